@@ -1,0 +1,81 @@
+import type { TokenUsage } from '../domain/chat.js';
+import type { ModelDefinition } from './models.js';
+
+/** A catalog entry bound to the provider that serves it in this process. */
+export interface CatalogModel extends ModelDefinition {
+  readonly upstreamId: string;
+  /** Name of the registered provider that serves it, or undefined when none is configured. */
+  readonly servedBy: string | undefined;
+  readonly simulated: boolean;
+}
+
+export interface CatalogOptions {
+  readonly models: readonly ModelDefinition[];
+  /** Provider kind -> registered provider name, for the kinds that are configured. */
+  readonly providers: ReadonlyMap<string, string>;
+  /** When set, every model whose provider is not configured is served by this provider. */
+  readonly simulatorProvider?: string;
+}
+
+/** Looks models up by id or alias, case-insensitively, and prices usage. */
+export class Catalog {
+  private readonly byName = new Map<string, CatalogModel>();
+  readonly models: readonly CatalogModel[];
+
+  constructor(options: CatalogOptions) {
+    const models: CatalogModel[] = [];
+    for (const def of options.models) {
+      const real = options.providers.get(def.provider);
+      const servedBy = real ?? options.simulatorProvider;
+      const model: CatalogModel = Object.freeze({
+        ...def,
+        upstreamId: def.upstreamId ?? def.id,
+        servedBy,
+        simulated: real === undefined && servedBy !== undefined,
+      });
+      models.push(model);
+      for (const name of [def.id, ...def.aliases]) {
+        const key = name.toLowerCase();
+        const existing = this.byName.get(key);
+        if (existing && existing.id !== def.id) {
+          throw new Error(`catalog: name "${name}" is used by both ${existing.id} and ${def.id}`);
+        }
+        this.byName.set(key, model);
+      }
+    }
+    this.models = Object.freeze(models.sort((a, b) => a.id.localeCompare(b.id)));
+    for (const model of this.models) {
+      for (const next of model.fallbacks) {
+        if (!this.byName.has(next.toLowerCase())) {
+          throw new Error(`catalog: ${model.id} falls back to unknown model "${next}"`);
+        }
+      }
+    }
+  }
+
+  find(name: string): CatalogModel | undefined {
+    return this.byName.get(name.trim().toLowerCase());
+  }
+
+  /** The model followed by its configured fallback chain. */
+  chainFrom(model: CatalogModel): CatalogModel[] {
+    const chain = [model];
+    for (const name of model.fallbacks) {
+      const next = this.find(name);
+      if (next && !chain.includes(next)) chain.push(next);
+    }
+    return chain;
+  }
+}
+
+/** US dollars for the given usage at the model's catalog prices. */
+export function costOf(model: ModelDefinition, usage: TokenUsage): number {
+  const cached = Math.min(usage.cachedTokens, usage.promptTokens);
+  const uncached = usage.promptTokens - cached;
+  const dollars =
+    uncached * model.inputPricePerMillion +
+    cached * model.cachedInputPricePerMillion +
+    usage.completionTokens * model.outputPricePerMillion;
+  // Prices are per million tokens; round to 1e-10 USD so float noise does not show in answers.
+  return Math.round(dollars * 1e4) / 1e10;
+}

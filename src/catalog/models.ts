@@ -1,0 +1,197 @@
+/**
+ * The built-in catalog: the seeds' models (gpt-4o, gpt-4o-mini, gpt-4-turbo, gpt-3.5-turbo) and
+ * current OpenAI ones. Prices are US dollars per million tokens, from OpenAI's public price list.
+ * Issue 5 adds a config file that extends or replaces this list.
+ */
+
+export type ModelTier = 'small' | 'medium' | 'large';
+
+export interface ModelDefinition {
+  /** Canonical id, also the upstream id unless `upstreamId` says otherwise. */
+  readonly id: string;
+  readonly upstreamId?: string;
+  /** Provider kind that serves it when configured ("openai"). */
+  readonly provider: string;
+  readonly aliases: readonly string[];
+  readonly contextWindow: number;
+  readonly maxOutputTokens: number;
+  readonly supportsStreaming: boolean;
+  readonly inputPricePerMillion: number;
+  readonly outputPricePerMillion: number;
+  readonly cachedInputPricePerMillion: number;
+  readonly family: string;
+  readonly tier: ModelTier;
+  /** Default fallback chain after this model, smaller models of the family first in line. */
+  readonly fallbacks: readonly string[];
+}
+
+export const BUILTIN_MODELS: readonly ModelDefinition[] = [
+  {
+    id: 'gpt-4o',
+    provider: 'openai',
+    aliases: ['4o', 'gpt4o'],
+    contextWindow: 128_000,
+    maxOutputTokens: 16_384,
+    supportsStreaming: true,
+    inputPricePerMillion: 2.5,
+    outputPricePerMillion: 10,
+    cachedInputPricePerMillion: 1.25,
+    family: 'gpt-4o',
+    tier: 'large',
+    fallbacks: ['gpt-4o-mini', 'gpt-3.5-turbo'],
+  },
+  {
+    id: 'gpt-4o-mini',
+    provider: 'openai',
+    aliases: ['4o-mini', 'gpt4o-mini'],
+    contextWindow: 128_000,
+    maxOutputTokens: 16_384,
+    supportsStreaming: true,
+    inputPricePerMillion: 0.15,
+    outputPricePerMillion: 0.6,
+    cachedInputPricePerMillion: 0.075,
+    family: 'gpt-4o',
+    tier: 'small',
+    fallbacks: ['gpt-3.5-turbo'],
+  },
+  {
+    id: 'gpt-4-turbo',
+    provider: 'openai',
+    aliases: ['gpt-4-turbo-2024-04-09', 'gpt4-turbo'],
+    contextWindow: 128_000,
+    maxOutputTokens: 4_096,
+    supportsStreaming: true,
+    inputPricePerMillion: 10,
+    outputPricePerMillion: 30,
+    cachedInputPricePerMillion: 10,
+    family: 'gpt-4',
+    tier: 'large',
+    fallbacks: ['gpt-4o-mini', 'gpt-3.5-turbo'],
+  },
+  {
+    id: 'gpt-3.5-turbo',
+    provider: 'openai',
+    aliases: ['gpt-3.5', 'gpt35-turbo'],
+    contextWindow: 16_385,
+    maxOutputTokens: 4_096,
+    supportsStreaming: true,
+    inputPricePerMillion: 0.5,
+    outputPricePerMillion: 1.5,
+    cachedInputPricePerMillion: 0.5,
+    family: 'gpt-3.5',
+    tier: 'small',
+    fallbacks: [],
+  },
+  {
+    id: 'gpt-4.1',
+    provider: 'openai',
+    aliases: ['gpt41'],
+    contextWindow: 1_047_576,
+    maxOutputTokens: 32_768,
+    supportsStreaming: true,
+    inputPricePerMillion: 2,
+    outputPricePerMillion: 8,
+    cachedInputPricePerMillion: 0.5,
+    family: 'gpt-4.1',
+    tier: 'large',
+    fallbacks: ['gpt-4.1-mini', 'gpt-4.1-nano'],
+  },
+  {
+    id: 'gpt-4.1-mini',
+    provider: 'openai',
+    aliases: ['gpt41-mini'],
+    contextWindow: 1_047_576,
+    maxOutputTokens: 32_768,
+    supportsStreaming: true,
+    inputPricePerMillion: 0.4,
+    outputPricePerMillion: 1.6,
+    cachedInputPricePerMillion: 0.1,
+    family: 'gpt-4.1',
+    tier: 'medium',
+    fallbacks: ['gpt-4.1-nano'],
+  },
+  {
+    id: 'gpt-4.1-nano',
+    provider: 'openai',
+    aliases: ['gpt41-nano'],
+    contextWindow: 1_047_576,
+    maxOutputTokens: 32_768,
+    supportsStreaming: true,
+    inputPricePerMillion: 0.1,
+    outputPricePerMillion: 0.4,
+    cachedInputPricePerMillion: 0.025,
+    family: 'gpt-4.1',
+    tier: 'small',
+    fallbacks: [],
+  },
+  {
+    id: 'o3',
+    provider: 'openai',
+    aliases: [],
+    contextWindow: 200_000,
+    maxOutputTokens: 100_000,
+    supportsStreaming: true,
+    inputPricePerMillion: 2,
+    outputPricePerMillion: 8,
+    cachedInputPricePerMillion: 0.5,
+    family: 'o',
+    tier: 'large',
+    fallbacks: ['o4-mini'],
+  },
+  {
+    id: 'o4-mini',
+    provider: 'openai',
+    aliases: [],
+    contextWindow: 200_000,
+    maxOutputTokens: 100_000,
+    supportsStreaming: true,
+    inputPricePerMillion: 1.1,
+    outputPricePerMillion: 4.4,
+    cachedInputPricePerMillion: 0.275,
+    family: 'o',
+    tier: 'small',
+    fallbacks: [],
+  },
+  {
+    id: 'gpt-5',
+    provider: 'openai',
+    aliases: ['gpt5'],
+    contextWindow: 400_000,
+    maxOutputTokens: 128_000,
+    supportsStreaming: true,
+    inputPricePerMillion: 1.25,
+    outputPricePerMillion: 10,
+    cachedInputPricePerMillion: 0.125,
+    family: 'gpt-5',
+    tier: 'large',
+    fallbacks: ['gpt-5-mini', 'gpt-5-nano'],
+  },
+  {
+    id: 'gpt-5-mini',
+    provider: 'openai',
+    aliases: ['gpt5-mini'],
+    contextWindow: 400_000,
+    maxOutputTokens: 128_000,
+    supportsStreaming: true,
+    inputPricePerMillion: 0.25,
+    outputPricePerMillion: 2,
+    cachedInputPricePerMillion: 0.025,
+    family: 'gpt-5',
+    tier: 'medium',
+    fallbacks: ['gpt-5-nano'],
+  },
+  {
+    id: 'gpt-5-nano',
+    provider: 'openai',
+    aliases: ['gpt5-nano'],
+    contextWindow: 400_000,
+    maxOutputTokens: 128_000,
+    supportsStreaming: true,
+    inputPricePerMillion: 0.05,
+    outputPricePerMillion: 0.4,
+    cachedInputPricePerMillion: 0.005,
+    family: 'gpt-5',
+    tier: 'small',
+    fallbacks: [],
+  },
+];

@@ -1,0 +1,46 @@
+/** Provider-neutral shapes shared by providers, engine and server. */
+
+export type ChatRole = 'system' | 'user' | 'assistant';
+
+export interface ChatMessage {
+  readonly role: ChatRole;
+  readonly content: string;
+}
+
+export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | 'unknown';
+
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  cachedTokens: number;
+}
+
+export const ZERO_USAGE: Readonly<TokenUsage> = Object.freeze({
+  promptTokens: 0,
+  completionTokens: 0,
+  totalTokens: 0,
+  cachedTokens: 0,
+});
+
+/** What the caller asked for, after validation and defaults. */
+export interface ChatInput {
+  readonly messages: readonly ChatMessage[];
+  readonly temperature: number;
+  /** Undefined means "the model's default limit", resolved per model by the engine. */
+  readonly maxTokens: number | undefined;
+}
+
+export type AttemptOutcome = 'success' | 'failure' | 'timeout' | 'cancelled' | 'skipped';
+
+/** One upstream call made while answering a request. */
+export interface AttemptRecord {
+  readonly model: string;
+  readonly provider: string;
+  readonly outcome: AttemptOutcome;
+  /** Set for every outcome but success. */
+  readonly error?: import('./errors.js').OrchestratorError;
+  readonly latencyMs: number;
+  readonly usage: TokenUsage;
+  readonly costUsd: number;
+}

@@ -1,0 +1,132 @@
+import type { AttemptRecord } from './chat.js';
+
+/**
+ * The one error taxonomy. Providers and the engine throw OrchestratorError; only
+ * src/server/errors.ts turns it into a gRPC status. The kinds mirror gRPC codes on purpose,
+ * but nothing below the server layer imports grpc-js.
+ */
+export type ErrorKind =
+  | 'invalid_argument'
+  | 'not_found'
+  | 'unauthenticated'
+  | 'permission_denied'
+  | 'resource_exhausted'
+  | 'failed_precondition'
+  | 'deadline_exceeded'
+  | 'cancelled'
+  | 'unavailable'
+  | 'internal';
+
+/** ErrorInfo.reason values. Stable: clients may switch on them. */
+export const Reason = {
+  INVALID_REQUEST: 'INVALID_REQUEST',
+  MODEL_NOT_FOUND: 'MODEL_NOT_FOUND',
+  MODEL_NOT_AVAILABLE: 'MODEL_NOT_AVAILABLE',
+  UPSTREAM_RATE_LIMITED: 'UPSTREAM_RATE_LIMITED',
+  UPSTREAM_ERROR: 'UPSTREAM_ERROR',
+  UPSTREAM_UNREACHABLE: 'UPSTREAM_UNREACHABLE',
+  UPSTREAM_TIMEOUT: 'UPSTREAM_TIMEOUT',
+  UPSTREAM_AUTH_FAILED: 'UPSTREAM_AUTH_FAILED',
+  UPSTREAM_REJECTED_REQUEST: 'UPSTREAM_REJECTED_REQUEST',
+  UPSTREAM_MALFORMED_RESPONSE: 'UPSTREAM_MALFORMED_RESPONSE',
+  STREAM_TRUNCATED: 'STREAM_TRUNCATED',
+  ALL_ATTEMPTS_FAILED: 'ALL_ATTEMPTS_FAILED',
+  DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
+  CANCELLED: 'CANCELLED',
+  DRAINING: 'DRAINING',
+  INTERNAL: 'INTERNAL',
+} as const;
+export type Reason = (typeof Reason)[keyof typeof Reason];
+
+export interface FieldViolation {
+  readonly field: string;
+  readonly description: string;
+}
+
+export interface OrchestratorErrorOptions {
+  readonly kind: ErrorKind;
+  readonly reason: Reason;
+  readonly message: string;
+  /** Worth trying again (the same or another model): 429, 5xx, unreachable, timeouts. */
+  readonly retryable?: boolean;
+  /** From an upstream Retry-After, or our own estimate. */
+  readonly retryAfterMs?: number;
+  readonly metadata?: Readonly<Record<string, string>>;
+  readonly fieldViolations?: readonly FieldViolation[];
+  readonly attempts?: readonly AttemptRecord[];
+  readonly cause?: unknown;
+}
+
+export class OrchestratorError extends Error {
+  readonly kind: ErrorKind;
+  readonly reason: Reason;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly fieldViolations: readonly FieldViolation[];
+  readonly attempts: readonly AttemptRecord[];
+
+  constructor(options: OrchestratorErrorOptions) {
+    super(options.message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'OrchestratorError';
+    this.kind = options.kind;
+    this.reason = options.reason;
+    this.retryable = options.retryable ?? false;
+    this.retryAfterMs = options.retryAfterMs;
+    this.metadata = options.metadata ?? {};
+    this.fieldViolations = options.fieldViolations ?? [];
+    this.attempts = options.attempts ?? [];
+  }
+
+  /** A copy that also lists the attempts made, for the aggregate error a strategy throws. */
+  withAttempts(attempts: readonly AttemptRecord[]): OrchestratorError {
+    return new OrchestratorError({ ...this.options(), attempts });
+  }
+
+  private options(): OrchestratorErrorOptions {
+    return {
+      kind: this.kind,
+      reason: this.reason,
+      message: this.message,
+      retryable: this.retryable,
+      retryAfterMs: this.retryAfterMs,
+      metadata: this.metadata,
+      fieldViolations: this.fieldViolations,
+      attempts: this.attempts,
+      cause: this.cause,
+    };
+  }
+}
+
+export function invalidArgument(violations: readonly FieldViolation[]): OrchestratorError {
+  const first = violations[0];
+  const summary = first ? `${first.field}: ${first.description}` : 'invalid request';
+  const more = violations.length > 1 ? ` (and ${violations.length - 1} more)` : '';
+  return new OrchestratorError({
+    kind: 'invalid_argument',
+    reason: Reason.INVALID_REQUEST,
+    message: `invalid request: ${summary}${more}`,
+    fieldViolations: violations,
+  });
+}
+
+export function modelNotFound(model: string, field: string): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'not_found',
+    reason: Reason.MODEL_NOT_FOUND,
+    message: `unknown model "${model}"; ListModels shows the catalog`,
+    metadata: { model, field },
+  });
+}
+
+export function deadlineExceeded(message = 'deadline exceeded'): OrchestratorError {
+  return new OrchestratorError({ kind: 'deadline_exceeded', reason: Reason.DEADLINE_EXCEEDED, message });
+}
+
+export function cancelled(message = 'cancelled by the caller'): OrchestratorError {
+  return new OrchestratorError({ kind: 'cancelled', reason: Reason.CANCELLED, message });
+}
+
+export function isOrchestratorError(err: unknown): err is OrchestratorError {
+  return err instanceof OrchestratorError;
+}

@@ -1,0 +1,29 @@
+import type { AttemptRecord } from '../domain/chat.js';
+import { OrchestratorError, Reason } from '../domain/errors.js';
+
+/**
+ * One error for a call whose attempts all failed. A single attempt keeps its own error; several
+ * become ALL_ATTEMPTS_FAILED naming each failure in order (TensorZero's habit), with the
+ * shared kind when they agree and UNAVAILABLE otherwise.
+ */
+export function aggregateFailure(attempts: readonly AttemptRecord[], callSignal: AbortSignal): OrchestratorError {
+  if (callSignal.aborted && callSignal.reason instanceof OrchestratorError) {
+    return callSignal.reason.withAttempts(attempts);
+  }
+  const failed = attempts.filter((a) => a.error !== undefined);
+  const only = failed.length === 1 ? failed[0] : undefined;
+  if (only?.error) return only.error.withAttempts(attempts);
+  const kinds = new Set(failed.map((a) => a.error?.kind));
+  const [firstKind] = kinds;
+  const kind = kinds.size === 1 && firstKind !== undefined ? firstKind : 'unavailable';
+  const retryAfters = failed.map((a) => a.error?.retryAfterMs).filter((ms): ms is number => ms !== undefined);
+  const summary = failed.map((a) => `${a.model}: ${a.error?.message ?? a.outcome}`).join('; ');
+  return new OrchestratorError({
+    kind,
+    reason: Reason.ALL_ATTEMPTS_FAILED,
+    message: `all ${failed.length} attempts failed: ${summary}`,
+    retryable: failed.some((a) => a.error?.retryable === true),
+    retryAfterMs: retryAfters.length > 0 ? Math.min(...retryAfters) : undefined,
+    attempts,
+  });
+}

@@ -1,0 +1,59 @@
+import { performance } from 'node:perf_hooks';
+import type { CatalogModel } from '../catalog/catalog.js';
+import type { AttemptRecord, ChatMessage, FinishReason, TokenUsage } from '../domain/chat.js';
+import type { ProviderCompletion } from '../providers/types.js';
+import type { CallContext } from './context.js';
+
+/** What every strategy returns. */
+export interface Answer {
+  readonly content: string;
+  readonly model: string;
+  readonly provider: string;
+  readonly finishReason: FinishReason;
+  readonly usage: TokenUsage;
+  /** Cost of every attempt whose usage is known. */
+  readonly costUsd: number;
+  readonly latencyMs: number;
+  readonly attempts: readonly AttemptRecord[];
+}
+
+export interface FallbackAnswer extends Answer {
+  readonly fallbackTriggered: boolean;
+  readonly isDefaultMessage: boolean;
+}
+
+/** A strategy's resolved work: which models, with what parameters. */
+export interface Plan {
+  readonly models: readonly CatalogModel[];
+  readonly messages: readonly ChatMessage[];
+  readonly temperature: number;
+  /** Per model id: the max_tokens sent to that model. */
+  readonly maxTokens: ReadonlyMap<string, number>;
+}
+
+export function answerFrom(options: {
+  completion: ProviderCompletion;
+  winner: AttemptRecord;
+  attempts: readonly AttemptRecord[];
+  ctx: CallContext;
+}): Answer {
+  const { completion, winner, attempts, ctx } = options;
+  return {
+    content: completion.content,
+    model: winner.model,
+    provider: winner.provider,
+    finishReason: completion.finishReason,
+    usage: completion.usage,
+    costUsd: totalCost(attempts),
+    latencyMs: performance.now() - ctx.startedAt,
+    attempts,
+  };
+}
+
+export function totalCost(attempts: readonly AttemptRecord[]): number {
+  return Math.round(attempts.reduce((sum, a) => sum + a.costUsd, 0) * 1e10) / 1e10;
+}
+
+export function maxTokensFor(plan: Plan, model: CatalogModel): number {
+  return plan.maxTokens.get(model.id) ?? model.maxOutputTokens;
+}

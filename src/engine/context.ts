@@ -1,0 +1,13 @@
+import type { Logger } from 'pino';
+
+/** What the engine knows about the call it serves. Built by the server layer. */
+export interface CallContext {
+  readonly requestId: string;
+  /** Aborts on caller cancel (reason: cancelled) or deadline (reason: deadline_exceeded). */
+  readonly signal: AbortSignal;
+  /** Epoch milliseconds when the call's deadline (or the configured default) runs out. */
+  readonly deadline: number;
+  readonly log: Logger;
+  /** performance.now() when the call arrived; latencies are measured from here. */
+  readonly startedAt: number;
+}

@@ -1,0 +1,14 @@
+import type { AttemptRecord } from '../domain/chat.js';
+import type { Provider } from '../providers/types.js';
+
+/** Where the engine reports what happened; telemetry implements it. */
+export interface EngineTelemetry {
+  recordAttempt(record: AttemptRecord): void;
+  recordRaceWin(model: string): void;
+  recordFallback(outcome: { readonly triggered: boolean; readonly defaultMessage: boolean }): void;
+  recordTimeToFirstToken(ms: number): void;
+}
+
+export interface ProviderLookup {
+  get(name: string): Provider | undefined;
+}

@@ -1,0 +1,70 @@
+import type { AttemptRecord } from '../../domain/chat.js';
+import { ZERO_USAGE } from '../../domain/chat.js';
+import type { AttemptRunner } from '../attempt.js';
+import { aggregateFailure } from '../aggregate.js';
+import { answerFrom, maxTokensFor, totalCost, type FallbackAnswer, type Plan } from '../answer.js';
+import type { CallContext } from '../context.js';
+import type { EngineTelemetry } from '../ports.js';
+import { performance } from 'node:perf_hooks';
+
+export interface FallbackOptions {
+  /** Fixed budget per attempt; otherwise the remaining deadline shared by the links left. */
+  readonly attemptTimeoutMs: number | undefined;
+  /** The text served when every link failed; undefined means fail with the aggregate error. */
+  readonly defaultMessage: string | undefined;
+}
+
+/**
+ * Fallback: a plain loop over the chain (TensorZero's shape). A link's timeout is just that
+ * link's failure; the call's deadline bounds the whole loop. Every failure is kept by name.
+ */
+export async function runFallbackChain(
+  deps: { runner: AttemptRunner; telemetry: EngineTelemetry },
+  plan: Plan,
+  options: FallbackOptions,
+  ctx: CallContext,
+): Promise<FallbackAnswer> {
+  const attempts: AttemptRecord[] = [];
+  for (const [index, model] of plan.models.entries()) {
+    if (ctx.signal.aborted) break;
+    const linksLeft = plan.models.length - index;
+    const remaining = ctx.deadline - Date.now();
+    const result = await deps.runner.run({
+      model,
+      messages: plan.messages,
+      temperature: plan.temperature,
+      maxTokens: maxTokensFor(plan, model),
+      signal: ctx.signal,
+      timeoutMs: options.attemptTimeoutMs ?? remaining / linksLeft,
+    });
+    attempts.push(result.record);
+    if (result.ok) {
+      const triggered = index > 0;
+      deps.telemetry.recordFallback({ triggered, defaultMessage: false });
+      return {
+        ...answerFrom({ completion: result.completion, winner: result.record, attempts, ctx }),
+        fallbackTriggered: triggered,
+        isDefaultMessage: false,
+      };
+    }
+  }
+  // A caller that went away gets no default message: there is nobody to read it.
+  if (options.defaultMessage === undefined || ctx.signal.aborted) {
+    deps.telemetry.recordFallback({ triggered: attempts.length > 1, defaultMessage: false });
+    throw aggregateFailure(attempts, ctx.signal);
+  }
+  deps.telemetry.recordFallback({ triggered: true, defaultMessage: true });
+  ctx.log.warn({ attempts: attempts.map((a) => `${a.model}:${a.outcome}`) }, 'every model failed; serving the default message');
+  return {
+    content: options.defaultMessage,
+    model: '',
+    provider: '',
+    finishReason: 'unknown',
+    usage: ZERO_USAGE,
+    costUsd: totalCost(attempts),
+    latencyMs: performance.now() - ctx.startedAt,
+    attempts,
+    fallbackTriggered: true,
+    isDefaultMessage: true,
+  };
+}

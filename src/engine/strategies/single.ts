@@ -1,0 +1,19 @@
+import type { AttemptRunner } from '../attempt.js';
+import { aggregateFailure } from '../aggregate.js';
+import { answerFrom, maxTokensFor, type Answer, type Plan } from '../answer.js';
+import type { CallContext } from '../context.js';
+
+/** Chat: one model, bounded by the call's deadline. */
+export async function runSingle(runner: AttemptRunner, plan: Plan, ctx: CallContext): Promise<Answer> {
+  const model = plan.models[0];
+  if (!model) throw new Error('runSingle needs one model');
+  const result = await runner.run({
+    model,
+    messages: plan.messages,
+    temperature: plan.temperature,
+    maxTokens: maxTokensFor(plan, model),
+    signal: ctx.signal,
+  });
+  if (!result.ok) throw aggregateFailure([result.record], ctx.signal);
+  return answerFrom({ completion: result.completion, winner: result.record, attempts: [result.record], ctx });
+}

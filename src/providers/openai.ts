@@ -1,0 +1,165 @@
+import OpenAI from 'openai';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsBase } from 'openai/resources/chat/completions';
+import type { FinishReason, TokenUsage } from '../domain/chat.js';
+import { OrchestratorError } from '../domain/errors.js';
+import type { Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent } from './types.js';
+import {
+  abortError,
+  errorForUpstreamStatus,
+  malformed,
+  parseRetryAfter,
+  truncated,
+  unreachable,
+} from './upstream-errors.js';
+
+export interface OpenAIProviderOptions {
+  /** Name shown in answers and stats. */
+  readonly name: string;
+  readonly baseURL: string;
+  readonly apiKey: string;
+  readonly organization?: string;
+  readonly defaultHeaders?: Readonly<Record<string, string>>;
+  /**
+   * OpenAI's own API wants `max_completion_tokens` (reasoning models reject `max_tokens`);
+   * most OpenAI-compatible servers (Ollama, vLLM, LM Studio) know `max_tokens`.
+   */
+  readonly maxTokensField?: 'max_tokens' | 'max_completion_tokens';
+}
+
+/**
+ * Any OpenAI-compatible endpoint through the official SDK. One SDK client per provider,
+ * created once; retries and timeouts are the engine's, so the SDK's are switched off.
+ */
+export class OpenAIProvider implements Provider {
+  readonly name: string;
+  private readonly client: OpenAI;
+  private readonly maxTokensField: 'max_tokens' | 'max_completion_tokens';
+
+  constructor(options: OpenAIProviderOptions) {
+    this.name = options.name;
+    this.maxTokensField =
+      options.maxTokensField ?? (new URL(options.baseURL).hostname === 'api.openai.com' ? 'max_completion_tokens' : 'max_tokens');
+    this.client = new OpenAI({
+      apiKey: options.apiKey,
+      baseURL: options.baseURL,
+      organization: options.organization ?? null,
+      maxRetries: 0,
+      // Our AbortSignal carries the real deadline; this only guards against a lost signal.
+      timeout: 60 * 60 * 1000,
+      defaultHeaders: options.defaultHeaders ? { ...options.defaultHeaders } : undefined,
+    });
+  }
+
+  async complete(request: ProviderRequest): Promise<ProviderCompletion> {
+    let completion: ChatCompletion;
+    try {
+      completion = await this.client.chat.completions.create(
+        { ...this.params(request), stream: false },
+        { signal: request.signal },
+      );
+    } catch (err) {
+      throw this.translate(err, request.signal, 'response');
+    }
+    const choice = completion.choices?.[0];
+    if (!choice || typeof choice.message?.content !== 'string') {
+      throw malformed(this.name, 'response (no choices[0].message.content)');
+    }
+    if (choice.finish_reason === null || choice.finish_reason === undefined) {
+      throw truncated(this.name, 'the response has no finish_reason');
+    }
+    return {
+      content: choice.message.content,
+      finishReason: finishReasonOf(choice.finish_reason),
+      usage: usageOf(completion.usage, request, choice.message.content),
+    };
+  }
+
+  async *stream(request: ProviderRequest): AsyncGenerator<ProviderStreamEvent> {
+    let finishReason: FinishReason | undefined;
+    let usage: TokenUsage | undefined;
+    let generated = '';
+    let started = false;
+    try {
+      const stream = await this.client.chat.completions.create(
+        { ...this.params(request), stream: true, stream_options: { include_usage: true } },
+        { signal: request.signal },
+      );
+      started = true;
+      for await (const chunk of stream as AsyncIterable<ChatCompletionChunk>) {
+        const choice = chunk.choices?.[0];
+        const content = choice?.delta?.content;
+        if (content) {
+          generated += content;
+          yield { type: 'delta', content };
+        }
+        if (choice?.finish_reason) finishReason = finishReasonOf(choice.finish_reason);
+        if (chunk.usage) usage = usageOf(chunk.usage, request, generated);
+      }
+    } catch (err) {
+      throw this.translate(err, request.signal, started ? 'stream' : 'response');
+    }
+    if (finishReason === undefined) throw truncated(this.name, 'no finish_reason before the end of the stream');
+    yield { type: 'end', finishReason, usage: usage ?? usageOf(undefined, request, generated) };
+  }
+
+  private params(request: ProviderRequest): ChatCompletionCreateParamsBase {
+    const params: ChatCompletionCreateParamsBase = {
+      model: request.upstreamModel,
+      messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+      temperature: request.temperature,
+    };
+    params[this.maxTokensField] = request.maxTokens;
+    return params;
+  }
+
+  private translate(err: unknown, signal: AbortSignal, phase: 'response' | 'stream'): OrchestratorError {
+    if (err instanceof OrchestratorError) return err;
+    if (signal.aborted) return abortError(signal);
+    if (err instanceof OpenAI.APIUserAbortError) return abortError(signal);
+    if (err instanceof OpenAI.APIError && typeof err.status === 'number') {
+      return errorForUpstreamStatus({
+        provider: this.name,
+        status: err.status,
+        retryAfterMs: parseRetryAfter(err.headers),
+      });
+    }
+    if (err instanceof SyntaxError || (err instanceof OpenAI.OpenAIError && /JSON/i.test(err.message))) {
+      return malformed(this.name, phase === 'stream' ? 'stream chunk' : 'response body', err);
+    }
+    if (phase === 'stream') return truncated(this.name, 'the connection closed mid-stream', err);
+    return unreachable(this.name, err);
+  }
+}
+
+function finishReasonOf(reason: string): FinishReason {
+  switch (reason) {
+    case 'stop':
+    case 'length':
+    case 'content_filter':
+    case 'tool_calls':
+      return reason;
+    case 'function_call':
+      return 'tool_calls';
+    default:
+      return 'unknown';
+  }
+}
+
+/** Upstream usage when reported; otherwise an estimate (about four characters a token). */
+function usageOf(
+  usage: OpenAI.CompletionUsage | undefined | null,
+  request: ProviderRequest,
+  generated: string,
+): TokenUsage {
+  if (usage) {
+    return {
+      promptTokens: usage.prompt_tokens,
+      completionTokens: usage.completion_tokens,
+      totalTokens: usage.total_tokens,
+      cachedTokens: usage.prompt_tokens_details?.cached_tokens ?? 0,
+    };
+  }
+  const promptTokens = request.messages.reduce((n, m) => n + Math.ceil(m.content.length / 4) + 3, 0);
+  const completionTokens = Math.ceil(generated.length / 4);
+  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, cachedTokens: 0 };
+}

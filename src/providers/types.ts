@@ -1,0 +1,38 @@
+import type { ChatMessage, FinishReason, TokenUsage } from '../domain/chat.js';
+
+/** One upstream call, already resolved to the provider's own model id. */
+export interface ProviderRequest {
+  /** The id the upstream knows the model by. */
+  readonly upstreamModel: string;
+  readonly messages: readonly ChatMessage[];
+  readonly temperature: number;
+  readonly maxTokens: number;
+  /** Aborts the upstream HTTP request: deadline, caller cancel, race lost. */
+  readonly signal: AbortSignal;
+}
+
+export interface ProviderCompletion {
+  readonly content: string;
+  readonly finishReason: FinishReason;
+  readonly usage: TokenUsage;
+}
+
+/**
+ * What a provider stream yields: text deltas, then exactly one `end` carrying the finish
+ * reason and usage. A stream that stops without `end` must throw instead (STREAM_TRUNCATED).
+ */
+export type ProviderStreamEvent =
+  | { readonly type: 'delta'; readonly content: string }
+  | { readonly type: 'end'; readonly finishReason: FinishReason; readonly usage: TokenUsage };
+
+/**
+ * A provider only translates: our request to its wire format and its answers and failures
+ * back to ours (OrchestratorError with the right kind and reason). No retries, no fallbacks.
+ */
+export interface Provider {
+  /** Name shown in answers, stats and logs ("openai", "simulator", ...). */
+  readonly name: string;
+  complete(request: ProviderRequest): Promise<ProviderCompletion>;
+  stream(request: ProviderRequest): AsyncIterable<ProviderStreamEvent>;
+  close?(): Promise<void>;
+}

@@ -1,0 +1,197 @@
+import type { AttemptRecord } from '../domain/chat.js';
+import type { EngineTelemetry } from '../engine/ports.js';
+import { LatencyHistogram, type LatencySummary } from './histogram.js';
+
+export interface UpstreamCounters {
+  readonly name: string;
+  readonly requests: number;
+  readonly successes: number;
+  readonly errors: number;
+  readonly cancelled: number;
+  readonly errorRate: number;
+  readonly latency: LatencySummary;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly costUsd: number;
+  readonly raceWins: number;
+}
+
+export interface MethodCounters {
+  readonly method: string;
+  readonly requests: number;
+  readonly successes: number;
+  readonly errors: number;
+  readonly latency: LatencySummary;
+}
+
+export interface StatsSnapshot {
+  readonly startedAt: Date;
+  readonly uptimeSeconds: number;
+  readonly totalRequests: number;
+  readonly successfulRequests: number;
+  readonly failedRequests: number;
+  readonly errorRate: number;
+  readonly latency: LatencySummary;
+  readonly timeToFirstToken: LatencySummary;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly totalCostUsd: number;
+  readonly raceWins: number;
+  readonly fallbacksTriggered: number;
+  readonly defaultMessagesServed: number;
+  readonly providers: readonly UpstreamCounters[];
+  readonly models: readonly UpstreamCounters[];
+  readonly methods: readonly MethodCounters[];
+}
+
+class Upstream {
+  requests = 0;
+  successes = 0;
+  errors = 0;
+  cancelled = 0;
+  promptTokens = 0;
+  completionTokens = 0;
+  costUsd = 0;
+  raceWins = 0;
+  readonly latency = new LatencyHistogram();
+
+  constructor(readonly name: string) {}
+
+  add(record: AttemptRecord): void {
+    if (record.outcome === 'skipped') return;
+    this.requests += 1;
+    if (record.outcome === 'success') this.successes += 1;
+    else if (record.outcome === 'cancelled') this.cancelled += 1;
+    else this.errors += 1;
+    this.promptTokens += record.usage.promptTokens;
+    this.completionTokens += record.usage.completionTokens;
+    this.costUsd += record.costUsd;
+    this.latency.record(record.latencyMs);
+  }
+
+  snapshot(): UpstreamCounters {
+    const finished = this.successes + this.errors;
+    return {
+      name: this.name,
+      requests: this.requests,
+      successes: this.successes,
+      errors: this.errors,
+      cancelled: this.cancelled,
+      errorRate: finished === 0 ? 0 : this.errors / finished,
+      latency: this.latency.summary(),
+      promptTokens: this.promptTokens,
+      completionTokens: this.completionTokens,
+      costUsd: roundUsd(this.costUsd),
+      raceWins: this.raceWins,
+    };
+  }
+}
+
+class Method {
+  requests = 0;
+  successes = 0;
+  errors = 0;
+  readonly latency = new LatencyHistogram();
+  constructor(readonly method: string) {}
+}
+
+/** In-process counters since start. Calls are counted per RPC; tokens and cost per attempt. */
+export class StatsStore implements EngineTelemetry {
+  private readonly startedAt = new Date();
+  private readonly providers = new Map<string, Upstream>();
+  private readonly models = new Map<string, Upstream>();
+  private readonly methods = new Map<string, Method>();
+  private readonly callLatency = new LatencyHistogram();
+  private readonly ttft = new LatencyHistogram();
+  private raceWins = 0;
+  private fallbacksTriggered = 0;
+  private defaultMessagesServed = 0;
+
+  /** Only ChatService methods count as requests; health, reflection and stats calls do not. */
+  constructor(private readonly countedService = '/orchestrator.v1.ChatService/') {}
+
+  recordCall(path: string, ok: boolean, latencyMs: number): void {
+    if (!path.startsWith(this.countedService)) return;
+    const name = path.slice(this.countedService.length);
+    let method = this.methods.get(name);
+    if (!method) {
+      method = new Method(name);
+      this.methods.set(name, method);
+    }
+    method.requests += 1;
+    if (ok) method.successes += 1;
+    else method.errors += 1;
+    method.latency.record(latencyMs);
+    this.callLatency.record(latencyMs);
+  }
+
+  recordAttempt(record: AttemptRecord): void {
+    upstream(this.providers, record.provider).add(record);
+    upstream(this.models, record.model).add(record);
+  }
+
+  recordRaceWin(model: string): void {
+    this.raceWins += 1;
+    upstream(this.models, model).raceWins += 1;
+  }
+
+  recordFallback(outcome: { readonly triggered: boolean; readonly defaultMessage: boolean }): void {
+    if (outcome.triggered) this.fallbacksTriggered += 1;
+    if (outcome.defaultMessage) this.defaultMessagesServed += 1;
+  }
+
+  recordTimeToFirstToken(ms: number): void {
+    this.ttft.record(ms);
+  }
+
+  snapshot(now = new Date()): StatsSnapshot {
+    const methods = [...this.methods.values()];
+    const total = methods.reduce((n, m) => n + m.requests, 0);
+    const failed = methods.reduce((n, m) => n + m.errors, 0);
+    const models = [...this.models.values()].map((m) => m.snapshot());
+    return {
+      startedAt: this.startedAt,
+      uptimeSeconds: (now.getTime() - this.startedAt.getTime()) / 1000,
+      totalRequests: total,
+      successfulRequests: total - failed,
+      failedRequests: failed,
+      errorRate: total === 0 ? 0 : failed / total,
+      latency: this.callLatency.summary(),
+      timeToFirstToken: this.ttft.summary(),
+      promptTokens: models.reduce((n, m) => n + m.promptTokens, 0),
+      completionTokens: models.reduce((n, m) => n + m.completionTokens, 0),
+      totalCostUsd: roundUsd(models.reduce((n, m) => n + m.costUsd, 0)),
+      raceWins: this.raceWins,
+      fallbacksTriggered: this.fallbacksTriggered,
+      defaultMessagesServed: this.defaultMessagesServed,
+      providers: sorted([...this.providers.values()].map((p) => p.snapshot())),
+      models: sorted(models),
+      methods: methods
+        .map((m) => ({
+          method: m.method,
+          requests: m.requests,
+          successes: m.successes,
+          errors: m.errors,
+          latency: m.latency.summary(),
+        }))
+        .sort((a, b) => a.method.localeCompare(b.method)),
+    };
+  }
+}
+
+function upstream(map: Map<string, Upstream>, name: string): Upstream {
+  let entry = map.get(name);
+  if (!entry) {
+    entry = new Upstream(name);
+    map.set(name, entry);
+  }
+  return entry;
+}
+
+function sorted(rows: UpstreamCounters[]): UpstreamCounters[] {
+  return rows.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function roundUsd(usd: number): number {
+  return Math.round(usd * 1e10) / 1e10;
+}

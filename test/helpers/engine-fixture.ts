@@ -1,0 +1,46 @@
+import { performance } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { Catalog } from '../../src/catalog/catalog.js';
+import { BUILTIN_MODELS } from '../../src/catalog/models.js';
+import type { ChatInput } from '../../src/domain/chat.js';
+import type { CallContext } from '../../src/engine/context.js';
+import { Engine } from '../../src/engine/engine.js';
+import { ProviderRegistry } from '../../src/providers/registry.js';
+import { StatsStore } from '../../src/telemetry/stats.js';
+import { ScriptedProvider } from './scripted-provider.js';
+
+export function engineFixture(options: { defaultModel?: string; fallbackMessage?: string } = {}) {
+  const provider = new ScriptedProvider('openai');
+  const registry = new ProviderRegistry();
+  registry.register(provider);
+  const catalog = new Catalog({ models: BUILTIN_MODELS, providers: new Map([['openai', 'openai']]) });
+  const stats = new StatsStore();
+  const engine = new Engine({
+    catalog,
+    providers: registry,
+    telemetry: stats,
+    defaults: {
+      model: options.defaultModel ?? 'gpt-4o',
+      maxTokens: 500,
+      fallbackMessage: options.fallbackMessage ?? 'default answer',
+    },
+  });
+  return { engine, provider, stats, catalog };
+}
+
+export function input(prompt = 'hello', maxTokens?: number): ChatInput {
+  return { messages: [{ role: 'user', content: prompt }], temperature: 0.5, maxTokens };
+}
+
+export function context(options: { timeoutMs?: number; controller?: AbortController } = {}): CallContext {
+  const controller = options.controller ?? new AbortController();
+  return {
+    requestId: 'test-request',
+    signal: controller.signal,
+    deadline: Date.now() + (options.timeoutMs ?? 10_000),
+    log: pino({ level: 'silent' }),
+    startedAt: performance.now(),
+  };
+}
+
+export const ref = (name: string, field = 'model') => ({ name, field });
