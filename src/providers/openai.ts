@@ -98,6 +98,8 @@ export class OpenAIProvider implements Provider {
     } catch (err) {
       throw this.translate(err, request.signal, started ? 'stream' : 'response');
     }
+    // The SDK ends a stream loop silently when its signal aborts; that is a cancel, not an end.
+    if (request.signal.aborted) throw abortError(request.signal);
     if (finishReason === undefined) throw truncated(this.name, 'no finish_reason before the end of the stream');
     yield { type: 'end', finishReason, usage: usage ?? usageOf(undefined, request, generated) };
   }

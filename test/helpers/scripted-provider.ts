@@ -32,7 +32,10 @@ export class ScriptedProvider implements Provider {
   async complete(request: ProviderRequest): Promise<ProviderCompletion> {
     const { step, log } = this.begin(request);
     try {
-      if (step.kind === 'hang') await sleep(3_600_000, undefined, { signal: request.signal });
+      if (step.kind === 'hang') {
+        await sleep(3_600_000, undefined, { signal: request.signal });
+        throw new Error('hung for an hour');
+      }
       if (step.kind === 'fail') {
         if (step.delayMs) await sleep(step.delayMs, undefined, { signal: request.signal });
         throw step.error;

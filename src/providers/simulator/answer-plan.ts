@@ -1,0 +1,73 @@
+import type { SimChatRequest } from './chat-request.js';
+import type { SimFinishReason } from './chat-wire.js';
+import type { FaultRule } from './faults.js';
+import type { SimulatedModelProfile } from './profiles.js';
+import { countPromptTokens, generateText, tokenize } from './text.js';
+
+/** How an answer ends: normally, or as one of the body-level faults. */
+export type AnswerEnding = 'normal' | 'cut' | 'truncate' | 'malformed';
+
+/** Everything a responder needs, decided up front so the writers only write and wait. */
+export interface AnswerPlan {
+  /** The answer's tokens, already capped by max_tokens. */
+  readonly tokens: readonly string[];
+  readonly finishReason: SimFinishReason;
+  readonly promptTokens: number;
+  /** Wait before the first byte: fault delay, plus the scaled time to first token. */
+  readonly firstByteDelayMs: number;
+  /** Time between tokens; 0 means as fast as backpressure allows. */
+  readonly tokenIntervalMs: number;
+  readonly ending: AnswerEnding;
+  /** For a faulty ending: how many token chunks go out before it. */
+  readonly tokensBeforeFault: number;
+}
+
+const DEFAULT_DELAY_FAULT_MS = 1000;
+const DEFAULT_SLOW_TOKENS_PER_SECOND = 2;
+const DEFAULT_AFTER_TOKENS: Readonly<Record<AnswerEnding, number>> = {
+  normal: 0,
+  cut: 3,
+  truncate: 3,
+  malformed: 1,
+};
+
+export interface PlanInput {
+  readonly request: SimChatRequest;
+  readonly profile: SimulatedModelProfile;
+  readonly latencyScale: number;
+  readonly fault: FaultRule | undefined;
+}
+
+function endingOf(fault: FaultRule | undefined): AnswerEnding {
+  switch (fault?.kind) {
+    case 'cut':
+    case 'truncate':
+    case 'malformed':
+      return fault.kind;
+    default:
+      return 'normal';
+  }
+}
+
+/** Fault timings are wall-clock on purpose: they must still bite at latencyScale 0. */
+export function planAnswer(input: PlanInput): AnswerPlan {
+  const { request, profile, latencyScale, fault } = input;
+  const all = tokenize(generateText(request.model, request.messages));
+  const capped = request.maxTokens !== undefined && all.length > request.maxTokens;
+  const tokens = capped ? all.slice(0, request.maxTokens) : all;
+  const ending = endingOf(fault);
+  const faultDelay = fault?.delayMs ?? (fault?.kind === 'delay' ? DEFAULT_DELAY_FAULT_MS : 0);
+  const tokenIntervalMs =
+    fault?.kind === 'slow'
+      ? 1000 / (fault.tokensPerSecond ?? DEFAULT_SLOW_TOKENS_PER_SECOND)
+      : (1000 / profile.tokensPerSecond) * latencyScale;
+  return {
+    tokens,
+    finishReason: capped ? 'length' : 'stop',
+    promptTokens: countPromptTokens(request.messages),
+    firstByteDelayMs: faultDelay + profile.ttftMs * latencyScale,
+    tokenIntervalMs,
+    ending,
+    tokensBeforeFault: Math.min(tokens.length, fault?.afterTokens ?? DEFAULT_AFTER_TOKENS[ending]),
+  };
+}

@@ -1,0 +1,78 @@
+import type { SimMessage } from './text.js';
+
+/** The parts of an OpenAI chat completion request that the simulator acts on. */
+export interface SimChatRequest {
+  readonly model: string;
+  readonly messages: readonly SimMessage[];
+  readonly stream: boolean;
+  readonly includeUsage: boolean;
+  /** max_completion_tokens, else max_tokens; undefined = no cap. */
+  readonly maxTokens: number | undefined;
+}
+
+export type ChatRequestParse =
+  | { readonly ok: true; readonly request: SimChatRequest }
+  | { readonly ok: false; readonly message: string; readonly param: string | null };
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Text of string content or of the text parts of array content; anything else is empty. */
+function contentText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return '';
+  let text = '';
+  for (const part of content) {
+    if (isRecord(part) && typeof part['text'] === 'string') text += part['text'];
+  }
+  return text;
+}
+
+function parseMaxTokens(body: Record<string, unknown>): number | undefined | string {
+  for (const key of ['max_completion_tokens', 'max_tokens'] as const) {
+    const value = body[key];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) return key;
+    return value;
+  }
+  return undefined;
+}
+
+function fail(message: string, param: string | null): ChatRequestParse {
+  return { ok: false, message, param };
+}
+
+export function parseChatRequest(body: unknown): ChatRequestParse {
+  if (!isRecord(body)) return fail('The request body must be a JSON object.', null);
+  const model = body['model'];
+  if (typeof model !== 'string' || model.length === 0) {
+    return fail("Missing required parameter: 'model'.", 'model');
+  }
+  const rawMessages = body['messages'];
+  if (!Array.isArray(rawMessages) || rawMessages.length === 0) {
+    return fail("Missing required parameter: 'messages'.", 'messages');
+  }
+  const messages: SimMessage[] = [];
+  for (const [index, raw] of rawMessages.entries()) {
+    if (!isRecord(raw) || typeof raw['role'] !== 'string') {
+      return fail(`Invalid message at index ${index}: expected an object with a 'role'.`, `messages[${index}]`);
+    }
+    messages.push({ role: raw['role'], content: contentText(raw['content']) });
+  }
+  const maxTokens = parseMaxTokens(body);
+  if (typeof maxTokens === 'string') {
+    return fail(`Invalid '${maxTokens}': expected an integer of at least 1.`, maxTokens);
+  }
+  const streamOptions = body['stream_options'];
+  return {
+    ok: true,
+    request: {
+      model,
+      messages,
+      stream: body['stream'] === true,
+      includeUsage: isRecord(streamOptions) && streamOptions['include_usage'] === true,
+      maxTokens,
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import type { ServerResponse } from 'node:http';
+import type { AnswerPlan } from './answer-plan.js';
+import { ChunkEncoder, SSE_DONE, usageOf, type CompletionIdentity } from './chat-wire.js';
+import type { MutableRecord } from './records.js';
+import type { ResponseWatch } from './response-watch.js';
+import { drained, sleep } from './timing.js';
+
+export interface StreamAnswer {
+  readonly res: ServerResponse;
+  readonly plan: AnswerPlan;
+  readonly identity: CompletionIdentity;
+  readonly record: MutableRecord;
+  readonly watch: ResponseWatch;
+  readonly includeUsage: boolean;
+}
+
+/** Caps one write so even an instant stream yields to backpressure between batches. */
+const MAX_CHUNKS_PER_WRITE = 64;
+
+/**
+ * Writes token chunks on schedule: token i is due at start + i * interval. Every token
+ * already due goes out in one write, so one timer serves many tokens when the interval is
+ * below timer resolution, and none is used at interval 0.
+ */
+async function writeTokens(answer: StreamAnswer, encoder: ChunkEncoder, count: number): Promise<boolean> {
+  const { res, plan, record, watch } = answer;
+  const interval = plan.tokenIntervalMs;
+  const start = performance.now();
+  let next = 0;
+  while (next < count) {
+    if (watch.signal.aborted) return false;
+    const elapsed = performance.now() - start;
+    const due = interval <= 0 ? count : Math.min(count, Math.floor(elapsed / interval) + 1);
+    if (due <= next) {
+      if (!(await sleep(start + next * interval - performance.now(), watch.signal))) return false;
+      continue;
+    }
+    const upTo = Math.min(due, next + MAX_CHUNKS_PER_WRITE);
+    let batch = '';
+    for (let i = next; i < upTo; i++) batch += encoder.token(plan.tokens[i] ?? '');
+    const writable = res.write(batch);
+    next = upTo;
+    record.tokensSent = next;
+    if (!writable && !(await drained(res, watch.signal))) return false;
+  }
+  return !watch.signal.aborted;
+}
+
+export async function respondStream(answer: StreamAnswer): Promise<void> {
+  const { res, plan, identity, record, watch } = answer;
+  if (!(await sleep(plan.firstByteDelayMs, watch.signal))) return;
+  const encoder = new ChunkEncoder(identity);
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-request-id': `sim-${record.id}`,
+  });
+  res.write(encoder.role());
+  const count = plan.ending === 'normal' ? plan.tokens.length : plan.tokensBeforeFault;
+  if (!(await writeTokens(answer, encoder, count))) return;
+  switch (plan.ending) {
+    case 'normal': {
+      let trailer = encoder.finish(plan.finishReason);
+      if (answer.includeUsage) trailer += encoder.usage(usageOf(plan.promptTokens, count));
+      res.end(trailer + SSE_DONE);
+      return;
+    }
+    case 'truncate':
+      // A clean end of stream with no finish_reason: only the client can notice the loss.
+      res.end(SSE_DONE);
+      return;
+    case 'malformed':
+      res.end('data: {not json\n\n');
+      return;
+    case 'cut':
+      watch.cut(res, '');
+      return;
+  }
+}

@@ -1,0 +1,108 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { CallContext } from '../engine/context.js';
+import { createCallContext, type ServerCallContext } from './context.js';
+import { toGrpcStatus } from './errors.js';
+import type { Lifecycle } from './lifecycle.js';
+
+export interface CallDeps {
+  readonly log: Logger;
+  readonly lifecycle: Lifecycle;
+  readonly defaultTimeoutMs: number;
+  /** Calls in flight, so shutdown can end them with UNAVAILABLE after the grace period. */
+  readonly openCalls: Set<ServerCallContext>;
+}
+
+/**
+ * grpc-js ignores the promise an async handler returns, so every handler goes through one of
+ * these: a unary handler is a plain async function of (request, context); a streaming handler
+ * is an async generator. Errors become statuses in one place (errors.ts).
+ */
+export function unary<Req, Res>(
+  deps: CallDeps,
+  handler: (request: Req, ctx: CallContext) => Promise<Res>,
+): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    const ctx = createCallContext(call, deps.log, deps.defaultTimeoutMs);
+    let entered = false;
+    const run = async (): Promise<Res> => {
+      deps.lifecycle.enter();
+      entered = true;
+      deps.openCalls.add(ctx);
+      return handler(call.request, ctx);
+    };
+    run()
+      .then(
+        (response) => callback(null, response),
+        (err: unknown) => callback(statusFor(err, ctx)),
+      )
+      .finally(() => {
+        deps.openCalls.delete(ctx);
+        ctx.dispose();
+        if (entered) deps.lifecycle.leave();
+      });
+  };
+}
+
+export function serverStream<Req, Res>(
+  deps: CallDeps,
+  handler: (request: Req, ctx: CallContext) => AsyncIterable<Res>,
+): grpc.handleServerStreamingCall<Req, Res> {
+  return (call) => {
+    const ctx = createCallContext(call, deps.log, deps.defaultTimeoutMs);
+    let entered = false;
+    const run = async (): Promise<void> => {
+      deps.lifecycle.enter();
+      entered = true;
+      deps.openCalls.add(ctx);
+      for await (const message of handler(call.request, ctx)) {
+        await write(call, message, ctx.signal);
+      }
+    };
+    run()
+      .then(
+        () => call.end(),
+        (err: unknown) => {
+          if (call.cancelled) return;
+          call.emit('error', statusFor(err, ctx));
+        },
+      )
+      .finally(() => {
+        deps.openCalls.delete(ctx);
+        ctx.dispose();
+        if (entered) deps.lifecycle.leave();
+      });
+  };
+}
+
+/** Honours backpressure: when the buffer is full, wait for 'drain', raced with cancellation. */
+function write<Res>(call: grpc.ServerWritableStream<unknown, Res>, message: Res, signal: AbortSignal): Promise<void> {
+  if (call.write(message)) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      call.removeListener('drain', onDrain);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const onDrain = (): void => {
+      cleanup();
+      resolve();
+    };
+    // After a cancel 'drain' never comes.
+    const onAbort = (): void => {
+      cleanup();
+      reject(signal.reason);
+    };
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    call.on('drain', onDrain);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function statusFor(err: unknown, ctx: ServerCallContext): Partial<grpc.StatusObject> {
+  const status = toGrpcStatus(err);
+  if (status.internal) ctx.log.error({ err }, 'internal error');
+  return { code: status.code, details: status.details, metadata: status.metadata };
+}

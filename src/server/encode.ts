@@ -1,0 +1,69 @@
+import type { AttemptOutcome as DomainOutcome, AttemptRecord, FinishReason as DomainFinish, TokenUsage } from '../domain/chat.js';
+import type { Answer } from '../engine/answer.js';
+import { Attempt, AttemptOutcome, FinishReason, type Usage } from '../gen/orchestrator/v1/common.js';
+import { Code } from '../gen/google/rpc/code.js';
+import { codeForKind } from './errors.js';
+
+/** Domain values -> generated message types. Pure functions, no logic beyond the mapping. */
+
+const FINISH: Readonly<Record<DomainFinish, FinishReason>> = {
+  stop: FinishReason.FINISH_REASON_STOP,
+  length: FinishReason.FINISH_REASON_LENGTH,
+  content_filter: FinishReason.FINISH_REASON_CONTENT_FILTER,
+  tool_calls: FinishReason.FINISH_REASON_TOOL_CALLS,
+  unknown: FinishReason.FINISH_REASON_UNSPECIFIED,
+};
+
+const OUTCOME: Readonly<Record<DomainOutcome, AttemptOutcome>> = {
+  success: AttemptOutcome.ATTEMPT_OUTCOME_SUCCESS,
+  failure: AttemptOutcome.ATTEMPT_OUTCOME_FAILURE,
+  timeout: AttemptOutcome.ATTEMPT_OUTCOME_TIMEOUT,
+  cancelled: AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED,
+  skipped: AttemptOutcome.ATTEMPT_OUTCOME_SKIPPED,
+};
+
+export function encodeFinish(reason: DomainFinish): FinishReason {
+  return FINISH[reason];
+}
+
+export function encodeUsage(usage: TokenUsage): Usage {
+  return {
+    promptTokens: usage.promptTokens,
+    completionTokens: usage.completionTokens,
+    totalTokens: usage.totalTokens,
+    cachedTokens: usage.cachedTokens,
+  };
+}
+
+export function encodeAttempt(record: AttemptRecord): Attempt {
+  return {
+    model: record.model,
+    provider: record.provider,
+    outcome: OUTCOME[record.outcome],
+    code: record.error ? (codeForKind(record.error.kind) as number as Code) : Code.OK,
+    reason: record.error?.reason ?? '',
+    message: record.error?.message ?? '',
+    latencyMs: round3(record.latencyMs),
+    usage: encodeUsage(record.usage),
+    costUsd: record.costUsd,
+  };
+}
+
+/** The fields ChatResponse, RaceResponse and FallbackResponse share. */
+export function encodeAnswer(answer: Answer, requestId: string) {
+  return {
+    content: answer.content,
+    model: answer.model,
+    provider: answer.provider,
+    usage: encodeUsage(answer.usage),
+    costUsd: answer.costUsd,
+    latencyMs: round3(answer.latencyMs),
+    requestId,
+    attempts: answer.attempts.map(encodeAttempt),
+    finishReason: encodeFinish(answer.finishReason),
+  };
+}
+
+export function round3(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

@@ -1,0 +1,208 @@
+/**
+ * The one place that turns errors into gRPC statuses (ARCHITECTURE.md "Errors").
+ *
+ * A deliberate OrchestratorError keeps its message and gets google.rpc details in the
+ * `grpc-status-details-bin` trailer; anything else is a bug and leaves as a bare INTERNAL, so no
+ * internal message, stack or upstream text reaches a client.
+ *
+ * How to send the result (verified against grpc-js 1.14.7, see test/integration):
+ * - unary: `callback(grpcErrorFor(err))`; grpc-js sends `metadata` as trailers.
+ * - server stream: `call.emit('error', grpcErrorFor(err))`. The stream's own 'error' listener
+ *   records the status and ends the stream, so already-written messages go out first, then the
+ *   status with the trailers. Do NOT use `call.destroy(status)`: it also records the status,
+ *   but a destroyed Writable never runs `_final`, so no status is sent and the client hangs
+ *   until its deadline.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { AttemptRecord } from '../domain/chat.js';
+import { isOrchestratorError, type ErrorKind, type OrchestratorError } from '../domain/errors.js';
+import { Any } from '../gen/google/protobuf/any.js';
+import { BadRequest, ErrorInfo, QuotaFailure, RetryInfo } from '../gen/google/rpc/error_details.js';
+import { Status } from '../gen/google/rpc/status.js';
+
+/** ErrorInfo.domain for every error this service produces. */
+export const ERROR_DOMAIN = 'llm-orchestrator';
+
+/** The trailer that carries a serialized google.rpc.Status (the gRPC "richer error model"). */
+export const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
+
+/** What a non-OrchestratorError (or an `internal` one) tells the client: nothing. */
+export const INTERNAL_MESSAGE = 'internal error';
+
+const TYPE_URL_PREFIX = 'type.googleapis.com/';
+const ERROR_INFO_TYPE = `${TYPE_URL_PREFIX}google.rpc.ErrorInfo`;
+const BAD_REQUEST_TYPE = `${TYPE_URL_PREFIX}google.rpc.BadRequest`;
+const RETRY_INFO_TYPE = `${TYPE_URL_PREFIX}google.rpc.RetryInfo`;
+const QUOTA_FAILURE_TYPE = `${TYPE_URL_PREFIX}google.rpc.QuotaFailure`;
+
+/** ErrorInfo.reason for errors that are not OrchestratorErrors (matches Reason.INTERNAL). */
+const INTERNAL_REASON = 'INTERNAL';
+
+const CODE_BY_KIND: Readonly<Record<ErrorKind, grpc.status>> = {
+  invalid_argument: grpc.status.INVALID_ARGUMENT,
+  not_found: grpc.status.NOT_FOUND,
+  unauthenticated: grpc.status.UNAUTHENTICATED,
+  permission_denied: grpc.status.PERMISSION_DENIED,
+  resource_exhausted: grpc.status.RESOURCE_EXHAUSTED,
+  failed_precondition: grpc.status.FAILED_PRECONDITION,
+  deadline_exceeded: grpc.status.DEADLINE_EXCEEDED,
+  cancelled: grpc.status.CANCELLED,
+  unavailable: grpc.status.UNAVAILABLE,
+  internal: grpc.status.INTERNAL,
+};
+
+export interface GrpcErrorStatus extends grpc.StatusObject {
+  /**
+   * True when the client only got the generic message: the caller must log the original error
+   * (with the request id), because nothing else will.
+   */
+  readonly internal: boolean;
+}
+
+/** The google.rpc details found in a status, by type. Unknown detail types are ignored. */
+export interface DecodedStatusDetails {
+  readonly status?: Status;
+  readonly errorInfo?: ErrorInfo;
+  readonly badRequest?: BadRequest;
+  readonly retryInfo?: RetryInfo;
+  readonly quotaFailure?: QuotaFailure;
+}
+
+export function codeForKind(kind: ErrorKind): grpc.status {
+  return CODE_BY_KIND[kind];
+}
+
+export function toGrpcStatus(err: unknown): GrpcErrorStatus {
+  if (!isOrchestratorError(err)) {
+    return statusWith(grpc.status.INTERNAL, INTERNAL_MESSAGE, [errorInfoAny(INTERNAL_REASON, {})], true);
+  }
+  const code = CODE_BY_KIND[err.kind];
+  // An `internal` kind is still our failure: its message may quote a cause, so it stays private.
+  const internal = err.kind === 'internal';
+  const message = internal ? INTERNAL_MESSAGE : err.message;
+  return statusWith(code, message, detailsFor(err), internal);
+}
+
+/**
+ * The status object handlers hand to grpc-js: `callback(grpcErrorFor(err))` for unary calls,
+ * `call.emit('error', grpcErrorFor(err))` for server streams. Log `toGrpcStatus(err).internal`
+ * errors yourself first; this helper does not.
+ */
+export function grpcErrorFor(err: unknown): grpc.StatusObject {
+  const { code, details, metadata } = toGrpcStatus(err);
+  return { code, details, metadata };
+}
+
+/** Reads `grpc-status-details-bin` from a client error's metadata (ServiceError.metadata). */
+export function decodeStatusDetails(metadata: grpc.Metadata): DecodedStatusDetails {
+  const raw = metadata.get(STATUS_DETAILS_KEY)[0];
+  if (raw === undefined || typeof raw === 'string') return {};
+  const status = Status.decode(raw);
+  const decoded: {
+    status: Status;
+    errorInfo?: ErrorInfo;
+    badRequest?: BadRequest;
+    retryInfo?: RetryInfo;
+    quotaFailure?: QuotaFailure;
+  } = { status };
+  for (const detail of status.details) {
+    switch (detail.typeUrl) {
+      case ERROR_INFO_TYPE:
+        decoded.errorInfo = ErrorInfo.decode(detail.value);
+        break;
+      case BAD_REQUEST_TYPE:
+        decoded.badRequest = BadRequest.decode(detail.value);
+        break;
+      case RETRY_INFO_TYPE:
+        decoded.retryInfo = RetryInfo.decode(detail.value);
+        break;
+      case QUOTA_FAILURE_TYPE:
+        decoded.quotaFailure = QuotaFailure.decode(detail.value);
+        break;
+      default:
+        break;
+    }
+  }
+  return decoded;
+}
+
+/**
+ * `gpt-4o:UNAVAILABLE:UPSTREAM_ERROR,gpt-4o-mini:OK`: one entry per attempt, in order, so a
+ * client that only reads ErrorInfo still sees what was tried and why each attempt failed.
+ */
+export function summarizeAttempts(attempts: readonly AttemptRecord[]): string {
+  return attempts
+    .map((attempt) => {
+      if (attempt.error) {
+        const codeName = grpc.status[CODE_BY_KIND[attempt.error.kind]];
+        return `${attempt.model}:${codeName}:${attempt.error.reason}`;
+      }
+      return `${attempt.model}:${attempt.outcome === 'success' ? 'OK' : attempt.outcome.toUpperCase()}`;
+    })
+    .join(',');
+}
+
+function detailsFor(err: OrchestratorError): Any[] {
+  const metadata: Record<string, string> = { ...err.metadata };
+  if (err.attempts.length > 0) metadata['attempts'] = summarizeAttempts(err.attempts);
+  const details = [errorInfoAny(err.reason, metadata)];
+
+  if (err.fieldViolations.length > 0) {
+    const badRequest: BadRequest = {
+      fieldViolations: err.fieldViolations.map((v) => ({
+        field: v.field,
+        description: v.description,
+        reason: '',
+        localizedMessage: undefined,
+      })),
+    };
+    details.push(pack(BAD_REQUEST_TYPE, BadRequest.encode(badRequest).finish()));
+  }
+
+  if (err.retryAfterMs !== undefined && Number.isFinite(err.retryAfterMs)) {
+    const retryInfo: RetryInfo = { retryDelay: durationFromMs(err.retryAfterMs) };
+    details.push(pack(RETRY_INFO_TYPE, RetryInfo.encode(retryInfo).finish()));
+  }
+
+  // Only our own limits name a quota subject; an upstream 429 is UNAVAILABLE and has none.
+  const subject = err.metadata['quota_subject'];
+  const description = err.metadata['quota_description'];
+  if (err.kind === 'resource_exhausted' && (subject !== undefined || description !== undefined)) {
+    const quotaFailure: QuotaFailure = {
+      violations: [
+        {
+          subject: subject ?? '',
+          description: description ?? '',
+          apiService: '',
+          quotaMetric: '',
+          quotaId: '',
+          quotaDimensions: {},
+          quotaValue: 0,
+        },
+      ],
+    };
+    details.push(pack(QUOTA_FAILURE_TYPE, QuotaFailure.encode(quotaFailure).finish()));
+  }
+  return details;
+}
+
+function errorInfoAny(reason: string, metadata: Record<string, string>): Any {
+  const info: ErrorInfo = { reason, domain: ERROR_DOMAIN, metadata };
+  return pack(ERROR_INFO_TYPE, ErrorInfo.encode(info).finish());
+}
+
+function pack(typeUrl: string, value: Uint8Array): Any {
+  return { typeUrl, value: Buffer.from(value.buffer, value.byteOffset, value.byteLength) };
+}
+
+function durationFromMs(ms: number): { seconds: number; nanos: number } {
+  const whole = Math.max(0, Math.round(ms));
+  return { seconds: Math.floor(whole / 1000), nanos: (whole % 1000) * 1_000_000 };
+}
+
+function statusWith(code: grpc.status, message: string, details: Any[], internal: boolean): GrpcErrorStatus {
+  const metadata = new grpc.Metadata();
+  const encoded = Status.encode({ code, message, details }).finish();
+  metadata.set(STATUS_DETAILS_KEY, Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength));
+  return { code, details: message, metadata, internal };
+}

@@ -1,0 +1,41 @@
+import type { Catalog } from '../../catalog/catalog.js';
+import type { ModelTier as DomainTier } from '../../catalog/models.js';
+import { ModelTier, type ModelServiceServer } from '../../gen/orchestrator/v1/models.js';
+import { unary, type CallDeps } from '../call.js';
+
+const TIER: Readonly<Record<DomainTier, ModelTier>> = {
+  small: ModelTier.MODEL_TIER_SMALL,
+  medium: ModelTier.MODEL_TIER_MEDIUM,
+  large: ModelTier.MODEL_TIER_LARGE,
+};
+
+export function modelService(deps: CallDeps, catalog: Catalog): ModelServiceServer {
+  return {
+    listModels: unary(deps, async (req) => {
+      const provider = req.provider.trim().toLowerCase();
+      const models = catalog.models.filter(
+        (m) =>
+          (provider === '' || (m.servedBy ?? m.provider).toLowerCase() === provider) &&
+          (!req.availableOnly || m.servedBy !== undefined),
+      );
+      return {
+        models: models.map((m) => ({
+          id: m.id,
+          provider: m.servedBy ?? m.provider,
+          aliases: [...m.aliases],
+          contextWindow: m.contextWindow,
+          maxOutputTokens: m.maxOutputTokens,
+          supportsStreaming: m.supportsStreaming,
+          inputPricePerMillion: m.inputPricePerMillion,
+          outputPricePerMillion: m.outputPricePerMillion,
+          cachedInputPricePerMillion: m.cachedInputPricePerMillion,
+          family: m.family,
+          tier: TIER[m.tier],
+          fallbacks: [...m.fallbacks],
+          available: m.servedBy !== undefined,
+          simulated: m.simulated,
+        })),
+      };
+    }),
+  };
+}

@@ -1,0 +1,40 @@
+import type { StatsServiceServer } from '../../gen/orchestrator/v1/stats.js';
+import type { LatencySummary } from '../../telemetry/histogram.js';
+import type { StatsStore, UpstreamCounters } from '../../telemetry/stats.js';
+import { unary, type CallDeps } from '../call.js';
+
+export function statsService(deps: CallDeps, stats: StatsStore): StatsServiceServer {
+  return {
+    getStats: unary(deps, async () => {
+      const s = stats.snapshot();
+      const ms = s.startedAt.getTime();
+      return {
+        startedAt: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 },
+        uptimeSeconds: s.uptimeSeconds,
+        totalRequests: s.totalRequests,
+        successfulRequests: s.successfulRequests,
+        failedRequests: s.failedRequests,
+        errorRate: s.errorRate,
+        latency: latency(s.latency),
+        timeToFirstToken: latency(s.timeToFirstToken),
+        promptTokens: s.promptTokens,
+        completionTokens: s.completionTokens,
+        totalCostUsd: s.totalCostUsd,
+        raceWins: s.raceWins,
+        fallbacksTriggered: s.fallbacksTriggered,
+        defaultMessagesServed: s.defaultMessagesServed,
+        providers: s.providers.map(upstream),
+        models: s.models.map(upstream),
+        methods: s.methods.map((m) => ({ ...m, latency: latency(m.latency) })),
+      };
+    }),
+  };
+}
+
+function latency(l: LatencySummary) {
+  return { count: l.count, avgMs: l.avgMs, p50Ms: l.p50Ms, p95Ms: l.p95Ms, p99Ms: l.p99Ms, maxMs: l.maxMs };
+}
+
+function upstream(u: UpstreamCounters) {
+  return { ...u, latency: latency(u.latency) };
+}

@@ -1,0 +1,124 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { Config } from '../config/config.js';
+import type { Engine } from '../engine/engine.js';
+import { ChatServiceService } from '../gen/orchestrator/v1/chat.js';
+import { ModelServiceService } from '../gen/orchestrator/v1/models.js';
+import { StatsServiceService } from '../gen/orchestrator/v1/stats.js';
+import { HealthService } from '../gen/grpc/health/v1/health.js';
+import type { StatsStore } from '../telemetry/stats.js';
+import type { CallDeps } from './call.js';
+import type { ServerCallContext } from './context.js';
+import { OrchestratorError, Reason } from '../domain/errors.js';
+import { chatService } from './handlers/chat.js';
+import { modelService } from './handlers/models.js';
+import { statsService } from './handlers/stats.js';
+import { HealthRegistry } from './health.js';
+import { deadlineInterceptor } from './interceptors/deadline.js';
+import { loggingInterceptor } from './interceptors/logging.js';
+import { requestIdInterceptor } from './interceptors/request-id.js';
+import { Lifecycle } from './lifecycle.js';
+import { addReflection } from './reflection.js';
+
+export const SERVICE_NAMES = [
+  'orchestrator.v1.ChatService',
+  'orchestrator.v1.ModelService',
+  'orchestrator.v1.StatsService',
+] as const;
+
+export interface GatewayServerOptions {
+  readonly config: Config;
+  readonly engine: Engine;
+  readonly stats: StatsStore;
+  readonly log: Logger;
+}
+
+/** The grpc-js server with our services, health, reflection and interceptors. */
+export class GatewayServer {
+  readonly health = new HealthRegistry();
+  readonly lifecycle = new Lifecycle();
+  private readonly server: grpc.Server;
+  private readonly openCalls = new Set<ServerCallContext>();
+  private readonly log: Logger;
+  private readonly config: Config;
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: GatewayServerOptions) {
+    const { config, engine, stats, log } = options;
+    this.log = log;
+    this.config = config;
+    this.server = new grpc.Server({
+      // grpc-js wraps in list order, so the last interceptor is the outermost: the request id
+      // is set before logging reads it, and both run before the deadline is computed.
+      interceptors: [deadlineInterceptor(config.defaults.timeoutMs), loggingInterceptor(log, stats), requestIdInterceptor],
+      'grpc.max_receive_message_length': 8 * 1024 * 1024,
+    });
+    const deps: CallDeps = {
+      log,
+      lifecycle: this.lifecycle,
+      defaultTimeoutMs: config.defaults.timeoutMs,
+      openCalls: this.openCalls,
+    };
+    const limits = {
+      maxContentChars: config.limits.maxContentChars,
+      maxModelsPerCall: config.limits.maxModelsPerCall,
+      defaultTemperature: config.defaults.temperature,
+    };
+    this.server.addService(ChatServiceService, chatService(deps, engine, limits));
+    this.server.addService(ModelServiceService, modelService(deps, engine.catalog));
+    this.server.addService(StatsServiceService, statsService(deps, stats));
+    this.server.addService(HealthService, this.health.implementation);
+    addReflection(this.server);
+    for (const name of SERVICE_NAMES) this.health.setStatus(name, 'SERVING');
+    this.health.setStatus('', 'SERVING');
+  }
+
+  /** Binds and returns the port (useful with port 0). */
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
+        err ? reject(err) : resolve(bound),
+      );
+    });
+  }
+
+  /**
+   * Graceful stop: health NOT_SERVING at once, new calls refused with UNAVAILABLE, in-flight
+   * calls get `graceMs` to finish, then open streams end with UNAVAILABLE, health watches end,
+   * tryShutdown, and forceShutdown if connections linger.
+   */
+  shutdown(graceMs = this.config.shutdownGraceMs): Promise<void> {
+    this.stopping ??= this.drainAndStop(graceMs);
+    return this.stopping;
+  }
+
+  private async drainAndStop(graceMs: number): Promise<void> {
+    this.health.setAll('NOT_SERVING');
+    this.lifecycle.startDraining();
+    const idle = await this.lifecycle.waitForIdle(graceMs);
+    if (!idle) {
+      this.log.warn({ inFlight: this.lifecycle.active }, 'grace period over; ending the calls still running');
+      for (const ctx of this.openCalls) {
+        ctx.abort(
+          new OrchestratorError({
+            kind: 'unavailable',
+            reason: Reason.DRAINING,
+            message: 'server is shutting down; retry on another replica',
+            retryable: true,
+          }),
+        );
+      }
+    }
+    this.health.endWatches(grpc.status.UNAVAILABLE, 'server is shutting down');
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, 2_000);
+      this.server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+  }
+}

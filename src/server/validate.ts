@@ -1,0 +1,110 @@
+import type { ChatInput, ChatMessage, ChatRole } from '../domain/chat.js';
+import { invalidArgument, type FieldViolation } from '../domain/errors.js';
+import type { ModelRef } from '../engine/engine.js';
+import { Role, type Message } from '../gen/orchestrator/v1/common.js';
+
+/** The fields every chat-like request shares (ChatRequest, StreamChatRequest, RaceRequest, ...). */
+export interface ConversationFields {
+  readonly model: string;
+  readonly messages: readonly Message[];
+  readonly prompt: string;
+  readonly temperature?: number | undefined;
+  readonly maxTokens?: number | undefined;
+}
+
+export interface ValidationLimits {
+  readonly maxContentChars: number;
+  readonly maxModelsPerCall: number;
+  readonly defaultTemperature: number;
+}
+
+const ROLES: ReadonlyMap<Role, ChatRole> = new Map([
+  [Role.ROLE_SYSTEM, 'system'],
+  [Role.ROLE_USER, 'user'],
+  [Role.ROLE_ASSISTANT, 'assistant'],
+]);
+
+const MAX_MODEL_NAME = 256;
+
+/**
+ * Checks a request the way seed 003 did (at least one message, roles set, content present and
+ * bounded, temperature 0..2, max_tokens >= 1) and collects every violation, so the caller
+ * learns everything that is wrong in one round trip.
+ */
+export class RequestValidator {
+  private readonly violations: FieldViolation[] = [];
+
+  constructor(private readonly limits: ValidationLimits) {}
+
+  conversation(req: ConversationFields): ChatInput {
+    const messages = this.messages(req);
+    if (req.temperature !== undefined && !(req.temperature >= 0 && req.temperature <= 2)) {
+      this.add('temperature', `must be between 0 and 2 (got ${req.temperature})`);
+    }
+    if (req.maxTokens !== undefined && req.maxTokens < 1) {
+      this.add('max_tokens', `must be at least 1 (got ${req.maxTokens})`);
+    }
+    return {
+      messages,
+      temperature: req.temperature ?? this.limits.defaultTemperature,
+      maxTokens: req.maxTokens,
+    };
+  }
+
+  model(name: string, field = 'model'): ModelRef {
+    if (name.length > MAX_MODEL_NAME) this.add(field, `must be at most ${MAX_MODEL_NAME} characters`);
+    return { name, field };
+  }
+
+  models(names: readonly string[], field = 'models'): ModelRef[] {
+    if (names.length > this.limits.maxModelsPerCall) {
+      this.add(field, `at most ${this.limits.maxModelsPerCall} models per call (got ${names.length})`);
+    }
+    return names.map((name, i) => {
+      if (name.trim() === '') this.add(`${field}[${i}]`, 'must not be empty');
+      return this.model(name, `${field}[${i}]`);
+    });
+  }
+
+  positive(field: string, value: number | undefined): void {
+    if (value !== undefined && !(value >= 1)) this.add(field, `must be at least 1 (got ${value})`);
+  }
+
+  add(field: string, description: string): void {
+    this.violations.push({ field, description });
+  }
+
+  /** Throws INVALID_ARGUMENT with every violation found so far. */
+  check(): void {
+    if (this.violations.length > 0) throw invalidArgument(this.violations);
+  }
+
+  private messages(req: ConversationFields): ChatMessage[] {
+    const hasPrompt = req.prompt.length > 0;
+    if (hasPrompt && req.messages.length > 0) {
+      this.add('prompt', 'set either prompt or messages, not both');
+      return [];
+    }
+    if (hasPrompt) {
+      this.content('prompt', req.prompt);
+      return [{ role: 'user', content: req.prompt }];
+    }
+    if (req.messages.length === 0) {
+      this.add('messages', 'at least one message is required (or set prompt)');
+      return [];
+    }
+    return req.messages.map((message, i) => {
+      const role = ROLES.get(message.role);
+      if (!role) this.add(`messages[${i}].role`, 'must be ROLE_SYSTEM, ROLE_USER or ROLE_ASSISTANT');
+      this.content(`messages[${i}].content`, message.content);
+      return { role: role ?? 'user', content: message.content };
+    });
+  }
+
+  private content(field: string, content: string): void {
+    if (content.trim() === '') this.add(field, 'must not be empty or only whitespace');
+    else if (content.length > this.limits.maxContentChars) {
+      this.add(field, `must be at most ${this.limits.maxContentChars} characters (got ${content.length})`);
+    }
+  }
+}

@@ -1,0 +1,45 @@
+import { pino } from 'pino';
+import { startApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config/config.js';
+import { startSimulator, type Simulator } from '../../src/providers/simulator/index.js';
+import { clientsFor, type Clients } from './grpc-client.js';
+
+export interface Harness {
+  app: App;
+  upstream: Simulator;
+  clients: Clients;
+  close(): Promise<void>;
+}
+
+/**
+ * The real server on port 0 in front of a real HTTP upstream on port 0: the simulator,
+ * reached through the "openai" provider exactly as api.openai.com would be.
+ */
+export async function startHarness(options: { env?: Record<string, string>; latencyScale?: number; upstreamApiKey?: string } = {}): Promise<Harness> {
+  const upstream = await startSimulator({
+    latencyScale: options.latencyScale ?? 0,
+    ...(options.upstreamApiKey ? { apiKey: options.upstreamApiKey } : {}),
+  });
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    OPENAI_API_KEY: 'test-key',
+    OPENAI_BASE_URL: upstream.baseURL,
+    SIMULATOR: 'off',
+    SHUTDOWN_GRACE_MS: '500',
+    ...options.env,
+  });
+  const app = await startApp(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
+  const clients = clientsFor(app.port);
+  return {
+    app,
+    upstream,
+    clients,
+    async close() {
+      clients.close();
+      await app.stop(200);
+      await upstream.close();
+    },
+  };
+}

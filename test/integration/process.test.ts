@@ -1,0 +1,111 @@
+import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { promisify } from 'node:util';
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const BUF = 'node_modules/.bin/buf';
+
+/** Starts src/main.ts as `npm start` would, with simulated models, and waits for its port. */
+async function startMain(env: Record<string, string>): Promise<{ child: ChildProcessWithoutNullStreams; port: number; logs: string[] }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', OPENAI_API_KEY: '', SIMULATOR_LATENCY_SCALE: '0.2', ...env },
+  });
+  const logs: string[] = [];
+  const port = await new Promise<number>((resolve, reject) => {
+    let buffer = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let newline: number;
+      while ((newline = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        logs.push(line);
+        const parsed = JSON.parse(line) as { msg?: string; port?: number };
+        if (parsed.msg === 'llm-orchestrator listening' && parsed.port) resolve(parsed.port);
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
+    child.on('exit', (code) => reject(new Error(`exited early with ${code}: ${logs.join('\n')}`)));
+  });
+  return { child, port, logs };
+}
+
+async function bufCurl(port: number, path: string, body?: object, extra: string[] = []): Promise<string> {
+  const args = ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', ...extra];
+  if (body) args.push('-d', JSON.stringify(body));
+  args.push(`http://127.0.0.1:${port}${path}`);
+  const { stdout } = await run(BUF, args, { timeout: 15_000 });
+  return stdout;
+}
+
+describe('npm start with no API key', () => {
+  let main: Awaited<ReturnType<typeof startMain>>;
+  beforeAll(async () => {
+    main = await startMain({ LOG_LEVEL: 'info' });
+  }, 30_000);
+  afterAll(() => {
+    if (main.child.exitCode === null) main.child.kill('SIGKILL');
+  });
+
+  it('says plainly that simulated models are served', () => {
+    expect(main.logs.some((l) => l.includes('SIMULATED models'))).toBe(true);
+  });
+
+  it('lists every service through reflection', async () => {
+    const out = await bufCurl(main.port, '', undefined, ['--list-services']);
+    for (const name of ['orchestrator.v1.ChatService', 'orchestrator.v1.ModelService', 'orchestrator.v1.StatsService', 'grpc.health.v1.Health']) {
+      expect(out).toContain(name);
+    }
+  });
+
+  it('answers the README buf curl calls', async () => {
+    const chat = JSON.parse(await bufCurl(main.port, '/orchestrator.v1.ChatService/Chat', { prompt: 'hello' })) as Record<string, unknown>;
+    expect(chat).toMatchObject({ model: 'gpt-4o', provider: 'simulator' });
+    expect(String(chat.content).length).toBeGreaterThan(0);
+
+    const race = JSON.parse(await bufCurl(main.port, '/orchestrator.v1.ChatService/Race', { prompt: 'hi', models: ['gpt-4o', 'gpt-4o-mini'] })) as Record<string, unknown>;
+    expect(race.model).toBe('gpt-4o-mini');
+
+    const fallback = JSON.parse(await bufCurl(main.port, '/orchestrator.v1.ChatService/Fallback', { prompt: 'hi', model: 'gpt-4-turbo' })) as Record<string, unknown>;
+    expect(fallback.modelUsed).toBe('gpt-4-turbo');
+
+    const stream = await bufCurl(main.port, '/orchestrator.v1.ChatService/StreamChat', { prompt: 'Tell me a story', model: 'gpt-4o-mini' });
+    const events = stream.trim().split(/\n(?=\{)/).map((chunk) => JSON.parse(chunk) as Record<string, unknown>);
+    expect(Object.keys(events[0] ?? {})).toEqual(['started']);
+    expect(Object.keys(events.at(-1) ?? {})).toEqual(['completed']);
+
+    const models = JSON.parse(await bufCurl(main.port, '/orchestrator.v1.ModelService/ListModels', {})) as { models: { id: string; simulated?: boolean }[] };
+    expect(models.models.find((m) => m.id === 'gpt-4o')?.simulated).toBe(true);
+
+    const stats = JSON.parse(await bufCurl(main.port, '/orchestrator.v1.StatsService/GetStats', {})) as { totalRequests?: string };
+    expect(Number(stats.totalRequests)).toBe(4);
+
+    const health = JSON.parse(await bufCurl(main.port, '/grpc.health.v1.Health/Check', {})) as { status?: string };
+    expect(health.status).toBe('SERVING');
+  });
+
+  it('exits 0 on SIGTERM', async () => {
+    main.child.kill('SIGTERM');
+    const [code] = (await once(main.child, 'exit')) as [number | null];
+    expect(code).toBe(0);
+    expect(main.logs.join('\n')).toContain('shutting down');
+  });
+});
+
+describe('start-up with bad configuration', () => {
+  it('prints one line per problem and exits non-zero', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      env: { ...process.env, PORT: 'http', DEFAULT_TEMPERATURE: '9', LOG_LEVEL: 'chatty' },
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(2);
+    const lines = stderr.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(stderr).toContain('config error: PORT');
+    expect(stderr).toContain('config error: DEFAULT_TEMPERATURE');
+    expect(stderr).toContain('config error: LOG_LEVEL');
+  });
+});

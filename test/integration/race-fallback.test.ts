@@ -1,0 +1,102 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { AttemptOutcome } from '../../src/gen/orchestrator/v1/common.js';
+import { callUnary, unaryError } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  // Real latency profiles: gpt-4o-mini answers well before gpt-4o and gpt-4-turbo.
+  h = await startHarness({ latencyScale: 1 });
+});
+afterAll(async () => h.close());
+beforeEach(() => h.upstream.clearFaults());
+
+const race = () => h.clients.chat.race.bind(h.clients.chat);
+const fallback = () => h.clients.chat.fallback.bind(h.clients.chat);
+
+describe('Race', () => {
+  it('returns the fastest model and closes the losers upstream', async () => {
+    const before = h.upstream.requests.length;
+    const { response } = await callUnary(race(), { model: '', prompt: 'hi', messages: [], models: ['gpt-4-turbo', 'gpt-4o-mini'] });
+    expect(response.model).toBe('gpt-4o-mini');
+    expect(response.attempts.map((a) => [a.model, a.outcome])).toEqual([
+      ['gpt-4-turbo', AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED],
+      ['gpt-4o-mini', AttemptOutcome.ATTEMPT_OUTCOME_SUCCESS],
+    ]);
+    await h.upstream.waitForIdle(2_000);
+    const loser = h.upstream.requests.slice(before).find((r) => r.model === 'gpt-4-turbo');
+    expect(loser?.outcome).toBe('client_closed');
+  });
+
+  it('lets a slower model win when the fastest fails', async () => {
+    h.upstream.injectFault({ kind: 'http_error', status: 503, model: 'gpt-4o-mini' });
+    const { response } = await callUnary(race(), { model: '', prompt: 'hi', messages: [], models: ['gpt-4o-mini', 'gpt-4o'] });
+    expect(response.model).toBe('gpt-4o');
+    expect(response.attempts[0]).toMatchObject({ model: 'gpt-4o-mini', outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILURE, reason: 'UPSTREAM_ERROR' });
+  });
+
+  it('names every failure when all racers fail', async () => {
+    h.upstream.injectFault({ kind: 'http_error', status: 500 });
+    const err = await unaryError(race(), { model: '', prompt: 'hi', messages: [], models: ['gpt-4o', 'gpt-4o-mini'] });
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+    expect(err.decoded.errorInfo?.reason).toBe('ALL_ATTEMPTS_FAILED');
+    expect(err.details).toContain('gpt-4o:');
+    expect(err.details).toContain('gpt-4o-mini:');
+    expect(err.decoded.errorInfo?.metadata?.attempts).toContain('gpt-4o-mini');
+  });
+
+  it('rejects duplicate and unknown racers', async () => {
+    const dup = await unaryError(race(), { model: '', prompt: 'hi', messages: [], models: ['gpt-4o', 'GPT-4O'] });
+    expect(dup.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(dup.decoded.badRequest?.fieldViolations[0]?.field).toBe('models[1]');
+    const unknown = await unaryError(race(), { model: '', prompt: 'hi', messages: [], models: ['gpt-4o', 'nope'] });
+    expect(unknown.code).toBe(grpc.status.NOT_FOUND);
+    expect(unknown.decoded.errorInfo?.metadata).toMatchObject({ field: 'models[1]', model: 'nope' });
+  });
+});
+
+describe('Fallback', () => {
+  it('answers from the primary when it works', async () => {
+    const { response } = await callUnary(fallback(), { model: 'gpt-4o-mini', prompt: 'hi', messages: [], models: [], disableDefaultMessage: false });
+    expect(response).toMatchObject({ model: 'gpt-4o-mini', modelUsed: 'gpt-4o-mini', providerUsed: 'openai', fallbackTriggered: false, isDefaultMessage: false });
+  });
+
+  it('falls back down the family when the primary fails', async () => {
+    h.upstream.injectFault({ kind: 'http_error', status: 502, model: 'gpt-4-turbo' });
+    const { response } = await callUnary(fallback(), { model: 'gpt-4-turbo', prompt: 'hi', messages: [], models: [], disableDefaultMessage: false });
+    expect(response).toMatchObject({ modelUsed: 'gpt-4o-mini', fallbackTriggered: true, isDefaultMessage: false });
+    expect(response.content.length).toBeGreaterThan(0);
+    expect(response.attempts.map((a) => a.model)).toEqual(['gpt-4-turbo', 'gpt-4o-mini']);
+  });
+
+  it('moves past a hanging model within its attempt timeout', async () => {
+    h.upstream.injectFault({ kind: 'hang', model: 'gpt-4o' });
+    const before = h.upstream.requests.length;
+    const { response } = await callUnary(fallback(), { model: '', prompt: 'hi', messages: [], models: ['gpt-4o', 'gpt-4o-mini'], attemptTimeoutMs: 200, disableDefaultMessage: false });
+    expect(response.modelUsed).toBe('gpt-4o-mini');
+    expect(response.attempts[0]).toMatchObject({ model: 'gpt-4o', outcome: AttemptOutcome.ATTEMPT_OUTCOME_TIMEOUT, reason: 'UPSTREAM_TIMEOUT' });
+    await h.upstream.waitForIdle(2_000);
+    expect(h.upstream.requests[before]?.outcome).toBe('client_closed');
+  });
+
+  it('serves the default message when the whole chain fails', async () => {
+    h.upstream.injectFault({ kind: 'http_error', status: 500 });
+    const { response } = await callUnary(fallback(), { model: 'gpt-4-turbo', prompt: 'hi', messages: [], models: [], disableDefaultMessage: false });
+    expect(response.isDefaultMessage).toBe(true);
+    expect(response.fallbackTriggered).toBe(true);
+    expect(response.content).toMatch(/try again/);
+    expect(response.modelUsed).toBe('');
+    expect(response.attempts.map((a) => a.model)).toEqual(['gpt-4-turbo', 'gpt-4o-mini', 'gpt-3.5-turbo']);
+    const custom = await callUnary(fallback(), { model: 'gpt-4o-mini', prompt: 'hi', messages: [], models: [], defaultMessage: 'custom sorry', disableDefaultMessage: false });
+    expect(custom.response.content).toBe('custom sorry');
+  });
+
+  it('fails with every attempt listed when the default message is disabled', async () => {
+    h.upstream.injectFault({ kind: 'http_error', status: 500 });
+    const err = await unaryError(fallback(), { model: 'gpt-4o', prompt: 'hi', messages: [], models: [], disableDefaultMessage: true });
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+    expect(err.decoded.errorInfo?.reason).toBe('ALL_ATTEMPTS_FAILED');
+    expect(err.decoded.errorInfo?.metadata?.attempts).toMatch(/gpt-4o.*gpt-4o-mini.*gpt-3.5-turbo/);
+  });
+});

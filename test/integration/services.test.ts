@@ -1,0 +1,115 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HealthCheckResponse_ServingStatus } from '../../src/gen/grpc/health/v1/health.js';
+import { ModelTier } from '../../src/gen/orchestrator/v1/models.js';
+import { callUnary, collectStream, unaryError } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+describe('StatsService.GetStats', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.close());
+
+  it('counts calls, attempts, tokens, cost, races and fallbacks from real traffic', async () => {
+    const chat = h.clients.chat;
+    await callUnary(chat.chat.bind(chat), { model: 'gpt-4o', prompt: 'one', messages: [] });
+    await callUnary(chat.chat.bind(chat), { model: 'gpt-4o-mini', prompt: 'two', messages: [] });
+    h.upstream.injectFault({ kind: 'http_error', status: 500, times: 1, model: 'gpt-4o' });
+    await unaryError(chat.chat.bind(chat), { model: 'gpt-4o', prompt: 'three', messages: [] });
+    await callUnary(chat.race.bind(chat), { model: '', prompt: 'race', messages: [], models: ['gpt-4o', 'gpt-4o-mini'] });
+    h.upstream.injectFault({ kind: 'http_error', status: 500, times: 1, model: 'gpt-4o' });
+    await callUnary(chat.fallback.bind(chat), { model: 'gpt-4o', prompt: 'fb', messages: [], models: [], disableDefaultMessage: false });
+    await collectStream(chat.streamChat({ model: 'gpt-4o-mini', prompt: 'stream', messages: [] }));
+
+    const { response: s } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {});
+    expect(s.totalRequests).toBe(6);
+    expect(s.successfulRequests).toBe(5);
+    expect(s.failedRequests).toBe(1);
+    expect(s.errorRate).toBeCloseTo(1 / 6, 5);
+    expect(s.latency?.count).toBe(6);
+    expect(s.latency?.p99Ms).toBeGreaterThan(0);
+    expect(s.timeToFirstToken?.count).toBe(1);
+    expect(s.raceWins).toBe(1);
+    expect(s.fallbacksTriggered).toBe(1);
+    expect(s.defaultMessagesServed).toBe(0);
+    expect(s.methods.map((m) => [m.method, m.requests])).toEqual([
+      ['Chat', 3],
+      ['Fallback', 1],
+      ['Race', 1],
+      ['StreamChat', 1],
+    ]);
+    const model = (name: string) => s.models.find((m) => m.name === name);
+    expect(model('gpt-4o')?.errors).toBe(2);
+    expect(model('gpt-4o-mini')?.successes).toBeGreaterThanOrEqual(3);
+    expect(s.providers.map((p) => p.name)).toEqual(['openai']);
+    const upstreamTokens = s.models.reduce((n, m) => n + m.completionTokens, 0);
+    expect(s.completionTokens).toBe(upstreamTokens);
+    expect(s.completionTokens).toBeGreaterThan(0);
+    expect(s.totalCostUsd).toBeGreaterThan(0);
+    expect(s.uptimeSeconds).toBeGreaterThan(0);
+  });
+});
+
+describe('ModelService.ListModels', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.close());
+
+  it('lists the seed and current OpenAI models with limits and prices', async () => {
+    const { response } = await callUnary(h.clients.models.listModels.bind(h.clients.models), { provider: '', availableOnly: false });
+    const ids = response.models.map((m) => m.id);
+    for (const id of ['gpt-4o', 'gpt-4o-mini', 'gpt-4-turbo', 'gpt-3.5-turbo', 'gpt-4.1', 'gpt-5']) expect(ids).toContain(id);
+    const turbo = response.models.find((m) => m.id === 'gpt-4-turbo');
+    expect(turbo).toMatchObject({
+      provider: 'openai',
+      contextWindow: 128_000,
+      maxOutputTokens: 4096,
+      supportsStreaming: true,
+      inputPricePerMillion: 10,
+      outputPricePerMillion: 30,
+      tier: ModelTier.MODEL_TIER_LARGE,
+      fallbacks: ['gpt-4o-mini', 'gpt-3.5-turbo'],
+      available: true,
+      simulated: false,
+    });
+    const filtered = await callUnary(h.clients.models.listModels.bind(h.clients.models), { provider: 'nobody', availableOnly: false });
+    expect(filtered.response.models).toHaveLength(0);
+  });
+});
+
+describe('Health and draining', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ latencyScale: 1 });
+  });
+  afterAll(async () => h.close());
+
+  it('reports SERVING per service, then NOT_SERVING and refuses new calls while draining', async () => {
+    const check = (service: string) => callUnary(h.clients.health.check.bind(h.clients.health), { service });
+    for (const service of ['', 'orchestrator.v1.ChatService', 'orchestrator.v1.ModelService', 'orchestrator.v1.StatsService']) {
+      expect((await check(service)).response.status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+    }
+    const watch = h.clients.health.watch({ service: 'orchestrator.v1.ChatService' });
+    const statuses: HealthCheckResponse_ServingStatus[] = [];
+    watch.on('data', (m: { status: HealthCheckResponse_ServingStatus }) => statuses.push(m.status));
+    watch.on('error', () => undefined);
+
+    // A stream in flight when shutdown starts finishes within the grace period.
+    const inflight = collectStream(h.clients.chat.streamChat({ model: 'gpt-4o-mini', prompt: 'keep going', messages: [] }));
+    await new Promise((r) => setTimeout(r, 30));
+    const stopping = h.app.server.shutdown(3_000);
+    await new Promise((r) => setTimeout(r, 20));
+    const refused = await unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: '', prompt: 'late', messages: [] });
+    expect(refused.code).toBe(grpc.status.UNAVAILABLE);
+    expect(refused.decoded.errorInfo?.reason).toBe('DRAINING');
+    const finished = await inflight;
+    expect(finished.status.code).toBe(grpc.status.OK);
+    expect(finished.messages.at(-1)?.event?.$case).toBe('completed');
+    await stopping;
+    expect(statuses).toEqual([HealthCheckResponse_ServingStatus.SERVING, HealthCheckResponse_ServingStatus.NOT_SERVING]);
+  });
+});

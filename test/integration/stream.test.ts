@@ -1,0 +1,112 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
+import { AttemptOutcome, FinishReason } from '../../src/gen/orchestrator/v1/common.js';
+import { collectStream } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => h.close());
+beforeEach(() => h.upstream.clearFaults());
+
+function stream(prompt: string, model = 'gpt-4o', options: Partial<grpc.CallOptions> = {}, metadata = new grpc.Metadata()) {
+  return h.clients.chat.streamChat({ model, prompt, messages: [] }, metadata, options);
+}
+
+const text = (messages: StreamChatResponse[]) =>
+  messages.map((m) => (m.event?.$case === 'delta' ? m.event.delta.content : '')).join('');
+
+describe('StreamChat', () => {
+  it('sends started, deltas, completed; the deltas spell the upstream answer', async () => {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-request-id', 'stream-1');
+    const { messages, status, error } = await collectStream(stream('Tell me a story', 'gpt-4o', {}, metadata));
+    expect(error).toBeUndefined();
+    expect(status.code).toBe(grpc.status.OK);
+    const cases = messages.map((m) => m.event?.$case);
+    expect(cases[0]).toBe('started');
+    expect(cases.at(-1)).toBe('completed');
+    expect(cases.slice(1, -1).every((c) => c === 'delta')).toBe(true);
+    expect(cases.length).toBeGreaterThan(5);
+    const first = messages[0]?.event;
+    expect(first?.$case === 'started' && first.started).toEqual({ requestId: 'stream-1', model: 'gpt-4o', provider: 'openai' });
+
+    const unary = await new Promise<string>((resolve, reject) =>
+      h.clients.chat.chat({ model: 'gpt-4o', prompt: 'Tell me a story', messages: [] }, (err, res) => (err ? reject(err) : resolve(res.content))),
+    );
+    expect(text(messages)).toBe(unary);
+
+    const last = messages.at(-1)?.event;
+    if (last?.$case !== 'completed') throw new Error('no completed event');
+    expect(last.completed.finishReason).toBe(FinishReason.FINISH_REASON_STOP);
+    expect(last.completed.usage?.completionTokens).toBeGreaterThan(0);
+    expect(last.completed.costUsd).toBeGreaterThan(0);
+    expect(last.completed.timeToFirstTokenMs).toBeGreaterThan(0);
+    expect(last.completed.latencyMs).toBeGreaterThanOrEqual(last.completed.timeToFirstTokenMs);
+    expect(last.completed.attempts[0]?.outcome).toBe(AttemptOutcome.ATTEMPT_OUTCOME_SUCCESS);
+    const sent = h.upstream.requests.find((r) => r.stream)?.body as { stream_options?: { include_usage?: boolean } };
+    expect(sent.stream_options?.include_usage).toBe(true);
+  });
+
+  it('ends a stream cut mid-way with UNAVAILABLE STREAM_TRUNCATED after the deltas it got', async () => {
+    h.upstream.injectFault({ kind: 'cut', afterTokens: 3, times: 1 });
+    const { messages, error } = await collectStream(stream('cut me'));
+    expect(messages.filter((m) => m.event?.$case === 'delta').length).toBe(3);
+    expect(messages.some((m) => m.event?.$case === 'completed')).toBe(false);
+    expect(error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(error?.decoded.errorInfo?.reason).toBe('STREAM_TRUNCATED');
+  });
+
+  it('treats a stream that ends without a finish reason as an error, not a success', async () => {
+    h.upstream.injectFault({ kind: 'truncate', afterTokens: 2, times: 1 });
+    const { messages, error } = await collectStream(stream('truncate me'));
+    expect(messages.some((m) => m.event?.$case === 'completed')).toBe(false);
+    expect(error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(error?.decoded.errorInfo?.reason).toBe('STREAM_TRUNCATED');
+  });
+
+  it('reports a malformed chunk as UPSTREAM_MALFORMED_RESPONSE', async () => {
+    h.upstream.injectFault({ kind: 'malformed', afterTokens: 1, times: 1 });
+    const { error } = await collectStream(stream('garble me'));
+    expect(error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(error?.decoded.errorInfo?.reason).toBe('UPSTREAM_MALFORMED_RESPONSE');
+  });
+
+  it('fails before any event when the upstream refuses the request', async () => {
+    h.upstream.injectFault({ kind: 'http_error', status: 503, times: 1 });
+    const { messages, error } = await collectStream(stream('nope'));
+    expect(messages).toHaveLength(0);
+    expect(error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(error?.decoded.errorInfo?.reason).toBe('UPSTREAM_ERROR');
+  });
+
+  it('closes the upstream request when the client cancels mid-stream', async () => {
+    h.upstream.injectFault({ kind: 'slow', tokensPerSecond: 20, times: 1 });
+    const before = h.upstream.requests.length;
+    const call = stream('cancel me');
+    await new Promise<void>((resolve) => {
+      call.on('data', (m: StreamChatResponse) => {
+        if (m.event?.$case === 'delta') {
+          call.cancel();
+          resolve();
+        }
+      });
+    });
+    call.on('error', () => undefined);
+    await h.upstream.waitForIdle(2_000);
+    expect(h.upstream.requests[before]?.outcome).toBe('client_closed');
+  });
+
+  it('ends with DEADLINE_EXCEEDED and closes upstream when the deadline passes mid-stream', async () => {
+    h.upstream.injectFault({ kind: 'slow', tokensPerSecond: 10, times: 1 });
+    const before = h.upstream.requests.length;
+    const { messages, error } = await collectStream(stream('too slow', 'gpt-4o', { deadline: Date.now() + 400 }));
+    expect(messages.some((m) => m.event?.$case === 'delta')).toBe(true);
+    expect(error?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    await h.upstream.waitForIdle(2_000);
+    expect(h.upstream.requests[before]?.outcome).toBe('client_closed');
+  });
+});
