@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
-import { startSimulator, type Simulator } from '../../src/providers/simulator/index.js';
+import { startSimulator, type AnswerLength, type Simulator } from '../../src/providers/simulator/index.js';
 import { clientsFor, type Clients } from './grpc-client.js';
 
 export interface Harness {
@@ -15,10 +15,18 @@ export interface Harness {
  * The real server on port 0 in front of a real HTTP upstream on port 0: the simulator,
  * reached through the "openai" provider exactly as api.openai.com would be.
  */
-export async function startHarness(options: { env?: Record<string, string>; latencyScale?: number; upstreamApiKey?: string } = {}): Promise<Harness> {
+export interface HarnessOptions {
+  env?: Record<string, string>;
+  latencyScale?: number;
+  upstreamApiKey?: string;
+  answerLength?: AnswerLength;
+}
+
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const upstream = await startSimulator({
     latencyScale: options.latencyScale ?? 0,
     ...(options.upstreamApiKey ? { apiKey: options.upstreamApiKey } : {}),
+    ...(options.answerLength ? { answerLength: options.answerLength } : {}),
   });
   const config = loadConfig({
     HOST: '127.0.0.1',

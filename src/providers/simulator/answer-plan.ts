@@ -2,7 +2,7 @@ import type { SimChatRequest } from './chat-request.js';
 import type { SimFinishReason } from './chat-wire.js';
 import type { FaultRule } from './faults.js';
 import type { SimulatedModelProfile } from './profiles.js';
-import { countPromptTokens, generateText, tokenize } from './text.js';
+import { countPromptTokens, generateText, tokenize, type AnswerLength } from './text.js';
 
 /** How an answer ends: normally, or as one of the body-level faults. */
 export type AnswerEnding = 'normal' | 'cut' | 'truncate' | 'malformed';
@@ -35,6 +35,7 @@ export interface PlanInput {
   readonly request: SimChatRequest;
   readonly profile: SimulatedModelProfile;
   readonly latencyScale: number;
+  readonly answerLength: AnswerLength;
   readonly fault: FaultRule | undefined;
 }
 
@@ -51,8 +52,8 @@ function endingOf(fault: FaultRule | undefined): AnswerEnding {
 
 /** Fault timings are wall-clock on purpose: they must still bite at latencyScale 0. */
 export function planAnswer(input: PlanInput): AnswerPlan {
-  const { request, profile, latencyScale, fault } = input;
-  const all = tokenize(generateText(request.model, request.messages));
+  const { request, profile, latencyScale, fault, answerLength } = input;
+  const all = tokenize(generateText(request.model, request.messages, answerLength));
   const capped = request.maxTokens !== undefined && all.length > request.maxTokens;
   const tokens = capped ? all.slice(0, request.maxTokens) : all;
   const ending = endingOf(fault);

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { planAnswer } from './answer-plan.js';
+import type { AnswerLength } from './text.js';
 import type { SimChatRequest } from './chat-request.js';
 import type { FaultRule } from './faults.js';
 import { errorBody, sendJson } from './http-io.js';
@@ -17,6 +18,7 @@ export interface ChatExchange {
   readonly request: SimChatRequest;
   readonly profile: SimulatedModelProfile;
   readonly latencyScale: number;
+  readonly answerLength: AnswerLength;
   readonly fault: FaultRule | undefined;
   readonly record: MutableRecord;
   readonly log: RequestLog;

@@ -1,3 +1,4 @@
+import { DEFAULT_ANSWER_LENGTH, type AnswerLength } from './text.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { runChatExchange } from './chat-exchange.js';
@@ -18,6 +19,8 @@ export interface SimulatorOptions {
   readonly latencyScale?: number;
   /** When set, /v1 requests must carry `Authorization: Bearer <apiKey>`. */
   readonly apiKey?: string;
+  /** Answer length in words; default 12..48. Benchmarks and backpressure tests ask for long ones. */
+  readonly answerLength?: AnswerLength;
   /** Oldest request records are dropped past this many (memory bound for benchmarks). Default 10000. */
   readonly maxRecords?: number;
 }
@@ -52,6 +55,7 @@ interface SimulatorState {
   readonly profiles: readonly SimulatedModelProfile[];
   readonly profileOf: (model: string) => SimulatedModelProfile;
   readonly latencyScale: number;
+  readonly answerLength: AnswerLength;
   readonly apiKey: string | undefined;
 }
 
@@ -102,6 +106,7 @@ async function handleChat(req: IncomingMessage, res: ServerResponse, state: Simu
     request,
     profile: state.profileOf(request.model),
     latencyScale: state.latencyScale,
+    answerLength: state.answerLength,
     fault,
     record,
     log: state.log,
@@ -185,6 +190,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     profiles,
     profileOf: createProfileLookup(profiles),
     latencyScale,
+    answerLength: options.answerLength ?? DEFAULT_ANSWER_LENGTH,
     apiKey: options.apiKey,
   };
 

@@ -20,8 +20,13 @@ const STOP_WORDS: ReadonlySet<string> = new Set([
   'your', 'please', 'tell', 'explain', 'could', 'would', 'should', 'there', 'their', 'into',
 ]);
 
-const MIN_WORDS = 12;
-const MAX_WORDS = 48;
+/** How long simulated answers are, in words (one word = one simulated token). */
+export interface AnswerLength {
+  readonly min: number;
+  readonly max: number;
+}
+
+export const DEFAULT_ANSWER_LENGTH: AnswerLength = { min: 12, max: 48 };
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
 
@@ -71,12 +76,17 @@ function topicWords(messages: readonly SimMessage[]): string[] {
 }
 
 /**
- * The deterministic answer of `model` to `messages`: 12..48 words, starting with
- * "Simulated <model> answer[ on <topic>]:". Same input, same text; another model, another text.
+ * The deterministic answer of `model` to `messages`: `length.min`..`length.max` words (12..48 by
+ * default), starting with "Simulated <model> answer[ on <topic>]:". Same input, same text;
+ * another model, another text.
  */
-export function generateText(model: string, messages: readonly SimMessage[]): string {
+export function generateText(
+  model: string,
+  messages: readonly SimMessage[],
+  length: AnswerLength = DEFAULT_ANSWER_LENGTH,
+): string {
   const random = mulberry32(seedOf(model, messages));
-  const target = MIN_WORDS + Math.floor(random() * (MAX_WORDS - MIN_WORDS + 1));
+  const target = length.min + Math.floor(random() * (length.max - length.min + 1));
   const topic = topicWords(messages);
   const words = ['Simulated', model.replace(/\s+/g, '-'), 'answer'];
   if (topic.length > 0) words.push('on', ...topic);
