@@ -63,6 +63,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       maxTokens: config.defaults.maxTokens,
       fallbackMessage: config.defaults.fallbackMessage,
     },
+    resilience: config.resilience,
   });
   const server = new GatewayServer({ config, engine, stats, log });
   let port: number;

@@ -42,6 +42,24 @@ const envSchema = z.object({
     z.string().default("I'm sorry, I can't answer right now. Please try again in a moment."),
   ),
   MAX_CONTENT_CHARS: number(z.number().int().min(1), 50_000),
+  /** Calls per model per request, the first included; 1 disables retries. */
+  RETRY_MAX_ATTEMPTS: number(z.number().int().min(1).max(10), 3),
+  RETRY_INITIAL_BACKOFF_MS: number(z.number().int().min(0), 250),
+  RETRY_MAX_BACKOFF_MS: number(z.number().int().min(0), 4_000),
+  /** gRFC A6 retry throttling: tokens start at the maximum; retries stop below half of it. */
+  RETRY_BUDGET_MAX_TOKENS: number(z.number().min(1).max(1000), 10),
+  RETRY_BUDGET_TOKEN_RATIO: number(z.number().min(0.001).max(1), 0.1),
+  BREAKER_CONSECUTIVE_FAILURES: number(z.number().int().min(1), 5),
+  /** Failure rate (0..1) over the sampling window that opens the breaker; 1 disables. */
+  BREAKER_FAILURE_RATE: number(z.number().min(0).max(1), 0.5),
+  BREAKER_SAMPLING_WINDOW_MS: number(z.number().int().min(1_000), 30_000),
+  /** Requests per second a model must see before the failure rate can open its breaker. */
+  BREAKER_MIN_RPS: number(z.number().min(0), 2),
+  BREAKER_HALF_OPEN_AFTER_MS: number(z.number().int().min(1), 10_000),
+  /** Per upstream call; 0 means bounded by the call's deadline only. */
+  ATTEMPT_TIMEOUT_MS: number(z.number().int().min(0), 0),
+  STREAM_FIRST_TOKEN_TIMEOUT_MS: number(z.number().int().min(0), 30_000),
+  STREAM_INTER_TOKEN_TIMEOUT_MS: number(z.number().int().min(0), 30_000),
   SHUTDOWN_GRACE_MS: number(z.number().int().min(0), 10_000),
 });
 
@@ -70,11 +88,35 @@ export interface Config {
     readonly timeoutMs: number;
     readonly fallbackMessage: string;
   };
+  readonly resilience: ResilienceConfig;
   readonly limits: {
     readonly maxContentChars: number;
     readonly maxModelsPerCall: number;
   };
   readonly shutdownGraceMs: number;
+}
+
+export interface ResilienceConfig {
+  readonly retry: {
+    readonly maxAttempts: number;
+    readonly initialBackoffMs: number;
+    readonly maxBackoffMs: number;
+    readonly budgetMaxTokens: number;
+    readonly budgetTokenRatio: number;
+  };
+  readonly breaker: {
+    readonly consecutiveFailures: number;
+    readonly failureRate: number;
+    readonly samplingWindowMs: number;
+    readonly minRps: number;
+    readonly halfOpenAfterMs: number;
+  };
+  /** 0: none. */
+  readonly attemptTimeoutMs: number;
+  /** 0: none. */
+  readonly firstTokenTimeoutMs: number;
+  /** 0: none. */
+  readonly interTokenTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -110,6 +152,25 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       maxTokens: e.DEFAULT_MAX_TOKENS,
       timeoutMs: Math.round(e.DEFAULT_TIMEOUT * 1000),
       fallbackMessage: e.FALLBACK_DEFAULT_MESSAGE,
+    },
+    resilience: {
+      retry: {
+        maxAttempts: e.RETRY_MAX_ATTEMPTS,
+        initialBackoffMs: e.RETRY_INITIAL_BACKOFF_MS,
+        maxBackoffMs: e.RETRY_MAX_BACKOFF_MS,
+        budgetMaxTokens: e.RETRY_BUDGET_MAX_TOKENS,
+        budgetTokenRatio: e.RETRY_BUDGET_TOKEN_RATIO,
+      },
+      breaker: {
+        consecutiveFailures: e.BREAKER_CONSECUTIVE_FAILURES,
+        failureRate: e.BREAKER_FAILURE_RATE,
+        samplingWindowMs: e.BREAKER_SAMPLING_WINDOW_MS,
+        minRps: e.BREAKER_MIN_RPS,
+        halfOpenAfterMs: e.BREAKER_HALF_OPEN_AFTER_MS,
+      },
+      attemptTimeoutMs: e.ATTEMPT_TIMEOUT_MS,
+      firstTokenTimeoutMs: e.STREAM_FIRST_TOKEN_TIMEOUT_MS,
+      interTokenTimeoutMs: e.STREAM_INTER_TOKEN_TIMEOUT_MS,
     },
     limits: { maxContentChars: e.MAX_CONTENT_CHARS, maxModelsPerCall: 8 },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,

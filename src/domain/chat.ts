@@ -43,4 +43,8 @@ export interface AttemptRecord {
   readonly latencyMs: number;
   readonly usage: TokenUsage;
   readonly costUsd: number;
+  /** 0 for the first call to this model within the request, then 1, 2... for retries. */
+  readonly retry: number;
+  /** Time waited before this call (backoff or Retry-After). */
+  readonly backoffMs: number;
 }

@@ -26,6 +26,10 @@ export const Reason = {
   UPSTREAM_ERROR: 'UPSTREAM_ERROR',
   UPSTREAM_UNREACHABLE: 'UPSTREAM_UNREACHABLE',
   UPSTREAM_TIMEOUT: 'UPSTREAM_TIMEOUT',
+  /** A stream sent no first token, or went silent between tokens, for too long. */
+  STREAM_STALLED: 'STREAM_STALLED',
+  /** The model's circuit breaker is open: it failed too often recently and is skipped. */
+  CIRCUIT_OPEN: 'CIRCUIT_OPEN',
   UPSTREAM_AUTH_FAILED: 'UPSTREAM_AUTH_FAILED',
   UPSTREAM_REJECTED_REQUEST: 'UPSTREAM_REJECTED_REQUEST',
   UPSTREAM_MALFORMED_RESPONSE: 'UPSTREAM_MALFORMED_RESPONSE',

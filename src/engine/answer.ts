@@ -29,6 +29,8 @@ export interface Plan {
   readonly temperature: number;
   /** Per model id: the max_tokens sent to that model. */
   readonly maxTokens: ReadonlyMap<string, number>;
+  /** Budget of each upstream call (ATTEMPT_TIMEOUT_MS); undefined: the deadline bounds it. */
+  readonly attemptTimeoutMs: number | undefined;
 }
 
 export function answerFrom(options: {

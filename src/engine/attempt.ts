@@ -1,39 +1,209 @@
 import { performance } from 'node:perf_hooks';
+import { BrokenCircuitError, handleWhen, retry } from 'cockatiel';
 import { costOf, type CatalogModel } from '../catalog/catalog.js';
 import type { AttemptOutcome, AttemptRecord, ChatMessage, TokenUsage } from '../domain/chat.js';
 import { ZERO_USAGE } from '../domain/chat.js';
 import { OrchestratorError, Reason } from '../domain/errors.js';
-import type { ProviderCompletion, ProviderStreamEvent } from '../providers/types.js';
+import type { Provider, ProviderCompletion, ProviderStreamEvent } from '../providers/types.js';
 import type { EngineTelemetry, ProviderLookup } from './ports.js';
+import { UpstreamAwareBackoff } from './resilience/backoff.js';
+import type { BreakerRegistry, BreakerState } from './resilience/breakers.js';
+import { isRetryable } from './resilience/failures.js';
+import type { RetryBudget, RetryBudgets } from './resilience/retry-budget.js';
 import { childSignal } from './signals.js';
 
-/** One upstream call. Every strategy goes through AttemptRunner, so this is written once. */
+/** Calls to one model for one request. Every strategy goes through AttemptRunner. */
 export interface AttemptSpec {
   readonly model: CatalogModel;
   readonly messages: readonly ChatMessage[];
   readonly temperature: number;
   readonly maxTokens: number;
-  /** The parent: the call's signal, or a strategy's controller derived from it. */
+  /** The parent: the call's signal, or a strategy's signal derived from it. */
   readonly signal: AbortSignal;
-  /** This attempt's own budget; the parent's deadline applies regardless. */
+  /** Epoch ms; no retry waits past it. */
+  readonly deadline: number;
+  /** Budget of each upstream call (unary only); the parent's deadline applies regardless. */
   readonly timeoutMs?: number;
+  /** Streams only: give up on a model silent this long before its first token / between tokens (0: never). */
+  readonly firstTokenTimeoutMs?: number;
+  readonly interTokenTimeoutMs?: number;
+}
+
+export interface RetryOptions {
+  readonly maxAttempts: number;
+  readonly initialBackoffMs: number;
+  readonly maxBackoffMs: number;
 }
 
 export type AttemptResult =
-  | { readonly ok: true; readonly completion: ProviderCompletion; readonly record: AttemptRecord }
-  | { readonly ok: false; readonly error: OrchestratorError; readonly record: AttemptRecord };
+  | {
+      readonly ok: true;
+      readonly completion: ProviderCompletion;
+      readonly record: AttemptRecord;
+      readonly records: readonly AttemptRecord[];
+    }
+  | { readonly ok: false; readonly error: OrchestratorError; readonly records: readonly AttemptRecord[] };
 
+/** A stream that produced its first event; the caller relays the rest and must close it. */
+export interface OpenedStream {
+  readonly model: CatalogModel;
+  readonly provider: string;
+  readonly first: ProviderStreamEvent;
+  readonly rest: AsyncGenerator<ProviderStreamEvent>;
+}
+
+export type OpenStreamResult =
+  | { readonly ok: true; readonly stream: OpenedStream }
+  | { readonly ok: false; readonly error: OrchestratorError };
+
+interface TryInfo {
+  readonly retry: number;
+  readonly backoffMs: number;
+}
+
+type OnRecord = (record: AttemptRecord) => void;
+
+export interface AttemptRunnerOptions {
+  readonly providers: ProviderLookup;
+  readonly telemetry: EngineTelemetry;
+  readonly breakers: BreakerRegistry;
+  readonly budgets: RetryBudgets;
+  readonly retry: RetryOptions;
+}
+
+/**
+ * The one attempt primitive. Policy order, outermost first: retry (cockatiel, full-jitter
+ * backoff or the upstream's Retry-After, within the deadline and the retry budget), circuit
+ * breaker (per model endpoint), per-call timeout and stream stall watchdog. Every upstream call
+ * is recorded (usage, cost, latency, outcome) in the telemetry and in the returned records.
+ */
 export class AttemptRunner {
-  constructor(
-    private readonly providers: ProviderLookup,
-    private readonly telemetry: EngineTelemetry,
-  ) {}
+  constructor(private readonly options: AttemptRunnerOptions) {}
+
+  breakerState(model: CatalogModel): BreakerState {
+    const provider = this.providerOf(model);
+    return provider ? this.options.breakers.state(endpointOf(provider, model)) : 'closed';
+  }
 
   async run(spec: AttemptSpec): Promise<AttemptResult> {
+    const provider = this.providerOf(spec.model);
+    if (!provider) return { ok: false, error: notServed(spec.model), records: [this.skipped(spec.model, notServed(spec.model))] };
+    const records: AttemptRecord[] = [];
+    try {
+      const done = await this.resilient(spec, provider, async (info) => {
+        const result = await this.once(spec, provider, info);
+        records.push(result.record);
+        if (!result.ok) throw result.error;
+        return result;
+      });
+      return { ok: true, completion: done.completion, record: done.record, records };
+    } catch (err) {
+      return { ok: false, error: this.failureOf(err, spec, records), records };
+    }
+  }
+
+  /**
+   * Opens a stream and waits for its first event, retrying (and honouring the breaker) until
+   * then. After the first token nothing is retried: the caller already relayed it.
+   */
+  async openStream(spec: AttemptSpec, onRecord: OnRecord): Promise<OpenStreamResult> {
+    const provider = this.providerOf(spec.model);
+    if (!provider) {
+      onRecord(this.skipped(spec.model, notServed(spec.model)));
+      return { ok: false, error: notServed(spec.model) };
+    }
+    const records: AttemptRecord[] = [];
+    const record = (r: AttemptRecord): void => {
+      records.push(r);
+      onRecord(r);
+    };
+    try {
+      const stream = await this.resilient(spec, provider, async (info) => {
+        const rest = this.streamOnce(spec, provider, info, record);
+        const first = await rest.next();
+        if (first.done) throw new Error(`provider stream for ${spec.model.id} ended without an event`);
+        return { model: spec.model, provider: provider.name, first: first.value, rest };
+      });
+      return { ok: true, stream };
+    } catch (err) {
+      const error = this.failureOf(err, spec, records);
+      if (err instanceof BrokenCircuitError) onRecord(records[records.length - 1] ?? this.skipped(spec.model, error));
+      return { ok: false, error };
+    }
+  }
+
+  /** A stream that failed after its first token still counts against its model's breaker. */
+  async reportStreamFailure(stream: OpenedStream, error: unknown): Promise<void> {
+    await this.options.breakers.recordFailure(`${stream.provider}/${stream.model.id}`, error);
+  }
+
+  private async resilient<T>(spec: AttemptSpec, provider: Provider, call: (info: TryInfo) => Promise<T>): Promise<T> {
+    const breaker = this.options.breakers.for(endpointOf(provider, spec.model));
+    const budget = this.options.budgets.for(provider.name);
+    const { maxAttempts, initialBackoffMs, maxBackoffMs } = this.options.retry;
+    let backoffMs = 0;
+    const policy = retry(
+      handleWhen((err) => this.shouldRetry(err, spec, budget)),
+      {
+        maxAttempts: maxAttempts - 1,
+        backoff: new UpstreamAwareBackoff({ initialDelayMs: initialBackoffMs, maxDelayMs: maxBackoffMs }, spec.deadline),
+      },
+    ).dangerouslyUnref();
+    const onRetry = policy.onRetry((event) => {
+      backoffMs = event.delay;
+    });
+    let calling = false;
+    try {
+      return await settleOnAbort(
+        policy.execute(async ({ attempt }) => {
+          // cockatiel's backoff sleep does not watch the signal; never call upstream after an abort.
+          if (spec.signal.aborted) throw abortReason(spec.signal);
+          calling = true;
+          try {
+            return await breaker.execute(() => call({ retry: attempt, backoffMs: attempt === 0 ? 0 : backoffMs }));
+          } finally {
+            calling = false;
+          }
+        }),
+        spec.signal,
+        // An upstream call in flight settles promptly on abort (and records itself); only a
+        // backoff sleep has to be cut short.
+        () => !calling,
+      );
+    } finally {
+      onRetry.dispose();
+    }
+  }
+
+  private shouldRetry(err: Error, spec: AttemptSpec, budget: RetryBudget): boolean {
+    if (!isRetryable(err) || spec.signal.aborted) return false;
+    const remaining = spec.deadline - Date.now();
+    // A Retry-After that does not fit in the deadline: fail now, the caller gets RetryInfo.
+    if (remaining <= 0 || (err.retryAfterMs !== undefined && err.retryAfterMs >= remaining)) return false;
+    if (!budget.canRetry()) {
+      this.options.telemetry.recordRetryThrottled();
+      return false;
+    }
+    return true;
+  }
+
+  private failureOf(err: unknown, spec: AttemptSpec, records: AttemptRecord[]): OrchestratorError {
+    if (err instanceof BrokenCircuitError) {
+      const error = circuitOpen(spec.model);
+      records.push(this.skipped(spec.model, error, records.length));
+      return error;
+    }
+    return asOrchestratorError(err, spec.signal);
+  }
+
+  private async once(
+    spec: AttemptSpec,
+    provider: Provider,
+    info: TryInfo,
+  ): Promise<{ ok: true; completion: ProviderCompletion; record: AttemptRecord } | { ok: false; error: OrchestratorError; record: AttemptRecord }> {
     const started = performance.now();
-    const provider = spec.model.servedBy === undefined ? undefined : this.providers.get(spec.model.servedBy);
-    if (!provider) return this.skipped(spec.model, notServed(spec.model));
-    const child = childSignal(spec.signal, timeoutOf(spec));
+    const child = childSignal(spec.signal, timeoutOf(spec.model, spec.timeoutMs));
+    const budget = this.options.budgets.for(provider.name);
     try {
       const completion = await provider.complete({
         upstreamModel: spec.model.upstreamId,
@@ -42,35 +212,37 @@ export class AttemptRunner {
         maxTokens: spec.maxTokens,
         signal: child.signal,
       });
-      const record = this.finish({ spec, provider: provider.name, started, usage: completion.usage });
-      return { ok: true, completion, record };
+      budget.onSuccess();
+      return { ok: true, completion, record: this.finish({ spec, provider: provider.name, started, info, usage: completion.usage }) };
     } catch (err) {
       const error = asOrchestratorError(err, child.signal);
-      const record = this.finish({ spec, provider: provider.name, started, usage: ZERO_USAGE, error });
-      return { ok: false, error, record };
+      if (isRetryable(error)) budget.onFailure();
+      return { ok: false, error, record: this.finish({ spec, provider: provider.name, started, info, usage: ZERO_USAGE, error }) };
     } finally {
       child.dispose();
     }
   }
 
   /**
-   * A streamed attempt. Yields the provider's events; the attempt is recorded when the stream
-   * ends, fails, or the consumer stops pulling (then it counts as cancelled, with the usage of
-   * what was generated so far). `onRecord` receives the record exactly once.
+   * One streamed call. The stall watchdog only runs while we wait on the upstream, never while
+   * the consumer holds a yielded event (that is our backpressure, not the model stalling).
+   * Recorded once, when it ends, fails, or the consumer stops pulling (then: cancelled, with
+   * the usage of what was generated so far).
    */
-  async *stream(spec: AttemptSpec, onRecord: (record: AttemptRecord) => void): AsyncGenerator<ProviderStreamEvent> {
+  private async *streamOnce(spec: AttemptSpec, provider: Provider, info: TryInfo, onRecord: OnRecord): AsyncGenerator<ProviderStreamEvent> {
     const started = performance.now();
-    const provider = spec.model.servedBy === undefined ? undefined : this.providers.get(spec.model.servedBy);
-    if (!provider) {
-      const result = this.skipped(spec.model, notServed(spec.model));
-      onRecord(result.record);
-      throw result.error;
-    }
-    const child = childSignal(spec.signal, timeoutOf(spec));
+    const child = childSignal(spec.signal);
+    const budget = this.options.budgets.for(provider.name);
+    let watchdog: NodeJS.Timeout | undefined;
+    const watch = (ms: number | undefined, phase: 'first_token' | 'inter_token'): void => {
+      clearTimeout(watchdog);
+      if (ms) watchdog = setTimeout(() => child.abort(stalled(spec.model, phase, ms)), ms);
+    };
     let generatedChars = 0;
     let usage: TokenUsage | undefined;
     let error: OrchestratorError | undefined;
     try {
+      watch(spec.firstTokenTimeoutMs, 'first_token');
       for await (const event of provider.stream({
         upstreamModel: spec.model.upstreamId,
         messages: spec.messages,
@@ -78,14 +250,19 @@ export class AttemptRunner {
         maxTokens: spec.maxTokens,
         signal: child.signal,
       })) {
+        clearTimeout(watchdog);
         if (event.type === 'delta') generatedChars += event.content.length;
         else usage = event.usage;
         yield event;
+        watch(spec.interTokenTimeoutMs, 'inter_token');
       }
+      budget.onSuccess();
     } catch (err) {
       error = asOrchestratorError(err, child.signal);
+      if (isRetryable(error)) budget.onFailure();
       throw error;
     } finally {
+      clearTimeout(watchdog);
       if (!usage && !error) {
         // The consumer stopped pulling: make sure the upstream request closes too.
         child.abort(new OrchestratorError({ kind: 'cancelled', reason: Reason.CANCELLED, message: 'stream abandoned' }));
@@ -97,14 +274,19 @@ export class AttemptRunner {
           spec,
           provider: provider.name,
           started,
+          info,
           usage: usage ?? partialUsage(spec.messages, generatedChars),
-          error,
+          ...(error ? { error } : {}),
         }),
       );
     }
   }
 
-  private skipped(model: CatalogModel, error: OrchestratorError): { ok: false; error: OrchestratorError; record: AttemptRecord } {
+  private providerOf(model: CatalogModel): Provider | undefined {
+    return model.servedBy === undefined ? undefined : this.options.providers.get(model.servedBy);
+  }
+
+  private skipped(model: CatalogModel, error: OrchestratorError, retry = 0): AttemptRecord {
     const record: AttemptRecord = {
       model: model.id,
       provider: model.servedBy ?? model.provider,
@@ -113,19 +295,22 @@ export class AttemptRunner {
       latencyMs: 0,
       usage: ZERO_USAGE,
       costUsd: 0,
+      retry,
+      backoffMs: 0,
     };
-    this.telemetry.recordAttempt(record);
-    return { ok: false, error, record };
+    this.options.telemetry.recordAttempt(record);
+    return record;
   }
 
   private finish(options: {
     spec: AttemptSpec;
     provider: string;
     started: number;
+    info: TryInfo;
     usage: TokenUsage;
     error?: OrchestratorError;
   }): AttemptRecord {
-    const { spec, provider, started, usage, error } = options;
+    const { spec, provider, started, info, usage, error } = options;
     const record: AttemptRecord = {
       model: spec.model.id,
       provider,
@@ -134,31 +319,85 @@ export class AttemptRunner {
       latencyMs: performance.now() - started,
       usage,
       costUsd: costOf(spec.model, usage),
+      retry: info.retry,
+      backoffMs: info.backoffMs,
     };
-    this.telemetry.recordAttempt(record);
+    this.options.telemetry.recordAttempt(record);
     return record;
   }
 }
 
-function timeoutOf(spec: AttemptSpec): { ms: number; reason: () => OrchestratorError } | undefined {
-  const ms = spec.timeoutMs;
-  if (ms === undefined) return undefined;
+function endpointOf(provider: Provider, model: CatalogModel): string {
+  return `${provider.name}/${model.id}`;
+}
+
+/** The promise, or the abort reason as soon as the signal aborts while `cutShort()` says so. */
+function settleOnAbort<T>(promise: Promise<T>, signal: AbortSignal, cutShort: () => boolean): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      if (cutShort()) reject(abortReason(signal));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+function abortReason(signal: AbortSignal): OrchestratorError {
+  return signal.reason instanceof OrchestratorError
+    ? signal.reason
+    : new OrchestratorError({ kind: 'cancelled', reason: Reason.CANCELLED, message: 'cancelled' });
+}
+
+function timeoutOf(model: CatalogModel, ms: number | undefined): { ms: number; reason: () => OrchestratorError } | undefined {
+  if (!ms) return undefined;
   return {
     ms,
     reason: () =>
       new OrchestratorError({
         kind: 'deadline_exceeded',
         reason: Reason.UPSTREAM_TIMEOUT,
-        message: `${spec.model.id} did not answer within its ${Math.round(ms)} ms budget`,
+        message: `${model.id} did not answer within its ${Math.round(ms)} ms budget`,
         retryable: true,
-        metadata: { model: spec.model.id, timeout_ms: String(Math.round(ms)) },
+        metadata: { model: model.id, timeout_ms: String(Math.round(ms)) },
       }),
   };
 }
 
+function stalled(model: CatalogModel, phase: 'first_token' | 'inter_token', ms: number): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.STREAM_STALLED,
+    message:
+      phase === 'first_token'
+        ? `${model.id} sent no token within ${ms} ms`
+        : `${model.id} went silent for ${ms} ms between tokens`,
+    retryable: true,
+    metadata: { model: model.id, phase, timeout_ms: String(ms) },
+  });
+}
+
+function circuitOpen(model: CatalogModel): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.CIRCUIT_OPEN,
+    message: `${model.id} is failing; its circuit breaker is open, so it was skipped`,
+    metadata: { model: model.id },
+  });
+}
+
 function outcomeOf(error: OrchestratorError): AttemptOutcome {
+  if (error.reason === Reason.CIRCUIT_OPEN) return 'skipped';
   if (error.reason === Reason.MODEL_NOT_AVAILABLE && error.kind === 'failed_precondition') return 'skipped';
-  if (error.kind === 'deadline_exceeded') return 'timeout';
+  if (error.kind === 'deadline_exceeded' || error.reason === Reason.STREAM_STALLED) return 'timeout';
   if (error.kind === 'cancelled') return 'cancelled';
   return 'failure';
 }

@@ -8,7 +8,10 @@ import type { EngineTelemetry, ProviderLookup } from './ports.js';
 import { runFallbackChain } from './strategies/fallback.js';
 import { raceModels } from './strategies/race.js';
 import { runSingle } from './strategies/single.js';
-import { streamSingle, type EngineStreamEvent } from './strategies/stream.js';
+import { streamWithStrategy, type EngineStreamEvent, type StreamOptions } from './strategies/stream.js';
+import type { ResilienceConfig } from '../config/config.js';
+import { BreakerRegistry, type BreakerState } from './resilience/breakers.js';
+import { RetryBudgets } from './resilience/retry-budget.js';
 
 export interface EngineOptions {
   readonly catalog: Catalog;
@@ -19,12 +22,22 @@ export interface EngineOptions {
     readonly maxTokens: number;
     readonly fallbackMessage: string;
   };
+  readonly resilience: ResilienceConfig;
 }
 
 /** A requested model name and the request field it came from, for error details. */
 export interface ModelRef {
   readonly name: string;
   readonly field: string;
+}
+
+export interface StreamTarget {
+  readonly mode: StreamOptions['mode'];
+  readonly models: readonly ModelRef[];
+  readonly hedgeDelayMs: number | undefined;
+  readonly restartOnFailure: boolean;
+  readonly firstTokenTimeoutMs: number | undefined;
+  readonly interTokenTimeoutMs: number | undefined;
 }
 
 export interface FallbackTarget {
@@ -42,7 +55,21 @@ export class Engine {
   private readonly deps: { runner: AttemptRunner; telemetry: EngineTelemetry };
 
   constructor(private readonly options: EngineOptions) {
-    this.deps = { runner: new AttemptRunner(options.providers, options.telemetry), telemetry: options.telemetry };
+    const { resilience } = options;
+    const runner = new AttemptRunner({
+      providers: options.providers,
+      telemetry: options.telemetry,
+      breakers: new BreakerRegistry(resilience.breaker),
+      budgets: new RetryBudgets({ maxTokens: resilience.retry.budgetMaxTokens, tokenRatio: resilience.retry.budgetTokenRatio }),
+      retry: resilience.retry,
+    });
+    this.deps = { runner, telemetry: options.telemetry };
+  }
+
+  /** The circuit breaker of the model's endpoint in this process. */
+  breakerState(modelId: string): BreakerState {
+    const model = this.options.catalog.find(modelId);
+    return model ? this.deps.runner.breakerState(model) : 'closed';
   }
 
   get catalog(): Catalog {
@@ -53,14 +80,34 @@ export class Engine {
     return runSingle(this.deps.runner, this.plan([model], input), ctx);
   }
 
-  stream(model: ModelRef, input: ChatInput, ctx: CallContext): AsyncGenerator<EngineStreamEvent> {
-    const plan = this.plan([model], input);
-    return streamSingle(this.deps, plan, ctx);
+  /** Validates and plans eagerly (errors before any event), then streams. */
+  stream(primary: ModelRef, target: StreamTarget, input: ChatInput, ctx: CallContext): AsyncGenerator<EngineStreamEvent> {
+    const refs = target.mode === 'single' ? [primary] : this.expand(primary, target.models);
+    const plan = this.plan(refs, input, { capMaxTokens: target.mode === 'fallback' });
+    const { resilience } = this.options;
+    return streamWithStrategy(
+      this.deps,
+      plan,
+      {
+        mode: target.mode,
+        hedgeDelayMs: target.hedgeDelayMs ?? 0,
+        restartOnFailure: target.restartOnFailure,
+        firstTokenTimeoutMs: target.firstTokenTimeoutMs ?? resilience.firstTokenTimeoutMs,
+        interTokenTimeoutMs: target.interTokenTimeoutMs ?? resilience.interTokenTimeoutMs,
+      },
+      ctx,
+    );
   }
 
   /** `racers` empty: the model (or the default) and its configured fallbacks race. */
-  async race(primary: ModelRef, racers: readonly ModelRef[], input: ChatInput, ctx: CallContext): Promise<Answer> {
-    return raceModels(this.deps, this.plan(this.expand(primary, racers), input), ctx);
+  async race(
+    primary: ModelRef,
+    racers: readonly ModelRef[],
+    options: { hedgeDelayMs: number | undefined },
+    input: ChatInput,
+    ctx: CallContext,
+  ): Promise<Answer> {
+    return raceModels(this.deps, this.plan(this.expand(primary, racers), input), { hedgeDelayMs: options.hedgeDelayMs ?? 0 }, ctx);
   }
 
   async fallback(primary: ModelRef, target: FallbackTarget, input: ChatInput, ctx: CallContext): Promise<FallbackAnswer> {
@@ -68,7 +115,7 @@ export class Engine {
     const defaultMessage = target.disableDefaultMessage
       ? undefined
       : (target.defaultMessage ?? this.options.defaults.fallbackMessage);
-    return runFallbackChain(this.deps, plan, { attemptTimeoutMs: target.attemptTimeoutMs, defaultMessage }, ctx);
+    return runFallbackChain(this.deps, plan, { linkTimeoutMs: target.attemptTimeoutMs, defaultMessage }, ctx);
   }
 
   private expand(primary: ModelRef, list: readonly ModelRef[]): ModelRef[] {
@@ -116,7 +163,8 @@ export class Engine {
       maxTokens.set(model.id, Math.min(wanted, model.maxOutputTokens));
     }
     if (violations.length > 0) throw invalidArgument(violations);
-    return { models, messages: input.messages, temperature: input.temperature, maxTokens };
+    const attemptTimeoutMs = this.options.resilience.attemptTimeoutMs || undefined;
+    return { models, messages: input.messages, temperature: input.temperature, maxTokens, attemptTimeoutMs };
   }
 }
 

@@ -7,6 +7,10 @@ export interface EngineTelemetry {
   recordRaceWin(model: string): void;
   recordFallback(outcome: { readonly triggered: boolean; readonly defaultMessage: boolean }): void;
   recordTimeToFirstToken(ms: number): void;
+  /** A retry the retry budget refused. */
+  recordRetryThrottled(): void;
+  /** A stream that restarted on another model after a mid-stream failure. */
+  recordStreamRestart(): void;
 }
 
 export interface ProviderLookup {

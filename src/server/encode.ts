@@ -1,6 +1,7 @@
 import type { AttemptOutcome as DomainOutcome, AttemptRecord, FinishReason as DomainFinish, TokenUsage } from '../domain/chat.js';
 import type { Answer } from '../engine/answer.js';
-import { Attempt, AttemptOutcome, FinishReason, type Usage } from '../gen/orchestrator/v1/common.js';
+import { Attempt, AttemptOutcome, CircuitState, FinishReason, type Usage } from '../gen/orchestrator/v1/common.js';
+import type { BreakerState } from '../engine/resilience/breakers.js';
 import { Code } from '../gen/google/rpc/code.js';
 import { codeForKind } from './errors.js';
 
@@ -46,7 +47,19 @@ export function encodeAttempt(record: AttemptRecord): Attempt {
     latencyMs: round3(record.latencyMs),
     usage: encodeUsage(record.usage),
     costUsd: record.costUsd,
+    retry: record.retry,
+    backoffMs: round3(record.backoffMs),
   };
+}
+
+const CIRCUIT: Readonly<Record<BreakerState, CircuitState>> = {
+  closed: CircuitState.CIRCUIT_STATE_CLOSED,
+  open: CircuitState.CIRCUIT_STATE_OPEN,
+  half_open: CircuitState.CIRCUIT_STATE_HALF_OPEN,
+};
+
+export function encodeCircuit(state: BreakerState): CircuitState {
+  return CIRCUIT[state];
 }
 
 /** The fields ChatResponse, RaceResponse and FallbackResponse share. */

@@ -65,8 +65,8 @@ export class GatewayServer {
       defaultTemperature: config.defaults.temperature,
     };
     this.server.addService(ChatServiceService, chatService(deps, engine, limits));
-    this.server.addService(ModelServiceService, modelService(deps, engine.catalog));
-    this.server.addService(StatsServiceService, statsService(deps, stats));
+    this.server.addService(ModelServiceService, modelService(deps, engine));
+    this.server.addService(StatsServiceService, statsService(deps, stats, engine));
     this.server.addService(HealthService, this.health.implementation);
     addReflection(this.server);
     for (const name of SERVICE_NAMES) this.health.setStatus(name, 'SERVING');

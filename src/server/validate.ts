@@ -70,6 +70,10 @@ export class RequestValidator {
     if (value !== undefined && !(value >= 1)) this.add(field, `must be at least 1 (got ${value})`);
   }
 
+  nonNegative(field: string, value: number | undefined): void {
+    if (value !== undefined && !(value >= 0)) this.add(field, `must not be negative (got ${value})`);
+  }
+
   add(field: string, description: string): void {
     this.violations.push({ field, description });
   }

@@ -14,6 +14,8 @@ export interface UpstreamCounters {
   readonly completionTokens: number;
   readonly costUsd: number;
   readonly raceWins: number;
+  readonly retries: number;
+  readonly skipped: number;
 }
 
 export interface MethodCounters {
@@ -39,6 +41,9 @@ export interface StatsSnapshot {
   readonly raceWins: number;
   readonly fallbacksTriggered: number;
   readonly defaultMessagesServed: number;
+  readonly retries: number;
+  readonly retriesThrottled: number;
+  readonly streamRestarts: number;
   readonly providers: readonly UpstreamCounters[];
   readonly models: readonly UpstreamCounters[];
   readonly methods: readonly MethodCounters[];
@@ -53,13 +58,19 @@ class Upstream {
   completionTokens = 0;
   costUsd = 0;
   raceWins = 0;
+  retries = 0;
+  skipped = 0;
   readonly latency = new LatencyHistogram();
 
   constructor(readonly name: string) {}
 
   add(record: AttemptRecord): void {
-    if (record.outcome === 'skipped') return;
+    if (record.outcome === 'skipped') {
+      this.skipped += 1;
+      return;
+    }
     this.requests += 1;
+    if (record.retry > 0) this.retries += 1;
     if (record.outcome === 'success') this.successes += 1;
     else if (record.outcome === 'cancelled') this.cancelled += 1;
     else this.errors += 1;
@@ -83,6 +94,8 @@ class Upstream {
       completionTokens: this.completionTokens,
       costUsd: roundUsd(this.costUsd),
       raceWins: this.raceWins,
+      retries: this.retries,
+      skipped: this.skipped,
     };
   }
 }
@@ -106,6 +119,8 @@ export class StatsStore implements EngineTelemetry {
   private raceWins = 0;
   private fallbacksTriggered = 0;
   private defaultMessagesServed = 0;
+  private retriesThrottled = 0;
+  private streamRestarts = 0;
 
   /** Only ChatService methods count as requests; health, reflection and stats calls do not. */
   constructor(private readonly countedService = '/orchestrator.v1.ChatService/') {}
@@ -144,6 +159,14 @@ export class StatsStore implements EngineTelemetry {
     this.ttft.record(ms);
   }
 
+  recordRetryThrottled(): void {
+    this.retriesThrottled += 1;
+  }
+
+  recordStreamRestart(): void {
+    this.streamRestarts += 1;
+  }
+
   snapshot(now = new Date()): StatsSnapshot {
     const methods = [...this.methods.values()];
     const total = methods.reduce((n, m) => n + m.requests, 0);
@@ -164,6 +187,9 @@ export class StatsStore implements EngineTelemetry {
       raceWins: this.raceWins,
       fallbacksTriggered: this.fallbacksTriggered,
       defaultMessagesServed: this.defaultMessagesServed,
+      retries: models.reduce((n, m) => n + m.retries, 0),
+      retriesThrottled: this.retriesThrottled,
+      streamRestarts: this.streamRestarts,
       providers: sorted([...this.providers.values()].map((p) => p.snapshot())),
       models: sorted(models),
       methods: methods

@@ -3,13 +3,14 @@ import { pino } from 'pino';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { BUILTIN_MODELS } from '../../src/catalog/models.js';
 import type { ChatInput } from '../../src/domain/chat.js';
+import { loadConfig } from '../../src/config/config.js';
 import type { CallContext } from '../../src/engine/context.js';
 import { Engine } from '../../src/engine/engine.js';
 import { ProviderRegistry } from '../../src/providers/registry.js';
 import { StatsStore } from '../../src/telemetry/stats.js';
 import { ScriptedProvider } from './scripted-provider.js';
 
-export function engineFixture(options: { defaultModel?: string; fallbackMessage?: string } = {}) {
+export function engineFixture(options: { defaultModel?: string; fallbackMessage?: string; env?: Record<string, string> } = {}) {
   const provider = new ScriptedProvider('openai');
   const registry = new ProviderRegistry();
   registry.register(provider);
@@ -24,6 +25,8 @@ export function engineFixture(options: { defaultModel?: string; fallbackMessage?
       maxTokens: 500,
       fallbackMessage: options.fallbackMessage ?? 'default answer',
     },
+    // Retries are off unless a test turns them on: these tests pin one behaviour at a time.
+    resilience: loadConfig({ RETRY_MAX_ATTEMPTS: '1', RETRY_INITIAL_BACKOFF_MS: '1', RETRY_MAX_BACKOFF_MS: '5', ...options.env }).resilience,
   });
   return { engine, provider, stats, catalog };
 }

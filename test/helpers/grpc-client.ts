@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { ChatServiceClient } from '../../src/gen/orchestrator/v1/chat.js';
+import { ChatServiceClient, type StreamChatRequest } from '../../src/gen/orchestrator/v1/chat.js';
 import { ModelServiceClient } from '../../src/gen/orchestrator/v1/models.js';
 import { StatsServiceClient } from '../../src/gen/orchestrator/v1/stats.js';
 import { HealthClient } from '../../src/gen/grpc/health/v1/health.js';
@@ -115,4 +115,9 @@ export function collectStream<Res>(call: grpc.ClientReadableStream<Res>): Promis
       setImmediate(() => resolve({ messages, status, error, headers }));
     });
   });
+}
+
+/** A StreamChatRequest with every field the test does not care about left at its default. */
+export function streamRequest(fields: Partial<StreamChatRequest>): StreamChatRequest {
+  return { model: '', prompt: '', messages: [], strategy: 0, models: [], restartOnFailure: false, ...fields };
 }

@@ -36,6 +36,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     OPENAI_BASE_URL: upstream.baseURL,
     SIMULATOR: 'off',
     SHUTDOWN_GRACE_MS: '500',
+    // Retries are off unless a test turns them on, so each test pins one behaviour.
+    RETRY_MAX_ATTEMPTS: '1',
+    RETRY_INITIAL_BACKOFF_MS: '5',
+    RETRY_MAX_BACKOFF_MS: '50',
     ...options.env,
   });
   const app = await startApp(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));

@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { streamRequest } from '../helpers/grpc-client.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -15,7 +16,7 @@ afterAll(async () => h.close());
 
 describe('StreamChat backpressure', () => {
   it('stops reading the upstream while the client does not read, and loses nothing', async () => {
-    const call = h.clients.chat.streamChat({ model: 'o3', prompt: 'write a long essay', messages: [], maxTokens: TOKENS });
+    const call = h.clients.chat.streamChat(streamRequest({ model: 'o3', prompt: 'write a long essay', messages: [], maxTokens: TOKENS }));
     let deltas = 0;
     let text = '';
     let completed: StreamChatResponse | undefined;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HealthCheckResponse_ServingStatus } from '../../src/gen/grpc/health/v1/health.js';
 import { ModelTier } from '../../src/gen/orchestrator/v1/models.js';
 import { callUnary, collectStream, unaryError } from '../helpers/grpc-client.js';
+import { streamRequest } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 describe('StatsService.GetStats', () => {
@@ -21,7 +22,7 @@ describe('StatsService.GetStats', () => {
     await callUnary(chat.race.bind(chat), { model: '', prompt: 'race', messages: [], models: ['gpt-4o', 'gpt-4o-mini'] });
     h.upstream.injectFault({ kind: 'http_error', status: 500, times: 1, model: 'gpt-4o' });
     await callUnary(chat.fallback.bind(chat), { model: 'gpt-4o', prompt: 'fb', messages: [], models: [], disableDefaultMessage: false });
-    await collectStream(chat.streamChat({ model: 'gpt-4o-mini', prompt: 'stream', messages: [] }));
+    await collectStream(chat.streamChat(streamRequest({ model: 'gpt-4o-mini', prompt: 'stream', messages: [] })));
 
     const { response: s } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {});
     expect(s.totalRequests).toBe(6);
@@ -99,7 +100,7 @@ describe('Health and draining', () => {
     watch.on('error', () => undefined);
 
     // A stream in flight when shutdown starts finishes within the grace period.
-    const inflight = collectStream(h.clients.chat.streamChat({ model: 'gpt-4o-mini', prompt: 'keep going', messages: [] }));
+    const inflight = collectStream(h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o-mini', prompt: 'keep going', messages: [] })));
     await new Promise((r) => setTimeout(r, 30));
     const stopping = h.app.server.shutdown(3_000);
     await new Promise((r) => setTimeout(r, 20));

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
 import { AttemptOutcome, FinishReason } from '../../src/gen/orchestrator/v1/common.js';
-import { collectStream } from '../helpers/grpc-client.js';
+import { collectStream, streamRequest } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
@@ -13,7 +13,7 @@ afterAll(async () => h.close());
 beforeEach(() => h.upstream.clearFaults());
 
 function stream(prompt: string, model = 'gpt-4o', options: Partial<grpc.CallOptions> = {}, metadata = new grpc.Metadata()) {
-  return h.clients.chat.streamChat({ model, prompt, messages: [] }, metadata, options);
+  return h.clients.chat.streamChat(streamRequest({ model, prompt }), metadata, options);
 }
 
 const text = (messages: StreamChatResponse[]) =>

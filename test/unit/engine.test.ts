@@ -3,6 +3,15 @@ import { OrchestratorError, Reason } from '../../src/domain/errors.js';
 import { context, engineFixture, input, ref } from '../helpers/engine-fixture.js';
 import { upstreamFailure } from '../helpers/scripted-provider.js';
 
+const SINGLE = {
+  mode: 'single' as const,
+  models: [],
+  hedgeDelayMs: undefined,
+  restartOnFailure: false,
+  firstTokenTimeoutMs: undefined,
+  interTokenTimeoutMs: undefined,
+};
+
 async function failureOf(promise: Promise<unknown>): Promise<OrchestratorError> {
   try {
     await promise;
@@ -76,7 +85,7 @@ describe('Engine.race', () => {
     const { engine, provider, stats } = engineFixture();
     provider.script('gpt-4o', { kind: 'answer', content: 'slow', delayMs: 500 });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'fast', delayMs: 5 });
-    const answer = await engine.race(ref(''), [ref('gpt-4o', 'models[0]'), ref('gpt-4o-mini', 'models[1]')], input(), context());
+    const answer = await engine.race(ref(''), [ref('gpt-4o', 'models[0]'), ref('gpt-4o-mini', 'models[1]')], { hedgeDelayMs: 0 }, input(), context());
     expect(answer.content).toBe('fast');
     expect(answer.model).toBe('gpt-4o-mini');
     expect(answer.attempts.map((a) => [a.model, a.outcome])).toEqual([
@@ -93,7 +102,7 @@ describe('Engine.race', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o-mini', { kind: 'fail', error: upstreamFailure('down') });
     provider.script('gpt-4o', { kind: 'answer', content: 'made it', delayMs: 20 });
-    const answer = await engine.race(ref(''), [ref('gpt-4o-mini'), ref('gpt-4o')], input(), context());
+    const answer = await engine.race(ref(''), [ref('gpt-4o-mini'), ref('gpt-4o')], { hedgeDelayMs: 0 }, input(), context());
     expect(answer.model).toBe('gpt-4o');
     expect(answer.attempts.map((a) => a.outcome)).toEqual(['failure', 'success']);
   });
@@ -102,7 +111,7 @@ describe('Engine.race', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('first') });
     provider.script('gpt-4o-mini', { kind: 'fail', error: upstreamFailure('second', 1500) });
-    const err = await failureOf(engine.race(ref(''), [ref('gpt-4o'), ref('gpt-4o-mini')], input(), context()));
+    const err = await failureOf(engine.race(ref(''), [ref('gpt-4o'), ref('gpt-4o-mini')], { hedgeDelayMs: 0 }, input(), context()));
     expect(err.reason).toBe(Reason.ALL_ATTEMPTS_FAILED);
     expect(err.message).toContain('gpt-4o: scripted failure: first');
     expect(err.message).toContain('gpt-4o-mini: scripted failure: second');
@@ -115,14 +124,14 @@ describe('Engine.race', () => {
     provider.script('gpt-4o', { kind: 'answer', content: 'a', delayMs: 50 });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'b', delayMs: 50 });
     provider.script('gpt-3.5-turbo', { kind: 'answer', content: 'c', delayMs: 1 });
-    const answer = await engine.race(ref('gpt-4o'), [], input(), context());
+    const answer = await engine.race(ref('gpt-4o'), [], { hedgeDelayMs: 0 }, input(), context());
     expect(answer.attempts.map((a) => a.model)).toEqual(['gpt-4o', 'gpt-4o-mini', 'gpt-3.5-turbo']);
     expect(answer.model).toBe('gpt-3.5-turbo');
   });
 
   it('rejects the same model listed twice under different names', async () => {
     const { engine } = engineFixture();
-    const err = await failureOf(engine.race(ref(''), [ref('gpt-4o', 'models[0]'), ref('4o', 'models[1]')], input(), context()));
+    const err = await failureOf(engine.race(ref(''), [ref('gpt-4o', 'models[0]'), ref('4o', 'models[1]')], { hedgeDelayMs: 0 }, input(), context()));
     expect(err.kind).toBe('invalid_argument');
     expect(err.fieldViolations[0]?.field).toBe('models[1]');
   });
@@ -219,7 +228,7 @@ describe('Engine.stream', () => {
     const { engine, provider, stats } = engineFixture();
     provider.script('gpt-4o', { kind: 'answer', content: 'one two three' });
     const events = [];
-    for await (const event of engine.stream(ref('gpt-4o'), input(), context())) events.push(event);
+    for await (const event of engine.stream(ref('gpt-4o'), SINGLE, input(), context())) events.push(event);
     expect(events.map((e) => e.type)).toEqual(['started', 'delta', 'delta', 'delta', 'completed']);
     const text = events.flatMap((e) => (e.type === 'delta' ? [e.content] : [])).join('');
     expect(text).toBe('one two three');
@@ -235,7 +244,7 @@ describe('Engine.stream', () => {
     const seen: string[] = [];
     const err = await failureOf(
       (async () => {
-        for await (const event of engine.stream(ref('gpt-4o'), input(), context())) seen.push(event.type);
+        for await (const event of engine.stream(ref('gpt-4o'), SINGLE, input(), context())) seen.push(event.type);
       })(),
     );
     expect(seen).toEqual(['started', 'delta', 'delta']);
@@ -247,7 +256,7 @@ describe('Engine.stream', () => {
   it('aborts the upstream when the consumer stops reading', async () => {
     const { engine, provider, stats } = engineFixture();
     provider.script('gpt-4o', { kind: 'answer', content: 'a b c d e f', tokenDelayMs: 5 });
-    for await (const event of engine.stream(ref('gpt-4o'), input(), context())) {
+    for await (const event of engine.stream(ref('gpt-4o'), SINGLE, input(), context())) {
       if (event.type === 'delta') break;
     }
     expect(provider.calls[0]?.aborted).toBe(true);

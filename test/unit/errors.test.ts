@@ -28,7 +28,7 @@ const KINDS: ReadonlyArray<[ErrorKind, grpc.status]> = [
 ];
 
 function attempt(model: string, outcome: AttemptRecord['outcome'], error?: OrchestratorError): AttemptRecord {
-  return { model, provider: 'simulator', outcome, error, latencyMs: 10, usage: { ...ZERO_USAGE }, costUsd: 0 };
+  return { model, provider: 'simulator', outcome, error, latencyMs: 10, usage: { ...ZERO_USAGE }, costUsd: 0, retry: 0, backoffMs: 0 };
 }
 
 describe('toGrpcStatus', () => {

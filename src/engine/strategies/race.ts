@@ -6,55 +6,71 @@ import { answerFrom, maxTokensFor, type Answer, type Plan } from '../answer.js';
 import type { CallContext } from '../context.js';
 import type { EngineTelemetry } from '../ports.js';
 import { childSignal } from '../signals.js';
+import { hedgeTimer, type HedgeTimer } from './hedge.js';
 
 /**
- * Race: every model at once; the first success wins and the others are aborted, which closes
- * their upstream HTTP requests. Losers are awaited (an abort settles them at once) so the
- * answer lists every attempt with its real outcome.
+ * Race, optionally hedged (gRFC A6 hedging, "The Tail at Scale"): with hedgeDelayMs 0 every
+ * model starts at once; otherwise the next model starts only when no answer came within the
+ * delay, or at once when a running racer fails. The first success wins; the others are aborted,
+ * which closes their upstream requests, and awaited so the answer lists their real outcome.
  */
 export async function raceModels(
   deps: { runner: AttemptRunner; telemetry: EngineTelemetry },
   plan: Plan,
+  options: { hedgeDelayMs: number },
   ctx: CallContext,
 ): Promise<Answer> {
   const race = childSignal(ctx.signal);
+  const results = new Map<number, AttemptResult>();
+  const running = new Map<number, Promise<{ index: number; result: AttemptResult }>>();
+  let started = 0;
+  const startNext = (): void => {
+    const index = started++;
+    const model = plan.models[index];
+    if (!model) return;
+    const attempt = deps.runner
+      .run({
+        model,
+        messages: plan.messages,
+        temperature: plan.temperature,
+        maxTokens: maxTokensFor(plan, model),
+        signal: race.signal,
+        deadline: ctx.deadline,
+        timeoutMs: plan.attemptTimeoutMs,
+      })
+      .then((result) => ({ index, result }));
+    running.set(index, attempt);
+  };
+  const records = (): AttemptRecord[] =>
+    [...results.entries()].sort(([a], [b]) => a - b).flatMap(([, r]) => r.records);
+
+  let timer: HedgeTimer | undefined;
   try {
-    const pending = plan.models.map((model, index) =>
-      deps.runner
-        .run({
-          model,
-          messages: plan.messages,
-          temperature: plan.temperature,
-          maxTokens: maxTokensFor(plan, model),
-          signal: race.signal,
-        })
-        .then((result) => ({ index, result })),
-    );
-    const results: (AttemptResult | undefined)[] = plan.models.map(() => undefined);
-    const waiting = new Set(pending);
-    const byIndex = new Map(pending.map((p, i) => [i, p]));
-    while (waiting.size > 0) {
-      const { index, result } = await Promise.race(waiting);
-      const settled = byIndex.get(index);
-      if (settled) waiting.delete(settled);
-      results[index] = result;
-      if (result.ok) {
-        race.abort(
-          new OrchestratorError({
-            kind: 'cancelled',
-            reason: Reason.CANCELLED,
-            message: `lost the race to ${result.record.model}`,
-          }),
-        );
-        for (const { index: i, result: r } of await Promise.all(waiting)) results[i] = r;
-        const attempts = results.filter((r): r is AttemptResult => r !== undefined).map((r) => r.record);
-        deps.telemetry.recordRaceWin(result.record.model);
-        return answerFrom({ completion: result.completion, winner: result.record, attempts, ctx });
+    startNext();
+    while (options.hedgeDelayMs <= 0 && started < plan.models.length) startNext();
+    while (running.size > 0) {
+      timer = started < plan.models.length ? hedgeTimer(options.hedgeDelayMs) : undefined;
+      const settled = await Promise.race([...running.values(), ...(timer ? [timer.fired] : [])]);
+      timer?.cancel();
+      if (settled === 'hedge') {
+        startNext();
+        continue;
       }
+      running.delete(settled.index);
+      results.set(settled.index, settled.result);
+      if (settled.result.ok) {
+        race.abort(
+          new OrchestratorError({ kind: 'cancelled', reason: Reason.CANCELLED, message: `lost the race to ${settled.result.record.model}` }),
+        );
+        for (const { index, result } of await Promise.all(running.values())) results.set(index, result);
+        deps.telemetry.recordRaceWin(settled.result.record.model);
+        return answerFrom({ completion: settled.result.completion, winner: settled.result.record, attempts: records(), ctx });
+      }
+      if (started < plan.models.length) startNext();
     }
-    const attempts: AttemptRecord[] = results.filter((r): r is AttemptResult => r !== undefined).map((r) => r.record);
-    throw aggregateFailure(attempts, ctx.signal);
+    throw aggregateFailure(records(), ctx.signal);
   } finally {
+    timer?.cancel();
     race.dispose();
   }
 }

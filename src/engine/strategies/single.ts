@@ -3,7 +3,7 @@ import { aggregateFailure } from '../aggregate.js';
 import { answerFrom, maxTokensFor, type Answer, type Plan } from '../answer.js';
 import type { CallContext } from '../context.js';
 
-/** Chat: one model, bounded by the call's deadline. */
+/** Chat: one model (with its retries), bounded by the call's deadline. */
 export async function runSingle(runner: AttemptRunner, plan: Plan, ctx: CallContext): Promise<Answer> {
   const model = plan.models[0];
   if (!model) throw new Error('runSingle needs one model');
@@ -13,7 +13,9 @@ export async function runSingle(runner: AttemptRunner, plan: Plan, ctx: CallCont
     temperature: plan.temperature,
     maxTokens: maxTokensFor(plan, model),
     signal: ctx.signal,
+    deadline: ctx.deadline,
+    timeoutMs: plan.attemptTimeoutMs,
   });
-  if (!result.ok) throw aggregateFailure([result.record], ctx.signal);
-  return answerFrom({ completion: result.completion, winner: result.record, attempts: [result.record], ctx });
+  if (!result.ok) throw aggregateFailure(result.records, ctx.signal);
+  return answerFrom({ completion: result.completion, winner: result.record, attempts: result.records, ctx });
 }

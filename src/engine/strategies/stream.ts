@@ -1,14 +1,25 @@
 import { performance } from 'node:perf_hooks';
+import type { CatalogModel } from '../../catalog/catalog.js';
 import type { AttemptRecord, FinishReason, TokenUsage } from '../../domain/chat.js';
-import type { AttemptRunner } from '../attempt.js';
+import { OrchestratorError, Reason } from '../../domain/errors.js';
+import type { AttemptRunner, OpenedStream, OpenStreamResult } from '../attempt.js';
 import { aggregateFailure } from '../aggregate.js';
 import { maxTokensFor, totalCost, type Plan } from '../answer.js';
 import type { CallContext } from '../context.js';
 import type { EngineTelemetry } from '../ports.js';
+import { childSignal, type ChildSignal } from '../signals.js';
+import { hedgeTimer, type HedgeTimer } from './hedge.js';
 
 export type EngineStreamEvent =
   | { readonly type: 'started'; readonly model: string; readonly provider: string }
   | { readonly type: 'delta'; readonly content: string }
+  | {
+      readonly type: 'restarted';
+      readonly failedModel: string;
+      readonly reason: string;
+      readonly nextModel: string;
+      readonly nextProvider: string;
+    }
   | {
       readonly type: 'completed';
       readonly model: string;
@@ -19,66 +30,195 @@ export type EngineStreamEvent =
       readonly latencyMs: number;
       readonly timeToFirstTokenMs: number;
       readonly attempts: readonly AttemptRecord[];
+      readonly fallbackTriggered: boolean;
     };
 
+export interface StreamOptions {
+  readonly mode: 'single' | 'fallback' | 'race';
+  readonly hedgeDelayMs: number;
+  readonly restartOnFailure: boolean;
+  readonly firstTokenTimeoutMs: number;
+  readonly interTokenTimeoutMs: number;
+}
+
+interface Deps {
+  readonly runner: AttemptRunner;
+  readonly telemetry: EngineTelemetry;
+}
+
+/** A stream that produced its first event, with the signal that must stay linked while it runs. */
+interface Live {
+  readonly stream: OpenedStream;
+  readonly link: ChildSignal;
+}
+
 /**
- * StreamChat on one model. Pull-based: the next upstream chunk is read only when the
- * consumer asks for the next event, so gRPC backpressure reaches the upstream socket.
- * A stream that ends without a finish throws (STREAM_TRUNCATED) instead of completing.
+ * StreamChat with a strategy. Models are opened (with retries) until they produce a first
+ * event; failures before that are invisible to the client: the next model (fallback) or the
+ * next racer takes over. The first model to produce a token streams; `started` names it.
+ * Pull-based relay: the next upstream chunk is read only when the gRPC writer asks, so
+ * backpressure reaches the upstream socket. A failure after tokens were sent ends the stream
+ * with the partial usage in the error, or, with restartOnFailure, sends `restarted` and the
+ * next model streams from the start. A stream never completes without a finish reason.
  */
-export async function* streamSingle(
-  deps: { runner: AttemptRunner; telemetry: EngineTelemetry },
-  plan: Plan,
-  ctx: CallContext,
-): AsyncGenerator<EngineStreamEvent> {
-  const model = plan.models[0];
-  if (!model) throw new Error('streamSingle needs one model');
+export async function* streamWithStrategy(deps: Deps, plan: Plan, options: StreamOptions, ctx: CallContext): AsyncGenerator<EngineStreamEvent> {
   const attempts: AttemptRecord[] = [];
-  const provider = model.servedBy ?? model.provider;
+  const onRecord = (record: AttemptRecord): void => {
+    attempts.push(record);
+  };
+  let nextIndex = 0;
+  const openNext = async (): Promise<Live | undefined> => {
+    if (options.mode === 'race' && nextIndex === 0) {
+      nextIndex = plan.models.length;
+      return openRace(deps, plan, options, ctx, onRecord);
+    }
+    const limit = options.mode === 'single' ? 1 : plan.models.length;
+    while (nextIndex < limit && !ctx.signal.aborted) {
+      const model = plan.models[nextIndex++];
+      if (!model) break;
+      const link = childSignal(ctx.signal);
+      const opened = await deps.runner.openStream(specFor(plan, model, options, ctx, link.signal), onRecord);
+      if (opened.ok) return { stream: opened.stream, link };
+      link.dispose();
+    }
+    return undefined;
+  };
+
   let firstTokenAt: number | undefined;
-  let startedSent = false;
-  let end: { finishReason: FinishReason; usage: TokenUsage } | undefined;
-  try {
-    for await (const event of deps.runner.stream(
-      {
-        model,
-        messages: plan.messages,
-        temperature: plan.temperature,
-        maxTokens: maxTokensFor(plan, model),
-        signal: ctx.signal,
-      },
-      (record) => attempts.push(record),
-    )) {
-      if (!startedSent) {
-        startedSent = true;
-        yield { type: 'started', model: model.id, provider };
+  let live = await openNext();
+  if (!live) throw aggregateFailure(attempts, ctx.signal);
+  yield { type: 'started', model: live.stream.model.id, provider: live.stream.provider };
+  const firstModel = live.stream.model.id;
+  for (;;) {
+    const { stream, link } = live;
+    let end: { finishReason: FinishReason; usage: TokenUsage } | undefined;
+    let failure: unknown;
+    try {
+      let event = stream.first;
+      for (;;) {
+        if (event.type === 'end') {
+          end = event;
+        } else {
+          if (firstTokenAt === undefined) {
+            firstTokenAt = performance.now();
+            deps.telemetry.recordTimeToFirstToken(firstTokenAt - ctx.startedAt);
+          }
+          yield { type: 'delta', content: event.content };
+        }
+        const next = await stream.rest.next();
+        if (next.done) break;
+        event = next.value;
       }
-      if (event.type === 'end') {
-        // Keep pulling: the attempt is recorded when the runner's generator returns.
-        end = event;
+    } catch (err) {
+      failure = err;
+    } finally {
+      // Also runs when the consumer stops: returning the generator aborts the upstream request.
+      await stream.rest.return(undefined);
+      link.dispose();
+    }
+    if (end) {
+      const finishedAt = performance.now();
+      yield {
+        type: 'completed',
+        model: stream.model.id,
+        provider: stream.provider,
+        finishReason: end.finishReason,
+        usage: end.usage,
+        costUsd: totalCost(attempts),
+        latencyMs: finishedAt - ctx.startedAt,
+        timeToFirstTokenMs: (firstTokenAt ?? finishedAt) - ctx.startedAt,
+        attempts,
+        fallbackTriggered: stream.model.id !== firstModel || attempts.some((a) => a.model !== stream.model.id),
+      };
+      return;
+    }
+    await deps.runner.reportStreamFailure(stream, failure);
+    if (!options.restartOnFailure || ctx.signal.aborted) throw aggregateFailure(attempts, ctx.signal);
+    const replacement = await openNext();
+    if (!replacement) throw aggregateFailure(attempts, ctx.signal);
+    deps.telemetry.recordStreamRestart();
+    yield {
+      type: 'restarted',
+      failedModel: stream.model.id,
+      reason: failure instanceof OrchestratorError ? failure.reason : Reason.INTERNAL,
+      nextModel: replacement.stream.model.id,
+      nextProvider: replacement.stream.provider,
+    };
+    live = replacement;
+  }
+}
+
+/** Open every racer (hedged if asked); the first to produce an event wins, the rest are closed. */
+async function openRace(
+  deps: Deps,
+  plan: Plan,
+  options: StreamOptions,
+  ctx: CallContext,
+  onRecord: (record: AttemptRecord) => void,
+): Promise<Live | undefined> {
+  const running = new Map<number, Promise<{ index: number; opened: OpenStreamResult }>>();
+  const links = new Map<number, ChildSignal>();
+  let started = 0;
+  const startNext = (): void => {
+    const index = started++;
+    const model = plan.models[index];
+    if (!model) return;
+    const link = childSignal(ctx.signal);
+    links.set(index, link);
+    running.set(
+      index,
+      deps.runner.openStream(specFor(plan, model, options, ctx, link.signal), onRecord).then((opened) => ({ index, opened })),
+    );
+  };
+  const release = (index: number): void => {
+    links.get(index)?.dispose();
+    links.delete(index);
+  };
+  startNext();
+  while (options.hedgeDelayMs <= 0 && started < plan.models.length) startNext();
+  let timer: HedgeTimer | undefined;
+  try {
+    while (running.size > 0) {
+      timer = started < plan.models.length ? hedgeTimer(options.hedgeDelayMs) : undefined;
+      const settled = await Promise.race([...running.values(), ...(timer ? [timer.fired] : [])]);
+      timer?.cancel();
+      if (settled === 'hedge') {
+        startNext();
         continue;
       }
-      if (firstTokenAt === undefined) {
-        firstTokenAt = performance.now();
-        deps.telemetry.recordTimeToFirstToken(firstTokenAt - ctx.startedAt);
+      running.delete(settled.index);
+      if (settled.opened.ok) {
+        const winner = settled.opened.stream;
+        const lost = new OrchestratorError({ kind: 'cancelled', reason: Reason.CANCELLED, message: `lost the race to ${winner.model.id}` });
+        for (const index of running.keys()) links.get(index)?.abort(lost);
+        // A loser that opened at the same moment is closed too.
+        for (const { index, opened } of await Promise.all(running.values())) {
+          if (opened.ok) await opened.stream.rest.return(undefined);
+          release(index);
+        }
+        deps.telemetry.recordRaceWin(winner.model.id);
+        const link = links.get(settled.index);
+        if (!link) throw new Error('race winner lost its signal');
+        return { stream: winner, link };
       }
-      yield { type: 'delta', content: event.content };
+      release(settled.index);
+      if (started < plan.models.length) startNext();
     }
-  } catch (err) {
-    throw attempts.length > 0 ? aggregateFailure(attempts, ctx.signal) : err;
+    return undefined;
+  } finally {
+    timer?.cancel();
   }
-  if (!end) throw new Error(`provider stream for ${model.id} ended without an end event`);
-  const finishedAt = performance.now();
-  if (!startedSent) yield { type: 'started', model: model.id, provider };
-  yield {
-    type: 'completed',
-    model: model.id,
-    provider,
-    finishReason: end.finishReason,
-    usage: end.usage,
-    costUsd: totalCost(attempts),
-    latencyMs: finishedAt - ctx.startedAt,
-    timeToFirstTokenMs: (firstTokenAt ?? finishedAt) - ctx.startedAt,
-    attempts,
+}
+
+function specFor(plan: Plan, model: CatalogModel, options: StreamOptions, ctx: CallContext, signal: AbortSignal) {
+  return {
+    model,
+    messages: plan.messages,
+    temperature: plan.temperature,
+    maxTokens: maxTokensFor(plan, model),
+    signal,
+    deadline: ctx.deadline,
+    firstTokenTimeoutMs: options.firstTokenTimeoutMs,
+    interTokenTimeoutMs: options.interTokenTimeoutMs,
   };
 }

@@ -1,6 +1,7 @@
-import type { Engine } from '../../engine/engine.js';
+import type { Engine, StreamTarget } from '../../engine/engine.js';
 import type { EngineStreamEvent } from '../../engine/strategies/stream.js';
-import type { ChatServiceServer, StreamChatResponse } from '../../gen/orchestrator/v1/chat.js';
+import type { ChatServiceServer, StreamChatRequest, StreamChatResponse } from '../../gen/orchestrator/v1/chat.js';
+import { StreamStrategy } from '../../gen/orchestrator/v1/common.js';
 import { serverStream, unary, type CallDeps } from '../call.js';
 import { encodeAnswer, encodeAttempt, encodeFinish, encodeUsage, round3 } from '../encode.js';
 import { RequestValidator, type ValidationLimits } from '../validate.js';
@@ -20,8 +21,9 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
       const v = new RequestValidator(limits);
       const input = v.conversation(req);
       const model = v.model(req.model);
+      const target = streamTarget(v, req);
       v.check();
-      for await (const event of engine.stream(model, input, ctx)) yield encodeStreamEvent(event, ctx.requestId);
+      for await (const event of engine.stream(model, target, input, ctx)) yield encodeStreamEvent(event, ctx.requestId);
     }),
 
     race: unary(deps, async (req, ctx) => {
@@ -29,8 +31,9 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
       const input = v.conversation(req);
       const primary = v.model(req.model);
       const racers = v.models(req.models);
+      v.nonNegative('hedge_delay_ms', req.hedgeDelayMs);
       v.check();
-      return encodeAnswer(await engine.race(primary, racers, input, ctx), ctx.requestId);
+      return encodeAnswer(await engine.race(primary, racers, { hedgeDelayMs: req.hedgeDelayMs }, input, ctx), ctx.requestId);
     }),
 
     fallback: unary(deps, async (req, ctx) => {
@@ -62,12 +65,49 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
   };
 }
 
+const MODES: ReadonlyMap<StreamStrategy, StreamTarget['mode']> = new Map([
+  [StreamStrategy.STREAM_STRATEGY_UNSPECIFIED, 'single'],
+  [StreamStrategy.STREAM_STRATEGY_SINGLE, 'single'],
+  [StreamStrategy.STREAM_STRATEGY_FALLBACK, 'fallback'],
+  [StreamStrategy.STREAM_STRATEGY_RACE, 'race'],
+]);
+
+function streamTarget(v: RequestValidator, req: StreamChatRequest): StreamTarget {
+  const mode = MODES.get(req.strategy);
+  if (!mode) v.add('strategy', 'must be STREAM_STRATEGY_SINGLE, STREAM_STRATEGY_FALLBACK or STREAM_STRATEGY_RACE');
+  if ((mode ?? 'single') === 'single' && req.models.length > 0) v.add('models', 'only with STREAM_STRATEGY_FALLBACK or STREAM_STRATEGY_RACE');
+  if (mode !== 'race' && req.hedgeDelayMs !== undefined) v.add('hedge_delay_ms', 'only with STREAM_STRATEGY_RACE');
+  v.nonNegative('hedge_delay_ms', req.hedgeDelayMs);
+  v.positive('first_token_timeout_ms', req.firstTokenTimeoutMs);
+  v.positive('inter_token_timeout_ms', req.interTokenTimeoutMs);
+  return {
+    mode: mode ?? 'single',
+    models: v.models(req.models),
+    hedgeDelayMs: req.hedgeDelayMs,
+    restartOnFailure: req.restartOnFailure,
+    firstTokenTimeoutMs: req.firstTokenTimeoutMs,
+    interTokenTimeoutMs: req.interTokenTimeoutMs,
+  };
+}
+
 function encodeStreamEvent(event: EngineStreamEvent, requestId: string): StreamChatResponse {
   switch (event.type) {
     case 'started':
       return { event: { $case: 'started', started: { requestId, model: event.model, provider: event.provider } } };
     case 'delta':
       return { event: { $case: 'delta', delta: { content: event.content } } };
+    case 'restarted':
+      return {
+        event: {
+          $case: 'restarted',
+          restarted: {
+            failedModel: event.failedModel,
+            reason: event.reason,
+            nextModel: event.nextModel,
+            nextProvider: event.nextProvider,
+          },
+        },
+      };
     case 'completed':
       return {
         event: {
@@ -81,6 +121,7 @@ function encodeStreamEvent(event: EngineStreamEvent, requestId: string): StreamC
             attempts: event.attempts.map(encodeAttempt),
             model: event.model,
             provider: event.provider,
+            fallbackTriggered: event.fallbackTriggered,
           },
         },
       };

@@ -1,4 +1,5 @@
-import type { Catalog } from '../../catalog/catalog.js';
+import type { Engine } from '../../engine/engine.js';
+import { encodeCircuit } from '../encode.js';
 import type { ModelTier as DomainTier } from '../../catalog/models.js';
 import { ModelTier, type ModelServiceServer } from '../../gen/orchestrator/v1/models.js';
 import { unary, type CallDeps } from '../call.js';
@@ -9,7 +10,8 @@ const TIER: Readonly<Record<DomainTier, ModelTier>> = {
   large: ModelTier.MODEL_TIER_LARGE,
 };
 
-export function modelService(deps: CallDeps, catalog: Catalog): ModelServiceServer {
+export function modelService(deps: CallDeps, engine: Engine): ModelServiceServer {
+  const catalog = engine.catalog;
   return {
     listModels: unary(deps, async (req) => {
       const provider = req.provider.trim().toLowerCase();
@@ -34,6 +36,7 @@ export function modelService(deps: CallDeps, catalog: Catalog): ModelServiceServ
           fallbacks: [...m.fallbacks],
           available: m.servedBy !== undefined,
           simulated: m.simulated,
+          breakerState: encodeCircuit(engine.breakerState(m.id)),
         })),
       };
     }),

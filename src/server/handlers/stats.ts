@@ -2,8 +2,11 @@ import type { StatsServiceServer } from '../../gen/orchestrator/v1/stats.js';
 import type { LatencySummary } from '../../telemetry/histogram.js';
 import type { StatsStore, UpstreamCounters } from '../../telemetry/stats.js';
 import { unary, type CallDeps } from '../call.js';
+import type { Engine } from '../../engine/engine.js';
+import { CircuitState } from '../../gen/orchestrator/v1/common.js';
+import { encodeCircuit } from '../encode.js';
 
-export function statsService(deps: CallDeps, stats: StatsStore): StatsServiceServer {
+export function statsService(deps: CallDeps, stats: StatsStore, engine: Engine): StatsServiceServer {
   return {
     getStats: unary(deps, async () => {
       const s = stats.snapshot();
@@ -23,8 +26,11 @@ export function statsService(deps: CallDeps, stats: StatsStore): StatsServiceSer
         raceWins: s.raceWins,
         fallbacksTriggered: s.fallbacksTriggered,
         defaultMessagesServed: s.defaultMessagesServed,
-        providers: s.providers.map(upstream),
-        models: s.models.map(upstream),
+        retries: s.retries,
+        retriesThrottled: s.retriesThrottled,
+        streamRestarts: s.streamRestarts,
+        providers: s.providers.map((p) => ({ ...upstream(p), breakerState: CircuitState.CIRCUIT_STATE_UNSPECIFIED })),
+        models: s.models.map((m) => ({ ...upstream(m), breakerState: encodeCircuit(engine.breakerState(m.name)) })),
         methods: s.methods.map((m) => ({ ...m, latency: latency(m.latency) })),
       };
     }),

@@ -20,7 +20,17 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { Attempt, FinishReason, finishReasonFromJSON, finishReasonToJSON, Message, Usage } from "./common.js";
+import {
+  Attempt,
+  FinishReason,
+  finishReasonFromJSON,
+  finishReasonToJSON,
+  Message,
+  StreamStrategy,
+  streamStrategyFromJSON,
+  streamStrategyToJSON,
+  Usage,
+} from "./common.js";
 
 export const protobufPackage = "orchestrator.v1";
 
@@ -82,7 +92,41 @@ export interface StreamChatRequest {
     | number
     | undefined;
   /** Most tokens to generate, 1 to the model's output limit. */
-  maxTokens?: number | undefined;
+  maxTokens?:
+    | number
+    | undefined;
+  /** How the model is picked: one model (default), a fallback chain, or a race. */
+  strategy: StreamStrategy;
+  /**
+   * The chain (FALLBACK) or the racers (RACE): model ids or aliases, distinct, at most 8.
+   * Must be empty for SINGLE. Empty for FALLBACK/RACE means `model` and its family.
+   */
+  models: string[];
+  /**
+   * RACE only: start the next racer only if no token came within this many milliseconds
+   * (or at once when a racer fails). Unset or 0: all racers start together.
+   */
+  hedgeDelayMs?:
+    | number
+    | undefined;
+  /**
+   * When a model fails after tokens were sent: false (default) ends the stream with
+   * UNAVAILABLE and the partial usage in the error details; true sends a `restarted` event
+   * (discard what you got) and the next model of the chain streams from the start.
+   */
+  restartOnFailure: boolean;
+  /**
+   * Give up on a model that sends no token within this many milliseconds
+   * (default STREAM_FIRST_TOKEN_TIMEOUT_MS).
+   */
+  firstTokenTimeoutMs?:
+    | number
+    | undefined;
+  /**
+   * Give up on a model that goes silent for this many milliseconds between tokens
+   * (default STREAM_INTER_TOKEN_TIMEOUT_MS).
+   */
+  interTokenTimeoutMs?: number | undefined;
 }
 
 /** One event of a token stream. The first is always started, the last completed. */
@@ -98,7 +142,25 @@ export interface StreamChatResponse {
     | //
     /** The answer is complete. */
     { $case: "completed"; completed: StreamCompleted }
+    | //
+    /**
+     * The model streaming so far failed; discard every delta received so far. The next
+     * model streams from the start. Only with restart_on_failure.
+     */
+    { $case: "restarted"; restarted: StreamRestarted }
     | undefined;
+}
+
+/** The model that was streaming failed after sending tokens; another one starts over. */
+export interface StreamRestarted {
+  /** The model that failed. */
+  failedModel: string;
+  /** Why it failed (ErrorInfo reason vocabulary). */
+  reason: string;
+  /** The model that streams next. */
+  nextModel: string;
+  /** Provider of the next model. */
+  nextProvider: string;
 }
 
 /** Sent once, before any delta. */
@@ -137,6 +199,8 @@ export interface StreamCompleted {
   model: string;
   /** Provider that served the model. */
   provider: string;
+  /** True when the answering model is not the first one tried. */
+  fallbackTriggered: boolean;
 }
 
 /** The same prompt to several models at once; the first success wins. */
@@ -160,6 +224,11 @@ export interface RaceRequest {
     | undefined;
   /** The racers: model ids or aliases, distinct, at most 8. */
   models: string[];
+  /**
+   * Hedging: start the first racer, and the next only if no answer came within this many
+   * milliseconds (or at once when a racer fails). Unset or 0: all racers start together.
+   */
+  hedgeDelayMs?: number | undefined;
 }
 
 /** The winning answer and what happened to every racer. */
@@ -590,7 +659,19 @@ export const ChatResponse: MessageFns<ChatResponse> = {
 };
 
 function createBaseStreamChatRequest(): StreamChatRequest {
-  return { model: "", messages: [], prompt: "", temperature: undefined, maxTokens: undefined };
+  return {
+    model: "",
+    messages: [],
+    prompt: "",
+    temperature: undefined,
+    maxTokens: undefined,
+    strategy: 0,
+    models: [],
+    hedgeDelayMs: undefined,
+    restartOnFailure: false,
+    firstTokenTimeoutMs: undefined,
+    interTokenTimeoutMs: undefined,
+  };
 }
 
 export const StreamChatRequest: MessageFns<StreamChatRequest> = {
@@ -609,6 +690,24 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
     }
     if (message.maxTokens !== undefined) {
       writer.uint32(40).int32(message.maxTokens);
+    }
+    if (message.strategy !== 0) {
+      writer.uint32(48).int32(message.strategy);
+    }
+    for (const v of message.models) {
+      writer.uint32(58).string(v!);
+    }
+    if (message.hedgeDelayMs !== undefined) {
+      writer.uint32(64).int32(message.hedgeDelayMs);
+    }
+    if (message.restartOnFailure !== false) {
+      writer.uint32(72).bool(message.restartOnFailure);
+    }
+    if (message.firstTokenTimeoutMs !== undefined) {
+      writer.uint32(80).int32(message.firstTokenTimeoutMs);
+    }
+    if (message.interTokenTimeoutMs !== undefined) {
+      writer.uint32(88).int32(message.interTokenTimeoutMs);
     }
     return writer;
   },
@@ -666,6 +765,54 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
             message.maxTokens = reader.int32();
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.strategy = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.models.push(reader.string());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.hedgeDelayMs = reader.int32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.restartOnFailure = reader.bool();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.firstTokenTimeoutMs = reader.int32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.interTokenTimeoutMs = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -689,6 +836,28 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
         : isSet(object.max_tokens)
         ? globalThis.Number(object.max_tokens)
         : undefined,
+      strategy: isSet(object.strategy) ? streamStrategyFromJSON(object.strategy) : 0,
+      models: globalThis.Array.isArray(object?.models) ? object.models.map((e: any) => globalThis.String(e)) : [],
+      hedgeDelayMs: isSet(object.hedgeDelayMs)
+        ? globalThis.Number(object.hedgeDelayMs)
+        : isSet(object.hedge_delay_ms)
+        ? globalThis.Number(object.hedge_delay_ms)
+        : undefined,
+      restartOnFailure: isSet(object.restartOnFailure)
+        ? globalThis.Boolean(object.restartOnFailure)
+        : isSet(object.restart_on_failure)
+        ? globalThis.Boolean(object.restart_on_failure)
+        : false,
+      firstTokenTimeoutMs: isSet(object.firstTokenTimeoutMs)
+        ? globalThis.Number(object.firstTokenTimeoutMs)
+        : isSet(object.first_token_timeout_ms)
+        ? globalThis.Number(object.first_token_timeout_ms)
+        : undefined,
+      interTokenTimeoutMs: isSet(object.interTokenTimeoutMs)
+        ? globalThis.Number(object.interTokenTimeoutMs)
+        : isSet(object.inter_token_timeout_ms)
+        ? globalThis.Number(object.inter_token_timeout_ms)
+        : undefined,
     };
   },
 
@@ -709,6 +878,24 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
     if (message.maxTokens !== undefined) {
       obj.maxTokens = Math.round(message.maxTokens);
     }
+    if (message.strategy !== 0) {
+      obj.strategy = streamStrategyToJSON(message.strategy);
+    }
+    if (message.models?.length) {
+      obj.models = message.models;
+    }
+    if (message.hedgeDelayMs !== undefined) {
+      obj.hedgeDelayMs = Math.round(message.hedgeDelayMs);
+    }
+    if (message.restartOnFailure !== false) {
+      obj.restartOnFailure = message.restartOnFailure;
+    }
+    if (message.firstTokenTimeoutMs !== undefined) {
+      obj.firstTokenTimeoutMs = Math.round(message.firstTokenTimeoutMs);
+    }
+    if (message.interTokenTimeoutMs !== undefined) {
+      obj.interTokenTimeoutMs = Math.round(message.interTokenTimeoutMs);
+    }
     return obj;
   },
 };
@@ -728,6 +915,9 @@ export const StreamChatResponse: MessageFns<StreamChatResponse> = {
         break;
       case "completed":
         StreamCompleted.encode(message.event.completed, writer.uint32(26).fork()).join();
+        break;
+      case "restarted":
+        StreamRestarted.encode(message.event.restarted, writer.uint32(34).fork()).join();
         break;
     }
     return writer;
@@ -770,6 +960,14 @@ export const StreamChatResponse: MessageFns<StreamChatResponse> = {
             message.event = { $case: "completed", completed: StreamCompleted.decode(reader, reader.uint32()) };
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.event = { $case: "restarted", restarted: StreamRestarted.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -790,6 +988,8 @@ export const StreamChatResponse: MessageFns<StreamChatResponse> = {
         ? { $case: "delta", delta: StreamDelta.fromJSON(object.delta) }
         : isSet(object.completed)
         ? { $case: "completed", completed: StreamCompleted.fromJSON(object.completed) }
+        : isSet(object.restarted)
+        ? { $case: "restarted", restarted: StreamRestarted.fromJSON(object.restarted) }
         : undefined,
     };
   },
@@ -802,6 +1002,125 @@ export const StreamChatResponse: MessageFns<StreamChatResponse> = {
       obj.delta = StreamDelta.toJSON(message.event.delta);
     } else if (message.event?.$case === "completed") {
       obj.completed = StreamCompleted.toJSON(message.event.completed);
+    } else if (message.event?.$case === "restarted") {
+      obj.restarted = StreamRestarted.toJSON(message.event.restarted);
+    }
+    return obj;
+  },
+};
+
+function createBaseStreamRestarted(): StreamRestarted {
+  return { failedModel: "", reason: "", nextModel: "", nextProvider: "" };
+}
+
+export const StreamRestarted: MessageFns<StreamRestarted> = {
+  encode(message: StreamRestarted, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.failedModel !== "") {
+      writer.uint32(10).string(message.failedModel);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.nextModel !== "") {
+      writer.uint32(26).string(message.nextModel);
+    }
+    if (message.nextProvider !== "") {
+      writer.uint32(34).string(message.nextProvider);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StreamRestarted {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStreamRestarted();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.failedModel = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nextModel = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.nextProvider = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StreamRestarted {
+    return {
+      failedModel: isSet(object.failedModel)
+        ? globalThis.String(object.failedModel)
+        : isSet(object.failed_model)
+        ? globalThis.String(object.failed_model)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      nextModel: isSet(object.nextModel)
+        ? globalThis.String(object.nextModel)
+        : isSet(object.next_model)
+        ? globalThis.String(object.next_model)
+        : "",
+      nextProvider: isSet(object.nextProvider)
+        ? globalThis.String(object.nextProvider)
+        : isSet(object.next_provider)
+        ? globalThis.String(object.next_provider)
+        : "",
+    };
+  },
+
+  toJSON(message: StreamRestarted): unknown {
+    const obj: any = {};
+    if (message.failedModel !== "") {
+      obj.failedModel = message.failedModel;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.nextModel !== "") {
+      obj.nextModel = message.nextModel;
+    }
+    if (message.nextProvider !== "") {
+      obj.nextProvider = message.nextProvider;
     }
     return obj;
   },
@@ -969,6 +1288,7 @@ function createBaseStreamCompleted(): StreamCompleted {
     attempts: [],
     model: "",
     provider: "",
+    fallbackTriggered: false,
   };
 }
 
@@ -997,6 +1317,9 @@ export const StreamCompleted: MessageFns<StreamCompleted> = {
     }
     if (message.provider !== "") {
       writer.uint32(66).string(message.provider);
+    }
+    if (message.fallbackTriggered !== false) {
+      writer.uint32(72).bool(message.fallbackTriggered);
     }
     return writer;
   },
@@ -1078,6 +1401,14 @@ export const StreamCompleted: MessageFns<StreamCompleted> = {
             message.provider = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.fallbackTriggered = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1118,6 +1449,11 @@ export const StreamCompleted: MessageFns<StreamCompleted> = {
         : [],
       model: isSet(object.model) ? globalThis.String(object.model) : "",
       provider: isSet(object.provider) ? globalThis.String(object.provider) : "",
+      fallbackTriggered: isSet(object.fallbackTriggered)
+        ? globalThis.Boolean(object.fallbackTriggered)
+        : isSet(object.fallback_triggered)
+        ? globalThis.Boolean(object.fallback_triggered)
+        : false,
     };
   },
 
@@ -1147,12 +1483,23 @@ export const StreamCompleted: MessageFns<StreamCompleted> = {
     if (message.provider !== "") {
       obj.provider = message.provider;
     }
+    if (message.fallbackTriggered !== false) {
+      obj.fallbackTriggered = message.fallbackTriggered;
+    }
     return obj;
   },
 };
 
 function createBaseRaceRequest(): RaceRequest {
-  return { model: "", messages: [], prompt: "", temperature: undefined, maxTokens: undefined, models: [] };
+  return {
+    model: "",
+    messages: [],
+    prompt: "",
+    temperature: undefined,
+    maxTokens: undefined,
+    models: [],
+    hedgeDelayMs: undefined,
+  };
 }
 
 export const RaceRequest: MessageFns<RaceRequest> = {
@@ -1174,6 +1521,9 @@ export const RaceRequest: MessageFns<RaceRequest> = {
     }
     for (const v of message.models) {
       writer.uint32(50).string(v!);
+    }
+    if (message.hedgeDelayMs !== undefined) {
+      writer.uint32(56).int32(message.hedgeDelayMs);
     }
     return writer;
   },
@@ -1239,6 +1589,14 @@ export const RaceRequest: MessageFns<RaceRequest> = {
             message.models.push(reader.string());
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.hedgeDelayMs = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1263,6 +1621,11 @@ export const RaceRequest: MessageFns<RaceRequest> = {
         ? globalThis.Number(object.max_tokens)
         : undefined,
       models: globalThis.Array.isArray(object?.models) ? object.models.map((e: any) => globalThis.String(e)) : [],
+      hedgeDelayMs: isSet(object.hedgeDelayMs)
+        ? globalThis.Number(object.hedgeDelayMs)
+        : isSet(object.hedge_delay_ms)
+        ? globalThis.Number(object.hedge_delay_ms)
+        : undefined,
     };
   },
 
@@ -1285,6 +1648,9 @@ export const RaceRequest: MessageFns<RaceRequest> = {
     }
     if (message.models?.length) {
       obj.models = message.models;
+    }
+    if (message.hedgeDelayMs !== undefined) {
+      obj.hedgeDelayMs = Math.round(message.hedgeDelayMs);
     }
     return obj;
   },

@@ -183,6 +183,112 @@ export function attemptOutcomeToJSON(object: AttemptOutcome): string {
   }
 }
 
+/** State of a model endpoint's circuit breaker. */
+export enum CircuitState {
+  /** CIRCUIT_STATE_UNSPECIFIED - Not known. */
+  CIRCUIT_STATE_UNSPECIFIED = 0,
+  /** CIRCUIT_STATE_CLOSED - Calls flow normally. */
+  CIRCUIT_STATE_CLOSED = 1,
+  /** CIRCUIT_STATE_OPEN - Too many recent failures: calls are skipped at once until the cool-down ends. */
+  CIRCUIT_STATE_OPEN = 2,
+  /** CIRCUIT_STATE_HALF_OPEN - Cool-down over: one probe call decides between closed and open. */
+  CIRCUIT_STATE_HALF_OPEN = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function circuitStateFromJSON(object: any): CircuitState {
+  switch (object) {
+    case 0:
+    case "CIRCUIT_STATE_UNSPECIFIED":
+      return CircuitState.CIRCUIT_STATE_UNSPECIFIED;
+    case 1:
+    case "CIRCUIT_STATE_CLOSED":
+      return CircuitState.CIRCUIT_STATE_CLOSED;
+    case 2:
+    case "CIRCUIT_STATE_OPEN":
+      return CircuitState.CIRCUIT_STATE_OPEN;
+    case 3:
+    case "CIRCUIT_STATE_HALF_OPEN":
+      return CircuitState.CIRCUIT_STATE_HALF_OPEN;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CircuitState.UNRECOGNIZED;
+  }
+}
+
+export function circuitStateToJSON(object: CircuitState): string {
+  switch (object) {
+    case CircuitState.CIRCUIT_STATE_UNSPECIFIED:
+      return "CIRCUIT_STATE_UNSPECIFIED";
+    case CircuitState.CIRCUIT_STATE_CLOSED:
+      return "CIRCUIT_STATE_CLOSED";
+    case CircuitState.CIRCUIT_STATE_OPEN:
+      return "CIRCUIT_STATE_OPEN";
+    case CircuitState.CIRCUIT_STATE_HALF_OPEN:
+      return "CIRCUIT_STATE_HALF_OPEN";
+    case CircuitState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** How a streamed request picks its model. */
+export enum StreamStrategy {
+  /** STREAM_STRATEGY_UNSPECIFIED - One model: `model` (or the default). Same as STREAM_STRATEGY_SINGLE. */
+  STREAM_STRATEGY_UNSPECIFIED = 0,
+  /** STREAM_STRATEGY_SINGLE - One model: `model` (or the default). */
+  STREAM_STRATEGY_SINGLE = 1,
+  /**
+   * STREAM_STRATEGY_FALLBACK - `models` in order (or `model` and its family): a model that fails before its first
+   * token is replaced by the next, invisibly to the client.
+   */
+  STREAM_STRATEGY_FALLBACK = 2,
+  /**
+   * STREAM_STRATEGY_RACE - `models` at once (or hedged by hedge_delay_ms): the first to produce a token streams;
+   * the others are cancelled upstream.
+   */
+  STREAM_STRATEGY_RACE = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function streamStrategyFromJSON(object: any): StreamStrategy {
+  switch (object) {
+    case 0:
+    case "STREAM_STRATEGY_UNSPECIFIED":
+      return StreamStrategy.STREAM_STRATEGY_UNSPECIFIED;
+    case 1:
+    case "STREAM_STRATEGY_SINGLE":
+      return StreamStrategy.STREAM_STRATEGY_SINGLE;
+    case 2:
+    case "STREAM_STRATEGY_FALLBACK":
+      return StreamStrategy.STREAM_STRATEGY_FALLBACK;
+    case 3:
+    case "STREAM_STRATEGY_RACE":
+      return StreamStrategy.STREAM_STRATEGY_RACE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return StreamStrategy.UNRECOGNIZED;
+  }
+}
+
+export function streamStrategyToJSON(object: StreamStrategy): string {
+  switch (object) {
+    case StreamStrategy.STREAM_STRATEGY_UNSPECIFIED:
+      return "STREAM_STRATEGY_UNSPECIFIED";
+    case StreamStrategy.STREAM_STRATEGY_SINGLE:
+      return "STREAM_STRATEGY_SINGLE";
+    case StreamStrategy.STREAM_STRATEGY_FALLBACK:
+      return "STREAM_STRATEGY_FALLBACK";
+    case StreamStrategy.STREAM_STRATEGY_RACE:
+      return "STREAM_STRATEGY_RACE";
+    case StreamStrategy.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** One turn of a conversation. */
 export interface Message {
   /** Who wrote it; must be set. */
@@ -225,6 +331,10 @@ export interface Attempt {
     | undefined;
   /** Cost of those tokens in US dollars, from the catalog prices. */
   costUsd: number;
+  /** 0 for the first call to this model in this request, 1 for its first retry, and so on. */
+  retry: number;
+  /** Time waited before this call (retry backoff or the upstream's Retry-After), in milliseconds. */
+  backoffMs: number;
 }
 
 function createBaseMessage(): Message {
@@ -434,6 +544,8 @@ function createBaseAttempt(): Attempt {
     latencyMs: 0,
     usage: undefined,
     costUsd: 0,
+    retry: 0,
+    backoffMs: 0,
   };
 }
 
@@ -465,6 +577,12 @@ export const Attempt: MessageFns<Attempt> = {
     }
     if (message.costUsd !== 0) {
       writer.uint32(73).double(message.costUsd);
+    }
+    if (message.retry !== 0) {
+      writer.uint32(80).int32(message.retry);
+    }
+    if (message.backoffMs !== 0) {
+      writer.uint32(89).double(message.backoffMs);
     }
     return writer;
   },
@@ -554,6 +672,22 @@ export const Attempt: MessageFns<Attempt> = {
             message.costUsd = reader.double();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.retry = reader.int32();
+            continue;
+          }
+          case 11: {
+            if (tag !== 89) {
+              break;
+            }
+
+            message.backoffMs = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -584,6 +718,12 @@ export const Attempt: MessageFns<Attempt> = {
         ? globalThis.Number(object.costUsd)
         : isSet(object.cost_usd)
         ? globalThis.Number(object.cost_usd)
+        : 0,
+      retry: isSet(object.retry) ? globalThis.Number(object.retry) : 0,
+      backoffMs: isSet(object.backoffMs)
+        ? globalThis.Number(object.backoffMs)
+        : isSet(object.backoff_ms)
+        ? globalThis.Number(object.backoff_ms)
         : 0,
     };
   },
@@ -616,6 +756,12 @@ export const Attempt: MessageFns<Attempt> = {
     }
     if (message.costUsd !== 0) {
       obj.costUsd = floatToJson(message.costUsd);
+    }
+    if (message.retry !== 0) {
+      obj.retry = Math.round(message.retry);
+    }
+    if (message.backoffMs !== 0) {
+      obj.backoffMs = floatToJson(message.backoffMs);
     }
     return obj;
   },

@@ -18,6 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { CircuitState, circuitStateFromJSON, circuitStateToJSON } from "./common.js";
 
 export const protobufPackage = "orchestrator.v1";
 
@@ -117,6 +118,8 @@ export interface ModelInfo {
   available: boolean;
   /** True when it is served by the embedded simulator rather than a real provider. */
   simulated: boolean;
+  /** Its circuit breaker: OPEN means calls skip it until the cool-down ends. */
+  breakerState: CircuitState;
 }
 
 function createBaseListModelsRequest(): ListModelsRequest {
@@ -274,6 +277,7 @@ function createBaseModelInfo(): ModelInfo {
     fallbacks: [],
     available: false,
     simulated: false,
+    breakerState: 0,
   };
 }
 
@@ -320,6 +324,9 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     }
     if (message.simulated !== false) {
       writer.uint32(112).bool(message.simulated);
+    }
+    if (message.breakerState !== 0) {
+      writer.uint32(120).int32(message.breakerState);
     }
     return writer;
   },
@@ -449,6 +456,14 @@ export const ModelInfo: MessageFns<ModelInfo> = {
             message.simulated = reader.bool();
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.breakerState = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -503,6 +518,11 @@ export const ModelInfo: MessageFns<ModelInfo> = {
         : [],
       available: isSet(object.available) ? globalThis.Boolean(object.available) : false,
       simulated: isSet(object.simulated) ? globalThis.Boolean(object.simulated) : false,
+      breakerState: isSet(object.breakerState)
+        ? circuitStateFromJSON(object.breakerState)
+        : isSet(object.breaker_state)
+        ? circuitStateFromJSON(object.breaker_state)
+        : 0,
     };
   },
 
@@ -549,6 +569,9 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     }
     if (message.simulated !== false) {
       obj.simulated = message.simulated;
+    }
+    if (message.breakerState !== 0) {
+      obj.breakerState = circuitStateToJSON(message.breakerState);
     }
     return obj;
   },

@@ -19,6 +19,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
+import { CircuitState, circuitStateFromJSON, circuitStateToJSON } from "./common.js";
 
 export const protobufPackage = "orchestrator.v1";
 
@@ -70,6 +71,12 @@ export interface UpstreamStats {
   costUsd: number;
   /** Races this model won (model rows only). */
   raceWins: number;
+  /** Calls that were retries of a failed call. */
+  retries: number;
+  /** Calls skipped because the model's circuit breaker was open (model rows only). */
+  skipped: number;
+  /** The model's circuit breaker (model rows only). */
+  breakerState: CircuitState;
 }
 
 /** Counters for one RPC method. */
@@ -128,6 +135,12 @@ export interface GetStatsResponse {
   models: UpstreamStats[];
   /** Per RPC method. */
   methods: MethodStats[];
+  /** Upstream calls that were retries. */
+  retries: number;
+  /** Retries refused by the retry budget (an upstream failing too often to keep retrying). */
+  retriesThrottled: number;
+  /** Streams that restarted on another model after a mid-stream failure. */
+  streamRestarts: number;
 }
 
 function createBaseGetStatsRequest(): GetStatsRequest {
@@ -342,6 +355,9 @@ function createBaseUpstreamStats(): UpstreamStats {
     completionTokens: 0,
     costUsd: 0,
     raceWins: 0,
+    retries: 0,
+    skipped: 0,
+    breakerState: 0,
   };
 }
 
@@ -379,6 +395,15 @@ export const UpstreamStats: MessageFns<UpstreamStats> = {
     }
     if (message.raceWins !== 0) {
       writer.uint32(88).int64(message.raceWins);
+    }
+    if (message.retries !== 0) {
+      writer.uint32(96).int64(message.retries);
+    }
+    if (message.skipped !== 0) {
+      writer.uint32(104).int64(message.skipped);
+    }
+    if (message.breakerState !== 0) {
+      writer.uint32(112).int32(message.breakerState);
     }
     return writer;
   },
@@ -484,6 +509,30 @@ export const UpstreamStats: MessageFns<UpstreamStats> = {
             message.raceWins = longToNumber(reader.int64());
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.retries = longToNumber(reader.int64());
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.skipped = longToNumber(reader.int64());
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.breakerState = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -529,6 +578,13 @@ export const UpstreamStats: MessageFns<UpstreamStats> = {
         : isSet(object.race_wins)
         ? globalThis.Number(object.race_wins)
         : 0,
+      retries: isSet(object.retries) ? globalThis.Number(object.retries) : 0,
+      skipped: isSet(object.skipped) ? globalThis.Number(object.skipped) : 0,
+      breakerState: isSet(object.breakerState)
+        ? circuitStateFromJSON(object.breakerState)
+        : isSet(object.breaker_state)
+        ? circuitStateFromJSON(object.breaker_state)
+        : 0,
     };
   },
 
@@ -566,6 +622,15 @@ export const UpstreamStats: MessageFns<UpstreamStats> = {
     }
     if (message.raceWins !== 0) {
       obj.raceWins = Math.round(message.raceWins);
+    }
+    if (message.retries !== 0) {
+      obj.retries = Math.round(message.retries);
+    }
+    if (message.skipped !== 0) {
+      obj.skipped = Math.round(message.skipped);
+    }
+    if (message.breakerState !== 0) {
+      obj.breakerState = circuitStateToJSON(message.breakerState);
     }
     return obj;
   },
@@ -710,6 +775,9 @@ function createBaseGetStatsResponse(): GetStatsResponse {
     providers: [],
     models: [],
     methods: [],
+    retries: 0,
+    retriesThrottled: 0,
+    streamRestarts: 0,
   };
 }
 
@@ -765,6 +833,15 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
     }
     for (const v of message.methods) {
       MethodStats.encode(v!, writer.uint32(138).fork()).join();
+    }
+    if (message.retries !== 0) {
+      writer.uint32(144).int64(message.retries);
+    }
+    if (message.retriesThrottled !== 0) {
+      writer.uint32(152).int64(message.retriesThrottled);
+    }
+    if (message.streamRestarts !== 0) {
+      writer.uint32(160).int64(message.streamRestarts);
     }
     return writer;
   },
@@ -918,6 +995,30 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
             message.methods.push(MethodStats.decode(reader, reader.uint32()));
             continue;
           }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.retries = longToNumber(reader.int64());
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.retriesThrottled = longToNumber(reader.int64());
+            continue;
+          }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.streamRestarts = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1007,6 +1108,17 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
       methods: globalThis.Array.isArray(object?.methods)
         ? object.methods.map((e: any) => MethodStats.fromJSON(e))
         : [],
+      retries: isSet(object.retries) ? globalThis.Number(object.retries) : 0,
+      retriesThrottled: isSet(object.retriesThrottled)
+        ? globalThis.Number(object.retriesThrottled)
+        : isSet(object.retries_throttled)
+        ? globalThis.Number(object.retries_throttled)
+        : 0,
+      streamRestarts: isSet(object.streamRestarts)
+        ? globalThis.Number(object.streamRestarts)
+        : isSet(object.stream_restarts)
+        ? globalThis.Number(object.stream_restarts)
+        : 0,
     };
   },
 
@@ -1062,6 +1174,15 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
     }
     if (message.methods?.length) {
       obj.methods = message.methods.map((e) => MethodStats.toJSON(e));
+    }
+    if (message.retries !== 0) {
+      obj.retries = Math.round(message.retries);
+    }
+    if (message.retriesThrottled !== 0) {
+      obj.retriesThrottled = Math.round(message.retriesThrottled);
+    }
+    if (message.streamRestarts !== 0) {
+      obj.streamRestarts = Math.round(message.streamRestarts);
     }
     return obj;
   },

@@ -1,0 +1,99 @@
+import {
+  CircuitState,
+  ConsecutiveBreaker,
+  SamplingBreaker,
+  circuitBreaker,
+  handleWhen,
+  type CircuitBreakerPolicy,
+  type IBreaker,
+} from 'cockatiel';
+import { countsAgainstBreaker } from './failures.js';
+
+export type BreakerState = 'closed' | 'open' | 'half_open';
+
+export interface BreakerOptions {
+  readonly consecutiveFailures: number;
+  /** 0..1; 1 never opens on rate alone. */
+  readonly failureRate: number;
+  readonly samplingWindowMs: number;
+  readonly minRps: number;
+  readonly halfOpenAfterMs: number;
+}
+
+/** Opens when either rule says so: N consecutive failures, or a failure rate over a window. */
+class ConsecutiveOrRateBreaker implements IBreaker {
+  private readonly consecutive: ConsecutiveBreaker;
+  private readonly sampling: SamplingBreaker | undefined;
+
+  constructor(options: BreakerOptions) {
+    this.consecutive = new ConsecutiveBreaker(options.consecutiveFailures);
+    this.sampling =
+      options.failureRate < 1
+        ? new SamplingBreaker({ threshold: options.failureRate, duration: options.samplingWindowMs, minimumRps: options.minRps })
+        : undefined;
+  }
+
+  get state(): unknown {
+    return [this.consecutive.state, this.sampling?.state];
+  }
+
+  set state(value: unknown) {
+    if (!Array.isArray(value)) return;
+    this.consecutive.state = value[0];
+    if (this.sampling) this.sampling.state = value[1];
+  }
+
+  success(state: CircuitState): void {
+    this.consecutive.success();
+    this.sampling?.success(state);
+  }
+
+  failure(state: CircuitState): boolean {
+    // Both must see every failure, so no short-circuit.
+    const byCount = this.consecutive.failure();
+    const byRate = this.sampling?.failure(state) ?? false;
+    return byCount || byRate;
+  }
+}
+
+/** One cockatiel circuit breaker per model endpoint (provider + model). */
+export class BreakerRegistry {
+  private readonly breakers = new Map<string, CircuitBreakerPolicy>();
+
+  constructor(private readonly options: BreakerOptions) {}
+
+  for(endpoint: string): CircuitBreakerPolicy {
+    let policy = this.breakers.get(endpoint);
+    if (!policy) {
+      policy = circuitBreaker(handleWhen(countsAgainstBreaker), {
+        halfOpenAfter: this.options.halfOpenAfterMs,
+        breaker: new ConsecutiveOrRateBreaker(this.options),
+      });
+      this.breakers.set(endpoint, policy);
+    }
+    return policy;
+  }
+
+  state(endpoint: string): BreakerState {
+    const policy = this.breakers.get(endpoint);
+    switch (policy?.state) {
+      case CircuitState.Open:
+      case CircuitState.Isolated:
+        return 'open';
+      case CircuitState.HalfOpen:
+        return 'half_open';
+      default:
+        return 'closed';
+    }
+  }
+
+  /**
+   * Reports a failure that happened outside an executed call (a stream that broke after its
+   * first token), so it still counts against the breaker.
+   */
+  async recordFailure(endpoint: string, error: unknown): Promise<void> {
+    await this.for(endpoint)
+      .execute(() => Promise.reject(error))
+      .catch(() => undefined);
+  }
+}
