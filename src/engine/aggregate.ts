@@ -2,17 +2,18 @@ import type { AttemptRecord } from '../domain/chat.js';
 import { OrchestratorError, Reason } from '../domain/errors.js';
 
 /**
- * One error for a call whose attempts all failed. A single attempt keeps its own error; several
- * become ALL_ATTEMPTS_FAILED naming each failure in order (TensorZero's habit), with the
- * shared kind when they agree and UNAVAILABLE otherwise.
+ * One error for a call whose attempts all failed. Failures of a single model (its retries
+ * included) keep that model's last error; several models become ALL_ATTEMPTS_FAILED naming
+ * each failure in order (TensorZero's habit), with the shared kind when they agree and
+ * UNAVAILABLE otherwise. Every attempt rides along, with its partial usage.
  */
 export function aggregateFailure(attempts: readonly AttemptRecord[], callSignal: AbortSignal): OrchestratorError {
   if (callSignal.aborted && callSignal.reason instanceof OrchestratorError) {
     return callSignal.reason.withAttempts(attempts);
   }
   const failed = attempts.filter((a) => a.error !== undefined);
-  const only = failed.length === 1 ? failed[0] : undefined;
-  if (only?.error) return only.error.withAttempts(attempts);
+  const last = failed[failed.length - 1];
+  if (last?.error && failed.every((a) => a.model === last.model)) return last.error.withAttempts(attempts);
   const kinds = new Set(failed.map((a) => a.error?.kind));
   const [firstKind] = kinds;
   const kind = kinds.size === 1 && firstKind !== undefined ? firstKind : 'unavailable';

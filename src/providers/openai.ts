@@ -128,7 +128,10 @@ export class OpenAIProvider implements Provider {
     if (err instanceof SyntaxError || (err instanceof OpenAI.OpenAIError && /JSON/i.test(err.message))) {
       return malformed(this.name, phase === 'stream' ? 'stream chunk' : 'response body', err);
     }
-    if (phase === 'stream') return truncated(this.name, 'the connection closed mid-stream', err);
+    // undici reports a connection closed mid-body as TypeError('terminated').
+    if (phase === 'stream' || (err instanceof TypeError && err.message === 'terminated')) {
+      return truncated(this.name, 'the connection closed before the answer was complete', err);
+    }
     return unreachable(this.name, err);
   }
 }

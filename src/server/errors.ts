@@ -144,7 +144,17 @@ export function summarizeAttempts(attempts: readonly AttemptRecord[]): string {
 
 function detailsFor(err: OrchestratorError): Any[] {
   const metadata: Record<string, string> = { ...err.metadata };
-  if (err.attempts.length > 0) metadata['attempts'] = summarizeAttempts(err.attempts);
+  if (err.attempts.length > 0) {
+    metadata['attempts'] = summarizeAttempts(err.attempts);
+    // What the failed call still used and costs (a stream cut after some tokens, say).
+    const used = err.attempts.reduce(
+      (sum, a) => ({ prompt: sum.prompt + a.usage.promptTokens, completion: sum.completion + a.usage.completionTokens, cost: sum.cost + a.costUsd }),
+      { prompt: 0, completion: 0, cost: 0 },
+    );
+    metadata['prompt_tokens'] = String(used.prompt);
+    metadata['completion_tokens'] = String(used.completion);
+    metadata['cost_usd'] = String(Math.round(used.cost * 1e10) / 1e10);
+  }
   const details = [errorInfoAny(err.reason, metadata)];
 
   if (err.fieldViolations.length > 0) {

@@ -107,6 +107,9 @@ describe('toGrpcStatus', () => {
     expect(info?.metadata).toEqual({
       request_id: 'r-1',
       attempts: 'gpt-4o:UNAVAILABLE:UPSTREAM_ERROR,gpt-4o-mini:DEADLINE_EXCEEDED:UPSTREAM_TIMEOUT',
+      prompt_tokens: '0',
+      completion_tokens: '0',
+      cost_usd: '0',
     });
   });
 

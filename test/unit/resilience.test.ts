@@ -1,0 +1,272 @@
+import { describe, expect, it } from 'vitest';
+import { OrchestratorError, Reason } from '../../src/domain/errors.js';
+import type { EngineStreamEvent } from '../../src/engine/strategies/stream.js';
+import type { StreamTarget } from '../../src/engine/engine.js';
+import { context, engineFixture, input, ref } from '../helpers/engine-fixture.js';
+import { upstreamFailure } from '../helpers/scripted-provider.js';
+
+const RETRIES = { RETRY_MAX_ATTEMPTS: '3' };
+
+async function failureOf(promise: Promise<unknown>): Promise<OrchestratorError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof OrchestratorError) return err;
+    throw err;
+  }
+  throw new Error('expected a failure');
+}
+
+async function collect(stream: AsyncIterable<EngineStreamEvent>): Promise<{ events: EngineStreamEvent[]; error?: OrchestratorError }> {
+  const events: EngineStreamEvent[] = [];
+  try {
+    for await (const event of stream) events.push(event);
+    return { events };
+  } catch (err) {
+    if (err instanceof OrchestratorError) return { events, error: err };
+    throw err;
+  }
+}
+
+function target(mode: StreamTarget['mode'], models: string[], extra: Partial<StreamTarget> = {}): StreamTarget {
+  return {
+    mode,
+    models: models.map((name, i) => ref(name, `models[${i}]`)),
+    hedgeDelayMs: undefined,
+    restartOnFailure: false,
+    firstTokenTimeoutMs: undefined,
+    interTokenTimeoutMs: undefined,
+    ...extra,
+  };
+}
+
+const rejected = new OrchestratorError({ kind: 'invalid_argument', reason: Reason.UPSTREAM_REJECTED_REQUEST, message: 'HTTP 400' });
+
+describe('retries', () => {
+  it('retries a transient failure and lists both calls', async () => {
+    const { engine, provider, stats } = engineFixture({ env: RETRIES });
+    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('blip') }, { kind: 'answer', content: 'second time lucky' });
+    const answer = await engine.chat(ref('gpt-4o'), input(), context());
+    expect(answer.content).toBe('second time lucky');
+    expect(answer.attempts.map((a) => [a.outcome, a.retry])).toEqual([
+      ['failure', 0],
+      ['success', 1],
+    ]);
+    expect(answer.attempts[1]?.backoffMs).toBeGreaterThanOrEqual(0);
+    expect(stats.snapshot().retries).toBe(1);
+  });
+
+  it('gives up after RETRY_MAX_ATTEMPTS with the last error', async () => {
+    const { engine, provider } = engineFixture({ env: RETRIES });
+    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('down') });
+    const err = await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    expect(provider.calls).toHaveLength(3);
+    expect(err.reason).toBe(Reason.UPSTREAM_ERROR);
+    expect(err.attempts.map((a) => a.retry)).toEqual([0, 1, 2]);
+  });
+
+  it('does not retry what the upstream rejected', async () => {
+    const { engine, provider } = engineFixture({ env: RETRIES });
+    provider.script('gpt-4o', { kind: 'fail', error: rejected });
+    const err = await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    expect(provider.calls).toHaveLength(1);
+    expect(err.kind).toBe('invalid_argument');
+  });
+
+  it('waits for the upstream Retry-After when it fits in the deadline', async () => {
+    const { engine, provider } = engineFixture({ env: RETRIES });
+    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('429', 150) }, { kind: 'answer', content: 'ok' });
+    const started = Date.now();
+    const answer = await engine.chat(ref('gpt-4o'), input(), context({ timeoutMs: 2_000 }));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(answer.attempts[1]?.backoffMs).toBeGreaterThanOrEqual(149);
+  });
+
+  it('fails at once, with the Retry-After, when it would outlast the deadline', async () => {
+    const { engine, provider } = engineFixture({ env: RETRIES });
+    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('429', 5_000) });
+    const started = Date.now();
+    const err = await failureOf(engine.chat(ref('gpt-4o'), input(), context({ timeoutMs: 1_000 })));
+    expect(Date.now() - started).toBeLessThan(200);
+    expect(provider.calls).toHaveLength(1);
+    expect(err.retryAfterMs).toBe(5_000);
+  });
+
+  it('stops retrying when the retry budget runs low (gRFC A6 throttling)', async () => {
+    const { engine, provider, stats } = engineFixture({ env: { ...RETRIES, RETRY_BUDGET_MAX_TOKENS: '4', BREAKER_CONSECUTIVE_FAILURES: '1000' } });
+    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('down') });
+    for (let i = 0; i < 5; i++) await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    // Without the budget: 5 calls x 3 attempts = 15. With 4 tokens: 2 + 1 + 1 + 1 + 1.
+    expect(provider.calls).toHaveLength(6);
+    expect(stats.snapshot().retriesThrottled).toBe(5);
+  });
+});
+
+describe('circuit breaker', () => {
+  const env = { BREAKER_CONSECUTIVE_FAILURES: '3', BREAKER_HALF_OPEN_AFTER_MS: '150', BREAKER_FAILURE_RATE: '1' };
+
+  it('opens after consecutive failures, skips at once, half-opens, and closes on success', async () => {
+    const { engine, provider, stats } = engineFixture({ env });
+    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('a') }, { kind: 'fail', error: upstreamFailure('b') }, { kind: 'fail', error: upstreamFailure('c') }, { kind: 'answer', content: 'healed' });
+    for (let i = 0; i < 3; i++) await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    expect(engine.breakerState('gpt-4o')).toBe('open');
+
+    const skipped = await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    expect(skipped.reason).toBe(Reason.CIRCUIT_OPEN);
+    expect(skipped.attempts[0]?.outcome).toBe('skipped');
+    expect(provider.calls).toHaveLength(3);
+    expect(stats.snapshot().models.find((m) => m.name === 'gpt-4o')?.skipped).toBe(1);
+
+    await new Promise((r) => setTimeout(r, 200));
+    const answer = await engine.chat(ref('gpt-4o'), input(), context());
+    expect(answer.content).toBe('healed');
+    expect(engine.breakerState('gpt-4o')).toBe('closed');
+  });
+
+  it('does not count a rejected request or a cancel against the model', async () => {
+    const { engine, provider } = engineFixture({ env });
+    provider.script('gpt-4o', { kind: 'fail', error: rejected });
+    for (let i = 0; i < 4; i++) await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    expect(engine.breakerState('gpt-4o')).toBe('closed');
+  });
+
+  it('lets fallback skip an open model without waiting', async () => {
+    const { engine, provider } = engineFixture({ env });
+    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('down') });
+    provider.script('gpt-4o-mini', { kind: 'answer', content: 'mini' });
+    for (let i = 0; i < 3; i++) await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    const answer = await engine.fallback(
+      ref('gpt-4o'),
+      { chain: [], attemptTimeoutMs: undefined, defaultMessage: undefined, disableDefaultMessage: true },
+      input(),
+      context(),
+    );
+    expect(answer.model).toBe('gpt-4o-mini');
+    expect(answer.attempts[0]).toMatchObject({ model: 'gpt-4o', outcome: 'skipped' });
+    expect(provider.calls.filter((c) => c.model === 'gpt-4o')).toHaveLength(3);
+  });
+});
+
+describe('hedged race', () => {
+  it('never starts the second model when the first answers within the hedge delay', async () => {
+    const { engine, provider } = engineFixture();
+    provider.script('gpt-4o', { kind: 'answer', content: 'quick', delayMs: 20 });
+    provider.script('gpt-4o-mini', { kind: 'answer', content: 'unused' });
+    const answer = await engine.race(ref(''), [ref('gpt-4o'), ref('gpt-4o-mini')], { hedgeDelayMs: 200 }, input(), context());
+    expect(answer.content).toBe('quick');
+    expect(provider.calls.map((c) => c.model)).toEqual(['gpt-4o']);
+  });
+
+  it('starts the next model after the delay, and the faster answer wins', async () => {
+    const { engine, provider } = engineFixture();
+    provider.script('gpt-4o', { kind: 'answer', content: 'slow', delayMs: 500 });
+    provider.script('gpt-4o-mini', { kind: 'answer', content: 'hedge', delayMs: 10 });
+    const started = Date.now();
+    const answer = await engine.race(ref(''), [ref('gpt-4o'), ref('gpt-4o-mini')], { hedgeDelayMs: 100 }, input(), context());
+    const elapsed = Date.now() - started;
+    expect(answer.content).toBe('hedge');
+    expect(elapsed).toBeGreaterThanOrEqual(100);
+    expect(elapsed).toBeLessThan(450);
+    expect(provider.calls.find((c) => c.model === 'gpt-4o')?.aborted).toBe(true);
+    expect(answer.attempts.map((a) => a.outcome)).toEqual(['cancelled', 'success']);
+  });
+
+  it('starts the next model at once when the first fails', async () => {
+    const { engine, provider } = engineFixture();
+    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('x'), delayMs: 5 });
+    provider.script('gpt-4o-mini', { kind: 'answer', content: 'rescue' });
+    const started = Date.now();
+    const answer = await engine.race(ref(''), [ref('gpt-4o'), ref('gpt-4o-mini')], { hedgeDelayMs: 1_000 }, input(), context());
+    expect(answer.content).toBe('rescue');
+    expect(Date.now() - started).toBeLessThan(500);
+  });
+});
+
+describe('streaming strategies', () => {
+  it('falls back before the first token without the client seeing it', async () => {
+    const { engine, provider } = engineFixture();
+    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('down') });
+    provider.script('gpt-4o-mini', { kind: 'answer', content: 'from the mini' });
+    const { events, error } = await collect(engine.stream(ref(''), target('fallback', ['gpt-4o', 'gpt-4o-mini']), input(), context()));
+    expect(error).toBeUndefined();
+    expect(events[0]).toEqual({ type: 'started', model: 'gpt-4o-mini', provider: 'openai' });
+    const completed = events.at(-1);
+    if (completed?.type !== 'completed') throw new Error('not completed');
+    expect(completed.fallbackTriggered).toBe(true);
+    expect(completed.attempts.map((a) => `${a.model}:${a.outcome}`)).toEqual(['gpt-4o:failure', 'gpt-4o-mini:success']);
+  });
+
+  it('retries a stream that failed before its first token', async () => {
+    const { engine, provider } = engineFixture({ env: RETRIES });
+    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('blip') }, { kind: 'answer', content: 'a b c' });
+    const { events, error } = await collect(engine.stream(ref('gpt-4o'), target('single', []), input(), context()));
+    expect(error).toBeUndefined();
+    expect(events.filter((e) => e.type === 'delta')).toHaveLength(3);
+  });
+
+  it('never retries after the first token: the stream ends with the partial usage', async () => {
+    const { engine, provider } = engineFixture({ env: RETRIES });
+    provider.script('gpt-4o', { kind: 'cut', afterTokens: 2 });
+    const { events, error } = await collect(engine.stream(ref('gpt-4o'), target('single', []), input(), context()));
+    expect(events.map((e) => e.type)).toEqual(['started', 'delta', 'delta']);
+    expect(provider.calls).toHaveLength(1);
+    expect(error?.kind).toBe('unavailable');
+    expect(error?.attempts[0]?.usage.completionTokens).toBeGreaterThan(0);
+  });
+
+  it('restarts on the next model with a restarted event when the caller opted in', async () => {
+    const { engine, provider, stats } = engineFixture();
+    provider.script('gpt-4o', { kind: 'cut', afterTokens: 2 });
+    provider.script('gpt-4o-mini', { kind: 'answer', content: 'fresh start here' });
+    const { events, error } = await collect(
+      engine.stream(ref(''), target('fallback', ['gpt-4o', 'gpt-4o-mini'], { restartOnFailure: true }), input(), context()),
+    );
+    expect(error).toBeUndefined();
+    expect(events.map((e) => e.type)).toEqual(['started', 'delta', 'delta', 'restarted', 'delta', 'delta', 'delta', 'completed']);
+    const restarted = events[3];
+    expect(restarted).toMatchObject({ type: 'restarted', failedModel: 'gpt-4o', nextModel: 'gpt-4o-mini', reason: 'UPSTREAM_ERROR' });
+    const after = events.slice(4).flatMap((e) => (e.type === 'delta' ? [e.content] : [])).join('');
+    expect(after).toBe('fresh start here');
+    expect(stats.snapshot().streamRestarts).toBe(1);
+  });
+
+  it('lets the first model to produce a token win a streamed race', async () => {
+    const { engine, provider } = engineFixture();
+    provider.script('gpt-4o', { kind: 'answer', content: 'slow one', delayMs: 300 });
+    provider.script('gpt-4o-mini', { kind: 'answer', content: 'fast one', delayMs: 10 });
+    const { events } = await collect(engine.stream(ref(''), target('race', ['gpt-4o', 'gpt-4o-mini']), input(), context()));
+    expect(events[0]).toMatchObject({ type: 'started', model: 'gpt-4o-mini' });
+    expect(provider.calls.find((c) => c.model === 'gpt-4o')?.aborted).toBe(true);
+    const completed = events.at(-1);
+    expect(completed?.type === 'completed' && completed.attempts.map((a) => `${a.model}:${a.outcome}`).sort()).toEqual([
+      'gpt-4o-mini:success',
+      'gpt-4o:cancelled',
+    ]);
+  });
+
+  it('gives up on a model that sends no first token in time, and falls back', async () => {
+    const { engine, provider } = engineFixture();
+    provider.script('gpt-4o', { kind: 'hang' });
+    provider.script('gpt-4o-mini', { kind: 'answer', content: 'here' });
+    const { events } = await collect(
+      engine.stream(ref(''), target('fallback', ['gpt-4o', 'gpt-4o-mini'], { firstTokenTimeoutMs: 50 }), input(), context()),
+    );
+    const completed = events.at(-1);
+    if (completed?.type !== 'completed') throw new Error('not completed');
+    expect(completed.attempts[0]).toMatchObject({ model: 'gpt-4o', outcome: 'timeout' });
+    expect(completed.attempts[0]?.error?.reason).toBe(Reason.STREAM_STALLED);
+    expect(provider.calls[0]?.aborted).toBe(true);
+  });
+
+  it('aborts a stream that goes silent between tokens', async () => {
+    const { engine, provider } = engineFixture();
+    provider.script('gpt-4o', { kind: 'answer', content: 'one two three', tokenDelayMs: 200 });
+    const { events, error } = await collect(
+      engine.stream(ref('gpt-4o'), target('single', [], { interTokenTimeoutMs: 60, firstTokenTimeoutMs: 1_000 }), input(), context()),
+    );
+    expect(events.some((e) => e.type === 'completed')).toBe(false);
+    expect(error?.reason).toBe(Reason.STREAM_STALLED);
+    expect(error?.metadata['phase']).toMatch(/token/);
+    expect(provider.calls[0]?.aborted).toBe(true);
+  });
+});
