@@ -44,6 +44,8 @@ export class OpenAIProvider implements Provider {
       baseURL: options.baseURL,
       organization: options.organization ?? null,
       maxRetries: 0,
+      // Failures are ours to log, once, with the request id.
+      logLevel: 'off',
       // Our AbortSignal carries the real deadline; this only guards against a lost signal.
       timeout: 60 * 60 * 1000,
       defaultHeaders: options.defaultHeaders ? { ...options.defaultHeaders } : undefined,
