@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
+import type { GetStatsResponse } from '../../src/gen/orchestrator/v1/stats.js';
 import { AttemptOutcome, FinishReason } from '../../src/gen/orchestrator/v1/common.js';
 import { collectStream, streamRequest } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -18,6 +19,13 @@ function stream(prompt: string, model = 'gpt-4o', options: Partial<grpc.CallOpti
 
 const text = (messages: StreamChatResponse[]) =>
   messages.map((m) => (m.event?.$case === 'delta' ? m.event.delta.content : '')).join('');
+
+const stats = () =>
+  new Promise<GetStatsResponse>((resolve, reject) => h.clients.stats.getStats({}, (err, res) => (err ? reject(err) : resolve(res))));
+const gpt4o = (s: GetStatsResponse) => {
+  const row = s.models.find((m) => m.name === 'gpt-4o');
+  return { cancelled: row?.cancelled ?? 0, completionTokens: row?.completionTokens ?? 0, costUsd: row?.costUsd ?? 0 };
+};
 
 describe('StreamChat', () => {
   it('sends started, deltas, completed; the deltas spell the upstream answer', async () => {
@@ -86,6 +94,7 @@ describe('StreamChat', () => {
   it('closes the upstream request when the client cancels mid-stream', async () => {
     h.upstream.injectFault({ kind: 'slow', tokensPerSecond: 20, times: 1 });
     const before = h.upstream.requests.length;
+    const statsBefore = gpt4o(await stats());
     const call = stream('cancel me');
     await new Promise<void>((resolve) => {
       call.on('data', (m: StreamChatResponse) => {
@@ -98,6 +107,11 @@ describe('StreamChat', () => {
     call.on('error', () => undefined);
     await h.upstream.waitForIdle(2_000);
     expect(h.upstream.requests[before]?.outcome).toBe('client_closed');
+    // What was generated before the cancel is still accounted for.
+    const after = gpt4o(await stats());
+    expect(after.cancelled - statsBefore.cancelled).toBe(1);
+    expect(after.completionTokens - statsBefore.completionTokens).toBeGreaterThan(0);
+    expect(after.costUsd - statsBefore.costUsd).toBeGreaterThan(0);
   });
 
   it('ends with DEADLINE_EXCEEDED and closes upstream when the deadline passes mid-stream', async () => {
