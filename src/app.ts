@@ -2,7 +2,11 @@ import type { Logger } from 'pino';
 import { Catalog } from './catalog/catalog.js';
 import { BUILTIN_MODELS } from './catalog/models.js';
 import type { Config } from './config/config.js';
+import { loadConfigFile, type FileConfig, type ProviderSpec } from './config/file.js';
+import { checkProviderUrl, checkResolvedHost } from './config/ssrf.js';
 import { Engine } from './engine/engine.js';
+import { DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName } from './engine/routing/profiles.js';
+import { createProvider } from './providers/factory.js';
 import { OpenAIProvider } from './providers/openai.js';
 import { ProviderRegistry } from './providers/registry.js';
 import { startSimulator, type Simulator } from './providers/simulator/index.js';
@@ -22,35 +26,43 @@ export interface App {
 const SIMULATOR_PROVIDER = 'simulator';
 
 /**
- * The composition root: config -> providers -> catalog -> engine -> server. Used by main.ts
- * and by the integration tests, which start it on port 0.
+ * The composition root: config (+ CONFIG_FILE) -> providers -> catalog -> engine -> server.
+ * Used by main.ts and by the integration tests, which start it on port 0.
  */
-export async function startApp(config: Config, log: Logger): Promise<App> {
+export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<App> {
+  const file = config.configFile ? loadConfigFile(config.configFile) : undefined;
   const registry = new ProviderRegistry();
-  const kinds = new Map<string, string>();
-  if (config.openai.apiKey !== undefined) {
-    registry.register(
-      new OpenAIProvider({
-        name: 'openai',
-        baseURL: config.openai.baseURL,
-        apiKey: config.openai.apiKey,
-        organization: config.openai.organization,
-      }),
-    );
-    kinds.set('openai', 'openai');
+  for (const spec of providerSpecs(config, file)) {
+    // The OPENAI_* shorthand was parsed with the config; file providers name their variable.
+    const apiKey =
+      spec.name === 'openai' && spec.apiKeyEnv === 'OPENAI_API_KEY' && config.openai.apiKey
+        ? config.openai.apiKey
+        : spec.apiKeyEnv === undefined
+          ? 'none'
+          : env[spec.apiKeyEnv];
+    if (!apiKey) {
+      log.warn({ provider: spec.name, apiKeyEnv: spec.apiKeyEnv }, 'provider skipped: its API key variable is not set');
+      continue;
+    }
+    const unresolvable = await checkResolvedHost(spec.baseURL, spec).catch(() => undefined);
+    if (unresolvable) throw new Error(`provider ${spec.name}: base URL refused: ${unresolvable}`);
+    registry.register(createProvider(spec, apiKey));
   }
   let simulator: Simulator | undefined;
-  if (config.simulator.enabled) {
+  const simulate = config.simulator.enabled && (config.simulator.forced || registry.names().length === 0);
+  if (simulate) {
     simulator = await startSimulator({ port: config.simulator.port, latencyScale: config.simulator.latencyScale });
     // The same provider code path as a real endpoint: the openai SDK over real HTTP and SSE.
     registry.register(new OpenAIProvider({ name: SIMULATOR_PROVIDER, baseURL: simulator.baseURL, apiKey: 'simulator' }));
   }
+  const configured = new Map(registry.names().filter((n) => n !== SIMULATOR_PROVIDER).map((n) => [n, n]));
   const catalog = new Catalog({
-    models: BUILTIN_MODELS,
-    providers: kinds,
+    models: [...(file?.includeBuiltinModels === false ? [] : BUILTIN_MODELS), ...(file?.models ?? [])],
+    providers: configured,
     ...(simulator ? { simulatorProvider: SIMULATOR_PROVIDER } : {}),
   });
   if (!catalog.find(config.defaults.model)) {
+    await simulator?.close();
     throw new Error(`DEFAULT_MODEL "${config.defaults.model}" is not in the catalog`);
   }
   const stats = new StatsStore();
@@ -64,6 +76,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       fallbackMessage: config.defaults.fallbackMessage,
     },
     resilience: config.resilience,
+    routing: { weights: routingWeights(file), fallbackDepth: file?.routing.fallbackDepth ?? 3 },
+    batch: { globalConcurrency: config.batch.globalConcurrency },
   });
   const server = new GatewayServer({ config, engine, stats, log });
   let port: number;
@@ -79,7 +93,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       'no provider API key is set: serving SIMULATED models from the embedded simulator (set OPENAI_API_KEY for real ones)',
     );
   }
-  log.info({ host: config.host, port, providers: registry.names() }, 'llm-orchestrator listening');
+  log.info({ host: config.host, port, providers: registry.names(), configFile: config.configFile }, 'llm-orchestrator listening');
   return {
     port,
     server,
@@ -92,4 +106,32 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await simulator?.close();
     },
   };
+}
+
+/** Providers from the file, plus the OPENAI_* environment shorthand unless the file names "openai". */
+function providerSpecs(config: Config, file: FileConfig | undefined): ProviderSpec[] {
+  const specs = [...(file?.providers ?? [])];
+  if (config.openai.apiKey !== undefined && !specs.some((s) => s.name === 'openai')) {
+    const bad = checkProviderUrl(config.openai.baseURL, { allowLinkLocal: false });
+    if (bad) throw new Error(`OPENAI_BASE_URL refused: ${bad}`);
+    specs.push({
+      name: 'openai',
+      kind: 'openai',
+      baseURL: config.openai.baseURL,
+      apiKeyEnv: 'OPENAI_API_KEY',
+      timeoutMs: undefined,
+      headers: config.openai.organization ? { 'OpenAI-Organization': config.openai.organization } : {},
+      maxTokensField: undefined,
+      allowLinkLocal: false,
+    });
+  }
+  return specs;
+}
+
+function routingWeights(file: FileConfig | undefined): Record<RoutingProfileName, ProfileWeights> {
+  const weights = { ...DEFAULT_PROFILE_WEIGHTS };
+  for (const [profile, override] of Object.entries(file?.routing.profiles ?? {}) as [RoutingProfileName, Partial<ProfileWeights>][]) {
+    weights[profile] = { ...weights[profile], ...override };
+  }
+  return weights;
 }

@@ -1,7 +1,9 @@
 /**
  * The built-in catalog: the seeds' models (gpt-4o, gpt-4o-mini, gpt-4-turbo, gpt-3.5-turbo) and
  * current OpenAI ones. Prices are US dollars per million tokens, from OpenAI's public price list.
- * Issue 5 adds a config file that extends or replaces this list.
+ * A config file (CONFIG_FILE) can add models and providers, or replace this list.
+ * Quality scores are our own relative judgement (0..1); latency hints are typical public figures,
+ * replaced by live measurements as soon as a model has traffic.
  */
 
 export type ModelTier = 'small' | 'medium' | 'large';
@@ -23,6 +25,11 @@ export interface ModelDefinition {
   readonly tier: ModelTier;
   /** Default fallback chain after this model, smaller models of the family first in line. */
   readonly fallbacks: readonly string[];
+  /** 0..1, relative answer quality; routing's quality dimension. */
+  readonly quality: number;
+  /** Typical time to first token and generation speed, used by routing before live traffic. */
+  readonly typicalTtftMs: number;
+  readonly tokensPerSecond: number;
 }
 
 export const BUILTIN_MODELS: readonly ModelDefinition[] = [
@@ -38,6 +45,9 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     cachedInputPricePerMillion: 1.25,
     family: 'gpt-4o',
     tier: 'large',
+    quality: 0.85,
+    typicalTtftMs: 450,
+    tokensPerSecond: 80,
     fallbacks: ['gpt-4o-mini', 'gpt-3.5-turbo'],
   },
   {
@@ -52,6 +62,9 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     cachedInputPricePerMillion: 0.075,
     family: 'gpt-4o',
     tier: 'small',
+    quality: 0.7,
+    typicalTtftMs: 350,
+    tokensPerSecond: 110,
     fallbacks: ['gpt-3.5-turbo'],
   },
   {
@@ -66,6 +79,9 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     cachedInputPricePerMillion: 10,
     family: 'gpt-4',
     tier: 'large',
+    quality: 0.8,
+    typicalTtftMs: 700,
+    tokensPerSecond: 35,
     fallbacks: ['gpt-4o-mini', 'gpt-3.5-turbo'],
   },
   {
@@ -80,6 +96,9 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     cachedInputPricePerMillion: 0.5,
     family: 'gpt-3.5',
     tier: 'small',
+    quality: 0.55,
+    typicalTtftMs: 300,
+    tokensPerSecond: 120,
     fallbacks: [],
   },
   {
@@ -94,6 +113,9 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     cachedInputPricePerMillion: 0.5,
     family: 'gpt-4.1',
     tier: 'large',
+    quality: 0.88,
+    typicalTtftMs: 500,
+    tokensPerSecond: 80,
     fallbacks: ['gpt-4.1-mini', 'gpt-4.1-nano'],
   },
   {
@@ -108,6 +130,9 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     cachedInputPricePerMillion: 0.1,
     family: 'gpt-4.1',
     tier: 'medium',
+    quality: 0.75,
+    typicalTtftMs: 350,
+    tokensPerSecond: 110,
     fallbacks: ['gpt-4.1-nano'],
   },
   {
@@ -122,6 +147,9 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     cachedInputPricePerMillion: 0.025,
     family: 'gpt-4.1',
     tier: 'small',
+    quality: 0.6,
+    typicalTtftMs: 250,
+    tokensPerSecond: 150,
     fallbacks: [],
   },
   {
@@ -136,6 +164,9 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     cachedInputPricePerMillion: 0.5,
     family: 'o',
     tier: 'large',
+    quality: 0.95,
+    typicalTtftMs: 2500,
+    tokensPerSecond: 60,
     fallbacks: ['o4-mini'],
   },
   {
@@ -150,6 +181,9 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     cachedInputPricePerMillion: 0.275,
     family: 'o',
     tier: 'small',
+    quality: 0.86,
+    typicalTtftMs: 1500,
+    tokensPerSecond: 90,
     fallbacks: [],
   },
   {
@@ -164,6 +198,9 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     cachedInputPricePerMillion: 0.125,
     family: 'gpt-5',
     tier: 'large',
+    quality: 0.96,
+    typicalTtftMs: 1800,
+    tokensPerSecond: 70,
     fallbacks: ['gpt-5-mini', 'gpt-5-nano'],
   },
   {
@@ -178,6 +215,9 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     cachedInputPricePerMillion: 0.025,
     family: 'gpt-5',
     tier: 'medium',
+    quality: 0.85,
+    typicalTtftMs: 900,
+    tokensPerSecond: 100,
     fallbacks: ['gpt-5-nano'],
   },
   {
@@ -192,6 +232,9 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     cachedInputPricePerMillion: 0.005,
     family: 'gpt-5',
     tier: 'small',
+    quality: 0.7,
+    typicalTtftMs: 600,
+    tokensPerSecond: 140,
     fallbacks: [],
   },
 ];

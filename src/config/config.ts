@@ -61,6 +61,13 @@ const envSchema = z.object({
   STREAM_FIRST_TOKEN_TIMEOUT_MS: number(z.number().int().min(0), 30_000),
   STREAM_INTER_TOKEN_TIMEOUT_MS: number(z.number().int().min(0), 30_000),
   SHUTDOWN_GRACE_MS: number(z.number().int().min(0), 10_000),
+  /** YAML or JSON file declaring providers, models and routing weights. */
+  CONFIG_FILE: text(),
+  BATCH_MAX_ITEMS: number(z.number().int().min(1).max(10_000), 100),
+  BATCH_DEFAULT_CONCURRENCY: number(z.number().int().min(1), 4),
+  BATCH_MAX_CONCURRENCY: number(z.number().int().min(1), 16),
+  /** Batch items running at once over all batches; interactive calls never wait for these slots. */
+  BATCH_GLOBAL_CONCURRENCY: number(z.number().int().min(1), 32),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -75,8 +82,10 @@ export interface Config {
     readonly organization: string | undefined;
   };
   readonly simulator: {
-    /** Serve the embedded simulator for models whose provider has no key. */
+    /** Serve the embedded simulator (auto: only when no real provider is configured). */
     readonly enabled: boolean;
+    /** SIMULATOR=on: serve it even next to real providers, for models they do not cover. */
+    readonly forced: boolean;
     readonly latencyScale: number;
     readonly port: number;
   };
@@ -94,6 +103,14 @@ export interface Config {
     readonly maxModelsPerCall: number;
   };
   readonly shutdownGraceMs: number;
+  /** Path of the providers/models/routing file, when set. */
+  readonly configFile: string | undefined;
+  readonly batch: {
+    readonly maxItems: number;
+    readonly defaultConcurrency: number;
+    readonly maxConcurrency: number;
+    readonly globalConcurrency: number;
+  };
 }
 
 export interface ResilienceConfig {
@@ -139,13 +156,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     );
   }
   const e = parsed.data;
-  const simulatorEnabled = e.SIMULATOR === 'on' || (e.SIMULATOR === 'auto' && e.OPENAI_API_KEY === undefined);
+  const simulatorEnabled = e.SIMULATOR !== 'off';
   return deepFreeze({
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
     openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL, organization: e.OPENAI_ORGANIZATION },
-    simulator: { enabled: simulatorEnabled, latencyScale: e.SIMULATOR_LATENCY_SCALE, port: e.SIMULATOR_PORT },
+    simulator: { enabled: simulatorEnabled, forced: e.SIMULATOR === 'on', latencyScale: e.SIMULATOR_LATENCY_SCALE, port: e.SIMULATOR_PORT },
     defaults: {
       model: e.DEFAULT_MODEL,
       temperature: e.DEFAULT_TEMPERATURE,
@@ -174,6 +191,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     },
     limits: { maxContentChars: e.MAX_CONTENT_CHARS, maxModelsPerCall: 8 },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    configFile: e.CONFIG_FILE,
+    batch: {
+      maxItems: e.BATCH_MAX_ITEMS,
+      defaultConcurrency: e.BATCH_DEFAULT_CONCURRENCY,
+      maxConcurrency: e.BATCH_MAX_CONCURRENCY,
+      globalConcurrency: e.BATCH_GLOBAL_CONCURRENCY,
+    },
   });
 }
 

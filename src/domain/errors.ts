@@ -35,6 +35,12 @@ export const Reason = {
   UPSTREAM_MALFORMED_RESPONSE: 'UPSTREAM_MALFORMED_RESPONSE',
   STREAM_TRUNCATED: 'STREAM_TRUNCATED',
   ALL_ATTEMPTS_FAILED: 'ALL_ATTEMPTS_FAILED',
+  /** Routing found no candidate that can take the request (breakers open, no provider). */
+  NO_ELIGIBLE_MODEL: 'NO_ELIGIBLE_MODEL',
+  /** The prompt plus max_tokens fits no candidate's context window. */
+  PROMPT_TOO_LONG: 'PROMPT_TOO_LONG',
+  /** A batch request_id appears more than once. */
+  DUPLICATE_REQUEST_ID: 'DUPLICATE_REQUEST_ID',
   DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
   CANCELLED: 'CANCELLED',
   DRAINING: 'DRAINING',

@@ -69,6 +69,8 @@ export interface AttemptRunnerOptions {
   readonly breakers: BreakerRegistry;
   readonly budgets: RetryBudgets;
   readonly retry: RetryOptions;
+  /** Also told about every attempt (routing's live statistics). */
+  readonly onAttempt?: (record: AttemptRecord) => void;
 }
 
 /**
@@ -299,6 +301,7 @@ export class AttemptRunner {
       backoffMs: 0,
     };
     this.options.telemetry.recordAttempt(record);
+    this.options.onAttempt?.(record);
     return record;
   }
 
@@ -323,6 +326,7 @@ export class AttemptRunner {
       backoffMs: info.backoffMs,
     };
     this.options.telemetry.recordAttempt(record);
+    this.options.onAttempt?.(record);
     return record;
   }
 }

@@ -12,6 +12,12 @@ import { streamWithStrategy, type EngineStreamEvent, type StreamOptions } from '
 import type { ResilienceConfig } from '../config/config.js';
 import { BreakerRegistry, type BreakerState } from './resilience/breakers.js';
 import { RetryBudgets } from './resilience/retry-budget.js';
+import { bulkhead, type BulkheadPolicy } from 'cockatiel';
+import { OrchestratorError, Reason } from '../domain/errors.js';
+import { LiveModelStats } from './routing/live-stats.js';
+import { DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName } from './routing/profiles.js';
+import { Router, type RouteDecision } from './routing/router.js';
+import { runBatch, type BatchEvent, type BatchWork } from './strategies/batch.js';
 
 export interface EngineOptions {
   readonly catalog: Catalog;
@@ -23,6 +29,21 @@ export interface EngineOptions {
     readonly fallbackMessage: string;
   };
   readonly resilience: ResilienceConfig;
+  readonly routing?: {
+    readonly weights?: Readonly<Record<RoutingProfileName, ProfileWeights>>;
+    /** How many ranked models a routed request may try, best first. */
+    readonly fallbackDepth?: number;
+  };
+  readonly batch: {
+    /** Batch items running at once in the whole process, over all batches. */
+    readonly globalConcurrency: number;
+  };
+}
+
+/** A routed request: the profile and, optionally, the only models to consider. */
+export interface RouteRequest {
+  readonly profile: RoutingProfileName;
+  readonly candidates: readonly ModelRef[];
 }
 
 /** A requested model name and the request field it came from, for error details. */
@@ -38,6 +59,8 @@ export interface StreamTarget {
   readonly restartOnFailure: boolean;
   readonly firstTokenTimeoutMs: number | undefined;
   readonly interTokenTimeoutMs: number | undefined;
+  /** Set: the ranking of this route is the chain (mode must be 'fallback'). */
+  readonly route?: RouteRequest | undefined;
 }
 
 export interface FallbackTarget {
@@ -53,17 +76,60 @@ export interface FallbackTarget {
  */
 export class Engine {
   private readonly deps: { runner: AttemptRunner; telemetry: EngineTelemetry };
+  private readonly router: Router;
+  private readonly batchBulkhead: BulkheadPolicy;
 
   constructor(private readonly options: EngineOptions) {
     const { resilience } = options;
+    const live = new LiveModelStats((id) => options.catalog.find(id));
     const runner = new AttemptRunner({
       providers: options.providers,
       telemetry: options.telemetry,
+      onAttempt: (record) => live.recordAttempt(record),
       breakers: new BreakerRegistry(resilience.breaker),
       budgets: new RetryBudgets({ maxTokens: resilience.retry.budgetMaxTokens, tokenRatio: resilience.retry.budgetTokenRatio }),
       retry: resilience.retry,
     });
     this.deps = { runner, telemetry: options.telemetry };
+    this.router = new Router({
+      catalog: options.catalog,
+      live,
+      weights: options.routing?.weights ?? DEFAULT_PROFILE_WEIGHTS,
+      breakerState: (model) => runner.breakerState(model),
+    });
+    this.batchBulkhead = bulkhead(options.batch.globalConcurrency, Number.MAX_SAFE_INTEGER);
+  }
+
+  /** How the profile ranks the candidates for these messages. */
+  rank(route: RouteRequest, input: ChatInput): RouteDecision {
+    return this.router.rank({
+      profile: route.profile,
+      messages: input.messages,
+      maxTokens: input.maxTokens ?? this.options.defaults.maxTokens,
+      candidates: this.resolve(route.candidates),
+    });
+  }
+
+  /** Chat on a routed request: the ranking is the fallback chain, best first. */
+  async chatRouted(route: RouteRequest, input: ChatInput, ctx: CallContext): Promise<Answer & { decision: RouteDecision }> {
+    const { decision, chain } = this.routeChain(route, input);
+    const plan = this.plan(chain, input, { capMaxTokens: true });
+    const answer = await runFallbackChain(this.deps, plan, { linkTimeoutMs: undefined, defaultMessage: undefined }, ctx);
+    return { ...answer, decision };
+  }
+
+  batch(items: readonly BatchWork[], concurrency: number, ctx: CallContext): AsyncGenerator<BatchEvent> {
+    return runBatch(items, { concurrency, global: this.batchBulkhead }, ctx);
+  }
+
+  private routeChain(route: RouteRequest, input: ChatInput): { decision: RouteDecision; chain: ModelRef[] } {
+    const decision = this.rank(route, input);
+    const eligible = decision.ranking.filter((r) => r.excluded === undefined);
+    const first = eligible[0];
+    if (!first) throw noEligibleModel(decision);
+    this.deps.telemetry.recordRoutingDecision(route.profile, first.model.id);
+    const depth = this.options.routing?.fallbackDepth ?? 3;
+    return { decision, chain: eligible.slice(0, depth).map((r) => ({ name: r.model.id, field: 'route' })) };
   }
 
   /** The circuit breaker of the model's endpoint in this process. */
@@ -82,18 +148,20 @@ export class Engine {
 
   /** Validates and plans eagerly (errors before any event), then streams. */
   stream(primary: ModelRef, target: StreamTarget, input: ChatInput, ctx: CallContext): AsyncGenerator<EngineStreamEvent> {
-    const refs = target.mode === 'single' ? [primary] : this.expand(primary, target.models);
+    const routed = target.route ? this.routeChain(target.route, input) : undefined;
+    const refs = routed ? routed.chain : target.mode === 'single' ? [primary] : this.expand(primary, target.models);
     const plan = this.plan(refs, input, { capMaxTokens: target.mode === 'fallback' });
     const { resilience } = this.options;
     return streamWithStrategy(
       this.deps,
       plan,
       {
-        mode: target.mode,
+        mode: routed ? 'fallback' : target.mode,
         hedgeDelayMs: target.hedgeDelayMs ?? 0,
         restartOnFailure: target.restartOnFailure,
         firstTokenTimeoutMs: target.firstTokenTimeoutMs ?? resilience.firstTokenTimeoutMs,
         interTokenTimeoutMs: target.interTokenTimeoutMs ?? resilience.interTokenTimeoutMs,
+        decision: routed?.decision,
       },
       ctx,
     );
@@ -169,3 +237,22 @@ export class Engine {
 }
 
 export type { Answer, FallbackAnswer, EngineStreamEvent };
+
+function noEligibleModel(decision: RouteDecision): OrchestratorError {
+  const reasons = decision.ranking.map((r) => `${r.model.id}: ${r.excluded ?? 'eligible'}`).join('; ');
+  const tooLong = decision.ranking.length > 0 && decision.ranking.every((r) => r.excluded?.startsWith('context window'));
+  if (tooLong) {
+    return new OrchestratorError({
+      kind: 'invalid_argument',
+      reason: Reason.PROMPT_TOO_LONG,
+      message: `no candidate's context window holds ${decision.promptTokens} prompt tokens plus max_tokens`,
+      fieldViolations: [{ field: 'messages', description: `${decision.promptTokens} prompt tokens do not fit any candidate: ${reasons}` }],
+    });
+  }
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.NO_ELIGIBLE_MODEL,
+    message: `no model can take this request now: ${reasons || 'no candidates'}`,
+    retryable: true,
+  });
+}

@@ -11,6 +11,8 @@ export interface EngineTelemetry {
   recordRetryThrottled(): void;
   /** A stream that restarted on another model after a mid-stream failure. */
   recordStreamRestart(): void;
+  /** A routed request and the model ranked first. */
+  recordRoutingDecision(profile: string, model: string): void;
 }
 
 export interface ProviderLookup {

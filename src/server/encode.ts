@@ -1,6 +1,18 @@
 import type { AttemptOutcome as DomainOutcome, AttemptRecord, FinishReason as DomainFinish, TokenUsage } from '../domain/chat.js';
 import type { Answer } from '../engine/answer.js';
-import { Attempt, AttemptOutcome, CircuitState, FinishReason, type Usage } from '../gen/orchestrator/v1/common.js';
+import {
+  Attempt,
+  AttemptOutcome,
+  CircuitState,
+  Complexity,
+  FinishReason,
+  RoutingProfile,
+  type RouteDecision as RouteDecisionMessage,
+  type Usage,
+} from '../gen/orchestrator/v1/common.js';
+import type { RouteDecision } from '../engine/routing/router.js';
+import type { Complexity as DomainComplexity } from '../engine/routing/complexity.js';
+import type { RoutingProfileName } from '../engine/routing/profiles.js';
 import type { BreakerState } from '../engine/resilience/breakers.js';
 import { Code } from '../gen/google/rpc/code.js';
 import { codeForKind } from './errors.js';
@@ -79,4 +91,49 @@ export function encodeAnswer(answer: Answer, requestId: string) {
 
 export function round3(ms: number): number {
   return Math.round(ms * 1000) / 1000;
+}
+
+const PROFILE: Readonly<Record<RoutingProfileName, RoutingProfile>> = {
+  quality: RoutingProfile.ROUTING_PROFILE_QUALITY,
+  balanced: RoutingProfile.ROUTING_PROFILE_BALANCED,
+  speed: RoutingProfile.ROUTING_PROFILE_SPEED,
+  budget: RoutingProfile.ROUTING_PROFILE_BUDGET,
+  long_context: RoutingProfile.ROUTING_PROFILE_LONG_CONTEXT,
+};
+
+const COMPLEXITY: Readonly<Record<DomainComplexity, Complexity>> = {
+  simple: Complexity.COMPLEXITY_SIMPLE,
+  moderate: Complexity.COMPLEXITY_MODERATE,
+  complex: Complexity.COMPLEXITY_COMPLEX,
+};
+
+export function encodeProfile(profile: RoutingProfileName): RoutingProfile {
+  return PROFILE[profile];
+}
+
+export function encodeDecision(decision: RouteDecision): RouteDecisionMessage {
+  const chosen = decision.ranking.find((r) => r.excluded === undefined);
+  return {
+    profile: PROFILE[decision.profile],
+    complexity: COMPLEXITY[decision.complexity],
+    promptTokens: decision.promptTokens,
+    chosenModel: chosen?.model.id ?? '',
+    ranking: decision.ranking.map((r) => ({
+      model: r.model.id,
+      provider: r.model.servedBy ?? r.model.provider,
+      score: r.score,
+      quality: round4(r.quality),
+      latency: round4(r.latency),
+      cost: round4(r.cost),
+      reliability: round4(r.reliability),
+      estimatedCostUsd: r.estimatedCostUsd,
+      expectedLatencyMs: round3(r.expectedLatencyMs),
+      eligible: r.excluded === undefined,
+      excludedReason: r.excluded ?? '',
+    })),
+  };
+}
+
+function round4(value: number): number {
+  return Math.round(value * 1e4) / 1e4;
 }

@@ -73,14 +73,26 @@ export function codeForKind(kind: ErrorKind): grpc.status {
 }
 
 export function toGrpcStatus(err: unknown): GrpcErrorStatus {
+  const { status, internal } = rpcStatus(err);
+  return statusWith(status.code, status.message, status.details, internal);
+}
+
+/**
+ * The same status as a google.rpc.Status message, for errors carried inside a response (a
+ * batch item's failure) rather than as the call's status.
+ */
+export function toRpcStatus(err: unknown): Status {
+  return rpcStatus(err).status;
+}
+
+function rpcStatus(err: unknown): { status: Status; internal: boolean } {
   if (!isOrchestratorError(err)) {
-    return statusWith(grpc.status.INTERNAL, INTERNAL_MESSAGE, [errorInfoAny(INTERNAL_REASON, {})], true);
+    return { status: { code: grpc.status.INTERNAL, message: INTERNAL_MESSAGE, details: [errorInfoAny(INTERNAL_REASON, {})] }, internal: true };
   }
-  const code = CODE_BY_KIND[err.kind];
   // An `internal` kind is still our failure: its message may quote a cause, so it stays private.
   const internal = err.kind === 'internal';
   const message = internal ? INTERNAL_MESSAGE : err.message;
-  return statusWith(code, message, detailsFor(err), internal);
+  return { status: { code: CODE_BY_KIND[err.kind], message, details: detailsFor(err) }, internal };
 }
 
 /**

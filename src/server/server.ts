@@ -63,9 +63,12 @@ export class GatewayServer {
       maxContentChars: config.limits.maxContentChars,
       maxModelsPerCall: config.limits.maxModelsPerCall,
       defaultTemperature: config.defaults.temperature,
+      batchMaxItems: config.batch.maxItems,
+      batchDefaultConcurrency: config.batch.defaultConcurrency,
+      batchMaxConcurrency: config.batch.maxConcurrency,
     };
     this.server.addService(ChatServiceService, chatService(deps, engine, limits));
-    this.server.addService(ModelServiceService, modelService(deps, engine));
+    this.server.addService(ModelServiceService, modelService(deps, engine, limits));
     this.server.addService(StatsServiceService, statsService(deps, stats, engine));
     this.server.addService(HealthService, this.health.implementation);
     addReflection(this.server);

@@ -1,7 +1,9 @@
 import type { ChatInput, ChatMessage, ChatRole } from '../domain/chat.js';
 import { invalidArgument, type FieldViolation } from '../domain/errors.js';
 import type { ModelRef } from '../engine/engine.js';
-import { Role, type Message } from '../gen/orchestrator/v1/common.js';
+import type { RouteRequest } from '../engine/engine.js';
+import type { RoutingProfileName } from '../engine/routing/profiles.js';
+import { Role, RoutingProfile, type Message, type RouteTarget } from '../gen/orchestrator/v1/common.js';
 
 /** The fields every chat-like request shares (ChatRequest, StreamChatRequest, RaceRequest, ...). */
 export interface ConversationFields {
@@ -25,6 +27,15 @@ const ROLES: ReadonlyMap<Role, ChatRole> = new Map([
 ]);
 
 const MAX_MODEL_NAME = 256;
+
+const PROFILES: ReadonlyMap<RoutingProfile, RoutingProfileName> = new Map([
+  [RoutingProfile.ROUTING_PROFILE_UNSPECIFIED, 'balanced'],
+  [RoutingProfile.ROUTING_PROFILE_BALANCED, 'balanced'],
+  [RoutingProfile.ROUTING_PROFILE_QUALITY, 'quality'],
+  [RoutingProfile.ROUTING_PROFILE_SPEED, 'speed'],
+  [RoutingProfile.ROUTING_PROFILE_BUDGET, 'budget'],
+  [RoutingProfile.ROUTING_PROFILE_LONG_CONTEXT, 'long_context'],
+]);
 
 /**
  * Checks a request the way seed 003 did (at least one message, roles set, content present and
@@ -64,6 +75,19 @@ export class RequestValidator {
       if (name.trim() === '') this.add(`${field}[${i}]`, 'must not be empty');
       return this.model(name, `${field}[${i}]`);
     });
+  }
+
+  profile(value: RoutingProfile, field: string): RoutingProfileName {
+    const name = PROFILES.get(value);
+    if (!name) this.add(field, 'must be one of QUALITY, BALANCED, SPEED, BUDGET, LONG_CONTEXT');
+    return name ?? 'balanced';
+  }
+
+  /** A route target; `model` must then be empty. */
+  route(route: RouteTarget | undefined, model: string, field = 'route'): RouteRequest | undefined {
+    if (!route) return undefined;
+    if (model !== '') this.add('model', 'leave empty when route is set: the route picks the model');
+    return { profile: this.profile(route.profile, `${field}.profile`), candidates: this.models(route.candidates, `${field}.candidates`) };
   }
 
   positive(field: string, value: number | undefined): void {

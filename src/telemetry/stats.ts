@@ -44,6 +44,7 @@ export interface StatsSnapshot {
   readonly retries: number;
   readonly retriesThrottled: number;
   readonly streamRestarts: number;
+  readonly routing: readonly { readonly profile: string; readonly model: string; readonly decisions: number }[];
   readonly providers: readonly UpstreamCounters[];
   readonly models: readonly UpstreamCounters[];
   readonly methods: readonly MethodCounters[];
@@ -121,6 +122,8 @@ export class StatsStore implements EngineTelemetry {
   private defaultMessagesServed = 0;
   private retriesThrottled = 0;
   private streamRestarts = 0;
+  /** "profile\u0000model" -> decisions */
+  private readonly routing = new Map<string, number>();
 
   /** Only ChatService methods count as requests; health, reflection and stats calls do not. */
   constructor(private readonly countedService = '/orchestrator.v1.ChatService/') {}
@@ -167,6 +170,11 @@ export class StatsStore implements EngineTelemetry {
     this.streamRestarts += 1;
   }
 
+  recordRoutingDecision(profile: string, model: string): void {
+    const key = `${profile}\u0000${model}`;
+    this.routing.set(key, (this.routing.get(key) ?? 0) + 1);
+  }
+
   snapshot(now = new Date()): StatsSnapshot {
     const methods = [...this.methods.values()];
     const total = methods.reduce((n, m) => n + m.requests, 0);
@@ -190,6 +198,12 @@ export class StatsStore implements EngineTelemetry {
       retries: models.reduce((n, m) => n + m.retries, 0),
       retriesThrottled: this.retriesThrottled,
       streamRestarts: this.streamRestarts,
+      routing: [...this.routing.entries()]
+        .map(([key, decisions]) => {
+          const [profile = '', model = ''] = key.split('\u0000');
+          return { profile, model, decisions };
+        })
+        .sort((a, b) => a.profile.localeCompare(b.profile) || a.model.localeCompare(b.model)),
       providers: sorted([...this.providers.values()].map((p) => p.snapshot())),
       models: sorted(models),
       methods: methods

@@ -26,6 +26,7 @@ export function engineFixture(options: { defaultModel?: string; fallbackMessage?
       fallbackMessage: options.fallbackMessage ?? 'default answer',
     },
     // Retries are off unless a test turns them on: these tests pin one behaviour at a time.
+    batch: { globalConcurrency: 8 },
     resilience: loadConfig({ RETRY_MAX_ATTEMPTS: '1', RETRY_INITIAL_BACKOFF_MS: '1', RETRY_MAX_BACKOFF_MS: '5', ...options.env }).resilience,
   });
   return { engine, provider, stats, catalog };

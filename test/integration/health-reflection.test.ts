@@ -102,6 +102,7 @@ const failingChat: ChatServiceServer = {
   },
   race: (_call, callback) => callback({ code: grpc.status.UNIMPLEMENTED }),
   fallback: (_call, callback) => callback({ code: grpc.status.UNIMPLEMENTED }),
+  batch: (call) => call.emit('error', { code: grpc.status.UNIMPLEMENTED }),
 };
 
 interface Running {

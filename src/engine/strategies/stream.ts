@@ -9,6 +9,7 @@ import type { CallContext } from '../context.js';
 import type { EngineTelemetry } from '../ports.js';
 import { childSignal, type ChildSignal } from '../signals.js';
 import { hedgeTimer, type HedgeTimer } from './hedge.js';
+import type { RouteDecision } from '../routing/router.js';
 
 export type EngineStreamEvent =
   | { readonly type: 'started'; readonly model: string; readonly provider: string }
@@ -31,6 +32,7 @@ export type EngineStreamEvent =
       readonly timeToFirstTokenMs: number;
       readonly attempts: readonly AttemptRecord[];
       readonly fallbackTriggered: boolean;
+      readonly decision: RouteDecision | undefined;
     };
 
 export interface StreamOptions {
@@ -39,6 +41,8 @@ export interface StreamOptions {
   readonly restartOnFailure: boolean;
   readonly firstTokenTimeoutMs: number;
   readonly interTokenTimeoutMs: number;
+  /** Set when the chain came from routing; reported in `completed`. */
+  readonly decision: RouteDecision | undefined;
 }
 
 interface Deps {
@@ -129,6 +133,7 @@ export async function* streamWithStrategy(deps: Deps, plan: Plan, options: Strea
         timeToFirstTokenMs: (firstTokenAt ?? finishedAt) - ctx.startedAt,
         attempts,
         fallbackTriggered: stream.model.id !== firstModel || attempts.some((a) => a.model !== stream.model.id),
+        decision: options.decision,
       };
       return;
     }

@@ -3,19 +3,15 @@ import type { EngineStreamEvent } from '../../engine/strategies/stream.js';
 import type { ChatServiceServer, StreamChatRequest, StreamChatResponse } from '../../gen/orchestrator/v1/chat.js';
 import { StreamStrategy } from '../../gen/orchestrator/v1/common.js';
 import { serverStream, unary, type CallDeps } from '../call.js';
-import { encodeAnswer, encodeAttempt, encodeFinish, encodeUsage, round3 } from '../encode.js';
+import { encodeAnswer, encodeAttempt, encodeDecision, encodeFinish, encodeUsage, round3 } from '../encode.js';
 import { RequestValidator, type ValidationLimits } from '../validate.js';
+import { batchHandler, type BatchLimits } from './batch.js';
+import { answerChat } from './chat-answer.js';
 
 /** ChatService: decode and validate, call the engine with the call's signal, encode. */
-export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLimits): ChatServiceServer {
+export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLimits & BatchLimits): ChatServiceServer {
   return {
-    chat: unary(deps, async (req, ctx) => {
-      const v = new RequestValidator(limits);
-      const input = v.conversation(req);
-      const model = v.model(req.model);
-      v.check();
-      return encodeAnswer(await engine.chat(model, input, ctx), ctx.requestId);
-    }),
+    chat: unary(deps, async (req, ctx) => answerChat(engine, limits, req, ctx)),
 
     streamChat: serverStream(deps, async function* (req, ctx) {
       const v = new RequestValidator(limits);
@@ -62,6 +58,8 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
         isDefaultMessage: answer.isDefaultMessage,
       };
     }),
+
+    batch: serverStream(deps, batchHandler(engine, limits)),
   };
 }
 
@@ -75,7 +73,13 @@ const MODES: ReadonlyMap<StreamStrategy, StreamTarget['mode']> = new Map([
 function streamTarget(v: RequestValidator, req: StreamChatRequest): StreamTarget {
   const mode = MODES.get(req.strategy);
   if (!mode) v.add('strategy', 'must be STREAM_STRATEGY_SINGLE, STREAM_STRATEGY_FALLBACK or STREAM_STRATEGY_RACE');
-  if ((mode ?? 'single') === 'single' && req.models.length > 0) v.add('models', 'only with STREAM_STRATEGY_FALLBACK or STREAM_STRATEGY_RACE');
+  const route = v.route(req.route, req.model);
+  if (route && (mode === 'race' || req.models.length > 0)) {
+    v.add('route', 'a routed stream takes its chain from the ranking: leave strategy unset (or FALLBACK) and models empty');
+  }
+  if (!route && (mode ?? 'single') === 'single' && req.models.length > 0) {
+    v.add('models', 'only with STREAM_STRATEGY_FALLBACK or STREAM_STRATEGY_RACE');
+  }
   if (mode !== 'race' && req.hedgeDelayMs !== undefined) v.add('hedge_delay_ms', 'only with STREAM_STRATEGY_RACE');
   v.nonNegative('hedge_delay_ms', req.hedgeDelayMs);
   v.positive('first_token_timeout_ms', req.firstTokenTimeoutMs);
@@ -87,6 +91,7 @@ function streamTarget(v: RequestValidator, req: StreamChatRequest): StreamTarget
     restartOnFailure: req.restartOnFailure,
     firstTokenTimeoutMs: req.firstTokenTimeoutMs,
     interTokenTimeoutMs: req.interTokenTimeoutMs,
+    route,
   };
 }
 
@@ -122,6 +127,7 @@ function encodeStreamEvent(event: EngineStreamEvent, requestId: string): StreamC
             model: event.model,
             provider: event.provider,
             fallbackTriggered: event.fallbackTriggered,
+            routeDecision: event.decision ? encodeDecision(event.decision) : undefined,
           },
         },
       };

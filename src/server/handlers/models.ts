@@ -1,5 +1,6 @@
 import type { Engine } from '../../engine/engine.js';
-import { encodeCircuit } from '../encode.js';
+import { encodeCircuit, encodeDecision } from '../encode.js';
+import { RequestValidator, type ValidationLimits } from '../validate.js';
 import type { ModelTier as DomainTier } from '../../catalog/models.js';
 import { ModelTier, type ModelServiceServer } from '../../gen/orchestrator/v1/models.js';
 import { unary, type CallDeps } from '../call.js';
@@ -10,7 +11,7 @@ const TIER: Readonly<Record<DomainTier, ModelTier>> = {
   large: ModelTier.MODEL_TIER_LARGE,
 };
 
-export function modelService(deps: CallDeps, engine: Engine): ModelServiceServer {
+export function modelService(deps: CallDeps, engine: Engine, limits: ValidationLimits): ModelServiceServer {
   const catalog = engine.catalog;
   return {
     listModels: unary(deps, async (req) => {
@@ -37,8 +38,23 @@ export function modelService(deps: CallDeps, engine: Engine): ModelServiceServer
           available: m.servedBy !== undefined,
           simulated: m.simulated,
           breakerState: encodeCircuit(engine.breakerState(m.id)),
+          quality: m.quality,
         })),
       };
+    }),
+
+    rankModels: unary(deps, async (req) => {
+      const v = new RequestValidator(limits);
+      const profile = v.profile(req.profile, 'profile');
+      const candidates = v.models(req.candidates, 'candidates');
+      v.positive('max_tokens', req.maxTokens);
+      if (req.prompt.length > limits.maxContentChars) v.add('prompt', `must be at most ${limits.maxContentChars} characters`);
+      v.check();
+      const decision = engine.rank(
+        { profile, candidates },
+        { messages: [{ role: 'user', content: req.prompt || 'Hello!' }], temperature: 0, maxTokens: req.maxTokens },
+      );
+      return { decision: encodeDecision(decision) };
     }),
   };
 }

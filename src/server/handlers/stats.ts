@@ -4,7 +4,8 @@ import type { StatsStore, UpstreamCounters } from '../../telemetry/stats.js';
 import { unary, type CallDeps } from '../call.js';
 import type { Engine } from '../../engine/engine.js';
 import { CircuitState } from '../../gen/orchestrator/v1/common.js';
-import { encodeCircuit } from '../encode.js';
+import { encodeCircuit, encodeProfile } from '../encode.js';
+import type { RoutingProfileName } from '../../engine/routing/profiles.js';
 
 export function statsService(deps: CallDeps, stats: StatsStore, engine: Engine): StatsServiceServer {
   return {
@@ -29,6 +30,7 @@ export function statsService(deps: CallDeps, stats: StatsStore, engine: Engine):
         retries: s.retries,
         retriesThrottled: s.retriesThrottled,
         streamRestarts: s.streamRestarts,
+        routing: s.routing.map((r) => ({ profile: encodeProfile(r.profile as RoutingProfileName), model: r.model, decisions: r.decisions })),
         providers: s.providers.map((p) => ({ ...upstream(p), breakerState: CircuitState.CIRCUIT_STATE_UNSPECIFIED })),
         models: s.models.map((m) => ({ ...upstream(m), breakerState: encodeCircuit(engine.breakerState(m.name)) })),
         methods: s.methods.map((m) => ({ ...m, latency: latency(m.latency) })),

@@ -20,12 +20,15 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Status } from "../../google/rpc/status.js";
 import {
   Attempt,
   FinishReason,
   finishReasonFromJSON,
   finishReasonToJSON,
   Message,
+  RouteDecision,
+  RouteTarget,
   StreamStrategy,
   streamStrategyFromJSON,
   streamStrategyToJSON,
@@ -52,7 +55,14 @@ export interface ChatRequest {
    * Most tokens to generate, 1 to the model's output limit. Unset means DEFAULT_MAX_TOKENS
    * (capped at the model's limit).
    */
-  maxTokens?: number | undefined;
+  maxTokens?:
+    | number
+    | undefined;
+  /**
+   * Let the gateway pick the model by profile (then `model` must be empty). On failure the
+   * next-ranked model answers.
+   */
+  route?: RouteTarget | undefined;
 }
 
 /** A model's answer. */
@@ -64,7 +74,7 @@ export interface ChatResponse {
   /** Provider that served the model. */
   provider: string;
   /** Tokens used by the answering call. */
-  usage:
+  usage?:
     | Usage
     | undefined;
   /** Cost of the answering call in US dollars. */
@@ -77,6 +87,8 @@ export interface ChatResponse {
   attempts: Attempt[];
   /** Why the model stopped. */
   finishReason: FinishReason;
+  /** Set when the request was routed: the profile, complexity and top scores. */
+  routeDecision?: RouteDecision | undefined;
 }
 
 /** A request to stream one model's answer token by token. */
@@ -126,13 +138,20 @@ export interface StreamChatRequest {
    * Give up on a model that goes silent for this many milliseconds between tokens
    * (default STREAM_INTER_TOKEN_TIMEOUT_MS).
    */
-  interTokenTimeoutMs?: number | undefined;
+  interTokenTimeoutMs?:
+    | number
+    | undefined;
+  /**
+   * Let the gateway pick the model by profile (then `model` and `models` must be empty and
+   * the strategy unset or FALLBACK): the ranking is the fallback chain.
+   */
+  route?: RouteTarget | undefined;
 }
 
 /** One event of a token stream. The first is always started, the last completed. */
 export interface StreamChatResponse {
   /** The event. */
-  event:
+  event?:
     | //
     /** The upstream accepted the request. */
     { $case: "started"; started: StreamStarted }
@@ -184,7 +203,7 @@ export interface StreamCompleted {
   /** Why the model stopped. */
   finishReason: FinishReason;
   /** Tokens used, as reported by the upstream. */
-  usage:
+  usage?:
     | Usage
     | undefined;
   /** Cost in US dollars. */
@@ -201,6 +220,8 @@ export interface StreamCompleted {
   provider: string;
   /** True when the answering model is not the first one tried. */
   fallbackTriggered: boolean;
+  /** Set when the request was routed. */
+  routeDecision?: RouteDecision | undefined;
 }
 
 /** The same prompt to several models at once; the first success wins. */
@@ -240,7 +261,7 @@ export interface RaceResponse {
   /** Provider of the winning model. */
   provider: string;
   /** Tokens used by the winning call. */
-  usage:
+  usage?:
     | Usage
     | undefined;
   /** Cost of every attempt whose usage is known (the winner's, at least), in US dollars. */
@@ -303,7 +324,7 @@ export interface FallbackResponse {
   /** Provider that answered; empty for the default message. */
   provider: string;
   /** Tokens used by the answering call. */
-  usage:
+  usage?:
     | Usage
     | undefined;
   /** Cost of every attempt whose usage is known, in US dollars. */
@@ -326,8 +347,77 @@ export interface FallbackResponse {
   isDefaultMessage: boolean;
 }
 
+/** Many chat requests, answered with bounded concurrency. */
+export interface BatchRequest {
+  /** The requests; at most BATCH_MAX_ITEMS (default 100). */
+  items: BatchItem[];
+  /**
+   * Items of this batch running at once (default BATCH_DEFAULT_CONCURRENCY, at most
+   * BATCH_MAX_CONCURRENCY). All batches together also share BATCH_GLOBAL_CONCURRENCY.
+   */
+  concurrency?: number | undefined;
+}
+
+/** One request of a batch. */
+export interface BatchItem {
+  /** The caller's id for this item; optional, unique within the batch when set. */
+  requestId: string;
+  /** The request, exactly as Chat takes it (one model or a route). */
+  request?: ChatRequest | undefined;
+}
+
+/** One event of a batch: an item's result, or the final summary. */
+export interface BatchResponse {
+  /** The event. */
+  event?:
+    | //
+    /** An item finished. */
+    { $case: "item"; item: BatchItemResult }
+    | //
+    /** Every item finished; sent last. */
+    { $case: "summary"; summary: BatchSummary }
+    | undefined;
+}
+
+/** How one item ended. */
+export interface BatchItemResult {
+  /** Position of the item in the request, from 0. */
+  index: number;
+  /** The item's request_id, if it had one. */
+  requestId: string;
+  /** The answer or the error. */
+  outcome?:
+    | //
+    /** The item succeeded. */
+    { $case: "response"; response: ChatResponse }
+    | //
+    /** The item failed: the same code, message and details Chat would have returned. */
+    { $case: "error"; error: Status }
+    | undefined;
+}
+
+/** Totals for a finished batch. */
+export interface BatchSummary {
+  /** Items in the batch. */
+  total: number;
+  /** Items that succeeded. */
+  successful: number;
+  /** Items that failed. */
+  failed: number;
+  /** Time from receiving the batch to its last item, in milliseconds. */
+  totalLatencyMs: number;
+  /** Mean latency of the items, in milliseconds. */
+  averageLatencyMs: number;
+  /** Tokens over all items. */
+  usage?:
+    | Usage
+    | undefined;
+  /** US dollars over all items. */
+  costUsd: number;
+}
+
 function createBaseChatRequest(): ChatRequest {
-  return { model: "", messages: [], prompt: "", temperature: undefined, maxTokens: undefined };
+  return { model: "", messages: [], prompt: "", temperature: undefined, maxTokens: undefined, route: undefined };
 }
 
 export const ChatRequest: MessageFns<ChatRequest> = {
@@ -346,6 +436,9 @@ export const ChatRequest: MessageFns<ChatRequest> = {
     }
     if (message.maxTokens !== undefined) {
       writer.uint32(40).int32(message.maxTokens);
+    }
+    if (message.route !== undefined) {
+      RouteTarget.encode(message.route, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -403,6 +496,14 @@ export const ChatRequest: MessageFns<ChatRequest> = {
             message.maxTokens = reader.int32();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.route = RouteTarget.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -426,6 +527,7 @@ export const ChatRequest: MessageFns<ChatRequest> = {
         : isSet(object.max_tokens)
         ? globalThis.Number(object.max_tokens)
         : undefined,
+      route: isSet(object.route) ? RouteTarget.fromJSON(object.route) : undefined,
     };
   },
 
@@ -446,6 +548,9 @@ export const ChatRequest: MessageFns<ChatRequest> = {
     if (message.maxTokens !== undefined) {
       obj.maxTokens = Math.round(message.maxTokens);
     }
+    if (message.route !== undefined) {
+      obj.route = RouteTarget.toJSON(message.route);
+    }
     return obj;
   },
 };
@@ -461,6 +566,7 @@ function createBaseChatResponse(): ChatResponse {
     requestId: "",
     attempts: [],
     finishReason: 0,
+    routeDecision: undefined,
   };
 }
 
@@ -492,6 +598,9 @@ export const ChatResponse: MessageFns<ChatResponse> = {
     }
     if (message.finishReason !== 0) {
       writer.uint32(72).int32(message.finishReason);
+    }
+    if (message.routeDecision !== undefined) {
+      RouteDecision.encode(message.routeDecision, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -581,6 +690,14 @@ export const ChatResponse: MessageFns<ChatResponse> = {
             message.finishReason = reader.int32() as any;
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.routeDecision = RouteDecision.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -622,6 +739,11 @@ export const ChatResponse: MessageFns<ChatResponse> = {
         : isSet(object.finish_reason)
         ? finishReasonFromJSON(object.finish_reason)
         : 0,
+      routeDecision: isSet(object.routeDecision)
+        ? RouteDecision.fromJSON(object.routeDecision)
+        : isSet(object.route_decision)
+        ? RouteDecision.fromJSON(object.route_decision)
+        : undefined,
     };
   },
 
@@ -654,6 +776,9 @@ export const ChatResponse: MessageFns<ChatResponse> = {
     if (message.finishReason !== 0) {
       obj.finishReason = finishReasonToJSON(message.finishReason);
     }
+    if (message.routeDecision !== undefined) {
+      obj.routeDecision = RouteDecision.toJSON(message.routeDecision);
+    }
     return obj;
   },
 };
@@ -671,6 +796,7 @@ function createBaseStreamChatRequest(): StreamChatRequest {
     restartOnFailure: false,
     firstTokenTimeoutMs: undefined,
     interTokenTimeoutMs: undefined,
+    route: undefined,
   };
 }
 
@@ -708,6 +834,9 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
     }
     if (message.interTokenTimeoutMs !== undefined) {
       writer.uint32(88).int32(message.interTokenTimeoutMs);
+    }
+    if (message.route !== undefined) {
+      RouteTarget.encode(message.route, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -813,6 +942,14 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
             message.interTokenTimeoutMs = reader.int32();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.route = RouteTarget.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -858,6 +995,7 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
         : isSet(object.inter_token_timeout_ms)
         ? globalThis.Number(object.inter_token_timeout_ms)
         : undefined,
+      route: isSet(object.route) ? RouteTarget.fromJSON(object.route) : undefined,
     };
   },
 
@@ -895,6 +1033,9 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
     }
     if (message.interTokenTimeoutMs !== undefined) {
       obj.interTokenTimeoutMs = Math.round(message.interTokenTimeoutMs);
+    }
+    if (message.route !== undefined) {
+      obj.route = RouteTarget.toJSON(message.route);
     }
     return obj;
   },
@@ -1289,6 +1430,7 @@ function createBaseStreamCompleted(): StreamCompleted {
     model: "",
     provider: "",
     fallbackTriggered: false,
+    routeDecision: undefined,
   };
 }
 
@@ -1320,6 +1462,9 @@ export const StreamCompleted: MessageFns<StreamCompleted> = {
     }
     if (message.fallbackTriggered !== false) {
       writer.uint32(72).bool(message.fallbackTriggered);
+    }
+    if (message.routeDecision !== undefined) {
+      RouteDecision.encode(message.routeDecision, writer.uint32(82).fork()).join();
     }
     return writer;
   },
@@ -1409,6 +1554,14 @@ export const StreamCompleted: MessageFns<StreamCompleted> = {
             message.fallbackTriggered = reader.bool();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.routeDecision = RouteDecision.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1454,6 +1607,11 @@ export const StreamCompleted: MessageFns<StreamCompleted> = {
         : isSet(object.fallback_triggered)
         ? globalThis.Boolean(object.fallback_triggered)
         : false,
+      routeDecision: isSet(object.routeDecision)
+        ? RouteDecision.fromJSON(object.routeDecision)
+        : isSet(object.route_decision)
+        ? RouteDecision.fromJSON(object.route_decision)
+        : undefined,
     };
   },
 
@@ -1485,6 +1643,9 @@ export const StreamCompleted: MessageFns<StreamCompleted> = {
     }
     if (message.fallbackTriggered !== false) {
       obj.fallbackTriggered = message.fallbackTriggered;
+    }
+    if (message.routeDecision !== undefined) {
+      obj.routeDecision = RouteDecision.toJSON(message.routeDecision);
     }
     return obj;
   },
@@ -2358,6 +2519,514 @@ export const FallbackResponse: MessageFns<FallbackResponse> = {
   },
 };
 
+function createBaseBatchRequest(): BatchRequest {
+  return { items: [], concurrency: undefined };
+}
+
+export const BatchRequest: MessageFns<BatchRequest> = {
+  encode(message: BatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      BatchItem.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.concurrency !== undefined) {
+      writer.uint32(16).int32(message.concurrency);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(BatchItem.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.concurrency = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchRequest {
+    return {
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => BatchItem.fromJSON(e)) : [],
+      concurrency: isSet(object.concurrency) ? globalThis.Number(object.concurrency) : undefined,
+    };
+  },
+
+  toJSON(message: BatchRequest): unknown {
+    const obj: any = {};
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => BatchItem.toJSON(e));
+    }
+    if (message.concurrency !== undefined) {
+      obj.concurrency = Math.round(message.concurrency);
+    }
+    return obj;
+  },
+};
+
+function createBaseBatchItem(): BatchItem {
+  return { requestId: "", request: undefined };
+}
+
+export const BatchItem: MessageFns<BatchItem> = {
+  encode(message: BatchItem, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.requestId !== "") {
+      writer.uint32(10).string(message.requestId);
+    }
+    if (message.request !== undefined) {
+      ChatRequest.encode(message.request, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchItem {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchItem();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.request = ChatRequest.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchItem {
+    return {
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      request: isSet(object.request) ? ChatRequest.fromJSON(object.request) : undefined,
+    };
+  },
+
+  toJSON(message: BatchItem): unknown {
+    const obj: any = {};
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.request !== undefined) {
+      obj.request = ChatRequest.toJSON(message.request);
+    }
+    return obj;
+  },
+};
+
+function createBaseBatchResponse(): BatchResponse {
+  return { event: undefined };
+}
+
+export const BatchResponse: MessageFns<BatchResponse> = {
+  encode(message: BatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.event?.$case) {
+      case "item":
+        BatchItemResult.encode(message.event.item, writer.uint32(10).fork()).join();
+        break;
+      case "summary":
+        BatchSummary.encode(message.event.summary, writer.uint32(18).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.event = { $case: "item", item: BatchItemResult.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.event = { $case: "summary", summary: BatchSummary.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchResponse {
+    return {
+      event: isSet(object.item)
+        ? { $case: "item", item: BatchItemResult.fromJSON(object.item) }
+        : isSet(object.summary)
+        ? { $case: "summary", summary: BatchSummary.fromJSON(object.summary) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: BatchResponse): unknown {
+    const obj: any = {};
+    if (message.event?.$case === "item") {
+      obj.item = BatchItemResult.toJSON(message.event.item);
+    } else if (message.event?.$case === "summary") {
+      obj.summary = BatchSummary.toJSON(message.event.summary);
+    }
+    return obj;
+  },
+};
+
+function createBaseBatchItemResult(): BatchItemResult {
+  return { index: 0, requestId: "", outcome: undefined };
+}
+
+export const BatchItemResult: MessageFns<BatchItemResult> = {
+  encode(message: BatchItemResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).int32(message.index);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(18).string(message.requestId);
+    }
+    switch (message.outcome?.$case) {
+      case "response":
+        ChatResponse.encode(message.outcome.response, writer.uint32(26).fork()).join();
+        break;
+      case "error":
+        Status.encode(message.outcome.error, writer.uint32(34).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchItemResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchItemResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.outcome = { $case: "response", response: ChatResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.outcome = { $case: "error", error: Status.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchItemResult {
+    return {
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+      outcome: isSet(object.response)
+        ? { $case: "response", response: ChatResponse.fromJSON(object.response) }
+        : isSet(object.error)
+        ? { $case: "error", error: Status.fromJSON(object.error) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: BatchItemResult): unknown {
+    const obj: any = {};
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    if (message.outcome?.$case === "response") {
+      obj.response = ChatResponse.toJSON(message.outcome.response);
+    } else if (message.outcome?.$case === "error") {
+      obj.error = Status.toJSON(message.outcome.error);
+    }
+    return obj;
+  },
+};
+
+function createBaseBatchSummary(): BatchSummary {
+  return { total: 0, successful: 0, failed: 0, totalLatencyMs: 0, averageLatencyMs: 0, usage: undefined, costUsd: 0 };
+}
+
+export const BatchSummary: MessageFns<BatchSummary> = {
+  encode(message: BatchSummary, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.total !== 0) {
+      writer.uint32(8).int32(message.total);
+    }
+    if (message.successful !== 0) {
+      writer.uint32(16).int32(message.successful);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(24).int32(message.failed);
+    }
+    if (message.totalLatencyMs !== 0) {
+      writer.uint32(33).double(message.totalLatencyMs);
+    }
+    if (message.averageLatencyMs !== 0) {
+      writer.uint32(41).double(message.averageLatencyMs);
+    }
+    if (message.usage !== undefined) {
+      Usage.encode(message.usage, writer.uint32(50).fork()).join();
+    }
+    if (message.costUsd !== 0) {
+      writer.uint32(57).double(message.costUsd);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BatchSummary {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBatchSummary();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.total = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.successful = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.failed = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.totalLatencyMs = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.averageLatencyMs = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.usage = Usage.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.costUsd = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BatchSummary {
+    return {
+      total: isSet(object.total) ? globalThis.Number(object.total) : 0,
+      successful: isSet(object.successful) ? globalThis.Number(object.successful) : 0,
+      failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
+      totalLatencyMs: isSet(object.totalLatencyMs)
+        ? globalThis.Number(object.totalLatencyMs)
+        : isSet(object.total_latency_ms)
+        ? globalThis.Number(object.total_latency_ms)
+        : 0,
+      averageLatencyMs: isSet(object.averageLatencyMs)
+        ? globalThis.Number(object.averageLatencyMs)
+        : isSet(object.average_latency_ms)
+        ? globalThis.Number(object.average_latency_ms)
+        : 0,
+      usage: isSet(object.usage) ? Usage.fromJSON(object.usage) : undefined,
+      costUsd: isSet(object.costUsd)
+        ? globalThis.Number(object.costUsd)
+        : isSet(object.cost_usd)
+        ? globalThis.Number(object.cost_usd)
+        : 0,
+    };
+  },
+
+  toJSON(message: BatchSummary): unknown {
+    const obj: any = {};
+    if (message.total !== 0) {
+      obj.total = Math.round(message.total);
+    }
+    if (message.successful !== 0) {
+      obj.successful = Math.round(message.successful);
+    }
+    if (message.failed !== 0) {
+      obj.failed = Math.round(message.failed);
+    }
+    if (message.totalLatencyMs !== 0) {
+      obj.totalLatencyMs = floatToJson(message.totalLatencyMs);
+    }
+    if (message.averageLatencyMs !== 0) {
+      obj.averageLatencyMs = floatToJson(message.averageLatencyMs);
+    }
+    if (message.usage !== undefined) {
+      obj.usage = Usage.toJSON(message.usage);
+    }
+    if (message.costUsd !== 0) {
+      obj.costUsd = floatToJson(message.costUsd);
+    }
+    return obj;
+  },
+};
+
 /** Calls language models: one model, a token stream, a race between models, or a fallback chain. */
 export type ChatServiceService = typeof ChatServiceService;
 export const ChatServiceService = {
@@ -2410,6 +3079,20 @@ export const ChatServiceService = {
     responseSerialize: (value: FallbackResponse): Buffer => Buffer.from(FallbackResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): FallbackResponse => FallbackResponse.decode(value),
   },
+  /**
+   * Many chat requests at once with bounded concurrency. Each item's result streams back as
+   * soon as it finishes (in completion order, with its index), then one summary. One item's
+   * failure never fails the batch.
+   */
+  batch: {
+    path: "/orchestrator.v1.ChatService/Batch" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: BatchRequest): Buffer => Buffer.from(BatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): BatchRequest => BatchRequest.decode(value),
+    responseSerialize: (value: BatchResponse): Buffer => Buffer.from(BatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): BatchResponse => BatchResponse.decode(value),
+  },
 } as const;
 
 export interface ChatServiceServer extends UntypedServiceImplementation {
@@ -2430,6 +3113,12 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
    * message is returned (unless disabled).
    */
   fallback: handleUnaryCall<FallbackRequest, FallbackResponse>;
+  /**
+   * Many chat requests at once with bounded concurrency. Each item's result streams back as
+   * soon as it finishes (in completion order, with its index), then one summary. One item's
+   * failure never fails the batch.
+   */
+  batch: handleServerStreamingCall<BatchRequest, BatchResponse>;
 }
 
 export interface ChatServiceClient extends Client {
@@ -2491,6 +3180,17 @@ export interface ChatServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: FallbackResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Many chat requests at once with bounded concurrency. Each item's result streams back as
+   * soon as it finishes (in completion order, with its index), then one summary. One item's
+   * failure never fails the batch.
+   */
+  batch(request: BatchRequest, options?: Partial<CallOptions>): ClientReadableStream<BatchResponse>;
+  batch(
+    request: BatchRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<BatchResponse>;
 }
 
 export const ChatServiceClient = makeGenericClientConstructor(

@@ -233,6 +233,120 @@ export function circuitStateToJSON(object: CircuitState): string {
   }
 }
 
+/** What a routed request optimises for. */
+export enum RoutingProfile {
+  /** ROUTING_PROFILE_UNSPECIFIED - Not set: BALANCED. */
+  ROUTING_PROFILE_UNSPECIFIED = 0,
+  /** ROUTING_PROFILE_QUALITY - The strongest answer, price and speed second. */
+  ROUTING_PROFILE_QUALITY = 1,
+  /** ROUTING_PROFILE_BALANCED - A mix of quality, latency, cost and reliability. */
+  ROUTING_PROFILE_BALANCED = 2,
+  /** ROUTING_PROFILE_SPEED - The fastest answer. */
+  ROUTING_PROFILE_SPEED = 3,
+  /** ROUTING_PROFILE_BUDGET - The cheapest answer that is good enough. */
+  ROUTING_PROFILE_BUDGET = 4,
+  /** ROUTING_PROFILE_LONG_CONTEXT - Only models whose context window holds the prompt plus max_tokens; then balanced. */
+  ROUTING_PROFILE_LONG_CONTEXT = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function routingProfileFromJSON(object: any): RoutingProfile {
+  switch (object) {
+    case 0:
+    case "ROUTING_PROFILE_UNSPECIFIED":
+      return RoutingProfile.ROUTING_PROFILE_UNSPECIFIED;
+    case 1:
+    case "ROUTING_PROFILE_QUALITY":
+      return RoutingProfile.ROUTING_PROFILE_QUALITY;
+    case 2:
+    case "ROUTING_PROFILE_BALANCED":
+      return RoutingProfile.ROUTING_PROFILE_BALANCED;
+    case 3:
+    case "ROUTING_PROFILE_SPEED":
+      return RoutingProfile.ROUTING_PROFILE_SPEED;
+    case 4:
+    case "ROUTING_PROFILE_BUDGET":
+      return RoutingProfile.ROUTING_PROFILE_BUDGET;
+    case 5:
+    case "ROUTING_PROFILE_LONG_CONTEXT":
+      return RoutingProfile.ROUTING_PROFILE_LONG_CONTEXT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RoutingProfile.UNRECOGNIZED;
+  }
+}
+
+export function routingProfileToJSON(object: RoutingProfile): string {
+  switch (object) {
+    case RoutingProfile.ROUTING_PROFILE_UNSPECIFIED:
+      return "ROUTING_PROFILE_UNSPECIFIED";
+    case RoutingProfile.ROUTING_PROFILE_QUALITY:
+      return "ROUTING_PROFILE_QUALITY";
+    case RoutingProfile.ROUTING_PROFILE_BALANCED:
+      return "ROUTING_PROFILE_BALANCED";
+    case RoutingProfile.ROUTING_PROFILE_SPEED:
+      return "ROUTING_PROFILE_SPEED";
+    case RoutingProfile.ROUTING_PROFILE_BUDGET:
+      return "ROUTING_PROFILE_BUDGET";
+    case RoutingProfile.ROUTING_PROFILE_LONG_CONTEXT:
+      return "ROUTING_PROFILE_LONG_CONTEXT";
+    case RoutingProfile.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** How demanding the prompt looks to the complexity classifier. */
+export enum Complexity {
+  /** COMPLEXITY_UNSPECIFIED - Not classified. */
+  COMPLEXITY_UNSPECIFIED = 0,
+  /** COMPLEXITY_SIMPLE - Short, single question: small models are preferred. */
+  COMPLEXITY_SIMPLE = 1,
+  /** COMPLEXITY_MODERATE - Neither simple nor complex. */
+  COMPLEXITY_MODERATE = 2,
+  /** COMPLEXITY_COMPLEX - Long, code, math, multi-step or long output: large models are preferred. */
+  COMPLEXITY_COMPLEX = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function complexityFromJSON(object: any): Complexity {
+  switch (object) {
+    case 0:
+    case "COMPLEXITY_UNSPECIFIED":
+      return Complexity.COMPLEXITY_UNSPECIFIED;
+    case 1:
+    case "COMPLEXITY_SIMPLE":
+      return Complexity.COMPLEXITY_SIMPLE;
+    case 2:
+    case "COMPLEXITY_MODERATE":
+      return Complexity.COMPLEXITY_MODERATE;
+    case 3:
+    case "COMPLEXITY_COMPLEX":
+      return Complexity.COMPLEXITY_COMPLEX;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return Complexity.UNRECOGNIZED;
+  }
+}
+
+export function complexityToJSON(object: Complexity): string {
+  switch (object) {
+    case Complexity.COMPLEXITY_UNSPECIFIED:
+      return "COMPLEXITY_UNSPECIFIED";
+    case Complexity.COMPLEXITY_SIMPLE:
+      return "COMPLEXITY_SIMPLE";
+    case Complexity.COMPLEXITY_MODERATE:
+      return "COMPLEXITY_MODERATE";
+    case Complexity.COMPLEXITY_COMPLEX:
+      return "COMPLEXITY_COMPLEX";
+    case Complexity.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** How a streamed request picks its model. */
 export enum StreamStrategy {
   /** STREAM_STRATEGY_UNSPECIFIED - One model: `model` (or the default). Same as STREAM_STRATEGY_SINGLE. */
@@ -326,7 +440,7 @@ export interface Attempt {
   /** Wall time of the attempt in milliseconds. */
   latencyMs: number;
   /** Tokens the attempt used, as far as they are known (partial for cut streams). */
-  usage:
+  usage?:
     | Usage
     | undefined;
   /** Cost of those tokens in US dollars, from the catalog prices. */
@@ -335,6 +449,54 @@ export interface Attempt {
   retry: number;
   /** Time waited before this call (retry backoff or the upstream's Retry-After), in milliseconds. */
   backoffMs: number;
+}
+
+/** Let the gateway pick the model. */
+export interface RouteTarget {
+  /** What to optimise for. */
+  profile: RoutingProfile;
+  /** Only these models (ids or aliases); empty means every available model. */
+  candidates: string[];
+}
+
+/** One candidate's score in a routing decision. Component scores are 0..1, higher is better. */
+export interface ModelScore {
+  /** Canonical model id. */
+  model: string;
+  /** Provider serving it. */
+  provider: string;
+  /** The weighted total used for ranking. */
+  score: number;
+  /** Catalog quality score, adjusted for the prompt's complexity. */
+  quality: number;
+  /** Relative speed: live latency (EWMA) when measured, catalog figures before traffic. */
+  latency: number;
+  /** Relative cheapness for this request's estimated tokens. */
+  cost: number;
+  /** Recent success rate; 0 while the circuit breaker is open. */
+  reliability: number;
+  /** Estimated cost of this request on this model, in US dollars. */
+  estimatedCostUsd: number;
+  /** Expected latency of this request on this model, in milliseconds. */
+  expectedLatencyMs: number;
+  /** False when the model cannot take the request (window too small, breaker open, no provider). */
+  eligible: boolean;
+  /** Why it is not eligible; empty when it is. */
+  excludedReason: string;
+}
+
+/** Why a routed request went where it went. */
+export interface RouteDecision {
+  /** The profile applied. */
+  profile: RoutingProfile;
+  /** The prompt's complexity. */
+  complexity: Complexity;
+  /** Prompt tokens, counted with the o200k tokenizer. */
+  promptTokens: number;
+  /** The model that was tried first. */
+  chosenModel: string;
+  /** Candidates best first (eligible ones, then the excluded with their reason). */
+  ranking: ModelScore[];
 }
 
 function createBaseMessage(): Message {
@@ -762,6 +924,445 @@ export const Attempt: MessageFns<Attempt> = {
     }
     if (message.backoffMs !== 0) {
       obj.backoffMs = floatToJson(message.backoffMs);
+    }
+    return obj;
+  },
+};
+
+function createBaseRouteTarget(): RouteTarget {
+  return { profile: 0, candidates: [] };
+}
+
+export const RouteTarget: MessageFns<RouteTarget> = {
+  encode(message: RouteTarget, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.profile !== 0) {
+      writer.uint32(8).int32(message.profile);
+    }
+    for (const v of message.candidates) {
+      writer.uint32(18).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RouteTarget {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRouteTarget();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.profile = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.candidates.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RouteTarget {
+    return {
+      profile: isSet(object.profile) ? routingProfileFromJSON(object.profile) : 0,
+      candidates: globalThis.Array.isArray(object?.candidates)
+        ? object.candidates.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RouteTarget): unknown {
+    const obj: any = {};
+    if (message.profile !== 0) {
+      obj.profile = routingProfileToJSON(message.profile);
+    }
+    if (message.candidates?.length) {
+      obj.candidates = message.candidates;
+    }
+    return obj;
+  },
+};
+
+function createBaseModelScore(): ModelScore {
+  return {
+    model: "",
+    provider: "",
+    score: 0,
+    quality: 0,
+    latency: 0,
+    cost: 0,
+    reliability: 0,
+    estimatedCostUsd: 0,
+    expectedLatencyMs: 0,
+    eligible: false,
+    excludedReason: "",
+  };
+}
+
+export const ModelScore: MessageFns<ModelScore> = {
+  encode(message: ModelScore, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    if (message.provider !== "") {
+      writer.uint32(18).string(message.provider);
+    }
+    if (message.score !== 0) {
+      writer.uint32(25).double(message.score);
+    }
+    if (message.quality !== 0) {
+      writer.uint32(33).double(message.quality);
+    }
+    if (message.latency !== 0) {
+      writer.uint32(41).double(message.latency);
+    }
+    if (message.cost !== 0) {
+      writer.uint32(49).double(message.cost);
+    }
+    if (message.reliability !== 0) {
+      writer.uint32(57).double(message.reliability);
+    }
+    if (message.estimatedCostUsd !== 0) {
+      writer.uint32(65).double(message.estimatedCostUsd);
+    }
+    if (message.expectedLatencyMs !== 0) {
+      writer.uint32(73).double(message.expectedLatencyMs);
+    }
+    if (message.eligible !== false) {
+      writer.uint32(80).bool(message.eligible);
+    }
+    if (message.excludedReason !== "") {
+      writer.uint32(90).string(message.excludedReason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ModelScore {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseModelScore();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.provider = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.score = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.quality = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.latency = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.cost = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.reliability = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.estimatedCostUsd = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.expectedLatencyMs = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.eligible = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.excludedReason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ModelScore {
+    return {
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      provider: isSet(object.provider) ? globalThis.String(object.provider) : "",
+      score: isSet(object.score) ? globalThis.Number(object.score) : 0,
+      quality: isSet(object.quality) ? globalThis.Number(object.quality) : 0,
+      latency: isSet(object.latency) ? globalThis.Number(object.latency) : 0,
+      cost: isSet(object.cost) ? globalThis.Number(object.cost) : 0,
+      reliability: isSet(object.reliability) ? globalThis.Number(object.reliability) : 0,
+      estimatedCostUsd: isSet(object.estimatedCostUsd)
+        ? globalThis.Number(object.estimatedCostUsd)
+        : isSet(object.estimated_cost_usd)
+        ? globalThis.Number(object.estimated_cost_usd)
+        : 0,
+      expectedLatencyMs: isSet(object.expectedLatencyMs)
+        ? globalThis.Number(object.expectedLatencyMs)
+        : isSet(object.expected_latency_ms)
+        ? globalThis.Number(object.expected_latency_ms)
+        : 0,
+      eligible: isSet(object.eligible) ? globalThis.Boolean(object.eligible) : false,
+      excludedReason: isSet(object.excludedReason)
+        ? globalThis.String(object.excludedReason)
+        : isSet(object.excluded_reason)
+        ? globalThis.String(object.excluded_reason)
+        : "",
+    };
+  },
+
+  toJSON(message: ModelScore): unknown {
+    const obj: any = {};
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.provider !== "") {
+      obj.provider = message.provider;
+    }
+    if (message.score !== 0) {
+      obj.score = floatToJson(message.score);
+    }
+    if (message.quality !== 0) {
+      obj.quality = floatToJson(message.quality);
+    }
+    if (message.latency !== 0) {
+      obj.latency = floatToJson(message.latency);
+    }
+    if (message.cost !== 0) {
+      obj.cost = floatToJson(message.cost);
+    }
+    if (message.reliability !== 0) {
+      obj.reliability = floatToJson(message.reliability);
+    }
+    if (message.estimatedCostUsd !== 0) {
+      obj.estimatedCostUsd = floatToJson(message.estimatedCostUsd);
+    }
+    if (message.expectedLatencyMs !== 0) {
+      obj.expectedLatencyMs = floatToJson(message.expectedLatencyMs);
+    }
+    if (message.eligible !== false) {
+      obj.eligible = message.eligible;
+    }
+    if (message.excludedReason !== "") {
+      obj.excludedReason = message.excludedReason;
+    }
+    return obj;
+  },
+};
+
+function createBaseRouteDecision(): RouteDecision {
+  return { profile: 0, complexity: 0, promptTokens: 0, chosenModel: "", ranking: [] };
+}
+
+export const RouteDecision: MessageFns<RouteDecision> = {
+  encode(message: RouteDecision, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.profile !== 0) {
+      writer.uint32(8).int32(message.profile);
+    }
+    if (message.complexity !== 0) {
+      writer.uint32(16).int32(message.complexity);
+    }
+    if (message.promptTokens !== 0) {
+      writer.uint32(24).int32(message.promptTokens);
+    }
+    if (message.chosenModel !== "") {
+      writer.uint32(34).string(message.chosenModel);
+    }
+    for (const v of message.ranking) {
+      ModelScore.encode(v!, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RouteDecision {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRouteDecision();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.profile = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.complexity = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.promptTokens = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.chosenModel = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.ranking.push(ModelScore.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RouteDecision {
+    return {
+      profile: isSet(object.profile) ? routingProfileFromJSON(object.profile) : 0,
+      complexity: isSet(object.complexity) ? complexityFromJSON(object.complexity) : 0,
+      promptTokens: isSet(object.promptTokens)
+        ? globalThis.Number(object.promptTokens)
+        : isSet(object.prompt_tokens)
+        ? globalThis.Number(object.prompt_tokens)
+        : 0,
+      chosenModel: isSet(object.chosenModel)
+        ? globalThis.String(object.chosenModel)
+        : isSet(object.chosen_model)
+        ? globalThis.String(object.chosen_model)
+        : "",
+      ranking: globalThis.Array.isArray(object?.ranking) ? object.ranking.map((e: any) => ModelScore.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: RouteDecision): unknown {
+    const obj: any = {};
+    if (message.profile !== 0) {
+      obj.profile = routingProfileToJSON(message.profile);
+    }
+    if (message.complexity !== 0) {
+      obj.complexity = complexityToJSON(message.complexity);
+    }
+    if (message.promptTokens !== 0) {
+      obj.promptTokens = Math.round(message.promptTokens);
+    }
+    if (message.chosenModel !== "") {
+      obj.chosenModel = message.chosenModel;
+    }
+    if (message.ranking?.length) {
+      obj.ranking = message.ranking.map((e) => ModelScore.toJSON(e));
     }
     return obj;
   },

@@ -18,7 +18,15 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { CircuitState, circuitStateFromJSON, circuitStateToJSON } from "./common.js";
+import {
+  CircuitState,
+  circuitStateFromJSON,
+  circuitStateToJSON,
+  RouteDecision,
+  RoutingProfile,
+  routingProfileFromJSON,
+  routingProfileToJSON,
+} from "./common.js";
 
 export const protobufPackage = "orchestrator.v1";
 
@@ -74,6 +82,24 @@ export function modelTierToJSON(object: ModelTier): string {
   }
 }
 
+/** What to rank for. */
+export interface RankModelsRequest {
+  /** The profile. */
+  profile: RoutingProfile;
+  /** The prompt to classify and price; empty ranks for a short generic prompt. */
+  prompt: string;
+  /** Only these models; empty means every available model. */
+  candidates: string[];
+  /** Expected answer length in tokens (default DEFAULT_MAX_TOKENS). */
+  maxTokens?: number | undefined;
+}
+
+/** The ranking. */
+export interface RankModelsResponse {
+  /** Profile, complexity, prompt tokens, the first choice and every candidate's scores. */
+  decision?: RouteDecision | undefined;
+}
+
 /** Which models to list. */
 export interface ListModelsRequest {
   /** Only models of this provider (empty: all). */
@@ -120,7 +146,178 @@ export interface ModelInfo {
   simulated: boolean;
   /** Its circuit breaker: OPEN means calls skip it until the cool-down ends. */
   breakerState: CircuitState;
+  /** Catalog quality score, 0..1, used by routing. */
+  quality: number;
 }
+
+function createBaseRankModelsRequest(): RankModelsRequest {
+  return { profile: 0, prompt: "", candidates: [], maxTokens: undefined };
+}
+
+export const RankModelsRequest: MessageFns<RankModelsRequest> = {
+  encode(message: RankModelsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.profile !== 0) {
+      writer.uint32(8).int32(message.profile);
+    }
+    if (message.prompt !== "") {
+      writer.uint32(18).string(message.prompt);
+    }
+    for (const v of message.candidates) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.maxTokens !== undefined) {
+      writer.uint32(32).int32(message.maxTokens);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RankModelsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRankModelsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.profile = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.prompt = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.candidates.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxTokens = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RankModelsRequest {
+    return {
+      profile: isSet(object.profile) ? routingProfileFromJSON(object.profile) : 0,
+      prompt: isSet(object.prompt) ? globalThis.String(object.prompt) : "",
+      candidates: globalThis.Array.isArray(object?.candidates)
+        ? object.candidates.map((e: any) => globalThis.String(e))
+        : [],
+      maxTokens: isSet(object.maxTokens)
+        ? globalThis.Number(object.maxTokens)
+        : isSet(object.max_tokens)
+        ? globalThis.Number(object.max_tokens)
+        : undefined,
+    };
+  },
+
+  toJSON(message: RankModelsRequest): unknown {
+    const obj: any = {};
+    if (message.profile !== 0) {
+      obj.profile = routingProfileToJSON(message.profile);
+    }
+    if (message.prompt !== "") {
+      obj.prompt = message.prompt;
+    }
+    if (message.candidates?.length) {
+      obj.candidates = message.candidates;
+    }
+    if (message.maxTokens !== undefined) {
+      obj.maxTokens = Math.round(message.maxTokens);
+    }
+    return obj;
+  },
+};
+
+function createBaseRankModelsResponse(): RankModelsResponse {
+  return { decision: undefined };
+}
+
+export const RankModelsResponse: MessageFns<RankModelsResponse> = {
+  encode(message: RankModelsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.decision !== undefined) {
+      RouteDecision.encode(message.decision, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RankModelsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRankModelsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.decision = RouteDecision.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RankModelsResponse {
+    return { decision: isSet(object.decision) ? RouteDecision.fromJSON(object.decision) : undefined };
+  },
+
+  toJSON(message: RankModelsResponse): unknown {
+    const obj: any = {};
+    if (message.decision !== undefined) {
+      obj.decision = RouteDecision.toJSON(message.decision);
+    }
+    return obj;
+  },
+};
 
 function createBaseListModelsRequest(): ListModelsRequest {
   return { provider: "", availableOnly: false };
@@ -278,6 +475,7 @@ function createBaseModelInfo(): ModelInfo {
     available: false,
     simulated: false,
     breakerState: 0,
+    quality: 0,
   };
 }
 
@@ -327,6 +525,9 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     }
     if (message.breakerState !== 0) {
       writer.uint32(120).int32(message.breakerState);
+    }
+    if (message.quality !== 0) {
+      writer.uint32(129).double(message.quality);
     }
     return writer;
   },
@@ -464,6 +665,14 @@ export const ModelInfo: MessageFns<ModelInfo> = {
             message.breakerState = reader.int32() as any;
             continue;
           }
+          case 16: {
+            if (tag !== 129) {
+              break;
+            }
+
+            message.quality = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -523,6 +732,7 @@ export const ModelInfo: MessageFns<ModelInfo> = {
         : isSet(object.breaker_state)
         ? circuitStateFromJSON(object.breaker_state)
         : 0,
+      quality: isSet(object.quality) ? globalThis.Number(object.quality) : 0,
     };
   },
 
@@ -573,6 +783,9 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     if (message.breakerState !== 0) {
       obj.breakerState = circuitStateToJSON(message.breakerState);
     }
+    if (message.quality !== 0) {
+      obj.quality = floatToJson(message.quality);
+    }
     return obj;
   },
 };
@@ -590,11 +803,23 @@ export const ModelServiceService = {
     responseSerialize: (value: ListModelsResponse): Buffer => Buffer.from(ListModelsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListModelsResponse => ListModelsResponse.decode(value),
   },
+  /** How a routing profile ranks the models, for a prompt or in general. */
+  rankModels: {
+    path: "/orchestrator.v1.ModelService/RankModels" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RankModelsRequest): Buffer => Buffer.from(RankModelsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RankModelsRequest => RankModelsRequest.decode(value),
+    responseSerialize: (value: RankModelsResponse): Buffer => Buffer.from(RankModelsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RankModelsResponse => RankModelsResponse.decode(value),
+  },
 } as const;
 
 export interface ModelServiceServer extends UntypedServiceImplementation {
   /** Every model in the catalog with its limits, prices and availability. */
   listModels: handleUnaryCall<ListModelsRequest, ListModelsResponse>;
+  /** How a routing profile ranks the models, for a prompt or in general. */
+  rankModels: handleUnaryCall<RankModelsRequest, RankModelsResponse>;
 }
 
 export interface ModelServiceClient extends Client {
@@ -613,6 +838,22 @@ export interface ModelServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListModelsResponse) => void,
+  ): ClientUnaryCall;
+  /** How a routing profile ranks the models, for a prompt or in general. */
+  rankModels(
+    request: RankModelsRequest,
+    callback: (error: ServiceError | null, response: RankModelsResponse) => void,
+  ): ClientUnaryCall;
+  rankModels(
+    request: RankModelsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RankModelsResponse) => void,
+  ): ClientUnaryCall;
+  rankModels(
+    request: RankModelsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RankModelsResponse) => void,
   ): ClientUnaryCall;
 }
 

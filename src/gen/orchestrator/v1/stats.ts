@@ -19,7 +19,14 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
-import { CircuitState, circuitStateFromJSON, circuitStateToJSON } from "./common.js";
+import {
+  CircuitState,
+  circuitStateFromJSON,
+  circuitStateToJSON,
+  RoutingProfile,
+  routingProfileFromJSON,
+  routingProfileToJSON,
+} from "./common.js";
 
 export const protobufPackage = "orchestrator.v1";
 
@@ -60,7 +67,7 @@ export interface UpstreamStats {
   /** errors / (successes + errors); 0 with no finished attempts. */
   errorRate: number;
   /** Attempt latency. */
-  latency:
+  latency?:
     | LatencySummary
     | undefined;
   /** Prompt tokens used. */
@@ -90,13 +97,13 @@ export interface MethodStats {
   /** Calls that ended with an error status. */
   errors: number;
   /** Call latency. */
-  latency: LatencySummary | undefined;
+  latency?: LatencySummary | undefined;
 }
 
 /** The snapshot. */
 export interface GetStatsResponse {
   /** When this process started. */
-  startedAt:
+  startedAt?:
     | Timestamp
     | undefined;
   /** Seconds since then. */
@@ -110,11 +117,11 @@ export interface GetStatsResponse {
   /** failed_requests / total_requests; 0 with no calls. */
   errorRate: number;
   /** Latency of ChatService calls. */
-  latency:
+  latency?:
     | LatencySummary
     | undefined;
   /** Time to first token of StreamChat calls. */
-  timeToFirstToken:
+  timeToFirstToken?:
     | LatencySummary
     | undefined;
   /** Prompt tokens over all upstream attempts. */
@@ -141,6 +148,18 @@ export interface GetStatsResponse {
   retriesThrottled: number;
   /** Streams that restarted on another model after a mid-stream failure. */
   streamRestarts: number;
+  /** Routing decisions, per profile and chosen model. */
+  routing: RoutingStats[];
+}
+
+/** How often a profile picked a model. */
+export interface RoutingStats {
+  /** The profile. */
+  profile: RoutingProfile;
+  /** The model it chose first. */
+  model: string;
+  /** Decisions. */
+  decisions: number;
 }
 
 function createBaseGetStatsRequest(): GetStatsRequest {
@@ -778,6 +797,7 @@ function createBaseGetStatsResponse(): GetStatsResponse {
     retries: 0,
     retriesThrottled: 0,
     streamRestarts: 0,
+    routing: [],
   };
 }
 
@@ -842,6 +862,9 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
     }
     if (message.streamRestarts !== 0) {
       writer.uint32(160).int64(message.streamRestarts);
+    }
+    for (const v of message.routing) {
+      RoutingStats.encode(v!, writer.uint32(170).fork()).join();
     }
     return writer;
   },
@@ -1019,6 +1042,14 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
             message.streamRestarts = longToNumber(reader.int64());
             continue;
           }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.routing.push(RoutingStats.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1119,6 +1150,9 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
         : isSet(object.stream_restarts)
         ? globalThis.Number(object.stream_restarts)
         : 0,
+      routing: globalThis.Array.isArray(object?.routing)
+        ? object.routing.map((e: any) => RoutingStats.fromJSON(e))
+        : [],
     };
   },
 
@@ -1183,6 +1217,99 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
     }
     if (message.streamRestarts !== 0) {
       obj.streamRestarts = Math.round(message.streamRestarts);
+    }
+    if (message.routing?.length) {
+      obj.routing = message.routing.map((e) => RoutingStats.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseRoutingStats(): RoutingStats {
+  return { profile: 0, model: "", decisions: 0 };
+}
+
+export const RoutingStats: MessageFns<RoutingStats> = {
+  encode(message: RoutingStats, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.profile !== 0) {
+      writer.uint32(8).int32(message.profile);
+    }
+    if (message.model !== "") {
+      writer.uint32(18).string(message.model);
+    }
+    if (message.decisions !== 0) {
+      writer.uint32(24).int64(message.decisions);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RoutingStats {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRoutingStats();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.profile = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.decisions = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RoutingStats {
+    return {
+      profile: isSet(object.profile) ? routingProfileFromJSON(object.profile) : 0,
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      decisions: isSet(object.decisions) ? globalThis.Number(object.decisions) : 0,
+    };
+  },
+
+  toJSON(message: RoutingStats): unknown {
+    const obj: any = {};
+    if (message.profile !== 0) {
+      obj.profile = routingProfileToJSON(message.profile);
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.decisions !== 0) {
+      obj.decisions = Math.round(message.decisions);
     }
     return obj;
   },

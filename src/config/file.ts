@@ -1,0 +1,174 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import type { ModelDefinition } from '../catalog/models.js';
+import type { ProfileWeights, RoutingProfileName } from '../engine/routing/profiles.js';
+import { checkProviderUrl } from './ssrf.js';
+
+/**
+ * The config file (CONFIG_FILE, YAML or JSON): providers, models and routing weights.
+ * Field names are snake_case as in the file; the result is camelCase and frozen.
+ */
+
+const name = z.string().trim().min(1).max(64).regex(/^[a-z0-9][a-z0-9._-]*$/i, 'letters, digits, dot, dash and underscore only');
+
+const providerSchema = z
+  .object({
+    name,
+    kind: z.enum(['openai', 'anthropic']),
+    base_url: z.string().min(1),
+    /** Name of the environment variable holding the key; omit for servers without keys (Ollama). */
+    api_key_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name, e.g. OPENROUTER_API_KEY').optional(),
+    timeout_ms: z.number().int().positive().optional(),
+    headers: z.record(z.string(), z.string()).optional(),
+    max_tokens_field: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
+    allow_link_local: z.boolean().default(false),
+  })
+  .strict();
+
+const modelSchema = z
+  .object({
+    id: name,
+    provider: name,
+    upstream_id: z.string().min(1).optional(),
+    aliases: z.array(z.string().min(1)).default([]),
+    context_window: z.number().int().positive(),
+    max_output_tokens: z.number().int().positive(),
+    supports_streaming: z.boolean().default(true),
+    input_price_per_million: z.number().min(0),
+    output_price_per_million: z.number().min(0),
+    cached_input_price_per_million: z.number().min(0).optional(),
+    family: z.string().min(1),
+    tier: z.enum(['small', 'medium', 'large']),
+    fallbacks: z.array(z.string().min(1)).default([]),
+    quality: z.number().min(0).max(1),
+    typical_ttft_ms: z.number().positive().default(500),
+    tokens_per_second: z.number().positive().default(60),
+  })
+  .strict();
+
+const weightsSchema = z
+  .object({ quality: z.number().min(0), latency: z.number().min(0), cost: z.number().min(0), reliability: z.number().min(0) })
+  .partial()
+  .strict();
+
+const fileSchema = z
+  .object({
+    providers: z.array(providerSchema).default([]),
+    models: z.array(modelSchema).default([]),
+    /** Keep the built-in OpenAI catalog (served by the provider named "openai" when there is one). */
+    include_builtin_models: z.boolean().default(true),
+    routing: z
+      .object({
+        profiles: z
+          .object({ quality: weightsSchema, balanced: weightsSchema, speed: weightsSchema, budget: weightsSchema, long_context: weightsSchema })
+          .partial()
+          .strict()
+          .default({}),
+        fallback_depth: z.number().int().min(1).max(8).default(3),
+      })
+      .strict()
+      .default({ profiles: {}, fallback_depth: 3 }),
+  })
+  .strict();
+
+export interface ProviderSpec {
+  readonly name: string;
+  readonly kind: 'openai' | 'anthropic';
+  readonly baseURL: string;
+  readonly apiKeyEnv: string | undefined;
+  readonly timeoutMs: number | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly maxTokensField: 'max_tokens' | 'max_completion_tokens' | undefined;
+  readonly allowLinkLocal: boolean;
+}
+
+export interface FileConfig {
+  readonly providers: readonly ProviderSpec[];
+  readonly models: readonly ModelDefinition[];
+  readonly includeBuiltinModels: boolean;
+  readonly routing: {
+    readonly profiles: Partial<Record<RoutingProfileName, Partial<ProfileWeights>>>;
+    readonly fallbackDepth: number;
+  };
+}
+
+export class ConfigFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`${file}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigFileError';
+  }
+}
+
+/** Reads, parses and validates the file; every problem is reported as `path: message`. */
+export function loadConfigFile(path: string): FileConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigFileError(path, [`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
+  }
+  let raw: unknown;
+  try {
+    raw = /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigFileError(path, [`not valid ${/\.json$/i.test(path) ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`]);
+  }
+  const parsed = fileSchema.safeParse(raw ?? {});
+  if (!parsed.success) {
+    throw new ConfigFileError(path, parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`));
+  }
+  const file = parsed.data;
+  const problems: string[] = [];
+  const providerNames = new Set<string>();
+  file.providers.forEach((p, i) => {
+    if (providerNames.has(p.name)) problems.push(`providers[${i}].name: "${p.name}" is declared twice`);
+    providerNames.add(p.name);
+    const bad = checkProviderUrl(p.base_url, { allowLinkLocal: p.allow_link_local });
+    if (bad) problems.push(`providers[${i}].base_url: ${bad}`);
+  });
+  const known = new Set([...providerNames, ...(file.include_builtin_models ? ['openai'] : [])]);
+  file.models.forEach((m, i) => {
+    if (!known.has(m.provider)) problems.push(`models[${i}].provider: unknown provider "${m.provider}" (declared: ${[...providerNames].join(', ') || 'none'})`);
+  });
+  if (problems.length > 0) throw new ConfigFileError(path, problems);
+  return {
+    providers: file.providers.map((p) => ({
+      name: p.name,
+      kind: p.kind,
+      baseURL: p.base_url,
+      apiKeyEnv: p.api_key_env,
+      timeoutMs: p.timeout_ms,
+      headers: p.headers ?? {},
+      maxTokensField: p.max_tokens_field,
+      allowLinkLocal: p.allow_link_local,
+    })),
+    models: file.models.map((m) => ({
+      id: m.id,
+      provider: m.provider,
+      ...(m.upstream_id ? { upstreamId: m.upstream_id } : {}),
+      aliases: m.aliases,
+      contextWindow: m.context_window,
+      maxOutputTokens: m.max_output_tokens,
+      supportsStreaming: m.supports_streaming,
+      inputPricePerMillion: m.input_price_per_million,
+      outputPricePerMillion: m.output_price_per_million,
+      cachedInputPricePerMillion: m.cached_input_price_per_million ?? m.input_price_per_million,
+      family: m.family,
+      tier: m.tier,
+      fallbacks: m.fallbacks,
+      quality: m.quality,
+      typicalTtftMs: m.typical_ttft_ms,
+      tokensPerSecond: m.tokens_per_second,
+    })),
+    includeBuiltinModels: file.include_builtin_models,
+    routing: { profiles: file.routing.profiles, fallbackDepth: file.routing.fallback_depth },
+  };
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '') || '(top level)';
+}

@@ -1,0 +1,54 @@
+import type { CatalogModel } from '../../catalog/catalog.js';
+import type { AttemptRecord } from '../../domain/chat.js';
+
+const ALPHA = 0.3;
+
+interface ModelLive {
+  /** Observed latency over what the catalog predicts for the same tokens; 1 before traffic. */
+  slowdown: number;
+  /** EWMA of failures (1) and successes (0); cancels and skips do not count. */
+  errorRate: number;
+}
+
+/**
+ * What routing knows about each model from live traffic: exponentially weighted, so the choice
+ * follows a model that gets slower or starts failing, and forgives it as it recovers.
+ */
+export class LiveModelStats {
+  private readonly models = new Map<string, ModelLive>();
+
+  constructor(private readonly catalogModel: (id: string) => CatalogModel | undefined) {}
+
+  recordAttempt(record: AttemptRecord): void {
+    if (record.outcome === 'cancelled' || record.outcome === 'skipped') return;
+    const live = this.entry(record.model);
+    const failed = record.outcome !== 'success';
+    live.errorRate = ALPHA * (failed ? 1 : 0) + (1 - ALPHA) * live.errorRate;
+    const model = this.catalogModel(record.model);
+    if (failed || !model) return;
+    const predicted = predictLatencyMs(model, record.usage.completionTokens);
+    if (predicted > 0) live.slowdown = ALPHA * (record.latencyMs / predicted) + (1 - ALPHA) * live.slowdown;
+  }
+
+  /** Expected latency of an answer of `outputTokens` tokens on this model, in milliseconds. */
+  expectedLatencyMs(model: CatalogModel, outputTokens: number): number {
+    return predictLatencyMs(model, outputTokens) * (this.models.get(model.id)?.slowdown ?? 1);
+  }
+
+  errorRate(modelId: string): number {
+    return this.models.get(modelId)?.errorRate ?? 0;
+  }
+
+  private entry(id: string): ModelLive {
+    let live = this.models.get(id);
+    if (!live) {
+      live = { slowdown: 1, errorRate: 0 };
+      this.models.set(id, live);
+    }
+    return live;
+  }
+}
+
+function predictLatencyMs(model: CatalogModel, outputTokens: number): number {
+  return model.typicalTtftMs + (Math.max(1, outputTokens) * 1000) / model.tokensPerSecond;
+}

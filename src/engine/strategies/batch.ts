@@ -1,0 +1,116 @@
+import { performance } from 'node:perf_hooks';
+import type { BulkheadPolicy } from 'cockatiel';
+import type { TokenUsage } from '../../domain/chat.js';
+import { OrchestratorError, Reason, cancelled } from '../../domain/errors.js';
+import type { Answer } from '../answer.js';
+import type { CallContext } from '../context.js';
+
+/** One item of a batch: its answer is produced by `run`, or it was invalid from the start. */
+export interface BatchWork {
+  readonly index: number;
+  readonly requestId: string;
+  readonly run: ((ctx: CallContext) => Promise<Answer>) | undefined;
+  /** Set when the item was rejected before running (validation). */
+  readonly error: OrchestratorError | undefined;
+}
+
+export type BatchEvent =
+  | { readonly type: 'item'; readonly index: number; readonly requestId: string; readonly answer: Answer }
+  | { readonly type: 'item'; readonly index: number; readonly requestId: string; readonly error: OrchestratorError }
+  | {
+      readonly type: 'summary';
+      readonly total: number;
+      readonly successful: number;
+      readonly failed: number;
+      readonly totalLatencyMs: number;
+      readonly averageLatencyMs: number;
+      readonly usage: TokenUsage;
+      readonly costUsd: number;
+    };
+
+/**
+ * Runs a batch with `concurrency` items at a time, each also holding a slot of the process-wide
+ * batch bulkhead (shared by every batch, so batches together cannot crowd out interactive
+ * calls, which never wait for it). Results are yielded as items finish; then a summary. One
+ * item's failure is that item's result. Cancelling the call aborts every item still running.
+ */
+export async function* runBatch(
+  items: readonly BatchWork[],
+  options: { concurrency: number; global: BulkheadPolicy },
+  ctx: CallContext,
+): AsyncGenerator<BatchEvent> {
+  const done: BatchEvent[] = [];
+  let wake: (() => void) | undefined;
+  const publish = (event: BatchEvent): void => {
+    done.push(event);
+    wake?.();
+  };
+  const latencies: number[] = [];
+  const usage: TokenUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, cachedTokens: 0 };
+  let costUsd = 0;
+  let successful = 0;
+
+  const runItem = async (work: BatchWork): Promise<void> => {
+    if (!work.run) {
+      publish({ type: 'item', index: work.index, requestId: work.requestId, error: work.error ?? cancelled() });
+      return;
+    }
+    const run = work.run;
+    const started = performance.now();
+    try {
+      const answer = await options.global.execute(() => {
+        if (ctx.signal.aborted) throw ctx.signal.reason;
+        return run({ ...ctx, startedAt: started, requestId: work.requestId || `${ctx.requestId}/${work.index}` });
+      }, ctx.signal);
+      latencies.push(performance.now() - started);
+      successful += 1;
+      usage.promptTokens += answer.usage.promptTokens;
+      usage.completionTokens += answer.usage.completionTokens;
+      usage.totalTokens += answer.usage.totalTokens;
+      usage.cachedTokens += answer.usage.cachedTokens;
+      costUsd += answer.costUsd;
+      publish({ type: 'item', index: work.index, requestId: work.requestId, answer });
+    } catch (err) {
+      latencies.push(performance.now() - started);
+      publish({ type: 'item', index: work.index, requestId: work.requestId, error: asItemError(err, ctx.signal) });
+    }
+  };
+
+  const queue = [...items];
+  const worker = async (): Promise<void> => {
+    for (let work = queue.shift(); work; work = queue.shift()) await runItem(work);
+  };
+  const workers = Promise.all(Array.from({ length: Math.min(options.concurrency, items.length) }, worker));
+
+  let emitted = 0;
+  while (emitted < items.length) {
+    if (done.length === 0) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      wake = undefined;
+    }
+    for (let event = done.shift(); event; event = done.shift()) {
+      emitted += 1;
+      yield event;
+    }
+  }
+  await workers;
+  const totalLatencyMs = performance.now() - ctx.startedAt;
+  yield {
+    type: 'summary',
+    total: items.length,
+    successful,
+    failed: items.length - successful,
+    totalLatencyMs,
+    averageLatencyMs: latencies.length === 0 ? 0 : latencies.reduce((a, b) => a + b, 0) / latencies.length,
+    usage,
+    costUsd: Math.round(costUsd * 1e10) / 1e10,
+  };
+}
+
+function asItemError(err: unknown, signal: AbortSignal): OrchestratorError {
+  if (err instanceof OrchestratorError) return err;
+  if (signal.aborted && signal.reason instanceof OrchestratorError) return signal.reason;
+  return new OrchestratorError({ kind: 'internal', reason: Reason.INTERNAL, message: 'internal error', cause: err });
+}

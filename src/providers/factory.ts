@@ -1,0 +1,19 @@
+import type { ProviderSpec } from '../config/file.js';
+import { OpenAIProvider } from './openai.js';
+import type { Provider } from './types.js';
+
+/** One provider client per declared provider, by kind. Keys come from the environment only. */
+export function createProvider(spec: ProviderSpec, apiKey: string): Provider {
+  switch (spec.kind) {
+    case 'openai':
+      return new OpenAIProvider({
+        name: spec.name,
+        baseURL: spec.baseURL,
+        apiKey,
+        defaultHeaders: spec.headers,
+        ...(spec.maxTokensField ? { maxTokensField: spec.maxTokensField } : {}),
+      });
+    case 'anthropic':
+      throw new Error('anthropic providers are not wired yet');
+  }
+}

@@ -1,0 +1,106 @@
+import type { Engine } from '../../engine/engine.js';
+import type { CallContext } from '../../engine/context.js';
+import type { BatchWork } from '../../engine/strategies/batch.js';
+import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
+import type { BatchRequest, BatchResponse, ChatResponse } from '../../gen/orchestrator/v1/chat.js';
+import type { Answer } from '../../engine/answer.js';
+import { encodeUsage, round3 } from '../encode.js';
+import { toRpcStatus } from '../errors.js';
+import type { ValidationLimits } from '../validate.js';
+import { answerChat } from './chat-answer.js';
+
+export interface BatchLimits {
+  readonly batchMaxItems: number;
+  readonly batchDefaultConcurrency: number;
+  readonly batchMaxConcurrency: number;
+}
+
+/**
+ * Batch: the batch itself is validated up front (size, concurrency, unique request ids);
+ * each item is a Chat request whose own errors, validation included, are that item's result.
+ */
+export function batchHandler(engine: Engine, limits: ValidationLimits & BatchLimits) {
+  return async function* (req: BatchRequest, ctx: CallContext): AsyncGenerator<BatchResponse> {
+    const concurrency = checkBatch(req, limits);
+    // Each item's ChatResponse is kept whole (the engine's Answer is only used for the summary).
+    const responses = new Map<number, ChatResponse>();
+    const work: BatchWork[] = req.items.map((item, index) => ({
+      index,
+      requestId: item.requestId,
+      error: undefined,
+      run: async (itemCtx: CallContext): Promise<Answer> => {
+        const response = await answerChat(engine, limits, item.request ?? emptyRequest(), itemCtx);
+        responses.set(index, response);
+        return answerOf(response);
+      },
+    }));
+    for await (const event of engine.batch(work, concurrency, ctx)) {
+      if (event.type === 'summary') {
+        yield {
+          event: {
+            $case: 'summary',
+            summary: {
+              total: event.total,
+              successful: event.successful,
+              failed: event.failed,
+              totalLatencyMs: round3(event.totalLatencyMs),
+              averageLatencyMs: round3(event.averageLatencyMs),
+              usage: encodeUsage(event.usage),
+              costUsd: event.costUsd,
+            },
+          },
+        };
+      } else if ('answer' in event) {
+        const response = responses.get(event.index);
+        responses.delete(event.index);
+        yield { event: { $case: 'item', item: { index: event.index, requestId: event.requestId, outcome: response ? { $case: 'response', response } : undefined } } };
+      } else {
+        yield { event: { $case: 'item', item: { index: event.index, requestId: event.requestId, outcome: { $case: 'error', error: toRpcStatus(event.error) } } } };
+      }
+    }
+  };
+}
+
+function checkBatch(req: BatchRequest, limits: BatchLimits): number {
+  const violations: FieldViolation[] = [];
+  if (req.items.length === 0) violations.push({ field: 'items', description: 'at least one item is required' });
+  if (req.items.length > limits.batchMaxItems) {
+    violations.push({ field: 'items', description: `at most ${limits.batchMaxItems} items per batch (got ${req.items.length})` });
+  }
+  const firstIndex = new Map<string, number>();
+  req.items.forEach((item, index) => {
+    if (item.requestId === '') return;
+    const first = firstIndex.get(item.requestId);
+    if (first === undefined) firstIndex.set(item.requestId, index);
+    else violations.push({ field: `items[${index}].request_id`, description: `"${item.requestId}" is already used by items[${first}]` });
+  });
+  const concurrency = req.concurrency ?? limits.batchDefaultConcurrency;
+  if (!(concurrency >= 1 && concurrency <= limits.batchMaxConcurrency)) {
+    violations.push({ field: 'concurrency', description: `must be between 1 and ${limits.batchMaxConcurrency} (got ${concurrency})` });
+  }
+  if (violations.length > 0) throw invalidArgument(violations);
+  return concurrency;
+}
+
+function emptyRequest() {
+  return { model: '', messages: [], prompt: '' };
+}
+
+/** What the batch summary needs from an item's answer. */
+function answerOf(response: ChatResponse): Answer {
+  return {
+    content: response.content,
+    model: response.model,
+    provider: response.provider,
+    finishReason: 'unknown',
+    usage: {
+      promptTokens: response.usage?.promptTokens ?? 0,
+      completionTokens: response.usage?.completionTokens ?? 0,
+      totalTokens: response.usage?.totalTokens ?? 0,
+      cachedTokens: response.usage?.cachedTokens ?? 0,
+    },
+    costUsd: response.costUsd,
+    latencyMs: response.latencyMs,
+    attempts: [],
+  };
+}
