@@ -7,6 +7,7 @@ import { checkProviderUrl, checkResolvedHost } from './config/ssrf.js';
 import { Engine } from './engine/engine.js';
 import { DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName } from './engine/routing/profiles.js';
 import { createProvider } from './providers/factory.js';
+import { AnthropicProvider } from './providers/anthropic.js';
 import { OpenAIProvider } from './providers/openai.js';
 import { ProviderRegistry } from './providers/registry.js';
 import { startSimulator, type Simulator } from './providers/simulator/index.js';
@@ -24,6 +25,7 @@ export interface App {
 }
 
 const SIMULATOR_PROVIDER = 'simulator';
+const SIMULATOR_ANTHROPIC_PROVIDER = 'simulator-anthropic';
 
 /**
  * The composition root: config (+ CONFIG_FILE) -> providers -> catalog -> engine -> server.
@@ -54,12 +56,17 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
     simulator = await startSimulator({ port: config.simulator.port, latencyScale: config.simulator.latencyScale });
     // The same provider code path as a real endpoint: the openai SDK over real HTTP and SSE.
     registry.register(new OpenAIProvider({ name: SIMULATOR_PROVIDER, baseURL: simulator.baseURL, apiKey: 'simulator' }));
+    registry.register(new AnthropicProvider({ name: SIMULATOR_ANTHROPIC_PROVIDER, baseURL: simulator.url, apiKey: 'simulator' }));
   }
-  const configured = new Map(registry.names().filter((n) => n !== SIMULATOR_PROVIDER).map((n) => [n, n]));
+  const simulated = new Set([SIMULATOR_PROVIDER, SIMULATOR_ANTHROPIC_PROVIDER]);
+  const configured = new Map(registry.names().filter((n) => !simulated.has(n)).map((n) => [n, n]));
+  const kindOf = new Map((file?.providers ?? []).map((p) => [p.name, p.kind]));
   const catalog = new Catalog({
     models: [...(file?.includeBuiltinModels === false ? [] : BUILTIN_MODELS), ...(file?.models ?? [])],
     providers: configured,
-    ...(simulator ? { simulatorProvider: SIMULATOR_PROVIDER } : {}),
+    ...(simulator
+      ? { simulatorFor: (m: { provider: string }) => (kindOf.get(m.provider) === 'anthropic' ? SIMULATOR_ANTHROPIC_PROVIDER : SIMULATOR_PROVIDER) }
+      : {}),
   });
   if (!catalog.find(config.defaults.model)) {
     await simulator?.close();

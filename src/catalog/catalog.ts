@@ -13,8 +13,8 @@ export interface CatalogOptions {
   readonly models: readonly ModelDefinition[];
   /** Provider kind -> registered provider name, for the kinds that are configured. */
   readonly providers: ReadonlyMap<string, string>;
-  /** When set, every model whose provider is not configured is served by this provider. */
-  readonly simulatorProvider?: string;
+  /** When set, a model whose provider is not configured is served by the provider it names. */
+  readonly simulatorFor?: (model: ModelDefinition) => string;
 }
 
 /** Looks models up by id or alias, case-insensitively, and prices usage. */
@@ -26,7 +26,7 @@ export class Catalog {
     const models: CatalogModel[] = [];
     for (const def of options.models) {
       const real = options.providers.get(def.provider);
-      const servedBy = real ?? options.simulatorProvider;
+      const servedBy = real ?? options.simulatorFor?.(def);
       const model: CatalogModel = Object.freeze({
         ...def,
         upstreamId: def.upstreamId ?? def.id,

@@ -22,6 +22,8 @@ const providerSchema = z
     timeout_ms: z.number().int().positive().optional(),
     headers: z.record(z.string(), z.string()).optional(),
     max_tokens_field: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
+    /** kind anthropic: the anthropic-version header (the SDK's default when unset). */
+    anthropic_version: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date like 2023-06-01').optional(),
     allow_link_local: z.boolean().default(false),
   })
   .strict();
@@ -80,6 +82,7 @@ export interface ProviderSpec {
   readonly timeoutMs: number | undefined;
   readonly headers: Readonly<Record<string, string>>;
   readonly maxTokensField: 'max_tokens' | 'max_completion_tokens' | undefined;
+  readonly anthropicVersion?: string | undefined;
   readonly allowLinkLocal: boolean;
 }
 
@@ -129,6 +132,10 @@ export function loadConfigFile(path: string): FileConfig {
     providerNames.add(p.name);
     const bad = checkProviderUrl(p.base_url, { allowLinkLocal: p.allow_link_local });
     if (bad) problems.push(`providers[${i}].base_url: ${bad}`);
+    // The Anthropic SDK appends /v1/messages itself.
+    if (p.kind === 'anthropic' && /\/v1\/?$/.test(p.base_url)) {
+      problems.push(`providers[${i}].base_url: for kind anthropic, leave out the trailing /v1 (e.g. https://api.anthropic.com)`);
+    }
   });
   const known = new Set([...providerNames, ...(file.include_builtin_models ? ['openai'] : [])]);
   file.models.forEach((m, i) => {
@@ -144,6 +151,7 @@ export function loadConfigFile(path: string): FileConfig {
       timeoutMs: p.timeout_ms,
       headers: p.headers ?? {},
       maxTokensField: p.max_tokens_field,
+      anthropicVersion: p.anthropic_version,
       allowLinkLocal: p.allow_link_local,
     })),
     models: file.models.map((m) => ({

@@ -42,8 +42,15 @@ export function isLinkLocal(address: string): boolean {
   }
   if (kind === 6) {
     const lower = address.toLowerCase();
-    if (lower.startsWith('::ffff:')) return isLinkLocal(lower.slice(7));
+    if (lower.startsWith('::ffff:')) return isLinkLocal(mappedIpv4(lower.slice(7)));
     return /^fe[89ab]/.test(lower) || lower === 'fd00:ec2::254';
   }
   return false;
+}
+
+/** The IPv4 address inside an IPv4-mapped IPv6 tail ("a9fe:a9fe" or "169.254.169.254"). */
+function mappedIpv4(tail: string): string {
+  if (tail.includes('.')) return tail;
+  const [high = 0, low = 0] = tail.split(':').map((group) => parseInt(group, 16));
+  return [high >> 8, high & 255, low >> 8, low & 255].join('.');
 }

@@ -1,4 +1,5 @@
 import type { ProviderSpec } from '../config/file.js';
+import { AnthropicProvider } from './anthropic.js';
 import { OpenAIProvider } from './openai.js';
 import type { Provider } from './types.js';
 
@@ -14,6 +15,12 @@ export function createProvider(spec: ProviderSpec, apiKey: string): Provider {
         ...(spec.maxTokensField ? { maxTokensField: spec.maxTokensField } : {}),
       });
     case 'anthropic':
-      throw new Error('anthropic providers are not wired yet');
+      return new AnthropicProvider({
+        name: spec.name,
+        baseURL: spec.baseURL,
+        apiKey,
+        defaultHeaders: spec.headers,
+        ...(spec.anthropicVersion ? { anthropicVersion: spec.anthropicVersion } : {}),
+      });
   }
 }

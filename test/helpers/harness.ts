@@ -20,6 +20,10 @@ export interface HarnessOptions {
   latencyScale?: number;
   upstreamApiKey?: string;
   answerLength?: AnswerLength;
+  /** What startApp sees as process.env (API keys named by a config file). */
+  processEnv?: Record<string, string>;
+  /** Skip OPENAI_API_KEY/OPENAI_BASE_URL (for config-file tests that declare their own providers). */
+  noOpenAiShorthand?: boolean;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -32,8 +36,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     HOST: '127.0.0.1',
     PORT: '0',
     LOG_LEVEL: 'silent',
-    OPENAI_API_KEY: 'test-key',
-    OPENAI_BASE_URL: upstream.baseURL,
+    ...(options.noOpenAiShorthand ? {} : { OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: upstream.baseURL }),
     SIMULATOR: 'off',
     SHUTDOWN_GRACE_MS: '500',
     // Retries are off unless a test turns them on, so each test pins one behaviour.
@@ -42,7 +45,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     RETRY_MAX_BACKOFF_MS: '50',
     ...options.env,
   });
-  const app = await startApp(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }));
+  const app = await startApp(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), options.processEnv ?? {});
   const clients = clientsFor(app.port);
   return {
     app,

@@ -34,11 +34,14 @@ export interface RankRequest {
   readonly candidates: readonly CatalogModel[];
 }
 
-/** Quality bonus by tier for a prompt's complexity: simple prompts go cheaper, complex ones stronger. */
-const TIER_ADJUSTMENT: Readonly<Record<Complexity, Readonly<Record<CatalogModel['tier'], number>>>> = {
-  simple: { small: 0.15, medium: 0.05, large: -0.1 },
-  moderate: { small: 0, medium: 0, large: 0 },
-  complex: { small: -0.2, medium: 0, large: 0.15 },
+/**
+ * Added to every profile's score by tier: simple prompts move to cheaper tiers, complex ones to
+ * stronger tiers, whatever the profile.
+ */
+const TIER_FIT: Readonly<Record<Complexity, Readonly<Record<CatalogModel['tier'], number>>>> = {
+  simple: { small: 0.1, medium: 0.05, large: 0 },
+  moderate: { small: 0, medium: 0.03, large: 0.03 },
+  complex: { small: -0.1, medium: 0.03, large: 0.1 },
 };
 
 /**
@@ -75,16 +78,19 @@ export class Router {
       return { model, estimatedCostUsd, expectedLatencyMs, reliability, excluded: this.exclusion(model, report.promptTokens, maxTokens, breaker) };
     });
     const eligible = raw.filter((r) => r.excluded === undefined);
-    const fastest = Math.min(...eligible.map((r) => r.expectedLatencyMs));
-    const cheapest = Math.min(...eligible.map((r) => r.estimatedCostUsd));
+    // Each dimension is scaled to 0..1 over the eligible candidates (best 1, worst 0); latency
+    // and cost on a log scale, since they span orders of magnitude across models.
+    const quality = scale(eligible.map((r) => r.model.quality), (q) => q);
+    const latency = scale(eligible.map((r) => r.expectedLatencyMs), (ms) => -Math.log(ms + 1));
+    // The floor keeps free (local) models comparable instead of taking log(0).
+    const cost = scale(eligible.map((r) => r.estimatedCostUsd), (usd) => -Math.log(usd + 1e-7));
     const scored: ScoredModel[] = raw.map((r) => {
-      const quality = clamp01(r.model.quality + TIER_ADJUSTMENT[report.complexity][r.model.tier]);
-      const latency = r.expectedLatencyMs > 0 ? fastest / r.expectedLatencyMs : 1;
-      // A tiny floor keeps free (local) models comparable instead of dividing by zero.
-      const cost = (cheapest + 1e-9) / (r.estimatedCostUsd + 1e-9);
+      const q = quality(r.model.quality);
+      const l = latency(r.expectedLatencyMs);
+      const c = cost(r.estimatedCostUsd);
       const score =
-        weights.quality * quality + weights.latency * latency + weights.cost * cost + weights.reliability * r.reliability;
-      return { ...r, quality, latency: clamp01(latency), cost: clamp01(cost), score: round4(score) };
+        weights.quality * q + weights.latency * l + weights.cost * c + weights.reliability * r.reliability + TIER_FIT[report.complexity][r.model.tier];
+      return { ...r, quality: q, latency: l, cost: c, score: round4(score) };
     });
     scored.sort((a, b) => (a.excluded === undefined ? 0 : 1) - (b.excluded === undefined ? 0 : 1) || b.score - a.score);
     return { profile, complexity: report.complexity, promptTokens: report.promptTokens, ranking: scored };
@@ -99,8 +105,12 @@ export class Router {
   }
 }
 
-function clamp01(value: number): number {
-  return Math.min(1, Math.max(0, value));
+/** Min-max scaling of `transform(value)` over `values`: the best becomes 1, the worst 0. */
+function scale(values: readonly number[], transform: (value: number) => number): (value: number) => number {
+  const transformed = values.map(transform);
+  const lo = Math.min(...transformed);
+  const hi = Math.max(...transformed);
+  return (value) => (hi - lo < 1e-12 ? 1 : Math.min(1, Math.max(0, (transform(value) - lo) / (hi - lo))));
 }
 
 function round4(value: number): number {

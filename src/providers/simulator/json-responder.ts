@@ -1,6 +1,6 @@
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { AnswerPlan } from './answer-plan.js';
-import { completionBody, usageOf, type CompletionIdentity } from './chat-wire.js';
+import { completionBody, usageOf, type CompletionIdentity, type SimFinishReason } from './chat-wire.js';
 import { sendJson } from './http-io.js';
 import type { MutableRecord } from './records.js';
 import type { ResponseWatch } from './response-watch.js';
@@ -14,20 +14,54 @@ export interface JsonAnswer {
   readonly watch: ResponseWatch;
 }
 
+/** What a non-streamed answer says, before any API's wire shape. */
+export interface JsonAnswerContent {
+  readonly text: string;
+  /** null only for the 'truncate' fault. */
+  readonly finishReason: SimFinishReason | null;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+}
+
+/** A non-streamed answer in any API's shape: `render` builds the body, `headers` go with it. */
+export interface JsonAnswerWire {
+  readonly res: ServerResponse;
+  readonly plan: AnswerPlan;
+  readonly record: MutableRecord;
+  readonly watch: ResponseWatch;
+  readonly headers: OutgoingHttpHeaders;
+  readonly render: (content: JsonAnswerContent) => unknown;
+}
+
+/** An OpenAI chat completion body. */
+export async function respondJson(answer: JsonAnswer): Promise<void> {
+  const { identity } = answer;
+  await respondJsonWire({
+    ...answer,
+    headers: { 'x-request-id': `sim-${answer.record.id}` },
+    render: (content) =>
+      completionBody(identity, {
+        content: content.text,
+        finishReason: content.finishReason,
+        usage: usageOf(content.promptTokens, content.completionTokens),
+      }),
+  });
+}
+
 /**
  * A non-streamed answer: one wait for the whole generation (first token plus every token
  * at the model's rate), then one body. No per-token timers.
  */
-export async function respondJson(answer: JsonAnswer): Promise<void> {
-  const { res, plan, identity, record, watch } = answer;
+export async function respondJsonWire(answer: JsonAnswerWire): Promise<void> {
+  const { res, plan, record, watch, headers } = answer;
   const sent = plan.ending === 'truncate' ? plan.tokensBeforeFault : plan.tokens.length;
   const waited = await sleep(plan.firstByteDelayMs + sent * plan.tokenIntervalMs, watch.signal);
   if (!waited) return;
-  const headers = { 'x-request-id': `sim-${record.id}` };
-  const body = completionBody(identity, {
-    content: plan.tokens.slice(0, sent).join(''),
+  const body = answer.render({
+    text: plan.tokens.slice(0, sent).join(''),
     finishReason: plan.ending === 'truncate' ? null : plan.finishReason,
-    usage: usageOf(plan.promptTokens, sent),
+    promptTokens: plan.promptTokens,
+    completionTokens: sent,
   });
   switch (plan.ending) {
     case 'normal':

@@ -5,6 +5,7 @@ import { runChatExchange } from './chat-exchange.js';
 import { parseChatRequest } from './chat-request.js';
 import { FaultBook, parseFaultRule, type FaultRule } from './faults.js';
 import { errorBody, readBody, sendJson } from './http-io.js';
+import { handleMessages } from './messages-exchange.js';
 import { createProfileLookup, DEFAULT_SIM_PROFILES, type SimulatedModelProfile } from './profiles.js';
 import { RequestLog, type SimRequestListener, type SimRequestRecord } from './records.js';
 
@@ -17,7 +18,10 @@ export interface SimulatorOptions {
   readonly profiles?: readonly SimulatedModelProfile[];
   /** Multiplies profile ttft and per-token delay; 0 answers as fast as possible. Default 1. */
   readonly latencyScale?: number;
-  /** When set, /v1 requests must carry `Authorization: Bearer <apiKey>`. */
+  /**
+   * When set, /v1 requests must carry `Authorization: Bearer <apiKey>` (/v1/messages also
+   * takes it as `x-api-key`, the Anthropic way).
+   */
   readonly apiKey?: string;
   /** Answer length in words; default 12..48. Benchmarks and backpressure tests ask for long ones. */
   readonly answerLength?: AnswerLength;
@@ -28,7 +32,7 @@ export interface SimulatorOptions {
 export interface Simulator {
   /** e.g. http://127.0.0.1:PORT */
   readonly url: string;
-  /** url + '/v1', what the openai SDK takes as baseURL. */
+  /** url + '/v1', what the openai SDK takes as baseURL. (@anthropic-ai/sdk takes `url`.) */
   readonly baseURL: string;
   readonly port: number;
   /** Stops listening and destroys every socket, hanging ones included. Idempotent. */
@@ -139,6 +143,8 @@ async function addFaults(req: IncomingMessage, res: ServerResponse, state: Simul
 async function route(req: IncomingMessage, res: ServerResponse, state: SimulatorState): Promise<void> {
   const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
   const endpoint = `${req.method ?? 'GET'} ${path}`;
+  // The Anthropic endpoint checks its key itself, to answer with an Anthropic-style error.
+  if (endpoint === 'POST /v1/messages') return handleMessages(req, res, state);
   if (path.startsWith('/v1/') && !isAuthorized(req, state)) {
     const body = errorBody('Incorrect API key provided.', { type: 'invalid_request_error', code: 'invalid_api_key' });
     sendJson(res, 401, body);
@@ -177,7 +183,8 @@ function urlHost(address: AddressInfo): string {
 
 /**
  * Starts the embedded OpenAI-compatible upstream: chat completions (JSON and SSE),
- * /v1/models, and fault injection, on a loopback ephemeral port by default.
+ * /v1/models, and fault injection, on a loopback ephemeral port by default. The same port
+ * serves the Anthropic Messages API (POST /v1/messages) from the same text, faults and log.
  */
 export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
   const latencyScale = options.latencyScale ?? 1;

@@ -17,12 +17,21 @@ export interface StreamAnswer {
 /** Caps one write so even an instant stream yields to backpressure between batches. */
 const MAX_CHUNKS_PER_WRITE = 64;
 
+/** Turns one token into its wire event; each API's stream encoder is one. */
+export interface TokenEncoder {
+  token(text: string): string;
+}
+
+/** What the token writer needs of a streamed answer, whatever the API's wire format. */
+export type TokenStream = Pick<StreamAnswer, 'res' | 'plan' | 'record' | 'watch'>;
+
 /**
  * Writes token chunks on schedule: token i is due at start + i * interval. Every token
  * already due goes out in one write, so one timer serves many tokens when the interval is
- * below timer resolution, and none is used at interval 0.
+ * below timer resolution, and none is used at interval 0. Resolves false when the response
+ * closed first.
  */
-async function writeTokens(answer: StreamAnswer, encoder: ChunkEncoder, count: number): Promise<boolean> {
+export async function writeTokens(answer: TokenStream, encoder: TokenEncoder, count: number): Promise<boolean> {
   const { res, plan, record, watch } = answer;
   const interval = plan.tokenIntervalMs;
   const start = performance.now();

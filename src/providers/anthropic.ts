@@ -1,0 +1,322 @@
+import Anthropic from '@anthropic-ai/sdk';
+import type {
+  ContentBlock,
+  Message,
+  MessageCreateParamsBase,
+  MessageDeltaUsage,
+  MessageParam,
+  StopReason,
+  Usage,
+} from '@anthropic-ai/sdk/resources/messages';
+import type { ChatMessage, FinishReason, TokenUsage } from '../domain/chat.js';
+import { OrchestratorError } from '../domain/errors.js';
+import { acceptsSampling } from './anthropic-versions.js';
+import type { Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent } from './types.js';
+import {
+  abortError,
+  errorForUpstreamStatus,
+  malformed,
+  parseRetryAfter,
+  truncated,
+  unreachable,
+} from './upstream-errors.js';
+
+export interface AnthropicProviderOptions {
+  /** Name shown in answers and stats. */
+  readonly name: string;
+  /**
+   * The API root, without /v1: the SDK appends /v1/messages itself. 'https://api.anthropic.com'
+   * for the real API; the simulator's `url` (not its `baseURL`, which ends in /v1).
+   */
+  readonly baseURL: string;
+  readonly apiKey: string;
+  readonly defaultHeaders?: Readonly<Record<string, string>>;
+  /**
+   * The `anthropic-version` header. Default: the SDK's own (2026-10-21 for SDK 1.x), which has
+   * no sampling parameters, so `temperature` is not sent; with an earlier version (2023-06-01)
+   * it is, clamped to the 0..1 that the API takes.
+   */
+  readonly anthropicVersion?: string;
+}
+
+/** Our conversation as the Messages API wants it. */
+export interface AnthropicConversation {
+  /** Every system message, in order, joined by blank lines; undefined when there is none. */
+  readonly system: string | undefined;
+  readonly messages: MessageParam[];
+}
+
+/**
+ * Maps our messages to the Messages API, which takes the system prompt as a top-level
+ * parameter and wants user and assistant turns to alternate:
+ * - every system message, wherever it stands, goes to `system` (in order, blank-line joined);
+ * - consecutive user (or assistant) messages are merged into one turn, blank-line joined,
+ *   which is also what the API itself does with consecutive same-role turns;
+ * - nothing is invented: a conversation that starts with an assistant turn (or has no user
+ *   turn) is sent as it is, and if the model refuses it, the upstream 400 comes back as
+ *   INVALID_ARGUMENT / UPSTREAM_REJECTED_REQUEST. Prepending a made-up user turn would change
+ *   what the model answers.
+ */
+export function toAnthropicConversation(messages: readonly ChatMessage[]): AnthropicConversation {
+  const system: string[] = [];
+  const turns: { role: 'user' | 'assistant'; parts: string[] }[] = [];
+  for (const message of messages) {
+    if (message.role === 'system') {
+      system.push(message.content);
+      continue;
+    }
+    const last = turns.at(-1);
+    if (last?.role === message.role) last.parts.push(message.content);
+    else turns.push({ role: message.role, parts: [message.content] });
+  }
+  return {
+    system: system.length > 0 ? system.join('\n\n') : undefined,
+    messages: turns.map((turn): MessageParam => ({ role: turn.role, content: turn.parts.join('\n\n') })),
+  };
+}
+
+/** The request body; `temperature` is not in SDK 1.x's types, as its default API version refuses it. */
+type MessageBody = MessageCreateParamsBase & { temperature?: number };
+
+/**
+ * The Anthropic Messages API through the official SDK (@anthropic-ai/sdk). One SDK client per
+ * provider, created once; retries, timeouts, logging and telemetry are the engine's, so the
+ * SDK's are switched off.
+ */
+export class AnthropicProvider implements Provider {
+  readonly name: string;
+  private readonly client: Anthropic;
+  private readonly sendsTemperature: boolean;
+
+  constructor(options: AnthropicProviderOptions) {
+    this.name = options.name;
+    const version = options.anthropicVersion;
+    this.sendsTemperature = version !== undefined && acceptsSampling(version);
+    this.client = new Anthropic({
+      // An explicit key also stops the SDK from looking for credentials in the environment
+      // and in profile files.
+      apiKey: options.apiKey,
+      baseURL: options.baseURL,
+      maxRetries: 0,
+      // Failures are ours to log, once, with the request id.
+      logLevel: 'off',
+      // No spans and no traceparent header: telemetry is ours too.
+      openTelemetry: { traces: false, propagation: false },
+      // Our AbortSignal carries the real deadline; this only guards against a lost signal. Set
+      // explicitly, it also keeps the SDK from refusing large non-streamed max_tokens.
+      timeout: 60 * 60 * 1000,
+      defaultHeaders: {
+        ...options.defaultHeaders,
+        ...(version !== undefined ? { 'anthropic-version': version } : {}),
+      },
+    });
+  }
+
+  async complete(request: ProviderRequest): Promise<ProviderCompletion> {
+    let message: Message;
+    try {
+      message = await this.client.messages.create({ ...this.body(request), stream: false }, { signal: request.signal });
+    } catch (err) {
+      throw this.translate(err, request.signal, 'response');
+    }
+    if (!Array.isArray(message.content)) throw malformed(this.name, 'response (no content array)');
+    if (message.stop_reason === null || message.stop_reason === undefined) {
+      throw truncated(this.name, 'the response has no stop_reason');
+    }
+    const content = textOf(message.content);
+    const usage = message.usage ? countsOf(message.usage) : undefined;
+    return {
+      content,
+      finishReason: finishReasonOf(message.stop_reason),
+      usage: usage ? tokenUsageOf(usage) : estimatedUsage(request, content),
+    };
+  }
+
+  async *stream(request: ProviderRequest): AsyncGenerator<ProviderStreamEvent> {
+    let usage: UsageCounts | undefined;
+    let stopReason: StopReason | null = null;
+    let stopped = false;
+    let generated = '';
+    let started = false;
+    try {
+      const stream = await this.client.messages.create({ ...this.body(request), stream: true }, { signal: request.signal });
+      started = true;
+      // The loop reads on after message_stop, to the end of the body, so the keep-alive
+      // connection is reused instead of aborted.
+      for await (const event of stream) {
+        switch (event.type) {
+          case 'message_start':
+            usage = countsOf(event.message.usage);
+            break;
+          case 'content_block_delta':
+            if (event.delta.type === 'text_delta' && event.delta.text) {
+              generated += event.delta.text;
+              yield { type: 'delta', content: event.delta.text };
+            }
+            break;
+          case 'message_delta':
+            stopReason = event.delta.stop_reason;
+            usage = withDelta(usage, event.usage);
+            break;
+          case 'message_stop':
+            stopped = true;
+            break;
+          default:
+            // content_block_start/stop, and event types newer than this code.
+            break;
+        }
+      }
+    } catch (err) {
+      // After message_stop the answer is whole; a connection lost on the way out costs nothing.
+      if (!stopped || stopReason === null || request.signal.aborted) {
+        throw this.translate(err, request.signal, started ? 'stream' : 'response');
+      }
+    }
+    // The SDK ends a stream loop silently when its signal aborts; that is a cancel, not an end.
+    if (request.signal.aborted) throw abortError(request.signal);
+    if (!stopped || stopReason === null) throw truncated(this.name, 'no message_stop before the end of the stream');
+    yield {
+      type: 'end',
+      finishReason: finishReasonOf(stopReason),
+      usage: usage ? tokenUsageOf(usage) : estimatedUsage(request, generated),
+    };
+  }
+
+  private body(request: ProviderRequest): MessageBody {
+    const conversation = toAnthropicConversation(request.messages);
+    const body: MessageBody = {
+      model: request.upstreamModel,
+      // Required by the Messages API.
+      max_tokens: request.maxTokens,
+      messages: conversation.messages,
+    };
+    if (conversation.system !== undefined) body.system = conversation.system;
+    // Anthropic's temperature range is 0..1 (ours, OpenAI's, is 0..2): values above 1 are
+    // clamped to 1, the most random the API allows. Only sent to API versions that take it.
+    if (this.sendsTemperature) body.temperature = Math.min(Math.max(request.temperature, 0), 1);
+    return body;
+  }
+
+  private translate(err: unknown, signal: AbortSignal, phase: 'response' | 'stream'): OrchestratorError {
+    if (err instanceof OrchestratorError) return err;
+    if (signal.aborted) return abortError(signal);
+    // APIUserAbortError is an APIError without a status: test it first.
+    if (err instanceof Anthropic.APIUserAbortError) return abortError(signal);
+    if (err instanceof Anthropic.APIError) {
+      // An `event: error` inside a 200 stream (e.g. overloaded_error) has a type, not a status.
+      const status = typeof err.status === 'number' ? err.status : statusOfErrorType(err.type);
+      if (status !== undefined) {
+        return errorForUpstreamStatus({ provider: this.name, status, retryAfterMs: parseRetryAfter(err.headers) });
+      }
+    }
+    if (err instanceof SyntaxError || (err instanceof Anthropic.AnthropicError && /JSON/i.test(err.message))) {
+      return malformed(this.name, phase === 'stream' ? 'stream event' : 'response body', err);
+    }
+    // undici reports a connection closed mid-body as TypeError('terminated').
+    if (phase === 'stream' || (err instanceof TypeError && err.message === 'terminated')) {
+      return truncated(this.name, 'the connection closed before the answer was complete', err);
+    }
+    return unreachable(this.name, err);
+  }
+}
+
+/** The HTTP status the API answers each error type with, for errors that arrive mid-stream. */
+function statusOfErrorType(type: string | null): number | undefined {
+  switch (type) {
+    case 'invalid_request_error':
+      return 400;
+    case 'authentication_error':
+      return 401;
+    case 'billing_error':
+      return 402;
+    case 'permission_error':
+      return 403;
+    case 'not_found_error':
+      return 404;
+    case 'rate_limit_error':
+      return 429;
+    case 'api_error':
+      return 500;
+    case 'timeout_error':
+      return 504;
+    case 'overloaded_error':
+      return 529;
+    default:
+      return undefined;
+  }
+}
+
+function finishReasonOf(reason: StopReason | string): FinishReason {
+  switch (reason) {
+    case 'end_turn':
+    case 'stop_sequence':
+      return 'stop';
+    case 'max_tokens':
+    case 'model_context_window_exceeded':
+      return 'length';
+    case 'tool_use':
+      return 'tool_calls';
+    case 'refusal':
+      return 'content_filter';
+    default:
+      // pause_turn (a server tool turn to be continued) and reasons newer than this code.
+      return 'unknown';
+  }
+}
+
+function textOf(blocks: readonly ContentBlock[]): string {
+  let text = '';
+  for (const block of blocks) if (block.type === 'text') text += block.text;
+  return text;
+}
+
+/** Anthropic's usage: input_tokens excludes the prompt tokens read from or written to the cache. */
+interface UsageCounts {
+  readonly input: number;
+  readonly cacheRead: number;
+  readonly cacheCreation: number;
+  readonly output: number;
+}
+
+type UsageFields = 'input_tokens' | 'output_tokens' | 'cache_read_input_tokens' | 'cache_creation_input_tokens';
+
+function countsOf(usage: Pick<Usage, UsageFields>): UsageCounts {
+  return {
+    input: usage.input_tokens ?? 0,
+    cacheRead: usage.cache_read_input_tokens ?? 0,
+    cacheCreation: usage.cache_creation_input_tokens ?? 0,
+    output: usage.output_tokens ?? 0,
+  };
+}
+
+/** message_delta's usage is cumulative; its input counts, when present, replace message_start's. */
+function withDelta(start: UsageCounts | undefined, delta: MessageDeltaUsage | null | undefined): UsageCounts | undefined {
+  if (!delta) return start;
+  return {
+    input: delta.input_tokens ?? start?.input ?? 0,
+    cacheRead: delta.cache_read_input_tokens ?? start?.cacheRead ?? 0,
+    cacheCreation: delta.cache_creation_input_tokens ?? start?.cacheCreation ?? 0,
+    output: delta.output_tokens ?? start?.output ?? 0,
+  };
+}
+
+/**
+ * Prompt tokens are all of the prompt: uncached input, cache reads and cache writes. Cache
+ * reads are also `cachedTokens`, priced at the cached rate; cache writes at the input rate.
+ */
+function tokenUsageOf(counts: UsageCounts): TokenUsage {
+  const promptTokens = counts.input + counts.cacheRead + counts.cacheCreation;
+  return {
+    promptTokens,
+    completionTokens: counts.output,
+    totalTokens: promptTokens + counts.output,
+    cachedTokens: counts.cacheRead,
+  };
+}
+
+/** When an Anthropic-compatible server reports no usage: about four characters a token. */
+function estimatedUsage(request: ProviderRequest, generated: string): TokenUsage {
+  const promptTokens = request.messages.reduce((n, m) => n + Math.ceil(m.content.length / 4) + 3, 0);
+  const completionTokens = Math.ceil(generated.length / 4);
+  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, cachedTokens: 0 };
+}

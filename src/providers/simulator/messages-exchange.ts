@@ -1,0 +1,151 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { planAnswer } from './answer-plan.js';
+import type { FaultBook, FaultRule } from './faults.js';
+import { readBody, sendJson } from './http-io.js';
+import { respondJsonWire } from './json-responder.js';
+import { parseMessagesRequest, type SimMessagesRequest } from './messages-request.js';
+import { respondMessageStream } from './messages-stream-responder.js';
+import { anthropicErrorBody, anthropicErrorType, anthropicUsage, messageBody, stopReasonOf } from './messages-wire.js';
+import type { SimulatedModelProfile } from './profiles.js';
+import type { MutableRecord, RequestLog } from './records.js';
+import { watchResponse } from './response-watch.js';
+import type { AnswerLength } from './text.js';
+import { sleep } from './timing.js';
+
+/** What POST /v1/messages shares with the OpenAI endpoint: faults, records, profiles, key. */
+export interface MessagesEndpoint {
+  readonly faults: FaultBook;
+  readonly log: RequestLog;
+  readonly profileOf: (model: string) => SimulatedModelProfile;
+  readonly latencyScale: number;
+  readonly answerLength: AnswerLength;
+  /** When set, requests must carry it as `x-api-key` or as `Authorization: Bearer`. */
+  readonly apiKey: string | undefined;
+}
+
+function sendError(res: ServerResponse, status: number, message: string, headers = {}): void {
+  sendJson(res, status, anthropicErrorBody(anthropicErrorType(status), message), headers);
+}
+
+function headerValue(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * The API takes the key as `x-api-key`; SDK 1.x (API version 2026-10-21) sends it as
+ * `Authorization: Bearer`, which the API accepts too.
+ */
+function isAuthorized(req: IncomingMessage, apiKey: string | undefined): boolean {
+  if (apiKey === undefined) return true;
+  return headerValue(req, 'x-api-key') === apiKey || req.headers.authorization === `Bearer ${apiKey}`;
+}
+
+/**
+ * Serves POST /v1/messages: checks the key and `anthropic-version` the Anthropic way, then
+ * answers from the same text, profiles, fault rules and request log as chat completions.
+ */
+export async function handleMessages(req: IncomingMessage, res: ServerResponse, endpoint: MessagesEndpoint): Promise<void> {
+  if (!isAuthorized(req, endpoint.apiKey)) {
+    sendError(res, 401, 'invalid x-api-key');
+    return;
+  }
+  const version = headerValue(req, 'anthropic-version');
+  if (version === undefined || version.trim() === '') {
+    sendError(res, 400, 'anthropic-version: header is required');
+    return;
+  }
+  const body = await readBody(req);
+  if (body.kind === 'aborted') return;
+  if (body.kind === 'too_large') {
+    sendError(res, 413, 'Request exceeds the maximum allowed number of bytes.');
+    return;
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(body.text) as unknown;
+  } catch {
+    sendError(res, 400, 'There was an issue with your request body: it is not valid JSON.');
+    return;
+  }
+  const parsed = parseMessagesRequest(value, version.trim());
+  if (!parsed.ok) {
+    sendError(res, 400, parsed.message);
+    return;
+  }
+  const { request } = parsed;
+  const fault = endpoint.faults.take(request.model);
+  const record = endpoint.log.begin({
+    model: request.model,
+    stream: request.stream,
+    body: value,
+    headers: req.headers,
+    fault: fault?.kind,
+  });
+  await runMessagesExchange({ req, res, request, fault, record, endpoint });
+}
+
+interface MessagesExchange {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly request: SimMessagesRequest;
+  readonly fault: FaultRule | undefined;
+  readonly record: MutableRecord;
+  readonly endpoint: MessagesEndpoint;
+}
+
+/** Answers one accepted message request, normally or as its fault rule says. */
+async function runMessagesExchange(exchange: MessagesExchange): Promise<void> {
+  const { req, res, request, fault, record, endpoint } = exchange;
+  const watch = watchResponse(req, res, { record, log: endpoint.log });
+  const requestId = { 'request-id': `req_sim_${record.id}` };
+
+  switch (fault?.kind) {
+    case 'hang':
+      // Never answer: the record stays open until the client (or close()) ends the socket.
+      return;
+    case 'http_error': {
+      if (!(await sleep(fault.delayMs ?? 0, watch.signal))) return;
+      const status = fault.status ?? 500;
+      const headers = fault.retryAfter === undefined ? requestId : { ...requestId, 'retry-after': fault.retryAfter };
+      sendError(res, status, `Simulated upstream error (HTTP ${status}).`, headers);
+      return;
+    }
+    case 'rate_limit': {
+      if (!(await sleep(fault.delayMs ?? 0, watch.signal))) return;
+      sendError(res, 429, `Simulated rate limit reached for ${request.model}.`, {
+        ...requestId,
+        'retry-after': fault.retryAfter ?? '1',
+      });
+      return;
+    }
+    default:
+      break;
+  }
+
+  const plan = planAnswer({
+    request: { ...request, includeUsage: true },
+    profile: endpoint.profileOf(request.model),
+    latencyScale: endpoint.latencyScale,
+    answerLength: endpoint.answerLength,
+    fault,
+  });
+  const identity = { id: `msg_sim_${record.id}`, model: request.model };
+  if (request.stream) {
+    await respondMessageStream({ res, plan, identity, record, watch });
+    return;
+  }
+  await respondJsonWire({
+    res,
+    plan,
+    record,
+    watch,
+    headers: requestId,
+    render: (content) =>
+      messageBody(identity, {
+        text: content.text,
+        stopReason: content.finishReason === null ? null : stopReasonOf(content.finishReason),
+        usage: anthropicUsage(content.promptTokens, content.completionTokens),
+      }),
+  });
+}

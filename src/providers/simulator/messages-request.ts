@@ -1,0 +1,88 @@
+import { acceptsSampling } from '../anthropic-versions.js';
+import type { SimMessage } from './text.js';
+
+const SAMPLING_PARAMS = ['temperature', 'top_p', 'top_k'] as const;
+
+/** The parts of an Anthropic Messages API request that the simulator acts on. */
+export interface SimMessagesRequest {
+  readonly model: string;
+  /**
+   * The conversation as the text generator sees it: the top-level `system` prompt (when
+   * set) as a leading system message, then every message's text.
+   */
+  readonly messages: readonly SimMessage[];
+  readonly stream: boolean;
+  /** Required by the API; 0 is allowed (an empty answer that stops at max_tokens). */
+  readonly maxTokens: number;
+}
+
+export type MessagesRequestParse =
+  | { readonly ok: true; readonly request: SimMessagesRequest }
+  | { readonly ok: false; readonly message: string };
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Text of string content or of the text blocks of array content; undefined when neither. */
+function contentText(content: unknown): string | undefined {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) return undefined;
+  let text = '';
+  for (const block of content) {
+    if (isRecord(block) && block['type'] === 'text' && typeof block['text'] === 'string') text += block['text'];
+  }
+  return text;
+}
+
+function fail(message: string): MessagesRequestParse {
+  return { ok: false, message };
+}
+
+/** Sampling parameters as the given API version accepts them (messages worded like the API's). */
+function checkSampling(body: Record<string, unknown>, version: string): string | undefined {
+  for (const key of SAMPLING_PARAMS) {
+    const value = body[key];
+    if (value === undefined) continue;
+    if (!acceptsSampling(version)) return `${key}: Extra inputs are not permitted`;
+    if (key === 'temperature' && (typeof value !== 'number' || value < 0 || value > 1)) {
+      return 'temperature: range: 0..1';
+    }
+  }
+  return undefined;
+}
+
+/** Validates a POST /v1/messages body sent with the given `anthropic-version`. */
+export function parseMessagesRequest(body: unknown, version: string): MessagesRequestParse {
+  if (!isRecord(body)) return fail('The request body must be a JSON object.');
+  const model = body['model'];
+  if (typeof model !== 'string' || model.length === 0) return fail('model: Field required');
+  const maxTokens = body['max_tokens'];
+  if (maxTokens === undefined) return fail('max_tokens: Field required');
+  if (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens) || maxTokens < 0) {
+    return fail('max_tokens: Input should be a valid integer of at least 0');
+  }
+  const rawMessages = body['messages'];
+  if (!Array.isArray(rawMessages) || rawMessages.length === 0) {
+    return fail('messages: at least one message is required');
+  }
+  const messages: SimMessage[] = [];
+  const system = body['system'];
+  if (system !== undefined) {
+    const text = contentText(system);
+    if (text === undefined) return fail('system: Input should be a valid string or a list of text blocks');
+    messages.push({ role: 'system', content: text });
+  }
+  for (const [index, raw] of rawMessages.entries()) {
+    const role = isRecord(raw) ? raw['role'] : undefined;
+    if (role !== 'user' && role !== 'assistant' && role !== 'system') {
+      return fail(`messages.${index}.role: Input should be 'user', 'assistant' or 'system'`);
+    }
+    const text = isRecord(raw) ? contentText(raw['content']) : undefined;
+    if (text === undefined) return fail(`messages.${index}.content: Field required`);
+    messages.push({ role, content: text });
+  }
+  const sampling = checkSampling(body, version);
+  if (sampling !== undefined) return fail(sampling);
+  return { ok: true, request: { model, messages, stream: body['stream'] === true, maxTokens } };
+}

@@ -1,0 +1,49 @@
+import type { ServerResponse } from 'node:http';
+import type { AnswerPlan } from './answer-plan.js';
+import { MessageEventEncoder, stopReasonOf, type MessageIdentity } from './messages-wire.js';
+import type { MutableRecord } from './records.js';
+import type { ResponseWatch } from './response-watch.js';
+import { writeTokens } from './stream-responder.js';
+import { sleep } from './timing.js';
+
+export interface MessageStreamAnswer {
+  readonly res: ServerResponse;
+  readonly plan: AnswerPlan;
+  readonly identity: MessageIdentity;
+  readonly record: MutableRecord;
+  readonly watch: ResponseWatch;
+}
+
+/**
+ * Streams one message the way the Anthropic API does: message_start, content_block_start,
+ * ping, one content_block_delta per token, content_block_stop, message_delta, message_stop.
+ * Token timing and backpressure are the OpenAI stream's (`writeTokens`).
+ */
+export async function respondMessageStream(answer: MessageStreamAnswer): Promise<void> {
+  const { res, plan, identity, record, watch } = answer;
+  if (!(await sleep(plan.firstByteDelayMs, watch.signal))) return;
+  const encoder = new MessageEventEncoder(identity);
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'request-id': `req_sim_${record.id}`,
+  });
+  res.write(encoder.head(plan.promptTokens));
+  const count = plan.ending === 'normal' ? plan.tokens.length : plan.tokensBeforeFault;
+  if (!(await writeTokens(answer, encoder, count))) return;
+  switch (plan.ending) {
+    case 'normal':
+      res.end(encoder.finish(stopReasonOf(plan.finishReason), count));
+      return;
+    case 'truncate':
+      // A clean end of stream with no message_delta or message_stop: only the client can tell.
+      res.end();
+      return;
+    case 'malformed':
+      res.end(encoder.malformed());
+      return;
+    case 'cut':
+      watch.cut(res, '');
+      return;
+  }
+}

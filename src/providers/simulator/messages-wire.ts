@@ -1,0 +1,155 @@
+/** Anthropic Messages API wire shapes, JSON and SSE, as @anthropic-ai/sdk decodes them. */
+
+import type { SimFinishReason } from './chat-wire.js';
+
+export type AnthropicStopReason = 'end_turn' | 'max_tokens';
+
+export function stopReasonOf(reason: SimFinishReason): AnthropicStopReason {
+  return reason === 'length' ? 'max_tokens' : 'end_turn';
+}
+
+export interface AnthropicErrorBody {
+  readonly type: 'error';
+  readonly error: { readonly type: string; readonly message: string };
+}
+
+/** The `{ type: "error", error: { type, message } }` shape the API answers failures with. */
+export function anthropicErrorBody(type: string, message: string): AnthropicErrorBody {
+  return { type: 'error', error: { type, message } };
+}
+
+/** The error type the API uses for an HTTP status. */
+export function anthropicErrorType(status: number): string {
+  switch (status) {
+    case 400:
+      return 'invalid_request_error';
+    case 401:
+      return 'authentication_error';
+    case 402:
+      return 'billing_error';
+    case 403:
+      return 'permission_error';
+    case 404:
+      return 'not_found_error';
+    case 413:
+      return 'request_too_large';
+    case 429:
+      return 'rate_limit_error';
+    case 504:
+      return 'timeout_error';
+    case 529:
+      return 'overloaded_error';
+    default:
+      return status >= 500 ? 'api_error' : 'invalid_request_error';
+  }
+}
+
+export interface AnthropicUsage {
+  readonly input_tokens: number;
+  readonly output_tokens: number;
+  readonly cache_read_input_tokens: number;
+  readonly cache_creation_input_tokens: number;
+}
+
+export function anthropicUsage(inputTokens: number, outputTokens: number): AnthropicUsage {
+  return {
+    input_tokens: inputTokens,
+    output_tokens: outputTokens,
+    cache_read_input_tokens: 0,
+    cache_creation_input_tokens: 0,
+  };
+}
+
+export interface MessageIdentity {
+  /** msg_sim_<n> */
+  readonly id: string;
+  /** The model as the client asked for it. */
+  readonly model: string;
+}
+
+export interface MessageContent {
+  readonly text: string;
+  /** null only for the 'truncate' fault: what a cut-off upstream looks like. */
+  readonly stopReason: AnthropicStopReason | null;
+  readonly usage: AnthropicUsage;
+}
+
+export function messageBody(identity: MessageIdentity, answer: MessageContent): unknown {
+  return {
+    id: identity.id,
+    type: 'message',
+    role: 'assistant',
+    model: identity.model,
+    content: [{ type: 'text', text: answer.text }],
+    stop_reason: answer.stopReason,
+    stop_sequence: null,
+    usage: answer.usage,
+  };
+}
+
+function event(name: string, data: string): string {
+  return `event: ${name}\ndata: ${data}\n\n`;
+}
+
+/**
+ * Encodes the SSE events of one streamed message, each as `event: <name>\ndata: <json>\n\n`.
+ * Token deltas, the hot path, are two precomputed halves around one JSON-escaped string.
+ */
+export class MessageEventEncoder {
+  readonly #identity: MessageIdentity;
+  readonly #tokenPrefix =
+    'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":';
+  readonly #tokenSuffix = '}}\n\n';
+
+  constructor(identity: MessageIdentity) {
+    this.#identity = identity;
+  }
+
+  /** message_start (input usage, output_tokens 1 as the API reports it), the block start, a ping. */
+  head(inputTokens: number): string {
+    const message = {
+      id: this.#identity.id,
+      type: 'message',
+      role: 'assistant',
+      model: this.#identity.model,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: anthropicUsage(inputTokens, 1),
+    };
+    return (
+      event('message_start', JSON.stringify({ type: 'message_start', message })) +
+      event(
+        'content_block_start',
+        '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}',
+      ) +
+      event('ping', '{"type": "ping"}')
+    );
+  }
+
+  token(text: string): string {
+    return this.#tokenPrefix + JSON.stringify(text) + this.#tokenSuffix;
+  }
+
+  /** content_block_stop, message_delta (stop reason, cumulative output tokens), message_stop. */
+  finish(stopReason: AnthropicStopReason, outputTokens: number): string {
+    const delta = {
+      type: 'message_delta',
+      delta: { stop_reason: stopReason, stop_sequence: null },
+      usage: { output_tokens: outputTokens },
+    };
+    return (
+      event('content_block_stop', '{"type":"content_block_stop","index":0}') +
+      event('message_delta', JSON.stringify(delta)) +
+      event('message_stop', '{"type":"message_stop"}')
+    );
+  }
+
+  /**
+   * A delta whose data is not JSON. It must carry an event name: the SDK skips unnamed
+   * events, so a bare `data:` line would read as a silent truncation instead.
+   */
+  malformed(): string {
+    return 'event: content_block_delta\ndata: {not json\n\n';
+  }
+}
