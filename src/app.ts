@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Catalog } from './catalog/catalog.js';
 import { BUILTIN_MODELS } from './catalog/models.js';
-import type { Config } from './config/config.js';
+import { ConfigError, type Config } from './config/config.js';
 import { loadConfigFile, type FileConfig, type ProviderSpec } from './config/file.js';
 import { checkProviderUrl, checkResolvedHost } from './config/ssrf.js';
 import { Engine } from './engine/engine.js';
@@ -70,7 +70,7 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
   });
   if (!catalog.find(config.defaults.model)) {
     await simulator?.close();
-    throw new Error(`DEFAULT_MODEL "${config.defaults.model}" is not in the catalog`);
+    throw new ConfigError([`DEFAULT_MODEL: "${config.defaults.model}" is not in the catalog (ListModels shows it)`]);
   }
   const stats = new StatsStore();
   const engine = new Engine({
@@ -94,11 +94,16 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
     await simulator?.close();
     throw err;
   }
-  if (simulator) {
+  const simulatedModels = catalog.models.filter((m) => m.simulated).map((m) => m.id);
+  if (simulator && configured.size === 0) {
     log.warn(
-      { simulator: simulator.baseURL, models: catalog.models.filter((m) => m.simulated).map((m) => m.id) },
+      { simulator: simulator.baseURL, models: simulatedModels },
       'no provider API key is set: serving SIMULATED models from the embedded simulator (set OPENAI_API_KEY for real ones)',
     );
+  } else if (simulator) {
+    log.warn({ simulator: simulator.baseURL, models: simulatedModels }, 'SIMULATOR=on: models without a configured provider are SIMULATED');
+  } else if (configured.size === 0) {
+    log.warn('no provider is configured and SIMULATOR=off: every call will fail with FAILED_PRECONDITION');
   }
   log.info({ host: config.host, port, providers: registry.names(), configFile: config.configFile }, 'llm-orchestrator listening');
   return {

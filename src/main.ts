@@ -1,5 +1,6 @@
 import { startApp } from './app.js';
 import { ConfigError, loadConfig, loadDotEnv } from './config/config.js';
+import { ConfigFileError } from './config/file.js';
 import { createLogger } from './telemetry/logger.js';
 
 async function main(): Promise<void> {
@@ -15,7 +16,18 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel);
-  const app = await startApp(config, log);
+  let app;
+  try {
+    app = await startApp(config, log);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof ConfigFileError) {
+      log.flush();
+      const problems = err instanceof ConfigFileError ? err.problems.map((p) => `${err.file}: ${p}`) : err.problems;
+      for (const problem of problems) process.stderr.write(`config error: ${problem}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return;

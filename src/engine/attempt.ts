@@ -191,7 +191,8 @@ export class AttemptRunner {
 
   private failureOf(err: unknown, spec: AttemptSpec, records: AttemptRecord[]): OrchestratorError {
     if (err instanceof BrokenCircuitError) {
-      const error = circuitOpen(spec.model);
+      const provider = this.providerOf(spec.model);
+      const error = circuitOpen(spec.model, provider ? this.options.breakers.coolDownLeftMs(endpointOf(provider, spec.model)) : undefined);
       records.push(this.skipped(spec.model, error, records.length));
       return error;
     }
@@ -389,11 +390,13 @@ function stalled(model: CatalogModel, phase: 'first_token' | 'inter_token', ms: 
   });
 }
 
-function circuitOpen(model: CatalogModel): OrchestratorError {
+function circuitOpen(model: CatalogModel, coolDownLeftMs: number | undefined): OrchestratorError {
   return new OrchestratorError({
     kind: 'unavailable',
     reason: Reason.CIRCUIT_OPEN,
     message: `${model.id} is failing; its circuit breaker is open, so it was skipped`,
+    // The breaker admits a probe when the cool-down ends: that is when a retry can succeed.
+    ...(coolDownLeftMs ? { retryAfterMs: coolDownLeftMs } : {}),
     metadata: { model: model.id },
   });
 }
@@ -427,8 +430,12 @@ function asOrchestratorError(err: unknown, signal: AbortSignal): OrchestratorErr
   });
 }
 
-/** Usage of a stream cut short: prompt estimated, completion from the characters relayed. */
+/**
+ * Usage of a stream cut short: prompt estimated, completion from the characters relayed. A
+ * stream that produced nothing is not billed by providers, so it counts nothing.
+ */
 function partialUsage(messages: readonly ChatMessage[], generatedChars: number): TokenUsage {
+  if (generatedChars === 0) return ZERO_USAGE;
   const promptTokens = messages.reduce((n, m) => n + Math.ceil(m.content.length / 4) + 3, 0);
   const completionTokens = Math.ceil(generatedChars / 4);
   return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, cachedTokens: 0 };

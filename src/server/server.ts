@@ -48,9 +48,10 @@ export class GatewayServer {
     this.log = log;
     this.config = config;
     this.server = new grpc.Server({
-      // grpc-js wraps in list order, so the last interceptor is the outermost: the request id
-      // is set before logging reads it, and both run before the deadline is computed.
-      interceptors: [deadlineInterceptor(config.defaults.timeoutMs), loggingInterceptor(log, stats), requestIdInterceptor],
+      // Incoming metadata reaches the first interceptor in this list first (grpc-js wraps the
+      // call in list order and the innermost wrapper sees the client's metadata first), so the
+      // request id exists before logging reads it.
+      interceptors: [requestIdInterceptor, loggingInterceptor(log, stats), deadlineInterceptor(config.defaults.timeoutMs)],
       'grpc.max_receive_message_length': 8 * 1024 * 1024,
     });
     const deps: CallDeps = {

@@ -29,7 +29,8 @@ export class LatencyHistogram {
   summary(): LatencySummary {
     const h = this.histogram;
     if (h.totalCount === 0) return { count: 0, avgMs: 0, p50Ms: 0, p95Ms: 0, p99Ms: 0, maxMs: 0 };
-    const ms = (us: number): number => Math.round(us) / 1000;
+    // HdrHistogram reports bucket edges, which can sit just above the largest sample.
+    const ms = (us: number): number => Math.round(Math.min(us, h.maxValue)) / 1000;
     return {
       count: h.totalCount,
       avgMs: ms(h.mean),

@@ -33,15 +33,19 @@ describe('StreamChat backpressure', () => {
       check();
     });
     call.pause();
-    // Let every buffer on the way fill up.
-    await new Promise((r) => setTimeout(r, 700));
-    const record = h.upstream.requests.at(-1);
-    const sentWhilePaused = record?.tokensSent ?? 0;
-    expect(record?.outcome).toBe('open');
+    // Let every buffer on the way fill up: wait until the upstream has stopped sending.
+    const sent = () => h.upstream.requests.at(-1)?.tokensSent ?? 0;
+    let last = -1;
+    for (let waited = 0; waited < 5_000 && sent() !== last; waited += 250) {
+      last = sent();
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const sentWhilePaused = sent();
+    expect(h.upstream.requests.at(-1)?.outcome).toBe('open');
     expect(sentWhilePaused).toBeLessThan(TOKENS);
     await new Promise((r) => setTimeout(r, 300));
     // Stalled, not merely slow: nothing more left the upstream while nobody read.
-    expect(h.upstream.requests.at(-1)?.tokensSent).toBe(sentWhilePaused);
+    expect(sent()).toBe(sentWhilePaused);
 
     call.resume();
     const status = await ended;

@@ -59,6 +59,8 @@ class ConsecutiveOrRateBreaker implements IBreaker {
 /** One cockatiel circuit breaker per model endpoint (provider + model). */
 export class BreakerRegistry {
   private readonly breakers = new Map<string, CircuitBreakerPolicy>();
+  /** When each breaker last opened: cockatiel only moves to half-open on the next call. */
+  private readonly openedAt = new Map<string, number>();
 
   constructor(private readonly options: BreakerOptions) {}
 
@@ -69,15 +71,24 @@ export class BreakerRegistry {
         halfOpenAfter: this.options.halfOpenAfterMs,
         breaker: new ConsecutiveOrRateBreaker(this.options),
       });
+      policy.onBreak(() => this.openedAt.set(endpoint, Date.now()));
       this.breakers.set(endpoint, policy);
     }
     return policy;
   }
 
+  /** Milliseconds until an open breaker lets a probe through; 0 when it is not open. */
+  coolDownLeftMs(endpoint: string): number {
+    if (this.breakers.get(endpoint)?.state !== CircuitState.Open) return 0;
+    return Math.max(0, (this.openedAt.get(endpoint) ?? 0) + this.options.halfOpenAfterMs - Date.now());
+  }
+
+  /** As a caller sees it: an open breaker whose cool-down is over admits the next call. */
   state(endpoint: string): BreakerState {
     const policy = this.breakers.get(endpoint);
     switch (policy?.state) {
       case CircuitState.Open:
+        return this.coolDownLeftMs(endpoint) > 0 ? 'open' : 'half_open';
       case CircuitState.Isolated:
         return 'open';
       case CircuitState.HalfOpen:

@@ -31,7 +31,7 @@ export async function runFallbackChain(
   for (const [index, model] of plan.models.entries()) {
     if (ctx.signal.aborted) break;
     const budget = options.linkTimeoutMs ?? (ctx.deadline - Date.now()) / (plan.models.length - index);
-    const link = childSignal(ctx.signal, { ms: budget, reason: () => linkTimeout(model.id, budget) });
+    const link = childSignal(ctx.signal, { ms: budget, reason: () => linkTimeout(model.id, budget, options.linkTimeoutMs !== undefined) });
     try {
       const result = await deps.runner.run({
         model,
@@ -77,11 +77,11 @@ export async function runFallbackChain(
   };
 }
 
-function linkTimeout(model: string, ms: number): OrchestratorError {
+function linkTimeout(model: string, ms: number, fixed: boolean): OrchestratorError {
   return new OrchestratorError({
     kind: 'deadline_exceeded',
     reason: Reason.UPSTREAM_TIMEOUT,
-    message: `${model} did not answer within its ${Math.round(ms)} ms share of the deadline`,
+    message: `${model} did not answer within ${fixed ? 'attempt_timeout_ms' : 'its share of the deadline'} (${Math.round(ms)} ms)`,
     retryable: true,
     metadata: { model, timeout_ms: String(Math.round(ms)) },
   });

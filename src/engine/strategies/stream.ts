@@ -92,7 +92,7 @@ export async function* streamWithStrategy(deps: Deps, plan: Plan, options: Strea
   let live = await openNext();
   if (!live) throw aggregateFailure(attempts, ctx.signal);
   yield { type: 'started', model: live.stream.model.id, provider: live.stream.provider };
-  const firstModel = live.stream.model.id;
+  let restarted = false;
   for (;;) {
     const { stream, link } = live;
     let end: { finishReason: FinishReason; usage: TokenUsage } | undefined;
@@ -132,7 +132,8 @@ export async function* streamWithStrategy(deps: Deps, plan: Plan, options: Strea
         latencyMs: finishedAt - ctx.startedAt,
         timeToFirstTokenMs: (firstTokenAt ?? finishedAt) - ctx.startedAt,
         attempts,
-        fallbackTriggered: stream.model.id !== firstModel || attempts.some((a) => a.model !== stream.model.id),
+        // A race's losers are not a fallback; a restart or a later link of the chain is.
+        fallbackTriggered: restarted || (options.mode === 'fallback' && stream.model.id !== plan.models[0]?.id),
         decision: options.decision,
       };
       return;
@@ -142,6 +143,7 @@ export async function* streamWithStrategy(deps: Deps, plan: Plan, options: Strea
     const replacement = await openNext();
     if (!replacement) throw aggregateFailure(attempts, ctx.signal);
     deps.telemetry.recordStreamRestart();
+    restarted = true;
     yield {
       type: 'restarted',
       failedModel: stream.model.id,

@@ -81,6 +81,9 @@ function streamTarget(v: RequestValidator, req: StreamChatRequest): StreamTarget
     v.add('models', 'only with STREAM_STRATEGY_FALLBACK or STREAM_STRATEGY_RACE');
   }
   if (mode !== 'race' && req.hedgeDelayMs !== undefined) v.add('hedge_delay_ms', 'only with STREAM_STRATEGY_RACE');
+  if (req.restartOnFailure && !route && mode !== 'fallback') {
+    v.add('restart_on_failure', 'only with STREAM_STRATEGY_FALLBACK or a route: the next model of the chain restarts the answer');
+  }
   v.nonNegative('hedge_delay_ms', req.hedgeDelayMs);
   v.positive('first_token_timeout_ms', req.firstTokenTimeoutMs);
   v.positive('inter_token_timeout_ms', req.interTokenTimeoutMs);

@@ -77,7 +77,7 @@ export interface ChatResponse {
   usage?:
     | Usage
     | undefined;
-  /** Cost of the answering call in US dollars. */
+  /** Cost in US dollars of every attempt whose usage is known (retries included). */
   costUsd: number;
   /** Time from receiving the request to having the answer, in milliseconds. */
   latencyMs: number;

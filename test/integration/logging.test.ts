@@ -1,0 +1,59 @@
+import { Writable } from 'node:stream';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config/config.js';
+import { startSimulator, type Simulator } from '../../src/providers/simulator/index.js';
+import { callUnary, clientsFor, unaryError, type Clients } from '../helpers/grpc-client.js';
+
+/** The server's real log lines, captured. */
+const lines: Record<string, unknown>[] = [];
+const sink = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+    done();
+  },
+});
+
+let app: App;
+let upstream: Simulator;
+let clients: Clients;
+beforeAll(async () => {
+  upstream = await startSimulator({ latencyScale: 0 });
+  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1' });
+  app = await startApp(config, createLogger('info', sink), {});
+  clients = clientsFor(app.port);
+});
+afterAll(async () => {
+  clients.close();
+  await app.stop(100);
+  await upstream.close();
+});
+
+const callLines = () => lines.filter((l) => l.msg === 'call');
+
+describe('logging interceptor', () => {
+  it('writes one line per call with method, code, duration, peer and the generated request id', async () => {
+    const before = callLines().length;
+    const { response } = await callUnary(clients.chat.chat.bind(clients.chat), { model: 'gpt-4o', prompt: 'log me', messages: [] });
+    await new Promise((r) => setTimeout(r, 20));
+    const line = callLines().slice(before);
+    expect(line).toHaveLength(1);
+    expect(line[0]).toMatchObject({
+      method: '/orchestrator.v1.ChatService/Chat',
+      code: 'OK',
+      requestId: response.requestId,
+      level: 'info',
+    });
+    expect(line[0]?.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(typeof line[0]?.durationMs).toBe('number');
+    expect(String(line[0]?.peer)).toContain('127.0.0.1');
+  });
+
+  it('logs failures at warn with the code and the caller-sent request id', async () => {
+    const before = callLines().length;
+    await unaryError(clients.chat.chat.bind(clients.chat), { model: 'nope', prompt: 'x', messages: [] }, { metadata: { 'x-request-id': 'caller-42' } });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(callLines().slice(before)[0]).toMatchObject({ code: 'NOT_FOUND', requestId: 'caller-42', level: 'warn' });
+  });
+});
