@@ -36,14 +36,17 @@ describe('StreamChat backpressure', () => {
     // Let every buffer on the way fill up: wait until the upstream has stopped sending.
     const sent = () => h.upstream.requests.at(-1)?.tokensSent ?? 0;
     let last = -1;
-    for (let waited = 0; waited < 5_000 && sent() !== last; waited += 250) {
-      last = sent();
-      await new Promise((r) => setTimeout(r, 250));
+    let unchanged = 0;
+    for (let waited = 0; waited < 8_000 && unchanged < 4; waited += 200) {
+      const now = sent();
+      unchanged = now === last ? unchanged + 1 : 0;
+      last = now;
+      await new Promise((r) => setTimeout(r, 200));
     }
     const sentWhilePaused = sent();
     expect(h.upstream.requests.at(-1)?.outcome).toBe('open');
     expect(sentWhilePaused).toBeLessThan(TOKENS);
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 500));
     // Stalled, not merely slow: nothing more left the upstream while nobody read.
     expect(sent()).toBe(sentWhilePaused);
 
