@@ -1,0 +1,125 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { BatchItem, BatchResponse, ChatRequest } from '../../src/gen/orchestrator/v1/chat.js';
+import { Status } from '../../src/gen/google/rpc/status.js';
+import { ErrorInfo } from '../../src/gen/google/rpc/error_details.js';
+import { callUnary, collectStream } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { maxConcurrent } from '../helpers/overlap.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ env: { BATCH_MAX_ITEMS: '10', BATCH_MAX_CONCURRENCY: '8', BATCH_GLOBAL_CONCURRENCY: '3' } });
+});
+afterAll(async () => h.close());
+beforeEach(() => h.upstream.clearFaults());
+
+const request = (fields: Partial<ChatRequest>): ChatRequest => ({ model: 'gpt-4o-mini', messages: [], prompt: 'batch item', ...fields });
+const item = (requestId: string, fields: Partial<ChatRequest> = {}): BatchItem => ({ requestId, request: request(fields) });
+const batch = (items: BatchItem[], concurrency?: number) =>
+  collectStream<BatchResponse>(h.clients.chat.batch({ items, ...(concurrency === undefined ? {} : { concurrency }) }));
+
+function itemsOf(messages: BatchResponse[]) {
+  return messages.flatMap((m) => (m.event?.$case === 'item' ? [m.event.item] : []));
+}
+
+describe('Batch', () => {
+  it('streams each result as it finishes, then a summary', async () => {
+    h.upstream.injectFault({ kind: 'delay', delayMs: 300, model: 'gpt-4-turbo' });
+    const { messages, error } = await batch([item('slow', { model: 'gpt-4-turbo' }), item('fast-1'), item('fast-2')], 3);
+    expect(error).toBeUndefined();
+    const results = itemsOf(messages);
+    expect(results.map((r) => r.requestId).at(-1)).toBe('slow');
+    expect(results.map((r) => r.index).sort()).toEqual([0, 1, 2]);
+    for (const r of results) expect(r.outcome?.$case).toBe('response');
+    const slow = results.find((r) => r.requestId === 'slow');
+    expect(slow?.outcome?.$case === 'response' && slow.outcome.response.model).toBe('gpt-4-turbo');
+    const summary = messages.at(-1)?.event;
+    if (summary?.$case !== 'summary') throw new Error('no summary last');
+    expect(summary.summary).toMatchObject({ total: 3, successful: 3, failed: 0 });
+    expect(summary.summary.totalLatencyMs).toBeGreaterThanOrEqual(300);
+    expect(summary.summary.averageLatencyMs).toBeGreaterThan(0);
+    expect(summary.summary.usage?.completionTokens).toBeGreaterThan(0);
+    expect(summary.summary.costUsd).toBeGreaterThan(0);
+  });
+
+  it('reports a failing item as that item\'s error and carries on', async () => {
+    h.upstream.injectFault({ kind: 'http_error', status: 500, model: 'gpt-4o' });
+    const { messages, error } = await batch([item('ok'), item('unknown', { model: 'gpt-nine' }), item('empty', { prompt: '' }), item('upstream', { model: 'gpt-4o' })]);
+    expect(error).toBeUndefined();
+    const byId = new Map(itemsOf(messages).map((r) => [r.requestId, r]));
+    expect(byId.get('ok')?.outcome?.$case).toBe('response');
+    const codeOf = (id: string) => {
+      const outcome = byId.get(id)?.outcome;
+      return outcome?.$case === 'error' ? outcome.error : undefined;
+    };
+    expect(codeOf('unknown')?.code).toBe(grpc.status.NOT_FOUND);
+    expect(codeOf('empty')?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const upstream = codeOf('upstream');
+    expect(upstream?.code).toBe(grpc.status.UNAVAILABLE);
+    const info = upstream?.details.find((d) => d.typeUrl.endsWith('google.rpc.ErrorInfo'));
+    expect(info && ErrorInfo.decode(info.value).reason).toBe('UPSTREAM_ERROR');
+    expect(Status.encode(upstream!).finish().length).toBeGreaterThan(0);
+    const summary = messages.at(-1)?.event;
+    expect(summary?.$case === 'summary' && summary.summary).toMatchObject({ total: 4, successful: 1, failed: 3 });
+  });
+
+  it('refuses duplicate request ids, naming them', async () => {
+    const { messages, error } = await batch([item('a'), item('b'), item('a'), item(''), item('')]);
+    expect(messages).toHaveLength(0);
+    expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(error?.decoded.badRequest?.fieldViolations).toEqual([
+      expect.objectContaining({ field: 'items[2].request_id', description: '"a" is already used by items[0]' }),
+    ]);
+  });
+
+  it('enforces the item limit and the concurrency range', async () => {
+    const tooMany = await batch(Array.from({ length: 11 }, (_, i) => item(`i${i}`)));
+    expect(tooMany.error?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(tooMany.error?.decoded.badRequest?.fieldViolations[0]).toMatchObject({ field: 'items' });
+    const empty = await batch([]);
+    expect(empty.error?.decoded.badRequest?.fieldViolations[0]?.field).toBe('items');
+    const wide = await batch([item('x')], 9);
+    expect(wide.error?.decoded.badRequest?.fieldViolations[0]?.field).toBe('concurrency');
+  });
+
+  it('never has more than the process-wide limit of batch items at the upstream, across batches', async () => {
+    h.upstream.injectFault({ kind: 'delay', delayMs: 100 });
+    const before = h.upstream.requests.length;
+    const items = (tag: string) => Array.from({ length: 5 }, (_, i) => item(`${tag}${i}`, { prompt: `batch ${tag}${i}` }));
+    const [one, two] = await Promise.all([batch(items('a'), 5), batch(items('b'), 5)]);
+    expect(one.error ?? two.error).toBeUndefined();
+    const seen = h.upstream.requests.slice(before);
+    expect(seen).toHaveLength(10);
+    expect(maxConcurrent(seen)).toBe(3);
+  });
+
+  it('does not make interactive calls wait for batch slots', async () => {
+    h.upstream.injectFault({ kind: 'delay', delayMs: 400, model: 'gpt-4o-mini' });
+    const running = batch(Array.from({ length: 6 }, (_, i) => item(`busy${i}`)), 6);
+    await new Promise((r) => setTimeout(r, 50));
+    const started = Date.now();
+    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'me first', messages: [] });
+    expect(response.model).toBe('gpt-4o');
+    expect(Date.now() - started).toBeLessThan(300);
+    await running;
+  });
+
+  it('aborts every item still running when the call is cancelled', async () => {
+    h.upstream.injectFault({ kind: 'hang' });
+    const before = h.upstream.requests.length;
+    const call = h.clients.chat.batch({ items: Array.from({ length: 6 }, (_, i) => item(`hang${i}`)), concurrency: 2 });
+    const ended = collectStream(call);
+    await new Promise((r) => setTimeout(r, 150));
+    call.cancel();
+    const { error } = await ended;
+    expect(error?.code).toBe(grpc.status.CANCELLED);
+    await h.upstream.waitForIdle(2_000);
+    const seen = h.upstream.requests.slice(before);
+    expect(seen).toHaveLength(2);
+    expect(seen.every((r) => r.outcome === 'client_closed')).toBe(true);
+    // The queued items never started.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(h.upstream.requests.length - before).toBe(2);
+  });
+});

@@ -1,0 +1,199 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Complexity, RoutingProfile, StreamStrategy } from '../../src/gen/orchestrator/v1/common.js';
+import { startSimulator, type Simulator } from '../../src/providers/simulator/index.js';
+import { callUnary, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+describe('routed requests', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.close());
+
+  it('Chat picks the model by profile and explains the decision', async () => {
+    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), {
+      model: '',
+      prompt: 'What is the capital of France?',
+      messages: [],
+      route: { profile: RoutingProfile.ROUTING_PROFILE_SPEED, candidates: [] },
+    });
+    const decision = response.routeDecision;
+    expect(decision?.profile).toBe(RoutingProfile.ROUTING_PROFILE_SPEED);
+    expect(decision?.complexity).toBe(Complexity.COMPLEXITY_SIMPLE);
+    expect(decision?.chosenModel).toBe(response.model);
+    expect(decision?.ranking[0]?.model).toBe(response.model);
+    expect(decision?.ranking[0]?.score).toBeGreaterThanOrEqual(decision?.ranking[1]?.score ?? 0);
+    expect(decision?.promptTokens).toBeGreaterThan(5);
+  });
+
+  it('falls back to the next-ranked model when the first fails', async () => {
+    const rank = await callUnary(h.clients.models.rankModels.bind(h.clients.models), {
+      profile: RoutingProfile.ROUTING_PROFILE_BUDGET,
+      prompt: 'hello',
+      candidates: [],
+    });
+    const [first, second] = rank.response.decision?.ranking ?? [];
+    h.upstream.injectFault({ kind: 'http_error', status: 503, model: first!.model });
+    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), {
+      model: '',
+      prompt: 'hello',
+      messages: [],
+      route: { profile: RoutingProfile.ROUTING_PROFILE_BUDGET, candidates: [] },
+    });
+    h.upstream.clearFaults();
+    expect(response.model).toBe(second!.model);
+    expect(response.attempts.map((a) => a.model)).toEqual([first!.model, second!.model]);
+  });
+
+  it('RankModels ranks differently for different profiles', async () => {
+    const rank = async (profile: RoutingProfile) =>
+      (await callUnary(h.clients.models.rankModels.bind(h.clients.models), { profile, prompt: 'Summarise this paragraph.', candidates: [] })).response
+        .decision;
+    const quality = await rank(RoutingProfile.ROUTING_PROFILE_QUALITY);
+    const budget = await rank(RoutingProfile.ROUTING_PROFILE_BUDGET);
+    expect(quality?.chosenModel).not.toBe(budget?.chosenModel);
+    expect(quality?.ranking.every((s) => s.eligible)).toBe(true);
+    const q = quality?.ranking.find((s) => s.model === quality.chosenModel);
+    const b = budget?.ranking.find((s) => s.model === budget.chosenModel);
+    expect(b!.estimatedCostUsd).toBeLessThan(q!.estimatedCostUsd);
+  });
+
+  it('StreamChat follows the route and reports the decision in completed', async () => {
+    const { messages, error } = await collectStream(
+      h.clients.chat.streamChat(streamRequest({ prompt: 'hi', route: { profile: RoutingProfile.ROUTING_PROFILE_QUALITY, candidates: ['gpt-4o', 'gpt-4o-mini'] } })),
+    );
+    expect(error).toBeUndefined();
+    const completed = messages.at(-1)?.event;
+    if (completed?.$case !== 'completed') throw new Error('no completed');
+    expect(completed.completed.routeDecision?.ranking.map((s) => s.model).sort()).toEqual(['gpt-4o', 'gpt-4o-mini']);
+    expect(completed.completed.model).toBe(completed.completed.routeDecision?.chosenModel);
+  });
+
+  it('counts decisions per profile and model in Stats', async () => {
+    const { response } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {});
+    const speed = response.routing.find((r) => r.profile === RoutingProfile.ROUTING_PROFILE_SPEED);
+    expect(speed?.decisions).toBeGreaterThanOrEqual(1);
+  });
+
+  it('rejects a route together with a model, and a prompt too long for every candidate', async () => {
+    const both = await unaryError(h.clients.chat.chat.bind(h.clients.chat), {
+      model: 'gpt-4o',
+      prompt: 'x',
+      messages: [],
+      route: { profile: RoutingProfile.ROUTING_PROFILE_SPEED, candidates: [] },
+    });
+    expect(both.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(both.decoded.badRequest?.fieldViolations[0]?.field).toBe('model');
+    const huge = await unaryError(h.clients.chat.chat.bind(h.clients.chat), {
+      model: '',
+      // About 20,000 tokens in 40,000 characters: within the content limit, beyond the window.
+      prompt: 'x '.repeat(20_000),
+      messages: [],
+      maxTokens: 4_000,
+      route: { profile: RoutingProfile.ROUTING_PROFILE_LONG_CONTEXT, candidates: ['gpt-3.5-turbo'] },
+    });
+    expect(huge.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(huge.decoded.errorInfo?.reason).toBe('PROMPT_TOO_LONG');
+  });
+});
+
+describe('a config file with several providers', () => {
+  let alpha: Simulator;
+  let beta: Simulator;
+  let h: Harness;
+  beforeAll(async () => {
+    alpha = await startSimulator({ latencyScale: 0, apiKey: 'alpha-secret' });
+    beta = await startSimulator({ latencyScale: 0 });
+    const dir = mkdtempSync(join(tmpdir(), 'llmo-'));
+    const file = join(dir, 'providers.yaml');
+    writeFileSync(
+      file,
+      `providers:
+  - { name: alpha, kind: openai, base_url: "${alpha.baseURL}", api_key_env: ALPHA_KEY }
+  - { name: beta, kind: anthropic, base_url: "${beta.url}", api_key_env: BETA_KEY }
+  - { name: gamma, kind: openai, base_url: "http://127.0.0.1:9/v1", api_key_env: GAMMA_KEY_NOT_SET }
+include_builtin_models: false
+models:
+  - { id: alpha-small, provider: alpha, upstream_id: "alpha/small:1", aliases: [small], context_window: 8000, max_output_tokens: 1000, input_price_per_million: 0.1, output_price_per_million: 0.2, family: a, tier: small, quality: 0.5 }
+  - { id: beta-large, provider: beta, upstream_id: claude-test, context_window: 200000, max_output_tokens: 4000, input_price_per_million: 3, output_price_per_million: 15, family: b, tier: large, quality: 0.9 }
+  - { id: gamma-x, provider: gamma, context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, output_price_per_million: 1, family: g, tier: medium, quality: 0.7 }
+`,
+    );
+    h = await startHarness({
+      noOpenAiShorthand: true,
+      env: { CONFIG_FILE: file, DEFAULT_MODEL: 'alpha-small' },
+      processEnv: { ALPHA_KEY: 'alpha-secret', BETA_KEY: 'beta-secret' },
+    });
+  });
+  afterAll(async () => {
+    await h.close();
+    await alpha.close();
+    await beta.close();
+  });
+
+  it('serves each model through its own provider, OpenAI-compatible and Anthropic', async () => {
+    const small = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'SMALL', prompt: 'hi', messages: [] });
+    expect(small.response).toMatchObject({ model: 'alpha-small', provider: 'alpha' });
+    expect((alpha.requests.at(-1)?.body as { model: string }).model).toBe('alpha/small:1');
+    const large = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'beta-large', prompt: 'hi', messages: [] });
+    expect(large.response).toMatchObject({ model: 'beta-large', provider: 'beta' });
+    expect(large.response.content).toContain('claude-test');
+    expect(beta.requests.at(-1)?.model).toBe('claude-test');
+    // Prices come from the file: 3 $/M in, 15 $/M out.
+    const usage = large.response.usage!;
+    expect(large.response.costUsd).toBeCloseTo((usage.promptTokens * 3 + usage.completionTokens * 15) / 1e6, 10);
+  });
+
+  it('streams from the Anthropic provider with usage', async () => {
+    const { messages, error } = await collectStream(h.clients.chat.streamChat(streamRequest({ model: 'beta-large', prompt: 'stream please' })));
+    expect(error).toBeUndefined();
+    const completed = messages.at(-1)?.event;
+    expect(completed?.$case === 'completed' && completed.completed.usage?.completionTokens).toBeGreaterThan(0);
+  });
+
+  it('lists the file models, skips the provider whose key is unset', async () => {
+    const { response } = await callUnary(h.clients.models.listModels.bind(h.clients.models), { provider: '', availableOnly: false });
+    expect(response.models.map((m) => [m.id, m.provider, m.available])).toEqual([
+      ['alpha-small', 'alpha', true],
+      ['beta-large', 'beta', true],
+      ['gamma-x', 'gamma', false],
+    ]);
+    const err = await unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: 'gamma-x', prompt: 'hi', messages: [] });
+    expect(err.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(err.decoded.errorInfo?.reason).toBe('MODEL_NOT_AVAILABLE');
+  });
+
+  it('routes across providers', async () => {
+    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), {
+      model: '',
+      prompt: 'Prove the theorem step by step and write the code:\n```py\nprint(1)\n```',
+      messages: [],
+      route: { profile: RoutingProfile.ROUTING_PROFILE_QUALITY, candidates: ['alpha-small', 'beta-large', 'gamma-x'] },
+    });
+    expect(response.model).toBe('beta-large');
+    expect(response.routeDecision?.ranking.find((s) => s.model === 'gamma-x')).toMatchObject({ eligible: false, excludedReason: 'no provider configured' });
+  });
+});
+
+describe('StreamChat with a route and a strategy', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.close());
+
+  it('refuses a route combined with a race', async () => {
+    const { error } = await collectStream(
+      h.clients.chat.streamChat(
+        streamRequest({ prompt: 'x', strategy: StreamStrategy.STREAM_STRATEGY_RACE, route: { profile: RoutingProfile.ROUTING_PROFILE_SPEED, candidates: [] } }),
+      ),
+    );
+    expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(error?.decoded.badRequest?.fieldViolations.map((v) => v.field)).toContain('route');
+  });
+});
