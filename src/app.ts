@@ -13,6 +13,12 @@ import { ProviderRegistry } from './providers/registry.js';
 import { startSimulator, type Simulator } from './providers/simulator/index.js';
 import { GatewayServer } from './server/server.js';
 import { StatsStore } from './telemetry/stats.js';
+import { AccessController } from './access/controller.js';
+import { Budgets } from './access/budgets.js';
+import { ResponseCache } from './access/cache.js';
+import { ApiKeyStore } from './access/keys.js';
+import { RateLimits } from './access/limits.js';
+import { connectRedis } from './access/redis.js';
 
 export interface App {
   readonly port: number;
@@ -72,8 +78,20 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
     await simulator?.close();
     throw new ConfigError([`DEFAULT_MODEL: "${config.defaults.model}" is not in the catalog (ListModels shows it)`]);
   }
+  const keys = new ApiKeyStore(file?.access.apiKeys ?? []);
+  const redis = config.redis.url ? await connectRedis(config.redis.url, log) : undefined;
+  const store = { redis, failurePolicy: config.redis.failurePolicy };
+  const access = new AccessController(keys, new RateLimits(store, file?.access.global ?? { requestsPerMinute: undefined, tokensPerMinute: undefined }, keys.all()), new Budgets(store));
+  const cache = new ResponseCache({
+    ttlMs: config.cache.ttlSeconds * 1000,
+    staleTtlMs: config.cache.staleTtlSeconds * 1000,
+    maxEntries: config.cache.maxEntries,
+    redis,
+  });
   const stats = new StatsStore();
   const engine = new Engine({
+    access,
+    cache,
     catalog,
     providers: registry,
     telemetry: stats,
@@ -86,7 +104,8 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
     routing: { weights: routingWeights(file), fallbackDepth: file?.routing.fallbackDepth ?? 3 },
     batch: { globalConcurrency: config.batch.globalConcurrency },
   });
-  const server = new GatewayServer({ config, engine, stats, log });
+  const server = new GatewayServer({ config, engine, stats, log, keys });
+  if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see README, API keys)');
   let port: number;
   try {
     port = await server.listen(config.host, config.port);
@@ -116,6 +135,7 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
       await server.shutdown(graceMs);
       await registry.closeAll();
       await simulator?.close();
+      redis?.disconnect();
     },
   };
 }

@@ -68,6 +68,23 @@ const envSchema = z.object({
   BATCH_MAX_CONCURRENCY: number(z.number().int().min(1), 16),
   /** Batch items running at once over all batches; interactive calls never wait for these slots. */
   BATCH_GLOBAL_CONCURRENCY: number(z.number().int().min(1), 32),
+  /** Shared state for several replicas (rate limits, budgets, response cache). */
+  REDIS_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^rediss?$/ }).optional()),
+  /** When Redis is unreachable: local (each replica enforces limits and budgets alone) or closed (refuse calls). */
+  REDIS_FAILURE_POLICY: z.preprocess(
+    (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
+    z.enum(['local', 'closed']).default('local'),
+  ),
+  CACHE_TTL_SECONDS: number(z.number().int().min(0), 300),
+  /** How long an expired answer is kept for offline fallback (allow_stale). */
+  CACHE_STALE_TTL_SECONDS: number(z.number().int().min(0), 86_400),
+  CACHE_MAX_ENTRIES: number(z.number().int().min(1), 10_000),
+  /** Largest request message accepted; bigger ones get RESOURCE_EXHAUSTED. */
+  MAX_MESSAGE_BYTES: number(z.number().int().min(1_024), 4 * 1024 * 1024),
+  TLS_CERT_FILE: text(),
+  TLS_KEY_FILE: text(),
+  /** With TLS: require client certificates signed by this CA (mTLS). */
+  TLS_CLIENT_CA_FILE: text(),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -105,6 +122,10 @@ export interface Config {
   readonly shutdownGraceMs: number;
   /** Path of the providers/models/routing file, when set. */
   readonly configFile: string | undefined;
+  readonly redis: { readonly url: string | undefined; readonly failurePolicy: 'local' | 'closed' };
+  readonly cache: { readonly ttlSeconds: number; readonly staleTtlSeconds: number; readonly maxEntries: number };
+  readonly maxMessageBytes: number;
+  readonly tls: { readonly certFile: string; readonly keyFile: string; readonly clientCaFile: string | undefined } | undefined;
   readonly batch: {
     readonly maxItems: number;
     readonly defaultConcurrency: number;
@@ -156,6 +177,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     );
   }
   const e = parsed.data;
+  if ((e.TLS_CERT_FILE === undefined) !== (e.TLS_KEY_FILE === undefined)) {
+    throw new ConfigError(['TLS_CERT_FILE and TLS_KEY_FILE: set both to serve TLS, or neither']);
+  }
+  if (e.TLS_CLIENT_CA_FILE !== undefined && e.TLS_CERT_FILE === undefined) {
+    throw new ConfigError(['TLS_CLIENT_CA_FILE: mTLS needs TLS_CERT_FILE and TLS_KEY_FILE too']);
+  }
   const simulatorEnabled = e.SIMULATOR !== 'off';
   return deepFreeze({
     host: e.HOST,
@@ -192,6 +219,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     limits: { maxContentChars: e.MAX_CONTENT_CHARS, maxModelsPerCall: 8 },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     configFile: e.CONFIG_FILE,
+    redis: { url: e.REDIS_URL, failurePolicy: e.REDIS_FAILURE_POLICY },
+    cache: { ttlSeconds: e.CACHE_TTL_SECONDS, staleTtlSeconds: e.CACHE_STALE_TTL_SECONDS, maxEntries: e.CACHE_MAX_ENTRIES },
+    maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    tls: e.TLS_CERT_FILE && e.TLS_KEY_FILE ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, clientCaFile: e.TLS_CLIENT_CA_FILE } : undefined,
     batch: {
       maxItems: e.BATCH_MAX_ITEMS,
       defaultConcurrency: e.BATCH_DEFAULT_CONCURRENCY,

@@ -54,8 +54,29 @@ const weightsSchema = z
   .partial()
   .strict();
 
+const limitsSchema = z
+  .object({ requests_per_minute: z.number().int().positive().optional(), tokens_per_minute: z.number().int().positive().optional() })
+  .strict();
+
+const apiKeySchema = z
+  .object({
+    name,
+    /** Hex SHA-256 of the key: `printf '%s' "$KEY" | sha256sum`. The key itself is never stored. */
+    sha256: z.string().regex(/^[0-9a-f]{64}$/i, '64 hex characters: the SHA-256 of the key'),
+    /** Model ids or aliases the key may call; `*` matches any characters ("gpt-4o*"). Default: all. */
+    allowed_models: z.array(z.string().min(1)).default(['*']),
+    limits: limitsSchema.default({}),
+    budgets: z.object({ usd_per_day: z.number().positive().optional(), usd_per_month: z.number().positive().optional() }).strict().default({}),
+  })
+  .strict();
+
 const fileSchema = z
   .object({
+    /** API keys; with none, the service is open. Limits under `global` apply to all callers together. */
+    access: z
+      .object({ api_keys: z.array(apiKeySchema).default([]), global: limitsSchema.default({}) })
+      .strict()
+      .default({ api_keys: [], global: {} }),
     providers: z.array(providerSchema).default([]),
     models: z.array(modelSchema).default([]),
     /** Keep the built-in OpenAI catalog (served by the provider named "openai" when there is one). */
@@ -86,7 +107,21 @@ export interface ProviderSpec {
   readonly allowLinkLocal: boolean;
 }
 
+export interface RateLimitSpec {
+  readonly requestsPerMinute: number | undefined;
+  readonly tokensPerMinute: number | undefined;
+}
+
+export interface ApiKeySpec {
+  readonly name: string;
+  readonly sha256: string;
+  readonly allowedModels: readonly string[];
+  readonly limits: RateLimitSpec;
+  readonly budgets: { readonly usdPerDay: number | undefined; readonly usdPerMonth: number | undefined };
+}
+
 export interface FileConfig {
+  readonly access: { readonly apiKeys: readonly ApiKeySpec[]; readonly global: RateLimitSpec };
   readonly providers: readonly ProviderSpec[];
   readonly models: readonly ModelDefinition[];
   readonly includeBuiltinModels: boolean;
@@ -141,8 +176,23 @@ export function loadConfigFile(path: string): FileConfig {
   file.models.forEach((m, i) => {
     if (!known.has(m.provider)) problems.push(`models[${i}].provider: unknown provider "${m.provider}" (declared: ${[...providerNames].join(', ') || 'none'})`);
   });
+  const keyNames = new Set<string>();
+  file.access.api_keys.forEach((k, i) => {
+    if (keyNames.has(k.name)) problems.push(`access.api_keys[${i}].name: "${k.name}" is declared twice`);
+    keyNames.add(k.name);
+  });
   if (problems.length > 0) throw new ConfigFileError(path, problems);
   return {
+    access: {
+      apiKeys: file.access.api_keys.map((k) => ({
+        name: k.name,
+        sha256: k.sha256.toLowerCase(),
+        allowedModels: k.allowed_models,
+        limits: limitsOf(k.limits),
+        budgets: { usdPerDay: k.budgets.usd_per_day, usdPerMonth: k.budgets.usd_per_month },
+      })),
+      global: limitsOf(file.access.global),
+    },
     providers: file.providers.map((p) => ({
       name: p.name,
       kind: p.kind,
@@ -175,6 +225,10 @@ export function loadConfigFile(path: string): FileConfig {
     includeBuiltinModels: file.include_builtin_models,
     routing: { profiles: file.routing.profiles, fallbackDepth: file.routing.fallback_depth },
   };
+}
+
+function limitsOf(limits: z.infer<typeof limitsSchema>): RateLimitSpec {
+  return { requestsPerMinute: limits.requests_per_minute, tokensPerMinute: limits.tokens_per_minute };
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

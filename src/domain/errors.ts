@@ -41,6 +41,16 @@ export const Reason = {
   PROMPT_TOO_LONG: 'PROMPT_TOO_LONG',
   /** A batch request_id appears more than once. */
   DUPLICATE_REQUEST_ID: 'DUPLICATE_REQUEST_ID',
+  /** Missing or unknown API key. */
+  API_KEY_INVALID: 'API_KEY_INVALID',
+  /** The API key may not call this model. */
+  MODEL_NOT_ALLOWED: 'MODEL_NOT_ALLOWED',
+  /** A requests- or tokens-per-minute limit was reached. */
+  RATE_LIMITED: 'RATE_LIMITED',
+  /** A daily or monthly spending budget was reached. */
+  BUDGET_EXHAUSTED: 'BUDGET_EXHAUSTED',
+  /** Redis is unreachable and REDIS_FAILURE_POLICY=closed. */
+  SHARED_STATE_UNAVAILABLE: 'SHARED_STATE_UNAVAILABLE',
   DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
   CANCELLED: 'CANCELLED',
   DRAINING: 'DRAINING',

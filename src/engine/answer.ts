@@ -15,6 +15,8 @@ export interface Answer {
   readonly costUsd: number;
   readonly latencyMs: number;
   readonly attempts: readonly AttemptRecord[];
+  /** Set when the response cache was consulted. */
+  readonly cache?: { readonly hit: boolean; readonly stale: boolean; readonly ageMs: number } | undefined;
 }
 
 export interface FallbackAnswer extends Answer {

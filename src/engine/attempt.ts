@@ -27,6 +27,8 @@ export interface AttemptSpec {
   /** Streams only: give up on a model silent this long before its first token / between tokens (0: never). */
   readonly firstTokenTimeoutMs?: number;
   readonly interTokenTimeoutMs?: number;
+  /** The call's usage accounting (CallContext.onUsage). */
+  readonly onUsage?: ((record: AttemptRecord) => void) | undefined;
 }
 
 export interface RetryOptions {
@@ -328,6 +330,7 @@ export class AttemptRunner {
     };
     this.options.telemetry.recordAttempt(record);
     this.options.onAttempt?.(record);
+    spec.onUsage?.(record);
     return record;
   }
 }

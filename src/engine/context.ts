@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import type { AttemptRecord } from '../domain/chat.js';
+import type { Principal } from '../domain/principal.js';
 
 /** What the engine knows about the call it serves. Built by the server layer. */
 export interface CallContext {
@@ -10,4 +12,8 @@ export interface CallContext {
   readonly log: Logger;
   /** performance.now() when the call arrived; latencies are measured from here. */
   readonly startedAt: number;
+  /** The API key's identity when keys are configured. */
+  readonly principal?: Principal | undefined;
+  /** Told about every upstream call of this call (usage accounting: limits and budgets). */
+  readonly onUsage?: ((record: AttemptRecord) => void) | undefined;
 }

@@ -2,9 +2,12 @@ import type { Catalog, CatalogModel } from '../catalog/catalog.js';
 import type { ChatInput } from '../domain/chat.js';
 import { invalidArgument, modelNotFound, type FieldViolation } from '../domain/errors.js';
 import { AttemptRunner } from './attempt.js';
-import type { Answer, FallbackAnswer, Plan } from './answer.js';
+import { maxTokensFor, type Answer, type FallbackAnswer, type Plan } from './answer.js';
 import type { CallContext } from './context.js';
-import type { EngineTelemetry, ProviderLookup } from './ports.js';
+import type { AccessControl, AccessTicket, AnswerCache, CachedAnswer, EngineTelemetry, ProviderLookup } from './ports.js';
+import { cacheKey } from './cache-key.js';
+import { performance } from 'node:perf_hooks';
+import type { AttemptRecord } from '../domain/chat.js';
 import { runFallbackChain } from './strategies/fallback.js';
 import { raceModels } from './strategies/race.js';
 import { runSingle } from './strategies/single.js';
@@ -38,7 +41,20 @@ export interface EngineOptions {
     /** Batch items running at once in the whole process, over all batches. */
     readonly globalConcurrency: number;
   };
+  /** API-key permissions, rate limits and budgets; undefined: everything is allowed. */
+  readonly access?: AccessControl | undefined;
+  readonly cache?: AnswerCache | undefined;
 }
+
+/** How Chat uses the response cache. */
+export interface CachePolicy {
+  /** auto: only deterministic requests (temperature 0); use: this request too; bypass: do not read, refresh. */
+  readonly mode: 'auto' | 'use' | 'bypass';
+  /** When every upstream attempt fails, serve an expired cached answer, marked stale. */
+  readonly allowStale: boolean;
+}
+
+export const DEFAULT_CACHE_POLICY: CachePolicy = { mode: 'auto', allowStale: false };
 
 /** A routed request: the profile and, optionally, the only models to consider. */
 export interface RouteRequest {
@@ -112,9 +128,11 @@ export class Engine {
 
   /** Chat on a routed request: the ranking is the fallback chain, best first. */
   async chatRouted(route: RouteRequest, input: ChatInput, ctx: CallContext): Promise<Answer & { decision: RouteDecision }> {
-    const { decision, chain } = this.routeChain(route, input);
-    const plan = this.plan(chain, input, { capMaxTokens: true });
-    const answer = await runFallbackChain(this.deps, plan, { linkTimeoutMs: undefined, defaultMessage: undefined }, ctx);
+    const { decision, chain: models } = this.routeChain(route, input, ctx);
+    const plan = this.plan(models, input, { capMaxTokens: true });
+    const answer = await this.admitted(ctx, plan, (admitted) =>
+      runFallbackChain(this.deps, plan, { linkTimeoutMs: undefined, defaultMessage: undefined }, admitted),
+    );
     return { ...answer, decision };
   }
 
@@ -122,9 +140,10 @@ export class Engine {
     return runBatch(items, { concurrency, global: this.batchBulkhead }, ctx);
   }
 
-  private routeChain(route: RouteRequest, input: ChatInput): { decision: RouteDecision; chain: ModelRef[] } {
+  private routeChain(route: RouteRequest, input: ChatInput, ctx: CallContext): { decision: RouteDecision; chain: ModelRef[] } {
     const decision = this.rank(route, input);
-    const eligible = decision.ranking.filter((r) => r.excluded === undefined);
+    // A key only ever routes to models it may call.
+    const eligible = decision.ranking.filter((r) => r.excluded === undefined && (this.options.access?.allows(ctx.principal, r.model.id) ?? true));
     const first = eligible[0];
     if (!first) throw noEligibleModel(decision);
     this.deps.telemetry.recordRoutingDecision(route.profile, first.model.id);
@@ -142,17 +161,80 @@ export class Engine {
     return this.options.catalog;
   }
 
-  async chat(model: ModelRef, input: ChatInput, ctx: CallContext): Promise<Answer> {
-    return runSingle(this.deps.runner, this.plan([model], input), ctx);
+  async chat(model: ModelRef, input: ChatInput, ctx: CallContext, cachePolicy: CachePolicy = DEFAULT_CACHE_POLICY): Promise<Answer> {
+    const plan = this.plan([model], input);
+    return this.admitted(ctx, plan, async (admittedCtx) => {
+      const cache = this.options.cache;
+      const only = plan.models[0];
+      const cacheable = cache && only && (cachePolicy.mode !== 'auto' || plan.temperature === 0);
+      if (!cacheable) return runSingle(this.deps.runner, plan, admittedCtx);
+      const key = cacheKey({ model: only.id, messages: plan.messages, temperature: plan.temperature, maxTokens: maxTokensFor(plan, only) });
+      if (cachePolicy.mode !== 'bypass') {
+        const cached = await cache.get(key);
+        if (cached && !cached.stale) {
+          this.deps.telemetry.recordCacheLookup('hit');
+          return fromCache(cached, [], ctx);
+        }
+        this.deps.telemetry.recordCacheLookup('miss');
+      }
+      try {
+        const answer = await runSingle(this.deps.runner, plan, admittedCtx);
+        await cache.set(key, answer);
+        return { ...answer, cache: { hit: false, stale: false, ageMs: 0 } };
+      } catch (err) {
+        const stale = cachePolicy.allowStale && !ctx.signal.aborted ? await cache.get(key) : undefined;
+        if (!stale) throw err;
+        this.deps.telemetry.recordCacheLookup('stale');
+        ctx.log.warn({ model: only.id }, 'every upstream attempt failed; serving a stale cached answer');
+        return fromCache(stale, err instanceof OrchestratorError ? err.attempts : [], ctx);
+      }
+    });
+  }
+
+  /**
+   * Access control around a call: permissions, budgets and limits before it; actual usage
+   * charged as each upstream call finishes; the token estimate settled when it ends.
+   */
+  private async admitted<T>(ctx: CallContext, plan: Plan, run: (ctx: CallContext) => Promise<T>): Promise<T> {
+    const ticket = await this.admit(ctx, plan);
+    if (!ticket) return run(ctx);
+    try {
+      return await run({ ...ctx, onUsage: chain(ctx.onUsage, (r) => ticket.record(r)) });
+    } finally {
+      ticket.close();
+    }
+  }
+
+  private async admit(ctx: CallContext, plan: Plan): Promise<AccessTicket | undefined> {
+    const access = this.options.access;
+    if (!access) return undefined;
+    const promptTokens = plan.messages.reduce((n, m) => n + Math.ceil(m.content.length / 4) + 3, 0);
+    const outputTokens = Math.max(...plan.models.map((m) => maxTokensFor(plan, m)), 0);
+    try {
+      return await access.admit({ principal: ctx.principal, models: plan.models.map((m) => m.id), estimatedTokens: promptTokens + outputTokens });
+    } catch (err) {
+      if (err instanceof OrchestratorError) this.deps.telemetry.recordAccessRejection(err.reason);
+      throw err;
+    }
+  }
+
+  /** Streams are admitted like unary calls; the ticket closes when the stream ends, however it ends. */
+  private async *admittedStream(ctx: CallContext, plan: Plan, run: (ctx: CallContext) => AsyncGenerator<EngineStreamEvent>): AsyncGenerator<EngineStreamEvent> {
+    const ticket = await this.admit(ctx, plan);
+    try {
+      yield* run(ticket ? { ...ctx, onUsage: chain(ctx.onUsage, (r) => ticket.record(r)) } : ctx);
+    } finally {
+      ticket?.close();
+    }
   }
 
   /** Validates and plans eagerly (errors before any event), then streams. */
   stream(primary: ModelRef, target: StreamTarget, input: ChatInput, ctx: CallContext): AsyncGenerator<EngineStreamEvent> {
-    const routed = target.route ? this.routeChain(target.route, input) : undefined;
-    const refs = routed ? routed.chain : target.mode === 'single' ? [primary] : this.expand(primary, target.models);
+    const routed = target.route ? this.routeChain(target.route, input, ctx) : undefined;
+    const refs = routed ? routed.chain : target.mode === 'single' ? [primary] : this.expand(primary, target.models, ctx);
     const plan = this.plan(refs, input, { capMaxTokens: target.mode === 'fallback' });
     const { resilience } = this.options;
-    return streamWithStrategy(
+    return this.admittedStream(ctx, plan, (admitted) => streamWithStrategy(
       this.deps,
       plan,
       {
@@ -163,8 +245,8 @@ export class Engine {
         interTokenTimeoutMs: target.interTokenTimeoutMs ?? resilience.interTokenTimeoutMs,
         decision: routed?.decision,
       },
-      ctx,
-    );
+      admitted,
+    ));
   }
 
   /** `racers` empty: the model (or the default) and its configured fallbacks race. */
@@ -175,22 +257,30 @@ export class Engine {
     input: ChatInput,
     ctx: CallContext,
   ): Promise<Answer> {
-    return raceModels(this.deps, this.plan(this.expand(primary, racers), input), { hedgeDelayMs: options.hedgeDelayMs ?? 0 }, ctx);
+    const plan = this.plan(this.expand(primary, racers, ctx), input);
+    return this.admitted(ctx, plan, (admitted) => raceModels(this.deps, plan, { hedgeDelayMs: options.hedgeDelayMs ?? 0 }, admitted));
   }
 
   async fallback(primary: ModelRef, target: FallbackTarget, input: ChatInput, ctx: CallContext): Promise<FallbackAnswer> {
-    const plan = this.plan(this.expand(primary, target.chain), input, { capMaxTokens: true });
+    const plan = this.plan(this.expand(primary, target.chain, ctx), input, { capMaxTokens: true });
     const defaultMessage = target.disableDefaultMessage
       ? undefined
       : (target.defaultMessage ?? this.options.defaults.fallbackMessage);
-    return runFallbackChain(this.deps, plan, { linkTimeoutMs: target.attemptTimeoutMs, defaultMessage }, ctx);
+    return this.admitted(ctx, plan, (admitted) =>
+      runFallbackChain(this.deps, plan, { linkTimeoutMs: target.attemptTimeoutMs, defaultMessage }, admitted),
+    );
   }
 
-  private expand(primary: ModelRef, list: readonly ModelRef[]): ModelRef[] {
+  /** Explicit lists are kept as given; a default chain drops models the caller's key may not call. */
+  private expand(primary: ModelRef, list: readonly ModelRef[], ctx: CallContext): ModelRef[] {
     if (list.length > 0) return [...list];
     const first = this.resolve([this.withDefault(primary)])[0];
     if (!first) return [];
-    return this.options.catalog.chainFrom(first).map((m) => ({ name: m.id, field: primary.field }));
+    const access = this.options.access;
+    return this.options.catalog
+      .chainFrom(first)
+      .filter((m, i) => i === 0 || !access || access.allows(ctx.principal, m.id))
+      .map((m) => ({ name: m.id, field: primary.field }));
   }
 
   private withDefault(ref: ModelRef): ModelRef {
@@ -255,4 +345,19 @@ function noEligibleModel(decision: RouteDecision): OrchestratorError {
     message: `no model can take this request now: ${reasons || 'no candidates'}`,
     retryable: true,
   });
+}
+
+function chain(first: ((r: AttemptRecord) => void) | undefined, second: (r: AttemptRecord) => void): (r: AttemptRecord) => void {
+  return first ? (r) => (first(r), second(r)) : second;
+}
+
+/** A cached answer as this call's answer: no upstream attempts (or the failed ones, when stale). */
+function fromCache(cached: CachedAnswer, attempts: readonly AttemptRecord[], ctx: CallContext): Answer {
+  return {
+    ...cached.answer,
+    costUsd: 0,
+    latencyMs: performance.now() - ctx.startedAt,
+    attempts,
+    cache: { hit: true, stale: cached.stale, ageMs: Date.now() - cached.storedAt },
+  };
 }

@@ -1,4 +1,6 @@
 import type { AttemptRecord } from '../domain/chat.js';
+import type { Principal } from '../domain/principal.js';
+import type { Answer } from './answer.js';
 import type { Provider } from '../providers/types.js';
 
 /** Where the engine reports what happened; telemetry implements it. */
@@ -13,8 +15,41 @@ export interface EngineTelemetry {
   recordStreamRestart(): void;
   /** A routed request and the model ranked first. */
   recordRoutingDecision(profile: string, model: string): void;
+  /** A response-cache lookup: a fresh hit, a miss, or a stale answer served as offline fallback. */
+  recordCacheLookup(outcome: 'hit' | 'miss' | 'stale'): void;
+  /** A call refused by access control (ErrorInfo reason: RATE_LIMITED, BUDGET_EXHAUSTED, ...). */
+  recordAccessRejection(reason: string): void;
 }
 
 export interface ProviderLookup {
   get(name: string): Provider | undefined;
+}
+
+/** What a call may do and what it used: limits, budgets and model permissions (src/access). */
+export interface AccessControl {
+  /** Throws PERMISSION_DENIED or RESOURCE_EXHAUSTED; the ticket then accounts for the call. */
+  admit(request: { readonly principal: Principal | undefined; readonly models: readonly string[]; readonly estimatedTokens: number }): Promise<AccessTicket>;
+  /** Whether the principal may call this model at all. */
+  allows(principal: Principal | undefined, modelId: string): boolean;
+}
+
+export interface AccessTicket {
+  /** Every upstream call of the admitted call, as it finishes (partial usage included). */
+  record(record: AttemptRecord): void;
+  /** The call is over: settle the difference between estimated and actual tokens. */
+  close(): void;
+}
+
+export interface CachedAnswer {
+  readonly answer: Answer;
+  /** Epoch ms the answer was stored. */
+  readonly storedAt: number;
+  /** Past its TTL: only served as an offline fallback when the caller allows stale answers. */
+  readonly stale: boolean;
+}
+
+/** Exact-match answers for deterministic requests (src/access/cache.ts). */
+export interface AnswerCache {
+  get(key: string): Promise<CachedAnswer | undefined>;
+  set(key: string, answer: Answer): Promise<void>;
 }

@@ -3,7 +3,8 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { cancelled, deadlineExceeded } from '../domain/errors.js';
 import type { CallContext } from '../engine/context.js';
-import { DEADLINE_KEY, REQUEST_ID_KEY } from './interceptors/metadata-keys.js';
+import { DEADLINE_KEY, PRINCIPAL_KEY, REQUEST_ID_KEY } from './interceptors/metadata-keys.js';
+import type { Principal } from '../domain/principal.js';
 
 type AnyServerCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
 
@@ -19,7 +20,14 @@ export interface ServerCallContext extends CallContext {
  * interceptors put in metadata, and one AbortSignal that fires on client cancel (reason
  * CANCELLED) or when the deadline passes (reason DEADLINE_EXCEEDED).
  */
-export function createCallContext(call: AnyServerCall, log: Logger, fallbackTimeoutMs: number): ServerCallContext {
+export function createCallContext(
+  call: AnyServerCall,
+  log: Logger,
+  fallbackTimeoutMs: number,
+  principalOf: (name: string) => Principal | undefined = () => undefined,
+): ServerCallContext {
+  const principalName = call.metadata.get(PRINCIPAL_KEY)[0];
+  const principal = typeof principalName === 'string' ? principalOf(principalName) : undefined;
   const startedAt = performance.now();
   const requestId = String(call.metadata.get(REQUEST_ID_KEY)[0] ?? '');
   const deadline = Number(call.metadata.get(DEADLINE_KEY)[0] ?? Date.now() + fallbackTimeoutMs);
@@ -43,7 +51,8 @@ export function createCallContext(call: AnyServerCall, log: Logger, fallbackTime
     signal: controller.signal,
     deadline,
     startedAt,
-    log: log.child({ requestId }),
+    log: log.child(principal ? { requestId, key: principal.name } : { requestId }),
+    principal,
     abort: (reason) => controller.abort(reason),
     dispose: () => {
       clearTimeout(timer);

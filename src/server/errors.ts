@@ -74,7 +74,12 @@ export function codeForKind(kind: ErrorKind): grpc.status {
 
 export function toGrpcStatus(err: unknown): GrpcErrorStatus {
   const { status, internal } = rpcStatus(err);
-  return statusWith(status.code, status.message, status.details, internal);
+  const result = statusWith(status.code, status.message, status.details, internal);
+  // gRFC A6 server pushback: gRPC clients with a retry policy wait this long before retrying.
+  if (isOrchestratorError(err) && err.retryAfterMs !== undefined && (err.kind === 'resource_exhausted' || err.kind === 'unavailable')) {
+    result.metadata.set('grpc-retry-pushback-ms', String(Math.max(0, Math.round(err.retryAfterMs))));
+  }
+  return result;
 }
 
 /**

@@ -19,6 +19,17 @@ import { loggingInterceptor } from './interceptors/logging.js';
 import { requestIdInterceptor } from './interceptors/request-id.js';
 import { Lifecycle } from './lifecycle.js';
 import { addReflection } from './reflection.js';
+import { readFileSync } from 'node:fs';
+import type { ApiKeyStore } from '../access/keys.js';
+import { authInterceptor } from './interceptors/auth.js';
+
+/** TLS when TLS_CERT_FILE/TLS_KEY_FILE are set; with TLS_CLIENT_CA_FILE clients must present a certificate it signed. */
+function credentialsOf(config: Config): grpc.ServerCredentials {
+  const tls = config.tls;
+  if (!tls) return grpc.ServerCredentials.createInsecure();
+  const ca = tls.clientCaFile ? readFileSync(tls.clientCaFile) : null;
+  return grpc.ServerCredentials.createSsl(ca, [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }], ca !== null);
+}
 
 export const SERVICE_NAMES = [
   'orchestrator.v1.ChatService',
@@ -31,6 +42,8 @@ export interface GatewayServerOptions {
   readonly engine: Engine;
   readonly stats: StatsStore;
   readonly log: Logger;
+  /** Configured API keys; with none the service is open. */
+  readonly keys: ApiKeyStore;
 }
 
 /** The grpc-js server with our services, health, reflection and interceptors. */
@@ -44,21 +57,24 @@ export class GatewayServer {
   private stopping: Promise<void> | undefined;
 
   constructor(options: GatewayServerOptions) {
-    const { config, engine, stats, log } = options;
+    const { config, engine, stats, log, keys } = options;
     this.log = log;
     this.config = config;
     this.server = new grpc.Server({
       // Incoming metadata reaches the first interceptor in this list first (grpc-js wraps the
       // call in list order and the innermost wrapper sees the client's metadata first), so the
       // request id exists before logging reads it.
-      interceptors: [requestIdInterceptor, loggingInterceptor(log, stats), deadlineInterceptor(config.defaults.timeoutMs)],
-      'grpc.max_receive_message_length': 8 * 1024 * 1024,
+      // Authentication runs after the request id and the logging hook, so refusals are logged too.
+      interceptors: [requestIdInterceptor, loggingInterceptor(log, stats), authInterceptor(keys), deadlineInterceptor(config.defaults.timeoutMs)],
+      // Bigger requests are refused by grpc-js with RESOURCE_EXHAUSTED before any handler runs.
+      'grpc.max_receive_message_length': config.maxMessageBytes,
     });
     const deps: CallDeps = {
       log,
       lifecycle: this.lifecycle,
       defaultTimeoutMs: config.defaults.timeoutMs,
       openCalls: this.openCalls,
+      principalOf: (name) => keys.byKeyName(name),
     };
     const limits = {
       maxContentChars: config.limits.maxContentChars,
@@ -80,7 +96,7 @@ export class GatewayServer {
   /** Binds and returns the port (useful with port 0). */
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) =>
+      this.server.bindAsync(`${host}:${port}`, credentialsOf(this.config), (err, bound) =>
         err ? reject(err) : resolve(bound),
       );
     });

@@ -1,5 +1,6 @@
 import type { AttemptRecord } from '../domain/chat.js';
 import type { EngineTelemetry } from '../engine/ports.js';
+import type { CallObserver, FinishedCall } from './call-observer.js';
 import { LatencyHistogram, type LatencySummary } from './histogram.js';
 
 export interface UpstreamCounters {
@@ -44,6 +45,9 @@ export interface StatsSnapshot {
   readonly retries: number;
   readonly retriesThrottled: number;
   readonly streamRestarts: number;
+  readonly cache: { readonly hits: number; readonly misses: number; readonly staleServed: number };
+  /** Calls refused by access control, by ErrorInfo reason. */
+  readonly accessRejections: Readonly<Record<string, number>>;
   readonly routing: readonly { readonly profile: string; readonly model: string; readonly decisions: number }[];
   readonly providers: readonly UpstreamCounters[];
   readonly models: readonly UpstreamCounters[];
@@ -110,7 +114,7 @@ class Method {
 }
 
 /** In-process counters since start. Calls are counted per RPC; tokens and cost per attempt. */
-export class StatsStore implements EngineTelemetry {
+export class StatsStore implements EngineTelemetry, CallObserver {
   private readonly startedAt = new Date();
   private readonly providers = new Map<string, Upstream>();
   private readonly models = new Map<string, Upstream>();
@@ -122,14 +126,18 @@ export class StatsStore implements EngineTelemetry {
   private defaultMessagesServed = 0;
   private retriesThrottled = 0;
   private streamRestarts = 0;
+  private readonly cacheLookups = { hit: 0, miss: 0, stale: 0 };
+  private readonly accessRejections = new Map<string, number>();
   /** "profile\u0000model" -> decisions */
   private readonly routing = new Map<string, number>();
 
   /** Only ChatService methods count as requests; health, reflection and stats calls do not. */
   constructor(private readonly countedService = '/orchestrator.v1.ChatService/') {}
 
-  recordCall(path: string, ok: boolean, latencyMs: number): void {
+  recordCall(call: FinishedCall): void {
+    const { path, code, latencyMs } = call;
     if (!path.startsWith(this.countedService)) return;
+    const ok = code === 'OK';
     const name = path.slice(this.countedService.length);
     let method = this.methods.get(name);
     if (!method) {
@@ -170,6 +178,14 @@ export class StatsStore implements EngineTelemetry {
     this.streamRestarts += 1;
   }
 
+  recordCacheLookup(outcome: 'hit' | 'miss' | 'stale'): void {
+    this.cacheLookups[outcome] += 1;
+  }
+
+  recordAccessRejection(reason: string): void {
+    this.accessRejections.set(reason, (this.accessRejections.get(reason) ?? 0) + 1);
+  }
+
   recordRoutingDecision(profile: string, model: string): void {
     const key = `${profile}\u0000${model}`;
     this.routing.set(key, (this.routing.get(key) ?? 0) + 1);
@@ -198,6 +214,8 @@ export class StatsStore implements EngineTelemetry {
       retries: models.reduce((n, m) => n + m.retries, 0),
       retriesThrottled: this.retriesThrottled,
       streamRestarts: this.streamRestarts,
+      cache: { hits: this.cacheLookups.hit, misses: this.cacheLookups.miss, staleServed: this.cacheLookups.stale },
+      accessRejections: Object.fromEntries(this.accessRejections),
       routing: [...this.routing.entries()]
         .map(([key, decisions]) => {
           const [profile = '', model = ''] = key.split('\u0000');

@@ -40,6 +40,7 @@ export async function runFallbackChain(
         maxTokens: maxTokensFor(plan, model),
         signal: link.signal,
         deadline: Math.min(ctx.deadline, Date.now() + budget),
+        onUsage: ctx.onUsage,
         timeoutMs: plan.attemptTimeoutMs,
       });
       attempts.push(...result.records);

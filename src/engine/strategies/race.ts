@@ -36,6 +36,7 @@ export async function raceModels(
         maxTokens: maxTokensFor(plan, model),
         signal: race.signal,
         deadline: ctx.deadline,
+        onUsage: ctx.onUsage,
         timeoutMs: plan.attemptTimeoutMs,
       })
       .then((result) => ({ index, result }));

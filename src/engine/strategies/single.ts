@@ -15,6 +15,7 @@ export async function runSingle(runner: AttemptRunner, plan: Plan, ctx: CallCont
     signal: ctx.signal,
     deadline: ctx.deadline,
     timeoutMs: plan.attemptTimeoutMs,
+    onUsage: ctx.onUsage,
   });
   if (!result.ok) throw aggregateFailure(result.records, ctx.signal);
   return answerFrom({ completion: result.completion, winner: result.record, attempts: result.records, ctx });

@@ -225,6 +225,7 @@ function specFor(plan: Plan, model: CatalogModel, options: StreamOptions, ctx: C
     maxTokens: maxTokensFor(plan, model),
     signal,
     deadline: ctx.deadline,
+    onUsage: ctx.onUsage,
     firstTokenTimeoutMs: options.firstTokenTimeoutMs,
     interTokenTimeoutMs: options.interTokenTimeoutMs,
   };

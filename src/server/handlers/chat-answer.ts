@@ -1,4 +1,5 @@
-import type { Engine } from '../../engine/engine.js';
+import type { CachePolicy, Engine } from '../../engine/engine.js';
+import { CacheMode, type CacheOptions } from '../../gen/orchestrator/v1/chat.js';
 import type { CallContext } from '../../engine/context.js';
 import type { ChatRequest, ChatResponse } from '../../gen/orchestrator/v1/chat.js';
 import { encodeAnswer, encodeDecision } from '../encode.js';
@@ -11,9 +12,24 @@ export async function answerChat(engine: Engine, limits: ValidationLimits, req: 
   const model = v.model(req.model);
   const route = v.route(req.route, req.model);
   v.check();
+  const cache = cachePolicyOf(req.cache);
   if (route) {
     const answer = await engine.chatRouted(route, input, ctx);
     return { ...encodeAnswer(answer, ctx.requestId), routeDecision: encodeDecision(answer.decision) };
   }
-  return encodeAnswer(await engine.chat(model, input, ctx), ctx.requestId);
+  const answer = await engine.chat(model, input, ctx, cache);
+  return {
+    ...encodeAnswer(answer, ctx.requestId),
+    ...(answer.cache ? { cache: { hit: answer.cache.hit, stale: answer.cache.stale, ageSeconds: answer.cache.ageMs / 1000 } } : {}),
+  };
+}
+
+const MODES: ReadonlyMap<CacheMode, CachePolicy['mode']> = new Map([
+  [CacheMode.CACHE_MODE_UNSPECIFIED, 'auto'],
+  [CacheMode.CACHE_MODE_USE, 'use'],
+  [CacheMode.CACHE_MODE_BYPASS, 'bypass'],
+]);
+
+function cachePolicyOf(options: CacheOptions | undefined): CachePolicy {
+  return { mode: MODES.get(options?.mode ?? CacheMode.CACHE_MODE_UNSPECIFIED) ?? 'auto', allowStale: options?.allowStale ?? false };
 }

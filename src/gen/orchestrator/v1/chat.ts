@@ -39,6 +39,49 @@ export const protobufPackage = "orchestrator.v1";
 
 export const protobufFileName = "orchestrator/v1/chat.proto";
 
+/** When a request reads and writes the response cache. */
+export enum CacheMode {
+  /** CACHE_MODE_UNSPECIFIED - Only deterministic requests (temperature 0) are cached. */
+  CACHE_MODE_UNSPECIFIED = 0,
+  /** CACHE_MODE_USE - Cache this request even though its temperature is not 0. */
+  CACHE_MODE_USE = 1,
+  /** CACHE_MODE_BYPASS - Do not read the cache; the fresh answer replaces the cached one. */
+  CACHE_MODE_BYPASS = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function cacheModeFromJSON(object: any): CacheMode {
+  switch (object) {
+    case 0:
+    case "CACHE_MODE_UNSPECIFIED":
+      return CacheMode.CACHE_MODE_UNSPECIFIED;
+    case 1:
+    case "CACHE_MODE_USE":
+      return CacheMode.CACHE_MODE_USE;
+    case 2:
+    case "CACHE_MODE_BYPASS":
+      return CacheMode.CACHE_MODE_BYPASS;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CacheMode.UNRECOGNIZED;
+  }
+}
+
+export function cacheModeToJSON(object: CacheMode): string {
+  switch (object) {
+    case CacheMode.CACHE_MODE_UNSPECIFIED:
+      return "CACHE_MODE_UNSPECIFIED";
+    case CacheMode.CACHE_MODE_USE:
+      return "CACHE_MODE_USE";
+    case CacheMode.CACHE_MODE_BYPASS:
+      return "CACHE_MODE_BYPASS";
+    case CacheMode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** A request to one model. */
 export interface ChatRequest {
   /** Model id or alias (case-insensitive). Empty means the configured default (DEFAULT_MODEL). */
@@ -62,7 +105,32 @@ export interface ChatRequest {
    * Let the gateway pick the model by profile (then `model` must be empty). On failure the
    * next-ranked model answers.
    */
-  route?: RouteTarget | undefined;
+  route?:
+    | RouteTarget
+    | undefined;
+  /** How the response cache is used (default: deterministic requests only, no stale answers). */
+  cache?: CacheOptions | undefined;
+}
+
+/** Response cache control for one request. */
+export interface CacheOptions {
+  /** Read and write policy. */
+  mode: CacheMode;
+  /**
+   * When every upstream attempt fails, answer with an expired cached answer for the same
+   * request (marked stale) instead of the error.
+   */
+  allowStale: boolean;
+}
+
+/** Whether an answer came from the response cache. */
+export interface CacheInfo {
+  /** The answer was served from the cache (no upstream call, cost 0). */
+  hit: boolean;
+  /** The cached answer was past its TTL, served because every upstream attempt failed. */
+  stale: boolean;
+  /** How old the cached answer is. */
+  ageSeconds: number;
 }
 
 /** A model's answer. */
@@ -88,7 +156,11 @@ export interface ChatResponse {
   /** Why the model stopped. */
   finishReason: FinishReason;
   /** Set when the request was routed: the profile, complexity and top scores. */
-  routeDecision?: RouteDecision | undefined;
+  routeDecision?:
+    | RouteDecision
+    | undefined;
+  /** Set when the response cache was consulted. */
+  cache?: CacheInfo | undefined;
 }
 
 /** A request to stream one model's answer token by token. */
@@ -417,7 +489,15 @@ export interface BatchSummary {
 }
 
 function createBaseChatRequest(): ChatRequest {
-  return { model: "", messages: [], prompt: "", temperature: undefined, maxTokens: undefined, route: undefined };
+  return {
+    model: "",
+    messages: [],
+    prompt: "",
+    temperature: undefined,
+    maxTokens: undefined,
+    route: undefined,
+    cache: undefined,
+  };
 }
 
 export const ChatRequest: MessageFns<ChatRequest> = {
@@ -439,6 +519,9 @@ export const ChatRequest: MessageFns<ChatRequest> = {
     }
     if (message.route !== undefined) {
       RouteTarget.encode(message.route, writer.uint32(50).fork()).join();
+    }
+    if (message.cache !== undefined) {
+      CacheOptions.encode(message.cache, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -504,6 +587,14 @@ export const ChatRequest: MessageFns<ChatRequest> = {
             message.route = RouteTarget.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.cache = CacheOptions.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -528,6 +619,7 @@ export const ChatRequest: MessageFns<ChatRequest> = {
         ? globalThis.Number(object.max_tokens)
         : undefined,
       route: isSet(object.route) ? RouteTarget.fromJSON(object.route) : undefined,
+      cache: isSet(object.cache) ? CacheOptions.fromJSON(object.cache) : undefined,
     };
   },
 
@@ -551,6 +643,182 @@ export const ChatRequest: MessageFns<ChatRequest> = {
     if (message.route !== undefined) {
       obj.route = RouteTarget.toJSON(message.route);
     }
+    if (message.cache !== undefined) {
+      obj.cache = CacheOptions.toJSON(message.cache);
+    }
+    return obj;
+  },
+};
+
+function createBaseCacheOptions(): CacheOptions {
+  return { mode: 0, allowStale: false };
+}
+
+export const CacheOptions: MessageFns<CacheOptions> = {
+  encode(message: CacheOptions, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mode !== 0) {
+      writer.uint32(8).int32(message.mode);
+    }
+    if (message.allowStale !== false) {
+      writer.uint32(16).bool(message.allowStale);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CacheOptions {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCacheOptions();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.mode = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.allowStale = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CacheOptions {
+    return {
+      mode: isSet(object.mode) ? cacheModeFromJSON(object.mode) : 0,
+      allowStale: isSet(object.allowStale)
+        ? globalThis.Boolean(object.allowStale)
+        : isSet(object.allow_stale)
+        ? globalThis.Boolean(object.allow_stale)
+        : false,
+    };
+  },
+
+  toJSON(message: CacheOptions): unknown {
+    const obj: any = {};
+    if (message.mode !== 0) {
+      obj.mode = cacheModeToJSON(message.mode);
+    }
+    if (message.allowStale !== false) {
+      obj.allowStale = message.allowStale;
+    }
+    return obj;
+  },
+};
+
+function createBaseCacheInfo(): CacheInfo {
+  return { hit: false, stale: false, ageSeconds: 0 };
+}
+
+export const CacheInfo: MessageFns<CacheInfo> = {
+  encode(message: CacheInfo, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.hit !== false) {
+      writer.uint32(8).bool(message.hit);
+    }
+    if (message.stale !== false) {
+      writer.uint32(16).bool(message.stale);
+    }
+    if (message.ageSeconds !== 0) {
+      writer.uint32(25).double(message.ageSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CacheInfo {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCacheInfo();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.hit = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.stale = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.ageSeconds = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CacheInfo {
+    return {
+      hit: isSet(object.hit) ? globalThis.Boolean(object.hit) : false,
+      stale: isSet(object.stale) ? globalThis.Boolean(object.stale) : false,
+      ageSeconds: isSet(object.ageSeconds)
+        ? globalThis.Number(object.ageSeconds)
+        : isSet(object.age_seconds)
+        ? globalThis.Number(object.age_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: CacheInfo): unknown {
+    const obj: any = {};
+    if (message.hit !== false) {
+      obj.hit = message.hit;
+    }
+    if (message.stale !== false) {
+      obj.stale = message.stale;
+    }
+    if (message.ageSeconds !== 0) {
+      obj.ageSeconds = floatToJson(message.ageSeconds);
+    }
     return obj;
   },
 };
@@ -567,6 +835,7 @@ function createBaseChatResponse(): ChatResponse {
     attempts: [],
     finishReason: 0,
     routeDecision: undefined,
+    cache: undefined,
   };
 }
 
@@ -601,6 +870,9 @@ export const ChatResponse: MessageFns<ChatResponse> = {
     }
     if (message.routeDecision !== undefined) {
       RouteDecision.encode(message.routeDecision, writer.uint32(82).fork()).join();
+    }
+    if (message.cache !== undefined) {
+      CacheInfo.encode(message.cache, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -698,6 +970,14 @@ export const ChatResponse: MessageFns<ChatResponse> = {
             message.routeDecision = RouteDecision.decode(reader, reader.uint32());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.cache = CacheInfo.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -744,6 +1024,7 @@ export const ChatResponse: MessageFns<ChatResponse> = {
         : isSet(object.route_decision)
         ? RouteDecision.fromJSON(object.route_decision)
         : undefined,
+      cache: isSet(object.cache) ? CacheInfo.fromJSON(object.cache) : undefined,
     };
   },
 
@@ -778,6 +1059,9 @@ export const ChatResponse: MessageFns<ChatResponse> = {
     }
     if (message.routeDecision !== undefined) {
       obj.routeDecision = RouteDecision.toJSON(message.routeDecision);
+    }
+    if (message.cache !== undefined) {
+      obj.cache = CacheInfo.toJSON(message.cache);
     }
     return obj;
   },

@@ -150,6 +150,19 @@ export interface GetStatsResponse {
   streamRestarts: number;
   /** Routing decisions, per profile and chosen model. */
   routing: RoutingStats[];
+  /** Chat answers served from the response cache. */
+  cacheHits: number;
+  /** Cacheable requests that were not in the cache. */
+  cacheMisses: number;
+  /** Stale cached answers served because every upstream attempt failed. */
+  cacheStaleServed: number;
+  /** Calls refused by access control, by ErrorInfo reason (RATE_LIMITED, BUDGET_EXHAUSTED, ...). */
+  accessRejections: { [key: string]: number };
+}
+
+export interface GetStatsResponse_AccessRejectionsEntry {
+  key: string;
+  value: number;
 }
 
 /** How often a profile picked a model. */
@@ -798,6 +811,10 @@ function createBaseGetStatsResponse(): GetStatsResponse {
     retriesThrottled: 0,
     streamRestarts: 0,
     routing: [],
+    cacheHits: 0,
+    cacheMisses: 0,
+    cacheStaleServed: 0,
+    accessRejections: {},
   };
 }
 
@@ -866,6 +883,18 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
     for (const v of message.routing) {
       RoutingStats.encode(v!, writer.uint32(170).fork()).join();
     }
+    if (message.cacheHits !== 0) {
+      writer.uint32(176).int64(message.cacheHits);
+    }
+    if (message.cacheMisses !== 0) {
+      writer.uint32(184).int64(message.cacheMisses);
+    }
+    if (message.cacheStaleServed !== 0) {
+      writer.uint32(192).int64(message.cacheStaleServed);
+    }
+    globalThis.Object.entries(message.accessRejections).forEach(([key, value]: [string, number]) => {
+      GetStatsResponse_AccessRejectionsEntry.encode({ key: key as any, value }, writer.uint32(202).fork()).join();
+    });
     return writer;
   },
 
@@ -1050,6 +1079,41 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
             message.routing.push(RoutingStats.decode(reader, reader.uint32()));
             continue;
           }
+          case 22: {
+            if (tag !== 176) {
+              break;
+            }
+
+            message.cacheHits = longToNumber(reader.int64());
+            continue;
+          }
+          case 23: {
+            if (tag !== 184) {
+              break;
+            }
+
+            message.cacheMisses = longToNumber(reader.int64());
+            continue;
+          }
+          case 24: {
+            if (tag !== 192) {
+              break;
+            }
+
+            message.cacheStaleServed = longToNumber(reader.int64());
+            continue;
+          }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            const entry25 = GetStatsResponse_AccessRejectionsEntry.decode(reader, reader.uint32());
+            if (entry25.value !== undefined) {
+              message.accessRejections[entry25.key] = entry25.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1153,6 +1217,48 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
       routing: globalThis.Array.isArray(object?.routing)
         ? object.routing.map((e: any) => RoutingStats.fromJSON(e))
         : [],
+      cacheHits: isSet(object.cacheHits)
+        ? globalThis.Number(object.cacheHits)
+        : isSet(object.cache_hits)
+        ? globalThis.Number(object.cache_hits)
+        : 0,
+      cacheMisses: isSet(object.cacheMisses)
+        ? globalThis.Number(object.cacheMisses)
+        : isSet(object.cache_misses)
+        ? globalThis.Number(object.cache_misses)
+        : 0,
+      cacheStaleServed: isSet(object.cacheStaleServed)
+        ? globalThis.Number(object.cacheStaleServed)
+        : isSet(object.cache_stale_served)
+        ? globalThis.Number(object.cache_stale_served)
+        : 0,
+      accessRejections: isObject(object.accessRejections)
+        ? (globalThis.Object.entries(object.accessRejections) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : isObject(object.access_rejections)
+        ? (globalThis.Object.entries(object.access_rejections) as [string, any][]).reduce(
+          (acc: { [key: string]: number }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.Number(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -1220,6 +1326,99 @@ export const GetStatsResponse: MessageFns<GetStatsResponse> = {
     }
     if (message.routing?.length) {
       obj.routing = message.routing.map((e) => RoutingStats.toJSON(e));
+    }
+    if (message.cacheHits !== 0) {
+      obj.cacheHits = Math.round(message.cacheHits);
+    }
+    if (message.cacheMisses !== 0) {
+      obj.cacheMisses = Math.round(message.cacheMisses);
+    }
+    if (message.cacheStaleServed !== 0) {
+      obj.cacheStaleServed = Math.round(message.cacheStaleServed);
+    }
+    if (message.accessRejections) {
+      const entries = globalThis.Object.entries(message.accessRejections) as [string, number][];
+      if (entries.length > 0) {
+        obj.accessRejections = {};
+        entries.forEach(([k, v]) => {
+          obj.accessRejections[k] = Math.round(v);
+        });
+      }
+    }
+    return obj;
+  },
+};
+
+function createBaseGetStatsResponse_AccessRejectionsEntry(): GetStatsResponse_AccessRejectionsEntry {
+  return { key: "", value: 0 };
+}
+
+export const GetStatsResponse_AccessRejectionsEntry: MessageFns<GetStatsResponse_AccessRejectionsEntry> = {
+  encode(message: GetStatsResponse_AccessRejectionsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).int64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetStatsResponse_AccessRejectionsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetStatsResponse_AccessRejectionsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetStatsResponse_AccessRejectionsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+    };
+  },
+
+  toJSON(message: GetStatsResponse_AccessRejectionsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
     }
     return obj;
   },
@@ -1409,6 +1608,10 @@ function longToNumber(int64: { toString(): string }): number {
     throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
   }
   return num;
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {

@@ -1,0 +1,110 @@
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RateLimitSpec } from '../config/file.js';
+import { OrchestratorError, Reason } from '../domain/errors.js';
+
+export interface LimiterStore {
+  /** Shared state; undefined: this process only. */
+  readonly redis: Redis | undefined;
+  /** With Redis down: 'local' keeps enforcing per replica (an in-memory insurance limiter), 'closed' refuses. */
+  readonly failurePolicy: 'local' | 'closed';
+}
+
+interface Limiter {
+  readonly limiter: RateLimiterAbstract;
+  readonly subject: string;
+  readonly what: string;
+}
+
+/**
+ * Requests and tokens per minute, per key and for all callers together, with
+ * rate-limiter-flexible: its memory store in one process, its Redis store across replicas
+ * (atomic, so a limit holds exactly however many replicas share it).
+ */
+export class RateLimits {
+  private readonly perKey = new Map<string, { rpm?: Limiter; tpm?: Limiter }>();
+  private readonly global: { rpm?: Limiter; tpm?: Limiter };
+
+  constructor(
+    private readonly store: LimiterStore,
+    global: RateLimitSpec,
+    keys: readonly { readonly name: string; readonly spec: { readonly limits: RateLimitSpec } }[],
+  ) {
+    this.global = this.pair('global', global);
+    for (const key of keys) this.perKey.set(key.name, this.pair(`key:${key.name}`, key.spec.limits));
+  }
+
+  /** Takes one request and the estimated tokens; throws RESOURCE_EXHAUSTED past a limit. */
+  async admit(keyName: string | undefined, estimatedTokens: number): Promise<void> {
+    const mine = keyName === undefined ? undefined : this.perKey.get(keyName);
+    for (const entry of [mine?.rpm, this.global.rpm]) if (entry) await this.take(entry, keyName ?? 'anonymous', 1);
+    for (const entry of [mine?.tpm, this.global.tpm]) if (entry) await this.take(entry, keyName ?? 'anonymous', Math.max(1, estimatedTokens));
+  }
+
+  /** After the call: charge (or refund) the difference between actual and estimated tokens. */
+  async settleTokens(keyName: string | undefined, difference: number): Promise<void> {
+    if (difference === 0) return;
+    const mine = keyName === undefined ? undefined : this.perKey.get(keyName);
+    for (const entry of [mine?.tpm, this.global.tpm]) {
+      if (!entry) continue;
+      const key = keyName ?? 'anonymous';
+      const op = difference > 0 ? entry.limiter.penalty(this.keyOf(entry, key), difference) : entry.limiter.reward(this.keyOf(entry, key), -difference);
+      // Accounting after the fact must not fail the call that already succeeded.
+      await op.catch(() => undefined);
+    }
+  }
+
+  private async take(entry: Limiter, keyName: string, points: number): Promise<void> {
+    try {
+      await entry.limiter.consume(this.keyOf(entry, keyName), points);
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) {
+        throw new OrchestratorError({
+          kind: 'resource_exhausted',
+          reason: Reason.RATE_LIMITED,
+          message: `rate limit reached: ${entry.what} for ${entry.subject}`,
+          retryAfterMs: rejection.msBeforeNext,
+          metadata: { quota_subject: entry.subject, quota_description: entry.what },
+        });
+      }
+      throw sharedStateDown(rejection);
+    }
+  }
+
+  private keyOf(entry: Limiter, keyName: string): string {
+    return entry.subject === 'global' ? 'all' : keyName;
+  }
+
+  private pair(subject: string, spec: RateLimitSpec): { rpm?: Limiter; tpm?: Limiter } {
+    return {
+      ...(spec.requestsPerMinute ? { rpm: this.limiter(subject, 'rpm', spec.requestsPerMinute, `${spec.requestsPerMinute} requests per minute`) } : {}),
+      ...(spec.tokensPerMinute ? { tpm: this.limiter(subject, 'tpm', spec.tokensPerMinute, `${spec.tokensPerMinute} tokens per minute`) } : {}),
+    };
+  }
+
+  private limiter(subject: string, unit: string, points: number, what: string): Limiter {
+    const keyPrefix = `llmo:rl:${unit}:${subject}`;
+    const memory = new RateLimiterMemory({ points, duration: 60, keyPrefix });
+    const limiter = this.store.redis
+      ? new RateLimiterRedis({
+          storeClient: this.store.redis,
+          points,
+          duration: 60,
+          keyPrefix,
+          ...(this.store.failurePolicy === 'local' ? { insuranceLimiter: memory } : {}),
+        })
+      : memory;
+    return { limiter, subject, what };
+  }
+}
+
+export function sharedStateDown(cause: unknown): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.SHARED_STATE_UNAVAILABLE,
+    message: 'limits and budgets cannot be checked right now (shared state unreachable; REDIS_FAILURE_POLICY=closed)',
+    retryable: true,
+    retryAfterMs: 1_000,
+    cause,
+  });
+}

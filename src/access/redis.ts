@@ -1,0 +1,41 @@
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+/**
+ * One Redis connection for all shared state. Commands fail at once while disconnected (no
+ * offline queue), so callers fall back or refuse immediately instead of hanging; ioredis keeps
+ * reconnecting in the background, and state is shared again as soon as Redis is back.
+ */
+export async function connectRedis(url: string, log: Logger): Promise<Redis> {
+  const client = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 2_000,
+    retryStrategy: (attempt) => Math.min(100 * attempt, 2_000),
+  });
+  let down = false;
+  client.on('error', (err: Error) => {
+    if (!down) log.warn({ err: err.message }, 'redis unreachable: shared limits, budgets and cache fall back per REDIS_FAILURE_POLICY');
+    down = true;
+  });
+  client.on('ready', () => {
+    if (down) log.info('redis reachable again: shared state restored');
+    down = false;
+  });
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 3_000);
+    client.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  if (client.status !== 'ready') log.warn({ url: redactUrl(url) }, 'redis not reachable at start-up; will keep trying');
+  else log.info({ url: redactUrl(url) }, 'redis connected: limits, budgets and cache are shared');
+  return client;
+}
+
+function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = 'redacted';
+  return parsed.toString();
+}
