@@ -1,0 +1,203 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { HealthCheckResponse_ServingStatus } from '../../src/gen/grpc/health/v1/health.js';
+import { CacheMode } from '../../src/gen/orchestrator/v1/chat.js';
+import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
+import { callUnary, streamRequest, unaryError } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { accessFile } from '../helpers/access-file.js';
+import { decodeStatusDetails } from '../../src/server/errors.js';
+
+const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+describe('API keys', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { CONFIG_FILE: accessFile() } });
+  });
+  afterAll(async () => h.close());
+  const chat = () => h.clients.chat.chat.bind(h.clients.chat);
+
+  it('accepts a key as Bearer authorization or as x-api-key', async () => {
+    const viaBearer = await callUnary(chat(), { model: 'gpt-4o', prompt: 'hi', messages: [] }, { metadata: bearer('erin-secret') });
+    expect(viaBearer.response.content.length).toBeGreaterThan(0);
+    const viaHeader = await callUnary(chat(), { model: 'gpt-4o', prompt: 'hi', messages: [] }, { metadata: { 'x-api-key': 'erin-secret' } });
+    expect(viaHeader.response.model).toBe('gpt-4o');
+  });
+
+  it('refuses a missing or unknown key with UNAUTHENTICATED', async () => {
+    const missing = await unaryError(chat(), { model: 'gpt-4o', prompt: 'hi', messages: [] });
+    expect(missing.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(missing.decoded.errorInfo?.reason).toBe('API_KEY_INVALID');
+    expect(missing.details).toMatch(/Bearer/);
+    const wrong = await unaryError(chat(), { model: 'gpt-4o', prompt: 'hi', messages: [] }, { metadata: bearer('mallory') });
+    expect(wrong.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(wrong.details).toBe('unknown API key');
+    const models = await unaryError(h.clients.models.listModels.bind(h.clients.models), { provider: '', availableOnly: false });
+    expect(models.code).toBe(grpc.status.UNAUTHENTICATED);
+  });
+
+  it('leaves health checks open', async () => {
+    const { response } = await callUnary(h.clients.health.check.bind(h.clients.health), { service: '' });
+    expect(response.status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+  });
+
+  it('refuses models the key may not call with PERMISSION_DENIED', async () => {
+    const denied = await unaryError(chat(), { model: 'gpt-4o', prompt: 'hi', messages: [] }, { metadata: bearer('alice-secret') });
+    expect(denied.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(denied.decoded.errorInfo).toMatchObject({ reason: 'MODEL_NOT_ALLOWED', metadata: { key: 'alice', models: 'gpt-4o' } });
+    const allowed = await callUnary(chat(), { model: 'gpt-3.5-turbo', prompt: 'hi', messages: [] }, { metadata: bearer('alice-secret') });
+    expect(allowed.response.model).toBe('gpt-3.5-turbo');
+  });
+});
+
+describe('rate limits and budgets', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { CONFIG_FILE: accessFile() }, latencyScale: 0 });
+  });
+  afterAll(async () => h.close());
+  const chat = () => h.clients.chat.chat.bind(h.clients.chat);
+
+  it('stops a key at exactly its requests per minute, with QuotaFailure, RetryInfo and pushback', async () => {
+    for (let i = 0; i < 5; i++) {
+      await callUnary(chat(), { model: 'gpt-4o-mini', prompt: `call ${i}`, messages: [] }, { metadata: bearer('alice-secret') });
+    }
+    const limited = await unaryError(chat(), { model: 'gpt-4o-mini', prompt: 'one too many', messages: [] }, { metadata: bearer('alice-secret') });
+    expect(limited.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(limited.decoded.errorInfo?.reason).toBe('RATE_LIMITED');
+    expect(limited.decoded.quotaFailure?.violations[0]).toMatchObject({ subject: 'key:alice', description: '5 requests per minute' });
+    const retryMs = (limited.decoded.retryInfo?.retryDelay?.seconds ?? 0) * 1000 + (limited.decoded.retryInfo?.retryDelay?.nanos ?? 0) / 1e6;
+    expect(retryMs).toBeGreaterThan(0);
+    expect(retryMs).toBeLessThanOrEqual(60_000);
+    expect(Number(limited.metadata.get('grpc-retry-pushback-ms')[0])).toBeGreaterThan(0);
+    // Another key is not affected.
+    await callUnary(chat(), { model: 'gpt-4o-mini', prompt: 'still fine', messages: [] }, { metadata: bearer('erin-secret') });
+  });
+
+  it('counts tokens per minute from actual usage', async () => {
+    const used: number[] = [];
+    let refused: grpc.ServiceError | undefined;
+    for (let i = 0; i < 20 && !refused; i++) {
+      await callUnary(chat(), { model: 'gpt-4o-mini', prompt: 'count me', messages: [], maxTokens: 10 }, { metadata: bearer('bob-secret') }).then(
+        ({ response }) => used.push(response.usage?.totalTokens ?? 0),
+        (err: grpc.ServiceError) => (refused = err),
+      );
+    }
+    const details = refused ? decodeStatusDetails(refused.metadata) : undefined;
+    expect(details?.errorInfo?.reason).toBe('RATE_LIMITED');
+    expect(details?.quotaFailure?.violations[0]?.description).toBe('100 tokens per minute');
+    const total = used.reduce((a, b) => a + b, 0);
+    // Admitted while actual usage left room for the next estimate (about 5 prompt + 10 output tokens).
+    expect(total).toBeLessThanOrEqual(100);
+    expect(total + 15).toBeGreaterThan(100);
+    expect(used.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('stops a key whose daily budget is spent', async () => {
+    await callUnary(chat(), { model: 'gpt-4o', prompt: 'spend', messages: [] }, { metadata: bearer('carol-secret') });
+    const broke = await unaryError(chat(), { model: 'gpt-4o', prompt: 'spend more', messages: [] }, { metadata: bearer('carol-secret') });
+    expect(broke.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(broke.decoded.errorInfo?.reason).toBe('BUDGET_EXHAUSTED');
+    expect(broke.decoded.quotaFailure?.violations[0]).toMatchObject({ subject: 'key:carol', description: 'budget usd_per_day 0.00001' });
+  });
+
+  it('charges a stream cut short by the client against the budget', async () => {
+    h.upstream.injectFault({ kind: 'slow', tokensPerSecond: 50, model: 'gpt-4o' });
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', 'Bearer dave-secret');
+    const call = h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o', prompt: 'stream then stop' }), metadata);
+    call.on('error', () => undefined);
+    await new Promise<void>((resolve) => {
+      let deltas = 0;
+      call.on('data', (m: StreamChatResponse) => {
+        if (m.event?.$case === 'delta' && ++deltas === 3) {
+          call.cancel();
+          resolve();
+        }
+      });
+    });
+    h.upstream.clearFaults();
+    await h.upstream.waitForIdle(2_000);
+    await new Promise((r) => setTimeout(r, 50));
+    const broke = await unaryError(chat(), { model: 'gpt-4o', prompt: 'after the stream', messages: [] }, { metadata: bearer('dave-secret') });
+    expect(broke.decoded.errorInfo?.reason).toBe('BUDGET_EXHAUSTED');
+    const { response: stats } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {}, { metadata: bearer('erin-secret') });
+    expect(stats.accessRejections['BUDGET_EXHAUSTED']).toBeGreaterThanOrEqual(1);
+    expect(stats.accessRejections['RATE_LIMITED']).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('response cache', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { CACHE_TTL_SECONDS: '1' } });
+  });
+  afterAll(async () => h.close());
+  beforeEach(() => h.upstream.clearFaults());
+  const chat = () => h.clients.chat.chat.bind(h.clients.chat);
+
+  it('answers a repeated deterministic request from the cache', async () => {
+    const request = { model: 'gpt-4o', prompt: 'cache me', messages: [], temperature: 0 };
+    const first = await callUnary(chat(), request);
+    expect(first.response.cache).toMatchObject({ hit: false });
+    const before = h.upstream.requests.length;
+    const second = await callUnary(chat(), request);
+    expect(h.upstream.requests.length).toBe(before);
+    expect(second.response.cache).toMatchObject({ hit: true, stale: false });
+    expect(second.response.content).toBe(first.response.content);
+    expect(second.response.attempts).toHaveLength(0);
+    expect(second.response.costUsd).toBe(0);
+    const { response: stats } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {});
+    expect(stats.cacheHits).toBeGreaterThanOrEqual(1);
+    expect(stats.cacheMisses).toBeGreaterThanOrEqual(1);
+  });
+
+  it('does not cache sampled requests unless asked, and can be bypassed', async () => {
+    const sampled = { model: 'gpt-4o', prompt: 'sampled', messages: [], temperature: 0.7 };
+    await callUnary(chat(), sampled);
+    const again = await callUnary(chat(), sampled);
+    expect(again.response.cache).toBeUndefined();
+    const asked = { ...sampled, prompt: 'sampled but cached', cache: { mode: CacheMode.CACHE_MODE_USE, allowStale: false } };
+    await callUnary(chat(), asked);
+    expect((await callUnary(chat(), asked)).response.cache?.hit).toBe(true);
+    const before = h.upstream.requests.length;
+    const bypass = await callUnary(chat(), { ...asked, cache: { mode: CacheMode.CACHE_MODE_BYPASS, allowStale: false } });
+    expect(bypass.response.cache?.hit).toBe(false);
+    expect(h.upstream.requests.length).toBe(before + 1);
+  });
+
+  it('expires entries after the TTL, and serves them stale only when every upstream fails and the caller allows it', async () => {
+    const request = { model: 'gpt-4o-mini', prompt: 'remember me', messages: [], temperature: 0 };
+    const fresh = await callUnary(chat(), request);
+    await new Promise((r) => setTimeout(r, 1_100));
+    const before = h.upstream.requests.length;
+    const refreshed = await callUnary(chat(), request);
+    expect(refreshed.response.cache?.hit).toBe(false);
+    expect(h.upstream.requests.length).toBe(before + 1);
+
+    await new Promise((r) => setTimeout(r, 1_100));
+    h.upstream.injectFault({ kind: 'http_error', status: 503, model: 'gpt-4o-mini' });
+    const refused = await unaryError(chat(), request);
+    expect(refused.code).toBe(grpc.status.UNAVAILABLE);
+    const offline = await callUnary(chat(), { ...request, cache: { mode: CacheMode.CACHE_MODE_UNSPECIFIED, allowStale: true } });
+    expect(offline.response.cache).toMatchObject({ hit: true, stale: true });
+    expect(offline.response.content).toBe(fresh.response.content);
+    expect(offline.response.attempts[0]?.reason).toBe('UPSTREAM_ERROR');
+  });
+});
+
+describe('hardening', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { MAX_MESSAGE_BYTES: '2048' } });
+  });
+  afterAll(async () => h.close());
+
+  it('refuses an oversized request with RESOURCE_EXHAUSTED and keeps serving', async () => {
+    const err = await unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'x'.repeat(5_000), messages: [] });
+    expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    const ok = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'small', messages: [] });
+    expect(ok.response.content.length).toBeGreaterThan(0);
+  });
+});

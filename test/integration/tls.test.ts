@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { startApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config/config.js';
+import { HealthClient } from '../../src/gen/grpc/health/v1/health.js';
+import { startSimulator, type Simulator } from '../../src/providers/simulator/index.js';
+import { makeCertificates } from '../helpers/tls.js';
+
+const certs = makeCertificates();
+const options = { 'grpc.use_local_subchannel_pool': 1 };
+
+function check(client: HealthClient): Promise<grpc.status> {
+  return new Promise((resolve) =>
+    client.check({ service: '' }, { deadline: Date.now() + 3_000 }, (err) => resolve(err ? err.code : grpc.status.OK)),
+  );
+}
+
+async function serve(upstream: Simulator, env: Record<string, string>): Promise<App> {
+  const config = loadConfig({
+    HOST: '127.0.0.1', PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off',
+    TLS_CERT_FILE: certs.serverCert, TLS_KEY_FILE: certs.serverKey, ...env,
+  });
+  return startApp(config, pino({ level: 'silent' }), {});
+}
+
+describe('TLS and mTLS', () => {
+  let upstream: Simulator;
+  let tls: App;
+  let mtls: App;
+  beforeAll(async () => {
+    upstream = await startSimulator({ latencyScale: 0 });
+    tls = await serve(upstream, {});
+    mtls = await serve(upstream, { TLS_CLIENT_CA_FILE: certs.ca });
+  });
+  afterAll(async () => {
+    await tls.stop(100);
+    await mtls.stop(100);
+    await upstream.close();
+  });
+
+  const ca = readFileSync(certs.ca);
+
+  it('serves TLS to clients that trust the CA and refuses plaintext', async () => {
+    const secure = new HealthClient(`localhost:${tls.port}`, grpc.credentials.createSsl(ca), options);
+    expect(await check(secure)).toBe(grpc.status.OK);
+    const plain = new HealthClient(`127.0.0.1:${tls.port}`, grpc.credentials.createInsecure(), options);
+    expect(await check(plain)).toBe(grpc.status.UNAVAILABLE);
+    secure.close();
+    plain.close();
+  });
+
+  it('with a client CA, requires a client certificate it signed', async () => {
+    const anonymous = new HealthClient(`localhost:${mtls.port}`, grpc.credentials.createSsl(ca), options);
+    expect(await check(anonymous)).toBe(grpc.status.UNAVAILABLE);
+    const withCert = new HealthClient(
+      `localhost:${mtls.port}`,
+      grpc.credentials.createSsl(ca, readFileSync(certs.clientKey), readFileSync(certs.clientCert)),
+      options,
+    );
+    expect(await check(withCert)).toBe(grpc.status.OK);
+    anonymous.close();
+    withCert.close();
+  });
+
+  it('refuses half a TLS configuration at start-up', () => {
+    expect(() => loadConfig({ TLS_CERT_FILE: certs.serverCert })).toThrow(/set both/);
+    expect(() => loadConfig({ TLS_CLIENT_CA_FILE: certs.ca })).toThrow(/mTLS needs/);
+  });
+});
