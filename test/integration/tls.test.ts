@@ -13,7 +13,7 @@ const options = { 'grpc.use_local_subchannel_pool': 1 };
 
 function check(client: HealthClient): Promise<grpc.status> {
   return new Promise((resolve) =>
-    client.check({ service: '' }, { deadline: Date.now() + 3_000 }, (err) => resolve(err ? err.code : grpc.status.OK)),
+    client.check({ service: '' }, new grpc.Metadata(), { deadline: Date.now() + 3_000 }, (err) => resolve(err ? err.code : grpc.status.OK)),
   );
 }
 
