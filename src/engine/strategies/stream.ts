@@ -8,7 +8,7 @@ import { maxTokensFor, totalCost, type Plan } from '../answer.js';
 import type { CallContext } from '../context.js';
 import type { EngineTelemetry } from '../ports.js';
 import { childSignal, type ChildSignal } from '../signals.js';
-import { hedgeTimer, type HedgeTimer } from './hedge.js';
+import { runHedged } from './hedge.js';
 import type { RouteDecision } from '../routing/router.js';
 
 export type EngineStreamEvent =
@@ -163,58 +163,37 @@ async function openRace(
   ctx: CallContext,
   onRecord: (record: AttemptRecord) => void,
 ): Promise<Live | undefined> {
-  const running = new Map<number, Promise<{ index: number; opened: OpenStreamResult }>>();
   const links = new Map<number, ChildSignal>();
-  let started = 0;
-  const startNext = (): void => {
-    const index = started++;
-    const model = plan.models[index];
-    if (!model) return;
-    const link = childSignal(ctx.signal);
-    links.set(index, link);
-    running.set(
-      index,
-      deps.runner.openStream(specFor(plan, model, options, ctx, link.signal), onRecord).then((opened) => ({ index, opened })),
-    );
-  };
   const release = (index: number): void => {
     links.get(index)?.dispose();
     links.delete(index);
   };
-  startNext();
-  while (options.hedgeDelayMs <= 0 && started < plan.models.length) startNext();
-  let timer: HedgeTimer | undefined;
-  try {
-    while (running.size > 0) {
-      timer = started < plan.models.length ? hedgeTimer(options.hedgeDelayMs) : undefined;
-      const settled = await Promise.race([...running.values(), ...(timer ? [timer.fired] : [])]);
-      timer?.cancel();
-      if (settled === 'hedge') {
-        startNext();
-        continue;
-      }
-      running.delete(settled.index);
-      if (settled.opened.ok) {
-        const winner = settled.opened.stream;
-        const lost = new OrchestratorError({ kind: 'cancelled', reason: Reason.CANCELLED, message: `lost the race to ${winner.model.id}` });
-        for (const index of running.keys()) links.get(index)?.abort(lost);
-        // A loser that opened at the same moment is closed too.
-        for (const { index, opened } of await Promise.all(running.values())) {
-          if (opened.ok) await opened.stream.rest.return(undefined);
-          release(index);
-        }
-        deps.telemetry.recordRaceWin(winner.model.id);
-        const link = links.get(settled.index);
-        if (!link) throw new Error('race winner lost its signal');
-        return { stream: winner, link };
-      }
-      release(settled.index);
-      if (started < plan.models.length) startNext();
-    }
-    return undefined;
-  } finally {
-    timer?.cancel();
+  const outcome = await runHedged<OpenStreamResult>({
+    count: plan.models.length,
+    hedgeDelayMs: options.hedgeDelayMs,
+    isWin: (opened) => opened.ok,
+    start: (index) => {
+      const link = childSignal(ctx.signal);
+      links.set(index, link);
+      return deps.runner.openStream(specFor(plan, plan.models[index]!, options, ctx, link.signal), onRecord);
+    },
+  });
+  for (const index of outcome.settled.keys()) release(index);
+  const winner = outcome.winner;
+  if (!winner?.result.ok) return undefined;
+  const stream = winner.result.stream;
+  const lost = new OrchestratorError({ kind: 'cancelled', reason: Reason.CANCELLED, message: `lost the race to ${stream.model.id}` });
+  for (const index of outcome.running.keys()) links.get(index)?.abort(lost);
+  // A loser that opened at the same moment is closed too.
+  for (const [index, loser] of outcome.running) {
+    const opened = await loser;
+    if (opened.ok) await opened.stream.rest.return(undefined);
+    release(index);
   }
+  deps.telemetry.recordRaceWin(stream.model.id);
+  const link = links.get(winner.index);
+  if (!link) throw new Error('race winner lost its signal');
+  return { stream, link };
 }
 
 function specFor(plan: Plan, model: CatalogModel, options: StreamOptions, ctx: CallContext, signal: AbortSignal) {
