@@ -67,13 +67,13 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
   const simulated = new Set([SIMULATOR_PROVIDER, SIMULATOR_ANTHROPIC_PROVIDER]);
   const configured = new Map(registry.names().filter((n) => !simulated.has(n)).map((n) => [n, n]));
   const kindOf = new Map((file?.providers ?? []).map((p) => [p.name, p.kind]));
-  const catalog = new Catalog({
+  const catalog = catalogOrConfigError(config, () => new Catalog({
     models: [...(file?.includeBuiltinModels === false ? [] : BUILTIN_MODELS), ...(file?.models ?? [])],
     providers: configured,
     ...(simulator
       ? { simulatorFor: (m: { provider: string }) => (kindOf.get(m.provider) === 'anthropic' ? SIMULATOR_ANTHROPIC_PROVIDER : SIMULATOR_PROVIDER) }
       : {}),
-  });
+  }));
   if (!catalog.find(config.defaults.model)) {
     await simulator?.close();
     throw new ConfigError([`DEFAULT_MODEL: "${config.defaults.model}" is not in the catalog (ListModels shows it)`]);
@@ -145,7 +145,7 @@ function providerSpecs(config: Config, file: FileConfig | undefined): ProviderSp
   const specs = [...(file?.providers ?? [])];
   if (config.openai.apiKey !== undefined && !specs.some((s) => s.name === 'openai')) {
     const bad = checkProviderUrl(config.openai.baseURL, { allowLinkLocal: false });
-    if (bad) throw new Error(`OPENAI_BASE_URL refused: ${bad}`);
+    if (bad) throw new ConfigError([`OPENAI_BASE_URL: ${bad}`]);
     specs.push({
       name: 'openai',
       kind: 'openai',
@@ -158,6 +158,16 @@ function providerSpecs(config: Config, file: FileConfig | undefined): ProviderSp
     });
   }
   return specs;
+}
+
+/** Catalog problems (duplicate names, unknown fallbacks) are configuration errors: exit 2, naming the file. */
+function catalogOrConfigError(config: Config, build: () => Catalog): Catalog {
+  try {
+    return build();
+  } catch (err) {
+    const where = config.configFile ? `${config.configFile}: models: ` : '';
+    throw new ConfigError([`${where}${err instanceof Error ? err.message.replace(/^catalog: /, '') : String(err)}`]);
+  }
 }
 
 function routingWeights(file: FileConfig | undefined): Record<RoutingProfileName, ProfileWeights> {

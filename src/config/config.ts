@@ -61,6 +61,14 @@ const envSchema = z.object({
   STREAM_FIRST_TOKEN_TIMEOUT_MS: number(z.number().int().min(0), 30_000),
   STREAM_INTER_TOKEN_TIMEOUT_MS: number(z.number().int().min(0), 30_000),
   SHUTDOWN_GRACE_MS: number(z.number().int().min(0), 10_000),
+  /** After SIGTERM, keep accepting calls this long while health says NOT_SERVING, so load balancers move away first. */
+  DRAIN_DELAY_MS: number(z.number().int().min(0), 0),
+  /** gRFC A8/A9 connection management; 0 leaves grpc-js's default. */
+  GRPC_KEEPALIVE_TIME_MS: number(z.number().int().min(0), 0),
+  GRPC_KEEPALIVE_TIMEOUT_MS: number(z.number().int().min(0), 0),
+  GRPC_MAX_CONNECTION_AGE_MS: number(z.number().int().min(0), 0),
+  GRPC_MAX_CONNECTION_AGE_GRACE_MS: number(z.number().int().min(0), 0),
+  GRPC_MAX_SEND_MESSAGE_BYTES: number(z.number().int().min(0), 0),
   /** YAML or JSON file declaring providers, models and routing weights. */
   CONFIG_FILE: text(),
   BATCH_MAX_ITEMS: number(z.number().int().min(1).max(10_000), 100),
@@ -120,6 +128,9 @@ export interface Config {
     readonly maxModelsPerCall: number;
   };
   readonly shutdownGraceMs: number;
+  readonly drainDelayMs: number;
+  /** grpc-js channel options, only those set. */
+  readonly grpcServerOptions: Readonly<Record<string, number>>;
   /** Path of the providers/models/routing file, when set. */
   readonly configFile: string | undefined;
   readonly redis: { readonly url: string | undefined; readonly failurePolicy: 'local' | 'closed' };
@@ -218,6 +229,18 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     },
     limits: { maxContentChars: e.MAX_CONTENT_CHARS, maxModelsPerCall: 8 },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    drainDelayMs: e.DRAIN_DELAY_MS,
+    grpcServerOptions: Object.fromEntries(
+      (
+        [
+          ['grpc.keepalive_time_ms', e.GRPC_KEEPALIVE_TIME_MS],
+          ['grpc.keepalive_timeout_ms', e.GRPC_KEEPALIVE_TIMEOUT_MS],
+          ['grpc.max_connection_age_ms', e.GRPC_MAX_CONNECTION_AGE_MS],
+          ['grpc.max_connection_age_grace_ms', e.GRPC_MAX_CONNECTION_AGE_GRACE_MS],
+          ['grpc.max_send_message_length', e.GRPC_MAX_SEND_MESSAGE_BYTES],
+        ] as const
+      ).filter(([, value]) => value > 0),
+    ),
     configFile: e.CONFIG_FILE,
     redis: { url: e.REDIS_URL, failurePolicy: e.REDIS_FAILURE_POLICY },
     cache: { ttlSeconds: e.CACHE_TTL_SECONDS, staleTtlSeconds: e.CACHE_STALE_TTL_SECONDS, maxEntries: e.CACHE_MAX_ENTRIES },

@@ -39,8 +39,6 @@ export const Reason = {
   NO_ELIGIBLE_MODEL: 'NO_ELIGIBLE_MODEL',
   /** The prompt plus max_tokens fits no candidate's context window. */
   PROMPT_TOO_LONG: 'PROMPT_TOO_LONG',
-  /** A batch request_id appears more than once. */
-  DUPLICATE_REQUEST_ID: 'DUPLICATE_REQUEST_ID',
   /** Missing or unknown API key. */
   API_KEY_INVALID: 'API_KEY_INVALID',
   /** The API key may not call this model. */

@@ -13,6 +13,7 @@ export function createProvider(spec: ProviderSpec, apiKey: string): Provider {
         apiKey,
         defaultHeaders: spec.headers,
         ...(spec.maxTokensField ? { maxTokensField: spec.maxTokensField } : {}),
+        ...(spec.timeoutMs ? { timeoutMs: spec.timeoutMs } : {}),
       });
     case 'anthropic':
       return new AnthropicProvider({

@@ -24,6 +24,8 @@ export interface OpenAIProviderOptions {
    * most OpenAI-compatible servers (Ollama, vLLM, LM Studio) know `max_tokens`.
    */
   readonly maxTokensField?: 'max_tokens' | 'max_completion_tokens';
+  /** Per upstream call, on top of the call's deadline (the provider's `timeout_ms`). */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -47,7 +49,7 @@ export class OpenAIProvider implements Provider {
       // Failures are ours to log, once, with the request id.
       logLevel: 'off',
       // Our AbortSignal carries the real deadline; this only guards against a lost signal.
-      timeout: 60 * 60 * 1000,
+      timeout: options.timeoutMs ?? 60 * 60 * 1000,
       defaultHeaders: options.defaultHeaders ? { ...options.defaultHeaders } : undefined,
     });
   }

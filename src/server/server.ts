@@ -68,6 +68,7 @@ export class GatewayServer {
       interceptors: [requestIdInterceptor, loggingInterceptor(log, stats), authInterceptor(keys), deadlineInterceptor(config.defaults.timeoutMs)],
       // Bigger requests are refused by grpc-js with RESOURCE_EXHAUSTED before any handler runs.
       'grpc.max_receive_message_length': config.maxMessageBytes,
+      ...config.grpcServerOptions,
     });
     const deps: CallDeps = {
       log,
@@ -103,7 +104,8 @@ export class GatewayServer {
   }
 
   /**
-   * Graceful stop: health NOT_SERVING at once, new calls refused with UNAVAILABLE, in-flight
+   * Graceful stop: health NOT_SERVING at once, new calls refused with UNAVAILABLE after
+   * DRAIN_DELAY_MS, in-flight
    * calls get `graceMs` to finish, then open streams end with UNAVAILABLE, health watches end,
    * tryShutdown, and forceShutdown if connections linger.
    */
@@ -114,6 +116,8 @@ export class GatewayServer {
 
   private async drainAndStop(graceMs: number): Promise<void> {
     this.health.setAll('NOT_SERVING');
+    // Load balancers watching health need a moment to move traffic elsewhere.
+    if (this.config.drainDelayMs > 0) await new Promise((r) => setTimeout(r, this.config.drainDelayMs));
     this.lifecycle.startDraining();
     const idle = await this.lifecycle.waitForIdle(graceMs);
     if (!idle) {

@@ -1,7 +1,10 @@
 import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { promisify } from 'node:util';
 import { once } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HealthCheckResponse_ServingStatus } from '../../src/gen/grpc/health/v1/health.js';
+import { callUnary, clientsFor, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
 
 const run = promisify(execFile);
 const BUF = 'node_modules/.bin/buf';
@@ -91,6 +94,32 @@ describe('npm start with no API key', () => {
     expect(code).toBe(0);
     expect(main.logs.join('\n')).toContain('shutting down');
   });
+});
+
+describe('SIGTERM with a stream in flight', () => {
+  it('goes NOT_SERVING, refuses new calls, lets the stream finish, and exits 0', async () => {
+    const main = await startMain({ LOG_LEVEL: 'info', SIMULATOR_LATENCY_SCALE: '1', SHUTDOWN_GRACE_MS: '8000' });
+    const clients = clientsFor(main.port);
+    try {
+      const call = clients.chat.streamChat(streamRequest({ model: 'gpt-4-turbo', prompt: 'a long answer please' }));
+      const done = collectStream(call);
+      await new Promise<void>((resolve) => call.once('data', () => resolve()));
+      main.child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 100));
+      const health = await callUnary(clients.health.check.bind(clients.health), { service: 'orchestrator.v1.ChatService' });
+      expect(health.response.status).toBe(HealthCheckResponse_ServingStatus.NOT_SERVING);
+      const refused = await unaryError(clients.chat.chat.bind(clients.chat), { model: 'gpt-4o-mini', prompt: 'late', messages: [] });
+      expect(refused.code).toBe(grpc.status.UNAVAILABLE);
+      const { status, messages } = await done;
+      expect(status.code).toBe(grpc.status.OK);
+      expect(messages.at(-1)?.event?.$case).toBe('completed');
+      const [code] = (await once(main.child, 'exit')) as [number | null];
+      expect(code).toBe(0);
+    } finally {
+      clients.close();
+      if (main.child.exitCode === null) main.child.kill('SIGKILL');
+    }
+  }, 30_000);
 });
 
 describe('start-up with bad configuration', () => {

@@ -114,3 +114,23 @@ describe('Health and draining', () => {
     expect(statuses).toEqual([HealthCheckResponse_ServingStatus.SERVING, HealthCheckResponse_ServingStatus.NOT_SERVING]);
   });
 });
+
+describe('drain delay', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { DRAIN_DELAY_MS: '400' } });
+  });
+  afterAll(async () => h.close());
+
+  it('keeps serving while health already says NOT_SERVING, then refuses', async () => {
+    const stopping = h.app.server.shutdown(1_000);
+    const health = await callUnary(h.clients.health.check.bind(h.clients.health), { service: '' });
+    expect(health.response.status).toBe(HealthCheckResponse_ServingStatus.NOT_SERVING);
+    const during = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'still here', messages: [] });
+    expect(during.response.content.length).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 500));
+    const after = await unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'too late', messages: [] });
+    expect(after.code).toBe(grpc.status.UNAVAILABLE);
+    await stopping;
+  });
+});
