@@ -9,3 +9,8 @@ cd "$repo"
 # `clean: true` in buf.gen.yaml empties src/gen first, so nothing stale survives.
 npx --no-install buf generate --template buf.gen.yaml --output "$root"
 npx --no-install buf build --output "$root/src/gen/descriptor.binpb"
+# The Python example's stubs too, where Debian's protoc and grpc_python_plugin are installed
+# (test/integration/python-client.test.ts checks they match).
+if [ "$root" = "$repo" ] && command -v protoc >/dev/null && command -v grpc_python_plugin >/dev/null; then
+  bash "$repo/examples/python/generate.sh"
+fi

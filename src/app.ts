@@ -13,6 +13,10 @@ import { ProviderRegistry } from './providers/registry.js';
 import { startSimulator, type Simulator } from './providers/simulator/index.js';
 import { GatewayServer } from './server/server.js';
 import { StatsStore } from './telemetry/stats.js';
+import { Metrics, type BreakerReading } from './telemetry/metrics.js';
+import { startMetricsServer, type MetricsServer } from './telemetry/metrics-server.js';
+import { TeeTelemetry } from './telemetry/tee.js';
+import { createTracer } from './telemetry/tracing.js';
 import { AccessController } from './access/controller.js';
 import { Budgets } from './access/budgets.js';
 import { ResponseCache } from './access/cache.js';
@@ -25,6 +29,10 @@ export interface App {
   readonly server: GatewayServer;
   readonly stats: StatsStore;
   readonly engine: Engine;
+  /** Present unless METRICS=off. */
+  readonly metrics: Metrics | undefined;
+  /** The /metrics endpoint (its port: METRICS_PORT, or the one picked for 0). */
+  readonly metricsServer: MetricsServer | undefined;
   /** Present when simulated models are served. */
   readonly simulator: Simulator | undefined;
   stop(graceMs?: number): Promise<void>;
@@ -89,12 +97,13 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
     redis,
   });
   const stats = new StatsStore();
+  const metrics = config.metrics.enabled ? new Metrics() : undefined;
   const engine = new Engine({
     access,
     cache,
     catalog,
     providers: registry,
-    telemetry: stats,
+    telemetry: metrics ? new TeeTelemetry(stats, metrics) : stats,
     defaults: {
       model: config.defaults.model,
       maxTokens: config.defaults.maxTokens,
@@ -104,12 +113,18 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
     routing: { weights: routingWeights(file), fallbackDepth: file?.routing.fallbackDepth ?? 3 },
     batch: { globalConcurrency: config.batch.globalConcurrency },
   });
-  const server = new GatewayServer({ config, engine, stats, log, keys });
+  metrics?.watchBreakers(() => breakerReadings(catalog, engine));
+  // Loads OpenTelemetry only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  const tracer = await createTracer(config.tracing);
+  const server = new GatewayServer({ config, engine, stats, log, keys, metrics, tracer });
   if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see README, API keys)');
   let port: number;
+  let metricsServer: MetricsServer | undefined;
   try {
+    metricsServer = metrics ? await startMetricsServer(metrics, config.metrics) : undefined;
     port = await server.listen(config.host, config.port);
   } catch (err) {
+    await metricsServer?.close();
     await simulator?.close();
     throw err;
   }
@@ -124,20 +139,39 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
   } else if (configured.size === 0) {
     log.warn('no provider is configured and SIMULATOR=off: every call will fail with FAILED_PRECONDITION');
   }
-  log.info({ host: config.host, port, providers: registry.names(), configFile: config.configFile }, 'llm-orchestrator listening');
+  log.info(
+    {
+      host: config.host,
+      port,
+      providers: registry.names(),
+      configFile: config.configFile,
+      metrics: metricsServer?.url,
+      tracing: config.tracing.otlpEndpoint ?? 'traceparent propagation only',
+    },
+    'llm-orchestrator listening',
+  );
   return {
     port,
     server,
     stats,
     engine,
+    metrics,
+    metricsServer,
     simulator,
     async stop(graceMs?: number) {
       await server.shutdown(graceMs);
+      await metricsServer?.close();
+      await tracer.shutdown();
       await registry.closeAll();
       await simulator?.close();
       redis?.disconnect();
     },
   };
+}
+
+/** Every served catalog model's breaker, read at each scrape. */
+function breakerReadings(catalog: Catalog, engine: Engine): BreakerReading[] {
+  return catalog.models.flatMap((m) => (m.servedBy === undefined ? [] : [{ provider: m.servedBy, model: m.id, state: engine.breakerState(m.id) }]));
 }
 
 /** Providers from the file, plus the OPENAI_* environment shorthand unless the file names "openai". */

@@ -1,6 +1,7 @@
 import { startApp } from './app.js';
 import { ConfigError, loadConfig, loadDotEnv } from './config/config.js';
 import { ConfigFileError } from './config/file.js';
+import { openLogOutput } from './telemetry/log-destination.js';
 import { createLogger } from './telemetry/logger.js';
 
 async function main(): Promise<void> {
@@ -15,7 +16,9 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const log = createLogger(config.logLevel);
+  // stdout, plus LOG_FILE rotated daily when set; flushed synchronously at exit.
+  const output = openLogOutput({ file: config.logFile });
+  const log = createLogger(config.logLevel, output.stream);
   let app;
   try {
     app = await startApp(config, log);

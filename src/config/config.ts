@@ -93,6 +93,24 @@ const envSchema = z.object({
   TLS_KEY_FILE: text(),
   /** With TLS: require client certificates signed by this CA (mTLS). */
   TLS_CLIENT_CA_FILE: text(),
+  /** Log file with daily rotation (logs/app.log -> logs/app-YYYY-MM-DD.log); unset: stdout only. */
+  LOG_FILE: text(),
+  LOG_ROTATE: z.preprocess(
+    (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
+    z.enum(['daily', 'off']).default('daily'),
+  ),
+  /** Rotated log files older than this are deleted; 0 keeps them all. */
+  LOG_RETENTION_DAYS: number(z.number().int().min(0), 14),
+  /** Prometheus /metrics on its own port (0: a free one). */
+  METRICS: z.preprocess(
+    (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
+    z.enum(['on', 'off']).default('on'),
+  ),
+  METRICS_HOST: z.preprocess(emptyAsUndefined, z.string().default('0.0.0.0')),
+  METRICS_PORT: number(z.number().int().min(0).max(65535), 9464),
+  /** OTLP/HTTP collector base URL; spans go to <url>/v1/traces. Unset: no spans (traceparent still propagates). */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
+  OTEL_SERVICE_NAME: z.preprocess(emptyAsUndefined, z.string().trim().default('llm-orchestrator')),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -101,6 +119,10 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly logLevel: LogLevel;
+  /** Undefined: logs go to stdout only. */
+  readonly logFile: { readonly path: string; readonly rotate: 'daily' | 'off'; readonly retentionDays: number } | undefined;
+  readonly metrics: { readonly enabled: boolean; readonly host: string; readonly port: number };
+  readonly tracing: { readonly otlpEndpoint: string | undefined; readonly serviceName: string };
   readonly openai: {
     readonly apiKey: string | undefined;
     readonly baseURL: string;
@@ -199,6 +221,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
+    logFile: e.LOG_FILE ? { path: e.LOG_FILE, rotate: e.LOG_ROTATE, retentionDays: e.LOG_RETENTION_DAYS } : undefined,
+    metrics: { enabled: e.METRICS === 'on', host: e.METRICS_HOST, port: e.METRICS_PORT },
+    tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
     openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL, organization: e.OPENAI_ORGANIZATION },
     simulator: { enabled: simulatorEnabled, forced: e.SIMULATOR === 'on', latencyScale: e.SIMULATOR_LATENCY_SCALE, port: e.SIMULATOR_PORT },
     defaults: {

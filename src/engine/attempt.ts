@@ -5,7 +5,7 @@ import type { AttemptOutcome, AttemptRecord, ChatMessage, TokenUsage } from '../
 import { ZERO_USAGE } from '../domain/chat.js';
 import { OrchestratorError, Reason } from '../domain/errors.js';
 import type { Provider, ProviderCompletion, ProviderStreamEvent } from '../providers/types.js';
-import type { EngineTelemetry, ProviderLookup } from './ports.js';
+import type { EngineTelemetry, ProviderLookup, UpstreamObserver, UpstreamRequest } from './ports.js';
 import { UpstreamAwareBackoff } from './resilience/backoff.js';
 import type { BreakerRegistry, BreakerState } from './resilience/breakers.js';
 import { isRetryable } from './resilience/failures.js';
@@ -29,6 +29,8 @@ export interface AttemptSpec {
   readonly interTokenTimeoutMs?: number;
   /** The call's usage accounting (CallContext.onUsage). */
   readonly onUsage?: ((record: AttemptRecord) => void) | undefined;
+  /** The call's upstream observer (CallContext.upstream): trace headers, upstream time. */
+  readonly upstream?: UpstreamObserver | undefined;
 }
 
 export interface RetryOptions {
@@ -207,6 +209,7 @@ export class AttemptRunner {
     info: TryInfo,
   ): Promise<{ ok: true; completion: ProviderCompletion; record: AttemptRecord } | { ok: false; error: OrchestratorError; record: AttemptRecord }> {
     const started = performance.now();
+    const upstream = spec.upstream?.requestStarted({ model: spec.model.id, provider: provider.name, retry: info.retry });
     const child = childSignal(spec.signal, timeoutOf(spec.model, spec.timeoutMs));
     const budget = this.options.budgets.for(provider.name);
     try {
@@ -216,13 +219,14 @@ export class AttemptRunner {
         temperature: spec.temperature,
         maxTokens: spec.maxTokens,
         signal: child.signal,
+        headers: upstream?.headers,
       });
       budget.onSuccess();
-      return { ok: true, completion, record: this.finish({ spec, provider: provider.name, started, info, usage: completion.usage }) };
+      return { ok: true, completion, record: this.finish({ spec, provider: provider.name, started, info, usage: completion.usage, upstream }) };
     } catch (err) {
       const error = asOrchestratorError(err, child.signal);
       if (isRetryable(error)) budget.onFailure();
-      return { ok: false, error, record: this.finish({ spec, provider: provider.name, started, info, usage: ZERO_USAGE, error }) };
+      return { ok: false, error, record: this.finish({ spec, provider: provider.name, started, info, usage: ZERO_USAGE, error, upstream }) };
     } finally {
       child.dispose();
     }
@@ -236,6 +240,7 @@ export class AttemptRunner {
    */
   private async *streamOnce(spec: AttemptSpec, provider: Provider, info: TryInfo, onRecord: OnRecord): AsyncGenerator<ProviderStreamEvent> {
     const started = performance.now();
+    const upstream = spec.upstream?.requestStarted({ model: spec.model.id, provider: provider.name, retry: info.retry });
     const child = childSignal(spec.signal);
     const budget = this.options.budgets.for(provider.name);
     let watchdog: NodeJS.Timeout | undefined;
@@ -254,6 +259,7 @@ export class AttemptRunner {
         temperature: spec.temperature,
         maxTokens: spec.maxTokens,
         signal: child.signal,
+        headers: upstream?.headers,
       })) {
         clearTimeout(watchdog);
         if (event.type === 'delta') generatedChars += event.content.length;
@@ -282,6 +288,7 @@ export class AttemptRunner {
           info,
           usage: usage ?? partialUsage(spec.messages, generatedChars),
           ...(error ? { error } : {}),
+          upstream,
         }),
       );
     }
@@ -315,6 +322,7 @@ export class AttemptRunner {
     info: TryInfo;
     usage: TokenUsage;
     error?: OrchestratorError;
+    upstream?: UpstreamRequest | undefined;
   }): AttemptRecord {
     const { spec, provider, started, info, usage, error } = options;
     const record: AttemptRecord = {
@@ -331,6 +339,7 @@ export class AttemptRunner {
     this.options.telemetry.recordAttempt(record);
     this.options.onAttempt?.(record);
     spec.onUsage?.(record);
+    options.upstream?.ended(record);
     return record;
   }
 }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { AttemptRecord } from '../domain/chat.js';
 import type { Principal } from '../domain/principal.js';
+import type { UpstreamObserver } from './ports.js';
 
 /** What the engine knows about the call it serves. Built by the server layer. */
 export interface CallContext {
@@ -16,4 +17,6 @@ export interface CallContext {
   readonly principal?: Principal | undefined;
   /** Told about every upstream call of this call (usage accounting: limits and budgets). */
   readonly onUsage?: ((record: AttemptRecord) => void) | undefined;
+  /** Told when each upstream request starts and ends; gives the headers it carries (tracing). */
+  readonly upstream?: UpstreamObserver | undefined;
 }

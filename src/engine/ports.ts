@@ -8,7 +8,7 @@ export interface EngineTelemetry {
   recordAttempt(record: AttemptRecord): void;
   recordRaceWin(model: string): void;
   recordFallback(outcome: { readonly triggered: boolean; readonly defaultMessage: boolean }): void;
-  recordTimeToFirstToken(ms: number): void;
+  recordTimeToFirstToken(ms: number, model: string): void;
   /** A retry the retry budget refused. */
   recordRetryThrottled(): void;
   /** A stream that restarted on another model after a mid-stream failure. */
@@ -19,6 +19,26 @@ export interface EngineTelemetry {
   recordCacheLookup(outcome: 'hit' | 'miss' | 'stale'): void;
   /** A call refused by access control (ErrorInfo reason: RATE_LIMITED, BUDGET_EXHAUSTED, ...). */
   recordAccessRejection(reason: string): void;
+}
+
+/** The upstream request an attempt is about to send. */
+export interface UpstreamAttempt {
+  readonly model: string;
+  readonly provider: string;
+  readonly retry: number;
+}
+
+/** One upstream request as the call sees it (server layer: tracing, upstream time, the log line). */
+export interface UpstreamRequest {
+  /** Extra HTTP headers for this request (W3C traceparent, tracestate). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Called once when the request is over, whatever the outcome, with its record. */
+  ended(record: AttemptRecord): void;
+}
+
+/** Told about each upstream request of a call as it starts (CallContext.upstream). */
+export interface UpstreamObserver {
+  requestStarted(attempt: UpstreamAttempt): UpstreamRequest;
 }
 
 export interface ProviderLookup {

@@ -115,7 +115,7 @@ export class AnthropicProvider implements Provider {
   async complete(request: ProviderRequest): Promise<ProviderCompletion> {
     let message: Message;
     try {
-      message = await this.client.messages.create({ ...this.body(request), stream: false }, { signal: request.signal });
+      message = await this.client.messages.create({ ...this.body(request), stream: false }, { signal: request.signal, headers: request.headers });
     } catch (err) {
       throw this.translate(err, request.signal, 'response');
     }
@@ -139,7 +139,7 @@ export class AnthropicProvider implements Provider {
     let generated = '';
     let started = false;
     try {
-      const stream = await this.client.messages.create({ ...this.body(request), stream: true }, { signal: request.signal });
+      const stream = await this.client.messages.create({ ...this.body(request), stream: true }, { signal: request.signal, headers: request.headers });
       started = true;
       // The loop reads on after message_stop, to the end of the body, so the keep-alive
       // connection is reused instead of aborted.

@@ -59,7 +59,7 @@ export class OpenAIProvider implements Provider {
     try {
       completion = await this.client.chat.completions.create(
         { ...this.params(request), stream: false },
-        { signal: request.signal },
+        { signal: request.signal, headers: request.headers },
       );
     } catch (err) {
       throw this.translate(err, request.signal, 'response');
@@ -86,7 +86,7 @@ export class OpenAIProvider implements Provider {
     try {
       const stream = await this.client.chat.completions.create(
         { ...this.params(request), stream: true, stream_options: { include_usage: true } },
-        { signal: request.signal },
+        { signal: request.signal, headers: request.headers },
       );
       started = true;
       for await (const chunk of stream as AsyncIterable<ChatCompletionChunk>) {

@@ -9,6 +9,8 @@ export interface ProviderRequest {
   readonly maxTokens: number;
   /** Aborts the upstream HTTP request: deadline, caller cancel, race lost. */
   readonly signal: AbortSignal;
+  /** Extra HTTP headers for this request only (W3C traceparent/tracestate). */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface ProviderCompletion {

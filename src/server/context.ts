@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { cancelled, deadlineExceeded } from '../domain/errors.js';
 import type { CallContext } from '../engine/context.js';
 import { DEADLINE_KEY, PRINCIPAL_KEY, REQUEST_ID_KEY } from './interceptors/metadata-keys.js';
+import { callSummaryOf } from './interceptors/logging.js';
 import type { Principal } from '../domain/principal.js';
 
 type AnyServerCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
@@ -32,10 +33,13 @@ export function createCallContext(
   const requestId = String(call.metadata.get(REQUEST_ID_KEY)[0] ?? '');
   const deadline = Number(call.metadata.get(DEADLINE_KEY)[0] ?? Date.now() + fallbackTimeoutMs);
   const controller = new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(deadlineExceeded('the call deadline passed before the answer was ready')),
-    Math.max(0, deadline - Date.now()),
-  );
+  // No timer without a deadline (WatchStats); Node fires longer delays than 2^31-1 ms at once.
+  const timer = Number.isFinite(deadline)
+    ? setTimeout(
+        () => controller.abort(deadlineExceeded('the call deadline passed before the answer was ready')),
+        Math.min(Math.max(0, deadline - Date.now()), 2 ** 31 - 1),
+      )
+    : undefined;
   // grpc-js emits 'cancelled' at the end of every call, successful ones too; after dispose()
   // the listener is gone, so only a cancel while work is in progress aborts.
   const onCancelled = (): void => {
@@ -53,6 +57,8 @@ export function createCallContext(
     startedAt,
     log: log.child(principal ? { requestId, key: principal.name } : { requestId }),
     principal,
+    // The logging interceptor's per-call summary: trace headers, upstream time, usage for the log line.
+    upstream: callSummaryOf(call.metadata),
     abort: (reason) => controller.abort(reason),
     dispose: () => {
       clearTimeout(timer);

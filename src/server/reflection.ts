@@ -17,7 +17,8 @@ import { ReflectionService } from '@grpc/reflection';
 /**
  * Where descriptor.binpb sits, relative to this module, in each layout we run from:
  * - src/server/reflection.ts (tsx, vitest): ../gen/descriptor.binpb
- * - dist/server/reflection.js (tsc build, which copies no .binpb): ../../src/gen/descriptor.binpb
+ * - dist/server/reflection.js (`npm run build` copies the .binpb next to it): ../gen/descriptor.binpb,
+ *   or ../../src/gen/descriptor.binpb from a checkout built with plain tsc
  */
 const CANDIDATES = ['../gen/descriptor.binpb', '../../src/gen/descriptor.binpb'] as const;
 

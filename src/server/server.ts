@@ -22,6 +22,9 @@ import { addReflection } from './reflection.js';
 import { readFileSync } from 'node:fs';
 import type { ApiKeyStore } from '../access/keys.js';
 import { authInterceptor } from './interceptors/auth.js';
+import { teeCallObservers } from '../telemetry/call-observer.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import type { Tracer } from '../telemetry/tracing.js';
 
 /** TLS when TLS_CERT_FILE/TLS_KEY_FILE are set; with TLS_CLIENT_CA_FILE clients must present a certificate it signed. */
 function credentialsOf(config: Config): grpc.ServerCredentials {
@@ -44,6 +47,10 @@ export interface GatewayServerOptions {
   readonly log: Logger;
   /** Configured API keys; with none the service is open. */
   readonly keys: ApiKeyStore;
+  /** Prometheus metrics (METRICS=on). */
+  readonly metrics?: Metrics | undefined;
+  /** Trace propagation, and spans when OTLP export is configured. */
+  readonly tracer?: Tracer | undefined;
 }
 
 /** The grpc-js server with our services, health, reflection and interceptors. */
@@ -57,7 +64,8 @@ export class GatewayServer {
   private stopping: Promise<void> | undefined;
 
   constructor(options: GatewayServerOptions) {
-    const { config, engine, stats, log, keys } = options;
+    const { config, engine, stats, log, keys, metrics, tracer } = options;
+    const observer = metrics ? teeCallObservers(stats, metrics) : stats;
     this.log = log;
     this.config = config;
     this.server = new grpc.Server({
@@ -65,7 +73,13 @@ export class GatewayServer {
       // call in list order and the innermost wrapper sees the client's metadata first), so the
       // request id exists before logging reads it.
       // Authentication runs after the request id and the logging hook, so refusals are logged too.
-      interceptors: [requestIdInterceptor, loggingInterceptor(log, stats), authInterceptor(keys), deadlineInterceptor(config.defaults.timeoutMs)],
+      // WatchStats runs until the caller leaves: it gets no default deadline (a caller's still applies).
+      interceptors: [
+        requestIdInterceptor,
+        loggingInterceptor(log, observer, tracer ? { tracer } : {}),
+        authInterceptor(keys),
+        deadlineInterceptor(config.defaults.timeoutMs, { noDefault: new Set([StatsServiceService.watchStats.path]) }),
+      ],
       // Bigger requests are refused by grpc-js with RESOURCE_EXHAUSTED before any handler runs.
       'grpc.max_receive_message_length': config.maxMessageBytes,
       ...config.grpcServerOptions,

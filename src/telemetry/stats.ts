@@ -1,5 +1,6 @@
 import type { AttemptRecord } from '../domain/chat.js';
 import type { EngineTelemetry } from '../engine/ports.js';
+import type { CallObserver, FinishedCall } from './call-observer.js';
 import { LatencyHistogram, type LatencySummary } from './histogram.js';
 
 export interface UpstreamCounters {
@@ -113,7 +114,7 @@ class Method {
 }
 
 /** In-process counters since start. Calls are counted per RPC; tokens and cost per attempt. */
-export class StatsStore implements EngineTelemetry {
+export class StatsStore implements EngineTelemetry, CallObserver {
   private readonly startedAt = new Date();
   private readonly providers = new Map<string, Upstream>();
   private readonly models = new Map<string, Upstream>();
@@ -133,8 +134,10 @@ export class StatsStore implements EngineTelemetry {
   /** Only ChatService methods count as requests; health, reflection and stats calls do not. */
   constructor(private readonly countedService = '/orchestrator.v1.ChatService/') {}
 
-  recordCall(path: string, ok: boolean, latencyMs: number): void {
+  recordCall(call: FinishedCall): void {
+    const { path, code, latencyMs } = call;
     if (!path.startsWith(this.countedService)) return;
+    const ok = code === 'OK';
     const name = path.slice(this.countedService.length);
     let method = this.methods.get(name);
     if (!method) {

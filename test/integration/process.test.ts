@@ -1,4 +1,7 @@
 import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
@@ -12,7 +15,7 @@ const BUF = 'node_modules/.bin/buf';
 /** Starts src/main.ts as `npm start` would, with simulated models, and waits for its port. */
 async function startMain(env: Record<string, string>): Promise<{ child: ChildProcessWithoutNullStreams; port: number; logs: string[] }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', OPENAI_API_KEY: '', SIMULATOR_LATENCY_SCALE: '0.2', ...env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', OPENAI_API_KEY: '', SIMULATOR_LATENCY_SCALE: '0.2', ...env },
   });
   const logs: string[] = [];
   const port = await new Promise<number>((resolve, reject) => {
@@ -118,6 +121,29 @@ describe('SIGTERM with a stream in flight', () => {
     } finally {
       clients.close();
       if (main.child.exitCode === null) main.child.kill('SIGKILL');
+    }
+  }, 30_000);
+});
+
+describe('npm start with LOG_FILE and metrics', () => {
+  it('writes the JSON lines to the log file too, serves /metrics, and flushes everything on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmo-logs-'));
+    const main = await startMain({ LOG_LEVEL: 'info', LOG_FILE: join(dir, 'logs', 'app.log') });
+    try {
+      const listening = JSON.parse(main.logs.find((l) => l.includes('llm-orchestrator listening')) ?? '{}') as { metrics?: string };
+      expect(listening.metrics).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      await bufCurl(main.port, '/orchestrator.v1.ChatService/Chat', { prompt: 'hello', model: 'gpt-4o-mini' });
+      const metrics = await (await fetch(listening.metrics ?? '')).text();
+      expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="Chat"[^}]*grpc_code="OK"\} 1/);
+      main.child.kill('SIGTERM');
+      const [code] = (await once(main.child, 'exit')) as [number | null];
+      expect(code).toBe(0);
+      const lines = readFileSync(join(dir, 'logs', 'app.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.find((l) => l.msg === 'call' && l.method === '/orchestrator.v1.ChatService/Chat')).toMatchObject({ model: 'gpt-4o-mini', provider: 'simulator' });
+      expect(lines.at(-1)?.msg).toBe('stopped');
+    } finally {
+      if (main.child.exitCode === null) main.child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 30_000);
 });

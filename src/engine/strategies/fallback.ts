@@ -41,6 +41,7 @@ export async function runFallbackChain(
         signal: link.signal,
         deadline: Math.min(ctx.deadline, Date.now() + budget),
         onUsage: ctx.onUsage,
+        upstream: ctx.upstream,
         timeoutMs: plan.attemptTimeoutMs,
       });
       attempts.push(...result.records);

@@ -35,6 +35,7 @@ export async function raceModels(
           signal: race.signal,
           deadline: ctx.deadline,
           onUsage: ctx.onUsage,
+          upstream: ctx.upstream,
           timeoutMs: plan.attemptTimeoutMs,
         });
       },

@@ -105,7 +105,7 @@ export async function* streamWithStrategy(deps: Deps, plan: Plan, options: Strea
         } else {
           if (firstTokenAt === undefined) {
             firstTokenAt = performance.now();
-            deps.telemetry.recordTimeToFirstToken(firstTokenAt - ctx.startedAt);
+            deps.telemetry.recordTimeToFirstToken(firstTokenAt - ctx.startedAt, stream.model.id);
           }
           yield { type: 'delta', content: event.content };
         }
@@ -205,6 +205,7 @@ function specFor(plan: Plan, model: CatalogModel, options: StreamOptions, ctx: C
     signal,
     deadline: ctx.deadline,
     onUsage: ctx.onUsage,
+    upstream: ctx.upstream,
     firstTokenTimeoutMs: options.firstTokenTimeoutMs,
     interTokenTimeoutMs: options.interTokenTimeoutMs,
   };

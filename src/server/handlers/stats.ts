@@ -1,7 +1,10 @@
-import type { StatsServiceServer } from '../../gen/orchestrator/v1/stats.js';
+import { performance } from 'node:perf_hooks';
+import { invalidArgument, OrchestratorError, Reason } from '../../domain/errors.js';
+import type { GetStatsResponse, StatsServiceServer } from '../../gen/orchestrator/v1/stats.js';
 import type { LatencySummary } from '../../telemetry/histogram.js';
-import type { StatsStore, UpstreamCounters } from '../../telemetry/stats.js';
-import { unary, type CallDeps } from '../call.js';
+import type { StatsSnapshot, StatsStore, UpstreamCounters } from '../../telemetry/stats.js';
+import { serverStream, unary, type CallDeps } from '../call.js';
+import type { Lifecycle } from '../lifecycle.js';
 import type { Engine } from '../../engine/engine.js';
 import { CircuitState } from '../../gen/orchestrator/v1/common.js';
 import { encodeCircuit, encodeProfile } from '../encode.js';
@@ -9,38 +12,105 @@ import type { RoutingProfileName } from '../../engine/routing/profiles.js';
 
 export function statsService(deps: CallDeps, stats: StatsStore, engine: Engine): StatsServiceServer {
   return {
-    getStats: unary(deps, async () => {
-      const s = stats.snapshot();
-      const ms = s.startedAt.getTime();
-      return {
-        startedAt: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 },
-        uptimeSeconds: s.uptimeSeconds,
-        totalRequests: s.totalRequests,
-        successfulRequests: s.successfulRequests,
-        failedRequests: s.failedRequests,
-        errorRate: s.errorRate,
-        latency: latency(s.latency),
-        timeToFirstToken: latency(s.timeToFirstToken),
-        promptTokens: s.promptTokens,
-        completionTokens: s.completionTokens,
-        totalCostUsd: s.totalCostUsd,
-        raceWins: s.raceWins,
-        fallbacksTriggered: s.fallbacksTriggered,
-        defaultMessagesServed: s.defaultMessagesServed,
-        retries: s.retries,
-        retriesThrottled: s.retriesThrottled,
-        streamRestarts: s.streamRestarts,
-        routing: s.routing.map((r) => ({ profile: encodeProfile(r.profile as RoutingProfileName), model: r.model, decisions: r.decisions })),
-        cacheHits: s.cache.hits,
-        cacheMisses: s.cache.misses,
-        cacheStaleServed: s.cache.staleServed,
-        accessRejections: { ...s.accessRejections },
-        providers: s.providers.map((p) => ({ ...upstream(p), breakerState: CircuitState.CIRCUIT_STATE_UNSPECIFIED })),
-        models: s.models.map((m) => ({ ...upstream(m), breakerState: encodeCircuit(engine.breakerState(m.name)) })),
-        methods: s.methods.map((m) => ({ ...m, latency: latency(m.latency) })),
-      };
+    getStats: unary(deps, async () => encodeSnapshot(stats.snapshot(), engine)),
+
+    watchStats: serverStream(deps, async function* (req, ctx) {
+      const intervalMs = watchInterval(req.intervalMs);
+      for (;;) {
+        yield { stats: encodeSnapshot(stats.snapshot(), engine) };
+        await pause(intervalMs, ctx.signal, deps.lifecycle);
+      }
     }),
   };
+}
+
+/** A StatsStore snapshot as GetStats (and each WatchStats message) carries it. */
+export function encodeSnapshot(s: StatsSnapshot, engine: Pick<Engine, 'breakerState'>): GetStatsResponse {
+  const ms = s.startedAt.getTime();
+  return {
+    startedAt: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 },
+    uptimeSeconds: s.uptimeSeconds,
+    totalRequests: s.totalRequests,
+    successfulRequests: s.successfulRequests,
+    failedRequests: s.failedRequests,
+    errorRate: s.errorRate,
+    latency: latency(s.latency),
+    timeToFirstToken: latency(s.timeToFirstToken),
+    promptTokens: s.promptTokens,
+    completionTokens: s.completionTokens,
+    totalCostUsd: s.totalCostUsd,
+    raceWins: s.raceWins,
+    fallbacksTriggered: s.fallbacksTriggered,
+    defaultMessagesServed: s.defaultMessagesServed,
+    retries: s.retries,
+    retriesThrottled: s.retriesThrottled,
+    streamRestarts: s.streamRestarts,
+    routing: s.routing.map((r) => ({ profile: encodeProfile(r.profile as RoutingProfileName), model: r.model, decisions: r.decisions })),
+    cacheHits: s.cache.hits,
+    cacheMisses: s.cache.misses,
+    cacheStaleServed: s.cache.staleServed,
+    accessRejections: { ...s.accessRejections },
+    providers: s.providers.map((p) => ({ ...upstream(p), breakerState: CircuitState.CIRCUIT_STATE_UNSPECIFIED })),
+    models: s.models.map((m) => ({ ...upstream(m), breakerState: encodeCircuit(engine.breakerState(m.name)) })),
+    methods: s.methods.map((m) => ({ ...m, latency: latency(m.latency) })),
+  };
+}
+
+export const WATCH_INTERVAL = { defaultMs: 1000, minMs: 100, maxMs: 60_000 } as const;
+
+function watchInterval(requested: number | undefined): number {
+  if (requested === undefined) return WATCH_INTERVAL.defaultMs;
+  if (!Number.isInteger(requested) || requested < WATCH_INTERVAL.minMs || requested > WATCH_INTERVAL.maxMs) {
+    throw invalidArgument([
+      { field: 'interval_ms', description: `must be between ${WATCH_INTERVAL.minMs} and ${WATCH_INTERVAL.maxMs} (got ${requested})` },
+    ]);
+  }
+  return requested;
+}
+
+/** How often an idle watch looks at the lifecycle, so a drain ends it without waiting a whole interval. */
+const DRAIN_CHECK_MS = 250;
+
+/**
+ * Waits `ms`, or throws: the call's abort reason (client cancel, deadline, shutdown after the
+ * grace period), or UNAVAILABLE/DRAINING as soon as the server starts draining, so an open
+ * watch never holds shutdown for its grace period.
+ */
+async function pause(ms: number, signal: AbortSignal, lifecycle: Lifecycle): Promise<void> {
+  const until = performance.now() + ms;
+  for (;;) {
+    if (lifecycle.draining) throw draining();
+    const left = until - performance.now();
+    if (left <= 0) return;
+    await sleep(Math.min(left, DRAIN_CHECK_MS), signal);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function draining(): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.DRAINING,
+    message: 'server is shutting down; watch again on another replica',
+    retryable: true,
+  });
 }
 
 function latency(l: LatencySummary) {

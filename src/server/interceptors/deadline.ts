@@ -2,15 +2,17 @@ import * as grpc from '@grpc/grpc-js';
 import { DEADLINE_KEY } from './metadata-keys.js';
 
 /**
- * Gives every call a deadline: the caller's, or `defaultTimeoutMs` from now when it sent none.
+ * Gives every call a deadline: the caller's, or `defaultTimeoutMs` from now when it sent none
+ * (except the `noDefault` methods, open-ended watches: no deadline unless the caller set one).
  * Handlers turn it into the AbortSignal the engine and the upstream request obey.
  */
-export function deadlineInterceptor(defaultTimeoutMs: number): grpc.ServerInterceptor {
-  return (_method, call) => {
+export function deadlineInterceptor(defaultTimeoutMs: number, options: { readonly noDefault?: ReadonlySet<string> } = {}): grpc.ServerInterceptor {
+  return (method, call) => {
+    const fallbackMs = options.noDefault?.has(method.path) ? Infinity : defaultTimeoutMs;
     const listener = new grpc.ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
         metadata.remove(DEADLINE_KEY);
-        metadata.set(DEADLINE_KEY, String(effectiveDeadline(call.getDeadline(), defaultTimeoutMs)));
+        metadata.set(DEADLINE_KEY, String(effectiveDeadline(call.getDeadline(), fallbackMs)));
         next(metadata);
       })
       .build();

@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -34,6 +36,18 @@ export const protobufFileName = "orchestrator/v1/stats.proto";
 
 /** No parameters yet. */
 export interface GetStatsRequest {
+}
+
+/** How often to send a snapshot. */
+export interface WatchStatsRequest {
+  /** Milliseconds between snapshots, 100 to 60000; unset means 1000. */
+  intervalMs?: number | undefined;
+}
+
+/** One snapshot. */
+export interface WatchStatsResponse {
+  /** The counters, exactly as GetStats returns them. */
+  stats?: GetStatsResponse | undefined;
 }
 
 /** Latency distribution in milliseconds. */
@@ -215,6 +229,128 @@ export const GetStatsRequest: MessageFns<GetStatsRequest> = {
 
   toJSON(_: GetStatsRequest): unknown {
     const obj: any = {};
+    return obj;
+  },
+};
+
+function createBaseWatchStatsRequest(): WatchStatsRequest {
+  return { intervalMs: undefined };
+}
+
+export const WatchStatsRequest: MessageFns<WatchStatsRequest> = {
+  encode(message: WatchStatsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.intervalMs !== undefined) {
+      writer.uint32(8).int32(message.intervalMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchStatsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchStatsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.intervalMs = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchStatsRequest {
+    return {
+      intervalMs: isSet(object.intervalMs)
+        ? globalThis.Number(object.intervalMs)
+        : isSet(object.interval_ms)
+        ? globalThis.Number(object.interval_ms)
+        : undefined,
+    };
+  },
+
+  toJSON(message: WatchStatsRequest): unknown {
+    const obj: any = {};
+    if (message.intervalMs !== undefined) {
+      obj.intervalMs = Math.round(message.intervalMs);
+    }
+    return obj;
+  },
+};
+
+function createBaseWatchStatsResponse(): WatchStatsResponse {
+  return { stats: undefined };
+}
+
+export const WatchStatsResponse: MessageFns<WatchStatsResponse> = {
+  encode(message: WatchStatsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.stats !== undefined) {
+      GetStatsResponse.encode(message.stats, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchStatsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchStatsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.stats = GetStatsResponse.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchStatsResponse {
+    return { stats: isSet(object.stats) ? GetStatsResponse.fromJSON(object.stats) : undefined };
+  },
+
+  toJSON(message: WatchStatsResponse): unknown {
+    const obj: any = {};
+    if (message.stats !== undefined) {
+      obj.stats = GetStatsResponse.toJSON(message.stats);
+    }
     return obj;
   },
 };
@@ -1527,11 +1663,29 @@ export const StatsServiceService = {
     responseSerialize: (value: GetStatsResponse): Buffer => Buffer.from(GetStatsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetStatsResponse => GetStatsResponse.decode(value),
   },
+  /**
+   * Snapshots of the counters as they change: the first at once, then one every interval,
+   * until the caller cancels or the server shuts down (then UNAVAILABLE, reason DRAINING).
+   */
+  watchStats: {
+    path: "/orchestrator.v1.StatsService/WatchStats" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchStatsRequest): Buffer => Buffer.from(WatchStatsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchStatsRequest => WatchStatsRequest.decode(value),
+    responseSerialize: (value: WatchStatsResponse): Buffer => Buffer.from(WatchStatsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchStatsResponse => WatchStatsResponse.decode(value),
+  },
 } as const;
 
 export interface StatsServiceServer extends UntypedServiceImplementation {
   /** A snapshot of the counters. */
   getStats: handleUnaryCall<GetStatsRequest, GetStatsResponse>;
+  /**
+   * Snapshots of the counters as they change: the first at once, then one every interval,
+   * until the caller cancels or the server shuts down (then UNAVAILABLE, reason DRAINING).
+   */
+  watchStats: handleServerStreamingCall<WatchStatsRequest, WatchStatsResponse>;
 }
 
 export interface StatsServiceClient extends Client {
@@ -1551,6 +1705,16 @@ export interface StatsServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetStatsResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Snapshots of the counters as they change: the first at once, then one every interval,
+   * until the caller cancels or the server shuts down (then UNAVAILABLE, reason DRAINING).
+   */
+  watchStats(request: WatchStatsRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchStatsResponse>;
+  watchStats(
+    request: WatchStatsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchStatsResponse>;
 }
 
 export const StatsServiceClient = makeGenericClientConstructor(

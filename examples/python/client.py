@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Calls llm-orchestrator from Python through stubs generated from proto/ (see generate.sh).
+
+Usage:
+  python3 client.py ADDRESS chat   PROMPT [--model M]
+  python3 client.py ADDRESS stream PROMPT [--model M] [--json]
+  python3 client.py ADDRESS race   PROMPT [--models a,b,...]
+
+Options for every command: --temperature T, --max-tokens N, --timeout SECONDS (the call's
+deadline, default 30), --request-id ID (sent as x-request-id metadata; a fresh one otherwise),
+--json (print the response as proto JSON; for stream, one JSON object per event and line).
+
+Exit status: 0 on success, 1 when the call failed (the gRPC code, message and the
+google.rpc.ErrorInfo reason are printed on stderr), 2 for a usage error.
+
+Needs grpcio and protobuf. On Debian: apt-get install -y python3-grpcio (and use
+/usr/bin/python3, which sees Debian's packages).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import uuid
+from pathlib import Path
+
+# The generated modules must not leave __pycache__ folders next to the committed stubs.
+sys.dont_write_bytecode = True
+# LLMO_PY_GEN points at another generated tree (the tests use a freshly generated one).
+sys.path.insert(0, os.environ.get("LLMO_PY_GEN") or str(Path(__file__).resolve().parent / "gen"))
+
+try:
+    import grpc
+    from google.protobuf import json_format
+except ImportError as err:  # pragma: no cover - depends on the machine
+    sys.stderr.write(
+        f"{err}: this client needs grpcio and protobuf. On Debian: apt-get install -y python3-grpcio, "
+        "then run it with /usr/bin/python3\n"
+    )
+    sys.exit(3)
+
+from google.rpc import error_details_pb2, status_pb2  # noqa: E402  (generated, see generate.sh)
+from orchestrator.v1 import chat_pb2, chat_pb2_grpc, common_pb2  # noqa: E402
+
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+REQUEST_ID_KEY = "x-request-id"
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    request_id = args.request_id or str(uuid.uuid4())
+    metadata = ((REQUEST_ID_KEY, request_id),)
+    with grpc.insecure_channel(args.address) as channel:
+        stub = chat_pb2_grpc.ChatServiceStub(channel)
+        try:
+            if args.command == "chat":
+                chat(stub, args, metadata)
+            elif args.command == "stream":
+                stream(stub, args, metadata)
+            else:
+                race(stub, args, metadata)
+        except grpc.RpcError as err:
+            print_error(err)
+            return 1
+    return 0
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="llm-orchestrator Python client example")
+    parser.add_argument("address", help="host:port of the gateway, e.g. 127.0.0.1:50051")
+    parser.add_argument("command", choices=["chat", "stream", "race"])
+    parser.add_argument("prompt")
+    parser.add_argument("--model", default="", help="model id or alias (default: the server's DEFAULT_MODEL)")
+    parser.add_argument("--models", default="", help="race: comma-separated racers")
+    parser.add_argument("--temperature", type=float)
+    parser.add_argument("--max-tokens", type=int)
+    parser.add_argument("--timeout", type=float, default=30.0, help="deadline in seconds (default 30)")
+    parser.add_argument("--request-id", default="")
+    parser.add_argument("--json", action="store_true", help="print proto JSON")
+    return parser.parse_args(argv)
+
+
+def sampling(args: argparse.Namespace) -> dict:
+    """The optional fields: left unset (not 0) when not given, so the server's defaults apply."""
+    fields: dict = {}
+    if args.temperature is not None:
+        fields["temperature"] = args.temperature
+    if args.max_tokens is not None:
+        fields["max_tokens"] = args.max_tokens
+    return fields
+
+
+def chat(stub: chat_pb2_grpc.ChatServiceStub, args: argparse.Namespace, metadata) -> None:
+    request = chat_pb2.ChatRequest(model=args.model, prompt=args.prompt, **sampling(args))
+    response = stub.Chat(request, timeout=args.timeout, metadata=metadata)
+    if args.json:
+        print(to_json(response))
+        return
+    print(f"model: {response.model} ({response.provider})")
+    print(f"content: {response.content}")
+    print_summary(response.usage, response.cost_usd, response.latency_ms, response.finish_reason)
+    print_attempts(response.attempts)
+    print(f"request_id: {response.request_id}")
+
+
+def stream(stub: chat_pb2_grpc.ChatServiceStub, args: argparse.Namespace, metadata) -> None:
+    request = chat_pb2.StreamChatRequest(model=args.model, prompt=args.prompt, **sampling(args))
+    completed = False
+    # Each event is handled as soon as it arrives: the iterator yields while the call runs.
+    for event in stub.StreamChat(request, timeout=args.timeout, metadata=metadata):
+        if args.json:
+            print(to_json(event, indent=None), flush=True)
+            completed = completed or event.WhichOneof("event") == "completed"
+            continue
+        kind = event.WhichOneof("event")
+        if kind == "started":
+            s = event.started
+            print(f"started: model={s.model} provider={s.provider} request_id={s.request_id}", flush=True)
+        elif kind == "delta":
+            sys.stdout.write(event.delta.content)
+            sys.stdout.flush()
+        elif kind == "restarted":
+            r = event.restarted
+            # Everything printed so far came from a model that failed: a real UI would erase it.
+            print(f"\nrestarted: {r.failed_model} failed ({r.reason}); {r.next_model} starts over", flush=True)
+        elif kind == "completed":
+            c = event.completed
+            completed = True
+            print()
+            print(f"completed: model={c.model} provider={c.provider} time_to_first_token_ms={c.time_to_first_token_ms:.1f}")
+            print_summary(c.usage, c.cost_usd, c.latency_ms, c.finish_reason)
+            print_attempts(c.attempts)
+    if not completed:
+        # Cannot happen with this server (a cut stream ends with an error status), but a client
+        # must never treat a stream without `completed` as a full answer.
+        raise SystemExit("stream ended without a completed event")
+
+
+def race(stub: chat_pb2_grpc.ChatServiceStub, args: argparse.Namespace, metadata) -> None:
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    request = chat_pb2.RaceRequest(model=args.model, prompt=args.prompt, models=models, **sampling(args))
+    response = stub.Race(request, timeout=args.timeout, metadata=metadata)
+    if args.json:
+        print(to_json(response))
+        return
+    print(f"winner: {response.model} ({response.provider})")
+    print(f"content: {response.content}")
+    print_summary(response.usage, response.cost_usd, response.latency_ms, response.finish_reason)
+    print_attempts(response.attempts)
+    print(f"request_id: {response.request_id}")
+
+
+def print_summary(usage: common_pb2.Usage, cost_usd: float, latency_ms: float, finish_reason: int) -> None:
+    print(f"usage: prompt={usage.prompt_tokens} completion={usage.completion_tokens} total={usage.total_tokens}")
+    print(f"cost_usd: {cost_usd:.8f}")
+    print(f"latency_ms: {latency_ms:.1f}")
+    print(f"finish_reason: {common_pb2.FinishReason.Name(finish_reason)}")
+
+
+def print_attempts(attempts) -> None:
+    for a in attempts:
+        outcome = common_pb2.AttemptOutcome.Name(a.outcome).removeprefix("ATTEMPT_OUTCOME_")
+        reason = f" {a.reason}" if a.reason and a.reason != outcome else ""
+        print(f"attempt: {a.model} {outcome}{reason} {a.latency_ms:.1f}ms")
+
+
+def print_error(err: grpc.RpcError) -> None:
+    """The code and message, then the google.rpc details from the grpc-status-details-bin trailer."""
+    code = err.code()  # type: ignore[attr-defined]  (a failed call's RpcError is also a grpc.Call)
+    sys.stderr.write(f"error: {code.name}: {err.details()}\n")  # type: ignore[attr-defined]
+    trailers = err.trailing_metadata() or ()  # type: ignore[attr-defined]
+    for key, value in trailers:
+        if key == REQUEST_ID_KEY:
+            sys.stderr.write(f"request_id: {value}\n")
+        if key != STATUS_DETAILS_KEY:
+            continue
+        status = status_pb2.Status.FromString(value)
+        for detail in status.details:
+            info = error_details_pb2.ErrorInfo()
+            bad = error_details_pb2.BadRequest()
+            retry = error_details_pb2.RetryInfo()
+            if detail.Unpack(info):
+                sys.stderr.write(f"reason: {info.reason} (domain {info.domain})\n")
+                for k in sorted(info.metadata):
+                    sys.stderr.write(f"  {k}: {info.metadata[k]}\n")
+            elif detail.Unpack(bad):
+                for v in bad.field_violations:
+                    sys.stderr.write(f"field {v.field}: {v.description}\n")
+            elif detail.Unpack(retry):
+                delay = retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9
+                sys.stderr.write(f"retry after: {delay:.3f}s\n")
+
+
+def to_json(message, indent: int | None = 2) -> str:
+    # Same field names as the server's proto JSON (lowerCamelCase).
+    return json_format.MessageToJson(message, indent=indent)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except BrokenPipeError:
+        # `client.py ... | head`: the reader went away. Silence the flush at exit too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)

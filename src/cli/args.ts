@@ -1,0 +1,190 @@
+import { parseArgs } from 'node:util';
+import { RoutingProfile, StreamStrategy } from '../gen/orchestrator/v1/common.js';
+
+export const COMMANDS = ['chat', 'stream', 'race', 'fallback', 'models', 'stats'] as const;
+export type Command = (typeof COMMANDS)[number];
+
+export const DEFAULT_ADDR = '127.0.0.1:50051';
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+export const USAGE = `usage: llm-orchestrator <command> [options] [PROMPT...]
+
+Commands:
+  chat PROMPT       one model answers (--model, or --route to let the gateway pick)
+  stream PROMPT     the answer token by token as it arrives (--strategy fallback|race with --models)
+  race PROMPT       --models at once; the first success wins, the others are cancelled
+  fallback PROMPT   --models in order until one answers
+  models            the catalog (--provider NAME, --available)
+  stats             counters since the server started
+
+PROMPT is the rest of the command line; "-" reads it from standard input.
+The answer goes to stdout; model, usage, cost and attempts go to stderr (so "> file" keeps the
+answer only). Exit status: 0 ok, 1 the call failed (gRPC code and ErrorInfo reason printed),
+2 bad usage, 130 interrupted.
+
+Options:
+  --addr HOST:PORT        server address (env LLMO_ADDR, default ${DEFAULT_ADDR})
+  --json                  print the response as proto JSON (stream: one event per line)
+  -m, --model ID          model id or alias (default: the server's DEFAULT_MODEL)
+  --models A,B,...        race/fallback/stream chain; with --route, the candidates
+  -t, --temperature T     0 to 2
+  --max-tokens N          most tokens to generate
+  --timeout DURATION      call deadline: 30s, 500ms, 2m or seconds (default 60s)
+  --request-id ID         sent as x-request-id (the server makes one otherwise)
+  --route PROFILE         quality|balanced|speed|budget|long-context: the gateway picks the model
+  --strategy NAME         stream: single|fallback|race
+  --hedge-ms N            race and stream race: start the next racer only after N ms
+  --no-default-message    fallback: fail with the attempts instead of the default message
+  --provider NAME         models: only this provider's models
+  --available             models: only models that can be called now
+  --api-key KEY           sent as "authorization: Bearer KEY" (env LLMO_API_KEY)
+  --tls                   connect with TLS (system roots, or --ca-file)
+  --ca-file PATH          PEM roots to trust for --tls
+  --cert-file PATH        mTLS: client certificate (PEM), with --key-file
+  --key-file PATH         mTLS: client private key (PEM)
+  -q, --quiet             no summary on stderr
+  -h, --help              this text`;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export interface CliOptions {
+  readonly command: Command;
+  readonly prompt: string;
+  readonly addr: string;
+  readonly json: boolean;
+  readonly quiet: boolean;
+  readonly model: string;
+  readonly models: readonly string[];
+  readonly temperature: number | undefined;
+  readonly maxTokens: number | undefined;
+  readonly timeoutMs: number;
+  readonly requestId: string | undefined;
+  readonly route: RoutingProfile | undefined;
+  readonly strategy: StreamStrategy;
+  readonly hedgeMs: number | undefined;
+  readonly noDefaultMessage: boolean;
+  readonly provider: string;
+  readonly availableOnly: boolean;
+  readonly apiKey: string | undefined;
+  readonly tls: boolean;
+  readonly caFile: string | undefined;
+  /** mTLS client certificate and key (both or neither). */
+  readonly clientCert: { readonly certFile: string; readonly keyFile: string } | undefined;
+}
+
+const PROFILES: Readonly<Record<string, RoutingProfile>> = {
+  quality: RoutingProfile.ROUTING_PROFILE_QUALITY,
+  balanced: RoutingProfile.ROUTING_PROFILE_BALANCED,
+  speed: RoutingProfile.ROUTING_PROFILE_SPEED,
+  budget: RoutingProfile.ROUTING_PROFILE_BUDGET,
+  'long-context': RoutingProfile.ROUTING_PROFILE_LONG_CONTEXT,
+};
+
+const STRATEGIES: Readonly<Record<string, StreamStrategy>> = {
+  single: StreamStrategy.STREAM_STRATEGY_SINGLE,
+  fallback: StreamStrategy.STREAM_STRATEGY_FALLBACK,
+  race: StreamStrategy.STREAM_STRATEGY_RACE,
+};
+
+/** `help` for -h; throws UsageError for anything it cannot make sense of. */
+export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        addr: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        quiet: { type: 'boolean', short: 'q', default: false },
+        model: { type: 'string', short: 'm', default: '' },
+        models: { type: 'string', default: '' },
+        temperature: { type: 'string', short: 't' },
+        'max-tokens': { type: 'string' },
+        timeout: { type: 'string' },
+        'request-id': { type: 'string' },
+        route: { type: 'string' },
+        strategy: { type: 'string' },
+        'hedge-ms': { type: 'string' },
+        'no-default-message': { type: 'boolean', default: false },
+        provider: { type: 'string', default: '' },
+        available: { type: 'boolean', default: false },
+        'api-key': { type: 'string' },
+        tls: { type: 'boolean', default: false },
+        'ca-file': { type: 'string' },
+        'cert-file': { type: 'string' },
+        'key-file': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  const [name, ...words] = positionals;
+  if (name === undefined) throw new UsageError('a command is required');
+  const command = COMMANDS.find((c) => c === name);
+  if (command === undefined) throw new UsageError(`unknown command "${name}" (one of: ${COMMANDS.join(', ')})`);
+  const needsPrompt = command !== 'models' && command !== 'stats';
+  const prompt = words.join(' ');
+  if (needsPrompt && prompt.trim() === '') throw new UsageError(`${command} needs a PROMPT`);
+  if (!needsPrompt && words.length > 0) throw new UsageError(`${command} takes no PROMPT (got "${prompt}")`);
+  const certFile = values['cert-file'];
+  const keyFile = values['key-file'];
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('--cert-file and --key-file go together');
+
+  return {
+    command,
+    prompt,
+    addr: values.addr ?? (env['LLMO_ADDR'] || DEFAULT_ADDR),
+    json: values.json,
+    quiet: values.quiet,
+    model: values.model,
+    models: values.models
+      .split(',')
+      .map((m) => m.trim())
+      .filter((m) => m !== ''),
+    // The server checks the range (and says so in a BadRequest); here only that it is a number.
+    temperature: optionalNumber('--temperature', values.temperature, () => true),
+    maxTokens: optionalNumber('--max-tokens', values['max-tokens'], (n) => Number.isInteger(n) && n >= 1),
+    timeoutMs: values.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(values.timeout),
+    requestId: values['request-id'],
+    route: values.route === undefined ? undefined : lookup('--route', PROFILES, values.route),
+    strategy: values.strategy === undefined ? StreamStrategy.STREAM_STRATEGY_UNSPECIFIED : lookup('--strategy', STRATEGIES, values.strategy),
+    hedgeMs: optionalNumber('--hedge-ms', values['hedge-ms'], (n) => Number.isInteger(n) && n >= 0),
+    noDefaultMessage: values['no-default-message'],
+    provider: values.provider,
+    availableOnly: values.available,
+    apiKey: values['api-key'] ?? (env['LLMO_API_KEY'] || undefined),
+    tls: values.tls || values['ca-file'] !== undefined || certFile !== undefined,
+    caFile: values['ca-file'],
+    clientCert: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,
+  };
+}
+
+/** `30s`, `500ms`, `2m`, or a number of seconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!match?.[1]) throw new UsageError(`--timeout: "${text}" is not a duration (30s, 500ms, 2m)`);
+  const value = Number(match[1]);
+  const unit = match[2] ?? 's';
+  const ms = unit === 'ms' ? value : unit === 'm' ? value * 60_000 : value * 1000;
+  if (ms <= 0) throw new UsageError('--timeout must be positive');
+  return ms;
+}
+
+function optionalNumber(flag: string, text: string | undefined, valid: (n: number) => boolean): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || !valid(n)) throw new UsageError(`${flag}: "${text}" is not valid`);
+  return n;
+}
+
+function lookup<T>(flag: string, table: Readonly<Record<string, T>>, key: string): T {
+  const value = table[key.toLowerCase()];
+  if (value === undefined) throw new UsageError(`${flag}: "${key}" is not one of ${Object.keys(table).join(', ')}`);
+  return value;
+}

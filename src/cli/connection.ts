@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import { ChatServiceClient } from '../gen/orchestrator/v1/chat.js';
+import { ModelServiceClient } from '../gen/orchestrator/v1/models.js';
+import { StatsServiceClient } from '../gen/orchestrator/v1/stats.js';
+import type { CliOptions } from './args.js';
+
+/** The three service clients over one channel, and what every call sends. */
+export interface Connection {
+  readonly chat: ChatServiceClient;
+  readonly models: ModelServiceClient;
+  readonly stats: StatsServiceClient;
+  /** x-request-id and the API key, when given. */
+  metadata(): grpc.Metadata;
+  /** The deadline, counted from now. */
+  callOptions(): Partial<grpc.CallOptions>;
+  close(): void;
+}
+
+export function connect(options: CliOptions): Connection {
+  const credentials = options.tls
+    ? grpc.credentials.createSsl(
+        options.caFile === undefined ? null : readFileSync(options.caFile),
+        options.clientCert === undefined ? null : readFileSync(options.clientCert.keyFile),
+        options.clientCert === undefined ? null : readFileSync(options.clientCert.certFile),
+      )
+    : grpc.credentials.createInsecure();
+  const chat = new ChatServiceClient(options.addr, credentials);
+  // One channel for all three clients: the later ones reuse the first one's.
+  const channelOverride = chat.getChannel();
+  const models = new ModelServiceClient(options.addr, credentials, { channelOverride });
+  const stats = new StatsServiceClient(options.addr, credentials, { channelOverride });
+  return {
+    chat,
+    models,
+    stats,
+    metadata() {
+      const metadata = new grpc.Metadata();
+      if (options.requestId !== undefined) metadata.set('x-request-id', options.requestId);
+      if (options.apiKey !== undefined) metadata.set('authorization', `Bearer ${options.apiKey}`);
+      return metadata;
+    },
+    callOptions() {
+      return { deadline: Date.now() + options.timeoutMs };
+    },
+    close() {
+      chat.close();
+    },
+  };
+}
+
+type Callback<Res> = (err: grpc.ServiceError | null, response: Res) => void;
+
+/**
+ * A unary call as a promise. `start` makes the call; `onCall` receives it, so the caller can
+ * cancel it (Ctrl-C).
+ */
+export function unary<Res>(start: (callback: Callback<Res>) => grpc.ClientUnaryCall, onCall: (call: grpc.Call) => void): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    onCall(start((err, response) => (err ? reject(err) : resolve(response))));
+  });
+}
+
+export function isServiceError(err: unknown): err is grpc.ServiceError {
+  return err instanceof Error && 'code' in err && typeof err.code === 'number' && 'metadata' in err && err.metadata instanceof grpc.Metadata;
+}

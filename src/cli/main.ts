@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+/**
+ * `llm-orchestrator`: a command line client for a running gateway.
+ *
+ *   llm-orchestrator chat "Explain gRPC deadlines" --model gpt-4o-mini
+ *   llm-orchestrator stream "Tell me a story" --addr 10.0.0.5:50051
+ *   llm-orchestrator race "hi" --models gpt-4o,gpt-4o-mini --json
+ *
+ * Built to dist/cli/main.js (the package's `bin`); in the repo: node --import tsx src/cli/main.ts.
+ * `llm-orchestrator --help` lists every command and option.
+ */
+import { readFileSync } from 'node:fs';
+import type * as grpc from '@grpc/grpc-js';
+import { parseCommandLine, USAGE, UsageError, type CliOptions } from './args.js';
+import { IncompleteStreamError, runCommand } from './commands.js';
+import { connect, isServiceError } from './connection.js';
+import { describeError } from './errors.js';
+
+const EXIT_OK = 0;
+const EXIT_CALL_FAILED = 1;
+const EXIT_USAGE = 2;
+const EXIT_INTERRUPTED = 130;
+
+async function main(argv: readonly string[]): Promise<number> {
+  let options: CliOptions;
+  try {
+    const parsed = parseCommandLine(argv, process.env);
+    if (parsed === 'help') {
+      process.stdout.write(`${USAGE}\n`);
+      return EXIT_OK;
+    }
+    options = parsed.prompt === '-' ? { ...parsed, prompt: readFileSync(0, 'utf8').trim() } : parsed;
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`llm-orchestrator: ${err.message}\n\n${USAGE}\n`);
+    return EXIT_USAGE;
+  }
+
+  // `llm-orchestrator stream ... | head`: a reader that went away is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EXIT_OK);
+    throw err;
+  });
+  const conn = connect(options);
+  let active: grpc.Call | undefined;
+  let interrupted = false;
+  // Ctrl-C cancels the call, so the server stops the upstream request too.
+  const onSigint = (): void => {
+    if (interrupted || !active) process.exit(EXIT_INTERRUPTED);
+    interrupted = true;
+    active.cancel();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    await runCommand(conn, options, {
+      out: (text) => process.stdout.write(text),
+      info: (text) => process.stderr.write(text),
+      track: (call) => (active = call),
+    });
+    return EXIT_OK;
+  } catch (err) {
+    if (interrupted) {
+      process.stderr.write('\ninterrupted: call cancelled\n');
+      return EXIT_INTERRUPTED;
+    }
+    if (isServiceError(err)) {
+      process.stderr.write(describeError(err));
+      return EXIT_CALL_FAILED;
+    }
+    if (err instanceof IncompleteStreamError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      return EXIT_CALL_FAILED;
+    }
+    throw err;
+  } finally {
+    process.off('SIGINT', onSigint);
+    conn.close();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`llm-orchestrator: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = EXIT_CALL_FAILED;
+  },
+);

@@ -1,0 +1,96 @@
+import { performance } from 'node:perf_hooks';
+import type { AttemptRecord } from '../domain/chat.js';
+import type { AttemptInfo, CallTrace } from './tracing.js';
+
+/** One upstream request as the call sees it: headers to send, and its end. */
+export interface UpstreamRequest {
+  /** W3C trace headers for this request. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Call once when the request is over (its record written), whatever the outcome. */
+  ended(record: AttemptRecord): void;
+}
+
+/** What a call used upstream, for its log line. */
+export interface CallUsage {
+  /** The model and provider of the last successful upstream request (the answer's). */
+  readonly model: string | undefined;
+  readonly provider: string | undefined;
+  /** Upstream requests sent (retries and race losers included; breaker skips are not requests). */
+  readonly attempts: number;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly costUsd: number;
+}
+
+/**
+ * Per-call telemetry that the engine feeds through the CallContext (as its upstream observer)
+ * and the logging interceptor reads when the call ends: the trace, the usage summed over every
+ * upstream request, and the upstream time.
+ *
+ * Upstream time is wall time during which at least one upstream request of this call was open:
+ * the union of the intervals from just before each provider call until its attempt record is
+ * written (answer received, stream ended, failed, timed out or aborted). Parallel requests
+ * (race, hedging, batch items) count once; backoff sleeps between retries do not count; a
+ * stream counts until its upstream response ends, including time spent waiting on our own
+ * slow reader. Gateway overhead = call duration - upstream time.
+ */
+export class CallSummary {
+  private open = 0;
+  private busySince = 0;
+  private busyMs = 0;
+  private attempts = 0;
+  private promptTokens = 0;
+  private completionTokens = 0;
+  private costUsd = 0;
+  private model: string | undefined;
+  private provider: string | undefined;
+
+  constructor(
+    readonly trace: CallTrace,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** An upstream request is about to be sent (the engine's upstream observer hook). */
+  requestStarted(info: AttemptInfo): UpstreamRequest {
+    if (this.open === 0) this.busySince = this.now();
+    this.open += 1;
+    this.attempts += 1;
+    const span = this.trace.startAttempt(info);
+    let ended = false;
+    return {
+      headers: span.headers,
+      ended: (record) => {
+        if (ended) return;
+        ended = true;
+        this.open -= 1;
+        if (this.open === 0) this.busyMs += this.now() - this.busySince;
+        this.promptTokens += record.usage.promptTokens;
+        this.completionTokens += record.usage.completionTokens;
+        this.costUsd += record.costUsd;
+        if (record.outcome === 'success') {
+          this.model = record.model;
+          this.provider = record.provider;
+        }
+        span.end(record);
+      },
+    };
+  }
+
+  /** Upstream time so far (a request still open counts up to now). */
+  upstreamMs(): number {
+    return this.busyMs + (this.open > 0 ? this.now() - this.busySince : 0);
+  }
+
+  /** Undefined when the call sent nothing upstream. */
+  usage(): CallUsage | undefined {
+    if (this.attempts === 0) return undefined;
+    return {
+      model: this.model,
+      provider: this.provider,
+      attempts: this.attempts,
+      promptTokens: this.promptTokens,
+      completionTokens: this.completionTokens,
+      costUsd: Math.round(this.costUsd * 1e10) / 1e10,
+    };
+  }
+}

@@ -1,0 +1,201 @@
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+import { pino } from 'pino';
+
+/**
+ * Where log lines go: stdout always, plus an optional file rotated daily as seed 001 describes
+ * (active file `logs/app.log`; at local midnight it is renamed `logs/app-YYYY-MM-DD.log` after
+ * the day it holds, and a new `app.log` starts).
+ *
+ * The file is written synchronously but in batches: lines collect in memory and are written
+ * with one `writeSync` per event-loop turn (or sooner past 64 KiB), so ordering across a
+ * rotation is trivially right, `flushSync` on exit loses nothing, and the cost is one system
+ * call per turn, not per line. Time is injected (`now`), so rotation is tested without waiting
+ * for midnight.
+ */
+
+export interface RotatingFileOptions {
+  /** The active file, e.g. `logs/app.log`; its directory is created when missing. */
+  readonly path: string;
+  /** `daily`: roll over at local midnight; `off`: one file that grows. */
+  readonly rotate: 'daily' | 'off';
+  /** Rotated files older than this many days are deleted at each rollover; 0 keeps them all. */
+  readonly retentionDays: number;
+  /** The clock (tests inject one). */
+  readonly now?: () => Date;
+}
+
+const FLUSH_AT_CHARS = 64 * 1024;
+
+/** A pino destination (`write`, `flush`, `flushSync`) that rotates its file daily. */
+export class RotatingFileDestination {
+  private readonly path: string;
+  private readonly rotate: 'daily' | 'off';
+  private readonly retentionDays: number;
+  private readonly now: () => Date;
+  private fd: number;
+  /** Local day (YYYY-MM-DD) of the lines in the active file. */
+  private day: string;
+  private buffer = '';
+  private scheduled: NodeJS.Immediate | undefined;
+  private closed = false;
+  private readonly onExit = (): void => this.flushSync();
+
+  constructor(options: RotatingFileOptions) {
+    this.path = options.path;
+    this.rotate = options.rotate;
+    this.retentionDays = options.retentionDays;
+    this.now = options.now ?? (() => new Date());
+    mkdirSync(dirname(this.path), { recursive: true });
+    this.day = localDay(this.now());
+    // A file left by a run on an earlier day is that day's file: roll it first.
+    if (this.rotate === 'daily' && existsSync(this.path)) {
+      const written = localDay(statSync(this.path).mtime);
+      if (written < this.day) this.rollTo(written);
+    }
+    this.fd = openSync(this.path, 'a');
+    if (this.rotate === 'daily') this.prune();
+    process.on('exit', this.onExit);
+  }
+
+  write(line: string): void {
+    if (this.closed) return;
+    if (this.rotate === 'daily') {
+      const day = localDay(this.now());
+      if (day !== this.day) {
+        this.flushSync();
+        closeSync(this.fd);
+        this.rollTo(this.day);
+        this.fd = openSync(this.path, 'a');
+        this.day = day;
+        this.prune();
+      }
+    }
+    this.buffer += line;
+    if (this.buffer.length >= FLUSH_AT_CHARS) this.flushSync();
+    else this.scheduled ??= setImmediate(() => this.flushSync());
+  }
+
+  /** pino's `logger.flush(cb)`. */
+  flush(cb?: (err?: Error) => void): void {
+    try {
+      this.flushSync();
+      cb?.();
+    } catch (err) {
+      cb?.(err as Error);
+    }
+  }
+
+  flushSync(): void {
+    if (this.scheduled) {
+      clearImmediate(this.scheduled);
+      this.scheduled = undefined;
+    }
+    if (this.buffer === '' || this.closed) return;
+    const data = Buffer.from(this.buffer);
+    this.buffer = '';
+    let offset = 0;
+    while (offset < data.length) offset += writeSync(this.fd, data, offset);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.flushSync();
+    this.closed = true;
+    closeSync(this.fd);
+    process.removeListener('exit', this.onExit);
+  }
+
+  /** `app.log` -> `app-<day>.log`, or `app-<day>.1.log`, ... when that name is taken. */
+  private rollTo(day: string): void {
+    if (!existsSync(this.path)) return;
+    const { dir, stem, ext } = parts(this.path);
+    let target = join(dir, `${stem}-${day}${ext}`);
+    for (let n = 1; existsSync(target); n += 1) target = join(dir, `${stem}-${day}.${n}${ext}`);
+    renameSync(this.path, target);
+  }
+
+  /** Deletes rotated files whose day is more than `retentionDays` before today. */
+  private prune(): void {
+    if (this.retentionDays <= 0) return;
+    const { dir, stem, ext } = parts(this.path);
+    const today = this.now();
+    const oldest = localDay(new Date(today.getFullYear(), today.getMonth(), today.getDate() - this.retentionDays));
+    const pattern = new RegExp(`^${escape(stem)}-(\\d{4}-\\d{2}-\\d{2})(?:\\.\\d+)?${escape(ext)}$`);
+    for (const name of readdirSync(dir)) {
+      const day = pattern.exec(name)?.[1];
+      if (day !== undefined && day < oldest) {
+        try {
+          unlinkSync(join(dir, name));
+        } catch {
+          // Already gone (another process pruning the same directory): nothing to do.
+        }
+      }
+    }
+  }
+}
+
+export interface LogOutputOptions {
+  /** Unset: stdout only. */
+  readonly file?: Omit<RotatingFileOptions, 'now'> | undefined;
+  /** Tests: replaces stdout. */
+  readonly stdout?: pino.DestinationStream;
+  readonly now?: () => Date;
+}
+
+/** What main.ts hands to createLogger, and closes at exit. */
+export interface LogOutput {
+  readonly stream: pino.DestinationStream & { flush(cb?: (err?: Error) => void): void; flushSync(): void };
+  close(): void;
+}
+
+/** stdout (asynchronous, pino's own destination) and, when configured, the rotating file. */
+export function openLogOutput(options: LogOutputOptions = {}): LogOutput {
+  const stdout = options.stdout ?? pino.destination({ dest: 1, sync: false });
+  const file = options.file ? new RotatingFileDestination({ ...options.file, ...(options.now ? { now: options.now } : {}) }) : undefined;
+  const flushStdout = (): void => {
+    const s = stdout as { flushSync?: () => void };
+    try {
+      s.flushSync?.();
+    } catch {
+      // SonicBoom refuses a synchronous flush while an asynchronous write is in progress.
+    }
+  };
+  return {
+    stream: {
+      write: (line: string) => {
+        stdout.write(line);
+        file?.write(line);
+      },
+      flush: (cb) => {
+        file?.flushSync();
+        const s = stdout as { flush?: (cb: (err?: Error) => void) => void };
+        if (s.flush) s.flush((err) => cb?.(err));
+        else cb?.();
+      },
+      flushSync: () => {
+        file?.flushSync();
+        flushStdout();
+      },
+    },
+    close: () => {
+      file?.close();
+      flushStdout();
+    },
+  };
+}
+
+/** YYYY-MM-DD in local time. */
+export function localDay(date: Date): string {
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+}
+
+function parts(path: string): { dir: string; stem: string; ext: string } {
+  const ext = extname(path);
+  return { dir: dirname(path), stem: basename(path, ext), ext };
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,194 @@
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { accessFile } from '../helpers/access-file.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { makeCertificates } from '../helpers/tls.js';
+
+/** The `llm-orchestrator` CLI (src/cli/main.ts, the package's bin once built) against the real server. */
+const run = promisify(execFile);
+const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI without blocking the event loop (the server runs in this process). */
+async function cli(args: string[], env: Record<string, string> = {}): Promise<Result> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [...CLI, ...args], {
+      timeout: 9_000,
+      env: { ...process.env, LLMO_ADDR: address, ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: unknown; stdout?: string; stderr?: string };
+    if (typeof e.code !== 'number') throw err;
+    return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+function field(text: string, label: string): string | undefined {
+  return text
+    .split('\n')
+    .find((l) => l.startsWith(`${label}: `))
+    ?.slice(label.length + 2);
+}
+
+let harness: Harness;
+let address: string;
+
+beforeAll(async () => {
+  harness = await startHarness({ latencyScale: 0.2 });
+  address = `127.0.0.1:${harness.app.port}`;
+});
+
+afterEach(() => harness.upstream.clearFaults());
+
+afterAll(async () => {
+  await harness?.close();
+});
+
+describe('llm-orchestrator CLI', () => {
+  it('chat: the answer on stdout; model, usage, cost and attempts on stderr', async () => {
+    const result = await cli(['chat', 'hello', 'there', '--model', 'gpt-4o-mini', '--request-id', 'cli-chat-1', '--max-tokens', '100']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Simulated gpt-4o-mini answer on hello[^\n]*\n$/);
+    expect(field(result.stderr, 'model')).toBe('gpt-4o-mini (openai)');
+    expect(field(result.stderr, 'usage')).toMatch(/^[1-9]\d* prompt \+ [1-9]\d* completion = [1-9]\d* tokens$/);
+    expect(field(result.stderr, 'cost')).toMatch(/^\$0\.\d{6}$/);
+    expect(field(result.stderr, 'attempts')).toBe('1');
+    expect(result.stderr).toMatch(/\n {2}1\. gpt-4o-mini SUCCESS \d+\.\d ms\n/);
+    expect(field(result.stderr, 'request id')).toBe('cli-chat-1');
+  });
+
+  it('stream: prints the tokens as they arrive, then the summary', async () => {
+    const chat = await cli(['chat', 'Tell me a story', '--model', 'gpt-4-turbo', '-q']);
+    // gpt-4-turbo streams 35 tokens/s, x0.2 here: about 6 ms a token, over 200 ms in all.
+    const child = spawn(process.execPath, [...CLI, 'stream', 'Tell me a story', '--model', 'gpt-4-turbo'], {
+      env: { ...process.env, LLMO_ADDR: address },
+    });
+    let stdout = '';
+    let stderr = '';
+    let firstTokenAt: number | undefined;
+    let summaryAt: number | undefined;
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      firstTokenAt ??= performance.now();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes('\nusage: ')) summaryAt ??= performance.now();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(0);
+    expect(stdout).toBe(chat.stdout);
+    expect(stderr.split('\n')[0]).toMatch(/^started: gpt-4-turbo \(openai\), request id \S+$/);
+    expect(field(stderr, 'finish')).toBe('STOP');
+    expect(field(stderr, 'time to first token')).toMatch(/^\d+\.\d ms$/);
+    expect(field(stderr, 'usage')).toMatch(/completion = [1-9]\d* tokens$/);
+    expect((summaryAt ?? 0) - (firstTokenAt ?? Infinity)).toBeGreaterThan(50);
+  });
+
+  it('race: names the winner and the cancelled loser', async () => {
+    const result = await cli(['race', 'hi', '--models', 'o3,gpt-4o-mini']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Simulated gpt-4o-mini answer/);
+    expect(field(result.stderr, 'winner')).toBe('gpt-4o-mini (openai)');
+    expect(result.stderr).toMatch(/\n {2}\d\. o3 CANCELLED /);
+  });
+
+  it('fallback: the next model answers when the first fails, and says so', async () => {
+    harness.upstream.injectFault({ kind: 'http_error', status: 503, model: 'gpt-4-turbo' });
+    const result = await cli(['fallback', 'hi', '--models', 'gpt-4-turbo,gpt-4o-mini']);
+    expect(result.code).toBe(0);
+    expect(field(result.stderr, 'answered by')).toBe('gpt-4o-mini (openai)');
+    expect(field(result.stderr, 'fallback triggered')).toBe('yes');
+    expect(result.stderr).toMatch(/\n {2}1\. gpt-4-turbo FAILURE /);
+  });
+
+  it('--json prints proto JSON that parses (chat, and stream one event per line)', async () => {
+    const chat = await cli(['chat', 'hi', '--model', 'gpt-4o-mini', '--json']);
+    expect(chat.code).toBe(0);
+    expect(chat.stderr).toBe('');
+    const response = JSON.parse(chat.stdout) as { model?: string; content?: string; usage?: { totalTokens?: number }; finishReason?: string };
+    expect(response).toMatchObject({ model: 'gpt-4o-mini', provider: 'openai', finishReason: 'FINISH_REASON_STOP' });
+    expect(response.usage?.totalTokens).toBeGreaterThan(0);
+
+    const stream = await cli(['stream', 'hi', '--model', 'gpt-4o-mini', '--json']);
+    const events = stream.stdout
+      .trim()
+      .split('\n')
+      .map((l) => Object.keys(JSON.parse(l) as object)[0]);
+    expect(events[0]).toBe('started');
+    expect(events.at(-1)).toBe('completed');
+    expect(events.slice(1, -1).every((e) => e === 'delta')).toBe(true);
+  });
+
+  it('models: lists the catalog with gpt-4o', async () => {
+    const [result, jsonResult] = await Promise.all([cli(['models']), cli(['models', '--json'])]);
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^MODEL\s+PROVIDER\s+CONTEXT/);
+    expect(lines.find((l) => l.startsWith('gpt-4o '))).toMatch(/^gpt-4o\s+openai\s+128000\s/);
+    const json = JSON.parse(jsonResult.stdout) as { models: { id: string }[] };
+    expect(json.models.map((m) => m.id)).toContain('gpt-4o');
+  });
+
+  it('stats: shows the counts, which go up with each call', async () => {
+    const before = JSON.parse((await cli(['stats', '--json'])).stdout) as { totalRequests?: number };
+    await cli(['chat', 'count me', '-q']);
+    const result = await cli(['stats']);
+    expect(result.code).toBe(0);
+    expect(field(result.stdout, 'requests')).toMatch(new RegExp(`^${(before.totalRequests ?? 0) + 1} total, \\d+ ok, \\d+ failed`));
+    expect(result.stdout).toMatch(/\nChat\s+[1-9]\d*\s+/);
+    expect(result.stdout).toMatch(/\ngpt-4o\s+[1-9]\d*\s+/);
+  });
+
+  it('a failed call exits 1 with the gRPC code and the ErrorInfo reason', async () => {
+    const result = await cli(['chat', 'hi', '--model', 'no-such-model', '--request-id', 'cli-err-1']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('error: NOT_FOUND (code 5): ');
+    expect(result.stderr).toContain('reason: MODEL_NOT_FOUND');
+    expect(result.stderr).toContain('request id: cli-err-1');
+  });
+
+  it('bad usage exits 2 with the usage text; --help exits 0', async () => {
+    const [bad, help] = await Promise.all([cli(['frobnicate']), cli(['--help'])]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('unknown command "frobnicate"');
+    expect(bad.stderr).toContain('usage: llm-orchestrator');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('--timeout DURATION');
+  });
+});
+
+describe('llm-orchestrator CLI over TLS with API keys', () => {
+  let secured: Harness;
+  let certs: ReturnType<typeof makeCertificates>;
+  beforeAll(async () => {
+    certs = makeCertificates();
+    secured = await startHarness({
+      latencyScale: 0,
+      env: { TLS_CERT_FILE: certs.serverCert, TLS_KEY_FILE: certs.serverKey, CONFIG_FILE: accessFile() },
+    });
+  });
+  afterAll(async () => {
+    await secured?.close();
+  });
+
+  it('--ca-file and --api-key: the call goes through', async () => {
+    const addr = `127.0.0.1:${secured.app.port}`;
+    const result = await cli(['chat', 'hi', '--addr', addr, '--ca-file', certs.ca, '--api-key', 'erin-secret', '-m', 'gpt-4o-mini']);
+    expect(result.stderr).toContain('model: gpt-4o-mini (openai)');
+    expect(result.code).toBe(0);
+    // The key can come from the environment too; a wrong one is refused with the reason.
+    const refused = await cli(['chat', 'hi', '--addr', addr, '--ca-file', certs.ca], { LLMO_API_KEY: 'wrong' });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('error: UNAUTHENTICATED (code 16): ');
+    expect(refused.stderr).toContain('reason: API_KEY_INVALID');
+  });
+});

@@ -1,0 +1,233 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config/config.js';
+import { startSimulator, type Simulator } from '../../src/providers/simulator/index.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { parseTraceparent } from '../../src/telemetry/trace-context.js';
+import { callUnary, clientsFor, collectStream, streamRequest, type Clients } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+const PARENT = '00f067aa0ba902b7';
+const TRACEPARENT = `00-${TRACE}-${PARENT}-01`;
+
+function headerOf(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+async function scrape(app: App): Promise<string> {
+  const url = app.metricsServer?.url;
+  if (!url) throw new Error('metrics are off');
+  const res = await fetch(url);
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && wanted.every((w) => l.includes(w)));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+describe('trace propagation to the upstream', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  beforeEach(() => h.upstream.clearFaults());
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it("sends the caller's trace id with a span id of our own", async () => {
+    await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'trace me', messages: [] }, { metadata: { traceparent: TRACEPARENT, tracestate: 'congo=t61rcWkgMzE' } });
+    const headers = h.upstream.requests.at(-1)?.headers;
+    const sent = parseTraceparent(headerOf(headers?.traceparent));
+    expect(sent).toMatchObject({ traceId: TRACE, flags: 1 });
+    expect(sent?.parentId).not.toBe(PARENT);
+    expect(headerOf(headers?.tracestate)).toBe('congo=t61rcWkgMzE');
+  });
+
+  it('streams carry it too', async () => {
+    const { error } = await collectStream(
+      h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o-mini', prompt: 'stream me' }), (() => {
+        const md = new grpc.Metadata();
+        md.set('traceparent', TRACEPARENT);
+        return md;
+      })()),
+    );
+    expect(error).toBeUndefined();
+    expect(parseTraceparent(headerOf(h.upstream.requests.at(-1)?.headers.traceparent))?.traceId).toBe(TRACE);
+  });
+
+  it('gives every attempt its own span id in one trace (race)', async () => {
+    const before = h.upstream.requests.length;
+    await callUnary(h.clients.chat.race.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'race', messages: [], models: ['gpt-4o', 'gpt-4o-mini'] }, { metadata: { traceparent: TRACEPARENT } });
+    await h.upstream.waitForIdle(2_000);
+    const sent = h.upstream.requests.slice(before).map((r) => parseTraceparent(headerOf(r.headers.traceparent)));
+    expect(sent).toHaveLength(2);
+    expect(sent.every((s) => s?.traceId === TRACE)).toBe(true);
+    expect(new Set(sent.map((s) => s?.parentId)).size).toBe(2);
+  });
+
+  it('starts a new trace (not sampled) when the caller sent none: retries share it', async () => {
+    const own = await startHarness({ env: { RETRY_MAX_ATTEMPTS: '2' } });
+    try {
+      own.upstream.injectFault({ kind: 'http_error', status: 503, times: 1 });
+      await callUnary(own.clients.chat.chat.bind(own.clients.chat), { model: 'gpt-4o', prompt: 'no trace', messages: [] });
+      const sent = own.upstream.requests.map((r) => parseTraceparent(headerOf(r.headers.traceparent)));
+      expect(sent).toHaveLength(2);
+      expect(sent[0]?.traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(sent[1]?.traceId).toBe(sent[0]?.traceId);
+      expect(sent[1]?.parentId).not.toBe(sent[0]?.parentId);
+      expect(sent[0]?.flags).toBe(0);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
+describe('the Anthropic provider forwards the trace', () => {
+  let beta: Simulator;
+  let h: Harness;
+  beforeAll(async () => {
+    beta = await startSimulator({ latencyScale: 0 });
+    const dir = mkdtempSync(join(tmpdir(), 'llmo-'));
+    const file = join(dir, 'providers.yaml');
+    writeFileSync(
+      file,
+      `providers:
+  - { name: beta, kind: anthropic, base_url: "${beta.url}", api_key_env: BETA_KEY }
+include_builtin_models: false
+models:
+  - { id: beta-large, provider: beta, upstream_id: claude-test, context_window: 200000, max_output_tokens: 4000, input_price_per_million: 3, output_price_per_million: 15, family: b, tier: large, quality: 0.9 }
+`,
+    );
+    h = await startHarness({ noOpenAiShorthand: true, env: { CONFIG_FILE: file, DEFAULT_MODEL: 'beta-large' }, processEnv: { BETA_KEY: 'k' } });
+  });
+  afterAll(async () => {
+    await h.close();
+    await beta.close();
+  });
+
+  it('on /v1/messages', async () => {
+    await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'beta-large', prompt: 'hi', messages: [] }, { metadata: { traceparent: TRACEPARENT } });
+    expect(parseTraceparent(headerOf(beta.requests.at(-1)?.headers.traceparent))?.traceId).toBe(TRACE);
+  });
+});
+
+describe('/metrics of a running server', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('listens on its own port and counts calls, attempts, tokens, cost, breakers, overhead and time to first token', async () => {
+    expect(h.app.metricsServer?.port).toBeGreaterThan(0);
+    expect(h.app.metricsServer?.port).not.toBe(h.app.port);
+    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'count me', messages: [] });
+    await collectStream(h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o-mini', prompt: 'stream me' })));
+    const text = await scrape(h.app);
+    expect(sample(text, 'grpc_server_handled_total', { grpc_method: 'Chat', grpc_code: 'OK' })).toBe(1);
+    expect(sample(text, 'grpc_server_handled_total', { grpc_method: 'StreamChat', grpc_type: 'server_stream', grpc_code: 'OK' })).toBe(1);
+    expect(sample(text, 'llm_orchestrator_upstream_attempts_total', { provider: 'openai', model: 'gpt-4o', outcome: 'success' })).toBe(1);
+    expect(sample(text, 'llm_orchestrator_tokens_total', { model: 'gpt-4o', type: 'output' })).toBe(response.usage?.completionTokens);
+    expect(sample(text, 'llm_orchestrator_cost_usd_total', { model: 'gpt-4o' })).toBeCloseTo(response.costUsd, 10);
+    expect(sample(text, 'llm_orchestrator_circuit_breaker_state', { model: 'gpt-4o' })).toBe(0);
+    expect(sample(text, 'llm_orchestrator_gateway_overhead_seconds_count', { grpc_method: 'Chat' })).toBe(1);
+    expect(sample(text, 'llm_orchestrator_gateway_overhead_seconds_sum', { grpc_method: 'Chat' })).toBeLessThan(0.05);
+    expect(sample(text, 'llm_orchestrator_time_to_first_token_seconds_count', { model: 'gpt-4o-mini' })).toBe(1);
+    expect(sample(text, 'llm_orchestrator_in_flight_calls', { grpc_method: 'Chat' })).toBe(0);
+    expect(text).toContain('process_resident_memory_bytes');
+    // The GetStats counters agree.
+    const stats = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {});
+    expect(stats.response.totalRequests).toBe(2);
+  });
+
+  it('shows an open stream while it runs', async () => {
+    const call = h.clients.stats.watchStats({ intervalMs: 100 });
+    await new Promise((resolve) => call.once('data', resolve));
+    const text = await scrape(h.app);
+    expect(sample(text, 'llm_orchestrator_open_streams', { grpc_method: 'WatchStats' })).toBe(1);
+    call.cancel();
+    call.on('error', () => undefined);
+  });
+
+  it('METRICS=off starts no endpoint', async () => {
+    const off = await startHarness({ env: { METRICS: 'off' } });
+    try {
+      expect(off.app.metricsServer).toBeUndefined();
+      expect(off.app.metrics).toBeUndefined();
+    } finally {
+      await off.close();
+    }
+  });
+});
+
+describe('the call log line after the engine wiring', () => {
+  const lines: Record<string, unknown>[] = [];
+  let app: App;
+  let upstream: Simulator;
+  let clients: Clients;
+  beforeAll(async () => {
+    upstream = await startSimulator({ latencyScale: 0 });
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1' });
+    app = await startApp(config, createLogger('info', sink), {});
+    clients = clientsFor(app.port);
+  });
+  afterAll(async () => {
+    clients.close();
+    await app.stop(100);
+    await upstream.close();
+  });
+
+  it('names the model and provider, tokens, cost, upstream time and overhead', async () => {
+    const { response } = await callUnary(clients.chat.chat.bind(clients.chat), { model: 'gpt-4o', prompt: 'log me', messages: [] }, { metadata: { traceparent: TRACEPARENT } });
+    await new Promise((r) => setTimeout(r, 30));
+    const line = lines.find((l) => l.msg === 'call' && l.requestId === response.requestId);
+    expect(line).toMatchObject({
+      method: '/orchestrator.v1.ChatService/Chat',
+      code: 'OK',
+      traceId: TRACE,
+      model: 'gpt-4o',
+      provider: 'openai',
+      attempts: 1,
+      promptTokens: response.usage?.promptTokens,
+      completionTokens: response.usage?.completionTokens,
+      costUsd: response.costUsd,
+    });
+    expect(Number(line?.upstreamMs)).toBeGreaterThan(0);
+    expect(Number(line?.upstreamMs) + Number(line?.overheadMs)).toBeCloseTo(Number(line?.durationMs), 1);
+  });
+});
+
+describe('WatchStats has no default deadline', () => {
+  it('outlives DEFAULT_TIMEOUT', async () => {
+    const h = await startHarness({ env: { DEFAULT_TIMEOUT: '0.3' } });
+    try {
+      const call = h.clients.stats.watchStats({ intervalMs: 100 });
+      const received: unknown[] = [];
+      call.on('data', (m) => received.push(m));
+      call.on('error', () => undefined);
+      await new Promise((r) => setTimeout(r, 700));
+      expect(received.length).toBeGreaterThanOrEqual(5);
+      call.cancel();
+    } finally {
+      await h.close();
+    }
+  });
+});

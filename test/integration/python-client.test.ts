@@ -1,0 +1,179 @@
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+/**
+ * examples/python/client.py against the real server (the simulator upstream behind the "openai"
+ * provider). Debian's /usr/bin/python3 is the interpreter that sees python3-grpcio; the
+ * `python3` first on PATH may be another one without grpc.
+ */
+const run = promisify(execFile);
+const PYTHON = '/usr/bin/python3';
+const CLIENT = 'examples/python/client.py';
+const APT_LINE = 'apt-get install -y python3-grpcio protobuf-compiler protobuf-compiler-grpc';
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the client without blocking the event loop (the server runs in this process). */
+async function client(args: string[]): Promise<Result> {
+  try {
+    const { stdout, stderr } = await run(PYTHON, [CLIENT, address, ...args], { timeout: 8_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: unknown; stdout?: string; stderr?: string };
+    if (typeof e.code !== 'number') throw err;
+    return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+/** The value of `label: value` lines. */
+function field(stdout: string, label: string): string | undefined {
+  const line = stdout.split('\n').find((l) => l.startsWith(`${label}: `));
+  return line?.slice(label.length + 2);
+}
+
+let harness: Harness;
+let address: string;
+/** Set when /usr/bin/python3 has no grpc: every test then fails with it (none is skipped). */
+let missingPython: Error | undefined;
+
+/** Fails the calling test, with what to install, when the Python gRPC stack is missing. */
+function requirePython(): void {
+  if (missingPython) throw missingPython;
+}
+
+beforeAll(async () => {
+  try {
+    await run(PYTHON, ['-c', 'import grpc, google.protobuf'], { timeout: 5_000 });
+  } catch (err) {
+    const why = err instanceof Error ? err.message.trim().split('\n').at(-1) : String(err);
+    missingPython = new Error(`${PYTHON} cannot import grpc (${why}). Install Debian's gRPC stack: ${APT_LINE}`);
+  }
+  // Slow enough that the race winner and the token pacing are certain, fast enough for the suite.
+  harness = await startHarness({ latencyScale: 0.2 });
+  address = `127.0.0.1:${harness.app.port}`;
+});
+
+afterAll(async () => {
+  await harness?.close();
+});
+
+describe('the Python example client', () => {
+  it('has stubs that match proto/ (examples/python/generate.sh regenerates them)', async () => {
+    requirePython();
+    const out = await mkdtemp(join(tmpdir(), 'llmo-py-gen-'));
+    try {
+      try {
+        await run('bash', ['examples/python/generate.sh', out], { timeout: 8_000 });
+      } catch (err) {
+        throw new Error(`generate.sh failed (needs: ${APT_LINE}): ${String((err as { stderr?: string }).stderr ?? err)}`);
+      }
+      const diff = await run('diff', ['-r', '-x', '__pycache__', 'examples/python/gen', out]).then(
+        () => '',
+        (err: { stdout?: string }) => err.stdout ?? 'diff failed',
+      );
+      expect(diff, 'examples/python/gen is stale: run examples/python/generate.sh').toBe('');
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+
+  it('chat: prints the answer, the model, usage and the request id it sent', async () => {
+    requirePython();
+    const result = await client(['chat', 'hello', '--model', 'gpt-4o-mini', '--request-id', 'py-chat-1']);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(field(result.stdout, 'model')).toBe('gpt-4o-mini (openai)');
+    expect(field(result.stdout, 'content')).toMatch(/^Simulated gpt-4o-mini answer/);
+    expect(field(result.stdout, 'usage')).toMatch(/^prompt=[1-9]\d* completion=[1-9]\d* total=[1-9]\d*$/);
+    expect(field(result.stdout, 'finish_reason')).toBe('FINISH_REASON_STOP');
+    expect(field(result.stdout, 'attempt')).toMatch(/^gpt-4o-mini SUCCESS /);
+    expect(field(result.stdout, 'request_id')).toBe('py-chat-1');
+  });
+
+  it('stream --json: started, then deltas, then completed; the deltas are the Chat answer', async () => {
+    requirePython();
+    const [chat, stream] = await Promise.all([
+      client(['chat', 'Tell me a story', '--model', 'gpt-4o']),
+      client(['stream', 'Tell me a story', '--model', 'gpt-4o', '--json']),
+    ]);
+    expect(stream.code).toBe(0);
+    const events = stream.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, { content?: string; model?: string; finishReason?: string; usage?: { completionTokens?: number } }>);
+    const kinds = events.map((e) => Object.keys(e)[0]);
+    expect(kinds[0]).toBe('started');
+    expect(kinds.at(-1)).toBe('completed');
+    expect(kinds.slice(1, -1).every((k) => k === 'delta')).toBe(true);
+    expect(kinds.length).toBeGreaterThan(5);
+    expect(events[0]?.started?.model).toBe('gpt-4o');
+    const completed = events.at(-1)?.completed;
+    expect(completed).toMatchObject({ model: 'gpt-4o', provider: 'openai', finishReason: 'FINISH_REASON_STOP' });
+    expect(completed?.usage?.completionTokens).toBeGreaterThan(0);
+    const text = events.slice(1, -1).map((e) => e.delta?.content ?? '').join('');
+    expect(text).toBe(field(chat.stdout, 'content'));
+  });
+
+  it('stream: prints tokens as they arrive, before the summary', async () => {
+    requirePython();
+    // gpt-4-turbo streams 35 tokens/s, x0.2 here: about 6 ms a token, over 200 ms in all.
+    const child = spawn(PYTHON, [CLIENT, address, 'stream', 'Tell me a story', '--model', 'gpt-4-turbo']);
+    let stdout = '';
+    let firstTokenAt: number | undefined;
+    let completedAt: number | undefined;
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const afterStarted = stdout.split('\n').slice(1).join('\n');
+      if (firstTokenAt === undefined && afterStarted.startsWith('Simulated')) firstTokenAt = performance.now();
+      if (completedAt === undefined && stdout.includes('\ncompleted: ')) completedAt = performance.now();
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(0);
+    expect(stdout.split('\n')[0]).toMatch(/^started: model=gpt-4-turbo provider=openai request_id=\S+$/);
+    expect(stdout).toMatch(/\ncompleted: model=gpt-4-turbo provider=openai /);
+    expect(field(stdout, 'finish_reason')).toBe('FINISH_REASON_STOP');
+    expect(firstTokenAt).toBeDefined();
+    expect(completedAt).toBeDefined();
+    // Printed as they came: the first tokens were on screen well before the stream ended.
+    expect((completedAt ?? 0) - (firstTokenAt ?? 0)).toBeGreaterThan(50);
+  });
+
+  it('race: the fast model wins and the slow one is cancelled', async () => {
+    requirePython();
+    const result = await client(['race', 'hi', '--models', 'o3,gpt-4o-mini']);
+    expect(result.code).toBe(0);
+    expect(field(result.stdout, 'winner')).toBe('gpt-4o-mini (openai)');
+    expect(field(result.stdout, 'content')).toMatch(/^Simulated gpt-4o-mini answer/);
+    const attempts = result.stdout.split('\n').filter((l) => l.startsWith('attempt: '));
+    expect(attempts).toHaveLength(2);
+    expect(attempts.some((l) => /^attempt: gpt-4o-mini SUCCESS /.test(l))).toBe(true);
+    expect(attempts.some((l) => /^attempt: o3 CANCELLED /.test(l))).toBe(true);
+  });
+
+  it('an error: exit 1 with the gRPC code and the decoded ErrorInfo on stderr', async () => {
+    requirePython();
+    const result = await client(['chat', 'hi', '--model', 'no-such-model', '--request-id', 'py-err-1']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('error: NOT_FOUND: ');
+    expect(result.stderr).toContain('reason: MODEL_NOT_FOUND (domain llm-orchestrator)');
+    expect(result.stderr).toContain('request_id: py-err-1');
+  });
+
+  it('a validation error lists the field violation from BadRequest', async () => {
+    requirePython();
+    const result = await client(['chat', 'hi', '--temperature', '5']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('error: INVALID_ARGUMENT: ');
+    expect(result.stderr).toMatch(/field temperature: /);
+  });
+});
