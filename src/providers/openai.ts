@@ -2,6 +2,8 @@ import OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsBase } from 'openai/resources/chat/completions';
 import type { FinishReason, TokenUsage } from '../domain/chat.js';
 import { OrchestratorError } from '../domain/errors.js';
+import { LeanOpenAI } from './transport/lean-openai.js';
+import { createUndiciFetch, type UndiciFetch } from './transport/undici-fetch.js';
 import type { Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent } from './types.js';
 import {
   abortError,
@@ -26,6 +28,14 @@ export interface OpenAIProviderOptions {
   readonly maxTokensField?: 'max_tokens' | 'max_completion_tokens';
   /** Per upstream call, on top of the call's deadline (the provider's `timeout_ms`). */
   readonly timeoutMs?: number;
+  /**
+   * `undici` (default): the SDK's requests go through undici.request on a keep-alive pool,
+   * about a fifth of the CPU of fetch per call (docs/PERFORMANCE.md). `fetch`: the SDK's
+   * default, the global fetch.
+   */
+  readonly transport?: 'undici' | 'fetch';
+  /** Most connections the pool keeps open to this provider's origin (undici transport). */
+  readonly maxConnections?: number;
 }
 
 /**
@@ -36,12 +46,17 @@ export class OpenAIProvider implements Provider {
   readonly name: string;
   private readonly client: OpenAI;
   private readonly maxTokensField: 'max_tokens' | 'max_completion_tokens';
+  private readonly http: UndiciFetch | undefined;
 
   constructor(options: OpenAIProviderOptions) {
     this.name = options.name;
     this.maxTokensField =
       options.maxTokensField ?? (new URL(options.baseURL).hostname === 'api.openai.com' ? 'max_completion_tokens' : 'max_tokens');
-    this.client = new OpenAI({
+    this.http =
+      options.transport === 'fetch'
+        ? undefined
+        : createUndiciFetch(options.maxConnections !== undefined ? { connections: options.maxConnections } : {});
+    this.client = new LeanOpenAI({
       apiKey: options.apiKey,
       baseURL: options.baseURL,
       organization: options.organization ?? null,
@@ -51,7 +66,12 @@ export class OpenAIProvider implements Provider {
       // Our AbortSignal carries the real deadline; this only guards against a lost signal.
       timeout: options.timeoutMs ?? 60 * 60 * 1000,
       defaultHeaders: options.defaultHeaders ? { ...options.defaultHeaders } : undefined,
+      ...(this.http ? { fetch: this.http } : {}),
     });
+  }
+
+  async close(): Promise<void> {
+    await this.http?.close();
   }
 
   async complete(request: ProviderRequest): Promise<ProviderCompletion> {

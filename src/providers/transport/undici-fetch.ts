@@ -21,7 +21,8 @@ import { Agent, type Dispatcher } from 'undici';
  * - the AbortSignal aborts the request at any stage; an abort after the headers destroys the
  *   body, which closes the upstream socket (an unfinished HTTP/1.1 response cannot be reused),
  *   and rejects with the signal's reason (a DOMException named AbortError by default);
- * - network failures reject with `TypeError('fetch failed', { cause })`;
+ * - network failures reject with `TypeError('fetch failed', { cause })`, and a body cut short
+ *   rejects `text()`/`json()` with `TypeError('terminated', { cause })`, as undici's fetch does;
  * - `content-encoding` gzip/deflate/br bodies are decoded (nothing asks for them by default:
  *   no `accept-encoding` is sent unless the caller's headers carry one).
  * Differences: redirects are not followed (an API endpoint does not redirect); there is no
@@ -54,8 +55,11 @@ export interface UndiciFetchOptions {
 /** The fetch signature the openai SDK expects, plus `close()` for the keep-alive pool. */
 export interface UndiciFetch {
   (input: string | URL | Request, init?: RequestInit): Promise<Response>;
-  /** Closes the pool's idle connections and refuses new requests. */
-  close(): Promise<void>;
+  /**
+   * Refuses new requests and closes the pool once the requests in flight end; after `graceMs`
+   * (default 2 s) the rest are destroyed. A dispatcher passed in options is left alone.
+   */
+  close(graceMs?: number): Promise<void>;
   readonly dispatcher: Dispatcher;
 }
 
@@ -100,8 +104,15 @@ export function createUndiciFetch(options: UndiciFetchOptions = {}): UndiciFetch
 
   return Object.assign(undiciFetch, {
     dispatcher,
-    close: async (): Promise<void> => {
-      if (ownDispatcher) await dispatcher.close();
+    close: async (graceMs = 2_000): Promise<void> => {
+      if (!ownDispatcher) return;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), graceMs);
+      });
+      const closed = await Promise.race([dispatcher.close().then(() => 'closed' as const), late]);
+      clearTimeout(timer);
+      if (closed === 'late') await dispatcher.destroy();
     },
   });
 }
@@ -302,13 +313,17 @@ class LightResponse {
 
   async text(): Promise<string> {
     const body = this.body as (Readable & { text?: () => Promise<string> }) | null;
-    if (body !== null && typeof body.text === 'function' && !this.#used) {
-      // undici's own body reader: no async iterator per chunk.
-      this.#used = true;
-      return body.text();
+    try {
+      if (body !== null && typeof body.text === 'function' && !this.#used) {
+        // undici's own body reader: no async iterator per chunk.
+        this.#used = true;
+        return await body.text();
+      }
+      const bytes = await this.#consume();
+      return bytes.toString('utf8');
+    } catch (err) {
+      throw bodyError(err);
     }
-    const bytes = await this.#consume();
-    return bytes.toString('utf8');
   }
 
   async json(): Promise<unknown> {
@@ -316,12 +331,14 @@ class LightResponse {
   }
 
   async arrayBuffer(): Promise<ArrayBuffer> {
-    const bytes = await this.#consume();
+    const bytes = await this.#consume().catch((err: unknown) => {
+      throw bodyError(err);
+    });
     return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   }
 
   async bytes(): Promise<Uint8Array> {
-    return new Uint8Array(await this.#consume());
+    return new Uint8Array(await this.arrayBuffer());
   }
 
   clone(): never {
@@ -345,6 +362,13 @@ class LightResponse {
   get [Symbol.toStringTag](): string {
     return 'Response';
   }
+}
+
+/** fetch's shape for a body that could not be read: aborts stay aborts, the rest is 'terminated'. */
+function bodyError(err: unknown): unknown {
+  if (err instanceof TypeError && err.message === 'terminated') return err;
+  if (typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'AbortError') return err;
+  return new TypeError('terminated', { cause: err });
 }
 
 /** A real WHATWG Response around the undici body (responseMode 'web'). */
