@@ -1,0 +1,146 @@
+/**
+ * Interleaved A/B of two gateway builds on the same upstream: A, B, A, B, ... so that slow
+ * drifts and other processes on a shared machine hit both sides alike. Each side is a
+ * built checkout (dist/main.js), for example the tree before and after a change.
+ *
+ *   npx tsx bench/ab.ts --a DIR --b DIR [--rounds 3] [--seconds 6] [--scenario unary|streams|rate]
+ *
+ * unary:   h2load, unary Chat at concurrency 64: req/s and P99
+ * streams: 1,000 concurrent StreamChat at 50 tokens/s: tokens/s, TTFT P50, peak RSS
+ * rate:    open-loop 1,000 req/s: P50 / P99
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GrpcH2Client } from './lib/grpc-h2.js';
+import { ensureH2load, runH2load } from './lib/h2load.js';
+import { CpuMeter, waitForQuiet } from './lib/proc.js';
+import { median } from './lib/stats.js';
+import { table } from './lib/table.js';
+import { chatFrame, fixedRate, startGateway, startUpstream, streamFrame, streamsScenario } from './run.js';
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+
+interface Sample {
+  readonly side: 'A' | 'B';
+  readonly value: number;
+  readonly extra: Record<string, number>;
+  readonly others: number;
+}
+
+async function main(): Promise<void> {
+  const arg = (name: string): string | undefined => {
+    const at = process.argv.indexOf(`--${name}`);
+    return at >= 0 ? process.argv[at + 1] : undefined;
+  };
+  const a = arg('a');
+  const b = arg('b');
+  if (!a || !b) throw new Error('usage: tsx bench/ab.ts --a DIR --b DIR [--rounds 3] [--seconds 6] [--scenario unary|streams|rate]');
+  const rounds = Number(arg('rounds') ?? 3);
+  const seconds = Number(arg('seconds') ?? 6);
+  const scenario = arg('scenario') ?? 'unary';
+  const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  const h2load = ensureH2load(log);
+  const upstream = await startUpstream();
+  const frameFile = join(BENCH_DIR, 'results/tmp/ab-chat.grpc');
+  mkdirSync(dirname(frameFile), { recursive: true });
+  writeFileSync(frameFile, chatFrame('gpt-4o'));
+  const samples: Sample[] = [];
+  try {
+    for (let r = 0; r < rounds; r++) {
+      for (const [side, dir] of [
+        ['A', a],
+        ['B', b],
+      ] as const) {
+        const gateway = await startGateway(resolve(dir), upstream.port, 'warn');
+        try {
+          await waitForQuiet(30_000, 0.3, log);
+          if (scenario === 'unary') {
+            const meter = new CpuMeter({ gateway: gateway.pid, upstream: upstream.pid }).begin();
+            const res = await runH2load(h2load, {
+              url: `http://127.0.0.1:${gateway.port}/orchestrator.v1.ChatService/Chat`,
+              clients: 8,
+              streams: 8,
+              durationS: seconds,
+              warmupS: 2,
+              dataFile: frameFile,
+              headers: ['content-type: application/grpc', 'te: trailers'],
+              latencies: true,
+            });
+            const cpu = meter.end();
+            samples.push({
+              side,
+              value: res.reqPerSec,
+              extra: { p99Ms: res.latency?.p99 ?? NaN, gatewayCores: cpu.gateway ?? NaN },
+              others: Math.max(0, (cpu.others ?? 0) - res.loadCpu),
+            });
+          } else if (scenario === 'streams') {
+            const client = new GrpcH2Client(`http://127.0.0.1:${gateway.port}`, 10);
+            const frame = streamFrame('gpt-3.5-turbo');
+            const res = await streamsScenario({
+              target: side,
+              concurrency: 1000,
+              rampMs: 2000,
+              windowMs: seconds * 1000,
+              pid: gateway.pid,
+              cpuPids: { gateway: gateway.pid, upstream: upstream.pid, client: 'self' },
+              open: (onToken) =>
+                client.serverStream('/orchestrator.v1.ChatService/StreamChat', frame, (m) => {
+                  if (m[0] === 0x12) onToken();
+                }),
+            });
+            client.close();
+            samples.push({
+              side,
+              value: res.tokensPerSec,
+              extra: { ttftP50Ms: res.ttft.p50, peakRssMb: res.peakRssMb, gatewayCores: res.cpu.gateway ?? NaN },
+              others: res.cpu.others ?? 0,
+            });
+          } else {
+            const client = new GrpcH2Client(`http://127.0.0.1:${gateway.port}`, 2);
+            const frame = chatFrame('gpt-4o');
+            const res = await fixedRate(
+              async () => (await client.unary('/orchestrator.v1.ChatService/Chat', frame)).grpcStatus === 0,
+              1000,
+              seconds,
+              1,
+              new CpuMeter({ gateway: gateway.pid, client: 'self' }),
+            );
+            client.close();
+            samples.push({
+              side,
+              value: res.latency.p99,
+              extra: { p50Ms: res.latency.p50, gatewayCores: res.cpu.gateway ?? NaN, clientLoopMaxMs: res.clientLoopDelay.max },
+              others: res.cpu.others ?? 0,
+            });
+          }
+          const last = samples[samples.length - 1]!;
+          log(`  round ${r + 1} ${side}: ${last.value.toFixed(1)} ${JSON.stringify(last.extra)} others ${last.others.toFixed(2)}`);
+        } finally {
+          await gateway.stop();
+        }
+      }
+    }
+  } finally {
+    await upstream.stop();
+  }
+  const unit = scenario === 'unary' ? 'req/s' : scenario === 'streams' ? 'tokens/s' : 'P99 ms';
+  const rows = (['A', 'B'] as const).map((side) => {
+    const mine = samples.filter((s) => s.side === side);
+    const keys = Object.keys(mine[0]?.extra ?? {});
+    return [
+      `${side} ${side === 'A' ? a : b}`,
+      median(mine.map((s) => s.value)).toFixed(1),
+      mine.map((s) => s.value.toFixed(0)).join(' '),
+      ...keys.map((k) => median(mine.map((s) => s.extra[k] ?? NaN)).toFixed(2)),
+      median(mine.map((s) => s.others)).toFixed(2),
+    ];
+  });
+  const keys = Object.keys(samples[0]?.extra ?? {});
+  process.stdout.write(`${scenario}: median of ${rounds} interleaved rounds\n${table(['side', unit, 'rounds', ...keys, 'others cores'], rows)}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
