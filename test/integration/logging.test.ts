@@ -57,3 +57,35 @@ describe('logging interceptor', () => {
     expect(callLines().slice(before)[0]).toMatchObject({ code: 'NOT_FOUND', requestId: 'caller-42', level: 'warn' });
   });
 });
+
+describe('logging interceptor at LOG_LEVEL=warn', () => {
+  const warnLines: Record<string, unknown>[] = [];
+  const warnSink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line.trim()) warnLines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  let warnApp: App;
+  let warnClients: Clients;
+  beforeAll(async () => {
+    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1', METRICS_PORT: '0' });
+    warnApp = await startApp(config, createLogger('warn', warnSink), {});
+    warnClients = clientsFor(warnApp.port);
+  });
+  afterAll(async () => {
+    warnClients.close();
+    await warnApp.stop(100);
+  });
+
+  it('writes no line for a successful call but still one for a failure, and counts both', async () => {
+    await callUnary(warnClients.chat.chat.bind(warnClients.chat), { model: 'gpt-4o', prompt: 'quiet', messages: [] });
+    await unaryError(warnClients.chat.chat.bind(warnClients.chat), { model: 'nope', prompt: 'x', messages: [] }, { metadata: { 'x-request-id': 'caller-43' } });
+    await new Promise((r) => setTimeout(r, 20));
+    const calls = warnLines.filter((l) => l.msg === 'call');
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toMatchObject({ code: 'NOT_FOUND', requestId: 'caller-43', level: 'warn' });
+    const { response: stats } = await callUnary(warnClients.stats.getStats.bind(warnClients.stats), {});
+    expect(Number(stats.totalRequests)).toBe(2);
+  });
+});

@@ -77,6 +77,16 @@ describe('W3C traceparent', () => {
     expect(parseTraceparent(formatTraceparent({ traceId, spanId, flags: 0 }))).toEqual({ traceId, parentId: spanId, flags: 0 });
   });
 
+  it('never repeats an id across many refills of the random pool', () => {
+    // 1,000 trace ids and 1,000 span ids take 24,000 random bytes: several 4 KiB pool refills.
+    const traceIds = new Set(Array.from({ length: 1000 }, () => newTraceId()));
+    const spanIds = new Set(Array.from({ length: 1000 }, () => newSpanId()));
+    expect(traceIds.size).toBe(1000);
+    expect(spanIds.size).toBe(1000);
+    for (const id of traceIds) expect(id).toMatch(/^[0-9a-f]{32}$/);
+    for (const id of spanIds) expect(id).toMatch(/^[0-9a-f]{16}$/);
+  });
+
   it('passes tracestate on when it is a plausible header value', () => {
     expect(sanitizeTracestate('congo=t61rcWkgMzE,rojo=00f067aa0ba902b7')).toBe('congo=t61rcWkgMzE,rojo=00f067aa0ba902b7');
     expect(sanitizeTracestate('x'.repeat(513))).toBeUndefined();

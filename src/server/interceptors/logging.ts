@@ -50,6 +50,9 @@ export function loggingInterceptor(log: Logger, observer: CallObserver, options:
       const codeName = grpc.status[code] ?? String(code);
       observer.recordCall({ path: method.path, kind, code: codeName, latencyMs, upstreamMs, upstreamRequests: usage?.attempts ?? 0 });
       summary?.trace.end({ code, codeName, details });
+      const level = code === grpc.status.OK ? 'info' : code === grpc.status.INTERNAL || code === grpc.status.UNKNOWN ? 'error' : 'warn';
+      // Building the line is most of this function's cost; skip it when the level is off.
+      if (!log.isLevelEnabled(level)) return;
       const line = {
         method: method.path,
         code: codeName,
@@ -69,9 +72,8 @@ export function loggingInterceptor(log: Logger, observer: CallObserver, options:
             }
           : {}),
       };
-      if (code === grpc.status.OK) log.info(line, 'call');
-      else if (code === grpc.status.INTERNAL || code === grpc.status.UNKNOWN) log.error({ ...line, details }, 'call');
-      else log.warn({ ...line, details }, 'call');
+      if (level === 'info') log.info(line, 'call');
+      else log[level]({ ...line, details }, 'call');
     };
     const listener = new grpc.ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
