@@ -6,14 +6,19 @@ import { loadConfig } from '../../src/config/config.js';
 import { startSimulator, type Simulator } from '../../src/providers/simulator/index.js';
 import { callUnary, clientsFor, unaryError, type Clients } from '../helpers/grpc-client.js';
 
-/** The server's real log lines, captured. */
-const lines: Record<string, unknown>[] = [];
-const sink = new Writable({
-  write(chunk: Buffer, _encoding, done) {
-    for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-    done();
-  },
-});
+/** A destination that keeps the server's real log lines, parsed. */
+function captureLines(): { readonly lines: Record<string, unknown>[]; readonly sink: Writable } {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { lines, sink };
+}
+
+const { lines, sink } = captureLines();
 
 let app: App;
 let upstream: Simulator;
@@ -59,13 +64,7 @@ describe('logging interceptor', () => {
 });
 
 describe('logging interceptor at LOG_LEVEL=warn', () => {
-  const warnLines: Record<string, unknown>[] = [];
-  const warnSink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) warnLines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
+  const { lines: warnLines, sink: warnSink } = captureLines();
   let warnApp: App;
   let warnClients: Clients;
   beforeAll(async () => {
