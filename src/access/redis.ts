@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
 /**
@@ -7,7 +7,9 @@ import type { Logger } from 'pino';
  * reconnecting in the background, and state is shared again as soon as Redis is back.
  */
 export async function connectRedis(url: string, log: Logger): Promise<Redis> {
-  const client = new Redis(url, {
+  // Loaded only when REDIS_URL is set: a single replica never pays for the client's memory.
+  const { Redis: RedisClient } = await import('ioredis');
+  const client = new RedisClient(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     connectTimeout: 2_000,
