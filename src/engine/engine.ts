@@ -19,6 +19,7 @@ import { bulkhead, type BulkheadPolicy } from 'cockatiel';
 import { OrchestratorError, Reason } from '../domain/errors.js';
 import { LiveModelStats } from './routing/live-stats.js';
 import { DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName } from './routing/profiles.js';
+import { loadTokenizer } from './routing/complexity.js';
 import { Router, type RouteDecision } from './routing/router.js';
 import { runBatch, type BatchEvent, type BatchWork } from './strategies/batch.js';
 
@@ -114,6 +115,14 @@ export class Engine {
       breakerState: (model) => runner.breakerState(model),
     });
     this.batchBulkhead = bulkhead(options.batch.globalConcurrency, Number.MAX_SAFE_INTEGER);
+  }
+
+  /**
+   * Loads what ranking needs (the tokenizer, on first use) without blocking the event loop.
+   * Await it before `rank`, `chatRouted` or a routed `stream`; they still work without it.
+   */
+  prepareRouting(): Promise<void> {
+    return loadTokenizer();
   }
 
   /** How the profile ranks the candidates for these messages. */

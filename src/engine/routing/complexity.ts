@@ -1,4 +1,35 @@
-import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { createRequire } from 'node:module';
+
+type TokenCounter = (text: string) => number;
+
+/**
+ * The o200k tokenizer's tables take about 40 MB of memory, so they are loaded on the first
+ * routed request, not at start-up: a gateway that never routes never pays for them. Callers
+ * that can wait (the engine, before ranking) await `loadTokenizer()`, which imports without
+ * blocking the event loop; anything that classifies before that loads it synchronously.
+ */
+let counter: TokenCounter | undefined;
+let loading: Promise<void> | undefined;
+
+/** Whether the tokenizer's tables are in memory yet. */
+export function tokenizerLoaded(): boolean {
+  return counter !== undefined;
+}
+
+export function loadTokenizer(): Promise<void> {
+  loading ??= import('gpt-tokenizer/encoding/o200k_base').then((m) => {
+    counter ??= m.countTokens;
+  });
+  return loading;
+}
+
+function countTokens(text: string): number {
+  if (counter === undefined) {
+    const m = createRequire(import.meta.url)('gpt-tokenizer/cjs/encoding/o200k_base') as { countTokens: TokenCounter };
+    counter = m.countTokens;
+  }
+  return counter(text);
+}
 import type { ChatMessage } from '../../domain/chat.js';
 
 export type Complexity = 'simple' | 'moderate' | 'complex';

@@ -14,6 +14,7 @@ export async function answerChat(engine: Engine, limits: ValidationLimits, req: 
   v.check();
   const cache = cachePolicyOf(req.cache);
   if (route) {
+    await engine.prepareRouting();
     const answer = await engine.chatRouted(route, input, ctx);
     return { ...encodeAnswer(answer, ctx.requestId), routeDecision: encodeDecision(answer.decision) };
   }

@@ -19,6 +19,7 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
       const model = v.model(req.model);
       const target = streamTarget(v, req);
       v.check();
+      if (target.route) await engine.prepareRouting();
       for await (const event of engine.stream(model, target, input, ctx)) yield encodeStreamEvent(event, ctx.requestId);
     }),
 

@@ -50,6 +50,7 @@ export function modelService(deps: CallDeps, engine: Engine, limits: ValidationL
       v.positive('max_tokens', req.maxTokens);
       if (req.prompt.length > limits.maxContentChars) v.add('prompt', `must be at most ${limits.maxContentChars} characters`);
       v.check();
+      await engine.prepareRouting();
       const decision = engine.rank(
         { profile, candidates },
         { messages: [{ role: 'user', content: req.prompt || 'Hello!' }], temperature: 0, maxTokens: req.maxTokens },
