@@ -63,7 +63,7 @@ const apiKeySchema = z
     name,
     /** Hex SHA-256 of the key: `printf '%s' "$KEY" | sha256sum`. The key itself is never stored. */
     sha256: z.string().regex(/^[0-9a-f]{64}$/i, '64 hex characters: the SHA-256 of the key'),
-    /** Model ids or aliases the key may call; `*` matches any characters ("gpt-4o*"). Default: all. */
+    /** Patterns over canonical model ids (ListModels `id`; requests may use aliases, resolved before the check); `*` matches any characters ("gpt-4o*"). Default: all. */
     allowed_models: z.array(z.string().min(1)).default(['*']),
     limits: limitsSchema.default({}),
     budgets: z.object({ usd_per_day: z.number().positive().optional(), usd_per_month: z.number().positive().optional() }).strict().default({}),

@@ -17,6 +17,7 @@ import { BreakerRegistry, type BreakerState } from './resilience/breakers.js';
 import { RetryBudgets } from './resilience/retry-budget.js';
 import { bulkhead, type BulkheadPolicy } from 'cockatiel';
 import { OrchestratorError, Reason } from '../domain/errors.js';
+import type { Principal } from '../domain/principal.js';
 import { LiveModelStats } from './routing/live-stats.js';
 import { DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName } from './routing/profiles.js';
 import { loadTokenizer } from './routing/complexity.js';
@@ -150,14 +151,27 @@ export class Engine {
   }
 
   private routeChain(route: RouteRequest, input: ChatInput, ctx: CallContext): { decision: RouteDecision; chain: ModelRef[] } {
-    const decision = this.rank(route, input);
-    // A key only ever routes to models it may call.
-    const eligible = decision.ranking.filter((r) => r.excluded === undefined && (this.options.access?.allows(ctx.principal, r.model.id) ?? true));
+    const decision = this.forPrincipal(this.rank(route, input), ctx.principal);
+    const eligible = decision.ranking.filter((r) => r.excluded === undefined);
     const first = eligible[0];
-    if (!first) throw noEligibleModel(decision);
+    if (!first) throw noEligibleModel(decision, ctx.principal);
     this.deps.telemetry.recordRoutingDecision(route.profile, first.model.id);
     const depth = this.options.routing?.fallbackDepth ?? 3;
     return { decision, chain: eligible.slice(0, depth).map((r) => ({ name: r.model.id, field: 'route' })) };
+  }
+
+  /**
+   * A key only ever routes to models it may call: the others stay in the ranking (so the
+   * answer explains the choice) but are excluded, and the eligible ones come first.
+   */
+  forPrincipal(decision: RouteDecision, principal: Principal | undefined): RouteDecision {
+    const access = this.options.access;
+    if (!access || !principal) return decision;
+    const ranking = decision.ranking.map((r) =>
+      r.excluded === undefined && !access.allows(principal, r.model.id) ? { ...r, excluded: NOT_ALLOWED_FOR_KEY } : r,
+    );
+    ranking.sort((a, b) => (a.excluded === undefined ? 0 : 1) - (b.excluded === undefined ? 0 : 1));
+    return { ...decision, ranking };
   }
 
   /** The circuit breaker of the model's endpoint in this process. */
@@ -337,8 +351,20 @@ export class Engine {
 
 export type { Answer, FallbackAnswer, EngineStreamEvent };
 
-function noEligibleModel(decision: RouteDecision): OrchestratorError {
+const NOT_ALLOWED_FOR_KEY = 'not allowed for this API key';
+
+function noEligibleModel(decision: RouteDecision, principal: Principal | undefined): OrchestratorError {
   const reasons = decision.ranking.map((r) => `${r.model.id}: ${r.excluded ?? 'eligible'}`).join('; ');
+  const denied = decision.ranking.filter((r) => r.excluded === NOT_ALLOWED_FOR_KEY).map((r) => r.model.id);
+  // Nothing the key may call could take it: a permission problem, not a passing outage.
+  if (principal && denied.length > 0 && decision.ranking.every((r) => r.excluded === NOT_ALLOWED_FOR_KEY || r.excluded === 'no provider configured')) {
+    return new OrchestratorError({
+      kind: 'permission_denied',
+      reason: Reason.MODEL_NOT_ALLOWED,
+      message: `API key "${principal.name}" may not call any candidate of this route (${denied.join(', ')})`,
+      metadata: { key: principal.name, models: denied.join(',') },
+    });
+  }
   const tooLong = decision.ranking.length > 0 && decision.ranking.every((r) => r.excluded?.startsWith('context window'));
   if (tooLong) {
     return new OrchestratorError({

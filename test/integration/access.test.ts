@@ -5,7 +5,8 @@ import { CacheMode } from '../../src/gen/orchestrator/v1/chat.js';
 import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
 import { callUnary, streamRequest, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
-import { accessFile } from '../helpers/access-file.js';
+import { accessFile, sha } from '../helpers/access-file.js';
+import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
 import { decodeStatusDetails } from '../../src/server/errors.js';
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
@@ -13,7 +14,8 @@ const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 describe('API keys', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ env: { CONFIG_FILE: accessFile() } });
+    const frank = `    - { name: frank, sha256: ${sha('frank-secret')}, allowed_models: ["gpt-4o-mini"] }\n`;
+    h = await startHarness({ env: { CONFIG_FILE: accessFile(frank) } });
   });
   afterAll(async () => h.close());
   const chat = () => h.clients.chat.chat.bind(h.clients.chat);
@@ -48,6 +50,23 @@ describe('API keys', () => {
     expect(denied.decoded.errorInfo).toMatchObject({ reason: 'MODEL_NOT_ALLOWED', metadata: { key: 'alice', models: 'gpt-4o' } });
     const allowed = await callUnary(chat(), { model: 'gpt-3.5-turbo', prompt: 'hi', messages: [] }, { metadata: bearer('alice-secret') });
     expect(allowed.response.model).toBe('gpt-3.5-turbo');
+  });
+
+  it('routes a restricted key only to models it may call, and says so in the decision', async () => {
+    const route = { profile: RoutingProfile.ROUTING_PROFILE_QUALITY, candidates: [] };
+    const { response } = await callUnary(chat(), { model: '', prompt: 'Prove the theorem step by step', messages: [], route }, { metadata: bearer('frank-secret') });
+    expect(response.model).toBe('gpt-4o-mini');
+    expect(response.routeDecision?.chosenModel).toBe('gpt-4o-mini');
+    const ranking = response.routeDecision?.ranking ?? [];
+    expect(ranking.filter((r) => r.eligible).map((r) => r.model)).toEqual(['gpt-4o-mini']);
+    expect(ranking.find((r) => r.model === 'gpt-4o')).toMatchObject({ eligible: false, excludedReason: 'not allowed for this API key' });
+
+    const ranked = await callUnary(h.clients.models.rankModels.bind(h.clients.models), { profile: RoutingProfile.ROUTING_PROFILE_QUALITY, prompt: 'hi', candidates: [] }, { metadata: bearer('frank-secret') });
+    expect(ranked.response.decision?.chosenModel).toBe('gpt-4o-mini');
+
+    const denied = await unaryError(chat(), { model: '', prompt: 'hi', messages: [], route: { ...route, candidates: ['gpt-4o', 'gpt-4.1'] } }, { metadata: bearer('frank-secret') });
+    expect(denied.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(denied.decoded.errorInfo).toMatchObject({ reason: 'MODEL_NOT_ALLOWED', metadata: { key: 'frank' } });
   });
 });
 

@@ -43,7 +43,7 @@ export function modelService(deps: CallDeps, engine: Engine, limits: ValidationL
       };
     }),
 
-    rankModels: unary(deps, async (req) => {
+    rankModels: unary(deps, async (req, ctx) => {
       const v = new RequestValidator(limits);
       const profile = v.profile(req.profile, 'profile');
       const candidates = v.models(req.candidates, 'candidates');
@@ -51,9 +51,9 @@ export function modelService(deps: CallDeps, engine: Engine, limits: ValidationL
       if (req.prompt.length > limits.maxContentChars) v.add('prompt', `must be at most ${limits.maxContentChars} characters`);
       v.check();
       await engine.prepareRouting();
-      const decision = engine.rank(
-        { profile, candidates },
-        { messages: [{ role: 'user', content: req.prompt || 'Hello!' }], temperature: 0, maxTokens: req.maxTokens },
+      const decision = engine.forPrincipal(
+        engine.rank({ profile, candidates }, { messages: [{ role: 'user', content: req.prompt || 'Hello!' }], temperature: 0, maxTokens: req.maxTokens }),
+        ctx.principal,
       );
       return { decision: encodeDecision(decision) };
     }),
