@@ -35,10 +35,27 @@ export class RateLimits {
   }
 
   /** Takes one request and the estimated tokens; throws RESOURCE_EXHAUSTED past a limit. */
+  /**
+   * Takes one request and the estimated tokens from every limit that applies, or none: a
+   * refused call gives back what it took (rate-limiter-flexible counts a rejected `consume`
+   * too), so a refusal never shrinks what the caller has left.
+   */
   async admit(keyName: string | undefined, estimatedTokens: number): Promise<void> {
     const mine = keyName === undefined ? undefined : this.perKey.get(keyName);
-    for (const entry of [mine?.rpm, this.global.rpm]) if (entry) await this.take(entry, keyName ?? 'anonymous', 1);
-    for (const entry of [mine?.tpm, this.global.tpm]) if (entry) await this.take(entry, keyName ?? 'anonymous', Math.max(1, estimatedTokens));
+    const key = keyName ?? 'anonymous';
+    const wants: [Limiter, number][] = [];
+    for (const entry of [mine?.rpm, this.global.rpm]) if (entry) wants.push([entry, 1]);
+    for (const entry of [mine?.tpm, this.global.tpm]) if (entry) wants.push([entry, Math.max(1, estimatedTokens)]);
+    const taken: [Limiter, number][] = [];
+    try {
+      for (const want of wants) {
+        taken.push(want);
+        await this.take(want[0], key, want[1]);
+      }
+    } catch (err) {
+      await Promise.all(taken.map(([entry, points]) => entry.limiter.reward(this.keyOf(entry, key), points).catch(() => undefined)));
+      throw err;
+    }
   }
 
   /** After the call: charge (or refund) the difference between actual and estimated tokens. */

@@ -73,7 +73,8 @@ describe('API keys', () => {
 describe('rate limits and budgets', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ env: { CONFIG_FILE: accessFile() }, latencyScale: 0 });
+    const gina = `    - { name: gina, sha256: ${sha('gina-secret')}, limits: { requests_per_minute: 2, tokens_per_minute: 1000 } }\n`;
+    h = await startHarness({ env: { CONFIG_FILE: accessFile(gina) }, latencyScale: 0 });
   });
   afterAll(async () => h.close());
   const chat = () => h.clients.chat.chat.bind(h.clients.chat);
@@ -92,6 +93,19 @@ describe('rate limits and budgets', () => {
     expect(Number(limited.metadata.get('grpc-retry-pushback-ms')[0])).toBeGreaterThan(0);
     // Another key is not affected.
     await callUnary(chat(), { model: 'gpt-4o-mini', prompt: 'still fine', messages: [] }, { metadata: bearer('erin-secret') });
+  });
+
+  it('takes nothing from a key whose call was refused', async () => {
+    // An estimate over the tokens per minute is refused; it must not use up the request or the tokens left.
+    const big = await unaryError(chat(), { model: 'gpt-4o-mini', prompt: 'too big', messages: [], maxTokens: 5000 }, { metadata: bearer('gina-secret') });
+    expect(big.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(big.decoded.quotaFailure?.violations[0]?.description).toBe('1000 tokens per minute');
+    for (let i = 0; i < 2; i++) {
+      const { response } = await callUnary(chat(), { model: 'gpt-4o-mini', prompt: `small ${i}`, messages: [], maxTokens: 10 }, { metadata: bearer('gina-secret') });
+      expect(response.content.length).toBeGreaterThan(0);
+    }
+    const third = await unaryError(chat(), { model: 'gpt-4o-mini', prompt: 'third', messages: [], maxTokens: 10 }, { metadata: bearer('gina-secret') });
+    expect(third.decoded.quotaFailure?.violations[0]?.description).toBe('2 requests per minute');
   });
 
   it('counts tokens per minute from actual usage', async () => {
