@@ -19,6 +19,7 @@ import {
   parseRetryAfter,
   truncated,
   unreachable,
+  upstreamTimeout,
 } from './upstream-errors.js';
 
 export interface AnthropicProviderOptions {
@@ -31,6 +32,8 @@ export interface AnthropicProviderOptions {
   readonly baseURL: string;
   readonly apiKey: string;
   readonly defaultHeaders?: Readonly<Record<string, string>>;
+  /** Per upstream call, until the response headers, on top of the call's deadline (the provider's `timeout_ms`). */
+  readonly timeoutMs?: number;
   /**
    * The `anthropic-version` header. Default: the SDK's own (2026-10-21 for SDK 1.x), which has
    * no sampling parameters, so `temperature` is not sent; with an earlier version (2023-06-01)
@@ -87,9 +90,11 @@ export class AnthropicProvider implements Provider {
   readonly name: string;
   private readonly client: Anthropic;
   private readonly sendsTemperature: boolean;
+  private readonly timeoutMs: number | undefined;
 
   constructor(options: AnthropicProviderOptions) {
     this.name = options.name;
+    this.timeoutMs = options.timeoutMs;
     const version = options.anthropicVersion;
     this.sendsTemperature = version !== undefined && acceptsSampling(version);
     this.client = new Anthropic({
@@ -104,7 +109,7 @@ export class AnthropicProvider implements Provider {
       openTelemetry: { traces: false, propagation: false },
       // Our AbortSignal carries the real deadline; this only guards against a lost signal. Set
       // explicitly, it also keeps the SDK from refusing large non-streamed max_tokens.
-      timeout: 60 * 60 * 1000,
+      timeout: options.timeoutMs ?? 60 * 60 * 1000,
       defaultHeaders: {
         ...options.defaultHeaders,
         ...(version !== undefined ? { 'anthropic-version': version } : {}),
@@ -202,6 +207,7 @@ export class AnthropicProvider implements Provider {
     if (signal.aborted) return abortError(signal);
     // APIUserAbortError is an APIError without a status: test it first.
     if (err instanceof Anthropic.APIUserAbortError) return abortError(signal);
+    if (err instanceof Anthropic.APIConnectionTimeoutError && this.timeoutMs !== undefined) return upstreamTimeout(this.name, this.timeoutMs, err);
     if (err instanceof Anthropic.APIError) {
       // An `event: error` inside a 200 stream (e.g. overloaded_error) has a type, not a status.
       const status = typeof err.status === 'number' ? err.status : statusOfErrorType(err.type);

@@ -22,6 +22,7 @@ export function createProvider(spec: ProviderSpec, apiKey: string): Provider {
         apiKey,
         defaultHeaders: spec.headers,
         ...(spec.anthropicVersion ? { anthropicVersion: spec.anthropicVersion } : {}),
+        ...(spec.timeoutMs ? { timeoutMs: spec.timeoutMs } : {}),
       });
   }
 }

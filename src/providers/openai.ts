@@ -12,6 +12,7 @@ import {
   parseRetryAfter,
   truncated,
   unreachable,
+  upstreamTimeout,
 } from './upstream-errors.js';
 
 export interface OpenAIProviderOptions {
@@ -47,9 +48,11 @@ export class OpenAIProvider implements Provider {
   private readonly client: OpenAI;
   private readonly maxTokensField: 'max_tokens' | 'max_completion_tokens';
   private readonly http: UndiciFetch | undefined;
+  private readonly timeoutMs: number | undefined;
 
   constructor(options: OpenAIProviderOptions) {
     this.name = options.name;
+    this.timeoutMs = options.timeoutMs;
     this.maxTokensField =
       options.maxTokensField ?? (new URL(options.baseURL).hostname === 'api.openai.com' ? 'max_completion_tokens' : 'max_tokens');
     this.http =
@@ -142,6 +145,7 @@ export class OpenAIProvider implements Provider {
     if (err instanceof OrchestratorError) return err;
     if (signal.aborted) return abortError(signal);
     if (err instanceof OpenAI.APIUserAbortError) return abortError(signal);
+    if (err instanceof OpenAI.APIConnectionTimeoutError && this.timeoutMs !== undefined) return upstreamTimeout(this.name, this.timeoutMs, err);
     if (err instanceof OpenAI.APIError && typeof err.status === 'number') {
       return errorForUpstreamStatus({
         provider: this.name,

@@ -55,6 +55,18 @@ export function errorForUpstreamStatus(options: {
   });
 }
 
+/** The provider's own `timeout_ms` ran out before the upstream answered (its headers). */
+export function upstreamTimeout(provider: string, timeoutMs: number, cause: unknown): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'deadline_exceeded',
+    reason: Reason.UPSTREAM_TIMEOUT,
+    message: `${provider} did not answer within its timeout_ms (${timeoutMs} ms)`,
+    retryable: true,
+    metadata: { provider, timeout_ms: String(timeoutMs) },
+    cause,
+  });
+}
+
 export function unreachable(provider: string, cause: unknown): OrchestratorError {
   return new OrchestratorError({
     kind: 'unavailable',
