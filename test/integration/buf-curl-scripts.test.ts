@@ -1,0 +1,95 @@
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+/** examples/buf-curl: one script per RPC of the contract, each run once against a real server. */
+const run = promisify(execFile);
+const DIR = 'examples/buf-curl';
+
+/** `StreamChat` -> `stream-chat`. */
+const kebab = (name: string): string => name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+
+function rpcsOf(file: string): string[] {
+  return [...readFileSync(file, 'utf8').matchAll(/^\s*rpc\s+(\w+)\s*\(/gm)].map((m) => m[1] ?? '');
+}
+
+/** Every script the contract calls for: our RPCs by name, and health-<rpc> for grpc.health.v1. */
+function expectedScripts(): string[] {
+  const ours = readdirSync('proto/orchestrator/v1')
+    .filter((f) => f.endsWith('.proto'))
+    .flatMap((f) => rpcsOf(join('proto/orchestrator/v1', f)));
+  const health = rpcsOf('proto/grpc/health/v1/health.proto').map((rpc) => `health-${rpc}`);
+  return [...ours, ...health].map((rpc) => `${kebab(rpc)}.sh`).sort();
+}
+
+/** buf curl prints each message as indented JSON; a server stream prints several. */
+function messages(stdout: string): Record<string, unknown>[] {
+  return stdout
+    .trim()
+    .split(/\n(?=\{)/)
+    .map((chunk) => JSON.parse(chunk) as Record<string, unknown>);
+}
+
+/** What each script's output must look like (all messages of the call, in order). */
+const PLAUSIBLE: Record<string, (out: Record<string, unknown>[]) => void> = {
+  'chat.sh': ([m]) => expect(m).toMatchObject({ model: 'gpt-4o-mini', content: expect.stringContaining('Simulated') }),
+  'stream-chat.sh': (ms) => {
+    expect(Object.keys(ms[0] ?? {})).toEqual(['started']);
+    expect(Object.keys(ms.at(-1) ?? {})).toEqual(['completed']);
+    expect(ms.slice(1, -1).every((m) => 'delta' in m)).toBe(true);
+  },
+  'race.sh': ([m]) => {
+    expect(m?.model).toMatch(/^gpt-4o(-mini)?$/);
+    expect(m?.attempts).toHaveLength(2);
+  },
+  'fallback.sh': ([m]) => expect(m).toMatchObject({ modelUsed: 'gpt-4-turbo', content: expect.any(String) }),
+  'batch.sh': (ms) => {
+    expect(ms).toHaveLength(4);
+    expect(ms.at(-1)).toMatchObject({ summary: { total: 3, successful: 2, failed: 1 } });
+  },
+  'list-models.sh': ([m]) => expect((m?.models as { id: string }[]).map((x) => x.id)).toContain('gpt-4o'),
+  'rank-models.sh': ([m]) => expect(m).toMatchObject({ decision: { profile: 'ROUTING_PROFILE_SPEED', ranking: expect.any(Array) } }),
+  'get-stats.sh': ([m]) => expect(m).toHaveProperty('uptimeSeconds'),
+  'watch-stats.sh': (ms) => {
+    expect(ms).toHaveLength(2);
+    for (const m of ms) expect(m).toHaveProperty('stats.uptimeSeconds');
+  },
+  'health-check.sh': ([m]) => expect(m).toEqual({ status: 'SERVING' }),
+  'health-list.sh': ([m]) => expect(m).toHaveProperty(['statuses', 'orchestrator.v1.ChatService', 'status'], 'SERVING'),
+  'health-watch.sh': (ms) => expect(ms).toEqual([{ status: 'SERVING' }]),
+};
+
+/** How each script is run so that it ends by itself (streams that never end take COUNT). */
+const ARGS: Record<string, { env?: Record<string, string>; body?: object }> = {
+  'watch-stats.sh': { env: { COUNT: '2' }, body: { intervalMs: 100 } },
+  'health-watch.sh': { env: { COUNT: '1' } },
+};
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => h?.close());
+
+describe('examples/buf-curl', () => {
+  it('has one executable script per RPC in proto/ (ours and grpc.health.v1), and nothing else', () => {
+    const scripts = readdirSync(DIR)
+      .filter((f) => f.endsWith('.sh') && statSync(join(DIR, f)).mode & 0o100)
+      .sort();
+    expect(scripts).toEqual(expectedScripts());
+    expect(Object.keys(PLAUSIBLE).sort()).toEqual(expectedScripts());
+  });
+
+  // Concurrently: most of each run is npx and buf starting up.
+  it.concurrent.each(expectedScripts())('%s exits 0 with a plausible answer from a real server', async (script) => {
+    const { env = {}, body } = ARGS[script] ?? {};
+    const { stdout } = await run('bash', [join(DIR, script), ...(body ? [JSON.stringify(body)] : [])], {
+      timeout: 20_000,
+      env: { ...process.env, ADDR: `127.0.0.1:${h.app.port}`, ...env },
+    });
+    PLAUSIBLE[script]?.(messages(stdout));
+  }, 25_000);
+});
