@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { BrokenCircuitError, handleWhen, retry } from 'cockatiel';
+import { BrokenCircuitError, CircuitState, handleWhen, retry, type CircuitBreakerPolicy } from 'cockatiel';
 import { costOf, type CatalogModel } from '../catalog/catalog.js';
 import type { AttemptOutcome, AttemptRecord, ChatMessage, TokenUsage } from '../domain/chat.js';
 import { ZERO_USAGE } from '../domain/chat.js';
@@ -65,6 +65,15 @@ interface TryInfo {
   readonly backoffMs: number;
 }
 
+/**
+ * What one call hands the breaker: its value as soon as there is one and, for a stream, the
+ * outcome that settles when the stream ends (the breaker's success or failure is decided then).
+ */
+interface Guarded<T> {
+  readonly value: T;
+  readonly outcome?: Promise<void>;
+}
+
 type OnRecord = (record: AttemptRecord) => void;
 
 export interface AttemptRunnerOptions {
@@ -100,7 +109,7 @@ export class AttemptRunner {
         const result = await this.once(spec, provider, info);
         records.push(result.record);
         if (!result.ok) throw result.error;
-        return result;
+        return { value: result };
       });
       return { ok: true, completion: done.completion, record: done.record, records };
     } catch (err) {
@@ -110,7 +119,9 @@ export class AttemptRunner {
 
   /**
    * Opens a stream and waits for its first event, retrying (and honouring the breaker) until
-   * then. After the first token nothing is retried: the caller already relayed it.
+   * then. After the first token nothing is retried: the caller already relayed it. The breaker
+   * judges the stream when it ends: a clean end is a success, a failure after tokens (cut,
+   * stall, malformed chunk) is a failure; the first token alone proves nothing.
    */
   async openStream(spec: AttemptSpec, onRecord: OnRecord): Promise<OpenStreamResult> {
     const provider = this.providerOf(spec.model);
@@ -125,10 +136,16 @@ export class AttemptRunner {
     };
     try {
       const stream = await this.resilient(spec, provider, async (info) => {
-        const rest = this.streamOnce(spec, provider, info, record);
+        let settle: (error: OrchestratorError | undefined) => void = () => undefined;
+        const outcome = new Promise<void>((resolve, reject) => {
+          settle = (error) => (error ? reject(error) : resolve());
+        });
+        // Only the breaker awaits it, and only once the stream opened.
+        outcome.catch(() => undefined);
+        const rest = this.streamOnce({ spec, provider, info, onRecord: record, onEnd: (error) => settle(error) });
         const first = await rest.next();
         if (first.done) throw new Error(`provider stream for ${spec.model.id} ended without an event`);
-        return { model: spec.model, provider: provider.name, first: first.value, rest };
+        return { value: { model: spec.model, provider: provider.name, first: first.value, rest }, outcome };
       });
       return { ok: true, stream };
     } catch (err) {
@@ -138,12 +155,7 @@ export class AttemptRunner {
     }
   }
 
-  /** A stream that failed after its first token still counts against its model's breaker. */
-  async reportStreamFailure(stream: OpenedStream, error: unknown): Promise<void> {
-    await this.options.breakers.recordFailure(`${stream.provider}/${stream.model.id}`, error);
-  }
-
-  private async resilient<T>(spec: AttemptSpec, provider: Provider, call: (info: TryInfo) => Promise<T>): Promise<T> {
+  private async resilient<T>(spec: AttemptSpec, provider: Provider, call: (info: TryInfo) => Promise<Guarded<T>>): Promise<T> {
     const breaker = this.options.breakers.for(endpointOf(provider, spec.model));
     const budget = this.options.budgets.for(provider.name);
     const { maxAttempts, initialBackoffMs, maxBackoffMs } = this.options.retry;
@@ -166,7 +178,7 @@ export class AttemptRunner {
           if (spec.signal.aborted) throw abortReason(spec.signal);
           calling = true;
           try {
-            return await breaker.execute(() => call({ retry: attempt, backoffMs: attempt === 0 ? 0 : backoffMs }));
+            return await throughBreaker(breaker, () => call({ retry: attempt, backoffMs: attempt === 0 ? 0 : backoffMs }));
           } finally {
             calling = false;
           }
@@ -238,7 +250,15 @@ export class AttemptRunner {
    * Recorded once, when it ends, fails, or the consumer stops pulling (then: cancelled, with
    * the usage of what was generated so far).
    */
-  private async *streamOnce(spec: AttemptSpec, provider: Provider, info: TryInfo, onRecord: OnRecord): AsyncGenerator<ProviderStreamEvent> {
+  private async *streamOnce(options: {
+    spec: AttemptSpec;
+    provider: Provider;
+    info: TryInfo;
+    onRecord: OnRecord;
+    /** Told once, when the stream is over: undefined for a clean end. */
+    onEnd: (error: OrchestratorError | undefined) => void;
+  }): AsyncGenerator<ProviderStreamEvent> {
+    const { spec, provider, info, onRecord } = options;
     const started = performance.now();
     const upstream = spec.upstream?.requestStarted({ model: spec.model.id, provider: provider.name, retry: info.retry });
     const child = childSignal(spec.signal);
@@ -280,6 +300,7 @@ export class AttemptRunner {
         error = asOrchestratorError(child.signal.reason, child.signal);
       }
       child.dispose();
+      options.onEnd(error);
       onRecord(
         this.finish({
           spec,
@@ -346,6 +367,26 @@ export class AttemptRunner {
 
 function endpointOf(provider: Provider, model: CatalogModel): string {
   return `${provider.name}/${model.id}`;
+}
+
+/**
+ * Runs `start` under the breaker and hands back its value as soon as there is one, while the
+ * breaker keeps waiting for the outcome (a stream: until it ends). A half-open breaker whose
+ * probe is still running admits nobody else: the caller skips the model instead of waiting
+ * for the probe (cockatiel would queue it behind the probe, a whole stream long).
+ */
+function throughBreaker<T>(breaker: CircuitBreakerPolicy, start: () => Promise<Guarded<T>>): Promise<T> {
+  if (breaker.state === CircuitState.HalfOpen) return Promise.reject(new BrokenCircuitError());
+  return new Promise<T>((resolve, reject) => {
+    breaker
+      .execute(async () => {
+        const { value, outcome } = await start();
+        resolve(value);
+        await outcome;
+      })
+      // After `resolve` this changes nothing: the stream's own failure reaches its consumer.
+      .catch(reject);
+  });
 }
 
 /** The promise, or the abort reason as soon as the signal aborts while `cutShort()` says so. */

@@ -130,6 +130,76 @@ describe('circuit breaker', () => {
     expect(engine.breakerState('gpt-4o')).toBe('closed');
   });
 
+  it('counts a stream cut after its first token as a failure: such streams open the breaker', async () => {
+    const { engine, provider } = engineFixture({ env });
+    provider.script('gpt-4o', { kind: 'cut', afterTokens: 1 });
+    for (let i = 0; i < 3; i++) {
+      const { error } = await collect(engine.stream(ref('gpt-4o'), target('single', []), input(), context()));
+      expect(error?.reason).toBe(Reason.UPSTREAM_ERROR);
+    }
+    expect(engine.breakerState('gpt-4o')).toBe('open');
+    const { events, error } = await collect(engine.stream(ref('gpt-4o'), target('single', []), input(), context()));
+    expect(events).toEqual([]);
+    expect(error?.reason).toBe(Reason.CIRCUIT_OPEN);
+    expect(provider.calls).toHaveLength(3);
+  });
+
+  it('judges a half-open stream probe when it ends, not at its first token, and skips callers meanwhile', async () => {
+    const { engine, provider } = engineFixture({ env });
+    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('a') }, { kind: 'fail', error: upstreamFailure('b') }, { kind: 'fail', error: upstreamFailure('c') }, { kind: 'cut', afterTokens: 2 });
+    for (let i = 0; i < 3; i++) await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    expect(engine.breakerState('gpt-4o')).toBe('open');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(engine.breakerState('gpt-4o')).toBe('half_open');
+
+    const probe = engine.stream(ref('gpt-4o'), target('single', []), input(), context())[Symbol.asyncIterator]();
+    expect((await probe.next()).value).toMatchObject({ type: 'started', model: 'gpt-4o' });
+    expect((await probe.next()).value).toMatchObject({ type: 'delta' });
+    // Tokens are flowing, but the probe has not ended: still half-open, and nobody else gets in.
+    expect(engine.breakerState('gpt-4o')).toBe('half_open');
+    const meanwhile = await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    expect(meanwhile.reason).toBe(Reason.CIRCUIT_OPEN);
+    expect(provider.calls).toHaveLength(4);
+
+    const rest = await collect({ [Symbol.asyncIterator]: () => probe });
+    expect(rest.error?.reason).toBe(Reason.UPSTREAM_ERROR);
+    expect(engine.breakerState('gpt-4o')).toBe('open');
+  });
+
+  it('reopens when the half-open probe fails', async () => {
+    const { engine, provider } = engineFixture({ env });
+    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('still down') });
+    for (let i = 0; i < 3; i++) await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(engine.breakerState('gpt-4o')).toBe('half_open');
+    const probe = await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    expect(probe.reason).toBe(Reason.UPSTREAM_ERROR);
+    expect(engine.breakerState('gpt-4o')).toBe('open');
+    const skipped = await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    expect(skipped.reason).toBe(Reason.CIRCUIT_OPEN);
+    expect(provider.calls).toHaveLength(4);
+  });
+
+  it('opens on the failure rate alone (BREAKER_FAILURE_RATE below 1)', async () => {
+    const { engine, provider } = engineFixture({
+      env: { BREAKER_CONSECUTIVE_FAILURES: '1000', BREAKER_FAILURE_RATE: '0.5', BREAKER_SAMPLING_WINDOW_MS: '10000', BREAKER_MIN_RPS: '0.5' },
+    });
+    const ok = { kind: 'answer', content: 'fine' } as const;
+    const bad = { kind: 'fail', error: upstreamFailure('flaky') } as const;
+    provider.script('gpt-4o', ok, bad, ok, bad, bad);
+    // The window needs 10 s x 0.5 rps = 5 calls before the rate counts; never two failures in a row before the last.
+    for (const step of [ok, bad, ok, bad]) {
+      const call = engine.chat(ref('gpt-4o'), input(), context());
+      if (step.kind === 'fail') await failureOf(call);
+      else await call;
+      expect(engine.breakerState('gpt-4o')).toBe('closed');
+    }
+    await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    // 3 failures out of 5 > 50 %.
+    expect(engine.breakerState('gpt-4o')).toBe('open');
+    expect((await failureOf(engine.chat(ref('gpt-4o'), input(), context()))).reason).toBe(Reason.CIRCUIT_OPEN);
+  });
+
   it('lets fallback skip an open model without waiting', async () => {
     const { engine, provider } = engineFixture({ env });
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('down') });

@@ -27,8 +27,9 @@ class ConsecutiveOrRateBreaker implements IBreaker {
 
   constructor(options: BreakerOptions) {
     this.consecutive = new ConsecutiveBreaker(options.consecutiveFailures);
+    // cockatiel's SamplingBreaker takes a rate strictly between 0 and 1; outside it the rule is off.
     this.sampling =
-      options.failureRate < 1
+      options.failureRate > 0 && options.failureRate < 1
         ? new SamplingBreaker({ threshold: options.failureRate, duration: options.samplingWindowMs, minimumRps: options.minRps })
         : undefined;
   }
@@ -96,15 +97,5 @@ export class BreakerRegistry {
       default:
         return 'closed';
     }
-  }
-
-  /**
-   * Reports a failure that happened outside an executed call (a stream that broke after its
-   * first token), so it still counts against the breaker.
-   */
-  async recordFailure(endpoint: string, error: unknown): Promise<void> {
-    await this.for(endpoint)
-      .execute(() => Promise.reject(error))
-      .catch(() => undefined);
   }
 }

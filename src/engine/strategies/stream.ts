@@ -138,7 +138,6 @@ export async function* streamWithStrategy(deps: Deps, plan: Plan, options: Strea
       };
       return;
     }
-    await deps.runner.reportStreamFailure(stream, failure);
     if (!options.restartOnFailure || ctx.signal.aborted) throw aggregateFailure(attempts, ctx.signal);
     const replacement = await openNext();
     if (!replacement) throw aggregateFailure(attempts, ctx.signal);
