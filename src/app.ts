@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { Catalog } from './catalog/catalog.js';
 import { BUILTIN_MODELS } from './catalog/models.js';
 import { ConfigError, type Config } from './config/config.js';
-import { loadConfigFile, type FileConfig, type ProviderSpec } from './config/file.js';
+import { ConfigFileError, loadConfigFile, type FileConfig, type ProviderSpec } from './config/file.js';
 import { checkProviderUrl, checkResolvedHost } from './config/ssrf.js';
 import { Engine } from './engine/engine.js';
 import { DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName } from './engine/routing/profiles.js';
@@ -48,7 +48,7 @@ const SIMULATOR_ANTHROPIC_PROVIDER = 'simulator-anthropic';
 export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<App> {
   const file = config.configFile ? loadConfigFile(config.configFile) : undefined;
   const registry = new ProviderRegistry();
-  for (const spec of providerSpecs(config, file)) {
+  for (const [index, spec] of providerSpecs(config, file).entries()) {
     // The OPENAI_* shorthand was parsed with the config; file providers name their variable.
     const apiKey =
       spec.name === 'openai' && spec.apiKeyEnv === 'OPENAI_API_KEY' && config.openai.apiKey
@@ -60,8 +60,9 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
       log.warn({ provider: spec.name, apiKeyEnv: spec.apiKeyEnv }, 'provider skipped: its API key variable is not set');
       continue;
     }
-    const unresolvable = await checkResolvedHost(spec.baseURL, spec).catch(() => undefined);
-    if (unresolvable) throw new Error(`provider ${spec.name}: base URL refused: ${unresolvable}`);
+    // A host that does not resolve (yet) is not refused; one that resolves to a refused address is.
+    const refused = await checkResolvedHost(spec.baseURL, spec).catch(() => undefined);
+    if (refused) throw baseUrlRefused(config, file, index, refused);
     registry.register(createProvider(spec, apiKey));
   }
   let simulator: Simulator | undefined;
@@ -192,6 +193,14 @@ function providerSpecs(config: Config, file: FileConfig | undefined): ProviderSp
     });
   }
   return specs;
+}
+
+/** A base URL whose host resolves to a refused address: a config error naming where it was set (exit 2). */
+function baseUrlRefused(config: Config, file: FileConfig | undefined, index: number, problem: string): Error {
+  // providerSpecs lists the file's providers first, in file order; after them, the OPENAI_* shorthand.
+  return config.configFile && index < (file?.providers.length ?? 0)
+    ? new ConfigFileError(config.configFile, [`providers[${index}].base_url: ${problem}`])
+    : new ConfigError([`OPENAI_BASE_URL: ${problem}`]);
 }
 
 /** Catalog problems (duplicate names, unknown fallbacks) are configuration errors: exit 2, naming the file. */

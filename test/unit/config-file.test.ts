@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigFileError, loadConfigFile } from '../../src/config/file.js';
-import { checkProviderUrl, isLinkLocal } from '../../src/config/ssrf.js';
+import { checkProviderUrl, checkResolvedHost, isLinkLocal, isMetadataAddress, type HostLookup } from '../../src/config/ssrf.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'llmo-config-'));
 function file(name: string, text: string): string {
@@ -116,6 +116,20 @@ describe('provider URL guard (SSRF)', () => {
     expect(refuse('not a url')).toMatch(/not a URL/);
   });
 
+  it('ignores the trailing dot of a fully qualified host name', () => {
+    expect(refuse('http://metadata.google.internal./computeMetadata/v1')).toMatch(/^metadata\.google\.internal is a cloud metadata endpoint/);
+    expect(refuse('http://METADATA.goog../')).toMatch(/metadata\.goog is a cloud metadata endpoint/);
+  });
+
+  it('refuses the Alibaba Cloud metadata address, not the rest of 100.64.0.0/10', () => {
+    expect(refuse('http://100.100.100.200/latest/meta-data')).toMatch(/100\.100\.100\.200 is a cloud metadata address/);
+    expect(refuse('http://[::ffff:100.100.100.200]/')).toMatch(/cloud metadata address/);
+    expect(refuse('http://[fd00:ec2:0::254]/')).toMatch(/cloud metadata address/);
+    expect(refuse('http://100.101.102.103:8080/v1')).toBeUndefined();
+    expect(isMetadataAddress('100.100.100.200')).toBe(true);
+    expect(isMetadataAddress('100.100.100.201')).toBe(false);
+  });
+
   it('lets a provider opt in explicitly', () => {
     expect(checkProviderUrl('http://169.254.169.254/v1', { allowLinkLocal: true })).toBeUndefined();
   });
@@ -130,5 +144,45 @@ describe('provider URL guard (SSRF)', () => {
     expect(isLinkLocal('fe80::abcd')).toBe(true);
     expect(isLinkLocal('127.0.0.1')).toBe(false);
     expect(isLinkLocal('example.com')).toBe(false);
+  });
+});
+
+describe('provider host resolution guard (SSRF, DNS half)', () => {
+  const lookups: string[] = [];
+  const resolvesTo =
+    (...addresses: string[]): HostLookup =>
+    async (host) => {
+      lookups.push(host);
+      return addresses.map((address) => ({ address }));
+    };
+  const check = (url: string, lookup: HostLookup, allowLinkLocal = false) => checkResolvedHost(url, { allowLinkLocal, lookup });
+
+  it('refuses a host when any of its addresses is link-local or a metadata address', async () => {
+    expect(await check('https://llm.internal.example/v1', resolvesTo('10.0.0.7', '169.254.169.254'))).toBe(
+      'llm.internal.example resolves to link-local address 169.254.169.254 (set allow_link_local to permit)',
+    );
+    expect(await check('https://llm.example/v1', resolvesTo('100.100.100.200'))).toMatch(/resolves to cloud metadata address 100\.100\.100\.200/);
+    expect(await check('https://llm.example/v1', resolvesTo('fe80::1'))).toMatch(/link-local address fe80::1/);
+  });
+
+  it('accepts ordinary, loopback and private addresses', async () => {
+    expect(await check('https://api.openai.com/v1', resolvesTo('104.18.6.192', '2606:4700::6812:6c0'))).toBeUndefined();
+    expect(await check('http://ollama.lan:11434/v1', resolvesTo('192.168.1.20'))).toBeUndefined();
+    expect(await check('http://localhost:11434/v1', resolvesTo('127.0.0.1', '::1'))).toBeUndefined();
+  });
+
+  it('looks up the host without its trailing dot, never IP literals, and not at all when allowed', async () => {
+    lookups.length = 0;
+    expect(await check('http://Metadata.Example.', resolvesTo('169.254.169.254'))).toMatch(/^metadata\.example resolves to link-local/);
+    expect(await check('http://10.1.2.3/v1', resolvesTo('169.254.169.254'))).toBeUndefined();
+    expect(await check('http://evil.example/v1', resolvesTo('169.254.169.254'), true)).toBeUndefined();
+    expect(lookups).toEqual(['metadata.example']);
+  });
+
+  it('lets a failed lookup reach the caller', async () => {
+    const failing: HostLookup = async () => {
+      throw Object.assign(new Error('getaddrinfo ENOTFOUND nowhere.invalid'), { code: 'ENOTFOUND' });
+    };
+    await expect(check('http://nowhere.invalid/v1', failing)).rejects.toThrow(/ENOTFOUND/);
   });
 });
