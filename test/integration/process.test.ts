@@ -1,21 +1,31 @@
 import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HealthCheckResponse_ServingStatus } from '../../src/gen/grpc/health/v1/health.js';
-import { callUnary, clientsFor, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
+import { callUnary, clientsFor, type Clients, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
+import { Reason } from '../../src/domain/errors.js';
 
 const run = promisify(execFile);
 const BUF = 'node_modules/.bin/buf';
 
+// Absolute, so that the server can run in another working directory (the .env test).
+const TSX = import.meta.resolve('tsx');
+const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+
 /** Starts src/main.ts as `npm start` would, with simulated models, and waits for its port. */
-async function startMain(env: Record<string, string>): Promise<{ child: ChildProcessWithoutNullStreams; port: number; logs: string[] }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+async function startMain(
+  env: Record<string, string>,
+  options: { cwd?: string } = {},
+): Promise<{ child: ChildProcessWithoutNullStreams; port: number; logs: string[] }> {
+  const child = spawn(process.execPath, ['--import', TSX, MAIN], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', OPENAI_API_KEY: '', SIMULATOR_LATENCY_SCALE: '0.2', ...env },
+    ...(options.cwd ? { cwd: options.cwd } : {}),
   });
   const logs: string[] = [];
   const port = await new Promise<number>((resolve, reject) => {
@@ -35,6 +45,26 @@ async function startMain(env: Record<string, string>): Promise<{ child: ChildPro
     child.on('exit', (code) => reject(new Error(`exited early with ${code}: ${logs.join('\n')}`)));
   });
   return { child, port, logs };
+}
+
+type Main = Awaited<ReturnType<typeof startMain>>;
+
+/** Runs `body` against a fresh server process with clients on it; kills what is left afterwards. */
+async function withMain(env: Record<string, string>, body: (main: Main, clients: Clients) => Promise<void>, options: { cwd?: string } = {}): Promise<void> {
+  const main = await startMain(env, options);
+  const clients = clientsFor(main.port);
+  try {
+    await body(main, clients);
+  } finally {
+    clients.close();
+    if (main.child.exitCode === null) main.child.kill('SIGKILL');
+  }
+}
+
+async function exitCodeOf(main: Main): Promise<number | null> {
+  if (main.child.exitCode !== null) return main.child.exitCode;
+  const [code] = (await once(main.child, 'exit')) as [number | null];
+  return code;
 }
 
 async function bufCurl(port: number, path: string, body?: object, extra: string[] = []): Promise<string> {
@@ -93,21 +123,18 @@ describe('npm start with no API key', () => {
 
   it('exits 0 on SIGTERM', async () => {
     main.child.kill('SIGTERM');
-    const [code] = (await once(main.child, 'exit')) as [number | null];
-    expect(code).toBe(0);
+    expect(await exitCodeOf(main)).toBe(0);
     expect(main.logs.join('\n')).toContain('shutting down');
   });
 });
 
-describe('SIGTERM with a stream in flight', () => {
+describe.each(['SIGTERM', 'SIGINT'] as const)('%s with a stream in flight', (signal) => {
   it('goes NOT_SERVING, refuses new calls, lets the stream finish, and exits 0', async () => {
-    const main = await startMain({ LOG_LEVEL: 'info', SIMULATOR_LATENCY_SCALE: '1', SHUTDOWN_GRACE_MS: '8000' });
-    const clients = clientsFor(main.port);
-    try {
+    await withMain({ LOG_LEVEL: 'info', SIMULATOR_LATENCY_SCALE: '1', SHUTDOWN_GRACE_MS: '8000' }, async (main, clients) => {
       const call = clients.chat.streamChat(streamRequest({ model: 'gpt-4-turbo', prompt: 'a long answer please' }));
       const done = collectStream(call);
       await new Promise<void>((resolve) => call.once('data', () => resolve()));
-      main.child.kill('SIGTERM');
+      main.child.kill(signal);
       await new Promise((r) => setTimeout(r, 100));
       const health = await callUnary(clients.health.check.bind(clients.health), { service: 'orchestrator.v1.ChatService' });
       expect(health.response.status).toBe(HealthCheckResponse_ServingStatus.NOT_SERVING);
@@ -116,11 +143,60 @@ describe('SIGTERM with a stream in flight', () => {
       const { status, messages } = await done;
       expect(status.code).toBe(grpc.status.OK);
       expect(messages.at(-1)?.event?.$case).toBe('completed');
-      const [code] = (await once(main.child, 'exit')) as [number | null];
-      expect(code).toBe(0);
+      expect(await exitCodeOf(main)).toBe(0);
+      expect(main.logs.some((l) => l.includes('shutting down') && l.includes(`"signal":"${signal}"`))).toBe(true);
+    });
+  }, 30_000);
+});
+
+describe('SIGTERM when the grace period runs out', () => {
+  it('ends the stream still running with UNAVAILABLE (DRAINING) and the usage so far, and exits 0', async () => {
+    // gpt-4-turbo at 35 tokens/s, slowed down 4x: even the shortest answer (12 tokens) takes
+    // over a second, far longer than the 300 ms of grace.
+    await withMain({ LOG_LEVEL: 'info', SIMULATOR_LATENCY_SCALE: '4', SHUTDOWN_GRACE_MS: '300' }, async (main, clients) => {
+      const call = clients.chat.streamChat(streamRequest({ model: 'gpt-4-turbo', prompt: 'a long answer please' }));
+      const done = collectStream(call);
+      // The first delta: a token has been generated, so there is usage to report.
+      await new Promise<void>((resolve) => {
+        const onData = (m: { event?: { $case: string } }): void => {
+          if (m.event?.$case !== 'delta') return;
+          call.off('data', onData);
+          resolve();
+        };
+        call.on('data', onData);
+      });
+      main.child.kill('SIGTERM');
+      const { status, messages, error } = await done;
+      expect(status.code).toBe(grpc.status.UNAVAILABLE);
+      expect(messages.some((m) => m.event?.$case === 'completed')).toBe(false);
+      expect(error?.decoded.errorInfo?.reason).toBe(Reason.DRAINING);
+      const usage = error?.decoded.errorInfo?.metadata ?? {};
+      expect(Number(usage['completion_tokens'])).toBeGreaterThan(0);
+      expect(Number(usage['prompt_tokens'])).toBeGreaterThan(0);
+      expect(Number(usage['cost_usd'])).toBeGreaterThan(0);
+      expect(usage['attempts']).toMatch(/^gpt-4-turbo:/);
+      expect(await exitCodeOf(main)).toBe(0);
+      expect(main.logs.join('\n')).toContain('grace period over');
+    });
+  }, 30_000);
+});
+
+describe('.env in the working directory', () => {
+  it('is loaded, and a variable set in the real environment wins over it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmo-dotenv-'));
+    // DEFAULT_TEMPERATURE=9 is invalid: if the file won over the environment, start-up would fail.
+    writeFileSync(join(dir, '.env'), 'DEFAULT_MODEL=gpt-4o-mini\nDEFAULT_TEMPERATURE=9\n');
+    try {
+      await withMain(
+        { LOG_LEVEL: 'info', DEFAULT_TEMPERATURE: '0.5' },
+        async (_main, clients) => {
+          const chat = await callUnary(clients.chat.chat.bind(clients.chat), { model: '', prompt: 'hello', messages: [] });
+          expect(chat.response.model).toBe('gpt-4o-mini');
+        },
+        { cwd: dir },
+      );
     } finally {
-      clients.close();
-      if (main.child.exitCode === null) main.child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 30_000);
 });
@@ -136,8 +212,7 @@ describe('npm start with LOG_FILE and metrics', () => {
       const metrics = await (await fetch(listening.metrics ?? '')).text();
       expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="Chat"[^}]*grpc_code="OK"\} 1/);
       main.child.kill('SIGTERM');
-      const [code] = (await once(main.child, 'exit')) as [number | null];
-      expect(code).toBe(0);
+      expect(await exitCodeOf(main)).toBe(0);
       const lines = readFileSync(join(dir, 'logs', 'app.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(lines.find((l) => l.msg === 'call' && l.method === '/orchestrator.v1.ChatService/Chat')).toMatchObject({ model: 'gpt-4o-mini', provider: 'simulator' });
       expect(lines.at(-1)?.msg).toBe('stopped');
