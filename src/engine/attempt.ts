@@ -160,12 +160,10 @@ export class AttemptRunner {
     const budget = this.options.budgets.for(provider.name);
     const { maxAttempts, initialBackoffMs, maxBackoffMs } = this.options.retry;
     let backoffMs = 0;
+    const backoff = new UpstreamAwareBackoff({ initialDelayMs: initialBackoffMs, maxDelayMs: maxBackoffMs }, spec.deadline);
     const policy = retry(
-      handleWhen((err) => this.shouldRetry(err, spec, budget)),
-      {
-        maxAttempts: maxAttempts - 1,
-        backoff: new UpstreamAwareBackoff({ initialDelayMs: initialBackoffMs, maxDelayMs: maxBackoffMs }, spec.deadline),
-      },
+      handleWhen((err) => this.shouldRetry(err, { spec, budget, backoff })),
+      { maxAttempts: maxAttempts - 1, backoff },
     ).dangerouslyUnref();
     const onRetry = policy.onRetry((event) => {
       backoffMs = event.delay;
@@ -193,11 +191,13 @@ export class AttemptRunner {
     }
   }
 
-  private shouldRetry(err: Error, spec: AttemptSpec, budget: RetryBudget): boolean {
+  private shouldRetry(err: Error, options: { spec: AttemptSpec; budget: RetryBudget; backoff: UpstreamAwareBackoff }): boolean {
+    const { spec, budget, backoff } = options;
     if (!isRetryable(err) || spec.signal.aborted) return false;
     const remaining = spec.deadline - Date.now();
-    // A Retry-After that does not fit in the deadline: fail now, the caller gets RetryInfo.
-    if (remaining <= 0 || (err.retryAfterMs !== undefined && err.retryAfterMs >= remaining)) return false;
+    // A wait (Retry-After or jittered backoff) that does not fit in the deadline: fail now with
+    // the upstream error (and its RetryInfo) instead of sleeping into DEADLINE_EXCEEDED.
+    if (remaining <= 0 || backoff.plan(err) >= remaining) return false;
     if (!budget.canRetry()) {
       this.options.telemetry.recordRetryThrottled();
       return false;

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { OrchestratorError, Reason } from '../../src/domain/errors.js';
 import type { EngineStreamEvent } from '../../src/engine/strategies/stream.js';
 import type { StreamTarget } from '../../src/engine/engine.js';
@@ -90,6 +90,33 @@ describe('retries', () => {
     expect(Date.now() - started).toBeLessThan(200);
     expect(provider.calls).toHaveLength(1);
     expect(err.retryAfterMs).toBe(5_000);
+  });
+
+  describe('a jittered backoff against the deadline', () => {
+    const SLOW_BACKOFF = { ...RETRIES, RETRY_INITIAL_BACKOFF_MS: '5000', RETRY_MAX_BACKOFF_MS: '5000' };
+    afterEach(() => vi.restoreAllMocks());
+
+    it('fails at once with the upstream error when the planned wait outlasts the deadline', async () => {
+      // Full jitter draws Math.random() x 5 s: 0.99 plans a 4.95 s wait, the deadline is 1 s away.
+      vi.spyOn(Math, 'random').mockReturnValue(0.99);
+      const { engine, provider } = engineFixture({ env: SLOW_BACKOFF });
+      provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('down') }, { kind: 'answer', content: 'too late' });
+      const started = Date.now();
+      const err = await failureOf(engine.chat(ref('gpt-4o'), input(), context({ timeoutMs: 1_000 })));
+      expect(Date.now() - started).toBeLessThan(500);
+      expect(provider.calls).toHaveLength(1);
+      expect(err.kind).toBe('unavailable');
+      expect(err.reason).toBe(Reason.UPSTREAM_ERROR);
+    });
+
+    it('sleeps exactly the planned wait when it fits', async () => {
+      vi.spyOn(Math, 'random').mockReturnValue(0.01);
+      const { engine, provider } = engineFixture({ env: SLOW_BACKOFF });
+      provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('blip') }, { kind: 'answer', content: 'ok' });
+      const answer = await engine.chat(ref('gpt-4o'), input(), context({ timeoutMs: 5_000 }));
+      expect(answer.content).toBe('ok');
+      expect(answer.attempts[1]?.backoffMs).toBe(50);
+    });
   });
 
   it('stops retrying when the retry budget runs low (gRFC A6 throttling)', async () => {
