@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import type { LimiterStore } from './limits.js';
 import { sharedStateDown } from './limits.js';
 
@@ -7,59 +7,108 @@ export interface Spend {
   readonly month: number;
 }
 
+export interface Periods {
+  readonly day: string;
+  readonly month: string;
+  /** Until 00:00 UTC tomorrow: when a daily budget resets. */
+  readonly msToNextDay: number;
+  /** Until 00:00 UTC on the 1st of next month: when a monthly budget resets. */
+  readonly msToNextMonth: number;
+}
+
 /** UTC calendar periods: budgets reset at 00:00 UTC and on the 1st of the month. */
-export function periodsOf(now: Date): { day: string; month: string; msToNextDay: number } {
+export function periodsOf(now: Date): Periods {
   const day = now.toISOString().slice(0, 10);
-  const next = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
-  return { day, month: day.slice(0, 7), msToNextDay: next - now.getTime() };
+  const nextDay = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
+  const nextMonth = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
+  return { day, month: day.slice(0, 7), msToNextDay: nextDay - now.getTime(), msToNextMonth: nextMonth - now.getTime() };
 }
 
 const DAY_TTL_S = 2 * 86_400;
 const MONTH_TTL_S = 32 * 86_400;
+/** Budget keys (key name × day or month) remembered in memory; the oldest are forgotten first. */
+const MAX_TRACKED = 10_000;
+
+function keysOf(keyName: string, now: Date): readonly [day: string, month: string] {
+  const { day, month } = periodsOf(now);
+  return [`llmo:budget:${keyName}:d:${day}`, `llmo:budget:${keyName}:m:${month}`];
+}
+
+const ttlOf = (redisKey: string): number => (redisKey.includes(':d:') ? DAY_TTL_S : MONTH_TTL_S);
+
+function addTo(map: LRUCache<string, number>, key: string, usd: number): void {
+  const total = (map.get(key) ?? 0) + usd;
+  if (total > 1e-12) map.set(key, total);
+  else map.delete(key);
+}
 
 /**
  * Spend per API key in US dollars, per UTC day and month, from actual usage. In Redis
  * (INCRBYFLOAT, shared by every replica, surviving restarts) when configured; always mirrored
  * in memory so the 'local' failure policy has something to enforce while Redis is down.
+ *
+ * Spend that could not be written to Redis is kept per Redis key (unsent) and pushed as soon
+ * as the client is ready again, so an outage loses none of it; until then it is added to what
+ * Redis says.
  */
 export class Budgets {
-  private readonly local = new Map<string, number>();
+  private readonly local = new LRUCache<string, number>({ max: MAX_TRACKED });
+  private readonly unsent = new LRUCache<string, number>({ max: MAX_TRACKED });
+  private flushing: Promise<void> | undefined;
 
-  constructor(private readonly store: LimiterStore) {}
+  constructor(private readonly store: LimiterStore) {
+    store.redis?.on('ready', () => void this.flush());
+  }
 
   async spent(keyName: string, now = new Date()): Promise<Spend> {
-    const { day, month } = periodsOf(now);
-    const dayKey = `llmo:budget:${keyName}:d:${day}`;
-    const monthKey = `llmo:budget:${keyName}:m:${month}`;
+    const [dayKey, monthKey] = keysOf(keyName, now);
     const redis = this.store.redis;
     if (redis) {
       try {
         const [d, m] = await redis.mget(dayKey, monthKey);
-        return { day: Number(d ?? 0), month: Number(m ?? 0) };
+        return { day: Number(d ?? 0) + (this.unsent.get(dayKey) ?? 0), month: Number(m ?? 0) + (this.unsent.get(monthKey) ?? 0) };
       } catch (err) {
         if (this.store.failurePolicy === 'closed') throw sharedStateDown(err);
       }
     }
+    // Redis down ('local' policy) or absent: everything this process has spent, unsent included.
     return { day: this.local.get(dayKey) ?? 0, month: this.local.get(monthKey) ?? 0 };
   }
 
   async add(keyName: string, usd: number, now = new Date()): Promise<void> {
     if (!(usd > 0)) return;
-    const { day, month } = periodsOf(now);
-    const dayKey = `llmo:budget:${keyName}:d:${day}`;
-    const monthKey = `llmo:budget:${keyName}:m:${month}`;
-    this.local.set(dayKey, (this.local.get(dayKey) ?? 0) + usd);
-    this.local.set(monthKey, (this.local.get(monthKey) ?? 0) + usd);
+    const keys = keysOf(keyName, now);
+    for (const key of keys) addTo(this.local, key, usd);
+    if (!this.store.redis) return;
+    if (!(await this.push(keys.map((key) => [key, usd])))) {
+      for (const key of keys) addTo(this.unsent, key, usd);
+    } else if (this.unsent.size > 0) {
+      await this.flush();
+    }
+  }
+
+  /** Pushes the unsent amounts; what fails stays unsent for the next 'ready'. */
+  flush(): Promise<void> {
+    this.flushing ??= (async () => {
+      const entries = [...this.unsent.entries()];
+      if (entries.length > 0 && (await this.push(entries))) {
+        // Subtracted only once written: a read in between counts them twice, never zero times.
+        for (const [key, usd] of entries) addTo(this.unsent, key, -usd);
+      }
+    })().finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  private async push(amounts: readonly (readonly [string, number])[]): Promise<boolean> {
     const redis = this.store.redis;
-    if (!redis) return;
-    await redis
-      .multi()
-      .incrbyfloat(dayKey, usd)
-      .expire(dayKey, DAY_TTL_S)
-      .incrbyfloat(monthKey, usd)
-      .expire(monthKey, MONTH_TTL_S)
-      .exec()
-      // Spend while Redis is down stays local to this replica (see README, Redis).
-      .catch(() => undefined);
+    if (!redis) return false;
+    const tx = redis.multi();
+    for (const [key, usd] of amounts) tx.incrbyfloat(key, usd).expire(key, ttlOf(key));
+    try {
+      const results = await tx.exec();
+      return results !== null && results.every(([err]) => !err);
+    } catch {
+      return false;
+    }
   }
 }
