@@ -49,6 +49,7 @@ describe('StreamChat', () => {
 
     const last = messages.at(-1)?.event;
     if (last?.$case !== 'completed') throw new Error('no completed event');
+    expect(last.completed.requestId).toBe('stream-1');
     expect(last.completed.finishReason).toBe(FinishReason.FINISH_REASON_STOP);
     expect(last.completed.usage?.completionTokens).toBeGreaterThan(0);
     expect(last.completed.costUsd).toBeGreaterThan(0);

@@ -132,6 +132,7 @@ function encodeStreamEvent(event: EngineStreamEvent, requestId: string): StreamC
             provider: event.provider,
             fallbackTriggered: event.fallbackTriggered,
             routeDecision: event.decision ? encodeDecision(event.decision) : undefined,
+            requestId,
           },
         },
       };

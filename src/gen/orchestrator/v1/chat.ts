@@ -270,7 +270,10 @@ export interface StreamDelta {
   content: string;
 }
 
-/** Sent once, last, when the upstream finished cleanly. */
+/**
+ * Sent once, last, when the upstream finished cleanly. The answer's text is the deltas joined
+ * in order (since the last StreamRestarted, if any).
+ */
 export interface StreamCompleted {
   /** Why the model stopped. */
   finishReason: FinishReason;
@@ -293,7 +296,11 @@ export interface StreamCompleted {
   /** True when the answering model is not the first one tried. */
   fallbackTriggered: boolean;
   /** Set when the request was routed. */
-  routeDecision?: RouteDecision | undefined;
+  routeDecision?:
+    | RouteDecision
+    | undefined;
+  /** The request id (as in StreamStarted), so the last event alone identifies the call. */
+  requestId: string;
 }
 
 /** The same prompt to several models at once; the first success wins. */
@@ -1715,6 +1722,7 @@ function createBaseStreamCompleted(): StreamCompleted {
     provider: "",
     fallbackTriggered: false,
     routeDecision: undefined,
+    requestId: "",
   };
 }
 
@@ -1749,6 +1757,9 @@ export const StreamCompleted: MessageFns<StreamCompleted> = {
     }
     if (message.routeDecision !== undefined) {
       RouteDecision.encode(message.routeDecision, writer.uint32(82).fork()).join();
+    }
+    if (message.requestId !== "") {
+      writer.uint32(90).string(message.requestId);
     }
     return writer;
   },
@@ -1846,6 +1857,14 @@ export const StreamCompleted: MessageFns<StreamCompleted> = {
             message.routeDecision = RouteDecision.decode(reader, reader.uint32());
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1896,6 +1915,11 @@ export const StreamCompleted: MessageFns<StreamCompleted> = {
         : isSet(object.route_decision)
         ? RouteDecision.fromJSON(object.route_decision)
         : undefined,
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
     };
   },
 
@@ -1930,6 +1954,9 @@ export const StreamCompleted: MessageFns<StreamCompleted> = {
     }
     if (message.routeDecision !== undefined) {
       obj.routeDecision = RouteDecision.toJSON(message.routeDecision);
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
     }
     return obj;
   },
