@@ -18,7 +18,8 @@ async function main(): Promise<void> {
   }
   // stdout, plus LOG_FILE rotated daily when set; flushed synchronously at exit.
   const output = openLogOutput({ file: config.logFile });
-  const log = createLogger(config.logLevel, output.stream);
+  const root = createLogger(config.logLevel, output.stream);
+  const log = config.environment ? root.child({ environment: config.environment }) : root;
   let app;
   try {
     app = await startApp(config, log);

@@ -8,6 +8,36 @@ import { z } from 'zod';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** Python's logging level names, as the seeds' `.env` files write them (LOG_LEVEL=WARNING). */
+const PYTHON_LOG_LEVELS: Readonly<Record<string, string>> = { warning: 'warn', critical: 'fatal' };
+
+/**
+ * The seeds' names for settings we name differently: each is read when ours is unset, and
+ * setting both is an error rather than a silent choice.
+ */
+const SEED_ALIASES: readonly { readonly seed: string; readonly ours: string; readonly convert: (value: string) => string; readonly means: string }[] = [
+  // The seeds count retries after the first call; we count calls.
+  { seed: 'MAX_RETRIES', ours: 'RETRY_MAX_ATTEMPTS', convert: (v) => (/^\s*\d+\s*$/.test(v) ? String(Number(v) + 1) : v), means: 'retries after the first call' },
+  { seed: 'REQUEST_TIMEOUT', ours: 'DEFAULT_TIMEOUT', convert: (v) => v, means: 'seconds' },
+  { seed: 'MAX_CONCURRENT_REQUESTS', ours: 'BATCH_GLOBAL_CONCURRENCY', convert: (v) => v, means: 'batch items running at once' },
+];
+
+/** The environment with the seeds' names mapped to ours; problems name the variable the user set. */
+function withSeedAliases(env: Readonly<Record<string, string | undefined>>): { env: Record<string, string | undefined>; problems: string[] } {
+  const out: Record<string, string | undefined> = { ...env };
+  const problems: string[] = [];
+  for (const { seed, ours, convert } of SEED_ALIASES) {
+    const given = emptyAsUndefined(env[seed]);
+    if (typeof given !== 'string') continue;
+    if (emptyAsUndefined(env[ours]) !== undefined) {
+      problems.push(`${seed}: set either ${seed} or ${ours}, not both (${seed} is the seeds' name for ${ours})`);
+      continue;
+    }
+    out[ours] = convert(given);
+  }
+  return { env: out, problems };
+}
+
 const emptyAsUndefined = (value: unknown): unknown =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
 
@@ -20,8 +50,17 @@ const envSchema = z.object({
   HOST: z.preprocess(emptyAsUndefined, z.string().default('0.0.0.0')),
   PORT: number(z.number().int().min(0).max(65535), 50051),
   LOG_LEVEL: z.preprocess(
-    (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
+    (v) => {
+      if (typeof v !== 'string') return v;
+      const level = v.trim().toLowerCase();
+      return PYTHON_LOG_LEVELS[level] ?? (level || undefined);
+    },
     z.enum(LOG_LEVELS).default('info'),
+  ),
+  /** development, production or testing (the seeds' ENVIRONMENT): a field on every log line and a span resource attribute. */
+  ENVIRONMENT: z.preprocess(
+    (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
+    z.enum(['development', 'production', 'testing']).optional(),
   ),
   OPENAI_API_KEY: text(),
   OPENAI_BASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).default('https://api.openai.com/v1')),
@@ -119,10 +158,12 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly logLevel: LogLevel;
+  /** ENVIRONMENT, when set. */
+  readonly environment: 'development' | 'production' | 'testing' | undefined;
   /** Undefined: logs go to stdout only. */
   readonly logFile: { readonly path: string; readonly rotate: 'daily' | 'off'; readonly retentionDays: number } | undefined;
   readonly metrics: { readonly enabled: boolean; readonly host: string; readonly port: number };
-  readonly tracing: { readonly otlpEndpoint: string | undefined; readonly serviceName: string };
+  readonly tracing: { readonly otlpEndpoint: string | undefined; readonly serviceName: string; readonly environment: string | undefined };
   readonly openai: {
     readonly apiKey: string | undefined;
     readonly baseURL: string;
@@ -198,16 +239,21 @@ export class ConfigError extends Error {
 }
 
 /** Parses the environment once; throws ConfigError listing every problem, one per line. */
-export function loadConfig(env: Readonly<Record<string, string | undefined>> = process.env): Config {
+export function loadConfig(given: Readonly<Record<string, string | undefined>> = process.env): Config {
+  const { env, problems: aliasProblems } = withSeedAliases(given);
   const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
-        const name = issue.path.join('.');
-        const value = env[name];
+  if (!parsed.success || aliasProblems.length > 0) {
+    throw new ConfigError([
+      ...aliasProblems,
+      ...(parsed.error?.issues ?? []).map((issue) => {
+        const ours = issue.path.join('.');
+        // Name what the user wrote: the seed's variable when the value came through an alias.
+        const alias = SEED_ALIASES.find((a) => a.ours === ours && emptyAsUndefined(given[a.seed]) !== undefined);
+        const name = alias ? `${alias.seed} (${alias.means}; our name: ${ours})` : ours;
+        const value = alias ? given[alias.seed] : env[ours];
         return `${name}: ${issue.message}${value === undefined ? '' : ` (got ${JSON.stringify(value)})`}`;
       }),
-    );
+    ]);
   }
   const e = parsed.data;
   if ((e.TLS_CERT_FILE === undefined) !== (e.TLS_KEY_FILE === undefined)) {
@@ -221,9 +267,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
     host: e.HOST,
     port: e.PORT,
     logLevel: e.LOG_LEVEL,
+    environment: e.ENVIRONMENT,
     logFile: e.LOG_FILE ? { path: e.LOG_FILE, rotate: e.LOG_ROTATE, retentionDays: e.LOG_RETENTION_DAYS } : undefined,
     metrics: { enabled: e.METRICS === 'on', host: e.METRICS_HOST, port: e.METRICS_PORT },
-    tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME },
+    tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME, environment: e.ENVIRONMENT },
     openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL, organization: e.OPENAI_ORGANIZATION },
     simulator: { enabled: simulatorEnabled, forced: e.SIMULATOR === 'on', latencyScale: e.SIMULATOR_LATENCY_SCALE, port: e.SIMULATOR_PORT },
     defaults: {

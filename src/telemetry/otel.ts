@@ -25,6 +25,8 @@ import { traceHeaders, type AttemptInfo, type AttemptSpan, type CallEnd, type Ca
 
 export interface OtelTracerOptions {
   readonly serviceName: string;
+  /** ENVIRONMENT: the `deployment.environment.name` resource attribute. */
+  readonly environment?: string | undefined;
   /** OTLP/HTTP base URL; spans are posted to `<endpoint>/v1/traces`. */
   readonly otlpEndpoint?: string;
   /** Replaces the batch processor and OTLP exporter (tests: a SimpleSpanProcessor on an in-memory exporter). */
@@ -41,7 +43,10 @@ export class OtelTracer implements Tracer {
   constructor(options: OtelTracerOptions) {
     const processor = options.spanProcessor ?? new BatchSpanProcessor(new OTLPTraceExporter({ url: tracesUrl(options.otlpEndpoint) }));
     this.provider = new BasicTracerProvider({
-      resource: resourceFromAttributes({ 'service.name': options.serviceName }),
+      resource: resourceFromAttributes({
+        'service.name': options.serviceName,
+        ...(options.environment ? { 'deployment.environment.name': options.environment } : {}),
+      }),
       spanProcessors: [processor],
     });
     this.tracer = this.provider.getTracer('llm-orchestrator');

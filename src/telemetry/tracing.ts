@@ -66,6 +66,8 @@ export interface TracingOptions {
   readonly otlpEndpoint?: string | undefined;
   /** service.name of the exported spans. */
   readonly serviceName?: string | undefined;
+  /** deployment.environment.name of the exported spans. */
+  readonly environment?: string | undefined;
 }
 
 /**
@@ -75,7 +77,7 @@ export interface TracingOptions {
 export async function createTracer(options: TracingOptions): Promise<Tracer> {
   if (!options.otlpEndpoint) return new PropagationTracer();
   const { OtelTracer } = await import('./otel.js');
-  return new OtelTracer({ otlpEndpoint: options.otlpEndpoint, serviceName: options.serviceName ?? 'llm-orchestrator' });
+  return new OtelTracer({ otlpEndpoint: options.otlpEndpoint, serviceName: options.serviceName ?? 'llm-orchestrator', environment: options.environment });
 }
 
 /** Trace propagation only: no spans are recorded, so new traces are sent as not sampled. */

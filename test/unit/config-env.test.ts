@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config/config.js';
+
+function problemsOf(env: Record<string, string>): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('environment variables under the seeds’ names', () => {
+  it('reads MAX_RETRIES as retries after the first call', () => {
+    expect(loadConfig({ MAX_RETRIES: '3' }).resilience.retry.maxAttempts).toBe(4);
+    expect(loadConfig({ MAX_RETRIES: '0' }).resilience.retry.maxAttempts).toBe(1);
+    expect(loadConfig({}).resilience.retry.maxAttempts).toBe(3);
+  });
+
+  it('reads REQUEST_TIMEOUT as the default deadline in seconds and MAX_CONCURRENT_REQUESTS as the batch-wide cap', () => {
+    const config = loadConfig({ REQUEST_TIMEOUT: '12', MAX_CONCURRENT_REQUESTS: '10' });
+    expect(config.defaults.timeoutMs).toBe(12_000);
+    expect(config.batch.globalConcurrency).toBe(10);
+  });
+
+  it('refuses a seed name and ours set together, naming both', () => {
+    expect(problemsOf({ MAX_RETRIES: '2', RETRY_MAX_ATTEMPTS: '3' })).toEqual([
+      'MAX_RETRIES: set either MAX_RETRIES or RETRY_MAX_ATTEMPTS, not both (MAX_RETRIES is the seeds\' name for RETRY_MAX_ATTEMPTS)',
+    ]);
+  });
+
+  it('names the seed variable the user set when its value is invalid', () => {
+    const [problem] = problemsOf({ MAX_RETRIES: 'many' });
+    expect(problem).toMatch(/^MAX_RETRIES \(retries after the first call; our name: RETRY_MAX_ATTEMPTS\): .* \(got "many"\)$/);
+    expect(problemsOf({ MAX_RETRIES: '10' })[0]).toMatch(/^MAX_RETRIES .*too big|^MAX_RETRIES .*<=/i);
+  });
+
+  it('accepts Python’s level names and ENVIRONMENT', () => {
+    expect(loadConfig({ LOG_LEVEL: 'WARNING' }).logLevel).toBe('warn');
+    expect(loadConfig({ LOG_LEVEL: 'CRITICAL' }).logLevel).toBe('fatal');
+    expect(loadConfig({ LOG_LEVEL: 'INFO' }).logLevel).toBe('info');
+    const config = loadConfig({ ENVIRONMENT: 'Production' });
+    expect(config.environment).toBe('production');
+    expect(config.tracing.environment).toBe('production');
+    expect(loadConfig({}).environment).toBeUndefined();
+    expect(problemsOf({ ENVIRONMENT: 'staging' })[0]).toMatch(/^ENVIRONMENT: /);
+  });
+});
