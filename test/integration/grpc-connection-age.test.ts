@@ -1,0 +1,98 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callUnary, clientsFor, type Clients } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+/**
+ * GRPC_MAX_CONNECTION_AGE_MS on a real server: the server ends each connection (GOAWAY) once
+ * it is that old, and the client opens a new one for its next call. A TCP relay between
+ * client and server counts the connections and sees which end closed them.
+ */
+interface Relay {
+  port: number;
+  /** One entry per client connection; serverEnded once the server has ended (FIN) its side. */
+  connections: { serverEnded: boolean }[];
+  close(): Promise<void>;
+}
+
+async function startRelay(targetPort: number): Promise<Relay> {
+  const connections: Relay['connections'] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const record = { serverEnded: false };
+    connections.push(record);
+    const upstream = connect(targetPort, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => s.destroy());
+      s.on('close', () => sockets.delete(s));
+    }
+    upstream.on('end', () => (record.serverEnded = true));
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const AGE_MS = 300;
+
+let h: Harness;
+let relay: Relay;
+let clients: Clients;
+beforeAll(async () => {
+  h = await startHarness({ env: { GRPC_MAX_CONNECTION_AGE_MS: String(AGE_MS), GRPC_MAX_CONNECTION_AGE_GRACE_MS: '5000' } });
+  relay = await startRelay(h.app.port);
+  clients = clientsFor(relay.port);
+});
+afterAll(async () => {
+  clients?.close();
+  await relay?.close();
+  await h?.close();
+});
+
+describe('GRPC_MAX_CONNECTION_AGE_MS', () => {
+  it('closes old connections from the server side while every call still succeeds', async () => {
+    const chat = clients.chat.chat.bind(clients.chat);
+    const deadline = Date.now() + 15_000;
+    let calls = 0;
+    // Keep calling, a little apart, until the server has ended the first connection and a
+    // call went through a second one (at least a few age periods on a busy machine).
+    while (Date.now() < deadline && (relay.connections.length < 2 || !relay.connections[0]?.serverEnded || calls < 5)) {
+      const { response } = await callUnary(chat, { model: 'gpt-4o-mini', prompt: `call ${calls}`, messages: [] });
+      expect(response.model).toBe('gpt-4o-mini');
+      calls += 1;
+      await new Promise((r) => setTimeout(r, AGE_MS / 3));
+    }
+    expect(relay.connections.length).toBeGreaterThanOrEqual(2);
+    expect(relay.connections[0]?.serverEnded).toBe(true);
+    // The last call needed no reconnect of its own to succeed: the client follows GOAWAY.
+    const { response } = await callUnary(chat, { model: 'gpt-4o-mini', prompt: 'after', messages: [] });
+    expect(response.content.length).toBeGreaterThan(0);
+  }, 30_000);
+
+  it('keeps connections without it (the default): one connection for many calls', async () => {
+    const plain = await startHarness();
+    const plainRelay = await startRelay(plain.app.port);
+    const plainClients = clientsFor(plainRelay.port);
+    try {
+      for (let i = 0; i < 4; i += 1) {
+        await callUnary(plainClients.chat.chat.bind(plainClients.chat), { model: 'gpt-4o-mini', prompt: `call ${i}`, messages: [] });
+        await new Promise((r) => setTimeout(r, AGE_MS / 2));
+      }
+      expect(plainRelay.connections).toEqual([{ serverEnded: false }]);
+    } finally {
+      plainClients.close();
+      await plainRelay.close();
+      await plain.close();
+    }
+  }, 30_000);
+});
