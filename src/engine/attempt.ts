@@ -238,7 +238,8 @@ export class AttemptRunner {
     } catch (err) {
       const error = asOrchestratorError(err, child.signal);
       if (isRetryable(error)) budget.onFailure();
-      return { ok: false, error, record: this.finish({ spec, provider: provider.name, started, info, usage: ZERO_USAGE, error, upstream }) };
+      const usage = usageSoFar({ messages: spec.messages, generatedChars: 0, aborted: child.signal.aborted });
+      return { ok: false, error, record: this.finish({ spec, provider: provider.name, started, info, usage, error, upstream }) };
     } finally {
       child.dispose();
     }
@@ -307,7 +308,7 @@ export class AttemptRunner {
           provider: provider.name,
           started,
           info,
-          usage: usage ?? partialUsage(spec.messages, generatedChars),
+          usage: usage ?? usageSoFar({ messages: spec.messages, generatedChars, aborted: child.signal.aborted }),
           ...(error ? { error } : {}),
           upstream,
         }),
@@ -484,11 +485,15 @@ function asOrchestratorError(err: unknown, signal: AbortSignal): OrchestratorErr
 }
 
 /**
- * Usage of a stream cut short: prompt estimated, completion from the characters relayed. A
- * stream that produced nothing is not billed by providers, so it counts nothing.
+ * Usage of a call that did not finish, estimated at about four characters a token: the prompt,
+ * and the text relayed so far. A call we aborted (caller's cancel or deadline, a lost race or
+ * hedge, an attempt timeout, a stalled stream) had its prompt sent and processed upstream, so
+ * the prompt is charged even when nothing came back; a call the upstream failed on its own
+ * with nothing generated (an HTTP error, say) is not billed by providers and counts nothing.
  */
-function partialUsage(messages: readonly ChatMessage[], generatedChars: number): TokenUsage {
-  if (generatedChars === 0) return ZERO_USAGE;
+function usageSoFar(options: { messages: readonly ChatMessage[]; generatedChars: number; aborted: boolean }): TokenUsage {
+  const { messages, generatedChars, aborted } = options;
+  if (generatedChars === 0 && !aborted) return ZERO_USAGE;
   const promptTokens = messages.reduce((n, m) => n + Math.ceil(m.content.length / 4) + 3, 0);
   const completionTokens = Math.ceil(generatedChars / 4);
   return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, cachedTokens: 0 };
