@@ -49,8 +49,10 @@ const modelSchema = z
   })
   .strict();
 
+/** One profile's weights (see ProfileWeights); keys left out keep their defaults. */
+const weight = z.number().min(0);
 const weightsSchema = z
-  .object({ quality: z.number().min(0), latency: z.number().min(0), cost: z.number().min(0), reliability: z.number().min(0) })
+  .object({ quality: weight, latency: weight, ttft: weight, cost: weight, reliability: weight, context: weight })
   .partial()
   .strict();
 

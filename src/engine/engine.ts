@@ -96,10 +96,12 @@ export class Engine {
   private readonly deps: { runner: AttemptRunner; telemetry: EngineTelemetry };
   private readonly router: Router;
   private readonly batchBulkhead: BulkheadPolicy;
+  private readonly live: LiveModelStats;
 
   constructor(private readonly options: EngineOptions) {
     const { resilience } = options;
     const live = new LiveModelStats((id) => options.catalog.find(id));
+    this.live = live;
     const runner = new AttemptRunner({
       providers: options.providers,
       telemetry: options.telemetry,
@@ -126,13 +128,14 @@ export class Engine {
     return loadTokenizer();
   }
 
-  /** How the profile ranks the candidates for these messages. */
-  rank(route: RouteRequest, input: ChatInput): RouteDecision {
+  /** How the profile ranks the candidates for these messages (`streaming`: for a StreamChat). */
+  rank(route: RouteRequest, input: ChatInput, streaming = false): RouteDecision {
     return this.router.rank({
       profile: route.profile,
       messages: input.messages,
       maxTokens: input.maxTokens ?? this.options.defaults.maxTokens,
       candidates: this.resolve(route.candidates),
+      streaming,
     });
   }
 
@@ -150,8 +153,8 @@ export class Engine {
     return runBatch(items, { concurrency, global: this.batchBulkhead }, ctx);
   }
 
-  private routeChain(route: RouteRequest, input: ChatInput, ctx: CallContext): { decision: RouteDecision; chain: ModelRef[] } {
-    const decision = this.forPrincipal(this.rank(route, input), ctx.principal);
+  private routeChain(route: RouteRequest, input: ChatInput, ctx: CallContext, streaming = false): { decision: RouteDecision; chain: ModelRef[] } {
+    const decision = this.forPrincipal(this.rank(route, input, streaming), ctx.principal);
     const eligible = decision.ranking.filter((r) => r.excluded === undefined);
     const first = eligible[0];
     if (!first) throw noEligibleModel(decision, ctx.principal);
@@ -245,7 +248,12 @@ export class Engine {
   private async *admittedStream(ctx: CallContext, plan: Plan, run: (ctx: CallContext) => AsyncGenerator<EngineStreamEvent>): AsyncGenerator<EngineStreamEvent> {
     const ticket = await this.admit(ctx, plan);
     try {
-      yield* run(ticket ? { ...ctx, onUsage: chain(ctx.onUsage, (r) => ticket.record(r)) } : ctx);
+      for await (const event of run(ticket ? { ...ctx, onUsage: chain(ctx.onUsage, (r) => ticket.record(r)) } : ctx)) {
+        // Routing learns each model's time to first token from streams that made a single
+        // upstream call (with earlier attempts, the time since the call began is not the model's).
+        if (event.type === 'completed' && event.attempts.length === 1) this.live.recordTimeToFirstToken(event.model, event.timeToFirstTokenMs);
+        yield event;
+      }
     } finally {
       ticket?.close();
     }
@@ -253,7 +261,7 @@ export class Engine {
 
   /** Validates and plans eagerly (errors before any event), then streams. */
   stream(primary: ModelRef, target: StreamTarget, input: ChatInput, ctx: CallContext): AsyncGenerator<EngineStreamEvent> {
-    const routed = target.route ? this.routeChain(target.route, input, ctx) : undefined;
+    const routed = target.route ? this.routeChain(target.route, input, ctx, true) : undefined;
     const refs = routed ? routed.chain : target.mode === 'single' ? [primary] : this.expand(primary, target.models, ctx);
     const plan = this.plan(refs, input, { capMaxTokens: target.mode === 'fallback' });
     const { resilience } = this.options;

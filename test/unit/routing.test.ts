@@ -5,7 +5,7 @@ import type { AttemptRecord, ChatMessage } from '../../src/domain/chat.js';
 import type { BreakerState } from '../../src/engine/resilience/breakers.js';
 import { classifyComplexity } from '../../src/engine/routing/complexity.js';
 import { LiveModelStats } from '../../src/engine/routing/live-stats.js';
-import { DEFAULT_PROFILE_WEIGHTS, type RoutingProfileName } from '../../src/engine/routing/profiles.js';
+import { DEFAULT_PROFILE_WEIGHTS, effectiveWeights, type RoutingProfileName } from '../../src/engine/routing/profiles.js';
 import { Router } from '../../src/engine/routing/router.js';
 
 const catalog = new Catalog({ models: BUILTIN_MODELS, providers: new Map([['openai', 'openai']]) });
@@ -17,8 +17,8 @@ function router(breakers: Record<string, BreakerState> = {}) {
 }
 
 const user = (content: string): ChatMessage[] => [{ role: 'user', content }];
-const best = (r: Router, profile: RoutingProfileName, messages = user('What is the capital of France?'), maxTokens = 300) =>
-  r.rank({ profile, messages, maxTokens, candidates: [] }).ranking[0]?.model.id;
+const best = (r: Router, profile: RoutingProfileName, messages = user('What is the capital of France?'), maxTokens = 300, streaming = false) =>
+  r.rank({ profile, messages, maxTokens, candidates: [], streaming }).ranking[0]?.model.id;
 
 function success(model: string, latencyMs: number, completionTokens = 100): AttemptRecord {
   return {
@@ -81,6 +81,31 @@ describe('routing profiles', () => {
     expect(best(r, 'speed')).not.toBe(fastest);
   });
 
+  it('follow live time to first token: a model slow to start loses the speed ranking, unary or streamed', () => {
+    const { router: r, live } = router();
+    const fastest = best(r, 'speed')!;
+    const model = catalog.find(fastest)!;
+    const totalBefore = live.expectedLatencyMs(model, 300);
+    for (let i = 0; i < 10; i++) live.recordTimeToFirstToken(fastest, 20_000);
+    // Only the TTFT estimate moved: the whole-answer latency is what it was.
+    expect(live.expectedLatencyMs(model, 300)).toBe(totalBefore);
+    expect(best(r, 'speed')).not.toBe(fastest);
+    expect(best(r, 'speed', undefined, undefined, true)).not.toBe(fastest);
+  });
+
+  it('weigh time to first token on streamed requests only, outside the speed profile', () => {
+    const { router: r, live } = router();
+    const winner = best(r, 'balanced')!;
+    for (let i = 0; i < 10; i++) live.recordTimeToFirstToken(winner, 20_000);
+    expect(best(r, 'balanced')).toBe(winner);
+    expect(best(r, 'balanced', undefined, undefined, true)).not.toBe(winner);
+  });
+
+  it('move half the latency weight to time to first token for a stream', () => {
+    expect(effectiveWeights(DEFAULT_PROFILE_WEIGHTS.balanced, false)).toBe(DEFAULT_PROFILE_WEIGHTS.balanced);
+    expect(effectiveWeights(DEFAULT_PROFILE_WEIGHTS.speed, true)).toMatchObject({ latency: 0.175, ttft: 0.475, quality: 0.1 });
+  });
+
   it('move simple prompts to small tiers and complex ones to large tiers', () => {
     const { router: r } = router();
     const simple = catalog.find(best(r, 'balanced', user('hi there'), 100)!)!;
@@ -101,6 +126,18 @@ describe('routing profiles', () => {
     expect(decision.ranking[0]?.model.contextWindow).toBeGreaterThan(24_000);
   });
 
+  it('long_context prefers context headroom: a big window where balanced picks a smaller one', () => {
+    const { router: r } = router();
+    const long = user('word '.repeat(20_000));
+    const balanced = catalog.find(best(r, 'balanced', long, 4_000)!)!;
+    const longContext = catalog.find(best(r, 'long_context', long, 4_000)!)!;
+    expect(longContext.contextWindow).toBeGreaterThan(balanced.contextWindow);
+    const decision = r.rank({ profile: 'long_context', messages: long, maxTokens: 4_000, candidates: [] });
+    const headroom = (id: string) => decision.ranking.find((s) => s.model.id === id)!;
+    expect(headroom(longContext.id).context).toBe(1);
+    expect(headroom(longContext.id).contextHeadroom).toBeGreaterThan(headroom(balanced.id).contextHeadroom);
+  });
+
   it('excludes a model whose breaker is open and penalises failures', () => {
     const { router: r, live } = router({ 'gpt-5': 'open' });
     const decision = r.rank({ profile: 'quality', messages: user('hi'), maxTokens: 100, candidates: [] });
@@ -115,5 +152,32 @@ describe('routing profiles', () => {
     const { router: r } = router();
     const decision = r.rank({ profile: 'speed', messages: user('hi'), maxTokens: 100, candidates: [catalog.find('gpt-4o')!, catalog.find('o3')!] });
     expect(decision.ranking.map((s) => s.model.id)).toEqual(['gpt-4o', 'o3']);
+  });
+});
+
+describe('live model statistics', () => {
+  const nano = catalog.find('gpt-4.1-nano')!;
+
+  it('estimate time to first token from the catalog, then from streams (EWMA)', () => {
+    const live = new LiveModelStats((id) => catalog.find(id));
+    expect(live.expectedTtftMs(nano)).toBe(nano.typicalTtftMs);
+    live.recordTimeToFirstToken(nano.id, 1_250);
+    expect(live.expectedTtftMs(nano)).toBeCloseTo(0.3 * 1_250 + 0.7 * nano.typicalTtftMs, 6);
+    for (let i = 0; i < 40; i++) live.recordTimeToFirstToken(nano.id, 40);
+    expect(live.expectedTtftMs(nano)).toBeCloseTo(40, 0);
+  });
+
+  it('scale the catalog TTFT by the observed slowdown until a stream measures it', () => {
+    const live = new LiveModelStats((id) => catalog.find(id));
+    for (let i = 0; i < 20; i++) live.recordAttempt(success(nano.id, 10_000));
+    expect(live.expectedTtftMs(nano)).toBeGreaterThan(5 * nano.typicalTtftMs);
+  });
+
+  it('ignore unknown models and impossible measurements', () => {
+    const live = new LiveModelStats((id) => catalog.find(id));
+    live.recordTimeToFirstToken('no-such-model', 10);
+    live.recordTimeToFirstToken(nano.id, Number.NaN);
+    live.recordTimeToFirstToken(nano.id, -5);
+    expect(live.expectedTtftMs(nano)).toBe(nano.typicalTtftMs);
   });
 });

@@ -6,13 +6,16 @@ const ALPHA = 0.3;
 interface ModelLive {
   /** Observed latency over what the catalog predicts for the same tokens; 1 before traffic. */
   slowdown: number;
+  /** EWMA of measured time to first token in ms; undefined until a stream of this model measured one. */
+  ttftMs: number | undefined;
   /** EWMA of failures (1) and successes (0); cancels and skips do not count. */
   errorRate: number;
 }
 
 /**
  * What routing knows about each model from live traffic: exponentially weighted, so the choice
- * follows a model that gets slower or starts failing, and forgives it as it recovers.
+ * follows a model that gets slower or starts failing, and forgives it as it recovers. Two
+ * latencies: the whole answer (every attempt) and time to first token (streams).
  */
 export class LiveModelStats {
   private readonly models = new Map<string, ModelLive>();
@@ -23,16 +26,33 @@ export class LiveModelStats {
     if (record.outcome === 'cancelled' || record.outcome === 'skipped') return;
     const live = this.entry(record.model);
     const failed = record.outcome !== 'success';
-    live.errorRate = ALPHA * (failed ? 1 : 0) + (1 - ALPHA) * live.errorRate;
+    live.errorRate = ewma(live.errorRate, failed ? 1 : 0);
     const model = this.catalogModel(record.model);
     if (failed || !model) return;
     const predicted = predictLatencyMs(model, record.usage.completionTokens);
-    if (predicted > 0) live.slowdown = ALPHA * (record.latencyMs / predicted) + (1 - ALPHA) * live.slowdown;
+    if (predicted > 0) live.slowdown = ewma(live.slowdown, record.latencyMs / predicted);
+  }
+
+  /** A stream's measured time to first token; the EWMA starts from the current estimate. */
+  recordTimeToFirstToken(modelId: string, ms: number): void {
+    const model = this.catalogModel(modelId);
+    if (!model || !Number.isFinite(ms) || ms < 0) return;
+    const live = this.entry(modelId);
+    live.ttftMs = ewma(this.expectedTtftMs(model), ms);
   }
 
   /** Expected latency of an answer of `outputTokens` tokens on this model, in milliseconds. */
   expectedLatencyMs(model: CatalogModel, outputTokens: number): number {
     return predictLatencyMs(model, outputTokens) * (this.models.get(model.id)?.slowdown ?? 1);
+  }
+
+  /**
+   * Expected time to first token: the live EWMA once a stream measured it; before that the
+   * catalog's, scaled by the slowdown seen on whole answers (a model that got slow is slow to start).
+   */
+  expectedTtftMs(model: CatalogModel): number {
+    const live = this.models.get(model.id);
+    return live?.ttftMs ?? model.typicalTtftMs * (live?.slowdown ?? 1);
   }
 
   errorRate(modelId: string): number {
@@ -42,11 +62,15 @@ export class LiveModelStats {
   private entry(id: string): ModelLive {
     let live = this.models.get(id);
     if (!live) {
-      live = { slowdown: 1, errorRate: 0 };
+      live = { slowdown: 1, ttftMs: undefined, errorRate: 0 };
       this.models.set(id, live);
     }
     return live;
   }
+}
+
+function ewma(previous: number, sample: number): number {
+  return ALPHA * sample + (1 - ALPHA) * previous;
 }
 
 function predictLatencyMs(model: CatalogModel, outputTokens: number): number {

@@ -3,17 +3,22 @@ import type { ChatMessage } from '../../domain/chat.js';
 import type { BreakerState } from '../resilience/breakers.js';
 import { classifyComplexity, type Complexity } from './complexity.js';
 import type { LiveModelStats } from './live-stats.js';
-import type { ProfileWeights, RoutingProfileName } from './profiles.js';
+import { effectiveWeights, type ProfileWeights, type RoutingProfileName } from './profiles.js';
 
 export interface ScoredModel {
   readonly model: CatalogModel;
   readonly score: number;
   readonly quality: number;
   readonly latency: number;
+  readonly ttft: number;
   readonly cost: number;
   readonly reliability: number;
+  readonly context: number;
   readonly estimatedCostUsd: number;
   readonly expectedLatencyMs: number;
+  readonly expectedTtftMs: number;
+  /** Context window over the tokens this request needs (prompt plus max_tokens). */
+  readonly contextHeadroom: number;
   /** Why it cannot take the request; undefined when eligible. */
   readonly excluded: string | undefined;
 }
@@ -32,7 +37,12 @@ export interface RankRequest {
   readonly maxTokens: number;
   /** Resolved candidates; empty means every model with a provider. */
   readonly candidates: readonly CatalogModel[];
+  /** A streamed request: time to first token counts for more (see `effectiveWeights`). */
+  readonly streaming?: boolean;
 }
+
+/** Headroom beyond this many times the needed tokens earns nothing more. */
+const MAX_USEFUL_HEADROOM = 32;
 
 /**
  * Added to every profile's score by tier: simple prompts move to cheaper tiers, complex ones to
@@ -45,9 +55,10 @@ const TIER_FIT: Readonly<Record<Complexity, Readonly<Record<CatalogModel['tier']
 };
 
 /**
- * Scores candidates on quality (catalog, adjusted for the prompt's complexity), latency (live
- * EWMA, catalog before traffic), cost (catalog prices for this request's tokens) and
- * reliability (live error rate; an open breaker excludes), weighted by the profile.
+ * Scores candidates on quality (catalog, adjusted for the prompt's complexity), latency and time
+ * to first token (live EWMAs, catalog before traffic), cost (catalog prices for this request's
+ * tokens), reliability (live error rate; an open breaker excludes) and context headroom,
+ * weighted by the profile.
  */
 export class Router {
   constructor(
@@ -63,7 +74,7 @@ export class Router {
     const { profile, messages, maxTokens } = request;
     const report = classifyComplexity(messages, maxTokens);
     const candidates = request.candidates.length > 0 ? request.candidates : this.options.catalog.models.filter((m) => m.servedBy);
-    const weights = this.options.weights[profile];
+    const weights = effectiveWeights(this.options.weights[profile], request.streaming ?? false);
     const raw = candidates.map((model) => {
       const outputTokens = Math.min(maxTokens, model.maxOutputTokens);
       const estimatedCostUsd = costOf(model, {
@@ -72,25 +83,44 @@ export class Router {
         totalTokens: report.promptTokens + outputTokens,
         cachedTokens: 0,
       });
-      const expectedLatencyMs = this.options.live.expectedLatencyMs(model, outputTokens);
       const breaker = this.options.breakerState(model);
       const reliability = breaker === 'open' ? 0 : (1 - this.options.live.errorRate(model.id)) * (breaker === 'half_open' ? 0.5 : 1);
-      return { model, estimatedCostUsd, expectedLatencyMs, reliability, excluded: this.exclusion(model, report.promptTokens, maxTokens, breaker) };
+      return {
+        model,
+        estimatedCostUsd,
+        expectedLatencyMs: this.options.live.expectedLatencyMs(model, outputTokens),
+        expectedTtftMs: this.options.live.expectedTtftMs(model),
+        contextHeadroom: model.contextWindow / (report.promptTokens + outputTokens),
+        reliability,
+        excluded: this.exclusion(model, report.promptTokens, maxTokens, breaker),
+      };
     });
     const eligible = raw.filter((r) => r.excluded === undefined);
-    // Each dimension is scaled to 0..1 over the eligible candidates (best 1, worst 0); latency
-    // and cost on a log scale, since they span orders of magnitude across models.
+    // Each dimension is scaled to 0..1 over the eligible candidates (best 1, worst 0); latency,
+    // cost and headroom on a log scale, since they span orders of magnitude across models.
     const quality = scale(eligible.map((r) => r.model.quality), (q) => q);
     const latency = scale(eligible.map((r) => r.expectedLatencyMs), (ms) => -Math.log(ms + 1));
+    const ttft = scale(eligible.map((r) => r.expectedTtftMs), (ms) => -Math.log(ms + 1));
     // The floor keeps free (local) models comparable instead of taking log(0).
     const cost = scale(eligible.map((r) => r.estimatedCostUsd), (usd) => -Math.log(usd + 1e-7));
+    const context = scale(eligible.map((r) => r.contextHeadroom), (h) => Math.log(Math.min(h, MAX_USEFUL_HEADROOM)));
     const scored: ScoredModel[] = raw.map((r) => {
-      const q = quality(r.model.quality);
-      const l = latency(r.expectedLatencyMs);
-      const c = cost(r.estimatedCostUsd);
+      const dims = {
+        quality: quality(r.model.quality),
+        latency: latency(r.expectedLatencyMs),
+        ttft: ttft(r.expectedTtftMs),
+        cost: cost(r.estimatedCostUsd),
+        context: context(r.contextHeadroom),
+      };
       const score =
-        weights.quality * q + weights.latency * l + weights.cost * c + weights.reliability * r.reliability + TIER_FIT[report.complexity][r.model.tier];
-      return { ...r, quality: q, latency: l, cost: c, score: round4(score) };
+        weights.quality * dims.quality +
+        weights.latency * dims.latency +
+        weights.ttft * dims.ttft +
+        weights.cost * dims.cost +
+        weights.reliability * r.reliability +
+        weights.context * dims.context +
+        TIER_FIT[report.complexity][r.model.tier];
+      return { ...r, ...dims, score: round4(score) };
     });
     scored.sort((a, b) => (a.excluded === undefined ? 0 : 1) - (b.excluded === undefined ? 0 : 1) || b.score - a.score);
     return { profile, complexity: report.complexity, promptTokens: report.promptTokens, ranking: scored };
