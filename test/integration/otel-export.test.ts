@@ -1,0 +1,128 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseTraceparent } from '../../src/telemetry/trace-context.js';
+import { callUnary } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+/**
+ * OpenTelemetry through the running server: OTEL_EXPORTER_OTLP_ENDPOINT points at a fake
+ * OTLP/HTTP collector that records what it is sent (the exporter posts JSON to /v1/traces).
+ */
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes?: { key: string; value: Record<string, unknown> }[];
+}
+interface OtlpExport {
+  resourceSpans?: { scopeSpans?: { spans?: OtlpSpan[] }[] }[];
+}
+
+/** OTLP span kinds (opentelemetry/proto/trace/v1/trace.proto). */
+const SPAN_KIND_SERVER = 2;
+const SPAN_KIND_CLIENT = 3;
+
+interface Collector {
+  endpoint: string;
+  posts: { path: string | undefined; contentType: string | undefined; body: string }[];
+  spans(): OtlpSpan[];
+  close(): Promise<void>;
+}
+
+async function startCollector(): Promise<Collector> {
+  const posts: Collector['posts'] = [];
+  const server: Server = createServer((req: IncomingMessage, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.method === 'POST') posts.push({ path: req.url, contentType: req.headers['content-type'], body: Buffer.concat(chunks).toString() });
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    posts,
+    spans: () =>
+      posts.flatMap((p) => (JSON.parse(p.body) as OtlpExport).resourceSpans ?? []).flatMap((r) => r.scopeSpans ?? []).flatMap((s) => s.spans ?? []),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+function attribute(span: OtlpSpan | undefined, key: string): unknown {
+  const value = span?.attributes?.find((a) => a.key === key)?.value ?? {};
+  return Object.values(value)[0];
+}
+
+const headerOf = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
+
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+const PARENT = '00f067aa0ba902b7';
+
+let collector: Collector | undefined;
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  await collector?.close();
+  h = undefined;
+  collector = undefined;
+});
+
+describe('OTEL_EXPORTER_OTLP_ENDPOINT on a running server', () => {
+  it("exports a SERVER span for the Chat call and a CLIENT span per upstream attempt, whose id is the upstream's parent id", async () => {
+    collector = await startCollector();
+    h = await startHarness({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, OTEL_SERVICE_NAME: 'gateway-e2e', RETRY_MAX_ATTEMPTS: '2' } });
+    // The first attempt fails with 503 and is retried: two upstream requests, two CLIENT spans.
+    h.upstream.injectFault({ kind: 'http_error', status: 503, times: 1 });
+    const { response } = await callUnary(
+      h.clients.chat.chat.bind(h.clients.chat),
+      { model: 'gpt-4o-mini', prompt: 'trace me', messages: [] },
+      { metadata: { traceparent: `00-${TRACE}-${PARENT}-01` } },
+    );
+    expect(response.attempts).toHaveLength(2);
+    const upstreamParents = h.upstream.requests.map((r) => parseTraceparent(headerOf(r.headers.traceparent)));
+    // Stopping the server flushes the batch of spans to the collector.
+    await h.close();
+    h = undefined;
+
+    expect(collector.posts.length).toBeGreaterThan(0);
+    expect(collector.posts.every((p) => p.path === '/v1/traces' && p.contentType?.startsWith('application/json'))).toBe(true);
+    expect(collector.posts.map((p) => p.body).join('')).toContain('gateway-e2e');
+    const spans = collector.spans();
+    const servers = spans.filter((s) => s.kind === SPAN_KIND_SERVER);
+    const clients = spans.filter((s) => s.kind === SPAN_KIND_CLIENT);
+    expect(servers).toHaveLength(1);
+    const server = servers[0];
+    expect(server).toMatchObject({ name: 'orchestrator.v1.ChatService/Chat', traceId: TRACE, parentSpanId: PARENT });
+    expect(attribute(server, 'rpc.grpc.status_code')).toBe(0);
+
+    expect(clients).toHaveLength(2);
+    expect(upstreamParents).toHaveLength(2);
+    for (const [i, client] of clients.entries()) {
+      expect(client).toMatchObject({ name: 'chat gpt-4o-mini', traceId: TRACE, parentSpanId: server?.spanId });
+      expect(attribute(client, 'orchestrator.retry')).toBe(i);
+    }
+    // What each upstream request carried: our trace, and the CLIENT span of that attempt as parent.
+    expect(upstreamParents.map((p) => p?.traceId)).toEqual([TRACE, TRACE]);
+    expect(upstreamParents.map((p) => p?.parentId).sort()).toEqual(clients.map((c) => c.spanId).sort());
+    expect(clients.map((c) => attribute(c, 'orchestrator.outcome')).sort()).toEqual(['failure', 'success']);
+  }, 30_000);
+
+  it('a call with no traceparent starts a sampled trace of its own, exported the same way', async () => {
+    collector = await startCollector();
+    h = await startHarness({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint } });
+    await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o-mini', prompt: 'new trace', messages: [] });
+    const sent = parseTraceparent(headerOf(h.upstream.requests.at(-1)?.headers.traceparent));
+    await h.close();
+    h = undefined;
+    const spans = collector.spans();
+    const server = spans.find((s) => s.kind === SPAN_KIND_SERVER);
+    const client = spans.find((s) => s.kind === SPAN_KIND_CLIENT);
+    expect(server?.parentSpanId ?? '').toBe('');
+    expect(sent).toMatchObject({ traceId: server?.traceId, parentId: client?.spanId, flags: 1 });
+    expect(client?.parentSpanId).toBe(server?.spanId);
+  }, 30_000);
+});
