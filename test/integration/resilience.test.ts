@@ -34,6 +34,22 @@ describe('retries over the wire', () => {
     expect(err.decoded.retryInfo?.retryDelay?.seconds).toBe(2);
   });
 
+  it('reads a Retry-After given as an HTTP date: too far for the deadline, it fails at once with RetryInfo', async () => {
+    const in30s = new Date(Date.now() + 30_000).toUTCString();
+    h.upstream.injectFault({ kind: 'rate_limit', retryAfter: in30s, model: 'gpt-4o', times: 1 });
+    const before = h.upstream.requests.length;
+    const started = Date.now();
+    const err = await unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'a date', messages: [] }, { deadlineMs: 5_000 });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+    expect(err.decoded.errorInfo?.reason).toBe('UPSTREAM_RATE_LIMITED');
+    // The date has whole seconds: 29 to 30 s left when it was read.
+    const seconds = Number(err.decoded.retryInfo?.retryDelay?.seconds);
+    expect(seconds).toBeGreaterThanOrEqual(27);
+    expect(seconds).toBeLessThanOrEqual(30);
+    expect(h.upstream.requests.length - before).toBe(1);
+  });
+
   it('stops a retry storm against a dead upstream (retry budget)', async () => {
     h.upstream.injectFault({ kind: 'http_error', status: 503 });
     const before = h.upstream.requests.length;

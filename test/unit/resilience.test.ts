@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { OrchestratorError, Reason } from '../../src/domain/errors.js';
+import { parseRetryAfter } from '../../src/providers/upstream-errors.js';
 import type { EngineStreamEvent } from '../../src/engine/strategies/stream.js';
 import type { StreamTarget } from '../../src/engine/engine.js';
 import { context, engineFixture, input, ref } from '../helpers/engine-fixture.js';
@@ -126,6 +127,30 @@ describe('retries', () => {
     // Without the budget: 5 calls x 3 attempts = 15. With 4 tokens: 2 + 1 + 1 + 1 + 1.
     expect(provider.calls).toHaveLength(6);
     expect(stats.snapshot().retriesThrottled).toBe(5);
+  });
+});
+
+describe('parseRetryAfter', () => {
+  const now = Date.parse('2025-03-01T12:00:00Z');
+  const parse = (fields: Record<string, string>) => parseRetryAfter(new Headers(fields), now);
+
+  it('reads an HTTP date in the future as the time left until it', () => {
+    expect(parse({ 'retry-after': 'Sat, 01 Mar 2025 12:00:42 GMT' })).toBe(42_000);
+  });
+
+  it('reads an HTTP date in the past as no wait', () => {
+    expect(parse({ 'retry-after': 'Sat, 01 Mar 2025 11:59:00 GMT' })).toBe(0);
+  });
+
+  it('ignores garbage', () => {
+    expect(parse({ 'retry-after': 'soon, maybe' })).toBeUndefined();
+    expect(parse({ 'retry-after': '' })).toBeUndefined();
+    expect(parse({})).toBeUndefined();
+  });
+
+  it('reads seconds, and prefers retry-after-ms', () => {
+    expect(parse({ 'retry-after': '3' })).toBe(3_000);
+    expect(parse({ 'retry-after': '3', 'retry-after-ms': '250' })).toBe(250);
   });
 });
 
