@@ -150,9 +150,8 @@ export class Metrics implements EngineTelemetry, CallObserver {
     this.fallbacks.inc({ result: outcome.defaultMessage ? 'default_message' : outcome.triggered ? 'fallback' : 'primary' });
   }
 
-  /** `model` is optional until the stream strategy passes it; then "unknown". */
-  recordTimeToFirstToken(ms: number, model?: string): void {
-    this.ttft.observe({ model: model === undefined ? 'unknown' : this.models.of(model) }, ms / 1000);
+  recordTimeToFirstToken(ms: number, model: string): void {
+    this.ttft.observe({ model: this.models.of(model) }, ms / 1000);
   }
 
   recordRetryThrottled(): void {

@@ -86,7 +86,7 @@ describe('Metrics', () => {
   it('counts the other engine events', async () => {
     const metrics = new Metrics({ processMetrics: false });
     metrics.recordTimeToFirstToken(120, 'gpt-4o');
-    metrics.recordTimeToFirstToken(80);
+    metrics.recordTimeToFirstToken(80, 'gpt-4o-mini');
     metrics.recordRaceWin('gpt-4o');
     metrics.recordFallback({ triggered: false, defaultMessage: false });
     metrics.recordFallback({ triggered: true, defaultMessage: false });
@@ -99,7 +99,7 @@ describe('Metrics', () => {
     metrics.recordAccessRejection('RATE_LIMITED');
     const text = (await metrics.exposition()).body;
     expect(value(text, 'llm_orchestrator_time_to_first_token_seconds_sum{model="gpt-4o"}')).toBeCloseTo(0.12);
-    expect(value(text, 'llm_orchestrator_time_to_first_token_seconds_count{model="unknown"}')).toBe(1);
+    expect(value(text, 'llm_orchestrator_time_to_first_token_seconds_count{model="gpt-4o-mini"}')).toBe(1);
     expect(value(text, 'llm_orchestrator_race_wins_total{model="gpt-4o"}')).toBe(1);
     for (const result of ['primary', 'fallback', 'default_message']) {
       expect(value(text, `llm_orchestrator_fallback_calls_total{result="${result}"}`)).toBe(1);
