@@ -1,11 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Complexity, RoutingProfile, StreamStrategy } from '../../src/gen/orchestrator/v1/common.js';
+import { AttemptOutcome, Complexity, RoutingProfile, StreamStrategy } from '../../src/gen/orchestrator/v1/common.js';
 import { startSimulator, type Simulator } from '../../src/providers/simulator/index.js';
 import { callUnary, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
+import { writeConfigFile } from '../helpers/config-file.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 describe('routed requests', () => {
@@ -75,9 +73,57 @@ describe('routed requests', () => {
   });
 
   it('counts decisions per profile and model in Stats', async () => {
-    const { response } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {});
-    const speed = response.routing.find((r) => r.profile === RoutingProfile.ROUTING_PROFILE_SPEED);
-    expect(speed?.decisions).toBeGreaterThanOrEqual(1);
+    const decisions = async () => {
+      const { response } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {});
+      return (profile: RoutingProfile, model: string) => response.routing.find((r) => r.profile === profile && r.model === model)?.decisions ?? 0;
+    };
+    const route = (profile: RoutingProfile, candidates: string[]) =>
+      callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: '', prompt: 'Name a colour.', messages: [], route: { profile, candidates } });
+    const { QUALITY, BUDGET } = { QUALITY: RoutingProfile.ROUTING_PROFILE_QUALITY, BUDGET: RoutingProfile.ROUTING_PROFILE_BUDGET };
+    const before = await decisions();
+    // Two candidates far apart in quality and price: quality picks gpt-5, budget gpt-4.1-nano.
+    const picks = [await route(QUALITY, ['gpt-5', 'gpt-4.1-nano']), await route(QUALITY, ['gpt-5', 'gpt-4.1-nano']), await route(BUDGET, ['gpt-5', 'gpt-4.1-nano'])];
+    expect(picks.map((p) => p.response.model)).toEqual(['gpt-5', 'gpt-5', 'gpt-4.1-nano']);
+    const after = await decisions();
+    const delta = (profile: RoutingProfile, model: string) => after(profile, model) - before(profile, model);
+    expect([delta(QUALITY, 'gpt-5'), delta(QUALITY, 'gpt-4.1-nano'), delta(BUDGET, 'gpt-4.1-nano'), delta(BUDGET, 'gpt-5')]).toEqual([2, 0, 1, 0]);
+  });
+
+  it('treats an unset profile as balanced', async () => {
+    const rank = async (profile: RoutingProfile) =>
+      (await callUnary(h.clients.models.rankModels.bind(h.clients.models), { profile, prompt: 'Name a colour.', candidates: [] })).response.decision;
+    const [unset, balanced] = await Promise.all([rank(RoutingProfile.ROUTING_PROFILE_UNSPECIFIED), rank(RoutingProfile.ROUTING_PROFILE_BALANCED)]);
+    expect(unset?.profile).toBe(RoutingProfile.ROUTING_PROFILE_BALANCED);
+    expect(unset?.ranking.map((s) => [s.model, s.score])).toEqual(balanced?.ranking.map((s) => [s.model, s.score]));
+    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), {
+      model: '',
+      prompt: 'Name a colour.',
+      messages: [],
+      route: { profile: RoutingProfile.ROUTING_PROFILE_UNSPECIFIED, candidates: [] },
+    });
+    expect(response.routeDecision?.profile).toBe(RoutingProfile.ROUTING_PROFILE_BALANCED);
+  });
+
+  it('StreamChat falls back to the next-ranked model when the first fails before its first token', async () => {
+    const route = { profile: RoutingProfile.ROUTING_PROFILE_QUALITY, candidates: ['gpt-5', 'gpt-4.1-nano'] };
+    const completedOf = async () => {
+      const { messages, error } = await collectStream(h.clients.chat.streamChat(streamRequest({ prompt: 'Name a colour.', route })));
+      expect(error).toBeUndefined();
+      const last = messages.at(-1)?.event;
+      if (last?.$case !== 'completed') throw new Error('the stream ended without completed');
+      return last.completed;
+    };
+    const [first, second] = (await completedOf()).routeDecision?.ranking.map((s) => s.model) ?? [];
+    h.upstream.injectFault({ kind: 'http_error', status: 503, model: first!, times: 1 });
+    const completed = await completedOf();
+    h.upstream.clearFaults();
+    expect(completed.routeDecision?.chosenModel).toBe(first);
+    expect(completed.model).toBe(second);
+    expect(completed.fallbackTriggered).toBe(true);
+    expect(completed.attempts.map((a) => [a.model, a.outcome])).toEqual([
+      [first, AttemptOutcome.ATTEMPT_OUTCOME_FAILURE],
+      [second, AttemptOutcome.ATTEMPT_OUTCOME_SUCCESS],
+    ]);
   });
 
   it('rejects a route together with a model, and a prompt too long for every candidate', async () => {
@@ -109,10 +155,7 @@ describe('a config file with several providers', () => {
   beforeAll(async () => {
     alpha = await startSimulator({ latencyScale: 0, apiKey: 'alpha-secret' });
     beta = await startSimulator({ latencyScale: 0 });
-    const dir = mkdtempSync(join(tmpdir(), 'llmo-'));
-    const file = join(dir, 'providers.yaml');
-    writeFileSync(
-      file,
+    const file = writeConfigFile(
       `providers:
   - { name: alpha, kind: openai, base_url: "${alpha.baseURL}", api_key_env: ALPHA_KEY }
   - { name: beta, kind: anthropic, base_url: "${beta.url}", api_key_env: BETA_KEY }

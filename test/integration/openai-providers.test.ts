@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startSimulator, type Simulator } from '../../src/providers/simulator/index.js';
+import { writeConfigFile } from '../helpers/config-file.js';
+import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+/** Two OpenAI-compatible upstreams at once (think OpenAI and OpenRouter), each with its own key; one adds headers. */
+describe('several OpenAI-compatible providers from the config file', () => {
+  let alpha: Simulator;
+  let beta: Simulator;
+  let h: Harness;
+  beforeAll(async () => {
+    // Each simulator refuses a request without its own key (401), so a crossed key cannot pass.
+    [alpha, beta] = await Promise.all([startSimulator({ latencyScale: 0, apiKey: 'alpha-secret' }), startSimulator({ latencyScale: 0, apiKey: 'beta-secret' })]);
+    const file = writeConfigFile(`providers:
+  - { name: alpha, kind: openai, base_url: "${alpha.baseURL}", api_key_env: ALPHA_KEY }
+  - name: beta
+    kind: openai
+    base_url: "${beta.baseURL}"
+    api_key_env: BETA_KEY
+    headers: { HTTP-Referer: "https://example.test/app", X-Title: llm-orchestrator-test }
+include_builtin_models: false
+models:
+  - { id: alpha-chat, provider: alpha, upstream_id: "alpha/chat-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 0.1, output_price_per_million: 0.2, family: a, tier: small, quality: 0.5 }
+  - { id: beta-chat, provider: beta, upstream_id: "beta/chat-2", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 0.1, output_price_per_million: 0.2, family: b, tier: small, quality: 0.6 }
+`);
+    h = await startHarness({
+      noOpenAiShorthand: true,
+      env: { CONFIG_FILE: file, DEFAULT_MODEL: 'alpha-chat' },
+      processEnv: { ALPHA_KEY: 'alpha-secret', BETA_KEY: 'beta-secret' },
+    });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await Promise.all([alpha?.close(), beta?.close()]);
+  });
+
+  it('sends each model to its own upstream with its own key, and the extra headers only to beta', async () => {
+    const chat = h.clients.chat.chat.bind(h.clients.chat);
+    const a = await callUnary(chat, { model: 'alpha-chat', prompt: 'hi', messages: [] });
+    const b = await callUnary(chat, { model: 'beta-chat', prompt: 'hi', messages: [] });
+    const streamed = await collectStream(h.clients.chat.streamChat(streamRequest({ model: 'beta-chat', prompt: 'stream please' })));
+    expect(streamed.error).toBeUndefined();
+    expect([a.response.provider, b.response.provider]).toEqual(['alpha', 'beta']);
+
+    expect(alpha.requests.map((r) => [r.model, r.stream])).toEqual([['alpha/chat-1', false]]);
+    expect(beta.requests.map((r) => [r.model, r.stream])).toEqual([
+      ['beta/chat-2', false],
+      ['beta/chat-2', true],
+    ]);
+    for (const r of alpha.requests) {
+      expect(r.headers.authorization).toBe('Bearer alpha-secret');
+      expect(r.headers['x-title']).toBeUndefined();
+      expect(r.headers['http-referer']).toBeUndefined();
+    }
+    for (const r of beta.requests) {
+      expect(r.headers.authorization).toBe('Bearer beta-secret');
+      expect(r.headers['x-title']).toBe('llm-orchestrator-test');
+      expect(r.headers['http-referer']).toBe('https://example.test/app');
+    }
+  });
+});
