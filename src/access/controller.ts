@@ -56,18 +56,20 @@ export class AccessController implements AccessControl {
     if (!budgets || (budgets.usdPerDay === undefined && budgets.usdPerMonth === undefined)) return;
     const now = new Date();
     const spent = await this.budgets.spent(keyName, now);
+    const periods = periodsOf(now);
+    // The monthly budget first: when both are spent, the daily reset does not help.
     const over =
-      budgets.usdPerDay !== undefined && spent.day >= budgets.usdPerDay
-        ? { what: `budget usd_per_day ${budgets.usdPerDay}`, spent: spent.day, retryAfterMs: periodsOf(now).msToNextDay }
-        : budgets.usdPerMonth !== undefined && spent.month >= budgets.usdPerMonth
-          ? { what: `budget usd_per_month ${budgets.usdPerMonth}`, spent: spent.month, retryAfterMs: undefined }
+      budgets.usdPerMonth !== undefined && spent.month >= budgets.usdPerMonth
+        ? { what: `budget usd_per_month ${budgets.usdPerMonth}`, spent: spent.month, retryAfterMs: periods.msToNextMonth }
+        : budgets.usdPerDay !== undefined && spent.day >= budgets.usdPerDay
+          ? { what: `budget usd_per_day ${budgets.usdPerDay}`, spent: spent.day, retryAfterMs: periods.msToNextDay }
           : undefined;
     if (!over) return;
     throw new OrchestratorError({
       kind: 'resource_exhausted',
       reason: Reason.BUDGET_EXHAUSTED,
       message: `${over.what} reached for key "${keyName}" (spent $${over.spent.toFixed(6)})`,
-      ...(over.retryAfterMs === undefined ? {} : { retryAfterMs: over.retryAfterMs }),
+      retryAfterMs: over.retryAfterMs,
       metadata: { quota_subject: `key:${keyName}`, quota_description: over.what, spent_usd: String(over.spent) },
     });
   }

@@ -6,12 +6,13 @@ import { AccessController } from '../../src/access/controller.js';
 import { ApiKeyStore, presentedKey } from '../../src/access/keys.js';
 import { RateLimits } from '../../src/access/limits.js';
 import { allowsModel, modelPattern } from '../../src/access/patterns.js';
+import type { ApiKeySpec, RateLimitSpec } from '../../src/config/file.js';
 import type { AttemptRecord } from '../../src/domain/chat.js';
 import { OrchestratorError } from '../../src/domain/errors.js';
 import { sha } from '../helpers/access-file.js';
 
-const NO_LIMITS = { requestsPerMinute: undefined, tokensPerMinute: undefined };
-const spec = (name: string, key: string, allowedModels = ['*'], limits = NO_LIMITS) => ({
+const NO_LIMITS: RateLimitSpec = { requestsPerMinute: undefined, tokensPerMinute: undefined };
+const spec = (name: string, key: string, allowedModels = ['*'], limits = NO_LIMITS): ApiKeySpec => ({
   name,
   sha256: sha(key),
   allowedModels,
@@ -109,6 +110,22 @@ describe('tokens per minute, settled from actual usage', () => {
     // 140 used: 10 tokens left.
     expect(await outcome(access.admit({ principal, models: ['m'], estimatedTokens: 11 }))).toBe('RATE_LIMITED');
     expect(await outcome(access.admit({ principal, models: ['m'], estimatedTokens: 10 }))).toBe('OK');
+  });
+});
+
+describe('budget refusals', () => {
+  it('name the monthly budget when both are spent, with the delay to the 1st of next month', async () => {
+    const both = { ...spec('k', 'secret-k'), budgets: { usdPerDay: 0.5, usdPerMonth: 1 } };
+    const keys = new ApiKeyStore([both]);
+    const store = { redis: undefined, failurePolicy: 'local' as const };
+    const budgets = new Budgets(store);
+    const access = new AccessController(keys, new RateLimits(store, NO_LIMITS, keys.all()), budgets);
+    await budgets.add('k', 2);
+    const refusal = await access.admit({ principal: { name: 'k', allowedModels: ['*'] }, models: ['m'], estimatedTokens: 1 }).catch((err: unknown) => err);
+    expect(refusal).toBeInstanceOf(OrchestratorError);
+    const err = refusal as OrchestratorError;
+    expect(err.metadata).toMatchObject({ quota_description: 'budget usd_per_month 1' });
+    expect(Math.abs((err.retryAfterMs ?? 0) - periodsOf(new Date()).msToNextMonth)).toBeLessThan(60_000);
   });
 });
 
