@@ -6,10 +6,19 @@ import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
 import { callUnary, streamRequest, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { accessFile, sha } from '../helpers/access-file.js';
+import { listServices } from '../helpers/buf-curl.js';
 import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
 import { decodeStatusDetails } from '../../src/server/errors.js';
+import { periodsOf } from '../../src/access/budgets.js';
+import { PRINCIPAL_KEY } from '../../src/server/interceptors/metadata-keys.js';
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+/** The RetryInfo delay of a refusal, in milliseconds (NaN without RetryInfo). */
+function retryDelayMs(decoded: ReturnType<typeof decodeStatusDetails>): number {
+  const delay = decoded.retryInfo?.retryDelay;
+  return delay ? delay.seconds * 1000 + delay.nanos / 1e6 : Number.NaN;
+}
 
 describe('API keys', () => {
   let h: Harness;
@@ -35,6 +44,10 @@ describe('API keys', () => {
     const wrong = await unaryError(chat(), { model: 'gpt-4o', prompt: 'hi', messages: [] }, { metadata: bearer('mallory') });
     expect(wrong.code).toBe(grpc.status.UNAUTHENTICATED);
     expect(wrong.details).toBe('unknown API key');
+    const wrongHeader = await unaryError(chat(), { model: 'gpt-4o', prompt: 'hi', messages: [] }, { metadata: { 'x-api-key': 'mallory' } });
+    expect(wrongHeader.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(wrongHeader.decoded.errorInfo?.reason).toBe('API_KEY_INVALID');
+    expect(wrongHeader.details).toBe('unknown API key');
     const models = await unaryError(h.clients.models.listModels.bind(h.clients.models), { provider: '', availableOnly: false });
     expect(models.code).toBe(grpc.status.UNAUTHENTICATED);
   });
@@ -42,6 +55,20 @@ describe('API keys', () => {
   it('leaves health checks open', async () => {
     const { response } = await callUnary(h.clients.health.check.bind(h.clients.health), { service: '' });
     expect(response.status).toBe(HealthCheckResponse_ServingStatus.SERVING);
+  });
+
+  it.each(['grpc-v1', 'grpc-v1alpha'] as const)('leaves reflection open (%s ListServices without a key)', async (protocol) => {
+    const services = await listServices(`127.0.0.1:${h.app.port}`, protocol);
+    expect(services).toEqual(expect.arrayContaining(['orchestrator.v1.ChatService', 'grpc.health.v1.Health']));
+  });
+
+  it('ignores a principal the client sends itself', async () => {
+    // alice may not call gpt-4o; claiming to be erin changes nothing.
+    const claimed = await unaryError(chat(), { model: 'gpt-4o', prompt: 'hi', messages: [] }, { metadata: { ...bearer('alice-secret'), [PRINCIPAL_KEY]: 'erin' } });
+    expect(claimed.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(claimed.decoded.errorInfo?.metadata).toMatchObject({ key: 'alice' });
+    const keyless = await unaryError(chat(), { model: 'gpt-4o', prompt: 'hi', messages: [] }, { metadata: { [PRINCIPAL_KEY]: 'erin' } });
+    expect(keyless.code).toBe(grpc.status.UNAUTHENTICATED);
   });
 
   it('refuses models the key may not call with PERMISSION_DENIED', async () => {
@@ -73,8 +100,12 @@ describe('API keys', () => {
 describe('rate limits and budgets', () => {
   let h: Harness;
   beforeAll(async () => {
-    const gina = `    - { name: gina, sha256: ${sha('gina-secret')}, limits: { requests_per_minute: 2, tokens_per_minute: 1000 } }\n`;
-    h = await startHarness({ env: { CONFIG_FILE: accessFile(gina) }, latencyScale: 0 });
+    const extra = [
+      `    - { name: gina, sha256: ${sha('gina-secret')}, limits: { requests_per_minute: 2, tokens_per_minute: 1000 } }`,
+      `    - { name: ivan, sha256: ${sha('ivan-secret')}, limits: { tokens_per_minute: 400 } }`,
+      `    - { name: hank, sha256: ${sha('hank-secret')}, budgets: { usd_per_month: 0.00001 } }`,
+    ].join('\n');
+    h = await startHarness({ env: { CONFIG_FILE: accessFile(`${extra}\n`) }, latencyScale: 0 });
   });
   afterAll(async () => h.close());
   const chat = () => h.clients.chat.chat.bind(h.clients.chat);
@@ -87,7 +118,7 @@ describe('rate limits and budgets', () => {
     expect(limited.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(limited.decoded.errorInfo?.reason).toBe('RATE_LIMITED');
     expect(limited.decoded.quotaFailure?.violations[0]).toMatchObject({ subject: 'key:alice', description: '5 requests per minute' });
-    const retryMs = (limited.decoded.retryInfo?.retryDelay?.seconds ?? 0) * 1000 + (limited.decoded.retryInfo?.retryDelay?.nanos ?? 0) / 1e6;
+    const retryMs = retryDelayMs(limited.decoded);
     expect(retryMs).toBeGreaterThan(0);
     expect(retryMs).toBeLessThanOrEqual(60_000);
     expect(Number(limited.metadata.get('grpc-retry-pushback-ms')[0])).toBeGreaterThan(0);
@@ -108,31 +139,51 @@ describe('rate limits and budgets', () => {
     expect(third.decoded.quotaFailure?.violations[0]?.description).toBe('2 requests per minute');
   });
 
-  it('counts tokens per minute from actual usage', async () => {
+  it('counts tokens per minute from actual usage, not from the estimate', async () => {
+    // Estimated: 5 prompt tokens ("count me": 2 + 3 per message) + max_tokens 200 = 205.
+    // Used: the same 5 + a 12-48 word answer. Each call gives back what it did not use, so
+    // ivan (400 per minute) is admitted while actual usage + 205 fits: four calls or more.
+    // Counting the estimate instead would stop him after one call (205 + 205 > 400).
+    const estimate = 205;
     const used: number[] = [];
     let refused: grpc.ServiceError | undefined;
     for (let i = 0; i < 20 && !refused; i++) {
-      await callUnary(chat(), { model: 'gpt-4o-mini', prompt: 'count me', messages: [], maxTokens: 10 }, { metadata: bearer('bob-secret') }).then(
+      await callUnary(chat(), { model: 'gpt-4o-mini', prompt: 'count me', messages: [], maxTokens: 200 }, { metadata: bearer('ivan-secret') }).then(
         ({ response }) => used.push(response.usage?.totalTokens ?? 0),
         (err: grpc.ServiceError) => (refused = err),
       );
     }
     const details = refused ? decodeStatusDetails(refused.metadata) : undefined;
     expect(details?.errorInfo?.reason).toBe('RATE_LIMITED');
-    expect(details?.quotaFailure?.violations[0]?.description).toBe('100 tokens per minute');
+    expect(details?.quotaFailure?.violations[0]?.description).toBe('400 tokens per minute');
+    for (const tokens of used) expect(tokens).toBeLessThan(estimate / 3);
     const total = used.reduce((a, b) => a + b, 0);
-    // Admitted while actual usage left room for the next estimate (about 5 prompt + 10 output tokens).
-    expect(total).toBeLessThanOrEqual(100);
-    expect(total + 15).toBeGreaterThan(100);
     expect(used.length).toBeGreaterThanOrEqual(4);
+    expect(total + estimate).toBeLessThanOrEqual(400 + Math.max(...used));
+    expect(total + estimate).toBeGreaterThan(400);
   });
 
-  it('stops a key whose daily budget is spent', async () => {
-    await callUnary(chat(), { model: 'gpt-4o', prompt: 'spend', messages: [] }, { metadata: bearer('carol-secret') });
+  it('stops a key whose daily budget is spent, charging exactly the cost of its answers, until midnight UTC', async () => {
+    const { response } = await callUnary(chat(), { model: 'gpt-4o', prompt: 'spend', messages: [] }, { metadata: bearer('carol-secret') });
+    expect(response.costUsd).toBeGreaterThan(0);
     const broke = await unaryError(chat(), { model: 'gpt-4o', prompt: 'spend more', messages: [] }, { metadata: bearer('carol-secret') });
     expect(broke.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(broke.decoded.errorInfo?.reason).toBe('BUDGET_EXHAUSTED');
+    expect(Number(broke.decoded.errorInfo?.metadata['spent_usd'])).toBe(response.costUsd);
     expect(broke.decoded.quotaFailure?.violations[0]).toMatchObject({ subject: 'key:carol', description: 'budget usd_per_day 0.00001' });
+    const expected = periodsOf(new Date()).msToNextDay;
+    expect(Math.abs(retryDelayMs(broke.decoded) - expected)).toBeLessThan(60_000);
+    expect(Number(broke.metadata.get('grpc-retry-pushback-ms')[0])).toBeGreaterThan(0);
+  });
+
+  it('stops a key whose monthly budget is spent, until the 1st of next month UTC', async () => {
+    await callUnary(chat(), { model: 'gpt-4o', prompt: 'spend', messages: [] }, { metadata: bearer('hank-secret') });
+    const broke = await unaryError(chat(), { model: 'gpt-4o', prompt: 'spend more', messages: [] }, { metadata: bearer('hank-secret') });
+    expect(broke.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(broke.decoded.errorInfo?.reason).toBe('BUDGET_EXHAUSTED');
+    expect(broke.decoded.quotaFailure?.violations[0]).toMatchObject({ subject: 'key:hank', description: 'budget usd_per_month 0.00001' });
+    const expected = periodsOf(new Date()).msToNextMonth;
+    expect(Math.abs(retryDelayMs(broke.decoded) - expected)).toBeLessThan(60_000);
   });
 
   it('charges a stream cut short by the client against the budget', async () => {
@@ -158,6 +209,31 @@ describe('rate limits and budgets', () => {
     const { response: stats } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {}, { metadata: bearer('erin-secret') });
     expect(stats.accessRejections['BUDGET_EXHAUSTED']).toBeGreaterThanOrEqual(1);
     expect(stats.accessRejections['RATE_LIMITED']).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('global limits', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    // A sibling of api_keys: one allowance shared by every caller.
+    h = await startHarness({ env: { CONFIG_FILE: accessFile('  global: { requests_per_minute: 3 }\n') } });
+  });
+  afterAll(async () => h.close());
+  const chat = () => h.clients.chat.chat.bind(h.clients.chat);
+
+  it('share one allowance between keys and refuse with QuotaFailure subject global', async () => {
+    for (const key of ['erin-secret', 'alice-secret', 'erin-secret']) {
+      await callUnary(chat(), { model: 'gpt-4o-mini', prompt: 'global', messages: [] }, { metadata: bearer(key) });
+    }
+    for (const key of ['alice-secret', 'erin-secret']) {
+      const limited = await unaryError(chat(), { model: 'gpt-4o-mini', prompt: 'global', messages: [] }, { metadata: bearer(key) });
+      expect(limited.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect(limited.decoded.errorInfo).toMatchObject({ reason: 'RATE_LIMITED', metadata: { quota_subject: 'global' } });
+      expect(limited.decoded.quotaFailure?.violations).toHaveLength(1);
+      expect(limited.decoded.quotaFailure?.violations[0]).toMatchObject({ subject: 'global', description: '3 requests per minute' });
+      expect(retryDelayMs(limited.decoded)).toBeGreaterThan(0);
+      expect(limited.details).toBe('rate limit reached: 3 requests per minute for global');
+    }
   });
 });
 
