@@ -72,7 +72,8 @@ const apiKeySchema = z
   })
   .strict();
 
-const fileSchema = z
+/** Exported for the test that keeps config/example.yaml documenting every key. */
+export const fileSchema = z
   .object({
     /** API keys; with none, the service is open. Limits under `global` apply to all callers together. */
     access: z

@@ -1,8 +1,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ConfigFileError, loadConfigFile } from '../../src/config/file.js';
+import { z } from 'zod';
+import { ConfigFileError, fileSchema, loadConfigFile } from '../../src/config/file.js';
+import { DEFAULT_PROFILE_WEIGHTS } from '../../src/engine/routing/profiles.js';
 import { checkProviderUrl, checkResolvedHost, isLinkLocal, isMetadataAddress, type HostLookup } from '../../src/config/ssrf.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'llmo-config-'));
@@ -32,7 +35,18 @@ describe('config file', () => {
     expect(config.providers[1]?.headers).toMatchObject({ 'X-Title': 'llm-orchestrator' });
     const llama = config.models.find((m) => m.id === 'llama3.1-8b');
     expect(llama).toMatchObject({ provider: 'ollama', upstreamId: 'llama3.1:8b', aliases: ['llama', 'llama3'], tier: 'small', quality: 0.55 });
-    expect(config.routing.profiles.speed).toEqual({ latency: 0.7 });
+    expect(config.providers.find((p) => p.kind === 'anthropic')).toMatchObject({ baseURL: 'https://api.anthropic.com', anthropicVersion: '2023-06-01' });
+    // The example lists every profile with the defaults, so it documents what leaving one out means.
+    expect(config.routing.profiles).toEqual(DEFAULT_PROFILE_WEIGHTS);
+  });
+
+  it('documents every key of the schema in the example', () => {
+    const example = readFileSync('config/example.yaml', 'utf8');
+    const keys = schemaKeys(fileSchema);
+    expect(keys).toEqual(expect.arrayContaining(['providers[].anthropic_version', 'routing.profiles.long_context', 'routing.profiles.speed.ttft']));
+    // A key counts as documented when it appears as `key:` (set, or in a comment, for optional ones).
+    const documented = (path: string) => new RegExp(`(^|[\\s{,#-])${path.slice(path.lastIndexOf('.') + 1)}:`, 'm').test(example);
+    expect(keys.filter((path) => !documented(path))).toEqual([]);
   });
 
   it('reads JSON too', () => {
@@ -95,6 +109,17 @@ include_builtin_models: false
     expect(problemsOf(file('broken.yaml', 'providers: [ {'))[0]).toMatch(/not valid YAML/);
   });
 });
+
+/** Every key path of a zod object schema ("providers[].base_url"), through optionals, defaults and arrays. */
+function schemaKeys(schema: z.ZodType, prefix = ''): string[] {
+  if (schema instanceof z.ZodOptional || schema instanceof z.ZodDefault) return schemaKeys(schema.unwrap() as z.ZodType, prefix);
+  if (schema instanceof z.ZodArray) return schemaKeys(schema.element as z.ZodType, `${prefix}[]`);
+  if (!(schema instanceof z.ZodObject)) return [];
+  return Object.entries(schema.shape as Record<string, z.ZodType>).flatMap(([key, value]) => {
+    const path = prefix ? `${prefix}.${key}` : key;
+    return [path, ...schemaKeys(value, path)];
+  });
+}
 
 describe('provider URL guard (SSRF)', () => {
   const refuse = (url: string) => checkProviderUrl(url, { allowLinkLocal: false });
