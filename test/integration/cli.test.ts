@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { accessFile } from '../helpers/access-file.js';
@@ -16,9 +17,9 @@ interface Result {
 }
 
 /** Runs the CLI without blocking the event loop (the server runs in this process). */
-async function cli(args: string[], env: Record<string, string> = {}): Promise<Result> {
+async function cli(args: string[], env: Record<string, string> = {}, entry: string[] = CLI): Promise<Result> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [...CLI, ...args], {
+    const { stdout, stderr } = await run(process.execPath, [...entry, ...args], {
       timeout: 9_000,
       env: { ...process.env, LLMO_ADDR: address, ...env },
     });
@@ -190,5 +191,30 @@ describe('llm-orchestrator CLI over TLS with API keys', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('error: UNAUTHENTICATED (code 16): ');
     expect(refused.stderr).toContain('reason: API_KEY_INVALID');
+  });
+});
+
+describe('the built bin (package.json "bin", compiled into dist/)', () => {
+  const bin = (JSON.parse(readFileSync('package.json', 'utf8')) as { bin: Record<string, string> }).bin['llm-orchestrator'] ?? '';
+  beforeAll(async () => {
+    // The compiled output is what `npx llm-orchestrator` runs; build it when it is missing.
+    if (!existsSync(bin)) await run('npm', ['run', 'build'], { timeout: 170_000 });
+  }, 180_000);
+
+  it('is dist/cli/main.js, starts with a node shebang, and --help exits 0 with the usage', async () => {
+    expect(bin).toBe('dist/cli/main.js');
+    expect(readFileSync(bin, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+    const help = await cli(['--help'], {}, [bin]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('usage: llm-orchestrator');
+    expect(help.stdout).toContain('--timeout DURATION');
+  });
+
+  it('chat against a real server answers, with the summary on stderr', async () => {
+    const result = await cli(['chat', 'hello from the bin', '--model', 'gpt-4o-mini', '--request-id', 'cli-bin-1'], {}, [bin]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Simulated gpt-4o-mini answer on hello/);
+    expect(field(result.stderr, 'model')).toBe('gpt-4o-mini (openai)');
+    expect(field(result.stderr, 'request id')).toBe('cli-bin-1');
   });
 });
