@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ChatRequest } from '../../src/gen/orchestrator/v1/chat.js';
+import { CacheMode, type ChatRequest } from '../../src/gen/orchestrator/v1/chat.js';
 import { decodeStatusDetails } from '../../src/server/errors.js';
-import { callUnary, type Clients } from '../helpers/grpc-client.js';
+import { callUnary, unaryError, type Clients } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
 import { accessFile, sha } from '../helpers/access-file.js';
@@ -12,16 +12,20 @@ import { accessFile, sha } from '../helpers/access-file.js';
  * cache hold across both exactly; Redis dying mid-run does not crash anything and the
  * configured failure policy is what callers see.
  */
-const FRANK = `    - { name: frank, sha256: ${sha('frank-secret')}, limits: { requests_per_minute: 3 } }\n`;
+const EXTRA = [
+  `    - { name: frank, sha256: ${sha('frank-secret')}, limits: { requests_per_minute: 3 } }`,
+  `    - { name: gina, sha256: ${sha('gina-secret')}, budgets: { usd_per_day: 0.00001 } }`,
+].join('\n');
 
 let redis: RedisProcess;
+let env: Record<string, string>;
 let a: Harness;
 let b: Harness;
 let closed: Harness;
 beforeAll(async () => {
   redis = await startRedis();
-  const file = accessFile(FRANK);
-  const env = { CONFIG_FILE: file, REDIS_URL: redis.url };
+  // A 2 s cache TTL so a test can age an entry into an offline fallback.
+  env = { CONFIG_FILE: accessFile(`${EXTRA}\n`), REDIS_URL: redis.url, CACHE_TTL_SECONDS: '2' };
   [a, b, closed] = await Promise.all([
     startHarness({ env }),
     startHarness({ env }),
@@ -53,11 +57,20 @@ describe('two replicas sharing Redis', () => {
     expect(results).toEqual(['OK', 'OK', 'OK', 'OK', 'OK', 'RESOURCE_EXHAUSTED:RATE_LIMITED', 'RESOURCE_EXHAUSTED:RATE_LIMITED']);
   });
 
-  it('enforce one budget across both', async () => {
-    expect(await outcome(a.clients, 'carol-secret', { model: 'gpt-4o' })).toBe('OK');
+  it('enforce one budget across both, charged exactly what the answers cost', async () => {
+    const { response } = await ask(a.clients, 'carol-secret', { model: 'gpt-4o' });
     await new Promise((r) => setTimeout(r, 50));
-    expect(await outcome(b.clients, 'carol-secret', { model: 'gpt-4o' })).toBe('RESOURCE_EXHAUSTED:BUDGET_EXHAUSTED');
+    const refused = await unaryError(b.clients.chat.chat.bind(b.clients.chat), { model: 'gpt-4o', prompt: 'replica', messages: [] }, { metadata: { authorization: 'Bearer carol-secret' } });
+    expect(refused.decoded.errorInfo?.reason).toBe('BUDGET_EXHAUSTED');
+    // b spent nothing itself: this is what a wrote to Redis.
+    expect(Number(refused.decoded.errorInfo?.metadata['spent_usd'])).toBeCloseTo(response.costUsd, 12);
   });
+
+  it('keep spend across a gateway restart', async () => {
+    await a.close();
+    a = await startHarness({ env });
+    expect(await outcome(a.clients, 'carol-secret', { model: 'gpt-4o' })).toBe('RESOURCE_EXHAUSTED:BUDGET_EXHAUSTED');
+  }, 20_000);
 
   it('share the response cache', async () => {
     const request = { model: 'gpt-4o', prompt: 'shared answer', temperature: 0 };
@@ -68,6 +81,21 @@ describe('two replicas sharing Redis', () => {
     expect(second.response.content).toBe(first.response.content);
   });
 
+  it('serve a stale answer another replica cached when every upstream fails', async () => {
+    const request = { model: 'gpt-4o', prompt: 'remembered in redis', temperature: 0 };
+    const fresh = await ask(a.clients, 'erin-secret', request);
+    await new Promise((r) => setTimeout(r, 2_100));
+    b.upstream.injectFault({ kind: 'http_error', status: 503, model: 'gpt-4o' });
+    try {
+      expect(await outcome(b.clients, 'erin-secret', request)).toBe('UNAVAILABLE:UPSTREAM_ERROR');
+      const offline = await ask(b.clients, 'erin-secret', { ...request, cache: { mode: CacheMode.CACHE_MODE_UNSPECIFIED, allowStale: true } });
+      expect(offline.response.cache).toMatchObject({ hit: true, stale: true });
+      expect(offline.response.content).toBe(fresh.response.content);
+    } finally {
+      b.upstream.clearFaults();
+    }
+  });
+
   it('keep serving when Redis dies, per policy, and share again when it returns', async () => {
     await redis.stop();
     // local policy: each replica enforces the limit on its own; nothing crashes.
@@ -76,8 +104,12 @@ describe('two replicas sharing Redis', () => {
     for (let i = 0; i < 4; i++) localA.push(await outcome(a.clients, 'frank-secret'));
     expect(localA).toEqual(['OK', 'OK', 'OK', 'RESOURCE_EXHAUSTED:RATE_LIMITED']);
     expect(await outcome(b.clients, 'frank-secret')).toBe('OK');
-    // closed policy: calls that need the shared state are refused while it is gone.
+    // closed policy: calls that need the shared state are refused while it is gone, a budget as much as a limit.
     expect(await outcome(closed.clients, 'frank-secret')).toBe('UNAVAILABLE:SHARED_STATE_UNAVAILABLE');
+    expect(await outcome(closed.clients, 'gina-secret', { model: 'gpt-4o' })).toBe('UNAVAILABLE:SHARED_STATE_UNAVAILABLE');
+    // local policy: spend goes on locally, and counts locally.
+    expect(await outcome(a.clients, 'gina-secret', { model: 'gpt-4o' })).toBe('OK');
+    expect(await outcome(a.clients, 'gina-secret', { model: 'gpt-4o' })).toBe('RESOURCE_EXHAUSTED:BUDGET_EXHAUSTED');
     const health = await callUnary(a.clients.health.check.bind(a.clients.health), { service: '' });
     expect(health.response.status).toBe(1);
 
@@ -90,5 +122,29 @@ describe('two replicas sharing Redis', () => {
     // Redis came back empty: 1 (closed replica) + 2 = the 3 allowed, then refused everywhere.
     shared.push(await outcome(a.clients, 'frank-secret'));
     expect(shared).toEqual(['OK', 'OK', 'RESOURCE_EXHAUSTED:RATE_LIMITED']);
+    // What a spent while Redis was down reached Redis when it came back: b refuses gina too.
+    expect(await outcome(b.clients, 'gina-secret', { model: 'gpt-4o' })).toBe('RESOURCE_EXHAUSTED:BUDGET_EXHAUSTED');
   }, 20_000);
+});
+
+describe('a global limit on two replicas sharing Redis', () => {
+  let g1: Harness;
+  let g2: Harness;
+  beforeAll(async () => {
+    const genv = { CONFIG_FILE: accessFile('  global: { requests_per_minute: 3 }\n'), REDIS_URL: redis.url };
+    [g1, g2] = await Promise.all([startHarness({ env: genv }), startHarness({ env: genv })]);
+  }, 30_000);
+  afterAll(async () => {
+    await Promise.all([g1?.close(), g2?.close()]);
+  });
+
+  it('holds exactly across both, for every key', async () => {
+    const results = [];
+    for (const [replica, key] of [[g1, 'erin-secret'], [g2, 'alice-secret'], [g1, 'alice-secret'], [g2, 'erin-secret'], [g1, 'erin-secret']] as const) {
+      results.push(await outcome(replica.clients, key));
+    }
+    expect(results).toEqual(['OK', 'OK', 'OK', 'RESOURCE_EXHAUSTED:RATE_LIMITED', 'RESOURCE_EXHAUSTED:RATE_LIMITED']);
+    const refused = await unaryError(g2.clients.chat.chat.bind(g2.clients.chat), { model: 'gpt-4o-mini', prompt: 'replica', messages: [] }, { metadata: { authorization: 'Bearer alice-secret' } });
+    expect(refused.decoded.quotaFailure?.violations[0]).toMatchObject({ subject: 'global', description: '3 requests per minute' });
+  });
 });
