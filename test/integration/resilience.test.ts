@@ -174,6 +174,23 @@ describe('hedging and streaming strategies over the wire', () => {
     expect(first?.$case === 'started' && first.started.model).toBe('gpt-4o-mini');
   });
 
+  it('gives up on a silent model after the request first_token_timeout_ms and closes the upstream request', async () => {
+    h.upstream.injectFault({ kind: 'hang', model: 'gpt-4o' });
+    const before = h.upstream.requests.length;
+    const started = Date.now();
+    const { messages, error } = await collectStream(
+      h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o', prompt: 'anyone there', firstTokenTimeoutMs: 250 }), { deadline: Date.now() + 10_000 }),
+    );
+    // Well before the 10 s deadline (and the 30 s configured default).
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(messages).toEqual([]);
+    expect(error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(error?.decoded.errorInfo?.reason).toBe('STREAM_STALLED');
+    expect(error?.decoded.errorInfo?.metadata).toMatchObject({ phase: 'first_token', timeout_ms: '250', model: 'gpt-4o', attempts: 'gpt-4o:UNAVAILABLE:STREAM_STALLED' });
+    await h.upstream.waitForIdle(2_000);
+    expect(h.upstream.requests.slice(before).map((r) => [r.model, r.outcome])).toEqual([['gpt-4o', 'client_closed']]);
+  });
+
   it('rejects strategy fields that do not fit together', async () => {
     const { error } = await collectStream(h.clients.chat.streamChat(streamRequest({ prompt: 'x', models: ['gpt-4o'], hedgeDelayMs: 5 })));
     expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT);
