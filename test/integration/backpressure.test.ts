@@ -14,6 +14,38 @@ beforeAll(async () => {
 });
 afterAll(async () => h.close());
 
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const sent = (): number => h.upstream.requests.at(-1)?.tokensSent ?? 0;
+
+/**
+ * Waits until every buffer between the paused client and the upstream is full: the upstream's
+ * tokensSent has not moved for 4 checks 200 ms apart (the gateway's handler is then waiting for
+ * 'drain'). Returns the tokens sent by then.
+ */
+async function untilUpstreamStalls(): Promise<number> {
+  let last = -1;
+  let unchanged = 0;
+  for (let waited = 0; waited < 8_000 && unchanged < 4; waited += 200) {
+    const now = sent();
+    unchanged = now === last ? unchanged + 1 : 0;
+    last = now;
+    await sleep(200);
+  }
+  return sent();
+}
+
+/** Resolves once the first delta has arrived on the call. */
+function firstDelta(call: grpc.ClientReadableStream<StreamChatResponse>): Promise<void> {
+  return new Promise((resolve) => {
+    const onData = (m: StreamChatResponse): void => {
+      if (m.event?.$case !== 'delta') return;
+      call.off('data', onData);
+      resolve();
+    };
+    call.on('data', onData);
+  });
+}
+
 describe('StreamChat backpressure', () => {
   it('stops reading the upstream while the client does not read, and loses nothing', async () => {
     const call = h.clients.chat.streamChat(streamRequest({ model: 'o3', prompt: 'write a long essay', messages: [], maxTokens: TOKENS }));
@@ -33,20 +65,10 @@ describe('StreamChat backpressure', () => {
       check();
     });
     call.pause();
-    // Let every buffer on the way fill up: wait until the upstream has stopped sending.
-    const sent = () => h.upstream.requests.at(-1)?.tokensSent ?? 0;
-    let last = -1;
-    let unchanged = 0;
-    for (let waited = 0; waited < 8_000 && unchanged < 4; waited += 200) {
-      const now = sent();
-      unchanged = now === last ? unchanged + 1 : 0;
-      last = now;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    const sentWhilePaused = sent();
+    const sentWhilePaused = await untilUpstreamStalls();
     expect(h.upstream.requests.at(-1)?.outcome).toBe('open');
     expect(sentWhilePaused).toBeLessThan(TOKENS);
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     // Stalled, not merely slow: nothing more left the upstream while nobody read.
     expect(sent()).toBe(sentWhilePaused);
 
@@ -57,5 +79,27 @@ describe('StreamChat backpressure', () => {
     expect(text.split(' ').filter(Boolean)).toHaveLength(TOKENS);
     expect(completed?.event?.$case === 'completed' && completed.event.completed.usage?.completionTokens).toBe(TOKENS);
     expect(h.upstream.requests.at(-1)?.outcome).toBe('completed');
+  });
+
+  it('a cancel while the handler waits for drain closes the upstream request and leaves no call in flight', async () => {
+    const call = h.clients.chat.streamChat(streamRequest({ model: 'o3', prompt: 'another long essay', messages: [], maxTokens: TOKENS }));
+    const ended = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+    call.on('error', () => undefined); // the CANCELLED error is expected
+    await firstDelta(call);
+    call.pause();
+    const sentWhilePaused = await untilUpstreamStalls();
+    const request = h.upstream.requests.at(-1);
+    expect(request?.outcome).toBe('open');
+    expect(sentWhilePaused).toBeLessThan(TOKENS);
+    expect(h.app.server.lifecycle.active).toBe(1);
+
+    // 'drain' will never come now: the handler must notice the cancel instead.
+    call.cancel();
+    expect((await ended).code).toBe(grpc.status.CANCELLED);
+    for (let waited = 0; waited < 5_000 && (request?.outcome === 'open' || h.app.server.lifecycle.active > 0); waited += 50) await sleep(50);
+    expect(request?.outcome).toBe('client_closed');
+    expect(request?.tokensSent).toBeLessThan(TOKENS);
+    expect(h.app.server.lifecycle.active).toBe(0);
+    expect(h.upstream.openRequests()).toBe(0);
   });
 });
