@@ -130,6 +130,10 @@ export function encodeDecision(decision: RouteDecision): RouteDecisionMessage {
       expectedLatencyMs: round3(r.expectedLatencyMs),
       eligible: r.excluded === undefined,
       excludedReason: r.excluded ?? '',
+      ttft: round4(r.ttft),
+      context: round4(r.context),
+      expectedTtftMs: round3(r.expectedTtftMs),
+      contextHeadroom: round4(r.contextHeadroom),
     })),
   };
 }

@@ -29,6 +29,24 @@ describe('routed requests', () => {
     expect(decision?.promptTokens).toBeGreaterThan(5);
   });
 
+  it('RankModels shows every score component: LONG_CONTEXT weighs the headroom, SPEED the time to first token', async () => {
+    const rank = async (profile: RoutingProfile) =>
+      (await callUnary(h.clients.models.rankModels.bind(h.clients.models), { profile, prompt: 'Name a colour.', candidates: ['gpt-3.5-turbo', 'gpt-4.1'], maxTokens: 4000 }))
+        .response.decision!;
+    const long = await rank(RoutingProfile.ROUTING_PROFILE_LONG_CONTEXT);
+    const byModel = new Map(long.ranking.map((r) => [r.model, r]));
+    // With 4,000 tokens to write: gpt-4.1's window (about 1M tokens) against gpt-3.5-turbo's 16k.
+    expect(byModel.get('gpt-4.1')!.contextHeadroom).toBeGreaterThan(byModel.get('gpt-3.5-turbo')!.contextHeadroom * 10);
+    expect(byModel.get('gpt-4.1')!.context).toBe(1);
+    expect(byModel.get('gpt-3.5-turbo')!.context).toBe(0);
+    const speed = await rank(RoutingProfile.ROUTING_PROFILE_SPEED);
+    for (const r of speed.ranking) {
+      expect(r.expectedTtftMs).toBeGreaterThan(0);
+      expect(r.ttft).toBeGreaterThanOrEqual(0);
+      expect(r.ttft).toBeLessThanOrEqual(1);
+    }
+  });
+
   it('falls back to the next-ranked model when the first fails', async () => {
     const rank = await callUnary(h.clients.models.rankModels.bind(h.clients.models), {
       profile: RoutingProfile.ROUTING_PROFILE_BUDGET,

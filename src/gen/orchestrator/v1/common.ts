@@ -483,6 +483,17 @@ export interface ModelScore {
   eligible: boolean;
   /** Why it is not eligible; empty when it is. */
   excludedReason: string;
+  /**
+   * Relative time to first token: live (EWMA over streams) when measured, catalog before.
+   * Weighed by the SPEED profile, and for streamed requests.
+   */
+  ttft: number;
+  /** Relative context headroom (window over prompt plus max_tokens); weighed by LONG_CONTEXT. */
+  context: number;
+  /** Expected time to first token on this model, in milliseconds. */
+  expectedTtftMs: number;
+  /** Context window divided by the tokens this request needs (prompt plus max_tokens). */
+  contextHeadroom: number;
 }
 
 /** Why a routed request went where it went. */
@@ -1019,6 +1030,10 @@ function createBaseModelScore(): ModelScore {
     expectedLatencyMs: 0,
     eligible: false,
     excludedReason: "",
+    ttft: 0,
+    context: 0,
+    expectedTtftMs: 0,
+    contextHeadroom: 0,
   };
 }
 
@@ -1056,6 +1071,18 @@ export const ModelScore: MessageFns<ModelScore> = {
     }
     if (message.excludedReason !== "") {
       writer.uint32(90).string(message.excludedReason);
+    }
+    if (message.ttft !== 0) {
+      writer.uint32(97).double(message.ttft);
+    }
+    if (message.context !== 0) {
+      writer.uint32(105).double(message.context);
+    }
+    if (message.expectedTtftMs !== 0) {
+      writer.uint32(113).double(message.expectedTtftMs);
+    }
+    if (message.contextHeadroom !== 0) {
+      writer.uint32(121).double(message.contextHeadroom);
     }
     return writer;
   },
@@ -1161,6 +1188,38 @@ export const ModelScore: MessageFns<ModelScore> = {
             message.excludedReason = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.ttft = reader.double();
+            continue;
+          }
+          case 13: {
+            if (tag !== 105) {
+              break;
+            }
+
+            message.context = reader.double();
+            continue;
+          }
+          case 14: {
+            if (tag !== 113) {
+              break;
+            }
+
+            message.expectedTtftMs = reader.double();
+            continue;
+          }
+          case 15: {
+            if (tag !== 121) {
+              break;
+            }
+
+            message.contextHeadroom = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1198,6 +1257,18 @@ export const ModelScore: MessageFns<ModelScore> = {
         : isSet(object.excluded_reason)
         ? globalThis.String(object.excluded_reason)
         : "",
+      ttft: isSet(object.ttft) ? globalThis.Number(object.ttft) : 0,
+      context: isSet(object.context) ? globalThis.Number(object.context) : 0,
+      expectedTtftMs: isSet(object.expectedTtftMs)
+        ? globalThis.Number(object.expectedTtftMs)
+        : isSet(object.expected_ttft_ms)
+        ? globalThis.Number(object.expected_ttft_ms)
+        : 0,
+      contextHeadroom: isSet(object.contextHeadroom)
+        ? globalThis.Number(object.contextHeadroom)
+        : isSet(object.context_headroom)
+        ? globalThis.Number(object.context_headroom)
+        : 0,
     };
   },
 
@@ -1235,6 +1306,18 @@ export const ModelScore: MessageFns<ModelScore> = {
     }
     if (message.excludedReason !== "") {
       obj.excludedReason = message.excludedReason;
+    }
+    if (message.ttft !== 0) {
+      obj.ttft = floatToJson(message.ttft);
+    }
+    if (message.context !== 0) {
+      obj.context = floatToJson(message.context);
+    }
+    if (message.expectedTtftMs !== 0) {
+      obj.expectedTtftMs = floatToJson(message.expectedTtftMs);
+    }
+    if (message.contextHeadroom !== 0) {
+      obj.contextHeadroom = floatToJson(message.contextHeadroom);
     }
     return obj;
   },
