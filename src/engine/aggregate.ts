@@ -5,7 +5,10 @@ import { OrchestratorError, Reason } from '../domain/errors.js';
  * One error for a call whose attempts all failed. Failures of a single model (its retries
  * included) keep that model's last error; several models become ALL_ATTEMPTS_FAILED naming
  * each failure in order (TensorZero's habit), with the shared kind when they agree and
- * UNAVAILABLE otherwise. Every attempt rides along, with its partial usage.
+ * UNAVAILABLE otherwise; its metadata keeps the last failure's own reason and model
+ * (`last_attempt_reason`, `last_attempt_model`), so a client that switches on reasons still
+ * sees, say, the UPSTREAM_RATE_LIMITED behind ALL_ATTEMPTS_FAILED. Every attempt rides along,
+ * with its partial usage.
  */
 export function aggregateFailure(attempts: readonly AttemptRecord[], callSignal: AbortSignal): OrchestratorError {
   if (callSignal.aborted && callSignal.reason instanceof OrchestratorError) {
@@ -25,6 +28,7 @@ export function aggregateFailure(attempts: readonly AttemptRecord[], callSignal:
     message: `all ${failed.length} attempts failed: ${summary}`,
     retryable: failed.some((a) => a.error?.retryable === true),
     retryAfterMs: retryAfters.length > 0 ? Math.min(...retryAfters) : undefined,
+    metadata: last?.error ? { last_attempt_reason: last.error.reason, last_attempt_model: last.model } : {},
     attempts,
   });
 }

@@ -98,5 +98,7 @@ describe('Fallback', () => {
     expect(err.code).toBe(grpc.status.UNAVAILABLE);
     expect(err.decoded.errorInfo?.reason).toBe('ALL_ATTEMPTS_FAILED');
     expect(err.decoded.errorInfo?.metadata?.attempts).toMatch(/gpt-4o.*gpt-4o-mini.*gpt-3.5-turbo/);
+    // The last attempt's own reason stays visible behind ALL_ATTEMPTS_FAILED.
+    expect(err.decoded.errorInfo?.metadata).toMatchObject({ last_attempt_reason: 'UPSTREAM_ERROR', last_attempt_model: 'gpt-3.5-turbo' });
   });
 });

@@ -269,6 +269,20 @@ describe('circuit breaker', () => {
   });
 });
 
+describe('several models failing', () => {
+  it('says ALL_ATTEMPTS_FAILED and keeps the last attempt reason and model in the metadata', async () => {
+    const { engine, provider } = engineFixture();
+    provider.script('gpt-4o', { kind: 'fail', error: rejected });
+    provider.script('gpt-4o-mini', { kind: 'fail', error: upstreamFailure('429', 30_000) });
+    const err = await failureOf(
+      engine.fallback(ref(''), { chain: [ref('gpt-4o'), ref('gpt-4o-mini')], attemptTimeoutMs: undefined, defaultMessage: undefined, disableDefaultMessage: true }, input(), context()),
+    );
+    expect(err.reason).toBe(Reason.ALL_ATTEMPTS_FAILED);
+    expect(err.metadata).toEqual({ last_attempt_reason: Reason.UPSTREAM_ERROR, last_attempt_model: 'gpt-4o-mini' });
+    expect(err.attempts.map((a) => a.error?.reason)).toEqual([Reason.UPSTREAM_REJECTED_REQUEST, Reason.UPSTREAM_ERROR]);
+  });
+});
+
 describe('hedged race', () => {
   it('never starts the second model when the first answers within the hedge delay', async () => {
     const { engine, provider } = engineFixture();
