@@ -1,4 +1,3 @@
-import { LRUCache } from 'lru-cache';
 import type { LimiterStore } from './limits.js';
 import { sharedStateDown } from './limits.js';
 
@@ -26,8 +25,8 @@ export function periodsOf(now: Date): Periods {
 
 const DAY_TTL_S = 2 * 86_400;
 const MONTH_TTL_S = 32 * 86_400;
-/** Budget keys (key name × day or month) remembered in memory; the oldest are forgotten first. */
-const MAX_TRACKED = 10_000;
+/** Budget keys (key name × day or month) remembered in memory; the least recently charged go first. */
+const MAX_TRACKED = 100_000;
 
 function keysOf(keyName: string, now: Date): readonly [day: string, month: string] {
   const { day, month } = periodsOf(now);
@@ -36,10 +35,12 @@ function keysOf(keyName: string, now: Date): readonly [day: string, month: strin
 
 const ttlOf = (redisKey: string): number => (redisKey.includes(':d:') ? DAY_TTL_S : MONTH_TTL_S);
 
-function addTo(map: LRUCache<string, number>, key: string, usd: number): void {
+/** Adds to a bounded map kept in order of last change (a plain Map: no memory until used). */
+function addTo(map: Map<string, number>, key: string, usd: number): void {
   const total = (map.get(key) ?? 0) + usd;
+  map.delete(key);
   if (total > 1e-12) map.set(key, total);
-  else map.delete(key);
+  if (map.size > MAX_TRACKED) map.delete(map.keys().next().value as string);
 }
 
 /**
@@ -52,8 +53,8 @@ function addTo(map: LRUCache<string, number>, key: string, usd: number): void {
  * Redis says.
  */
 export class Budgets {
-  private readonly local = new LRUCache<string, number>({ max: MAX_TRACKED });
-  private readonly unsent = new LRUCache<string, number>({ max: MAX_TRACKED });
+  private readonly local = new Map<string, number>();
+  private readonly unsent = new Map<string, number>();
   private flushing: Promise<void> | undefined;
 
   constructor(private readonly store: LimiterStore) {
