@@ -42,6 +42,8 @@ export interface AttemptRecord {
   readonly error?: import('./errors.js').OrchestratorError;
   readonly latencyMs: number;
   readonly usage: TokenUsage;
+  /** True when `usage` is our estimate for a call that did not finish (the upstream never reported it). */
+  readonly usageEstimated?: boolean;
   readonly costUsd: number;
   /** 0 for the first call to this model within the request, then 1, 2... for retries. */
   readonly retry: number;

@@ -239,7 +239,7 @@ export class AttemptRunner {
       const error = asOrchestratorError(err, child.signal);
       if (isRetryable(error)) budget.onFailure();
       const usage = usageSoFar({ messages: spec.messages, generatedChars: 0, aborted: child.signal.aborted });
-      return { ok: false, error, record: this.finish({ spec, provider: provider.name, started, info, usage, error, upstream }) };
+      return { ok: false, error, record: this.finish({ spec, provider: provider.name, started, info, usage, estimated: usage !== ZERO_USAGE, error, upstream }) };
     } finally {
       child.dispose();
     }
@@ -308,7 +308,12 @@ export class AttemptRunner {
           provider: provider.name,
           started,
           info,
-          usage: usage ?? usageSoFar({ messages: spec.messages, generatedChars, aborted: child.signal.aborted }),
+          ...(usage
+            ? { usage }
+            : (() => {
+                const estimate = usageSoFar({ messages: spec.messages, generatedChars, aborted: child.signal.aborted });
+                return { usage: estimate, estimated: estimate !== ZERO_USAGE };
+              })()),
           ...(error ? { error } : {}),
           upstream,
         }),
@@ -343,6 +348,8 @@ export class AttemptRunner {
     started: number;
     info: TryInfo;
     usage: TokenUsage;
+    /** `usage` is our estimate, not the upstream's report. */
+    estimated?: boolean;
     error?: OrchestratorError;
     upstream?: UpstreamRequest | undefined;
   }): AttemptRecord {
@@ -354,6 +361,7 @@ export class AttemptRunner {
       ...(error ? { error } : {}),
       latencyMs: performance.now() - started,
       usage,
+      ...(options.estimated ? { usageEstimated: true } : {}),
       costUsd: costOf(spec.model, usage),
       retry: info.retry,
       backoffMs: info.backoffMs,

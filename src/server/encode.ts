@@ -61,6 +61,7 @@ export function encodeAttempt(record: AttemptRecord): Attempt {
     costUsd: record.costUsd,
     retry: record.retry,
     backoffMs: round3(record.backoffMs),
+    usageEstimated: record.usageEstimated === true,
   };
 }
 

@@ -74,6 +74,9 @@ describe('usage of aborted unary attempts', () => {
     expect(loser?.usage?.promptTokens).toBeGreaterThan(0);
     expect(loser?.usage?.completionTokens).toBe(0);
     expect(loser?.costUsd).toBeGreaterThan(0);
+    // The loser's usage is our estimate; the winner's is what the upstream reported.
+    expect(loser?.usageEstimated).toBe(true);
+    expect(response.attempts.find((a) => a.model === 'gpt-4o-mini')?.usageEstimated).toBe(false);
     // The call's cost includes what the loser's prompt cost.
     expect(response.costUsd).toBeGreaterThan(response.attempts.find((a) => a.model === 'gpt-4o-mini')?.costUsd ?? 0);
     const after = await rowOf('gpt-4-turbo');

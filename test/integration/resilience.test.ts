@@ -159,6 +159,11 @@ describe('hedging and streaming strategies over the wire', () => {
     if (completed?.$case !== 'completed') throw new Error('no completed event');
     expect(completed.completed.model).toBe('gpt-4o-mini');
     expect(completed.completed.fallbackTriggered).toBe(true);
+    // The cut attempt's usage is estimated from the four deltas it relayed; the winner's is reported.
+    const [cut, won] = completed.completed.attempts;
+    expect(cut).toMatchObject({ model: 'gpt-4o', usageEstimated: true });
+    expect(cut?.usage?.completionTokens).toBeGreaterThan(0);
+    expect(won).toMatchObject({ model: 'gpt-4o-mini', usageEstimated: false });
     const { response: stats } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {});
     expect(stats.streamRestarts).toBe(1);
   });

@@ -449,6 +449,11 @@ export interface Attempt {
   retry: number;
   /** Time waited before this call (retry backoff or the upstream's Retry-After), in milliseconds. */
   backoffMs: number;
+  /**
+   * True when usage is our estimate (about four characters a token) for a call that did not
+   * finish, so the upstream never reported it: an aborted call's prompt, a cut stream's text.
+   */
+  usageEstimated: boolean;
 }
 
 /** Let the gateway pick the model. */
@@ -719,6 +724,7 @@ function createBaseAttempt(): Attempt {
     costUsd: 0,
     retry: 0,
     backoffMs: 0,
+    usageEstimated: false,
   };
 }
 
@@ -756,6 +762,9 @@ export const Attempt: MessageFns<Attempt> = {
     }
     if (message.backoffMs !== 0) {
       writer.uint32(89).double(message.backoffMs);
+    }
+    if (message.usageEstimated !== false) {
+      writer.uint32(96).bool(message.usageEstimated);
     }
     return writer;
   },
@@ -861,6 +870,14 @@ export const Attempt: MessageFns<Attempt> = {
             message.backoffMs = reader.double();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.usageEstimated = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -898,6 +915,11 @@ export const Attempt: MessageFns<Attempt> = {
         : isSet(object.backoff_ms)
         ? globalThis.Number(object.backoff_ms)
         : 0,
+      usageEstimated: isSet(object.usageEstimated)
+        ? globalThis.Boolean(object.usageEstimated)
+        : isSet(object.usage_estimated)
+        ? globalThis.Boolean(object.usage_estimated)
+        : false,
     };
   },
 
@@ -935,6 +957,9 @@ export const Attempt: MessageFns<Attempt> = {
     }
     if (message.backoffMs !== 0) {
       obj.backoffMs = floatToJson(message.backoffMs);
+    }
+    if (message.usageEstimated !== false) {
+      obj.usageEstimated = message.usageEstimated;
     }
     return obj;
   },
