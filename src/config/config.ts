@@ -89,11 +89,12 @@ const envSchema = z.object({
   RETRY_BUDGET_MAX_TOKENS: number(z.number().min(1).max(1000), 10),
   RETRY_BUDGET_TOKEN_RATIO: number(z.number().min(0.001).max(1), 0.1),
   BREAKER_CONSECUTIVE_FAILURES: number(z.number().int().min(1), 5),
-  /** Failure rate (0..1) over the sampling window that opens the breaker; 1 disables. */
+  /** Failure rate (0..1) over the sampling window that opens the breaker; 0 or 1 disables the rule. */
   BREAKER_FAILURE_RATE: number(z.number().min(0).max(1), 0.5),
   BREAKER_SAMPLING_WINDOW_MS: number(z.number().int().min(1_000), 30_000),
   /** Requests per second a model must see before the failure rate can open its breaker. */
-  BREAKER_MIN_RPS: number(z.number().min(0), 2),
+  // cockatiel replaces a minimum of 0 with its own default, so 0 is refused rather than surprising.
+  BREAKER_MIN_RPS: number(z.number().positive(), 2),
   BREAKER_HALF_OPEN_AFTER_MS: number(z.number().int().min(1), 10_000),
   /** Per upstream call; 0 means bounded by the call's deadline only. */
   ATTEMPT_TIMEOUT_MS: number(z.number().int().min(0), 0),

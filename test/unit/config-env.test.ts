@@ -47,3 +47,10 @@ describe('environment variables under the seeds’ names', () => {
     expect(problemsOf({ ENVIRONMENT: 'staging' })[0]).toMatch(/^ENVIRONMENT: /);
   });
 });
+
+describe('breaker settings', () => {
+  it('refuses a minimum rate of 0, which the breaker library would replace with its own default', () => {
+    expect(problemsOf({ BREAKER_MIN_RPS: '0' })[0]).toMatch(/^BREAKER_MIN_RPS: /);
+    expect(loadConfig({ BREAKER_MIN_RPS: '0.5' }).resilience.breaker.minRps).toBe(0.5);
+  });
+});
