@@ -27,9 +27,9 @@ import {
 import { decodeStatusDetails, ERROR_DOMAIN, grpcErrorFor, INTERNAL_MESSAGE } from '../../src/server/errors.js';
 import { HealthRegistry } from '../../src/server/health.js';
 import { addReflection, descriptorPath } from '../../src/server/reflection.js';
+import { BUF, listServices } from '../helpers/buf-curl.js';
 
 const run = promisify(execFile);
-const BUF = fileURLToPath(new URL('../../node_modules/.bin/buf', import.meta.url));
 
 /** The error each test model name makes the test service fail with. */
 const ERRORS: Readonly<Record<string, () => unknown>> = {
@@ -445,18 +445,8 @@ describe('reflection', () => {
     expect(descriptorPath()).toMatch(/src[/\\]gen[/\\]descriptor\.binpb$/);
   });
 
-  it.each(['grpc-v1', 'grpc-v1alpha'])('lists our services and health over %s (buf curl)', async (protocol) => {
-    const { stdout } = await run(BUF, [
-      'curl',
-      '--protocol',
-      'grpc',
-      '--http2-prior-knowledge',
-      '--reflect-protocol',
-      protocol,
-      '--list-services',
-      `http://${main?.address}`,
-    ]);
-    const services = stdout.trim().split('\n');
+  it.each(['grpc-v1', 'grpc-v1alpha'] as const)('lists our services and health over %s (buf curl)', async (protocol) => {
+    const services = await listServices(main!.address, protocol);
     expect(services).toEqual(
       expect.arrayContaining([
         'orchestrator.v1.ChatService',
