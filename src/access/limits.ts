@@ -3,6 +3,12 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAb
 import type { RateLimitSpec } from '../config/file.js';
 import { OrchestratorError, Reason } from '../domain/errors.js';
 
+/** Requests for all callers together over a window of any length (the seeds' RATE_LIMIT_REQUESTS / RATE_LIMIT_WINDOW). */
+export interface WindowLimitSpec {
+  readonly requests: number;
+  readonly windowSeconds: number;
+}
+
 export interface LimiterStore {
   /** Shared state; undefined: this process only. */
   readonly redis: Redis | undefined;
@@ -24,13 +30,18 @@ interface Limiter {
 export class RateLimits {
   private readonly perKey = new Map<string, { rpm?: Limiter; tpm?: Limiter }>();
   private readonly global: { rpm?: Limiter; tpm?: Limiter };
+  private readonly globalWindow: Limiter | undefined;
 
   constructor(
     private readonly store: LimiterStore,
     global: RateLimitSpec,
     keys: readonly { readonly name: string; readonly spec: { readonly limits: RateLimitSpec } }[],
+    window?: WindowLimitSpec,
   ) {
     this.global = this.pair('global', global);
+    this.globalWindow = window
+      ? this.limiter('global', `rw${window.windowSeconds}`, window.requests, `${window.requests} requests per ${window.windowSeconds} s`, window.windowSeconds)
+      : undefined;
     for (const key of keys) this.perKey.set(key.name, this.pair(`key:${key.name}`, key.spec.limits));
   }
 
@@ -44,7 +55,7 @@ export class RateLimits {
     const mine = keyName === undefined ? undefined : this.perKey.get(keyName);
     const key = keyName ?? 'anonymous';
     const wants: [Limiter, number][] = [];
-    for (const entry of [mine?.rpm, this.global.rpm]) if (entry) wants.push([entry, 1]);
+    for (const entry of [mine?.rpm, this.global.rpm, this.globalWindow]) if (entry) wants.push([entry, 1]);
     for (const entry of [mine?.tpm, this.global.tpm]) if (entry) wants.push([entry, Math.max(1, estimatedTokens)]);
     const taken: [Limiter, number][] = [];
     try {
@@ -99,14 +110,14 @@ export class RateLimits {
     };
   }
 
-  private limiter(subject: string, unit: string, points: number, what: string): Limiter {
+  private limiter(subject: string, unit: string, points: number, what: string, duration = 60): Limiter {
     const keyPrefix = `llmo:rl:${unit}:${subject}`;
-    const memory = new RateLimiterMemory({ points, duration: 60, keyPrefix });
+    const memory = new RateLimiterMemory({ points, duration, keyPrefix });
     const limiter = this.store.redis
       ? new RateLimiterRedis({
           storeClient: this.store.redis,
           points,
-          duration: 60,
+          duration,
           keyPrefix,
           ...(this.store.failurePolicy === 'local' ? { insuranceLimiter: memory } : {}),
         })

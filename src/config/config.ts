@@ -123,6 +123,9 @@ const envSchema = z.object({
     (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
     z.enum(['local', 'closed']).default('local'),
   ),
+  /** The seeds' global rate limit: this many requests from all callers together per RATE_LIMIT_WINDOW seconds. */
+  RATE_LIMIT_REQUESTS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).optional()),
+  RATE_LIMIT_WINDOW: number(z.number().int().min(1).max(86_400), 60),
   CACHE_TTL_SECONDS: number(z.number().int().min(0), 300),
   /** How long an expired answer is kept for offline fallback (allow_stale). */
   CACHE_STALE_TTL_SECONDS: number(z.number().int().min(0), 86_400),
@@ -198,6 +201,8 @@ export interface Config {
   /** Path of the providers/models/routing file, when set. */
   readonly configFile: string | undefined;
   readonly redis: { readonly url: string | undefined; readonly failurePolicy: 'local' | 'closed' };
+  /** RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW seconds, all callers together; undefined: none. */
+  readonly globalRequestWindow: { readonly requests: number; readonly windowSeconds: number } | undefined;
   readonly cache: { readonly ttlSeconds: number; readonly staleTtlSeconds: number; readonly maxEntries: number };
   readonly maxMessageBytes: number;
   readonly tls: { readonly certFile: string; readonly keyFile: string; readonly clientCaFile: string | undefined } | undefined;
@@ -316,6 +321,7 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
     ),
     configFile: e.CONFIG_FILE,
     redis: { url: e.REDIS_URL, failurePolicy: e.REDIS_FAILURE_POLICY },
+    globalRequestWindow: e.RATE_LIMIT_REQUESTS === undefined ? undefined : { requests: e.RATE_LIMIT_REQUESTS, windowSeconds: e.RATE_LIMIT_WINDOW },
     cache: { ttlSeconds: e.CACHE_TTL_SECONDS, staleTtlSeconds: e.CACHE_STALE_TTL_SECONDS, maxEntries: e.CACHE_MAX_ENTRIES },
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     tls: e.TLS_CERT_FILE && e.TLS_KEY_FILE ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, clientCaFile: e.TLS_CLIENT_CA_FILE } : undefined,

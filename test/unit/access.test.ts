@@ -197,3 +197,25 @@ describe('budgets with Redis down', () => {
     expect(await outcome(budgets.spent('k', now))).toBe('SHARED_STATE_UNAVAILABLE');
   });
 });
+
+describe('the seeds’ global request window (RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW)', () => {
+  it('admits exactly that many requests from all callers together, then refuses naming the window, then admits again', async () => {
+    const limits = new RateLimits({ redis: undefined, failurePolicy: 'local' }, NO_LIMITS, [], { requests: 3, windowSeconds: 1 });
+    await limits.admit('a', 10);
+    await limits.admit('b', 10);
+    await limits.admit(undefined, 10);
+    const refused = await limits.admit('c', 10).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(OrchestratorError);
+    const error = refused as OrchestratorError;
+    expect(error.kind).toBe('resource_exhausted');
+    expect(error.message).toBe('rate limit reached: 3 requests per 1 s for global');
+    expect(error.metadata).toMatchObject({ quota_subject: 'global' });
+    expect(error.retryAfterMs).toBeGreaterThan(0);
+    expect(error.retryAfterMs).toBeLessThanOrEqual(1_000);
+    await new Promise((r) => setTimeout(r, (error.retryAfterMs ?? 1_000) + 50));
+    await expect(limits.admit('c', 10)).resolves.toBeUndefined();
+  });
+});
