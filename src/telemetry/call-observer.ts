@@ -17,6 +17,8 @@ export interface FinishedCall extends StartedCall {
   readonly upstreamMs: number;
   /** Upstream requests the call sent (0: answered without the upstream, or refused). */
   readonly upstreamRequests: number;
+  /** Canonical id of the model that answered, when one did. */
+  readonly model?: string | undefined;
 }
 
 export interface CallObserver {

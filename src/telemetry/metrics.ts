@@ -52,6 +52,12 @@ export class Metrics implements EngineTelemetry, CallObserver {
     'grpc_code',
   ]);
   private readonly handling = this.histogram('grpc_server_handling_seconds', 'gRPC call duration, arrival to status.', ['grpc_service', 'grpc_method', 'grpc_type'], CALL_BUCKETS);
+  private readonly handlingByModel = this.histogram(
+    'llm_orchestrator_call_duration_seconds',
+    'gRPC calls a model answered: duration, arrival to status, by the answering model.',
+    ['grpc_service', 'grpc_method', 'model'],
+    CALL_BUCKETS,
+  );
   private readonly inFlight = this.gauge('llm_orchestrator_in_flight_calls', 'gRPC calls in progress.', ['grpc_service', 'grpc_method']);
   private readonly openStreams = this.gauge('llm_orchestrator_open_streams', 'Streaming gRPC calls in progress.', ['grpc_service', 'grpc_method']);
   private readonly overhead = this.histogram(
@@ -121,6 +127,7 @@ export class Metrics implements EngineTelemetry, CallObserver {
     const { service, method, type } = this.callLabels(call);
     this.handled.inc({ grpc_service: service, grpc_method: method, grpc_type: type, grpc_code: call.code });
     this.handling.observe({ grpc_service: service, grpc_method: method, grpc_type: type }, call.latencyMs / 1000);
+    if (call.model) this.handlingByModel.observe({ grpc_service: service, grpc_method: method, model: this.models.of(call.model) }, call.latencyMs / 1000);
     // Only calls that went upstream: the question is what the gateway adds on top of the model.
     if (call.upstreamRequests > 0) {
       this.overhead.observe({ grpc_service: service, grpc_method: method }, Math.max(0, call.latencyMs - call.upstreamMs) / 1000);

@@ -145,6 +145,8 @@ describe('/metrics of a running server', () => {
     expect(sample(text, 'llm_orchestrator_gateway_overhead_seconds_count', { grpc_method: 'Chat' })).toBe(1);
     expect(sample(text, 'llm_orchestrator_gateway_overhead_seconds_sum', { grpc_method: 'Chat' })).toBeLessThan(0.05);
     expect(sample(text, 'llm_orchestrator_time_to_first_token_seconds_count', { model: 'gpt-4o-mini' })).toBe(1);
+    expect(sample(text, 'llm_orchestrator_call_duration_seconds_count', { grpc_method: 'Chat', model: 'gpt-4o' })).toBe(1);
+    expect(sample(text, 'llm_orchestrator_call_duration_seconds_count', { grpc_method: 'StreamChat', model: 'gpt-4o-mini' })).toBe(1);
     expect(sample(text, 'llm_orchestrator_in_flight_calls', { grpc_method: 'Chat' })).toBe(0);
     expect(text).toContain('process_resident_memory_bytes');
     // The GetStats counters agree.

@@ -39,7 +39,7 @@ describe('Metrics', () => {
     let text = (await metrics.exposition()).body;
     expect(value(text, 'llm_orchestrator_in_flight_calls{grpc_service="orchestrator.v1.ChatService",grpc_method="Chat"}')).toBe(1);
     expect(value(text, 'llm_orchestrator_open_streams{grpc_service="orchestrator.v1.ChatService",grpc_method="StreamChat"}')).toBe(1);
-    metrics.recordCall({ ...chat, code: 'OK', latencyMs: 300, upstreamMs: 299.5, upstreamRequests: 1 });
+    metrics.recordCall({ ...chat, code: 'OK', latencyMs: 300, upstreamMs: 299.5, upstreamRequests: 1, model: 'gpt-4o' });
     metrics.recordCall({ ...stream, code: 'CANCELLED', latencyMs: 1000, upstreamMs: 990, upstreamRequests: 1 });
     metrics.callStarted(chat);
     metrics.recordCall({ ...chat, code: 'INVALID_ARGUMENT', latencyMs: 2, upstreamMs: 0, upstreamRequests: 0 });
@@ -54,6 +54,10 @@ describe('Metrics', () => {
     expect(value(text, `grpc_server_handling_seconds_sum{${chatLabels},grpc_type="unary"}`)).toBeCloseTo(0.302);
     expect(value(text, `grpc_server_handling_seconds_bucket{le="0.25",${chatLabels},grpc_type="unary"}`)).toBe(1);
     expect(value(text, `grpc_server_handling_seconds_bucket{le="0.5",${chatLabels},grpc_type="unary"}`)).toBe(2);
+    // By answering model: only the call a model answered.
+    expect(value(text, `llm_orchestrator_call_duration_seconds_sum{${chatLabels},model="gpt-4o"}`)).toBeCloseTo(0.3);
+    expect(value(text, `llm_orchestrator_call_duration_seconds_count{${chatLabels},model="gpt-4o"}`)).toBe(1);
+    expect(text).not.toContain('llm_orchestrator_call_duration_seconds_count{grpc_service="orchestrator.v1.ChatService",grpc_method="StreamChat"');
     expect(value(text, `llm_orchestrator_in_flight_calls{${chatLabels}}`)).toBe(0);
     expect(value(text, 'llm_orchestrator_open_streams{grpc_service="orchestrator.v1.ChatService",grpc_method="StreamChat"}')).toBe(0);
     // 300 ms call, 299.5 ms upstream: 0.5 ms of our own; the refused call never went upstream and is not counted.
