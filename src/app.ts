@@ -23,6 +23,7 @@ import { ResponseCache } from './access/cache.js';
 import { ApiKeyStore } from './access/keys.js';
 import { RateLimits } from './access/limits.js';
 import { connectRedis } from './access/redis.js';
+import { ClusterStats, shareMetricsWithPrimary } from './cluster/worker.js';
 
 export interface App {
   readonly port: number;
@@ -45,7 +46,15 @@ const SIMULATOR_ANTHROPIC_PROVIDER = 'simulator-anthropic';
  * The composition root: config (+ CONFIG_FILE) -> providers -> catalog -> engine -> server.
  * Used by main.ts and by the integration tests, which start it on port 0.
  */
-export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<App> {
+export interface StartOptions {
+  /**
+   * This process is one worker of WORKERS > 1: GetStats asks the primary for every worker's
+   * counters, and the primary serves /metrics (this worker's registry is collected from it).
+   */
+  readonly clusterWorker?: boolean;
+}
+
+export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env, options: StartOptions = {}): Promise<App> {
   const file = config.configFile ? loadConfigFile(config.configFile) : undefined;
   const registry = new ProviderRegistry();
   for (const [index, spec] of providerSpecs(config, file).entries()) {
@@ -117,12 +126,14 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
   metrics?.watchBreakers(() => breakerReadings(catalog, engine));
   // Loads OpenTelemetry only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
   const tracer = await createTracer(config.tracing);
-  const server = new GatewayServer({ config, engine, stats, log, keys, metrics, tracer });
+  if (options.clusterWorker && metrics) shareMetricsWithPrimary(metrics.registry);
+  const statsSource = options.clusterWorker ? new ClusterStats(stats, log) : undefined;
+  const server = new GatewayServer({ config, engine, stats, statsSource, log, keys, metrics, tracer });
   if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see README, API keys)');
   let port: number;
   let metricsServer: MetricsServer | undefined;
   try {
-    metricsServer = metrics ? await startMetricsServer(metrics, config.metrics) : undefined;
+    metricsServer = metrics && !options.clusterWorker ? await startMetricsServer(metrics, config.metrics) : undefined;
     port = await server.listen(config.host, config.port);
   } catch (err) {
     await metricsServer?.close();

@@ -1,6 +1,9 @@
+import cluster from 'node:cluster';
 import { startApp } from './app.js';
+import { clusterProblems } from './cluster/checks.js';
+import { runPrimary } from './cluster/primary.js';
 import { ConfigError, loadConfig, loadDotEnv } from './config/config.js';
-import { ConfigFileError } from './config/file.js';
+import { ConfigFileError, loadConfigFile } from './config/file.js';
 import { openLogOutput } from './telemetry/log-destination.js';
 import { createLogger } from './telemetry/logger.js';
 
@@ -19,10 +22,18 @@ async function main(): Promise<void> {
   // stdout, plus LOG_FILE rotated daily when set; flushed synchronously at exit.
   const output = openLogOutput({ file: config.logFile });
   const root = createLogger(config.logLevel, output.stream);
-  const log = config.environment ? root.child({ environment: config.environment }) : root;
+  const base = config.environment ? root.child({ environment: config.environment }) : root;
+  const worker = config.workers > 1 && cluster.isWorker;
+  const log = worker ? base.child({ worker: cluster.worker?.id }) : base;
   let app;
   try {
-    app = await startApp(config, log);
+    if (config.workers > 1 && cluster.isPrimary) {
+      const problems = clusterProblems(config, config.configFile ? loadConfigFile(config.configFile) : undefined);
+      if (problems.length > 0) throw new ConfigError(problems);
+      await runPrimary(config, log);
+      return;
+    }
+    app = await startApp(config, log, process.env, { clusterWorker: worker });
   } catch (err) {
     if (err instanceof ConfigError || err instanceof ConfigFileError) {
       log.flush();
@@ -52,6 +63,11 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  if (worker) {
+    // A worker whose primary is gone (killed) drains and exits rather than serving alone.
+    process.on('disconnect', () => stop('SIGTERM'));
+    process.send?.({ llmo: 'ready', port: app.port });
+  }
 }
 
 main().catch((err: unknown) => {

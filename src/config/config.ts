@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /**
@@ -48,6 +49,11 @@ const text = () => z.preprocess(emptyAsUndefined, z.string().trim().optional());
 
 const envSchema = z.object({
   HOST: z.preprocess(emptyAsUndefined, z.string().default('0.0.0.0')),
+  /** Processes serving the port (node:cluster); `auto`: one per CPU. */
+  WORKERS: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim().toLowerCase() === 'auto' ? availableParallelism() : emptyAsUndefined(v) ?? 1),
+    z.coerce.number().int().min(1).max(64),
+  ),
   PORT: number(z.number().int().min(0).max(65535), 50051),
   LOG_LEVEL: z.preprocess(
     (v) => {
@@ -161,6 +167,8 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export interface Config {
   readonly host: string;
   readonly port: number;
+  /** Worker processes sharing the port (WORKERS); 1: this process serves. */
+  readonly workers: number;
   readonly logLevel: LogLevel;
   /** ENVIRONMENT, when set. */
   readonly environment: 'development' | 'production' | 'testing' | undefined;
@@ -272,6 +280,7 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
   return deepFreeze({
     host: e.HOST,
     port: e.PORT,
+    workers: e.WORKERS,
     logLevel: e.LOG_LEVEL,
     environment: e.ENVIRONMENT,
     logFile: e.LOG_FILE ? { path: e.LOG_FILE, rotate: e.LOG_ROTATE, retentionDays: e.LOG_RETENTION_DAYS } : undefined,

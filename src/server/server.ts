@@ -12,7 +12,7 @@ import type { ServerCallContext } from './context.js';
 import { OrchestratorError, Reason } from '../domain/errors.js';
 import { chatService } from './handlers/chat.js';
 import { modelService } from './handlers/models.js';
-import { statsService } from './handlers/stats.js';
+import { statsService, type StatsSource } from './handlers/stats.js';
 import { HealthRegistry } from './health.js';
 import { deadlineInterceptor } from './interceptors/deadline.js';
 import { loggingInterceptor } from './interceptors/logging.js';
@@ -44,6 +44,8 @@ export interface GatewayServerOptions {
   readonly config: Config;
   readonly engine: Engine;
   readonly stats: StatsStore;
+  /** What GetStats reports; default `stats` (a cluster worker: every worker's sum). */
+  readonly statsSource?: StatsSource | undefined;
   readonly log: Logger;
   /** Configured API keys; with none the service is open. */
   readonly keys: ApiKeyStore;
@@ -64,7 +66,7 @@ export class GatewayServer {
   private stopping: Promise<void> | undefined;
 
   constructor(options: GatewayServerOptions) {
-    const { config, engine, stats, log, keys, metrics, tracer } = options;
+    const { config, engine, stats, log, keys, metrics, tracer, statsSource } = options;
     const observer = metrics ? teeCallObservers(stats, metrics) : stats;
     this.log = log;
     this.config = config;
@@ -104,7 +106,7 @@ export class GatewayServer {
     };
     this.server.addService(ChatServiceService, chatService(deps, engine, limits));
     this.server.addService(ModelServiceService, modelService(deps, engine, limits));
-    this.server.addService(StatsServiceService, statsService(deps, stats, engine));
+    this.server.addService(StatsServiceService, statsService(deps, statsSource ?? stats, engine));
     this.server.addService(HealthService, this.health.implementation);
     addReflection(this.server);
     for (const name of SERVICE_NAMES) this.health.setStatus(name, 'SERVING');

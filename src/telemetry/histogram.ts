@@ -21,6 +21,16 @@ export class LatencyHistogram {
     useWebAssembly: false,
   });
 
+  /** The distribution, compact and JSON-safe, for another process to add (cluster workers). */
+  encode(): string {
+    return hdr.encodeIntoCompressedBase64(this.histogram);
+  }
+
+  /** Adds a distribution `encode()` produced. */
+  addEncoded(encoded: string): void {
+    this.histogram.add(hdr.decodeFromCompressedBase64(encoded, 32, false));
+  }
+
   record(ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) return;
     this.histogram.recordValue(Math.min(3_600_000_000, Math.max(1, Math.round(ms * 1000))));

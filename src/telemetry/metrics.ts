@@ -98,6 +98,8 @@ export class Metrics implements EngineTelemetry, CallObserver {
       help: 'Circuit breaker per model endpoint: 0 closed, 1 half-open, 2 open.',
       labelNames: ['provider', 'model'],
       registers: [this.registry],
+      // Several workers (WORKERS > 1) each have their own breakers: show the worst.
+      aggregator: 'max',
       // Read at each scrape, so the gauge shows a half-open breaker once its cool-down is over.
       collect: () => this.collectBreakers(),
     });

@@ -54,6 +54,33 @@ export interface StatsSnapshot {
   readonly methods: readonly MethodCounters[];
 }
 
+/** The counters a StatsStore holds, JSON-safe, so the stores of several workers can be added up. */
+export interface StatsState {
+  readonly startedAt: number;
+  readonly providers: readonly UpstreamState[];
+  readonly models: readonly UpstreamState[];
+  readonly methods: readonly { readonly method: string; readonly requests: number; readonly successes: number; readonly errors: number; readonly latency: string }[];
+  readonly callLatency: string;
+  readonly ttft: string;
+  readonly raceWins: number;
+  readonly fallbacksTriggered: number;
+  readonly defaultMessagesServed: number;
+  readonly retriesThrottled: number;
+  readonly streamRestarts: number;
+  readonly cacheLookups: { readonly hit: number; readonly miss: number; readonly stale: number };
+  readonly accessRejections: Readonly<Record<string, number>>;
+  readonly routing: Readonly<Record<string, number>>;
+}
+
+interface UpstreamState {
+  readonly name: string;
+  readonly counts: Readonly<Record<UpstreamCount, number>>;
+  readonly latency: string;
+}
+
+const UPSTREAM_COUNTS = ['requests', 'successes', 'errors', 'cancelled', 'promptTokens', 'completionTokens', 'costUsd', 'raceWins', 'retries', 'skipped'] as const;
+type UpstreamCount = (typeof UPSTREAM_COUNTS)[number];
+
 class Upstream {
   requests = 0;
   successes = 0;
@@ -68,6 +95,16 @@ class Upstream {
   readonly latency = new LatencyHistogram();
 
   constructor(readonly name: string) {}
+
+  exportState(): UpstreamState {
+    const counts = Object.fromEntries(UPSTREAM_COUNTS.map((k) => [k, this[k]])) as Record<UpstreamCount, number>;
+    return { name: this.name, counts, latency: this.latency.encode() };
+  }
+
+  addState(state: UpstreamState): void {
+    for (const k of UPSTREAM_COUNTS) this[k] += state.counts[k] ?? 0;
+    this.latency.addEncoded(state.latency);
+  }
 
   add(record: AttemptRecord): void {
     if (record.outcome === 'skipped') {
@@ -115,7 +152,7 @@ class Method {
 
 /** In-process counters since start. Calls are counted per RPC; tokens and cost per attempt. */
 export class StatsStore implements EngineTelemetry, CallObserver {
-  private readonly startedAt = new Date();
+  private startedAt = new Date();
   private readonly providers = new Map<string, Upstream>();
   private readonly models = new Map<string, Upstream>();
   private readonly methods = new Map<string, Method>();
@@ -189,6 +226,67 @@ export class StatsStore implements EngineTelemetry, CallObserver {
   recordRoutingDecision(profile: string, model: string): void {
     const key = `${profile}\u0000${model}`;
     this.routing.set(key, (this.routing.get(key) ?? 0) + 1);
+  }
+
+  exportState(): StatsState {
+    return {
+      startedAt: this.startedAt.getTime(),
+      providers: [...this.providers.values()].map((u) => u.exportState()),
+      models: [...this.models.values()].map((u) => u.exportState()),
+      methods: [...this.methods.values()].map((m) => ({
+        method: m.method,
+        requests: m.requests,
+        successes: m.successes,
+        errors: m.errors,
+        latency: m.latency.encode(),
+      })),
+      callLatency: this.callLatency.encode(),
+      ttft: this.ttft.encode(),
+      raceWins: this.raceWins,
+      fallbacksTriggered: this.fallbacksTriggered,
+      defaultMessagesServed: this.defaultMessagesServed,
+      retriesThrottled: this.retriesThrottled,
+      streamRestarts: this.streamRestarts,
+      cacheLookups: { ...this.cacheLookups },
+      accessRejections: Object.fromEntries(this.accessRejections),
+      routing: Object.fromEntries(this.routing),
+    };
+  }
+
+  /** One store holding the sum of several (the workers of a cluster); it started when the first did. */
+  static merged(states: readonly StatsState[]): StatsStore {
+    const store = new StatsStore();
+    for (const state of states) store.addState(state);
+    return store;
+  }
+
+  private addState(s: StatsState): void {
+    if (s.startedAt < this.startedAt.getTime()) this.startedAt = new Date(s.startedAt);
+    for (const p of s.providers) upstream(this.providers, p.name).addState(p);
+    for (const m of s.models) upstream(this.models, m.name).addState(m);
+    for (const m of s.methods) {
+      let method = this.methods.get(m.method);
+      if (!method) {
+        method = new Method(m.method);
+        this.methods.set(m.method, method);
+      }
+      method.requests += m.requests;
+      method.successes += m.successes;
+      method.errors += m.errors;
+      method.latency.addEncoded(m.latency);
+    }
+    this.callLatency.addEncoded(s.callLatency);
+    this.ttft.addEncoded(s.ttft);
+    this.raceWins += s.raceWins;
+    this.fallbacksTriggered += s.fallbacksTriggered;
+    this.defaultMessagesServed += s.defaultMessagesServed;
+    this.retriesThrottled += s.retriesThrottled;
+    this.streamRestarts += s.streamRestarts;
+    this.cacheLookups.hit += s.cacheLookups.hit;
+    this.cacheLookups.miss += s.cacheLookups.miss;
+    this.cacheLookups.stale += s.cacheLookups.stale;
+    for (const [reason, n] of Object.entries(s.accessRejections)) this.accessRejections.set(reason, (this.accessRejections.get(reason) ?? 0) + n);
+    for (const [key, n] of Object.entries(s.routing)) this.routing.set(key, (this.routing.get(key) ?? 0) + n);
   }
 
   snapshot(now = new Date()): StatsSnapshot {

@@ -63,3 +63,13 @@ describe('the seeds’ rate limit variables', () => {
     expect(problemsOf({ RATE_LIMIT_REQUESTS: '0' })[0]).toMatch(/^RATE_LIMIT_REQUESTS: /);
   });
 });
+
+describe('WORKERS', () => {
+  it('is 1 by default, a number, or auto (one per CPU)', async () => {
+    const { availableParallelism } = await import('node:os');
+    expect(loadConfig({}).workers).toBe(1);
+    expect(loadConfig({ WORKERS: '3' }).workers).toBe(3);
+    expect(loadConfig({ WORKERS: 'auto' }).workers).toBe(availableParallelism());
+    expect(problemsOf({ WORKERS: '0' })[0]).toMatch(/^WORKERS: /);
+  });
+});

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { invalidArgument, OrchestratorError, Reason } from '../../domain/errors.js';
 import type { GetStatsResponse, StatsServiceServer } from '../../gen/orchestrator/v1/stats.js';
 import type { LatencySummary } from '../../telemetry/histogram.js';
-import type { StatsSnapshot, StatsStore, UpstreamCounters } from '../../telemetry/stats.js';
+import type { StatsSnapshot, UpstreamCounters } from '../../telemetry/stats.js';
 import { serverStream, unary, type CallDeps } from '../call.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Engine } from '../../engine/engine.js';
@@ -10,14 +10,19 @@ import { CircuitState } from '../../gen/orchestrator/v1/common.js';
 import { encodeCircuit, encodeProfile } from '../encode.js';
 import type { RoutingProfileName } from '../../engine/routing/profiles.js';
 
-export function statsService(deps: CallDeps, stats: StatsStore, engine: Engine): StatsServiceServer {
+/** This process's StatsStore, or with WORKERS > 1 the sum of every worker's (ClusterStats). */
+export interface StatsSource {
+  snapshot(): StatsSnapshot | Promise<StatsSnapshot>;
+}
+
+export function statsService(deps: CallDeps, stats: StatsSource, engine: Engine): StatsServiceServer {
   return {
-    getStats: unary(deps, async () => encodeSnapshot(stats.snapshot(), engine)),
+    getStats: unary(deps, async () => encodeSnapshot(await stats.snapshot(), engine)),
 
     watchStats: serverStream(deps, async function* (req, ctx) {
       const intervalMs = watchInterval(req.intervalMs);
       for (;;) {
-        yield { stats: encodeSnapshot(stats.snapshot(), engine) };
+        yield { stats: encodeSnapshot(await stats.snapshot(), engine) };
         await pause(intervalMs, ctx.signal, deps.lifecycle);
       }
     }),

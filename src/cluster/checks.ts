@@ -1,0 +1,28 @@
+import type { Config } from '../config/config.js';
+import type { FileConfig } from '../config/file.js';
+
+/**
+ * Settings that would be wrong with several workers, one line each. Limits and budgets held in
+ * memory would be enforced by every worker on its own (a caller would get WORKERS times the
+ * allowance), so they need Redis; a log file would be rotated by every worker at once.
+ */
+export function clusterProblems(config: Config, file: FileConfig | undefined): string[] {
+  if (config.workers <= 1) return [];
+  const problems: string[] = [];
+  const limited = (spec: { readonly requestsPerMinute: number | undefined; readonly tokensPerMinute: number | undefined }): boolean =>
+    spec.requestsPerMinute !== undefined || spec.tokensPerMinute !== undefined;
+  const needsSharedState =
+    config.globalRequestWindow !== undefined ||
+    (file !== undefined &&
+      (limited(file.access.global) ||
+        file.access.apiKeys.some((k) => limited(k.limits) || k.budgets.usdPerDay !== undefined || k.budgets.usdPerMonth !== undefined)));
+  if (needsSharedState && config.redis.url === undefined) {
+    problems.push(
+      `WORKERS: ${config.workers} workers would each enforce the rate limits and budgets on their own; set REDIS_URL so they share them, or WORKERS=1`,
+    );
+  }
+  if (config.logFile !== undefined) {
+    problems.push(`LOG_FILE: ${config.workers} workers would each write and rotate the same file; with WORKERS > 1 log to stdout`);
+  }
+  return problems;
+}

@@ -1,0 +1,63 @@
+import type { Logger } from 'pino';
+import { AggregatorRegistry, type Registry } from 'prom-client';
+import { StatsStore, type StatsSnapshot, type StatsState } from '../telemetry/stats.js';
+import { isClusterMessage, type ClusterMessage } from './messages.js';
+
+/** How long a worker waits for the cluster's counters before answering with its own alone. */
+const STATS_TIMEOUT_MS = 3_000;
+
+interface CollectedStats {
+  readonly states: readonly StatsState[];
+  readonly missing: number;
+}
+
+function send(message: ClusterMessage): void {
+  process.send?.(message);
+}
+
+/**
+ * GetStats and WatchStats in a worker: the sum of every worker's counters, gathered by the
+ * primary, so a caller sees the whole service whichever worker its connection landed on. The
+ * worker also answers the primary's collection requests with its own counters.
+ */
+export class ClusterStats {
+  private nextId = 0;
+  private readonly pending = new Map<number, (result: CollectedStats) => void>();
+
+  constructor(
+    private readonly local: StatsStore,
+    private readonly log: Logger,
+  ) {
+    process.on('message', (message: unknown) => {
+      if (!isClusterMessage(message)) return;
+      if (message.llmo === 'stats-collect') send({ llmo: 'stats-state', id: message.id, state: this.local.exportState() });
+      else if (message.llmo === 'stats-result') this.pending.get(message.id)?.({ states: message.states, missing: message.missing });
+    });
+  }
+
+  async snapshot(): Promise<StatsSnapshot> {
+    const id = this.nextId++;
+    const result = await new Promise<CollectedStats | undefined>((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), STATS_TIMEOUT_MS);
+      this.pending.set(id, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+      send({ llmo: 'stats-request', id });
+    });
+    this.pending.delete(id);
+    if (!result) {
+      this.log.warn('the other workers did not send their stats in time: answering with this worker alone');
+      return this.local.snapshot();
+    }
+    if (result.missing > 0) this.log.warn({ missing: result.missing }, 'some workers did not send their stats in time');
+    return StatsStore.merged(result.states).snapshot();
+  }
+}
+
+/** Lets the primary's AggregatorRegistry collect this worker's metrics (prom-client's cluster protocol). */
+export function shareMetricsWithPrimary(registry: Registry): void {
+  // The constructor installs prom-client's worker-side listener.
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([registry]);
+}

@@ -1,0 +1,121 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callUnary, clientsFor } from '../helpers/grpc-client.js';
+
+const TSX = import.meta.resolve('tsx');
+const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+
+interface Cluster {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly port: number;
+  readonly metricsUrl: string;
+  /** Parsed JSON log lines of the primary and both workers (they share stdout). */
+  readonly lines: Record<string, unknown>[];
+  readonly stderr: string[];
+}
+
+/** src/main.ts with WORKERS=2, until the primary says every worker is serving. */
+async function startCluster(env: Record<string, string> = {}): Promise<Cluster> {
+  const child = spawn(process.execPath, ['--import', TSX, MAIN], {
+    env: { ...process.env, WORKERS: '2', PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', OPENAI_API_KEY: '', SIMULATOR_LATENCY_SCALE: '0', LOG_LEVEL: 'info', ...env },
+  });
+  const lines: Record<string, unknown>[] = [];
+  const stderr: string[] = [];
+  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
+  let pending = '';
+  const ready = new Promise<{ port: number; metricsUrl: string }>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      pending += chunk.toString();
+      for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
+        const line = JSON.parse(pending.slice(0, nl)) as Record<string, unknown>;
+        pending = pending.slice(nl + 1);
+        lines.push(line);
+        if (line['msg'] === 'llm-orchestrator listening (cluster)') resolve({ port: line['port'] as number, metricsUrl: line['metrics'] as string });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`exited with ${code}: ${stderr.join('')}`)));
+  });
+  return { child, lines, stderr, ...(await ready) };
+}
+
+async function exitCode(child: ChildProcessWithoutNullStreams): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode;
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return code;
+}
+
+describe('WORKERS=2: two processes serve one port', () => {
+  let cluster: Cluster;
+  beforeAll(async () => {
+    cluster = await startCluster();
+  }, 60_000);
+  afterAll(() => {
+    if (cluster.child.exitCode === null) cluster.child.kill('SIGKILL');
+  });
+
+  it('spreads connections over both workers, and GetStats and /metrics count every call whichever worker answers', async () => {
+    const calls = 8;
+    for (let i = 0; i < calls; i++) {
+      // A connection of its own per call: the primary hands connections, not calls, to workers.
+      const clients = clientsFor(cluster.port);
+      try {
+        const { response } = await callUnary(clients.chat.chat.bind(clients.chat), { model: 'gpt-4o-mini', prompt: `call ${i}`, messages: [], maxTokens: 3 });
+        expect(response.model).toBe('gpt-4o-mini');
+      } finally {
+        clients.close();
+      }
+    }
+    const served = new Set(cluster.lines.filter((l) => l['msg'] === 'call' && l['method'] === '/orchestrator.v1.ChatService/Chat').map((l) => l['worker']));
+    expect([...served].sort()).toEqual([1, 2]);
+
+    // Asked twice on two connections (so, most likely, of both workers): the same totals.
+    for (let i = 0; i < 2; i++) {
+      const clients = clientsFor(cluster.port);
+      try {
+        const { response } = await callUnary(clients.stats.getStats.bind(clients.stats), {});
+        expect(response.totalRequests).toBe(calls);
+        expect(response.models.find((m) => m.name === 'gpt-4o-mini')?.requests).toBe(calls);
+        expect(response.methods.find((m) => m.method === 'Chat')?.latency?.count).toBe(calls);
+      } finally {
+        clients.close();
+      }
+    }
+
+    const text = await (await fetch(cluster.metricsUrl)).text();
+    const handled = /^grpc_server_handled_total\{grpc_service="orchestrator\.v1\.ChatService",grpc_method="Chat",grpc_type="unary",grpc_code="OK"\} (\d+)$/m.exec(text);
+    expect(Number(handled?.[1])).toBe(calls);
+  });
+
+  it('drains both workers on SIGTERM and exits 0', async () => {
+    cluster.child.kill('SIGTERM');
+    expect(await exitCode(cluster.child)).toBe(0);
+    expect(cluster.lines.filter((l) => l['msg'] === 'stopped' && l['worker'] !== undefined)).toHaveLength(2);
+    // Nothing is left listening.
+    const clients = clientsFor(cluster.port);
+    try {
+      const err = await new Promise<grpc.ServiceError>((resolve) =>
+        clients.chat.chat({ model: '', prompt: 'anyone?', messages: [] }, new grpc.Metadata(), { deadline: Date.now() + 1_000 }, (e) => resolve(e as grpc.ServiceError)),
+      );
+      expect([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]).toContain(err.code);
+    } finally {
+      clients.close();
+    }
+  });
+});
+
+describe('WORKERS > 1 refuses settings the workers cannot share', () => {
+  it('names LOG_FILE, and limits held in memory, and exits 2', async () => {
+    const child = spawn(process.execPath, ['--import', TSX, MAIN], {
+      env: { ...process.env, WORKERS: '2', PORT: '0', METRICS_PORT: '0', LOG_FILE: '/tmp/llmo-cluster-test.log', RATE_LIMIT_REQUESTS: '5', REDIS_URL: '' },
+    });
+    const stderr: string[] = [];
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
+    expect(await exitCode(child)).toBe(2);
+    const text = stderr.join('');
+    expect(text).toContain('config error: WORKERS: 2 workers would each enforce the rate limits and budgets on their own; set REDIS_URL');
+    expect(text).toContain('config error: LOG_FILE: 2 workers would each write and rotate the same file');
+  });
+});

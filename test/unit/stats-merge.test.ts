@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import type { AttemptRecord } from '../../src/domain/chat.js';
+import { StatsStore } from '../../src/telemetry/stats.js';
+
+const attempt = (model: string, latencyMs: number, outcome: AttemptRecord['outcome'] = 'success'): AttemptRecord => ({
+  model,
+  provider: 'openai',
+  outcome,
+  latencyMs,
+  usage: { promptTokens: 10, completionTokens: 5, totalTokens: 15, cachedTokens: 0 },
+  costUsd: 0.001,
+  retry: 0,
+  backoffMs: 0,
+});
+
+const chat = (latencyMs: number, code = 'OK') =>
+  ({ path: '/orchestrator.v1.ChatService/Chat', kind: 'unary', code, latencyMs, upstreamMs: latencyMs, upstreamRequests: 1 }) as const;
+
+describe('stats of several workers', () => {
+  it('add up to what one store would have counted, latency percentiles included', () => {
+    const one = new StatsStore();
+    const a = new StatsStore();
+    const b = new StatsStore();
+    const feed = (stores: StatsStore[], f: (s: StatsStore) => void): void => stores.forEach(f);
+    // Worker a: fast calls; worker b: slow ones and a failure; `one` sees all of them.
+    for (let i = 1; i <= 90; i++) {
+      feed([a, one], (s) => {
+        s.recordCall(chat(i));
+        s.recordAttempt(attempt('gpt-4o', i));
+      });
+    }
+    for (let i = 1; i <= 10; i++) {
+      feed([b, one], (s) => {
+        s.recordCall(chat(1000 + i));
+        s.recordAttempt(attempt('gpt-4o-mini', 1000 + i));
+      });
+    }
+    feed([b, one], (s) => {
+      s.recordCall(chat(5, 'UNAVAILABLE'));
+      s.recordAttempt(attempt('gpt-4o-mini', 5, 'failure'));
+      s.recordRaceWin('gpt-4o-mini');
+      s.recordRoutingDecision('speed', 'gpt-4o-mini');
+      s.recordAccessRejection('RATE_LIMITED');
+      s.recordCacheLookup('hit');
+      s.recordTimeToFirstToken(42);
+    });
+    // Through JSON, as the states travel between processes.
+    const states = [a, b].map((s) => JSON.parse(JSON.stringify(s.exportState())) as ReturnType<StatsStore['exportState']>);
+    const merged = StatsStore.merged(states).snapshot();
+    const expected = one.snapshot();
+    const { startedAt: _m, uptimeSeconds: _mu, ...mergedRest } = merged;
+    const { startedAt: _e, uptimeSeconds: _eu, ...expectedRest } = expected;
+    // Counts exactly; latencies within the histograms' precision (2 significant digits: a
+    // distribution sent between processes keeps its buckets, not the exact largest sample).
+    const latencies: [number, number][] = [];
+    const strip = (value: unknown, into: number[]): unknown =>
+      JSON.parse(JSON.stringify(value), (key, v: unknown) => {
+        if (typeof v === 'number' && /Ms$/.test(key)) {
+          into.push(v);
+          return 0;
+        }
+        return v;
+      });
+    const got: number[] = [];
+    const want: number[] = [];
+    expect(strip(mergedRest, got)).toEqual(strip(expectedRest, want));
+    got.forEach((g, i) => latencies.push([g, want[i] ?? NaN]));
+    expect(latencies.length).toBeGreaterThan(10);
+    for (const [g, w] of latencies) expect(Math.abs(g - w)).toBeLessThanOrEqual(Math.max(0.01 * w, 0.002));
+    expect(merged.totalRequests).toBe(101);
+    expect(merged.failedRequests).toBe(1);
+    expect(merged.latency.p99Ms).toBeGreaterThan(1000);
+    expect(merged.models.map((m) => [m.name, m.requests])).toEqual([
+      ['gpt-4o', 90],
+      ['gpt-4o-mini', 11],
+    ]);
+  });
+
+  it('date the merged store from the worker that started first', () => {
+    const later = new StatsStore();
+    const state = later.exportState();
+    const earlier = { ...state, startedAt: state.startedAt - 60_000 };
+    expect(StatsStore.merged([state, earlier]).snapshot().startedAt.getTime()).toBe(earlier.startedAt);
+  });
+});
