@@ -269,6 +269,45 @@ describe('circuit breaker', () => {
   });
 });
 
+describe('a stream the consumer leaves between events', () => {
+  const env = { BREAKER_CONSECUTIVE_FAILURES: '3', BREAKER_HALF_OPEN_AFTER_MS: '150', BREAKER_FAILURE_RATE: '1' };
+
+  it('left at restarted: the replacement (a half-open probe) is closed and judged, so its breaker does not stay half-open', async () => {
+    const { engine, provider, stats } = engineFixture({ env });
+    provider.script(
+      'gpt-4o',
+      { kind: 'fail', error: upstreamFailure('a') },
+      { kind: 'fail', error: upstreamFailure('b') },
+      { kind: 'fail', error: upstreamFailure('c') },
+      { kind: 'answer', content: 'one two three four' },
+      { kind: 'answer', content: 'healed' },
+    );
+    provider.script('gpt-4o-mini', { kind: 'cut', afterTokens: 1 });
+    for (let i = 0; i < 3; i++) await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(engine.breakerState('gpt-4o')).toBe('half_open');
+
+    const events = engine.stream(ref('gpt-4o-mini'), target('fallback', ['gpt-4o-mini', 'gpt-4o'], { restartOnFailure: true }), input(), context())[Symbol.asyncIterator]();
+    for (let next = await events.next(); !next.done && next.value.type !== 'restarted'; next = await events.next());
+    await events.return(undefined);
+
+    // The probe was recorded (cancelled) rather than left open, and the breaker moved on.
+    expect(stats.snapshot().models.find((m) => m.name === 'gpt-4o')?.cancelled).toBe(1);
+    expect(engine.breakerState('gpt-4o')).not.toBe('half_open');
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await engine.chat(ref('gpt-4o'), input(), context())).content).toBe('healed');
+  });
+
+  it('left at started: the stream is closed and recorded', async () => {
+    const { engine, provider, stats } = engineFixture({ env });
+    provider.script('gpt-4o', { kind: 'answer', content: 'one two three' });
+    const events = engine.stream(ref('gpt-4o'), target('single', []), input(), context())[Symbol.asyncIterator]();
+    expect((await events.next()).value).toMatchObject({ type: 'started', model: 'gpt-4o' });
+    await events.return(undefined);
+    expect(stats.snapshot().models.find((m) => m.name === 'gpt-4o')).toMatchObject({ requests: 1, cancelled: 1 });
+  });
+});
+
 describe('several models failing', () => {
   it('says ALL_ATTEMPTS_FAILED and keeps the last attempt reason and model in the metadata', async () => {
     const { engine, provider } = engineFixture();

@@ -91,66 +91,79 @@ export async function* streamWithStrategy(deps: Deps, plan: Plan, options: Strea
   let firstTokenAt: number | undefined;
   let live = await openNext();
   if (!live) throw aggregateFailure(attempts, ctx.signal);
-  yield { type: 'started', model: live.stream.model.id, provider: live.stream.provider };
-  let restarted = false;
-  for (;;) {
-    const { stream, link } = live;
-    let end: { finishReason: FinishReason; usage: TokenUsage } | undefined;
-    let failure: unknown;
-    try {
-      let event = stream.first;
-      for (;;) {
-        if (event.type === 'end') {
-          end = event;
-        } else {
-          if (firstTokenAt === undefined) {
-            firstTokenAt = performance.now();
-            deps.telemetry.recordTimeToFirstToken(firstTokenAt - ctx.startedAt, stream.model.id);
+  // An opened stream not yet inside the relay's try/finally: closed here if the consumer stops
+  // at `started` or `restarted`, so its upstream request ends and its breaker and attempt
+  // record get their verdict (a half-open breaker waits for it).
+  let unrelayed: Live | undefined = live;
+  try {
+    yield { type: 'started', model: live.stream.model.id, provider: live.stream.provider };
+    let restarted = false;
+    for (;;) {
+      const { stream, link } = live;
+      let end: { finishReason: FinishReason; usage: TokenUsage } | undefined;
+      let failure: unknown;
+      unrelayed = undefined;
+      try {
+        let event = stream.first;
+        for (;;) {
+          if (event.type === 'end') {
+            end = event;
+          } else {
+            if (firstTokenAt === undefined) {
+              firstTokenAt = performance.now();
+              deps.telemetry.recordTimeToFirstToken(firstTokenAt - ctx.startedAt, stream.model.id);
+            }
+            yield { type: 'delta', content: event.content };
           }
-          yield { type: 'delta', content: event.content };
+          const next = await stream.rest.next();
+          if (next.done) break;
+          event = next.value;
         }
-        const next = await stream.rest.next();
-        if (next.done) break;
-        event = next.value;
+      } catch (err) {
+        failure = err;
+      } finally {
+        // Also runs when the consumer stops: returning the generator aborts the upstream request.
+        await stream.rest.return(undefined);
+        link.dispose();
       }
-    } catch (err) {
-      failure = err;
-    } finally {
-      // Also runs when the consumer stops: returning the generator aborts the upstream request.
-      await stream.rest.return(undefined);
-      link.dispose();
-    }
-    if (end) {
-      const finishedAt = performance.now();
+      if (end) {
+        const finishedAt = performance.now();
+        yield {
+          type: 'completed',
+          model: stream.model.id,
+          provider: stream.provider,
+          finishReason: end.finishReason,
+          usage: end.usage,
+          costUsd: totalCost(attempts),
+          latencyMs: finishedAt - ctx.startedAt,
+          timeToFirstTokenMs: (firstTokenAt ?? finishedAt) - ctx.startedAt,
+          attempts,
+          // A race's losers are not a fallback; a restart or a later link of the chain is.
+          fallbackTriggered: restarted || (options.mode === 'fallback' && stream.model.id !== plan.models[0]?.id),
+          decision: options.decision,
+        };
+        return;
+      }
+      if (!options.restartOnFailure || ctx.signal.aborted) throw aggregateFailure(attempts, ctx.signal);
+      const replacement = await openNext();
+      if (!replacement) throw aggregateFailure(attempts, ctx.signal);
+      unrelayed = replacement;
+      deps.telemetry.recordStreamRestart();
+      restarted = true;
       yield {
-        type: 'completed',
-        model: stream.model.id,
-        provider: stream.provider,
-        finishReason: end.finishReason,
-        usage: end.usage,
-        costUsd: totalCost(attempts),
-        latencyMs: finishedAt - ctx.startedAt,
-        timeToFirstTokenMs: (firstTokenAt ?? finishedAt) - ctx.startedAt,
-        attempts,
-        // A race's losers are not a fallback; a restart or a later link of the chain is.
-        fallbackTriggered: restarted || (options.mode === 'fallback' && stream.model.id !== plan.models[0]?.id),
-        decision: options.decision,
+        type: 'restarted',
+        failedModel: stream.model.id,
+        reason: failure instanceof OrchestratorError ? failure.reason : Reason.INTERNAL,
+        nextModel: replacement.stream.model.id,
+        nextProvider: replacement.stream.provider,
       };
-      return;
+      live = replacement;
     }
-    if (!options.restartOnFailure || ctx.signal.aborted) throw aggregateFailure(attempts, ctx.signal);
-    const replacement = await openNext();
-    if (!replacement) throw aggregateFailure(attempts, ctx.signal);
-    deps.telemetry.recordStreamRestart();
-    restarted = true;
-    yield {
-      type: 'restarted',
-      failedModel: stream.model.id,
-      reason: failure instanceof OrchestratorError ? failure.reason : Reason.INTERNAL,
-      nextModel: replacement.stream.model.id,
-      nextProvider: replacement.stream.provider,
-    };
-    live = replacement;
+  } finally {
+    if (unrelayed) {
+      await unrelayed.stream.rest.return(undefined);
+      unrelayed.link.dispose();
+    }
   }
 }
 
