@@ -56,6 +56,8 @@ interface Options {
   readonly transport: boolean;
   readonly profile: boolean;
   readonly out: string;
+  /** The gateway with WORKERS=n as extra throughput rows; 1: none. */
+  readonly workers: number;
 }
 
 function parseOptions(argv: readonly string[]): Options {
@@ -72,6 +74,7 @@ function parseOptions(argv: readonly string[]): Options {
     transport: argv.includes('--transport'),
     profile: argv.includes('--profile'),
     out: resolve(value('out') ?? join(BENCH_DIR, 'results/latest.json')),
+    workers: Number(value('workers') ?? 2),
   };
 }
 
@@ -508,6 +511,10 @@ function writeFiles(dir: string): Files {
 
 type TargetName = 'direct' | 'echo' | 'gateway' | 'peer';
 
+/** Throughput rows of the gateway run as cluster workers (`--workers`, default 2). */
+const WORKERS_TARGET = 'gateway-workers';
+let benchWorkers = 2;
+
 /** Requests the bench upstream has answered since it started. */
 async function upstreamRequests(port: number): Promise<number> {
   const res = await fetch(`http://127.0.0.1:${port}/_bench/stats`);
@@ -911,6 +918,35 @@ async function measure(fleet: Fleet, h2load: string, options: Options, p: Return
     });
     log(`  ${run.target} c=${run.concurrency}: ${int(r.result.reqPerSec)} req/s, errors ${r.errors}`);
   }
+  // The same gateway as WORKERS=n processes sharing the port (node:cluster), started for these
+  // rows alone; its CPU is the primary's plus the workers'.
+  if (options.workers > 1) {
+    benchWorkers = options.workers;
+    const workers = await startGateway(options.gatewayDir, fleet.upstream.port, options.logLevel, [], { WORKERS: String(options.workers) });
+    try {
+      const clusterFleet: Fleet = { ...fleet, gateway: workers };
+      for (const concurrency of p.levels) {
+        const r = await leastDisturbed(
+          () => h2loadTarget(h2load, clusterFleet, files, 'gateway', concurrency, p.tputSeconds, p.tputWarmup),
+          (x) => x.cpu.others ?? 0,
+          `gateway, ${options.workers} workers c=${concurrency}`,
+        );
+        report.throughput.push({
+          target: WORKERS_TARGET,
+          concurrency,
+          reqPerSec: r.result.reqPerSec,
+          p50Ms: r.result.latency?.p50,
+          p99Ms: r.result.latency?.p99,
+          errors: r.errors,
+          errorCheck: r.errorCheck,
+          cpu: r.cpu,
+        });
+        log(`  gateway, ${options.workers} workers c=${concurrency}: ${int(r.result.reqPerSec)} req/s, errors ${r.errors}`);
+      }
+    } finally {
+      await workers.stop();
+    }
+  }
   // Fixed rate: evenly spaced sends from this process (open loop: a send never waits for an
   // answer), latency from send to answer. h2load --rps sends in bursts per client tick.
   const rateClients = {
@@ -1098,7 +1134,8 @@ async function measure(fleet: Fleet, h2load: string, options: Options, p: Return
     report.throughput.find((r) => r.target === target && r.concurrency === c)?.reqPerSec;
   // Peak against peak: each at the concurrency level where it does best.
   const peak = (target: string): number => Math.max(...p.levels.map((c) => tput(target, c) ?? NaN).filter(Number.isFinite));
-  const bestRatio = peak('gateway') / peak('peer');
+  const bestRatio = Math.max(peak('gateway'), peak(WORKERS_TARGET)) / peak('peer');
+  const processRatio = peak('gateway') / peak('peer');
   const rate = (t: string) => report.fixedRate.find((r) => r.target === t);
   const addedP99 = (rate('gateway')?.p99Ms ?? NaN) - (rate('direct')?.p99Ms ?? NaN);
   const gatewayStreams = report.streams.find((s) => s.target === 'gateway');
@@ -1110,6 +1147,7 @@ async function measure(fleet: Fleet, h2load: string, options: Options, p: Return
   Object.assign(report, {
     targets: {
       'unary throughput, peak vs Portkey peak (x)': check(hasPeer ? bestRatio : undefined, (v) => v >= 5, '>= 5x'),
+      '  the same, one gateway process (x)': check(hasPeer ? processRatio : undefined, (v) => v >= 5, '>= 5x'),
       'added latency P50, sequential Chat (ms)': check(report.overhead.addedChat.gateway?.median, (v) => v <= 0.4, '<= 0.4 ms'),
       'added latency P99 at 1,000 req/s (ms)': check(addedP99, (v) => v <= 2, '<= 2 ms'),
       'added time to first token, sequential (ms)': check(report.overhead.addedTtft.gateway?.median, (v) => v <= 0.5, '<= 0.5 ms'),
@@ -1195,7 +1233,7 @@ function render(r: Report): string {
       }),
     ),
   );
-  for (const t of r.throughput.filter((x) => x.target === 'gateway')) out.push(`   gateway c=${t.concurrency}: ${t.errorCheck}`);
+  for (const t of r.throughput.filter((x) => x.target === 'gateway' || x.target === WORKERS_TARGET)) out.push(`   ${label(t.target)} c=${t.concurrency}: ${t.errorCheck}`);
   const directRate = r.fixedRate.find((t) => t.target === 'direct');
   out.push('', `   Latency at a fixed ${int(RATE_RPS)} req/s (open loop, evenly spaced sends from the bench process; added = target - direct)`);
   out.push(
@@ -1269,6 +1307,8 @@ function label(target: string): string {
       return 'gateway';
     case 'peer':
       return 'Portkey 1.15.2';
+    case WORKERS_TARGET:
+      return `gateway, WORKERS=${benchWorkers}`;
     default:
       return target;
   }

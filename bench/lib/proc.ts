@@ -1,6 +1,6 @@
 /** Child processes for the bench: start, wait until ready, read CPU and memory from /proc. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 
 /** Clock ticks per second for /proc/<pid>/stat (getconf CLK_TCK is 100 on Linux/x86-64). */
@@ -22,6 +22,33 @@ export function procCpu(pid: number | 'self', children = false): CpuTimes {
   const user = children ? at(16) : at(14);
   const system = children ? at(17) : at(15);
   return { userMs: (user * 1000) / CLK_TCK, systemMs: (system * 1000) / CLK_TCK, totalMs: ((user + system) * 1000) / CLK_TCK };
+}
+
+/** Live descendants of a process (a gateway with WORKERS > 1 serves from its workers). */
+export function descendants(pid: number): number[] {
+  const out: number[] = [];
+  const visit = (p: number): void => {
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {
+      return;
+    }
+    for (const task of tasks) {
+      let children = '';
+      try {
+        children = readFileSync(`/proc/${p}/task/${task}/children`, 'utf8');
+      } catch {
+        continue;
+      }
+      for (const child of children.split(' ').filter(Boolean).map(Number)) {
+        out.push(child);
+        visit(child);
+      }
+    }
+  };
+  visit(pid);
+  return out;
 }
 
 export interface Memory {
@@ -267,7 +294,15 @@ function read(pid: number | 'self'): number {
       const usage = process.cpuUsage();
       return (usage.user + usage.system) / 1000;
     }
-    return procCpu(pid).totalMs;
+    // A process and its live descendants (cluster workers); a named process here never has
+    // other children, so its workers are all this adds.
+    return [pid, ...descendants(pid)].reduce((ms, p) => {
+      try {
+        return ms + procCpu(p).totalMs;
+      } catch {
+        return ms;
+      }
+    }, 0);
   } catch {
     return 0;
   }
