@@ -70,7 +70,11 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
       continue;
     }
     // A host that does not resolve (yet) is not refused; one that resolves to a refused address is.
-    const refused = await checkResolvedHost(spec.baseURL, spec).catch(() => undefined);
+    const refused = await checkResolvedHost(spec.baseURL, spec).catch((err: unknown) => {
+      // Only "this name does not resolve" is let through; anything else is a bug to see.
+      if (isDnsMiss(err)) return undefined;
+      throw err;
+    });
     if (refused) throw baseUrlRefused(config, file, index, refused);
     registry.register(createProvider(spec, apiKey));
   }
@@ -179,6 +183,11 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
       redis?.disconnect();
     },
   };
+}
+
+function isDnsMiss(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ENODATA' || code === 'ESERVFAIL' || code === 'ETIMEOUT';
 }
 
 /** Every served catalog model's breaker, read at each scrape. */

@@ -16,9 +16,22 @@ const PYTHON_LOG_LEVELS: Readonly<Record<string, string>> = { warning: 'warn', c
  * The seeds' names for settings we name differently: each is read when ours is unset, and
  * setting both is an error rather than a silent choice.
  */
-const SEED_ALIASES: readonly { readonly seed: string; readonly ours: string; readonly convert: (value: string) => string; readonly means: string }[] = [
+const SEED_ALIASES: readonly {
+  readonly seed: string;
+  readonly ours: string;
+  readonly convert: (value: string) => string;
+  readonly means: string;
+  /** A problem with the value in the seed's own terms, checked before converting. */
+  readonly check?: (value: string) => string | undefined;
+}[] = [
   // The seeds count retries after the first call; we count calls.
-  { seed: 'MAX_RETRIES', ours: 'RETRY_MAX_ATTEMPTS', convert: (v) => (/^\s*\d+\s*$/.test(v) ? String(Number(v) + 1) : v), means: 'retries after the first call' },
+  {
+    seed: 'MAX_RETRIES',
+    ours: 'RETRY_MAX_ATTEMPTS',
+    convert: (v) => String(Number(v) + 1),
+    means: 'retries after the first call',
+    check: (v) => (/^\s*\d+\s*$/.test(v) && Number(v) <= 9 ? undefined : 'must be a whole number from 0 to 9'),
+  },
   { seed: 'REQUEST_TIMEOUT', ours: 'DEFAULT_TIMEOUT', convert: (v) => v, means: 'seconds' },
   { seed: 'MAX_CONCURRENT_REQUESTS', ours: 'BATCH_GLOBAL_CONCURRENCY', convert: (v) => v, means: 'batch items running at once' },
 ];
@@ -27,11 +40,16 @@ const SEED_ALIASES: readonly { readonly seed: string; readonly ours: string; rea
 function withSeedAliases(env: Readonly<Record<string, string | undefined>>): { env: Record<string, string | undefined>; problems: string[] } {
   const out: Record<string, string | undefined> = { ...env };
   const problems: string[] = [];
-  for (const { seed, ours, convert } of SEED_ALIASES) {
+  for (const { seed, ours, convert, check } of SEED_ALIASES) {
     const given = emptyAsUndefined(env[seed]);
     if (typeof given !== 'string') continue;
     if (emptyAsUndefined(env[ours]) !== undefined) {
       problems.push(`${seed}: set either ${seed} or ${ours}, not both (${seed} is the seeds' name for ${ours})`);
+      continue;
+    }
+    const problem = check?.(given);
+    if (problem) {
+      problems.push(`${seed}: ${problem} (got ${JSON.stringify(given)})`);
       continue;
     }
     out[ours] = convert(given);

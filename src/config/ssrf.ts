@@ -63,9 +63,11 @@ function hostOf(url: URL): string {
   return url.hostname.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.+$/, '');
 }
 
-function refusedAddressKind(address: string): string | undefined {
-  if (isMetadataAddress(address)) return 'cloud metadata address';
+function refusedAddressKind(raw: string): string | undefined {
+  // A zone ("fe80::1%eth0") names an interface, not a different address.
+  const address = raw.replace(/%.*$/, '');
   if (isLinkLocal(address)) return 'link-local address';
+  if (isMetadataAddress(address)) return 'cloud metadata address';
   return undefined;
 }
 

@@ -14,6 +14,8 @@ export interface UpstreamRequest {
 export interface CallUsage {
   /** The model and provider of the last successful upstream request (the answer's). */
   readonly model: string | undefined;
+  /** Successful requests of this call came from more than one model (a Batch). */
+  readonly severalModels: boolean;
   readonly provider: string | undefined;
   /** Upstream requests sent (retries and race losers included; breaker skips are not requests). */
   readonly attempts: number;
@@ -44,6 +46,7 @@ export class CallSummary {
   private costUsd = 0;
   private model: string | undefined;
   private provider: string | undefined;
+  private severalModels = false;
 
   constructor(
     readonly trace: CallTrace,
@@ -68,6 +71,7 @@ export class CallSummary {
         this.completionTokens += record.usage.completionTokens;
         this.costUsd += record.costUsd;
         if (record.outcome === 'success') {
+          if (this.model !== undefined && this.model !== record.model) this.severalModels = true;
           this.model = record.model;
           this.provider = record.provider;
         }
@@ -87,6 +91,7 @@ export class CallSummary {
     return {
       model: this.model,
       provider: this.provider,
+      severalModels: this.severalModels,
       attempts: this.attempts,
       promptTokens: this.promptTokens,
       completionTokens: this.completionTokens,

@@ -188,6 +188,8 @@ describe('provider host resolution guard (SSRF, DNS half)', () => {
     );
     expect(await check('https://llm.example/v1', resolvesTo('100.100.100.200'))).toMatch(/resolves to cloud metadata address 100\.100\.100\.200/);
     expect(await check('https://llm.example/v1', resolvesTo('fe80::1'))).toMatch(/link-local address fe80::1/);
+    // With an interface zone, as some resolvers give link-local IPv6 answers.
+    expect(await check('https://llm.example/v1', resolvesTo('fe80::1%eth0'))).toMatch(/link-local address fe80::1%eth0/);
   });
 
   it('accepts ordinary, loopback and private addresses', async () => {

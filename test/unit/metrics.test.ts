@@ -228,11 +228,15 @@ describe('CallSummary', () => {
     expect(summary.usage()).toEqual({
       model: 'b',
       provider: 'p',
+      severalModels: false,
       attempts: 3,
       promptTokens: 15,
       completionTokens: 21,
       costUsd: 0.003,
     });
+    // A second model answering too (a Batch): the call has no single answering model.
+    summary.requestStarted({ model: 'a', provider: 'p', retry: 0 }).ended(record({ model: 'a' }));
+    expect(summary.usage()?.severalModels).toBe(true);
   });
 
   it('hands each upstream request its own traceparent in the call trace', () => {

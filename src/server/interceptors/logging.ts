@@ -48,7 +48,7 @@ export function loggingInterceptor(log: Logger, observer: CallObserver, options:
       const upstreamMs = summary?.upstreamMs() ?? 0;
       const usage = summary?.usage();
       const codeName = grpc.status[code] ?? String(code);
-      observer.recordCall({ path: method.path, kind, code: codeName, latencyMs, upstreamMs, upstreamRequests: usage?.attempts ?? 0, model: usage?.model });
+      observer.recordCall({ path: method.path, kind, code: codeName, latencyMs, upstreamMs, upstreamRequests: usage?.attempts ?? 0, model: usage?.severalModels ? undefined : usage?.model });
       summary?.trace.end({ code, codeName, details });
       const level = code === grpc.status.OK ? 'info' : code === grpc.status.INTERNAL || code === grpc.status.UNKNOWN ? 'error' : 'warn';
       // Building the line is most of this function's cost; skip it when the level is off.
