@@ -73,7 +73,7 @@ describe('Fallback', () => {
   it('moves past a hanging model within its attempt timeout', async () => {
     h.upstream.injectFault({ kind: 'hang', model: 'gpt-4o' });
     const before = h.upstream.requests.length;
-    const { response } = await callUnary(fallback(), { model: '', prompt: 'hi', messages: [], models: ['gpt-4o', 'gpt-4o-mini'], attemptTimeoutMs: 200, disableDefaultMessage: false });
+    const { response } = await callUnary(fallback(), { model: '', prompt: 'hi', messages: [], models: ['gpt-4o', 'gpt-4o-mini'], attemptTimeoutMs: 1_000, disableDefaultMessage: false });
     expect(response.modelUsed).toBe('gpt-4o-mini');
     expect(response.attempts[0]).toMatchObject({ model: 'gpt-4o', outcome: AttemptOutcome.ATTEMPT_OUTCOME_TIMEOUT, reason: 'UPSTREAM_TIMEOUT' });
     await h.upstream.waitForIdle(2_000);
