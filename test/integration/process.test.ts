@@ -185,13 +185,17 @@ describe('.env in the working directory', () => {
   it('is loaded, and a variable set in the real environment wins over it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmo-dotenv-'));
     // DEFAULT_TEMPERATURE=9 is invalid: if the file won over the environment, start-up would fail.
-    writeFileSync(join(dir, '.env'), 'DEFAULT_MODEL=gpt-4o-mini\nDEFAULT_TEMPERATURE=9\n');
+    // ENVIRONMENT as the seeds' .env files set it: a field on every log line.
+    writeFileSync(join(dir, '.env'), 'DEFAULT_MODEL=gpt-4o-mini\nDEFAULT_TEMPERATURE=9\nENVIRONMENT=production\n');
     try {
       await withMain(
         { LOG_LEVEL: 'info', DEFAULT_TEMPERATURE: '0.5' },
-        async (_main, clients) => {
+        async (main, clients) => {
           const chat = await callUnary(clients.chat.chat.bind(clients.chat), { model: '', prompt: 'hello', messages: [] });
           expect(chat.response.model).toBe('gpt-4o-mini');
+          const lines = main.logs.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { environment?: string });
+          expect(lines.length).toBeGreaterThan(1);
+          expect(lines.every((l) => l.environment === 'production')).toBe(true);
         },
         { cwd: dir },
       );
