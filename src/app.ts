@@ -23,7 +23,7 @@ import { ResponseCache } from './access/cache.js';
 import { ApiKeyStore } from './access/keys.js';
 import { RateLimits } from './access/limits.js';
 import { connectRedis } from './access/redis.js';
-import { ClusterStats, shareMetricsWithPrimary } from './cluster/worker.js';
+import { ClusterStats } from './cluster/worker.js';
 
 export interface App {
   readonly port: number;
@@ -130,8 +130,7 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
   metrics?.watchBreakers(() => breakerReadings(catalog, engine));
   // Loads OpenTelemetry only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
   const tracer = await createTracer(config.tracing);
-  if (options.clusterWorker && metrics) shareMetricsWithPrimary(metrics.registry);
-  const statsSource = options.clusterWorker ? new ClusterStats(stats, log) : undefined;
+  const statsSource = options.clusterWorker ? new ClusterStats(stats, log, metrics?.registry) : undefined;
   const server = new GatewayServer({ config, engine, stats, statsSource, log, keys, metrics, tracer });
   if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see README, API keys)');
   let port: number;

@@ -2,34 +2,43 @@ import cluster from 'node:cluster';
 import { startApp } from './app.js';
 import { clusterProblems } from './cluster/checks.js';
 import { runPrimary } from './cluster/primary.js';
+import { drainWhenPrimaryGoes } from './cluster/worker.js';
 import { ConfigError, loadConfig, loadDotEnv } from './config/config.js';
 import { ConfigFileError, loadConfigFile } from './config/file.js';
 import { openLogOutput } from './telemetry/log-destination.js';
 import { createLogger } from './telemetry/logger.js';
+
+function exitOnConfigError(err: unknown): never {
+  if (err instanceof ConfigError || err instanceof ConfigFileError) {
+    const problems = err instanceof ConfigFileError ? err.problems.map((p) => `${err.file}: ${p}`) : err.problems;
+    for (const problem of problems) process.stderr.write(`config error: ${problem}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
 
 async function main(): Promise<void> {
   loadDotEnv();
   let config;
   try {
     config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const problem of err.problems) process.stderr.write(`config error: ${problem}\n`);
-      process.exit(2);
+    // Before anything is opened (the log file): what several workers cannot share.
+    if (config.workers > 1 && cluster.isPrimary) {
+      const problems = clusterProblems(config, config.configFile ? loadConfigFile(config.configFile) : undefined);
+      if (problems.length > 0) throw new ConfigError(problems);
     }
-    throw err;
+  } catch (err) {
+    exitOnConfigError(err);
   }
+  const worker = config.workers > 1 && cluster.isWorker;
   // stdout, plus LOG_FILE rotated daily when set; flushed synchronously at exit.
   const output = openLogOutput({ file: config.logFile });
   const root = createLogger(config.logLevel, output.stream);
   const base = config.environment ? root.child({ environment: config.environment }) : root;
-  const worker = config.workers > 1 && cluster.isWorker;
   const log = worker ? base.child({ worker: cluster.worker?.id }) : base;
   let app;
   try {
     if (config.workers > 1 && cluster.isPrimary) {
-      const problems = clusterProblems(config, config.configFile ? loadConfigFile(config.configFile) : undefined);
-      if (problems.length > 0) throw new ConfigError(problems);
       await runPrimary(config, log);
       return;
     }
@@ -65,7 +74,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
   if (worker) {
     // A worker whose primary is gone (killed) drains and exits rather than serving alone.
-    process.on('disconnect', () => stop('SIGTERM'));
+    drainWhenPrimaryGoes(() => stop('SIGTERM'));
     process.send?.({ llmo: 'ready', port: app.port });
   }
 }

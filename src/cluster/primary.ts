@@ -4,7 +4,7 @@ import { AggregatorRegistry } from 'prom-client';
 import type { Config } from '../config/config.js';
 import type { StatsState } from '../telemetry/stats.js';
 import { startMetricsServer, type MetricsServer } from '../telemetry/metrics-server.js';
-import { isClusterMessage, type ClusterMessage } from './messages.js';
+import { isClusterMessage, type ClusterMessage, type WorkerMetrics } from './messages.js';
 
 /** How long the primary waits for every worker's counters. */
 const COLLECT_TIMEOUT_MS = 2_000;
@@ -19,22 +19,17 @@ const MAX_RESTARTS_PER_MINUTE = 5;
  * gRPC itself.
  */
 export async function runPrimary(config: Config, log: Logger): Promise<void> {
-  let metricsServer: MetricsServer | undefined;
-  if (config.metrics.enabled) {
-    const aggregator = new AggregatorRegistry();
-    metricsServer = await startMetricsServer(
-      { exposition: async () => ({ contentType: aggregator.contentType, body: await aggregator.clusterMetrics() }) },
-      config.metrics,
-    );
-  }
   let stopping = false;
   let exitCode = 0;
-  let started = 0;
+  /** Workers that said they serve, and not yet exited. */
+  const ready = new Set<number>();
+  /** Every first worker has served once: from then on a death is replaced, not fatal. */
+  let wasUp = false;
   const restarts: number[] = [];
-  /** Collections in progress: the asking worker and its own request id, the states so far, who is still to answer. */
+  /** Collections in progress: what each serving worker sent so far, who is still to answer, what to do with it all. */
   const collections = new Map<
     number,
-    { readonly asker: Worker; readonly askerId: number; readonly states: StatsState[]; readonly waiting: Set<number>; readonly timer: NodeJS.Timeout }
+    { readonly answers: unknown[]; readonly waiting: Set<number>; readonly timer: NodeJS.Timeout; readonly done: (answers: unknown[], missing: number) => void }
   >();
   let nextCollection = 0;
 
@@ -48,25 +43,57 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     if (!c) return;
     collections.delete(id);
     clearTimeout(c.timer);
-    send(c.asker, { llmo: 'stats-result', id: c.askerId, states: c.states, missing: c.waiting.size });
+    c.done(c.answers, c.waiting.size);
   };
+  /** Asks every serving worker (a worker still starting has nothing to say, and no listener yet). */
+  const collect = (what: 'stats' | 'metrics', done: (answers: unknown[], missing: number) => void): void => {
+    const id = nextCollection++;
+    const workers = live().filter((w) => ready.has(w.id));
+    collections.set(id, { answers: [], waiting: new Set(workers.map((w) => w.id)), timer: setTimeout(() => finishCollection(id), COLLECT_TIMEOUT_MS), done });
+    for (const w of workers) send(w, { llmo: 'collect', id, what });
+    if (workers.length === 0) finishCollection(id);
+  };
+  const answered = (worker: Worker, id: number, answer: unknown): void => {
+    const c = collections.get(id);
+    if (!c || !c.waiting.delete(worker.id)) return;
+    c.answers.push(answer);
+    if (c.waiting.size === 0) finishCollection(id);
+  };
+
+  let metricsServer: MetricsServer | undefined;
+  if (config.metrics.enabled) {
+    metricsServer = await startMetricsServer(
+      {
+        exposition: () =>
+          new Promise((resolve, reject) =>
+            collect('metrics', (answers) => {
+              // The workers' registries added up (prom-client's cluster aggregation rules per metric).
+              const registry = AggregatorRegistry.aggregate(answers as WorkerMetrics[]);
+              registry.metrics().then((body) => resolve({ contentType: registry.contentType, body }), reject);
+            }),
+          ),
+      },
+      config.metrics,
+    );
+  }
 
   const onMessage = (worker: Worker, message: unknown): void => {
     if (!isClusterMessage(message)) return;
     if (message.llmo === 'ready') {
-      started += 1;
-      if (started === config.workers) log.info({ port: message.port, workers: config.workers, metrics: metricsServer?.url }, 'llm-orchestrator listening (cluster)');
+      ready.add(worker.id);
+      if (!wasUp && ready.size === config.workers) {
+        wasUp = true;
+        log.info({ port: message.port, workers: config.workers, metrics: metricsServer?.url }, 'llm-orchestrator listening (cluster)');
+      } else if (wasUp) {
+        log.info({ worker: worker.id }, 'replacement worker serving');
+      }
     } else if (message.llmo === 'stats-request') {
-      const id = nextCollection++;
-      const workers = live();
-      const waiting = new Set(workers.map((w) => w.id));
-      collections.set(id, { asker: worker, askerId: message.id, states: [], waiting, timer: setTimeout(() => finishCollection(id), COLLECT_TIMEOUT_MS) });
-      for (const w of workers) send(w, { llmo: 'stats-collect', id });
+      const askerId = message.id;
+      collect('stats', (answers, missing) => send(worker, { llmo: 'stats-result', id: askerId, states: answers as StatsState[], missing }));
     } else if (message.llmo === 'stats-state') {
-      const c = collections.get(message.id);
-      if (!c || !c.waiting.delete(worker.id)) return;
-      c.states.push(message.state);
-      if (c.waiting.size === 0) finishCollection(message.id);
+      answered(worker, message.id, message.state);
+    } else if (message.llmo === 'metrics-state') {
+      answered(worker, message.id, message.metrics);
     }
   };
 
@@ -81,15 +108,16 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   const done = new Promise<number>((resolve) => {
     cluster.on('exit', (worker, code, signal) => {
       alive.delete(worker.id);
+      const served = ready.delete(worker.id);
       for (const [id, c] of collections) if (c.waiting.delete(worker.id) && c.waiting.size === 0) finishCollection(id);
       if (stopping) {
         if (code !== 0 && code !== null) exitCode = 1;
         if (alive.size === 0) resolve(exitCode);
         return;
       }
-      if (started < config.workers) {
-        // A worker that could not start (a config error found at start-up, a port in use):
-        // the others would fail the same way.
+      if (!wasUp) {
+        // A first worker that could not start (a config error found at start-up, a port in
+        // use): the others would fail the same way.
         log.error({ worker: worker.id, code, signal }, 'a worker failed to start; stopping');
         stopping = true;
         exitCode = code ?? 1;
@@ -108,8 +136,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
         if (alive.size === 0) resolve(exitCode);
         return;
       }
-      log.error({ worker: worker.id, code, signal }, 'a worker died; starting another');
-      started -= 1;
+      log.error({ worker: worker.id, code, signal, served }, 'a worker died; starting another');
       fork();
     });
   });

@@ -1,5 +1,6 @@
+import cluster from 'node:cluster';
 import type { Logger } from 'pino';
-import { AggregatorRegistry, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { StatsStore, type StatsSnapshot, type StatsState } from '../telemetry/stats.js';
 import { isClusterMessage, type ClusterMessage } from './messages.js';
 
@@ -27,11 +28,21 @@ export class ClusterStats {
   constructor(
     private readonly local: StatsStore,
     private readonly log: Logger,
+    /** This worker's Prometheus registry, for the primary's /metrics; undefined with METRICS=off. */
+    registry: Registry | undefined,
   ) {
     process.on('message', (message: unknown) => {
       if (!isClusterMessage(message)) return;
-      if (message.llmo === 'stats-collect') send({ llmo: 'stats-state', id: message.id, state: this.local.exportState() });
-      else if (message.llmo === 'stats-result') this.pending.get(message.id)?.({ states: message.states, missing: message.missing });
+      if (message.llmo === 'collect' && message.what === 'stats') {
+        send({ llmo: 'stats-state', id: message.id, state: this.local.exportState() });
+      } else if (message.llmo === 'collect' && message.what === 'metrics') {
+        void (registry ? registry.getMetricsAsJSON() : Promise.resolve([])).then(
+          (metrics) => send({ llmo: 'metrics-state', id: message.id, metrics }),
+          (err: unknown) => this.log.warn({ err }, 'metrics collection failed in this worker'),
+        );
+      } else if (message.llmo === 'stats-result') {
+        this.pending.get(message.id)?.({ states: message.states, missing: message.missing });
+      }
     });
   }
 
@@ -55,9 +66,14 @@ export class ClusterStats {
   }
 }
 
-/** Lets the primary's AggregatorRegistry collect this worker's metrics (prom-client's cluster protocol). */
-export function shareMetricsWithPrimary(registry: Registry): void {
-  // The constructor installs prom-client's worker-side listener.
-  new AggregatorRegistry();
-  AggregatorRegistry.setRegistries([registry]);
+/**
+ * Node exits a worker at once when its IPC channel closes unexpectedly (the primary died).
+ * Marking the disconnect as expected, before Node's own listener runs, lets it drain instead.
+ */
+export function drainWhenPrimaryGoes(drain: () => void): void {
+  process.prependListener('disconnect', () => {
+    const worker = cluster.worker;
+    if (worker) worker.exitedAfterDisconnect = true;
+    drain();
+  });
 }

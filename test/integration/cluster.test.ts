@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -89,9 +90,30 @@ describe('WORKERS=2: two processes serve one port', () => {
     expect(Number(handled?.[1])).toBe(calls);
   });
 
+  it('replaces a worker that dies, and answers GetStats and /metrics from the serving workers meanwhile', async () => {
+    const workers = readFileSync(`/proc/${cluster.child.pid}/task/${cluster.child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    expect(workers).toHaveLength(2);
+    process.kill(workers[0]!, 'SIGKILL');
+    // At once: the other worker answers, and the scrape does not wait for the replacement.
+    const started = Date.now();
+    expect((await fetch(cluster.metricsUrl)).status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(1_500);
+    const clients = clientsFor(cluster.port);
+    try {
+      await callUnary(clients.stats.getStats.bind(clients.stats), {});
+    } finally {
+      clients.close();
+    }
+    for (let i = 0; i < 200 && !cluster.lines.some((l) => l['msg'] === 'replacement worker serving'); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(cluster.lines.some((l) => l['msg'] === 'a worker died; starting another' && l['signal'] === 'SIGKILL')).toBe(true);
+    expect(cluster.lines.some((l) => l['msg'] === 'replacement worker serving')).toBe(true);
+    expect(cluster.child.exitCode).toBeNull();
+  });
+
   it('drains both workers on SIGTERM and exits 0', async () => {
     cluster.child.kill('SIGTERM');
     expect(await exitCode(cluster.child)).toBe(0);
+    // The two serving workers (one of them the replacement) stopped.
     expect(cluster.lines.filter((l) => l['msg'] === 'stopped' && l['worker'] !== undefined)).toHaveLength(2);
     // Nothing is left listening.
     const clients = clientsFor(cluster.port);
@@ -104,6 +126,26 @@ describe('WORKERS=2: two processes serve one port', () => {
       clients.close();
     }
   });
+});
+
+describe('WORKERS=2 when the primary is killed', () => {
+  it('each worker drains and exits on its own instead of serving unsupervised', async () => {
+    const cluster = await startCluster();
+    const workers = readFileSync(`/proc/${cluster.child.pid}/task/${cluster.child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    expect(workers).toHaveLength(2);
+    cluster.child.kill('SIGKILL');
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 200 && workers.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(workers.filter(alive)).toEqual([]);
+    expect(cluster.lines.filter((l) => l['msg'] === 'shutting down: health NOT_SERVING, draining calls').map((l) => l['worker']).sort()).toEqual([1, 2]);
+  }, 30_000);
 });
 
 describe('WORKERS > 1 refuses settings the workers cannot share', () => {

@@ -219,7 +219,9 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+    // exclusive: in a cluster worker (WORKERS > 1) each worker gets its own simulator port
+    // instead of sharing one through the primary, so its faults and its traffic stay its own.
+    server.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1', exclusive: true }, () => {
       server.off('error', reject);
       resolve();
     });
