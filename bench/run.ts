@@ -900,15 +900,16 @@ async function measure(fleet: Fleet, h2load: string, options: Options, p: Return
     ...p.levels.map((c) => ({ target: 'gateway' as const, concurrency: c })),
     ...(hasPeer ? p.levels.map((c) => ({ target: 'peer' as const, concurrency: c })) : []),
   ];
-  for (const run of runs) {
+  /** One throughput row: h2load against `target` of `f`, reported as `row`. */
+  const throughputRow = async (f: Fleet, target: TargetName, row: string, concurrency: number): Promise<void> => {
     const r = await leastDisturbed(
-      () => h2loadTarget(h2load, fleet, files, run.target, run.concurrency, p.tputSeconds, p.tputWarmup),
+      () => h2loadTarget(h2load, f, files, target, concurrency, p.tputSeconds, p.tputWarmup),
       (x) => x.cpu.others ?? 0,
-      `${run.target} c=${run.concurrency}`,
+      `${label(row)} c=${concurrency}`,
     );
     report.throughput.push({
-      target: run.target,
-      concurrency: run.concurrency,
+      target: row,
+      concurrency,
       reqPerSec: r.result.reqPerSec,
       p50Ms: r.result.latency?.p50,
       p99Ms: r.result.latency?.p99,
@@ -916,8 +917,34 @@ async function measure(fleet: Fleet, h2load: string, options: Options, p: Return
       errorCheck: r.errorCheck,
       cpu: r.cpu,
     });
-    log(`  ${run.target} c=${run.concurrency}: ${int(r.result.reqPerSec)} req/s, errors ${r.errors}`);
-  }
+    log(`  ${label(row)} c=${concurrency}: ${int(r.result.reqPerSec)} req/s, errors ${r.errors}`);
+  };
+  /** One fixed-rate row: evenly spaced `send`s, CPU of `pids`. */
+  const fixedRateRow = async (row: string, send: () => Promise<boolean>, pids: Record<string, number | 'self'>, errorCheck: string): Promise<void> => {
+    const rateMeter = new CpuMeter(pids);
+    const r = await leastDisturbed(
+      async () => {
+        await waitForQuiet(30_000, QUIET_CORES, log);
+        return fixedRate(send, RATE_RPS, p.rateSeconds, 1, rateMeter);
+      },
+      (x) => x.cpu.others ?? 0,
+      `${label(row)} @${RATE_RPS} req/s`,
+    );
+    report.fixedRate.push({
+      target: row,
+      concurrency: 0,
+      reqPerSec: r.achieved,
+      p50Ms: r.latency.p50,
+      p99Ms: r.latency.p99,
+      errors: r.errors,
+      errorCheck,
+      clientLoopDelayMs: { p99: round(r.clientLoopDelay.p99, 2), max: round(r.clientLoopDelay.max, 2) },
+      cpu: r.cpu,
+    });
+    log(`  ${label(row)} @${RATE_RPS} req/s: p50 ${fmt(r.latency.p50, 3)} ms, p99 ${fmt(r.latency.p99, 3)} ms, send lag max ${fmt(r.maxLagMs, 2)} ms`);
+  };
+
+  for (const run of runs) await throughputRow(fleet, run.target, run.target, run.concurrency);
   // Fixed rate: evenly spaced sends from this process (open loop: a send never waits for an
   // answer), latency from send to answer. h2load --rps sends in bursts per client tick.
   const rateClients = {
@@ -936,30 +963,9 @@ async function measure(fleet: Fleet, h2load: string, options: Options, p: Return
       : []),
   ];
   for (const run of rateRuns) {
-    await waitForQuiet(30_000, QUIET_CORES, log);
     const pids: Record<string, number | 'self'> = { upstream: fleet.upstream.pid, client: 'self' };
     if (run.target !== 'direct') pids[run.target] = run.pid;
-    const rateMeter = new CpuMeter(pids);
-    const r = await leastDisturbed(
-      async () => {
-        await waitForQuiet(30_000, QUIET_CORES, log);
-        return fixedRate(run.send, RATE_RPS, p.rateSeconds, 1, rateMeter);
-      },
-      (x) => x.cpu.others ?? 0,
-      `${run.target} @${RATE_RPS} req/s`,
-    );
-    report.fixedRate.push({
-      target: run.target,
-      concurrency: 0,
-      reqPerSec: r.achieved,
-      p50Ms: r.latency.p50,
-      p99Ms: r.latency.p99,
-      errors: r.errors,
-      errorCheck: run.target === 'gateway' ? 'gRPC status of each call' : 'HTTP status of each call',
-      clientLoopDelayMs: { p99: round(r.clientLoopDelay.p99, 2), max: round(r.clientLoopDelay.max, 2) },
-      cpu: r.cpu,
-    });
-    log(`  ${run.target} @${RATE_RPS} req/s: p50 ${fmt(r.latency.p50, 3)} ms, p99 ${fmt(r.latency.p99, 3)} ms, send lag max ${fmt(r.maxLagMs, 2)} ms`);
+    await fixedRateRow(run.target, run.send, pids, run.target === 'gateway' ? 'gRPC status of each call' : 'HTTP status of each call');
   }
   rateClients.gateway.close();
   await rateClients.direct.close();
@@ -969,53 +975,17 @@ async function measure(fleet: Fleet, h2load: string, options: Options, p: Return
   if (options.workers > 1) {
     benchWorkers = options.workers;
     const workers = await startGateway(options.gatewayDir, fleet.upstream.port, options.logLevel, [], { WORKERS: String(options.workers) });
+    const client = new GrpcH2Client(`http://127.0.0.1:${workers.port}`, 2);
     try {
-      const clusterFleet: Fleet = { ...fleet, gateway: workers };
-      for (const concurrency of p.levels) {
-        const r = await leastDisturbed(
-          () => h2loadTarget(h2load, clusterFleet, files, 'gateway', concurrency, p.tputSeconds, p.tputWarmup),
-          (x) => x.cpu.others ?? 0,
-          `gateway, ${options.workers} workers c=${concurrency}`,
-        );
-        report.throughput.push({
-          target: WORKERS_TARGET,
-          concurrency,
-          reqPerSec: r.result.reqPerSec,
-          p50Ms: r.result.latency?.p50,
-          p99Ms: r.result.latency?.p99,
-          errors: r.errors,
-          errorCheck: r.errorCheck,
-          cpu: r.cpu,
-        });
-        log(`  gateway, ${options.workers} workers c=${concurrency}: ${int(r.result.reqPerSec)} req/s, errors ${r.errors}`);
-      }
-      const client = new GrpcH2Client(`http://127.0.0.1:${workers.port}`, 2);
-      try {
-        const rateMeter = new CpuMeter({ upstream: fleet.upstream.pid, client: 'self', gateway: workers.pid });
-        const r = await leastDisturbed(
-          async () => {
-            await waitForQuiet(30_000, QUIET_CORES, log);
-            return fixedRate(async () => (await client.unary(CHAT, gatewayChat)).grpcStatus === 0, RATE_RPS, p.rateSeconds, 1, rateMeter);
-          },
-          (x) => x.cpu.others ?? 0,
-          `gateway, ${options.workers} workers @${RATE_RPS} req/s`,
-        );
-        report.fixedRate.push({
-          target: WORKERS_TARGET,
-          concurrency: 0,
-          reqPerSec: r.achieved,
-          p50Ms: r.latency.p50,
-          p99Ms: r.latency.p99,
-          errors: r.errors,
-          errorCheck: 'gRPC status of each call',
-          clientLoopDelayMs: { p99: round(r.clientLoopDelay.p99, 2), max: round(r.clientLoopDelay.max, 2) },
-          cpu: r.cpu,
-        });
-        log(`  gateway, ${options.workers} workers @${RATE_RPS} req/s: p50 ${fmt(r.latency.p50, 3)} ms, p99 ${fmt(r.latency.p99, 3)} ms`);
-      } finally {
-        client.close();
-      }
+      for (const concurrency of p.levels) await throughputRow({ ...fleet, gateway: workers }, 'gateway', WORKERS_TARGET, concurrency);
+      await fixedRateRow(
+        WORKERS_TARGET,
+        async () => (await client.unary(CHAT, gatewayChat)).grpcStatus === 0,
+        { upstream: fleet.upstream.pid, client: 'self', gateway: workers.pid },
+        'gRPC status of each call',
+      );
     } finally {
+      client.close();
       await workers.stop();
     }
   }

@@ -105,47 +105,49 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     worker.on('message', (message: unknown) => onMessage(worker, message));
   };
 
+  let finished: (code: number) => void = () => undefined;
   const done = new Promise<number>((resolve) => {
-    cluster.on('exit', (worker, code, signal) => {
-      alive.delete(worker.id);
-      const served = ready.delete(worker.id);
-      for (const [id, c] of collections) if (c.waiting.delete(worker.id) && c.waiting.size === 0) finishCollection(id);
-      if (stopping) {
-        if (code !== 0 && code !== null) exitCode = 1;
-        if (alive.size === 0) resolve(exitCode);
-        return;
-      }
-      if (!wasUp) {
-        // A first worker that could not start (a config error found at start-up, a port in
-        // use): the others would fail the same way.
-        log.error({ worker: worker.id, code, signal }, 'a worker failed to start; stopping');
-        stopping = true;
-        exitCode = code ?? 1;
-        for (const w of live()) w.process.kill('SIGTERM');
-        if (alive.size === 0) resolve(exitCode);
-        return;
-      }
-      const now = Date.now();
-      restarts.push(now);
-      while (restarts.length > 0 && (restarts[0] ?? now) < now - 60_000) restarts.shift();
-      if (restarts.length > MAX_RESTARTS_PER_MINUTE) {
-        log.error({ worker: worker.id, code, signal }, 'workers keep dying; stopping');
-        stopping = true;
-        exitCode = 1;
-        for (const w of live()) w.process.kill('SIGTERM');
-        if (alive.size === 0) resolve(exitCode);
-        return;
-      }
-      log.error({ worker: worker.id, code, signal, served }, 'a worker died; starting another');
-      fork();
-    });
+    finished = resolve;
+  });
+  /** Every worker drains (SIGTERM); the primary exits with `exitCode` once the last is gone. */
+  const stopAll = (code: number): void => {
+    stopping = true;
+    exitCode = code;
+    for (const w of live()) w.process.kill('SIGTERM');
+    if (alive.size === 0) finished(exitCode);
+  };
+  cluster.on('exit', (worker, code, signal) => {
+    alive.delete(worker.id);
+    const served = ready.delete(worker.id);
+    for (const [id, c] of collections) if (c.waiting.delete(worker.id) && c.waiting.size === 0) finishCollection(id);
+    if (stopping) {
+      if (code !== 0 && code !== null) exitCode = 1;
+      if (alive.size === 0) finished(exitCode);
+      return;
+    }
+    if (!wasUp) {
+      // A first worker that could not start (a config error found at start-up, a port in
+      // use): the others would fail the same way.
+      log.error({ worker: worker.id, code, signal }, 'a worker failed to start; stopping');
+      stopAll(code ?? 1);
+      return;
+    }
+    const now = Date.now();
+    restarts.push(now);
+    while (restarts.length > 0 && (restarts[0] ?? now) < now - 60_000) restarts.shift();
+    if (restarts.length > MAX_RESTARTS_PER_MINUTE) {
+      log.error({ worker: worker.id, code, signal }, 'workers keep dying; stopping');
+      stopAll(1);
+      return;
+    }
+    log.error({ worker: worker.id, code, signal, served }, 'a worker died; starting another');
+    fork();
   });
 
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return;
-    stopping = true;
     log.info({ signal, workers: live().length }, 'shutting down: every worker drains');
-    for (const w of live()) w.process.kill('SIGTERM');
+    stopAll(0);
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

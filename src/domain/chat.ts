@@ -23,6 +23,18 @@ export const ZERO_USAGE: Readonly<TokenUsage> = Object.freeze({
   cachedTokens: 0,
 });
 
+/** About four characters a token, plus 3 per message: the estimate wherever no upstream count exists. */
+export function estimatePromptTokens(messages: readonly { readonly content: string }[]): number {
+  return messages.reduce((n, m) => n + Math.ceil(m.content.length / 4) + 3, 0);
+}
+
+/** Usage estimated from the prompt and the text generated, for an upstream that reported none. */
+export function estimateUsage(messages: readonly { readonly content: string }[], generated: string | number): TokenUsage {
+  const promptTokens = estimatePromptTokens(messages);
+  const completionTokens = Math.ceil((typeof generated === 'number' ? generated : generated.length) / 4);
+  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, cachedTokens: 0 };
+}
+
 /** What the caller asked for, after validation and defaults. */
 export interface ChatInput {
   readonly messages: readonly ChatMessage[];

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { BrokenCircuitError, CircuitState, handleWhen, retry, type CircuitBreakerPolicy } from 'cockatiel';
 import { costOf, type CatalogModel } from '../catalog/catalog.js';
 import type { AttemptOutcome, AttemptRecord, ChatMessage, TokenUsage } from '../domain/chat.js';
-import { ZERO_USAGE } from '../domain/chat.js';
+import { estimateUsage, ZERO_USAGE } from '../domain/chat.js';
 import { OrchestratorError, Reason } from '../domain/errors.js';
 import type { Provider, ProviderCompletion, ProviderStreamEvent } from '../providers/types.js';
 import type { EngineTelemetry, ProviderLookup, UpstreamObserver, UpstreamRequest } from './ports.js';
@@ -238,8 +238,7 @@ export class AttemptRunner {
     } catch (err) {
       const error = asOrchestratorError(err, child.signal);
       if (isRetryable(error)) budget.onFailure();
-      const usage = usageSoFar({ messages: spec.messages, generatedChars: 0, aborted: child.signal.aborted });
-      return { ok: false, error, record: this.finish({ spec, provider: provider.name, started, info, usage, estimated: usage !== ZERO_USAGE, error, upstream }) };
+      return { ok: false, error, record: this.finish({ spec, provider: provider.name, started, info, ...usageSoFar(spec.messages, 0, child.signal.aborted), error, upstream }) };
     } finally {
       child.dispose();
     }
@@ -308,12 +307,7 @@ export class AttemptRunner {
           provider: provider.name,
           started,
           info,
-          ...(usage
-            ? { usage }
-            : (() => {
-                const estimate = usageSoFar({ messages: spec.messages, generatedChars, aborted: child.signal.aborted });
-                return { usage: estimate, estimated: estimate !== ZERO_USAGE };
-              })()),
+          ...(usage ? { usage } : usageSoFar(spec.messages, generatedChars, child.signal.aborted)),
           ...(error ? { error } : {}),
           upstream,
         }),
@@ -499,10 +493,7 @@ function asOrchestratorError(err: unknown, signal: AbortSignal): OrchestratorErr
  * the prompt is charged even when nothing came back; a call the upstream failed on its own
  * with nothing generated (an HTTP error, say) is not billed by providers and counts nothing.
  */
-function usageSoFar(options: { messages: readonly ChatMessage[]; generatedChars: number; aborted: boolean }): TokenUsage {
-  const { messages, generatedChars, aborted } = options;
-  if (generatedChars === 0 && !aborted) return ZERO_USAGE;
-  const promptTokens = messages.reduce((n, m) => n + Math.ceil(m.content.length / 4) + 3, 0);
-  const completionTokens = Math.ceil(generatedChars / 4);
-  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, cachedTokens: 0 };
+function usageSoFar(messages: readonly ChatMessage[], generatedChars: number, aborted: boolean): { usage: TokenUsage; estimated: boolean } {
+  if (generatedChars === 0 && !aborted) return { usage: ZERO_USAGE, estimated: false };
+  return { usage: estimateUsage(messages, generatedChars), estimated: true };
 }

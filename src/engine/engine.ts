@@ -8,6 +8,7 @@ import type { AccessControl, AccessTicket, AnswerCache, CachedAnswer, EngineTele
 import { cacheKey } from './cache-key.js';
 import { performance } from 'node:perf_hooks';
 import type { AttemptRecord } from '../domain/chat.js';
+import { estimatePromptTokens } from '../domain/chat.js';
 import { runFallbackChain } from './strategies/fallback.js';
 import { raceModels } from './strategies/race.js';
 import { runSingle } from './strategies/single.js';
@@ -93,15 +94,13 @@ export interface FallbackTarget {
  * the model, then hands a Plan to a strategy. Knows nothing of gRPC.
  */
 export class Engine {
-  private readonly deps: { runner: AttemptRunner; telemetry: EngineTelemetry };
+  private readonly deps: { runner: AttemptRunner; telemetry: EngineTelemetry; onModelTimeToFirstToken: (model: string, ms: number) => void };
   private readonly router: Router;
   private readonly batchBulkhead: BulkheadPolicy;
-  private readonly live: LiveModelStats;
 
   constructor(private readonly options: EngineOptions) {
     const { resilience } = options;
     const live = new LiveModelStats((id) => options.catalog.find(id));
-    this.live = live;
     const runner = new AttemptRunner({
       providers: options.providers,
       telemetry: options.telemetry,
@@ -110,7 +109,7 @@ export class Engine {
       budgets: new RetryBudgets({ maxTokens: resilience.retry.budgetMaxTokens, tokenRatio: resilience.retry.budgetTokenRatio }),
       retry: resilience.retry,
     });
-    this.deps = { runner, telemetry: options.telemetry };
+    this.deps = { runner, telemetry: options.telemetry, onModelTimeToFirstToken: (model, ms) => live.recordTimeToFirstToken(model, ms) };
     this.router = new Router({
       catalog: options.catalog,
       live,
@@ -234,7 +233,7 @@ export class Engine {
   private async admit(ctx: CallContext, plan: Plan): Promise<AccessTicket | undefined> {
     const access = this.options.access;
     if (!access) return undefined;
-    const promptTokens = plan.messages.reduce((n, m) => n + Math.ceil(m.content.length / 4) + 3, 0);
+    const promptTokens = estimatePromptTokens(plan.messages);
     const outputTokens = Math.max(...plan.models.map((m) => maxTokensFor(plan, m)), 0);
     try {
       return await access.admit({ principal: ctx.principal, models: plan.models.map((m) => m.id), estimatedTokens: promptTokens + outputTokens });
@@ -248,12 +247,7 @@ export class Engine {
   private async *admittedStream(ctx: CallContext, plan: Plan, run: (ctx: CallContext) => AsyncGenerator<EngineStreamEvent>): AsyncGenerator<EngineStreamEvent> {
     const ticket = await this.admit(ctx, plan);
     try {
-      for await (const event of run(ticket ? { ...ctx, onUsage: chain(ctx.onUsage, (r) => ticket.record(r)) } : ctx)) {
-        // Routing learns each model's time to first token from streams that made a single
-        // upstream call (with earlier attempts, the time since the call began is not the model's).
-        if (event.type === 'completed' && event.attempts.length === 1) this.live.recordTimeToFirstToken(event.model, event.timeToFirstTokenMs);
-        yield event;
-      }
+      yield* run(ticket ? { ...ctx, onUsage: chain(ctx.onUsage, (r) => ticket.record(r)) } : ctx);
     } finally {
       ticket?.close();
     }

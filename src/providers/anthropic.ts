@@ -9,6 +9,7 @@ import type {
   Usage,
 } from '@anthropic-ai/sdk/resources/messages';
 import type { ChatMessage, FinishReason, TokenUsage } from '../domain/chat.js';
+import { estimateUsage } from '../domain/chat.js';
 import { OrchestratorError } from '../domain/errors.js';
 import { acceptsSampling } from './anthropic-versions.js';
 import type { Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent } from './types.js';
@@ -322,7 +323,5 @@ function tokenUsageOf(counts: UsageCounts): TokenUsage {
 
 /** When an Anthropic-compatible server reports no usage: about four characters a token. */
 function estimatedUsage(request: ProviderRequest, generated: string): TokenUsage {
-  const promptTokens = request.messages.reduce((n, m) => n + Math.ceil(m.content.length / 4) + 3, 0);
-  const completionTokens = Math.ceil(generated.length / 4);
-  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, cachedTokens: 0 };
+  return estimateUsage(request.messages, generated);
 }

@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsBase } from 'openai/resources/chat/completions';
 import type { FinishReason, TokenUsage } from '../domain/chat.js';
+import { estimateUsage } from '../domain/chat.js';
 import { OrchestratorError } from '../domain/errors.js';
 import { LeanOpenAI } from './transport/lean-openai.js';
 import { createUndiciFetch, type UndiciFetch } from './transport/undici-fetch.js';
@@ -192,7 +193,5 @@ function usageOf(
       cachedTokens: usage.prompt_tokens_details?.cached_tokens ?? 0,
     };
   }
-  const promptTokens = request.messages.reduce((n, m) => n + Math.ceil(m.content.length / 4) + 3, 0);
-  const completionTokens = Math.ceil(generated.length / 4);
-  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, cachedTokens: 0 };
+  return estimateUsage(request.messages, generated);
 }

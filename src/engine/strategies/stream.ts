@@ -48,6 +48,8 @@ export interface StreamOptions {
 interface Deps {
   readonly runner: AttemptRunner;
   readonly telemetry: EngineTelemetry;
+  /** A completed stream that made a single upstream call: its model's time to first token (routing learns it). */
+  readonly onModelTimeToFirstToken?: (model: string, ms: number) => void;
 }
 
 /** A stream that produced its first event, with the signal that must stay linked while it runs. */
@@ -128,6 +130,8 @@ export async function* streamWithStrategy(deps: Deps, plan: Plan, options: Strea
       }
       if (end) {
         const finishedAt = performance.now();
+        // With earlier attempts the time since the call began is not this model's alone.
+        if (attempts.length === 1) deps.onModelTimeToFirstToken?.(stream.model.id, (firstTokenAt ?? finishedAt) - ctx.startedAt);
         yield {
           type: 'completed',
           model: stream.model.id,
