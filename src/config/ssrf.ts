@@ -33,7 +33,9 @@ export function checkProviderUrl(raw: string, options: GuardOptions): string | u
   if (options.allowLinkLocal) return undefined;
   if (METADATA_HOSTS.has(host)) return `${host} is a cloud metadata endpoint ${PERMIT}`;
   const refused = refusedAddressKind(host);
-  return refused ? `${host} is a ${refused} ${PERMIT}` : undefined;
+  if (!refused) return undefined;
+  const carried = isIP(host) === 6 ? embeddedIpv4(host) : undefined;
+  return `${host}${carried ? ` (IPv4 ${carried})` : ''} is ${refused.startsWith('u') ? 'an' : 'a'} ${refused} ${PERMIT}`;
 }
 
 /** One DNS answer, as `dns.promises.lookup(host, { all: true })` gives them. */
@@ -63,9 +65,28 @@ function hostOf(url: URL): string {
   return url.hostname.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.+$/, '');
 }
 
-function refusedAddressKind(raw: string): string | undefined {
+/**
+ * Why an address is refused as a request target, or undefined when it is allowed. Loopback and
+ * private ranges are allowed (Ollama, vLLM and sidecars live there); link-local space, cloud
+ * metadata addresses and the unspecified address ("this host": 0.0.0.0 and :: both reach the
+ * local machine) are not. An IPv6 address that carries an IPv4 address (IPv4-compatible
+ * ::a.b.c.d, IPv4-mapped ::ffff:a.b.c.d, SIIT ::ffff:0:a.b.c.d, NAT64 64:ff9b::a.b.c.d) is
+ * judged by the IPv4 address it carries, since that is where a packet ends up.
+ */
+export function refusedAddressKind(raw: string): string | undefined {
   // A zone ("fe80::1%eth0") names an interface, not a different address.
   const address = raw.replace(/%.*$/, '');
+  const kind = isIP(address);
+  if (kind === 0) return undefined;
+  const v4 = kind === 4 ? address : embeddedIpv4(address);
+  if (v4 !== undefined) {
+    if (v4.startsWith('0.')) return 'unspecified address';
+    if (isLinkLocal(v4)) return 'link-local address';
+    if (METADATA_ADDRESSES.has(v4)) return 'cloud metadata address';
+    return undefined;
+  }
+  const groups = ipv6Groups(address);
+  if (groups.every((g) => g === 0)) return 'unspecified address';
   if (isLinkLocal(address)) return 'link-local address';
   if (isMetadataAddress(address)) return 'cloud metadata address';
   return undefined;
@@ -73,28 +94,50 @@ function refusedAddressKind(raw: string): string | undefined {
 
 export function isMetadataAddress(address: string): boolean {
   if (isIP(address) !== 6) return METADATA_ADDRESSES.has(address);
+  const v4 = embeddedIpv4(address);
+  if (v4 !== undefined) return METADATA_ADDRESSES.has(v4);
   // The URL parser writes an IPv6 address in its one canonical form ("fd00:ec2:0::254" -> "fd00:ec2::254").
-  const canonical = new URL(`http://[${address}]`).hostname.slice(1, -1);
-  return canonical.startsWith('::ffff:') ? isMetadataAddress(mappedIpv4(canonical.slice(7))) : METADATA_ADDRESSES.has(canonical);
+  return METADATA_ADDRESSES.has(new URL(`http://[${address}]`).hostname.slice(1, -1));
 }
 
 export function isLinkLocal(address: string): boolean {
   const kind = isIP(address);
   if (kind === 4) {
     const [a, b] = address.split('.').map(Number);
-    return (a === 169 && b === 254) || a === 0;
+    return a === 169 && b === 254;
   }
   if (kind === 6) {
-    const lower = address.toLowerCase();
-    if (lower.startsWith('::ffff:')) return isLinkLocal(mappedIpv4(lower.slice(7)));
-    return /^fe[89ab]/.test(lower);
+    const v4 = embeddedIpv4(address);
+    if (v4 !== undefined) return isLinkLocal(v4);
+    return ((ipv6Groups(address)[0] ?? 0) & 0xffc0) === 0xfe80;
   }
   return false;
 }
 
-/** The IPv4 address inside an IPv4-mapped IPv6 tail ("a9fe:a9fe" or "169.254.169.254"). */
-function mappedIpv4(tail: string): string {
-  if (tail.includes('.')) return tail;
-  const [high = 0, low = 0] = tail.split(':').map((group) => parseInt(group, 16));
-  return [high >> 8, high & 255, low >> 8, low & 255].join('.');
+/**
+ * The IPv4 address an IPv6 address carries in its last 32 bits, for the forms that deliver to
+ * it: IPv4-compatible (::/96, but not :: or ::1), IPv4-mapped (::ffff:0:0/96), SIIT-translated
+ * (::ffff:0:0:0/96) and the NAT64 well-known prefix (64:ff9b::/96, RFC 6052).
+ */
+function embeddedIpv4(address: string): string | undefined {
+  const g = ipv6Groups(address);
+  const zeros = (from: number, to: number): boolean => g.slice(from, to).every((x) => x === 0);
+  const tail = (): string => [g[6]! >> 8, g[6]! & 255, g[7]! >> 8, g[7]! & 255].join('.');
+  if (zeros(0, 6) && (g[6] !== 0 || g[7]! > 1)) return tail();
+  if (zeros(0, 5) && g[5] === 0xffff) return tail();
+  if (zeros(0, 4) && g[4] === 0xffff && g[5] === 0) return tail();
+  if (g[0] === 0x64 && g[1] === 0xff9b && zeros(2, 6)) return tail();
+  return undefined;
+}
+
+/** The eight 16-bit groups of an IPv6 address (already known to be one). */
+function ipv6Groups(address: string): number[] {
+  // The URL parser expands a dotted tail and writes the canonical form, "::" at most once.
+  const canonical = new URL(`http://[${address}]`).hostname.slice(1, -1);
+  const [head = '', rest] = canonical.split('::');
+  const parse = (part: string): number[] => (part === '' ? [] : part.split(':').map((x) => parseInt(x, 16)));
+  const left = parse(head);
+  if (rest === undefined) return left;
+  const right = parse(rest);
+  return [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
 }
