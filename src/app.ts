@@ -76,15 +76,15 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
       throw err;
     });
     if (refused) throw baseUrlRefused(config, file, index, refused);
-    registry.register(createProvider(spec, apiKey));
+    registry.register(createProvider(spec, apiKey, config.upstream));
   }
   let simulator: Simulator | undefined;
   const simulate = config.simulator.enabled && (config.simulator.forced || registry.names().length === 0);
   if (simulate) {
     simulator = await startSimulator({ port: config.simulator.port, latencyScale: config.simulator.latencyScale });
     // The same provider code path as a real endpoint: the openai SDK over real HTTP and SSE.
-    registry.register(new OpenAIProvider({ name: SIMULATOR_PROVIDER, baseURL: simulator.baseURL, apiKey: 'simulator' }));
-    registry.register(new AnthropicProvider({ name: SIMULATOR_ANTHROPIC_PROVIDER, baseURL: simulator.url, apiKey: 'simulator' }));
+    registry.register(new OpenAIProvider({ ...config.upstream, name: SIMULATOR_PROVIDER, baseURL: simulator.baseURL, apiKey: 'simulator' }));
+    registry.register(new AnthropicProvider({ ...config.upstream, name: SIMULATOR_ANTHROPIC_PROVIDER, baseURL: simulator.url, apiKey: 'simulator' }));
   }
   const simulated = new Set([SIMULATOR_PROVIDER, SIMULATOR_ANTHROPIC_PROVIDER]);
   const configured = new Map(registry.names().filter((n) => !simulated.has(n)).map((n) => [n, n]));

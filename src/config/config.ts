@@ -154,6 +154,10 @@ const envSchema = z.object({
   /** How long an expired answer is kept for offline fallback (allow_stale). */
   CACHE_STALE_TTL_SECONDS: number(z.number().int().min(0), 86_400),
   CACHE_MAX_ENTRIES: number(z.number().int().min(1), 10_000),
+  /** Largest upstream response body read whole (a non-streamed answer, an error body); larger fails the attempt. */
+  UPSTREAM_MAX_BODY_BYTES: number(z.number().int().min(1_024), 4 * 1024 * 1024),
+  /** Largest single server-sent event of a streamed upstream answer; larger fails the attempt. */
+  UPSTREAM_MAX_EVENT_BYTES: number(z.number().int().min(1_024), 1024 * 1024),
   /** Largest request message accepted; bigger ones get RESOURCE_EXHAUSTED. */
   MAX_MESSAGE_BYTES: number(z.number().int().min(1_024), 4 * 1024 * 1024),
   TLS_CERT_FILE: text(),
@@ -231,6 +235,8 @@ export interface Config {
   readonly globalRequestWindow: { readonly requests: number; readonly windowSeconds: number } | undefined;
   readonly cache: { readonly ttlSeconds: number; readonly staleTtlSeconds: number; readonly maxEntries: number };
   readonly maxMessageBytes: number;
+  /** Size limits on what upstreams send (UPSTREAM_MAX_BODY_BYTES, UPSTREAM_MAX_EVENT_BYTES). */
+  readonly upstream: { readonly maxBodyBytes: number; readonly maxEventBytes: number };
   readonly tls: { readonly certFile: string; readonly keyFile: string; readonly clientCaFile: string | undefined } | undefined;
   readonly batch: {
     readonly maxItems: number;
@@ -351,6 +357,7 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
     globalRequestWindow: e.RATE_LIMIT_REQUESTS === undefined ? undefined : { requests: e.RATE_LIMIT_REQUESTS, windowSeconds: e.RATE_LIMIT_WINDOW },
     cache: { ttlSeconds: e.CACHE_TTL_SECONDS, staleTtlSeconds: e.CACHE_STALE_TTL_SECONDS, maxEntries: e.CACHE_MAX_ENTRIES },
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    upstream: { maxBodyBytes: e.UPSTREAM_MAX_BODY_BYTES, maxEventBytes: e.UPSTREAM_MAX_EVENT_BYTES },
     tls: e.TLS_CERT_FILE && e.TLS_KEY_FILE ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, clientCaFile: e.TLS_CLIENT_CA_FILE } : undefined,
     batch: {
       maxItems: e.BATCH_MAX_ITEMS,

@@ -5,6 +5,7 @@ import type {
   MessageCreateParamsBase,
   MessageDeltaUsage,
   MessageParam,
+  RawMessageStreamEvent,
   StopReason,
   Usage,
 } from '@anthropic-ai/sdk/resources/messages';
@@ -12,18 +13,23 @@ import type { ChatMessage, FinishReason, TokenUsage } from '../domain/chat.js';
 import { estimateUsage } from '../domain/chat.js';
 import { OrchestratorError } from '../domain/errors.js';
 import { acceptsSampling } from './anthropic-versions.js';
+import { SseDecoder } from './transport/fast-sse.js';
+import { createUndiciFetch, type UndiciFetch } from './transport/undici-fetch.js';
+import { upstreamHttpOptions, type UpstreamHttpOptions } from './transport/upstream-http.js';
 import type { Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent } from './types.js';
 import {
   abortError,
+  checkpoint,
   errorForUpstreamStatus,
   malformed,
   parseRetryAfter,
+  transportError,
   truncated,
   unreachable,
   upstreamTimeout,
 } from './upstream-errors.js';
 
-export interface AnthropicProviderOptions {
+export interface AnthropicProviderOptions extends UpstreamHttpOptions {
   /** Name shown in answers and stats. */
   readonly name: string;
   /**
@@ -85,17 +91,25 @@ type MessageBody = MessageCreateParamsBase & { temperature?: number };
 /**
  * The Anthropic Messages API through the official SDK (@anthropic-ai/sdk). One SDK client per
  * provider, created once; retries, timeouts, logging and telemetry are the engine's, so the
- * SDK's are switched off.
+ * SDK's are switched off. Requests go through our undici transport, as the OpenAI provider's
+ * do: no redirect is followed (the global fetch would), every new connection is checked
+ * against the SSRF rules, and bodies and stream events are bounded. A stream is read from the
+ * raw response by one generator over the SSE decoder.
  */
 export class AnthropicProvider implements Provider {
   readonly name: string;
   private readonly client: Anthropic;
   private readonly sendsTemperature: boolean;
   private readonly timeoutMs: number | undefined;
+  private readonly http: UndiciFetch;
+  private readonly maxEventBytes: number;
 
   constructor(options: AnthropicProviderOptions) {
     this.name = options.name;
     this.timeoutMs = options.timeoutMs;
+    const http = upstreamHttpOptions(options);
+    this.maxEventBytes = http.maxEventBytes;
+    this.http = createUndiciFetch(http.fetch);
     const version = options.anthropicVersion;
     this.sendsTemperature = version !== undefined && acceptsSampling(version);
     this.client = new Anthropic({
@@ -115,7 +129,12 @@ export class AnthropicProvider implements Provider {
         ...options.defaultHeaders,
         ...(version !== undefined ? { 'anthropic-version': version } : {}),
       },
+      fetch: this.http,
     });
+  }
+
+  async close(): Promise<void> {
+    await this.http.close();
   }
 
   async complete(request: ProviderRequest): Promise<ProviderCompletion> {
@@ -139,46 +158,64 @@ export class AnthropicProvider implements Provider {
   }
 
   async *stream(request: ProviderRequest): AsyncGenerator<ProviderStreamEvent> {
+    let response: Response;
+    try {
+      response = await this.client.messages.create({ ...this.body(request), stream: true }, { signal: request.signal, headers: request.headers }).asResponse();
+    } catch (err) {
+      throw this.translate(err, request.signal, 'response');
+    }
+    const body = response.body as unknown as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | null;
+    if (body === null) throw malformed(this.name, 'stream (no body)');
+    const decoder = new SseDecoder(this.maxEventBytes);
     let usage: UsageCounts | undefined;
     let stopReason: StopReason | null = null;
     let stopped = false;
+    let ended = false;
     let generated = '';
-    let started = false;
     try {
-      const stream = await this.client.messages.create({ ...this.body(request), stream: true }, { signal: request.signal, headers: request.headers });
-      started = true;
       // The loop reads on after message_stop, to the end of the body, so the keep-alive
       // connection is reused instead of aborted.
-      for await (const event of stream) {
-        switch (event.type) {
-          case 'message_start':
-            usage = countsOf(event.message.usage);
-            break;
-          case 'content_block_delta':
-            if (event.delta.type === 'text_delta' && event.delta.text) {
-              generated += event.delta.text;
-              yield { type: 'delta', content: event.delta.text };
-            }
-            break;
-          case 'message_delta':
-            stopReason = event.delta.stop_reason;
-            usage = withDelta(usage, event.usage);
-            break;
-          case 'message_stop':
-            stopped = true;
-            break;
-          default:
-            // content_block_start/stop, and event types newer than this code.
-            break;
+      for await (const bytes of body) {
+        const events = decoder.push(bytes);
+        for (let i = 0; i < events.length; i++) {
+          // Events read together are handed out one by one: a cancel between two stops the rest.
+          if (i > 0) await checkpoint(request.signal);
+          const sse = events[i]!;
+          if (stopped || sse.event === 'ping') continue;
+          if (sse.event === 'error') throw streamError(this.name, sse.data);
+          const event = JSON.parse(sse.data) as RawMessageStreamEvent;
+          switch (event.type) {
+            case 'message_start':
+              usage = countsOf(event.message.usage);
+              break;
+            case 'content_block_delta':
+              if (event.delta.type === 'text_delta' && event.delta.text) {
+                generated += event.delta.text;
+                yield { type: 'delta', content: event.delta.text };
+              }
+              break;
+            case 'message_delta':
+              stopReason = event.delta.stop_reason;
+              usage = withDelta(usage, event.usage);
+              break;
+            case 'message_stop':
+              stopped = true;
+              break;
+            default:
+              // content_block_start/stop, and event types newer than this code.
+              break;
+          }
         }
       }
+      ended = true;
     } catch (err) {
       // After message_stop the answer is whole; a connection lost on the way out costs nothing.
       if (!stopped || stopReason === null || request.signal.aborted) {
-        throw this.translate(err, request.signal, started ? 'stream' : 'response');
+        throw this.translate(err, request.signal, 'stream');
       }
+    } finally {
+      if (!ended) body.destroy?.();
     }
-    // The SDK ends a stream loop silently when its signal aborts; that is a cancel, not an end.
     if (request.signal.aborted) throw abortError(request.signal);
     if (!stopped || stopReason === null) throw truncated(this.name, 'no message_stop before the end of the stream');
     yield {
@@ -206,6 +243,8 @@ export class AnthropicProvider implements Provider {
   private translate(err: unknown, signal: AbortSignal, phase: 'response' | 'stream'): OrchestratorError {
     if (err instanceof OrchestratorError) return err;
     if (signal.aborted) return abortError(signal);
+    const known = transportError(this.name, err);
+    if (known) return known;
     // APIUserAbortError is an APIError without a status: test it first.
     if (err instanceof Anthropic.APIUserAbortError) return abortError(signal);
     if (err instanceof Anthropic.APIConnectionTimeoutError && this.timeoutMs !== undefined) return upstreamTimeout(this.name, this.timeoutMs, err);
@@ -225,6 +264,20 @@ export class AnthropicProvider implements Provider {
     }
     return unreachable(this.name, err);
   }
+}
+
+/** An `event: error` inside a 200 stream (e.g. overloaded_error): classified by its type, as its HTTP status would be. */
+function streamError(provider: string, data: string): OrchestratorError {
+  let type: string | null = null;
+  try {
+    const parsed = JSON.parse(data) as { error?: { type?: unknown } } | null;
+    if (typeof parsed?.error?.type === 'string') type = parsed.error.type;
+  } catch {
+    // Not JSON: an unknown error type.
+  }
+  const status = statusOfErrorType(type);
+  if (status === undefined) return truncated(provider, `the stream reported an error${type ? ` (${type})` : ''}`);
+  return errorForUpstreamStatus({ provider, status, retryAfterMs: undefined });
 }
 
 /** The HTTP status the API answers each error type with, for errors that arrive mid-stream. */

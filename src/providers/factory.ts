@@ -1,13 +1,19 @@
 import type { ProviderSpec } from '../config/file.js';
 import { AnthropicProvider } from './anthropic.js';
 import { OpenAIProvider } from './openai.js';
+import type { UpstreamHttpOptions } from './transport/upstream-http.js';
 import type { Provider } from './types.js';
 
+/** Size limits for every provider (UPSTREAM_MAX_BODY_BYTES, UPSTREAM_MAX_EVENT_BYTES). */
+export type UpstreamLimits = Pick<UpstreamHttpOptions, 'maxBodyBytes' | 'maxEventBytes'>;
+
 /** One provider client per declared provider, by kind. Keys come from the environment only. */
-export function createProvider(spec: ProviderSpec, apiKey: string): Provider {
+export function createProvider(spec: ProviderSpec, apiKey: string, limits: UpstreamLimits = {}): Provider {
+  const http: UpstreamHttpOptions = { ...limits, allowLinkLocal: spec.allowLinkLocal };
   switch (spec.kind) {
     case 'openai':
       return new OpenAIProvider({
+        ...http,
         name: spec.name,
         baseURL: spec.baseURL,
         apiKey,
@@ -17,6 +23,7 @@ export function createProvider(spec: ProviderSpec, apiKey: string): Provider {
       });
     case 'anthropic':
       return new AnthropicProvider({
+        ...http,
         name: spec.name,
         baseURL: spec.baseURL,
         apiKey,

@@ -3,20 +3,24 @@ import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsBas
 import type { FinishReason, TokenUsage } from '../domain/chat.js';
 import { estimateUsage } from '../domain/chat.js';
 import { OrchestratorError } from '../domain/errors.js';
+import { SseDecoder } from './transport/fast-sse.js';
 import { LeanOpenAI } from './transport/lean-openai.js';
 import { createUndiciFetch, type UndiciFetch } from './transport/undici-fetch.js';
+import { upstreamHttpOptions, type UpstreamHttpOptions } from './transport/upstream-http.js';
 import type { Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent } from './types.js';
 import {
   abortError,
+  checkpoint,
   errorForUpstreamStatus,
   malformed,
   parseRetryAfter,
+  transportError,
   truncated,
   unreachable,
   upstreamTimeout,
 } from './upstream-errors.js';
 
-export interface OpenAIProviderOptions {
+export interface OpenAIProviderOptions extends UpstreamHttpOptions {
   /** Name shown in answers and stats. */
   readonly name: string;
   readonly baseURL: string;
@@ -30,36 +34,32 @@ export interface OpenAIProviderOptions {
   readonly maxTokensField?: 'max_tokens' | 'max_completion_tokens';
   /** Per upstream call, on top of the call's deadline (the provider's `timeout_ms`). */
   readonly timeoutMs?: number;
-  /**
-   * `undici` (default): the SDK's requests go through undici.request on a keep-alive pool,
-   * about a fifth of the CPU of fetch per call (docs/PERFORMANCE.md). `fetch`: the SDK's
-   * default, the global fetch.
-   */
-  readonly transport?: 'undici' | 'fetch';
-  /** Most connections the pool keeps open to this provider's origin (undici transport). */
-  readonly maxConnections?: number;
 }
 
 /**
  * Any OpenAI-compatible endpoint through the official SDK. One SDK client per provider,
- * created once; retries and timeouts are the engine's, so the SDK's are switched off.
+ * created once; retries and timeouts are the engine's, so the SDK's are switched off. Requests
+ * go through undici.request on a keep-alive pool (transport/undici-fetch.ts, about a fifth of
+ * the CPU of fetch per call), which follows no redirect, checks the SSRF rules on every new
+ * connection and bounds what it reads. A stream is read from the raw response by one generator
+ * over the SSE decoder, without the SDK's stream parser.
  */
 export class OpenAIProvider implements Provider {
   readonly name: string;
   private readonly client: OpenAI;
   private readonly maxTokensField: 'max_tokens' | 'max_completion_tokens';
-  private readonly http: UndiciFetch | undefined;
+  private readonly http: UndiciFetch;
   private readonly timeoutMs: number | undefined;
+  private readonly maxEventBytes: number;
 
   constructor(options: OpenAIProviderOptions) {
     this.name = options.name;
     this.timeoutMs = options.timeoutMs;
     this.maxTokensField =
       options.maxTokensField ?? (new URL(options.baseURL).hostname === 'api.openai.com' ? 'max_completion_tokens' : 'max_tokens');
-    this.http =
-      options.transport === 'fetch'
-        ? undefined
-        : createUndiciFetch(options.maxConnections !== undefined ? { connections: options.maxConnections } : {});
+    const http = upstreamHttpOptions(options);
+    this.maxEventBytes = http.maxEventBytes;
+    this.http = createUndiciFetch(http.fetch);
     this.client = new LeanOpenAI({
       apiKey: options.apiKey,
       baseURL: options.baseURL,
@@ -70,12 +70,12 @@ export class OpenAIProvider implements Provider {
       // Our AbortSignal carries the real deadline; this only guards against a lost signal.
       timeout: options.timeoutMs ?? 60 * 60 * 1000,
       defaultHeaders: options.defaultHeaders ? { ...options.defaultHeaders } : undefined,
-      ...(this.http ? { fetch: this.http } : {}),
+      fetch: this.http,
     });
   }
 
   async close(): Promise<void> {
-    await this.http?.close();
+    await this.http.close();
   }
 
   async complete(request: ProviderRequest): Promise<ProviderCompletion> {
@@ -103,30 +103,57 @@ export class OpenAIProvider implements Provider {
   }
 
   async *stream(request: ProviderRequest): AsyncGenerator<ProviderStreamEvent> {
+    let response: Response;
+    try {
+      response = await this.client.chat.completions
+        .create({ ...this.params(request), stream: true, stream_options: { include_usage: true } }, { signal: request.signal, headers: request.headers })
+        .asResponse();
+    } catch (err) {
+      throw this.translate(err, request.signal, 'response');
+    }
+    const body = response.body as unknown as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | null;
+    if (body === null) throw malformed(this.name, 'stream (no body)');
+    const decoder = new SseDecoder(this.maxEventBytes);
     let finishReason: FinishReason | undefined;
     let usage: TokenUsage | undefined;
     let generated = '';
-    let started = false;
+    let done = false;
+    let afterDone = 0;
     try {
-      const stream = await this.client.chat.completions.create(
-        { ...this.params(request), stream: true, stream_options: { include_usage: true } },
-        { signal: request.signal, headers: request.headers },
-      );
-      started = true;
-      for await (const chunk of stream as AsyncIterable<ChatCompletionChunk>) {
-        const choice = chunk.choices?.[0];
-        const content = choice?.delta?.content;
-        if (content) {
-          generated += content;
-          yield { type: 'delta', content };
+      for await (const bytes of body) {
+        if (done) {
+          // Read on to the end so the keep-alive connection is reused; but not forever.
+          afterDone += bytes.length;
+          if (afterDone > this.maxEventBytes) break;
+          continue;
         }
-        if (choice?.finish_reason) finishReason = finishReasonOf(choice.finish_reason);
-        if (chunk.usage) usage = usageOf(chunk.usage, request, generated);
+        const events = decoder.push(bytes);
+        for (let i = 0; i < events.length; i++) {
+          // Events read together are handed out one by one: a cancel between two stops the rest.
+          if (i > 0) await checkpoint(request.signal);
+          const event = events[i]!;
+          if (event.data.startsWith('[DONE]')) {
+            done = true;
+            break;
+          }
+          const chunk = JSON.parse(event.data) as ChatCompletionChunk & { error?: object };
+          if (chunk.error) throw new OpenAI.APIError(undefined, chunk.error, undefined, response.headers);
+          const choice = chunk.choices?.[0];
+          const content = choice?.delta?.content;
+          if (content) {
+            generated += content;
+            yield { type: 'delta', content };
+          }
+          if (choice?.finish_reason) finishReason = finishReasonOf(choice.finish_reason);
+          if (chunk.usage) usage = usageOf(chunk.usage, request, generated);
+        }
       }
     } catch (err) {
-      throw this.translate(err, request.signal, started ? 'stream' : 'response');
+      throw this.translate(err, request.signal, 'stream');
+    } finally {
+      // Left early (the consumer stopped, an error, a limit): closing the body closes the connection.
+      if (!done) body.destroy?.();
     }
-    // The SDK ends a stream loop silently when its signal aborts; that is a cancel, not an end.
     if (request.signal.aborted) throw abortError(request.signal);
     if (finishReason === undefined) throw truncated(this.name, 'no finish_reason before the end of the stream');
     yield { type: 'end', finishReason, usage: usage ?? usageOf(undefined, request, generated) };
@@ -145,6 +172,8 @@ export class OpenAIProvider implements Provider {
   private translate(err: unknown, signal: AbortSignal, phase: 'response' | 'stream'): OrchestratorError {
     if (err instanceof OrchestratorError) return err;
     if (signal.aborted) return abortError(signal);
+    const known = transportError(this.name, err);
+    if (known) return known;
     if (err instanceof OpenAI.APIUserAbortError) return abortError(signal);
     if (err instanceof OpenAI.APIConnectionTimeoutError && this.timeoutMs !== undefined) return upstreamTimeout(this.name, this.timeoutMs, err);
     if (err instanceof OpenAI.APIError && typeof err.status === 'number') {

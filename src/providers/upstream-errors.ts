@@ -1,4 +1,6 @@
 import { OrchestratorError, Reason, cancelled } from '../domain/errors.js';
+import { RefusedAddressError } from './transport/connector.js';
+import { tooLargeIn } from './transport/too-large.js';
 
 /**
  * Classifies an HTTP status from any provider. Messages are ours: the upstream body is
@@ -34,6 +36,15 @@ export function errorForUpstreamStatus(options: {
       kind: 'unavailable',
       reason: Reason.MODEL_NOT_AVAILABLE,
       message: `${provider} does not serve this model (HTTP 404)`,
+      metadata,
+    });
+  }
+  if (status >= 300 && status < 400) {
+    // Never followed: the target could be an address the SSRF rules refuse.
+    return new OrchestratorError({
+      kind: 'unavailable',
+      reason: Reason.UPSTREAM_ERROR,
+      message: `${provider} answered with a redirect (HTTP ${status}), which is not followed; set its base URL to the final address`,
       metadata,
     });
   }
@@ -100,10 +111,48 @@ export function truncated(provider: string, detail: string, cause?: unknown): Or
   });
 }
 
+/**
+ * Failures our HTTP client raises on purpose, found through the SDKs' wrappers: an answer over
+ * a size limit, and a connection to an address the SSRF rules refuse. Undefined for others.
+ */
+export function transportError(provider: string, err: unknown): OrchestratorError | undefined {
+  const tooLarge = tooLargeIn(err);
+  if (tooLarge) {
+    const setting = tooLarge.part === 'body' ? 'UPSTREAM_MAX_BODY_BYTES' : 'UPSTREAM_MAX_EVENT_BYTES';
+    return new OrchestratorError({
+      kind: 'unavailable',
+      reason: Reason.UPSTREAM_MALFORMED_RESPONSE,
+      message: `${provider} sent a ${tooLarge.part === 'body' ? 'response body' : 'stream event'} over the ${tooLarge.limitBytes}-byte limit (${setting}); the connection was closed`,
+      // The same request would most likely get the same answer again.
+      retryable: false,
+      metadata: { provider, limit: setting, limit_bytes: String(tooLarge.limitBytes) },
+      cause: err,
+    });
+  }
+  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof RefusedAddressError) {
+      return new OrchestratorError({
+        kind: 'unavailable',
+        reason: Reason.UPSTREAM_UNREACHABLE,
+        message: `${provider} was not called: ${e.message} (set allow_link_local to permit)`,
+        metadata: { provider },
+        cause: err,
+      });
+    }
+  }
+  return undefined;
+}
+
 /** The abort reason the engine set, or a plain cancel when something else aborted. */
 export function abortError(signal: AbortSignal): OrchestratorError {
   const reason: unknown = signal.reason;
   return reason instanceof OrchestratorError ? reason : cancelled();
+}
+
+/** Lets a cancel that happened meanwhile land (one microtask), then throws it if it did. */
+export async function checkpoint(signal: AbortSignal): Promise<void> {
+  await undefined;
+  if (signal.aborted) throw abortError(signal);
 }
 
 /** Retry-After as milliseconds: `retry-after-ms`, then `retry-after` in seconds or as an HTTP date. */

@@ -1,32 +1,22 @@
-import { Stream } from 'openai/core/streaming';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FastStream } from '../../src/providers/transport/fast-sse.js';
+import { _iterSSEMessages } from 'openai/core/streaming';
+import { describe, expect, it } from 'vitest';
+import { SseDecoder, type SseEvent } from '../../src/providers/transport/fast-sse.js';
+import { UpstreamTooLargeError } from '../../src/providers/transport/too-large.js';
 
-/** FastStream must yield exactly what the SDK's Stream yields (or throw the same error). */
+/** The decoder must give exactly the events the SDK's own SSE parser gives, whatever the chunking. */
 
-type Outcome = { items: unknown[]; error?: string };
+async function sdkEvents(chunks: readonly Uint8Array[]): Promise<SseEvent[]> {
+  const body = (async function* () {
+    for (const chunk of chunks) yield chunk;
+  })();
+  const events: SseEvent[] = [];
+  for await (const sse of _iterSSEMessages({ body } as unknown as Response, new AbortController())) events.push({ event: sse.event, data: sse.data });
+  return events;
+}
 
-async function run(kind: typeof Stream, chunks: readonly Uint8Array[], web: boolean, synthesize = false): Promise<Outcome & { aborted: boolean }> {
-  const controller = new AbortController();
-  const body = web
-    ? new ReadableStream<Uint8Array>({
-        start(c) {
-          for (const chunk of chunks) c.enqueue(chunk);
-          c.close();
-        },
-      })
-    : (async function* () {
-        for (const chunk of chunks) yield chunk;
-      })();
-  const response = { body, headers: new Headers({ 'x-request-id': 'req_1' }) } as unknown as Response;
-  const items: unknown[] = [];
-  try {
-    for await (const item of kind.fromSSEResponse(response, controller, undefined, synthesize)) items.push(item);
-    return { items, aborted: controller.signal.aborted };
-  } catch (err) {
-    const e = err as Error & { status?: unknown; error?: unknown };
-    return { items, error: `${e.constructor.name}: ${e.message} ${JSON.stringify(e.error ?? null)}`, aborted: controller.signal.aborted };
-  }
+function decoded(chunks: readonly Uint8Array[], max?: number): SseEvent[] {
+  const decoder = new SseDecoder(max);
+  return chunks.flatMap((chunk) => [...decoder.push(chunk)]);
 }
 
 /** Deterministic pseudo-random splits. */
@@ -80,59 +70,41 @@ const BODIES: Record<string, string> = {
   empty: '',
 };
 
-describe('FastStream matches the SDK Stream', () => {
-  // Without a client both streams report unparsable events on console.error before throwing.
-  beforeEach(() => {
-    vi.spyOn(console, 'error').mockImplementation(() => undefined);
-  });
-  afterEach(() => {
-    vi.restoreAllMocks();
-  });
-
+describe('SseDecoder', () => {
   for (const [name, text] of Object.entries(BODIES)) {
-    it(`${name}: same items and errors, whatever the chunking`, async () => {
+    it(`${name}: the SDK parser's events, whatever the chunking`, async () => {
       const bytes = new TextEncoder().encode(text);
       const chunkings: Uint8Array[][] = [[bytes], Array.from(bytes, (b) => Uint8Array.of(b)), split(bytes, 1), split(bytes, 7), split(bytes, 42)];
+      const expected = await sdkEvents([bytes]);
       for (const chunks of chunkings) {
-        for (const web of [false, true]) {
-          for (const synthesize of [false, true]) {
-            const expected = await run(Stream, chunks, web, synthesize);
-            const actual = await run(FastStream, chunks, web, synthesize);
-            expect(actual).toEqual(expected);
-          }
-        }
+        expect(await sdkEvents(chunks)).toEqual(expected);
+        expect(decoded(chunks)).toEqual(expected);
       }
     });
   }
 
-  it('aborts the request when the consumer stops early, like the SDK', async () => {
-    for (const kind of [Stream, FastStream] as const) {
-      const controller = new AbortController();
-      let closed = false;
-      const body = (async function* () {
-        try {
-          for (let i = 0; i < 100; i++) yield new TextEncoder().encode(chunk(`t${i}`));
-        } finally {
-          closed = true;
-        }
-      })();
-      const stream = kind.fromSSEResponse({ body, headers: new Headers() } as unknown as Response, controller);
-      for await (const _ of stream) break;
-      expect(controller.signal.aborted).toBe(true);
-      expect(closed).toBe(true);
-    }
+  it('refuses an event over the limit, counting its lines and the unfinished one', () => {
+    const line = `data: ${'x'.repeat(100)}\n`;
+    // Many data lines and no blank line: the event only grows.
+    expect(() => decoded([new TextEncoder().encode(line.repeat(20))], 1000)).toThrow(UpstreamTooLargeError);
+    // One line that never ends, in small pieces.
+    const decoder = new SseDecoder(1000);
+    expect(() => {
+      for (let i = 0; i < 20; i++) decoder.push(new TextEncoder().encode(`data: ${'y'.repeat(100)}`));
+    }).toThrow(/stream event is over the limit of 1000 bytes/);
+    // Events under the limit pass, however many.
+    expect(decoded([new TextEncoder().encode(`${line}\n`.repeat(50))], 1000)).toHaveLength(50);
   });
 
-  it('ends silently on an abort error from the body, like the SDK', async () => {
-    for (const kind of [Stream, FastStream] as const) {
-      const controller = new AbortController();
-      const body = (async function* () {
-        yield new TextEncoder().encode(chunk('a'));
-        throw new DOMException('This operation was aborted', 'AbortError');
-      })();
-      const items: unknown[] = [];
-      for await (const item of kind.fromSSEResponse({ body, headers: new Headers() } as unknown as Response, controller)) items.push(item);
-      expect(items).toHaveLength(1);
-    }
+  it('joins a long line once: linear in its length', () => {
+    const piece = new TextEncoder().encode('z'.repeat(64 * 1024));
+    const decoder = new SseDecoder();
+    decoder.push(new TextEncoder().encode('data: '));
+    const started = performance.now();
+    for (let i = 0; i < 256; i++) decoder.push(piece); // 16 MiB in one line
+    const [event] = decoder.push(new TextEncoder().encode('\n\n'));
+    expect(event?.data.length).toBe(16 * 1024 * 1024);
+    // A copy per chunk would move about 2 GiB here.
+    expect(performance.now() - started).toBeLessThan(2_000);
   });
 });

@@ -47,6 +47,8 @@ export interface Simulator {
   waitForIdle(timeoutMs?: number): Promise<void>;
   /** Called as each chat request is accepted; returns an unsubscribe function. */
   onRequest(listener: SimRequestListener): () => void;
+  /** TCP connections: accepted since start, and open now (a client's pool as the upstream sees it). */
+  connections(): { readonly accepted: number; readonly open: number };
 }
 
 // Longer than common client pools' idle timeouts, so the client closes idle sockets first
@@ -202,6 +204,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   };
 
   const sockets = new Set<Socket>();
+  let accepted = 0;
   const server = createServer((req, res) => {
     route(req, res, state).catch((error: unknown) => {
       // A simulator bug must surface in the test that hit it, not as an unhandled rejection.
@@ -214,6 +217,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
   server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1_000;
   server.on('connection', (socket) => {
     sockets.add(socket);
+    accepted += 1;
     socket.once('close', () => sockets.delete(socket));
   });
 
@@ -252,5 +256,6 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     openRequests: () => state.log.openCount,
     waitForIdle: (timeoutMs = 5_000) => state.log.waitForIdle(timeoutMs),
     onRequest: (listener) => state.log.subscribe(listener),
+    connections: () => ({ accepted, open: sockets.size }),
   };
 }

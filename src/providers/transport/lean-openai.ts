@@ -1,15 +1,7 @@
 import OpenAI from 'openai';
-import type { APIPromise } from 'openai/core/api-promise';
-import { FastStream } from './fast-sse.js';
 
 type BuildRequestOptions = Parameters<OpenAI['buildRequest']>[0];
 type BuiltRequest = Awaited<ReturnType<OpenAI['buildRequest']>>;
-type RequestInput = Parameters<OpenAI['request']>[0];
-
-export interface LeanOpenAIOptions {
-  /** Parse streams with FastStream (./fast-sse.ts) instead of the SDK's parser. Default true. */
-  readonly fastStream?: boolean;
-}
 
 /**
  * The openai SDK with a cheaper `buildRequest` for the one call shape a gateway makes over and
@@ -28,20 +20,14 @@ export interface LeanOpenAIOptions {
  * Safe as long as the SDK's headers depend only on the client's settings, the retry count and
  * the timeout, which holds for openai 6.x (`buildHeaders` in client.ts): an API key given as a
  * function (refreshed per request) is not eligible, and takes the SDK's path.
- *
- * Streams are parsed by FastStream (./fast-sse.ts), the SDK's Stream with a cheaper SSE parser,
- * through the SDK's own per-request hook for a stream class (`__streamClass`).
  */
 export class LeanOpenAI extends OpenAI {
   readonly #templates = new Map<string, Readonly<Record<string, string>>>();
   readonly #urls = new Map<string, string>();
   readonly #eligible: boolean;
 
-  readonly #fastStream: boolean;
-
-  constructor(options: ConstructorParameters<typeof OpenAI>[0], lean: LeanOpenAIOptions = {}) {
+  constructor(options: ConstructorParameters<typeof OpenAI>[0]) {
     super(options);
-    this.#fastStream = lean.fastStream ?? true;
     const o = options ?? {};
     this.#eligible =
       typeof o.apiKey === 'string' &&
@@ -49,14 +35,6 @@ export class LeanOpenAI extends OpenAI {
       o.fetchOptions === undefined &&
       !('workloadIdentity' in o && o.workloadIdentity !== undefined) &&
       !/[?#]/.test(this.baseURL);
-  }
-
-  override request<Rsp>(options: RequestInput, remainingRetries: number | null = null): APIPromise<Rsp> {
-    if (!this.#fastStream) return super.request<Rsp>(options, remainingRetries);
-    const withStream = (o: Awaited<RequestInput>): Awaited<RequestInput> =>
-      o.stream === true && o.__streamClass === undefined ? { ...o, __streamClass: FastStream } : o;
-    const input: RequestInput = options instanceof Promise ? options.then(withStream) : withStream(options as Awaited<RequestInput>);
-    return super.request<Rsp>(input, remainingRetries);
   }
 
   override async buildRequest(options: BuildRequestOptions, extra: { retryCount?: number } = {}): Promise<BuiltRequest> {

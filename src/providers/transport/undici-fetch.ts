@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { Agent, type Dispatcher } from 'undici';
+import { guardedConnector, type AddressPolicy, type ResolveAll } from './connector.js';
+import { UpstreamTooLargeError } from './too-large.js';
 
 /**
  * A fetch-compatible function for the openai SDK (its `fetch` option) built on undici's
@@ -25,8 +27,14 @@ import { Agent, type Dispatcher } from 'undici';
  *   rejects `text()`/`json()` with `TypeError('terminated', { cause })`, as undici's fetch does;
  * - `content-encoding` gzip/deflate/br bodies are decoded (nothing asks for them by default:
  *   no `accept-encoding` is sent unless the caller's headers carry one).
- * Differences: redirects are not followed (an API endpoint does not redirect); there is no
- * cache, no cookies, no CORS; `clone()` throws.
+ * Differences: redirects are never followed (an API endpoint does not redirect, and a redirect
+ * could point at an address the SSRF rules refuse: the 3xx comes back as the answer); there is
+ * no cache, no cookies, no CORS; `clone()` throws.
+ *
+ * Bounded: a body read whole (`text()`, `json()`, `arrayBuffer()`) may be at most `maxBodyBytes`;
+ * past that (or as soon as a larger content-length announces it) the body is destroyed, which
+ * closes the connection, and the read rejects with UpstreamTooLargeError. Streams read `body`
+ * directly and bound each event instead (fast-sse.ts).
  *
  * Timeouts: undici's own headers/body timeouts (300 s by default) are switched off; the
  * caller's AbortSignal carries the deadline, as with the engine's child signals.
@@ -50,6 +58,12 @@ export interface UndiciFetchOptions {
   readonly responseMode?: 'light' | 'web';
   /** Use this dispatcher instead of a private Agent (it is then not closed by `close()`). */
   readonly dispatcher?: Dispatcher;
+  /** Largest body `text()`/`json()`/`arrayBuffer()` read. Default: no limit. */
+  readonly maxBodyBytes?: number;
+  /** The SSRF rules, checked on the address of every new connection (connector.ts). Unset: none. */
+  readonly addressPolicy?: AddressPolicy;
+  /** Replaces the system resolver for those checks (tests). */
+  readonly resolve?: ResolveAll;
 }
 
 /** The fetch signature the openai SDK expects, plus `close()` for the keep-alive pool. */
@@ -75,8 +89,13 @@ export function createUndiciFetch(options: UndiciFetchOptions = {}): UndiciFetch
       keepAliveMaxTimeout: options.keepAliveMaxTimeoutMs ?? 600_000,
       headersTimeout: 0,
       bodyTimeout: 0,
-      connect: { timeout: options.connectTimeoutMs ?? 10_000 },
+      connect: guardedConnector({
+        timeoutMs: options.connectTimeoutMs ?? 10_000,
+        ...(options.addressPolicy ? { policy: options.addressPolicy } : {}),
+        ...(options.resolve ? { resolve: options.resolve } : {}),
+      }),
     });
+  const maxBodyBytes = options.maxBodyBytes ?? Number.POSITIVE_INFINITY;
   const web = options.responseMode === 'web';
 
   const undiciFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
@@ -99,7 +118,7 @@ export function createUndiciFetch(options: UndiciFetchOptions = {}): UndiciFetch
     }
     const body = decoded(data.body, data.headers);
     if (web) return webResponse(data.statusCode, data.headers, body, target.url);
-    return new LightResponse(data.statusCode, new LightHeaders(data.headers), body, target.url) as unknown as Response;
+    return new LightResponse(data.statusCode, new LightHeaders(data.headers), body, target.url, maxBodyBytes) as unknown as Response;
   };
 
   return Object.assign(undiciFetch, {
@@ -297,6 +316,7 @@ class LightResponse {
     readonly headers: LightHeaders,
     readonly body: Readable | null,
     readonly url: string,
+    readonly maxBodyBytes: number,
   ) {}
 
   get ok(): boolean {
@@ -314,8 +334,9 @@ class LightResponse {
   async text(): Promise<string> {
     const body = this.body as (Readable & { text?: () => Promise<string> }) | null;
     try {
-      if (body !== null && typeof body.text === 'function' && !this.#used) {
-        // undici's own body reader: no async iterator per chunk.
+      if (body !== null && typeof body.text === 'function' && !this.#used && this.#announced() !== undefined) {
+        // undici's own body reader, no async iterator per chunk: safe when the length is known
+        // (and within the limit), since undici reads no further than content-length.
         this.#used = true;
         return await body.text();
       }
@@ -350,13 +371,33 @@ class LightResponse {
     this.#used = true;
     const body = this.body;
     if (body === null) return Buffer.alloc(0);
+    this.#announced();
     const chunks: Buffer[] = [];
     let length = 0;
     for await (const chunk of body as AsyncIterable<Buffer>) {
-      chunks.push(chunk);
       length += chunk.length;
+      if (length > this.maxBodyBytes) throw this.#tooLarge();
+      chunks.push(chunk);
     }
     return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length);
+  }
+
+  /**
+   * The announced length when the body is plain (not decoded) and has one; throws when it is
+   * over the limit, before anything is read.
+   */
+  #announced(): number | undefined {
+    if (this.headers.has('content-encoding')) return undefined;
+    const raw = this.headers.get('content-length');
+    if (raw === null || !/^\d+$/.test(raw)) return undefined;
+    const length = Number(raw);
+    if (length > this.maxBodyBytes) throw this.#tooLarge();
+    return length;
+  }
+
+  #tooLarge(): UpstreamTooLargeError {
+    this.body?.destroy();
+    return new UpstreamTooLargeError('body', this.maxBodyBytes);
   }
 
   get [Symbol.toStringTag](): string {
@@ -366,6 +407,7 @@ class LightResponse {
 
 /** fetch's shape for a body that could not be read: aborts stay aborts, the rest is 'terminated'. */
 function bodyError(err: unknown): unknown {
+  if (err instanceof UpstreamTooLargeError) return err;
   if (err instanceof TypeError && err.message === 'terminated') return err;
   if (typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'AbortError') return err;
   return new TypeError('terminated', { cause: err });
