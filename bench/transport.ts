@@ -55,14 +55,12 @@ export async function runTransportBench(options: {
   const headers = { 'content-type': 'application/json', authorization: 'Bearer bench' };
   const agent = new Agent({ keepAliveTimeout: 60_000, headersTimeout: 0, bodyTimeout: 0 });
   const light = createUndiciFetch();
-  const web = createUndiciFetch({ responseMode: 'web' });
   const sdk = (fetch?: typeof globalThis.fetch): OpenAI =>
     new OpenAI({ apiKey: 'bench', baseURL, maxRetries: 0, timeout: 3_600_000, ...(fetch ? { fetch } : {}) });
   const sdkGlobal = sdk();
   const sdkLean = new LeanOpenAI({ apiKey: 'bench', baseURL, maxRetries: 0, timeout: 3_600_000, fetch: light });
   await verifyLeanHeaders(baseURL, log);
   const sdkLight = sdk(light);
-  const sdkWeb = sdk(web);
   const params = {
     model: 'gpt-4o',
     messages: [{ role: 'user' as const, content: 'Say hello.' }],
@@ -123,13 +121,6 @@ export async function runTransportBench(options: {
       },
     },
     {
-      name: 'openai SDK + undici-fetch web Response',
-      kind: 'unary',
-      call: async () => {
-        await sdkWeb.chat.completions.create(params);
-      },
-    },
-    {
       name: 'LeanOpenAI + undici-fetch light',
       kind: 'unary',
       call: async () => {
@@ -161,7 +152,6 @@ export async function runTransportBench(options: {
   }
   await agent.close();
   await light.close();
-  await web.close();
   return variants.map((v) => {
     const r = results.get(v.name)!;
     return { name: v.name, kind: v.kind, cpuUsPerCall: Math.round(median(r.cpu)), callsPerSecond: Math.round(median(r.rate)) };

@@ -16,8 +16,6 @@ import { UpstreamTooLargeError } from './too-large.js';
  * `json()`, `text()`, `arrayBuffer()`, and `body`, which is undici's Node Readable. The SDK
  * turns a body into an async iterable by using the body's own `Symbol.asyncIterator` when
  * it has one (`ReadableStreamToAsyncIterable`), so SSE needs no web stream either.
- * `responseMode: 'web'` returns real WHATWG `Response` objects instead, for code that needs
- * one; it costs more.
  *
  * Semantics kept from fetch:
  * - the AbortSignal aborts the request at any stage; an abort after the headers destroys the
@@ -54,8 +52,6 @@ export interface UndiciFetchOptions {
   readonly keepAliveMaxTimeoutMs?: number;
   /** Connect timeout. Default 10 s. */
   readonly connectTimeoutMs?: number;
-  /** 'light' (default): the Response look-alike; 'web': a real WHATWG Response. */
-  readonly responseMode?: 'light' | 'web';
   /** Use this dispatcher instead of a private Agent (it is then not closed by `close()`). */
   readonly dispatcher?: Dispatcher;
   /** Largest body `text()`/`json()`/`arrayBuffer()` read. Default: no limit. */
@@ -96,7 +92,6 @@ export function createUndiciFetch(options: UndiciFetchOptions = {}): UndiciFetch
       }),
     });
   const maxBodyBytes = options.maxBodyBytes ?? Number.POSITIVE_INFINITY;
-  const web = options.responseMode === 'web';
 
   const undiciFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const target = targetOf(input);
@@ -117,7 +112,6 @@ export function createUndiciFetch(options: UndiciFetchOptions = {}): UndiciFetch
       throw new TypeError('fetch failed', { cause: err });
     }
     const body = decoded(data.body, data.headers);
-    if (web) return webResponse(data.statusCode, data.headers, body, target.url);
     return new LightResponse(data.statusCode, new LightHeaders(data.headers), body, target.url, maxBodyBytes) as unknown as Response;
   };
 
@@ -411,23 +405,4 @@ function bodyError(err: unknown): unknown {
   if (err instanceof TypeError && err.message === 'terminated') return err;
   if (typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'AbortError') return err;
   return new TypeError('terminated', { cause: err });
-}
-
-/** A real WHATWG Response around the undici body (responseMode 'web'). */
-function webResponse(status: number, raw: RawHeaders, body: Readable, url: string): Response {
-  const headers = new Headers();
-  for (const name of Object.keys(raw)) {
-    const value = raw[name];
-    if (value === undefined) continue;
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-    else headers.append(name, value);
-  }
-  const nullBody = status === 204 || status === 205 || status === 304;
-  if (nullBody) body.destroy();
-  const response = new Response(
-    nullBody ? null : (Readable.toWeb(body) as unknown as ReadableStream<Uint8Array>),
-    { status, statusText: STATUS_TEXT[status] ?? '', headers },
-  );
-  Object.defineProperty(response, 'url', { value: url });
-  return response;
 }
