@@ -11,8 +11,8 @@
 import { writeFileSync } from 'node:fs';
 import OpenAI from 'openai';
 import { Agent, fetch as undiciPackageFetch, request } from 'undici';
-import { LeanOpenAI } from '../src/providers/transport/lean-openai.js';
-import { createUndiciFetch } from '../src/providers/transport/undici-fetch.js';
+import { LeanOpenAI } from '../src/providers/openai/lean-openai.js';
+import { createUndiciFetch } from '../src/providers/http/undici-fetch.js';
 import { runIfMain, startProcess } from './lib/proc.js';
 
 interface Variant {

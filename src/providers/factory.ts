@@ -1,7 +1,7 @@
 import type { ProviderSpec } from '../config/file.js';
-import { AnthropicProvider } from './anthropic.js';
-import { OpenAIProvider } from './openai.js';
-import type { UpstreamHttpOptions } from './transport/upstream-http.js';
+import { AnthropicProvider } from './anthropic/provider.js';
+import { OpenAIProvider } from './openai/provider.js';
+import type { UpstreamHttpOptions } from './http/upstream-http.js';
 import type { Provider } from './types.js';
 
 /** Size limits for every provider (UPSTREAM_MAX_BODY_BYTES, UPSTREAM_MAX_EVENT_BYTES). */

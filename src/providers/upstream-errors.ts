@@ -1,6 +1,6 @@
 import { OrchestratorError, Reason, cancelled } from '../domain/errors.js';
-import { RefusedAddressError } from './transport/connector.js';
-import { tooLargeIn } from './transport/too-large.js';
+import { RefusedAddressError } from './http/connector.js';
+import { tooLargeIn } from './http/too-large.js';
 
 /**
  * Classifies an HTTP status from any provider. Messages are ours: the upstream body is

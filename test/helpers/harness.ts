@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
-import { startSimulator, type AnswerLength, type Simulator } from '../../src/providers/simulator/index.js';
+import { startSimulator, type AnswerLength, type Simulator } from '../../src/simulator/index.js';
 import { clientsFor, type Clients } from './grpc-client.js';
 
 export interface Harness {

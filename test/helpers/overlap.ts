@@ -1,4 +1,4 @@
-import type { SimRequestRecord } from '../../src/providers/simulator/index.js';
+import type { SimRequestRecord } from '../../src/simulator/index.js';
 
 /** The most requests that were open at the upstream at the same moment. */
 export function maxConcurrent(records: readonly SimRequestRecord[]): number {

@@ -7,7 +7,7 @@ import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { AttemptRecord } from '../../src/domain/chat.js';
 import { GetStatsResponse, StatsServiceClient, StatsServiceService, type StatsServiceServer } from '../../src/gen/orchestrator/v1/stats.js';
-import { startSimulator, type Simulator } from '../../src/providers/simulator/index.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { deadlineInterceptor } from '../../src/server/interceptors/deadline.js';
 import { callSummaryOf, loggingInterceptor } from '../../src/server/interceptors/logging.js';
 import { requestIdInterceptor } from '../../src/server/interceptors/request-id.js';

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { FaultRule } from '../../src/providers/simulator/index.js';
+import type { FaultRule } from '../../src/simulator/index.js';
 import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
 import { AttemptOutcome, type Attempt } from '../../src/gen/orchestrator/v1/common.js';
 import type { UpstreamStats } from '../../src/gen/orchestrator/v1/stats.js';

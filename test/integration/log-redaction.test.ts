@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
-import { startSimulator, type Simulator } from '../../src/providers/simulator/index.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { accessFile } from '../helpers/access-file.js';
 import { callUnary, clientsFor, unaryError, type Clients } from '../helpers/grpc-client.js';

@@ -3,7 +3,7 @@ import { createLogger } from '../../src/telemetry/logger.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
-import { startSimulator, type Simulator } from '../../src/providers/simulator/index.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { callUnary, clientsFor, unaryError, type Clients } from '../helpers/grpc-client.js';
 
 /** A destination that keeps the server's real log lines, parsed. */

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttemptOutcome, Complexity, RoutingProfile, StreamStrategy } from '../../src/gen/orchestrator/v1/common.js';
-import { startSimulator, type Simulator } from '../../src/providers/simulator/index.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { callUnary, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
 import { writeConfigFile } from '../helpers/config-file.js';
 import { startHarness, type Harness } from '../helpers/harness.js';

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { HealthClient } from '../../src/gen/grpc/health/v1/health.js';
-import { startSimulator, type Simulator } from '../../src/providers/simulator/index.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { makeCertificates } from '../helpers/tls.js';
 
 const certs = makeCertificates();

@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatMessage } from '../../src/domain/chat.js';
 import { OrchestratorError, Reason } from '../../src/domain/errors.js';
-import { AnthropicProvider, toAnthropicConversation } from '../../src/providers/anthropic.js';
-import { startSimulator, tokenize, type Simulator } from '../../src/providers/simulator/index.js';
+import { AnthropicProvider, toAnthropicConversation } from '../../src/providers/anthropic/provider.js';
+import { startSimulator, tokenize, type Simulator } from '../../src/simulator/index.js';
 import type { ProviderRequest, ProviderStreamEvent } from '../../src/providers/types.js';
 
 // Unknown to the simulator's profiles: served with the default profile.

@@ -1,7 +1,7 @@
 import { _iterSSEMessages } from 'openai/core/streaming';
 import { describe, expect, it } from 'vitest';
-import { SseDecoder, type SseEvent } from '../../src/providers/transport/fast-sse.js';
-import { UpstreamTooLargeError } from '../../src/providers/transport/too-large.js';
+import { SseDecoder, type SseEvent } from '../../src/providers/http/fast-sse.js';
+import { UpstreamTooLargeError } from '../../src/providers/http/too-large.js';
 
 /** The decoder must give exactly the events the SDK's own SSE parser gives, whatever the chunking. */
 

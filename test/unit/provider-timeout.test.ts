@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrchestratorError, Reason } from '../../src/domain/errors.js';
-import { AnthropicProvider } from '../../src/providers/anthropic.js';
-import { OpenAIProvider } from '../../src/providers/openai.js';
-import { startSimulator, type Simulator } from '../../src/providers/simulator/index.js';
+import { AnthropicProvider } from '../../src/providers/anthropic/provider.js';
+import { OpenAIProvider } from '../../src/providers/openai/provider.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import type { Provider, ProviderRequest } from '../../src/providers/types.js';
 
 let upstream: Simulator;

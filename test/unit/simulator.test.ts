@@ -8,7 +8,7 @@ import {
   tokenize,
   type Simulator,
   type SimulatorOptions,
-} from '../../src/providers/simulator/index.js';
+} from '../../src/simulator/index.js';
 
 const PROMPT = [{ role: 'user' as const, content: 'Name the capital of France.' }];
 

@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LeanOpenAI } from '../../src/providers/transport/lean-openai.js';
-import { createUndiciFetch } from '../../src/providers/transport/undici-fetch.js';
+import { LeanOpenAI } from '../../src/providers/openai/lean-openai.js';
+import { createUndiciFetch } from '../../src/providers/http/undici-fetch.js';
 
 /** The fetch-compatible transport keeps the parts of fetch's contract the providers rely on. */
 

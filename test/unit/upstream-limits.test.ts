@@ -2,8 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrchestratorError } from '../../src/domain/errors.js';
-import { AnthropicProvider } from '../../src/providers/anthropic.js';
-import { OpenAIProvider } from '../../src/providers/openai.js';
+import { AnthropicProvider } from '../../src/providers/anthropic/provider.js';
+import { OpenAIProvider } from '../../src/providers/openai/provider.js';
 import type { Provider, ProviderRequest } from '../../src/providers/types.js';
 
 /**

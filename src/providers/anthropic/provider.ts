@@ -9,14 +9,14 @@ import type {
   StopReason,
   Usage,
 } from '@anthropic-ai/sdk/resources/messages';
-import type { ChatMessage, FinishReason, TokenUsage } from '../domain/chat.js';
-import { estimateUsage } from '../domain/chat.js';
-import { OrchestratorError } from '../domain/errors.js';
-import { acceptsSampling } from './anthropic-versions.js';
-import { SseDecoder } from './transport/fast-sse.js';
-import { createUndiciFetch, type UndiciFetch } from './transport/undici-fetch.js';
-import { upstreamHttpOptions, type UpstreamHttpOptions } from './transport/upstream-http.js';
-import type { Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent } from './types.js';
+import type { ChatMessage, FinishReason, TokenUsage } from '../../domain/chat.js';
+import { estimateUsage } from '../../domain/chat.js';
+import { OrchestratorError } from '../../domain/errors.js';
+import { acceptsSampling } from './versions.js';
+import { SseDecoder } from '../http/fast-sse.js';
+import { createUndiciFetch, type UndiciFetch } from '../http/undici-fetch.js';
+import { upstreamHttpOptions, type UpstreamHttpOptions } from '../http/upstream-http.js';
+import type { Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent } from '../types.js';
 import {
   abortError,
   checkpoint,
@@ -27,7 +27,7 @@ import {
   truncated,
   unreachable,
   upstreamTimeout,
-} from './upstream-errors.js';
+} from '../upstream-errors.js';
 
 export interface AnthropicProviderOptions extends UpstreamHttpOptions {
   /** Name shown in answers and stats. */

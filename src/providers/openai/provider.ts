@@ -1,13 +1,13 @@
 import OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsBase } from 'openai/resources/chat/completions';
-import type { FinishReason, TokenUsage } from '../domain/chat.js';
-import { estimateUsage } from '../domain/chat.js';
-import { OrchestratorError } from '../domain/errors.js';
-import { SseDecoder } from './transport/fast-sse.js';
-import { LeanOpenAI } from './transport/lean-openai.js';
-import { createUndiciFetch, type UndiciFetch } from './transport/undici-fetch.js';
-import { upstreamHttpOptions, type UpstreamHttpOptions } from './transport/upstream-http.js';
-import type { Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent } from './types.js';
+import type { FinishReason, TokenUsage } from '../../domain/chat.js';
+import { estimateUsage } from '../../domain/chat.js';
+import { OrchestratorError } from '../../domain/errors.js';
+import { SseDecoder } from '../http/fast-sse.js';
+import { LeanOpenAI } from './lean-openai.js';
+import { createUndiciFetch, type UndiciFetch } from '../http/undici-fetch.js';
+import { upstreamHttpOptions, type UpstreamHttpOptions } from '../http/upstream-http.js';
+import type { Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent } from '../types.js';
 import {
   abortError,
   checkpoint,
@@ -18,7 +18,7 @@ import {
   truncated,
   unreachable,
   upstreamTimeout,
-} from './upstream-errors.js';
+} from '../upstream-errors.js';
 
 export interface OpenAIProviderOptions extends UpstreamHttpOptions {
   /** Name shown in answers and stats. */
@@ -39,7 +39,7 @@ export interface OpenAIProviderOptions extends UpstreamHttpOptions {
 /**
  * Any OpenAI-compatible endpoint through the official SDK. One SDK client per provider,
  * created once; retries and timeouts are the engine's, so the SDK's are switched off. Requests
- * go through undici.request on a keep-alive pool (transport/undici-fetch.ts, about a fifth of
+ * go through undici.request on a keep-alive pool (http/undici-fetch.ts, about a fifth of
  * the CPU of fetch per call), which follows no redirect, checks the SSRF rules on every new
  * connection and bounds what it reads. A stream is read from the raw response by one generator
  * over the SSE decoder, without the SDK's stream parser.

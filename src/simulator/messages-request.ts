@@ -1,4 +1,4 @@
-import { acceptsSampling } from '../anthropic-versions.js';
+import { acceptsSampling } from '../providers/anthropic/versions.js';
 import type { SimMessage } from './text.js';
 
 const SAMPLING_PARAMS = ['temperature', 'top_p', 'top_k'] as const;
