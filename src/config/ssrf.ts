@@ -2,9 +2,10 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 
 /**
- * Provider base URLs are a server-side request target, so they are checked before use
- * (seed 002's SSRF guard): http or https only, and never a link-local or cloud metadata
- * address unless the provider explicitly allows it (`allow_link_local`).
+ * Provider base URLs are a server-side request target, so they are checked before use: http
+ * or https only, and never a link-local, cloud metadata or unspecified address unless the
+ * provider explicitly allows it (`allow_link_local`). The same rules are checked again on
+ * every new upstream connection (providers/http/connector.ts); docs/security.md has them all.
  */
 const METADATA_HOSTS = new Set(['metadata', 'metadata.google.internal', 'metadata.goog', 'instance-data', 'instance-data.ec2.internal']);
 
