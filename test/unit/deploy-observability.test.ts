@@ -17,7 +17,7 @@ async function exportedNames(): Promise<Set<string>> {
   const metrics = new Metrics();
   const names = new Set<string>();
   for (const m of await metrics.registry.getMetricsAsJSON()) {
-    if (m.type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(`${m.name}${suffix}`);
+    if (String(m.type) === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(`${m.name}${suffix}`);
     else names.add(m.name);
   }
   return names;
