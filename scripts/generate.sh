@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates everything generated from proto/:
-#   src/gen                      TypeScript messages and grpc-js services (ts-proto), and the
+#   src/gen, clients/node/gen    TypeScript messages and grpc-js services (ts-proto; the second
+#                                copy is the npm package @llm-orchestrator/client), and the
 #                                descriptor set that feeds server reflection
 #   clients/go/orchestrator      the Go client package (Debian's protoc-gen-go, protoc-gen-go-grpc)
 #   examples/python/gen          the Python stubs (Debian's protoc, grpc_python_plugin)
