@@ -8,7 +8,7 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 bash "$repo/scripts/generate.sh" "$tmp"
 status=0
-for dir in src/gen clients/node/gen clients/go/orchestrator examples/python/gen; do
+for dir in src/gen clients/node/gen clients/go/orchestrator clients/python/src examples/python/gen; do
   [ -d "$tmp/$dir" ] || continue
   if ! diff -r -x __pycache__ "$repo/$dir" "$tmp/$dir" >"$tmp/diff.txt"; then
     echo "$dir is out of date with proto/: run 'npm run generate' and commit the result." >&2

@@ -4,7 +4,9 @@
 #                                copy is the npm package @llm-orchestrator/client), and the
 #                                descriptor set that feeds server reflection
 #   clients/go/orchestrator      the Go client package (Debian's protoc-gen-go, protoc-gen-go-grpc)
-#   examples/python/gen          the Python stubs (Debian's protoc, grpc_python_plugin)
+#   clients/python/src           the Python package llm-orchestrator-client (Debian's protoc,
+#                                grpc_python_plugin)
+#   examples/python/gen          google.rpc for Python where googleapis-common-protos is missing
 # Usage: scripts/generate.sh [ROOT]   (writes under ROOT; ROOT defaults to the repository)
 # The Go and Python stubs need Debian packages; without them they are left as they are, and
 # the script says so (scripts/check-generated.sh then cannot check them either).
@@ -22,6 +24,7 @@ else
   echo "generate.sh: protoc-gen-go or protoc-gen-go-grpc missing, clients/go not regenerated (apt-get install -y golang-goprotobuf-dev protoc-gen-go-grpc)" >&2
 fi
 if command -v protoc >/dev/null && command -v grpc_python_plugin >/dev/null; then
+  bash "$repo/clients/python/generate.sh" "$root/clients/python"
   bash "$repo/examples/python/generate.sh" "$root/examples/python/gen"
 else
   echo "generate.sh: protoc or grpc_python_plugin missing, the Python stubs were not regenerated (apt-get install -y protobuf-compiler protobuf-compiler-grpc)" >&2

@@ -26,8 +26,15 @@ from pathlib import Path
 
 # The generated modules must not leave __pycache__ folders next to the committed stubs.
 sys.dont_write_bytecode = True
-# LLMO_PY_GEN points at another generated tree (the tests use a freshly generated one).
-sys.path.insert(0, os.environ.get("LLMO_PY_GEN") or str(Path(__file__).resolve().parent / "gen"))
+# The stubs: the installed package llm-orchestrator-client (pip install ./clients/python), else
+# its sources in this checkout; google.rpc from googleapis-common-protos, else the copy in gen/
+# (Debian ships no googleapis-common-protos). LLMO_PY_PATH puts other trees first (os.pathsep-separated).
+_here = Path(__file__).resolve().parent
+for _path in reversed(os.environ.get("LLMO_PY_PATH", "").split(os.pathsep)):
+    if _path:
+        sys.path.insert(0, _path)
+sys.path.append(str(_here.parent.parent / "clients" / "python" / "src"))
+sys.path.append(str(_here / "gen"))
 
 try:
     import grpc
