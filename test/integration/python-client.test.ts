@@ -202,6 +202,17 @@ describe('the Python example client', () => {
     expect(result.stderr).toContain('request_id: py-err-1');
   });
 
+  it('--retries: decodes RetryInfo from an upstream 429 and waits that long before the next call', async () => {
+    requirePython();
+    harness.upstream.injectFault({ kind: 'rate_limit', retryAfter: '1', times: 1, model: 'gpt-4o-mini' });
+    const started = performance.now();
+    const result = await client(['chat', 'hello', '--model', 'gpt-4o-mini', '--retries', '2']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('retry: UNAVAILABLE after attempt 1; waiting 1.000s (RetryInfo)\n');
+    expect(field(result.stdout, 'content')).toMatch(/^Simulated gpt-4o-mini answer/);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(1_000);
+  });
+
   it('a validation error lists the field violation from BadRequest', async () => {
     requirePython();
     const result = await client(['chat', 'hi', '--temperature', '5']);
