@@ -49,11 +49,11 @@ function listenError(err: NodeJS.ErrnoException, options: { readonly host: strin
   const where = `${options.host}:${options.port}`;
   switch (err.code) {
     case 'EADDRINUSE':
-      return new Error(`metrics port ${where} is already in use: set METRICS_PORT to a free port (0 picks one) or METRICS=off`, { cause: err });
+      return new Error(`metrics port ${where} is already in use (EADDRINUSE): set METRICS_PORT to a free port (0 picks one) or METRICS=off`, { cause: err });
     case 'EACCES':
-      return new Error(`metrics port ${where} needs privileges: set METRICS_PORT above 1023`, { cause: err });
+      return new Error(`metrics port ${where} needs privileges (EACCES): set METRICS_PORT above 1023`, { cause: err });
     case 'EADDRNOTAVAIL':
-      return new Error(`METRICS_HOST ${options.host} is not an address of this machine`, { cause: err });
+      return new Error(`METRICS_HOST ${options.host} is not an address of this machine (EADDRNOTAVAIL)`, { cause: err });
     default:
       return err;
   }

@@ -21,7 +21,7 @@ describe('the metrics endpoint', () => {
     await new Promise<void>((done) => blocker?.listen(0, '127.0.0.1', done));
     const { port } = blocker.address() as AddressInfo;
     const started = startMetricsServer(source, { host: '127.0.0.1', port });
-    await expect(started).rejects.toThrow(`metrics port 127.0.0.1:${port} is already in use: set METRICS_PORT`);
+    await expect(started).rejects.toThrow(`metrics port 127.0.0.1:${port} is already in use (EADDRINUSE): set METRICS_PORT`);
   });
 
   it('listens where METRICS_HOST says and serves /metrics there', async () => {
