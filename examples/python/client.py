@@ -8,6 +8,7 @@ Usage:
 
 Options for every command: --temperature T, --max-tokens N, --timeout SECONDS (the call's
 deadline, default 30), --request-id ID (sent as x-request-id metadata; a fresh one otherwise),
+--retries N (chat: retry UNAVAILABLE / RESOURCE_EXHAUSTED after the delay RetryInfo gives),
 --json (print the response as proto JSON; for stream, one JSON object per event and line).
 
 Exit status: 0 on success, 1 when the call failed (the gRPC code, message and the
@@ -21,13 +22,21 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 import uuid
 from pathlib import Path
 
 # The generated modules must not leave __pycache__ folders next to the committed stubs.
 sys.dont_write_bytecode = True
-# LLMO_PY_GEN points at another generated tree (the tests use a freshly generated one).
-sys.path.insert(0, os.environ.get("LLMO_PY_GEN") or str(Path(__file__).resolve().parent / "gen"))
+# The stubs: the installed package llm-orchestrator-client (pip install ./clients/python), else
+# its sources in this checkout; google.rpc from googleapis-common-protos, else the copy in gen/
+# (Debian ships no googleapis-common-protos). LLMO_PY_PATH puts other trees first (os.pathsep-separated).
+_here = Path(__file__).resolve().parent
+for _path in reversed(os.environ.get("LLMO_PY_PATH", "").split(os.pathsep)):
+    if _path:
+        sys.path.insert(0, _path)
+sys.path.append(str(_here.parent.parent / "clients" / "python" / "src"))
+sys.path.append(str(_here / "gen"))
 
 try:
     import grpc
@@ -50,11 +59,17 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     request_id = args.request_id or str(uuid.uuid4())
     metadata = ((REQUEST_ID_KEY, request_id),)
-    with grpc.insecure_channel(args.address) as channel:
+    # Keepalive pings only while calls are open, at most every 30 s (see docs/clients/python.md).
+    options = [
+        ("grpc.keepalive_time_ms", 30_000),
+        ("grpc.keepalive_timeout_ms", 10_000),
+        ("grpc.keepalive_permit_without_calls", 0),
+    ]
+    with grpc.insecure_channel(args.address, options=options) as channel:
         stub = chat_pb2_grpc.ChatServiceStub(channel)
         try:
             if args.command == "chat":
-                chat(stub, args, metadata)
+                with_retries(lambda: chat(stub, args, metadata), args.retries)
             elif args.command == "stream":
                 stream(stub, args, metadata)
             else:
@@ -76,8 +91,37 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--max-tokens", type=int)
     parser.add_argument("--timeout", type=float, default=30.0, help="deadline in seconds (default 30)")
     parser.add_argument("--request-id", default="")
+    parser.add_argument("--retries", type=int, default=0, help="chat: retries after what RetryInfo asks (default 0)")
     parser.add_argument("--json", action="store_true", help="print proto JSON")
     return parser.parse_args(argv)
+
+
+RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+
+def retry_delay(err: grpc.RpcError) -> float | None:
+    """Seconds the server asked to wait: RetryInfo, else the grpc-retry-pushback-ms trailer."""
+    trailers = dict(err.trailing_metadata() or ())  # type: ignore[attr-defined]
+    if STATUS_DETAILS_KEY in trailers:
+        for detail in status_pb2.Status.FromString(trailers[STATUS_DETAILS_KEY]).details:
+            retry = error_details_pb2.RetryInfo()
+            if detail.Unpack(retry):
+                return retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9
+    pushback = trailers.get("grpc-retry-pushback-ms")
+    return int(pushback) / 1000 if pushback and pushback.isdigit() else None
+
+
+def with_retries(call, retries: int) -> None:
+    """Runs call(); on a retryable status with a delay from the server, waits it and tries again."""
+    for attempt in range(1, retries + 2):
+        try:
+            return call()
+        except grpc.RpcError as err:
+            delay = retry_delay(err)
+            if err.code() not in RETRYABLE or delay is None or attempt > retries:  # type: ignore[attr-defined]
+                raise
+            sys.stderr.write(f"retry: {err.code().name} after attempt {attempt}; waiting {delay:.3f}s (RetryInfo)\n")  # type: ignore[attr-defined]
+            time.sleep(delay)
 
 
 def sampling(args: argparse.Namespace) -> dict:

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the Python stubs in examples/python/gen from proto/.
+# Regenerates the google.rpc stubs in examples/python/gen from proto/google/rpc: for Debian,
+# which ships no googleapis-common-protos. Our own stubs are the package in clients/python
+# (clients/python/generate.sh).
 #
 # Usage: examples/python/generate.sh [OUT]    (OUT defaults to examples/python/gen)
 #
@@ -7,13 +9,10 @@
 #   apt-get install -y protobuf-compiler protobuf-compiler-grpc
 # Do not use python3-grpc-tools' bundled protoc: it is too old for proto3 `optional`.
 #
-# What is generated, and why only that:
-# - orchestrator/v1/*.proto: messages (_pb2.py) and service stubs (_pb2_grpc.py).
-# - google/rpc/*.proto: messages only. chat_pb2 imports google/rpc/status_pb2, and the client
-#   decodes ErrorInfo/BadRequest/RetryInfo from error_details_pb2. Debian ships no Python
-#   googleapis-common-protos, so they live here. `google/` has no __init__.py on either side,
-#   so it merges with the installed google.protobuf (a namespace package).
-# - NOT grpc/health/v1: a generated `grpc/` folder would shadow the grpc module itself.
+# google/rpc/*.proto: messages only. chat_pb2 imports google/rpc/status_pb2, and the client
+# decodes ErrorInfo/BadRequest/RetryInfo from error_details_pb2. `google/` has no __init__.py
+# on either side, so it merges with the installed google.protobuf (a namespace package).
+# NOT grpc/health/v1: a generated `grpc/` folder would shadow the grpc module itself.
 # google/protobuf/*.proto (timestamp, duration, any) come with the protobuf runtime.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -31,5 +30,4 @@ mkdir -p "$out"
 # Only the folders this script owns, so a stale file never survives and nothing else is touched.
 rm -rf "$out/orchestrator" "$out/google"
 cd "$repo/proto"
-"$protoc" -I . --python_out="$out" --grpc_python_out="$out" --plugin=protoc-gen-grpc_python="$plugin" orchestrator/v1/*.proto
 "$protoc" -I . --python_out="$out" google/rpc/*.proto

@@ -177,7 +177,8 @@ const envSchema = z.object({
     (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
     z.enum(['on', 'off']).default('on'),
   ),
-  METRICS_HOST: z.preprocess(emptyAsUndefined, z.string().default('0.0.0.0')),
+  /** Unset: HOST, so a gateway kept on loopback does not publish its metrics on every interface. */
+  METRICS_HOST: z.preprocess(emptyAsUndefined, z.string().optional()),
   METRICS_PORT: number(z.number().int().min(0).max(65535), 9464),
   /** OTLP/HTTP collector base URL; spans go to <url>/v1/traces. Unset: no spans (traceparent still propagates). */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
@@ -308,7 +309,7 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
     logLevel: e.LOG_LEVEL,
     environment: e.ENVIRONMENT,
     logFile: e.LOG_FILE ? { path: e.LOG_FILE, rotate: e.LOG_ROTATE, retentionDays: e.LOG_RETENTION_DAYS } : undefined,
-    metrics: { enabled: e.METRICS === 'on', host: e.METRICS_HOST, port: e.METRICS_PORT },
+    metrics: { enabled: e.METRICS === 'on', host: e.METRICS_HOST ?? e.HOST, port: e.METRICS_PORT },
     tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME, environment: e.ENVIRONMENT },
     openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL, organization: e.OPENAI_ORGANIZATION },
     simulator: { enabled: simulatorEnabled, forced: e.SIMULATOR === 'on', latencyScale: e.SIMULATOR_LATENCY_SCALE, port: e.SIMULATOR_PORT },

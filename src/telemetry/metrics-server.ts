@@ -26,9 +26,9 @@ export function startMetricsServer(source: MetricsSource, options: { readonly ho
     });
   });
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, options)));
     server.listen(options.port, options.host, () => {
-      server.removeListener('error', reject);
+      server.removeAllListeners('error');
       const { port } = server.address() as AddressInfo;
       const host = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
       resolve({
@@ -42,6 +42,21 @@ export function startMetricsServer(source: MetricsSource, options: { readonly ho
       });
     });
   });
+}
+
+/** The bare EADDRINUSE names no setting: say which one to change. */
+function listenError(err: NodeJS.ErrnoException, options: { readonly host: string; readonly port: number }): Error {
+  const where = `${options.host}:${options.port}`;
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return new Error(`metrics port ${where} is already in use (EADDRINUSE): set METRICS_PORT to a free port (0 picks one) or METRICS=off`, { cause: err });
+    case 'EACCES':
+      return new Error(`metrics port ${where} needs privileges (EACCES): set METRICS_PORT above 1023`, { cause: err });
+    case 'EADDRNOTAVAIL':
+      return new Error(`METRICS_HOST ${options.host} is not an address of this machine (EADDRNOTAVAIL)`, { cause: err });
+    default:
+      return err;
+  }
 }
 
 async function handle(source: MetricsSource, req: IncomingMessage, res: ServerResponse): Promise<void> {

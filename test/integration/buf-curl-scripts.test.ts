@@ -93,3 +93,24 @@ describe('examples/buf-curl', () => {
     PLAUSIBLE[script]?.(messages(stdout));
   }, 25_000);
 });
+
+describe('examples/buf-curl/take.sh', () => {
+  /** Processes whose command line names this server's address (buf curl, or its npm wrapper). */
+  async function callersOf(address: string): Promise<string[]> {
+    const { stdout } = await run('ps', ['-eo', 'pid=,args=']);
+    return stdout.split('\n').filter((line) => line.includes(`//${address}/`));
+  }
+
+  it('leaves no buf curl behind once COUNT messages of an endless stream are printed', async () => {
+    const address = `127.0.0.1:${h.app.port}`;
+    await run('bash', [join(DIR, 'health-watch.sh')], { timeout: 20_000, env: { ...process.env, ADDR: address, COUNT: '1' } });
+    // A Watch stream never ends by itself: a buf still running would hold it open for good.
+    const deadline = performance.now() + 3_000;
+    let left = await callersOf(address);
+    while (left.length > 0 && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = await callersOf(address);
+    }
+    expect(left).toEqual([]);
+  }, 25_000);
+});

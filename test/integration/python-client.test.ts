@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -67,24 +67,57 @@ afterAll(async () => {
 });
 
 describe('the Python example client', () => {
-  it('has stubs that match proto/ (examples/python/generate.sh regenerates them)', async () => {
+  it('has stubs that match proto/ (npm run generate regenerates them)', async () => {
     requirePython();
     const out = await mkdtemp(join(tmpdir(), 'llmo-py-gen-'));
     try {
       try {
-        await run('bash', ['examples/python/generate.sh', out], { timeout: 8_000 });
+        await run('bash', ['clients/python/generate.sh', join(out, 'package')], { timeout: 8_000 });
+        await run('bash', ['examples/python/generate.sh', join(out, 'gen')], { timeout: 8_000 });
       } catch (err) {
         throw new Error(`generate.sh failed (needs: ${APT_LINE}): ${String((err as { stderr?: string }).stderr ?? err)}`);
       }
-      const diff = await run('diff', ['-r', '-x', '__pycache__', 'examples/python/gen', out]).then(
-        () => '',
-        (err: { stdout?: string }) => err.stdout ?? 'diff failed',
-      );
-      expect(diff, 'examples/python/gen is stale: run examples/python/generate.sh').toBe('');
+      for (const [committed, fresh] of [
+        ['clients/python/src', join(out, 'package', 'src')],
+        ['examples/python/gen', join(out, 'gen')],
+      ] as const) {
+        const diff = await run('diff', ['-r', '-x', '__pycache__', committed, fresh]).then(
+          () => '',
+          (err: { stdout?: string }) => err.stdout ?? 'diff failed',
+        );
+        expect(diff, `${committed} is stale: run npm run generate`).toBe('');
+      }
     } finally {
       await rm(out, { recursive: true, force: true });
     }
   });
+
+  it('clients/python installs with pip, with its type stubs, and the client runs on the installed package', async () => {
+    requirePython();
+    const work = await mkdtemp(join(tmpdir(), 'llmo-py-pkg-'));
+    try {
+      // A copy: an in-tree build would leave build/ and egg-info next to the committed stubs.
+      await cp('clients/python', join(work, 'src'), { recursive: true });
+      const target = join(work, 'site');
+      await run(PYTHON, ['-m', 'pip', 'install', '--quiet', '--no-deps', '--no-build-isolation', '--no-index', '--target', target, join(work, 'src')], {
+        timeout: 120_000,
+      });
+      const { stdout: where } = await run(PYTHON, ['-c', 'import orchestrator.v1.chat_pb2 as m; print(m.__file__)'], {
+        env: { ...process.env, PYTHONPATH: `${target}:${join(process.cwd(), 'examples/python/gen')}` },
+      });
+      expect(where.trim()).toBe(join(target, 'orchestrator', 'v1', 'chat_pb2.py'));
+      for (const file of ['chat_pb2.pyi', 'py.typed', 'chat_pb2_grpc.py']) {
+        await expect(stat(join(target, 'orchestrator', 'v1', file))).resolves.toBeTruthy();
+      }
+      const { stdout } = await run(PYTHON, [CLIENT, address, 'chat', 'hello', '--model', 'gpt-4o-mini'], {
+        timeout: 8_000,
+        env: { ...process.env, LLMO_PY_PATH: target },
+      });
+      expect(field(stdout, 'model')).toBe('gpt-4o-mini (openai)');
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 150_000);
 
   it('chat: prints the answer, the model, usage and the request id it sent', async () => {
     requirePython();
@@ -167,6 +200,17 @@ describe('the Python example client', () => {
     expect(result.stderr).toContain('error: NOT_FOUND: ');
     expect(result.stderr).toContain('reason: MODEL_NOT_FOUND (domain llm-orchestrator)');
     expect(result.stderr).toContain('request_id: py-err-1');
+  });
+
+  it('--retries: decodes RetryInfo from an upstream 429 and waits that long before the next call', async () => {
+    requirePython();
+    harness.upstream.injectFault({ kind: 'rate_limit', retryAfter: '1', times: 1, model: 'gpt-4o-mini' });
+    const started = performance.now();
+    const result = await client(['chat', 'hello', '--model', 'gpt-4o-mini', '--retries', '2']);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe('retry: UNAVAILABLE after attempt 1; waiting 1.000s (RetryInfo)\n');
+    expect(field(result.stdout, 'content')).toMatch(/^Simulated gpt-4o-mini answer/);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(1_000);
   });
 
   it('a validation error lists the field violation from BadRequest', async () => {

@@ -1,0 +1,317 @@
+from google.rpc import status_pb2 as _status_pb2
+from orchestrator.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+CACHE_MODE_BYPASS: CacheMode
+CACHE_MODE_UNSPECIFIED: CacheMode
+CACHE_MODE_USE: CacheMode
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class BatchItem(_message.Message):
+    __slots__ = ["request", "request_id"]
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    request: ChatRequest
+    request_id: str
+    def __init__(self, request_id: _Optional[str] = ..., request: _Optional[_Union[ChatRequest, _Mapping]] = ...) -> None: ...
+
+class BatchItemResult(_message.Message):
+    __slots__ = ["error", "index", "request_id", "response"]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    error: _status_pb2.Status
+    index: int
+    request_id: str
+    response: ChatResponse
+    def __init__(self, index: _Optional[int] = ..., request_id: _Optional[str] = ..., response: _Optional[_Union[ChatResponse, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+
+class BatchRequest(_message.Message):
+    __slots__ = ["concurrency", "items"]
+    CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    concurrency: int
+    items: _containers.RepeatedCompositeFieldContainer[BatchItem]
+    def __init__(self, items: _Optional[_Iterable[_Union[BatchItem, _Mapping]]] = ..., concurrency: _Optional[int] = ...) -> None: ...
+
+class BatchResponse(_message.Message):
+    __slots__ = ["item", "summary"]
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    item: BatchItemResult
+    summary: BatchSummary
+    def __init__(self, item: _Optional[_Union[BatchItemResult, _Mapping]] = ..., summary: _Optional[_Union[BatchSummary, _Mapping]] = ...) -> None: ...
+
+class BatchSummary(_message.Message):
+    __slots__ = ["average_latency_ms", "cost_usd", "failed", "successful", "total", "total_latency_ms", "usage"]
+    AVERAGE_LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    FAILED_FIELD_NUMBER: _ClassVar[int]
+    SUCCESSFUL_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    average_latency_ms: float
+    cost_usd: float
+    failed: int
+    successful: int
+    total: int
+    total_latency_ms: float
+    usage: _common_pb2.Usage
+    def __init__(self, total: _Optional[int] = ..., successful: _Optional[int] = ..., failed: _Optional[int] = ..., total_latency_ms: _Optional[float] = ..., average_latency_ms: _Optional[float] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ...) -> None: ...
+
+class CacheInfo(_message.Message):
+    __slots__ = ["age_seconds", "hit", "stale"]
+    AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    HIT_FIELD_NUMBER: _ClassVar[int]
+    STALE_FIELD_NUMBER: _ClassVar[int]
+    age_seconds: float
+    hit: bool
+    stale: bool
+    def __init__(self, hit: bool = ..., stale: bool = ..., age_seconds: _Optional[float] = ...) -> None: ...
+
+class CacheOptions(_message.Message):
+    __slots__ = ["allow_stale", "mode"]
+    ALLOW_STALE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    allow_stale: bool
+    mode: CacheMode
+    def __init__(self, mode: _Optional[_Union[CacheMode, str]] = ..., allow_stale: bool = ...) -> None: ...
+
+class ChatRequest(_message.Message):
+    __slots__ = ["cache", "max_tokens", "messages", "model", "prompt", "route", "temperature"]
+    CACHE_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    cache: CacheOptions
+    max_tokens: int
+    messages: _containers.RepeatedCompositeFieldContainer[_common_pb2.Message]
+    model: str
+    prompt: str
+    route: _common_pb2.RouteTarget
+    temperature: float
+    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., route: _Optional[_Union[_common_pb2.RouteTarget, _Mapping]] = ..., cache: _Optional[_Union[CacheOptions, _Mapping]] = ...) -> None: ...
+
+class ChatResponse(_message.Message):
+    __slots__ = ["attempts", "cache", "content", "cost_usd", "finish_reason", "latency_ms", "model", "provider", "request_id", "route_decision", "usage"]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_DECISION_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    attempts: _containers.RepeatedCompositeFieldContainer[_common_pb2.Attempt]
+    cache: CacheInfo
+    content: str
+    cost_usd: float
+    finish_reason: _common_pb2.FinishReason
+    latency_ms: float
+    model: str
+    provider: str
+    request_id: str
+    route_decision: _common_pb2.RouteDecision
+    usage: _common_pb2.Usage
+    def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., route_decision: _Optional[_Union[_common_pb2.RouteDecision, _Mapping]] = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ...) -> None: ...
+
+class FallbackRequest(_message.Message):
+    __slots__ = ["attempt_timeout_ms", "default_message", "disable_default_message", "max_tokens", "messages", "model", "models", "prompt", "temperature"]
+    ATTEMPT_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    DISABLE_DEFAULT_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    attempt_timeout_ms: int
+    default_message: str
+    disable_default_message: bool
+    max_tokens: int
+    messages: _containers.RepeatedCompositeFieldContainer[_common_pb2.Message]
+    model: str
+    models: _containers.RepeatedScalarFieldContainer[str]
+    prompt: str
+    temperature: float
+    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., attempt_timeout_ms: _Optional[int] = ..., default_message: _Optional[str] = ..., disable_default_message: bool = ...) -> None: ...
+
+class FallbackResponse(_message.Message):
+    __slots__ = ["attempts", "content", "cost_usd", "fallback_triggered", "finish_reason", "is_default_message", "latency_ms", "model", "model_used", "provider", "provider_used", "request_id", "usage"]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_TRIGGERED_FIELD_NUMBER: _ClassVar[int]
+    FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
+    IS_DEFAULT_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    MODEL_USED_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_USED_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    attempts: _containers.RepeatedCompositeFieldContainer[_common_pb2.Attempt]
+    content: str
+    cost_usd: float
+    fallback_triggered: bool
+    finish_reason: _common_pb2.FinishReason
+    is_default_message: bool
+    latency_ms: float
+    model: str
+    model_used: str
+    provider: str
+    provider_used: str
+    request_id: str
+    usage: _common_pb2.Usage
+    def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., provider_used: _Optional[str] = ..., model_used: _Optional[str] = ..., fallback_triggered: bool = ..., is_default_message: bool = ...) -> None: ...
+
+class RaceRequest(_message.Message):
+    __slots__ = ["hedge_delay_ms", "max_tokens", "messages", "model", "models", "prompt", "temperature"]
+    HEDGE_DELAY_MS_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    hedge_delay_ms: int
+    max_tokens: int
+    messages: _containers.RepeatedCompositeFieldContainer[_common_pb2.Message]
+    model: str
+    models: _containers.RepeatedScalarFieldContainer[str]
+    prompt: str
+    temperature: float
+    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., hedge_delay_ms: _Optional[int] = ...) -> None: ...
+
+class RaceResponse(_message.Message):
+    __slots__ = ["attempts", "content", "cost_usd", "finish_reason", "latency_ms", "model", "provider", "request_id", "usage"]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    attempts: _containers.RepeatedCompositeFieldContainer[_common_pb2.Attempt]
+    content: str
+    cost_usd: float
+    finish_reason: _common_pb2.FinishReason
+    latency_ms: float
+    model: str
+    provider: str
+    request_id: str
+    usage: _common_pb2.Usage
+    def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ...) -> None: ...
+
+class StreamChatRequest(_message.Message):
+    __slots__ = ["first_token_timeout_ms", "hedge_delay_ms", "inter_token_timeout_ms", "max_tokens", "messages", "model", "models", "prompt", "restart_on_failure", "route", "strategy", "temperature"]
+    FIRST_TOKEN_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    HEDGE_DELAY_MS_FIELD_NUMBER: _ClassVar[int]
+    INTER_TOKEN_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    RESTART_ON_FAILURE_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    first_token_timeout_ms: int
+    hedge_delay_ms: int
+    inter_token_timeout_ms: int
+    max_tokens: int
+    messages: _containers.RepeatedCompositeFieldContainer[_common_pb2.Message]
+    model: str
+    models: _containers.RepeatedScalarFieldContainer[str]
+    prompt: str
+    restart_on_failure: bool
+    route: _common_pb2.RouteTarget
+    strategy: _common_pb2.StreamStrategy
+    temperature: float
+    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., strategy: _Optional[_Union[_common_pb2.StreamStrategy, str]] = ..., models: _Optional[_Iterable[str]] = ..., hedge_delay_ms: _Optional[int] = ..., restart_on_failure: bool = ..., first_token_timeout_ms: _Optional[int] = ..., inter_token_timeout_ms: _Optional[int] = ..., route: _Optional[_Union[_common_pb2.RouteTarget, _Mapping]] = ...) -> None: ...
+
+class StreamChatResponse(_message.Message):
+    __slots__ = ["completed", "delta", "restarted", "started"]
+    COMPLETED_FIELD_NUMBER: _ClassVar[int]
+    DELTA_FIELD_NUMBER: _ClassVar[int]
+    RESTARTED_FIELD_NUMBER: _ClassVar[int]
+    STARTED_FIELD_NUMBER: _ClassVar[int]
+    completed: StreamCompleted
+    delta: StreamDelta
+    restarted: StreamRestarted
+    started: StreamStarted
+    def __init__(self, started: _Optional[_Union[StreamStarted, _Mapping]] = ..., delta: _Optional[_Union[StreamDelta, _Mapping]] = ..., completed: _Optional[_Union[StreamCompleted, _Mapping]] = ..., restarted: _Optional[_Union[StreamRestarted, _Mapping]] = ...) -> None: ...
+
+class StreamCompleted(_message.Message):
+    __slots__ = ["attempts", "cost_usd", "fallback_triggered", "finish_reason", "latency_ms", "model", "provider", "request_id", "route_decision", "time_to_first_token_ms", "usage"]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_TRIGGERED_FIELD_NUMBER: _ClassVar[int]
+    FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_DECISION_FIELD_NUMBER: _ClassVar[int]
+    TIME_TO_FIRST_TOKEN_MS_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    attempts: _containers.RepeatedCompositeFieldContainer[_common_pb2.Attempt]
+    cost_usd: float
+    fallback_triggered: bool
+    finish_reason: _common_pb2.FinishReason
+    latency_ms: float
+    model: str
+    provider: str
+    request_id: str
+    route_decision: _common_pb2.RouteDecision
+    time_to_first_token_ms: float
+    usage: _common_pb2.Usage
+    def __init__(self, finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., time_to_first_token_ms: _Optional[float] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., fallback_triggered: bool = ..., route_decision: _Optional[_Union[_common_pb2.RouteDecision, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class StreamDelta(_message.Message):
+    __slots__ = ["content"]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    content: str
+    def __init__(self, content: _Optional[str] = ...) -> None: ...
+
+class StreamRestarted(_message.Message):
+    __slots__ = ["failed_model", "next_model", "next_provider", "reason"]
+    FAILED_MODEL_FIELD_NUMBER: _ClassVar[int]
+    NEXT_MODEL_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    failed_model: str
+    next_model: str
+    next_provider: str
+    reason: str
+    def __init__(self, failed_model: _Optional[str] = ..., reason: _Optional[str] = ..., next_model: _Optional[str] = ..., next_provider: _Optional[str] = ...) -> None: ...
+
+class StreamStarted(_message.Message):
+    __slots__ = ["model", "provider", "request_id"]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    provider: str
+    request_id: str
+    def __init__(self, request_id: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ...) -> None: ...
+
+class CacheMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []

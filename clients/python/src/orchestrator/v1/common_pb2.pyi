@@ -1,0 +1,166 @@
+from google.rpc import code_pb2 as _code_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
+
+ATTEMPT_OUTCOME_CANCELLED: AttemptOutcome
+ATTEMPT_OUTCOME_FAILURE: AttemptOutcome
+ATTEMPT_OUTCOME_SKIPPED: AttemptOutcome
+ATTEMPT_OUTCOME_SUCCESS: AttemptOutcome
+ATTEMPT_OUTCOME_TIMEOUT: AttemptOutcome
+ATTEMPT_OUTCOME_UNSPECIFIED: AttemptOutcome
+CIRCUIT_STATE_CLOSED: CircuitState
+CIRCUIT_STATE_HALF_OPEN: CircuitState
+CIRCUIT_STATE_OPEN: CircuitState
+CIRCUIT_STATE_UNSPECIFIED: CircuitState
+COMPLEXITY_COMPLEX: Complexity
+COMPLEXITY_MODERATE: Complexity
+COMPLEXITY_SIMPLE: Complexity
+COMPLEXITY_UNSPECIFIED: Complexity
+DESCRIPTOR: _descriptor.FileDescriptor
+FINISH_REASON_CONTENT_FILTER: FinishReason
+FINISH_REASON_LENGTH: FinishReason
+FINISH_REASON_STOP: FinishReason
+FINISH_REASON_TOOL_CALLS: FinishReason
+FINISH_REASON_UNSPECIFIED: FinishReason
+ROLE_ASSISTANT: Role
+ROLE_SYSTEM: Role
+ROLE_UNSPECIFIED: Role
+ROLE_USER: Role
+ROUTING_PROFILE_BALANCED: RoutingProfile
+ROUTING_PROFILE_BUDGET: RoutingProfile
+ROUTING_PROFILE_LONG_CONTEXT: RoutingProfile
+ROUTING_PROFILE_QUALITY: RoutingProfile
+ROUTING_PROFILE_SPEED: RoutingProfile
+ROUTING_PROFILE_UNSPECIFIED: RoutingProfile
+STREAM_STRATEGY_FALLBACK: StreamStrategy
+STREAM_STRATEGY_RACE: StreamStrategy
+STREAM_STRATEGY_SINGLE: StreamStrategy
+STREAM_STRATEGY_UNSPECIFIED: StreamStrategy
+
+class Attempt(_message.Message):
+    __slots__ = ["backoff_ms", "code", "cost_usd", "latency_ms", "message", "model", "outcome", "provider", "reason", "retry", "usage", "usage_estimated"]
+    BACKOFF_MS_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    COST_USD_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    RETRY_FIELD_NUMBER: _ClassVar[int]
+    USAGE_ESTIMATED_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    backoff_ms: float
+    code: _code_pb2.Code
+    cost_usd: float
+    latency_ms: float
+    message: str
+    model: str
+    outcome: AttemptOutcome
+    provider: str
+    reason: str
+    retry: int
+    usage: Usage
+    usage_estimated: bool
+    def __init__(self, model: _Optional[str] = ..., provider: _Optional[str] = ..., outcome: _Optional[_Union[AttemptOutcome, str]] = ..., code: _Optional[_Union[_code_pb2.Code, str]] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., latency_ms: _Optional[float] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., retry: _Optional[int] = ..., backoff_ms: _Optional[float] = ..., usage_estimated: bool = ...) -> None: ...
+
+class Message(_message.Message):
+    __slots__ = ["content", "role"]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    content: str
+    role: Role
+    def __init__(self, role: _Optional[_Union[Role, str]] = ..., content: _Optional[str] = ...) -> None: ...
+
+class ModelScore(_message.Message):
+    __slots__ = ["context", "context_headroom", "cost", "eligible", "estimated_cost_usd", "excluded_reason", "expected_latency_ms", "expected_ttft_ms", "latency", "model", "provider", "quality", "reliability", "score", "ttft"]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_HEADROOM_FIELD_NUMBER: _ClassVar[int]
+    COST_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBLE_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATED_COST_USD_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDED_REASON_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_TTFT_MS_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    QUALITY_FIELD_NUMBER: _ClassVar[int]
+    RELIABILITY_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    TTFT_FIELD_NUMBER: _ClassVar[int]
+    context: float
+    context_headroom: float
+    cost: float
+    eligible: bool
+    estimated_cost_usd: float
+    excluded_reason: str
+    expected_latency_ms: float
+    expected_ttft_ms: float
+    latency: float
+    model: str
+    provider: str
+    quality: float
+    reliability: float
+    score: float
+    ttft: float
+    def __init__(self, model: _Optional[str] = ..., provider: _Optional[str] = ..., score: _Optional[float] = ..., quality: _Optional[float] = ..., latency: _Optional[float] = ..., cost: _Optional[float] = ..., reliability: _Optional[float] = ..., estimated_cost_usd: _Optional[float] = ..., expected_latency_ms: _Optional[float] = ..., eligible: bool = ..., excluded_reason: _Optional[str] = ..., ttft: _Optional[float] = ..., context: _Optional[float] = ..., expected_ttft_ms: _Optional[float] = ..., context_headroom: _Optional[float] = ...) -> None: ...
+
+class RouteDecision(_message.Message):
+    __slots__ = ["chosen_model", "complexity", "profile", "prompt_tokens", "ranking"]
+    CHOSEN_MODEL_FIELD_NUMBER: _ClassVar[int]
+    COMPLEXITY_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    RANKING_FIELD_NUMBER: _ClassVar[int]
+    chosen_model: str
+    complexity: Complexity
+    profile: RoutingProfile
+    prompt_tokens: int
+    ranking: _containers.RepeatedCompositeFieldContainer[ModelScore]
+    def __init__(self, profile: _Optional[_Union[RoutingProfile, str]] = ..., complexity: _Optional[_Union[Complexity, str]] = ..., prompt_tokens: _Optional[int] = ..., chosen_model: _Optional[str] = ..., ranking: _Optional[_Iterable[_Union[ModelScore, _Mapping]]] = ...) -> None: ...
+
+class RouteTarget(_message.Message):
+    __slots__ = ["candidates", "profile"]
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    candidates: _containers.RepeatedScalarFieldContainer[str]
+    profile: RoutingProfile
+    def __init__(self, profile: _Optional[_Union[RoutingProfile, str]] = ..., candidates: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Usage(_message.Message):
+    __slots__ = ["cached_tokens", "completion_tokens", "prompt_tokens", "total_tokens"]
+    CACHED_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    cached_tokens: int
+    completion_tokens: int
+    prompt_tokens: int
+    total_tokens: int
+    def __init__(self, prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., total_tokens: _Optional[int] = ..., cached_tokens: _Optional[int] = ...) -> None: ...
+
+class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class FinishReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class AttemptOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class CircuitState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class RoutingProfile(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class Complexity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class StreamStrategy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []

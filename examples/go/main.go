@@ -1,0 +1,292 @@
+// Command client calls llm-orchestrator from Go through the generated package
+// github.com/llm-orchestrator/llm-orchestrator/clients/go/orchestrator/v1.
+//
+// Usage:
+//
+//	client [flags] ADDRESS chat   PROMPT
+//	client [flags] ADDRESS stream PROMPT
+//	client [flags] ADDRESS retry  PROMPT
+//
+// chat makes one Chat call. stream reads a StreamChat to its end (io.EOF) under the call's
+// deadline and fails when no completed event came. retry makes Chat calls until one succeeds
+// or -attempts run out, waiting between them what the server asked for: the RetryInfo detail,
+// else the grpc-retry-pushback-ms trailer, else a jittered backoff.
+//
+// Exit status: 0 on success, 1 when the call failed (the gRPC code, message and decoded
+// google.rpc details on stderr), 2 for a usage error.
+//
+// Builds offline with Debian's Go packages in GOPATH mode (see docs/clients/go.md):
+//
+//	apt-get install -y golang-go golang-google-grpc-dev golang-goprotobuf-dev
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang/protobuf/ptypes"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	orchestratorv1 "github.com/llm-orchestrator/llm-orchestrator/clients/go/orchestrator/v1"
+)
+
+const requestIDKey = "x-request-id"
+
+type options struct {
+	model     string
+	timeout   time.Duration
+	requestID string
+	attempts  int
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(argv []string) int {
+	fs := flag.NewFlagSet("client", flag.ContinueOnError)
+	var opts options
+	fs.StringVar(&opts.model, "model", "", "model id or alias (default: the server's DEFAULT_MODEL)")
+	fs.DurationVar(&opts.timeout, "timeout", 30*time.Second, "deadline of each call")
+	fs.StringVar(&opts.requestID, "request-id", "", "sent as x-request-id metadata")
+	fs.IntVar(&opts.attempts, "attempts", 3, "retry: most Chat calls in all")
+	if err := fs.Parse(argv); err != nil {
+		return 2
+	}
+	if fs.NArg() != 3 {
+		fmt.Fprintln(os.Stderr, "usage: client [flags] ADDRESS chat|stream|retry PROMPT")
+		return 2
+	}
+	address, command, prompt := fs.Arg(0), fs.Arg(1), fs.Arg(2)
+
+	conn, err := grpc.Dial(address,
+		// Plaintext, as the gateway listens by default; see docs/clients/go.md for TLS.
+		grpc.WithInsecure(),
+		// Pings only while calls are open, no more often than every 30 s: long streams survive
+		// idle proxies, and a server or proxy that polices pings (too_many_pings) is not provoked.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+	)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "dial %s: %v\n", address, err)
+		return 1
+	}
+	defer conn.Close()
+	client := orchestratorv1.NewChatServiceClient(conn)
+
+	switch command {
+	case "chat":
+		err = chat(client, opts, prompt)
+	case "stream":
+		err = stream(client, opts, prompt)
+	case "retry":
+		err = retry(client, opts, prompt)
+	default:
+		fmt.Fprintf(os.Stderr, "unknown command %q: chat, stream or retry\n", command)
+		return 2
+	}
+	if err != nil {
+		printError(err)
+		return 1
+	}
+	return 0
+}
+
+// callContext carries the deadline and the request id of one call.
+func callContext(opts options) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), opts.timeout)
+	if opts.requestID != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, requestIDKey, opts.requestID)
+	}
+	return ctx, cancel
+}
+
+func chat(client orchestratorv1.ChatServiceClient, opts options, prompt string) error {
+	ctx, cancel := callContext(opts)
+	defer cancel()
+	res, err := client.Chat(ctx, &orchestratorv1.ChatRequest{Model: opts.model, Prompt: prompt})
+	if err != nil {
+		return err
+	}
+	printChat(res)
+	return nil
+}
+
+func printChat(res *orchestratorv1.ChatResponse) {
+	fmt.Printf("model: %s (%s)\n", res.GetModel(), res.GetProvider())
+	fmt.Printf("content: %s\n", res.GetContent())
+	printSummary(res.GetUsage(), res.GetCostUsd(), res.GetLatencyMs(), res.GetFinishReason())
+	printAttempts(res.GetAttempts())
+	fmt.Printf("request_id: %s\n", res.GetRequestId())
+}
+
+func stream(client orchestratorv1.ChatServiceClient, opts options, prompt string) error {
+	// The deadline covers the whole stream; cancel() on return also ends the call upstream.
+	ctx, cancel := callContext(opts)
+	defer cancel()
+	events, err := client.StreamChat(ctx, &orchestratorv1.StreamChatRequest{Model: opts.model, Prompt: prompt})
+	if err != nil {
+		return err
+	}
+	completed := false
+	for {
+		event, err := events.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			// A cut stream, an expired deadline or a cancel: the status says which.
+			return err
+		}
+		switch e := event.GetEvent().(type) {
+		case *orchestratorv1.StreamChatResponse_Started:
+			fmt.Printf("started: model=%s provider=%s request_id=%s\n", e.Started.GetModel(), e.Started.GetProvider(), e.Started.GetRequestId())
+		case *orchestratorv1.StreamChatResponse_Delta:
+			fmt.Print(e.Delta.GetContent())
+		case *orchestratorv1.StreamChatResponse_Restarted:
+			fmt.Printf("\nrestarted: %s failed (%s); %s starts over\n", e.Restarted.GetFailedModel(), e.Restarted.GetReason(), e.Restarted.GetNextModel())
+		case *orchestratorv1.StreamChatResponse_Completed:
+			c := e.Completed
+			completed = true
+			fmt.Println()
+			fmt.Printf("completed: model=%s provider=%s time_to_first_token_ms=%.1f\n", c.GetModel(), c.GetProvider(), c.GetTimeToFirstTokenMs())
+			printSummary(c.GetUsage(), c.GetCostUsd(), c.GetLatencyMs(), c.GetFinishReason())
+			printAttempts(c.GetAttempts())
+		}
+	}
+	if !completed {
+		// A stream without `completed` is never a full answer.
+		return errors.New("stream ended without a completed event")
+	}
+	return nil
+}
+
+// retryable: the codes whose RetryInfo means "the same call may succeed later".
+func retryable(code codes.Code) bool {
+	return code == codes.Unavailable || code == codes.ResourceExhausted
+}
+
+func retry(client orchestratorv1.ChatServiceClient, opts options, prompt string) error {
+	backoff := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		ctx, cancel := callContext(opts)
+		var trailer metadata.MD
+		res, err := client.Chat(ctx, &orchestratorv1.ChatRequest{Model: opts.model, Prompt: prompt}, grpc.Trailer(&trailer))
+		cancel()
+		if err == nil {
+			fmt.Printf("attempts: %d\n", attempt)
+			printChat(res)
+			return nil
+		}
+		st := status.Convert(err)
+		if !retryable(st.Code()) || attempt >= opts.attempts {
+			return err
+		}
+		wait, source := retryDelay(st, trailer)
+		if wait < 0 {
+			// No pushback: exponential backoff with full jitter.
+			wait, source = time.Duration(rand.Int63n(int64(backoff))), "backoff"
+			backoff *= 2
+		}
+		fmt.Fprintf(os.Stderr, "retry: %s after attempt %d; waiting %s (%s)\n", strings.ToUpper(codeName(st.Code())), attempt, wait.Round(time.Millisecond), source)
+		time.Sleep(wait)
+	}
+}
+
+// retryDelay is what the server asked the caller to wait: RetryInfo first, then the gRFC A6
+// pushback trailer; negative when it asked nothing.
+func retryDelay(st *status.Status, trailer metadata.MD) (time.Duration, string) {
+	for _, detail := range st.Details() {
+		if info, ok := detail.(*errdetails.RetryInfo); ok {
+			if d, err := ptypes.Duration(info.GetRetryDelay()); err == nil {
+				return d, "RetryInfo"
+			}
+		}
+	}
+	if values := trailer.Get("grpc-retry-pushback-ms"); len(values) > 0 {
+		if ms, err := strconv.Atoi(values[0]); err == nil && ms >= 0 {
+			return time.Duration(ms) * time.Millisecond, "grpc-retry-pushback-ms"
+		}
+	}
+	return -1, ""
+}
+
+func printSummary(usage *orchestratorv1.Usage, costUSD, latencyMs float64, finish orchestratorv1.FinishReason) {
+	fmt.Printf("usage: prompt=%d completion=%d total=%d\n", usage.GetPromptTokens(), usage.GetCompletionTokens(), usage.GetTotalTokens())
+	fmt.Printf("cost_usd: %.8f\n", costUSD)
+	fmt.Printf("latency_ms: %.1f\n", latencyMs)
+	fmt.Printf("finish_reason: %s\n", finish)
+}
+
+func printAttempts(attempts []*orchestratorv1.Attempt) {
+	for _, a := range attempts {
+		outcome := strings.TrimPrefix(a.GetOutcome().String(), "ATTEMPT_OUTCOME_")
+		reason := ""
+		if a.GetReason() != "" && a.GetReason() != outcome {
+			reason = " " + a.GetReason()
+		}
+		fmt.Printf("attempt: %s %s%s %.1fms\n", a.GetModel(), outcome, reason, a.GetLatencyMs())
+	}
+}
+
+// printError writes the code and message, then every google.rpc detail the status carries
+// (grpc-go decodes grpc-status-details-bin into st.Details()).
+func printError(err error) {
+	st, ok := status.FromError(err)
+	if !ok {
+		fmt.Fprintf(os.Stderr, "error: %v\n", err)
+		return
+	}
+	fmt.Fprintf(os.Stderr, "error: %s: %s\n", strings.ToUpper(codeName(st.Code())), st.Message())
+	for _, detail := range st.Details() {
+		switch d := detail.(type) {
+		case *errdetails.ErrorInfo:
+			fmt.Fprintf(os.Stderr, "reason: %s (domain %s)\n", d.GetReason(), d.GetDomain())
+			keys := make([]string, 0, len(d.GetMetadata()))
+			for k := range d.GetMetadata() {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				fmt.Fprintf(os.Stderr, "  %s: %s\n", k, d.GetMetadata()[k])
+			}
+		case *errdetails.RetryInfo:
+			if delay, err := ptypes.Duration(d.GetRetryDelay()); err == nil {
+				fmt.Fprintf(os.Stderr, "retry after: %.3fs\n", delay.Seconds())
+			}
+		case *errdetails.BadRequest:
+			for _, v := range d.GetFieldViolations() {
+				fmt.Fprintf(os.Stderr, "field %s: %s\n", v.GetField(), v.GetDescription())
+			}
+		case *errdetails.QuotaFailure:
+			for _, v := range d.GetViolations() {
+				fmt.Fprintf(os.Stderr, "quota %s: %s\n", v.GetSubject(), v.GetDescription())
+			}
+		}
+	}
+}
+
+// codeName is the canonical upper-snake name (NOT_FOUND), as every other client prints it.
+func codeName(c codes.Code) string {
+	var b strings.Builder
+	for i, r := range c.String() {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
