@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 
 /**
  * Provider base URLs are a server-side request target, so they are checked before use
- * (seed 002's SSRF guard): http or https only, and never a link-local or cloud metadata
+ * (the SSRF guard): http or https only, and never a link-local or cloud metadata
  * address unless the provider explicitly allows it (`allow_link_local`).
  */
 const METADATA_HOSTS = new Set(['metadata', 'metadata.google.internal', 'metadata.goog', 'instance-data', 'instance-data.ec2.internal']);

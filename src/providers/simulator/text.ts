@@ -40,9 +40,9 @@ export function fnv1a32(text: string, hash: number = FNV_OFFSET): number {
   return h >>> 0;
 }
 
-/** mulberry32: a tiny seeded PRNG returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
+/** mulberry32: a tiny deterministic PRNG (same start, same sequence) returning floats in [0, 1). */
+export function mulberry32(start: number): () => number {
+  let state = start >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
     let t = state;
@@ -52,7 +52,7 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-function seedOf(model: string, messages: readonly SimMessage[]): number {
+function startOf(model: string, messages: readonly SimMessage[]): number {
   // Separators that cannot appear in ids keep ("ab","c") and ("a","bc") apart.
   let h = fnv1a32(model);
   for (const message of messages) {
@@ -85,7 +85,7 @@ export function generateText(
   messages: readonly SimMessage[],
   length: AnswerLength = DEFAULT_ANSWER_LENGTH,
 ): string {
-  const random = mulberry32(seedOf(model, messages));
+  const random = mulberry32(startOf(model, messages));
   const target = length.min + Math.floor(random() * (length.max - length.min + 1));
   const topic = topicWords(messages);
   const words = ['Simulated', model.replace(/\s+/g, '-'), 'answer'];
