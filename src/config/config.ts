@@ -70,7 +70,7 @@ const number = (schema: z.ZodNumber, fallback: number) =>
   z.preprocess((v) => emptyAsUndefined(v) ?? fallback, z.coerce.number().pipe(schema));
 const text = () => z.preprocess(emptyAsUndefined, z.string().trim().optional());
 
-const envSchema = z.object({
+export const envSchema = z.object({
   HOST: z.preprocess(emptyAsUndefined, z.string().default('0.0.0.0')),
   /** Processes serving the port (node:cluster); `auto`: one per CPU. */
   WORKERS: z.preprocess(
