@@ -132,7 +132,7 @@ export async function startApp(given: Config | ResolvedConfig, log: Logger, env:
   const tracer = await createTracer(config.tracing);
   const statsSource = options.clusterWorker ? new ClusterStats(stats, log, metrics?.registry) : undefined;
   const server = new GatewayServer({ config, engine, stats, statsSource, log, keys, metrics, tracer });
-  if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see README, API keys)');
+  if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see docs/access-and-limits.md)');
   let port: number;
   let metricsServer: MetricsServer | undefined;
   try {

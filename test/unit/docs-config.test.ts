@@ -7,7 +7,7 @@ import { ENV_NAMES } from '../../src/config/schema-info.js';
 const page = readFileSync(PAGE, 'utf8');
 const block = page.slice(page.indexOf(BEGIN), page.indexOf(END));
 /** The variables the page's settings tables name in their first column. */
-const documented = [...block.matchAll(/^\| `([A-Z][A-Z0-9_]*)` \|/gm)].map((m) => m[1] ?? "");
+const documented = [...block.matchAll(/^\| `([A-Z][A-Z0-9_]*)` \|/gm)].map((m) => m[1] ?? '');
 
 describe('docs/configuration.md and the settings schema', () => {
   it('describes every environment variable the schema reads (src/config/descriptions.ts)', () => {
