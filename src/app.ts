@@ -2,8 +2,9 @@ import type { Logger } from 'pino';
 import { Catalog } from './catalog/catalog.js';
 import { BUILTIN_MODELS } from './catalog/models.js';
 import { ConfigError, type Config } from './config/config.js';
-import { ConfigFileError, loadConfigFile, type FileConfig, type ProviderSpec } from './config/file.js';
-import { checkProviderUrl, checkResolvedHost } from './config/ssrf.js';
+import type { FileConfig } from './config/file.js';
+import { completeConfig, providerProblem, type ResolvedConfig } from './config/resolve.js';
+import { checkResolvedHost } from './config/ssrf.js';
 import { Engine } from './engine/engine.js';
 import { DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName } from './engine/routing/profiles.js';
 import { createProvider } from './providers/factory.js';
@@ -54,17 +55,16 @@ export interface StartOptions {
   readonly clusterWorker?: boolean;
 }
 
-export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessEnv = process.env, options: StartOptions = {}): Promise<App> {
-  const file = config.configFile ? loadConfigFile(config.configFile) : undefined;
+/**
+ * `given` is normally resolveConfig()'s result; settings parsed alone (tests) are completed here,
+ * with providers' key variables read from `env`.
+ */
+export async function startApp(given: Config | ResolvedConfig, log: Logger, env: NodeJS.ProcessEnv = process.env, options: StartOptions = {}): Promise<App> {
+  const config = completeConfig(given, env);
+  const file = config.file;
   const registry = new ProviderRegistry();
-  for (const [index, spec] of providerSpecs(config, file).entries()) {
-    // The OPENAI_* shorthand was parsed with the config; file providers name their variable.
-    const apiKey =
-      spec.name === 'openai' && spec.apiKeyEnv === 'OPENAI_API_KEY' && config.openai.apiKey
-        ? config.openai.apiKey
-        : spec.apiKeyEnv === undefined
-          ? 'none'
-          : env[spec.apiKeyEnv];
+  for (const provider of config.providers) {
+    const { spec, apiKey } = provider;
     if (!apiKey) {
       log.warn({ provider: spec.name, apiKeyEnv: spec.apiKeyEnv }, 'provider skipped: its API key variable is not set');
       continue;
@@ -75,7 +75,7 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
       if (isDnsMiss(err)) return undefined;
       throw err;
     });
-    if (refused) throw baseUrlRefused(config, file, index, refused);
+    if (refused) throw providerProblem(provider, refused);
     registry.register(createProvider(spec, apiKey, config.upstream));
   }
   let simulator: Simulator | undefined;
@@ -132,7 +132,7 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
   const tracer = await createTracer(config.tracing);
   const statsSource = options.clusterWorker ? new ClusterStats(stats, log, metrics?.registry) : undefined;
   const server = new GatewayServer({ config, engine, stats, statsSource, log, keys, metrics, tracer });
-  if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see README, API keys)');
+  if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see docs/access-and-limits.md)');
   let port: number;
   let metricsServer: MetricsServer | undefined;
   try {
@@ -192,34 +192,6 @@ function isDnsMiss(err: unknown): boolean {
 /** Every served catalog model's breaker, read at each scrape. */
 function breakerReadings(catalog: Catalog, engine: Engine): BreakerReading[] {
   return catalog.models.flatMap((m) => (m.servedBy === undefined ? [] : [{ provider: m.servedBy, model: m.id, state: engine.breakerState(m.id) }]));
-}
-
-/** Providers from the file, plus the OPENAI_* environment shorthand unless the file names "openai". */
-function providerSpecs(config: Config, file: FileConfig | undefined): ProviderSpec[] {
-  const specs = [...(file?.providers ?? [])];
-  if (config.openai.apiKey !== undefined && !specs.some((s) => s.name === 'openai')) {
-    const bad = checkProviderUrl(config.openai.baseURL, { allowLinkLocal: false });
-    if (bad) throw new ConfigError([`OPENAI_BASE_URL: ${bad}`]);
-    specs.push({
-      name: 'openai',
-      kind: 'openai',
-      baseURL: config.openai.baseURL,
-      apiKeyEnv: 'OPENAI_API_KEY',
-      timeoutMs: undefined,
-      headers: config.openai.organization ? { 'OpenAI-Organization': config.openai.organization } : {},
-      maxTokensField: undefined,
-      allowLinkLocal: false,
-    });
-  }
-  return specs;
-}
-
-/** A base URL whose host resolves to a refused address: a config error naming where it was set (exit 2). */
-function baseUrlRefused(config: Config, file: FileConfig | undefined, index: number, problem: string): Error {
-  // providerSpecs lists the file's providers first, in file order; after them, the OPENAI_* shorthand.
-  return config.configFile && index < (file?.providers.length ?? 0)
-    ? new ConfigFileError(config.configFile, [`providers[${index}].base_url: ${problem}`])
-    : new ConfigError([`OPENAI_BASE_URL: ${problem}`]);
 }
 
 /** Catalog problems (duplicate names, unknown fallbacks) are configuration errors: exit 2, naming the file. */

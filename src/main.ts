@@ -3,28 +3,28 @@ import { startApp } from './app.js';
 import { clusterProblems } from './cluster/checks.js';
 import { runPrimary } from './cluster/primary.js';
 import { drainWhenPrimaryGoes } from './cluster/worker.js';
-import { ConfigError, loadConfig, loadDotEnv } from './config/config.js';
-import { ConfigFileError, loadConfigFile } from './config/file.js';
+import { ConfigError, loadDotEnv } from './config/config.js';
+import { configProblems, resolveConfig, type ResolvedConfig } from './config/resolve.js';
 import { openLogOutput } from './telemetry/log-destination.js';
 import { createLogger } from './telemetry/logger.js';
 
-function exitOnConfigError(err: unknown): never {
-  if (err instanceof ConfigError || err instanceof ConfigFileError) {
-    const problems = err instanceof ConfigFileError ? err.problems.map((p) => `${err.file}: ${p}`) : err.problems;
-    for (const problem of problems) process.stderr.write(`config error: ${problem}\n`);
-    process.exit(2);
-  }
-  throw err;
+/** A configuration problem: every line on stderr, exit code 2; anything else is rethrown. */
+function exitOnConfigError(err: unknown, beforeExit?: () => void): never {
+  const problems = configProblems(err);
+  if (!problems) throw err;
+  beforeExit?.();
+  for (const problem of problems) process.stderr.write(`config error: ${problem}\n`);
+  process.exit(2);
 }
 
 async function main(): Promise<void> {
   loadDotEnv();
-  let config;
+  let config: ResolvedConfig;
   try {
-    config = loadConfig();
+    config = resolveConfig();
     // Before anything is opened (the log file): what several workers cannot share.
     if (config.workers > 1 && cluster.isPrimary) {
-      const problems = clusterProblems(config, config.configFile ? loadConfigFile(config.configFile) : undefined);
+      const problems = clusterProblems(config, config.file);
       if (problems.length > 0) throw new ConfigError(problems);
     }
   } catch (err) {
@@ -44,13 +44,7 @@ async function main(): Promise<void> {
     }
     app = await startApp(config, log, process.env, { clusterWorker: worker });
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof ConfigFileError) {
-      log.flush();
-      const problems = err instanceof ConfigFileError ? err.problems.map((p) => `${err.file}: ${p}`) : err.problems;
-      for (const problem of problems) process.stderr.write(`config error: ${problem}\n`);
-      process.exit(2);
-    }
-    throw err;
+    exitOnConfigError(err, () => log.flush());
   }
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {

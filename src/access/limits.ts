@@ -3,7 +3,7 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAb
 import type { RateLimitSpec } from '../config/file.js';
 import { OrchestratorError, Reason } from '../domain/errors.js';
 
-/** Requests for all callers together over a window of any length (the seeds' RATE_LIMIT_REQUESTS / RATE_LIMIT_WINDOW). */
+/** Requests for all callers together over a window of any length (RATE_LIMIT_REQUESTS / RATE_LIMIT_WINDOW). */
 export interface WindowLimitSpec {
   readonly requests: number;
   readonly windowSeconds: number;

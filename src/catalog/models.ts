@@ -1,5 +1,5 @@
 /**
- * The built-in catalog: the seeds' models (gpt-4o, gpt-4o-mini, gpt-4-turbo, gpt-3.5-turbo) and
+ * The built-in catalog: the long-standing models (gpt-4o, gpt-4o-mini, gpt-4-turbo, gpt-3.5-turbo) and
  * current OpenAI ones. Prices are US dollars per million tokens, from OpenAI's public price list.
  * A config file (CONFIG_FILE) can add models and providers, or replace this list.
  * Quality scores are our own relative judgement (0..1); latency hints are typical public figures,

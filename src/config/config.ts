@@ -3,53 +3,58 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 /**
- * Every setting and every default lives here. Environment variables keep the seeds' names
- * where the seeds had them (OPENAI_API_KEY, DEFAULT_MODEL, DEFAULT_TIMEOUT, LOG_LEVEL, ...).
+ * Every setting and every default lives here. Environment variables use the names other
+ * orchestrators and the OpenAI tooling already use where one exists (OPENAI_API_KEY,
+ * DEFAULT_MODEL, DEFAULT_TIMEOUT, LOG_LEVEL, ...). Each setting's description for
+ * docs/configuration.md lives beside it in descriptions.ts.
  */
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-/** Python's logging level names, as the seeds' `.env` files write them (LOG_LEVEL=WARNING). */
+/** Python's logging level names, as Python services' `.env` files write them (LOG_LEVEL=WARNING). */
 const PYTHON_LOG_LEVELS: Readonly<Record<string, string>> = { warning: 'warn', critical: 'fatal' };
 
 /**
- * The seeds' names for settings we name differently: each is read when ours is unset, and
- * setting both is an error rather than a silent choice.
+ * Names other orchestrators use for settings we name differently, kept so their `.env` files
+ * work unchanged: each is read when ours is unset, and setting both is an error rather than a
+ * silent choice.
  */
-const SEED_ALIASES: readonly {
-  readonly seed: string;
+export interface CompatAlias {
+  readonly alias: string;
   readonly ours: string;
   readonly convert: (value: string) => string;
   readonly means: string;
-  /** A problem with the value in the seed's own terms, checked before converting. */
+  /** A problem with the value in the alias's own terms, checked before converting. */
   readonly check?: (value: string) => string | undefined;
-}[] = [
-  // The seeds count retries after the first call; we count calls.
+}
+
+export const COMPAT_ALIASES: readonly CompatAlias[] = [
+  // They count retries after the first call; we count calls.
   {
-    seed: 'MAX_RETRIES',
+    alias: 'MAX_RETRIES',
     ours: 'RETRY_MAX_ATTEMPTS',
     convert: (v) => String(Number(v) + 1),
     means: 'retries after the first call',
     check: (v) => (/^\s*\d+\s*$/.test(v) && Number(v) <= 9 ? undefined : 'must be a whole number from 0 to 9'),
   },
-  { seed: 'REQUEST_TIMEOUT', ours: 'DEFAULT_TIMEOUT', convert: (v) => v, means: 'seconds' },
-  { seed: 'MAX_CONCURRENT_REQUESTS', ours: 'BATCH_GLOBAL_CONCURRENCY', convert: (v) => v, means: 'batch items running at once' },
+  { alias: 'REQUEST_TIMEOUT', ours: 'DEFAULT_TIMEOUT', convert: (v) => v, means: 'seconds' },
+  { alias: 'MAX_CONCURRENT_REQUESTS', ours: 'BATCH_GLOBAL_CONCURRENCY', convert: (v) => v, means: 'batch items running at once' },
 ];
 
-/** The environment with the seeds' names mapped to ours; problems name the variable the user set. */
-function withSeedAliases(env: Readonly<Record<string, string | undefined>>): { env: Record<string, string | undefined>; problems: string[] } {
+/** The environment with the compatibility names mapped to ours; problems name the variable the user set. */
+function withCompatAliases(env: Readonly<Record<string, string | undefined>>): { env: Record<string, string | undefined>; problems: string[] } {
   const out: Record<string, string | undefined> = { ...env };
   const problems: string[] = [];
-  for (const { seed, ours, convert, check } of SEED_ALIASES) {
-    const given = emptyAsUndefined(env[seed]);
+  for (const { alias, ours, convert, check } of COMPAT_ALIASES) {
+    const given = emptyAsUndefined(env[alias]);
     if (typeof given !== 'string') continue;
     if (emptyAsUndefined(env[ours]) !== undefined) {
-      problems.push(`${seed}: set either ${seed} or ${ours}, not both (${seed} is the seeds' name for ${ours})`);
+      problems.push(`${alias}: set either ${alias} or ${ours}, not both (${alias} is another name for ${ours})`);
       continue;
     }
     const problem = check?.(given);
     if (problem) {
-      problems.push(`${seed}: ${problem} (got ${JSON.stringify(given)})`);
+      problems.push(`${alias}: ${problem} (got ${JSON.stringify(given)})`);
       continue;
     }
     out[ours] = convert(given);
@@ -65,7 +70,7 @@ const number = (schema: z.ZodNumber, fallback: number) =>
   z.preprocess((v) => emptyAsUndefined(v) ?? fallback, z.coerce.number().pipe(schema));
 const text = () => z.preprocess(emptyAsUndefined, z.string().trim().optional());
 
-const envSchema = z.object({
+export const envSchema = z.object({
   HOST: z.preprocess(emptyAsUndefined, z.string().default('0.0.0.0')),
   /** Processes serving the port (node:cluster); `auto`: one per CPU. */
   WORKERS: z.preprocess(
@@ -81,7 +86,7 @@ const envSchema = z.object({
     },
     z.enum(LOG_LEVELS).default('info'),
   ),
-  /** development, production or testing (the seeds' ENVIRONMENT): a field on every log line and a span resource attribute. */
+  /** development, production or testing: a field on every log line and a span resource attribute. */
   ENVIRONMENT: z.preprocess(
     (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
     z.enum(['development', 'production', 'testing']).optional(),
@@ -147,7 +152,7 @@ const envSchema = z.object({
     (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
     z.enum(['local', 'closed']).default('local'),
   ),
-  /** The seeds' global rate limit: this many requests from all callers together per RATE_LIMIT_WINDOW seconds. */
+  /** A global rate limit: this many requests from all callers together per RATE_LIMIT_WINDOW seconds. */
   RATE_LIMIT_REQUESTS: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).optional()),
   RATE_LIMIT_WINDOW: number(z.number().int().min(1).max(86_400), 60),
   CACHE_TTL_SECONDS: number(z.number().int().min(0), 300),
@@ -279,17 +284,17 @@ export class ConfigError extends Error {
 
 /** Parses the environment once; throws ConfigError listing every problem, one per line. */
 export function loadConfig(given: Readonly<Record<string, string | undefined>> = process.env): Config {
-  const { env, problems: aliasProblems } = withSeedAliases(given);
+  const { env, problems: aliasProblems } = withCompatAliases(given);
   const parsed = envSchema.safeParse(env);
   if (!parsed.success || aliasProblems.length > 0) {
     throw new ConfigError([
       ...aliasProblems,
       ...(parsed.error?.issues ?? []).map((issue) => {
         const ours = issue.path.join('.');
-        // Name what the user wrote: the seed's variable when the value came through an alias.
-        const alias = SEED_ALIASES.find((a) => a.ours === ours && emptyAsUndefined(given[a.seed]) !== undefined);
-        const name = alias ? `${alias.seed} (${alias.means}; our name: ${ours})` : ours;
-        const value = alias ? given[alias.seed] : env[ours];
+        // Name what the user wrote: the alias when the value came through one.
+        const alias = COMPAT_ALIASES.find((a) => a.ours === ours && emptyAsUndefined(given[a.alias]) !== undefined);
+        const name = alias ? `${alias.alias} (${alias.means}; our name: ${ours})` : ours;
+        const value = alias ? given[alias.alias] : env[ours];
         return `${name}: ${issue.message}${value === undefined ? '' : ` (got ${JSON.stringify(value)})`}`;
       }),
     ]);

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { ModelDefinition } from '../catalog/models.js';
-import type { ProfileWeights, RoutingProfileName } from '../engine/routing/profiles.js';
 import { checkProviderUrl } from './ssrf.js';
 
 /**
@@ -123,13 +122,19 @@ export interface ApiKeySpec {
   readonly budgets: { readonly usdPerDay: number | undefined; readonly usdPerMonth: number | undefined };
 }
 
+/** The routing profiles a file may tune: the engine's profile names (the schema refuses any other). */
+export type RoutingProfileKey = 'quality' | 'balanced' | 'speed' | 'budget' | 'long_context';
+
+/** A profile's weights as the file gives them; keys left out keep the engine's defaults. */
+export type ProfileWeightsOverride = Partial<Record<keyof z.infer<typeof weightsSchema>, number>>;
+
 export interface FileConfig {
   readonly access: { readonly apiKeys: readonly ApiKeySpec[]; readonly global: RateLimitSpec };
   readonly providers: readonly ProviderSpec[];
   readonly models: readonly ModelDefinition[];
   readonly includeBuiltinModels: boolean;
   readonly routing: {
-    readonly profiles: Partial<Record<RoutingProfileName, Partial<ProfileWeights>>>;
+    readonly profiles: Partial<Record<RoutingProfileKey, ProfileWeightsOverride>>;
     readonly fallbackDepth: number;
   };
 }

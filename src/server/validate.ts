@@ -38,7 +38,7 @@ const PROFILES: ReadonlyMap<RoutingProfile, RoutingProfileName> = new Map([
 ]);
 
 /**
- * Checks a request the way seed 003 did (at least one message, roles set, content present and
+ * Checks a request (at least one message, roles set, content present and
  * bounded, temperature 0..2, max_tokens >= 1) and collects every violation, so the caller
  * learns everything that is wrong in one round trip.
  */

@@ -3,7 +3,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import { pino } from 'pino';
 
 /**
- * Where log lines go: stdout always, plus an optional file rotated daily as seed 001 describes
+ * Where log lines go: stdout always, plus an optional file rotated daily
  * (active file `logs/app.log`; at local midnight it is renamed `logs/app-YYYY-MM-DD.log` after
  * the day it holds, and a new `app.log` starts).
  *

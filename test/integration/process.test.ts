@@ -185,7 +185,7 @@ describe('.env in the working directory', () => {
   it('is loaded, and a variable set in the real environment wins over it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmo-dotenv-'));
     // DEFAULT_TEMPERATURE=9 is invalid: if the file won over the environment, start-up would fail.
-    // ENVIRONMENT as the seeds' .env files set it: a field on every log line.
+    // ENVIRONMENT as .env files set it: a field on every log line.
     writeFileSync(join(dir, '.env'), 'DEFAULT_MODEL=gpt-4o-mini\nDEFAULT_TEMPERATURE=9\nENVIRONMENT=production\n');
     try {
       await withMain(

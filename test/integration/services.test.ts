@@ -60,7 +60,7 @@ describe('ModelService.ListModels', () => {
   });
   afterAll(async () => h.close());
 
-  it('lists the seed and current OpenAI models with limits and prices', async () => {
+  it('lists the long-standing and current OpenAI models with limits and prices', async () => {
     const { response } = await callUnary(h.clients.models.listModels.bind(h.clients.models), { provider: '', availableOnly: false });
     const ids = response.models.map((m) => m.id);
     for (const id of ['gpt-4o', 'gpt-4o-mini', 'gpt-4-turbo', 'gpt-3.5-turbo', 'gpt-4.1', 'gpt-5']) expect(ids).toContain(id);

@@ -198,7 +198,7 @@ describe('budgets with Redis down', () => {
   });
 });
 
-describe('the seeds’ global request window (RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW)', () => {
+describe('the global request window (RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW)', () => {
   it('admits exactly that many requests from all callers together, then refuses naming the window, then admits again', async () => {
     const limits = new RateLimits({ redis: undefined, failurePolicy: 'local' }, NO_LIMITS, [], { requests: 3, windowSeconds: 1 });
     await limits.admit('a', 10);

@@ -11,7 +11,7 @@ function problemsOf(env: Record<string, string>): readonly string[] {
   throw new Error('expected a ConfigError');
 }
 
-describe('environment variables under the seeds’ names', () => {
+describe('environment variables under the names other orchestrators use (COMPAT_ALIASES)', () => {
   it('reads MAX_RETRIES as retries after the first call', () => {
     expect(loadConfig({ MAX_RETRIES: '3' }).resilience.retry.maxAttempts).toBe(4);
     expect(loadConfig({ MAX_RETRIES: '0' }).resilience.retry.maxAttempts).toBe(1);
@@ -24,13 +24,13 @@ describe('environment variables under the seeds’ names', () => {
     expect(config.batch.globalConcurrency).toBe(10);
   });
 
-  it('refuses a seed name and ours set together, naming both', () => {
+  it('refuses a compatibility name and ours set together, naming both', () => {
     expect(problemsOf({ MAX_RETRIES: '2', RETRY_MAX_ATTEMPTS: '3' })).toEqual([
-      'MAX_RETRIES: set either MAX_RETRIES or RETRY_MAX_ATTEMPTS, not both (MAX_RETRIES is the seeds\' name for RETRY_MAX_ATTEMPTS)',
+      'MAX_RETRIES: set either MAX_RETRIES or RETRY_MAX_ATTEMPTS, not both (MAX_RETRIES is another name for RETRY_MAX_ATTEMPTS)',
     ]);
   });
 
-  it('names the seed variable the user set when its value is invalid', () => {
+  it('names the compatibility variable the user set when its value is invalid', () => {
     expect(problemsOf({ MAX_RETRIES: 'many' })).toEqual(['MAX_RETRIES: must be a whole number from 0 to 9 (got "many")']);
     expect(problemsOf({ MAX_RETRIES: '10' })).toEqual(['MAX_RETRIES: must be a whole number from 0 to 9 (got "10")']);
     expect(problemsOf({ MAX_RETRIES: '1e1' })).toEqual(['MAX_RETRIES: must be a whole number from 0 to 9 (got "1e1")']);
@@ -58,7 +58,7 @@ describe('breaker settings', () => {
   });
 });
 
-describe('the seeds’ rate limit variables', () => {
+describe('the global rate limit variables', () => {
   it('read RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW seconds (60 by default); unset means no such limit', () => {
     expect(loadConfig({ RATE_LIMIT_REQUESTS: '10' }).globalRequestWindow).toEqual({ requests: 10, windowSeconds: 60 });
     expect(loadConfig({ RATE_LIMIT_REQUESTS: '5', RATE_LIMIT_WINDOW: '10' }).globalRequestWindow).toEqual({ requests: 5, windowSeconds: 10 });

@@ -11,8 +11,8 @@ export async function answerChat(engine: Engine, limits: ValidationLimits, req: 
   const input = v.conversation(req);
   const model = v.model(req.model);
   const route = v.route(req.route, req.model);
+  const cache = cachePolicyOf(req.cache, v);
   v.check();
-  const cache = cachePolicyOf(req.cache);
   if (route) {
     await engine.prepareRouting();
     const answer = await engine.chatRouted(route, input, ctx);
@@ -31,6 +31,9 @@ const MODES: ReadonlyMap<CacheMode, CachePolicy['mode']> = new Map([
   [CacheMode.CACHE_MODE_BYPASS, 'bypass'],
 ]);
 
-function cachePolicyOf(options: CacheOptions | undefined): CachePolicy {
-  return { mode: MODES.get(options?.mode ?? CacheMode.CACHE_MODE_UNSPECIFIED) ?? 'auto', allowStale: options?.allowStale ?? false };
+/** An unknown mode is refused like an unknown role or profile, not read as the default. */
+function cachePolicyOf(options: CacheOptions | undefined, v: RequestValidator): CachePolicy {
+  const mode = MODES.get(options?.mode ?? CacheMode.CACHE_MODE_UNSPECIFIED);
+  if (!mode) v.add('cache.mode', 'must be CACHE_MODE_UNSPECIFIED, CACHE_MODE_USE or CACHE_MODE_BYPASS');
+  return { mode: mode ?? 'auto', allowStale: options?.allowStale ?? false };
 }

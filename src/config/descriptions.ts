@@ -1,0 +1,85 @@
+import type { EnvName } from './schema-info.js';
+
+/**
+ * What each environment variable means, for docs/configuration.md (scripts/config-docs.ts writes
+ * the table from these, the schema's defaults and its allowed values). A setting added to the
+ * schema without a line here fails test/unit/docs-config.test.ts. Links are relative to docs/.
+ */
+export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
+  HOST: 'Address to bind.',
+  WORKERS:
+    'Processes serving the port (`node:cluster`), 1–64, or `auto` (one per CPU the process may run on; a container\'s CPU quota is not seen, so set a number there). See [Several workers](operations.md#several-workers-on-one-machine-workers).',
+  PORT: 'gRPC port; `0` picks a free one (logged).',
+  LOG_LEVEL:
+    'Any case; Python\'s `WARNING` and `CRITICAL` mean `warn` and `fatal`. JSON lines on stdout, one per call.',
+  ENVIRONMENT:
+    'An `environment` field on every log line and the `deployment.environment.name` attribute of exported spans.',
+  OPENAI_API_KEY: 'Enables provider `openai` (built-in catalog) unless the config file declares `openai` itself.',
+  OPENAI_BASE_URL: 'Any OpenAI-compatible endpoint (http/https, SSRF-checked). Used only with a key.',
+  OPENAI_ORGANIZATION: 'OpenAI organization id.',
+  SIMULATOR:
+    '`auto`: the embedded simulator when no real provider is configured. `on`: also next to real providers, for models whose provider is not configured. `off`: never.',
+  SIMULATOR_LATENCY_SCALE: 'Multiplies simulated time to first token and token delays (0–100); `0`: as fast as possible.',
+  SIMULATOR_PORT: 'Simulator port on 127.0.0.1; `0`: a free one (logged). Pin it to script faults (`$SIM` in [calling.md](calling.md)).',
+  DEFAULT_MODEL: 'For requests with an empty `model` (and no route); must be in the catalog.',
+  DEFAULT_TEMPERATURE: '0–2.',
+  DEFAULT_MAX_TOKENS: 'When `max_tokens` is unset; capped at each model\'s output limit. Also routing\'s answer length.',
+  DEFAULT_TIMEOUT: 'Seconds; the deadline of calls that arrive without one.',
+  FALLBACK_DEFAULT_MESSAGE: 'Fallback\'s answer when every model failed.',
+  MAX_CONTENT_CHARS: 'Longest `prompt` or message `content`.',
+  RETRY_MAX_ATTEMPTS: 'Calls per model per request, the first included (1–10); `1`: no retries.',
+  RETRY_INITIAL_BACKOFF_MS: 'Retry n waits a random time in [0, this·2ⁿ⁻¹) ms (full jitter)…',
+  RETRY_MAX_BACKOFF_MS: '…with this·2ⁿ⁻¹ capped here. An upstream `Retry-After` replaces the wait.',
+  RETRY_BUDGET_MAX_TOKENS: 'Retry throttling per provider (gRFC A6): bucket size (1–1000)…',
+  RETRY_BUDGET_TOKEN_RATIO: '…−1 per retryable failure, +ratio per success (0.001–1); retries only while above half.',
+  BREAKER_CONSECUTIVE_FAILURES: 'Consecutive failures that open a model\'s circuit breaker.',
+  BREAKER_FAILURE_RATE: 'Failure rate over the window that also opens it; `0` or `1` disables this rule.',
+  BREAKER_SAMPLING_WINDOW_MS: 'That window (≥ 1000).',
+  BREAKER_MIN_RPS: 'Requests per second a model needs before the rate rule applies (> 0).',
+  BREAKER_HALF_OPEN_AFTER_MS: 'Open breaker cool-down; then one probe call decides.',
+  ATTEMPT_TIMEOUT_MS: 'Budget of one unary upstream call; `0`: the call\'s deadline only.',
+  STREAM_FIRST_TOKEN_TIMEOUT_MS: 'Give up on a streaming model with no token by then (`0`: never).',
+  STREAM_INTER_TOKEN_TIMEOUT_MS: 'Give up on a streaming model silent this long between tokens (`0`: never).',
+  SHUTDOWN_GRACE_MS: 'Time in-flight calls get after SIGTERM/SIGINT (after `DRAIN_DELAY_MS`).',
+  DRAIN_DELAY_MS:
+    'After SIGTERM/SIGINT, health is NOT_SERVING at once but calls are still accepted this long; then new calls get UNAVAILABLE `DRAINING`. See [Drain](operations.md#drain-and-shutdown).',
+  GRPC_KEEPALIVE_TIME_MS: 'The server pings each connection this often (gRFC A8; grpc-js `grpc.keepalive_time_ms`); `0`: grpc-js default, no pings.',
+  GRPC_KEEPALIVE_TIMEOUT_MS: 'A ping not answered within this closes the connection (`grpc.keepalive_timeout_ms`); `0`: grpc-js default, 20000.',
+  GRPC_MAX_CONNECTION_AGE_MS:
+    'Connections older than this get a GOAWAY, so clients reconnect and spread over replicas (gRFC A9; `grpc.max_connection_age_ms`); `0`: no limit.',
+  GRPC_MAX_CONNECTION_AGE_GRACE_MS:
+    'After that GOAWAY, calls still open on the connection get this long before it is closed (`grpc.max_connection_age_grace_ms`); `0`: no limit.',
+  GRPC_MAX_SEND_MESSAGE_BYTES: 'Largest response message (`grpc.max_send_message_length`); `0`: no limit (grpc-js default).',
+  CONFIG_FILE:
+    'Providers, models, routing and access control file (YAML, or JSON when named `.json`); see [The config file](#the-config-file) and [API keys](access-and-limits.md#api-keys).',
+  BATCH_MAX_ITEMS: 'Most items in one Batch (1–10000).',
+  BATCH_DEFAULT_CONCURRENCY: 'A batch\'s items running at once when `concurrency` is unset.',
+  BATCH_MAX_CONCURRENCY: 'Largest `concurrency` a batch may ask for.',
+  BATCH_GLOBAL_CONCURRENCY: 'Batch items running at once over all batches; interactive calls never wait for these slots.',
+  REDIS_URL:
+    '`redis://` or `rediss://` (a password in the URL is redacted in logs); shares rate limits, budgets and the response cache between replicas. See [Several replicas](operations.md#several-replicas-with-redis).',
+  REDIS_FAILURE_POLICY:
+    'Redis unreachable: `local` (keep serving; each replica enforces limits and budgets alone) or `closed` (calls that need a limit or budget check get UNAVAILABLE `SHARED_STATE_UNAVAILABLE`).',
+  RATE_LIMIT_REQUESTS:
+    'Requests from all callers together per `RATE_LIMIT_WINDOW`, shared through Redis like the other limits. See [Rate limits](access-and-limits.md#rate-limits).',
+  RATE_LIMIT_WINDOW: 'That window, in seconds (1–86400).',
+  CACHE_TTL_SECONDS: 'How long a cached answer is served fresh.',
+  CACHE_STALE_TTL_SECONDS: 'How long after storing an answer it is kept, for the stale offline fallback (`allow_stale`).',
+  CACHE_MAX_ENTRIES: 'In-memory cache size (without Redis).',
+  MAX_MESSAGE_BYTES: 'Largest request message (≥ 1024); bigger ones get RESOURCE_EXHAUSTED before any handler runs.',
+  TLS_CERT_FILE: 'PEM certificate chain: serve TLS (set `TLS_KEY_FILE` too, or neither). See [TLS and mTLS](access-and-limits.md#tls-and-mtls).',
+  TLS_KEY_FILE: 'PEM private key of `TLS_CERT_FILE`.',
+  TLS_CLIENT_CA_FILE: 'With TLS: require client certificates signed by this CA (mTLS).',
+  LOG_FILE: 'Also write the log lines to this file (e.g. `logs/app.log`), rolled daily; see [Logs](operations.md#logs).',
+  LOG_ROTATE: '`daily`: roll `LOG_FILE` at local midnight (UTC in the container) to `app-YYYY-MM-DD.log`; `off`: one growing file.',
+  LOG_RETENTION_DAYS: 'Rolled files kept; `0` keeps them all.',
+  METRICS: '`off` disables the Prometheus endpoint.',
+  UPSTREAM_MAX_BODY_BYTES:
+    'Largest upstream response body read whole (JSON answers, error bodies); past it the connection is closed and the attempt fails with `UPSTREAM_MALFORMED_RESPONSE`. See [security.md](security.md).',
+  UPSTREAM_MAX_EVENT_BYTES: 'Largest single server-sent event from an upstream stream; past it the stream is cut and the attempt fails the same way.',
+  METRICS_HOST: 'Address of the `/metrics` HTTP server.',
+  METRICS_PORT: 'Its port; `0` picks a free one (logged).',
+  OTEL_EXPORTER_OTLP_ENDPOINT:
+    'OTLP/HTTP collector (e.g. `http://otel-collector:4318`): export a span per call and per upstream attempt. Unset: no OpenTelemetry code is loaded.',
+  OTEL_SERVICE_NAME: '`service.name` of those spans.',
+};
