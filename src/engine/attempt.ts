@@ -54,6 +54,8 @@ export interface OpenedStream {
   readonly provider: string;
   readonly first: ProviderStreamEvent;
   readonly rest: AsyncGenerator<ProviderStreamEvent>;
+  /** Settles once the breaker has judged the stream (after `rest` ended), so a closed stream's verdict is in before the next call. */
+  readonly judged: Promise<void>;
 }
 
 export type OpenStreamResult =
@@ -72,6 +74,8 @@ interface TryInfo {
 interface Guarded<T> {
   readonly value: T;
   readonly outcome?: Promise<void>;
+  /** Told when the breaker has recorded the outcome. */
+  readonly judged?: () => void;
 }
 
 type OnRecord = (record: AttemptRecord) => void;
@@ -142,10 +146,14 @@ export class AttemptRunner {
         });
         // Only the breaker awaits it, and only once the stream opened.
         outcome.catch(() => undefined);
+        let markJudged: () => void = () => undefined;
+        const judged = new Promise<void>((resolve) => {
+          markJudged = resolve;
+        });
         const rest = this.streamOnce({ spec, provider, info, onRecord: record, onEnd: (error) => settle(error) });
         const first = await rest.next();
         if (first.done) throw new Error(`provider stream for ${spec.model.id} ended without an event`);
-        return { value: { model: spec.model, provider: provider.name, first: first.value, rest }, outcome };
+        return { value: { model: spec.model, provider: provider.name, first: first.value, rest, judged }, outcome, judged: markJudged };
       });
       return { ok: true, stream };
     } catch (err) {
@@ -381,14 +389,17 @@ function endpointOf(provider: Provider, model: CatalogModel): string {
 function throughBreaker<T>(breaker: CircuitBreakerPolicy, start: () => Promise<Guarded<T>>): Promise<T> {
   if (breaker.state === CircuitState.HalfOpen) return Promise.reject(new BrokenCircuitError());
   return new Promise<T>((resolve, reject) => {
+    let judged: (() => void) | undefined;
     breaker
       .execute(async () => {
-        const { value, outcome } = await start();
-        resolve(value);
-        await outcome;
+        const guarded = await start();
+        judged = guarded.judged;
+        resolve(guarded.value);
+        await guarded.outcome;
       })
       // After `resolve` this changes nothing: the stream's own failure reaches its consumer.
-      .catch(reject);
+      .catch(reject)
+      .finally(() => judged?.());
   });
 }
 

@@ -2,7 +2,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { ResilienceConfig } from '../config/config.js';
 import { bulkhead, type BulkheadPolicy } from 'cockatiel';
 import { Admission } from './admission.js';
-import type { FallbackAnswer } from './answer.js';
+import type { Answer, FallbackAnswer } from './answer.js';
 import { AttemptRunner } from './attempt.js';
 import { Planner } from './plan.js';
 import type { AccessControl, AnswerCache, EngineTelemetry, ProviderLookup } from './ports.js';
@@ -23,10 +23,10 @@ import { DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName }
 import { Router, type RouteDecision } from './routing/router.js';
 import { runBatch, type BatchEvent } from './strategies/batch.js';
 import { answerThroughCache } from './strategies/cached.js';
-import { runFallbackChain } from './strategies/fallback.js';
-import { raceModels } from './strategies/race.js';
+import { fallbackStream, runFallbackChain } from './strategies/fallback.js';
+import { raceModels, raceStream } from './strategies/race.js';
 import { runSingle } from './strategies/single.js';
-import { streamWithStrategy, type EngineStreamEvent } from './strategies/stream.js';
+import { relayStream, type EngineStreamEvent, type PreparedStream } from './strategies/stream.js';
 
 export interface EngineOptions {
   readonly catalog: Catalog;
@@ -127,32 +127,34 @@ export class Engine {
 
   /**
    * StreamChat. Planning and admission run on the first pull, so every refusal comes before
-   * any event; the admission is released when the stream ends, however it ends.
+   * any event; the relay releases the admission when the stream ends, however it ends.
    */
-  async *stream(req: StreamCall): AsyncGenerator<EngineStreamEvent> {
+  stream(req: StreamCall): AsyncGenerator<EngineStreamEvent> {
+    return relayStream(this.deps, () => this.prepareStream(req));
+  }
+
+  private async prepareStream(req: StreamCall): Promise<PreparedStream> {
     const { target, input, ctx } = req;
     const routed = target.route ? await this.planner.routeChain(target.route, input, ctx, true) : undefined;
-    const refs = routed ? routed.chain : target.mode === 'single' ? [req.model] : this.planner.expand(req.model, target.models, ctx);
-    const plan = this.planner.plan(refs, input, { capMaxTokens: target.mode === 'fallback' });
+    const mode = routed ? 'fallback' : target.mode;
+    const refs = routed ? routed.chain : mode === 'single' ? [req.model] : this.planner.expand(req.model, target.models, ctx);
+    const plan = this.planner.plan(refs, input, { capMaxTokens: mode === 'fallback' });
     const { resilience } = this.options;
+    const timeouts = {
+      firstTokenTimeoutMs: target.firstTokenTimeoutMs ?? resilience.firstTokenTimeoutMs,
+      interTokenTimeoutMs: target.interTokenTimeoutMs ?? resilience.interTokenTimeoutMs,
+    };
     const admitted = await this.admission.admit(ctx, plan);
-    try {
-      yield* streamWithStrategy(
-        this.deps,
-        plan,
-        {
-          mode: routed ? 'fallback' : target.mode,
-          hedgeDelayMs: target.hedgeDelayMs ?? 0,
-          restartOnFailure: target.restartOnFailure,
-          firstTokenTimeoutMs: target.firstTokenTimeoutMs ?? resilience.firstTokenTimeoutMs,
-          interTokenTimeoutMs: target.interTokenTimeoutMs ?? resilience.interTokenTimeoutMs,
-          decision: routed?.decision,
-        },
-        admitted.ctx,
-      );
-    } finally {
-      admitted.release();
-    }
+    return {
+      ctx: admitted.ctx,
+      policy: (onRecord) =>
+        mode === 'race'
+          ? raceStream(this.deps, plan, { hedgeDelayMs: target.hedgeDelayMs ?? 0, ...timeouts }, admitted.ctx, onRecord)
+          : fallbackStream(this.deps, plan, timeouts, admitted.ctx, onRecord),
+      restartOnFailure: target.restartOnFailure,
+      decision: routed?.decision,
+      release: admitted.release,
+    };
   }
 
   async race(req: RaceCall): Promise<ChatAnswer> {
@@ -169,7 +171,7 @@ export class Engine {
   }
 
   /** Each item runs its own call (usually `chat`); items share this batch's and the process's slots. */
-  batch(req: BatchCall): AsyncGenerator<BatchEvent> {
+  batch<A extends Answer>(req: BatchCall<A>): AsyncGenerator<BatchEvent<A>> {
     return runBatch(req.items, { concurrency: req.concurrency, global: this.batchBulkhead }, req.ctx);
   }
 }

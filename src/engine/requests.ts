@@ -91,8 +91,8 @@ export interface FallbackCall extends FallbackTarget {
   readonly ctx: CallContext;
 }
 
-export interface BatchCall {
-  readonly items: readonly BatchWork[];
+export interface BatchCall<A extends Answer = Answer> {
+  readonly items: readonly BatchWork<A>[];
   /** Items of this batch running at once. */
   readonly concurrency: number;
   readonly ctx: CallContext;

@@ -195,6 +195,36 @@ describe('Engine.fallback', () => {
     expect(Date.now() - started).toBeLessThan(600);
   });
 
+  it('splits the deadline among the links the same way for a unary answer and a stream', async () => {
+    const shares: { shape: string; latencies: number[]; reasons: (string | undefined)[] }[] = [];
+    for (const shape of ['unary', 'stream'] as const) {
+      const { engine, provider } = engineFixture();
+      provider.script('gpt-4o', { kind: 'hang' });
+      provider.script('gpt-4o-mini', { kind: 'hang' });
+      provider.script('gpt-3.5-turbo', { kind: 'answer', content: 'last' });
+      const models = ['gpt-4o', 'gpt-4o-mini', 'gpt-3.5-turbo'];
+      const ctx = context({ timeoutMs: 600 });
+      let attempts: readonly { latencyMs: number; error?: { reason: string } | undefined }[] = [];
+      if (shape === 'unary') {
+        attempts = (await engine.fallback({ model: ref(''), ...target(models), input: input(), ctx })).attempts;
+      } else {
+        const stream = { ...SINGLE, mode: 'fallback' as const, models: models.map((name, i) => ref(name, `models[${i}]`)) };
+        for await (const event of engine.stream({ model: ref(''), target: stream, input: input(), ctx })) {
+          if (event.type === 'completed') attempts = event.attempts;
+        }
+      }
+      shares.push({ shape, latencies: attempts.map((a) => a.latencyMs), reasons: attempts.map((a) => a.error?.reason) });
+    }
+    for (const { latencies, reasons } of shares) {
+      // 600 ms over three links: the first gets a third (200 ms), the second half of what is left.
+      expect(latencies[0]).toBeGreaterThan(150);
+      expect(latencies[0]).toBeLessThan(260);
+      expect(latencies[1]).toBeGreaterThan(150);
+      expect(latencies[1]).toBeLessThan(260);
+      expect(reasons).toEqual([Reason.UPSTREAM_TIMEOUT, Reason.UPSTREAM_TIMEOUT, undefined]);
+    }
+  });
+
   it('serves the default message when every link fails', async () => {
     const { engine, provider, stats } = engineFixture({ fallbackMessage: 'sorry' });
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('a') });

@@ -12,14 +12,18 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
   return {
     chat: unary(deps, async (req, ctx) => answerChat(engine, limits, req, ctx)),
 
-    streamChat: serverStream(deps, async function* (req, ctx) {
-      const v = new RequestValidator(limits);
-      const input = v.conversation(req);
-      const model = v.model(req.model);
-      const target = streamTarget(v, req);
-      v.check();
-      for await (const event of engine.stream({ model, target, input, ctx })) yield encodeStreamEvent(event, ctx.requestId);
-    }),
+    streamChat: serverStream(
+      deps,
+      (req: StreamChatRequest, ctx) => {
+        const v = new RequestValidator(limits);
+        const input = v.conversation(req);
+        const model = v.model(req.model);
+        const target = streamTarget(v, req);
+        v.check();
+        return engine.stream({ model, target, input, ctx });
+      },
+      (event, ctx) => encodeStreamEvent(event, ctx.requestId),
+    ),
 
     race: unary(deps, async (req, ctx) => {
       const v = new RequestValidator(limits);
@@ -56,7 +60,7 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
       };
     }),
 
-    batch: serverStream(deps, batchHandler(engine, limits)),
+    batch: batchHandler(deps, engine, limits),
   };
 }
 
