@@ -4,7 +4,7 @@ import { BUILTIN_MODELS } from './catalog/models.js';
 import { ConfigError, type Config } from './config/config.js';
 import { ConfigFileError, loadConfigFile, type FileConfig, type ProviderSpec } from './config/file.js';
 import { checkProviderUrl, checkResolvedHost } from './config/ssrf.js';
-import { Engine, DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName } from './engine/index.js';
+import { Engine, EventBus, DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName } from './engine/index.js';
 import { createProvider } from './providers/factory.js';
 import { AnthropicProvider } from './providers/anthropic.js';
 import { OpenAIProvider } from './providers/openai.js';
@@ -14,7 +14,6 @@ import { GatewayServer } from './server/server.js';
 import { StatsStore } from './telemetry/stats.js';
 import { Metrics, type BreakerReading } from './telemetry/metrics.js';
 import { startMetricsServer, type MetricsServer } from './telemetry/metrics-server.js';
-import { TeeTelemetry } from './telemetry/tee.js';
 import { createTracer } from './telemetry/tracing.js';
 import { AccessController } from './access/controller.js';
 import { Budgets } from './access/budgets.js';
@@ -116,7 +115,7 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
     cache,
     catalog,
     providers: registry,
-    telemetry: metrics ? new TeeTelemetry(stats, metrics) : stats,
+    events: metrics ? new EventBus(stats.on, metrics.on) : new EventBus(stats.on),
     defaults: {
       model: config.defaults.model,
       maxTokens: config.defaults.maxTokens,

@@ -3,7 +3,7 @@ import { estimatePromptTokens } from '../domain/chat.js';
 import { OrchestratorError } from '../domain/errors.js';
 import { maxTokensFor, type Plan } from './answer.js';
 import type { CallContext } from './context.js';
-import type { AccessControl } from './ports.js';
+import type { AccessControl, UpstreamObserver } from './ports.js';
 
 /** An admitted call: its context charges usage to the ticket; `release` settles it, once. */
 export interface Admitted {
@@ -35,7 +35,7 @@ export class Admission {
     }
     let released = false;
     return {
-      ctx: { ...ctx, onUsage: chain(ctx.onUsage, (r) => ticket.record(r)) },
+      ctx: { ...ctx, upstream: charging(ctx.upstream, (r) => ticket.record(r)) },
       release: () => {
         if (released) return;
         released = true;
@@ -54,6 +54,20 @@ export class Admission {
   }
 }
 
-function chain(first: ((r: AttemptRecord) => void) | undefined, second: (r: AttemptRecord) => void): (r: AttemptRecord) => void {
-  return first ? (r) => (first(r), second(r)) : second;
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** The call's upstream observer, also charging each ended request's usage to the ticket. */
+function charging(inner: UpstreamObserver | undefined, charge: (record: AttemptRecord) => void): UpstreamObserver {
+  return {
+    requestStarted: (attempt) => {
+      const request = inner?.requestStarted(attempt);
+      return {
+        headers: request?.headers ?? NO_HEADERS,
+        ended: (record) => {
+          charge(record);
+          request?.ended(record);
+        },
+      };
+    },
+  };
 }

@@ -5,7 +5,8 @@ import type { AttemptOutcome, AttemptRecord, ChatMessage, TokenUsage } from '../
 import { estimateUsage, ZERO_USAGE } from '../domain/chat.js';
 import { OrchestratorError, Reason } from '../domain/errors.js';
 import type { Provider, ProviderCompletion, ProviderStreamEvent } from '../providers/types.js';
-import type { EngineTelemetry, ProviderLookup, UpstreamObserver, UpstreamRequest } from './ports.js';
+import type { EventSink } from './events.js';
+import type { ProviderLookup, UpstreamObserver, UpstreamRequest } from './ports.js';
 import { UpstreamAwareBackoff } from './resilience/backoff.js';
 import type { BreakerRegistry, BreakerState } from './resilience/breakers.js';
 import { isRetryable } from './resilience/failures.js';
@@ -27,9 +28,7 @@ export interface AttemptSpec {
   /** Streams only: give up on a model silent this long before its first token / between tokens (0: never). */
   readonly firstTokenTimeoutMs?: number;
   readonly interTokenTimeoutMs?: number;
-  /** The call's usage accounting (CallContext.onUsage). */
-  readonly onUsage?: ((record: AttemptRecord) => void) | undefined;
-  /** The call's upstream observer (CallContext.upstream): trace headers, upstream time. */
+  /** The call's upstream observer (CallContext.upstream): trace headers, upstream time, usage charged to limits. */
   readonly upstream?: UpstreamObserver | undefined;
 }
 
@@ -82,12 +81,11 @@ type OnRecord = (record: AttemptRecord) => void;
 
 export interface AttemptRunnerOptions {
   readonly providers: ProviderLookup;
-  readonly telemetry: EngineTelemetry;
+  /** Told about every attempt once, as it ends: stats, metrics, routing's live statistics. */
+  readonly events: EventSink;
   readonly breakers: BreakerRegistry;
   readonly budgets: RetryBudgets;
   readonly retry: RetryOptions;
-  /** Also told about every attempt (routing's live statistics). */
-  readonly onAttempt?: (record: AttemptRecord) => void;
 }
 
 /**
@@ -207,7 +205,7 @@ export class AttemptRunner {
     // the upstream error (and its RetryInfo) instead of sleeping into DEADLINE_EXCEEDED.
     if (remaining <= 0 || backoff.plan(err) >= remaining) return false;
     if (!budget.canRetry()) {
-      this.options.telemetry.recordRetryThrottled();
+      this.options.events.emit({ type: 'retry_throttled' });
       return false;
     }
     return true;
@@ -339,8 +337,7 @@ export class AttemptRunner {
       retry,
       backoffMs: 0,
     };
-    this.options.telemetry.recordAttempt(record);
-    this.options.onAttempt?.(record);
+    this.options.events.emit({ type: 'attempt', record });
     return record;
   }
 
@@ -368,9 +365,8 @@ export class AttemptRunner {
       retry: info.retry,
       backoffMs: info.backoffMs,
     };
-    this.options.telemetry.recordAttempt(record);
-    this.options.onAttempt?.(record);
-    spec.onUsage?.(record);
+    // Once for the process (events), once for the call (its upstream request).
+    this.options.events.emit({ type: 'attempt', record });
     options.upstream?.ended(record);
     return record;
   }

@@ -5,7 +5,8 @@ import { Admission } from './admission.js';
 import type { Answer, FallbackAnswer } from './answer.js';
 import { AttemptRunner } from './attempt.js';
 import { Planner } from './plan.js';
-import type { AccessControl, AnswerCache, EngineTelemetry, ProviderLookup } from './ports.js';
+import { EventBus, type EventSink } from './events.js';
+import type { AccessControl, AnswerCache, ProviderLookup } from './ports.js';
 import {
   DEFAULT_CACHE_POLICY,
   type BatchCall,
@@ -31,7 +32,8 @@ import { relayStream, type EngineStreamEvent, type PreparedStream } from './stra
 export interface EngineOptions {
   readonly catalog: Catalog;
   readonly providers: ProviderLookup;
-  readonly telemetry: EngineTelemetry;
+  /** Where the engine reports what happened; subscribe listeners (stats, metrics) to it. Default: a bus of its own. */
+  readonly events?: EventBus | undefined;
   readonly defaults: {
     readonly model: string;
     readonly maxTokens: number;
@@ -57,23 +59,29 @@ export interface EngineOptions {
  * planned (plan.ts), admitted (admission.ts) and handed to a strategy. Knows nothing of gRPC.
  */
 export class Engine {
-  private readonly deps: { runner: AttemptRunner; telemetry: EngineTelemetry; onModelTimeToFirstToken: (model: string, ms: number) => void };
+  /** Every fact the engine reports (attempts, race wins, fallbacks, ...): subscribe to listen. */
+  readonly events: EventBus;
+  private readonly deps: { runner: AttemptRunner; events: EventSink; onModelTimeToFirstToken: (model: string, ms: number) => void };
   private readonly planner: Planner;
   private readonly admission: Admission;
   private readonly batchBulkhead: BulkheadPolicy;
 
   constructor(private readonly options: EngineOptions) {
-    const { resilience, telemetry } = options;
+    const { resilience } = options;
+    const events = options.events ?? new EventBus();
+    this.events = events;
     const live = new LiveModelStats((id) => options.catalog.find(id));
+    events.subscribe((event) => {
+      if (event.type === 'attempt') live.recordAttempt(event.record);
+    });
     const runner = new AttemptRunner({
       providers: options.providers,
-      telemetry,
-      onAttempt: (record) => live.recordAttempt(record),
+      events,
       breakers: new BreakerRegistry(resilience.breaker),
       budgets: new RetryBudgets({ maxTokens: resilience.retry.budgetMaxTokens, tokenRatio: resilience.retry.budgetTokenRatio }),
       retry: resilience.retry,
     });
-    this.deps = { runner, telemetry, onModelTimeToFirstToken: (model, ms) => live.recordTimeToFirstToken(model, ms) };
+    this.deps = { runner, events, onModelTimeToFirstToken: (model, ms) => live.recordTimeToFirstToken(model, ms) };
     const router = new Router({
       catalog: options.catalog,
       live,
@@ -87,9 +95,9 @@ export class Engine {
       defaults: options.defaults,
       attemptTimeoutMs: resilience.attemptTimeoutMs,
       fallbackDepth: options.routing?.fallbackDepth ?? 3,
-      onRouted: (profile, model) => telemetry.recordRoutingDecision(profile, model),
+      onRouted: (profile, model) => events.emit({ type: 'routed', profile, model }),
     });
-    this.admission = new Admission(options.access, (reason) => telemetry.recordAccessRejection(reason));
+    this.admission = new Admission(options.access, (reason) => events.emit({ type: 'access_rejected', reason }));
     this.batchBulkhead = bulkhead(options.batch.globalConcurrency, Number.MAX_SAFE_INTEGER);
   }
 
@@ -121,7 +129,7 @@ export class Engine {
     }
     const plan = this.planner.plan([req.model], input);
     return this.admission.run(ctx, plan, (admitted) =>
-      answerThroughCache({ cache: this.options.cache, telemetry: this.deps.telemetry }, plan, req.cache ?? DEFAULT_CACHE_POLICY, ctx, () => runSingle(this.deps.runner, plan, admitted)),
+      answerThroughCache({ cache: this.options.cache, events: this.events }, plan, req.cache ?? DEFAULT_CACHE_POLICY, ctx, () => runSingle(this.deps.runner, plan, admitted)),
     );
   }
 

@@ -1,7 +1,7 @@
 /**
  * The engine's only door. Everything outside src/engine imports from here: the Engine and its
  * request and answer types, the ports other layers implement (providers, access control, the
- * response cache, telemetry), and the few building blocks tools and tests use directly.
+ * response cache), the event port (EventBus) every listener subscribes to, and the few building blocks tools and tests use directly.
  */
 export { Engine, type EngineOptions } from './engine.js';
 export {
@@ -22,6 +22,7 @@ export {
 } from './requests.js';
 export type { Answer, FallbackAnswer } from './answer.js';
 export type { CallContext } from './context.js';
+export { EventBus, type CallKind, type EventSink, type FinishedCall, type GatewayEvent, type GatewayListener, type StartedCall } from './events.js';
 export type { EngineStreamEvent } from './strategies/stream.js';
 export type { BatchEvent, BatchWork } from './strategies/batch.js';
 export type {
@@ -29,7 +30,6 @@ export type {
   AccessTicket,
   AnswerCache,
   CachedAnswer,
-  EngineTelemetry,
   ProviderLookup,
   UpstreamAttempt,
   UpstreamObserver,

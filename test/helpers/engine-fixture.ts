@@ -4,7 +4,7 @@ import { Catalog } from '../../src/catalog/catalog.js';
 import { BUILTIN_MODELS } from '../../src/catalog/models.js';
 import type { ChatInput } from '../../src/domain/chat.js';
 import { loadConfig } from '../../src/config/config.js';
-import { Engine, type CallContext } from '../../src/engine/index.js';
+import { Engine, EventBus, type CallContext } from '../../src/engine/index.js';
 import { ProviderRegistry } from '../../src/providers/registry.js';
 import { StatsStore } from '../../src/telemetry/stats.js';
 import { ScriptedProvider } from './scripted-provider.js';
@@ -18,7 +18,7 @@ export function engineFixture(options: { defaultModel?: string; fallbackMessage?
   const engine = new Engine({
     catalog,
     providers: registry,
-    telemetry: stats,
+    events: new EventBus(stats.on),
     defaults: {
       model: options.defaultModel ?? 'gpt-4o',
       maxTokens: 500,

@@ -4,7 +4,8 @@ import { OrchestratorError } from '../../domain/errors.js';
 import { maxTokensFor, type Answer, type Plan } from '../answer.js';
 import { cacheKey } from '../cache-key.js';
 import type { CallContext } from '../context.js';
-import type { AnswerCache, CachedAnswer, EngineTelemetry } from '../ports.js';
+import type { EventSink } from '../events.js';
+import type { AnswerCache, CachedAnswer } from '../ports.js';
 import type { CachePolicy } from '../requests.js';
 
 /**
@@ -13,7 +14,7 @@ import type { CachePolicy } from '../requests.js';
  * allows it, an expired answer is served, marked stale.
  */
 export async function answerThroughCache(
-  deps: { cache: AnswerCache | undefined; telemetry: EngineTelemetry },
+  deps: { cache: AnswerCache | undefined; events: EventSink },
   plan: Plan,
   policy: CachePolicy,
   ctx: CallContext,
@@ -27,10 +28,10 @@ export async function answerThroughCache(
   if (policy.mode !== 'bypass') {
     const cached = await cache.get(key);
     if (cached && !cached.stale) {
-      deps.telemetry.recordCacheLookup('hit');
+      deps.events.emit({ type: 'cache_lookup', outcome: 'hit' });
       return fromCache(cached, [], ctx);
     }
-    deps.telemetry.recordCacheLookup('miss');
+    deps.events.emit({ type: 'cache_lookup', outcome: 'miss' });
   }
   try {
     const answer = await run();
@@ -39,7 +40,7 @@ export async function answerThroughCache(
   } catch (err) {
     const stale = policy.allowStale && !ctx.signal.aborted ? await cache.get(key) : undefined;
     if (!stale) throw err;
-    deps.telemetry.recordCacheLookup('stale');
+    deps.events.emit({ type: 'cache_lookup', outcome: 'stale' });
     ctx.log.warn({ model: only.id }, 'every upstream attempt failed; serving a stale cached answer');
     return fromCache(stale, err instanceof OrchestratorError ? err.attempts : [], ctx);
   }

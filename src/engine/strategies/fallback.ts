@@ -7,7 +7,7 @@ import type { AttemptRunner } from '../attempt.js';
 import { aggregateFailure } from '../aggregate.js';
 import { answerFrom, maxTokensFor, totalCost, type FallbackAnswer, type Plan } from '../answer.js';
 import type { CallContext } from '../context.js';
-import type { EngineTelemetry } from '../ports.js';
+import type { EventSink } from '../events.js';
 import { childSignal, type ChildSignal } from '../signals.js';
 import { streamSpec, type StreamPolicy, type StreamTimeouts } from './stream.js';
 
@@ -49,7 +49,7 @@ function fellBack(plan: Plan, model: string): boolean {
  * failure is kept by name.
  */
 export async function runFallbackChain(
-  deps: { runner: AttemptRunner; telemetry: EngineTelemetry },
+  deps: { runner: AttemptRunner; events: EventSink },
   plan: Plan,
   options: FallbackOptions,
   ctx: CallContext,
@@ -67,14 +67,13 @@ export async function runFallbackChain(
         maxTokens: maxTokensFor(plan, model),
         signal: link.signal,
         deadline: Math.min(ctx.deadline, Date.now() + budget),
-        onUsage: ctx.onUsage,
         upstream: ctx.upstream,
         timeoutMs: plan.attemptTimeoutMs,
       });
       attempts.push(...result.records);
       if (result.ok) {
         const triggered = fellBack(plan, model.id);
-        deps.telemetry.recordFallback({ triggered, defaultMessage: false });
+        deps.events.emit({ type: 'fallback', triggered, defaultMessage: false });
         return {
           ...answerFrom({ completion: result.completion, winner: result.record, attempts, ctx }),
           fallbackTriggered: triggered,
@@ -87,10 +86,10 @@ export async function runFallbackChain(
   }
   // A caller that went away gets no default message: there is nobody to read it.
   if (options.defaultMessage === undefined || ctx.signal.aborted) {
-    deps.telemetry.recordFallback({ triggered: plan.models.length > 1, defaultMessage: false });
+    deps.events.emit({ type: 'fallback', triggered: plan.models.length > 1, defaultMessage: false });
     throw aggregateFailure(attempts, ctx.signal);
   }
-  deps.telemetry.recordFallback({ triggered: true, defaultMessage: true });
+  deps.events.emit({ type: 'fallback', triggered: true, defaultMessage: true });
   ctx.log.warn({ attempts: attempts.map((a) => `${a.model}:${a.outcome}`) }, 'every model failed; serving the default message');
   return {
     content: options.defaultMessage,

@@ -4,7 +4,7 @@ import type { AttemptResult, AttemptRunner, OpenStreamResult } from '../attempt.
 import { aggregateFailure } from '../aggregate.js';
 import { answerFrom, maxTokensFor, type Answer, type Plan } from '../answer.js';
 import type { CallContext } from '../context.js';
-import type { EngineTelemetry } from '../ports.js';
+import type { EventSink } from '../events.js';
 import { childSignal, type ChildSignal } from '../signals.js';
 import { runHedged } from './hedge.js';
 import { streamSpec, type StreamPolicy, type StreamTimeouts } from './stream.js';
@@ -21,7 +21,7 @@ function lostRace(winner: string): OrchestratorError {
  * which closes their upstream requests, and awaited so the answer lists their real outcome.
  */
 export async function raceModels(
-  deps: { runner: AttemptRunner; telemetry: EngineTelemetry },
+  deps: { runner: AttemptRunner; events: EventSink },
   plan: Plan,
   options: { hedgeDelayMs: number },
   ctx: CallContext,
@@ -41,7 +41,6 @@ export async function raceModels(
           maxTokens: maxTokensFor(plan, model),
           signal: race.signal,
           deadline: ctx.deadline,
-          onUsage: ctx.onUsage,
           upstream: ctx.upstream,
           timeoutMs: plan.attemptTimeoutMs,
         });
@@ -56,7 +55,7 @@ export async function raceModels(
     }
     const records = [...results.entries()].sort(([a], [b]) => a - b).flatMap(([, r]) => r.records);
     if (!winner?.result.ok) throw aggregateFailure(records, ctx.signal);
-    deps.telemetry.recordRaceWin(winner.result.record.model);
+    deps.events.emit({ type: 'race_won', model: winner.result.record.model });
     return answerFrom({ completion: winner.result.completion, winner: winner.result.record, attempts: records, ctx });
   } finally {
     race.dispose();
@@ -68,7 +67,7 @@ export async function raceModels(
  * wins and streams, the rest are closed. A race is never a fallback, and runs once.
  */
 export function raceStream(
-  deps: { runner: AttemptRunner; telemetry: EngineTelemetry },
+  deps: { runner: AttemptRunner; events: EventSink },
   plan: Plan,
   options: { hedgeDelayMs: number } & StreamTimeouts,
   ctx: CallContext,
@@ -107,7 +106,7 @@ export function raceStream(
         if (opened.ok) await opened.stream.rest.return(undefined);
         release(index);
       }
-      deps.telemetry.recordRaceWin(stream.model.id);
+      deps.events.emit({ type: 'race_won', model: stream.model.id });
       const link = links.get(winner.index);
       if (!link) throw new Error('race winner lost its signal');
       return { stream, link };

@@ -15,7 +15,6 @@ export async function runSingle(runner: AttemptRunner, plan: Plan, ctx: CallCont
     signal: ctx.signal,
     deadline: ctx.deadline,
     timeoutMs: plan.attemptTimeoutMs,
-    onUsage: ctx.onUsage,
     upstream: ctx.upstream,
   });
   if (!result.ok) throw aggregateFailure(result.records, ctx.signal);

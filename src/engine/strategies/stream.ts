@@ -6,7 +6,7 @@ import type { AttemptSpec, OpenedStream } from '../attempt.js';
 import { aggregateFailure } from '../aggregate.js';
 import { maxTokensFor, totalCost, type Plan } from '../answer.js';
 import type { CallContext } from '../context.js';
-import type { EngineTelemetry } from '../ports.js';
+import type { EventSink } from '../events.js';
 import type { ChildSignal } from '../signals.js';
 import type { RouteDecision } from '../routing/router.js';
 
@@ -65,7 +65,7 @@ export interface PreparedStream {
 }
 
 export interface RelayDeps {
-  readonly telemetry: EngineTelemetry;
+  readonly events: EventSink;
   /** A completed stream that made a single upstream call: its model's time to first token (routing learns it). */
   readonly onModelTimeToFirstToken?: (model: string, ms: number) => void;
 }
@@ -85,7 +85,6 @@ export function streamSpec(plan: Plan, model: CatalogModel, timeouts: StreamTime
     maxTokens: maxTokensFor(plan, model),
     signal,
     deadline,
-    onUsage: ctx.onUsage,
     upstream: ctx.upstream,
     firstTokenTimeoutMs: timeouts.firstTokenTimeoutMs,
     interTokenTimeoutMs: timeouts.interTokenTimeoutMs,
@@ -131,7 +130,7 @@ export async function* relayStream(deps: RelayDeps, prepare: () => Promise<Prepa
           } else {
             if (firstTokenAt === undefined) {
               firstTokenAt = performance.now();
-              deps.telemetry.recordTimeToFirstToken(firstTokenAt - ctx.startedAt, stream.model.id);
+              deps.events.emit({ type: 'first_token', model: stream.model.id, ms: firstTokenAt - ctx.startedAt });
             }
             yield { type: 'delta', content: event.content };
           }
@@ -168,7 +167,7 @@ export async function* relayStream(deps: RelayDeps, prepare: () => Promise<Prepa
       const replacement = await policy.next();
       if (!replacement) throw aggregateFailure(attempts, ctx.signal);
       unrelayed = replacement;
-      deps.telemetry.recordStreamRestart();
+      deps.events.emit({ type: 'stream_restarted' });
       restarted = true;
       yield {
         type: 'restarted',
