@@ -1,4 +1,4 @@
-import type { AttemptRecord } from '../domain/chat.js';
+import type { AttemptRecord, ChatInput } from '../domain/chat.js';
 import { estimatePromptTokens } from '../domain/chat.js';
 import { OrchestratorError } from '../domain/errors.js';
 import { maxTokensFor, type Plan } from './answer.js';
@@ -21,14 +21,27 @@ export class Admission {
     private readonly onRejected: (reason: string) => void,
   ) {}
 
-  async admit(ctx: CallContext, plan: Plan): Promise<Admitted> {
+  /** A planned call: permission for each model of the plan, limits and budgets for its estimate. */
+  admit(ctx: CallContext, plan: Plan): Promise<Admitted> {
+    const outputTokens = Math.max(...plan.models.map((m) => maxTokensFor(plan, m)), 0);
+    return this.admitDemand(ctx, { models: plan.models.map((m) => m.id), estimatedTokens: estimatePromptTokens(plan.messages) + outputTokens });
+  }
+
+  /**
+   * A routed call (or a ranking), before anything is classified or tokenized: limits and budgets
+   * for an estimate from the text's length alone. Which models the key may call is the
+   * ranking's business (they are excluded there), so no model is checked here.
+   */
+  admitUnplanned(ctx: CallContext, input: ChatInput, defaultMaxTokens: number): Promise<Admitted> {
+    return this.admitDemand(ctx, { models: [], estimatedTokens: estimatePromptTokens(input.messages) + (input.maxTokens ?? defaultMaxTokens) });
+  }
+
+  private async admitDemand(ctx: CallContext, demand: { models: readonly string[]; estimatedTokens: number }): Promise<Admitted> {
     const access = this.access;
     if (!access) return { ctx, release: () => undefined };
-    const promptTokens = estimatePromptTokens(plan.messages);
-    const outputTokens = Math.max(...plan.models.map((m) => maxTokensFor(plan, m)), 0);
     let ticket;
     try {
-      ticket = await access.admit({ principal: ctx.principal, models: plan.models.map((m) => m.id), estimatedTokens: promptTokens + outputTokens });
+      ticket = await access.admit({ principal: ctx.principal, ...demand });
     } catch (err) {
       if (err instanceof OrchestratorError) this.onRejected(err.reason);
       throw err;
@@ -45,7 +58,14 @@ export class Admission {
   }
 
   async run<T>(ctx: CallContext, plan: Plan, run: (ctx: CallContext) => Promise<T>): Promise<T> {
-    const admitted = await this.admit(ctx, plan);
+    return this.within(await this.admit(ctx, plan), run);
+  }
+
+  async runUnplanned<T>(ctx: CallContext, input: ChatInput, defaultMaxTokens: number, run: (ctx: CallContext) => Promise<T>): Promise<T> {
+    return this.within(await this.admitUnplanned(ctx, input, defaultMaxTokens), run);
+  }
+
+  private async within<T>(admitted: Admitted, run: (ctx: CallContext) => Promise<T>): Promise<T> {
     try {
       return await run(admitted.ctx);
     } finally {
@@ -71,3 +91,4 @@ function charging(inner: UpstreamObserver | undefined, charge: (record: AttemptR
     },
   };
 }
+

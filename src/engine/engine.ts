@@ -1,8 +1,8 @@
 import type { Catalog } from '../catalog/catalog.js';
 import type { ResilienceConfig } from '../config/config.js';
 import { bulkhead, type BulkheadPolicy } from 'cockatiel';
-import { Admission } from './admission.js';
-import type { Answer, FallbackAnswer } from './answer.js';
+import { Admission, type Admitted } from './admission.js';
+import type { Answer, FallbackAnswer, Plan } from './answer.js';
 import { AttemptRunner } from './attempt.js';
 import { Planner } from './plan.js';
 import { EventBus, type EventSink } from './events.js';
@@ -16,6 +16,7 @@ import {
   type RaceCall,
   type RankCall,
   type StreamCall,
+  type StreamMode,
 } from './requests.js';
 import { BreakerRegistry, type BreakerState } from './resilience/breakers.js';
 import { RetryBudgets } from './resilience/retry-budget.js';
@@ -111,21 +112,31 @@ export class Engine {
     return model ? this.deps.runner.breakerState(model) : 'closed';
   }
 
-  /** How the profile ranks the candidates; models the caller's key may not call are excluded. */
-  rank(req: RankCall): Promise<RouteDecision> {
-    return this.planner.rank(req.route, req.input, req.principal, req.streaming ?? false);
+  /**
+   * How the profile ranks the candidates; models the caller's key may not call are excluded.
+   * Counted like any call: admitted (limits, budgets) before the text is classified.
+   */
+  async rank(req: RankCall): Promise<RouteDecision> {
+    const admitted = await this.admission.admitUnplanned(req.ctx, req.input, this.options.defaults.maxTokens);
+    try {
+      return await this.planner.rank(req.route, req.input, req.ctx.principal, req.streaming ?? false);
+    } finally {
+      admitted.release();
+    }
   }
 
   /** Chat: one model (through the response cache), or a route whose ranking is the fallback chain. */
   async chat(req: ChatCall): Promise<ChatAnswer> {
     const { input, ctx } = req;
     if (req.route) {
-      const { decision, chain } = await this.planner.routeChain(req.route, input, ctx);
-      const plan = this.planner.plan(chain, input, { capMaxTokens: true });
-      const answer = await this.admission.run(ctx, plan, (admitted) =>
-        runFallbackChain(this.deps, plan, { linkTimeoutMs: undefined, defaultMessage: undefined }, admitted),
-      );
-      return { ...answer, decision };
+      const route = req.route;
+      // Admission first: a caller over its limits costs no classification.
+      const answer = await this.admission.runUnplanned(ctx, input, this.options.defaults.maxTokens, async (admitted) => {
+        const { decision, chain } = await this.planner.routeChain(route, input, admitted);
+        const plan = this.planner.plan(chain, input, { capMaxTokens: true });
+        return { ...(await runFallbackChain(this.deps, plan, { linkTimeoutMs: undefined, defaultMessage: undefined }, admitted)), decision };
+      });
+      return answer;
     }
     const plan = this.planner.plan([req.model], input);
     return this.admission.run(ctx, plan, (admitted) =>
@@ -143,16 +154,30 @@ export class Engine {
 
   private async prepareStream(req: StreamCall): Promise<PreparedStream> {
     const { target, input, ctx } = req;
-    const routed = target.route ? await this.planner.routeChain(target.route, input, ctx, true) : undefined;
-    const mode = routed ? 'fallback' : target.mode;
-    const refs = routed ? routed.chain : mode === 'single' ? [req.model] : this.planner.expand(req.model, target.models, ctx);
-    const plan = this.planner.plan(refs, input, { capMaxTokens: mode === 'fallback' });
+    if (target.route) {
+      // Admission first: a caller over its limits costs no classification.
+      const admitted = await this.admission.admitUnplanned(ctx, input, this.options.defaults.maxTokens);
+      try {
+        const routed = await this.planner.routeChain(target.route, input, admitted.ctx, true);
+        const plan = this.planner.plan(routed.chain, input, { capMaxTokens: true });
+        return this.preparedStream(req, 'fallback', plan, admitted, routed.decision);
+      } catch (err) {
+        admitted.release();
+        throw err;
+      }
+    }
+    const refs = target.mode === 'single' ? [req.model] : this.planner.expand(req.model, target.models, ctx);
+    const plan = this.planner.plan(refs, input, { capMaxTokens: target.mode === 'fallback' });
+    return this.preparedStream(req, target.mode, plan, await this.admission.admit(ctx, plan), undefined);
+  }
+
+  private preparedStream(req: StreamCall, mode: StreamMode, plan: Plan, admitted: Admitted, decision: RouteDecision | undefined): PreparedStream {
+    const { target } = req;
     const { resilience } = this.options;
     const timeouts = {
       firstTokenTimeoutMs: target.firstTokenTimeoutMs ?? resilience.firstTokenTimeoutMs,
       interTokenTimeoutMs: target.interTokenTimeoutMs ?? resilience.interTokenTimeoutMs,
     };
-    const admitted = await this.admission.admit(ctx, plan);
     return {
       ctx: admitted.ctx,
       policy: (onRecord) =>
@@ -160,7 +185,7 @@ export class Engine {
           ? raceStream(this.deps, plan, { hedgeDelayMs: target.hedgeDelayMs ?? 0, ...timeouts }, admitted.ctx, onRecord)
           : fallbackStream(this.deps, plan, timeouts, admitted.ctx, onRecord),
       restartOnFailure: target.restartOnFailure,
-      decision: routed?.decision,
+      decision,
       release: admitted.release,
     };
   }

@@ -1,5 +1,4 @@
 import type { ChatInput } from '../domain/chat.js';
-import type { Principal } from '../domain/principal.js';
 import type { Answer } from './answer.js';
 import type { CallContext } from './context.js';
 import type { RoutingProfileName } from './routing/profiles.js';
@@ -102,8 +101,8 @@ export interface BatchCall<A extends Answer = Answer> {
 export interface RankCall {
   readonly route: RouteRequest;
   readonly input: ChatInput;
-  /** The caller: models its key may not call are excluded from the ranking. */
-  readonly principal?: Principal | undefined;
+  /** The caller's call: admitted like any other; models its key may not call are excluded. */
+  readonly ctx: CallContext;
   /** Rank for a StreamChat (time to first token weighs more). */
   readonly streaming?: boolean;
 }

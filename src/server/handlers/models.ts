@@ -53,7 +53,7 @@ export function modelService(deps: CallDeps, engine: Engine, limits: ValidationL
       const decision = await engine.rank({
         route: { profile, candidates },
         input: { messages: [{ role: 'user', content: req.prompt || 'Hello!' }], temperature: 0, maxTokens: req.maxTokens },
-        principal: ctx.principal,
+        ctx,
       });
       return { decision: encodeDecision(decision) };
     }),
