@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
 import { BrokenCircuitError, CircuitState, handleWhen, retry, type CircuitBreakerPolicy } from 'cockatiel';
 import { costOf, type CatalogModel } from '../catalog/catalog.js';
 import type { AttemptOutcome, AttemptRecord, ChatMessage, TokenUsage } from '../domain/chat.js';
@@ -12,6 +13,7 @@ import type { BreakerRegistry, BreakerState } from './resilience/breakers.js';
 import { isRetryable } from './resilience/failures.js';
 import type { RetryBudget, RetryBudgets } from './resilience/retry-budget.js';
 import { childSignal } from './signals.js';
+import { checkUsage } from './usage-check.js';
 
 /** Calls to one model for one request. Every strategy goes through AttemptRunner. */
 export interface AttemptSpec {
@@ -30,6 +32,8 @@ export interface AttemptSpec {
   readonly interTokenTimeoutMs?: number;
   /** The call's upstream observer (CallContext.upstream): trace headers, upstream time, usage charged to limits. */
   readonly upstream?: UpstreamObserver | undefined;
+  /** The call's logger: a refused usage report is logged here. */
+  readonly log?: Logger | undefined;
 }
 
 export interface RetryOptions {
@@ -240,7 +244,12 @@ export class AttemptRunner {
         headers: upstream?.headers,
       });
       budget.onSuccess();
-      return { ok: true, completion, record: this.finish({ spec, provider: provider.name, started, info, usage: completion.usage, upstream }) };
+      const checked = this.checkedUsage(spec, provider.name, completion.usage, completion.content.length);
+      return {
+        ok: true,
+        completion: { ...completion, usage: checked.usage },
+        record: this.finish({ spec, provider: provider.name, started, info, usage: checked.usage, estimated: checked.refused !== undefined, upstream }),
+      };
     } catch (err) {
       const error = asOrchestratorError(err, child.signal);
       if (isRetryable(error)) budget.onFailure();
@@ -276,6 +285,7 @@ export class AttemptRunner {
     };
     let generatedChars = 0;
     let usage: TokenUsage | undefined;
+    let usageRefused = false;
     let error: OrchestratorError | undefined;
     try {
       watch(spec.firstTokenTimeoutMs, 'first_token');
@@ -288,9 +298,15 @@ export class AttemptRunner {
         headers: upstream?.headers,
       })) {
         clearTimeout(watchdog);
-        if (event.type === 'delta') generatedChars += event.content.length;
-        else usage = event.usage;
-        yield event;
+        if (event.type === 'delta') {
+          generatedChars += event.content.length;
+          yield event;
+        } else {
+          const checked = this.checkedUsage(spec, provider.name, event.usage, generatedChars);
+          usage = checked.usage;
+          usageRefused = checked.refused !== undefined;
+          yield { ...event, usage };
+        }
         watch(spec.interTokenTimeoutMs, 'inter_token');
       }
       budget.onSuccess();
@@ -313,12 +329,21 @@ export class AttemptRunner {
           provider: provider.name,
           started,
           info,
-          ...(usage ? { usage } : usageSoFar(spec.messages, generatedChars, child.signal.aborted)),
+          ...(usage ? { usage, estimated: usageRefused } : usageSoFar(spec.messages, generatedChars, child.signal.aborted)),
           ...(error ? { error } : {}),
           upstream,
         }),
       );
     }
+  }
+
+  /** The upstream's usage report, or our estimate when the report is not believable (logged). */
+  private checkedUsage(spec: AttemptSpec, provider: string, reported: TokenUsage, generatedChars: number) {
+    const checked = checkUsage(reported, spec, generatedChars);
+    if (checked.refused) {
+      spec.log?.warn({ model: spec.model.id, provider, reported, problem: checked.refused }, 'upstream usage report refused; charging an estimate instead');
+    }
+    return checked;
   }
 
   private providerOf(model: CatalogModel): Provider | undefined {

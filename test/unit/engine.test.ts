@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { OrchestratorError, Reason } from '../../src/domain/errors.js';
+import type { EngineStreamEvent } from '../../src/engine/index.js';
 import { context, engineFixture, input, ref } from '../helpers/engine-fixture.js';
 import { upstreamFailure } from '../helpers/scripted-provider.js';
 
@@ -291,5 +292,49 @@ describe('Engine.stream', () => {
     }
     expect(provider.calls[0]?.aborted).toBe(true);
     expect(stats.snapshot().models.find((m) => m.name === 'gpt-4o')?.cancelled).toBe(1);
+  });
+});
+
+describe('usage reported by an upstream', () => {
+  const negative = { promptTokens: -1_000_000, completionTokens: -1_000_000, totalTokens: -2_000_000, cachedTokens: 0 };
+  const absurd = { promptTokens: 900_000_000, completionTokens: 3, totalTokens: 900_000_003, cachedTokens: 0 };
+
+  it('is refused when negative or beyond what the request can hold: the attempt is charged an estimate, marked so', async () => {
+    const { engine, provider, stats } = engineFixture();
+    provider.script('gpt-4o', { kind: 'answer', content: 'four words right here', usage: negative }, { kind: 'answer', content: 'four words right here', usage: absurd });
+    for (let i = 0; i < 2; i++) {
+      const answer = await engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() });
+      expect(answer.usage.promptTokens).toBeGreaterThan(0);
+      expect(answer.usage.promptTokens).toBeLessThan(20);
+      expect(answer.usage.completionTokens).toBe(Math.ceil('four words right here'.length / 4));
+      expect(answer.costUsd).toBeGreaterThan(0);
+      expect(answer.costUsd).toBeLessThan(0.001);
+      expect(answer.attempts[0]?.usageEstimated).toBe(true);
+    }
+    const s = stats.snapshot();
+    expect(s.totalCostUsd).toBeGreaterThan(0);
+    expect(s.promptTokens).toBeGreaterThan(0);
+  });
+
+  it('is refused in a stream too', async () => {
+    const { engine, provider } = engineFixture();
+    provider.script('gpt-4o', { kind: 'answer', content: 'one two three', usage: negative });
+    let completed: Extract<EngineStreamEvent, { type: 'completed' }> | undefined;
+    for await (const event of engine.stream({ model: ref('gpt-4o'), target: SINGLE, input: input(), ctx: context() })) {
+      if (event.type === 'completed') completed = event;
+    }
+    expect(completed?.usage.promptTokens).toBeGreaterThan(0);
+    expect(completed?.usage.completionTokens).toBe(Math.ceil('one two three'.length / 4));
+    expect(completed?.costUsd).toBeGreaterThan(0);
+    expect(completed?.attempts[0]?.usageEstimated).toBe(true);
+  });
+
+  it('is kept as reported when it is believable', async () => {
+    const { engine, provider } = engineFixture();
+    const reported = { promptTokens: 12, completionTokens: 4, totalTokens: 16, cachedTokens: 2 };
+    provider.script('gpt-4o', { kind: 'answer', content: 'four words right here', usage: reported });
+    const answer = await engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() });
+    expect(answer.usage).toEqual(reported);
+    expect(answer.attempts[0]?.usageEstimated).toBeUndefined();
   });
 });

@@ -68,6 +68,7 @@ export async function runFallbackChain(
         signal: link.signal,
         deadline: Math.min(ctx.deadline, Date.now() + budget),
         upstream: ctx.upstream,
+        log: ctx.log,
         timeoutMs: plan.attemptTimeoutMs,
       });
       attempts.push(...result.records);

@@ -42,6 +42,7 @@ export async function raceModels(
           signal: race.signal,
           deadline: ctx.deadline,
           upstream: ctx.upstream,
+          log: ctx.log,
           timeoutMs: plan.attemptTimeoutMs,
         });
       },

@@ -16,6 +16,7 @@ export async function runSingle(runner: AttemptRunner, plan: Plan, ctx: CallCont
     deadline: ctx.deadline,
     timeoutMs: plan.attemptTimeoutMs,
     upstream: ctx.upstream,
+    log: ctx.log,
   });
   if (!result.ok) throw aggregateFailure(result.records, ctx.signal);
   return answerFrom({ completion: result.completion, winner: result.record, attempts: result.records, ctx });

@@ -86,6 +86,7 @@ export function streamSpec(plan: Plan, model: CatalogModel, timeouts: StreamTime
     signal,
     deadline,
     upstream: ctx.upstream,
+    log: ctx.log,
     firstTokenTimeoutMs: timeouts.firstTokenTimeoutMs,
     interTokenTimeoutMs: timeouts.interTokenTimeoutMs,
   };
