@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { BrokenCircuitError, CircuitState, handleWhen, retry, type CircuitBreakerPolicy } from 'cockatiel';
+import { BrokenCircuitError, handleWhen, retry } from 'cockatiel';
 import { costOf, type CatalogModel } from '../catalog/catalog.js';
-import type { AttemptOutcome, AttemptRecord, ChatMessage, TokenUsage } from '../domain/chat.js';
-import { estimateUsage, ZERO_USAGE } from '../domain/chat.js';
+import type { AttemptRecord, ChatMessage, TokenUsage } from '../domain/chat.js';
+import { ZERO_USAGE } from '../domain/chat.js';
 import { OrchestratorError, Reason } from '../domain/errors.js';
 import type { Provider, ProviderCompletion, ProviderStreamEvent } from '../providers/types.js';
 import type { EventSink } from './events.js';
@@ -13,6 +13,8 @@ import type { BreakerRegistry, BreakerState } from './resilience/breakers.js';
 import { isRetryable } from './resilience/failures.js';
 import type { RetryBudget, RetryBudgets } from './resilience/retry-budget.js';
 import { childSignal } from './signals.js';
+import { abortReason, asOrchestratorError, circuitOpen, notServed, outcomeOf, stalled, timeoutOf, usageSoFar } from './attempt-errors.js';
+import { settleOnAbort, throughBreaker, type Guarded } from './resilience/guard.js';
 import { checkUsage } from './usage-check.js';
 
 /** Calls to one model for one request. Every strategy goes through AttemptRunner. */
@@ -68,17 +70,6 @@ export type OpenStreamResult =
 interface TryInfo {
   readonly retry: number;
   readonly backoffMs: number;
-}
-
-/**
- * What one call hands the breaker: its value as soon as there is one and, for a stream, the
- * outcome that settles when the stream ends (the breaker's success or failure is decided then).
- */
-interface Guarded<T> {
-  readonly value: T;
-  readonly outcome?: Promise<void>;
-  /** Told when the breaker has recorded the outcome. */
-  readonly judged?: () => void;
 }
 
 type OnRecord = (record: AttemptRecord) => void;
@@ -399,133 +390,4 @@ export class AttemptRunner {
 
 function endpointOf(provider: Provider, model: CatalogModel): string {
   return `${provider.name}/${model.id}`;
-}
-
-/**
- * Runs `start` under the breaker and hands back its value as soon as there is one, while the
- * breaker keeps waiting for the outcome (a stream: until it ends). A half-open breaker whose
- * probe is still running admits nobody else: the caller skips the model instead of waiting
- * for the probe (cockatiel would queue it behind the probe, a whole stream long).
- */
-function throughBreaker<T>(breaker: CircuitBreakerPolicy, start: () => Promise<Guarded<T>>): Promise<T> {
-  if (breaker.state === CircuitState.HalfOpen) return Promise.reject(new BrokenCircuitError());
-  return new Promise<T>((resolve, reject) => {
-    let judged: (() => void) | undefined;
-    breaker
-      .execute(async () => {
-        const guarded = await start();
-        judged = guarded.judged;
-        resolve(guarded.value);
-        await guarded.outcome;
-      })
-      // After `resolve` this changes nothing: the stream's own failure reaches its consumer.
-      .catch(reject)
-      .finally(() => judged?.());
-  });
-}
-
-/** The promise, or the abort reason as soon as the signal aborts while `cutShort()` says so. */
-function settleOnAbort<T>(promise: Promise<T>, signal: AbortSignal, cutShort: () => boolean): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      if (cutShort()) reject(abortReason(signal));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}
-
-function abortReason(signal: AbortSignal): OrchestratorError {
-  return signal.reason instanceof OrchestratorError
-    ? signal.reason
-    : new OrchestratorError({ kind: 'cancelled', reason: Reason.CANCELLED, message: 'cancelled' });
-}
-
-function timeoutOf(model: CatalogModel, ms: number | undefined): { ms: number; reason: () => OrchestratorError } | undefined {
-  if (!ms) return undefined;
-  return {
-    ms,
-    reason: () =>
-      new OrchestratorError({
-        kind: 'deadline_exceeded',
-        reason: Reason.UPSTREAM_TIMEOUT,
-        message: `${model.id} did not answer within its ${Math.round(ms)} ms budget`,
-        retryable: true,
-        metadata: { model: model.id, timeout_ms: String(Math.round(ms)) },
-      }),
-  };
-}
-
-function stalled(model: CatalogModel, phase: 'first_token' | 'inter_token', ms: number): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'unavailable',
-    reason: Reason.STREAM_STALLED,
-    message:
-      phase === 'first_token'
-        ? `${model.id} sent no token within ${ms} ms`
-        : `${model.id} went silent for ${ms} ms between tokens`,
-    retryable: true,
-    metadata: { model: model.id, phase, timeout_ms: String(ms) },
-  });
-}
-
-function circuitOpen(model: CatalogModel, coolDownLeftMs: number | undefined): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'unavailable',
-    reason: Reason.CIRCUIT_OPEN,
-    message: `${model.id} is failing; its circuit breaker is open, so it was skipped`,
-    // The breaker admits a probe when the cool-down ends: that is when a retry can succeed.
-    ...(coolDownLeftMs ? { retryAfterMs: coolDownLeftMs } : {}),
-    metadata: { model: model.id },
-  });
-}
-
-function outcomeOf(error: OrchestratorError): AttemptOutcome {
-  if (error.reason === Reason.CIRCUIT_OPEN) return 'skipped';
-  if (error.reason === Reason.MODEL_NOT_AVAILABLE && error.kind === 'failed_precondition') return 'skipped';
-  if (error.kind === 'deadline_exceeded' || error.reason === Reason.STREAM_STALLED) return 'timeout';
-  if (error.kind === 'cancelled') return 'cancelled';
-  return 'failure';
-}
-
-function notServed(model: CatalogModel): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'failed_precondition',
-    reason: Reason.MODEL_NOT_AVAILABLE,
-    message: `no provider is configured for ${model.id} (provider "${model.provider}"); set its API key`,
-    metadata: { model: model.id, provider: model.provider },
-  });
-}
-
-/** Errors from providers are already typed; anything else here is a bug or an abort. */
-function asOrchestratorError(err: unknown, signal: AbortSignal): OrchestratorError {
-  if (err instanceof OrchestratorError) return err;
-  if (signal.aborted && signal.reason instanceof OrchestratorError) return signal.reason;
-  return new OrchestratorError({
-    kind: 'internal',
-    reason: Reason.INTERNAL,
-    message: 'internal error while calling the upstream',
-    cause: err,
-  });
-}
-
-/**
- * Usage of a call that did not finish, estimated at about four characters a token: the prompt,
- * and the text relayed so far. A call we aborted (caller's cancel or deadline, a lost race or
- * hedge, an attempt timeout, a stalled stream) had its prompt sent and processed upstream, so
- * the prompt is charged even when nothing came back; a call the upstream failed on its own
- * with nothing generated (an HTTP error, say) is not billed by providers and counts nothing.
- */
-function usageSoFar(messages: readonly ChatMessage[], generatedChars: number, aborted: boolean): { usage: TokenUsage; estimated: boolean } {
-  if (generatedChars === 0 && !aborted) return { usage: ZERO_USAGE, estimated: false };
-  return { usage: estimateUsage(messages, generatedChars), estimated: true };
 }

@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import type { AttemptRecord } from '../domain/chat.js';
 import type { UpstreamAttempt, UpstreamObserver, UpstreamRequest } from '../engine/index.js';
 import type { CallTrace } from './tracing.js';
 

@@ -119,7 +119,7 @@ export async function* relayStream(deps: RelayDeps, prepare: () => Promise<Prepa
     yield { type: 'started', model: live.stream.model.id, provider: live.stream.provider };
     let restarted = false;
     for (;;) {
-      const { stream, link } = live;
+      const { stream } = live;
       let end: { finishReason: FinishReason; usage: TokenUsage } | undefined;
       let failure: unknown;
       unrelayed = undefined;
