@@ -158,7 +158,7 @@ export class AttemptRunner {
 
   private async resilient<T>(spec: AttemptSpec, provider: Provider, call: (info: TryInfo) => Promise<Guarded<T>>): Promise<T> {
     const breaker = this.options.breakers.for(endpointOf(provider, spec.model));
-    const budget = this.options.budgets.for(provider.name);
+    const budget = this.options.budgets.for(endpointOf(provider, spec.model));
     const { maxAttempts, initialBackoffMs, maxBackoffMs } = this.options.retry;
     let backoffMs = 0;
     const backoff = new UpstreamAwareBackoff({ initialDelayMs: initialBackoffMs, maxDelayMs: maxBackoffMs }, spec.deadline);
@@ -224,7 +224,7 @@ export class AttemptRunner {
     const started = performance.now();
     const upstream = spec.upstream?.requestStarted({ model: spec.model.id, provider: provider.name, retry: info.retry });
     const child = childSignal(spec.signal, timeoutOf(spec.model, spec.timeoutMs));
-    const budget = this.options.budgets.for(provider.name);
+    const budget = this.options.budgets.for(endpointOf(provider, spec.model));
     try {
       const completion = await provider.complete({
         upstreamModel: spec.model.upstreamId,
@@ -268,7 +268,7 @@ export class AttemptRunner {
     const started = performance.now();
     const upstream = spec.upstream?.requestStarted({ model: spec.model.id, provider: provider.name, retry: info.retry });
     const child = childSignal(spec.signal);
-    const budget = this.options.budgets.for(provider.name);
+    const budget = this.options.budgets.for(endpointOf(provider, spec.model));
     let watchdog: NodeJS.Timeout | undefined;
     const watch = (ms: number | undefined, phase: 'first_token' | 'inter_token'): void => {
       clearTimeout(watchdog);

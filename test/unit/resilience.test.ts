@@ -263,6 +263,20 @@ describe('circuit breaker', () => {
   });
 });
 
+describe('the retry budget', () => {
+  it("is per model: a failing model does not use up the retries of its provider's other models", async () => {
+    const { engine, provider } = engineFixture({ env: RETRIES });
+    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('HTTP 500') });
+    provider.script('gpt-4o-mini', { kind: 'fail', error: upstreamFailure('HTTP 503') }, { kind: 'answer', content: 'healthy' });
+    for (let i = 0; i < 3; i++) await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
+    // Three attempts, two (the bucket is then at half), then its breaker opens.
+    expect(provider.calls.filter((c) => c.model === 'gpt-4o')).toHaveLength(5);
+    const answer = await engine.chat({ model: ref('gpt-4o-mini'), input: input(), ctx: context() });
+    expect(answer.content).toBe('healthy');
+    expect(answer.attempts.map((a) => a.outcome)).toEqual(['failure', 'success']);
+  });
+});
+
 describe('a stream the consumer leaves between events', () => {
   const env = { BREAKER_CONSECUTIVE_FAILURES: '3', BREAKER_HALF_OPEN_AFTER_MS: '150', BREAKER_FAILURE_RATE: '1' };
 
