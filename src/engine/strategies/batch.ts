@@ -16,8 +16,9 @@ export interface BatchWork<A extends Answer = Answer> {
 }
 
 export type BatchEvent<A extends Answer = Answer> =
-  | { readonly type: 'item'; readonly index: number; readonly requestId: string; readonly answer: A }
-  | { readonly type: 'item'; readonly index: number; readonly requestId: string; readonly error: OrchestratorError }
+  /** `completedAt`: epoch ms when the item finished. */
+  | { readonly type: 'item'; readonly index: number; readonly requestId: string; readonly completedAt: number; readonly answer: A }
+  | { readonly type: 'item'; readonly index: number; readonly requestId: string; readonly completedAt: number; readonly error: OrchestratorError }
   | {
       readonly type: 'summary';
       readonly total: number;
@@ -53,7 +54,7 @@ export async function* runBatch<A extends Answer>(
 
   const runItem = async (work: BatchWork<A>): Promise<void> => {
     if (!work.run) {
-      publish({ type: 'item', index: work.index, requestId: work.requestId, error: work.error ?? cancelled() });
+      publish({ type: 'item', index: work.index, requestId: work.requestId, completedAt: Date.now(), error: work.error ?? cancelled() });
       return;
     }
     const run = work.run;
@@ -70,10 +71,10 @@ export async function* runBatch<A extends Answer>(
       usage.totalTokens += answer.usage.totalTokens;
       usage.cachedTokens += answer.usage.cachedTokens;
       costUsd += answer.costUsd;
-      publish({ type: 'item', index: work.index, requestId: work.requestId, answer });
+      publish({ type: 'item', index: work.index, requestId: work.requestId, completedAt: Date.now(), answer });
     } catch (err) {
       latencies.push(performance.now() - started);
-      publish({ type: 'item', index: work.index, requestId: work.requestId, error: asItemError(err, ctx.signal) });
+      publish({ type: 'item', index: work.index, requestId: work.requestId, completedAt: Date.now(), error: asItemError(err, ctx.signal) });
     }
   };
 

@@ -63,7 +63,7 @@ function encodeBatchEvent(event: BatchEvent<ItemAnswer>): BatchResponse {
   }
   const outcome: BatchItemOutcome =
     'answer' in event ? { $case: 'response', response: event.answer.response } : { $case: 'error', error: toRpcStatus(event.error) };
-  return { event: { $case: 'item', item: { index: event.index, requestId: event.requestId, outcome } } };
+  return { event: { $case: 'item', item: { index: event.index, requestId: event.requestId, outcome, completedAt: timestamp(event.completedAt) } } };
 }
 
 function checkBatch(req: BatchRequest, limits: BatchLimits): number {
@@ -108,4 +108,8 @@ function answerOf(response: ChatResponse): Answer {
     latencyMs: response.latencyMs,
     attempts: [],
   };
+}
+
+function timestamp(epochMs: number): { seconds: number; nanos: number } {
+  return { seconds: Math.floor(epochMs / 1000), nanos: (epochMs % 1000) * 1_000_000 };
 }
