@@ -5,8 +5,7 @@ import { ConfigError, type Config } from './config/config.js';
 import type { FileConfig } from './config/file.js';
 import { completeConfig, providerProblem, type ResolvedConfig } from './config/resolve.js';
 import { checkResolvedHost } from './config/ssrf.js';
-import { Engine } from './engine/engine.js';
-import { DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName } from './engine/routing/profiles.js';
+import { Engine, EventBus, DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName } from './engine/index.js';
 import { createProvider } from './providers/factory.js';
 import { AnthropicProvider } from './providers/anthropic/provider.js';
 import { OpenAIProvider } from './providers/openai/provider.js';
@@ -16,7 +15,6 @@ import { GatewayServer } from './server/server.js';
 import { StatsStore } from './telemetry/stats.js';
 import { Metrics, type BreakerReading } from './telemetry/metrics.js';
 import { startMetricsServer, type MetricsServer } from './telemetry/metrics-server.js';
-import { TeeTelemetry } from './telemetry/tee.js';
 import { createTracer } from './telemetry/tracing.js';
 import { AccessController } from './access/controller.js';
 import { Budgets } from './access/budgets.js';
@@ -117,7 +115,7 @@ export async function startApp(given: Config | ResolvedConfig, log: Logger, env:
     cache,
     catalog,
     providers: registry,
-    telemetry: metrics ? new TeeTelemetry(stats, metrics) : stats,
+    events: metrics ? new EventBus(stats.on, metrics.on) : new EventBus(stats.on),
     defaults: {
       model: config.defaults.model,
       maxTokens: config.defaults.maxTokens,

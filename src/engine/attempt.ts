@@ -1,16 +1,21 @@
 import { performance } from 'node:perf_hooks';
-import { BrokenCircuitError, CircuitState, handleWhen, retry, type CircuitBreakerPolicy } from 'cockatiel';
+import type { Logger } from 'pino';
+import { BrokenCircuitError, handleWhen, retry } from 'cockatiel';
 import { costOf, type CatalogModel } from '../catalog/catalog.js';
-import type { AttemptOutcome, AttemptRecord, ChatMessage, TokenUsage } from '../domain/chat.js';
-import { estimateUsage, ZERO_USAGE } from '../domain/chat.js';
+import type { AttemptRecord, ChatMessage, TokenUsage } from '../domain/chat.js';
+import { ZERO_USAGE } from '../domain/chat.js';
 import { OrchestratorError, Reason } from '../domain/errors.js';
 import type { Provider, ProviderCompletion, ProviderStreamEvent } from '../providers/types.js';
-import type { EngineTelemetry, ProviderLookup, UpstreamObserver, UpstreamRequest } from './ports.js';
+import type { EventSink } from './events.js';
+import type { ProviderLookup, UpstreamObserver, UpstreamRequest } from './ports.js';
 import { UpstreamAwareBackoff } from './resilience/backoff.js';
 import type { BreakerRegistry, BreakerState } from './resilience/breakers.js';
 import { isRetryable } from './resilience/failures.js';
 import type { RetryBudget, RetryBudgets } from './resilience/retry-budget.js';
 import { childSignal } from './signals.js';
+import { abortReason, asOrchestratorError, circuitOpen, notServed, outcomeOf, stalled, timeoutOf, usageSoFar } from './attempt-errors.js';
+import { settleOnAbort, throughBreaker, type Guarded } from './resilience/guard.js';
+import { checkUsage } from './usage-check.js';
 
 /** Calls to one model for one request. Every strategy goes through AttemptRunner. */
 export interface AttemptSpec {
@@ -27,10 +32,10 @@ export interface AttemptSpec {
   /** Streams only: give up on a model silent this long before its first token / between tokens (0: never). */
   readonly firstTokenTimeoutMs?: number;
   readonly interTokenTimeoutMs?: number;
-  /** The call's usage accounting (CallContext.onUsage). */
-  readonly onUsage?: ((record: AttemptRecord) => void) | undefined;
-  /** The call's upstream observer (CallContext.upstream): trace headers, upstream time. */
+  /** The call's upstream observer (CallContext.upstream): trace headers, upstream time, usage charged to limits. */
   readonly upstream?: UpstreamObserver | undefined;
+  /** The call's logger: a refused usage report is logged here. */
+  readonly log?: Logger | undefined;
 }
 
 export interface RetryOptions {
@@ -54,6 +59,8 @@ export interface OpenedStream {
   readonly provider: string;
   readonly first: ProviderStreamEvent;
   readonly rest: AsyncGenerator<ProviderStreamEvent>;
+  /** Settles once the breaker has judged the stream (after `rest` ended), so a closed stream's verdict is in before the next call. */
+  readonly judged: Promise<void>;
 }
 
 export type OpenStreamResult =
@@ -65,25 +72,15 @@ interface TryInfo {
   readonly backoffMs: number;
 }
 
-/**
- * What one call hands the breaker: its value as soon as there is one and, for a stream, the
- * outcome that settles when the stream ends (the breaker's success or failure is decided then).
- */
-interface Guarded<T> {
-  readonly value: T;
-  readonly outcome?: Promise<void>;
-}
-
 type OnRecord = (record: AttemptRecord) => void;
 
 export interface AttemptRunnerOptions {
   readonly providers: ProviderLookup;
-  readonly telemetry: EngineTelemetry;
+  /** Told about every attempt once, as it ends: stats, metrics, routing's live statistics. */
+  readonly events: EventSink;
   readonly breakers: BreakerRegistry;
   readonly budgets: RetryBudgets;
   readonly retry: RetryOptions;
-  /** Also told about every attempt (routing's live statistics). */
-  readonly onAttempt?: (record: AttemptRecord) => void;
 }
 
 /**
@@ -142,10 +139,14 @@ export class AttemptRunner {
         });
         // Only the breaker awaits it, and only once the stream opened.
         outcome.catch(() => undefined);
+        let markJudged: () => void = () => undefined;
+        const judged = new Promise<void>((resolve) => {
+          markJudged = resolve;
+        });
         const rest = this.streamOnce({ spec, provider, info, onRecord: record, onEnd: (error) => settle(error) });
         const first = await rest.next();
         if (first.done) throw new Error(`provider stream for ${spec.model.id} ended without an event`);
-        return { value: { model: spec.model, provider: provider.name, first: first.value, rest }, outcome };
+        return { value: { model: spec.model, provider: provider.name, first: first.value, rest, judged }, outcome, judged: markJudged };
       });
       return { ok: true, stream };
     } catch (err) {
@@ -157,7 +158,7 @@ export class AttemptRunner {
 
   private async resilient<T>(spec: AttemptSpec, provider: Provider, call: (info: TryInfo) => Promise<Guarded<T>>): Promise<T> {
     const breaker = this.options.breakers.for(endpointOf(provider, spec.model));
-    const budget = this.options.budgets.for(provider.name);
+    const budget = this.options.budgets.for(endpointOf(provider, spec.model));
     const { maxAttempts, initialBackoffMs, maxBackoffMs } = this.options.retry;
     let backoffMs = 0;
     const backoff = new UpstreamAwareBackoff({ initialDelayMs: initialBackoffMs, maxDelayMs: maxBackoffMs }, spec.deadline);
@@ -199,7 +200,7 @@ export class AttemptRunner {
     // the upstream error (and its RetryInfo) instead of sleeping into DEADLINE_EXCEEDED.
     if (remaining <= 0 || backoff.plan(err) >= remaining) return false;
     if (!budget.canRetry()) {
-      this.options.telemetry.recordRetryThrottled();
+      this.options.events.emit({ type: 'retry_throttled' });
       return false;
     }
     return true;
@@ -223,7 +224,7 @@ export class AttemptRunner {
     const started = performance.now();
     const upstream = spec.upstream?.requestStarted({ model: spec.model.id, provider: provider.name, retry: info.retry });
     const child = childSignal(spec.signal, timeoutOf(spec.model, spec.timeoutMs));
-    const budget = this.options.budgets.for(provider.name);
+    const budget = this.options.budgets.for(endpointOf(provider, spec.model));
     try {
       const completion = await provider.complete({
         upstreamModel: spec.model.upstreamId,
@@ -234,7 +235,12 @@ export class AttemptRunner {
         headers: upstream?.headers,
       });
       budget.onSuccess();
-      return { ok: true, completion, record: this.finish({ spec, provider: provider.name, started, info, usage: completion.usage, upstream }) };
+      const checked = this.checkedUsage(spec, provider.name, completion.usage, completion.content.length);
+      return {
+        ok: true,
+        completion: { ...completion, usage: checked.usage },
+        record: this.finish({ spec, provider: provider.name, started, info, usage: checked.usage, estimated: checked.refused !== undefined, upstream }),
+      };
     } catch (err) {
       const error = asOrchestratorError(err, child.signal);
       if (isRetryable(error)) budget.onFailure();
@@ -262,7 +268,7 @@ export class AttemptRunner {
     const started = performance.now();
     const upstream = spec.upstream?.requestStarted({ model: spec.model.id, provider: provider.name, retry: info.retry });
     const child = childSignal(spec.signal);
-    const budget = this.options.budgets.for(provider.name);
+    const budget = this.options.budgets.for(endpointOf(provider, spec.model));
     let watchdog: NodeJS.Timeout | undefined;
     const watch = (ms: number | undefined, phase: 'first_token' | 'inter_token'): void => {
       clearTimeout(watchdog);
@@ -270,6 +276,7 @@ export class AttemptRunner {
     };
     let generatedChars = 0;
     let usage: TokenUsage | undefined;
+    let usageRefused = false;
     let error: OrchestratorError | undefined;
     try {
       watch(spec.firstTokenTimeoutMs, 'first_token');
@@ -282,9 +289,15 @@ export class AttemptRunner {
         headers: upstream?.headers,
       })) {
         clearTimeout(watchdog);
-        if (event.type === 'delta') generatedChars += event.content.length;
-        else usage = event.usage;
-        yield event;
+        if (event.type === 'delta') {
+          generatedChars += event.content.length;
+          yield event;
+        } else {
+          const checked = this.checkedUsage(spec, provider.name, event.usage, generatedChars);
+          usage = checked.usage;
+          usageRefused = checked.refused !== undefined;
+          yield { ...event, usage };
+        }
         watch(spec.interTokenTimeoutMs, 'inter_token');
       }
       budget.onSuccess();
@@ -307,12 +320,21 @@ export class AttemptRunner {
           provider: provider.name,
           started,
           info,
-          ...(usage ? { usage } : usageSoFar(spec.messages, generatedChars, child.signal.aborted)),
+          ...(usage ? { usage, estimated: usageRefused } : usageSoFar(spec.messages, generatedChars, child.signal.aborted)),
           ...(error ? { error } : {}),
           upstream,
         }),
       );
     }
+  }
+
+  /** The upstream's usage report, or our estimate when the report is not believable (logged). */
+  private checkedUsage(spec: AttemptSpec, provider: string, reported: TokenUsage, generatedChars: number) {
+    const checked = checkUsage(reported, spec, generatedChars);
+    if (checked.refused) {
+      spec.log?.warn({ model: spec.model.id, provider, reported, problem: checked.refused }, 'upstream usage report refused; charging an estimate instead');
+    }
+    return checked;
   }
 
   private providerOf(model: CatalogModel): Provider | undefined {
@@ -331,8 +353,7 @@ export class AttemptRunner {
       retry,
       backoffMs: 0,
     };
-    this.options.telemetry.recordAttempt(record);
-    this.options.onAttempt?.(record);
+    this.options.events.emit({ type: 'attempt', record });
     return record;
   }
 
@@ -360,9 +381,8 @@ export class AttemptRunner {
       retry: info.retry,
       backoffMs: info.backoffMs,
     };
-    this.options.telemetry.recordAttempt(record);
-    this.options.onAttempt?.(record);
-    spec.onUsage?.(record);
+    // Once for the process (events), once for the call (its upstream request).
+    this.options.events.emit({ type: 'attempt', record });
     options.upstream?.ended(record);
     return record;
   }
@@ -370,130 +390,4 @@ export class AttemptRunner {
 
 function endpointOf(provider: Provider, model: CatalogModel): string {
   return `${provider.name}/${model.id}`;
-}
-
-/**
- * Runs `start` under the breaker and hands back its value as soon as there is one, while the
- * breaker keeps waiting for the outcome (a stream: until it ends). A half-open breaker whose
- * probe is still running admits nobody else: the caller skips the model instead of waiting
- * for the probe (cockatiel would queue it behind the probe, a whole stream long).
- */
-function throughBreaker<T>(breaker: CircuitBreakerPolicy, start: () => Promise<Guarded<T>>): Promise<T> {
-  if (breaker.state === CircuitState.HalfOpen) return Promise.reject(new BrokenCircuitError());
-  return new Promise<T>((resolve, reject) => {
-    breaker
-      .execute(async () => {
-        const { value, outcome } = await start();
-        resolve(value);
-        await outcome;
-      })
-      // After `resolve` this changes nothing: the stream's own failure reaches its consumer.
-      .catch(reject);
-  });
-}
-
-/** The promise, or the abort reason as soon as the signal aborts while `cutShort()` says so. */
-function settleOnAbort<T>(promise: Promise<T>, signal: AbortSignal, cutShort: () => boolean): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      if (cutShort()) reject(abortReason(signal));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}
-
-function abortReason(signal: AbortSignal): OrchestratorError {
-  return signal.reason instanceof OrchestratorError
-    ? signal.reason
-    : new OrchestratorError({ kind: 'cancelled', reason: Reason.CANCELLED, message: 'cancelled' });
-}
-
-function timeoutOf(model: CatalogModel, ms: number | undefined): { ms: number; reason: () => OrchestratorError } | undefined {
-  if (!ms) return undefined;
-  return {
-    ms,
-    reason: () =>
-      new OrchestratorError({
-        kind: 'deadline_exceeded',
-        reason: Reason.UPSTREAM_TIMEOUT,
-        message: `${model.id} did not answer within its ${Math.round(ms)} ms budget`,
-        retryable: true,
-        metadata: { model: model.id, timeout_ms: String(Math.round(ms)) },
-      }),
-  };
-}
-
-function stalled(model: CatalogModel, phase: 'first_token' | 'inter_token', ms: number): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'unavailable',
-    reason: Reason.STREAM_STALLED,
-    message:
-      phase === 'first_token'
-        ? `${model.id} sent no token within ${ms} ms`
-        : `${model.id} went silent for ${ms} ms between tokens`,
-    retryable: true,
-    metadata: { model: model.id, phase, timeout_ms: String(ms) },
-  });
-}
-
-function circuitOpen(model: CatalogModel, coolDownLeftMs: number | undefined): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'unavailable',
-    reason: Reason.CIRCUIT_OPEN,
-    message: `${model.id} is failing; its circuit breaker is open, so it was skipped`,
-    // The breaker admits a probe when the cool-down ends: that is when a retry can succeed.
-    ...(coolDownLeftMs ? { retryAfterMs: coolDownLeftMs } : {}),
-    metadata: { model: model.id },
-  });
-}
-
-function outcomeOf(error: OrchestratorError): AttemptOutcome {
-  if (error.reason === Reason.CIRCUIT_OPEN) return 'skipped';
-  if (error.reason === Reason.MODEL_NOT_AVAILABLE && error.kind === 'failed_precondition') return 'skipped';
-  if (error.kind === 'deadline_exceeded' || error.reason === Reason.STREAM_STALLED) return 'timeout';
-  if (error.kind === 'cancelled') return 'cancelled';
-  return 'failure';
-}
-
-function notServed(model: CatalogModel): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'failed_precondition',
-    reason: Reason.MODEL_NOT_AVAILABLE,
-    message: `no provider is configured for ${model.id} (provider "${model.provider}"); set its API key`,
-    metadata: { model: model.id, provider: model.provider },
-  });
-}
-
-/** Errors from providers are already typed; anything else here is a bug or an abort. */
-function asOrchestratorError(err: unknown, signal: AbortSignal): OrchestratorError {
-  if (err instanceof OrchestratorError) return err;
-  if (signal.aborted && signal.reason instanceof OrchestratorError) return signal.reason;
-  return new OrchestratorError({
-    kind: 'internal',
-    reason: Reason.INTERNAL,
-    message: 'internal error while calling the upstream',
-    cause: err,
-  });
-}
-
-/**
- * Usage of a call that did not finish, estimated at about four characters a token: the prompt,
- * and the text relayed so far. A call we aborted (caller's cancel or deadline, a lost race or
- * hedge, an attempt timeout, a stalled stream) had its prompt sent and processed upstream, so
- * the prompt is charged even when nothing came back; a call the upstream failed on its own
- * with nothing generated (an HTTP error, say) is not billed by providers and counts nothing.
- */
-function usageSoFar(messages: readonly ChatMessage[], generatedChars: number, aborted: boolean): { usage: TokenUsage; estimated: boolean } {
-  if (generatedChars === 0 && !aborted) return { usage: ZERO_USAGE, estimated: false };
-  return { usage: estimateUsage(messages, generatedChars), estimated: true };
 }

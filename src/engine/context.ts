@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { AttemptRecord } from '../domain/chat.js';
 import type { Principal } from '../domain/principal.js';
 import type { UpstreamObserver } from './ports.js';
 
@@ -15,8 +14,6 @@ export interface CallContext {
   readonly startedAt: number;
   /** The API key's identity when keys are configured. */
   readonly principal?: Principal | undefined;
-  /** Told about every upstream call of this call (usage accounting: limits and budgets). */
-  readonly onUsage?: ((record: AttemptRecord) => void) | undefined;
-  /** Told when each upstream request starts and ends; gives the headers it carries (tracing). */
+  /** Told when each upstream request starts and ends: the headers it carries (tracing), its record (upstream time, usage charged to limits). */
   readonly upstream?: UpstreamObserver | undefined;
 }

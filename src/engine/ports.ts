@@ -3,24 +3,6 @@ import type { Principal } from '../domain/principal.js';
 import type { Answer } from './answer.js';
 import type { Provider } from '../providers/types.js';
 
-/** Where the engine reports what happened; telemetry implements it. */
-export interface EngineTelemetry {
-  recordAttempt(record: AttemptRecord): void;
-  recordRaceWin(model: string): void;
-  recordFallback(outcome: { readonly triggered: boolean; readonly defaultMessage: boolean }): void;
-  recordTimeToFirstToken(ms: number, model: string): void;
-  /** A retry the retry budget refused. */
-  recordRetryThrottled(): void;
-  /** A stream that restarted on another model after a mid-stream failure. */
-  recordStreamRestart(): void;
-  /** A routed request and the model ranked first. */
-  recordRoutingDecision(profile: string, model: string): void;
-  /** A response-cache lookup: a fresh hit, a miss, or a stale answer served as offline fallback. */
-  recordCacheLookup(outcome: 'hit' | 'miss' | 'stale'): void;
-  /** A call refused by access control (ErrorInfo reason: RATE_LIMITED, BUDGET_EXHAUSTED, ...). */
-  recordAccessRejection(reason: string): void;
-}
-
 /** The upstream request an attempt is about to send. */
 export interface UpstreamAttempt {
   readonly model: string;

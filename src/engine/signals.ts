@@ -6,6 +6,8 @@
 export interface ChildSignal {
   readonly signal: AbortSignal;
   abort(reason: unknown): void;
+  /** Stops the timeout only: the child still follows the parent (a stream gone live). */
+  keepWithoutTimeout(): void;
   dispose(): void;
 }
 
@@ -24,6 +26,10 @@ export function childSignal(parent: AbortSignal, timeout?: { ms: number; reason:
   return {
     signal: controller.signal,
     abort: (reason) => controller.abort(reason),
+    keepWithoutTimeout: () => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+    },
     dispose: () => {
       if (timer) clearTimeout(timer);
       parent.removeEventListener('abort', onParentAbort);

@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { CallContext } from '../engine/context.js';
+import type { CallContext } from '../engine/index.js';
 import { createCallContext, type ServerCallContext } from './context.js';
 import { toGrpcStatus } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
@@ -19,7 +19,7 @@ export interface CallDeps {
 /**
  * grpc-js ignores the promise an async handler returns, so every handler goes through one of
  * these: a unary handler is a plain async function of (request, context); a streaming handler
- * is an async generator. Errors become statuses in one place (errors.ts).
+ * returns its events and an encoder. Errors become statuses in one place (errors.ts).
  */
 export function unary<Req, Res>(
   deps: CallDeps,
@@ -47,9 +47,15 @@ export function unary<Req, Res>(
   };
 }
 
-export function serverStream<Req, Res>(
+/**
+ * A server stream: `open` validates and returns the events (errors thrown there become the
+ * status before any message); each event is encoded and written as the client pulls, with no
+ * generator of our own between the engine's events and the grpc-js write.
+ */
+export function serverStream<Req, Event, Res>(
   deps: CallDeps,
-  handler: (request: Req, ctx: CallContext) => AsyncIterable<Res>,
+  open: (request: Req, ctx: CallContext) => AsyncIterable<Event>,
+  encode: (event: Event, ctx: CallContext) => Res,
 ): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
     const ctx = createCallContext(call, deps.log, deps.defaultTimeoutMs, deps.principalOf);
@@ -58,8 +64,8 @@ export function serverStream<Req, Res>(
       deps.lifecycle.enter();
       entered = true;
       deps.openCalls.add(ctx);
-      for await (const message of handler(call.request, ctx)) {
-        await write(call, message, ctx.signal);
+      for await (const event of open(call.request, ctx)) {
+        if (!call.write(encode(event, ctx))) await drained(call, ctx.signal);
       }
     };
     run()
@@ -78,9 +84,8 @@ export function serverStream<Req, Res>(
   };
 }
 
-/** Honours backpressure: when the buffer is full, wait for 'drain', raced with cancellation. */
-function write<Res>(call: grpc.ServerWritableStream<unknown, Res>, message: Res, signal: AbortSignal): Promise<void> {
-  if (call.write(message)) return Promise.resolve();
+/** Honours backpressure: once the buffer is full, wait for 'drain', raced with cancellation. */
+function drained<Res>(call: grpc.ServerWritableStream<unknown, Res>, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
       call.removeListener('drain', onDrain);

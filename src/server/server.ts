@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
-import type { Engine } from '../engine/engine.js';
+import type { Engine } from '../engine/index.js';
 import { ChatServiceService } from '../gen/orchestrator/v1/chat.js';
 import { ModelServiceService } from '../gen/orchestrator/v1/models.js';
 import { StatsServiceService } from '../gen/orchestrator/v1/stats.js';
@@ -22,7 +22,7 @@ import { addReflection } from './reflection.js';
 import { readFileSync } from 'node:fs';
 import type { ApiKeyStore } from '../access/keys.js';
 import { authInterceptor } from './interceptors/auth.js';
-import { teeCallObservers } from '../telemetry/call-observer.js';
+import { callObserverOf } from '../telemetry/call-observer.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Tracer } from '../telemetry/tracing.js';
 
@@ -67,7 +67,7 @@ export class GatewayServer {
 
   constructor(options: GatewayServerOptions) {
     const { config, engine, stats, log, keys, metrics, tracer, statsSource } = options;
-    const observer = metrics ? teeCallObservers(stats, metrics) : stats;
+    const observer = callObserverOf(engine.events);
     this.log = log;
     this.config = config;
     this.server = new grpc.Server({

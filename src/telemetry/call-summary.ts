@@ -1,14 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import type { AttemptRecord } from '../domain/chat.js';
-import type { AttemptInfo, CallTrace } from './tracing.js';
-
-/** One upstream request as the call sees it: headers to send, and its end. */
-export interface UpstreamRequest {
-  /** W3C trace headers for this request. */
-  readonly headers: Readonly<Record<string, string>>;
-  /** Call once when the request is over (its record written), whatever the outcome. */
-  ended(record: AttemptRecord): void;
-}
+import type { UpstreamAttempt, UpstreamObserver, UpstreamRequest } from '../engine/index.js';
+import type { CallTrace } from './tracing.js';
 
 /** What a call used upstream, for its log line. */
 export interface CallUsage {
@@ -36,7 +28,7 @@ export interface CallUsage {
  * stream counts until its upstream response ends, including time spent waiting on our own
  * slow reader. Gateway overhead = call duration - upstream time.
  */
-export class CallSummary {
+export class CallSummary implements UpstreamObserver {
   private open = 0;
   private busySince = 0;
   private busyMs = 0;
@@ -54,7 +46,7 @@ export class CallSummary {
   ) {}
 
   /** An upstream request is about to be sent (the engine's upstream observer hook). */
-  requestStarted(info: AttemptInfo): UpstreamRequest {
+  requestStarted(info: UpstreamAttempt): UpstreamRequest {
     if (this.open === 0) this.busySince = this.now();
     this.open += 1;
     this.attempts += 1;

@@ -1,12 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { AttemptRecord } from '../domain/chat.js';
-import type { EngineTelemetry } from '../engine/ports.js';
-import type { CallObserver, FinishedCall, StartedCall } from './call-observer.js';
+import type { GatewayEvent, StartedCall } from '../engine/index.js';
 
 /**
  * Prometheus metrics in a registry of their own (not prom-client's global one, so several
- * servers can live in one process, as in the tests). Fed by the engine (EngineTelemetry, next
- * to the StatsStore through TeeTelemetry) and by the logging interceptor (CallObserver).
+ * servers can live in one process, as in the tests). A listener on the event port (`on`), next
+ * to the StatsStore: the engine's events and the calls the logging interceptor reports.
  *
  * Label values are bounded: methods are the registered gRPC methods (grpc-js answers unknown
  * paths before any interceptor runs), models and providers come from the catalog and the
@@ -34,7 +32,7 @@ const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0
 
 const BREAKER_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 
-export class Metrics implements EngineTelemetry, CallObserver {
+export class Metrics {
   readonly registry = new Registry();
   private breakerSource: (() => Iterable<BreakerReading>) | undefined;
 
@@ -116,72 +114,68 @@ export class Metrics implements EngineTelemetry, CallObserver {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
 
-  // CallObserver (logging interceptor)
-
-  callStarted(call: StartedCall): void {
-    const { service, method, type } = this.callLabels(call);
-    this.started.inc({ grpc_service: service, grpc_method: method, grpc_type: type });
-    this.inFlight.inc({ grpc_service: service, grpc_method: method });
-    if (call.kind !== 'unary') this.openStreams.inc({ grpc_service: service, grpc_method: method });
-  }
-
-  recordCall(call: FinishedCall): void {
-    const { service, method, type } = this.callLabels(call);
-    this.handled.inc({ grpc_service: service, grpc_method: method, grpc_type: type, grpc_code: call.code });
-    this.handling.observe({ grpc_service: service, grpc_method: method, grpc_type: type }, call.latencyMs / 1000);
-    if (call.model) this.handlingByModel.observe({ grpc_service: service, grpc_method: method, model: this.models.of(call.model) }, call.latencyMs / 1000);
-    // Only calls that went upstream: the question is what the gateway adds on top of the model.
-    if (call.upstreamRequests > 0) {
-      this.overhead.observe({ grpc_service: service, grpc_method: method }, Math.max(0, call.latencyMs - call.upstreamMs) / 1000);
+  /** The listener on the event port: each event moves its metrics. */
+  readonly on = (event: GatewayEvent): void => {
+    switch (event.type) {
+      case 'call_started': {
+        const { service, method, type } = this.callLabels(event.call);
+        this.started.inc({ grpc_service: service, grpc_method: method, grpc_type: type });
+        this.inFlight.inc({ grpc_service: service, grpc_method: method });
+        if (event.call.kind !== 'unary') this.openStreams.inc({ grpc_service: service, grpc_method: method });
+        return;
+      }
+      case 'call_finished': {
+        const { call } = event;
+        const { service, method, type } = this.callLabels(call);
+        this.handled.inc({ grpc_service: service, grpc_method: method, grpc_type: type, grpc_code: call.code });
+        this.handling.observe({ grpc_service: service, grpc_method: method, grpc_type: type }, call.latencyMs / 1000);
+        if (call.model) this.handlingByModel.observe({ grpc_service: service, grpc_method: method, model: this.models.of(call.model) }, call.latencyMs / 1000);
+        // Only calls that went upstream: the question is what the gateway adds on top of the model.
+        if (call.upstreamRequests > 0) {
+          this.overhead.observe({ grpc_service: service, grpc_method: method }, Math.max(0, call.latencyMs - call.upstreamMs) / 1000);
+        }
+        this.inFlight.dec({ grpc_service: service, grpc_method: method });
+        if (call.kind !== 'unary') this.openStreams.dec({ grpc_service: service, grpc_method: method });
+        return;
+      }
+      case 'attempt': {
+        const { record } = event;
+        const labels = { provider: this.providers.of(record.provider), model: this.models.of(record.model) };
+        this.attempts.inc({ ...labels, outcome: record.outcome });
+        if (record.outcome === 'skipped') return;
+        this.attemptLatency.observe({ ...labels, outcome: record.outcome }, record.latencyMs / 1000);
+        if (record.retry > 0) this.retries.inc(labels);
+        if (record.usage.promptTokens > 0) this.tokens.inc({ ...labels, type: 'input' }, record.usage.promptTokens);
+        if (record.usage.completionTokens > 0) this.tokens.inc({ ...labels, type: 'output' }, record.usage.completionTokens);
+        if (record.costUsd > 0) this.cost.inc(labels, record.costUsd);
+        return;
+      }
+      case 'race_won':
+        this.raceWins.inc({ model: this.models.of(event.model) });
+        return;
+      case 'fallback':
+        this.fallbacks.inc({ result: event.defaultMessage ? 'default_message' : event.triggered ? 'fallback' : 'primary' });
+        return;
+      case 'first_token':
+        this.ttft.observe({ model: this.models.of(event.model) }, event.ms / 1000);
+        return;
+      case 'retry_throttled':
+        this.retriesThrottled.inc();
+        return;
+      case 'stream_restarted':
+        this.streamRestarts.inc();
+        return;
+      case 'routed':
+        this.routing.inc({ profile: this.profiles.of(event.profile), model: this.models.of(event.model) });
+        return;
+      case 'cache_lookup':
+        this.cacheLookups.inc({ result: event.outcome });
+        return;
+      case 'access_rejected':
+        this.accessRejections.inc({ reason: this.reasons.of(event.reason) });
+        return;
     }
-    this.inFlight.dec({ grpc_service: service, grpc_method: method });
-    if (call.kind !== 'unary') this.openStreams.dec({ grpc_service: service, grpc_method: method });
-  }
-
-  // EngineTelemetry
-
-  recordAttempt(record: AttemptRecord): void {
-    const labels = { provider: this.providers.of(record.provider), model: this.models.of(record.model) };
-    this.attempts.inc({ ...labels, outcome: record.outcome });
-    if (record.outcome === 'skipped') return;
-    this.attemptLatency.observe({ ...labels, outcome: record.outcome }, record.latencyMs / 1000);
-    if (record.retry > 0) this.retries.inc(labels);
-    if (record.usage.promptTokens > 0) this.tokens.inc({ ...labels, type: 'input' }, record.usage.promptTokens);
-    if (record.usage.completionTokens > 0) this.tokens.inc({ ...labels, type: 'output' }, record.usage.completionTokens);
-    if (record.costUsd > 0) this.cost.inc(labels, record.costUsd);
-  }
-
-  recordRaceWin(model: string): void {
-    this.raceWins.inc({ model: this.models.of(model) });
-  }
-
-  recordFallback(outcome: { readonly triggered: boolean; readonly defaultMessage: boolean }): void {
-    this.fallbacks.inc({ result: outcome.defaultMessage ? 'default_message' : outcome.triggered ? 'fallback' : 'primary' });
-  }
-
-  recordTimeToFirstToken(ms: number, model: string): void {
-    this.ttft.observe({ model: this.models.of(model) }, ms / 1000);
-  }
-
-  recordRetryThrottled(): void {
-    this.retriesThrottled.inc();
-  }
-
-  recordStreamRestart(): void {
-    this.streamRestarts.inc();
-  }
-
-  recordRoutingDecision(profile: string, model: string): void {
-    this.routing.inc({ profile: this.profiles.of(profile), model: this.models.of(model) });
-  }
-
-  recordCacheLookup(outcome: 'hit' | 'miss' | 'stale'): void {
-    this.cacheLookups.inc({ result: outcome });
-  }
-
-  recordAccessRejection(reason: string): void {
-    this.accessRejections.inc({ reason: this.reasons.of(reason) });
-  }
+  };
 
   private collectBreakers(): void {
     if (!this.breakerSource) return;

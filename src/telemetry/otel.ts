@@ -13,7 +13,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { AttemptRecord } from '../domain/chat.js';
 import { parseTraceparent, sanitizeTracestate } from './trace-context.js';
-import { traceHeaders, type AttemptInfo, type AttemptSpan, type CallEnd, type CallStart, type CallTrace, type Tracer } from './tracing.js';
+import type { UpstreamAttempt } from '../engine/index.js';
+import { traceHeaders, type AttemptSpan, type CallEnd, type CallStart, type CallTrace, type Tracer } from './tracing.js';
 
 /**
  * OpenTelemetry spans, loaded only when OTEL_EXPORTER_OTLP_ENDPOINT is set (tracing.ts). One
@@ -86,7 +87,7 @@ export class OtelTracer implements Tracer {
     await this.provider.shutdown();
   }
 
-  private startAttempt(info: AttemptInfo, parent: Context, tracestate: string | undefined): AttemptSpan {
+  private startAttempt(info: UpstreamAttempt, parent: Context, tracestate: string | undefined): AttemptSpan {
     const span = this.tracer.startSpan(
       `chat ${info.model}`,
       {

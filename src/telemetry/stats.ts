@@ -1,6 +1,5 @@
 import type { AttemptRecord } from '../domain/chat.js';
-import type { EngineTelemetry } from '../engine/ports.js';
-import type { CallObserver, FinishedCall } from './call-observer.js';
+import type { FinishedCall, GatewayEvent } from '../engine/index.js';
 import { LatencyHistogram, type LatencySummary } from './histogram.js';
 
 export interface UpstreamCounters {
@@ -151,7 +150,7 @@ class Method {
 }
 
 /** In-process counters since start. Calls are counted per RPC; tokens and cost per attempt. */
-export class StatsStore implements EngineTelemetry, CallObserver {
+export class StatsStore {
   private startedAt = new Date();
   private readonly providers = new Map<string, Upstream>();
   private readonly models = new Map<string, Upstream>();
@@ -171,7 +170,50 @@ export class StatsStore implements EngineTelemetry, CallObserver {
   /** Only ChatService methods count as requests; health, reflection and stats calls do not. */
   constructor(private readonly countedService = '/orchestrator.v1.ChatService/') {}
 
-  recordCall(call: FinishedCall): void {
+  /** The listener on the event port. */
+  readonly on = (event: GatewayEvent): void => {
+    switch (event.type) {
+      case 'call_finished':
+        this.recordCall(event.call);
+        return;
+      case 'attempt':
+        upstream(this.providers, event.record.provider).add(event.record);
+        upstream(this.models, event.record.model).add(event.record);
+        return;
+      case 'race_won':
+        this.raceWins += 1;
+        upstream(this.models, event.model).raceWins += 1;
+        return;
+      case 'fallback':
+        if (event.triggered) this.fallbacksTriggered += 1;
+        if (event.defaultMessage) this.defaultMessagesServed += 1;
+        return;
+      case 'first_token':
+        this.ttft.record(event.ms);
+        return;
+      case 'retry_throttled':
+        this.retriesThrottled += 1;
+        return;
+      case 'stream_restarted':
+        this.streamRestarts += 1;
+        return;
+      case 'cache_lookup':
+        this.cacheLookups[event.outcome] += 1;
+        return;
+      case 'access_rejected':
+        this.accessRejections.set(event.reason, (this.accessRejections.get(event.reason) ?? 0) + 1);
+        return;
+      case 'routed': {
+        const key = `${event.profile}\u0000${event.model}`;
+        this.routing.set(key, (this.routing.get(key) ?? 0) + 1);
+        return;
+      }
+      case 'call_started':
+        return;
+    }
+  };
+
+  private recordCall(call: FinishedCall): void {
     const { path, code, latencyMs } = call;
     if (!path.startsWith(this.countedService)) return;
     const ok = code === 'OK';
@@ -186,46 +228,6 @@ export class StatsStore implements EngineTelemetry, CallObserver {
     else method.errors += 1;
     method.latency.record(latencyMs);
     this.callLatency.record(latencyMs);
-  }
-
-  recordAttempt(record: AttemptRecord): void {
-    upstream(this.providers, record.provider).add(record);
-    upstream(this.models, record.model).add(record);
-  }
-
-  recordRaceWin(model: string): void {
-    this.raceWins += 1;
-    upstream(this.models, model).raceWins += 1;
-  }
-
-  recordFallback(outcome: { readonly triggered: boolean; readonly defaultMessage: boolean }): void {
-    if (outcome.triggered) this.fallbacksTriggered += 1;
-    if (outcome.defaultMessage) this.defaultMessagesServed += 1;
-  }
-
-  recordTimeToFirstToken(ms: number): void {
-    this.ttft.record(ms);
-  }
-
-  recordRetryThrottled(): void {
-    this.retriesThrottled += 1;
-  }
-
-  recordStreamRestart(): void {
-    this.streamRestarts += 1;
-  }
-
-  recordCacheLookup(outcome: 'hit' | 'miss' | 'stale'): void {
-    this.cacheLookups[outcome] += 1;
-  }
-
-  recordAccessRejection(reason: string): void {
-    this.accessRejections.set(reason, (this.accessRejections.get(reason) ?? 0) + 1);
-  }
-
-  recordRoutingDecision(profile: string, model: string): void {
-    const key = `${profile}\u0000${model}`;
-    this.routing.set(key, (this.routing.get(key) ?? 0) + 1);
   }
 
   exportState(): StatsState {

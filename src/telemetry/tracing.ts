@@ -1,4 +1,5 @@
 import type { AttemptRecord } from '../domain/chat.js';
+import type { UpstreamAttempt } from '../engine/index.js';
 import {
   formatTraceparent,
   newSpanId,
@@ -17,14 +18,6 @@ import {
  * per attempt, and OpenTelemetry is never loaded). With one, `createTracer` loads `otel.ts`,
  * which records a SERVER span per call and a CLIENT span per upstream request and exports them.
  */
-
-/** The upstream request an attempt is about to send. */
-export interface AttemptInfo {
-  readonly model: string;
-  readonly provider: string;
-  /** 0 for the first call to this model within the request, then 1, 2... */
-  readonly retry: number;
-}
 
 export interface CallStart {
   /** gRPC method path, e.g. "/orchestrator.v1.ChatService/Chat". */
@@ -51,7 +44,7 @@ export interface AttemptSpan {
 
 export interface CallTrace {
   readonly traceId: string;
-  startAttempt(info: AttemptInfo): AttemptSpan;
+  startAttempt(info: UpstreamAttempt): AttemptSpan;
   end(status: CallEnd): void;
 }
 

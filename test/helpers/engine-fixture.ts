@@ -4,13 +4,12 @@ import { Catalog } from '../../src/catalog/catalog.js';
 import { BUILTIN_MODELS } from '../../src/catalog/models.js';
 import type { ChatInput } from '../../src/domain/chat.js';
 import { loadConfig } from '../../src/config/config.js';
-import type { CallContext } from '../../src/engine/context.js';
-import { Engine } from '../../src/engine/engine.js';
+import { Engine, EventBus, type AccessControl, type CallContext } from '../../src/engine/index.js';
 import { ProviderRegistry } from '../../src/providers/registry.js';
 import { StatsStore } from '../../src/telemetry/stats.js';
 import { ScriptedProvider } from './scripted-provider.js';
 
-export function engineFixture(options: { defaultModel?: string; fallbackMessage?: string; env?: Record<string, string> } = {}) {
+export function engineFixture(options: { defaultModel?: string; fallbackMessage?: string; env?: Record<string, string>; access?: AccessControl } = {}) {
   const provider = new ScriptedProvider('openai');
   const registry = new ProviderRegistry();
   registry.register(provider);
@@ -19,7 +18,8 @@ export function engineFixture(options: { defaultModel?: string; fallbackMessage?
   const engine = new Engine({
     catalog,
     providers: registry,
-    telemetry: stats,
+    events: new EventBus(stats.on),
+    access: options.access,
     defaults: {
       model: options.defaultModel ?? 'gpt-4o',
       maxTokens: 500,

@@ -5,7 +5,7 @@ import type { Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent
 
 /** What a scripted model does on its next call. */
 export type Script =
-  | { kind: 'answer'; content: string; delayMs?: number; tokenDelayMs?: number }
+  | { kind: 'answer'; content: string; delayMs?: number; tokenDelayMs?: number; usage?: TokenUsage }
   | { kind: 'fail'; error: OrchestratorError; delayMs?: number }
   | { kind: 'hang' }
   | { kind: 'cut'; afterTokens: number };
@@ -42,7 +42,7 @@ export class ScriptedProvider implements Provider {
       }
       if (step.kind === 'cut') throw upstreamFailure('cut');
       if (step.delayMs) await sleep(step.delayMs, undefined, { signal: request.signal });
-      return { content: step.content, finishReason: 'stop', usage: usageFor(step.content) };
+      return { content: step.content, finishReason: 'stop', usage: step.usage ?? usageFor(step.content) };
     } catch (err) {
       throw this.translate(err, request, log);
     }
@@ -61,7 +61,7 @@ export class ScriptedProvider implements Provider {
         yield { type: 'delta', content: i === 0 ? word : ` ${word}` };
       }
       const content = words.join(' ');
-      yield { type: 'end', finishReason: 'stop', usage: usageFor(content) };
+      yield { type: 'end', finishReason: 'stop', usage: (step.kind === 'answer' ? step.usage : undefined) ?? usageFor(content) };
     } catch (err) {
       throw this.translate(err, request, log);
     }

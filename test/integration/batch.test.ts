@@ -64,6 +64,19 @@ describe('Batch', () => {
     expect(summary?.$case === 'summary' && summary.summary).toMatchObject({ total: 4, successful: 1, failed: 3 });
   });
 
+  it('stamps each item with when it finished, answers and errors alike', async () => {
+    h.upstream.injectFault({ kind: 'delay', delayMs: 300, model: 'gpt-4-turbo' });
+    const before = Date.now();
+    const { messages } = await batch([item('slow', { model: 'gpt-4-turbo' }), item('fast'), item('bad', { model: 'gpt-nine' })], 3);
+    const after = Date.now();
+    const at = new Map(itemsOf(messages).map((r) => [r.requestId, r.completedAt ? r.completedAt.seconds * 1000 + r.completedAt.nanos / 1e6 : undefined]));
+    for (const id of ['slow', 'fast', 'bad']) {
+      expect(at.get(id)).toBeGreaterThanOrEqual(before - 1);
+      expect(at.get(id)).toBeLessThanOrEqual(after + 1);
+    }
+    expect(at.get('slow')! - at.get('fast')!).toBeGreaterThanOrEqual(200);
+  });
+
   it('refuses duplicate request ids, naming them', async () => {
     const { messages, error } = await batch([item('a'), item('b'), item('a'), item(''), item('')]);
     expect(messages).toHaveLength(0);

@@ -11,7 +11,8 @@ import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { deadlineInterceptor } from '../../src/server/interceptors/deadline.js';
 import { callSummaryOf, loggingInterceptor } from '../../src/server/interceptors/logging.js';
 import { requestIdInterceptor } from '../../src/server/interceptors/request-id.js';
-import { teeCallObservers } from '../../src/telemetry/call-observer.js';
+import { callObserverOf } from '../../src/telemetry/call-observer.js';
+import { EventBus } from '../../src/engine/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { OtelTracer } from '../../src/telemetry/otel.js';
@@ -64,7 +65,7 @@ describe('logging interceptor, call summary, metrics and spans on a real grpc-js
 
   beforeAll(async () => {
     server = new grpc.Server({
-      interceptors: [requestIdInterceptor, loggingInterceptor(log, teeCallObservers(stats, metrics), { tracer }), deadlineInterceptor(30_000)],
+      interceptors: [requestIdInterceptor, loggingInterceptor(log, callObserverOf(new EventBus(stats.on, metrics.on)), { tracer }), deadlineInterceptor(30_000)],
     });
     const impl: StatsServiceServer = {
       getStats: (call, callback) => {

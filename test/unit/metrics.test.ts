@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { AttemptRecord } from '../../src/domain/chat.js';
 import { CallSummary } from '../../src/telemetry/call-summary.js';
-import { teeCallObservers, type CallObserver, type FinishedCall } from '../../src/telemetry/call-observer.js';
+import { callObserverOf, type FinishedCall } from '../../src/telemetry/call-observer.js';
+import { EventBus } from '../../src/engine/index.js';
 import { Metrics } from '../../src/telemetry/metrics.js';
 import { startMetricsServer } from '../../src/telemetry/metrics-server.js';
 import { StatsStore } from '../../src/telemetry/stats.js';
-import { TeeTelemetry } from '../../src/telemetry/tee.js';
 import { PropagationTracer } from '../../src/telemetry/tracing.js';
 
 function record(fields: Partial<AttemptRecord> = {}): AttemptRecord {
@@ -34,15 +34,15 @@ const stream = { path: '/orchestrator.v1.ChatService/StreamChat', kind: 'server_
 describe('Metrics', () => {
   it('counts calls by method and code, with latency, in-flight and open-stream gauges and the overhead', async () => {
     const metrics = new Metrics({ processMetrics: false });
-    metrics.callStarted(chat);
-    metrics.callStarted(stream);
+    metrics.on({ type: 'call_started', call: chat });
+    metrics.on({ type: 'call_started', call: stream });
     let text = (await metrics.exposition()).body;
     expect(value(text, 'llm_orchestrator_in_flight_calls{grpc_service="orchestrator.v1.ChatService",grpc_method="Chat"}')).toBe(1);
     expect(value(text, 'llm_orchestrator_open_streams{grpc_service="orchestrator.v1.ChatService",grpc_method="StreamChat"}')).toBe(1);
-    metrics.recordCall({ ...chat, code: 'OK', latencyMs: 300, upstreamMs: 299.5, upstreamRequests: 1, model: 'gpt-4o' });
-    metrics.recordCall({ ...stream, code: 'CANCELLED', latencyMs: 1000, upstreamMs: 990, upstreamRequests: 1 });
-    metrics.callStarted(chat);
-    metrics.recordCall({ ...chat, code: 'INVALID_ARGUMENT', latencyMs: 2, upstreamMs: 0, upstreamRequests: 0 });
+    metrics.on({ type: 'call_finished', call: { ...chat, code: 'OK', latencyMs: 300, upstreamMs: 299.5, upstreamRequests: 1, model: 'gpt-4o' } });
+    metrics.on({ type: 'call_finished', call: { ...stream, code: 'CANCELLED', latencyMs: 1000, upstreamMs: 990, upstreamRequests: 1 } });
+    metrics.on({ type: 'call_started', call: chat });
+    metrics.on({ type: 'call_finished', call: { ...chat, code: 'INVALID_ARGUMENT', latencyMs: 2, upstreamMs: 0, upstreamRequests: 0 } });
     text = (await metrics.exposition()).body;
     const chatLabels = 'grpc_service="orchestrator.v1.ChatService",grpc_method="Chat"';
     expect(value(text, `grpc_server_started_total{${chatLabels},grpc_type="unary"}`)).toBe(2);
@@ -68,10 +68,10 @@ describe('Metrics', () => {
 
   it('counts attempts, latency, tokens, cost and retries by model and provider', async () => {
     const metrics = new Metrics({ processMetrics: false });
-    metrics.recordAttempt(record());
-    metrics.recordAttempt(record({ outcome: 'failure', retry: 1, usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0, cachedTokens: 0 }, costUsd: 0 }));
-    metrics.recordAttempt(record({ outcome: 'skipped', latencyMs: 0, costUsd: 0 }));
-    metrics.recordRetryThrottled();
+    metrics.on({ type: 'attempt', record: record() });
+    metrics.on({ type: 'attempt', record: record({ outcome: 'failure', retry: 1, usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0, cachedTokens: 0 }, costUsd: 0 }) });
+    metrics.on({ type: 'attempt', record: record({ outcome: 'skipped', latencyMs: 0, costUsd: 0 }) });
+    metrics.on({ type: 'retry_throttled' });
     const text = (await metrics.exposition()).body;
     const labels = 'provider="openai",model="gpt-4o"';
     expect(value(text, `llm_orchestrator_upstream_attempts_total{${labels},outcome="success"}`)).toBe(1);
@@ -89,18 +89,18 @@ describe('Metrics', () => {
 
   it('counts the other engine events', async () => {
     const metrics = new Metrics({ processMetrics: false });
-    metrics.recordTimeToFirstToken(120, 'gpt-4o');
-    metrics.recordTimeToFirstToken(80, 'gpt-4o-mini');
-    metrics.recordRaceWin('gpt-4o');
-    metrics.recordFallback({ triggered: false, defaultMessage: false });
-    metrics.recordFallback({ triggered: true, defaultMessage: false });
-    metrics.recordFallback({ triggered: true, defaultMessage: true });
-    metrics.recordStreamRestart();
-    metrics.recordRoutingDecision('speed', 'gpt-4o-mini');
-    metrics.recordCacheLookup('hit');
-    metrics.recordCacheLookup('miss');
-    metrics.recordCacheLookup('miss');
-    metrics.recordAccessRejection('RATE_LIMITED');
+    metrics.on({ type: 'first_token', ms: 120, model: 'gpt-4o' });
+    metrics.on({ type: 'first_token', ms: 80, model: 'gpt-4o-mini' });
+    metrics.on({ type: 'race_won', model: 'gpt-4o' });
+    metrics.on({ type: 'fallback', triggered: false, defaultMessage: false });
+    metrics.on({ type: 'fallback', triggered: true, defaultMessage: false });
+    metrics.on({ type: 'fallback', triggered: true, defaultMessage: true });
+    metrics.on({ type: 'stream_restarted' });
+    metrics.on({ type: 'routed', profile: 'speed', model: 'gpt-4o-mini' });
+    metrics.on({ type: 'cache_lookup', outcome: 'hit' });
+    metrics.on({ type: 'cache_lookup', outcome: 'miss' });
+    metrics.on({ type: 'cache_lookup', outcome: 'miss' });
+    metrics.on({ type: 'access_rejected', reason: 'RATE_LIMITED' });
     const text = (await metrics.exposition()).body;
     expect(value(text, 'llm_orchestrator_time_to_first_token_seconds_sum{model="gpt-4o"}')).toBeCloseTo(0.12);
     expect(value(text, 'llm_orchestrator_time_to_first_token_seconds_count{model="gpt-4o-mini"}')).toBe(1);
@@ -132,7 +132,7 @@ describe('Metrics', () => {
 
   it('keeps label values bounded: past the cap, new values are "other"', async () => {
     const metrics = new Metrics({ processMetrics: false });
-    for (let i = 0; i < 80; i += 1) metrics.recordAccessRejection(`REASON_${i}`);
+    for (let i = 0; i < 80; i += 1) metrics.on({ type: 'access_rejected', reason: `REASON_${i}` });
     const text = (await metrics.exposition()).body;
     const reasons = text.split('\n').filter((l) => l.startsWith('llm_orchestrator_access_rejections_total{'));
     expect(reasons).toHaveLength(65);
@@ -142,7 +142,7 @@ describe('Metrics', () => {
   it('uses a registry of its own, with Node process metrics by default', async () => {
     const a = new Metrics();
     const b = new Metrics();
-    a.recordStreamRestart();
+    a.on({ type: 'stream_restarted' });
     const [textA, textB] = await Promise.all([a.exposition(), b.exposition()]);
     expect(value(textA.body, 'llm_orchestrator_stream_restarts_total')).toBe(1);
     expect(value(textB.body, 'llm_orchestrator_stream_restarts_total')).toBe(0);
@@ -152,21 +152,21 @@ describe('Metrics', () => {
   });
 });
 
-describe('TeeTelemetry and teeCallObservers', () => {
-  it('forward every engine event and every call to each sink', async () => {
+describe('the event port', () => {
+  it('reaches every listener with every engine event and every call', async () => {
     const stats = new StatsStore();
     const metrics = new Metrics({ processMetrics: false });
-    const tee = new TeeTelemetry(stats, metrics);
-    tee.recordAttempt(record());
-    tee.recordRaceWin('gpt-4o');
-    tee.recordFallback({ triggered: true, defaultMessage: false });
-    tee.recordTimeToFirstToken(50, 'gpt-4o');
-    tee.recordRetryThrottled();
-    tee.recordStreamRestart();
-    tee.recordRoutingDecision('balanced', 'gpt-4o');
-    tee.recordCacheLookup('stale');
-    tee.recordAccessRejection('BUDGET_EXHAUSTED');
-    const observer = teeCallObservers(stats, metrics);
+    const bus = new EventBus(stats.on, metrics.on);
+    bus.emit({ type: 'attempt', record: record() });
+    bus.emit({ type: 'race_won', model: 'gpt-4o' });
+    bus.emit({ type: 'fallback', triggered: true, defaultMessage: false });
+    bus.emit({ type: 'first_token', ms: 50, model: 'gpt-4o' });
+    bus.emit({ type: 'retry_throttled' });
+    bus.emit({ type: 'stream_restarted' });
+    bus.emit({ type: 'routed', profile: 'balanced', model: 'gpt-4o' });
+    bus.emit({ type: 'cache_lookup', outcome: 'stale' });
+    bus.emit({ type: 'access_rejected', reason: 'BUDGET_EXHAUSTED' });
+    const observer = callObserverOf(bus);
     observer.callStarted?.(chat);
     observer.recordCall({ ...chat, code: 'NOT_FOUND', latencyMs: 5, upstreamMs: 0, upstreamRequests: 0 });
     const s = stats.snapshot();
@@ -196,8 +196,7 @@ describe('TeeTelemetry and teeCallObservers', () => {
       { ...chat, code: 'OK', latencyMs: 1, upstreamMs: 0, upstreamRequests: 0 },
       { path: '/orchestrator.v1.StatsService/GetStats', kind: 'unary', code: 'OK', latencyMs: 1, upstreamMs: 0, upstreamRequests: 0 },
     ];
-    const observer: CallObserver = stats;
-    for (const c of calls) observer.recordCall(c);
+    for (const call of calls) stats.on({ type: 'call_finished', call });
     expect(stats.snapshot()).toMatchObject({ totalRequests: 1, successfulRequests: 1 });
   });
 });
@@ -253,7 +252,7 @@ describe('CallSummary', () => {
 describe('metrics HTTP endpoint', () => {
   it('serves GET /metrics on its own port, 404 elsewhere, 405 for other methods', async () => {
     const metrics = new Metrics({ processMetrics: false });
-    metrics.recordStreamRestart();
+    metrics.on({ type: 'stream_restarted' });
     const server = await startMetricsServer(metrics, { host: '127.0.0.1', port: 0 });
     try {
       expect(server.port).toBeGreaterThan(0);

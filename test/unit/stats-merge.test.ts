@@ -25,24 +25,24 @@ describe('stats of several workers', () => {
     // Worker a: fast calls; worker b: slow ones and a failure; `one` sees all of them.
     for (let i = 1; i <= 90; i++) {
       feed([a, one], (s) => {
-        s.recordCall(chat(i));
-        s.recordAttempt(attempt('gpt-4o', i));
+        s.on({ type: 'call_finished', call: chat(i) });
+        s.on({ type: 'attempt', record: attempt('gpt-4o', i) });
       });
     }
     for (let i = 1; i <= 10; i++) {
       feed([b, one], (s) => {
-        s.recordCall(chat(1000 + i));
-        s.recordAttempt(attempt('gpt-4o-mini', 1000 + i));
+        s.on({ type: 'call_finished', call: chat(1000 + i) });
+        s.on({ type: 'attempt', record: attempt('gpt-4o-mini', 1000 + i) });
       });
     }
     feed([b, one], (s) => {
-      s.recordCall(chat(5, 'UNAVAILABLE'));
-      s.recordAttempt(attempt('gpt-4o-mini', 5, 'failure'));
-      s.recordRaceWin('gpt-4o-mini');
-      s.recordRoutingDecision('speed', 'gpt-4o-mini');
-      s.recordAccessRejection('RATE_LIMITED');
-      s.recordCacheLookup('hit');
-      s.recordTimeToFirstToken(42);
+      s.on({ type: 'call_finished', call: chat(5, 'UNAVAILABLE') });
+      s.on({ type: 'attempt', record: attempt('gpt-4o-mini', 5, 'failure') });
+      s.on({ type: 'race_won', model: 'gpt-4o-mini' });
+      s.on({ type: 'routed', profile: 'speed', model: 'gpt-4o-mini' });
+      s.on({ type: 'access_rejected', reason: 'RATE_LIMITED' });
+      s.on({ type: 'cache_lookup', outcome: 'hit' });
+      s.on({ type: 'first_token', ms: 42, model: 'gpt-4o' });
     });
     // Through JSON, as the states travel between processes.
     const states = [a, b].map((s) => JSON.parse(JSON.stringify(s.exportState())) as ReturnType<StatsStore['exportState']>);

@@ -1,5 +1,6 @@
 /**
- * Retry throttling as in gRFC A6: a token bucket per upstream that starts full; every
+ * Retry throttling as in gRFC A6: a token bucket per model endpoint (as the breakers are, so a
+ * failing model cannot empty the bucket the provider's healthy models retry from) that starts full; every
  * retryable failure takes one token, every success gives back `tokenRatio`; retries are allowed
  * only while more than half the tokens remain. When an upstream is down, retries stop after a
  * few failures instead of multiplying its load by the attempt count.

@@ -6,17 +6,19 @@ import type { Answer } from '../answer.js';
 import type { CallContext } from '../context.js';
 
 /** One item of a batch: its answer is produced by `run`, or it was invalid from the start. */
-export interface BatchWork {
+/** `A`: what an item's run answers; the summary reads its usage and cost, the caller the rest. */
+export interface BatchWork<A extends Answer = Answer> {
   readonly index: number;
   readonly requestId: string;
-  readonly run: ((ctx: CallContext) => Promise<Answer>) | undefined;
+  readonly run: ((ctx: CallContext) => Promise<A>) | undefined;
   /** Set when the item was rejected before running (validation). */
   readonly error: OrchestratorError | undefined;
 }
 
-export type BatchEvent =
-  | { readonly type: 'item'; readonly index: number; readonly requestId: string; readonly answer: Answer }
-  | { readonly type: 'item'; readonly index: number; readonly requestId: string; readonly error: OrchestratorError }
+export type BatchEvent<A extends Answer = Answer> =
+  /** `completedAt`: epoch ms when the item finished. */
+  | { readonly type: 'item'; readonly index: number; readonly requestId: string; readonly completedAt: number; readonly answer: A }
+  | { readonly type: 'item'; readonly index: number; readonly requestId: string; readonly completedAt: number; readonly error: OrchestratorError }
   | {
       readonly type: 'summary';
       readonly total: number;
@@ -34,14 +36,14 @@ export type BatchEvent =
  * calls, which never wait for it). Results are yielded as items finish; then a summary. One
  * item's failure is that item's result. Cancelling the call aborts every item still running.
  */
-export async function* runBatch(
-  items: readonly BatchWork[],
+export async function* runBatch<A extends Answer>(
+  items: readonly BatchWork<A>[],
   options: { concurrency: number; global: BulkheadPolicy },
   ctx: CallContext,
-): AsyncGenerator<BatchEvent> {
-  const done: BatchEvent[] = [];
+): AsyncGenerator<BatchEvent<A>> {
+  const done: BatchEvent<A>[] = [];
   let wake: (() => void) | undefined;
-  const publish = (event: BatchEvent): void => {
+  const publish = (event: BatchEvent<A>): void => {
     done.push(event);
     wake?.();
   };
@@ -50,9 +52,9 @@ export async function* runBatch(
   let costUsd = 0;
   let successful = 0;
 
-  const runItem = async (work: BatchWork): Promise<void> => {
+  const runItem = async (work: BatchWork<A>): Promise<void> => {
     if (!work.run) {
-      publish({ type: 'item', index: work.index, requestId: work.requestId, error: work.error ?? cancelled() });
+      publish({ type: 'item', index: work.index, requestId: work.requestId, completedAt: Date.now(), error: work.error ?? cancelled() });
       return;
     }
     const run = work.run;
@@ -69,10 +71,10 @@ export async function* runBatch(
       usage.totalTokens += answer.usage.totalTokens;
       usage.cachedTokens += answer.usage.cachedTokens;
       costUsd += answer.costUsd;
-      publish({ type: 'item', index: work.index, requestId: work.requestId, answer });
+      publish({ type: 'item', index: work.index, requestId: work.requestId, completedAt: Date.now(), answer });
     } catch (err) {
       latencies.push(performance.now() - started);
-      publish({ type: 'item', index: work.index, requestId: work.requestId, error: asItemError(err, ctx.signal) });
+      publish({ type: 'item', index: work.index, requestId: work.requestId, completedAt: Date.now(), error: asItemError(err, ctx.signal) });
     }
   };
 

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { CatalogModel } from '../../catalog/catalog.js';
 import type { AttemptRecord } from '../../domain/chat.js';
 import { ZERO_USAGE } from '../../domain/chat.js';
 import { OrchestratorError, Reason } from '../../domain/errors.js';
@@ -6,8 +7,9 @@ import type { AttemptRunner } from '../attempt.js';
 import { aggregateFailure } from '../aggregate.js';
 import { answerFrom, maxTokensFor, totalCost, type FallbackAnswer, type Plan } from '../answer.js';
 import type { CallContext } from '../context.js';
-import type { EngineTelemetry } from '../ports.js';
-import { childSignal } from '../signals.js';
+import type { EventSink } from '../events.js';
+import { childSignal, type ChildSignal } from '../signals.js';
+import { streamSpec, type StreamPolicy, type StreamTimeouts } from './stream.js';
 
 export interface FallbackOptions {
   /** Fixed budget per link; otherwise the remaining deadline shared by the links left. */
@@ -17,12 +19,37 @@ export interface FallbackOptions {
 }
 
 /**
+ * A link's budget, the same for a unary answer and a stream: a fixed budget when the caller
+ * set one, otherwise an equal share of what is left of the deadline among the links left, so
+ * a hanging first model cannot use up the time of the others. A unary link must answer within
+ * it; a streamed link must produce its first event within it (after that the stream is live,
+ * the client has it, and only the call's deadline bounds it).
+ */
+export function linkBudget(options: { deadline: number; fixedMs: number | undefined; index: number; links: number; now?: number }): number {
+  if (options.fixedMs !== undefined) return options.fixedMs;
+  // The last link has what is left: the call's own deadline bounds it, no timer of its own.
+  if (options.index >= options.links - 1) return Number.POSITIVE_INFINITY;
+  const now = options.now ?? Date.now();
+  return (options.deadline - now) / (options.links - options.index);
+}
+
+/** A link's signal: follows the call's and aborts when the link's budget runs out. */
+function linkSignal(ctx: CallContext, model: CatalogModel, budgetMs: number, fixed: boolean): ChildSignal {
+  return childSignal(ctx.signal, { ms: budgetMs, reason: () => linkTimeout(model.id, budgetMs, fixed) });
+}
+
+/** Whether the model that answered is not the chain's first: the call fell back. */
+function fellBack(plan: Plan, model: string): boolean {
+  return model !== plan.models[0]?.id;
+}
+
+/**
  * Fallback: a plain loop over the chain (TensorZero's shape). A link's budget (its retries
  * included) is just that link's failure; the call's deadline bounds the whole loop. Every
  * failure is kept by name.
  */
 export async function runFallbackChain(
-  deps: { runner: AttemptRunner; telemetry: EngineTelemetry },
+  deps: { runner: AttemptRunner; events: EventSink },
   plan: Plan,
   options: FallbackOptions,
   ctx: CallContext,
@@ -30,8 +57,8 @@ export async function runFallbackChain(
   const attempts: AttemptRecord[] = [];
   for (const [index, model] of plan.models.entries()) {
     if (ctx.signal.aborted) break;
-    const budget = options.linkTimeoutMs ?? (ctx.deadline - Date.now()) / (plan.models.length - index);
-    const link = childSignal(ctx.signal, { ms: budget, reason: () => linkTimeout(model.id, budget, options.linkTimeoutMs !== undefined) });
+    const budget = linkBudget({ deadline: ctx.deadline, fixedMs: options.linkTimeoutMs, index, links: plan.models.length });
+    const link = linkSignal(ctx, model, budget, options.linkTimeoutMs !== undefined);
     try {
       const result = await deps.runner.run({
         model,
@@ -40,14 +67,14 @@ export async function runFallbackChain(
         maxTokens: maxTokensFor(plan, model),
         signal: link.signal,
         deadline: Math.min(ctx.deadline, Date.now() + budget),
-        onUsage: ctx.onUsage,
         upstream: ctx.upstream,
+        log: ctx.log,
         timeoutMs: plan.attemptTimeoutMs,
       });
       attempts.push(...result.records);
       if (result.ok) {
-        const triggered = index > 0;
-        deps.telemetry.recordFallback({ triggered, defaultMessage: false });
+        const triggered = fellBack(plan, model.id);
+        deps.events.emit({ type: 'fallback', triggered, defaultMessage: false });
         return {
           ...answerFrom({ completion: result.completion, winner: result.record, attempts, ctx }),
           fallbackTriggered: triggered,
@@ -60,10 +87,10 @@ export async function runFallbackChain(
   }
   // A caller that went away gets no default message: there is nobody to read it.
   if (options.defaultMessage === undefined || ctx.signal.aborted) {
-    deps.telemetry.recordFallback({ triggered: plan.models.length > 1, defaultMessage: false });
+    deps.events.emit({ type: 'fallback', triggered: plan.models.length > 1, defaultMessage: false });
     throw aggregateFailure(attempts, ctx.signal);
   }
-  deps.telemetry.recordFallback({ triggered: true, defaultMessage: true });
+  deps.events.emit({ type: 'fallback', triggered: true, defaultMessage: true });
   ctx.log.warn({ attempts: attempts.map((a) => `${a.model}:${a.outcome}`) }, 'every model failed; serving the default message');
   return {
     content: options.defaultMessage,
@@ -76,6 +103,42 @@ export async function runFallbackChain(
     attempts,
     fallbackTriggered: true,
     isDefaultMessage: true,
+  };
+}
+
+/**
+ * Fallback for a stream (a single-model stream is a chain of one): the links are opened in
+ * order, each within its budget (`linkBudget`), until one produces a first event. Called again
+ * after a mid-stream failure (restart), it goes on from the next link.
+ */
+export function fallbackStream(
+  deps: { runner: AttemptRunner },
+  plan: Plan,
+  timeouts: StreamTimeouts,
+  ctx: CallContext,
+  onRecord: (record: AttemptRecord) => void,
+): StreamPolicy {
+  let nextIndex = 0;
+  return {
+    isFallback: (model) => fellBack(plan, model),
+    next: async () => {
+      while (nextIndex < plan.models.length && !ctx.signal.aborted) {
+        const index = nextIndex++;
+        const model = plan.models[index];
+        if (!model) break;
+        const budget = linkBudget({ deadline: ctx.deadline, fixedMs: undefined, index, links: plan.models.length });
+        const link = linkSignal(ctx, model, budget, false);
+        const deadline = Math.min(ctx.deadline, Date.now() + budget);
+        const opened = await deps.runner.openStream(streamSpec(plan, model, timeouts, ctx, link.signal, deadline), onRecord);
+        if (opened.ok) {
+          // Live: from here only the call's deadline bounds it.
+          link.keepWithoutTimeout();
+          return { stream: opened.stream, link };
+        }
+        link.dispose();
+      }
+      return undefined;
+    },
   };
 }
 

@@ -15,8 +15,8 @@ export async function runSingle(runner: AttemptRunner, plan: Plan, ctx: CallCont
     signal: ctx.signal,
     deadline: ctx.deadline,
     timeoutMs: plan.attemptTimeoutMs,
-    onUsage: ctx.onUsage,
     upstream: ctx.upstream,
+    log: ctx.log,
   });
   if (!result.ok) throw aggregateFailure(result.records, ctx.signal);
   return answerFrom({ completion: result.completion, winner: result.record, attempts: result.records, ctx });

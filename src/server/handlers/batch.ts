@@ -1,9 +1,9 @@
-import type { Engine } from '../../engine/engine.js';
-import type { CallContext } from '../../engine/context.js';
-import type { BatchWork } from '../../engine/strategies/batch.js';
+import type { Answer, BatchEvent, BatchWork, CallContext, Engine } from '../../engine/index.js';
+import { serverStream, type CallDeps } from '../call.js';
 import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
-import type { BatchRequest, BatchResponse, ChatResponse } from '../../gen/orchestrator/v1/chat.js';
-import type { Answer } from '../../engine/answer.js';
+import type { BatchItemResult, BatchRequest, BatchResponse, ChatResponse } from '../../gen/orchestrator/v1/chat.js';
+
+type BatchItemOutcome = BatchItemResult['outcome'];
 import { encodeUsage, round3 } from '../encode.js';
 import { toRpcStatus } from '../errors.js';
 import type { ValidationLimits } from '../validate.js';
@@ -15,50 +15,55 @@ export interface BatchLimits {
   readonly batchMaxConcurrency: number;
 }
 
+/** An item's answer: what the summary reads, and the item's whole ChatResponse. */
+interface ItemAnswer extends Answer {
+  readonly response: ChatResponse;
+}
+
 /**
  * Batch: the batch itself is validated up front (size, concurrency, unique request ids);
  * each item is a Chat request whose own errors, validation included, are that item's result.
  */
-export function batchHandler(engine: Engine, limits: ValidationLimits & BatchLimits) {
-  return async function* (req: BatchRequest, ctx: CallContext): AsyncGenerator<BatchResponse> {
-    const concurrency = checkBatch(req, limits);
-    // Each item's ChatResponse is kept whole (the engine's Answer is only used for the summary).
-    const responses = new Map<number, ChatResponse>();
-    const work: BatchWork[] = req.items.map((item, index) => ({
-      index,
-      requestId: item.requestId,
-      error: undefined,
-      run: async (itemCtx: CallContext): Promise<Answer> => {
-        const response = await answerChat(engine, limits, item.request ?? emptyRequest(), itemCtx);
-        responses.set(index, response);
-        return answerOf(response);
+export function batchHandler(deps: CallDeps, engine: Engine, limits: ValidationLimits & BatchLimits) {
+  return serverStream(
+    deps,
+    (req: BatchRequest, ctx) => {
+      const concurrency = checkBatch(req, limits);
+      const items: BatchWork<ItemAnswer>[] = req.items.map((item, index) => ({
+        index,
+        requestId: item.requestId,
+        error: undefined,
+        run: async (itemCtx: CallContext): Promise<ItemAnswer> => {
+          const response = await answerChat(engine, limits, item.request ?? emptyRequest(), itemCtx);
+          return { ...answerOf(response), response };
+        },
+      }));
+      return engine.batch({ items, concurrency, ctx });
+    },
+    encodeBatchEvent,
+  );
+}
+
+function encodeBatchEvent(event: BatchEvent<ItemAnswer>): BatchResponse {
+  if (event.type === 'summary') {
+    return {
+      event: {
+        $case: 'summary',
+        summary: {
+          total: event.total,
+          successful: event.successful,
+          failed: event.failed,
+          totalLatencyMs: round3(event.totalLatencyMs),
+          averageLatencyMs: round3(event.averageLatencyMs),
+          usage: encodeUsage(event.usage),
+          costUsd: event.costUsd,
+        },
       },
-    }));
-    for await (const event of engine.batch(work, concurrency, ctx)) {
-      if (event.type === 'summary') {
-        yield {
-          event: {
-            $case: 'summary',
-            summary: {
-              total: event.total,
-              successful: event.successful,
-              failed: event.failed,
-              totalLatencyMs: round3(event.totalLatencyMs),
-              averageLatencyMs: round3(event.averageLatencyMs),
-              usage: encodeUsage(event.usage),
-              costUsd: event.costUsd,
-            },
-          },
-        };
-      } else if ('answer' in event) {
-        const response = responses.get(event.index);
-        responses.delete(event.index);
-        yield { event: { $case: 'item', item: { index: event.index, requestId: event.requestId, outcome: response ? { $case: 'response', response } : undefined } } };
-      } else {
-        yield { event: { $case: 'item', item: { index: event.index, requestId: event.requestId, outcome: { $case: 'error', error: toRpcStatus(event.error) } } } };
-      }
-    }
-  };
+    };
+  }
+  const outcome: BatchItemOutcome =
+    'answer' in event ? { $case: 'response', response: event.answer.response } : { $case: 'error', error: toRpcStatus(event.error) };
+  return { event: { $case: 'item', item: { index: event.index, requestId: event.requestId, outcome, completedAt: timestamp(event.completedAt) } } };
 }
 
 function checkBatch(req: BatchRequest, limits: BatchLimits): number {
@@ -103,4 +108,8 @@ function answerOf(response: ChatResponse): Answer {
     latencyMs: response.latencyMs,
     attempts: [],
   };
+}
+
+function timestamp(epochMs: number): { seconds: number; nanos: number } {
+  return { seconds: Math.floor(epochMs / 1000), nanos: (epochMs % 1000) * 1_000_000 };
 }

@@ -1,14 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import { invalidArgument, OrchestratorError, Reason } from '../../domain/errors.js';
-import type { GetStatsResponse, StatsServiceServer } from '../../gen/orchestrator/v1/stats.js';
+import type { GetStatsResponse, StatsServiceServer, WatchStatsRequest, WatchStatsResponse } from '../../gen/orchestrator/v1/stats.js';
 import type { LatencySummary } from '../../telemetry/histogram.js';
 import type { StatsSnapshot, UpstreamCounters } from '../../telemetry/stats.js';
 import { serverStream, unary, type CallDeps } from '../call.js';
 import type { Lifecycle } from '../lifecycle.js';
-import type { Engine } from '../../engine/engine.js';
+import type { Engine, RoutingProfileName } from '../../engine/index.js';
 import { CircuitState } from '../../gen/orchestrator/v1/common.js';
 import { encodeCircuit, encodeProfile } from '../encode.js';
-import type { RoutingProfileName } from '../../engine/routing/profiles.js';
 
 /** This process's StatsStore, or with WORKERS > 1 the sum of every worker's (ClusterStats). */
 export interface StatsSource {
@@ -19,13 +18,17 @@ export function statsService(deps: CallDeps, stats: StatsSource, engine: Engine)
   return {
     getStats: unary(deps, async () => encodeSnapshot(await stats.snapshot(), engine)),
 
-    watchStats: serverStream(deps, async function* (req, ctx) {
-      const intervalMs = watchInterval(req.intervalMs);
-      for (;;) {
-        yield { stats: encodeSnapshot(await stats.snapshot(), engine) };
-        await pause(intervalMs, ctx.signal, deps.lifecycle);
-      }
-    }),
+    watchStats: serverStream(
+      deps,
+      async function* (req: WatchStatsRequest, ctx) {
+        const intervalMs = watchInterval(req.intervalMs);
+        for (;;) {
+          yield await stats.snapshot();
+          await pause(intervalMs, ctx.signal, deps.lifecycle);
+        }
+      },
+      (snapshot): WatchStatsResponse => ({ stats: encodeSnapshot(snapshot, engine) }),
+    ),
   };
 }
 

@@ -20,6 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Timestamp } from "../../google/protobuf/timestamp.js";
 import { Status } from "../../google/rpc/status.js";
 import {
   Attempt,
@@ -473,6 +474,8 @@ export interface BatchItemResult {
     /** The item failed: the same code, message and details Chat would have returned. */
     { $case: "error"; error: Status }
     | undefined;
+  /** When the item finished (its answer or its error), as wall-clock time. */
+  completedAt?: Timestamp | undefined;
 }
 
 /** Totals for a finished batch. */
@@ -3064,7 +3067,7 @@ export const BatchResponse: MessageFns<BatchResponse> = {
 };
 
 function createBaseBatchItemResult(): BatchItemResult {
-  return { index: 0, requestId: "", outcome: undefined };
+  return { index: 0, requestId: "", outcome: undefined, completedAt: undefined };
 }
 
 export const BatchItemResult: MessageFns<BatchItemResult> = {
@@ -3082,6 +3085,9 @@ export const BatchItemResult: MessageFns<BatchItemResult> = {
       case "error":
         Status.encode(message.outcome.error, writer.uint32(34).fork()).join();
         break;
+    }
+    if (message.completedAt !== undefined) {
+      Timestamp.encode(message.completedAt, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -3131,6 +3137,14 @@ export const BatchItemResult: MessageFns<BatchItemResult> = {
             message.outcome = { $case: "error", error: Status.decode(reader, reader.uint32()) };
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.completedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3156,6 +3170,11 @@ export const BatchItemResult: MessageFns<BatchItemResult> = {
         : isSet(object.error)
         ? { $case: "error", error: Status.fromJSON(object.error) }
         : undefined,
+      completedAt: isSet(object.completedAt)
+        ? fromJsonTimestamp(object.completedAt)
+        : isSet(object.completed_at)
+        ? fromJsonTimestamp(object.completed_at)
+        : undefined,
     };
   },
 
@@ -3171,6 +3190,9 @@ export const BatchItemResult: MessageFns<BatchItemResult> = {
       obj.response = ChatResponse.toJSON(message.outcome.response);
     } else if (message.outcome?.$case === "error") {
       obj.error = Status.toJSON(message.outcome.error);
+    }
+    if (message.completedAt !== undefined) {
+      obj.completedAt = fromTimestamp(message.completedAt).toISOString();
     }
     return obj;
   },
@@ -3515,6 +3537,39 @@ export const ChatServiceClient = makeGenericClientConstructor(
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = Math.trunc(date.getTime() / 1_000);
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (t.seconds || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+const timestampFractionRegex = /:\d{2}\.\d+/;
+
+function fromJsonTimestamp(o: any): Timestamp {
+  if (o instanceof globalThis.Date) {
+    return toTimestamp(o);
+  } else if (typeof o === "string") {
+    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
+    // so parse the fractional seconds ourselves and give Date only the whole seconds
+    const fraction = timestampFractionRegex.exec(o);
+    if (fraction === null) {
+      return toTimestamp(new globalThis.Date(o));
+    }
+    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
+    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
+    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
+    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
+  } else {
+    return Timestamp.fromJSON(o);
+  }
 }
 
 function isSet(value: any): boolean {

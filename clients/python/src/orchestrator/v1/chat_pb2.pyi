@@ -1,3 +1,4 @@
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.rpc import status_pb2 as _status_pb2
 from orchestrator.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
@@ -20,16 +21,18 @@ class BatchItem(_message.Message):
     def __init__(self, request_id: _Optional[str] = ..., request: _Optional[_Union[ChatRequest, _Mapping]] = ...) -> None: ...
 
 class BatchItemResult(_message.Message):
-    __slots__ = ["error", "index", "request_id", "response"]
+    __slots__ = ["completed_at", "error", "index", "request_id", "response"]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     RESPONSE_FIELD_NUMBER: _ClassVar[int]
+    completed_at: _timestamp_pb2.Timestamp
     error: _status_pb2.Status
     index: int
     request_id: str
     response: ChatResponse
-    def __init__(self, index: _Optional[int] = ..., request_id: _Optional[str] = ..., response: _Optional[_Union[ChatResponse, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ...) -> None: ...
+    def __init__(self, index: _Optional[int] = ..., request_id: _Optional[str] = ..., response: _Optional[_Union[ChatResponse, _Mapping]] = ..., error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., completed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class BatchRequest(_message.Message):
     __slots__ = ["concurrency", "items"]

@@ -1,0 +1,94 @@
+import type { AttemptRecord, ChatInput } from '../domain/chat.js';
+import { estimatePromptTokens } from '../domain/chat.js';
+import { OrchestratorError } from '../domain/errors.js';
+import { maxTokensFor, type Plan } from './answer.js';
+import type { CallContext } from './context.js';
+import type { AccessControl, UpstreamObserver } from './ports.js';
+
+/** An admitted call: its context charges usage to the ticket; `release` settles it, once. */
+export interface Admitted {
+  readonly ctx: CallContext;
+  release(): void;
+}
+
+/**
+ * Access control around a call: permissions, budgets and limits before it; actual usage
+ * charged as each upstream call finishes; the token estimate settled when it ends.
+ */
+export class Admission {
+  constructor(
+    private readonly access: AccessControl | undefined,
+    private readonly onRejected: (reason: string) => void,
+  ) {}
+
+  /** A planned call: permission for each model of the plan, limits and budgets for its estimate. */
+  admit(ctx: CallContext, plan: Plan): Promise<Admitted> {
+    const outputTokens = Math.max(...plan.models.map((m) => maxTokensFor(plan, m)), 0);
+    return this.admitDemand(ctx, { models: plan.models.map((m) => m.id), estimatedTokens: estimatePromptTokens(plan.messages) + outputTokens });
+  }
+
+  /**
+   * A routed call (or a ranking), before anything is classified or tokenized: limits and budgets
+   * for an estimate from the text's length alone. Which models the key may call is the
+   * ranking's business (they are excluded there), so no model is checked here.
+   */
+  admitUnplanned(ctx: CallContext, input: ChatInput, defaultMaxTokens: number): Promise<Admitted> {
+    return this.admitDemand(ctx, { models: [], estimatedTokens: estimatePromptTokens(input.messages) + (input.maxTokens ?? defaultMaxTokens) });
+  }
+
+  private async admitDemand(ctx: CallContext, demand: { models: readonly string[]; estimatedTokens: number }): Promise<Admitted> {
+    const access = this.access;
+    if (!access) return { ctx, release: () => undefined };
+    let ticket;
+    try {
+      ticket = await access.admit({ principal: ctx.principal, ...demand });
+    } catch (err) {
+      if (err instanceof OrchestratorError) this.onRejected(err.reason);
+      throw err;
+    }
+    let released = false;
+    return {
+      ctx: { ...ctx, upstream: charging(ctx.upstream, (r) => ticket.record(r)) },
+      release: () => {
+        if (released) return;
+        released = true;
+        ticket.close();
+      },
+    };
+  }
+
+  async run<T>(ctx: CallContext, plan: Plan, run: (ctx: CallContext) => Promise<T>): Promise<T> {
+    return this.within(await this.admit(ctx, plan), run);
+  }
+
+  async runUnplanned<T>(ctx: CallContext, input: ChatInput, defaultMaxTokens: number, run: (ctx: CallContext) => Promise<T>): Promise<T> {
+    return this.within(await this.admitUnplanned(ctx, input, defaultMaxTokens), run);
+  }
+
+  private async within<T>(admitted: Admitted, run: (ctx: CallContext) => Promise<T>): Promise<T> {
+    try {
+      return await run(admitted.ctx);
+    } finally {
+      admitted.release();
+    }
+  }
+}
+
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** The call's upstream observer, also charging each ended request's usage to the ticket. */
+function charging(inner: UpstreamObserver | undefined, charge: (record: AttemptRecord) => void): UpstreamObserver {
+  return {
+    requestStarted: (attempt) => {
+      const request = inner?.requestStarted(attempt);
+      return {
+        headers: request?.headers ?? NO_HEADERS,
+        ended: (record) => {
+          charge(record);
+          request?.ended(record);
+        },
+      };
+    },
+  };
+}
+

@@ -1,0 +1,92 @@
+import type { CatalogModel } from '../catalog/catalog.js';
+import type { AttemptOutcome, ChatMessage, TokenUsage } from '../domain/chat.js';
+import { estimateUsage, ZERO_USAGE } from '../domain/chat.js';
+import { OrchestratorError, Reason } from '../domain/errors.js';
+
+/** The errors and estimates of the attempt runner: what a failed, stalled or skipped call becomes. */
+
+export function abortReason(signal: AbortSignal): OrchestratorError {
+  return signal.reason instanceof OrchestratorError
+    ? signal.reason
+    : new OrchestratorError({ kind: 'cancelled', reason: Reason.CANCELLED, message: 'cancelled' });
+}
+
+export function timeoutOf(model: CatalogModel, ms: number | undefined): { ms: number; reason: () => OrchestratorError } | undefined {
+  if (!ms) return undefined;
+  return {
+    ms,
+    reason: () =>
+      new OrchestratorError({
+        kind: 'deadline_exceeded',
+        reason: Reason.UPSTREAM_TIMEOUT,
+        message: `${model.id} did not answer within its ${Math.round(ms)} ms budget`,
+        retryable: true,
+        metadata: { model: model.id, timeout_ms: String(Math.round(ms)) },
+      }),
+  };
+}
+
+export function stalled(model: CatalogModel, phase: 'first_token' | 'inter_token', ms: number): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.STREAM_STALLED,
+    message:
+      phase === 'first_token'
+        ? `${model.id} sent no token within ${ms} ms`
+        : `${model.id} went silent for ${ms} ms between tokens`,
+    retryable: true,
+    metadata: { model: model.id, phase, timeout_ms: String(ms) },
+  });
+}
+
+export function circuitOpen(model: CatalogModel, coolDownLeftMs: number | undefined): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.CIRCUIT_OPEN,
+    message: `${model.id} is failing; its circuit breaker is open, so it was skipped`,
+    // The breaker admits a probe when the cool-down ends: that is when a retry can succeed.
+    ...(coolDownLeftMs ? { retryAfterMs: coolDownLeftMs } : {}),
+    metadata: { model: model.id },
+  });
+}
+
+export function outcomeOf(error: OrchestratorError): AttemptOutcome {
+  if (error.reason === Reason.CIRCUIT_OPEN) return 'skipped';
+  if (error.reason === Reason.MODEL_NOT_AVAILABLE && error.kind === 'failed_precondition') return 'skipped';
+  if (error.kind === 'deadline_exceeded' || error.reason === Reason.STREAM_STALLED) return 'timeout';
+  if (error.kind === 'cancelled') return 'cancelled';
+  return 'failure';
+}
+
+export function notServed(model: CatalogModel): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'failed_precondition',
+    reason: Reason.MODEL_NOT_AVAILABLE,
+    message: `no provider is configured for ${model.id} (provider "${model.provider}"); set its API key`,
+    metadata: { model: model.id, provider: model.provider },
+  });
+}
+
+/** Errors from providers are already typed; anything else here is a bug or an abort. */
+export function asOrchestratorError(err: unknown, signal: AbortSignal): OrchestratorError {
+  if (err instanceof OrchestratorError) return err;
+  if (signal.aborted && signal.reason instanceof OrchestratorError) return signal.reason;
+  return new OrchestratorError({
+    kind: 'internal',
+    reason: Reason.INTERNAL,
+    message: 'internal error while calling the upstream',
+    cause: err,
+  });
+}
+
+/**
+ * Usage of a call that did not finish, estimated at about four characters a token: the prompt,
+ * and the text relayed so far. A call we aborted (caller's cancel or deadline, a lost race or
+ * hedge, an attempt timeout, a stalled stream) had its prompt sent and processed upstream, so
+ * the prompt is charged even when nothing came back; a call the upstream failed on its own
+ * with nothing generated (an HTTP error, say) is not billed by providers and counts nothing.
+ */
+export function usageSoFar(messages: readonly ChatMessage[], generatedChars: number, aborted: boolean): { usage: TokenUsage; estimated: boolean } {
+  if (generatedChars === 0 && !aborted) return { usage: ZERO_USAGE, estimated: false };
+  return { usage: estimateUsage(messages, generatedChars), estimated: true };
+}
