@@ -44,17 +44,9 @@ export function modelService(deps: CallDeps, engine: Engine, limits: ValidationL
     }),
 
     rankModels: unary(deps, async (req, ctx) => {
-      const v = new RequestValidator(limits);
-      const profile = v.profile(req.profile, 'profile');
-      const candidates = v.models(req.candidates, 'candidates');
-      v.positive('max_tokens', req.maxTokens);
-      if (req.prompt.length > limits.maxContentChars) v.add('prompt', `must be at most ${limits.maxContentChars} characters`);
-      v.check();
+      const { route, input } = new RequestValidator(limits).rankRequest(req);
       await engine.prepareRouting();
-      const decision = engine.forPrincipal(
-        engine.rank({ profile, candidates }, { messages: [{ role: 'user', content: req.prompt || 'Hello!' }], temperature: 0, maxTokens: req.maxTokens }),
-        ctx.principal,
-      );
+      const decision = engine.forPrincipal(engine.rank(route, input), ctx.principal);
       return { decision: encodeDecision(decision) };
     }),
   };
