@@ -103,7 +103,7 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
   const keys = new ApiKeyStore(file?.access.apiKeys ?? []);
   const redis = config.redis.url ? await connectRedis(config.redis.url, log) : undefined;
   const store = { redis, failurePolicy: config.redis.failurePolicy };
-  const access = new AccessController(keys, new RateLimits(store, file?.access.global ?? { requestsPerMinute: undefined, tokensPerMinute: undefined }, keys.all(), config.globalRequestWindow), new Budgets(store));
+  const access = new AccessController(keys, new RateLimits(store, file?.access.global ?? { requestsPerMinute: undefined, tokensPerMinute: undefined }, keys.all(), config.globalRequestWindow), new Budgets(store), catalog);
   const cache = new ResponseCache({
     ttlMs: config.cache.ttlSeconds * 1000,
     staleTtlMs: config.cache.staleTtlSeconds * 1000,
