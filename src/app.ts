@@ -19,7 +19,7 @@ import { TeeTelemetry } from './telemetry/tee.js';
 import { createTracer } from './telemetry/tracing.js';
 import { AccessController } from './access/controller.js';
 import { Budgets } from './access/budgets.js';
-import { ResponseCache } from './access/cache.js';
+import { ResponseCache } from './cache/response-cache.js';
 import { ApiKeyStore } from './access/keys.js';
 import { RateLimits } from './access/limits.js';
 import { connectRedis } from './access/redis.js';
