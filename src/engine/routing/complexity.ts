@@ -49,9 +49,9 @@ function tokenizer(): TokenCounter {
  * Classification runs on the event loop for every routed call, so its cost is bounded whatever
  * the caller sends. BPE merging costs about the square of a word's length (16 KB of one CJK run
  * takes seconds), so text is tokenized in short pieces; and since even short pieces of rare CJK
- * text cost tens of microseconds a character, tokenizing stops after TOKENIZE_BUDGET_MS and the
- * rest is estimated at the ratio measured so far. Prompts longer than EXACT_CHARS are estimated
- * from SAMPLE_PIECES pieces spread over the text. The signals are read in the head and tail of
+ * text cost tens of microseconds a character, tokenizing stops after TOKENIZE_BUDGET_MS of
+ * processor time and the rest is estimated at the ratio measured so far. Prompts longer than
+ * EXACT_CHARS are estimated from SAMPLE_PIECES pieces spread over the text. The signals are read in the head and tail of
  * the caller's text only, with patterns that never backtrack across the whole text.
  */
 /** Prompts up to this many characters in all are counted exactly (within the time budget). */
@@ -62,7 +62,7 @@ const PIECE_CHARS = 64;
 const SAMPLE_PIECES = 32;
 /** Read whatever the time budget says, so a pause of the machine does not leave the estimate resting on one piece. */
 const MIN_PIECES = 4;
-/** Past MIN_PIECES, tokenizing one request never holds the event loop longer than this (plus one piece). */
+/** Past MIN_PIECES, tokenizing one request takes no more processor time than this (plus one piece). */
 const TOKENIZE_BUDGET_MS = 2;
 /** The signals are looked for in the first and the last this many characters of the caller's text. */
 export const SIGNAL_WINDOW_CHARS = 8_192;
@@ -114,14 +114,15 @@ export function countPromptTokens(messages: readonly ChatMessage[]): number {
   const framing = messages.length * FRAMING_TOKENS_PER_MESSAGE;
   const totalChars = messages.reduce((n, m) => n + m.content.length, 0);
   const count = tokenizer();
-  const started = performance.now();
+  // Processor time, not wall time: on a busy machine the estimate reads as much as on an idle one.
+  const started = process.cpuUsage();
   let sampledChars = 0;
   let sampledTokens = 0;
   let read = 0;
   for (const piece of totalChars <= EXACT_CHARS ? allPieces(messages) : spreadPieces(messages, totalChars)) {
     sampledChars += piece.length;
     sampledTokens += count(piece);
-    if (++read >= MIN_PIECES && performance.now() - started > TOKENIZE_BUDGET_MS) break;
+    if (++read >= MIN_PIECES && cpuMsSince(started) > TOKENIZE_BUDGET_MS) break;
   }
   if (sampledChars >= totalChars) return sampledTokens + framing;
   return Math.ceil((totalChars * sampledTokens) / Math.max(1, sampledChars)) + framing;
@@ -203,6 +204,11 @@ function isMultiStep(text: string): boolean {
     if (first >= 0 && THEN.test(line.slice(first + 5))) return true;
   }
   return false;
+}
+
+function cpuMsSince(started: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(started);
+  return (used.user + used.system) / 1_000;
 }
 
 const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;
