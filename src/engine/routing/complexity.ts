@@ -48,22 +48,26 @@ function tokenizer(): TokenCounter {
 /*
  * Classification runs on the event loop for every routed call, so its cost is bounded whatever
  * the caller sends. BPE merging costs about the square of a word's length (16 KB of one CJK run
- * takes seconds), so text is tokenized in short pieces; and since even short pieces of rare CJK
- * text cost tens of microseconds a character, tokenizing stops after TOKENIZE_BUDGET_MS of
- * processor time and the rest is estimated at the ratio measured so far. Prompts longer than
- * EXACT_CHARS are estimated from SAMPLE_PIECES pieces spread over the text. The signals are read in the head and tail of
- * the caller's text only, with patterns that never backtrack across the whole text.
+ * takes seconds), so text is tokenized in short pieces; and since even short pieces of CJK text
+ * cost about a hundred times more a character than English, each request tokenizes at most
+ * TOKENIZE_BUDGET units of work (a character of one or two UTF-8 bytes is one unit, any other
+ * WIDE_CHAR_UNITS) and estimates the rest at the ratio measured so far. Counting work rather
+ * than time keeps the estimate the same on a busy machine and an idle one. Prompts longer than
+ * EXACT_CHARS are estimated from SAMPLE_PIECES pieces spread over the text. The signals are read
+ * in the head and tail of the caller's text only, with patterns that never backtrack across it.
  */
-/** Prompts up to this many characters in all are counted exactly (within the time budget). */
+/** Prompts up to this many characters in all are counted exactly (within the work budget). */
 export const EXACT_CHARS = 2_048;
 /** BPE pieces stay this short, so one piece costs little and the budget is checked often. */
 const PIECE_CHARS = 64;
 /** Past EXACT_CHARS: this many pieces, evenly spread, give the tokens-per-character ratio. */
 const SAMPLE_PIECES = 32;
-/** Read whatever the time budget says, so a pause of the machine does not leave the estimate resting on one piece. */
+/** Read whatever the budget says, so the estimate never rests on one or two pieces. */
 const MIN_PIECES = 4;
-/** Past MIN_PIECES, tokenizing one request takes no more processor time than this (plus one piece). */
-const TOKENIZE_BUDGET_MS = 2;
+/** Units of tokenizing work per request past MIN_PIECES: all of EXACT_CHARS of English, about 256 CJK characters (a few ms). */
+const TOKENIZE_BUDGET = 8_192;
+/** Characters of three or four UTF-8 bytes (CJK, emoji, ...) cost this many units. */
+const WIDE_CHAR_UNITS = 32;
 /** The signals are looked for in the first and the last this many characters of the caller's text. */
 export const SIGNAL_WINDOW_CHARS = 8_192;
 
@@ -107,22 +111,22 @@ export function classifyComplexity(messages: readonly SizedMessage[], maxTokens:
 }
 
 /**
- * Exact (in short pieces) up to EXACT_CHARS; past it, or past the time budget, the ratio of
+ * Exact (in short pieces) up to EXACT_CHARS; past it, or past the work budget, the ratio of
  * tokens to characters in what was tokenized, times the length.
  */
 export function countPromptTokens(messages: readonly ChatMessage[]): number {
   const framing = messages.length * FRAMING_TOKENS_PER_MESSAGE;
   const totalChars = messages.reduce((n, m) => n + m.content.length, 0);
   const count = tokenizer();
-  // Processor time, not wall time: on a busy machine the estimate reads as much as on an idle one.
-  const started = process.cpuUsage();
   let sampledChars = 0;
   let sampledTokens = 0;
   let read = 0;
+  let work = 0;
   for (const piece of totalChars <= EXACT_CHARS ? allPieces(messages) : spreadPieces(messages, totalChars)) {
     sampledChars += piece.length;
     sampledTokens += count(piece);
-    if (++read >= MIN_PIECES && cpuMsSince(started) > TOKENIZE_BUDGET_MS) break;
+    work += unitsOf(piece);
+    if (++read >= MIN_PIECES && work > TOKENIZE_BUDGET) break;
   }
   if (sampledChars >= totalChars) return sampledTokens + framing;
   return Math.ceil((totalChars * sampledTokens) / Math.max(1, sampledChars)) + framing;
@@ -134,7 +138,7 @@ function* allPieces(messages: readonly ChatMessage[]): Generator<string> {
 
 /**
  * SAMPLE_PIECES pieces evenly spaced over the text, visited in bit-reversed order (0, 16, 8,
- * 24, ...): when the time budget stops early, what was read is still spread over the whole text.
+ * 24, ...): when the work budget stops early, what was read is still spread over the whole text.
  */
 function* spreadPieces(messages: readonly ChatMessage[], totalChars: number): Generator<string> {
   const step = totalChars / SAMPLE_PIECES;
@@ -206,9 +210,11 @@ function isMultiStep(text: string): boolean {
   return false;
 }
 
-function cpuMsSince(started: NodeJS.CpuUsage): number {
-  const used = process.cpuUsage(started);
-  return (used.user + used.system) / 1_000;
+/** Tokenizing work: one unit a character, WIDE_CHAR_UNITS for one of three or four UTF-8 bytes. */
+function unitsOf(piece: string): number {
+  let units = 0;
+  for (let i = 0; i < piece.length; i++) units += piece.charCodeAt(i) < 0x800 ? 1 : WIDE_CHAR_UNITS;
+  return units;
 }
 
 const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;
