@@ -17,7 +17,9 @@ import { ensureH2load, runH2load } from './lib/h2load.js';
 import { CpuMeter, waitForQuiet } from './lib/proc.js';
 import { median } from './lib/stats.js';
 import { table } from './lib/table.js';
-import { chatFrame, fixedRate, startGateway, startUpstream, streamFrame, streamsScenario } from './run.js';
+import { chatFrame, startGateway, startUpstream, streamFrame } from './fleet.js';
+import { streamsScenario } from './scenarios/streams.js';
+import { fixedRate } from './scenarios/throughput.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 

@@ -41,7 +41,8 @@ export async function profileGateway(options: {
   log: (line: string) => void;
 }): Promise<ProfileResult> {
   // Imported here: run.ts imports this module too.
-  const { startGateway, streamsScenario, streamFrame } = await import('./run.js');
+  const { startGateway, streamFrame } = await import('./fleet.js');
+  const { streamsScenario } = await import('./scenarios/streams.js');
   const { GrpcH2Client } = await import('./lib/grpc-h2.js');
   const dir = join(options.outDir, new Date().toISOString().replace(/[:.]/g, '-'));
   mkdirSync(dir, { recursive: true });
@@ -111,7 +112,7 @@ async function main(): Promise<void> {
     const at = process.argv.indexOf(`--${name}`);
     return at >= 0 ? process.argv[at + 1] : undefined;
   };
-  const { startUpstream } = await import('./run.js');
+  const { startUpstream } = await import('./fleet.js');
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const h2load = ensureH2load(log);
   const upstream = await startUpstream();

@@ -18,7 +18,7 @@ import { startMetricsServer, type MetricsServer } from './telemetry/metrics-serv
 import { createTracer } from './telemetry/tracing.js';
 import { AccessController } from './access/controller.js';
 import { Budgets } from './access/budgets.js';
-import { ResponseCache } from './access/cache.js';
+import { ResponseCache } from './cache/response-cache.js';
 import { ApiKeyStore } from './access/keys.js';
 import { RateLimits } from './access/limits.js';
 import { connectRedis } from './access/redis.js';
@@ -101,7 +101,7 @@ export async function startApp(given: Config | ResolvedConfig, log: Logger, env:
   const keys = new ApiKeyStore(file?.access.apiKeys ?? []);
   const redis = config.redis.url ? await connectRedis(config.redis.url, log) : undefined;
   const store = { redis, failurePolicy: config.redis.failurePolicy };
-  const access = new AccessController(keys, new RateLimits(store, file?.access.global ?? { requestsPerMinute: undefined, tokensPerMinute: undefined }, keys.all(), config.globalRequestWindow), new Budgets(store));
+  const access = new AccessController(keys, new RateLimits(store, file?.access.global ?? { requestsPerMinute: undefined, tokensPerMinute: undefined }, keys.all(), config.globalRequestWindow), new Budgets(store), catalog);
   const cache = new ResponseCache({
     ttlMs: config.cache.ttlSeconds * 1000,
     staleTtlMs: config.cache.staleTtlSeconds * 1000,

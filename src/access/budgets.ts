@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import type { LimiterStore } from './limits.js';
 import { sharedStateDown } from './limits.js';
+import { HOLD_SCRIPT, holdsKeyOf, type BudgetLimits, type Reservation } from './holds.js';
 
 export interface Spend {
   readonly day: number;
@@ -51,10 +53,15 @@ function addTo(map: Map<string, number>, key: string, usd: number): void {
  * Spend that could not be written to Redis is kept per Redis key (unsent) and pushed as soon
  * as the client is ready again, so an outage loses none of it; until then it is added to what
  * Redis says.
+ *
+ * Calls in flight hold their estimated maximum cost (`reserve`) until they end, so a burst of
+ * parallel calls sees what the others may still spend, not only what they have spent.
  */
 export class Budgets {
   private readonly local = new Map<string, number>();
   private readonly unsent = new Map<string, number>();
+  /** Held by this process's calls in flight, per key name (the memory side of `reserve`). */
+  private readonly held = new Map<string, number>();
   private flushing: Promise<void> | undefined;
 
   constructor(private readonly store: LimiterStore) {
@@ -72,8 +79,51 @@ export class Budgets {
         if (this.store.failurePolicy === 'closed') throw sharedStateDown(err);
       }
     }
-    // Redis down ('local' policy) or absent: everything this process has spent, unsent included.
-    return { day: this.local.get(dayKey) ?? 0, month: this.local.get(monthKey) ?? 0 };
+    return this.localSpend(keyName, now);
+  }
+
+  /**
+   * Checks spend plus what calls in flight hold against the budgets and, when below both,
+   * holds `usd` for this call, in one step (one Lua script in Redis, so replicas cannot both
+   * take the last of a budget). The call is admitted while anything is left, as before; what
+   * the others hold now counts as spent.
+   */
+  async reserve(keyName: string, limits: BudgetLimits, usd: number, holdMs: number, now = new Date()): Promise<Reservation> {
+    const redis = this.store.redis;
+    if (redis) {
+      const [dayKey, monthKey] = keysOf(keyName, now);
+      const id = randomUUID();
+      const holdsKey = holdsKeyOf(keyName);
+      try {
+        const raw = (await redis.eval(
+          HOLD_SCRIPT,
+          3,
+          dayKey,
+          monthKey,
+          holdsKey,
+          String(now.getTime()),
+          limits.usdPerDay === undefined ? '' : String(limits.usdPerDay),
+          limits.usdPerMonth === undefined ? '' : String(limits.usdPerMonth),
+          String(this.unsent.get(dayKey) ?? 0),
+          String(this.unsent.get(monthKey) ?? 0),
+          id,
+          String(usd),
+          String(now.getTime() + holdMs),
+          String(holdMs),
+        )) as [string, string, string, string];
+        const [verdict, day, month, held] = raw;
+        const spend = { day: Number(day), month: Number(month) };
+        if (verdict !== 'ok') return { admitted: false, over: verdict === 'month' ? 'month' : 'day', spend, heldUsd: Number(held) };
+        const release = async (): Promise<void> => {
+          // A hold that cannot be removed expires on its own after holdMs.
+          await redis.hdel(holdsKey, id).catch(() => undefined);
+        };
+        return { admitted: true, spend, heldUsd: Number(held), release };
+      } catch (err) {
+        if (this.store.failurePolicy === 'closed') throw sharedStateDown(err);
+      }
+    }
+    return this.reserveLocally(keyName, limits, usd, now);
   }
 
   async add(keyName: string, usd: number, now = new Date()): Promise<void> {
@@ -98,6 +148,33 @@ export class Budgets {
       }
     })().finally(() => (this.flushing = undefined));
     return this.flushing;
+  }
+
+  /** Redis down ('local' policy) or absent: everything this process has spent, unsent included. */
+  private localSpend(keyName: string, now: Date): Spend {
+    const [dayKey, monthKey] = keysOf(keyName, now);
+    return { day: this.local.get(dayKey) ?? 0, month: this.local.get(monthKey) ?? 0 };
+  }
+
+  /** No await between the check and the hold: parallel calls in this process see each other's holds. */
+  private reserveLocally(keyName: string, limits: BudgetLimits, usd: number, now: Date): Reservation {
+    const spend = this.localSpend(keyName, now);
+    const heldUsd = this.held.get(keyName) ?? 0;
+    const over =
+      limits.usdPerMonth !== undefined && spend.month + heldUsd >= limits.usdPerMonth
+        ? 'month'
+        : limits.usdPerDay !== undefined && spend.day + heldUsd >= limits.usdPerDay
+          ? 'day'
+          : undefined;
+    if (over) return { admitted: false, over, spend, heldUsd };
+    addTo(this.held, keyName, usd);
+    let released = false;
+    const release = async (): Promise<void> => {
+      if (released) return;
+      released = true;
+      addTo(this.held, keyName, -usd);
+    };
+    return { admitted: true, spend, heldUsd, release };
   }
 
   private async push(amounts: readonly (readonly [string, number])[]): Promise<boolean> {

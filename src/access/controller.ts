@@ -4,20 +4,38 @@ import type { Principal } from '../domain/principal.js';
 import type { AccessControl, AccessTicket } from '../engine/index.js';
 import type { Budgets } from './budgets.js';
 import { periodsOf } from './budgets.js';
+import type { Reservation } from './holds.js';
 import type { ApiKeyStore } from './keys.js';
 import type { RateLimits } from './limits.js';
 import { allowsModel } from './patterns.js';
+
+/** Prices per million tokens, by model id (the catalog). */
+export interface PriceList {
+  find(modelId: string): { readonly inputPricePerMillion: number; readonly outputPricePerMillion: number } | undefined;
+}
+
+/**
+ * How long a call's budget hold lives if it is never released (its replica died mid-call):
+ * longer than any call runs, short enough that a lost hold does not block a key for long.
+ */
+const HOLD_MS = 15 * 60_000;
 
 /**
  * Admission for every call: the key's model permissions, its budgets, then the request and
  * token rate limits. The ticket then charges actual usage as each upstream call finishes, so
  * streamed, cut and cancelled calls are paid for too.
+ *
+ * Budgets are checked against spend plus what the key's calls in flight hold: each admitted
+ * call holds its estimated maximum cost (the estimated tokens at the dearest of its models'
+ * prices) until it ends and its actual cost is charged. A burst of parallel calls then stops
+ * once the holds cover what is left, instead of all passing a check made before any spent.
  */
 export class AccessController implements AccessControl {
   constructor(
     private readonly keys: ApiKeyStore,
     private readonly limits: RateLimits,
     private readonly budgets: Budgets,
+    private readonly prices?: PriceList,
   ) {}
 
   allows(principal: Principal | undefined, modelId: string): boolean {
@@ -37,40 +55,75 @@ export class AccessController implements AccessControl {
         metadata: { key: principal.name, models: denied.join(',') },
       });
     }
-    if (principal) await this.checkBudgets(principal.name);
-    await this.limits.admit(principal?.name, estimatedTokens);
+    const hold = principal ? await this.holdBudget(principal.name, this.maxCostUsd(models, estimatedTokens)) : undefined;
+    try {
+      await this.limits.admit(principal?.name, estimatedTokens);
+    } catch (err) {
+      await hold?.();
+      throw err;
+    }
     let actualTokens = 0;
+    const charges: Promise<void>[] = [];
     return {
       record: (record: AttemptRecord) => {
         actualTokens += record.usage.totalTokens;
-        if (principal) void this.budgets.add(principal.name, record.costUsd);
+        if (principal) charges.push(this.budgets.add(principal.name, record.costUsd));
       },
       close: () => {
         void this.limits.settleTokens(principal?.name, actualTokens - Math.max(1, estimatedTokens));
+        // Released once the actual cost is written, so no check in between sees neither.
+        if (hold) void Promise.allSettled(charges).then(hold);
       },
     };
   }
 
-  private async checkBudgets(keyName: string): Promise<void> {
-    const budgets = this.keys.byKeyName(keyName)?.spec.budgets;
-    if (!budgets || (budgets.usdPerDay === undefined && budgets.usdPerMonth === undefined)) return;
-    const now = new Date();
-    const spent = await this.budgets.spent(keyName, now);
-    const periods = periodsOf(now);
-    // The monthly budget first: when both are spent, the daily reset does not help.
-    const over =
-      budgets.usdPerMonth !== undefined && spent.month >= budgets.usdPerMonth
-        ? { what: `budget usd_per_month ${budgets.usdPerMonth}`, spent: spent.month, retryAfterMs: periods.msToNextMonth }
-        : budgets.usdPerDay !== undefined && spent.day >= budgets.usdPerDay
-          ? { what: `budget usd_per_day ${budgets.usdPerDay}`, spent: spent.day, retryAfterMs: periods.msToNextDay }
-          : undefined;
-    if (!over) return;
-    throw new OrchestratorError({
-      kind: 'resource_exhausted',
-      reason: Reason.BUDGET_EXHAUSTED,
-      message: `${over.what} reached for key "${keyName}" (spent $${over.spent.toFixed(6)})`,
-      retryAfterMs: over.retryAfterMs,
-      metadata: { quota_subject: `key:${keyName}`, quota_description: over.what, spent_usd: String(over.spent) },
-    });
+  /** The estimated tokens at the dearest price of any model the call may use. */
+  private maxCostUsd(models: readonly string[], estimatedTokens: number): number {
+    let perMillion = 0;
+    for (const id of models) {
+      const price = this.prices?.find(id);
+      if (price) perMillion = Math.max(perMillion, price.inputPricePerMillion, price.outputPricePerMillion);
+    }
+    return (Math.max(1, estimatedTokens) * perMillion) / 1e6;
   }
+
+  /** Refuses a key whose budget is spent (holds of calls in flight included); else holds `usd`. */
+  private async holdBudget(keyName: string, usd: number): Promise<(() => Promise<void>) | undefined> {
+    const budgets = this.keys.byKeyName(keyName)?.spec.budgets;
+    if (!budgets || (budgets.usdPerDay === undefined && budgets.usdPerMonth === undefined)) return undefined;
+    const now = new Date();
+    const reservation = await this.budgets.reserve(keyName, budgets, usd, HOLD_MS, now);
+    if (reservation.admitted) return reservation.release;
+    throw budgetExhausted(keyName, budgets, reservation, now);
+  }
+}
+
+function budgetExhausted(
+  keyName: string,
+  budgets: { readonly usdPerDay: number | undefined; readonly usdPerMonth: number | undefined },
+  refused: Extract<Reservation, { admitted: false }>,
+  now: Date,
+): OrchestratorError {
+  const periods = periodsOf(now);
+  // The monthly budget first: when both are spent, the daily reset does not help.
+  const over =
+    refused.over === 'month'
+      ? { what: `budget usd_per_month ${budgets.usdPerMonth}`, spent: refused.spend.month, retryAfterMs: periods.msToNextMonth }
+      : { what: `budget usd_per_day ${budgets.usdPerDay}`, spent: refused.spend.day, retryAfterMs: periods.msToNextDay };
+  const held = refused.heldUsd > 0 ? `, $${refused.heldUsd.toFixed(6)} held by calls in flight` : '';
+  const limit = refused.over === 'month' ? budgets.usdPerMonth : budgets.usdPerDay;
+  // Refused only for what calls in flight hold: they may end well below it, so try again soon.
+  const onlyHeld = limit !== undefined && over.spent < limit;
+  return new OrchestratorError({
+    kind: 'resource_exhausted',
+    reason: Reason.BUDGET_EXHAUSTED,
+    message: `${over.what} reached for key "${keyName}" (spent $${over.spent.toFixed(6)}${held})`,
+    retryAfterMs: onlyHeld ? 1_000 : over.retryAfterMs,
+    metadata: {
+      quota_subject: `key:${keyName}`,
+      quota_description: over.what,
+      spent_usd: String(over.spent),
+      ...(refused.heldUsd > 0 ? { held_usd: String(refused.heldUsd) } : {}),
+    },
+  });
 }

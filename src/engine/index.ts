@@ -37,7 +37,7 @@ export type {
 } from './ports.js';
 export type { BreakerState } from './resilience/breakers.js';
 export type { RouteDecision, ScoredModel } from './routing/router.js';
-export type { Complexity } from './routing/complexity.js';
+export type { Complexity, SizedMessage } from './routing/complexity.js';
 export { DEFAULT_PROFILE_WEIGHTS, effectiveWeights, type ProfileWeights, type RoutingProfileName } from './routing/profiles.js';
 
 // Building blocks of routing, for tests and tools that exercise them alone.

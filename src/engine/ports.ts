@@ -50,7 +50,7 @@ export interface CachedAnswer {
   readonly stale: boolean;
 }
 
-/** Exact-match answers for deterministic requests (src/access/cache.ts). */
+/** Exact-match answers for deterministic requests (src/cache/response-cache.ts). */
 export interface AnswerCache {
   get(key: string): Promise<CachedAnswer | undefined>;
   set(key: string, answer: Answer): Promise<void>;

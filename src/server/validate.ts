@@ -1,7 +1,8 @@
 import type { ChatInput, ChatMessage, ChatRole } from '../domain/chat.js';
 import { invalidArgument, type FieldViolation } from '../domain/errors.js';
-import type { ModelRef, RouteRequest, RoutingProfileName } from '../engine/index.js';
+import type { ModelRef, RouteRequest, RoutingProfileName, SizedMessage } from '../engine/index.js';
 import { Role, RoutingProfile, type Message, type RouteTarget } from '../gen/orchestrator/v1/common.js';
+import type { RankModelsRequest } from '../gen/orchestrator/v1/models.js';
 
 /** The fields every chat-like request shares (ChatRequest, StreamChatRequest, RaceRequest, ...). */
 export interface ConversationFields {
@@ -86,6 +87,20 @@ export class RequestValidator {
     if (!route) return undefined;
     if (model !== '') this.add('model', 'leave empty when route is set: the route picks the model');
     return { profile: this.profile(route.profile, `${field}.profile`), candidates: this.models(route.candidates, `${field}.candidates`) };
+  }
+
+  /**
+   * RankModels: the prompt may be as long as the request may be (classification reads a bounded
+   * sample of it), and `prompt_tokens` states the size for callers that do not send the text.
+   */
+  rankRequest(req: RankModelsRequest): { route: RouteRequest; input: ChatInput } {
+    const route = { profile: this.profile(req.profile, 'profile'), candidates: this.models(req.candidates, 'candidates') };
+    this.positive('max_tokens', req.maxTokens);
+    this.positive('prompt_tokens', req.promptTokens);
+    this.check();
+    // An empty prompt ranks for a short generic one.
+    const message: SizedMessage = { role: 'user', content: req.prompt || 'Hello!', ...(req.promptTokens ? { promptTokens: req.promptTokens } : {}) };
+    return { route, input: { messages: [message], temperature: 0, maxTokens: req.maxTokens } };
   }
 
   positive(field: string, value: number | undefined): void {

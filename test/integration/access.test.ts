@@ -104,6 +104,7 @@ describe('rate limits and budgets', () => {
       `    - { name: gina, sha256: ${sha('gina-secret')}, limits: { requests_per_minute: 2, tokens_per_minute: 1000 } }`,
       `    - { name: ivan, sha256: ${sha('ivan-secret')}, limits: { tokens_per_minute: 400 } }`,
       `    - { name: hank, sha256: ${sha('hank-secret')}, budgets: { usd_per_month: 0.00001 } }`,
+      `    - { name: bess, sha256: ${sha('bess-secret')}, budgets: { usd_per_day: 0.001 } }`,
     ].join('\n');
     h = await startHarness({ env: { CONFIG_FILE: accessFile(`${extra}\n`) }, latencyScale: 0 });
   });
@@ -184,6 +185,26 @@ describe('rate limits and budgets', () => {
     expect(broke.decoded.quotaFailure?.violations[0]).toMatchObject({ subject: 'key:hank', description: 'budget usd_per_month 0.00001' });
     const expected = periodsOf(new Date()).msToNextMonth;
     expect(Math.abs(retryDelayMs(broke.decoded) - expected)).toBeLessThan(60_000);
+  });
+
+  it('holds each call in flight to its estimated maximum cost, so a parallel burst stops near the budget', async () => {
+    // 200 parallel calls against a $0.001 daily budget all passed and spent about $0.062. Each
+    // now holds (5 prompt + 60 answer tokens) at gpt-4o's $10 per million = $0.00065 while it runs.
+    const maxCost = (5 + 60) * 10 / 1e6;
+    const outcomes = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        callUnary(chat(), { model: 'gpt-4o', prompt: `burst ${i}`, messages: [], maxTokens: 60 }, { metadata: bearer('bess-secret') }).then(
+          ({ response }) => response.costUsd,
+          (err: grpc.ServiceError) => decodeStatusDetails(err.metadata).errorInfo?.reason ?? String(err.code),
+        ),
+      ),
+    );
+    const costs = outcomes.filter((o): o is number => typeof o === 'number');
+    const spent = costs.reduce((a, b) => a + b, 0);
+    expect(outcomes.filter((o) => typeof o !== 'number').every((o) => o === 'BUDGET_EXHAUSTED')).toBe(true);
+    expect(costs.length).toBeGreaterThanOrEqual(1);
+    // Admitted while anything is left, holds included: the last call in overshoots by at most its own cost.
+    expect(spent).toBeLessThanOrEqual(0.001 + maxCost);
   });
 
   it('charges a stream cut short by the client against the budget', async () => {

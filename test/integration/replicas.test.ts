@@ -15,6 +15,7 @@ import { accessFile, sha } from '../helpers/access-file.js';
 const EXTRA = [
   `    - { name: frank, sha256: ${sha('frank-secret')}, limits: { requests_per_minute: 3 } }`,
   `    - { name: gina, sha256: ${sha('gina-secret')}, budgets: { usd_per_day: 0.00001 } }`,
+  `    - { name: bess, sha256: ${sha('bess-secret')}, budgets: { usd_per_day: 0.001 } }`,
 ].join('\n');
 
 let redis: RedisProcess;
@@ -64,6 +65,23 @@ describe('two replicas sharing Redis', () => {
     expect(refused.decoded.errorInfo?.reason).toBe('BUDGET_EXHAUSTED');
     // b spent nothing itself: this is what a wrote to Redis.
     expect(Number(refused.decoded.errorInfo?.metadata['spent_usd'])).toBeCloseTo(response.costUsd, 12);
+  });
+
+  it('hold calls in flight on both against one budget, so a parallel burst stops near it', async () => {
+    // Each call holds (5 prompt + 60 answer tokens) at gpt-4o's $10 per million while it runs.
+    const maxCost = (5 + 60) * 10 / 1e6;
+    const outcomes = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        ask((i % 2 === 0 ? a : b).clients, 'bess-secret', { model: 'gpt-4o', prompt: `burst ${i}`, maxTokens: 60 }).then(
+          ({ response }) => response.costUsd,
+          (err: grpc.ServiceError) => decodeStatusDetails(err.metadata).errorInfo?.reason ?? String(err.code),
+        ),
+      ),
+    );
+    const costs = outcomes.filter((o): o is number => typeof o === 'number');
+    expect(outcomes.filter((o) => typeof o !== 'number').every((o) => o === 'BUDGET_EXHAUSTED')).toBe(true);
+    expect(costs.length).toBeGreaterThanOrEqual(1);
+    expect(costs.reduce((x, y) => x + y, 0)).toBeLessThanOrEqual(0.001 + maxCost);
   });
 
   it('keep spend across a gateway restart', async () => {

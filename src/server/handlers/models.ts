@@ -44,17 +44,8 @@ export function modelService(deps: CallDeps, engine: Engine, limits: ValidationL
     }),
 
     rankModels: unary(deps, async (req, ctx) => {
-      const v = new RequestValidator(limits);
-      const profile = v.profile(req.profile, 'profile');
-      const candidates = v.models(req.candidates, 'candidates');
-      v.positive('max_tokens', req.maxTokens);
-      if (req.prompt.length > limits.maxContentChars) v.add('prompt', `must be at most ${limits.maxContentChars} characters`);
-      v.check();
-      const decision = await engine.rank({
-        route: { profile, candidates },
-        input: { messages: [{ role: 'user', content: req.prompt || 'Hello!' }], temperature: 0, maxTokens: req.maxTokens },
-        ctx,
-      });
+      const { route, input } = new RequestValidator(limits).rankRequest(req);
+      const decision = await engine.rank({ route, input, ctx });
       return { decision: encodeDecision(decision) };
     }),
   };

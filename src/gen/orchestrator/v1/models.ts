@@ -86,12 +86,22 @@ export function modelTierToJSON(object: ModelTier): string {
 export interface RankModelsRequest {
   /** The profile. */
   profile: RoutingProfile;
-  /** The prompt to classify and price; empty ranks for a short generic prompt. */
+  /**
+   * The prompt to classify and price, up to the request size limit; empty ranks for a short
+   * generic prompt.
+   */
   prompt: string;
   /** Only these models; empty means every available model. */
   candidates: string[];
   /** Expected answer length in tokens (default DEFAULT_MAX_TOKENS). */
-  maxTokens?: number | undefined;
+  maxTokens?:
+    | number
+    | undefined;
+  /**
+   * The prompt's size in tokens, for callers that know the size but do not send the text;
+   * taken when larger than the prompt's own count.
+   */
+  promptTokens?: number | undefined;
 }
 
 /** The ranking. */
@@ -151,7 +161,7 @@ export interface ModelInfo {
 }
 
 function createBaseRankModelsRequest(): RankModelsRequest {
-  return { profile: 0, prompt: "", candidates: [], maxTokens: undefined };
+  return { profile: 0, prompt: "", candidates: [], maxTokens: undefined, promptTokens: undefined };
 }
 
 export const RankModelsRequest: MessageFns<RankModelsRequest> = {
@@ -167,6 +177,9 @@ export const RankModelsRequest: MessageFns<RankModelsRequest> = {
     }
     if (message.maxTokens !== undefined) {
       writer.uint32(32).int32(message.maxTokens);
+    }
+    if (message.promptTokens !== undefined) {
+      writer.uint32(40).int32(message.promptTokens);
     }
     return writer;
   },
@@ -216,6 +229,14 @@ export const RankModelsRequest: MessageFns<RankModelsRequest> = {
             message.maxTokens = reader.int32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.promptTokens = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -240,6 +261,11 @@ export const RankModelsRequest: MessageFns<RankModelsRequest> = {
         : isSet(object.max_tokens)
         ? globalThis.Number(object.max_tokens)
         : undefined,
+      promptTokens: isSet(object.promptTokens)
+        ? globalThis.Number(object.promptTokens)
+        : isSet(object.prompt_tokens)
+        ? globalThis.Number(object.prompt_tokens)
+        : undefined,
     };
   },
 
@@ -256,6 +282,9 @@ export const RankModelsRequest: MessageFns<RankModelsRequest> = {
     }
     if (message.maxTokens !== undefined) {
       obj.maxTokens = Math.round(message.maxTokens);
+    }
+    if (message.promptTokens !== undefined) {
+      obj.promptTokens = Math.round(message.promptTokens);
     }
     return obj;
   },

@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from orchestrator.v1 import common_pb2 as orchestrator_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1corchestrator/v1/models.proto\x12\x0forchestrator.v1\x1a\x1corchestrator/v1/common.proto\"\x91\x01\n\x11RankModelsRequest\x12\x30\n\x07profile\x18\x01 \x01(\x0e\x32\x1f.orchestrator.v1.RoutingProfile\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12\x12\n\ncandidates\x18\x03 \x03(\t\x12\x17\n\nmax_tokens\x18\x04 \x01(\x05H\x00\x88\x01\x01\x42\r\n\x0b_max_tokens\"F\n\x12RankModelsResponse\x12\x30\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1e.orchestrator.v1.RouteDecision\"=\n\x11ListModelsRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x16\n\x0e\x61vailable_only\x18\x02 \x01(\x08\"@\n\x12ListModelsResponse\x12*\n\x06models\x18\x01 \x03(\x0b\x32\x1a.orchestrator.v1.ModelInfo\"\xae\x03\n\tModelInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x0f\n\x07\x61liases\x18\x03 \x03(\t\x12\x16\n\x0e\x63ontext_window\x18\x04 \x01(\x05\x12\x19\n\x11max_output_tokens\x18\x05 \x01(\x05\x12\x1a\n\x12supports_streaming\x18\x06 \x01(\x08\x12\x1f\n\x17input_price_per_million\x18\x07 \x01(\x01\x12 \n\x18output_price_per_million\x18\x08 \x01(\x01\x12&\n\x1e\x63\x61\x63hed_input_price_per_million\x18\t \x01(\x01\x12\x0e\n\x06\x66\x61mily\x18\n \x01(\t\x12(\n\x04tier\x18\x0b \x01(\x0e\x32\x1a.orchestrator.v1.ModelTier\x12\x11\n\tfallbacks\x18\x0c \x03(\t\x12\x11\n\tavailable\x18\r \x01(\x08\x12\x11\n\tsimulated\x18\x0e \x01(\x08\x12\x34\n\rbreaker_state\x18\x0f \x01(\x0e\x32\x1d.orchestrator.v1.CircuitState\x12\x0f\n\x07quality\x18\x10 \x01(\x01*j\n\tModelTier\x12\x1a\n\x16MODEL_TIER_UNSPECIFIED\x10\x00\x12\x14\n\x10MODEL_TIER_SMALL\x10\x01\x12\x15\n\x11MODEL_TIER_MEDIUM\x10\x02\x12\x14\n\x10MODEL_TIER_LARGE\x10\x03\x32\xbc\x01\n\x0cModelService\x12U\n\nListModels\x12\".orchestrator.v1.ListModelsRequest\x1a#.orchestrator.v1.ListModelsResponse\x12U\n\nRankModels\x12\".orchestrator.v1.RankModelsRequest\x1a#.orchestrator.v1.RankModelsResponseBXZVgithub.com/llm-orchestrator/llm-orchestrator/clients/go/orchestrator/v1;orchestratorv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1corchestrator/v1/models.proto\x12\x0forchestrator.v1\x1a\x1corchestrator/v1/common.proto\"\xbf\x01\n\x11RankModelsRequest\x12\x30\n\x07profile\x18\x01 \x01(\x0e\x32\x1f.orchestrator.v1.RoutingProfile\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12\x12\n\ncandidates\x18\x03 \x03(\t\x12\x17\n\nmax_tokens\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x1a\n\rprompt_tokens\x18\x05 \x01(\x05H\x01\x88\x01\x01\x42\r\n\x0b_max_tokensB\x10\n\x0e_prompt_tokens\"F\n\x12RankModelsResponse\x12\x30\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1e.orchestrator.v1.RouteDecision\"=\n\x11ListModelsRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x16\n\x0e\x61vailable_only\x18\x02 \x01(\x08\"@\n\x12ListModelsResponse\x12*\n\x06models\x18\x01 \x03(\x0b\x32\x1a.orchestrator.v1.ModelInfo\"\xae\x03\n\tModelInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x0f\n\x07\x61liases\x18\x03 \x03(\t\x12\x16\n\x0e\x63ontext_window\x18\x04 \x01(\x05\x12\x19\n\x11max_output_tokens\x18\x05 \x01(\x05\x12\x1a\n\x12supports_streaming\x18\x06 \x01(\x08\x12\x1f\n\x17input_price_per_million\x18\x07 \x01(\x01\x12 \n\x18output_price_per_million\x18\x08 \x01(\x01\x12&\n\x1e\x63\x61\x63hed_input_price_per_million\x18\t \x01(\x01\x12\x0e\n\x06\x66\x61mily\x18\n \x01(\t\x12(\n\x04tier\x18\x0b \x01(\x0e\x32\x1a.orchestrator.v1.ModelTier\x12\x11\n\tfallbacks\x18\x0c \x03(\t\x12\x11\n\tavailable\x18\r \x01(\x08\x12\x11\n\tsimulated\x18\x0e \x01(\x08\x12\x34\n\rbreaker_state\x18\x0f \x01(\x0e\x32\x1d.orchestrator.v1.CircuitState\x12\x0f\n\x07quality\x18\x10 \x01(\x01*j\n\tModelTier\x12\x1a\n\x16MODEL_TIER_UNSPECIFIED\x10\x00\x12\x14\n\x10MODEL_TIER_SMALL\x10\x01\x12\x15\n\x11MODEL_TIER_MEDIUM\x10\x02\x12\x14\n\x10MODEL_TIER_LARGE\x10\x03\x32\xbc\x01\n\x0cModelService\x12U\n\nListModels\x12\".orchestrator.v1.ListModelsRequest\x1a#.orchestrator.v1.ListModelsResponse\x12U\n\nRankModels\x12\".orchestrator.v1.RankModelsRequest\x1a#.orchestrator.v1.RankModelsResponseBXZVgithub.com/llm-orchestrator/llm-orchestrator/clients/go/orchestrator/v1;orchestratorv1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'orchestrator.v1.models_pb2', globals())
@@ -22,18 +22,18 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'ZVgithub.com/llm-orchestrator/llm-orchestrator/clients/go/orchestrator/v1;orchestratorv1'
-  _MODELTIER._serialized_start=861
-  _MODELTIER._serialized_end=967
+  _MODELTIER._serialized_start=907
+  _MODELTIER._serialized_end=1013
   _RANKMODELSREQUEST._serialized_start=80
-  _RANKMODELSREQUEST._serialized_end=225
-  _RANKMODELSRESPONSE._serialized_start=227
-  _RANKMODELSRESPONSE._serialized_end=297
-  _LISTMODELSREQUEST._serialized_start=299
-  _LISTMODELSREQUEST._serialized_end=360
-  _LISTMODELSRESPONSE._serialized_start=362
-  _LISTMODELSRESPONSE._serialized_end=426
-  _MODELINFO._serialized_start=429
-  _MODELINFO._serialized_end=859
-  _MODELSERVICE._serialized_start=970
-  _MODELSERVICE._serialized_end=1158
+  _RANKMODELSREQUEST._serialized_end=271
+  _RANKMODELSRESPONSE._serialized_start=273
+  _RANKMODELSRESPONSE._serialized_end=343
+  _LISTMODELSREQUEST._serialized_start=345
+  _LISTMODELSREQUEST._serialized_end=406
+  _LISTMODELSRESPONSE._serialized_start=408
+  _LISTMODELSRESPONSE._serialized_end=472
+  _MODELINFO._serialized_start=475
+  _MODELINFO._serialized_end=905
+  _MODELSERVICE._serialized_start=1016
+  _MODELSERVICE._serialized_end=1204
 # @@protoc_insertion_point(module_scope)

@@ -62,16 +62,18 @@ class ModelInfo(_message.Message):
     def __init__(self, id: _Optional[str] = ..., provider: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., context_window: _Optional[int] = ..., max_output_tokens: _Optional[int] = ..., supports_streaming: bool = ..., input_price_per_million: _Optional[float] = ..., output_price_per_million: _Optional[float] = ..., cached_input_price_per_million: _Optional[float] = ..., family: _Optional[str] = ..., tier: _Optional[_Union[ModelTier, str]] = ..., fallbacks: _Optional[_Iterable[str]] = ..., available: bool = ..., simulated: bool = ..., breaker_state: _Optional[_Union[_common_pb2.CircuitState, str]] = ..., quality: _Optional[float] = ...) -> None: ...
 
 class RankModelsRequest(_message.Message):
-    __slots__ = ["candidates", "max_tokens", "profile", "prompt"]
+    __slots__ = ["candidates", "max_tokens", "profile", "prompt", "prompt_tokens"]
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
     PROFILE_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     candidates: _containers.RepeatedScalarFieldContainer[str]
     max_tokens: int
     profile: _common_pb2.RoutingProfile
     prompt: str
-    def __init__(self, profile: _Optional[_Union[_common_pb2.RoutingProfile, str]] = ..., prompt: _Optional[str] = ..., candidates: _Optional[_Iterable[str]] = ..., max_tokens: _Optional[int] = ...) -> None: ...
+    prompt_tokens: int
+    def __init__(self, profile: _Optional[_Union[_common_pb2.RoutingProfile, str]] = ..., prompt: _Optional[str] = ..., candidates: _Optional[_Iterable[str]] = ..., max_tokens: _Optional[int] = ..., prompt_tokens: _Optional[int] = ...) -> None: ...
 
 class RankModelsResponse(_message.Message):
     __slots__ = ["decision"]

@@ -1,0 +1,91 @@
+/** The bench's command line and, by mode, every knob of the run. */
+import { join, resolve } from 'node:path';
+import { BENCH_DIR, ROOT } from './fleet.js';
+
+export const USAGE = `npm run bench: one run, one machine, every number in one table (and bench/results/latest.json).
+
+  npm run bench                 full run (about 4 minutes on 2 cores)
+  npm run bench -- --quick      about 1 minute, fewer rounds and shorter runs
+  options: --no-peer            skip the Portkey peer
+           --no-build           use the gateway's dist/ as it is
+           --gateway-dir DIR    benchmark another checkout (built there), e.g. a before/after
+           --log-level LEVEL    the gateway's LOG_LEVEL (default warn; info logs every call)
+           --workers N          extra throughput rows with the gateway as N cluster workers (default 2; 1: none)
+           --transport          also run the client transport micro-benchmark (bench/transport.ts)
+           --profile            also profile the gateway under load (bench/profile.ts)
+           --out FILE           JSON path (default bench/results/latest.json)
+           --help               this text
+`;
+
+export interface Options {
+  readonly help: boolean;
+  readonly quick: boolean;
+  readonly peer: boolean;
+  readonly build: boolean;
+  readonly gatewayDir: string;
+  readonly logLevel: string;
+  readonly transport: boolean;
+  readonly profile: boolean;
+  readonly out: string;
+  /** The gateway with WORKERS=n as extra throughput rows; 1: none. */
+  readonly workers: number;
+}
+
+export function parseOptions(argv: readonly string[]): Options {
+  const value = (name: string): string | undefined => {
+    const at = argv.indexOf(`--${name}`);
+    return at >= 0 ? argv[at + 1] : undefined;
+  };
+  return {
+    help: argv.includes('--help') || argv.includes('-h'),
+    quick: argv.includes('--quick'),
+    peer: !argv.includes('--no-peer'),
+    build: !argv.includes('--no-build'),
+    gatewayDir: resolve(value('gateway-dir') ?? ROOT),
+    logLevel: value('log-level') ?? 'warn',
+    transport: argv.includes('--transport'),
+    profile: argv.includes('--profile'),
+    out: resolve(value('out') ?? join(BENCH_DIR, 'results/latest.json')),
+    workers: Number(value('workers') ?? 2),
+  };
+}
+
+/** Every knob of the run, by mode. */
+export function plan(quick: boolean) {
+  return quick
+    ? {
+        rounds: 4,
+        seqN: 100,
+        seqPeerN: 40,
+        ttftN: 50,
+        ttftPeerN: 10,
+        tputSeconds: 3,
+        tputWarmup: 1,
+        levels: [16, 64, 256],
+        rateSeconds: 4,
+        streams: 1000,
+        streamRampMs: 1000,
+        streamWindowMs: 4000,
+        raceRounds: 3,
+        raceN: 50,
+      }
+    : {
+        rounds: 10,
+        seqN: 200,
+        seqPeerN: 100,
+        ttftN: 100,
+        ttftPeerN: 20,
+        tputSeconds: 8,
+        tputWarmup: 2,
+        levels: [16, 64, 256],
+        rateSeconds: 10,
+        streams: 1000,
+        streamRampMs: 2000,
+        streamWindowMs: 10000,
+        raceRounds: 6,
+        raceN: 100,
+      };
+}
+
+
+export type Plan = ReturnType<typeof plan>;
