@@ -2,8 +2,8 @@ import type { AttemptRecord, ChatInput } from '../domain/chat.js';
 import { estimatePromptTokens } from '../domain/chat.js';
 import { OrchestratorError } from '../domain/errors.js';
 import { maxTokensFor, type Plan } from './answer.js';
-import type { CallContext } from './context.js';
-import type { AccessControl, UpstreamObserver } from './ports.js';
+import type { CallContext, UpstreamObserver } from './context.js';
+import type { AccessControl } from './ports.js';
 
 /** An admitted call: its context charges usage to the ticket; `release` settles it, once. */
 export interface Admitted {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
+import type { AttemptRecord } from '../domain/chat.js';
 import type { Principal } from '../domain/principal.js';
-import type { UpstreamObserver } from './ports.js';
 
 /** What the engine knows about the call it serves. Built by the server layer. */
 export interface CallContext {
@@ -16,4 +16,24 @@ export interface CallContext {
   readonly principal?: Principal | undefined;
   /** Told when each upstream request starts and ends: the headers it carries (tracing), its record (upstream time, usage charged to limits). */
   readonly upstream?: UpstreamObserver | undefined;
+}
+
+/** The upstream request an attempt is about to send. */
+export interface UpstreamAttempt {
+  readonly model: string;
+  readonly provider: string;
+  readonly retry: number;
+}
+
+/** One upstream request as the call sees it (server layer: tracing, upstream time, the log line). */
+export interface UpstreamRequest {
+  /** Extra HTTP headers for this request (W3C traceparent, tracestate). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Called once when the request is over, whatever the outcome, with its record. */
+  ended(record: AttemptRecord): void;
+}
+
+/** Told about each upstream request of a call as it starts (CallContext.upstream). */
+export interface UpstreamObserver {
+  requestStarted(attempt: UpstreamAttempt): UpstreamRequest;
 }

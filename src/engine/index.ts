@@ -21,7 +21,7 @@ export {
   type StreamTarget,
 } from './requests.js';
 export type { Answer, FallbackAnswer } from './answer.js';
-export type { CallContext } from './context.js';
+export type { CallContext, UpstreamAttempt, UpstreamObserver, UpstreamRequest } from './context.js';
 export { EventBus, type CallKind, type EventSink, type FinishedCall, type GatewayEvent, type GatewayListener, type StartedCall } from './events.js';
 export type { EngineStreamEvent } from './strategies/stream.js';
 export type { BatchEvent, BatchWork } from './strategies/batch.js';
@@ -31,9 +31,6 @@ export type {
   AnswerCache,
   CachedAnswer,
   ProviderLookup,
-  UpstreamAttempt,
-  UpstreamObserver,
-  UpstreamRequest,
 } from './ports.js';
 export type { BreakerState } from './resilience/breakers.js';
 export type { RouteDecision, ScoredModel } from './routing/router.js';

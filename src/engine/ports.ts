@@ -3,26 +3,6 @@ import type { Principal } from '../domain/principal.js';
 import type { Answer } from './answer.js';
 import type { Provider } from '../providers/types.js';
 
-/** The upstream request an attempt is about to send. */
-export interface UpstreamAttempt {
-  readonly model: string;
-  readonly provider: string;
-  readonly retry: number;
-}
-
-/** One upstream request as the call sees it (server layer: tracing, upstream time, the log line). */
-export interface UpstreamRequest {
-  /** Extra HTTP headers for this request (W3C traceparent, tracestate). */
-  readonly headers: Readonly<Record<string, string>>;
-  /** Called once when the request is over, whatever the outcome, with its record. */
-  ended(record: AttemptRecord): void;
-}
-
-/** Told about each upstream request of a call as it starts (CallContext.upstream). */
-export interface UpstreamObserver {
-  requestStarted(attempt: UpstreamAttempt): UpstreamRequest;
-}
-
 export interface ProviderLookup {
   get(name: string): Provider | undefined;
 }
