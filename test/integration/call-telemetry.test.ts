@@ -146,7 +146,7 @@ describe('the running app (before the engine wiring)', () => {
   let clients: Clients;
   beforeAll(async () => {
     upstream = await startSimulator({ latencyScale: 0 });
-    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1', METRICS_PORT: '0' });
+    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1', METRICS_PORT: '0', HTTP_PORT: '0' });
     app = await startApp(config, log, {});
     clients = clientsFor(app.port);
   });

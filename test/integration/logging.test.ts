@@ -25,7 +25,7 @@ let upstream: Simulator;
 let clients: Clients;
 beforeAll(async () => {
   upstream = await startSimulator({ latencyScale: 0 });
-  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1', METRICS_PORT: '0' });
+  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1', METRICS_PORT: '0', HTTP_PORT: '0' });
   app = await startApp(config, createLogger('info', sink), {});
   clients = clientsFor(app.port);
 });
@@ -68,7 +68,7 @@ describe('logging interceptor at LOG_LEVEL=warn', () => {
   let warnApp: App;
   let warnClients: Clients;
   beforeAll(async () => {
-    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1', METRICS_PORT: '0' });
+    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1', METRICS_PORT: '0', HTTP_PORT: '0' });
     warnApp = await startApp(config, createLogger('warn', warnSink), {});
     warnClients = clientsFor(warnApp.port);
   });

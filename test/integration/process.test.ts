@@ -24,7 +24,7 @@ async function startMain(
   options: { cwd?: string } = {},
 ): Promise<{ child: ChildProcessWithoutNullStreams; port: number; logs: string[] }> {
   const child = spawn(process.execPath, ['--import', TSX, MAIN], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', OPENAI_API_KEY: '', SIMULATOR_LATENCY_SCALE: '0.2', ...env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', HTTP_PORT: '0', OPENAI_API_KEY: '', SIMULATOR_LATENCY_SCALE: '0.2', ...env },
     ...(options.cwd ? { cwd: options.cwd } : {}),
   });
   const logs: string[] = [];
