@@ -1,7 +1,6 @@
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
-import type { Answer } from '../engine/answer.js';
-import type { AnswerCache, CachedAnswer } from '../engine/ports.js';
+import type { Answer, AnswerCache, CachedAnswer } from '../engine/index.js';
 
 interface Entry {
   readonly answer: Answer;

@@ -1,7 +1,7 @@
 import type { AttemptRecord } from '../domain/chat.js';
 import { OrchestratorError, Reason } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
-import type { AccessControl, AccessTicket } from '../engine/ports.js';
+import type { AccessControl, AccessTicket } from '../engine/index.js';
 import type { Budgets } from './budgets.js';
 import { periodsOf } from './budgets.js';
 import type { ApiKeyStore } from './keys.js';

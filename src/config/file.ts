@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { ModelDefinition } from '../catalog/models.js';
-import type { ProfileWeights, RoutingProfileName } from '../engine/routing/profiles.js';
+import type { ProfileWeights, RoutingProfileName } from '../engine/index.js';
 import { checkProviderUrl } from './ssrf.js';
 
 /**

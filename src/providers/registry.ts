@@ -1,4 +1,4 @@
-import type { ProviderLookup } from '../engine/ports.js';
+import type { ProviderLookup } from '../engine/index.js';
 import type { Provider } from './types.js';
 
 /** The one place providers are registered by name. */

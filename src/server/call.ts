@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { CallContext } from '../engine/context.js';
+import type { CallContext } from '../engine/index.js';
 import { createCallContext, type ServerCallContext } from './context.js';
 import { toGrpcStatus } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';

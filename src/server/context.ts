@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { cancelled, deadlineExceeded } from '../domain/errors.js';
-import type { CallContext } from '../engine/context.js';
+import type { CallContext } from '../engine/index.js';
 import { DEADLINE_KEY, PRINCIPAL_KEY, REQUEST_ID_KEY } from './interceptors/metadata-keys.js';
 import { callSummaryOf } from './interceptors/logging.js';
 import type { Principal } from '../domain/principal.js';

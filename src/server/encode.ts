@@ -1,5 +1,5 @@
 import type { AttemptOutcome as DomainOutcome, AttemptRecord, FinishReason as DomainFinish, TokenUsage } from '../domain/chat.js';
-import type { Answer } from '../engine/answer.js';
+import type { Answer, BreakerState, Complexity as DomainComplexity, RouteDecision, RoutingProfileName } from '../engine/index.js';
 import {
   Attempt,
   AttemptOutcome,
@@ -10,10 +10,6 @@ import {
   type RouteDecision as RouteDecisionMessage,
   type Usage,
 } from '../gen/orchestrator/v1/common.js';
-import type { RouteDecision } from '../engine/routing/router.js';
-import type { Complexity as DomainComplexity } from '../engine/routing/complexity.js';
-import type { RoutingProfileName } from '../engine/routing/profiles.js';
-import type { BreakerState } from '../engine/resilience/breakers.js';
 import { Code } from '../gen/google/rpc/code.js';
 import { codeForKind } from './errors.js';
 

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
-import type { Engine } from '../engine/engine.js';
+import type { Engine } from '../engine/index.js';
 import { ChatServiceService } from '../gen/orchestrator/v1/chat.js';
 import { ModelServiceService } from '../gen/orchestrator/v1/models.js';
 import { StatsServiceService } from '../gen/orchestrator/v1/stats.js';

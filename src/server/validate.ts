@@ -1,8 +1,6 @@
 import type { ChatInput, ChatMessage, ChatRole } from '../domain/chat.js';
 import { invalidArgument, type FieldViolation } from '../domain/errors.js';
-import type { ModelRef } from '../engine/engine.js';
-import type { RouteRequest } from '../engine/engine.js';
-import type { RoutingProfileName } from '../engine/routing/profiles.js';
+import type { ModelRef, RouteRequest, RoutingProfileName } from '../engine/index.js';
 import { Role, RoutingProfile, type Message, type RouteTarget } from '../gen/orchestrator/v1/common.js';
 
 /** The fields every chat-like request shares (ChatRequest, StreamChatRequest, RaceRequest, ...). */

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AttemptRecord } from '../domain/chat.js';
-import type { EngineTelemetry } from '../engine/ports.js';
+import type { EngineTelemetry } from '../engine/index.js';
 import type { CallObserver, FinishedCall, StartedCall } from './call-observer.js';
 
 /**

@@ -1,5 +1,5 @@
 import type { AttemptRecord } from '../domain/chat.js';
-import type { EngineTelemetry } from '../engine/ports.js';
+import type { EngineTelemetry } from '../engine/index.js';
 import type { CallObserver, FinishedCall } from './call-observer.js';
 import { LatencyHistogram, type LatencySummary } from './histogram.js';
 

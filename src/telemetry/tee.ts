@@ -1,5 +1,5 @@
 import type { AttemptRecord } from '../domain/chat.js';
-import type { EngineTelemetry } from '../engine/ports.js';
+import type { EngineTelemetry } from '../engine/index.js';
 
 /** Forwards every engine telemetry call to each sink, in order (the StatsStore and Metrics). */
 export class TeeTelemetry implements EngineTelemetry {

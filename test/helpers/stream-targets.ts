@@ -1,4 +1,4 @@
-import type { StreamTarget } from '../../src/engine/engine.js';
+import type { StreamTarget } from '../../src/engine/index.js';
 
 /** A StreamChat target with one model and no strategy, timeouts from the config. */
 export const SINGLE_STREAM: StreamTarget = {

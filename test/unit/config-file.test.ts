@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ConfigFileError, fileSchema, loadConfigFile } from '../../src/config/file.js';
-import { DEFAULT_PROFILE_WEIGHTS } from '../../src/engine/routing/profiles.js';
+import { DEFAULT_PROFILE_WEIGHTS } from '../../src/engine/index.js';
 import { checkProviderUrl, checkResolvedHost, isLinkLocal, isMetadataAddress, type HostLookup } from '../../src/config/ssrf.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'llmo-config-'));

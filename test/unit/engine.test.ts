@@ -26,7 +26,7 @@ describe('Engine.chat', () => {
   it('uses the default model when none is given and prices the answer from the catalog', async () => {
     const { engine, provider } = engineFixture({ defaultModel: 'gpt-4o' });
     provider.script('gpt-4o', { kind: 'answer', content: 'four words right here' });
-    const answer = await engine.chat(ref(''), input(), context());
+    const answer = await engine.chat({ model: ref(''), input: input(), ctx: context() });
     expect(answer).toMatchObject({ content: 'four words right here', model: 'gpt-4o', provider: 'openai', finishReason: 'stop' });
     expect(answer.usage).toEqual({ promptTokens: 10, completionTokens: 4, totalTokens: 14, cachedTokens: 0 });
     // 10 prompt tokens at $2.50/M + 4 completion tokens at $10/M
@@ -38,13 +38,13 @@ describe('Engine.chat', () => {
   it('resolves aliases case-insensitively', async () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'hi' });
-    const answer = await engine.chat(ref('4O-Mini'), input(), context());
+    const answer = await engine.chat({ model: ref('4O-Mini'), input: input(), ctx: context() });
     expect(answer.model).toBe('gpt-4o-mini');
   });
 
   it('rejects an unknown model with NOT_FOUND naming the field', async () => {
     const { engine } = engineFixture();
-    const err = await failureOf(engine.chat(ref('gpt-9000'), input(), context()));
+    const err = await failureOf(engine.chat({ model: ref('gpt-9000'), input: input(), ctx: context() }));
     expect(err.kind).toBe('not_found');
     expect(err.reason).toBe(Reason.MODEL_NOT_FOUND);
     expect(err.metadata).toMatchObject({ model: 'gpt-9000', field: 'model' });
@@ -52,7 +52,7 @@ describe('Engine.chat', () => {
 
   it('rejects max_tokens above the model limit', async () => {
     const { engine } = engineFixture();
-    const err = await failureOf(engine.chat(ref('gpt-3.5-turbo'), input('hi', 5000), context()));
+    const err = await failureOf(engine.chat({ model: ref('gpt-3.5-turbo'), input: input('hi', 5000), ctx: context() }));
     expect(err.kind).toBe('invalid_argument');
     expect(err.fieldViolations[0]?.field).toBe('max_tokens');
     expect(err.fieldViolations[0]?.description).toContain('4096');
@@ -61,7 +61,7 @@ describe('Engine.chat', () => {
   it('passes an upstream failure through as a typed error with the attempt', async () => {
     const { engine, provider, stats } = engineFixture();
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('boom') });
-    const err = await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    const err = await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
     expect(err.kind).toBe('unavailable');
     expect(err.attempts).toHaveLength(1);
     expect(err.attempts[0]?.outcome).toBe('failure');
@@ -72,7 +72,7 @@ describe('Engine.chat', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'hang' });
     const controller = new AbortController();
-    const pending = failureOf(engine.chat(ref('gpt-4o'), input(), context({ controller })));
+    const pending = failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context({ controller }) }));
     setTimeout(() => controller.abort(new OrchestratorError({ kind: 'cancelled', reason: Reason.CANCELLED, message: 'bye' })), 20);
     const err = await pending;
     expect(err.kind).toBe('cancelled');
@@ -85,7 +85,7 @@ describe('Engine.race', () => {
     const { engine, provider, stats } = engineFixture();
     provider.script('gpt-4o', { kind: 'answer', content: 'slow', delayMs: 500 });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'fast', delayMs: 5 });
-    const answer = await engine.race(ref(''), [ref('gpt-4o', 'models[0]'), ref('gpt-4o-mini', 'models[1]')], { hedgeDelayMs: 0 }, input(), context());
+    const answer = await engine.race({ model: ref(''), racers: [ref('gpt-4o', 'models[0]'), ref('gpt-4o-mini', 'models[1]')], hedgeDelayMs: 0, input: input(), ctx: context() });
     expect(answer.content).toBe('fast');
     expect(answer.model).toBe('gpt-4o-mini');
     expect(answer.attempts.map((a) => [a.model, a.outcome])).toEqual([
@@ -102,7 +102,7 @@ describe('Engine.race', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o-mini', { kind: 'fail', error: upstreamFailure('down') });
     provider.script('gpt-4o', { kind: 'answer', content: 'made it', delayMs: 20 });
-    const answer = await engine.race(ref(''), [ref('gpt-4o-mini'), ref('gpt-4o')], { hedgeDelayMs: 0 }, input(), context());
+    const answer = await engine.race({ model: ref(''), racers: [ref('gpt-4o-mini'), ref('gpt-4o')], hedgeDelayMs: 0, input: input(), ctx: context() });
     expect(answer.model).toBe('gpt-4o');
     expect(answer.attempts.map((a) => a.outcome)).toEqual(['failure', 'success']);
   });
@@ -111,7 +111,7 @@ describe('Engine.race', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('first') });
     provider.script('gpt-4o-mini', { kind: 'fail', error: upstreamFailure('second', 1500) });
-    const err = await failureOf(engine.race(ref(''), [ref('gpt-4o'), ref('gpt-4o-mini')], { hedgeDelayMs: 0 }, input(), context()));
+    const err = await failureOf(engine.race({ model: ref(''), racers: [ref('gpt-4o'), ref('gpt-4o-mini')], hedgeDelayMs: 0, input: input(), ctx: context() }));
     expect(err.reason).toBe(Reason.ALL_ATTEMPTS_FAILED);
     expect(err.message).toContain('gpt-4o: scripted failure: first');
     expect(err.message).toContain('gpt-4o-mini: scripted failure: second');
@@ -124,14 +124,14 @@ describe('Engine.race', () => {
     provider.script('gpt-4o', { kind: 'answer', content: 'a', delayMs: 50 });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'b', delayMs: 50 });
     provider.script('gpt-3.5-turbo', { kind: 'answer', content: 'c', delayMs: 1 });
-    const answer = await engine.race(ref('gpt-4o'), [], { hedgeDelayMs: 0 }, input(), context());
+    const answer = await engine.race({ model: ref('gpt-4o'), racers: [], hedgeDelayMs: 0, input: input(), ctx: context() });
     expect(answer.attempts.map((a) => a.model)).toEqual(['gpt-4o', 'gpt-4o-mini', 'gpt-3.5-turbo']);
     expect(answer.model).toBe('gpt-3.5-turbo');
   });
 
   it('rejects the same model listed twice under different names', async () => {
     const { engine } = engineFixture();
-    const err = await failureOf(engine.race(ref(''), [ref('gpt-4o', 'models[0]'), ref('4o', 'models[1]')], { hedgeDelayMs: 0 }, input(), context()));
+    const err = await failureOf(engine.race({ model: ref(''), racers: [ref('gpt-4o', 'models[0]'), ref('4o', 'models[1]')], hedgeDelayMs: 0, input: input(), ctx: context() }));
     expect(err.kind).toBe('invalid_argument');
     expect(err.fieldViolations[0]?.field).toBe('models[1]');
   });
@@ -148,7 +148,7 @@ describe('Engine.fallback', () => {
   it('answers from the primary without triggering fallback', async () => {
     const { engine, provider, stats } = engineFixture();
     provider.script('gpt-4-turbo', { kind: 'answer', content: 'primary' });
-    const answer = await engine.fallback(ref('gpt-4-turbo'), target([]), input(), context());
+    const answer = await engine.fallback({ model: ref('gpt-4-turbo'), ...target([]), input: input(), ctx: context() });
     expect(answer).toMatchObject({ content: 'primary', model: 'gpt-4-turbo', fallbackTriggered: false, isDefaultMessage: false });
     expect(stats.snapshot().fallbacksTriggered).toBe(0);
   });
@@ -158,7 +158,7 @@ describe('Engine.fallback', () => {
     provider.script('gpt-4-turbo', { kind: 'fail', error: upstreamFailure('a') });
     provider.script('gpt-4o-mini', { kind: 'fail', error: upstreamFailure('b') });
     provider.script('gpt-3.5-turbo', { kind: 'answer', content: 'third time' });
-    const answer = await engine.fallback(ref('gpt-4-turbo'), target([]), input(), context());
+    const answer = await engine.fallback({ model: ref('gpt-4-turbo'), ...target([]), input: input(), ctx: context() });
     expect(answer.model).toBe('gpt-3.5-turbo');
     expect(answer.fallbackTriggered).toBe(true);
     expect(answer.attempts.map((a) => `${a.model}:${a.outcome}`)).toEqual([
@@ -173,7 +173,7 @@ describe('Engine.fallback', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'hang' });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'rescued' });
-    const answer = await engine.fallback(ref(''), target(['gpt-4o', 'gpt-4o-mini'], { attemptTimeoutMs: 50 }), input(), context());
+    const answer = await engine.fallback({ model: ref(''), ...target(['gpt-4o', 'gpt-4o-mini'], { attemptTimeoutMs: 50 }), input: input(), ctx: context() });
     expect(answer.content).toBe('rescued');
     expect(answer.attempts[0]).toMatchObject({ model: 'gpt-4o', outcome: 'timeout' });
     expect(answer.attempts[0]?.error?.reason).toBe(Reason.UPSTREAM_TIMEOUT);
@@ -186,7 +186,7 @@ describe('Engine.fallback', () => {
     provider.script('gpt-4o-mini', { kind: 'hang' });
     provider.script('gpt-3.5-turbo', { kind: 'answer', content: 'last' });
     const started = Date.now();
-    const answer = await engine.fallback(ref(''), target(['gpt-4o', 'gpt-4o-mini', 'gpt-3.5-turbo']), input(), context({ timeoutMs: 600 }));
+    const answer = await engine.fallback({ model: ref(''), ...target(['gpt-4o', 'gpt-4o-mini', 'gpt-3.5-turbo']), input: input(), ctx: context({ timeoutMs: 600 }) });
     expect(answer.content).toBe('last');
     const [first, second] = answer.attempts;
     expect(first?.latencyMs).toBeGreaterThan(150);
@@ -199,7 +199,7 @@ describe('Engine.fallback', () => {
     const { engine, provider, stats } = engineFixture({ fallbackMessage: 'sorry' });
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('a') });
     provider.script('gpt-4o-mini', { kind: 'fail', error: upstreamFailure('b') });
-    const answer = await engine.fallback(ref(''), target(['gpt-4o', 'gpt-4o-mini']), input(), context());
+    const answer = await engine.fallback({ model: ref(''), ...target(['gpt-4o', 'gpt-4o-mini']), input: input(), ctx: context() });
     expect(answer).toMatchObject({ content: 'sorry', isDefaultMessage: true, fallbackTriggered: true, model: '', provider: '' });
     expect(answer.attempts).toHaveLength(2);
     expect(stats.snapshot().defaultMessagesServed).toBe(1);
@@ -209,7 +209,7 @@ describe('Engine.fallback', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('a') });
     provider.script('gpt-4o-mini', { kind: 'fail', error: upstreamFailure('b') });
-    const err = await failureOf(engine.fallback(ref(''), target(['gpt-4o', 'gpt-4o-mini'], { disable: true }), input(), context()));
+    const err = await failureOf(engine.fallback({ model: ref(''), ...target(['gpt-4o', 'gpt-4o-mini'], { disable: true }), input: input(), ctx: context() }));
     expect(err.reason).toBe(Reason.ALL_ATTEMPTS_FAILED);
     expect(err.attempts.map((a) => a.model)).toEqual(['gpt-4o', 'gpt-4o-mini']);
   });
@@ -218,7 +218,7 @@ describe('Engine.fallback', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('a') });
     provider.script('gpt-3.5-turbo', { kind: 'answer', content: 'ok' });
-    await engine.fallback(ref(''), target(['gpt-4o', 'gpt-3.5-turbo']), input('hi', 8000), context());
+    await engine.fallback({ model: ref(''), ...target(['gpt-4o', 'gpt-3.5-turbo']), input: input('hi', 8000), ctx: context() });
     expect(provider.calls.map((c) => c.maxTokens)).toEqual([8000, 4096]);
   });
 });
@@ -228,7 +228,7 @@ describe('Engine.stream', () => {
     const { engine, provider, stats } = engineFixture();
     provider.script('gpt-4o', { kind: 'answer', content: 'one two three' });
     const events = [];
-    for await (const event of engine.stream(ref('gpt-4o'), SINGLE, input(), context())) events.push(event);
+    for await (const event of engine.stream({ model: ref('gpt-4o'), target: SINGLE, input: input(), ctx: context() })) events.push(event);
     expect(events.map((e) => e.type)).toEqual(['started', 'delta', 'delta', 'delta', 'completed']);
     const text = events.flatMap((e) => (e.type === 'delta' ? [e.content] : [])).join('');
     expect(text).toBe('one two three');
@@ -244,7 +244,7 @@ describe('Engine.stream', () => {
     const seen: string[] = [];
     const err = await failureOf(
       (async () => {
-        for await (const event of engine.stream(ref('gpt-4o'), SINGLE, input(), context())) seen.push(event.type);
+        for await (const event of engine.stream({ model: ref('gpt-4o'), target: SINGLE, input: input(), ctx: context() })) seen.push(event.type);
       })(),
     );
     expect(seen).toEqual(['started', 'delta', 'delta']);
@@ -256,7 +256,7 @@ describe('Engine.stream', () => {
   it('aborts the upstream when the consumer stops reading', async () => {
     const { engine, provider, stats } = engineFixture();
     provider.script('gpt-4o', { kind: 'answer', content: 'a b c d e f', tokenDelayMs: 5 });
-    for await (const event of engine.stream(ref('gpt-4o'), SINGLE, input(), context())) {
+    for await (const event of engine.stream({ model: ref('gpt-4o'), target: SINGLE, input: input(), ctx: context() })) {
       if (event.type === 'delta') break;
     }
     expect(provider.calls[0]?.aborted).toBe(true);

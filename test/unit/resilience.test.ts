@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { OrchestratorError, Reason } from '../../src/domain/errors.js';
 import { parseRetryAfter } from '../../src/providers/upstream-errors.js';
-import type { EngineStreamEvent } from '../../src/engine/strategies/stream.js';
-import type { StreamTarget } from '../../src/engine/engine.js';
+import type { EngineStreamEvent, StreamTarget } from '../../src/engine/index.js';
 import { context, engineFixture, input, ref } from '../helpers/engine-fixture.js';
 import { upstreamFailure } from '../helpers/scripted-provider.js';
 
@@ -47,7 +46,7 @@ describe('retries', () => {
   it('retries a transient failure and lists both calls', async () => {
     const { engine, provider, stats } = engineFixture({ env: RETRIES });
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('blip') }, { kind: 'answer', content: 'second time lucky' });
-    const answer = await engine.chat(ref('gpt-4o'), input(), context());
+    const answer = await engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() });
     expect(answer.content).toBe('second time lucky');
     expect(answer.attempts.map((a) => [a.outcome, a.retry])).toEqual([
       ['failure', 0],
@@ -60,7 +59,7 @@ describe('retries', () => {
   it('gives up after RETRY_MAX_ATTEMPTS with the last error', async () => {
     const { engine, provider } = engineFixture({ env: RETRIES });
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('down') });
-    const err = await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    const err = await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
     expect(provider.calls).toHaveLength(3);
     expect(err.reason).toBe(Reason.UPSTREAM_ERROR);
     expect(err.attempts.map((a) => a.retry)).toEqual([0, 1, 2]);
@@ -69,7 +68,7 @@ describe('retries', () => {
   it('does not retry what the upstream rejected', async () => {
     const { engine, provider } = engineFixture({ env: RETRIES });
     provider.script('gpt-4o', { kind: 'fail', error: rejected });
-    const err = await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    const err = await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
     expect(provider.calls).toHaveLength(1);
     expect(err.kind).toBe('invalid_argument');
   });
@@ -78,7 +77,7 @@ describe('retries', () => {
     const { engine, provider } = engineFixture({ env: RETRIES });
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('429', 150) }, { kind: 'answer', content: 'ok' });
     const started = Date.now();
-    const answer = await engine.chat(ref('gpt-4o'), input(), context({ timeoutMs: 2_000 }));
+    const answer = await engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context({ timeoutMs: 2_000 }) });
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
     expect(answer.attempts[1]?.backoffMs).toBeGreaterThanOrEqual(149);
   });
@@ -87,7 +86,7 @@ describe('retries', () => {
     const { engine, provider } = engineFixture({ env: RETRIES });
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('429', 5_000) });
     const started = Date.now();
-    const err = await failureOf(engine.chat(ref('gpt-4o'), input(), context({ timeoutMs: 1_000 })));
+    const err = await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context({ timeoutMs: 1_000 }) }));
     expect(Date.now() - started).toBeLessThan(200);
     expect(provider.calls).toHaveLength(1);
     expect(err.retryAfterMs).toBe(5_000);
@@ -103,7 +102,7 @@ describe('retries', () => {
       const { engine, provider } = engineFixture({ env: SLOW_BACKOFF });
       provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('down') }, { kind: 'answer', content: 'too late' });
       const started = Date.now();
-      const err = await failureOf(engine.chat(ref('gpt-4o'), input(), context({ timeoutMs: 1_000 })));
+      const err = await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context({ timeoutMs: 1_000 }) }));
       expect(Date.now() - started).toBeLessThan(500);
       expect(provider.calls).toHaveLength(1);
       expect(err.kind).toBe('unavailable');
@@ -114,7 +113,7 @@ describe('retries', () => {
       vi.spyOn(Math, 'random').mockReturnValue(0.01);
       const { engine, provider } = engineFixture({ env: SLOW_BACKOFF });
       provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('blip') }, { kind: 'answer', content: 'ok' });
-      const answer = await engine.chat(ref('gpt-4o'), input(), context({ timeoutMs: 5_000 }));
+      const answer = await engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context({ timeoutMs: 5_000 }) });
       expect(answer.content).toBe('ok');
       expect(answer.attempts[1]?.backoffMs).toBe(50);
     });
@@ -123,7 +122,7 @@ describe('retries', () => {
   it('stops retrying when the retry budget runs low (gRFC A6 throttling)', async () => {
     const { engine, provider, stats } = engineFixture({ env: { ...RETRIES, RETRY_BUDGET_MAX_TOKENS: '4', BREAKER_CONSECUTIVE_FAILURES: '1000' } });
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('down') });
-    for (let i = 0; i < 5; i++) await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    for (let i = 0; i < 5; i++) await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
     // Without the budget: 5 calls x 3 attempts = 15. With 4 tokens: 2 + 1 + 1 + 1 + 1.
     expect(provider.calls).toHaveLength(6);
     expect(stats.snapshot().retriesThrottled).toBe(5);
@@ -160,17 +159,17 @@ describe('circuit breaker', () => {
   it('opens after consecutive failures, skips at once, half-opens, and closes on success', async () => {
     const { engine, provider, stats } = engineFixture({ env });
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('a') }, { kind: 'fail', error: upstreamFailure('b') }, { kind: 'fail', error: upstreamFailure('c') }, { kind: 'answer', content: 'healed' });
-    for (let i = 0; i < 3; i++) await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    for (let i = 0; i < 3; i++) await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
     expect(engine.breakerState('gpt-4o')).toBe('open');
 
-    const skipped = await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    const skipped = await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
     expect(skipped.reason).toBe(Reason.CIRCUIT_OPEN);
     expect(skipped.attempts[0]?.outcome).toBe('skipped');
     expect(provider.calls).toHaveLength(3);
     expect(stats.snapshot().models.find((m) => m.name === 'gpt-4o')?.skipped).toBe(1);
 
     await new Promise((r) => setTimeout(r, 200));
-    const answer = await engine.chat(ref('gpt-4o'), input(), context());
+    const answer = await engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() });
     expect(answer.content).toBe('healed');
     expect(engine.breakerState('gpt-4o')).toBe('closed');
   });
@@ -178,7 +177,7 @@ describe('circuit breaker', () => {
   it('does not count a rejected request or a cancel against the model', async () => {
     const { engine, provider } = engineFixture({ env });
     provider.script('gpt-4o', { kind: 'fail', error: rejected });
-    for (let i = 0; i < 4; i++) await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    for (let i = 0; i < 4; i++) await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
     expect(engine.breakerState('gpt-4o')).toBe('closed');
   });
 
@@ -186,11 +185,11 @@ describe('circuit breaker', () => {
     const { engine, provider } = engineFixture({ env });
     provider.script('gpt-4o', { kind: 'cut', afterTokens: 1 });
     for (let i = 0; i < 3; i++) {
-      const { error } = await collect(engine.stream(ref('gpt-4o'), target('single', []), input(), context()));
+      const { error } = await collect(engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() }));
       expect(error?.reason).toBe(Reason.UPSTREAM_ERROR);
     }
     expect(engine.breakerState('gpt-4o')).toBe('open');
-    const { events, error } = await collect(engine.stream(ref('gpt-4o'), target('single', []), input(), context()));
+    const { events, error } = await collect(engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() }));
     expect(events).toEqual([]);
     expect(error?.reason).toBe(Reason.CIRCUIT_OPEN);
     expect(provider.calls).toHaveLength(3);
@@ -199,17 +198,17 @@ describe('circuit breaker', () => {
   it('judges a half-open stream probe when it ends, not at its first token, and skips callers meanwhile', async () => {
     const { engine, provider } = engineFixture({ env });
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('a') }, { kind: 'fail', error: upstreamFailure('b') }, { kind: 'fail', error: upstreamFailure('c') }, { kind: 'cut', afterTokens: 2 });
-    for (let i = 0; i < 3; i++) await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    for (let i = 0; i < 3; i++) await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
     expect(engine.breakerState('gpt-4o')).toBe('open');
     await new Promise((r) => setTimeout(r, 200));
     expect(engine.breakerState('gpt-4o')).toBe('half_open');
 
-    const probe = engine.stream(ref('gpt-4o'), target('single', []), input(), context())[Symbol.asyncIterator]();
+    const probe = engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() })[Symbol.asyncIterator]();
     expect((await probe.next()).value).toMatchObject({ type: 'started', model: 'gpt-4o' });
     expect((await probe.next()).value).toMatchObject({ type: 'delta' });
     // Tokens are flowing, but the probe has not ended: still half-open, and nobody else gets in.
     expect(engine.breakerState('gpt-4o')).toBe('half_open');
-    const meanwhile = await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    const meanwhile = await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
     expect(meanwhile.reason).toBe(Reason.CIRCUIT_OPEN);
     expect(provider.calls).toHaveLength(4);
 
@@ -221,13 +220,13 @@ describe('circuit breaker', () => {
   it('reopens when the half-open probe fails', async () => {
     const { engine, provider } = engineFixture({ env });
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('still down') });
-    for (let i = 0; i < 3; i++) await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    for (let i = 0; i < 3; i++) await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
     await new Promise((r) => setTimeout(r, 200));
     expect(engine.breakerState('gpt-4o')).toBe('half_open');
-    const probe = await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    const probe = await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
     expect(probe.reason).toBe(Reason.UPSTREAM_ERROR);
     expect(engine.breakerState('gpt-4o')).toBe('open');
-    const skipped = await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    const skipped = await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
     expect(skipped.reason).toBe(Reason.CIRCUIT_OPEN);
     expect(provider.calls).toHaveLength(4);
   });
@@ -241,28 +240,23 @@ describe('circuit breaker', () => {
     provider.script('gpt-4o', ok, bad, ok, bad, bad);
     // The window needs 10 s x 0.5 rps = 5 calls before the rate counts; never two failures in a row before the last.
     for (const step of [ok, bad, ok, bad]) {
-      const call = engine.chat(ref('gpt-4o'), input(), context());
+      const call = engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() });
       if (step.kind === 'fail') await failureOf(call);
       else await call;
       expect(engine.breakerState('gpt-4o')).toBe('closed');
     }
-    await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
     // 3 failures out of 5 > 50 %.
     expect(engine.breakerState('gpt-4o')).toBe('open');
-    expect((await failureOf(engine.chat(ref('gpt-4o'), input(), context()))).reason).toBe(Reason.CIRCUIT_OPEN);
+    expect((await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }))).reason).toBe(Reason.CIRCUIT_OPEN);
   });
 
   it('lets fallback skip an open model without waiting', async () => {
     const { engine, provider } = engineFixture({ env });
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('down') });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'mini' });
-    for (let i = 0; i < 3; i++) await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
-    const answer = await engine.fallback(
-      ref('gpt-4o'),
-      { chain: [], attemptTimeoutMs: undefined, defaultMessage: undefined, disableDefaultMessage: true },
-      input(),
-      context(),
-    );
+    for (let i = 0; i < 3; i++) await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
+    const answer = await engine.fallback({ model: ref('gpt-4o'), chain: [], attemptTimeoutMs: undefined, defaultMessage: undefined, disableDefaultMessage: true, input: input(), ctx: context() });
     expect(answer.model).toBe('gpt-4o-mini');
     expect(answer.attempts[0]).toMatchObject({ model: 'gpt-4o', outcome: 'skipped' });
     expect(provider.calls.filter((c) => c.model === 'gpt-4o')).toHaveLength(3);
@@ -283,11 +277,11 @@ describe('a stream the consumer leaves between events', () => {
       { kind: 'answer', content: 'healed' },
     );
     provider.script('gpt-4o-mini', { kind: 'cut', afterTokens: 1 });
-    for (let i = 0; i < 3; i++) await failureOf(engine.chat(ref('gpt-4o'), input(), context()));
+    for (let i = 0; i < 3; i++) await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
     await new Promise((r) => setTimeout(r, 200));
     expect(engine.breakerState('gpt-4o')).toBe('half_open');
 
-    const events = engine.stream(ref('gpt-4o-mini'), target('fallback', ['gpt-4o-mini', 'gpt-4o'], { restartOnFailure: true }), input(), context())[Symbol.asyncIterator]();
+    const events = engine.stream({ model: ref('gpt-4o-mini'), target: target('fallback', ['gpt-4o-mini', 'gpt-4o'], { restartOnFailure: true }), input: input(), ctx: context() })[Symbol.asyncIterator]();
     for (let next = await events.next(); !next.done && next.value.type !== 'restarted'; next = await events.next());
     await events.return(undefined);
 
@@ -295,13 +289,13 @@ describe('a stream the consumer leaves between events', () => {
     expect(stats.snapshot().models.find((m) => m.name === 'gpt-4o')?.cancelled).toBe(1);
     expect(engine.breakerState('gpt-4o')).not.toBe('half_open');
     await new Promise((r) => setTimeout(r, 200));
-    expect((await engine.chat(ref('gpt-4o'), input(), context())).content).toBe('healed');
+    expect((await engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() })).content).toBe('healed');
   });
 
   it('left at started: the stream is closed and recorded', async () => {
     const { engine, provider, stats } = engineFixture({ env });
     provider.script('gpt-4o', { kind: 'answer', content: 'one two three' });
-    const events = engine.stream(ref('gpt-4o'), target('single', []), input(), context())[Symbol.asyncIterator]();
+    const events = engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() })[Symbol.asyncIterator]();
     expect((await events.next()).value).toMatchObject({ type: 'started', model: 'gpt-4o' });
     await events.return(undefined);
     expect(stats.snapshot().models.find((m) => m.name === 'gpt-4o')).toMatchObject({ requests: 1, cancelled: 1 });
@@ -314,7 +308,7 @@ describe('several models failing', () => {
     provider.script('gpt-4o', { kind: 'fail', error: rejected });
     provider.script('gpt-4o-mini', { kind: 'fail', error: upstreamFailure('429', 30_000) });
     const err = await failureOf(
-      engine.fallback(ref(''), { chain: [ref('gpt-4o'), ref('gpt-4o-mini')], attemptTimeoutMs: undefined, defaultMessage: undefined, disableDefaultMessage: true }, input(), context()),
+      engine.fallback({ model: ref(''), chain: [ref('gpt-4o'), ref('gpt-4o-mini')], attemptTimeoutMs: undefined, defaultMessage: undefined, disableDefaultMessage: true, input: input(), ctx: context() }),
     );
     expect(err.reason).toBe(Reason.ALL_ATTEMPTS_FAILED);
     expect(err.metadata).toEqual({ last_attempt_reason: Reason.UPSTREAM_ERROR, last_attempt_model: 'gpt-4o-mini' });
@@ -327,7 +321,7 @@ describe('hedged race', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'answer', content: 'quick', delayMs: 20 });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'unused' });
-    const answer = await engine.race(ref(''), [ref('gpt-4o'), ref('gpt-4o-mini')], { hedgeDelayMs: 200 }, input(), context());
+    const answer = await engine.race({ model: ref(''), racers: [ref('gpt-4o'), ref('gpt-4o-mini')], hedgeDelayMs: 200, input: input(), ctx: context() });
     expect(answer.content).toBe('quick');
     expect(provider.calls.map((c) => c.model)).toEqual(['gpt-4o']);
   });
@@ -337,7 +331,7 @@ describe('hedged race', () => {
     provider.script('gpt-4o', { kind: 'answer', content: 'slow', delayMs: 500 });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'hedge', delayMs: 10 });
     const started = Date.now();
-    const answer = await engine.race(ref(''), [ref('gpt-4o'), ref('gpt-4o-mini')], { hedgeDelayMs: 100 }, input(), context());
+    const answer = await engine.race({ model: ref(''), racers: [ref('gpt-4o'), ref('gpt-4o-mini')], hedgeDelayMs: 100, input: input(), ctx: context() });
     const elapsed = Date.now() - started;
     expect(answer.content).toBe('hedge');
     expect(elapsed).toBeGreaterThanOrEqual(100);
@@ -351,7 +345,7 @@ describe('hedged race', () => {
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('x'), delayMs: 5 });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'rescue' });
     const started = Date.now();
-    const answer = await engine.race(ref(''), [ref('gpt-4o'), ref('gpt-4o-mini')], { hedgeDelayMs: 1_000 }, input(), context());
+    const answer = await engine.race({ model: ref(''), racers: [ref('gpt-4o'), ref('gpt-4o-mini')], hedgeDelayMs: 1_000, input: input(), ctx: context() });
     expect(answer.content).toBe('rescue');
     expect(Date.now() - started).toBeLessThan(500);
   });
@@ -362,7 +356,7 @@ describe('streaming strategies', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('down') });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'from the mini' });
-    const { events, error } = await collect(engine.stream(ref(''), target('fallback', ['gpt-4o', 'gpt-4o-mini']), input(), context()));
+    const { events, error } = await collect(engine.stream({ model: ref(''), target: target('fallback', ['gpt-4o', 'gpt-4o-mini']), input: input(), ctx: context() }));
     expect(error).toBeUndefined();
     expect(events[0]).toEqual({ type: 'started', model: 'gpt-4o-mini', provider: 'openai' });
     const completed = events.at(-1);
@@ -374,7 +368,7 @@ describe('streaming strategies', () => {
   it('retries a stream that failed before its first token', async () => {
     const { engine, provider } = engineFixture({ env: RETRIES });
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('blip') }, { kind: 'answer', content: 'a b c' });
-    const { events, error } = await collect(engine.stream(ref('gpt-4o'), target('single', []), input(), context()));
+    const { events, error } = await collect(engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() }));
     expect(error).toBeUndefined();
     expect(events.filter((e) => e.type === 'delta')).toHaveLength(3);
   });
@@ -382,7 +376,7 @@ describe('streaming strategies', () => {
   it('never retries after the first token: the stream ends with the partial usage', async () => {
     const { engine, provider } = engineFixture({ env: RETRIES });
     provider.script('gpt-4o', { kind: 'cut', afterTokens: 2 });
-    const { events, error } = await collect(engine.stream(ref('gpt-4o'), target('single', []), input(), context()));
+    const { events, error } = await collect(engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() }));
     expect(events.map((e) => e.type)).toEqual(['started', 'delta', 'delta']);
     expect(provider.calls).toHaveLength(1);
     expect(error?.kind).toBe('unavailable');
@@ -394,7 +388,7 @@ describe('streaming strategies', () => {
     provider.script('gpt-4o', { kind: 'cut', afterTokens: 2 });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'fresh start here' });
     const { events, error } = await collect(
-      engine.stream(ref(''), target('fallback', ['gpt-4o', 'gpt-4o-mini'], { restartOnFailure: true }), input(), context()),
+      engine.stream({ model: ref(''), target: target('fallback', ['gpt-4o', 'gpt-4o-mini'], { restartOnFailure: true }), input: input(), ctx: context() }),
     );
     expect(error).toBeUndefined();
     expect(events.map((e) => e.type)).toEqual(['started', 'delta', 'delta', 'restarted', 'delta', 'delta', 'delta', 'completed']);
@@ -409,7 +403,7 @@ describe('streaming strategies', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'answer', content: 'slow one', delayMs: 300 });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'fast one', delayMs: 10 });
-    const { events } = await collect(engine.stream(ref(''), target('race', ['gpt-4o', 'gpt-4o-mini']), input(), context()));
+    const { events } = await collect(engine.stream({ model: ref(''), target: target('race', ['gpt-4o', 'gpt-4o-mini']), input: input(), ctx: context() }));
     expect(events[0]).toMatchObject({ type: 'started', model: 'gpt-4o-mini' });
     expect(provider.calls.find((c) => c.model === 'gpt-4o')?.aborted).toBe(true);
     const completed = events.at(-1);
@@ -424,7 +418,7 @@ describe('streaming strategies', () => {
     provider.script('gpt-4o', { kind: 'hang' });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'here' });
     const { events } = await collect(
-      engine.stream(ref(''), target('fallback', ['gpt-4o', 'gpt-4o-mini'], { firstTokenTimeoutMs: 50 }), input(), context()),
+      engine.stream({ model: ref(''), target: target('fallback', ['gpt-4o', 'gpt-4o-mini'], { firstTokenTimeoutMs: 50 }), input: input(), ctx: context() }),
     );
     const completed = events.at(-1);
     if (completed?.type !== 'completed') throw new Error('not completed');
@@ -437,7 +431,7 @@ describe('streaming strategies', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'answer', content: 'one two three', tokenDelayMs: 200 });
     const { events, error } = await collect(
-      engine.stream(ref('gpt-4o'), target('single', [], { interTokenTimeoutMs: 60, firstTokenTimeoutMs: 1_000 }), input(), context()),
+      engine.stream({ model: ref('gpt-4o'), target: target('single', [], { interTokenTimeoutMs: 60, firstTokenTimeoutMs: 1_000 }), input: input(), ctx: context() }),
     );
     expect(events.some((e) => e.type === 'completed')).toBe(false);
     expect(error?.reason).toBe(Reason.STREAM_STALLED);

@@ -9,10 +9,10 @@ describe('the engine feeds routing from streams', () => {
     // Quick to start, slow to finish: about 50 ms to the first of 12 tokens, 600 ms in all, longer
     // than the catalog predicts for the whole answer. Only a measured TTFT can pull the estimate down.
     provider.script(nano.upstreamId, { kind: 'answer', content: Array(12).fill('word').join(' '), tokenDelayMs: 50 });
-    for await (const event of engine.stream(ref(nano.id), SINGLE_STREAM, input(), context())) {
+    for await (const event of engine.stream({ model: ref(nano.id), target: SINGLE_STREAM, input: input(), ctx: context() })) {
       if (event.type === 'completed') expect(event.attempts).toHaveLength(1);
     }
-    const scored = engine.rank({ profile: 'speed', candidates: [] }, input()).ranking.find((s) => s.model.id === nano.id)!;
+    const scored = (await engine.rank({ route: { profile: 'speed', candidates: [] }, input: input() })).ranking.find((s) => s.model.id === nano.id)!;
     expect(scored.expectedTtftMs).toBeLessThan(nano.typicalTtftMs);
   });
 });

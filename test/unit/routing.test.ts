@@ -2,11 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Catalog, type CatalogModel } from '../../src/catalog/catalog.js';
 import { BUILTIN_MODELS } from '../../src/catalog/models.js';
 import type { AttemptRecord, ChatMessage } from '../../src/domain/chat.js';
-import type { BreakerState } from '../../src/engine/resilience/breakers.js';
-import { classifyComplexity } from '../../src/engine/routing/complexity.js';
-import { LiveModelStats } from '../../src/engine/routing/live-stats.js';
-import { DEFAULT_PROFILE_WEIGHTS, effectiveWeights, type RoutingProfileName } from '../../src/engine/routing/profiles.js';
-import { Router } from '../../src/engine/routing/router.js';
+import { classifyComplexity, LiveModelStats, DEFAULT_PROFILE_WEIGHTS, effectiveWeights, type RoutingProfileName, Router, type BreakerState } from '../../src/engine/index.js';
 
 const catalog = new Catalog({ models: BUILTIN_MODELS, providers: new Map([['openai', 'openai']]) });
 

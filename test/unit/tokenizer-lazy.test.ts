@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../../src/engine/engine.js';
-import { classifyComplexity, loadTokenizer, tokenizerLoaded } from '../../src/engine/routing/complexity.js';
+import { Engine, classifyComplexity, loadTokenizer, tokenizerLoaded } from '../../src/engine/index.js';
 
 // Each test file gets its own module graph, so nothing else has loaded the tokenizer here.
 describe('the routing tokenizer is loaded on first use', () => {

@@ -1,9 +1,6 @@
-import type { Engine } from '../../engine/engine.js';
-import type { CallContext } from '../../engine/context.js';
-import type { BatchWork } from '../../engine/strategies/batch.js';
+import type { Answer, BatchWork, CallContext, Engine } from '../../engine/index.js';
 import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
 import type { BatchRequest, BatchResponse, ChatResponse } from '../../gen/orchestrator/v1/chat.js';
-import type { Answer } from '../../engine/answer.js';
 import { encodeUsage, round3 } from '../encode.js';
 import { toRpcStatus } from '../errors.js';
 import type { ValidationLimits } from '../validate.js';
@@ -34,7 +31,7 @@ export function batchHandler(engine: Engine, limits: ValidationLimits & BatchLim
         return answerOf(response);
       },
     }));
-    for await (const event of engine.batch(work, concurrency, ctx)) {
+    for await (const event of engine.batch({ items: work, concurrency, ctx })) {
       if (event.type === 'summary') {
         yield {
           event: {

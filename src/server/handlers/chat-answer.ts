@@ -1,6 +1,5 @@
-import type { CachePolicy, Engine } from '../../engine/engine.js';
+import type { CachePolicy, CallContext, Engine } from '../../engine/index.js';
 import { CacheMode, type CacheOptions } from '../../gen/orchestrator/v1/chat.js';
-import type { CallContext } from '../../engine/context.js';
 import type { ChatRequest, ChatResponse } from '../../gen/orchestrator/v1/chat.js';
 import { encodeAnswer, encodeDecision } from '../encode.js';
 import { RequestValidator, type ValidationLimits } from '../validate.js';
@@ -12,15 +11,10 @@ export async function answerChat(engine: Engine, limits: ValidationLimits, req: 
   const model = v.model(req.model);
   const route = v.route(req.route, req.model);
   v.check();
-  const cache = cachePolicyOf(req.cache);
-  if (route) {
-    await engine.prepareRouting();
-    const answer = await engine.chatRouted(route, input, ctx);
-    return { ...encodeAnswer(answer, ctx.requestId), routeDecision: encodeDecision(answer.decision) };
-  }
-  const answer = await engine.chat(model, input, ctx, cache);
+  const answer = await engine.chat({ model, route, input, ctx, cache: cachePolicyOf(req.cache) });
   return {
     ...encodeAnswer(answer, ctx.requestId),
+    ...(answer.decision ? { routeDecision: encodeDecision(answer.decision) } : {}),
     ...(answer.cache ? { cache: { hit: answer.cache.hit, stale: answer.cache.stale, ageSeconds: answer.cache.ageMs / 1000 } } : {}),
   };
 }

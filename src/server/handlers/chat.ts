@@ -1,5 +1,4 @@
-import type { Engine, StreamTarget } from '../../engine/engine.js';
-import type { EngineStreamEvent } from '../../engine/strategies/stream.js';
+import type { Engine, EngineStreamEvent, StreamTarget } from '../../engine/index.js';
 import type { ChatServiceServer, StreamChatRequest, StreamChatResponse } from '../../gen/orchestrator/v1/chat.js';
 import { StreamStrategy } from '../../gen/orchestrator/v1/common.js';
 import { serverStream, unary, type CallDeps } from '../call.js';
@@ -19,8 +18,7 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
       const model = v.model(req.model);
       const target = streamTarget(v, req);
       v.check();
-      if (target.route) await engine.prepareRouting();
-      for await (const event of engine.stream(model, target, input, ctx)) yield encodeStreamEvent(event, ctx.requestId);
+      for await (const event of engine.stream({ model, target, input, ctx })) yield encodeStreamEvent(event, ctx.requestId);
     }),
 
     race: unary(deps, async (req, ctx) => {
@@ -30,7 +28,7 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
       const racers = v.models(req.models);
       v.nonNegative('hedge_delay_ms', req.hedgeDelayMs);
       v.check();
-      return encodeAnswer(await engine.race(primary, racers, { hedgeDelayMs: req.hedgeDelayMs }, input, ctx), ctx.requestId);
+      return encodeAnswer(await engine.race({ model: primary, racers, hedgeDelayMs: req.hedgeDelayMs, input, ctx }), ctx.requestId);
     }),
 
     fallback: unary(deps, async (req, ctx) => {
@@ -40,17 +38,15 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
       const chain = v.models(req.models);
       v.positive('attempt_timeout_ms', req.attemptTimeoutMs);
       v.check();
-      const answer = await engine.fallback(
-        primary,
-        {
-          chain,
-          attemptTimeoutMs: req.attemptTimeoutMs,
-          defaultMessage: req.defaultMessage,
-          disableDefaultMessage: req.disableDefaultMessage,
-        },
+      const answer = await engine.fallback({
+        model: primary,
+        chain,
+        attemptTimeoutMs: req.attemptTimeoutMs,
+        defaultMessage: req.defaultMessage,
+        disableDefaultMessage: req.disableDefaultMessage,
         input,
         ctx,
-      );
+      });
       return {
         ...encodeAnswer(answer, ctx.requestId),
         providerUsed: answer.provider,

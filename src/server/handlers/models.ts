@@ -1,4 +1,4 @@
-import type { Engine } from '../../engine/engine.js';
+import type { Engine } from '../../engine/index.js';
 import { encodeCircuit, encodeDecision } from '../encode.js';
 import { RequestValidator, type ValidationLimits } from '../validate.js';
 import type { ModelTier as DomainTier } from '../../catalog/models.js';
@@ -50,11 +50,11 @@ export function modelService(deps: CallDeps, engine: Engine, limits: ValidationL
       v.positive('max_tokens', req.maxTokens);
       if (req.prompt.length > limits.maxContentChars) v.add('prompt', `must be at most ${limits.maxContentChars} characters`);
       v.check();
-      await engine.prepareRouting();
-      const decision = engine.forPrincipal(
-        engine.rank({ profile, candidates }, { messages: [{ role: 'user', content: req.prompt || 'Hello!' }], temperature: 0, maxTokens: req.maxTokens }),
-        ctx.principal,
-      );
+      const decision = await engine.rank({
+        route: { profile, candidates },
+        input: { messages: [{ role: 'user', content: req.prompt || 'Hello!' }], temperature: 0, maxTokens: req.maxTokens },
+        principal: ctx.principal,
+      });
       return { decision: encodeDecision(decision) };
     }),
   };

@@ -5,10 +5,9 @@ import type { LatencySummary } from '../../telemetry/histogram.js';
 import type { StatsSnapshot, UpstreamCounters } from '../../telemetry/stats.js';
 import { serverStream, unary, type CallDeps } from '../call.js';
 import type { Lifecycle } from '../lifecycle.js';
-import type { Engine } from '../../engine/engine.js';
+import type { Engine, RoutingProfileName } from '../../engine/index.js';
 import { CircuitState } from '../../gen/orchestrator/v1/common.js';
 import { encodeCircuit, encodeProfile } from '../encode.js';
-import type { RoutingProfileName } from '../../engine/routing/profiles.js';
 
 /** This process's StatsStore, or with WORKERS > 1 the sum of every worker's (ClusterStats). */
 export interface StatsSource {

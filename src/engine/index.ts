@@ -1,0 +1,46 @@
+/**
+ * The engine's only door. Everything outside src/engine imports from here: the Engine and its
+ * request and answer types, the ports other layers implement (providers, access control, the
+ * response cache, telemetry), and the few building blocks tools and tests use directly.
+ */
+export { Engine, type EngineOptions } from './engine.js';
+export {
+  DEFAULT_CACHE_POLICY,
+  type BatchCall,
+  type CachePolicy,
+  type ChatAnswer,
+  type ChatCall,
+  type FallbackCall,
+  type FallbackTarget,
+  type ModelRef,
+  type RaceCall,
+  type RankCall,
+  type RouteRequest,
+  type StreamCall,
+  type StreamMode,
+  type StreamTarget,
+} from './requests.js';
+export type { Answer, FallbackAnswer } from './answer.js';
+export type { CallContext } from './context.js';
+export type { EngineStreamEvent } from './strategies/stream.js';
+export type { BatchEvent, BatchWork } from './strategies/batch.js';
+export type {
+  AccessControl,
+  AccessTicket,
+  AnswerCache,
+  CachedAnswer,
+  EngineTelemetry,
+  ProviderLookup,
+  UpstreamAttempt,
+  UpstreamObserver,
+  UpstreamRequest,
+} from './ports.js';
+export type { BreakerState } from './resilience/breakers.js';
+export type { RouteDecision, ScoredModel } from './routing/router.js';
+export type { Complexity } from './routing/complexity.js';
+export { DEFAULT_PROFILE_WEIGHTS, effectiveWeights, type ProfileWeights, type RoutingProfileName } from './routing/profiles.js';
+
+// Building blocks of routing, for tests and tools that exercise them alone.
+export { Router } from './routing/router.js';
+export { LiveModelStats } from './routing/live-stats.js';
+export { classifyComplexity, loadTokenizer, tokenizerLoaded } from './routing/complexity.js';

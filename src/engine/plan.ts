@@ -1,0 +1,154 @@
+import type { Catalog, CatalogModel } from '../catalog/catalog.js';
+import type { ChatInput } from '../domain/chat.js';
+import { invalidArgument, modelNotFound, OrchestratorError, Reason, type FieldViolation } from '../domain/errors.js';
+import type { Principal } from '../domain/principal.js';
+import type { Plan } from './answer.js';
+import type { CallContext } from './context.js';
+import type { AccessControl } from './ports.js';
+import type { ModelRef, RouteRequest } from './requests.js';
+import { loadTokenizer } from './routing/complexity.js';
+import type { RouteDecision, Router } from './routing/router.js';
+
+export interface PlannerOptions {
+  readonly catalog: Catalog;
+  readonly router: Router;
+  readonly access: AccessControl | undefined;
+  readonly defaults: { readonly model: string; readonly maxTokens: number };
+  /** ATTEMPT_TIMEOUT_MS; 0: the deadline alone bounds each upstream call. */
+  readonly attemptTimeoutMs: number;
+  /** How many ranked models a routed request may try, best first. */
+  readonly fallbackDepth: number;
+  /** Told about every routed request and the model ranked first. */
+  readonly onRouted: (profile: string, model: string) => void;
+}
+
+/**
+ * Turns what a caller asked for into a Plan: names resolved against the catalog (the default
+ * model for an empty name), default chains expanded, routes ranked, max_tokens checked per
+ * model. Every refusal here is the caller's (INVALID_ARGUMENT, NOT_FOUND, PERMISSION_DENIED).
+ */
+export class Planner {
+  constructor(private readonly options: PlannerOptions) {}
+
+  /** The ranking; the tokenizer is loaded on first use, off the first call's critical section. */
+  async rank(route: RouteRequest, input: ChatInput, principal: Principal | undefined, streaming = false): Promise<RouteDecision> {
+    await loadTokenizer();
+    const decision = this.options.router.rank({
+      profile: route.profile,
+      messages: input.messages,
+      maxTokens: input.maxTokens ?? this.options.defaults.maxTokens,
+      candidates: this.resolve(route.candidates),
+      streaming,
+    });
+    return this.forPrincipal(decision, principal);
+  }
+
+  /** A routed request's chain: the eligible models of the ranking, best first. */
+  async routeChain(route: RouteRequest, input: ChatInput, ctx: CallContext, streaming = false): Promise<{ decision: RouteDecision; chain: ModelRef[] }> {
+    const decision = await this.rank(route, input, ctx.principal, streaming);
+    const eligible = decision.ranking.filter((r) => r.excluded === undefined);
+    const first = eligible[0];
+    if (!first) throw noEligibleModel(decision, ctx.principal);
+    this.options.onRouted(route.profile, first.model.id);
+    return { decision, chain: eligible.slice(0, this.options.fallbackDepth).map((r) => ({ name: r.model.id, field: 'route' })) };
+  }
+
+  /**
+   * A key only ever routes to models it may call: the others stay in the ranking (so the
+   * answer explains the choice) but are excluded, and the eligible ones come first.
+   */
+  private forPrincipal(decision: RouteDecision, principal: Principal | undefined): RouteDecision {
+    const access = this.options.access;
+    if (!access || !principal) return decision;
+    const ranking = decision.ranking.map((r) =>
+      r.excluded === undefined && !access.allows(principal, r.model.id) ? { ...r, excluded: NOT_ALLOWED_FOR_KEY } : r,
+    );
+    ranking.sort((a, b) => (a.excluded === undefined ? 0 : 1) - (b.excluded === undefined ? 0 : 1));
+    return { ...decision, ranking };
+  }
+
+  /** Explicit lists are kept as given; a default chain drops models the caller's key may not call. */
+  expand(primary: ModelRef, list: readonly ModelRef[], ctx: CallContext): ModelRef[] {
+    if (list.length > 0) return [...list];
+    const first = this.resolve([this.withDefault(primary)])[0];
+    if (!first) return [];
+    const access = this.options.access;
+    return this.options.catalog
+      .chainFrom(first)
+      .filter((m, i) => i === 0 || !access || access.allows(ctx.principal, m.id))
+      .map((m) => ({ name: m.id, field: primary.field }));
+  }
+
+  /**
+   * max_tokens: an explicit value must fit every model (INVALID_ARGUMENT otherwise), except in a
+   * fallback chain where it is capped per model; unset means the default, capped per model.
+   */
+  plan(refs: readonly ModelRef[], input: ChatInput, options: { capMaxTokens?: boolean } = {}): Plan {
+    const models = this.resolve(refs);
+    const violations: FieldViolation[] = [];
+    const maxTokens = new Map<string, number>();
+    for (const [index, model] of models.entries()) {
+      const ref = refs[index];
+      if (models.indexOf(model) !== index && ref) {
+        violations.push({ field: ref.field, description: `${model.id} is listed more than once` });
+      }
+      const wanted = input.maxTokens ?? this.options.defaults.maxTokens;
+      if (input.maxTokens !== undefined && wanted > model.maxOutputTokens && !options.capMaxTokens) {
+        violations.push({
+          field: 'max_tokens',
+          description: `must be at most ${model.maxOutputTokens} for ${model.id} (got ${wanted})`,
+        });
+      }
+      maxTokens.set(model.id, Math.min(wanted, model.maxOutputTokens));
+    }
+    if (violations.length > 0) throw invalidArgument(violations);
+    const attemptTimeoutMs = this.options.attemptTimeoutMs || undefined;
+    return { models, messages: input.messages, temperature: input.temperature, maxTokens, attemptTimeoutMs };
+  }
+
+  private withDefault(ref: ModelRef): ModelRef {
+    return ref.name.trim() === '' ? { name: this.options.defaults.model, field: ref.field } : ref;
+  }
+
+  private resolve(refs: readonly ModelRef[]): CatalogModel[] {
+    const models: CatalogModel[] = [];
+    for (const ref of refs) {
+      const resolved = this.withDefault(ref);
+      const model = this.options.catalog.find(resolved.name);
+      if (!model) throw modelNotFound(resolved.name, resolved.field);
+      models.push(model);
+    }
+    return models;
+  }
+}
+
+const NOT_ALLOWED_FOR_KEY = 'not allowed for this API key';
+
+function noEligibleModel(decision: RouteDecision, principal: Principal | undefined): OrchestratorError {
+  const reasons = decision.ranking.map((r) => `${r.model.id}: ${r.excluded ?? 'eligible'}`).join('; ');
+  const denied = decision.ranking.filter((r) => r.excluded === NOT_ALLOWED_FOR_KEY).map((r) => r.model.id);
+  // Nothing the key may call could take it: a permission problem, not a passing outage.
+  if (principal && denied.length > 0 && decision.ranking.every((r) => r.excluded === NOT_ALLOWED_FOR_KEY || r.excluded === 'no provider configured')) {
+    return new OrchestratorError({
+      kind: 'permission_denied',
+      reason: Reason.MODEL_NOT_ALLOWED,
+      message: `API key "${principal.name}" may not call any candidate of this route (${denied.join(', ')})`,
+      metadata: { key: principal.name, models: denied.join(',') },
+    });
+  }
+  const tooLong = decision.ranking.length > 0 && decision.ranking.every((r) => r.excluded?.startsWith('context window'));
+  if (tooLong) {
+    return new OrchestratorError({
+      kind: 'invalid_argument',
+      reason: Reason.PROMPT_TOO_LONG,
+      message: `no candidate's context window holds ${decision.promptTokens} prompt tokens plus max_tokens`,
+      fieldViolations: [{ field: 'messages', description: `${decision.promptTokens} prompt tokens do not fit any candidate: ${reasons}` }],
+    });
+  }
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.NO_ELIGIBLE_MODEL,
+    message: `no model can take this request now: ${reasons || 'no candidates'}`,
+    retryable: true,
+  });
+}
