@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { presentedKey, type ApiKeyStore } from '../access/keys.js';
 import { cancelled, deadlineExceeded, invalidArgument, OrchestratorError, Reason } from '../domain/errors.js';
-import type { CallContext } from '../engine/context.js';
+import type { CallContext } from '../engine/index.js';
 import type { Lifecycle } from '../server/lifecycle.js';
 import type { CallKind, CallObserver } from '../telemetry/call-observer.js';
 import { CallSummary } from '../telemetry/call-summary.js';

@@ -1,7 +1,7 @@
 import type { ChatInput, ChatMessage, ChatRole } from '../domain/chat.js';
 import { invalidArgument, type FieldViolation } from '../domain/errors.js';
-import type { CachePolicy, ModelRef, RouteRequest } from '../engine/engine.js';
-import type { RoutingProfileName } from '../engine/routing/profiles.js';
+import type { CachePolicy, ModelRef, RouteRequest } from '../engine/index.js';
+import type { RoutingProfileName } from '../engine/index.js';
 
 /**
  * POST /v1/chat/completions, decoded and checked: the OpenAI request as the SDKs send it, plus

@@ -1,7 +1,7 @@
 import type { FinishReason, TokenUsage } from '../domain/chat.js';
 import type { CatalogModel } from '../catalog/catalog.js';
-import type { BreakerState } from '../engine/resilience/breakers.js';
-import type { RouteDecision } from '../engine/routing/router.js';
+import type { BreakerState } from '../engine/index.js';
+import type { RouteDecision } from '../engine/index.js';
 import { encodeAttempt } from './errors.js';
 import type { CompletionAnswer } from './engine-calls.js';
 

@@ -3,13 +3,8 @@
  * becomes the same engine call a gRPC request of the same meaning makes, so both doors give
  * the same answer.
  */
-import type { Answer, Engine, EngineStreamEvent } from '../engine/engine.js';
-import type { CallContext } from '../engine/context.js';
-import type { ChatInput } from '../domain/chat.js';
-import type { RouteDecision } from '../engine/routing/router.js';
-import type { RoutingProfileName } from '../engine/routing/profiles.js';
+import type { Answer, BreakerState, CallContext, Engine, EngineStreamEvent, RouteDecision, RoutingProfileName } from '../engine/index.js';
 import type { CatalogModel } from '../catalog/catalog.js';
-import type { BreakerState } from '../engine/resilience/breakers.js';
 import type { ChatCompletionRequest } from './chat-request.js';
 
 /** A unary answer with what only some strategies report. */
@@ -20,39 +15,41 @@ export interface CompletionAnswer extends Answer {
 }
 
 export async function completeChat(engine: Engine, req: ChatCompletionRequest, ctx: CallContext): Promise<CompletionAnswer> {
+  const { input } = req;
   if (req.route) {
-    await engine.prepareRouting();
-    const answer = await engine.chatRouted(req.route, req.input, ctx);
-    const first = answer.decision.ranking.find((r) => r.excluded === undefined);
-    return { ...answer, fallbackTriggered: first !== undefined && first.model.id !== answer.model, isDefaultMessage: false };
+    const answer = await engine.chat({ model: req.model, input, ctx, route: req.route });
+    const first = answer.decision?.ranking.find((r) => r.excluded === undefined);
+    return { ...answer, fallbackTriggered: first !== undefined && first.model.id !== answer.model, isDefaultMessage: false, decision: answer.decision };
   }
   switch (req.strategy) {
     case 'race': {
-      const answer = await engine.race(req.model, req.models, { hedgeDelayMs: req.hedgeDelayMs }, req.input, ctx);
+      const answer = await engine.race({ model: req.model, racers: req.models, hedgeDelayMs: req.hedgeDelayMs, input, ctx });
       return { ...answer, fallbackTriggered: false, isDefaultMessage: false, decision: undefined };
     }
     case 'fallback': {
-      const answer = await engine.fallback(
-        req.model,
-        { chain: req.models, attemptTimeoutMs: req.attemptTimeoutMs, defaultMessage: req.defaultMessage, disableDefaultMessage: req.disableDefaultMessage },
-        req.input,
+      const answer = await engine.fallback({
+        model: req.model,
+        chain: req.models,
+        attemptTimeoutMs: req.attemptTimeoutMs,
+        defaultMessage: req.defaultMessage,
+        disableDefaultMessage: req.disableDefaultMessage,
+        input,
         ctx,
-      );
+      });
       return { ...answer, decision: undefined };
     }
     case 'single': {
-      const answer = await engine.chat(req.model, req.input, ctx, req.cache);
+      const answer = await engine.chat({ model: req.model, input, ctx, cache: req.cache });
       return { ...answer, fallbackTriggered: false, isDefaultMessage: false, decision: undefined };
     }
   }
 }
 
-/** Validated and planned before the first event; the iterator's return() cancels the upstream. */
-export async function streamChat(engine: Engine, req: ChatCompletionRequest, ctx: CallContext): Promise<AsyncGenerator<EngineStreamEvent>> {
-  if (req.route) await engine.prepareRouting();
-  return engine.stream(
-    req.model,
-    {
+/** Planning and admission run on the first pull; the iterator's return() cancels the upstream. */
+export function streamChat(engine: Engine, req: ChatCompletionRequest, ctx: CallContext): AsyncGenerator<EngineStreamEvent> {
+  return engine.stream({
+    model: req.model,
+    target: {
       mode: req.strategy,
       models: req.models,
       hedgeDelayMs: req.hedgeDelayMs,
@@ -61,20 +58,21 @@ export async function streamChat(engine: Engine, req: ChatCompletionRequest, ctx
       interTokenTimeoutMs: req.interTokenTimeoutMs,
       route: req.route,
     },
-    req.input,
+    input: req.input,
     ctx,
-  );
+  });
 }
 
-export async function rankModels(
+export function rankModels(
   engine: Engine,
   request: { readonly profile: RoutingProfileName; readonly candidates: readonly string[]; readonly prompt: string; readonly maxTokens: number | undefined },
   ctx: CallContext,
 ): Promise<RouteDecision> {
-  await engine.prepareRouting();
-  const input: ChatInput = { messages: [{ role: 'user', content: request.prompt || 'Hello!' }], temperature: 0, maxTokens: request.maxTokens };
-  const candidates = request.candidates.map((name, i) => ({ name, field: `candidates[${i}]` }));
-  return engine.forPrincipal(engine.rank({ profile: request.profile, candidates }, input), ctx.principal);
+  return engine.rank({
+    route: { profile: request.profile, candidates: request.candidates.map((name, i) => ({ name, field: `candidates[${i}]` })) },
+    input: { messages: [{ role: 'user', content: request.prompt || 'Hello!' }], temperature: 0, maxTokens: request.maxTokens },
+    principal: ctx.principal,
+  });
 }
 
 export function catalogModels(engine: Engine): readonly CatalogModel[] {

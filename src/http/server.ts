@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { ApiKeyStore } from '../access/keys.js';
 import type { Config } from '../config/config.js';
 import { OrchestratorError, Reason } from '../domain/errors.js';
-import type { Engine } from '../engine/engine.js';
+import type { Engine } from '../engine/index.js';
 import { Lifecycle } from '../server/lifecycle.js';
 import type { CallObserver } from '../telemetry/call-observer.js';
 import type { Tracer } from '../telemetry/tracing.js';

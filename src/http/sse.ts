@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
-import type { EngineStreamEvent } from '../engine/engine.js';
-import type { CallContext } from '../engine/context.js';
+import type { EngineStreamEvent } from '../engine/index.js';
+import type { CallContext } from '../engine/index.js';
 import { encodeAttempt, toHttpError } from './errors.js';
 import { encodeDecision, encodeFinish, encodeUsage, nowSeconds, round3 } from './encode.js';
 import type { HandlerResult } from './call.js';

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { Engine } from '../../engine/engine.js';
+import type { Engine } from '../../engine/index.js';
 import { routeHandler, type HttpCallDeps } from '../call.js';
 import { parseChatRequest, type ChatLimits } from '../chat-request.js';
 import { encodeCompletion } from '../encode.js';
@@ -17,7 +17,7 @@ export function chatRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: Eng
   });
   const streamed = routeHandler(deps, { path: CHAT_COMPLETIONS_STREAM_PATH, kind: 'server_stream' }, async (request, reply, ctx) => {
     const req = parseChatRequest(request.body, request.headers, limits);
-    return relayStream(reply, ctx, await streamChat(engine, req, ctx), req.includeUsage);
+    return relayStream(reply, ctx, streamChat(engine, req, ctx), req.includeUsage);
   });
   // Stats and metrics tell a streamed completion from a unary one, as they tell StreamChat from Chat.
   app.post('/v1/chat/completions', (request, reply) =>

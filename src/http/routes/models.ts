@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import type { Engine } from '../../engine/engine.js';
+import type { Engine } from '../../engine/index.js';
 import { invalidArgument, modelNotFound, type FieldViolation } from '../../domain/errors.js';
-import type { RoutingProfileName } from '../../engine/routing/profiles.js';
+import type { RoutingProfileName } from '../../engine/index.js';
 import { routeHandler, type HttpCallDeps } from '../call.js';
 import type { ChatLimits } from '../chat-request.js';
 import { encodeDecision, encodeModel } from '../encode.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { StatsSnapshot } from '../../telemetry/stats.js';
-import type { Engine } from '../../engine/engine.js';
+import type { Engine } from '../../engine/index.js';
 import { routeHandler, type HttpCallDeps } from '../call.js';
 import { breakerState } from '../engine-calls.js';
 
