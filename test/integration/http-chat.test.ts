@@ -103,6 +103,17 @@ describe('POST /v1/chat/completions with the openai SDK', () => {
     expect((failure as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({ type: 'upstream_error' });
   });
 
+  it('answers a repeated deterministic request from the response cache, and says so', async () => {
+    const ask = () => client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'cache me over HTTP' }], temperature: 0 });
+    const first = (await ask()) as unknown as { x_orchestrator: { cache: { hit: boolean } }; choices: { message: { content: string } }[] };
+    const before = h.upstream.requests.length;
+    const second = (await ask()) as unknown as typeof first;
+    expect(first.x_orchestrator.cache.hit).toBe(false);
+    expect(second.x_orchestrator.cache.hit).toBe(true);
+    expect(second.choices[0]?.message.content).toBe(first.choices[0]?.message.content);
+    expect(h.upstream.requests.length).toBe(before);
+  });
+
   it('lists the catalog as OpenAI models, and one model by id', async () => {
     const ids: string[] = [];
     for await (const model of client.models.list()) ids.push(model.id);
@@ -151,6 +162,9 @@ print(json.dumps({"text": text, "done": done}))
       [{ n: 2 }, 'n'],
       [{ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'http://x/y.png' } }] }] }, 'messages[0].content[0].type'],
       [{ messages: [{ role: 'tool', content: 'x' }] }, 'messages[0].role'],
+      [{ stop: ['\n'] }, 'stop'],
+      [{ orchestrator: { strategy: 'hedge' } }, 'orchestrator.strategy'],
+      [{ orchestrator: { models: ['gpt-4o'] } }, 'orchestrator.models'],
     ];
     for (const [extra, param] of cases) {
       const err = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: hello, ...extra } as never).catch((e: unknown) => e);
