@@ -23,7 +23,7 @@ import { ApiKeyStore } from './access/keys.js';
 import { RateLimits } from './access/limits.js';
 import { connectRedis } from './access/redis.js';
 import { ClusterStats } from './cluster/worker.js';
-import { HttpGateway } from './http/server.js';
+import type { HttpGateway } from './http/server.js';
 import { teeCallObservers } from './telemetry/call-observer.js';
 
 export interface App {
@@ -136,8 +136,9 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
   const statsSource = options.clusterWorker ? new ClusterStats(stats, log, metrics?.registry) : undefined;
   const server = new GatewayServer({ config, engine, stats, statsSource, log, keys, metrics, tracer });
   if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see README, API keys)');
+  // Fastify is loaded only when the HTTP API is on.
   const httpGateway = config.http.enabled
-    ? new HttpGateway({ config, engine, stats: statsSource ?? stats, log, keys, tracer, observer: metrics ? teeCallObservers(stats, metrics) : stats })
+    ? new (await import('./http/server.js')).HttpGateway({ config, engine, stats: statsSource ?? stats, log, keys, tracer, observer: metrics ? teeCallObservers(stats, metrics) : stats })
     : undefined;
   let port: number;
   let httpPort: number | undefined;
