@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { presentedKey, type ApiKeyStore } from '../access/keys.js';
 import { cancelled, deadlineExceeded, invalidArgument, OrchestratorError, Reason } from '../domain/errors.js';
+import { acceptableRequestId, effectiveDeadline, type CallState } from '../domain/call-state.js';
 import type { CallContext } from '../engine/index.js';
 import type { Lifecycle } from '../server/lifecycle.js';
 import type { CallKind, CallObserver } from '../telemetry/call-observer.js';
@@ -13,9 +14,6 @@ import { toHttpError } from './errors.js';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 export const TIMEOUT_HEADER = 'x-request-timeout-ms';
-
-/** Printable ASCII, short enough for logs (as for gRPC); anything else is replaced by a fresh id. */
-const ACCEPTABLE_ID = /^[\x21-\x7e]{1,128}$/;
 
 /** Node fires longer timers at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -79,7 +77,16 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
     try {
       const principal = route.open ? undefined : authenticate(deps.keys, request);
       principalName = principal?.name;
-      const deadline = Date.now() + timeoutOf(request, deps.defaultTimeoutMs);
+      const state: CallState = {
+        protocol: 'http',
+        method: methodOf(request),
+        requestId,
+        startedAt: started,
+        deadline: effectiveDeadline(callerDeadline(request), deps.defaultTimeoutMs),
+        principal,
+        summary,
+      };
+      const deadline = state.deadline;
       timer = setTimeout(
         () => controller.abort(deadlineExceeded('the call deadline passed before the answer was ready')),
         Math.min(Math.max(0, deadline - Date.now()), MAX_TIMER_MS),
@@ -89,15 +96,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
         entered = true;
         deps.openCalls.add(call);
       }
-      const ctx: CallContext = {
-        requestId,
-        signal: controller.signal,
-        deadline,
-        startedAt: started,
-        log: deps.log.child(principal ? { requestId, key: principal.name } : { requestId }),
-        principal,
-        upstream: summary,
-      };
+      const ctx = contextOf(state, controller.signal, deps.log);
       const result = await handler(request, reply, ctx);
       if ('json' in result) {
         const status = result.status ?? 200;
@@ -135,7 +134,7 @@ export function assignRequestId(request: FastifyRequest, reply: FastifyReply): s
   const set = reply.getHeader(REQUEST_ID_HEADER);
   if (typeof set === 'string') return set;
   const given = request.headers[REQUEST_ID_HEADER];
-  const requestId = typeof given === 'string' && ACCEPTABLE_ID.test(given) ? given : randomUUID();
+  const requestId = acceptableRequestId(typeof given === 'string' ? given : undefined) ?? randomUUID();
   void reply.header(REQUEST_ID_HEADER, requestId);
   return requestId;
 }
@@ -155,15 +154,33 @@ function authenticate(keys: ApiKeyStore, request: FastifyRequest) {
   return entry;
 }
 
-/** `x-request-timeout-ms`: the caller's deadline, like a gRPC deadline; absent: DEFAULT_TIMEOUT. */
-function timeoutOf(request: FastifyRequest, defaultTimeoutMs: number): number {
+/** The engine's view of the call, from the typed call state every front door writes. */
+function contextOf(state: CallState, signal: AbortSignal, log: Logger): CallContext {
+  const { requestId, principal } = state;
+  return {
+    requestId,
+    signal,
+    deadline: state.deadline,
+    startedAt: state.startedAt,
+    log: log.child(principal ? { requestId, key: principal.name } : { requestId }),
+    principal,
+    upstream: state.summary,
+  };
+}
+
+function methodOf(request: FastifyRequest): string {
+  return `${request.method} ${request.routeOptions.url ?? request.url}`;
+}
+
+/** `x-request-timeout-ms`: the caller's deadline (epoch ms), like a gRPC deadline; Infinity when it sent none. */
+function callerDeadline(request: FastifyRequest): number {
   const raw = request.headers[TIMEOUT_HEADER];
-  if (raw === undefined) return defaultTimeoutMs;
+  if (raw === undefined) return Infinity;
   const value = typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
   if (!(value >= 1)) {
     throw invalidArgument([{ field: TIMEOUT_HEADER, description: `must be a whole number of milliseconds, at least 1 (got ${JSON.stringify(raw)})` }]);
   }
-  return value;
+  return Date.now() + value;
 }
 
 interface Finished {
@@ -196,7 +213,7 @@ function finish(deps: HttpCallDeps, route: RouteInfo, f: Finished): void {
   if (!deps.log.isLevelEnabled(level)) return;
   const line = {
     protocol: 'http',
-    method: `${f.request.method} ${f.request.routeOptions.url ?? f.request.url}`,
+    method: methodOf(f.request),
     status: f.status,
     code: f.grpcCode,
     durationMs: round3(latencyMs),
