@@ -86,7 +86,7 @@ describe('SIGTERM with stdout into a pipe whose reader went away', () => {
       const readerFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
       const writerFd = openSync(fifo, constants.O_WRONLY);
       const child = spawn(process.execPath, ['--import', TSX, MAIN], {
-        env: { ...process.env, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', OPENAI_API_KEY: '', LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '500' },
+        env: { ...process.env, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', HTTP_PORT: '0', OPENAI_API_KEY: '', LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '500' },
         stdio: ['ignore', writerFd, 'ignore'],
       });
       closeSync(writerFd);
