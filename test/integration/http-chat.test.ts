@@ -88,6 +88,18 @@ describe('POST /v1/chat/completions with the openai SDK', () => {
     expect(h.upstream.requests[before]?.outcome).toBe('client_closed');
   });
 
+  it('closes the upstream request when the client gives up on a unary call', async () => {
+    h.upstream.injectFault({ kind: 'hang', times: 1 });
+    const before = h.upstream.requests.length;
+    const controller = new AbortController();
+    const call = client.chat.completions.create({ model: 'gpt-4o-mini', messages: hello }, { signal: controller.signal }).catch((e: unknown) => e);
+    for (let i = 0; i < 100 && h.upstream.requests.length === before; i++) await new Promise((r) => setTimeout(r, 20));
+    controller.abort();
+    expect(await call).toBeInstanceOf(OpenAI.APIUserAbortError);
+    await h.upstream.waitForIdle(2_000);
+    expect(h.upstream.requests[before]?.outcome).toBe('client_closed');
+  });
+
   it('ends a stream that fails after its first chunk with an error the SDK raises', async () => {
     h.upstream.injectFault({ kind: 'cut', afterTokens: 3, times: 1 });
     const stream = await client.chat.completions.create({ model: 'gpt-4o', messages: hello, stream: true });
@@ -112,6 +124,22 @@ describe('POST /v1/chat/completions with the openai SDK', () => {
     expect(second.x_orchestrator.cache.hit).toBe(true);
     expect(second.choices[0]?.message.content).toBe(first.choices[0]?.message.content);
     expect(h.upstream.requests.length).toBe(before);
+  });
+
+  it('restarts a streamed fallback on the next model after a mid-stream cut, and says so in a chunk', async () => {
+    h.upstream.injectFault({ kind: 'cut', afterTokens: 3, model: 'gpt-4o', times: 1 });
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o', messages: hello, stream: true, orchestrator: { strategy: 'fallback', models: ['gpt-4o-mini'], restart_on_failure: true },
+    } as never) as unknown as AsyncIterable<OpenAI.ChatCompletionChunk & { x_orchestrator?: { restarted?: { failed_model: string; next_model: string } } }>;
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    const restartAt = chunks.findIndex((c) => c.x_orchestrator?.restarted);
+    expect(chunks[restartAt]?.x_orchestrator?.restarted).toMatchObject({ failed_model: 'gpt-4o', next_model: 'gpt-4o-mini' });
+    const after = chunks.slice(restartAt + 1);
+    expect(after.every((c) => c.model === 'gpt-4o-mini')).toBe(true);
+    const unary = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: hello });
+    expect(after.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe(unary.choices[0]?.message.content);
+    expect(after.at(-1)?.choices[0]?.finish_reason).toBe('stop');
   });
 
   it('lists the catalog as OpenAI models, and one model by id', async () => {
