@@ -81,3 +81,23 @@ describe('HTTP calls share the gRPC call telemetry', () => {
     expect(metrics).toMatch(/grpc_server_handled_total\{grpc_service="orchestrator\.v1\.ChatService",grpc_method="ChatCompletions",grpc_type="unary",grpc_code="OK"\} [1-9]/);
   });
 });
+
+describe('HTTP settings', () => {
+  it('defaults to port 8080 on HOST, and HTTP_HOST, HTTP_PORT and HTTP_ENABLED change that', () => {
+    expect(loadConfig({ HOST: '10.1.2.3' }).http).toEqual({ enabled: true, host: '10.1.2.3', port: 8080 });
+    expect(loadConfig({ HOST: '10.1.2.3', HTTP_HOST: '127.0.0.1', HTTP_PORT: '9000' }).http).toEqual({ enabled: true, host: '127.0.0.1', port: 9000 });
+    expect(loadConfig({ HTTP_ENABLED: 'false' }).http.enabled).toBe(false);
+    expect(() => loadConfig({ HTTP_PORT: '70000' })).toThrow(/HTTP_PORT/);
+    expect(() => loadConfig({ HTTP_ENABLED: 'maybe' })).toThrow(/HTTP_ENABLED/);
+  });
+
+  it('serves gRPC only with HTTP_ENABLED=false', async () => {
+    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', METRICS: 'off', HTTP_ENABLED: 'false', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off' });
+    const grpcOnly = await startApp(config, createLogger('silent', sink), {});
+    try {
+      expect(grpcOnly.http).toBeUndefined();
+    } finally {
+      await grpcOnly.stop(100);
+    }
+  });
+});
