@@ -23,10 +23,14 @@ import { ApiKeyStore } from './access/keys.js';
 import { RateLimits } from './access/limits.js';
 import { connectRedis } from './access/redis.js';
 import { ClusterStats } from './cluster/worker.js';
+import type { HttpGateway } from './http/server.js';
+import { callObserverOf } from './telemetry/call-observer.js';
 
 export interface App {
   readonly port: number;
   readonly server: GatewayServer;
+  /** The OpenAI-compatible HTTP API; undefined with HTTP_ENABLED=false. */
+  readonly http: { readonly gateway: HttpGateway; readonly port: number; readonly url: string } | undefined;
   readonly stats: StatsStore;
   readonly engine: Engine;
   /** Present unless METRICS=off. */
@@ -131,12 +135,19 @@ export async function startApp(given: Config | ResolvedConfig, log: Logger, env:
   const statsSource = options.clusterWorker ? new ClusterStats(stats, log, metrics?.registry) : undefined;
   const server = new GatewayServer({ config, engine, stats, statsSource, log, keys, metrics, tracer });
   if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see docs/access-and-limits.md)');
+  // Fastify is loaded only when the HTTP API is on.
+  const httpGateway = config.http.enabled
+    ? new (await import('./http/server.js')).HttpGateway({ config, engine, stats: statsSource ?? stats, log, keys, tracer, observer: callObserverOf(engine.events) })
+    : undefined;
   let port: number;
+  let httpPort: number | undefined;
   let metricsServer: MetricsServer | undefined;
   try {
     metricsServer = metrics && !options.clusterWorker ? await startMetricsServer(metrics, config.metrics) : undefined;
     port = await server.listen(config.host, config.port);
+    httpPort = await httpGateway?.listen(config.http.host, config.http.port);
   } catch (err) {
+    await server.shutdown(0);
     await metricsServer?.close();
     await simulator?.close();
     throw err;
@@ -156,6 +167,7 @@ export async function startApp(given: Config | ResolvedConfig, log: Logger, env:
     {
       host: config.host,
       port,
+      ...(httpPort !== undefined ? { httpHost: config.http.host, httpPort } : {}),
       providers: registry.names(),
       configFile: config.configFile,
       metrics: metricsServer?.url,
@@ -163,16 +175,21 @@ export async function startApp(given: Config | ResolvedConfig, log: Logger, env:
     },
     'llm-orchestrator listening',
   );
+  const http = httpGateway && httpPort !== undefined
+    ? { gateway: httpGateway, port: httpPort, url: `${config.tls ? 'https' : 'http'}://${urlHost(config.http.host)}:${httpPort}` }
+    : undefined;
   return {
     port,
     server,
+    http,
     stats,
     engine,
     metrics,
     metricsServer,
     simulator,
     async stop(graceMs?: number) {
-      await server.shutdown(graceMs);
+      // Both doors drain together: health says so at once on both, calls in flight share the grace period.
+      await Promise.all([server.shutdown(graceMs), httpGateway?.shutdown(graceMs)]);
       await metricsServer?.close();
       await tracer.shutdown();
       await registry.closeAll();
@@ -180,6 +197,12 @@ export async function startApp(given: Config | ResolvedConfig, log: Logger, env:
       redis?.disconnect();
     },
   };
+}
+
+/** A host for a URL: the wildcard binds are reached on loopback, IPv6 literals need brackets. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 function isDnsMiss(err: unknown): boolean {

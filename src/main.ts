@@ -33,6 +33,8 @@ async function main(): Promise<void> {
   const worker = config.workers > 1 && cluster.isWorker;
   // stdout, plus LOG_FILE rotated daily when set; flushed synchronously at exit.
   const output = openLogOutput({ file: config.logFile });
+  // Bounded: a reader that went away never keeps the process from exiting.
+  process.once('exit', () => output.stream.flushSync());
   const root = createLogger(config.logLevel, output.stream);
   const base = config.environment ? root.child({ environment: config.environment }) : root;
   const log = worker ? base.child({ worker: cluster.worker?.id }) : base;
@@ -51,6 +53,12 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: health NOT_SERVING, draining calls');
+    // Whatever a log destination or a lingering connection does, the process ends soon after
+    // the drain delay and the grace period (the server's own force-close comes 2 s after them).
+    setTimeout(() => {
+      process.stderr.write('shutdown overran its grace period; exiting\n');
+      process.exit(1);
+    }, config.drainDelayMs + config.shutdownGraceMs + 5_000).unref();
     app.stop().then(
       () => {
         log.info('stopped');

@@ -70,6 +70,29 @@ const number = (schema: z.ZodNumber, fallback: number) =>
   z.preprocess((v) => emptyAsUndefined(v) ?? fallback, z.coerce.number().pipe(schema));
 const text = () => z.preprocess(emptyAsUndefined, z.string().trim().optional());
 
+// The OpenAI-compatible HTTP API (src/http): same process, same engine, its own port.
+const HTTP_ENV = {
+  /** true (default) or false: serve the OpenAI-compatible HTTP API next to gRPC. */
+  HTTP_ENABLED: z.preprocess(
+    (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
+    z.enum(['true', 'false', 'on', 'off', '1', '0']).default('true'),
+  ),
+  /** Unset: HOST. */
+  HTTP_HOST: text(),
+  /** 0: a free port, logged at start-up. */
+  HTTP_PORT: number(z.number().int().min(0).max(65535), 8080),
+};
+
+export interface HttpConfig {
+  readonly enabled: boolean;
+  readonly host: string;
+  readonly port: number;
+}
+
+function httpConfig(e: { readonly HTTP_ENABLED: string; readonly HTTP_HOST?: string | undefined; readonly HTTP_PORT: number }, host: string): HttpConfig {
+  return { enabled: ['true', 'on', '1'].includes(e.HTTP_ENABLED), host: e.HTTP_HOST ?? host, port: e.HTTP_PORT };
+}
+
 export const envSchema = z.object({
   HOST: z.preprocess(emptyAsUndefined, z.string().default('0.0.0.0')),
   /** Processes serving the port (node:cluster); `auto`: one per CPU. */
@@ -188,6 +211,7 @@ export const envSchema = z.object({
   /** OTLP/HTTP collector base URL; spans go to <url>/v1/traces. Unset: no spans (traceparent still propagates). */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
   OTEL_SERVICE_NAME: z.preprocess(emptyAsUndefined, z.string().trim().default('llm-orchestrator')),
+  ...HTTP_ENV,
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -244,6 +268,7 @@ export interface Config {
   /** Size limits on what upstreams send (UPSTREAM_MAX_BODY_BYTES, UPSTREAM_MAX_EVENT_BYTES). */
   readonly upstream: { readonly maxBodyBytes: number; readonly maxEventBytes: number };
   readonly tls: { readonly certFile: string; readonly keyFile: string; readonly clientCaFile: string | undefined } | undefined;
+  readonly http: HttpConfig;
   readonly batch: {
     readonly maxItems: number;
     readonly defaultConcurrency: number;
@@ -365,6 +390,7 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     upstream: { maxBodyBytes: e.UPSTREAM_MAX_BODY_BYTES, maxEventBytes: e.UPSTREAM_MAX_EVENT_BYTES },
     tls: e.TLS_CERT_FILE && e.TLS_KEY_FILE ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, clientCaFile: e.TLS_CLIENT_CA_FILE } : undefined,
+    http: httpConfig(e, e.HOST),
     batch: {
       maxItems: e.BATCH_MAX_ITEMS,
       defaultConcurrency: e.BATCH_DEFAULT_CONCURRENCY,

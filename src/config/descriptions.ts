@@ -74,6 +74,9 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   LOG_ROTATE: '`daily`: roll `LOG_FILE` at local midnight (UTC in the container) to `app-YYYY-MM-DD.log`; `off`: one growing file.',
   LOG_RETENTION_DAYS: 'Rolled files kept; `0` keeps them all.',
   METRICS: '`off` disables the Prometheus endpoint.',
+  HTTP_ENABLED: '`false` (or `off`, `0`) serves gRPC only; otherwise the [OpenAI-compatible HTTP API](openai-api.md) runs in the same process on the same engine.',
+  HTTP_HOST: 'Address of the HTTP API; unset: `HOST`.',
+  HTTP_PORT: 'Port of the HTTP API; `0` picks a free one (logged as `httpPort`).',
   UPSTREAM_MAX_BODY_BYTES:
     'Largest upstream response body read whole (JSON answers, error bodies); past it the connection is closed and the attempt fails with `UPSTREAM_MALFORMED_RESPONSE`. See [security.md](security.md).',
   UPSTREAM_MAX_EVENT_BYTES: 'Largest single server-sent event from an upstream stream; past it the stream is cut and the attempt fails the same way.',

@@ -4,14 +4,11 @@ import type { CallContext } from '../engine/index.js';
 import { createCallContext, type ServerCallContext } from './context.js';
 import { toGrpcStatus } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
-import type { Principal } from '../domain/principal.js';
 
 export interface CallDeps {
   readonly log: Logger;
   readonly lifecycle: Lifecycle;
   readonly defaultTimeoutMs: number;
-  /** The API key behind an authenticated call. */
-  readonly principalOf?: (name: string) => Principal | undefined;
   /** Calls in flight, so shutdown can end them with UNAVAILABLE after the grace period. */
   readonly openCalls: Set<ServerCallContext>;
 }
@@ -26,7 +23,7 @@ export function unary<Req, Res>(
   handler: (request: Req, ctx: CallContext) => Promise<Res>,
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
-    const ctx = createCallContext(call, deps.log, deps.defaultTimeoutMs, deps.principalOf);
+    const ctx = createCallContext(call, deps.log, deps.defaultTimeoutMs);
     let entered = false;
     const run = async (): Promise<Res> => {
       deps.lifecycle.enter();
@@ -58,7 +55,7 @@ export function serverStream<Req, Event, Res>(
   encode: (event: Event, ctx: CallContext) => Res,
 ): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
-    const ctx = createCallContext(call, deps.log, deps.defaultTimeoutMs, deps.principalOf);
+    const ctx = createCallContext(call, deps.log, deps.defaultTimeoutMs);
     let entered = false;
     const run = async (): Promise<void> => {
       deps.lifecycle.enter();

@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import type { CallState } from '../domain/call-state.js';
 import { cancelled, deadlineExceeded } from '../domain/errors.js';
 import type { CallContext } from '../engine/index.js';
-import { DEADLINE_KEY, PRINCIPAL_KEY, REQUEST_ID_KEY } from './interceptors/metadata-keys.js';
-import { callSummaryOf } from './interceptors/logging.js';
-import type { Principal } from '../domain/principal.js';
+import { callStateOf } from './interceptors/call-state.js';
+import { callerDeadline } from './interceptors/deadline.js';
 
 type AnyServerCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
 
@@ -17,21 +17,13 @@ export interface ServerCallContext extends CallContext {
 }
 
 /**
- * Turns a grpc-js call into the engine's CallContext: the request id and deadline the
- * interceptors put in metadata, and one AbortSignal that fires on client cancel (reason
- * CANCELLED) or when the deadline passes (reason DEADLINE_EXCEEDED).
+ * Turns a grpc-js call into the engine's CallContext: the state the call interceptor wrote
+ * (request id, deadline, principal, summary), and one AbortSignal that fires on client cancel
+ * (reason CANCELLED) or when the deadline passes (reason DEADLINE_EXCEEDED).
  */
-export function createCallContext(
-  call: AnyServerCall,
-  log: Logger,
-  fallbackTimeoutMs: number,
-  principalOf: (name: string) => Principal | undefined = () => undefined,
-): ServerCallContext {
-  const principalName = call.metadata.get(PRINCIPAL_KEY)[0];
-  const principal = typeof principalName === 'string' ? principalOf(principalName) : undefined;
-  const startedAt = performance.now();
-  const requestId = String(call.metadata.get(REQUEST_ID_KEY)[0] ?? '');
-  const deadline = Number(call.metadata.get(DEADLINE_KEY)[0] ?? Date.now() + fallbackTimeoutMs);
+export function createCallContext(call: AnyServerCall, log: Logger, fallbackTimeoutMs: number): ServerCallContext {
+  const state = callStateOf(call.metadata) ?? bareState(call, fallbackTimeoutMs);
+  const { requestId, deadline, principal } = state;
   const controller = new AbortController();
   // No timer without a deadline (WatchStats); Node fires longer delays than 2^31-1 ms at once.
   const timer = Number.isFinite(deadline)
@@ -54,15 +46,28 @@ export function createCallContext(
     requestId,
     signal: controller.signal,
     deadline,
-    startedAt,
+    startedAt: state.startedAt,
     log: log.child(principal ? { requestId, key: principal.name } : { requestId }),
     principal,
-    // The logging interceptor's per-call summary: trace headers, upstream time, usage for the log line.
-    upstream: callSummaryOf(call.metadata),
+    upstream: state.summary,
     abort: (reason) => controller.abort(reason),
     dispose: () => {
       clearTimeout(timer);
       call.removeListener('cancelled', onCancelled);
     },
+  };
+}
+
+/** A server without the call interceptor (handler tests): no id, no key, the caller's deadline or the default. */
+function bareState(call: AnyServerCall, fallbackTimeoutMs: number): Omit<CallState, 'summary'> & { readonly summary: undefined } {
+  const given = callerDeadline(call.getDeadline());
+  return {
+    protocol: 'grpc',
+    method: call.getPath(),
+    requestId: '',
+    startedAt: performance.now(),
+    deadline: Number.isFinite(given) ? given : Date.now() + fallbackTimeoutMs,
+    principal: undefined,
+    summary: undefined,
   };
 }

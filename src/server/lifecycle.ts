@@ -1,4 +1,4 @@
-import { OrchestratorError, Reason } from '../domain/errors.js';
+import { draining } from '../domain/errors.js';
 
 /** Calls in flight and whether the server is draining; shared by handlers and shutdown. */
 export class Lifecycle {
@@ -21,12 +21,7 @@ export class Lifecycle {
   /** Throws UNAVAILABLE while draining, so clients retry elsewhere. */
   enter(): void {
     if (this.draining) {
-      throw new OrchestratorError({
-        kind: 'unavailable',
-        reason: Reason.DRAINING,
-        message: 'server is shutting down; retry on another replica',
-        retryable: true,
-      });
+      throw draining();
     }
     this.inFlight += 1;
   }

@@ -9,19 +9,16 @@ import { HealthService } from '../gen/grpc/health/v1/health.js';
 import type { StatsStore } from '../telemetry/stats.js';
 import type { CallDeps } from './call.js';
 import type { ServerCallContext } from './context.js';
-import { OrchestratorError, Reason } from '../domain/errors.js';
+import { draining } from '../domain/errors.js';
 import { chatService } from './handlers/chat.js';
 import { modelService } from './handlers/models.js';
 import { statsService, type StatsSource } from './handlers/stats.js';
 import { HealthRegistry } from './health.js';
-import { deadlineInterceptor } from './interceptors/deadline.js';
-import { loggingInterceptor } from './interceptors/logging.js';
-import { requestIdInterceptor } from './interceptors/request-id.js';
+import { callInterceptor } from './interceptors/call-state.js';
 import { Lifecycle } from './lifecycle.js';
 import { addReflection } from './reflection.js';
 import { readFileSync } from 'node:fs';
 import type { ApiKeyStore } from '../access/keys.js';
-import { authInterceptor } from './interceptors/auth.js';
 import { callObserverOf } from '../telemetry/call-observer.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Tracer } from '../telemetry/tracing.js';
@@ -71,16 +68,18 @@ export class GatewayServer {
     this.log = log;
     this.config = config;
     this.server = new grpc.Server({
-      // Incoming metadata reaches the first interceptor in this list first (grpc-js wraps the
-      // call in list order and the innermost wrapper sees the client's metadata first), so the
-      // request id exists before logging reads it.
-      // Authentication runs after the request id and the logging hook, so refusals are logged too.
+      // One layer for request id, log line, API key and deadline: it writes the call's state
+      // once, and being the only interceptor it sees every status the client gets.
       // WatchStats runs until the caller leaves: it gets no default deadline (a caller's still applies).
       interceptors: [
-        requestIdInterceptor,
-        loggingInterceptor(log, observer, tracer ? { tracer } : {}),
-        authInterceptor(keys),
-        deadlineInterceptor(config.defaults.timeoutMs, { noDefault: new Set([StatsServiceService.watchStats.path]) }),
+        callInterceptor({
+          log,
+          observer,
+          keys,
+          defaultTimeoutMs: config.defaults.timeoutMs,
+          openEnded: new Set([StatsServiceService.watchStats.path]),
+          ...(tracer ? { tracer } : {}),
+        }),
       ],
       // Bigger requests are refused by grpc-js with RESOURCE_EXHAUSTED before any handler runs.
       'grpc.max_receive_message_length': config.maxMessageBytes,
@@ -94,7 +93,6 @@ export class GatewayServer {
       lifecycle: this.lifecycle,
       defaultTimeoutMs: config.defaults.timeoutMs,
       openCalls: this.openCalls,
-      principalOf: (name) => keys.byKeyName(name),
     };
     const limits = {
       maxContentChars: config.limits.maxContentChars,
@@ -142,14 +140,7 @@ export class GatewayServer {
     if (!idle) {
       this.log.warn({ inFlight: this.lifecycle.active }, 'grace period over; ending the calls still running');
       for (const ctx of this.openCalls) {
-        ctx.abort(
-          new OrchestratorError({
-            kind: 'unavailable',
-            reason: Reason.DRAINING,
-            message: 'server is shutting down; retry on another replica',
-            retryable: true,
-          }),
-        );
+        ctx.abort(draining());
       }
     }
     this.health.endWatches(grpc.status.UNAVAILABLE, 'server is shutting down');

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, write, writeSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { pino } from 'pino';
 
@@ -135,6 +135,96 @@ export class RotatingFileDestination {
   }
 }
 
+/**
+ * Log lines to a pipe or terminal (stdout) without ever holding up the process: writes are
+ * asynchronous, one at a time, batched; a reader that stops reading makes lines wait in a
+ * bounded buffer (past it they are dropped and counted), and a reader that goes away (EPIPE,
+ * or any other write error) ends logging to it for good. The exit flush is bounded in time.
+ * pino's own stdout destination retries a broken pipe forever in its exit flush, which kept a
+ * stopping gateway alive until SIGKILL when its stdout reader was gone.
+ */
+export class PipeDestination {
+  private pending: string[] = [];
+  private pendingChars = 0;
+  private writing = false;
+  private broken = false;
+  /** Lines dropped because the buffer was full or the reader was gone. */
+  dropped = 0;
+
+  constructor(
+    private readonly fd = 1,
+    private readonly maxBufferedChars = 8 * 1024 * 1024,
+  ) {}
+
+  /** False once the reader is gone. */
+  get open(): boolean {
+    return !this.broken;
+  }
+
+  write(line: string): void {
+    if (this.broken || this.pendingChars + line.length > this.maxBufferedChars) {
+      this.dropped += 1;
+      return;
+    }
+    this.pending.push(line);
+    this.pendingChars += line.length;
+    if (!this.writing) this.writeNext();
+  }
+
+  flush(cb?: (err?: Error) => void): void {
+    this.flushSync();
+    cb?.();
+  }
+
+  /** Writes what waits, for at most `budgetMs` (a full pipe is retried, nothing else is). */
+  flushSync(budgetMs = 500): void {
+    let data = this.take();
+    const until = Date.now() + budgetMs;
+    while (data.length > 0 && !this.broken && Date.now() < until) {
+      try {
+        data = data.subarray(writeSync(this.fd, data));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') this.broken = true;
+      }
+    }
+  }
+
+  private take(): Buffer {
+    const data = Buffer.from(this.pending.join(''));
+    this.pending = [];
+    this.pendingChars = 0;
+    return data;
+  }
+
+  private writeNext(): void {
+    if (this.broken || this.pending.length === 0) {
+      this.writing = false;
+      return;
+    }
+    this.writing = true;
+    this.send(this.take());
+  }
+
+  private send(data: Buffer): void {
+    write(this.fd, data, 0, data.length, null, (err, written) => {
+      if (err) {
+        if (err.code === 'EAGAIN') {
+          setTimeout(() => this.send(data), 10).unref();
+          return;
+        }
+        this.broken = true;
+        this.dropped += this.pending.length;
+        this.pending = [];
+        this.pendingChars = 0;
+        this.writing = false;
+        return;
+      }
+      if (written < data.length) this.send(data.subarray(written));
+      else this.writeNext();
+    });
+  }
+}
+
 export interface LogOutputOptions {
   /** Unset: stdout only. */
   readonly file?: Omit<RotatingFileOptions, 'now'> | undefined;
@@ -149,17 +239,13 @@ export interface LogOutput {
   close(): void;
 }
 
-/** stdout (asynchronous, pino's own destination) and, when configured, the rotating file. */
+/** stdout (PipeDestination unless a test supplies one) and, when configured, the rotating file. */
 export function openLogOutput(options: LogOutputOptions = {}): LogOutput {
-  const stdout = options.stdout ?? pino.destination({ dest: 1, sync: false });
+  const stdout: pino.DestinationStream & { flushSync?: () => void } = options.stdout ?? new PipeDestination();
   const file = options.file ? new RotatingFileDestination({ ...options.file, ...(options.now ? { now: options.now } : {}) }) : undefined;
-  const flushStdout = (): void => {
-    const s = stdout as { flushSync?: () => void };
-    try {
-      s.flushSync?.();
-    } catch {
-      // SonicBoom refuses a synchronous flush while an asynchronous write is in progress.
-    }
+  const flushSync = (): void => {
+    file?.flushSync();
+    stdout.flushSync?.();
   };
   return {
     stream: {
@@ -168,19 +254,14 @@ export function openLogOutput(options: LogOutputOptions = {}): LogOutput {
         file?.write(line);
       },
       flush: (cb) => {
-        file?.flushSync();
-        const s = stdout as { flush?: (cb: (err?: Error) => void) => void };
-        if (s.flush) s.flush((err) => cb?.(err));
-        else cb?.();
+        flushSync();
+        cb?.();
       },
-      flushSync: () => {
-        file?.flushSync();
-        flushStdout();
-      },
+      flushSync,
     },
     close: () => {
       file?.close();
-      flushStdout();
+      stdout.flushSync?.();
     },
   };
 }

@@ -10,7 +10,6 @@ import { listServices } from '../helpers/buf-curl.js';
 import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
 import { decodeStatusDetails } from '../../src/server/errors.js';
 import { periodsOf } from '../../src/access/budgets.js';
-import { PRINCIPAL_KEY } from '../../src/server/interceptors/metadata-keys.js';
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
@@ -63,6 +62,8 @@ describe('API keys', () => {
   });
 
   it('ignores a principal the client sends itself', async () => {
+    // The header that once carried the key's name from interceptor to handler.
+    const PRINCIPAL_KEY = 'x-orchestrator-principal';
     // alice may not call gpt-4o; claiming to be erin changes nothing.
     const claimed = await unaryError(chat(), { model: 'gpt-4o', prompt: 'hi', messages: [] }, { metadata: { ...bearer('alice-secret'), [PRINCIPAL_KEY]: 'erin' } });
     expect(claimed.code).toBe(grpc.status.PERMISSION_DENIED);

@@ -8,9 +8,8 @@ import { loadConfig } from '../../src/config/config.js';
 import type { AttemptRecord } from '../../src/domain/chat.js';
 import { GetStatsResponse, StatsServiceClient, StatsServiceService, type StatsServiceServer } from '../../src/gen/orchestrator/v1/stats.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
-import { deadlineInterceptor } from '../../src/server/interceptors/deadline.js';
-import { callSummaryOf, loggingInterceptor } from '../../src/server/interceptors/logging.js';
-import { requestIdInterceptor } from '../../src/server/interceptors/request-id.js';
+import { ApiKeyStore } from '../../src/access/keys.js';
+import { callInterceptor, callStateOf } from '../../src/server/interceptors/call-state.js';
 import { callObserverOf } from '../../src/telemetry/call-observer.js';
 import { EventBus } from '../../src/engine/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
@@ -38,8 +37,8 @@ const settle = () => new Promise((r) => setTimeout(r, 30));
 
 /**
  * The telemetry pieces around a real grpc-js server before they are wired into GatewayServer:
- * the logging interceptor creates the call summary, the handler side finds it through the
- * call's metadata (as createCallContext will), an "upstream request" runs through it, and the
+ * the call interceptor creates the call summary, the handler side finds it in the call's
+ * state (as createCallContext does), an "upstream request" runs through it, and the
  * log line, the metrics and the spans show the result.
  */
 describe('logging interceptor, call summary, metrics and spans on a real grpc-js server', () => {
@@ -65,12 +64,12 @@ describe('logging interceptor, call summary, metrics and spans on a real grpc-js
 
   beforeAll(async () => {
     server = new grpc.Server({
-      interceptors: [requestIdInterceptor, loggingInterceptor(log, callObserverOf(new EventBus(stats.on, metrics.on)), { tracer }), deadlineInterceptor(30_000)],
+      interceptors: [callInterceptor({ log, observer: callObserverOf(new EventBus(stats.on, metrics.on)), keys: new ApiKeyStore([]), defaultTimeoutMs: 30_000, tracer })],
     });
     const impl: StatsServiceServer = {
       getStats: (call, callback) => {
         // What the attempt runner will do through CallContext.upstream.
-        const summary = callSummaryOf(call.metadata);
+        const summary = callStateOf(call.metadata)?.summary;
         const request = summary?.requestStarted({ model: 'gpt-4o', provider: 'openai', retry: 0 });
         if (request) upstreamHeaders.push(request.headers);
         setTimeout(() => {
@@ -147,7 +146,7 @@ describe('the running app (before the engine wiring)', () => {
   let clients: Clients;
   beforeAll(async () => {
     upstream = await startSimulator({ latencyScale: 0 });
-    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1', METRICS_PORT: '0' });
+    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1', METRICS_PORT: '0', HTTP_PORT: '0' });
     app = await startApp(config, log, {});
     clients = clientsFor(app.port);
   });

@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import * as grpc from '@grpc/grpc-js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
@@ -25,7 +26,7 @@ let upstream: Simulator;
 let clients: Clients;
 beforeAll(async () => {
   upstream = await startSimulator({ latencyScale: 0 });
-  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1', METRICS_PORT: '0' });
+  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1', METRICS_PORT: '0', HTTP_PORT: '0' });
   app = await startApp(config, createLogger('info', sink), {});
   clients = clientsFor(app.port);
 });
@@ -61,6 +62,23 @@ describe('logging interceptor', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(callLines().slice(before)[0]).toMatchObject({ code: 'NOT_FOUND', requestId: 'caller-42', level: 'warn' });
   });
+
+  it('records an undecodable request as the INTERNAL the client got, not as a client cancel', async () => {
+    // Bytes that are no protobuf message: field 1 as a length-delimited string longer than the body.
+    const garbage = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01]);
+    const client = new grpc.Client(`127.0.0.1:${app.port}`, grpc.credentials.createInsecure());
+    const before = callLines().length;
+    const code = await new Promise<number>((resolve) => {
+      client.makeUnaryRequest('/orchestrator.v1.ChatService/Chat', (b: Buffer) => b, (b: Buffer) => b, garbage, (err) => resolve(err?.code ?? grpc.status.OK));
+    });
+    client.close();
+    expect(code).toBe(grpc.status.INTERNAL);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(callLines().slice(before)).toEqual([expect.objectContaining({ method: '/orchestrator.v1.ChatService/Chat', code: 'INTERNAL', level: 'error' })]);
+    const metrics = await (await fetch(`${app.metricsServer?.url ?? ''}`)).text();
+    expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="Chat"[^}]*grpc_code="INTERNAL"\} 1/);
+    expect(metrics).not.toMatch(/grpc_server_handled_total\{[^}]*grpc_method="Chat"[^}]*grpc_code="CANCELLED"\}/);
+  });
 });
 
 describe('logging interceptor at LOG_LEVEL=warn', () => {
@@ -68,7 +86,7 @@ describe('logging interceptor at LOG_LEVEL=warn', () => {
   let warnApp: App;
   let warnClients: Clients;
   beforeAll(async () => {
-    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1', METRICS_PORT: '0' });
+    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1', METRICS_PORT: '0', HTTP_PORT: '0' });
     warnApp = await startApp(config, createLogger('warn', warnSink), {});
     warnClients = clientsFor(warnApp.port);
   });

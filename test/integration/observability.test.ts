@@ -187,7 +187,7 @@ describe('the call log line after the engine wiring', () => {
         done();
       },
     });
-    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1' });
+    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', HTTP_PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1' });
     app = await startApp(config, createLogger('info', sink), {});
     clients = clientsFor(app.port);
   });

@@ -1,10 +1,11 @@
 import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { once } from 'node:events';
+import { Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HealthCheckResponse_ServingStatus } from '../../src/gen/grpc/health/v1/health.js';
@@ -24,7 +25,7 @@ async function startMain(
   options: { cwd?: string } = {},
 ): Promise<{ child: ChildProcessWithoutNullStreams; port: number; logs: string[] }> {
   const child = spawn(process.execPath, ['--import', TSX, MAIN], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', OPENAI_API_KEY: '', SIMULATOR_LATENCY_SCALE: '0.2', ...env },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', HTTP_PORT: '0', OPENAI_API_KEY: '', SIMULATOR_LATENCY_SCALE: '0.2', ...env },
     ...(options.cwd ? { cwd: options.cwd } : {}),
   });
   const logs: string[] = [];
@@ -74,6 +75,45 @@ async function bufCurl(port: number, path: string, body?: object, extra: string[
   const { stdout } = await run(BUF, args, { timeout: 15_000 });
   return stdout;
 }
+
+describe('SIGTERM with stdout into a pipe whose reader went away', () => {
+  it('drains and exits within the grace period instead of retrying the broken pipe forever', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmo-fifo-'));
+    const fifo = join(dir, 'stdout');
+    try {
+      await run('mkfifo', [fifo]);
+      // The reader first (a FIFO opened for writing waits for one), non-blocking so it can go away at will.
+      const readerFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      const writerFd = openSync(fifo, constants.O_WRONLY);
+      const child = spawn(process.execPath, ['--import', TSX, MAIN], {
+        env: { ...process.env, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', HTTP_PORT: '0', OPENAI_API_KEY: '', LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '500' },
+        stdio: ['ignore', writerFd, 'ignore'],
+      });
+      closeSync(writerFd);
+      const reader = new Socket({ fd: readerFd, readable: true, writable: false });
+      await new Promise<void>((resolve, reject) => {
+        let seen = '';
+        reader.on('data', (chunk) => {
+          seen += chunk.toString();
+          if (seen.includes('llm-orchestrator listening')) resolve();
+        });
+        child.on('exit', (code) => reject(new Error(`exited early with ${code}`)));
+      });
+      reader.destroy();
+      await once(reader, 'close');
+      const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+      const startedStop = Date.now();
+      child.kill('SIGTERM');
+      const outcome = await Promise.race([exited, new Promise<'alive'>((r) => setTimeout(() => r('alive'), 10_000))]);
+      if (outcome === 'alive') child.kill('SIGKILL');
+      expect(outcome).not.toBe('alive');
+      expect(outcome === 'alive' ? undefined : outcome[0]).toBe(0);
+      expect(Date.now() - startedStop).toBeLessThan(10_000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
 
 describe('npm start with no API key', () => {
   let main: Awaited<ReturnType<typeof startMain>>;

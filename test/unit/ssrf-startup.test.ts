@@ -11,7 +11,7 @@ vi.mock('node:dns/promises', () => ({
 }));
 
 async function startupError(env: Record<string, string>, processEnv: Record<string, string> = {}): Promise<unknown> {
-  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', SIMULATOR: 'off', METRICS: 'off', ...env });
+  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', SIMULATOR: 'off', METRICS: 'off', HTTP_PORT: '0', ...env });
   try {
     const app = await startApp(config, pino({ level: 'silent' }), processEnv);
     await app.stop(0);

@@ -1,51 +1,28 @@
-import * as grpc from '@grpc/grpc-js';
-import { OrchestratorError, Reason } from '../../domain/errors.js';
+import type * as grpc from '@grpc/grpc-js';
+import { apiKeyInvalid, type OrchestratorError } from '../../domain/errors.js';
+import type { Principal } from '../../domain/principal.js';
 import type { ApiKeyStore } from '../../access/keys.js';
 import { presentedKey } from '../../access/keys.js';
-import { toGrpcStatus } from '../errors.js';
-import { PRINCIPAL_KEY } from './metadata-keys.js';
 
 /** Health checks and reflection stay open, so probes and tools work without a key. */
 const OPEN_PREFIXES = ['/grpc.health.v1.Health/', '/grpc.reflection.'];
 
+export type Authentication =
+  | { readonly ok: true; readonly principal: Principal | undefined }
+  | { readonly ok: false; readonly error: OrchestratorError };
+
 /**
  * API keys, checked once for every call (not in each handler): `authorization: Bearer <key>`
- * or `x-api-key: <key>`. A known key's name travels to the handler in metadata; the key
- * itself goes no further than this function.
+ * or `x-api-key: <key>`. The key itself goes no further than this function: it is removed
+ * from the metadata handlers and logs see.
  */
-export function authInterceptor(keys: ApiKeyStore): grpc.ServerInterceptor {
-  return (method, call) => {
-    const open = !keys.enabled || OPEN_PREFIXES.some((prefix) => method.path.startsWith(prefix));
-    const listener = new grpc.ServerListenerBuilder()
-      .withOnReceiveMetadata((metadata, next) => {
-        metadata.remove(PRINCIPAL_KEY);
-        if (open) {
-          next(metadata);
-          return;
-        }
-        const key = presentedKey(header(metadata, 'authorization'), header(metadata, 'x-api-key'));
-        const entry = key === undefined ? undefined : keys.authenticate(key);
-        // The secret must not reach handlers or logs.
-        metadata.remove('authorization');
-        metadata.remove('x-api-key');
-        if (!entry) {
-          const { code, details, metadata: trailers } = toGrpcStatus(
-            new OrchestratorError({
-              kind: 'unauthenticated',
-              reason: Reason.API_KEY_INVALID,
-              message: key === undefined ? 'an API key is required: send "authorization: Bearer <key>" or "x-api-key: <key>"' : 'unknown API key',
-            }),
-          );
-          call.sendStatus({ code, details, metadata: trailers });
-          return;
-        }
-        metadata.set(PRINCIPAL_KEY, entry.name);
-        next(metadata);
-      })
-      .build();
-    const responder = new grpc.ResponderBuilder().withStart((next) => next(listener)).build();
-    return new grpc.ServerInterceptingCall(call, responder);
-  };
+export function authenticate(keys: ApiKeyStore, path: string, metadata: grpc.Metadata): Authentication {
+  if (!keys.enabled || OPEN_PREFIXES.some((prefix) => path.startsWith(prefix))) return { ok: true, principal: undefined };
+  const key = presentedKey(header(metadata, 'authorization'), header(metadata, 'x-api-key'));
+  metadata.remove('authorization');
+  metadata.remove('x-api-key');
+  const entry = key === undefined ? undefined : keys.authenticate(key);
+  return entry ? { ok: true, principal: entry } : { ok: false, error: apiKeyInvalid(key !== undefined) };
 }
 
 function header(metadata: grpc.Metadata, name: string): string | undefined {

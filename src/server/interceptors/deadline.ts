@@ -1,27 +1,17 @@
-import * as grpc from '@grpc/grpc-js';
-import { DEADLINE_KEY } from './metadata-keys.js';
+import type * as grpc from '@grpc/grpc-js';
+import { effectiveDeadline } from '../../domain/call-state.js';
 
-/**
- * Gives every call a deadline: the caller's, or `defaultTimeoutMs` from now when it sent none
- * (except the `noDefault` methods, open-ended watches: no deadline unless the caller set one).
- * Handlers turn it into the AbortSignal the engine and the upstream request obey.
- */
-export function deadlineInterceptor(defaultTimeoutMs: number, options: { readonly noDefault?: ReadonlySet<string> } = {}): grpc.ServerInterceptor {
-  return (method, call) => {
-    const fallbackMs = options.noDefault?.has(method.path) ? Infinity : defaultTimeoutMs;
-    const listener = new grpc.ServerListenerBuilder()
-      .withOnReceiveMetadata((metadata, next) => {
-        metadata.remove(DEADLINE_KEY);
-        metadata.set(DEADLINE_KEY, String(effectiveDeadline(call.getDeadline(), fallbackMs)));
-        next(metadata);
-      })
-      .build();
-    const responder = new grpc.ResponderBuilder().withStart((next) => next(listener)).build();
-    return new grpc.ServerInterceptingCall(call, responder);
-  };
+/** grpc-js's deadline (a Date, or Infinity when the caller sent none) as epoch milliseconds. */
+export function callerDeadline(deadline: grpc.Deadline): number {
+  return deadline instanceof Date ? deadline.getTime() : deadline;
 }
 
-export function effectiveDeadline(deadline: grpc.Deadline, defaultTimeoutMs: number, now = Date.now()): number {
-  const given = deadline instanceof Date ? deadline.getTime() : deadline;
-  return Number.isFinite(given) ? given : now + defaultTimeoutMs;
+/**
+ * Every call gets a deadline: the caller's, or `defaultTimeoutMs` from now when it sent none,
+ * except `openEnded` methods (watches): no deadline unless the caller set one. Handlers turn it
+ * into the AbortSignal the engine and the upstream request obey.
+ */
+export function deadlinePolicy(defaultTimeoutMs: number, openEnded: ReadonlySet<string> = new Set()) {
+  return (path: string, deadline: grpc.Deadline, now = Date.now()): number =>
+    effectiveDeadline(callerDeadline(deadline), openEnded.has(path) ? Infinity : defaultTimeoutMs, now);
 }

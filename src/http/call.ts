@@ -1,0 +1,250 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { presentedKey, type ApiKeyStore } from '../access/keys.js';
+import { cancelled, deadlineExceeded, invalidArgument, OrchestratorError, Reason } from '../domain/errors.js';
+import { acceptableRequestId, effectiveDeadline, type CallState } from '../domain/call-state.js';
+import type { CallContext } from '../engine/index.js';
+import type { Lifecycle } from '../server/lifecycle.js';
+import type { CallKind, CallObserver } from '../telemetry/call-observer.js';
+import { CallSummary } from '../telemetry/call-summary.js';
+import type { Tracer } from '../telemetry/tracing.js';
+import { toHttpError } from './errors.js';
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+export const TIMEOUT_HEADER = 'x-request-timeout-ms';
+
+/** Node fires longer timers at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface HttpCallDeps {
+  readonly log: Logger;
+  readonly defaultTimeoutMs: number;
+  readonly keys: ApiKeyStore;
+  readonly tracer: Tracer;
+  readonly observer: CallObserver;
+  readonly lifecycle: Lifecycle;
+  /** Calls in flight, so shutdown can end them after the grace period. */
+  readonly openCalls: Set<{ abort(reason: unknown): void }>;
+}
+
+export interface RouteInfo {
+  /**
+   * The name stats and metrics know the call by, gRPC-style `/service/method`: chat
+   * completions count as ChatService requests, like Chat and StreamChat.
+   */
+  readonly path: string;
+  readonly kind: CallKind;
+  /** Answered without an API key and while draining (health). */
+  readonly open?: boolean;
+}
+
+/** What a handler gives back: a JSON body, or "I wrote the response myself" (a stream). */
+export type HandlerResult =
+  | { readonly json: unknown; readonly status?: number }
+  | { readonly streamed: true; /** Set when the stream ended with an error event. */ readonly error?: unknown };
+
+export type Handler = (request: FastifyRequest, reply: FastifyReply, ctx: CallContext) => Promise<HandlerResult>;
+
+/**
+ * One wrapper for every route, the HTTP counterpart of src/server/call.ts and its interceptors:
+ * the request id (taken from `x-request-id` or made, echoed back), the trace (`traceparent`),
+ * the API key, the deadline (`x-request-timeout-ms` or DEFAULT_TIMEOUT), one AbortSignal that
+ * fires on client disconnect or deadline, the drain check, errors in the OpenAI shape, and one
+ * log line per call with the same fields as a gRPC call's.
+ */
+export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Handler) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const started = performance.now();
+    const requestId = assignRequestId(request, reply);
+    deps.observer.callStarted?.({ path: route.path, kind: route.kind });
+    const summary = new CallSummary(
+      deps.tracer.startCall({ path: route.path, requestId, traceparent: single(request.headers.traceparent), tracestate: joined(request.headers.tracestate) }),
+    );
+    const controller = new AbortController();
+    const call = { abort: (reason: unknown) => controller.abort(reason) };
+    let timer: NodeJS.Timeout | undefined;
+    let entered = false;
+    let principalName: string | undefined;
+    const res = reply.raw;
+    // 'close' also fires after a complete response; only a close before the end is a disconnect.
+    const onClose = (): void => {
+      if (!res.writableFinished) controller.abort(cancelled('the client closed the connection'));
+    };
+    res.on('close', onClose);
+    let outcome: { status: number; grpcCode: string; details?: string | undefined };
+    try {
+      const principal = route.open ? undefined : authenticate(deps.keys, request);
+      principalName = principal?.name;
+      const state: CallState = {
+        protocol: 'http',
+        method: methodOf(request),
+        requestId,
+        startedAt: started,
+        deadline: effectiveDeadline(callerDeadline(request), deps.defaultTimeoutMs),
+        principal,
+        summary,
+      };
+      const deadline = state.deadline;
+      timer = setTimeout(
+        () => controller.abort(deadlineExceeded('the call deadline passed before the answer was ready')),
+        Math.min(Math.max(0, deadline - Date.now()), MAX_TIMER_MS),
+      );
+      if (!route.open) {
+        deps.lifecycle.enter();
+        entered = true;
+        deps.openCalls.add(call);
+      }
+      const ctx = contextOf(state, controller.signal, deps.log);
+      const result = await handler(request, reply, ctx);
+      if ('json' in result) {
+        const status = result.status ?? 200;
+        await reply.code(status).send(result.json);
+        outcome = { status, grpcCode: status < 400 ? 'OK' : 'UNAVAILABLE' };
+      } else if (result.error !== undefined) {
+        const mapped = toHttpError(result.error, requestId);
+        if (mapped.internal) deps.log.error({ err: result.error, requestId }, 'internal error');
+        outcome = { status: res.statusCode, grpcCode: mapped.grpcCode, details: mapped.body.error.message };
+      } else {
+        outcome = { status: res.statusCode, grpcCode: 'OK' };
+      }
+    } catch (err) {
+      const mapped = toHttpError(err, requestId);
+      if (mapped.internal) deps.log.error({ err, requestId }, 'internal error');
+      if (!reply.sent && !res.headersSent && !res.destroyed) {
+        await reply.code(mapped.status).headers(mapped.headers).send(mapped.body);
+      }
+      outcome = { status: mapped.status, grpcCode: mapped.grpcCode, details: mapped.body.error.message };
+    } finally {
+      clearTimeout(timer);
+      res.removeListener('close', onClose);
+      deps.openCalls.delete(call);
+      if (entered) deps.lifecycle.leave();
+    }
+    finish(deps, route, { request, requestId, started, summary, principalName, ...outcome });
+  };
+}
+
+/**
+ * `x-request-id` from the caller or a fresh one, set on the reply once (an onRequest hook does
+ * it first, so even a body Fastify refuses is answered with the id).
+ */
+export function assignRequestId(request: FastifyRequest, reply: FastifyReply): string {
+  const set = reply.getHeader(REQUEST_ID_HEADER);
+  if (typeof set === 'string') return set;
+  const given = request.headers[REQUEST_ID_HEADER];
+  const requestId = acceptableRequestId(typeof given === 'string' ? given : undefined) ?? randomUUID();
+  void reply.header(REQUEST_ID_HEADER, requestId);
+  return requestId;
+}
+
+/** The API key behind the call, checked in constant time; the key itself goes no further. */
+function authenticate(keys: ApiKeyStore, request: FastifyRequest) {
+  if (!keys.enabled) return undefined;
+  const key = presentedKey(single(request.headers.authorization), single(request.headers['x-api-key']));
+  const entry = key === undefined ? undefined : keys.authenticate(key);
+  if (!entry) {
+    throw new OrchestratorError({
+      kind: 'unauthenticated',
+      reason: Reason.API_KEY_INVALID,
+      message: key === undefined ? 'an API key is required: send "Authorization: Bearer <key>" or "x-api-key: <key>"' : 'unknown API key',
+    });
+  }
+  return entry;
+}
+
+/** The engine's view of the call, from the typed call state every front door writes. */
+function contextOf(state: CallState, signal: AbortSignal, log: Logger): CallContext {
+  const { requestId, principal } = state;
+  return {
+    requestId,
+    signal,
+    deadline: state.deadline,
+    startedAt: state.startedAt,
+    log: log.child(principal ? { requestId, key: principal.name } : { requestId }),
+    principal,
+    upstream: state.summary,
+  };
+}
+
+function methodOf(request: FastifyRequest): string {
+  return `${request.method} ${request.routeOptions.url ?? request.url}`;
+}
+
+/** `x-request-timeout-ms`: the caller's deadline (epoch ms), like a gRPC deadline; Infinity when it sent none. */
+function callerDeadline(request: FastifyRequest): number {
+  const raw = request.headers[TIMEOUT_HEADER];
+  if (raw === undefined) return Infinity;
+  const value = typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!(value >= 1)) {
+    throw invalidArgument([{ field: TIMEOUT_HEADER, description: `must be a whole number of milliseconds, at least 1 (got ${JSON.stringify(raw)})` }]);
+  }
+  return Date.now() + value;
+}
+
+interface Finished {
+  readonly request: FastifyRequest;
+  readonly requestId: string;
+  readonly started: number;
+  readonly summary: CallSummary;
+  readonly principalName: string | undefined;
+  readonly status: number;
+  readonly grpcCode: string;
+  readonly details?: string | undefined;
+}
+
+/** The per-call log line and the stats/metrics record, with the fields a gRPC call's line has. */
+function finish(deps: HttpCallDeps, route: RouteInfo, f: Finished): void {
+  const latencyMs = performance.now() - f.started;
+  const upstreamMs = f.summary.upstreamMs();
+  const usage = f.summary.usage();
+  deps.observer.recordCall({
+    path: route.path,
+    kind: route.kind,
+    code: f.grpcCode,
+    latencyMs,
+    upstreamMs,
+    upstreamRequests: usage?.attempts ?? 0,
+    model: usage?.severalModels ? undefined : usage?.model,
+  });
+  f.summary.trace.end({ code: f.status, codeName: f.grpcCode, details: f.details });
+  const level = f.status < 400 || f.status === 499 ? 'info' : f.status >= 500 && f.grpcCode === 'INTERNAL' ? 'error' : 'warn';
+  if (!deps.log.isLevelEnabled(level)) return;
+  const line = {
+    protocol: 'http',
+    method: methodOf(f.request),
+    status: f.status,
+    code: f.grpcCode,
+    durationMs: round3(latencyMs),
+    requestId: f.requestId,
+    peer: `${f.request.ip}:${f.request.socket.remotePort ?? ''}`,
+    traceId: f.summary.trace.traceId,
+    ...(f.principalName ? { key: f.principalName } : {}),
+    ...(usage
+      ? {
+          ...(usage.model ? { model: usage.model, provider: usage.provider } : {}),
+          attempts: usage.attempts,
+          promptTokens: usage.promptTokens,
+          completionTokens: usage.completionTokens,
+          costUsd: usage.costUsd,
+          upstreamMs: round3(upstreamMs),
+          overheadMs: round3(Math.max(0, latencyMs - upstreamMs)),
+        }
+      : {}),
+  };
+  if (level === 'info') deps.log.info(line, 'call');
+  else deps.log[level]({ ...line, details: f.details }, 'call');
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function joined(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+function round3(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

@@ -1,0 +1,319 @@
+import type { ChatInput, ChatMessage, ChatRole } from '../domain/chat.js';
+import { invalidArgument, type FieldViolation } from '../domain/errors.js';
+import type { CachePolicy, ModelRef, RouteRequest } from '../engine/index.js';
+import type { RoutingProfileName } from '../engine/index.js';
+
+/**
+ * POST /v1/chat/completions, decoded and checked: the OpenAI request as the SDKs send it, plus
+ * our `orchestrator` extension and its header forms. Every violation is collected, so the
+ * caller learns everything wrong in one round trip; a field we do not support yet is refused
+ * by name, never dropped in silence.
+ */
+
+export interface ChatLimits {
+  readonly maxContentChars: number;
+  readonly maxModelsPerCall: number;
+  readonly defaultTemperature: number;
+}
+
+export type Strategy = 'single' | 'fallback' | 'race';
+
+export interface ChatCompletionRequest {
+  readonly input: ChatInput;
+  readonly model: ModelRef;
+  readonly stream: boolean;
+  readonly includeUsage: boolean;
+  readonly strategy: Strategy;
+  /** Fallback chain or racers in order, `model` first; empty: `model` and its configured fallbacks. */
+  readonly models: readonly ModelRef[];
+  readonly hedgeDelayMs: number | undefined;
+  readonly route: RouteRequest | undefined;
+  readonly defaultMessage: string | undefined;
+  readonly disableDefaultMessage: boolean;
+  readonly restartOnFailure: boolean;
+  readonly attemptTimeoutMs: number | undefined;
+  readonly firstTokenTimeoutMs: number | undefined;
+  readonly interTokenTimeoutMs: number | undefined;
+  readonly cache: CachePolicy;
+}
+
+export const PROFILE_HEADER = 'x-orchestrator-profile';
+export const FALLBACKS_HEADER = 'x-orchestrator-fallbacks';
+/** `model: "route:speed"`: a routed request in the model field alone. */
+const ROUTE_PREFIX = 'route:';
+
+const ROLES: ReadonlyMap<string, ChatRole> = new Map([
+  ['system', 'system'],
+  // The newer name of the system role for reasoning models: the same instruction slot.
+  ['developer', 'system'],
+  ['user', 'user'],
+  ['assistant', 'assistant'],
+]);
+
+const PROFILES: readonly RoutingProfileName[] = ['quality', 'balanced', 'speed', 'budget', 'long_context'];
+const STRATEGIES: readonly Strategy[] = ['single', 'fallback', 'race'];
+const CACHE_MODES: readonly CachePolicy['mode'][] = ['auto', 'use', 'bypass'];
+
+/** Accepted and used. `user` is accepted and has no effect, as on OpenAI where it only labels the caller. */
+const SUPPORTED = new Set(['model', 'messages', 'temperature', 'max_tokens', 'max_completion_tokens', 'stream', 'stream_options', 'n', 'user', 'orchestrator']);
+
+/** OpenAI fields we do not support yet, accepted only at their "off" value (null, or the value given). */
+const OFF_VALUES: Readonly<Record<string, readonly unknown[]>> = {
+  tools: [[]],
+  tool_choice: ['none', 'auto'],
+  parallel_tool_calls: [true, false],
+  logprobs: [false],
+  response_format: [{ type: 'text' }],
+  store: [false],
+};
+
+/** OpenAI request fields this gateway does not implement yet: refused by name, at any value but null. */
+const NOT_YET = new Set([
+  'stop', 'seed', 'top_p', 'frequency_penalty', 'presence_penalty', 'logit_bias', 'top_logprobs', 'functions', 'function_call',
+  'modalities', 'audio', 'prediction', 'reasoning_effort', 'metadata', 'service_tier', 'web_search_options', 'verbosity',
+  'prompt_cache_key', 'safety_identifier',
+]);
+
+const MESSAGE_FIELDS = new Set(['role', 'content']);
+const ORCHESTRATOR_FIELDS = new Set([
+  'strategy', 'models', 'hedge_delay_ms', 'route', 'default_message', 'disable_default_message', 'restart_on_failure',
+  'attempt_timeout_ms', 'first_token_timeout_ms', 'inter_token_timeout_ms', 'cache',
+]);
+
+type Json = Record<string, unknown>;
+
+export function parseChatRequest(body: unknown, headers: Readonly<Record<string, string | string[] | undefined>>, limits: ChatLimits): ChatCompletionRequest {
+  const v = new Violations();
+  if (!isObject(body)) throw invalidArgument([{ field: 'body', description: 'must be a JSON object' }]);
+  for (const [field, value] of Object.entries(body)) {
+    if (SUPPORTED.has(field) || value === null || value === undefined) continue;
+    const off = OFF_VALUES[field];
+    if (off?.some((o) => JSON.stringify(o) === JSON.stringify(value))) continue;
+    v.add(field, off || NOT_YET.has(field) ? 'is not supported by this gateway yet (only text chat completions)' : 'is not a chat completion field');
+  }
+  const model = typeof body.model === 'string' ? body.model.trim() : '';
+  if (model === '') v.add('model', 'is required: a model id or alias (GET /v1/models), or "route:<profile>"');
+  else if (model.length > 256) v.add('model', 'must be at most 256 characters');
+  const n = body.n;
+  if (n !== undefined && n !== null && n !== 1) v.add('n', `only 1 is supported (got ${JSON.stringify(n)})`);
+  const input: ChatInput = {
+    messages: messages(body.messages, limits, v),
+    temperature: numberIn(v, 'temperature', body.temperature, 0, 2) ?? limits.defaultTemperature,
+    maxTokens: maxTokens(body, v),
+  };
+  const stream = booleanField(v, 'stream', body.stream) ?? false;
+  const includeUsage = streamOptions(body.stream_options, stream, v);
+  const ext = isObject(body.orchestrator) ? body.orchestrator : {};
+  if (body.orchestrator !== undefined && body.orchestrator !== null && !isObject(body.orchestrator)) v.add('orchestrator', 'must be an object');
+  for (const field of Object.keys(ext)) if (!ORCHESTRATOR_FIELDS.has(field)) v.add(`orchestrator.${field}`, 'is not an orchestrator option');
+
+  const headerProfile = header(headers, PROFILE_HEADER);
+  const headerFallbacks = header(headers, FALLBACKS_HEADER);
+  let strategy = enumField(v, 'orchestrator.strategy', ext.strategy, STRATEGIES);
+  let others = stringList(v, 'orchestrator.models', ext.models, limits.maxModelsPerCall);
+  if (headerFallbacks !== undefined) {
+    if (others.length > 0 || (strategy !== undefined && strategy !== 'fallback')) {
+      v.add(FALLBACKS_HEADER, 'give the chain either in this header or in orchestrator.strategy/models, not both');
+    }
+    strategy = 'fallback';
+    others = headerFallbacks.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    if (others.length > limits.maxModelsPerCall) v.add(FALLBACKS_HEADER, `at most ${limits.maxModelsPerCall} models per call`);
+  }
+  const route = routeOf(v, model, ext.route, headerProfile, limits);
+  if (route && (strategy === 'race' || others.length > 0)) {
+    v.add('orchestrator.route', 'a routed request takes its chain from the ranking: no strategy race, no models');
+  }
+  const finalStrategy = route ? 'fallback' : (strategy ?? 'single');
+  if (finalStrategy === 'single' && others.length > 0) v.add('orchestrator.models', 'only with strategy "fallback" or "race"');
+  const hedgeDelayMs = integerIn(v, 'orchestrator.hedge_delay_ms', ext.hedge_delay_ms, 0);
+  if (hedgeDelayMs !== undefined && finalStrategy !== 'race') v.add('orchestrator.hedge_delay_ms', 'only with strategy "race"');
+  const restartOnFailure = booleanField(v, 'orchestrator.restart_on_failure', ext.restart_on_failure) ?? false;
+  if (restartOnFailure && (!stream || finalStrategy !== 'fallback')) {
+    v.add('orchestrator.restart_on_failure', 'only for a streamed fallback chain or route: the next model restarts the answer');
+  }
+  const defaultMessage = stringField(v, 'orchestrator.default_message', ext.default_message);
+  const disableDefaultMessage = booleanField(v, 'orchestrator.disable_default_message', ext.disable_default_message) ?? false;
+  if ((defaultMessage !== undefined || disableDefaultMessage) && (finalStrategy !== 'fallback' || route || stream)) {
+    v.add('orchestrator.default_message', 'only with strategy "fallback" on a non-streamed request');
+  }
+  const models = [model, ...others.filter((m) => m.toLowerCase() !== model.toLowerCase())];
+  const attemptTimeoutMs = integerIn(v, 'orchestrator.attempt_timeout_ms', ext.attempt_timeout_ms, 1);
+  const firstTokenTimeoutMs = integerIn(v, 'orchestrator.first_token_timeout_ms', ext.first_token_timeout_ms, 1);
+  const interTokenTimeoutMs = integerIn(v, 'orchestrator.inter_token_timeout_ms', ext.inter_token_timeout_ms, 1);
+  const cache = cachePolicy(v, ext.cache);
+  v.check();
+  return {
+    input,
+    model: { name: route ? '' : model, field: 'model' },
+    stream,
+    includeUsage,
+    strategy: finalStrategy,
+    models: others.length > 0 ? models.map((name, i) => ({ name, field: i === 0 ? 'model' : headerFallbacks !== undefined ? FALLBACKS_HEADER : `orchestrator.models[${i - 1}]` })) : [],
+    hedgeDelayMs,
+    route,
+    defaultMessage,
+    disableDefaultMessage,
+    restartOnFailure,
+    attemptTimeoutMs,
+    firstTokenTimeoutMs,
+    interTokenTimeoutMs,
+    cache,
+  };
+}
+
+function messages(raw: unknown, limits: ChatLimits, v: Violations): ChatMessage[] {
+  if (!Array.isArray(raw) || raw.length === 0) {
+    v.add('messages', 'at least one message is required');
+    return [];
+  }
+  return raw.map((m: unknown, i) => {
+    const at = `messages[${i}]`;
+    if (!isObject(m)) {
+      v.add(at, 'must be an object with role and content');
+      return { role: 'user', content: '' };
+    }
+    for (const [field, value] of Object.entries(m)) {
+      if (!MESSAGE_FIELDS.has(field) && value !== null && value !== undefined) v.add(`${at}.${field}`, 'is not supported by this gateway yet (only text messages)');
+    }
+    const role = typeof m.role === 'string' ? ROLES.get(m.role) : undefined;
+    if (!role) v.add(`${at}.role`, `must be system, developer, user or assistant (got ${JSON.stringify(m.role)})`);
+    const content = text(m.content, `${at}.content`, v);
+    if (content.trim() === '') v.add(`${at}.content`, 'must not be empty or only whitespace');
+    else if (content.length > limits.maxContentChars) v.add(`${at}.content`, `must be at most ${limits.maxContentChars} characters (got ${content.length})`);
+    return { role: role ?? 'user', content };
+  });
+}
+
+/** String content, or an array of text parts (joined); images, audio and files are refused by name. */
+function text(content: unknown, at: string, v: Violations): string {
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) {
+    v.add(at, 'must be a string or an array of text parts');
+    return '';
+  }
+  return content
+    .map((part: unknown, j) => {
+      if (isObject(part) && part.type === 'text' && typeof part.text === 'string') return part.text;
+      const type = isObject(part) ? part.type : undefined;
+      v.add(`${at}[${j}]${type === undefined ? '' : '.type'}`, `only text parts are supported (got ${JSON.stringify(type ?? part)})`);
+      return '';
+    })
+    .join('');
+}
+
+function maxTokens(body: Json, v: Violations): number | undefined {
+  const a = integerIn(v, 'max_tokens', body.max_tokens, 1);
+  const b = integerIn(v, 'max_completion_tokens', body.max_completion_tokens, 1);
+  if (a !== undefined && b !== undefined && a !== b) v.add('max_completion_tokens', 'differs from max_tokens: send one of them');
+  return b ?? a;
+}
+
+function streamOptions(raw: unknown, stream: boolean, v: Violations): boolean {
+  if (raw === undefined || raw === null) return false;
+  if (!isObject(raw)) {
+    v.add('stream_options', 'must be an object');
+    return false;
+  }
+  if (!stream) v.add('stream_options', 'only with stream: true');
+  for (const field of Object.keys(raw)) if (field !== 'include_usage') v.add(`stream_options.${field}`, 'is not supported by this gateway yet');
+  return booleanField(v, 'stream_options.include_usage', raw.include_usage) ?? false;
+}
+
+function routeOf(v: Violations, model: string, raw: unknown, headerProfile: string | undefined, limits: ChatLimits): RouteRequest | undefined {
+  const fromModel = model.toLowerCase().startsWith(ROUTE_PREFIX) ? model.slice(ROUTE_PREFIX.length).trim() : undefined;
+  const body = raw === undefined || raw === null ? undefined : isObject(raw) ? raw : (v.add('orchestrator.route', 'must be an object: { "profile": "speed" }'), undefined);
+  const sources = [fromModel, headerProfile, body?.profile].filter((p) => p !== undefined);
+  if (sources.length === 0 && body === undefined) return undefined;
+  const given = sources[0] ?? 'balanced';
+  if (sources.some((p) => p !== given)) v.add('orchestrator.route.profile', 'the model field, the header and the body name different profiles');
+  const profile = enumField(v, fromModel !== undefined ? 'model' : headerProfile !== undefined ? PROFILE_HEADER : 'orchestrator.route.profile', given, PROFILES);
+  if (body) for (const field of Object.keys(body)) if (field !== 'profile' && field !== 'candidates') v.add(`orchestrator.route.${field}`, 'is not a route option');
+  const candidates = stringList(v, 'orchestrator.route.candidates', body?.candidates, limits.maxModelsPerCall);
+  return { profile: profile ?? 'balanced', candidates: candidates.map((name, i) => ({ name, field: `orchestrator.route.candidates[${i}]` })) };
+}
+
+function cachePolicy(v: Violations, raw: unknown): CachePolicy {
+  if (raw === undefined || raw === null) return { mode: 'auto', allowStale: false };
+  if (!isObject(raw)) {
+    v.add('orchestrator.cache', 'must be an object: { "mode": "use", "allow_stale": true }');
+    return { mode: 'auto', allowStale: false };
+  }
+  return {
+    mode: enumField(v, 'orchestrator.cache.mode', raw.mode, CACHE_MODES) ?? 'auto',
+    allowStale: booleanField(v, 'orchestrator.cache.allow_stale', raw.allow_stale) ?? false,
+  };
+}
+
+class Violations {
+  private readonly list: FieldViolation[] = [];
+  add(field: string, description: string): void {
+    this.list.push({ field, description });
+  }
+  check(): void {
+    if (this.list.length > 0) throw invalidArgument(this.list);
+  }
+}
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function header(headers: Readonly<Record<string, string | string[] | undefined>>, name: string): string | undefined {
+  const value = headers[name];
+  const joined = Array.isArray(value) ? value.join(',') : value;
+  return joined === undefined || joined.trim() === '' ? undefined : joined.trim();
+}
+
+function numberIn(v: Violations, field: string, value: unknown, min: number, max: number): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !(value >= min && value <= max)) {
+    v.add(field, `must be a number between ${min} and ${max} (got ${JSON.stringify(value)})`);
+    return undefined;
+  }
+  return value;
+}
+
+function integerIn(v: Violations, field: string, value: unknown, min: number): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 2 ** 31 - 1) {
+    v.add(field, `must be a whole number, at least ${min} (got ${JSON.stringify(value)})`);
+    return undefined;
+  }
+  return value;
+}
+
+function booleanField(v: Violations, field: string, value: unknown): boolean | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'boolean') {
+    v.add(field, `must be true or false (got ${JSON.stringify(value)})`);
+    return undefined;
+  }
+  return value;
+}
+
+function stringField(v: Violations, field: string, value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') {
+    v.add(field, 'must be a string');
+    return undefined;
+  }
+  return value;
+}
+
+function enumField<T extends string>(v: Violations, field: string, value: unknown, allowed: readonly T[]): T | undefined {
+  if (value === undefined || value === null) return undefined;
+  const normal = typeof value === 'string' ? value.trim().toLowerCase() : value;
+  if (typeof normal === 'string' && (allowed as readonly string[]).includes(normal)) return normal as T;
+  v.add(field, `must be one of ${allowed.join(', ')} (got ${JSON.stringify(value)})`);
+  return undefined;
+}
+
+function stringList(v: Violations, field: string, value: unknown, max: number): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value) || value.some((s) => typeof s !== 'string' || s.trim() === '')) {
+    v.add(field, 'must be an array of model ids or aliases');
+    return [];
+  }
+  if (value.length > max) v.add(field, `at most ${max} models per call (got ${value.length})`);
+  return value.map((s: string) => s.trim());
+}

@@ -1,0 +1,120 @@
+import type { FinishReason, TokenUsage } from '../domain/chat.js';
+import type { CatalogModel } from '../catalog/catalog.js';
+import type { BreakerState } from '../engine/index.js';
+import type { RouteDecision } from '../engine/index.js';
+import { encodeAttempt } from './errors.js';
+import type { CompletionAnswer } from './engine-calls.js';
+
+/** Domain values -> the OpenAI wire shapes, with our extras under `x_orchestrator` (SDKs ignore it). */
+
+/** OpenAI has no "unknown": an upstream that gave no reason ended the answer. */
+const FINISH: Readonly<Record<FinishReason, string>> = {
+  stop: 'stop',
+  length: 'length',
+  content_filter: 'content_filter',
+  tool_calls: 'tool_calls',
+  unknown: 'stop',
+};
+
+export function encodeFinish(reason: FinishReason): string {
+  return FINISH[reason];
+}
+
+export function encodeUsage(usage: TokenUsage) {
+  return {
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.totalTokens,
+    prompt_tokens_details: { cached_tokens: usage.cachedTokens },
+  };
+}
+
+export function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/** The `chat.completion` object. */
+export function encodeCompletion(answer: CompletionAnswer, requestId: string) {
+  return {
+    id: requestId,
+    object: 'chat.completion',
+    created: nowSeconds(),
+    model: answer.model,
+    choices: [{ index: 0, message: { role: 'assistant', content: answer.content, refusal: null }, logprobs: null, finish_reason: encodeFinish(answer.finishReason) }],
+    usage: encodeUsage(answer.usage),
+    x_orchestrator: {
+      request_id: requestId,
+      provider: answer.provider,
+      cost_usd: answer.costUsd,
+      latency_ms: round3(answer.latencyMs),
+      attempts: answer.attempts.map(encodeAttempt),
+      fallback_triggered: answer.fallbackTriggered,
+      is_default_message: answer.isDefaultMessage,
+      cache: answer.cache ? { hit: answer.cache.hit, stale: answer.cache.stale, age_seconds: answer.cache.ageMs / 1000 } : null,
+      route_decision: answer.decision ? encodeDecision(answer.decision) : null,
+    },
+  };
+}
+
+export function encodeDecision(decision: RouteDecision) {
+  const chosen = decision.ranking.find((r) => r.excluded === undefined);
+  return {
+    profile: decision.profile,
+    complexity: decision.complexity,
+    prompt_tokens: decision.promptTokens,
+    chosen_model: chosen?.model.id ?? null,
+    ranking: decision.ranking.map((r) => ({
+      model: r.model.id,
+      provider: r.model.servedBy ?? r.model.provider,
+      score: r.score,
+      quality: round4(r.quality),
+      latency: round4(r.latency),
+      ttft: round4(r.ttft),
+      cost: round4(r.cost),
+      reliability: round4(r.reliability),
+      context: round4(r.context),
+      estimated_cost_usd: r.estimatedCostUsd,
+      expected_latency_ms: round3(r.expectedLatencyMs),
+      expected_ttft_ms: round3(r.expectedTtftMs),
+      context_headroom: round4(r.contextHeadroom),
+      eligible: r.excluded === undefined,
+      excluded_reason: r.excluded ?? null,
+    })),
+  };
+}
+
+/** A catalog model in OpenAI's model shape; our catalog fields under `x_orchestrator`. */
+export function encodeModel(m: CatalogModel, breaker: BreakerState) {
+  return {
+    id: m.id,
+    object: 'model',
+    // The catalog has no creation dates; 0 says "unknown" in the field's own type.
+    created: 0,
+    owned_by: m.servedBy ?? m.provider,
+    x_orchestrator: {
+      provider: m.servedBy ?? m.provider,
+      aliases: [...m.aliases],
+      family: m.family,
+      tier: m.tier,
+      context_window: m.contextWindow,
+      max_output_tokens: m.maxOutputTokens,
+      supports_streaming: m.supportsStreaming,
+      input_price_per_million: m.inputPricePerMillion,
+      output_price_per_million: m.outputPricePerMillion,
+      cached_input_price_per_million: m.cachedInputPricePerMillion,
+      fallbacks: [...m.fallbacks],
+      available: m.servedBy !== undefined,
+      simulated: m.simulated,
+      breaker_state: breaker,
+      quality: m.quality,
+    },
+  };
+}
+
+export function round3(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+function round4(value: number): number {
+  return Math.round(value * 1e4) / 1e4;
+}

@@ -1,0 +1,146 @@
+/**
+ * The one place that turns errors into HTTP answers for the OpenAI-compatible API: the
+ * status the OpenAI SDKs map to their typed errors, and the body they read,
+ * `{ "error": { "message", "type", "param", "code" } }`, plus our own reason, request id and
+ * attempts, which SDKs keep on the error object they raise.
+ *
+ * Like src/server/errors.ts for gRPC: a deliberate OrchestratorError keeps its message; anything
+ * else is a bug and leaves as a bare 500, so no internal message or upstream text reaches a client.
+ */
+import type { AttemptRecord } from '../domain/chat.js';
+import { isOrchestratorError, Reason, type ErrorKind, type OrchestratorError } from '../domain/errors.js';
+
+export interface HttpErrorBody {
+  readonly error: {
+    readonly message: string;
+    readonly type: string;
+    readonly param: string | null;
+    readonly code: string;
+    /** Our ErrorInfo reason (src/domain/errors.ts), stable for clients to switch on. */
+    readonly reason: string;
+    readonly request_id: string;
+    readonly field_violations?: readonly { readonly field: string; readonly description: string }[];
+    readonly attempts?: readonly EncodedAttempt[];
+    readonly retry_after_ms?: number;
+  };
+}
+
+export interface EncodedAttempt {
+  readonly model: string;
+  readonly provider: string;
+  readonly outcome: string;
+  readonly reason: string | null;
+  readonly latency_ms: number;
+  readonly cost_usd: number;
+  readonly retry: number;
+}
+
+export interface HttpError {
+  readonly status: number;
+  readonly body: HttpErrorBody;
+  readonly headers: Readonly<Record<string, string>>;
+  /** The gRPC status name of the same failure, for the call's log line and stats. */
+  readonly grpcCode: string;
+  /** True when the client got the generic message only: log the original error. */
+  readonly internal: boolean;
+}
+
+/** What the client sees of a bug. */
+export const INTERNAL_MESSAGE = 'internal error';
+
+/** Status, OpenAI error `type`, and the gRPC code name of the same kind. */
+const BY_KIND: Readonly<Record<ErrorKind, { readonly status: number; readonly type: string; readonly grpc: string }>> = {
+  invalid_argument: { status: 400, type: 'invalid_request_error', grpc: 'INVALID_ARGUMENT' },
+  not_found: { status: 404, type: 'invalid_request_error', grpc: 'NOT_FOUND' },
+  unauthenticated: { status: 401, type: 'authentication_error', grpc: 'UNAUTHENTICATED' },
+  permission_denied: { status: 403, type: 'permission_error', grpc: 'PERMISSION_DENIED' },
+  resource_exhausted: { status: 429, type: 'rate_limit_error', grpc: 'RESOURCE_EXHAUSTED' },
+  // Our own configuration cannot serve the request (no provider for the model): not the caller's fault.
+  failed_precondition: { status: 503, type: 'service_unavailable_error', grpc: 'FAILED_PRECONDITION' },
+  deadline_exceeded: { status: 504, type: 'timeout_error', grpc: 'DEADLINE_EXCEEDED' },
+  // nginx's "client closed request": nobody reads it, but the log line says what happened.
+  cancelled: { status: 499, type: 'cancelled_error', grpc: 'CANCELLED' },
+  unavailable: { status: 502, type: 'upstream_error', grpc: 'UNAVAILABLE' },
+  internal: { status: 500, type: 'server_error', grpc: 'INTERNAL' },
+};
+
+/**
+ * UNAVAILABLE is "the upstream failed" (502) except where the gateway itself cannot take the
+ * call now: draining, shared state down, every candidate's breaker open. Those are 503, which
+ * clients retry after Retry-After.
+ */
+const SERVICE_UNAVAILABLE: ReadonlySet<string> = new Set([Reason.DRAINING, Reason.SHARED_STATE_UNAVAILABLE, Reason.NO_ELIGIBLE_MODEL, Reason.CIRCUIT_OPEN]);
+
+/** OpenAI's own `code` values where one means the same; otherwise our reason in lower case. */
+const OPENAI_CODES: Readonly<Partial<Record<string, string>>> = {
+  [Reason.API_KEY_INVALID]: 'invalid_api_key',
+  [Reason.MODEL_NOT_FOUND]: 'model_not_found',
+  [Reason.RATE_LIMITED]: 'rate_limit_exceeded',
+  [Reason.BUDGET_EXHAUSTED]: 'insufficient_quota',
+  [Reason.PROMPT_TOO_LONG]: 'context_length_exceeded',
+};
+
+/** Statuses that tell a client when to come back. */
+const WITH_RETRY_AFTER: ReadonlySet<number> = new Set([429, 503]);
+
+/** Seconds sent in Retry-After when the error itself does not know (draining: another replica is ready now). */
+const DEFAULT_RETRY_AFTER_S = 1;
+
+export function httpStatusOf(err: OrchestratorError): number {
+  if (err.kind === 'unavailable' && SERVICE_UNAVAILABLE.has(err.reason)) return 503;
+  return BY_KIND[err.kind].status;
+}
+
+export function toHttpError(err: unknown, requestId: string): HttpError {
+  if (!isOrchestratorError(err) || err.kind === 'internal') {
+    return {
+      status: 500,
+      body: { error: { message: INTERNAL_MESSAGE, type: 'server_error', param: null, code: 'internal', reason: Reason.INTERNAL, request_id: requestId } },
+      headers: {},
+      grpcCode: 'INTERNAL',
+      internal: true,
+    };
+  }
+  const status = httpStatusOf(err);
+  const kind = BY_KIND[err.kind];
+  const headers: Record<string, string> = {};
+  const retryAfterMs = err.retryAfterMs !== undefined && Number.isFinite(err.retryAfterMs) ? Math.max(0, Math.round(err.retryAfterMs)) : undefined;
+  if (retryAfterMs !== undefined || WITH_RETRY_AFTER.has(status)) {
+    headers['retry-after'] = String(retryAfterMs === undefined ? DEFAULT_RETRY_AFTER_S : Math.ceil(retryAfterMs / 1000));
+    // The openai SDKs read this one first: millisecond precision.
+    if (retryAfterMs !== undefined) headers['retry-after-ms'] = String(retryAfterMs);
+  }
+  const first = err.fieldViolations[0];
+  const param = first?.field ?? err.metadata['field'] ?? null;
+  return {
+    status,
+    body: {
+      error: {
+        message: err.message,
+        type: status === 503 ? 'service_unavailable_error' : kind.type,
+        param,
+        code: OPENAI_CODES[err.reason] ?? err.reason.toLowerCase(),
+        reason: err.reason,
+        request_id: requestId,
+        ...(err.fieldViolations.length > 0 ? { field_violations: err.fieldViolations.map((v) => ({ field: v.field, description: v.description })) } : {}),
+        ...(err.attempts.length > 0 ? { attempts: err.attempts.map(encodeAttempt) } : {}),
+        ...(retryAfterMs !== undefined ? { retry_after_ms: retryAfterMs } : {}),
+      },
+    },
+    headers,
+    grpcCode: kind.grpc,
+    internal: false,
+  };
+}
+
+export function encodeAttempt(a: AttemptRecord): EncodedAttempt {
+  return {
+    model: a.model,
+    provider: a.provider,
+    outcome: a.outcome,
+    reason: a.error?.reason ?? null,
+    latency_ms: Math.round(a.latencyMs * 1000) / 1000,
+    cost_usd: a.costUsd,
+    retry: a.retry,
+  };
+}

@@ -1,0 +1,30 @@
+import type { FastifyInstance } from 'fastify';
+import type { Engine } from '../../engine/index.js';
+import { routeHandler, type HttpCallDeps } from '../call.js';
+import { parseChatRequest, type ChatLimits } from '../chat-request.js';
+import { encodeCompletion } from '../encode.js';
+import { completeChat, streamChat } from '../engine-calls.js';
+import { relayStream } from '../sse.js';
+
+/** The names stats and metrics count chat completions under (ChatService, next to Chat and StreamChat). */
+export const CHAT_COMPLETIONS_PATH = '/orchestrator.v1.ChatService/ChatCompletions';
+export const CHAT_COMPLETIONS_STREAM_PATH = '/orchestrator.v1.ChatService/ChatCompletionsStream';
+
+export function chatRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: Engine, limits: ChatLimits): void {
+  const unary = routeHandler(deps, { path: CHAT_COMPLETIONS_PATH, kind: 'unary' }, async (request, _reply, ctx) => {
+    const req = parseChatRequest(request.body, request.headers, limits);
+    return { json: encodeCompletion(await completeChat(engine, req, ctx), ctx.requestId) };
+  });
+  const streamed = routeHandler(deps, { path: CHAT_COMPLETIONS_STREAM_PATH, kind: 'server_stream' }, async (request, reply, ctx) => {
+    const req = parseChatRequest(request.body, request.headers, limits);
+    return relayStream(reply, ctx, streamChat(engine, req, ctx), req.includeUsage);
+  });
+  // Stats and metrics tell a streamed completion from a unary one, as they tell StreamChat from Chat.
+  app.post('/v1/chat/completions', (request, reply) =>
+    isStreamed(request.body) ? streamed(request, reply) : unary(request, reply),
+  );
+}
+
+function isStreamed(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && (body as { stream?: unknown }).stream === true;
+}

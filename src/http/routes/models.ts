@@ -1,0 +1,56 @@
+import type { FastifyInstance } from 'fastify';
+import type { Engine } from '../../engine/index.js';
+import { invalidArgument, modelNotFound, type FieldViolation } from '../../domain/errors.js';
+import type { RoutingProfileName } from '../../engine/index.js';
+import { routeHandler, type HttpCallDeps } from '../call.js';
+import type { ChatLimits } from '../chat-request.js';
+import { encodeDecision, encodeModel } from '../encode.js';
+import { breakerState, catalogModels, findModel, rankModels } from '../engine-calls.js';
+
+const PROFILES: readonly RoutingProfileName[] = ['quality', 'balanced', 'speed', 'budget', 'long_context'];
+
+/** GET /v1/models (ListModels), /v1/models/rankings (RankModels), /v1/models/{id}. */
+export function modelRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: Engine, limits: ChatLimits): void {
+  app.get(
+    '/v1/models',
+    routeHandler(deps, { path: '/orchestrator.v1.ModelService/ListModels', kind: 'unary' }, async () => ({
+      json: { object: 'list', data: catalogModels(engine).map((m) => encodeModel(m, breakerState(engine, m.id))) },
+    })),
+  );
+
+  // Registered before /v1/models/:id; Fastify prefers the static segment anyway.
+  app.get(
+    '/v1/models/rankings',
+    routeHandler(deps, { path: '/orchestrator.v1.ModelService/RankModels', kind: 'unary' }, async (request, _reply, ctx) => {
+      const query = request.query as Record<string, string | string[] | undefined>;
+      const violations: FieldViolation[] = [];
+      const profileRaw = one(query.profile)?.trim().toLowerCase() || 'balanced';
+      const profile = PROFILES.find((p) => p === profileRaw);
+      if (!profile) violations.push({ field: 'profile', description: `must be one of ${PROFILES.join(', ')} (got ${JSON.stringify(profileRaw)})` });
+      const prompt = one(query.prompt) ?? '';
+      if (prompt.length > limits.maxContentChars) violations.push({ field: 'prompt', description: `must be at most ${limits.maxContentChars} characters` });
+      const maxRaw = one(query.max_tokens);
+      const maxTokens = maxRaw === undefined ? undefined : Number(maxRaw);
+      if (maxTokens !== undefined && !(Number.isInteger(maxTokens) && maxTokens >= 1)) violations.push({ field: 'max_tokens', description: 'must be a whole number, at least 1' });
+      const candidates = [query.candidates ?? []].flat().flatMap((c) => c.split(',')).map((c) => c.trim()).filter((c) => c !== '');
+      if (candidates.length > limits.maxModelsPerCall) violations.push({ field: 'candidates', description: `at most ${limits.maxModelsPerCall} models` });
+      if (violations.length > 0 || !profile) throw invalidArgument(violations);
+      const decision = await rankModels(engine, { profile, candidates, prompt, maxTokens }, ctx);
+      return { json: { object: 'ranking', ...encodeDecision(decision) } };
+    }),
+  );
+
+  app.get(
+    '/v1/models/:id',
+    routeHandler(deps, { path: '/orchestrator.v1.ModelService/ListModels', kind: 'unary' }, async (request) => {
+      const id = (request.params as { id: string }).id;
+      const model = findModel(engine, id);
+      if (!model) throw modelNotFound(id, 'id');
+      return { json: encodeModel(model, breakerState(engine, model.id)) };
+    }),
+  );
+}
+
+function one(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,157 @@
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { ApiKeyStore } from '../access/keys.js';
+import type { Config } from '../config/config.js';
+import { OrchestratorError, Reason } from '../domain/errors.js';
+import type { Engine } from '../engine/index.js';
+import { Lifecycle } from '../server/lifecycle.js';
+import type { CallObserver } from '../telemetry/call-observer.js';
+import type { Tracer } from '../telemetry/tracing.js';
+import { assignRequestId, REQUEST_ID_HEADER, type HttpCallDeps } from './call.js';
+import { INTERNAL_MESSAGE } from './errors.js';
+import { chatRoutes } from './routes/chat.js';
+import { modelRoutes } from './routes/models.js';
+import { opsRoutes, type HealthState, type StatsReader } from './routes/ops.js';
+
+export interface HttpGatewayOptions {
+  readonly config: Config;
+  readonly engine: Engine;
+  /** What GET /v1/stats reports (the StatsStore, or every worker's sum). */
+  readonly stats: StatsReader;
+  readonly log: Logger;
+  readonly keys: ApiKeyStore;
+  /** Stats and metrics hear of every call, as from the gRPC logging interceptor. */
+  readonly observer: CallObserver;
+  readonly tracer: Tracer;
+}
+
+/** Paths served, so a wrong method gets 405 rather than 404. */
+const ROUTES: Readonly<Record<string, string>> = {
+  '/v1/chat/completions': 'POST',
+  '/v1/models': 'GET',
+  '/v1/models/rankings': 'GET',
+  '/v1/stats': 'GET',
+  '/health': 'GET',
+};
+
+/**
+ * The OpenAI-compatible HTTP API in front of the same engine as gRPC. Fastify: JSON parsing,
+ * the body limit (MAX_MESSAGE_BYTES), content types, routing and TLS; everything a call
+ * needs beyond that is in call.ts (the per-call state) and the routes.
+ */
+export class HttpGateway {
+  readonly lifecycle = new Lifecycle();
+  private readonly app: FastifyInstance;
+  private readonly health: HealthState = { serving: true };
+  private readonly openCalls = new Set<{ abort(reason: unknown): void }>();
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly options: HttpGatewayOptions) {
+    const { config, engine, log, keys, observer, tracer, stats } = options;
+    const tls = config.tls;
+    const ca = tls?.clientCaFile ? readFileSync(tls.clientCaFile) : undefined;
+    this.app = Fastify({
+      // One line per call, written by call.ts with the gRPC line's fields; Fastify's own request logs would double it.
+      logger: false,
+      bodyLimit: config.maxMessageBytes,
+      // Draining is ours: 503 with Retry-After in the OpenAI error shape, after DRAIN_DELAY_MS.
+      return503OnClosing: false,
+      forceCloseConnections: 'idle',
+      ...(tls
+        ? { https: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), ...(ca ? { ca, requestCert: true, rejectUnauthorized: true } : {}) } }
+        : {}),
+    }) as unknown as FastifyInstance;
+    const deps: HttpCallDeps = {
+      log,
+      defaultTimeoutMs: config.defaults.timeoutMs,
+      keys,
+      tracer,
+      observer,
+      lifecycle: this.lifecycle,
+      openCalls: this.openCalls,
+    };
+    const limits = {
+      maxContentChars: config.limits.maxContentChars,
+      maxModelsPerCall: config.limits.maxModelsPerCall,
+      defaultTemperature: config.defaults.temperature,
+    };
+    // JSON only: a text body is a client mistake to name (415), not a string to misread.
+    this.app.removeContentTypeParser('text/plain');
+    this.app.addHook('onRequest', async (request, reply) => {
+      assignRequestId(request, reply);
+    });
+    this.app.setErrorHandler((err: FastifyError, request, reply) => this.refuse(err, request, reply));
+    this.app.setNotFoundHandler((request, reply) => {
+      const path = request.url.split('?')[0] ?? '';
+      const allowed = ROUTES[path] ?? (path.startsWith('/v1/models/') ? 'GET' : undefined);
+      if (allowed) {
+        void reply.header('allow', allowed);
+        return sendError(reply, 405, 'invalid_request_error', 'method_not_allowed', `${request.method} is not allowed on ${path}; use ${allowed}`, null);
+      }
+      return sendError(reply, 404, 'invalid_request_error', 'unknown_url', `no route for ${request.method} ${path}: see /v1/chat/completions, /v1/models, /health`, null);
+    });
+    chatRoutes(this.app, deps, engine, limits);
+    modelRoutes(this.app, deps, engine, limits);
+    opsRoutes(this.app, deps, engine, stats, this.health);
+  }
+
+  /** Binds and returns the port (useful with 0). */
+  async listen(host: string, port: number): Promise<number> {
+    await this.app.listen({ host, port });
+    return (this.app.server.address() as AddressInfo).port;
+  }
+
+  /**
+   * The HTTP side of a graceful stop, in step with gRPC: /health says 503 at once, calls are
+   * refused with 503 DRAINING after DRAIN_DELAY_MS, calls in flight get `graceMs`, then the rest
+   * are aborted (their upstream requests close) and the server closes.
+   */
+  shutdown(graceMs = this.options.config.shutdownGraceMs): Promise<void> {
+    this.stopping ??= this.drainAndStop(graceMs);
+    return this.stopping;
+  }
+
+  private async drainAndStop(graceMs: number): Promise<void> {
+    this.health.serving = false;
+    const delay = this.options.config.drainDelayMs;
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    this.lifecycle.startDraining();
+    if (!(await this.lifecycle.waitForIdle(graceMs))) {
+      this.options.log.warn({ inFlight: this.lifecycle.active, protocol: 'http' }, 'grace period over; ending the calls still running');
+      for (const call of this.openCalls) {
+        call.abort(new OrchestratorError({ kind: 'unavailable', reason: Reason.DRAINING, message: 'server is shutting down; retry on another replica', retryable: true }));
+      }
+    }
+    const force = setTimeout(() => this.app.server.closeAllConnections(), 2_000);
+    await this.app.close();
+    clearTimeout(force);
+  }
+
+  /** Requests Fastify refuses before a route runs: bad JSON, too big, wrong content type. */
+  private refuse(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const status = err.statusCode ?? 500;
+    if (status >= 500) {
+      this.options.log.error({ err, url: request.url }, 'internal error');
+      return sendError(reply, 500, 'server_error', 'internal', INTERNAL_MESSAGE, null);
+    }
+    const refused = REFUSALS[err.code] ?? (err instanceof SyntaxError ? { status: 400, code: 'invalid_json' } : { status, code: 'invalid_request' });
+    this.options.log.warn({ protocol: 'http', method: `${request.method} ${request.url}`, status: refused.status, code: err.code }, 'request refused');
+    return sendError(reply, refused.status, 'invalid_request_error', refused.code, refused.message ?? err.message, 'body');
+  }
+}
+
+const REFUSALS: Readonly<Record<string, { status: number; code: string; message?: string }>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'request_too_large', message: 'the request body is over MAX_MESSAGE_BYTES' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', message: 'send the body as Content-Type: application/json' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'invalid_json', message: 'the body is empty; send a JSON object' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_json' },
+};
+
+function sendError(reply: FastifyReply, status: number, type: string, code: string, message: string, param: string | null): FastifyReply {
+  const requestId = reply.getHeader(REQUEST_ID_HEADER);
+  return reply.code(status).send({
+    error: { message, type, param, code, reason: status >= 500 ? Reason.INTERNAL : Reason.INVALID_REQUEST, ...(typeof requestId === 'string' ? { request_id: requestId } : {}) },
+  });
+}

@@ -1,0 +1,61 @@
+import { request, type IncomingMessage } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+const TOKENS = 60_000;
+
+let h: Harness;
+beforeAll(async () => {
+  // Far more tokens than every buffer between the simulator and the client can hold.
+  h = await startHarness({ answerLength: { min: TOKENS, max: TOKENS } });
+});
+afterAll(async () => h.close());
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const sent = (): number => h.upstream.requests.at(-1)?.tokensSent ?? 0;
+
+/** Waits until the upstream's tokensSent has not moved for 4 checks 200 ms apart. */
+async function untilUpstreamStalls(): Promise<number> {
+  let last = -1;
+  let unchanged = 0;
+  for (let waited = 0; waited < 8_000 && unchanged < 4; waited += 200) {
+    const now = sent();
+    unchanged = now === last ? unchanged + 1 : 0;
+    last = now;
+    await sleep(200);
+  }
+  return sent();
+}
+
+describe('SSE backpressure', () => {
+  it('stops reading the upstream while the HTTP client does not read, and loses nothing', async () => {
+    const url = new URL(`${h.app.http!.url}/v1/chat/completions`);
+    const body = JSON.stringify({ model: 'o3', messages: [{ role: 'user', content: 'write a long essay' }], max_tokens: TOKENS, stream: true });
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json' } }, resolve);
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(res.statusCode).toBe(200);
+    let raw = '';
+    res.setEncoding('utf8');
+    const ended = new Promise<void>((resolve) => res.on('end', resolve));
+    await new Promise<void>((resolve) => res.once('data', (chunk: string) => ((raw += chunk), resolve())));
+    res.pause();
+    const sentWhilePaused = await untilUpstreamStalls();
+    expect(h.upstream.requests.at(-1)?.outcome).toBe('open');
+    expect(sentWhilePaused).toBeLessThan(TOKENS);
+    await sleep(500);
+    // Stalled, not merely slow: nothing more left the upstream while nobody read.
+    expect(sent()).toBe(sentWhilePaused);
+
+    res.on('data', (chunk: string) => (raw += chunk));
+    res.resume();
+    await ended;
+    const events = raw.split('\n\n').filter((e) => e.startsWith('data: '));
+    expect(events.at(-1)).toBe('data: [DONE]');
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)) as { choices: { delta: { content?: string } }[] });
+    const text = chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
+    expect(text.split(' ').filter(Boolean)).toHaveLength(TOKENS);
+  });
+});

@@ -1,0 +1,223 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+const run = promisify(execFile);
+
+let h: Harness;
+let client: OpenAI;
+let base: string;
+beforeAll(async () => {
+  h = await startHarness();
+  base = h.app.http!.url;
+  // No SDK retries: each test sees the gateway's own answer.
+  client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
+});
+afterAll(async () => h.close());
+beforeEach(() => h.upstream.clearFaults());
+
+const hello = [{ role: 'user' as const, content: 'Say hello' }];
+
+describe('POST /v1/chat/completions with the openai SDK', () => {
+  it('answers a unary completion with the model that answered, usage and our extras', async () => {
+    const { data, response } = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'developer', content: 'Be brief.' }, ...hello], max_completion_tokens: 50 })
+      .withResponse();
+    expect(data.object).toBe('chat.completion');
+    expect(data.model).toBe('gpt-4o-mini');
+    expect(data.id).toBe(response.headers.get('x-request-id'));
+    expect(data.choices[0]?.message.role).toBe('assistant');
+    expect(data.choices[0]?.message.content?.length).toBeGreaterThan(0);
+    expect(data.choices[0]?.finish_reason).toBe('stop');
+    expect(data.usage?.total_tokens).toBe((data.usage?.prompt_tokens ?? 0) + (data.usage?.completion_tokens ?? 0));
+    const ext = (data as unknown as { x_orchestrator: Record<string, unknown> }).x_orchestrator;
+    expect(ext).toMatchObject({ provider: 'openai', fallback_triggered: false, route_decision: null });
+    expect(ext.cost_usd).toBeGreaterThan(0);
+    expect(ext.attempts).toEqual([expect.objectContaining({ model: 'gpt-4o-mini', outcome: 'success' })]);
+    // The upstream got the system instruction the developer role carries.
+    const sent = h.upstream.requests.at(-1)?.body as { messages: { role: string }[]; max_tokens?: number; max_completion_tokens?: number };
+    expect(sent.messages[0]?.role).toBe('system');
+  });
+
+  it('keeps the caller x-request-id and accepts text-part content', async () => {
+    const { data, response } = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: [{ type: 'text', text: 'Say ' }, { type: 'text', text: 'hello' }] }] }, { headers: { 'x-request-id': 'req-abc-123' } })
+      .withResponse();
+    expect(response.headers.get('x-request-id')).toBe('req-abc-123');
+    expect(data.id).toBe('req-abc-123');
+    const sent = h.upstream.requests.at(-1)?.body as { messages: { content: string }[] };
+    expect(sent.messages[0]?.content).toBe('Say hello');
+  });
+
+  it('streams chunks to the end, with a usage chunk when asked, and the same text as unary', async () => {
+    const unary = await client.chat.completions.create({ model: 'gpt-4o', messages: hello, temperature: 0 });
+    const stream = await client.chat.completions.create({ model: 'gpt-4o', messages: hello, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.model === 'gpt-4o')).toBe(true);
+    expect(chunks[0]?.choices[0]?.delta.role).toBe('assistant');
+    const text = chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
+    expect(text).toBe(unary.choices[0]?.message.content);
+    const finish = chunks.find((c) => c.choices[0]?.finish_reason);
+    expect(finish?.choices[0]?.finish_reason).toBe('stop');
+    const last = chunks.at(-1);
+    expect(last?.choices).toEqual([]);
+    expect(last?.usage).toMatchObject({ completion_tokens: unary.usage?.completion_tokens, prompt_tokens: unary.usage?.prompt_tokens });
+  });
+
+  it('sends no usage chunk unless asked', async () => {
+    const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: hello, stream: true });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.some((c) => c.usage)).toBe(false);
+    expect(chunks.at(-1)?.choices[0]?.finish_reason).toBe('stop');
+  });
+
+  it('closes the upstream request when the client aborts halfway', async () => {
+    h.upstream.injectFault({ kind: 'slow', tokensPerSecond: 20, times: 1 });
+    const before = h.upstream.requests.length;
+    const stream = await client.chat.completions.create({ model: 'gpt-4o', messages: hello, stream: true });
+    let deltas = 0;
+    for await (const chunk of stream) {
+      if (chunk.choices[0]?.delta.content) deltas += 1;
+      if (deltas === 2) break;
+    }
+    await h.upstream.waitForIdle(2_000);
+    expect(h.upstream.requests[before]?.outcome).toBe('client_closed');
+  });
+
+  it('closes the upstream request when the client gives up on a unary call', async () => {
+    h.upstream.injectFault({ kind: 'hang', times: 1 });
+    const before = h.upstream.requests.length;
+    const controller = new AbortController();
+    const call = client.chat.completions.create({ model: 'gpt-4o-mini', messages: hello }, { signal: controller.signal }).catch((e: unknown) => e);
+    for (let i = 0; i < 100 && h.upstream.requests.length === before; i++) await new Promise((r) => setTimeout(r, 20));
+    controller.abort();
+    expect(await call).toBeInstanceOf(OpenAI.APIUserAbortError);
+    await h.upstream.waitForIdle(2_000);
+    expect(h.upstream.requests[before]?.outcome).toBe('client_closed');
+  });
+
+  it('ends a stream that fails after its first chunk with an error the SDK raises', async () => {
+    h.upstream.injectFault({ kind: 'cut', afterTokens: 3, times: 1 });
+    const stream = await client.chat.completions.create({ model: 'gpt-4o', messages: hello, stream: true });
+    const seen: string[] = [];
+    const failure = await (async () => {
+      for await (const chunk of stream) seen.push(chunk.choices[0]?.delta.content ?? '');
+    })().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(seen.join('').length).toBeGreaterThan(0);
+    expect(failure).toBeInstanceOf(OpenAI.APIError);
+    expect((failure as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({ type: 'upstream_error' });
+  });
+
+  it('answers a repeated deterministic request from the response cache, and says so', async () => {
+    const ask = () => client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'cache me over HTTP' }], temperature: 0 });
+    const first = (await ask()) as unknown as { x_orchestrator: { cache: { hit: boolean } }; choices: { message: { content: string } }[] };
+    const before = h.upstream.requests.length;
+    const second = (await ask()) as unknown as typeof first;
+    expect(first.x_orchestrator.cache.hit).toBe(false);
+    expect(second.x_orchestrator.cache.hit).toBe(true);
+    expect(second.choices[0]?.message.content).toBe(first.choices[0]?.message.content);
+    expect(h.upstream.requests.length).toBe(before);
+  });
+
+  it('restarts a streamed fallback on the next model after a mid-stream cut, and says so in a chunk', async () => {
+    h.upstream.injectFault({ kind: 'cut', afterTokens: 3, model: 'gpt-4o', times: 1 });
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o', messages: hello, stream: true, orchestrator: { strategy: 'fallback', models: ['gpt-4o-mini'], restart_on_failure: true },
+    } as never) as unknown as AsyncIterable<OpenAI.ChatCompletionChunk & { x_orchestrator?: { restarted?: { failed_model: string; next_model: string } } }>;
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    const restartAt = chunks.findIndex((c) => c.x_orchestrator?.restarted);
+    expect(chunks[restartAt]?.x_orchestrator?.restarted).toMatchObject({ failed_model: 'gpt-4o', next_model: 'gpt-4o-mini' });
+    const after = chunks.slice(restartAt + 1);
+    expect(after.every((c) => c.model === 'gpt-4o-mini')).toBe(true);
+    const unary = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: hello });
+    expect(after.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe(unary.choices[0]?.message.content);
+    expect(after.at(-1)?.choices[0]?.finish_reason).toBe('stop');
+  });
+
+  it('lists the catalog as OpenAI models, and one model by id', async () => {
+    const ids: string[] = [];
+    for await (const model of client.models.list()) ids.push(model.id);
+    expect(ids).toContain('gpt-4o');
+    expect(ids).toContain('gpt-4o-mini');
+    const one = await client.models.retrieve('gpt-4o-mini');
+    expect(one).toMatchObject({ id: 'gpt-4o-mini', object: 'model', owned_by: 'openai' });
+    expect((one as unknown as { x_orchestrator: { context_window: number } }).x_orchestrator.context_window).toBeGreaterThan(0);
+  });
+});
+
+describe('other clients and bad input', () => {
+  it('streams to curl, ending with data: [DONE]', async () => {
+    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: hello, stream: true });
+    const { stdout } = await run('curl', ['-sN', '-H', 'content-type: application/json', '-d', body, `${base}/v1/chat/completions`]);
+    const events = stdout.split('\n\n').filter((e) => e.startsWith('data: '));
+    expect(events.at(-1)).toBe('data: [DONE]');
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)) as { choices: { delta: { content?: string } }[] });
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('').length).toBeGreaterThan(0);
+  });
+
+  it('reads a stream from Python urllib', async () => {
+    const script = `
+import json, sys, urllib.request
+req = urllib.request.Request(sys.argv[1] + "/v1/chat/completions", data=json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Say hello"}], "stream": True}).encode(), headers={"content-type": "application/json"})
+text, done = "", False
+with urllib.request.urlopen(req) as resp:
+    for line in resp:
+        line = line.decode().strip()
+        if line == "data: [DONE]": done = True
+        elif line.startswith("data: "):
+            for choice in json.loads(line[6:])["choices"]: text += choice["delta"].get("content") or ""
+print(json.dumps({"text": text, "done": done}))
+`;
+    const { stdout } = await run('/usr/bin/python3', ['-c', script, base]);
+    const result = JSON.parse(stdout) as { text: string; done: boolean };
+    expect(result.done).toBe(true);
+    expect(result.text.length).toBeGreaterThan(0);
+  });
+
+  it('refuses unsupported fields by name with 400', async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ tools: [{ type: 'function', function: { name: 'f' } }] }, 'tools'],
+      [{ response_format: { type: 'json_object' } }, 'response_format'],
+      [{ logprobs: true }, 'logprobs'],
+      [{ n: 2 }, 'n'],
+      [{ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'http://x/y.png' } }] }] }, 'messages[0].content[0].type'],
+      [{ messages: [{ role: 'tool', content: 'x' }] }, 'messages[0].role'],
+      [{ stop: ['\n'] }, 'stop'],
+      [{ orchestrator: { strategy: 'hedge' } }, 'orchestrator.strategy'],
+      [{ orchestrator: { models: ['gpt-4o'] } }, 'orchestrator.models'],
+    ];
+    for (const [extra, param] of cases) {
+      const err = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: hello, ...extra } as never).catch((e: unknown) => e);
+      expect(err, param).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((err as InstanceType<typeof OpenAI.BadRequestError>).param, JSON.stringify(extra)).toBe(param);
+    }
+  });
+
+  it('answers bad JSON, wrong content type, oversized bodies, unknown routes and methods with JSON errors', async () => {
+    const post = (body: string, type = 'application/json') => fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': type }, body });
+    const bad = await post('{"model": ');
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('invalid_json');
+    const text = await post('hello', 'text/plain');
+    expect(text.status).toBe(415);
+    expect(((await text.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
+    const big = await post(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(5 * 1024 * 1024) }] }));
+    expect(big.status).toBe(413);
+    const unknown = await fetch(`${base}/v1/embeddings`, { method: 'POST' });
+    expect(unknown.status).toBe(404);
+    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('unknown_url');
+    const method = await fetch(`${base}/v1/chat/completions`);
+    expect(method.status).toBe(405);
+    expect(method.headers.get('allow')).toBe('POST');
+    // Still serving.
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+  });
+});

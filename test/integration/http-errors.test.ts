@@ -1,0 +1,132 @@
+import OpenAI from 'openai';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { accessFile, sha } from '../helpers/access-file.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+type ApiError = InstanceType<typeof OpenAI.APIError>;
+const hello = [{ role: 'user' as const, content: 'Say hello' }];
+
+async function failure(promise: Promise<unknown>): Promise<ApiError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(OpenAI.APIError);
+  return err as ApiError;
+}
+
+describe('OpenAI error classes from the gateway', () => {
+  let h: Harness;
+  let base: string;
+  const as = (apiKey: string) => new OpenAI({ baseURL: `${base}/v1`, apiKey, maxRetries: 0 });
+  beforeAll(async () => {
+    const frank = `    - { name: frank, sha256: ${sha('frank-secret')}, allowed_models: ["gpt-4o-mini"], limits: { requests_per_minute: 2 } }\n`;
+    h = await startHarness({ env: { CONFIG_FILE: accessFile(frank) } });
+    base = h.app.http!.url;
+  });
+  afterAll(async () => h.close());
+  beforeEach(() => h.upstream.clearFaults());
+
+  it('AuthenticationError (401) without a key or with an unknown one; Bearer and x-api-key both work', async () => {
+    // The SDK will not send a request without a key; a bare client can.
+    const missing = await fetch(`${base}/v1/models`);
+    expect(missing.status).toBe(401);
+    expect(((await missing.json()) as { error: { type: string } }).error.type).toBe('authentication_error');
+    const unknown = await failure(as('nope').chat.completions.create({ model: 'gpt-4o-mini', messages: hello }));
+    expect(unknown).toBeInstanceOf(OpenAI.AuthenticationError);
+    expect(unknown.code).toBe('invalid_api_key');
+    expect((await as('erin-secret').chat.completions.create({ model: 'gpt-4o-mini', messages: hello })).model).toBe('gpt-4o-mini');
+    const viaHeader = await fetch(`${base}/v1/models`, { headers: { 'x-api-key': 'erin-secret' } });
+    expect(viaHeader.status).toBe(200);
+    // Health stays open, as in gRPC.
+    expect((await fetch(`${base}/health`)).status).toBe(200);
+  });
+
+  it('PermissionDeniedError (403) for a model the key may not call', async () => {
+    const err = await failure(as('alice-secret').chat.completions.create({ model: 'gpt-4o', messages: hello }));
+    expect(err).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect((err.error as { reason: string }).reason).toBe('MODEL_NOT_ALLOWED');
+  });
+
+  it('NotFoundError (404) for a model outside the catalog, naming it', async () => {
+    const err = await failure(as('erin-secret').chat.completions.create({ model: 'no-such-model', messages: hello }));
+    expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(err.code).toBe('model_not_found');
+    expect(err.param).toBe('model');
+    const one = await failure(as('erin-secret').models.retrieve('no-such-model'));
+    expect(one).toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it('RateLimitError (429) with Retry-After once the key used its requests per minute', async () => {
+    const frank = as('frank-secret');
+    await frank.chat.completions.create({ model: 'gpt-4o-mini', messages: hello });
+    await frank.chat.completions.create({ model: 'gpt-4o-mini', messages: hello });
+    const err = await failure(frank.chat.completions.create({ model: 'gpt-4o-mini', messages: hello }));
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(err.code).toBe('rate_limit_exceeded');
+    expect(Number(err.headers?.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('RateLimitError (429) with code insufficient_quota when the budget is spent', async () => {
+    const carol = as('carol-secret');
+    await carol.chat.completions.create({ model: 'gpt-4o-mini', messages: hello });
+    const err = await failure(carol.chat.completions.create({ model: 'gpt-4o-mini', messages: hello }));
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(err.code).toBe('insufficient_quota');
+    expect(err.headers?.get('retry-after')).toBeTruthy();
+  });
+
+  it('BadRequestError (400) listing every violation', async () => {
+    const err = await failure(as('erin-secret').chat.completions.create({ model: 'gpt-4o-mini', messages: [], temperature: 3 }));
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    const fields = (err.error as { field_violations: { field: string }[] }).field_violations.map((v) => v.field);
+    expect(fields).toEqual(['messages', 'temperature']);
+  });
+
+  it('502 when the upstream fails, listing the attempts', async () => {
+    h.upstream.injectFault({ kind: 'http_error', status: 500 });
+    const err = await failure(as('erin-secret').chat.completions.create({ model: 'gpt-4o-mini', messages: hello }));
+    expect(err).toBeInstanceOf(OpenAI.InternalServerError);
+    expect(err.status).toBe(502);
+    expect(err.error).toMatchObject({ type: 'upstream_error', reason: 'UPSTREAM_ERROR', attempts: [expect.objectContaining({ model: 'gpt-4o-mini', outcome: 'failure' })] });
+  });
+
+  it('504 when the x-request-timeout-ms deadline passes, and the upstream request is closed', async () => {
+    h.upstream.injectFault({ kind: 'hang', times: 1 });
+    const before = h.upstream.requests.length;
+    const err = await failure(as('erin-secret').chat.completions.create({ model: 'gpt-4o-mini', messages: hello }, { headers: { 'x-request-timeout-ms': '300' } }));
+    expect(err.status).toBe(504);
+    expect(err.error).toMatchObject({ type: 'timeout_error', reason: 'DEADLINE_EXCEEDED' });
+    await h.upstream.waitForIdle(2_000);
+    expect(h.upstream.requests[before]?.outcome).toBe('client_closed');
+  });
+});
+
+describe('draining', () => {
+  it('says 503 on /health at once, then refuses new calls with 503 and Retry-After while a stream in flight finishes', async () => {
+    const h = await startHarness({ env: { DRAIN_DELAY_MS: '300', SHUTDOWN_GRACE_MS: '5000' } });
+    const base = h.app.http!.url;
+    const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
+    try {
+      h.upstream.injectFault({ kind: 'slow', tokensPerSecond: 15, times: 1 });
+      const stream = await client.chat.completions.create({ model: 'gpt-4o', messages: hello, stream: true });
+      const collected = (async () => {
+        const parts: string[] = [];
+        for await (const chunk of stream) parts.push(chunk.choices[0]?.delta.content ?? '');
+        return parts.join('');
+      })();
+      const stopping = h.app.stop(5_000);
+      await new Promise((r) => setTimeout(r, 50));
+      expect((await fetch(`${base}/health`)).status).toBe(503);
+      await new Promise((r) => setTimeout(r, 400));
+      const refused = await failure(client.chat.completions.create({ model: 'gpt-4o-mini', messages: hello }));
+      expect(refused.status).toBe(503);
+      expect(refused.error).toMatchObject({ reason: 'DRAINING' });
+      expect(refused.headers?.get('retry-after')).toBe('1');
+      expect((await collected).length).toBeGreaterThan(0);
+      await stopping;
+    } finally {
+      await h.upstream.close();
+    }
+  });
+});

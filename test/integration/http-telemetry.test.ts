@@ -1,0 +1,103 @@
+import { Writable } from 'node:stream';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config/config.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+
+/** The cross-cutting behaviour of a gRPC call, for an HTTP call: log line, trace, stats, metrics. */
+
+const lines: Record<string, unknown>[] = [];
+const sink = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+    done();
+  },
+});
+
+let app: App;
+let upstream: Simulator;
+let client: OpenAI;
+beforeAll(async () => {
+  upstream = await startSimulator({ latencyScale: 0 });
+  const config = loadConfig({
+    HOST: '127.0.0.1', PORT: '0', HTTP_PORT: '0', METRICS_PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1',
+  });
+  app = await startApp(config, createLogger('info', sink), {});
+  client = new OpenAI({ baseURL: `${app.http!.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+});
+afterAll(async () => {
+  await app.stop(100);
+  await upstream.close();
+});
+
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+
+describe('HTTP calls share the gRPC call telemetry', () => {
+  it('logs the port it picked for HTTP_PORT=0', () => {
+    const started = lines.find((l) => l.msg === 'llm-orchestrator listening');
+    expect(started?.httpPort).toBe(app.http?.port);
+  });
+
+  it('writes one call line with request id, model, tokens, cost and trace id, and sends the trace upstream', async () => {
+    const { data } = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'log me' }] }, { headers: { 'x-request-id': 'http-log-1', traceparent: `00-${TRACE}-00f067aa0ba902b7-01` } })
+      .withResponse();
+    await new Promise((r) => setTimeout(r, 20));
+    const line = lines.find((l) => l.msg === 'call' && l.requestId === 'http-log-1');
+    expect(line).toMatchObject({
+      protocol: 'http',
+      method: 'POST /v1/chat/completions',
+      status: 200,
+      code: 'OK',
+      model: 'gpt-4o-mini',
+      provider: 'openai',
+      attempts: 1,
+      promptTokens: data.usage?.prompt_tokens,
+      completionTokens: data.usage?.completion_tokens,
+      traceId: TRACE,
+    });
+    expect(line?.costUsd).toBeGreaterThan(0);
+    expect(String(upstream.requests.at(-1)?.headers.traceparent)).toContain(TRACE);
+  });
+
+  it('logs refusals as warnings with the code', async () => {
+    await client.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-request-id': 'http-log-2' } }).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(lines.find((l) => l.msg === 'call' && l.requestId === 'http-log-2')).toMatchObject({ level: 'warn', status: 404, code: 'NOT_FOUND' });
+  });
+
+  it('counts completions in /v1/stats and in the Prometheus metrics', async () => {
+    const before = (await (await fetch(`${app.http!.url}/v1/stats`)).json()) as { total_requests: number; methods: { method: string; requests: number }[] };
+    await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'count me' }] });
+    const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'count me' }], stream: true });
+    for await (const _ of stream) void _;
+    const after = (await (await fetch(`${app.http!.url}/v1/stats`)).json()) as typeof before;
+    expect(after.total_requests - before.total_requests).toBe(2);
+    expect(after.methods.find((m) => m.method === 'ChatCompletions')?.requests).toBeGreaterThanOrEqual(1);
+    expect(after.methods.find((m) => m.method === 'ChatCompletionsStream')?.requests).toBeGreaterThanOrEqual(1);
+    const metrics = await (await fetch(app.metricsServer!.url)).text();
+    expect(metrics).toMatch(/grpc_server_handled_total\{grpc_service="orchestrator\.v1\.ChatService",grpc_method="ChatCompletions",grpc_type="unary",grpc_code="OK"\} [1-9]/);
+  });
+});
+
+describe('HTTP settings', () => {
+  it('defaults to port 8080 on HOST, and HTTP_HOST, HTTP_PORT and HTTP_ENABLED change that', () => {
+    expect(loadConfig({ HOST: '10.1.2.3' }).http).toEqual({ enabled: true, host: '10.1.2.3', port: 8080 });
+    expect(loadConfig({ HOST: '10.1.2.3', HTTP_HOST: '127.0.0.1', HTTP_PORT: '9000' }).http).toEqual({ enabled: true, host: '127.0.0.1', port: 9000 });
+    expect(loadConfig({ HTTP_ENABLED: 'false' }).http.enabled).toBe(false);
+    expect(() => loadConfig({ HTTP_PORT: '70000' })).toThrow(/HTTP_PORT/);
+    expect(() => loadConfig({ HTTP_ENABLED: 'maybe' })).toThrow(/HTTP_ENABLED/);
+  });
+
+  it('serves gRPC only with HTTP_ENABLED=false', async () => {
+    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', METRICS: 'off', HTTP_ENABLED: 'false', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off' });
+    const grpcOnly = await startApp(config, createLogger('silent', sink), {});
+    try {
+      expect(grpcOnly.http).toBeUndefined();
+    } finally {
+      await grpcOnly.stop(100);
+    }
+  });
+});
