@@ -81,10 +81,14 @@ const envSchema = z.object({
     },
     z.enum(LOG_LEVELS).default('info'),
   ),
-  /** development, production or testing (the seeds' ENVIRONMENT): a field on every log line and a span resource attribute. */
+  /**
+   * Where this gateway runs (development, test, local, staging, production, ...): a field on
+   * every log line and a span resource attribute. Anything but development, dev, test, testing
+   * or local counts as a real deployment: it refuses to serve simulated answers by default.
+   */
   ENVIRONMENT: z.preprocess(
     (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
-    z.enum(['development', 'production', 'testing']).optional(),
+    z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'a name such as development, test, local, staging or production').optional(),
   ),
   OPENAI_API_KEY: text(),
   OPENAI_BASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).default('https://api.openai.com/v1')),
@@ -189,7 +193,7 @@ export interface Config {
   readonly workers: number;
   readonly logLevel: LogLevel;
   /** ENVIRONMENT, when set. */
-  readonly environment: 'development' | 'production' | 'testing' | undefined;
+  readonly environment: string | undefined;
   /** Undefined: logs go to stdout only. */
   readonly logFile: { readonly path: string; readonly rotate: 'daily' | 'off'; readonly retentionDays: number } | undefined;
   readonly metrics: { readonly enabled: boolean; readonly host: string; readonly port: number };
@@ -268,6 +272,14 @@ export class ConfigError extends Error {
     super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
+}
+
+/** Environments where simulated answers are fine without SIMULATOR=on. */
+const NON_PRODUCTION_ENVIRONMENTS: ReadonlySet<string> = new Set(['development', 'dev', 'test', 'testing', 'local']);
+
+/** ENVIRONMENT names a real deployment (production, staging, ...): simulated answers need SIMULATOR=on there. */
+export function isDeployedEnvironment(environment: string | undefined): boolean {
+  return environment !== undefined && !NON_PRODUCTION_ENVIRONMENTS.has(environment);
 }
 
 /** Parses the environment once; throws ConfigError listing every problem, one per line. */

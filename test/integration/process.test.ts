@@ -229,7 +229,8 @@ describe('.env in the working directory', () => {
     writeFileSync(join(dir, '.env'), 'DEFAULT_MODEL=gpt-4o-mini\nDEFAULT_TEMPERATURE=9\nENVIRONMENT=production\n');
     try {
       await withMain(
-        { LOG_LEVEL: 'info', DEFAULT_TEMPERATURE: '0.5' },
+        // No provider key here: simulated models in production only on purpose.
+        { LOG_LEVEL: 'info', DEFAULT_TEMPERATURE: '0.5', SIMULATOR: 'on' },
         async (main, clients) => {
           const chat = await callUnary(clients.chat.chat.bind(clients.chat), { model: '', prompt: 'hello', messages: [] });
           expect(chat.response.model).toBe('gpt-4o-mini');
@@ -282,4 +283,39 @@ describe('start-up with bad configuration', () => {
     expect(stderr).toContain('config error: DEFAULT_TEMPERATURE');
     expect(stderr).toContain('config error: LOG_LEVEL');
   });
+});
+
+describe('a deployment with no provider configured', () => {
+  async function startWith(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
+    const child = spawn(process.execPath, ['--import', TSX, MAIN], {
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', OPENAI_API_KEY: '', SIMULATOR: '', LOG_LEVEL: 'info', ...env },
+    });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+      if (stdout.includes('llm-orchestrator listening')) child.kill('SIGTERM');
+    });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    return { code, stderr, stdout };
+  }
+
+  it.each(['production', 'staging'])('refuses to serve simulated answers with ENVIRONMENT=%s: exit 2 and what to set', async (environment) => {
+    const { code, stderr, stdout } = await startWith({ ENVIRONMENT: environment });
+    expect(code).toBe(2);
+    expect(stderr).toContain(`config error: ENVIRONMENT=${environment} but no provider is configured`);
+    expect(stderr).toContain('OPENAI_API_KEY');
+    expect(stderr).toContain('SIMULATOR=on');
+    expect(stdout).not.toContain('llm-orchestrator listening');
+  }, 30_000);
+
+  it('serves simulated models there when SIMULATOR=on says so, and in development without asking', async () => {
+    const envs: Record<string, string>[] = [{ ENVIRONMENT: 'production', SIMULATOR: 'on' }, { ENVIRONMENT: 'development' }];
+    for (const env of envs) {
+      const { code, stdout } = await startWith(env);
+      expect(code).toBe(0);
+      expect(stdout).toContain('SIMULATED');
+    }
+  }, 60_000);
 });
