@@ -137,6 +137,10 @@ const envSchema = z.object({
   GRPC_MAX_CONNECTION_AGE_MS: number(z.number().int().min(0), 0),
   GRPC_MAX_CONNECTION_AGE_GRACE_MS: number(z.number().int().min(0), 0),
   GRPC_MAX_SEND_MESSAGE_BYTES: number(z.number().int().min(0), 0),
+  /** Connection limits (docs/operations.md): a connection with no call open this long is closed (GOAWAY); 0 keeps idle connections. */
+  GRPC_MAX_CONNECTION_IDLE_MS: number(z.number().int().min(0), 300_000),
+  /** Calls one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); clients queue past it. 0: no limit. */
+  GRPC_MAX_CONCURRENT_STREAMS: number(z.number().int().min(0), 1_000),
   /** YAML or JSON file declaring providers, models and routing weights. */
   CONFIG_FILE: text(),
   BATCH_MAX_ITEMS: number(z.number().int().min(1).max(10_000), 100),
@@ -355,6 +359,8 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
           ['grpc.max_connection_age_ms', e.GRPC_MAX_CONNECTION_AGE_MS],
           ['grpc.max_connection_age_grace_ms', e.GRPC_MAX_CONNECTION_AGE_GRACE_MS],
           ['grpc.max_send_message_length', e.GRPC_MAX_SEND_MESSAGE_BYTES],
+          ['grpc.max_connection_idle_ms', e.GRPC_MAX_CONNECTION_IDLE_MS],
+          ['grpc.max_concurrent_streams', e.GRPC_MAX_CONCURRENT_STREAMS],
         ] as const
       ).filter(([, value]) => value > 0),
     ),

@@ -96,3 +96,49 @@ describe('GRPC_MAX_CONNECTION_AGE_MS', () => {
     }
   }, 30_000);
 });
+
+describe('connection limits', () => {
+  it('GRPC_MAX_CONNECTION_IDLE_MS closes a connection with no call open', async () => {
+    const idle = await startHarness({ env: { GRPC_MAX_CONNECTION_IDLE_MS: '300' } });
+    const idleRelay = await startRelay(idle.app.port);
+    const idleClients = clientsFor(idleRelay.port);
+    try {
+      await callUnary(idleClients.chat.chat.bind(idleClients.chat), { model: 'gpt-4o-mini', prompt: 'once', messages: [] });
+      const until = Date.now() + 10_000;
+      while (!idleRelay.connections[0]?.serverEnded && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      expect(idleRelay.connections).toEqual([{ serverEnded: true }]);
+      // The client simply connects again for its next call.
+      const { response } = await callUnary(idleClients.chat.chat.bind(idleClients.chat), { model: 'gpt-4o-mini', prompt: 'again', messages: [] });
+      expect(response.content.length).toBeGreaterThan(0);
+      expect(idleRelay.connections).toHaveLength(2);
+    } finally {
+      idleClients.close();
+      await idleRelay.close();
+      await idle.close();
+    }
+  }, 30_000);
+
+  it('GRPC_MAX_CONCURRENT_STREAMS holds a connection to that many open calls; the next waits for a free one', async () => {
+    const capped = await startHarness({ env: { GRPC_MAX_CONCURRENT_STREAMS: '2' } });
+    const cappedClients = clientsFor(capped.app.port);
+    const watches = [0, 1, 2].map(() => cappedClients.stats.watchStats({ intervalMs: 100 }));
+    const firstMessageAt = watches.map(
+      (w) => new Promise<number>((resolve) => w.once('data', () => resolve(Date.now()))),
+    );
+    for (const w of watches) w.on('error', () => undefined);
+    try {
+      const started = Date.now();
+      const [a, b] = await Promise.all(firstMessageAt.slice(0, 2));
+      const third = await Promise.race([firstMessageAt[2], new Promise<'waiting'>((r) => setTimeout(() => r('waiting'), 1_000))]);
+      expect(third).toBe('waiting');
+      expect(Math.max(a ?? 0, b ?? 0) - started).toBeLessThan(5_000);
+      watches[0]?.cancel();
+      // A stream slot is free: the waiting call starts.
+      expect(await firstMessageAt[2]).toBeGreaterThan(0);
+    } finally {
+      for (const w of watches) w.cancel();
+      cappedClients.close();
+      await capped.close();
+    }
+  }, 30_000);
+});
