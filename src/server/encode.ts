@@ -16,6 +16,7 @@ import type { RoutingProfileName } from '../engine/routing/profiles.js';
 import type { BreakerState } from '../engine/resilience/breakers.js';
 import { Code } from '../gen/google/rpc/code.js';
 import { codeForKind } from './errors.js';
+import { isSimulatedProvider } from '../domain/simulated.js';
 
 /** Domain values -> generated message types. Pure functions, no logic beyond the mapping. */
 
@@ -87,6 +88,7 @@ export function encodeAnswer(answer: Answer, requestId: string) {
     requestId,
     attempts: answer.attempts.map(encodeAttempt),
     finishReason: encodeFinish(answer.finishReason),
+    simulated: isSimulatedProvider(answer.provider),
   };
 }
 

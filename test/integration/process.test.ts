@@ -137,18 +137,19 @@ describe('npm start with no API key', () => {
 
   it('answers the README buf curl calls', async () => {
     const chat = JSON.parse(await bufCurl(main.port, '/orchestrator.v1.ChatService/Chat', { prompt: 'hello' })) as Record<string, unknown>;
-    expect(chat).toMatchObject({ model: 'gpt-4o', provider: 'simulator' });
+    expect(chat).toMatchObject({ model: 'gpt-4o', provider: 'simulator', simulated: true });
     expect(String(chat.content).length).toBeGreaterThan(0);
 
     const race = JSON.parse(await bufCurl(main.port, '/orchestrator.v1.ChatService/Race', { prompt: 'hi', models: ['gpt-4o', 'gpt-4o-mini'] })) as Record<string, unknown>;
-    expect(race.model).toBe('gpt-4o-mini');
+    expect(race).toMatchObject({ model: 'gpt-4o-mini', simulated: true });
 
     const fallback = JSON.parse(await bufCurl(main.port, '/orchestrator.v1.ChatService/Fallback', { prompt: 'hi', model: 'gpt-4-turbo' })) as Record<string, unknown>;
-    expect(fallback.modelUsed).toBe('gpt-4-turbo');
+    expect(fallback).toMatchObject({ modelUsed: 'gpt-4-turbo', simulated: true });
 
     const stream = await bufCurl(main.port, '/orchestrator.v1.ChatService/StreamChat', { prompt: 'Tell me a story', model: 'gpt-4o-mini' });
     const events = stream.trim().split(/\n(?=\{)/).map((chunk) => JSON.parse(chunk) as Record<string, unknown>);
     expect(Object.keys(events[0] ?? {})).toEqual(['started']);
+    expect(events[0]?.started).toMatchObject({ provider: 'simulator', simulated: true });
     expect(Object.keys(events.at(-1) ?? {})).toEqual(['completed']);
 
     const models = JSON.parse(await bufCurl(main.port, '/orchestrator.v1.ModelService/ListModels', {})) as { models: { id: string; simulated?: boolean }[] };
