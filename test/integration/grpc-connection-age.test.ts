@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -141,4 +142,40 @@ describe('connection limits', () => {
       await capped.close();
     }
   }, 30_000);
+});
+
+describe('connection churn', () => {
+  const openFds = (): number => readdirSync('/proc/self/fd').length;
+
+  it('returns the file descriptor count to its baseline after many connect/disconnect cycles', async () => {
+    const churn = await startHarness();
+    try {
+      // One call first, so what the server opens once (its upstream connection) is in the baseline.
+      const warm = clientsFor(churn.app.port);
+      await callUnary(warm.chat.chat.bind(warm.chat), { model: 'gpt-4o-mini', prompt: 'warm', messages: [] });
+      warm.close();
+      await new Promise((r) => setTimeout(r, 200));
+      const baseline = openFds();
+      for (let round = 0; round < 10; round += 1) {
+        await Promise.all(
+          Array.from({ length: 30 }, () =>
+            new Promise<void>((resolve) => {
+              // The HTTP/2 preface and nothing else, then gone: what a flapping client does.
+              const socket = connect(churn.app.port, '127.0.0.1', () => {
+                socket.end('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+                socket.destroy();
+              });
+              socket.on('error', () => undefined);
+              socket.on('close', () => resolve());
+            }),
+          ),
+        );
+      }
+      const until = Date.now() + 10_000;
+      while (openFds() > baseline + 5 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+      expect(openFds()).toBeLessThanOrEqual(baseline + 5);
+    } finally {
+      await churn.close();
+    }
+  }, 60_000);
 });
