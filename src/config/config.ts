@@ -141,6 +141,8 @@ const envSchema = z.object({
   GRPC_MAX_CONNECTION_IDLE_MS: number(z.number().int().min(0), 300_000),
   /** Calls one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); clients queue past it. 0: no limit. */
   GRPC_MAX_CONCURRENT_STREAMS: number(z.number().int().min(0), 1_000),
+  /** A call whose request message has not arrived this long after its headers ends with DEADLINE_EXCEEDED. 0: no limit. */
+  GRPC_REQUEST_MESSAGE_TIMEOUT_MS: number(z.number().int().min(0), 10_000),
   /** YAML or JSON file declaring providers, models and routing weights. */
   CONFIG_FILE: text(),
   BATCH_MAX_ITEMS: number(z.number().int().min(1).max(10_000), 100),
@@ -232,6 +234,8 @@ export interface Config {
   readonly drainDelayMs: number;
   /** grpc-js channel options, only those set. */
   readonly grpcServerOptions: Readonly<Record<string, number>>;
+  /** GRPC_REQUEST_MESSAGE_TIMEOUT_MS. */
+  readonly requestMessageTimeoutMs: number;
   /** Path of the providers/models/routing file, when set. */
   readonly configFile: string | undefined;
   readonly redis: { readonly url: string | undefined; readonly failurePolicy: 'local' | 'closed' };
@@ -351,6 +355,7 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
     limits: { maxContentChars: e.MAX_CONTENT_CHARS, maxModelsPerCall: 8 },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     drainDelayMs: e.DRAIN_DELAY_MS,
+    requestMessageTimeoutMs: e.GRPC_REQUEST_MESSAGE_TIMEOUT_MS,
     grpcServerOptions: Object.fromEntries(
       (
         [

@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import { connect as connectHttp2 } from 'node:http2';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -178,4 +179,37 @@ describe('connection churn', () => {
       await churn.close();
     }
   }, 60_000);
+});
+
+describe('GRPC_REQUEST_MESSAGE_TIMEOUT_MS', () => {
+  it('ends a call whose headers came without a request message, and still serves whole calls', async () => {
+    const limited = await startHarness({ env: { GRPC_REQUEST_MESSAGE_TIMEOUT_MS: '300' } });
+    const session = connectHttp2(`http://127.0.0.1:${limited.app.port}`);
+    session.on('error', () => undefined);
+    try {
+      const started = Date.now();
+      // Headers only: the stream stays open, the request message never comes.
+      const stream = session.request(
+        { ':method': 'POST', ':path': '/orchestrator.v1.ChatService/Chat', 'content-type': 'application/grpc', te: 'trailers' },
+        { endStream: false },
+      );
+      stream.on('error', () => undefined);
+      const status = await new Promise<string | undefined>((resolve) => {
+        // The status arrives while our side of the stream is still open.
+        const take = (headers: Record<string, unknown>) => {
+          if (headers['grpc-status'] !== undefined) resolve(String(headers['grpc-status']));
+        };
+        stream.on('response', take);
+        stream.on('trailers', take);
+        setTimeout(() => resolve('still open'), 10_000);
+      });
+      expect(status).toBe(String(4)); // DEADLINE_EXCEEDED
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      const { response } = await callUnary(limited.clients.chat.chat.bind(limited.clients.chat), { model: 'gpt-4o-mini', prompt: 'whole', messages: [] });
+      expect(response.content.length).toBeGreaterThan(0);
+    } finally {
+      session.destroy();
+      await limited.close();
+    }
+  }, 30_000);
 });
