@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Catalog } from './catalog/catalog.js';
 import { BUILTIN_MODELS } from './catalog/models.js';
-import { ConfigError, type Config } from './config/config.js';
+import { ConfigError, isDeployedEnvironment, type Config } from './config/config.js';
 import type { FileConfig } from './config/file.js';
 import { completeConfig, providerProblem, type ResolvedConfig } from './config/resolve.js';
 import { checkResolvedHost } from './config/ssrf.js';
@@ -82,6 +82,12 @@ export async function startApp(given: Config | ResolvedConfig, log: Logger, env:
   }
   let simulator: Simulator | undefined;
   const simulate = config.simulator.enabled && (config.simulator.forced || registry.names().length === 0);
+  // A deployment that lost its provider keys must not answer every call with simulated text.
+  if (simulate && !config.simulator.forced && isDeployedEnvironment(config.environment)) {
+    throw new ConfigError([
+      `ENVIRONMENT=${config.environment ?? ''} but no provider is configured, so every answer would be simulated: set OPENAI_API_KEY (or providers in CONFIG_FILE), or SIMULATOR=on to serve simulated models on purpose`,
+    ]);
+  }
   if (simulate) {
     simulator = await startSimulator({ port: config.simulator.port, latencyScale: config.simulator.latencyScale });
     // The same provider code path as a real endpoint: the openai SDK over real HTTP and SSE.

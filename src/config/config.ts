@@ -1,6 +1,10 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { COMPAT_ALIASES, withCompatAliases } from './compat.js';
+import { emptyAsUndefined, number, text } from './env-values.js';
+
+export { COMPAT_ALIASES, type CompatAlias } from './compat.js';
 
 /**
  * Every setting and every default lives here. Environment variables use the names other
@@ -14,61 +18,6 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 /** Python's logging level names, as Python services' `.env` files write them (LOG_LEVEL=WARNING). */
 const PYTHON_LOG_LEVELS: Readonly<Record<string, string>> = { warning: 'warn', critical: 'fatal' };
 
-/**
- * Names other orchestrators use for settings we name differently, kept so their `.env` files
- * work unchanged: each is read when ours is unset, and setting both is an error rather than a
- * silent choice.
- */
-export interface CompatAlias {
-  readonly alias: string;
-  readonly ours: string;
-  readonly convert: (value: string) => string;
-  readonly means: string;
-  /** A problem with the value in the alias's own terms, checked before converting. */
-  readonly check?: (value: string) => string | undefined;
-}
-
-export const COMPAT_ALIASES: readonly CompatAlias[] = [
-  // They count retries after the first call; we count calls.
-  {
-    alias: 'MAX_RETRIES',
-    ours: 'RETRY_MAX_ATTEMPTS',
-    convert: (v) => String(Number(v) + 1),
-    means: 'retries after the first call',
-    check: (v) => (/^\s*\d+\s*$/.test(v) && Number(v) <= 9 ? undefined : 'must be a whole number from 0 to 9'),
-  },
-  { alias: 'REQUEST_TIMEOUT', ours: 'DEFAULT_TIMEOUT', convert: (v) => v, means: 'seconds' },
-  { alias: 'MAX_CONCURRENT_REQUESTS', ours: 'BATCH_GLOBAL_CONCURRENCY', convert: (v) => v, means: 'batch items running at once' },
-];
-
-/** The environment with the compatibility names mapped to ours; problems name the variable the user set. */
-function withCompatAliases(env: Readonly<Record<string, string | undefined>>): { env: Record<string, string | undefined>; problems: string[] } {
-  const out: Record<string, string | undefined> = { ...env };
-  const problems: string[] = [];
-  for (const { alias, ours, convert, check } of COMPAT_ALIASES) {
-    const given = emptyAsUndefined(env[alias]);
-    if (typeof given !== 'string') continue;
-    if (emptyAsUndefined(env[ours]) !== undefined) {
-      problems.push(`${alias}: set either ${alias} or ${ours}, not both (${alias} is another name for ${ours})`);
-      continue;
-    }
-    const problem = check?.(given);
-    if (problem) {
-      problems.push(`${alias}: ${problem} (got ${JSON.stringify(given)})`);
-      continue;
-    }
-    out[ours] = convert(given);
-  }
-  return { env: out, problems };
-}
-
-const emptyAsUndefined = (value: unknown): unknown =>
-  typeof value === 'string' && value.trim() === '' ? undefined : value;
-
-/** A number from a string; empty or unset means `fallback`. */
-const number = (schema: z.ZodNumber, fallback: number) =>
-  z.preprocess((v) => emptyAsUndefined(v) ?? fallback, z.coerce.number().pipe(schema));
-const text = () => z.preprocess(emptyAsUndefined, z.string().trim().optional());
 
 // The OpenAI-compatible HTTP API (src/http): same process, same engine, its own port.
 const HTTP_ENV = {
@@ -109,10 +58,14 @@ export const envSchema = z.object({
     },
     z.enum(LOG_LEVELS).default('info'),
   ),
-  /** development, production or testing: a field on every log line and a span resource attribute. */
+  /**
+   * Where this gateway runs (development, test, local, staging, production, ...): a field on
+   * every log line and a span resource attribute. Anything but development, dev, test, testing
+   * or local counts as a real deployment: it refuses to serve simulated answers by default.
+   */
   ENVIRONMENT: z.preprocess(
     (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
-    z.enum(['development', 'production', 'testing']).optional(),
+    z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'a name such as development, test, local, staging or production').optional(),
   ),
   OPENAI_API_KEY: text(),
   OPENAI_BASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).default('https://api.openai.com/v1')),
@@ -161,6 +114,12 @@ export const envSchema = z.object({
   GRPC_MAX_CONNECTION_AGE_MS: number(z.number().int().min(0), 0),
   GRPC_MAX_CONNECTION_AGE_GRACE_MS: number(z.number().int().min(0), 0),
   GRPC_MAX_SEND_MESSAGE_BYTES: number(z.number().int().min(0), 0),
+  /** Connection limits (docs/operations.md): a connection with no call open this long is closed (GOAWAY); 0 keeps idle connections. */
+  GRPC_MAX_CONNECTION_IDLE_MS: number(z.number().int().min(0), 300_000),
+  /** Calls one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); clients queue past it. 0: no limit. */
+  GRPC_MAX_CONCURRENT_STREAMS: number(z.number().int().min(0), 1_000),
+  /** A call whose request message has not arrived this long after its headers ends with DEADLINE_EXCEEDED. 0: no limit. */
+  GRPC_REQUEST_MESSAGE_TIMEOUT_MS: number(z.number().int().min(0), 10_000),
   /** YAML or JSON file declaring providers, models and routing weights. */
   CONFIG_FILE: text(),
   BATCH_MAX_ITEMS: number(z.number().int().min(1).max(10_000), 100),
@@ -223,7 +182,7 @@ export interface Config {
   readonly workers: number;
   readonly logLevel: LogLevel;
   /** ENVIRONMENT, when set. */
-  readonly environment: 'development' | 'production' | 'testing' | undefined;
+  readonly environment: string | undefined;
   /** Undefined: logs go to stdout only. */
   readonly logFile: { readonly path: string; readonly rotate: 'daily' | 'off'; readonly retentionDays: number } | undefined;
   readonly metrics: { readonly enabled: boolean; readonly host: string; readonly port: number };
@@ -258,6 +217,8 @@ export interface Config {
   readonly drainDelayMs: number;
   /** grpc-js channel options, only those set. */
   readonly grpcServerOptions: Readonly<Record<string, number>>;
+  /** GRPC_REQUEST_MESSAGE_TIMEOUT_MS. */
+  readonly requestMessageTimeoutMs: number;
   /** Path of the providers/models/routing file, when set. */
   readonly configFile: string | undefined;
   readonly redis: { readonly url: string | undefined; readonly failurePolicy: 'local' | 'closed' };
@@ -305,6 +266,14 @@ export class ConfigError extends Error {
     super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
     this.name = 'ConfigError';
   }
+}
+
+/** Environments where simulated answers are fine without SIMULATOR=on. */
+const NON_PRODUCTION_ENVIRONMENTS: ReadonlySet<string> = new Set(['development', 'dev', 'test', 'testing', 'local']);
+
+/** ENVIRONMENT names a real deployment (production, staging, ...): simulated answers need SIMULATOR=on there. */
+export function isDeployedEnvironment(environment: string | undefined): boolean {
+  return environment !== undefined && !NON_PRODUCTION_ENVIRONMENTS.has(environment);
 }
 
 /** Parses the environment once; throws ConfigError listing every problem, one per line. */
@@ -372,6 +341,7 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
     limits: { maxContentChars: e.MAX_CONTENT_CHARS, maxModelsPerCall: 8 },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     drainDelayMs: e.DRAIN_DELAY_MS,
+    requestMessageTimeoutMs: e.GRPC_REQUEST_MESSAGE_TIMEOUT_MS,
     grpcServerOptions: Object.fromEntries(
       (
         [
@@ -380,6 +350,8 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
           ['grpc.max_connection_age_ms', e.GRPC_MAX_CONNECTION_AGE_MS],
           ['grpc.max_connection_age_grace_ms', e.GRPC_MAX_CONNECTION_AGE_GRACE_MS],
           ['grpc.max_send_message_length', e.GRPC_MAX_SEND_MESSAGE_BYTES],
+          ['grpc.max_connection_idle_ms', e.GRPC_MAX_CONNECTION_IDLE_MS],
+          ['grpc.max_concurrent_streams', e.GRPC_MAX_CONCURRENT_STREAMS],
         ] as const
       ).filter(([, value]) => value > 0),
     ),

@@ -13,7 +13,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   LOG_LEVEL:
     'Any case; Python\'s `WARNING` and `CRITICAL` mean `warn` and `fatal`. JSON lines on stdout, one per call.',
   ENVIRONMENT:
-    'An `environment` field on every log line and the `deployment.environment.name` attribute of exported spans.',
+    'A name such as `development`, `test`, `local`, `staging` or `production`. Anything but development, dev, test, testing or local is a real deployment: with no provider configured the gateway refuses to start unless `SIMULATOR=on` ([operations.md](operations.md#simulated-models-in-a-deployment)). An `environment` field on every log line and the `deployment.environment.name` attribute of exported spans.',
   OPENAI_API_KEY: 'Enables provider `openai` (built-in catalog) unless the config file declares `openai` itself.',
   OPENAI_BASE_URL: 'Any OpenAI-compatible endpoint (http/https, SSRF-checked). Used only with a key.',
   OPENAI_ORGANIZATION: 'OpenAI organization id.',
@@ -45,6 +45,9 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
     'After SIGTERM/SIGINT, health is NOT_SERVING at once but calls are still accepted this long; then new calls get UNAVAILABLE `DRAINING`. See [Drain](operations.md#drain-and-shutdown).',
   GRPC_KEEPALIVE_TIME_MS: 'The server pings each connection this often (gRFC A8; grpc-js `grpc.keepalive_time_ms`); `0`: grpc-js default, no pings.',
   GRPC_KEEPALIVE_TIMEOUT_MS: 'A ping not answered within this closes the connection (`grpc.keepalive_timeout_ms`); `0`: grpc-js default, 20000.',
+  GRPC_MAX_CONNECTION_IDLE_MS: 'Close a connection with no call open this long (HTTP/2 GOAWAY); clients reconnect for their next call. `0`: keep idle connections. See [Connection limits](operations.md#connection-limits).',
+  GRPC_MAX_CONCURRENT_STREAMS: 'Calls one connection may have open at once (`SETTINGS_MAX_CONCURRENT_STREAMS`); a client past it queues. `0`: no limit.',
+  GRPC_REQUEST_MESSAGE_TIMEOUT_MS: 'Time from a call\'s headers to its request message; a half-open stream past it ends with DEADLINE_EXCEEDED. `0`: no limit.',
   GRPC_MAX_CONNECTION_AGE_MS:
     'Connections older than this get a GOAWAY, so clients reconnect and spread over replicas (gRFC A9; `grpc.max_connection_age_ms`); `0`: no limit.',
   GRPC_MAX_CONNECTION_AGE_GRACE_MS:

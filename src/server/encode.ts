@@ -12,6 +12,7 @@ import {
 } from '../gen/orchestrator/v1/common.js';
 import { Code } from '../gen/google/rpc/code.js';
 import { codeForKind } from './errors.js';
+import { isSimulatedProvider } from '../domain/simulated.js';
 
 /** Domain values -> generated message types. Pure functions, no logic beyond the mapping. */
 
@@ -83,6 +84,7 @@ export function encodeAnswer(answer: Answer, requestId: string) {
     requestId,
     attempts: answer.attempts.map(encodeAttempt),
     finishReason: encodeFinish(answer.finishReason),
+    simulated: isSimulatedProvider(answer.provider),
   };
 }
 

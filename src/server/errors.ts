@@ -15,6 +15,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { AttemptRecord } from '../domain/chat.js';
+import { roundUsd } from '../domain/money.js';
 import { isOrchestratorError, type ErrorKind, type OrchestratorError } from '../domain/errors.js';
 import { Any } from '../gen/google/protobuf/any.js';
 import { BadRequest, ErrorInfo, QuotaFailure, RetryInfo } from '../gen/google/rpc/error_details.js';
@@ -26,14 +27,15 @@ export const ERROR_DOMAIN = 'llm-orchestrator';
 /** The trailer that carries a serialized google.rpc.Status (the gRPC "richer error model"). */
 export const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
 
-/** What a non-OrchestratorError (or an `internal` one) tells the client: nothing. */
-export const INTERNAL_MESSAGE = 'internal error';
-
 const TYPE_URL_PREFIX = 'type.googleapis.com/';
 const ERROR_INFO_TYPE = `${TYPE_URL_PREFIX}google.rpc.ErrorInfo`;
 const BAD_REQUEST_TYPE = `${TYPE_URL_PREFIX}google.rpc.BadRequest`;
 const RETRY_INFO_TYPE = `${TYPE_URL_PREFIX}google.rpc.RetryInfo`;
 const QUOTA_FAILURE_TYPE = `${TYPE_URL_PREFIX}google.rpc.QuotaFailure`;
+
+/** What a non-OrchestratorError (or an `internal` one) tells the client: nothing. */
+export const INTERNAL_MESSAGE = 'internal error';
+
 
 /** ErrorInfo.reason for errors that are not OrchestratorErrors (matches Reason.INTERNAL). */
 const INTERNAL_REASON = 'INTERNAL';
@@ -59,14 +61,6 @@ export interface GrpcErrorStatus extends grpc.StatusObject {
   readonly internal: boolean;
 }
 
-/** The google.rpc details found in a status, by type. Unknown detail types are ignored. */
-export interface DecodedStatusDetails {
-  readonly status?: Status;
-  readonly errorInfo?: ErrorInfo;
-  readonly badRequest?: BadRequest;
-  readonly retryInfo?: RetryInfo;
-  readonly quotaFailure?: QuotaFailure;
-}
 
 export function codeForKind(kind: ErrorKind): grpc.status {
   return CODE_BY_KIND[kind];
@@ -110,39 +104,6 @@ export function grpcErrorFor(err: unknown): grpc.StatusObject {
   return { code, details, metadata };
 }
 
-/** Reads `grpc-status-details-bin` from a client error's metadata (ServiceError.metadata). */
-export function decodeStatusDetails(metadata: grpc.Metadata): DecodedStatusDetails {
-  const raw = metadata.get(STATUS_DETAILS_KEY)[0];
-  if (raw === undefined || typeof raw === 'string') return {};
-  const status = Status.decode(raw);
-  const decoded: {
-    status: Status;
-    errorInfo?: ErrorInfo;
-    badRequest?: BadRequest;
-    retryInfo?: RetryInfo;
-    quotaFailure?: QuotaFailure;
-  } = { status };
-  for (const detail of status.details) {
-    switch (detail.typeUrl) {
-      case ERROR_INFO_TYPE:
-        decoded.errorInfo = ErrorInfo.decode(detail.value);
-        break;
-      case BAD_REQUEST_TYPE:
-        decoded.badRequest = BadRequest.decode(detail.value);
-        break;
-      case RETRY_INFO_TYPE:
-        decoded.retryInfo = RetryInfo.decode(detail.value);
-        break;
-      case QUOTA_FAILURE_TYPE:
-        decoded.quotaFailure = QuotaFailure.decode(detail.value);
-        break;
-      default:
-        break;
-    }
-  }
-  return decoded;
-}
-
 /**
  * `gpt-4o:UNAVAILABLE:UPSTREAM_ERROR,gpt-4o-mini:OK`: one entry per attempt, in order, so a
  * client that only reads ErrorInfo still sees what was tried and why each attempt failed.
@@ -170,7 +131,7 @@ function detailsFor(err: OrchestratorError): Any[] {
     );
     metadata['prompt_tokens'] = String(used.prompt);
     metadata['completion_tokens'] = String(used.completion);
-    metadata['cost_usd'] = String(Math.round(used.cost * 1e10) / 1e10);
+    metadata['cost_usd'] = String(roundUsd(used.cost));
   }
   const details = [errorInfoAny(err.reason, metadata)];
 

@@ -78,6 +78,7 @@ export class GatewayServer {
           keys,
           defaultTimeoutMs: config.defaults.timeoutMs,
           openEnded: new Set([StatsServiceService.watchStats.path]),
+          requestMessageTimeoutMs: config.requestMessageTimeoutMs,
           ...(tracer ? { tracer } : {}),
         }),
       ],

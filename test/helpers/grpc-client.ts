@@ -3,7 +3,7 @@ import { ChatServiceClient, type StreamChatRequest } from '../../src/gen/orchest
 import { ModelServiceClient } from '../../src/gen/orchestrator/v1/models.js';
 import { StatsServiceClient } from '../../src/gen/orchestrator/v1/stats.js';
 import { HealthClient } from '../../src/gen/grpc/health/v1/health.js';
-import { decodeStatusDetails } from '../../src/server/errors.js';
+import { decodeStatusDetails } from '../../src/cli/status-details.js';
 
 export interface Clients {
   chat: ChatServiceClient;

@@ -8,7 +8,7 @@ import { startHarness, type Harness } from '../helpers/harness.js';
 import { accessFile, sha } from '../helpers/access-file.js';
 import { listServices } from '../helpers/buf-curl.js';
 import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
-import { decodeStatusDetails } from '../../src/server/errors.js';
+import { decodeStatusDetails } from '../../src/cli/status-details.js';
 import { periodsOf } from '../../src/access/budgets.js';
 
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });

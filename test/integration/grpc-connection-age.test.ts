@@ -1,3 +1,5 @@
+import { readdirSync } from 'node:fs';
+import { connect as connectHttp2 } from 'node:http2';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -93,6 +95,121 @@ describe('GRPC_MAX_CONNECTION_AGE_MS', () => {
       plainClients.close();
       await plainRelay.close();
       await plain.close();
+    }
+  }, 30_000);
+});
+
+describe('connection limits', () => {
+  it('GRPC_MAX_CONNECTION_IDLE_MS closes a connection with no call open', async () => {
+    const idle = await startHarness({ env: { GRPC_MAX_CONNECTION_IDLE_MS: '300' } });
+    const idleRelay = await startRelay(idle.app.port);
+    const idleClients = clientsFor(idleRelay.port);
+    try {
+      await callUnary(idleClients.chat.chat.bind(idleClients.chat), { model: 'gpt-4o-mini', prompt: 'once', messages: [] });
+      const until = Date.now() + 10_000;
+      while (!idleRelay.connections[0]?.serverEnded && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+      expect(idleRelay.connections).toEqual([{ serverEnded: true }]);
+      // The client simply connects again for its next call.
+      const { response } = await callUnary(idleClients.chat.chat.bind(idleClients.chat), { model: 'gpt-4o-mini', prompt: 'again', messages: [] });
+      expect(response.content.length).toBeGreaterThan(0);
+      expect(idleRelay.connections).toHaveLength(2);
+    } finally {
+      idleClients.close();
+      await idleRelay.close();
+      await idle.close();
+    }
+  }, 30_000);
+
+  it('GRPC_MAX_CONCURRENT_STREAMS holds a connection to that many open calls; the next waits for a free one', async () => {
+    const capped = await startHarness({ env: { GRPC_MAX_CONCURRENT_STREAMS: '2' } });
+    const cappedClients = clientsFor(capped.app.port);
+    const watches = [0, 1, 2].map(() => cappedClients.stats.watchStats({ intervalMs: 100 }));
+    const firstMessageAt = watches.map(
+      (w) => new Promise<number>((resolve) => w.once('data', () => resolve(Date.now()))),
+    );
+    for (const w of watches) w.on('error', () => undefined);
+    try {
+      const started = Date.now();
+      const [a, b] = await Promise.all(firstMessageAt.slice(0, 2));
+      const third = await Promise.race([firstMessageAt[2], new Promise<'waiting'>((r) => setTimeout(() => r('waiting'), 1_000))]);
+      expect(third).toBe('waiting');
+      expect(Math.max(a ?? 0, b ?? 0) - started).toBeLessThan(5_000);
+      watches[0]?.cancel();
+      // A stream slot is free: the waiting call starts.
+      expect(await firstMessageAt[2]).toBeGreaterThan(0);
+    } finally {
+      for (const w of watches) w.cancel();
+      cappedClients.close();
+      await capped.close();
+    }
+  }, 30_000);
+});
+
+describe('connection churn', () => {
+  const openFds = (): number => readdirSync('/proc/self/fd').length;
+
+  it('returns the file descriptor count to its baseline after many connect/disconnect cycles', async () => {
+    const churn = await startHarness();
+    try {
+      // One call first, so what the server opens once (its upstream connection) is in the baseline.
+      const warm = clientsFor(churn.app.port);
+      await callUnary(warm.chat.chat.bind(warm.chat), { model: 'gpt-4o-mini', prompt: 'warm', messages: [] });
+      warm.close();
+      await new Promise((r) => setTimeout(r, 200));
+      const baseline = openFds();
+      for (let round = 0; round < 10; round += 1) {
+        await Promise.all(
+          Array.from({ length: 30 }, () =>
+            new Promise<void>((resolve) => {
+              // The HTTP/2 preface and nothing else, then gone: what a flapping client does.
+              const socket = connect(churn.app.port, '127.0.0.1', () => {
+                socket.end('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+                socket.destroy();
+              });
+              socket.on('error', () => undefined);
+              socket.on('close', () => resolve());
+            }),
+          ),
+        );
+      }
+      const until = Date.now() + 10_000;
+      while (openFds() > baseline + 5 && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
+      expect(openFds()).toBeLessThanOrEqual(baseline + 5);
+    } finally {
+      await churn.close();
+    }
+  }, 60_000);
+});
+
+describe('GRPC_REQUEST_MESSAGE_TIMEOUT_MS', () => {
+  it('ends a call whose headers came without a request message, and still serves whole calls', async () => {
+    const limited = await startHarness({ env: { GRPC_REQUEST_MESSAGE_TIMEOUT_MS: '300' } });
+    const session = connectHttp2(`http://127.0.0.1:${limited.app.port}`);
+    session.on('error', () => undefined);
+    try {
+      const started = Date.now();
+      // Headers only: the stream stays open, the request message never comes.
+      const stream = session.request(
+        { ':method': 'POST', ':path': '/orchestrator.v1.ChatService/Chat', 'content-type': 'application/grpc', te: 'trailers' },
+        { endStream: false },
+      );
+      stream.on('error', () => undefined);
+      const status = await new Promise<string | undefined>((resolve) => {
+        // The status arrives while our side of the stream is still open.
+        const take = (headers: Record<string, unknown>) => {
+          if (headers['grpc-status'] !== undefined) resolve(String(headers['grpc-status']));
+        };
+        stream.on('response', take);
+        stream.on('trailers', take);
+        setTimeout(() => resolve('still open'), 10_000);
+      });
+      expect(status).toBe(String(4)); // DEADLINE_EXCEEDED
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      const { response } = await callUnary(limited.clients.chat.chat.bind(limited.clients.chat), { model: 'gpt-4o-mini', prompt: 'whole', messages: [] });
+      expect(response.content.length).toBeGreaterThan(0);
+    } finally {
+      session.destroy();
+      await limited.close();
     }
   }, 30_000);
 });

@@ -23,7 +23,8 @@ import {
   HealthClient,
   HealthService,
 } from '../../src/gen/grpc/health/v1/health.js';
-import { decodeStatusDetails, ERROR_DOMAIN, grpcErrorFor, INTERNAL_MESSAGE } from '../../src/server/errors.js';
+import { ERROR_DOMAIN, grpcErrorFor, INTERNAL_MESSAGE } from '../../src/server/errors.js';
+import { decodeStatusDetails } from '../../src/cli/status-details.js';
 import { HealthRegistry } from '../../src/server/health.js';
 import { addReflection, descriptorPath } from '../../src/server/reflection.js';
 import { BUF, listServices } from '../helpers/buf-curl.js';

@@ -52,6 +52,8 @@ describe('logging interceptor', () => {
       level: 'info',
     });
     expect(line[0]?.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    // A configured provider's answer (here the openai kind) is not marked simulated.
+    expect(response).toMatchObject({ provider: 'openai', simulated: false });
     expect(typeof line[0]?.durationMs).toBe('number');
     expect(String(line[0]?.peer)).toContain('127.0.0.1');
   });

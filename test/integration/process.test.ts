@@ -137,18 +137,19 @@ describe('npm start with no API key', () => {
 
   it('answers the README buf curl calls', async () => {
     const chat = JSON.parse(await bufCurl(main.port, '/orchestrator.v1.ChatService/Chat', { prompt: 'hello' })) as Record<string, unknown>;
-    expect(chat).toMatchObject({ model: 'gpt-4o', provider: 'simulator' });
+    expect(chat).toMatchObject({ model: 'gpt-4o', provider: 'simulator', simulated: true });
     expect(String(chat.content).length).toBeGreaterThan(0);
 
     const race = JSON.parse(await bufCurl(main.port, '/orchestrator.v1.ChatService/Race', { prompt: 'hi', models: ['gpt-4o', 'gpt-4o-mini'] })) as Record<string, unknown>;
-    expect(race.model).toBe('gpt-4o-mini');
+    expect(race).toMatchObject({ model: 'gpt-4o-mini', simulated: true });
 
     const fallback = JSON.parse(await bufCurl(main.port, '/orchestrator.v1.ChatService/Fallback', { prompt: 'hi', model: 'gpt-4-turbo' })) as Record<string, unknown>;
-    expect(fallback.modelUsed).toBe('gpt-4-turbo');
+    expect(fallback).toMatchObject({ modelUsed: 'gpt-4-turbo', simulated: true });
 
     const stream = await bufCurl(main.port, '/orchestrator.v1.ChatService/StreamChat', { prompt: 'Tell me a story', model: 'gpt-4o-mini' });
     const events = stream.trim().split(/\n(?=\{)/).map((chunk) => JSON.parse(chunk) as Record<string, unknown>);
     expect(Object.keys(events[0] ?? {})).toEqual(['started']);
+    expect(events[0]?.started).toMatchObject({ provider: 'simulator', simulated: true });
     expect(Object.keys(events.at(-1) ?? {})).toEqual(['completed']);
 
     const models = JSON.parse(await bufCurl(main.port, '/orchestrator.v1.ModelService/ListModels', {})) as { models: { id: string; simulated?: boolean }[] };
@@ -229,7 +230,8 @@ describe('.env in the working directory', () => {
     writeFileSync(join(dir, '.env'), 'DEFAULT_MODEL=gpt-4o-mini\nDEFAULT_TEMPERATURE=9\nENVIRONMENT=production\n');
     try {
       await withMain(
-        { LOG_LEVEL: 'info', DEFAULT_TEMPERATURE: '0.5' },
+        // No provider key here: simulated models in production only on purpose.
+        { LOG_LEVEL: 'info', DEFAULT_TEMPERATURE: '0.5', SIMULATOR: 'on' },
         async (main, clients) => {
           const chat = await callUnary(clients.chat.chat.bind(clients.chat), { model: '', prompt: 'hello', messages: [] });
           expect(chat.response.model).toBe('gpt-4o-mini');
@@ -282,4 +284,39 @@ describe('start-up with bad configuration', () => {
     expect(stderr).toContain('config error: DEFAULT_TEMPERATURE');
     expect(stderr).toContain('config error: LOG_LEVEL');
   });
+});
+
+describe('a deployment with no provider configured', () => {
+  async function startWith(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
+    const child = spawn(process.execPath, ['--import', TSX, MAIN], {
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', OPENAI_API_KEY: '', SIMULATOR: '', LOG_LEVEL: 'info', ...env },
+    });
+    let stderr = '';
+    let stdout = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+      if (stdout.includes('llm-orchestrator listening')) child.kill('SIGTERM');
+    });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    return { code, stderr, stdout };
+  }
+
+  it.each(['production', 'staging'])('refuses to serve simulated answers with ENVIRONMENT=%s: exit 2 and what to set', async (environment) => {
+    const { code, stderr, stdout } = await startWith({ ENVIRONMENT: environment });
+    expect(code).toBe(2);
+    expect(stderr).toContain(`config error: ENVIRONMENT=${environment} but no provider is configured`);
+    expect(stderr).toContain('OPENAI_API_KEY');
+    expect(stderr).toContain('SIMULATOR=on');
+    expect(stdout).not.toContain('llm-orchestrator listening');
+  }, 30_000);
+
+  it('serves simulated models there when SIMULATOR=on says so, and in development without asking', async () => {
+    const envs: Record<string, string>[] = [{ ENVIRONMENT: 'production', SIMULATOR: 'on' }, { ENVIRONMENT: 'development' }];
+    for (const env of envs) {
+      const { code, stdout } = await startWith(env);
+      expect(code).toBe(0);
+      expect(stdout).toContain('SIMULATED');
+    }
+  }, 60_000);
 });

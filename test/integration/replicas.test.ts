@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheMode, type ChatRequest } from '../../src/gen/orchestrator/v1/chat.js';
-import { decodeStatusDetails } from '../../src/server/errors.js';
+import { decodeStatusDetails } from '../../src/cli/status-details.js';
 import { callUnary, unaryError, type Clients } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';

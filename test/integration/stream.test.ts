@@ -40,7 +40,7 @@ describe('StreamChat', () => {
     expect(cases.slice(1, -1).every((c) => c === 'delta')).toBe(true);
     expect(cases.length).toBeGreaterThan(5);
     const first = messages[0]?.event;
-    expect(first?.$case === 'started' && first.started).toEqual({ requestId: 'stream-1', model: 'gpt-4o', provider: 'openai' });
+    expect(first?.$case === 'started' && first.started).toEqual({ requestId: 'stream-1', model: 'gpt-4o', provider: 'openai', simulated: false });
 
     const unary = await new Promise<string>((resolve, reject) =>
       h.clients.chat.chat({ model: 'gpt-4o', prompt: 'Tell me a story', messages: [] }, (err, res) => (err ? reject(err) : resolve(res.content))),

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WatchStatsRequest, WatchStatsResponse } from '../../src/gen/orchestrator/v1/stats.js';
-import { decodeStatusDetails } from '../../src/server/errors.js';
+import { decodeStatusDetails } from '../../src/cli/status-details.js';
 import { callUnary, collectStream } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 

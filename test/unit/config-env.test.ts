@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config/config.js';
+import { ConfigError, isDeployedEnvironment, loadConfig } from '../../src/config/config.js';
 
 function problemsOf(env: Record<string, string>): readonly string[] {
   try {
@@ -47,7 +47,13 @@ describe('environment variables under the names other orchestrators use (COMPAT_
     expect(config.environment).toBe('production');
     expect(config.tracing.environment).toBe('production');
     expect(loadConfig({}).environment).toBeUndefined();
-    expect(problemsOf({ ENVIRONMENT: 'staging' })[0]).toMatch(/^ENVIRONMENT: /);
+    expect(loadConfig({ ENVIRONMENT: 'Staging' }).environment).toBe('staging');
+    expect(problemsOf({ ENVIRONMENT: 'prod east' })[0]).toMatch(/^ENVIRONMENT: /);
+  });
+
+  it('counts every ENVIRONMENT but development, dev, test, testing and local as a real deployment', () => {
+    for (const name of ['production', 'staging', 'prod', 'qa']) expect(isDeployedEnvironment(name)).toBe(true);
+    for (const name of ['development', 'dev', 'test', 'testing', 'local', undefined]) expect(isDeployedEnvironment(name)).toBe(false);
   });
 });
 

@@ -10,6 +10,8 @@ describe('gRPC server options from the environment', () => {
       GRPC_MAX_CONNECTION_AGE_MS: '600000',
       GRPC_MAX_CONNECTION_AGE_GRACE_MS: '45000',
       GRPC_MAX_SEND_MESSAGE_BYTES: '8388608',
+      GRPC_MAX_CONNECTION_IDLE_MS: '60000',
+      GRPC_MAX_CONCURRENT_STREAMS: '50',
     });
     expect(config.grpcServerOptions).toEqual({
       'grpc.keepalive_time_ms': 30_000,
@@ -17,14 +19,21 @@ describe('gRPC server options from the environment', () => {
       'grpc.max_connection_age_ms': 600_000,
       'grpc.max_connection_age_grace_ms': 45_000,
       'grpc.max_send_message_length': 8_388_608,
+      'grpc.max_connection_idle_ms': 60_000,
+      'grpc.max_concurrent_streams': 50,
     });
   });
 
   it('leaves out what is unset or 0, so the grpc-js defaults apply', () => {
-    expect(loadConfig({}).grpcServerOptions).toEqual({});
-    expect(loadConfig({ GRPC_KEEPALIVE_TIME_MS: '0', GRPC_MAX_CONNECTION_AGE_MS: '1000' }).grpcServerOptions).toEqual({
+    const limitsOff = { GRPC_MAX_CONNECTION_IDLE_MS: '0', GRPC_MAX_CONCURRENT_STREAMS: '0' };
+    expect(loadConfig(limitsOff).grpcServerOptions).toEqual({});
+    expect(loadConfig({ ...limitsOff, GRPC_KEEPALIVE_TIME_MS: '0', GRPC_MAX_CONNECTION_AGE_MS: '1000' }).grpcServerOptions).toEqual({
       'grpc.max_connection_age_ms': 1_000,
     });
+  });
+
+  it('bounds idle connections and streams per connection by default', () => {
+    expect(loadConfig({}).grpcServerOptions).toEqual({ 'grpc.max_connection_idle_ms': 300_000, 'grpc.max_concurrent_streams': 1_000 });
   });
 
   it('refuses values that are not whole non-negative numbers', () => {

@@ -6,6 +6,7 @@ import { encodeAnswer, encodeAttempt, encodeDecision, encodeFinish, encodeUsage,
 import { RequestValidator, type ValidationLimits } from '../validate.js';
 import { batchHandler, type BatchLimits } from './batch.js';
 import { answerChat } from './chat-answer.js';
+import { isSimulatedProvider } from '../../domain/simulated.js';
 
 /** ChatService: decode and validate, call the engine with the call's signal, encode. */
 export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLimits & BatchLimits): ChatServiceServer {
@@ -102,7 +103,7 @@ function streamTarget(v: RequestValidator, req: StreamChatRequest): StreamTarget
 function encodeStreamEvent(event: EngineStreamEvent, requestId: string): StreamChatResponse {
   switch (event.type) {
     case 'started':
-      return { event: { $case: 'started', started: { requestId, model: event.model, provider: event.provider } } };
+      return { event: { $case: 'started', started: { requestId, model: event.model, provider: event.provider, simulated: isSimulatedProvider(event.provider) } } };
     case 'delta':
       return { event: { $case: 'delta', delta: { content: event.content } } };
     case 'restarted':

@@ -20,6 +20,8 @@ export interface CallInterceptorOptions {
   readonly openEnded?: ReadonlySet<string>;
   /** Starts each call's trace; default: W3C propagation only, no spans. */
   readonly tracer?: Tracer;
+  /** How long a call may wait for its request message after its headers; 0: no limit. */
+  readonly requestMessageTimeoutMs?: number;
 }
 
 /**
@@ -45,10 +47,14 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
   const { log, observer, keys } = options;
   const tracer = options.tracer ?? new PropagationTracer();
   const deadlineOf = deadlinePolicy(options.defaultTimeoutMs, options.openEnded);
+  const messageTimeoutMs = options.requestMessageTimeoutMs ?? 0;
   return (method, call) => {
     const startedAt = performance.now();
     let requestId = '';
     let callLog: CallLog | undefined;
+    // A stream whose headers came without its request message (half-open) holds a slot
+    // and a socket; it gets a time limit, like the message size has one.
+    let waitingForMessage: NodeJS.Timeout | undefined;
     const listener = new grpc.ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
         requestId = requestIdOf(metadata);
@@ -58,6 +64,13 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
           const { code, details, metadata: trailers } = toGrpcStatus(auth.error);
           call.sendStatus({ code, details, metadata: trailers });
           return;
+        }
+        if (messageTimeoutMs > 0) {
+          waitingForMessage = setTimeout(() => {
+            const status = { code: grpc.status.DEADLINE_EXCEEDED, details: `no request message within ${messageTimeoutMs} ms of the call's headers`, metadata: new grpc.Metadata() };
+            callLog?.finish(status.code, status.details);
+            call.sendStatus({ ...status, metadata: stampRequestId(status.metadata, requestId) });
+          }, messageTimeoutMs);
         }
         states.set(metadata, {
           protocol: 'grpc',
@@ -70,7 +83,12 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
         });
         next(metadata);
       })
+      .withOnReceiveMessage((message, next) => {
+        clearTimeout(waitingForMessage);
+        next(message);
+      })
       .withOnCancel(() => {
+        clearTimeout(waitingForMessage);
         // Statuses grpc-js sends by itself (an undecodable or oversized request, its own deadline
         // timer) bypass every interceptor: only onCancel runs. Record what the client got.
         const sent = statusSentBy(call);

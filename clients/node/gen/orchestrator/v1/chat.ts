@@ -161,7 +161,14 @@ export interface ChatResponse {
     | RouteDecision
     | undefined;
   /** Set when the response cache was consulted. */
-  cache?: CacheInfo | undefined;
+  cache?:
+    | CacheInfo
+    | undefined;
+  /**
+   * True when the answer came from the embedded simulator, not a real model (no provider is
+   * configured, or SIMULATOR=on): the text is made up.
+   */
+  simulated: boolean;
 }
 
 /** A request to stream one model's answer token by token. */
@@ -263,6 +270,11 @@ export interface StreamStarted {
   model: string;
   /** Provider that serves the model. */
   provider: string;
+  /**
+   * True when the answer came from the embedded simulator, not a real model (no provider is
+   * configured, or SIMULATOR=on): the text is made up.
+   */
+  simulated: boolean;
 }
 
 /** A piece of generated text, in order. */
@@ -354,6 +366,11 @@ export interface RaceResponse {
   attempts: Attempt[];
   /** Why the winning model stopped. */
   finishReason: FinishReason;
+  /**
+   * True when the answer came from the embedded simulator, not a real model (no provider is
+   * configured, or SIMULATOR=on): the text is made up.
+   */
+  simulated: boolean;
 }
 
 /** Try models in order until one answers. */
@@ -425,6 +442,11 @@ export interface FallbackResponse {
   fallbackTriggered: boolean;
   /** True when every model failed and content is the default message. */
   isDefaultMessage: boolean;
+  /**
+   * True when the answer came from the embedded simulator, not a real model (no provider is
+   * configured, or SIMULATOR=on): the text is made up.
+   */
+  simulated: boolean;
 }
 
 /** Many chat requests, answered with bounded concurrency. */
@@ -846,6 +868,7 @@ function createBaseChatResponse(): ChatResponse {
     finishReason: 0,
     routeDecision: undefined,
     cache: undefined,
+    simulated: false,
   };
 }
 
@@ -883,6 +906,9 @@ export const ChatResponse: MessageFns<ChatResponse> = {
     }
     if (message.cache !== undefined) {
       CacheInfo.encode(message.cache, writer.uint32(90).fork()).join();
+    }
+    if (message.simulated !== false) {
+      writer.uint32(96).bool(message.simulated);
     }
     return writer;
   },
@@ -988,6 +1014,14 @@ export const ChatResponse: MessageFns<ChatResponse> = {
             message.cache = CacheInfo.decode(reader, reader.uint32());
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.simulated = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1035,6 +1069,7 @@ export const ChatResponse: MessageFns<ChatResponse> = {
         ? RouteDecision.fromJSON(object.route_decision)
         : undefined,
       cache: isSet(object.cache) ? CacheInfo.fromJSON(object.cache) : undefined,
+      simulated: isSet(object.simulated) ? globalThis.Boolean(object.simulated) : false,
     };
   },
 
@@ -1072,6 +1107,9 @@ export const ChatResponse: MessageFns<ChatResponse> = {
     }
     if (message.cache !== undefined) {
       obj.cache = CacheInfo.toJSON(message.cache);
+    }
+    if (message.simulated !== false) {
+      obj.simulated = message.simulated;
     }
     return obj;
   },
@@ -1562,7 +1600,7 @@ export const StreamRestarted: MessageFns<StreamRestarted> = {
 };
 
 function createBaseStreamStarted(): StreamStarted {
-  return { requestId: "", model: "", provider: "" };
+  return { requestId: "", model: "", provider: "", simulated: false };
 }
 
 export const StreamStarted: MessageFns<StreamStarted> = {
@@ -1575,6 +1613,9 @@ export const StreamStarted: MessageFns<StreamStarted> = {
     }
     if (message.provider !== "") {
       writer.uint32(26).string(message.provider);
+    }
+    if (message.simulated !== false) {
+      writer.uint32(32).bool(message.simulated);
     }
     return writer;
   },
@@ -1616,6 +1657,14 @@ export const StreamStarted: MessageFns<StreamStarted> = {
             message.provider = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.simulated = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1637,6 +1686,7 @@ export const StreamStarted: MessageFns<StreamStarted> = {
         : "",
       model: isSet(object.model) ? globalThis.String(object.model) : "",
       provider: isSet(object.provider) ? globalThis.String(object.provider) : "",
+      simulated: isSet(object.simulated) ? globalThis.Boolean(object.simulated) : false,
     };
   },
 
@@ -1650,6 +1700,9 @@ export const StreamStarted: MessageFns<StreamStarted> = {
     }
     if (message.provider !== "") {
       obj.provider = message.provider;
+    }
+    if (message.simulated !== false) {
+      obj.simulated = message.simulated;
     }
     return obj;
   },
@@ -2142,6 +2195,7 @@ function createBaseRaceResponse(): RaceResponse {
     requestId: "",
     attempts: [],
     finishReason: 0,
+    simulated: false,
   };
 }
 
@@ -2173,6 +2227,9 @@ export const RaceResponse: MessageFns<RaceResponse> = {
     }
     if (message.finishReason !== 0) {
       writer.uint32(72).int32(message.finishReason);
+    }
+    if (message.simulated !== false) {
+      writer.uint32(80).bool(message.simulated);
     }
     return writer;
   },
@@ -2262,6 +2319,14 @@ export const RaceResponse: MessageFns<RaceResponse> = {
             message.finishReason = reader.int32() as any;
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.simulated = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2303,6 +2368,7 @@ export const RaceResponse: MessageFns<RaceResponse> = {
         : isSet(object.finish_reason)
         ? finishReasonFromJSON(object.finish_reason)
         : 0,
+      simulated: isSet(object.simulated) ? globalThis.Boolean(object.simulated) : false,
     };
   },
 
@@ -2334,6 +2400,9 @@ export const RaceResponse: MessageFns<RaceResponse> = {
     }
     if (message.finishReason !== 0) {
       obj.finishReason = finishReasonToJSON(message.finishReason);
+    }
+    if (message.simulated !== false) {
+      obj.simulated = message.simulated;
     }
     return obj;
   },
@@ -2560,6 +2629,7 @@ function createBaseFallbackResponse(): FallbackResponse {
     modelUsed: "",
     fallbackTriggered: false,
     isDefaultMessage: false,
+    simulated: false,
   };
 }
 
@@ -2603,6 +2673,9 @@ export const FallbackResponse: MessageFns<FallbackResponse> = {
     }
     if (message.isDefaultMessage !== false) {
       writer.uint32(104).bool(message.isDefaultMessage);
+    }
+    if (message.simulated !== false) {
+      writer.uint32(112).bool(message.simulated);
     }
     return writer;
   },
@@ -2724,6 +2797,14 @@ export const FallbackResponse: MessageFns<FallbackResponse> = {
             message.isDefaultMessage = reader.bool();
             continue;
           }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.simulated = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2785,6 +2866,7 @@ export const FallbackResponse: MessageFns<FallbackResponse> = {
         : isSet(object.is_default_message)
         ? globalThis.Boolean(object.is_default_message)
         : false,
+      simulated: isSet(object.simulated) ? globalThis.Boolean(object.simulated) : false,
     };
   },
 
@@ -2828,6 +2910,9 @@ export const FallbackResponse: MessageFns<FallbackResponse> = {
     }
     if (message.isDefaultMessage !== false) {
       obj.isDefaultMessage = message.isDefaultMessage;
+    }
+    if (message.simulated !== false) {
+      obj.simulated = message.simulated;
     }
     return obj;
   },

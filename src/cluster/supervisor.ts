@@ -1,0 +1,114 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from 'pino';
+
+/** Workers that die this often within a minute are not replaced any more: something is wrong. */
+const MAX_RESTARTS_PER_MINUTE = 5;
+
+export interface SupervisorEvents {
+  /** The first `workers` workers all serve. */
+  up(port: number): void;
+  /** A message from a worker (ready messages included). */
+  message(worker: Worker, message: unknown): void;
+  /** A worker exited (before any replacement is forked). */
+  exited(worker: Worker): void;
+}
+
+/**
+ * Keeps `workers` workers running: forks them, replaces one that dies after start-up (unless
+ * they keep dying), stops everything when a first worker cannot start, and on stop lets every
+ * worker drain (SIGTERM) and resolves `done` with the exit code once the last is gone.
+ */
+export class Supervisor {
+  /** Workers that said they serve, and not yet exited. */
+  private readonly ready = new Set<number>();
+  /** Worker ids forked and not yet exited. */
+  private readonly alive = new Set<number>();
+  private readonly restarts: number[] = [];
+  /** Every first worker has served once: from then on a death is replaced, not fatal. */
+  private wasUp = false;
+  private stopping = false;
+  private exitCode = 0;
+  private finished: (code: number) => void = () => undefined;
+  readonly done = new Promise<number>((resolve) => {
+    this.finished = resolve;
+  });
+
+  constructor(
+    private readonly workers: number,
+    private readonly log: Logger,
+    private readonly events: SupervisorEvents,
+  ) {
+    cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
+  }
+
+  start(): void {
+    for (let i = 0; i < this.workers; i++) this.fork();
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  /** Workers connected to the primary. */
+  live(): Worker[] {
+    return Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+  }
+
+  /** Workers that serve now. */
+  serving(): Worker[] {
+    return this.live().filter((w) => this.ready.has(w.id));
+  }
+
+  /** A worker said it serves on `port`. */
+  markReady(worker: Worker, port: number): void {
+    this.ready.add(worker.id);
+    if (!this.wasUp && this.ready.size === this.workers) {
+      this.wasUp = true;
+      this.events.up(port);
+    } else if (this.wasUp) {
+      this.log.info({ worker: worker.id }, 'replacement worker serving');
+    }
+  }
+
+  /** Every worker drains (SIGTERM); `done` resolves with `code` once the last is gone. */
+  stopAll(code: number): void {
+    this.stopping = true;
+    this.exitCode = code;
+    for (const w of this.live()) w.process.kill('SIGTERM');
+    if (this.alive.size === 0) this.finished(this.exitCode);
+  }
+
+  private fork(): void {
+    const worker = cluster.fork();
+    this.alive.add(worker.id);
+    worker.on('message', (message: unknown) => this.events.message(worker, message));
+  }
+
+  private onExit(worker: Worker, code: number | null, signal: string | null): void {
+    this.alive.delete(worker.id);
+    const served = this.ready.delete(worker.id);
+    this.events.exited(worker);
+    if (this.stopping) {
+      if (code !== 0 && code !== null) this.exitCode = 1;
+      if (this.alive.size === 0) this.finished(this.exitCode);
+      return;
+    }
+    if (!this.wasUp) {
+      // A first worker that could not start (a config error found at start-up, a port in
+      // use): the others would fail the same way.
+      this.log.error({ worker: worker.id, code, signal }, 'a worker failed to start; stopping');
+      this.stopAll(code ?? 1);
+      return;
+    }
+    const now = Date.now();
+    this.restarts.push(now);
+    while (this.restarts.length > 0 && (this.restarts[0] ?? now) < now - 60_000) this.restarts.shift();
+    if (this.restarts.length > MAX_RESTARTS_PER_MINUTE) {
+      this.log.error({ worker: worker.id, code, signal }, 'workers keep dying; stopping');
+      this.stopAll(1);
+      return;
+    }
+    this.log.error({ worker: worker.id, code, signal, served }, 'a worker died; starting another');
+    this.fork();
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * US dollars. Prices are per million tokens, so a single call costs fractions of a cent; every
+ * amount a client, a log line or a metric sees is rounded to 1e-10 USD, so float noise from
+ * summing (0.1 + 0.2) never shows and sums agree wherever they are computed.
+ */
+export const USD_PRECISION = 1e10;
+
+/** An amount rounded to 1e-10 USD. */
+export function roundUsd(usd: number): number {
+  return Math.round(usd * USD_PRECISION) / USD_PRECISION;
+}
+
+/** The sum of several amounts, rounded once at the end. */
+export function sumUsd(amounts: Iterable<number>): number {
+  let total = 0;
+  for (const amount of amounts) total += amount;
+  return roundUsd(total);
+}
