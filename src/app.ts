@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { packageVersion } from './version.js';
 import { Catalog } from './catalog/catalog.js';
 import { BUILTIN_MODELS } from './catalog/models.js';
 import { ConfigError, isDeployedEnvironment, type Config } from './config/config.js';
@@ -172,6 +173,7 @@ export async function startApp(given: Config | ResolvedConfig, log: Logger, env:
   log.info(
     {
       host: config.host,
+      version: packageVersion(),
       port,
       ...(httpPort !== undefined ? { httpHost: config.http.host, httpPort } : {}),
       providers: registry.names(),

@@ -43,6 +43,7 @@ Options:
   --cert-file PATH        mTLS: client certificate (PEM), with --key-file
   --key-file PATH         mTLS: client private key (PEM)
   -q, --quiet             no summary on stderr
+  --version               the client's version
   -h, --help              this text`;
 
 export class UsageError extends Error {
@@ -88,8 +89,8 @@ const STRATEGIES: Readonly<Record<string, StreamStrategy>> = {
   race: StreamStrategy.STREAM_STRATEGY_RACE,
 };
 
-/** `help` for -h; throws UsageError for anything it cannot make sense of. */
-export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions | 'help' {
+/** `help` for -h, `version` for --version; throws UsageError for anything it cannot make sense of. */
+export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions | 'help' | 'version' {
   let parsed;
   try {
     parsed = parseArgs({
@@ -117,6 +118,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
         'cert-file': { type: 'string' },
         'key-file': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', default: false },
       },
     });
   } catch (err) {
@@ -124,6 +126,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   }
   const { values, positionals } = parsed;
   if (values.help) return 'help';
+  if (values.version) return 'version';
   const [name, ...words] = positionals;
   if (name === undefined) throw new UsageError('a command is required');
   const command = COMMANDS.find((c) => c === name);

@@ -10,6 +10,7 @@
  * `llm-orchestrator --help` lists every command and option.
  */
 import { readFileSync } from 'node:fs';
+import { versionLine } from '../version.js';
 import type * as grpc from '@grpc/grpc-js';
 import { parseCommandLine, USAGE, UsageError, type CliOptions } from './args.js';
 import { IncompleteStreamError, runCommand } from './commands.js';
@@ -27,6 +28,10 @@ async function main(argv: readonly string[]): Promise<number> {
     const parsed = parseCommandLine(argv, process.env);
     if (parsed === 'help') {
       process.stdout.write(`${USAGE}\n`);
+      return EXIT_OK;
+    }
+    if (parsed === 'version') {
+      process.stdout.write(`${versionLine()}\n`);
       return EXIT_OK;
     }
     options = parsed.prompt === '-' ? { ...parsed, prompt: readFileSync(0, 'utf8').trim() } : parsed;

@@ -165,6 +165,13 @@ describe('llm-orchestrator CLI', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--timeout DURATION');
   });
+
+  it('--version prints the package version and exits 0', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const result = await cli(['--version']);
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe(`llm-orchestrator ${version} (node ${process.version})`);
+  });
 });
 
 describe('llm-orchestrator CLI over TLS with API keys', () => {

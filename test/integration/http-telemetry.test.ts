@@ -38,6 +38,8 @@ describe('HTTP calls share the gRPC call telemetry', () => {
   it('logs the port it picked for HTTP_PORT=0', () => {
     const started = lines.find((l) => l.msg === 'llm-orchestrator listening');
     expect(started?.httpPort).toBe(app.http?.port);
+    // The start-up line names the version that is running.
+    expect(started?.version).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it('writes one call line with request id, model, tokens, cost and trace id, and sends the trace upstream', async () => {

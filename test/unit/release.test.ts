@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packageVersion, versionLine } from '../../src/cli/version.js';
+import { packageVersion, versionLine } from '../../src/version.js';
 
 const run = promisify(execFile);
 const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string; license: string; scripts: Record<string, string> };

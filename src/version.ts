@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * The package's version, from the package.json two levels up: the repository root both from
- * src/cli/ (tsx) and from dist/cli/ (the built package and the image). Read, not hard-coded,
- * so a release bumps it in one place.
+ * The package's version, from the package.json one level up: the repository root both from
+ * src/ (tsx) and from dist/ (the built package and the image). Read, not hard-coded, so a
+ * release bumps it in one place.
  */
 export function packageVersion(): string {
   try {
-    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
     return typeof version === 'string' ? version : 'unknown';
   } catch {
     return 'unknown';
