@@ -24,6 +24,8 @@ import { ApiKeyStore } from './access/keys.js';
 import { RateLimits } from './access/limits.js';
 import { connectRedis } from './access/redis.js';
 import { ClusterStats } from './cluster/worker.js';
+import { costOf } from './catalog/catalog.js';
+import { startLedger, type RunningLedger } from './store/index.js';
 
 export interface App {
   readonly port: number;
@@ -36,6 +38,8 @@ export interface App {
   readonly metricsServer: MetricsServer | undefined;
   /** Present when simulated models are served. */
   readonly simulator: Simulator | undefined;
+  /** The call ledger (DATABASE_URL). */
+  readonly ledger: RunningLedger;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -131,7 +135,19 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
   // Loads OpenTelemetry only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
   const tracer = await createTracer(config.tracing);
   const statsSource = options.clusterWorker ? new ClusterStats(stats, log, metrics?.registry) : undefined;
-  const server = new GatewayServer({ config, engine, stats, statsSource, log, keys, metrics, tracer });
+  const ledger = await startLedger({
+    config: config.ledger,
+    log,
+    priceOf: (id, usage) => {
+      const model = catalog.find(id);
+      return model ? costOf(model, usage) : undefined;
+    },
+    registry: metrics?.registry,
+  }).catch(async (err: unknown) => {
+    await simulator?.close();
+    throw err;
+  });
+  const server = new GatewayServer({ config, engine, stats, statsSource, log, keys, metrics, tracer, ledger });
   if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see README, API keys)');
   let port: number;
   let metricsServer: MetricsServer | undefined;
@@ -141,6 +157,7 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
   } catch (err) {
     await metricsServer?.close();
     await simulator?.close();
+    await ledger.close(0);
     throw err;
   }
   const simulatedModels = catalog.models.filter((m) => m.simulated).map((m) => m.id);
@@ -173,8 +190,11 @@ export async function startApp(config: Config, log: Logger, env: NodeJS.ProcessE
     metrics,
     metricsServer,
     simulator,
+    ledger,
     async stop(graceMs?: number) {
       await server.shutdown(graceMs);
+      // Calls are drained: what the ledger still holds is written within the grace period.
+      await ledger.close(graceMs ?? config.shutdownGraceMs);
       await metricsServer?.close();
       await tracer.shutdown();
       await registry.closeAll();

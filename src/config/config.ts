@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { ledgerConfig, ledgerEnv, type LedgerConfig } from './ledger-env.js';
 
 /**
  * Every setting and every default lives here. Environment variables keep the seeds' names
@@ -178,6 +179,7 @@ const envSchema = z.object({
   /** OTLP/HTTP collector base URL; spans go to <url>/v1/traces. Unset: no spans (traceparent still propagates). */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
   OTEL_SERVICE_NAME: z.preprocess(emptyAsUndefined, z.string().trim().default('llm-orchestrator')),
+  ...ledgerEnv(),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -232,6 +234,7 @@ export interface Config {
   readonly cache: { readonly ttlSeconds: number; readonly staleTtlSeconds: number; readonly maxEntries: number };
   readonly maxMessageBytes: number;
   readonly tls: { readonly certFile: string; readonly keyFile: string; readonly clientCaFile: string | undefined } | undefined;
+  readonly ledger: LedgerConfig;
   readonly batch: {
     readonly maxItems: number;
     readonly defaultConcurrency: number;
@@ -352,6 +355,7 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
     cache: { ttlSeconds: e.CACHE_TTL_SECONDS, staleTtlSeconds: e.CACHE_STALE_TTL_SECONDS, maxEntries: e.CACHE_MAX_ENTRIES },
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     tls: e.TLS_CERT_FILE && e.TLS_KEY_FILE ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, clientCaFile: e.TLS_CLIENT_CA_FILE } : undefined,
+    ledger: ledgerConfig(e),
     batch: {
       maxItems: e.BATCH_MAX_ITEMS,
       defaultConcurrency: e.BATCH_DEFAULT_CONCURRENCY,

@@ -25,6 +25,8 @@ import { authInterceptor } from './interceptors/auth.js';
 import { teeCallObservers } from '../telemetry/call-observer.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Tracer } from '../telemetry/tracing.js';
+import type { RunningLedger } from '../store/index.js';
+import { ledgerInterceptor } from './interceptors/ledger.js';
 
 /** TLS when TLS_CERT_FILE/TLS_KEY_FILE are set; with TLS_CLIENT_CA_FILE clients must present a certificate it signed. */
 function credentialsOf(config: Config): grpc.ServerCredentials {
@@ -53,6 +55,8 @@ export interface GatewayServerOptions {
   readonly metrics?: Metrics | undefined;
   /** Trace propagation, and spans when OTLP export is configured. */
   readonly tracer?: Tracer | undefined;
+  /** The call ledger: every chat call is recorded; UsageService reads it. */
+  readonly ledger?: RunningLedger | undefined;
 }
 
 /** The grpc-js server with our services, health, reflection and interceptors. */
@@ -66,7 +70,7 @@ export class GatewayServer {
   private stopping: Promise<void> | undefined;
 
   constructor(options: GatewayServerOptions) {
-    const { config, engine, stats, log, keys, metrics, tracer, statsSource } = options;
+    const { config, engine, stats, log, keys, metrics, tracer, statsSource, ledger } = options;
     const observer = metrics ? teeCallObservers(stats, metrics) : stats;
     this.log = log;
     this.config = config;
@@ -80,6 +84,7 @@ export class GatewayServer {
         requestIdInterceptor,
         loggingInterceptor(log, observer, tracer ? { tracer } : {}),
         authInterceptor(keys),
+        ...(ledger?.store ? [ledgerInterceptor(ledger.observe, ledger.recorded)] : []),
         deadlineInterceptor(config.defaults.timeoutMs, { noDefault: new Set([StatsServiceService.watchStats.path]) }),
       ],
       // Bigger requests are refused by grpc-js with RESOURCE_EXHAUSTED before any handler runs.
