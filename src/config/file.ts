@@ -69,6 +69,8 @@ const apiKeySchema = z
     allowed_models: z.array(z.string().min(1)).default(['*']),
     limits: limitsSchema.default({}),
     budgets: z.object({ usd_per_day: z.number().positive().optional(), usd_per_month: z.number().positive().optional() }).strict().default({}),
+    /** `admin`: reads every key's usage (UsageService), not only its own. */
+    scopes: z.array(z.enum(['admin'])).default([]),
   })
   .strict();
 
@@ -121,6 +123,7 @@ export interface ApiKeySpec {
   readonly allowedModels: readonly string[];
   readonly limits: RateLimitSpec;
   readonly budgets: { readonly usdPerDay: number | undefined; readonly usdPerMonth: number | undefined };
+  readonly scopes?: readonly 'admin'[] | undefined;
 }
 
 export interface FileConfig {
@@ -193,6 +196,7 @@ export function loadConfigFile(path: string): FileConfig {
         allowedModels: k.allowed_models,
         limits: limitsOf(k.limits),
         budgets: { usdPerDay: k.budgets.usd_per_day, usdPerMonth: k.budgets.usd_per_month },
+        scopes: k.scopes,
       })),
       global: limitsOf(file.access.global),
     },

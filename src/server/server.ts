@@ -27,6 +27,8 @@ import type { Metrics } from '../telemetry/metrics.js';
 import type { Tracer } from '../telemetry/tracing.js';
 import type { RunningLedger } from '../store/index.js';
 import { ledgerInterceptor } from './interceptors/ledger.js';
+import { UsageServiceService } from '../gen/orchestrator/v1/usage.js';
+import { usageService } from './handlers/usage.js';
 
 /** TLS when TLS_CERT_FILE/TLS_KEY_FILE are set; with TLS_CLIENT_CA_FILE clients must present a certificate it signed. */
 function credentialsOf(config: Config): grpc.ServerCredentials {
@@ -112,6 +114,11 @@ export class GatewayServer {
     this.server.addService(ChatServiceService, chatService(deps, engine, limits));
     this.server.addService(ModelServiceService, modelService(deps, engine, limits));
     this.server.addService(StatsServiceService, statsService(deps, statsSource ?? stats, engine));
+    if (ledger) {
+      const isAdmin = (name: string): boolean => keys.byKeyName(name)?.scopes.includes('admin') ?? false;
+      this.server.addService(UsageServiceService, usageService(deps, ledger, { keysEnabled: keys.enabled, isAdmin }));
+      this.health.setStatus('orchestrator.v1.UsageService', 'SERVING');
+    }
     this.server.addService(HealthService, this.health.implementation);
     addReflection(this.server);
     for (const name of SERVICE_NAMES) this.health.setStatus(name, 'SERVING');

@@ -4,10 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheMode } from '../../src/gen/orchestrator/v1/chat.js';
-import { accessFile } from '../helpers/access-file.js';
+import { UsageGroup, UsageServiceClient, type UsageFilter } from '../../src/gen/orchestrator/v1/usage.js';
+import { accessFile, sha } from '../helpers/access-file.js';
 import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
+/** A UsageFilter with the fields a test sets (every string field present, as the codec needs). */
+const filter = (f: Partial<UsageFilter>): UsageFilter => ({ keyName: '', model: '', provider: '', method: '', ...f });
 const bearer = (key: string) => ({ metadata: { authorization: `Bearer ${key}` } });
 
 /** Every row the ledger holds, calls in arrival order with their attempts and decision. */
@@ -26,9 +29,18 @@ describe('the ledger on a SQLite file', () => {
   let file: string;
   beforeAll(async () => {
     file = join(mkdtempSync(join(tmpdir(), 'llmo-ledger-')), 'ledger.db');
-    h = await startHarness({ latencyScale: 1, env: { CONFIG_FILE: accessFile(), DATABASE_URL: `sqlite:${file}`, LEDGER_FLUSH_MS: '20' } });
+    const admin = `    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }\n`;
+    env = { CONFIG_FILE: accessFile(admin), DATABASE_URL: `sqlite:${file}`, LEDGER_FLUSH_MS: '20' };
+    h = await startHarness({ latencyScale: 1, env });
+    usage = new UsageServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
   });
-  afterAll(async () => h?.close());
+  afterAll(async () => {
+    usage?.close();
+    await h?.close();
+  });
+  let usage: UsageServiceClient;
+  let env: Record<string, string>;
+  const totalsSeen = { requests: 0, costUsd: 0, totalTokens: 0 };
 
   it('records one row per call, one per attempt and the routing decision', async () => {
     const chat = h.clients.chat.chat.bind(h.clients.chat);
@@ -101,5 +113,62 @@ describe('the ledger on a SQLite file', () => {
     const cost = successes.reduce((s, c) => s + c.cost_usd, 0);
     expect(cost).toBeCloseTo(answers.reduce((s, a) => s + a.costUsd, 0), 10);
     expect(successes.reduce((s, c) => s + c.total_tokens, 0)).toBe(answers.reduce((s, a) => s + (a.usage?.totalTokens ?? 0), 0));
+  });
+
+  it('GetUsage totals are the answers\' own, per key for a key, for everyone for an admin', async () => {
+    await h.app.ledger.store?.flush();
+    const getUsage = usage.getUsage.bind(usage);
+    const mine = (await callUnary(getUsage, { groupBy: [] }, bearer('alice-secret'))).response.rows;
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ requests: 6, successful: 5, errorsByCode: { RESOURCE_EXHAUSTED: 1 } });
+    const refused = await unaryError(getUsage, { groupBy: [], filter: filter({ keyName: 'erin' }) }, bearer('alice-secret'));
+    expect(refused.code).toBe(grpc.status.PERMISSION_DENIED);
+
+    const all = (await callUnary(getUsage, { groupBy: [UsageGroup.USAGE_GROUP_KEY, UsageGroup.USAGE_GROUP_MODEL] }, bearer('root-secret'))).response.rows;
+    const { calls } = await ledgerRows(h);
+    expect(all.reduce((n, r) => n + r.requests, 0)).toBe(calls.length);
+    expect(all.reduce((n, r) => n + r.costUsd, 0)).toBeCloseTo(calls.reduce((n, c) => n + c.cost_usd, 0), 10);
+    const erinMini = all.find((r) => r.keyName === 'erin' && r.model === 'gpt-4o-mini');
+    expect(erinMini?.cacheHitRate).toBeGreaterThan(0);
+    expect(erinMini?.costSavedUsd).toBeGreaterThan(0);
+    expect(erinMini?.latency?.p99Ms).toBeGreaterThanOrEqual(erinMini?.latency?.p50Ms ?? Infinity);
+    const total = (await callUnary(getUsage, { groupBy: [] }, bearer('root-secret'))).response.rows[0];
+    totalsSeen.requests = total?.requests ?? -1;
+    totalsSeen.costUsd = total?.costUsd ?? -1;
+    totalsSeen.totalTokens = total?.totalTokens ?? -1;
+    expect(total?.fallbackRate).toBeCloseTo(1 / calls.length, 10);
+  });
+
+  it('ListCalls pages newest first with attempts and the routing decision', async () => {
+    const list = usage.listCalls.bind(usage);
+    const first = (await callUnary(list, { requestId: '', pageSize: 4, pageToken: '' }, bearer('root-secret'))).response;
+    expect(first.calls).toHaveLength(4);
+    expect(first.calls[0]).toMatchObject({ keyName: 'alice', code: 8, reason: 'RATE_LIMITED' });
+    const times = first.calls.map((c) => (c.time?.seconds ?? 0) * 1000 + (c.time?.nanos ?? 0) / 1e6);
+    expect([...times].sort((a, b) => b - a)).toEqual(times);
+    let token = first.nextPageToken;
+    let seen = first.calls.length;
+    while (token) {
+      const page = (await callUnary(list, { requestId: '', pageSize: 4, pageToken: token }, bearer('root-secret'))).response;
+      seen += page.calls.length;
+      token = page.nextPageToken;
+    }
+    expect(seen).toBe(totalsSeen.requests);
+    const raced = (await callUnary(list, { requestId: '', pageSize: 50, pageToken: '', filter: filter({ method: '/orchestrator.v1.ChatService/Race' }) }, bearer('root-secret'))).response.calls;
+    expect(raced[0]?.attempts.map((a) => [a.model, a.lost])).toEqual([['gpt-4-turbo', true], ['gpt-4o-mini', false]]);
+    const routed = (await callUnary(list, { requestId: '', pageSize: 50, pageToken: '' }, bearer('root-secret'))).response.calls.find((c) => c.routeDecision);
+    expect(routed?.routeDecision?.chosenModel).toBeTruthy();
+    const bad = await unaryError(list, { requestId: '', pageSize: 0, pageToken: 'nope' }, bearer('root-secret'));
+    expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
+  });
+
+  it('a restart keeps everything', async () => {
+    usage.close();
+    await h.close();
+    h = await startHarness({ latencyScale: 1, env });
+    usage = new UsageServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+    const total = (await callUnary(usage.getUsage.bind(usage), { groupBy: [] }, bearer('root-secret'))).response.rows[0];
+    expect(total).toMatchObject({ requests: totalsSeen.requests, totalTokens: totalsSeen.totalTokens });
+    expect(total?.costUsd).toBeCloseTo(totalsSeen.costUsd, 10);
   });
 });
