@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheMode } from '../../src/gen/orchestrator/v1/chat.js';
 import { UsageGroup, UsageServiceClient, type UsageFilter } from '../../src/gen/orchestrator/v1/usage.js';
 import { accessFile, sha } from '../helpers/access-file.js';
+import { runLedgerCommand } from '../../src/cli/ledger-commands.js';
 import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -170,5 +171,27 @@ describe('the ledger on a SQLite file', () => {
     const total = (await callUnary(usage.getUsage.bind(usage), { groupBy: [] }, bearer('root-secret'))).response.rows[0];
     expect(total).toMatchObject({ requests: totalsSeen.requests, totalTokens: totalsSeen.totalTokens });
     expect(total?.costUsd).toBeCloseTo(totalsSeen.costUsd, 10);
+  });
+
+  it('the CLI prints usage and calls as tables', async () => {
+    const run = async (...argv: string[]) => {
+      let out = '';
+      let err = '';
+      const code = await runLedgerCommand(argv, { LLMO_ADDR: `127.0.0.1:${h.app.port}`, LLMO_API_KEY: 'root-secret' }, (t) => (out += t), (t) => (err += t));
+      return { code, out, err };
+    };
+    const usageRun = await run('usage', '--group-by', 'key');
+    expect(usageRun.code).toBe(0);
+    const lines = usageRun.out.trim().split('\n');
+    expect(lines[0]).toMatch(/^key\s+requests\s+errors\s+tokens\s+cost_usd\s+p50_ms/);
+    expect(lines.find((l) => l.startsWith('alice'))).toMatch(/^alice\s+6\s+RESOURCE_EXHAUSTED:1\s/);
+    const callsRun = await run('calls', '--limit', '2', '--key', 'alice');
+    expect(callsRun.code).toBe(0);
+    const rows = callsRun.out.trim().split('\n');
+    expect(rows).toHaveLength(2 + 1 + 1);
+    expect(rows[1]).toContain('RESOURCE_EXHAUSTED RATE_LIMITED');
+    expect((await run('usage', '--group-by', 'colour')).code).toBe(2);
+    const denied = await runLedgerCommand(['calls', '--key', 'erin'], { LLMO_ADDR: `127.0.0.1:${h.app.port}`, LLMO_API_KEY: 'alice-secret' }, () => undefined, () => undefined);
+    expect(denied).toBe(1);
   });
 });
