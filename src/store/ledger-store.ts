@@ -109,7 +109,7 @@ export class LedgerStore implements Ledger {
   private async open(): Promise<void> {
     const database = connect(this.options.target);
     try {
-      const applied = await migrate(database);
+      const applied = await migrateWhenFree(database);
       if (applied.length > 0) this.options.log.info({ migrations: applied }, 'ledger: database migrated');
     } catch (err) {
       await database.close().catch(() => undefined);
@@ -193,6 +193,23 @@ export class LedgerStore implements Ledger {
       this.options.log.warn({ dropped: this.droppedSinceWarning, queued: this.queue.length }, 'ledger: queue full or database unavailable; records dropped');
       this.lastWarning = now;
       this.droppedSinceWarning = 0;
+    }
+  }
+}
+
+/**
+ * SQLite shared by several processes (WORKERS, or two gateways on one file): when two start
+ * together, the second's migration transaction meets the first's write lock and SQLite answers
+ * SQLITE_BUSY at once instead of waiting. It waits and tries again; by then the first has migrated.
+ */
+async function migrateWhenFree(database: LedgerDatabase): Promise<readonly string[]> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await migrate(database);
+    } catch (err) {
+      const busy = (err as { code?: unknown } | null)?.code === 'SQLITE_BUSY';
+      if (!busy || attempt >= 20) throw err;
+      await new Promise((r) => setTimeout(r, 50 * attempt));
     }
   }
 }

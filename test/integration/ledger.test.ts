@@ -195,3 +195,22 @@ describe('the ledger on a SQLite file', () => {
     expect(denied).toBe(1);
   });
 });
+
+describe('shutdown', () => {
+  it('writes what the queue holds within the grace period, even before the next flush is due', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'llmo-ledger-stop-')), 'ledger.db');
+    const env = { DATABASE_URL: `sqlite:${file}`, LEDGER_FLUSH_MS: '60000' };
+    const first = await startHarness({ env });
+    const chat = first.clients.chat.chat.bind(first.clients.chat);
+    for (let i = 0; i < 3; i += 1) await callUnary(chat, { model: 'gpt-4o-mini', prompt: `q${i}`, messages: [] });
+    expect(first.app.ledger.store?.queued).toBe(3);
+    await first.close();
+    const second = await startHarness({ env });
+    try {
+      const rows = await second.app.ledger.database()?.db.selectFrom('ledger_calls').select('id').execute();
+      expect(rows).toHaveLength(3);
+    } finally {
+      await second.close();
+    }
+  });
+});
