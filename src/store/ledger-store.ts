@@ -14,12 +14,12 @@ export interface LedgerStoreOptions {
   readonly batchSize: number;
   /** Told how many records were dropped (the Prometheus counter). */
   readonly onDropped?: (count: number) => void;
-  /** First wait between connection attempts when the database is unreachable; doubles up to 30 s. */
+  /** First wait between connection attempts when the database is unreachable; doubles up to 10 s. */
   readonly retryMs?: number;
 }
 
 const WARN_EVERY_MS = 60_000;
-const MAX_RETRY_MS = 30_000;
+const MAX_RETRY_MS = 10_000;
 
 /**
  * The ledger's write side: calls go into a bounded in-memory queue and are written in batches
@@ -32,6 +32,7 @@ export class LedgerStore implements Ledger {
   private queue: CallRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
   private writing: Promise<void> | undefined;
+  private inFlight = 0;
   private connecting: Promise<void> | undefined;
   private closed = false;
   private failures = 0;
@@ -65,8 +66,9 @@ export class LedgerStore implements Ledger {
     return this.database;
   }
 
+  /** Records not written yet: waiting in the queue or in the batch being written. */
   get queued(): number {
-    return this.queue.length;
+    return this.queue.length + this.inFlight;
   }
 
   recordCall(record: CallRecord): void {
@@ -81,6 +83,8 @@ export class LedgerStore implements Ledger {
 
   /** Writes what is queued, batch after batch, until empty or `deadline` (epoch ms). */
   async flush(deadline = Number.POSITIVE_INFINITY): Promise<void> {
+    // A batch already taken from the queue may still be in flight: it counts as not written yet.
+    await this.writing;
     while (this.queue.length > 0 && Date.now() < deadline) {
       await this.writeOnce();
       if (this.failures > 0) {
@@ -157,6 +161,7 @@ export class LedgerStore implements Ledger {
     const database = this.database;
     if (!database || this.queue.length === 0) return Promise.resolve();
     const batch = this.queue.splice(0, this.options.batchSize);
+    this.inFlight = batch.length;
     this.writing = writeBatch(database.db, batch)
       .then(
         () => {
@@ -175,6 +180,7 @@ export class LedgerStore implements Ledger {
       )
       .finally(() => {
         this.writing = undefined;
+        this.inFlight = 0;
       });
     return this.writing;
   }

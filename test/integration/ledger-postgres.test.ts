@@ -73,12 +73,16 @@ describe('the ledger on PostgreSQL', () => {
       const dropped = await fetch(`${h.app.metricsServer?.url}`).then((r) => r.text());
       expect(dropped).toMatch(/llm_orchestrator_ledger_records_dropped_total 7\b/);
       await pg.start();
+      // The 5 queued records are written once a retry reaches the database (backoff at most 10 s)...
+      await expect.poll(() => store.queued, { timeout: 30_000, interval: 100 }).toBe(0);
+      // ...and a call after that is recorded too.
       await chatOnce(h, 'back');
-      await expect.poll(async () => (await usageOf(h).catch(() => undefined))?.rows[0]?.requests, { timeout: 20_000, interval: 200 }).toBe(before + 5 + 1);
+      // Retries back off to at most 10 s, so the queue is written within about that once the database is back.
+      await expect.poll(async () => (await usageOf(h).catch(() => undefined))?.rows[0]?.requests, { timeout: 30_000, interval: 200 }).toBe(before + 5 + 1);
     } finally {
       await h.close();
     }
-  }, 60_000);
+  }, 90_000);
 
   it('the retention job removes only rows older than the retention period, on one replica at a time', async () => {
     const log = pino({ level: 'silent' });
