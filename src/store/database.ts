@@ -37,9 +37,11 @@ export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): Ledge
   if (target.kind === 'sqlite') {
     if (target.file !== SQLITE_MEMORY) mkdirSync(dirname(target.file), { recursive: true });
     const sqlite = new Database(target.file);
+    // First: switching to WAL needs a moment of exclusive access, which another process opening
+    // the same file may hold; without a busy timeout that fails at once instead of waiting.
+    sqlite.pragma('busy_timeout = 5000');
     // WAL lets readers (GetUsage) run while a batch is written; several worker processes may share the file.
     sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('synchronous = NORMAL');
     const db = new Kysely<LedgerSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
