@@ -26,6 +26,8 @@ import { connectRedis } from './access/redis.js';
 import { ClusterStats } from './cluster/worker.js';
 import type { HttpGateway } from './http/server.js';
 import { callObserverOf } from './telemetry/call-observer.js';
+import { costOf } from './catalog/catalog.js';
+import { startLedger, type RunningLedger } from './store/index.js';
 
 export interface App {
   readonly port: number;
@@ -40,6 +42,8 @@ export interface App {
   readonly metricsServer: MetricsServer | undefined;
   /** Present when simulated models are served. */
   readonly simulator: Simulator | undefined;
+  /** The call ledger (DATABASE_URL). */
+  readonly ledger: RunningLedger;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -140,12 +144,24 @@ export async function startApp(given: Config | ResolvedConfig, log: Logger, env:
   // Loads OpenTelemetry only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
   const tracer = await createTracer(config.tracing);
   const statsSource = options.clusterWorker ? new ClusterStats(stats, log, metrics?.registry) : undefined;
-  const server = new GatewayServer({ config, engine, stats, statsSource, log, keys, metrics, tracer });
-  if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see docs/access-and-limits.md)');
   // Fastify is loaded only when the HTTP API is on.
   const httpGateway = config.http.enabled
     ? new (await import('./http/server.js')).HttpGateway({ config, engine, stats: statsSource ?? stats, log, keys, tracer, observer: callObserverOf(engine.events) })
     : undefined;
+  const ledger = await startLedger({
+    config: config.ledger,
+    log,
+    priceOf: (id, usage) => {
+      const model = catalog.find(id);
+      return model ? costOf(model, usage) : undefined;
+    },
+    registry: metrics?.registry,
+  }).catch(async (err: unknown) => {
+    await simulator?.close();
+    throw err;
+  });
+  const server = new GatewayServer({ config, engine, stats, statsSource, log, keys, metrics, tracer, ledger });
+  if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see docs/access-and-limits.md)');
   let port: number;
   let httpPort: number | undefined;
   let metricsServer: MetricsServer | undefined;
@@ -157,6 +173,7 @@ export async function startApp(given: Config | ResolvedConfig, log: Logger, env:
     await server.shutdown(0);
     await metricsServer?.close();
     await simulator?.close();
+    await ledger.close(0);
     throw err;
   }
   const simulatedModels = catalog.models.filter((m) => m.simulated).map((m) => m.id);
@@ -195,9 +212,12 @@ export async function startApp(given: Config | ResolvedConfig, log: Logger, env:
     metrics,
     metricsServer,
     simulator,
+    ledger,
     async stop(graceMs?: number) {
       // Both doors drain together: health says so at once on both, calls in flight share the grace period.
       await Promise.all([server.shutdown(graceMs), httpGateway?.shutdown(graceMs)]);
+      // Calls are drained: what the ledger still holds is written within the grace period.
+      await ledger.close(graceMs ?? config.shutdownGraceMs);
       await metricsServer?.close();
       await tracer.shutdown();
       await registry.closeAll();

@@ -7,6 +7,8 @@ export interface KeyEntry extends Principal {
   readonly digest: Buffer;
   readonly spec: ApiKeySpec;
   readonly patterns: readonly RegExp[];
+  /** `admin`: sees every key's ledger rows. */
+  readonly scopes: readonly string[];
 }
 
 /**
@@ -25,6 +27,7 @@ export class ApiKeyStore {
       digest: Buffer.from(spec.sha256, 'hex'),
       spec,
       patterns: spec.allowedModels.map(modelPattern),
+      scopes: spec.scopes ?? [],
     }));
     this.byName = new Map(this.entries.map((e) => [e.name, e]));
   }

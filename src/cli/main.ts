@@ -16,6 +16,7 @@ import { parseCommandLine, USAGE, UsageError, type CliOptions } from './args.js'
 import { IncompleteStreamError, runCommand } from './commands.js';
 import { connect, isServiceError } from './connection.js';
 import { describeError } from './errors.js';
+import { isLedgerCommand, runLedgerCommand } from './ledger-commands.js';
 
 const EXIT_OK = 0;
 const EXIT_CALL_FAILED = 1;
@@ -23,6 +24,7 @@ const EXIT_USAGE = 2;
 const EXIT_INTERRUPTED = 130;
 
 async function main(argv: readonly string[]): Promise<number> {
+  if (isLedgerCommand(argv[0])) return runLedgerCommand(argv, process.env, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
   let options: CliOptions;
   try {
     const parsed = parseCommandLine(argv, process.env);

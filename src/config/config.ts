@@ -5,6 +5,7 @@ import { COMPAT_ALIASES, withCompatAliases } from './compat.js';
 import { emptyAsUndefined, number, text } from './env-values.js';
 
 export { COMPAT_ALIASES, type CompatAlias } from './compat.js';
+import { ledgerConfig, ledgerEnv, type LedgerConfig } from './ledger-env.js';
 
 /**
  * Every setting and every default lives here. Environment variables use the names other
@@ -171,6 +172,7 @@ export const envSchema = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
   OTEL_SERVICE_NAME: z.preprocess(emptyAsUndefined, z.string().trim().default('llm-orchestrator')),
   ...HTTP_ENV,
+  ...ledgerEnv(),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -230,6 +232,7 @@ export interface Config {
   readonly upstream: { readonly maxBodyBytes: number; readonly maxEventBytes: number };
   readonly tls: { readonly certFile: string; readonly keyFile: string; readonly clientCaFile: string | undefined } | undefined;
   readonly http: HttpConfig;
+  readonly ledger: LedgerConfig;
   readonly batch: {
     readonly maxItems: number;
     readonly defaultConcurrency: number;
@@ -363,6 +366,7 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
     upstream: { maxBodyBytes: e.UPSTREAM_MAX_BODY_BYTES, maxEventBytes: e.UPSTREAM_MAX_EVENT_BYTES },
     tls: e.TLS_CERT_FILE && e.TLS_KEY_FILE ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, clientCaFile: e.TLS_CLIENT_CA_FILE } : undefined,
     http: httpConfig(e, e.HOST),
+    ledger: ledgerConfig(e),
     batch: {
       maxItems: e.BATCH_MAX_ITEMS,
       defaultConcurrency: e.BATCH_DEFAULT_CONCURRENCY,

@@ -68,6 +68,8 @@ const apiKeySchema = z
     allowed_models: z.array(z.string().min(1)).default(['*']),
     limits: limitsSchema.default({}),
     budgets: z.object({ usd_per_day: z.number().positive().optional(), usd_per_month: z.number().positive().optional() }).strict().default({}),
+    /** `admin`: reads every key's usage (UsageService), not only its own. */
+    scopes: z.array(z.enum(['admin'])).default([]),
   })
   .strict();
 
@@ -120,6 +122,7 @@ export interface ApiKeySpec {
   readonly allowedModels: readonly string[];
   readonly limits: RateLimitSpec;
   readonly budgets: { readonly usdPerDay: number | undefined; readonly usdPerMonth: number | undefined };
+  readonly scopes?: readonly 'admin'[] | undefined;
 }
 
 /** The routing profiles a file may tune: the engine's profile names (the schema refuses any other). */
@@ -198,6 +201,7 @@ export function loadConfigFile(path: string): FileConfig {
         allowedModels: k.allowed_models,
         limits: limitsOf(k.limits),
         budgets: { usdPerDay: k.budgets.usd_per_day, usdPerMonth: k.budgets.usd_per_month },
+        scopes: k.scopes,
       })),
       global: limitsOf(file.access.global),
     },

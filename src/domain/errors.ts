@@ -52,6 +52,10 @@ export const Reason = {
   DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
   CANCELLED: 'CANCELLED',
   DRAINING: 'DRAINING',
+  /** The RPC needs a key with the admin scope (or, on an open service, a loopback caller). */
+  ADMIN_REQUIRED: 'ADMIN_REQUIRED',
+  /** The ledger's database is off (DATABASE_URL=off) or not reachable yet. */
+  LEDGER_UNAVAILABLE: 'LEDGER_UNAVAILABLE',
   INTERNAL: 'INTERNAL',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

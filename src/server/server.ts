@@ -22,6 +22,10 @@ import type { ApiKeyStore } from '../access/keys.js';
 import { callObserverOf } from '../telemetry/call-observer.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Tracer } from '../telemetry/tracing.js';
+import type { RunningLedger } from '../store/index.js';
+import { ledgerInterceptor } from './interceptors/ledger.js';
+import { UsageServiceService } from '../gen/orchestrator/v1/usage.js';
+import { usageService } from './handlers/usage.js';
 
 /** TLS when TLS_CERT_FILE/TLS_KEY_FILE are set; with TLS_CLIENT_CA_FILE clients must present a certificate it signed. */
 function credentialsOf(config: Config): grpc.ServerCredentials {
@@ -50,6 +54,8 @@ export interface GatewayServerOptions {
   readonly metrics?: Metrics | undefined;
   /** Trace propagation, and spans when OTLP export is configured. */
   readonly tracer?: Tracer | undefined;
+  /** The call ledger: every chat call is recorded; UsageService reads it. */
+  readonly ledger?: RunningLedger | undefined;
 }
 
 /** The grpc-js server with our services, health, reflection and interceptors. */
@@ -63,7 +69,7 @@ export class GatewayServer {
   private stopping: Promise<void> | undefined;
 
   constructor(options: GatewayServerOptions) {
-    const { config, engine, stats, log, keys, metrics, tracer, statsSource } = options;
+    const { config, engine, stats, log, keys, metrics, tracer, statsSource, ledger } = options;
     const observer = callObserverOf(engine.events);
     this.log = log;
     this.config = config;
@@ -81,6 +87,7 @@ export class GatewayServer {
           requestMessageTimeoutMs: config.requestMessageTimeoutMs,
           ...(tracer ? { tracer } : {}),
         }),
+        ...(ledger?.store ? [ledgerInterceptor(ledger.observe, ledger.recorded)] : []),
       ],
       // Bigger requests are refused by grpc-js with RESOURCE_EXHAUSTED before any handler runs.
       'grpc.max_receive_message_length': config.maxMessageBytes,
@@ -106,6 +113,11 @@ export class GatewayServer {
     this.server.addService(ChatServiceService, chatService(deps, engine, limits));
     this.server.addService(ModelServiceService, modelService(deps, engine, limits));
     this.server.addService(StatsServiceService, statsService(deps, statsSource ?? stats, engine));
+    if (ledger) {
+      const isAdmin = (name: string): boolean => keys.byKeyName(name)?.scopes.includes('admin') ?? false;
+      this.server.addService(UsageServiceService, usageService(deps, ledger, { keysEnabled: keys.enabled, isAdmin }));
+      this.health.setStatus('orchestrator.v1.UsageService', 'SERVING');
+    }
     this.server.addService(HealthService, this.health.implementation);
     addReflection(this.server);
     for (const name of SERVICE_NAMES) this.health.setStatus(name, 'SERVING');

@@ -45,6 +45,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     RETRY_MAX_ATTEMPTS: '1',
     RETRY_INITIAL_BACKOFF_MS: '5',
     RETRY_MAX_BACKOFF_MS: '50',
+    // The ledger in memory: recorded like a real one, nothing left on disk.
+    DATABASE_URL: 'sqlite::memory:',
     ...options.env,
   });
   const app = await startApp(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), options.processEnv ?? {});

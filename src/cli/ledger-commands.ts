@@ -1,0 +1,179 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { AttemptOutcome, attemptOutcomeToJSON } from '../gen/orchestrator/v1/common.js';
+import { codeToJSON } from '../gen/google/rpc/code.js';
+import { GetUsageResponse, ListCallsResponse, UsageGroup, UsageServiceClient, type UsageFilter } from '../gen/orchestrator/v1/usage.js';
+import { DEFAULT_ADDR, parseDuration, UsageError } from './args.js';
+import { isServiceError } from './connection.js';
+import { describeError } from './errors.js';
+
+/**
+ * `llm-orchestrator usage` and `llm-orchestrator calls`: the ledger (UsageService) as tables.
+ *
+ *   llm-orchestrator usage --group-by key,model --since 7d
+ *   llm-orchestrator calls --key alice --limit 20
+ */
+export const LEDGER_COMMANDS = ['usage', 'calls'] as const;
+
+export const LEDGER_USAGE = `usage: llm-orchestrator usage [--group-by key,model,provider,method,day,hour] [filters]
+       llm-orchestrator calls [--limit N] [--request-id ID] [--failed] [filters]
+
+Filters: --since DURATION (e.g. 24h, 7d; default: everything), --key NAME, --model ID,
+         --provider NAME, --method PATH
+Options: --addr HOST:PORT (env LLMO_ADDR), --api-key KEY (env LLMO_API_KEY), --tls, --ca-file PATH,
+         --json, --timeout DURATION`;
+
+const GROUPS: Readonly<Record<string, UsageGroup>> = {
+  key: UsageGroup.USAGE_GROUP_KEY,
+  model: UsageGroup.USAGE_GROUP_MODEL,
+  provider: UsageGroup.USAGE_GROUP_PROVIDER,
+  method: UsageGroup.USAGE_GROUP_METHOD,
+  day: UsageGroup.USAGE_GROUP_DAY,
+  hour: UsageGroup.USAGE_GROUP_HOUR,
+};
+
+export function isLedgerCommand(name: string | undefined): boolean {
+  return LEDGER_COMMANDS.some((c) => c === name);
+}
+
+/** Runs `usage` or `calls`; resolves with the exit status (0 ok, 1 call failed, 2 bad usage). */
+export async function runLedgerCommand(argv: readonly string[], env: NodeJS.ProcessEnv, out: (text: string) => void, err: (text: string) => void): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        addr: { type: 'string' },
+        'api-key': { type: 'string' },
+        tls: { type: 'boolean', default: false },
+        'ca-file': { type: 'string' },
+        json: { type: 'boolean', default: false },
+        timeout: { type: 'string' },
+        'group-by': { type: 'string', default: '' },
+        since: { type: 'string' },
+        key: { type: 'string', default: '' },
+        model: { type: 'string', default: '' },
+        provider: { type: 'string', default: '' },
+        method: { type: 'string', default: '' },
+        limit: { type: 'string', default: '20' },
+        'request-id': { type: 'string', default: '' },
+        failed: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+    if (parsed.values.help) {
+      out(`${LEDGER_USAGE}\n`);
+      return 0;
+    }
+    if (parsed.positionals.length !== 1) throw new UsageError(`${parsed.positionals[0]} takes no other words`);
+  } catch (e) {
+    err(`llm-orchestrator: ${e instanceof Error ? e.message : String(e)}\n\n${LEDGER_USAGE}\n`);
+    return 2;
+  }
+  const v = parsed.values;
+  let filter: UsageFilter;
+  let groups: UsageGroup[];
+  let limit: number;
+  let timeoutMs: number;
+  try {
+    const since = v.since === undefined ? undefined : Date.now() - parseDuration(v.since);
+    filter = {
+      startTime: since === undefined ? undefined : { seconds: Math.floor(since / 1000), nanos: 0 },
+      keyName: v.key,
+      model: v.model,
+      provider: v.provider,
+      method: v.method,
+    };
+    groups = v['group-by'].split(',').filter((g) => g.trim() !== '').map((g) => {
+      const group = GROUPS[g.trim().toLowerCase()];
+      if (group === undefined) throw new UsageError(`--group-by: unknown "${g}" (one of: ${Object.keys(GROUPS).join(', ')})`);
+      return group;
+    });
+    limit = Number(v.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError('--limit: a whole number from 1 to 500');
+    timeoutMs = v.timeout === undefined ? 30_000 : parseDuration(v.timeout);
+  } catch (e) {
+    err(`llm-orchestrator: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 2;
+  }
+  const credentials = v.tls || v['ca-file'] ? grpc.credentials.createSsl(v['ca-file'] ? readFileSync(v['ca-file']) : null) : grpc.credentials.createInsecure();
+  const client = new UsageServiceClient(v.addr ?? (env['LLMO_ADDR'] || DEFAULT_ADDR), credentials);
+  const metadata = new grpc.Metadata();
+  const apiKey = v['api-key'] ?? env['LLMO_API_KEY'];
+  if (apiKey) metadata.set('authorization', `Bearer ${apiKey}`);
+  const options = { deadline: Date.now() + timeoutMs };
+  try {
+    if (parsed.positionals[0] === 'usage') {
+      const res = await new Promise<GetUsageResponse>((resolve, reject) =>
+        client.getUsage({ filter, groupBy: groups }, metadata, options, (e, r) => (e ? reject(e) : resolve(r))),
+      );
+      out(v.json ? `${JSON.stringify(GetUsageResponse.toJSON(res), null, 2)}\n` : usageTable(res, groups));
+    } else {
+      const request = { filter, requestId: v['request-id'], pageSize: limit, pageToken: '', ...(v.failed ? { successful: false } : {}) };
+      const res = await new Promise<ListCallsResponse>((resolve, reject) =>
+        client.listCalls(request, metadata, options, (e, r) => (e ? reject(e) : resolve(r))),
+      );
+      out(v.json ? `${JSON.stringify(ListCallsResponse.toJSON(res), null, 2)}\n` : callsTable(res));
+    }
+    return 0;
+  } catch (e) {
+    if (!isServiceError(e)) throw e;
+    err(describeError(e));
+    return 1;
+  } finally {
+    client.close();
+  }
+}
+
+function usageTable(res: GetUsageResponse, groups: readonly UsageGroup[]): string {
+  const head = [
+    ...groups.map((g) => Object.keys(GROUPS).find((k) => GROUPS[k] === g) ?? '?'),
+    'requests', 'errors', 'tokens', 'cost_usd', 'p50_ms', 'p95_ms', 'p99_ms', 'fallback', 'cache_hit', 'saved_usd',
+  ];
+  const rows = res.rows.map((r) => [
+    ...groups.map((g) => {
+      if (g === UsageGroup.USAGE_GROUP_DAY || g === UsageGroup.USAGE_GROUP_HOUR) {
+        const iso = new Date((r.periodStart?.seconds ?? 0) * 1000).toISOString();
+        return g === UsageGroup.USAGE_GROUP_DAY ? iso.slice(0, 10) : iso.slice(0, 13).replace('T', ' ') + 'h';
+      }
+      const value = g === UsageGroup.USAGE_GROUP_KEY ? r.keyName : g === UsageGroup.USAGE_GROUP_MODEL ? r.model : g === UsageGroup.USAGE_GROUP_PROVIDER ? r.provider : r.method;
+      return value || '-';
+    }),
+    String(r.requests),
+    Object.entries(r.errorsByCode).map(([code, n]) => `${code}:${n}`).join(' ') || '0',
+    String(r.totalTokens),
+    r.costUsd.toFixed(6),
+    ms(r.latency?.p50Ms), ms(r.latency?.p95Ms), ms(r.latency?.p99Ms),
+    pct(r.fallbackRate), pct(r.cacheHitRate),
+    r.costSavedUsd.toFixed(6),
+  ]);
+  return table(head, rows);
+}
+
+function callsTable(res: ListCallsResponse): string {
+  const head = ['time', 'request_id', 'method', 'key', 'model', 'code', 'tokens', 'cost_usd', 'latency_ms', 'attempts'];
+  const rows = res.calls.map((c) => [
+    c.time ? new Date(c.time.seconds * 1000 + c.time.nanos / 1e6).toISOString().replace('T', ' ').slice(0, 23) : '-',
+    c.requestId,
+    c.method.split('/').pop() ?? c.method,
+    c.keyName || '-',
+    c.model || c.requestedModel || '-',
+    codeToJSON(c.code) + (c.reason ? ` ${c.reason}` : ''),
+    String(c.usage?.totalTokens ?? 0),
+    c.costUsd.toFixed(6),
+    ms(c.latencyMs),
+    c.attempts.map((a) => `${a.model}:${a.outcome === AttemptOutcome.ATTEMPT_OUTCOME_SUCCESS ? 'ok' : attemptOutcomeToJSON(a.outcome).replace('ATTEMPT_OUTCOME_', '').toLowerCase()}${a.lost ? '(lost)' : ''}`).join(',') || (c.cacheHit ? 'cache' : '-'),
+  ]);
+  return table(head, rows) + (res.nextPageToken ? '(more: raise --limit or narrow the filters)\n' : '');
+}
+
+const ms = (n: number | undefined): string => (n === undefined ? '-' : n.toFixed(1));
+const pct = (n: number): string => `${(n * 100).toFixed(1)}%`;
+
+function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(head), ...rows.map(line)].join('\n') + '\n';
+}

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { parseDatabaseUrl, type DatabaseTarget } from '../store/url.js';
+
+/** The ledger's settings (src/store): DATABASE_URL and LEDGER_*, with their defaults. */
+
+const emptyAsUndefined = (value: unknown): unknown => (typeof value === 'string' && value.trim() === '' ? undefined : value);
+const number = (schema: z.ZodNumber, fallback: number) => z.preprocess((v) => emptyAsUndefined(v) ?? fallback, z.coerce.number().pipe(schema));
+
+export interface LedgerConfig {
+  /** DATABASE_URL: unset = ./data/orchestrator.db; `off` = no ledger. */
+  readonly target: DatabaseTarget;
+  /** What of the messages is kept: none, a SHA-256 of the prompt, or prompt and answer (sensitive). */
+  readonly content: 'none' | 'hash' | 'full';
+  /** A batch is written at most this often. */
+  readonly flushMs: number;
+  /** Records waiting to be written; beyond it new ones are dropped and counted. */
+  readonly queueMax: number;
+  readonly batchSize: number;
+  /** Rows older than this many days are deleted; 0 keeps everything. */
+  readonly retentionDays: number;
+  /** When the retention job runs (cron, UTC). */
+  readonly retentionCron: string;
+}
+
+export function ledgerEnv() {
+  return {
+    DATABASE_URL: z.preprocess(emptyAsUndefined, z.string().optional()).superRefine((value, ctx) => {
+      try {
+        parseDatabaseUrl(value);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+      }
+    }),
+    LEDGER_CONTENT: z.preprocess(
+      (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
+      z.enum(['none', 'hash', 'full']).default('none'),
+    ),
+    LEDGER_FLUSH_MS: number(z.number().int().min(10).max(60_000), 1_000),
+    LEDGER_QUEUE_MAX: number(z.number().int().min(1).max(1_000_000), 10_000),
+    LEDGER_BATCH_SIZE: number(z.number().int().min(1).max(5_000), 500),
+    LEDGER_RETENTION_DAYS: number(z.number().int().min(0).max(36_500), 30),
+    LEDGER_RETENTION_CRON: z.preprocess(emptyAsUndefined, z.string().trim().default('17 * * * *')),
+  };
+}
+
+export function ledgerConfig(e: {
+  DATABASE_URL?: string | undefined;
+  LEDGER_CONTENT: 'none' | 'hash' | 'full';
+  LEDGER_FLUSH_MS: number;
+  LEDGER_QUEUE_MAX: number;
+  LEDGER_BATCH_SIZE: number;
+  LEDGER_RETENTION_DAYS: number;
+  LEDGER_RETENTION_CRON: string;
+}): LedgerConfig {
+  return {
+    target: parseDatabaseUrl(e.DATABASE_URL),
+    content: e.LEDGER_CONTENT,
+    flushMs: e.LEDGER_FLUSH_MS,
+    queueMax: e.LEDGER_QUEUE_MAX,
+    batchSize: e.LEDGER_BATCH_SIZE,
+    retentionDays: e.LEDGER_RETENTION_DAYS,
+    retentionCron: e.LEDGER_RETENTION_CRON,
+  };
+}

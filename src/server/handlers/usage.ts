@@ -1,0 +1,120 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { Kysely } from 'kysely';
+import { invalidArgument, OrchestratorError, Reason } from '../../domain/errors.js';
+import type { UsageFilter, UsageServiceServer } from '../../gen/orchestrator/v1/usage.js';
+import type { CallContext } from '../../engine/context.js';
+import { listCalls, routingAnalytics } from '../../store/call-queries.js';
+import type { RunningLedger } from '../../store/index.js';
+import { usageTotals, type LedgerFilter, type UsageDimension } from '../../store/queries.js';
+import type { LedgerSchema } from '../../store/schema.js';
+import { unary, type CallDeps } from '../call.js';
+import { DIMENSION_OF, encodeCall, encodeUsageRow, millis, routingProfileOf } from '../usage-encode.js';
+
+export interface UsageAccess {
+  /** API keys are configured (otherwise only loopback callers may read the ledger). */
+  readonly keysEnabled: boolean;
+  readonly isAdmin: (keyName: string) => boolean;
+}
+
+const MAX_PAGE = 500;
+const DEFAULT_PAGE = 50;
+
+/** UsageService: reads of the ledger, scoped to the caller's own key unless it is an admin. */
+export function usageService(deps: CallDeps, ledger: RunningLedger, access: UsageAccess): UsageServiceServer {
+  /** Each RPC needs the peer address, which the CallContext does not carry. */
+  const withPeer =
+    <Req, Res>(handler: (request: Req, ctx: CallContext, peer: string) => Promise<Res>): grpc.handleUnaryCall<Req, Res> =>
+    (call, callback) =>
+      unary(deps, (request: Req, ctx) => handler(request, ctx, call.getPeer()))(call, callback);
+
+  const database = (): Kysely<LedgerSchema> => {
+    const db = ledger.database()?.db;
+    if (db) return db;
+    throw new OrchestratorError({
+      kind: 'unavailable',
+      reason: Reason.LEDGER_UNAVAILABLE,
+      message: ledger.store ? 'the ledger database is not reachable yet; retry shortly' : 'the ledger is off (DATABASE_URL=off)',
+      retryable: ledger.store !== undefined,
+    });
+  };
+
+  const scope = (given: UsageFilter | undefined, ctx: CallContext, peer: string): LedgerFilter => {
+    const filter = decodeFilter(given);
+    if (!access.keysEnabled) {
+      if (!isLoopback(peer)) throw adminRequired('with no API keys configured, the ledger answers only callers on this machine (loopback)');
+      return filter;
+    }
+    const name = ctx.principal?.name;
+    if (name !== undefined && access.isAdmin(name)) return filter;
+    if (filter.keyName !== undefined && filter.keyName !== name) throw adminRequired('only a key with the admin scope may read another key\'s usage');
+    return { ...filter, keyName: name ?? '' };
+  };
+
+  return {
+    getUsage: withPeer(async (req, ctx, peer) => {
+      const groups = req.groupBy.map((g, i): UsageDimension => {
+        const d = DIMENSION_OF[g];
+        if (!d) throw invalidArgument([{ field: `group_by[${i}]`, description: 'unknown or unspecified group' }]);
+        return d;
+      });
+      const filter = scope(req.filter, ctx, peer);
+      return { rows: (await usageTotals(database(), filter, groups)).map(encodeUsageRow) };
+    }),
+
+    listCalls: withPeer(async (req, ctx, peer) => {
+      if (req.pageSize < 0 || req.pageSize > MAX_PAGE) throw invalidArgument([{ field: 'page_size', description: `from 1 to ${MAX_PAGE} (0: ${DEFAULT_PAGE})` }]);
+      const filter = scope(req.filter, ctx, peer);
+      const page = await listCalls(database(), {
+        filter,
+        requestId: req.requestId || undefined,
+        successful: req.successful,
+        pageSize: req.pageSize || DEFAULT_PAGE,
+        after: decodePageToken(req.pageToken),
+      });
+      return { calls: page.calls.map(encodeCall), nextPageToken: page.next ? Buffer.from(`${page.next.ts}:${page.next.id}`).toString('base64url') : '' };
+    }),
+
+    getRoutingAnalytics: withPeer(async (req, ctx, peer) => {
+      const filter = scope(req.filter, ctx, peer);
+      const profiles = await routingAnalytics(database(), filter);
+      return {
+        profiles: profiles.map((p) => ({
+          profile: routingProfileOf(p.profile),
+          decisions: p.decisions,
+          models: p.models.map((m) => ({ ...m, latency: { p50Ms: m.latency.p50, p95Ms: m.latency.p95, p99Ms: m.latency.p99 } })),
+        })),
+      };
+    }),
+  };
+}
+
+function decodeFilter(f: UsageFilter | undefined): LedgerFilter {
+  const from = millis(f?.startTime);
+  const to = millis(f?.endTime);
+  if (from !== undefined && to !== undefined && to <= from) throw invalidArgument([{ field: 'filter.end_time', description: 'must be after start_time' }]);
+  return {
+    from,
+    to,
+    keyName: f?.keyName || undefined,
+    model: f?.model || undefined,
+    provider: f?.provider || undefined,
+    method: f?.method || undefined,
+  };
+}
+
+function decodePageToken(token: string): { ts: number; id: string } | undefined {
+  if (!token) return undefined;
+  const match = /^(\d+):([\w-]+)$/.exec(Buffer.from(token, 'base64url').toString());
+  if (!match?.[1] || !match[2]) throw invalidArgument([{ field: 'page_token', description: 'not a next_page_token from ListCalls' }]);
+  return { ts: Number(match[1]), id: match[2] };
+}
+
+/** grpc-js peers look like `127.0.0.1:5000`, `[::1]:5000` or `[::ffff:127.0.0.1]:5000`. */
+export function isLoopback(peer: string): boolean {
+  const host = peer.replace(/^ipv[46]:/, '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  return host === '::1' || host === 'localhost' || /^(::ffff:)?127\./.test(host);
+}
+
+function adminRequired(message: string): OrchestratorError {
+  return new OrchestratorError({ kind: 'permission_denied', reason: Reason.ADMIN_REQUIRED, message });
+}

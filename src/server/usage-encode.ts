@@ -1,0 +1,137 @@
+import type { Selectable } from 'kysely';
+import { codeFromJSON, Code } from '../gen/google/rpc/code.js';
+import type { Timestamp } from '../gen/google/protobuf/timestamp.js';
+import { attemptOutcomeFromJSON, complexityFromJSON, routingProfileFromJSON, RoutingProfile, type RouteDecision } from '../gen/orchestrator/v1/common.js';
+import { UsageGroup, type LedgerCall, type UsageRow } from '../gen/orchestrator/v1/usage.js';
+import type { ListedCall } from '../store/call-queries.js';
+import type { UsageDimension, UsageTotals } from '../store/queries.js';
+import type { CandidateEntry } from '../store/records.js';
+import type { DecisionsTable } from '../store/schema.js';
+
+/** Ledger rows as UsageService messages. */
+
+export const DIMENSION_OF: Readonly<Partial<Record<UsageGroup, UsageDimension>>> = {
+  [UsageGroup.USAGE_GROUP_KEY]: 'key',
+  [UsageGroup.USAGE_GROUP_MODEL]: 'model',
+  [UsageGroup.USAGE_GROUP_PROVIDER]: 'provider',
+  [UsageGroup.USAGE_GROUP_METHOD]: 'method',
+  [UsageGroup.USAGE_GROUP_DAY]: 'day',
+  [UsageGroup.USAGE_GROUP_HOUR]: 'hour',
+};
+
+export function timestamp(ms: number): Timestamp {
+  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
+}
+
+export function millis(t: Timestamp | undefined): number | undefined {
+  return t === undefined ? undefined : t.seconds * 1000 + Math.floor(t.nanos / 1_000_000);
+}
+
+export function encodeUsageRow(t: UsageTotals): UsageRow {
+  return {
+    keyName: t.group.key ?? '',
+    model: t.group.model ?? '',
+    provider: t.group.provider ?? '',
+    method: t.group.method ?? '',
+    periodStart: t.group.periodStart === undefined ? undefined : timestamp(t.group.periodStart),
+    requests: t.requests,
+    successful: t.successful,
+    errorsByCode: t.errorsByCode,
+    promptTokens: t.promptTokens,
+    completionTokens: t.completionTokens,
+    totalTokens: t.totalTokens,
+    costUsd: t.costUsd,
+    latency: { p50Ms: t.latency.p50, p95Ms: t.latency.p95, p99Ms: t.latency.p99 },
+    fallbackRate: t.fallbackRate,
+    cacheHitRate: t.cacheHitRate,
+    costSavedUsd: t.costSavedUsd,
+  };
+}
+
+const usage = (p: number, c: number, total: number) => ({ promptTokens: p, completionTokens: c, totalTokens: total, cachedTokens: 0 });
+function code(name: string | null): Code {
+  if (!name) return Code.OK;
+  try {
+    return codeFromJSON(name);
+  } catch {
+    return Code.UNKNOWN;
+  }
+}
+
+export function encodeCall({ call: c, attempts, decision }: ListedCall): LedgerCall {
+  return {
+    requestId: c.request_id,
+    time: timestamp(Number(c.ts)),
+    method: c.method,
+    protocol: c.protocol,
+    keyName: c.key_name ?? '',
+    requestedModel: c.requested_model ?? '',
+    model: c.model ?? '',
+    provider: c.provider ?? '',
+    code: code(c.code),
+    reason: c.reason ?? '',
+    usage: usage(c.prompt_tokens, c.completion_tokens, c.total_tokens),
+    usageEstimated: Number(c.usage_estimated) === 1,
+    costUsd: Number(c.cost_usd),
+    costSavedUsd: Number(c.cost_saved_usd),
+    latencyMs: Number(c.latency_ms),
+    timeToFirstTokenMs: c.ttft_ms === null ? undefined : Number(c.ttft_ms),
+    fallbackTriggered: Number(c.fallback_triggered) === 1,
+    isDefaultMessage: Number(c.default_message) === 1,
+    cacheHit: Number(c.cache_hit) === 1,
+    cacheStale: Number(c.cache_stale) === 1,
+    attempts: attempts.map((a) => ({
+      model: a.model,
+      provider: a.provider,
+      outcome: attemptOutcomeFromJSON(`ATTEMPT_OUTCOME_${a.outcome.toUpperCase()}`),
+      code: a.code ? code(a.code) : Code.OK,
+      reason: a.reason ?? '',
+      latencyMs: Number(a.latency_ms),
+      usage: usage(a.prompt_tokens, a.completion_tokens, a.total_tokens),
+      usageEstimated: Number(a.usage_estimated) === 1,
+      costUsd: Number(a.cost_usd),
+      retry: a.retry,
+      raced: Number(a.raced) === 1,
+      lost: Number(a.lost) === 1,
+    })),
+    routeDecision: decision ? encodeDecision(decision) : undefined,
+    promptSha256: c.prompt_sha256 ?? '',
+    prompt: c.prompt ?? '',
+    answer: c.answer ?? '',
+  };
+}
+
+function encodeDecision(d: Selectable<DecisionsTable>): RouteDecision {
+  const candidates = JSON.parse(d.candidates) as CandidateEntry[];
+  return {
+    profile: routingProfileFromJSON(`ROUTING_PROFILE_${d.profile.toUpperCase()}`),
+    complexity: complexityFromJSON(`COMPLEXITY_${d.complexity.toUpperCase()}`),
+    promptTokens: d.prompt_tokens,
+    chosenModel: d.chosen_model,
+    ranking: candidates.map((s) => ({
+      model: s.model,
+      provider: s.provider,
+      score: s.score,
+      quality: s.quality,
+      latency: s.latency,
+      cost: s.cost,
+      reliability: s.reliability,
+      estimatedCostUsd: 0,
+      expectedLatencyMs: 0,
+      eligible: s.eligible,
+      excludedReason: s.excludedReason,
+      ttft: 0,
+      context: 0,
+      expectedTtftMs: 0,
+      contextHeadroom: 0,
+    })),
+  };
+}
+
+export function routingProfileOf(name: string): RoutingProfile {
+  try {
+    return routingProfileFromJSON(`ROUTING_PROFILE_${name.toUpperCase()}`);
+  } catch {
+    return RoutingProfile.ROUTING_PROFILE_UNSPECIFIED;
+  }
+}

@@ -1,0 +1,106 @@
+import type { Kysely, Selectable } from 'kysely';
+import { percentiles, where, type LedgerFilter, type Percentiles } from './queries.js';
+import type { AttemptsTable, CallsTable, DecisionsTable, LedgerSchema } from './schema.js';
+
+export interface CallListQuery {
+  readonly filter: LedgerFilter;
+  readonly requestId?: string | undefined;
+  readonly successful?: boolean | undefined;
+  readonly pageSize: number;
+  /** From the previous page: the last call's time and id. */
+  readonly after?: { readonly ts: number; readonly id: string } | undefined;
+}
+
+export interface ListedCall {
+  readonly call: Selectable<CallsTable>;
+  readonly attempts: readonly Selectable<AttemptsTable>[];
+  readonly decision: Selectable<DecisionsTable> | undefined;
+}
+
+/** ListCalls: newest first, keyset-paged on (ts, id) so pages stay stable while calls arrive. */
+export async function listCalls(db: Kysely<LedgerSchema>, q: CallListQuery): Promise<{ calls: ListedCall[]; next: { ts: number; id: string } | undefined }> {
+  const rows = (
+    await db
+      .selectFrom('ledger_calls')
+      .selectAll()
+      .where((eb) => {
+        const conditions = [where(eb, q.filter)];
+        if (q.requestId !== undefined) conditions.push(eb('request_id', '=', q.requestId));
+        if (q.successful !== undefined) conditions.push(eb('outcome', '=', q.successful ? 'success' : 'error'));
+        if (q.after) conditions.push(eb.or([eb('ts', '<', q.after.ts), eb.and([eb('ts', '=', q.after.ts), eb('id', '<', q.after.id)])]));
+        return eb.and(conditions);
+      })
+      .orderBy('ts', 'desc')
+      .orderBy('id', 'desc')
+      .limit(q.pageSize + 1)
+      .execute()
+  ).map((c) => ({ ...c, ts: Number(c.ts) }));
+  const page = rows.slice(0, q.pageSize);
+  const ids = page.map((c) => c.id);
+  const attempts = ids.length === 0 ? [] : await db.selectFrom('ledger_attempts').selectAll().where('call_id', 'in', ids).orderBy('seq').execute();
+  const decisions = ids.length === 0 ? [] : await db.selectFrom('ledger_decisions').selectAll().where('call_id', 'in', ids).execute();
+  const last = page.at(-1);
+  return {
+    calls: page.map((call) => ({
+      call,
+      attempts: attempts.filter((a) => a.call_id === call.id),
+      decision: decisions.find((d) => d.call_id === call.id),
+    })),
+    next: rows.length > q.pageSize && last ? { ts: last.ts, id: last.id } : undefined,
+  };
+}
+
+export interface RoutedModel {
+  readonly model: string;
+  readonly chosen: number;
+  readonly chosenShare: number;
+  readonly successRate: number;
+  readonly latency: Percentiles;
+  readonly fallbackRate: number;
+}
+
+export interface ProfileAnalytics {
+  readonly profile: string;
+  readonly decisions: number;
+  readonly models: readonly RoutedModel[];
+}
+
+/** GetRoutingAnalytics: each decision joined with its call's outcome and the model that answered. */
+export async function routingAnalytics(db: Kysely<LedgerSchema>, filter: LedgerFilter): Promise<ProfileAnalytics[]> {
+  const rows = await db
+    .selectFrom('ledger_calls')
+    .innerJoin('ledger_decisions', 'ledger_decisions.call_id', 'ledger_calls.id')
+    .where((eb) => where(eb, filter))
+    .select(['ledger_decisions.profile', 'ledger_decisions.chosen_model', 'ledger_calls.outcome', 'ledger_calls.model', 'ledger_calls.latency_ms', 'ledger_calls.fallback_triggered'])
+    .execute();
+  const byProfile = new Map<string, Map<string, { chosen: number; ok: number; fellBack: number; latencies: number[] }>>();
+  for (const r of rows) {
+    const models = byProfile.get(r.profile) ?? new Map();
+    byProfile.set(r.profile, models);
+    const m = models.get(r.chosen_model) ?? { chosen: 0, ok: 0, fellBack: 0, latencies: [] };
+    models.set(r.chosen_model, m);
+    m.chosen += 1;
+    if (r.outcome === 'success') m.ok += 1;
+    if (Number(r.fallback_triggered) === 1 || (r.model !== null && r.model !== r.chosen_model)) m.fellBack += 1;
+    m.latencies.push(Number(r.latency_ms));
+  }
+  return [...byProfile.entries()]
+    .map(([profile, models]) => {
+      const decisions = [...models.values()].reduce((n, m) => n + m.chosen, 0);
+      return {
+        profile,
+        decisions,
+        models: [...models.entries()]
+          .map(([model, m]) => ({
+            model,
+            chosen: m.chosen,
+            chosenShare: m.chosen / decisions,
+            successRate: m.ok / m.chosen,
+            latency: percentiles(m.latencies),
+            fallbackRate: m.fellBack / m.chosen,
+          }))
+          .sort((a, b) => b.chosen - a.chosen || a.model.localeCompare(b.model)),
+      };
+    })
+    .sort((a, b) => a.profile.localeCompare(b.profile));
+}

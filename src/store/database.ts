@@ -1,0 +1,88 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvider } from 'kysely';
+import pg from 'pg';
+import { MIGRATIONS } from './migrations.js';
+import type { LedgerSchema } from './schema.js';
+import { SQLITE_MEMORY, type DatabaseTarget } from './url.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** An open ledger database with its schema up to date. */
+export interface LedgerDatabase {
+  readonly db: Kysely<LedgerSchema>;
+  readonly dialect: Dialect;
+  close(): Promise<void>;
+}
+
+/** The database holds migrations this version does not know: a newer release migrated it. */
+export class SchemaTooNewError extends Error {
+  constructor(readonly unknown: readonly string[]) {
+    super(
+      `the database was migrated by a newer version (unknown migrations: ${unknown.join(', ')}); ` +
+        'run that version or a newer one, or point DATABASE_URL at another database',
+    );
+    this.name = 'SchemaTooNewError';
+  }
+}
+
+const MIGRATION_TABLE = 'ledger_migrations';
+const MIGRATION_LOCK_TABLE = 'ledger_migrations_lock';
+
+const provider: MigrationProvider = { getMigrations: () => Promise.resolve({ ...MIGRATIONS }) };
+
+/** Connects without migrating (kept apart so a start-up retry can reuse it). */
+export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): LedgerDatabase {
+  if (target.kind === 'sqlite') {
+    if (target.file !== SQLITE_MEMORY) mkdirSync(dirname(target.file), { recursive: true });
+    const sqlite = new Database(target.file);
+    // First: switching to WAL needs a moment of exclusive access, which another process opening
+    // the same file may hold; without a busy timeout that fails at once instead of waiting.
+    sqlite.pragma('busy_timeout = 5000');
+    // WAL lets readers (GetUsage) run while a batch is written; several worker processes may share the file.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    const db = new Kysely<LedgerSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
+    return { db, dialect: 'sqlite', close: () => db.destroy() };
+  }
+  const pool = new pg.Pool({ connectionString: target.url, max: 4, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 30_000 });
+  // An idle client whose server went away emits 'error' on the pool: without a listener it would crash the process.
+  pool.on('error', () => undefined);
+  const db = new Kysely<LedgerSchema>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: 'postgres', close: () => db.destroy() };
+}
+
+/**
+ * Applies pending migrations. Kysely's migrator holds a lock while it runs (a PostgreSQL
+ * advisory lock inside the migration transaction; in SQLite the write transaction itself),
+ * so replicas starting together apply each migration once.
+ */
+export async function migrate(database: LedgerDatabase): Promise<readonly string[]> {
+  const migrator = new Migrator({
+    db: database.db,
+    provider,
+    migrationTableName: MIGRATION_TABLE,
+    migrationLockTableName: MIGRATION_LOCK_TABLE,
+  });
+  const known = new Set(Object.keys(MIGRATIONS));
+  await checkNotNewer(database, known);
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    // A newer replica may have migrated between our check and our run.
+    await checkNotNewer(database, known);
+    throw error instanceof Error ? error : new Error(String(error));
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+async function checkNotNewer(database: LedgerDatabase, known: ReadonlySet<string>): Promise<void> {
+  const tables = await database.db.introspection.getTables();
+  if (!tables.some((t) => t.name === MIGRATION_TABLE)) return;
+  const rows = await (database.db as unknown as Kysely<Record<string, { name: string }>>)
+    .selectFrom(MIGRATION_TABLE)
+    .select('name')
+    .execute();
+  const unknown = rows.map((r) => r.name).filter((n) => !known.has(n));
+  if (unknown.length > 0) throw new SchemaTooNewError(unknown);
+}

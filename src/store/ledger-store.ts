@@ -1,0 +1,225 @@
+import type { Logger } from 'pino';
+import { connect, migrate, SchemaTooNewError, type LedgerDatabase } from './database.js';
+import type { CallRecord, Ledger } from './records.js';
+import { describeTarget, type DatabaseTarget } from './url.js';
+import { writeBatch } from './write-batch.js';
+
+export interface LedgerStoreOptions {
+  readonly target: Exclude<DatabaseTarget, { kind: 'off' }>;
+  readonly log: Logger;
+  /** Records waiting to be written; past this, new records are dropped and counted. */
+  readonly maxQueue: number;
+  /** A batch is written at most this often. */
+  readonly flushMs: number;
+  readonly batchSize: number;
+  /** Told how many records were dropped (the Prometheus counter). */
+  readonly onDropped?: (count: number) => void;
+  /** First wait between connection attempts when the database is unreachable; doubles up to 10 s. */
+  readonly retryMs?: number;
+}
+
+const WARN_EVERY_MS = 60_000;
+const MAX_RETRY_MS = 10_000;
+
+/**
+ * The ledger's write side: calls go into a bounded in-memory queue and are written in batches
+ * (one transaction each) off the call's path. A slow or dead database never delays a call: the
+ * queue fills, then new records are dropped and counted. Unreachable at start-up (PostgreSQL),
+ * it keeps connecting in the background and writes what the queue still holds once it can.
+ */
+export class LedgerStore implements Ledger {
+  private database: LedgerDatabase | undefined;
+  private queue: CallRecord[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> | undefined;
+  private inFlight = 0;
+  private connecting: Promise<void> | undefined;
+  private closed = false;
+  private failures = 0;
+  private droppedSinceWarning = 0;
+  private lastWarning = 0;
+  /** Records dropped since start (queue full). */
+  dropped = 0;
+  /** Records written since start. */
+  written = 0;
+
+  constructor(private readonly options: LedgerStoreOptions) {}
+
+  /**
+   * Connects and migrates. A database that is ahead of this version (SchemaTooNewError) or a
+   * SQLite file that cannot be opened throws; an unreachable PostgreSQL only logs, and the
+   * store keeps trying in the background.
+   */
+  async start(): Promise<void> {
+    const { target, log } = this.options;
+    try {
+      await this.open();
+    } catch (err) {
+      if (err instanceof SchemaTooNewError || target.kind === 'sqlite') throw err;
+      log.warn({ database: describeTarget(target), err: messageOf(err) }, 'ledger database unreachable at start-up: serving anyway, calls are queued and written once it answers');
+      this.scheduleReconnect();
+    }
+  }
+
+  /** The open database, or undefined while it is unreachable. */
+  get db(): LedgerDatabase | undefined {
+    return this.database;
+  }
+
+  /** Records not written yet: waiting in the queue or in the batch being written. */
+  get queued(): number {
+    return this.queue.length + this.inFlight;
+  }
+
+  recordCall(record: CallRecord): void {
+    if (this.closed) return;
+    if (this.queue.length >= this.options.maxQueue) {
+      this.drop(1);
+      return;
+    }
+    this.queue.push(record);
+    this.schedule(this.options.flushMs);
+  }
+
+  /** Writes what is queued, batch after batch, until empty or `deadline` (epoch ms). */
+  async flush(deadline = Number.POSITIVE_INFINITY): Promise<void> {
+    // A batch already taken from the queue may still be in flight: it counts as not written yet.
+    await this.writing;
+    while (this.queue.length > 0 && Date.now() < deadline) {
+      await this.writeOnce();
+      if (this.failures > 0) {
+        if (Date.now() + this.backoffMs() >= deadline) break;
+        await new Promise((r) => setTimeout(r, this.backoffMs()));
+      }
+    }
+  }
+
+  /** Flushes within the grace period, then closes; what is still queued after it is counted as dropped. */
+  async close(graceMs: number): Promise<void> {
+    clearTimeout(this.timer);
+    await this.writing;
+    if (this.database) await this.flush(Date.now() + graceMs);
+    this.closed = true;
+    clearTimeout(this.timer);
+    if (this.queue.length > 0) {
+      this.options.log.warn({ records: this.queue.length }, 'ledger: records not written before shutdown');
+      this.drop(this.queue.length);
+      this.queue = [];
+    }
+    await this.database?.close();
+    this.database = undefined;
+  }
+
+  private async open(): Promise<void> {
+    const database = connect(this.options.target);
+    try {
+      const applied = await migrateWhenFree(database);
+      if (applied.length > 0) this.options.log.info({ migrations: applied }, 'ledger: database migrated');
+    } catch (err) {
+      await database.close().catch(() => undefined);
+      throw err;
+    }
+    this.database = database;
+    this.failures = 0;
+    this.options.log.info({ database: describeTarget(this.options.target) }, 'ledger: recording calls');
+    if (this.queue.length > 0) this.schedule(0);
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.connecting) return;
+    const wait = this.backoffMs();
+    this.failures += 1;
+    const timer = setTimeout(() => {
+      this.connecting = this.open().then(
+        () => {
+          this.connecting = undefined;
+        },
+        (err: unknown) => {
+          this.connecting = undefined;
+          if (err instanceof SchemaTooNewError) this.options.log.error({ err: err.message }, 'ledger: database refused');
+          this.scheduleReconnect();
+        },
+      );
+    }, wait);
+    timer.unref();
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.timer || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.writeOnce().then(() => {
+        if (this.queue.length > 0) this.schedule(this.failures > 0 ? this.backoffMs() : this.options.flushMs);
+      });
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  /** One batch; a failed batch goes back to the head of the queue (it is retried, not lost). */
+  private writeOnce(): Promise<void> {
+    if (this.writing) return this.writing;
+    const database = this.database;
+    if (!database || this.queue.length === 0) return Promise.resolve();
+    const batch = this.queue.splice(0, this.options.batchSize);
+    this.inFlight = batch.length;
+    this.writing = writeBatch(database.db, batch)
+      .then(
+        () => {
+          this.written += batch.length;
+          if (this.failures > 0) this.options.log.info({ database: describeTarget(this.options.target) }, 'ledger: database answers again; writing');
+          this.failures = 0;
+        },
+        (err: unknown) => {
+          this.failures += 1;
+          if (this.failures === 1) this.options.log.warn({ err: messageOf(err) }, 'ledger: write failed; keeping the batch and retrying');
+          const room = this.options.maxQueue - this.queue.length;
+          const kept = batch.slice(0, Math.max(0, room));
+          this.queue.unshift(...kept);
+          if (kept.length < batch.length) this.drop(batch.length - kept.length);
+        },
+      )
+      .finally(() => {
+        this.writing = undefined;
+        this.inFlight = 0;
+      });
+    return this.writing;
+  }
+
+  private backoffMs(): number {
+    const base = this.options.retryMs ?? Math.max(this.options.flushMs, 500);
+    return Math.min(MAX_RETRY_MS, base * 2 ** Math.min(this.failures, 6));
+  }
+
+  private drop(count: number): void {
+    this.dropped += count;
+    this.droppedSinceWarning += count;
+    this.options.onDropped?.(count);
+    const now = Date.now();
+    if (now - this.lastWarning >= WARN_EVERY_MS) {
+      this.options.log.warn({ dropped: this.droppedSinceWarning, queued: this.queue.length }, 'ledger: queue full or database unavailable; records dropped');
+      this.lastWarning = now;
+      this.droppedSinceWarning = 0;
+    }
+  }
+}
+
+/**
+ * SQLite shared by several processes (WORKERS, or two gateways on one file): when two start
+ * together, the second's migration transaction meets the first's write lock and SQLite answers
+ * SQLITE_BUSY at once instead of waiting. It waits and tries again; by then the first has migrated.
+ */
+async function migrateWhenFree(database: LedgerDatabase): Promise<readonly string[]> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await migrate(database);
+    } catch (err) {
+      const busy = (err as { code?: unknown } | null)?.code === 'SQLITE_BUSY';
+      if (!busy || attempt >= 20) throw err;
+      await new Promise((r) => setTimeout(r, 50 * attempt));
+    }
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,195 @@
+import { sql, type AliasableExpression, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
+import type { LedgerSchema } from './schema.js';
+
+/** Which calls a query covers; undefined fields do not restrict. */
+export interface LedgerFilter {
+  /** Epoch ms, inclusive. */
+  readonly from?: number | undefined;
+  /** Epoch ms, exclusive. */
+  readonly to?: number | undefined;
+  readonly keyName?: string | undefined;
+  readonly model?: string | undefined;
+  readonly provider?: string | undefined;
+  readonly method?: string | undefined;
+}
+
+export type UsageDimension = 'key' | 'model' | 'provider' | 'method' | 'day' | 'hour';
+
+export interface UsageTotals {
+  readonly group: { key?: string; model?: string; provider?: string; method?: string; periodStart?: number };
+  readonly requests: number;
+  readonly successful: number;
+  readonly errorsByCode: Record<string, number>;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly totalTokens: number;
+  readonly costUsd: number;
+  readonly latency: Percentiles;
+  readonly fallbackRate: number;
+  readonly cacheHitRate: number;
+  readonly costSavedUsd: number;
+}
+
+export interface Percentiles {
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+}
+
+type Calls = ExpressionBuilder<LedgerSchema, 'ledger_calls'>;
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+/** The SQL for each dimension: plain columns, or the period's start in epoch ms (integer division works alike in both dialects). */
+function dimension(eb: Calls, d: UsageDimension): AliasableExpression<unknown> {
+  switch (d) {
+    case 'key':
+      return eb.ref('key_name');
+    case 'model':
+      return eb.ref('model');
+    case 'provider':
+      return eb.ref('provider');
+    case 'method':
+      return eb.ref('method');
+    case 'day':
+      return sql`(ts / ${sql.lit(DAY_MS)}) * ${sql.lit(DAY_MS)}`;
+    case 'hour':
+      return sql`(ts / ${sql.lit(HOUR_MS)}) * ${sql.lit(HOUR_MS)}`;
+  }
+}
+
+export function where(eb: Calls, f: LedgerFilter): Expression<SqlBool> {
+  const conditions: Expression<SqlBool>[] = [];
+  if (f.from !== undefined) conditions.push(eb('ts', '>=', f.from));
+  if (f.to !== undefined) conditions.push(eb('ts', '<', f.to));
+  if (f.keyName !== undefined) conditions.push(eb('key_name', '=', f.keyName));
+  if (f.model !== undefined) conditions.push(eb('model', '=', f.model));
+  if (f.provider !== undefined) conditions.push(eb('provider', '=', f.provider));
+  if (f.method !== undefined) conditions.push(eb('method', '=', f.method));
+  return eb.and(conditions);
+}
+
+/**
+ * GetUsage: the sums are one GROUP BY (group columns + gRPC code) in the database; the latency
+ * percentiles are computed here from the matching calls' latencies (SQLite has no percentile
+ * function), read in a second query ordered by the same groups.
+ */
+export async function usageTotals(db: Kysely<LedgerSchema>, filter: LedgerFilter, groupBy: readonly UsageDimension[]): Promise<UsageTotals[]> {
+  const dims = [...new Set(groupBy)];
+  const alias = (i: number) => `g${i}`;
+  const sums = await db
+    .selectFrom('ledger_calls')
+    .where((eb) => where(eb, filter))
+    .select((eb) => [
+      ...dims.map((d, i) => dimension(eb, d).as(alias(i))),
+      'code',
+      eb.fn.countAll<number | string>().as('requests'),
+      eb.fn.sum<number | string>('prompt_tokens').as('prompt_tokens'),
+      eb.fn.sum<number | string>('completion_tokens').as('completion_tokens'),
+      eb.fn.sum<number | string>('total_tokens').as('total_tokens'),
+      eb.fn.sum<number | string>('cost_usd').as('cost_usd'),
+      eb.fn.sum<number | string>('cost_saved_usd').as('cost_saved_usd'),
+      eb.fn.sum<number | string>('fallback_triggered').as('fallbacks'),
+      eb.fn.sum<number | string>('cache_hit').as('cache_hits'),
+    ])
+    .groupBy([...dims.map((_, i) => sql.ref(alias(i))), 'code'])
+    .execute();
+  const latencies = await db
+    .selectFrom('ledger_calls')
+    .where((eb) => where(eb, filter))
+    .select((eb) => [...dims.map((d, i) => dimension(eb, d).as(alias(i))), 'latency_ms'])
+    .execute();
+
+  const rowKey = (row: Record<string, unknown>) => JSON.stringify(dims.map((_, i) => row[alias(i)] ?? null));
+  const groups = new Map<string, { row: Record<string, unknown>; totals: Mutable; latencies: number[] }>();
+  for (const raw of sums as Record<string, unknown>[]) {
+    const key = rowKey(raw);
+    let g = groups.get(key);
+    if (!g) {
+      g = { row: raw, totals: emptyTotals(), latencies: [] };
+      groups.set(key, g);
+    }
+    const n = Number(raw['requests']);
+    const t = g.totals;
+    t.requests += n;
+    if (raw['code'] === 'OK') t.successful += n;
+    else t.errorsByCode[String(raw['code'])] = (t.errorsByCode[String(raw['code'])] ?? 0) + n;
+    t.promptTokens += Number(raw['prompt_tokens'] ?? 0);
+    t.completionTokens += Number(raw['completion_tokens'] ?? 0);
+    t.totalTokens += Number(raw['total_tokens'] ?? 0);
+    t.costUsd += Number(raw['cost_usd'] ?? 0);
+    t.costSavedUsd += Number(raw['cost_saved_usd'] ?? 0);
+    t.fallbacks += Number(raw['fallbacks'] ?? 0);
+    t.cacheHits += Number(raw['cache_hits'] ?? 0);
+  }
+  for (const raw of latencies as Record<string, unknown>[]) groups.get(rowKey(raw))?.latencies.push(Number(raw['latency_ms']));
+
+  const out: UsageTotals[] = [];
+  for (const { row, totals: t, latencies: l } of groups.values()) {
+    const group: UsageTotals['group'] = {};
+    dims.forEach((d, i) => {
+      const value = row[alias(i)];
+      if (d === 'day' || d === 'hour') group.periodStart = Number(value);
+      else group[d] = value === null || value === undefined ? '' : String(value);
+    });
+    out.push({
+      group,
+      requests: t.requests,
+      successful: t.successful,
+      errorsByCode: t.errorsByCode,
+      promptTokens: t.promptTokens,
+      completionTokens: t.completionTokens,
+      totalTokens: t.totalTokens,
+      costUsd: round(t.costUsd),
+      latency: percentiles(l),
+      fallbackRate: t.requests === 0 ? 0 : t.fallbacks / t.requests,
+      cacheHitRate: t.requests === 0 ? 0 : t.cacheHits / t.requests,
+      costSavedUsd: round(t.costSavedUsd),
+    });
+  }
+  if (out.length === 0 && dims.length === 0) out.push({ ...emptyTotals(), group: {}, latency: percentiles([]) });
+  return out.sort((a, b) => compareGroups(a.group, b.group));
+}
+
+interface Mutable {
+  requests: number;
+  successful: number;
+  errorsByCode: Record<string, number>;
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+  costUsd: number;
+  costSavedUsd: number;
+  fallbacks: number;
+  cacheHits: number;
+  fallbackRate: number;
+  cacheHitRate: number;
+}
+
+function emptyTotals(): Mutable {
+  return { requests: 0, successful: 0, errorsByCode: {}, promptTokens: 0, completionTokens: 0, totalTokens: 0, costUsd: 0, costSavedUsd: 0, fallbacks: 0, cacheHits: 0, fallbackRate: 0, cacheHitRate: 0 };
+}
+
+function compareGroups(a: UsageTotals['group'], b: UsageTotals['group']): number {
+  const text = (g: UsageTotals['group']) => [g.periodStart ?? 0, g.key ?? '', g.model ?? '', g.provider ?? '', g.method ?? ''];
+  const [x, y] = [text(a), text(b)];
+  for (let i = 0; i < x.length; i += 1) {
+    const [p, q] = [x[i], y[i]];
+    if (p === q) continue;
+    return typeof p === 'number' && typeof q === 'number' ? p - q : String(p).localeCompare(String(q));
+  }
+  return 0;
+}
+
+/** Nearest-rank percentiles. */
+export function percentiles(values: number[]): Percentiles {
+  if (values.length === 0) return { p50: 0, p95: 0, p99: 0 };
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
+  return { p50: at(50), p95: at(95), p99: at(99) };
+}
+
+function round(usd: number): number {
+  return Math.round(usd * 1e10) / 1e10;
+}

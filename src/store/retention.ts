@@ -1,0 +1,97 @@
+import { Cron } from 'croner';
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import type { LedgerDatabase } from './database.js';
+
+export interface RetentionOptions {
+  readonly database: () => LedgerDatabase | undefined;
+  /** Rows older than this many days go; 0 disables the job. */
+  readonly days: number;
+  /** Cron pattern (UTC). */
+  readonly cron: string;
+  readonly log: Logger;
+  /** Calls deleted per transaction: small, so writers are never held up for long. */
+  readonly batchSize?: number;
+}
+
+export interface RetentionResult {
+  readonly calls: number;
+  readonly attempts: number;
+  readonly decisions: number;
+  /** Another replica held the lock: nothing was done here. */
+  readonly skipped: boolean;
+}
+
+/** Same key on every replica: only one of them prunes at a time. */
+const RETENTION_LOCK_KEY = 0x4c4c4d52; // "LLMR"
+
+/**
+ * Deletes ledger rows older than LEDGER_RETENTION_DAYS on a schedule. croner's `protect`
+ * keeps one run at a time in this process; on PostgreSQL an advisory lock keeps it to one
+ * replica (the others skip that run).
+ */
+export class RetentionJob {
+  private job: Cron | undefined;
+
+  constructor(private readonly options: RetentionOptions) {}
+
+  start(): void {
+    if (this.options.days <= 0) return;
+    this.job = new Cron(this.options.cron, { protect: true, timezone: 'UTC', unref: true }, async () => {
+      try {
+        await this.runOnce();
+      } catch (err) {
+        this.options.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'ledger retention failed; next run retries');
+      }
+    });
+  }
+
+  stop(): void {
+    this.job?.stop();
+  }
+
+  async runOnce(now = Date.now()): Promise<RetentionResult> {
+    const database = this.options.database();
+    const none = { calls: 0, attempts: 0, decisions: 0, skipped: false };
+    if (!database || this.options.days <= 0) return none;
+    const cutoff = now - this.options.days * 86_400_000;
+    const result =
+      database.dialect === 'postgres'
+        ? await database.db.connection().execute(async (conn) => {
+            const lock = await sql<{ ok: boolean }>`select pg_try_advisory_lock(${RETENTION_LOCK_KEY}) as ok`.execute(conn);
+            if (!lock.rows[0]?.ok) return { ...none, skipped: true };
+            try {
+              return await this.prune({ ...database, db: conn }, cutoff);
+            } finally {
+              await sql`select pg_advisory_unlock(${RETENTION_LOCK_KEY})`.execute(conn);
+            }
+          })
+        : await this.prune(database, cutoff);
+    if (result.calls > 0 || result.skipped) {
+      this.options.log.info({ ...result, olderThan: new Date(cutoff).toISOString() }, result.skipped ? 'ledger retention: another replica is pruning' : 'ledger retention: old rows deleted');
+    }
+    return result;
+  }
+
+  private async prune(database: LedgerDatabase, cutoff: number): Promise<RetentionResult> {
+    const batch = this.options.batchSize ?? 1_000;
+    let calls = 0;
+    let attempts = 0;
+    let decisions = 0;
+    for (;;) {
+      const removed = await database.db.transaction().execute(async (trx) => {
+        const ids = (await trx.selectFrom('ledger_calls').select('id').where('ts', '<', cutoff).limit(batch).execute()).map((r) => r.id);
+        if (ids.length === 0) return { calls: 0, attempts: 0, decisions: 0 };
+        const a = await trx.deleteFrom('ledger_attempts').where('call_id', 'in', ids).executeTakeFirst();
+        const d = await trx.deleteFrom('ledger_decisions').where('call_id', 'in', ids).executeTakeFirst();
+        const c = await trx.deleteFrom('ledger_calls').where('id', 'in', ids).executeTakeFirst();
+        return { calls: Number(c.numDeletedRows), attempts: Number(a.numDeletedRows), decisions: Number(d.numDeletedRows) };
+      });
+      calls += removed.calls;
+      attempts += removed.attempts;
+      decisions += removed.decisions;
+      if (removed.calls < batch) break;
+    }
+    return { calls, attempts, decisions, skipped: false };
+  }
+}
