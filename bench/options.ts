@@ -6,12 +6,13 @@ export const USAGE = `npm run bench: one run, one machine, every number in one t
 
   npm run bench                 full run (about 4 minutes on 2 cores)
   npm run bench -- --quick      about 1 minute, fewer rounds and shorter runs
+  npm run bench -- --http-only  only the HTTP API rows (add --quick for a short run)
   options: --no-peer            skip the Portkey peer
            --no-build           use the gateway's dist/ as it is
            --gateway-dir DIR    benchmark another checkout (built there), e.g. a before/after
            --log-level LEVEL    the gateway's LOG_LEVEL (default warn; info logs every call)
-           --http-only           only the OpenAI-compatible HTTP API rows (gateway HTTP vs Portkey, HTTP/1.1)
-           --no-http             skip the HTTP API rows
+           --http-only          only the OpenAI-compatible HTTP API rows (gateway HTTP vs Portkey, HTTP/1.1)
+           --no-http            skip the HTTP API rows
            --workers N          extra throughput rows with the gateway as N cluster workers (default 2; 1: none)
            --transport          also run the client transport micro-benchmark (bench/transport.ts)
            --profile            also profile the gateway under load (bench/profile.ts)
