@@ -74,7 +74,7 @@ export function render(r: Report): string {
   out.push(
     table(
       ['target', 'measured', 'limit', 'result'],
-      Object.entries(r.targets).map(([name, t]) => [name, t.value === undefined ? 'n/a' : fmt(t.value, 3), t.limit, t.pass === undefined ? 'n/a' : t.pass ? 'PASS' : 'FAIL']),
+      Object.entries(r.targets).map(([name, t]) => [name, t.value === undefined ? 'n/a' : Number.isInteger(t.value) ? int(t.value) : fmt(t.value, 3), t.limit, t.pass === undefined ? 'n/a' : t.pass ? 'PASS' : 'FAIL']),
     ),
   );
   if (r.transport) out.push('', 'Client transport (one Node process, concurrency 64, CPU per call)', formatTransportRows(r.transport));
@@ -268,7 +268,7 @@ function renderHttp(out: string[], h: HttpRows): void {
           fmt(t.p50Ms, 3),
           fmt(t.p99Ms, 3),
           String(t.errors),
-          peer && t.target !== 'peer' ? `${fmt(t.reqPerSec / peer, 1)}x` : '-',
+          peer && t.target === 'gateway-http' ? `${fmt(t.reqPerSec / peer, 1)}x` : '-',
           cpuText(t.cpu),
         ];
       }),

@@ -4,6 +4,7 @@
  * protocol, with the same request bodies. Three measurements: sequential added latency, h2load
  * throughput at one concurrency level, and concurrent SSE streams read to their last token.
  */
+import { setMaxListeners } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -90,6 +91,11 @@ function pidOf(fleet: Fleet, target: HttpTargetName): number {
   return target === 'direct' ? fleet.upstream.pid : target === 'gateway-http' ? fleet.gateway.pid : fleet.peer!.pid;
 }
 
+/** The CPU column names the process, as in the gRPC tables. */
+function cpuName(target: HttpTargetName): string {
+  return target === 'gateway-http' ? 'gateway' : target;
+}
+
 function targetsOf(fleet: Fleet): HttpTargetName[] {
   return fleet.peer ? ['direct', 'gateway-http', 'peer'] : ['direct', 'gateway-http'];
 }
@@ -163,7 +169,7 @@ async function throughputRows(fleet: Fleet, h2load: string, p: Plan): Promise<Ht
     const once = async (): Promise<HttpThroughputRow> => {
       await waitForQuiet(p.quietWaitMs, QUIET_CORES, log);
       const pids: Record<string, number | 'self'> = { upstream: fleet.upstream.pid };
-      if (target !== 'direct') pids[target] = pidOf(fleet, target);
+      if (target !== 'direct') pids[cpuName(target)] = pidOf(fleet, target);
       const meter = new CpuMeter(pids).begin();
       const r = await runH2load(h2load, {
         url: `${originOf(fleet, target)}${CHAT_PATH}`,
@@ -206,9 +212,11 @@ async function everyTokenStreams(fleet: Fleet, target: HttpTargetName, p: Plan):
   const body = jsonBody('gpt-3.5-turbo', true);
   const pid = pidOf(fleet, target);
   const pids: Record<string, number | 'self'> = { upstream: fleet.upstream.pid, client: 'self' };
-  if (target !== 'direct') pids[target] = pid;
+  if (target !== 'direct') pids[cpuName(target)] = pid;
   // Generous: a stream lasts PACED_TOKENS / TOKEN_RATE seconds; one still open long after is lost.
   const deadline = new AbortController();
+  // Every stream listens on this one signal.
+  setMaxListeners(count + 10, deadline.signal);
   const timer = setTimeout(() => deadline.abort(), p.streamRampMs + (PACED_TOKENS / TOKEN_RATE) * 1000 * 4 + 30_000);
   let peakRssMb = procMemory(pid).rssMb;
   const sampler = setInterval(() => {
