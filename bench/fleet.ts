@@ -62,9 +62,14 @@ export const DELTA_TAG = 0x12;
 
 // ---------------------------------------------------------------------------------- processes
 
+/** The gateway process: gRPC on `port`, the OpenAI-compatible HTTP API on `httpPort`. */
+export interface Gateway extends Started {
+  readonly httpPort: number;
+}
+
 export interface Fleet {
   readonly upstream: Started;
-  readonly gateway: Started;
+  readonly gateway: Gateway;
   readonly echo: Started;
   readonly peer: Started | undefined;
   stop(): Promise<void>;
@@ -80,10 +85,12 @@ export const portFrom = (key: string) => (line: string): number | undefined => {
   }
 };
 
-export function gatewayEnv(upstreamPort: number, port: number, logLevel: string): Record<string, string> {
+export function gatewayEnv(upstreamPort: number, port: number, logLevel: string, httpPort = 0): Record<string, string> {
   return {
     HOST: '127.0.0.1',
     PORT: String(port),
+    // Its own free port: the default (8080) would collide when two gateways run at once.
+    HTTP_PORT: String(httpPort),
     LOG_LEVEL: logLevel,
     OPENAI_API_KEY: 'bench',
     OPENAI_BASE_URL: `http://127.0.0.1:${upstreamPort}/v1`,
@@ -126,14 +133,15 @@ export async function startGateway(
   logLevel: string,
   nodeArgs: readonly string[] = [],
   extraEnv: Readonly<Record<string, string>> = {},
-): Promise<Started> {
+): Promise<Gateway> {
   const port = await freePort();
+  const httpPort = await freePort();
   const gateway = await startProcess({
     name: 'gateway',
     command: process.execPath,
     args: [...nodeArgs, join(gatewayDir, 'dist/main.js')],
     cwd: gatewayDir,
-    env: { ...gatewayEnv(upstreamPort, port, logLevel), ...extraEnv },
+    env: { ...gatewayEnv(upstreamPort, port, logLevel, httpPort), ...extraEnv },
     port,
     onLine: countCallLine,
   });
@@ -149,7 +157,7 @@ export async function startGateway(
   } finally {
     client.close();
   }
-  return gateway;
+  return { ...gateway, httpPort };
 }
 
 export function buildGateway(dir: string): void {

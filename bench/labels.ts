@@ -15,6 +15,8 @@ export function label(target: string): string {
       return 'grpc-js echo (floor)';
     case 'gateway':
       return 'gateway';
+    case 'gateway-http':
+      return 'gateway HTTP API';
     case 'peer':
       return 'Portkey 1.15.2';
     case WORKERS_TARGET:

@@ -6,10 +6,13 @@ export const USAGE = `npm run bench: one run, one machine, every number in one t
 
   npm run bench                 full run (about 4 minutes on 2 cores)
   npm run bench -- --quick      about 1 minute, fewer rounds and shorter runs
+  npm run bench -- --http-only  only the HTTP API rows (add --quick for a short run)
   options: --no-peer            skip the Portkey peer
            --no-build           use the gateway's dist/ as it is
            --gateway-dir DIR    benchmark another checkout (built there), e.g. a before/after
            --log-level LEVEL    the gateway's LOG_LEVEL (default warn; info logs every call)
+           --http-only          only the OpenAI-compatible HTTP API rows (gateway HTTP vs Portkey, HTTP/1.1)
+           --no-http            skip the HTTP API rows
            --workers N          extra throughput rows with the gateway as N cluster workers (default 2; 1: none)
            --transport          also run the client transport micro-benchmark (bench/transport.ts)
            --profile            also profile the gateway under load (bench/profile.ts)
@@ -26,6 +29,10 @@ export interface Options {
   readonly logLevel: string;
   readonly transport: boolean;
   readonly profile: boolean;
+  /** The OpenAI-compatible HTTP API rows. */
+  readonly http: boolean;
+  /** Only those: no gRPC scenarios. */
+  readonly httpOnly: boolean;
   readonly out: string;
   /** The gateway with WORKERS=n as extra throughput rows; 1: none. */
   readonly workers: number;
@@ -45,6 +52,8 @@ export function parseOptions(argv: readonly string[]): Options {
     logLevel: value('log-level') ?? 'warn',
     transport: argv.includes('--transport'),
     profile: argv.includes('--profile'),
+    http: !argv.includes('--no-http'),
+    httpOnly: argv.includes('--http-only'),
     out: resolve(value('out') ?? join(BENCH_DIR, 'results/latest.json')),
     workers: Number(value('workers') ?? 2),
   };
@@ -68,6 +77,9 @@ export function plan(quick: boolean) {
         streamWindowMs: 4000,
         raceRounds: 3,
         raceN: 50,
+        // HTTP rows: how long to wait for a quiet machine, and how many tries at a quieter run.
+        quietWaitMs: 5_000,
+        quietAttempts: 1,
       }
     : {
         rounds: 10,
@@ -84,6 +96,8 @@ export function plan(quick: boolean) {
         streamWindowMs: 10000,
         raceRounds: 6,
         raceN: 100,
+        quietWaitMs: 30_000,
+        quietAttempts: 3,
       };
 }
 

@@ -8,6 +8,7 @@ import { round } from './lib/stats.js';
 import { fmt, int, table } from './lib/table.js';
 import type { Options } from './options.js';
 import type { ProfileResult } from './profile.js';
+import { HTTP_CONCURRENCY, type HttpRows } from './scenarios/http.js';
 import type { Overhead, RaceFallback } from './scenarios/sequential.js';
 import type { StreamsResult } from './scenarios/streams.js';
 import type { ThroughputRow } from './scenarios/throughput.js';
@@ -19,13 +20,16 @@ export interface Target {
   readonly pass: boolean | undefined;
 }
 
+/** The gRPC scenarios are absent with --http-only, the HTTP rows with --no-http. */
 export interface Report {
   readonly meta: Record<string, unknown>;
-  readonly overhead: Overhead;
-  readonly throughput: ThroughputRow[];
-  readonly fixedRate: ThroughputRow[];
-  readonly streams: StreamsResult[];
-  readonly raceFallback: RaceFallback;
+  readonly overhead?: Overhead;
+  readonly throughput?: ThroughputRow[];
+  readonly fixedRate?: ThroughputRow[];
+  readonly streams?: StreamsResult[];
+  readonly raceFallback?: RaceFallback;
+  /** The OpenAI-compatible HTTP API against the upstream and the peer. */
+  readonly http?: HttpRows;
   readonly targets: Record<string, Target>;
   transport?: TransportRow[];
   profile?: ProfileResult;
@@ -47,6 +51,7 @@ export function meta(options: Options, fleet: Fleet): Record<string, unknown> {
     gatewayDirty: git(['status', '--porcelain']).length > 0,
     gatewayLogLevel: options.logLevel,
     peer: fleet.peer ? PEER_PACKAGE : 'skipped',
+    rows: options.httpOnly ? 'HTTP API only' : options.http ? 'gRPC and HTTP API' : 'gRPC only',
     upstream: { tokenRate: TOKEN_RATE, pacedTokens: PACED_TOKENS },
     loadAverageAtStart: os.loadavg().map((v) => round(v, 2)),
   };
@@ -61,6 +66,31 @@ export function render(r: Report): string {
     `llm-orchestrator bench  ${m.date}  (${m.mode}, ${m.durationSeconds ?? '?'} s)`,
     `machine: ${m.machine.cpu}, ${m.machine.cores} cores, ${m.machine.memoryGb} GB; node ${m.node}; gateway ${m.gatewayCommit}${m.gatewayDirty ? '+dirty' : ''} LOG_LEVEL=${m.gatewayLogLevel}; peer ${m.peer}`,
   );
+  if (r.overhead && r.throughput && r.fixedRate && r.streams && r.raceFallback) {
+    renderGrpc(out, { overhead: r.overhead, throughput: r.throughput, fixedRate: r.fixedRate, streams: r.streams, raceFallback: r.raceFallback });
+  }
+  if (r.http) renderHttp(out, r.http);
+  out.push('', 'Targets');
+  out.push(
+    table(
+      ['target', 'measured', 'limit', 'result'],
+      Object.entries(r.targets).map(([name, t]) => [name, t.value === undefined ? 'n/a' : Number.isInteger(t.value) ? int(t.value) : fmt(t.value, 3), t.limit, t.pass === undefined ? 'n/a' : t.pass ? 'PASS' : 'FAIL']),
+    ),
+  );
+  if (r.transport) out.push('', 'Client transport (one Node process, concurrency 64, CPU per call)', formatTransportRows(r.transport));
+  if (r.profile) out.push('', r.profile.text);
+  return out.join('\n');
+}
+
+interface GrpcMeasured {
+  readonly overhead: Overhead;
+  readonly throughput: ThroughputRow[];
+  readonly fixedRate: ThroughputRow[];
+  readonly streams: StreamsResult[];
+  readonly raceFallback: RaceFallback;
+}
+
+function renderGrpc(out: string[], r: GrpcMeasured): void {
   const o = r.overhead;
   const names = Object.keys(o.chat.medianMs);
   out.push('', '1. Overhead, sequential (median of round medians; added = target - direct per round, median [min..max])');
@@ -160,16 +190,6 @@ export function render(r: Report): string {
   out.push(`   race cost (race - its fastest member alone, both through the gateway): ${span(rf.raceCostMs)}`);
   out.push(`   fallback cost (fallback - (failure + success) direct): gateway ${span(rf.fallbackCostMs)}${rf.peerFallbackCostMs ? `; peer ${span(rf.peerFallbackCostMs)}` : ''}`);
 
-  out.push('', '5. Targets');
-  out.push(
-    table(
-      ['target', 'measured', 'limit', 'result'],
-      Object.entries(r.targets).map(([name, t]) => [name, t.value === undefined ? 'n/a' : fmt(t.value, 3), t.limit, t.pass === undefined ? 'n/a' : t.pass ? 'PASS' : 'FAIL']),
-    ),
-  );
-  if (r.transport) out.push('', 'Client transport (one Node process, concurrency 64, CPU per call)', formatTransportRows(r.transport));
-  if (r.profile) out.push('', r.profile.text);
-  return out.join('\n');
 }
 
 
@@ -180,8 +200,14 @@ export function cpuText(cpu: Record<string, number>): string {
 }
 
 
+/** A measured value against its limit; no value (not measured, NaN): n/a rather than FAIL. */
+function check(value: number | undefined, ok: (v: number) => boolean, limit: string): Target {
+  const measured = value !== undefined && Number.isFinite(value);
+  return { value: measured ? round(value, 3) : undefined, limit, pass: measured ? ok(value) : undefined };
+}
+
 /** The targets the gateway is held to, from what the run measured. */
-export function targetsOf(report: Omit<Report, 'targets' | 'meta'>, levels: readonly number[], hasPeer: boolean): Record<string, Target> {
+export function targetsOf(report: Omit<GrpcMeasured, 'raceFallback'>, levels: readonly number[], hasPeer: boolean): Record<string, Target> {
   const tput = (target: string, c: number): number | undefined =>
     report.throughput.find((r) => r.target === target && r.concurrency === c)?.reqPerSec;
   // Peak against peak: each at the concurrency level where it does best.
@@ -191,11 +217,6 @@ export function targetsOf(report: Omit<Report, 'targets' | 'meta'>, levels: read
   const rate = (t: string) => report.fixedRate.find((r) => r.target === t);
   const addedP99 = Math.min(rate('gateway')?.p99Ms ?? NaN, rate(WORKERS_TARGET)?.p99Ms ?? Infinity) - (rate('direct')?.p99Ms ?? NaN);
   const gatewayStreams = report.streams.find((s) => s.target === 'gateway');
-  const check = (value: number | undefined, ok: (v: number) => boolean, limit: string) => ({
-    value: value === undefined || !Number.isFinite(value) ? undefined : round(value, 3),
-    limit,
-    pass: value === undefined || !Number.isFinite(value) ? undefined : ok(value),
-  });
   return {
       'unary throughput, peak vs Portkey peak (x)': check(hasPeer ? bestRatio : undefined, (v) => v >= 5, '>= 5x'),
       '  the same, one gateway process (x)': check(hasPeer ? processRatio : undefined, (v) => v >= 5, '>= 5x'),
@@ -203,5 +224,102 @@ export function targetsOf(report: Omit<Report, 'targets' | 'meta'>, levels: read
       'added latency P99 at 1,000 req/s (ms)': check(addedP99, (v) => v <= 2, '<= 2 ms'),
       'added time to first token, sequential (ms)': check(report.overhead.addedTtft.gateway?.median, (v) => v <= 0.5, '<= 0.5 ms'),
       '1,000 concurrent streams, peak RSS (MB)': check(gatewayStreams?.peakRssMb, (v) => v <= 150, '<= 150 MB'),
+  };
+}
+
+// ---------------------------------------------------------------------------------- HTTP API rows
+
+function renderHttp(out: string[], h: HttpRows): void {
+  const s = h.sequential;
+  out.push('', 'HTTP API (OpenAI-compatible POST /v1/chat/completions, HTTP/1.1; the peer on the same protocol)');
+  out.push('', '   Sequential (median of round medians; added = target - direct per round, median [min..max])');
+  out.push(
+    table(
+      ['target', 'unary ms', 'P99', 'added ms', 'spread', 'TTFT ms', 'P99', 'added ms', 'spread', 'failures'],
+      Object.keys(s.chat.medianMs).map((n) => {
+        const ac = s.addedChat[n];
+        const at = s.addedTtft[n];
+        return [
+          label(n),
+          fmt(s.chat.medianMs[n], 3),
+          fmt(s.chat.p99Ms[n], 3),
+          ac ? fmt(ac.median, 3) : '-',
+          ac ? `${fmt(ac.min, 3)}..${fmt(ac.max, 3)}` : '-',
+          fmt(s.ttft.medianMs[n], 3),
+          fmt(s.ttft.p99Ms[n], 3),
+          at ? fmt(at.median, 3) : '-',
+          at ? `${fmt(at.min, 3)}..${fmt(at.max, 3)}` : '-',
+          String((s.chat.failures[n] ?? 0) + (s.ttft.failures[n] ?? 0)),
+        ];
+      }),
+    ),
+  );
+  out.push('', `   Throughput (h2load --h1, ${HTTP_CONCURRENCY} connections, one request in flight each; stream: 20 chunks read to [DONE]; errors: HTTP status)`);
+  out.push(
+    table(
+      ['target', 'body', 'conc', 'req/s', 'P50 ms', 'P99 ms', 'errors', 'x peer', 'CPU cores'],
+      h.throughput.map((t) => {
+        const peer = h.throughput.find((x) => x.target === 'peer' && x.body === t.body)?.reqPerSec;
+        return [
+          label(t.target),
+          t.body,
+          String(t.concurrency),
+          int(t.reqPerSec),
+          fmt(t.p50Ms, 3),
+          fmt(t.p99Ms, 3),
+          String(t.errors),
+          peer && t.target === 'gateway-http' ? `${fmt(t.reqPerSec / peer, 1)}x` : '-',
+          cpuText(t.cpu),
+        ];
+      }),
+    ),
+  );
+  out.push('', `   Concurrent SSE streams, ${PACED_TOKENS} tokens each at ${TOKEN_RATE} tokens/s, every stream read to its end (complete: HTTP 200 and every token)`);
+  out.push(
+    table(
+      ['target', 'streams', 'complete', 'tokens', 'of', 'TTFT P50', 'TTFT P99', 'seconds', 'peak RSS', 'CPU cores'],
+      h.streams.map((x) => [
+        label(x.target),
+        String(x.streams),
+        String(x.complete),
+        int(x.tokensDelivered),
+        int(x.tokensExpected),
+        fmt(x.ttft.p50, 2),
+        fmt(x.ttft.p99, 2),
+        fmt(x.seconds, 1),
+        fmt(x.peakRssMb, 0),
+        cpuText(x.cpu),
+      ]),
+    ),
+  );
+}
+
+/** The HTTP API's targets: against the peer measured in the same run, and every token delivered. */
+export function httpTargetsOf(h: HttpRows, hasPeer: boolean): Record<string, Target> {
+  const tput = (target: string, body: string): number | undefined =>
+    h.throughput.find((t) => t.target === target && t.body === body)?.reqPerSec;
+  const ratio = (body: string): number | undefined => {
+    const peer = tput('peer', body);
+    const gateway = tput('gateway-http', body);
+    return hasPeer && peer && gateway !== undefined ? gateway / peer : undefined;
+  };
+  const third = (ours: { median: number } | undefined, peer: { median: number } | undefined, what: string): Target => {
+    if (!hasPeer || !peer || !Number.isFinite(peer.median)) return check(undefined, () => false, `<= Portkey's / 3 (${what})`);
+    // Below direct (noise) counts as zero added for the peer's bound.
+    const limit = Math.max(0, peer.median) / 3;
+    return check(ours?.median, (v) => v <= limit, `<= ${fmt(limit, 3)} ms (Portkey ${fmt(peer.median, 3)} / 3)`);
+  };
+  const s = h.sequential;
+  const streams = h.streams.find((x) => x.target === 'gateway-http');
+  return {
+    [`HTTP unary throughput c=${HTTP_CONCURRENCY} vs Portkey (x)`]: check(ratio('unary'), (v) => v >= 5, '>= 5x'),
+    [`HTTP stream throughput c=${HTTP_CONCURRENCY} vs Portkey (x)`]: check(ratio('stream'), (v) => v >= 5, '>= 5x'),
+    'HTTP added latency, sequential unary (ms)': third(s.addedChat['gateway-http'], s.addedChat.peer, 'unary'),
+    'HTTP added time to first token, sequential (ms)': third(s.addedTtft['gateway-http'], s.addedTtft.peer, 'TTFT'),
+    [`HTTP ${int(streams?.streams)} SSE streams with every token (streams)`]: check(
+      streams?.complete,
+      (v) => v === streams?.streams && streams.tokensDelivered === streams.tokensExpected,
+      `= ${int(streams?.streams)}, ${int(streams?.tokensExpected)} tokens`,
+    ),
   };
 }

@@ -14,7 +14,8 @@ import { ensureH2load } from './lib/h2load.js';
 import { startProcess, type Started } from './lib/proc.js';
 import { parseOptions, plan, USAGE, type Options, type Plan } from './options.js';
 import { profileGateway } from './profile.js';
-import { meta, render, targetsOf, type Report } from './report.js';
+import { httpTargetsOf, meta, render, targetsOf, type Report } from './report.js';
+import { httpScenarios } from './scenarios/http.js';
 import { overheadScenario, raceFallbackScenario } from './scenarios/sequential.js';
 import { streamScenarios } from './scenarios/streams.js';
 import { throughputScenario } from './scenarios/throughput.js';
@@ -84,18 +85,31 @@ async function main(): Promise<void> {
 }
 
 
-/** The four scenarios in order, each on a quiet machine, then the targets. */
+/**
+ * The four gRPC scenarios in order, each on a quiet machine, then the HTTP API rows, then the
+ * targets. `--http-only`: the HTTP API rows alone; `--no-http`: the gRPC scenarios alone.
+ */
 async function measure(fleet: Fleet, h2load: string, options: Options, p: Plan): Promise<Report> {
-  const clients = clientsFor(fleet);
-  const hasPeer = clients.peer !== undefined;
+  const hasPeer = fleet.peer !== undefined;
   const reportMeta = meta(options, fleet);
-  const overhead = await overheadScenario(fleet, clients, p);
-  const { throughput, fixedRate } = await throughputScenario(fleet, h2load, options, p);
-  const streams = await streamScenarios(fleet, options, p);
-  const raceFallback = await raceFallbackScenario(fleet, clients, p);
-  await clients.close();
-  const measured = { overhead, throughput, fixedRate, streams, raceFallback };
-  return { meta: reportMeta, ...measured, targets: targetsOf(measured, p.levels, hasPeer) };
+  let grpc: Omit<Report, 'meta' | 'targets' | 'http'> | undefined;
+  if (!options.httpOnly) {
+    const clients = clientsFor(fleet);
+    const overhead = await overheadScenario(fleet, clients, p);
+    const { throughput, fixedRate } = await throughputScenario(fleet, h2load, options, p);
+    const streams = await streamScenarios(fleet, options, p);
+    const raceFallback = await raceFallbackScenario(fleet, clients, p);
+    await clients.close();
+    grpc = { overhead, throughput, fixedRate, streams, raceFallback };
+  }
+  const http = options.http || options.httpOnly ? await httpScenarios(fleet, h2load, p) : undefined;
+  const targets = {
+    ...(grpc?.overhead && grpc.throughput && grpc.fixedRate && grpc.streams
+      ? targetsOf({ overhead: grpc.overhead, throughput: grpc.throughput, fixedRate: grpc.fixedRate, streams: grpc.streams }, p.levels, hasPeer)
+      : {}),
+    ...(http ? httpTargetsOf(http, hasPeer) : {}),
+  };
+  return { meta: reportMeta, ...grpc, ...(http ? { http } : {}), targets };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
