@@ -80,6 +80,14 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   HTTP_ENABLED: '`false` (or `off`, `0`) serves gRPC only; otherwise the [OpenAI-compatible HTTP API](openai-api.md) runs in the same process on the same engine.',
   HTTP_HOST: 'Address of the HTTP API; unset: `HOST`.',
   HTTP_PORT: 'Port of the HTTP API; `0` picks a free one (logged as `httpPort`).',
+  DATABASE_URL:
+    'Where the [ledger](ledger.md) is kept: unset, a SQLite file at `./data/orchestrator.db` (created on first start); `sqlite:<path>`; `sqlite::memory:` for throwaway runs; `postgres://user:pass@host:5432/db` for a ledger several replicas share; `off` for none.',
+  LEDGER_CONTENT: '`none`: no message content is recorded; `hash`: a SHA-256 of the prompt; `full`: prompt and answer (sensitive: treat the database like the logs of your users\' text).',
+  LEDGER_FLUSH_MS: 'Queued ledger rows are written in one transaction at most this often.',
+  LEDGER_QUEUE_MAX: 'Ledger rows waiting to be written; past it new rows are dropped and counted (`llm_orchestrator_ledger_records_dropped_total`), never blocking a call.',
+  LEDGER_BATCH_SIZE: 'Ledger rows per transaction.',
+  LEDGER_RETENTION_DAYS: 'Ledger rows older than this are deleted by the retention job; `0` keeps everything.',
+  LEDGER_RETENTION_CRON: 'When the retention job runs (cron syntax, UTC); with several replicas on PostgreSQL one of them runs it.',
   UPSTREAM_MAX_BODY_BYTES:
     'Largest upstream response body read whole (JSON answers, error bodies); past it the connection is closed and the attempt fails with `UPSTREAM_MALFORMED_RESPONSE`. See [security.md](security.md).',
   UPSTREAM_MAX_EVENT_BYTES: 'Largest single server-sent event from an upstream stream; past it the stream is cut and the attempt fails the same way.',
