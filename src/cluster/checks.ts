@@ -4,7 +4,8 @@ import type { FileConfig } from '../config/file.js';
 /**
  * Settings that would be wrong with several workers, one line each. Limits and budgets held in
  * memory would be enforced by every worker on its own (a caller would get WORKERS times the
- * allowance), so they need Redis; a log file would be rotated by every worker at once.
+ * allowance), so they need Redis; a log file would be rotated by every worker at once, and so
+ * would a SQLite ledger file be migrated, written and pruned by every worker.
  */
 export function clusterProblems(config: Config, file: FileConfig | undefined): string[] {
   if (config.workers <= 1) return [];
@@ -23,6 +24,12 @@ export function clusterProblems(config: Config, file: FileConfig | undefined): s
   }
   if (config.logFile !== undefined) {
     problems.push(`LOG_FILE: ${config.workers} workers would each write and rotate the same file; with WORKERS > 1 log to stdout`);
+  }
+  const ledger = config.ledger.target;
+  if (ledger.kind === 'sqlite' && ledger.file !== ':memory:') {
+    problems.push(
+      `DATABASE_URL: ${config.workers} workers would each open the SQLite ledger ${ledger.file}; with WORKERS > 1 use a PostgreSQL DATABASE_URL they share, or DATABASE_URL=off`,
+    );
   }
   return problems;
 }

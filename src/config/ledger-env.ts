@@ -1,10 +1,9 @@
 import { z } from 'zod';
+import { emptyAsUndefined, number } from './env-values.js';
 import { parseDatabaseUrl, type DatabaseTarget } from '../store/url.js';
 
 /** The ledger's settings (src/store): DATABASE_URL and LEDGER_*, with their defaults. */
 
-const emptyAsUndefined = (value: unknown): unknown => (typeof value === 'string' && value.trim() === '' ? undefined : value);
-const number = (schema: z.ZodNumber, fallback: number) => z.preprocess((v) => emptyAsUndefined(v) ?? fallback, z.coerce.number().pipe(schema));
 
 export interface LedgerConfig {
   /** DATABASE_URL: unset = ./data/orchestrator.db; `off` = no ledger. */

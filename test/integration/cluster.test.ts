@@ -21,7 +21,7 @@ interface Cluster {
 /** src/main.ts with WORKERS=2, until the primary says every worker is serving. */
 async function startCluster(env: Record<string, string> = {}): Promise<Cluster> {
   const child = spawn(process.execPath, ['--import', TSX, MAIN], {
-    env: { ...process.env, WORKERS: '2', PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', HTTP_PORT: '0', OPENAI_API_KEY: '', SIMULATOR_LATENCY_SCALE: '0', LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, WORKERS: '2', PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', HTTP_PORT: '0', DATABASE_URL: 'off', OPENAI_API_KEY: '', SIMULATOR_LATENCY_SCALE: '0', LOG_LEVEL: 'info', ...env },
   });
   const lines: Record<string, unknown>[] = [];
   const stderr: string[] = [];
@@ -149,9 +149,9 @@ describe('WORKERS=2 when the primary is killed', () => {
 });
 
 describe('WORKERS > 1 refuses settings the workers cannot share', () => {
-  it('names LOG_FILE, and limits held in memory, and exits 2', async () => {
+  it('names LOG_FILE, limits held in memory and a SQLite ledger file, and exits 2', async () => {
     const child = spawn(process.execPath, ['--import', TSX, MAIN], {
-      env: { ...process.env, WORKERS: '2', PORT: '0', METRICS_PORT: '0', HTTP_PORT: '0', LOG_FILE: '/tmp/llmo-cluster-test.log', RATE_LIMIT_REQUESTS: '5', REDIS_URL: '' },
+      env: { ...process.env, WORKERS: '2', PORT: '0', METRICS_PORT: '0', HTTP_PORT: '0', LOG_FILE: '/tmp/llmo-cluster-test.log', RATE_LIMIT_REQUESTS: '5', REDIS_URL: '', DATABASE_URL: '' },
     });
     const stderr: string[] = [];
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
@@ -159,5 +159,6 @@ describe('WORKERS > 1 refuses settings the workers cannot share', () => {
     const text = stderr.join('');
     expect(text).toContain('config error: WORKERS: 2 workers would each enforce the rate limits and budgets on their own; set REDIS_URL');
     expect(text).toContain('config error: LOG_FILE: 2 workers would each write and rotate the same file');
+    expect(text).toContain('config error: DATABASE_URL: 2 workers would each open the SQLite ledger ./data/orchestrator.db');
   });
 });
