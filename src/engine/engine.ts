@@ -53,6 +53,8 @@ export interface EngineOptions {
   /** API-key permissions, rate limits and budgets; undefined: everything is allowed. */
   readonly access?: AccessControl | undefined;
   readonly cache?: AnswerCache | undefined;
+  /** Serve a stale cached answer when every upstream attempt of a call failed, unless the request refuses it. */
+  readonly cacheOfflineFallback?: boolean | undefined;
 }
 
 /**
@@ -140,7 +142,7 @@ export class Engine {
     }
     const plan = this.planner.plan([req.model], input);
     return this.admission.run(ctx, plan, (admitted) =>
-      answerThroughCache({ cache: this.options.cache, events: this.events }, plan, req.cache ?? DEFAULT_CACHE_POLICY, ctx, () => runSingle(this.deps.runner, plan, admitted)),
+      answerThroughCache({ cache: this.options.cache, events: this.events, offlineFallback: this.options.cacheOfflineFallback ?? false }, plan, req.cache ?? DEFAULT_CACHE_POLICY, ctx, () => runSingle(this.deps.runner, plan, admitted)),
     );
   }
 

@@ -28,6 +28,8 @@ export interface CachePolicy {
   readonly mode: 'auto' | 'use' | 'bypass';
   /** When every upstream attempt fails, serve an expired cached answer, marked stale. */
   readonly allowStale: boolean;
+  /** Never serve a stale answer, even under the server's offline fallback policy; wins over allowStale. */
+  readonly refuseStale?: boolean | undefined;
 }
 
 export const DEFAULT_CACHE_POLICY: CachePolicy = { mode: 'auto', allowStale: false };

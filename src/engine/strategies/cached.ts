@@ -11,10 +11,11 @@ import type { CachePolicy } from '../requests.js';
 /**
  * Chat through the response cache: deterministic requests (or any, when the caller asks) are
  * answered from it; a fresh answer refreshes it; when every attempt failed and the caller
- * allows it, an expired answer is served, marked stale.
+ * allows it (or the server's offline fallback is on and every attempt failed upstream), an
+ * expired answer is served, marked stale.
  */
 export async function answerThroughCache(
-  deps: { cache: AnswerCache | undefined; events: EventSink },
+  deps: { cache: AnswerCache | undefined; events: EventSink; offlineFallback: boolean },
   plan: Plan,
   policy: CachePolicy,
   ctx: CallContext,
@@ -38,12 +39,23 @@ export async function answerThroughCache(
     await cache.set(key, answer);
     return { ...answer, cache: { hit: false, stale: false, ageMs: 0 } };
   } catch (err) {
-    const stale = policy.allowStale && !ctx.signal.aborted ? await cache.get(key) : undefined;
+    const stale = staleAllowed(policy, deps.offlineFallback, err) && !ctx.signal.aborted ? await cache.get(key) : undefined;
     if (!stale) throw err;
     deps.events.emit({ type: 'cache_lookup', outcome: 'stale' });
     ctx.log.warn({ model: only.id }, 'every upstream attempt failed; serving a stale cached answer');
     return fromCache(stale, err instanceof OrchestratorError ? err.attempts : [], ctx);
   }
+}
+
+/**
+ * A request's own allow_stale serves on any failure, as it always has; the server policy only
+ * when upstream attempts were made and all failed, so a refusal of the gateway's own (a limit,
+ * a bad request) is never hidden behind an old answer. refuse_stale wins over both.
+ */
+function staleAllowed(policy: CachePolicy, offlineFallback: boolean, err: unknown): boolean {
+  if (policy.refuseStale) return false;
+  if (policy.allowStale) return true;
+  return offlineFallback && err instanceof OrchestratorError && err.attempts.length > 0;
 }
 
 /** A cached answer as this call's answer: no upstream attempts (or the failed ones, when stale). */

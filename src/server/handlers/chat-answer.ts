@@ -30,5 +30,5 @@ const MODES: ReadonlyMap<CacheMode, CachePolicy['mode']> = new Map([
 function cachePolicyOf(options: CacheOptions | undefined, v: RequestValidator): CachePolicy {
   const mode = MODES.get(options?.mode ?? CacheMode.CACHE_MODE_UNSPECIFIED);
   if (!mode) v.add('cache.mode', 'must be CACHE_MODE_UNSPECIFIED, CACHE_MODE_USE or CACHE_MODE_BYPASS');
-  return { mode: mode ?? 'auto', allowStale: options?.allowStale ?? false };
+  return { mode: mode ?? 'auto', allowStale: options?.allowStale ?? false, refuseStale: options?.refuseStale ?? false };
 }

@@ -122,6 +122,11 @@ export interface CacheOptions {
    * request (marked stale) instead of the error.
    */
   allowStale: boolean;
+  /**
+   * Never answer this request with an expired cached answer, even when the server serves them
+   * on its own when every upstream fails (CACHE_OFFLINE_FALLBACK=on). Wins over allow_stale.
+   */
+  refuseStale?: boolean | undefined;
 }
 
 /** Whether an answer came from the response cache. */
@@ -661,7 +666,7 @@ export const ChatRequest: MessageFns<ChatRequest> = {
 };
 
 function createBaseCacheOptions(): CacheOptions {
-  return { mode: 0, allowStale: false };
+  return { mode: 0, allowStale: false, refuseStale: undefined };
 }
 
 export const CacheOptions: MessageFns<CacheOptions> = {
@@ -671,6 +676,9 @@ export const CacheOptions: MessageFns<CacheOptions> = {
     }
     if (message.allowStale !== false) {
       writer.uint32(16).bool(message.allowStale);
+    }
+    if (message.refuseStale !== undefined) {
+      writer.uint32(24).bool(message.refuseStale);
     }
     return writer;
   },
@@ -704,6 +712,14 @@ export const CacheOptions: MessageFns<CacheOptions> = {
             message.allowStale = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.refuseStale = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -724,6 +740,11 @@ export const CacheOptions: MessageFns<CacheOptions> = {
         : isSet(object.allow_stale)
         ? globalThis.Boolean(object.allow_stale)
         : false,
+      refuseStale: isSet(object.refuseStale)
+        ? globalThis.Boolean(object.refuseStale)
+        : isSet(object.refuse_stale)
+        ? globalThis.Boolean(object.refuse_stale)
+        : undefined,
     };
   },
 
@@ -734,6 +755,9 @@ export const CacheOptions: MessageFns<CacheOptions> = {
     }
     if (message.allowStale !== false) {
       obj.allowStale = message.allowStale;
+    }
+    if (message.refuseStale !== undefined) {
+      obj.refuseStale = message.refuseStale;
     }
     return obj;
   },

@@ -79,12 +79,14 @@ class CacheInfo(_message.Message):
     def __init__(self, hit: bool = ..., stale: bool = ..., age_seconds: _Optional[float] = ...) -> None: ...
 
 class CacheOptions(_message.Message):
-    __slots__ = ["allow_stale", "mode"]
+    __slots__ = ["allow_stale", "mode", "refuse_stale"]
     ALLOW_STALE_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    REFUSE_STALE_FIELD_NUMBER: _ClassVar[int]
     allow_stale: bool
     mode: CacheMode
-    def __init__(self, mode: _Optional[_Union[CacheMode, str]] = ..., allow_stale: bool = ...) -> None: ...
+    refuse_stale: bool
+    def __init__(self, mode: _Optional[_Union[CacheMode, str]] = ..., allow_stale: bool = ..., refuse_stale: bool = ...) -> None: ...
 
 class ChatRequest(_message.Message):
     __slots__ = ["cache", "max_tokens", "messages", "model", "prompt", "route", "temperature"]

@@ -1,0 +1,66 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CacheMode } from '../../src/gen/orchestrator/v1/chat.js';
+import { callUnary, unaryError } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('CACHE_OFFLINE_FALLBACK=on', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { CACHE_TTL_SECONDS: '1', CACHE_OFFLINE_FALLBACK: 'on' } });
+  });
+  afterAll(async () => h.close());
+  beforeEach(() => h.upstream.clearFaults());
+  const chat = () => h.clients.chat.chat.bind(h.clients.chat);
+
+  it('serves an expired answer, marked stale, when the upstream fails, without the request asking', async () => {
+    const request = { model: 'gpt-4o-mini', prompt: 'offline by policy', messages: [], temperature: 0 };
+    const fresh = await callUnary(chat(), request);
+    expect(fresh.response.cache).toMatchObject({ hit: false });
+    await sleep(1_100);
+    h.upstream.injectFault({ kind: 'http_error', status: 503, model: 'gpt-4o-mini' });
+    const offline = await callUnary(chat(), request);
+    expect(offline.response.cache).toMatchObject({ hit: true, stale: true });
+    expect(offline.response.content).toBe(fresh.response.content);
+    expect(offline.response.attempts.length).toBeGreaterThan(0);
+    expect(offline.response.attempts[0]?.reason).toBe('UPSTREAM_ERROR');
+  });
+
+  it('lets a request refuse the stale answer and get the upstream error', async () => {
+    const request = { model: 'gpt-4o-mini', prompt: 'offline refused', messages: [], temperature: 0 };
+    await callUnary(chat(), request);
+    await sleep(1_100);
+    h.upstream.injectFault({ kind: 'http_error', status: 503, model: 'gpt-4o-mini' });
+    const refused = await unaryError(chat(), { ...request, cache: { mode: CacheMode.CACHE_MODE_UNSPECIFIED, allowStale: false, refuseStale: true } });
+    expect(refused.code).toBe(grpc.status.UNAVAILABLE);
+  });
+
+  it('gives the error when nothing was ever cached for the request', async () => {
+    h.upstream.injectFault({ kind: 'http_error', status: 503, model: 'gpt-4o-mini' });
+    const err = await unaryError(chat(), { model: 'gpt-4o-mini', prompt: 'never answered', messages: [], temperature: 0 });
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+  });
+});
+
+describe('CACHE_OFFLINE_FALLBACK off (the default)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { CACHE_TTL_SECONDS: '1' } });
+  });
+  afterAll(async () => h.close());
+
+  it('serves no stale answer unless the request allows it', async () => {
+    const request = { model: 'gpt-4o-mini', prompt: 'offline off', messages: [], temperature: 0 };
+    await callUnary(chat(h), request);
+    await sleep(1_100);
+    h.upstream.injectFault({ kind: 'http_error', status: 503, model: 'gpt-4o-mini' });
+    const err = await unaryError(chat(h), request);
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+  });
+});
+
+function chat(h: Harness) {
+  return h.clients.chat.chat.bind(h.clients.chat);
+}
