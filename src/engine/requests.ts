@@ -76,6 +76,8 @@ export interface RaceCall {
   readonly hedgeDelayMs: number | undefined;
   readonly input: ChatInput;
   readonly ctx: CallContext;
+  /** Never serve a stale cached answer, even under the server's offline fallback policy. */
+  readonly refuseStale?: boolean | undefined;
 }
 
 export interface FallbackTarget {
@@ -90,6 +92,8 @@ export interface FallbackCall extends FallbackTarget {
   readonly model: ModelRef;
   readonly input: ChatInput;
   readonly ctx: CallContext;
+  /** Never serve a stale cached answer, even under the server's offline fallback policy. */
+  readonly refuseStale?: boolean | undefined;
 }
 
 export interface BatchCall<A extends Answer = Answer> {

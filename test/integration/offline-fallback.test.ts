@@ -37,6 +37,36 @@ describe('CACHE_OFFLINE_FALLBACK=on', () => {
     expect(refused.code).toBe(grpc.status.UNAVAILABLE);
   });
 
+  it('answers a Race whose racers all fail upstream with the last winner, marked stale; refuse_stale gets the error', async () => {
+    const race = h.clients.chat.race.bind(h.clients.chat);
+    const request = { model: '', prompt: 'race offline', messages: [], temperature: 0, models: ['gpt-4o', 'gpt-4o-mini'] };
+    const won = await callUnary(race, request);
+    expect(won.response.cache).toBeUndefined();
+    h.upstream.injectFault({ kind: 'http_error', status: 500 });
+    const offline = await callUnary(race, request);
+    expect(offline.response.cache).toMatchObject({ hit: true, stale: true });
+    expect(offline.response.content).toBe(won.response.content);
+    expect(offline.response.model).toBe(won.response.model);
+    expect(offline.response.attempts.every((a) => a.reason === 'UPSTREAM_ERROR')).toBe(true);
+    const refused = await unaryError(race, { ...request, refuseStale: true });
+    expect(refused.code).toBe(grpc.status.UNAVAILABLE);
+  });
+
+  it('answers a Fallback whose chain all fails upstream with a cached answer rather than the default message', async () => {
+    const fallback = h.clients.chat.fallback.bind(h.clients.chat);
+    const request = { model: '', prompt: 'fallback offline', messages: [], temperature: 0, models: ['gpt-4o', 'gpt-4o-mini'], disableDefaultMessage: false };
+    const answered = await callUnary(fallback, request);
+    expect(answered.response.isDefaultMessage).toBe(false);
+    h.upstream.injectFault({ kind: 'http_error', status: 500 });
+    const offline = await callUnary(fallback, request);
+    expect(offline.response.isDefaultMessage).toBe(false);
+    expect(offline.response.cache).toMatchObject({ hit: true, stale: true });
+    expect(offline.response.content).toBe(answered.response.content);
+    const refused = await callUnary(fallback, { ...request, refuseStale: true });
+    expect(refused.response.isDefaultMessage).toBe(true);
+    expect(refused.response.cache).toBeUndefined();
+  });
+
   it('gives the error when nothing was ever cached for the request', async () => {
     h.upstream.injectFault({ kind: 'http_error', status: 503, model: 'gpt-4o-mini' });
     const err = await unaryError(chat(), { model: 'gpt-4o-mini', prompt: 'never answered', messages: [], temperature: 0 });

@@ -68,3 +68,60 @@ function fromCache(cached: CachedAnswer, attempts: readonly AttemptRecord[], ctx
     cache: { hit: true, stale: cached.stale, ageMs: Date.now() - cached.storedAt },
   };
 }
+
+export interface OfflineDeps {
+  readonly cache: AnswerCache | undefined;
+  readonly events: EventSink;
+  /** CACHE_OFFLINE_FALLBACK: serve a stale answer when every model failed upstream. */
+  readonly offlineFallback: boolean;
+}
+
+/**
+ * Race and Fallback under the offline policy: a deterministic winner refreshes the cache under
+ * its model's key (the key Chat uses), and when every model failed upstream the first model of
+ * the plan with a cached answer answers instead, marked stale. `failed` says which answers count
+ * as a failure although they are not errors (the Fallback default message).
+ */
+export async function answerOffline<A extends Answer>(
+  deps: OfflineDeps,
+  plan: Plan,
+  refuseStale: boolean,
+  ctx: CallContext,
+  run: () => Promise<A>,
+  onStale: (stale: Answer, failed: A | undefined) => A,
+  failed: (answer: A) => boolean = () => false,
+): Promise<A> {
+  const { cache } = deps;
+  if (!cache) return run();
+  let answer: A;
+  try {
+    answer = await run();
+  } catch (err) {
+    const stale = deps.offlineFallback && !refuseStale && err instanceof OrchestratorError && err.attempts.length > 0 ? await staleFor(deps, plan, err.attempts, ctx) : undefined;
+    if (!stale) throw err;
+    return onStale(stale, undefined);
+  }
+  if (failed(answer)) {
+    const stale = deps.offlineFallback && !refuseStale && answer.attempts.length > 0 ? await staleFor(deps, plan, answer.attempts, ctx) : undefined;
+    return stale ? onStale(stale, answer) : answer;
+  }
+  const winner = plan.models.find((m) => m.id === answer.model);
+  if (winner && plan.temperature === 0) await cache.set(keyFor(plan, winner), answer);
+  return answer;
+}
+
+async function staleFor(deps: OfflineDeps, plan: Plan, attempts: readonly AttemptRecord[], ctx: CallContext): Promise<Answer | undefined> {
+  if (ctx.signal.aborted || !deps.cache) return undefined;
+  for (const model of plan.models) {
+    const cached = await deps.cache.get(keyFor(plan, model));
+    if (!cached) continue;
+    deps.events.emit({ type: 'cache_lookup', outcome: 'stale' });
+    ctx.log.warn({ model: model.id }, 'every model failed upstream; serving a cached answer');
+    return fromCache({ ...cached, stale: true }, attempts, ctx);
+  }
+  return undefined;
+}
+
+function keyFor(plan: Plan, model: Plan['models'][number]): string {
+  return cacheKey({ model: model.id, messages: plan.messages, temperature: plan.temperature, maxTokens: maxTokensFor(plan, model) });
+}

@@ -2,7 +2,7 @@ import type { Engine, EngineStreamEvent, StreamTarget } from '../../engine/index
 import type { ChatServiceServer, StreamChatRequest, StreamChatResponse } from '../../gen/orchestrator/v1/chat.js';
 import { StreamStrategy } from '../../gen/orchestrator/v1/common.js';
 import { serverStream, unary, type CallDeps } from '../call.js';
-import { encodeAnswer, encodeAttempt, encodeDecision, encodeFinish, encodeUsage, round3 } from '../encode.js';
+import { encodeAnswer, encodeAttempt, encodeCacheInfo, encodeDecision, encodeFinish, encodeUsage, round3 } from '../encode.js';
 import { RequestValidator, type ValidationLimits } from '../validate.js';
 import { batchHandler, type BatchLimits } from './batch.js';
 import { answerChat } from './chat-answer.js';
@@ -32,7 +32,8 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
       const racers = v.models(req.models);
       v.nonNegative('hedge_delay_ms', req.hedgeDelayMs);
       v.check();
-      return encodeAnswer(await engine.race({ model: primary, racers, hedgeDelayMs: req.hedgeDelayMs, input, ctx }), ctx.requestId);
+      const answer = await engine.race({ model: primary, racers, hedgeDelayMs: req.hedgeDelayMs, input, ctx, refuseStale: req.refuseStale ?? false });
+      return { ...encodeAnswer(answer, ctx.requestId), ...encodeCacheInfo(answer) };
     }),
 
     fallback: unary(deps, async (req, ctx) => {
@@ -50,6 +51,7 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
         disableDefaultMessage: req.disableDefaultMessage,
         input,
         ctx,
+        refuseStale: req.refuseStale ?? false,
       });
       return {
         ...encodeAnswer(answer, ctx.requestId),
@@ -57,6 +59,7 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
         modelUsed: answer.model,
         fallbackTriggered: answer.fallbackTriggered,
         isDefaultMessage: answer.isDefaultMessage,
+        ...encodeCacheInfo(answer),
       };
     }),
 

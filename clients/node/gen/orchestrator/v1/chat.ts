@@ -334,7 +334,14 @@ export interface RaceRequest {
    * Hedging: start the first racer, and the next only if no answer came within this many
    * milliseconds (or at once when a racer fails). Unset or 0: all racers start together.
    */
-  hedgeDelayMs?: number | undefined;
+  hedgeDelayMs?:
+    | number
+    | undefined;
+  /**
+   * Never answer with an expired cached answer, even when the server serves them on its own
+   * when every racer fails upstream (CACHE_OFFLINE_FALLBACK=on).
+   */
+  refuseStale?: boolean | undefined;
 }
 
 /** The winning answer and what happened to every racer. */
@@ -359,6 +366,8 @@ export interface RaceResponse {
   attempts: Attempt[];
   /** Why the winning model stopped. */
   finishReason: FinishReason;
+  /** Set when the answer came from the response cache (stale: every racer failed upstream). */
+  cache?: CacheInfo | undefined;
 }
 
 /** Try models in order until one answers. */
@@ -398,6 +407,11 @@ export interface FallbackRequest {
    * of a default message.
    */
   disableDefaultMessage: boolean;
+  /**
+   * Never answer with an expired cached answer, even when the server serves them on its own
+   * when every model of the chain fails upstream (CACHE_OFFLINE_FALLBACK=on).
+   */
+  refuseStale?: boolean | undefined;
 }
 
 /** The answer of the first model in the chain that succeeded, or the default message. */
@@ -430,6 +444,11 @@ export interface FallbackResponse {
   fallbackTriggered: boolean;
   /** True when every model failed and content is the default message. */
   isDefaultMessage: boolean;
+  /**
+   * Set when the answer came from the response cache (stale: every model failed upstream,
+   * served instead of the default message).
+   */
+  cache?: CacheInfo | undefined;
 }
 
 /** Many chat requests, answered with bounded concurrency. */
@@ -1998,6 +2017,7 @@ function createBaseRaceRequest(): RaceRequest {
     maxTokens: undefined,
     models: [],
     hedgeDelayMs: undefined,
+    refuseStale: undefined,
   };
 }
 
@@ -2023,6 +2043,9 @@ export const RaceRequest: MessageFns<RaceRequest> = {
     }
     if (message.hedgeDelayMs !== undefined) {
       writer.uint32(56).int32(message.hedgeDelayMs);
+    }
+    if (message.refuseStale !== undefined) {
+      writer.uint32(64).bool(message.refuseStale);
     }
     return writer;
   },
@@ -2096,6 +2119,14 @@ export const RaceRequest: MessageFns<RaceRequest> = {
             message.hedgeDelayMs = reader.int32();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.refuseStale = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2125,6 +2156,11 @@ export const RaceRequest: MessageFns<RaceRequest> = {
         : isSet(object.hedge_delay_ms)
         ? globalThis.Number(object.hedge_delay_ms)
         : undefined,
+      refuseStale: isSet(object.refuseStale)
+        ? globalThis.Boolean(object.refuseStale)
+        : isSet(object.refuse_stale)
+        ? globalThis.Boolean(object.refuse_stale)
+        : undefined,
     };
   },
 
@@ -2151,6 +2187,9 @@ export const RaceRequest: MessageFns<RaceRequest> = {
     if (message.hedgeDelayMs !== undefined) {
       obj.hedgeDelayMs = Math.round(message.hedgeDelayMs);
     }
+    if (message.refuseStale !== undefined) {
+      obj.refuseStale = message.refuseStale;
+    }
     return obj;
   },
 };
@@ -2166,6 +2205,7 @@ function createBaseRaceResponse(): RaceResponse {
     requestId: "",
     attempts: [],
     finishReason: 0,
+    cache: undefined,
   };
 }
 
@@ -2197,6 +2237,9 @@ export const RaceResponse: MessageFns<RaceResponse> = {
     }
     if (message.finishReason !== 0) {
       writer.uint32(72).int32(message.finishReason);
+    }
+    if (message.cache !== undefined) {
+      CacheInfo.encode(message.cache, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -2286,6 +2329,14 @@ export const RaceResponse: MessageFns<RaceResponse> = {
             message.finishReason = reader.int32() as any;
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.cache = CacheInfo.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2327,6 +2378,7 @@ export const RaceResponse: MessageFns<RaceResponse> = {
         : isSet(object.finish_reason)
         ? finishReasonFromJSON(object.finish_reason)
         : 0,
+      cache: isSet(object.cache) ? CacheInfo.fromJSON(object.cache) : undefined,
     };
   },
 
@@ -2359,6 +2411,9 @@ export const RaceResponse: MessageFns<RaceResponse> = {
     if (message.finishReason !== 0) {
       obj.finishReason = finishReasonToJSON(message.finishReason);
     }
+    if (message.cache !== undefined) {
+      obj.cache = CacheInfo.toJSON(message.cache);
+    }
     return obj;
   },
 };
@@ -2374,6 +2429,7 @@ function createBaseFallbackRequest(): FallbackRequest {
     attemptTimeoutMs: undefined,
     defaultMessage: undefined,
     disableDefaultMessage: false,
+    refuseStale: undefined,
   };
 }
 
@@ -2405,6 +2461,9 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
     }
     if (message.disableDefaultMessage !== false) {
       writer.uint32(72).bool(message.disableDefaultMessage);
+    }
+    if (message.refuseStale !== undefined) {
+      writer.uint32(80).bool(message.refuseStale);
     }
     return writer;
   },
@@ -2494,6 +2553,14 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
             message.disableDefaultMessage = reader.bool();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.refuseStale = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2533,6 +2600,11 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
         : isSet(object.disable_default_message)
         ? globalThis.Boolean(object.disable_default_message)
         : false,
+      refuseStale: isSet(object.refuseStale)
+        ? globalThis.Boolean(object.refuseStale)
+        : isSet(object.refuse_stale)
+        ? globalThis.Boolean(object.refuse_stale)
+        : undefined,
     };
   },
 
@@ -2565,6 +2637,9 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
     if (message.disableDefaultMessage !== false) {
       obj.disableDefaultMessage = message.disableDefaultMessage;
     }
+    if (message.refuseStale !== undefined) {
+      obj.refuseStale = message.refuseStale;
+    }
     return obj;
   },
 };
@@ -2584,6 +2659,7 @@ function createBaseFallbackResponse(): FallbackResponse {
     modelUsed: "",
     fallbackTriggered: false,
     isDefaultMessage: false,
+    cache: undefined,
   };
 }
 
@@ -2627,6 +2703,9 @@ export const FallbackResponse: MessageFns<FallbackResponse> = {
     }
     if (message.isDefaultMessage !== false) {
       writer.uint32(104).bool(message.isDefaultMessage);
+    }
+    if (message.cache !== undefined) {
+      CacheInfo.encode(message.cache, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -2748,6 +2827,14 @@ export const FallbackResponse: MessageFns<FallbackResponse> = {
             message.isDefaultMessage = reader.bool();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.cache = CacheInfo.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2809,6 +2896,7 @@ export const FallbackResponse: MessageFns<FallbackResponse> = {
         : isSet(object.is_default_message)
         ? globalThis.Boolean(object.is_default_message)
         : false,
+      cache: isSet(object.cache) ? CacheInfo.fromJSON(object.cache) : undefined,
     };
   },
 
@@ -2852,6 +2940,9 @@ export const FallbackResponse: MessageFns<FallbackResponse> = {
     }
     if (message.isDefaultMessage !== false) {
       obj.isDefaultMessage = message.isDefaultMessage;
+    }
+    if (message.cache !== undefined) {
+      obj.cache = CacheInfo.toJSON(message.cache);
     }
     return obj;
   },
