@@ -24,7 +24,7 @@ import { LiveModelStats } from './routing/live-stats.js';
 import { DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName } from './routing/profiles.js';
 import { Router, type RouteDecision } from './routing/router.js';
 import { runBatch, type BatchEvent } from './strategies/batch.js';
-import { answerOffline, answerThroughCache, type OfflineDeps } from './strategies/cached.js';
+import { answerOffline, answerThroughCache, offlineAnswer, type OfflineDeps } from './strategies/cached.js';
 import { fallbackStream, runFallbackChain } from './strategies/fallback.js';
 import { raceModels, raceStream } from './strategies/race.js';
 import { runSingle } from './strategies/single.js';
@@ -189,6 +189,7 @@ export class Engine {
       restartOnFailure: target.restartOnFailure,
       decision,
       release: admitted.release,
+      offline: (err) => offlineAnswer(this.offline(), plan, req.refuseStale ?? false, admitted.ctx, err),
     };
   }
 

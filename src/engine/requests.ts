@@ -67,6 +67,8 @@ export interface StreamCall {
   readonly target: StreamTarget;
   readonly input: ChatInput;
   readonly ctx: CallContext;
+  /** Never serve a stale cached answer, even under the server's offline fallback policy. */
+  readonly refuseStale?: boolean | undefined;
 }
 
 /** Race: `racers` empty means the model (or the default) and its configured fallbacks race. */

@@ -1,7 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CacheMode } from '../../src/gen/orchestrator/v1/chat.js';
-import { callUnary, unaryError } from '../helpers/grpc-client.js';
+import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
+import { callUnary, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -65,6 +66,27 @@ describe('CACHE_OFFLINE_FALLBACK=on', () => {
     const refused = await callUnary(fallback, { ...request, refuseStale: true });
     expect(refused.response.isDefaultMessage).toBe(true);
     expect(refused.response.cache).toBeUndefined();
+  });
+
+  it('replays a cached answer as a StreamChat, marked stale in started, when every model fails before its first token', async () => {
+    const request = { model: 'gpt-4o', prompt: 'stream offline', messages: [], temperature: 0 };
+    const fresh = await callUnary(chat(), request);
+    h.upstream.injectFault({ kind: 'http_error', status: 500 });
+    const stream = () => h.clients.chat.streamChat(streamRequest({ ...request }));
+    const { messages, error } = await collectStream<StreamChatResponse>(stream());
+    expect(error).toBeUndefined();
+    const started = messages[0]?.event;
+    expect(started?.$case).toBe('started');
+    if (started?.$case === 'started') expect(started.started.cache).toMatchObject({ hit: true, stale: true });
+    const text = messages.map((m) => (m.event?.$case === 'delta' ? m.event.delta.content : '')).join('');
+    expect(text).toBe(fresh.response.content);
+    const last = messages.at(-1)?.event;
+    expect(last?.$case).toBe('completed');
+    if (last?.$case === 'completed') expect(last.completed.attempts.length).toBeGreaterThan(0);
+
+    const refused = await collectStream<StreamChatResponse>(h.clients.chat.streamChat(streamRequest({ ...request, refuseStale: true })));
+    expect(refused.error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(refused.messages).toHaveLength(0);
   });
 
   it('gives the error when nothing was ever cached for the request', async () => {

@@ -110,6 +110,12 @@ export async function answerOffline<A extends Answer>(
   return answer;
 }
 
+/** A stale answer for a call none of whose models produced anything, when the policy allows it. */
+export async function offlineAnswer(deps: OfflineDeps, plan: Plan, refuseStale: boolean, ctx: CallContext, err: unknown): Promise<Answer | undefined> {
+  if (!deps.offlineFallback || refuseStale || !(err instanceof OrchestratorError) || err.attempts.length === 0) return undefined;
+  return staleFor(deps, plan, err.attempts, ctx);
+}
+
 async function staleFor(deps: OfflineDeps, plan: Plan, attempts: readonly AttemptRecord[], ctx: CallContext): Promise<Answer | undefined> {
   if (ctx.signal.aborted || !deps.cache) return undefined;
   for (const model of plan.models) {

@@ -20,7 +20,7 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
         const model = v.model(req.model);
         const target = streamTarget(v, req);
         v.check();
-        return engine.stream({ model, target, input, ctx });
+        return engine.stream({ model, target, input, ctx, refuseStale: req.refuseStale ?? false });
       },
       (event, ctx) => encodeStreamEvent(event, ctx.requestId),
     ),
@@ -105,7 +105,7 @@ function streamTarget(v: RequestValidator, req: StreamChatRequest): StreamTarget
 function encodeStreamEvent(event: EngineStreamEvent, requestId: string): StreamChatResponse {
   switch (event.type) {
     case 'started':
-      return { event: { $case: 'started', started: { requestId, model: event.model, provider: event.provider } } };
+      return { event: { $case: 'started', started: { requestId, model: event.model, provider: event.provider, ...encodeCacheInfo(event) } } };
     case 'delta':
       return { event: { $case: 'delta', delta: { content: event.content } } };
     case 'restarted':

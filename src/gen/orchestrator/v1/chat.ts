@@ -223,7 +223,14 @@ export interface StreamChatRequest {
    * Let the gateway pick the model by profile (then `model` and `models` must be empty and
    * the strategy unset or FALLBACK): the ranking is the fallback chain.
    */
-  route?: RouteTarget | undefined;
+  route?:
+    | RouteTarget
+    | undefined;
+  /**
+   * Never answer with an expired cached answer, even when the server serves them on its own
+   * when every model fails upstream (CACHE_OFFLINE_FALLBACK=on).
+   */
+  refuseStale?: boolean | undefined;
 }
 
 /** One event of a token stream. The first is always started, the last completed. */
@@ -268,6 +275,11 @@ export interface StreamStarted {
   model: string;
   /** Provider that serves the model. */
   provider: string;
+  /**
+   * Set when the stream replays a cached answer: every model failed upstream before its first
+   * token and CACHE_OFFLINE_FALLBACK is on (stale is then true).
+   */
+  cache?: CacheInfo | undefined;
 }
 
 /** A piece of generated text, in order. */
@@ -1134,6 +1146,7 @@ function createBaseStreamChatRequest(): StreamChatRequest {
     firstTokenTimeoutMs: undefined,
     interTokenTimeoutMs: undefined,
     route: undefined,
+    refuseStale: undefined,
   };
 }
 
@@ -1174,6 +1187,9 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
     }
     if (message.route !== undefined) {
       RouteTarget.encode(message.route, writer.uint32(98).fork()).join();
+    }
+    if (message.refuseStale !== undefined) {
+      writer.uint32(104).bool(message.refuseStale);
     }
     return writer;
   },
@@ -1287,6 +1303,14 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
             message.route = RouteTarget.decode(reader, reader.uint32());
             continue;
           }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.refuseStale = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1333,6 +1357,11 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
         ? globalThis.Number(object.inter_token_timeout_ms)
         : undefined,
       route: isSet(object.route) ? RouteTarget.fromJSON(object.route) : undefined,
+      refuseStale: isSet(object.refuseStale)
+        ? globalThis.Boolean(object.refuseStale)
+        : isSet(object.refuse_stale)
+        ? globalThis.Boolean(object.refuse_stale)
+        : undefined,
     };
   },
 
@@ -1373,6 +1402,9 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
     }
     if (message.route !== undefined) {
       obj.route = RouteTarget.toJSON(message.route);
+    }
+    if (message.refuseStale !== undefined) {
+      obj.refuseStale = message.refuseStale;
     }
     return obj;
   },
@@ -1605,7 +1637,7 @@ export const StreamRestarted: MessageFns<StreamRestarted> = {
 };
 
 function createBaseStreamStarted(): StreamStarted {
-  return { requestId: "", model: "", provider: "" };
+  return { requestId: "", model: "", provider: "", cache: undefined };
 }
 
 export const StreamStarted: MessageFns<StreamStarted> = {
@@ -1618,6 +1650,9 @@ export const StreamStarted: MessageFns<StreamStarted> = {
     }
     if (message.provider !== "") {
       writer.uint32(26).string(message.provider);
+    }
+    if (message.cache !== undefined) {
+      CacheInfo.encode(message.cache, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1659,6 +1694,14 @@ export const StreamStarted: MessageFns<StreamStarted> = {
             message.provider = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.cache = CacheInfo.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1680,6 +1723,7 @@ export const StreamStarted: MessageFns<StreamStarted> = {
         : "",
       model: isSet(object.model) ? globalThis.String(object.model) : "",
       provider: isSet(object.provider) ? globalThis.String(object.provider) : "",
+      cache: isSet(object.cache) ? CacheInfo.fromJSON(object.cache) : undefined,
     };
   },
 
@@ -1693,6 +1737,9 @@ export const StreamStarted: MessageFns<StreamStarted> = {
     }
     if (message.provider !== "") {
       obj.provider = message.provider;
+    }
+    if (message.cache !== undefined) {
+      obj.cache = CacheInfo.toJSON(message.cache);
     }
     return obj;
   },

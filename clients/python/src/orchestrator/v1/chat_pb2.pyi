@@ -233,7 +233,7 @@ class RaceResponse(_message.Message):
     def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ...) -> None: ...
 
 class StreamChatRequest(_message.Message):
-    __slots__ = ["first_token_timeout_ms", "hedge_delay_ms", "inter_token_timeout_ms", "max_tokens", "messages", "model", "models", "prompt", "restart_on_failure", "route", "strategy", "temperature"]
+    __slots__ = ["first_token_timeout_ms", "hedge_delay_ms", "inter_token_timeout_ms", "max_tokens", "messages", "model", "models", "prompt", "refuse_stale", "restart_on_failure", "route", "strategy", "temperature"]
     FIRST_TOKEN_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     HEDGE_DELAY_MS_FIELD_NUMBER: _ClassVar[int]
     INTER_TOKEN_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
@@ -242,6 +242,7 @@ class StreamChatRequest(_message.Message):
     MODELS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
+    REFUSE_STALE_FIELD_NUMBER: _ClassVar[int]
     RESTART_ON_FAILURE_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
@@ -254,11 +255,12 @@ class StreamChatRequest(_message.Message):
     model: str
     models: _containers.RepeatedScalarFieldContainer[str]
     prompt: str
+    refuse_stale: bool
     restart_on_failure: bool
     route: _common_pb2.RouteTarget
     strategy: _common_pb2.StreamStrategy
     temperature: float
-    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., strategy: _Optional[_Union[_common_pb2.StreamStrategy, str]] = ..., models: _Optional[_Iterable[str]] = ..., hedge_delay_ms: _Optional[int] = ..., restart_on_failure: bool = ..., first_token_timeout_ms: _Optional[int] = ..., inter_token_timeout_ms: _Optional[int] = ..., route: _Optional[_Union[_common_pb2.RouteTarget, _Mapping]] = ...) -> None: ...
+    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., strategy: _Optional[_Union[_common_pb2.StreamStrategy, str]] = ..., models: _Optional[_Iterable[str]] = ..., hedge_delay_ms: _Optional[int] = ..., restart_on_failure: bool = ..., first_token_timeout_ms: _Optional[int] = ..., inter_token_timeout_ms: _Optional[int] = ..., route: _Optional[_Union[_common_pb2.RouteTarget, _Mapping]] = ..., refuse_stale: bool = ...) -> None: ...
 
 class StreamChatResponse(_message.Message):
     __slots__ = ["completed", "delta", "restarted", "started"]
@@ -317,14 +319,16 @@ class StreamRestarted(_message.Message):
     def __init__(self, failed_model: _Optional[str] = ..., reason: _Optional[str] = ..., next_model: _Optional[str] = ..., next_provider: _Optional[str] = ...) -> None: ...
 
 class StreamStarted(_message.Message):
-    __slots__ = ["model", "provider", "request_id"]
+    __slots__ = ["cache", "model", "provider", "request_id"]
+    CACHE_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    cache: CacheInfo
     model: str
     provider: str
     request_id: str
-    def __init__(self, request_id: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ...) -> None: ...
 
 class CacheMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
