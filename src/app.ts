@@ -128,6 +128,7 @@ export async function startApp(given: Config | ResolvedConfig, log: Logger, env:
   const engine = new Engine({
     access,
     cache,
+    cacheOfflineFallback: config.cache.offlineFallback,
     catalog,
     providers: registry,
     events: metrics ? new EventBus(stats.on, metrics.on) : new EventBus(stats.on),

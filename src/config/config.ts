@@ -142,6 +142,11 @@ export const envSchema = z.object({
   /** How long an expired answer is kept for offline fallback (allow_stale). */
   CACHE_STALE_TTL_SECONDS: number(z.number().int().min(0), 86_400),
   CACHE_MAX_ENTRIES: number(z.number().int().min(1), 10_000),
+  /** on: when every upstream attempt of a call fails, serve an expired cached answer (marked stale) unless the request refuses it. */
+  CACHE_OFFLINE_FALLBACK: z.preprocess(
+    (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
+    z.enum(['on', 'off']).default('off'),
+  ),
   /** Largest upstream response body read whole (a non-streamed answer, an error body); larger fails the attempt. */
   UPSTREAM_MAX_BODY_BYTES: number(z.number().int().min(1_024), 4 * 1024 * 1024),
   /** Largest single server-sent event of a streamed upstream answer; larger fails the attempt. */
@@ -226,7 +231,7 @@ export interface Config {
   readonly redis: { readonly url: string | undefined; readonly failurePolicy: 'local' | 'closed' };
   /** RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW seconds, all callers together; undefined: none. */
   readonly globalRequestWindow: { readonly requests: number; readonly windowSeconds: number } | undefined;
-  readonly cache: { readonly ttlSeconds: number; readonly staleTtlSeconds: number; readonly maxEntries: number };
+  readonly cache: { readonly ttlSeconds: number; readonly staleTtlSeconds: number; readonly maxEntries: number; readonly offlineFallback: boolean };
   readonly maxMessageBytes: number;
   /** Size limits on what upstreams send (UPSTREAM_MAX_BODY_BYTES, UPSTREAM_MAX_EVENT_BYTES). */
   readonly upstream: { readonly maxBodyBytes: number; readonly maxEventBytes: number };
@@ -361,7 +366,7 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
     configFile: e.CONFIG_FILE,
     redis: { url: e.REDIS_URL, failurePolicy: e.REDIS_FAILURE_POLICY },
     globalRequestWindow: e.RATE_LIMIT_REQUESTS === undefined ? undefined : { requests: e.RATE_LIMIT_REQUESTS, windowSeconds: e.RATE_LIMIT_WINDOW },
-    cache: { ttlSeconds: e.CACHE_TTL_SECONDS, staleTtlSeconds: e.CACHE_STALE_TTL_SECONDS, maxEntries: e.CACHE_MAX_ENTRIES },
+    cache: { ttlSeconds: e.CACHE_TTL_SECONDS, staleTtlSeconds: e.CACHE_STALE_TTL_SECONDS, maxEntries: e.CACHE_MAX_ENTRIES, offlineFallback: e.CACHE_OFFLINE_FALLBACK === 'on' },
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     upstream: { maxBodyBytes: e.UPSTREAM_MAX_BODY_BYTES, maxEventBytes: e.UPSTREAM_MAX_EVENT_BYTES },
     tls: e.TLS_CERT_FILE && e.TLS_KEY_FILE ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, clientCaFile: e.TLS_CLIENT_CA_FILE } : undefined,

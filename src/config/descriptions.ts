@@ -69,6 +69,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   CACHE_TTL_SECONDS: 'How long a cached answer is served fresh.',
   CACHE_STALE_TTL_SECONDS: 'How long after storing an answer it is kept, for the stale offline fallback (`allow_stale`).',
   CACHE_MAX_ENTRIES: 'In-memory cache size (without Redis).',
+  CACHE_OFFLINE_FALLBACK: '`on`: when every model of a Chat, Race, Fallback or StreamChat call fails upstream, answer with an expired cached answer, marked stale, unless the request sets `refuse_stale`.',
   MAX_MESSAGE_BYTES: 'Largest request message (≥ 1024); bigger ones get RESOURCE_EXHAUSTED before any handler runs.',
   TLS_CERT_FILE: 'PEM certificate chain: serve TLS (set `TLS_KEY_FILE` too, or neither). See [TLS and mTLS](access-and-limits.md#tls-and-mtls).',
   TLS_KEY_FILE: 'PEM private key of `TLS_CERT_FILE`.',

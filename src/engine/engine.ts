@@ -24,7 +24,7 @@ import { LiveModelStats } from './routing/live-stats.js';
 import { DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName } from './routing/profiles.js';
 import { Router, type RouteDecision } from './routing/router.js';
 import { runBatch, type BatchEvent } from './strategies/batch.js';
-import { answerThroughCache } from './strategies/cached.js';
+import { answerOffline, answerThroughCache, offlineAnswer, type OfflineDeps } from './strategies/cached.js';
 import { fallbackStream, runFallbackChain } from './strategies/fallback.js';
 import { raceModels, raceStream } from './strategies/race.js';
 import { runSingle } from './strategies/single.js';
@@ -53,6 +53,8 @@ export interface EngineOptions {
   /** API-key permissions, rate limits and budgets; undefined: everything is allowed. */
   readonly access?: AccessControl | undefined;
   readonly cache?: AnswerCache | undefined;
+  /** Serve a stale cached answer when every upstream attempt of a call failed, unless the request refuses it. */
+  readonly cacheOfflineFallback?: boolean | undefined;
 }
 
 /**
@@ -140,7 +142,7 @@ export class Engine {
     }
     const plan = this.planner.plan([req.model], input);
     return this.admission.run(ctx, plan, (admitted) =>
-      answerThroughCache({ cache: this.options.cache, events: this.events }, plan, req.cache ?? DEFAULT_CACHE_POLICY, ctx, () => runSingle(this.deps.runner, plan, admitted)),
+      answerThroughCache({ cache: this.options.cache, events: this.events, offlineFallback: this.options.cacheOfflineFallback ?? false }, plan, req.cache ?? DEFAULT_CACHE_POLICY, ctx, () => runSingle(this.deps.runner, plan, admitted)),
     );
   }
 
@@ -187,20 +189,36 @@ export class Engine {
       restartOnFailure: target.restartOnFailure,
       decision,
       release: admitted.release,
+      offline: (err) => offlineAnswer(this.offline(), plan, req.refuseStale ?? false, admitted.ctx, err),
     };
   }
 
   async race(req: RaceCall): Promise<ChatAnswer> {
     const plan = this.planner.plan(this.planner.expand(req.model, req.racers, req.ctx), req.input);
-    return this.admission.run(req.ctx, plan, (admitted) => raceModels(this.deps, plan, { hedgeDelayMs: req.hedgeDelayMs ?? 0 }, admitted));
+    return this.admission.run(req.ctx, plan, (admitted) =>
+      answerOffline(this.offline(), plan, req.refuseStale ?? false, admitted, () => raceModels(this.deps, plan, { hedgeDelayMs: req.hedgeDelayMs ?? 0 }, admitted), (stale) => stale),
+    );
   }
 
   async fallback(req: FallbackCall): Promise<FallbackAnswer> {
     const plan = this.planner.plan(this.planner.expand(req.model, req.chain, req.ctx), req.input, { capMaxTokens: true });
     const defaultMessage = req.disableDefaultMessage ? undefined : (req.defaultMessage ?? this.options.defaults.fallbackMessage);
     return this.admission.run(req.ctx, plan, (admitted) =>
-      runFallbackChain(this.deps, plan, { linkTimeoutMs: req.attemptTimeoutMs, defaultMessage }, admitted),
+      answerOffline(
+        this.offline(),
+        plan,
+        req.refuseStale ?? false,
+        admitted,
+        () => runFallbackChain(this.deps, plan, { linkTimeoutMs: req.attemptTimeoutMs, defaultMessage }, admitted),
+        // An old answer is worth more than the default message; the default's cost stays counted.
+        (stale, failed) => ({ ...stale, costUsd: failed?.costUsd ?? 0, fallbackTriggered: true, isDefaultMessage: false }),
+        (answer) => answer.isDefaultMessage,
+      ),
     );
+  }
+
+  private offline(): OfflineDeps {
+    return { cache: this.options.cache, events: this.events, offlineFallback: this.options.cacheOfflineFallback ?? false };
   }
 
   /** Each item runs its own call (usually `chat`); items share this batch's and the process's slots. */

@@ -28,6 +28,8 @@ export interface CachePolicy {
   readonly mode: 'auto' | 'use' | 'bypass';
   /** When every upstream attempt fails, serve an expired cached answer, marked stale. */
   readonly allowStale: boolean;
+  /** Never serve a stale answer, even under the server's offline fallback policy; wins over allowStale. */
+  readonly refuseStale?: boolean | undefined;
 }
 
 export const DEFAULT_CACHE_POLICY: CachePolicy = { mode: 'auto', allowStale: false };
@@ -65,6 +67,8 @@ export interface StreamCall {
   readonly target: StreamTarget;
   readonly input: ChatInput;
   readonly ctx: CallContext;
+  /** Never serve a stale cached answer, even under the server's offline fallback policy. */
+  readonly refuseStale?: boolean | undefined;
 }
 
 /** Race: `racers` empty means the model (or the default) and its configured fallbacks race. */
@@ -74,6 +78,8 @@ export interface RaceCall {
   readonly hedgeDelayMs: number | undefined;
   readonly input: ChatInput;
   readonly ctx: CallContext;
+  /** Never serve a stale cached answer, even under the server's offline fallback policy. */
+  readonly refuseStale?: boolean | undefined;
 }
 
 export interface FallbackTarget {
@@ -88,6 +94,8 @@ export interface FallbackCall extends FallbackTarget {
   readonly model: ModelRef;
   readonly input: ChatInput;
   readonly ctx: CallContext;
+  /** Never serve a stale cached answer, even under the server's offline fallback policy. */
+  readonly refuseStale?: boolean | undefined;
 }
 
 export interface BatchCall<A extends Answer = Answer> {

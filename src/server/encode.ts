@@ -88,6 +88,11 @@ export function encodeAnswer(answer: Answer, requestId: string) {
   };
 }
 
+/** The cache field of an answer that came from (or refreshed) the response cache. */
+export function encodeCacheInfo(answer: Pick<Answer, 'cache'>) {
+  return answer.cache ? { cache: { hit: answer.cache.hit, stale: answer.cache.stale, ageSeconds: answer.cache.ageMs / 1000 } } : {};
+}
+
 export function round3(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }

@@ -11,10 +11,11 @@ import type { CachePolicy } from '../requests.js';
 /**
  * Chat through the response cache: deterministic requests (or any, when the caller asks) are
  * answered from it; a fresh answer refreshes it; when every attempt failed and the caller
- * allows it, an expired answer is served, marked stale.
+ * allows it (or the server's offline fallback is on and every attempt failed upstream), an
+ * expired answer is served, marked stale.
  */
 export async function answerThroughCache(
-  deps: { cache: AnswerCache | undefined; events: EventSink },
+  deps: { cache: AnswerCache | undefined; events: EventSink; offlineFallback: boolean },
   plan: Plan,
   policy: CachePolicy,
   ctx: CallContext,
@@ -38,12 +39,23 @@ export async function answerThroughCache(
     await cache.set(key, answer);
     return { ...answer, cache: { hit: false, stale: false, ageMs: 0 } };
   } catch (err) {
-    const stale = policy.allowStale && !ctx.signal.aborted ? await cache.get(key) : undefined;
+    const stale = staleAllowed(policy, deps.offlineFallback, err) && !ctx.signal.aborted ? await cache.get(key) : undefined;
     if (!stale) throw err;
     deps.events.emit({ type: 'cache_lookup', outcome: 'stale' });
     ctx.log.warn({ model: only.id }, 'every upstream attempt failed; serving a stale cached answer');
     return fromCache(stale, err instanceof OrchestratorError ? err.attempts : [], ctx);
   }
+}
+
+/**
+ * A request's own allow_stale serves on any failure, as it always has; the server policy only
+ * when upstream attempts were made and all failed, so a refusal of the gateway's own (a limit,
+ * a bad request) is never hidden behind an old answer. refuse_stale wins over both.
+ */
+function staleAllowed(policy: CachePolicy, offlineFallback: boolean, err: unknown): boolean {
+  if (policy.refuseStale) return false;
+  if (policy.allowStale) return true;
+  return offlineFallback && err instanceof OrchestratorError && err.attempts.length > 0;
 }
 
 /** A cached answer as this call's answer: no upstream attempts (or the failed ones, when stale). */
@@ -55,4 +67,67 @@ function fromCache(cached: CachedAnswer, attempts: readonly AttemptRecord[], ctx
     attempts,
     cache: { hit: true, stale: cached.stale, ageMs: Date.now() - cached.storedAt },
   };
+}
+
+export interface OfflineDeps {
+  readonly cache: AnswerCache | undefined;
+  readonly events: EventSink;
+  /** CACHE_OFFLINE_FALLBACK: serve a stale answer when every model failed upstream. */
+  readonly offlineFallback: boolean;
+}
+
+/**
+ * Race and Fallback under the offline policy: a deterministic winner refreshes the cache under
+ * its model's key (the key Chat uses), and when every model failed upstream the first model of
+ * the plan with a cached answer answers instead, marked stale. `failed` says which answers count
+ * as a failure although they are not errors (the Fallback default message).
+ */
+export async function answerOffline<A extends Answer>(
+  deps: OfflineDeps,
+  plan: Plan,
+  refuseStale: boolean,
+  ctx: CallContext,
+  run: () => Promise<A>,
+  onStale: (stale: Answer, failed: A | undefined) => A,
+  failed: (answer: A) => boolean = () => false,
+): Promise<A> {
+  const { cache } = deps;
+  if (!cache) return run();
+  let answer: A;
+  try {
+    answer = await run();
+  } catch (err) {
+    const stale = deps.offlineFallback && !refuseStale && err instanceof OrchestratorError && err.attempts.length > 0 ? await staleFor(deps, plan, err.attempts, ctx) : undefined;
+    if (!stale) throw err;
+    return onStale(stale, undefined);
+  }
+  if (failed(answer)) {
+    const stale = deps.offlineFallback && !refuseStale && answer.attempts.length > 0 ? await staleFor(deps, plan, answer.attempts, ctx) : undefined;
+    return stale ? onStale(stale, answer) : answer;
+  }
+  const winner = plan.models.find((m) => m.id === answer.model);
+  if (winner && plan.temperature === 0) await cache.set(keyFor(plan, winner), answer);
+  return answer;
+}
+
+/** A stale answer for a call none of whose models produced anything, when the policy allows it. */
+export async function offlineAnswer(deps: OfflineDeps, plan: Plan, refuseStale: boolean, ctx: CallContext, err: unknown): Promise<Answer | undefined> {
+  if (!deps.offlineFallback || refuseStale || !(err instanceof OrchestratorError) || err.attempts.length === 0) return undefined;
+  return staleFor(deps, plan, err.attempts, ctx);
+}
+
+async function staleFor(deps: OfflineDeps, plan: Plan, attempts: readonly AttemptRecord[], ctx: CallContext): Promise<Answer | undefined> {
+  if (ctx.signal.aborted || !deps.cache) return undefined;
+  for (const model of plan.models) {
+    const cached = await deps.cache.get(keyFor(plan, model));
+    if (!cached) continue;
+    deps.events.emit({ type: 'cache_lookup', outcome: 'stale' });
+    ctx.log.warn({ model: model.id }, 'every model failed upstream; serving a cached answer');
+    return fromCache({ ...cached, stale: true }, attempts, ctx);
+  }
+  return undefined;
+}
+
+function keyFor(plan: Plan, model: Plan['models'][number]): string {
+  return cacheKey({ model: model.id, messages: plan.messages, temperature: plan.temperature, maxTokens: maxTokensFor(plan, model) });
 }

@@ -4,14 +4,20 @@ import type { AttemptRecord, FinishReason, TokenUsage } from '../../domain/chat.
 import { OrchestratorError, Reason } from '../../domain/errors.js';
 import type { AttemptSpec, OpenedStream } from '../attempt.js';
 import { aggregateFailure } from '../aggregate.js';
-import { maxTokensFor, totalCost, type Plan } from '../answer.js';
+import { maxTokensFor, totalCost, type Answer, type Plan } from '../answer.js';
 import type { CallContext } from '../context.js';
 import type { EventSink } from '../events.js';
 import type { ChildSignal } from '../signals.js';
 import type { RouteDecision } from '../routing/router.js';
 
 export type EngineStreamEvent =
-  | { readonly type: 'started'; readonly model: string; readonly provider: string }
+  | {
+      readonly type: 'started';
+      readonly model: string;
+      readonly provider: string;
+      /** Set when the stream replays a cached answer instead of a live model. */
+      readonly cache?: Answer['cache'];
+    }
   | { readonly type: 'delta'; readonly content: string }
   | {
       readonly type: 'restarted';
@@ -62,6 +68,8 @@ export interface PreparedStream {
   readonly decision: RouteDecision | undefined;
   /** Gives back what admission took; called once, when the stream is over however it ends. */
   readonly release: () => void;
+  /** When no model produced a first event: a cached answer to replay (offline fallback), if any. */
+  readonly offline?: ((err: unknown) => Promise<Answer | undefined>) | undefined;
 }
 
 export interface RelayDeps {
@@ -113,7 +121,13 @@ export async function* relayStream(deps: RelayDeps, prepare: () => Promise<Prepa
   try {
     const policy = prepared.policy((record) => attempts.push(record));
     let live = await policy.next();
-    if (!live) throw aggregateFailure(attempts, ctx.signal);
+    if (!live) {
+      const failure = aggregateFailure(attempts, ctx.signal);
+      const cached = await prepared.offline?.(failure);
+      if (!cached) throw failure;
+      yield* replay(cached, attempts, prepared);
+      return;
+    }
     unrelayed = live;
     let firstTokenAt: number | undefined;
     yield { type: 'started', model: live.stream.model.id, provider: live.stream.provider };
@@ -183,6 +197,28 @@ export async function* relayStream(deps: RelayDeps, prepare: () => Promise<Prepa
     if (unrelayed) await close(unrelayed);
     prepared.release();
   }
+}
+
+/** Chunks of a replayed answer: a client reads it as it reads a live stream. */
+const REPLAY_CHUNK = 256;
+
+/** A cached answer as a stream: `started` says it is stale, the text follows as deltas. */
+function* replay(answer: Answer, attempts: readonly AttemptRecord[], prepared: PreparedStream): Generator<EngineStreamEvent> {
+  yield { type: 'started', model: answer.model, provider: answer.provider, cache: answer.cache };
+  for (let i = 0; i < answer.content.length; i += REPLAY_CHUNK) yield { type: 'delta', content: answer.content.slice(i, i + REPLAY_CHUNK) };
+  yield {
+    type: 'completed',
+    model: answer.model,
+    provider: answer.provider,
+    finishReason: answer.finishReason,
+    usage: answer.usage,
+    costUsd: totalCost(attempts),
+    latencyMs: performance.now() - prepared.ctx.startedAt,
+    timeToFirstTokenMs: performance.now() - prepared.ctx.startedAt,
+    attempts,
+    fallbackTriggered: true,
+    decision: prepared.decision,
+  };
 }
 
 /** Ends the upstream request and waits for the breaker's verdict on it, so the next call sees it. */

@@ -1,7 +1,7 @@
 import type { CachePolicy, CallContext, Engine } from '../../engine/index.js';
 import { CacheMode, type CacheOptions } from '../../gen/orchestrator/v1/chat.js';
 import type { ChatRequest, ChatResponse } from '../../gen/orchestrator/v1/chat.js';
-import { encodeAnswer, encodeDecision } from '../encode.js';
+import { encodeAnswer, encodeCacheInfo, encodeDecision } from '../encode.js';
 import { RequestValidator, type ValidationLimits } from '../validate.js';
 
 /** A Chat request, one model or routed; shared by Chat and each Batch item. */
@@ -16,7 +16,7 @@ export async function answerChat(engine: Engine, limits: ValidationLimits, req: 
   return {
     ...encodeAnswer(answer, ctx.requestId),
     ...(answer.decision ? { routeDecision: encodeDecision(answer.decision) } : {}),
-    ...(answer.cache ? { cache: { hit: answer.cache.hit, stale: answer.cache.stale, ageSeconds: answer.cache.ageMs / 1000 } } : {}),
+    ...encodeCacheInfo(answer),
   };
 }
 
@@ -30,5 +30,5 @@ const MODES: ReadonlyMap<CacheMode, CachePolicy['mode']> = new Map([
 function cachePolicyOf(options: CacheOptions | undefined, v: RequestValidator): CachePolicy {
   const mode = MODES.get(options?.mode ?? CacheMode.CACHE_MODE_UNSPECIFIED);
   if (!mode) v.add('cache.mode', 'must be CACHE_MODE_UNSPECIFIED, CACHE_MODE_USE or CACHE_MODE_BYPASS');
-  return { mode: mode ?? 'auto', allowStale: options?.allowStale ?? false };
+  return { mode: mode ?? 'auto', allowStale: options?.allowStale ?? false, refuseStale: options?.refuseStale ?? false };
 }

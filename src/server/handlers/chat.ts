@@ -2,7 +2,7 @@ import type { Engine, EngineStreamEvent, StreamTarget } from '../../engine/index
 import type { ChatServiceServer, StreamChatRequest, StreamChatResponse } from '../../gen/orchestrator/v1/chat.js';
 import { StreamStrategy } from '../../gen/orchestrator/v1/common.js';
 import { serverStream, unary, type CallDeps } from '../call.js';
-import { encodeAnswer, encodeAttempt, encodeDecision, encodeFinish, encodeUsage, round3 } from '../encode.js';
+import { encodeAnswer, encodeAttempt, encodeCacheInfo, encodeDecision, encodeFinish, encodeUsage, round3 } from '../encode.js';
 import { RequestValidator, type ValidationLimits } from '../validate.js';
 import { batchHandler, type BatchLimits } from './batch.js';
 import { answerChat } from './chat-answer.js';
@@ -21,7 +21,7 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
         const model = v.model(req.model);
         const target = streamTarget(v, req);
         v.check();
-        return engine.stream({ model, target, input, ctx });
+        return engine.stream({ model, target, input, ctx, refuseStale: req.refuseStale ?? false });
       },
       (event, ctx) => encodeStreamEvent(event, ctx.requestId),
     ),
@@ -33,7 +33,8 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
       const racers = v.models(req.models);
       v.nonNegative('hedge_delay_ms', req.hedgeDelayMs);
       v.check();
-      return encodeAnswer(await engine.race({ model: primary, racers, hedgeDelayMs: req.hedgeDelayMs, input, ctx }), ctx.requestId);
+      const answer = await engine.race({ model: primary, racers, hedgeDelayMs: req.hedgeDelayMs, input, ctx, refuseStale: req.refuseStale ?? false });
+      return { ...encodeAnswer(answer, ctx.requestId), ...encodeCacheInfo(answer) };
     }),
 
     fallback: unary(deps, async (req, ctx) => {
@@ -51,6 +52,7 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
         disableDefaultMessage: req.disableDefaultMessage,
         input,
         ctx,
+        refuseStale: req.refuseStale ?? false,
       });
       return {
         ...encodeAnswer(answer, ctx.requestId),
@@ -58,6 +60,7 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
         modelUsed: answer.model,
         fallbackTriggered: answer.fallbackTriggered,
         isDefaultMessage: answer.isDefaultMessage,
+        ...encodeCacheInfo(answer),
       };
     }),
 
@@ -103,7 +106,7 @@ function streamTarget(v: RequestValidator, req: StreamChatRequest): StreamTarget
 function encodeStreamEvent(event: EngineStreamEvent, requestId: string): StreamChatResponse {
   switch (event.type) {
     case 'started':
-      return { event: { $case: 'started', started: { requestId, model: event.model, provider: event.provider, simulated: isSimulatedProvider(event.provider) } } };
+      return { event: { $case: 'started', started: { requestId, model: event.model, provider: event.provider, simulated: isSimulatedProvider(event.provider), ...encodeCacheInfo(event) } } };
     case 'delta':
       return { event: { $case: 'delta', delta: { content: event.content } } };
     case 'restarted':

@@ -122,6 +122,11 @@ export interface CacheOptions {
    * request (marked stale) instead of the error.
    */
   allowStale: boolean;
+  /**
+   * Never answer this request with an expired cached answer, even when the server serves them
+   * on its own when every upstream fails (CACHE_OFFLINE_FALLBACK=on). Wins over allow_stale.
+   */
+  refuseStale?: boolean | undefined;
 }
 
 /** Whether an answer came from the response cache. */
@@ -225,7 +230,14 @@ export interface StreamChatRequest {
    * Let the gateway pick the model by profile (then `model` and `models` must be empty and
    * the strategy unset or FALLBACK): the ranking is the fallback chain.
    */
-  route?: RouteTarget | undefined;
+  route?:
+    | RouteTarget
+    | undefined;
+  /**
+   * Never answer with an expired cached answer, even when the server serves them on its own
+   * when every model fails upstream (CACHE_OFFLINE_FALLBACK=on).
+   */
+  refuseStale?: boolean | undefined;
 }
 
 /** One event of a token stream. The first is always started, the last completed. */
@@ -275,6 +287,11 @@ export interface StreamStarted {
    * configured, or SIMULATOR=on): the text is made up.
    */
   simulated: boolean;
+  /**
+   * Set when the stream replays a cached answer: every model failed upstream before its first
+   * token and CACHE_OFFLINE_FALLBACK is on (stale is then true).
+   */
+  cache?: CacheInfo | undefined;
 }
 
 /** A piece of generated text, in order. */
@@ -341,7 +358,14 @@ export interface RaceRequest {
    * Hedging: start the first racer, and the next only if no answer came within this many
    * milliseconds (or at once when a racer fails). Unset or 0: all racers start together.
    */
-  hedgeDelayMs?: number | undefined;
+  hedgeDelayMs?:
+    | number
+    | undefined;
+  /**
+   * Never answer with an expired cached answer, even when the server serves them on its own
+   * when every racer fails upstream (CACHE_OFFLINE_FALLBACK=on).
+   */
+  refuseStale?: boolean | undefined;
 }
 
 /** The winning answer and what happened to every racer. */
@@ -371,6 +395,8 @@ export interface RaceResponse {
    * configured, or SIMULATOR=on): the text is made up.
    */
   simulated: boolean;
+  /** Set when the answer came from the response cache (stale: every racer failed upstream). */
+  cache?: CacheInfo | undefined;
 }
 
 /** Try models in order until one answers. */
@@ -410,6 +436,11 @@ export interface FallbackRequest {
    * of a default message.
    */
   disableDefaultMessage: boolean;
+  /**
+   * Never answer with an expired cached answer, even when the server serves them on its own
+   * when every model of the chain fails upstream (CACHE_OFFLINE_FALLBACK=on).
+   */
+  refuseStale?: boolean | undefined;
 }
 
 /** The answer of the first model in the chain that succeeded, or the default message. */
@@ -447,6 +478,11 @@ export interface FallbackResponse {
    * configured, or SIMULATOR=on): the text is made up.
    */
   simulated: boolean;
+  /**
+   * Set when the answer came from the response cache (stale: every model failed upstream,
+   * served instead of the default message).
+   */
+  cache?: CacheInfo | undefined;
 }
 
 /** Many chat requests, answered with bounded concurrency. */
@@ -683,7 +719,7 @@ export const ChatRequest: MessageFns<ChatRequest> = {
 };
 
 function createBaseCacheOptions(): CacheOptions {
-  return { mode: 0, allowStale: false };
+  return { mode: 0, allowStale: false, refuseStale: undefined };
 }
 
 export const CacheOptions: MessageFns<CacheOptions> = {
@@ -693,6 +729,9 @@ export const CacheOptions: MessageFns<CacheOptions> = {
     }
     if (message.allowStale !== false) {
       writer.uint32(16).bool(message.allowStale);
+    }
+    if (message.refuseStale !== undefined) {
+      writer.uint32(24).bool(message.refuseStale);
     }
     return writer;
   },
@@ -726,6 +765,14 @@ export const CacheOptions: MessageFns<CacheOptions> = {
             message.allowStale = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.refuseStale = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -746,6 +793,11 @@ export const CacheOptions: MessageFns<CacheOptions> = {
         : isSet(object.allow_stale)
         ? globalThis.Boolean(object.allow_stale)
         : false,
+      refuseStale: isSet(object.refuseStale)
+        ? globalThis.Boolean(object.refuseStale)
+        : isSet(object.refuse_stale)
+        ? globalThis.Boolean(object.refuse_stale)
+        : undefined,
     };
   },
 
@@ -756,6 +808,9 @@ export const CacheOptions: MessageFns<CacheOptions> = {
     }
     if (message.allowStale !== false) {
       obj.allowStale = message.allowStale;
+    }
+    if (message.refuseStale !== undefined) {
+      obj.refuseStale = message.refuseStale;
     }
     return obj;
   },
@@ -1129,6 +1184,7 @@ function createBaseStreamChatRequest(): StreamChatRequest {
     firstTokenTimeoutMs: undefined,
     interTokenTimeoutMs: undefined,
     route: undefined,
+    refuseStale: undefined,
   };
 }
 
@@ -1169,6 +1225,9 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
     }
     if (message.route !== undefined) {
       RouteTarget.encode(message.route, writer.uint32(98).fork()).join();
+    }
+    if (message.refuseStale !== undefined) {
+      writer.uint32(120).bool(message.refuseStale);
     }
     return writer;
   },
@@ -1282,6 +1341,14 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
             message.route = RouteTarget.decode(reader, reader.uint32());
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.refuseStale = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1328,6 +1395,11 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
         ? globalThis.Number(object.inter_token_timeout_ms)
         : undefined,
       route: isSet(object.route) ? RouteTarget.fromJSON(object.route) : undefined,
+      refuseStale: isSet(object.refuseStale)
+        ? globalThis.Boolean(object.refuseStale)
+        : isSet(object.refuse_stale)
+        ? globalThis.Boolean(object.refuse_stale)
+        : undefined,
     };
   },
 
@@ -1368,6 +1440,9 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
     }
     if (message.route !== undefined) {
       obj.route = RouteTarget.toJSON(message.route);
+    }
+    if (message.refuseStale !== undefined) {
+      obj.refuseStale = message.refuseStale;
     }
     return obj;
   },
@@ -1600,7 +1675,7 @@ export const StreamRestarted: MessageFns<StreamRestarted> = {
 };
 
 function createBaseStreamStarted(): StreamStarted {
-  return { requestId: "", model: "", provider: "", simulated: false };
+  return { requestId: "", model: "", provider: "", simulated: false, cache: undefined };
 }
 
 export const StreamStarted: MessageFns<StreamStarted> = {
@@ -1616,6 +1691,9 @@ export const StreamStarted: MessageFns<StreamStarted> = {
     }
     if (message.simulated !== false) {
       writer.uint32(32).bool(message.simulated);
+    }
+    if (message.cache !== undefined) {
+      CacheInfo.encode(message.cache, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1665,6 +1743,14 @@ export const StreamStarted: MessageFns<StreamStarted> = {
             message.simulated = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.cache = CacheInfo.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1687,6 +1773,7 @@ export const StreamStarted: MessageFns<StreamStarted> = {
       model: isSet(object.model) ? globalThis.String(object.model) : "",
       provider: isSet(object.provider) ? globalThis.String(object.provider) : "",
       simulated: isSet(object.simulated) ? globalThis.Boolean(object.simulated) : false,
+      cache: isSet(object.cache) ? CacheInfo.fromJSON(object.cache) : undefined,
     };
   },
 
@@ -1703,6 +1790,9 @@ export const StreamStarted: MessageFns<StreamStarted> = {
     }
     if (message.simulated !== false) {
       obj.simulated = message.simulated;
+    }
+    if (message.cache !== undefined) {
+      obj.cache = CacheInfo.toJSON(message.cache);
     }
     return obj;
   },
@@ -2027,6 +2117,7 @@ function createBaseRaceRequest(): RaceRequest {
     maxTokens: undefined,
     models: [],
     hedgeDelayMs: undefined,
+    refuseStale: undefined,
   };
 }
 
@@ -2052,6 +2143,9 @@ export const RaceRequest: MessageFns<RaceRequest> = {
     }
     if (message.hedgeDelayMs !== undefined) {
       writer.uint32(56).int32(message.hedgeDelayMs);
+    }
+    if (message.refuseStale !== undefined) {
+      writer.uint32(80).bool(message.refuseStale);
     }
     return writer;
   },
@@ -2125,6 +2219,14 @@ export const RaceRequest: MessageFns<RaceRequest> = {
             message.hedgeDelayMs = reader.int32();
             continue;
           }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.refuseStale = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2154,6 +2256,11 @@ export const RaceRequest: MessageFns<RaceRequest> = {
         : isSet(object.hedge_delay_ms)
         ? globalThis.Number(object.hedge_delay_ms)
         : undefined,
+      refuseStale: isSet(object.refuseStale)
+        ? globalThis.Boolean(object.refuseStale)
+        : isSet(object.refuse_stale)
+        ? globalThis.Boolean(object.refuse_stale)
+        : undefined,
     };
   },
 
@@ -2180,6 +2287,9 @@ export const RaceRequest: MessageFns<RaceRequest> = {
     if (message.hedgeDelayMs !== undefined) {
       obj.hedgeDelayMs = Math.round(message.hedgeDelayMs);
     }
+    if (message.refuseStale !== undefined) {
+      obj.refuseStale = message.refuseStale;
+    }
     return obj;
   },
 };
@@ -2196,6 +2306,7 @@ function createBaseRaceResponse(): RaceResponse {
     attempts: [],
     finishReason: 0,
     simulated: false,
+    cache: undefined,
   };
 }
 
@@ -2230,6 +2341,9 @@ export const RaceResponse: MessageFns<RaceResponse> = {
     }
     if (message.simulated !== false) {
       writer.uint32(80).bool(message.simulated);
+    }
+    if (message.cache !== undefined) {
+      CacheInfo.encode(message.cache, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -2327,6 +2441,14 @@ export const RaceResponse: MessageFns<RaceResponse> = {
             message.simulated = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.cache = CacheInfo.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2369,6 +2491,7 @@ export const RaceResponse: MessageFns<RaceResponse> = {
         ? finishReasonFromJSON(object.finish_reason)
         : 0,
       simulated: isSet(object.simulated) ? globalThis.Boolean(object.simulated) : false,
+      cache: isSet(object.cache) ? CacheInfo.fromJSON(object.cache) : undefined,
     };
   },
 
@@ -2404,6 +2527,9 @@ export const RaceResponse: MessageFns<RaceResponse> = {
     if (message.simulated !== false) {
       obj.simulated = message.simulated;
     }
+    if (message.cache !== undefined) {
+      obj.cache = CacheInfo.toJSON(message.cache);
+    }
     return obj;
   },
 };
@@ -2419,6 +2545,7 @@ function createBaseFallbackRequest(): FallbackRequest {
     attemptTimeoutMs: undefined,
     defaultMessage: undefined,
     disableDefaultMessage: false,
+    refuseStale: undefined,
   };
 }
 
@@ -2450,6 +2577,9 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
     }
     if (message.disableDefaultMessage !== false) {
       writer.uint32(72).bool(message.disableDefaultMessage);
+    }
+    if (message.refuseStale !== undefined) {
+      writer.uint32(96).bool(message.refuseStale);
     }
     return writer;
   },
@@ -2539,6 +2669,14 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
             message.disableDefaultMessage = reader.bool();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.refuseStale = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2578,6 +2716,11 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
         : isSet(object.disable_default_message)
         ? globalThis.Boolean(object.disable_default_message)
         : false,
+      refuseStale: isSet(object.refuseStale)
+        ? globalThis.Boolean(object.refuseStale)
+        : isSet(object.refuse_stale)
+        ? globalThis.Boolean(object.refuse_stale)
+        : undefined,
     };
   },
 
@@ -2610,6 +2753,9 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
     if (message.disableDefaultMessage !== false) {
       obj.disableDefaultMessage = message.disableDefaultMessage;
     }
+    if (message.refuseStale !== undefined) {
+      obj.refuseStale = message.refuseStale;
+    }
     return obj;
   },
 };
@@ -2630,6 +2776,7 @@ function createBaseFallbackResponse(): FallbackResponse {
     fallbackTriggered: false,
     isDefaultMessage: false,
     simulated: false,
+    cache: undefined,
   };
 }
 
@@ -2676,6 +2823,9 @@ export const FallbackResponse: MessageFns<FallbackResponse> = {
     }
     if (message.simulated !== false) {
       writer.uint32(112).bool(message.simulated);
+    }
+    if (message.cache !== undefined) {
+      CacheInfo.encode(message.cache, writer.uint32(122).fork()).join();
     }
     return writer;
   },
@@ -2805,6 +2955,14 @@ export const FallbackResponse: MessageFns<FallbackResponse> = {
             message.simulated = reader.bool();
             continue;
           }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.cache = CacheInfo.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2867,6 +3025,7 @@ export const FallbackResponse: MessageFns<FallbackResponse> = {
         ? globalThis.Boolean(object.is_default_message)
         : false,
       simulated: isSet(object.simulated) ? globalThis.Boolean(object.simulated) : false,
+      cache: isSet(object.cache) ? CacheInfo.fromJSON(object.cache) : undefined,
     };
   },
 
@@ -2913,6 +3072,9 @@ export const FallbackResponse: MessageFns<FallbackResponse> = {
     }
     if (message.simulated !== false) {
       obj.simulated = message.simulated;
+    }
+    if (message.cache !== undefined) {
+      obj.cache = CacheInfo.toJSON(message.cache);
     }
     return obj;
   },

@@ -79,12 +79,14 @@ class CacheInfo(_message.Message):
     def __init__(self, hit: bool = ..., stale: bool = ..., age_seconds: _Optional[float] = ...) -> None: ...
 
 class CacheOptions(_message.Message):
-    __slots__ = ["allow_stale", "mode"]
+    __slots__ = ["allow_stale", "mode", "refuse_stale"]
     ALLOW_STALE_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    REFUSE_STALE_FIELD_NUMBER: _ClassVar[int]
     allow_stale: bool
     mode: CacheMode
-    def __init__(self, mode: _Optional[_Union[CacheMode, str]] = ..., allow_stale: bool = ...) -> None: ...
+    refuse_stale: bool
+    def __init__(self, mode: _Optional[_Union[CacheMode, str]] = ..., allow_stale: bool = ..., refuse_stale: bool = ...) -> None: ...
 
 class ChatRequest(_message.Message):
     __slots__ = ["cache", "max_tokens", "messages", "model", "prompt", "route", "temperature"]
@@ -133,7 +135,7 @@ class ChatResponse(_message.Message):
     def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., route_decision: _Optional[_Union[_common_pb2.RouteDecision, _Mapping]] = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ..., simulated: bool = ...) -> None: ...
 
 class FallbackRequest(_message.Message):
-    __slots__ = ["attempt_timeout_ms", "default_message", "disable_default_message", "max_tokens", "messages", "model", "models", "prompt", "temperature"]
+    __slots__ = ["attempt_timeout_ms", "default_message", "disable_default_message", "max_tokens", "messages", "model", "models", "prompt", "refuse_stale", "temperature"]
     ATTEMPT_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     DISABLE_DEFAULT_MESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -142,6 +144,7 @@ class FallbackRequest(_message.Message):
     MODELS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
+    REFUSE_STALE_FIELD_NUMBER: _ClassVar[int]
     TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
     attempt_timeout_ms: int
     default_message: str
@@ -151,12 +154,14 @@ class FallbackRequest(_message.Message):
     model: str
     models: _containers.RepeatedScalarFieldContainer[str]
     prompt: str
+    refuse_stale: bool
     temperature: float
-    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., attempt_timeout_ms: _Optional[int] = ..., default_message: _Optional[str] = ..., disable_default_message: bool = ...) -> None: ...
+    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., attempt_timeout_ms: _Optional[int] = ..., default_message: _Optional[str] = ..., disable_default_message: bool = ..., refuse_stale: bool = ...) -> None: ...
 
 class FallbackResponse(_message.Message):
-    __slots__ = ["attempts", "content", "cost_usd", "fallback_triggered", "finish_reason", "is_default_message", "latency_ms", "model", "model_used", "provider", "provider_used", "request_id", "simulated", "usage"]
+    __slots__ = ["attempts", "cache", "content", "cost_usd", "fallback_triggered", "finish_reason", "is_default_message", "latency_ms", "model", "model_used", "provider", "provider_used", "request_id", "simulated", "usage"]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     COST_USD_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_TRIGGERED_FIELD_NUMBER: _ClassVar[int]
@@ -171,6 +176,7 @@ class FallbackResponse(_message.Message):
     SIMULATED_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     attempts: _containers.RepeatedCompositeFieldContainer[_common_pb2.Attempt]
+    cache: CacheInfo
     content: str
     cost_usd: float
     fallback_triggered: bool
@@ -184,16 +190,17 @@ class FallbackResponse(_message.Message):
     request_id: str
     simulated: bool
     usage: _common_pb2.Usage
-    def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., provider_used: _Optional[str] = ..., model_used: _Optional[str] = ..., fallback_triggered: bool = ..., is_default_message: bool = ..., simulated: bool = ...) -> None: ...
+    def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., provider_used: _Optional[str] = ..., model_used: _Optional[str] = ..., fallback_triggered: bool = ..., is_default_message: bool = ..., simulated: bool = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ...) -> None: ...
 
 class RaceRequest(_message.Message):
-    __slots__ = ["hedge_delay_ms", "max_tokens", "messages", "model", "models", "prompt", "temperature"]
+    __slots__ = ["hedge_delay_ms", "max_tokens", "messages", "model", "models", "prompt", "refuse_stale", "temperature"]
     HEDGE_DELAY_MS_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
+    REFUSE_STALE_FIELD_NUMBER: _ClassVar[int]
     TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
     hedge_delay_ms: int
     max_tokens: int
@@ -201,12 +208,14 @@ class RaceRequest(_message.Message):
     model: str
     models: _containers.RepeatedScalarFieldContainer[str]
     prompt: str
+    refuse_stale: bool
     temperature: float
-    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., hedge_delay_ms: _Optional[int] = ...) -> None: ...
+    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., hedge_delay_ms: _Optional[int] = ..., refuse_stale: bool = ...) -> None: ...
 
 class RaceResponse(_message.Message):
-    __slots__ = ["attempts", "content", "cost_usd", "finish_reason", "latency_ms", "model", "provider", "request_id", "simulated", "usage"]
+    __slots__ = ["attempts", "cache", "content", "cost_usd", "finish_reason", "latency_ms", "model", "provider", "request_id", "simulated", "usage"]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    CACHE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     COST_USD_FIELD_NUMBER: _ClassVar[int]
     FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
@@ -217,6 +226,7 @@ class RaceResponse(_message.Message):
     SIMULATED_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     attempts: _containers.RepeatedCompositeFieldContainer[_common_pb2.Attempt]
+    cache: CacheInfo
     content: str
     cost_usd: float
     finish_reason: _common_pb2.FinishReason
@@ -226,10 +236,10 @@ class RaceResponse(_message.Message):
     request_id: str
     simulated: bool
     usage: _common_pb2.Usage
-    def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., simulated: bool = ...) -> None: ...
+    def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., simulated: bool = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ...) -> None: ...
 
 class StreamChatRequest(_message.Message):
-    __slots__ = ["first_token_timeout_ms", "hedge_delay_ms", "inter_token_timeout_ms", "max_tokens", "messages", "model", "models", "prompt", "restart_on_failure", "route", "strategy", "temperature"]
+    __slots__ = ["first_token_timeout_ms", "hedge_delay_ms", "inter_token_timeout_ms", "max_tokens", "messages", "model", "models", "prompt", "refuse_stale", "restart_on_failure", "route", "strategy", "temperature"]
     FIRST_TOKEN_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     HEDGE_DELAY_MS_FIELD_NUMBER: _ClassVar[int]
     INTER_TOKEN_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
@@ -238,6 +248,7 @@ class StreamChatRequest(_message.Message):
     MODELS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
+    REFUSE_STALE_FIELD_NUMBER: _ClassVar[int]
     RESTART_ON_FAILURE_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
@@ -250,11 +261,12 @@ class StreamChatRequest(_message.Message):
     model: str
     models: _containers.RepeatedScalarFieldContainer[str]
     prompt: str
+    refuse_stale: bool
     restart_on_failure: bool
     route: _common_pb2.RouteTarget
     strategy: _common_pb2.StreamStrategy
     temperature: float
-    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., strategy: _Optional[_Union[_common_pb2.StreamStrategy, str]] = ..., models: _Optional[_Iterable[str]] = ..., hedge_delay_ms: _Optional[int] = ..., restart_on_failure: bool = ..., first_token_timeout_ms: _Optional[int] = ..., inter_token_timeout_ms: _Optional[int] = ..., route: _Optional[_Union[_common_pb2.RouteTarget, _Mapping]] = ...) -> None: ...
+    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., strategy: _Optional[_Union[_common_pb2.StreamStrategy, str]] = ..., models: _Optional[_Iterable[str]] = ..., hedge_delay_ms: _Optional[int] = ..., restart_on_failure: bool = ..., first_token_timeout_ms: _Optional[int] = ..., inter_token_timeout_ms: _Optional[int] = ..., route: _Optional[_Union[_common_pb2.RouteTarget, _Mapping]] = ..., refuse_stale: bool = ...) -> None: ...
 
 class StreamChatResponse(_message.Message):
     __slots__ = ["completed", "delta", "restarted", "started"]
@@ -313,16 +325,18 @@ class StreamRestarted(_message.Message):
     def __init__(self, failed_model: _Optional[str] = ..., reason: _Optional[str] = ..., next_model: _Optional[str] = ..., next_provider: _Optional[str] = ...) -> None: ...
 
 class StreamStarted(_message.Message):
-    __slots__ = ["model", "provider", "request_id", "simulated"]
+    __slots__ = ["cache", "model", "provider", "request_id", "simulated"]
+    CACHE_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SIMULATED_FIELD_NUMBER: _ClassVar[int]
+    cache: CacheInfo
     model: str
     provider: str
     request_id: str
     simulated: bool
-    def __init__(self, request_id: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., simulated: bool = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., simulated: bool = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ...) -> None: ...
 
 class CacheMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

@@ -1,0 +1,118 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CacheMode } from '../../src/gen/orchestrator/v1/chat.js';
+import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
+import { callUnary, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('CACHE_OFFLINE_FALLBACK=on', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { CACHE_TTL_SECONDS: '1', CACHE_OFFLINE_FALLBACK: 'on' } });
+  });
+  afterAll(async () => h.close());
+  beforeEach(() => h.upstream.clearFaults());
+  const chat = () => h.clients.chat.chat.bind(h.clients.chat);
+
+  it('serves an expired answer, marked stale, when the upstream fails, without the request asking', async () => {
+    const request = { model: 'gpt-4o-mini', prompt: 'offline by policy', messages: [], temperature: 0 };
+    const fresh = await callUnary(chat(), request);
+    expect(fresh.response.cache).toMatchObject({ hit: false });
+    await sleep(1_100);
+    h.upstream.injectFault({ kind: 'http_error', status: 503, model: 'gpt-4o-mini' });
+    const offline = await callUnary(chat(), request);
+    expect(offline.response.cache).toMatchObject({ hit: true, stale: true });
+    expect(offline.response.content).toBe(fresh.response.content);
+    expect(offline.response.attempts.length).toBeGreaterThan(0);
+    expect(offline.response.attempts[0]?.reason).toBe('UPSTREAM_ERROR');
+  });
+
+  it('lets a request refuse the stale answer and get the upstream error', async () => {
+    const request = { model: 'gpt-4o-mini', prompt: 'offline refused', messages: [], temperature: 0 };
+    await callUnary(chat(), request);
+    await sleep(1_100);
+    h.upstream.injectFault({ kind: 'http_error', status: 503, model: 'gpt-4o-mini' });
+    const refused = await unaryError(chat(), { ...request, cache: { mode: CacheMode.CACHE_MODE_UNSPECIFIED, allowStale: false, refuseStale: true } });
+    expect(refused.code).toBe(grpc.status.UNAVAILABLE);
+  });
+
+  it('answers a Race whose racers all fail upstream with the last winner, marked stale; refuse_stale gets the error', async () => {
+    const race = h.clients.chat.race.bind(h.clients.chat);
+    const request = { model: '', prompt: 'race offline', messages: [], temperature: 0, models: ['gpt-4o', 'gpt-4o-mini'] };
+    const won = await callUnary(race, request);
+    expect(won.response.cache).toBeUndefined();
+    h.upstream.injectFault({ kind: 'http_error', status: 500 });
+    const offline = await callUnary(race, request);
+    expect(offline.response.cache).toMatchObject({ hit: true, stale: true });
+    expect(offline.response.content).toBe(won.response.content);
+    expect(offline.response.model).toBe(won.response.model);
+    expect(offline.response.attempts.every((a) => a.reason === 'UPSTREAM_ERROR')).toBe(true);
+    const refused = await unaryError(race, { ...request, refuseStale: true });
+    expect(refused.code).toBe(grpc.status.UNAVAILABLE);
+  });
+
+  it('answers a Fallback whose chain all fails upstream with a cached answer rather than the default message', async () => {
+    const fallback = h.clients.chat.fallback.bind(h.clients.chat);
+    const request = { model: '', prompt: 'fallback offline', messages: [], temperature: 0, models: ['gpt-4o', 'gpt-4o-mini'], disableDefaultMessage: false };
+    const answered = await callUnary(fallback, request);
+    expect(answered.response.isDefaultMessage).toBe(false);
+    h.upstream.injectFault({ kind: 'http_error', status: 500 });
+    const offline = await callUnary(fallback, request);
+    expect(offline.response.isDefaultMessage).toBe(false);
+    expect(offline.response.cache).toMatchObject({ hit: true, stale: true });
+    expect(offline.response.content).toBe(answered.response.content);
+    const refused = await callUnary(fallback, { ...request, refuseStale: true });
+    expect(refused.response.isDefaultMessage).toBe(true);
+    expect(refused.response.cache).toBeUndefined();
+  });
+
+  it('replays a cached answer as a StreamChat, marked stale in started, when every model fails before its first token', async () => {
+    const request = { model: 'gpt-4o', prompt: 'stream offline', messages: [], temperature: 0 };
+    const fresh = await callUnary(chat(), request);
+    h.upstream.injectFault({ kind: 'http_error', status: 500 });
+    const stream = () => h.clients.chat.streamChat(streamRequest({ ...request }));
+    const { messages, error } = await collectStream<StreamChatResponse>(stream());
+    expect(error).toBeUndefined();
+    const started = messages[0]?.event;
+    expect(started?.$case).toBe('started');
+    if (started?.$case === 'started') expect(started.started.cache).toMatchObject({ hit: true, stale: true });
+    const text = messages.map((m) => (m.event?.$case === 'delta' ? m.event.delta.content : '')).join('');
+    expect(text).toBe(fresh.response.content);
+    const last = messages.at(-1)?.event;
+    expect(last?.$case).toBe('completed');
+    if (last?.$case === 'completed') expect(last.completed.attempts.length).toBeGreaterThan(0);
+
+    const refused = await collectStream<StreamChatResponse>(h.clients.chat.streamChat(streamRequest({ ...request, refuseStale: true })));
+    expect(refused.error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(refused.messages).toHaveLength(0);
+  });
+
+  it('gives the error when nothing was ever cached for the request', async () => {
+    h.upstream.injectFault({ kind: 'http_error', status: 503, model: 'gpt-4o-mini' });
+    const err = await unaryError(chat(), { model: 'gpt-4o-mini', prompt: 'never answered', messages: [], temperature: 0 });
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+  });
+});
+
+describe('CACHE_OFFLINE_FALLBACK off (the default)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { CACHE_TTL_SECONDS: '1' } });
+  });
+  afterAll(async () => h.close());
+
+  it('serves no stale answer unless the request allows it', async () => {
+    const request = { model: 'gpt-4o-mini', prompt: 'offline off', messages: [], temperature: 0 };
+    await callUnary(chat(h), request);
+    await sleep(1_100);
+    h.upstream.injectFault({ kind: 'http_error', status: 503, model: 'gpt-4o-mini' });
+    const err = await unaryError(chat(h), request);
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+  });
+});
+
+function chat(h: Harness) {
+  return h.clients.chat.chat.bind(h.clients.chat);
+}
