@@ -110,7 +110,57 @@ export interface ChatRequest {
     | RouteTarget
     | undefined;
   /** How the response cache is used (default: deterministic requests only, no stale answers). */
-  cache?: CacheOptions | undefined;
+  cache?:
+    | CacheOptions
+    | undefined;
+  /**
+   * Nucleus sampling: only tokens within this cumulative probability, 0 to 1. Unset: the
+   * provider's default.
+   */
+  topP?:
+    | number
+    | undefined;
+  /**
+   * Up to 4 sequences (each not empty) at which the answer ends, the sequence not included;
+   * the finish reason is then STOP.
+   */
+  stop: string[];
+  /**
+   * Ask for a repeatable answer: the same value and request give the same answer where the
+   * provider supports it (OpenAI: best effort). Anthropic models refuse it (INVALID_ARGUMENT).
+   */
+  seed?:
+    | number
+    | undefined;
+  /**
+   * -2 to 2: positive values penalise tokens already present, favouring new topics.
+   * Anthropic models refuse it (INVALID_ARGUMENT).
+   */
+  presencePenalty?:
+    | number
+    | undefined;
+  /**
+   * -2 to 2: positive values penalise tokens by how often they already appear.
+   * Anthropic models refuse it (INVALID_ARGUMENT).
+   */
+  frequencyPenalty?:
+    | number
+    | undefined;
+  /**
+   * The end user on whose behalf the request is made (at most 256 characters), passed to the
+   * provider for abuse monitoring (OpenAI `user`, Anthropic `metadata.user_id`).
+   */
+  user: string;
+  /**
+   * Request tags for attribution: at most 16 keys, each at most 64 characters, values at most
+   * 512 characters. Carried to the call's log line and trace, never to metric labels nor upstream.
+   */
+  metadata: { [key: string]: string };
+}
+
+export interface ChatRequest_MetadataEntry {
+  key: string;
+  value: string;
 }
 
 /** Response cache control for one request. */
@@ -218,7 +268,57 @@ export interface StreamChatRequest {
    * Let the gateway pick the model by profile (then `model` and `models` must be empty and
    * the strategy unset or FALLBACK): the ranking is the fallback chain.
    */
-  route?: RouteTarget | undefined;
+  route?:
+    | RouteTarget
+    | undefined;
+  /**
+   * Nucleus sampling: only tokens within this cumulative probability, 0 to 1. Unset: the
+   * provider's default.
+   */
+  topP?:
+    | number
+    | undefined;
+  /**
+   * Up to 4 sequences (each not empty) at which the answer ends, the sequence not included;
+   * the finish reason is then STOP.
+   */
+  stop: string[];
+  /**
+   * Ask for a repeatable answer: the same value and request give the same answer where the
+   * provider supports it (OpenAI: best effort). Anthropic models refuse it (INVALID_ARGUMENT).
+   */
+  seed?:
+    | number
+    | undefined;
+  /**
+   * -2 to 2: positive values penalise tokens already present, favouring new topics.
+   * Anthropic models refuse it (INVALID_ARGUMENT).
+   */
+  presencePenalty?:
+    | number
+    | undefined;
+  /**
+   * -2 to 2: positive values penalise tokens by how often they already appear.
+   * Anthropic models refuse it (INVALID_ARGUMENT).
+   */
+  frequencyPenalty?:
+    | number
+    | undefined;
+  /**
+   * The end user on whose behalf the request is made (at most 256 characters), passed to the
+   * provider for abuse monitoring (OpenAI `user`, Anthropic `metadata.user_id`).
+   */
+  user: string;
+  /**
+   * Request tags for attribution: at most 16 keys, each at most 64 characters, values at most
+   * 512 characters. Carried to the call's log line and trace, never to metric labels nor upstream.
+   */
+  metadata: { [key: string]: string };
+}
+
+export interface StreamChatRequest_MetadataEntry {
+  key: string;
+  value: string;
 }
 
 /** One event of a token stream. The first is always started, the last completed. */
@@ -329,7 +429,57 @@ export interface RaceRequest {
    * Hedging: start the first racer, and the next only if no answer came within this many
    * milliseconds (or at once when a racer fails). Unset or 0: all racers start together.
    */
-  hedgeDelayMs?: number | undefined;
+  hedgeDelayMs?:
+    | number
+    | undefined;
+  /**
+   * Nucleus sampling: only tokens within this cumulative probability, 0 to 1. Unset: the
+   * provider's default.
+   */
+  topP?:
+    | number
+    | undefined;
+  /**
+   * Up to 4 sequences (each not empty) at which the answer ends, the sequence not included;
+   * the finish reason is then STOP.
+   */
+  stop: string[];
+  /**
+   * Ask for a repeatable answer: the same value and request give the same answer where the
+   * provider supports it (OpenAI: best effort). Anthropic models refuse it (INVALID_ARGUMENT).
+   */
+  seed?:
+    | number
+    | undefined;
+  /**
+   * -2 to 2: positive values penalise tokens already present, favouring new topics.
+   * Anthropic models refuse it (INVALID_ARGUMENT).
+   */
+  presencePenalty?:
+    | number
+    | undefined;
+  /**
+   * -2 to 2: positive values penalise tokens by how often they already appear.
+   * Anthropic models refuse it (INVALID_ARGUMENT).
+   */
+  frequencyPenalty?:
+    | number
+    | undefined;
+  /**
+   * The end user on whose behalf the request is made (at most 256 characters), passed to the
+   * provider for abuse monitoring (OpenAI `user`, Anthropic `metadata.user_id`).
+   */
+  user: string;
+  /**
+   * Request tags for attribution: at most 16 keys, each at most 64 characters, values at most
+   * 512 characters. Carried to the call's log line and trace, never to metric labels nor upstream.
+   */
+  metadata: { [key: string]: string };
+}
+
+export interface RaceRequest_MetadataEntry {
+  key: string;
+  value: string;
 }
 
 /** The winning answer and what happened to every racer. */
@@ -393,6 +543,54 @@ export interface FallbackRequest {
    * of a default message.
    */
   disableDefaultMessage: boolean;
+  /**
+   * Nucleus sampling: only tokens within this cumulative probability, 0 to 1. Unset: the
+   * provider's default.
+   */
+  topP?:
+    | number
+    | undefined;
+  /**
+   * Up to 4 sequences (each not empty) at which the answer ends, the sequence not included;
+   * the finish reason is then STOP.
+   */
+  stop: string[];
+  /**
+   * Ask for a repeatable answer: the same value and request give the same answer where the
+   * provider supports it (OpenAI: best effort). Anthropic models refuse it (INVALID_ARGUMENT).
+   */
+  seed?:
+    | number
+    | undefined;
+  /**
+   * -2 to 2: positive values penalise tokens already present, favouring new topics.
+   * Anthropic models refuse it (INVALID_ARGUMENT).
+   */
+  presencePenalty?:
+    | number
+    | undefined;
+  /**
+   * -2 to 2: positive values penalise tokens by how often they already appear.
+   * Anthropic models refuse it (INVALID_ARGUMENT).
+   */
+  frequencyPenalty?:
+    | number
+    | undefined;
+  /**
+   * The end user on whose behalf the request is made (at most 256 characters), passed to the
+   * provider for abuse monitoring (OpenAI `user`, Anthropic `metadata.user_id`).
+   */
+  user: string;
+  /**
+   * Request tags for attribution: at most 16 keys, each at most 64 characters, values at most
+   * 512 characters. Carried to the call's log line and trace, never to metric labels nor upstream.
+   */
+  metadata: { [key: string]: string };
+}
+
+export interface FallbackRequest_MetadataEntry {
+  key: string;
+  value: string;
 }
 
 /** The answer of the first model in the chain that succeeded, or the default message. */
@@ -507,6 +705,13 @@ function createBaseChatRequest(): ChatRequest {
     maxTokens: undefined,
     route: undefined,
     cache: undefined,
+    topP: undefined,
+    stop: [],
+    seed: undefined,
+    presencePenalty: undefined,
+    frequencyPenalty: undefined,
+    user: "",
+    metadata: {},
   };
 }
 
@@ -533,6 +738,27 @@ export const ChatRequest: MessageFns<ChatRequest> = {
     if (message.cache !== undefined) {
       CacheOptions.encode(message.cache, writer.uint32(58).fork()).join();
     }
+    if (message.topP !== undefined) {
+      writer.uint32(65).double(message.topP);
+    }
+    for (const v of message.stop) {
+      writer.uint32(74).string(v!);
+    }
+    if (message.seed !== undefined) {
+      writer.uint32(80).int64(message.seed);
+    }
+    if (message.presencePenalty !== undefined) {
+      writer.uint32(89).double(message.presencePenalty);
+    }
+    if (message.frequencyPenalty !== undefined) {
+      writer.uint32(97).double(message.frequencyPenalty);
+    }
+    if (message.user !== "") {
+      writer.uint32(106).string(message.user);
+    }
+    globalThis.Object.entries(message.metadata).forEach(([key, value]: [string, string]) => {
+      ChatRequest_MetadataEntry.encode({ key: key as any, value }, writer.uint32(114).fork()).join();
+    });
     return writer;
   },
 
@@ -605,6 +831,65 @@ export const ChatRequest: MessageFns<ChatRequest> = {
             message.cache = CacheOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.topP = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.stop.push(reader.string());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.seed = longToNumber(reader.int64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 89) {
+              break;
+            }
+
+            message.presencePenalty = reader.double();
+            continue;
+          }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.frequencyPenalty = reader.double();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            const entry14 = ChatRequest_MetadataEntry.decode(reader, reader.uint32());
+            if (entry14.value !== undefined) {
+              message.metadata[entry14.key] = entry14.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -630,6 +915,38 @@ export const ChatRequest: MessageFns<ChatRequest> = {
         : undefined,
       route: isSet(object.route) ? RouteTarget.fromJSON(object.route) : undefined,
       cache: isSet(object.cache) ? CacheOptions.fromJSON(object.cache) : undefined,
+      topP: isSet(object.topP)
+        ? globalThis.Number(object.topP)
+        : isSet(object.top_p)
+        ? globalThis.Number(object.top_p)
+        : undefined,
+      stop: globalThis.Array.isArray(object?.stop) ? object.stop.map((e: any) => globalThis.String(e)) : [],
+      seed: isSet(object.seed) ? globalThis.Number(object.seed) : undefined,
+      presencePenalty: isSet(object.presencePenalty)
+        ? globalThis.Number(object.presencePenalty)
+        : isSet(object.presence_penalty)
+        ? globalThis.Number(object.presence_penalty)
+        : undefined,
+      frequencyPenalty: isSet(object.frequencyPenalty)
+        ? globalThis.Number(object.frequencyPenalty)
+        : isSet(object.frequency_penalty)
+        ? globalThis.Number(object.frequency_penalty)
+        : undefined,
+      user: isSet(object.user) ? globalThis.String(object.user) : "",
+      metadata: isObject(object.metadata)
+        ? (globalThis.Object.entries(object.metadata) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -655,6 +972,108 @@ export const ChatRequest: MessageFns<ChatRequest> = {
     }
     if (message.cache !== undefined) {
       obj.cache = CacheOptions.toJSON(message.cache);
+    }
+    if (message.topP !== undefined) {
+      obj.topP = floatToJson(message.topP);
+    }
+    if (message.stop?.length) {
+      obj.stop = message.stop;
+    }
+    if (message.seed !== undefined) {
+      obj.seed = Math.round(message.seed);
+    }
+    if (message.presencePenalty !== undefined) {
+      obj.presencePenalty = floatToJson(message.presencePenalty);
+    }
+    if (message.frequencyPenalty !== undefined) {
+      obj.frequencyPenalty = floatToJson(message.frequencyPenalty);
+    }
+    if (message.user !== "") {
+      obj.user = message.user;
+    }
+    if (message.metadata) {
+      const entries = globalThis.Object.entries(message.metadata) as [string, string][];
+      if (entries.length > 0) {
+        obj.metadata = {};
+        entries.forEach(([k, v]) => {
+          obj.metadata[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+};
+
+function createBaseChatRequest_MetadataEntry(): ChatRequest_MetadataEntry {
+  return { key: "", value: "" };
+}
+
+export const ChatRequest_MetadataEntry: MessageFns<ChatRequest_MetadataEntry> = {
+  encode(message: ChatRequest_MetadataEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChatRequest_MetadataEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChatRequest_MetadataEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChatRequest_MetadataEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: ChatRequest_MetadataEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
     }
     return obj;
   },
@@ -1091,6 +1510,13 @@ function createBaseStreamChatRequest(): StreamChatRequest {
     firstTokenTimeoutMs: undefined,
     interTokenTimeoutMs: undefined,
     route: undefined,
+    topP: undefined,
+    stop: [],
+    seed: undefined,
+    presencePenalty: undefined,
+    frequencyPenalty: undefined,
+    user: "",
+    metadata: {},
   };
 }
 
@@ -1132,6 +1558,27 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
     if (message.route !== undefined) {
       RouteTarget.encode(message.route, writer.uint32(98).fork()).join();
     }
+    if (message.topP !== undefined) {
+      writer.uint32(105).double(message.topP);
+    }
+    for (const v of message.stop) {
+      writer.uint32(114).string(v!);
+    }
+    if (message.seed !== undefined) {
+      writer.uint32(120).int64(message.seed);
+    }
+    if (message.presencePenalty !== undefined) {
+      writer.uint32(129).double(message.presencePenalty);
+    }
+    if (message.frequencyPenalty !== undefined) {
+      writer.uint32(137).double(message.frequencyPenalty);
+    }
+    if (message.user !== "") {
+      writer.uint32(146).string(message.user);
+    }
+    globalThis.Object.entries(message.metadata).forEach(([key, value]: [string, string]) => {
+      StreamChatRequest_MetadataEntry.encode({ key: key as any, value }, writer.uint32(154).fork()).join();
+    });
     return writer;
   },
 
@@ -1244,6 +1691,65 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
             message.route = RouteTarget.decode(reader, reader.uint32());
             continue;
           }
+          case 13: {
+            if (tag !== 105) {
+              break;
+            }
+
+            message.topP = reader.double();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.stop.push(reader.string());
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.seed = longToNumber(reader.int64());
+            continue;
+          }
+          case 16: {
+            if (tag !== 129) {
+              break;
+            }
+
+            message.presencePenalty = reader.double();
+            continue;
+          }
+          case 17: {
+            if (tag !== 137) {
+              break;
+            }
+
+            message.frequencyPenalty = reader.double();
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            const entry19 = StreamChatRequest_MetadataEntry.decode(reader, reader.uint32());
+            if (entry19.value !== undefined) {
+              message.metadata[entry19.key] = entry19.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1290,6 +1796,40 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
         ? globalThis.Number(object.inter_token_timeout_ms)
         : undefined,
       route: isSet(object.route) ? RouteTarget.fromJSON(object.route) : undefined,
+      topP: isSet(object.topP)
+        ? globalThis.Number(object.topP)
+        : isSet(object.top_p)
+        ? globalThis.Number(object.top_p)
+        : undefined,
+      stop: globalThis.Array.isArray(object?.stop)
+        ? object.stop.map((e: any) => globalThis.String(e))
+        : [],
+      seed: isSet(object.seed) ? globalThis.Number(object.seed) : undefined,
+      presencePenalty: isSet(object.presencePenalty)
+        ? globalThis.Number(object.presencePenalty)
+        : isSet(object.presence_penalty)
+        ? globalThis.Number(object.presence_penalty)
+        : undefined,
+      frequencyPenalty: isSet(object.frequencyPenalty)
+        ? globalThis.Number(object.frequencyPenalty)
+        : isSet(object.frequency_penalty)
+        ? globalThis.Number(object.frequency_penalty)
+        : undefined,
+      user: isSet(object.user) ? globalThis.String(object.user) : "",
+      metadata: isObject(object.metadata)
+        ? (globalThis.Object.entries(object.metadata) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -1330,6 +1870,108 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
     }
     if (message.route !== undefined) {
       obj.route = RouteTarget.toJSON(message.route);
+    }
+    if (message.topP !== undefined) {
+      obj.topP = floatToJson(message.topP);
+    }
+    if (message.stop?.length) {
+      obj.stop = message.stop;
+    }
+    if (message.seed !== undefined) {
+      obj.seed = Math.round(message.seed);
+    }
+    if (message.presencePenalty !== undefined) {
+      obj.presencePenalty = floatToJson(message.presencePenalty);
+    }
+    if (message.frequencyPenalty !== undefined) {
+      obj.frequencyPenalty = floatToJson(message.frequencyPenalty);
+    }
+    if (message.user !== "") {
+      obj.user = message.user;
+    }
+    if (message.metadata) {
+      const entries = globalThis.Object.entries(message.metadata) as [string, string][];
+      if (entries.length > 0) {
+        obj.metadata = {};
+        entries.forEach(([k, v]) => {
+          obj.metadata[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+};
+
+function createBaseStreamChatRequest_MetadataEntry(): StreamChatRequest_MetadataEntry {
+  return { key: "", value: "" };
+}
+
+export const StreamChatRequest_MetadataEntry: MessageFns<StreamChatRequest_MetadataEntry> = {
+  encode(message: StreamChatRequest_MetadataEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): StreamChatRequest_MetadataEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseStreamChatRequest_MetadataEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): StreamChatRequest_MetadataEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: StreamChatRequest_MetadataEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
     }
     return obj;
   },
@@ -1974,6 +2616,13 @@ function createBaseRaceRequest(): RaceRequest {
     maxTokens: undefined,
     models: [],
     hedgeDelayMs: undefined,
+    topP: undefined,
+    stop: [],
+    seed: undefined,
+    presencePenalty: undefined,
+    frequencyPenalty: undefined,
+    user: "",
+    metadata: {},
   };
 }
 
@@ -2000,6 +2649,27 @@ export const RaceRequest: MessageFns<RaceRequest> = {
     if (message.hedgeDelayMs !== undefined) {
       writer.uint32(56).int32(message.hedgeDelayMs);
     }
+    if (message.topP !== undefined) {
+      writer.uint32(65).double(message.topP);
+    }
+    for (const v of message.stop) {
+      writer.uint32(74).string(v!);
+    }
+    if (message.seed !== undefined) {
+      writer.uint32(80).int64(message.seed);
+    }
+    if (message.presencePenalty !== undefined) {
+      writer.uint32(89).double(message.presencePenalty);
+    }
+    if (message.frequencyPenalty !== undefined) {
+      writer.uint32(97).double(message.frequencyPenalty);
+    }
+    if (message.user !== "") {
+      writer.uint32(106).string(message.user);
+    }
+    globalThis.Object.entries(message.metadata).forEach(([key, value]: [string, string]) => {
+      RaceRequest_MetadataEntry.encode({ key: key as any, value }, writer.uint32(114).fork()).join();
+    });
     return writer;
   },
 
@@ -2072,6 +2742,65 @@ export const RaceRequest: MessageFns<RaceRequest> = {
             message.hedgeDelayMs = reader.int32();
             continue;
           }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.topP = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.stop.push(reader.string());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.seed = longToNumber(reader.int64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 89) {
+              break;
+            }
+
+            message.presencePenalty = reader.double();
+            continue;
+          }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.frequencyPenalty = reader.double();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            const entry14 = RaceRequest_MetadataEntry.decode(reader, reader.uint32());
+            if (entry14.value !== undefined) {
+              message.metadata[entry14.key] = entry14.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2101,6 +2830,38 @@ export const RaceRequest: MessageFns<RaceRequest> = {
         : isSet(object.hedge_delay_ms)
         ? globalThis.Number(object.hedge_delay_ms)
         : undefined,
+      topP: isSet(object.topP)
+        ? globalThis.Number(object.topP)
+        : isSet(object.top_p)
+        ? globalThis.Number(object.top_p)
+        : undefined,
+      stop: globalThis.Array.isArray(object?.stop) ? object.stop.map((e: any) => globalThis.String(e)) : [],
+      seed: isSet(object.seed) ? globalThis.Number(object.seed) : undefined,
+      presencePenalty: isSet(object.presencePenalty)
+        ? globalThis.Number(object.presencePenalty)
+        : isSet(object.presence_penalty)
+        ? globalThis.Number(object.presence_penalty)
+        : undefined,
+      frequencyPenalty: isSet(object.frequencyPenalty)
+        ? globalThis.Number(object.frequencyPenalty)
+        : isSet(object.frequency_penalty)
+        ? globalThis.Number(object.frequency_penalty)
+        : undefined,
+      user: isSet(object.user) ? globalThis.String(object.user) : "",
+      metadata: isObject(object.metadata)
+        ? (globalThis.Object.entries(object.metadata) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -2126,6 +2887,108 @@ export const RaceRequest: MessageFns<RaceRequest> = {
     }
     if (message.hedgeDelayMs !== undefined) {
       obj.hedgeDelayMs = Math.round(message.hedgeDelayMs);
+    }
+    if (message.topP !== undefined) {
+      obj.topP = floatToJson(message.topP);
+    }
+    if (message.stop?.length) {
+      obj.stop = message.stop;
+    }
+    if (message.seed !== undefined) {
+      obj.seed = Math.round(message.seed);
+    }
+    if (message.presencePenalty !== undefined) {
+      obj.presencePenalty = floatToJson(message.presencePenalty);
+    }
+    if (message.frequencyPenalty !== undefined) {
+      obj.frequencyPenalty = floatToJson(message.frequencyPenalty);
+    }
+    if (message.user !== "") {
+      obj.user = message.user;
+    }
+    if (message.metadata) {
+      const entries = globalThis.Object.entries(message.metadata) as [string, string][];
+      if (entries.length > 0) {
+        obj.metadata = {};
+        entries.forEach(([k, v]) => {
+          obj.metadata[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+};
+
+function createBaseRaceRequest_MetadataEntry(): RaceRequest_MetadataEntry {
+  return { key: "", value: "" };
+}
+
+export const RaceRequest_MetadataEntry: MessageFns<RaceRequest_MetadataEntry> = {
+  encode(message: RaceRequest_MetadataEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RaceRequest_MetadataEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRaceRequest_MetadataEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RaceRequest_MetadataEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: RaceRequest_MetadataEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
     }
     return obj;
   },
@@ -2350,6 +3213,13 @@ function createBaseFallbackRequest(): FallbackRequest {
     attemptTimeoutMs: undefined,
     defaultMessage: undefined,
     disableDefaultMessage: false,
+    topP: undefined,
+    stop: [],
+    seed: undefined,
+    presencePenalty: undefined,
+    frequencyPenalty: undefined,
+    user: "",
+    metadata: {},
   };
 }
 
@@ -2382,6 +3252,27 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
     if (message.disableDefaultMessage !== false) {
       writer.uint32(72).bool(message.disableDefaultMessage);
     }
+    if (message.topP !== undefined) {
+      writer.uint32(81).double(message.topP);
+    }
+    for (const v of message.stop) {
+      writer.uint32(90).string(v!);
+    }
+    if (message.seed !== undefined) {
+      writer.uint32(96).int64(message.seed);
+    }
+    if (message.presencePenalty !== undefined) {
+      writer.uint32(105).double(message.presencePenalty);
+    }
+    if (message.frequencyPenalty !== undefined) {
+      writer.uint32(113).double(message.frequencyPenalty);
+    }
+    if (message.user !== "") {
+      writer.uint32(122).string(message.user);
+    }
+    globalThis.Object.entries(message.metadata).forEach(([key, value]: [string, string]) => {
+      FallbackRequest_MetadataEntry.encode({ key: key as any, value }, writer.uint32(130).fork()).join();
+    });
     return writer;
   },
 
@@ -2470,6 +3361,65 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
             message.disableDefaultMessage = reader.bool();
             continue;
           }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.topP = reader.double();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.stop.push(reader.string());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.seed = longToNumber(reader.int64());
+            continue;
+          }
+          case 13: {
+            if (tag !== 105) {
+              break;
+            }
+
+            message.presencePenalty = reader.double();
+            continue;
+          }
+          case 14: {
+            if (tag !== 113) {
+              break;
+            }
+
+            message.frequencyPenalty = reader.double();
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            const entry16 = FallbackRequest_MetadataEntry.decode(reader, reader.uint32());
+            if (entry16.value !== undefined) {
+              message.metadata[entry16.key] = entry16.value;
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2509,6 +3459,40 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
         : isSet(object.disable_default_message)
         ? globalThis.Boolean(object.disable_default_message)
         : false,
+      topP: isSet(object.topP)
+        ? globalThis.Number(object.topP)
+        : isSet(object.top_p)
+        ? globalThis.Number(object.top_p)
+        : undefined,
+      stop: globalThis.Array.isArray(object?.stop)
+        ? object.stop.map((e: any) => globalThis.String(e))
+        : [],
+      seed: isSet(object.seed) ? globalThis.Number(object.seed) : undefined,
+      presencePenalty: isSet(object.presencePenalty)
+        ? globalThis.Number(object.presencePenalty)
+        : isSet(object.presence_penalty)
+        ? globalThis.Number(object.presence_penalty)
+        : undefined,
+      frequencyPenalty: isSet(object.frequencyPenalty)
+        ? globalThis.Number(object.frequencyPenalty)
+        : isSet(object.frequency_penalty)
+        ? globalThis.Number(object.frequency_penalty)
+        : undefined,
+      user: isSet(object.user) ? globalThis.String(object.user) : "",
+      metadata: isObject(object.metadata)
+        ? (globalThis.Object.entries(object.metadata) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
     };
   },
 
@@ -2540,6 +3524,108 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
     }
     if (message.disableDefaultMessage !== false) {
       obj.disableDefaultMessage = message.disableDefaultMessage;
+    }
+    if (message.topP !== undefined) {
+      obj.topP = floatToJson(message.topP);
+    }
+    if (message.stop?.length) {
+      obj.stop = message.stop;
+    }
+    if (message.seed !== undefined) {
+      obj.seed = Math.round(message.seed);
+    }
+    if (message.presencePenalty !== undefined) {
+      obj.presencePenalty = floatToJson(message.presencePenalty);
+    }
+    if (message.frequencyPenalty !== undefined) {
+      obj.frequencyPenalty = floatToJson(message.frequencyPenalty);
+    }
+    if (message.user !== "") {
+      obj.user = message.user;
+    }
+    if (message.metadata) {
+      const entries = globalThis.Object.entries(message.metadata) as [string, string][];
+      if (entries.length > 0) {
+        obj.metadata = {};
+        entries.forEach(([k, v]) => {
+          obj.metadata[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+};
+
+function createBaseFallbackRequest_MetadataEntry(): FallbackRequest_MetadataEntry {
+  return { key: "", value: "" };
+}
+
+export const FallbackRequest_MetadataEntry: MessageFns<FallbackRequest_MetadataEntry> = {
+  encode(message: FallbackRequest_MetadataEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FallbackRequest_MetadataEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFallbackRequest_MetadataEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FallbackRequest_MetadataEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: FallbackRequest_MetadataEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
     }
     return obj;
   },
@@ -3570,6 +4656,21 @@ function fromJsonTimestamp(o: any): Timestamp {
   } else {
     return Timestamp.fromJSON(o);
   }
+}
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {
