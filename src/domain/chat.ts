@@ -35,12 +35,37 @@ export function estimateUsage(messages: readonly { readonly content: string }[],
   return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, cachedTokens: 0 };
 }
 
+/**
+ * Sampling controls beyond temperature; every field is optional and unset means the provider's
+ * default. A provider that cannot honour a set field refuses the request (INVALID_ARGUMENT).
+ */
+export interface Sampling {
+  readonly topP?: number | undefined;
+  /** At most 4 non-empty sequences; the answer ends before the first one generated. */
+  readonly stop?: readonly string[] | undefined;
+  readonly seed?: number | undefined;
+  readonly presencePenalty?: number | undefined;
+  readonly frequencyPenalty?: number | undefined;
+  /** The end user the request is made for (abuse monitoring upstream). */
+  readonly user?: string | undefined;
+}
+
+/** Request tags: attribution only, carried to the log line and the trace, never to metric labels. */
+export type RequestTags = Readonly<Record<string, string>>;
+
 /** What the caller asked for, after validation and defaults. */
 export interface ChatInput {
   readonly messages: readonly ChatMessage[];
   readonly temperature: number;
   /** Undefined means "the model's default limit", resolved per model by the engine. */
   readonly maxTokens: number | undefined;
+  readonly sampling?: Sampling | undefined;
+}
+
+/** The sampling fields that are set, or undefined when none is (so requests without any stay as they were). */
+export function definedSampling(sampling: Sampling): Sampling | undefined {
+  const entries = Object.entries(sampling).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0));
+  return entries.length === 0 ? undefined : (Object.fromEntries(entries) as Sampling);
 }
 
 export type AttemptOutcome = 'success' | 'failure' | 'timeout' | 'cancelled' | 'skipped';

@@ -28,8 +28,10 @@ import {
   finishReasonFromJSON,
   finishReasonToJSON,
   Message,
+  RequestMetadata,
   RouteDecision,
   RouteTarget,
+  SamplingOptions,
   StreamStrategy,
   streamStrategyFromJSON,
   streamStrategyToJSON,
@@ -114,53 +116,14 @@ export interface ChatRequest {
     | CacheOptions
     | undefined;
   /**
-   * Nucleus sampling: only tokens within this cumulative probability, 0 to 1. Unset: the
-   * provider's default.
+   * Sampling controls beyond temperature (top_p, stop, seed, penalties, user). Unset: the
+   * provider's defaults.
    */
-  topP?:
-    | number
+  sampling?:
+    | SamplingOptions
     | undefined;
-  /**
-   * Up to 4 sequences (each not empty) at which the answer ends, the sequence not included;
-   * the finish reason is then STOP.
-   */
-  stop: string[];
-  /**
-   * Ask for a repeatable answer: the same value and request give the same answer where the
-   * provider supports it (OpenAI: best effort). Anthropic models refuse it (INVALID_ARGUMENT).
-   */
-  seed?:
-    | number
-    | undefined;
-  /**
-   * -2 to 2: positive values penalise tokens already present, favouring new topics.
-   * Anthropic models refuse it (INVALID_ARGUMENT).
-   */
-  presencePenalty?:
-    | number
-    | undefined;
-  /**
-   * -2 to 2: positive values penalise tokens by how often they already appear.
-   * Anthropic models refuse it (INVALID_ARGUMENT).
-   */
-  frequencyPenalty?:
-    | number
-    | undefined;
-  /**
-   * The end user on whose behalf the request is made (at most 256 characters), passed to the
-   * provider for abuse monitoring (OpenAI `user`, Anthropic `metadata.user_id`).
-   */
-  user: string;
-  /**
-   * Request tags for attribution: at most 16 keys, each at most 64 characters, values at most
-   * 512 characters. Carried to the call's log line and trace, never to metric labels nor upstream.
-   */
-  metadata: { [key: string]: string };
-}
-
-export interface ChatRequest_MetadataEntry {
-  key: string;
-  value: string;
+  /** Request tags for attribution (team, feature, tenant...). */
+  metadata?: RequestMetadata | undefined;
 }
 
 /** Response cache control for one request. */
@@ -272,53 +235,14 @@ export interface StreamChatRequest {
     | RouteTarget
     | undefined;
   /**
-   * Nucleus sampling: only tokens within this cumulative probability, 0 to 1. Unset: the
-   * provider's default.
+   * Sampling controls beyond temperature (top_p, stop, seed, penalties, user). Unset: the
+   * provider's defaults.
    */
-  topP?:
-    | number
+  sampling?:
+    | SamplingOptions
     | undefined;
-  /**
-   * Up to 4 sequences (each not empty) at which the answer ends, the sequence not included;
-   * the finish reason is then STOP.
-   */
-  stop: string[];
-  /**
-   * Ask for a repeatable answer: the same value and request give the same answer where the
-   * provider supports it (OpenAI: best effort). Anthropic models refuse it (INVALID_ARGUMENT).
-   */
-  seed?:
-    | number
-    | undefined;
-  /**
-   * -2 to 2: positive values penalise tokens already present, favouring new topics.
-   * Anthropic models refuse it (INVALID_ARGUMENT).
-   */
-  presencePenalty?:
-    | number
-    | undefined;
-  /**
-   * -2 to 2: positive values penalise tokens by how often they already appear.
-   * Anthropic models refuse it (INVALID_ARGUMENT).
-   */
-  frequencyPenalty?:
-    | number
-    | undefined;
-  /**
-   * The end user on whose behalf the request is made (at most 256 characters), passed to the
-   * provider for abuse monitoring (OpenAI `user`, Anthropic `metadata.user_id`).
-   */
-  user: string;
-  /**
-   * Request tags for attribution: at most 16 keys, each at most 64 characters, values at most
-   * 512 characters. Carried to the call's log line and trace, never to metric labels nor upstream.
-   */
-  metadata: { [key: string]: string };
-}
-
-export interface StreamChatRequest_MetadataEntry {
-  key: string;
-  value: string;
+  /** Request tags for attribution (team, feature, tenant...). */
+  metadata?: RequestMetadata | undefined;
 }
 
 /** One event of a token stream. The first is always started, the last completed. */
@@ -433,53 +357,14 @@ export interface RaceRequest {
     | number
     | undefined;
   /**
-   * Nucleus sampling: only tokens within this cumulative probability, 0 to 1. Unset: the
-   * provider's default.
+   * Sampling controls beyond temperature (top_p, stop, seed, penalties, user). Unset: the
+   * provider's defaults.
    */
-  topP?:
-    | number
+  sampling?:
+    | SamplingOptions
     | undefined;
-  /**
-   * Up to 4 sequences (each not empty) at which the answer ends, the sequence not included;
-   * the finish reason is then STOP.
-   */
-  stop: string[];
-  /**
-   * Ask for a repeatable answer: the same value and request give the same answer where the
-   * provider supports it (OpenAI: best effort). Anthropic models refuse it (INVALID_ARGUMENT).
-   */
-  seed?:
-    | number
-    | undefined;
-  /**
-   * -2 to 2: positive values penalise tokens already present, favouring new topics.
-   * Anthropic models refuse it (INVALID_ARGUMENT).
-   */
-  presencePenalty?:
-    | number
-    | undefined;
-  /**
-   * -2 to 2: positive values penalise tokens by how often they already appear.
-   * Anthropic models refuse it (INVALID_ARGUMENT).
-   */
-  frequencyPenalty?:
-    | number
-    | undefined;
-  /**
-   * The end user on whose behalf the request is made (at most 256 characters), passed to the
-   * provider for abuse monitoring (OpenAI `user`, Anthropic `metadata.user_id`).
-   */
-  user: string;
-  /**
-   * Request tags for attribution: at most 16 keys, each at most 64 characters, values at most
-   * 512 characters. Carried to the call's log line and trace, never to metric labels nor upstream.
-   */
-  metadata: { [key: string]: string };
-}
-
-export interface RaceRequest_MetadataEntry {
-  key: string;
-  value: string;
+  /** Request tags for attribution (team, feature, tenant...). */
+  metadata?: RequestMetadata | undefined;
 }
 
 /** The winning answer and what happened to every racer. */
@@ -544,53 +429,14 @@ export interface FallbackRequest {
    */
   disableDefaultMessage: boolean;
   /**
-   * Nucleus sampling: only tokens within this cumulative probability, 0 to 1. Unset: the
-   * provider's default.
+   * Sampling controls beyond temperature (top_p, stop, seed, penalties, user). Unset: the
+   * provider's defaults.
    */
-  topP?:
-    | number
+  sampling?:
+    | SamplingOptions
     | undefined;
-  /**
-   * Up to 4 sequences (each not empty) at which the answer ends, the sequence not included;
-   * the finish reason is then STOP.
-   */
-  stop: string[];
-  /**
-   * Ask for a repeatable answer: the same value and request give the same answer where the
-   * provider supports it (OpenAI: best effort). Anthropic models refuse it (INVALID_ARGUMENT).
-   */
-  seed?:
-    | number
-    | undefined;
-  /**
-   * -2 to 2: positive values penalise tokens already present, favouring new topics.
-   * Anthropic models refuse it (INVALID_ARGUMENT).
-   */
-  presencePenalty?:
-    | number
-    | undefined;
-  /**
-   * -2 to 2: positive values penalise tokens by how often they already appear.
-   * Anthropic models refuse it (INVALID_ARGUMENT).
-   */
-  frequencyPenalty?:
-    | number
-    | undefined;
-  /**
-   * The end user on whose behalf the request is made (at most 256 characters), passed to the
-   * provider for abuse monitoring (OpenAI `user`, Anthropic `metadata.user_id`).
-   */
-  user: string;
-  /**
-   * Request tags for attribution: at most 16 keys, each at most 64 characters, values at most
-   * 512 characters. Carried to the call's log line and trace, never to metric labels nor upstream.
-   */
-  metadata: { [key: string]: string };
-}
-
-export interface FallbackRequest_MetadataEntry {
-  key: string;
-  value: string;
+  /** Request tags for attribution (team, feature, tenant...). */
+  metadata?: RequestMetadata | undefined;
 }
 
 /** The answer of the first model in the chain that succeeded, or the default message. */
@@ -705,13 +551,8 @@ function createBaseChatRequest(): ChatRequest {
     maxTokens: undefined,
     route: undefined,
     cache: undefined,
-    topP: undefined,
-    stop: [],
-    seed: undefined,
-    presencePenalty: undefined,
-    frequencyPenalty: undefined,
-    user: "",
-    metadata: {},
+    sampling: undefined,
+    metadata: undefined,
   };
 }
 
@@ -738,27 +579,12 @@ export const ChatRequest: MessageFns<ChatRequest> = {
     if (message.cache !== undefined) {
       CacheOptions.encode(message.cache, writer.uint32(58).fork()).join();
     }
-    if (message.topP !== undefined) {
-      writer.uint32(65).double(message.topP);
+    if (message.sampling !== undefined) {
+      SamplingOptions.encode(message.sampling, writer.uint32(66).fork()).join();
     }
-    for (const v of message.stop) {
-      writer.uint32(74).string(v!);
+    if (message.metadata !== undefined) {
+      RequestMetadata.encode(message.metadata, writer.uint32(74).fork()).join();
     }
-    if (message.seed !== undefined) {
-      writer.uint32(80).int64(message.seed);
-    }
-    if (message.presencePenalty !== undefined) {
-      writer.uint32(89).double(message.presencePenalty);
-    }
-    if (message.frequencyPenalty !== undefined) {
-      writer.uint32(97).double(message.frequencyPenalty);
-    }
-    if (message.user !== "") {
-      writer.uint32(106).string(message.user);
-    }
-    globalThis.Object.entries(message.metadata).forEach(([key, value]: [string, string]) => {
-      ChatRequest_MetadataEntry.encode({ key: key as any, value }, writer.uint32(114).fork()).join();
-    });
     return writer;
   },
 
@@ -832,11 +658,11 @@ export const ChatRequest: MessageFns<ChatRequest> = {
             continue;
           }
           case 8: {
-            if (tag !== 65) {
+            if (tag !== 66) {
               break;
             }
 
-            message.topP = reader.double();
+            message.sampling = SamplingOptions.decode(reader, reader.uint32());
             continue;
           }
           case 9: {
@@ -844,50 +670,7 @@ export const ChatRequest: MessageFns<ChatRequest> = {
               break;
             }
 
-            message.stop.push(reader.string());
-            continue;
-          }
-          case 10: {
-            if (tag !== 80) {
-              break;
-            }
-
-            message.seed = longToNumber(reader.int64());
-            continue;
-          }
-          case 11: {
-            if (tag !== 89) {
-              break;
-            }
-
-            message.presencePenalty = reader.double();
-            continue;
-          }
-          case 12: {
-            if (tag !== 97) {
-              break;
-            }
-
-            message.frequencyPenalty = reader.double();
-            continue;
-          }
-          case 13: {
-            if (tag !== 106) {
-              break;
-            }
-
-            message.user = reader.string();
-            continue;
-          }
-          case 14: {
-            if (tag !== 114) {
-              break;
-            }
-
-            const entry14 = ChatRequest_MetadataEntry.decode(reader, reader.uint32());
-            if (entry14.value !== undefined) {
-              message.metadata[entry14.key] = entry14.value;
-            }
+            message.metadata = RequestMetadata.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -915,38 +698,8 @@ export const ChatRequest: MessageFns<ChatRequest> = {
         : undefined,
       route: isSet(object.route) ? RouteTarget.fromJSON(object.route) : undefined,
       cache: isSet(object.cache) ? CacheOptions.fromJSON(object.cache) : undefined,
-      topP: isSet(object.topP)
-        ? globalThis.Number(object.topP)
-        : isSet(object.top_p)
-        ? globalThis.Number(object.top_p)
-        : undefined,
-      stop: globalThis.Array.isArray(object?.stop) ? object.stop.map((e: any) => globalThis.String(e)) : [],
-      seed: isSet(object.seed) ? globalThis.Number(object.seed) : undefined,
-      presencePenalty: isSet(object.presencePenalty)
-        ? globalThis.Number(object.presencePenalty)
-        : isSet(object.presence_penalty)
-        ? globalThis.Number(object.presence_penalty)
-        : undefined,
-      frequencyPenalty: isSet(object.frequencyPenalty)
-        ? globalThis.Number(object.frequencyPenalty)
-        : isSet(object.frequency_penalty)
-        ? globalThis.Number(object.frequency_penalty)
-        : undefined,
-      user: isSet(object.user) ? globalThis.String(object.user) : "",
-      metadata: isObject(object.metadata)
-        ? (globalThis.Object.entries(object.metadata) as [string, any][]).reduce(
-          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
-            globalThis.Object.defineProperty(acc, key, {
-              value: globalThis.String(value),
-              enumerable: true,
-              configurable: true,
-              writable: true,
-            });
-            return acc;
-          },
-          {},
-        )
-        : {},
+      sampling: isSet(object.sampling) ? SamplingOptions.fromJSON(object.sampling) : undefined,
+      metadata: isSet(object.metadata) ? RequestMetadata.fromJSON(object.metadata) : undefined,
     };
   },
 
@@ -973,107 +726,11 @@ export const ChatRequest: MessageFns<ChatRequest> = {
     if (message.cache !== undefined) {
       obj.cache = CacheOptions.toJSON(message.cache);
     }
-    if (message.topP !== undefined) {
-      obj.topP = floatToJson(message.topP);
+    if (message.sampling !== undefined) {
+      obj.sampling = SamplingOptions.toJSON(message.sampling);
     }
-    if (message.stop?.length) {
-      obj.stop = message.stop;
-    }
-    if (message.seed !== undefined) {
-      obj.seed = Math.round(message.seed);
-    }
-    if (message.presencePenalty !== undefined) {
-      obj.presencePenalty = floatToJson(message.presencePenalty);
-    }
-    if (message.frequencyPenalty !== undefined) {
-      obj.frequencyPenalty = floatToJson(message.frequencyPenalty);
-    }
-    if (message.user !== "") {
-      obj.user = message.user;
-    }
-    if (message.metadata) {
-      const entries = globalThis.Object.entries(message.metadata) as [string, string][];
-      if (entries.length > 0) {
-        obj.metadata = {};
-        entries.forEach(([k, v]) => {
-          obj.metadata[k] = v;
-        });
-      }
-    }
-    return obj;
-  },
-};
-
-function createBaseChatRequest_MetadataEntry(): ChatRequest_MetadataEntry {
-  return { key: "", value: "" };
-}
-
-export const ChatRequest_MetadataEntry: MessageFns<ChatRequest_MetadataEntry> = {
-  encode(message: ChatRequest_MetadataEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.key !== "") {
-      writer.uint32(10).string(message.key);
-    }
-    if (message.value !== "") {
-      writer.uint32(18).string(message.value);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): ChatRequest_MetadataEntry {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseChatRequest_MetadataEntry();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.key = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.value = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): ChatRequest_MetadataEntry {
-    return {
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      value: isSet(object.value) ? globalThis.String(object.value) : "",
-    };
-  },
-
-  toJSON(message: ChatRequest_MetadataEntry): unknown {
-    const obj: any = {};
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    if (message.value !== "") {
-      obj.value = message.value;
+    if (message.metadata !== undefined) {
+      obj.metadata = RequestMetadata.toJSON(message.metadata);
     }
     return obj;
   },
@@ -1510,13 +1167,8 @@ function createBaseStreamChatRequest(): StreamChatRequest {
     firstTokenTimeoutMs: undefined,
     interTokenTimeoutMs: undefined,
     route: undefined,
-    topP: undefined,
-    stop: [],
-    seed: undefined,
-    presencePenalty: undefined,
-    frequencyPenalty: undefined,
-    user: "",
-    metadata: {},
+    sampling: undefined,
+    metadata: undefined,
   };
 }
 
@@ -1558,27 +1210,12 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
     if (message.route !== undefined) {
       RouteTarget.encode(message.route, writer.uint32(98).fork()).join();
     }
-    if (message.topP !== undefined) {
-      writer.uint32(105).double(message.topP);
+    if (message.sampling !== undefined) {
+      SamplingOptions.encode(message.sampling, writer.uint32(106).fork()).join();
     }
-    for (const v of message.stop) {
-      writer.uint32(114).string(v!);
+    if (message.metadata !== undefined) {
+      RequestMetadata.encode(message.metadata, writer.uint32(114).fork()).join();
     }
-    if (message.seed !== undefined) {
-      writer.uint32(120).int64(message.seed);
-    }
-    if (message.presencePenalty !== undefined) {
-      writer.uint32(129).double(message.presencePenalty);
-    }
-    if (message.frequencyPenalty !== undefined) {
-      writer.uint32(137).double(message.frequencyPenalty);
-    }
-    if (message.user !== "") {
-      writer.uint32(146).string(message.user);
-    }
-    globalThis.Object.entries(message.metadata).forEach(([key, value]: [string, string]) => {
-      StreamChatRequest_MetadataEntry.encode({ key: key as any, value }, writer.uint32(154).fork()).join();
-    });
     return writer;
   },
 
@@ -1692,11 +1329,11 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
             continue;
           }
           case 13: {
-            if (tag !== 105) {
+            if (tag !== 106) {
               break;
             }
 
-            message.topP = reader.double();
+            message.sampling = SamplingOptions.decode(reader, reader.uint32());
             continue;
           }
           case 14: {
@@ -1704,50 +1341,7 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
               break;
             }
 
-            message.stop.push(reader.string());
-            continue;
-          }
-          case 15: {
-            if (tag !== 120) {
-              break;
-            }
-
-            message.seed = longToNumber(reader.int64());
-            continue;
-          }
-          case 16: {
-            if (tag !== 129) {
-              break;
-            }
-
-            message.presencePenalty = reader.double();
-            continue;
-          }
-          case 17: {
-            if (tag !== 137) {
-              break;
-            }
-
-            message.frequencyPenalty = reader.double();
-            continue;
-          }
-          case 18: {
-            if (tag !== 146) {
-              break;
-            }
-
-            message.user = reader.string();
-            continue;
-          }
-          case 19: {
-            if (tag !== 154) {
-              break;
-            }
-
-            const entry19 = StreamChatRequest_MetadataEntry.decode(reader, reader.uint32());
-            if (entry19.value !== undefined) {
-              message.metadata[entry19.key] = entry19.value;
-            }
+            message.metadata = RequestMetadata.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -1796,40 +1390,8 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
         ? globalThis.Number(object.inter_token_timeout_ms)
         : undefined,
       route: isSet(object.route) ? RouteTarget.fromJSON(object.route) : undefined,
-      topP: isSet(object.topP)
-        ? globalThis.Number(object.topP)
-        : isSet(object.top_p)
-        ? globalThis.Number(object.top_p)
-        : undefined,
-      stop: globalThis.Array.isArray(object?.stop)
-        ? object.stop.map((e: any) => globalThis.String(e))
-        : [],
-      seed: isSet(object.seed) ? globalThis.Number(object.seed) : undefined,
-      presencePenalty: isSet(object.presencePenalty)
-        ? globalThis.Number(object.presencePenalty)
-        : isSet(object.presence_penalty)
-        ? globalThis.Number(object.presence_penalty)
-        : undefined,
-      frequencyPenalty: isSet(object.frequencyPenalty)
-        ? globalThis.Number(object.frequencyPenalty)
-        : isSet(object.frequency_penalty)
-        ? globalThis.Number(object.frequency_penalty)
-        : undefined,
-      user: isSet(object.user) ? globalThis.String(object.user) : "",
-      metadata: isObject(object.metadata)
-        ? (globalThis.Object.entries(object.metadata) as [string, any][]).reduce(
-          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
-            globalThis.Object.defineProperty(acc, key, {
-              value: globalThis.String(value),
-              enumerable: true,
-              configurable: true,
-              writable: true,
-            });
-            return acc;
-          },
-          {},
-        )
-        : {},
+      sampling: isSet(object.sampling) ? SamplingOptions.fromJSON(object.sampling) : undefined,
+      metadata: isSet(object.metadata) ? RequestMetadata.fromJSON(object.metadata) : undefined,
     };
   },
 
@@ -1871,107 +1433,11 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
     if (message.route !== undefined) {
       obj.route = RouteTarget.toJSON(message.route);
     }
-    if (message.topP !== undefined) {
-      obj.topP = floatToJson(message.topP);
+    if (message.sampling !== undefined) {
+      obj.sampling = SamplingOptions.toJSON(message.sampling);
     }
-    if (message.stop?.length) {
-      obj.stop = message.stop;
-    }
-    if (message.seed !== undefined) {
-      obj.seed = Math.round(message.seed);
-    }
-    if (message.presencePenalty !== undefined) {
-      obj.presencePenalty = floatToJson(message.presencePenalty);
-    }
-    if (message.frequencyPenalty !== undefined) {
-      obj.frequencyPenalty = floatToJson(message.frequencyPenalty);
-    }
-    if (message.user !== "") {
-      obj.user = message.user;
-    }
-    if (message.metadata) {
-      const entries = globalThis.Object.entries(message.metadata) as [string, string][];
-      if (entries.length > 0) {
-        obj.metadata = {};
-        entries.forEach(([k, v]) => {
-          obj.metadata[k] = v;
-        });
-      }
-    }
-    return obj;
-  },
-};
-
-function createBaseStreamChatRequest_MetadataEntry(): StreamChatRequest_MetadataEntry {
-  return { key: "", value: "" };
-}
-
-export const StreamChatRequest_MetadataEntry: MessageFns<StreamChatRequest_MetadataEntry> = {
-  encode(message: StreamChatRequest_MetadataEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.key !== "") {
-      writer.uint32(10).string(message.key);
-    }
-    if (message.value !== "") {
-      writer.uint32(18).string(message.value);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): StreamChatRequest_MetadataEntry {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseStreamChatRequest_MetadataEntry();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.key = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.value = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): StreamChatRequest_MetadataEntry {
-    return {
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      value: isSet(object.value) ? globalThis.String(object.value) : "",
-    };
-  },
-
-  toJSON(message: StreamChatRequest_MetadataEntry): unknown {
-    const obj: any = {};
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    if (message.value !== "") {
-      obj.value = message.value;
+    if (message.metadata !== undefined) {
+      obj.metadata = RequestMetadata.toJSON(message.metadata);
     }
     return obj;
   },
@@ -2616,13 +2082,8 @@ function createBaseRaceRequest(): RaceRequest {
     maxTokens: undefined,
     models: [],
     hedgeDelayMs: undefined,
-    topP: undefined,
-    stop: [],
-    seed: undefined,
-    presencePenalty: undefined,
-    frequencyPenalty: undefined,
-    user: "",
-    metadata: {},
+    sampling: undefined,
+    metadata: undefined,
   };
 }
 
@@ -2649,27 +2110,12 @@ export const RaceRequest: MessageFns<RaceRequest> = {
     if (message.hedgeDelayMs !== undefined) {
       writer.uint32(56).int32(message.hedgeDelayMs);
     }
-    if (message.topP !== undefined) {
-      writer.uint32(65).double(message.topP);
+    if (message.sampling !== undefined) {
+      SamplingOptions.encode(message.sampling, writer.uint32(66).fork()).join();
     }
-    for (const v of message.stop) {
-      writer.uint32(74).string(v!);
+    if (message.metadata !== undefined) {
+      RequestMetadata.encode(message.metadata, writer.uint32(74).fork()).join();
     }
-    if (message.seed !== undefined) {
-      writer.uint32(80).int64(message.seed);
-    }
-    if (message.presencePenalty !== undefined) {
-      writer.uint32(89).double(message.presencePenalty);
-    }
-    if (message.frequencyPenalty !== undefined) {
-      writer.uint32(97).double(message.frequencyPenalty);
-    }
-    if (message.user !== "") {
-      writer.uint32(106).string(message.user);
-    }
-    globalThis.Object.entries(message.metadata).forEach(([key, value]: [string, string]) => {
-      RaceRequest_MetadataEntry.encode({ key: key as any, value }, writer.uint32(114).fork()).join();
-    });
     return writer;
   },
 
@@ -2743,11 +2189,11 @@ export const RaceRequest: MessageFns<RaceRequest> = {
             continue;
           }
           case 8: {
-            if (tag !== 65) {
+            if (tag !== 66) {
               break;
             }
 
-            message.topP = reader.double();
+            message.sampling = SamplingOptions.decode(reader, reader.uint32());
             continue;
           }
           case 9: {
@@ -2755,50 +2201,7 @@ export const RaceRequest: MessageFns<RaceRequest> = {
               break;
             }
 
-            message.stop.push(reader.string());
-            continue;
-          }
-          case 10: {
-            if (tag !== 80) {
-              break;
-            }
-
-            message.seed = longToNumber(reader.int64());
-            continue;
-          }
-          case 11: {
-            if (tag !== 89) {
-              break;
-            }
-
-            message.presencePenalty = reader.double();
-            continue;
-          }
-          case 12: {
-            if (tag !== 97) {
-              break;
-            }
-
-            message.frequencyPenalty = reader.double();
-            continue;
-          }
-          case 13: {
-            if (tag !== 106) {
-              break;
-            }
-
-            message.user = reader.string();
-            continue;
-          }
-          case 14: {
-            if (tag !== 114) {
-              break;
-            }
-
-            const entry14 = RaceRequest_MetadataEntry.decode(reader, reader.uint32());
-            if (entry14.value !== undefined) {
-              message.metadata[entry14.key] = entry14.value;
-            }
+            message.metadata = RequestMetadata.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -2830,38 +2233,8 @@ export const RaceRequest: MessageFns<RaceRequest> = {
         : isSet(object.hedge_delay_ms)
         ? globalThis.Number(object.hedge_delay_ms)
         : undefined,
-      topP: isSet(object.topP)
-        ? globalThis.Number(object.topP)
-        : isSet(object.top_p)
-        ? globalThis.Number(object.top_p)
-        : undefined,
-      stop: globalThis.Array.isArray(object?.stop) ? object.stop.map((e: any) => globalThis.String(e)) : [],
-      seed: isSet(object.seed) ? globalThis.Number(object.seed) : undefined,
-      presencePenalty: isSet(object.presencePenalty)
-        ? globalThis.Number(object.presencePenalty)
-        : isSet(object.presence_penalty)
-        ? globalThis.Number(object.presence_penalty)
-        : undefined,
-      frequencyPenalty: isSet(object.frequencyPenalty)
-        ? globalThis.Number(object.frequencyPenalty)
-        : isSet(object.frequency_penalty)
-        ? globalThis.Number(object.frequency_penalty)
-        : undefined,
-      user: isSet(object.user) ? globalThis.String(object.user) : "",
-      metadata: isObject(object.metadata)
-        ? (globalThis.Object.entries(object.metadata) as [string, any][]).reduce(
-          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
-            globalThis.Object.defineProperty(acc, key, {
-              value: globalThis.String(value),
-              enumerable: true,
-              configurable: true,
-              writable: true,
-            });
-            return acc;
-          },
-          {},
-        )
-        : {},
+      sampling: isSet(object.sampling) ? SamplingOptions.fromJSON(object.sampling) : undefined,
+      metadata: isSet(object.metadata) ? RequestMetadata.fromJSON(object.metadata) : undefined,
     };
   },
 
@@ -2888,107 +2261,11 @@ export const RaceRequest: MessageFns<RaceRequest> = {
     if (message.hedgeDelayMs !== undefined) {
       obj.hedgeDelayMs = Math.round(message.hedgeDelayMs);
     }
-    if (message.topP !== undefined) {
-      obj.topP = floatToJson(message.topP);
+    if (message.sampling !== undefined) {
+      obj.sampling = SamplingOptions.toJSON(message.sampling);
     }
-    if (message.stop?.length) {
-      obj.stop = message.stop;
-    }
-    if (message.seed !== undefined) {
-      obj.seed = Math.round(message.seed);
-    }
-    if (message.presencePenalty !== undefined) {
-      obj.presencePenalty = floatToJson(message.presencePenalty);
-    }
-    if (message.frequencyPenalty !== undefined) {
-      obj.frequencyPenalty = floatToJson(message.frequencyPenalty);
-    }
-    if (message.user !== "") {
-      obj.user = message.user;
-    }
-    if (message.metadata) {
-      const entries = globalThis.Object.entries(message.metadata) as [string, string][];
-      if (entries.length > 0) {
-        obj.metadata = {};
-        entries.forEach(([k, v]) => {
-          obj.metadata[k] = v;
-        });
-      }
-    }
-    return obj;
-  },
-};
-
-function createBaseRaceRequest_MetadataEntry(): RaceRequest_MetadataEntry {
-  return { key: "", value: "" };
-}
-
-export const RaceRequest_MetadataEntry: MessageFns<RaceRequest_MetadataEntry> = {
-  encode(message: RaceRequest_MetadataEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.key !== "") {
-      writer.uint32(10).string(message.key);
-    }
-    if (message.value !== "") {
-      writer.uint32(18).string(message.value);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): RaceRequest_MetadataEntry {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseRaceRequest_MetadataEntry();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.key = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.value = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): RaceRequest_MetadataEntry {
-    return {
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      value: isSet(object.value) ? globalThis.String(object.value) : "",
-    };
-  },
-
-  toJSON(message: RaceRequest_MetadataEntry): unknown {
-    const obj: any = {};
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    if (message.value !== "") {
-      obj.value = message.value;
+    if (message.metadata !== undefined) {
+      obj.metadata = RequestMetadata.toJSON(message.metadata);
     }
     return obj;
   },
@@ -3213,13 +2490,8 @@ function createBaseFallbackRequest(): FallbackRequest {
     attemptTimeoutMs: undefined,
     defaultMessage: undefined,
     disableDefaultMessage: false,
-    topP: undefined,
-    stop: [],
-    seed: undefined,
-    presencePenalty: undefined,
-    frequencyPenalty: undefined,
-    user: "",
-    metadata: {},
+    sampling: undefined,
+    metadata: undefined,
   };
 }
 
@@ -3252,27 +2524,12 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
     if (message.disableDefaultMessage !== false) {
       writer.uint32(72).bool(message.disableDefaultMessage);
     }
-    if (message.topP !== undefined) {
-      writer.uint32(81).double(message.topP);
+    if (message.sampling !== undefined) {
+      SamplingOptions.encode(message.sampling, writer.uint32(82).fork()).join();
     }
-    for (const v of message.stop) {
-      writer.uint32(90).string(v!);
+    if (message.metadata !== undefined) {
+      RequestMetadata.encode(message.metadata, writer.uint32(90).fork()).join();
     }
-    if (message.seed !== undefined) {
-      writer.uint32(96).int64(message.seed);
-    }
-    if (message.presencePenalty !== undefined) {
-      writer.uint32(105).double(message.presencePenalty);
-    }
-    if (message.frequencyPenalty !== undefined) {
-      writer.uint32(113).double(message.frequencyPenalty);
-    }
-    if (message.user !== "") {
-      writer.uint32(122).string(message.user);
-    }
-    globalThis.Object.entries(message.metadata).forEach(([key, value]: [string, string]) => {
-      FallbackRequest_MetadataEntry.encode({ key: key as any, value }, writer.uint32(130).fork()).join();
-    });
     return writer;
   },
 
@@ -3362,11 +2619,11 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
             continue;
           }
           case 10: {
-            if (tag !== 81) {
+            if (tag !== 82) {
               break;
             }
 
-            message.topP = reader.double();
+            message.sampling = SamplingOptions.decode(reader, reader.uint32());
             continue;
           }
           case 11: {
@@ -3374,50 +2631,7 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
               break;
             }
 
-            message.stop.push(reader.string());
-            continue;
-          }
-          case 12: {
-            if (tag !== 96) {
-              break;
-            }
-
-            message.seed = longToNumber(reader.int64());
-            continue;
-          }
-          case 13: {
-            if (tag !== 105) {
-              break;
-            }
-
-            message.presencePenalty = reader.double();
-            continue;
-          }
-          case 14: {
-            if (tag !== 113) {
-              break;
-            }
-
-            message.frequencyPenalty = reader.double();
-            continue;
-          }
-          case 15: {
-            if (tag !== 122) {
-              break;
-            }
-
-            message.user = reader.string();
-            continue;
-          }
-          case 16: {
-            if (tag !== 130) {
-              break;
-            }
-
-            const entry16 = FallbackRequest_MetadataEntry.decode(reader, reader.uint32());
-            if (entry16.value !== undefined) {
-              message.metadata[entry16.key] = entry16.value;
-            }
+            message.metadata = RequestMetadata.decode(reader, reader.uint32());
             continue;
           }
         }
@@ -3459,40 +2673,8 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
         : isSet(object.disable_default_message)
         ? globalThis.Boolean(object.disable_default_message)
         : false,
-      topP: isSet(object.topP)
-        ? globalThis.Number(object.topP)
-        : isSet(object.top_p)
-        ? globalThis.Number(object.top_p)
-        : undefined,
-      stop: globalThis.Array.isArray(object?.stop)
-        ? object.stop.map((e: any) => globalThis.String(e))
-        : [],
-      seed: isSet(object.seed) ? globalThis.Number(object.seed) : undefined,
-      presencePenalty: isSet(object.presencePenalty)
-        ? globalThis.Number(object.presencePenalty)
-        : isSet(object.presence_penalty)
-        ? globalThis.Number(object.presence_penalty)
-        : undefined,
-      frequencyPenalty: isSet(object.frequencyPenalty)
-        ? globalThis.Number(object.frequencyPenalty)
-        : isSet(object.frequency_penalty)
-        ? globalThis.Number(object.frequency_penalty)
-        : undefined,
-      user: isSet(object.user) ? globalThis.String(object.user) : "",
-      metadata: isObject(object.metadata)
-        ? (globalThis.Object.entries(object.metadata) as [string, any][]).reduce(
-          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
-            globalThis.Object.defineProperty(acc, key, {
-              value: globalThis.String(value),
-              enumerable: true,
-              configurable: true,
-              writable: true,
-            });
-            return acc;
-          },
-          {},
-        )
-        : {},
+      sampling: isSet(object.sampling) ? SamplingOptions.fromJSON(object.sampling) : undefined,
+      metadata: isSet(object.metadata) ? RequestMetadata.fromJSON(object.metadata) : undefined,
     };
   },
 
@@ -3525,107 +2707,11 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
     if (message.disableDefaultMessage !== false) {
       obj.disableDefaultMessage = message.disableDefaultMessage;
     }
-    if (message.topP !== undefined) {
-      obj.topP = floatToJson(message.topP);
+    if (message.sampling !== undefined) {
+      obj.sampling = SamplingOptions.toJSON(message.sampling);
     }
-    if (message.stop?.length) {
-      obj.stop = message.stop;
-    }
-    if (message.seed !== undefined) {
-      obj.seed = Math.round(message.seed);
-    }
-    if (message.presencePenalty !== undefined) {
-      obj.presencePenalty = floatToJson(message.presencePenalty);
-    }
-    if (message.frequencyPenalty !== undefined) {
-      obj.frequencyPenalty = floatToJson(message.frequencyPenalty);
-    }
-    if (message.user !== "") {
-      obj.user = message.user;
-    }
-    if (message.metadata) {
-      const entries = globalThis.Object.entries(message.metadata) as [string, string][];
-      if (entries.length > 0) {
-        obj.metadata = {};
-        entries.forEach(([k, v]) => {
-          obj.metadata[k] = v;
-        });
-      }
-    }
-    return obj;
-  },
-};
-
-function createBaseFallbackRequest_MetadataEntry(): FallbackRequest_MetadataEntry {
-  return { key: "", value: "" };
-}
-
-export const FallbackRequest_MetadataEntry: MessageFns<FallbackRequest_MetadataEntry> = {
-  encode(message: FallbackRequest_MetadataEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.key !== "") {
-      writer.uint32(10).string(message.key);
-    }
-    if (message.value !== "") {
-      writer.uint32(18).string(message.value);
-    }
-    return writer;
-  },
-
-  decode(input: BinaryReader | Uint8Array, length?: number): FallbackRequest_MetadataEntry {
-    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
-    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
-    if (previousRecursionDepth >= 100) {
-      throw new globalThis.Error("protobuf decode recursion limit exceeded");
-    }
-    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
-    try {
-      const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseFallbackRequest_MetadataEntry();
-      while (reader.pos < end) {
-        const tag = reader.uint32();
-        switch (tag >>> 3) {
-          case 1: {
-            if (tag !== 10) {
-              break;
-            }
-
-            message.key = reader.string();
-            continue;
-          }
-          case 2: {
-            if (tag !== 18) {
-              break;
-            }
-
-            message.value = reader.string();
-            continue;
-          }
-        }
-        if ((tag & 7) === 4 || tag === 0) {
-          break;
-        }
-        reader.skip(tag & 7);
-      }
-      return message;
-    } finally {
-      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
-    }
-  },
-
-  fromJSON(object: any): FallbackRequest_MetadataEntry {
-    return {
-      key: isSet(object.key) ? globalThis.String(object.key) : "",
-      value: isSet(object.value) ? globalThis.String(object.value) : "",
-    };
-  },
-
-  toJSON(message: FallbackRequest_MetadataEntry): unknown {
-    const obj: any = {};
-    if (message.key !== "") {
-      obj.key = message.key;
-    }
-    if (message.value !== "") {
-      obj.value = message.value;
+    if (message.metadata !== undefined) {
+      obj.metadata = RequestMetadata.toJSON(message.metadata);
     }
     return obj;
   },
@@ -4656,21 +3742,6 @@ function fromJsonTimestamp(o: any): Timestamp {
   } else {
     return Timestamp.fromJSON(o);
   }
-}
-
-function longToNumber(int64: { toString(): string }): number {
-  const num = globalThis.Number(int64.toString());
-  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
-  }
-  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
-    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
-  }
-  return num;
-}
-
-function isObject(value: any): boolean {
-  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {

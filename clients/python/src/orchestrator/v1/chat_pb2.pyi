@@ -87,43 +87,26 @@ class CacheOptions(_message.Message):
     def __init__(self, mode: _Optional[_Union[CacheMode, str]] = ..., allow_stale: bool = ...) -> None: ...
 
 class ChatRequest(_message.Message):
-    __slots__ = ["cache", "frequency_penalty", "max_tokens", "messages", "metadata", "model", "presence_penalty", "prompt", "route", "seed", "stop", "temperature", "top_p", "user"]
-    class MetadataEntry(_message.Message):
-        __slots__ = ["key", "value"]
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: str
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    __slots__ = ["cache", "max_tokens", "messages", "metadata", "model", "prompt", "route", "sampling", "temperature"]
     CACHE_FIELD_NUMBER: _ClassVar[int]
-    FREQUENCY_PENALTY_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
-    PRESENCE_PENALTY_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
-    SEED_FIELD_NUMBER: _ClassVar[int]
-    STOP_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_FIELD_NUMBER: _ClassVar[int]
     TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
-    TOP_P_FIELD_NUMBER: _ClassVar[int]
-    USER_FIELD_NUMBER: _ClassVar[int]
     cache: CacheOptions
-    frequency_penalty: float
     max_tokens: int
     messages: _containers.RepeatedCompositeFieldContainer[_common_pb2.Message]
-    metadata: _containers.ScalarMap[str, str]
+    metadata: _common_pb2.RequestMetadata
     model: str
-    presence_penalty: float
     prompt: str
     route: _common_pb2.RouteTarget
-    seed: int
-    stop: _containers.RepeatedScalarFieldContainer[str]
+    sampling: _common_pb2.SamplingOptions
     temperature: float
-    top_p: float
-    user: str
-    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., route: _Optional[_Union[_common_pb2.RouteTarget, _Mapping]] = ..., cache: _Optional[_Union[CacheOptions, _Mapping]] = ..., top_p: _Optional[float] = ..., stop: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ..., presence_penalty: _Optional[float] = ..., frequency_penalty: _Optional[float] = ..., user: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., route: _Optional[_Union[_common_pb2.RouteTarget, _Mapping]] = ..., cache: _Optional[_Union[CacheOptions, _Mapping]] = ..., sampling: _Optional[_Union[_common_pb2.SamplingOptions, _Mapping]] = ..., metadata: _Optional[_Union[_common_pb2.RequestMetadata, _Mapping]] = ...) -> None: ...
 
 class ChatResponse(_message.Message):
     __slots__ = ["attempts", "cache", "content", "cost_usd", "finish_reason", "latency_ms", "model", "provider", "request_id", "route_decision", "usage"]
@@ -152,47 +135,30 @@ class ChatResponse(_message.Message):
     def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., route_decision: _Optional[_Union[_common_pb2.RouteDecision, _Mapping]] = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ...) -> None: ...
 
 class FallbackRequest(_message.Message):
-    __slots__ = ["attempt_timeout_ms", "default_message", "disable_default_message", "frequency_penalty", "max_tokens", "messages", "metadata", "model", "models", "presence_penalty", "prompt", "seed", "stop", "temperature", "top_p", "user"]
-    class MetadataEntry(_message.Message):
-        __slots__ = ["key", "value"]
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: str
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    __slots__ = ["attempt_timeout_ms", "default_message", "disable_default_message", "max_tokens", "messages", "metadata", "model", "models", "prompt", "sampling", "temperature"]
     ATTEMPT_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     DISABLE_DEFAULT_MESSAGE_FIELD_NUMBER: _ClassVar[int]
-    FREQUENCY_PENALTY_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
-    PRESENCE_PENALTY_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
-    SEED_FIELD_NUMBER: _ClassVar[int]
-    STOP_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_FIELD_NUMBER: _ClassVar[int]
     TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
-    TOP_P_FIELD_NUMBER: _ClassVar[int]
-    USER_FIELD_NUMBER: _ClassVar[int]
     attempt_timeout_ms: int
     default_message: str
     disable_default_message: bool
-    frequency_penalty: float
     max_tokens: int
     messages: _containers.RepeatedCompositeFieldContainer[_common_pb2.Message]
-    metadata: _containers.ScalarMap[str, str]
+    metadata: _common_pb2.RequestMetadata
     model: str
     models: _containers.RepeatedScalarFieldContainer[str]
-    presence_penalty: float
     prompt: str
-    seed: int
-    stop: _containers.RepeatedScalarFieldContainer[str]
+    sampling: _common_pb2.SamplingOptions
     temperature: float
-    top_p: float
-    user: str
-    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., attempt_timeout_ms: _Optional[int] = ..., default_message: _Optional[str] = ..., disable_default_message: bool = ..., top_p: _Optional[float] = ..., stop: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ..., presence_penalty: _Optional[float] = ..., frequency_penalty: _Optional[float] = ..., user: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., attempt_timeout_ms: _Optional[int] = ..., default_message: _Optional[str] = ..., disable_default_message: bool = ..., sampling: _Optional[_Union[_common_pb2.SamplingOptions, _Mapping]] = ..., metadata: _Optional[_Union[_common_pb2.RequestMetadata, _Mapping]] = ...) -> None: ...
 
 class FallbackResponse(_message.Message):
     __slots__ = ["attempts", "content", "cost_usd", "fallback_triggered", "finish_reason", "is_default_message", "latency_ms", "model", "model_used", "provider", "provider_used", "request_id", "usage"]
@@ -225,43 +191,26 @@ class FallbackResponse(_message.Message):
     def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., provider_used: _Optional[str] = ..., model_used: _Optional[str] = ..., fallback_triggered: bool = ..., is_default_message: bool = ...) -> None: ...
 
 class RaceRequest(_message.Message):
-    __slots__ = ["frequency_penalty", "hedge_delay_ms", "max_tokens", "messages", "metadata", "model", "models", "presence_penalty", "prompt", "seed", "stop", "temperature", "top_p", "user"]
-    class MetadataEntry(_message.Message):
-        __slots__ = ["key", "value"]
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: str
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
-    FREQUENCY_PENALTY_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ["hedge_delay_ms", "max_tokens", "messages", "metadata", "model", "models", "prompt", "sampling", "temperature"]
     HEDGE_DELAY_MS_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
-    PRESENCE_PENALTY_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
-    SEED_FIELD_NUMBER: _ClassVar[int]
-    STOP_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_FIELD_NUMBER: _ClassVar[int]
     TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
-    TOP_P_FIELD_NUMBER: _ClassVar[int]
-    USER_FIELD_NUMBER: _ClassVar[int]
-    frequency_penalty: float
     hedge_delay_ms: int
     max_tokens: int
     messages: _containers.RepeatedCompositeFieldContainer[_common_pb2.Message]
-    metadata: _containers.ScalarMap[str, str]
+    metadata: _common_pb2.RequestMetadata
     model: str
     models: _containers.RepeatedScalarFieldContainer[str]
-    presence_penalty: float
     prompt: str
-    seed: int
-    stop: _containers.RepeatedScalarFieldContainer[str]
+    sampling: _common_pb2.SamplingOptions
     temperature: float
-    top_p: float
-    user: str
-    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., hedge_delay_ms: _Optional[int] = ..., top_p: _Optional[float] = ..., stop: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ..., presence_penalty: _Optional[float] = ..., frequency_penalty: _Optional[float] = ..., user: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., hedge_delay_ms: _Optional[int] = ..., sampling: _Optional[_Union[_common_pb2.SamplingOptions, _Mapping]] = ..., metadata: _Optional[_Union[_common_pb2.RequestMetadata, _Mapping]] = ...) -> None: ...
 
 class RaceResponse(_message.Message):
     __slots__ = ["attempts", "content", "cost_usd", "finish_reason", "latency_ms", "model", "provider", "request_id", "usage"]
@@ -286,16 +235,8 @@ class RaceResponse(_message.Message):
     def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ...) -> None: ...
 
 class StreamChatRequest(_message.Message):
-    __slots__ = ["first_token_timeout_ms", "frequency_penalty", "hedge_delay_ms", "inter_token_timeout_ms", "max_tokens", "messages", "metadata", "model", "models", "presence_penalty", "prompt", "restart_on_failure", "route", "seed", "stop", "strategy", "temperature", "top_p", "user"]
-    class MetadataEntry(_message.Message):
-        __slots__ = ["key", "value"]
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: str
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    __slots__ = ["first_token_timeout_ms", "hedge_delay_ms", "inter_token_timeout_ms", "max_tokens", "messages", "metadata", "model", "models", "prompt", "restart_on_failure", "route", "sampling", "strategy", "temperature"]
     FIRST_TOKEN_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
-    FREQUENCY_PENALTY_FIELD_NUMBER: _ClassVar[int]
     HEDGE_DELAY_MS_FIELD_NUMBER: _ClassVar[int]
     INTER_TOKEN_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -303,36 +244,27 @@ class StreamChatRequest(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
-    PRESENCE_PENALTY_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     RESTART_ON_FAILURE_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
-    SEED_FIELD_NUMBER: _ClassVar[int]
-    STOP_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
     TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
-    TOP_P_FIELD_NUMBER: _ClassVar[int]
-    USER_FIELD_NUMBER: _ClassVar[int]
     first_token_timeout_ms: int
-    frequency_penalty: float
     hedge_delay_ms: int
     inter_token_timeout_ms: int
     max_tokens: int
     messages: _containers.RepeatedCompositeFieldContainer[_common_pb2.Message]
-    metadata: _containers.ScalarMap[str, str]
+    metadata: _common_pb2.RequestMetadata
     model: str
     models: _containers.RepeatedScalarFieldContainer[str]
-    presence_penalty: float
     prompt: str
     restart_on_failure: bool
     route: _common_pb2.RouteTarget
-    seed: int
-    stop: _containers.RepeatedScalarFieldContainer[str]
+    sampling: _common_pb2.SamplingOptions
     strategy: _common_pb2.StreamStrategy
     temperature: float
-    top_p: float
-    user: str
-    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., strategy: _Optional[_Union[_common_pb2.StreamStrategy, str]] = ..., models: _Optional[_Iterable[str]] = ..., hedge_delay_ms: _Optional[int] = ..., restart_on_failure: bool = ..., first_token_timeout_ms: _Optional[int] = ..., inter_token_timeout_ms: _Optional[int] = ..., route: _Optional[_Union[_common_pb2.RouteTarget, _Mapping]] = ..., top_p: _Optional[float] = ..., stop: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ..., presence_penalty: _Optional[float] = ..., frequency_penalty: _Optional[float] = ..., user: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., strategy: _Optional[_Union[_common_pb2.StreamStrategy, str]] = ..., models: _Optional[_Iterable[str]] = ..., hedge_delay_ms: _Optional[int] = ..., restart_on_failure: bool = ..., first_token_timeout_ms: _Optional[int] = ..., inter_token_timeout_ms: _Optional[int] = ..., route: _Optional[_Union[_common_pb2.RouteTarget, _Mapping]] = ..., sampling: _Optional[_Union[_common_pb2.SamplingOptions, _Mapping]] = ..., metadata: _Optional[_Union[_common_pb2.RequestMetadata, _Mapping]] = ...) -> None: ...
 
 class StreamChatResponse(_message.Message):
     __slots__ = ["completed", "delta", "restarted", "started"]
