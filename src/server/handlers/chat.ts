@@ -19,7 +19,9 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
         const input = v.conversation(req);
         const model = v.model(req.model);
         const target = streamTarget(v, req);
+        const tags = v.tags(req.metadata?.tags);
         v.check();
+        if (tags) ctx.tag?.(tags);
         return engine.stream({ model, target, input, ctx });
       },
       (event, ctx) => encodeStreamEvent(event, ctx.requestId),
@@ -31,7 +33,9 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
       const primary = v.model(req.model);
       const racers = v.models(req.models);
       v.nonNegative('hedge_delay_ms', req.hedgeDelayMs);
+      const tags = v.tags(req.metadata?.tags);
       v.check();
+      if (tags) ctx.tag?.(tags);
       return encodeAnswer(await engine.race({ model: primary, racers, hedgeDelayMs: req.hedgeDelayMs, input, ctx }), ctx.requestId);
     }),
 
@@ -41,7 +45,9 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
       const primary = v.model(req.model);
       const chain = v.models(req.models);
       v.positive('attempt_timeout_ms', req.attemptTimeoutMs);
+      const tags = v.tags(req.metadata?.tags);
       v.check();
+      if (tags) ctx.tag?.(tags);
       const answer = await engine.fallback({
         model: primary,
         chain,
