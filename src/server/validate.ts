@@ -1,4 +1,4 @@
-import { definedSampling, type ChatInput, type ChatMessage, type ChatRole, type RequestTags, type Sampling } from '../domain/chat.js';
+import { checkSampling, checkTags, type ChatInput, type ChatMessage, type ChatRole, type RequestTags, type Sampling } from '../domain/chat.js';
 import { invalidArgument, type FieldViolation } from '../domain/errors.js';
 import type { ModelRef, RouteRequest, RoutingProfileName, SizedMessage } from '../engine/index.js';
 import { Role, RoutingProfile, type Message, type RouteTarget, type SamplingOptions } from '../gen/orchestrator/v1/common.js';
@@ -14,11 +14,6 @@ export interface ConversationFields {
   readonly sampling?: SamplingOptions | undefined;
 }
 
-/** The bounds the providers document (OpenAI Chat Completions; Anthropic takes a subset). */
-export const SAMPLING_LIMITS = { maxStop: 4, maxStopChars: 256, maxUserChars: 256 } as const;
-
-/** Request tags stay small: they ride on every log line and trace of the call. */
-export const TAG_LIMITS = { maxKeys: 16, maxKeyChars: 64, maxValueChars: 512 } as const;
 
 export interface ValidationLimits {
   readonly maxContentChars: number;
@@ -70,50 +65,20 @@ export class RequestValidator {
     };
   }
 
-  /** top_p 0..1, penalties -2..2, stop at most 4 non-empty strings, user bounded. */
-  sampling(req: Omit<SamplingOptions, 'user' | 'stop'> & { stop?: readonly string[]; user?: string }, field = 'sampling'): Sampling | undefined {
-    const at = (name: string): string => (field ? `${field}.${name}` : name);
-    this.range(at('top_p'), req.topP, 0, 1);
-    this.range(at('presence_penalty'), req.presencePenalty, -2, 2);
-    this.range(at('frequency_penalty'), req.frequencyPenalty, -2, 2);
-    if (req.seed !== undefined && !Number.isSafeInteger(req.seed)) this.add(at('seed'), `must be an integer of at most 53 bits (got ${req.seed})`);
-    const stop = req.stop ?? [];
-    if (stop.length > SAMPLING_LIMITS.maxStop) this.add(at('stop'), `at most ${SAMPLING_LIMITS.maxStop} sequences (got ${stop.length})`);
-    stop.forEach((s, i) => {
-      if (s.length === 0) this.add(`${at('stop')}[${i}]`, 'must not be empty');
-      else if (s.length > SAMPLING_LIMITS.maxStopChars) this.add(`${at('stop')}[${i}]`, `must be at most ${SAMPLING_LIMITS.maxStopChars} characters (got ${s.length})`);
-    });
-    if (req.user !== undefined && req.user.length > SAMPLING_LIMITS.maxUserChars) {
-      this.add(at('user'), `must be at most ${SAMPLING_LIMITS.maxUserChars} characters (got ${req.user.length})`);
-    }
-    return definedSampling({
-      topP: req.topP,
-      stop: stop.length > 0 ? [...stop] : undefined,
-      seed: req.seed,
-      presencePenalty: req.presencePenalty,
-      frequencyPenalty: req.frequencyPenalty,
-      user: req.user || undefined,
-    });
+  /** The sampling fields, checked against the ranges the providers document. */
+  sampling(req: SamplingOptions, field = 'sampling'): Sampling | undefined {
+    const { sampling, violations } = checkSampling(req, (name) => `${field}.${name}`);
+    this.violations.push(...violations);
+    return sampling;
   }
 
   /** Request tags: bounded in keys and size (TAG_LIMITS); undefined when there are none. */
   tags(tags: Readonly<Record<string, string>> | undefined, field = 'metadata.tags'): RequestTags | undefined {
-    const entries = Object.entries(tags ?? {});
-    if (entries.length === 0) return undefined;
-    if (entries.length > TAG_LIMITS.maxKeys) this.add(field, `at most ${TAG_LIMITS.maxKeys} keys (got ${entries.length})`);
-    for (const [key, value] of entries) {
-      if (key.length === 0 || key.length > TAG_LIMITS.maxKeyChars) {
-        this.add(field, `keys must be 1 to ${TAG_LIMITS.maxKeyChars} characters (got "${key.slice(0, TAG_LIMITS.maxKeyChars)}", ${key.length})`);
-      } else if (value.length > TAG_LIMITS.maxValueChars) {
-        this.add(`${field}[${key}]`, `must be at most ${TAG_LIMITS.maxValueChars} characters (got ${value.length})`);
-      }
-    }
-    return Object.fromEntries(entries);
+    const checked = checkTags(tags, field);
+    this.violations.push(...checked.violations);
+    return checked.tags;
   }
 
-  private range(field: string, value: number | undefined, min: number, max: number): void {
-    if (value !== undefined && !(value >= min && value <= max)) this.add(field, `must be between ${min} and ${max} (got ${value})`);
-  }
 
   model(name: string, field = 'model'): ModelRef {
     if (name.length > MAX_MODEL_NAME) this.add(field, `must be at most ${MAX_MODEL_NAME} characters`);
