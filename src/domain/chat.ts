@@ -35,12 +35,37 @@ export function estimateUsage(messages: readonly { readonly content: string }[],
   return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, cachedTokens: 0 };
 }
 
+/**
+ * Sampling controls beyond temperature; every field is optional and unset means the provider's
+ * default. A provider that cannot honour a set field refuses the request (INVALID_ARGUMENT).
+ */
+export interface Sampling {
+  readonly topP?: number | undefined;
+  /** At most 4 non-empty sequences; the answer ends before the first one generated. */
+  readonly stop?: readonly string[] | undefined;
+  readonly seed?: number | undefined;
+  readonly presencePenalty?: number | undefined;
+  readonly frequencyPenalty?: number | undefined;
+  /** The end user the request is made for (abuse monitoring upstream). */
+  readonly user?: string | undefined;
+}
+
+/** Request tags: attribution only, carried to the log line and the trace, never to metric labels. */
+export type RequestTags = Readonly<Record<string, string>>;
+
 /** What the caller asked for, after validation and defaults. */
 export interface ChatInput {
   readonly messages: readonly ChatMessage[];
   readonly temperature: number;
   /** Undefined means "the model's default limit", resolved per model by the engine. */
   readonly maxTokens: number | undefined;
+  readonly sampling?: Sampling | undefined;
+}
+
+/** The sampling fields that are set, or undefined when none is (so requests without any stay as they were). */
+export function definedSampling(sampling: Sampling): Sampling | undefined {
+  const entries = Object.entries(sampling).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0));
+  return entries.length === 0 ? undefined : (Object.fromEntries(entries) as Sampling);
 }
 
 export type AttemptOutcome = 'success' | 'failure' | 'timeout' | 'cancelled' | 'skipped';
@@ -61,4 +86,59 @@ export interface AttemptRecord {
   readonly retry: number;
   /** Time waited before this call (backoff or Retry-After). */
   readonly backoffMs: number;
+}
+
+/** The bounds the providers document (OpenAI Chat Completions; Anthropic takes a subset). */
+export const SAMPLING_LIMITS = { maxStop: 4, maxStopChars: 256, maxUserChars: 256 } as const;
+
+/** Request tags stay small: they ride on the call's log line and trace. */
+export const TAG_LIMITS = { maxKeys: 16, maxKeyChars: 64, maxValueChars: 512 } as const;
+
+type Violation = import('./errors.js').FieldViolation;
+
+/**
+ * Checks sampling fields against the documented ranges (top_p 0..1, penalties -2..2, stop at
+ * most 4 non-empty strings, seed a safe integer, user bounded). `at` names a field as the
+ * caller's door spells it (`sampling.top_p` on gRPC, `top_p` on HTTP).
+ */
+export function checkSampling(raw: Sampling, at: (name: string) => string): { sampling: Sampling | undefined; violations: Violation[] } {
+  const violations: Violation[] = [];
+  const range = (name: string, value: number | undefined, min: number, max: number): void => {
+    if (value !== undefined && !(value >= min && value <= max)) violations.push({ field: at(name), description: `must be between ${min} and ${max} (got ${value})` });
+  };
+  range('top_p', raw.topP, 0, 1);
+  range('presence_penalty', raw.presencePenalty, -2, 2);
+  range('frequency_penalty', raw.frequencyPenalty, -2, 2);
+  if (raw.seed !== undefined && !Number.isSafeInteger(raw.seed)) {
+    violations.push({ field: at('seed'), description: `must be an integer of at most 53 bits (got ${raw.seed})` });
+  }
+  const stop = raw.stop ?? [];
+  if (stop.length > SAMPLING_LIMITS.maxStop) violations.push({ field: at('stop'), description: `at most ${SAMPLING_LIMITS.maxStop} sequences (got ${stop.length})` });
+  stop.forEach((s, i) => {
+    if (s.length === 0) violations.push({ field: `${at('stop')}[${i}]`, description: 'must not be empty' });
+    else if (s.length > SAMPLING_LIMITS.maxStopChars) {
+      violations.push({ field: `${at('stop')}[${i}]`, description: `must be at most ${SAMPLING_LIMITS.maxStopChars} characters (got ${s.length})` });
+    }
+  });
+  if (raw.user !== undefined && raw.user.length > SAMPLING_LIMITS.maxUserChars) {
+    violations.push({ field: at('user'), description: `must be at most ${SAMPLING_LIMITS.maxUserChars} characters (got ${raw.user.length})` });
+  }
+  const sampling = definedSampling({ ...raw, stop: stop.length > 0 ? [...stop] : undefined, user: raw.user || undefined });
+  return { sampling, violations };
+}
+
+/** Request tags bounded by TAG_LIMITS; undefined when there are none. */
+export function checkTags(tags: Readonly<Record<string, string>> | undefined, field: string): { tags: RequestTags | undefined; violations: Violation[] } {
+  const violations: Violation[] = [];
+  const entries = Object.entries(tags ?? {});
+  if (entries.length === 0) return { tags: undefined, violations };
+  if (entries.length > TAG_LIMITS.maxKeys) violations.push({ field, description: `at most ${TAG_LIMITS.maxKeys} keys (got ${entries.length})` });
+  for (const [key, value] of entries) {
+    if (key.length === 0 || key.length > TAG_LIMITS.maxKeyChars) {
+      violations.push({ field, description: `keys must be 1 to ${TAG_LIMITS.maxKeyChars} characters (got one of ${key.length})` });
+    } else if (typeof value !== 'string' || value.length > TAG_LIMITS.maxValueChars) {
+      violations.push({ field: `${field}[${key}]`, description: `must be a string of at most ${TAG_LIMITS.maxValueChars} characters` });
+    }
+  }
+  return { tags: Object.fromEntries(entries), violations };
 }

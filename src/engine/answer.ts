@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { CatalogModel } from '../catalog/catalog.js';
-import type { AttemptRecord, ChatMessage, FinishReason, TokenUsage } from '../domain/chat.js';
+import type { AttemptRecord, ChatMessage, FinishReason, Sampling, TokenUsage } from '../domain/chat.js';
 import type { ProviderCompletion } from '../providers/types.js';
 import type { CallContext } from './context.js';
 
@@ -29,6 +29,7 @@ export interface Plan {
   readonly models: readonly CatalogModel[];
   readonly messages: readonly ChatMessage[];
   readonly temperature: number;
+  readonly sampling: Sampling | undefined;
   /** Per model id: the max_tokens sent to that model. */
   readonly maxTokens: ReadonlyMap<string, number>;
   /** Budget of each upstream call (ATTEMPT_TIMEOUT_MS); undefined: the deadline bounds it. */

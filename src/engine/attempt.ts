@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { BrokenCircuitError, handleWhen, retry } from 'cockatiel';
 import { costOf, type CatalogModel } from '../catalog/catalog.js';
-import type { AttemptRecord, ChatMessage, TokenUsage } from '../domain/chat.js';
+import type { AttemptRecord, ChatMessage, Sampling, TokenUsage } from '../domain/chat.js';
 import { ZERO_USAGE } from '../domain/chat.js';
 import { OrchestratorError, Reason } from '../domain/errors.js';
 import type { Provider, ProviderCompletion, ProviderStreamEvent } from '../providers/types.js';
@@ -24,6 +24,7 @@ export interface AttemptSpec {
   readonly messages: readonly ChatMessage[];
   readonly temperature: number;
   readonly maxTokens: number;
+  readonly sampling?: Sampling | undefined;
   /** The parent: the call's signal, or a strategy's signal derived from it. */
   readonly signal: AbortSignal;
   /** Epoch ms; no retry waits past it. */
@@ -232,6 +233,7 @@ export class AttemptRunner {
         messages: spec.messages,
         temperature: spec.temperature,
         maxTokens: spec.maxTokens,
+        sampling: spec.sampling,
         signal: child.signal,
         headers: upstream?.headers,
       });
@@ -286,6 +288,7 @@ export class AttemptRunner {
         messages: spec.messages,
         temperature: spec.temperature,
         maxTokens: spec.maxTokens,
+        sampling: spec.sampling,
         signal: child.signal,
         headers: upstream?.headers,
       })) {

@@ -16,6 +16,8 @@ export interface CallContext {
   readonly principal?: Principal | undefined;
   /** Told when each upstream request starts and ends: the headers it carries (tracing), its record (upstream time, usage charged to limits). */
   readonly upstream?: UpstreamObserver | undefined;
+  /** Attaches the caller's request tags to the call's log line and trace (never to metric labels). */
+  readonly tag?: ((tags: Readonly<Record<string, string>>) => void) | undefined;
 }
 
 /** The upstream request an attempt is about to send. */

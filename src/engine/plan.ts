@@ -103,7 +103,7 @@ export class Planner {
     }
     if (violations.length > 0) throw invalidArgument(violations);
     const attemptTimeoutMs = this.options.attemptTimeoutMs || undefined;
-    return { models, messages: input.messages, temperature: input.temperature, maxTokens, attemptTimeoutMs };
+    return { models, messages: input.messages, temperature: input.temperature, sampling: input.sampling, maxTokens, attemptTimeoutMs };
   }
 
   private withDefault(ref: ModelRef): ModelRef {

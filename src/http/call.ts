@@ -165,6 +165,7 @@ function contextOf(state: CallState, signal: AbortSignal, log: Logger): CallCont
     log: log.child(principal ? { requestId, key: principal.name } : { requestId }),
     principal,
     upstream: state.summary,
+    tag: (tags) => state.summary.tag(tags),
   };
 }
 
@@ -199,6 +200,7 @@ function finish(deps: HttpCallDeps, route: RouteInfo, f: Finished): void {
   const latencyMs = performance.now() - f.started;
   const upstreamMs = f.summary.upstreamMs();
   const usage = f.summary.usage();
+  const tags = f.summary.tags();
   deps.observer.recordCall({
     path: route.path,
     kind: route.kind,
@@ -220,6 +222,7 @@ function finish(deps: HttpCallDeps, route: RouteInfo, f: Finished): void {
     requestId: f.requestId,
     peer: `${f.request.ip}:${f.request.socket.remotePort ?? ''}`,
     traceId: f.summary.trace.traceId,
+    ...(tags ? { tags } : {}),
     ...(f.principalName ? { key: f.principalName } : {}),
     ...(usage
       ? {

@@ -1,7 +1,8 @@
-import type { ChatInput, ChatMessage, ChatRole } from '../domain/chat.js';
+import type { ChatInput, ChatMessage, ChatRole, RequestTags } from '../domain/chat.js';
 import { invalidArgument, type FieldViolation } from '../domain/errors.js';
 import type { CachePolicy, ModelRef, RouteRequest } from '../engine/index.js';
 import type { RoutingProfileName } from '../engine/index.js';
+import { parseSamplingFields } from './sampling-fields.js';
 
 /**
  * POST /v1/chat/completions, decoded and checked: the OpenAI request as the SDKs send it, plus
@@ -35,6 +36,8 @@ export interface ChatCompletionRequest {
   readonly firstTokenTimeoutMs: number | undefined;
   readonly interTokenTimeoutMs: number | undefined;
   readonly cache: CachePolicy;
+  /** `metadata`: request tags for the log line and the trace. */
+  readonly tags: RequestTags | undefined;
 }
 
 export const PROFILE_HEADER = 'x-orchestrator-profile';
@@ -54,8 +57,11 @@ const PROFILES: readonly RoutingProfileName[] = ['quality', 'balanced', 'speed',
 const STRATEGIES: readonly Strategy[] = ['single', 'fallback', 'race'];
 const CACHE_MODES: readonly CachePolicy['mode'][] = ['auto', 'use', 'bypass'];
 
-/** Accepted and used. `user` is accepted and has no effect, as on OpenAI where it only labels the caller. */
-const SUPPORTED = new Set(['model', 'messages', 'temperature', 'max_tokens', 'max_completion_tokens', 'stream', 'stream_options', 'n', 'user', 'orchestrator']);
+/** Accepted and used. */
+const SUPPORTED = new Set([
+  'model', 'messages', 'temperature', 'max_tokens', 'max_completion_tokens', 'stream', 'stream_options', 'n', 'orchestrator',
+  'top_p', 'stop', 'seed', 'presence_penalty', 'frequency_penalty', 'user', 'metadata',
+]);
 
 /** OpenAI fields we do not support yet, accepted only at their "off" value (null, or the value given). */
 const OFF_VALUES: Readonly<Record<string, readonly unknown[]>> = {
@@ -69,8 +75,8 @@ const OFF_VALUES: Readonly<Record<string, readonly unknown[]>> = {
 
 /** OpenAI request fields this gateway does not implement yet: refused by name, at any value but null. */
 const NOT_YET = new Set([
-  'stop', 'seed', 'top_p', 'frequency_penalty', 'presence_penalty', 'logit_bias', 'top_logprobs', 'functions', 'function_call',
-  'modalities', 'audio', 'prediction', 'reasoning_effort', 'metadata', 'service_tier', 'web_search_options', 'verbosity',
+  'logit_bias', 'top_logprobs', 'functions', 'function_call',
+  'modalities', 'audio', 'prediction', 'reasoning_effort', 'service_tier', 'web_search_options', 'verbosity',
   'prompt_cache_key', 'safety_identifier',
 ]);
 
@@ -96,10 +102,12 @@ export function parseChatRequest(body: unknown, headers: Readonly<Record<string,
   else if (model.length > 256) v.add('model', 'must be at most 256 characters');
   const n = body.n;
   if (n !== undefined && n !== null && n !== 1) v.add('n', `only 1 is supported (got ${JSON.stringify(n)})`);
+  const { sampling, tags } = parseSamplingFields(body, (field, description) => v.add(field, description));
   const input: ChatInput = {
     messages: messages(body.messages, limits, v),
     temperature: numberIn(v, 'temperature', body.temperature, 0, 2) ?? limits.defaultTemperature,
     maxTokens: maxTokens(body, v),
+    ...(sampling ? { sampling } : {}),
   };
   const stream = booleanField(v, 'stream', body.stream) ?? false;
   const includeUsage = streamOptions(body.stream_options, stream, v);
@@ -158,6 +166,7 @@ export function parseChatRequest(body: unknown, headers: Readonly<Record<string,
     firstTokenTimeoutMs,
     interTokenTimeoutMs,
     cache,
+    tags,
   };
 }
 

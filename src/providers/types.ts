@@ -1,4 +1,4 @@
-import type { ChatMessage, FinishReason, TokenUsage } from '../domain/chat.js';
+import type { ChatMessage, FinishReason, Sampling, TokenUsage } from '../domain/chat.js';
 
 /** One upstream call, already resolved to the provider's own model id. */
 export interface ProviderRequest {
@@ -7,6 +7,8 @@ export interface ProviderRequest {
   readonly messages: readonly ChatMessage[];
   readonly temperature: number;
   readonly maxTokens: number;
+  /** Set fields only; a provider refuses (INVALID_ARGUMENT) a field it cannot honour rather than drop it. */
+  readonly sampling?: Sampling | undefined;
   /** Aborts the upstream HTTP request: deadline, caller cancel, race lost. */
   readonly signal: AbortSignal;
   /** Extra HTTP headers for this request only (W3C traceparent/tracestate). */

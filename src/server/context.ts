@@ -50,6 +50,7 @@ export function createCallContext(call: AnyServerCall, log: Logger, fallbackTime
     log: log.child(principal ? { requestId, key: principal.name } : { requestId }),
     principal,
     upstream: state.summary,
+    tag: (tags) => state.summary?.tag(tags),
     abort: (reason) => controller.abort(reason),
     dispose: () => {
       clearTimeout(timer);

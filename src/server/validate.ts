@@ -1,7 +1,7 @@
-import type { ChatInput, ChatMessage, ChatRole } from '../domain/chat.js';
+import { checkSampling, checkTags, type ChatInput, type ChatMessage, type ChatRole, type RequestTags, type Sampling } from '../domain/chat.js';
 import { invalidArgument, type FieldViolation } from '../domain/errors.js';
 import type { ModelRef, RouteRequest, RoutingProfileName, SizedMessage } from '../engine/index.js';
-import { Role, RoutingProfile, type Message, type RouteTarget } from '../gen/orchestrator/v1/common.js';
+import { Role, RoutingProfile, type Message, type RouteTarget, type SamplingOptions } from '../gen/orchestrator/v1/common.js';
 import type { RankModelsRequest } from '../gen/orchestrator/v1/models.js';
 
 /** The fields every chat-like request shares (ChatRequest, StreamChatRequest, RaceRequest, ...). */
@@ -11,7 +11,9 @@ export interface ConversationFields {
   readonly prompt: string;
   readonly temperature?: number | undefined;
   readonly maxTokens?: number | undefined;
+  readonly sampling?: SamplingOptions | undefined;
 }
+
 
 export interface ValidationLimits {
   readonly maxContentChars: number;
@@ -54,12 +56,29 @@ export class RequestValidator {
     if (req.maxTokens !== undefined && req.maxTokens < 1) {
       this.add('max_tokens', `must be at least 1 (got ${req.maxTokens})`);
     }
+    const sampling = req.sampling ? this.sampling(req.sampling) : undefined;
     return {
       messages,
       temperature: req.temperature ?? this.limits.defaultTemperature,
       maxTokens: req.maxTokens,
+      ...(sampling ? { sampling } : {}),
     };
   }
+
+  /** The sampling fields, checked against the ranges the providers document. */
+  sampling(req: SamplingOptions, field = 'sampling'): Sampling | undefined {
+    const { sampling, violations } = checkSampling(req, (name) => `${field}.${name}`);
+    this.violations.push(...violations);
+    return sampling;
+  }
+
+  /** Request tags: bounded in keys and size (TAG_LIMITS); undefined when there are none. */
+  tags(tags: Readonly<Record<string, string>> | undefined, field = 'metadata.tags'): RequestTags | undefined {
+    const checked = checkTags(tags, field);
+    this.violations.push(...checked.violations);
+    return checked.tags;
+  }
+
 
   model(name: string, field = 'model'): ModelRef {
     if (name.length > MAX_MODEL_NAME) this.add(field, `must be at most ${MAX_MODEL_NAME} characters`);

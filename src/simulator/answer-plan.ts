@@ -53,7 +53,7 @@ function endingOf(fault: FaultRule | undefined): AnswerEnding {
 /** Fault timings are wall-clock on purpose: they must still bite at latencyScale 0. */
 export function planAnswer(input: PlanInput): AnswerPlan {
   const { request, profile, latencyScale, fault, answerLength } = input;
-  const all = tokenize(generateText(request.model, request.messages, answerLength));
+  const all = tokenize(cutAtStop(generateText(request.model, request.messages, answerLength), request.stop));
   const capped = request.maxTokens !== undefined && all.length > request.maxTokens;
   const tokens = capped ? all.slice(0, request.maxTokens) : all;
   const ending = endingOf(fault);
@@ -71,4 +71,14 @@ export function planAnswer(input: PlanInput): AnswerPlan {
     ending,
     tokensBeforeFault: Math.min(tokens.length, fault?.afterTokens ?? DEFAULT_AFTER_TOKENS[ending]),
   };
+}
+
+/** The text before the earliest stop sequence it contains (the sequence itself is not sent). */
+function cutAtStop(text: string, stop: readonly string[] | undefined): string {
+  let end = text.length;
+  for (const s of stop ?? []) {
+    const at = text.indexOf(s);
+    if (at >= 0 && at < end) end = at;
+  }
+  return text.slice(0, end);
 }

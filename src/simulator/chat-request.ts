@@ -8,6 +8,8 @@ export interface SimChatRequest {
   readonly includeUsage: boolean;
   /** max_completion_tokens, else max_tokens; undefined = no cap. */
   readonly maxTokens: number | undefined;
+  /** The answer ends before the first of these it would contain (finish reason stop). */
+  readonly stop?: readonly string[] | undefined;
 }
 
 export type ChatRequestParse =
@@ -64,6 +66,8 @@ export function parseChatRequest(body: unknown): ChatRequestParse {
   if (typeof maxTokens === 'string') {
     return fail(`Invalid '${maxTokens}': expected an integer of at least 1.`, maxTokens);
   }
+  const stop = parseStop(body['stop']);
+  if (stop === false) return fail("Invalid 'stop': expected a string or an array of at most 4 strings.", 'stop');
   const streamOptions = body['stream_options'];
   return {
     ok: true,
@@ -73,6 +77,15 @@ export function parseChatRequest(body: unknown): ChatRequestParse {
       stream: body['stream'] === true,
       includeUsage: isRecord(streamOptions) && streamOptions['include_usage'] === true,
       maxTokens,
+      ...(stop ? { stop } : {}),
     },
   };
+}
+
+/** OpenAI's `stop`: a string or up to 4 strings; false when malformed. */
+export function parseStop(value: unknown): readonly string[] | undefined | false {
+  if (value === undefined || value === null) return undefined;
+  const list = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.length > 4 || !list.every((s): s is string => typeof s === 'string' && s.length > 0)) return false;
+  return list.length > 0 ? list : undefined;
 }

@@ -1,4 +1,5 @@
 import { acceptsSampling } from '../providers/anthropic/versions.js';
+import { parseStop } from './chat-request.js';
 import type { SimMessage } from './text.js';
 
 const SAMPLING_PARAMS = ['temperature', 'top_p', 'top_k'] as const;
@@ -14,6 +15,8 @@ export interface SimMessagesRequest {
   readonly stream: boolean;
   /** Required by the API; 0 is allowed (an empty answer that stops at max_tokens). */
   readonly maxTokens: number;
+  /** stop_sequences: the answer ends before the first of these it would contain. */
+  readonly stop?: readonly string[] | undefined;
 }
 
 export type MessagesRequestParse =
@@ -84,5 +87,7 @@ export function parseMessagesRequest(body: unknown, version: string): MessagesRe
   }
   const sampling = checkSampling(body, version);
   if (sampling !== undefined) return fail(sampling);
-  return { ok: true, request: { model, messages, stream: body['stream'] === true, maxTokens } };
+  const stop = parseStop(body['stop_sequences']);
+  if (stop === false || typeof body['stop_sequences'] === 'string') return fail('stop_sequences: Input should be a valid list of non-empty strings');
+  return { ok: true, request: { model, messages, stream: body['stream'] === true, maxTokens, ...(stop ? { stop } : {}) } };
 }

@@ -39,6 +39,7 @@ export class CallSummary implements UpstreamObserver {
   private model: string | undefined;
   private provider: string | undefined;
   private severalModels = false;
+  private requestTags: Record<string, string> | undefined;
 
   constructor(
     readonly trace: CallTrace,
@@ -70,6 +71,17 @@ export class CallSummary implements UpstreamObserver {
         span.end(record);
       },
     };
+  }
+
+  /** The caller's request tags, for the log line and the trace; a Batch's items add theirs. */
+  tag(tags: Readonly<Record<string, string>>): void {
+    this.requestTags = { ...this.requestTags, ...tags };
+    this.trace.tag?.(tags);
+  }
+
+  /** Undefined when the caller sent none. */
+  tags(): Readonly<Record<string, string>> | undefined {
+    return this.requestTags;
   }
 
   /** Upstream time so far (a request still open counts up to now). */

@@ -80,6 +80,8 @@ export class OtelTracer implements Tracer {
       traceId,
       startAttempt: (info) => this.startAttempt(info, callContext, tracestate),
       end: (status) => endCall(span, status),
+      // Request tags as span attributes (orchestrator.tag.<key>): attribution, not metric labels.
+      tag: (tags) => span.setAttributes(Object.fromEntries(Object.entries(tags).map(([k, v]) => [`orchestrator.tag.${k}`, v]))),
     };
   }
 

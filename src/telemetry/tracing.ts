@@ -46,6 +46,8 @@ export interface CallTrace {
   readonly traceId: string;
   startAttempt(info: UpstreamAttempt): AttemptSpan;
   end(status: CallEnd): void;
+  /** The caller's request tags, as attributes of the call's span (tracers that record spans). */
+  tag?(tags: Readonly<Record<string, string>>): void;
 }
 
 export interface Tracer {

@@ -190,7 +190,9 @@ print(json.dumps({"text": text, "done": done}))
       [{ n: 2 }, 'n'],
       [{ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'http://x/y.png' } }] }] }, 'messages[0].content[0].type'],
       [{ messages: [{ role: 'tool', content: 'x' }] }, 'messages[0].role'],
-      [{ stop: ['\n'] }, 'stop'],
+      // stop is carried now; more than four sequences is still refused by name.
+      [{ stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
+      [{ top_p: 1.5 }, 'top_p'],
       [{ orchestrator: { strategy: 'hedge' } }, 'orchestrator.strategy'],
       [{ orchestrator: { models: ['gpt-4o'] } }, 'orchestrator.models'],
     ];

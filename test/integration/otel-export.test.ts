@@ -79,7 +79,7 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT on a running server', () => {
     h.upstream.injectFault({ kind: 'http_error', status: 503, times: 1 });
     const { response } = await callUnary(
       h.clients.chat.chat.bind(h.clients.chat),
-      { model: 'gpt-4o-mini', prompt: 'trace me', messages: [] },
+      { model: 'gpt-4o-mini', prompt: 'trace me', messages: [], metadata: { tags: { team: 'search' } } },
       { metadata: { traceparent: `00-${TRACE}-${PARENT}-01` } },
     );
     expect(response.attempts).toHaveLength(2);
@@ -98,6 +98,8 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT on a running server', () => {
     const server = servers[0];
     expect(server).toMatchObject({ name: 'orchestrator.v1.ChatService/Chat', traceId: TRACE, parentSpanId: PARENT });
     expect(attribute(server, 'rpc.grpc.status_code')).toBe(0);
+    // Request tags are attributes of the call's span (attribution), not of the metric series.
+    expect(attribute(server, 'orchestrator.tag.team')).toBe('search');
 
     expect(clients).toHaveLength(2);
     expect(upstreamParents).toHaveLength(2);

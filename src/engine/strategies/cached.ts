@@ -25,7 +25,7 @@ export async function answerThroughCache(
   const only = plan.models[0];
   const cacheable = cache && only && (policy.mode !== 'auto' || plan.temperature === 0);
   if (!cacheable) return run();
-  const key = cacheKey({ model: only.id, messages: plan.messages, temperature: plan.temperature, maxTokens: maxTokensFor(plan, only) });
+  const key = cacheKey({ model: only.id, messages: plan.messages, temperature: plan.temperature, maxTokens: maxTokensFor(plan, only), sampling: plan.sampling });
   if (policy.mode !== 'bypass') {
     const cached = await cache.get(key);
     if (cached && !cached.stale) {

@@ -64,6 +64,7 @@ export async function runFallbackChain(
         model,
         messages: plan.messages,
         temperature: plan.temperature,
+        sampling: plan.sampling,
         maxTokens: maxTokensFor(plan, model),
         signal: link.signal,
         deadline: Math.min(ctx.deadline, Date.now() + budget),

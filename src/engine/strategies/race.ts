@@ -38,6 +38,7 @@ export async function raceModels(
           model,
           messages: plan.messages,
           temperature: plan.temperature,
+          sampling: plan.sampling,
           maxTokens: maxTokensFor(plan, model),
           signal: race.signal,
           deadline: ctx.deadline,

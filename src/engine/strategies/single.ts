@@ -11,6 +11,7 @@ export async function runSingle(runner: AttemptRunner, plan: Plan, ctx: CallCont
     model,
     messages: plan.messages,
     temperature: plan.temperature,
+    sampling: plan.sampling,
     maxTokens: maxTokensFor(plan, model),
     signal: ctx.signal,
     deadline: ctx.deadline,

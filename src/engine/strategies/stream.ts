@@ -90,6 +90,7 @@ export function streamSpec(plan: Plan, model: CatalogModel, timeouts: StreamTime
     model,
     messages: plan.messages,
     temperature: plan.temperature,
+    sampling: plan.sampling,
     maxTokens: maxTokensFor(plan, model),
     signal,
     deadline,

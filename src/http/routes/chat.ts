@@ -13,10 +13,12 @@ export const CHAT_COMPLETIONS_STREAM_PATH = '/orchestrator.v1.ChatService/ChatCo
 export function chatRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: Engine, limits: ChatLimits): void {
   const unary = routeHandler(deps, { path: CHAT_COMPLETIONS_PATH, kind: 'unary' }, async (request, _reply, ctx) => {
     const req = parseChatRequest(request.body, request.headers, limits);
+    if (req.tags) ctx.tag?.(req.tags);
     return { json: encodeCompletion(await completeChat(engine, req, ctx), ctx.requestId) };
   });
   const streamed = routeHandler(deps, { path: CHAT_COMPLETIONS_STREAM_PATH, kind: 'server_stream' }, async (request, reply, ctx) => {
     const req = parseChatRequest(request.body, request.headers, limits);
+    if (req.tags) ctx.tag?.(req.tags);
     return relayStream(reply, ctx, streamChat(engine, req, ctx), req.includeUsage);
   });
   // Stats and metrics tell a streamed completion from a unary one, as they tell StreamChat from Chat.

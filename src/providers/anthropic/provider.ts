@@ -13,6 +13,7 @@ import type { ChatMessage, FinishReason, TokenUsage } from '../../domain/chat.js
 import { estimateUsage } from '../../domain/chat.js';
 import { OrchestratorError } from '../../domain/errors.js';
 import { acceptsSampling } from './versions.js';
+import { applySampling } from './sampling.js';
 import { SseDecoder } from '../http/fast-sse.js';
 import { createUndiciFetch, type UndiciFetch } from '../http/undici-fetch.js';
 import { upstreamHttpOptions, type UpstreamHttpOptions } from '../http/upstream-http.js';
@@ -85,8 +86,8 @@ export function toAnthropicConversation(messages: readonly ChatMessage[]): Anthr
   };
 }
 
-/** The request body; `temperature` is not in SDK 1.x's types, as its default API version refuses it. */
-type MessageBody = MessageCreateParamsBase & { temperature?: number };
+/** The request body; `temperature` and `top_p` are not in SDK 1.x's types, as its default API version refuses them. */
+type MessageBody = MessageCreateParamsBase & { temperature?: number; top_p?: number };
 
 /**
  * The Anthropic Messages API through the official SDK (@anthropic-ai/sdk). One SDK client per
@@ -237,6 +238,7 @@ export class AnthropicProvider implements Provider {
     // Anthropic's temperature range is 0..1 (ours, OpenAI's, is 0..2): values above 1 are
     // clamped to 1, the most random the API allows. Only sent to API versions that take it.
     if (this.sendsTemperature) body.temperature = Math.min(Math.max(request.temperature, 0), 1);
+    if (request.sampling) applySampling(body, request.sampling, { provider: this.name, model: request.upstreamModel, takesTopP: this.sendsTemperature });
     return body;
   }
 

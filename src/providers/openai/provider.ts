@@ -166,6 +166,15 @@ export class OpenAIProvider implements Provider {
       temperature: request.temperature,
     };
     params[this.maxTokensField] = request.maxTokens;
+    const s = request.sampling;
+    if (s) {
+      if (s.topP !== undefined) params.top_p = s.topP;
+      if (s.stop) params.stop = [...s.stop];
+      if (s.seed !== undefined) params.seed = s.seed;
+      if (s.presencePenalty !== undefined) params.presence_penalty = s.presencePenalty;
+      if (s.frequencyPenalty !== undefined) params.frequency_penalty = s.frequencyPenalty;
+      if (s.user !== undefined) params.user = s.user;
+    }
     return params;
   }
 

@@ -11,7 +11,9 @@ export async function answerChat(engine: Engine, limits: ValidationLimits, req: 
   const model = v.model(req.model);
   const route = v.route(req.route, req.model);
   const cache = cachePolicyOf(req.cache, v);
+  const tags = v.tags(req.metadata?.tags);
   v.check();
+  if (tags) ctx.tag?.(tags);
   const answer = await engine.chat({ model, route, input, ctx, cache });
   return {
     ...encodeAnswer(answer, ctx.requestId),

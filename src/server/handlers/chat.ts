@@ -20,7 +20,9 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
         const input = v.conversation(req);
         const model = v.model(req.model);
         const target = streamTarget(v, req);
+        const tags = v.tags(req.metadata?.tags);
         v.check();
+        if (tags) ctx.tag?.(tags);
         return engine.stream({ model, target, input, ctx, refuseStale: req.refuseStale ?? false });
       },
       (event, ctx) => encodeStreamEvent(event, ctx.requestId),
@@ -32,7 +34,9 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
       const primary = v.model(req.model);
       const racers = v.models(req.models);
       v.nonNegative('hedge_delay_ms', req.hedgeDelayMs);
+      const tags = v.tags(req.metadata?.tags);
       v.check();
+      if (tags) ctx.tag?.(tags);
       const answer = await engine.race({ model: primary, racers, hedgeDelayMs: req.hedgeDelayMs, input, ctx, refuseStale: req.refuseStale ?? false });
       return { ...encodeAnswer(answer, ctx.requestId), ...encodeCacheInfo(answer) };
     }),
@@ -43,7 +47,9 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
       const primary = v.model(req.model);
       const chain = v.models(req.models);
       v.positive('attempt_timeout_ms', req.attemptTimeoutMs);
+      const tags = v.tags(req.metadata?.tags);
       v.check();
+      if (tags) ctx.tag?.(tags);
       const answer = await engine.fallback({
         model: primary,
         chain,

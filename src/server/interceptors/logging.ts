@@ -45,6 +45,7 @@ export function startCallLog(log: Logger, observer: CallObserver, tracer: Tracer
     const latencyMs = performance.now() - startedAt;
     const upstreamMs = summary.upstreamMs();
     const usage = summary.usage();
+    const tags = summary.tags();
     const codeName = grpc.status[code] ?? String(code);
     observer.recordCall({ path: method.path, kind, code: codeName, latencyMs, upstreamMs, upstreamRequests: usage?.attempts ?? 0, model: usage?.severalModels ? undefined : usage?.model });
     summary.trace.end({ code, codeName, details });
@@ -58,6 +59,7 @@ export function startCallLog(log: Logger, observer: CallObserver, tracer: Tracer
       requestId,
       peer: start.peer(),
       traceId: summary.trace.traceId,
+      ...(tags ? { tags } : {}),
       ...(usage
         ? {
             ...(usage.model ? { model: usage.model, provider: usage.provider } : {}),

@@ -28,8 +28,10 @@ import {
   finishReasonFromJSON,
   finishReasonToJSON,
   Message,
+  RequestMetadata,
   RouteDecision,
   RouteTarget,
+  SamplingOptions,
   StreamStrategy,
   streamStrategyFromJSON,
   streamStrategyToJSON,
@@ -110,7 +112,18 @@ export interface ChatRequest {
     | RouteTarget
     | undefined;
   /** How the response cache is used (default: deterministic requests only, no stale answers). */
-  cache?: CacheOptions | undefined;
+  cache?:
+    | CacheOptions
+    | undefined;
+  /**
+   * Sampling controls beyond temperature (top_p, stop, seed, penalties, user). Unset: the
+   * provider's defaults.
+   */
+  sampling?:
+    | SamplingOptions
+    | undefined;
+  /** Request tags for attribution (team, feature, tenant...). */
+  metadata?: RequestMetadata | undefined;
 }
 
 /** Response cache control for one request. */
@@ -232,6 +245,17 @@ export interface StreamChatRequest {
    */
   route?:
     | RouteTarget
+    | undefined;
+  /**
+   * Sampling controls beyond temperature (top_p, stop, seed, penalties, user). Unset: the
+   * provider's defaults.
+   */
+  sampling?:
+    | SamplingOptions
+    | undefined;
+  /** Request tags for attribution (team, feature, tenant...). */
+  metadata?:
+    | RequestMetadata
     | undefined;
   /**
    * Never answer with an expired cached answer, even when the server serves them on its own
@@ -362,6 +386,17 @@ export interface RaceRequest {
     | number
     | undefined;
   /**
+   * Sampling controls beyond temperature (top_p, stop, seed, penalties, user). Unset: the
+   * provider's defaults.
+   */
+  sampling?:
+    | SamplingOptions
+    | undefined;
+  /** Request tags for attribution (team, feature, tenant...). */
+  metadata?:
+    | RequestMetadata
+    | undefined;
+  /**
    * Never answer with an expired cached answer, even when the server serves them on its own
    * when every racer fails upstream (CACHE_OFFLINE_FALLBACK=on).
    */
@@ -436,6 +471,17 @@ export interface FallbackRequest {
    * of a default message.
    */
   disableDefaultMessage: boolean;
+  /**
+   * Sampling controls beyond temperature (top_p, stop, seed, penalties, user). Unset: the
+   * provider's defaults.
+   */
+  sampling?:
+    | SamplingOptions
+    | undefined;
+  /** Request tags for attribution (team, feature, tenant...). */
+  metadata?:
+    | RequestMetadata
+    | undefined;
   /**
    * Never answer with an expired cached answer, even when the server serves them on its own
    * when every model of the chain fails upstream (CACHE_OFFLINE_FALLBACK=on).
@@ -565,6 +611,8 @@ function createBaseChatRequest(): ChatRequest {
     maxTokens: undefined,
     route: undefined,
     cache: undefined,
+    sampling: undefined,
+    metadata: undefined,
   };
 }
 
@@ -590,6 +638,12 @@ export const ChatRequest: MessageFns<ChatRequest> = {
     }
     if (message.cache !== undefined) {
       CacheOptions.encode(message.cache, writer.uint32(58).fork()).join();
+    }
+    if (message.sampling !== undefined) {
+      SamplingOptions.encode(message.sampling, writer.uint32(66).fork()).join();
+    }
+    if (message.metadata !== undefined) {
+      RequestMetadata.encode(message.metadata, writer.uint32(74).fork()).join();
     }
     return writer;
   },
@@ -663,6 +717,22 @@ export const ChatRequest: MessageFns<ChatRequest> = {
             message.cache = CacheOptions.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.sampling = SamplingOptions.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.metadata = RequestMetadata.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -688,6 +758,8 @@ export const ChatRequest: MessageFns<ChatRequest> = {
         : undefined,
       route: isSet(object.route) ? RouteTarget.fromJSON(object.route) : undefined,
       cache: isSet(object.cache) ? CacheOptions.fromJSON(object.cache) : undefined,
+      sampling: isSet(object.sampling) ? SamplingOptions.fromJSON(object.sampling) : undefined,
+      metadata: isSet(object.metadata) ? RequestMetadata.fromJSON(object.metadata) : undefined,
     };
   },
 
@@ -713,6 +785,12 @@ export const ChatRequest: MessageFns<ChatRequest> = {
     }
     if (message.cache !== undefined) {
       obj.cache = CacheOptions.toJSON(message.cache);
+    }
+    if (message.sampling !== undefined) {
+      obj.sampling = SamplingOptions.toJSON(message.sampling);
+    }
+    if (message.metadata !== undefined) {
+      obj.metadata = RequestMetadata.toJSON(message.metadata);
     }
     return obj;
   },
@@ -1184,6 +1262,8 @@ function createBaseStreamChatRequest(): StreamChatRequest {
     firstTokenTimeoutMs: undefined,
     interTokenTimeoutMs: undefined,
     route: undefined,
+    sampling: undefined,
+    metadata: undefined,
     refuseStale: undefined,
   };
 }
@@ -1225,6 +1305,12 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
     }
     if (message.route !== undefined) {
       RouteTarget.encode(message.route, writer.uint32(98).fork()).join();
+    }
+    if (message.sampling !== undefined) {
+      SamplingOptions.encode(message.sampling, writer.uint32(106).fork()).join();
+    }
+    if (message.metadata !== undefined) {
+      RequestMetadata.encode(message.metadata, writer.uint32(114).fork()).join();
     }
     if (message.refuseStale !== undefined) {
       writer.uint32(120).bool(message.refuseStale);
@@ -1341,6 +1427,22 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
             message.route = RouteTarget.decode(reader, reader.uint32());
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.sampling = SamplingOptions.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.metadata = RequestMetadata.decode(reader, reader.uint32());
+            continue;
+          }
           case 15: {
             if (tag !== 120) {
               break;
@@ -1395,6 +1497,8 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
         ? globalThis.Number(object.inter_token_timeout_ms)
         : undefined,
       route: isSet(object.route) ? RouteTarget.fromJSON(object.route) : undefined,
+      sampling: isSet(object.sampling) ? SamplingOptions.fromJSON(object.sampling) : undefined,
+      metadata: isSet(object.metadata) ? RequestMetadata.fromJSON(object.metadata) : undefined,
       refuseStale: isSet(object.refuseStale)
         ? globalThis.Boolean(object.refuseStale)
         : isSet(object.refuse_stale)
@@ -1440,6 +1544,12 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
     }
     if (message.route !== undefined) {
       obj.route = RouteTarget.toJSON(message.route);
+    }
+    if (message.sampling !== undefined) {
+      obj.sampling = SamplingOptions.toJSON(message.sampling);
+    }
+    if (message.metadata !== undefined) {
+      obj.metadata = RequestMetadata.toJSON(message.metadata);
     }
     if (message.refuseStale !== undefined) {
       obj.refuseStale = message.refuseStale;
@@ -2117,6 +2227,8 @@ function createBaseRaceRequest(): RaceRequest {
     maxTokens: undefined,
     models: [],
     hedgeDelayMs: undefined,
+    sampling: undefined,
+    metadata: undefined,
     refuseStale: undefined,
   };
 }
@@ -2143,6 +2255,12 @@ export const RaceRequest: MessageFns<RaceRequest> = {
     }
     if (message.hedgeDelayMs !== undefined) {
       writer.uint32(56).int32(message.hedgeDelayMs);
+    }
+    if (message.sampling !== undefined) {
+      SamplingOptions.encode(message.sampling, writer.uint32(66).fork()).join();
+    }
+    if (message.metadata !== undefined) {
+      RequestMetadata.encode(message.metadata, writer.uint32(74).fork()).join();
     }
     if (message.refuseStale !== undefined) {
       writer.uint32(80).bool(message.refuseStale);
@@ -2219,6 +2337,22 @@ export const RaceRequest: MessageFns<RaceRequest> = {
             message.hedgeDelayMs = reader.int32();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.sampling = SamplingOptions.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.metadata = RequestMetadata.decode(reader, reader.uint32());
+            continue;
+          }
           case 10: {
             if (tag !== 80) {
               break;
@@ -2256,6 +2390,8 @@ export const RaceRequest: MessageFns<RaceRequest> = {
         : isSet(object.hedge_delay_ms)
         ? globalThis.Number(object.hedge_delay_ms)
         : undefined,
+      sampling: isSet(object.sampling) ? SamplingOptions.fromJSON(object.sampling) : undefined,
+      metadata: isSet(object.metadata) ? RequestMetadata.fromJSON(object.metadata) : undefined,
       refuseStale: isSet(object.refuseStale)
         ? globalThis.Boolean(object.refuseStale)
         : isSet(object.refuse_stale)
@@ -2286,6 +2422,12 @@ export const RaceRequest: MessageFns<RaceRequest> = {
     }
     if (message.hedgeDelayMs !== undefined) {
       obj.hedgeDelayMs = Math.round(message.hedgeDelayMs);
+    }
+    if (message.sampling !== undefined) {
+      obj.sampling = SamplingOptions.toJSON(message.sampling);
+    }
+    if (message.metadata !== undefined) {
+      obj.metadata = RequestMetadata.toJSON(message.metadata);
     }
     if (message.refuseStale !== undefined) {
       obj.refuseStale = message.refuseStale;
@@ -2545,6 +2687,8 @@ function createBaseFallbackRequest(): FallbackRequest {
     attemptTimeoutMs: undefined,
     defaultMessage: undefined,
     disableDefaultMessage: false,
+    sampling: undefined,
+    metadata: undefined,
     refuseStale: undefined,
   };
 }
@@ -2577,6 +2721,12 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
     }
     if (message.disableDefaultMessage !== false) {
       writer.uint32(72).bool(message.disableDefaultMessage);
+    }
+    if (message.sampling !== undefined) {
+      SamplingOptions.encode(message.sampling, writer.uint32(82).fork()).join();
+    }
+    if (message.metadata !== undefined) {
+      RequestMetadata.encode(message.metadata, writer.uint32(90).fork()).join();
     }
     if (message.refuseStale !== undefined) {
       writer.uint32(96).bool(message.refuseStale);
@@ -2669,6 +2819,22 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
             message.disableDefaultMessage = reader.bool();
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.sampling = SamplingOptions.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.metadata = RequestMetadata.decode(reader, reader.uint32());
+            continue;
+          }
           case 12: {
             if (tag !== 96) {
               break;
@@ -2716,6 +2882,8 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
         : isSet(object.disable_default_message)
         ? globalThis.Boolean(object.disable_default_message)
         : false,
+      sampling: isSet(object.sampling) ? SamplingOptions.fromJSON(object.sampling) : undefined,
+      metadata: isSet(object.metadata) ? RequestMetadata.fromJSON(object.metadata) : undefined,
       refuseStale: isSet(object.refuseStale)
         ? globalThis.Boolean(object.refuseStale)
         : isSet(object.refuse_stale)
@@ -2752,6 +2920,12 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
     }
     if (message.disableDefaultMessage !== false) {
       obj.disableDefaultMessage = message.disableDefaultMessage;
+    }
+    if (message.sampling !== undefined) {
+      obj.sampling = SamplingOptions.toJSON(message.sampling);
+    }
+    if (message.metadata !== undefined) {
+      obj.metadata = RequestMetadata.toJSON(message.metadata);
     }
     if (message.refuseStale !== undefined) {
       obj.refuseStale = message.refuseStale;

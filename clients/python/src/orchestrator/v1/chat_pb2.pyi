@@ -89,22 +89,26 @@ class CacheOptions(_message.Message):
     def __init__(self, mode: _Optional[_Union[CacheMode, str]] = ..., allow_stale: bool = ..., refuse_stale: bool = ...) -> None: ...
 
 class ChatRequest(_message.Message):
-    __slots__ = ["cache", "max_tokens", "messages", "model", "prompt", "route", "temperature"]
+    __slots__ = ["cache", "max_tokens", "messages", "metadata", "model", "prompt", "route", "sampling", "temperature"]
     CACHE_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_FIELD_NUMBER: _ClassVar[int]
     TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
     cache: CacheOptions
     max_tokens: int
     messages: _containers.RepeatedCompositeFieldContainer[_common_pb2.Message]
+    metadata: _common_pb2.RequestMetadata
     model: str
     prompt: str
     route: _common_pb2.RouteTarget
+    sampling: _common_pb2.SamplingOptions
     temperature: float
-    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., route: _Optional[_Union[_common_pb2.RouteTarget, _Mapping]] = ..., cache: _Optional[_Union[CacheOptions, _Mapping]] = ...) -> None: ...
+    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., route: _Optional[_Union[_common_pb2.RouteTarget, _Mapping]] = ..., cache: _Optional[_Union[CacheOptions, _Mapping]] = ..., sampling: _Optional[_Union[_common_pb2.SamplingOptions, _Mapping]] = ..., metadata: _Optional[_Union[_common_pb2.RequestMetadata, _Mapping]] = ...) -> None: ...
 
 class ChatResponse(_message.Message):
     __slots__ = ["attempts", "cache", "content", "cost_usd", "finish_reason", "latency_ms", "model", "provider", "request_id", "route_decision", "simulated", "usage"]
@@ -135,28 +139,32 @@ class ChatResponse(_message.Message):
     def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., route_decision: _Optional[_Union[_common_pb2.RouteDecision, _Mapping]] = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ..., simulated: bool = ...) -> None: ...
 
 class FallbackRequest(_message.Message):
-    __slots__ = ["attempt_timeout_ms", "default_message", "disable_default_message", "max_tokens", "messages", "model", "models", "prompt", "refuse_stale", "temperature"]
+    __slots__ = ["attempt_timeout_ms", "default_message", "disable_default_message", "max_tokens", "messages", "metadata", "model", "models", "prompt", "refuse_stale", "sampling", "temperature"]
     ATTEMPT_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     DISABLE_DEFAULT_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     REFUSE_STALE_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_FIELD_NUMBER: _ClassVar[int]
     TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
     attempt_timeout_ms: int
     default_message: str
     disable_default_message: bool
     max_tokens: int
     messages: _containers.RepeatedCompositeFieldContainer[_common_pb2.Message]
+    metadata: _common_pb2.RequestMetadata
     model: str
     models: _containers.RepeatedScalarFieldContainer[str]
     prompt: str
     refuse_stale: bool
+    sampling: _common_pb2.SamplingOptions
     temperature: float
-    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., attempt_timeout_ms: _Optional[int] = ..., default_message: _Optional[str] = ..., disable_default_message: bool = ..., refuse_stale: bool = ...) -> None: ...
+    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., attempt_timeout_ms: _Optional[int] = ..., default_message: _Optional[str] = ..., disable_default_message: bool = ..., sampling: _Optional[_Union[_common_pb2.SamplingOptions, _Mapping]] = ..., metadata: _Optional[_Union[_common_pb2.RequestMetadata, _Mapping]] = ..., refuse_stale: bool = ...) -> None: ...
 
 class FallbackResponse(_message.Message):
     __slots__ = ["attempts", "cache", "content", "cost_usd", "fallback_triggered", "finish_reason", "is_default_message", "latency_ms", "model", "model_used", "provider", "provider_used", "request_id", "simulated", "usage"]
@@ -193,24 +201,28 @@ class FallbackResponse(_message.Message):
     def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., provider_used: _Optional[str] = ..., model_used: _Optional[str] = ..., fallback_triggered: bool = ..., is_default_message: bool = ..., simulated: bool = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ...) -> None: ...
 
 class RaceRequest(_message.Message):
-    __slots__ = ["hedge_delay_ms", "max_tokens", "messages", "model", "models", "prompt", "refuse_stale", "temperature"]
+    __slots__ = ["hedge_delay_ms", "max_tokens", "messages", "metadata", "model", "models", "prompt", "refuse_stale", "sampling", "temperature"]
     HEDGE_DELAY_MS_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     REFUSE_STALE_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_FIELD_NUMBER: _ClassVar[int]
     TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
     hedge_delay_ms: int
     max_tokens: int
     messages: _containers.RepeatedCompositeFieldContainer[_common_pb2.Message]
+    metadata: _common_pb2.RequestMetadata
     model: str
     models: _containers.RepeatedScalarFieldContainer[str]
     prompt: str
     refuse_stale: bool
+    sampling: _common_pb2.SamplingOptions
     temperature: float
-    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., hedge_delay_ms: _Optional[int] = ..., refuse_stale: bool = ...) -> None: ...
+    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., hedge_delay_ms: _Optional[int] = ..., sampling: _Optional[_Union[_common_pb2.SamplingOptions, _Mapping]] = ..., metadata: _Optional[_Union[_common_pb2.RequestMetadata, _Mapping]] = ..., refuse_stale: bool = ...) -> None: ...
 
 class RaceResponse(_message.Message):
     __slots__ = ["attempts", "cache", "content", "cost_usd", "finish_reason", "latency_ms", "model", "provider", "request_id", "simulated", "usage"]
@@ -239,18 +251,20 @@ class RaceResponse(_message.Message):
     def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., simulated: bool = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ...) -> None: ...
 
 class StreamChatRequest(_message.Message):
-    __slots__ = ["first_token_timeout_ms", "hedge_delay_ms", "inter_token_timeout_ms", "max_tokens", "messages", "model", "models", "prompt", "refuse_stale", "restart_on_failure", "route", "strategy", "temperature"]
+    __slots__ = ["first_token_timeout_ms", "hedge_delay_ms", "inter_token_timeout_ms", "max_tokens", "messages", "metadata", "model", "models", "prompt", "refuse_stale", "restart_on_failure", "route", "sampling", "strategy", "temperature"]
     FIRST_TOKEN_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     HEDGE_DELAY_MS_FIELD_NUMBER: _ClassVar[int]
     INTER_TOKEN_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     REFUSE_STALE_FIELD_NUMBER: _ClassVar[int]
     RESTART_ON_FAILURE_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
+    SAMPLING_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
     TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
     first_token_timeout_ms: int
@@ -258,15 +272,17 @@ class StreamChatRequest(_message.Message):
     inter_token_timeout_ms: int
     max_tokens: int
     messages: _containers.RepeatedCompositeFieldContainer[_common_pb2.Message]
+    metadata: _common_pb2.RequestMetadata
     model: str
     models: _containers.RepeatedScalarFieldContainer[str]
     prompt: str
     refuse_stale: bool
     restart_on_failure: bool
     route: _common_pb2.RouteTarget
+    sampling: _common_pb2.SamplingOptions
     strategy: _common_pb2.StreamStrategy
     temperature: float
-    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., strategy: _Optional[_Union[_common_pb2.StreamStrategy, str]] = ..., models: _Optional[_Iterable[str]] = ..., hedge_delay_ms: _Optional[int] = ..., restart_on_failure: bool = ..., first_token_timeout_ms: _Optional[int] = ..., inter_token_timeout_ms: _Optional[int] = ..., route: _Optional[_Union[_common_pb2.RouteTarget, _Mapping]] = ..., refuse_stale: bool = ...) -> None: ...
+    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., strategy: _Optional[_Union[_common_pb2.StreamStrategy, str]] = ..., models: _Optional[_Iterable[str]] = ..., hedge_delay_ms: _Optional[int] = ..., restart_on_failure: bool = ..., first_token_timeout_ms: _Optional[int] = ..., inter_token_timeout_ms: _Optional[int] = ..., route: _Optional[_Union[_common_pb2.RouteTarget, _Mapping]] = ..., sampling: _Optional[_Union[_common_pb2.SamplingOptions, _Mapping]] = ..., metadata: _Optional[_Union[_common_pb2.RequestMetadata, _Mapping]] = ..., refuse_stale: bool = ...) -> None: ...
 
 class StreamChatResponse(_message.Message):
     __slots__ = ["completed", "delta", "restarted", "started"]

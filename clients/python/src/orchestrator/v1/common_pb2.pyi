@@ -110,6 +110,19 @@ class ModelScore(_message.Message):
     ttft: float
     def __init__(self, model: _Optional[str] = ..., provider: _Optional[str] = ..., score: _Optional[float] = ..., quality: _Optional[float] = ..., latency: _Optional[float] = ..., cost: _Optional[float] = ..., reliability: _Optional[float] = ..., estimated_cost_usd: _Optional[float] = ..., expected_latency_ms: _Optional[float] = ..., eligible: bool = ..., excluded_reason: _Optional[str] = ..., ttft: _Optional[float] = ..., context: _Optional[float] = ..., expected_ttft_ms: _Optional[float] = ..., context_headroom: _Optional[float] = ...) -> None: ...
 
+class RequestMetadata(_message.Message):
+    __slots__ = ["tags"]
+    class TagsEntry(_message.Message):
+        __slots__ = ["key", "value"]
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    tags: _containers.ScalarMap[str, str]
+    def __init__(self, tags: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
 class RouteDecision(_message.Message):
     __slots__ = ["chosen_model", "complexity", "profile", "prompt_tokens", "ranking"]
     CHOSEN_MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -131,6 +144,22 @@ class RouteTarget(_message.Message):
     candidates: _containers.RepeatedScalarFieldContainer[str]
     profile: RoutingProfile
     def __init__(self, profile: _Optional[_Union[RoutingProfile, str]] = ..., candidates: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SamplingOptions(_message.Message):
+    __slots__ = ["frequency_penalty", "presence_penalty", "seed", "stop", "top_p", "user"]
+    FREQUENCY_PENALTY_FIELD_NUMBER: _ClassVar[int]
+    PRESENCE_PENALTY_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    STOP_FIELD_NUMBER: _ClassVar[int]
+    TOP_P_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    frequency_penalty: float
+    presence_penalty: float
+    seed: int
+    stop: _containers.RepeatedScalarFieldContainer[str]
+    top_p: float
+    user: str
+    def __init__(self, top_p: _Optional[float] = ..., stop: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ..., presence_penalty: _Optional[float] = ..., frequency_penalty: _Optional[float] = ..., user: _Optional[str] = ...) -> None: ...
 
 class Usage(_message.Message):
     __slots__ = ["cached_tokens", "completion_tokens", "prompt_tokens", "total_tokens"]

@@ -1,0 +1,34 @@
+import type { Sampling } from '../../domain/chat.js';
+import { invalidArgument } from '../../domain/errors.js';
+
+/** The Messages API body fields the sampling controls fill. */
+export interface SamplingBody {
+  top_p?: number;
+  stop_sequences?: string[];
+  metadata?: { user_id?: string | null };
+}
+
+/**
+ * The Messages API's share of the sampling controls: top_p, stop_sequences, and the end user as
+ * metadata.user_id. It has no seed and no penalties, and API versions without sampling
+ * parameters refuse top_p: a request that sets them is refused, naming field and provider,
+ * rather than answered as if they had been honoured.
+ */
+export function applySampling(body: SamplingBody, sampling: Sampling, where: { provider: string; model: string; takesTopP: boolean }): void {
+  const refused: [string, unknown][] = [
+    ['seed', sampling.seed],
+    ['presence_penalty', sampling.presencePenalty],
+    ['frequency_penalty', sampling.frequencyPenalty],
+    ['top_p', where.takesTopP ? undefined : sampling.topP],
+  ];
+  const violations = refused
+    .filter(([, value]) => value !== undefined)
+    .map(([field]) => ({
+      field,
+      description: `provider ${where.provider} (model ${where.model}) cannot honour ${field}: remove it or choose a model of another provider`,
+    }));
+  if (violations.length > 0) throw invalidArgument(violations);
+  if (sampling.topP !== undefined) body.top_p = sampling.topP;
+  if (sampling.stop) body.stop_sequences = [...sampling.stop];
+  if (sampling.user !== undefined) body.metadata = { user_id: sampling.user };
+}

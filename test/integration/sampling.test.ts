@@ -1,0 +1,205 @@
+import { Writable } from 'node:stream';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config/config.js';
+import type { ChatRequest } from '../../src/gen/orchestrator/v1/chat.js';
+import type { SamplingOptions } from '../../src/gen/orchestrator/v1/common.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { writeConfigFile } from '../helpers/config-file.js';
+import { callUnary, clientsFor, collectStream, streamRequest, unaryError, type Clients } from '../helpers/grpc-client.js';
+
+/** Sampling controls and request tags through the gRPC and HTTP doors, against recording upstreams. */
+const lines: Record<string, unknown>[] = [];
+const sink = new Writable({
+  write(chunk: Buffer, _encoding, done) {
+    for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
+    done();
+  },
+});
+
+let openai: Simulator;
+let anthropic: Simulator;
+let app: App;
+let clients: Clients;
+beforeAll(async () => {
+  [openai, anthropic] = await Promise.all([startSimulator({ latencyScale: 0 }), startSimulator({ latencyScale: 0 })]);
+  const file = writeConfigFile(`providers:
+  - { name: alpha, kind: openai, base_url: "${openai.baseURL}", api_key_env: ALPHA_KEY }
+  - { name: beta, kind: anthropic, base_url: "${anthropic.url}", api_key_env: BETA_KEY }
+include_builtin_models: false
+models:
+  - { id: alpha-chat, provider: alpha, upstream_id: "alpha/chat-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 0.1, output_price_per_million: 0.2, family: a, tier: small, quality: 0.5 }
+  - { id: beta-claude, provider: beta, upstream_id: claude-test, context_window: 8000, max_output_tokens: 1000, input_price_per_million: 3, output_price_per_million: 15, family: b, tier: large, quality: 0.9 }
+`);
+  const config = loadConfig({
+    HOST: '127.0.0.1', PORT: '0', CONFIG_FILE: file, DEFAULT_MODEL: 'alpha-chat', SIMULATOR: 'off',
+    RETRY_MAX_ATTEMPTS: '1', METRICS_PORT: '0', HTTP_PORT: '0',
+  });
+  app = await startApp(config, createLogger('info', sink), { ALPHA_KEY: 'a', BETA_KEY: 'b' });
+  clients = clientsFor(app.port);
+});
+afterAll(async () => {
+  clients?.close();
+  await app?.stop(100);
+  await Promise.all([openai?.close(), anthropic?.close()]);
+});
+
+const chat = (req: Partial<ChatRequest>, metadata?: Record<string, string>) =>
+  callUnary(clients.chat.chat.bind(clients.chat), { model: 'alpha-chat', prompt: '', messages: [], ...req }, metadata ? { metadata } : {});
+const chatError = (req: Partial<ChatRequest>) => unaryError(clients.chat.chat.bind(clients.chat), { model: 'alpha-chat', prompt: '', messages: [], ...req });
+/** Sampling options with the fields a test does not care about at their defaults. */
+const sampled = (fields: Partial<SamplingOptions>): SamplingOptions => ({ stop: [], user: '', ...fields });
+const lastBody = (sim: Simulator) => sim.requests.at(-1)?.body as Record<string, unknown>;
+const callLines = () => lines.filter((l) => l.msg === 'call');
+
+describe('sampling controls on the OpenAI provider', () => {
+  it('sends every field, by its Chat Completions name, in the upstream body', async () => {
+    await chat({
+      prompt: 'Tell me about rivers',
+      sampling: sampled({ topP: 0.5, stop: ['###', 'END'], seed: 42, presencePenalty: 0.25, frequencyPenalty: -1, user: 'u-7' }),
+    });
+    expect(lastBody(openai)).toMatchObject({
+      model: 'alpha/chat-1',
+      top_p: 0.5,
+      stop: ['###', 'END'],
+      seed: 42,
+      presence_penalty: 0.25,
+      frequency_penalty: -1,
+      user: 'u-7',
+    });
+  });
+
+  it('sends none of them when none is set', async () => {
+    await chat({ prompt: 'plain' });
+    const body = lastBody(openai);
+    for (const key of ['top_p', 'stop', 'seed', 'presence_penalty', 'frequency_penalty', 'user', 'metadata']) expect(body).not.toHaveProperty(key);
+  });
+
+  it('carries them through Race, Fallback and StreamChat too', async () => {
+    const sampling = sampled({ topP: 0.3, stop: ['zz'], seed: 9 });
+    await callUnary(clients.chat.race.bind(clients.chat), { model: 'alpha-chat', prompt: 'race', messages: [], models: [], sampling });
+    expect(lastBody(openai)).toMatchObject({ top_p: 0.3, stop: ['zz'], seed: 9 });
+    await callUnary(clients.chat.fallback.bind(clients.chat), { model: 'alpha-chat', prompt: 'fallback', messages: [], models: [], disableDefaultMessage: false, sampling: sampled({ seed: 10 }) });
+    expect(lastBody(openai)).toMatchObject({ seed: 10 });
+    const streamed = await collectStream(clients.chat.streamChat(streamRequest({ model: 'alpha-chat', prompt: 'stream', sampling: sampled({ seed: 11, stop: ['x'] }) })));
+    expect(streamed.error).toBeUndefined();
+    expect(lastBody(openai)).toMatchObject({ seed: 11, stop: ['x'], stream: true });
+  });
+});
+
+describe('sampling controls on the Anthropic provider', () => {
+  it('maps stop to stop_sequences and user to metadata.user_id', async () => {
+    await chat({ model: 'beta-claude', prompt: 'Tell me about rivers', sampling: sampled({ stop: ['###'], user: 'u-8' }) });
+    expect(lastBody(anthropic)).toMatchObject({ model: 'claude-test', stop_sequences: ['###'], metadata: { user_id: 'u-8' } });
+  });
+
+  it('refuses what it cannot honour with INVALID_ARGUMENT naming the field and the provider, without calling upstream', async () => {
+    const before = anthropic.requests.length;
+    const err = await chatError({ model: 'beta-claude', prompt: 'hi', sampling: sampled({ seed: 1, presencePenalty: 0.5, stop: [] }) });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const violations = err.decoded.badRequest?.fieldViolations ?? [];
+    expect(violations.map((v) => v.field)).toEqual(['seed', 'presence_penalty']);
+    expect(violations[0]?.description).toContain('provider beta');
+    expect(err.details).toContain('seed');
+    expect(anthropic.requests.length).toBe(before);
+  });
+
+  it('refuses top_p on the API version that takes no sampling parameters', async () => {
+    const err = await chatError({ model: 'beta-claude', prompt: 'hi', sampling: sampled({ topP: 0.9, stop: [] }) });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['top_p']);
+  });
+});
+
+describe('the simulator honours stop', () => {
+  it('cuts the answer before the stop sequence, finish reason STOP, unary and streamed', async () => {
+    const full = await chat({ prompt: 'Explain the water cycle', cache: { mode: 2, allowStale: false } });
+    const words = full.response.content.split(' ');
+    const cut = words[3]!;
+    const expected = full.response.content.slice(0, full.response.content.indexOf(cut)).trimEnd();
+    const stopped = await chat({ prompt: 'Explain the water cycle', sampling: sampled({ stop: [cut] }) });
+    expect(stopped.response.content.trimEnd()).toBe(expected);
+    expect(stopped.response.finishReason).toBe(1);
+    const streamed = await collectStream(clients.chat.streamChat(streamRequest({ model: 'alpha-chat', prompt: 'Explain the water cycle', sampling: sampled({ stop: [cut] }) })));
+    const text = streamed.messages.map((m) => (m.event?.$case === 'delta' ? m.event.delta.content : '')).join('');
+    expect(text.trimEnd()).toBe(expected);
+    const completed = streamed.messages.at(-1)?.event;
+    expect(completed?.$case === 'completed' && completed.completed.finishReason).toBe(1);
+  });
+});
+
+describe('validation', () => {
+  it('names every out-of-range field by its path', async () => {
+    const err = await chatError({
+      prompt: 'hi',
+      sampling: sampled({ topP: 1.5, stop: ['a', '', 'c', 'd', 'e'], presencePenalty: -3, frequencyPenalty: 2.5 }),
+      metadata: { tags: { ['k'.repeat(65)]: 'v', team: 'x'.repeat(513) } },
+    });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.decoded.badRequest?.fieldViolations.map((v) => v.field).sort()).toEqual(
+      ['metadata.tags', 'metadata.tags[team]', 'sampling.frequency_penalty', 'sampling.presence_penalty', 'sampling.stop', 'sampling.stop[1]', 'sampling.top_p'].sort(),
+    );
+  });
+
+  it('bounds the number of tags', async () => {
+    const tags = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v']));
+    const err = await chatError({ prompt: 'hi', metadata: { tags } });
+    expect(err.decoded.badRequest?.fieldViolations).toEqual([expect.objectContaining({ field: 'metadata.tags', description: 'at most 16 keys (got 17)' })]);
+  });
+});
+
+describe('the response cache', () => {
+  it('keys on the sampling fields: a different stop is a different answer', async () => {
+    const first = await chat({ prompt: 'cache me please', temperature: 0, sampling: sampled({ stop: ['zzz'] }) });
+    const again = await chat({ prompt: 'cache me please', temperature: 0, sampling: sampled({ stop: ['zzz'] }) });
+    const other = await chat({ prompt: 'cache me please', temperature: 0, sampling: sampled({ stop: ['yyy'] }) });
+    expect(first.response.cache?.hit).toBe(false);
+    expect(again.response.cache?.hit).toBe(true);
+    expect(other.response.cache?.hit).toBe(false);
+  });
+});
+
+describe('request tags', () => {
+  it('ride on the call log line, not upstream', async () => {
+    const before = callLines().length;
+    const { response } = await chat({ prompt: 'tag me', metadata: { tags: { team: 'search', feature: 'autocomplete' } } });
+    await new Promise((r) => setTimeout(r, 20));
+    const line = callLines().slice(before).find((l) => l.requestId === response.requestId);
+    expect(line?.tags).toEqual({ team: 'search', feature: 'autocomplete' });
+    expect(lastBody(openai)).not.toHaveProperty('metadata');
+  });
+});
+
+describe('the HTTP API', () => {
+  const post = (body: unknown) =>
+    fetch(`${app.http!.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  it('maps the OpenAI sampling fields and metadata through', async () => {
+    const before = callLines().length;
+    const res = await post({
+      model: 'alpha-chat',
+      messages: [{ role: 'user', content: 'Explain the water cycle' }],
+      top_p: 0.4, stop: 'NEVER-THERE', seed: 3, presence_penalty: 1, frequency_penalty: 0.5, user: 'u-9',
+      metadata: { team: 'billing' },
+    });
+    expect(res.status).toBe(200);
+    expect(lastBody(openai)).toMatchObject({ top_p: 0.4, stop: ['NEVER-THERE'], seed: 3, presence_penalty: 1, frequency_penalty: 0.5, user: 'u-9' });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(callLines().slice(before).map((l) => l.tags)).toContainEqual({ team: 'billing' });
+  });
+
+  it('refuses out-of-range values with 400 naming the field', async () => {
+    const res = await post({ model: 'alpha-chat', messages: [{ role: 'user', content: 'hi' }], top_p: 2, stop: ['a', 'b', 'c', 'd', 'e'] });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { message: string } };
+    expect(body.error.message).toContain('top_p');
+  });
+
+  it('gives the Anthropic refusal as a 400', async () => {
+    const res = await post({ model: 'beta-claude', messages: [{ role: 'user', content: 'hi' }], frequency_penalty: 1 });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('frequency_penalty');
+  });
+});
