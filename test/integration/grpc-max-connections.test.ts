@@ -10,9 +10,10 @@ import { startHarness, type Harness } from '../helpers/harness.js';
 const request = { model: 'gpt-4o-mini', prompt: 'hello', messages: [] };
 
 /** A client with a connection of its own (not shared through grpc-js's global subchannel pool). */
-function ownClient(port: number): ChatServiceClient {
+function ownClient(port: number, options: grpc.ChannelOptions = {}): ChatServiceClient {
   return new ChatServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
     'grpc.use_local_subchannel_pool': 1,
+    ...options,
   });
 }
 
@@ -57,6 +58,15 @@ describe('GRPC_MAX_CONNECTIONS', () => {
       expect(await closedByServer(h.app.port, 2_000)).toBe(true);
       // Still at the cap: every further connection is refused, not only the first.
       expect(await closedByServer(h.app.port, 2_000)).toBe(true);
+      // A gRPC client past the cap gets UNAVAILABLE. Its reconnect backoff is long so that, closed, it
+      // cannot take a freed slot before the clients below.
+      const third = ownClient(h.app.port, { 'grpc.initial_reconnect_backoff_ms': 60_000, 'grpc.max_reconnect_backoff_ms': 60_000 });
+      const refused = await callUnary(third.chat.bind(third), request, { deadlineMs: 5_000 }).then(
+        () => undefined,
+        (err: grpc.ServiceError) => err,
+      );
+      third.close();
+      expect(refused?.code).toBe(grpc.status.UNAVAILABLE);
     } finally {
       first.close();
       second.close();
