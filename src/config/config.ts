@@ -121,6 +121,8 @@ export const envSchema = z.object({
   GRPC_MAX_CONCURRENT_STREAMS: number(z.number().int().min(0), 1_000),
   /** A call whose request message has not arrived this long after its headers ends with DEADLINE_EXCEEDED. 0: no limit. */
   GRPC_REQUEST_MESSAGE_TIMEOUT_MS: number(z.number().int().min(0), 10_000),
+  /** Connections each bound address accepts at once; past it a new connection is closed at once. 0: no limit. */
+  GRPC_MAX_CONNECTIONS: number(z.number().int().min(0), 10_000),
   /** YAML or JSON file declaring providers, models and routing weights. */
   CONFIG_FILE: text(),
   BATCH_MAX_ITEMS: number(z.number().int().min(1).max(10_000), 100),
@@ -226,6 +228,8 @@ export interface Config {
   readonly grpcServerOptions: Readonly<Record<string, number>>;
   /** GRPC_REQUEST_MESSAGE_TIMEOUT_MS. */
   readonly requestMessageTimeoutMs: number;
+  /** GRPC_MAX_CONNECTIONS; 0: no limit. */
+  readonly maxConnections: number;
   /** Path of the providers/models/routing file, when set. */
   readonly configFile: string | undefined;
   readonly redis: { readonly url: string | undefined; readonly failurePolicy: 'local' | 'closed' };
@@ -350,6 +354,7 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     drainDelayMs: e.DRAIN_DELAY_MS,
     requestMessageTimeoutMs: e.GRPC_REQUEST_MESSAGE_TIMEOUT_MS,
+    maxConnections: e.GRPC_MAX_CONNECTIONS,
     grpcServerOptions: Object.fromEntries(
       (
         [

@@ -47,6 +47,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   GRPC_KEEPALIVE_TIMEOUT_MS: 'A ping not answered within this closes the connection (`grpc.keepalive_timeout_ms`); `0`: grpc-js default, 20000.',
   GRPC_MAX_CONNECTION_IDLE_MS: 'Close a connection with no call open this long (HTTP/2 GOAWAY); clients reconnect for their next call. `0`: keep idle connections. See [Connection limits](operations.md#connection-limits).',
   GRPC_MAX_CONCURRENT_STREAMS: 'Calls one connection may have open at once (`SETTINGS_MAX_CONCURRENT_STREAMS`); a client past it queues. `0`: no limit.',
+  GRPC_MAX_CONNECTIONS: 'Connections each bound address accepts at once; a connection past it is closed as soon as it is accepted (clients see UNAVAILABLE and retry). `0`: no limit. See [Connection limits](operations.md#connection-limits).',
   GRPC_REQUEST_MESSAGE_TIMEOUT_MS: 'Time from a call\'s headers to its request message; a half-open stream past it ends with DEADLINE_EXCEEDED. `0`: no limit.',
   GRPC_MAX_CONNECTION_AGE_MS:
     'Connections older than this get a GOAWAY, so clients reconnect and spread over replicas (gRFC A9; `grpc.max_connection_age_ms`); `0`: no limit.',

@@ -26,6 +26,7 @@ import type { RunningLedger } from '../store/index.js';
 import { ledgerInterceptor } from './interceptors/ledger.js';
 import { UsageServiceService } from '../gen/orchestrator/v1/usage.js';
 import { usageService } from './handlers/usage.js';
+import { capConnections } from './connection-cap.js';
 
 /** TLS when TLS_CERT_FILE/TLS_KEY_FILE are set; with TLS_CLIENT_CA_FILE clients must present a certificate it signed. */
 function credentialsOf(config: Config): grpc.ServerCredentials {
@@ -127,9 +128,16 @@ export class GatewayServer {
   /** Binds and returns the port (useful with port 0). */
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(`${host}:${port}`, credentialsOf(this.config), (err, bound) =>
-        err ? reject(err) : resolve(bound),
-      );
+      this.server.bindAsync(`${host}:${port}`, credentialsOf(this.config), (err, bound) => {
+        if (err) return reject(err);
+        try {
+          capConnections(this.server, this.config.maxConnections);
+        } catch (capError) {
+          this.server.forceShutdown();
+          return reject(capError instanceof Error ? capError : new Error(String(capError)));
+        }
+        resolve(bound);
+      });
     });
   }
 
