@@ -163,7 +163,9 @@ async function verifyLeanHeaders(baseURL: string, log: (line: string) => void): 
   const seen: { url: string; method: string; headers: Record<string, string>; body: string }[] = [];
   const capture = (async (input: string | URL | Request, init?: RequestInit) => {
     const headers: Record<string, string> = {};
-    new Headers(init?.headers).forEach((v, k) => (headers[k] = v));
+    new Headers(init?.headers).forEach((v, k) => {
+      headers[k] = v;
+    });
     seen.push({ url: String(input), method: String(init?.method), headers, body: String(init?.body) });
     return fetch(input, init);
   }) as typeof fetch;

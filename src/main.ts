@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   const root = createLogger(config.logLevel, output.stream);
   const base = config.environment ? root.child({ environment: config.environment }) : root;
   const log = worker ? base.child({ worker: cluster.worker?.id }) : base;
-  let app;
+  let app: Awaited<ReturnType<typeof startApp>>;
   try {
     if (config.workers > 1 && cluster.isPrimary) {
       await runPrimary(config, log);

@@ -79,7 +79,7 @@ export class GrpcH2Client {
    * A server-streaming call. `onMessage` gets each message (without the prefix) and may return
    * true to cancel the call. Resolves with the grpc-status (-1 when cancelled or reset).
    */
-  serverStream(path: string, frame: Buffer, onMessage: (message: Buffer) => boolean | void): { done: Promise<number>; cancel(): void } {
+  serverStream(path: string, frame: Buffer, onMessage: (message: Buffer) => unknown): { done: Promise<number>; cancel(): void } {
     const stream = this.open(path, frame);
     const done = new Promise<number>((resolve) => {
       let status: number | undefined;

@@ -34,7 +34,7 @@ export class HttpTarget {
    * One streamed completion (SSE). `onToken` is called for each content delta; returning true
    * cancels the request. Resolves with the HTTP status and the number of content deltas.
    */
-  async stream(body: string, onToken: () => boolean | void, signal?: AbortSignal): Promise<{ status: number; tokens: number }> {
+  async stream(body: string, onToken: () => unknown, signal?: AbortSignal): Promise<{ status: number; tokens: number }> {
     let tokens = 0;
     try {
       const res = await this.pool.request({
@@ -48,8 +48,7 @@ export class HttpTarget {
       res.body.setEncoding('utf8');
       for await (const chunk of res.body as AsyncIterable<string>) {
         buffered += chunk;
-        let end: number;
-        while ((end = buffered.indexOf('\n\n')) >= 0) {
+        for (let end = buffered.indexOf('\n\n'); end >= 0; end = buffered.indexOf('\n\n')) {
           const event = buffered.slice(0, end);
           buffered = buffered.slice(end + 2);
           if (event.includes('"delta":{"content":"')) {

@@ -124,16 +124,14 @@ export async function startProcess(options: StartOptions): Promise<Started> {
     keep(text);
     if (options.onLine) {
       lineBuffer += text;
-      let at: number;
-      while ((at = lineBuffer.indexOf('\n')) >= 0) {
+      for (let at = lineBuffer.indexOf('\n'); at >= 0; at = lineBuffer.indexOf('\n')) {
         options.onLine(lineBuffer.slice(0, at));
         lineBuffer = lineBuffer.slice(at + 1);
       }
     }
     if (port === undefined && options.portFromLine) {
       buffered += text;
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
+      for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
         const found = options.portFromLine(line);

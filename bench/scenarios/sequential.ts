@@ -265,6 +265,4 @@ export async function raceFallbackScenario(fleet: Fleet, clients: Clients, p: Pl
           )
         : undefined,
   };
-  await clients.close();
-
 }

@@ -184,7 +184,7 @@ export class Budgets {
     for (const [key, usd] of amounts) tx.incrbyfloat(key, usd).expire(key, ttlOf(key));
     try {
       const results = await tx.exec();
-      return results !== null && results.every(([err]) => !err);
+      return results?.every(([err]) => !err) ?? false;
     } catch {
       return false;
     }

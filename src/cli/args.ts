@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { RoutingProfile, StreamStrategy } from '../gen/orchestrator/v1/common.js';
 
 export const COMMANDS = ['chat', 'stream', 'race', 'fallback', 'models', 'stats'] as const;
@@ -89,38 +89,36 @@ const STRATEGIES: Readonly<Record<string, StreamStrategy>> = {
   race: StreamStrategy.STREAM_STRATEGY_RACE,
 };
 
+const OPTIONS = {
+  addr: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  quiet: { type: 'boolean', short: 'q', default: false },
+  model: { type: 'string', short: 'm', default: '' },
+  models: { type: 'string', default: '' },
+  temperature: { type: 'string', short: 't' },
+  'max-tokens': { type: 'string' },
+  timeout: { type: 'string' },
+  'request-id': { type: 'string' },
+  route: { type: 'string' },
+  strategy: { type: 'string' },
+  'hedge-ms': { type: 'string' },
+  'no-default-message': { type: 'boolean', default: false },
+  provider: { type: 'string', default: '' },
+  available: { type: 'boolean', default: false },
+  'api-key': { type: 'string' },
+  tls: { type: 'boolean', default: false },
+  'ca-file': { type: 'string' },
+  'cert-file': { type: 'string' },
+  'key-file': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+  version: { type: 'boolean', default: false },
+} satisfies NonNullable<ParseArgsConfig['options']>;
+
 /** `help` for -h, `version` for --version; throws UsageError for anything it cannot make sense of. */
 export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions | 'help' | 'version' {
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof OPTIONS }>>;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        addr: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        quiet: { type: 'boolean', short: 'q', default: false },
-        model: { type: 'string', short: 'm', default: '' },
-        models: { type: 'string', default: '' },
-        temperature: { type: 'string', short: 't' },
-        'max-tokens': { type: 'string' },
-        timeout: { type: 'string' },
-        'request-id': { type: 'string' },
-        route: { type: 'string' },
-        strategy: { type: 'string' },
-        'hedge-ms': { type: 'string' },
-        'no-default-message': { type: 'boolean', default: false },
-        provider: { type: 'string', default: '' },
-        available: { type: 'boolean', default: false },
-        'api-key': { type: 'string' },
-        tls: { type: 'boolean', default: false },
-        'ca-file': { type: 'string' },
-        'cert-file': { type: 'string' },
-        'key-file': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-        version: { type: 'boolean', default: false },
-      },
-    });
+    parsed = parseArgs({ args: [...argv], allowPositionals: true, options: OPTIONS });
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }

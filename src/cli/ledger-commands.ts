@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { AttemptOutcome, attemptOutcomeToJSON } from '../gen/orchestrator/v1/common.js';
 import { codeToJSON } from '../gen/google/rpc/code.js';
@@ -37,32 +37,30 @@ export function isLedgerCommand(name: string | undefined): boolean {
   return LEDGER_COMMANDS.some((c) => c === name);
 }
 
+const LEDGER_OPTIONS = {
+  addr: { type: 'string' },
+  'api-key': { type: 'string' },
+  tls: { type: 'boolean', default: false },
+  'ca-file': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  timeout: { type: 'string' },
+  'group-by': { type: 'string', default: '' },
+  since: { type: 'string' },
+  key: { type: 'string', default: '' },
+  model: { type: 'string', default: '' },
+  provider: { type: 'string', default: '' },
+  method: { type: 'string', default: '' },
+  limit: { type: 'string', default: '20' },
+  'request-id': { type: 'string', default: '' },
+  failed: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} satisfies NonNullable<ParseArgsConfig['options']>;
+
 /** Runs `usage` or `calls`; resolves with the exit status (0 ok, 1 call failed, 2 bad usage). */
 export async function runLedgerCommand(argv: readonly string[], env: NodeJS.ProcessEnv, out: (text: string) => void, err: (text: string) => void): Promise<number> {
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof LEDGER_OPTIONS }>>;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        addr: { type: 'string' },
-        'api-key': { type: 'string' },
-        tls: { type: 'boolean', default: false },
-        'ca-file': { type: 'string' },
-        json: { type: 'boolean', default: false },
-        timeout: { type: 'string' },
-        'group-by': { type: 'string', default: '' },
-        since: { type: 'string' },
-        key: { type: 'string', default: '' },
-        model: { type: 'string', default: '' },
-        provider: { type: 'string', default: '' },
-        method: { type: 'string', default: '' },
-        limit: { type: 'string', default: '20' },
-        'request-id': { type: 'string', default: '' },
-        failed: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
+    parsed = parseArgs({ args: [...argv], allowPositionals: true, options: LEDGER_OPTIONS });
     if (parsed.values.help) {
       out(`${LEDGER_USAGE}\n`);
       return 0;

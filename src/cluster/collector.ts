@@ -39,7 +39,7 @@ export class Collector {
   /** A worker's answer to collection `id`. */
   answered(worker: Worker, id: number, answer: unknown): void {
     const c = this.collections.get(id);
-    if (!c || !c.waiting.delete(worker.id)) return;
+    if (!c?.waiting.delete(worker.id)) return;
     c.answers.push(answer);
     if (c.waiting.size === 0) this.finish(id);
   }

@@ -51,7 +51,7 @@ export class Supervisor {
 
   /** Workers connected to the primary. */
   live(): Worker[] {
-    return Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+    return Object.values(cluster.workers ?? {}).filter((w): w is Worker => w?.isConnected() === true);
   }
 
   /** Workers that serve now. */

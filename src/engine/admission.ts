@@ -39,7 +39,7 @@ export class Admission {
   private async admitDemand(ctx: CallContext, demand: { models: readonly string[]; estimatedTokens: number }): Promise<Admitted> {
     const access = this.access;
     if (!access) return { ctx, release: () => undefined };
-    let ticket;
+    let ticket: Awaited<ReturnType<AccessControl['admit']>>;
     try {
       ticket = await access.admit({ principal: ctx.principal, ...demand });
     } catch (err) {

@@ -1,6 +1,6 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, write, writeSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
-import { pino } from 'pino';
+import type { pino } from 'pino';
 
 /**
  * Where log lines go: stdout always, plus an optional file rotated daily
@@ -121,7 +121,7 @@ export class RotatingFileDestination {
     const { dir, stem, ext } = parts(this.path);
     const today = this.now();
     const oldest = localDay(new Date(today.getFullYear(), today.getMonth(), today.getDate() - this.retentionDays));
-    const pattern = new RegExp(`^${escape(stem)}-(\\d{4}-\\d{2}-\\d{2})(?:\\.\\d+)?${escape(ext)}$`);
+    const pattern = new RegExp(`^${escapeRegExp(stem)}-(\\d{4}-\\d{2}-\\d{2})(?:\\.\\d+)?${escapeRegExp(ext)}$`);
     for (const name of readdirSync(dir)) {
       const day = pattern.exec(name)?.[1];
       if (day !== undefined && day < oldest) {
@@ -277,6 +277,6 @@ function parts(path: string): { dir: string; stem: string; ext: string } {
   return { dir: dirname(path), stem: basename(path, ext), ext };
 }
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

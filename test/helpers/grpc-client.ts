@@ -27,7 +27,9 @@ export function clientsFor(port: number): Clients {
     models,
     stats,
     health,
-    close: () => [chat, models, stats, health].forEach((c) => c.close()),
+    close: () => {
+      for (const c of [chat, models, stats, health]) c.close();
+    },
   };
 }
 

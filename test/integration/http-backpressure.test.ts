@@ -40,7 +40,10 @@ describe('SSE backpressure', () => {
     let raw = '';
     res.setEncoding('utf8');
     const ended = new Promise<void>((resolve) => res.on('end', resolve));
-    await new Promise<void>((resolve) => res.once('data', (chunk: string) => ((raw += chunk), resolve())));
+    await new Promise<void>((resolve) => res.once('data', (chunk: string) => {
+        raw += chunk;
+        resolve();
+      }));
     res.pause();
     const sentWhilePaused = await untilUpstreamStalls();
     expect(h.upstream.requests.at(-1)?.outcome).toBe('open');

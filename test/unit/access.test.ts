@@ -142,7 +142,10 @@ class FakeRedis extends EventEmitter {
   multi() {
     const ops: [string, number][] = [];
     const tx = {
-      incrbyfloat: (key: string, by: number) => (ops.push([key, by]), tx),
+      incrbyfloat: (key: string, by: number) => {
+        ops.push([key, by]);
+        return tx;
+      },
       expire: () => tx,
       exec: async () => {
         if (!this.up) throw new Error('Connection is closed.');

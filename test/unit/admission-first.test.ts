@@ -36,7 +36,12 @@ function countingAccess(limit: number) {
         throw new OrchestratorError({ kind: 'resource_exhausted', reason: Reason.RATE_LIMITED, message: 'over the limit', retryAfterMs: 1000 });
       }
       counts.admitted += 1;
-      return { record: () => undefined, close: () => void (counts.released += 1) };
+      return {
+        record: () => undefined,
+        close: () => {
+          counts.released += 1;
+        },
+      };
     },
   };
   return { access, counts };

@@ -61,8 +61,8 @@ const one = (kind: string, name?: string): Manifest => {
 
 const defaults = loadConfig({});
 const deployment = one('Deployment');
-const podSpec = (deployment.spec?.template as { spec: { containers: Container[] }; metadata: { labels: Record<string, string> } }).spec;
-const podLabels = (deployment.spec?.template as { metadata: { labels: Record<string, string> } }).metadata.labels;
+const podSpec = (deployment.spec!.template as { spec: { containers: Container[] }; metadata: { labels: Record<string, string> } }).spec;
+const podLabels = (deployment.spec!.template as { metadata: { labels: Record<string, string> } }).metadata.labels;
 const container = podSpec.containers[0]!;
 const portNamed = (name: string): Port | undefined => container.ports?.find((p) => p.name === name);
 const selects = (selector: Record<string, string> | undefined): boolean =>
@@ -94,7 +94,7 @@ describe('deploy/', () => {
 
   it('a PodDisruptionBudget covers the Deployment\'s pods and leaves a replica up', () => {
     const pdb = one('PodDisruptionBudget');
-    expect(selects((pdb.spec?.selector as { matchLabels?: Record<string, string> }).matchLabels)).toBe(true);
+    expect(selects((pdb.spec!.selector as { matchLabels?: Record<string, string> }).matchLabels)).toBe(true);
     expect(pdb.spec?.maxUnavailable).toBe(1);
     expect(Number(deployment.spec?.replicas)).toBeGreaterThan(1);
   });
@@ -106,7 +106,7 @@ describe('deploy/', () => {
     expect(one('ConfigMap', 'llm-orchestrator-env').data?.METRICS_PORT).toBe(String(metricsPort));
 
     const services = k8s.filter((m) => m.kind === 'Service' && selects(m.spec?.selector as Record<string, string>));
-    const metricsServices = services.filter((s) => (s.spec?.ports as Port[]).some((p) => p.targetPort === 'metrics'));
+    const metricsServices = services.filter((s) => (s.spec!.ports as Port[]).some((p) => p.targetPort === 'metrics'));
     expect(metricsServices).toHaveLength(1);
     const service = metricsServices[0]!;
     expect(service.metadata?.annotations).toMatchObject({
@@ -115,15 +115,15 @@ describe('deploy/', () => {
       'prometheus.io/path': '/metrics',
     });
     // The gRPC Services carry no HTTP/1.1 port.
-    for (const s of services.filter((x) => x !== service)) expect((s.spec?.ports as Port[]).every((p) => p.targetPort === 'grpc')).toBe(true);
+    for (const s of services.filter((x) => x !== service)) expect((s.spec!.ports as Port[]).every((p) => p.targetPort === 'grpc')).toBe(true);
 
     const monitor = one('ServiceMonitor');
-    const selector = (monitor.spec?.selector as { matchLabels: Record<string, string> }).matchLabels;
+    const selector = (monitor.spec!.selector as { matchLabels: Record<string, string> }).matchLabels;
     const matching = k8s.filter((m) => m.kind === 'Service' && Object.entries(selector).every(([k, v]) => m.metadata?.labels?.[k] === v));
     expect(matching).toEqual([service]);
     const endpoints = monitor.spec?.endpoints as { port: string; path: string }[];
     expect(endpoints).toEqual([expect.objectContaining({ port: 'metrics', path: '/metrics' })]);
-    expect((service.spec?.ports as Port[]).map((p) => p.name)).toContain('metrics');
+    expect((service.spec!.ports as Port[]).map((p) => p.name)).toContain('metrics');
 
     const expose = readFileSync(join('deploy', 'Dockerfile'), 'utf8').match(/^EXPOSE\s+(.+)$/m)?.[1]?.split(/\s+/);
     expect(expose).toEqual(expect.arrayContaining(['50051', String(metricsPort)]));

@@ -26,7 +26,7 @@ async function exportedNames(): Promise<Set<string>> {
 const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan', 'le']);
 
 /** The metric names a PromQL expression selects: strings, label matchers, ranges, grouping lists and numbers removed, functions left out. */
-export function metricNames(expr: string): string[] {
+function metricNames(expr: string): string[] {
   const bare = expr
     .replace(/"(?:[^"\\]|\\.)*"/g, '""')
     .replace(/\{[^}]*\}/g, ' ')

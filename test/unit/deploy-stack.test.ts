@@ -153,7 +153,7 @@ const baseDocs = filesUnder('deploy/k8s/base')
   .filter((f) => f.endsWith('.yaml') && !f.includes('example'))
   .flatMap((f) => parseAllDocuments(read(f)).map((d) => d.toJS() as { kind: string; metadata: { name: string }; spec?: Record<string, unknown> }));
 const baseDeployment = baseDocs.find((d) => d.kind === 'Deployment')!;
-const podLabels = (baseDeployment.spec?.template as { metadata: { labels: Record<string, string> } }).metadata.labels;
+const podLabels = (baseDeployment.spec!.template as { metadata: { labels: Record<string, string> } }).metadata.labels;
 
 describe('deploy/k8s overlays', () => {
   it('deploy/k8s is the base, and each overlay builds on it', () => {

@@ -66,7 +66,7 @@ describe('providers and redirects', () => {
   let redirectorURL = '';
 
   beforeAll(async () => {
-    target = http.createServer((req, res) => {
+    target = http.createServer((_req, res) => {
       targetHits += 1;
       res.writeHead(500).end();
     });

@@ -64,7 +64,7 @@ describe('stats of several workers', () => {
     const got: number[] = [];
     const want: number[] = [];
     expect(strip(mergedRest, got)).toEqual(strip(expectedRest, want));
-    got.forEach((g, i) => latencies.push([g, want[i] ?? NaN]));
+    for (const [i, g] of got.entries()) latencies.push([g, want[i] ?? NaN]);
     expect(latencies.length).toBeGreaterThan(10);
     for (const [g, w] of latencies) expect(Math.abs(g - w)).toBeLessThanOrEqual(Math.max(0.01 * w, 0.002));
     expect(merged.totalRequests).toBe(101);

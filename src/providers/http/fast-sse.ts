@@ -59,7 +59,10 @@ export class SseDecoder {
       const end = hasCR ? lineEnd(bytes, start) : bytes.indexOf(LF, start);
       if (end < 0) break;
       const event = this.#line(bytes, start, end);
-      if (event !== undefined) (events ??= []).push(event);
+      if (event !== undefined) {
+        events ??= [];
+        events.push(event);
+      }
       start = end + 1;
       if (bytes[end] === CR) {
         if (end + 1 === bytes.length) this.#afterCR = true;
