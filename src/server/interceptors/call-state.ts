@@ -59,6 +59,7 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
           call.sendStatus({ code, details, metadata: trailers });
           return;
         }
+        callLog.keyName = auth.principal?.name;
         states.set(metadata, {
           protocol: 'grpc',
           method: method.path,
