@@ -11,6 +11,8 @@ export type CallKind = 'unary' | 'server_stream' | 'client_stream' | 'bidi_strea
 export interface StartedCall {
   /** Method path, e.g. "/orchestrator.v1.ChatService/Chat": always a registered method. */
   readonly path: string;
+  /** The front door the call came through; HTTP calls are named by the gRPC method they map to. */
+  readonly protocol: 'grpc' | 'http';
   readonly kind: CallKind;
 }
 

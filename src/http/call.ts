@@ -8,6 +8,7 @@ import { acceptableRequestId, effectiveDeadline, type CallState } from '../domai
 import type { CallContext } from '../engine/index.js';
 import type { Lifecycle } from '../server/lifecycle.js';
 import type { CallKind, CallObserver } from '../telemetry/call-observer.js';
+import { endCall } from '../telemetry/call-log.js';
 import { CallSummary } from '../telemetry/call-summary.js';
 import type { Tracer } from '../telemetry/tracing.js';
 import { toHttpError } from './errors.js';
@@ -58,7 +59,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const started = performance.now();
     const requestId = assignRequestId(request, reply);
-    deps.observer.callStarted?.({ path: route.path, kind: route.kind });
+    deps.observer.callStarted?.({ path: route.path, protocol: 'http', kind: route.kind });
     const summary = new CallSummary(
       deps.tracer.startCall({ path: route.path, requestId, traceparent: single(request.headers.traceparent), tracestate: joined(request.headers.tracestate) }),
     );
@@ -195,50 +196,32 @@ interface Finished {
   readonly details?: string | undefined;
 }
 
-/** The per-call log line and the stats/metrics record, with the fields a gRPC call's line has. */
+/** The per-call log line, stats/metrics record and span end: the same function as a gRPC call's. */
 function finish(deps: HttpCallDeps, route: RouteInfo, f: Finished): void {
-  const latencyMs = performance.now() - f.started;
-  const upstreamMs = f.summary.upstreamMs();
-  const usage = f.summary.usage();
-  const tags = f.summary.tags();
-  deps.observer.recordCall({
+  endCall(deps.log, deps.observer, {
+    protocol: 'http',
     path: route.path,
     kind: route.kind,
-    code: f.grpcCode,
-    latencyMs,
-    upstreamMs,
-    upstreamRequests: usage?.attempts ?? 0,
-    model: usage?.severalModels ? undefined : usage?.model,
-  });
-  f.summary.trace.end({ code: f.status, codeName: f.grpcCode, details: f.details });
-  const level = f.status < 400 || f.status === 499 ? 'info' : f.status >= 500 && f.grpcCode === 'INTERNAL' ? 'error' : 'warn';
-  if (!deps.log.isLevelEnabled(level)) return;
-  const line = {
-    protocol: 'http',
     method: methodOf(f.request),
-    status: f.status,
-    code: f.grpcCode,
-    durationMs: round3(latencyMs),
     requestId: f.requestId,
-    peer: `${f.request.ip}:${f.request.socket.remotePort ?? ''}`,
-    traceId: f.summary.trace.traceId,
-    ...(tags ? { tags } : {}),
-    ...(f.principalName ? { key: f.principalName } : {}),
-    ...(usage
-      ? {
-          ...(usage.model ? { model: usage.model, provider: usage.provider } : {}),
-          attempts: usage.attempts,
-          promptTokens: usage.promptTokens,
-          completionTokens: usage.completionTokens,
-          costUsd: usage.costUsd,
-          upstreamMs: round3(upstreamMs),
-          overheadMs: round3(Math.max(0, latencyMs - upstreamMs)),
-        }
-      : {}),
-  };
-  if (level === 'info') deps.log.info(line, 'call');
-  else deps.log[level]({ ...line, details: f.details }, 'call');
+    startedAt: f.started,
+    summary: f.summary,
+    code: GRPC_CODE_NUMBERS[f.grpcCode] ?? 2,
+    codeName: f.grpcCode,
+    httpStatus: f.status,
+    details: f.details,
+    level: f.status < 400 || f.status === 499 ? 'info' : f.status >= 500 && f.grpcCode === 'INTERNAL' ? 'error' : 'warn',
+    peer: () => `${f.request.ip}:${f.request.socket.remotePort ?? ''}`,
+    keyName: f.principalName,
+  });
 }
+
+/** gRPC status numbers by name, for the code an HTTP status maps to. */
+const GRPC_CODE_NUMBERS: Readonly<Record<string, number>> = {
+  OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6, PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14,
+  DATA_LOSS: 15, UNAUTHENTICATED: 16,
+};
 
 function single(value: string | string[] | undefined): string | undefined {
   return typeof value === 'string' ? value : undefined;
@@ -246,8 +229,4 @@ function single(value: string | string[] | undefined): string | undefined {
 
 function joined(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
-}
-
-function round3(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
 }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { GatewayEvent, StartedCall } from '../engine/index.js';
+import { buildInfo, type BuildInfo } from './build-info.js';
 
 /**
  * Prometheus metrics in a registry of their own (not prom-client's global one, so several
@@ -22,6 +23,8 @@ export type BreakerReading = {
 export interface MetricsOptions {
   /** Node.js process metrics (CPU, memory, event loop lag, GC, handles); default true. */
   readonly processMetrics?: boolean;
+  /** The labels of llm_orchestrator_build_info; default: this build's (build-info.ts). */
+  readonly buildInfo?: BuildInfo;
 }
 
 /** Seconds. Upstream LLM calls take from tens of milliseconds to minutes. */
@@ -31,6 +34,7 @@ const TTFT_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
 const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
 const BREAKER_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
+const BREAKER_STATES = ['closed', 'half_open', 'open'] as const;
 
 export class Metrics {
   readonly registry = new Registry();
@@ -42,26 +46,27 @@ export class Metrics {
   private readonly reasons = new BoundedLabel(64);
   private readonly profiles = new BoundedLabel(16);
 
-  private readonly started = this.counter('grpc_server_started_total', 'gRPC calls started.', ['grpc_service', 'grpc_method', 'grpc_type']);
+  private readonly started = this.counter('grpc_server_started_total', 'gRPC calls started.', ['grpc_service', 'grpc_method', 'grpc_type', 'protocol']);
   private readonly handled = this.counter('grpc_server_handled_total', 'gRPC calls finished, by status code.', [
     'grpc_service',
     'grpc_method',
     'grpc_type',
     'grpc_code',
+    'protocol',
   ]);
-  private readonly handling = this.histogram('grpc_server_handling_seconds', 'gRPC call duration, arrival to status.', ['grpc_service', 'grpc_method', 'grpc_type'], CALL_BUCKETS);
+  private readonly handling = this.histogram('grpc_server_handling_seconds', 'gRPC call duration, arrival to status.', ['grpc_service', 'grpc_method', 'grpc_type', 'protocol'], CALL_BUCKETS);
   private readonly handlingByModel = this.histogram(
     'llm_orchestrator_call_duration_seconds',
     'gRPC calls a model answered: duration, arrival to status, by the answering model.',
-    ['grpc_service', 'grpc_method', 'model'],
+    ['grpc_service', 'grpc_method', 'model', 'protocol'],
     CALL_BUCKETS,
   );
-  private readonly inFlight = this.gauge('llm_orchestrator_in_flight_calls', 'gRPC calls in progress.', ['grpc_service', 'grpc_method']);
-  private readonly openStreams = this.gauge('llm_orchestrator_open_streams', 'Streaming gRPC calls in progress.', ['grpc_service', 'grpc_method']);
+  private readonly inFlight = this.gauge('llm_orchestrator_in_flight_calls', 'gRPC calls in progress.', ['grpc_service', 'grpc_method', 'protocol']);
+  private readonly openStreams = this.gauge('llm_orchestrator_open_streams', 'Streaming gRPC calls in progress.', ['grpc_service', 'grpc_method', 'protocol']);
   private readonly overhead = this.histogram(
     'llm_orchestrator_gateway_overhead_seconds',
     'Calls that went upstream: duration minus the wall time during which an upstream request of the call was open.',
-    ['grpc_service', 'grpc_method'],
+    ['grpc_service', 'grpc_method', 'protocol'],
     OVERHEAD_BUCKETS,
   );
 
@@ -89,6 +94,7 @@ export class Metrics {
   private readonly accessRejections = this.counter('llm_orchestrator_access_rejections_total', 'Calls refused by access control, by ErrorInfo reason.', ['reason']);
 
   private readonly breakers: Gauge<'provider' | 'model'>;
+  private readonly breakerStates: Gauge<'provider' | 'model' | 'state'>;
 
   constructor(options: MetricsOptions = {}) {
     this.breakers = new Gauge({
@@ -101,6 +107,22 @@ export class Metrics {
       // Read at each scrape, so the gauge shows a half-open breaker once its cool-down is over.
       collect: () => this.collectBreakers(),
     });
+    this.breakerStates = new Gauge({
+      name: 'llm_orchestrator_breaker_state',
+      help: 'Circuit breaker per model endpoint: 1 on the series of its current state (closed, half_open, open), 0 on the others.',
+      labelNames: ['provider', 'model', 'state'],
+      registers: [this.registry],
+      aggregator: 'max',
+      // Filled by the numeric gauge's collect, which runs first at each scrape.
+    });
+    const build = options.buildInfo ?? buildInfo();
+    new Gauge({
+      name: 'llm_orchestrator_build_info',
+      help: 'Always 1; the labels say which build is running: version, commit, Node.js version.',
+      labelNames: ['version', 'commit', 'node'],
+      registers: [this.registry],
+      aggregator: 'first',
+    }).set({ version: build.version, commit: build.commit, node: build.node }, 1);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -118,24 +140,26 @@ export class Metrics {
   readonly on = (event: GatewayEvent): void => {
     switch (event.type) {
       case 'call_started': {
-        const { service, method, type } = this.callLabels(event.call);
-        this.started.inc({ grpc_service: service, grpc_method: method, grpc_type: type });
-        this.inFlight.inc({ grpc_service: service, grpc_method: method });
-        if (event.call.kind !== 'unary') this.openStreams.inc({ grpc_service: service, grpc_method: method });
+        const labels = this.callLabels(event.call);
+        const where = { grpc_service: labels.grpc_service, grpc_method: labels.grpc_method, protocol: labels.protocol };
+        this.started.inc(labels);
+        this.inFlight.inc(where);
+        if (event.call.kind !== 'unary') this.openStreams.inc(where);
         return;
       }
       case 'call_finished': {
         const { call } = event;
-        const { service, method, type } = this.callLabels(call);
-        this.handled.inc({ grpc_service: service, grpc_method: method, grpc_type: type, grpc_code: call.code });
-        this.handling.observe({ grpc_service: service, grpc_method: method, grpc_type: type }, call.latencyMs / 1000);
-        if (call.model) this.handlingByModel.observe({ grpc_service: service, grpc_method: method, model: this.models.of(call.model) }, call.latencyMs / 1000);
+        const labels = this.callLabels(call);
+        const where = { grpc_service: labels.grpc_service, grpc_method: labels.grpc_method, protocol: labels.protocol };
+        this.handled.inc({ grpc_service: labels.grpc_service, grpc_method: labels.grpc_method, grpc_type: labels.grpc_type, grpc_code: call.code, protocol: labels.protocol });
+        this.handling.observe(labels, call.latencyMs / 1000);
+        if (call.model) this.handlingByModel.observe({ grpc_service: labels.grpc_service, grpc_method: labels.grpc_method, model: this.models.of(call.model), protocol: labels.protocol }, call.latencyMs / 1000);
         // Only calls that went upstream: the question is what the gateway adds on top of the model.
         if (call.upstreamRequests > 0) {
-          this.overhead.observe({ grpc_service: service, grpc_method: method }, Math.max(0, call.latencyMs - call.upstreamMs) / 1000);
+          this.overhead.observe(where, Math.max(0, call.latencyMs - call.upstreamMs) / 1000);
         }
-        this.inFlight.dec({ grpc_service: service, grpc_method: method });
-        if (call.kind !== 'unary') this.openStreams.dec({ grpc_service: service, grpc_method: method });
+        this.inFlight.dec(where);
+        if (call.kind !== 'unary') this.openStreams.dec(where);
         return;
       }
       case 'attempt': {
@@ -180,16 +204,19 @@ export class Metrics {
   private collectBreakers(): void {
     if (!this.breakerSource) return;
     this.breakers.reset();
+    this.breakerStates.reset();
     for (const reading of this.breakerSource()) {
-      this.breakers.set({ provider: this.providers.of(reading.provider), model: this.models.of(reading.model) }, BREAKER_VALUE[reading.state]);
+      const labels = { provider: this.providers.of(reading.provider), model: this.models.of(reading.model) };
+      this.breakers.set(labels, BREAKER_VALUE[reading.state]);
+      for (const state of BREAKER_STATES) this.breakerStates.set({ ...labels, state }, state === reading.state ? 1 : 0);
     }
   }
 
-  private callLabels(call: StartedCall): { service: string; method: string; type: string } {
+  private callLabels(call: StartedCall): { grpc_service: string; grpc_method: string; grpc_type: string; protocol: string } {
     const [, service = '', method = ''] = /^\/([^/]*)\/(.*)$/.exec(call.path) ?? [];
     // Service and method together, so the guard counts whole methods.
     const known = this.methods.of(`${service}/${method}`) !== 'other';
-    return { service: known ? service : 'other', method: known ? method : 'other', type: call.kind };
+    return { grpc_service: known ? service : 'other', grpc_method: known ? method : 'other', grpc_type: call.kind, protocol: call.protocol };
   }
 
   private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {

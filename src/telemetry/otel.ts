@@ -96,6 +96,7 @@ export class OtelTracer implements Tracer {
         kind: SpanKind.CLIENT,
         attributes: {
           'gen_ai.operation.name': 'chat',
+          'gen_ai.provider.name': info.provider,
           'gen_ai.request.model': info.model,
           'orchestrator.provider': info.provider,
           'orchestrator.retry': info.retry,
@@ -123,15 +124,23 @@ function endAttempt(span: Span, record: AttemptRecord): void {
     'gen_ai.usage.output_tokens': record.usage.completionTokens,
     'orchestrator.cost_usd': record.costUsd,
   });
-  if (record.outcome !== 'success') {
-    span.setStatus({ code: SpanStatusCode.ERROR, message: record.error?.reason ?? record.outcome });
+  if (record.outcome === 'success') {
+    span.setAttribute('gen_ai.response.model', record.model);
+  } else {
+    // error.type: a low-cardinality class of the failure (our ErrorInfo reason), never a message.
+    const type = record.error?.reason ?? record.outcome;
+    span.setAttribute('error.type', type);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: type });
   }
   span.end();
 }
 
 function endCall(span: Span, status: CallEnd): void {
   span.setAttribute('rpc.grpc.status_code', status.code);
+  if (status.httpStatus !== undefined) span.setAttribute('http.response.status_code', status.httpStatus);
+  if (status.keyName) span.setAttribute('orchestrator.api_key.name', status.keyName);
   if (SERVER_ERROR_CODES.has(status.code)) {
+    span.setAttribute('error.type', status.codeName);
     span.setStatus({ code: SpanStatusCode.ERROR, message: status.details ?? status.codeName });
   }
   span.end();

@@ -29,10 +29,14 @@ export interface CallStart {
 }
 
 export interface CallEnd {
-  /** gRPC status code number and name. */
+  /** gRPC status code number and name (an HTTP call's: the code its status maps to). */
   readonly code: number;
   readonly codeName: string;
+  /** The HTTP status, for calls through the HTTP API. */
+  readonly httpStatus?: number | undefined;
   readonly details?: string | undefined;
+  /** The name of the API key that made the call, once accepted. */
+  readonly keyName?: string | undefined;
 }
 
 export interface AttemptSpan {

@@ -130,9 +130,9 @@ describe('logging interceptor, call summary, metrics and spans on a real grpc-js
   it('records the call in the metrics, with the overhead histogram', async () => {
     const text = (await metrics.exposition()).body;
     const labels = 'grpc_service="orchestrator.v1.StatsService",grpc_method="GetStats"';
-    expect(text).toContain(`grpc_server_handled_total{${labels},grpc_type="unary",grpc_code="OK"} 1`);
-    expect(text).toContain(`llm_orchestrator_gateway_overhead_seconds_count{${labels}} 1`);
-    expect(text).toContain(`llm_orchestrator_in_flight_calls{${labels}} 0`);
+    expect(text).toContain(`grpc_server_handled_total{${labels},grpc_type="unary",grpc_code="OK",protocol="grpc"} 1`);
+    expect(text).toContain(`llm_orchestrator_gateway_overhead_seconds_count{${labels},protocol="grpc"} 1`);
+    expect(text).toContain(`llm_orchestrator_in_flight_calls{${labels},protocol="grpc"} 0`);
     const sum = Number(/llm_orchestrator_gateway_overhead_seconds_sum\{[^}]*GetStats[^}]*\} (\S+)/.exec(text)?.[1]);
     expect(sum).toBeGreaterThanOrEqual(0.015);
     expect(sum).toBeLessThan(0.08);

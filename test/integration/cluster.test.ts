@@ -86,7 +86,7 @@ describe('WORKERS=2: two processes serve one port', () => {
     }
 
     const text = await (await fetch(cluster.metricsUrl)).text();
-    const handled = /^grpc_server_handled_total\{grpc_service="orchestrator\.v1\.ChatService",grpc_method="Chat",grpc_type="unary",grpc_code="OK"\} (\d+)$/m.exec(text);
+    const handled = /^grpc_server_handled_total\{grpc_service="orchestrator\.v1\.ChatService",grpc_method="Chat",grpc_type="unary",grpc_code="OK",protocol="grpc"\} (\d+)$/m.exec(text);
     expect(Number(handled?.[1])).toBe(calls);
   });
 

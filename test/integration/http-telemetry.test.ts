@@ -80,7 +80,9 @@ describe('HTTP calls share the gRPC call telemetry', () => {
     expect(after.methods.find((m) => m.method === 'ChatCompletions')?.requests).toBeGreaterThanOrEqual(1);
     expect(after.methods.find((m) => m.method === 'ChatCompletionsStream')?.requests).toBeGreaterThanOrEqual(1);
     const metrics = await (await fetch(app.metricsServer!.url)).text();
-    expect(metrics).toMatch(/grpc_server_handled_total\{grpc_service="orchestrator\.v1\.ChatService",grpc_method="ChatCompletions",grpc_type="unary",grpc_code="OK"\} [1-9]/);
+    expect(metrics).toMatch(/grpc_server_handled_total\{grpc_service="orchestrator\.v1\.ChatService",grpc_method="ChatCompletions",grpc_type="unary",grpc_code="OK",protocol="http"\} [1-9]/);
+    // Counted apart from gRPC calls: the protocol label tells the two front doors apart.
+    expect(metrics).not.toMatch(/grpc_server_handled_total\{[^}]*grpc_method="ChatCompletions"[^}]*protocol="grpc"\}/);
   });
 });
 

@@ -78,8 +78,8 @@ describe('logging interceptor', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(callLines().slice(before)).toEqual([expect.objectContaining({ method: '/orchestrator.v1.ChatService/Chat', code: 'INTERNAL', level: 'error' })]);
     const metrics = await (await fetch(`${app.metricsServer?.url ?? ''}`)).text();
-    expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="Chat"[^}]*grpc_code="INTERNAL"\} 1/);
-    expect(metrics).not.toMatch(/grpc_server_handled_total\{[^}]*grpc_method="Chat"[^}]*grpc_code="CANCELLED"\}/);
+    expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="Chat"[^}]*grpc_code="INTERNAL",protocol="grpc"\} 1/);
+    expect(metrics).not.toMatch(/grpc_server_handled_total\{[^}]*grpc_method="Chat"[^}]*grpc_code="CANCELLED"[^}]*\}/);
   });
 });
 

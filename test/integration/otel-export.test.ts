@@ -111,6 +111,20 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT on a running server', () => {
     expect(upstreamParents.map((p) => p?.traceId)).toEqual([TRACE, TRACE]);
     expect(upstreamParents.map((p) => p?.parentId).sort()).toEqual(clients.map((c) => c.spanId).sort());
     expect(clients.map((c) => attribute(c, 'orchestrator.outcome')).sort()).toEqual(['failure', 'success']);
+    // OpenTelemetry GenAI conventions on each upstream request.
+    const ok = clients.find((c) => attribute(c, 'orchestrator.outcome') === 'success');
+    const failed = clients.find((c) => attribute(c, 'orchestrator.outcome') === 'failure');
+    for (const client of clients) {
+      expect(attribute(client, 'gen_ai.operation.name')).toBe('chat');
+      expect(attribute(client, 'gen_ai.provider.name')).toBe('openai');
+      expect(attribute(client, 'gen_ai.request.model')).toBe('gpt-4o-mini');
+    }
+    expect(attribute(ok, 'gen_ai.response.model')).toBe('gpt-4o-mini');
+    expect(Number(attribute(ok, 'gen_ai.usage.output_tokens'))).toBe(response.usage?.completionTokens);
+    expect(attribute(ok, 'error.type')).toBeUndefined();
+    expect(attribute(failed, 'error.type')).toMatch(/^[A-Z_]+$/);
+    expect(attribute(failed, 'gen_ai.response.model')).toBeUndefined();
+    expect(attribute(server, 'error.type')).toBeUndefined();
   }, 30_000);
 
   it('a call with no traceparent starts a sampled trace of its own, exported the same way', async () => {

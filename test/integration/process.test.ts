@@ -255,7 +255,7 @@ describe('npm start with LOG_FILE and metrics', () => {
       expect(listening.metrics).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
       await bufCurl(main.port, '/orchestrator.v1.ChatService/Chat', { prompt: 'hello', model: 'gpt-4o-mini' });
       const metrics = await (await fetch(listening.metrics ?? '')).text();
-      expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="Chat"[^}]*grpc_code="OK"\} 1/);
+      expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="Chat"[^}]*grpc_code="OK",protocol="grpc"\} 1/);
       main.child.kill('SIGTERM');
       expect(await exitCodeOf(main)).toBe(0);
       const lines = readFileSync(join(dir, 'logs', 'app.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { buildInfo } from '../../src/telemetry/build-info.js';
 import type { AttemptRecord } from '../../src/domain/chat.js';
 import { CallSummary } from '../../src/telemetry/call-summary.js';
 import { callObserverOf, type FinishedCall } from '../../src/telemetry/call-observer.js';
@@ -28,8 +30,8 @@ function value(text: string, sample: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(sample.length + 1));
 }
 
-const chat = { path: '/orchestrator.v1.ChatService/Chat', kind: 'unary' } as const;
-const stream = { path: '/orchestrator.v1.ChatService/StreamChat', kind: 'server_stream' } as const;
+const chat = { path: '/orchestrator.v1.ChatService/Chat', protocol: 'grpc', kind: 'unary' } as const;
+const stream = { path: '/orchestrator.v1.ChatService/StreamChat', protocol: 'grpc', kind: 'server_stream' } as const;
 
 describe('Metrics', () => {
   it('counts calls by method and code, with latency, in-flight and open-stream gauges and the overhead', async () => {
@@ -37,33 +39,33 @@ describe('Metrics', () => {
     metrics.on({ type: 'call_started', call: chat });
     metrics.on({ type: 'call_started', call: stream });
     let text = (await metrics.exposition()).body;
-    expect(value(text, 'llm_orchestrator_in_flight_calls{grpc_service="orchestrator.v1.ChatService",grpc_method="Chat"}')).toBe(1);
-    expect(value(text, 'llm_orchestrator_open_streams{grpc_service="orchestrator.v1.ChatService",grpc_method="StreamChat"}')).toBe(1);
+    expect(value(text, 'llm_orchestrator_in_flight_calls{grpc_service="orchestrator.v1.ChatService",grpc_method="Chat",protocol="grpc"}')).toBe(1);
+    expect(value(text, 'llm_orchestrator_open_streams{grpc_service="orchestrator.v1.ChatService",grpc_method="StreamChat",protocol="grpc"}')).toBe(1);
     metrics.on({ type: 'call_finished', call: { ...chat, code: 'OK', latencyMs: 300, upstreamMs: 299.5, upstreamRequests: 1, model: 'gpt-4o' } });
     metrics.on({ type: 'call_finished', call: { ...stream, code: 'CANCELLED', latencyMs: 1000, upstreamMs: 990, upstreamRequests: 1 } });
     metrics.on({ type: 'call_started', call: chat });
     metrics.on({ type: 'call_finished', call: { ...chat, code: 'INVALID_ARGUMENT', latencyMs: 2, upstreamMs: 0, upstreamRequests: 0 } });
     text = (await metrics.exposition()).body;
     const chatLabels = 'grpc_service="orchestrator.v1.ChatService",grpc_method="Chat"';
-    expect(value(text, `grpc_server_started_total{${chatLabels},grpc_type="unary"}`)).toBe(2);
-    expect(value(text, `grpc_server_handled_total{${chatLabels},grpc_type="unary",grpc_code="OK"}`)).toBe(1);
-    expect(value(text, `grpc_server_handled_total{${chatLabels},grpc_type="unary",grpc_code="INVALID_ARGUMENT"}`)).toBe(1);
+    expect(value(text, `grpc_server_started_total{${chatLabels},grpc_type="unary",protocol="grpc"}`)).toBe(2);
+    expect(value(text, `grpc_server_handled_total{${chatLabels},grpc_type="unary",grpc_code="OK",protocol="grpc"}`)).toBe(1);
+    expect(value(text, `grpc_server_handled_total{${chatLabels},grpc_type="unary",grpc_code="INVALID_ARGUMENT",protocol="grpc"}`)).toBe(1);
     expect(
-      value(text, 'grpc_server_handled_total{grpc_service="orchestrator.v1.ChatService",grpc_method="StreamChat",grpc_type="server_stream",grpc_code="CANCELLED"}'),
+      value(text, 'grpc_server_handled_total{grpc_service="orchestrator.v1.ChatService",grpc_method="StreamChat",grpc_type="server_stream",grpc_code="CANCELLED",protocol="grpc"}'),
     ).toBe(1);
-    expect(value(text, `grpc_server_handling_seconds_sum{${chatLabels},grpc_type="unary"}`)).toBeCloseTo(0.302);
-    expect(value(text, `grpc_server_handling_seconds_bucket{le="0.25",${chatLabels},grpc_type="unary"}`)).toBe(1);
-    expect(value(text, `grpc_server_handling_seconds_bucket{le="0.5",${chatLabels},grpc_type="unary"}`)).toBe(2);
+    expect(value(text, `grpc_server_handling_seconds_sum{${chatLabels},grpc_type="unary",protocol="grpc"}`)).toBeCloseTo(0.302);
+    expect(value(text, `grpc_server_handling_seconds_bucket{le="0.25",${chatLabels},grpc_type="unary",protocol="grpc"}`)).toBe(1);
+    expect(value(text, `grpc_server_handling_seconds_bucket{le="0.5",${chatLabels},grpc_type="unary",protocol="grpc"}`)).toBe(2);
     // By answering model: only the call a model answered.
-    expect(value(text, `llm_orchestrator_call_duration_seconds_sum{${chatLabels},model="gpt-4o"}`)).toBeCloseTo(0.3);
-    expect(value(text, `llm_orchestrator_call_duration_seconds_count{${chatLabels},model="gpt-4o"}`)).toBe(1);
+    expect(value(text, `llm_orchestrator_call_duration_seconds_sum{${chatLabels},model="gpt-4o",protocol="grpc"}`)).toBeCloseTo(0.3);
+    expect(value(text, `llm_orchestrator_call_duration_seconds_count{${chatLabels},model="gpt-4o",protocol="grpc"}`)).toBe(1);
     expect(text).not.toContain('llm_orchestrator_call_duration_seconds_count{grpc_service="orchestrator.v1.ChatService",grpc_method="StreamChat"');
-    expect(value(text, `llm_orchestrator_in_flight_calls{${chatLabels}}`)).toBe(0);
-    expect(value(text, 'llm_orchestrator_open_streams{grpc_service="orchestrator.v1.ChatService",grpc_method="StreamChat"}')).toBe(0);
+    expect(value(text, `llm_orchestrator_in_flight_calls{${chatLabels},protocol="grpc"}`)).toBe(0);
+    expect(value(text, 'llm_orchestrator_open_streams{grpc_service="orchestrator.v1.ChatService",grpc_method="StreamChat",protocol="grpc"}')).toBe(0);
     // 300 ms call, 299.5 ms upstream: 0.5 ms of our own; the refused call never went upstream and is not counted.
-    expect(value(text, `llm_orchestrator_gateway_overhead_seconds_count{${chatLabels}}`)).toBe(1);
-    expect(value(text, `llm_orchestrator_gateway_overhead_seconds_sum{${chatLabels}}`)).toBeCloseTo(0.0005, 6);
-    expect(value(text, `llm_orchestrator_gateway_overhead_seconds_bucket{le="0.0005",${chatLabels}}`)).toBe(1);
+    expect(value(text, `llm_orchestrator_gateway_overhead_seconds_count{${chatLabels},protocol="grpc"}`)).toBe(1);
+    expect(value(text, `llm_orchestrator_gateway_overhead_seconds_sum{${chatLabels},protocol="grpc"}`)).toBeCloseTo(0.0005, 6);
+    expect(value(text, `llm_orchestrator_gateway_overhead_seconds_bucket{le="0.0005",${chatLabels},protocol="grpc"}`)).toBe(1);
   });
 
   it('counts attempts, latency, tokens, cost and retries by model and provider', async () => {
@@ -130,6 +132,31 @@ describe('Metrics', () => {
     expect(value(text, 'llm_orchestrator_circuit_breaker_state{provider="openai",model="gpt-4o"}')).toBe(1);
   });
 
+  it('shows each breaker as one series per state, 1 on the current one, for alerts on state="open"', async () => {
+    const metrics = new Metrics({ processMetrics: false });
+    let state: 'closed' | 'half_open' | 'open' = 'open';
+    metrics.watchBreakers(() => [{ provider: 'openai', model: 'gpt-4o', state }]);
+    let text = (await metrics.exposition()).body;
+    expect(value(text, 'llm_orchestrator_breaker_state{provider="openai",model="gpt-4o",state="open"}')).toBe(1);
+    expect(value(text, 'llm_orchestrator_breaker_state{provider="openai",model="gpt-4o",state="closed"}')).toBe(0);
+    expect(value(text, 'llm_orchestrator_breaker_state{provider="openai",model="gpt-4o",state="half_open"}')).toBe(0);
+    state = 'closed';
+    text = (await metrics.exposition()).body;
+    expect(value(text, 'llm_orchestrator_breaker_state{provider="openai",model="gpt-4o",state="open"}')).toBe(0);
+    expect(value(text, 'llm_orchestrator_breaker_state{provider="openai",model="gpt-4o",state="closed"}')).toBe(1);
+  });
+
+  it('exports llm_orchestrator_build_info with the version, the commit and the Node.js version', async () => {
+    const own = (await new Metrics({ processMetrics: false }).exposition()).body;
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const line = own.split('\n').find((l) => l.startsWith('llm_orchestrator_build_info{'));
+    expect(line).toMatch(new RegExp(`^llm_orchestrator_build_info\\{version="${pkg.version.replace(/\./g, '\\.')}",commit="([0-9a-f]{7,40}|unknown)",node="${process.versions.node}"\\} 1$`));
+    expect(buildInfo({ GIT_COMMIT: 'ABCDEF1234567' }).commit).toBe('abcdef1234567');
+    expect(buildInfo({ GIT_COMMIT: 'not a commit' }).commit).toBe('unknown');
+    const given = (await new Metrics({ processMetrics: false, buildInfo: { version: '9.9.9', commit: 'abc1234', node: '22.0.0' } }).exposition()).body;
+    expect(value(given, 'llm_orchestrator_build_info{version="9.9.9",commit="abc1234",node="22.0.0"}')).toBe(1);
+  });
+
   it('keeps label values bounded: past the cap, new values are "other"', async () => {
     const metrics = new Metrics({ processMetrics: false });
     for (let i = 0; i < 80; i += 1) metrics.on({ type: 'access_rejected', reason: `REASON_${i}` });
@@ -186,7 +213,7 @@ describe('the event port', () => {
     expect(value(text, 'llm_orchestrator_race_wins_total{model="gpt-4o"}')).toBe(1);
     expect(value(text, 'llm_orchestrator_cache_lookups_total{result="stale"}')).toBe(1);
     expect(
-      value(text, 'grpc_server_handled_total{grpc_service="orchestrator.v1.ChatService",grpc_method="Chat",grpc_type="unary",grpc_code="NOT_FOUND"}'),
+      value(text, 'grpc_server_handled_total{grpc_service="orchestrator.v1.ChatService",grpc_method="Chat",grpc_type="unary",grpc_code="NOT_FOUND",protocol="grpc"}'),
     ).toBe(1);
   });
 
@@ -194,7 +221,7 @@ describe('the event port', () => {
     const stats = new StatsStore();
     const calls: FinishedCall[] = [
       { ...chat, code: 'OK', latencyMs: 1, upstreamMs: 0, upstreamRequests: 0 },
-      { path: '/orchestrator.v1.StatsService/GetStats', kind: 'unary', code: 'OK', latencyMs: 1, upstreamMs: 0, upstreamRequests: 0 },
+      { path: '/orchestrator.v1.StatsService/GetStats', protocol: 'grpc', kind: 'unary', code: 'OK', latencyMs: 1, upstreamMs: 0, upstreamRequests: 0 },
     ];
     for (const call of calls) stats.on({ type: 'call_finished', call });
     expect(stats.snapshot()).toMatchObject({ totalRequests: 1, successfulRequests: 1 });

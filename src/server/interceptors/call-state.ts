@@ -65,6 +65,7 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
           call.sendStatus({ code, details, metadata: trailers });
           return;
         }
+        callLog.keyName = auth.principal?.name;
         if (messageTimeoutMs > 0) {
           waitingForMessage = setTimeout(() => {
             const status = { code: grpc.status.DEADLINE_EXCEEDED, details: `no request message within ${messageTimeoutMs} ms of the call's headers`, metadata: new grpc.Metadata() };

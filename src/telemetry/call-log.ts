@@ -1,0 +1,83 @@
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { CallProtocol } from '../domain/call-state.js';
+import type { CallKind, CallObserver } from './call-observer.js';
+import type { CallSummary } from './call-summary.js';
+
+/**
+ * The end of every call, whichever front door it came through: the stats/metrics record, the
+ * trace's end and the one log line, with the same fields for gRPC and HTTP: method, status code,
+ * duration, request id, peer, trace id, the API key's name, and for calls that went upstream the
+ * model that answered, tokens, cost, upstream time and our own overhead.
+ */
+export interface CallEnding {
+  readonly protocol: CallProtocol;
+  /** The name stats, metrics and spans know the call by: a gRPC method path. */
+  readonly path: string;
+  readonly kind: CallKind;
+  /** What the log line shows as `method`: the gRPC path, or "POST /v1/chat/completions". */
+  readonly method: string;
+  readonly requestId: string;
+  /** performance.now() when the call arrived. */
+  readonly startedAt: number;
+  readonly summary: CallSummary;
+  /** gRPC status code number and name (an HTTP call's: the code its status maps to). */
+  readonly code: number;
+  readonly codeName: string;
+  /** HTTP status, for HTTP calls. */
+  readonly httpStatus?: number | undefined;
+  readonly details?: string | undefined;
+  readonly level: 'info' | 'warn' | 'error';
+  readonly peer: () => string;
+  /** The API key's name, once the key was accepted. */
+  readonly keyName?: string | undefined;
+}
+
+export function endCall(log: Logger, observer: CallObserver, c: CallEnding): void {
+  const latencyMs = performance.now() - c.startedAt;
+  const upstreamMs = c.summary.upstreamMs();
+  const usage = c.summary.usage();
+  observer.recordCall({
+    path: c.path,
+    protocol: c.protocol,
+    kind: c.kind,
+    code: c.codeName,
+    latencyMs,
+    upstreamMs,
+    upstreamRequests: usage?.attempts ?? 0,
+    model: usage?.severalModels ? undefined : usage?.model,
+  });
+  c.summary.trace.end({ code: c.code, codeName: c.codeName, httpStatus: c.httpStatus, details: c.details, keyName: c.keyName });
+  // Building the line is most of this function's cost; skip it when the level is off.
+  if (!log.isLevelEnabled(c.level)) return;
+  const tags = c.summary.tags();
+  const line = {
+    protocol: c.protocol,
+    method: c.method,
+    ...(c.httpStatus !== undefined ? { status: c.httpStatus } : {}),
+    code: c.codeName,
+    durationMs: round3(latencyMs),
+    requestId: c.requestId,
+    peer: c.peer(),
+    traceId: c.summary.trace.traceId,
+    ...(c.keyName ? { key: c.keyName } : {}),
+    ...(tags ? { tags } : {}),
+    ...(usage
+      ? {
+          ...(usage.model ? { model: usage.model, provider: usage.provider } : {}),
+          attempts: usage.attempts,
+          promptTokens: usage.promptTokens,
+          completionTokens: usage.completionTokens,
+          costUsd: usage.costUsd,
+          upstreamMs: round3(upstreamMs),
+          overheadMs: round3(Math.max(0, latencyMs - upstreamMs)),
+        }
+      : {}),
+  };
+  if (c.level === 'info') log.info(line, 'call');
+  else log[c.level]({ ...line, details: c.details }, 'call');
+}
+
+function round3(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
