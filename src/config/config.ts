@@ -5,6 +5,8 @@ import { COMPAT_ALIASES, withCompatAliases } from './compat.js';
 import { emptyAsUndefined, number, text } from './env-values.js';
 
 export { COMPAT_ALIASES, type CompatAlias } from './compat.js';
+import { HTTP_ENV, httpConfig, type HttpConfig } from './http-env.js';
+export type { HttpConfig } from './http-env.js';
 import { ledgerConfig, ledgerEnv, type LedgerConfig } from './ledger-env.js';
 
 /**
@@ -19,29 +21,6 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 /** Python's logging level names, as Python services' `.env` files write them (LOG_LEVEL=WARNING). */
 const PYTHON_LOG_LEVELS: Readonly<Record<string, string>> = { warning: 'warn', critical: 'fatal' };
 
-
-// The OpenAI-compatible HTTP API (src/http): same process, same engine, its own port.
-const HTTP_ENV = {
-  /** true (default) or false: serve the OpenAI-compatible HTTP API next to gRPC. */
-  HTTP_ENABLED: z.preprocess(
-    (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
-    z.enum(['true', 'false', 'on', 'off', '1', '0']).default('true'),
-  ),
-  /** Unset: HOST. */
-  HTTP_HOST: text(),
-  /** 0: a free port, logged at start-up. */
-  HTTP_PORT: number(z.number().int().min(0).max(65535), 8080),
-};
-
-export interface HttpConfig {
-  readonly enabled: boolean;
-  readonly host: string;
-  readonly port: number;
-}
-
-function httpConfig(e: { readonly HTTP_ENABLED: string; readonly HTTP_HOST?: string | undefined; readonly HTTP_PORT: number }, host: string): HttpConfig {
-  return { enabled: ['true', 'on', '1'].includes(e.HTTP_ENABLED), host: e.HTTP_HOST ?? host, port: e.HTTP_PORT };
-}
 
 export const envSchema = z.object({
   HOST: z.preprocess(emptyAsUndefined, z.string().default('0.0.0.0')),

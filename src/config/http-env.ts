@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import { number, text } from './env-values.js';
+
+// The OpenAI-compatible HTTP API (src/http): same process, same engine, its own port.
+export const HTTP_ENV = {
+  /** true (default) or false: serve the OpenAI-compatible HTTP API next to gRPC. */
+  HTTP_ENABLED: z.preprocess(
+    (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
+    z.enum(['true', 'false', 'on', 'off', '1', '0']).default('true'),
+  ),
+  /** Unset: HOST. */
+  HTTP_HOST: text(),
+  /** 0: a free port, logged at start-up. */
+  HTTP_PORT: number(z.number().int().min(0).max(65535), 8080),
+};
+
+export interface HttpConfig {
+  readonly enabled: boolean;
+  readonly host: string;
+  readonly port: number;
+}
+
+export function httpConfig(e: { readonly HTTP_ENABLED: string; readonly HTTP_HOST?: string | undefined; readonly HTTP_PORT: number }, host: string): HttpConfig {
+  return { enabled: ['true', 'on', '1'].includes(e.HTTP_ENABLED), host: e.HTTP_HOST ?? host, port: e.HTTP_PORT };
+}
+
