@@ -139,7 +139,9 @@ async function main(): Promise<void> {
     ];
   });
   const keys = Object.keys(samples[0]?.extra ?? {});
-  process.stdout.write(`${scenario}: median of ${rounds} interleaved rounds\n${table(['side', unit, 'rounds', ...keys, 'others cores'], rows)}\n`);
+  process.stdout.write(
+    `${scenario}: median of ${rounds} interleaved rounds\n${table(['side', unit, 'rounds', ...keys, 'others cores'], rows)}\n`,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -18,7 +18,6 @@ export const PEER_DIR = join(BENCH_DIR, '.peer');
 export const PEER_PACKAGE = '@portkey-ai/gateway@1.15.2';
 export const PEER_ENTRY = join(PEER_DIR, 'node_modules/@portkey-ai/gateway/build/start-server.js');
 
-
 export const TOKEN_RATE = 50;
 /** Other processes may share this machine: scenarios wait until they use less than this. */
 export const QUIET_CORES = 0.3;
@@ -48,9 +47,7 @@ export const streamFrame = (model: string): Buffer =>
 export const raceFrame = (models: string[]): Buffer =>
   grpcFrame(RaceRequest.encode(RaceRequest.fromJSON({ models, ...conversation })).finish());
 export const fallbackFrame = (models: string[]): Buffer =>
-  grpcFrame(
-    FallbackRequest.encode(FallbackRequest.fromJSON({ models, disableDefaultMessage: true, ...conversation })).finish(),
-  );
+  grpcFrame(FallbackRequest.encode(FallbackRequest.fromJSON({ models, disableDefaultMessage: true, ...conversation })).finish());
 
 export const CHAT = '/orchestrator.v1.ChatService/Chat';
 export const STREAM = '/orchestrator.v1.ChatService/StreamChat';
@@ -76,14 +73,16 @@ export interface Fleet {
 }
 
 export const tsxArgs = (script: string): string[] => ['--import', 'tsx', join(BENCH_DIR, script)];
-export const portFrom = (key: string) => (line: string): number | undefined => {
-  try {
-    const parsed = JSON.parse(line) as Record<string, unknown>;
-    return parsed[key] === 'listening' && typeof parsed.port === 'number' ? parsed.port : undefined;
-  } catch {
-    return undefined;
-  }
-};
+export const portFrom =
+  (key: string) =>
+  (line: string): number | undefined => {
+    try {
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      return parsed[key] === 'listening' && typeof parsed.port === 'number' ? parsed.port : undefined;
+    } catch {
+      return undefined;
+    }
+  };
 
 export function gatewayEnv(upstreamPort: number, port: number, logLevel: string, httpPort = 0): Record<string, string> {
   return {
@@ -217,10 +216,15 @@ export function peerHeaders(upstreamPort: number): Record<string, string> {
 
 export function clientsFor(fleet: Fleet, connections = 1): Clients {
   const up = fleet.upstream.port;
-  const direct = new HttpTarget(`http://127.0.0.1:${up}`, '/v1/chat/completions', {
-    'content-type': 'application/json',
-    authorization: 'Bearer bench',
-  }, connections);
+  const direct = new HttpTarget(
+    `http://127.0.0.1:${up}`,
+    '/v1/chat/completions',
+    {
+      'content-type': 'application/json',
+      authorization: 'Bearer bench',
+    },
+    connections,
+  );
   const peer = fleet.peer
     ? new HttpTarget(`http://127.0.0.1:${fleet.peer.port}`, '/v1/chat/completions', peerHeaders(up), connections)
     : undefined;
@@ -270,7 +274,6 @@ export async function leastDisturbed<T>(run: () => Promise<T>, others: (result: 
 
 // ---------------------------------------------------------------------------------- 1. overhead
 
-
 export interface Files {
   readonly chatFrame: string;
   readonly chatJson: string;
@@ -285,4 +288,3 @@ export function writeFiles(dir: string): Files {
 }
 
 export type TargetName = 'direct' | 'echo' | 'gateway' | 'peer';
-

@@ -101,5 +101,4 @@ export function plan(quick: boolean) {
       };
 }
 
-
 export type Plan = ReturnType<typeof plan>;

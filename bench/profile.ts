@@ -46,10 +46,7 @@ export async function profileGateway(options: {
   const { GrpcH2Client } = await import('./lib/grpc-h2.js');
   const dir = join(options.outDir, new Date().toISOString().replace(/[:.]/g, '-'));
   mkdirSync(dir, { recursive: true });
-  const gateway: Started = await startGateway(options.gatewayDir, options.upstreamPort, 'warn', [
-    '--cpu-prof',
-    `--cpu-prof-dir=${dir}`,
-  ]);
+  const gateway: Started = await startGateway(options.gatewayDir, options.upstreamPort, 'warn', ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
   const frameFile = join(dir, 'request.grpc');
   const conversation = { messages: [{ role: 'ROLE_USER', content: 'Say hello.' }], maxTokens: 50 };
   writeFileSync(
@@ -79,16 +76,16 @@ export async function profileGateway(options: {
       client.close();
       reqPerSec = r.tokensPerSec;
     } else {
-    const result = await runH2load(options.h2load, {
-      url: `http://127.0.0.1:${gateway.port}/orchestrator.v1.ChatService/${options.stream ? 'StreamChat' : 'Chat'}`,
-      clients: 8,
-      streams: Math.ceil(concurrency / 8),
-      durationS: options.seconds,
-      warmupS: 1,
-      dataFile: frameFile,
-      headers: ['content-type: application/grpc', 'te: trailers'],
-    });
-    reqPerSec = result.reqPerSec;
+      const result = await runH2load(options.h2load, {
+        url: `http://127.0.0.1:${gateway.port}/orchestrator.v1.ChatService/${options.stream ? 'StreamChat' : 'Chat'}`,
+        clients: 8,
+        streams: Math.ceil(concurrency / 8),
+        durationS: options.seconds,
+        warmupS: 1,
+        dataFile: frameFile,
+        headers: ['content-type: application/grpc', 'te: trailers'],
+      });
+      reqPerSec = result.reqPerSec;
     }
   } finally {
     await gateway.stop(); // SIGTERM: graceful exit, and node writes the profile
@@ -96,14 +93,14 @@ export async function profileGateway(options: {
   return finish();
 
   function finish(): ProfileResult {
-  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
-  if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
-  const summary = summariseProfile(join(dir, file), 25);
-  const what = options.paced
-    ? `1,000 paced StreamChat calls, ${Math.round(reqPerSec)} tokens/s`
-    : `${options.stream ? 'StreamChat' : 'Chat'} at concurrency ${concurrency}, ${Math.round(reqPerSec)} req/s`;
-  const title = `Gateway CPU profile, ${what} (${join(dir, file)})`;
-  return { file: join(dir, file), reqPerSec, summary, text: formatProfile(summary, title) };
+    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
+    const summary = summariseProfile(join(dir, file), 25);
+    const what = options.paced
+      ? `1,000 paced StreamChat calls, ${Math.round(reqPerSec)} tokens/s`
+      : `${options.stream ? 'StreamChat' : 'Chat'} at concurrency ${concurrency}, ${Math.round(reqPerSec)} req/s`;
+    const title = `Gateway CPU profile, ${what} (${join(dir, file)})`;
+    return { file: join(dir, file), reqPerSec, summary, text: formatProfile(summary, title) };
   }
 }
 

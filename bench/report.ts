@@ -35,7 +35,6 @@ export interface Report {
   profile?: ProfileResult;
 }
 
-
 export function meta(options: Options, fleet: Fleet): Record<string, unknown> {
   const cpuModel = /model name\s*:\s*(.+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
   const git = (args: string[]): string => spawnSync('git', args, { cwd: options.gatewayDir, encoding: 'utf8' }).stdout.trim();
@@ -61,20 +60,41 @@ export function meta(options: Options, fleet: Fleet): Record<string, unknown> {
 
 export function render(r: Report): string {
   const out: string[] = [];
-  const m = r.meta as { date: string; mode: string; machine: { cpu: string; cores: number; memoryGb: number }; node: string; gatewayCommit: string; gatewayDirty: boolean; gatewayLogLevel: string; peer: string; durationSeconds?: number };
+  const m = r.meta as {
+    date: string;
+    mode: string;
+    machine: { cpu: string; cores: number; memoryGb: number };
+    node: string;
+    gatewayCommit: string;
+    gatewayDirty: boolean;
+    gatewayLogLevel: string;
+    peer: string;
+    durationSeconds?: number;
+  };
   out.push(
     `llm-orchestrator bench  ${m.date}  (${m.mode}, ${m.durationSeconds ?? '?'} s)`,
     `machine: ${m.machine.cpu}, ${m.machine.cores} cores, ${m.machine.memoryGb} GB; node ${m.node}; gateway ${m.gatewayCommit}${m.gatewayDirty ? '+dirty' : ''} LOG_LEVEL=${m.gatewayLogLevel}; peer ${m.peer}`,
   );
   if (r.overhead && r.throughput && r.fixedRate && r.streams && r.raceFallback) {
-    renderGrpc(out, { overhead: r.overhead, throughput: r.throughput, fixedRate: r.fixedRate, streams: r.streams, raceFallback: r.raceFallback });
+    renderGrpc(out, {
+      overhead: r.overhead,
+      throughput: r.throughput,
+      fixedRate: r.fixedRate,
+      streams: r.streams,
+      raceFallback: r.raceFallback,
+    });
   }
   if (r.http) renderHttp(out, r.http);
   out.push('', 'Targets');
   out.push(
     table(
       ['target', 'measured', 'limit', 'result'],
-      Object.entries(r.targets).map(([name, t]) => [name, t.value === undefined ? 'n/a' : Number.isInteger(t.value) ? int(t.value) : fmt(t.value, 3), t.limit, t.pass === undefined ? 'n/a' : t.pass ? 'PASS' : 'FAIL']),
+      Object.entries(r.targets).map(([name, t]) => [
+        name,
+        t.value === undefined ? 'n/a' : Number.isInteger(t.value) ? int(t.value) : fmt(t.value, 3),
+        t.limit,
+        t.pass === undefined ? 'n/a' : t.pass ? 'PASS' : 'FAIL',
+      ]),
     ),
   );
   if (r.transport) out.push('', 'Client transport (one Node process, concurrency 64, CPU per call)', formatTransportRows(r.transport));
@@ -138,9 +158,13 @@ function renderGrpc(out: string[], r: GrpcMeasured): void {
       }),
     ),
   );
-  for (const t of r.throughput.filter((x) => x.target === 'gateway' || x.target === WORKERS_TARGET)) out.push(`   ${label(t.target)} c=${t.concurrency}: ${t.errorCheck}`);
+  for (const t of r.throughput.filter((x) => x.target === 'gateway' || x.target === WORKERS_TARGET))
+    out.push(`   ${label(t.target)} c=${t.concurrency}: ${t.errorCheck}`);
   const directRate = r.fixedRate.find((t) => t.target === 'direct');
-  out.push('', `   Latency at a fixed ${int(RATE_RPS)} req/s (open loop, evenly spaced sends from the bench process; added = target - direct)`);
+  out.push(
+    '',
+    `   Latency at a fixed ${int(RATE_RPS)} req/s (open loop, evenly spaced sends from the bench process; added = target - direct)`,
+  );
   out.push(
     table(
       ['target', 'req/s', 'P50 ms', 'P99 ms', 'added P50', 'added P99', 'errors', 'client loop P99/max', 'CPU cores'],
@@ -183,22 +207,26 @@ function renderGrpc(out: string[], r: GrpcMeasured): void {
   out.push(
     table(
       ['call', 'ms', 'P99 ms', 'failures'],
-      Object.keys(rf.result.medianMs).map((n) => [n, fmt(rf.result.medianMs[n], 3), fmt(rf.result.p99Ms[n], 3), String(rf.result.failures[n] ?? 0)]),
+      Object.keys(rf.result.medianMs).map((n) => [
+        n,
+        fmt(rf.result.medianMs[n], 3),
+        fmt(rf.result.p99Ms[n], 3),
+        String(rf.result.failures[n] ?? 0),
+      ]),
     ),
   );
   const span = (x: { median: number; min: number; max: number }): string => `${fmt(x.median, 3)} ms [${fmt(x.min, 3)}..${fmt(x.max, 3)}]`;
   out.push(`   race cost (race - its fastest member alone, both through the gateway): ${span(rf.raceCostMs)}`);
-  out.push(`   fallback cost (fallback - (failure + success) direct): gateway ${span(rf.fallbackCostMs)}${rf.peerFallbackCostMs ? `; peer ${span(rf.peerFallbackCostMs)}` : ''}`);
-
+  out.push(
+    `   fallback cost (fallback - (failure + success) direct): gateway ${span(rf.fallbackCostMs)}${rf.peerFallbackCostMs ? `; peer ${span(rf.peerFallbackCostMs)}` : ''}`,
+  );
 }
-
 
 export function cpuText(cpu: Record<string, number>): string {
   return Object.entries(cpu)
     .map(([k, v]) => `${k} ${v.toFixed(2)}`)
     .join(', ');
 }
-
 
 /** A measured value against its limit; no value (not measured, NaN): n/a rather than FAIL. */
 function check(value: number | undefined, ok: (v: number) => boolean, limit: string): Target {
@@ -218,12 +246,12 @@ export function targetsOf(report: Omit<GrpcMeasured, 'raceFallback'>, levels: re
   const addedP99 = Math.min(rate('gateway')?.p99Ms ?? NaN, rate(WORKERS_TARGET)?.p99Ms ?? Infinity) - (rate('direct')?.p99Ms ?? NaN);
   const gatewayStreams = report.streams.find((s) => s.target === 'gateway');
   return {
-      'unary throughput, peak vs Portkey peak (x)': check(hasPeer ? bestRatio : undefined, (v) => v >= 5, '>= 5x'),
-      '  the same, one gateway process (x)': check(hasPeer ? processRatio : undefined, (v) => v >= 5, '>= 5x'),
-      'added latency P50, sequential Chat (ms)': check(report.overhead.addedChat.gateway?.median, (v) => v <= 0.4, '<= 0.4 ms'),
-      'added latency P99 at 1,000 req/s (ms)': check(addedP99, (v) => v <= 2, '<= 2 ms'),
-      'added time to first token, sequential (ms)': check(report.overhead.addedTtft.gateway?.median, (v) => v <= 0.5, '<= 0.5 ms'),
-      '1,000 concurrent streams, peak RSS (MB)': check(gatewayStreams?.peakRssMb, (v) => v <= 150, '<= 150 MB'),
+    'unary throughput, peak vs Portkey peak (x)': check(hasPeer ? bestRatio : undefined, (v) => v >= 5, '>= 5x'),
+    '  the same, one gateway process (x)': check(hasPeer ? processRatio : undefined, (v) => v >= 5, '>= 5x'),
+    'added latency P50, sequential Chat (ms)': check(report.overhead.addedChat.gateway?.median, (v) => v <= 0.4, '<= 0.4 ms'),
+    'added latency P99 at 1,000 req/s (ms)': check(addedP99, (v) => v <= 2, '<= 2 ms'),
+    'added time to first token, sequential (ms)': check(report.overhead.addedTtft.gateway?.median, (v) => v <= 0.5, '<= 0.5 ms'),
+    '1,000 concurrent streams, peak RSS (MB)': check(gatewayStreams?.peakRssMb, (v) => v <= 150, '<= 150 MB'),
   };
 }
 
@@ -254,7 +282,10 @@ function renderHttp(out: string[], h: HttpRows): void {
       }),
     ),
   );
-  out.push('', `   Throughput (h2load --h1, ${HTTP_CONCURRENCY} connections, one request in flight each; stream: 20 chunks read to [DONE]; errors: HTTP status)`);
+  out.push(
+    '',
+    `   Throughput (h2load --h1, ${HTTP_CONCURRENCY} connections, one request in flight each; stream: 20 chunks read to [DONE]; errors: HTTP status)`,
+  );
   out.push(
     table(
       ['target', 'body', 'conc', 'req/s', 'P50 ms', 'P99 ms', 'errors', 'x peer', 'CPU cores'],
@@ -274,7 +305,10 @@ function renderHttp(out: string[], h: HttpRows): void {
       }),
     ),
   );
-  out.push('', `   Concurrent SSE streams, ${PACED_TOKENS} tokens each at ${TOKEN_RATE} tokens/s, every stream read to its end (complete: HTTP 200 and every token)`);
+  out.push(
+    '',
+    `   Concurrent SSE streams, ${PACED_TOKENS} tokens each at ${TOKEN_RATE} tokens/s, every stream read to its end (complete: HTTP 200 and every token)`,
+  );
   out.push(
     table(
       ['target', 'streams', 'complete', 'tokens', 'of', 'TTFT P50', 'TTFT P99', 'seconds', 'peak RSS', 'CPU cores'],

@@ -9,7 +9,19 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { BENCH_DIR, buildGateway, clientsFor, ensurePeer, log, portFrom, startGateway, startPeer, startUpstream, tsxArgs, type Fleet } from './fleet.js';
+import {
+  BENCH_DIR,
+  buildGateway,
+  clientsFor,
+  ensurePeer,
+  log,
+  portFrom,
+  startGateway,
+  startPeer,
+  startUpstream,
+  tsxArgs,
+  type Fleet,
+} from './fleet.js';
 import { ensureH2load } from './lib/h2load.js';
 import { startProcess, type Started } from './lib/proc.js';
 import { parseOptions, plan, USAGE, type Options, type Plan } from './options.js';
@@ -41,7 +53,12 @@ async function main(): Promise<void> {
     try {
       const gateway = await startGateway(options.gatewayDir, upstream.port, options.logLevel);
       started.push(gateway);
-      const echo = await startProcess({ name: 'echo', command: process.execPath, args: tsxArgs('echo-server.ts'), portFromLine: portFrom('echo') });
+      const echo = await startProcess({
+        name: 'echo',
+        command: process.execPath,
+        args: tsxArgs('echo-server.ts'),
+        portFromLine: portFrom('echo'),
+      });
       started.push(echo);
       const peer = options.peer ? await startPeer() : undefined;
       if (peer) started.push(peer);
@@ -84,7 +101,6 @@ async function main(): Promise<void> {
   }
 }
 
-
 /**
  * The four gRPC scenarios in order, each on a quiet machine, then the HTTP API rows, then the
  * targets. `--http-only`: the HTTP API rows alone; `--no-http`: the gRPC scenarios alone.
@@ -105,7 +121,11 @@ async function measure(fleet: Fleet, h2load: string, options: Options, p: Plan):
   const http = options.http || options.httpOnly ? await httpScenarios(fleet, h2load, p) : undefined;
   const targets = {
     ...(grpc?.overhead && grpc.throughput && grpc.fixedRate && grpc.streams
-      ? targetsOf({ overhead: grpc.overhead, throughput: grpc.throughput, fixedRate: grpc.fixedRate, streams: grpc.streams }, p.levels, hasPeer)
+      ? targetsOf(
+          { overhead: grpc.overhead, throughput: grpc.throughput, fixedRate: grpc.fixedRate, streams: grpc.streams },
+          p.levels,
+          hasPeer,
+        )
       : {}),
     ...(http ? httpTargetsOf(http, hasPeer) : {}),
   };

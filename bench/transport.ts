@@ -216,9 +216,7 @@ export function formatTransportRows(rows: readonly TransportRow[]): string {
   const lines = [`${'client'.padEnd(width)}  ${'CPU us/call'.padStart(11)}  ${'calls/s'.padStart(8)}  ${'x floor'.padStart(7)}`];
   for (const r of rows) {
     lines.push(
-      `${r.name.padEnd(width)}  ${String(r.cpuUsPerCall).padStart(11)}  ${String(r.callsPerSecond).padStart(8)}  ${(
-        r.cpuUsPerCall / floor
-      )
+      `${r.name.padEnd(width)}  ${String(r.cpuUsPerCall).padStart(11)}  ${String(r.callsPerSecond).padStart(8)}  ${(r.cpuUsPerCall / floor)
         .toFixed(1)
         .padStart(7)}`,
     );

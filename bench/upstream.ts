@@ -55,9 +55,7 @@ const completionJson = Buffer.from(
     usage: JSON.parse(usage(COMPLETION_TOKENS)) as unknown,
   }),
 );
-const errorJson = Buffer.from(
-  JSON.stringify({ error: { message: 'injected failure', type: 'server_error', param: null, code: null } }),
-);
+const errorJson = Buffer.from(JSON.stringify({ error: { message: 'injected failure', type: 'server_error', param: null, code: null } }));
 
 const head =
   '{"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,"model":"bench-model","system_fingerprint":null,';
@@ -70,11 +68,7 @@ const DONE = 'data: [DONE]\n\n';
 
 /** A whole zero-latency stream, one buffer: role, tokens, finish, usage, [DONE]. */
 const instantStream = Buffer.from(
-  roleChunk +
-    Array.from({ length: STREAM_TOKENS }, (_, i) => tokenChunk(i)).join('') +
-    finishChunk +
-    usageChunk(STREAM_TOKENS) +
-    DONE,
+  roleChunk + Array.from({ length: STREAM_TOKENS }, (_, i) => tokenChunk(i)).join('') + finishChunk + usageChunk(STREAM_TOKENS) + DONE,
 );
 const tokenChunks = Array.from({ length: PACED_TOKENS }, (_, i) => Buffer.from(tokenChunk(i)));
 const pacedTail = Buffer.from(finishChunk + usageChunk(PACED_TOKENS) + DONE);

@@ -16,7 +16,7 @@ import { GatewayServer } from './server/server.js';
 import { StatsStore } from './telemetry/stats.js';
 import { Metrics, type BreakerReading } from './telemetry/metrics.js';
 import { startMetricsServer, type MetricsServer } from './telemetry/metrics-server.js';
-import { createTracer } from './telemetry/tracing.js';
+import { createTracer } from './telemetry/create-tracer.js';
 import { AccessController } from './access/controller.js';
 import { Budgets } from './access/budgets.js';
 import { ResponseCache } from './cache/response-cache.js';
@@ -66,7 +66,12 @@ export interface StartOptions {
  * `given` is normally resolveConfig()'s result; settings parsed alone (tests) are completed here,
  * with providers' key variables read from `env`.
  */
-export async function startApp(given: Config | ResolvedConfig, log: Logger, env: NodeJS.ProcessEnv = process.env, options: StartOptions = {}): Promise<App> {
+export async function startApp(
+  given: Config | ResolvedConfig,
+  log: Logger,
+  env: NodeJS.ProcessEnv = process.env,
+  options: StartOptions = {},
+): Promise<App> {
   const config = completeConfig(given, env);
   const file = config.file;
   const registry = new ProviderRegistry();
@@ -96,19 +101,35 @@ export async function startApp(given: Config | ResolvedConfig, log: Logger, env:
   if (simulate) {
     simulator = await startSimulator({ port: config.simulator.port, latencyScale: config.simulator.latencyScale });
     // The same provider code path as a real endpoint: the openai SDK over real HTTP and SSE.
-    registry.register(new OpenAIProvider({ ...config.upstream, name: SIMULATOR_PROVIDER, baseURL: simulator.baseURL, apiKey: 'simulator' }));
-    registry.register(new AnthropicProvider({ ...config.upstream, name: SIMULATOR_ANTHROPIC_PROVIDER, baseURL: simulator.url, apiKey: 'simulator' }));
+    registry.register(
+      new OpenAIProvider({ ...config.upstream, name: SIMULATOR_PROVIDER, baseURL: simulator.baseURL, apiKey: 'simulator' }),
+    );
+    registry.register(
+      new AnthropicProvider({ ...config.upstream, name: SIMULATOR_ANTHROPIC_PROVIDER, baseURL: simulator.url, apiKey: 'simulator' }),
+    );
   }
   const simulated = new Set([SIMULATOR_PROVIDER, SIMULATOR_ANTHROPIC_PROVIDER]);
-  const configured = new Map(registry.names().filter((n) => !simulated.has(n)).map((n) => [n, n]));
+  const configured = new Map(
+    registry
+      .names()
+      .filter((n) => !simulated.has(n))
+      .map((n) => [n, n]),
+  );
   const kindOf = new Map((file?.providers ?? []).map((p) => [p.name, p.kind]));
-  const catalog = catalogOrConfigError(config, () => new Catalog({
-    models: [...(file?.includeBuiltinModels === false ? [] : BUILTIN_MODELS), ...(file?.models ?? [])],
-    providers: configured,
-    ...(simulator
-      ? { simulatorFor: (m: { provider: string }) => (kindOf.get(m.provider) === 'anthropic' ? SIMULATOR_ANTHROPIC_PROVIDER : SIMULATOR_PROVIDER) }
-      : {}),
-  }));
+  const catalog = catalogOrConfigError(
+    config,
+    () =>
+      new Catalog({
+        models: [...(file?.includeBuiltinModels === false ? [] : BUILTIN_MODELS), ...(file?.models ?? [])],
+        providers: configured,
+        ...(simulator
+          ? {
+              simulatorFor: (m: { provider: string }) =>
+                kindOf.get(m.provider) === 'anthropic' ? SIMULATOR_ANTHROPIC_PROVIDER : SIMULATOR_PROVIDER,
+            }
+          : {}),
+      }),
+  );
   if (!catalog.find(config.defaults.model)) {
     await simulator?.close();
     throw new ConfigError([`DEFAULT_MODEL: "${config.defaults.model}" is not in the catalog (ListModels shows it)`]);
@@ -116,7 +137,17 @@ export async function startApp(given: Config | ResolvedConfig, log: Logger, env:
   const keys = new ApiKeyStore(file?.access.apiKeys ?? []);
   const redis = config.redis.url ? await connectRedis(config.redis.url, log) : undefined;
   const store = { redis, failurePolicy: config.redis.failurePolicy };
-  const access = new AccessController(keys, new RateLimits(store, file?.access.global ?? { requestsPerMinute: undefined, tokensPerMinute: undefined }, keys.all(), config.globalRequestWindow), new Budgets(store), catalog);
+  const access = new AccessController(
+    keys,
+    new RateLimits(
+      store,
+      file?.access.global ?? { requestsPerMinute: undefined, tokensPerMinute: undefined },
+      keys.all(),
+      config.globalRequestWindow,
+    ),
+    new Budgets(store),
+    catalog,
+  );
   const cache = new ResponseCache({
     ttlMs: config.cache.ttlSeconds * 1000,
     staleTtlMs: config.cache.staleTtlSeconds * 1000,
@@ -147,7 +178,15 @@ export async function startApp(given: Config | ResolvedConfig, log: Logger, env:
   const statsSource = options.clusterWorker ? new ClusterStats(stats, log, metrics?.registry) : undefined;
   // Fastify is loaded only when the HTTP API is on.
   const httpGateway = config.http.enabled
-    ? new (await import('./http/server.js')).HttpGateway({ config, engine, stats: statsSource ?? stats, log, keys, tracer, observer: callObserverOf(engine.events) })
+    ? new (await import('./http/server.js')).HttpGateway({
+        config,
+        engine,
+        stats: statsSource ?? stats,
+        log,
+        keys,
+        tracer,
+        observer: callObserverOf(engine.events),
+      })
     : undefined;
   const ledger = await startLedger({
     config: config.ledger,
@@ -201,9 +240,10 @@ export async function startApp(given: Config | ResolvedConfig, log: Logger, env:
     },
     'llm-orchestrator listening',
   );
-  const http = httpGateway && httpPort !== undefined
-    ? { gateway: httpGateway, port: httpPort, url: `${config.tls ? 'https' : 'http'}://${urlHost(config.http.host)}:${httpPort}` }
-    : undefined;
+  const http =
+    httpGateway && httpPort !== undefined
+      ? { gateway: httpGateway, port: httpPort, url: `${config.tls ? 'https' : 'http'}://${urlHost(config.http.host)}:${httpPort}` }
+      : undefined;
   return {
     port,
     server,
@@ -241,7 +281,9 @@ function isDnsMiss(err: unknown): boolean {
 
 /** Every served catalog model's breaker, read at each scrape. */
 function breakerReadings(catalog: Catalog, engine: Engine): BreakerReading[] {
-  return catalog.models.flatMap((m) => (m.servedBy === undefined ? [] : [{ provider: m.servedBy, model: m.id, state: engine.breakerState(m.id) }]));
+  return catalog.models.flatMap((m) =>
+    m.servedBy === undefined ? [] : [{ provider: m.servedBy, model: m.id, state: engine.breakerState(m.id) }],
+  );
 }
 
 /** Catalog problems (duplicate names, unknown fallbacks) are configuration errors: exit 2, naming the file. */

@@ -55,10 +55,13 @@ async function main(): Promise<void> {
     log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: health NOT_SERVING, draining calls');
     // Whatever a log destination or a lingering connection does, the process ends soon after
     // the drain delay and the grace period (the server's own force-close comes 2 s after them).
-    setTimeout(() => {
-      process.stderr.write('shutdown overran its grace period; exiting\n');
-      process.exit(1);
-    }, config.drainDelayMs + config.shutdownGraceMs + 5_000).unref();
+    setTimeout(
+      () => {
+        process.stderr.write('shutdown overran its grace period; exiting\n');
+        process.exit(1);
+      },
+      config.drainDelayMs + config.shutdownGraceMs + 5_000,
+    ).unref();
     app.stop().then(
       () => {
         log.info('stopped');

@@ -105,7 +105,12 @@ function areaOf(frame: CallFrame): string {
   if (url.startsWith('node:internal/webstreams')) return 'node:webstreams';
   if (url.startsWith('node:')) return `node:${url.slice(5).split('/').slice(0, 2).join('/')}`;
   const src = url.indexOf('/src/');
-  if (src >= 0) return url.slice(src + 1).split('/').slice(0, 2).join('/');
+  if (src >= 0)
+    return url
+      .slice(src + 1)
+      .split('/')
+      .slice(0, 2)
+      .join('/');
   const dist = url.indexOf('/dist/');
   if (dist >= 0) return `src/${url.slice(dist + 6).split('/')[0]}`;
   return url;

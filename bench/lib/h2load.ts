@@ -64,16 +64,7 @@ export interface H2loadResult {
 
 export async function runH2load(h2load: string, options: H2loadOptions): Promise<H2loadResult> {
   const logFile = join(tmpdir(), `h2load-${process.pid}-${Date.now()}.log`);
-  const args = [
-    '-c',
-    String(options.clients),
-    '-m',
-    String(options.streams),
-    '-t',
-    '1',
-    '-D',
-    String(options.durationS),
-  ];
+  const args = ['-c', String(options.clients), '-m', String(options.streams), '-t', '1', '-D', String(options.durationS)];
   if (options.warmupS) args.push(`--warm-up-time=${options.warmupS}`);
   if (options.rpsPerClient) args.push(`--rps=${options.rpsPerClient}`);
   if (options.h1) args.push('--h1');

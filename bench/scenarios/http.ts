@@ -7,17 +7,7 @@
 import { setMaxListeners } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  BENCH_DIR,
-  PACED_TOKENS,
-  QUIET_CORES,
-  TOKEN_RATE,
-  jsonBody,
-  leastDisturbed,
-  log,
-  peerHeaders,
-  type Fleet,
-} from '../fleet.js';
+import { BENCH_DIR, PACED_TOKENS, QUIET_CORES, TOKEN_RATE, jsonBody, leastDisturbed, log, peerHeaders, type Fleet } from '../fleet.js';
 import { runH2load } from '../lib/h2load.js';
 import { HttpTarget } from '../lib/http-client.js';
 import { CpuMeter, procMemory, sleep, waitForQuiet } from '../lib/proc.js';
@@ -107,7 +97,8 @@ async function waitForHttp(fleet: Fleet): Promise<void> {
       .then((r) => r.status === 200)
       .catch(() => false);
     if (ok) return;
-    if (i > 100) throw new Error(`the gateway's HTTP API does not answer GET /health on ${fleet.gateway.httpPort}:\n${fleet.gateway.tail()}`);
+    if (i > 100)
+      throw new Error(`the gateway's HTTP API does not answer GET /health on ${fleet.gateway.httpPort}:\n${fleet.gateway.tail()}`);
     await sleep(50);
   }
 }
@@ -143,7 +134,11 @@ async function sequentialRows(fleet: Fleet, p: Plan): Promise<HttpSequential> {
       Math.max(3, Math.ceil(p.rounds / 2)),
     );
     const addedTo = (r: RoundsResult) =>
-      Object.fromEntries(Object.keys(r.medianMs).filter((t) => t !== 'direct').map((t) => [t, added(r, t, 'direct')]));
+      Object.fromEntries(
+        Object.keys(r.medianMs)
+          .filter((t) => t !== 'direct')
+          .map((t) => [t, added(r, t, 'direct')]),
+      );
     return { chat, ttft, addedChat: addedTo(chat), addedTtft: addedTo(ttft) };
   } finally {
     await Promise.all(Object.values(clients).map((c) => c.close()));
@@ -281,7 +276,9 @@ async function streamRows(fleet: Fleet, p: Plan): Promise<HttpStreamsRow[]> {
   for (const target of targetsOf(fleet)) {
     const row = await everyTokenStreams(fleet, target, p);
     rows.push(row);
-    log(`  ${target}: ${row.complete}/${row.streams} streams with every token, ${int(row.tokensDelivered)}/${int(row.tokensExpected)} tokens, peak RSS ${fmt(row.peakRssMb, 0)} MB`);
+    log(
+      `  ${target}: ${row.complete}/${row.streams} streams with every token, ${int(row.tokensDelivered)}/${int(row.tokensExpected)} tokens, peak RSS ${fmt(row.peakRssMb, 0)} MB`,
+    );
   }
   return rows;
 }

@@ -163,7 +163,6 @@ export async function ttftRounds(
 
 // ---------------------------------------------------------------------------------- 2. throughput
 
-
 /** 1. Overhead: sequential, interleaved rounds of Chat and of time to first token. */
 export async function overheadScenario(fleet: Fleet, clients: Clients, p: Plan): Promise<Overhead> {
   const hasPeer = clients.peer !== undefined;
@@ -171,7 +170,12 @@ export async function overheadScenario(fleet: Fleet, clients: Clients, p: Plan):
   await waitForQuiet(30_000, QUIET_CORES, log);
   const chatJson = jsonBody('gpt-4o');
   const streamJson = jsonBody('gpt-4o', true);
-  const cpuPids: Record<string, number | 'self'> = { gateway: fleet.gateway.pid, upstream: fleet.upstream.pid, echo: fleet.echo.pid, client: 'self' };
+  const cpuPids: Record<string, number | 'self'> = {
+    gateway: fleet.gateway.pid,
+    upstream: fleet.upstream.pid,
+    echo: fleet.echo.pid,
+    client: 'self',
+  };
   if (fleet.peer) cpuPids.peer = fleet.peer.pid;
   const meter = new CpuMeter(cpuPids).begin();
   const chat = await rounds(
@@ -195,9 +199,12 @@ export async function overheadScenario(fleet: Fleet, clients: Clients, p: Plan):
   );
   const overheadCpu = meter.end();
   const targetsFor = (r: RoundsResult): Record<string, { median: number; min: number; max: number }> =>
-    Object.fromEntries(Object.keys(r.medianMs).filter((n) => n !== 'direct').map((n) => [n, added(r, n, 'direct')]));
+    Object.fromEntries(
+      Object.keys(r.medianMs)
+        .filter((n) => n !== 'direct')
+        .map((n) => [n, added(r, n, 'direct')]),
+    );
   return { chat, ttft, addedChat: targetsFor(chat), addedTtft: targetsFor(ttft), cpu: overheadCpu };
-
 }
 
 /** 4. Race and fallback cost, sequential, against a Chat and the upstream's own answers. */
@@ -254,15 +261,13 @@ export async function raceFallbackScenario(fleet: Fleet, clients: Clients, p: Pl
   };
   const rm = rf.roundMedians;
   return {
-      result: rf,
-      raceCostMs: perRound((i) => rm['gateway Race [gpt-4o, gpt-4o-mini]']![i]! - rm['gateway Chat gpt-4o']![i]!),
-      fallbackCostMs: perRound(
-        (i) => rm['gateway Fallback [gpt-4-turbo, gpt-4o]']![i]! - rm['direct gpt-4-turbo (500)']![i]! - rm['direct gpt-4o']![i]!,
-      ),
-      peerFallbackCostMs: hasPeer
-        ? perRound(
-            (i) => rm['peer fallback [gpt-4-turbo, gpt-4o]']![i]! - rm['direct gpt-4-turbo (500)']![i]! - rm['direct gpt-4o']![i]!,
-          )
-        : undefined,
+    result: rf,
+    raceCostMs: perRound((i) => rm['gateway Race [gpt-4o, gpt-4o-mini]']![i]! - rm['gateway Chat gpt-4o']![i]!),
+    fallbackCostMs: perRound(
+      (i) => rm['gateway Fallback [gpt-4-turbo, gpt-4o]']![i]! - rm['direct gpt-4-turbo (500)']![i]! - rm['direct gpt-4o']![i]!,
+    ),
+    peerFallbackCostMs: hasPeer
+      ? perRound((i) => rm['peer fallback [gpt-4-turbo, gpt-4o]']![i]! - rm['direct gpt-4-turbo (500)']![i]! - rm['direct gpt-4o']![i]!)
+      : undefined,
   };
 }

@@ -113,7 +113,6 @@ export async function streamsScenario(options: {
 
 // ---------------------------------------------------------------------------------- main
 
-
 /**
  * 3. Streams: 1,000 concurrent StreamChat calls at a realistic token rate, direct, through the
  * gateway and through the peer. The gateway is a fresh process, so its peak RSS is what the
@@ -123,16 +122,23 @@ export async function streamScenarios(fleet: Fleet, options: Options, p: Plan): 
   const results: StreamsResult[] = [];
   log(`3/4 streams (${p.streams} concurrent, ${TOKEN_RATE} tokens/s each) ...`);
   const pacedJson = jsonBody('gpt-3.5-turbo', true);
-  const httpStreams = (target: HttpTarget) => (onToken: () => void): StreamHandle => {
-    const controller = new AbortController();
-    const done = target
-      .stream(pacedJson, onToken, controller.signal)
-      .then((r) => (r.status === 200 ? 0 : r.status))
-      .catch(() => -1);
-    return { done, cancel: () => controller.abort() };
-  };
+  const httpStreams =
+    (target: HttpTarget) =>
+    (onToken: () => void): StreamHandle => {
+      const controller = new AbortController();
+      const done = target
+        .stream(pacedJson, onToken, controller.signal)
+        .then((r) => (r.status === 200 ? 0 : r.status))
+        .catch(() => -1);
+      return { done, cancel: () => controller.abort() };
+    };
   await waitForQuiet(30_000, QUIET_CORES, log);
-  const directStreams = new HttpTarget(`http://127.0.0.1:${fleet.upstream.port}`, '/v1/chat/completions', { 'content-type': 'application/json' }, p.streams);
+  const directStreams = new HttpTarget(
+    `http://127.0.0.1:${fleet.upstream.port}`,
+    '/v1/chat/completions',
+    { 'content-type': 'application/json' },
+    p.streams,
+  );
   results.push(
     await streamsScenario({
       target: 'direct',
@@ -172,7 +178,12 @@ export async function streamScenarios(fleet: Fleet, options: Options, p: Plan): 
   log(`  gateway: ${int(results.at(-1)!.tokensPerSec)} tokens/s, peak RSS ${fmt(results.at(-1)!.peakRssMb, 0)} MB`);
   if (fleet.peer) {
     await waitForQuiet(30_000, QUIET_CORES, log);
-    const peerStreams = new HttpTarget(`http://127.0.0.1:${fleet.peer.port}`, '/v1/chat/completions', peerHeaders(fleet.upstream.port), p.streams);
+    const peerStreams = new HttpTarget(
+      `http://127.0.0.1:${fleet.peer.port}`,
+      '/v1/chat/completions',
+      peerHeaders(fleet.upstream.port),
+      p.streams,
+    );
     results.push(
       await streamsScenario({
         target: 'peer',

@@ -42,8 +42,6 @@ export interface ThroughputRow {
   readonly cpu: Record<string, number>;
 }
 
-
-
 /** Requests the bench upstream has answered since it started. */
 export async function upstreamRequests(port: number): Promise<number> {
   const res = await fetch(`http://127.0.0.1:${port}/_bench/stats`);
@@ -62,7 +60,13 @@ export async function h2loadTarget(
 ): Promise<{ result: H2loadResult; errors: number; errorCheck: string; cpu: Record<string, number> }> {
   const grpc = target === 'gateway' || target === 'echo';
   const port =
-    target === 'direct' ? fleet.upstream.port : target === 'echo' ? fleet.echo.port : target === 'gateway' ? fleet.gateway.port : fleet.peer!.port;
+    target === 'direct'
+      ? fleet.upstream.port
+      : target === 'echo'
+        ? fleet.echo.port
+        : target === 'gateway'
+          ? fleet.gateway.port
+          : fleet.peer!.port;
   const path = grpc ? CHAT : '/v1/chat/completions';
   const headers = grpc
     ? ['content-type: application/grpc', 'te: trailers']
@@ -185,7 +189,6 @@ export async function fixedRate(
 
 // ---------------------------------------------------------------------------------- 3. streams
 
-
 /** 2. Throughput: unary Chat at fixed concurrency, and latency at a fixed 1,000 req/s. */
 export async function throughputScenario(
   fleet: Fleet,
@@ -224,7 +227,12 @@ export async function throughputScenario(
     log(`  ${label(row)} c=${concurrency}: ${int(r.result.reqPerSec)} req/s, errors ${r.errors}`);
   };
   /** One fixed-rate row: evenly spaced `send`s, CPU of `pids`. */
-  const fixedRateRow = async (row: string, send: () => Promise<boolean>, pids: Record<string, number | 'self'>, errorCheck: string): Promise<void> => {
+  const fixedRateRow = async (
+    row: string,
+    send: () => Promise<boolean>,
+    pids: Record<string, number | 'self'>,
+    errorCheck: string,
+  ): Promise<void> => {
     const rateMeter = new CpuMeter(pids);
     const r = await leastDisturbed(
       async () => {
@@ -245,14 +253,21 @@ export async function throughputScenario(
       clientLoopDelayMs: { p99: round(r.clientLoopDelay.p99, 2), max: round(r.clientLoopDelay.max, 2) },
       cpu: r.cpu,
     });
-    log(`  ${label(row)} @${RATE_RPS} req/s: p50 ${fmt(r.latency.p50, 3)} ms, p99 ${fmt(r.latency.p99, 3)} ms, send lag max ${fmt(r.maxLagMs, 2)} ms`);
+    log(
+      `  ${label(row)} @${RATE_RPS} req/s: p50 ${fmt(r.latency.p50, 3)} ms, p99 ${fmt(r.latency.p99, 3)} ms, send lag max ${fmt(r.maxLagMs, 2)} ms`,
+    );
   };
 
   for (const run of runs) await throughputRow(fleet, run.target, run.target, run.concurrency);
   // Fixed rate: evenly spaced sends from this process (open loop: a send never waits for an
   // answer), latency from send to answer. h2load --rps sends in bursts per client tick.
   const rateClients = {
-    direct: new HttpTarget(`http://127.0.0.1:${fleet.upstream.port}`, '/v1/chat/completions', { 'content-type': 'application/json', authorization: 'Bearer bench' }, 32),
+    direct: new HttpTarget(
+      `http://127.0.0.1:${fleet.upstream.port}`,
+      '/v1/chat/completions',
+      { 'content-type': 'application/json', authorization: 'Bearer bench' },
+      32,
+    ),
     gateway: new GrpcH2Client(`http://127.0.0.1:${fleet.gateway.port}`, 2),
     peer: fleet.peer
       ? new HttpTarget(`http://127.0.0.1:${fleet.peer.port}`, '/v1/chat/completions', peerHeaders(fleet.upstream.port), 64)

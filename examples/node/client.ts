@@ -14,12 +14,7 @@ import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { ErrorInfo, BadRequest, RetryInfo } from '../../src/gen/google/rpc/error_details.js';
 import { Status } from '../../src/gen/google/rpc/status.js';
-import {
-  ChatServiceClient,
-  type ChatResponse,
-  type RaceResponse,
-  type StreamChatResponse,
-} from '../../src/gen/orchestrator/v1/chat.js';
+import { ChatServiceClient, type ChatResponse, type RaceResponse, type StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
 import { attemptOutcomeToJSON, finishReasonToJSON, type Attempt, type Usage } from '../../src/gen/orchestrator/v1/common.js';
 
 const USAGE = 'usage: client.ts ADDRESS chat|stream|race PROMPT [--model M] [--models a,b] [--timeout-ms N] [--request-id ID]';
@@ -63,7 +58,10 @@ function parseCommandLine(): Args {
       command,
       prompt,
       model: values.model,
-      models: values.models.split(',').map((m) => m.trim()).filter((m) => m !== ''),
+      models: values.models
+        .split(',')
+        .map((m) => m.trim())
+        .filter((m) => m !== ''),
       timeoutMs: Number(values['timeout-ms']),
       requestId: values['request-id'] ?? crypto.randomUUID(),
       sampling: {
@@ -124,18 +122,24 @@ async function stream(): Promise<void> {
     const event = message.event;
     switch (event?.$case) {
       case 'started':
-        process.stdout.write(`started: model=${event.started.model} provider=${event.started.provider} request_id=${event.started.requestId}\n`);
+        process.stdout.write(
+          `started: model=${event.started.model} provider=${event.started.provider} request_id=${event.started.requestId}\n`,
+        );
         break;
       case 'delta':
         process.stdout.write(event.delta.content);
         break;
       case 'restarted':
-        process.stdout.write(`\nrestarted: ${event.restarted.failedModel} failed (${event.restarted.reason}); ${event.restarted.nextModel} starts over\n`);
+        process.stdout.write(
+          `\nrestarted: ${event.restarted.failedModel} failed (${event.restarted.reason}); ${event.restarted.nextModel} starts over\n`,
+        );
         break;
       case 'completed': {
         const c = event.completed;
         completed = true;
-        process.stdout.write(`\ncompleted: model=${c.model} provider=${c.provider} time_to_first_token_ms=${c.timeToFirstTokenMs.toFixed(1)}\n`);
+        process.stdout.write(
+          `\ncompleted: model=${c.model} provider=${c.provider} time_to_first_token_ms=${c.timeToFirstTokenMs.toFixed(1)}\n`,
+        );
         printSummary(c.usage, c.costUsd, c.latencyMs, finishReasonToJSON(c.finishReason));
         printAttempts(c.attempts);
         break;

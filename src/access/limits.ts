@@ -40,7 +40,13 @@ export class RateLimits {
   ) {
     this.global = this.pair('global', global);
     this.globalWindow = window
-      ? this.limiter('global', `rw${window.windowSeconds}`, window.requests, `${window.requests} requests per ${window.windowSeconds} s`, window.windowSeconds)
+      ? this.limiter(
+          'global',
+          `rw${window.windowSeconds}`,
+          window.requests,
+          `${window.requests} requests per ${window.windowSeconds} s`,
+          window.windowSeconds,
+        )
       : undefined;
     for (const key of keys) this.perKey.set(key.name, this.pair(`key:${key.name}`, key.spec.limits));
   }
@@ -76,7 +82,10 @@ export class RateLimits {
     for (const entry of [mine?.tpm, this.global.tpm]) {
       if (!entry) continue;
       const key = keyName ?? 'anonymous';
-      const op = difference > 0 ? entry.limiter.penalty(this.keyOf(entry, key), difference) : entry.limiter.reward(this.keyOf(entry, key), -difference);
+      const op =
+        difference > 0
+          ? entry.limiter.penalty(this.keyOf(entry, key), difference)
+          : entry.limiter.reward(this.keyOf(entry, key), -difference);
       // Accounting after the fact must not fail the call that already succeeded.
       await op.catch(() => undefined);
     }
@@ -105,8 +114,12 @@ export class RateLimits {
 
   private pair(subject: string, spec: RateLimitSpec): { rpm?: Limiter; tpm?: Limiter } {
     return {
-      ...(spec.requestsPerMinute ? { rpm: this.limiter(subject, 'rpm', spec.requestsPerMinute, `${spec.requestsPerMinute} requests per minute`) } : {}),
-      ...(spec.tokensPerMinute ? { tpm: this.limiter(subject, 'tpm', spec.tokensPerMinute, `${spec.tokensPerMinute} tokens per minute`) } : {}),
+      ...(spec.requestsPerMinute
+        ? { rpm: this.limiter(subject, 'rpm', spec.requestsPerMinute, `${spec.requestsPerMinute} requests per minute`) }
+        : {}),
+      ...(spec.tokensPerMinute
+        ? { tpm: this.limiter(subject, 'tpm', spec.tokensPerMinute, `${spec.tokensPerMinute} tokens per minute`) }
+        : {}),
     };
   }
 

@@ -38,7 +38,9 @@ export class ResponseCache implements AnswerCache {
     const redis = this.options.redis;
     if (redis) {
       // A cache that cannot be written is only a missed optimisation.
-      await redis.set(`llmo:cache:${key}`, JSON.stringify(entry), 'PX', Math.max(this.options.staleTtlMs, this.options.ttlMs, 1)).catch(() => undefined);
+      await redis
+        .set(`llmo:cache:${key}`, JSON.stringify(entry), 'PX', Math.max(this.options.staleTtlMs, this.options.ttlMs, 1))
+        .catch(() => undefined);
       return;
     }
     this.memory.set(key, entry);

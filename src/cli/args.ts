@@ -154,7 +154,8 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     timeoutMs: values.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(values.timeout),
     requestId: values['request-id'],
     route: values.route === undefined ? undefined : lookup('--route', PROFILES, values.route),
-    strategy: values.strategy === undefined ? StreamStrategy.STREAM_STRATEGY_UNSPECIFIED : lookup('--strategy', STRATEGIES, values.strategy),
+    strategy:
+      values.strategy === undefined ? StreamStrategy.STREAM_STRATEGY_UNSPECIFIED : lookup('--strategy', STRATEGIES, values.strategy),
     hedgeMs: optionalNumber('--hedge-ms', values['hedge-ms'], (n) => Number.isInteger(n) && n >= 0),
     noDefaultMessage: values['no-default-message'],
     provider: values.provider,

@@ -131,7 +131,9 @@ async function stream(conn: Connection, options: CliOptions, io: Io): Promise<vo
       case 'restarted':
         // What was printed came from a model that failed; the next one starts from the beginning.
         io.out('\n');
-        io.info(`[restarted: ${event.restarted.failedModel} failed (${event.restarted.reason}); ${event.restarted.nextModel} starts over]\n`);
+        io.info(
+          `[restarted: ${event.restarted.failedModel} failed (${event.restarted.reason}); ${event.restarted.nextModel} starts over]\n`,
+        );
         break;
       case 'completed': {
         completed = true;
@@ -150,8 +152,15 @@ async function stream(conn: Connection, options: CliOptions, io: Io): Promise<vo
 }
 
 async function models(conn: Connection, options: CliOptions, io: Io): Promise<void> {
-  const request: ListModelsRequest = { ...ListModelsRequest.fromJSON({}), provider: options.provider, availableOnly: options.availableOnly };
-  const response = await unary<ListModelsResponse>((cb) => conn.models.listModels(request, conn.metadata(), conn.callOptions(), cb), io.track);
+  const request: ListModelsRequest = {
+    ...ListModelsRequest.fromJSON({}),
+    provider: options.provider,
+    availableOnly: options.availableOnly,
+  };
+  const response = await unary<ListModelsResponse>(
+    (cb) => conn.models.listModels(request, conn.metadata(), conn.callOptions(), cb),
+    io.track,
+  );
   io.out(options.json ? json(ListModelsResponse.toJSON(response)) : modelsTable(response.models));
 }
 

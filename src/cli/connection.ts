@@ -62,5 +62,7 @@ export function unary<Res>(start: (callback: Callback<Res>) => grpc.ClientUnaryC
 }
 
 export function isServiceError(err: unknown): err is grpc.ServiceError {
-  return err instanceof Error && 'code' in err && typeof err.code === 'number' && 'metadata' in err && err.metadata instanceof grpc.Metadata;
+  return (
+    err instanceof Error && 'code' in err && typeof err.code === 'number' && 'metadata' in err && err.metadata instanceof grpc.Metadata
+  );
 }

@@ -88,7 +88,14 @@ export function statsText(s: GetStatsResponse): string {
     '',
     table(
       ['METHOD', 'REQUESTS', 'OK', 'ERRORS', 'P50', 'P99'],
-      s.methods.map((m) => [m.method, String(m.requests), String(m.successes), String(m.errors), ms(m.latency?.p50Ms ?? 0), ms(m.latency?.p99Ms ?? 0)]),
+      s.methods.map((m) => [
+        m.method,
+        String(m.requests),
+        String(m.successes),
+        String(m.errors),
+        ms(m.latency?.p50Ms ?? 0),
+        ms(m.latency?.p99Ms ?? 0),
+      ]),
     ).trimEnd(),
     '',
     upstreamTable('MODEL', s.models, true).trimEnd(),
@@ -104,7 +111,16 @@ function upstreamTable(title: string, rows: readonly UpstreamStats[], models: bo
   return table(
     header,
     rows.map((r) => {
-      const row = [r.name, String(r.requests), String(r.successes), String(r.errors), String(r.cancelled), String(r.retries), ms(r.latency?.p50Ms ?? 0), usd(r.costUsd)];
+      const row = [
+        r.name,
+        String(r.requests),
+        String(r.successes),
+        String(r.errors),
+        String(r.cancelled),
+        String(r.retries),
+        ms(r.latency?.p50Ms ?? 0),
+        usd(r.costUsd),
+      ];
       if (models) row.push(String(r.raceWins), enumName(circuitStateToJSON(r.breakerState), 'CIRCUIT_STATE_'));
       return row;
     }),

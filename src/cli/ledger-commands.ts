@@ -57,7 +57,12 @@ const LEDGER_OPTIONS = {
 } satisfies NonNullable<ParseArgsConfig['options']>;
 
 /** Runs `usage` or `calls`; resolves with the exit status (0 ok, 1 call failed, 2 bad usage). */
-export async function runLedgerCommand(argv: readonly string[], env: NodeJS.ProcessEnv, out: (text: string) => void, err: (text: string) => void): Promise<number> {
+export async function runLedgerCommand(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  out: (text: string) => void,
+  err: (text: string) => void,
+): Promise<number> {
   let parsed: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof LEDGER_OPTIONS }>>;
   try {
     parsed = parseArgs({ args: [...argv], allowPositionals: true, options: LEDGER_OPTIONS });
@@ -84,11 +89,14 @@ export async function runLedgerCommand(argv: readonly string[], env: NodeJS.Proc
       provider: v.provider,
       method: v.method,
     };
-    groups = v['group-by'].split(',').filter((g) => g.trim() !== '').map((g) => {
-      const group = GROUPS[g.trim().toLowerCase()];
-      if (group === undefined) throw new UsageError(`--group-by: unknown "${g}" (one of: ${Object.keys(GROUPS).join(', ')})`);
-      return group;
-    });
+    groups = v['group-by']
+      .split(',')
+      .filter((g) => g.trim() !== '')
+      .map((g) => {
+        const group = GROUPS[g.trim().toLowerCase()];
+        if (group === undefined) throw new UsageError(`--group-by: unknown "${g}" (one of: ${Object.keys(GROUPS).join(', ')})`);
+        return group;
+      });
     limit = Number(v.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError('--limit: a whole number from 1 to 500');
     timeoutMs = v.timeout === undefined ? 30_000 : parseDuration(v.timeout);
@@ -96,7 +104,10 @@ export async function runLedgerCommand(argv: readonly string[], env: NodeJS.Proc
     err(`llm-orchestrator: ${e instanceof Error ? e.message : String(e)}\n`);
     return 2;
   }
-  const credentials = v.tls || v['ca-file'] ? grpc.credentials.createSsl(v['ca-file'] ? readFileSync(v['ca-file']) : null) : grpc.credentials.createInsecure();
+  const credentials =
+    v.tls || v['ca-file']
+      ? grpc.credentials.createSsl(v['ca-file'] ? readFileSync(v['ca-file']) : null)
+      : grpc.credentials.createInsecure();
   const client = new UsageServiceClient(v.addr ?? (env['LLMO_ADDR'] || DEFAULT_ADDR), credentials);
   const metadata = new grpc.Metadata();
   const apiKey = v['api-key'] ?? env['LLMO_API_KEY'];
@@ -128,7 +139,16 @@ export async function runLedgerCommand(argv: readonly string[], env: NodeJS.Proc
 function usageTable(res: GetUsageResponse, groups: readonly UsageGroup[]): string {
   const head = [
     ...groups.map((g) => Object.keys(GROUPS).find((k) => GROUPS[k] === g) ?? '?'),
-    'requests', 'errors', 'tokens', 'cost_usd', 'p50_ms', 'p95_ms', 'p99_ms', 'fallback', 'cache_hit', 'saved_usd',
+    'requests',
+    'errors',
+    'tokens',
+    'cost_usd',
+    'p50_ms',
+    'p95_ms',
+    'p99_ms',
+    'fallback',
+    'cache_hit',
+    'saved_usd',
   ];
   const rows = res.rows.map((r) => [
     ...groups.map((g) => {
@@ -136,15 +156,27 @@ function usageTable(res: GetUsageResponse, groups: readonly UsageGroup[]): strin
         const iso = new Date((r.periodStart?.seconds ?? 0) * 1000).toISOString();
         return g === UsageGroup.USAGE_GROUP_DAY ? iso.slice(0, 10) : iso.slice(0, 13).replace('T', ' ') + 'h';
       }
-      const value = g === UsageGroup.USAGE_GROUP_KEY ? r.keyName : g === UsageGroup.USAGE_GROUP_MODEL ? r.model : g === UsageGroup.USAGE_GROUP_PROVIDER ? r.provider : r.method;
+      const value =
+        g === UsageGroup.USAGE_GROUP_KEY
+          ? r.keyName
+          : g === UsageGroup.USAGE_GROUP_MODEL
+            ? r.model
+            : g === UsageGroup.USAGE_GROUP_PROVIDER
+              ? r.provider
+              : r.method;
       return value || '-';
     }),
     String(r.requests),
-    Object.entries(r.errorsByCode).map(([code, n]) => `${code}:${n}`).join(' ') || '0',
+    Object.entries(r.errorsByCode)
+      .map(([code, n]) => `${code}:${n}`)
+      .join(' ') || '0',
     String(r.totalTokens),
     r.costUsd.toFixed(6),
-    ms(r.latency?.p50Ms), ms(r.latency?.p95Ms), ms(r.latency?.p99Ms),
-    pct(r.fallbackRate), pct(r.cacheHitRate),
+    ms(r.latency?.p50Ms),
+    ms(r.latency?.p95Ms),
+    ms(r.latency?.p99Ms),
+    pct(r.fallbackRate),
+    pct(r.cacheHitRate),
     r.costSavedUsd.toFixed(6),
   ]);
   return table(head, rows);
@@ -162,7 +194,12 @@ function callsTable(res: ListCallsResponse): string {
     String(c.usage?.totalTokens ?? 0),
     c.costUsd.toFixed(6),
     ms(c.latencyMs),
-    c.attempts.map((a) => `${a.model}:${a.outcome === AttemptOutcome.ATTEMPT_OUTCOME_SUCCESS ? 'ok' : attemptOutcomeToJSON(a.outcome).replace('ATTEMPT_OUTCOME_', '').toLowerCase()}${a.lost ? '(lost)' : ''}`).join(',') || (c.cacheHit ? 'cache' : '-'),
+    c.attempts
+      .map(
+        (a) =>
+          `${a.model}:${a.outcome === AttemptOutcome.ATTEMPT_OUTCOME_SUCCESS ? 'ok' : attemptOutcomeToJSON(a.outcome).replace('ATTEMPT_OUTCOME_', '').toLowerCase()}${a.lost ? '(lost)' : ''}`,
+      )
+      .join(',') || (c.cacheHit ? 'cache' : '-'),
   ]);
   return table(head, rows) + (res.nextPageToken ? '(more: raise --limit or narrow the filters)\n' : '');
 }
@@ -172,6 +209,10 @@ const pct = (n: number): string => `${(n * 100).toFixed(1)}%`;
 
 function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   return [line(head), ...rows.map(line)].join('\n') + '\n';
 }

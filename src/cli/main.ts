@@ -24,7 +24,13 @@ const EXIT_USAGE = 2;
 const EXIT_INTERRUPTED = 130;
 
 async function main(argv: readonly string[]): Promise<number> {
-  if (isLedgerCommand(argv[0])) return runLedgerCommand(argv, process.env, (t) => process.stdout.write(t), (t) => process.stderr.write(t));
+  if (isLedgerCommand(argv[0]))
+    return runLedgerCommand(
+      argv,
+      process.env,
+      (t) => process.stdout.write(t),
+      (t) => process.stderr.write(t),
+    );
   let options: CliOptions;
   try {
     const parsed = parseCommandLine(argv, process.env);

@@ -31,7 +31,12 @@ export class Collector {
   collect(what: 'stats' | 'metrics', done: CollectDone): void {
     const id = this.nextId++;
     const workers = this.serving();
-    this.collections.set(id, { answers: [], waiting: new Set(workers.map((w) => w.id)), timer: setTimeout(() => this.finish(id), this.timeoutMs), done });
+    this.collections.set(id, {
+      answers: [],
+      waiting: new Set(workers.map((w) => w.id)),
+      timer: setTimeout(() => this.finish(id), this.timeoutMs),
+      done,
+    });
     for (const w of workers) send(w, { llmo: 'collect', id, what });
     if (workers.length === 0) this.finish(id);
   }

@@ -25,7 +25,9 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
       if (message.llmo === 'ready') supervisor.markReady(worker, message.port);
       else if (message.llmo === 'stats-request') {
         const askerId = message.id;
-        collector.collect('stats', (answers, missing) => send(worker, { llmo: 'stats-result', id: askerId, states: answers as StatsState[], missing }));
+        collector.collect('stats', (answers, missing) =>
+          send(worker, { llmo: 'stats-result', id: askerId, states: answers as StatsState[], missing }),
+        );
       } else if (message.llmo === 'stats-state') collector.answered(worker, message.id, message.state);
       else if (message.llmo === 'metrics-state') collector.answered(worker, message.id, message.metrics);
     },

@@ -28,7 +28,10 @@ export const COMPAT_ALIASES: readonly CompatAlias[] = [
 ];
 
 /** The environment with the compatibility names mapped to ours; problems name the variable the user set. */
-export function withCompatAliases(env: Readonly<Record<string, string | undefined>>): { env: Record<string, string | undefined>; problems: string[] } {
+export function withCompatAliases(env: Readonly<Record<string, string | undefined>>): {
+  env: Record<string, string | undefined>;
+  problems: string[];
+} {
   const out: Record<string, string | undefined> = { ...env };
   const problems: string[] = [];
   for (const { alias, ours, convert, check } of COMPAT_ALIASES) {
@@ -47,4 +50,3 @@ export function withCompatAliases(env: Readonly<Record<string, string | undefine
   }
   return { env: out, problems };
 }
-

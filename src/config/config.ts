@@ -21,23 +21,19 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 /** Python's logging level names, as Python services' `.env` files write them (LOG_LEVEL=WARNING). */
 const PYTHON_LOG_LEVELS: Readonly<Record<string, string>> = { warning: 'warn', critical: 'fatal' };
 
-
 export const envSchema = z.object({
   HOST: z.preprocess(emptyAsUndefined, z.string().default('0.0.0.0')),
   /** Processes serving the port (node:cluster); `auto`: one per CPU. */
   WORKERS: z.preprocess(
-    (v) => (typeof v === 'string' && v.trim().toLowerCase() === 'auto' ? availableParallelism() : emptyAsUndefined(v) ?? 1),
+    (v) => (typeof v === 'string' && v.trim().toLowerCase() === 'auto' ? availableParallelism() : (emptyAsUndefined(v) ?? 1)),
     z.coerce.number().int().min(1).max(64),
   ),
   PORT: number(z.number().int().min(0).max(65535), 50051),
-  LOG_LEVEL: z.preprocess(
-    (v) => {
-      if (typeof v !== 'string') return v;
-      const level = v.trim().toLowerCase();
-      return PYTHON_LOG_LEVELS[level] ?? (level || undefined);
-    },
-    z.enum(LOG_LEVELS).default('info'),
-  ),
+  LOG_LEVEL: z.preprocess((v) => {
+    if (typeof v !== 'string') return v;
+    const level = v.trim().toLowerCase();
+    return PYTHON_LOG_LEVELS[level] ?? (level || undefined);
+  }, z.enum(LOG_LEVELS).default('info')),
   /**
    * Where this gateway runs (development, test, local, staging, production, ...): a field on
    * every log line and a span resource attribute. Anything but development, dev, test, testing
@@ -45,7 +41,10 @@ export const envSchema = z.object({
    */
   ENVIRONMENT: z.preprocess(
     (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
-    z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'a name such as development, test, local, staging or production').optional(),
+    z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'a name such as development, test, local, staging or production')
+      .optional(),
   ),
   OPENAI_API_KEY: text(),
   OPENAI_BASE_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).default('https://api.openai.com/v1')),
@@ -147,10 +146,7 @@ export const envSchema = z.object({
   /** Rotated log files older than this are deleted; 0 keeps them all. */
   LOG_RETENTION_DAYS: number(z.number().int().min(0), 14),
   /** Prometheus /metrics on its own port (0: a free one). */
-  METRICS: z.preprocess(
-    (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
-    z.enum(['on', 'off']).default('on'),
-  ),
+  METRICS: z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v), z.enum(['on', 'off']).default('on')),
   /** Unset: HOST, so a gateway kept on loopback does not publish its metrics on every interface. */
   METRICS_HOST: z.preprocess(emptyAsUndefined, z.string().optional()),
   METRICS_PORT: number(z.number().int().min(0).max(65535), 9464),
@@ -214,7 +210,12 @@ export interface Config {
   readonly redis: { readonly url: string | undefined; readonly failurePolicy: 'local' | 'closed' };
   /** RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW seconds, all callers together; undefined: none. */
   readonly globalRequestWindow: { readonly requests: number; readonly windowSeconds: number } | undefined;
-  readonly cache: { readonly ttlSeconds: number; readonly staleTtlSeconds: number; readonly maxEntries: number; readonly offlineFallback: boolean };
+  readonly cache: {
+    readonly ttlSeconds: number;
+    readonly staleTtlSeconds: number;
+    readonly maxEntries: number;
+    readonly offlineFallback: boolean;
+  };
   readonly maxMessageBytes: number;
   /** Size limits on what upstreams send (UPSTREAM_MAX_BODY_BYTES, UPSTREAM_MAX_EVENT_BYTES). */
   readonly upstream: { readonly maxBodyBytes: number; readonly maxEventBytes: number };
@@ -349,11 +350,20 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
     ),
     configFile: e.CONFIG_FILE,
     redis: { url: e.REDIS_URL, failurePolicy: e.REDIS_FAILURE_POLICY },
-    globalRequestWindow: e.RATE_LIMIT_REQUESTS === undefined ? undefined : { requests: e.RATE_LIMIT_REQUESTS, windowSeconds: e.RATE_LIMIT_WINDOW },
-    cache: { ttlSeconds: e.CACHE_TTL_SECONDS, staleTtlSeconds: e.CACHE_STALE_TTL_SECONDS, maxEntries: e.CACHE_MAX_ENTRIES, offlineFallback: e.CACHE_OFFLINE_FALLBACK === 'on' },
+    globalRequestWindow:
+      e.RATE_LIMIT_REQUESTS === undefined ? undefined : { requests: e.RATE_LIMIT_REQUESTS, windowSeconds: e.RATE_LIMIT_WINDOW },
+    cache: {
+      ttlSeconds: e.CACHE_TTL_SECONDS,
+      staleTtlSeconds: e.CACHE_STALE_TTL_SECONDS,
+      maxEntries: e.CACHE_MAX_ENTRIES,
+      offlineFallback: e.CACHE_OFFLINE_FALLBACK === 'on',
+    },
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     upstream: { maxBodyBytes: e.UPSTREAM_MAX_BODY_BYTES, maxEventBytes: e.UPSTREAM_MAX_EVENT_BYTES },
-    tls: e.TLS_CERT_FILE && e.TLS_KEY_FILE ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, clientCaFile: e.TLS_CLIENT_CA_FILE } : undefined,
+    tls:
+      e.TLS_CERT_FILE && e.TLS_KEY_FILE
+        ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, clientCaFile: e.TLS_CLIENT_CA_FILE }
+        : undefined,
     http: httpConfig(e, e.HOST),
     ledger: ledgerConfig(e),
     batch: {

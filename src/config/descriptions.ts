@@ -8,10 +8,9 @@ import type { EnvName } from './schema-info.js';
 export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   HOST: 'Address to bind.',
   WORKERS:
-    'Processes serving the port (`node:cluster`), 1–64, or `auto` (one per CPU the process may run on; a container\'s CPU quota is not seen, so set a number there). See [Several workers](operations.md#several-workers-on-one-machine-workers).',
+    "Processes serving the port (`node:cluster`), 1–64, or `auto` (one per CPU the process may run on; a container's CPU quota is not seen, so set a number there). See [Several workers](operations.md#several-workers-on-one-machine-workers).",
   PORT: 'gRPC port; `0` picks a free one (logged).',
-  LOG_LEVEL:
-    'Any case; Python\'s `WARNING` and `CRITICAL` mean `warn` and `fatal`. JSON lines on stdout, one per call.',
+  LOG_LEVEL: "Any case; Python's `WARNING` and `CRITICAL` mean `warn` and `fatal`. JSON lines on stdout, one per call.",
   ENVIRONMENT:
     'A name such as `development`, `test`, `local`, `staging` or `production`. Anything but development, dev, test, testing or local is a real deployment: with no provider configured the gateway refuses to start unless `SIMULATOR=on` ([operations.md](operations.md#simulated-models-in-a-deployment)). An `environment` field on every log line and the `deployment.environment.name` attribute of exported spans.',
   OPENAI_API_KEY: 'Enables provider `openai` (built-in catalog) unless the config file declares `openai` itself.',
@@ -23,32 +22,38 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   SIMULATOR_PORT: 'Simulator port on 127.0.0.1; `0`: a free one (logged). Pin it to script faults (`$SIM` in [calling.md](calling.md)).',
   DEFAULT_MODEL: 'For requests with an empty `model` (and no route); must be in the catalog.',
   DEFAULT_TEMPERATURE: '0–2.',
-  DEFAULT_MAX_TOKENS: 'When `max_tokens` is unset; capped at each model\'s output limit. Also routing\'s answer length.',
+  DEFAULT_MAX_TOKENS: "When `max_tokens` is unset; capped at each model's output limit. Also routing's answer length.",
   DEFAULT_TIMEOUT: 'Seconds; the deadline of calls that arrive without one.',
-  FALLBACK_DEFAULT_MESSAGE: 'Fallback\'s answer when every model failed.',
+  FALLBACK_DEFAULT_MESSAGE: "Fallback's answer when every model failed.",
   MAX_CONTENT_CHARS: 'Longest `prompt` or message `content`.',
   RETRY_MAX_ATTEMPTS: 'Calls per model per request, the first included (1–10); `1`: no retries.',
   RETRY_INITIAL_BACKOFF_MS: 'Retry n waits a random time in [0, this·2ⁿ⁻¹) ms (full jitter)…',
   RETRY_MAX_BACKOFF_MS: '…with this·2ⁿ⁻¹ capped here. An upstream `Retry-After` replaces the wait.',
   RETRY_BUDGET_MAX_TOKENS: 'Retry throttling per provider (gRFC A6): bucket size (1–1000)…',
   RETRY_BUDGET_TOKEN_RATIO: '…−1 per retryable failure, +ratio per success (0.001–1); retries only while above half.',
-  BREAKER_CONSECUTIVE_FAILURES: 'Consecutive failures that open a model\'s circuit breaker.',
+  BREAKER_CONSECUTIVE_FAILURES: "Consecutive failures that open a model's circuit breaker.",
   BREAKER_FAILURE_RATE: 'Failure rate over the window that also opens it; `0` or `1` disables this rule.',
   BREAKER_SAMPLING_WINDOW_MS: 'That window (≥ 1000).',
   BREAKER_MIN_RPS: 'Requests per second a model needs before the rate rule applies (> 0).',
   BREAKER_HALF_OPEN_AFTER_MS: 'Open breaker cool-down; then one probe call decides.',
-  ATTEMPT_TIMEOUT_MS: 'Budget of one unary upstream call; `0`: the call\'s deadline only.',
+  ATTEMPT_TIMEOUT_MS: "Budget of one unary upstream call; `0`: the call's deadline only.",
   STREAM_FIRST_TOKEN_TIMEOUT_MS: 'Give up on a streaming model with no token by then (`0`: never).',
   STREAM_INTER_TOKEN_TIMEOUT_MS: 'Give up on a streaming model silent this long between tokens (`0`: never).',
   SHUTDOWN_GRACE_MS: 'Time in-flight calls get after SIGTERM/SIGINT (after `DRAIN_DELAY_MS`).',
   DRAIN_DELAY_MS:
     'After SIGTERM/SIGINT, health is NOT_SERVING at once but calls are still accepted this long; then new calls get UNAVAILABLE `DRAINING`. See [Drain](operations.md#drain-and-shutdown).',
-  GRPC_KEEPALIVE_TIME_MS: 'The server pings each connection this often (gRFC A8; grpc-js `grpc.keepalive_time_ms`); `0`: grpc-js default, no pings.',
-  GRPC_KEEPALIVE_TIMEOUT_MS: 'A ping not answered within this closes the connection (`grpc.keepalive_timeout_ms`); `0`: grpc-js default, 20000.',
-  GRPC_MAX_CONNECTION_IDLE_MS: 'Close a connection with no call open this long (HTTP/2 GOAWAY); clients reconnect for their next call. `0`: keep idle connections. See [Connection limits](operations.md#connection-limits).',
-  GRPC_MAX_CONCURRENT_STREAMS: 'Calls one connection may have open at once (`SETTINGS_MAX_CONCURRENT_STREAMS`); a client past it queues. `0`: no limit.',
-  GRPC_MAX_CONNECTIONS: 'Connections each bound address accepts at once; a connection past it is closed as soon as it is accepted (clients see UNAVAILABLE and retry). `0`: no limit. See [Connection limits](operations.md#connection-limits).',
-  GRPC_REQUEST_MESSAGE_TIMEOUT_MS: 'Time from a call\'s headers to its request message; a half-open stream past it ends with DEADLINE_EXCEEDED. `0`: no limit.',
+  GRPC_KEEPALIVE_TIME_MS:
+    'The server pings each connection this often (gRFC A8; grpc-js `grpc.keepalive_time_ms`); `0`: grpc-js default, no pings.',
+  GRPC_KEEPALIVE_TIMEOUT_MS:
+    'A ping not answered within this closes the connection (`grpc.keepalive_timeout_ms`); `0`: grpc-js default, 20000.',
+  GRPC_MAX_CONNECTION_IDLE_MS:
+    'Close a connection with no call open this long (HTTP/2 GOAWAY); clients reconnect for their next call. `0`: keep idle connections. See [Connection limits](operations.md#connection-limits).',
+  GRPC_MAX_CONCURRENT_STREAMS:
+    'Calls one connection may have open at once (`SETTINGS_MAX_CONCURRENT_STREAMS`); a client past it queues. `0`: no limit.',
+  GRPC_MAX_CONNECTIONS:
+    'Connections each bound address accepts at once; a connection past it is closed as soon as it is accepted (clients see UNAVAILABLE and retry). `0`: no limit. See [Connection limits](operations.md#connection-limits).',
+  GRPC_REQUEST_MESSAGE_TIMEOUT_MS:
+    "Time from a call's headers to its request message; a half-open stream past it ends with DEADLINE_EXCEEDED. `0`: no limit.",
   GRPC_MAX_CONNECTION_AGE_MS:
     'Connections older than this get a GOAWAY, so clients reconnect and spread over replicas (gRFC A9; `grpc.max_connection_age_ms`); `0`: no limit.',
   GRPC_MAX_CONNECTION_AGE_GRACE_MS:
@@ -57,7 +62,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   CONFIG_FILE:
     'Providers, models, routing and access control file (YAML, or JSON when named `.json`); see [The config file](#the-config-file) and [API keys](access-and-limits.md#api-keys).',
   BATCH_MAX_ITEMS: 'Most items in one Batch (1–10000).',
-  BATCH_DEFAULT_CONCURRENCY: 'A batch\'s items running at once when `concurrency` is unset.',
+  BATCH_DEFAULT_CONCURRENCY: "A batch's items running at once when `concurrency` is unset.",
   BATCH_MAX_CONCURRENCY: 'Largest `concurrency` a batch may ask for.',
   BATCH_GLOBAL_CONCURRENCY: 'Batch items running at once over all batches; interactive calls never wait for these slots.',
   REDIS_URL:
@@ -70,29 +75,35 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   CACHE_TTL_SECONDS: 'How long a cached answer is served fresh.',
   CACHE_STALE_TTL_SECONDS: 'How long after storing an answer it is kept, for the stale offline fallback (`allow_stale`).',
   CACHE_MAX_ENTRIES: 'In-memory cache size (without Redis).',
-  CACHE_OFFLINE_FALLBACK: '`on`: when every model of a Chat, Race, Fallback or StreamChat call fails upstream, answer with an expired cached answer, marked stale, unless the request sets `refuse_stale`.',
+  CACHE_OFFLINE_FALLBACK:
+    '`on`: when every model of a Chat, Race, Fallback or StreamChat call fails upstream, answer with an expired cached answer, marked stale, unless the request sets `refuse_stale`.',
   MAX_MESSAGE_BYTES: 'Largest request message (≥ 1024); bigger ones get RESOURCE_EXHAUSTED before any handler runs.',
-  TLS_CERT_FILE: 'PEM certificate chain: serve TLS (set `TLS_KEY_FILE` too, or neither). See [TLS and mTLS](access-and-limits.md#tls-and-mtls).',
+  TLS_CERT_FILE:
+    'PEM certificate chain: serve TLS (set `TLS_KEY_FILE` too, or neither). See [TLS and mTLS](access-and-limits.md#tls-and-mtls).',
   TLS_KEY_FILE: 'PEM private key of `TLS_CERT_FILE`.',
   TLS_CLIENT_CA_FILE: 'With TLS: require client certificates signed by this CA (mTLS).',
   LOG_FILE: 'Also write the log lines to this file (e.g. `logs/app.log`), rolled daily; see [Logs](operations.md#logs).',
   LOG_ROTATE: '`daily`: roll `LOG_FILE` at local midnight (UTC in the container) to `app-YYYY-MM-DD.log`; `off`: one growing file.',
   LOG_RETENTION_DAYS: 'Rolled files kept; `0` keeps them all.',
   METRICS: '`off` disables the Prometheus endpoint.',
-  HTTP_ENABLED: '`false` (or `off`, `0`) serves gRPC only; otherwise the [OpenAI-compatible HTTP API](openai-api.md) runs in the same process on the same engine.',
+  HTTP_ENABLED:
+    '`false` (or `off`, `0`) serves gRPC only; otherwise the [OpenAI-compatible HTTP API](openai-api.md) runs in the same process on the same engine.',
   HTTP_HOST: 'Address of the HTTP API; unset: `HOST`.',
   HTTP_PORT: 'Port of the HTTP API; `0` picks a free one (logged as `httpPort`).',
   DATABASE_URL:
     'Where the [ledger](ledger.md) is kept: unset, a SQLite file at `./data/orchestrator.db` (created on first start); `sqlite:<path>`; `sqlite::memory:` for throwaway runs; `postgres://user:pass@host:5432/db` for a ledger several replicas share; `off` for none.',
-  LEDGER_CONTENT: '`none`: no message content is recorded; `hash`: a SHA-256 of the prompt; `full`: prompt and answer (sensitive: treat the database like the logs of your users\' text).',
+  LEDGER_CONTENT:
+    "`none`: no message content is recorded; `hash`: a SHA-256 of the prompt; `full`: prompt and answer (sensitive: treat the database like the logs of your users' text).",
   LEDGER_FLUSH_MS: 'Queued ledger rows are written in one transaction at most this often.',
-  LEDGER_QUEUE_MAX: 'Ledger rows waiting to be written; past it new rows are dropped and counted (`llm_orchestrator_ledger_records_dropped_total`), never blocking a call.',
+  LEDGER_QUEUE_MAX:
+    'Ledger rows waiting to be written; past it new rows are dropped and counted (`llm_orchestrator_ledger_records_dropped_total`), never blocking a call.',
   LEDGER_BATCH_SIZE: 'Ledger rows per transaction.',
   LEDGER_RETENTION_DAYS: 'Ledger rows older than this are deleted by the retention job; `0` keeps everything.',
   LEDGER_RETENTION_CRON: 'When the retention job runs (cron syntax, UTC); with several replicas on PostgreSQL one of them runs it.',
   UPSTREAM_MAX_BODY_BYTES:
     'Largest upstream response body read whole (JSON answers, error bodies); past it the connection is closed and the attempt fails with `UPSTREAM_MALFORMED_RESPONSE`. See [security.md](security.md).',
-  UPSTREAM_MAX_EVENT_BYTES: 'Largest single server-sent event from an upstream stream; past it the stream is cut and the attempt fails the same way.',
+  UPSTREAM_MAX_EVENT_BYTES:
+    'Largest single server-sent event from an upstream stream; past it the stream is cut and the attempt fails the same way.',
   METRICS_HOST: 'Address of the `/metrics` HTTP server.',
   METRICS_PORT: 'Its port; `0` picks a free one (logged).',
   OTEL_EXPORTER_OTLP_ENDPOINT:

@@ -9,7 +9,12 @@ import { checkProviderUrl } from './ssrf.js';
  * Field names are snake_case as in the file; the result is camelCase and frozen.
  */
 
-const name = z.string().trim().min(1).max(64).regex(/^[a-z0-9][a-z0-9._-]*$/i, 'letters, digits, dot, dash and underscore only');
+const name = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9][a-z0-9._-]*$/i, 'letters, digits, dot, dash and underscore only');
 
 const providerSchema = z
   .object({
@@ -17,12 +22,18 @@ const providerSchema = z
     kind: z.enum(['openai', 'anthropic']),
     base_url: z.string().min(1),
     /** Name of the environment variable holding the key; omit for servers without keys (Ollama). */
-    api_key_env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name, e.g. OPENROUTER_API_KEY').optional(),
+    api_key_env: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name, e.g. OPENROUTER_API_KEY')
+      .optional(),
     timeout_ms: z.number().int().positive().optional(),
     headers: z.record(z.string(), z.string()).optional(),
     max_tokens_field: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
     /** kind anthropic: the anthropic-version header (the SDK's default when unset). */
-    anthropic_version: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'a date like 2023-06-01').optional(),
+    anthropic_version: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/, 'a date like 2023-06-01')
+      .optional(),
     allow_link_local: z.boolean().default(false),
   })
   .strict();
@@ -67,7 +78,10 @@ const apiKeySchema = z
     /** Patterns over canonical model ids (ListModels `id`; requests may use aliases, resolved before the check); `*` matches any characters ("gpt-4o*"). Default: all. */
     allowed_models: z.array(z.string().min(1)).default(['*']),
     limits: limitsSchema.default({}),
-    budgets: z.object({ usd_per_day: z.number().positive().optional(), usd_per_month: z.number().positive().optional() }).strict().default({}),
+    budgets: z
+      .object({ usd_per_day: z.number().positive().optional(), usd_per_month: z.number().positive().optional() })
+      .strict()
+      .default({}),
     /** `admin`: reads every key's usage (UsageService), not only its own. */
     scopes: z.array(z.enum(['admin'])).default([]),
   })
@@ -88,7 +102,13 @@ export const fileSchema = z
     routing: z
       .object({
         profiles: z
-          .object({ quality: weightsSchema, balanced: weightsSchema, speed: weightsSchema, budget: weightsSchema, long_context: weightsSchema })
+          .object({
+            quality: weightsSchema,
+            balanced: weightsSchema,
+            speed: weightsSchema,
+            budget: weightsSchema,
+            long_context: weightsSchema,
+          })
           .partial()
           .strict()
           .default({}),
@@ -168,7 +188,10 @@ export function loadConfigFile(path: string): FileConfig {
   }
   const parsed = fileSchema.safeParse(raw ?? {});
   if (!parsed.success) {
-    throw new ConfigFileError(path, parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`));
+    throw new ConfigFileError(
+      path,
+      parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`),
+    );
   }
   const file = parsed.data;
   const problems: string[] = [];
@@ -185,7 +208,8 @@ export function loadConfigFile(path: string): FileConfig {
   });
   const known = new Set([...providerNames, ...(file.include_builtin_models ? ['openai'] : [])]);
   file.models.forEach((m, i) => {
-    if (!known.has(m.provider)) problems.push(`models[${i}].provider: unknown provider "${m.provider}" (declared: ${[...providerNames].join(', ') || 'none'})`);
+    if (!known.has(m.provider))
+      problems.push(`models[${i}].provider: unknown provider "${m.provider}" (declared: ${[...providerNames].join(', ') || 'none'})`);
   });
   const keyNames = new Set<string>();
   file.access.api_keys.forEach((k, i) => {
@@ -244,5 +268,8 @@ function limitsOf(limits: z.infer<typeof limitsSchema>): RateLimitSpec {
 }
 
 function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '') || '(top level)';
+  return (
+    path.reduce<string>((out, key) => (typeof key === 'number' ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)), '') ||
+    '(top level)'
+  );
 }

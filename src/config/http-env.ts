@@ -20,7 +20,9 @@ export interface HttpConfig {
   readonly port: number;
 }
 
-export function httpConfig(e: { readonly HTTP_ENABLED: string; readonly HTTP_HOST?: string | undefined; readonly HTTP_PORT: number }, host: string): HttpConfig {
+export function httpConfig(
+  e: { readonly HTTP_ENABLED: string; readonly HTTP_HOST?: string | undefined; readonly HTTP_PORT: number },
+  host: string,
+): HttpConfig {
   return { enabled: ['true', 'on', '1'].includes(e.HTTP_ENABLED), host: e.HTTP_HOST ?? host, port: e.HTTP_PORT };
 }
-

@@ -4,7 +4,6 @@ import { parseDatabaseUrl, type DatabaseTarget } from '../store/url.js';
 
 /** The ledger's settings (src/store): DATABASE_URL and LEDGER_*, with their defaults. */
 
-
 export interface LedgerConfig {
   /** DATABASE_URL: unset = ./data/orchestrator.db; `off` = no ledger. */
   readonly target: DatabaseTarget;

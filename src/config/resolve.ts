@@ -61,11 +61,13 @@ export function providerProblem(provider: ResolvedProvider, problem: string): Er
 }
 
 function providersOf(config: Config, file: FileConfig | undefined, env: Env): ResolvedProvider[] {
-  const fromFile = (file?.providers ?? []).map((spec, index): ResolvedProvider => ({
-    spec,
-    apiKey: keyOf(spec, config, env),
-    source: { file: config.configFile ?? '', index },
-  }));
+  const fromFile = (file?.providers ?? []).map(
+    (spec, index): ResolvedProvider => ({
+      spec,
+      apiKey: keyOf(spec, config, env),
+      source: { file: config.configFile ?? '', index },
+    }),
+  );
   if (config.openai.apiKey === undefined || fromFile.some((p) => p.spec.name === 'openai')) return fromFile;
   const bad = checkProviderUrl(config.openai.baseURL, { allowLinkLocal: false });
   if (bad) throw new ConfigError([`OPENAI_BASE_URL: ${bad}`]);

@@ -49,7 +49,10 @@ const systemLookup: HostLookup = (host) => dnsLookup(host, { all: true });
  * can point anywhere). IP literals were checked by `checkProviderUrl`. A lookup that fails
  * throws: the caller decides whether an unresolvable host is fatal.
  */
-export async function checkResolvedHost(raw: string, options: GuardOptions & { readonly lookup?: HostLookup }): Promise<string | undefined> {
+export async function checkResolvedHost(
+  raw: string,
+  options: GuardOptions & { readonly lookup?: HostLookup },
+): Promise<string | undefined> {
   if (options.allowLinkLocal) return undefined;
   const host = hostOf(new URL(raw));
   if (isIP(host)) return undefined;
@@ -63,7 +66,10 @@ export async function checkResolvedHost(raw: string, options: GuardOptions & { r
 
 /** The URL's host as compared: no IPv6 brackets, lower case, no trailing dot (the root label). */
 function hostOf(url: URL): string {
-  return url.hostname.replace(/^\[|\]$/g, '').toLowerCase().replace(/\.+$/, '');
+  return url.hostname
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase()
+    .replace(/\.+$/, '');
 }
 
 /**

@@ -104,7 +104,8 @@ type Violation = import('./errors.js').FieldViolation;
 export function checkSampling(raw: Sampling, at: (name: string) => string): { sampling: Sampling | undefined; violations: Violation[] } {
   const violations: Violation[] = [];
   const range = (name: string, value: number | undefined, min: number, max: number): void => {
-    if (value !== undefined && !(value >= min && value <= max)) violations.push({ field: at(name), description: `must be between ${min} and ${max} (got ${value})` });
+    if (value !== undefined && !(value >= min && value <= max))
+      violations.push({ field: at(name), description: `must be between ${min} and ${max} (got ${value})` });
   };
   range('top_p', raw.topP, 0, 1);
   range('presence_penalty', raw.presencePenalty, -2, 2);
@@ -113,26 +114,37 @@ export function checkSampling(raw: Sampling, at: (name: string) => string): { sa
     violations.push({ field: at('seed'), description: `must be an integer of at most 53 bits (got ${raw.seed})` });
   }
   const stop = raw.stop ?? [];
-  if (stop.length > SAMPLING_LIMITS.maxStop) violations.push({ field: at('stop'), description: `at most ${SAMPLING_LIMITS.maxStop} sequences (got ${stop.length})` });
+  if (stop.length > SAMPLING_LIMITS.maxStop)
+    violations.push({ field: at('stop'), description: `at most ${SAMPLING_LIMITS.maxStop} sequences (got ${stop.length})` });
   stop.forEach((s, i) => {
     if (s.length === 0) violations.push({ field: `${at('stop')}[${i}]`, description: 'must not be empty' });
     else if (s.length > SAMPLING_LIMITS.maxStopChars) {
-      violations.push({ field: `${at('stop')}[${i}]`, description: `must be at most ${SAMPLING_LIMITS.maxStopChars} characters (got ${s.length})` });
+      violations.push({
+        field: `${at('stop')}[${i}]`,
+        description: `must be at most ${SAMPLING_LIMITS.maxStopChars} characters (got ${s.length})`,
+      });
     }
   });
   if (raw.user !== undefined && raw.user.length > SAMPLING_LIMITS.maxUserChars) {
-    violations.push({ field: at('user'), description: `must be at most ${SAMPLING_LIMITS.maxUserChars} characters (got ${raw.user.length})` });
+    violations.push({
+      field: at('user'),
+      description: `must be at most ${SAMPLING_LIMITS.maxUserChars} characters (got ${raw.user.length})`,
+    });
   }
   const sampling = definedSampling({ ...raw, stop: stop.length > 0 ? [...stop] : undefined, user: raw.user || undefined });
   return { sampling, violations };
 }
 
 /** Request tags bounded by TAG_LIMITS; undefined when there are none. */
-export function checkTags(tags: Readonly<Record<string, string>> | undefined, field: string): { tags: RequestTags | undefined; violations: Violation[] } {
+export function checkTags(
+  tags: Readonly<Record<string, string>> | undefined,
+  field: string,
+): { tags: RequestTags | undefined; violations: Violation[] } {
   const violations: Violation[] = [];
   const entries = Object.entries(tags ?? {});
   if (entries.length === 0) return { tags: undefined, violations };
-  if (entries.length > TAG_LIMITS.maxKeys) violations.push({ field, description: `at most ${TAG_LIMITS.maxKeys} keys (got ${entries.length})` });
+  if (entries.length > TAG_LIMITS.maxKeys)
+    violations.push({ field, description: `at most ${TAG_LIMITS.maxKeys} keys (got ${entries.length})` });
   for (const [key, value] of entries) {
     if (key.length === 0 || key.length > TAG_LIMITS.maxKeyChars) {
       violations.push({ field, description: `keys must be 1 to ${TAG_LIMITS.maxKeyChars} characters (got one of ${key.length})` });

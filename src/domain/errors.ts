@@ -172,13 +172,19 @@ export function modelNotAllowed(keyName: string, denied: readonly string[], scop
   return new OrchestratorError({
     kind: 'permission_denied',
     reason: Reason.MODEL_NOT_ALLOWED,
-    message: scope ? `API key "${keyName}" may not call ${scope} (${denied.join(', ')})` : `API key "${keyName}" may not call ${denied.join(', ')}`,
+    message: scope
+      ? `API key "${keyName}" may not call ${scope} (${denied.join(', ')})`
+      : `API key "${keyName}" may not call ${denied.join(', ')}`,
     metadata: { key: keyName, models: denied.join(',') },
   });
 }
 
 /** A requests- or tokens-per-minute limit was reached (RESOURCE_EXHAUSTED with QuotaFailure and RetryInfo). */
-export function rateLimited(options: { readonly subject: string; readonly what: string; readonly retryAfterMs: number }): OrchestratorError {
+export function rateLimited(options: {
+  readonly subject: string;
+  readonly what: string;
+  readonly retryAfterMs: number;
+}): OrchestratorError {
   return new OrchestratorError({
     kind: 'resource_exhausted',
     reason: Reason.RATE_LIMITED,
@@ -189,7 +195,12 @@ export function rateLimited(options: { readonly subject: string; readonly what: 
 }
 
 /** A daily or monthly spending budget was reached (RESOURCE_EXHAUSTED until the period turns). */
-export function budgetExhausted(options: { readonly keyName: string; readonly what: string; readonly spentUsd: number; readonly retryAfterMs: number }): OrchestratorError {
+export function budgetExhausted(options: {
+  readonly keyName: string;
+  readonly what: string;
+  readonly spentUsd: number;
+  readonly retryAfterMs: number;
+}): OrchestratorError {
   const { keyName, what, spentUsd } = options;
   return new OrchestratorError({
     kind: 'resource_exhausted',
@@ -223,22 +234,55 @@ export function draining(retryHint = 'retry'): OrchestratorError {
 }
 
 /** The provider answered with an HTTP status that is not a success; the upstream body never reaches the caller. */
-export function upstreamStatus(options: { readonly provider: string; readonly status: number; readonly retryAfterMs: number | undefined }): OrchestratorError {
+export function upstreamStatus(options: {
+  readonly provider: string;
+  readonly status: number;
+  readonly retryAfterMs: number | undefined;
+}): OrchestratorError {
   const { provider, status, retryAfterMs } = options;
   const metadata = { provider, upstream_status: String(status) };
   if (status === 429) {
-    return new OrchestratorError({ kind: 'unavailable', reason: Reason.UPSTREAM_RATE_LIMITED, message: `${provider} is rate limiting us (HTTP 429)`, retryable: true, retryAfterMs, metadata });
+    return new OrchestratorError({
+      kind: 'unavailable',
+      reason: Reason.UPSTREAM_RATE_LIMITED,
+      message: `${provider} is rate limiting us (HTTP 429)`,
+      retryable: true,
+      retryAfterMs,
+      metadata,
+    });
   }
   if (status === 401 || status === 403) {
-    return new OrchestratorError({ kind: 'unavailable', reason: Reason.UPSTREAM_AUTH_FAILED, message: `${provider} refused our credentials (HTTP ${status}); check the provider's API key`, metadata });
+    return new OrchestratorError({
+      kind: 'unavailable',
+      reason: Reason.UPSTREAM_AUTH_FAILED,
+      message: `${provider} refused our credentials (HTTP ${status}); check the provider's API key`,
+      metadata,
+    });
   }
   if (status === 404) {
-    return new OrchestratorError({ kind: 'unavailable', reason: Reason.MODEL_NOT_AVAILABLE, message: `${provider} does not serve this model (HTTP 404)`, metadata });
+    return new OrchestratorError({
+      kind: 'unavailable',
+      reason: Reason.MODEL_NOT_AVAILABLE,
+      message: `${provider} does not serve this model (HTTP 404)`,
+      metadata,
+    });
   }
   if (status === 408 || status >= 500) {
-    return new OrchestratorError({ kind: 'unavailable', reason: Reason.UPSTREAM_ERROR, message: `${provider} failed (HTTP ${status})`, retryable: true, retryAfterMs, metadata });
+    return new OrchestratorError({
+      kind: 'unavailable',
+      reason: Reason.UPSTREAM_ERROR,
+      message: `${provider} failed (HTTP ${status})`,
+      retryable: true,
+      retryAfterMs,
+      metadata,
+    });
   }
-  return new OrchestratorError({ kind: 'invalid_argument', reason: Reason.UPSTREAM_REJECTED_REQUEST, message: `${provider} rejected the request (HTTP ${status})`, metadata });
+  return new OrchestratorError({
+    kind: 'invalid_argument',
+    reason: Reason.UPSTREAM_REJECTED_REQUEST,
+    message: `${provider} rejected the request (HTTP ${status})`,
+    metadata,
+  });
 }
 
 /** The provider's own `timeout_ms` ran out before the upstream answered. */
@@ -254,15 +298,36 @@ export function upstreamTimeout(provider: string, timeoutMs: number, cause: unkn
 }
 
 export function upstreamUnreachable(provider: string, cause: unknown): OrchestratorError {
-  return new OrchestratorError({ kind: 'unavailable', reason: Reason.UPSTREAM_UNREACHABLE, message: `${provider} could not be reached`, retryable: true, metadata: { provider }, cause });
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.UPSTREAM_UNREACHABLE,
+    message: `${provider} could not be reached`,
+    retryable: true,
+    metadata: { provider },
+    cause,
+  });
 }
 
 export function upstreamMalformed(provider: string, what: string, cause?: unknown): OrchestratorError {
-  return new OrchestratorError({ kind: 'unavailable', reason: Reason.UPSTREAM_MALFORMED_RESPONSE, message: `${provider} sent a malformed ${what}`, retryable: true, metadata: { provider }, cause });
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.UPSTREAM_MALFORMED_RESPONSE,
+    message: `${provider} sent a malformed ${what}`,
+    retryable: true,
+    metadata: { provider },
+    cause,
+  });
 }
 
 export function streamTruncated(provider: string, detail: string, cause?: unknown): OrchestratorError {
-  return new OrchestratorError({ kind: 'unavailable', reason: Reason.STREAM_TRUNCATED, message: `${provider} stream ended early: ${detail}`, retryable: true, metadata: { provider }, cause });
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.STREAM_TRUNCATED,
+    message: `${provider} stream ended early: ${detail}`,
+    retryable: true,
+    metadata: { provider },
+    cause,
+  });
 }
 
 /** A race participant stopped because another model answered first. */

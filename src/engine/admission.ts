@@ -24,7 +24,10 @@ export class Admission {
   /** A planned call: permission for each model of the plan, limits and budgets for its estimate. */
   admit(ctx: CallContext, plan: Plan): Promise<Admitted> {
     const outputTokens = Math.max(...plan.models.map((m) => maxTokensFor(plan, m)), 0);
-    return this.admitDemand(ctx, { models: plan.models.map((m) => m.id), estimatedTokens: estimatePromptTokens(plan.messages) + outputTokens });
+    return this.admitDemand(ctx, {
+      models: plan.models.map((m) => m.id),
+      estimatedTokens: estimatePromptTokens(plan.messages) + outputTokens,
+    });
   }
 
   /**
@@ -33,7 +36,10 @@ export class Admission {
    * ranking's business (they are excluded there), so no model is checked here.
    */
   admitUnplanned(ctx: CallContext, input: ChatInput, defaultMaxTokens: number): Promise<Admitted> {
-    return this.admitDemand(ctx, { models: [], estimatedTokens: estimatePromptTokens(input.messages) + (input.maxTokens ?? defaultMaxTokens) });
+    return this.admitDemand(ctx, {
+      models: [],
+      estimatedTokens: estimatePromptTokens(input.messages) + (input.maxTokens ?? defaultMaxTokens),
+    });
   }
 
   private async admitDemand(ctx: CallContext, demand: { models: readonly string[]; estimatedTokens: number }): Promise<Admitted> {
@@ -91,4 +97,3 @@ function charging(inner: UpstreamObserver | undefined, charge: (record: AttemptR
     },
   };
 }
-

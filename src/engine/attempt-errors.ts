@@ -30,10 +30,7 @@ export function stalled(model: CatalogModel, phase: 'first_token' | 'inter_token
   return new OrchestratorError({
     kind: 'unavailable',
     reason: Reason.STREAM_STALLED,
-    message:
-      phase === 'first_token'
-        ? `${model.id} sent no token within ${ms} ms`
-        : `${model.id} went silent for ${ms} ms between tokens`,
+    message: phase === 'first_token' ? `${model.id} sent no token within ${ms} ms` : `${model.id} went silent for ${ms} ms between tokens`,
     retryable: true,
     metadata: { model: model.id, phase, timeout_ms: String(ms) },
   });
@@ -86,7 +83,11 @@ export function asOrchestratorError(err: unknown, signal: AbortSignal): Orchestr
  * the prompt is charged even when nothing came back; a call the upstream failed on its own
  * with nothing generated (an HTTP error, say) is not billed by providers and counts nothing.
  */
-export function usageSoFar(messages: readonly ChatMessage[], generatedChars: number, aborted: boolean): { usage: TokenUsage; estimated: boolean } {
+export function usageSoFar(
+  messages: readonly ChatMessage[],
+  generatedChars: number,
+  aborted: boolean,
+): { usage: TokenUsage; estimated: boolean } {
   if (generatedChars === 0 && !aborted) return { usage: ZERO_USAGE, estimated: false };
   return { usage: estimateUsage(messages, generatedChars), estimated: true };
 }

@@ -222,7 +222,9 @@ export class AttemptRunner {
     spec: AttemptSpec,
     provider: Provider,
     info: TryInfo,
-  ): Promise<{ ok: true; completion: ProviderCompletion; record: AttemptRecord } | { ok: false; error: OrchestratorError; record: AttemptRecord }> {
+  ): Promise<
+    { ok: true; completion: ProviderCompletion; record: AttemptRecord } | { ok: false; error: OrchestratorError; record: AttemptRecord }
+  > {
     const started = performance.now();
     const upstream = spec.upstream?.requestStarted({ model: spec.model.id, provider: provider.name, retry: info.retry });
     const child = childSignal(spec.signal, timeoutOf(spec.model, spec.timeoutMs));
@@ -242,12 +244,32 @@ export class AttemptRunner {
       return {
         ok: true,
         completion: { ...completion, usage: checked.usage },
-        record: this.finish({ spec, provider: provider.name, started, info, usage: checked.usage, estimated: checked.refused !== undefined, upstream }),
+        record: this.finish({
+          spec,
+          provider: provider.name,
+          started,
+          info,
+          usage: checked.usage,
+          estimated: checked.refused !== undefined,
+          upstream,
+        }),
       };
     } catch (err) {
       const error = asOrchestratorError(err, child.signal);
       if (isRetryable(error)) budget.onFailure();
-      return { ok: false, error, record: this.finish({ spec, provider: provider.name, started, info, ...usageSoFar(spec.messages, 0, child.signal.aborted), error, upstream }) };
+      return {
+        ok: false,
+        error,
+        record: this.finish({
+          spec,
+          provider: provider.name,
+          started,
+          info,
+          ...usageSoFar(spec.messages, 0, child.signal.aborted),
+          error,
+          upstream,
+        }),
+      };
     } finally {
       child.dispose();
     }
@@ -336,7 +358,10 @@ export class AttemptRunner {
   private checkedUsage(spec: AttemptSpec, provider: string, reported: TokenUsage, generatedChars: number) {
     const checked = checkUsage(reported, spec, generatedChars);
     if (checked.refused) {
-      spec.log?.warn({ model: spec.model.id, provider, reported, problem: checked.refused }, 'upstream usage report refused; charging an estimate instead');
+      spec.log?.warn(
+        { model: spec.model.id, provider, reported, problem: checked.refused },
+        'upstream usage report refused; charging an estimate instead',
+      );
     }
     return checked;
   }

@@ -12,7 +12,15 @@ export function cacheKey(request: {
   const s = request.sampling;
   // Fixed positions, not the object's own order: the same request always hashes the same. A
   // request without sampling fields keeps the key it had before they existed.
-  const sampling = s ? [s.topP ?? null, s.stop ?? null, s.seed ?? null, s.presencePenalty ?? null, s.frequencyPenalty ?? null, s.user ?? null] : [];
-  const material = JSON.stringify([request.model, request.messages.map((m) => [m.role, m.content]), request.temperature, request.maxTokens, ...sampling]);
+  const sampling = s
+    ? [s.topP ?? null, s.stop ?? null, s.seed ?? null, s.presencePenalty ?? null, s.frequencyPenalty ?? null, s.user ?? null]
+    : [];
+  const material = JSON.stringify([
+    request.model,
+    request.messages.map((m) => [m.role, m.content]),
+    request.temperature,
+    request.maxTokens,
+    ...sampling,
+  ]);
   return createHash('sha256').update(material).digest('hex');
 }

@@ -136,13 +136,22 @@ export class Engine {
       const answer = await this.admission.runUnplanned(ctx, input, this.options.defaults.maxTokens, async (admitted) => {
         const { decision, chain } = await this.planner.routeChain(route, input, admitted);
         const plan = this.planner.plan(chain, input, { capMaxTokens: true });
-        return { ...(await runFallbackChain(this.deps, plan, { linkTimeoutMs: undefined, defaultMessage: undefined }, admitted)), decision };
+        return {
+          ...(await runFallbackChain(this.deps, plan, { linkTimeoutMs: undefined, defaultMessage: undefined }, admitted)),
+          decision,
+        };
       });
       return answer;
     }
     const plan = this.planner.plan([req.model], input);
     return this.admission.run(ctx, plan, (admitted) =>
-      answerThroughCache({ cache: this.options.cache, events: this.events, offlineFallback: this.options.cacheOfflineFallback ?? false }, plan, req.cache ?? DEFAULT_CACHE_POLICY, ctx, () => runSingle(this.deps.runner, plan, admitted)),
+      answerThroughCache(
+        { cache: this.options.cache, events: this.events, offlineFallback: this.options.cacheOfflineFallback ?? false },
+        plan,
+        req.cache ?? DEFAULT_CACHE_POLICY,
+        ctx,
+        () => runSingle(this.deps.runner, plan, admitted),
+      ),
     );
   }
 
@@ -173,7 +182,13 @@ export class Engine {
     return this.preparedStream(req, target.mode, plan, await this.admission.admit(ctx, plan), undefined);
   }
 
-  private preparedStream(req: StreamCall, mode: StreamMode, plan: Plan, admitted: Admitted, decision: RouteDecision | undefined): PreparedStream {
+  private preparedStream(
+    req: StreamCall,
+    mode: StreamMode,
+    plan: Plan,
+    admitted: Admitted,
+    decision: RouteDecision | undefined,
+  ): PreparedStream {
     const { target } = req;
     const { resilience } = this.options;
     const timeouts = {
@@ -196,7 +211,14 @@ export class Engine {
   async race(req: RaceCall): Promise<ChatAnswer> {
     const plan = this.planner.plan(this.planner.expand(req.model, req.racers, req.ctx), req.input);
     return this.admission.run(req.ctx, plan, (admitted) =>
-      answerOffline(this.offline(), plan, req.refuseStale ?? false, admitted, () => raceModels(this.deps, plan, { hedgeDelayMs: req.hedgeDelayMs ?? 0 }, admitted), (stale) => stale),
+      answerOffline(
+        this.offline(),
+        plan,
+        req.refuseStale ?? false,
+        admitted,
+        () => raceModels(this.deps, plan, { hedgeDelayMs: req.hedgeDelayMs ?? 0 }, admitted),
+        (stale) => stale,
+      ),
     );
   }
 

@@ -22,7 +22,15 @@ export {
 } from './requests.js';
 export type { Answer, FallbackAnswer } from './answer.js';
 export type { CallContext, UpstreamAttempt, UpstreamObserver, UpstreamRequest } from './context.js';
-export { EventBus, type CallKind, type EventSink, type FinishedCall, type GatewayEvent, type GatewayListener, type StartedCall } from './events.js';
+export {
+  EventBus,
+  type CallKind,
+  type EventSink,
+  type FinishedCall,
+  type GatewayEvent,
+  type GatewayListener,
+  type StartedCall,
+} from './events.js';
 export type { EngineStreamEvent } from './strategies/stream.js';
 export type { BatchEvent, BatchWork } from './strategies/batch.js';
 export type {

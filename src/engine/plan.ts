@@ -44,7 +44,12 @@ export class Planner {
   }
 
   /** A routed request's chain: the eligible models of the ranking, best first. */
-  async routeChain(route: RouteRequest, input: ChatInput, ctx: CallContext, streaming = false): Promise<{ decision: RouteDecision; chain: ModelRef[] }> {
+  async routeChain(
+    route: RouteRequest,
+    input: ChatInput,
+    ctx: CallContext,
+    streaming = false,
+  ): Promise<{ decision: RouteDecision; chain: ModelRef[] }> {
     const decision = await this.rank(route, input, ctx.principal, streaming);
     const eligible = decision.ranking.filter((r) => r.excluded === undefined);
     const first = eligible[0];
@@ -128,7 +133,11 @@ function noEligibleModel(decision: RouteDecision, principal: Principal | undefin
   const reasons = decision.ranking.map((r) => `${r.model.id}: ${r.excluded ?? 'eligible'}`).join('; ');
   const denied = decision.ranking.filter((r) => r.excluded === NOT_ALLOWED_FOR_KEY).map((r) => r.model.id);
   // Nothing the key may call could take it: a permission problem, not a passing outage.
-  if (principal && denied.length > 0 && decision.ranking.every((r) => r.excluded === NOT_ALLOWED_FOR_KEY || r.excluded === 'no provider configured')) {
+  if (
+    principal &&
+    denied.length > 0 &&
+    decision.ranking.every((r) => r.excluded === NOT_ALLOWED_FOR_KEY || r.excluded === 'no provider configured')
+  ) {
     return new OrchestratorError({
       kind: 'permission_denied',
       reason: Reason.MODEL_NOT_ALLOWED,

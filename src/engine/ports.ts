@@ -10,7 +10,11 @@ export interface ProviderLookup {
 /** What a call may do and what it used: limits, budgets and model permissions (src/access). */
 export interface AccessControl {
   /** Throws PERMISSION_DENIED or RESOURCE_EXHAUSTED; the ticket then accounts for the call. */
-  admit(request: { readonly principal: Principal | undefined; readonly models: readonly string[]; readonly estimatedTokens: number }): Promise<AccessTicket>;
+  admit(request: {
+    readonly principal: Principal | undefined;
+    readonly models: readonly string[];
+    readonly estimatedTokens: number;
+  }): Promise<AccessTicket>;
   /** Whether the principal may call this model at all. */
   allows(principal: Principal | undefined, modelId: string): boolean;
 }

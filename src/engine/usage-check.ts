@@ -18,20 +18,33 @@ export interface CheckedUsage {
 const FRAMING_PER_MESSAGE = 16;
 const SLACK = 64;
 
-export function checkUsage(reported: TokenUsage, request: { readonly messages: readonly ChatMessage[]; readonly maxTokens: number }, generatedChars: number): CheckedUsage {
+export function checkUsage(
+  reported: TokenUsage,
+  request: { readonly messages: readonly ChatMessage[]; readonly maxTokens: number },
+  generatedChars: number,
+): CheckedUsage {
   const problem = usageProblem(reported, request);
   if (!problem) return { usage: { ...reported, totalTokens: reported.promptTokens + reported.completionTokens } };
   return { usage: estimateUsage(request.messages, generatedChars), refused: problem };
 }
 
-function usageProblem(u: TokenUsage, request: { readonly messages: readonly ChatMessage[]; readonly maxTokens: number }): string | undefined {
-  for (const [name, value] of Object.entries({ prompt_tokens: u.promptTokens, completion_tokens: u.completionTokens, cached_tokens: u.cachedTokens })) {
+function usageProblem(
+  u: TokenUsage,
+  request: { readonly messages: readonly ChatMessage[]; readonly maxTokens: number },
+): string | undefined {
+  for (const [name, value] of Object.entries({
+    prompt_tokens: u.promptTokens,
+    completion_tokens: u.completionTokens,
+    cached_tokens: u.cachedTokens,
+  })) {
     if (!Number.isSafeInteger(value) || value < 0) return `${name} ${value} is not a non-negative integer`;
   }
   const promptChars = request.messages.reduce((n, m) => n + m.content.length, 0);
   const promptBound = promptChars + FRAMING_PER_MESSAGE * request.messages.length + SLACK;
-  if (u.promptTokens > promptBound) return `prompt_tokens ${u.promptTokens} exceeds what a ${promptChars}-character prompt can hold (${promptBound})`;
-  if (u.completionTokens > request.maxTokens + SLACK) return `completion_tokens ${u.completionTokens} exceeds max_tokens ${request.maxTokens}`;
+  if (u.promptTokens > promptBound)
+    return `prompt_tokens ${u.promptTokens} exceeds what a ${promptChars}-character prompt can hold (${promptBound})`;
+  if (u.completionTokens > request.maxTokens + SLACK)
+    return `completion_tokens ${u.completionTokens} exceeds max_tokens ${request.maxTokens}`;
   if (u.cachedTokens > u.promptTokens) return `cached_tokens ${u.cachedTokens} exceeds prompt_tokens ${u.promptTokens}`;
   return undefined;
 }

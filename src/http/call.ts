@@ -44,7 +44,7 @@ export interface RouteInfo {
 /** What a handler gives back: a JSON body, or "I wrote the response myself" (a stream). */
 export type HandlerResult =
   | { readonly json: unknown; readonly status?: number }
-  | { readonly streamed: true; /** Set when the stream ended with an error event. */ readonly error?: unknown };
+  | { readonly streamed: true /** Set when the stream ended with an error event. */; readonly error?: unknown };
 
 export type Handler = (request: FastifyRequest, reply: FastifyReply, ctx: CallContext) => Promise<HandlerResult>;
 
@@ -61,7 +61,12 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
     const requestId = assignRequestId(request, reply);
     deps.observer.callStarted?.({ path: route.path, protocol: 'http', kind: route.kind });
     const summary = new CallSummary(
-      deps.tracer.startCall({ path: route.path, requestId, traceparent: single(request.headers.traceparent), tracestate: joined(request.headers.tracestate) }),
+      deps.tracer.startCall({
+        path: route.path,
+        requestId,
+        traceparent: single(request.headers.traceparent),
+        tracestate: joined(request.headers.tracestate),
+      }),
     );
     const controller = new AbortController();
     const call = { abort: (reason: unknown) => controller.abort(reason) };
@@ -180,7 +185,9 @@ function callerDeadline(request: FastifyRequest): number {
   if (raw === undefined) return Infinity;
   const value = typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
   if (!(value >= 1)) {
-    throw invalidArgument([{ field: TIMEOUT_HEADER, description: `must be a whole number of milliseconds, at least 1 (got ${JSON.stringify(raw)})` }]);
+    throw invalidArgument([
+      { field: TIMEOUT_HEADER, description: `must be a whole number of milliseconds, at least 1 (got ${JSON.stringify(raw)})` },
+    ]);
   }
   return Date.now() + value;
 }
@@ -218,9 +225,23 @@ function finish(deps: HttpCallDeps, route: RouteInfo, f: Finished): void {
 
 /** gRPC status numbers by name, for the code an HTTP status maps to. */
 const GRPC_CODE_NUMBERS: Readonly<Record<string, number>> = {
-  OK: 0, CANCELLED: 1, UNKNOWN: 2, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, NOT_FOUND: 5, ALREADY_EXISTS: 6, PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8, FAILED_PRECONDITION: 9, ABORTED: 10, OUT_OF_RANGE: 11, UNIMPLEMENTED: 12, INTERNAL: 13, UNAVAILABLE: 14,
-  DATA_LOSS: 15, UNAUTHENTICATED: 16,
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16,
 };
 
 function single(value: string | string[] | undefined): string | undefined {

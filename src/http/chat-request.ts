@@ -59,8 +59,22 @@ const CACHE_MODES: readonly CachePolicy['mode'][] = ['auto', 'use', 'bypass'];
 
 /** Accepted and used. */
 const SUPPORTED = new Set([
-  'model', 'messages', 'temperature', 'max_tokens', 'max_completion_tokens', 'stream', 'stream_options', 'n', 'orchestrator',
-  'top_p', 'stop', 'seed', 'presence_penalty', 'frequency_penalty', 'user', 'metadata',
+  'model',
+  'messages',
+  'temperature',
+  'max_tokens',
+  'max_completion_tokens',
+  'stream',
+  'stream_options',
+  'n',
+  'orchestrator',
+  'top_p',
+  'stop',
+  'seed',
+  'presence_penalty',
+  'frequency_penalty',
+  'user',
+  'metadata',
 ]);
 
 /** OpenAI fields we do not support yet, accepted only at their "off" value (null, or the value given). */
@@ -75,27 +89,53 @@ const OFF_VALUES: Readonly<Record<string, readonly unknown[]>> = {
 
 /** OpenAI request fields this gateway does not implement yet: refused by name, at any value but null. */
 const NOT_YET = new Set([
-  'logit_bias', 'top_logprobs', 'functions', 'function_call',
-  'modalities', 'audio', 'prediction', 'reasoning_effort', 'service_tier', 'web_search_options', 'verbosity',
-  'prompt_cache_key', 'safety_identifier',
+  'logit_bias',
+  'top_logprobs',
+  'functions',
+  'function_call',
+  'modalities',
+  'audio',
+  'prediction',
+  'reasoning_effort',
+  'service_tier',
+  'web_search_options',
+  'verbosity',
+  'prompt_cache_key',
+  'safety_identifier',
 ]);
 
 const MESSAGE_FIELDS = new Set(['role', 'content']);
 const ORCHESTRATOR_FIELDS = new Set([
-  'strategy', 'models', 'hedge_delay_ms', 'route', 'default_message', 'disable_default_message', 'restart_on_failure',
-  'attempt_timeout_ms', 'first_token_timeout_ms', 'inter_token_timeout_ms', 'cache',
+  'strategy',
+  'models',
+  'hedge_delay_ms',
+  'route',
+  'default_message',
+  'disable_default_message',
+  'restart_on_failure',
+  'attempt_timeout_ms',
+  'first_token_timeout_ms',
+  'inter_token_timeout_ms',
+  'cache',
 ]);
 
 type Json = Record<string, unknown>;
 
-export function parseChatRequest(body: unknown, headers: Readonly<Record<string, string | string[] | undefined>>, limits: ChatLimits): ChatCompletionRequest {
+export function parseChatRequest(
+  body: unknown,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  limits: ChatLimits,
+): ChatCompletionRequest {
   const v = new Violations();
   if (!isObject(body)) throw invalidArgument([{ field: 'body', description: 'must be a JSON object' }]);
   for (const [field, value] of Object.entries(body)) {
     if (SUPPORTED.has(field) || value === null || value === undefined) continue;
     const off = OFF_VALUES[field];
     if (off?.some((o) => JSON.stringify(o) === JSON.stringify(value))) continue;
-    v.add(field, off || NOT_YET.has(field) ? 'is not supported by this gateway yet (only text chat completions)' : 'is not a chat completion field');
+    v.add(
+      field,
+      off || NOT_YET.has(field) ? 'is not supported by this gateway yet (only text chat completions)' : 'is not a chat completion field',
+    );
   }
   const model = typeof body.model === 'string' ? body.model.trim() : '';
   if (model === '') v.add('model', 'is required: a model id or alias (GET /v1/models), or "route:<profile>"');
@@ -112,8 +152,10 @@ export function parseChatRequest(body: unknown, headers: Readonly<Record<string,
   const stream = booleanField(v, 'stream', body.stream) ?? false;
   const includeUsage = streamOptions(body.stream_options, stream, v);
   const ext = isObject(body.orchestrator) ? body.orchestrator : {};
-  if (body.orchestrator !== undefined && body.orchestrator !== null && !isObject(body.orchestrator)) v.add('orchestrator', 'must be an object');
-  for (const field of Object.keys(ext)) if (!ORCHESTRATOR_FIELDS.has(field)) v.add(`orchestrator.${field}`, 'is not an orchestrator option');
+  if (body.orchestrator !== undefined && body.orchestrator !== null && !isObject(body.orchestrator))
+    v.add('orchestrator', 'must be an object');
+  for (const field of Object.keys(ext))
+    if (!ORCHESTRATOR_FIELDS.has(field)) v.add(`orchestrator.${field}`, 'is not an orchestrator option');
 
   const headerProfile = header(headers, PROFILE_HEADER);
   const headerFallbacks = header(headers, FALLBACKS_HEADER);
@@ -124,7 +166,10 @@ export function parseChatRequest(body: unknown, headers: Readonly<Record<string,
       v.add(FALLBACKS_HEADER, 'give the chain either in this header or in orchestrator.strategy/models, not both');
     }
     strategy = 'fallback';
-    others = headerFallbacks.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    others = headerFallbacks
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
     if (others.length > limits.maxModelsPerCall) v.add(FALLBACKS_HEADER, `at most ${limits.maxModelsPerCall} models per call`);
   }
   const route = routeOf(v, model, ext.route, headerProfile, limits);
@@ -156,7 +201,13 @@ export function parseChatRequest(body: unknown, headers: Readonly<Record<string,
     stream,
     includeUsage,
     strategy: finalStrategy,
-    models: others.length > 0 ? models.map((name, i) => ({ name, field: i === 0 ? 'model' : headerFallbacks !== undefined ? FALLBACKS_HEADER : `orchestrator.models[${i - 1}]` })) : [],
+    models:
+      others.length > 0
+        ? models.map((name, i) => ({
+            name,
+            field: i === 0 ? 'model' : headerFallbacks !== undefined ? FALLBACKS_HEADER : `orchestrator.models[${i - 1}]`,
+          }))
+        : [],
     hedgeDelayMs,
     route,
     defaultMessage,
@@ -182,13 +233,15 @@ function messages(raw: unknown, limits: ChatLimits, v: Violations): ChatMessage[
       return { role: 'user', content: '' };
     }
     for (const [field, value] of Object.entries(m)) {
-      if (!MESSAGE_FIELDS.has(field) && value !== null && value !== undefined) v.add(`${at}.${field}`, 'is not supported by this gateway yet (only text messages)');
+      if (!MESSAGE_FIELDS.has(field) && value !== null && value !== undefined)
+        v.add(`${at}.${field}`, 'is not supported by this gateway yet (only text messages)');
     }
     const role = typeof m.role === 'string' ? ROLES.get(m.role) : undefined;
     if (!role) v.add(`${at}.role`, `must be system, developer, user or assistant (got ${JSON.stringify(m.role)})`);
     const content = text(m.content, `${at}.content`, v);
     if (content.trim() === '') v.add(`${at}.content`, 'must not be empty or only whitespace');
-    else if (content.length > limits.maxContentChars) v.add(`${at}.content`, `must be at most ${limits.maxContentChars} characters (got ${content.length})`);
+    else if (content.length > limits.maxContentChars)
+      v.add(`${at}.content`, `must be at most ${limits.maxContentChars} characters (got ${content.length})`);
     return { role: role ?? 'user', content };
   });
 }
@@ -224,21 +277,46 @@ function streamOptions(raw: unknown, stream: boolean, v: Violations): boolean {
     return false;
   }
   if (!stream) v.add('stream_options', 'only with stream: true');
-  for (const field of Object.keys(raw)) if (field !== 'include_usage') v.add(`stream_options.${field}`, 'is not supported by this gateway yet');
+  for (const field of Object.keys(raw))
+    if (field !== 'include_usage') v.add(`stream_options.${field}`, 'is not supported by this gateway yet');
   return booleanField(v, 'stream_options.include_usage', raw.include_usage) ?? false;
 }
 
-function routeOf(v: Violations, model: string, raw: unknown, headerProfile: string | undefined, limits: ChatLimits): RouteRequest | undefined {
+function routeBody(v: Violations, raw: unknown): Record<string, unknown> | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (isObject(raw)) return raw;
+  v.add('orchestrator.route', 'must be an object: { "profile": "speed" }');
+  return undefined;
+}
+
+function routeOf(
+  v: Violations,
+  model: string,
+  raw: unknown,
+  headerProfile: string | undefined,
+  limits: ChatLimits,
+): RouteRequest | undefined {
   const fromModel = model.toLowerCase().startsWith(ROUTE_PREFIX) ? model.slice(ROUTE_PREFIX.length).trim() : undefined;
-  const body = raw === undefined || raw === null ? undefined : isObject(raw) ? raw : (v.add('orchestrator.route', 'must be an object: { "profile": "speed" }'), undefined);
+  const body = routeBody(v, raw);
   const sources = [fromModel, headerProfile, body?.profile].filter((p) => p !== undefined);
   if (sources.length === 0 && body === undefined) return undefined;
   const given = sources[0] ?? 'balanced';
-  if (sources.some((p) => p !== given)) v.add('orchestrator.route.profile', 'the model field, the header and the body name different profiles');
-  const profile = enumField(v, fromModel !== undefined ? 'model' : headerProfile !== undefined ? PROFILE_HEADER : 'orchestrator.route.profile', given, PROFILES);
-  if (body) for (const field of Object.keys(body)) if (field !== 'profile' && field !== 'candidates') v.add(`orchestrator.route.${field}`, 'is not a route option');
+  if (sources.some((p) => p !== given))
+    v.add('orchestrator.route.profile', 'the model field, the header and the body name different profiles');
+  const profile = enumField(
+    v,
+    fromModel !== undefined ? 'model' : headerProfile !== undefined ? PROFILE_HEADER : 'orchestrator.route.profile',
+    given,
+    PROFILES,
+  );
+  if (body)
+    for (const field of Object.keys(body))
+      if (field !== 'profile' && field !== 'candidates') v.add(`orchestrator.route.${field}`, 'is not a route option');
   const candidates = stringList(v, 'orchestrator.route.candidates', body?.candidates, limits.maxModelsPerCall);
-  return { profile: profile ?? 'balanced', candidates: candidates.map((name, i) => ({ name, field: `orchestrator.route.candidates[${i}]` })) };
+  return {
+    profile: profile ?? 'balanced',
+    candidates: candidates.map((name, i) => ({ name, field: `orchestrator.route.candidates[${i}]` })),
+  };
 }
 
 function cachePolicy(v: Violations, raw: unknown): CachePolicy {

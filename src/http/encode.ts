@@ -40,7 +40,14 @@ export function encodeCompletion(answer: CompletionAnswer, requestId: string) {
     object: 'chat.completion',
     created: nowSeconds(),
     model: answer.model,
-    choices: [{ index: 0, message: { role: 'assistant', content: answer.content, refusal: null }, logprobs: null, finish_reason: encodeFinish(answer.finishReason) }],
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: answer.content, refusal: null },
+        logprobs: null,
+        finish_reason: encodeFinish(answer.finishReason),
+      },
+    ],
     usage: encodeUsage(answer.usage),
     x_orchestrator: {
       request_id: requestId,

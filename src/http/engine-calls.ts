@@ -19,7 +19,12 @@ export async function completeChat(engine: Engine, req: ChatCompletionRequest, c
   if (req.route) {
     const answer = await engine.chat({ model: req.model, input, ctx, route: req.route });
     const first = answer.decision?.ranking.find((r) => r.excluded === undefined);
-    return { ...answer, fallbackTriggered: first !== undefined && first.model.id !== answer.model, isDefaultMessage: false, decision: answer.decision };
+    return {
+      ...answer,
+      fallbackTriggered: first !== undefined && first.model.id !== answer.model,
+      isDefaultMessage: false,
+      decision: answer.decision,
+    };
   }
   switch (req.strategy) {
     case 'race': {
@@ -65,7 +70,12 @@ export function streamChat(engine: Engine, req: ChatCompletionRequest, ctx: Call
 
 export function rankModels(
   engine: Engine,
-  request: { readonly profile: RoutingProfileName; readonly candidates: readonly string[]; readonly prompt: string; readonly maxTokens: number | undefined },
+  request: {
+    readonly profile: RoutingProfileName;
+    readonly candidates: readonly string[];
+    readonly prompt: string;
+    readonly maxTokens: number | undefined;
+  },
   ctx: CallContext,
 ): Promise<RouteDecision> {
   return engine.rank({

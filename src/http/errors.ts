@@ -69,7 +69,12 @@ const BY_KIND: Readonly<Record<ErrorKind, { readonly status: number; readonly ty
  * call now: draining, shared state down, every candidate's breaker open. Those are 503, which
  * clients retry after Retry-After.
  */
-const SERVICE_UNAVAILABLE: ReadonlySet<string> = new Set([Reason.DRAINING, Reason.SHARED_STATE_UNAVAILABLE, Reason.NO_ELIGIBLE_MODEL, Reason.CIRCUIT_OPEN]);
+const SERVICE_UNAVAILABLE: ReadonlySet<string> = new Set([
+  Reason.DRAINING,
+  Reason.SHARED_STATE_UNAVAILABLE,
+  Reason.NO_ELIGIBLE_MODEL,
+  Reason.CIRCUIT_OPEN,
+]);
 
 /** OpenAI's own `code` values where one means the same; otherwise our reason in lower case. */
 const OPENAI_CODES: Readonly<Partial<Record<string, string>>> = {
@@ -95,7 +100,16 @@ export function toHttpError(err: unknown, requestId: string): HttpError {
   if (!isOrchestratorError(err) || err.kind === 'internal') {
     return {
       status: 500,
-      body: { error: { message: INTERNAL_MESSAGE, type: 'server_error', param: null, code: 'internal', reason: Reason.INTERNAL, request_id: requestId } },
+      body: {
+        error: {
+          message: INTERNAL_MESSAGE,
+          type: 'server_error',
+          param: null,
+          code: 'internal',
+          reason: Reason.INTERNAL,
+          request_id: requestId,
+        },
+      },
       headers: {},
       grpcCode: 'INTERNAL',
       internal: true,
@@ -104,7 +118,8 @@ export function toHttpError(err: unknown, requestId: string): HttpError {
   const status = httpStatusOf(err);
   const kind = BY_KIND[err.kind];
   const headers: Record<string, string> = {};
-  const retryAfterMs = err.retryAfterMs !== undefined && Number.isFinite(err.retryAfterMs) ? Math.max(0, Math.round(err.retryAfterMs)) : undefined;
+  const retryAfterMs =
+    err.retryAfterMs !== undefined && Number.isFinite(err.retryAfterMs) ? Math.max(0, Math.round(err.retryAfterMs)) : undefined;
   if (retryAfterMs !== undefined || WITH_RETRY_AFTER.has(status)) {
     headers['retry-after'] = String(retryAfterMs === undefined ? DEFAULT_RETRY_AFTER_S : Math.ceil(retryAfterMs / 1000));
     // The openai SDKs read this one first: millisecond precision.
@@ -122,7 +137,9 @@ export function toHttpError(err: unknown, requestId: string): HttpError {
         code: OPENAI_CODES[err.reason] ?? err.reason.toLowerCase(),
         reason: err.reason,
         request_id: requestId,
-        ...(err.fieldViolations.length > 0 ? { field_violations: err.fieldViolations.map((v) => ({ field: v.field, description: v.description })) } : {}),
+        ...(err.fieldViolations.length > 0
+          ? { field_violations: err.fieldViolations.map((v) => ({ field: v.field, description: v.description })) }
+          : {}),
         ...(err.attempts.length > 0 ? { attempts: err.attempts.map(encodeAttempt) } : {}),
         ...(retryAfterMs !== undefined ? { retry_after_ms: retryAfterMs } : {}),
       },

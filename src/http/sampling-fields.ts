@@ -7,7 +7,10 @@ type Add = (field: string, description: string) => void;
  * `metadata` (our request tags, with OpenAI's own bounds), spelled as the OpenAI body spells
  * them; the ranges are the ones the gRPC API checks.
  */
-export function parseSamplingFields(body: Readonly<Record<string, unknown>>, add: Add): { sampling: Sampling | undefined; tags: RequestTags | undefined } {
+export function parseSamplingFields(
+  body: Readonly<Record<string, unknown>>,
+  add: Add,
+): { sampling: Sampling | undefined; tags: RequestTags | undefined } {
   const raw: Sampling = {
     topP: numberField(add, 'top_p', body.top_p),
     stop: stopField(add, body.stop),

@@ -60,7 +60,13 @@ export class HttpGateway {
       return503OnClosing: false,
       forceCloseConnections: 'idle',
       ...(tls
-        ? { https: { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile), ...(ca ? { ca, requestCert: true, rejectUnauthorized: true } : {}) } }
+        ? {
+            https: {
+              cert: readFileSync(tls.certFile),
+              key: readFileSync(tls.keyFile),
+              ...(ca ? { ca, requestCert: true, rejectUnauthorized: true } : {}),
+            },
+          }
         : {}),
     }) as unknown as FastifyInstance;
     const deps: HttpCallDeps = {
@@ -88,9 +94,23 @@ export class HttpGateway {
       const allowed = ROUTES[path] ?? (path.startsWith('/v1/models/') ? 'GET' : undefined);
       if (allowed) {
         void reply.header('allow', allowed);
-        return sendError(reply, 405, 'invalid_request_error', 'method_not_allowed', `${request.method} is not allowed on ${path}; use ${allowed}`, null);
+        return sendError(
+          reply,
+          405,
+          'invalid_request_error',
+          'method_not_allowed',
+          `${request.method} is not allowed on ${path}; use ${allowed}`,
+          null,
+        );
       }
-      return sendError(reply, 404, 'invalid_request_error', 'unknown_url', `no route for ${request.method} ${path}: see /v1/chat/completions, /v1/models, /health`, null);
+      return sendError(
+        reply,
+        404,
+        'invalid_request_error',
+        'unknown_url',
+        `no route for ${request.method} ${path}: see /v1/chat/completions, /v1/models, /health`,
+        null,
+      );
     });
     chatRoutes(this.app, deps, engine, limits);
     modelRoutes(this.app, deps, engine, limits);
@@ -121,7 +141,14 @@ export class HttpGateway {
     if (!(await this.lifecycle.waitForIdle(graceMs))) {
       this.options.log.warn({ inFlight: this.lifecycle.active, protocol: 'http' }, 'grace period over; ending the calls still running');
       for (const call of this.openCalls) {
-        call.abort(new OrchestratorError({ kind: 'unavailable', reason: Reason.DRAINING, message: 'server is shutting down; retry on another replica', retryable: true }));
+        call.abort(
+          new OrchestratorError({
+            kind: 'unavailable',
+            reason: Reason.DRAINING,
+            message: 'server is shutting down; retry on another replica',
+            retryable: true,
+          }),
+        );
       }
     }
     const force = setTimeout(() => this.app.server.closeAllConnections(), 2_000);
@@ -136,15 +163,23 @@ export class HttpGateway {
       this.options.log.error({ err, url: request.url }, 'internal error');
       return sendError(reply, 500, 'server_error', 'internal', INTERNAL_MESSAGE, null);
     }
-    const refused = REFUSALS[err.code] ?? (err instanceof SyntaxError ? { status: 400, code: 'invalid_json' } : { status, code: 'invalid_request' });
-    this.options.log.warn({ protocol: 'http', method: `${request.method} ${request.url}`, status: refused.status, code: err.code }, 'request refused');
+    const refused =
+      REFUSALS[err.code] ?? (err instanceof SyntaxError ? { status: 400, code: 'invalid_json' } : { status, code: 'invalid_request' });
+    this.options.log.warn(
+      { protocol: 'http', method: `${request.method} ${request.url}`, status: refused.status, code: err.code },
+      'request refused',
+    );
     return sendError(reply, refused.status, 'invalid_request_error', refused.code, refused.message ?? err.message, 'body');
   }
 }
 
 const REFUSALS: Readonly<Record<string, { status: number; code: string; message?: string }>> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'request_too_large', message: 'the request body is over MAX_MESSAGE_BYTES' },
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', message: 'send the body as Content-Type: application/json' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    status: 415,
+    code: 'unsupported_media_type',
+    message: 'send the body as Content-Type: application/json',
+  },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'invalid_json', message: 'the body is empty; send a JSON object' },
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'invalid_json' },
 };
@@ -152,6 +187,13 @@ const REFUSALS: Readonly<Record<string, { status: number; code: string; message?
 function sendError(reply: FastifyReply, status: number, type: string, code: string, message: string, param: string | null): FastifyReply {
   const requestId = reply.getHeader(REQUEST_ID_HEADER);
   return reply.code(status).send({
-    error: { message, type, param, code, reason: status >= 500 ? Reason.INTERNAL : Reason.INVALID_REQUEST, ...(typeof requestId === 'string' ? { request_id: requestId } : {}) },
+    error: {
+      message,
+      type,
+      param,
+      code,
+      reason: status >= 500 ? Reason.INTERNAL : Reason.INVALID_REQUEST,
+      ...(typeof requestId === 'string' ? { request_id: requestId } : {}),
+    },
   });
 }

@@ -74,7 +74,11 @@ class ChunkEncoder {
     switch (event.type) {
       case 'started':
         this.model = event.model;
-        return [this.chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], { provider: event.provider })];
+        return [
+          this.chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], {
+            provider: event.provider,
+          }),
+        ];
       case 'delta':
         return [this.chunk([{ index: 0, delta: { content: event.content }, logprobs: null, finish_reason: null }])];
       case 'restarted':
@@ -82,7 +86,12 @@ class ChunkEncoder {
         this.model = event.nextModel;
         return [
           this.chunk([], {
-            restarted: { failed_model: event.failedModel, reason: event.reason, next_model: event.nextModel, next_provider: event.nextProvider },
+            restarted: {
+              failed_model: event.failedModel,
+              reason: event.reason,
+              next_model: event.nextModel,
+              next_provider: event.nextProvider,
+            },
           }),
         ];
       case 'completed': {

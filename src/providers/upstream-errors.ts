@@ -6,11 +6,7 @@ import { tooLargeIn } from './http/too-large.js';
  * Classifies an HTTP status from any provider. Messages are ours: the upstream body is
  * never passed through to callers (it may echo prompts or name internal hosts).
  */
-export function errorForUpstreamStatus(options: {
-  provider: string;
-  status: number;
-  retryAfterMs: number | undefined;
-}): OrchestratorError {
+export function errorForUpstreamStatus(options: { provider: string; status: number; retryAfterMs: number | undefined }): OrchestratorError {
   const { provider, status, retryAfterMs } = options;
   const metadata = { provider, upstream_status: String(status) };
   if (status === 429) {

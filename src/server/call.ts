@@ -18,10 +18,7 @@ export interface CallDeps {
  * these: a unary handler is a plain async function of (request, context); a streaming handler
  * returns its events and an encoder. Errors become statuses in one place (errors.ts).
  */
-export function unary<Req, Res>(
-  deps: CallDeps,
-  handler: (request: Req, ctx: CallContext) => Promise<Res>,
-): grpc.handleUnaryCall<Req, Res> {
+export function unary<Req, Res>(deps: CallDeps, handler: (request: Req, ctx: CallContext) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const ctx = createCallContext(call, deps.log, deps.defaultTimeoutMs);
     let entered = false;

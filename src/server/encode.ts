@@ -1,7 +1,7 @@
 import type { AttemptOutcome as DomainOutcome, AttemptRecord, FinishReason as DomainFinish, TokenUsage } from '../domain/chat.js';
 import type { Answer, BreakerState, Complexity as DomainComplexity, RouteDecision, RoutingProfileName } from '../engine/index.js';
 import {
-  Attempt,
+  type Attempt,
   AttemptOutcome,
   CircuitState,
   Complexity,

@@ -17,7 +17,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { AttemptRecord } from '../domain/chat.js';
 import { roundUsd } from '../domain/money.js';
 import { isOrchestratorError, type ErrorKind, type OrchestratorError } from '../domain/errors.js';
-import { Any } from '../gen/google/protobuf/any.js';
+import type { Any } from '../gen/google/protobuf/any.js';
 import { BadRequest, ErrorInfo, QuotaFailure, RetryInfo } from '../gen/google/rpc/error_details.js';
 import { Status } from '../gen/google/rpc/status.js';
 
@@ -35,7 +35,6 @@ const QUOTA_FAILURE_TYPE = `${TYPE_URL_PREFIX}google.rpc.QuotaFailure`;
 
 /** What a non-OrchestratorError (or an `internal` one) tells the client: nothing. */
 export const INTERNAL_MESSAGE = 'internal error';
-
 
 /** ErrorInfo.reason for errors that are not OrchestratorErrors (matches Reason.INTERNAL). */
 const INTERNAL_REASON = 'INTERNAL';
@@ -61,7 +60,6 @@ export interface GrpcErrorStatus extends grpc.StatusObject {
   readonly internal: boolean;
 }
 
-
 export function codeForKind(kind: ErrorKind): grpc.status {
   return CODE_BY_KIND[kind];
 }
@@ -86,7 +84,10 @@ export function toRpcStatus(err: unknown): Status {
 
 function rpcStatus(err: unknown): { status: Status; internal: boolean } {
   if (!isOrchestratorError(err)) {
-    return { status: { code: grpc.status.INTERNAL, message: INTERNAL_MESSAGE, details: [errorInfoAny(INTERNAL_REASON, {})] }, internal: true };
+    return {
+      status: { code: grpc.status.INTERNAL, message: INTERNAL_MESSAGE, details: [errorInfoAny(INTERNAL_REASON, {})] },
+      internal: true,
+    };
   }
   // An `internal` kind is still our failure: its message may quote a cause, so it stays private.
   const internal = err.kind === 'internal';
@@ -126,7 +127,11 @@ function detailsFor(err: OrchestratorError): Any[] {
     metadata['attempts'] = summarizeAttempts(err.attempts);
     // What the failed call still used and costs (a stream cut after some tokens, say).
     const used = err.attempts.reduce(
-      (sum, a) => ({ prompt: sum.prompt + a.usage.promptTokens, completion: sum.completion + a.usage.completionTokens, cost: sum.cost + a.costUsd }),
+      (sum, a) => ({
+        prompt: sum.prompt + a.usage.promptTokens,
+        completion: sum.completion + a.usage.completionTokens,
+        cost: sum.cost + a.costUsd,
+      }),
       { prompt: 0, completion: 0, cost: 0 },
     );
     metadata['prompt_tokens'] = String(used.prompt);

@@ -42,7 +42,10 @@ export function addReflection(server: grpc.Server, path: string = descriptorPath
  * so one entry carrying every file of the image is all it needs.
  */
 function packageDefinitionOf(image: Uint8Array): PackageDefinition {
-  const files = { fileDescriptorProtos: splitFileDescriptorSet(image) } satisfies Pick<MessageTypeDefinition<object, object>, 'fileDescriptorProtos'>;
+  const files = { fileDescriptorProtos: splitFileDescriptorSet(image) } satisfies Pick<
+    MessageTypeDefinition<object, object>,
+    'fileDescriptorProtos'
+  >;
   // The entry is not a usable message type (no serializers); only reflection ever sees it.
   return { 'descriptor.binpb': files } as unknown as PackageDefinition;
 }

@@ -33,14 +33,14 @@ function credentialsOf(config: Config): grpc.ServerCredentials {
   const tls = config.tls;
   if (!tls) return grpc.ServerCredentials.createInsecure();
   const ca = tls.clientCaFile ? readFileSync(tls.clientCaFile) : null;
-  return grpc.ServerCredentials.createSsl(ca, [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }], ca !== null);
+  return grpc.ServerCredentials.createSsl(
+    ca,
+    [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }],
+    ca !== null,
+  );
 }
 
-export const SERVICE_NAMES = [
-  'orchestrator.v1.ChatService',
-  'orchestrator.v1.ModelService',
-  'orchestrator.v1.StatsService',
-] as const;
+export const SERVICE_NAMES = ['orchestrator.v1.ChatService', 'orchestrator.v1.ModelService', 'orchestrator.v1.StatsService'] as const;
 
 export interface GatewayServerOptions {
   readonly config: Config;
@@ -70,7 +70,7 @@ export class GatewayServer {
   private stopping: Promise<void> | undefined;
 
   constructor(options: GatewayServerOptions) {
-    const { config, engine, stats, log, keys, metrics, tracer, statsSource, ledger } = options;
+    const { config, engine, stats, log, keys, tracer, statsSource, ledger } = options;
     const observer = callObserverOf(engine.events);
     this.log = log;
     this.config = config;

@@ -1,7 +1,13 @@
 import type { Selectable } from 'kysely';
 import { codeFromJSON, Code } from '../gen/google/rpc/code.js';
 import type { Timestamp } from '../gen/google/protobuf/timestamp.js';
-import { attemptOutcomeFromJSON, complexityFromJSON, routingProfileFromJSON, RoutingProfile, type RouteDecision } from '../gen/orchestrator/v1/common.js';
+import {
+  attemptOutcomeFromJSON,
+  complexityFromJSON,
+  routingProfileFromJSON,
+  RoutingProfile,
+  type RouteDecision,
+} from '../gen/orchestrator/v1/common.js';
 import { UsageGroup, type LedgerCall, type UsageRow } from '../gen/orchestrator/v1/usage.js';
 import type { ListedCall } from '../store/call-queries.js';
 import type { UsageDimension, UsageTotals } from '../store/queries.js';

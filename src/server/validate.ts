@@ -1,4 +1,12 @@
-import { checkSampling, checkTags, type ChatInput, type ChatMessage, type ChatRole, type RequestTags, type Sampling } from '../domain/chat.js';
+import {
+  checkSampling,
+  checkTags,
+  type ChatInput,
+  type ChatMessage,
+  type ChatRole,
+  type RequestTags,
+  type Sampling,
+} from '../domain/chat.js';
 import { invalidArgument, type FieldViolation } from '../domain/errors.js';
 import type { ModelRef, RouteRequest, RoutingProfileName, SizedMessage } from '../engine/index.js';
 import { Role, RoutingProfile, type Message, type RouteTarget, type SamplingOptions } from '../gen/orchestrator/v1/common.js';
@@ -13,7 +21,6 @@ export interface ConversationFields {
   readonly maxTokens?: number | undefined;
   readonly sampling?: SamplingOptions | undefined;
 }
-
 
 export interface ValidationLimits {
   readonly maxContentChars: number;
@@ -79,7 +86,6 @@ export class RequestValidator {
     return checked.tags;
   }
 
-
   model(name: string, field = 'model'): ModelRef {
     if (name.length > MAX_MODEL_NAME) this.add(field, `must be at most ${MAX_MODEL_NAME} characters`);
     return { name, field };
@@ -118,7 +124,11 @@ export class RequestValidator {
     this.positive('prompt_tokens', req.promptTokens);
     this.check();
     // An empty prompt ranks for a short generic one.
-    const message: SizedMessage = { role: 'user', content: req.prompt || 'Hello!', ...(req.promptTokens ? { promptTokens: req.promptTokens } : {}) };
+    const message: SizedMessage = {
+      role: 'user',
+      content: req.prompt || 'Hello!',
+      ...(req.promptTokens ? { promptTokens: req.promptTokens } : {}),
+    };
     return { route, input: { messages: [message], temperature: 0, maxTokens: req.maxTokens } };
   }
 

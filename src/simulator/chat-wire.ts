@@ -90,9 +90,6 @@ export class ChunkEncoder {
 
   #choice(delta: string, finishReason: SimFinishReason | null): string {
     const reason = finishReason === null ? 'null' : JSON.stringify(finishReason);
-    return (
-      `data: ${this.#head}"choices":[{"index":0,"delta":${delta},` +
-      `"logprobs":null,"finish_reason":${reason}}]}\n\n`
-    );
+    return `data: ${this.#head}"choices":[{"index":0,"delta":${delta},` + `"logprobs":null,"finish_reason":${reason}}]}\n\n`;
   }
 }

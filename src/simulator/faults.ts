@@ -1,13 +1,4 @@
-export const FAULT_KINDS = [
-  'http_error',
-  'rate_limit',
-  'hang',
-  'cut',
-  'truncate',
-  'malformed',
-  'slow',
-  'delay',
-] as const;
+export const FAULT_KINDS = ['http_error', 'rate_limit', 'hang', 'cut', 'truncate', 'malformed', 'slow', 'delay'] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -47,11 +38,7 @@ function isFaultKind(value: unknown): value is FaultKind {
   return typeof value === 'string' && (FAULT_KINDS as readonly string[]).includes(value);
 }
 
-function checkNumber(
-  source: Record<string, unknown>,
-  key: string,
-  check: (n: number) => boolean,
-): number | undefined {
+function checkNumber(source: Record<string, unknown>, key: string, check: (n: number) => boolean): number | undefined {
   const value = source[key];
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isFinite(value) || !check(value)) {
@@ -91,9 +78,7 @@ export function parseFaultRule(input: unknown): FaultRule {
     tokensPerSecond: checkNumber(input, 'tokensPerSecond', (n) => n > 0),
   };
   // Drop absent keys so records and GET output stay tidy.
-  return Object.freeze(
-    Object.fromEntries(Object.entries(rule).filter(([, v]) => v !== undefined)) as FaultRule,
-  );
+  return Object.freeze(Object.fromEntries(Object.entries(rule).filter(([, v]) => v !== undefined)) as FaultRule);
 }
 
 /** The active fault rules, in injection order; the first matching rule wins. */

@@ -25,12 +25,7 @@ export function errorBody(message: string, fields: ErrorFields): OpenAiErrorBody
   };
 }
 
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: OutgoingHttpHeaders = {},
-): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: OutgoingHttpHeaders = {}): void {
   const payload = JSON.stringify(body);
   res.writeHead(status, {
     ...headers,
@@ -40,10 +35,7 @@ export function sendJson(
   res.end(payload);
 }
 
-export type BodyResult =
-  | { readonly kind: 'ok'; readonly text: string }
-  | { readonly kind: 'too_large' }
-  | { readonly kind: 'aborted' };
+export type BodyResult = { readonly kind: 'ok'; readonly text: string } | { readonly kind: 'too_large' } | { readonly kind: 'aborted' };
 
 /** Reads the whole request body; a client that goes away mid-body yields `aborted`. */
 export async function readBody(req: IncomingMessage): Promise<BodyResult> {

@@ -88,6 +88,7 @@ export function parseMessagesRequest(body: unknown, version: string): MessagesRe
   const sampling = checkSampling(body, version);
   if (sampling !== undefined) return fail(sampling);
   const stop = parseStop(body['stop_sequences']);
-  if (stop === false || typeof body['stop_sequences'] === 'string') return fail('stop_sequences: Input should be a valid list of non-empty strings');
+  if (stop === false || typeof body['stop_sequences'] === 'string')
+    return fail('stop_sequences: Input should be a valid list of non-empty strings');
   return { ok: true, request: { model, messages, stream: body['stream'] === true, maxTokens, ...(stop ? { stop } : {}) } };
 }

@@ -97,8 +97,7 @@ function event(name: string, data: string): string {
  */
 export class MessageEventEncoder {
   readonly #identity: MessageIdentity;
-  readonly #tokenPrefix =
-    'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":';
+  readonly #tokenPrefix = 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":';
   readonly #tokenSuffix = '}}\n\n';
 
   constructor(identity: MessageIdentity) {
@@ -119,10 +118,7 @@ export class MessageEventEncoder {
     };
     return (
       event('message_start', JSON.stringify({ type: 'message_start', message })) +
-      event(
-        'content_block_start',
-        '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}',
-      ) +
+      event('content_block_start', '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}') +
       event('ping', '{"type": "ping"}')
     );
   }

@@ -18,7 +18,10 @@ export interface ListedCall {
 }
 
 /** ListCalls: newest first, keyset-paged on (ts, id) so pages stay stable while calls arrive. */
-export async function listCalls(db: Kysely<LedgerSchema>, q: CallListQuery): Promise<{ calls: ListedCall[]; next: { ts: number; id: string } | undefined }> {
+export async function listCalls(
+  db: Kysely<LedgerSchema>,
+  q: CallListQuery,
+): Promise<{ calls: ListedCall[]; next: { ts: number; id: string } | undefined }> {
   const rows = (
     await db
       .selectFrom('ledger_calls')
@@ -37,7 +40,8 @@ export async function listCalls(db: Kysely<LedgerSchema>, q: CallListQuery): Pro
   ).map((c) => ({ ...c, ts: Number(c.ts) }));
   const page = rows.slice(0, q.pageSize);
   const ids = page.map((c) => c.id);
-  const attempts = ids.length === 0 ? [] : await db.selectFrom('ledger_attempts').selectAll().where('call_id', 'in', ids).orderBy('seq').execute();
+  const attempts =
+    ids.length === 0 ? [] : await db.selectFrom('ledger_attempts').selectAll().where('call_id', 'in', ids).orderBy('seq').execute();
   const decisions = ids.length === 0 ? [] : await db.selectFrom('ledger_decisions').selectAll().where('call_id', 'in', ids).execute();
   const last = page.at(-1);
   return {
@@ -71,7 +75,14 @@ export async function routingAnalytics(db: Kysely<LedgerSchema>, filter: LedgerF
     .selectFrom('ledger_calls')
     .innerJoin('ledger_decisions', 'ledger_decisions.call_id', 'ledger_calls.id')
     .where((eb) => where(eb, filter))
-    .select(['ledger_decisions.profile', 'ledger_decisions.chosen_model', 'ledger_calls.outcome', 'ledger_calls.model', 'ledger_calls.latency_ms', 'ledger_calls.fallback_triggered'])
+    .select([
+      'ledger_decisions.profile',
+      'ledger_decisions.chosen_model',
+      'ledger_calls.outcome',
+      'ledger_calls.model',
+      'ledger_calls.latency_ms',
+      'ledger_calls.fallback_triggered',
+    ])
     .execute();
   const byProfile = new Map<string, Map<string, { chosen: number; ok: number; fellBack: number; latencies: number[] }>>();
   for (const r of rows) {

@@ -42,10 +42,21 @@ export async function startLedger(options: StartLedgerOptions): Promise<RunningL
   const { config, log } = options;
   if (config.target.kind === 'off') {
     log.info('ledger off (DATABASE_URL=off): calls are not recorded');
-    return { store: undefined, database: () => undefined, observe: () => undefined, recorded: () => false, retention: undefined, close: () => Promise.resolve() };
+    return {
+      store: undefined,
+      database: () => undefined,
+      observe: () => undefined,
+      recorded: () => false,
+      retention: undefined,
+      close: () => Promise.resolve(),
+    };
   }
   const dropped = options.registry
-    ? new Counter({ name: 'llm_orchestrator_ledger_records_dropped_total', help: 'Call records the ledger dropped: its queue was full (database slow or down) or shutdown came first.', registers: [options.registry] })
+    ? new Counter({
+        name: 'llm_orchestrator_ledger_records_dropped_total',
+        help: 'Call records the ledger dropped: its queue was full (database slow or down) or shutdown came first.',
+        registers: [options.registry],
+      })
     : undefined;
   const store = new LedgerStore({
     target: config.target,
@@ -58,7 +69,10 @@ export async function startLedger(options: StartLedgerOptions): Promise<RunningL
   try {
     await store.start();
   } catch (err) {
-    const message = err instanceof SchemaTooNewError ? err.message : `cannot open ${describeTarget(config.target)}: ${err instanceof Error ? err.message : String(err)}`;
+    const message =
+      err instanceof SchemaTooNewError
+        ? err.message
+        : `cannot open ${describeTarget(config.target)}: ${err instanceof Error ? err.message : String(err)}`;
     throw new ConfigError([`DATABASE_URL: ${message}`]);
   }
   const retention = new RetentionJob({ database: () => store.db, days: config.retentionDays, cron: config.retentionCron, log });

@@ -1,6 +1,15 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { BatchResponse, ChatRequest, ChatResponse, FallbackResponse, StreamChatResponse } from '../gen/orchestrator/v1/chat.js';
-import { attemptOutcomeToJSON, complexityToJSON, routingProfileToJSON, StreamStrategy, type Attempt, type Message, type RouteDecision, type Usage } from '../gen/orchestrator/v1/common.js';
+import {
+  attemptOutcomeToJSON,
+  complexityToJSON,
+  routingProfileToJSON,
+  StreamStrategy,
+  type Attempt,
+  type Message,
+  type RouteDecision,
+  type Usage,
+} from '../gen/orchestrator/v1/common.js';
 import { codeToJSON } from '../gen/google/rpc/code.js';
 import type { AttemptEntry, CallRecord, DecisionEntry, Ledger, UsageCounts } from './records.js';
 
@@ -76,7 +85,8 @@ export function toCallRecord(call: ObservedCall, options: LedgerListenerOptions)
     method: call.path,
     protocol: 'grpc',
     keyName: call.keyName,
-    requestedModel: request.model || request.models?.join(',') || (request.route ? `route:${routingProfileToJSON(request.route.profile)}` : undefined),
+    requestedModel:
+      request.model || request.models?.join(',') || (request.route ? `route:${routingProfileToJSON(request.route.profile)}` : undefined),
     model: answer?.model || undefined,
     provider: answer?.provider || undefined,
     outcome: call.code === 'OK' ? 'success' : 'error',
@@ -145,7 +155,9 @@ function streamAnswer(events: readonly StreamChatResponse[]): AnswerView | undef
 
 /** A Batch is one call: its items' attempts, the summary's usage and cost. */
 function batchAnswer(events: readonly BatchResponse[]): AnswerView | undefined {
-  const answers = events.flatMap((e) => (e.event?.$case === 'item' && e.event.item.outcome?.$case === 'response' ? [e.event.item.outcome.response] : []));
+  const answers = events.flatMap((e) =>
+    e.event?.$case === 'item' && e.event.item.outcome?.$case === 'response' ? [e.event.item.outcome.response] : [],
+  );
   const summary = events.find((e) => e.event?.$case === 'summary');
   if (summary?.event?.$case !== 'summary') return undefined;
   const models = new Set(answers.map((a) => a.model));
@@ -203,7 +215,15 @@ function failedAttempts(metadata: Readonly<Record<string, string>> | undefined):
     return {
       model,
       provider: '',
-      outcome: ok ? 'success' : code === 'CANCELLED' ? 'cancelled' : code === 'TIMEOUT' || code === 'DEADLINE_EXCEEDED' ? 'timeout' : code === 'SKIPPED' ? 'skipped' : 'failure',
+      outcome: ok
+        ? 'success'
+        : code === 'CANCELLED'
+          ? 'cancelled'
+          : code === 'TIMEOUT' || code === 'DEADLINE_EXCEEDED'
+            ? 'timeout'
+            : code === 'SKIPPED'
+              ? 'skipped'
+              : 'failure',
       code: ok ? undefined : code,
       reason,
       latencyMs: 0,

@@ -56,7 +56,10 @@ export class LedgerStore implements Ledger {
       await this.open();
     } catch (err) {
       if (err instanceof SchemaTooNewError || target.kind === 'sqlite') throw err;
-      log.warn({ database: describeTarget(target), err: messageOf(err) }, 'ledger database unreachable at start-up: serving anyway, calls are queued and written once it answers');
+      log.warn(
+        { database: describeTarget(target), err: messageOf(err) },
+        'ledger database unreachable at start-up: serving anyway, calls are queued and written once it answers',
+      );
       this.scheduleReconnect();
     }
   }
@@ -166,7 +169,8 @@ export class LedgerStore implements Ledger {
       .then(
         () => {
           this.written += batch.length;
-          if (this.failures > 0) this.options.log.info({ database: describeTarget(this.options.target) }, 'ledger: database answers again; writing');
+          if (this.failures > 0)
+            this.options.log.info({ database: describeTarget(this.options.target) }, 'ledger: database answers again; writing');
           this.failures = 0;
         },
         (err: unknown) => {
@@ -196,7 +200,10 @@ export class LedgerStore implements Ledger {
     this.options.onDropped?.(count);
     const now = Date.now();
     if (now - this.lastWarning >= WARN_EVERY_MS) {
-      this.options.log.warn({ dropped: this.droppedSinceWarning, queued: this.queue.length }, 'ledger: queue full or database unavailable; records dropped');
+      this.options.log.warn(
+        { dropped: this.droppedSinceWarning, queued: this.queue.length },
+        'ledger: queue full or database unavailable; records dropped',
+      );
       this.lastWarning = now;
       this.droppedSinceWarning = 0;
     }

@@ -75,7 +75,11 @@ export function where(eb: Calls, f: LedgerFilter): Expression<SqlBool> {
  * percentiles are computed here from the matching calls' latencies (SQLite has no percentile
  * function), read in a second query ordered by the same groups.
  */
-export async function usageTotals(db: Kysely<LedgerSchema>, filter: LedgerFilter, groupBy: readonly UsageDimension[]): Promise<UsageTotals[]> {
+export async function usageTotals(
+  db: Kysely<LedgerSchema>,
+  filter: LedgerFilter,
+  groupBy: readonly UsageDimension[],
+): Promise<UsageTotals[]> {
   const dims = [...new Set(groupBy)];
   const alias = (i: number) => `g${i}`;
   const sums = await db
@@ -168,7 +172,20 @@ interface Mutable {
 }
 
 function emptyTotals(): Mutable {
-  return { requests: 0, successful: 0, errorsByCode: {}, promptTokens: 0, completionTokens: 0, totalTokens: 0, costUsd: 0, costSavedUsd: 0, fallbacks: 0, cacheHits: 0, fallbackRate: 0, cacheHitRate: 0 };
+  return {
+    requests: 0,
+    successful: 0,
+    errorsByCode: {},
+    promptTokens: 0,
+    completionTokens: 0,
+    totalTokens: 0,
+    costUsd: 0,
+    costSavedUsd: 0,
+    fallbacks: 0,
+    cacheHits: 0,
+    fallbackRate: 0,
+    cacheHitRate: 0,
+  };
 }
 
 function compareGroups(a: UsageTotals['group'], b: UsageTotals['group']): number {

@@ -68,7 +68,10 @@ export class RetentionJob {
           })
         : await this.prune(database, cutoff);
     if (result.calls > 0 || result.skipped) {
-      this.options.log.info({ ...result, olderThan: new Date(cutoff).toISOString() }, result.skipped ? 'ledger retention: another replica is pruning' : 'ledger retention: old rows deleted');
+      this.options.log.info(
+        { ...result, olderThan: new Date(cutoff).toISOString() },
+        result.skipped ? 'ledger retention: another replica is pruning' : 'ledger retention: old rows deleted',
+      );
     }
     return result;
   }

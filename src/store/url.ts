@@ -27,7 +27,8 @@ export function parseDatabaseUrl(value: string | undefined): DatabaseTarget {
     } catch {
       throw new Error('not a valid URL: expected postgres://user:password@host:5432/database');
     }
-    if (!url.hostname && !url.searchParams.get('host')) throw new Error('a PostgreSQL URL needs a host: postgres://user:password@host:5432/database');
+    if (!url.hostname && !url.searchParams.get('host'))
+      throw new Error('a PostgreSQL URL needs a host: postgres://user:password@host:5432/database');
     if (url.port && !(Number(url.port) > 0 && Number(url.port) < 65536)) throw new Error(`port ${url.port} is not a TCP port`);
     return { kind: 'postgres', url: given };
   }

@@ -40,7 +40,12 @@ function commitOf(env: NodeJS.ProcessEnv, root: string): string {
   if (given) return COMMIT.test(given) ? given.toLowerCase() : 'unknown';
   try {
     // An image built without .git has no checkout: that is the "unknown" case, not an error.
-    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000 }).trim();
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 2000,
+    }).trim();
     return COMMIT.test(head) ? head : 'unknown';
   } catch {
     return 'unknown';

@@ -18,7 +18,10 @@ export interface MetricsServer {
  * Prometheus exporter uses; 0 picks a free one), so scraping never competes with gRPC
  * traffic and can be kept off public interfaces.
  */
-export function startMetricsServer(source: MetricsSource, options: { readonly host: string; readonly port: number }): Promise<MetricsServer> {
+export function startMetricsServer(
+  source: MetricsSource,
+  options: { readonly host: string; readonly port: number },
+): Promise<MetricsServer> {
   const server = createServer((req, res) => {
     handle(source, req, res).catch(() => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
@@ -49,7 +52,10 @@ function listenError(err: NodeJS.ErrnoException, options: { readonly host: strin
   const where = `${options.host}:${options.port}`;
   switch (err.code) {
     case 'EADDRINUSE':
-      return new Error(`metrics port ${where} is already in use (EADDRINUSE): set METRICS_PORT to a free port (0 picks one) or METRICS=off`, { cause: err });
+      return new Error(
+        `metrics port ${where} is already in use (EADDRINUSE): set METRICS_PORT to a free port (0 picks one) or METRICS=off`,
+        { cause: err },
+      );
     case 'EACCES':
       return new Error(`metrics port ${where} needs privileges (EACCES): set METRICS_PORT above 1023`, { cause: err });
     case 'EADDRNOTAVAIL':

@@ -46,7 +46,12 @@ export class Metrics {
   private readonly reasons = new BoundedLabel(64);
   private readonly profiles = new BoundedLabel(16);
 
-  private readonly started = this.counter('grpc_server_started_total', 'gRPC calls started.', ['grpc_service', 'grpc_method', 'grpc_type', 'protocol']);
+  private readonly started = this.counter('grpc_server_started_total', 'gRPC calls started.', [
+    'grpc_service',
+    'grpc_method',
+    'grpc_type',
+    'protocol',
+  ]);
   private readonly handled = this.counter('grpc_server_handled_total', 'gRPC calls finished, by status code.', [
     'grpc_service',
     'grpc_method',
@@ -54,15 +59,28 @@ export class Metrics {
     'grpc_code',
     'protocol',
   ]);
-  private readonly handling = this.histogram('grpc_server_handling_seconds', 'gRPC call duration, arrival to status.', ['grpc_service', 'grpc_method', 'grpc_type', 'protocol'], CALL_BUCKETS);
+  private readonly handling = this.histogram(
+    'grpc_server_handling_seconds',
+    'gRPC call duration, arrival to status.',
+    ['grpc_service', 'grpc_method', 'grpc_type', 'protocol'],
+    CALL_BUCKETS,
+  );
   private readonly handlingByModel = this.histogram(
     'llm_orchestrator_call_duration_seconds',
     'gRPC calls a model answered: duration, arrival to status, by the answering model.',
     ['grpc_service', 'grpc_method', 'model', 'protocol'],
     CALL_BUCKETS,
   );
-  private readonly inFlight = this.gauge('llm_orchestrator_in_flight_calls', 'gRPC calls in progress.', ['grpc_service', 'grpc_method', 'protocol']);
-  private readonly openStreams = this.gauge('llm_orchestrator_open_streams', 'Streaming gRPC calls in progress.', ['grpc_service', 'grpc_method', 'protocol']);
+  private readonly inFlight = this.gauge('llm_orchestrator_in_flight_calls', 'gRPC calls in progress.', [
+    'grpc_service',
+    'grpc_method',
+    'protocol',
+  ]);
+  private readonly openStreams = this.gauge('llm_orchestrator_open_streams', 'Streaming gRPC calls in progress.', [
+    'grpc_service',
+    'grpc_method',
+    'protocol',
+  ]);
   private readonly overhead = this.histogram(
     'llm_orchestrator_gateway_overhead_seconds',
     'Calls that went upstream: duration minus the wall time during which an upstream request of the call was open.',
@@ -70,28 +88,63 @@ export class Metrics {
     OVERHEAD_BUCKETS,
   );
 
-  private readonly attempts = this.counter('llm_orchestrator_upstream_attempts_total', 'Upstream requests, by outcome (skipped: circuit open, nothing sent).', [
-    'provider',
-    'model',
-    'outcome',
-  ]);
+  private readonly attempts = this.counter(
+    'llm_orchestrator_upstream_attempts_total',
+    'Upstream requests, by outcome (skipped: circuit open, nothing sent).',
+    ['provider', 'model', 'outcome'],
+  );
   private readonly attemptLatency = this.histogram(
     'llm_orchestrator_upstream_attempt_duration_seconds',
     'Upstream request duration (streams: until the stream ended).',
     ['provider', 'model', 'outcome'],
     CALL_BUCKETS,
   );
-  private readonly retries = this.counter('llm_orchestrator_upstream_retries_total', 'Upstream requests that retried a failed one.', ['provider', 'model']);
+  private readonly retries = this.counter('llm_orchestrator_upstream_retries_total', 'Upstream requests that retried a failed one.', [
+    'provider',
+    'model',
+  ]);
   private readonly retriesThrottled = this.counter('llm_orchestrator_retries_throttled_total', 'Retries refused by the retry budget.', []);
-  private readonly tokens = this.counter('llm_orchestrator_tokens_total', 'Tokens used upstream (type: input or output).', ['provider', 'model', 'type']);
-  private readonly cost = this.counter('llm_orchestrator_cost_usd_total', 'US dollars spent upstream, from catalog prices.', ['provider', 'model']);
-  private readonly ttft = this.histogram('llm_orchestrator_time_to_first_token_seconds', 'StreamChat: call arrival to the first token relayed.', ['model'], TTFT_BUCKETS);
+  private readonly tokens = this.counter('llm_orchestrator_tokens_total', 'Tokens used upstream (type: input or output).', [
+    'provider',
+    'model',
+    'type',
+  ]);
+  private readonly cost = this.counter('llm_orchestrator_cost_usd_total', 'US dollars spent upstream, from catalog prices.', [
+    'provider',
+    'model',
+  ]);
+  private readonly ttft = this.histogram(
+    'llm_orchestrator_time_to_first_token_seconds',
+    'StreamChat: call arrival to the first token relayed.',
+    ['model'],
+    TTFT_BUCKETS,
+  );
   private readonly raceWins = this.counter('llm_orchestrator_race_wins_total', 'Races won, by model.', ['model']);
-  private readonly fallbacks = this.counter('llm_orchestrator_fallback_calls_total', 'Fallback calls, by who answered: primary, fallback, default_message.', ['result']);
-  private readonly streamRestarts = this.counter('llm_orchestrator_stream_restarts_total', 'Streams restarted on another model after a mid-stream failure.', []);
-  private readonly routing = this.counter('llm_orchestrator_routing_decisions_total', 'Routed requests, by profile and first-ranked model.', ['profile', 'model']);
-  private readonly cacheLookups = this.counter('llm_orchestrator_cache_lookups_total', 'Response cache lookups (result: hit, miss, stale).', ['result']);
-  private readonly accessRejections = this.counter('llm_orchestrator_access_rejections_total', 'Calls refused by access control, by ErrorInfo reason.', ['reason']);
+  private readonly fallbacks = this.counter(
+    'llm_orchestrator_fallback_calls_total',
+    'Fallback calls, by who answered: primary, fallback, default_message.',
+    ['result'],
+  );
+  private readonly streamRestarts = this.counter(
+    'llm_orchestrator_stream_restarts_total',
+    'Streams restarted on another model after a mid-stream failure.',
+    [],
+  );
+  private readonly routing = this.counter(
+    'llm_orchestrator_routing_decisions_total',
+    'Routed requests, by profile and first-ranked model.',
+    ['profile', 'model'],
+  );
+  private readonly cacheLookups = this.counter(
+    'llm_orchestrator_cache_lookups_total',
+    'Response cache lookups (result: hit, miss, stale).',
+    ['result'],
+  );
+  private readonly accessRejections = this.counter(
+    'llm_orchestrator_access_rejections_total',
+    'Calls refused by access control, by ErrorInfo reason.',
+    ['reason'],
+  );
 
   private readonly breakers: Gauge<'provider' | 'model'>;
   private readonly breakerStates: Gauge<'provider' | 'model' | 'state'>;
@@ -151,9 +204,24 @@ export class Metrics {
         const { call } = event;
         const labels = this.callLabels(call);
         const where = { grpc_service: labels.grpc_service, grpc_method: labels.grpc_method, protocol: labels.protocol };
-        this.handled.inc({ grpc_service: labels.grpc_service, grpc_method: labels.grpc_method, grpc_type: labels.grpc_type, grpc_code: call.code, protocol: labels.protocol });
+        this.handled.inc({
+          grpc_service: labels.grpc_service,
+          grpc_method: labels.grpc_method,
+          grpc_type: labels.grpc_type,
+          grpc_code: call.code,
+          protocol: labels.protocol,
+        });
         this.handling.observe(labels, call.latencyMs / 1000);
-        if (call.model) this.handlingByModel.observe({ grpc_service: labels.grpc_service, grpc_method: labels.grpc_method, model: this.models.of(call.model), protocol: labels.protocol }, call.latencyMs / 1000);
+        if (call.model)
+          this.handlingByModel.observe(
+            {
+              grpc_service: labels.grpc_service,
+              grpc_method: labels.grpc_method,
+              model: this.models.of(call.model),
+              protocol: labels.protocol,
+            },
+            call.latencyMs / 1000,
+          );
         // Only calls that went upstream: the question is what the gateway adds on top of the model.
         if (call.upstreamRequests > 0) {
           this.overhead.observe(where, Math.max(0, call.latencyMs - call.upstreamMs) / 1000);
@@ -216,7 +284,12 @@ export class Metrics {
     const [, service = '', method = ''] = /^\/([^/]*)\/(.*)$/.exec(call.path) ?? [];
     // Service and method together, so the guard counts whole methods.
     const known = this.methods.of(`${service}/${method}`) !== 'other';
-    return { grpc_service: known ? service : 'other', grpc_method: known ? method : 'other', grpc_type: call.kind, protocol: call.protocol };
+    return {
+      grpc_service: known ? service : 'other',
+      grpc_method: known ? method : 'other',
+      grpc_type: call.kind,
+      protocol: call.protocol,
+    };
   }
 
   private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {

@@ -58,7 +58,13 @@ export interface StatsState {
   readonly startedAt: number;
   readonly providers: readonly UpstreamState[];
   readonly models: readonly UpstreamState[];
-  readonly methods: readonly { readonly method: string; readonly requests: number; readonly successes: number; readonly errors: number; readonly latency: string }[];
+  readonly methods: readonly {
+    readonly method: string;
+    readonly requests: number;
+    readonly successes: number;
+    readonly errors: number;
+    readonly latency: string;
+  }[];
   readonly callLatency: string;
   readonly ttft: string;
   readonly raceWins: number;
@@ -77,7 +83,18 @@ interface UpstreamState {
   readonly latency: string;
 }
 
-const UPSTREAM_COUNTS = ['requests', 'successes', 'errors', 'cancelled', 'promptTokens', 'completionTokens', 'costUsd', 'raceWins', 'retries', 'skipped'] as const;
+const UPSTREAM_COUNTS = [
+  'requests',
+  'successes',
+  'errors',
+  'cancelled',
+  'promptTokens',
+  'completionTokens',
+  'costUsd',
+  'raceWins',
+  'retries',
+  'skipped',
+] as const;
 type UpstreamCount = (typeof UPSTREAM_COUNTS)[number];
 
 class Upstream {
@@ -287,7 +304,8 @@ export class StatsStore {
     this.cacheLookups.hit += s.cacheLookups.hit;
     this.cacheLookups.miss += s.cacheLookups.miss;
     this.cacheLookups.stale += s.cacheLookups.stale;
-    for (const [reason, n] of Object.entries(s.accessRejections)) this.accessRejections.set(reason, (this.accessRejections.get(reason) ?? 0) + n);
+    for (const [reason, n] of Object.entries(s.accessRejections))
+      this.accessRejections.set(reason, (this.accessRejections.get(reason) ?? 0) + n);
     for (const [key, n] of Object.entries(s.routing)) this.routing.set(key, (this.routing.get(key) ?? 0) + n);
   }
 

@@ -1,12 +1,6 @@
 import type { AttemptRecord } from '../domain/chat.js';
 import type { UpstreamAttempt } from '../engine/index.js';
-import {
-  formatTraceparent,
-  newSpanId,
-  newTraceId,
-  parseTraceparent,
-  sanitizeTracestate,
-} from './trace-context.js';
+import { formatTraceparent, newSpanId, newTraceId, parseTraceparent, sanitizeTracestate } from './trace-context.js';
 
 /**
  * Tracing, one call at a time. Every call gets a trace: the caller's (W3C `traceparent` from
@@ -67,16 +61,6 @@ export interface TracingOptions {
   readonly serviceName?: string | undefined;
   /** deployment.environment.name of the exported spans. */
   readonly environment?: string | undefined;
-}
-
-/**
- * The tracer for this configuration. OpenTelemetry is imported only when an endpoint is set,
- * so with tracing off it costs neither start-up time nor memory.
- */
-export async function createTracer(options: TracingOptions): Promise<Tracer> {
-  if (!options.otlpEndpoint) return new PropagationTracer();
-  const { OtelTracer } = await import('./otel.js');
-  return new OtelTracer({ otlpEndpoint: options.otlpEndpoint, serviceName: options.serviceName ?? 'llm-orchestrator', environment: options.environment });
 }
 
 /** Trace propagation only: no spans are recorded, so new traces are sent as not sampled. */

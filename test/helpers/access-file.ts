@@ -22,4 +22,3 @@ ${extra}`,
   );
   return path;
 }
-

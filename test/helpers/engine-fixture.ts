@@ -9,7 +9,9 @@ import { ProviderRegistry } from '../../src/providers/registry.js';
 import { StatsStore } from '../../src/telemetry/stats.js';
 import { ScriptedProvider } from './scripted-provider.js';
 
-export function engineFixture(options: { defaultModel?: string; fallbackMessage?: string; env?: Record<string, string>; access?: AccessControl } = {}) {
+export function engineFixture(
+  options: { defaultModel?: string; fallbackMessage?: string; env?: Record<string, string>; access?: AccessControl } = {},
+) {
   const provider = new ScriptedProvider('openai');
   const registry = new ProviderRegistry();
   registry.register(provider);
@@ -27,7 +29,8 @@ export function engineFixture(options: { defaultModel?: string; fallbackMessage?
     },
     // Retries are off unless a test turns them on: these tests pin one behaviour at a time.
     batch: { globalConcurrency: 8 },
-    resilience: loadConfig({ RETRY_MAX_ATTEMPTS: '1', RETRY_INITIAL_BACKOFF_MS: '1', RETRY_MAX_BACKOFF_MS: '5', ...options.env }).resilience,
+    resilience: loadConfig({ RETRY_MAX_ATTEMPTS: '1', RETRY_INITIAL_BACKOFF_MS: '1', RETRY_MAX_BACKOFF_MS: '5', ...options.env })
+      .resilience,
   });
   return { engine, provider, stats, catalog };
 }

@@ -54,8 +54,7 @@ export function callUnary<Req, Res>(
 ): Promise<UnaryResult<Res>> {
   const metadata = new grpc.Metadata();
   for (const [k, v] of Object.entries(options.metadata ?? {})) metadata.set(k, v);
-  const callOptions: Partial<grpc.CallOptions> =
-    options.deadlineMs === undefined ? {} : { deadline: Date.now() + options.deadlineMs };
+  const callOptions: Partial<grpc.CallOptions> = options.deadlineMs === undefined ? {} : { deadline: Date.now() + options.deadlineMs };
   return new Promise((resolve, reject) => {
     let headers = new grpc.Metadata();
     let trailers = new grpc.Metadata();

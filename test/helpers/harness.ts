@@ -40,7 +40,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     SIMULATOR: 'off',
     SHUTDOWN_GRACE_MS: '500',
     // Each server gets its own free metrics port; tests read app.metricsServer.url.
-    METRICS_PORT: '0', HTTP_PORT: '0',
+    METRICS_PORT: '0',
+    HTTP_PORT: '0',
     // Retries are off unless a test turns them on, so each test pins one behaviour.
     RETRY_MAX_ATTEMPTS: '1',
     RETRY_INITIAL_BACKOFF_MS: '5',

@@ -63,8 +63,15 @@ export async function startPostgres(): Promise<PostgresProcess> {
   const port = await freePort();
   const start = async (): Promise<void> => {
     run(join(bin, 'pg_ctl'), [
-      '-D', data, '-l', join(dir, 'log'), '-w', '-t', '30',
-      '-o', `-p ${port} -h 127.0.0.1 -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
+      '-D',
+      data,
+      '-l',
+      join(dir, 'log'),
+      '-w',
+      '-t',
+      '30',
+      '-o',
+      `-p ${port} -h 127.0.0.1 -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off`,
       'start',
     ]);
   };

@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** A throwaway CA, a server certificate for 127.0.0.1/localhost and a client certificate (openssl). */
-export function makeCertificates(): { dir: string; ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string } {
+export function makeCertificates(): {
+  dir: string;
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+} {
   const dir = mkdtempSync(join(tmpdir(), 'llmo-tls-'));
   const p = (name: string) => join(dir, name);
   const run = (args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
@@ -12,9 +19,32 @@ export function makeCertificates(): { dir: string; ca: string; serverCert: strin
   const issue = (name: string, subject: string, ext: string) => {
     run(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', subject, '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`)]);
     writeFileSync(p(`${name}.ext`), ext);
-    run(['x509', '-req', '-in', p(`${name}.csr`), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial', '-days', '1', '-out', p(`${name}.crt`), '-extfile', p(`${name}.ext`)]);
+    run([
+      'x509',
+      '-req',
+      '-in',
+      p(`${name}.csr`),
+      '-CA',
+      p('ca.crt'),
+      '-CAkey',
+      p('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '1',
+      '-out',
+      p(`${name}.crt`),
+      '-extfile',
+      p(`${name}.ext`),
+    ]);
   };
   issue('server', '/CN=localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
   issue('client', '/CN=test-client', 'extendedKeyUsage=clientAuth\n');
-  return { dir, ca: p('ca.crt'), serverCert: p('server.crt'), serverKey: p('server.key'), clientCert: p('client.crt'), clientKey: p('client.key') };
+  return {
+    dir,
+    ca: p('ca.crt'),
+    serverCert: p('server.crt'),
+    serverKey: p('server.key'),
+    clientCert: p('client.crt'),
+    clientKey: p('client.key'),
+  };
 }

@@ -31,7 +31,11 @@ describe('API keys', () => {
   it('accepts a key as Bearer authorization or as x-api-key', async () => {
     const viaBearer = await callUnary(chat(), { model: 'gpt-4o', prompt: 'hi', messages: [] }, { metadata: bearer('erin-secret') });
     expect(viaBearer.response.content.length).toBeGreaterThan(0);
-    const viaHeader = await callUnary(chat(), { model: 'gpt-4o', prompt: 'hi', messages: [] }, { metadata: { 'x-api-key': 'erin-secret' } });
+    const viaHeader = await callUnary(
+      chat(),
+      { model: 'gpt-4o', prompt: 'hi', messages: [] },
+      { metadata: { 'x-api-key': 'erin-secret' } },
+    );
     expect(viaHeader.response.model).toBe('gpt-4o');
   });
 
@@ -65,7 +69,11 @@ describe('API keys', () => {
     // The header that once carried the key's name from interceptor to handler.
     const PRINCIPAL_KEY = 'x-orchestrator-principal';
     // alice may not call gpt-4o; claiming to be erin changes nothing.
-    const claimed = await unaryError(chat(), { model: 'gpt-4o', prompt: 'hi', messages: [] }, { metadata: { ...bearer('alice-secret'), [PRINCIPAL_KEY]: 'erin' } });
+    const claimed = await unaryError(
+      chat(),
+      { model: 'gpt-4o', prompt: 'hi', messages: [] },
+      { metadata: { ...bearer('alice-secret'), [PRINCIPAL_KEY]: 'erin' } },
+    );
     expect(claimed.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(claimed.decoded.errorInfo?.metadata).toMatchObject({ key: 'alice' });
     const keyless = await unaryError(chat(), { model: 'gpt-4o', prompt: 'hi', messages: [] }, { metadata: { [PRINCIPAL_KEY]: 'erin' } });
@@ -82,17 +90,29 @@ describe('API keys', () => {
 
   it('routes a restricted key only to models it may call, and says so in the decision', async () => {
     const route = { profile: RoutingProfile.ROUTING_PROFILE_QUALITY, candidates: [] };
-    const { response } = await callUnary(chat(), { model: '', prompt: 'Prove the theorem step by step', messages: [], route }, { metadata: bearer('frank-secret') });
+    const { response } = await callUnary(
+      chat(),
+      { model: '', prompt: 'Prove the theorem step by step', messages: [], route },
+      { metadata: bearer('frank-secret') },
+    );
     expect(response.model).toBe('gpt-4o-mini');
     expect(response.routeDecision?.chosenModel).toBe('gpt-4o-mini');
     const ranking = response.routeDecision?.ranking ?? [];
     expect(ranking.filter((r) => r.eligible).map((r) => r.model)).toEqual(['gpt-4o-mini']);
     expect(ranking.find((r) => r.model === 'gpt-4o')).toMatchObject({ eligible: false, excludedReason: 'not allowed for this API key' });
 
-    const ranked = await callUnary(h.clients.models.rankModels.bind(h.clients.models), { profile: RoutingProfile.ROUTING_PROFILE_QUALITY, prompt: 'hi', candidates: [] }, { metadata: bearer('frank-secret') });
+    const ranked = await callUnary(
+      h.clients.models.rankModels.bind(h.clients.models),
+      { profile: RoutingProfile.ROUTING_PROFILE_QUALITY, prompt: 'hi', candidates: [] },
+      { metadata: bearer('frank-secret') },
+    );
     expect(ranked.response.decision?.chosenModel).toBe('gpt-4o-mini');
 
-    const denied = await unaryError(chat(), { model: '', prompt: 'hi', messages: [], route: { ...route, candidates: ['gpt-4o', 'gpt-4.1'] } }, { metadata: bearer('frank-secret') });
+    const denied = await unaryError(
+      chat(),
+      { model: '', prompt: 'hi', messages: [], route: { ...route, candidates: ['gpt-4o', 'gpt-4.1'] } },
+      { metadata: bearer('frank-secret') },
+    );
     expect(denied.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(denied.decoded.errorInfo).toMatchObject({ reason: 'MODEL_NOT_ALLOWED', metadata: { key: 'frank' } });
   });
@@ -116,7 +136,11 @@ describe('rate limits and budgets', () => {
     for (let i = 0; i < 5; i++) {
       await callUnary(chat(), { model: 'gpt-4o-mini', prompt: `call ${i}`, messages: [] }, { metadata: bearer('alice-secret') });
     }
-    const limited = await unaryError(chat(), { model: 'gpt-4o-mini', prompt: 'one too many', messages: [] }, { metadata: bearer('alice-secret') });
+    const limited = await unaryError(
+      chat(),
+      { model: 'gpt-4o-mini', prompt: 'one too many', messages: [] },
+      { metadata: bearer('alice-secret') },
+    );
     expect(limited.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(limited.decoded.errorInfo?.reason).toBe('RATE_LIMITED');
     expect(limited.decoded.quotaFailure?.violations[0]).toMatchObject({ subject: 'key:alice', description: '5 requests per minute' });
@@ -130,14 +154,26 @@ describe('rate limits and budgets', () => {
 
   it('takes nothing from a key whose call was refused', async () => {
     // An estimate over the tokens per minute is refused; it must not use up the request or the tokens left.
-    const big = await unaryError(chat(), { model: 'gpt-4o-mini', prompt: 'too big', messages: [], maxTokens: 5000 }, { metadata: bearer('gina-secret') });
+    const big = await unaryError(
+      chat(),
+      { model: 'gpt-4o-mini', prompt: 'too big', messages: [], maxTokens: 5000 },
+      { metadata: bearer('gina-secret') },
+    );
     expect(big.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(big.decoded.quotaFailure?.violations[0]?.description).toBe('1000 tokens per minute');
     for (let i = 0; i < 2; i++) {
-      const { response } = await callUnary(chat(), { model: 'gpt-4o-mini', prompt: `small ${i}`, messages: [], maxTokens: 10 }, { metadata: bearer('gina-secret') });
+      const { response } = await callUnary(
+        chat(),
+        { model: 'gpt-4o-mini', prompt: `small ${i}`, messages: [], maxTokens: 10 },
+        { metadata: bearer('gina-secret') },
+      );
       expect(response.content.length).toBeGreaterThan(0);
     }
-    const third = await unaryError(chat(), { model: 'gpt-4o-mini', prompt: 'third', messages: [], maxTokens: 10 }, { metadata: bearer('gina-secret') });
+    const third = await unaryError(
+      chat(),
+      { model: 'gpt-4o-mini', prompt: 'third', messages: [], maxTokens: 10 },
+      { metadata: bearer('gina-secret') },
+    );
     expect(third.decoded.quotaFailure?.violations[0]?.description).toBe('2 requests per minute');
   });
 
@@ -150,7 +186,11 @@ describe('rate limits and budgets', () => {
     const used: number[] = [];
     let refused: grpc.ServiceError | undefined;
     for (let i = 0; i < 20 && !refused; i++) {
-      await callUnary(chat(), { model: 'gpt-4o-mini', prompt: 'count me', messages: [], maxTokens: 200 }, { metadata: bearer('ivan-secret') }).then(
+      await callUnary(
+        chat(),
+        { model: 'gpt-4o-mini', prompt: 'count me', messages: [], maxTokens: 200 },
+        { metadata: bearer('ivan-secret') },
+      ).then(
         ({ response }) => used.push(response.usage?.totalTokens ?? 0),
         (err: grpc.ServiceError) => (refused = err),
       );
@@ -191,7 +231,7 @@ describe('rate limits and budgets', () => {
   it('holds each call in flight to its estimated maximum cost, so a parallel burst stops near the budget', async () => {
     // 200 parallel calls against a $0.001 daily budget all passed and spent about $0.062. Each
     // now holds (5 prompt + 60 answer tokens) at gpt-4o's $10 per million = $0.00065 while it runs.
-    const maxCost = (5 + 60) * 10 / 1e6;
+    const maxCost = ((5 + 60) * 10) / 1e6;
     const outcomes = await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
         callUnary(chat(), { model: 'gpt-4o', prompt: `burst ${i}`, messages: [], maxTokens: 60 }, { metadata: bearer('bess-secret') }).then(
@@ -226,7 +266,11 @@ describe('rate limits and budgets', () => {
     h.upstream.clearFaults();
     await h.upstream.waitForIdle(2_000);
     await new Promise((r) => setTimeout(r, 50));
-    const broke = await unaryError(chat(), { model: 'gpt-4o', prompt: 'after the stream', messages: [] }, { metadata: bearer('dave-secret') });
+    const broke = await unaryError(
+      chat(),
+      { model: 'gpt-4o', prompt: 'after the stream', messages: [] },
+      { metadata: bearer('dave-secret') },
+    );
     expect(broke.decoded.errorInfo?.reason).toBe('BUDGET_EXHAUSTED');
     const { response: stats } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {}, { metadata: bearer('erin-secret') });
     expect(stats.accessRejections['BUDGET_EXHAUSTED']).toBeGreaterThanOrEqual(1);

@@ -96,7 +96,8 @@ describe('StreamChat backpressure', () => {
     // 'drain' will never come now: the handler must notice the cancel instead.
     call.cancel();
     expect((await ended).code).toBe(grpc.status.CANCELLED);
-    for (let waited = 0; waited < 5_000 && (request?.outcome === 'open' || h.app.server.lifecycle.active > 0); waited += 50) await sleep(50);
+    for (let waited = 0; waited < 5_000 && (request?.outcome === 'open' || h.app.server.lifecycle.active > 0); waited += 50)
+      await sleep(50);
     expect(request?.outcome).toBe('client_closed');
     expect(request?.tokensSent).toBeLessThan(TOKENS);
     expect(h.app.server.lifecycle.active).toBe(0);

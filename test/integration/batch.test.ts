@@ -43,9 +43,14 @@ describe('Batch', () => {
     expect(summary.summary.costUsd).toBeGreaterThan(0);
   });
 
-  it('reports a failing item as that item\'s error and carries on', async () => {
+  it("reports a failing item as that item's error and carries on", async () => {
     h.upstream.injectFault({ kind: 'http_error', status: 500, model: 'gpt-4o' });
-    const { messages, error } = await batch([item('ok'), item('unknown', { model: 'gpt-nine' }), item('empty', { prompt: '' }), item('upstream', { model: 'gpt-4o' })]);
+    const { messages, error } = await batch([
+      item('ok'),
+      item('unknown', { model: 'gpt-nine' }),
+      item('empty', { prompt: '' }),
+      item('upstream', { model: 'gpt-4o' }),
+    ]);
     expect(error).toBeUndefined();
     const byId = new Map(itemsOf(messages).map((r) => [r.requestId, r]));
     expect(byId.get('ok')?.outcome?.$case).toBe('response');
@@ -69,7 +74,9 @@ describe('Batch', () => {
     const before = Date.now();
     const { messages } = await batch([item('slow', { model: 'gpt-4-turbo' }), item('fast'), item('bad', { model: 'gpt-nine' })], 3);
     const after = Date.now();
-    const at = new Map(itemsOf(messages).map((r) => [r.requestId, r.completedAt ? r.completedAt.seconds * 1000 + r.completedAt.nanos / 1e6 : undefined]));
+    const at = new Map(
+      itemsOf(messages).map((r) => [r.requestId, r.completedAt ? r.completedAt.seconds * 1000 + r.completedAt.nanos / 1e6 : undefined]),
+    );
     for (const id of ['slow', 'fast', 'bad']) {
       expect(at.get(id)).toBeGreaterThanOrEqual(before - 1);
       expect(at.get(id)).toBeLessThanOrEqual(after + 1);
@@ -109,7 +116,10 @@ describe('Batch', () => {
 
   it('does not make interactive calls wait for batch slots', async () => {
     h.upstream.injectFault({ kind: 'delay', delayMs: 400, model: 'gpt-4o-mini' });
-    const running = batch(Array.from({ length: 6 }, (_, i) => item(`busy${i}`)), 6);
+    const running = batch(
+      Array.from({ length: 6 }, (_, i) => item(`busy${i}`)),
+      6,
+    );
     await new Promise((r) => setTimeout(r, 50));
     const started = Date.now();
     const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'me first', messages: [] });

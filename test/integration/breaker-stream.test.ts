@@ -18,7 +18,8 @@ describe('circuit breaker fed by streams that fail after their first token', () 
   });
   afterAll(async () => h.close());
 
-  const stream = (fields: Parameters<typeof streamRequest>[0]) => collectStream(h.clients.chat.streamChat(streamRequest({ prompt: 'breaker', ...fields })));
+  const stream = (fields: Parameters<typeof streamRequest>[0]) =>
+    collectStream(h.clients.chat.streamChat(streamRequest({ prompt: 'breaker', ...fields })));
   const deltas = (messages: StreamChatResponse[]) => messages.filter((m) => m.event?.$case === 'delta').length;
 
   it('opens after N streams cut after one token, shows OPEN in ListModels and Stats, then skips the model', async () => {
@@ -30,7 +31,10 @@ describe('circuit breaker fed by streams that fail after their first token', () 
     }
     await h.upstream.waitForIdle(2_000);
 
-    const { response: models } = await callUnary(h.clients.models.listModels.bind(h.clients.models), { provider: '', availableOnly: false });
+    const { response: models } = await callUnary(h.clients.models.listModels.bind(h.clients.models), {
+      provider: '',
+      availableOnly: false,
+    });
     expect(models.models.find((m) => m.id === 'gpt-4o')?.breakerState).toBe(CircuitState.CIRCUIT_STATE_OPEN);
     const { response: stats } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {});
     expect(stats.models.find((m) => m.name === 'gpt-4o')?.breakerState).toBe(CircuitState.CIRCUIT_STATE_OPEN);
@@ -51,15 +55,28 @@ describe('circuit breaker fed by streams that fail after their first token', () 
     expect(first?.$case === 'started' && first.started.model).toBe('gpt-4o-mini');
     const completed = messages.at(-1)?.event;
     if (completed?.$case !== 'completed') throw new Error('no completed event');
-    expect(completed.completed.attempts[0]).toMatchObject({ model: 'gpt-4o', outcome: AttemptOutcome.ATTEMPT_OUTCOME_SKIPPED, reason: 'CIRCUIT_OPEN' });
+    expect(completed.completed.attempts[0]).toMatchObject({
+      model: 'gpt-4o',
+      outcome: AttemptOutcome.ATTEMPT_OUTCOME_SKIPPED,
+      reason: 'CIRCUIT_OPEN',
+    });
     expect(h.upstream.requests.slice(before).map((r) => r.model)).toEqual(['gpt-4o-mini']);
   });
 
   it('lets Race skip the open model at once', async () => {
     const before = h.upstream.requests.length;
-    const { response } = await callUnary(h.clients.chat.race.bind(h.clients.chat), { model: '', prompt: 'breaker', messages: [], models: ['gpt-4o', 'gpt-4o-mini'] });
+    const { response } = await callUnary(h.clients.chat.race.bind(h.clients.chat), {
+      model: '',
+      prompt: 'breaker',
+      messages: [],
+      models: ['gpt-4o', 'gpt-4o-mini'],
+    });
     expect(response.model).toBe('gpt-4o-mini');
-    expect(response.attempts[0]).toMatchObject({ model: 'gpt-4o', outcome: AttemptOutcome.ATTEMPT_OUTCOME_SKIPPED, reason: 'CIRCUIT_OPEN' });
+    expect(response.attempts[0]).toMatchObject({
+      model: 'gpt-4o',
+      outcome: AttemptOutcome.ATTEMPT_OUTCOME_SKIPPED,
+      reason: 'CIRCUIT_OPEN',
+    });
     expect(h.upstream.requests.slice(before).map((r) => r.model)).toEqual(['gpt-4o-mini']);
   });
 });

@@ -88,14 +88,18 @@ describe('examples/buf-curl', () => {
   });
 
   // Concurrently: most of each run is npx and buf starting up.
-  it.concurrent.each(expectedScripts())('%s exits 0 with a plausible answer from a real server', async (script) => {
-    const { env = {}, body } = ARGS[script] ?? {};
-    const { stdout } = await run('bash', [join(DIR, script), ...(body ? [JSON.stringify(body)] : [])], {
-      timeout: 20_000,
-      env: { ...process.env, ADDR: `127.0.0.1:${h.app.port}`, ...env },
-    });
-    PLAUSIBLE[script]?.(messages(stdout));
-  }, 25_000);
+  it.concurrent.each(expectedScripts())(
+    '%s exits 0 with a plausible answer from a real server',
+    async (script) => {
+      const { env = {}, body } = ARGS[script] ?? {};
+      const { stdout } = await run('bash', [join(DIR, script), ...(body ? [JSON.stringify(body)] : [])], {
+        timeout: 20_000,
+        env: { ...process.env, ADDR: `127.0.0.1:${h.app.port}`, ...env },
+      });
+      PLAUSIBLE[script]?.(messages(stdout));
+    },
+    25_000,
+  );
 });
 
 describe('examples/buf-curl/take.sh', () => {

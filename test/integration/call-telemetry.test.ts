@@ -64,7 +64,15 @@ describe('logging interceptor, call summary, metrics and spans on a real grpc-js
 
   beforeAll(async () => {
     server = new grpc.Server({
-      interceptors: [callInterceptor({ log, observer: callObserverOf(new EventBus(stats.on, metrics.on)), keys: new ApiKeyStore([]), defaultTimeoutMs: 30_000, tracer })],
+      interceptors: [
+        callInterceptor({
+          log,
+          observer: callObserverOf(new EventBus(stats.on, metrics.on)),
+          keys: new ApiKeyStore([]),
+          defaultTimeoutMs: 30_000,
+          tracer,
+        }),
+      ],
     });
     const impl: StatsServiceServer = {
       getStats: (call, callback) => {
@@ -146,7 +154,16 @@ describe('the running app (before the engine wiring)', () => {
   let clients: Clients;
   beforeAll(async () => {
     upstream = await startSimulator({ latencyScale: 0 });
-    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1', METRICS_PORT: '0', HTTP_PORT: '0' });
+    const config = loadConfig({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      OPENAI_API_KEY: 'k',
+      OPENAI_BASE_URL: upstream.baseURL,
+      SIMULATOR: 'off',
+      RETRY_MAX_ATTEMPTS: '1',
+      METRICS_PORT: '0',
+      HTTP_PORT: '0',
+    });
     app = await startApp(config, log, {});
     clients = clientsFor(app.port);
   });
@@ -157,7 +174,11 @@ describe('the running app (before the engine wiring)', () => {
   });
 
   it("logs the caller's trace id, or a new one per call", async () => {
-    await callUnary(clients.chat.chat.bind(clients.chat), { model: 'gpt-4o', prompt: 'trace me', messages: [] }, { metadata: { traceparent: `00-${TRACE}-${PARENT}-01` } });
+    await callUnary(
+      clients.chat.chat.bind(clients.chat),
+      { model: 'gpt-4o', prompt: 'trace me', messages: [] },
+      { metadata: { traceparent: `00-${TRACE}-${PARENT}-01` } },
+    );
     await callUnary(clients.chat.chat.bind(clients.chat), { model: 'gpt-4o', prompt: 'no trace', messages: [] });
     await settle();
     const calls = lines.filter((l) => l.msg === 'call');

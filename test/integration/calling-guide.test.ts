@@ -22,7 +22,11 @@ interface Example {
 }
 
 const EXAMPLE = /```sh\n((?:(?!```)[\s\S])*?)```\n\n```(json|text)\n((?:(?!```)[\s\S])*?)```/g;
-const examples: Example[] = [...page.matchAll(EXAMPLE)].map((m) => ({ command: m[1] ?? '', kind: m[2] as 'json' | 'text', shown: m[3] ?? '' }));
+const examples: Example[] = [...page.matchAll(EXAMPLE)].map((m) => ({
+  command: m[1] ?? '',
+  kind: m[2] as 'json' | 'text',
+  shown: m[3] ?? '',
+}));
 const setup = /```sh\n(GW=(?:(?!```)[\s\S])*?)```/.exec(page)?.[1] ?? '';
 
 /** Every JSON value in `text`, one after another (buf curl prints one per message). */
@@ -74,7 +78,9 @@ function shapeProblems(shown: unknown, real: unknown, seen: Set<string>, path = 
   if (Array.isArray(shown)) {
     if (!Array.isArray(real)) return [`${path}: expected an array`];
     return shown.flatMap((element, i) =>
-      real.some((candidate) => shapeProblems(element, candidate, seen).length === 0) ? [] : [`${path}[${i}]: no element of this shape in ${JSON.stringify(real).slice(0, 300)}`],
+      real.some((candidate) => shapeProblems(element, candidate, seen).length === 0)
+        ? []
+        : [`${path}[${i}]: no element of this shape in ${JSON.stringify(real).slice(0, 300)}`],
     );
   }
   if (shown && typeof shown === 'object') {
@@ -92,7 +98,11 @@ function shapeProblems(shown: unknown, real: unknown, seen: Set<string>, path = 
 }
 
 /** A text line without its run-specific parts (numbers, ids). */
-const skeleton = (line: string): string => line.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<id>').replace(/\d+(\.\d+)?/g, '#').trim();
+const skeleton = (line: string): string =>
+  line
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<id>')
+    .replace(/\d+(\.\d+)?/g, '#')
+    .trim();
 
 describe('docs/calling.md, run against a real server', () => {
   let app: App;
@@ -109,7 +119,10 @@ describe('docs/calling.md, run against a real server', () => {
     expect(setup).toMatch(/detail\(\)/);
     expect(examples.length).toBeGreaterThanOrEqual(15);
     for (const method of ['Chat', 'StreamChat', 'Race', 'Fallback', 'Batch', 'ListModels', 'RankModels', 'GetStats', 'Health/Check']) {
-      expect(examples.some((e) => new RegExp(`[./]${method}(\\s|$)`, 'm').test(e.command)), method).toBe(true);
+      expect(
+        examples.some((e) => new RegExp(`[./]${method}(\\s|$)`, 'm').test(e.command)),
+        method,
+      ).toBe(true);
     }
   });
 
@@ -133,7 +146,8 @@ describe('docs/calling.md, run against a real server', () => {
       for (const [i, shown] of jsonValues(example.shown).entries()) {
         const matches = real.map((r) => shapeProblems(shown, r, seen));
         if (!matches.some((problems) => problems.length === 0)) {
-          const closest = matches.length > 0 ? matches.reduce((a, b) => (b.length < a.length ? b : a)) : [`no output (got ${output.slice(0, 300)})`];
+          const closest =
+            matches.length > 0 ? matches.reduce((a, b) => (b.length < a.length ? b : a)) : [`no output (got ${output.slice(0, 300)})`];
           expect.fail(`output value ${i + 1} shown on the page has no counterpart in the run:\n${closest.join('\n')}`);
         }
       }

@@ -39,10 +39,16 @@ describe('usage of aborted unary attempts', () => {
     const upstreamBefore = h.upstream.requests.length;
     const call = h.clients.chat.chat({ model: 'gpt-4o', prompt: 'a question the model will never finish', messages: [] }, () => undefined);
     // Cancel only once the request reached the upstream.
-    await eventually(async () => h.upstream.requests.length, (n) => n > upstreamBefore);
+    await eventually(
+      async () => h.upstream.requests.length,
+      (n) => n > upstreamBefore,
+    );
     call.cancel();
 
-    const after = await eventually(() => rowOf('gpt-4o'), (row) => (row?.cancelled ?? 0) > (before?.cancelled ?? 0));
+    const after = await eventually(
+      () => rowOf('gpt-4o'),
+      (row) => (row?.cancelled ?? 0) > (before?.cancelled ?? 0),
+    );
     expect((after?.cancelled ?? 0) - (before?.cancelled ?? 0)).toBe(1);
     expect((after?.promptTokens ?? 0) - (before?.promptTokens ?? 0)).toBeGreaterThan(0);
     expect((after?.completionTokens ?? 0) - (before?.completionTokens ?? 0)).toBe(0);
@@ -54,9 +60,16 @@ describe('usage of aborted unary attempts', () => {
   it('charges the prompt of a Chat whose deadline ran out', async () => {
     h.upstream.injectFault({ kind: 'hang', model: 'gpt-4o' });
     const before = await rowOf('gpt-4o');
-    const err = await unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'too slow', messages: [] }, { deadlineMs: 300 });
+    const err = await unaryError(
+      h.clients.chat.chat.bind(h.clients.chat),
+      { model: 'gpt-4o', prompt: 'too slow', messages: [] },
+      { deadlineMs: 300 },
+    );
     expect(err.code).toBe(grpc.status.DEADLINE_EXCEEDED);
-    const after = await eventually(() => rowOf('gpt-4o'), (row) => (row?.requests ?? 0) > (before?.requests ?? 0));
+    const after = await eventually(
+      () => rowOf('gpt-4o'),
+      (row) => (row?.requests ?? 0) > (before?.requests ?? 0),
+    );
     expect((after?.promptTokens ?? 0) - (before?.promptTokens ?? 0)).toBeGreaterThan(0);
     expect((after?.costUsd ?? 0) - (before?.costUsd ?? 0)).toBeGreaterThan(0);
     await h.upstream.waitForIdle(2_000);
@@ -66,7 +79,10 @@ describe('usage of aborted unary attempts', () => {
     h.upstream.injectFault({ kind: 'delay', delayMs: 30_000, model: 'gpt-4-turbo' });
     const before = await rowOf('gpt-4-turbo');
     const { response } = await callUnary(h.clients.chat.race.bind(h.clients.chat), {
-      model: '', prompt: 'who wins', messages: [], models: ['gpt-4-turbo', 'gpt-4o-mini'],
+      model: '',
+      prompt: 'who wins',
+      messages: [],
+      models: ['gpt-4-turbo', 'gpt-4o-mini'],
     });
     expect(response.model).toBe('gpt-4o-mini');
     const loser = response.attempts.find((a) => a.model === 'gpt-4-turbo');

@@ -13,13 +13,20 @@ afterAll(async () => h.close());
 beforeEach(() => h.upstream.clearFaults());
 
 /** What the upstream itself answers for the same request, to compare with what we relay. */
-async function direct(model: string, prompt: string, maxTokens = 500): Promise<{ content: string; usage: { prompt_tokens: number; completion_tokens: number } }> {
+async function direct(
+  model: string,
+  prompt: string,
+  maxTokens = 500,
+): Promise<{ content: string; usage: { prompt_tokens: number; completion_tokens: number } }> {
   const res = await fetch(`${h.upstream.baseURL}/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: 'Bearer test-key' },
     body: JSON.stringify({ model, messages: [{ role: 'user', content: prompt }], temperature: 0.7, max_tokens: maxTokens }),
   });
-  const body = (await res.json()) as { choices: { message: { content: string } }[]; usage: { prompt_tokens: number; completion_tokens: number } };
+  const body = (await res.json()) as {
+    choices: { message: { content: string } }[];
+    usage: { prompt_tokens: number; completion_tokens: number };
+  };
   return { content: body.choices[0]?.message.content ?? '', usage: body.usage };
 }
 
@@ -58,7 +65,11 @@ describe('Chat', () => {
   });
 
   it('round-trips x-request-id in headers, trailers and the answer', async () => {
-    const { response, headers, trailers } = await callUnary(chat(), { model: '', prompt: 'hi', messages: [] }, { metadata: { 'x-request-id': 'req-abc-123' } });
+    const { response, headers, trailers } = await callUnary(
+      chat(),
+      { model: '', prompt: 'hi', messages: [] },
+      { metadata: { 'x-request-id': 'req-abc-123' } },
+    );
     expect(response.requestId).toBe('req-abc-123');
     expect(headers.get('x-request-id')).toEqual(['req-abc-123']);
     expect(trailers.get('x-request-id')).toEqual(['req-abc-123']);

@@ -114,7 +114,12 @@ describe('llm-orchestrator CLI', () => {
     const chat = await cli(['chat', 'hi', '--model', 'gpt-4o-mini', '--json']);
     expect(chat.code).toBe(0);
     expect(chat.stderr).toBe('');
-    const response = JSON.parse(chat.stdout) as { model?: string; content?: string; usage?: { totalTokens?: number }; finishReason?: string };
+    const response = JSON.parse(chat.stdout) as {
+      model?: string;
+      content?: string;
+      usage?: { totalTokens?: number };
+      finishReason?: string;
+    };
     expect(response).toMatchObject({ model: 'gpt-4o-mini', provider: 'openai', finishReason: 'FINISH_REASON_STOP' });
     expect(response.usage?.totalTokens).toBeGreaterThan(0);
 

@@ -21,7 +21,19 @@ interface Cluster {
 /** src/main.ts with WORKERS=2, until the primary says every worker is serving. */
 async function startCluster(env: Record<string, string> = {}): Promise<Cluster> {
   const child = spawn(process.execPath, ['--import', TSX, MAIN], {
-    env: { ...process.env, WORKERS: '2', PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', HTTP_PORT: '0', DATABASE_URL: 'off', OPENAI_API_KEY: '', SIMULATOR_LATENCY_SCALE: '0', LOG_LEVEL: 'info', ...env },
+    env: {
+      ...process.env,
+      WORKERS: '2',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      METRICS_PORT: '0',
+      HTTP_PORT: '0',
+      DATABASE_URL: 'off',
+      OPENAI_API_KEY: '',
+      SIMULATOR_LATENCY_SCALE: '0',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
   });
   const lines: Record<string, unknown>[] = [];
   const stderr: string[] = [];
@@ -34,7 +46,8 @@ async function startCluster(env: Record<string, string> = {}): Promise<Cluster> 
         const line = JSON.parse(pending.slice(0, nl)) as Record<string, unknown>;
         pending = pending.slice(nl + 1);
         lines.push(line);
-        if (line['msg'] === 'llm-orchestrator listening (cluster)') resolve({ port: line['port'] as number, metricsUrl: line['metrics'] as string });
+        if (line['msg'] === 'llm-orchestrator listening (cluster)')
+          resolve({ port: line['port'] as number, metricsUrl: line['metrics'] as string });
       }
     });
     child.on('exit', (code) => reject(new Error(`exited with ${code}: ${stderr.join('')}`)));
@@ -63,13 +76,20 @@ describe('WORKERS=2: two processes serve one port', () => {
       // A connection of its own per call: the primary hands connections, not calls, to workers.
       const clients = clientsFor(cluster.port);
       try {
-        const { response } = await callUnary(clients.chat.chat.bind(clients.chat), { model: 'gpt-4o-mini', prompt: `call ${i}`, messages: [], maxTokens: 3 });
+        const { response } = await callUnary(clients.chat.chat.bind(clients.chat), {
+          model: 'gpt-4o-mini',
+          prompt: `call ${i}`,
+          messages: [],
+          maxTokens: 3,
+        });
         expect(response.model).toBe('gpt-4o-mini');
       } finally {
         clients.close();
       }
     }
-    const served = new Set(cluster.lines.filter((l) => l['msg'] === 'call' && l['method'] === '/orchestrator.v1.ChatService/Chat').map((l) => l['worker']));
+    const served = new Set(
+      cluster.lines.filter((l) => l['msg'] === 'call' && l['method'] === '/orchestrator.v1.ChatService/Chat').map((l) => l['worker']),
+    );
     expect([...served].sort()).toEqual([1, 2]);
 
     // Asked twice on two connections (so, most likely, of both workers): the same totals.
@@ -86,7 +106,10 @@ describe('WORKERS=2: two processes serve one port', () => {
     }
 
     const text = await (await fetch(cluster.metricsUrl)).text();
-    const handled = /^grpc_server_handled_total\{grpc_service="orchestrator\.v1\.ChatService",grpc_method="Chat",grpc_type="unary",grpc_code="OK",protocol="grpc"\} (\d+)$/m.exec(text);
+    const handled =
+      /^grpc_server_handled_total\{grpc_service="orchestrator\.v1\.ChatService",grpc_method="Chat",grpc_type="unary",grpc_code="OK",protocol="grpc"\} (\d+)$/m.exec(
+        text,
+      );
     expect(Number(handled?.[1])).toBe(calls);
   });
 
@@ -104,7 +127,8 @@ describe('WORKERS=2: two processes serve one port', () => {
     } finally {
       clients.close();
     }
-    for (let i = 0; i < 200 && !cluster.lines.some((l) => l['msg'] === 'replacement worker serving'); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && !cluster.lines.some((l) => l['msg'] === 'replacement worker serving'); i++)
+      await new Promise((r) => setTimeout(r, 50));
     expect(cluster.lines.some((l) => l['msg'] === 'a worker died; starting another' && l['signal'] === 'SIGKILL')).toBe(true);
     expect(cluster.lines.some((l) => l['msg'] === 'replacement worker serving')).toBe(true);
     expect(cluster.child.exitCode).toBeNull();
@@ -119,7 +143,9 @@ describe('WORKERS=2: two processes serve one port', () => {
     const clients = clientsFor(cluster.port);
     try {
       const err = await new Promise<grpc.ServiceError>((resolve) =>
-        clients.chat.chat({ model: '', prompt: 'anyone?', messages: [] }, new grpc.Metadata(), { deadline: Date.now() + 1_000 }, (e) => resolve(e as grpc.ServiceError)),
+        clients.chat.chat({ model: '', prompt: 'anyone?', messages: [] }, new grpc.Metadata(), { deadline: Date.now() + 1_000 }, (e) =>
+          resolve(e as grpc.ServiceError),
+        ),
       );
       expect([grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED]).toContain(err.code);
     } finally {
@@ -144,14 +170,29 @@ describe('WORKERS=2 when the primary is killed', () => {
     };
     for (let i = 0; i < 200 && workers.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
     expect(workers.filter(alive)).toEqual([]);
-    expect(cluster.lines.filter((l) => l['msg'] === 'shutting down: health NOT_SERVING, draining calls').map((l) => l['worker']).sort()).toEqual([1, 2]);
+    expect(
+      cluster.lines
+        .filter((l) => l['msg'] === 'shutting down: health NOT_SERVING, draining calls')
+        .map((l) => l['worker'])
+        .sort(),
+    ).toEqual([1, 2]);
   }, 30_000);
 });
 
 describe('WORKERS > 1 refuses settings the workers cannot share', () => {
   it('names LOG_FILE, limits held in memory and a SQLite ledger file, and exits 2', async () => {
     const child = spawn(process.execPath, ['--import', TSX, MAIN], {
-      env: { ...process.env, WORKERS: '2', PORT: '0', METRICS_PORT: '0', HTTP_PORT: '0', LOG_FILE: '/tmp/llmo-cluster-test.log', RATE_LIMIT_REQUESTS: '5', REDIS_URL: '', DATABASE_URL: '' },
+      env: {
+        ...process.env,
+        WORKERS: '2',
+        PORT: '0',
+        METRICS_PORT: '0',
+        HTTP_PORT: '0',
+        LOG_FILE: '/tmp/llmo-cluster-test.log',
+        RATE_LIMIT_REQUESTS: '5',
+        REDIS_URL: '',
+        DATABASE_URL: '',
+      },
     });
     const stderr: string[] = [];
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));

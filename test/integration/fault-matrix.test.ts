@@ -125,7 +125,13 @@ type Counters = Pick<UpstreamStats, 'requests' | 'successes' | 'errors' | 'cance
 async function gpt4oStats(): Promise<Counters> {
   const { response } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {});
   const row = response.models.find((m) => m.name === 'gpt-4o');
-  return { requests: row?.requests ?? 0, successes: row?.successes ?? 0, errors: row?.errors ?? 0, cancelled: row?.cancelled ?? 0, retries: row?.retries ?? 0 };
+  return {
+    requests: row?.requests ?? 0,
+    successes: row?.successes ?? 0,
+    errors: row?.errors ?? 0,
+    cancelled: row?.cancelled ?? 0,
+    retries: row?.retries ?? 0,
+  };
 }
 
 /** What gpt-4o's stats row must gain from its attempts (by reason): one request each, the first not a retry. */
@@ -172,43 +178,49 @@ const cases = (messages: StreamChatResponse[]) => messages.map((m) => m.event?.$
 describe.each(Object.entries(ROWS))('upstream fault: %s', (_name, row) => {
   const { fault, unary, stream } = row;
 
-  if (unary) it('Chat fails with the mapped code, reason and attempts', async () => {
-    const expected = unary!;
-    await cell(fault, async () => {
-      const err = await unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'matrix', messages: [] }, { deadlineMs: DEADLINE_MS });
-      expect(err.code).toBe(expected.code);
-      expect(err.decoded.errorInfo?.reason).toBe(expected.reason);
-      expect(metadataAttempts(err.decoded.errorInfo?.metadata['attempts'])).toEqual(expected.attempts.map(summaryOf));
-      if (expected.retryAfterSeconds) expect(err.decoded.retryInfo?.retryDelay?.seconds).toBe(expected.retryAfterSeconds);
-      return expected.attempts;
-    });
-  });
-
-  if (stream) it('StreamChat relays what it can, and never completes after a failure', async () => {
-    const expected = stream!;
-    await cell(fault, async () => {
-      const { messages, error } = await collectStream(
-        h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o', prompt: 'matrix' }), { deadline: Date.now() + DEADLINE_MS }),
-      );
-      if (expected.code === undefined) {
-        // Invisible: one started, the deltas of the retried call, completed; no restart.
-        expect(error).toBeUndefined();
-        expect(cases(messages).filter((c) => c !== 'delta')).toEqual(['started', 'completed']);
-        const completed = messages.at(-1)?.event;
-        if (completed?.$case !== 'completed') throw new Error('no completed event');
-        expect(gpt4oAttempts(completed.completed.attempts)).toEqual(expected.attempts);
+  if (unary)
+    it('Chat fails with the mapped code, reason and attempts', async () => {
+      const expected = unary!;
+      await cell(fault, async () => {
+        const err = await unaryError(
+          h.clients.chat.chat.bind(h.clients.chat),
+          { model: 'gpt-4o', prompt: 'matrix', messages: [] },
+          { deadlineMs: DEADLINE_MS },
+        );
+        expect(err.code).toBe(expected.code);
+        expect(err.decoded.errorInfo?.reason).toBe(expected.reason);
+        expect(metadataAttempts(err.decoded.errorInfo?.metadata['attempts'])).toEqual(expected.attempts.map(summaryOf));
+        if (expected.retryAfterSeconds) expect(err.decoded.retryInfo?.retryDelay?.seconds).toBe(expected.retryAfterSeconds);
         return expected.attempts;
-      }
-      expect(error?.code).toBe(expected.code);
-      expect(error?.decoded.errorInfo?.reason).toBe(expected.reason);
-      expect(cases(messages).filter((c) => c === 'delta')).toHaveLength(expected.deltas ?? 0);
-      expect(cases(messages)).not.toContain('completed');
-      expect(metadataAttempts(error?.decoded.errorInfo?.metadata['attempts'])).toEqual(expected.attempts.map(summaryOf));
-      if (expected.deltas) expect(Number(error?.decoded.errorInfo?.metadata['completion_tokens'])).toBeGreaterThan(0);
-      if (expected.retryAfterSeconds) expect(error?.decoded.retryInfo?.retryDelay?.seconds).toBe(expected.retryAfterSeconds);
-      return expected.attempts;
+      });
     });
-  });
+
+  if (stream)
+    it('StreamChat relays what it can, and never completes after a failure', async () => {
+      const expected = stream!;
+      await cell(fault, async () => {
+        const { messages, error } = await collectStream(
+          h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o', prompt: 'matrix' }), { deadline: Date.now() + DEADLINE_MS }),
+        );
+        if (expected.code === undefined) {
+          // Invisible: one started, the deltas of the retried call, completed; no restart.
+          expect(error).toBeUndefined();
+          expect(cases(messages).filter((c) => c !== 'delta')).toEqual(['started', 'completed']);
+          const completed = messages.at(-1)?.event;
+          if (completed?.$case !== 'completed') throw new Error('no completed event');
+          expect(gpt4oAttempts(completed.completed.attempts)).toEqual(expected.attempts);
+          return expected.attempts;
+        }
+        expect(error?.code).toBe(expected.code);
+        expect(error?.decoded.errorInfo?.reason).toBe(expected.reason);
+        expect(cases(messages).filter((c) => c === 'delta')).toHaveLength(expected.deltas ?? 0);
+        expect(cases(messages)).not.toContain('completed');
+        expect(metadataAttempts(error?.decoded.errorInfo?.metadata['attempts'])).toEqual(expected.attempts.map(summaryOf));
+        if (expected.deltas) expect(Number(error?.decoded.errorInfo?.metadata['completion_tokens'])).toBeGreaterThan(0);
+        if (expected.retryAfterSeconds) expect(error?.decoded.retryInfo?.retryDelay?.seconds).toBe(expected.retryAfterSeconds);
+        return expected.attempts;
+      });
+    });
 
   const race = (hedgeDelayMs: number) =>
     callUnary(
@@ -217,45 +229,55 @@ describe.each(Object.entries(ROWS))('upstream fault: %s', (_name, row) => {
       { deadlineMs: DEADLINE_MS },
     );
 
-  if (unary) it('Race (all at once) is won by the healthy model; the faulty one failed as in Chat or lost', async () => {
-    const expected = unary!;
-    await cell(fault, async () => {
-      const { response } = await race(0);
-      expect(response.model).toBe('gpt-4o-mini');
-      const seen = gpt4oAttempts(response.attempts);
-      // Which of the two comes first is a matter of timing: gpt-4o either failed as in Chat
-      // (all its attempts, or the first ones) or was still trying and was cancelled.
-      const lost = seen.at(-1) === 'CANCELLED';
-      const failed = lost ? seen.slice(0, -1) : seen;
-      expect(failed).toEqual(expected.attempts.slice(0, failed.length));
-      expect(lost ? failed.length < expected.attempts.length : failed.length >= 1).toBe(true);
-      return seen;
+  if (unary)
+    it('Race (all at once) is won by the healthy model; the faulty one failed as in Chat or lost', async () => {
+      const expected = unary!;
+      await cell(fault, async () => {
+        const { response } = await race(0);
+        expect(response.model).toBe('gpt-4o-mini');
+        const seen = gpt4oAttempts(response.attempts);
+        // Which of the two comes first is a matter of timing: gpt-4o either failed as in Chat
+        // (all its attempts, or the first ones) or was still trying and was cancelled.
+        const lost = seen.at(-1) === 'CANCELLED';
+        const failed = lost ? seen.slice(0, -1) : seen;
+        expect(failed).toEqual(expected.attempts.slice(0, failed.length));
+        expect(lost ? failed.length < expected.attempts.length : failed.length >= 1).toBe(true);
+        return seen;
+      });
     });
-  });
 
-  if (unary) it('Race (hedged) starts the healthy model when the faulty one failed exactly as in Chat', async () => {
-    const expected = unary!;
-    await cell(fault, async () => {
-      const { response } = await race(HEDGE_AFTER_FAILURE_MS);
-      expect(response.model).toBe('gpt-4o-mini');
-      expect(gpt4oAttempts(response.attempts)).toEqual(expected.attempts);
-      expect(response.attempts.at(-1)).toMatchObject({ model: 'gpt-4o-mini', outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCESS });
-      return expected.attempts;
+  if (unary)
+    it('Race (hedged) starts the healthy model when the faulty one failed exactly as in Chat', async () => {
+      const expected = unary!;
+      await cell(fault, async () => {
+        const { response } = await race(HEDGE_AFTER_FAILURE_MS);
+        expect(response.model).toBe('gpt-4o-mini');
+        expect(gpt4oAttempts(response.attempts)).toEqual(expected.attempts);
+        expect(response.attempts.at(-1)).toMatchObject({ model: 'gpt-4o-mini', outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCESS });
+        return expected.attempts;
+      });
     });
-  });
 
-  if (unary) it('Fallback answers from the next model and lists the failed calls first', async () => {
-    const expected = unary!;
-    await cell(fault, async () => {
-      const { response } = await callUnary(
-        h.clients.chat.fallback.bind(h.clients.chat),
-        { model: '', prompt: 'matrix', messages: [], models: ['gpt-4o', 'gpt-4o-mini'], disableDefaultMessage: true, attemptTimeoutMs: 1_500 },
-        { deadlineMs: DEADLINE_MS },
-      );
-      expect(response).toMatchObject({ modelUsed: 'gpt-4o-mini', fallbackTriggered: true, isDefaultMessage: false });
-      expect(gpt4oAttempts(response.attempts)).toEqual(expected.attempts);
-      expect(response.attempts.at(-1)).toMatchObject({ model: 'gpt-4o-mini', outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCESS });
-      return expected.attempts;
+  if (unary)
+    it('Fallback answers from the next model and lists the failed calls first', async () => {
+      const expected = unary!;
+      await cell(fault, async () => {
+        const { response } = await callUnary(
+          h.clients.chat.fallback.bind(h.clients.chat),
+          {
+            model: '',
+            prompt: 'matrix',
+            messages: [],
+            models: ['gpt-4o', 'gpt-4o-mini'],
+            disableDefaultMessage: true,
+            attemptTimeoutMs: 1_500,
+          },
+          { deadlineMs: DEADLINE_MS },
+        );
+        expect(response).toMatchObject({ modelUsed: 'gpt-4o-mini', fallbackTriggered: true, isDefaultMessage: false });
+        expect(gpt4oAttempts(response.attempts)).toEqual(expected.attempts);
+        expect(response.attempts.at(-1)).toMatchObject({ model: 'gpt-4o-mini', outcome: AttemptOutcome.ATTEMPT_OUTCOME_SUCCESS });
+        return expected.attempts;
+      });
     });
-  });
 });

@@ -110,7 +110,11 @@ describe('connection limits', () => {
       while (!idleRelay.connections[0]?.serverEnded && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
       expect(idleRelay.connections).toEqual([{ serverEnded: true }]);
       // The client simply connects again for its next call.
-      const { response } = await callUnary(idleClients.chat.chat.bind(idleClients.chat), { model: 'gpt-4o-mini', prompt: 'again', messages: [] });
+      const { response } = await callUnary(idleClients.chat.chat.bind(idleClients.chat), {
+        model: 'gpt-4o-mini',
+        prompt: 'again',
+        messages: [],
+      });
       expect(response.content.length).toBeGreaterThan(0);
       expect(idleRelay.connections).toHaveLength(2);
     } finally {
@@ -124,9 +128,7 @@ describe('connection limits', () => {
     const capped = await startHarness({ env: { GRPC_MAX_CONCURRENT_STREAMS: '2' } });
     const cappedClients = clientsFor(capped.app.port);
     const watches = [0, 1, 2].map(() => cappedClients.stats.watchStats({ intervalMs: 100 }));
-    const firstMessageAt = watches.map(
-      (w) => new Promise<number>((resolve) => w.once('data', () => resolve(Date.now()))),
-    );
+    const firstMessageAt = watches.map((w) => new Promise<number>((resolve) => w.once('data', () => resolve(Date.now()))));
     for (const w of watches) w.on('error', () => undefined);
     try {
       const started = Date.now();
@@ -159,16 +161,18 @@ describe('connection churn', () => {
       const baseline = openFds();
       for (let round = 0; round < 10; round += 1) {
         await Promise.all(
-          Array.from({ length: 30 }, () =>
-            new Promise<void>((resolve) => {
-              // The HTTP/2 preface and nothing else, then gone: what a flapping client does.
-              const socket = connect(churn.app.port, '127.0.0.1', () => {
-                socket.end('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
-                socket.destroy();
-              });
-              socket.on('error', () => undefined);
-              socket.on('close', () => resolve());
-            }),
+          Array.from(
+            { length: 30 },
+            () =>
+              new Promise<void>((resolve) => {
+                // The HTTP/2 preface and nothing else, then gone: what a flapping client does.
+                const socket = connect(churn.app.port, '127.0.0.1', () => {
+                  socket.end('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+                  socket.destroy();
+                });
+                socket.on('error', () => undefined);
+                socket.on('close', () => resolve());
+              }),
           ),
         );
       }
@@ -205,7 +209,11 @@ describe('GRPC_REQUEST_MESSAGE_TIMEOUT_MS', () => {
       });
       expect(status).toBe(String(4)); // DEADLINE_EXCEEDED
       expect(Date.now() - started).toBeGreaterThanOrEqual(250);
-      const { response } = await callUnary(limited.clients.chat.chat.bind(limited.clients.chat), { model: 'gpt-4o-mini', prompt: 'whole', messages: [] });
+      const { response } = await callUnary(limited.clients.chat.chat.bind(limited.clients.chat), {
+        model: 'gpt-4o-mini',
+        prompt: 'whole',
+        messages: [],
+      });
       expect(response.content.length).toBeGreaterThan(0);
     } finally {
       session.destroy();

@@ -115,9 +115,7 @@ async function start(setup: (server: grpc.Server) => void): Promise<Running> {
   const server = new grpc.Server();
   setup(server);
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) =>
-      err ? reject(err) : resolve(bound),
-    ),
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
   );
   return { server, port, address: `127.0.0.1:${port}` };
 }
@@ -148,10 +146,7 @@ function unaryChatError(client: ChatServiceClient, model: string): Promise<grpc.
   });
 }
 
-function streamChatError(
-  client: ChatServiceClient,
-  model: string,
-): Promise<{ err: grpc.ServiceError; messages: StreamChatResponse[] }> {
+function streamChatError(client: ChatServiceClient, model: string): Promise<{ err: grpc.ServiceError; messages: StreamChatResponse[] }> {
   return new Promise((resolve, reject) => {
     const messages: StreamChatResponse[] = [];
     const stream = client.streamChat(StreamChatRequest.fromJSON({ model }), new grpc.Metadata(), deadline());
@@ -359,9 +354,7 @@ describe('health', () => {
         return false;
       },
     });
-    local.implementation.watch(
-      fake as unknown as grpc.ServerWritableStream<HealthCheckRequest, HealthCheckResponse>,
-    );
+    local.implementation.watch(fake as unknown as grpc.ServerWritableStream<HealthCheckRequest, HealthCheckResponse>);
     expect(fake.written).toEqual([Wire.SERVING]);
     local.setStatus('s', 'NOT_SERVING');
     local.setStatus('s', 'SERVING');

@@ -30,7 +30,12 @@ async function untilUpstreamStalls(): Promise<number> {
 describe('SSE backpressure', () => {
   it('stops reading the upstream while the HTTP client does not read, and loses nothing', async () => {
     const url = new URL(`${h.app.http!.url}/v1/chat/completions`);
-    const body = JSON.stringify({ model: 'o3', messages: [{ role: 'user', content: 'write a long essay' }], max_tokens: TOKENS, stream: true });
+    const body = JSON.stringify({
+      model: 'o3',
+      messages: [{ role: 'user', content: 'write a long essay' }],
+      max_tokens: TOKENS,
+      stream: true,
+    });
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json' } }, resolve);
       req.on('error', reject);
@@ -40,10 +45,12 @@ describe('SSE backpressure', () => {
     let raw = '';
     res.setEncoding('utf8');
     const ended = new Promise<void>((resolve) => res.on('end', resolve));
-    await new Promise<void>((resolve) => res.once('data', (chunk: string) => {
+    await new Promise<void>((resolve) =>
+      res.once('data', (chunk: string) => {
         raw += chunk;
         resolve();
-      }));
+      }),
+    );
     res.pause();
     const sentWhilePaused = await untilUpstreamStalls();
     expect(h.upstream.requests.at(-1)?.outcome).toBe('open');

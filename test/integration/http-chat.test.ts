@@ -43,7 +43,21 @@ describe('POST /v1/chat/completions with the openai SDK', () => {
 
   it('keeps the caller x-request-id and accepts text-part content', async () => {
     const { data, response } = await client.chat.completions
-      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: [{ type: 'text', text: 'Say ' }, { type: 'text', text: 'hello' }] }] }, { headers: { 'x-request-id': 'req-abc-123' } })
+      .create(
+        {
+          model: 'gpt-4o-mini',
+          messages: [
+            {
+              role: 'user',
+              content: [
+                { type: 'text', text: 'Say ' },
+                { type: 'text', text: 'hello' },
+              ],
+            },
+          ],
+        },
+        { headers: { 'x-request-id': 'req-abc-123' } },
+      )
       .withResponse();
     expect(response.headers.get('x-request-id')).toBe('req-abc-123');
     expect(data.id).toBe('req-abc-123');
@@ -53,7 +67,13 @@ describe('POST /v1/chat/completions with the openai SDK', () => {
 
   it('streams chunks to the end, with a usage chunk when asked, and the same text as unary', async () => {
     const unary = await client.chat.completions.create({ model: 'gpt-4o', messages: hello, temperature: 0 });
-    const stream = await client.chat.completions.create({ model: 'gpt-4o', messages: hello, temperature: 0, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages: hello,
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const chunks = [];
     for await (const chunk of stream) chunks.push(chunk);
     expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.model === 'gpt-4o')).toBe(true);
@@ -92,7 +112,9 @@ describe('POST /v1/chat/completions with the openai SDK', () => {
     h.upstream.injectFault({ kind: 'hang', times: 1 });
     const before = h.upstream.requests.length;
     const controller = new AbortController();
-    const call = client.chat.completions.create({ model: 'gpt-4o-mini', messages: hello }, { signal: controller.signal }).catch((e: unknown) => e);
+    const call = client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: hello }, { signal: controller.signal })
+      .catch((e: unknown) => e);
     for (let i = 0; i < 100 && h.upstream.requests.length === before; i++) await new Promise((r) => setTimeout(r, 20));
     controller.abort();
     expect(await call).toBeInstanceOf(OpenAI.APIUserAbortError);
@@ -116,7 +138,8 @@ describe('POST /v1/chat/completions with the openai SDK', () => {
   });
 
   it('answers a repeated deterministic request from the response cache, and says so', async () => {
-    const ask = () => client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'cache me over HTTP' }], temperature: 0 });
+    const ask = () =>
+      client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'cache me over HTTP' }], temperature: 0 });
     const first = (await ask()) as unknown as { x_orchestrator: { cache: { hit: boolean } }; choices: { message: { content: string } }[] };
     const before = h.upstream.requests.length;
     const second = (await ask()) as unknown as typeof first;
@@ -128,9 +151,14 @@ describe('POST /v1/chat/completions with the openai SDK', () => {
 
   it('restarts a streamed fallback on the next model after a mid-stream cut, and says so in a chunk', async () => {
     h.upstream.injectFault({ kind: 'cut', afterTokens: 3, model: 'gpt-4o', times: 1 });
-    const stream = await client.chat.completions.create({
-      model: 'gpt-4o', messages: hello, stream: true, orchestrator: { strategy: 'fallback', models: ['gpt-4o-mini'], restart_on_failure: true },
-    } as never) as unknown as AsyncIterable<OpenAI.ChatCompletionChunk & { x_orchestrator?: { restarted?: { failed_model: string; next_model: string } } }>;
+    const stream = (await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages: hello,
+      stream: true,
+      orchestrator: { strategy: 'fallback', models: ['gpt-4o-mini'], restart_on_failure: true },
+    } as never)) as unknown as AsyncIterable<
+      OpenAI.ChatCompletionChunk & { x_orchestrator?: { restarted?: { failed_model: string; next_model: string } } }
+    >;
     const chunks = [];
     for await (const chunk of stream) chunks.push(chunk);
     const restartAt = chunks.findIndex((c) => c.x_orchestrator?.restarted);
@@ -188,7 +216,10 @@ print(json.dumps({"text": text, "done": done}))
       [{ response_format: { type: 'json_object' } }, 'response_format'],
       [{ logprobs: true }, 'logprobs'],
       [{ n: 2 }, 'n'],
-      [{ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'http://x/y.png' } }] }] }, 'messages[0].content[0].type'],
+      [
+        { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'http://x/y.png' } }] }] },
+        'messages[0].content[0].type',
+      ],
       [{ messages: [{ role: 'tool', content: 'x' }] }, 'messages[0].role'],
       // stop is carried now; more than four sequences is still refused by name.
       [{ stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
@@ -197,14 +228,17 @@ print(json.dumps({"text": text, "done": done}))
       [{ orchestrator: { models: ['gpt-4o'] } }, 'orchestrator.models'],
     ];
     for (const [extra, param] of cases) {
-      const err = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: hello, ...extra } as never).catch((e: unknown) => e);
+      const err = await client.chat.completions
+        .create({ model: 'gpt-4o-mini', messages: hello, ...extra } as never)
+        .catch((e: unknown) => e);
       expect(err, param).toBeInstanceOf(OpenAI.BadRequestError);
       expect((err as InstanceType<typeof OpenAI.BadRequestError>).param, JSON.stringify(extra)).toBe(param);
     }
   });
 
   it('answers bad JSON, wrong content type, oversized bodies, unknown routes and methods with JSON errors', async () => {
-    const post = (body: string, type = 'application/json') => fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': type }, body });
+    const post = (body: string, type = 'application/json') =>
+      fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': type }, body });
     const bad = await post('{"model": ');
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('invalid_json');

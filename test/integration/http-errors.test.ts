@@ -88,13 +88,19 @@ describe('OpenAI error classes from the gateway', () => {
     const err = await failure(as('erin-secret').chat.completions.create({ model: 'gpt-4o-mini', messages: hello }));
     expect(err).toBeInstanceOf(OpenAI.InternalServerError);
     expect(err.status).toBe(502);
-    expect(err.error).toMatchObject({ type: 'upstream_error', reason: 'UPSTREAM_ERROR', attempts: [expect.objectContaining({ model: 'gpt-4o-mini', outcome: 'failure' })] });
+    expect(err.error).toMatchObject({
+      type: 'upstream_error',
+      reason: 'UPSTREAM_ERROR',
+      attempts: [expect.objectContaining({ model: 'gpt-4o-mini', outcome: 'failure' })],
+    });
   });
 
   it('504 when the x-request-timeout-ms deadline passes, and the upstream request is closed', async () => {
     h.upstream.injectFault({ kind: 'hang', times: 1 });
     const before = h.upstream.requests.length;
-    const err = await failure(as('erin-secret').chat.completions.create({ model: 'gpt-4o-mini', messages: hello }, { headers: { 'x-request-timeout-ms': '300' } }));
+    const err = await failure(
+      as('erin-secret').chat.completions.create({ model: 'gpt-4o-mini', messages: hello }, { headers: { 'x-request-timeout-ms': '300' } }),
+    );
     expect(err.status).toBe(504);
     expect(err.error).toMatchObject({ type: 'timeout_error', reason: 'DEADLINE_EXCEEDED' });
     await h.upstream.waitForIdle(2_000);

@@ -22,7 +22,14 @@ let client: OpenAI;
 beforeAll(async () => {
   upstream = await startSimulator({ latencyScale: 0 });
   const config = loadConfig({
-    HOST: '127.0.0.1', PORT: '0', HTTP_PORT: '0', METRICS_PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    HTTP_PORT: '0',
+    METRICS_PORT: '0',
+    OPENAI_API_KEY: 'k',
+    OPENAI_BASE_URL: upstream.baseURL,
+    SIMULATOR: 'off',
+    RETRY_MAX_ATTEMPTS: '1',
   });
   app = await startApp(config, createLogger('info', sink), {});
   client = new OpenAI({ baseURL: `${app.http!.url}/v1`, apiKey: 'unused', maxRetries: 0 });
@@ -44,7 +51,10 @@ describe('HTTP calls share the gRPC call telemetry', () => {
 
   it('writes one call line with request id, model, tokens, cost and trace id, and sends the trace upstream', async () => {
     const { data } = await client.chat.completions
-      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'log me' }] }, { headers: { 'x-request-id': 'http-log-1', traceparent: `00-${TRACE}-00f067aa0ba902b7-01` } })
+      .create(
+        { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'log me' }] },
+        { headers: { 'x-request-id': 'http-log-1', traceparent: `00-${TRACE}-00f067aa0ba902b7-01` } },
+      )
       .withResponse();
     await new Promise((r) => setTimeout(r, 20));
     const line = lines.find((l) => l.msg === 'call' && l.requestId === 'http-log-1');
@@ -65,22 +75,37 @@ describe('HTTP calls share the gRPC call telemetry', () => {
   });
 
   it('logs refusals as warnings with the code', async () => {
-    await client.chat.completions.create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-request-id': 'http-log-2' } }).catch(() => undefined);
+    await client.chat.completions
+      .create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-request-id': 'http-log-2' } })
+      .catch(() => undefined);
     await new Promise((r) => setTimeout(r, 20));
-    expect(lines.find((l) => l.msg === 'call' && l.requestId === 'http-log-2')).toMatchObject({ level: 'warn', status: 404, code: 'NOT_FOUND' });
+    expect(lines.find((l) => l.msg === 'call' && l.requestId === 'http-log-2')).toMatchObject({
+      level: 'warn',
+      status: 404,
+      code: 'NOT_FOUND',
+    });
   });
 
   it('counts completions in /v1/stats and in the Prometheus metrics', async () => {
-    const before = (await (await fetch(`${app.http!.url}/v1/stats`)).json()) as { total_requests: number; methods: { method: string; requests: number }[] };
+    const before = (await (await fetch(`${app.http!.url}/v1/stats`)).json()) as {
+      total_requests: number;
+      methods: { method: string; requests: number }[];
+    };
     await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'count me' }] });
-    const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'count me' }], stream: true });
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'count me' }],
+      stream: true,
+    });
     for await (const _ of stream) void _;
     const after = (await (await fetch(`${app.http!.url}/v1/stats`)).json()) as typeof before;
     expect(after.total_requests - before.total_requests).toBe(2);
     expect(after.methods.find((m) => m.method === 'ChatCompletions')?.requests).toBeGreaterThanOrEqual(1);
     expect(after.methods.find((m) => m.method === 'ChatCompletionsStream')?.requests).toBeGreaterThanOrEqual(1);
     const metrics = await (await fetch(app.metricsServer!.url)).text();
-    expect(metrics).toMatch(/grpc_server_handled_total\{grpc_service="orchestrator\.v1\.ChatService",grpc_method="ChatCompletions",grpc_type="unary",grpc_code="OK",protocol="http"\} [1-9]/);
+    expect(metrics).toMatch(
+      /grpc_server_handled_total\{grpc_service="orchestrator\.v1\.ChatService",grpc_method="ChatCompletions",grpc_type="unary",grpc_code="OK",protocol="http"\} [1-9]/,
+    );
     // Counted apart from gRPC calls: the protocol label tells the two front doors apart.
     expect(metrics).not.toMatch(/grpc_server_handled_total\{[^}]*grpc_method="ChatCompletions"[^}]*protocol="grpc"\}/);
   });
@@ -89,14 +114,26 @@ describe('HTTP calls share the gRPC call telemetry', () => {
 describe('HTTP settings', () => {
   it('defaults to port 8080 on HOST, and HTTP_HOST, HTTP_PORT and HTTP_ENABLED change that', () => {
     expect(loadConfig({ HOST: '10.1.2.3' }).http).toEqual({ enabled: true, host: '10.1.2.3', port: 8080 });
-    expect(loadConfig({ HOST: '10.1.2.3', HTTP_HOST: '127.0.0.1', HTTP_PORT: '9000' }).http).toEqual({ enabled: true, host: '127.0.0.1', port: 9000 });
+    expect(loadConfig({ HOST: '10.1.2.3', HTTP_HOST: '127.0.0.1', HTTP_PORT: '9000' }).http).toEqual({
+      enabled: true,
+      host: '127.0.0.1',
+      port: 9000,
+    });
     expect(loadConfig({ HTTP_ENABLED: 'false' }).http.enabled).toBe(false);
     expect(() => loadConfig({ HTTP_PORT: '70000' })).toThrow(/HTTP_PORT/);
     expect(() => loadConfig({ HTTP_ENABLED: 'maybe' })).toThrow(/HTTP_ENABLED/);
   });
 
   it('serves gRPC only with HTTP_ENABLED=false', async () => {
-    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', METRICS: 'off', HTTP_ENABLED: 'false', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off' });
+    const config = loadConfig({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      METRICS: 'off',
+      HTTP_ENABLED: 'false',
+      OPENAI_API_KEY: 'k',
+      OPENAI_BASE_URL: upstream.baseURL,
+      SIMULATOR: 'off',
+    });
     const grpcOnly = await startApp(config, createLogger('silent', sink), {});
     try {
       expect(grpcOnly.http).toBeUndefined();

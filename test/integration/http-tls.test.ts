@@ -12,8 +12,16 @@ const certs = makeCertificates();
 
 async function serve(upstream: Simulator, env: Record<string, string>): Promise<App> {
   const config = loadConfig({
-    HOST: '127.0.0.1', PORT: '0', HTTP_PORT: '0', METRICS_PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off',
-    TLS_CERT_FILE: certs.serverCert, TLS_KEY_FILE: certs.serverKey, ...env,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    HTTP_PORT: '0',
+    METRICS_PORT: '0',
+    OPENAI_API_KEY: 'k',
+    OPENAI_BASE_URL: upstream.baseURL,
+    SIMULATOR: 'off',
+    TLS_CERT_FILE: certs.serverCert,
+    TLS_KEY_FILE: certs.serverKey,
+    ...env,
   });
   return startApp(config, pino({ level: 'silent' }), {});
 }
@@ -51,7 +59,12 @@ describe('HTTPS with the gRPC certificate settings', () => {
   });
 
   it('requires a client certificate signed by TLS_CLIENT_CA_FILE', async () => {
-    const refused = await sdk(mtls, { ca }).models.list().then(() => 'ok', (e: unknown) => e);
+    const refused = await sdk(mtls, { ca })
+      .models.list()
+      .then(
+        () => 'ok',
+        (e: unknown) => e,
+      );
     expect(refused).toBeInstanceOf(OpenAI.APIConnectionError);
     const list = await sdk(mtls, { ca, cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey) }).models.list();
     expect(list.data.length).toBeGreaterThan(0);

@@ -29,12 +29,47 @@ async function usageOf(h: Harness): Promise<GetUsageResponse> {
 
 function record(ts: number, id: string): CallRecord {
   return {
-    id, ts, requestId: id, method: '/orchestrator.v1.ChatService/Chat', protocol: 'grpc', keyName: undefined,
-    requestedModel: 'gpt-4o-mini', model: 'gpt-4o-mini', provider: 'openai', outcome: 'success', code: 'OK', reason: undefined,
-    usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3 }, usageEstimated: false, costUsd: 0.001, costSavedUsd: 0,
-    latencyMs: 5, ttftMs: undefined, fallbackTriggered: false, defaultMessage: false, cacheHit: false, cacheStale: false,
-    promptSha256: undefined, prompt: undefined, answer: undefined,
-    attempts: [{ model: 'gpt-4o-mini', provider: 'openai', outcome: 'success', code: undefined, reason: undefined, latencyMs: 5, usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3 }, usageEstimated: false, costUsd: 0.001, retry: 0, raced: false, lost: false }],
+    id,
+    ts,
+    requestId: id,
+    method: '/orchestrator.v1.ChatService/Chat',
+    protocol: 'grpc',
+    keyName: undefined,
+    requestedModel: 'gpt-4o-mini',
+    model: 'gpt-4o-mini',
+    provider: 'openai',
+    outcome: 'success',
+    code: 'OK',
+    reason: undefined,
+    usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3 },
+    usageEstimated: false,
+    costUsd: 0.001,
+    costSavedUsd: 0,
+    latencyMs: 5,
+    ttftMs: undefined,
+    fallbackTriggered: false,
+    defaultMessage: false,
+    cacheHit: false,
+    cacheStale: false,
+    promptSha256: undefined,
+    prompt: undefined,
+    answer: undefined,
+    attempts: [
+      {
+        model: 'gpt-4o-mini',
+        provider: 'openai',
+        outcome: 'success',
+        code: undefined,
+        reason: undefined,
+        latencyMs: 5,
+        usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3 },
+        usageEstimated: false,
+        costUsd: 0.001,
+        retry: 0,
+        raced: false,
+        lost: false,
+      },
+    ],
     decision: undefined,
   };
 }
@@ -78,7 +113,9 @@ describe('the ledger on PostgreSQL', () => {
       // ...and a call after that is recorded too.
       await chatOnce(h, 'back');
       // Retries back off to at most 10 s, so the queue is written within about that once the database is back.
-      await expect.poll(async () => (await usageOf(h).catch(() => undefined))?.rows[0]?.requests, { timeout: 30_000, interval: 200 }).toBe(before + 5 + 1);
+      await expect
+        .poll(async () => (await usageOf(h).catch(() => undefined))?.rows[0]?.requests, { timeout: 30_000, interval: 200 })
+        .toBe(before + 5 + 1);
     } finally {
       await h.close();
     }
@@ -100,7 +137,10 @@ describe('the ledger on PostgreSQL', () => {
       expect(removed.reduce((n, r) => n + r.calls, 0)).toBe(7);
       expect(removed.reduce((n, r) => n + r.attempts, 0)).toBe(7);
       const left = await store.db?.db.selectFrom('ledger_calls').select('id').where('id', 'like', '%-%').execute();
-      const ids = (left ?? []).map((r) => r.id).filter((id) => id.startsWith('old-') || id.startsWith('kept-')).sort();
+      const ids = (left ?? [])
+        .map((r) => r.id)
+        .filter((id) => id.startsWith('old-') || id.startsWith('kept-'))
+        .sort();
       expect(ids).toEqual(['kept-0', 'kept-1', 'kept-2']);
     } finally {
       await store.close(1_000);
@@ -115,13 +155,20 @@ describe('the ledger on PostgreSQL', () => {
       const answer = await chatOnce(h, 'while down');
       expect(answer.content.length).toBeGreaterThan(0);
       const client = new UsageServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
-      const err = await new Promise<grpc.ServiceError>((resolve) => client.getUsage({ groupBy: [] }, (e) => resolve(e as grpc.ServiceError)));
+      const err = await new Promise<grpc.ServiceError>((resolve) =>
+        client.getUsage({ groupBy: [] }, (e) => resolve(e as grpc.ServiceError)),
+      );
       client.close();
       expect(err.code).toBe(grpc.status.UNAVAILABLE);
       await pg.start();
       await expect.poll(() => h.app.ledger.database() !== undefined, { timeout: 20_000, interval: 200 }).toBe(true);
       await h.app.ledger.store?.flush();
-      const calls = await h.app.ledger.database()?.db.selectFrom('ledger_calls').select('id').where('requested_model', '=', 'gpt-4o-mini').execute();
+      const calls = await h.app.ledger
+        .database()
+        ?.db.selectFrom('ledger_calls')
+        .select('id')
+        .where('requested_model', '=', 'gpt-4o-mini')
+        .execute();
       expect(calls?.length).toBeGreaterThanOrEqual(1);
     } finally {
       await h.close();
@@ -129,12 +176,20 @@ describe('the ledger on PostgreSQL', () => {
   }, 60_000);
 
   it('a database migrated by a newer version stops start-up with a clear configuration error', async () => {
-    const store = new LedgerStore({ target: { kind: 'postgres', url: pg.url }, log: pino({ level: 'silent' }), maxQueue: 1, flushMs: 10, batchSize: 1 });
+    const store = new LedgerStore({
+      target: { kind: 'postgres', url: pg.url },
+      log: pino({ level: 'silent' }),
+      maxQueue: 1,
+      flushMs: 10,
+      batchSize: 1,
+    });
     await store.start();
     const db = store.db?.db as unknown as import('kysely').Kysely<{ ledger_migrations: { name: string; timestamp: string } }>;
     await db.insertInto('ledger_migrations').values({ name: '9999_from_the_future', timestamp: new Date().toISOString() }).execute();
     try {
-      await expect(startHarness({ env: { DATABASE_URL: pg.url } })).rejects.toThrow(/DATABASE_URL: the database was migrated by a newer version \(unknown migrations: 9999_from_the_future\)/);
+      await expect(startHarness({ env: { DATABASE_URL: pg.url } })).rejects.toThrow(
+        /DATABASE_URL: the database was migrated by a newer version \(unknown migrations: 9999_from_the_future\)/,
+      );
     } finally {
       await db.deleteFrom('ledger_migrations').where('name', '=', '9999_from_the_future').execute();
       await store.close(100);

@@ -22,14 +22,20 @@ process.send(rows.length);
 `,
     );
     const counts = await Promise.all(
-      Array.from({ length: 4 }, () =>
-        new Promise<number>((resolve, reject) => {
-          const child = fork(script, [file], { execArgv: ['--import', 'tsx'], cwd: process.cwd(), stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-          let stderr = '';
-          child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-          child.once('message', (m) => resolve(Number(m)));
-          child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`exit ${code}: ${stderr}`))));
-        }),
+      Array.from(
+        { length: 4 },
+        () =>
+          new Promise<number>((resolve, reject) => {
+            const child = fork(script, [file], {
+              execArgv: ['--import', 'tsx'],
+              cwd: process.cwd(),
+              stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+            });
+            let stderr = '';
+            child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+            child.once('message', (m) => resolve(Number(m)));
+            child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`exit ${code}: ${stderr}`))));
+          }),
       ),
     );
     expect(counts).toEqual([1, 1, 1, 1]);

@@ -53,23 +53,44 @@ describe('the ledger on a SQLite file', () => {
     answers.push((await callUnary(chat, { model: 'gpt-4o-mini', prompt: 'hello', messages: [] }, bearer('erin-secret'))).response);
     // fallback: the primary fails once, the next model answers
     h.upstream.injectFault({ kind: 'http_error', status: 503, model: 'gpt-4o', times: 1 });
-    answers.push((await callUnary(fallback, { model: '', prompt: 'fall', messages: [], models: ['gpt-4o', 'gpt-4o-mini'], disableDefaultMessage: false }, bearer('erin-secret'))).response);
+    answers.push(
+      (
+        await callUnary(
+          fallback,
+          { model: '', prompt: 'fall', messages: [], models: ['gpt-4o', 'gpt-4o-mini'], disableDefaultMessage: false },
+          bearer('erin-secret'),
+        )
+      ).response,
+    );
     // race with a loser
-    answers.push((await callUnary(race, { model: '', prompt: 'race', messages: [], models: ['gpt-4-turbo', 'gpt-4o-mini'] }, bearer('erin-secret'))).response);
+    answers.push(
+      (await callUnary(race, { model: '', prompt: 'race', messages: [], models: ['gpt-4-turbo', 'gpt-4o-mini'] }, bearer('erin-secret')))
+        .response,
+    );
     // cache: a miss, then a hit
-    const cached = { model: 'gpt-4o-mini', prompt: 'same question', messages: [], temperature: 0, cache: { mode: CacheMode.CACHE_MODE_USE, allowStale: false } };
+    const cached = {
+      model: 'gpt-4o-mini',
+      prompt: 'same question',
+      messages: [],
+      temperature: 0,
+      cache: { mode: CacheMode.CACHE_MODE_USE, allowStale: false },
+    };
     answers.push((await callUnary(chat, cached, bearer('erin-secret'))).response);
     const hit = (await callUnary(chat, cached, bearer('erin-secret'))).response;
     expect(hit.cache?.hit).toBe(true);
     answers.push(hit);
     // routed
-    answers.push((await callUnary(chat, { model: '', prompt: 'route me', messages: [], route: { profile: 2, candidates: [] } }, bearer('erin-secret'))).response);
+    answers.push(
+      (await callUnary(chat, { model: '', prompt: 'route me', messages: [], route: { profile: 2, candidates: [] } }, bearer('erin-secret')))
+        .response,
+    );
     // failed: every attempt refused upstream
     h.upstream.injectFault({ kind: 'http_error', status: 500, model: 'gpt-4o-mini', times: 1 });
     const failed = await unaryError(chat, { model: 'gpt-4o-mini', prompt: 'fail', messages: [] }, bearer('erin-secret'));
     expect(failed.code).toBe(grpc.status.UNAVAILABLE);
     // rate-limited: alice may send 5 a minute
-    for (let i = 0; i < 5; i += 1) answers.push((await callUnary(chat, { model: 'gpt-4o-mini', prompt: `a${i}`, messages: [] }, bearer('alice-secret'))).response);
+    for (let i = 0; i < 5; i += 1)
+      answers.push((await callUnary(chat, { model: 'gpt-4o-mini', prompt: `a${i}`, messages: [] }, bearer('alice-secret'))).response);
     const limited = await unaryError(chat, { model: 'gpt-4o-mini', prompt: 'a5', messages: [] }, bearer('alice-secret'));
     expect(limited.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
 
@@ -99,8 +120,14 @@ describe('the ledger on a SQLite file', () => {
     expect(calls.every((c) => c.prompt === null && c.answer === null && c.prompt_sha256 === null)).toBe(true);
 
     const of = (id: string | undefined) => attempts.filter((a) => a.call_id === id).map((a) => [a.model, a.outcome, a.raced, a.lost]);
-    expect(of(fell?.id)).toEqual([['gpt-4o', 'failure', 0, 0], ['gpt-4o-mini', 'success', 0, 0]]);
-    expect(of(raced?.id)).toEqual([['gpt-4-turbo', 'cancelled', 1, 1], ['gpt-4o-mini', 'success', 1, 0]]);
+    expect(of(fell?.id)).toEqual([
+      ['gpt-4o', 'failure', 0, 0],
+      ['gpt-4o-mini', 'success', 0, 0],
+    ]);
+    expect(of(raced?.id)).toEqual([
+      ['gpt-4-turbo', 'cancelled', 1, 1],
+      ['gpt-4o-mini', 'success', 1, 0],
+    ]);
     expect(of(cacheHit?.id)).toEqual([]);
     expect(of(fail?.id)).toEqual([['gpt-4o-mini', 'failure', 0, 0]]);
     expect(attempts.length).toBe(1 + 2 + 2 + 1 + 0 + 1 + 1 + 5);
@@ -112,11 +139,14 @@ describe('the ledger on a SQLite file', () => {
     // The ledger's sums are the answers' own.
     const successes = calls.filter((c) => c.outcome === 'success');
     const cost = successes.reduce((s, c) => s + c.cost_usd, 0);
-    expect(cost).toBeCloseTo(answers.reduce((s, a) => s + a.costUsd, 0), 10);
+    expect(cost).toBeCloseTo(
+      answers.reduce((s, a) => s + a.costUsd, 0),
+      10,
+    );
     expect(successes.reduce((s, c) => s + c.total_tokens, 0)).toBe(answers.reduce((s, a) => s + (a.usage?.totalTokens ?? 0), 0));
   });
 
-  it('GetUsage totals are the answers\' own, per key for a key, for everyone for an admin', async () => {
+  it("GetUsage totals are the answers' own, per key for a key, for everyone for an admin", async () => {
     await h.app.ledger.store?.flush();
     const getUsage = usage.getUsage.bind(usage);
     const mine = (await callUnary(getUsage, { groupBy: [] }, bearer('alice-secret'))).response.rows;
@@ -125,10 +155,14 @@ describe('the ledger on a SQLite file', () => {
     const refused = await unaryError(getUsage, { groupBy: [], filter: filter({ keyName: 'erin' }) }, bearer('alice-secret'));
     expect(refused.code).toBe(grpc.status.PERMISSION_DENIED);
 
-    const all = (await callUnary(getUsage, { groupBy: [UsageGroup.USAGE_GROUP_KEY, UsageGroup.USAGE_GROUP_MODEL] }, bearer('root-secret'))).response.rows;
+    const all = (await callUnary(getUsage, { groupBy: [UsageGroup.USAGE_GROUP_KEY, UsageGroup.USAGE_GROUP_MODEL] }, bearer('root-secret')))
+      .response.rows;
     const { calls } = await ledgerRows(h);
     expect(all.reduce((n, r) => n + r.requests, 0)).toBe(calls.length);
-    expect(all.reduce((n, r) => n + r.costUsd, 0)).toBeCloseTo(calls.reduce((n, c) => n + c.cost_usd, 0), 10);
+    expect(all.reduce((n, r) => n + r.costUsd, 0)).toBeCloseTo(
+      calls.reduce((n, c) => n + c.cost_usd, 0),
+      10,
+    );
     const erinMini = all.find((r) => r.keyName === 'erin' && r.model === 'gpt-4o-mini');
     expect(erinMini?.cacheHitRate).toBeGreaterThan(0);
     expect(erinMini?.costSavedUsd).toBeGreaterThan(0);
@@ -155,9 +189,20 @@ describe('the ledger on a SQLite file', () => {
       token = page.nextPageToken;
     }
     expect(seen).toBe(totalsSeen.requests);
-    const raced = (await callUnary(list, { requestId: '', pageSize: 50, pageToken: '', filter: filter({ method: '/orchestrator.v1.ChatService/Race' }) }, bearer('root-secret'))).response.calls;
-    expect(raced[0]?.attempts.map((a) => [a.model, a.lost])).toEqual([['gpt-4-turbo', true], ['gpt-4o-mini', false]]);
-    const routed = (await callUnary(list, { requestId: '', pageSize: 50, pageToken: '' }, bearer('root-secret'))).response.calls.find((c) => c.routeDecision);
+    const raced = (
+      await callUnary(
+        list,
+        { requestId: '', pageSize: 50, pageToken: '', filter: filter({ method: '/orchestrator.v1.ChatService/Race' }) },
+        bearer('root-secret'),
+      )
+    ).response.calls;
+    expect(raced[0]?.attempts.map((a) => [a.model, a.lost])).toEqual([
+      ['gpt-4-turbo', true],
+      ['gpt-4o-mini', false],
+    ]);
+    const routed = (await callUnary(list, { requestId: '', pageSize: 50, pageToken: '' }, bearer('root-secret'))).response.calls.find(
+      (c) => c.routeDecision,
+    );
     expect(routed?.routeDecision?.chosenModel).toBeTruthy();
     const bad = await unaryError(list, { requestId: '', pageSize: 0, pageToken: 'nope' }, bearer('root-secret'));
     expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
@@ -177,7 +222,12 @@ describe('the ledger on a SQLite file', () => {
     const run = async (...argv: string[]) => {
       let out = '';
       let err = '';
-      const code = await runLedgerCommand(argv, { LLMO_ADDR: `127.0.0.1:${h.app.port}`, LLMO_API_KEY: 'root-secret' }, (t) => (out += t), (t) => (err += t));
+      const code = await runLedgerCommand(
+        argv,
+        { LLMO_ADDR: `127.0.0.1:${h.app.port}`, LLMO_API_KEY: 'root-secret' },
+        (t) => (out += t),
+        (t) => (err += t),
+      );
       return { code, out, err };
     };
     const usageRun = await run('usage', '--group-by', 'key');
@@ -191,7 +241,12 @@ describe('the ledger on a SQLite file', () => {
     expect(rows).toHaveLength(2 + 1 + 1);
     expect(rows[1]).toContain('RESOURCE_EXHAUSTED RATE_LIMITED');
     expect((await run('usage', '--group-by', 'colour')).code).toBe(2);
-    const denied = await runLedgerCommand(['calls', '--key', 'erin'], { LLMO_ADDR: `127.0.0.1:${h.app.port}`, LLMO_API_KEY: 'alice-secret' }, () => undefined, () => undefined);
+    const denied = await runLedgerCommand(
+      ['calls', '--key', 'erin'],
+      { LLMO_ADDR: `127.0.0.1:${h.app.port}`, LLMO_API_KEY: 'alice-secret' },
+      () => undefined,
+      () => undefined,
+    );
     expect(denied).toBe(1);
   });
 });

@@ -32,7 +32,8 @@ beforeAll(async () => {
     OPENAI_BASE_URL: upstream.baseURL,
     SIMULATOR: 'off',
     RETRY_MAX_ATTEMPTS: '1',
-    METRICS_PORT: '0', HTTP_PORT: '0',
+    METRICS_PORT: '0',
+    HTTP_PORT: '0',
     CONFIG_FILE: accessFile(),
   });
   app = await startApp(config, createLogger('debug', sink), {});

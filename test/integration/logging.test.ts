@@ -26,7 +26,16 @@ let upstream: Simulator;
 let clients: Clients;
 beforeAll(async () => {
   upstream = await startSimulator({ latencyScale: 0 });
-  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1', METRICS_PORT: '0', HTTP_PORT: '0' });
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    OPENAI_API_KEY: 'k',
+    OPENAI_BASE_URL: upstream.baseURL,
+    SIMULATOR: 'off',
+    RETRY_MAX_ATTEMPTS: '1',
+    METRICS_PORT: '0',
+    HTTP_PORT: '0',
+  });
   app = await startApp(config, createLogger('info', sink), {});
   clients = clientsFor(app.port);
 });
@@ -60,7 +69,11 @@ describe('logging interceptor', () => {
 
   it('logs failures at warn with the code and the caller-sent request id', async () => {
     const before = callLines().length;
-    await unaryError(clients.chat.chat.bind(clients.chat), { model: 'nope', prompt: 'x', messages: [] }, { metadata: { 'x-request-id': 'caller-42' } });
+    await unaryError(
+      clients.chat.chat.bind(clients.chat),
+      { model: 'nope', prompt: 'x', messages: [] },
+      { metadata: { 'x-request-id': 'caller-42' } },
+    );
     await new Promise((r) => setTimeout(r, 20));
     expect(callLines().slice(before)[0]).toMatchObject({ code: 'NOT_FOUND', requestId: 'caller-42', level: 'warn' });
   });
@@ -71,12 +84,20 @@ describe('logging interceptor', () => {
     const client = new grpc.Client(`127.0.0.1:${app.port}`, grpc.credentials.createInsecure());
     const before = callLines().length;
     const code = await new Promise<number>((resolve) => {
-      client.makeUnaryRequest('/orchestrator.v1.ChatService/Chat', (b: Buffer) => b, (b: Buffer) => b, garbage, (err) => resolve(err?.code ?? grpc.status.OK));
+      client.makeUnaryRequest(
+        '/orchestrator.v1.ChatService/Chat',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        garbage,
+        (err) => resolve(err?.code ?? grpc.status.OK),
+      );
     });
     client.close();
     expect(code).toBe(grpc.status.INTERNAL);
     await new Promise((r) => setTimeout(r, 50));
-    expect(callLines().slice(before)).toEqual([expect.objectContaining({ method: '/orchestrator.v1.ChatService/Chat', code: 'INTERNAL', level: 'error' })]);
+    expect(callLines().slice(before)).toEqual([
+      expect.objectContaining({ method: '/orchestrator.v1.ChatService/Chat', code: 'INTERNAL', level: 'error' }),
+    ]);
     const metrics = await (await fetch(`${app.metricsServer?.url ?? ''}`)).text();
     expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="Chat"[^}]*grpc_code="INTERNAL",protocol="grpc"\} 1/);
     expect(metrics).not.toMatch(/grpc_server_handled_total\{[^}]*grpc_method="Chat"[^}]*grpc_code="CANCELLED"[^}]*\}/);
@@ -88,7 +109,16 @@ describe('logging interceptor at LOG_LEVEL=warn', () => {
   let warnApp: App;
   let warnClients: Clients;
   beforeAll(async () => {
-    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1', METRICS_PORT: '0', HTTP_PORT: '0' });
+    const config = loadConfig({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      OPENAI_API_KEY: 'k',
+      OPENAI_BASE_URL: upstream.baseURL,
+      SIMULATOR: 'off',
+      RETRY_MAX_ATTEMPTS: '1',
+      METRICS_PORT: '0',
+      HTTP_PORT: '0',
+    });
     warnApp = await startApp(config, createLogger('warn', warnSink), {});
     warnClients = clientsFor(warnApp.port);
   });
@@ -99,7 +129,11 @@ describe('logging interceptor at LOG_LEVEL=warn', () => {
 
   it('writes no line for a successful call but still one for a failure, and counts both', async () => {
     await callUnary(warnClients.chat.chat.bind(warnClients.chat), { model: 'gpt-4o', prompt: 'quiet', messages: [] });
-    await unaryError(warnClients.chat.chat.bind(warnClients.chat), { model: 'nope', prompt: 'x', messages: [] }, { metadata: { 'x-request-id': 'caller-43' } });
+    await unaryError(
+      warnClients.chat.chat.bind(warnClients.chat),
+      { model: 'nope', prompt: 'x', messages: [] },
+      { metadata: { 'x-request-id': 'caller-43' } },
+    );
     await new Promise((r) => setTimeout(r, 20));
     const calls = warnLines.filter((l) => l.msg === 'call');
     expect(calls).toHaveLength(1);

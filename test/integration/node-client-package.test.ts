@@ -76,9 +76,24 @@ export const used = [request, details.retryAfterMs, ChatServiceClient, StatsServ
     );
     await writeFile(
       join(scratch, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: false, types: ['node'], typeRoots: [resolve('node_modules/@types')] }, files: ['check.ts'] }),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          target: 'ES2022',
+          strict: true,
+          noEmit: true,
+          skipLibCheck: false,
+          types: ['node'],
+          typeRoots: [resolve('node_modules/@types')],
+        },
+        files: ['check.ts'],
+      }),
     );
-    const result = await run(process.execPath, [resolve('node_modules/typescript/bin/tsc'), '-p', scratch], { cwd: scratch, timeout: 120_000 }).then(
+    const result = await run(process.execPath, [resolve('node_modules/typescript/bin/tsc'), '-p', scratch], {
+      cwd: scratch,
+      timeout: 120_000,
+    }).then(
       () => '',
       (err: { stdout?: string }) => err.stdout ?? 'tsc failed',
     );

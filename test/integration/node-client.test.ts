@@ -15,7 +15,9 @@ interface Result {
 /** Runs the example without blocking the event loop (the server runs in this process). */
 async function client(args: string[]): Promise<Result> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'examples/node/client.ts', address, ...args], { timeout: 9_000 });
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'examples/node/client.ts', address, ...args], {
+      timeout: 9_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: unknown; stdout?: string; stderr?: string };

@@ -45,7 +45,11 @@ describe('trace propagation to the upstream', () => {
   });
 
   it("sends the caller's trace id with a span id of our own", async () => {
-    await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'trace me', messages: [] }, { metadata: { traceparent: TRACEPARENT, tracestate: 'congo=t61rcWkgMzE' } });
+    await callUnary(
+      h.clients.chat.chat.bind(h.clients.chat),
+      { model: 'gpt-4o', prompt: 'trace me', messages: [] },
+      { metadata: { traceparent: TRACEPARENT, tracestate: 'congo=t61rcWkgMzE' } },
+    );
     const headers = h.upstream.requests.at(-1)?.headers;
     const sent = parseTraceparent(headerOf(headers?.traceparent));
     expect(sent).toMatchObject({ traceId: TRACE, flags: 1 });
@@ -55,11 +59,14 @@ describe('trace propagation to the upstream', () => {
 
   it('streams carry it too', async () => {
     const { error } = await collectStream(
-      h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o-mini', prompt: 'stream me' }), (() => {
-        const md = new grpc.Metadata();
-        md.set('traceparent', TRACEPARENT);
-        return md;
-      })()),
+      h.clients.chat.streamChat(
+        streamRequest({ model: 'gpt-4o-mini', prompt: 'stream me' }),
+        (() => {
+          const md = new grpc.Metadata();
+          md.set('traceparent', TRACEPARENT);
+          return md;
+        })(),
+      ),
     );
     expect(error).toBeUndefined();
     expect(parseTraceparent(headerOf(h.upstream.requests.at(-1)?.headers.traceparent))?.traceId).toBe(TRACE);
@@ -67,7 +74,11 @@ describe('trace propagation to the upstream', () => {
 
   it('gives every attempt its own span id in one trace (race)', async () => {
     const before = h.upstream.requests.length;
-    await callUnary(h.clients.chat.race.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'race', messages: [], models: ['gpt-4o', 'gpt-4o-mini'] }, { metadata: { traceparent: TRACEPARENT } });
+    await callUnary(
+      h.clients.chat.race.bind(h.clients.chat),
+      { model: 'gpt-4o', prompt: 'race', messages: [], models: ['gpt-4o', 'gpt-4o-mini'] },
+      { metadata: { traceparent: TRACEPARENT } },
+    );
     await h.upstream.waitForIdle(2_000);
     const sent = h.upstream.requests.slice(before).map((r) => parseTraceparent(headerOf(r.headers.traceparent)));
     expect(sent).toHaveLength(2);
@@ -108,7 +119,11 @@ models:
   - { id: beta-large, provider: beta, upstream_id: claude-test, context_window: 200000, max_output_tokens: 4000, input_price_per_million: 3, output_price_per_million: 15, family: b, tier: large, quality: 0.9 }
 `,
     );
-    h = await startHarness({ noOpenAiShorthand: true, env: { CONFIG_FILE: file, DEFAULT_MODEL: 'beta-large' }, processEnv: { BETA_KEY: 'k' } });
+    h = await startHarness({
+      noOpenAiShorthand: true,
+      env: { CONFIG_FILE: file, DEFAULT_MODEL: 'beta-large' },
+      processEnv: { BETA_KEY: 'k' },
+    });
   });
   afterAll(async () => {
     await h.close();
@@ -116,7 +131,11 @@ models:
   });
 
   it('on /v1/messages', async () => {
-    await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'beta-large', prompt: 'hi', messages: [] }, { metadata: { traceparent: TRACEPARENT } });
+    await callUnary(
+      h.clients.chat.chat.bind(h.clients.chat),
+      { model: 'beta-large', prompt: 'hi', messages: [] },
+      { metadata: { traceparent: TRACEPARENT } },
+    );
     expect(parseTraceparent(headerOf(beta.requests.at(-1)?.headers.traceparent))?.traceId).toBe(TRACE);
   });
 });
@@ -187,7 +206,16 @@ describe('the call log line after the engine wiring', () => {
         done();
       },
     });
-    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', HTTP_PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '1' });
+    const config = loadConfig({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      METRICS_PORT: '0',
+      HTTP_PORT: '0',
+      OPENAI_API_KEY: 'k',
+      OPENAI_BASE_URL: upstream.baseURL,
+      SIMULATOR: 'off',
+      RETRY_MAX_ATTEMPTS: '1',
+    });
     app = await startApp(config, createLogger('info', sink), {});
     clients = clientsFor(app.port);
   });
@@ -198,7 +226,11 @@ describe('the call log line after the engine wiring', () => {
   });
 
   it('names the model and provider, tokens, cost, upstream time and overhead', async () => {
-    const { response } = await callUnary(clients.chat.chat.bind(clients.chat), { model: 'gpt-4o', prompt: 'log me', messages: [] }, { metadata: { traceparent: TRACEPARENT } });
+    const { response } = await callUnary(
+      clients.chat.chat.bind(clients.chat),
+      { model: 'gpt-4o', prompt: 'log me', messages: [] },
+      { metadata: { traceparent: TRACEPARENT } },
+    );
     await new Promise((r) => setTimeout(r, 30));
     const line = lines.find((l) => l.msg === 'call' && l.requestId === response.requestId);
     expect(line).toMatchObject({

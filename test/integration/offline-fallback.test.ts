@@ -34,7 +34,10 @@ describe('CACHE_OFFLINE_FALLBACK=on', () => {
     await callUnary(chat(), request);
     await sleep(1_100);
     h.upstream.injectFault({ kind: 'http_error', status: 503, model: 'gpt-4o-mini' });
-    const refused = await unaryError(chat(), { ...request, cache: { mode: CacheMode.CACHE_MODE_UNSPECIFIED, allowStale: false, refuseStale: true } });
+    const refused = await unaryError(chat(), {
+      ...request,
+      cache: { mode: CacheMode.CACHE_MODE_UNSPECIFIED, allowStale: false, refuseStale: true },
+    });
     expect(refused.code).toBe(grpc.status.UNAVAILABLE);
   });
 
@@ -55,7 +58,14 @@ describe('CACHE_OFFLINE_FALLBACK=on', () => {
 
   it('answers a Fallback whose chain all fails upstream with a cached answer rather than the default message', async () => {
     const fallback = h.clients.chat.fallback.bind(h.clients.chat);
-    const request = { model: '', prompt: 'fallback offline', messages: [], temperature: 0, models: ['gpt-4o', 'gpt-4o-mini'], disableDefaultMessage: false };
+    const request = {
+      model: '',
+      prompt: 'fallback offline',
+      messages: [],
+      temperature: 0,
+      models: ['gpt-4o', 'gpt-4o-mini'],
+      disableDefaultMessage: false,
+    };
     const answered = await callUnary(fallback, request);
     expect(answered.response.isDefaultMessage).toBe(false);
     h.upstream.injectFault({ kind: 'http_error', status: 500 });

@@ -11,7 +11,10 @@ describe('several OpenAI-compatible providers from the config file', () => {
   let h: Harness;
   beforeAll(async () => {
     // Each simulator refuses a request without its own key (401), so a crossed key cannot pass.
-    [alpha, beta] = await Promise.all([startSimulator({ latencyScale: 0, apiKey: 'alpha-secret' }), startSimulator({ latencyScale: 0, apiKey: 'beta-secret' })]);
+    [alpha, beta] = await Promise.all([
+      startSimulator({ latencyScale: 0, apiKey: 'alpha-secret' }),
+      startSimulator({ latencyScale: 0, apiKey: 'beta-secret' }),
+    ]);
     const file = writeConfigFile(`providers:
   - { name: alpha, kind: openai, base_url: "${alpha.baseURL}", api_key_env: ALPHA_KEY }
   - name: beta

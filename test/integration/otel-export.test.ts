@@ -38,7 +38,8 @@ async function startCollector(): Promise<Collector> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      if (req.method === 'POST') posts.push({ path: req.url, contentType: req.headers['content-type'], body: Buffer.concat(chunks).toString() });
+      if (req.method === 'POST')
+        posts.push({ path: req.url, contentType: req.headers['content-type'], body: Buffer.concat(chunks).toString() });
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
@@ -47,7 +48,10 @@ async function startCollector(): Promise<Collector> {
     endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     posts,
     spans: () =>
-      posts.flatMap((p) => (JSON.parse(p.body) as OtlpExport).resourceSpans ?? []).flatMap((r) => r.scopeSpans ?? []).flatMap((s) => s.spans ?? []),
+      posts
+        .flatMap((p) => (JSON.parse(p.body) as OtlpExport).resourceSpans ?? [])
+        .flatMap((r) => r.scopeSpans ?? [])
+        .flatMap((s) => s.spans ?? []),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
@@ -74,7 +78,9 @@ afterEach(async () => {
 describe('OTEL_EXPORTER_OTLP_ENDPOINT on a running server', () => {
   it("exports a SERVER span for the Chat call and a CLIENT span per upstream attempt, whose id is the upstream's parent id", async () => {
     collector = await startCollector();
-    h = await startHarness({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, OTEL_SERVICE_NAME: 'gateway-e2e', RETRY_MAX_ATTEMPTS: '2' } });
+    h = await startHarness({
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, OTEL_SERVICE_NAME: 'gateway-e2e', RETRY_MAX_ATTEMPTS: '2' },
+    });
     // The first attempt fails with 503 and is retried: two upstream requests, two CLIENT spans.
     h.upstream.injectFault({ kind: 'http_error', status: 503, times: 1 });
     const { response } = await callUnary(

@@ -25,7 +25,16 @@ async function startMain(
   options: { cwd?: string } = {},
 ): Promise<{ child: ChildProcessWithoutNullStreams; port: number; logs: string[] }> {
   const child = spawn(process.execPath, ['--import', TSX, MAIN], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', HTTP_PORT: '0', OPENAI_API_KEY: '', SIMULATOR_LATENCY_SCALE: '0.2', ...env },
+    env: {
+      ...process.env,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      METRICS_PORT: '0',
+      HTTP_PORT: '0',
+      OPENAI_API_KEY: '',
+      SIMULATOR_LATENCY_SCALE: '0.2',
+      ...env,
+    },
     ...(options.cwd ? { cwd: options.cwd } : {}),
   });
   const logs: string[] = [];
@@ -50,7 +59,11 @@ async function startMain(
 type Main = Awaited<ReturnType<typeof startMain>>;
 
 /** Runs `body` against a fresh server process with clients on it; kills what is left afterwards. */
-async function withMain(env: Record<string, string>, body: (main: Main, clients: Clients) => Promise<void>, options: { cwd?: string } = {}): Promise<void> {
+async function withMain(
+  env: Record<string, string>,
+  body: (main: Main, clients: Clients) => Promise<void>,
+  options: { cwd?: string } = {},
+): Promise<void> {
   const main = await startMain(env, options);
   const clients = clientsFor(main.port);
   try {
@@ -85,7 +98,16 @@ describe('SIGTERM with stdout into a pipe whose reader went away', () => {
       const readerFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
       const writerFd = openSync(fifo, constants.O_WRONLY);
       const child = spawn(process.execPath, ['--import', TSX, MAIN], {
-        env: { ...process.env, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', HTTP_PORT: '0', OPENAI_API_KEY: '', LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '500' },
+        env: {
+          ...process.env,
+          PORT: '0',
+          HOST: '127.0.0.1',
+          METRICS_PORT: '0',
+          HTTP_PORT: '0',
+          OPENAI_API_KEY: '',
+          LOG_LEVEL: 'info',
+          SHUTDOWN_GRACE_MS: '500',
+        },
         stdio: ['ignore', writerFd, 'ignore'],
       });
       closeSync(writerFd);
@@ -129,7 +151,12 @@ describe('npm start with no API key', () => {
 
   it('lists every service through reflection', async () => {
     const out = await bufCurl(main.port, '', undefined, ['--list-services']);
-    for (const name of ['orchestrator.v1.ChatService', 'orchestrator.v1.ModelService', 'orchestrator.v1.StatsService', 'grpc.health.v1.Health']) {
+    for (const name of [
+      'orchestrator.v1.ChatService',
+      'orchestrator.v1.ModelService',
+      'orchestrator.v1.StatsService',
+      'grpc.health.v1.Health',
+    ]) {
       expect(out).toContain(name);
     }
   });
@@ -139,19 +166,28 @@ describe('npm start with no API key', () => {
     expect(chat).toMatchObject({ model: 'gpt-4o', provider: 'simulator', simulated: true });
     expect(String(chat.content).length).toBeGreaterThan(0);
 
-    const race = JSON.parse(await bufCurl(main.port, '/orchestrator.v1.ChatService/Race', { prompt: 'hi', models: ['gpt-4o', 'gpt-4o-mini'] })) as Record<string, unknown>;
+    const race = JSON.parse(
+      await bufCurl(main.port, '/orchestrator.v1.ChatService/Race', { prompt: 'hi', models: ['gpt-4o', 'gpt-4o-mini'] }),
+    ) as Record<string, unknown>;
     expect(race).toMatchObject({ model: 'gpt-4o-mini', simulated: true });
 
-    const fallback = JSON.parse(await bufCurl(main.port, '/orchestrator.v1.ChatService/Fallback', { prompt: 'hi', model: 'gpt-4-turbo' })) as Record<string, unknown>;
+    const fallback = JSON.parse(
+      await bufCurl(main.port, '/orchestrator.v1.ChatService/Fallback', { prompt: 'hi', model: 'gpt-4-turbo' }),
+    ) as Record<string, unknown>;
     expect(fallback).toMatchObject({ modelUsed: 'gpt-4-turbo', simulated: true });
 
     const stream = await bufCurl(main.port, '/orchestrator.v1.ChatService/StreamChat', { prompt: 'Tell me a story', model: 'gpt-4o-mini' });
-    const events = stream.trim().split(/\n(?=\{)/).map((chunk) => JSON.parse(chunk) as Record<string, unknown>);
+    const events = stream
+      .trim()
+      .split(/\n(?=\{)/)
+      .map((chunk) => JSON.parse(chunk) as Record<string, unknown>);
     expect(Object.keys(events[0] ?? {})).toEqual(['started']);
     expect(events[0]?.started).toMatchObject({ provider: 'simulator', simulated: true });
     expect(Object.keys(events.at(-1) ?? {})).toEqual(['completed']);
 
-    const models = JSON.parse(await bufCurl(main.port, '/orchestrator.v1.ModelService/ListModels', {})) as { models: { id: string; simulated?: boolean }[] };
+    const models = JSON.parse(await bufCurl(main.port, '/orchestrator.v1.ModelService/ListModels', {})) as {
+      models: { id: string; simulated?: boolean }[];
+    };
     expect(models.models.find((m) => m.id === 'gpt-4o')?.simulated).toBe(true);
 
     const stats = JSON.parse(await bufCurl(main.port, '/orchestrator.v1.StatsService/GetStats', {})) as { totalRequests?: string };
@@ -258,8 +294,14 @@ describe('npm start with LOG_FILE and metrics', () => {
       expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="Chat"[^}]*grpc_code="OK",protocol="grpc"\} 1/);
       main.child.kill('SIGTERM');
       expect(await exitCodeOf(main)).toBe(0);
-      const lines = readFileSync(join(dir, 'logs', 'app.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-      expect(lines.find((l) => l.msg === 'call' && l.method === '/orchestrator.v1.ChatService/Chat')).toMatchObject({ model: 'gpt-4o-mini', provider: 'simulator' });
+      const lines = readFileSync(join(dir, 'logs', 'app.log'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.find((l) => l.msg === 'call' && l.method === '/orchestrator.v1.ChatService/Chat')).toMatchObject({
+        model: 'gpt-4o-mini',
+        provider: 'simulator',
+      });
       expect(lines.at(-1)?.msg).toBe('stopped');
     } finally {
       if (main.child.exitCode === null) main.child.kill('SIGKILL');
@@ -288,7 +330,16 @@ describe('start-up with bad configuration', () => {
 describe('a deployment with no provider configured', () => {
   async function startWith(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
     const child = spawn(process.execPath, ['--import', TSX, MAIN], {
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', METRICS_PORT: '0', OPENAI_API_KEY: '', SIMULATOR: '', LOG_LEVEL: 'info', ...env },
+      env: {
+        ...process.env,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        METRICS_PORT: '0',
+        OPENAI_API_KEY: '',
+        SIMULATOR: '',
+        LOG_LEVEL: 'info',
+        ...env,
+      },
     });
     let stderr = '';
     let stdout = '';
@@ -301,14 +352,18 @@ describe('a deployment with no provider configured', () => {
     return { code, stderr, stdout };
   }
 
-  it.each(['production', 'staging'])('refuses to serve simulated answers with ENVIRONMENT=%s: exit 2 and what to set', async (environment) => {
-    const { code, stderr, stdout } = await startWith({ ENVIRONMENT: environment });
-    expect(code).toBe(2);
-    expect(stderr).toContain(`config error: ENVIRONMENT=${environment} but no provider is configured`);
-    expect(stderr).toContain('OPENAI_API_KEY');
-    expect(stderr).toContain('SIMULATOR=on');
-    expect(stdout).not.toContain('llm-orchestrator listening');
-  }, 30_000);
+  it.each(['production', 'staging'])(
+    'refuses to serve simulated answers with ENVIRONMENT=%s: exit 2 and what to set',
+    async (environment) => {
+      const { code, stderr, stdout } = await startWith({ ENVIRONMENT: environment });
+      expect(code).toBe(2);
+      expect(stderr).toContain(`config error: ENVIRONMENT=${environment} but no provider is configured`);
+      expect(stderr).toContain('OPENAI_API_KEY');
+      expect(stderr).toContain('SIMULATOR=on');
+      expect(stdout).not.toContain('llm-orchestrator listening');
+    },
+    30_000,
+  );
 
   it('serves simulated models there when SIMULATOR=on says so, and in development without asking', async () => {
     const envs: Record<string, string>[] = [{ ENVIRONMENT: 'production', SIMULATOR: 'on' }, { ENVIRONMENT: 'development' }];

@@ -99,9 +99,13 @@ describe('the Python example client', () => {
       // A copy: an in-tree build would leave build/ and egg-info next to the committed stubs.
       await cp('clients/python', join(work, 'src'), { recursive: true });
       const target = join(work, 'site');
-      await run(PYTHON, ['-m', 'pip', 'install', '--quiet', '--no-deps', '--no-build-isolation', '--no-index', '--target', target, join(work, 'src')], {
-        timeout: 120_000,
-      });
+      await run(
+        PYTHON,
+        ['-m', 'pip', 'install', '--quiet', '--no-deps', '--no-build-isolation', '--no-index', '--target', target, join(work, 'src')],
+        {
+          timeout: 120_000,
+        },
+      );
       const { stdout: where } = await run(PYTHON, ['-c', 'import orchestrator.v1.chat_pb2 as m; print(m.__file__)'], {
         env: { ...process.env, PYTHONPATH: `${target}:${join(process.cwd(), 'examples/python/gen')}` },
       });
@@ -142,7 +146,13 @@ describe('the Python example client', () => {
     const events = stream.stdout
       .trim()
       .split('\n')
-      .map((line) => JSON.parse(line) as Record<string, { content?: string; model?: string; finishReason?: string; usage?: { completionTokens?: number } }>);
+      .map(
+        (line) =>
+          JSON.parse(line) as Record<
+            string,
+            { content?: string; model?: string; finishReason?: string; usage?: { completionTokens?: number } }
+          >,
+      );
     const kinds = events.map((e) => Object.keys(e)[0]);
     expect(kinds[0]).toBe('started');
     expect(kinds.at(-1)).toBe('completed');
@@ -152,7 +162,10 @@ describe('the Python example client', () => {
     const completed = events.at(-1)?.completed;
     expect(completed).toMatchObject({ model: 'gpt-4o', provider: 'openai', finishReason: 'FINISH_REASON_STOP' });
     expect(completed?.usage?.completionTokens).toBeGreaterThan(0);
-    const text = events.slice(1, -1).map((e) => e.delta?.content ?? '').join('');
+    const text = events
+      .slice(1, -1)
+      .map((e) => e.delta?.content ?? '')
+      .join('');
     expect(text).toBe(field(chat.stdout, 'content'));
   });
 

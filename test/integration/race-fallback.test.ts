@@ -33,7 +33,11 @@ describe('Race', () => {
     h.upstream.injectFault({ kind: 'http_error', status: 503, model: 'gpt-4o-mini' });
     const { response } = await callUnary(race(), { model: '', prompt: 'hi', messages: [], models: ['gpt-4o-mini', 'gpt-4o'] });
     expect(response.model).toBe('gpt-4o');
-    expect(response.attempts[0]).toMatchObject({ model: 'gpt-4o-mini', outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILURE, reason: 'UPSTREAM_ERROR' });
+    expect(response.attempts[0]).toMatchObject({
+      model: 'gpt-4o-mini',
+      outcome: AttemptOutcome.ATTEMPT_OUTCOME_FAILURE,
+      reason: 'UPSTREAM_ERROR',
+    });
   });
 
   it('names every failure when all racers fail', async () => {
@@ -58,13 +62,31 @@ describe('Race', () => {
 
 describe('Fallback', () => {
   it('answers from the primary when it works', async () => {
-    const { response } = await callUnary(fallback(), { model: 'gpt-4o-mini', prompt: 'hi', messages: [], models: [], disableDefaultMessage: false });
-    expect(response).toMatchObject({ model: 'gpt-4o-mini', modelUsed: 'gpt-4o-mini', providerUsed: 'openai', fallbackTriggered: false, isDefaultMessage: false });
+    const { response } = await callUnary(fallback(), {
+      model: 'gpt-4o-mini',
+      prompt: 'hi',
+      messages: [],
+      models: [],
+      disableDefaultMessage: false,
+    });
+    expect(response).toMatchObject({
+      model: 'gpt-4o-mini',
+      modelUsed: 'gpt-4o-mini',
+      providerUsed: 'openai',
+      fallbackTriggered: false,
+      isDefaultMessage: false,
+    });
   });
 
   it('falls back down the family when the primary fails', async () => {
     h.upstream.injectFault({ kind: 'http_error', status: 502, model: 'gpt-4-turbo' });
-    const { response } = await callUnary(fallback(), { model: 'gpt-4-turbo', prompt: 'hi', messages: [], models: [], disableDefaultMessage: false });
+    const { response } = await callUnary(fallback(), {
+      model: 'gpt-4-turbo',
+      prompt: 'hi',
+      messages: [],
+      models: [],
+      disableDefaultMessage: false,
+    });
     expect(response).toMatchObject({ modelUsed: 'gpt-4o-mini', fallbackTriggered: true, isDefaultMessage: false });
     expect(response.content.length).toBeGreaterThan(0);
     expect(response.attempts.map((a) => a.model)).toEqual(['gpt-4-turbo', 'gpt-4o-mini']);
@@ -73,22 +95,46 @@ describe('Fallback', () => {
   it('moves past a hanging model within its attempt timeout', async () => {
     h.upstream.injectFault({ kind: 'hang', model: 'gpt-4o' });
     const before = h.upstream.requests.length;
-    const { response } = await callUnary(fallback(), { model: '', prompt: 'hi', messages: [], models: ['gpt-4o', 'gpt-4o-mini'], attemptTimeoutMs: 1_000, disableDefaultMessage: false });
+    const { response } = await callUnary(fallback(), {
+      model: '',
+      prompt: 'hi',
+      messages: [],
+      models: ['gpt-4o', 'gpt-4o-mini'],
+      attemptTimeoutMs: 1_000,
+      disableDefaultMessage: false,
+    });
     expect(response.modelUsed).toBe('gpt-4o-mini');
-    expect(response.attempts[0]).toMatchObject({ model: 'gpt-4o', outcome: AttemptOutcome.ATTEMPT_OUTCOME_TIMEOUT, reason: 'UPSTREAM_TIMEOUT' });
+    expect(response.attempts[0]).toMatchObject({
+      model: 'gpt-4o',
+      outcome: AttemptOutcome.ATTEMPT_OUTCOME_TIMEOUT,
+      reason: 'UPSTREAM_TIMEOUT',
+    });
     await h.upstream.waitForIdle(2_000);
     expect(h.upstream.requests.slice(before).find((r) => r.model === 'gpt-4o')?.outcome).toBe('client_closed');
   });
 
   it('serves the default message when the whole chain fails', async () => {
     h.upstream.injectFault({ kind: 'http_error', status: 500 });
-    const { response } = await callUnary(fallback(), { model: 'gpt-4-turbo', prompt: 'hi', messages: [], models: [], disableDefaultMessage: false });
+    const { response } = await callUnary(fallback(), {
+      model: 'gpt-4-turbo',
+      prompt: 'hi',
+      messages: [],
+      models: [],
+      disableDefaultMessage: false,
+    });
     expect(response.isDefaultMessage).toBe(true);
     expect(response.fallbackTriggered).toBe(true);
     expect(response.content).toMatch(/try again/);
     expect(response.modelUsed).toBe('');
     expect(response.attempts.map((a) => a.model)).toEqual(['gpt-4-turbo', 'gpt-4o-mini', 'gpt-3.5-turbo']);
-    const custom = await callUnary(fallback(), { model: 'gpt-4o-mini', prompt: 'hi', messages: [], models: [], defaultMessage: 'custom sorry', disableDefaultMessage: false });
+    const custom = await callUnary(fallback(), {
+      model: 'gpt-4o-mini',
+      prompt: 'hi',
+      messages: [],
+      models: [],
+      defaultMessage: 'custom sorry',
+      disableDefaultMessage: false,
+    });
     expect(custom.response.content).toBe('custom sorry');
   });
 

@@ -39,7 +39,11 @@ afterAll(async () => {
 });
 
 const ask = (clients: Clients, key: string, fields: Partial<ChatRequest> = {}) =>
-  callUnary(clients.chat.chat.bind(clients.chat), { model: 'gpt-4o-mini', prompt: 'replica', messages: [], ...fields }, { metadata: { authorization: `Bearer ${key}` } });
+  callUnary(
+    clients.chat.chat.bind(clients.chat),
+    { model: 'gpt-4o-mini', prompt: 'replica', messages: [], ...fields },
+    { metadata: { authorization: `Bearer ${key}` } },
+  );
 
 async function outcome(clients: Clients, key: string, fields: Partial<ChatRequest> = {}): Promise<string> {
   try {
@@ -61,7 +65,11 @@ describe('two replicas sharing Redis', () => {
   it('enforce one budget across both, charged exactly what the answers cost', async () => {
     const { response } = await ask(a.clients, 'carol-secret', { model: 'gpt-4o' });
     await new Promise((r) => setTimeout(r, 50));
-    const refused = await unaryError(b.clients.chat.chat.bind(b.clients.chat), { model: 'gpt-4o', prompt: 'replica', messages: [] }, { metadata: { authorization: 'Bearer carol-secret' } });
+    const refused = await unaryError(
+      b.clients.chat.chat.bind(b.clients.chat),
+      { model: 'gpt-4o', prompt: 'replica', messages: [] },
+      { metadata: { authorization: 'Bearer carol-secret' } },
+    );
     expect(refused.decoded.errorInfo?.reason).toBe('BUDGET_EXHAUSTED');
     // b spent nothing itself: this is what a wrote to Redis.
     expect(Number(refused.decoded.errorInfo?.metadata['spent_usd'])).toBeCloseTo(response.costUsd, 12);
@@ -69,7 +77,7 @@ describe('two replicas sharing Redis', () => {
 
   it('hold calls in flight on both against one budget, so a parallel burst stops near it', async () => {
     // Each call holds (5 prompt + 60 answer tokens) at gpt-4o's $10 per million while it runs.
-    const maxCost = (5 + 60) * 10 / 1e6;
+    const maxCost = ((5 + 60) * 10) / 1e6;
     const outcomes = await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
         ask((i % 2 === 0 ? a : b).clients, 'bess-secret', { model: 'gpt-4o', prompt: `burst ${i}`, maxTokens: 60 }).then(
@@ -106,7 +114,10 @@ describe('two replicas sharing Redis', () => {
     b.upstream.injectFault({ kind: 'http_error', status: 503, model: 'gpt-4o' });
     try {
       expect(await outcome(b.clients, 'erin-secret', request)).toBe('UNAVAILABLE:UPSTREAM_ERROR');
-      const offline = await ask(b.clients, 'erin-secret', { ...request, cache: { mode: CacheMode.CACHE_MODE_UNSPECIFIED, allowStale: true } });
+      const offline = await ask(b.clients, 'erin-secret', {
+        ...request,
+        cache: { mode: CacheMode.CACHE_MODE_UNSPECIFIED, allowStale: true },
+      });
       expect(offline.response.cache).toMatchObject({ hit: true, stale: true });
       expect(offline.response.content).toBe(fresh.response.content);
     } finally {
@@ -158,11 +169,21 @@ describe('a global limit on two replicas sharing Redis', () => {
 
   it('holds exactly across both, for every key', async () => {
     const results = [];
-    for (const [replica, key] of [[g1, 'erin-secret'], [g2, 'alice-secret'], [g1, 'alice-secret'], [g2, 'erin-secret'], [g1, 'erin-secret']] as const) {
+    for (const [replica, key] of [
+      [g1, 'erin-secret'],
+      [g2, 'alice-secret'],
+      [g1, 'alice-secret'],
+      [g2, 'erin-secret'],
+      [g1, 'erin-secret'],
+    ] as const) {
       results.push(await outcome(replica.clients, key));
     }
     expect(results).toEqual(['OK', 'OK', 'OK', 'RESOURCE_EXHAUSTED:RATE_LIMITED', 'RESOURCE_EXHAUSTED:RATE_LIMITED']);
-    const refused = await unaryError(g2.clients.chat.chat.bind(g2.clients.chat), { model: 'gpt-4o-mini', prompt: 'replica', messages: [] }, { metadata: { authorization: 'Bearer alice-secret' } });
+    const refused = await unaryError(
+      g2.clients.chat.chat.bind(g2.clients.chat),
+      { model: 'gpt-4o-mini', prompt: 'replica', messages: [] },
+      { metadata: { authorization: 'Bearer alice-secret' } },
+    );
     expect(refused.decoded.quotaFailure?.violations[0]).toMatchObject({ subject: 'global', description: '3 requests per minute' });
   });
 });

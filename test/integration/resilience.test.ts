@@ -8,7 +8,9 @@ import { startHarness, type Harness } from '../helpers/harness.js';
 describe('retries over the wire', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ env: { RETRY_MAX_ATTEMPTS: '3', RETRY_BUDGET_MAX_TOKENS: '6', BREAKER_CONSECUTIVE_FAILURES: '1000', BREAKER_FAILURE_RATE: '1' } });
+    h = await startHarness({
+      env: { RETRY_MAX_ATTEMPTS: '3', RETRY_BUDGET_MAX_TOKENS: '6', BREAKER_CONSECUTIVE_FAILURES: '1000', BREAKER_FAILURE_RATE: '1' },
+    });
   });
   afterAll(async () => h.close());
   beforeEach(() => h.upstream.clearFaults());
@@ -16,7 +18,11 @@ describe('retries over the wire', () => {
   it('waits for Retry-After before retrying a 429, then answers', async () => {
     h.upstream.injectFault({ kind: 'rate_limit', retryAfter: '1', times: 1 });
     const started = Date.now();
-    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'patience', messages: [] }, { deadlineMs: 5_000 });
+    const { response } = await callUnary(
+      h.clients.chat.chat.bind(h.clients.chat),
+      { model: 'gpt-4o', prompt: 'patience', messages: [] },
+      { deadlineMs: 5_000 },
+    );
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
     expect(response.attempts.map((a) => [a.outcome, a.reason, a.retry])).toEqual([
       [AttemptOutcome.ATTEMPT_OUTCOME_FAILURE, 'UPSTREAM_RATE_LIMITED', 0],
@@ -28,7 +34,11 @@ describe('retries over the wire', () => {
   it('does not sleep past the deadline: fails at once with RetryInfo', async () => {
     h.upstream.injectFault({ kind: 'rate_limit', retryAfter: '2', times: 1 });
     const started = Date.now();
-    const err = await unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'hurry', messages: [] }, { deadlineMs: 1_000 });
+    const err = await unaryError(
+      h.clients.chat.chat.bind(h.clients.chat),
+      { model: 'gpt-4o', prompt: 'hurry', messages: [] },
+      { deadlineMs: 1_000 },
+    );
     expect(Date.now() - started).toBeLessThan(500);
     expect(err.code).toBe(grpc.status.UNAVAILABLE);
     expect(err.decoded.retryInfo?.retryDelay?.seconds).toBe(2);
@@ -39,7 +49,11 @@ describe('retries over the wire', () => {
     h.upstream.injectFault({ kind: 'rate_limit', retryAfter: in30s, model: 'gpt-4o', times: 1 });
     const before = h.upstream.requests.length;
     const started = Date.now();
-    const err = await unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'a date', messages: [] }, { deadlineMs: 5_000 });
+    const err = await unaryError(
+      h.clients.chat.chat.bind(h.clients.chat),
+      { model: 'gpt-4o', prompt: 'a date', messages: [] },
+      { deadlineMs: 5_000 },
+    );
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(err.code).toBe(grpc.status.UNAVAILABLE);
     expect(err.decoded.errorInfo?.reason).toBe('UPSTREAM_RATE_LIMITED');
@@ -85,10 +99,18 @@ describe('circuit breaker over the wire', () => {
 
     const before = h.upstream.requests.length;
     const { response } = await callUnary(h.clients.chat.fallback.bind(h.clients.chat), {
-      model: '', prompt: 'x', messages: [], models: ['gpt-4o', 'gpt-4o-mini'], disableDefaultMessage: true,
+      model: '',
+      prompt: 'x',
+      messages: [],
+      models: ['gpt-4o', 'gpt-4o-mini'],
+      disableDefaultMessage: true,
     });
     expect(response.modelUsed).toBe('gpt-4o-mini');
-    expect(response.attempts[0]).toMatchObject({ model: 'gpt-4o', outcome: AttemptOutcome.ATTEMPT_OUTCOME_SKIPPED, reason: 'CIRCUIT_OPEN' });
+    expect(response.attempts[0]).toMatchObject({
+      model: 'gpt-4o',
+      outcome: AttemptOutcome.ATTEMPT_OUTCOME_SKIPPED,
+      reason: 'CIRCUIT_OPEN',
+    });
     expect(h.upstream.requests.slice(before).map((r) => r.model)).toEqual(['gpt-4o-mini']);
 
     const { response: stats } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {});
@@ -114,7 +136,11 @@ describe('hedging and streaming strategies over the wire', () => {
   it('starts the hedge only when the first model is late', async () => {
     const before = h.upstream.requests.length;
     const quick = await callUnary(h.clients.chat.race.bind(h.clients.chat), {
-      model: '', prompt: 'hedge', messages: [], models: ['gpt-4o-mini', 'gpt-4-turbo'], hedgeDelayMs: 2_000,
+      model: '',
+      prompt: 'hedge',
+      messages: [],
+      models: ['gpt-4o-mini', 'gpt-4-turbo'],
+      hedgeDelayMs: 2_000,
     });
     expect(quick.response.model).toBe('gpt-4o-mini');
     expect(h.upstream.requests.slice(before).map((r) => r.model)).toEqual(['gpt-4o-mini']);
@@ -122,18 +148,27 @@ describe('hedging and streaming strategies over the wire', () => {
     h.upstream.injectFault({ kind: 'hang', model: 'gpt-4-turbo' });
     const started = Date.now();
     const hedged = await callUnary(h.clients.chat.race.bind(h.clients.chat), {
-      model: '', prompt: 'hedge', messages: [], models: ['gpt-4-turbo', 'gpt-4o-mini'], hedgeDelayMs: 150,
+      model: '',
+      prompt: 'hedge',
+      messages: [],
+      models: ['gpt-4-turbo', 'gpt-4o-mini'],
+      hedgeDelayMs: 150,
     });
     expect(hedged.response.model).toBe('gpt-4o-mini');
     expect(Date.now() - started).toBeGreaterThanOrEqual(150);
-    expect(hedged.response.attempts.map((a) => a.outcome)).toEqual([AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED, AttemptOutcome.ATTEMPT_OUTCOME_SUCCESS]);
+    expect(hedged.response.attempts.map((a) => a.outcome)).toEqual([
+      AttemptOutcome.ATTEMPT_OUTCOME_CANCELLED,
+      AttemptOutcome.ATTEMPT_OUTCOME_SUCCESS,
+    ]);
     await h.upstream.waitForIdle(2_000);
   });
 
   it('streams a race won by the first token and closes the loser', async () => {
     const before = h.upstream.requests.length;
     const { messages, error } = await collectStream(
-      h.clients.chat.streamChat(streamRequest({ prompt: 'race me', strategy: StreamStrategy.STREAM_STRATEGY_RACE, models: ['gpt-4-turbo', 'gpt-4o-mini'] })),
+      h.clients.chat.streamChat(
+        streamRequest({ prompt: 'race me', strategy: StreamStrategy.STREAM_STRATEGY_RACE, models: ['gpt-4-turbo', 'gpt-4o-mini'] }),
+      ),
     );
     expect(error).toBeUndefined();
     const first = messages[0]?.event;
@@ -146,7 +181,12 @@ describe('hedging and streaming strategies over the wire', () => {
     h.upstream.injectFault({ kind: 'cut', afterTokens: 4, model: 'gpt-4o' });
     const { messages, error } = await collectStream(
       h.clients.chat.streamChat(
-        streamRequest({ prompt: 'restart me', strategy: StreamStrategy.STREAM_STRATEGY_FALLBACK, models: ['gpt-4o', 'gpt-4o-mini'], restartOnFailure: true }),
+        streamRequest({
+          prompt: 'restart me',
+          strategy: StreamStrategy.STREAM_STRATEGY_FALLBACK,
+          models: ['gpt-4o', 'gpt-4o-mini'],
+          restartOnFailure: true,
+        }),
       ),
     );
     expect(error).toBeUndefined();
@@ -154,7 +194,11 @@ describe('hedging and streaming strategies over the wire', () => {
     const restartAt = cases.indexOf('restarted');
     expect(cases.slice(0, restartAt)).toEqual(['started', 'delta', 'delta', 'delta', 'delta']);
     const restarted = messages[restartAt]?.event;
-    expect(restarted?.$case === 'restarted' && restarted.restarted).toMatchObject({ failedModel: 'gpt-4o', nextModel: 'gpt-4o-mini', reason: 'STREAM_TRUNCATED' });
+    expect(restarted?.$case === 'restarted' && restarted.restarted).toMatchObject({
+      failedModel: 'gpt-4o',
+      nextModel: 'gpt-4o-mini',
+      reason: 'STREAM_TRUNCATED',
+    });
     const completed = messages.at(-1)?.event;
     if (completed?.$case !== 'completed') throw new Error('no completed event');
     expect(completed.completed.model).toBe('gpt-4o-mini');
@@ -171,7 +215,9 @@ describe('hedging and streaming strategies over the wire', () => {
   it('falls back before the first token invisibly', async () => {
     h.upstream.injectFault({ kind: 'http_error', status: 503, model: 'gpt-4o' });
     const { messages, error } = await collectStream(
-      h.clients.chat.streamChat(streamRequest({ prompt: 'quietly', strategy: StreamStrategy.STREAM_STRATEGY_FALLBACK, models: ['gpt-4o', 'gpt-4o-mini'] })),
+      h.clients.chat.streamChat(
+        streamRequest({ prompt: 'quietly', strategy: StreamStrategy.STREAM_STRATEGY_FALLBACK, models: ['gpt-4o', 'gpt-4o-mini'] }),
+      ),
     );
     expect(error).toBeUndefined();
     expect(messages.map((m) => m.event?.$case).filter((c) => c !== 'delta')).toEqual(['started', 'completed']);
@@ -184,14 +230,21 @@ describe('hedging and streaming strategies over the wire', () => {
     const before = h.upstream.requests.length;
     const started = Date.now();
     const { messages, error } = await collectStream(
-      h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o', prompt: 'anyone there', firstTokenTimeoutMs: 250 }), { deadline: Date.now() + 10_000 }),
+      h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o', prompt: 'anyone there', firstTokenTimeoutMs: 250 }), {
+        deadline: Date.now() + 10_000,
+      }),
     );
     // Well before the 10 s deadline (and the 30 s configured default).
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(messages).toEqual([]);
     expect(error?.code).toBe(grpc.status.UNAVAILABLE);
     expect(error?.decoded.errorInfo?.reason).toBe('STREAM_STALLED');
-    expect(error?.decoded.errorInfo?.metadata).toMatchObject({ phase: 'first_token', timeout_ms: '250', model: 'gpt-4o', attempts: 'gpt-4o:UNAVAILABLE:STREAM_STALLED' });
+    expect(error?.decoded.errorInfo?.metadata).toMatchObject({
+      phase: 'first_token',
+      timeout_ms: '250',
+      model: 'gpt-4o',
+      attempts: 'gpt-4o:UNAVAILABLE:STREAM_STALLED',
+    });
     await h.upstream.waitForIdle(2_000);
     expect(h.upstream.requests.slice(before).map((r) => [r.model, r.outcome])).toEqual([['gpt-4o', 'client_closed']]);
   });

@@ -55,7 +55,11 @@ describe('a large routed request does not stall the server', () => {
   beforeAll(async () => {
     h = await startHarness();
     // Loads the tokenizer's tables (a one-time cost) before anything is timed.
-    await callUnary(h.clients.models.rankModels.bind(h.clients.models), { profile: RoutingProfile.ROUTING_PROFILE_BALANCED, prompt: 'hello', candidates: [] });
+    await callUnary(h.clients.models.rankModels.bind(h.clients.models), {
+      profile: RoutingProfile.ROUTING_PROFILE_BALANCED,
+      prompt: 'hello',
+      candidates: [],
+    });
   });
   afterAll(async () => h.close());
 
@@ -87,7 +91,12 @@ describe('a large routed request does not stall the server', () => {
 
   it('a health check sent during RankModels of a 500 KB prompt answers within milliseconds', async () => {
     const prompt = (NEWLINES + CJK_BLOCK.slice(0, 10_000)).repeat(6);
-    const rank = () => callUnary(h.clients.models.rankModels.bind(h.clients.models), { profile: RoutingProfile.ROUTING_PROFILE_LONG_CONTEXT, prompt, candidates: [] });
+    const rank = () =>
+      callUnary(h.clients.models.rankModels.bind(h.clients.models), {
+        profile: RoutingProfile.ROUTING_PROFILE_LONG_CONTEXT,
+        prompt,
+        candidates: [],
+      });
     const { addedMs, result } = await addedHealthLatencyMs(h, rank);
     expect(result.response.decision?.promptTokens).toBeGreaterThan(50_000);
     expect(addedMs).toBeLessThan(50);
@@ -96,15 +105,27 @@ describe('a large routed request does not stall the server', () => {
   it('RankModels takes a prompt longer than a chat message may be, or only its size', async () => {
     const rank = h.clients.models.rankModels.bind(h.clients.models);
     const long = 'The river carries sediment downstream. '.repeat(5_000);
-    const byText = (await callUnary(rank, { profile: RoutingProfile.ROUTING_PROFILE_LONG_CONTEXT, prompt: long, candidates: [] })).response.decision!;
+    const byText = (await callUnary(rank, { profile: RoutingProfile.ROUTING_PROFILE_LONG_CONTEXT, prompt: long, candidates: [] })).response
+      .decision!;
     expect(byText.promptTokens).toBeGreaterThan(30_000);
-    const bySize = (await callUnary(rank, { profile: RoutingProfile.ROUTING_PROFILE_LONG_CONTEXT, prompt: '', candidates: ['gpt-4o-mini', 'gpt-4.1'], promptTokens: 300_000 }))
-      .response.decision!;
+    const bySize = (
+      await callUnary(rank, {
+        profile: RoutingProfile.ROUTING_PROFILE_LONG_CONTEXT,
+        prompt: '',
+        candidates: ['gpt-4o-mini', 'gpt-4.1'],
+        promptTokens: 300_000,
+      })
+    ).response.decision!;
     expect(bySize.promptTokens).toBe(300_000);
     // 300,000 tokens fit gpt-4.1's window (about 1M) but not gpt-4o-mini's (128k).
     expect(bySize.chosenModel).toBe('gpt-4.1');
     expect(bySize.ranking.find((r) => r.model === 'gpt-4o-mini')?.excludedReason).toMatch(/context window/);
-    const bad = await unaryError(rank, { profile: RoutingProfile.ROUTING_PROFILE_LONG_CONTEXT, prompt: 'hi', candidates: [], promptTokens: -5 });
+    const bad = await unaryError(rank, {
+      profile: RoutingProfile.ROUTING_PROFILE_LONG_CONTEXT,
+      prompt: 'hi',
+      candidates: [],
+      promptTokens: -5,
+    });
     expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(bad.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['prompt_tokens']);
   });

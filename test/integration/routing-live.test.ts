@@ -25,7 +25,9 @@ describe('routing follows live latency on the real traffic path', () => {
     const latencyOf = (decision: typeof before) => decision.ranking.find((s) => s.model === winner)!.expectedLatencyMs;
     // Wall-clock, not scaled: each answer from the winner now takes at least 3 s (the catalog says well under 1 s).
     h.upstream.injectFault({ kind: 'delay', delayMs: 3_000, model: winner, times: 3 });
-    const calls = [1, 2, 3].map(() => callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: winner, prompt: 'hello', messages: [] }));
+    const calls = [1, 2, 3].map(() =>
+      callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: winner, prompt: 'hello', messages: [] }),
+    );
     for (const { response } of await Promise.all(calls)) expect(response.model).toBe(winner);
     h.upstream.clearFaults();
     const after = await rank(h, RoutingProfile.ROUTING_PROFILE_SPEED);

@@ -31,8 +31,14 @@ describe('routed requests', () => {
 
   it('RankModels shows every score component: LONG_CONTEXT weighs the headroom, SPEED the time to first token', async () => {
     const rank = async (profile: RoutingProfile) =>
-      (await callUnary(h.clients.models.rankModels.bind(h.clients.models), { profile, prompt: 'Name a colour.', candidates: ['gpt-3.5-turbo', 'gpt-4.1'], maxTokens: 4000 }))
-        .response.decision!;
+      (
+        await callUnary(h.clients.models.rankModels.bind(h.clients.models), {
+          profile,
+          prompt: 'Name a colour.',
+          candidates: ['gpt-3.5-turbo', 'gpt-4.1'],
+          maxTokens: 4000,
+        })
+      ).response.decision!;
     const long = await rank(RoutingProfile.ROUTING_PROFILE_LONG_CONTEXT);
     const byModel = new Map(long.ranking.map((r) => [r.model, r]));
     // With 4,000 tokens to write: gpt-4.1's window (about 1M tokens) against gpt-3.5-turbo's 16k.
@@ -68,8 +74,13 @@ describe('routed requests', () => {
 
   it('RankModels ranks differently for different profiles', async () => {
     const rank = async (profile: RoutingProfile) =>
-      (await callUnary(h.clients.models.rankModels.bind(h.clients.models), { profile, prompt: 'Summarise this paragraph.', candidates: [] })).response
-        .decision;
+      (
+        await callUnary(h.clients.models.rankModels.bind(h.clients.models), {
+          profile,
+          prompt: 'Summarise this paragraph.',
+          candidates: [],
+        })
+      ).response.decision;
     const quality = await rank(RoutingProfile.ROUTING_PROFILE_QUALITY);
     const budget = await rank(RoutingProfile.ROUTING_PROFILE_BUDGET);
     expect(quality?.chosenModel).not.toBe(budget?.chosenModel);
@@ -81,7 +92,9 @@ describe('routed requests', () => {
 
   it('StreamChat follows the route and reports the decision in completed', async () => {
     const { messages, error } = await collectStream(
-      h.clients.chat.streamChat(streamRequest({ prompt: 'hi', route: { profile: RoutingProfile.ROUTING_PROFILE_QUALITY, candidates: ['gpt-4o', 'gpt-4o-mini'] } })),
+      h.clients.chat.streamChat(
+        streamRequest({ prompt: 'hi', route: { profile: RoutingProfile.ROUTING_PROFILE_QUALITY, candidates: ['gpt-4o', 'gpt-4o-mini'] } }),
+      ),
     );
     expect(error).toBeUndefined();
     const completed = messages.at(-1)?.event;
@@ -93,24 +106,40 @@ describe('routed requests', () => {
   it('counts decisions per profile and model in Stats', async () => {
     const decisions = async () => {
       const { response } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {});
-      return (profile: RoutingProfile, model: string) => response.routing.find((r) => r.profile === profile && r.model === model)?.decisions ?? 0;
+      return (profile: RoutingProfile, model: string) =>
+        response.routing.find((r) => r.profile === profile && r.model === model)?.decisions ?? 0;
     };
     const route = (profile: RoutingProfile, candidates: string[]) =>
-      callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: '', prompt: 'Name a colour.', messages: [], route: { profile, candidates } });
+      callUnary(h.clients.chat.chat.bind(h.clients.chat), {
+        model: '',
+        prompt: 'Name a colour.',
+        messages: [],
+        route: { profile, candidates },
+      });
     const { QUALITY, BUDGET } = { QUALITY: RoutingProfile.ROUTING_PROFILE_QUALITY, BUDGET: RoutingProfile.ROUTING_PROFILE_BUDGET };
     const before = await decisions();
     // Two candidates far apart in quality and price: quality picks gpt-5, budget gpt-4.1-nano.
-    const picks = [await route(QUALITY, ['gpt-5', 'gpt-4.1-nano']), await route(QUALITY, ['gpt-5', 'gpt-4.1-nano']), await route(BUDGET, ['gpt-5', 'gpt-4.1-nano'])];
+    const picks = [
+      await route(QUALITY, ['gpt-5', 'gpt-4.1-nano']),
+      await route(QUALITY, ['gpt-5', 'gpt-4.1-nano']),
+      await route(BUDGET, ['gpt-5', 'gpt-4.1-nano']),
+    ];
     expect(picks.map((p) => p.response.model)).toEqual(['gpt-5', 'gpt-5', 'gpt-4.1-nano']);
     const after = await decisions();
     const delta = (profile: RoutingProfile, model: string) => after(profile, model) - before(profile, model);
-    expect([delta(QUALITY, 'gpt-5'), delta(QUALITY, 'gpt-4.1-nano'), delta(BUDGET, 'gpt-4.1-nano'), delta(BUDGET, 'gpt-5')]).toEqual([2, 0, 1, 0]);
+    expect([delta(QUALITY, 'gpt-5'), delta(QUALITY, 'gpt-4.1-nano'), delta(BUDGET, 'gpt-4.1-nano'), delta(BUDGET, 'gpt-5')]).toEqual([
+      2, 0, 1, 0,
+    ]);
   });
 
   it('treats an unset profile as balanced', async () => {
     const rank = async (profile: RoutingProfile) =>
-      (await callUnary(h.clients.models.rankModels.bind(h.clients.models), { profile, prompt: 'Name a colour.', candidates: [] })).response.decision;
-    const [unset, balanced] = await Promise.all([rank(RoutingProfile.ROUTING_PROFILE_UNSPECIFIED), rank(RoutingProfile.ROUTING_PROFILE_BALANCED)]);
+      (await callUnary(h.clients.models.rankModels.bind(h.clients.models), { profile, prompt: 'Name a colour.', candidates: [] })).response
+        .decision;
+    const [unset, balanced] = await Promise.all([
+      rank(RoutingProfile.ROUTING_PROFILE_UNSPECIFIED),
+      rank(RoutingProfile.ROUTING_PROFILE_BALANCED),
+    ]);
     expect(unset?.profile).toBe(RoutingProfile.ROUTING_PROFILE_BALANCED);
     expect(unset?.ranking.map((s) => [s.model, s.score])).toEqual(balanced?.ranking.map((s) => [s.model, s.score]));
     const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), {
@@ -211,7 +240,9 @@ models:
   });
 
   it('streams from the Anthropic provider with usage', async () => {
-    const { messages, error } = await collectStream(h.clients.chat.streamChat(streamRequest({ model: 'beta-large', prompt: 'stream please' })));
+    const { messages, error } = await collectStream(
+      h.clients.chat.streamChat(streamRequest({ model: 'beta-large', prompt: 'stream please' })),
+    );
     expect(error).toBeUndefined();
     const completed = messages.at(-1)?.event;
     expect(completed?.$case === 'completed' && completed.completed.usage?.completionTokens).toBeGreaterThan(0);
@@ -237,7 +268,10 @@ models:
       route: { profile: RoutingProfile.ROUTING_PROFILE_QUALITY, candidates: ['alpha-small', 'beta-large', 'gamma-x'] },
     });
     expect(response.model).toBe('beta-large');
-    expect(response.routeDecision?.ranking.find((s) => s.model === 'gamma-x')).toMatchObject({ eligible: false, excludedReason: 'no provider configured' });
+    expect(response.routeDecision?.ranking.find((s) => s.model === 'gamma-x')).toMatchObject({
+      eligible: false,
+      excludedReason: 'no provider configured',
+    });
   });
 });
 
@@ -251,7 +285,11 @@ describe('StreamChat with a route and a strategy', () => {
   it('refuses a route combined with a race', async () => {
     const { error } = await collectStream(
       h.clients.chat.streamChat(
-        streamRequest({ prompt: 'x', strategy: StreamStrategy.STREAM_STRATEGY_RACE, route: { profile: RoutingProfile.ROUTING_PROFILE_SPEED, candidates: [] } }),
+        streamRequest({
+          prompt: 'x',
+          strategy: StreamStrategy.STREAM_STRATEGY_RACE,
+          route: { profile: RoutingProfile.ROUTING_PROFILE_SPEED, candidates: [] },
+        }),
       ),
     );
     expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT);

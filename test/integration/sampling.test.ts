@@ -34,8 +34,14 @@ models:
   - { id: beta-claude, provider: beta, upstream_id: claude-test, context_window: 8000, max_output_tokens: 1000, input_price_per_million: 3, output_price_per_million: 15, family: b, tier: large, quality: 0.9 }
 `);
   const config = loadConfig({
-    HOST: '127.0.0.1', PORT: '0', CONFIG_FILE: file, DEFAULT_MODEL: 'alpha-chat', SIMULATOR: 'off',
-    RETRY_MAX_ATTEMPTS: '1', METRICS_PORT: '0', HTTP_PORT: '0',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    CONFIG_FILE: file,
+    DEFAULT_MODEL: 'alpha-chat',
+    SIMULATOR: 'off',
+    RETRY_MAX_ATTEMPTS: '1',
+    METRICS_PORT: '0',
+    HTTP_PORT: '0',
   });
   app = await startApp(config, createLogger('info', sink), { ALPHA_KEY: 'a', BETA_KEY: 'b' });
   clients = clientsFor(app.port);
@@ -48,7 +54,8 @@ afterAll(async () => {
 
 const chat = (req: Partial<ChatRequest>, metadata?: Record<string, string>) =>
   callUnary(clients.chat.chat.bind(clients.chat), { model: 'alpha-chat', prompt: '', messages: [], ...req }, metadata ? { metadata } : {});
-const chatError = (req: Partial<ChatRequest>) => unaryError(clients.chat.chat.bind(clients.chat), { model: 'alpha-chat', prompt: '', messages: [], ...req });
+const chatError = (req: Partial<ChatRequest>) =>
+  unaryError(clients.chat.chat.bind(clients.chat), { model: 'alpha-chat', prompt: '', messages: [], ...req });
 /** Sampling options with the fields a test does not care about at their defaults. */
 const sampled = (fields: Partial<SamplingOptions>): SamplingOptions => ({ stop: [], user: '', ...fields });
 const lastBody = (sim: Simulator) => sim.requests.at(-1)?.body as Record<string, unknown>;
@@ -74,16 +81,26 @@ describe('sampling controls on the OpenAI provider', () => {
   it('sends none of them when none is set', async () => {
     await chat({ prompt: 'plain' });
     const body = lastBody(openai);
-    for (const key of ['top_p', 'stop', 'seed', 'presence_penalty', 'frequency_penalty', 'user', 'metadata']) expect(body).not.toHaveProperty(key);
+    for (const key of ['top_p', 'stop', 'seed', 'presence_penalty', 'frequency_penalty', 'user', 'metadata'])
+      expect(body).not.toHaveProperty(key);
   });
 
   it('carries them through Race, Fallback and StreamChat too', async () => {
     const sampling = sampled({ topP: 0.3, stop: ['zz'], seed: 9 });
     await callUnary(clients.chat.race.bind(clients.chat), { model: 'alpha-chat', prompt: 'race', messages: [], models: [], sampling });
     expect(lastBody(openai)).toMatchObject({ top_p: 0.3, stop: ['zz'], seed: 9 });
-    await callUnary(clients.chat.fallback.bind(clients.chat), { model: 'alpha-chat', prompt: 'fallback', messages: [], models: [], disableDefaultMessage: false, sampling: sampled({ seed: 10 }) });
+    await callUnary(clients.chat.fallback.bind(clients.chat), {
+      model: 'alpha-chat',
+      prompt: 'fallback',
+      messages: [],
+      models: [],
+      disableDefaultMessage: false,
+      sampling: sampled({ seed: 10 }),
+    });
     expect(lastBody(openai)).toMatchObject({ seed: 10 });
-    const streamed = await collectStream(clients.chat.streamChat(streamRequest({ model: 'alpha-chat', prompt: 'stream', sampling: sampled({ seed: 11, stop: ['x'] }) })));
+    const streamed = await collectStream(
+      clients.chat.streamChat(streamRequest({ model: 'alpha-chat', prompt: 'stream', sampling: sampled({ seed: 11, stop: ['x'] }) })),
+    );
     expect(streamed.error).toBeUndefined();
     expect(lastBody(openai)).toMatchObject({ seed: 11, stop: ['x'], stream: true });
   });
@@ -122,7 +139,11 @@ describe('the simulator honours stop', () => {
     const stopped = await chat({ prompt: 'Explain the water cycle', sampling: sampled({ stop: [cut] }) });
     expect(stopped.response.content.trimEnd()).toBe(expected);
     expect(stopped.response.finishReason).toBe(1);
-    const streamed = await collectStream(clients.chat.streamChat(streamRequest({ model: 'alpha-chat', prompt: 'Explain the water cycle', sampling: sampled({ stop: [cut] }) })));
+    const streamed = await collectStream(
+      clients.chat.streamChat(
+        streamRequest({ model: 'alpha-chat', prompt: 'Explain the water cycle', sampling: sampled({ stop: [cut] }) }),
+      ),
+    );
     const text = streamed.messages.map((m) => (m.event?.$case === 'delta' ? m.event.delta.content : '')).join('');
     expect(text.trimEnd()).toBe(expected);
     const completed = streamed.messages.at(-1)?.event;
@@ -139,14 +160,24 @@ describe('validation', () => {
     });
     expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(err.decoded.badRequest?.fieldViolations.map((v) => v.field).sort()).toEqual(
-      ['metadata.tags', 'metadata.tags[team]', 'sampling.frequency_penalty', 'sampling.presence_penalty', 'sampling.stop', 'sampling.stop[1]', 'sampling.top_p'].sort(),
+      [
+        'metadata.tags',
+        'metadata.tags[team]',
+        'sampling.frequency_penalty',
+        'sampling.presence_penalty',
+        'sampling.stop',
+        'sampling.stop[1]',
+        'sampling.top_p',
+      ].sort(),
     );
   });
 
   it('bounds the number of tags', async () => {
     const tags = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v']));
     const err = await chatError({ prompt: 'hi', metadata: { tags } });
-    expect(err.decoded.badRequest?.fieldViolations).toEqual([expect.objectContaining({ field: 'metadata.tags', description: 'at most 16 keys (got 17)' })]);
+    expect(err.decoded.badRequest?.fieldViolations).toEqual([
+      expect.objectContaining({ field: 'metadata.tags', description: 'at most 16 keys (got 17)' }),
+    ]);
   });
 });
 
@@ -166,7 +197,9 @@ describe('request tags', () => {
     const before = callLines().length;
     const { response } = await chat({ prompt: 'tag me', metadata: { tags: { team: 'search', feature: 'autocomplete' } } });
     await new Promise((r) => setTimeout(r, 20));
-    const line = callLines().slice(before).find((l) => l.requestId === response.requestId);
+    const line = callLines()
+      .slice(before)
+      .find((l) => l.requestId === response.requestId);
     expect(line?.tags).toEqual({ team: 'search', feature: 'autocomplete' });
     expect(lastBody(openai)).not.toHaveProperty('metadata');
   });
@@ -174,20 +207,40 @@ describe('request tags', () => {
 
 describe('the HTTP API', () => {
   const post = (body: unknown) =>
-    fetch(`${app.http!.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    fetch(`${app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
 
   it('maps the OpenAI sampling fields and metadata through', async () => {
     const before = callLines().length;
     const res = await post({
       model: 'alpha-chat',
       messages: [{ role: 'user', content: 'Explain the water cycle' }],
-      top_p: 0.4, stop: 'NEVER-THERE', seed: 3, presence_penalty: 1, frequency_penalty: 0.5, user: 'u-9',
+      top_p: 0.4,
+      stop: 'NEVER-THERE',
+      seed: 3,
+      presence_penalty: 1,
+      frequency_penalty: 0.5,
+      user: 'u-9',
       metadata: { team: 'billing' },
     });
     expect(res.status).toBe(200);
-    expect(lastBody(openai)).toMatchObject({ top_p: 0.4, stop: ['NEVER-THERE'], seed: 3, presence_penalty: 1, frequency_penalty: 0.5, user: 'u-9' });
+    expect(lastBody(openai)).toMatchObject({
+      top_p: 0.4,
+      stop: ['NEVER-THERE'],
+      seed: 3,
+      presence_penalty: 1,
+      frequency_penalty: 0.5,
+      user: 'u-9',
+    });
     await new Promise((r) => setTimeout(r, 20));
-    expect(callLines().slice(before).map((l) => l.tags)).toContainEqual({ team: 'billing' });
+    expect(
+      callLines()
+        .slice(before)
+        .map((l) => l.tags),
+    ).toContainEqual({ team: 'billing' });
   });
 
   it('refuses out-of-range values with 400 naming the field', async () => {

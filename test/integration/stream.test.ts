@@ -17,8 +17,7 @@ function stream(prompt: string, model = 'gpt-4o', options: Partial<grpc.CallOpti
   return h.clients.chat.streamChat(streamRequest({ model, prompt }), metadata, options);
 }
 
-const text = (messages: StreamChatResponse[]) =>
-  messages.map((m) => (m.event?.$case === 'delta' ? m.event.delta.content : '')).join('');
+const text = (messages: StreamChatResponse[]) => messages.map((m) => (m.event?.$case === 'delta' ? m.event.delta.content : '')).join('');
 
 const stats = () =>
   new Promise<GetStatsResponse>((resolve, reject) => h.clients.stats.getStats({}, (err, res) => (err ? reject(err) : resolve(res))));
@@ -40,10 +39,17 @@ describe('StreamChat', () => {
     expect(cases.slice(1, -1).every((c) => c === 'delta')).toBe(true);
     expect(cases.length).toBeGreaterThan(5);
     const first = messages[0]?.event;
-    expect(first?.$case === 'started' && first.started).toEqual({ requestId: 'stream-1', model: 'gpt-4o', provider: 'openai', simulated: false });
+    expect(first?.$case === 'started' && first.started).toEqual({
+      requestId: 'stream-1',
+      model: 'gpt-4o',
+      provider: 'openai',
+      simulated: false,
+    });
 
     const unary = await new Promise<string>((resolve, reject) =>
-      h.clients.chat.chat({ model: 'gpt-4o', prompt: 'Tell me a story', messages: [] }, (err, res) => (err ? reject(err) : resolve(res.content))),
+      h.clients.chat.chat({ model: 'gpt-4o', prompt: 'Tell me a story', messages: [] }, (err, res) =>
+        err ? reject(err) : resolve(res.content),
+      ),
     );
     expect(text(messages)).toBe(unary);
 

@@ -19,8 +19,16 @@ function check(client: HealthClient): Promise<grpc.status> {
 
 async function serve(upstream: Simulator, env: Record<string, string>): Promise<App> {
   const config = loadConfig({
-    HOST: '127.0.0.1', PORT: '0', OPENAI_API_KEY: 'k', OPENAI_BASE_URL: upstream.baseURL, SIMULATOR: 'off',
-    TLS_CERT_FILE: certs.serverCert, TLS_KEY_FILE: certs.serverKey, METRICS_PORT: '0', HTTP_PORT: '0', ...env,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    OPENAI_API_KEY: 'k',
+    OPENAI_BASE_URL: upstream.baseURL,
+    SIMULATOR: 'off',
+    TLS_CERT_FILE: certs.serverCert,
+    TLS_KEY_FILE: certs.serverKey,
+    METRICS_PORT: '0',
+    HTTP_PORT: '0',
+    ...env,
   });
   return startApp(config, pino({ level: 'silent' }), {});
 }

@@ -25,7 +25,12 @@ describe('enum values the server does not know', () => {
 
   it('every known cache.mode is still served', async () => {
     for (const mode of [CacheMode.CACHE_MODE_UNSPECIFIED, CacheMode.CACHE_MODE_USE, CacheMode.CACHE_MODE_BYPASS]) {
-      const { response } = await callUnary(chat(), { model: 'gpt-4o', prompt: `mode ${mode}`, messages: [], cache: { mode, allowStale: false } });
+      const { response } = await callUnary(chat(), {
+        model: 'gpt-4o',
+        prompt: `mode ${mode}`,
+        messages: [],
+        cache: { mode, allowStale: false },
+      });
       expect(response.content.length).toBeGreaterThan(0);
     }
   });

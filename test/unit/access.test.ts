@@ -121,7 +121,9 @@ describe('budget refusals', () => {
     const budgets = new Budgets(store);
     const access = new AccessController(keys, new RateLimits(store, NO_LIMITS, keys.all()), budgets);
     await budgets.add('k', 2);
-    const refusal = await access.admit({ principal: { name: 'k', allowedModels: ['*'] }, models: ['m'], estimatedTokens: 1 }).catch((err: unknown) => err);
+    const refusal = await access
+      .admit({ principal: { name: 'k', allowedModels: ['*'] }, models: ['m'], estimatedTokens: 1 })
+      .catch((err: unknown) => err);
     expect(refusal).toBeInstanceOf(OrchestratorError);
     const err = refusal as OrchestratorError;
     expect(err.metadata).toMatchObject({ quota_description: 'budget usd_per_month 1' });

@@ -33,7 +33,12 @@ function countingAccess(limit: number) {
     admit: async () => {
       if (counts.admitted >= limit) {
         counts.refused += 1;
-        throw new OrchestratorError({ kind: 'resource_exhausted', reason: Reason.RATE_LIMITED, message: 'over the limit', retryAfterMs: 1000 });
+        throw new OrchestratorError({
+          kind: 'resource_exhausted',
+          reason: Reason.RATE_LIMITED,
+          message: 'over the limit',
+          retryAfterMs: 1000,
+        });
       }
       counts.admitted += 1;
       return {
@@ -53,7 +58,9 @@ describe('admission comes before any classification', () => {
     const { engine, provider } = engineFixture({ access });
     const big = input('a long prompt\n'.repeat(20_000));
 
-    expect((await refusalOf(engine.chat({ model: { name: '', field: 'model' }, route: ROUTE, input: big, ctx: context() }))).reason).toBe(Reason.RATE_LIMITED);
+    expect((await refusalOf(engine.chat({ model: { name: '', field: 'model' }, route: ROUTE, input: big, ctx: context() }))).reason).toBe(
+      Reason.RATE_LIMITED,
+    );
     const stream = engine.stream({ model: { name: '', field: 'model' }, target: ROUTED_STREAM, input: big, ctx: context() });
     expect((await refusalOf(stream.next())).reason).toBe(Reason.RATE_LIMITED);
     expect((await refusalOf(engine.rank({ route: ROUTE, input: big, ctx: context() }))).reason).toBe(Reason.RATE_LIMITED);

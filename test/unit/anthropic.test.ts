@@ -11,10 +11,7 @@ import type { ProviderRequest, ProviderStreamEvent } from '../../src/providers/t
 const MODEL = 'claude-sonnet-5-5';
 const PROMPT: readonly ChatMessage[] = [{ role: 'user', content: 'Name the capital of France.' }];
 
-function requestOf(
-  messages: readonly ChatMessage[],
-  overrides: Partial<ProviderRequest> = {},
-): ProviderRequest {
+function requestOf(messages: readonly ChatMessage[], overrides: Partial<ProviderRequest> = {}): ProviderRequest {
   return {
     upstreamModel: MODEL,
     messages,
@@ -145,7 +142,7 @@ describe('AnthropicProvider against the simulator', () => {
 
   it('answers with the simulator text, usage and stop reason for the same request', async () => {
     const completion = await provider.complete(requestOf(PROMPT));
-    const { stream: _stream, ...sent } = sim.requests.at(-1)?.body as Record<string, unknown>;
+    const { stream: _stream, ...sent } = sim.requests.at(-1)!.body as Record<string, unknown>;
     const raw = await postMessages(sim, sent);
     expect(raw.status).toBe(200);
     const wire = (await raw.json()) as WireMessage;

@@ -13,7 +13,9 @@ import type { Redis } from 'ioredis';
 
 const NO_LIMITS = { requestsPerMinute: undefined, tokensPerMinute: undefined };
 const BUDGET = 0.001;
-const keySpecs = [{ name: 'k', sha256: sha('secret-k'), allowedModels: ['*'], limits: NO_LIMITS, budgets: { usdPerDay: BUDGET, usdPerMonth: undefined } }];
+const keySpecs = [
+  { name: 'k', sha256: sha('secret-k'), allowedModels: ['*'], limits: NO_LIMITS, budgets: { usdPerDay: BUDGET, usdPerMonth: undefined } },
+];
 const principal = { name: 'k', allowedModels: ['*'] };
 /** $10 per million output tokens: 40 estimated tokens hold $0.0004. */
 const prices: PriceList = { find: () => ({ inputPricePerMillion: 2.5, outputPricePerMillion: 10 }) };

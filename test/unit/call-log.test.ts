@@ -27,8 +27,23 @@ describe('endCall: the one per-call line for every protocol', () => {
     const calls: FinishedCall[] = [];
     const ends: CallEnd[] = [];
     const observer = { recordCall: (c: FinishedCall) => void calls.push(c) };
-    const base = { kind: 'unary' as const, requestId: 'r1', startedAt: 0, code: 0, codeName: 'OK', level: 'info' as const, peer: () => '127.0.0.1:1', keyName: 'team-a' };
-    endCall(log, observer, { ...base, protocol: 'grpc', path: '/orchestrator.v1.ChatService/Chat', method: '/orchestrator.v1.ChatService/Chat', summary: new CallSummary(recordingTrace(ends)) });
+    const base = {
+      kind: 'unary' as const,
+      requestId: 'r1',
+      startedAt: 0,
+      code: 0,
+      codeName: 'OK',
+      level: 'info' as const,
+      peer: () => '127.0.0.1:1',
+      keyName: 'team-a',
+    };
+    endCall(log, observer, {
+      ...base,
+      protocol: 'grpc',
+      path: '/orchestrator.v1.ChatService/Chat',
+      method: '/orchestrator.v1.ChatService/Chat',
+      summary: new CallSummary(recordingTrace(ends)),
+    });
     endCall(log, observer, {
       ...base,
       protocol: 'http',
@@ -43,12 +58,31 @@ describe('endCall: the one per-call line for every protocol', () => {
       summary: new CallSummary(recordingTrace(ends)),
     });
     await new Promise((r) => setImmediate(r));
-    expect(lines[0]).toMatchObject({ msg: 'call', protocol: 'grpc', method: '/orchestrator.v1.ChatService/Chat', code: 'OK', requestId: 'r1', key: 'team-a' });
+    expect(lines[0]).toMatchObject({
+      msg: 'call',
+      protocol: 'grpc',
+      method: '/orchestrator.v1.ChatService/Chat',
+      code: 'OK',
+      requestId: 'r1',
+      key: 'team-a',
+    });
     expect(lines[0]).not.toHaveProperty('status');
-    expect(lines[1]).toMatchObject({ msg: 'call', protocol: 'http', method: 'POST /v1/chat/completions', status: 404, code: 'NOT_FOUND', details: 'no such model' });
+    expect(lines[1]).toMatchObject({
+      msg: 'call',
+      protocol: 'http',
+      method: 'POST /v1/chat/completions',
+      status: 404,
+      code: 'NOT_FOUND',
+      details: 'no such model',
+    });
     expect(lines[1]).not.toHaveProperty('key');
-    expect(Object.keys(lines[1] ?? {})).toEqual(expect.arrayContaining(Object.keys(lines[0] ?? {}).filter((k) => k !== 'key' && k !== 'time')));
-    expect(calls.map((c) => [c.protocol, c.code])).toEqual([['grpc', 'OK'], ['http', 'NOT_FOUND']]);
+    expect(Object.keys(lines[1] ?? {})).toEqual(
+      expect.arrayContaining(Object.keys(lines[0] ?? {}).filter((k) => k !== 'key' && k !== 'time')),
+    );
+    expect(calls.map((c) => [c.protocol, c.code])).toEqual([
+      ['grpc', 'OK'],
+      ['http', 'NOT_FOUND'],
+    ]);
     expect(ends).toEqual([
       { code: 0, codeName: 'OK', httpStatus: undefined, details: undefined, keyName: 'team-a' },
       { code: 5, codeName: 'NOT_FOUND', httpStatus: 404, details: 'no such model', keyName: undefined },

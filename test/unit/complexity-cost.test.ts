@@ -47,7 +47,10 @@ describe('classification cost is bounded whatever the prompt', () => {
     expect(short.length).toBeLessThan(EXACT_CHARS);
     expect(classifyComplexity(user(short), 100).promptTokens).toBe(countTokens(short) + 3);
     const long = flat(
-      Array.from({ length: 3_000 }, (_, i) => `Paragraph ${i}: the river carries sediment downstream, and the delta grows by ${i % 97} metres.`).join('\n'),
+      Array.from(
+        { length: 3_000 },
+        (_, i) => `Paragraph ${i}: the river carries sediment downstream, and the delta grows by ${i % 97} metres.`,
+      ).join('\n'),
     );
     const exact = countTokens(long) + 3;
     const estimated = classifyComplexity(user(long), 100).promptTokens;
@@ -55,7 +58,7 @@ describe('classification cost is bounded whatever the prompt', () => {
   });
 
   it('still sees what a long prompt asks for at its start and at its end', () => {
-    const filler = 'The river carries sediment downstream. '.repeat(2 * SIGNAL_WINDOW_CHARS / 10);
+    const filler = 'The river carries sediment downstream. '.repeat((2 * SIGNAL_WINDOW_CHARS) / 10);
     expect(classifyComplexity(user(`${filler}\nNow write the function:\n\`\`\`\nconst x = 1;\n\`\`\``), 100).signals).toContain('code');
     expect(classifyComplexity(user(`Explain step by step.\n${filler}`), 100).signals).toContain('multi_step');
     expect(classifyComplexity(user(`1. Read this.\n2. Summarise it.\n${filler}`), 100).signals).toContain('multi_step');

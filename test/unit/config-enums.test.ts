@@ -13,7 +13,9 @@ const ENUM_SETTINGS = ENV_NAMES.flatMap((name) => {
 
 describe('enum-like settings refuse values they do not know, at start-up', () => {
   it('finds the enum settings, so the checks below cover them', () => {
-    expect(ENUM_SETTINGS.map((s) => s.name)).toEqual(expect.arrayContaining(['LOG_LEVEL', 'SIMULATOR', 'REDIS_FAILURE_POLICY', 'METRICS', 'LOG_ROTATE', 'HTTP_ENABLED', 'LEDGER_CONTENT']));
+    expect(ENUM_SETTINGS.map((s) => s.name)).toEqual(
+      expect.arrayContaining(['LOG_LEVEL', 'SIMULATOR', 'REDIS_FAILURE_POLICY', 'METRICS', 'LOG_ROTATE', 'HTTP_ENABLED', 'LEDGER_CONTENT']),
+    );
   });
 
   it.each(ENUM_SETTINGS)('$name accepts each of its values and refuses any other, naming the variable', ({ name, values }) => {

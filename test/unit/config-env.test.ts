@@ -67,7 +67,10 @@ describe('breaker settings', () => {
 describe('the global rate limit variables', () => {
   it('read RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW seconds (60 by default); unset means no such limit', () => {
     expect(loadConfig({ RATE_LIMIT_REQUESTS: '10' }).globalRequestWindow).toEqual({ requests: 10, windowSeconds: 60 });
-    expect(loadConfig({ RATE_LIMIT_REQUESTS: '5', RATE_LIMIT_WINDOW: '10' }).globalRequestWindow).toEqual({ requests: 5, windowSeconds: 10 });
+    expect(loadConfig({ RATE_LIMIT_REQUESTS: '5', RATE_LIMIT_WINDOW: '10' }).globalRequestWindow).toEqual({
+      requests: 5,
+      windowSeconds: 10,
+    });
     expect(loadConfig({}).globalRequestWindow).toBeUndefined();
     expect(problemsOf({ RATE_LIMIT_REQUESTS: '0' })[0]).toMatch(/^RATE_LIMIT_REQUESTS: /);
   });

@@ -31,11 +31,25 @@ function problemsOf(path: string): string[] {
 describe('config file', () => {
   it('loads the documented example', () => {
     const config = loadConfigFile('config/example.yaml');
-    expect(config.providers.map((p) => `${p.name}:${p.kind}`)).toEqual(['openai:openai', 'openrouter:openai', 'ollama:openai', 'anthropic:anthropic']);
+    expect(config.providers.map((p) => `${p.name}:${p.kind}`)).toEqual([
+      'openai:openai',
+      'openrouter:openai',
+      'ollama:openai',
+      'anthropic:anthropic',
+    ]);
     expect(config.providers[1]?.headers).toMatchObject({ 'X-Title': 'llm-orchestrator' });
     const llama = config.models.find((m) => m.id === 'llama3.1-8b');
-    expect(llama).toMatchObject({ provider: 'ollama', upstreamId: 'llama3.1:8b', aliases: ['llama', 'llama3'], tier: 'small', quality: 0.55 });
-    expect(config.providers.find((p) => p.kind === 'anthropic')).toMatchObject({ baseURL: 'https://api.anthropic.com', anthropicVersion: '2023-06-01' });
+    expect(llama).toMatchObject({
+      provider: 'ollama',
+      upstreamId: 'llama3.1:8b',
+      aliases: ['llama', 'llama3'],
+      tier: 'small',
+      quality: 0.55,
+    });
+    expect(config.providers.find((p) => p.kind === 'anthropic')).toMatchObject({
+      baseURL: 'https://api.anthropic.com',
+      anthropicVersion: '2023-06-01',
+    });
     // The example lists every profile with the defaults, so it documents what leaving one out means.
     expect(config.routing.profiles).toEqual(DEFAULT_PROFILE_WEIGHTS);
   });
@@ -43,7 +57,9 @@ describe('config file', () => {
   it('documents every key of the schema in the example', () => {
     const example = readFileSync('config/example.yaml', 'utf8');
     const keys = schemaKeys(fileSchema);
-    expect(keys).toEqual(expect.arrayContaining(['providers[].anthropic_version', 'routing.profiles.long_context', 'routing.profiles.speed.ttft']));
+    expect(keys).toEqual(
+      expect.arrayContaining(['providers[].anthropic_version', 'routing.profiles.long_context', 'routing.profiles.speed.ttft']),
+    );
     // A key counts as documented when it appears as `key:` (set, or in a comment, for optional ones).
     const documented = (path: string) => new RegExp(`(^|[\\s{,#-])${path.slice(path.lastIndexOf('.') + 1)}:`, 'm').test(example);
     expect(keys.filter((path) => !documented(path))).toEqual([]);
@@ -142,7 +158,9 @@ describe('provider URL guard (SSRF)', () => {
   });
 
   it('ignores the trailing dot of a fully qualified host name', () => {
-    expect(refuse('http://metadata.google.internal./computeMetadata/v1')).toMatch(/^metadata\.google\.internal is a cloud metadata endpoint/);
+    expect(refuse('http://metadata.google.internal./computeMetadata/v1')).toMatch(
+      /^metadata\.google\.internal is a cloud metadata endpoint/,
+    );
     expect(refuse('http://METADATA.goog../')).toMatch(/metadata\.goog is a cloud metadata endpoint/);
   });
 
@@ -186,7 +204,9 @@ describe('provider host resolution guard (SSRF, DNS half)', () => {
     expect(await check('https://llm.internal.example/v1', resolvesTo('10.0.0.7', '169.254.169.254'))).toBe(
       'llm.internal.example resolves to link-local address 169.254.169.254 (set allow_link_local to permit)',
     );
-    expect(await check('https://llm.example/v1', resolvesTo('100.100.100.200'))).toMatch(/resolves to cloud metadata address 100\.100\.100\.200/);
+    expect(await check('https://llm.example/v1', resolvesTo('100.100.100.200'))).toMatch(
+      /resolves to cloud metadata address 100\.100\.100\.200/,
+    );
     expect(await check('https://llm.example/v1', resolvesTo('fe80::1'))).toMatch(/link-local address fe80::1/);
     // With an interface zone, as some resolvers give link-local IPv6 answers.
     expect(await check('https://llm.example/v1', resolvesTo('fe80::1%eth0'))).toMatch(/link-local address fe80::1%eth0/);

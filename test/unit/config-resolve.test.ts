@@ -21,7 +21,12 @@ providers:
 
 describe('resolveConfig', () => {
   it('gives the file providers in file order with their keys, then the OPENAI_* shorthand', () => {
-    const config = resolveConfig({ CONFIG_FILE: file('p.yaml', PROVIDERS), ROUTER_KEY: 'rk', OPENAI_API_KEY: 'ok', OPENAI_ORGANIZATION: 'org-1' });
+    const config = resolveConfig({
+      CONFIG_FILE: file('p.yaml', PROVIDERS),
+      ROUTER_KEY: 'rk',
+      OPENAI_API_KEY: 'ok',
+      OPENAI_ORGANIZATION: 'org-1',
+    });
     expect(config.providers.map((p) => [p.spec.name, p.apiKey])).toEqual([
       ['router', 'rk'],
       ['local', 'none'],
@@ -40,7 +45,10 @@ describe('resolveConfig', () => {
   });
 
   it('lets a file provider named openai replace the shorthand and read OPENAI_API_KEY from the settings', () => {
-    const path = file('o.yaml', 'providers:\n  - { name: openai, kind: openai, base_url: "https://example.com/v1", api_key_env: OPENAI_API_KEY }\n');
+    const path = file(
+      'o.yaml',
+      'providers:\n  - { name: openai, kind: openai, base_url: "https://example.com/v1", api_key_env: OPENAI_API_KEY }\n',
+    );
     const config = completeConfig(resolveConfig({ CONFIG_FILE: path, OPENAI_API_KEY: 'from-settings' }), {});
     expect(config.providers.map((p) => [p.spec.baseURL, p.apiKey])).toEqual([['https://example.com/v1', 'from-settings']]);
   });

@@ -27,7 +27,10 @@ interface Manifest {
 function parse(file: string): Manifest[] {
   const docs = parseAllDocuments(readFileSync(file, 'utf8'));
   return docs.map((doc) => {
-    expect(doc.errors.map((e) => e.message), file).toEqual([]);
+    expect(
+      doc.errors.map((e) => e.message),
+      file,
+    ).toEqual([]);
     return { ...(doc.toJS() as object), file };
   });
 }
@@ -55,7 +58,10 @@ const BASE = join('deploy', 'k8s', 'base');
 const k8s = all.filter((m) => m.file.startsWith(BASE) && m.kind);
 const one = (kind: string, name?: string): Manifest => {
   const found = k8s.filter((m) => m.kind === kind && (name === undefined || m.metadata?.name === name));
-  expect(found.map((m) => m.metadata?.name), `${kind} ${name ?? ''}`).toHaveLength(1);
+  expect(
+    found.map((m) => m.metadata?.name),
+    `${kind} ${name ?? ''}`,
+  ).toHaveLength(1);
   return found[0]!;
 };
 
@@ -92,7 +98,7 @@ describe('deploy/', () => {
     expect(one('ConfigMap', 'llm-orchestrator-env').data?.PORT).toBe(String(grpcPort));
   });
 
-  it('a PodDisruptionBudget covers the Deployment\'s pods and leaves a replica up', () => {
+  it("a PodDisruptionBudget covers the Deployment's pods and leaves a replica up", () => {
     const pdb = one('PodDisruptionBudget');
     expect(selects((pdb.spec!.selector as { matchLabels?: Record<string, string> }).matchLabels)).toBe(true);
     expect(pdb.spec?.maxUnavailable).toBe(1);
@@ -115,7 +121,8 @@ describe('deploy/', () => {
       'prometheus.io/path': '/metrics',
     });
     // The gRPC Services carry no HTTP/1.1 port.
-    for (const s of services.filter((x) => x !== service)) expect((s.spec!.ports as Port[]).every((p) => p.targetPort === 'grpc')).toBe(true);
+    for (const s of services.filter((x) => x !== service))
+      expect((s.spec!.ports as Port[]).every((p) => p.targetPort === 'grpc')).toBe(true);
 
     const monitor = one('ServiceMonitor');
     const selector = (monitor.spec!.selector as { matchLabels: Record<string, string> }).matchLabels;
@@ -125,7 +132,9 @@ describe('deploy/', () => {
     expect(endpoints).toEqual([expect.objectContaining({ port: 'metrics', path: '/metrics' })]);
     expect((service.spec!.ports as Port[]).map((p) => p.name)).toContain('metrics');
 
-    const expose = readFileSync(join('deploy', 'Dockerfile'), 'utf8').match(/^EXPOSE\s+(.+)$/m)?.[1]?.split(/\s+/);
+    const expose = readFileSync(join('deploy', 'Dockerfile'), 'utf8')
+      .match(/^EXPOSE\s+(.+)$/m)?.[1]
+      ?.split(/\s+/);
     expect(expose).toEqual(expect.arrayContaining(['50051', String(metricsPort)]));
   });
 });

@@ -23,7 +23,22 @@ async function exportedNames(): Promise<Set<string>> {
   return names;
 }
 
-const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'inf', 'nan', 'le']);
+const KEYWORDS = new Set([
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'and',
+  'or',
+  'unless',
+  'bool',
+  'offset',
+  'inf',
+  'nan',
+  'le',
+]);
 
 /** The metric names a PromQL expression selects: strings, label matchers, ranges, grouping lists and numbers removed, functions left out. */
 function metricNames(expr: string): string[] {
@@ -88,18 +103,29 @@ interface Panel {
   targets?: { expr: string; refId: string }[];
 }
 
-const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as { uid: string; title: string; panels: Panel[]; templating: { list: { name: string; query?: unknown; definition?: string }[] } };
+const dashboard = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as {
+  uid: string;
+  title: string;
+  panels: Panel[];
+  templating: { list: { name: string; query?: unknown; definition?: string }[] };
+};
 const rules = ruleFile.parse(parse(readFileSync(RULES, 'utf8')));
 const recorded = new Set(rules.groups.flatMap((g) => g.rules.flatMap((r) => ('record' in r ? [r.record] : []))));
 const dashboardExprs = [
   ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: p.title, expr: t.expr }))),
-  ...dashboard.templating.list.flatMap((v) => (v.definition ? [{ where: `variable ${v.name}`, expr: v.definition.replace(/^label_values\((\w+),.*$/, '$1') }] : [])),
+  ...dashboard.templating.list.flatMap((v) =>
+    v.definition ? [{ where: `variable ${v.name}`, expr: v.definition.replace(/^label_values\((\w+),.*$/, '$1') }] : [],
+  ),
 ];
 const ruleExprs = rules.groups.flatMap((g) => g.rules.map((r) => ({ where: 'alert' in r ? r.alert : r.record, expr: r.expr })));
 
 describe('the PromQL name extraction', () => {
   it('finds selected metrics and skips functions, labels, grouping and ranges', () => {
-    expect(metricNames('histogram_quantile(0.99, sum by (le, model) (rate(x_bucket{model=~"a|b",le!="1"}[5m]))) > 0.05 and on(job) y_total offset 5m / 1e-9')).toEqual(['x_bucket', 'y_total']);
+    expect(
+      metricNames(
+        'histogram_quantile(0.99, sum by (le, model) (rate(x_bucket{model=~"a|b",le!="1"}[5m]))) > 0.05 and on(job) y_total offset 5m / 1e-9',
+      ),
+    ).toEqual(['x_bucket', 'y_total']);
     expect(metricNames('vector(100)')).toEqual([]);
   });
 });
@@ -121,7 +147,11 @@ describe('deploy/grafana dashboard', () => {
 
   it('queries only metrics the gateway exports', async () => {
     const exported = await exportedNames();
-    const unknown = dashboardExprs.flatMap(({ where, expr }) => metricNames(expr).filter((n) => !exported.has(n)).map((n) => `${where}: ${n}`));
+    const unknown = dashboardExprs.flatMap(({ where, expr }) =>
+      metricNames(expr)
+        .filter((n) => !exported.has(n))
+        .map((n) => `${where}: ${n}`),
+    );
     expect(unknown).toEqual([]);
     for (const { where, expr } of dashboardExprs) expect(balanced(expr), where).toBe(true);
   });
@@ -150,7 +180,11 @@ describe('deploy/grafana dashboard', () => {
 describe('deploy/prometheus alert rules', () => {
   it('follow the rule-file format and use only exported or recorded metrics', async () => {
     const exported = await exportedNames();
-    const unknown = ruleExprs.flatMap(({ where, expr }) => metricNames(expr).filter((n) => !exported.has(n) && !recorded.has(n)).map((n) => `${where}: ${n}`));
+    const unknown = ruleExprs.flatMap(({ where, expr }) =>
+      metricNames(expr)
+        .filter((n) => !exported.has(n) && !recorded.has(n))
+        .map((n) => `${where}: ${n}`),
+    );
     expect(unknown).toEqual([]);
     for (const { where, expr } of ruleExprs) expect(balanced(expr), where).toBe(true);
   });

@@ -47,7 +47,11 @@ const COVERED: Record<string, string> = {
 
 describe('deploy/', () => {
   it('has no file that no test checks', () => {
-    expect(filesUnder('deploy').map((f) => f.split('\\').join('/')).sort()).toEqual(Object.keys(COVERED).sort());
+    expect(
+      filesUnder('deploy')
+        .map((f) => f.split('\\').join('/'))
+        .sort(),
+    ).toEqual(Object.keys(COVERED).sort());
   });
 });
 
@@ -93,7 +97,7 @@ describe('deploy/compose.yaml', () => {
     }
   });
 
-  it('mounts files that exist, and Prometheus scrapes the gateway\'s metrics port with the alert rules loaded', () => {
+  it("mounts files that exist, and Prometheus scrapes the gateway's metrics port with the alert rules loaded", () => {
     for (const svc of Object.values(services)) {
       for (const volume of svc.volumes ?? []) {
         const source = volume.split(':')[0]!;
@@ -113,9 +117,13 @@ describe('deploy/compose.yaml', () => {
 
   it('provisions Grafana with the Prometheus data source and the dashboard folder', () => {
     const mounts = Object.fromEntries(services['grafana']!.volumes!.map((v) => v.split(':')).map(([s, t]) => [t, s]));
-    const ds = parse(read('deploy/grafana/provisioning/datasources/prometheus.yaml')) as { datasources: { type: string; url: string; isDefault: boolean }[] };
+    const ds = parse(read('deploy/grafana/provisioning/datasources/prometheus.yaml')) as {
+      datasources: { type: string; url: string; isDefault: boolean }[];
+    };
     expect(ds.datasources).toEqual([expect.objectContaining({ type: 'prometheus', url: 'http://prometheus:9090', isDefault: true })]);
-    const dashboards = parse(read('deploy/grafana/provisioning/dashboards/llm-orchestrator.yaml')) as { providers: { type: string; options: { path: string } }[] };
+    const dashboards = parse(read('deploy/grafana/provisioning/dashboards/llm-orchestrator.yaml')) as {
+      providers: { type: string; options: { path: string } }[];
+    };
     const path = dashboards.providers[0]!.options.path;
     expect(mounts[path]).toBe('./grafana/dashboards');
     expect(mounts['/etc/grafana/provisioning']).toBe('./grafana/provisioning');
@@ -129,7 +137,10 @@ describe('deploy/Dockerfile', () => {
   it('pins the base image to an exact Node.js version that satisfies engines', () => {
     const image = /^ARG NODE_IMAGE=(\S+)$/m.exec(dockerfile)?.[1];
     expect(image).toMatch(/^node:\d+\.\d+\.\d+-[\w-]+(@sha256:[0-9a-f]{64})?$/);
-    const [major, minor] = /^node:(\d+)\.(\d+)/.exec(image ?? '')!.slice(1).map(Number);
+    const [major, minor] = /^node:(\d+)\.(\d+)/
+      .exec(image ?? '')!
+      .slice(1)
+      .map(Number);
     const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
     const [wantMajor, wantMinor] = /(\d+)\.(\d+)/.exec(engines)!.slice(1).map(Number);
     expect(major! > wantMajor! || (major === wantMajor && minor! >= wantMinor!)).toBe(true);
@@ -151,7 +162,9 @@ interface Kustomization {
 const kustomization = (dir: string): Kustomization => parse(read(join(dir, 'kustomization.yaml'))) as Kustomization;
 const baseDocs = filesUnder('deploy/k8s/base')
   .filter((f) => f.endsWith('.yaml') && !f.includes('example'))
-  .flatMap((f) => parseAllDocuments(read(f)).map((d) => d.toJS() as { kind: string; metadata: { name: string }; spec?: Record<string, unknown> }));
+  .flatMap((f) =>
+    parseAllDocuments(read(f)).map((d) => d.toJS() as { kind: string; metadata: { name: string }; spec?: Record<string, unknown> }),
+  );
 const baseDeployment = baseDocs.find((d) => d.kind === 'Deployment')!;
 const podLabels = (baseDeployment.spec!.template as { metadata: { labels: Record<string, string> } }).metadata.labels;
 
@@ -164,9 +177,13 @@ describe('deploy/k8s overlays', () => {
       expect(k.resources?.[0]).toBe('../../base');
       for (const r of k.resources ?? []) expect(existsSync(join(dir, r)), `${overlay}: ${r}`).toBe(true);
       for (const p of k.patches ?? []) {
-        expect(baseDocs.some((d) => d.kind === p.target.kind && d.metadata.name === p.target.name), `${overlay} patches ${p.target.kind}/${p.target.name}`).toBe(true);
+        expect(
+          baseDocs.some((d) => d.kind === p.target.kind && d.metadata.name === p.target.name),
+          `${overlay} patches ${p.target.kind}/${p.target.name}`,
+        ).toBe(true);
       }
-      for (const image of k.images ?? []) expect(read(join(dirname(dir), '..', 'base', 'deployment.yaml'))).toContain(`image: ${image.name}:`);
+      for (const image of k.images ?? [])
+        expect(read(join(dirname(dir), '..', 'base', 'deployment.yaml'))).toContain(`image: ${image.name}:`);
     }
   });
 
@@ -174,7 +191,12 @@ describe('deploy/k8s overlays', () => {
     const k = kustomization('deploy/k8s/overlays/production');
     const hpa = parse(read('deploy/k8s/overlays/production/hpa.yaml')) as {
       kind: string;
-      spec: { scaleTargetRef: { kind: string; name: string }; minReplicas: number; maxReplicas: number; behavior: { scaleDown: { stabilizationWindowSeconds: number } } };
+      spec: {
+        scaleTargetRef: { kind: string; name: string };
+        minReplicas: number;
+        maxReplicas: number;
+        behavior: { scaleDown: { stabilizationWindowSeconds: number } };
+      };
     };
     expect(hpa.kind).toBe('HorizontalPodAutoscaler');
     expect(hpa.spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: baseDeployment.metadata.name });
@@ -185,7 +207,18 @@ describe('deploy/k8s overlays', () => {
     const patches = (k.patches ?? []).map((p) => parse(p.patch) as unknown);
     expect(patches).toContainEqual([{ op: 'remove', path: '/spec/replicas' }]);
     const spread = patches
-      .flatMap((p) => (p as { spec?: { template?: { spec?: { topologySpreadConstraints?: { topologyKey: string; labelSelector: { matchLabels: Record<string, string> } }[] } } } }).spec?.template?.spec?.topologySpreadConstraints ?? [])
+      .flatMap(
+        (p) =>
+          (
+            p as {
+              spec?: {
+                template?: {
+                  spec?: { topologySpreadConstraints?: { topologyKey: string; labelSelector: { matchLabels: Record<string, string> } }[] };
+                };
+              };
+            }
+          ).spec?.template?.spec?.topologySpreadConstraints ?? [],
+      )
       .filter(Boolean);
     expect(spread.map((c) => c.topologyKey).sort()).toEqual(['kubernetes.io/hostname', 'topology.kubernetes.io/zone']);
     for (const c of spread) expect(Object.entries(c.labelSelector.matchLabels).every(([key, v]) => podLabels[key] === v)).toBe(true);
@@ -206,10 +239,16 @@ describe('deploy/k8s overlays', () => {
     }
     const kinds = (dir: string): string[] =>
       kubectl
-        ? parseAllDocuments(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' })).map((d) => (d.toJS() as { kind: string }).kind)
-        : [...baseDocs.map((d) => d.kind), ...(dir.endsWith('production') ? ['HorizontalPodAutoscaler'] : [])].filter((kind) => !(dir.endsWith('dev') && kind === 'PodDisruptionBudget'));
+        ? parseAllDocuments(execFileSync('kubectl', ['kustomize', dir], { encoding: 'utf8' })).map(
+            (d) => (d.toJS() as { kind: string }).kind,
+          )
+        : [...baseDocs.map((d) => d.kind), ...(dir.endsWith('production') ? ['HorizontalPodAutoscaler'] : [])].filter(
+            (kind) => !(dir.endsWith('dev') && kind === 'PodDisruptionBudget'),
+          );
     expect(kinds('deploy/k8s')).toContain('PodDisruptionBudget');
-    expect(kinds('deploy/k8s/overlays/production')).toEqual(expect.arrayContaining(['Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget']));
+    expect(kinds('deploy/k8s/overlays/production')).toEqual(
+      expect.arrayContaining(['Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget']),
+    );
     expect(kinds('deploy/k8s/overlays/dev')).not.toContain('PodDisruptionBudget');
   });
 });

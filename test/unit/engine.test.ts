@@ -86,7 +86,13 @@ describe('Engine.race', () => {
     const { engine, provider, stats } = engineFixture();
     provider.script('gpt-4o', { kind: 'answer', content: 'slow', delayMs: 500 });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'fast', delayMs: 5 });
-    const answer = await engine.race({ model: ref(''), racers: [ref('gpt-4o', 'models[0]'), ref('gpt-4o-mini', 'models[1]')], hedgeDelayMs: 0, input: input(), ctx: context() });
+    const answer = await engine.race({
+      model: ref(''),
+      racers: [ref('gpt-4o', 'models[0]'), ref('gpt-4o-mini', 'models[1]')],
+      hedgeDelayMs: 0,
+      input: input(),
+      ctx: context(),
+    });
     expect(answer.content).toBe('fast');
     expect(answer.model).toBe('gpt-4o-mini');
     expect(answer.attempts.map((a) => [a.model, a.outcome])).toEqual([
@@ -103,7 +109,13 @@ describe('Engine.race', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o-mini', { kind: 'fail', error: upstreamFailure('down') });
     provider.script('gpt-4o', { kind: 'answer', content: 'made it', delayMs: 20 });
-    const answer = await engine.race({ model: ref(''), racers: [ref('gpt-4o-mini'), ref('gpt-4o')], hedgeDelayMs: 0, input: input(), ctx: context() });
+    const answer = await engine.race({
+      model: ref(''),
+      racers: [ref('gpt-4o-mini'), ref('gpt-4o')],
+      hedgeDelayMs: 0,
+      input: input(),
+      ctx: context(),
+    });
     expect(answer.model).toBe('gpt-4o');
     expect(answer.attempts.map((a) => a.outcome)).toEqual(['failure', 'success']);
   });
@@ -112,7 +124,9 @@ describe('Engine.race', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('first') });
     provider.script('gpt-4o-mini', { kind: 'fail', error: upstreamFailure('second', 1500) });
-    const err = await failureOf(engine.race({ model: ref(''), racers: [ref('gpt-4o'), ref('gpt-4o-mini')], hedgeDelayMs: 0, input: input(), ctx: context() }));
+    const err = await failureOf(
+      engine.race({ model: ref(''), racers: [ref('gpt-4o'), ref('gpt-4o-mini')], hedgeDelayMs: 0, input: input(), ctx: context() }),
+    );
     expect(err.reason).toBe(Reason.ALL_ATTEMPTS_FAILED);
     expect(err.message).toContain('gpt-4o: scripted failure: first');
     expect(err.message).toContain('gpt-4o-mini: scripted failure: second');
@@ -132,7 +146,15 @@ describe('Engine.race', () => {
 
   it('rejects the same model listed twice under different names', async () => {
     const { engine } = engineFixture();
-    const err = await failureOf(engine.race({ model: ref(''), racers: [ref('gpt-4o', 'models[0]'), ref('4o', 'models[1]')], hedgeDelayMs: 0, input: input(), ctx: context() }));
+    const err = await failureOf(
+      engine.race({
+        model: ref(''),
+        racers: [ref('gpt-4o', 'models[0]'), ref('4o', 'models[1]')],
+        hedgeDelayMs: 0,
+        input: input(),
+        ctx: context(),
+      }),
+    );
     expect(err.kind).toBe('invalid_argument');
     expect(err.fieldViolations[0]?.field).toBe('models[1]');
   });
@@ -174,7 +196,12 @@ describe('Engine.fallback', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'hang' });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'rescued' });
-    const answer = await engine.fallback({ model: ref(''), ...target(['gpt-4o', 'gpt-4o-mini'], { attemptTimeoutMs: 50 }), input: input(), ctx: context() });
+    const answer = await engine.fallback({
+      model: ref(''),
+      ...target(['gpt-4o', 'gpt-4o-mini'], { attemptTimeoutMs: 50 }),
+      input: input(),
+      ctx: context(),
+    });
     expect(answer.content).toBe('rescued');
     expect(answer.attempts[0]).toMatchObject({ model: 'gpt-4o', outcome: 'timeout' });
     expect(answer.attempts[0]?.error?.reason).toBe(Reason.UPSTREAM_TIMEOUT);
@@ -187,7 +214,12 @@ describe('Engine.fallback', () => {
     provider.script('gpt-4o-mini', { kind: 'hang' });
     provider.script('gpt-3.5-turbo', { kind: 'answer', content: 'last' });
     const started = Date.now();
-    const answer = await engine.fallback({ model: ref(''), ...target(['gpt-4o', 'gpt-4o-mini', 'gpt-3.5-turbo']), input: input(), ctx: context({ timeoutMs: 600 }) });
+    const answer = await engine.fallback({
+      model: ref(''),
+      ...target(['gpt-4o', 'gpt-4o-mini', 'gpt-3.5-turbo']),
+      input: input(),
+      ctx: context({ timeoutMs: 600 }),
+    });
     expect(answer.content).toBe('last');
     const [first, second] = answer.attempts;
     expect(first?.latencyMs).toBeGreaterThan(150);
@@ -240,7 +272,9 @@ describe('Engine.fallback', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('a') });
     provider.script('gpt-4o-mini', { kind: 'fail', error: upstreamFailure('b') });
-    const err = await failureOf(engine.fallback({ model: ref(''), ...target(['gpt-4o', 'gpt-4o-mini'], { disable: true }), input: input(), ctx: context() }));
+    const err = await failureOf(
+      engine.fallback({ model: ref(''), ...target(['gpt-4o', 'gpt-4o-mini'], { disable: true }), input: input(), ctx: context() }),
+    );
     expect(err.reason).toBe(Reason.ALL_ATTEMPTS_FAILED);
     expect(err.attempts.map((a) => a.model)).toEqual(['gpt-4o', 'gpt-4o-mini']);
   });
@@ -275,7 +309,8 @@ describe('Engine.stream', () => {
     const seen: string[] = [];
     const err = await failureOf(
       (async () => {
-        for await (const event of engine.stream({ model: ref('gpt-4o'), target: SINGLE, input: input(), ctx: context() })) seen.push(event.type);
+        for await (const event of engine.stream({ model: ref('gpt-4o'), target: SINGLE, input: input(), ctx: context() }))
+          seen.push(event.type);
       })(),
     );
     expect(seen).toEqual(['started', 'delta', 'delta']);
@@ -301,7 +336,11 @@ describe('usage reported by an upstream', () => {
 
   it('is refused when negative or beyond what the request can hold: the attempt is charged an estimate, marked so', async () => {
     const { engine, provider, stats } = engineFixture();
-    provider.script('gpt-4o', { kind: 'answer', content: 'four words right here', usage: negative }, { kind: 'answer', content: 'four words right here', usage: absurd });
+    provider.script(
+      'gpt-4o',
+      { kind: 'answer', content: 'four words right here', usage: negative },
+      { kind: 'answer', content: 'four words right here', usage: absurd },
+    );
     for (let i = 0; i < 2; i++) {
       const answer = await engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() });
       expect(answer.usage.promptTokens).toBeGreaterThan(0);

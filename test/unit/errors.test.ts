@@ -3,7 +3,15 @@ import { describe, expect, it } from 'vitest';
 import type { AttemptRecord } from '../../src/domain/chat.js';
 import { ZERO_USAGE } from '../../src/domain/chat.js';
 import { type ErrorKind, OrchestratorError, Reason, invalidArgument, modelNotFound } from '../../src/domain/errors.js';
-import { ERROR_DOMAIN, INTERNAL_MESSAGE, STATUS_DETAILS_KEY, codeForKind, grpcErrorFor, summarizeAttempts, toGrpcStatus } from '../../src/server/errors.js';
+import {
+  ERROR_DOMAIN,
+  INTERNAL_MESSAGE,
+  STATUS_DETAILS_KEY,
+  codeForKind,
+  grpcErrorFor,
+  summarizeAttempts,
+  toGrpcStatus,
+} from '../../src/server/errors.js';
 import { decodeStatusDetails } from '../../src/cli/status-details.js';
 
 const KINDS: ReadonlyArray<[ErrorKind, grpc.status]> = [

@@ -10,7 +10,8 @@ async function sdkEvents(chunks: readonly Uint8Array[]): Promise<SseEvent[]> {
     for (const chunk of chunks) yield chunk;
   })();
   const events: SseEvent[] = [];
-  for await (const sse of _iterSSEMessages({ body } as unknown as Response, new AbortController())) events.push({ event: sse.event, data: sse.data });
+  for await (const sse of _iterSSEMessages({ body } as unknown as Response, new AbortController()))
+    events.push({ event: sse.event, data: sse.data });
   return events;
 }
 
@@ -74,7 +75,13 @@ describe('SseDecoder', () => {
   for (const [name, text] of Object.entries(BODIES)) {
     it(`${name}: the SDK parser's events, whatever the chunking`, async () => {
       const bytes = new TextEncoder().encode(text);
-      const chunkings: Uint8Array[][] = [[bytes], Array.from(bytes, (b) => Uint8Array.of(b)), split(bytes, 1), split(bytes, 7), split(bytes, 42)];
+      const chunkings: Uint8Array[][] = [
+        [bytes],
+        Array.from(bytes, (b) => Uint8Array.of(b)),
+        split(bytes, 1),
+        split(bytes, 7),
+        split(bytes, 42),
+      ];
       const expected = await sdkEvents([bytes]);
       for (const chunks of chunkings) {
         expect(await sdkEvents(chunks)).toEqual(expected);

@@ -14,13 +14,20 @@ const problems = (env: Record<string, string>): readonly string[] => {
 
 describe('DATABASE_URL and LEDGER_*', () => {
   it('defaults to an embedded SQLite file, hashes nothing, keeps 30 days', () => {
-    expect(loadConfig({}).ledger).toMatchObject({ target: { kind: 'sqlite', file: './data/orchestrator.db' }, content: 'none', retentionDays: 30 });
+    expect(loadConfig({}).ledger).toMatchObject({
+      target: { kind: 'sqlite', file: './data/orchestrator.db' },
+      content: 'none',
+      retentionDays: 30,
+    });
   });
 
   it('reads off, memory, a SQLite path and PostgreSQL URLs', () => {
     expect(loadConfig({ DATABASE_URL: 'off' }).ledger.target).toEqual({ kind: 'off' });
     expect(loadConfig({ DATABASE_URL: 'sqlite::memory:' }).ledger.target).toEqual({ kind: 'sqlite', file: ':memory:' });
-    expect(loadConfig({ DATABASE_URL: 'sqlite:/var/lib/llmo/ledger.db' }).ledger.target).toEqual({ kind: 'sqlite', file: '/var/lib/llmo/ledger.db' });
+    expect(loadConfig({ DATABASE_URL: 'sqlite:/var/lib/llmo/ledger.db' }).ledger.target).toEqual({
+      kind: 'sqlite',
+      file: '/var/lib/llmo/ledger.db',
+    });
     const pg = loadConfig({ DATABASE_URL: 'postgresql://llmo:secret@db:5432/llmo' }).ledger.target;
     expect(pg).toEqual({ kind: 'postgres', url: 'postgresql://llmo:secret@db:5432/llmo' });
     expect(describeTarget(pg)).not.toContain('secret');

@@ -48,21 +48,34 @@ describe('what the ledger keeps of a call', () => {
     expect([r.prompt, r.answer]).toEqual(['secret question', 'the answer']);
   });
 
-  it('prices what a cache hit saved at the answering model\'s prices', () => {
+  it("prices what a cache hit saved at the answering model's prices", () => {
     expect(toCallRecord(call(), { content: 'none', priceOf }).costSavedUsd).toBe(0.0002);
     expect(toCallRecord(call({ responses: [{ ...answer, cache: undefined }] }), { content: 'none', priceOf }).costSavedUsd).toBe(0);
   });
 
-  it('reads a failed call\'s attempts and partial usage from its ErrorInfo', () => {
+  it("reads a failed call's attempts and partial usage from its ErrorInfo", () => {
     const r = toCallRecord(
       call({
         code: 'UNAVAILABLE',
         responses: [],
-        errorInfo: { reason: 'ALL_ATTEMPTS_FAILED', metadata: { attempts: 'gpt-4o:UNAVAILABLE:UPSTREAM_ERROR,gpt-4o-mini:DEADLINE_EXCEEDED:UPSTREAM_TIMEOUT', prompt_tokens: '9', completion_tokens: '2', cost_usd: '0.00003' } },
+        errorInfo: {
+          reason: 'ALL_ATTEMPTS_FAILED',
+          metadata: {
+            attempts: 'gpt-4o:UNAVAILABLE:UPSTREAM_ERROR,gpt-4o-mini:DEADLINE_EXCEEDED:UPSTREAM_TIMEOUT',
+            prompt_tokens: '9',
+            completion_tokens: '2',
+            cost_usd: '0.00003',
+          },
+        },
       }),
       { content: 'none', priceOf },
     );
-    expect(r).toMatchObject({ outcome: 'error', reason: 'ALL_ATTEMPTS_FAILED', costUsd: 0.00003, usage: { promptTokens: 9, completionTokens: 2, totalTokens: 11 } });
+    expect(r).toMatchObject({
+      outcome: 'error',
+      reason: 'ALL_ATTEMPTS_FAILED',
+      costUsd: 0.00003,
+      usage: { promptTokens: 9, completionTokens: 2, totalTokens: 11 },
+    });
     expect(r.attempts.map((a) => [a.model, a.outcome, a.code, a.reason])).toEqual([
       ['gpt-4o', 'failure', 'UNAVAILABLE', 'UPSTREAM_ERROR'],
       ['gpt-4o-mini', 'timeout', 'DEADLINE_EXCEEDED', 'UPSTREAM_TIMEOUT'],

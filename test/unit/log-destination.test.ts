@@ -51,7 +51,8 @@ describe('RotatingFileDestination', () => {
   });
 
   it('deletes rotated files older than the retention, and never the active file', () => {
-    for (const day of ['2025-12-01', '2025-12-17', '2025-12-18', '2025-12-19', '2025-12-20']) writeFileSync(join(dir, `app-${day}.log`), 'old\n');
+    for (const day of ['2025-12-01', '2025-12-17', '2025-12-18', '2025-12-19', '2025-12-20'])
+      writeFileSync(join(dir, `app-${day}.log`), 'old\n');
     writeFileSync(join(dir, 'app-2025-12-17.1.log'), 'old\n');
     writeFileSync(join(dir, 'other-2025-12-01.log'), 'not ours\n');
     let now = at(21, 23);

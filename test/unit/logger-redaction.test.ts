@@ -27,24 +27,35 @@ const CARRIERS: Record<string, unknown>[] = [
   { request: { headers: { 'x-api-key': SECRET } } },
   { response: { config: { headers: { authorization: SECRET } } } },
   { err: { request: { options: { headers: { authorization: `Bearer ${SECRET}`, 'x-api-key': SECRET } } } } },
-  { err: Object.assign(new Error('upstream refused'), { headers: { 'x-api-key': SECRET }, request: { headers: { authorization: SECRET } } }) },
+  {
+    err: Object.assign(new Error('upstream refused'), {
+      headers: { 'x-api-key': SECRET },
+      request: { headers: { authorization: SECRET } },
+    }),
+  },
   { error: { cause: { headers: { 'api-key': SECRET } } } },
 ];
 
 describe('log redaction', () => {
-  it.each(CARRIERS.map((c) => [JSON.stringify(c).replaceAll(SECRET, 'KEY').slice(0, 80), c]))('never writes the key: %s', async (_name, carrier) => {
-    const { text, sink } = capture();
-    const log = createLogger('info', sink);
-    log.info(carrier, 'line');
-    log.warn(carrier, 'line');
-    await new Promise((r) => setImmediate(r));
-    expect(text()).toContain('[redacted]');
-    expect(text()).not.toContain(SECRET);
-  });
+  it.each(CARRIERS.map((c) => [JSON.stringify(c).replaceAll(SECRET, 'KEY').slice(0, 80), c]))(
+    'never writes the key: %s',
+    async (_name, carrier) => {
+      const { text, sink } = capture();
+      const log = createLogger('info', sink);
+      log.info(carrier, 'line');
+      log.warn(carrier, 'line');
+      await new Promise((r) => setImmediate(r));
+      expect(text()).toContain('[redacted]');
+      expect(text()).not.toContain(SECRET);
+    },
+  );
 
   it('keeps everything else, and the error message and stack', async () => {
     const { text, sink } = capture();
-    createLogger('info', sink).warn({ err: Object.assign(new Error('upstream refused'), { headers: { authorization: SECRET, 'retry-after': '3' } }), model: 'gpt-4o' }, 'failed');
+    createLogger('info', sink).warn(
+      { err: Object.assign(new Error('upstream refused'), { headers: { authorization: SECRET, 'retry-after': '3' } }), model: 'gpt-4o' },
+      'failed',
+    );
     await new Promise((r) => setImmediate(r));
     const line = JSON.parse(text()) as { err: { message: string; stack: string; headers: Record<string, string> }; model: string };
     expect(line.model).toBe('gpt-4o');

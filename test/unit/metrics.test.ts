@@ -39,9 +39,16 @@ describe('Metrics', () => {
     metrics.on({ type: 'call_started', call: chat });
     metrics.on({ type: 'call_started', call: stream });
     let text = (await metrics.exposition()).body;
-    expect(value(text, 'llm_orchestrator_in_flight_calls{grpc_service="orchestrator.v1.ChatService",grpc_method="Chat",protocol="grpc"}')).toBe(1);
-    expect(value(text, 'llm_orchestrator_open_streams{grpc_service="orchestrator.v1.ChatService",grpc_method="StreamChat",protocol="grpc"}')).toBe(1);
-    metrics.on({ type: 'call_finished', call: { ...chat, code: 'OK', latencyMs: 300, upstreamMs: 299.5, upstreamRequests: 1, model: 'gpt-4o' } });
+    expect(
+      value(text, 'llm_orchestrator_in_flight_calls{grpc_service="orchestrator.v1.ChatService",grpc_method="Chat",protocol="grpc"}'),
+    ).toBe(1);
+    expect(
+      value(text, 'llm_orchestrator_open_streams{grpc_service="orchestrator.v1.ChatService",grpc_method="StreamChat",protocol="grpc"}'),
+    ).toBe(1);
+    metrics.on({
+      type: 'call_finished',
+      call: { ...chat, code: 'OK', latencyMs: 300, upstreamMs: 299.5, upstreamRequests: 1, model: 'gpt-4o' },
+    });
     metrics.on({ type: 'call_finished', call: { ...stream, code: 'CANCELLED', latencyMs: 1000, upstreamMs: 990, upstreamRequests: 1 } });
     metrics.on({ type: 'call_started', call: chat });
     metrics.on({ type: 'call_finished', call: { ...chat, code: 'INVALID_ARGUMENT', latencyMs: 2, upstreamMs: 0, upstreamRequests: 0 } });
@@ -51,7 +58,10 @@ describe('Metrics', () => {
     expect(value(text, `grpc_server_handled_total{${chatLabels},grpc_type="unary",grpc_code="OK",protocol="grpc"}`)).toBe(1);
     expect(value(text, `grpc_server_handled_total{${chatLabels},grpc_type="unary",grpc_code="INVALID_ARGUMENT",protocol="grpc"}`)).toBe(1);
     expect(
-      value(text, 'grpc_server_handled_total{grpc_service="orchestrator.v1.ChatService",grpc_method="StreamChat",grpc_type="server_stream",grpc_code="CANCELLED",protocol="grpc"}'),
+      value(
+        text,
+        'grpc_server_handled_total{grpc_service="orchestrator.v1.ChatService",grpc_method="StreamChat",grpc_type="server_stream",grpc_code="CANCELLED",protocol="grpc"}',
+      ),
     ).toBe(1);
     expect(value(text, `grpc_server_handling_seconds_sum{${chatLabels},grpc_type="unary",protocol="grpc"}`)).toBeCloseTo(0.302);
     expect(value(text, `grpc_server_handling_seconds_bucket{le="0.25",${chatLabels},grpc_type="unary",protocol="grpc"}`)).toBe(1);
@@ -59,9 +69,13 @@ describe('Metrics', () => {
     // By answering model: only the call a model answered.
     expect(value(text, `llm_orchestrator_call_duration_seconds_sum{${chatLabels},model="gpt-4o",protocol="grpc"}`)).toBeCloseTo(0.3);
     expect(value(text, `llm_orchestrator_call_duration_seconds_count{${chatLabels},model="gpt-4o",protocol="grpc"}`)).toBe(1);
-    expect(text).not.toContain('llm_orchestrator_call_duration_seconds_count{grpc_service="orchestrator.v1.ChatService",grpc_method="StreamChat"');
+    expect(text).not.toContain(
+      'llm_orchestrator_call_duration_seconds_count{grpc_service="orchestrator.v1.ChatService",grpc_method="StreamChat"',
+    );
     expect(value(text, `llm_orchestrator_in_flight_calls{${chatLabels},protocol="grpc"}`)).toBe(0);
-    expect(value(text, 'llm_orchestrator_open_streams{grpc_service="orchestrator.v1.ChatService",grpc_method="StreamChat",protocol="grpc"}')).toBe(0);
+    expect(
+      value(text, 'llm_orchestrator_open_streams{grpc_service="orchestrator.v1.ChatService",grpc_method="StreamChat",protocol="grpc"}'),
+    ).toBe(0);
     // 300 ms call, 299.5 ms upstream: 0.5 ms of our own; the refused call never went upstream and is not counted.
     expect(value(text, `llm_orchestrator_gateway_overhead_seconds_count{${chatLabels},protocol="grpc"}`)).toBe(1);
     expect(value(text, `llm_orchestrator_gateway_overhead_seconds_sum{${chatLabels},protocol="grpc"}`)).toBeCloseTo(0.0005, 6);
@@ -71,7 +85,15 @@ describe('Metrics', () => {
   it('counts attempts, latency, tokens, cost and retries by model and provider', async () => {
     const metrics = new Metrics({ processMetrics: false });
     metrics.on({ type: 'attempt', record: record() });
-    metrics.on({ type: 'attempt', record: record({ outcome: 'failure', retry: 1, usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0, cachedTokens: 0 }, costUsd: 0 }) });
+    metrics.on({
+      type: 'attempt',
+      record: record({
+        outcome: 'failure',
+        retry: 1,
+        usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0, cachedTokens: 0 },
+        costUsd: 0,
+      }),
+    });
     metrics.on({ type: 'attempt', record: record({ outcome: 'skipped', latencyMs: 0, costUsd: 0 }) });
     metrics.on({ type: 'retry_throttled' });
     const text = (await metrics.exposition()).body;
@@ -150,10 +172,16 @@ describe('Metrics', () => {
     const own = (await new Metrics({ processMetrics: false }).exposition()).body;
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     const line = own.split('\n').find((l) => l.startsWith('llm_orchestrator_build_info{'));
-    expect(line).toMatch(new RegExp(`^llm_orchestrator_build_info\\{version="${pkg.version.replace(/\./g, '\\.')}",commit="([0-9a-f]{7,40}|unknown)",node="${process.versions.node}"\\} 1$`));
+    expect(line).toMatch(
+      new RegExp(
+        `^llm_orchestrator_build_info\\{version="${pkg.version.replace(/\./g, '\\.')}",commit="([0-9a-f]{7,40}|unknown)",node="${process.versions.node}"\\} 1$`,
+      ),
+    );
     expect(buildInfo({ GIT_COMMIT: 'ABCDEF1234567' }).commit).toBe('abcdef1234567');
     expect(buildInfo({ GIT_COMMIT: 'not a commit' }).commit).toBe('unknown');
-    const given = (await new Metrics({ processMetrics: false, buildInfo: { version: '9.9.9', commit: 'abc1234', node: '22.0.0' } }).exposition()).body;
+    const given = (
+      await new Metrics({ processMetrics: false, buildInfo: { version: '9.9.9', commit: 'abc1234', node: '22.0.0' } }).exposition()
+    ).body;
     expect(value(given, 'llm_orchestrator_build_info{version="9.9.9",commit="abc1234",node="22.0.0"}')).toBe(1);
   });
 
@@ -213,7 +241,10 @@ describe('the event port', () => {
     expect(value(text, 'llm_orchestrator_race_wins_total{model="gpt-4o"}')).toBe(1);
     expect(value(text, 'llm_orchestrator_cache_lookups_total{result="stale"}')).toBe(1);
     expect(
-      value(text, 'grpc_server_handled_total{grpc_service="orchestrator.v1.ChatService",grpc_method="Chat",grpc_type="unary",grpc_code="NOT_FOUND",protocol="grpc"}'),
+      value(
+        text,
+        'grpc_server_handled_total{grpc_service="orchestrator.v1.ChatService",grpc_method="Chat",grpc_type="unary",grpc_code="NOT_FOUND",protocol="grpc"}',
+      ),
     ).toBe(1);
   });
 
@@ -221,7 +252,15 @@ describe('the event port', () => {
     const stats = new StatsStore();
     const calls: FinishedCall[] = [
       { ...chat, code: 'OK', latencyMs: 1, upstreamMs: 0, upstreamRequests: 0 },
-      { path: '/orchestrator.v1.StatsService/GetStats', protocol: 'grpc', kind: 'unary', code: 'OK', latencyMs: 1, upstreamMs: 0, upstreamRequests: 0 },
+      {
+        path: '/orchestrator.v1.StatsService/GetStats',
+        protocol: 'grpc',
+        kind: 'unary',
+        code: 'OK',
+        latencyMs: 1,
+        upstreamMs: 0,
+        upstreamRequests: 0,
+      },
     ];
     for (const call of calls) stats.on({ type: 'call_finished', call });
     expect(stats.snapshot()).toMatchObject({ totalRequests: 1, successfulRequests: 1 });
@@ -231,17 +270,34 @@ describe('the event port', () => {
 describe('CallSummary', () => {
   it('measures upstream time as the union of open intervals, and sums usage', () => {
     let now = 0;
-    const summary = new CallSummary(new PropagationTracer().startCall({ path: '/x/Y', requestId: 'r', traceparent: undefined, tracestate: undefined }), () => now);
+    const summary = new CallSummary(
+      new PropagationTracer().startCall({ path: '/x/Y', requestId: 'r', traceparent: undefined, tracestate: undefined }),
+      () => now,
+    );
     expect(summary.usage()).toBeUndefined();
     // 0..100 first request; 50..150 a parallel one; 150..200 nothing (backoff); 200..260 a retry.
     const a = summary.requestStarted({ model: 'a', provider: 'p', retry: 0 });
     now = 50;
     const b = summary.requestStarted({ model: 'b', provider: 'p', retry: 0 });
     now = 100;
-    a.ended(record({ model: 'a', outcome: 'cancelled', usage: { promptTokens: 5, completionTokens: 1, totalTokens: 6, cachedTokens: 0 }, costUsd: 0.001 }));
+    a.ended(
+      record({
+        model: 'a',
+        outcome: 'cancelled',
+        usage: { promptTokens: 5, completionTokens: 1, totalTokens: 6, cachedTokens: 0 },
+        costUsd: 0.001,
+      }),
+    );
     a.ended(record({ model: 'a' }));
     now = 150;
-    b.ended(record({ model: 'b', outcome: 'failure', usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0, cachedTokens: 0 }, costUsd: 0 }));
+    b.ended(
+      record({
+        model: 'b',
+        outcome: 'failure',
+        usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0, cachedTokens: 0 },
+        costUsd: 0,
+      }),
+    );
     expect(summary.upstreamMs()).toBe(150);
     now = 200;
     const c = summary.requestStarted({ model: 'b', provider: 'p', retry: 1 });
@@ -267,7 +323,12 @@ describe('CallSummary', () => {
 
   it('hands each upstream request its own traceparent in the call trace', () => {
     const summary = new CallSummary(
-      new PropagationTracer().startCall({ path: '/x/Y', requestId: 'r', traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`, tracestate: undefined }),
+      new PropagationTracer().startCall({
+        path: '/x/Y',
+        requestId: 'r',
+        traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`,
+        tracestate: undefined,
+      }),
     );
     const one = summary.requestStarted({ model: 'a', provider: 'p', retry: 0 }).headers.traceparent;
     const two = summary.requestStarted({ model: 'a', provider: 'p', retry: 1 }).headers.traceparent;
@@ -297,7 +358,9 @@ describe('metrics HTTP endpoint', () => {
   it('fails to start on a port in use', async () => {
     const first = await startMetricsServer(new Metrics({ processMetrics: false }), { host: '127.0.0.1', port: 0 });
     try {
-      await expect(startMetricsServer(new Metrics({ processMetrics: false }), { host: '127.0.0.1', port: first.port })).rejects.toThrow(/EADDRINUSE/);
+      await expect(startMetricsServer(new Metrics({ processMetrics: false }), { host: '127.0.0.1', port: first.port })).rejects.toThrow(
+        /EADDRINUSE/,
+      );
     } finally {
       await first.close();
     }

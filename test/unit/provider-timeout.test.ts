@@ -12,7 +12,13 @@ beforeAll(async () => {
 afterAll(async () => upstream.close());
 
 function request(model: string): ProviderRequest {
-  return { upstreamModel: model, messages: [{ role: 'user', content: 'hi' }], temperature: 0.7, maxTokens: 16, signal: new AbortController().signal };
+  return {
+    upstreamModel: model,
+    messages: [{ role: 'user', content: 'hi' }],
+    temperature: 0.7,
+    maxTokens: 16,
+    signal: new AbortController().signal,
+  };
 }
 
 async function failureOf(run: () => Promise<unknown>): Promise<OrchestratorError> {
@@ -28,7 +34,11 @@ async function failureOf(run: () => Promise<unknown>): Promise<OrchestratorError
 describe("a provider's timeout_ms", () => {
   const cases: [string, string, () => Provider][] = [
     ['openai', 'gpt-4o', () => new OpenAIProvider({ name: 'sim-openai', baseURL: upstream.baseURL, apiKey: 'k', timeoutMs: 200 })],
-    ['anthropic', 'claude-sonnet-5-5', () => new AnthropicProvider({ name: 'sim-anthropic', baseURL: upstream.url, apiKey: 'k', timeoutMs: 200 })],
+    [
+      'anthropic',
+      'claude-sonnet-5-5',
+      () => new AnthropicProvider({ name: 'sim-anthropic', baseURL: upstream.url, apiKey: 'k', timeoutMs: 200 }),
+    ],
   ];
   for (const [kind, model, make] of cases) {
     it(`${kind}: an upstream that does not answer in time fails as DEADLINE_EXCEEDED UPSTREAM_TIMEOUT, retryable`, async () => {

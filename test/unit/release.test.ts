@@ -23,7 +23,7 @@ describe('release basics', () => {
     expect(readFileSync('CHANGELOG.md', 'utf8')).toMatch(new RegExp(`^## \\[${pkg.version.replace(/\./g, '\\.')}\\]`, 'm'));
   });
 
-  it('the version printed is package.json\'s', () => {
+  it("the version printed is package.json's", () => {
     expect(packageVersion()).toBe(pkg.version);
     expect(versionLine()).toBe(`llm-orchestrator ${pkg.version} (node ${process.version})`);
   });

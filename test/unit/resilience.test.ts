@@ -120,7 +120,9 @@ describe('retries', () => {
   });
 
   it('stops retrying when the retry budget runs low (gRFC A6 throttling)', async () => {
-    const { engine, provider, stats } = engineFixture({ env: { ...RETRIES, RETRY_BUDGET_MAX_TOKENS: '4', BREAKER_CONSECUTIVE_FAILURES: '1000' } });
+    const { engine, provider, stats } = engineFixture({
+      env: { ...RETRIES, RETRY_BUDGET_MAX_TOKENS: '4', BREAKER_CONSECUTIVE_FAILURES: '1000' },
+    });
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('down') });
     for (let i = 0; i < 5; i++) await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
     // Without the budget: 5 calls x 3 attempts = 15. With 4 tokens: 2 + 1 + 1 + 1 + 1.
@@ -158,7 +160,13 @@ describe('circuit breaker', () => {
 
   it('opens after consecutive failures, skips at once, half-opens, and closes on success', async () => {
     const { engine, provider, stats } = engineFixture({ env });
-    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('a') }, { kind: 'fail', error: upstreamFailure('b') }, { kind: 'fail', error: upstreamFailure('c') }, { kind: 'answer', content: 'healed' });
+    provider.script(
+      'gpt-4o',
+      { kind: 'fail', error: upstreamFailure('a') },
+      { kind: 'fail', error: upstreamFailure('b') },
+      { kind: 'fail', error: upstreamFailure('c') },
+      { kind: 'answer', content: 'healed' },
+    );
     for (let i = 0; i < 3; i++) await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
     expect(engine.breakerState('gpt-4o')).toBe('open');
 
@@ -185,11 +193,15 @@ describe('circuit breaker', () => {
     const { engine, provider } = engineFixture({ env });
     provider.script('gpt-4o', { kind: 'cut', afterTokens: 1 });
     for (let i = 0; i < 3; i++) {
-      const { error } = await collect(engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() }));
+      const { error } = await collect(
+        engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() }),
+      );
       expect(error?.reason).toBe(Reason.UPSTREAM_ERROR);
     }
     expect(engine.breakerState('gpt-4o')).toBe('open');
-    const { events, error } = await collect(engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() }));
+    const { events, error } = await collect(
+      engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() }),
+    );
     expect(events).toEqual([]);
     expect(error?.reason).toBe(Reason.CIRCUIT_OPEN);
     expect(provider.calls).toHaveLength(3);
@@ -197,13 +209,21 @@ describe('circuit breaker', () => {
 
   it('judges a half-open stream probe when it ends, not at its first token, and skips callers meanwhile', async () => {
     const { engine, provider } = engineFixture({ env });
-    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('a') }, { kind: 'fail', error: upstreamFailure('b') }, { kind: 'fail', error: upstreamFailure('c') }, { kind: 'cut', afterTokens: 2 });
+    provider.script(
+      'gpt-4o',
+      { kind: 'fail', error: upstreamFailure('a') },
+      { kind: 'fail', error: upstreamFailure('b') },
+      { kind: 'fail', error: upstreamFailure('c') },
+      { kind: 'cut', afterTokens: 2 },
+    );
     for (let i = 0; i < 3; i++) await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
     expect(engine.breakerState('gpt-4o')).toBe('open');
     await new Promise((r) => setTimeout(r, 200));
     expect(engine.breakerState('gpt-4o')).toBe('half_open');
 
-    const probe = engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() })[Symbol.asyncIterator]();
+    const probe = engine
+      .stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() })
+      [Symbol.asyncIterator]();
     expect((await probe.next()).value).toMatchObject({ type: 'started', model: 'gpt-4o' });
     expect((await probe.next()).value).toMatchObject({ type: 'delta' });
     // Tokens are flowing, but the probe has not ended: still half-open, and nobody else gets in.
@@ -233,7 +253,12 @@ describe('circuit breaker', () => {
 
   it('opens on the failure rate alone (BREAKER_FAILURE_RATE below 1)', async () => {
     const { engine, provider } = engineFixture({
-      env: { BREAKER_CONSECUTIVE_FAILURES: '1000', BREAKER_FAILURE_RATE: '0.5', BREAKER_SAMPLING_WINDOW_MS: '10000', BREAKER_MIN_RPS: '0.5' },
+      env: {
+        BREAKER_CONSECUTIVE_FAILURES: '1000',
+        BREAKER_FAILURE_RATE: '0.5',
+        BREAKER_SAMPLING_WINDOW_MS: '10000',
+        BREAKER_MIN_RPS: '0.5',
+      },
     });
     const ok = { kind: 'answer', content: 'fine' } as const;
     const bad = { kind: 'fail', error: upstreamFailure('flaky') } as const;
@@ -256,7 +281,15 @@ describe('circuit breaker', () => {
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('down') });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'mini' });
     for (let i = 0; i < 3; i++) await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
-    const answer = await engine.fallback({ model: ref('gpt-4o'), chain: [], attemptTimeoutMs: undefined, defaultMessage: undefined, disableDefaultMessage: true, input: input(), ctx: context() });
+    const answer = await engine.fallback({
+      model: ref('gpt-4o'),
+      chain: [],
+      attemptTimeoutMs: undefined,
+      defaultMessage: undefined,
+      disableDefaultMessage: true,
+      input: input(),
+      ctx: context(),
+    });
     expect(answer.model).toBe('gpt-4o-mini');
     expect(answer.attempts[0]).toMatchObject({ model: 'gpt-4o', outcome: 'skipped' });
     expect(provider.calls.filter((c) => c.model === 'gpt-4o')).toHaveLength(3);
@@ -295,7 +328,14 @@ describe('a stream the consumer leaves between events', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(engine.breakerState('gpt-4o')).toBe('half_open');
 
-    const events = engine.stream({ model: ref('gpt-4o-mini'), target: target('fallback', ['gpt-4o-mini', 'gpt-4o'], { restartOnFailure: true }), input: input(), ctx: context() })[Symbol.asyncIterator]();
+    const events = engine
+      .stream({
+        model: ref('gpt-4o-mini'),
+        target: target('fallback', ['gpt-4o-mini', 'gpt-4o'], { restartOnFailure: true }),
+        input: input(),
+        ctx: context(),
+      })
+      [Symbol.asyncIterator]();
     for (let next = await events.next(); !next.done && next.value.type !== 'restarted'; next = await events.next());
     await events.return(undefined);
 
@@ -309,7 +349,9 @@ describe('a stream the consumer leaves between events', () => {
   it('left at started: the stream is closed and recorded', async () => {
     const { engine, provider, stats } = engineFixture({ env });
     provider.script('gpt-4o', { kind: 'answer', content: 'one two three' });
-    const events = engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() })[Symbol.asyncIterator]();
+    const events = engine
+      .stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() })
+      [Symbol.asyncIterator]();
     expect((await events.next()).value).toMatchObject({ type: 'started', model: 'gpt-4o' });
     await events.return(undefined);
     expect(stats.snapshot().models.find((m) => m.name === 'gpt-4o')).toMatchObject({ requests: 1, cancelled: 1 });
@@ -322,7 +364,15 @@ describe('several models failing', () => {
     provider.script('gpt-4o', { kind: 'fail', error: rejected });
     provider.script('gpt-4o-mini', { kind: 'fail', error: upstreamFailure('429', 30_000) });
     const err = await failureOf(
-      engine.fallback({ model: ref(''), chain: [ref('gpt-4o'), ref('gpt-4o-mini')], attemptTimeoutMs: undefined, defaultMessage: undefined, disableDefaultMessage: true, input: input(), ctx: context() }),
+      engine.fallback({
+        model: ref(''),
+        chain: [ref('gpt-4o'), ref('gpt-4o-mini')],
+        attemptTimeoutMs: undefined,
+        defaultMessage: undefined,
+        disableDefaultMessage: true,
+        input: input(),
+        ctx: context(),
+      }),
     );
     expect(err.reason).toBe(Reason.ALL_ATTEMPTS_FAILED);
     expect(err.metadata).toEqual({ last_attempt_reason: Reason.UPSTREAM_ERROR, last_attempt_model: 'gpt-4o-mini' });
@@ -335,7 +385,13 @@ describe('hedged race', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'answer', content: 'quick', delayMs: 20 });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'unused' });
-    const answer = await engine.race({ model: ref(''), racers: [ref('gpt-4o'), ref('gpt-4o-mini')], hedgeDelayMs: 200, input: input(), ctx: context() });
+    const answer = await engine.race({
+      model: ref(''),
+      racers: [ref('gpt-4o'), ref('gpt-4o-mini')],
+      hedgeDelayMs: 200,
+      input: input(),
+      ctx: context(),
+    });
     expect(answer.content).toBe('quick');
     expect(provider.calls.map((c) => c.model)).toEqual(['gpt-4o']);
   });
@@ -345,7 +401,13 @@ describe('hedged race', () => {
     provider.script('gpt-4o', { kind: 'answer', content: 'slow', delayMs: 500 });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'hedge', delayMs: 10 });
     const started = Date.now();
-    const answer = await engine.race({ model: ref(''), racers: [ref('gpt-4o'), ref('gpt-4o-mini')], hedgeDelayMs: 100, input: input(), ctx: context() });
+    const answer = await engine.race({
+      model: ref(''),
+      racers: [ref('gpt-4o'), ref('gpt-4o-mini')],
+      hedgeDelayMs: 100,
+      input: input(),
+      ctx: context(),
+    });
     const elapsed = Date.now() - started;
     expect(answer.content).toBe('hedge');
     expect(elapsed).toBeGreaterThanOrEqual(100);
@@ -359,7 +421,13 @@ describe('hedged race', () => {
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('x'), delayMs: 5 });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'rescue' });
     const started = Date.now();
-    const answer = await engine.race({ model: ref(''), racers: [ref('gpt-4o'), ref('gpt-4o-mini')], hedgeDelayMs: 1_000, input: input(), ctx: context() });
+    const answer = await engine.race({
+      model: ref(''),
+      racers: [ref('gpt-4o'), ref('gpt-4o-mini')],
+      hedgeDelayMs: 1_000,
+      input: input(),
+      ctx: context(),
+    });
     expect(answer.content).toBe('rescue');
     expect(Date.now() - started).toBeLessThan(500);
   });
@@ -370,7 +438,9 @@ describe('streaming strategies', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('down') });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'from the mini' });
-    const { events, error } = await collect(engine.stream({ model: ref(''), target: target('fallback', ['gpt-4o', 'gpt-4o-mini']), input: input(), ctx: context() }));
+    const { events, error } = await collect(
+      engine.stream({ model: ref(''), target: target('fallback', ['gpt-4o', 'gpt-4o-mini']), input: input(), ctx: context() }),
+    );
     expect(error).toBeUndefined();
     expect(events[0]).toEqual({ type: 'started', model: 'gpt-4o-mini', provider: 'openai' });
     const completed = events.at(-1);
@@ -382,7 +452,9 @@ describe('streaming strategies', () => {
   it('retries a stream that failed before its first token', async () => {
     const { engine, provider } = engineFixture({ env: RETRIES });
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('blip') }, { kind: 'answer', content: 'a b c' });
-    const { events, error } = await collect(engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() }));
+    const { events, error } = await collect(
+      engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() }),
+    );
     expect(error).toBeUndefined();
     expect(events.filter((e) => e.type === 'delta')).toHaveLength(3);
   });
@@ -390,7 +462,9 @@ describe('streaming strategies', () => {
   it('never retries after the first token: the stream ends with the partial usage', async () => {
     const { engine, provider } = engineFixture({ env: RETRIES });
     provider.script('gpt-4o', { kind: 'cut', afterTokens: 2 });
-    const { events, error } = await collect(engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() }));
+    const { events, error } = await collect(
+      engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() }),
+    );
     expect(events.map((e) => e.type)).toEqual(['started', 'delta', 'delta']);
     expect(provider.calls).toHaveLength(1);
     expect(error?.kind).toBe('unavailable');
@@ -402,13 +476,21 @@ describe('streaming strategies', () => {
     provider.script('gpt-4o', { kind: 'cut', afterTokens: 2 });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'fresh start here' });
     const { events, error } = await collect(
-      engine.stream({ model: ref(''), target: target('fallback', ['gpt-4o', 'gpt-4o-mini'], { restartOnFailure: true }), input: input(), ctx: context() }),
+      engine.stream({
+        model: ref(''),
+        target: target('fallback', ['gpt-4o', 'gpt-4o-mini'], { restartOnFailure: true }),
+        input: input(),
+        ctx: context(),
+      }),
     );
     expect(error).toBeUndefined();
     expect(events.map((e) => e.type)).toEqual(['started', 'delta', 'delta', 'restarted', 'delta', 'delta', 'delta', 'completed']);
     const restarted = events[3];
     expect(restarted).toMatchObject({ type: 'restarted', failedModel: 'gpt-4o', nextModel: 'gpt-4o-mini', reason: 'UPSTREAM_ERROR' });
-    const after = events.slice(4).flatMap((e) => (e.type === 'delta' ? [e.content] : [])).join('');
+    const after = events
+      .slice(4)
+      .flatMap((e) => (e.type === 'delta' ? [e.content] : []))
+      .join('');
     expect(after).toBe('fresh start here');
     expect(stats.snapshot().streamRestarts).toBe(1);
   });
@@ -417,7 +499,9 @@ describe('streaming strategies', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'answer', content: 'slow one', delayMs: 300 });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'fast one', delayMs: 10 });
-    const { events } = await collect(engine.stream({ model: ref(''), target: target('race', ['gpt-4o', 'gpt-4o-mini']), input: input(), ctx: context() }));
+    const { events } = await collect(
+      engine.stream({ model: ref(''), target: target('race', ['gpt-4o', 'gpt-4o-mini']), input: input(), ctx: context() }),
+    );
     expect(events[0]).toMatchObject({ type: 'started', model: 'gpt-4o-mini' });
     expect(provider.calls.find((c) => c.model === 'gpt-4o')?.aborted).toBe(true);
     const completed = events.at(-1);
@@ -432,7 +516,12 @@ describe('streaming strategies', () => {
     provider.script('gpt-4o', { kind: 'hang' });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'here' });
     const { events } = await collect(
-      engine.stream({ model: ref(''), target: target('fallback', ['gpt-4o', 'gpt-4o-mini'], { firstTokenTimeoutMs: 50 }), input: input(), ctx: context() }),
+      engine.stream({
+        model: ref(''),
+        target: target('fallback', ['gpt-4o', 'gpt-4o-mini'], { firstTokenTimeoutMs: 50 }),
+        input: input(),
+        ctx: context(),
+      }),
     );
     const completed = events.at(-1);
     if (completed?.type !== 'completed') throw new Error('not completed');
@@ -445,7 +534,12 @@ describe('streaming strategies', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'answer', content: 'one two three', tokenDelayMs: 200 });
     const { events, error } = await collect(
-      engine.stream({ model: ref('gpt-4o'), target: target('single', [], { interTokenTimeoutMs: 60, firstTokenTimeoutMs: 1_000 }), input: input(), ctx: context() }),
+      engine.stream({
+        model: ref('gpt-4o'),
+        target: target('single', [], { interTokenTimeoutMs: 60, firstTokenTimeoutMs: 1_000 }),
+        input: input(),
+        ctx: context(),
+      }),
     );
     expect(events.some((e) => e.type === 'completed')).toBe(false);
     expect(error?.reason).toBe(Reason.STREAM_STALLED);

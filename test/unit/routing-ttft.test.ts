@@ -12,7 +12,9 @@ describe('the engine feeds routing from streams', () => {
     for await (const event of engine.stream({ model: ref(nano.id), target: SINGLE_STREAM, input: input(), ctx: context() })) {
       if (event.type === 'completed') expect(event.attempts).toHaveLength(1);
     }
-    const scored = (await engine.rank({ route: { profile: 'speed', candidates: [] }, input: input(), ctx: context() })).ranking.find((s) => s.model.id === nano.id)!;
+    const scored = (await engine.rank({ route: { profile: 'speed', candidates: [] }, input: input(), ctx: context() })).ranking.find(
+      (s) => s.model.id === nano.id,
+    )!;
     expect(scored.expectedTtftMs).toBeLessThan(nano.typicalTtftMs);
   });
 });

@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { Catalog, type CatalogModel } from '../../src/catalog/catalog.js';
 import { BUILTIN_MODELS } from '../../src/catalog/models.js';
 import type { AttemptRecord, ChatMessage } from '../../src/domain/chat.js';
-import { classifyComplexity, LiveModelStats, DEFAULT_PROFILE_WEIGHTS, effectiveWeights, type RoutingProfileName, Router, type BreakerState } from '../../src/engine/index.js';
+import {
+  classifyComplexity,
+  LiveModelStats,
+  DEFAULT_PROFILE_WEIGHTS,
+  effectiveWeights,
+  type RoutingProfileName,
+  Router,
+  type BreakerState,
+} from '../../src/engine/index.js';
 
 const catalog = new Catalog({ models: BUILTIN_MODELS, providers: new Map([['openai', 'openai']]) });
 
@@ -13,8 +21,13 @@ function router(breakers: Record<string, BreakerState> = {}) {
 }
 
 const user = (content: string): ChatMessage[] => [{ role: 'user', content }];
-const best = (r: Router, profile: RoutingProfileName, messages = user('What is the capital of France?'), maxTokens = 300, streaming = false) =>
-  r.rank({ profile, messages, maxTokens, candidates: [], streaming }).ranking[0]?.model.id;
+const best = (
+  r: Router,
+  profile: RoutingProfileName,
+  messages = user('What is the capital of France?'),
+  maxTokens = 300,
+  streaming = false,
+) => r.rank({ profile, messages, maxTokens, candidates: [], streaming }).ranking[0]?.model.id;
 
 function success(model: string, latencyMs: number, completionTokens = 100): AttemptRecord {
   return {
@@ -40,7 +53,8 @@ describe('complexity classifier', () => {
   });
 
   it('calls code plus math plus steps complex', () => {
-    const prompt = 'First derive the integral of x^2, then write a Python function:\n```python\ndef f(x):\n    return x**2\n```\nand explain step by step.';
+    const prompt =
+      'First derive the integral of x^2, then write a Python function:\n```python\ndef f(x):\n    return x**2\n```\nand explain step by step.';
     const report = classifyComplexity(user(prompt), 500);
     expect(report.complexity).toBe('complex');
     expect(report.signals).toEqual(expect.arrayContaining(['code', 'math', 'multi_step']));
@@ -140,13 +154,20 @@ describe('routing profiles', () => {
     expect(decision.ranking.find((s) => s.model.id === 'gpt-5')?.excluded).toBe('circuit breaker open');
     const before = decision.ranking.find((s) => s.model.id === 'o3')!.reliability;
     live.recordAttempt({ ...success('o3', 100), outcome: 'failure' });
-    const after = r.rank({ profile: 'quality', messages: user('hi'), maxTokens: 100, candidates: [] }).ranking.find((s) => s.model.id === 'o3')!;
+    const after = r
+      .rank({ profile: 'quality', messages: user('hi'), maxTokens: 100, candidates: [] })
+      .ranking.find((s) => s.model.id === 'o3')!;
     expect(after.reliability).toBeLessThan(before);
   });
 
   it('ranks only the candidates when given', () => {
     const { router: r } = router();
-    const decision = r.rank({ profile: 'speed', messages: user('hi'), maxTokens: 100, candidates: [catalog.find('gpt-4o')!, catalog.find('o3')!] });
+    const decision = r.rank({
+      profile: 'speed',
+      messages: user('hi'),
+      maxTokens: 100,
+      candidates: [catalog.find('gpt-4o')!, catalog.find('o3')!],
+    });
     expect(decision.ranking.map((s) => s.model.id)).toEqual(['gpt-4o', 'o3']);
   });
 });

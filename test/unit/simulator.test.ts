@@ -1,4 +1,4 @@
-import OpenAI, { APIError } from 'openai';
+import OpenAI, { type APIError } from 'openai';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_SIM_PROFILES,
@@ -352,7 +352,9 @@ describe('simulator options', () => {
 
   it('enforces apiKey on /v1 only', async () => {
     const sim = await start({ latencyScale: 0, apiKey: 'secret' });
-    const wrong = await clientFor(sim, 'nope').chat.completions.create({ model: 'gpt-4o', messages: PROMPT }).catch((e: unknown) => e);
+    const wrong = await clientFor(sim, 'nope')
+      .chat.completions.create({ model: 'gpt-4o', messages: PROMPT })
+      .catch((e: unknown) => e);
     expect(wrong).toBeInstanceOf(OpenAI.AuthenticationError);
     expect((wrong as APIError).code).toBe('invalid_api_key');
     const right = await clientFor(sim, 'secret').chat.completions.create({ model: 'gpt-4o', messages: PROMPT });

@@ -45,7 +45,13 @@ describe('the SSRF rules on addresses', () => {
 });
 
 function requestOf(model: string): ProviderRequest {
-  return { upstreamModel: model, messages: [{ role: 'user', content: 'hi' }], temperature: 0, maxTokens: 20, signal: new AbortController().signal };
+  return {
+    upstreamModel: model,
+    messages: [{ role: 'user', content: 'hi' }],
+    temperature: 0,
+    maxTokens: 20,
+    signal: new AbortController().signal,
+  };
 }
 
 async function failure(work: Promise<unknown>): Promise<OrchestratorError> {

@@ -11,7 +11,15 @@ vi.mock('node:dns/promises', () => ({
 }));
 
 async function startupError(env: Record<string, string>, processEnv: Record<string, string> = {}): Promise<unknown> {
-  const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', SIMULATOR: 'off', METRICS: 'off', HTTP_PORT: '0', ...env });
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    SIMULATOR: 'off',
+    METRICS: 'off',
+    HTTP_PORT: '0',
+    ...env,
+  });
   try {
     const app = await startApp(config, pino({ level: 'silent' }), processEnv);
     await app.stop(0);
@@ -43,6 +51,8 @@ models:
   it('as a config error naming OPENAI_BASE_URL for the environment shorthand', async () => {
     const err = await startupError({ OPENAI_API_KEY: 'k', OPENAI_BASE_URL: 'https://openai.rebind.test/v1' });
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).problems).toEqual([expect.stringMatching(/^OPENAI_BASE_URL: openai\.rebind\.test resolves to link-local address 169\.254\.169\.254/)]);
+    expect((err as ConfigError).problems).toEqual([
+      expect.stringMatching(/^OPENAI_BASE_URL: openai\.rebind\.test resolves to link-local address 169\.254\.169\.254/),
+    ]);
   });
 });

@@ -14,7 +14,15 @@ const attempt = (model: string, latencyMs: number, outcome: AttemptRecord['outco
 });
 
 const chat = (latencyMs: number, code = 'OK') =>
-  ({ path: '/orchestrator.v1.ChatService/Chat', protocol: 'grpc', kind: 'unary', code, latencyMs, upstreamMs: latencyMs, upstreamRequests: 1 }) as const;
+  ({
+    path: '/orchestrator.v1.ChatService/Chat',
+    protocol: 'grpc',
+    kind: 'unary',
+    code,
+    latencyMs,
+    upstreamMs: latencyMs,
+    upstreamRequests: 1,
+  }) as const;
 
 describe('stats of several workers', () => {
   it('add up to what one store would have counted, latency percentiles included', () => {

@@ -5,14 +5,9 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { describe, expect, it } from 'vitest';
 import type { AttemptRecord } from '../../src/domain/chat.js';
 import { OtelTracer } from '../../src/telemetry/otel.js';
-import {
-  formatTraceparent,
-  newSpanId,
-  newTraceId,
-  parseTraceparent,
-  sanitizeTracestate,
-} from '../../src/telemetry/trace-context.js';
-import { createTracer, PropagationTracer } from '../../src/telemetry/tracing.js';
+import { formatTraceparent, newSpanId, newTraceId, parseTraceparent, sanitizeTracestate } from '../../src/telemetry/trace-context.js';
+import { createTracer } from '../../src/telemetry/create-tracer.js';
+import { PropagationTracer } from '../../src/telemetry/tracing.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
@@ -147,7 +142,11 @@ describe('OtelTracer (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     expect(server?.attributes).toMatchObject({ 'rpc.system': 'grpc', 'rpc.method': 'Chat', 'rpc.grpc.status_code': 0 });
     expect(client?.name).toBe('chat gpt-4o');
     expect(client?.parentSpanContext?.spanId).toBe(server?.spanContext().spanId);
-    expect(client?.attributes).toMatchObject({ 'gen_ai.usage.input_tokens': 10, 'gen_ai.usage.output_tokens': 20, 'orchestrator.outcome': 'success' });
+    expect(client?.attributes).toMatchObject({
+      'gen_ai.usage.input_tokens': 10,
+      'gen_ai.usage.output_tokens': 20,
+      'orchestrator.outcome': 'success',
+    });
     expect(sent).toEqual({ traceId: TRACE, parentId: client?.spanContext().spanId, flags: 1 });
     await tracer.shutdown();
   });

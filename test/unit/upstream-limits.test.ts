@@ -59,7 +59,13 @@ beforeAll(async () => {
       });
       if (model === 'huge-json') {
         res.writeHead(200, { 'content-type': 'application/json' });
-        pump(res, '{"choices":[{"index":0,"message":{"role":"assistant","content":"', () => 'x'.repeat(PIECE), '"},"finish_reason":"stop"}]}', record);
+        pump(
+          res,
+          '{"choices":[{"index":0,"message":{"role":"assistant","content":"',
+          () => 'x'.repeat(PIECE),
+          '"},"finish_reason":"stop"}]}',
+          record,
+        );
       } else if (model === 'huge-json-announced') {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(TOTAL + 100) });
         pump(res, '{"choices":[{"index":0,"message":{"role":"assistant","content":"', () => 'x'.repeat(PIECE), '"}}]}', record);
@@ -87,7 +93,13 @@ afterAll(async () => {
 const LIMITS = { maxBodyBytes: 2 * MiB, maxEventBytes: 1 * MiB };
 
 function requestFor(model: string): ProviderRequest {
-  return { upstreamModel: model, messages: [{ role: 'user', content: 'hi' }], temperature: 0, maxTokens: 10, signal: new AbortController().signal };
+  return {
+    upstreamModel: model,
+    messages: [{ role: 'user', content: 'hi' }],
+    temperature: 0,
+    maxTokens: 10,
+    signal: new AbortController().signal,
+  };
 }
 
 /** Runs `work`, returning its error and the longest the event loop was held meanwhile. */

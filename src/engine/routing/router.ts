@@ -98,12 +98,27 @@ export class Router {
     const eligible = raw.filter((r) => r.excluded === undefined);
     // Each dimension is scaled to 0..1 over the eligible candidates (best 1, worst 0); latency,
     // cost and headroom on a log scale, since they span orders of magnitude across models.
-    const quality = scale(eligible.map((r) => r.model.quality), (q) => q);
-    const latency = scale(eligible.map((r) => r.expectedLatencyMs), (ms) => -Math.log(ms + 1));
-    const ttft = scale(eligible.map((r) => r.expectedTtftMs), (ms) => -Math.log(ms + 1));
+    const quality = scale(
+      eligible.map((r) => r.model.quality),
+      (q) => q,
+    );
+    const latency = scale(
+      eligible.map((r) => r.expectedLatencyMs),
+      (ms) => -Math.log(ms + 1),
+    );
+    const ttft = scale(
+      eligible.map((r) => r.expectedTtftMs),
+      (ms) => -Math.log(ms + 1),
+    );
     // The floor keeps free (local) models comparable instead of taking log(0).
-    const cost = scale(eligible.map((r) => r.estimatedCostUsd), (usd) => -Math.log(usd + 1e-7));
-    const context = scale(eligible.map((r) => r.contextHeadroom), (h) => Math.log(Math.min(h, MAX_USEFUL_HEADROOM)));
+    const cost = scale(
+      eligible.map((r) => r.estimatedCostUsd),
+      (usd) => -Math.log(usd + 1e-7),
+    );
+    const context = scale(
+      eligible.map((r) => r.contextHeadroom),
+      (h) => Math.log(Math.min(h, MAX_USEFUL_HEADROOM)),
+    );
     const scored: ScoredModel[] = raw.map((r) => {
       const dims = {
         quality: quality(r.model.quality),

@@ -18,7 +18,13 @@ export interface BatchWork<A extends Answer = Answer> {
 export type BatchEvent<A extends Answer = Answer> =
   /** `completedAt`: epoch ms when the item finished. */
   | { readonly type: 'item'; readonly index: number; readonly requestId: string; readonly completedAt: number; readonly answer: A }
-  | { readonly type: 'item'; readonly index: number; readonly requestId: string; readonly completedAt: number; readonly error: OrchestratorError }
+  | {
+      readonly type: 'item';
+      readonly index: number;
+      readonly requestId: string;
+      readonly completedAt: number;
+      readonly error: OrchestratorError;
+    }
   | {
       readonly type: 'summary';
       readonly total: number;

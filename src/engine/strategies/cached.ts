@@ -25,7 +25,13 @@ export async function answerThroughCache(
   const only = plan.models[0];
   const cacheable = cache && only && (policy.mode !== 'auto' || plan.temperature === 0);
   if (!cacheable) return run();
-  const key = cacheKey({ model: only.id, messages: plan.messages, temperature: plan.temperature, maxTokens: maxTokensFor(plan, only), sampling: plan.sampling });
+  const key = cacheKey({
+    model: only.id,
+    messages: plan.messages,
+    temperature: plan.temperature,
+    maxTokens: maxTokensFor(plan, only),
+    sampling: plan.sampling,
+  });
   if (policy.mode !== 'bypass') {
     const cached = await cache.get(key);
     if (cached && !cached.stale) {
@@ -97,12 +103,16 @@ export async function answerOffline<A extends Answer>(
   try {
     answer = await run();
   } catch (err) {
-    const stale = deps.offlineFallback && !refuseStale && err instanceof OrchestratorError && err.attempts.length > 0 ? await staleFor(deps, plan, err.attempts, ctx) : undefined;
+    const stale =
+      deps.offlineFallback && !refuseStale && err instanceof OrchestratorError && err.attempts.length > 0
+        ? await staleFor(deps, plan, err.attempts, ctx)
+        : undefined;
     if (!stale) throw err;
     return onStale(stale, undefined);
   }
   if (failed(answer)) {
-    const stale = deps.offlineFallback && !refuseStale && answer.attempts.length > 0 ? await staleFor(deps, plan, answer.attempts, ctx) : undefined;
+    const stale =
+      deps.offlineFallback && !refuseStale && answer.attempts.length > 0 ? await staleFor(deps, plan, answer.attempts, ctx) : undefined;
     return stale ? onStale(stale, answer) : answer;
   }
   const winner = plan.models.find((m) => m.id === answer.model);
@@ -111,7 +121,13 @@ export async function answerOffline<A extends Answer>(
 }
 
 /** A stale answer for a call none of whose models produced anything, when the policy allows it. */
-export async function offlineAnswer(deps: OfflineDeps, plan: Plan, refuseStale: boolean, ctx: CallContext, err: unknown): Promise<Answer | undefined> {
+export async function offlineAnswer(
+  deps: OfflineDeps,
+  plan: Plan,
+  refuseStale: boolean,
+  ctx: CallContext,
+  err: unknown,
+): Promise<Answer | undefined> {
   if (!deps.offlineFallback || refuseStale || !(err instanceof OrchestratorError) || err.attempts.length === 0) return undefined;
   return staleFor(deps, plan, err.attempts, ctx);
 }

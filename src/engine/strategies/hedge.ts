@@ -42,7 +42,10 @@ export async function runHedged<R>(options: {
     const index = started++;
     const promise = options.start(index);
     running.set(index, promise);
-    tagged.set(index, promise.then((result) => ({ index, result })));
+    tagged.set(
+      index,
+      promise.then((result) => ({ index, result })),
+    );
   };
   startNext();
   while (hedgeDelayMs <= 0 && started < count) startNext();

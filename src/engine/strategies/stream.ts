@@ -85,7 +85,14 @@ export interface StreamTimeouts {
 }
 
 /** The attempt spec of one streamed model; `deadline` is the link's, never past the call's. */
-export function streamSpec(plan: Plan, model: CatalogModel, timeouts: StreamTimeouts, ctx: CallContext, signal: AbortSignal, deadline = ctx.deadline): AttemptSpec {
+export function streamSpec(
+  plan: Plan,
+  model: CatalogModel,
+  timeouts: StreamTimeouts,
+  ctx: CallContext,
+  signal: AbortSignal,
+  deadline = ctx.deadline,
+): AttemptSpec {
   return {
     model,
     messages: plan.messages,

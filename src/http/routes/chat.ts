@@ -22,9 +22,7 @@ export function chatRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: Eng
     return relayStream(reply, ctx, streamChat(engine, req, ctx), req.includeUsage);
   });
   // Stats and metrics tell a streamed completion from a unary one, as they tell StreamChat from Chat.
-  app.post('/v1/chat/completions', (request, reply) =>
-    isStreamed(request.body) ? streamed(request, reply) : unary(request, reply),
-  );
+  app.post('/v1/chat/completions', (request, reply) => (isStreamed(request.body) ? streamed(request, reply) : unary(request, reply)));
 }
 
 function isStreamed(body: unknown): boolean {

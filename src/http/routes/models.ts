@@ -26,14 +26,22 @@ export function modelRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: En
       const violations: FieldViolation[] = [];
       const profileRaw = one(query.profile)?.trim().toLowerCase() || 'balanced';
       const profile = PROFILES.find((p) => p === profileRaw);
-      if (!profile) violations.push({ field: 'profile', description: `must be one of ${PROFILES.join(', ')} (got ${JSON.stringify(profileRaw)})` });
+      if (!profile)
+        violations.push({ field: 'profile', description: `must be one of ${PROFILES.join(', ')} (got ${JSON.stringify(profileRaw)})` });
       const prompt = one(query.prompt) ?? '';
-      if (prompt.length > limits.maxContentChars) violations.push({ field: 'prompt', description: `must be at most ${limits.maxContentChars} characters` });
+      if (prompt.length > limits.maxContentChars)
+        violations.push({ field: 'prompt', description: `must be at most ${limits.maxContentChars} characters` });
       const maxRaw = one(query.max_tokens);
       const maxTokens = maxRaw === undefined ? undefined : Number(maxRaw);
-      if (maxTokens !== undefined && !(Number.isInteger(maxTokens) && maxTokens >= 1)) violations.push({ field: 'max_tokens', description: 'must be a whole number, at least 1' });
-      const candidates = [query.candidates ?? []].flat().flatMap((c) => c.split(',')).map((c) => c.trim()).filter((c) => c !== '');
-      if (candidates.length > limits.maxModelsPerCall) violations.push({ field: 'candidates', description: `at most ${limits.maxModelsPerCall} models` });
+      if (maxTokens !== undefined && !(Number.isInteger(maxTokens) && maxTokens >= 1))
+        violations.push({ field: 'max_tokens', description: 'must be a whole number, at least 1' });
+      const candidates = [query.candidates ?? []]
+        .flat()
+        .flatMap((c) => c.split(','))
+        .map((c) => c.trim())
+        .filter((c) => c !== '');
+      if (candidates.length > limits.maxModelsPerCall)
+        violations.push({ field: 'candidates', description: `at most ${limits.maxModelsPerCall} models` });
       if (violations.length > 0 || !profile) throw invalidArgument(violations);
       const decision = await rankModels(engine, { profile, candidates, prompt, maxTokens }, ctx);
       return { json: { object: 'ranking', ...encodeDecision(decision) } };

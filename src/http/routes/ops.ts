@@ -13,9 +13,7 @@ export function opsRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: Engi
   app.get(
     '/health',
     routeHandler(deps, { path: '/grpc.health.v1.Health/Check', kind: 'unary', open: true }, async () =>
-      !health.serving || deps.lifecycle.draining
-        ? { json: { status: 'draining' }, status: 503 }
-        : { json: { status: 'serving' } },
+      !health.serving || deps.lifecycle.draining ? { json: { status: 'draining' }, status: 503 } : { json: { status: 'serving' } },
     ),
   );
   app.get(
@@ -40,5 +38,7 @@ function snakeCase(value: unknown): unknown {
   if (value instanceof Date) return value.toISOString();
   if (Array.isArray(value)) return value.map(snakeCase);
   if (typeof value !== 'object' || value === null) return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [/^[a-z]/.test(k) ? k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : k, snakeCase(v)]));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [/^[a-z]/.test(k) ? k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) : k, snakeCase(v)]),
+  );
 }

@@ -141,7 +141,10 @@ export class AnthropicProvider implements Provider {
   async complete(request: ProviderRequest): Promise<ProviderCompletion> {
     let message: Message;
     try {
-      message = await this.client.messages.create({ ...this.body(request), stream: false }, { signal: request.signal, headers: request.headers });
+      message = await this.client.messages.create(
+        { ...this.body(request), stream: false },
+        { signal: request.signal, headers: request.headers },
+      );
     } catch (err) {
       throw this.translate(err, request.signal, 'response');
     }
@@ -161,7 +164,9 @@ export class AnthropicProvider implements Provider {
   async *stream(request: ProviderRequest): AsyncGenerator<ProviderStreamEvent> {
     let response: Response;
     try {
-      response = await this.client.messages.create({ ...this.body(request), stream: true }, { signal: request.signal, headers: request.headers }).asResponse();
+      response = await this.client.messages
+        .create({ ...this.body(request), stream: true }, { signal: request.signal, headers: request.headers })
+        .asResponse();
     } catch (err) {
       throw this.translate(err, request.signal, 'response');
     }
@@ -238,7 +243,8 @@ export class AnthropicProvider implements Provider {
     // Anthropic's temperature range is 0..1 (ours, OpenAI's, is 0..2): values above 1 are
     // clamped to 1, the most random the API allows. Only sent to API versions that take it.
     if (this.sendsTemperature) body.temperature = Math.min(Math.max(request.temperature, 0), 1);
-    if (request.sampling) applySampling(body, request.sampling, { provider: this.name, model: request.upstreamModel, takesTopP: this.sendsTemperature });
+    if (request.sampling)
+      applySampling(body, request.sampling, { provider: this.name, model: request.upstreamModel, takesTopP: this.sendsTemperature });
     return body;
   }
 
@@ -249,7 +255,8 @@ export class AnthropicProvider implements Provider {
     if (known) return known;
     // APIUserAbortError is an APIError without a status: test it first.
     if (err instanceof Anthropic.APIUserAbortError) return abortError(signal);
-    if (err instanceof Anthropic.APIConnectionTimeoutError && this.timeoutMs !== undefined) return upstreamTimeout(this.name, this.timeoutMs, err);
+    if (err instanceof Anthropic.APIConnectionTimeoutError && this.timeoutMs !== undefined)
+      return upstreamTimeout(this.name, this.timeoutMs, err);
     if (err instanceof Anthropic.APIError) {
       // An `event: error` inside a 200 stream (e.g. overloaded_error) has a type, not a status.
       const status = typeof err.status === 'number' ? err.status : statusOfErrorType(err.type);

@@ -14,7 +14,11 @@ export interface SamplingBody {
  * parameters refuse top_p: a request that sets them is refused, naming field and provider,
  * rather than answered as if they had been honoured.
  */
-export function applySampling(body: SamplingBody, sampling: Sampling, where: { provider: string; model: string; takesTopP: boolean }): void {
+export function applySampling(
+  body: SamplingBody,
+  sampling: Sampling,
+  where: { provider: string; model: string; takesTopP: boolean },
+): void {
   const refused: [string, unknown][] = [
     ['seed', sampling.seed],
     ['presence_penalty', sampling.presencePenalty],

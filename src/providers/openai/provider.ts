@@ -106,7 +106,10 @@ export class OpenAIProvider implements Provider {
     let response: Response;
     try {
       response = await this.client.chat.completions
-        .create({ ...this.params(request), stream: true, stream_options: { include_usage: true } }, { signal: request.signal, headers: request.headers })
+        .create(
+          { ...this.params(request), stream: true, stream_options: { include_usage: true } },
+          { signal: request.signal, headers: request.headers },
+        )
         .asResponse();
     } catch (err) {
       throw this.translate(err, request.signal, 'response');
@@ -184,7 +187,8 @@ export class OpenAIProvider implements Provider {
     const known = transportError(this.name, err);
     if (known) return known;
     if (err instanceof OpenAI.APIUserAbortError) return abortError(signal);
-    if (err instanceof OpenAI.APIConnectionTimeoutError && this.timeoutMs !== undefined) return upstreamTimeout(this.name, this.timeoutMs, err);
+    if (err instanceof OpenAI.APIConnectionTimeoutError && this.timeoutMs !== undefined)
+      return upstreamTimeout(this.name, this.timeoutMs, err);
     if (err instanceof OpenAI.APIError && typeof err.status === 'number') {
       return errorForUpstreamStatus({
         provider: this.name,
@@ -218,11 +222,7 @@ function finishReasonOf(reason: string): FinishReason {
 }
 
 /** Upstream usage when reported; otherwise an estimate (about four characters a token). */
-function usageOf(
-  usage: OpenAI.CompletionUsage | undefined | null,
-  request: ProviderRequest,
-  generated: string,
-): TokenUsage {
+function usageOf(usage: OpenAI.CompletionUsage | undefined | null, request: ProviderRequest, generated: string): TokenUsage {
   if (usage) {
     return {
       promptTokens: usage.prompt_tokens,

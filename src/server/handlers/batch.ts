@@ -63,7 +63,9 @@ function encodeBatchEvent(event: BatchEvent<ItemAnswer>): BatchResponse {
   }
   const outcome: BatchItemOutcome =
     'answer' in event ? { $case: 'response', response: event.answer.response } : { $case: 'error', error: toRpcStatus(event.error) };
-  return { event: { $case: 'item', item: { index: event.index, requestId: event.requestId, outcome, completedAt: timestamp(event.completedAt) } } };
+  return {
+    event: { $case: 'item', item: { index: event.index, requestId: event.requestId, outcome, completedAt: timestamp(event.completedAt) } },
+  };
 }
 
 function checkBatch(req: BatchRequest, limits: BatchLimits): number {

@@ -37,7 +37,14 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
       const tags = v.tags(req.metadata?.tags);
       v.check();
       if (tags) ctx.tag?.(tags);
-      const answer = await engine.race({ model: primary, racers, hedgeDelayMs: req.hedgeDelayMs, input, ctx, refuseStale: req.refuseStale ?? false });
+      const answer = await engine.race({
+        model: primary,
+        racers,
+        hedgeDelayMs: req.hedgeDelayMs,
+        input,
+        ctx,
+        refuseStale: req.refuseStale ?? false,
+      });
       return { ...encodeAnswer(answer, ctx.requestId), ...encodeCacheInfo(answer) };
     }),
 
@@ -112,7 +119,18 @@ function streamTarget(v: RequestValidator, req: StreamChatRequest): StreamTarget
 function encodeStreamEvent(event: EngineStreamEvent, requestId: string): StreamChatResponse {
   switch (event.type) {
     case 'started':
-      return { event: { $case: 'started', started: { requestId, model: event.model, provider: event.provider, simulated: isSimulatedProvider(event.provider), ...encodeCacheInfo(event) } } };
+      return {
+        event: {
+          $case: 'started',
+          started: {
+            requestId,
+            model: event.model,
+            provider: event.provider,
+            simulated: isSimulatedProvider(event.provider),
+            ...encodeCacheInfo(event),
+          },
+        },
+      };
     case 'delta':
       return { event: { $case: 'delta', delta: { content: event.content } } };
     case 'restarted':

@@ -18,8 +18,7 @@ export function modelService(deps: CallDeps, engine: Engine, limits: ValidationL
       const provider = req.provider.trim().toLowerCase();
       const models = catalog.models.filter(
         (m) =>
-          (provider === '' || (m.servedBy ?? m.provider).toLowerCase() === provider) &&
-          (!req.availableOnly || m.servedBy !== undefined),
+          (provider === '' || (m.servedBy ?? m.provider).toLowerCase() === provider) && (!req.availableOnly || m.servedBy !== undefined),
       );
       return {
         models: models.map((m) => ({

@@ -46,7 +46,8 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
     }
     const name = ctx.principal?.name;
     if (name !== undefined && access.isAdmin(name)) return filter;
-    if (filter.keyName !== undefined && filter.keyName !== name) throw adminRequired('only a key with the admin scope may read another key\'s usage');
+    if (filter.keyName !== undefined && filter.keyName !== name)
+      throw adminRequired("only a key with the admin scope may read another key's usage");
     return { ...filter, keyName: name ?? '' };
   };
 
@@ -62,7 +63,8 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
     }),
 
     listCalls: withPeer(async (req, ctx, peer) => {
-      if (req.pageSize < 0 || req.pageSize > MAX_PAGE) throw invalidArgument([{ field: 'page_size', description: `from 1 to ${MAX_PAGE} (0: ${DEFAULT_PAGE})` }]);
+      if (req.pageSize < 0 || req.pageSize > MAX_PAGE)
+        throw invalidArgument([{ field: 'page_size', description: `from 1 to ${MAX_PAGE} (0: ${DEFAULT_PAGE})` }]);
       const filter = scope(req.filter, ctx, peer);
       const page = await listCalls(database(), {
         filter,
@@ -71,7 +73,10 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
         pageSize: req.pageSize || DEFAULT_PAGE,
         after: decodePageToken(req.pageToken),
       });
-      return { calls: page.calls.map(encodeCall), nextPageToken: page.next ? Buffer.from(`${page.next.ts}:${page.next.id}`).toString('base64url') : '' };
+      return {
+        calls: page.calls.map(encodeCall),
+        nextPageToken: page.next ? Buffer.from(`${page.next.ts}:${page.next.id}`).toString('base64url') : '',
+      };
     }),
 
     getRoutingAnalytics: withPeer(async (req, ctx, peer) => {
@@ -91,7 +96,8 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
 function decodeFilter(f: UsageFilter | undefined): LedgerFilter {
   const from = millis(f?.startTime);
   const to = millis(f?.endTime);
-  if (from !== undefined && to !== undefined && to <= from) throw invalidArgument([{ field: 'filter.end_time', description: 'must be after start_time' }]);
+  if (from !== undefined && to !== undefined && to <= from)
+    throw invalidArgument([{ field: 'filter.end_time', description: 'must be after start_time' }]);
   return {
     from,
     to,
@@ -111,7 +117,10 @@ function decodePageToken(token: string): { ts: number; id: string } | undefined 
 
 /** grpc-js peers look like `127.0.0.1:5000`, `[::1]:5000` or `[::ffff:127.0.0.1]:5000`. */
 export function isLoopback(peer: string): boolean {
-  const host = peer.replace(/^ipv[46]:/, '').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  const host = peer
+    .replace(/^ipv[46]:/, '')
+    .replace(/:\d+$/, '')
+    .replace(/^\[|\]$/g, '');
   return host === '::1' || host === 'localhost' || /^(::ffff:)?127\./.test(host);
 }
 

@@ -68,7 +68,11 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
         callLog.keyName = auth.principal?.name;
         if (messageTimeoutMs > 0) {
           waitingForMessage = setTimeout(() => {
-            const status = { code: grpc.status.DEADLINE_EXCEEDED, details: `no request message within ${messageTimeoutMs} ms of the call's headers`, metadata: new grpc.Metadata() };
+            const status = {
+              code: grpc.status.DEADLINE_EXCEEDED,
+              details: `no request message within ${messageTimeoutMs} ms of the call's headers`,
+              metadata: new grpc.Metadata(),
+            };
             callLog?.finish(status.code, status.details);
             call.sendStatus({ ...status, metadata: stampRequestId(status.metadata, requestId) });
           }, messageTimeoutMs);
@@ -121,7 +125,9 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
  * holds the stream; reading it costs nothing on calls that end normally (onCancel only).
  */
 function statusSentBy(call: grpc.ServerInterceptingCallInterface): { code: grpc.status; details: string } | undefined {
-  const stream = (call as { readonly stream?: { readonly sentHeaders?: Record<string, unknown>; readonly sentTrailers?: Record<string, unknown> } }).stream;
+  const stream = (
+    call as { readonly stream?: { readonly sentHeaders?: Record<string, unknown>; readonly sentTrailers?: Record<string, unknown> } }
+  ).stream;
   const sent = stream?.sentTrailers?.['grpc-status'] !== undefined ? stream.sentTrailers : stream?.sentHeaders;
   const code = sent?.['grpc-status'];
   if (code === undefined) return undefined;
