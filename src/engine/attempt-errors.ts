@@ -1,5 +1,6 @@
 import type { CatalogModel } from '../catalog/catalog.js';
-import type { AttemptOutcome, ChatMessage, TokenUsage } from '../domain/chat.js';
+import type { AttemptOutcome, AttemptRecord, ChatMessage, TokenUsage } from '../domain/chat.js';
+import type { Provider } from '../providers/types.js';
 import { estimateUsage, ZERO_USAGE } from '../domain/chat.js';
 import { OrchestratorError, Reason } from '../domain/errors.js';
 
@@ -90,4 +91,24 @@ export function usageSoFar(
 ): { usage: TokenUsage; estimated: boolean } {
   if (generatedChars === 0 && !aborted) return { usage: ZERO_USAGE, estimated: false };
   return { usage: estimateUsage(messages, generatedChars), estimated: true };
+}
+
+/** A model the attempt did not call (no provider, open breaker): nothing sent, nothing charged. */
+export function skippedRecord(model: CatalogModel, error: OrchestratorError, retry: number): AttemptRecord {
+  return {
+    model: model.id,
+    provider: model.servedBy ?? model.provider,
+    outcome: 'skipped',
+    error,
+    latencyMs: 0,
+    usage: ZERO_USAGE,
+    costUsd: 0,
+    retry,
+    backoffMs: 0,
+  };
+}
+
+/** The key of a model's breaker and retry budget: its provider and model id. */
+export function endpointOf(provider: Provider, model: CatalogModel): string {
+  return `${provider.name}/${model.id}`;
 }

@@ -1,9 +1,9 @@
+import { endpointOf, skippedRecord } from './attempt-errors.js';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { BrokenCircuitError, handleWhen, retry } from 'cockatiel';
 import { costOf, type CatalogModel } from '../catalog/catalog.js';
 import type { AttemptRecord, ChatMessage, Sampling, TokenUsage } from '../domain/chat.js';
-import { ZERO_USAGE } from '../domain/chat.js';
 import { OrchestratorError, Reason } from '../domain/errors.js';
 import type { Provider, ProviderCompletion, ProviderStreamEvent } from '../providers/types.js';
 import type { EventSink } from './events.js';
@@ -240,7 +240,11 @@ export class AttemptRunner {
         headers: upstream?.headers,
       });
       budget.onSuccess();
-      const checked = this.checkedUsage(spec, provider.name, completion.usage, completion.content.length);
+      const checked = checkUsage(completion.usage, spec, completion.content.length, {
+        log: spec.log,
+        model: spec.model.id,
+        provider: provider.name,
+      });
       return {
         ok: true,
         completion: { ...completion, usage: checked.usage },
@@ -319,7 +323,7 @@ export class AttemptRunner {
           generatedChars += event.content.length;
           yield event;
         } else {
-          const checked = this.checkedUsage(spec, provider.name, event.usage, generatedChars);
+          const checked = checkUsage(event.usage, spec, generatedChars, { log: spec.log, model: spec.model.id, provider: provider.name });
           usage = checked.usage;
           usageRefused = checked.refused !== undefined;
           yield { ...event, usage };
@@ -354,34 +358,12 @@ export class AttemptRunner {
     }
   }
 
-  /** The upstream's usage report, or our estimate when the report is not believable (logged). */
-  private checkedUsage(spec: AttemptSpec, provider: string, reported: TokenUsage, generatedChars: number) {
-    const checked = checkUsage(reported, spec, generatedChars);
-    if (checked.refused) {
-      spec.log?.warn(
-        { model: spec.model.id, provider, reported, problem: checked.refused },
-        'upstream usage report refused; charging an estimate instead',
-      );
-    }
-    return checked;
-  }
-
   private providerOf(model: CatalogModel): Provider | undefined {
     return model.servedBy === undefined ? undefined : this.options.providers.get(model.servedBy);
   }
 
   private skipped(model: CatalogModel, error: OrchestratorError, retry = 0): AttemptRecord {
-    const record: AttemptRecord = {
-      model: model.id,
-      provider: model.servedBy ?? model.provider,
-      outcome: 'skipped',
-      error,
-      latencyMs: 0,
-      usage: ZERO_USAGE,
-      costUsd: 0,
-      retry,
-      backoffMs: 0,
-    };
+    const record = skippedRecord(model, error, retry);
     this.options.events.emit({ type: 'attempt', record });
     return record;
   }
@@ -415,8 +397,4 @@ export class AttemptRunner {
     options.upstream?.ended(record);
     return record;
   }
-}
-
-function endpointOf(provider: Provider, model: CatalogModel): string {
-  return `${provider.name}/${model.id}`;
 }

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { ChatMessage, TokenUsage } from '../domain/chat.js';
 import { estimateUsage } from '../domain/chat.js';
 
@@ -22,9 +23,14 @@ export function checkUsage(
   reported: TokenUsage,
   request: { readonly messages: readonly ChatMessage[]; readonly maxTokens: number },
   generatedChars: number,
+  source?: { readonly log?: Logger | undefined; readonly model: string; readonly provider: string },
 ): CheckedUsage {
   const problem = usageProblem(reported, request);
   if (!problem) return { usage: { ...reported, totalTokens: reported.promptTokens + reported.completionTokens } };
+  source?.log?.warn(
+    { model: source.model, provider: source.provider, reported, problem },
+    'upstream usage report refused; charging an estimate instead',
+  );
   return { usage: estimateUsage(request.messages, generatedChars), refused: problem };
 }
 

@@ -1,8 +1,9 @@
 import type { ChatInput, ChatMessage, ChatRole, RequestTags } from '../domain/chat.js';
-import { invalidArgument, type FieldViolation } from '../domain/errors.js';
 import type { CachePolicy, ModelRef, RouteRequest } from '../engine/index.js';
 import type { RoutingProfileName } from '../engine/index.js';
+import { invalidArgument } from '../domain/errors.js';
 import { parseSamplingFields } from './sampling-fields.js';
+import { Violations, isObject, header, numberIn, integerIn, booleanField, stringField, enumField, stringList } from './body-fields.js';
 
 /**
  * POST /v1/chat/completions, decoded and checked: the OpenAI request as the SDKs send it, plus
@@ -329,78 +330,4 @@ function cachePolicy(v: Violations, raw: unknown): CachePolicy {
     mode: enumField(v, 'orchestrator.cache.mode', raw.mode, CACHE_MODES) ?? 'auto',
     allowStale: booleanField(v, 'orchestrator.cache.allow_stale', raw.allow_stale) ?? false,
   };
-}
-
-class Violations {
-  private readonly list: FieldViolation[] = [];
-  add(field: string, description: string): void {
-    this.list.push({ field, description });
-  }
-  check(): void {
-    if (this.list.length > 0) throw invalidArgument(this.list);
-  }
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function header(headers: Readonly<Record<string, string | string[] | undefined>>, name: string): string | undefined {
-  const value = headers[name];
-  const joined = Array.isArray(value) ? value.join(',') : value;
-  return joined === undefined || joined.trim() === '' ? undefined : joined.trim();
-}
-
-function numberIn(v: Violations, field: string, value: unknown, min: number, max: number): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !(value >= min && value <= max)) {
-    v.add(field, `must be a number between ${min} and ${max} (got ${JSON.stringify(value)})`);
-    return undefined;
-  }
-  return value;
-}
-
-function integerIn(v: Violations, field: string, value: unknown, min: number): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 2 ** 31 - 1) {
-    v.add(field, `must be a whole number, at least ${min} (got ${JSON.stringify(value)})`);
-    return undefined;
-  }
-  return value;
-}
-
-function booleanField(v: Violations, field: string, value: unknown): boolean | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'boolean') {
-    v.add(field, `must be true or false (got ${JSON.stringify(value)})`);
-    return undefined;
-  }
-  return value;
-}
-
-function stringField(v: Violations, field: string, value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') {
-    v.add(field, 'must be a string');
-    return undefined;
-  }
-  return value;
-}
-
-function enumField<T extends string>(v: Violations, field: string, value: unknown, allowed: readonly T[]): T | undefined {
-  if (value === undefined || value === null) return undefined;
-  const normal = typeof value === 'string' ? value.trim().toLowerCase() : value;
-  if (typeof normal === 'string' && (allowed as readonly string[]).includes(normal)) return normal as T;
-  v.add(field, `must be one of ${allowed.join(', ')} (got ${JSON.stringify(value)})`);
-  return undefined;
-}
-
-function stringList(v: Violations, field: string, value: unknown, max: number): string[] {
-  if (value === undefined || value === null) return [];
-  if (!Array.isArray(value) || value.some((s) => typeof s !== 'string' || s.trim() === '')) {
-    v.add(field, 'must be an array of model ids or aliases');
-    return [];
-  }
-  if (value.length > max) v.add(field, `at most ${max} models per call (got ${value.length})`);
-  return value.map((s: string) => s.trim());
 }
