@@ -75,9 +75,11 @@ export async function startPostgres(): Promise<PostgresProcess> {
       'start',
     ]);
   };
+  // A fast stop: clients are cut off as in an outage, but what was committed stays (with fsync
+  // and synchronous_commit off for speed, an immediate stop can lose the last commits, tables included).
   const stop = async (): Promise<void> => {
     if (!existsSync(join(data, 'postmaster.pid'))) return;
-    run(join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    run(join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
   };
   await start();
   return {

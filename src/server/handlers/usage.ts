@@ -2,7 +2,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Kysely } from 'kysely';
 import { invalidArgument, OrchestratorError, Reason } from '../../domain/errors.js';
 import type { UsageFilter, UsageServiceServer } from '../../gen/orchestrator/v1/usage.js';
-import type { CallContext } from '../../engine/context.js';
+import type { CallContext } from '../../engine/index.js';
 import { listCalls, routingAnalytics } from '../../store/call-queries.js';
 import type { RunningLedger } from '../../store/index.js';
 import { usageTotals, type LedgerFilter, type UsageDimension } from '../../store/queries.js';
