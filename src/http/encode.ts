@@ -1,3 +1,4 @@
+import { isSimulatedProvider } from '../domain/simulated.js';
 import type { FinishReason, TokenUsage } from '../domain/chat.js';
 import type { CatalogModel } from '../catalog/catalog.js';
 import type { BreakerState } from '../engine/index.js';
@@ -52,6 +53,8 @@ export function encodeCompletion(answer: CompletionAnswer, requestId: string) {
     x_orchestrator: {
       request_id: requestId,
       provider: answer.provider,
+      // Made-up text from the embedded simulator, not a real model.
+      simulated: isSimulatedProvider(answer.provider),
       cost_usd: answer.costUsd,
       latency_ms: round3(answer.latencyMs),
       attempts: answer.attempts.map(encodeAttempt),

@@ -1,3 +1,4 @@
+import { isSimulatedProvider } from '../domain/simulated.js';
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { EngineStreamEvent } from '../engine/index.js';
@@ -77,6 +78,7 @@ class ChunkEncoder {
         return [
           this.chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], {
             provider: event.provider,
+            simulated: isSimulatedProvider(event.provider),
           }),
         ];
       case 'delta':
@@ -98,6 +100,7 @@ class ChunkEncoder {
         this.model = event.model;
         const last = this.chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: encodeFinish(event.finishReason) }], {
           provider: event.provider,
+          simulated: isSimulatedProvider(event.provider),
           cost_usd: event.costUsd,
           latency_ms: round3(event.latencyMs),
           time_to_first_token_ms: round3(event.timeToFirstTokenMs),

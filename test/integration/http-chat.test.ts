@@ -33,7 +33,7 @@ describe('POST /v1/chat/completions with the openai SDK', () => {
     expect(data.choices[0]?.finish_reason).toBe('stop');
     expect(data.usage?.total_tokens).toBe((data.usage?.prompt_tokens ?? 0) + (data.usage?.completion_tokens ?? 0));
     const ext = (data as unknown as { x_orchestrator: Record<string, unknown> }).x_orchestrator;
-    expect(ext).toMatchObject({ provider: 'openai', fallback_triggered: false, route_decision: null });
+    expect(ext).toMatchObject({ provider: 'openai', simulated: false, fallback_triggered: false, route_decision: null });
     expect(ext.cost_usd).toBeGreaterThan(0);
     expect(ext.attempts).toEqual([expect.objectContaining({ model: 'gpt-4o-mini', outcome: 'success' })]);
     // The upstream got the system instruction the developer role carries.

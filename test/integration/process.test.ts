@@ -185,6 +185,7 @@ describe('npm start with no API key', () => {
     expect(events[0]?.started).toMatchObject({ provider: 'simulator', simulated: true });
     expect(Object.keys(events.at(-1) ?? {})).toEqual(['completed']);
 
+
     const models = JSON.parse(await bufCurl(main.port, '/orchestrator.v1.ModelService/ListModels', {})) as {
       models: { id: string; simulated?: boolean }[];
     };
@@ -192,6 +193,18 @@ describe('npm start with no API key', () => {
 
     const stats = JSON.parse(await bufCurl(main.port, '/orchestrator.v1.StatsService/GetStats', {})) as { totalRequests?: string };
     expect(Number(stats.totalRequests)).toBe(4);
+
+    // The OpenAI-compatible door says so too.
+    const listening = main.logs
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg?: string; httpPort?: number })
+      .find((l) => l.msg === 'llm-orchestrator listening');
+    const http = (await fetch(`http://127.0.0.1:${listening?.httpPort}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    }).then((r) => r.json())) as { x_orchestrator?: Record<string, unknown> };
+    expect(http.x_orchestrator).toMatchObject({ provider: 'simulator', simulated: true });
 
     const health = JSON.parse(await bufCurl(main.port, '/grpc.health.v1.Health/Check', {})) as { status?: string };
     expect(health.status).toBe('SERVING');
