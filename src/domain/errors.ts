@@ -167,33 +167,6 @@ export function apiKeyInvalid(presented: boolean): OrchestratorError {
   });
 }
 
-/** The key may not call these models (PERMISSION_DENIED). `scope` says what was asked, e.g. "any candidate of this route". */
-export function modelNotAllowed(keyName: string, denied: readonly string[], scope?: string): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'permission_denied',
-    reason: Reason.MODEL_NOT_ALLOWED,
-    message: scope
-      ? `API key "${keyName}" may not call ${scope} (${denied.join(', ')})`
-      : `API key "${keyName}" may not call ${denied.join(', ')}`,
-    metadata: { key: keyName, models: denied.join(',') },
-  });
-}
-
-/** A requests- or tokens-per-minute limit was reached (RESOURCE_EXHAUSTED with QuotaFailure and RetryInfo). */
-export function rateLimited(options: {
-  readonly subject: string;
-  readonly what: string;
-  readonly retryAfterMs: number;
-}): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'resource_exhausted',
-    reason: Reason.RATE_LIMITED,
-    message: `rate limit reached: ${options.what} for ${options.subject}`,
-    retryAfterMs: options.retryAfterMs,
-    metadata: { quota_subject: options.subject, quota_description: options.what },
-  });
-}
-
 /** A daily or monthly spending budget was reached (RESOURCE_EXHAUSTED until the period turns). */
 export function budgetExhausted(options: {
   readonly keyName: string;
@@ -211,18 +184,6 @@ export function budgetExhausted(options: {
   });
 }
 
-/** Limits and budgets live in Redis, Redis is unreachable, and the policy is to refuse (UNAVAILABLE). */
-export function sharedStateUnavailable(cause: unknown): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'unavailable',
-    reason: Reason.SHARED_STATE_UNAVAILABLE,
-    message: 'limits and budgets cannot be checked right now (shared state unreachable; REDIS_FAILURE_POLICY=closed)',
-    retryable: true,
-    retryAfterMs: 1_000,
-    cause,
-  });
-}
-
 /** The server is shutting down (UNAVAILABLE, retryable): `retryHint` says what to do elsewhere ("retry", "watch again"). */
 export function draining(retryHint = 'retry'): OrchestratorError {
   return new OrchestratorError({
@@ -230,103 +191,6 @@ export function draining(retryHint = 'retry'): OrchestratorError {
     reason: Reason.DRAINING,
     message: `server is shutting down; ${retryHint} on another replica`,
     retryable: true,
-  });
-}
-
-/** The provider answered with an HTTP status that is not a success; the upstream body never reaches the caller. */
-export function upstreamStatus(options: {
-  readonly provider: string;
-  readonly status: number;
-  readonly retryAfterMs: number | undefined;
-}): OrchestratorError {
-  const { provider, status, retryAfterMs } = options;
-  const metadata = { provider, upstream_status: String(status) };
-  if (status === 429) {
-    return new OrchestratorError({
-      kind: 'unavailable',
-      reason: Reason.UPSTREAM_RATE_LIMITED,
-      message: `${provider} is rate limiting us (HTTP 429)`,
-      retryable: true,
-      retryAfterMs,
-      metadata,
-    });
-  }
-  if (status === 401 || status === 403) {
-    return new OrchestratorError({
-      kind: 'unavailable',
-      reason: Reason.UPSTREAM_AUTH_FAILED,
-      message: `${provider} refused our credentials (HTTP ${status}); check the provider's API key`,
-      metadata,
-    });
-  }
-  if (status === 404) {
-    return new OrchestratorError({
-      kind: 'unavailable',
-      reason: Reason.MODEL_NOT_AVAILABLE,
-      message: `${provider} does not serve this model (HTTP 404)`,
-      metadata,
-    });
-  }
-  if (status === 408 || status >= 500) {
-    return new OrchestratorError({
-      kind: 'unavailable',
-      reason: Reason.UPSTREAM_ERROR,
-      message: `${provider} failed (HTTP ${status})`,
-      retryable: true,
-      retryAfterMs,
-      metadata,
-    });
-  }
-  return new OrchestratorError({
-    kind: 'invalid_argument',
-    reason: Reason.UPSTREAM_REJECTED_REQUEST,
-    message: `${provider} rejected the request (HTTP ${status})`,
-    metadata,
-  });
-}
-
-/** The provider's own `timeout_ms` ran out before the upstream answered. */
-export function upstreamTimeout(provider: string, timeoutMs: number, cause: unknown): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'deadline_exceeded',
-    reason: Reason.UPSTREAM_TIMEOUT,
-    message: `${provider} did not answer within its timeout_ms (${timeoutMs} ms)`,
-    retryable: true,
-    metadata: { provider, timeout_ms: String(timeoutMs) },
-    cause,
-  });
-}
-
-export function upstreamUnreachable(provider: string, cause: unknown): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'unavailable',
-    reason: Reason.UPSTREAM_UNREACHABLE,
-    message: `${provider} could not be reached`,
-    retryable: true,
-    metadata: { provider },
-    cause,
-  });
-}
-
-export function upstreamMalformed(provider: string, what: string, cause?: unknown): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'unavailable',
-    reason: Reason.UPSTREAM_MALFORMED_RESPONSE,
-    message: `${provider} sent a malformed ${what}`,
-    retryable: true,
-    metadata: { provider },
-    cause,
-  });
-}
-
-export function streamTruncated(provider: string, detail: string, cause?: unknown): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'unavailable',
-    reason: Reason.STREAM_TRUNCATED,
-    message: `${provider} stream ended early: ${detail}`,
-    retryable: true,
-    metadata: { provider },
-    cause,
   });
 }
 

@@ -185,7 +185,6 @@ describe('npm start with no API key', () => {
     expect(events[0]?.started).toMatchObject({ provider: 'simulator', simulated: true });
     expect(Object.keys(events.at(-1) ?? {})).toEqual(['completed']);
 
-
     const models = JSON.parse(await bufCurl(main.port, '/orchestrator.v1.ModelService/ListModels', {})) as {
       models: { id: string; simulated?: boolean }[];
     };
