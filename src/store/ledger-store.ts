@@ -213,7 +213,9 @@ export class LedgerStore implements Ledger {
 /**
  * SQLite shared by several processes (WORKERS, or two gateways on one file): when two start
  * together, the second's migration transaction meets the first's write lock and SQLite answers
- * SQLITE_BUSY at once instead of waiting. It waits and tries again; by then the first has migrated.
+ * SQLITE_BUSY at once instead of waiting; or both read "not migrated yet" and the second's
+ * CREATE TABLE meets the first's table. Either way it waits and tries again; by then the first
+ * has migrated, and the second finds nothing left to do.
  */
 async function migrateWhenFree(database: LedgerDatabase): Promise<readonly string[]> {
   for (let attempt = 1; ; attempt += 1) {
@@ -221,7 +223,8 @@ async function migrateWhenFree(database: LedgerDatabase): Promise<readonly strin
       return await migrate(database);
     } catch (err) {
       const busy = (err as { code?: unknown } | null)?.code === 'SQLITE_BUSY';
-      if (!busy || attempt >= 20) throw err;
+      const raced = (err as { code?: unknown } | null)?.code === 'SQLITE_ERROR' && /already exists/.test(messageOf(err));
+      if (!(busy || raced) || attempt >= 20) throw err;
       await new Promise((r) => setTimeout(r, 50 * attempt));
     }
   }
