@@ -8,6 +8,14 @@
 
 export type ModelTier = 'small' | 'medium' | 'large';
 
+/** What a model accepts beyond plain text; routing, race and fallback only pick models that support what a request uses. */
+export interface ModelCapabilities {
+  readonly tools: boolean;
+  readonly images: boolean;
+  /** A native JSON Schema output mode (strict structured output). */
+  readonly jsonSchema: boolean;
+}
+
 export interface ModelDefinition {
   /** Canonical id, also the upstream id unless `upstreamId` says otherwise. */
   readonly id: string;
@@ -30,6 +38,8 @@ export interface ModelDefinition {
   /** Typical time to first token and generation speed, used by routing before live traffic. */
   readonly typicalTtftMs: number;
   readonly tokensPerSecond: number;
+  /** Absent means text only. */
+  readonly capabilities?: ModelCapabilities;
 }
 
 export const BUILTIN_MODELS: readonly ModelDefinition[] = [

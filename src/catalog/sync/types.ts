@@ -1,0 +1,59 @@
+import type { ModelCapabilities } from '../models.js';
+
+/**
+ * The contract between the catalog's outside sources (adapters, name resolution, the scheduler) and
+ * the catalog that persists and applies what they report.
+ */
+export type CatalogSourceName = 'openrouter' | 'arena' | 'huggingface';
+
+/** What one source says about one model, normalised to our units. */
+export interface SourceModel {
+  readonly source: CatalogSourceName;
+  /** The model's name as the source spells it ("openai/gpt-4o", "GPT-4o-2024-05-13"). */
+  readonly externalId: string;
+  readonly contextWindow?: number;
+  readonly maxOutputTokens?: number;
+  /** US dollars per million tokens. */
+  readonly inputPricePerMillion?: number;
+  readonly outputPricePerMillion?: number;
+  /** 0..1, comparable across models (see the source's normalisation). */
+  readonly quality?: number;
+  readonly capabilities?: Partial<ModelCapabilities>;
+  readonly license?: string;
+  /** The source's own values for this model, kept for history and audit. */
+  readonly raw: Readonly<Record<string, unknown>>;
+}
+
+export type MatchRule = 'override' | 'exact' | 'alias' | 'normalised' | 'fuzzy';
+
+export interface NameMatch {
+  readonly externalId: string;
+  readonly catalogId: string;
+  readonly rule: MatchRule;
+  /** 1 for override, exact, alias and normalised matches; the similarity for fuzzy ones. */
+  readonly confidence: number;
+}
+
+export interface SyncReport {
+  readonly source: CatalogSourceName;
+  readonly startedAt: Date;
+  readonly finishedAt: Date;
+  readonly ok: boolean;
+  /** Why the run failed (timeout, HTTP status, the first schema violation); absent when ok. */
+  readonly error?: string;
+  /** Everything the source returned that parsed, matched or not. */
+  readonly models: readonly SourceModel[];
+  readonly matched: readonly NameMatch[];
+  readonly unmatched: readonly string[];
+}
+
+/** One outside source: fetches, validates and normalises. Throws a SyncError with a clear reason. */
+export interface CatalogSource {
+  readonly name: CatalogSourceName;
+  load(signal: AbortSignal): Promise<readonly SourceModel[]>;
+}
+
+/** Runs one source now (SyncCatalog) or on its schedule; the catalog applies and persists the report. */
+export interface SyncRunner {
+  run(source: CatalogSourceName, signal?: AbortSignal): Promise<SyncReport>;
+}
