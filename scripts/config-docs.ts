@@ -1,7 +1,7 @@
 /**
  * Writes the settings tables of docs/configuration.md from the settings schema: every variable,
  * its default and allowed values from the schema, its meaning from src/config/descriptions.ts.
- * `npm run docs:config` rewrites the block between the markers; test/unit/docs-config.test.ts
+ * `npm run docs:config` rewrites the block between the markers; test/unit/config/docs.test.ts
  * fails when the page and the schema disagree.
  */
 import { readFileSync, writeFileSync } from 'node:fs';

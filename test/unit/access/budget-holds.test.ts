@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Budgets } from '../../../src/access/budgets.js';
+import { AccessController, type PriceList } from '../../../src/access/controller.js';
+import { ApiKeyStore } from '../../../src/access/keys.js';
+import { RateLimits, type LimiterStore } from '../../../src/access/limits.js';
+import { connectRedis } from '../../../src/access/redis.js';
+import type { AttemptRecord } from '../../../src/domain/chat.js';
+import { OrchestratorError } from '../../../src/domain/errors.js';
+import { sha } from '../../helpers/access-file.js';
+import { startRedis, type RedisProcess } from '../../helpers/redis.js';
+import { pino } from 'pino';
+import type { Redis } from 'ioredis';
+
+const NO_LIMITS = { requestsPerMinute: undefined, tokensPerMinute: undefined };
+const BUDGET = 0.001;
+const keySpecs = [
+  { name: 'k', sha256: sha('secret-k'), allowedModels: ['*'], limits: NO_LIMITS, budgets: { usdPerDay: BUDGET, usdPerMonth: undefined } },
+];
+const principal = { name: 'k', allowedModels: ['*'] };
+/** $10 per million output tokens: 40 estimated tokens hold $0.0004. */
+const prices: PriceList = { find: () => ({ inputPricePerMillion: 2.5, outputPricePerMillion: 10 }) };
+const ESTIMATED_TOKENS = 40;
+const MAX_COST = (ESTIMATED_TOKENS * 10) / 1e6;
+/** What each call actually costs: a little less than its estimate, as real answers do. */
+const ACTUAL_COST = 0.00031;
+
+const record = (costUsd: number): AttemptRecord => ({
+  model: 'm',
+  provider: 'p',
+  outcome: 'success',
+  latencyMs: 1,
+  usage: { promptTokens: 5, completionTokens: 26, totalTokens: 31, cachedTokens: 0 },
+  costUsd,
+  retry: 0,
+  backoffMs: 0,
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function controller(store: LimiterStore): { access: AccessController; budgets: Budgets } {
+  const keys = new ApiKeyStore(keySpecs);
+  const budgets = new Budgets(store);
+  return { access: new AccessController(keys, new RateLimits(store, NO_LIMITS, keys.all()), budgets, prices), budgets };
+}
+
+/** One call: admitted, answers after a few ms, is charged its actual cost, ends. */
+async function call(access: AccessController): Promise<'OK' | string> {
+  try {
+    const ticket = await access.admit({ principal, models: ['m'], estimatedTokens: ESTIMATED_TOKENS });
+    await sleep(5 + Math.random() * 15);
+    ticket.record(record(ACTUAL_COST));
+    ticket.close();
+    return 'OK';
+  } catch (err) {
+    return err instanceof OrchestratorError ? err.reason : String(err);
+  }
+}
+
+/** Until every released hold and charge has landed. */
+const settled = () => sleep(50);
+
+describe('a burst of parallel calls against a small budget', () => {
+  it('in memory: stops once the calls in flight hold what is left (200 calls once spent $0.062 of $0.001)', async () => {
+    const { access, budgets } = controller({ redis: undefined, failurePolicy: 'local' });
+    const outcomes = await Promise.all(Array.from({ length: 200 }, () => call(access)));
+    await settled();
+    const spent = (await budgets.spent('k')).day;
+    const passed = outcomes.filter((o) => o === 'OK').length;
+    expect(outcomes.filter((o) => o !== 'OK').every((o) => o === 'BUDGET_EXHAUSTED')).toBe(true);
+    expect(spent).toBeCloseTo(passed * ACTUAL_COST, 12);
+    // Admitted while anything was left, holds included: the last one may overshoot by its own cost.
+    expect(spent).toBeLessThanOrEqual(BUDGET + MAX_COST);
+    expect(passed).toBeGreaterThanOrEqual(1);
+  });
+
+  it('in memory: holds are released when calls end, so sequential calls use the whole budget', async () => {
+    const { access, budgets } = controller({ redis: undefined, failurePolicy: 'local' });
+    const outcomes: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      outcomes.push(await call(access));
+      // The client's round trip before its next call: the ended call's hold is gone by then.
+      await settled();
+    }
+    await settled();
+    // 0.00031 a call: four calls reach 0.00124 >= 0.001, the rest are refused.
+    expect(outcomes).toEqual(['OK', 'OK', 'OK', 'OK', 'BUDGET_EXHAUSTED', 'BUDGET_EXHAUSTED']);
+    expect((await budgets.spent('k')).day).toBeCloseTo(4 * ACTUAL_COST, 12);
+  });
+
+  it('says when only holds of calls in flight stand in the way, and to retry soon', async () => {
+    const { access } = controller({ redis: undefined, failurePolicy: 'local' });
+    const tickets = [];
+    for (let i = 0; i < 3; i++) tickets.push(await access.admit({ principal, models: ['m'], estimatedTokens: ESTIMATED_TOKENS }));
+    const refused = await access.admit({ principal, models: ['m'], estimatedTokens: ESTIMATED_TOKENS }).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(OrchestratorError);
+    const err = refused as OrchestratorError;
+    expect(err.reason).toBe('BUDGET_EXHAUSTED');
+    expect(err.metadata).toMatchObject({ spent_usd: '0', held_usd: String(3 * MAX_COST) });
+    expect(err.retryAfterMs).toBe(1_000);
+    for (const t of tickets) t.close();
+    await settled();
+    expect(await call(access)).toBe('OK');
+  });
+});
+
+describe('a burst across two replicas sharing a real Redis', () => {
+  let redis: RedisProcess;
+  let clients: Redis[] = [];
+  beforeAll(async () => {
+    redis = await startRedis();
+    clients = await Promise.all([connectRedis(redis.url, pino({ level: 'silent' })), connectRedis(redis.url, pino({ level: 'silent' }))]);
+  }, 20_000);
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await redis?.stop();
+  });
+
+  it('stops once the holds of both replicas cover what is left', async () => {
+    const replicas = clients.map((c) => controller({ redis: c, failurePolicy: 'closed' }));
+    const outcomes = await Promise.all(Array.from({ length: 200 }, (_, i) => call(replicas[i % 2]!.access)));
+    await settled();
+    const spent = (await replicas[0]!.budgets.spent('k')).day;
+    const passed = outcomes.filter((o) => o === 'OK').length;
+    expect(outcomes.filter((o) => o !== 'OK').every((o) => o === 'BUDGET_EXHAUSTED')).toBe(true);
+    expect(spent).toBeCloseTo(passed * ACTUAL_COST, 9);
+    expect(spent).toBeLessThanOrEqual(BUDGET + MAX_COST);
+    // Every hold was released once its call was charged.
+    expect(await clients[0]!.hlen('llmo:budget:k:held')).toBe(0);
+  });
+
+  it('drops a hold whose replica never released it once it expires', async () => {
+    const budgets = new Budgets({ redis: clients[0], failurePolicy: 'closed' });
+    const limits = { usdPerDay: 1, usdPerMonth: undefined };
+    const lost = await budgets.reserve('lost', limits, 1, 100);
+    expect(lost.admitted).toBe(true);
+    expect((await budgets.reserve('lost', limits, 0.5, 100)).admitted).toBe(false);
+    await sleep(150);
+    expect((await budgets.reserve('lost', limits, 0.5, 100)).admitted).toBe(true);
+  });
+});

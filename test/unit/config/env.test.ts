@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, isDeployedEnvironment, loadConfig } from '../../../src/config/config.js';
+
+function problemsOf(env: Record<string, string>): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('environment variables under the names other orchestrators use (COMPAT_ALIASES)', () => {
+  it('reads MAX_RETRIES as retries after the first call', () => {
+    expect(loadConfig({ MAX_RETRIES: '3' }).resilience.retry.maxAttempts).toBe(4);
+    expect(loadConfig({ MAX_RETRIES: '0' }).resilience.retry.maxAttempts).toBe(1);
+    expect(loadConfig({}).resilience.retry.maxAttempts).toBe(3);
+  });
+
+  it('reads REQUEST_TIMEOUT as the default deadline in seconds and MAX_CONCURRENT_REQUESTS as the batch-wide cap', () => {
+    const config = loadConfig({ REQUEST_TIMEOUT: '12', MAX_CONCURRENT_REQUESTS: '10' });
+    expect(config.defaults.timeoutMs).toBe(12_000);
+    expect(config.batch.globalConcurrency).toBe(10);
+  });
+
+  it('refuses a compatibility name and ours set together, naming both', () => {
+    expect(problemsOf({ MAX_RETRIES: '2', RETRY_MAX_ATTEMPTS: '3' })).toEqual([
+      'MAX_RETRIES: set either MAX_RETRIES or RETRY_MAX_ATTEMPTS, not both (MAX_RETRIES is another name for RETRY_MAX_ATTEMPTS)',
+    ]);
+  });
+
+  it('names the compatibility variable the user set when its value is invalid', () => {
+    expect(problemsOf({ MAX_RETRIES: 'many' })).toEqual(['MAX_RETRIES: must be a whole number from 0 to 9 (got "many")']);
+    expect(problemsOf({ MAX_RETRIES: '10' })).toEqual(['MAX_RETRIES: must be a whole number from 0 to 9 (got "10")']);
+    expect(problemsOf({ MAX_RETRIES: '1e1' })).toEqual(['MAX_RETRIES: must be a whole number from 0 to 9 (got "1e1")']);
+    expect(loadConfig({ MAX_RETRIES: '9' }).resilience.retry.maxAttempts).toBe(10);
+    const [timeout] = problemsOf({ REQUEST_TIMEOUT: 'soon' });
+    expect(timeout).toMatch(/^REQUEST_TIMEOUT \(seconds; our name: DEFAULT_TIMEOUT\): .* \(got "soon"\)$/);
+  });
+
+  it('accepts Python’s level names and ENVIRONMENT', () => {
+    expect(loadConfig({ LOG_LEVEL: 'WARNING' }).logLevel).toBe('warn');
+    expect(loadConfig({ LOG_LEVEL: 'CRITICAL' }).logLevel).toBe('fatal');
+    expect(loadConfig({ LOG_LEVEL: 'INFO' }).logLevel).toBe('info');
+    const config = loadConfig({ ENVIRONMENT: 'Production' });
+    expect(config.environment).toBe('production');
+    expect(config.tracing.environment).toBe('production');
+    expect(loadConfig({}).environment).toBeUndefined();
+    expect(loadConfig({ ENVIRONMENT: 'Staging' }).environment).toBe('staging');
+    expect(problemsOf({ ENVIRONMENT: 'prod east' })[0]).toMatch(/^ENVIRONMENT: /);
+  });
+
+  it('counts every ENVIRONMENT but development, dev, test, testing and local as a real deployment', () => {
+    for (const name of ['production', 'staging', 'prod', 'qa']) expect(isDeployedEnvironment(name)).toBe(true);
+    for (const name of ['development', 'dev', 'test', 'testing', 'local', undefined]) expect(isDeployedEnvironment(name)).toBe(false);
+  });
+});
+
+describe('breaker settings', () => {
+  it('refuses a minimum rate of 0, which the breaker library would replace with its own default', () => {
+    expect(problemsOf({ BREAKER_MIN_RPS: '0' })[0]).toMatch(/^BREAKER_MIN_RPS: /);
+    expect(loadConfig({ BREAKER_MIN_RPS: '0.5' }).resilience.breaker.minRps).toBe(0.5);
+  });
+});
+
+describe('the global rate limit variables', () => {
+  it('read RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW seconds (60 by default); unset means no such limit', () => {
+    expect(loadConfig({ RATE_LIMIT_REQUESTS: '10' }).globalRequestWindow).toEqual({ requests: 10, windowSeconds: 60 });
+    expect(loadConfig({ RATE_LIMIT_REQUESTS: '5', RATE_LIMIT_WINDOW: '10' }).globalRequestWindow).toEqual({
+      requests: 5,
+      windowSeconds: 10,
+    });
+    expect(loadConfig({}).globalRequestWindow).toBeUndefined();
+    expect(problemsOf({ RATE_LIMIT_REQUESTS: '0' })[0]).toMatch(/^RATE_LIMIT_REQUESTS: /);
+  });
+});
+
+describe('WORKERS', () => {
+  it('is 1 by default, a number, or auto (one per CPU)', async () => {
+    const { availableParallelism } = await import('node:os');
+    expect(loadConfig({}).workers).toBe(1);
+    expect(loadConfig({ WORKERS: '3' }).workers).toBe(3);
+    expect(loadConfig({ WORKERS: 'auto' }).workers).toBe(availableParallelism());
+    expect(problemsOf({ WORKERS: '0' })[0]).toMatch(/^WORKERS: /);
+  });
+});

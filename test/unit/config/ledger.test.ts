@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../../src/config/config.js';
+import { describeTarget } from '../../../src/store/url.js';
+
+const problems = (env: Record<string, string>): readonly string[] => {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+};
+
+describe('DATABASE_URL and LEDGER_*', () => {
+  it('defaults to an embedded SQLite file, hashes nothing, keeps 30 days', () => {
+    expect(loadConfig({}).ledger).toMatchObject({
+      target: { kind: 'sqlite', file: './data/orchestrator.db' },
+      content: 'none',
+      retentionDays: 30,
+    });
+  });
+
+  it('reads off, memory, a SQLite path and PostgreSQL URLs', () => {
+    expect(loadConfig({ DATABASE_URL: 'off' }).ledger.target).toEqual({ kind: 'off' });
+    expect(loadConfig({ DATABASE_URL: 'sqlite::memory:' }).ledger.target).toEqual({ kind: 'sqlite', file: ':memory:' });
+    expect(loadConfig({ DATABASE_URL: 'sqlite:/var/lib/llmo/ledger.db' }).ledger.target).toEqual({
+      kind: 'sqlite',
+      file: '/var/lib/llmo/ledger.db',
+    });
+    const pg = loadConfig({ DATABASE_URL: 'postgresql://llmo:secret@db:5432/llmo' }).ledger.target;
+    expect(pg).toEqual({ kind: 'postgres', url: 'postgresql://llmo:secret@db:5432/llmo' });
+    expect(describeTarget(pg)).not.toContain('secret');
+  });
+
+  it('names a malformed DATABASE_URL and what it expects', () => {
+    expect(problems({ DATABASE_URL: 'mysql://db/x' })).toEqual([
+      'DATABASE_URL: expected off, sqlite::memory:, sqlite:<file>, or postgres://user:password@host:5432/database (got "mysql://db/x")',
+    ]);
+    expect(problems({ DATABASE_URL: 'postgres://' })[0]).toMatch(/^DATABASE_URL: a PostgreSQL URL needs a host/);
+    expect(problems({ DATABASE_URL: 'postgres://h:99999/db' })[0]).toMatch(/^DATABASE_URL: /);
+    expect(problems({ LEDGER_CONTENT: 'everything' })[0]).toMatch(/^LEDGER_CONTENT: /);
+    expect(problems({ LEDGER_FLUSH_MS: '0' })[0]).toMatch(/^LEDGER_FLUSH_MS: /);
+  });
+});

@@ -1,0 +1,76 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../src/config/config.js';
+import { ConfigFileError } from '../../../src/config/file.js';
+import { completeConfig, configProblems, resolveConfig } from '../../../src/config/resolve.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'llmo-resolve-'));
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+const PROVIDERS = `
+providers:
+  - { name: router, kind: openai, base_url: "https://openrouter.ai/api/v1", api_key_env: ROUTER_KEY }
+  - { name: local, kind: openai, base_url: "http://127.0.0.1:11434/v1" }
+`;
+
+describe('resolveConfig', () => {
+  it('gives the file providers in file order with their keys, then the OPENAI_* shorthand', () => {
+    const config = resolveConfig({
+      CONFIG_FILE: file('p.yaml', PROVIDERS),
+      ROUTER_KEY: 'rk',
+      OPENAI_API_KEY: 'ok',
+      OPENAI_ORGANIZATION: 'org-1',
+    });
+    expect(config.providers.map((p) => [p.spec.name, p.apiKey])).toEqual([
+      ['router', 'rk'],
+      ['local', 'none'],
+      ['openai', 'ok'],
+    ]);
+    expect(config.providers[2]?.spec.headers).toEqual({ 'OpenAI-Organization': 'org-1' });
+    expect(config.file?.providers).toHaveLength(2);
+  });
+
+  it('leaves a provider whose key variable is unset without a key, for start-up to skip with a warning', () => {
+    const config = resolveConfig({ CONFIG_FILE: file('q.yaml', PROVIDERS) });
+    expect(config.providers.map((p) => [p.spec.name, p.apiKey])).toEqual([
+      ['router', undefined],
+      ['local', 'none'],
+    ]);
+  });
+
+  it('lets a file provider named openai replace the shorthand and read OPENAI_API_KEY from the settings', () => {
+    const path = file(
+      'o.yaml',
+      'providers:\n  - { name: openai, kind: openai, base_url: "https://example.com/v1", api_key_env: OPENAI_API_KEY }\n',
+    );
+    const config = completeConfig(resolveConfig({ CONFIG_FILE: path, OPENAI_API_KEY: 'from-settings' }), {});
+    expect(config.providers.map((p) => [p.spec.baseURL, p.apiKey])).toEqual([['https://example.com/v1', 'from-settings']]);
+  });
+
+  it('reads the config file once: completing a resolved config returns it as it is', () => {
+    const path = file('once.yaml', PROVIDERS);
+    const config = resolveConfig({ CONFIG_FILE: path });
+    writeFileSync(path, 'not: [valid');
+    expect(completeConfig(config, {})).toBe(config);
+  });
+
+  it('formats every configuration problem one way, file problems prefixed by the file', () => {
+    const path = file('bad.yaml', 'providers: 3\n');
+    let thrown: unknown;
+    try {
+      resolveConfig({ CONFIG_FILE: path });
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(ConfigFileError);
+    expect(configProblems(thrown)?.[0]).toMatch(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: providers: `));
+    expect(configProblems(new ConfigError(['PORT: too big']))).toEqual(['PORT: too big']);
+    expect(configProblems(new Error('disk on fire'))).toBeUndefined();
+  });
+});

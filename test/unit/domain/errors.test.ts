@@ -1,0 +1,187 @@
+import * as grpc from '@grpc/grpc-js';
+import { describe, expect, it } from 'vitest';
+import type { AttemptRecord } from '../../../src/domain/chat.js';
+import { ZERO_USAGE } from '../../../src/domain/chat.js';
+import { type ErrorKind, OrchestratorError, Reason, invalidArgument, modelNotFound } from '../../../src/domain/errors.js';
+import {
+  ERROR_DOMAIN,
+  INTERNAL_MESSAGE,
+  STATUS_DETAILS_KEY,
+  codeForKind,
+  grpcErrorFor,
+  summarizeAttempts,
+  toGrpcStatus,
+} from '../../../src/server/errors.js';
+import { decodeStatusDetails } from '../../../src/cli/status-details.js';
+
+const KINDS: ReadonlyArray<[ErrorKind, grpc.status]> = [
+  ['invalid_argument', grpc.status.INVALID_ARGUMENT],
+  ['not_found', grpc.status.NOT_FOUND],
+  ['unauthenticated', grpc.status.UNAUTHENTICATED],
+  ['permission_denied', grpc.status.PERMISSION_DENIED],
+  ['resource_exhausted', grpc.status.RESOURCE_EXHAUSTED],
+  ['failed_precondition', grpc.status.FAILED_PRECONDITION],
+  ['deadline_exceeded', grpc.status.DEADLINE_EXCEEDED],
+  ['cancelled', grpc.status.CANCELLED],
+  ['unavailable', grpc.status.UNAVAILABLE],
+  ['internal', grpc.status.INTERNAL],
+];
+
+function attempt(model: string, outcome: AttemptRecord['outcome'], error?: OrchestratorError): AttemptRecord {
+  return { model, provider: 'simulator', outcome, error, latencyMs: 10, usage: { ...ZERO_USAGE }, costUsd: 0, retry: 0, backoffMs: 0 };
+}
+
+describe('toGrpcStatus', () => {
+  it.each(KINDS)('maps kind %s to code %i with an ErrorInfo', (kind, code) => {
+    const err = new OrchestratorError({ kind, reason: Reason.UPSTREAM_ERROR, message: `the ${kind} message` });
+    const status = toGrpcStatus(err);
+    expect(status.code).toBe(code);
+    expect(codeForKind(kind)).toBe(code);
+    expect(status.internal).toBe(kind === 'internal');
+    expect(status.details).toBe(kind === 'internal' ? INTERNAL_MESSAGE : `the ${kind} message`);
+    const decoded = decodeStatusDetails(status.metadata);
+    expect(decoded.status?.code).toBe(code);
+    expect(decoded.status?.message).toBe(status.details);
+    expect(decoded.errorInfo).toEqual({ reason: Reason.UPSTREAM_ERROR, domain: ERROR_DOMAIN, metadata: {} });
+    expect(decoded.badRequest).toBeUndefined();
+    expect(decoded.retryInfo).toBeUndefined();
+    expect(decoded.quotaFailure).toBeUndefined();
+  });
+
+  it('adds a BadRequest with every field violation', () => {
+    const err = invalidArgument([
+      { field: 'messages', description: 'must not be empty' },
+      { field: 'temperature', description: 'must be between 0 and 2' },
+    ]);
+    const status = toGrpcStatus(err);
+    expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const decoded = decodeStatusDetails(status.metadata);
+    expect(decoded.errorInfo?.reason).toBe(Reason.INVALID_REQUEST);
+    expect(decoded.badRequest?.fieldViolations.map((v) => [v.field, v.description])).toEqual([
+      ['messages', 'must not be empty'],
+      ['temperature', 'must be between 0 and 2'],
+    ]);
+  });
+
+  it('carries the error metadata in ErrorInfo', () => {
+    const decoded = decodeStatusDetails(toGrpcStatus(modelNotFound('gpt-9', 'model')).metadata);
+    expect(decoded.errorInfo).toEqual({
+      reason: Reason.MODEL_NOT_FOUND,
+      domain: ERROR_DOMAIN,
+      metadata: { model: 'gpt-9', field: 'model' },
+    });
+  });
+
+  it('adds a RetryInfo when retryAfterMs is set, rounding to whole milliseconds', () => {
+    const err = new OrchestratorError({
+      kind: 'unavailable',
+      reason: Reason.UPSTREAM_RATE_LIMITED,
+      message: 'rate limited upstream',
+      retryAfterMs: 2500.4,
+    });
+    expect(decodeStatusDetails(toGrpcStatus(err).metadata).retryInfo).toEqual({
+      retryDelay: { seconds: 2, nanos: 500_000_000 },
+    });
+    const zero = new OrchestratorError({ ...baseUnavailable(), retryAfterMs: 0 });
+    expect(decodeStatusDetails(toGrpcStatus(zero).metadata).retryInfo).toEqual({
+      retryDelay: { seconds: 0, nanos: 0 },
+    });
+  });
+
+  it('summarises attempts in ErrorInfo metadata, in order', () => {
+    const err = new OrchestratorError({
+      kind: 'unavailable',
+      reason: Reason.ALL_ATTEMPTS_FAILED,
+      message: 'all models failed',
+      metadata: { request_id: 'r-1' },
+      attempts: [
+        attempt('gpt-4o', 'failure', new OrchestratorError({ ...baseUnavailable() })),
+        attempt(
+          'gpt-4o-mini',
+          'timeout',
+          new OrchestratorError({ kind: 'deadline_exceeded', reason: Reason.UPSTREAM_TIMEOUT, message: 't' }),
+        ),
+      ],
+    });
+    const info = decodeStatusDetails(toGrpcStatus(err).metadata).errorInfo;
+    expect(info?.metadata).toEqual({
+      request_id: 'r-1',
+      attempts: 'gpt-4o:UNAVAILABLE:UPSTREAM_ERROR,gpt-4o-mini:DEADLINE_EXCEEDED:UPSTREAM_TIMEOUT',
+      prompt_tokens: '0',
+      completion_tokens: '0',
+      cost_usd: '0',
+    });
+  });
+
+  it('names attempts without an error by their outcome', () => {
+    expect(summarizeAttempts([attempt('a', 'success'), attempt('b', 'skipped'), attempt('c', 'cancelled')])).toBe(
+      'a:OK,b:SKIPPED,c:CANCELLED',
+    );
+  });
+
+  it('adds a QuotaFailure for our own resource_exhausted limits only', () => {
+    const quota = new OrchestratorError({
+      kind: 'resource_exhausted',
+      reason: Reason.UPSTREAM_RATE_LIMITED,
+      message: 'rate limit',
+      retryAfterMs: 1000,
+      metadata: { quota_subject: 'api_key:abc', quota_description: '60 requests per minute' },
+    });
+    const decoded = decodeStatusDetails(toGrpcStatus(quota).metadata);
+    expect(decoded.quotaFailure?.violations).toHaveLength(1);
+    expect(decoded.quotaFailure?.violations[0]?.subject).toBe('api_key:abc');
+    expect(decoded.quotaFailure?.violations[0]?.description).toBe('60 requests per minute');
+    expect(decoded.retryInfo?.retryDelay).toEqual({ seconds: 1, nanos: 0 });
+
+    const noQuota = new OrchestratorError({ kind: 'resource_exhausted', reason: Reason.UPSTREAM_RATE_LIMITED, message: 'x' });
+    expect(decodeStatusDetails(toGrpcStatus(noQuota).metadata).quotaFailure).toBeUndefined();
+
+    const otherKind = new OrchestratorError({ ...baseUnavailable(), metadata: { quota_subject: 'upstream' } });
+    expect(decodeStatusDetails(toGrpcStatus(otherKind).metadata).quotaFailure).toBeUndefined();
+  });
+
+  it.each([
+    ['an Error', new Error('password=hunter2 at db.internal:5432')],
+    ['a TypeError', new TypeError("Cannot read properties of undefined (reading 'hunter2')")],
+    ['a string', 'hunter2'],
+    ['undefined', undefined],
+  ])('turns %s into a bare INTERNAL that leaks nothing', (_name, thrown) => {
+    const status = toGrpcStatus(thrown);
+    expect(status.code).toBe(grpc.status.INTERNAL);
+    expect(status.details).toBe(INTERNAL_MESSAGE);
+    expect(status.internal).toBe(true);
+    const raw = status.metadata.get(STATUS_DETAILS_KEY)[0];
+    expect(Buffer.isBuffer(raw)).toBe(true);
+    expect(String(raw)).not.toContain('hunter2');
+    expect(decodeStatusDetails(status.metadata).errorInfo).toEqual({
+      reason: 'INTERNAL',
+      domain: ERROR_DOMAIN,
+      metadata: {},
+    });
+  });
+
+  it('keeps the message of an internal-kind OrchestratorError private', () => {
+    const err = new OrchestratorError({ kind: 'internal', reason: Reason.INTERNAL, message: 'cause: hunter2' });
+    const status = toGrpcStatus(err);
+    expect(status.details).toBe(INTERNAL_MESSAGE);
+    expect(String(status.metadata.get(STATUS_DETAILS_KEY)[0])).not.toContain('hunter2');
+  });
+});
+
+describe('grpcErrorFor', () => {
+  it('is the status object without the internal flag', () => {
+    const status = grpcErrorFor(modelNotFound('x', 'model'));
+    expect(Object.keys(status).sort()).toEqual(['code', 'details', 'metadata']);
+    expect(status.code).toBe(grpc.status.NOT_FOUND);
+  });
+});
+
+describe('decodeStatusDetails', () => {
+  it('returns nothing for metadata without details', () => {
+    expect(decodeStatusDetails(new grpc.Metadata())).toEqual({});
+  });
+});
+
+function baseUnavailable(): { kind: ErrorKind; reason: Reason; message: string } {
+  return { kind: 'unavailable', reason: Reason.UPSTREAM_ERROR, message: 'upstream down' };
+}

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { OrchestratorError, Reason } from '../../../src/domain/errors.js';
+import { tokenizerLoaded, type AccessControl, type StreamTarget } from '../../../src/engine/index.js';
+import { context, engineFixture, input } from '../../helpers/engine-fixture.js';
+
+// Each test file has its own module graph: nothing here loads the routing tokenizer but routing.
+const ROUTE = { profile: 'balanced' as const, candidates: [] };
+const ROUTED_STREAM: StreamTarget = {
+  mode: 'fallback',
+  models: [],
+  hedgeDelayMs: undefined,
+  restartOnFailure: false,
+  firstTokenTimeoutMs: undefined,
+  interTokenTimeoutMs: undefined,
+  route: ROUTE,
+};
+
+async function refusalOf(promise: Promise<unknown>): Promise<OrchestratorError> {
+  try {
+    await promise;
+  } catch (err) {
+    if (err instanceof OrchestratorError) return err;
+    throw err;
+  }
+  throw new Error('expected a refusal');
+}
+
+/** Access control that counts admissions and releases, refusing once `limit` calls were admitted. */
+function countingAccess(limit: number) {
+  const counts = { admitted: 0, released: 0, refused: 0 };
+  const access: AccessControl = {
+    allows: () => true,
+    admit: async () => {
+      if (counts.admitted >= limit) {
+        counts.refused += 1;
+        throw new OrchestratorError({
+          kind: 'resource_exhausted',
+          reason: Reason.RATE_LIMITED,
+          message: 'over the limit',
+          retryAfterMs: 1000,
+        });
+      }
+      counts.admitted += 1;
+      return {
+        record: () => undefined,
+        close: () => {
+          counts.released += 1;
+        },
+      };
+    },
+  };
+  return { access, counts };
+}
+
+describe('admission comes before any classification', () => {
+  it('refuses a routed Chat, a routed stream and a ranking over the limits without tokenizing the text', async () => {
+    const { access, counts } = countingAccess(0);
+    const { engine, provider } = engineFixture({ access });
+    const big = input('a long prompt\n'.repeat(20_000));
+
+    expect((await refusalOf(engine.chat({ model: { name: '', field: 'model' }, route: ROUTE, input: big, ctx: context() }))).reason).toBe(
+      Reason.RATE_LIMITED,
+    );
+    const stream = engine.stream({ model: { name: '', field: 'model' }, target: ROUTED_STREAM, input: big, ctx: context() });
+    expect((await refusalOf(stream.next())).reason).toBe(Reason.RATE_LIMITED);
+    expect((await refusalOf(engine.rank({ route: ROUTE, input: big, ctx: context() }))).reason).toBe(Reason.RATE_LIMITED);
+
+    expect(counts.refused).toBe(3);
+    expect(tokenizerLoaded()).toBe(false);
+    expect(provider.calls).toHaveLength(0);
+  });
+
+  it('counts a ranking like any call: admitted, then released', async () => {
+    const { access, counts } = countingAccess(2);
+    const { engine } = engineFixture({ access });
+    for (let i = 0; i < 2; i++) {
+      const decision = await engine.rank({ route: ROUTE, input: input('hello'), ctx: context() });
+      expect(decision.ranking.length).toBeGreaterThan(0);
+    }
+    expect(counts).toEqual({ admitted: 2, released: 2, refused: 0 });
+    expect((await refusalOf(engine.rank({ route: ROUTE, input: input('hello'), ctx: context() }))).reason).toBe(Reason.RATE_LIMITED);
+  });
+});

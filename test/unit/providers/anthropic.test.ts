@@ -1,0 +1,455 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ChatMessage } from '../../../src/domain/chat.js';
+import { OrchestratorError, Reason } from '../../../src/domain/errors.js';
+import { AnthropicProvider, toAnthropicConversation } from '../../../src/providers/anthropic/provider.js';
+import { startSimulator, tokenize, type Simulator } from '../../../src/simulator/index.js';
+import type { ProviderRequest, ProviderStreamEvent } from '../../../src/providers/types.js';
+
+// Unknown to the simulator's profiles: served with the default profile.
+const MODEL = 'claude-sonnet-5-5';
+const PROMPT: readonly ChatMessage[] = [{ role: 'user', content: 'Name the capital of France.' }];
+
+function requestOf(messages: readonly ChatMessage[], overrides: Partial<ProviderRequest> = {}): ProviderRequest {
+  return {
+    upstreamModel: MODEL,
+    messages,
+    temperature: 0.7,
+    maxTokens: 256,
+    signal: new AbortController().signal,
+    ...overrides,
+  };
+}
+
+interface Collected {
+  deltas: string[];
+  end: Extract<ProviderStreamEvent, { type: 'end' }> | undefined;
+  error: unknown;
+}
+
+/** Reads a provider stream to its end, keeping what arrived before an error. */
+async function collect(stream: AsyncIterable<ProviderStreamEvent>): Promise<Collected> {
+  const seen: Collected = { deltas: [], end: undefined, error: undefined };
+  try {
+    for await (const event of stream) {
+      if (event.type === 'delta') seen.deltas.push(event.content);
+      else seen.end = event;
+    }
+  } catch (error) {
+    seen.error = error;
+  }
+  return seen;
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<OrchestratorError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(OrchestratorError);
+  return error as OrchestratorError;
+}
+
+function postMessages(sim: Simulator, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(`${sim.url}/v1/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': 'x', 'anthropic-version': '2023-06-01', ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
+interface WireMessage {
+  content: { type: string; text: string }[];
+  stop_reason: string | null;
+  usage: { input_tokens: number; output_tokens: number };
+}
+
+describe('toAnthropicConversation', () => {
+  it('joins every system message into the system prompt and merges consecutive same-role turns', () => {
+    const conversation = toAnthropicConversation([
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Hello.' },
+      { role: 'system', content: 'Answer in English.' },
+      { role: 'user', content: 'Name a city.' },
+      { role: 'assistant', content: 'Paris.' },
+      { role: 'assistant', content: 'Or Lyon.' },
+      { role: 'user', content: 'Why?' },
+    ]);
+    expect(conversation).toEqual({
+      system: 'Be brief.\n\nAnswer in English.',
+      messages: [
+        { role: 'user', content: 'Hello.\n\nName a city.' },
+        { role: 'assistant', content: 'Paris.\n\nOr Lyon.' },
+        { role: 'user', content: 'Why?' },
+      ],
+    });
+  });
+
+  it('invents nothing: no system prompt when there is none, a leading assistant turn stays first', () => {
+    expect(
+      toAnthropicConversation([
+        { role: 'assistant', content: 'Hi.' },
+        { role: 'user', content: 'Hello.' },
+      ]),
+    ).toEqual({
+      system: undefined,
+      messages: [
+        { role: 'assistant', content: 'Hi.' },
+        { role: 'user', content: 'Hello.' },
+      ],
+    });
+  });
+});
+
+describe('AnthropicProvider against the simulator', () => {
+  let sim: Simulator;
+  let provider: AnthropicProvider;
+
+  beforeAll(async () => {
+    sim = await startSimulator({ latencyScale: 0 });
+    // The SDK appends /v1/messages itself: the base URL is the server root, not sim.baseURL.
+    provider = new AnthropicProvider({ name: 'anthropic', baseURL: sim.url, apiKey: 'x' });
+  });
+  afterEach(() => {
+    sim.clearFaults();
+  });
+  afterAll(async () => {
+    await sim.close();
+  });
+
+  it('sends the system prompt top-level, merged turns, max_tokens, and no temperature by default', async () => {
+    await provider.complete(
+      requestOf([
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Hello.' },
+        { role: 'user', content: 'Name a city.' },
+        { role: 'system', content: 'Answer in English.' },
+      ]),
+    );
+    const record = sim.requests.at(-1);
+    expect(record?.body).toEqual({
+      model: MODEL,
+      max_tokens: 256,
+      system: 'Be brief.\n\nAnswer in English.',
+      messages: [{ role: 'user', content: 'Hello.\n\nName a city.' }],
+      stream: false,
+    });
+    // SDK 1.x: API version 2026-10-21, the key as a bearer token.
+    expect(record?.headers['anthropic-version']).toBe('2026-10-21');
+    expect(record?.headers.authorization).toBe('Bearer x');
+  });
+
+  it('answers with the simulator text, usage and stop reason for the same request', async () => {
+    const completion = await provider.complete(requestOf(PROMPT));
+    const { stream: _stream, ...sent } = sim.requests.at(-1)!.body as Record<string, unknown>;
+    const raw = await postMessages(sim, sent);
+    expect(raw.status).toBe(200);
+    const wire = (await raw.json()) as WireMessage;
+    expect(completion.content).toBe(wire.content[0]?.text);
+    expect(completion.content).toMatch(/^Simulated claude-sonnet-5-5 answer on name capital: /);
+    expect(completion.finishReason).toBe('stop');
+    expect(wire.stop_reason).toBe('end_turn');
+    expect(completion.usage).toEqual({
+      promptTokens: wire.usage.input_tokens,
+      completionTokens: wire.usage.output_tokens,
+      totalTokens: wire.usage.input_tokens + wire.usage.output_tokens,
+      cachedTokens: 0,
+    });
+    expect(completion.usage.completionTokens).toBe(tokenize(completion.content).length);
+    const other = await provider.complete(requestOf(PROMPT, { upstreamModel: 'claude-haiku-5-5' }));
+    expect(other.content).not.toBe(completion.content);
+  });
+
+  it('maps max_tokens to finish reason length', async () => {
+    const completion = await provider.complete(requestOf(PROMPT, { maxTokens: 3 }));
+    expect(completion.finishReason).toBe('length');
+    expect(tokenize(completion.content)).toHaveLength(3);
+    expect(completion.usage.completionTokens).toBe(3);
+  });
+
+  it('clamps temperature to 0..1 for API versions that take it; the new version refuses it outright', async () => {
+    const legacy = new AnthropicProvider({ name: 'anthropic', baseURL: sim.url, apiKey: 'x', anthropicVersion: '2023-06-01' });
+    await legacy.complete(requestOf(PROMPT, { temperature: 1.7 }));
+    expect(sim.requests.at(-1)?.headers['anthropic-version']).toBe('2023-06-01');
+    expect(sim.requests.at(-1)?.body).toMatchObject({ temperature: 1 });
+    await legacy.complete(requestOf(PROMPT, { temperature: 0.3 }));
+    expect(sim.requests.at(-1)?.body).toMatchObject({ temperature: 0.3 });
+
+    // What the clamp and the omission avoid, as the API (and the simulator) answers them.
+    const body = { model: MODEL, max_tokens: 16, messages: PROMPT };
+    const tooHot = await postMessages(sim, { ...body, temperature: 1.7 });
+    expect(tooHot.status).toBe(400);
+    const refused = await postMessages(sim, { ...body, temperature: 1 }, { 'anthropic-version': '2026-10-21' });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toEqual({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: 'temperature: Extra inputs are not permitted' },
+    });
+  });
+
+  it('streams deltas that add up to the complete() text, then one end with usage', async () => {
+    const completion = await provider.complete(requestOf(PROMPT));
+    const seen = await collect(provider.stream(requestOf(PROMPT)));
+    expect(seen.error).toBeUndefined();
+    expect(seen.deltas.join('')).toBe(completion.content);
+    expect(seen.deltas).toHaveLength(tokenize(completion.content).length);
+    expect(seen.end).toEqual({ type: 'end', finishReason: 'stop', usage: completion.usage });
+    expect(sim.requests.at(-1)).toMatchObject({ stream: true, outcome: 'completed' });
+
+    const capped = await collect(provider.stream(requestOf(PROMPT, { maxTokens: 2 })));
+    expect(capped.deltas).toHaveLength(2);
+    expect(capped.end?.finishReason).toBe('length');
+    expect(capped.end?.usage.completionTokens).toBe(2);
+  });
+
+  it('frames the stream as named SSE events in the Anthropic order', async () => {
+    const raw = await postMessages(sim, { model: MODEL, max_tokens: 5, messages: PROMPT, stream: true });
+    expect(raw.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const events = (await raw.text())
+      .split('\n\n')
+      .filter((block) => block.length > 0)
+      .map((block) => {
+        const [eventLine, dataLine] = block.split('\n');
+        return { name: eventLine?.replace(/^event: /, ''), data: JSON.parse(dataLine?.replace(/^data: /, '') ?? '') as unknown };
+      });
+    expect(events.map((e) => e.name)).toEqual([
+      'message_start',
+      'content_block_start',
+      'ping',
+      ...Array<string>(5).fill('content_block_delta'),
+      'content_block_stop',
+      'message_delta',
+      'message_stop',
+    ]);
+    expect(events[0]?.data).toMatchObject({ type: 'message_start', message: { usage: { output_tokens: 1 } } });
+    expect(events[3]?.data).toMatchObject({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta' } });
+    expect(events.at(-2)?.data).toEqual({
+      type: 'message_delta',
+      delta: { stop_reason: 'max_tokens', stop_sequence: null },
+      usage: { output_tokens: 5 },
+    });
+  });
+
+  it('rejects requests without anthropic-version, and bad bodies, the Anthropic way', async () => {
+    const noVersion = await fetch(`${sim.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': 'x' },
+      body: JSON.stringify({ model: MODEL, max_tokens: 8, messages: PROMPT }),
+    });
+    expect(noVersion.status).toBe(400);
+    expect(await noVersion.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    const noMaxTokens = await postMessages(sim, { model: MODEL, messages: PROMPT });
+    expect(noMaxTokens.status).toBe(400);
+    expect(await noMaxTokens.json()).toMatchObject({ error: { message: 'max_tokens: Field required' } });
+  });
+
+  it('429 with Retry-After: retryable UPSTREAM_RATE_LIMITED with retryAfterMs', async () => {
+    sim.injectFault({ kind: 'rate_limit', retryAfter: '2', times: 1 });
+    const error = await failureOf(provider.complete(requestOf(PROMPT)));
+    expect(error).toMatchObject({
+      kind: 'unavailable',
+      reason: Reason.UPSTREAM_RATE_LIMITED,
+      retryable: true,
+      retryAfterMs: 2000,
+      metadata: { provider: 'anthropic', upstream_status: '429' },
+    });
+    expect(sim.requests.at(-1)).toMatchObject({ model: MODEL, outcome: 'fault', fault: 'rate_limit' });
+  });
+
+  it('500 and 529 overloaded: retryable UPSTREAM_ERROR', async () => {
+    sim.injectFault({ kind: 'http_error', times: 1 });
+    expect(await failureOf(provider.complete(requestOf(PROMPT)))).toMatchObject({
+      kind: 'unavailable',
+      reason: Reason.UPSTREAM_ERROR,
+      retryable: true,
+      retryAfterMs: undefined,
+      metadata: { upstream_status: '500' },
+    });
+    sim.injectFault({ kind: 'http_error', status: 529, times: 2 });
+    expect(await failureOf(provider.complete(requestOf(PROMPT)))).toMatchObject({
+      reason: Reason.UPSTREAM_ERROR,
+      retryable: true,
+      metadata: { upstream_status: '529' },
+    });
+    const raw = await postMessages(sim, { model: MODEL, max_tokens: 8, messages: PROMPT });
+    expect(raw.status).toBe(529);
+    expect(await raw.json()).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
+  });
+
+  it('400: INVALID_ARGUMENT / UPSTREAM_REJECTED_REQUEST, not retryable', async () => {
+    sim.injectFault({ kind: 'http_error', status: 400, times: 1 });
+    expect(await failureOf(provider.complete(requestOf(PROMPT)))).toMatchObject({
+      kind: 'invalid_argument',
+      reason: Reason.UPSTREAM_REJECTED_REQUEST,
+      retryable: false,
+    });
+  });
+
+  it('a faulty stream before its first event fails like a unary call', async () => {
+    sim.injectFault({ kind: 'rate_limit', retryAfter: '3', times: 1 });
+    const seen = await collect(provider.stream(requestOf(PROMPT)));
+    expect(seen.deltas).toEqual([]);
+    expect(seen.error).toMatchObject({ reason: Reason.UPSTREAM_RATE_LIMITED, retryAfterMs: 3000 });
+  });
+
+  it('cut: deltas, then STREAM_TRUNCATED; a JSON body cut half way is truncated too', async () => {
+    sim.injectFault({ kind: 'cut', afterTokens: 2, times: 1 });
+    const seen = await collect(provider.stream(requestOf(PROMPT)));
+    expect(seen.deltas).toHaveLength(2);
+    expect(seen.end).toBeUndefined();
+    expect(seen.error).toMatchObject({ reason: Reason.STREAM_TRUNCATED, retryable: true });
+    expect(sim.requests.at(-1)).toMatchObject({ outcome: 'fault', fault: 'cut', tokensSent: 2 });
+
+    sim.injectFault({ kind: 'cut', times: 1 });
+    expect(await failureOf(provider.complete(requestOf(PROMPT)))).toMatchObject({ reason: Reason.STREAM_TRUNCATED });
+  });
+
+  it('truncate: a clean end without message_stop is STREAM_TRUNCATED, and so is a null stop_reason', async () => {
+    sim.injectFault({ kind: 'truncate', afterTokens: 3, times: 2 });
+    const seen = await collect(provider.stream(requestOf(PROMPT)));
+    expect(seen.deltas).toHaveLength(3);
+    expect(seen.end).toBeUndefined();
+    expect(seen.error).toMatchObject({ reason: Reason.STREAM_TRUNCATED });
+    expect(await failureOf(provider.complete(requestOf(PROMPT)))).toMatchObject({ reason: Reason.STREAM_TRUNCATED });
+  });
+
+  it('malformed: UPSTREAM_MALFORMED_RESPONSE for a bad event and a bad body', async () => {
+    sim.injectFault({ kind: 'malformed', times: 2 });
+    const seen = await collect(provider.stream(requestOf(PROMPT)));
+    expect(seen.deltas).toHaveLength(1);
+    expect(seen.error).toMatchObject({ reason: Reason.UPSTREAM_MALFORMED_RESPONSE, retryable: true });
+    expect(await failureOf(provider.complete(requestOf(PROMPT)))).toMatchObject({
+      reason: Reason.UPSTREAM_MALFORMED_RESPONSE,
+    });
+  });
+
+  it('abort mid-stream: throws the abort reason and closes the upstream request', async () => {
+    sim.injectFault({ kind: 'slow', tokensPerSecond: 50, times: 1 });
+    const controller = new AbortController();
+    const events = provider.stream(requestOf(PROMPT, { signal: controller.signal }))[Symbol.asyncIterator]();
+    expect((await events.next()).value).toMatchObject({ type: 'delta' });
+    expect((await events.next()).value).toMatchObject({ type: 'delta' });
+    const reason = new OrchestratorError({ kind: 'deadline_exceeded', reason: Reason.DEADLINE_EXCEEDED, message: 'deadline' });
+    const pending = events.next();
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    await sim.waitForIdle(2_000);
+    const record = sim.requests.at(-1);
+    expect(record).toMatchObject({ outcome: 'client_closed', fault: 'slow' });
+    expect(record?.tokensSent).toBeLessThan(10);
+  });
+
+  it('abort while waiting for the answer: CANCELLED, and the hanging request is closed', async () => {
+    sim.injectFault({ kind: 'hang', times: 1 });
+    const controller = new AbortController();
+    const accepted = new Promise<void>((resolve) => {
+      const off = sim.onRequest(() => {
+        off();
+        resolve();
+      });
+    });
+    const call = failureOf(provider.complete(requestOf(PROMPT, { signal: controller.signal })));
+    await accepted;
+    controller.abort();
+    expect(await call).toMatchObject({ kind: 'cancelled', reason: Reason.CANCELLED });
+    await sim.waitForIdle(2_000);
+    expect(sim.requests.at(-1)).toMatchObject({ outcome: 'client_closed', fault: 'hang' });
+  });
+});
+
+describe('AnthropicProvider, other upstreams', () => {
+  const closers: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    await Promise.all(closers.splice(0).map((close) => close()));
+  });
+
+  async function serve(handler: Parameters<typeof createServer>[1]): Promise<string> {
+    const server: Server = createServer(handler);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    closers.push(
+      () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    );
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  it('401: UPSTREAM_AUTH_FAILED; the simulator takes the key as x-api-key or a bearer token', async () => {
+    const sim = await startSimulator({ latencyScale: 0, apiKey: 'secret' });
+    closers.push(() => sim.close());
+    const wrong = new AnthropicProvider({ name: 'anthropic', baseURL: sim.url, apiKey: 'nope' });
+    expect(await failureOf(wrong.complete(requestOf(PROMPT)))).toMatchObject({
+      kind: 'unavailable',
+      reason: Reason.UPSTREAM_AUTH_FAILED,
+      retryable: false,
+    });
+    const right = new AnthropicProvider({ name: 'anthropic', baseURL: sim.url, apiKey: 'secret' });
+    expect((await right.complete(requestOf(PROMPT))).finishReason).toBe('stop');
+    const unauthorized = await postMessages(sim, { model: MODEL, max_tokens: 8, messages: PROMPT });
+    expect(unauthorized.status).toBe(401);
+    expect(await unauthorized.json()).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
+    const byHeader = await postMessages(sim, { model: MODEL, max_tokens: 8, messages: PROMPT }, { 'x-api-key': 'secret' });
+    expect(byHeader.status).toBe(200);
+    expect(sim.requests).toHaveLength(2);
+  });
+
+  it('an error event inside a 200 stream (overloaded_error) is a retryable UPSTREAM_ERROR', async () => {
+    const url = await serve((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(
+          'event: message_start\ndata: {"type":"message_start","message":{"id":"m","type":"message","role":"assistant",' +
+            '"model":"m","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":1}}}\n\n' +
+            'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n',
+        );
+      });
+    });
+    const provider = new AnthropicProvider({ name: 'anthropic', baseURL: url, apiKey: 'x' });
+    const seen = await collect(provider.stream(requestOf(PROMPT)));
+    expect(seen.error).toMatchObject({
+      reason: Reason.UPSTREAM_ERROR,
+      retryable: true,
+      metadata: { upstream_status: '529' },
+    });
+  });
+
+  it('reports cache reads as cached prompt tokens and cache writes as prompt tokens', async () => {
+    const url = await serve((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const body = JSON.stringify({
+          id: 'msg_1',
+          type: 'message',
+          role: 'assistant',
+          model: MODEL,
+          content: [{ type: 'text', text: 'Hi.' }],
+          stop_reason: 'refusal',
+          stop_sequence: null,
+          usage: { input_tokens: 10, output_tokens: 2, cache_read_input_tokens: 100, cache_creation_input_tokens: 50 },
+        });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(body);
+      });
+    });
+    const provider = new AnthropicProvider({ name: 'anthropic', baseURL: url, apiKey: 'x' });
+    expect(await provider.complete(requestOf(PROMPT))).toEqual({
+      content: 'Hi.',
+      finishReason: 'content_filter',
+      usage: { promptTokens: 160, completionTokens: 2, totalTokens: 162, cachedTokens: 100 },
+    });
+  });
+
+  it('a dead upstream is UPSTREAM_UNREACHABLE', async () => {
+    const url = await serve(() => undefined);
+    await closers.pop()?.();
+    const provider = new AnthropicProvider({ name: 'anthropic', baseURL: url, apiKey: 'x' });
+    expect(await failureOf(provider.complete(requestOf(PROMPT)))).toMatchObject({
+      reason: Reason.UPSTREAM_UNREACHABLE,
+      retryable: true,
+    });
+  });
+});
