@@ -5,12 +5,13 @@
  *
  *   npx tsx bench/ab.ts --a DIR --b DIR [--rounds 3] [--seconds 6] [--scenario unary|streams|rate|alloc|idle]
  *     [--quiet-wait S]  (seconds each round waits for a quiet machine, default 30)
+ *     [--streams N]     (streams scenario: concurrent streams, default 1,000)
  *
  * Two commits: extract each into a folder (`git archive C | tar -x -C DIR`), give it the
  * dependencies (`cp -al node_modules DIR/`, hard links, no copy) and `npm run build` there.
  *
  * unary:   h2load, unary Chat at concurrency 64: req/s and P99
- * streams: 1,000 concurrent StreamChat at 50 tokens/s: tokens/s, TTFT P50, peak RSS, CPU per token
+ * streams: 1,000 (--streams) concurrent StreamChat at 50 tokens/s: tokens/s, TTFT P50, peak RSS, CPU per token
  * rate:    open-loop 1,000 req/s: P50 / P99
  * alloc:   V8 heap bytes the gateway allocates per unary Chat call (--calls N, default 3,000)
  * idle:    RSS of a fresh gateway, 2 s after it first answers
@@ -51,6 +52,8 @@ async function main(): Promise<void> {
   const scenario = arg('scenario') ?? 'unary';
   // How long each round waits for other processes to quiet down (a shared machine may never).
   const quietWaitMs = Number(arg('quiet-wait') ?? 30) * 1000;
+  // Fewer than 1,000 streams: a machine busy with other work cannot carry 50,000 tokens/s.
+  const streams = Number(arg('streams') ?? 1000);
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const h2load = ensureH2load(log);
   const upstream = await startUpstream();
@@ -113,7 +116,7 @@ async function main(): Promise<void> {
             const frame = streamFrame('gpt-3.5-turbo');
             const res = await streamsScenario({
               target: side,
-              concurrency: 1000,
+              concurrency: streams,
               rampMs: 2000,
               windowMs: seconds * 1000,
               pid: gateway.pid,
