@@ -106,6 +106,8 @@ export class SoakLoad {
   readonly outcomes = new Map<string, number>();
   tokens = 0;
   skipped = 0;
+  /** The most calls in flight at once. */
+  peakInFlight = 0;
   private inFlight = 0;
   private slot = 0;
   private stopped = false;
@@ -148,7 +150,7 @@ export class SoakLoad {
   }
 
   private count(name: string, code: number): void {
-    const ended = this.stopped && code < 0 ? `${name}, cancelled at the end of the load` : name;
+    const ended = this.stopped && code < 0 && name.startsWith(PACED.name) ? `${PACED.name}, cancelled at the end of the load` : name;
     const key = `${ended}|${statusName(code)}`;
     this.outcomes.set(key, (this.outcomes.get(key) ?? 0) + 1);
   }
@@ -156,6 +158,7 @@ export class SoakLoad {
   /** `cancel`: the paced streams, which the end of the load cancels (the rest run to their end). */
   private track(name: string, done: Promise<number>, cancel?: () => void): Promise<number> {
     this.inFlight += 1;
+    if (this.inFlight > this.peakInFlight) this.peakInFlight = this.inFlight;
     if (cancel) this.open.add(cancel);
     return done.then((code) => {
       this.inFlight -= 1;
