@@ -14,7 +14,7 @@
  * streams: 1,000 (--streams) concurrent StreamChat at 50 tokens/s: tokens/s, TTFT P50, peak RSS, CPU per token
  * rate:    open-loop 1,000 req/s: P50 / P99
  * alloc:   V8 heap bytes the gateway allocates per unary Chat call (--calls N, default 3,000)
- * idle:    RSS of a fresh gateway, 2 s after it first answers
+ * idle:    RSS of a fresh gateway, 2 s after it first answers; then, after a full collection, its heap in use and RSS
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -71,12 +71,17 @@ async function main(): Promise<void> {
         const gateway =
           scenario === 'alloc'
             ? await startGateway(resolve(dir), upstream.port, 'warn', probe.nodeArgs, probe.env)
-            : await startGateway(resolve(dir), upstream.port, 'warn');
+            : scenario === 'idle'
+              ? await startGateway(resolve(dir), upstream.port, 'warn', ['--expose-gc', ...probe.nodeArgs], probe.env)
+              : await startGateway(resolve(dir), upstream.port, 'warn');
         try {
           await waitForQuiet(quietWaitMs, 0.3, log);
           if (scenario === 'idle') {
             await sleep(2000);
-            samples.push({ side, value: procMemory(gateway.pid).rssMb, extra: {}, others: 0 });
+            const rssMb = procMemory(gateway.pid).rssMb;
+            // Then the heap in use after a full collection (the probe's /heap), steadier than RSS.
+            const heap = (await (await fetch(`http://127.0.0.1:${probe.port}/heap`)).json()) as { usedHeapMb: number; rssMb: number };
+            samples.push({ side, value: rssMb, extra: { heapAfterGcMb: heap.usedHeapMb, rssAfterGcMb: heap.rssMb }, others: 0 });
           } else if (scenario === 'alloc') {
             const res = await allocationScenario({
               gatewayPort: gateway.port,

@@ -13,6 +13,8 @@
  * live outside the heap (ArrayBuffer backing stores) are not in it. The probe's own two HTTP
  * requests add a few kilobytes, nothing over thousands of calls.
  *
+ *   GET  /heap   {"usedHeapMb": N, "rssMb": N} after a full collection when the gateway runs
+ *                with --expose-gc (the idle A/B: heap in use, without the noise of when V8 last collected)
  *   POST /start  begin counting
  *   POST /stop   {"allocatedBytes": N, "collections": N, "pauseMs": N}
  *
@@ -31,6 +33,18 @@ if (Number.isInteger(port) && port > 0) {
   let session;
   const server = createServer(async (req, res) => {
     const sample = req.url?.endsWith('?sample=1') ?? false;
+    if (req.url === '/heap') {
+      globalThis.gc?.();
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          usedHeapMb: v8.getHeapStatistics().used_heap_size / 2 ** 20,
+          rssMb: process.memoryUsage.rss() / 2 ** 20,
+          collected: typeof globalThis.gc === 'function',
+        }),
+      );
+      return;
+    }
     if (req.url?.startsWith('/start')) {
       if (sample) {
         session = new Session();
