@@ -99,7 +99,6 @@ type MessageBody = MessageCreateParamsBase & { temperature?: number; top_p?: num
  */
 export class AnthropicProvider implements Provider {
   readonly name: string;
-  // The SDK (about 20 MB resident) loads on the first call: most processes never make one.
   private readonly clientOptions: ClientOptions;
   private client: Promise<Anthropic> | undefined;
   private sdk: typeof Anthropic | undefined;
@@ -136,7 +135,8 @@ export class AnthropicProvider implements Provider {
     };
   }
 
-  private sdkClient(): Promise<Anthropic> {
+  /** The SDK client, its module loaded on first use (several MB most processes never need). */
+  sdkClient(): Promise<Anthropic> {
     this.client ??= import('@anthropic-ai/sdk').then(({ default: sdk }) => {
       this.sdk = sdk;
       return new sdk(this.clientOptions);
