@@ -381,7 +381,8 @@ function renderHttp(out: string[], h: HttpRows): void {
 }
 
 /** The HTTP API's targets: against the peer measured in the same run, and every token delivered. */
-export function httpTargetsOf(h: HttpRows, hasPeer: boolean): Record<string, Target> {
+export function httpTargetsOf(h: HttpRows, hasPeer: boolean, peerMissing = 'peer not started'): Record<string, Target> {
+  const noPeer = `n/a: ${peerMissing}`;
   const tput = (target: string, body: string): number | undefined =>
     h.throughput.find((t) => t.target === target && t.body === body)?.reqPerSec;
   const ratio = (body: string): number | undefined => {
@@ -390,7 +391,7 @@ export function httpTargetsOf(h: HttpRows, hasPeer: boolean): Record<string, Tar
     return hasPeer && peer && gateway !== undefined ? gateway / peer : undefined;
   };
   const third = (ours: { median: number } | undefined, peer: { median: number } | undefined, what: string): Target => {
-    if (!hasPeer || !peer || !Number.isFinite(peer.median)) return check(undefined, () => false, `<= Portkey's / 3 (${what})`);
+    if (!hasPeer || !peer || !Number.isFinite(peer.median)) return check(undefined, () => false, `<= Portkey's / 3 (${what})`, noPeer);
     // Below direct (noise) counts as zero added for the peer's bound.
     const limit = Math.max(0, peer.median) / 3;
     return check(ours?.median, (v) => v <= limit, `<= ${fmt(limit, 3)} ms (Portkey ${fmt(peer.median, 3)} / 3)`);
@@ -398,8 +399,8 @@ export function httpTargetsOf(h: HttpRows, hasPeer: boolean): Record<string, Tar
   const s = h.sequential;
   const streams = h.streams.find((x) => x.target === 'gateway-http');
   return {
-    [`HTTP unary throughput c=${HTTP_CONCURRENCY} vs Portkey (x)`]: check(ratio('unary'), (v) => v >= 5, '>= 5x'),
-    [`HTTP stream throughput c=${HTTP_CONCURRENCY} vs Portkey (x)`]: check(ratio('stream'), (v) => v >= 5, '>= 5x'),
+    [`HTTP unary throughput c=${HTTP_CONCURRENCY} vs Portkey (x)`]: check(ratio('unary'), (v) => v >= 5, '>= 5x', noPeer),
+    [`HTTP stream throughput c=${HTTP_CONCURRENCY} vs Portkey (x)`]: check(ratio('stream'), (v) => v >= 5, '>= 5x', noPeer),
     'HTTP added latency, sequential unary (ms)': third(s.addedChat['gateway-http'], s.addedChat.peer, 'unary'),
     'HTTP added time to first token, sequential (ms)': third(s.addedTtft['gateway-http'], s.addedTtft.peer, 'TTFT'),
     [`HTTP ${int(streams?.streams)} SSE streams with every token (streams)`]: check(

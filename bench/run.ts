@@ -157,7 +157,7 @@ async function measure(
           extra.peerMissing ?? (hasPeer ? undefined : 'peer not started'),
         )
       : {}),
-    ...(http ? httpTargetsOf(http, hasPeer) : {}),
+    ...(http ? httpTargetsOf(http, hasPeer, extra.peerMissing) : {}),
   };
   return { meta: reportMeta, ...grpc, ...(http ? { http } : {}), targets };
 }
