@@ -3,21 +3,29 @@
  * drifts and other processes on a shared machine hit both sides alike. Each side is a
  * built checkout (dist/main.js), for example the tree before and after a change.
  *
- *   npx tsx bench/ab.ts --a DIR --b DIR [--rounds 3] [--seconds 6] [--scenario unary|streams|rate]
+ *   npx tsx bench/ab.ts --a DIR --b DIR [--rounds 3] [--seconds 6] [--scenario unary|streams|rate|alloc|idle]
+ *     [--quiet-wait S]  (seconds each round waits for a quiet machine, default 30)
+ *     [--streams N]     (streams scenario: concurrent streams, default 1,000)
+ *
+ * Two commits: extract each into a folder (`git archive C | tar -x -C DIR`), give it the
+ * dependencies (`cp -al node_modules DIR/`, hard links, no copy) and `npm run build` there.
  *
  * unary:   h2load, unary Chat at concurrency 64: req/s and P99
- * streams: 1,000 concurrent StreamChat at 50 tokens/s: tokens/s, TTFT P50, peak RSS
+ * streams: 1,000 (--streams) concurrent StreamChat at 50 tokens/s: tokens/s, TTFT P50, peak RSS, CPU per token
  * rate:    open-loop 1,000 req/s: P50 / P99
+ * alloc:   V8 heap bytes the gateway allocates per unary Chat call (--calls N, default 3,000)
+ * idle:    RSS of a fresh gateway, 2 s after it first answers; then, after a full collection, its heap in use and RSS
  */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GrpcH2Client } from './lib/grpc-h2.js';
 import { ensureH2load, runH2load } from './lib/h2load.js';
-import { CpuMeter, waitForQuiet } from './lib/proc.js';
+import { CpuMeter, procMemory, sleep, waitForQuiet } from './lib/proc.js';
 import { median } from './lib/stats.js';
 import { table } from './lib/table.js';
 import { chatFrame, startGateway, startUpstream, streamFrame } from './fleet.js';
+import { allocationScenario, allocProbeArgs } from './scenarios/allocation.js';
 import { streamsScenario } from './scenarios/streams.js';
 import { fixedRate } from './scenarios/throughput.js';
 
@@ -37,10 +45,15 @@ async function main(): Promise<void> {
   };
   const a = arg('a');
   const b = arg('b');
-  if (!a || !b) throw new Error('usage: tsx bench/ab.ts --a DIR --b DIR [--rounds 3] [--seconds 6] [--scenario unary|streams|rate]');
+  if (!a || !b)
+    throw new Error('usage: tsx bench/ab.ts --a DIR --b DIR [--rounds 3] [--seconds 6] [--scenario unary|streams|rate|alloc|idle]');
   const rounds = Number(arg('rounds') ?? 3);
   const seconds = Number(arg('seconds') ?? 6);
   const scenario = arg('scenario') ?? 'unary';
+  // How long each round waits for other processes to quiet down (a shared machine may never).
+  const quietWaitMs = Number(arg('quiet-wait') ?? 30) * 1000;
+  // Fewer than 1,000 streams: a machine busy with other work cannot carry 50,000 tokens/s.
+  const streams = Number(arg('streams') ?? 1000);
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const h2load = ensureH2load(log);
   const upstream = await startUpstream();
@@ -54,10 +67,37 @@ async function main(): Promise<void> {
         ['A', a],
         ['B', b],
       ] as const) {
-        const gateway = await startGateway(resolve(dir), upstream.port, 'warn');
+        const probe = await allocProbeArgs();
+        const gateway =
+          scenario === 'alloc'
+            ? await startGateway(resolve(dir), upstream.port, 'warn', probe.nodeArgs, probe.env)
+            : scenario === 'idle'
+              ? await startGateway(resolve(dir), upstream.port, 'warn', ['--expose-gc', ...probe.nodeArgs], probe.env)
+              : await startGateway(resolve(dir), upstream.port, 'warn');
         try {
-          await waitForQuiet(30_000, 0.3, log);
-          if (scenario === 'unary') {
+          await waitForQuiet(quietWaitMs, 0.3, log);
+          if (scenario === 'idle') {
+            await sleep(2000);
+            const rssMb = procMemory(gateway.pid).rssMb;
+            // Then the heap in use after a full collection (the probe's /heap), steadier than RSS.
+            const heap = (await (await fetch(`http://127.0.0.1:${probe.port}/heap`)).json()) as { usedHeapMb: number; rssMb: number };
+            samples.push({ side, value: rssMb, extra: { heapAfterGcMb: heap.usedHeapMb, rssAfterGcMb: heap.rssMb }, others: 0 });
+          } else if (scenario === 'alloc') {
+            const res = await allocationScenario({
+              gatewayPort: gateway.port,
+              probePort: probe.port,
+              calls: Number(arg('calls') ?? 3000),
+              warmup: 1000,
+              concurrency: 16,
+              quietWaitMs,
+            });
+            samples.push({
+              side,
+              value: res.bytesPerCall / 1024,
+              extra: { failed: res.failed, gcPauseMsPerS: res.gcPauseMsPerSecond },
+              others: 0,
+            });
+          } else if (scenario === 'unary') {
             const meter = new CpuMeter({ gateway: gateway.pid, upstream: upstream.pid }).begin();
             const res = await runH2load(h2load, {
               url: `http://127.0.0.1:${gateway.port}/orchestrator.v1.ChatService/Chat`,
@@ -81,7 +121,7 @@ async function main(): Promise<void> {
             const frame = streamFrame('gpt-3.5-turbo');
             const res = await streamsScenario({
               target: side,
-              concurrency: 1000,
+              concurrency: streams,
               rampMs: 2000,
               windowMs: seconds * 1000,
               pid: gateway.pid,
@@ -95,7 +135,13 @@ async function main(): Promise<void> {
             samples.push({
               side,
               value: res.tokensPerSec,
-              extra: { ttftP50Ms: res.ttft.p50, peakRssMb: res.peakRssMb, gatewayCores: res.cpu.gateway ?? NaN },
+              extra: {
+                ttftP50Ms: res.ttft.p50,
+                rampTtftP50Ms: res.ttftRamp.p50,
+                peakRssMb: res.peakRssMb,
+                gatewayCores: res.cpu.gateway ?? NaN,
+                cpuUsPerToken: ((res.cpu.gateway ?? NaN) / res.tokensPerSec) * 1e6,
+              },
               others: res.cpu.others ?? 0,
             });
           } else {
@@ -126,14 +172,14 @@ async function main(): Promise<void> {
   } finally {
     await upstream.stop();
   }
-  const unit = scenario === 'unary' ? 'req/s' : scenario === 'streams' ? 'tokens/s' : 'P99 ms';
+  const unit = { unary: 'req/s', streams: 'tokens/s', rate: 'P99 ms', alloc: 'KB/call', idle: 'RSS MB' }[scenario] ?? scenario;
   const rows = (['A', 'B'] as const).map((side) => {
     const mine = samples.filter((s) => s.side === side);
     const keys = Object.keys(mine[0]?.extra ?? {});
     return [
       `${side} ${side === 'A' ? a : b}`,
       median(mine.map((s) => s.value)).toFixed(1),
-      mine.map((s) => s.value.toFixed(0)).join(' '),
+      mine.map((s) => s.value.toFixed(scenario === 'alloc' ? 1 : 0)).join(' '),
       ...keys.map((k) => median(mine.map((s) => s.extra[k] ?? NaN)).toFixed(2)),
       median(mine.map((s) => s.others)).toFixed(2),
     ];

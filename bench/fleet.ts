@@ -132,13 +132,15 @@ export async function startGateway(
   logLevel: string,
   nodeArgs: readonly string[] = [],
   extraEnv: Readonly<Record<string, string>> = {},
+  /** The script to run, relative to gatewayDir (`src/main.ts` with nodeArgs `--import tsx`: no build). */
+  entry = 'dist/main.js',
 ): Promise<Gateway> {
   const port = await freePort();
   const httpPort = await freePort();
   const gateway = await startProcess({
     name: 'gateway',
     command: process.execPath,
-    args: [...nodeArgs, join(gatewayDir, 'dist/main.js')],
+    args: [...nodeArgs, join(gatewayDir, entry)],
     cwd: gatewayDir,
     env: { ...gatewayEnv(upstreamPort, port, logLevel, httpPort), ...extraEnv },
     port,

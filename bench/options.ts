@@ -77,6 +77,8 @@ export function plan(quick: boolean) {
         streamWindowMs: 4000,
         raceRounds: 3,
         raceN: 50,
+        allocCalls: 3_000,
+        allocWarmup: 1_000,
         // HTTP rows: how long to wait for a quiet machine, and how many tries at a quieter run.
         quietWaitMs: 5_000,
         quietAttempts: 1,
@@ -96,6 +98,8 @@ export function plan(quick: boolean) {
         streamWindowMs: 10000,
         raceRounds: 6,
         raceN: 100,
+        allocCalls: 20_000,
+        allocWarmup: 3_000,
         quietWaitMs: 30_000,
         quietAttempts: 3,
       };

@@ -28,6 +28,7 @@ import { parseOptions, plan, USAGE, type Options, type Plan } from './options.js
 import { profileGateway } from './profile.js';
 import { httpTargetsOf, meta, render, targetsOf, type Report } from './report.js';
 import { httpScenarios } from './scenarios/http.js';
+import { allocationScenario, allocProbeArgs } from './scenarios/allocation.js';
 import { overheadScenario, raceFallbackScenario } from './scenarios/sequential.js';
 import { streamScenarios } from './scenarios/streams.js';
 import { throughputScenario } from './scenarios/throughput.js';
@@ -42,16 +43,26 @@ async function main(): Promise<void> {
   const p = plan(options.quick);
   const t0 = Date.now();
   const h2load = ensureH2load(log);
-  if (options.peer) ensurePeer();
+  // Without the peer the rows that compare with it say why they are empty; nothing is made up.
+  let peerMissing: string | undefined = options.peer ? undefined : 'peer skipped (--no-peer)';
+  if (options.peer) {
+    try {
+      ensurePeer();
+    } catch (err) {
+      log(`the peer could not be installed, its rows are skipped: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+      peerMissing = 'peer not installed';
+    }
+  }
   if (options.build) buildGateway(options.gatewayDir);
   if (!existsSync(join(options.gatewayDir, 'dist/main.js'))) throw new Error(`no dist/main.js in ${options.gatewayDir}`);
 
-  log('starting upstream, gateway, echo server' + (options.peer ? ', peer' : '') + ' ...');
+  log('starting upstream, gateway, echo server' + (peerMissing === undefined ? ', peer' : '') + ' ...');
   const upstream = await startUpstream();
   const started: Started[] = [upstream];
+  const probe = await allocProbeArgs();
   const fleet: Fleet = await (async () => {
     try {
-      const gateway = await startGateway(options.gatewayDir, upstream.port, options.logLevel);
+      const gateway = await startGateway(options.gatewayDir, upstream.port, options.logLevel, probe.nodeArgs, probe.env);
       started.push(gateway);
       const echo = await startProcess({
         name: 'echo',
@@ -60,7 +71,7 @@ async function main(): Promise<void> {
         portFromLine: portFrom('echo'),
       });
       started.push(echo);
-      const peer = options.peer ? await startPeer() : undefined;
+      const peer = peerMissing === undefined ? await startPeer() : undefined;
       if (peer) started.push(peer);
       return { upstream, gateway, echo, peer, stop: async () => void (await Promise.all(started.map((s) => s.stop()))) };
     } catch (err) {
@@ -70,7 +81,7 @@ async function main(): Promise<void> {
   })();
 
   try {
-    const report = await measure(fleet, h2load, options, p);
+    const report = await measure(fleet, h2load, options, p, { probePort: probe.port, peerMissing });
     report.meta.durationSeconds = Math.round((Date.now() - t0) / 1000);
     if (options.transport) {
       log('transport micro-benchmark ...');
@@ -105,7 +116,13 @@ async function main(): Promise<void> {
  * The four gRPC scenarios in order, each on a quiet machine, then the HTTP API rows, then the
  * targets. `--http-only`: the HTTP API rows alone; `--no-http`: the gRPC scenarios alone.
  */
-async function measure(fleet: Fleet, h2load: string, options: Options, p: Plan): Promise<Report> {
+async function measure(
+  fleet: Fleet,
+  h2load: string,
+  options: Options,
+  p: Plan,
+  extra: { probePort: number; peerMissing: string | undefined },
+): Promise<Report> {
   const hasPeer = fleet.peer !== undefined;
   const reportMeta = meta(options, fleet);
   let grpc: Omit<Report, 'meta' | 'targets' | 'http'> | undefined;
@@ -116,18 +133,31 @@ async function measure(fleet: Fleet, h2load: string, options: Options, p: Plan):
     const streams = await streamScenarios(fleet, options, p);
     const raceFallback = await raceFallbackScenario(fleet, clients, p);
     await clients.close();
-    grpc = { overhead, throughput, fixedRate, streams, raceFallback };
+    const allocation = await allocationScenario({
+      gatewayPort: fleet.gateway.port,
+      probePort: extra.probePort,
+      calls: p.allocCalls,
+      warmup: p.allocWarmup,
+      concurrency: 16,
+    });
+    grpc = { overhead, throughput, fixedRate, streams, raceFallback, allocation };
   }
   const http = options.http || options.httpOnly ? await httpScenarios(fleet, h2load, p) : undefined;
   const targets = {
     ...(grpc?.overhead && grpc.throughput && grpc.fixedRate && grpc.streams
       ? targetsOf(
-          { overhead: grpc.overhead, throughput: grpc.throughput, fixedRate: grpc.fixedRate, streams: grpc.streams },
+          {
+            overhead: grpc.overhead,
+            throughput: grpc.throughput,
+            fixedRate: grpc.fixedRate,
+            streams: grpc.streams,
+            allocation: grpc.allocation,
+          },
           p.levels,
-          hasPeer,
+          extra.peerMissing ?? (hasPeer ? undefined : 'peer not started'),
         )
       : {}),
-    ...(http ? httpTargetsOf(http, hasPeer) : {}),
+    ...(http ? httpTargetsOf(http, hasPeer, extra.peerMissing) : {}),
   };
   return { meta: reportMeta, ...grpc, ...(http ? { http } : {}), targets };
 }

@@ -10,6 +10,11 @@
  *   gpt-4-turbo    HTTP 500 at once                                     (the failing primary)
  *   gpt-3.5-turbo  SSE paced at TOKEN_RATE tokens/s (default 50)        (realistic streams)
  * Anything else behaves like gpt-4o.
+ * A request whose body contains `cut-the-stream` and asks for a stream gets the role chunk and
+ * two tokens, then its connection is destroyed (a fault mid-stream, for the soak).
+ *
+ * GET /_bench/stats: counters, and `open`: requests whose response has not ended or closed yet
+ * (what the soak checks is back to 0 once the load stops).
  *
  * Env: PORT (0), HOST (127.0.0.1), STREAM_TOKENS (chunks per stream, default 20),
  * PACED_TOKENS (chunks per paced stream, default 100), TOKEN_RATE, SLOW_MS.
@@ -137,14 +142,19 @@ function modelOf(body: string): string {
   return start > 0 && end > start ? body.slice(start, end) : '';
 }
 
-const stats = { requests: 0, streams: 0, errors: 0, connections: 0 };
+const stats = { requests: 0, streams: 0, errors: 0, connections: 0, cut: 0 };
+let open = 0;
 
 const server = http.createServer({ keepAliveTimeout: 120_000, requestTimeout: 0 }, (req, res) => {
   if (req.method === 'GET' && req.url === '/_bench/stats') {
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ ...stats, openPaced: paced.size }));
+    res.end(JSON.stringify({ ...stats, open, openPaced: paced.size }));
     return;
   }
+  open += 1;
+  res.once('close', () => {
+    open -= 1;
+  });
   if (req.method !== 'POST' || !req.url?.endsWith('/chat/completions')) {
     res.writeHead(404, { 'content-type': 'application/json' });
     res.end('{"error":{"message":"not found"}}');
@@ -165,6 +175,13 @@ const server = http.createServer({ keepAliveTimeout: 120_000, requestTimeout: 0 
     const stream = body.includes('"stream":true');
     if (stream) {
       stats.streams += 1;
+      if (body.includes('cut-the-stream')) {
+        stats.cut += 1;
+        res.writeHead(200, SSE_HEADERS);
+        res.write(Buffer.concat([pacedHead, tokenChunks[0] ?? Buffer.alloc(0), tokenChunks[1] ?? Buffer.alloc(0)]));
+        setTimeout(() => res.destroy(), 5);
+        return;
+      }
       if (model === 'gpt-3.5-turbo') {
         startPaced(res);
         return;

@@ -77,7 +77,7 @@ export function summariseProfile(path: string, top = 25): ProfileSummary {
   };
 }
 
-function shortUrl(url: string): string {
+export function shortUrl(url: string): string {
   if (!url) return '';
   const nm = url.lastIndexOf('node_modules/');
   if (nm >= 0) return url.slice(nm + 'node_modules/'.length);
@@ -88,7 +88,7 @@ function shortUrl(url: string): string {
   return url.replace(/^file:\/\//, '');
 }
 
-function areaOf(frame: CallFrame): string {
+export function areaOf(frame: CallFrame): string {
   const { url, functionName } = frame;
   if (functionName === '(idle)') return '(idle)';
   if (functionName === '(garbage collector)') return '(garbage collector)';

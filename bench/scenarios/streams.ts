@@ -13,6 +13,8 @@ export interface StreamsResult {
   readonly offeredTokensPerSec: number;
   readonly tokensPerSec: number;
   readonly ttft: Distribution;
+  /** Time to first token of the first `concurrency` streams, the ones started during the ramp. */
+  readonly ttftRamp: Distribution;
   readonly streamsStarted: number;
   readonly streamsCompleted: number;
   readonly streamsFailed: number;
@@ -37,6 +39,7 @@ export async function streamsScenario(options: {
 }): Promise<StreamsResult> {
   const { concurrency, rampMs, windowMs } = options;
   const ttft: number[] = [];
+  const ttftRamp: number[] = [];
   let started = 0;
   let completed = 0;
   let failed = 0;
@@ -58,12 +61,15 @@ export async function streamsScenario(options: {
   const startOne = (): void => {
     if (stopping) return;
     started += 1;
+    const ramping = started <= concurrency;
     const t0 = performance.now();
     let first = true;
     const handle = options.open(() => {
       if (first) {
         first = false;
-        ttft.push(performance.now() - t0);
+        const ms = performance.now() - t0;
+        ttft.push(ms);
+        if (ramping) ttftRamp.push(ms);
       }
       if (inWindow) tokensInWindow += 1;
     });
@@ -102,6 +108,7 @@ export async function streamsScenario(options: {
     offeredTokensPerSec: concurrency * TOKEN_RATE,
     tokensPerSec: tokensInWindow / seconds,
     ttft: distribution(ttft),
+    ttftRamp: distribution(ttftRamp),
     streamsStarted: started,
     streamsCompleted: completed,
     streamsFailed: failed,

@@ -290,10 +290,14 @@ export async function throughputScenario(
   await rateClients.direct.close();
   await rateClients.peer?.close();
   // The same gateway as WORKERS=n processes sharing the port (node:cluster), started for these
-  // rows alone; its CPU is the primary's plus the workers'.
+  // rows alone; its CPU is the primary's plus the workers'. Its ledger is off: workers cannot
+  // share the default SQLite file (they would need a PostgreSQL DATABASE_URL).
   if (options.workers > 1) {
     setBenchWorkers(options.workers);
-    const workers = await startGateway(options.gatewayDir, fleet.upstream.port, options.logLevel, [], { WORKERS: String(options.workers) });
+    const workers = await startGateway(options.gatewayDir, fleet.upstream.port, options.logLevel, [], {
+      WORKERS: String(options.workers),
+      DATABASE_URL: 'off',
+    });
     const client = new GrpcH2Client(`http://127.0.0.1:${workers.port}`, 2);
     try {
       for (const concurrency of p.levels) await throughputRow({ ...fleet, gateway: workers }, 'gateway', WORKERS_TARGET, concurrency);

@@ -21,8 +21,8 @@ export function createProvider(spec: ProviderSpec, apiKey: string, limits: Upstr
         ...(spec.maxTokensField ? { maxTokensField: spec.maxTokensField } : {}),
         ...(spec.timeoutMs ? { timeoutMs: spec.timeoutMs } : {}),
       });
-    case 'anthropic':
-      return new AnthropicProvider({
+    case 'anthropic': {
+      const provider = new AnthropicProvider({
         ...http,
         name: spec.name,
         baseURL: spec.baseURL,
@@ -31,5 +31,10 @@ export function createProvider(spec: ProviderSpec, apiKey: string, limits: Upstr
         ...(spec.anthropicVersion ? { anthropicVersion: spec.anthropicVersion } : {}),
         ...(spec.timeoutMs ? { timeoutMs: spec.timeoutMs } : {}),
       });
+      // A declared Anthropic provider will be called: load its SDK now, in the background, so the
+      // first call does not wait for it (the simulator's, which most processes never call, stays lazy).
+      provider.sdkClient().catch(() => undefined);
+      return provider;
+    }
   }
 }

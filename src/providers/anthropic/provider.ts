@@ -1,4 +1,4 @@
-import Anthropic from '@anthropic-ai/sdk';
+import type { default as Anthropic, ClientOptions } from '@anthropic-ai/sdk';
 import type {
   ContentBlock,
   Message,
@@ -99,7 +99,9 @@ type MessageBody = MessageCreateParamsBase & { temperature?: number; top_p?: num
  */
 export class AnthropicProvider implements Provider {
   readonly name: string;
-  private readonly client: Anthropic;
+  private readonly clientOptions: ClientOptions;
+  private client: Promise<Anthropic> | undefined;
+  private sdk: typeof Anthropic | undefined;
   private readonly sendsTemperature: boolean;
   private readonly timeoutMs: number | undefined;
   private readonly http: UndiciFetch;
@@ -113,9 +115,8 @@ export class AnthropicProvider implements Provider {
     this.http = createUndiciFetch(http.fetch);
     const version = options.anthropicVersion;
     this.sendsTemperature = version !== undefined && acceptsSampling(version);
-    this.client = new Anthropic({
-      // An explicit key also stops the SDK from looking for credentials in the environment
-      // and in profile files.
+    this.clientOptions = {
+      // An explicit key also stops the SDK from looking for credentials in the environment and in profile files.
       apiKey: options.apiKey,
       baseURL: options.baseURL,
       maxRetries: 0,
@@ -131,7 +132,16 @@ export class AnthropicProvider implements Provider {
         ...(version !== undefined ? { 'anthropic-version': version } : {}),
       },
       fetch: this.http,
+    };
+  }
+
+  /** The SDK client, its module loaded on first use (several MB most processes never need). */
+  sdkClient(): Promise<Anthropic> {
+    this.client ??= import('@anthropic-ai/sdk').then(({ default: sdk }) => {
+      this.sdk = sdk;
+      return new sdk(this.clientOptions);
     });
+    return this.client;
   }
 
   async close(): Promise<void> {
@@ -141,7 +151,7 @@ export class AnthropicProvider implements Provider {
   async complete(request: ProviderRequest): Promise<ProviderCompletion> {
     let message: Message;
     try {
-      message = await this.client.messages.create(
+      message = await (await this.sdkClient()).messages.create(
         { ...this.body(request), stream: false },
         { signal: request.signal, headers: request.headers },
       );
@@ -164,7 +174,7 @@ export class AnthropicProvider implements Provider {
   async *stream(request: ProviderRequest): AsyncGenerator<ProviderStreamEvent> {
     let response: Response;
     try {
-      response = await this.client.messages
+      response = await (await this.sdkClient()).messages
         .create({ ...this.body(request), stream: true }, { signal: request.signal, headers: request.headers })
         .asResponse();
     } catch (err) {
@@ -253,18 +263,19 @@ export class AnthropicProvider implements Provider {
     if (signal.aborted) return abortError(signal);
     const known = transportError(this.name, err);
     if (known) return known;
+    const sdk = this.sdk; // loaded before any request went out, so before any error of its own
     // APIUserAbortError is an APIError without a status: test it first.
-    if (err instanceof Anthropic.APIUserAbortError) return abortError(signal);
-    if (err instanceof Anthropic.APIConnectionTimeoutError && this.timeoutMs !== undefined)
+    if (sdk && err instanceof sdk.APIUserAbortError) return abortError(signal);
+    if (sdk && err instanceof sdk.APIConnectionTimeoutError && this.timeoutMs !== undefined)
       return upstreamTimeout(this.name, this.timeoutMs, err);
-    if (err instanceof Anthropic.APIError) {
+    if (sdk && err instanceof sdk.APIError) {
       // An `event: error` inside a 200 stream (e.g. overloaded_error) has a type, not a status.
       const status = typeof err.status === 'number' ? err.status : statusOfErrorType(err.type);
       if (status !== undefined) {
         return errorForUpstreamStatus({ provider: this.name, status, retryAfterMs: parseRetryAfter(err.headers) });
       }
     }
-    if (err instanceof SyntaxError || (err instanceof Anthropic.AnthropicError && /JSON/i.test(err.message))) {
+    if (err instanceof SyntaxError || (sdk && err instanceof sdk.AnthropicError && /JSON/i.test(err.message))) {
       return malformed(this.name, phase === 'stream' ? 'stream event' : 'response body', err);
     }
     // undici reports a connection closed mid-body as TypeError('terminated').

@@ -1,0 +1,95 @@
+/**
+ * Loaded into a gateway by the bench only (`node --import bench/lib/alloc-probe.mjs dist/main.js`,
+ * with BENCH_ALLOC_PROBE_PORT set): counts the bytes the process allocates on the V8 heap
+ * between two marks, so the bench can print allocation per call.
+ *
+ * V8 keeps no running total of allocated bytes (Node 20's heap statistics have none), but every
+ * allocated byte is either still in use at the end or was freed by a collection in between:
+ *
+ *   allocated = used(end) - used(start) + sum over collections of (used before - used after)
+ *
+ * with the used sizes V8 reports before and after each collection (v8.GCProfiler). This counts
+ * the JavaScript heap (objects, strings, closures, the headers of Buffers); a Buffer's bytes that
+ * live outside the heap (ArrayBuffer backing stores) are not in it. The probe's own two HTTP
+ * requests add a few kilobytes, nothing over thousands of calls.
+ *
+ *   GET  /heap   {"usedHeapMb": N, "rssMb": N} after a full collection when the gateway runs
+ *                with --expose-gc (the idle A/B: heap in use, without the noise of when V8 last collected)
+ *   POST /start  begin counting
+ *   POST /stop   {"allocatedBytes": N, "collections": N, "pauseMs": N}
+ *
+ * With `?sample=1` on both, it also runs V8's sampling heap profiler between the marks, keeping
+ * the samples of objects collected since (so it shows where the garbage comes from, not only
+ * what stays), and /stop answers {"...", "profile": <the sampling heap profile>}.
+ */
+import { createServer } from 'node:http';
+import { Session } from 'node:inspector/promises';
+import v8 from 'node:v8';
+
+const port = Number(process.env.BENCH_ALLOC_PROBE_PORT);
+if (Number.isInteger(port) && port > 0) {
+  let profiler;
+  let usedAtStart = 0;
+  let session;
+  const server = createServer(async (req, res) => {
+    const sample = req.url?.endsWith('?sample=1') ?? false;
+    if (req.url === '/heap') {
+      globalThis.gc?.();
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          usedHeapMb: v8.getHeapStatistics().used_heap_size / 2 ** 20,
+          rssMb: process.memoryUsage.rss() / 2 ** 20,
+          collected: typeof globalThis.gc === 'function',
+        }),
+      );
+      return;
+    }
+    if (req.url?.startsWith('/start')) {
+      if (sample) {
+        session = new Session();
+        session.connect();
+        await session.post('HeapProfiler.enable');
+        await session.post('HeapProfiler.startSampling', {
+          samplingInterval: 256,
+          includeObjectsCollectedByMajorGC: true,
+          includeObjectsCollectedByMinorGC: true,
+        });
+      }
+      profiler?.stop();
+      profiler = new v8.GCProfiler();
+      profiler.start();
+      usedAtStart = v8.getHeapStatistics().used_heap_size;
+      res.end('{}');
+      return;
+    }
+    if (req.url?.startsWith('/stop') && profiler) {
+      const usedAtEnd = v8.getHeapStatistics().used_heap_size;
+      const { statistics } = profiler.stop();
+      profiler = undefined;
+      const profile = sample && session ? (await session.post('HeapProfiler.stopSampling')).profile : undefined;
+      if (session && sample) session.disconnect();
+      let freed = 0;
+      let pauseUs = 0;
+      for (const gc of statistics) {
+        freed += gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize;
+        pauseUs += gc.cost;
+      }
+      res.setHeader('content-type', 'application/json');
+      res.end(
+        JSON.stringify({
+          allocatedBytes: usedAtEnd - usedAtStart + freed,
+          collections: statistics.length,
+          pauseMs: pauseUs / 1000,
+          profile,
+        }),
+      );
+      return;
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  server.listen(port, '127.0.0.1');
+  // Never the reason the gateway stays up after a signal asked it to stop.
+  server.unref();
+}

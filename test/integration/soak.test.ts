@@ -1,0 +1,46 @@
+import { spawnSync } from 'node:child_process';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+/** The table row of one check: its measured value and its verdict. */
+function row(out: string, check: string): { measured: string; result: string } | undefined {
+  const line = out.split('\n').find((l) => l.startsWith(check));
+  if (!line) return undefined;
+  const cells = line.slice(check.length).trim().split(/\s+/);
+  return { measured: cells[0] ?? '', result: cells.at(-1) ?? '' };
+}
+
+describe('npm run soak', () => {
+  it('runs the mixed load for a few seconds and prints its table, with nothing left open at the end', () => {
+    const r = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/soak.ts', '--seconds', '3', '--rate', '60', '--streams', '10', '--from-source'],
+      { cwd: ROOT, encoding: 'utf8', timeout: 120_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const out = r.stdout;
+    expect(out).toContain('warm-up shortened');
+    expect(row(out, 'RSS growth after the warm-up (%)')?.result).toMatch(/^(PASS|FAIL)$/);
+    for (const check of [
+      'upstream requests open at the end',
+      'gRPC calls in flight at the end (gateway metrics)',
+      'gRPC streams open at the end (gateway metrics)',
+    ]) {
+      expect(row(out, check), check).toEqual({ measured: '0', result: 'PASS' });
+    }
+    // Every kind of call in the mix was sent, the faults and cancellations included.
+    for (const call of [
+      'Chat ',
+      'StreamChat ',
+      'Race ',
+      'Fallback (primary fails)',
+      'Batch (5 items)',
+      'Chat, upstream 500',
+      'Chat, cancelled by the client',
+    ]) {
+      expect(out, call).toContain(call);
+    }
+  }, 150_000);
+});
