@@ -108,8 +108,14 @@ export function composeCatalog(layers: CatalogLayers): ComposedCatalog {
 
   const synced = [...layers.synced].sort((a, b) => SOURCE_ORDER.indexOf(a.source) - SOURCE_ORDER.indexOf(b.source));
   for (const values of synced) {
-    const draft = values.catalogId === undefined ? undefined : drafts.get(values.catalogId);
-    if (draft) applySynced(draft, values, layers.openRouterProvider);
+    if (values.catalogId !== undefined) {
+      const draft = drafts.get(values.catalogId);
+      if (draft) applySynced(draft, values, layers.openRouterProvider);
+      continue;
+    }
+    // An unmatched OpenRouter name that became a model of its own (addOpenRouterOnly).
+    const own = drafts.get(values.externalId);
+    if (own && values.source === 'openrouter' && own.base.source === 'openrouter') applySynced(own, values, layers.openRouterProvider);
   }
   for (const model of layers.runtime) {
     const draft = drafts.get(model.id);
