@@ -142,4 +142,10 @@ describe('runtime models without a database', () => {
     expect(err.code).toBe(grpc.status.FAILED_PRECONDITION);
     expect(err.details).toMatch(/DATABASE_URL=off/);
   });
+
+  it('SyncCatalog without a configured source is refused with FAILED_PRECONDITION naming the setting', async () => {
+    const err = await unaryError(h.clients.models.syncCatalog.bind(h.clients.models), { source: CatalogSource.CATALOG_SOURCE_UNSPECIFIED });
+    expect(err.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(err.details).toMatch(/catalog\.sync\.<source>\.url/);
+  });
 });
