@@ -12,6 +12,15 @@ export const CATALOG_MIGRATION: Migration = {
       .execute();
 
     await db.schema
+      .createTable('catalog_runtime_history')
+      .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+      .addColumn('model_id', 'varchar(128)', (c) => c.notNull())
+      .addColumn('at', 'bigint', (c) => c.notNull())
+      .addColumn('definition', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('catalog_runtime_history_model_at').on('catalog_runtime_history').columns(['model_id', 'at']).execute();
+
+    await db.schema
       .createTable('catalog_sync_runs')
       .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
       .addColumn('source', 'varchar(32)', (c) => c.notNull())

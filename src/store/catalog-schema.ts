@@ -10,6 +10,14 @@ export interface RuntimeModelsTable {
   updated_at: number;
 }
 
+/** Every definition a runtime model had: a row per create, update and delete (definition empty). */
+export interface RuntimeHistoryTable {
+  id: string;
+  model_id: string;
+  at: number;
+  definition: string;
+}
+
 export interface SyncRunsTable {
   id: string;
   source: string;
@@ -47,6 +55,7 @@ export interface SyncedModelsTable {
 
 export interface CatalogSchema {
   catalog_runtime_models: RuntimeModelsTable;
+  catalog_runtime_history: RuntimeHistoryTable;
   catalog_sync_runs: SyncRunsTable;
   catalog_synced_models: SyncedModelsTable;
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { RuntimeModel, SyncedValues } from '../catalog/layers.js';
+import type { FieldSource } from '../catalog/provenance.js';
 import type { CatalogSourceName, SourceModel, SyncReport } from '../catalog/sync/types.js';
 import type { CatalogSchema, SyncedModelsTable } from './catalog-schema.js';
 import type { LedgerDatabase } from './database.js';
@@ -13,7 +14,7 @@ export interface FieldChange {
   readonly oldValue: string;
   /** JSON of the value after; empty when the source stopped listing the model. */
   readonly newValue: string;
-  readonly source: CatalogSourceName;
+  readonly source: FieldSource;
   readonly at: Date;
 }
 
@@ -74,30 +75,65 @@ export class CatalogStore {
     return (await this.runtimeModels()).find((m) => m.id === id);
   }
 
-  /** Inserts or replaces; `created` tells which (an insert that meets an existing id fails). */
+  /** Inserts (`create`: false when the id exists) or replaces (`update`: false when it does not); each change is kept in the history. */
   async putRuntimeModel(model: RuntimeModel, mode: 'create' | 'update'): Promise<boolean> {
     const { id, createdAt, updatedAt, ...rest } = model;
     const definition = JSON.stringify(rest);
-    if (mode === 'create') {
-      const existing = await this.db().selectFrom('catalog_runtime_models').select('id').where('id', '=', id).executeTakeFirst();
-      if (existing) return false;
-      await this.db()
-        .insertInto('catalog_runtime_models')
-        .values({ id, definition, created_at: createdAt.getTime(), updated_at: updatedAt.getTime() })
-        .execute();
-      return true;
-    }
-    const result = await this.db()
-      .updateTable('catalog_runtime_models')
-      .set({ definition, updated_at: updatedAt.getTime() })
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+    return this.db()
+      .transaction()
+      .execute(async (tx) => {
+        if (mode === 'create') {
+          const existing = await tx.selectFrom('catalog_runtime_models').select('id').where('id', '=', id).executeTakeFirst();
+          if (existing) return false;
+          await tx
+            .insertInto('catalog_runtime_models')
+            .values({ id, definition, created_at: createdAt.getTime(), updated_at: updatedAt.getTime() })
+            .execute();
+        } else {
+          const result = await tx
+            .updateTable('catalog_runtime_models')
+            .set({ definition, updated_at: updatedAt.getTime() })
+            .where('id', '=', id)
+            .executeTakeFirst();
+          if (Number(result.numUpdatedRows) === 0) return false;
+        }
+        await tx
+          .insertInto('catalog_runtime_history')
+          .values({ id: randomUUID(), model_id: id, at: updatedAt.getTime(), definition })
+          .execute();
+        return true;
+      });
   }
 
-  async deleteRuntimeModel(id: string): Promise<boolean> {
-    const result = await this.db().deleteFrom('catalog_runtime_models').where('id', '=', id).executeTakeFirst();
-    return Number(result.numDeletedRows) > 0;
+  async deleteRuntimeModel(id: string, at = new Date()): Promise<boolean> {
+    return this.db()
+      .transaction()
+      .execute(async (tx) => {
+        const result = await tx.deleteFrom('catalog_runtime_models').where('id', '=', id).executeTakeFirst();
+        if (Number(result.numDeletedRows) === 0) return false;
+        await tx
+          .insertInto('catalog_runtime_history')
+          .values({ id: randomUUID(), model_id: id, at: at.getTime(), definition: '' })
+          .execute();
+        return true;
+      });
+  }
+
+  /** Field changes of runtime models: each definition against the one before (a delete clears every field). */
+  private async runtimeChanges(modelId: string | undefined): Promise<FieldChange[]> {
+    let query = this.db().selectFrom('catalog_runtime_history').selectAll().orderBy('at').orderBy('id');
+    if (modelId !== undefined) query = query.where('model_id', '=', modelId);
+    const rows = await query.execute();
+    const last = new Map<string, Record<string, unknown>>();
+    const changes: FieldChange[] = [];
+    for (const row of rows) {
+      const before = last.get(row.model_id) ?? {};
+      const after = row.definition === '' ? {} : (JSON.parse(row.definition) as Record<string, unknown>);
+      const fields = new Set([...Object.keys(before), ...Object.keys(after)]);
+      changes.push(...diffFields(row.model_id, 'runtime', [...fields].sort(), before, after, Number(row.at)));
+      last.set(row.model_id, after);
+    }
+    return changes;
   }
 
   /** The values each source gives now (its newest run's rows). */
@@ -193,7 +229,7 @@ export class CatalogStore {
       const key = `${row.source}\u0000${row.external_id}`;
       bySeries.set(key, [...(bySeries.get(key) ?? []), row]);
     }
-    const changes: FieldChange[] = [];
+    const changes: FieldChange[] = await this.runtimeChanges(modelId);
     for (const series of bySeries.values()) {
       let before: Record<string, unknown> = {};
       for (const row of series) {
@@ -219,19 +255,22 @@ function valuesOf(model: SourceModel): Values {
 }
 
 function diff(row: SyncedModelsTable, before: Record<string, unknown>, after: Record<string, unknown>, at: number): FieldChange[] {
+  return diffFields(row.catalog_id ?? row.external_id, row.source as CatalogSourceName, VALUE_FIELDS, before, after, at);
+}
+
+function diffFields(
+  modelId: string,
+  source: FieldSource,
+  fields: readonly string[],
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+  at: number,
+): FieldChange[] {
   const changes: FieldChange[] = [];
-  for (const field of VALUE_FIELDS) {
+  for (const field of fields) {
     const a = before[field] === undefined ? '' : JSON.stringify(before[field]);
     const b = after[field] === undefined ? '' : JSON.stringify(after[field]);
-    if (a === b) continue;
-    changes.push({
-      modelId: row.catalog_id ?? row.external_id,
-      field,
-      oldValue: a,
-      newValue: b,
-      source: row.source as CatalogSourceName,
-      at: new Date(at),
-    });
+    if (a !== b) changes.push({ modelId, field, oldValue: a, newValue: b, source, at: new Date(at) });
   }
   return changes;
 }

@@ -89,6 +89,17 @@ function runtimeModelsOn(name: string, databaseUrl: () => string) {
       expect(m?.outputPricePerMillion).toBe(2);
       // Left out of the update: cleared, so the documented default applies.
       expect(m?.quality).toBe(0.5);
+      const history = (
+        await callUnary(a.clients.models.listModelHistory.bind(a.clients.models), {
+          model: 'hl',
+          field: 'input_price_per_million',
+          limit: 0,
+        })
+      ).response.changes;
+      expect(history.map((c) => [c.model, c.oldValue, c.newValue, c.source])).toEqual([
+        ['house-llama', '1', '3', CatalogSource.CATALOG_SOURCE_RUNTIME],
+        ['house-llama', '', '1', CatalogSource.CATALOG_SOURCE_RUNTIME],
+      ]);
     });
 
     it('refuses bad definitions with the field that is wrong', async () => {

@@ -90,5 +90,12 @@ describe('runtime model rows', () => {
     expect(await store.deleteRuntimeModel('house')).toBe(true);
     expect(await store.deleteRuntimeModel('house')).toBe(false);
     expect(await store.putRuntimeModel(m, 'update')).toBe(false);
+
+    const history = await store.history('house', 'inputPricePerMillion', 10);
+    expect(history.map((c) => [c.source, c.oldValue, c.newValue])).toEqual([
+      ['runtime', '2', ''],
+      ['runtime', '1', '2'],
+      ['runtime', '', '1'],
+    ]);
   });
 });

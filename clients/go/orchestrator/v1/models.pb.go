@@ -1551,7 +1551,7 @@ func (m *ListModelHistoryResponse) GetChanges() []*ModelFieldChange {
 	return nil
 }
 
-// One value of one field of one model, changed by a source.
+// One value of one field of one model, changed by a source or a runtime-model edit.
 type ModelFieldChange struct {
 	// The catalog id (or the source's name of a model it alone lists).
 	Model string `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
@@ -1561,7 +1561,7 @@ type ModelFieldChange struct {
 	OldValue string `protobuf:"bytes,3,opt,name=old_value,json=oldValue,proto3" json:"old_value,omitempty"`
 	// JSON of the value after; empty when the source stopped listing it.
 	NewValue string `protobuf:"bytes,4,opt,name=new_value,json=newValue,proto3" json:"new_value,omitempty"`
-	// The source that changed it.
+	// The source that changed it (RUNTIME for CreateModel, UpdateModel, DeleteModel).
 	Source CatalogSource `protobuf:"varint,5,opt,name=source,proto3,enum=orchestrator.v1.CatalogSource" json:"source,omitempty"`
 	// When the change was first seen.
 	ChangedAt            *timestamp.Timestamp `protobuf:"bytes,6,opt,name=changed_at,json=changedAt,proto3" json:"changed_at,omitempty"`

@@ -32,7 +32,8 @@ type ModelServiceClient interface {
 	// Runs one catalog source now, or all of them (admin), applies what it returns and answers
 	// with the report. A failed run is reported and keeps the last good data in use.
 	SyncCatalog(ctx context.Context, in *SyncCatalogRequest, opts ...grpc.CallOption) (*SyncCatalogResponse, error)
-	// Changes of synced values (prices, context windows, quality) over time, newest first.
+	// Changes over time, newest first: synced values (prices, context windows, quality) and
+	// runtime-model edits.
 	ListModelHistory(ctx context.Context, in *ListModelHistoryRequest, opts ...grpc.CallOption) (*ListModelHistoryResponse, error)
 }
 
@@ -126,7 +127,8 @@ type ModelServiceServer interface {
 	// Runs one catalog source now, or all of them (admin), applies what it returns and answers
 	// with the report. A failed run is reported and keeps the last good data in use.
 	SyncCatalog(context.Context, *SyncCatalogRequest) (*SyncCatalogResponse, error)
-	// Changes of synced values (prices, context windows, quality) over time, newest first.
+	// Changes over time, newest first: synced values (prices, context windows, quality) and
+	// runtime-model edits.
 	ListModelHistory(context.Context, *ListModelHistoryRequest) (*ListModelHistoryResponse, error)
 	mustEmbedUnimplementedModelServiceServer()
 }

@@ -408,7 +408,7 @@ export interface ListModelHistoryResponse {
   changes: ModelFieldChange[];
 }
 
-/** One value of one field of one model, changed by a source. */
+/** One value of one field of one model, changed by a source or a runtime-model edit. */
 export interface ModelFieldChange {
   /** The catalog id (or the source's name of a model it alone lists). */
   model: string;
@@ -418,7 +418,7 @@ export interface ModelFieldChange {
   oldValue: string;
   /** JSON of the value after; empty when the source stopped listing it. */
   newValue: string;
-  /** The source that changed it. */
+  /** The source that changed it (RUNTIME for CreateModel, UpdateModel, DeleteModel). */
   source: CatalogSource;
   /** When the change was first seen. */
   changedAt?: Timestamp | undefined;
@@ -2721,7 +2721,10 @@ export const ModelServiceService = {
     responseSerialize: (value: SyncCatalogResponse): Buffer => Buffer.from(SyncCatalogResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SyncCatalogResponse => SyncCatalogResponse.decode(value),
   },
-  /** Changes of synced values (prices, context windows, quality) over time, newest first. */
+  /**
+   * Changes over time, newest first: synced values (prices, context windows, quality) and
+   * runtime-model edits.
+   */
   listModelHistory: {
     path: "/orchestrator.v1.ModelService/ListModelHistory" as const,
     requestStream: false as const,
@@ -2757,7 +2760,10 @@ export interface ModelServiceServer extends UntypedServiceImplementation {
    * with the report. A failed run is reported and keeps the last good data in use.
    */
   syncCatalog: handleUnaryCall<SyncCatalogRequest, SyncCatalogResponse>;
-  /** Changes of synced values (prices, context windows, quality) over time, newest first. */
+  /**
+   * Changes over time, newest first: synced values (prices, context windows, quality) and
+   * runtime-model edits.
+   */
   listModelHistory: handleUnaryCall<ListModelHistoryRequest, ListModelHistoryResponse>;
 }
 
@@ -2867,7 +2873,10 @@ export interface ModelServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: SyncCatalogResponse) => void,
   ): ClientUnaryCall;
-  /** Changes of synced values (prices, context windows, quality) over time, newest first. */
+  /**
+   * Changes over time, newest first: synced values (prices, context windows, quality) and
+   * runtime-model edits.
+   */
   listModelHistory(
     request: ListModelHistoryRequest,
     callback: (error: ServiceError | null, response: ListModelHistoryResponse) => void,

@@ -102,7 +102,8 @@ class ModelServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def ListModelHistory(self, request, context):
-        """Changes of synced values (prices, context windows, quality) over time, newest first.
+        """Changes over time, newest first: synced values (prices, context windows, quality) and
+        runtime-model edits.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
