@@ -79,7 +79,7 @@ export class CatalogStore {
   async putRuntimeModel(model: RuntimeModel, mode: 'create' | 'update'): Promise<boolean> {
     const { id, createdAt, updatedAt, ...rest } = model;
     const definition = JSON.stringify(rest);
-    return this.db()
+    const write = this.db()
       .transaction()
       .execute(async (tx) => {
         if (mode === 'create') {
@@ -103,6 +103,13 @@ export class CatalogStore {
           .execute();
         return true;
       });
+    return write.catch(async (err: unknown) => {
+      // Two replicas creating one id at once: the second meets the first's primary key.
+      const taken =
+        mode === 'create' && (await this.db().selectFrom('catalog_runtime_models').select('id').where('id', '=', id).executeTakeFirst());
+      if (taken) return false;
+      throw err;
+    });
   }
 
   async deleteRuntimeModel(id: string, at = new Date()): Promise<boolean> {

@@ -122,6 +122,16 @@ function runtimeModelsOn(name: string, databaseUrl: () => string) {
       expect(missing.code).toBe(grpc.status.NOT_FOUND);
     });
 
+    it('two replicas creating one id at once: one creates it, the other is told the name is taken', async () => {
+      const both = await Promise.allSettled(
+        [a, b].map((h) => callUnary(h.clients.models.createModel.bind(h.clients.models), { model: spec({ id: 'twin', aliases: [] }) })),
+      );
+      expect(both.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const refused = both.find((r) => r.status === 'rejected');
+      expect((refused as PromiseRejectedResult).reason.code).toBe(grpc.status.INVALID_ARGUMENT);
+      await callUnary(a.clients.models.deleteModel.bind(a.clients.models), { id: 'twin' });
+    });
+
     it('a model deleted on one replica is gone from the other', async () => {
       await callUnary(a.clients.models.deleteModel.bind(a.clients.models), { id: 'house-llama' });
       expect(await find(a, 'house-llama')).toBeUndefined();
