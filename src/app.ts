@@ -1,7 +1,12 @@
 import type { Logger } from 'pino';
 import { packageVersion } from './version.js';
-import { Catalog } from './catalog/catalog.js';
+import { Catalog, type CatalogOptions } from './catalog/catalog.js';
+import { composeCatalog, type ComposedCatalog } from './catalog/layers.js';
+import { LiveCatalog } from './catalog/live.js';
 import { BUILTIN_MODELS } from './catalog/models.js';
+import { syncMetrics } from './catalog/sync-metrics.js';
+import type { SyncRunner } from './catalog/sync/types.js';
+import { CatalogStore } from './store/catalog-store.js';
 import { ConfigError, isDeployedEnvironment, type Config } from './config/config.js';
 import type { FileConfig } from './config/file.js';
 import { completeConfig, providerProblem, type ResolvedConfig } from './config/resolve.js';
@@ -44,6 +49,8 @@ export interface App {
   readonly simulator: Simulator | undefined;
   /** The call ledger (DATABASE_URL). */
   readonly ledger: RunningLedger;
+  /** The catalog as it changes at runtime (runtime models, synced data). */
+  readonly catalog: LiveCatalog;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -60,6 +67,8 @@ export interface StartOptions {
    * counters, and the primary serves /metrics (this worker's registry is collected from it).
    */
   readonly clusterWorker?: boolean;
+  /** Runs catalog sources for ModelService.SyncCatalog; without one, SyncCatalog says no source is configured. */
+  readonly catalogSync?: SyncRunner;
 }
 
 /**
@@ -116,19 +125,23 @@ export async function startApp(
       .map((n) => [n, n]),
   );
   const kindOf = new Map((file?.providers ?? []).map((p) => [p.name, p.kind]));
+  const builtin = file?.includeBuiltinModels === false ? [] : BUILTIN_MODELS;
+  const configModels = file?.models ?? [];
+  const openRouterProvider = openRouterProviderOf(file, configured);
+  const bind = (composed: ComposedCatalog): CatalogOptions => ({
+    models: composed.models,
+    origins: composed.origins,
+    providers: configured,
+    ...(simulator
+      ? {
+          simulatorFor: (m: { provider: string }) =>
+            kindOf.get(m.provider) === 'anthropic' ? SIMULATOR_ANTHROPIC_PROVIDER : SIMULATOR_PROVIDER,
+        }
+      : {}),
+  });
   const catalog = catalogOrConfigError(
     config,
-    () =>
-      new Catalog({
-        models: [...(file?.includeBuiltinModels === false ? [] : BUILTIN_MODELS), ...(file?.models ?? [])],
-        providers: configured,
-        ...(simulator
-          ? {
-              simulatorFor: (m: { provider: string }) =>
-                kindOf.get(m.provider) === 'anthropic' ? SIMULATOR_ANTHROPIC_PROVIDER : SIMULATOR_PROVIDER,
-            }
-          : {}),
-      }),
+    () => new Catalog(bind(composeCatalog({ builtin, config: configModels, runtime: [], synced: [], openRouterProvider }))),
   );
   if (!catalog.find(config.defaults.model)) {
     await simulator?.close();
@@ -200,7 +213,21 @@ export async function startApp(
     await simulator?.close();
     throw err;
   });
-  const server = new GatewayServer({ config, engine, stats, statsSource, log, keys, metrics, tracer, ledger });
+  const live = new LiveCatalog({
+    catalog,
+    builtin,
+    config: configModels,
+    bind,
+    providers: new Set(['openai', ...kindOf.keys(), ...configured.keys()]),
+    openRouterProvider,
+    store: ledger.store ? new CatalogStore(() => ledger.database()) : undefined,
+    pollMs: config.catalogPollMs,
+    runner: options.catalogSync,
+    log,
+    ...(metrics ? { onReport: syncMetrics(metrics.registry) } : {}),
+  });
+  await live.start();
+  const server = new GatewayServer({ config, engine, stats, statsSource, log, keys, metrics, tracer, ledger, catalog: live });
   if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see docs/access-and-limits.md)');
   let port: number;
   let httpPort: number | undefined;
@@ -210,6 +237,7 @@ export async function startApp(
     port = await server.listen(config.host, config.port);
     httpPort = await httpGateway?.listen(config.http.host, config.http.port);
   } catch (err) {
+    live.stop();
     await server.shutdown(0);
     await metricsServer?.close();
     await simulator?.close();
@@ -254,7 +282,9 @@ export async function startApp(
     metricsServer,
     simulator,
     ledger,
+    catalog: live,
     async stop(graceMs?: number) {
+      live.stop();
       // Both doors drain together: health says so at once on both, calls in flight share the grace period.
       await Promise.all([server.shutdown(graceMs), httpGateway?.shutdown(graceMs)]);
       // Calls are drained: what the ledger still holds is written within the grace period.
@@ -284,6 +314,15 @@ function breakerReadings(catalog: Catalog, engine: Engine): BreakerReading[] {
   return catalog.models.flatMap((m) =>
     m.servedBy === undefined ? [] : [{ provider: m.servedBy, model: m.id, state: engine.breakerState(m.id) }],
   );
+}
+
+/**
+ * The provider that reaches OpenRouter: one named "openrouter", or one whose base URL is OpenRouter's.
+ * Models only OpenRouter lists are served by it, without a line in the config file.
+ */
+function openRouterProviderOf(file: FileConfig | undefined, configured: ReadonlyMap<string, string>): string | undefined {
+  if (configured.has('openrouter')) return 'openrouter';
+  return file?.providers.find((p) => configured.has(p.name) && /^https?:\/\/([^/]*\.)?openrouter\.ai(\/|$)/i.test(p.baseURL))?.name;
 }
 
 /** Catalog problems (duplicate names, unknown fallbacks) are configuration errors: exit 2, naming the file. */

@@ -1,5 +1,6 @@
 import type { TokenUsage } from '../domain/chat.js';
 import type { ModelDefinition } from './models.js';
+import { everyFieldFrom, type ModelOrigins } from './provenance.js';
 
 /** A catalog entry bound to the provider that serves it in this process. */
 export interface CatalogModel extends ModelDefinition {
@@ -7,6 +8,8 @@ export interface CatalogModel extends ModelDefinition {
   /** Name of the registered provider that serves it, or undefined when none is configured. */
   readonly servedBy: string | undefined;
   readonly simulated: boolean;
+  /** Where each field's value came from, and when a synced value was fetched. */
+  readonly origins: ModelOrigins;
 }
 
 export interface CatalogOptions {
@@ -15,10 +18,12 @@ export interface CatalogOptions {
   readonly providers: ReadonlyMap<string, string>;
   /** When set, a model whose provider is not configured is served by the provider it names. */
   readonly simulatorFor?: (model: ModelDefinition) => string;
+  /** Each model's field origins by id; a model without an entry is wholly built-in. */
+  readonly origins?: ReadonlyMap<string, ModelOrigins>;
 }
 
-/** Looks models up by id or alias, case-insensitively, and prices usage. */
-export class Catalog {
+/** One immutable state of the catalog: what every call that resolved a model against it keeps using. */
+export class CatalogSnapshot {
   private readonly byName = new Map<string, CatalogModel>();
   readonly models: readonly CatalogModel[];
 
@@ -32,6 +37,7 @@ export class Catalog {
         upstreamId: def.upstreamId ?? def.id,
         servedBy,
         simulated: real === undefined && servedBy !== undefined,
+        origins: options.origins?.get(def.id) ?? everyFieldFrom({ source: 'builtin' }),
       });
       models.push(model);
       for (const name of [def.id, ...def.aliases]) {
@@ -56,12 +62,47 @@ export class Catalog {
   find(name: string): CatalogModel | undefined {
     return this.byName.get(name.trim().toLowerCase());
   }
+}
+
+/**
+ * Looks models up by id or alias, case-insensitively. The catalog can be replaced while the
+ * gateway serves (runtime models, synced prices): each lookup reads the current snapshot, and a
+ * replacement is one assignment, so a call sees either the old catalog or the new one, never a mix;
+ * a call keeps the (frozen) models it resolved, prices included, until it ends.
+ */
+export class Catalog {
+  private snapshot: CatalogSnapshot;
+
+  constructor(options: CatalogOptions) {
+    this.snapshot = new CatalogSnapshot(options);
+  }
+
+  get models(): readonly CatalogModel[] {
+    return this.snapshot.models;
+  }
+
+  /** The snapshot in use now. */
+  get current(): CatalogSnapshot {
+    return this.snapshot;
+  }
+
+  /** Builds the next snapshot and swaps it in; a build that throws leaves the current one in place. */
+  replace(options: CatalogOptions): CatalogSnapshot {
+    const next = new CatalogSnapshot(options);
+    this.snapshot = next;
+    return next;
+  }
+
+  find(name: string): CatalogModel | undefined {
+    return this.snapshot.find(name);
+  }
 
   /** The model followed by its configured fallback chain. */
   chainFrom(model: CatalogModel): CatalogModel[] {
+    const snapshot = this.snapshot;
     const chain = [model];
     for (const name of model.fallbacks) {
-      const next = this.find(name);
+      const next = snapshot.find(name);
       if (next && !chain.includes(next)) chain.push(next);
     }
     return chain;

@@ -155,6 +155,7 @@ export const envSchema = z.object({
   OTEL_SERVICE_NAME: z.preprocess(emptyAsUndefined, z.string().trim().default('llm-orchestrator')),
   ...HTTP_ENV,
   ...ledgerEnv(),
+  CATALOG_POLL_MS: number(z.number().int().min(100).max(600_000), 3_000),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -222,6 +223,8 @@ export interface Config {
   readonly tls: { readonly certFile: string; readonly keyFile: string; readonly clientCaFile: string | undefined } | undefined;
   readonly http: HttpConfig;
   readonly ledger: LedgerConfig;
+  /** How often each replica looks in the database for runtime-model and synced-catalog changes. */
+  readonly catalogPollMs: number;
   readonly batch: {
     readonly maxItems: number;
     readonly defaultConcurrency: number;
@@ -366,6 +369,7 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
         : undefined,
     http: httpConfig(e, e.HOST),
     ledger: ledgerConfig(e),
+    catalogPollMs: e.CATALOG_POLL_MS,
     batch: {
       maxItems: e.BATCH_MAX_ITEMS,
       defaultConcurrency: e.BATCH_DEFAULT_CONCURRENCY,

@@ -100,6 +100,8 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   LEDGER_BATCH_SIZE: 'Ledger rows per transaction.',
   LEDGER_RETENTION_DAYS: 'Ledger rows older than this are deleted by the retention job; `0` keeps everything.',
   LEDGER_RETENTION_CRON: 'When the retention job runs (cron syntax, UTC); with several replicas on PostgreSQL one of them runs it.',
+  CATALOG_POLL_MS:
+    'How often (ms) each replica looks in the database for [runtime models](catalog.md#runtime-models) and synced catalog data another replica wrote; a change is served within this time.',
   UPSTREAM_MAX_BODY_BYTES:
     'Largest upstream response body read whole (JSON answers, error bodies); past it the connection is closed and the attempt fails with `UPSTREAM_MALFORMED_RESPONSE`. See [security.md](security.md).',
   UPSTREAM_MAX_EVENT_BYTES:

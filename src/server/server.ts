@@ -12,6 +12,7 @@ import type { ServerCallContext } from './context.js';
 import { draining } from '../domain/errors.js';
 import { chatService } from './handlers/chat.js';
 import { modelService } from './handlers/models.js';
+import type { LiveCatalog } from '../catalog/live.js';
 import { statsService, type StatsSource } from './handlers/stats.js';
 import { HealthRegistry } from './health.js';
 import { callInterceptor } from './interceptors/call-state.js';
@@ -57,6 +58,8 @@ export interface GatewayServerOptions {
   readonly tracer?: Tracer | undefined;
   /** The call ledger: every chat call is recorded; UsageService reads it. */
   readonly ledger?: RunningLedger | undefined;
+  /** The catalog as it changes at runtime: ModelService's CreateModel, SyncCatalog and the rest. */
+  readonly catalog?: LiveCatalog | undefined;
 }
 
 /** The grpc-js server with our services, health, reflection and interceptors. */
@@ -112,10 +115,13 @@ export class GatewayServer {
       batchMaxConcurrency: config.batch.maxConcurrency,
     };
     this.server.addService(ChatServiceService, chatService(deps, engine, limits));
-    this.server.addService(ModelServiceService, modelService(deps, engine, limits));
+    const isAdmin = (name: string): boolean => keys.byKeyName(name)?.scopes.includes('admin') ?? false;
+    this.server.addService(
+      ModelServiceService,
+      modelService(deps, engine, limits, { live: options.catalog, access: { keysEnabled: keys.enabled, isAdmin } }),
+    );
     this.server.addService(StatsServiceService, statsService(deps, statsSource ?? stats, engine));
     if (ledger) {
-      const isAdmin = (name: string): boolean => keys.byKeyName(name)?.scopes.includes('admin') ?? false;
       this.server.addService(UsageServiceService, usageService(deps, ledger, { keysEnabled: keys.enabled, isAdmin }));
       this.health.setStatus('orchestrator.v1.UsageService', 'SERVING');
     }

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { startApp, type App } from '../../src/app.js';
+import { startApp, type App, type StartOptions } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startSimulator, type AnswerLength, type Simulator } from '../../src/simulator/index.js';
 import { clientsFor, type Clients } from './grpc-client.js';
@@ -24,6 +24,8 @@ export interface HarnessOptions {
   processEnv?: Record<string, string>;
   /** Skip OPENAI_API_KEY/OPENAI_BASE_URL (for config-file tests that declare their own providers). */
   noOpenAiShorthand?: boolean;
+  /** Passed to startApp (an injected catalog SyncRunner). */
+  startOptions?: StartOptions;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -50,7 +52,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     DATABASE_URL: 'sqlite::memory:',
     ...options.env,
   });
-  const app = await startApp(config, pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), options.processEnv ?? {});
+  const app = await startApp(
+    config,
+    pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    options.processEnv ?? {},
+    options.startOptions,
+  );
   const clients = clientsFor(app.port);
   return {
     app,

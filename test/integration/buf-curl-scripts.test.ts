@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import type { SyncRunner } from '../../src/catalog/sync/types.js';
 
 /** examples/buf-curl: one script per RPC of the contract, each run once against a real server. */
 const run = promisify(execFile);
@@ -61,6 +62,11 @@ const PLAUSIBLE: Record<string, (out: Record<string, unknown>[]) => void> = {
     expect(ms).toHaveLength(2);
     for (const m of ms) expect(m).toHaveProperty('stats.uptimeSeconds');
   },
+  'create-model.sh': ([m]) => expect(m).toMatchObject({ model: { id: 'new-llama', provider: 'openai', available: true } }),
+  'update-model.sh': ([m]) => expect(m).toMatchObject({ model: { id: 'my-llama', inputPricePerMillion: 0.25 } }),
+  'delete-model.sh': ([m]) => expect(m).toEqual({}),
+  'sync-catalog.sh': ([m]) => expect(m).toMatchObject({ reports: [{ source: 'CATALOG_SOURCE_OPENROUTER', ok: true }] }),
+  'list-model-history.sh': ([m]) => expect(Object.keys(m ?? {}).every((k) => k === 'changes')).toBe(true),
   'health-check.sh': ([m]) => expect(m).toEqual({ status: 'SERVING' }),
   'health-list.sh': ([m]) => expect(m).toHaveProperty(['statuses', 'orchestrator.v1.ChatService', 'status'], 'SERVING'),
   'health-watch.sh': (ms) => expect(ms).toEqual([{ status: 'SERVING' }]),
@@ -70,11 +76,22 @@ const PLAUSIBLE: Record<string, (out: Record<string, unknown>[]) => void> = {
 const ARGS: Record<string, { env?: Record<string, string>; body?: object }> = {
   'watch-stats.sh': { env: { COUNT: '2' }, body: { intervalMs: 100 } },
   'health-watch.sh': { env: { COUNT: '1' } },
+  // The scripts run together: each runtime-model script has a model of its own (update-model.sh's
+  // default, my-llama, and old-llama are created before).
+  'create-model.sh': { body: { model: { id: 'new-llama', provider: 'openai', upstreamId: 'gpt-4o-mini', inputPricePerMillion: 0.2 } } },
+  'delete-model.sh': { body: { id: 'old-llama' } },
+};
+
+/** SyncCatalog needs a source: this one reports an empty but successful OpenRouter run. */
+const emptySource: SyncRunner = {
+  run: (source) =>
+    Promise.resolve({ source, startedAt: new Date(), finishedAt: new Date(), ok: true, models: [], matched: [], unmatched: [] }),
 };
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({ startOptions: { catalogSync: emptySource } });
+  for (const id of ['my-llama', 'old-llama']) await h.app.catalog.createModel({ id, provider: 'openai', aliases: [], fallbacks: [] });
 });
 afterAll(async () => h?.close());
 

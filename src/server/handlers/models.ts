@@ -1,17 +1,19 @@
+import type { LiveCatalog } from '../../catalog/live.js';
 import type { Engine } from '../../engine/index.js';
 import { encodeCircuit, encodeDecision } from '../encode.js';
 import { RequestValidator, type ValidationLimits } from '../validate.js';
-import type { ModelTier as DomainTier } from '../../catalog/models.js';
-import { ModelTier, type ModelServiceServer } from '../../gen/orchestrator/v1/models.js';
+import type { ModelServiceServer } from '../../gen/orchestrator/v1/models.js';
 import { unary, type CallDeps } from '../call.js';
+import { encodeModel } from '../catalog-encode.js';
+import { catalogAdmin, type CatalogAdminAccess } from './catalog-admin.js';
+import { OrchestratorError, Reason } from '../../domain/errors.js';
 
-const TIER: Readonly<Record<DomainTier, ModelTier>> = {
-  small: ModelTier.MODEL_TIER_SMALL,
-  medium: ModelTier.MODEL_TIER_MEDIUM,
-  large: ModelTier.MODEL_TIER_LARGE,
-};
+export interface ModelAdmin {
+  readonly live: LiveCatalog | undefined;
+  readonly access: CatalogAdminAccess;
+}
 
-export function modelService(deps: CallDeps, engine: Engine, limits: ValidationLimits): ModelServiceServer {
+export function modelService(deps: CallDeps, engine: Engine, limits: ValidationLimits, admin?: ModelAdmin): ModelServiceServer {
   const catalog = engine.catalog;
   return {
     listModels: unary(deps, async (req) => {
@@ -20,26 +22,7 @@ export function modelService(deps: CallDeps, engine: Engine, limits: ValidationL
         (m) =>
           (provider === '' || (m.servedBy ?? m.provider).toLowerCase() === provider) && (!req.availableOnly || m.servedBy !== undefined),
       );
-      return {
-        models: models.map((m) => ({
-          id: m.id,
-          provider: m.servedBy ?? m.provider,
-          aliases: [...m.aliases],
-          contextWindow: m.contextWindow,
-          maxOutputTokens: m.maxOutputTokens,
-          supportsStreaming: m.supportsStreaming,
-          inputPricePerMillion: m.inputPricePerMillion,
-          outputPricePerMillion: m.outputPricePerMillion,
-          cachedInputPricePerMillion: m.cachedInputPricePerMillion,
-          family: m.family,
-          tier: TIER[m.tier],
-          fallbacks: [...m.fallbacks],
-          available: m.servedBy !== undefined,
-          simulated: m.simulated,
-          breakerState: encodeCircuit(engine.breakerState(m.id)),
-          quality: m.quality,
-        })),
-      };
+      return { models: models.map((m) => encodeModel(m, encodeCircuit(engine.breakerState(m.id)))) };
     }),
 
     rankModels: unary(deps, async (req, ctx) => {
@@ -47,5 +30,21 @@ export function modelService(deps: CallDeps, engine: Engine, limits: ValidationL
       const decision = await engine.rank({ route, input, ctx });
       return { decision: encodeDecision(decision) };
     }),
+
+    ...(admin?.live ? catalogAdmin(deps, engine, admin.live, admin.access) : notServed(deps)),
   };
+}
+
+/** A server built without a live catalog (unit tests of other services) answers the catalog RPCs plainly. */
+function notServed(
+  deps: CallDeps,
+): Pick<ModelServiceServer, 'createModel' | 'updateModel' | 'deleteModel' | 'syncCatalog' | 'listModelHistory'> {
+  const refuse = unary(deps, async () => {
+    throw new OrchestratorError({
+      kind: 'failed_precondition',
+      reason: Reason.INVALID_REQUEST,
+      message: 'this server has no runtime catalog',
+    });
+  });
+  return { createModel: refuse, updateModel: refuse, deleteModel: refuse, syncCatalog: refuse, listModelHistory: refuse };
 }

@@ -6,6 +6,7 @@ package orchestratorv1
 import (
 	fmt "fmt"
 	proto "github.com/golang/protobuf/proto"
+	timestamp "github.com/golang/protobuf/ptypes/timestamp"
 	math "math"
 )
 
@@ -54,6 +55,55 @@ func (x ModelTier) String() string {
 
 func (ModelTier) EnumDescriptor() ([]byte, []int) {
 	return fileDescriptor_28f0ec96037f9a38, []int{0}
+}
+
+// Where a catalog value came from. Precedence, highest first: config file, runtime model,
+// synced data, built-in (prices: a provider's own list wins over OpenRouter's resale price).
+type CatalogSource int32
+
+const (
+	// Not set (SyncCatalog: every source).
+	CatalogSource_CATALOG_SOURCE_UNSPECIFIED CatalogSource = 0
+	// The gateway's built-in catalog (and the defaults of models that leave a field out).
+	CatalogSource_CATALOG_SOURCE_BUILTIN CatalogSource = 1
+	// The config file (CONFIG_FILE).
+	CatalogSource_CATALOG_SOURCE_CONFIG CatalogSource = 2
+	// A runtime model (CreateModel, UpdateModel).
+	CatalogSource_CATALOG_SOURCE_RUNTIME CatalogSource = 3
+	// OpenRouter's model list: prices, context windows, models only it lists.
+	CatalogSource_CATALOG_SOURCE_OPENROUTER CatalogSource = 4
+	// The Arena leaderboard: quality.
+	CatalogSource_CATALOG_SOURCE_ARENA CatalogSource = 5
+	// The Hugging Face Hub: context windows and capabilities of open models.
+	CatalogSource_CATALOG_SOURCE_HUGGINGFACE CatalogSource = 6
+)
+
+var CatalogSource_name = map[int32]string{
+	0: "CATALOG_SOURCE_UNSPECIFIED",
+	1: "CATALOG_SOURCE_BUILTIN",
+	2: "CATALOG_SOURCE_CONFIG",
+	3: "CATALOG_SOURCE_RUNTIME",
+	4: "CATALOG_SOURCE_OPENROUTER",
+	5: "CATALOG_SOURCE_ARENA",
+	6: "CATALOG_SOURCE_HUGGINGFACE",
+}
+
+var CatalogSource_value = map[string]int32{
+	"CATALOG_SOURCE_UNSPECIFIED": 0,
+	"CATALOG_SOURCE_BUILTIN":     1,
+	"CATALOG_SOURCE_CONFIG":      2,
+	"CATALOG_SOURCE_RUNTIME":     3,
+	"CATALOG_SOURCE_OPENROUTER":  4,
+	"CATALOG_SOURCE_ARENA":       5,
+	"CATALOG_SOURCE_HUGGINGFACE": 6,
+}
+
+func (x CatalogSource) String() string {
+	return proto.EnumName(CatalogSource_name, int32(x))
+}
+
+func (CatalogSource) EnumDescriptor() ([]byte, []int) {
+	return fileDescriptor_28f0ec96037f9a38, []int{1}
 }
 
 // What to rank for.
@@ -345,10 +395,14 @@ type ModelInfo struct {
 	// Its circuit breaker: OPEN means calls skip it until the cool-down ends.
 	BreakerState CircuitState `protobuf:"varint,15,opt,name=breaker_state,json=breakerState,proto3,enum=orchestrator.v1.CircuitState" json:"breaker_state,omitempty"`
 	// Catalog quality score, 0..1, used by routing.
-	Quality              float64  `protobuf:"fixed64,16,opt,name=quality,proto3" json:"quality,omitempty"`
-	XXX_NoUnkeyedLiteral struct{} `json:"-"`
-	XXX_unrecognized     []byte   `json:"-"`
-	XXX_sizecache        int32    `json:"-"`
+	Quality float64 `protobuf:"fixed64,16,opt,name=quality,proto3" json:"quality,omitempty"`
+	// What it accepts beyond plain text; unset means text only.
+	Capabilities *ModelCapabilities `protobuf:"bytes,17,opt,name=capabilities,proto3" json:"capabilities,omitempty"`
+	// Where each field's value came from and how fresh it is, one entry per field, in a stable order.
+	Provenance           []*FieldProvenance `protobuf:"bytes,18,rep,name=provenance,proto3" json:"provenance,omitempty"`
+	XXX_NoUnkeyedLiteral struct{}           `json:"-"`
+	XXX_unrecognized     []byte             `json:"-"`
+	XXX_sizecache        int32              `json:"-"`
 }
 
 func (m *ModelInfo) Reset()         { *m = ModelInfo{} }
@@ -488,13 +542,1125 @@ func (m *ModelInfo) GetQuality() float64 {
 	return 0
 }
 
+func (m *ModelInfo) GetCapabilities() *ModelCapabilities {
+	if m != nil {
+		return m.Capabilities
+	}
+	return nil
+}
+
+func (m *ModelInfo) GetProvenance() []*FieldProvenance {
+	if m != nil {
+		return m.Provenance
+	}
+	return nil
+}
+
+// What a model accepts beyond plain text.
+type ModelCapabilities struct {
+	// Tool (function) calls.
+	Tools bool `protobuf:"varint,1,opt,name=tools,proto3" json:"tools,omitempty"`
+	// Images in the prompt.
+	Images bool `protobuf:"varint,2,opt,name=images,proto3" json:"images,omitempty"`
+	// A native JSON Schema output mode.
+	JsonSchema           bool     `protobuf:"varint,3,opt,name=json_schema,json=jsonSchema,proto3" json:"json_schema,omitempty"`
+	XXX_NoUnkeyedLiteral struct{} `json:"-"`
+	XXX_unrecognized     []byte   `json:"-"`
+	XXX_sizecache        int32    `json:"-"`
+}
+
+func (m *ModelCapabilities) Reset()         { *m = ModelCapabilities{} }
+func (m *ModelCapabilities) String() string { return proto.CompactTextString(m) }
+func (*ModelCapabilities) ProtoMessage()    {}
+func (*ModelCapabilities) Descriptor() ([]byte, []int) {
+	return fileDescriptor_28f0ec96037f9a38, []int{5}
+}
+
+func (m *ModelCapabilities) XXX_Unmarshal(b []byte) error {
+	return xxx_messageInfo_ModelCapabilities.Unmarshal(m, b)
+}
+func (m *ModelCapabilities) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	return xxx_messageInfo_ModelCapabilities.Marshal(b, m, deterministic)
+}
+func (m *ModelCapabilities) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_ModelCapabilities.Merge(m, src)
+}
+func (m *ModelCapabilities) XXX_Size() int {
+	return xxx_messageInfo_ModelCapabilities.Size(m)
+}
+func (m *ModelCapabilities) XXX_DiscardUnknown() {
+	xxx_messageInfo_ModelCapabilities.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_ModelCapabilities proto.InternalMessageInfo
+
+func (m *ModelCapabilities) GetTools() bool {
+	if m != nil {
+		return m.Tools
+	}
+	return false
+}
+
+func (m *ModelCapabilities) GetImages() bool {
+	if m != nil {
+		return m.Images
+	}
+	return false
+}
+
+func (m *ModelCapabilities) GetJsonSchema() bool {
+	if m != nil {
+		return m.JsonSchema
+	}
+	return false
+}
+
+// The origin of one field of a model.
+type FieldProvenance struct {
+	// The field, as named in ModelInfo ("input_price_per_million").
+	Field string `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// Where its value came from.
+	Source CatalogSource `protobuf:"varint,2,opt,name=source,proto3,enum=orchestrator.v1.CatalogSource" json:"source,omitempty"`
+	// When the source was fetched; set for synced values only.
+	FetchedAt            *timestamp.Timestamp `protobuf:"bytes,3,opt,name=fetched_at,json=fetchedAt,proto3" json:"fetched_at,omitempty"`
+	XXX_NoUnkeyedLiteral struct{}             `json:"-"`
+	XXX_unrecognized     []byte               `json:"-"`
+	XXX_sizecache        int32                `json:"-"`
+}
+
+func (m *FieldProvenance) Reset()         { *m = FieldProvenance{} }
+func (m *FieldProvenance) String() string { return proto.CompactTextString(m) }
+func (*FieldProvenance) ProtoMessage()    {}
+func (*FieldProvenance) Descriptor() ([]byte, []int) {
+	return fileDescriptor_28f0ec96037f9a38, []int{6}
+}
+
+func (m *FieldProvenance) XXX_Unmarshal(b []byte) error {
+	return xxx_messageInfo_FieldProvenance.Unmarshal(m, b)
+}
+func (m *FieldProvenance) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	return xxx_messageInfo_FieldProvenance.Marshal(b, m, deterministic)
+}
+func (m *FieldProvenance) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_FieldProvenance.Merge(m, src)
+}
+func (m *FieldProvenance) XXX_Size() int {
+	return xxx_messageInfo_FieldProvenance.Size(m)
+}
+func (m *FieldProvenance) XXX_DiscardUnknown() {
+	xxx_messageInfo_FieldProvenance.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_FieldProvenance proto.InternalMessageInfo
+
+func (m *FieldProvenance) GetField() string {
+	if m != nil {
+		return m.Field
+	}
+	return ""
+}
+
+func (m *FieldProvenance) GetSource() CatalogSource {
+	if m != nil {
+		return m.Source
+	}
+	return CatalogSource_CATALOG_SOURCE_UNSPECIFIED
+}
+
+func (m *FieldProvenance) GetFetchedAt() *timestamp.Timestamp {
+	if m != nil {
+		return m.FetchedAt
+	}
+	return nil
+}
+
+// A model defined at runtime. Optional fields left out come from synced data, then defaults
+// (context window 8192, 4096 output tokens, prices 0, quality 0.5, tier medium).
+type RuntimeModelSpec struct {
+	// Canonical id: letters, digits and . _ : / -, up to 128 characters.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The configured provider that serves it ("openai", or a provider of the config file).
+	Provider string `protobuf:"bytes,2,opt,name=provider,proto3" json:"provider,omitempty"`
+	// The id sent upstream; empty: the id.
+	UpstreamId string `protobuf:"bytes,3,opt,name=upstream_id,json=upstreamId,proto3" json:"upstream_id,omitempty"`
+	// Other names accepted for it.
+	Aliases []string `protobuf:"bytes,4,rep,name=aliases,proto3" json:"aliases,omitempty"`
+	// Types that are valid to be assigned to XContextWindow:
+	//
+	//	*RuntimeModelSpec_ContextWindow
+	XContextWindow isRuntimeModelSpec_XContextWindow `protobuf_oneof:"_context_window"`
+	// Types that are valid to be assigned to XMaxOutputTokens:
+	//
+	//	*RuntimeModelSpec_MaxOutputTokens
+	XMaxOutputTokens isRuntimeModelSpec_XMaxOutputTokens `protobuf_oneof:"_max_output_tokens"`
+	// Types that are valid to be assigned to XInputPricePerMillion:
+	//
+	//	*RuntimeModelSpec_InputPricePerMillion
+	XInputPricePerMillion isRuntimeModelSpec_XInputPricePerMillion `protobuf_oneof:"_input_price_per_million"`
+	// Types that are valid to be assigned to XOutputPricePerMillion:
+	//
+	//	*RuntimeModelSpec_OutputPricePerMillion
+	XOutputPricePerMillion isRuntimeModelSpec_XOutputPricePerMillion `protobuf_oneof:"_output_price_per_million"`
+	// Types that are valid to be assigned to XCachedInputPricePerMillion:
+	//
+	//	*RuntimeModelSpec_CachedInputPricePerMillion
+	XCachedInputPricePerMillion isRuntimeModelSpec_XCachedInputPricePerMillion `protobuf_oneof:"_cached_input_price_per_million"`
+	// Types that are valid to be assigned to XQuality:
+	//
+	//	*RuntimeModelSpec_Quality
+	XQuality isRuntimeModelSpec_XQuality `protobuf_oneof:"_quality"`
+	// What it accepts beyond plain text; unset: what synced data says, else text only.
+	Capabilities *ModelCapabilities `protobuf:"bytes,11,opt,name=capabilities,proto3" json:"capabilities,omitempty"`
+	// Models to fall back to, in order; each must be in the catalog.
+	Fallbacks []string `protobuf:"bytes,12,rep,name=fallbacks,proto3" json:"fallbacks,omitempty"`
+	// Family name; empty: the id.
+	Family string `protobuf:"bytes,13,opt,name=family,proto3" json:"family,omitempty"`
+	// Size class; unspecified: medium.
+	Tier                 ModelTier `protobuf:"varint,14,opt,name=tier,proto3,enum=orchestrator.v1.ModelTier" json:"tier,omitempty"`
+	XXX_NoUnkeyedLiteral struct{}  `json:"-"`
+	XXX_unrecognized     []byte    `json:"-"`
+	XXX_sizecache        int32     `json:"-"`
+}
+
+func (m *RuntimeModelSpec) Reset()         { *m = RuntimeModelSpec{} }
+func (m *RuntimeModelSpec) String() string { return proto.CompactTextString(m) }
+func (*RuntimeModelSpec) ProtoMessage()    {}
+func (*RuntimeModelSpec) Descriptor() ([]byte, []int) {
+	return fileDescriptor_28f0ec96037f9a38, []int{7}
+}
+
+func (m *RuntimeModelSpec) XXX_Unmarshal(b []byte) error {
+	return xxx_messageInfo_RuntimeModelSpec.Unmarshal(m, b)
+}
+func (m *RuntimeModelSpec) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	return xxx_messageInfo_RuntimeModelSpec.Marshal(b, m, deterministic)
+}
+func (m *RuntimeModelSpec) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_RuntimeModelSpec.Merge(m, src)
+}
+func (m *RuntimeModelSpec) XXX_Size() int {
+	return xxx_messageInfo_RuntimeModelSpec.Size(m)
+}
+func (m *RuntimeModelSpec) XXX_DiscardUnknown() {
+	xxx_messageInfo_RuntimeModelSpec.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_RuntimeModelSpec proto.InternalMessageInfo
+
+func (m *RuntimeModelSpec) GetId() string {
+	if m != nil {
+		return m.Id
+	}
+	return ""
+}
+
+func (m *RuntimeModelSpec) GetProvider() string {
+	if m != nil {
+		return m.Provider
+	}
+	return ""
+}
+
+func (m *RuntimeModelSpec) GetUpstreamId() string {
+	if m != nil {
+		return m.UpstreamId
+	}
+	return ""
+}
+
+func (m *RuntimeModelSpec) GetAliases() []string {
+	if m != nil {
+		return m.Aliases
+	}
+	return nil
+}
+
+type isRuntimeModelSpec_XContextWindow interface {
+	isRuntimeModelSpec_XContextWindow()
+}
+
+type RuntimeModelSpec_ContextWindow struct {
+	ContextWindow int32 `protobuf:"varint,5,opt,name=context_window,json=contextWindow,proto3,oneof"`
+}
+
+func (*RuntimeModelSpec_ContextWindow) isRuntimeModelSpec_XContextWindow() {}
+
+func (m *RuntimeModelSpec) GetXContextWindow() isRuntimeModelSpec_XContextWindow {
+	if m != nil {
+		return m.XContextWindow
+	}
+	return nil
+}
+
+func (m *RuntimeModelSpec) GetContextWindow() int32 {
+	if x, ok := m.GetXContextWindow().(*RuntimeModelSpec_ContextWindow); ok {
+		return x.ContextWindow
+	}
+	return 0
+}
+
+type isRuntimeModelSpec_XMaxOutputTokens interface {
+	isRuntimeModelSpec_XMaxOutputTokens()
+}
+
+type RuntimeModelSpec_MaxOutputTokens struct {
+	MaxOutputTokens int32 `protobuf:"varint,6,opt,name=max_output_tokens,json=maxOutputTokens,proto3,oneof"`
+}
+
+func (*RuntimeModelSpec_MaxOutputTokens) isRuntimeModelSpec_XMaxOutputTokens() {}
+
+func (m *RuntimeModelSpec) GetXMaxOutputTokens() isRuntimeModelSpec_XMaxOutputTokens {
+	if m != nil {
+		return m.XMaxOutputTokens
+	}
+	return nil
+}
+
+func (m *RuntimeModelSpec) GetMaxOutputTokens() int32 {
+	if x, ok := m.GetXMaxOutputTokens().(*RuntimeModelSpec_MaxOutputTokens); ok {
+		return x.MaxOutputTokens
+	}
+	return 0
+}
+
+type isRuntimeModelSpec_XInputPricePerMillion interface {
+	isRuntimeModelSpec_XInputPricePerMillion()
+}
+
+type RuntimeModelSpec_InputPricePerMillion struct {
+	InputPricePerMillion float64 `protobuf:"fixed64,7,opt,name=input_price_per_million,json=inputPricePerMillion,proto3,oneof"`
+}
+
+func (*RuntimeModelSpec_InputPricePerMillion) isRuntimeModelSpec_XInputPricePerMillion() {}
+
+func (m *RuntimeModelSpec) GetXInputPricePerMillion() isRuntimeModelSpec_XInputPricePerMillion {
+	if m != nil {
+		return m.XInputPricePerMillion
+	}
+	return nil
+}
+
+func (m *RuntimeModelSpec) GetInputPricePerMillion() float64 {
+	if x, ok := m.GetXInputPricePerMillion().(*RuntimeModelSpec_InputPricePerMillion); ok {
+		return x.InputPricePerMillion
+	}
+	return 0
+}
+
+type isRuntimeModelSpec_XOutputPricePerMillion interface {
+	isRuntimeModelSpec_XOutputPricePerMillion()
+}
+
+type RuntimeModelSpec_OutputPricePerMillion struct {
+	OutputPricePerMillion float64 `protobuf:"fixed64,8,opt,name=output_price_per_million,json=outputPricePerMillion,proto3,oneof"`
+}
+
+func (*RuntimeModelSpec_OutputPricePerMillion) isRuntimeModelSpec_XOutputPricePerMillion() {}
+
+func (m *RuntimeModelSpec) GetXOutputPricePerMillion() isRuntimeModelSpec_XOutputPricePerMillion {
+	if m != nil {
+		return m.XOutputPricePerMillion
+	}
+	return nil
+}
+
+func (m *RuntimeModelSpec) GetOutputPricePerMillion() float64 {
+	if x, ok := m.GetXOutputPricePerMillion().(*RuntimeModelSpec_OutputPricePerMillion); ok {
+		return x.OutputPricePerMillion
+	}
+	return 0
+}
+
+type isRuntimeModelSpec_XCachedInputPricePerMillion interface {
+	isRuntimeModelSpec_XCachedInputPricePerMillion()
+}
+
+type RuntimeModelSpec_CachedInputPricePerMillion struct {
+	CachedInputPricePerMillion float64 `protobuf:"fixed64,9,opt,name=cached_input_price_per_million,json=cachedInputPricePerMillion,proto3,oneof"`
+}
+
+func (*RuntimeModelSpec_CachedInputPricePerMillion) isRuntimeModelSpec_XCachedInputPricePerMillion() {
+}
+
+func (m *RuntimeModelSpec) GetXCachedInputPricePerMillion() isRuntimeModelSpec_XCachedInputPricePerMillion {
+	if m != nil {
+		return m.XCachedInputPricePerMillion
+	}
+	return nil
+}
+
+func (m *RuntimeModelSpec) GetCachedInputPricePerMillion() float64 {
+	if x, ok := m.GetXCachedInputPricePerMillion().(*RuntimeModelSpec_CachedInputPricePerMillion); ok {
+		return x.CachedInputPricePerMillion
+	}
+	return 0
+}
+
+type isRuntimeModelSpec_XQuality interface {
+	isRuntimeModelSpec_XQuality()
+}
+
+type RuntimeModelSpec_Quality struct {
+	Quality float64 `protobuf:"fixed64,10,opt,name=quality,proto3,oneof"`
+}
+
+func (*RuntimeModelSpec_Quality) isRuntimeModelSpec_XQuality() {}
+
+func (m *RuntimeModelSpec) GetXQuality() isRuntimeModelSpec_XQuality {
+	if m != nil {
+		return m.XQuality
+	}
+	return nil
+}
+
+func (m *RuntimeModelSpec) GetQuality() float64 {
+	if x, ok := m.GetXQuality().(*RuntimeModelSpec_Quality); ok {
+		return x.Quality
+	}
+	return 0
+}
+
+func (m *RuntimeModelSpec) GetCapabilities() *ModelCapabilities {
+	if m != nil {
+		return m.Capabilities
+	}
+	return nil
+}
+
+func (m *RuntimeModelSpec) GetFallbacks() []string {
+	if m != nil {
+		return m.Fallbacks
+	}
+	return nil
+}
+
+func (m *RuntimeModelSpec) GetFamily() string {
+	if m != nil {
+		return m.Family
+	}
+	return ""
+}
+
+func (m *RuntimeModelSpec) GetTier() ModelTier {
+	if m != nil {
+		return m.Tier
+	}
+	return ModelTier_MODEL_TIER_UNSPECIFIED
+}
+
+// XXX_OneofWrappers is for the internal use of the proto package.
+func (*RuntimeModelSpec) XXX_OneofWrappers() []interface{} {
+	return []interface{}{
+		(*RuntimeModelSpec_ContextWindow)(nil),
+		(*RuntimeModelSpec_MaxOutputTokens)(nil),
+		(*RuntimeModelSpec_InputPricePerMillion)(nil),
+		(*RuntimeModelSpec_OutputPricePerMillion)(nil),
+		(*RuntimeModelSpec_CachedInputPricePerMillion)(nil),
+		(*RuntimeModelSpec_Quality)(nil),
+	}
+}
+
+// A model to add.
+type CreateModelRequest struct {
+	// The model.
+	Model                *RuntimeModelSpec `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	XXX_NoUnkeyedLiteral struct{}          `json:"-"`
+	XXX_unrecognized     []byte            `json:"-"`
+	XXX_sizecache        int32             `json:"-"`
+}
+
+func (m *CreateModelRequest) Reset()         { *m = CreateModelRequest{} }
+func (m *CreateModelRequest) String() string { return proto.CompactTextString(m) }
+func (*CreateModelRequest) ProtoMessage()    {}
+func (*CreateModelRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_28f0ec96037f9a38, []int{8}
+}
+
+func (m *CreateModelRequest) XXX_Unmarshal(b []byte) error {
+	return xxx_messageInfo_CreateModelRequest.Unmarshal(m, b)
+}
+func (m *CreateModelRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	return xxx_messageInfo_CreateModelRequest.Marshal(b, m, deterministic)
+}
+func (m *CreateModelRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_CreateModelRequest.Merge(m, src)
+}
+func (m *CreateModelRequest) XXX_Size() int {
+	return xxx_messageInfo_CreateModelRequest.Size(m)
+}
+func (m *CreateModelRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_CreateModelRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_CreateModelRequest proto.InternalMessageInfo
+
+func (m *CreateModelRequest) GetModel() *RuntimeModelSpec {
+	if m != nil {
+		return m.Model
+	}
+	return nil
+}
+
+// The model as the catalog now serves it.
+type CreateModelResponse struct {
+	// With its provenance.
+	Model                *ModelInfo `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	XXX_NoUnkeyedLiteral struct{}   `json:"-"`
+	XXX_unrecognized     []byte     `json:"-"`
+	XXX_sizecache        int32      `json:"-"`
+}
+
+func (m *CreateModelResponse) Reset()         { *m = CreateModelResponse{} }
+func (m *CreateModelResponse) String() string { return proto.CompactTextString(m) }
+func (*CreateModelResponse) ProtoMessage()    {}
+func (*CreateModelResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_28f0ec96037f9a38, []int{9}
+}
+
+func (m *CreateModelResponse) XXX_Unmarshal(b []byte) error {
+	return xxx_messageInfo_CreateModelResponse.Unmarshal(m, b)
+}
+func (m *CreateModelResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	return xxx_messageInfo_CreateModelResponse.Marshal(b, m, deterministic)
+}
+func (m *CreateModelResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_CreateModelResponse.Merge(m, src)
+}
+func (m *CreateModelResponse) XXX_Size() int {
+	return xxx_messageInfo_CreateModelResponse.Size(m)
+}
+func (m *CreateModelResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_CreateModelResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_CreateModelResponse proto.InternalMessageInfo
+
+func (m *CreateModelResponse) GetModel() *ModelInfo {
+	if m != nil {
+		return m.Model
+	}
+	return nil
+}
+
+// A runtime model's new definition (its id names it).
+type UpdateModelRequest struct {
+	// The whole definition: fields left out are cleared, not kept.
+	Model                *RuntimeModelSpec `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	XXX_NoUnkeyedLiteral struct{}          `json:"-"`
+	XXX_unrecognized     []byte            `json:"-"`
+	XXX_sizecache        int32             `json:"-"`
+}
+
+func (m *UpdateModelRequest) Reset()         { *m = UpdateModelRequest{} }
+func (m *UpdateModelRequest) String() string { return proto.CompactTextString(m) }
+func (*UpdateModelRequest) ProtoMessage()    {}
+func (*UpdateModelRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_28f0ec96037f9a38, []int{10}
+}
+
+func (m *UpdateModelRequest) XXX_Unmarshal(b []byte) error {
+	return xxx_messageInfo_UpdateModelRequest.Unmarshal(m, b)
+}
+func (m *UpdateModelRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	return xxx_messageInfo_UpdateModelRequest.Marshal(b, m, deterministic)
+}
+func (m *UpdateModelRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_UpdateModelRequest.Merge(m, src)
+}
+func (m *UpdateModelRequest) XXX_Size() int {
+	return xxx_messageInfo_UpdateModelRequest.Size(m)
+}
+func (m *UpdateModelRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_UpdateModelRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_UpdateModelRequest proto.InternalMessageInfo
+
+func (m *UpdateModelRequest) GetModel() *RuntimeModelSpec {
+	if m != nil {
+		return m.Model
+	}
+	return nil
+}
+
+// The model as the catalog now serves it.
+type UpdateModelResponse struct {
+	// With its provenance.
+	Model                *ModelInfo `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	XXX_NoUnkeyedLiteral struct{}   `json:"-"`
+	XXX_unrecognized     []byte     `json:"-"`
+	XXX_sizecache        int32      `json:"-"`
+}
+
+func (m *UpdateModelResponse) Reset()         { *m = UpdateModelResponse{} }
+func (m *UpdateModelResponse) String() string { return proto.CompactTextString(m) }
+func (*UpdateModelResponse) ProtoMessage()    {}
+func (*UpdateModelResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_28f0ec96037f9a38, []int{11}
+}
+
+func (m *UpdateModelResponse) XXX_Unmarshal(b []byte) error {
+	return xxx_messageInfo_UpdateModelResponse.Unmarshal(m, b)
+}
+func (m *UpdateModelResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	return xxx_messageInfo_UpdateModelResponse.Marshal(b, m, deterministic)
+}
+func (m *UpdateModelResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_UpdateModelResponse.Merge(m, src)
+}
+func (m *UpdateModelResponse) XXX_Size() int {
+	return xxx_messageInfo_UpdateModelResponse.Size(m)
+}
+func (m *UpdateModelResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_UpdateModelResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_UpdateModelResponse proto.InternalMessageInfo
+
+func (m *UpdateModelResponse) GetModel() *ModelInfo {
+	if m != nil {
+		return m.Model
+	}
+	return nil
+}
+
+// The runtime model to remove.
+type DeleteModelRequest struct {
+	// Its id.
+	Id                   string   `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	XXX_NoUnkeyedLiteral struct{} `json:"-"`
+	XXX_unrecognized     []byte   `json:"-"`
+	XXX_sizecache        int32    `json:"-"`
+}
+
+func (m *DeleteModelRequest) Reset()         { *m = DeleteModelRequest{} }
+func (m *DeleteModelRequest) String() string { return proto.CompactTextString(m) }
+func (*DeleteModelRequest) ProtoMessage()    {}
+func (*DeleteModelRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_28f0ec96037f9a38, []int{12}
+}
+
+func (m *DeleteModelRequest) XXX_Unmarshal(b []byte) error {
+	return xxx_messageInfo_DeleteModelRequest.Unmarshal(m, b)
+}
+func (m *DeleteModelRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	return xxx_messageInfo_DeleteModelRequest.Marshal(b, m, deterministic)
+}
+func (m *DeleteModelRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_DeleteModelRequest.Merge(m, src)
+}
+func (m *DeleteModelRequest) XXX_Size() int {
+	return xxx_messageInfo_DeleteModelRequest.Size(m)
+}
+func (m *DeleteModelRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_DeleteModelRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_DeleteModelRequest proto.InternalMessageInfo
+
+func (m *DeleteModelRequest) GetId() string {
+	if m != nil {
+		return m.Id
+	}
+	return ""
+}
+
+// Empty: the model is gone from this replica's catalog (others follow within CATALOG_POLL_MS).
+type DeleteModelResponse struct {
+	XXX_NoUnkeyedLiteral struct{} `json:"-"`
+	XXX_unrecognized     []byte   `json:"-"`
+	XXX_sizecache        int32    `json:"-"`
+}
+
+func (m *DeleteModelResponse) Reset()         { *m = DeleteModelResponse{} }
+func (m *DeleteModelResponse) String() string { return proto.CompactTextString(m) }
+func (*DeleteModelResponse) ProtoMessage()    {}
+func (*DeleteModelResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_28f0ec96037f9a38, []int{13}
+}
+
+func (m *DeleteModelResponse) XXX_Unmarshal(b []byte) error {
+	return xxx_messageInfo_DeleteModelResponse.Unmarshal(m, b)
+}
+func (m *DeleteModelResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	return xxx_messageInfo_DeleteModelResponse.Marshal(b, m, deterministic)
+}
+func (m *DeleteModelResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_DeleteModelResponse.Merge(m, src)
+}
+func (m *DeleteModelResponse) XXX_Size() int {
+	return xxx_messageInfo_DeleteModelResponse.Size(m)
+}
+func (m *DeleteModelResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_DeleteModelResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_DeleteModelResponse proto.InternalMessageInfo
+
+// Which source to run.
+type SyncCatalogRequest struct {
+	// OPENROUTER, ARENA or HUGGINGFACE; unspecified runs all of them, one after another.
+	Source               CatalogSource `protobuf:"varint,1,opt,name=source,proto3,enum=orchestrator.v1.CatalogSource" json:"source,omitempty"`
+	XXX_NoUnkeyedLiteral struct{}      `json:"-"`
+	XXX_unrecognized     []byte        `json:"-"`
+	XXX_sizecache        int32         `json:"-"`
+}
+
+func (m *SyncCatalogRequest) Reset()         { *m = SyncCatalogRequest{} }
+func (m *SyncCatalogRequest) String() string { return proto.CompactTextString(m) }
+func (*SyncCatalogRequest) ProtoMessage()    {}
+func (*SyncCatalogRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_28f0ec96037f9a38, []int{14}
+}
+
+func (m *SyncCatalogRequest) XXX_Unmarshal(b []byte) error {
+	return xxx_messageInfo_SyncCatalogRequest.Unmarshal(m, b)
+}
+func (m *SyncCatalogRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	return xxx_messageInfo_SyncCatalogRequest.Marshal(b, m, deterministic)
+}
+func (m *SyncCatalogRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_SyncCatalogRequest.Merge(m, src)
+}
+func (m *SyncCatalogRequest) XXX_Size() int {
+	return xxx_messageInfo_SyncCatalogRequest.Size(m)
+}
+func (m *SyncCatalogRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_SyncCatalogRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_SyncCatalogRequest proto.InternalMessageInfo
+
+func (m *SyncCatalogRequest) GetSource() CatalogSource {
+	if m != nil {
+		return m.Source
+	}
+	return CatalogSource_CATALOG_SOURCE_UNSPECIFIED
+}
+
+// One report per source run.
+type SyncCatalogResponse struct {
+	// In the order the sources ran.
+	Reports              []*SyncReport `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"`
+	XXX_NoUnkeyedLiteral struct{}      `json:"-"`
+	XXX_unrecognized     []byte        `json:"-"`
+	XXX_sizecache        int32         `json:"-"`
+}
+
+func (m *SyncCatalogResponse) Reset()         { *m = SyncCatalogResponse{} }
+func (m *SyncCatalogResponse) String() string { return proto.CompactTextString(m) }
+func (*SyncCatalogResponse) ProtoMessage()    {}
+func (*SyncCatalogResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_28f0ec96037f9a38, []int{15}
+}
+
+func (m *SyncCatalogResponse) XXX_Unmarshal(b []byte) error {
+	return xxx_messageInfo_SyncCatalogResponse.Unmarshal(m, b)
+}
+func (m *SyncCatalogResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	return xxx_messageInfo_SyncCatalogResponse.Marshal(b, m, deterministic)
+}
+func (m *SyncCatalogResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_SyncCatalogResponse.Merge(m, src)
+}
+func (m *SyncCatalogResponse) XXX_Size() int {
+	return xxx_messageInfo_SyncCatalogResponse.Size(m)
+}
+func (m *SyncCatalogResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_SyncCatalogResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_SyncCatalogResponse proto.InternalMessageInfo
+
+func (m *SyncCatalogResponse) GetReports() []*SyncReport {
+	if m != nil {
+		return m.Reports
+	}
+	return nil
+}
+
+// What one source run did.
+type SyncReport struct {
+	// The source.
+	Source CatalogSource `protobuf:"varint,1,opt,name=source,proto3,enum=orchestrator.v1.CatalogSource" json:"source,omitempty"`
+	// When the run started.
+	StartedAt *timestamp.Timestamp `protobuf:"bytes,2,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	// When it ended.
+	FinishedAt *timestamp.Timestamp `protobuf:"bytes,3,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
+	// False when the source failed (timeout, HTTP error, a body of the wrong shape): nothing changed.
+	Ok bool `protobuf:"varint,4,opt,name=ok,proto3" json:"ok,omitempty"`
+	// Why it failed; empty when ok.
+	Error string `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	// Models the source returned.
+	Models int32 `protobuf:"varint,6,opt,name=models,proto3" json:"models,omitempty"`
+	// The names that resolved to catalog models, with the rule and confidence.
+	Matched []*NameMatch `protobuf:"bytes,7,rep,name=matched,proto3" json:"matched,omitempty"`
+	// Names that matched no catalog model (OpenRouter's become models of the OpenRouter provider).
+	Unmatched            []string `protobuf:"bytes,8,rep,name=unmatched,proto3" json:"unmatched,omitempty"`
+	XXX_NoUnkeyedLiteral struct{} `json:"-"`
+	XXX_unrecognized     []byte   `json:"-"`
+	XXX_sizecache        int32    `json:"-"`
+}
+
+func (m *SyncReport) Reset()         { *m = SyncReport{} }
+func (m *SyncReport) String() string { return proto.CompactTextString(m) }
+func (*SyncReport) ProtoMessage()    {}
+func (*SyncReport) Descriptor() ([]byte, []int) {
+	return fileDescriptor_28f0ec96037f9a38, []int{16}
+}
+
+func (m *SyncReport) XXX_Unmarshal(b []byte) error {
+	return xxx_messageInfo_SyncReport.Unmarshal(m, b)
+}
+func (m *SyncReport) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	return xxx_messageInfo_SyncReport.Marshal(b, m, deterministic)
+}
+func (m *SyncReport) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_SyncReport.Merge(m, src)
+}
+func (m *SyncReport) XXX_Size() int {
+	return xxx_messageInfo_SyncReport.Size(m)
+}
+func (m *SyncReport) XXX_DiscardUnknown() {
+	xxx_messageInfo_SyncReport.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_SyncReport proto.InternalMessageInfo
+
+func (m *SyncReport) GetSource() CatalogSource {
+	if m != nil {
+		return m.Source
+	}
+	return CatalogSource_CATALOG_SOURCE_UNSPECIFIED
+}
+
+func (m *SyncReport) GetStartedAt() *timestamp.Timestamp {
+	if m != nil {
+		return m.StartedAt
+	}
+	return nil
+}
+
+func (m *SyncReport) GetFinishedAt() *timestamp.Timestamp {
+	if m != nil {
+		return m.FinishedAt
+	}
+	return nil
+}
+
+func (m *SyncReport) GetOk() bool {
+	if m != nil {
+		return m.Ok
+	}
+	return false
+}
+
+func (m *SyncReport) GetError() string {
+	if m != nil {
+		return m.Error
+	}
+	return ""
+}
+
+func (m *SyncReport) GetModels() int32 {
+	if m != nil {
+		return m.Models
+	}
+	return 0
+}
+
+func (m *SyncReport) GetMatched() []*NameMatch {
+	if m != nil {
+		return m.Matched
+	}
+	return nil
+}
+
+func (m *SyncReport) GetUnmatched() []string {
+	if m != nil {
+		return m.Unmatched
+	}
+	return nil
+}
+
+// A source's model name resolved to a catalog id.
+type NameMatch struct {
+	// The name as the source spells it.
+	ExternalId string `protobuf:"bytes,1,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
+	// The catalog id it resolved to.
+	CatalogId string `protobuf:"bytes,2,opt,name=catalog_id,json=catalogId,proto3" json:"catalog_id,omitempty"`
+	// override, exact, alias, normalised or fuzzy.
+	Rule string `protobuf:"bytes,3,opt,name=rule,proto3" json:"rule,omitempty"`
+	// 1 except for fuzzy matches (their similarity).
+	Confidence           float64  `protobuf:"fixed64,4,opt,name=confidence,proto3" json:"confidence,omitempty"`
+	XXX_NoUnkeyedLiteral struct{} `json:"-"`
+	XXX_unrecognized     []byte   `json:"-"`
+	XXX_sizecache        int32    `json:"-"`
+}
+
+func (m *NameMatch) Reset()         { *m = NameMatch{} }
+func (m *NameMatch) String() string { return proto.CompactTextString(m) }
+func (*NameMatch) ProtoMessage()    {}
+func (*NameMatch) Descriptor() ([]byte, []int) {
+	return fileDescriptor_28f0ec96037f9a38, []int{17}
+}
+
+func (m *NameMatch) XXX_Unmarshal(b []byte) error {
+	return xxx_messageInfo_NameMatch.Unmarshal(m, b)
+}
+func (m *NameMatch) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	return xxx_messageInfo_NameMatch.Marshal(b, m, deterministic)
+}
+func (m *NameMatch) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_NameMatch.Merge(m, src)
+}
+func (m *NameMatch) XXX_Size() int {
+	return xxx_messageInfo_NameMatch.Size(m)
+}
+func (m *NameMatch) XXX_DiscardUnknown() {
+	xxx_messageInfo_NameMatch.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_NameMatch proto.InternalMessageInfo
+
+func (m *NameMatch) GetExternalId() string {
+	if m != nil {
+		return m.ExternalId
+	}
+	return ""
+}
+
+func (m *NameMatch) GetCatalogId() string {
+	if m != nil {
+		return m.CatalogId
+	}
+	return ""
+}
+
+func (m *NameMatch) GetRule() string {
+	if m != nil {
+		return m.Rule
+	}
+	return ""
+}
+
+func (m *NameMatch) GetConfidence() float64 {
+	if m != nil {
+		return m.Confidence
+	}
+	return 0
+}
+
+// Which changes to list.
+type ListModelHistoryRequest struct {
+	// Only this model (catalog id, or a source's name for models it alone lists); empty: all.
+	Model string `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	// Only this field ("input_price_per_million"); empty: all.
+	Field string `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	// Most changes to return (default 100, at most 1000).
+	Limit                int32    `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	XXX_NoUnkeyedLiteral struct{} `json:"-"`
+	XXX_unrecognized     []byte   `json:"-"`
+	XXX_sizecache        int32    `json:"-"`
+}
+
+func (m *ListModelHistoryRequest) Reset()         { *m = ListModelHistoryRequest{} }
+func (m *ListModelHistoryRequest) String() string { return proto.CompactTextString(m) }
+func (*ListModelHistoryRequest) ProtoMessage()    {}
+func (*ListModelHistoryRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_28f0ec96037f9a38, []int{18}
+}
+
+func (m *ListModelHistoryRequest) XXX_Unmarshal(b []byte) error {
+	return xxx_messageInfo_ListModelHistoryRequest.Unmarshal(m, b)
+}
+func (m *ListModelHistoryRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	return xxx_messageInfo_ListModelHistoryRequest.Marshal(b, m, deterministic)
+}
+func (m *ListModelHistoryRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_ListModelHistoryRequest.Merge(m, src)
+}
+func (m *ListModelHistoryRequest) XXX_Size() int {
+	return xxx_messageInfo_ListModelHistoryRequest.Size(m)
+}
+func (m *ListModelHistoryRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_ListModelHistoryRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_ListModelHistoryRequest proto.InternalMessageInfo
+
+func (m *ListModelHistoryRequest) GetModel() string {
+	if m != nil {
+		return m.Model
+	}
+	return ""
+}
+
+func (m *ListModelHistoryRequest) GetField() string {
+	if m != nil {
+		return m.Field
+	}
+	return ""
+}
+
+func (m *ListModelHistoryRequest) GetLimit() int32 {
+	if m != nil {
+		return m.Limit
+	}
+	return 0
+}
+
+// Changes, newest first.
+type ListModelHistoryResponse struct {
+	// The changes.
+	Changes              []*ModelFieldChange `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
+	XXX_NoUnkeyedLiteral struct{}            `json:"-"`
+	XXX_unrecognized     []byte              `json:"-"`
+	XXX_sizecache        int32               `json:"-"`
+}
+
+func (m *ListModelHistoryResponse) Reset()         { *m = ListModelHistoryResponse{} }
+func (m *ListModelHistoryResponse) String() string { return proto.CompactTextString(m) }
+func (*ListModelHistoryResponse) ProtoMessage()    {}
+func (*ListModelHistoryResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_28f0ec96037f9a38, []int{19}
+}
+
+func (m *ListModelHistoryResponse) XXX_Unmarshal(b []byte) error {
+	return xxx_messageInfo_ListModelHistoryResponse.Unmarshal(m, b)
+}
+func (m *ListModelHistoryResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	return xxx_messageInfo_ListModelHistoryResponse.Marshal(b, m, deterministic)
+}
+func (m *ListModelHistoryResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_ListModelHistoryResponse.Merge(m, src)
+}
+func (m *ListModelHistoryResponse) XXX_Size() int {
+	return xxx_messageInfo_ListModelHistoryResponse.Size(m)
+}
+func (m *ListModelHistoryResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_ListModelHistoryResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_ListModelHistoryResponse proto.InternalMessageInfo
+
+func (m *ListModelHistoryResponse) GetChanges() []*ModelFieldChange {
+	if m != nil {
+		return m.Changes
+	}
+	return nil
+}
+
+// One value of one field of one model, changed by a source or a runtime-model edit.
+type ModelFieldChange struct {
+	// The catalog id (or the source's name of a model it alone lists).
+	Model string `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
+	// The field, as named in ModelInfo.
+	Field string `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	// JSON of the value before; empty when the source first listed it.
+	OldValue string `protobuf:"bytes,3,opt,name=old_value,json=oldValue,proto3" json:"old_value,omitempty"`
+	// JSON of the value after; empty when the source stopped listing it.
+	NewValue string `protobuf:"bytes,4,opt,name=new_value,json=newValue,proto3" json:"new_value,omitempty"`
+	// The source that changed it (RUNTIME for CreateModel, UpdateModel, DeleteModel).
+	Source CatalogSource `protobuf:"varint,5,opt,name=source,proto3,enum=orchestrator.v1.CatalogSource" json:"source,omitempty"`
+	// When the change was first seen.
+	ChangedAt            *timestamp.Timestamp `protobuf:"bytes,6,opt,name=changed_at,json=changedAt,proto3" json:"changed_at,omitempty"`
+	XXX_NoUnkeyedLiteral struct{}             `json:"-"`
+	XXX_unrecognized     []byte               `json:"-"`
+	XXX_sizecache        int32                `json:"-"`
+}
+
+func (m *ModelFieldChange) Reset()         { *m = ModelFieldChange{} }
+func (m *ModelFieldChange) String() string { return proto.CompactTextString(m) }
+func (*ModelFieldChange) ProtoMessage()    {}
+func (*ModelFieldChange) Descriptor() ([]byte, []int) {
+	return fileDescriptor_28f0ec96037f9a38, []int{20}
+}
+
+func (m *ModelFieldChange) XXX_Unmarshal(b []byte) error {
+	return xxx_messageInfo_ModelFieldChange.Unmarshal(m, b)
+}
+func (m *ModelFieldChange) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	return xxx_messageInfo_ModelFieldChange.Marshal(b, m, deterministic)
+}
+func (m *ModelFieldChange) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_ModelFieldChange.Merge(m, src)
+}
+func (m *ModelFieldChange) XXX_Size() int {
+	return xxx_messageInfo_ModelFieldChange.Size(m)
+}
+func (m *ModelFieldChange) XXX_DiscardUnknown() {
+	xxx_messageInfo_ModelFieldChange.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_ModelFieldChange proto.InternalMessageInfo
+
+func (m *ModelFieldChange) GetModel() string {
+	if m != nil {
+		return m.Model
+	}
+	return ""
+}
+
+func (m *ModelFieldChange) GetField() string {
+	if m != nil {
+		return m.Field
+	}
+	return ""
+}
+
+func (m *ModelFieldChange) GetOldValue() string {
+	if m != nil {
+		return m.OldValue
+	}
+	return ""
+}
+
+func (m *ModelFieldChange) GetNewValue() string {
+	if m != nil {
+		return m.NewValue
+	}
+	return ""
+}
+
+func (m *ModelFieldChange) GetSource() CatalogSource {
+	if m != nil {
+		return m.Source
+	}
+	return CatalogSource_CATALOG_SOURCE_UNSPECIFIED
+}
+
+func (m *ModelFieldChange) GetChangedAt() *timestamp.Timestamp {
+	if m != nil {
+		return m.ChangedAt
+	}
+	return nil
+}
+
 func init() {
 	proto.RegisterEnum("orchestrator.v1.ModelTier", ModelTier_name, ModelTier_value)
+	proto.RegisterEnum("orchestrator.v1.CatalogSource", CatalogSource_name, CatalogSource_value)
 	proto.RegisterType((*RankModelsRequest)(nil), "orchestrator.v1.RankModelsRequest")
 	proto.RegisterType((*RankModelsResponse)(nil), "orchestrator.v1.RankModelsResponse")
 	proto.RegisterType((*ListModelsRequest)(nil), "orchestrator.v1.ListModelsRequest")
 	proto.RegisterType((*ListModelsResponse)(nil), "orchestrator.v1.ListModelsResponse")
 	proto.RegisterType((*ModelInfo)(nil), "orchestrator.v1.ModelInfo")
+	proto.RegisterType((*ModelCapabilities)(nil), "orchestrator.v1.ModelCapabilities")
+	proto.RegisterType((*FieldProvenance)(nil), "orchestrator.v1.FieldProvenance")
+	proto.RegisterType((*RuntimeModelSpec)(nil), "orchestrator.v1.RuntimeModelSpec")
+	proto.RegisterType((*CreateModelRequest)(nil), "orchestrator.v1.CreateModelRequest")
+	proto.RegisterType((*CreateModelResponse)(nil), "orchestrator.v1.CreateModelResponse")
+	proto.RegisterType((*UpdateModelRequest)(nil), "orchestrator.v1.UpdateModelRequest")
+	proto.RegisterType((*UpdateModelResponse)(nil), "orchestrator.v1.UpdateModelResponse")
+	proto.RegisterType((*DeleteModelRequest)(nil), "orchestrator.v1.DeleteModelRequest")
+	proto.RegisterType((*DeleteModelResponse)(nil), "orchestrator.v1.DeleteModelResponse")
+	proto.RegisterType((*SyncCatalogRequest)(nil), "orchestrator.v1.SyncCatalogRequest")
+	proto.RegisterType((*SyncCatalogResponse)(nil), "orchestrator.v1.SyncCatalogResponse")
+	proto.RegisterType((*SyncReport)(nil), "orchestrator.v1.SyncReport")
+	proto.RegisterType((*NameMatch)(nil), "orchestrator.v1.NameMatch")
+	proto.RegisterType((*ListModelHistoryRequest)(nil), "orchestrator.v1.ListModelHistoryRequest")
+	proto.RegisterType((*ListModelHistoryResponse)(nil), "orchestrator.v1.ListModelHistoryResponse")
+	proto.RegisterType((*ModelFieldChange)(nil), "orchestrator.v1.ModelFieldChange")
 }
 
 func init() {
@@ -502,54 +1668,113 @@ func init() {
 }
 
 var fileDescriptor_28f0ec96037f9a38 = []byte{
-	// 778 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x7c, 0x55, 0x6d, 0x6f, 0xe2, 0x46,
-	0x10, 0x3e, 0x93, 0x0b, 0x09, 0x93, 0x40, 0x60, 0x75, 0x97, 0x5a, 0xe8, 0x9a, 0x22, 0xaa, 0x4a,
-	0xe8, 0xa4, 0x03, 0x85, 0xaa, 0xaa, 0xda, 0x7e, 0x3a, 0x2e, 0xb4, 0x87, 0x04, 0x0d, 0x5a, 0x92,
-	0x6b, 0xd5, 0x2f, 0xd6, 0x62, 0x2f, 0x64, 0xcb, 0xda, 0xeb, 0xdb, 0x5d, 0x73, 0xf0, 0x0b, 0xda,
-	0x1f, 0xd5, 0xbf, 0xd5, 0xef, 0x95, 0xd7, 0xc6, 0xbc, 0x98, 0xeb, 0xc7, 0x79, 0x9e, 0x67, 0xc6,
-	0xf3, 0xb2, 0x33, 0x86, 0x57, 0x42, 0xba, 0x4f, 0x54, 0x69, 0x49, 0xb4, 0x90, 0x9d, 0xe5, 0x6d,
-	0xc7, 0x17, 0x1e, 0xe5, 0xaa, 0x1d, 0x4a, 0xa1, 0x05, 0xba, 0xda, 0x65, 0xdb, 0xcb, 0xdb, 0x7a,
-	0x4e, 0xee, 0x0a, 0xdf, 0x17, 0x41, 0x22, 0x6f, 0xfe, 0x6b, 0x41, 0x0d, 0x93, 0x60, 0x31, 0x32,
-	0x31, 0x30, 0xfd, 0x18, 0x51, 0xa5, 0xd1, 0x0f, 0x70, 0x16, 0x4a, 0x31, 0x63, 0x9c, 0xda, 0x56,
-	0xc3, 0x6a, 0x55, 0xba, 0x5f, 0xb5, 0x0f, 0xc2, 0xb6, 0xb1, 0x88, 0x34, 0x0b, 0xe6, 0xe3, 0x44,
-	0x86, 0x37, 0x7a, 0x74, 0x0d, 0xc5, 0x50, 0x0a, 0x3f, 0xd4, 0x76, 0xa1, 0x61, 0xb5, 0x4a, 0x38,
-	0xb5, 0xd0, 0x0d, 0x80, 0x4b, 0x02, 0x8f, 0x79, 0x44, 0x53, 0x65, 0x9f, 0x34, 0x4e, 0x5a, 0x25,
-	0xbc, 0x83, 0xa0, 0x26, 0x80, 0x4f, 0x56, 0x8e, 0x16, 0x0b, 0x1a, 0x28, 0xfb, 0x79, 0xc3, 0x6a,
-	0x9d, 0xbe, 0x7f, 0x86, 0x4b, 0x3e, 0x59, 0x3d, 0x18, 0xe8, 0x6f, 0xcb, 0x42, 0x2d, 0x28, 0x27,
-	0xd1, 0x36, 0xb2, 0x53, 0x23, 0xb3, 0xf0, 0x65, 0x02, 0x67, 0xca, 0x5e, 0x19, 0x2e, 0x9c, 0x6d,
-	0xb8, 0x5e, 0x15, 0x2a, 0xce, 0x9e, 0x67, 0x73, 0x0c, 0x68, 0xb7, 0x6c, 0x15, 0x8a, 0x40, 0x51,
-	0xf4, 0x23, 0x9c, 0x7b, 0xd4, 0x65, 0x8a, 0x89, 0xc0, 0x14, 0x7e, 0xd1, 0xbd, 0x39, 0x5a, 0x38,
-	0xbd, 0x4b, 0x55, 0x38, 0xd3, 0x37, 0x3f, 0x40, 0x6d, 0xc8, 0x94, 0xde, 0x6f, 0x64, 0x1d, 0xce,
-	0x43, 0x29, 0x96, 0xcc, 0xa3, 0xd2, 0x04, 0x2c, 0xe1, 0xcc, 0x46, 0xdf, 0x40, 0x85, 0x2c, 0x09,
-	0xe3, 0x64, 0xca, 0xa9, 0x23, 0x02, 0xbe, 0x36, 0x1d, 0x3b, 0xc7, 0xe5, 0x0c, 0xbd, 0x0f, 0xf8,
-	0xba, 0xf9, 0x1e, 0xd0, 0x6e, 0xdc, 0x34, 0xd3, 0x2e, 0x14, 0x93, 0xb1, 0xdb, 0x56, 0xe3, 0xa4,
-	0x75, 0xd1, 0xad, 0xe7, 0xf2, 0x34, 0x0e, 0x83, 0x60, 0x26, 0x70, 0xaa, 0x6c, 0xfe, 0x75, 0x0a,
-	0xa5, 0x0c, 0x45, 0x15, 0x28, 0x30, 0x2f, 0x4d, 0xaa, 0xc0, 0xbc, 0xbd, 0x54, 0x0b, 0x07, 0xa9,
-	0xda, 0x70, 0x46, 0x38, 0x23, 0x2a, 0x9b, 0xdc, 0xc6, 0x8c, 0x8b, 0x70, 0x45, 0xa0, 0xe9, 0x4a,
-	0x3b, 0x9f, 0x58, 0xe0, 0x89, 0x4f, 0xc9, 0xe8, 0x70, 0x39, 0x45, 0x7f, 0x33, 0x20, 0x7a, 0x0d,
-	0xb5, 0x78, 0x1c, 0x22, 0xd2, 0x61, 0xb4, 0x3f, 0x3d, 0x7c, 0xe5, 0x93, 0xd5, 0xbd, 0xc1, 0x93,
-	0xf1, 0xa1, 0x37, 0x80, 0x54, 0x14, 0x86, 0x42, 0x6a, 0xe5, 0x28, 0x2d, 0x29, 0xf1, 0x59, 0x30,
-	0xb7, 0x8b, 0xa6, 0x37, 0xb5, 0x0d, 0x33, 0xd9, 0x10, 0xe8, 0x3b, 0xf8, 0x82, 0x05, 0x71, 0xd4,
-	0x50, 0x32, 0x97, 0x3a, 0x21, 0x95, 0x8e, 0xcf, 0x38, 0x8f, 0x47, 0x78, 0xd6, 0xb0, 0x5a, 0x16,
-	0x7e, 0x61, 0xe8, 0x71, 0xcc, 0x8e, 0xa9, 0x1c, 0x25, 0x1c, 0xfa, 0x1e, 0xec, 0x34, 0x9b, 0xbc,
-	0xdf, 0xb9, 0xf1, 0x7b, 0x99, 0xf0, 0x87, 0x8e, 0x3d, 0xb8, 0x71, 0x89, 0xfb, 0x44, 0x3d, 0xe7,
-	0x73, 0x9f, 0x2d, 0x19, 0xf7, 0x7a, 0xa2, 0x1a, 0x1c, 0xfb, 0xf8, 0x35, 0x14, 0x67, 0xc4, 0x67,
-	0x7c, 0x6d, 0x43, 0xb2, 0x24, 0x89, 0x85, 0xda, 0xf0, 0x5c, 0x33, 0x2a, 0xed, 0x0b, 0xb3, 0x74,
-	0x9f, 0x99, 0xe9, 0x03, 0xa3, 0x12, 0x1b, 0x1d, 0x7a, 0x05, 0xa5, 0x19, 0xe1, 0x7c, 0x4a, 0xdc,
-	0x85, 0xb2, 0x2f, 0xcd, 0x64, 0xb6, 0x40, 0xcc, 0x66, 0x4f, 0xc9, 0x2e, 0x9b, 0xfe, 0x6d, 0x81,
-	0x98, 0x55, 0xcc, 0x8f, 0x38, 0xd1, 0xd4, 0xb3, 0x2b, 0x09, 0x9b, 0x01, 0xa8, 0x07, 0xe5, 0xa9,
-	0xa4, 0x64, 0x41, 0xa5, 0xa3, 0x34, 0xd1, 0xd4, 0xbe, 0x32, 0x29, 0x7d, 0x99, 0x4b, 0xe9, 0x1d,
-	0x93, 0x6e, 0xc4, 0xf4, 0x24, 0x16, 0xe1, 0xcb, 0xd4, 0xc7, 0x58, 0xf1, 0xab, 0xf9, 0x18, 0x11,
-	0xce, 0xf4, 0xda, 0xae, 0x9a, 0x96, 0x6c, 0xcc, 0xd7, 0x7f, 0xa6, 0x0f, 0x31, 0x2e, 0x05, 0xd5,
-	0xe1, 0x7a, 0x74, 0x7f, 0xd7, 0x1f, 0x3a, 0x0f, 0x83, 0x3e, 0x76, 0x1e, 0x7f, 0x9d, 0x8c, 0xfb,
-	0xef, 0x06, 0x3f, 0x0f, 0xfa, 0x77, 0xd5, 0x67, 0xe8, 0x05, 0x54, 0x77, 0xb8, 0xc9, 0xe8, 0xed,
-	0x70, 0x58, 0xb5, 0xd0, 0x4b, 0xa8, 0xed, 0xa0, 0xa3, 0xfe, 0xdd, 0xe0, 0x71, 0x54, 0x2d, 0x1c,
-	0x88, 0x87, 0x6f, 0xf1, 0x2f, 0xfd, 0xea, 0x49, 0xf7, 0x1f, 0x0b, 0x2e, 0xcd, 0xc7, 0x26, 0x54,
-	0x2e, 0x99, 0x4b, 0xd1, 0x23, 0xc0, 0x76, 0xa1, 0x50, 0x33, 0x57, 0x51, 0x6e, 0x8b, 0xeb, 0x5f,
-	0xff, 0xaf, 0x26, 0xdd, 0xc8, 0x47, 0x80, 0xed, 0x45, 0x39, 0x12, 0x36, 0x77, 0x65, 0x8f, 0x84,
-	0xcd, 0x9f, 0xa4, 0xde, 0xef, 0x7f, 0x7c, 0x98, 0x33, 0xfd, 0x14, 0x4d, 0xdb, 0xae, 0xf0, 0x3b,
-	0x9c, 0xfb, 0x6f, 0xf6, 0xee, 0x79, 0x0e, 0x70, 0x39, 0xa3, 0x81, 0x56, 0x9d, 0xb9, 0xe8, 0x1c,
-	0x1c, 0xfe, 0x9f, 0x76, 0xed, 0xe5, 0xed, 0xb4, 0x68, 0xfe, 0x00, 0xdf, 0xfe, 0x17, 0x00, 0x00,
-	0xff, 0xff, 0x55, 0xc7, 0x85, 0xbb, 0x50, 0x06, 0x00, 0x00,
+	// 1717 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xac, 0x58, 0x4f, 0x73, 0xdb, 0xb8,
+	0x15, 0x5f, 0xca, 0x96, 0x6c, 0x3d, 0xf9, 0x8f, 0x8c, 0x38, 0x59, 0x46, 0xd9, 0xc4, 0x0e, 0xbb,
+	0x9d, 0x71, 0x33, 0xb3, 0x76, 0xe3, 0x76, 0xbb, 0xb3, 0x9b, 0x1e, 0x2a, 0xc9, 0xb2, 0xad, 0x19,
+	0xcb, 0xf6, 0x40, 0x56, 0x36, 0xd3, 0x1e, 0x38, 0x30, 0x09, 0xc9, 0x58, 0x93, 0x84, 0x96, 0x84,
+	0x1c, 0xfb, 0xd4, 0x6b, 0x2f, 0x3d, 0xf4, 0xda, 0x0f, 0xd5, 0x2f, 0xd0, 0x8f, 0xd0, 0x73, 0xa7,
+	0xd7, 0x0e, 0x00, 0x52, 0xa2, 0x48, 0xda, 0xf9, 0x33, 0x7b, 0x13, 0xde, 0xfb, 0xbd, 0x87, 0x47,
+	0xe0, 0xe1, 0xf7, 0x03, 0x04, 0x5f, 0xf1, 0xd0, 0xb9, 0xa2, 0x91, 0x08, 0x89, 0xe0, 0xe1, 0xde,
+	0xcd, 0xeb, 0x3d, 0x9f, 0xbb, 0xd4, 0x8b, 0x76, 0xc7, 0x21, 0x17, 0x1c, 0xad, 0xa7, 0xbd, 0xbb,
+	0x37, 0xaf, 0x1b, 0x5b, 0x23, 0xce, 0x47, 0x1e, 0xdd, 0x53, 0xee, 0xcb, 0xc9, 0x70, 0x4f, 0x30,
+	0x9f, 0x46, 0x82, 0xf8, 0x63, 0x1d, 0xd1, 0xc8, 0xe5, 0x73, 0xb8, 0xef, 0xf3, 0x40, 0x7b, 0xad,
+	0xff, 0x1a, 0xb0, 0x81, 0x49, 0x70, 0xdd, 0x53, 0x93, 0x60, 0xfa, 0xf3, 0x84, 0x46, 0x02, 0x7d,
+	0x0f, 0x4b, 0xe3, 0x90, 0x0f, 0x99, 0x47, 0x4d, 0x63, 0xdb, 0xd8, 0x59, 0xdb, 0xdf, 0xda, 0xcd,
+	0xcc, 0xbb, 0x8b, 0xf9, 0x44, 0xb0, 0x60, 0x74, 0xae, 0x61, 0x38, 0xc1, 0xa3, 0x27, 0x50, 0x19,
+	0x87, 0xdc, 0x1f, 0x0b, 0xb3, 0xb4, 0x6d, 0xec, 0x54, 0x71, 0x3c, 0x42, 0x2f, 0x00, 0x1c, 0x12,
+	0xb8, 0xcc, 0x25, 0x82, 0x46, 0xe6, 0xc2, 0xf6, 0xc2, 0x4e, 0x15, 0xa7, 0x2c, 0xc8, 0x02, 0xf0,
+	0xc9, 0xad, 0x2d, 0xf8, 0x35, 0x0d, 0x22, 0x73, 0x71, 0xdb, 0xd8, 0x29, 0x1f, 0x7f, 0x81, 0xab,
+	0x3e, 0xb9, 0xbd, 0x50, 0xa6, 0xbf, 0x19, 0x06, 0xda, 0x81, 0x55, 0x9d, 0x2d, 0x81, 0x95, 0x15,
+	0xcc, 0xc0, 0x2b, 0xda, 0x3c, 0x45, 0xb6, 0x56, 0xa1, 0x66, 0xcf, 0xd2, 0xb5, 0xea, 0xb0, 0x66,
+	0xcf, 0x45, 0x5a, 0xe7, 0x80, 0xd2, 0x9f, 0x1d, 0x8d, 0x79, 0x10, 0x51, 0xf4, 0x03, 0x2c, 0xbb,
+	0xd4, 0x61, 0x11, 0xe3, 0x81, 0xfa, 0xf0, 0xda, 0xfe, 0x8b, 0xc2, 0x0f, 0xa7, 0x07, 0x31, 0x0a,
+	0x4f, 0xf1, 0xd6, 0x5b, 0xd8, 0x38, 0x61, 0x91, 0x98, 0x5f, 0xc8, 0x06, 0x2c, 0x8f, 0x43, 0x7e,
+	0xc3, 0x5c, 0x1a, 0xaa, 0x84, 0x55, 0x3c, 0x1d, 0xa3, 0x5f, 0xc3, 0x1a, 0xb9, 0x21, 0xcc, 0x23,
+	0x97, 0x1e, 0xb5, 0x79, 0xe0, 0xdd, 0xa9, 0x15, 0x5b, 0xc6, 0xab, 0x53, 0xeb, 0x59, 0xe0, 0xdd,
+	0x59, 0xc7, 0x80, 0xd2, 0x79, 0xe3, 0x4a, 0xf7, 0xa1, 0xa2, 0xfb, 0xc2, 0x34, 0xb6, 0x17, 0x76,
+	0x6a, 0xfb, 0x8d, 0x5c, 0x9d, 0x2a, 0xa0, 0x1b, 0x0c, 0x39, 0x8e, 0x91, 0xd6, 0x3f, 0x2a, 0x50,
+	0x9d, 0x5a, 0xd1, 0x1a, 0x94, 0x98, 0x1b, 0x17, 0x55, 0x62, 0xee, 0x5c, 0xa9, 0xa5, 0x4c, 0xa9,
+	0x26, 0x2c, 0x11, 0x8f, 0x91, 0x68, 0xba, 0x73, 0xc9, 0x50, 0x7e, 0x84, 0xc3, 0x03, 0x41, 0x6f,
+	0x85, 0xfd, 0x9e, 0x05, 0x2e, 0x7f, 0xaf, 0xb7, 0x0e, 0xaf, 0xc6, 0xd6, 0x1f, 0x95, 0x11, 0xbd,
+	0x82, 0x0d, 0xb9, 0x1d, 0x7c, 0x22, 0xc6, 0x93, 0xf9, 0xdd, 0xc3, 0xeb, 0x3e, 0xb9, 0x3d, 0x53,
+	0x76, 0xbd, 0x7d, 0xe8, 0x1b, 0x40, 0xd1, 0x64, 0x3c, 0xe6, 0xa1, 0x88, 0xec, 0x48, 0x84, 0x94,
+	0xf8, 0x2c, 0x18, 0x99, 0x15, 0xb5, 0x36, 0x1b, 0x89, 0xa7, 0x9f, 0x38, 0xd0, 0xb7, 0xf0, 0x25,
+	0x0b, 0x64, 0xd6, 0x71, 0xc8, 0x1c, 0x6a, 0x8f, 0x69, 0x68, 0xfb, 0xcc, 0xf3, 0xe4, 0x16, 0x2e,
+	0x6d, 0x1b, 0x3b, 0x06, 0xde, 0x54, 0xee, 0x73, 0xe9, 0x3d, 0xa7, 0x61, 0x4f, 0xfb, 0xd0, 0x77,
+	0x60, 0xc6, 0xd5, 0xe4, 0xe3, 0x96, 0x55, 0xdc, 0x63, 0xed, 0xcf, 0x06, 0xb6, 0xe0, 0x85, 0x43,
+	0x9c, 0x2b, 0xea, 0xda, 0xf7, 0x4d, 0x5b, 0x55, 0xe1, 0x0d, 0x8d, 0xea, 0x16, 0x4d, 0xfe, 0x04,
+	0x2a, 0x43, 0xe2, 0x33, 0xef, 0xce, 0x04, 0x7d, 0x48, 0xf4, 0x08, 0xed, 0xc2, 0xa2, 0x60, 0x34,
+	0x34, 0x6b, 0xea, 0xd0, 0xdd, 0xb3, 0xa7, 0x17, 0x8c, 0x86, 0x58, 0xe1, 0xd0, 0x57, 0x50, 0x1d,
+	0x12, 0xcf, 0xbb, 0x24, 0xce, 0x75, 0x64, 0xae, 0xa8, 0x9d, 0x99, 0x19, 0xa4, 0x77, 0xda, 0x4a,
+	0xe6, 0xaa, 0x5a, 0xbf, 0x99, 0x41, 0x7a, 0x23, 0xe6, 0x4f, 0x3c, 0x22, 0xa8, 0x6b, 0xae, 0x69,
+	0xef, 0xd4, 0x80, 0x5a, 0xb0, 0x7a, 0x19, 0x52, 0x72, 0x4d, 0x43, 0x3b, 0x12, 0x44, 0x50, 0x73,
+	0x5d, 0x95, 0xf4, 0x3c, 0x57, 0x52, 0x9b, 0x85, 0xce, 0x84, 0x89, 0xbe, 0x04, 0xe1, 0x95, 0x38,
+	0x46, 0x8d, 0x64, 0xd7, 0xfc, 0x3c, 0x21, 0x1e, 0x13, 0x77, 0x66, 0x5d, 0x2d, 0x49, 0x32, 0x44,
+	0x87, 0xb0, 0xe2, 0x90, 0x31, 0xb9, 0x64, 0x1e, 0x13, 0x8c, 0x46, 0xe6, 0x86, 0x3a, 0x6b, 0x56,
+	0xf1, 0xf7, 0xb6, 0x53, 0x48, 0x3c, 0x17, 0x87, 0xfe, 0x04, 0x20, 0x7b, 0x94, 0x06, 0x24, 0x70,
+	0xa8, 0x89, 0xd4, 0x49, 0xd8, 0xce, 0x65, 0x39, 0x64, 0xd4, 0x73, 0xcf, 0xa7, 0x38, 0x9c, 0x8a,
+	0xb1, 0x2e, 0x61, 0x23, 0x37, 0x09, 0xda, 0x84, 0xb2, 0xe0, 0x5c, 0x9d, 0x2d, 0xb9, 0x2c, 0x7a,
+	0x20, 0x37, 0x8d, 0xf9, 0x64, 0x44, 0xa3, 0xf8, 0x9c, 0xc6, 0x23, 0xb4, 0x05, 0xb5, 0x9f, 0x22,
+	0x1e, 0xd8, 0x91, 0x73, 0x45, 0x7d, 0x62, 0x2e, 0x28, 0x27, 0x48, 0x53, 0x5f, 0x59, 0xac, 0x7f,
+	0x1a, 0xb0, 0x9e, 0xa9, 0x41, 0x4e, 0x31, 0x94, 0xa6, 0xf8, 0x00, 0xea, 0x01, 0xfa, 0x03, 0x54,
+	0x22, 0x3e, 0x09, 0x1d, 0xaa, 0xa6, 0x58, 0x2b, 0x60, 0x9f, 0x36, 0x11, 0xc4, 0xe3, 0xa3, 0xbe,
+	0x42, 0xe1, 0x18, 0x8d, 0xbe, 0x07, 0x18, 0x52, 0xa1, 0x9a, 0x92, 0x08, 0x55, 0x81, 0x64, 0x04,
+	0xad, 0x0c, 0xbb, 0x89, 0x32, 0xec, 0x5e, 0x24, 0xca, 0x80, 0xab, 0x31, 0xba, 0x29, 0xac, 0xff,
+	0x95, 0xa1, 0x8e, 0x27, 0x81, 0x54, 0x0d, 0xb5, 0x10, 0xfd, 0x31, 0x75, 0x3e, 0x89, 0x1b, 0xb6,
+	0xa0, 0x36, 0x19, 0xeb, 0x73, 0x6a, 0x33, 0x57, 0x4d, 0x5e, 0xc5, 0x90, 0x98, 0xba, 0x6e, 0x9a,
+	0x3c, 0x16, 0xe7, 0xc9, 0xe3, 0x55, 0x8e, 0x3c, 0xca, 0x31, 0xef, 0xcf, 0xd3, 0x87, 0xe4, 0xfe,
+	0xbd, 0x22, 0x06, 0xa9, 0xc4, 0xfc, 0x9f, 0xe5, 0x10, 0x19, 0xf0, 0xc3, 0x07, 0x78, 0xe1, 0xb8,
+	0x54, 0xcc, 0x0c, 0x32, 0xf6, 0x8f, 0x1f, 0x22, 0x87, 0xe3, 0x85, 0x7b, 0xe8, 0x41, 0x46, 0x1f,
+	0x7d, 0x1c, 0x43, 0x1c, 0x2f, 0x3e, 0xc4, 0x11, 0x32, 0xd1, 0xf3, 0xd9, 0x01, 0x02, 0x15, 0x51,
+	0x9e, 0x1e, 0x21, 0xe9, 0xce, 0x9e, 0xa2, 0xda, 0x67, 0x9e, 0xa2, 0x87, 0x59, 0x64, 0xc6, 0x55,
+	0xab, 0x85, 0x5c, 0xb5, 0xf6, 0x71, 0x5c, 0xd5, 0xda, 0x80, 0x75, 0x7b, 0x7e, 0xb7, 0x5b, 0x9b,
+	0x80, 0xec, 0xdc, 0xa6, 0xb6, 0x1a, 0x60, 0xde, 0xb7, 0x70, 0xad, 0x67, 0xf0, 0xd4, 0xbe, 0x6f,
+	0x67, 0x5a, 0x2f, 0x61, 0xcb, 0x7e, 0x78, 0xe1, 0x5b, 0x00, 0xcb, 0x76, 0xbc, 0x82, 0x56, 0x0f,
+	0x50, 0x3b, 0xa4, 0x44, 0xe8, 0xbe, 0x4f, 0x14, 0xfb, 0x3b, 0x28, 0x2b, 0xb9, 0x8c, 0xf5, 0xff,
+	0x65, 0x5e, 0xff, 0x33, 0x87, 0x05, 0x6b, 0xbc, 0x75, 0x04, 0x8f, 0xe6, 0xd2, 0xc5, 0x42, 0xfd,
+	0xdb, 0xf9, 0x7c, 0x0f, 0xe9, 0x74, 0x9c, 0xa8, 0x07, 0x68, 0x30, 0x76, 0x7f, 0xc9, 0xba, 0xe6,
+	0xd2, 0x7d, 0x76, 0x5d, 0x5f, 0x03, 0x3a, 0xa0, 0x1e, 0xcd, 0xd4, 0x95, 0xa1, 0x0a, 0xeb, 0x31,
+	0x3c, 0x9a, 0x43, 0xe9, 0xe9, 0xac, 0x13, 0x40, 0xfd, 0xbb, 0xc0, 0x89, 0xe9, 0x2b, 0x09, 0x9e,
+	0xf1, 0x9d, 0xf1, 0x29, 0x7c, 0x67, 0x9d, 0xc0, 0xa3, 0xb9, 0x6c, 0xf1, 0x37, 0x7d, 0x0b, 0x4b,
+	0x21, 0x55, 0xd7, 0x83, 0xf8, 0x56, 0xf4, 0x2c, 0x97, 0x4f, 0x86, 0x61, 0x85, 0xc1, 0x09, 0xd6,
+	0xfa, 0x57, 0x09, 0x60, 0x66, 0xff, 0xdc, 0xa2, 0x24, 0x09, 0x47, 0x82, 0x84, 0x42, 0x93, 0x70,
+	0xe9, 0xc3, 0x24, 0x1c, 0xa3, 0x9b, 0x02, 0xbd, 0x81, 0xda, 0x90, 0x05, 0x2c, 0xfa, 0x68, 0x02,
+	0x87, 0x04, 0xde, 0x54, 0x3b, 0xc0, 0xaf, 0xd5, 0xb5, 0x6b, 0x19, 0x97, 0xf8, 0xb5, 0x94, 0x16,
+	0x1a, 0x86, 0x3c, 0x54, 0x64, 0x5a, 0xc5, 0x7a, 0x20, 0x8f, 0x71, 0x7c, 0x61, 0x54, 0xa4, 0x99,
+	0x5c, 0x0a, 0xd1, 0xef, 0x61, 0xc9, 0x27, 0x4a, 0x0c, 0xcc, 0xa5, 0x7b, 0x6e, 0x92, 0xa7, 0xc4,
+	0xa7, 0x3d, 0x89, 0xc1, 0x09, 0x54, 0x52, 0xc6, 0x24, 0x48, 0xe2, 0x96, 0x35, 0x65, 0x4c, 0x0d,
+	0xd6, 0x5f, 0xa1, 0x3a, 0x8d, 0x91, 0xfa, 0x40, 0x6f, 0x05, 0x0d, 0x03, 0xe2, 0xd9, 0xd3, 0x4e,
+	0x81, 0xc4, 0xd4, 0x75, 0xd1, 0x73, 0xf9, 0x32, 0x50, 0x0b, 0x2a, 0xfd, 0x5a, 0x5e, 0xaa, 0xb1,
+	0xa5, 0xeb, 0x22, 0x04, 0x8b, 0xe1, 0xc4, 0xa3, 0xb1, 0xb0, 0xa8, 0xdf, 0xea, 0x31, 0xc1, 0x83,
+	0x21, 0x73, 0xa9, 0xd4, 0xfd, 0x45, 0x75, 0xb9, 0x48, 0x59, 0xac, 0xbf, 0xc0, 0x97, 0xd3, 0x3b,
+	0xf3, 0x31, 0x8b, 0x04, 0x0f, 0xef, 0x92, 0x96, 0xdb, 0x4c, 0xf7, 0x7d, 0x35, 0xee, 0xed, 0x99,
+	0x1c, 0x97, 0xd2, 0x72, 0xbc, 0x09, 0x65, 0x8f, 0xf9, 0x4c, 0x6f, 0x48, 0x19, 0xeb, 0x81, 0xf5,
+	0x23, 0x98, 0xf9, 0xe4, 0x71, 0x07, 0xbe, 0x81, 0x25, 0xe7, 0x8a, 0x04, 0xf2, 0x92, 0xa0, 0x3b,
+	0xf0, 0x65, 0xf1, 0xb9, 0x52, 0xd7, 0x81, 0xb6, 0x42, 0xe2, 0x24, 0xc2, 0xfa, 0x8f, 0x01, 0xf5,
+	0xac, 0xf7, 0x93, 0xea, 0x7d, 0x06, 0x55, 0xee, 0xb9, 0xf6, 0x0d, 0xf1, 0x26, 0xc9, 0x7a, 0x2d,
+	0x73, 0xcf, 0x7d, 0x2b, 0xc7, 0xd2, 0x19, 0xd0, 0xf7, 0xb1, 0x73, 0x51, 0x3b, 0x03, 0xfa, 0x5e,
+	0x3b, 0x67, 0x3d, 0x5f, 0xfe, 0xd4, 0x9e, 0xd7, 0xd5, 0xab, 0xbe, 0xad, 0x7c, 0xb8, 0xe7, 0x63,
+	0x74, 0x53, 0xbc, 0xfa, 0x29, 0x7e, 0x8c, 0x48, 0x89, 0x40, 0x0d, 0x78, 0xd2, 0x3b, 0x3b, 0xe8,
+	0x9c, 0xd8, 0x17, 0xdd, 0x0e, 0xb6, 0x07, 0xa7, 0xfd, 0xf3, 0x4e, 0xbb, 0x7b, 0xd8, 0xed, 0x1c,
+	0xd4, 0xbf, 0x40, 0x9b, 0x50, 0x4f, 0xf9, 0xfa, 0xbd, 0xe6, 0xc9, 0x49, 0xdd, 0x40, 0x8f, 0x61,
+	0x23, 0x65, 0xed, 0x75, 0x0e, 0xba, 0x83, 0x5e, 0xbd, 0x94, 0x01, 0x9f, 0x34, 0xf1, 0x51, 0xa7,
+	0xbe, 0xf0, 0xea, 0xdf, 0x06, 0xac, 0xce, 0x7d, 0x00, 0x7a, 0x01, 0x8d, 0x76, 0xf3, 0xa2, 0x79,
+	0x72, 0x76, 0x64, 0xf7, 0xcf, 0x06, 0xb8, 0xdd, 0xc9, 0x4c, 0xda, 0x80, 0x27, 0x19, 0x7f, 0x6b,
+	0xd0, 0x3d, 0xb9, 0xe8, 0x9e, 0xd6, 0x0d, 0xf4, 0x14, 0x1e, 0x67, 0x7c, 0xed, 0xb3, 0xd3, 0xc3,
+	0xee, 0x51, 0xbd, 0x54, 0x10, 0x86, 0x07, 0xa7, 0x17, 0xdd, 0x5e, 0xa7, 0xbe, 0x80, 0x9e, 0xc3,
+	0xd3, 0x8c, 0xef, 0xec, 0xbc, 0x73, 0x8a, 0xcf, 0x06, 0x17, 0x1d, 0x5c, 0x5f, 0x44, 0x26, 0x6c,
+	0x66, 0xdc, 0x4d, 0xdc, 0x39, 0x6d, 0xd6, 0xcb, 0x05, 0xb5, 0x1e, 0x0f, 0x8e, 0x8e, 0xba, 0xa7,
+	0x47, 0x87, 0xcd, 0x76, 0xa7, 0x5e, 0xd9, 0xff, 0x7b, 0x19, 0x56, 0x34, 0xed, 0xd3, 0xf0, 0x86,
+	0x39, 0x14, 0x0d, 0x00, 0x66, 0x4f, 0x46, 0x94, 0xbf, 0x10, 0xe4, 0xde, 0xa9, 0x8d, 0x5f, 0x3d,
+	0x88, 0x89, 0x9b, 0x7b, 0x00, 0x30, 0x7b, 0x33, 0x17, 0xa4, 0xcd, 0xfd, 0x8f, 0x50, 0x90, 0xb6,
+	0xe0, 0xd1, 0xfd, 0x0e, 0x6a, 0x29, 0xe1, 0x44, 0xf9, 0x98, 0xbc, 0x4a, 0x37, 0xbe, 0x7e, 0x18,
+	0x34, 0xcb, 0x9c, 0x92, 0xbe, 0x82, 0xcc, 0x79, 0x9d, 0x2d, 0xc8, 0x5c, 0xa4, 0x9e, 0xef, 0xa0,
+	0x96, 0x52, 0xb9, 0x82, 0xcc, 0x79, 0xa5, 0x2c, 0xc8, 0x5c, 0x20, 0x94, 0x32, 0x73, 0x4a, 0xda,
+	0x0a, 0x32, 0xe7, 0x65, 0xb4, 0x20, 0x73, 0x91, 0x3a, 0x8e, 0xa0, 0x9e, 0xe5, 0x2d, 0xb4, 0x73,
+	0xff, 0xbe, 0xcf, 0xf3, 0x66, 0xe3, 0x37, 0x1f, 0x81, 0xd4, 0x13, 0xb5, 0xde, 0xfd, 0xf9, 0xed,
+	0x88, 0x89, 0xab, 0xc9, 0xe5, 0xae, 0xc3, 0xfd, 0x3d, 0xcf, 0xf3, 0xbf, 0x99, 0xfb, 0x0b, 0x2a,
+	0x67, 0x70, 0x3c, 0x46, 0x03, 0x11, 0xed, 0x8d, 0xf8, 0x5e, 0xe6, 0xbf, 0xaa, 0x37, 0xe9, 0xf1,
+	0xcd, 0xeb, 0xcb, 0x8a, 0xa2, 0x94, 0xdf, 0xfd, 0x3f, 0x00, 0x00, 0xff, 0xff, 0xe3, 0x86, 0xdc,
+	0x72, 0x24, 0x13, 0x00, 0x00,
 }

@@ -21,6 +21,20 @@ type ModelServiceClient interface {
 	ListModels(ctx context.Context, in *ListModelsRequest, opts ...grpc.CallOption) (*ListModelsResponse, error)
 	// How a routing profile ranks the models, for a prompt or in general.
 	RankModels(ctx context.Context, in *RankModelsRequest, opts ...grpc.CallOption) (*RankModelsResponse, error)
+	// Adds a model at runtime (admin). Persisted in the database and picked up by every replica
+	// within CATALOG_POLL_MS. Its id and aliases must not name a built-in or config-file model.
+	CreateModel(ctx context.Context, in *CreateModelRequest, opts ...grpc.CallOption) (*CreateModelResponse, error)
+	// Replaces a runtime model's definition (admin); fields left out fall back to synced data, then
+	// defaults. Built-in and config-file models cannot be changed at runtime.
+	UpdateModel(ctx context.Context, in *UpdateModelRequest, opts ...grpc.CallOption) (*UpdateModelResponse, error)
+	// Removes a runtime model (admin). Calls that already resolved it finish with it.
+	DeleteModel(ctx context.Context, in *DeleteModelRequest, opts ...grpc.CallOption) (*DeleteModelResponse, error)
+	// Runs one catalog source now, or all of them (admin), applies what it returns and answers
+	// with the report. A failed run is reported and keeps the last good data in use.
+	SyncCatalog(ctx context.Context, in *SyncCatalogRequest, opts ...grpc.CallOption) (*SyncCatalogResponse, error)
+	// Changes over time, newest first: synced values (prices, context windows, quality) and
+	// runtime-model edits.
+	ListModelHistory(ctx context.Context, in *ListModelHistoryRequest, opts ...grpc.CallOption) (*ListModelHistoryResponse, error)
 }
 
 type modelServiceClient struct {
@@ -49,6 +63,51 @@ func (c *modelServiceClient) RankModels(ctx context.Context, in *RankModelsReque
 	return out, nil
 }
 
+func (c *modelServiceClient) CreateModel(ctx context.Context, in *CreateModelRequest, opts ...grpc.CallOption) (*CreateModelResponse, error) {
+	out := new(CreateModelResponse)
+	err := c.cc.Invoke(ctx, "/orchestrator.v1.ModelService/CreateModel", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *modelServiceClient) UpdateModel(ctx context.Context, in *UpdateModelRequest, opts ...grpc.CallOption) (*UpdateModelResponse, error) {
+	out := new(UpdateModelResponse)
+	err := c.cc.Invoke(ctx, "/orchestrator.v1.ModelService/UpdateModel", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *modelServiceClient) DeleteModel(ctx context.Context, in *DeleteModelRequest, opts ...grpc.CallOption) (*DeleteModelResponse, error) {
+	out := new(DeleteModelResponse)
+	err := c.cc.Invoke(ctx, "/orchestrator.v1.ModelService/DeleteModel", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *modelServiceClient) SyncCatalog(ctx context.Context, in *SyncCatalogRequest, opts ...grpc.CallOption) (*SyncCatalogResponse, error) {
+	out := new(SyncCatalogResponse)
+	err := c.cc.Invoke(ctx, "/orchestrator.v1.ModelService/SyncCatalog", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *modelServiceClient) ListModelHistory(ctx context.Context, in *ListModelHistoryRequest, opts ...grpc.CallOption) (*ListModelHistoryResponse, error) {
+	out := new(ListModelHistoryResponse)
+	err := c.cc.Invoke(ctx, "/orchestrator.v1.ModelService/ListModelHistory", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ModelServiceServer is the server API for ModelService service.
 // All implementations must embed UnimplementedModelServiceServer
 // for forward compatibility
@@ -57,6 +116,20 @@ type ModelServiceServer interface {
 	ListModels(context.Context, *ListModelsRequest) (*ListModelsResponse, error)
 	// How a routing profile ranks the models, for a prompt or in general.
 	RankModels(context.Context, *RankModelsRequest) (*RankModelsResponse, error)
+	// Adds a model at runtime (admin). Persisted in the database and picked up by every replica
+	// within CATALOG_POLL_MS. Its id and aliases must not name a built-in or config-file model.
+	CreateModel(context.Context, *CreateModelRequest) (*CreateModelResponse, error)
+	// Replaces a runtime model's definition (admin); fields left out fall back to synced data, then
+	// defaults. Built-in and config-file models cannot be changed at runtime.
+	UpdateModel(context.Context, *UpdateModelRequest) (*UpdateModelResponse, error)
+	// Removes a runtime model (admin). Calls that already resolved it finish with it.
+	DeleteModel(context.Context, *DeleteModelRequest) (*DeleteModelResponse, error)
+	// Runs one catalog source now, or all of them (admin), applies what it returns and answers
+	// with the report. A failed run is reported and keeps the last good data in use.
+	SyncCatalog(context.Context, *SyncCatalogRequest) (*SyncCatalogResponse, error)
+	// Changes over time, newest first: synced values (prices, context windows, quality) and
+	// runtime-model edits.
+	ListModelHistory(context.Context, *ListModelHistoryRequest) (*ListModelHistoryResponse, error)
 	mustEmbedUnimplementedModelServiceServer()
 }
 
@@ -69,6 +142,21 @@ func (UnimplementedModelServiceServer) ListModels(context.Context, *ListModelsRe
 }
 func (UnimplementedModelServiceServer) RankModels(context.Context, *RankModelsRequest) (*RankModelsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method RankModels not implemented")
+}
+func (UnimplementedModelServiceServer) CreateModel(context.Context, *CreateModelRequest) (*CreateModelResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateModel not implemented")
+}
+func (UnimplementedModelServiceServer) UpdateModel(context.Context, *UpdateModelRequest) (*UpdateModelResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UpdateModel not implemented")
+}
+func (UnimplementedModelServiceServer) DeleteModel(context.Context, *DeleteModelRequest) (*DeleteModelResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteModel not implemented")
+}
+func (UnimplementedModelServiceServer) SyncCatalog(context.Context, *SyncCatalogRequest) (*SyncCatalogResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SyncCatalog not implemented")
+}
+func (UnimplementedModelServiceServer) ListModelHistory(context.Context, *ListModelHistoryRequest) (*ListModelHistoryResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListModelHistory not implemented")
 }
 func (UnimplementedModelServiceServer) mustEmbedUnimplementedModelServiceServer() {}
 
@@ -119,6 +207,96 @@ func _ModelService_RankModels_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ModelService_CreateModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelServiceServer).CreateModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/orchestrator.v1.ModelService/CreateModel",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelServiceServer).CreateModel(ctx, req.(*CreateModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ModelService_UpdateModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelServiceServer).UpdateModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/orchestrator.v1.ModelService/UpdateModel",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelServiceServer).UpdateModel(ctx, req.(*UpdateModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ModelService_DeleteModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelServiceServer).DeleteModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/orchestrator.v1.ModelService/DeleteModel",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelServiceServer).DeleteModel(ctx, req.(*DeleteModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ModelService_SyncCatalog_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SyncCatalogRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelServiceServer).SyncCatalog(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/orchestrator.v1.ModelService/SyncCatalog",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelServiceServer).SyncCatalog(ctx, req.(*SyncCatalogRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ModelService_ListModelHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListModelHistoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ModelServiceServer).ListModelHistory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/orchestrator.v1.ModelService/ListModelHistory",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ModelServiceServer).ListModelHistory(ctx, req.(*ListModelHistoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _ModelService_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "orchestrator.v1.ModelService",
 	HandlerType: (*ModelServiceServer)(nil),
@@ -130,6 +308,26 @@ var _ModelService_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RankModels",
 			Handler:    _ModelService_RankModels_Handler,
+		},
+		{
+			MethodName: "CreateModel",
+			Handler:    _ModelService_CreateModel_Handler,
+		},
+		{
+			MethodName: "UpdateModel",
+			Handler:    _ModelService_UpdateModel_Handler,
+		},
+		{
+			MethodName: "DeleteModel",
+			Handler:    _ModelService_DeleteModel_Handler,
+		},
+		{
+			MethodName: "SyncCatalog",
+			Handler:    _ModelService_SyncCatalog_Handler,
+		},
+		{
+			MethodName: "ListModelHistory",
+			Handler:    _ModelService_ListModelHistory_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

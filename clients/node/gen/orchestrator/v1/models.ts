@@ -18,6 +18,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Timestamp } from "../../google/protobuf/timestamp.js";
 import {
   CircuitState,
   circuitStateFromJSON,
@@ -77,6 +78,80 @@ export function modelTierToJSON(object: ModelTier): string {
     case ModelTier.MODEL_TIER_LARGE:
       return "MODEL_TIER_LARGE";
     case ModelTier.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/**
+ * Where a catalog value came from. Precedence, highest first: config file, runtime model,
+ * synced data, built-in (prices: a provider's own list wins over OpenRouter's resale price).
+ */
+export enum CatalogSource {
+  /** CATALOG_SOURCE_UNSPECIFIED - Not set (SyncCatalog: every source). */
+  CATALOG_SOURCE_UNSPECIFIED = 0,
+  /** CATALOG_SOURCE_BUILTIN - The gateway's built-in catalog (and the defaults of models that leave a field out). */
+  CATALOG_SOURCE_BUILTIN = 1,
+  /** CATALOG_SOURCE_CONFIG - The config file (CONFIG_FILE). */
+  CATALOG_SOURCE_CONFIG = 2,
+  /** CATALOG_SOURCE_RUNTIME - A runtime model (CreateModel, UpdateModel). */
+  CATALOG_SOURCE_RUNTIME = 3,
+  /** CATALOG_SOURCE_OPENROUTER - OpenRouter's model list: prices, context windows, models only it lists. */
+  CATALOG_SOURCE_OPENROUTER = 4,
+  /** CATALOG_SOURCE_ARENA - The Arena leaderboard: quality. */
+  CATALOG_SOURCE_ARENA = 5,
+  /** CATALOG_SOURCE_HUGGINGFACE - The Hugging Face Hub: context windows and capabilities of open models. */
+  CATALOG_SOURCE_HUGGINGFACE = 6,
+  UNRECOGNIZED = -1,
+}
+
+export function catalogSourceFromJSON(object: any): CatalogSource {
+  switch (object) {
+    case 0:
+    case "CATALOG_SOURCE_UNSPECIFIED":
+      return CatalogSource.CATALOG_SOURCE_UNSPECIFIED;
+    case 1:
+    case "CATALOG_SOURCE_BUILTIN":
+      return CatalogSource.CATALOG_SOURCE_BUILTIN;
+    case 2:
+    case "CATALOG_SOURCE_CONFIG":
+      return CatalogSource.CATALOG_SOURCE_CONFIG;
+    case 3:
+    case "CATALOG_SOURCE_RUNTIME":
+      return CatalogSource.CATALOG_SOURCE_RUNTIME;
+    case 4:
+    case "CATALOG_SOURCE_OPENROUTER":
+      return CatalogSource.CATALOG_SOURCE_OPENROUTER;
+    case 5:
+    case "CATALOG_SOURCE_ARENA":
+      return CatalogSource.CATALOG_SOURCE_ARENA;
+    case 6:
+    case "CATALOG_SOURCE_HUGGINGFACE":
+      return CatalogSource.CATALOG_SOURCE_HUGGINGFACE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CatalogSource.UNRECOGNIZED;
+  }
+}
+
+export function catalogSourceToJSON(object: CatalogSource): string {
+  switch (object) {
+    case CatalogSource.CATALOG_SOURCE_UNSPECIFIED:
+      return "CATALOG_SOURCE_UNSPECIFIED";
+    case CatalogSource.CATALOG_SOURCE_BUILTIN:
+      return "CATALOG_SOURCE_BUILTIN";
+    case CatalogSource.CATALOG_SOURCE_CONFIG:
+      return "CATALOG_SOURCE_CONFIG";
+    case CatalogSource.CATALOG_SOURCE_RUNTIME:
+      return "CATALOG_SOURCE_RUNTIME";
+    case CatalogSource.CATALOG_SOURCE_OPENROUTER:
+      return "CATALOG_SOURCE_OPENROUTER";
+    case CatalogSource.CATALOG_SOURCE_ARENA:
+      return "CATALOG_SOURCE_ARENA";
+    case CatalogSource.CATALOG_SOURCE_HUGGINGFACE:
+      return "CATALOG_SOURCE_HUGGINGFACE";
+    case CatalogSource.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -158,6 +233,195 @@ export interface ModelInfo {
   breakerState: CircuitState;
   /** Catalog quality score, 0..1, used by routing. */
   quality: number;
+  /** What it accepts beyond plain text; unset means text only. */
+  capabilities?:
+    | ModelCapabilities
+    | undefined;
+  /** Where each field's value came from and how fresh it is, one entry per field, in a stable order. */
+  provenance: FieldProvenance[];
+}
+
+/** What a model accepts beyond plain text. */
+export interface ModelCapabilities {
+  /** Tool (function) calls. */
+  tools: boolean;
+  /** Images in the prompt. */
+  images: boolean;
+  /** A native JSON Schema output mode. */
+  jsonSchema: boolean;
+}
+
+/** The origin of one field of a model. */
+export interface FieldProvenance {
+  /** The field, as named in ModelInfo ("input_price_per_million"). */
+  field: string;
+  /** Where its value came from. */
+  source: CatalogSource;
+  /** When the source was fetched; set for synced values only. */
+  fetchedAt?: Timestamp | undefined;
+}
+
+/**
+ * A model defined at runtime. Optional fields left out come from synced data, then defaults
+ * (context window 8192, 4096 output tokens, prices 0, quality 0.5, tier medium).
+ */
+export interface RuntimeModelSpec {
+  /** Canonical id: letters, digits and . _ : / -, up to 128 characters. */
+  id: string;
+  /** The configured provider that serves it ("openai", or a provider of the config file). */
+  provider: string;
+  /** The id sent upstream; empty: the id. */
+  upstreamId: string;
+  /** Other names accepted for it. */
+  aliases: string[];
+  /** Most tokens of prompt plus answer. */
+  contextWindow?:
+    | number
+    | undefined;
+  /** Most tokens of one answer. */
+  maxOutputTokens?:
+    | number
+    | undefined;
+  /** US dollars per million prompt tokens. */
+  inputPricePerMillion?:
+    | number
+    | undefined;
+  /** US dollars per million completion tokens. */
+  outputPricePerMillion?:
+    | number
+    | undefined;
+  /** US dollars per million cached prompt tokens; unset: the prompt price. */
+  cachedInputPricePerMillion?:
+    | number
+    | undefined;
+  /** 0..1, routing's quality dimension. */
+  quality?:
+    | number
+    | undefined;
+  /** What it accepts beyond plain text; unset: what synced data says, else text only. */
+  capabilities?:
+    | ModelCapabilities
+    | undefined;
+  /** Models to fall back to, in order; each must be in the catalog. */
+  fallbacks: string[];
+  /** Family name; empty: the id. */
+  family: string;
+  /** Size class; unspecified: medium. */
+  tier: ModelTier;
+}
+
+/** A model to add. */
+export interface CreateModelRequest {
+  /** The model. */
+  model?: RuntimeModelSpec | undefined;
+}
+
+/** The model as the catalog now serves it. */
+export interface CreateModelResponse {
+  /** With its provenance. */
+  model?: ModelInfo | undefined;
+}
+
+/** A runtime model's new definition (its id names it). */
+export interface UpdateModelRequest {
+  /** The whole definition: fields left out are cleared, not kept. */
+  model?: RuntimeModelSpec | undefined;
+}
+
+/** The model as the catalog now serves it. */
+export interface UpdateModelResponse {
+  /** With its provenance. */
+  model?: ModelInfo | undefined;
+}
+
+/** The runtime model to remove. */
+export interface DeleteModelRequest {
+  /** Its id. */
+  id: string;
+}
+
+/** Empty: the model is gone from this replica's catalog (others follow within CATALOG_POLL_MS). */
+export interface DeleteModelResponse {
+}
+
+/** Which source to run. */
+export interface SyncCatalogRequest {
+  /** OPENROUTER, ARENA or HUGGINGFACE; unspecified runs all of them, one after another. */
+  source: CatalogSource;
+}
+
+/** One report per source run. */
+export interface SyncCatalogResponse {
+  /** In the order the sources ran. */
+  reports: SyncReport[];
+}
+
+/** What one source run did. */
+export interface SyncReport {
+  /** The source. */
+  source: CatalogSource;
+  /** When the run started. */
+  startedAt?:
+    | Timestamp
+    | undefined;
+  /** When it ended. */
+  finishedAt?:
+    | Timestamp
+    | undefined;
+  /** False when the source failed (timeout, HTTP error, a body of the wrong shape): nothing changed. */
+  ok: boolean;
+  /** Why it failed; empty when ok. */
+  error: string;
+  /** Models the source returned. */
+  models: number;
+  /** The names that resolved to catalog models, with the rule and confidence. */
+  matched: NameMatch[];
+  /** Names that matched no catalog model (OpenRouter's become models of the OpenRouter provider). */
+  unmatched: string[];
+}
+
+/** A source's model name resolved to a catalog id. */
+export interface NameMatch {
+  /** The name as the source spells it. */
+  externalId: string;
+  /** The catalog id it resolved to. */
+  catalogId: string;
+  /** override, exact, alias, normalised or fuzzy. */
+  rule: string;
+  /** 1 except for fuzzy matches (their similarity). */
+  confidence: number;
+}
+
+/** Which changes to list. */
+export interface ListModelHistoryRequest {
+  /** Only this model (catalog id, or a source's name for models it alone lists); empty: all. */
+  model: string;
+  /** Only this field ("input_price_per_million"); empty: all. */
+  field: string;
+  /** Most changes to return (default 100, at most 1000). */
+  limit: number;
+}
+
+/** Changes, newest first. */
+export interface ListModelHistoryResponse {
+  /** The changes. */
+  changes: ModelFieldChange[];
+}
+
+/** One value of one field of one model, changed by a source or a runtime-model edit. */
+export interface ModelFieldChange {
+  /** The catalog id (or the source's name of a model it alone lists). */
+  model: string;
+  /** The field, as named in ModelInfo. */
+  field: string;
+  /** JSON of the value before; empty when the source first listed it. */
+  oldValue: string;
+  /** JSON of the value after; empty when the source stopped listing it. */
+  newValue: string;
+  /** The source that changed it (RUNTIME for CreateModel, UpdateModel, DeleteModel). */
+  source: CatalogSource;
+  /** When the change was first seen. */
+  changedAt?: Timestamp | undefined;
 }
 
 function createBaseRankModelsRequest(): RankModelsRequest {
@@ -505,6 +769,8 @@ function createBaseModelInfo(): ModelInfo {
     simulated: false,
     breakerState: 0,
     quality: 0,
+    capabilities: undefined,
+    provenance: [],
   };
 }
 
@@ -557,6 +823,12 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     }
     if (message.quality !== 0) {
       writer.uint32(129).double(message.quality);
+    }
+    if (message.capabilities !== undefined) {
+      ModelCapabilities.encode(message.capabilities, writer.uint32(138).fork()).join();
+    }
+    for (const v of message.provenance) {
+      FieldProvenance.encode(v!, writer.uint32(146).fork()).join();
     }
     return writer;
   },
@@ -702,6 +974,22 @@ export const ModelInfo: MessageFns<ModelInfo> = {
             message.quality = reader.double();
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.capabilities = ModelCapabilities.decode(reader, reader.uint32());
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.provenance.push(FieldProvenance.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -762,6 +1050,10 @@ export const ModelInfo: MessageFns<ModelInfo> = {
         ? circuitStateFromJSON(object.breaker_state)
         : 0,
       quality: isSet(object.quality) ? globalThis.Number(object.quality) : 0,
+      capabilities: isSet(object.capabilities) ? ModelCapabilities.fromJSON(object.capabilities) : undefined,
+      provenance: globalThis.Array.isArray(object?.provenance)
+        ? object.provenance.map((e: any) => FieldProvenance.fromJSON(e))
+        : [],
     };
   },
 
@@ -815,6 +1107,1544 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     if (message.quality !== 0) {
       obj.quality = floatToJson(message.quality);
     }
+    if (message.capabilities !== undefined) {
+      obj.capabilities = ModelCapabilities.toJSON(message.capabilities);
+    }
+    if (message.provenance?.length) {
+      obj.provenance = message.provenance.map((e) => FieldProvenance.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseModelCapabilities(): ModelCapabilities {
+  return { tools: false, images: false, jsonSchema: false };
+}
+
+export const ModelCapabilities: MessageFns<ModelCapabilities> = {
+  encode(message: ModelCapabilities, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tools !== false) {
+      writer.uint32(8).bool(message.tools);
+    }
+    if (message.images !== false) {
+      writer.uint32(16).bool(message.images);
+    }
+    if (message.jsonSchema !== false) {
+      writer.uint32(24).bool(message.jsonSchema);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ModelCapabilities {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseModelCapabilities();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.tools = reader.bool();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.images = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.jsonSchema = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ModelCapabilities {
+    return {
+      tools: isSet(object.tools) ? globalThis.Boolean(object.tools) : false,
+      images: isSet(object.images) ? globalThis.Boolean(object.images) : false,
+      jsonSchema: isSet(object.jsonSchema)
+        ? globalThis.Boolean(object.jsonSchema)
+        : isSet(object.json_schema)
+        ? globalThis.Boolean(object.json_schema)
+        : false,
+    };
+  },
+
+  toJSON(message: ModelCapabilities): unknown {
+    const obj: any = {};
+    if (message.tools !== false) {
+      obj.tools = message.tools;
+    }
+    if (message.images !== false) {
+      obj.images = message.images;
+    }
+    if (message.jsonSchema !== false) {
+      obj.jsonSchema = message.jsonSchema;
+    }
+    return obj;
+  },
+};
+
+function createBaseFieldProvenance(): FieldProvenance {
+  return { field: "", source: 0, fetchedAt: undefined };
+}
+
+export const FieldProvenance: MessageFns<FieldProvenance> = {
+  encode(message: FieldProvenance, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.field !== "") {
+      writer.uint32(10).string(message.field);
+    }
+    if (message.source !== 0) {
+      writer.uint32(16).int32(message.source);
+    }
+    if (message.fetchedAt !== undefined) {
+      Timestamp.encode(message.fetchedAt, writer.uint32(26).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FieldProvenance {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFieldProvenance();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.field = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.source = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.fetchedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FieldProvenance {
+    return {
+      field: isSet(object.field) ? globalThis.String(object.field) : "",
+      source: isSet(object.source) ? catalogSourceFromJSON(object.source) : 0,
+      fetchedAt: isSet(object.fetchedAt)
+        ? fromJsonTimestamp(object.fetchedAt)
+        : isSet(object.fetched_at)
+        ? fromJsonTimestamp(object.fetched_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: FieldProvenance): unknown {
+    const obj: any = {};
+    if (message.field !== "") {
+      obj.field = message.field;
+    }
+    if (message.source !== 0) {
+      obj.source = catalogSourceToJSON(message.source);
+    }
+    if (message.fetchedAt !== undefined) {
+      obj.fetchedAt = fromTimestamp(message.fetchedAt).toISOString();
+    }
+    return obj;
+  },
+};
+
+function createBaseRuntimeModelSpec(): RuntimeModelSpec {
+  return {
+    id: "",
+    provider: "",
+    upstreamId: "",
+    aliases: [],
+    contextWindow: undefined,
+    maxOutputTokens: undefined,
+    inputPricePerMillion: undefined,
+    outputPricePerMillion: undefined,
+    cachedInputPricePerMillion: undefined,
+    quality: undefined,
+    capabilities: undefined,
+    fallbacks: [],
+    family: "",
+    tier: 0,
+  };
+}
+
+export const RuntimeModelSpec: MessageFns<RuntimeModelSpec> = {
+  encode(message: RuntimeModelSpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.provider !== "") {
+      writer.uint32(18).string(message.provider);
+    }
+    if (message.upstreamId !== "") {
+      writer.uint32(26).string(message.upstreamId);
+    }
+    for (const v of message.aliases) {
+      writer.uint32(34).string(v!);
+    }
+    if (message.contextWindow !== undefined) {
+      writer.uint32(40).int32(message.contextWindow);
+    }
+    if (message.maxOutputTokens !== undefined) {
+      writer.uint32(48).int32(message.maxOutputTokens);
+    }
+    if (message.inputPricePerMillion !== undefined) {
+      writer.uint32(57).double(message.inputPricePerMillion);
+    }
+    if (message.outputPricePerMillion !== undefined) {
+      writer.uint32(65).double(message.outputPricePerMillion);
+    }
+    if (message.cachedInputPricePerMillion !== undefined) {
+      writer.uint32(73).double(message.cachedInputPricePerMillion);
+    }
+    if (message.quality !== undefined) {
+      writer.uint32(81).double(message.quality);
+    }
+    if (message.capabilities !== undefined) {
+      ModelCapabilities.encode(message.capabilities, writer.uint32(90).fork()).join();
+    }
+    for (const v of message.fallbacks) {
+      writer.uint32(98).string(v!);
+    }
+    if (message.family !== "") {
+      writer.uint32(106).string(message.family);
+    }
+    if (message.tier !== 0) {
+      writer.uint32(112).int32(message.tier);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RuntimeModelSpec {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRuntimeModelSpec();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.provider = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.upstreamId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.aliases.push(reader.string());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.contextWindow = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.maxOutputTokens = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.inputPricePerMillion = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.outputPricePerMillion = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.cachedInputPricePerMillion = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.quality = reader.double();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.capabilities = ModelCapabilities.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.fallbacks.push(reader.string());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.family = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.tier = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RuntimeModelSpec {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      provider: isSet(object.provider) ? globalThis.String(object.provider) : "",
+      upstreamId: isSet(object.upstreamId)
+        ? globalThis.String(object.upstreamId)
+        : isSet(object.upstream_id)
+        ? globalThis.String(object.upstream_id)
+        : "",
+      aliases: globalThis.Array.isArray(object?.aliases) ? object.aliases.map((e: any) => globalThis.String(e)) : [],
+      contextWindow: isSet(object.contextWindow)
+        ? globalThis.Number(object.contextWindow)
+        : isSet(object.context_window)
+        ? globalThis.Number(object.context_window)
+        : undefined,
+      maxOutputTokens: isSet(object.maxOutputTokens)
+        ? globalThis.Number(object.maxOutputTokens)
+        : isSet(object.max_output_tokens)
+        ? globalThis.Number(object.max_output_tokens)
+        : undefined,
+      inputPricePerMillion: isSet(object.inputPricePerMillion)
+        ? globalThis.Number(object.inputPricePerMillion)
+        : isSet(object.input_price_per_million)
+        ? globalThis.Number(object.input_price_per_million)
+        : undefined,
+      outputPricePerMillion: isSet(object.outputPricePerMillion)
+        ? globalThis.Number(object.outputPricePerMillion)
+        : isSet(object.output_price_per_million)
+        ? globalThis.Number(object.output_price_per_million)
+        : undefined,
+      cachedInputPricePerMillion: isSet(object.cachedInputPricePerMillion)
+        ? globalThis.Number(object.cachedInputPricePerMillion)
+        : isSet(object.cached_input_price_per_million)
+        ? globalThis.Number(object.cached_input_price_per_million)
+        : undefined,
+      quality: isSet(object.quality) ? globalThis.Number(object.quality) : undefined,
+      capabilities: isSet(object.capabilities) ? ModelCapabilities.fromJSON(object.capabilities) : undefined,
+      fallbacks: globalThis.Array.isArray(object?.fallbacks)
+        ? object.fallbacks.map((e: any) => globalThis.String(e))
+        : [],
+      family: isSet(object.family) ? globalThis.String(object.family) : "",
+      tier: isSet(object.tier) ? modelTierFromJSON(object.tier) : 0,
+    };
+  },
+
+  toJSON(message: RuntimeModelSpec): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.provider !== "") {
+      obj.provider = message.provider;
+    }
+    if (message.upstreamId !== "") {
+      obj.upstreamId = message.upstreamId;
+    }
+    if (message.aliases?.length) {
+      obj.aliases = message.aliases;
+    }
+    if (message.contextWindow !== undefined) {
+      obj.contextWindow = Math.round(message.contextWindow);
+    }
+    if (message.maxOutputTokens !== undefined) {
+      obj.maxOutputTokens = Math.round(message.maxOutputTokens);
+    }
+    if (message.inputPricePerMillion !== undefined) {
+      obj.inputPricePerMillion = floatToJson(message.inputPricePerMillion);
+    }
+    if (message.outputPricePerMillion !== undefined) {
+      obj.outputPricePerMillion = floatToJson(message.outputPricePerMillion);
+    }
+    if (message.cachedInputPricePerMillion !== undefined) {
+      obj.cachedInputPricePerMillion = floatToJson(message.cachedInputPricePerMillion);
+    }
+    if (message.quality !== undefined) {
+      obj.quality = floatToJson(message.quality);
+    }
+    if (message.capabilities !== undefined) {
+      obj.capabilities = ModelCapabilities.toJSON(message.capabilities);
+    }
+    if (message.fallbacks?.length) {
+      obj.fallbacks = message.fallbacks;
+    }
+    if (message.family !== "") {
+      obj.family = message.family;
+    }
+    if (message.tier !== 0) {
+      obj.tier = modelTierToJSON(message.tier);
+    }
+    return obj;
+  },
+};
+
+function createBaseCreateModelRequest(): CreateModelRequest {
+  return { model: undefined };
+}
+
+export const CreateModelRequest: MessageFns<CreateModelRequest> = {
+  encode(message: CreateModelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== undefined) {
+      RuntimeModelSpec.encode(message.model, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateModelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateModelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = RuntimeModelSpec.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateModelRequest {
+    return { model: isSet(object.model) ? RuntimeModelSpec.fromJSON(object.model) : undefined };
+  },
+
+  toJSON(message: CreateModelRequest): unknown {
+    const obj: any = {};
+    if (message.model !== undefined) {
+      obj.model = RuntimeModelSpec.toJSON(message.model);
+    }
+    return obj;
+  },
+};
+
+function createBaseCreateModelResponse(): CreateModelResponse {
+  return { model: undefined };
+}
+
+export const CreateModelResponse: MessageFns<CreateModelResponse> = {
+  encode(message: CreateModelResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== undefined) {
+      ModelInfo.encode(message.model, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CreateModelResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCreateModelResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = ModelInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CreateModelResponse {
+    return { model: isSet(object.model) ? ModelInfo.fromJSON(object.model) : undefined };
+  },
+
+  toJSON(message: CreateModelResponse): unknown {
+    const obj: any = {};
+    if (message.model !== undefined) {
+      obj.model = ModelInfo.toJSON(message.model);
+    }
+    return obj;
+  },
+};
+
+function createBaseUpdateModelRequest(): UpdateModelRequest {
+  return { model: undefined };
+}
+
+export const UpdateModelRequest: MessageFns<UpdateModelRequest> = {
+  encode(message: UpdateModelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== undefined) {
+      RuntimeModelSpec.encode(message.model, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateModelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateModelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = RuntimeModelSpec.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateModelRequest {
+    return { model: isSet(object.model) ? RuntimeModelSpec.fromJSON(object.model) : undefined };
+  },
+
+  toJSON(message: UpdateModelRequest): unknown {
+    const obj: any = {};
+    if (message.model !== undefined) {
+      obj.model = RuntimeModelSpec.toJSON(message.model);
+    }
+    return obj;
+  },
+};
+
+function createBaseUpdateModelResponse(): UpdateModelResponse {
+  return { model: undefined };
+}
+
+export const UpdateModelResponse: MessageFns<UpdateModelResponse> = {
+  encode(message: UpdateModelResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== undefined) {
+      ModelInfo.encode(message.model, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UpdateModelResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUpdateModelResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = ModelInfo.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): UpdateModelResponse {
+    return { model: isSet(object.model) ? ModelInfo.fromJSON(object.model) : undefined };
+  },
+
+  toJSON(message: UpdateModelResponse): unknown {
+    const obj: any = {};
+    if (message.model !== undefined) {
+      obj.model = ModelInfo.toJSON(message.model);
+    }
+    return obj;
+  },
+};
+
+function createBaseDeleteModelRequest(): DeleteModelRequest {
+  return { id: "" };
+}
+
+export const DeleteModelRequest: MessageFns<DeleteModelRequest> = {
+  encode(message: DeleteModelRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteModelRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteModelRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DeleteModelRequest {
+    return { id: isSet(object.id) ? globalThis.String(object.id) : "" };
+  },
+
+  toJSON(message: DeleteModelRequest): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    return obj;
+  },
+};
+
+function createBaseDeleteModelResponse(): DeleteModelResponse {
+  return {};
+}
+
+export const DeleteModelResponse: MessageFns<DeleteModelResponse> = {
+  encode(_: DeleteModelResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DeleteModelResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDeleteModelResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): DeleteModelResponse {
+    return {};
+  },
+
+  toJSON(_: DeleteModelResponse): unknown {
+    const obj: any = {};
+    return obj;
+  },
+};
+
+function createBaseSyncCatalogRequest(): SyncCatalogRequest {
+  return { source: 0 };
+}
+
+export const SyncCatalogRequest: MessageFns<SyncCatalogRequest> = {
+  encode(message: SyncCatalogRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.source !== 0) {
+      writer.uint32(8).int32(message.source);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncCatalogRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncCatalogRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.source = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SyncCatalogRequest {
+    return { source: isSet(object.source) ? catalogSourceFromJSON(object.source) : 0 };
+  },
+
+  toJSON(message: SyncCatalogRequest): unknown {
+    const obj: any = {};
+    if (message.source !== 0) {
+      obj.source = catalogSourceToJSON(message.source);
+    }
+    return obj;
+  },
+};
+
+function createBaseSyncCatalogResponse(): SyncCatalogResponse {
+  return { reports: [] };
+}
+
+export const SyncCatalogResponse: MessageFns<SyncCatalogResponse> = {
+  encode(message: SyncCatalogResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.reports) {
+      SyncReport.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncCatalogResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncCatalogResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.reports.push(SyncReport.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SyncCatalogResponse {
+    return {
+      reports: globalThis.Array.isArray(object?.reports) ? object.reports.map((e: any) => SyncReport.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: SyncCatalogResponse): unknown {
+    const obj: any = {};
+    if (message.reports?.length) {
+      obj.reports = message.reports.map((e) => SyncReport.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseSyncReport(): SyncReport {
+  return {
+    source: 0,
+    startedAt: undefined,
+    finishedAt: undefined,
+    ok: false,
+    error: "",
+    models: 0,
+    matched: [],
+    unmatched: [],
+  };
+}
+
+export const SyncReport: MessageFns<SyncReport> = {
+  encode(message: SyncReport, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.source !== 0) {
+      writer.uint32(8).int32(message.source);
+    }
+    if (message.startedAt !== undefined) {
+      Timestamp.encode(message.startedAt, writer.uint32(18).fork()).join();
+    }
+    if (message.finishedAt !== undefined) {
+      Timestamp.encode(message.finishedAt, writer.uint32(26).fork()).join();
+    }
+    if (message.ok !== false) {
+      writer.uint32(32).bool(message.ok);
+    }
+    if (message.error !== "") {
+      writer.uint32(42).string(message.error);
+    }
+    if (message.models !== 0) {
+      writer.uint32(48).int32(message.models);
+    }
+    for (const v of message.matched) {
+      NameMatch.encode(v!, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.unmatched) {
+      writer.uint32(66).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncReport {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncReport();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.source = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.startedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.finishedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.ok = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.models = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.matched.push(NameMatch.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.unmatched.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SyncReport {
+    return {
+      source: isSet(object.source) ? catalogSourceFromJSON(object.source) : 0,
+      startedAt: isSet(object.startedAt)
+        ? fromJsonTimestamp(object.startedAt)
+        : isSet(object.started_at)
+        ? fromJsonTimestamp(object.started_at)
+        : undefined,
+      finishedAt: isSet(object.finishedAt)
+        ? fromJsonTimestamp(object.finishedAt)
+        : isSet(object.finished_at)
+        ? fromJsonTimestamp(object.finished_at)
+        : undefined,
+      ok: isSet(object.ok) ? globalThis.Boolean(object.ok) : false,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      models: isSet(object.models) ? globalThis.Number(object.models) : 0,
+      matched: globalThis.Array.isArray(object?.matched) ? object.matched.map((e: any) => NameMatch.fromJSON(e)) : [],
+      unmatched: globalThis.Array.isArray(object?.unmatched)
+        ? object.unmatched.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: SyncReport): unknown {
+    const obj: any = {};
+    if (message.source !== 0) {
+      obj.source = catalogSourceToJSON(message.source);
+    }
+    if (message.startedAt !== undefined) {
+      obj.startedAt = fromTimestamp(message.startedAt).toISOString();
+    }
+    if (message.finishedAt !== undefined) {
+      obj.finishedAt = fromTimestamp(message.finishedAt).toISOString();
+    }
+    if (message.ok !== false) {
+      obj.ok = message.ok;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.models !== 0) {
+      obj.models = Math.round(message.models);
+    }
+    if (message.matched?.length) {
+      obj.matched = message.matched.map((e) => NameMatch.toJSON(e));
+    }
+    if (message.unmatched?.length) {
+      obj.unmatched = message.unmatched;
+    }
+    return obj;
+  },
+};
+
+function createBaseNameMatch(): NameMatch {
+  return { externalId: "", catalogId: "", rule: "", confidence: 0 };
+}
+
+export const NameMatch: MessageFns<NameMatch> = {
+  encode(message: NameMatch, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.externalId !== "") {
+      writer.uint32(10).string(message.externalId);
+    }
+    if (message.catalogId !== "") {
+      writer.uint32(18).string(message.catalogId);
+    }
+    if (message.rule !== "") {
+      writer.uint32(26).string(message.rule);
+    }
+    if (message.confidence !== 0) {
+      writer.uint32(33).double(message.confidence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NameMatch {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNameMatch();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.externalId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.catalogId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rule = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.confidence = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NameMatch {
+    return {
+      externalId: isSet(object.externalId)
+        ? globalThis.String(object.externalId)
+        : isSet(object.external_id)
+        ? globalThis.String(object.external_id)
+        : "",
+      catalogId: isSet(object.catalogId)
+        ? globalThis.String(object.catalogId)
+        : isSet(object.catalog_id)
+        ? globalThis.String(object.catalog_id)
+        : "",
+      rule: isSet(object.rule) ? globalThis.String(object.rule) : "",
+      confidence: isSet(object.confidence) ? globalThis.Number(object.confidence) : 0,
+    };
+  },
+
+  toJSON(message: NameMatch): unknown {
+    const obj: any = {};
+    if (message.externalId !== "") {
+      obj.externalId = message.externalId;
+    }
+    if (message.catalogId !== "") {
+      obj.catalogId = message.catalogId;
+    }
+    if (message.rule !== "") {
+      obj.rule = message.rule;
+    }
+    if (message.confidence !== 0) {
+      obj.confidence = floatToJson(message.confidence);
+    }
+    return obj;
+  },
+};
+
+function createBaseListModelHistoryRequest(): ListModelHistoryRequest {
+  return { model: "", field: "", limit: 0 };
+}
+
+export const ListModelHistoryRequest: MessageFns<ListModelHistoryRequest> = {
+  encode(message: ListModelHistoryRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    if (message.field !== "") {
+      writer.uint32(18).string(message.field);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(24).int32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListModelHistoryRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListModelHistoryRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.field = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.limit = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListModelHistoryRequest {
+    return {
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      field: isSet(object.field) ? globalThis.String(object.field) : "",
+      limit: isSet(object.limit) ? globalThis.Number(object.limit) : 0,
+    };
+  },
+
+  toJSON(message: ListModelHistoryRequest): unknown {
+    const obj: any = {};
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.field !== "") {
+      obj.field = message.field;
+    }
+    if (message.limit !== 0) {
+      obj.limit = Math.round(message.limit);
+    }
+    return obj;
+  },
+};
+
+function createBaseListModelHistoryResponse(): ListModelHistoryResponse {
+  return { changes: [] };
+}
+
+export const ListModelHistoryResponse: MessageFns<ListModelHistoryResponse> = {
+  encode(message: ListModelHistoryResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.changes) {
+      ModelFieldChange.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListModelHistoryResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListModelHistoryResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.changes.push(ModelFieldChange.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListModelHistoryResponse {
+    return {
+      changes: globalThis.Array.isArray(object?.changes)
+        ? object.changes.map((e: any) => ModelFieldChange.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListModelHistoryResponse): unknown {
+    const obj: any = {};
+    if (message.changes?.length) {
+      obj.changes = message.changes.map((e) => ModelFieldChange.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseModelFieldChange(): ModelFieldChange {
+  return { model: "", field: "", oldValue: "", newValue: "", source: 0, changedAt: undefined };
+}
+
+export const ModelFieldChange: MessageFns<ModelFieldChange> = {
+  encode(message: ModelFieldChange, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.model !== "") {
+      writer.uint32(10).string(message.model);
+    }
+    if (message.field !== "") {
+      writer.uint32(18).string(message.field);
+    }
+    if (message.oldValue !== "") {
+      writer.uint32(26).string(message.oldValue);
+    }
+    if (message.newValue !== "") {
+      writer.uint32(34).string(message.newValue);
+    }
+    if (message.source !== 0) {
+      writer.uint32(40).int32(message.source);
+    }
+    if (message.changedAt !== undefined) {
+      Timestamp.encode(message.changedAt, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ModelFieldChange {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseModelFieldChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.field = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.oldValue = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.newValue = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.source = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.changedAt = Timestamp.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ModelFieldChange {
+    return {
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      field: isSet(object.field) ? globalThis.String(object.field) : "",
+      oldValue: isSet(object.oldValue)
+        ? globalThis.String(object.oldValue)
+        : isSet(object.old_value)
+        ? globalThis.String(object.old_value)
+        : "",
+      newValue: isSet(object.newValue)
+        ? globalThis.String(object.newValue)
+        : isSet(object.new_value)
+        ? globalThis.String(object.new_value)
+        : "",
+      source: isSet(object.source) ? catalogSourceFromJSON(object.source) : 0,
+      changedAt: isSet(object.changedAt)
+        ? fromJsonTimestamp(object.changedAt)
+        : isSet(object.changed_at)
+        ? fromJsonTimestamp(object.changed_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ModelFieldChange): unknown {
+    const obj: any = {};
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.field !== "") {
+      obj.field = message.field;
+    }
+    if (message.oldValue !== "") {
+      obj.oldValue = message.oldValue;
+    }
+    if (message.newValue !== "") {
+      obj.newValue = message.newValue;
+    }
+    if (message.source !== 0) {
+      obj.source = catalogSourceToJSON(message.source);
+    }
+    if (message.changedAt !== undefined) {
+      obj.changedAt = fromTimestamp(message.changedAt).toISOString();
+    }
     return obj;
   },
 };
@@ -842,6 +2672,70 @@ export const ModelServiceService = {
     responseSerialize: (value: RankModelsResponse): Buffer => Buffer.from(RankModelsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RankModelsResponse => RankModelsResponse.decode(value),
   },
+  /**
+   * Adds a model at runtime (admin). Persisted in the database and picked up by every replica
+   * within CATALOG_POLL_MS. Its id and aliases must not name a built-in or config-file model.
+   */
+  createModel: {
+    path: "/orchestrator.v1.ModelService/CreateModel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CreateModelRequest): Buffer => Buffer.from(CreateModelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CreateModelRequest => CreateModelRequest.decode(value),
+    responseSerialize: (value: CreateModelResponse): Buffer => Buffer.from(CreateModelResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CreateModelResponse => CreateModelResponse.decode(value),
+  },
+  /**
+   * Replaces a runtime model's definition (admin); fields left out fall back to synced data, then
+   * defaults. Built-in and config-file models cannot be changed at runtime.
+   */
+  updateModel: {
+    path: "/orchestrator.v1.ModelService/UpdateModel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UpdateModelRequest): Buffer => Buffer.from(UpdateModelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UpdateModelRequest => UpdateModelRequest.decode(value),
+    responseSerialize: (value: UpdateModelResponse): Buffer => Buffer.from(UpdateModelResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UpdateModelResponse => UpdateModelResponse.decode(value),
+  },
+  /** Removes a runtime model (admin). Calls that already resolved it finish with it. */
+  deleteModel: {
+    path: "/orchestrator.v1.ModelService/DeleteModel" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DeleteModelRequest): Buffer => Buffer.from(DeleteModelRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DeleteModelRequest => DeleteModelRequest.decode(value),
+    responseSerialize: (value: DeleteModelResponse): Buffer => Buffer.from(DeleteModelResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DeleteModelResponse => DeleteModelResponse.decode(value),
+  },
+  /**
+   * Runs one catalog source now, or all of them (admin), applies what it returns and answers
+   * with the report. A failed run is reported and keeps the last good data in use.
+   */
+  syncCatalog: {
+    path: "/orchestrator.v1.ModelService/SyncCatalog" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SyncCatalogRequest): Buffer => Buffer.from(SyncCatalogRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SyncCatalogRequest => SyncCatalogRequest.decode(value),
+    responseSerialize: (value: SyncCatalogResponse): Buffer => Buffer.from(SyncCatalogResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SyncCatalogResponse => SyncCatalogResponse.decode(value),
+  },
+  /**
+   * Changes over time, newest first: synced values (prices, context windows, quality) and
+   * runtime-model edits.
+   */
+  listModelHistory: {
+    path: "/orchestrator.v1.ModelService/ListModelHistory" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListModelHistoryRequest): Buffer =>
+      Buffer.from(ListModelHistoryRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListModelHistoryRequest => ListModelHistoryRequest.decode(value),
+    responseSerialize: (value: ListModelHistoryResponse): Buffer =>
+      Buffer.from(ListModelHistoryResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListModelHistoryResponse => ListModelHistoryResponse.decode(value),
+  },
 } as const;
 
 export interface ModelServiceServer extends UntypedServiceImplementation {
@@ -849,6 +2743,28 @@ export interface ModelServiceServer extends UntypedServiceImplementation {
   listModels: handleUnaryCall<ListModelsRequest, ListModelsResponse>;
   /** How a routing profile ranks the models, for a prompt or in general. */
   rankModels: handleUnaryCall<RankModelsRequest, RankModelsResponse>;
+  /**
+   * Adds a model at runtime (admin). Persisted in the database and picked up by every replica
+   * within CATALOG_POLL_MS. Its id and aliases must not name a built-in or config-file model.
+   */
+  createModel: handleUnaryCall<CreateModelRequest, CreateModelResponse>;
+  /**
+   * Replaces a runtime model's definition (admin); fields left out fall back to synced data, then
+   * defaults. Built-in and config-file models cannot be changed at runtime.
+   */
+  updateModel: handleUnaryCall<UpdateModelRequest, UpdateModelResponse>;
+  /** Removes a runtime model (admin). Calls that already resolved it finish with it. */
+  deleteModel: handleUnaryCall<DeleteModelRequest, DeleteModelResponse>;
+  /**
+   * Runs one catalog source now, or all of them (admin), applies what it returns and answers
+   * with the report. A failed run is reported and keeps the last good data in use.
+   */
+  syncCatalog: handleUnaryCall<SyncCatalogRequest, SyncCatalogResponse>;
+  /**
+   * Changes over time, newest first: synced values (prices, context windows, quality) and
+   * runtime-model edits.
+   */
+  listModelHistory: handleUnaryCall<ListModelHistoryRequest, ListModelHistoryResponse>;
 }
 
 export interface ModelServiceClient extends Client {
@@ -884,6 +2800,98 @@ export interface ModelServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RankModelsResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Adds a model at runtime (admin). Persisted in the database and picked up by every replica
+   * within CATALOG_POLL_MS. Its id and aliases must not name a built-in or config-file model.
+   */
+  createModel(
+    request: CreateModelRequest,
+    callback: (error: ServiceError | null, response: CreateModelResponse) => void,
+  ): ClientUnaryCall;
+  createModel(
+    request: CreateModelRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CreateModelResponse) => void,
+  ): ClientUnaryCall;
+  createModel(
+    request: CreateModelRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CreateModelResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Replaces a runtime model's definition (admin); fields left out fall back to synced data, then
+   * defaults. Built-in and config-file models cannot be changed at runtime.
+   */
+  updateModel(
+    request: UpdateModelRequest,
+    callback: (error: ServiceError | null, response: UpdateModelResponse) => void,
+  ): ClientUnaryCall;
+  updateModel(
+    request: UpdateModelRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UpdateModelResponse) => void,
+  ): ClientUnaryCall;
+  updateModel(
+    request: UpdateModelRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UpdateModelResponse) => void,
+  ): ClientUnaryCall;
+  /** Removes a runtime model (admin). Calls that already resolved it finish with it. */
+  deleteModel(
+    request: DeleteModelRequest,
+    callback: (error: ServiceError | null, response: DeleteModelResponse) => void,
+  ): ClientUnaryCall;
+  deleteModel(
+    request: DeleteModelRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DeleteModelResponse) => void,
+  ): ClientUnaryCall;
+  deleteModel(
+    request: DeleteModelRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DeleteModelResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Runs one catalog source now, or all of them (admin), applies what it returns and answers
+   * with the report. A failed run is reported and keeps the last good data in use.
+   */
+  syncCatalog(
+    request: SyncCatalogRequest,
+    callback: (error: ServiceError | null, response: SyncCatalogResponse) => void,
+  ): ClientUnaryCall;
+  syncCatalog(
+    request: SyncCatalogRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SyncCatalogResponse) => void,
+  ): ClientUnaryCall;
+  syncCatalog(
+    request: SyncCatalogRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SyncCatalogResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Changes over time, newest first: synced values (prices, context windows, quality) and
+   * runtime-model edits.
+   */
+  listModelHistory(
+    request: ListModelHistoryRequest,
+    callback: (error: ServiceError | null, response: ListModelHistoryResponse) => void,
+  ): ClientUnaryCall;
+  listModelHistory(
+    request: ListModelHistoryRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListModelHistoryResponse) => void,
+  ): ClientUnaryCall;
+  listModelHistory(
+    request: ListModelHistoryRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListModelHistoryResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const ModelServiceClient = makeGenericClientConstructor(
@@ -897,6 +2905,39 @@ export const ModelServiceClient = makeGenericClientConstructor(
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = Math.trunc(date.getTime() / 1_000);
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (t.seconds || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+const timestampFractionRegex = /:\d{2}\.\d+/;
+
+function fromJsonTimestamp(o: any): Timestamp {
+  if (o instanceof globalThis.Date) {
+    return toTimestamp(o);
+  } else if (typeof o === "string") {
+    // Date only keeps milliseconds, and parses longer fractions in an engine-specific way,
+    // so parse the fractional seconds ourselves and give Date only the whole seconds
+    const fraction = timestampFractionRegex.exec(o);
+    if (fraction === null) {
+      return toTimestamp(new globalThis.Date(o));
+    }
+    const fractionNanos = Number(fraction[0].slice(4, 13).padEnd(9, "0"));
+    const wholeSeconds = new globalThis.Date(o.replace(fraction[0], fraction[0].slice(0, 3)));
+    const timestamp = toTimestamp(new globalThis.Date(wholeSeconds.getTime() + Math.trunc(fractionNanos / 1_000_000)));
+    return { ...timestamp, nanos: (timestamp.nanos ?? 0) + (fractionNanos % 1_000_000) };
+  } else {
+    return Timestamp.fromJSON(o);
+  }
 }
 
 function isSet(value: any): boolean {

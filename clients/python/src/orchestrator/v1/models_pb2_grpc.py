@@ -25,6 +25,31 @@ class ModelServiceStub(object):
                 request_serializer=orchestrator_dot_v1_dot_models__pb2.RankModelsRequest.SerializeToString,
                 response_deserializer=orchestrator_dot_v1_dot_models__pb2.RankModelsResponse.FromString,
                 )
+        self.CreateModel = channel.unary_unary(
+                '/orchestrator.v1.ModelService/CreateModel',
+                request_serializer=orchestrator_dot_v1_dot_models__pb2.CreateModelRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_models__pb2.CreateModelResponse.FromString,
+                )
+        self.UpdateModel = channel.unary_unary(
+                '/orchestrator.v1.ModelService/UpdateModel',
+                request_serializer=orchestrator_dot_v1_dot_models__pb2.UpdateModelRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_models__pb2.UpdateModelResponse.FromString,
+                )
+        self.DeleteModel = channel.unary_unary(
+                '/orchestrator.v1.ModelService/DeleteModel',
+                request_serializer=orchestrator_dot_v1_dot_models__pb2.DeleteModelRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_models__pb2.DeleteModelResponse.FromString,
+                )
+        self.SyncCatalog = channel.unary_unary(
+                '/orchestrator.v1.ModelService/SyncCatalog',
+                request_serializer=orchestrator_dot_v1_dot_models__pb2.SyncCatalogRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_models__pb2.SyncCatalogResponse.FromString,
+                )
+        self.ListModelHistory = channel.unary_unary(
+                '/orchestrator.v1.ModelService/ListModelHistory',
+                request_serializer=orchestrator_dot_v1_dot_models__pb2.ListModelHistoryRequest.SerializeToString,
+                response_deserializer=orchestrator_dot_v1_dot_models__pb2.ListModelHistoryResponse.FromString,
+                )
 
 
 class ModelServiceServicer(object):
@@ -45,6 +70,45 @@ class ModelServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateModel(self, request, context):
+        """Adds a model at runtime (admin). Persisted in the database and picked up by every replica
+        within CATALOG_POLL_MS. Its id and aliases must not name a built-in or config-file model.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateModel(self, request, context):
+        """Replaces a runtime model's definition (admin); fields left out fall back to synced data, then
+        defaults. Built-in and config-file models cannot be changed at runtime.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteModel(self, request, context):
+        """Removes a runtime model (admin). Calls that already resolved it finish with it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SyncCatalog(self, request, context):
+        """Runs one catalog source now, or all of them (admin), applies what it returns and answers
+        with the report. A failed run is reported and keeps the last good data in use.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModelHistory(self, request, context):
+        """Changes over time, newest first: synced values (prices, context windows, quality) and
+        runtime-model edits.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ModelServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -57,6 +121,31 @@ def add_ModelServiceServicer_to_server(servicer, server):
                     servicer.RankModels,
                     request_deserializer=orchestrator_dot_v1_dot_models__pb2.RankModelsRequest.FromString,
                     response_serializer=orchestrator_dot_v1_dot_models__pb2.RankModelsResponse.SerializeToString,
+            ),
+            'CreateModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateModel,
+                    request_deserializer=orchestrator_dot_v1_dot_models__pb2.CreateModelRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_models__pb2.CreateModelResponse.SerializeToString,
+            ),
+            'UpdateModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateModel,
+                    request_deserializer=orchestrator_dot_v1_dot_models__pb2.UpdateModelRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_models__pb2.UpdateModelResponse.SerializeToString,
+            ),
+            'DeleteModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteModel,
+                    request_deserializer=orchestrator_dot_v1_dot_models__pb2.DeleteModelRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_models__pb2.DeleteModelResponse.SerializeToString,
+            ),
+            'SyncCatalog': grpc.unary_unary_rpc_method_handler(
+                    servicer.SyncCatalog,
+                    request_deserializer=orchestrator_dot_v1_dot_models__pb2.SyncCatalogRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_models__pb2.SyncCatalogResponse.SerializeToString,
+            ),
+            'ListModelHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModelHistory,
+                    request_deserializer=orchestrator_dot_v1_dot_models__pb2.ListModelHistoryRequest.FromString,
+                    response_serializer=orchestrator_dot_v1_dot_models__pb2.ListModelHistoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -100,5 +189,90 @@ class ModelService(object):
         return grpc.experimental.unary_unary(request, target, '/orchestrator.v1.ModelService/RankModels',
             orchestrator_dot_v1_dot_models__pb2.RankModelsRequest.SerializeToString,
             orchestrator_dot_v1_dot_models__pb2.RankModelsResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def CreateModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/orchestrator.v1.ModelService/CreateModel',
+            orchestrator_dot_v1_dot_models__pb2.CreateModelRequest.SerializeToString,
+            orchestrator_dot_v1_dot_models__pb2.CreateModelResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def UpdateModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/orchestrator.v1.ModelService/UpdateModel',
+            orchestrator_dot_v1_dot_models__pb2.UpdateModelRequest.SerializeToString,
+            orchestrator_dot_v1_dot_models__pb2.UpdateModelResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def DeleteModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/orchestrator.v1.ModelService/DeleteModel',
+            orchestrator_dot_v1_dot_models__pb2.DeleteModelRequest.SerializeToString,
+            orchestrator_dot_v1_dot_models__pb2.DeleteModelResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def SyncCatalog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/orchestrator.v1.ModelService/SyncCatalog',
+            orchestrator_dot_v1_dot_models__pb2.SyncCatalogRequest.SerializeToString,
+            orchestrator_dot_v1_dot_models__pb2.SyncCatalogResponse.FromString,
+            options, channel_credentials,
+            insecure, call_credentials, compression, wait_for_ready, timeout, metadata)
+
+    @staticmethod
+    def ListModelHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(request, target, '/orchestrator.v1.ModelService/ListModelHistory',
+            orchestrator_dot_v1_dot_models__pb2.ListModelHistoryRequest.SerializeToString,
+            orchestrator_dot_v1_dot_models__pb2.ListModelHistoryResponse.FromString,
             options, channel_credentials,
             insecure, call_credentials, compression, wait_for_ready, timeout, metadata)

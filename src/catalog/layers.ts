@@ -1,0 +1,231 @@
+import type { ModelCapabilities, ModelDefinition, ModelTier } from './models.js';
+import type { FieldOrigin, ModelField, ModelOrigins } from './provenance.js';
+import type { CatalogSourceName } from './sync/types.js';
+
+/**
+ * The catalog is composed from layers, field by field. Precedence, highest first:
+ *
+ *   config file  >  runtime models  >  synced data (OpenRouter > Hugging Face Hub; Arena for quality)  >  built-in
+ *
+ * with one exception for prices: a provider's own price list (the built-in list, or the config
+ * file) wins over OpenRouter's resale price for the models that provider serves. OpenRouter's
+ * price is used for the models served through OpenRouter, for runtime models that leave their
+ * prices out, and for the models only OpenRouter lists.
+ */
+
+/** A model created at runtime (ModelService.CreateModel); fields left out come from synced data, then defaults. */
+export interface RuntimeModel {
+  readonly id: string;
+  readonly provider: string;
+  readonly upstreamId?: string | undefined;
+  readonly aliases: readonly string[];
+  readonly contextWindow?: number | undefined;
+  readonly maxOutputTokens?: number | undefined;
+  readonly inputPricePerMillion?: number | undefined;
+  readonly outputPricePerMillion?: number | undefined;
+  readonly cachedInputPricePerMillion?: number | undefined;
+  readonly quality?: number | undefined;
+  readonly capabilities?: ModelCapabilities | undefined;
+  readonly fallbacks: readonly string[];
+  readonly family?: string | undefined;
+  readonly tier?: ModelTier | undefined;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+/** What one source currently says about one model (the newest synced row). */
+export interface SyncedValues {
+  readonly source: CatalogSourceName;
+  readonly externalId: string;
+  /** The catalog id the name resolved to; undefined when it matched no catalog model. */
+  readonly catalogId: string | undefined;
+  readonly fetchedAt: Date;
+  readonly contextWindow?: number | undefined;
+  readonly maxOutputTokens?: number | undefined;
+  readonly inputPricePerMillion?: number | undefined;
+  readonly outputPricePerMillion?: number | undefined;
+  readonly quality?: number | undefined;
+  readonly capabilities?: Partial<ModelCapabilities> | undefined;
+}
+
+export interface CatalogLayers {
+  readonly builtin: readonly ModelDefinition[];
+  readonly config: readonly ModelDefinition[];
+  readonly runtime: readonly RuntimeModel[];
+  readonly synced: readonly SyncedValues[];
+  /** The configured provider that reaches OpenRouter: models only OpenRouter lists are served by it. */
+  readonly openRouterProvider?: string | undefined;
+}
+
+export interface ComposedCatalog {
+  readonly models: readonly ModelDefinition[];
+  readonly origins: ReadonlyMap<string, ModelOrigins>;
+}
+
+/** What a runtime model or an OpenRouter-only model gets for the fields nothing sets. */
+export const MODEL_DEFAULTS = {
+  contextWindow: 8_192,
+  maxOutputTokens: 4_096,
+  supportsStreaming: true,
+  inputPricePerMillion: 0,
+  outputPricePerMillion: 0,
+  tier: 'medium',
+  quality: 0.5,
+  typicalTtftMs: 600,
+  tokensPerSecond: 60,
+} as const;
+
+/** Synced sources in the order they are applied: a later one wins a field both set. */
+const SOURCE_ORDER: readonly CatalogSourceName[] = ['huggingface', 'arena', 'openrouter'];
+
+type Draft = { -readonly [K in keyof ModelDefinition]: ModelDefinition[K] };
+
+class ModelDraft {
+  readonly fields: Partial<Record<ModelField, FieldOrigin>> = {};
+  constructor(
+    readonly def: Draft,
+    readonly base: FieldOrigin,
+  ) {}
+
+  set<K extends ModelField>(field: K, value: ModelDefinition[K] | undefined, origin: FieldOrigin): void {
+    if (value === undefined) return;
+    this.def[field] = value;
+    this.fields[field] = origin;
+  }
+
+  originOf(field: ModelField): FieldOrigin {
+    return this.fields[field] ?? this.base;
+  }
+}
+
+export function composeCatalog(layers: CatalogLayers): ComposedCatalog {
+  const drafts = new Map<string, ModelDraft>();
+  for (const def of layers.builtin) drafts.set(def.id, new ModelDraft({ ...def }, { source: 'builtin' }));
+  for (const model of layers.runtime) {
+    if (!drafts.has(model.id)) drafts.set(model.id, new ModelDraft(runtimeBase(model), { source: 'runtime' }));
+  }
+  addOpenRouterOnly(layers, drafts);
+
+  const synced = [...layers.synced].sort((a, b) => SOURCE_ORDER.indexOf(a.source) - SOURCE_ORDER.indexOf(b.source));
+  for (const values of synced) {
+    if (values.catalogId !== undefined) {
+      const draft = drafts.get(values.catalogId);
+      if (draft) applySynced(draft, values, layers.openRouterProvider);
+      continue;
+    }
+    // An unmatched OpenRouter name that became a model of its own (addOpenRouterOnly).
+    const own = drafts.get(values.externalId);
+    if (own && values.source === 'openrouter' && own.base.source === 'openrouter') applySynced(own, values, layers.openRouterProvider);
+  }
+  for (const model of layers.runtime) {
+    const draft = drafts.get(model.id);
+    if (draft) applyRuntime(draft, model);
+  }
+  for (const def of layers.config) {
+    const draft = drafts.get(def.id);
+    if (!draft) {
+      drafts.set(def.id, new ModelDraft({ ...def }, { source: 'config' }));
+      continue;
+    }
+    const origin: FieldOrigin = { source: 'config' };
+    for (const field of Object.keys(def) as (keyof ModelDefinition)[]) {
+      if (field !== 'id') draft.set(field, def[field], origin);
+    }
+  }
+  const origins = new Map<string, ModelOrigins>();
+  const models: ModelDefinition[] = [];
+  for (const [id, draft] of drafts) {
+    models.push(Object.freeze({ ...draft.def }));
+    origins.set(id, { base: draft.base, fields: { ...draft.fields } });
+  }
+  return { models, origins };
+}
+
+function runtimeBase(model: RuntimeModel): Draft {
+  return {
+    id: model.id,
+    provider: model.provider,
+    aliases: [],
+    contextWindow: MODEL_DEFAULTS.contextWindow,
+    maxOutputTokens: MODEL_DEFAULTS.maxOutputTokens,
+    supportsStreaming: MODEL_DEFAULTS.supportsStreaming,
+    inputPricePerMillion: MODEL_DEFAULTS.inputPricePerMillion,
+    outputPricePerMillion: MODEL_DEFAULTS.outputPricePerMillion,
+    cachedInputPricePerMillion: MODEL_DEFAULTS.inputPricePerMillion,
+    family: model.id,
+    tier: MODEL_DEFAULTS.tier,
+    fallbacks: [],
+    quality: MODEL_DEFAULTS.quality,
+    typicalTtftMs: MODEL_DEFAULTS.typicalTtftMs,
+    tokensPerSecond: MODEL_DEFAULTS.tokensPerSecond,
+  };
+}
+
+function applyRuntime(draft: ModelDraft, model: RuntimeModel): void {
+  const origin: FieldOrigin = { source: 'runtime' };
+  draft.set('provider', model.provider, origin);
+  draft.set('upstreamId', model.upstreamId, origin);
+  draft.set('aliases', model.aliases, origin);
+  draft.set('contextWindow', model.contextWindow, origin);
+  draft.set('maxOutputTokens', model.maxOutputTokens, origin);
+  draft.set('inputPricePerMillion', model.inputPricePerMillion, origin);
+  draft.set('outputPricePerMillion', model.outputPricePerMillion, origin);
+  draft.set('cachedInputPricePerMillion', model.cachedInputPricePerMillion ?? model.inputPricePerMillion, origin);
+  draft.set('quality', model.quality, origin);
+  draft.set('capabilities', model.capabilities, origin);
+  draft.set('fallbacks', model.fallbacks, origin);
+  draft.set('family', model.family, origin);
+  draft.set('tier', model.tier, origin);
+}
+
+function applySynced(draft: ModelDraft, values: SyncedValues, openRouterProvider: string | undefined): void {
+  const origin: FieldOrigin = { source: values.source, fetchedAt: values.fetchedAt };
+  // A provider's own price list beats a reseller's: OpenRouter's price replaces a built-in one only
+  // for the models OpenRouter itself serves here.
+  const resale = values.source === 'openrouter' && draft.def.provider !== openRouterProvider;
+  const mayPrice = (field: ModelField): boolean => !(resale && draft.originOf(field).source === 'builtin');
+  draft.set('contextWindow', values.contextWindow, origin);
+  draft.set('maxOutputTokens', values.maxOutputTokens, origin);
+  if (mayPrice('inputPricePerMillion')) {
+    draft.set('inputPricePerMillion', values.inputPricePerMillion, origin);
+    // Sources list no cached price: the cached price follows the prompt price (a runtime model or
+    // the config file that names one applies after this and wins).
+    draft.set('cachedInputPricePerMillion', values.inputPricePerMillion, origin);
+  }
+  if (mayPrice('outputPricePerMillion')) draft.set('outputPricePerMillion', values.outputPricePerMillion, origin);
+  draft.set('quality', values.quality, origin);
+  if (values.capabilities) {
+    const current = draft.def.capabilities ?? { tools: false, images: false, jsonSchema: false };
+    draft.set('capabilities', { ...current, ...definedOnly(values.capabilities) }, origin);
+  }
+}
+
+function definedOnly(caps: Partial<ModelCapabilities>): Partial<ModelCapabilities> {
+  return Object.fromEntries(Object.entries(caps).filter(([, v]) => v !== undefined)) as Partial<ModelCapabilities>;
+}
+
+/** Models only OpenRouter lists become callable through the configured OpenRouter provider. */
+function addOpenRouterOnly(layers: CatalogLayers, drafts: Map<string, ModelDraft>): void {
+  const provider = layers.openRouterProvider;
+  if (provider === undefined) return;
+  const taken = new Set<string>();
+  for (const def of [...layers.builtin, ...layers.config]) for (const n of [def.id, ...def.aliases]) taken.add(n.toLowerCase());
+  for (const m of layers.runtime) for (const n of [m.id, ...m.aliases]) taken.add(n.toLowerCase());
+  for (const values of layers.synced) {
+    if (values.source !== 'openrouter' || values.catalogId !== undefined) continue;
+    const id = values.externalId;
+    if (taken.has(id.toLowerCase())) continue;
+    taken.add(id.toLowerCase());
+    drafts.set(
+      id,
+      new ModelDraft(
+        {
+          ...runtimeBase({ id, provider, aliases: [], fallbacks: [], createdAt: values.fetchedAt, updatedAt: values.fetchedAt }),
+          upstreamId: id,
+          family: id.split('/').pop() ?? id,
+        },
+        { source: 'openrouter', fetchedAt: values.fetchedAt },
+      ),
+    );
+  }
+}

@@ -1,0 +1,310 @@
+import type { Logger } from 'pino';
+import { invalidArgument, OrchestratorError, Reason } from '../domain/errors.js';
+import type { CatalogFingerprint, CatalogStore, FieldChange } from '../store/catalog-store.js';
+import { CatalogSnapshot, type Catalog, type CatalogModel, type CatalogOptions } from './catalog.js';
+import { composeCatalog, type ComposedCatalog, type RuntimeModel, type SyncedValues } from './layers.js';
+import type { ModelDefinition } from './models.js';
+import { checkRuntimeModel, type RuntimeModelInput } from './runtime-models.js';
+import type { CatalogSourceName, SyncReport, SyncRunner } from './sync/types.js';
+
+export const CATALOG_SOURCES: readonly CatalogSourceName[] = ['openrouter', 'arena', 'huggingface'];
+
+export interface LiveCatalogOptions {
+  /** The catalog the engine reads; replaced in place on every rebuild. */
+  readonly catalog: Catalog;
+  readonly builtin: readonly ModelDefinition[];
+  readonly config: readonly ModelDefinition[];
+  /** Binds composed definitions to this process's providers (and the simulator). */
+  readonly bind: (composed: ComposedCatalog) => CatalogOptions;
+  /** Provider names runtime models may name. */
+  readonly providers: ReadonlySet<string>;
+  /** The configured provider that reaches OpenRouter, if any. */
+  readonly openRouterProvider?: string | undefined;
+  /** Undefined without a database (DATABASE_URL=off): no runtime models, synced data kept in memory. */
+  readonly store?: CatalogStore | undefined;
+  /** How often every replica looks for runtime-model and synced-data changes. */
+  readonly pollMs: number;
+  readonly runner?: SyncRunner | undefined;
+  readonly log: Logger;
+  /** Told about every applied report (the sync metric). */
+  readonly onReport?: (report: SyncReport) => void;
+}
+
+/**
+ * The catalog as it changes at runtime: runtime models (CreateModel, UpdateModel, DeleteModel) and
+ * synced data are persisted in the database, and every replica rebuilds its catalog from the
+ * database when it sees a change (polled every `pollMs`), so all replicas converge within seconds.
+ */
+export class LiveCatalog {
+  private runtime: readonly RuntimeModel[] = [];
+  private synced: readonly SyncedValues[] = [];
+  private seen: CatalogFingerprint | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+  private pollFailing = false;
+
+  constructor(private readonly options: LiveCatalogOptions) {}
+
+  get catalog(): Catalog {
+    return this.options.catalog;
+  }
+
+  /** Loads what the database holds, then keeps polling for changes. */
+  async start(): Promise<void> {
+    await this.refresh().catch((err: unknown) => this.pollFailed(err));
+    if (!this.options.store) return;
+    this.timer = setInterval(() => {
+      this.refresh().catch((err: unknown) => this.pollFailed(err));
+    }, this.options.pollMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Reloads from the database when something changed there (or always, with `force`). */
+  refresh(force = false): Promise<boolean> {
+    return this.serial(async () => {
+      const store = this.options.store;
+      if (!store?.available) return false;
+      const print = await store.fingerprint();
+      if (!force && print === this.seen) return false;
+      const [runtime, synced] = await Promise.all([store.runtimeModels(), store.currentSynced()]);
+      this.rebuild(runtime, synced);
+      this.seen = print;
+      if (this.pollFailing) this.options.log.info('catalog database reachable again');
+      this.pollFailing = false;
+      return true;
+    });
+  }
+
+  async createModel(input: RuntimeModelInput): Promise<CatalogModel> {
+    const store = this.requireStore();
+    return this.serial(async () => {
+      const others = await store.runtimeModels();
+      this.check(input, others);
+      const now = new Date();
+      const created = await store.putRuntimeModel({ ...input, createdAt: now, updatedAt: now }, 'create');
+      if (!created)
+        throw invalidArgument([{ field: 'model.id', description: `"${input.id}" is already the name of the runtime model "${input.id}"` }]);
+      return this.reload(input.id);
+    });
+  }
+
+  /** Replaces a runtime model's definition (every field; leave one out to let synced data or defaults fill it). */
+  async updateModel(input: RuntimeModelInput): Promise<CatalogModel> {
+    const store = this.requireStore();
+    return this.serial(async () => {
+      const all = await store.runtimeModels();
+      const existing = all.find((m) => m.id === input.id);
+      if (!existing) throw this.notRuntime(input.id);
+      this.check(
+        input,
+        all.filter((m) => m.id !== input.id),
+      );
+      await store.putRuntimeModel({ ...input, createdAt: existing.createdAt, updatedAt: new Date() }, 'update');
+      return this.reload(input.id);
+    });
+  }
+
+  async deleteModel(id: string): Promise<void> {
+    const store = this.requireStore();
+    await this.serial(async () => {
+      const all = await store.runtimeModels();
+      if (!all.some((m) => m.id === id)) throw this.notRuntime(id);
+      const users = all.filter((m) => m.id !== id && m.fallbacks.some((f) => this.catalog.find(f)?.id === id));
+      if (users.length > 0) {
+        throw new OrchestratorError({
+          kind: 'failed_precondition',
+          reason: Reason.INVALID_REQUEST,
+          message: `"${id}" is a fallback of ${users.map((u) => `"${u.id}"`).join(', ')}: update those first`,
+          fieldViolations: [{ field: 'id', description: `still a fallback of ${users.map((u) => u.id).join(', ')}` }],
+        });
+      }
+      await store.deleteRuntimeModel(id);
+      await this.reloadNow();
+    });
+  }
+
+  /**
+   * Persists a report, then rebuilds the catalog from what is current. A failed report is recorded
+   * (and logged) but changes nothing: the last good values stay in use.
+   */
+  async applyReport(report: SyncReport): Promise<SyncReport> {
+    const { log, store } = this.options;
+    this.options.onReport?.(report);
+    if (!report.ok) {
+      log.warn({ source: report.source, error: report.error }, 'catalog sync failed: the last good data stays in use');
+    } else {
+      log.info(
+        { source: report.source, models: report.models.length, matched: report.matched.length, unmatched: report.unmatched.length },
+        'catalog sync applied',
+      );
+    }
+    await this.serial(async () => {
+      if (store?.available) {
+        await store.recordSync(report);
+        await this.reloadNow();
+      } else if (report.ok) {
+        this.rebuild(this.runtime, [...this.synced.filter((s) => s.source !== report.source), ...inMemory(report)]);
+      }
+    });
+    return report;
+  }
+
+  /** Runs the named sources now (all of them when none is named) and applies each report. */
+  async sync(sources: readonly CatalogSourceName[], signal?: AbortSignal): Promise<SyncReport[]> {
+    const runner = this.options.runner;
+    if (!runner) {
+      throw new OrchestratorError({
+        kind: 'failed_precondition',
+        reason: Reason.INVALID_REQUEST,
+        message: 'no catalog source is configured: set catalog.sync.<source>.url in the config file (see docs/catalog-sync.md)',
+      });
+    }
+    const reports: SyncReport[] = [];
+    for (const source of sources.length > 0 ? sources : CATALOG_SOURCES) {
+      const startedAt = new Date();
+      const report = await runner.run(source, signal).catch(
+        (err: unknown): SyncReport => ({
+          source,
+          startedAt,
+          finishedAt: new Date(),
+          ok: false,
+          error: err instanceof Error ? err.message : String(err),
+          models: [],
+          matched: [],
+          unmatched: [],
+        }),
+      );
+      reports.push(await this.applyReport(report));
+    }
+    return reports;
+  }
+
+  history(modelId: string | undefined, field: string | undefined, limit: number): Promise<FieldChange[]> {
+    return this.requireStore().history(modelId, field, limit);
+  }
+
+  private check(input: RuntimeModelInput, others: readonly RuntimeModel[]): void {
+    checkRuntimeModel(input, {
+      providers: this.options.providers,
+      fixed: [...this.options.builtin, ...this.options.config],
+      runtime: others,
+      resolves: (name) => this.catalog.find(name) !== undefined || others.some((m) => m.id === name),
+    });
+    // Whatever else would stop the catalog from building (a name clash with an OpenRouter-only model
+    // is not one: the runtime model takes the name) is refused before anything is written.
+    try {
+      this.bindAndBuild([...others, { ...input, createdAt: new Date(), updatedAt: new Date() }], this.synced, true);
+    } catch (err) {
+      throw invalidArgument([{ field: 'model', description: err instanceof Error ? err.message.replace(/^catalog: /, '') : String(err) }]);
+    }
+  }
+
+  private async reload(id: string): Promise<CatalogModel> {
+    await this.reloadNow();
+    const model = this.catalog.find(id);
+    if (!model) throw new Error(`catalog: runtime model ${id} missing after reload`);
+    return model;
+  }
+
+  private async reloadNow(): Promise<void> {
+    const store = this.requireStore();
+    const print = await store.fingerprint();
+    const [runtime, synced] = await Promise.all([store.runtimeModels(), store.currentSynced()]);
+    this.rebuild(runtime, synced);
+    this.seen = print;
+  }
+
+  private rebuild(runtime: readonly RuntimeModel[], synced: readonly SyncedValues[]): void {
+    try {
+      this.bindAndBuild(runtime, synced, false);
+      this.runtime = runtime;
+      this.synced = synced;
+    } catch (err) {
+      // Another replica's change that this one cannot take (a config file that differs): keep serving the last good catalog.
+      this.options.log.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        'catalog rebuild failed: the previous catalog stays in use',
+      );
+    }
+  }
+
+  private bindAndBuild(runtime: readonly RuntimeModel[], synced: readonly SyncedValues[], dryRun: boolean): void {
+    const { builtin, config, openRouterProvider } = this.options;
+    const options = this.options.bind(composeCatalog({ builtin, config, runtime, synced, openRouterProvider }));
+    // A dry run builds a snapshot nobody uses: it throws what the real rebuild would.
+    if (dryRun) new CatalogSnapshot(options).find('');
+    else this.catalog.replace(options);
+  }
+
+  private requireStore(): CatalogStore {
+    const store = this.options.store;
+    if (!store) {
+      throw new OrchestratorError({
+        kind: 'failed_precondition',
+        reason: Reason.LEDGER_UNAVAILABLE,
+        message: 'runtime models and catalog history are kept in the database, and it is off (DATABASE_URL=off): set DATABASE_URL',
+      });
+    }
+    if (!store.available) {
+      throw new OrchestratorError({
+        kind: 'unavailable',
+        reason: Reason.LEDGER_UNAVAILABLE,
+        message: 'the database is not reachable yet; retry shortly',
+        retryable: true,
+      });
+    }
+    return store;
+  }
+
+  private notRuntime(id: string): OrchestratorError {
+    const fixed = [...this.options.builtin, ...this.options.config].some((m) => m.id === id);
+    if (fixed) {
+      return invalidArgument([
+        { field: 'model.id', description: `"${id}" is a built-in or config-file model; only runtime models can be changed at runtime` },
+      ]);
+    }
+    return new OrchestratorError({
+      kind: 'not_found',
+      reason: Reason.MODEL_NOT_FOUND,
+      message: `no runtime model "${id}"`,
+      metadata: { model: id },
+    });
+  }
+
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(task, task);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private pollFailed(err: unknown): void {
+    if (!this.pollFailing)
+      this.options.log.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'catalog database poll failed: serving the last catalog',
+      );
+    this.pollFailing = true;
+  }
+}
+
+/** A successful report's values, for a gateway without a database. */
+function inMemory(report: SyncReport): SyncedValues[] {
+  const catalogIdOf = new Map(report.matched.map((m) => [m.externalId, m.catalogId]));
+  return report.models.map((m) => ({
+    source: m.source,
+    externalId: m.externalId,
+    catalogId: catalogIdOf.get(m.externalId),
+    fetchedAt: report.finishedAt,
+    contextWindow: m.contextWindow,
+    maxOutputTokens: m.maxOutputTokens,
+    inputPricePerMillion: m.inputPricePerMillion,
+    outputPricePerMillion: m.outputPricePerMillion,
+    quality: m.quality,
+    capabilities: m.capabilities,
+  }));
+}

@@ -1,0 +1,80 @@
+import { invalidArgument, type FieldViolation } from '../domain/errors.js';
+import type { RuntimeModel } from './layers.js';
+import type { ModelDefinition } from './models.js';
+
+/** What CreateModel and UpdateModel carry: a runtime model without its timestamps. */
+export type RuntimeModelInput = Omit<RuntimeModel, 'createdAt' | 'updatedAt'>;
+
+export interface RuntimeModelRules {
+  /** Provider names a runtime model may name (configured providers, the built-in "openai"). */
+  readonly providers: ReadonlySet<string>;
+  /** Built-in and config-file models: their ids and aliases are taken. */
+  readonly fixed: readonly ModelDefinition[];
+  /** The other runtime models (the one being updated left out). */
+  readonly runtime: readonly RuntimeModel[];
+  /** Resolves a fallback name against the catalog in use. */
+  readonly resolves: (name: string) => boolean;
+}
+
+const ID = /^[a-z0-9][a-z0-9._:/-]*$/i;
+
+/** Every problem of a runtime model, each under its request field path (`model.input_price_per_million`). */
+export function runtimeModelViolations(model: RuntimeModelInput, rules: RuntimeModelRules, prefix = 'model'): FieldViolation[] {
+  const out: FieldViolation[] = [];
+  const bad = (field: string, description: string): void => {
+    out.push({ field: `${prefix}.${field}`, description });
+  };
+  if (model.id.length === 0) bad('id', 'required');
+  else if (model.id.length > 128 || !ID.test(model.id))
+    bad('id', 'up to 128 letters, digits, and . _ : / - (starting with a letter or digit)');
+  if (model.provider.length === 0) bad('provider', 'required');
+  else if (!rules.providers.has(model.provider))
+    bad('provider', `unknown provider "${model.provider}" (configured: ${[...rules.providers].sort().join(', ') || 'none'})`);
+  const nonNegative: [string, number | undefined][] = [
+    ['input_price_per_million', model.inputPricePerMillion],
+    ['output_price_per_million', model.outputPricePerMillion],
+    ['cached_input_price_per_million', model.cachedInputPricePerMillion],
+  ];
+  for (const [field, value] of nonNegative) {
+    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) bad(field, 'must be a finite number of US dollars, 0 or more');
+  }
+  const positive: [string, number | undefined][] = [
+    ['context_window', model.contextWindow],
+    ['max_output_tokens', model.maxOutputTokens],
+  ];
+  for (const [field, value] of positive) {
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) bad(field, 'must be a whole number of tokens above 0');
+  }
+  if (model.contextWindow !== undefined && model.maxOutputTokens !== undefined && model.maxOutputTokens > model.contextWindow)
+    bad('max_output_tokens', `must not exceed context_window (${model.contextWindow})`);
+  if (model.quality !== undefined && !(Number.isFinite(model.quality) && model.quality >= 0 && model.quality <= 1))
+    bad('quality', 'must be between 0 and 1');
+  if (model.upstreamId !== undefined && model.upstreamId.trim() === '')
+    bad('upstream_id', 'must not be blank (leave it out to use the id)');
+
+  const taken = new Map<string, string>();
+  for (const def of rules.fixed)
+    for (const n of [def.id, ...def.aliases]) taken.set(n.toLowerCase(), `built-in or config-file model "${def.id}"`);
+  for (const m of rules.runtime) for (const n of [m.id, ...m.aliases]) taken.set(n.toLowerCase(), `runtime model "${m.id}"`);
+  const owner = taken.get(model.id.toLowerCase());
+  if (model.id.length > 0 && owner) bad('id', `"${model.id}" is already the name of the ${owner}`);
+  const own = new Set<string>([model.id.toLowerCase()]);
+  model.aliases.forEach((alias, i) => {
+    const key = alias.trim().toLowerCase();
+    const user = taken.get(key);
+    if (key === '') bad(`aliases[${i}]`, 'must not be blank');
+    else if (user) bad(`aliases[${i}]`, `"${alias}" is already the name of the ${user}`);
+    else if (own.has(key)) bad(`aliases[${i}]`, `"${alias}" is given twice`);
+    else own.add(key);
+  });
+  model.fallbacks.forEach((name, i) => {
+    if (own.has(name.trim().toLowerCase())) bad(`fallbacks[${i}]`, 'a model cannot fall back to itself');
+    else if (!rules.resolves(name)) bad(`fallbacks[${i}]`, `unknown model "${name}" (ListModels shows the catalog)`);
+  });
+  return out;
+}
+
+export function checkRuntimeModel(model: RuntimeModelInput, rules: RuntimeModelRules): void {
+  const violations = runtimeModelViolations(model, rules);
+  if (violations.length > 0) throw invalidArgument(violations);
+}

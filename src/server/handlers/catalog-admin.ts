@@ -1,0 +1,82 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { LiveCatalog } from '../../catalog/live.js';
+import { invalidArgument, OrchestratorError, Reason } from '../../domain/errors.js';
+import type { CallContext, Engine } from '../../engine/index.js';
+import { CatalogSource, type ModelServiceServer } from '../../gen/orchestrator/v1/models.js';
+import { camelCase, decodeRuntimeModel, encodeChange, encodeModel, encodeReport, SYNC_SOURCE_OF } from '../catalog-encode.js';
+import { unary, type CallDeps } from '../call.js';
+import { encodeCircuit } from '../encode.js';
+import { isLoopback } from './usage.js';
+
+export interface CatalogAdminAccess {
+  /** API keys are configured (otherwise only loopback callers may change the catalog). */
+  readonly keysEnabled: boolean;
+  readonly isAdmin: (keyName: string) => boolean;
+}
+
+type AdminRpcs = Pick<ModelServiceServer, 'createModel' | 'updateModel' | 'deleteModel' | 'syncCatalog' | 'listModelHistory'>;
+
+const MAX_HISTORY = 1000;
+
+/** ModelService's catalog administration: runtime models, SyncCatalog (admin) and ListModelHistory. */
+export function catalogAdmin(deps: CallDeps, engine: Engine, live: LiveCatalog, access: CatalogAdminAccess): AdminRpcs {
+  const admin =
+    <Req, Res>(handler: (request: Req, ctx: CallContext) => Promise<Res>): grpc.handleUnaryCall<Req, Res> =>
+    (call, callback) =>
+      unary(deps, (request: Req, ctx) => {
+        requireAdmin(access, ctx, call.getPeer());
+        return handler(request, ctx);
+      })(call, callback);
+  const info = (id: string) => {
+    const model = live.catalog.find(id);
+    if (!model) throw new Error(`catalog: ${id} missing after a change`);
+    return encodeModel(model, encodeCircuit(engine.breakerState(model.id)));
+  };
+  return {
+    createModel: admin(async (req) => {
+      if (!req.model) throw invalidArgument([{ field: 'model', description: 'required' }]);
+      const model = await live.createModel(decodeRuntimeModel(req.model));
+      return { model: info(model.id) };
+    }),
+    updateModel: admin(async (req) => {
+      if (!req.model) throw invalidArgument([{ field: 'model', description: 'required' }]);
+      const model = await live.updateModel(decodeRuntimeModel(req.model));
+      return { model: info(model.id) };
+    }),
+    deleteModel: admin(async (req) => {
+      if (req.id.trim() === '') throw invalidArgument([{ field: 'id', description: 'required' }]);
+      await live.deleteModel(req.id.trim());
+      return {};
+    }),
+    syncCatalog: admin(async (req, ctx) => {
+      const source = SYNC_SOURCE_OF[req.source];
+      if (req.source !== CatalogSource.CATALOG_SOURCE_UNSPECIFIED && source === undefined) {
+        throw invalidArgument([{ field: 'source', description: 'OPENROUTER, ARENA or HUGGINGFACE (unspecified: all)' }]);
+      }
+      const reports = await live.sync(source ? [source] : [], ctx.signal);
+      return { reports: reports.map(encodeReport) };
+    }),
+    listModelHistory: unary(deps, async (req) => {
+      if (req.limit < 0) throw invalidArgument([{ field: 'limit', description: 'must be 0 (default 100) or more' }]);
+      const limit = Math.min(req.limit || 100, MAX_HISTORY);
+      const model = req.model.trim() === '' ? undefined : (live.catalog.find(req.model)?.id ?? req.model.trim());
+      const field = req.field.trim() === '' ? undefined : camelCase(req.field.trim());
+      const changes = await live.history(model, field, limit);
+      return { changes: changes.map(encodeChange) };
+    }),
+  };
+}
+
+function requireAdmin(access: CatalogAdminAccess, ctx: CallContext, peer: string): void {
+  if (!access.keysEnabled) {
+    if (isLoopback(peer)) return;
+    throw adminRequired('with no API keys configured, the catalog can be changed only by callers on this machine (loopback)');
+  }
+  const name = ctx.principal?.name;
+  if (name !== undefined && access.isAdmin(name)) return;
+  throw adminRequired('changing the catalog needs a key with the admin scope');
+}
+
+function adminRequired(message: string): OrchestratorError {
+  return new OrchestratorError({ kind: 'permission_denied', reason: Reason.ADMIN_REQUIRED, message });
+}

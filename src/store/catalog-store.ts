@@ -1,0 +1,283 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { RuntimeModel, SyncedValues } from '../catalog/layers.js';
+import type { FieldSource } from '../catalog/provenance.js';
+import type { CatalogSourceName, SourceModel, SyncReport } from '../catalog/sync/types.js';
+import type { CatalogSchema, SyncedModelsTable } from './catalog-schema.js';
+import type { LedgerDatabase } from './database.js';
+
+/** One change of one field of one model, as ListModelHistory shows it. */
+export interface FieldChange {
+  readonly modelId: string;
+  readonly field: string;
+  /** JSON of the value before; empty when the source first listed the model. */
+  readonly oldValue: string;
+  /** JSON of the value after; empty when the source stopped listing the model. */
+  readonly newValue: string;
+  readonly source: FieldSource;
+  readonly at: Date;
+}
+
+/** Changes in the catalog tables since the last look: cheap to ask every few seconds. */
+export type CatalogFingerprint = string;
+
+type StoredRuntime = Omit<RuntimeModel, 'id' | 'createdAt' | 'updatedAt'>;
+type Values = Omit<SourceModel, 'source' | 'externalId' | 'raw' | 'license'>;
+const VALUE_FIELDS = [
+  'contextWindow',
+  'maxOutputTokens',
+  'inputPricePerMillion',
+  'outputPricePerMillion',
+  'quality',
+  'capabilities',
+] as const;
+
+/** Reads and writes runtime models and synced catalog data in the ledger database. */
+export class CatalogStore {
+  constructor(private readonly database: () => LedgerDatabase | undefined) {}
+
+  private db(): Kysely<CatalogSchema> {
+    const open = this.database();
+    if (!open) throw new Error('the catalog database is not reachable');
+    // The same database as the ledger: its Kysely instance typed with the catalog tables.
+    return open.db as unknown as Kysely<CatalogSchema>;
+  }
+
+  get available(): boolean {
+    return this.database() !== undefined;
+  }
+
+  async fingerprint(): Promise<CatalogFingerprint> {
+    const db = this.db();
+    const runtime = await db
+      .selectFrom('catalog_runtime_models')
+      .select((eb) => [eb.fn.countAll().as('n'), eb.fn.max('updated_at').as('at')])
+      .executeTakeFirst();
+    const synced = await db
+      .selectFrom('catalog_synced_models')
+      .where('current', '=', 1)
+      .select((eb) => [eb.fn.countAll().as('n'), eb.fn.max('fetched_at').as('at')])
+      .executeTakeFirst();
+    return `${String(runtime?.n)}:${String(runtime?.at)}/${String(synced?.n)}:${String(synced?.at)}`;
+  }
+
+  async runtimeModels(): Promise<RuntimeModel[]> {
+    const rows = await this.db().selectFrom('catalog_runtime_models').selectAll().orderBy('id').execute();
+    return rows.map((r) => ({
+      ...(JSON.parse(r.definition) as StoredRuntime),
+      id: r.id,
+      createdAt: new Date(Number(r.created_at)),
+      updatedAt: new Date(Number(r.updated_at)),
+    }));
+  }
+
+  async runtimeModel(id: string): Promise<RuntimeModel | undefined> {
+    return (await this.runtimeModels()).find((m) => m.id === id);
+  }
+
+  /** Inserts (`create`: false when the id exists) or replaces (`update`: false when it does not); each change is kept in the history. */
+  async putRuntimeModel(model: RuntimeModel, mode: 'create' | 'update'): Promise<boolean> {
+    const { id, createdAt, updatedAt, ...rest } = model;
+    const definition = JSON.stringify(rest);
+    const write = this.db()
+      .transaction()
+      .execute(async (tx) => {
+        if (mode === 'create') {
+          const existing = await tx.selectFrom('catalog_runtime_models').select('id').where('id', '=', id).executeTakeFirst();
+          if (existing) return false;
+          await tx
+            .insertInto('catalog_runtime_models')
+            .values({ id, definition, created_at: createdAt.getTime(), updated_at: updatedAt.getTime() })
+            .execute();
+        } else {
+          const result = await tx
+            .updateTable('catalog_runtime_models')
+            .set({ definition, updated_at: updatedAt.getTime() })
+            .where('id', '=', id)
+            .executeTakeFirst();
+          if (Number(result.numUpdatedRows) === 0) return false;
+        }
+        await tx
+          .insertInto('catalog_runtime_history')
+          .values({ id: randomUUID(), model_id: id, at: updatedAt.getTime(), definition })
+          .execute();
+        return true;
+      });
+    return write.catch(async (err: unknown) => {
+      // Two replicas creating one id at once: the second meets the first's primary key.
+      const taken =
+        mode === 'create' && (await this.db().selectFrom('catalog_runtime_models').select('id').where('id', '=', id).executeTakeFirst());
+      if (taken) return false;
+      throw err;
+    });
+  }
+
+  async deleteRuntimeModel(id: string, at = new Date()): Promise<boolean> {
+    return this.db()
+      .transaction()
+      .execute(async (tx) => {
+        const result = await tx.deleteFrom('catalog_runtime_models').where('id', '=', id).executeTakeFirst();
+        if (Number(result.numDeletedRows) === 0) return false;
+        await tx
+          .insertInto('catalog_runtime_history')
+          .values({ id: randomUUID(), model_id: id, at: at.getTime(), definition: '' })
+          .execute();
+        return true;
+      });
+  }
+
+  /** Field changes of runtime models: each definition against the one before (a delete clears every field). */
+  private async runtimeChanges(modelId: string | undefined): Promise<FieldChange[]> {
+    let query = this.db().selectFrom('catalog_runtime_history').selectAll().orderBy('at').orderBy('id');
+    if (modelId !== undefined) query = query.where('model_id', '=', modelId);
+    const rows = await query.execute();
+    const last = new Map<string, Record<string, unknown>>();
+    const changes: FieldChange[] = [];
+    for (const row of rows) {
+      const before = last.get(row.model_id) ?? {};
+      const after = row.definition === '' ? {} : (JSON.parse(row.definition) as Record<string, unknown>);
+      const fields = new Set([...Object.keys(before), ...Object.keys(after)]);
+      changes.push(...diffFields(row.model_id, 'runtime', [...fields].sort(), before, after, Number(row.at)));
+      last.set(row.model_id, after);
+    }
+    return changes;
+  }
+
+  /** The values each source gives now (its newest run's rows). */
+  async currentSynced(): Promise<SyncedValues[]> {
+    const rows = await this.db().selectFrom('catalog_synced_models').selectAll().where('current', '=', 1).execute();
+    return rows.map((r) => ({
+      ...(JSON.parse(r.values_json) as Values),
+      source: r.source as CatalogSourceName,
+      externalId: r.external_id,
+      catalogId: r.catalog_id ?? undefined,
+      fetchedAt: new Date(Number(r.fetched_at)),
+    }));
+  }
+
+  /**
+   * Records a run. A successful one replaces the source's current rows: unchanged values only get a
+   * new fetch time, changed ones a new row (the old one stays as history), models the source no
+   * longer lists are retired. A failed run is recorded and leaves the current rows as they were.
+   */
+  async recordSync(report: SyncReport): Promise<string> {
+    const runId = randomUUID();
+    const at = report.finishedAt.getTime();
+    await this.db()
+      .transaction()
+      .execute(async (tx) => {
+        await tx
+          .insertInto('catalog_sync_runs')
+          .values({
+            id: runId,
+            source: report.source,
+            started_at: report.startedAt.getTime(),
+            finished_at: at,
+            ok: report.ok ? 1 : 0,
+            error: report.error ?? null,
+            models: report.models.length,
+            matched_count: report.matched.length,
+            unmatched_count: report.unmatched.length,
+            matched: JSON.stringify(report.matched),
+            unmatched: JSON.stringify(report.unmatched),
+          })
+          .execute();
+        if (!report.ok) return;
+        const current = await tx
+          .selectFrom('catalog_synced_models')
+          .selectAll()
+          .where('current', '=', 1)
+          .where('source', '=', report.source)
+          .execute();
+        const byExternal = new Map(current.map((r) => [r.external_id, r]));
+        const catalogIdOf = new Map(report.matched.map((m) => [m.externalId, m.catalogId]));
+        const seen = new Set<string>();
+        for (const model of report.models) {
+          if (seen.has(model.externalId)) continue;
+          seen.add(model.externalId);
+          const values = JSON.stringify(valuesOf(model));
+          const catalogId = catalogIdOf.get(model.externalId) ?? null;
+          const old = byExternal.get(model.externalId);
+          if (old && old.values_json === values && old.catalog_id === catalogId) {
+            await tx.updateTable('catalog_synced_models').set({ fetched_at: at, run_id: runId }).where('id', '=', old.id).execute();
+            continue;
+          }
+          if (old) await tx.updateTable('catalog_synced_models').set({ current: 0 }).where('id', '=', old.id).execute();
+          await tx
+            .insertInto('catalog_synced_models')
+            .values({
+              id: randomUUID(),
+              source: report.source,
+              external_id: model.externalId,
+              catalog_id: catalogId,
+              run_id: runId,
+              first_seen_at: at,
+              fetched_at: at,
+              current: 1,
+              values_json: values,
+              raw: JSON.stringify(model.raw),
+            })
+            .execute();
+        }
+        const gone = current.filter((r) => !seen.has(r.external_id)).map((r) => r.id);
+        if (gone.length > 0)
+          await tx.updateTable('catalog_synced_models').set({ current: 0, fetched_at: at }).where('id', 'in', gone).execute();
+      });
+    return runId;
+  }
+
+  /** Field changes over time, newest first, for one model or all. */
+  async history(modelId: string | undefined, field: string | undefined, limit: number): Promise<FieldChange[]> {
+    let query = this.db().selectFrom('catalog_synced_models').selectAll().orderBy('first_seen_at');
+    if (modelId !== undefined) query = query.where((eb) => eb.or([eb('catalog_id', '=', modelId), eb('external_id', '=', modelId)]));
+    const rows = await query.execute();
+    const bySeries = new Map<string, SyncedModelsTable[]>();
+    for (const row of rows) {
+      const key = `${row.source}\u0000${row.external_id}`;
+      bySeries.set(key, [...(bySeries.get(key) ?? []), row]);
+    }
+    const changes: FieldChange[] = await this.runtimeChanges(modelId);
+    for (const series of bySeries.values()) {
+      let before: Record<string, unknown> = {};
+      for (const row of series) {
+        const after = JSON.parse(row.values_json) as Record<string, unknown>;
+        changes.push(...diff(row, before, after, Number(row.first_seen_at)));
+        before = after;
+      }
+      const last = series[series.length - 1];
+      // Retired without a successor: the source stopped listing the model.
+      if (last && Number(last.current) === 0) changes.push(...diff(last, before, {}, Number(last.fetched_at)));
+    }
+    return changes
+      .filter((c) => field === undefined || c.field === field)
+      .sort((a, b) => b.at.getTime() - a.at.getTime())
+      .slice(0, limit);
+  }
+}
+
+function valuesOf(model: SourceModel): Values {
+  const out: Record<string, unknown> = {};
+  for (const field of VALUE_FIELDS) if (model[field] !== undefined) out[field] = model[field];
+  return out as Values;
+}
+
+function diff(row: SyncedModelsTable, before: Record<string, unknown>, after: Record<string, unknown>, at: number): FieldChange[] {
+  return diffFields(row.catalog_id ?? row.external_id, row.source as CatalogSourceName, VALUE_FIELDS, before, after, at);
+}
+
+function diffFields(
+  modelId: string,
+  source: FieldSource,
+  fields: readonly string[],
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+  at: number,
+): FieldChange[] {
+  const changes: FieldChange[] = [];
+  for (const field of fields) {
+    const a = before[field] === undefined ? '' : JSON.stringify(before[field]);
+    const b = after[field] === undefined ? '' : JSON.stringify(after[field]);
+    if (a !== b) changes.push({ modelId, field, oldValue: a, newValue: b, source, at: new Date(at) });
+  }
+  return changes;
+}

@@ -1,0 +1,172 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CatalogSource, type ModelInfo, type RuntimeModelSpec } from '../../src/gen/orchestrator/v1/models.js';
+import { callUnary, unaryError } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { startPostgres, type PostgresProcess } from '../helpers/postgres.js';
+
+const POLL_MS = '200';
+
+function spec(overrides: Partial<RuntimeModelSpec> = {}): RuntimeModelSpec {
+  return {
+    id: 'house-llama',
+    provider: 'openai',
+    upstreamId: 'gpt-4o-mini',
+    aliases: ['hl'],
+    contextWindow: 32_000,
+    inputPricePerMillion: 1,
+    outputPricePerMillion: 2,
+    quality: 0.6,
+    capabilities: { tools: true, images: false, jsonSchema: false },
+    fallbacks: ['gpt-4o-mini'],
+    family: '',
+    tier: 0,
+    ...overrides,
+  };
+}
+
+const listModels = (h: Harness) => callUnary(h.clients.models.listModels.bind(h.clients.models), { provider: '', availableOnly: false });
+const find = async (h: Harness, id: string): Promise<ModelInfo | undefined> =>
+  (await listModels(h)).response.models.find((m) => m.id === id);
+
+/** Polls the replica's ListModels until `accept` holds (replicas poll the database every POLL_MS). */
+async function eventually(h: Harness, id: string, accept: (m: ModelInfo | undefined) => boolean): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < 10_000) {
+    if (accept(await find(h, id))) return Date.now() - started;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`replica did not converge on ${id}`);
+}
+
+function runtimeModelsOn(name: string, databaseUrl: () => string) {
+  describe(`runtime models on ${name}, shared by two replicas`, () => {
+    let a: Harness;
+    let b: Harness;
+    beforeAll(async () => {
+      const env = { DATABASE_URL: databaseUrl(), CATALOG_POLL_MS: POLL_MS };
+      a = await startHarness({ env });
+      b = await startHarness({ env });
+    }, 60_000);
+    afterAll(async () => {
+      await a?.close();
+      await b?.close();
+    });
+
+    it('a model created on one replica is listed and callable on the other within seconds', async () => {
+      const created = (await callUnary(a.clients.models.createModel.bind(a.clients.models), { model: spec() })).response.model;
+      expect(created).toMatchObject({
+        id: 'house-llama',
+        provider: 'openai',
+        contextWindow: 32_000,
+        inputPricePerMillion: 1,
+        available: true,
+      });
+      expect(created?.capabilities).toEqual({ tools: true, images: false, jsonSchema: false });
+      const origin = (field: string) => created?.provenance.find((p) => p.field === field)?.source;
+      expect(origin('input_price_per_million')).toBe(CatalogSource.CATALOG_SOURCE_RUNTIME);
+      expect(origin('context_window')).toBe(CatalogSource.CATALOG_SOURCE_RUNTIME);
+
+      const waited = await eventually(b, 'house-llama', (m) => m !== undefined);
+      expect(waited).toBeLessThan(5_000);
+      const answer = (await callUnary(b.clients.chat.chat.bind(b.clients.chat), { model: 'hl', prompt: 'hello', messages: [] })).response;
+      expect(answer.model).toBe('house-llama');
+      const usage = answer.usage;
+      expect(usage && usage.promptTokens > 0).toBe(true);
+      const expected = ((usage?.promptTokens ?? 0) * 1 + (usage?.completionTokens ?? 0) * 2) / 1e6;
+      expect(answer.costUsd).toBeCloseTo(expected, 10);
+    });
+
+    it('an update on the second replica reaches the first', async () => {
+      await callUnary(b.clients.models.updateModel.bind(b.clients.models), {
+        model: spec({ inputPricePerMillion: 3, quality: undefined }),
+      });
+      await eventually(a, 'house-llama', (m) => m?.inputPricePerMillion === 3);
+      const m = await find(a, 'house-llama');
+      expect(m?.outputPricePerMillion).toBe(2);
+      // Left out of the update: cleared, so the documented default applies.
+      expect(m?.quality).toBe(0.5);
+      const history = (
+        await callUnary(a.clients.models.listModelHistory.bind(a.clients.models), {
+          model: 'hl',
+          field: 'input_price_per_million',
+          limit: 0,
+        })
+      ).response.changes;
+      expect(history.map((c) => [c.model, c.oldValue, c.newValue, c.source])).toEqual([
+        ['house-llama', '1', '3', CatalogSource.CATALOG_SOURCE_RUNTIME],
+        ['house-llama', '', '1', CatalogSource.CATALOG_SOURCE_RUNTIME],
+      ]);
+    });
+
+    it('refuses bad definitions with the field that is wrong', async () => {
+      const create = a.clients.models.createModel.bind(a.clients.models);
+      const bad = await unaryError(create, {
+        model: spec({ id: 'gpt-4o', provider: 'nope', inputPricePerMillion: -1, aliases: ['4o-mini'], fallbacks: ['nowhere'] }),
+      });
+      expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
+      const fields = bad.decoded.badRequest?.fieldViolations.map((v) => v.field);
+      expect(fields).toEqual(
+        expect.arrayContaining(['model.id', 'model.provider', 'model.input_price_per_million', 'model.aliases[0]', 'model.fallbacks[0]']),
+      );
+      const duplicate = await unaryError(create, { model: spec({ aliases: [] }) });
+      expect(duplicate.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(duplicate.decoded.badRequest?.fieldViolations[0]?.field).toBe('model.id');
+      const builtin = await unaryError(a.clients.models.updateModel.bind(a.clients.models), { model: spec({ id: 'gpt-4o' }) });
+      expect(builtin.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(builtin.details).toMatch(/built-in or config-file model/);
+      const missing = await unaryError(a.clients.models.deleteModel.bind(a.clients.models), { id: 'never-made' });
+      expect(missing.code).toBe(grpc.status.NOT_FOUND);
+    });
+
+    it('two replicas creating one id at once: one creates it, the other is told the name is taken', async () => {
+      const both = await Promise.allSettled(
+        [a, b].map((h) => callUnary(h.clients.models.createModel.bind(h.clients.models), { model: spec({ id: 'twin', aliases: [] }) })),
+      );
+      expect(both.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const refused = both.find((r) => r.status === 'rejected');
+      expect((refused as PromiseRejectedResult).reason.code).toBe(grpc.status.INVALID_ARGUMENT);
+      await callUnary(a.clients.models.deleteModel.bind(a.clients.models), { id: 'twin' });
+    });
+
+    it('a model deleted on one replica is gone from the other', async () => {
+      await callUnary(a.clients.models.deleteModel.bind(a.clients.models), { id: 'house-llama' });
+      expect(await find(a, 'house-llama')).toBeUndefined();
+      await eventually(b, 'house-llama', (m) => m === undefined);
+      const refused = await unaryError(b.clients.chat.chat.bind(b.clients.chat), { model: 'hl', prompt: 'hello', messages: [] });
+      expect(refused.code).toBe(grpc.status.NOT_FOUND);
+    });
+  });
+}
+
+runtimeModelsOn('SQLite', () => `sqlite:${join(mkdtempSync(join(tmpdir(), 'llmo-catalog-')), 'ledger.db')}`);
+
+let pg: PostgresProcess | undefined;
+beforeAll(async () => {
+  pg = await startPostgres();
+}, 90_000);
+afterAll(async () => pg?.destroy());
+runtimeModelsOn('PostgreSQL', () => (pg as PostgresProcess).url);
+
+describe('runtime models without a database', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { DATABASE_URL: 'off' } });
+  });
+  afterAll(async () => h?.close());
+
+  it('CreateModel is refused with FAILED_PRECONDITION saying the database is off', async () => {
+    const err = await unaryError(h.clients.models.createModel.bind(h.clients.models), { model: spec() });
+    expect(err.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(err.details).toMatch(/DATABASE_URL=off/);
+  });
+
+  it('SyncCatalog without a configured source is refused with FAILED_PRECONDITION naming the setting', async () => {
+    const err = await unaryError(h.clients.models.syncCatalog.bind(h.clients.models), { source: CatalogSource.CATALOG_SOURCE_UNSPECIFIED });
+    expect(err.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(err.details).toMatch(/catalog\.sync\.<source>\.url/);
+  });
+});

@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import { Catalog, costOf } from '../../../src/catalog/catalog.js';
+import { composeCatalog, type CatalogLayers, type RuntimeModel, type SyncedValues } from '../../../src/catalog/layers.js';
+import { BUILTIN_MODELS, type ModelDefinition } from '../../../src/catalog/models.js';
+import { originOf } from '../../../src/catalog/provenance.js';
+
+// Alone in these catalogs, so without its fallbacks.
+const builtin: ModelDefinition = { ...(BUILTIN_MODELS.find((m) => m.id === 'gpt-4o-mini') as ModelDefinition), fallbacks: [] };
+const fetchedAt = new Date('2026-11-01T00:00:00Z');
+const at = new Date('2026-11-02T00:00:00Z');
+
+function synced(values: Partial<SyncedValues> & Pick<SyncedValues, 'source' | 'externalId'>): SyncedValues {
+  return { catalogId: undefined, fetchedAt, ...values };
+}
+
+function runtime(values: Partial<RuntimeModel> & Pick<RuntimeModel, 'id' | 'provider'>): RuntimeModel {
+  return { aliases: [], fallbacks: [], createdAt: at, updatedAt: at, ...values };
+}
+
+function compose(layers: Partial<CatalogLayers>) {
+  const composed = composeCatalog({ builtin: [builtin], config: [], runtime: [], synced: [], ...layers });
+  const byId = new Map(composed.models.map((m) => [m.id, m]));
+  return {
+    model: (id: string) => byId.get(id) as ModelDefinition,
+    origin: (id: string, field: Parameters<typeof originOf>[1]) =>
+      originOf(composed.origins.get(id) ?? { base: { source: 'builtin' }, fields: {} }, field),
+    composed,
+  };
+}
+
+describe('catalog precedence: config file > runtime models > synced data > built-in', () => {
+  it('a synced value replaces a built-in one and says where it came from and when', () => {
+    const c = compose({
+      synced: [synced({ source: 'huggingface', externalId: 'openai/gpt-4o-mini', catalogId: 'gpt-4o-mini', contextWindow: 200_000 })],
+    });
+    expect(c.model('gpt-4o-mini').contextWindow).toBe(200_000);
+    expect(c.origin('gpt-4o-mini', 'contextWindow')).toEqual({ source: 'huggingface', fetchedAt });
+    // Fields no layer touched stay built-in.
+    expect(c.origin('gpt-4o-mini', 'maxOutputTokens')).toEqual({ source: 'builtin' });
+  });
+
+  it("the Arena's quality replaces the built-in judgement", () => {
+    const c = compose({
+      synced: [synced({ source: 'arena', externalId: 'GPT-4o-mini-2024-07-18', catalogId: 'gpt-4o-mini', quality: 0.77 })],
+    });
+    expect(c.model('gpt-4o-mini').quality).toBe(0.77);
+    expect(c.origin('gpt-4o-mini', 'quality').source).toBe('arena');
+  });
+
+  it('a runtime model beats synced data for the fields it sets; synced data fills the ones it leaves out', () => {
+    const c = compose({
+      runtime: [runtime({ id: 'local-llama', provider: 'openai', quality: 0.6, contextWindow: 32_000 })],
+      synced: [
+        synced({ source: 'arena', externalId: 'llama', catalogId: 'local-llama', quality: 0.9 }),
+        synced({
+          source: 'openrouter',
+          externalId: 'meta/llama',
+          catalogId: 'local-llama',
+          contextWindow: 128_000,
+          inputPricePerMillion: 0.3,
+        }),
+      ],
+    });
+    const m = c.model('local-llama');
+    expect([m.quality, m.contextWindow]).toEqual([0.6, 32_000]);
+    expect(c.origin('local-llama', 'quality').source).toBe('runtime');
+    // The runtime model named no price: OpenRouter's is the only one there is.
+    expect(m.inputPricePerMillion).toBe(0.3);
+    expect(c.origin('local-llama', 'inputPricePerMillion').source).toBe('openrouter');
+    // Neither sets it: the documented default.
+    expect(m.maxOutputTokens).toBe(4_096);
+  });
+
+  it('the config file beats everything for the fields it sets', () => {
+    const fromFile: ModelDefinition = { ...builtin, quality: 0.42, inputPricePerMillion: 9 };
+    const c = compose({
+      config: [fromFile],
+      synced: [synced({ source: 'arena', externalId: 'gpt-4o-mini', catalogId: 'gpt-4o-mini', quality: 0.99 })],
+    });
+    expect(c.model('gpt-4o-mini').quality).toBe(0.42);
+    expect(c.model('gpt-4o-mini').inputPricePerMillion).toBe(9);
+    expect(c.origin('gpt-4o-mini', 'quality').source).toBe('config');
+    expect(c.composed.models.filter((m) => m.id === 'gpt-4o-mini')).toHaveLength(1);
+  });
+});
+
+describe("prices: a provider's own price list beats OpenRouter's resale price", () => {
+  const resale = synced({
+    source: 'openrouter',
+    externalId: 'openai/gpt-4o-mini',
+    catalogId: 'gpt-4o-mini',
+    inputPricePerMillion: 0.9,
+    outputPricePerMillion: 3.6,
+    contextWindow: 64_000,
+  });
+
+  it("OpenAI's built-in price stays for the model OpenAI serves; OpenRouter's other fields still apply", () => {
+    const c = compose({ synced: [resale], openRouterProvider: 'openrouter' });
+    const m = c.model('gpt-4o-mini');
+    expect([m.inputPricePerMillion, m.outputPricePerMillion, m.cachedInputPricePerMillion]).toEqual([0.15, 0.6, 0.075]);
+    expect(c.origin('gpt-4o-mini', 'inputPricePerMillion').source).toBe('builtin');
+    expect(m.contextWindow).toBe(64_000);
+  });
+
+  it("OpenRouter's price is the price of a model OpenRouter serves", () => {
+    const c = compose({ builtin: [{ ...builtin, provider: 'openrouter' }], synced: [resale], openRouterProvider: 'openrouter' });
+    const m = c.model('gpt-4o-mini');
+    expect([m.inputPricePerMillion, m.outputPricePerMillion, m.cachedInputPricePerMillion]).toEqual([0.9, 3.6, 0.9]);
+    expect(c.origin('gpt-4o-mini', 'outputPricePerMillion')).toEqual({ source: 'openrouter', fetchedAt });
+  });
+});
+
+describe('models only OpenRouter lists', () => {
+  const only = synced({
+    source: 'openrouter',
+    externalId: 'mistralai/mistral-large',
+    contextWindow: 128_000,
+    inputPricePerMillion: 2,
+    outputPricePerMillion: 6,
+  });
+
+  it('are served by the configured OpenRouter provider under their OpenRouter id', () => {
+    const c = compose({ synced: [only], openRouterProvider: 'openrouter' });
+    const m = c.model('mistralai/mistral-large');
+    expect(m).toMatchObject({
+      provider: 'openrouter',
+      upstreamId: 'mistralai/mistral-large',
+      contextWindow: 128_000,
+      inputPricePerMillion: 2,
+    });
+    expect(c.origin('mistralai/mistral-large', 'outputPricePerMillion').source).toBe('openrouter');
+  });
+
+  it('are left out without an OpenRouter provider, and never shadow a catalog name', () => {
+    expect(compose({ synced: [only] }).model('mistralai/mistral-large')).toBeUndefined();
+    const clash = synced({ source: 'openrouter', externalId: 'GPT-4o-mini', inputPricePerMillion: 99 });
+    const c = compose({ synced: [clash], openRouterProvider: 'openrouter' });
+    expect(c.composed.models.map((m) => m.id)).toEqual(['gpt-4o-mini']);
+    expect(c.model('gpt-4o-mini').inputPricePerMillion).toBe(0.15);
+  });
+});
+
+describe('Catalog.replace', () => {
+  it('swaps the whole catalog while a call keeps the model and the price it resolved', () => {
+    const providers = new Map([['openai', 'openai']]);
+    const catalog = new Catalog({ models: [builtin], providers });
+    const resolved = catalog.find('4o-mini');
+    catalog.replace({ models: [{ ...builtin, inputPricePerMillion: 1, aliases: [] }], providers });
+    const usage = { promptTokens: 1_000_000, completionTokens: 0, totalTokens: 1_000_000, cachedTokens: 0 };
+    expect(resolved && costOf(resolved, usage)).toBe(0.15);
+    expect(costOf(catalog.find('gpt-4o-mini') as ModelDefinition, usage)).toBe(1);
+    expect(catalog.find('4o-mini')).toBeUndefined();
+  });
+
+  it('keeps the current catalog when the next one cannot be built', () => {
+    const providers = new Map([['openai', 'openai']]);
+    const catalog = new Catalog({ models: [builtin], providers });
+    expect(() => catalog.replace({ models: [{ ...builtin, fallbacks: ['nowhere'] }], providers })).toThrow(/unknown model "nowhere"/);
+    expect(catalog.find('gpt-4o-mini')?.fallbacks).toEqual(builtin.fallbacks);
+  });
+});

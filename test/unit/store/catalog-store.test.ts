@@ -1,0 +1,101 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { SourceModel, SyncReport } from '../../../src/catalog/sync/types.js';
+import { CatalogStore } from '../../../src/store/catalog-store.js';
+import { connect, migrate, type LedgerDatabase } from '../../../src/store/database.js';
+import { SQLITE_MEMORY } from '../../../src/store/url.js';
+
+let database: LedgerDatabase;
+let store: CatalogStore;
+beforeEach(async () => {
+  database = connect({ kind: 'sqlite', file: SQLITE_MEMORY });
+  await migrate(database);
+  store = new CatalogStore(() => database);
+});
+afterEach(async () => database.close());
+
+const model = (externalId: string, input: number): SourceModel => ({
+  source: 'openrouter',
+  externalId,
+  inputPricePerMillion: input,
+  raw: { id: externalId, pricing: { prompt: String(input / 1e6) } },
+});
+
+function report(day: number, models: SourceModel[], ok = true): SyncReport {
+  return {
+    source: 'openrouter',
+    startedAt: new Date(Date.UTC(2026, 10, day, 9)),
+    finishedAt: new Date(Date.UTC(2026, 10, day, 10)),
+    ok,
+    ...(ok ? {} : { error: 'timed out after 10000 ms' }),
+    models,
+    matched: models
+      .filter((m) => m.externalId === 'openai/gpt-4o')
+      .map((m) => ({ externalId: m.externalId, catalogId: 'gpt-4o', rule: 'normalised', confidence: 1 })),
+    unmatched: models.filter((m) => m.externalId !== 'openai/gpt-4o').map((m) => m.externalId),
+  };
+}
+
+describe('synced catalog rows', () => {
+  it('keep the current values per source, move the fetch time when nothing changed, and keep history', async () => {
+    await store.recordSync(report(1, [model('openai/gpt-4o', 2.5), model('x/solo', 1)]));
+    await store.recordSync(report(2, [model('openai/gpt-4o', 2.5), model('x/solo', 1.5)]));
+    const current = await store.currentSynced();
+    expect(current.map((c) => [c.externalId, c.catalogId, c.inputPricePerMillion, c.fetchedAt.getUTCDate()]).sort()).toEqual([
+      ['openai/gpt-4o', 'gpt-4o', 2.5, 2],
+      ['x/solo', undefined, 1.5, 2],
+    ]);
+    const history = await store.history(undefined, undefined, 100);
+    expect(history.map((c) => [c.modelId, c.oldValue, c.newValue, c.at.getUTCDate()])).toEqual([
+      ['x/solo', '1', '1.5', 2],
+      ['gpt-4o', '', '2.5', 1],
+      ['x/solo', '', '1', 1],
+    ]);
+    // A catalog id finds its source rows.
+    expect((await store.history('gpt-4o', 'inputPricePerMillion', 10)).map((c) => c.newValue)).toEqual(['2.5']);
+  });
+
+  it('a failed run is recorded but changes nothing; a model no longer listed is retired into history', async () => {
+    await store.recordSync(report(1, [model('openai/gpt-4o', 2.5), model('x/solo', 1)]));
+    const before = await store.currentSynced();
+    await store.recordSync(report(2, [], false));
+    expect(await store.currentSynced()).toEqual(before);
+    const runs = await database.db
+      .selectFrom('catalog_sync_runs' as never)
+      .select(['ok', 'error'] as never[])
+      .orderBy('started_at' as never)
+      .execute();
+    expect(runs).toEqual([
+      { ok: 1, error: null },
+      { ok: 0, error: 'timed out after 10000 ms' },
+    ]);
+
+    await store.recordSync(report(3, [model('openai/gpt-4o', 2.5)]));
+    expect((await store.currentSynced()).map((c) => c.externalId)).toEqual(['openai/gpt-4o']);
+    const gone = await store.history('x/solo', undefined, 10);
+    expect(gone[0]).toMatchObject({ oldValue: '1', newValue: '' });
+    expect(gone[0]?.at.getUTCDate()).toBe(3);
+  });
+});
+
+describe('runtime model rows', () => {
+  it('create refuses an existing id; update and delete report whether the model existed', async () => {
+    const at = new Date(Date.UTC(2026, 10, 1));
+    const m = { id: 'house', provider: 'openai', aliases: ['h'], fallbacks: [], inputPricePerMillion: 1, createdAt: at, updatedAt: at };
+    expect(await store.putRuntimeModel(m, 'create')).toBe(true);
+    expect(await store.putRuntimeModel(m, 'create')).toBe(false);
+    const print = await store.fingerprint();
+    expect(await store.putRuntimeModel({ ...m, inputPricePerMillion: 2, updatedAt: new Date(at.getTime() + 1) }, 'update')).toBe(true);
+    expect(await store.fingerprint()).not.toBe(print);
+    expect(await store.runtimeModels()).toEqual([{ ...m, inputPricePerMillion: 2, updatedAt: new Date(at.getTime() + 1) }]);
+    expect(await store.deleteRuntimeModel('house')).toBe(true);
+    expect(await store.deleteRuntimeModel('house')).toBe(false);
+    expect(await store.putRuntimeModel(m, 'update')).toBe(false);
+
+    const history = await store.history('house', 'inputPricePerMillion', 10);
+    expect(history.map((c) => [c.source, c.oldValue, c.newValue])).toEqual([
+      ['runtime', '2', ''],
+      ['runtime', '1', '2'],
+      ['runtime', '', '1'],
+    ]);
+  });
+});
