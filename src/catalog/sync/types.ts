@@ -52,6 +52,8 @@ export interface SyncReport {
    * one model: "openai/gpt-4o-2024-05-13" beside "openai/gpt-4o"); only the `matched` one applies.
    */
   readonly superseded?: readonly NameMatch[];
+  /** A failed run's source asked us to wait this long before trying again (HTTP Retry-After). */
+  readonly retryAfterMs?: number;
   /** Problems that did not fail the run (a configured Hub model that is gone). */
   readonly warnings?: readonly string[];
 }
