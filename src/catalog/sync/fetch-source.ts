@@ -43,7 +43,7 @@ export async function fetchText(url: string, options: FetchOptions): Promise<str
       bodyTimeout: options.timeoutMs,
     });
     if (res.statusCode === 429) {
-      res.body.destroy();
+      discard(res.body);
       const retryAfterMs = retryAfter(res.headers['retry-after']);
       throw new SyncError(
         'rate_limited',
@@ -52,12 +52,12 @@ export async function fetchText(url: string, options: FetchOptions): Promise<str
       );
     }
     if (res.statusCode < 200 || res.statusCode >= 300) {
-      res.body.destroy();
+      discard(res.body);
       throw new SyncError('http', `${where} answered HTTP ${res.statusCode}`, retryAfter(res.headers['retry-after']));
     }
     const announced = Number(res.headers['content-length']);
     if (Number.isFinite(announced) && announced > options.maxBytes) {
-      res.body.destroy();
+      discard(res.body);
       throw tooLarge(where, options.maxBytes);
     }
     const chunks: Buffer[] = [];
@@ -65,7 +65,7 @@ export async function fetchText(url: string, options: FetchOptions): Promise<str
     for await (const chunk of res.body) {
       size += (chunk as Buffer).length;
       if (size > options.maxBytes) {
-        res.body.destroy();
+        discard(res.body);
         throw tooLarge(where, options.maxBytes);
       }
       chunks.push(chunk as Buffer);
@@ -110,6 +110,12 @@ async function readLocal(url: URL, maxBytes: number): Promise<string> {
     if (err instanceof SyncError) throw err;
     throw new SyncError('unreachable', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
+}
+
+/** Closes a body we will not read; the abort it causes is expected, not an error to report. */
+function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
+  body.on('error', () => {});
+  body.destroy();
 }
 
 function tooLarge(where: string, maxBytes: number): SyncError {

@@ -10,7 +10,7 @@ import type { CatalogSource, SourceModel } from './types.js';
 export const OPENROUTER_MODELS_URL = 'https://openrouter.ai/api/v1/models';
 
 /** A price per token: a decimal string (OpenRouter's form) or a number; "-1" means "varies" (routers). */
-const price = z.union([z.string().regex(/^-?\d+(\.\d+)?(e-?\d+)?$/i, 'a decimal number'), z.number()]).transform(Number);
+const price = z.union([z.string().regex(/^-?\d+(\.\d+)?(e-?\d+)?$/i, 'a decimal number'), z.number()]);
 const count = z.number().int().nonnegative().nullish();
 
 const modelSchema = z.looseObject({
@@ -78,7 +78,8 @@ function modalitiesOf(modality: string | null | undefined): string[] {
   return (modality?.split('->')[0] ?? '').split('+').filter(Boolean);
 }
 
-function perMillion(key: 'inputPricePerMillion' | 'outputPricePerMillion', perToken: number | undefined): Partial<SourceModel> {
+function perMillion(key: 'inputPricePerMillion' | 'outputPricePerMillion', text: string | number | undefined): Partial<SourceModel> {
+  const perToken = text === undefined ? undefined : Number(text);
   // A negative price is OpenRouter's "depends on the routed model" (openrouter/auto): no price.
   if (perToken === undefined || perToken < 0 || !Number.isFinite(perToken)) return {};
   // Round away binary noise: 0.0000025 * 1e6 is 2.4999999999999996.
