@@ -130,3 +130,8 @@ export function catalogSyncOf(section: z.infer<typeof catalogSectionSchema> | un
     huggingface: { url: hub.url, interval: hub.interval, models: hub.models, tokenEnv: hub.token_env },
   };
 }
+
+/** The section from raw config values (`{ sync: {...} }`), as the file would give it; throws a ZodError. */
+export function parseCatalogSync(raw: unknown): CatalogSyncConfig {
+  return catalogSyncOf(catalogSectionSchema.parse(raw ?? {}));
+}
