@@ -17,8 +17,8 @@ const known = () => BUILTIN_MODELS;
 describe('catalog sync runner', () => {
   it('reports what a source returned, what matched with which rule, and what did not', async () => {
     server.set('/models', { body: fixture('openrouter-models.json') });
-    const config = catalogSyncOf({
-      sync: { openrouter: { url: `${server.url}/models` }, overrides: { 'openrouter/auto': null } } as never,
+    const config = parseCatalogSync({
+      sync: { openrouter: { url: `${server.url}/models` }, overrides: { 'openrouter/auto': null } },
     });
     const { runner, sources } = createCatalogSync(config, { known, onReport: () => {} });
     expect(sources).toEqual(['openrouter']);
@@ -45,7 +45,7 @@ describe('catalog sync runner', () => {
 
   it('turns every failure into a report with the reason, never a throw', async () => {
     server.set('/limited', { status: 429, headers: { 'retry-after': '90' } });
-    const config = catalogSyncOf({ sync: { openrouter: { url: `${server.url}/limited` } } as never });
+    const config = parseCatalogSync({ sync: { openrouter: { url: `${server.url}/limited` } } });
     const { runner } = createCatalogSync(config, { known, onReport: () => {} });
     const limited = await runner.run('openrouter');
     expect(limited).toMatchObject({ ok: false, retryAfterMs: 90_000, models: [], matched: [], unmatched: [] });
@@ -66,7 +66,7 @@ describe('catalog sync runner', () => {
   it('hands every report of a run on demand to onReport', async () => {
     server.set('/models', { body: fixture('openrouter-models-changed.json') });
     const reports: SyncReport[] = [];
-    const config = catalogSyncOf({ sync: { openrouter: { url: `${server.url}/models` } } as never });
+    const config = parseCatalogSync({ sync: { openrouter: { url: `${server.url}/models` } } });
     const { scheduler } = createCatalogSync(config, { known, onReport: (r) => void reports.push(r) });
     const report = await scheduler.runNow('openrouter');
     expect(reports).toEqual([report]);
