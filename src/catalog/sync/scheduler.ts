@@ -1,4 +1,3 @@
-import type { Logger } from 'pino';
 import { type SyncInterval, nextRunAt } from './interval.js';
 import { type SyncLock, inProcessSyncLock } from './lock.js';
 import type { CatalogSourceName, SyncReport, SyncRunner } from './types.js';
@@ -13,6 +12,12 @@ export interface SyncClock {
   now(): number;
   /** Calls `fn` after `ms`; answers a function that cancels it. */
   setTimer(ms: number, fn: () => void): () => void;
+}
+
+/** The two pino methods the scheduler logs with (a pino Logger fits). */
+export interface SyncLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
 }
 
 export interface SyncRetryPolicy {
@@ -58,7 +63,7 @@ export interface SyncSchedulerOptions {
   readonly clock?: SyncClock;
   /** 0 <= x < 1; injected for tests. */
   readonly random?: () => number;
-  readonly log?: Pick<Logger, 'info' | 'warn'>;
+  readonly log?: SyncLog;
 }
 
 export const DEFAULT_SYNC_RETRY: SyncRetryPolicy = { maxAttempts: 4, initialBackoffMs: 60_000, maxBackoffMs: 30 * 60_000 };
@@ -183,7 +188,17 @@ export class SyncScheduler {
 
   private async runLocked(source: CatalogSourceName, attempt: number, scheduled: boolean): Promise<SyncReport | undefined> {
     const state = this.state(source);
-    const release = await this.lock.acquire(source);
+    let release: Awaited<ReturnType<SyncLock['acquire']>>;
+    try {
+      release = await this.lock.acquire(source);
+    } catch (err) {
+      // No lock, no run: two replicas syncing at once is worse than one tick late.
+      this.options.log?.warn(
+        { source, err: err instanceof Error ? err.message : String(err) },
+        'catalog sync: the lock is unavailable; run skipped',
+      );
+      release = null;
+    }
     if (!release) {
       state.stats.skippedLocked++;
       this.options.onEvent?.({ kind: 'skipped', source, reason: 'locked' });

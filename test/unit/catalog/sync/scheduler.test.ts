@@ -191,6 +191,26 @@ describe('catalog sync scheduler', () => {
     replicaB.stop();
   });
 
+  it('skips the run, and does not crash, when the lock cannot be had (database down)', async () => {
+    const clock = new FakeClock();
+    const { runner, calls } = scriptedRunner(clock);
+    const warnings: string[] = [];
+    const scheduler = new SyncScheduler({
+      runner,
+      schedules: { openrouter: every('1h') },
+      onReport: () => {},
+      clock,
+      lock: { acquire: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432')) },
+      log: { info: () => {}, warn: (_obj, msg) => void warnings.push(msg) },
+    });
+    scheduler.start();
+    await clock.advance(2 * HOUR);
+    expect(calls).toEqual([]);
+    expect(scheduler.stats().openrouter?.skippedLocked).toBe(2);
+    expect(warnings).toEqual(expect.arrayContaining([expect.stringMatching(/lock is unavailable/)]));
+    scheduler.stop();
+  });
+
   it('runs a source now on demand, joining a run already going', async () => {
     const clock = new FakeClock();
     const slow = deferred<SyncReport>();
