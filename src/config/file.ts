@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { ModelDefinition } from '../catalog/models.js';
+import { type CatalogSyncConfig, catalogSectionSchema, catalogSyncOf } from './catalog-sync.js';
 import { checkProviderUrl } from './ssrf.js';
 
 /**
@@ -116,6 +117,8 @@ export const fileSchema = z
       })
       .strict()
       .default({ profiles: {}, fallback_depth: 3 }),
+    /** Outside catalog sources (catalog-sync.ts). */
+    catalog: catalogSectionSchema.optional(),
   })
   .strict();
 
@@ -160,6 +163,8 @@ export interface FileConfig {
     readonly profiles: Partial<Record<RoutingProfileKey, ProfileWeightsOverride>>;
     readonly fallbackDepth: number;
   };
+  /** `catalog.sync`: every default filled in. */
+  readonly catalogSync?: CatalogSyncConfig;
 }
 
 export class ConfigFileError extends Error {
@@ -260,6 +265,7 @@ export function loadConfigFile(path: string): FileConfig {
     })),
     includeBuiltinModels: file.include_builtin_models,
     routing: { profiles: file.routing.profiles, fallbackDepth: file.routing.fallback_depth },
+    catalogSync: catalogSyncOf(file.catalog),
   };
 }
 

@@ -45,12 +45,28 @@ export interface SyncReport {
   readonly models: readonly SourceModel[];
   readonly matched: readonly NameMatch[];
   readonly unmatched: readonly string[];
+  /** Names an override maps to null: deliberately left out. */
+  readonly ignored?: readonly string[];
+  /**
+   * Names that resolved to a catalog id another name of this run already took (dated snapshots of
+   * one model: "openai/gpt-4o-2024-05-13" beside "openai/gpt-4o"); only the `matched` one applies.
+   */
+  readonly superseded?: readonly NameMatch[];
+  /** A failed run's source asked us to wait this long before trying again (HTTP Retry-After). */
+  readonly retryAfterMs?: number;
+  /** Problems that did not fail the run (a configured Hub model that is gone). */
+  readonly warnings?: readonly string[];
+}
+
+/** What a source may say during a run without failing it. */
+export interface SyncNotes {
+  warn(message: string): void;
 }
 
 /** One outside source: fetches, validates and normalises. Throws a SyncError with a clear reason. */
 export interface CatalogSource {
   readonly name: CatalogSourceName;
-  load(signal: AbortSignal): Promise<readonly SourceModel[]>;
+  load(signal: AbortSignal, notes?: SyncNotes): Promise<readonly SourceModel[]>;
 }
 
 /** Runs one source now (SyncCatalog) or on its schedule; the catalog applies and persists the report. */

@@ -1,0 +1,137 @@
+import { readFile, stat } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import type { z } from 'zod';
+import { SyncError } from './errors.js';
+
+/**
+ * Reads one outside document: `http(s)://` through undici, `file://` from the local disk (so an
+ * installation without outside network can be fed the same data). Bounded in time and size; every
+ * failure is a SyncError whose message says what went wrong.
+ */
+export interface FetchOptions {
+  readonly signal: AbortSignal;
+  /** Whole request, connect to last byte. */
+  readonly timeoutMs: number;
+  readonly maxBytes: number;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export const DEFAULT_FETCH_TIMEOUT_MS = 30_000;
+export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+export async function fetchText(url: string, options: FetchOptions): Promise<string> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new SyncError('not_configured', `"${url}" is not a URL`);
+  }
+  if (parsed.protocol === 'file:') return readLocal(parsed, options.maxBytes);
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new SyncError('not_configured', `${url}: only http, https and file URLs are supported`);
+  }
+  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const signal = AbortSignal.any([options.signal, timeout]);
+  const where = redact(parsed);
+  try {
+    const res = await request(parsed, {
+      method: 'GET',
+      signal,
+      headers: { accept: 'application/json, text/csv;q=0.9, */*;q=0.1', 'user-agent': 'llm-orchestrator catalog sync', ...options.headers },
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+    if (res.statusCode === 429) {
+      discard(res.body);
+      const retryAfterMs = retryAfter(res.headers['retry-after']);
+      throw new SyncError(
+        'rate_limited',
+        `${where} answered 429 Too Many Requests${retryAfterMs !== undefined ? ` (Retry-After ${Math.ceil(retryAfterMs / 1000)} s)` : ''}`,
+        retryAfterMs,
+      );
+    }
+    if (res.statusCode < 200 || res.statusCode >= 300) {
+      discard(res.body);
+      throw new SyncError('http', `${where} answered HTTP ${res.statusCode}`, retryAfter(res.headers['retry-after']));
+    }
+    const announced = Number(res.headers['content-length']);
+    if (Number.isFinite(announced) && announced > options.maxBytes) {
+      discard(res.body);
+      throw tooLarge(where, options.maxBytes);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body) {
+      size += (chunk as Buffer).length;
+      if (size > options.maxBytes) {
+        discard(res.body);
+        throw tooLarge(where, options.maxBytes);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } catch (err) {
+    if (err instanceof SyncError) throw err;
+    if (timeout.aborted && !options.signal.aborted)
+      throw new SyncError('timeout', `${where} did not answer within ${options.timeoutMs} ms`);
+    if (options.signal.aborted) throw new SyncError('timeout', `${where}: the run was cancelled`);
+    const cause = err instanceof Error ? ((err as { code?: string }).code ?? err.message) : String(err);
+    throw new SyncError('unreachable', `${where} could not be reached: ${cause}`);
+  }
+}
+
+/** Parses JSON text against a schema; the first violation is reported with its path. */
+export function parseJson<T>(text: string, schema: z.ZodType<T>, where: string): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new SyncError('malformed', `${where}: not valid JSON (${(err as Error).message})`);
+  }
+  return validate(raw, schema, where);
+}
+
+export function validate<T>(raw: unknown, schema: z.ZodType<T>, where: string): T {
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const path = issue ? issue.path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`)).join('') : '';
+  throw new SyncError('malformed', `${where}: unexpected shape at ${path ? `$${path}` : 'the top level'}: ${issue?.message ?? 'invalid'}`);
+}
+
+async function readLocal(url: URL, maxBytes: number): Promise<string> {
+  const path = fileURLToPath(url);
+  try {
+    const info = await stat(path);
+    if (info.size > maxBytes) throw tooLarge(path, maxBytes);
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if (err instanceof SyncError) throw err;
+    throw new SyncError('unreachable', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
+/** Closes a body we will not read; the abort it causes is expected, not an error to report. */
+function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
+function tooLarge(where: string, maxBytes: number): SyncError {
+  return new SyncError('too_large', `${where}: the answer is over the limit of ${maxBytes} bytes`);
+}
+
+/** Retry-After as seconds or an HTTP date, in milliseconds; absent or unreadable: undefined. */
+export function retryAfter(header: string | string[] | undefined, now = Date.now()): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** Logs and reports never carry a query string (tokens travel there on some mirrors). */
+function redact(url: URL): string {
+  return `${url.origin}${url.pathname}`;
+}

@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, fetchText, parseJson } from './fetch-source.js';
+import type { CatalogSource, SourceModel } from './types.js';
+
+/**
+ * OpenRouter's public model list (GET /api/v1/models, no key needed): ids like "openai/gpt-4o",
+ * prices in US dollars per token as decimal strings, context and output limits, modalities and the
+ * request parameters each model accepts.
+ */
+export const OPENROUTER_MODELS_URL = 'https://openrouter.ai/api/v1/models';
+
+/** A price per token: a decimal string (OpenRouter's form) or a number; "-1" means "varies" (routers). */
+const price = z.union([z.string().regex(/^-?\d+(\.\d+)?(e-?\d+)?$/i, 'a decimal number'), z.number()]);
+const count = z.number().int().nonnegative().nullish();
+
+const modelSchema = z.looseObject({
+  id: z.string().min(1),
+  name: z.string().optional(),
+  context_length: count,
+  pricing: z.looseObject({ prompt: price, completion: price }).optional(),
+  top_provider: z.looseObject({ context_length: count, max_completion_tokens: count }).nullish(),
+  architecture: z.looseObject({ input_modalities: z.array(z.string()).nullish(), modality: z.string().nullish() }).nullish(),
+  supported_parameters: z.array(z.string()).nullish(),
+});
+
+const bodySchema = z.looseObject({ data: z.array(modelSchema) });
+
+export type OpenRouterModel = z.infer<typeof modelSchema>;
+
+export interface OpenRouterSourceOptions {
+  readonly url?: string;
+  readonly timeoutMs?: number;
+  readonly maxBytes?: number;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export function createOpenRouterSource(options: OpenRouterSourceOptions = {}): CatalogSource {
+  const url = options.url ?? OPENROUTER_MODELS_URL;
+  return {
+    name: 'openrouter',
+    async load(signal) {
+      const text = await fetchText(url, {
+        signal,
+        timeoutMs: options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS,
+        maxBytes: options.maxBytes ?? DEFAULT_MAX_BODY_BYTES,
+        ...(options.headers ? { headers: options.headers } : {}),
+      });
+      return parseJson(text, bodySchema, 'OpenRouter models').data.map(normaliseOpenRouterModel);
+    },
+  };
+}
+
+export function normaliseOpenRouterModel(model: OpenRouterModel): SourceModel {
+  const context = model.context_length ?? model.top_provider?.context_length ?? undefined;
+  const maxOutput = model.top_provider?.max_completion_tokens ?? undefined;
+  const params = new Set(model.supported_parameters ?? []);
+  const inputs = model.architecture?.input_modalities ?? modalitiesOf(model.architecture?.modality);
+  return {
+    source: 'openrouter',
+    externalId: model.id,
+    ...(context ? { contextWindow: context } : {}),
+    ...(maxOutput ? { maxOutputTokens: maxOutput } : {}),
+    ...perMillion('inputPricePerMillion', model.pricing?.prompt),
+    ...perMillion('outputPricePerMillion', model.pricing?.completion),
+    capabilities: {
+      tools: params.has('tools'),
+      images: inputs.includes('image'),
+      // `structured_outputs` is OpenRouter's flag for a native JSON Schema mode; `response_format`
+      // alone may be JSON mode only, and routing a json_schema request there would fail.
+      jsonSchema: params.has('structured_outputs'),
+    },
+    raw: model,
+  };
+}
+
+/** "text+image->text": the input side, for entries that carry only the older `modality` string. */
+function modalitiesOf(modality: string | null | undefined): string[] {
+  return (modality?.split('->')[0] ?? '').split('+').filter(Boolean);
+}
+
+function perMillion(key: 'inputPricePerMillion' | 'outputPricePerMillion', text: string | number | undefined): Partial<SourceModel> {
+  const perToken = text === undefined ? undefined : Number(text);
+  // A negative price is OpenRouter's "depends on the routed model" (openrouter/auto): no price.
+  if (perToken === undefined || perToken < 0 || !Number.isFinite(perToken)) return {};
+  // Round away binary noise: 0.0000025 * 1e6 is 2.4999999999999996.
+  return { [key]: Math.round(perToken * 1e6 * 1e6) / 1e6 };
+}

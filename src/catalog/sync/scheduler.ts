@@ -1,0 +1,268 @@
+import { type SyncInterval, nextRunAt } from './interval.js';
+import { type SyncLock, inProcessSyncLock } from './lock.js';
+import type { CatalogSourceName, SyncReport, SyncRunner } from './types.js';
+
+/**
+ * Runs each source on its interval: one run at a time per source (a tick that finds the previous
+ * run still going is skipped and counted), jittered retries after a failure (a source's
+ * Retry-After wins over the backoff when it is longer), and a lock so that of several replicas
+ * only one syncs a source at a time. Time comes from an injected clock, so tests need no sleeps.
+ */
+export interface SyncClock {
+  now(): number;
+  /** Calls `fn` after `ms`; answers a function that cancels it. */
+  setTimer(ms: number, fn: () => void): () => void;
+}
+
+/** The two pino methods the scheduler logs with (a pino Logger fits). */
+export interface SyncLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface SyncRetryPolicy {
+  /** Runs per failed tick, the first included; 1: no retries (the next tick tries again). */
+  readonly maxAttempts: number;
+  readonly initialBackoffMs: number;
+  readonly maxBackoffMs: number;
+}
+
+export type SyncEvent =
+  | { readonly kind: 'run'; readonly source: CatalogSourceName; readonly report: SyncReport; readonly attempt: number }
+  | { readonly kind: 'skipped'; readonly source: CatalogSourceName; readonly reason: 'overlap' | 'locked' | 'fresh' }
+  | { readonly kind: 'retry'; readonly source: CatalogSourceName; readonly attempt: number; readonly delayMs: number };
+
+export interface SyncStats {
+  runs: number;
+  failures: number;
+  skippedOverlap: number;
+  skippedLocked: number;
+  /** Another replica ran this tick already (`lastRunAt`). */
+  skippedFresh: number;
+  retries: number;
+  lastReport?: SyncReport;
+}
+
+export interface SyncSchedulerOptions {
+  readonly runner: SyncRunner;
+  /** The sources to run on a schedule; a source left out (or `off` in the file) runs only on demand. */
+  readonly schedules: Partial<Record<CatalogSourceName, SyncInterval>>;
+  /** Every finished run's report, failed ones included; the catalog applies and keeps it. */
+  readonly onReport: (report: SyncReport) => void | Promise<void>;
+  /** Everything that happened, for metrics. */
+  readonly onEvent?: (event: SyncEvent) => void;
+  readonly lock?: SyncLock;
+  /**
+   * When any replica last started a run of this source that reported (from the catalog's store).
+   * A scheduled tick that gets the lock skips the run when that was less than half an interval
+   * ago: the lock keeps replicas from running together, this keeps them from running one after
+   * another on the same tick.
+   */
+  readonly lastRunAt?: (source: CatalogSourceName) => number | undefined | Promise<number | undefined>;
+  readonly retry?: Partial<SyncRetryPolicy>;
+  readonly clock?: SyncClock;
+  /** 0 <= x < 1; injected for tests. */
+  readonly random?: () => number;
+  readonly log?: SyncLog;
+}
+
+export const DEFAULT_SYNC_RETRY: SyncRetryPolicy = { maxAttempts: 4, initialBackoffMs: 60_000, maxBackoffMs: 30 * 60_000 };
+
+export const systemClock: SyncClock = {
+  now: () => Date.now(),
+  setTimer(ms, fn) {
+    // Timers past 2^31-1 ms fire at once; wake up early and let the caller re-check.
+    const t = setTimeout(fn, Math.min(ms, 2 ** 31 - 1));
+    t.unref();
+    return () => clearTimeout(t);
+  },
+};
+
+interface SourceState {
+  running: Promise<SyncReport | undefined> | undefined;
+  nextTick: number;
+  cancelTick: (() => void) | undefined;
+  cancelRetry: (() => void) | undefined;
+  readonly stats: SyncStats;
+}
+
+export class SyncScheduler {
+  private readonly clock: SyncClock;
+  private readonly lock: SyncLock;
+  private readonly retry: SyncRetryPolicy;
+  private readonly random: () => number;
+  private readonly states = new Map<CatalogSourceName, SourceState>();
+  private abort = new AbortController();
+  private started = false;
+
+  constructor(private readonly options: SyncSchedulerOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.lock = options.lock ?? inProcessSyncLock();
+    this.retry = { ...DEFAULT_SYNC_RETRY, ...options.retry };
+    this.random = options.random ?? Math.random;
+  }
+
+  /** Arms every scheduled source's first tick (one interval from now, not at once: start-up stays quiet). */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    if (this.abort.signal.aborted) this.abort = new AbortController();
+    for (const source of Object.keys(this.options.schedules) as CatalogSourceName[]) this.arm(source, this.clock.now());
+  }
+
+  /** Cancels timers and any run in flight. */
+  stop(): void {
+    this.started = false;
+    this.abort.abort(new Error('the catalog sync scheduler stopped'));
+    for (const state of this.states.values()) {
+      state.cancelTick?.();
+      state.cancelRetry?.();
+    }
+  }
+
+  /**
+   * Runs a source now (SyncCatalog), through the same lock and one-at-a-time rule: while a run of
+   * that source is going, its report is the answer. Undefined when another replica holds the lock.
+   */
+  runNow(source: CatalogSourceName): Promise<SyncReport | undefined> {
+    const state = this.state(source);
+    return state.running ?? this.execute(source, 1);
+  }
+
+  stats(): Partial<Record<CatalogSourceName, Readonly<SyncStats>>> {
+    return Object.fromEntries([...this.states].map(([k, v]) => [k, { ...v.stats }]));
+  }
+
+  private state(source: CatalogSourceName): SourceState {
+    let state = this.states.get(source);
+    if (!state) {
+      state = {
+        running: undefined,
+        nextTick: Number.POSITIVE_INFINITY,
+        cancelTick: undefined,
+        cancelRetry: undefined,
+        stats: { runs: 0, failures: 0, skippedOverlap: 0, skippedLocked: 0, skippedFresh: 0, retries: 0 },
+      };
+      this.states.set(source, state);
+    }
+    return state;
+  }
+
+  private arm(source: CatalogSourceName, from: number): void {
+    const interval = this.options.schedules[source];
+    if (!interval || !this.started) return;
+    const state = this.state(source);
+    state.nextTick = nextRunAt(interval, from);
+    if (!Number.isFinite(state.nextTick)) return;
+    const wait = () => {
+      const left = state.nextTick - this.clock.now();
+      state.cancelTick = left > 0 ? this.clock.setTimer(left, wait) : undefined;
+      if (left <= 0) this.tick(source);
+    };
+    state.cancelTick = this.clock.setTimer(Math.max(0, state.nextTick - this.clock.now()), wait);
+  }
+
+  private tick(source: CatalogSourceName): void {
+    const state = this.state(source);
+    // The cadence does not drift with run time: the next tick is counted from this one.
+    this.arm(source, Math.max(state.nextTick, this.clock.now()));
+    if (state.running) {
+      state.stats.skippedOverlap++;
+      this.options.onEvent?.({ kind: 'skipped', source, reason: 'overlap' });
+      this.options.log?.warn({ source }, 'catalog sync: the previous run is still going; this tick is skipped');
+      return;
+    }
+    state.cancelRetry?.();
+    state.cancelRetry = undefined;
+    void this.execute(source, 1, true);
+  }
+
+  private execute(source: CatalogSourceName, attempt: number, scheduled = false): Promise<SyncReport | undefined> {
+    const state = this.state(source);
+    const run = this.runLocked(source, attempt, scheduled).finally(() => {
+      state.running = undefined;
+    });
+    state.running = run;
+    return run;
+  }
+
+  private async runLocked(source: CatalogSourceName, attempt: number, scheduled: boolean): Promise<SyncReport | undefined> {
+    const state = this.state(source);
+    let release: Awaited<ReturnType<SyncLock['acquire']>>;
+    try {
+      release = await this.lock.acquire(source);
+    } catch (err) {
+      // No lock, no run: two replicas syncing at once is worse than one tick late.
+      this.options.log?.warn(
+        { source, err: err instanceof Error ? err.message : String(err) },
+        'catalog sync: the lock is unavailable; run skipped',
+      );
+      release = null;
+    }
+    if (!release) {
+      state.stats.skippedLocked++;
+      this.options.onEvent?.({ kind: 'skipped', source, reason: 'locked' });
+      return undefined;
+    }
+    let report: SyncReport;
+    try {
+      if (scheduled && (await this.ranThisTick(source))) {
+        state.stats.skippedFresh++;
+        this.options.onEvent?.({ kind: 'skipped', source, reason: 'fresh' });
+        return undefined;
+      }
+      report = await this.options.runner.run(source, this.abort.signal);
+    } finally {
+      await release();
+    }
+    state.stats.runs++;
+    state.stats.lastReport = report;
+    this.options.onEvent?.({ kind: 'run', source, report, attempt });
+    try {
+      await this.options.onReport(report);
+    } catch (err) {
+      this.options.log?.warn({ source, err: err instanceof Error ? err.message : String(err) }, 'catalog sync: applying the report failed');
+    }
+    if (report.ok) {
+      this.options.log?.info({ source, models: report.models.length, matched: report.matched.length }, 'catalog sync: done');
+    } else {
+      state.stats.failures++;
+      this.scheduleRetry(source, attempt, report);
+    }
+    return report;
+  }
+
+  private scheduleRetry(source: CatalogSourceName, attempt: number, report: SyncReport): void {
+    const state = this.state(source);
+    const retrying = this.started && attempt < this.retry.maxAttempts;
+    const delayMs = retrying ? this.retryDelay(attempt, report.retryAfterMs) : undefined;
+    // A retry due after the next regular tick is that tick's job.
+    const useful = delayMs !== undefined && this.clock.now() + delayMs < state.nextTick;
+    this.options.log?.warn(
+      { source, error: report.error, attempt, ...(useful ? { retryInMs: delayMs } : {}) },
+      'catalog sync failed; the last good data stays in use',
+    );
+    if (!useful || delayMs === undefined) return;
+    state.stats.retries++;
+    this.options.onEvent?.({ kind: 'retry', source, attempt: attempt + 1, delayMs });
+    state.cancelRetry = this.clock.setTimer(delayMs, () => {
+      state.cancelRetry = undefined;
+      if (!state.running) void this.execute(source, attempt + 1);
+    });
+  }
+
+  private async ranThisTick(source: CatalogSourceName): Promise<boolean> {
+    const interval = this.options.schedules[source];
+    const last = interval && (await this.options.lastRunAt?.(source));
+    if (!interval || last === undefined) return false;
+    const now = this.clock.now();
+    return now - last < (nextRunAt(interval, now) - now) / 2;
+  }
+
+  /** Half the exponential backoff plus a random half (never zero), or the source's Retry-After if longer. */
+  private retryDelay(attempt: number, retryAfterMs: number | undefined): number {
+    const cap = Math.min(this.retry.maxBackoffMs, this.retry.initialBackoffMs * 2 ** (attempt - 1));
+    const backoff = Math.round(cap / 2 + this.random() * (cap / 2));
+    return retryAfterMs !== undefined && retryAfterMs > backoff ? retryAfterMs + Math.round(this.random() * 1_000) : backoff;
+  }
+}

@@ -1,0 +1,86 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SyncScheduler } from '../../src/catalog/sync/scheduler.js';
+import type { SyncReport, SyncRunner } from '../../src/catalog/sync/types.js';
+import { postgresSyncLock } from '../../src/store/sync-lock.js';
+import { type PostgresProcess, startPostgres } from '../helpers/postgres.js';
+
+let postgres: PostgresProcess;
+const pools: pg.Pool[] = [];
+beforeAll(async () => {
+  postgres = await startPostgres();
+}, 90_000);
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.end()));
+  await postgres?.destroy();
+});
+
+/** One replica's own pool, as each process would have. */
+function replicaPool(): pg.Pool {
+  const pool = new pg.Pool({ connectionString: postgres.url, max: 2 });
+  pools.push(pool);
+  return pool;
+}
+
+describe('catalog sync lock on PostgreSQL', () => {
+  it('lets one replica hold a source at a time, per source, and frees it on release', async () => {
+    const a = postgresSyncLock(replicaPool());
+    const b = postgresSyncLock(replicaPool());
+    const releaseA = await a.acquire('openrouter');
+    expect(releaseA).toBeTypeOf('function');
+    expect(await b.acquire('openrouter')).toBeNull();
+    // Another source is another lock.
+    const releaseArena = await b.acquire('arena');
+    expect(releaseArena).toBeTypeOf('function');
+    await releaseA?.();
+    const releaseB = await b.acquire('openrouter');
+    expect(releaseB).toBeTypeOf('function');
+    await releaseB?.();
+    await releaseArena?.();
+  });
+
+  it('frees the lock when the holding replica goes away', async () => {
+    const dying = replicaPool();
+    const held = await postgresSyncLock(dying).acquire('huggingface');
+    expect(held).toBeTypeOf('function');
+    const otherPool = replicaPool();
+    const other = postgresSyncLock(otherPool);
+    expect(await other.acquire('huggingface')).toBeNull();
+    // The holder's connection is cut (its process died, or the network did).
+    await otherPool.query(
+      `select pg_terminate_backend(pid) from pg_locks where locktype = 'advisory' and classid = $1 and pid <> pg_backend_pid()`,
+      [0x4c4c4d43],
+    );
+    const later = await other.acquire('huggingface');
+    expect(later).toBeTypeOf('function');
+    await later?.();
+    // The holder's own release after the loss neither throws nor crashes.
+    await expect(held?.()).resolves.toBeUndefined();
+  });
+
+  it('with two schedulers on two pools, a run on demand happens on one of them only', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const runs: string[] = [];
+    const runner = (name: string): SyncRunner => ({
+      async run(source) {
+        runs.push(name);
+        await gate;
+        const at = new Date();
+        return { source, startedAt: at, finishedAt: at, ok: true, models: [], matched: [], unmatched: [] } satisfies SyncReport;
+      },
+    });
+    const one = new SyncScheduler({ runner: runner('one'), schedules: {}, onReport: () => {}, lock: postgresSyncLock(replicaPool()) });
+    const two = new SyncScheduler({ runner: runner('two'), schedules: {}, onReport: () => {}, lock: postgresSyncLock(replicaPool()) });
+    const first = one.runNow('openrouter');
+    await new Promise((r) => setImmediate(r));
+    while (runs.length === 0) await new Promise((r) => setTimeout(r, 5));
+    await expect(two.runNow('openrouter')).resolves.toBeUndefined();
+    release();
+    await expect(first).resolves.toMatchObject({ ok: true });
+    expect(runs).toEqual(['one']);
+    expect(two.stats().openrouter?.skippedLocked).toBe(1);
+  });
+});

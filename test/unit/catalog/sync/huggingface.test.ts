@@ -1,0 +1,81 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SyncError } from '../../../../src/catalog/sync/errors.js';
+import { createHuggingFaceSource } from '../../../../src/catalog/sync/huggingface.js';
+import type { SourceModel } from '../../../../src/catalog/sync/types.js';
+import { FIXTURES, type SourceServer, fixture, startSourceServer } from '../../../helpers/source-server.js';
+
+let server: SourceServer;
+beforeAll(async () => {
+  server = await startSourceServer();
+  server.set('/api/models/meta-llama/Llama-3.1-8B-Instruct', { body: fixture('hf/meta-llama/Llama-3.1-8B-Instruct.json') });
+  server.set('/api/models/Qwen/Qwen2.5-VL-7B-Instruct', { body: fixture('hf/Qwen/Qwen2.5-VL-7B-Instruct.json') });
+});
+afterAll(() => server.close());
+
+const signal = () => new AbortController().signal;
+const byId = (models: readonly SourceModel[], id: string) => models.find((m) => m.externalId === id);
+const MODELS = ['meta-llama/Llama-3.1-8B-Instruct', 'Qwen/Qwen2.5-VL-7B-Instruct'];
+
+describe('Hugging Face Hub source', () => {
+  it('reads each configured model: context window, license, capabilities from tags', async () => {
+    const models = await createHuggingFaceSource({ url: `${server.url}/api/models`, models: MODELS, token: 'hf_test' }).load(signal());
+    expect(byId(models, 'meta-llama/Llama-3.1-8B-Instruct')).toMatchObject({
+      source: 'huggingface',
+      contextWindow: 131_072,
+      license: 'llama3.1',
+      capabilities: { tools: false, images: false },
+    });
+    expect(byId(models, 'Qwen/Qwen2.5-VL-7B-Instruct')).toMatchObject({
+      contextWindow: 128_000,
+      license: 'apache-2.0',
+      capabilities: { images: true },
+    });
+    // The Hub cannot tell whether the serving engine has a JSON Schema mode.
+    expect(byId(models, 'Qwen/Qwen2.5-VL-7B-Instruct')?.capabilities).not.toHaveProperty('jsonSchema');
+    expect(server.requests.find((r) => r.path.startsWith('/api/models/meta-llama'))?.headers.authorization).toBe('Bearer hf_test');
+  });
+
+  it('skips a configured model that is gone, with a warning, and keeps the others', async () => {
+    const warnings: string[] = [];
+    const models = await createHuggingFaceSource({ url: `${server.url}/api/models`, models: [...MODELS, 'someone/removed-model'] }).load(
+      signal(),
+      {
+        warn: (m) => warnings.push(m),
+      },
+    );
+    expect(models.map((m) => m.externalId)).toEqual(MODELS);
+    expect(warnings).toEqual([expect.stringMatching(/someone\/removed-model skipped: .*HTTP 404/)]);
+  });
+
+  it('fails the run on a malformed document, a timeout or a 429', async () => {
+    server.set('/broken/org/model', { body: JSON.stringify({ id: 'org/model', config: { max_position_embeddings: 'long' } }) });
+    const malformed = await createHuggingFaceSource({ url: `${server.url}/broken`, models: ['org/model'] })
+      .load(signal())
+      .catch((e: unknown) => e);
+    expect(malformed).toBeInstanceOf(SyncError);
+    expect((malformed as SyncError).message).toMatch(
+      /Hugging Face model org\/model: unexpected shape at \$\.config\.max_position_embeddings/,
+    );
+    server.set('/slow/org/model', { hang: true });
+    const slow = await createHuggingFaceSource({ url: `${server.url}/slow`, models: ['org/model'], timeoutMs: 150 })
+      .load(signal())
+      .catch((e: unknown) => e);
+    expect(slow).toMatchObject({ kind: 'timeout' });
+    server.set('/busy/org/model', { status: 429, headers: { 'retry-after': '60' } });
+    const busy = await createHuggingFaceSource({ url: `${server.url}/busy`, models: ['org/model', ...MODELS] })
+      .load(signal())
+      .catch((e: unknown) => e);
+    expect(busy).toMatchObject({ kind: 'rate_limited', retryAfterMs: 60_000 });
+  });
+
+  it('reads file: URLs: a folder laid out as <org>/<name>.json, or one file holding them all', async () => {
+    const dir = pathToFileURL(resolve(FIXTURES, 'hf')).href;
+    const fromDir = await createHuggingFaceSource({ url: dir, models: MODELS }).load(signal());
+    expect(fromDir.map((m) => m.contextWindow)).toEqual([131_072, 128_000]);
+    const file = pathToFileURL(resolve(FIXTURES, 'hf-models.json')).href;
+    const fromFile = await createHuggingFaceSource({ url: file, models: ['qwen/qwen2.5-vl-7b-instruct'] }).load(signal());
+    expect(fromFile.map((m) => m.externalId)).toEqual(['Qwen/Qwen2.5-VL-7B-Instruct']);
+  });
+});

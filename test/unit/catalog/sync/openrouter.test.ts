@@ -1,0 +1,110 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SyncError } from '../../../../src/catalog/sync/errors.js';
+import { createOpenRouterSource } from '../../../../src/catalog/sync/openrouter.js';
+import type { SourceModel } from '../../../../src/catalog/sync/types.js';
+import { FIXTURES, type SourceServer, fixture, startSourceServer } from '../../../helpers/source-server.js';
+
+let server: SourceServer;
+beforeAll(async () => {
+  server = await startSourceServer();
+});
+afterAll(() => server.close());
+
+const signal = () => new AbortController().signal;
+const byId = (models: readonly SourceModel[], id: string) => models.find((m) => m.externalId === id);
+
+async function failure(promise: Promise<unknown>): Promise<SyncError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(SyncError);
+  return err as SyncError;
+}
+
+describe('OpenRouter source', () => {
+  it('turns the models API into prices per million, limits and capabilities', async () => {
+    server.set('/api/v1/models', { body: fixture('openrouter-models.json') });
+    const models = await createOpenRouterSource({ url: `${server.url}/api/v1/models` }).load(signal());
+    expect(models).toHaveLength(7);
+    expect(byId(models, 'openai/gpt-4o')).toMatchObject({
+      source: 'openrouter',
+      contextWindow: 128_000,
+      maxOutputTokens: 16_384,
+      inputPricePerMillion: 2.5,
+      outputPricePerMillion: 10,
+      capabilities: { tools: true, images: true, jsonSchema: true },
+    });
+    expect(byId(models, 'openai/gpt-4o-mini')).toMatchObject({ inputPricePerMillion: 0.15, outputPricePerMillion: 0.6 });
+    // Tools but no structured outputs: JSON Schema mode is not claimed.
+    expect(byId(models, 'anthropic/claude-3.5-sonnet')?.capabilities).toEqual({ tools: true, images: true, jsonSchema: false });
+    expect(byId(models, 'meta-llama/llama-3.3-70b-instruct')?.capabilities).toEqual({ tools: true, images: false, jsonSchema: false });
+    expect(byId(models, 'meta-llama/llama-3.3-70b-instruct:free')).toMatchObject({ inputPricePerMillion: 0, outputPricePerMillion: 0 });
+    expect(byId(models, 'meta-llama/llama-3.3-70b-instruct:free')?.maxOutputTokens).toBeUndefined();
+    // The auto router's "-1" means the price depends on the model it picks: no price at all.
+    expect(byId(models, 'openrouter/auto')?.inputPricePerMillion).toBeUndefined();
+    expect(byId(models, 'openai/gpt-4o')?.raw).toMatchObject({ pricing: { prompt: '0.0000025' } });
+  });
+
+  it('sees a changed price, a new model and a removed one on the next load', async () => {
+    const source = createOpenRouterSource({ url: `${server.url}/changing` });
+    server.set('/changing', { body: fixture('openrouter-models.json') });
+    const before = await source.load(signal());
+    server.set('/changing', { body: fixture('openrouter-models-changed.json') });
+    const after = await source.load(signal());
+    expect(byId(before, 'openai/gpt-4o')).toMatchObject({ inputPricePerMillion: 2.5, outputPricePerMillion: 10 });
+    expect(byId(after, 'openai/gpt-4o')).toMatchObject({ inputPricePerMillion: 2, outputPricePerMillion: 8 });
+    expect(byId(before, 'openai/gpt-4.1')).toBeUndefined();
+    expect(byId(after, 'openai/gpt-4.1')).toMatchObject({ contextWindow: 1_047_576, maxOutputTokens: 32_768 });
+    expect(byId(before, 'anthropic/claude-3.5-sonnet')).toBeDefined();
+    expect(byId(after, 'anthropic/claude-3.5-sonnet')).toBeUndefined();
+  });
+
+  it('refuses a body of another shape, naming the path of the first problem', async () => {
+    server.set('/shape', { body: JSON.stringify({ data: [{ id: 'a/b', pricing: { prompt: 'cheap', completion: '0' } }] }) });
+    const err = await failure(createOpenRouterSource({ url: `${server.url}/shape` }).load(signal()));
+    expect(err.kind).toBe('malformed');
+    expect(err.message).toMatch(/OpenRouter models: unexpected shape at \$\.data\[0\]\.pricing\.prompt/);
+    server.set('/html', { body: '<html>maintenance</html>', headers: { 'content-type': 'text/html' } });
+    expect((await failure(createOpenRouterSource({ url: `${server.url}/html` }).load(signal()))).message).toMatch(/not valid JSON/);
+    server.set('/nodata', { body: '{"models":[]}' });
+    expect((await failure(createOpenRouterSource({ url: `${server.url}/nodata` }).load(signal()))).message).toMatch(/at \$\.data: /);
+  });
+
+  it('gives up on a source that does not answer in time', async () => {
+    server.set('/hang', { hang: true });
+    const started = Date.now();
+    const err = await failure(createOpenRouterSource({ url: `${server.url}/hang`, timeoutMs: 150 }).load(signal()));
+    expect(err.kind).toBe('timeout');
+    expect(err.message).toMatch(/did not answer within 150 ms/);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+
+  it('surfaces a 429 with its Retry-After, and other statuses by number', async () => {
+    server.set('/limited', { status: 429, headers: { 'retry-after': '120' }, body: '{"error":{"message":"Rate limit exceeded"}}' });
+    const err = await failure(createOpenRouterSource({ url: `${server.url}/limited` }).load(signal()));
+    expect(err).toMatchObject({ kind: 'rate_limited', retryAfterMs: 120_000 });
+    expect(err.message).toMatch(/429.*Retry-After 120 s/);
+    server.set('/down', { status: 503, body: 'upstream unavailable' });
+    expect(await failure(createOpenRouterSource({ url: `${server.url}/down` }).load(signal()))).toMatchObject({
+      kind: 'http',
+      message: expect.stringMatching(/HTTP 503/),
+    });
+  });
+
+  it('refuses an answer over the size limit', async () => {
+    server.set('/big', { body: fixture('openrouter-models.json') });
+    const err = await failure(createOpenRouterSource({ url: `${server.url}/big`, maxBytes: 1_000 }).load(signal()));
+    expect(err).toMatchObject({ kind: 'too_large' });
+  });
+
+  it('reads a file: URL, for installations without outside network', async () => {
+    const url = pathToFileURL(resolve(FIXTURES, 'openrouter-models.json')).href;
+    const models = await createOpenRouterSource({ url }).load(signal());
+    expect(byId(models, 'openai/gpt-4o')?.inputPricePerMillion).toBe(2.5);
+    const missing = await failure(createOpenRouterSource({ url: `${url}.missing` }).load(signal()));
+    expect(missing.message).toMatch(/cannot read .*ENOENT/);
+  });
+});

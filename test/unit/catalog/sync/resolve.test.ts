@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import { BUILTIN_MODELS } from '../../../../src/catalog/models.js';
+import { nameKey } from '../../../../src/catalog/sync/names.js';
+import { type KnownModel, resolveNames } from '../../../../src/catalog/sync/resolve.js';
+
+/** The built-in catalog plus the kinds of models a config file adds (config/example.yaml and more). */
+const KNOWN: KnownModel[] = [
+  ...BUILTIN_MODELS,
+  { id: 'llama3.1-8b', aliases: ['llama', 'llama3'], upstreamId: 'llama3.1:8b' },
+  { id: 'llama3.1-70b', aliases: [] },
+  { id: 'claude-sonnet-4', aliases: ['sonnet'], upstreamId: 'claude-sonnet-4-20250514' },
+  { id: 'claude-3-5-sonnet', aliases: [] },
+  { id: 'claude-haiku-3.5', aliases: [], upstreamId: 'claude-3-5-haiku-20241022' },
+  { id: 'openrouter-llama-70b', aliases: [], upstreamId: 'meta-llama/llama-3.3-70b-instruct' },
+  { id: 'qwen2.5-72b', aliases: [] },
+  { id: 'mistral-large', aliases: [] },
+  { id: 'gemini-1.5-pro', aliases: [] },
+  { id: 'gemini-2.0-flash', aliases: [] },
+  { id: 'deepseek-chat', aliases: [] },
+  { id: 'gemma-2-9b', aliases: [] },
+];
+
+function resolveOne(name: string, overrides?: Record<string, string | null>) {
+  return resolveNames([name], { known: KNOWN, ...(overrides ? { overrides } : {}) });
+}
+
+// [external name as a source spells it, the catalog id it must resolve to, the rule]
+const MATCHES: [string, string, string][] = [
+  // OpenRouter: vendor paths, upstream ids
+  ['openai/gpt-4o', 'gpt-4o', 'normalised'],
+  ['openai/gpt-4o-mini', 'gpt-4o-mini', 'normalised'],
+  ['openai/gpt-4.1', 'gpt-4.1', 'normalised'],
+  ['openai/gpt-4.1-mini', 'gpt-4.1-mini', 'normalised'],
+  ['openai/gpt-4.1-nano', 'gpt-4.1-nano', 'normalised'],
+  ['openai/o3', 'o3', 'normalised'],
+  ['openai/o4-mini', 'o4-mini', 'normalised'],
+  ['openai/gpt-5', 'gpt-5', 'normalised'],
+  ['openai/gpt-3.5-turbo', 'gpt-3.5-turbo', 'normalised'],
+  ['openai/gpt-4-turbo', 'gpt-4-turbo', 'normalised'],
+  ['openai/gpt-4o-2024-05-13', 'gpt-4o', 'normalised'],
+  ['openai/gpt-4o-2024-08-06', 'gpt-4o', 'normalised'],
+  ['openai/gpt-4o-mini-2024-07-18', 'gpt-4o-mini', 'normalised'],
+  ['openai/gpt-3.5-turbo-0125', 'gpt-3.5-turbo', 'normalised'],
+  ['meta-llama/llama-3.3-70b-instruct', 'openrouter-llama-70b', 'alias'],
+  ['anthropic/claude-3.5-sonnet', 'claude-3-5-sonnet', 'normalised'],
+  ['anthropic/claude-sonnet-4', 'claude-sonnet-4', 'normalised'],
+  ['qwen/qwen-2.5-72b-instruct', 'qwen2.5-72b', 'normalised'],
+  ['deepseek/deepseek-chat', 'deepseek-chat', 'normalised'],
+  ['mistralai/mistral-large-2411', 'mistral-large', 'normalised'],
+  ['google/gemini-2.0-flash-001', 'gemini-2.0-flash', 'normalised'],
+  // Arena: display names with case, spaces, dates and format suffixes
+  ['GPT-4o-2024-05-13', 'gpt-4o', 'normalised'],
+  ['gpt-4o-mini-2024-07-18', 'gpt-4o-mini', 'normalised'],
+  ['GPT-4-Turbo-2024-04-09', 'gpt-4-turbo', 'alias'],
+  ['GPT-4.1-2025-04-14', 'gpt-4.1', 'normalised'],
+  ['o3-2025-04-16', 'o3', 'normalised'],
+  ['Claude 3.5 Sonnet (20241022)', 'claude-3-5-sonnet', 'normalised'],
+  ['claude-3-5-sonnet-20240620', 'claude-3-5-sonnet', 'normalised'],
+  ['claude-3-5-haiku-20241022', 'claude-haiku-3.5', 'alias'],
+  ['claude-sonnet-4-20250514', 'claude-sonnet-4', 'alias'],
+  ['Meta-Llama-3.1-70B-Instruct', 'llama3.1-70b', 'normalised'],
+  ['Meta-Llama-3.1-8B-Instruct-bf16', 'llama3.1-8b', 'normalised'],
+  ['Gemini-1.5-Pro-002', 'gemini-1.5-pro', 'normalised'],
+  ['Qwen2.5-72B-Instruct', 'qwen2.5-72b', 'normalised'],
+  ['Mistral-Large-2407', 'mistral-large', 'normalised'],
+  ['GPT-5', 'gpt-5', 'exact'],
+  // Hugging Face Hub ids
+  ['meta-llama/Llama-3.1-8B-Instruct', 'llama3.1-8b', 'normalised'],
+  ['meta-llama/Meta-Llama-3.1-70B-Instruct', 'llama3.1-70b', 'normalised'],
+  ['Qwen/Qwen2.5-72B-Instruct', 'qwen2.5-72b', 'normalised'],
+  ['google/gemma-2-9b-it', 'gemma-2-9b', 'normalised'],
+  ['llama3.1:8b', 'llama3.1-8b', 'alias'],
+  // Typos and spellings the normaliser does not know: fuzzy, with the same numbers and tier words
+  ['llamma-3.1-70b', 'llama3.1-70b', 'fuzzy'],
+  ['mistrall-large', 'mistral-large', 'fuzzy'],
+];
+
+// Near misses: the name must NOT resolve to this id.
+const MISSES: [string, string][] = [
+  ['gpt-4o', 'gpt-4o-mini'],
+  ['openai/gpt-4o-mini', 'gpt-4o'],
+  ['openai/gpt-4.1-mini', 'gpt-4.1'],
+  ['gpt-4.1', 'gpt-4.1-mini'],
+  ['openai/gpt-4.1-nano', 'gpt-4.1-mini'],
+  ['openai/o3-mini', 'o3'],
+  ['o3-pro', 'o3'],
+  ['openai/gpt-5-mini', 'gpt-5'],
+  ['openai/gpt-4', 'gpt-4-turbo'],
+  ['openai/gpt-4', 'gpt-4o'],
+  ['anthropic/claude-3.5-haiku', 'claude-3-5-sonnet'],
+  ['claude-3-5-sonnet', 'claude-haiku-3.5'],
+  ['anthropic/claude-3-opus', 'claude-3-5-sonnet'],
+  ['meta-llama/llama-3.1-8b-instruct', 'llama3.1-70b'],
+  ['Meta-Llama-3.1-405B-Instruct', 'llama3.1-70b'],
+  ['meta-llama/llama-3.2-3b-instruct', 'llama3.1-8b'],
+  ['chatgpt-4o-latest', 'gpt-4o'],
+  ['gemini-2.0-flash-lite', 'gemini-2.0-flash'],
+  ['gemini-1.5-flash', 'gemini-1.5-pro'],
+  ['qwen/qwen-2.5-7b-instruct', 'qwen2.5-72b'],
+  ['deepseek/deepseek-r1', 'deepseek-chat'],
+  ['mistralai/mistral-small-2409', 'mistral-large'],
+  ['openai/gpt-4o:free', 'gpt-4o'],
+  ['openai/gpt-4o:extended', 'gpt-4o'],
+  ['Gemini-1.5-Pr0', 'gemini-1.5-pro'],
+];
+
+describe('entity resolution', () => {
+  it('resolves real names from OpenRouter, the Arena and the Hub with the expected rule', () => {
+    const wrong = MATCHES.filter(([name, id, rule]) => {
+      const r = resolveOne(name);
+      const m = r.matched[0];
+      return m?.catalogId !== id || m.rule !== rule;
+    }).map(([name, id, rule]) => ({ name, id, rule, got: resolveOne(name).matched[0] }));
+    expect(wrong).toEqual([]);
+    expect(MATCHES.length + MISSES.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it('never lets a name take a model with a different tier, size or version', () => {
+    const wrong = MISSES.filter(([name, id]) => resolveOne(name).matched.some((m) => m.catalogId === id)).map(([name, id]) => ({
+      name,
+      id,
+      got: resolveOne(name).matched[0],
+    }));
+    expect(wrong).toEqual([]);
+  });
+
+  it('says what it could not match', () => {
+    const r = resolveNames(['openai/gpt-4o', 'x-ai/grok-3', 'openai/o3-mini'], { known: KNOWN });
+    expect(r.matched.map((m) => m.catalogId)).toEqual(['gpt-4o']);
+    expect(r.unmatched).toEqual(['x-ai/grok-3', 'openai/o3-mini']);
+  });
+
+  it('lets overrides win, and an override to null ignores the name', () => {
+    const overrides = { 'openai/gpt-4o-mini': 'gpt-4o', 'openai/gpt-4o': null, 'x-ai/grok-3': 'grok-3' };
+    const r = resolveNames(['openai/gpt-4o-mini', 'openai/gpt-4o', 'X-AI/Grok-3'], { known: KNOWN, overrides });
+    expect(r.matched).toEqual([
+      { externalId: 'openai/gpt-4o-mini', catalogId: 'gpt-4o', rule: 'override', confidence: 1 },
+      { externalId: 'X-AI/Grok-3', catalogId: 'grok-3', rule: 'override', confidence: 1 },
+    ]);
+    expect(r.ignored).toEqual(['openai/gpt-4o']);
+    expect(r.unmatched).toEqual([]);
+  });
+
+  it('gives a catalog id one name per run: the undated name over dated snapshots', () => {
+    const r = resolveNames(['openai/gpt-4o-2024-05-13', 'openai/gpt-4o', 'openai/gpt-4o-2024-11-20'], { known: KNOWN });
+    expect(r.matched).toEqual([{ externalId: 'openai/gpt-4o', catalogId: 'gpt-4o', rule: 'normalised', confidence: 1 }]);
+    expect(r.superseded.map((m) => m.externalId).sort()).toEqual(['openai/gpt-4o-2024-05-13', 'openai/gpt-4o-2024-11-20']);
+    const dated = resolveNames(['gpt-4o-2024-05-13', 'gpt-4o-2024-11-20'], { known: KNOWN });
+    expect(dated.matched[0]?.externalId).toBe('gpt-4o-2024-11-20');
+  });
+
+  it('reports a fuzzy match with its similarity, and refuses one below the threshold', () => {
+    const r = resolveOne('llamma-3.1-70b');
+    expect(r.matched[0]?.rule).toBe('fuzzy');
+    expect(r.matched[0]?.confidence).toBeGreaterThan(0.85);
+    expect(r.matched[0]?.confidence).toBeLessThan(1);
+    expect(resolveNames(['llamma-3.1-70b'], { known: KNOWN, fuzzyThreshold: 0.99 }).unmatched).toEqual(['llamma-3.1-70b']);
+  });
+
+  it('keys names by what tells models apart', () => {
+    expect(nameKey('openai/GPT-4o-2024-05-13')).toMatchObject({ strict: 'gpt-4-o', dated: true, variant: false });
+    expect(nameKey('gpt4o').strict).toBe(nameKey('gpt-4o').strict);
+    expect(nameKey('Meta-Llama-3.1-8B-Instruct')).toMatchObject({ strict: 'llama-3-1-8-b-instruct', loose: 'llama-3-1-8-b' });
+    expect(nameKey('gpt-4o-mini').guard).not.toBe(nameKey('gpt-4o').guard);
+  });
+});

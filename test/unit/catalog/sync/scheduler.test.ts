@@ -1,0 +1,235 @@
+import { describe, expect, it } from 'vitest';
+import { parseInterval } from '../../../../src/catalog/sync/interval.js';
+import { inProcessSyncLock } from '../../../../src/catalog/sync/lock.js';
+import { type SyncClock, SyncScheduler } from '../../../../src/catalog/sync/scheduler.js';
+import type { CatalogSourceName, SyncReport, SyncRunner } from '../../../../src/catalog/sync/types.js';
+
+const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+/** A clock that moves only when told to; due timers fire in order, promises settle in between. */
+class FakeClock implements SyncClock {
+  private t = T0;
+  private seq = 0;
+  private timers: { at: number; seq: number; fn: () => void }[] = [];
+  now(): number {
+    return this.t;
+  }
+  setTimer(ms: number, fn: () => void): () => void {
+    const timer = { at: this.t + ms, seq: this.seq++, fn };
+    this.timers.push(timer);
+    return () => {
+      this.timers = this.timers.filter((x) => x !== timer);
+    };
+  }
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (;;) {
+      await settle();
+      const next = this.timers.filter((x) => x.at <= end).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
+      if (!next) break;
+      this.timers = this.timers.filter((x) => x !== next);
+      this.t = next.at;
+      next.fn();
+    }
+    this.t = end;
+    await settle();
+  }
+}
+
+async function settle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+}
+
+let clockNow = () => Date.now();
+function report(source: CatalogSourceName, ok: boolean, extra: Partial<SyncReport> = {}): SyncReport {
+  const at = new Date(clockNow());
+  return { source, startedAt: at, finishedAt: at, ok, models: [], matched: [], unmatched: [], ...(ok ? {} : { error: 'boom' }), ...extra };
+}
+
+/** A runner whose answers the test scripts; it records when each run started. */
+function scriptedRunner(clock: FakeClock, answers: (() => Promise<SyncReport> | SyncReport)[] = []) {
+  const calls: number[] = [];
+  const runner: SyncRunner = {
+    async run(source) {
+      clockNow = () => clock.now();
+      calls.push(clock.now() - T0);
+      const next = answers.shift();
+      return next ? next() : report(source, true);
+    },
+  };
+  return { runner, calls };
+}
+
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+function every(text: string) {
+  const parsed = parseInterval(text);
+  if (!parsed || typeof parsed === 'string') throw new Error(`bad interval ${text}`);
+  return parsed;
+}
+
+describe('catalog sync scheduler', () => {
+  it('runs each source on its interval, and a cron pattern at its times', async () => {
+    const clock = new FakeClock();
+    const { runner, calls } = scriptedRunner(clock);
+    const reports: SyncReport[] = [];
+    const scheduler = new SyncScheduler({
+      runner,
+      schedules: { openrouter: every('1h'), arena: every('0 */6 * * *') },
+      onReport: (r) => {
+        reports.push(r);
+      },
+      clock,
+    });
+    scheduler.start();
+    await clock.advance(12 * HOUR);
+    scheduler.stop();
+    expect(reports.filter((r) => r.source === 'openrouter')).toHaveLength(12);
+    expect(reports.filter((r) => r.source === 'arena').map((r) => r.startedAt.getTime() - T0)).toEqual([6 * HOUR, 12 * HOUR]);
+    expect(calls).toHaveLength(14);
+    expect(scheduler.stats().openrouter).toMatchObject({ runs: 12, failures: 0 });
+  });
+
+  it('never overlaps a run: a tick while the previous run is going is skipped and counted', async () => {
+    const clock = new FakeClock();
+    const slow = deferred<SyncReport>();
+    const { runner, calls } = scriptedRunner(clock, [() => slow.promise]);
+    const scheduler = new SyncScheduler({ runner, schedules: { openrouter: every('1h') }, onReport: () => {}, clock });
+    scheduler.start();
+    await clock.advance(3 * HOUR + MIN);
+    expect(calls).toEqual([HOUR]);
+    expect(scheduler.stats().openrouter?.skippedOverlap).toBe(2);
+    slow.resolve(report('openrouter', true));
+    await clock.advance(HOUR);
+    expect(calls).toEqual([HOUR, 4 * HOUR]);
+    scheduler.stop();
+  });
+
+  it('retries a failed run with a jittered backoff, and waits a Retry-After when the source asks', async () => {
+    const clock = new FakeClock();
+    const { runner, calls } = scriptedRunner(clock, [
+      () => report('openrouter', false),
+      () => report('openrouter', false, { error: '429', retryAfterMs: 10 * MIN }),
+      () => report('openrouter', true),
+    ]);
+    const events: string[] = [];
+    const scheduler = new SyncScheduler({
+      runner,
+      schedules: { openrouter: every('6h') },
+      onReport: () => {},
+      onEvent: (e) => events.push(e.kind === 'retry' ? `retry:${e.attempt}:${e.delayMs}` : e.kind),
+      clock,
+      random: () => 0.5,
+      retry: { maxAttempts: 4, initialBackoffMs: MIN, maxBackoffMs: HOUR },
+    });
+    scheduler.start();
+    await clock.advance(7 * HOUR);
+    // First failure: backoff 1 min, half of it fixed plus half of the other half (random 0.5).
+    // Second: the source's Retry-After of 10 min is longer than the 2 min backoff, so it wins.
+    expect(calls).toEqual([6 * HOUR, 6 * HOUR + 45_000, 6 * HOUR + 45_000 + 10 * MIN + 500]);
+    expect(events).toEqual(['run', 'retry:2:45000', 'run', 'retry:3:600500', 'run']);
+    expect(scheduler.stats().openrouter).toMatchObject({ runs: 3, failures: 2, retries: 2 });
+    scheduler.stop();
+  });
+
+  it('gives up retrying after the last attempt and leaves it to the next tick', async () => {
+    const clock = new FakeClock();
+    const { runner, calls } = scriptedRunner(
+      clock,
+      Array.from({ length: 10 }, () => () => report('arena', false)),
+    );
+    const scheduler = new SyncScheduler({
+      runner,
+      schedules: { arena: every('1h') },
+      onReport: () => {},
+      clock,
+      random: () => 0,
+      retry: { maxAttempts: 2, initialBackoffMs: MIN, maxBackoffMs: HOUR },
+    });
+    scheduler.start();
+    await clock.advance(HOUR + 30 * MIN);
+    expect(calls).toEqual([HOUR, HOUR + 30_000]);
+    scheduler.stop();
+  });
+
+  it('with several replicas sharing a lock, only the holder syncs', async () => {
+    const clock = new FakeClock();
+    const lock = inProcessSyncLock();
+    // The catalog's store, which every replica reads: when the source last ran anywhere.
+    let lastRunAt: number | undefined;
+    const onReport = (r: SyncReport) => {
+      lastRunAt = r.startedAt.getTime();
+    };
+    const slow = deferred<SyncReport>();
+    const a = scriptedRunner(clock, [() => slow.promise]);
+    const b = scriptedRunner(clock);
+    const replica = (runner: SyncRunner) =>
+      new SyncScheduler({ runner, schedules: { openrouter: every('1h') }, onReport, clock, lock, lastRunAt: () => lastRunAt });
+    const replicaA = replica(a.runner);
+    const replicaB = replica(b.runner);
+    replicaA.start();
+    replicaB.start();
+    await clock.advance(HOUR);
+    expect(a.calls).toEqual([HOUR]);
+    expect(b.calls).toEqual([]);
+    expect(replicaB.stats().openrouter?.skippedLocked).toBe(1);
+    slow.resolve(report('openrouter', true, { startedAt: new Date(T0 + HOUR) }));
+    for (let tick = 2; tick <= 4; tick++) await clock.advance(HOUR);
+    // Each later tick: one replica takes the lock and runs, the other finds the run done.
+    expect([...a.calls, ...b.calls].sort((x, y) => x - y)).toEqual([HOUR, 2 * HOUR, 3 * HOUR, 4 * HOUR]);
+    const skipped = (replicaA.stats().openrouter?.skippedFresh ?? 0) + (replicaB.stats().openrouter?.skippedFresh ?? 0);
+    expect(skipped).toBe(3);
+    replicaA.stop();
+    replicaB.stop();
+  });
+
+  it('skips the run, and does not crash, when the lock cannot be had (database down)', async () => {
+    const clock = new FakeClock();
+    const { runner, calls } = scriptedRunner(clock);
+    const warnings: string[] = [];
+    const scheduler = new SyncScheduler({
+      runner,
+      schedules: { openrouter: every('1h') },
+      onReport: () => {},
+      clock,
+      lock: { acquire: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432')) },
+      log: { info: () => {}, warn: (_obj, msg) => void warnings.push(msg) },
+    });
+    scheduler.start();
+    await clock.advance(2 * HOUR);
+    expect(calls).toEqual([]);
+    expect(scheduler.stats().openrouter?.skippedLocked).toBe(2);
+    expect(warnings).toEqual(expect.arrayContaining([expect.stringMatching(/lock is unavailable/)]));
+    scheduler.stop();
+  });
+
+  it('runs a source now on demand, joining a run already going', async () => {
+    const clock = new FakeClock();
+    const slow = deferred<SyncReport>();
+    const { runner, calls } = scriptedRunner(clock, [() => slow.promise]);
+    const scheduler = new SyncScheduler({ runner, schedules: {}, onReport: () => {}, clock });
+    const first = scheduler.runNow('huggingface');
+    const second = scheduler.runNow('huggingface');
+    slow.resolve(report('huggingface', true));
+    expect(await first).toBe(await second);
+    expect(calls).toHaveLength(1);
+    await expect(scheduler.runNow('huggingface')).resolves.toMatchObject({ ok: true });
+    expect(calls).toHaveLength(2);
+  });
+
+  it('reads intervals as off, durations or cron patterns', () => {
+    expect(parseInterval('off')).toBeUndefined();
+    expect(parseInterval('1h30m')).toEqual({ kind: 'every', ms: 90 * MIN });
+    expect(parseInterval('0 3 * * *')).toEqual({ kind: 'cron', pattern: '0 3 * * *' });
+    expect(parseInterval('10s')).toMatch(/at least 1m/);
+    expect(parseInterval('every tuesday')).toMatch(/neither off/);
+  });
+});
