@@ -108,7 +108,15 @@ export class Planner {
     }
     if (violations.length > 0) throw invalidArgument(violations);
     const attemptTimeoutMs = this.options.attemptTimeoutMs || undefined;
-    return { models, messages: input.messages, temperature: input.temperature, sampling: input.sampling, maxTokens, attemptTimeoutMs };
+    return {
+      models,
+      messages: input.messages,
+      temperature: input.temperature,
+      sampling: input.sampling,
+      tooling: input.tooling,
+      maxTokens,
+      attemptTimeoutMs,
+    };
   }
 
   private withDefault(ref: ModelRef): ModelRef {
