@@ -39,7 +39,7 @@ export const IMAGE_TOKEN_ESTIMATE = 765;
  * About four characters a token, plus 3 per message: the estimate wherever no upstream count
  * exists. Tool calls count by their name and arguments, each image as IMAGE_TOKEN_ESTIMATE.
  */
-export function estimatePromptTokens(messages: readonly Pick<ChatMessage, 'content' | 'parts' | 'toolCalls'>[]): number {
+export function estimatePromptTokens(messages: readonly (Pick<ChatMessage, 'content'> & Partial<ChatMessage>)[]): number {
   return messages.reduce((n, m) => {
     let chars = m.content.length;
     for (const call of m.toolCalls ?? []) chars += call.name.length + call.arguments.length;

@@ -21,8 +21,8 @@ beforeAll(async () => {
   - { name: beta, kind: anthropic, base_url: "${anthropic.url}", api_key_env: BETA_KEY }
 include_builtin_models: false
 models:
-  - { id: alpha-chat, provider: alpha, upstream_id: "alpha/chat-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 0.1, output_price_per_million: 0.2, family: a, tier: small, quality: 0.5 }
-  - { id: beta-claude, provider: beta, upstream_id: claude-test, context_window: 8000, max_output_tokens: 1000, input_price_per_million: 3, output_price_per_million: 15, family: b, tier: large, quality: 0.9 }
+  - { id: alpha-chat, provider: alpha, upstream_id: "alpha/chat-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 0.1, output_price_per_million: 0.2, family: a, tier: small, quality: 0.5, capabilities: { tools: true, images: true, json_schema: true } }
+  - { id: beta-claude, provider: beta, upstream_id: claude-test, context_window: 8000, max_output_tokens: 1000, input_price_per_million: 3, output_price_per_million: 15, family: b, tier: large, quality: 0.9, capabilities: { tools: true, images: true, json_schema: true } }
 `);
   const config = loadConfig({
     HOST: '127.0.0.1',

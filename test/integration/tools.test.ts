@@ -27,9 +27,10 @@ beforeAll(async () => {
   - { name: beta, kind: anthropic, base_url: "${anthropic.url}", api_key_env: BETA_KEY }
 include_builtin_models: false
 models:
-  - { id: alpha-chat, provider: alpha, upstream_id: "alpha/chat-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 0.1, output_price_per_million: 0.2, family: a, tier: small, quality: 0.5 }
-  - { id: alpha-mini, provider: alpha, upstream_id: "alpha/mini-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 0.1, output_price_per_million: 0.2, family: a, tier: small, quality: 0.4 }
-  - { id: beta-claude, provider: beta, upstream_id: claude-test, context_window: 8000, max_output_tokens: 1000, input_price_per_million: 3, output_price_per_million: 15, family: b, tier: large, quality: 0.9 }
+  - { id: alpha-chat, provider: alpha, upstream_id: "alpha/chat-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 0.1, output_price_per_million: 0.2, family: a, tier: small, quality: 0.5, capabilities: { tools: true, images: true, json_schema: true } }
+  - { id: alpha-mini, provider: alpha, upstream_id: "alpha/mini-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 0.1, output_price_per_million: 0.2, family: a, tier: small, quality: 0.4, capabilities: { tools: true, images: true, json_schema: true } }
+  - { id: alpha-text, provider: alpha, upstream_id: "alpha/text-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 0.01, output_price_per_million: 0.02, family: t, tier: small, quality: 0.3 }
+  - { id: beta-claude, provider: beta, upstream_id: claude-test, context_window: 8000, max_output_tokens: 1000, input_price_per_million: 3, output_price_per_million: 15, family: b, tier: large, quality: 0.9, capabilities: { tools: true, images: true, json_schema: true } }
 `);
   const config = loadConfig({
     HOST: '127.0.0.1',
@@ -307,6 +308,79 @@ describe('tools on the Anthropic provider', () => {
     expect(err.decoded.badRequest?.fieldViolations[0]).toMatchObject({ field: 'messages[0].parts[0].image.detail' });
     expect(err.decoded.badRequest?.fieldViolations[0]?.description).toContain('provider beta');
     expect(anthropic.requests.length).toBe(before);
+  });
+});
+
+describe('model capabilities', () => {
+  const textCalls = () => openai.requests.filter((r) => r.model === 'alpha/text-1').length;
+
+  it('a fallback chain skips a model without tool support; the next one answers the tool request', async () => {
+    const before = textCalls();
+    const { response } = await callUnary(clients.chat.fallback.bind(clients.chat), {
+      model: '',
+      prompt: 'Weather in Rome?',
+      messages: [],
+      models: ['alpha-text', 'alpha-chat'],
+      disableDefaultMessage: true,
+      tooling: tooling(),
+    });
+    expect(response.modelUsed).toBe('alpha-chat');
+    expect(response.toolCalls.length).toBeGreaterThan(0);
+    expect(textCalls()).toBe(before);
+    // Without tools the same chain starts with the text-only model.
+    const plain = await callUnary(clients.chat.fallback.bind(clients.chat), {
+      model: '',
+      prompt: 'Weather in Rome?',
+      messages: [],
+      models: ['alpha-text', 'alpha-chat'],
+      disableDefaultMessage: true,
+    });
+    expect(plain.response.modelUsed).toBe('alpha-text');
+  });
+
+  it('a race only runs the models that take images', async () => {
+    const before = textCalls();
+    const { response } = await callUnary(clients.chat.race.bind(clients.chat), {
+      model: '',
+      prompt: '',
+      messages: [
+        msg({
+          parts: [
+            { part: { $case: 'image', image: { source: { $case: 'url', url: 'https://example.com/d.png' }, mediaType: '', detail: '' } } },
+          ],
+        }),
+      ],
+      models: ['alpha-text', 'alpha-mini'],
+    });
+    expect(response.model).toBe('alpha-mini');
+    expect(response.attempts.map((a) => a.model)).toEqual(['alpha-mini']);
+    expect(textCalls()).toBe(before);
+  });
+
+  it('routing leaves out models that lack what the request uses, with the reason', async () => {
+    const { response } = await chat({
+      model: '',
+      prompt: 'Weather in Rome?',
+      tooling: tooling(),
+      route: { profile: 4, candidates: ['alpha-text', 'alpha-chat'] },
+      cache: BYPASS,
+    });
+    expect(response.model).toBe('alpha-chat');
+    const text = response.routeDecision?.ranking.find((r) => r.model === 'alpha-text');
+    expect(text?.eligible).toBe(false);
+    expect(text?.excludedReason).toBe('does not take tools');
+  });
+
+  it('a model named alone that lacks a capability is refused by its field, naming what it lacks', async () => {
+    const err = await chatError({
+      model: 'alpha-text',
+      prompt: 'hi',
+      responseFormat: { type: 3, jsonSchema: { name: 'x', description: '', schema: { type: 'object' }, strict: false } },
+    });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const violation = err.decoded.badRequest?.fieldViolations[0];
+    expect(violation?.field).toBe('model');
+    expect(violation?.description).toContain('alpha-text does not take JSON Schema output');
   });
 });
 

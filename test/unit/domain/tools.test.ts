@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { estimatePromptTokens, estimateToolingTokens, IMAGE_TOKEN_ESTIMATE } from '../../../src/domain/chat.js';
 import { checkConversation, requiredCapabilities } from '../../../src/domain/conversation.js';
 import { checkTooling, ToolCallAssembler } from '../../../src/domain/tools.js';
 
@@ -66,5 +67,19 @@ describe('ToolCallAssembler', () => {
       { id: 'a', name: 'f', arguments: '{"x":1}' },
       { id: 'b', name: 'g', arguments: '{}' },
     ]);
+  });
+});
+
+describe('token estimates', () => {
+  it('count tool calls by their text, each image as IMAGE_TOKEN_ESTIMATE, and tool definitions by their JSON', () => {
+    const text = estimatePromptTokens([{ role: 'user', content: 'abcd' }]);
+    expect(text).toBe(1 + 3);
+    const image = estimatePromptTokens([{ role: 'user', content: 'abcd', parts: [{ type: 'image', image: { url: 'https://x/y.png' } }] }]);
+    expect(image).toBe(text + IMAGE_TOKEN_ESTIMATE);
+    const call = estimatePromptTokens([{ role: 'assistant', content: '', toolCalls: [{ id: 'c', name: 'abcd', arguments: '{"a":1}' }] }]);
+    expect(call).toBe(Math.ceil(11 / 4) + 3);
+    const tools = { tools: [{ name: 'f', parameters: { type: 'object' } }] };
+    expect(estimateToolingTokens(tools)).toBe(Math.ceil(JSON.stringify([tools.tools, null]).length / 4));
+    expect(estimateToolingTokens(undefined)).toBe(0);
   });
 });
