@@ -81,5 +81,5 @@ export function textOfParts(parts: readonly ContentPart[]): string {
   return parts
     .filter((p) => p.type === 'text')
     .map((p) => (p.type === 'text' ? p.text : ''))
-    .join('\n');
+    .join('');
 }

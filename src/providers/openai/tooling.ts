@@ -27,6 +27,10 @@ export function toOpenAIMessages(messages: readonly ChatMessage[]): ChatCompleti
         };
       case 'user':
         return m.parts ? { role: 'user', content: m.parts.map(partOf) } : { role: 'user', content: m.content };
+      case 'developer':
+        // The same instruction slot: OpenAI reads system as developer on the models that have it, and
+        // OpenAI-compatible servers (Ollama, vLLM) know only system.
+        return { role: 'system', content: m.content };
       default:
         return { role: m.role, content: m.content };
     }
