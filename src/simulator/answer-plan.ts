@@ -3,7 +3,7 @@ import type { SimFinishReason } from './chat-wire.js';
 import type { FaultRule } from './faults.js';
 import type { SimulatedModelProfile } from './profiles.js';
 import { countPromptTokens, generateText, tokenize, type AnswerLength } from './text.js';
-import { formattedText, plannedToolCalls, type SimToolCall } from './tool-plan.js';
+import { formattedText, plannedToolCalls, toolResultPreface, type SimToolCall } from './tool-plan.js';
 
 /** How an answer ends: normally, or as one of the body-level faults. */
 export type AnswerEnding = 'normal' | 'cut' | 'truncate' | 'malformed';
@@ -57,7 +57,7 @@ function endingOf(fault: FaultRule | undefined): AnswerEnding {
 export function planAnswer(input: PlanInput): AnswerPlan {
   const { request, profile, latencyScale, fault, answerLength } = input;
   const toolCalls = plannedToolCalls(request);
-  const text = () => generateText(request.model, request.messages, answerLength);
+  const text = () => toolResultPreface(request) + generateText(request.model, request.messages, answerLength);
   const all = toolCalls ? toolCalls.flatMap((c) => c.fragments) : tokenize(cutAtStop(formattedText(request, text) ?? text(), request.stop));
   const capped = !toolCalls && request.maxTokens !== undefined && all.length > request.maxTokens;
   const tokens = capped ? all.slice(0, request.maxTokens) : all;

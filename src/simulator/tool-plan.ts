@@ -46,3 +46,11 @@ export function formattedText(request: SimChatRequest, text: () => string): stri
   if (format.type === 'json_schema') return JSON.stringify(exampleFor(format.schema));
   return JSON.stringify({ answer: text() });
 }
+
+/** After tool results, the simulated answer starts by quoting them, so a tool loop reads as one. */
+export function toolResultPreface(request: SimChatRequest): string {
+  const results: string[] = [];
+  for (let i = request.messages.length - 1; i >= 0 && request.messages[i]?.role === 'tool'; i--)
+    results.unshift(request.messages[i]?.content ?? '');
+  return results.length > 0 ? `The tools answered ${results.join(' and ')}. ` : '';
+}
