@@ -28,6 +28,7 @@ rm -rf "$out/orchestrator"
 # golang/protobuf 1.3.5 ships them as ptypes.
 wkt="Mgoogle/protobuf/timestamp.proto=github.com/golang/protobuf/ptypes/timestamp"
 wkt="$wkt,Mgoogle/protobuf/duration.proto=github.com/golang/protobuf/ptypes/duration"
+wkt="$wkt,Mgoogle/protobuf/struct.proto=github.com/golang/protobuf/ptypes/struct"
 cd "$repo/proto"
 "$protoc" -I . \
   --plugin=protoc-gen-go="$here/protoc-gen-go-proto3-optional" \

@@ -42,6 +42,15 @@ export interface ModelDefinition {
   readonly capabilities?: ModelCapabilities;
 }
 
+/** Function tools, image input and strict JSON Schema output, as OpenAI documents each model. */
+const ALL: ModelCapabilities = { tools: true, images: true, jsonSchema: true };
+/** Structured outputs came after gpt-4-turbo. */
+const TOOLS_AND_IMAGES: ModelCapabilities = { tools: true, images: true, jsonSchema: false };
+const TOOLS_ONLY: ModelCapabilities = { tools: true, images: false, jsonSchema: false };
+
+/** No capability at all: what a model without `capabilities` takes (plain text). */
+export const TEXT_ONLY: ModelCapabilities = { tools: false, images: false, jsonSchema: false };
+
 export const BUILTIN_MODELS: readonly ModelDefinition[] = [
   {
     id: 'gpt-4o',
@@ -58,6 +67,7 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     quality: 0.85,
     typicalTtftMs: 450,
     tokensPerSecond: 80,
+    capabilities: ALL,
     fallbacks: ['gpt-4o-mini', 'gpt-3.5-turbo'],
   },
   {
@@ -75,6 +85,7 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     quality: 0.7,
     typicalTtftMs: 350,
     tokensPerSecond: 110,
+    capabilities: ALL,
     fallbacks: ['gpt-3.5-turbo'],
   },
   {
@@ -92,6 +103,7 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     quality: 0.8,
     typicalTtftMs: 700,
     tokensPerSecond: 35,
+    capabilities: TOOLS_AND_IMAGES,
     fallbacks: ['gpt-4o-mini', 'gpt-3.5-turbo'],
   },
   {
@@ -109,6 +121,7 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     quality: 0.55,
     typicalTtftMs: 300,
     tokensPerSecond: 120,
+    capabilities: TOOLS_ONLY,
     fallbacks: [],
   },
   {
@@ -126,6 +139,7 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     quality: 0.88,
     typicalTtftMs: 500,
     tokensPerSecond: 80,
+    capabilities: ALL,
     fallbacks: ['gpt-4.1-mini', 'gpt-4.1-nano'],
   },
   {
@@ -143,6 +157,7 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     quality: 0.75,
     typicalTtftMs: 350,
     tokensPerSecond: 110,
+    capabilities: ALL,
     fallbacks: ['gpt-4.1-nano'],
   },
   {
@@ -160,6 +175,7 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     quality: 0.6,
     typicalTtftMs: 250,
     tokensPerSecond: 150,
+    capabilities: ALL,
     fallbacks: [],
   },
   {
@@ -177,6 +193,7 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     quality: 0.95,
     typicalTtftMs: 2500,
     tokensPerSecond: 60,
+    capabilities: ALL,
     fallbacks: ['o4-mini'],
   },
   {
@@ -194,6 +211,7 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     quality: 0.86,
     typicalTtftMs: 1500,
     tokensPerSecond: 90,
+    capabilities: ALL,
     fallbacks: [],
   },
   {
@@ -211,6 +229,7 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     quality: 0.96,
     typicalTtftMs: 1800,
     tokensPerSecond: 70,
+    capabilities: ALL,
     fallbacks: ['gpt-5-mini', 'gpt-5-nano'],
   },
   {
@@ -228,6 +247,7 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     quality: 0.85,
     typicalTtftMs: 900,
     tokensPerSecond: 100,
+    capabilities: ALL,
     fallbacks: ['gpt-5-nano'],
   },
   {
@@ -245,6 +265,7 @@ export const BUILTIN_MODELS: readonly ModelDefinition[] = [
     quality: 0.7,
     typicalTtftMs: 600,
     tokensPerSecond: 140,
+    capabilities: ALL,
     fallbacks: [],
   },
 ];

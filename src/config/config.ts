@@ -65,6 +65,8 @@ export const envSchema = z.object({
     z.string().default("I'm sorry, I can't answer right now. Please try again in a moment."),
   ),
   MAX_CONTENT_CHARS: number(z.number().int().min(1), 50_000),
+  /** Largest image sent as bytes in a message part (5 MiB: what Anthropic takes per image). */
+  IMAGE_MAX_BYTES: number(z.number().int().min(1), 5 * 1024 * 1024),
   /** Calls per model per request, the first included; 1 disables retries. */
   RETRY_MAX_ATTEMPTS: number(z.number().int().min(1).max(10), 3),
   RETRY_INITIAL_BACKOFF_MS: number(z.number().int().min(0), 250),
@@ -197,6 +199,7 @@ export interface Config {
   readonly limits: {
     readonly maxContentChars: number;
     readonly maxModelsPerCall: number;
+    readonly maxImageBytes: number;
   };
   readonly shutdownGraceMs: number;
   readonly drainDelayMs: number;
@@ -333,7 +336,7 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
       firstTokenTimeoutMs: e.STREAM_FIRST_TOKEN_TIMEOUT_MS,
       interTokenTimeoutMs: e.STREAM_INTER_TOKEN_TIMEOUT_MS,
     },
-    limits: { maxContentChars: e.MAX_CONTENT_CHARS, maxModelsPerCall: 8 },
+    limits: { maxContentChars: e.MAX_CONTENT_CHARS, maxModelsPerCall: 8, maxImageBytes: e.IMAGE_MAX_BYTES },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     drainDelayMs: e.DRAIN_DELAY_MS,
     requestMessageTimeoutMs: e.GRPC_REQUEST_MESSAGE_TIMEOUT_MS,

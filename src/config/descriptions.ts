@@ -26,6 +26,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   DEFAULT_TIMEOUT: 'Seconds; the deadline of calls that arrive without one.',
   FALLBACK_DEFAULT_MESSAGE: "Fallback's answer when every model failed.",
   MAX_CONTENT_CHARS: 'Longest `prompt` or message `content`.',
+  IMAGE_MAX_BYTES: 'Largest image sent as bytes in a message part (gRPC `image.data`, HTTP `data:` URL).',
   RETRY_MAX_ATTEMPTS: 'Calls per model per request, the first included (1–10); `1`: no retries.',
   RETRY_INITIAL_BACKOFF_MS: 'Retry n waits a random time in [0, this·2ⁿ⁻¹) ms (full jitter)…',
   RETRY_MAX_BACKOFF_MS: '…with this·2ⁿ⁻¹ capped here. An upstream `Retry-After` replaces the wait.',

@@ -57,6 +57,11 @@ const modelSchema = z
     quality: z.number().min(0).max(1),
     typical_ttft_ms: z.number().positive().default(500),
     tokens_per_second: z.number().positive().default(60),
+    /** What the model takes beyond text; unset: text only (requests using tools, images or a JSON Schema skip it). */
+    capabilities: z
+      .object({ tools: z.boolean().default(false), images: z.boolean().default(false), json_schema: z.boolean().default(false) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -262,6 +267,9 @@ export function loadConfigFile(path: string): FileConfig {
       quality: m.quality,
       typicalTtftMs: m.typical_ttft_ms,
       tokensPerSecond: m.tokens_per_second,
+      ...(m.capabilities
+        ? { capabilities: { tools: m.capabilities.tools, images: m.capabilities.images, jsonSchema: m.capabilities.json_schema } }
+        : {}),
     })),
     includeBuiltinModels: file.include_builtin_models,
     routing: { profiles: file.routing.profiles, fallbackDepth: file.routing.fallback_depth },

@@ -1,10 +1,19 @@
+import type { ContentPart, ToolCall, Tooling } from './tools.js';
+
 /** Provider-neutral shapes shared by providers, engine and server. */
 
-export type ChatRole = 'system' | 'user' | 'assistant';
+export type ChatRole = 'system' | 'developer' | 'user' | 'assistant' | 'tool';
 
 export interface ChatMessage {
   readonly role: ChatRole;
+  /** The text; with `parts`, the text parts joined (what estimates and routing read). */
   readonly content: string;
+  /** Set when the content came as parts (text and images): providers send these instead of `content`. */
+  readonly parts?: readonly ContentPart[] | undefined;
+  /** Assistant messages: the tool calls the model made in that turn. */
+  readonly toolCalls?: readonly ToolCall[] | undefined;
+  /** Tool messages: the call this one answers. */
+  readonly toolCallId?: string | undefined;
 }
 
 export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | 'unknown';
@@ -23,13 +32,33 @@ export const ZERO_USAGE: Readonly<TokenUsage> = Object.freeze({
   cachedTokens: 0,
 });
 
-/** About four characters a token, plus 3 per message: the estimate wherever no upstream count exists. */
-export function estimatePromptTokens(messages: readonly { readonly content: string }[]): number {
-  return messages.reduce((n, m) => n + Math.ceil(m.content.length / 4) + 3, 0);
+/** What OpenAI bills a low-detail image, and about what a small image costs at Anthropic: an estimate for any image. */
+export const IMAGE_TOKEN_ESTIMATE = 765;
+
+/**
+ * About four characters a token, plus 3 per message: the estimate wherever no upstream count
+ * exists. Tool calls count by their name and arguments, each image as IMAGE_TOKEN_ESTIMATE.
+ */
+export function estimatePromptTokens(messages: readonly (Pick<ChatMessage, 'content'> & Partial<ChatMessage>)[]): number {
+  return messages.reduce((n, m) => {
+    let chars = m.content.length;
+    for (const call of m.toolCalls ?? []) chars += call.name.length + call.arguments.length;
+    let images = 0;
+    for (const part of m.parts ?? []) if (part.type === 'image') images++;
+    return n + Math.ceil(chars / 4) + 3 + images * IMAGE_TOKEN_ESTIMATE;
+  }, 0);
+}
+
+/** The tools' definitions (names, descriptions, schemas) and the answer's schema, as prompt tokens: their JSON at four characters a token. */
+export function estimateToolingTokens(tooling: Tooling | undefined): number {
+  if (!tooling) return 0;
+  const format = tooling.responseFormat?.type === 'json_schema' ? tooling.responseFormat : undefined;
+  if (!tooling.tools && !format) return 0;
+  return Math.ceil(JSON.stringify([tooling.tools ?? [], format ?? null]).length / 4);
 }
 
 /** Usage estimated from the prompt and the text generated, for an upstream that reported none. */
-export function estimateUsage(messages: readonly { readonly content: string }[], generated: string | number): TokenUsage {
+export function estimateUsage(messages: readonly ChatMessage[], generated: string | number): TokenUsage {
   const promptTokens = estimatePromptTokens(messages);
   const completionTokens = Math.ceil((typeof generated === 'number' ? generated : generated.length) / 4);
   return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, cachedTokens: 0 };
@@ -60,6 +89,8 @@ export interface ChatInput {
   /** Undefined means "the model's default limit", resolved per model by the engine. */
   readonly maxTokens: number | undefined;
   readonly sampling?: Sampling | undefined;
+  /** Tools, tool choice and the answer's format; undefined when the request sets none. */
+  readonly tooling?: Tooling | undefined;
 }
 
 /** The sampling fields that are set, or undefined when none is (so requests without any stay as they were). */

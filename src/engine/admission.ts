@@ -1,5 +1,5 @@
 import type { AttemptRecord, ChatInput } from '../domain/chat.js';
-import { estimatePromptTokens } from '../domain/chat.js';
+import { estimatePromptTokens, estimateToolingTokens } from '../domain/chat.js';
 import { OrchestratorError } from '../domain/errors.js';
 import { maxTokensFor, type Plan } from './answer.js';
 import type { CallContext, UpstreamObserver } from './context.js';
@@ -26,7 +26,7 @@ export class Admission {
     const outputTokens = Math.max(...plan.models.map((m) => maxTokensFor(plan, m)), 0);
     return this.admitDemand(ctx, {
       models: plan.models.map((m) => m.id),
-      estimatedTokens: estimatePromptTokens(plan.messages) + outputTokens,
+      estimatedTokens: estimatePromptTokens(plan.messages) + estimateToolingTokens(plan.tooling) + outputTokens,
     });
   }
 
@@ -38,7 +38,7 @@ export class Admission {
   admitUnplanned(ctx: CallContext, input: ChatInput, defaultMaxTokens: number): Promise<Admitted> {
     return this.admitDemand(ctx, {
       models: [],
-      estimatedTokens: estimatePromptTokens(input.messages) + (input.maxTokens ?? defaultMaxTokens),
+      estimatedTokens: estimatePromptTokens(input.messages) + estimateToolingTokens(input.tooling) + (input.maxTokens ?? defaultMaxTokens),
     });
   }
 

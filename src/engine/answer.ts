@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { CatalogModel } from '../catalog/catalog.js';
 import type { AttemptRecord, ChatMessage, FinishReason, Sampling, TokenUsage } from '../domain/chat.js';
+import type { ToolCall, Tooling } from '../domain/tools.js';
 import type { ProviderCompletion } from '../providers/types.js';
 import type { CallContext } from './context.js';
 
@@ -10,6 +11,8 @@ export interface Answer {
   readonly model: string;
   readonly provider: string;
   readonly finishReason: FinishReason;
+  /** The tools the model asked to call (finish reason tool_calls); absent when it called none. */
+  readonly toolCalls?: readonly ToolCall[] | undefined;
   readonly usage: TokenUsage;
   /** Cost of every attempt whose usage is known. */
   readonly costUsd: number;
@@ -30,6 +33,7 @@ export interface Plan {
   readonly messages: readonly ChatMessage[];
   readonly temperature: number;
   readonly sampling: Sampling | undefined;
+  readonly tooling?: Tooling | undefined;
   /** Per model id: the max_tokens sent to that model. */
   readonly maxTokens: ReadonlyMap<string, number>;
   /** Budget of each upstream call (ATTEMPT_TIMEOUT_MS); undefined: the deadline bounds it. */
@@ -48,6 +52,7 @@ export function answerFrom(options: {
     model: winner.model,
     provider: winner.provider,
     finishReason: completion.finishReason,
+    ...(completion.toolCalls && completion.toolCalls.length > 0 ? { toolCalls: completion.toolCalls } : {}),
     usage: completion.usage,
     costUsd: totalCost(attempts),
     latencyMs: performance.now() - ctx.startedAt,

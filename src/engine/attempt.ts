@@ -5,6 +5,8 @@ import { BrokenCircuitError, handleWhen, retry } from 'cockatiel';
 import { costOf, type CatalogModel } from '../catalog/catalog.js';
 import type { AttemptRecord, ChatMessage, Sampling, TokenUsage } from '../domain/chat.js';
 import { OrchestratorError, Reason } from '../domain/errors.js';
+import type { Tooling } from '../domain/tools.js';
+import { providerRequest } from './provider-request.js';
 import type { Provider, ProviderCompletion, ProviderStreamEvent } from '../providers/types.js';
 import type { EventSink } from './events.js';
 import type { UpstreamObserver, UpstreamRequest } from './context.js';
@@ -25,6 +27,7 @@ export interface AttemptSpec {
   readonly temperature: number;
   readonly maxTokens: number;
   readonly sampling?: Sampling | undefined;
+  readonly tooling?: Tooling | undefined;
   /** The parent: the call's signal, or a strategy's signal derived from it. */
   readonly signal: AbortSignal;
   /** Epoch ms; no retry waits past it. */
@@ -230,15 +233,7 @@ export class AttemptRunner {
     const child = childSignal(spec.signal, timeoutOf(spec.model, spec.timeoutMs));
     const budget = this.options.budgets.for(endpointOf(provider, spec.model));
     try {
-      const completion = await provider.complete({
-        upstreamModel: spec.model.upstreamId,
-        messages: spec.messages,
-        temperature: spec.temperature,
-        maxTokens: spec.maxTokens,
-        sampling: spec.sampling,
-        signal: child.signal,
-        headers: upstream?.headers,
-      });
+      const completion = await provider.complete(providerRequest(spec, child.signal, upstream?.headers));
       budget.onSuccess();
       const checked = checkUsage(completion.usage, spec, completion.content.length, {
         log: spec.log,
@@ -309,15 +304,7 @@ export class AttemptRunner {
     let error: OrchestratorError | undefined;
     try {
       watch(spec.firstTokenTimeoutMs, 'first_token');
-      for await (const event of provider.stream({
-        upstreamModel: spec.model.upstreamId,
-        messages: spec.messages,
-        temperature: spec.temperature,
-        maxTokens: spec.maxTokens,
-        sampling: spec.sampling,
-        signal: child.signal,
-        headers: upstream?.headers,
-      })) {
+      for await (const event of provider.stream(providerRequest(spec, child.signal, upstream?.headers))) {
         clearTimeout(watchdog);
         if (event.type === 'delta') {
           generatedChars += event.content.length;

@@ -1,26 +1,47 @@
 import { createHash } from 'node:crypto';
 import type { ChatMessage, Sampling } from '../domain/chat.js';
+import type { ContentPart, Tooling } from '../domain/tools.js';
 
-/** The cache key: everything that determines a deterministic answer. */
+/**
+ * The cache key: everything that determines a deterministic answer. Fixed positions, not the
+ * objects' own order, so the same request always hashes the same; a request without sampling
+ * fields, tools, parts or tool calls keeps the key it had before they existed. Image bytes are
+ * keyed by their SHA-256, not carried into the key material whole.
+ */
 export function cacheKey(request: {
   model: string;
   messages: readonly ChatMessage[];
   temperature: number;
   maxTokens: number;
   sampling?: Sampling | undefined;
+  tooling?: Tooling | undefined;
 }): string {
   const s = request.sampling;
-  // Fixed positions, not the object's own order: the same request always hashes the same. A
-  // request without sampling fields keeps the key it had before they existed.
   const sampling = s
     ? [s.topP ?? null, s.stop ?? null, s.seed ?? null, s.presencePenalty ?? null, s.frequencyPenalty ?? null, s.user ?? null]
     : [];
+  const t = request.tooling;
+  const tooling = t ? [t.tools ?? null, t.toolChoice ?? null, t.parallelToolCalls ?? null, t.responseFormat ?? null] : [];
   const material = JSON.stringify([
     request.model,
-    request.messages.map((m) => [m.role, m.content]),
+    request.messages.map(messageMaterial),
     request.temperature,
     request.maxTokens,
     ...sampling,
+    ...(t ? [tooling] : []),
   ]);
   return createHash('sha256').update(material).digest('hex');
+}
+
+function messageMaterial(m: ChatMessage): unknown[] {
+  const plain = [m.role, m.content];
+  if (!m.parts && !m.toolCalls && m.toolCallId === undefined) return plain;
+  return [...plain, m.parts?.map(partMaterial) ?? null, m.toolCalls ?? null, m.toolCallId ?? null];
+}
+
+function partMaterial(part: ContentPart): unknown {
+  if (part.type === 'text') return ['text', part.text];
+  const image = part.image;
+  const source = 'url' in image ? ['url', image.url] : ['sha256', createHash('sha256').update(image.data).digest('hex'), image.mediaType];
+  return ['image', ...source, part.detail ?? null];
 }

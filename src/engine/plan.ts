@@ -8,6 +8,8 @@ import type { AccessControl } from './ports.js';
 import type { ModelRef, RouteRequest } from './requests.js';
 import { loadTokenizer } from './routing/complexity.js';
 import type { RouteDecision, Router } from './routing/router.js';
+import { capabilitiesOf, lackingReason, usableModels } from './capabilities.js';
+import type { RequiredCapabilities } from '../domain/tools.js';
 
 export interface PlannerOptions {
   readonly catalog: Catalog;
@@ -40,7 +42,7 @@ export class Planner {
       candidates: this.resolve(route.candidates),
       streaming,
     });
-    return this.forPrincipal(decision, principal);
+    return this.forPrincipal(forCapabilities(decision, capabilitiesOf(input)), principal);
   }
 
   /** A routed request's chain: the eligible models of the ranking, best first. */
@@ -88,8 +90,15 @@ export class Planner {
    * max_tokens: an explicit value must fit every model (INVALID_ARGUMENT otherwise), except in a
    * fallback chain where it is capped per model; unset means the default, capped per model.
    */
-  plan(refs: readonly ModelRef[], input: ChatInput, options: { capMaxTokens?: boolean } = {}): Plan {
-    const models = this.resolve(refs);
+  plan(allRefs: readonly ModelRef[], input: ChatInput, options: { capMaxTokens?: boolean } = {}): Plan {
+    // Models that lack what the request uses (tools, images, a JSON Schema) are skipped; none left is the caller's error.
+    const taking = usableModels(
+      this.resolve(allRefs).map((model, i) => ({ model, ref: allRefs[i] ?? { name: model.id, field: 'model' } })),
+      capabilitiesOf(input),
+    );
+    if (taking.violations.length > 0) throw invalidArgument(taking.violations);
+    const models = taking.usable.map((p) => p.model);
+    const refs = taking.usable.map((p) => p.ref);
     const violations: FieldViolation[] = [];
     const maxTokens = new Map<string, number>();
     for (const [index, model] of models.entries()) {
@@ -108,7 +117,15 @@ export class Planner {
     }
     if (violations.length > 0) throw invalidArgument(violations);
     const attemptTimeoutMs = this.options.attemptTimeoutMs || undefined;
-    return { models, messages: input.messages, temperature: input.temperature, sampling: input.sampling, maxTokens, attemptTimeoutMs };
+    return {
+      models,
+      messages: input.messages,
+      temperature: input.temperature,
+      sampling: input.sampling,
+      tooling: input.tooling,
+      maxTokens,
+      attemptTimeoutMs,
+    };
   }
 
   private withDefault(ref: ModelRef): ModelRef {
@@ -160,4 +177,15 @@ function noEligibleModel(decision: RouteDecision, principal: Principal | undefin
     message: `no model can take this request now: ${reasons || 'no candidates'}`,
     retryable: true,
   });
+}
+
+/** Routing never picks a model that lacks what the request uses: it stays in the ranking, excluded, with the reason. */
+function forCapabilities(decision: RouteDecision, required: RequiredCapabilities): RouteDecision {
+  if (!required.tools && !required.images && !required.jsonSchema) return decision;
+  const ranking = decision.ranking.map((r) => {
+    const reason = r.excluded === undefined ? lackingReason(r.model, required) : undefined;
+    return reason ? { ...r, excluded: reason } : r;
+  });
+  ranking.sort((a, b) => (a.excluded === undefined ? 0 : 1) - (b.excluded === undefined ? 0 : 1));
+  return { ...decision, ranking };
 }

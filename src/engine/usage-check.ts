@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ChatMessage, TokenUsage } from '../domain/chat.js';
+import type { Tooling } from '../domain/tools.js';
 import { estimateUsage } from '../domain/chat.js';
 
 /**
@@ -7,8 +8,10 @@ import { estimateUsage } from '../domain/chat.js';
  * token limits and budgets, and GetStats' totals. It is taken only when every count is a
  * non-negative integer within a sane bound of the request: a token is at least about one
  * character, so the prompt cannot count more tokens than the prompt has characters (plus the
- * per-message framing); the completion cannot pass max_tokens (plus a little slack for
- * providers that count their end marker). Otherwise the attempt's usage is our estimate.
+ * per-message framing, the tool definitions and calls, and a generous allowance per image,
+ * whose tokens depend on its size, not its characters); the completion cannot pass max_tokens
+ * (plus a little slack for providers that count their end marker). Otherwise the attempt's
+ * usage is our estimate.
  */
 export interface CheckedUsage {
   readonly usage: TokenUsage;
@@ -18,10 +21,14 @@ export interface CheckedUsage {
 
 const FRAMING_PER_MESSAGE = 16;
 const SLACK = 64;
+/** More than any provider charges for one image (OpenAI high detail and Anthropic stay under about 6,000). */
+const TOKENS_PER_IMAGE_BOUND = 8_000;
+
+type Checked = { readonly messages: readonly ChatMessage[]; readonly maxTokens: number; readonly tooling?: Tooling | undefined };
 
 export function checkUsage(
   reported: TokenUsage,
-  request: { readonly messages: readonly ChatMessage[]; readonly maxTokens: number },
+  request: Checked,
   generatedChars: number,
   source?: { readonly log?: Logger | undefined; readonly model: string; readonly provider: string },
 ): CheckedUsage {
@@ -34,10 +41,7 @@ export function checkUsage(
   return { usage: estimateUsage(request.messages, generatedChars), refused: problem };
 }
 
-function usageProblem(
-  u: TokenUsage,
-  request: { readonly messages: readonly ChatMessage[]; readonly maxTokens: number },
-): string | undefined {
+function usageProblem(u: TokenUsage, request: Checked): string | undefined {
   for (const [name, value] of Object.entries({
     prompt_tokens: u.promptTokens,
     completion_tokens: u.completionTokens,
@@ -45,8 +49,14 @@ function usageProblem(
   })) {
     if (!Number.isSafeInteger(value) || value < 0) return `${name} ${value} is not a non-negative integer`;
   }
-  const promptChars = request.messages.reduce((n, m) => n + m.content.length, 0);
-  const promptBound = promptChars + FRAMING_PER_MESSAGE * request.messages.length + SLACK;
+  let promptChars = request.tooling ? JSON.stringify(request.tooling).length : 0;
+  let images = 0;
+  for (const m of request.messages) {
+    promptChars += m.content.length;
+    for (const call of m.toolCalls ?? []) promptChars += call.id.length + call.name.length + call.arguments.length;
+    for (const part of m.parts ?? []) if (part.type === 'image') images++;
+  }
+  const promptBound = promptChars + FRAMING_PER_MESSAGE * request.messages.length + images * TOKENS_PER_IMAGE_BOUND + SLACK;
   if (u.promptTokens > promptBound)
     return `prompt_tokens ${u.promptTokens} exceeds what a ${promptChars}-character prompt can hold (${promptBound})`;
   if (u.completionTokens > request.maxTokens + SLACK)

@@ -1,4 +1,6 @@
-import type { ChatInput, ChatMessage, ChatRole, RequestTags } from '../domain/chat.js';
+import type { ChatInput, RequestTags } from '../domain/chat.js';
+import { parseMessages } from './message-fields.js';
+import { parseToolingFields } from './tool-fields.js';
 import type { CachePolicy, ModelRef, RouteRequest } from '../engine/index.js';
 import type { RoutingProfileName } from '../engine/index.js';
 import { invalidArgument } from '../domain/errors.js';
@@ -16,6 +18,8 @@ export interface ChatLimits {
   readonly maxContentChars: number;
   readonly maxModelsPerCall: number;
   readonly defaultTemperature: number;
+  /** IMAGE_MAX_BYTES. */
+  readonly maxImageBytes?: number;
 }
 
 export type Strategy = 'single' | 'fallback' | 'race';
@@ -46,14 +50,6 @@ export const FALLBACKS_HEADER = 'x-orchestrator-fallbacks';
 /** `model: "route:speed"`: a routed request in the model field alone. */
 const ROUTE_PREFIX = 'route:';
 
-const ROLES: ReadonlyMap<string, ChatRole> = new Map([
-  ['system', 'system'],
-  // The newer name of the system role for reasoning models: the same instruction slot.
-  ['developer', 'system'],
-  ['user', 'user'],
-  ['assistant', 'assistant'],
-]);
-
 const PROFILES: readonly RoutingProfileName[] = ['quality', 'balanced', 'speed', 'budget', 'long_context'];
 const STRATEGIES: readonly Strategy[] = ['single', 'fallback', 'race'];
 const CACHE_MODES: readonly CachePolicy['mode'][] = ['auto', 'use', 'bypass'];
@@ -76,15 +72,15 @@ const SUPPORTED = new Set([
   'frequency_penalty',
   'user',
   'metadata',
+  'tools',
+  'tool_choice',
+  'parallel_tool_calls',
+  'response_format',
 ]);
 
 /** OpenAI fields we do not support yet, accepted only at their "off" value (null, or the value given). */
 const OFF_VALUES: Readonly<Record<string, readonly unknown[]>> = {
-  tools: [[]],
-  tool_choice: ['none', 'auto'],
-  parallel_tool_calls: [true, false],
   logprobs: [false],
-  response_format: [{ type: 'text' }],
   store: [false],
 };
 
@@ -105,7 +101,6 @@ const NOT_YET = new Set([
   'safety_identifier',
 ]);
 
-const MESSAGE_FIELDS = new Set(['role', 'content']);
 const ORCHESTRATOR_FIELDS = new Set([
   'strategy',
   'models',
@@ -133,10 +128,7 @@ export function parseChatRequest(
     if (SUPPORTED.has(field) || value === null || value === undefined) continue;
     const off = OFF_VALUES[field];
     if (off?.some((o) => JSON.stringify(o) === JSON.stringify(value))) continue;
-    v.add(
-      field,
-      off || NOT_YET.has(field) ? 'is not supported by this gateway yet (only text chat completions)' : 'is not a chat completion field',
-    );
+    v.add(field, off || NOT_YET.has(field) ? 'is not supported by this gateway yet' : 'is not a chat completion field');
   }
   const model = typeof body.model === 'string' ? body.model.trim() : '';
   if (model === '') v.add('model', 'is required: a model id or alias (GET /v1/models), or "route:<profile>"');
@@ -144,11 +136,13 @@ export function parseChatRequest(
   const n = body.n;
   if (n !== undefined && n !== null && n !== 1) v.add('n', `only 1 is supported (got ${JSON.stringify(n)})`);
   const { sampling, tags } = parseSamplingFields(body, (field, description) => v.add(field, description));
+  const tooling = parseToolingFields(body, v);
   const input: ChatInput = {
-    messages: messages(body.messages, limits, v),
+    messages: parseMessages(body.messages, limits, v),
     temperature: numberIn(v, 'temperature', body.temperature, 0, 2) ?? limits.defaultTemperature,
     maxTokens: maxTokens(body, v),
     ...(sampling ? { sampling } : {}),
+    ...(tooling ? { tooling } : {}),
   };
   const stream = booleanField(v, 'stream', body.stream) ?? false;
   const includeUsage = streamOptions(body.stream_options, stream, v);
@@ -220,48 +214,6 @@ export function parseChatRequest(
     cache,
     tags,
   };
-}
-
-function messages(raw: unknown, limits: ChatLimits, v: Violations): ChatMessage[] {
-  if (!Array.isArray(raw) || raw.length === 0) {
-    v.add('messages', 'at least one message is required');
-    return [];
-  }
-  return raw.map((m: unknown, i) => {
-    const at = `messages[${i}]`;
-    if (!isObject(m)) {
-      v.add(at, 'must be an object with role and content');
-      return { role: 'user', content: '' };
-    }
-    for (const [field, value] of Object.entries(m)) {
-      if (!MESSAGE_FIELDS.has(field) && value !== null && value !== undefined)
-        v.add(`${at}.${field}`, 'is not supported by this gateway yet (only text messages)');
-    }
-    const role = typeof m.role === 'string' ? ROLES.get(m.role) : undefined;
-    if (!role) v.add(`${at}.role`, `must be system, developer, user or assistant (got ${JSON.stringify(m.role)})`);
-    const content = text(m.content, `${at}.content`, v);
-    if (content.trim() === '') v.add(`${at}.content`, 'must not be empty or only whitespace');
-    else if (content.length > limits.maxContentChars)
-      v.add(`${at}.content`, `must be at most ${limits.maxContentChars} characters (got ${content.length})`);
-    return { role: role ?? 'user', content };
-  });
-}
-
-/** String content, or an array of text parts (joined); images, audio and files are refused by name. */
-function text(content: unknown, at: string, v: Violations): string {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) {
-    v.add(at, 'must be a string or an array of text parts');
-    return '';
-  }
-  return content
-    .map((part: unknown, j) => {
-      if (isObject(part) && part.type === 'text' && typeof part.text === 'string') return part.text;
-      const type = isObject(part) ? part.type : undefined;
-      v.add(`${at}[${j}]${type === undefined ? '' : '.type'}`, `only text parts are supported (got ${JSON.stringify(type ?? part)})`);
-      return '';
-    })
-    .join('');
 }
 
 function maxTokens(body: Json, v: Violations): number | undefined {

@@ -1,5 +1,6 @@
 import { isSimulatedProvider } from '../domain/simulated.js';
 import type { FinishReason, TokenUsage } from '../domain/chat.js';
+import type { ToolCall } from '../domain/tools.js';
 import type { CatalogModel } from '../catalog/catalog.js';
 import type { BreakerState } from '../engine/index.js';
 import type { RouteDecision } from '../engine/index.js';
@@ -44,7 +45,13 @@ export function encodeCompletion(answer: CompletionAnswer, requestId: string) {
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: answer.content, refusal: null },
+        message: {
+          role: 'assistant',
+          // OpenAI sends null content beside tool calls when there is no text.
+          content: answer.toolCalls && answer.content === '' ? null : answer.content,
+          refusal: null,
+          ...(answer.toolCalls ? { tool_calls: answer.toolCalls.map(encodeToolCall) } : {}),
+        },
         logprobs: null,
         finish_reason: encodeFinish(answer.finishReason),
       },
@@ -64,6 +71,10 @@ export function encodeCompletion(answer: CompletionAnswer, requestId: string) {
       route_decision: answer.decision ? encodeDecision(answer.decision) : null,
     },
   };
+}
+
+export function encodeToolCall(call: ToolCall) {
+  return { id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } };
 }
 
 export function encodeDecision(decision: RouteDecision) {

@@ -81,6 +81,7 @@ export class HttpGateway {
     const limits = {
       maxContentChars: config.limits.maxContentChars,
       maxModelsPerCall: config.limits.maxModelsPerCall,
+      maxImageBytes: config.limits.maxImageBytes,
       defaultTemperature: config.defaults.temperature,
     };
     // JSON only: a text body is a client mistake to name (415), not a string to misread.

@@ -81,8 +81,22 @@ class ChunkEncoder {
             simulated: isSimulatedProvider(event.provider),
           }),
         ];
-      case 'delta':
-        return [this.chunk([{ index: 0, delta: { content: event.content }, logprobs: null, finish_reason: null }])];
+      case 'delta': {
+        const call = event.toolCall;
+        // A tool call's first piece carries its id, type and name; later pieces only more arguments.
+        const delta = call
+          ? {
+              tool_calls: [
+                {
+                  index: call.index,
+                  ...(call.id ? { id: call.id, type: 'function' } : {}),
+                  function: { ...(call.name ? { name: call.name } : {}), arguments: call.arguments },
+                },
+              ],
+            }
+          : { content: event.content };
+        return [this.chunk([{ index: 0, delta, logprobs: null, finish_reason: null }])];
+      }
       case 'restarted':
         // The answer starts over on the next model: clients drop what they have so far.
         this.model = event.nextModel;

@@ -1,4 +1,5 @@
 import type { ChatMessage, FinishReason, Sampling, TokenUsage } from '../domain/chat.js';
+import type { ToolCall, ToolCallDelta, Tooling } from '../domain/tools.js';
 
 /** One upstream call, already resolved to the provider's own model id. */
 export interface ProviderRequest {
@@ -9,6 +10,8 @@ export interface ProviderRequest {
   readonly maxTokens: number;
   /** Set fields only; a provider refuses (INVALID_ARGUMENT) a field it cannot honour rather than drop it. */
   readonly sampling?: Sampling | undefined;
+  /** Tools, tool choice, answer format: a provider refuses (INVALID_ARGUMENT) what it cannot honour. */
+  readonly tooling?: Tooling | undefined;
   /** Aborts the upstream HTTP request: deadline, caller cancel, race lost. */
   readonly signal: AbortSignal;
   /** Extra HTTP headers for this request only (W3C traceparent/tracestate). */
@@ -19,15 +22,24 @@ export interface ProviderCompletion {
   readonly content: string;
   readonly finishReason: FinishReason;
   readonly usage: TokenUsage;
+  /** The tools the model asked to call, in its order; absent when it called none. */
+  readonly toolCalls?: readonly ToolCall[] | undefined;
 }
 
 /**
- * What a provider stream yields: text deltas, then exactly one `end` carrying the finish
- * reason and usage. A stream that stops without `end` must throw instead (STREAM_TRUNCATED).
+ * What a provider stream yields: text and tool-call deltas, then exactly one `end` carrying the
+ * finish reason, usage and the assembled tool calls. A stream that stops without `end` must throw instead (STREAM_TRUNCATED).
  */
 export type ProviderStreamEvent =
-  | { readonly type: 'delta'; readonly content: string }
-  | { readonly type: 'end'; readonly finishReason: FinishReason; readonly usage: TokenUsage };
+  /** Text (content), or a piece of a tool call (toolCall, with content ''). */
+  | { readonly type: 'delta'; readonly content: string; readonly toolCall?: ToolCallDelta | undefined }
+  | {
+      readonly type: 'end';
+      readonly finishReason: FinishReason;
+      readonly usage: TokenUsage;
+      /** The streamed tool-call pieces, assembled. */
+      readonly toolCalls?: readonly ToolCall[] | undefined;
+    };
 
 /**
  * A provider only translates: our request to its wire format and its answers and failures

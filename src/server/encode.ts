@@ -8,9 +8,11 @@ import {
   FinishReason,
   RoutingProfile,
   type RouteDecision as RouteDecisionMessage,
+  type ToolCall as ToolCallMessage,
   type Usage,
 } from '../gen/orchestrator/v1/common.js';
 import { Code } from '../gen/google/rpc/code.js';
+import type { ToolCall } from '../domain/tools.js';
 import { codeForKind } from './errors.js';
 import { isSimulatedProvider } from '../domain/simulated.js';
 
@@ -85,7 +87,12 @@ export function encodeAnswer(answer: Answer, requestId: string) {
     attempts: answer.attempts.map(encodeAttempt),
     finishReason: encodeFinish(answer.finishReason),
     simulated: isSimulatedProvider(answer.provider),
+    toolCalls: encodeToolCalls(answer.toolCalls),
   };
+}
+
+export function encodeToolCalls(calls: readonly ToolCall[] | undefined): ToolCallMessage[] {
+  return (calls ?? []).map((c) => ({ id: c.id, name: c.name, arguments: c.arguments }));
 }
 
 /** The cache field of an answer that came from (or refreshed) the response cache. */

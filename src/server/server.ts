@@ -109,6 +109,7 @@ export class GatewayServer {
     const limits = {
       maxContentChars: config.limits.maxContentChars,
       maxModelsPerCall: config.limits.maxModelsPerCall,
+      maxImageBytes: config.limits.maxImageBytes,
       defaultTemperature: config.defaults.temperature,
       batchMaxItems: config.batch.maxItems,
       batchDefaultConcurrency: config.batch.defaultConcurrency,

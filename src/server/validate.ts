@@ -1,15 +1,10 @@
-import {
-  checkSampling,
-  checkTags,
-  type ChatInput,
-  type ChatMessage,
-  type ChatRole,
-  type RequestTags,
-  type Sampling,
-} from '../domain/chat.js';
+import { checkSampling, checkTags, type ChatInput, type ChatMessage, type RequestTags, type Sampling } from '../domain/chat.js';
+import { checkConversation, DEFAULT_IMAGE_MAX_BYTES } from '../domain/conversation.js';
+import { decodeMessage, decodeTooling } from './decode-tooling.js';
+import type { ResponseFormat, ToolOptions } from '../gen/orchestrator/v1/chat.js';
 import { invalidArgument, type FieldViolation } from '../domain/errors.js';
 import type { ModelRef, RouteRequest, RoutingProfileName, SizedMessage } from '../engine/index.js';
-import { Role, RoutingProfile, type Message, type RouteTarget, type SamplingOptions } from '../gen/orchestrator/v1/common.js';
+import { RoutingProfile, type Message, type RouteTarget, type SamplingOptions } from '../gen/orchestrator/v1/common.js';
 import type { RankModelsRequest } from '../gen/orchestrator/v1/models.js';
 
 /** The fields every chat-like request shares (ChatRequest, StreamChatRequest, RaceRequest, ...). */
@@ -20,19 +15,17 @@ export interface ConversationFields {
   readonly temperature?: number | undefined;
   readonly maxTokens?: number | undefined;
   readonly sampling?: SamplingOptions | undefined;
+  readonly tooling?: ToolOptions | undefined;
+  readonly responseFormat?: ResponseFormat | undefined;
 }
 
 export interface ValidationLimits {
   readonly maxContentChars: number;
   readonly maxModelsPerCall: number;
   readonly defaultTemperature: number;
+  /** Largest image as bytes (IMAGE_MAX_BYTES); default DEFAULT_IMAGE_MAX_BYTES. */
+  readonly maxImageBytes?: number;
 }
-
-const ROLES: ReadonlyMap<Role, ChatRole> = new Map([
-  [Role.ROLE_SYSTEM, 'system'],
-  [Role.ROLE_USER, 'user'],
-  [Role.ROLE_ASSISTANT, 'assistant'],
-]);
 
 const MAX_MODEL_NAME = 256;
 
@@ -64,11 +57,13 @@ export class RequestValidator {
       this.add('max_tokens', `must be at least 1 (got ${req.maxTokens})`);
     }
     const sampling = req.sampling ? this.sampling(req.sampling) : undefined;
+    const tooling = decodeTooling(req.tooling, req.responseFormat, (field, description) => this.add(field, description));
     return {
       messages,
       temperature: req.temperature ?? this.limits.defaultTemperature,
       maxTokens: req.maxTokens,
       ...(sampling ? { sampling } : {}),
+      ...(tooling ? { tooling } : {}),
     };
   }
 
@@ -163,12 +158,17 @@ export class RequestValidator {
       this.add('messages', 'at least one message is required (or set prompt)');
       return [];
     }
-    return req.messages.map((message, i) => {
-      const role = ROLES.get(message.role);
-      if (!role) this.add(`messages[${i}].role`, 'must be ROLE_SYSTEM, ROLE_USER or ROLE_ASSISTANT');
-      this.content(`messages[${i}].content`, message.content);
-      return { role: role ?? 'user', content: message.content };
+    const messages = req.messages.map((message, i) => {
+      const decoded = decodeMessage(message, `messages[${i}]`, (field, description) => this.add(field, description));
+      // Parts are checked one by one; an assistant message that only calls tools has no text.
+      if (!decoded.parts && !(decoded.role === 'assistant' && decoded.toolCalls && message.content === '')) {
+        this.content(`messages[${i}].content`, message.content);
+      }
+      return decoded;
     });
+    const limits = { maxImageBytes: this.limits.maxImageBytes ?? DEFAULT_IMAGE_MAX_BYTES };
+    this.violations.push(...checkConversation(messages, (i) => `messages[${i}]`, limits));
+    return messages;
   }
 
   private content(field: string, content: string): void {

@@ -3,14 +3,17 @@ import type { SimFinishReason } from './chat-wire.js';
 import type { FaultRule } from './faults.js';
 import type { SimulatedModelProfile } from './profiles.js';
 import { countPromptTokens, generateText, tokenize, type AnswerLength } from './text.js';
+import { formattedText, plannedToolCalls, toolResultPreface, type SimToolCall } from './tool-plan.js';
 
 /** How an answer ends: normally, or as one of the body-level faults. */
 export type AnswerEnding = 'normal' | 'cut' | 'truncate' | 'malformed';
 
 /** Everything a responder needs, decided up front so the writers only write and wait. */
 export interface AnswerPlan {
-  /** The answer's tokens, already capped by max_tokens. */
+  /** The answer's tokens, already capped by max_tokens; for tool calls, their argument fragments. */
   readonly tokens: readonly string[];
+  /** Set when the model answers with tool calls (finish reason tool_calls) instead of text. */
+  readonly toolCalls?: readonly SimToolCall[] | undefined;
   readonly finishReason: SimFinishReason;
   readonly promptTokens: number;
   /** Wait before the first byte: fault delay, plus the scaled time to first token. */
@@ -53,8 +56,10 @@ function endingOf(fault: FaultRule | undefined): AnswerEnding {
 /** Fault timings are wall-clock on purpose: they must still bite at latencyScale 0. */
 export function planAnswer(input: PlanInput): AnswerPlan {
   const { request, profile, latencyScale, fault, answerLength } = input;
-  const all = tokenize(cutAtStop(generateText(request.model, request.messages, answerLength), request.stop));
-  const capped = request.maxTokens !== undefined && all.length > request.maxTokens;
+  const toolCalls = plannedToolCalls(request);
+  const text = () => toolResultPreface(request) + generateText(request.model, request.messages, answerLength);
+  const all = toolCalls ? toolCalls.flatMap((c) => c.fragments) : tokenize(cutAtStop(formattedText(request, text) ?? text(), request.stop));
+  const capped = !toolCalls && request.maxTokens !== undefined && all.length > request.maxTokens;
   const tokens = capped ? all.slice(0, request.maxTokens) : all;
   const ending = endingOf(fault);
   const faultDelay = fault?.delayMs ?? (fault?.kind === 'delay' ? DEFAULT_DELAY_FAULT_MS : 0);
@@ -64,7 +69,8 @@ export function planAnswer(input: PlanInput): AnswerPlan {
       : (1000 / profile.tokensPerSecond) * latencyScale;
   return {
     tokens,
-    finishReason: capped ? 'length' : 'stop',
+    ...(toolCalls ? { toolCalls } : {}),
+    finishReason: toolCalls ? 'tool_calls' : capped ? 'length' : 'stop',
     promptTokens: countPromptTokens(request.messages),
     firstByteDelayMs: faultDelay + profile.ttftMs * latencyScale,
     tokenIntervalMs,

@@ -10,6 +10,17 @@ export interface SimChatRequest {
   readonly maxTokens: number | undefined;
   /** The answer ends before the first of these it would contain (finish reason stop). */
   readonly stop?: readonly string[] | undefined;
+  /** Function tools offered: their names and parameter schemas. */
+  readonly tools?: readonly SimTool[] | undefined;
+  readonly toolChoice?: 'auto' | 'none' | 'required' | { readonly name: string } | undefined;
+  readonly parallelToolCalls?: boolean | undefined;
+  /** A JSON answer: any object, or one that follows the schema. */
+  readonly responseFormat?: { readonly type: 'json_object' } | { readonly type: 'json_schema'; readonly schema: unknown } | undefined;
+}
+
+export interface SimTool {
+  readonly name: string;
+  readonly parameters?: unknown;
 }
 
 export type ChatRequestParse =
@@ -68,6 +79,8 @@ export function parseChatRequest(body: unknown): ChatRequestParse {
   }
   const stop = parseStop(body['stop']);
   if (stop === false) return fail("Invalid 'stop': expected a string or an array of at most 4 strings.", 'stop');
+  const tooling = parseTooling(body);
+  if (typeof tooling === 'string') return fail(`Invalid '${tooling}'.`, tooling);
   const streamOptions = body['stream_options'];
   return {
     ok: true,
@@ -78,8 +91,47 @@ export function parseChatRequest(body: unknown): ChatRequestParse {
       includeUsage: isRecord(streamOptions) && streamOptions['include_usage'] === true,
       maxTokens,
       ...(stop ? { stop } : {}),
+      ...tooling,
     },
   };
+}
+
+type Tooling = Pick<SimChatRequest, 'tools' | 'toolChoice' | 'parallelToolCalls' | 'responseFormat'>;
+
+/** tools, tool_choice, parallel_tool_calls and response_format as OpenAI takes them; the name of a malformed one. */
+function parseTooling(body: Record<string, unknown>): Tooling | string {
+  const out: { -readonly [K in keyof Tooling]: Tooling[K] } = {};
+  const tools = body['tools'];
+  if (tools !== undefined) {
+    if (!Array.isArray(tools)) return 'tools';
+    const parsed: SimTool[] = [];
+    for (const tool of tools) {
+      const fn = isRecord(tool) && tool['type'] === 'function' ? tool['function'] : undefined;
+      if (!isRecord(fn) || typeof fn['name'] !== 'string' || fn['name'] === '') return 'tools';
+      parsed.push({ name: fn['name'], ...(fn['parameters'] !== undefined ? { parameters: fn['parameters'] } : {}) });
+    }
+    out.tools = parsed;
+  }
+  const choice = body['tool_choice'];
+  if (choice === 'auto' || choice === 'none' || choice === 'required') out.toolChoice = choice;
+  else if (isRecord(choice)) {
+    const fn = choice['function'];
+    if (!isRecord(fn) || typeof fn['name'] !== 'string') return 'tool_choice';
+    out.toolChoice = { name: fn['name'] };
+  } else if (choice !== undefined) return 'tool_choice';
+  const parallel = body['parallel_tool_calls'];
+  if (typeof parallel === 'boolean') out.parallelToolCalls = parallel;
+  else if (parallel !== undefined) return 'parallel_tool_calls';
+  const format = body['response_format'];
+  if (isRecord(format)) {
+    if (format['type'] === 'json_object') out.responseFormat = { type: 'json_object' };
+    else if (format['type'] === 'json_schema') {
+      const spec = format['json_schema'];
+      if (!isRecord(spec) || !isRecord(spec['schema'])) return 'response_format.json_schema';
+      out.responseFormat = { type: 'json_schema', schema: spec['schema'] };
+    } else if (format['type'] !== 'text') return 'response_format.type';
+  } else if (format !== undefined) return 'response_format';
+  return out;
 }
 
 /** OpenAI's `stop`: a string or up to 4 strings; false when malformed. */

@@ -1,6 +1,6 @@
 /** OpenAI chat completion wire shapes, JSON and SSE, as the openai SDK decodes them. */
 
-export type SimFinishReason = 'stop' | 'length';
+export type SimFinishReason = 'stop' | 'length' | 'tool_calls';
 
 export interface SimUsage {
   readonly prompt_tokens: number;
@@ -32,9 +32,20 @@ export interface CompletionContent {
   /** null only for the 'truncate' fault: what a cut-off upstream looks like. */
   readonly finishReason: SimFinishReason | null;
   readonly usage: SimUsage;
+  /** Set for an answer that calls tools: content is then null, as OpenAI sends it. */
+  readonly toolCalls?: readonly { readonly id: string; readonly name: string; readonly arguments: string }[] | undefined;
 }
 
 export function completionBody(identity: CompletionIdentity, answer: CompletionContent): unknown {
+  const calls = answer.toolCalls;
+  const message = calls
+    ? {
+        role: 'assistant',
+        content: null,
+        tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
+        refusal: null,
+      }
+    : { role: 'assistant', content: answer.content, refusal: null };
   return {
     id: identity.id,
     object: 'chat.completion',
@@ -44,7 +55,7 @@ export function completionBody(identity: CompletionIdentity, answer: CompletionC
     choices: [
       {
         index: 0,
-        message: { role: 'assistant', content: answer.content, refusal: null },
+        message,
         logprobs: null,
         finish_reason: answer.finishReason,
       },
@@ -78,6 +89,14 @@ export class ChunkEncoder {
 
   token(text: string): string {
     return this.#tokenPrefix + JSON.stringify(text) + this.#tokenSuffix;
+  }
+
+  /** A piece of tool call `index`: the first carries its id and name, the rest only argument text. */
+  toolCall(index: number, call: { readonly id: string; readonly name: string } | undefined, fragment: string): string {
+    const head = call
+      ? { id: call.id, type: 'function', function: { name: call.name, arguments: fragment } }
+      : { function: { arguments: fragment } };
+    return this.#choice(JSON.stringify({ tool_calls: [{ index, ...head }] }), null);
   }
 
   finish(reason: SimFinishReason): string {

@@ -44,6 +44,7 @@ export async function respondJson(answer: JsonAnswer): Promise<void> {
         content: content.text,
         finishReason: content.finishReason,
         usage: usageOf(content.promptTokens, content.completionTokens),
+        toolCalls: answer.plan.toolCalls,
       }),
   });
 }

@@ -55,6 +55,9 @@ export async function writeTokens(answer: TokenStream, encoder: TokenEncoder, co
   return !watch.signal.aborted;
 }
 
+/** Chunks already encoded. */
+const RAW: TokenEncoder = { token: (chunk) => chunk };
+
 export async function respondStream(answer: StreamAnswer): Promise<void> {
   const { res, plan, identity, record, watch } = answer;
   if (!(await sleep(plan.firstByteDelayMs, watch.signal))) return;
@@ -65,12 +68,18 @@ export async function respondStream(answer: StreamAnswer): Promise<void> {
     'x-request-id': `sim-${record.id}`,
   });
   res.write(encoder.role());
-  const count = plan.ending === 'normal' ? plan.tokens.length : plan.tokensBeforeFault;
-  if (!(await writeTokens(answer, encoder, count))) return;
+  // Tool calls go out as pieces: each call's first chunk (id, name), then its argument fragments.
+  const chunks = plan.toolCalls?.flatMap((call, i) => [
+    encoder.toolCall(i, call, ''),
+    ...call.fragments.map((f) => encoder.toolCall(i, undefined, f)),
+  ]);
+  const stream = chunks ? { ...answer, plan: { ...plan, tokens: chunks } } : answer;
+  const count = plan.ending === 'normal' ? stream.plan.tokens.length : plan.tokensBeforeFault;
+  if (!(await writeTokens(stream, chunks ? RAW : encoder, count))) return;
   switch (plan.ending) {
     case 'normal': {
       let trailer = encoder.finish(plan.finishReason);
-      if (answer.includeUsage) trailer += encoder.usage(usageOf(plan.promptTokens, count));
+      if (answer.includeUsage) trailer += encoder.usage(usageOf(plan.promptTokens, plan.tokens.length));
       res.end(trailer + SSE_DONE);
       return;
     }

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { Role } from '../../src/gen/orchestrator/v1/common.js';
+import { Message, Role } from '../../src/gen/orchestrator/v1/common.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { AttemptOutcome, FinishReason } from '../../src/gen/orchestrator/v1/common.js';
@@ -54,8 +54,8 @@ describe('Chat', () => {
       model: '',
       prompt: '',
       messages: [
-        { role: Role.ROLE_SYSTEM, content: 'You are terse.' },
-        { role: Role.ROLE_USER, content: 'Say hi' },
+        Message.fromJSON({ role: Role.ROLE_SYSTEM, content: 'You are terse.' }),
+        Message.fromJSON({ role: Role.ROLE_USER, content: 'Say hi' }),
       ],
     });
     expect(response.model).toBe('gpt-4o-mini');
@@ -89,9 +89,9 @@ describe('Chat validation', () => {
       model: '',
       prompt: '',
       messages: [
-        { role: Role.ROLE_UNSPECIFIED, content: 'x' },
-        { role: Role.ROLE_USER, content: '   ' },
-        { role: Role.ROLE_USER, content: 'y'.repeat(50_001) },
+        Message.fromJSON({ role: Role.ROLE_UNSPECIFIED, content: 'x' }),
+        Message.fromJSON({ role: Role.ROLE_USER, content: '   ' }),
+        Message.fromJSON({ role: Role.ROLE_USER, content: 'y'.repeat(50_001) }),
       ],
       temperature: 2.5,
       maxTokens: 0,
@@ -107,7 +107,7 @@ describe('Chat validation', () => {
   it('requires exactly one of prompt and messages', async () => {
     const none = await unaryError(chat(), { model: '', prompt: '', messages: [] });
     expect(none.decoded.badRequest?.fieldViolations[0]?.field).toBe('messages');
-    const both = await unaryError(chat(), { model: '', prompt: 'a', messages: [{ role: Role.ROLE_USER, content: 'b' }] });
+    const both = await unaryError(chat(), { model: '', prompt: 'a', messages: [Message.fromJSON({ role: Role.ROLE_USER, content: 'b' })] });
     expect(both.decoded.badRequest?.fieldViolations[0]?.field).toBe('prompt');
   });
 

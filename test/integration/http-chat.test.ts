@@ -212,15 +212,16 @@ print(json.dumps({"text": text, "done": done}))
 
   it('refuses unsupported fields by name with 400', async () => {
     const cases: [Record<string, unknown>, string][] = [
-      [{ tools: [{ type: 'function', function: { name: 'f' } }] }, 'tools'],
-      [{ response_format: { type: 'json_object' } }, 'response_format'],
+      // Tools, response formats, images and tool messages are carried now; what they cannot be is refused by name.
+      [{ tools: [{ type: 'custom', custom: { name: 'f' } }] }, 'tools[0]'],
+      [{ response_format: { type: 'yaml' } }, 'response_format.type'],
       [{ logprobs: true }, 'logprobs'],
       [{ n: 2 }, 'n'],
       [
-        { messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'http://x/y.png' } }] }] },
+        { messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: '', format: 'wav' } }] }] },
         'messages[0].content[0].type',
       ],
-      [{ messages: [{ role: 'tool', content: 'x' }] }, 'messages[0].role'],
+      [{ messages: [{ role: 'tool', content: 'x', tool_call_id: 'nope' }] }, 'messages[0].tool_call_id'],
       // stop is carried now; more than four sequences is still refused by name.
       [{ stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
       [{ top_p: 1.5 }, 'top_p'],

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Role, RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
+import { Message, Role, RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
 import * as grpc from '@grpc/grpc-js';
 import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -66,9 +66,9 @@ describe('a large routed request does not stall the server', () => {
   it('a health check sent during a routed Chat of pathological text answers within milliseconds', async () => {
     // Small enough in bytes that relaying it upstream costs little: what is left is classification.
     const messages = [
-      { role: Role.ROLE_USER, content: NEWLINES },
-      { role: Role.ROLE_USER, content: NEWLINES },
-      { role: Role.ROLE_USER, content: CJK_BLOCK.slice(0, 8_000) },
+      Message.fromJSON({ role: Role.ROLE_USER, content: NEWLINES }),
+      Message.fromJSON({ role: Role.ROLE_USER, content: NEWLINES }),
+      Message.fromJSON({ role: Role.ROLE_USER, content: CJK_BLOCK.slice(0, 8_000) }),
     ];
     const chat = (content: typeof messages, routed: boolean) => () =>
       callUnary(h.clients.chat.chat.bind(h.clients.chat), {

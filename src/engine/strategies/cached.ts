@@ -31,6 +31,7 @@ export async function answerThroughCache(
     temperature: plan.temperature,
     maxTokens: maxTokensFor(plan, only),
     sampling: plan.sampling,
+    tooling: plan.tooling,
   });
   if (policy.mode !== 'bypass') {
     const cached = await cache.get(key);
@@ -145,5 +146,12 @@ async function staleFor(deps: OfflineDeps, plan: Plan, attempts: readonly Attemp
 }
 
 function keyFor(plan: Plan, model: Plan['models'][number]): string {
-  return cacheKey({ model: model.id, messages: plan.messages, temperature: plan.temperature, maxTokens: maxTokensFor(plan, model) });
+  return cacheKey({
+    model: model.id,
+    messages: plan.messages,
+    temperature: plan.temperature,
+    maxTokens: maxTokensFor(plan, model),
+    sampling: plan.sampling,
+    tooling: plan.tooling,
+  });
 }

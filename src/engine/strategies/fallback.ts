@@ -65,6 +65,7 @@ export async function runFallbackChain(
         messages: plan.messages,
         temperature: plan.temperature,
         sampling: plan.sampling,
+        tooling: plan.tooling,
         maxTokens: maxTokensFor(plan, model),
         signal: link.signal,
         deadline: Math.min(ctx.deadline, Date.now() + budget),

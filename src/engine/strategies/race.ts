@@ -39,6 +39,7 @@ export async function raceModels(
           messages: plan.messages,
           temperature: plan.temperature,
           sampling: plan.sampling,
+          tooling: plan.tooling,
           maxTokens: maxTokensFor(plan, model),
           signal: race.signal,
           deadline: ctx.deadline,

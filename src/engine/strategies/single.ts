@@ -12,6 +12,7 @@ export async function runSingle(runner: AttemptRunner, plan: Plan, ctx: CallCont
     messages: plan.messages,
     temperature: plan.temperature,
     sampling: plan.sampling,
+    tooling: plan.tooling,
     maxTokens: maxTokensFor(plan, model),
     signal: ctx.signal,
     deadline: ctx.deadline,

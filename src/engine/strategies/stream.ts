@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { CatalogModel } from '../../catalog/catalog.js';
 import type { AttemptRecord, FinishReason, TokenUsage } from '../../domain/chat.js';
+import type { ToolCall, ToolCallDelta } from '../../domain/tools.js';
 import { OrchestratorError, Reason } from '../../domain/errors.js';
 import type { AttemptSpec, OpenedStream } from '../attempt.js';
 import { aggregateFailure } from '../aggregate.js';
@@ -18,7 +19,8 @@ export type EngineStreamEvent =
       /** Set when the stream replays a cached answer instead of a live model. */
       readonly cache?: Answer['cache'];
     }
-  | { readonly type: 'delta'; readonly content: string }
+  /** Text, or (with content '') a piece of a tool call. */
+  | { readonly type: 'delta'; readonly content: string; readonly toolCall?: ToolCallDelta | undefined }
   | {
       readonly type: 'restarted';
       readonly failedModel: string;
@@ -31,6 +33,8 @@ export type EngineStreamEvent =
       readonly model: string;
       readonly provider: string;
       readonly finishReason: FinishReason;
+      /** The tool calls the deltas carried, assembled. */
+      readonly toolCalls?: readonly ToolCall[] | undefined;
       readonly usage: TokenUsage;
       readonly costUsd: number;
       readonly latencyMs: number;
@@ -98,6 +102,7 @@ export function streamSpec(
     messages: plan.messages,
     temperature: plan.temperature,
     sampling: plan.sampling,
+    tooling: plan.tooling,
     maxTokens: maxTokensFor(plan, model),
     signal,
     deadline,
@@ -142,7 +147,7 @@ export async function* relayStream(deps: RelayDeps, prepare: () => Promise<Prepa
     let restarted = false;
     for (;;) {
       const { stream } = live;
-      let end: { finishReason: FinishReason; usage: TokenUsage } | undefined;
+      let end: { finishReason: FinishReason; usage: TokenUsage; toolCalls?: readonly ToolCall[] | undefined } | undefined;
       let failure: unknown;
       unrelayed = undefined;
       try {
@@ -155,7 +160,9 @@ export async function* relayStream(deps: RelayDeps, prepare: () => Promise<Prepa
               firstTokenAt = performance.now();
               deps.events.emit({ type: 'first_token', model: stream.model.id, ms: firstTokenAt - ctx.startedAt });
             }
-            yield { type: 'delta', content: event.content };
+            yield event.toolCall
+              ? { type: 'delta', content: event.content, toolCall: event.toolCall }
+              : { type: 'delta', content: event.content };
           }
           const next = await stream.rest.next();
           if (next.done) break;
@@ -176,6 +183,7 @@ export async function* relayStream(deps: RelayDeps, prepare: () => Promise<Prepa
           model: stream.model.id,
           provider: stream.provider,
           finishReason: end.finishReason,
+          ...(end.toolCalls && end.toolCalls.length > 0 ? { toolCalls: end.toolCalls } : {}),
           usage: end.usage,
           costUsd: totalCost(attempts),
           latencyMs: finishedAt - ctx.startedAt,
@@ -214,11 +222,15 @@ const REPLAY_CHUNK = 256;
 function* replay(answer: Answer, attempts: readonly AttemptRecord[], prepared: PreparedStream): Generator<EngineStreamEvent> {
   yield { type: 'started', model: answer.model, provider: answer.provider, cache: answer.cache };
   for (let i = 0; i < answer.content.length; i += REPLAY_CHUNK) yield { type: 'delta', content: answer.content.slice(i, i + REPLAY_CHUNK) };
+  for (const [index, call] of (answer.toolCalls ?? []).entries()) {
+    yield { type: 'delta', content: '', toolCall: { index, id: call.id, name: call.name, arguments: call.arguments } };
+  }
   yield {
     type: 'completed',
     model: answer.model,
     provider: answer.provider,
     finishReason: answer.finishReason,
+    ...(answer.toolCalls ? { toolCalls: answer.toolCalls } : {}),
     usage: answer.usage,
     costUsd: totalCost(attempts),
     latencyMs: performance.now() - prepared.ctx.startedAt,

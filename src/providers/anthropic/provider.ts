@@ -4,12 +4,13 @@ import type {
   Message,
   MessageCreateParamsBase,
   MessageDeltaUsage,
-  MessageParam,
   RawMessageStreamEvent,
   StopReason,
   Usage,
 } from '@anthropic-ai/sdk/resources/messages';
-import type { ChatMessage, FinishReason, TokenUsage } from '../../domain/chat.js';
+import type { FinishReason, TokenUsage } from '../../domain/chat.js';
+import { ToolCallAssembler } from '../../domain/tools.js';
+import { applyTooling, checkImageDetail, toAnthropicConversation, toolCallsOf, type ToolingBody } from './tooling.js';
 import { estimateUsage } from '../../domain/chat.js';
 import { OrchestratorError } from '../../domain/errors.js';
 import { acceptsSampling } from './versions.js';
@@ -50,44 +51,10 @@ export interface AnthropicProviderOptions extends UpstreamHttpOptions {
   readonly anthropicVersion?: string;
 }
 
-/** Our conversation as the Messages API wants it. */
-export interface AnthropicConversation {
-  /** Every system message, in order, joined by blank lines; undefined when there is none. */
-  readonly system: string | undefined;
-  readonly messages: MessageParam[];
-}
-
-/**
- * Maps our messages to the Messages API, which takes the system prompt as a top-level
- * parameter and wants user and assistant turns to alternate:
- * - every system message, wherever it stands, goes to `system` (in order, blank-line joined);
- * - consecutive user (or assistant) messages are merged into one turn, blank-line joined,
- *   which is also what the API itself does with consecutive same-role turns;
- * - nothing is invented: a conversation that starts with an assistant turn (or has no user
- *   turn) is sent as it is, and if the model refuses it, the upstream 400 comes back as
- *   INVALID_ARGUMENT / UPSTREAM_REJECTED_REQUEST. Prepending a made-up user turn would change
- *   what the model answers.
- */
-export function toAnthropicConversation(messages: readonly ChatMessage[]): AnthropicConversation {
-  const system: string[] = [];
-  const turns: { role: 'user' | 'assistant'; parts: string[] }[] = [];
-  for (const message of messages) {
-    if (message.role === 'system') {
-      system.push(message.content);
-      continue;
-    }
-    const last = turns.at(-1);
-    if (last?.role === message.role) last.parts.push(message.content);
-    else turns.push({ role: message.role, parts: [message.content] });
-  }
-  return {
-    system: system.length > 0 ? system.join('\n\n') : undefined,
-    messages: turns.map((turn): MessageParam => ({ role: turn.role, content: turn.parts.join('\n\n') })),
-  };
-}
+export { toAnthropicConversation, type AnthropicConversation } from './tooling.js';
 
 /** The request body; `temperature` and `top_p` are not in SDK 1.x's types, as its default API version refuses them. */
-type MessageBody = MessageCreateParamsBase & { temperature?: number; top_p?: number };
+type MessageBody = MessageCreateParamsBase & ToolingBody & { temperature?: number; top_p?: number };
 
 /**
  * The Anthropic Messages API through the official SDK (@anthropic-ai/sdk). One SDK client per
@@ -163,11 +130,14 @@ export class AnthropicProvider implements Provider {
       throw truncated(this.name, 'the response has no stop_reason');
     }
     const content = textOf(message.content);
+    const toolCalls = toolCallsOf(message.content);
     const usage = message.usage ? countsOf(message.usage) : undefined;
+    const generated = content + (toolCalls?.map((c) => c.name + c.arguments).join('') ?? '');
     return {
       content,
       finishReason: finishReasonOf(message.stop_reason),
-      usage: usage ? tokenUsageOf(usage) : estimatedUsage(request, content),
+      usage: usage ? tokenUsageOf(usage) : estimatedUsage(request, generated),
+      ...(toolCalls ? { toolCalls } : {}),
     };
   }
 
@@ -188,6 +158,9 @@ export class AnthropicProvider implements Provider {
     let stopped = false;
     let ended = false;
     let generated = '';
+    const calls = new ToolCallAssembler();
+    // Content block index -> tool call index: tool_use blocks are numbered among themselves.
+    const toolBlocks = new Map<number, number>();
     try {
       // The loop reads on after message_stop, to the end of the body, so the keep-alive
       // connection is reused instead of aborted.
@@ -204,10 +177,26 @@ export class AnthropicProvider implements Provider {
             case 'message_start':
               usage = countsOf(event.message.usage);
               break;
+            case 'content_block_start':
+              if (event.content_block.type === 'tool_use') {
+                const toolCall = { index: toolBlocks.size, id: event.content_block.id, name: event.content_block.name, arguments: '' };
+                toolBlocks.set(event.index, toolCall.index);
+                calls.add(toolCall);
+                generated += toolCall.name;
+                yield { type: 'delta', content: '', toolCall };
+              }
+              break;
             case 'content_block_delta':
               if (event.delta.type === 'text_delta' && event.delta.text) {
                 generated += event.delta.text;
                 yield { type: 'delta', content: event.delta.text };
+              } else if (event.delta.type === 'input_json_delta' && event.delta.partial_json) {
+                const index = toolBlocks.get(event.index);
+                if (index === undefined) break;
+                const toolCall = { index, arguments: event.delta.partial_json };
+                calls.add(toolCall);
+                generated += toolCall.arguments;
+                yield { type: 'delta', content: '', toolCall };
               }
               break;
             case 'message_delta':
@@ -218,7 +207,7 @@ export class AnthropicProvider implements Provider {
               stopped = true;
               break;
             default:
-              // content_block_start/stop, and event types newer than this code.
+              // content_block_stop, and event types newer than this code.
               break;
           }
         }
@@ -238,11 +227,14 @@ export class AnthropicProvider implements Provider {
       type: 'end',
       finishReason: finishReasonOf(stopReason),
       usage: usage ? tokenUsageOf(usage) : estimatedUsage(request, generated),
+      ...(calls.size > 0 ? { toolCalls: calls.result() } : {}),
     };
   }
 
   private body(request: ProviderRequest): MessageBody {
-    const conversation = toAnthropicConversation(request.messages);
+    const where = { provider: this.name, model: request.upstreamModel };
+    checkImageDetail(request.messages, where);
+    const conversation = toAnthropicConversation(request.messages, this.name);
     const body: MessageBody = {
       model: request.upstreamModel,
       // Required by the Messages API.
@@ -253,8 +245,8 @@ export class AnthropicProvider implements Provider {
     // Anthropic's temperature range is 0..1 (ours, OpenAI's, is 0..2): values above 1 are
     // clamped to 1, the most random the API allows. Only sent to API versions that take it.
     if (this.sendsTemperature) body.temperature = Math.min(Math.max(request.temperature, 0), 1);
-    if (request.sampling)
-      applySampling(body, request.sampling, { provider: this.name, model: request.upstreamModel, takesTopP: this.sendsTemperature });
+    if (request.sampling) applySampling(body, request.sampling, { ...where, takesTopP: this.sendsTemperature });
+    if (request.tooling) applyTooling(body, request.tooling, where);
     return body;
   }
 

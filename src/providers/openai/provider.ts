@@ -2,6 +2,8 @@ import OpenAI from 'openai';
 import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsBase } from 'openai/resources/chat/completions';
 import type { FinishReason, TokenUsage } from '../../domain/chat.js';
 import { estimateUsage } from '../../domain/chat.js';
+import { ToolCallAssembler } from '../../domain/tools.js';
+import { applyTooling, toOpenAIMessages, toolCallsOf } from './tooling.js';
 import { OrchestratorError } from '../../domain/errors.js';
 import { SseDecoder } from '../http/fast-sse.js';
 import { LeanOpenAI } from './lean-openai.js';
@@ -89,16 +91,21 @@ export class OpenAIProvider implements Provider {
       throw this.translate(err, request.signal, 'response');
     }
     const choice = completion.choices?.[0];
-    if (!choice || typeof choice.message?.content !== 'string') {
+    // A message that only calls tools has content null.
+    const toolCalls = choice?.message ? toolCallsOf(choice.message) : undefined;
+    if (!choice || (typeof choice.message?.content !== 'string' && !toolCalls)) {
       throw malformed(this.name, 'response (no choices[0].message.content)');
     }
     if (choice.finish_reason === null || choice.finish_reason === undefined) {
       throw truncated(this.name, 'the response has no finish_reason');
     }
+    const content = choice.message.content ?? '';
+    const generated = content + (toolCalls?.map((c) => c.name + c.arguments).join('') ?? '');
     return {
-      content: choice.message.content,
+      content,
       finishReason: finishReasonOf(choice.finish_reason),
-      usage: usageOf(completion.usage, request, choice.message.content),
+      usage: usageOf(completion.usage, request, generated),
+      ...(toolCalls ? { toolCalls } : {}),
     };
   }
 
@@ -120,6 +127,7 @@ export class OpenAIProvider implements Provider {
     let finishReason: FinishReason | undefined;
     let usage: TokenUsage | undefined;
     let generated = '';
+    const calls = new ToolCallAssembler();
     let done = false;
     let afterDone = 0;
     try {
@@ -147,6 +155,12 @@ export class OpenAIProvider implements Provider {
             generated += content;
             yield { type: 'delta', content };
           }
+          for (const piece of choice?.delta?.tool_calls ?? []) {
+            const toolCall = { index: piece.index, id: piece.id, name: piece.function?.name, arguments: piece.function?.arguments ?? '' };
+            calls.add(toolCall);
+            generated += (toolCall.name ?? '') + toolCall.arguments;
+            yield { type: 'delta', content: '', toolCall };
+          }
           if (choice?.finish_reason) finishReason = finishReasonOf(choice.finish_reason);
           if (chunk.usage) usage = usageOf(chunk.usage, request, generated);
         }
@@ -159,13 +173,14 @@ export class OpenAIProvider implements Provider {
     }
     if (request.signal.aborted) throw abortError(request.signal);
     if (finishReason === undefined) throw truncated(this.name, 'no finish_reason before the end of the stream');
-    yield { type: 'end', finishReason, usage: usage ?? usageOf(undefined, request, generated) };
+    const toolCalls = calls.size > 0 ? { toolCalls: calls.result() } : {};
+    yield { type: 'end', finishReason, usage: usage ?? usageOf(undefined, request, generated), ...toolCalls };
   }
 
   private params(request: ProviderRequest): ChatCompletionCreateParamsBase {
     const params: ChatCompletionCreateParamsBase = {
       model: request.upstreamModel,
-      messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+      messages: toOpenAIMessages(request.messages),
       temperature: request.temperature,
     };
     params[this.maxTokensField] = request.maxTokens;
@@ -178,6 +193,7 @@ export class OpenAIProvider implements Provider {
       if (s.frequencyPenalty !== undefined) params.frequency_penalty = s.frequencyPenalty;
       if (s.user !== undefined) params.user = s.user;
     }
+    if (request.tooling) applyTooling(params, request.tooling);
     return params;
   }
 

@@ -2,7 +2,16 @@ import type { Engine, EngineStreamEvent, StreamTarget } from '../../engine/index
 import type { ChatServiceServer, StreamChatRequest, StreamChatResponse } from '../../gen/orchestrator/v1/chat.js';
 import { StreamStrategy } from '../../gen/orchestrator/v1/common.js';
 import { serverStream, unary, type CallDeps } from '../call.js';
-import { encodeAnswer, encodeAttempt, encodeCacheInfo, encodeDecision, encodeFinish, encodeUsage, round3 } from '../encode.js';
+import {
+  encodeAnswer,
+  encodeAttempt,
+  encodeCacheInfo,
+  encodeDecision,
+  encodeFinish,
+  encodeToolCalls,
+  encodeUsage,
+  round3,
+} from '../encode.js';
 import { RequestValidator, type ValidationLimits } from '../validate.js';
 import { batchHandler, type BatchLimits } from './batch.js';
 import { answerChat } from './chat-answer.js';
@@ -132,7 +141,24 @@ function encodeStreamEvent(event: EngineStreamEvent, requestId: string): StreamC
         },
       };
     case 'delta':
-      return { event: { $case: 'delta', delta: { content: event.content } } };
+      return {
+        event: {
+          $case: 'delta',
+          delta: {
+            content: event.content,
+            toolCalls: event.toolCall
+              ? [
+                  {
+                    index: event.toolCall.index,
+                    id: event.toolCall.id ?? '',
+                    name: event.toolCall.name ?? '',
+                    arguments: event.toolCall.arguments,
+                  },
+                ]
+              : [],
+          },
+        },
+      };
     case 'restarted':
       return {
         event: {
@@ -161,6 +187,7 @@ function encodeStreamEvent(event: EngineStreamEvent, requestId: string): StreamC
             fallbackTriggered: event.fallbackTriggered,
             routeDecision: event.decision ? encodeDecision(event.decision) : undefined,
             requestId,
+            toolCalls: encodeToolCalls(event.toolCalls),
           },
         },
       };

@@ -20,6 +20,7 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Struct } from "../../google/protobuf/struct.js";
 import { Timestamp } from "../../google/protobuf/timestamp.js";
 import { Status } from "../../google/rpc/status.js";
 import {
@@ -35,6 +36,7 @@ import {
   StreamStrategy,
   streamStrategyFromJSON,
   streamStrategyToJSON,
+  ToolCall,
   Usage,
 } from "./common.js";
 
@@ -85,6 +87,106 @@ export function cacheModeToJSON(object: CacheMode): string {
   }
 }
 
+/** How the model uses the request's tools. */
+export enum ToolChoiceMode {
+  /** TOOL_CHOICE_MODE_UNSPECIFIED - Not set: the provider's default (auto). */
+  TOOL_CHOICE_MODE_UNSPECIFIED = 0,
+  /** TOOL_CHOICE_MODE_AUTO - The model decides between answering and calling tools. */
+  TOOL_CHOICE_MODE_AUTO = 1,
+  /** TOOL_CHOICE_MODE_NONE - The model answers with text and calls no tool. */
+  TOOL_CHOICE_MODE_NONE = 2,
+  /** TOOL_CHOICE_MODE_REQUIRED - The model must call at least one tool. */
+  TOOL_CHOICE_MODE_REQUIRED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function toolChoiceModeFromJSON(object: any): ToolChoiceMode {
+  switch (object) {
+    case 0:
+    case "TOOL_CHOICE_MODE_UNSPECIFIED":
+      return ToolChoiceMode.TOOL_CHOICE_MODE_UNSPECIFIED;
+    case 1:
+    case "TOOL_CHOICE_MODE_AUTO":
+      return ToolChoiceMode.TOOL_CHOICE_MODE_AUTO;
+    case 2:
+    case "TOOL_CHOICE_MODE_NONE":
+      return ToolChoiceMode.TOOL_CHOICE_MODE_NONE;
+    case 3:
+    case "TOOL_CHOICE_MODE_REQUIRED":
+      return ToolChoiceMode.TOOL_CHOICE_MODE_REQUIRED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ToolChoiceMode.UNRECOGNIZED;
+  }
+}
+
+export function toolChoiceModeToJSON(object: ToolChoiceMode): string {
+  switch (object) {
+    case ToolChoiceMode.TOOL_CHOICE_MODE_UNSPECIFIED:
+      return "TOOL_CHOICE_MODE_UNSPECIFIED";
+    case ToolChoiceMode.TOOL_CHOICE_MODE_AUTO:
+      return "TOOL_CHOICE_MODE_AUTO";
+    case ToolChoiceMode.TOOL_CHOICE_MODE_NONE:
+      return "TOOL_CHOICE_MODE_NONE";
+    case ToolChoiceMode.TOOL_CHOICE_MODE_REQUIRED:
+      return "TOOL_CHOICE_MODE_REQUIRED";
+    case ToolChoiceMode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** The kinds of answer format. */
+export enum ResponseFormatType {
+  /** RESPONSE_FORMAT_TYPE_UNSPECIFIED - Not set: text. */
+  RESPONSE_FORMAT_TYPE_UNSPECIFIED = 0,
+  /** RESPONSE_FORMAT_TYPE_TEXT - Free text. */
+  RESPONSE_FORMAT_TYPE_TEXT = 1,
+  /** RESPONSE_FORMAT_TYPE_JSON_OBJECT - Any JSON object (ask for JSON in the prompt too, as OpenAI requires). */
+  RESPONSE_FORMAT_TYPE_JSON_OBJECT = 2,
+  /** RESPONSE_FORMAT_TYPE_JSON_SCHEMA - JSON that follows json_schema. */
+  RESPONSE_FORMAT_TYPE_JSON_SCHEMA = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function responseFormatTypeFromJSON(object: any): ResponseFormatType {
+  switch (object) {
+    case 0:
+    case "RESPONSE_FORMAT_TYPE_UNSPECIFIED":
+      return ResponseFormatType.RESPONSE_FORMAT_TYPE_UNSPECIFIED;
+    case 1:
+    case "RESPONSE_FORMAT_TYPE_TEXT":
+      return ResponseFormatType.RESPONSE_FORMAT_TYPE_TEXT;
+    case 2:
+    case "RESPONSE_FORMAT_TYPE_JSON_OBJECT":
+      return ResponseFormatType.RESPONSE_FORMAT_TYPE_JSON_OBJECT;
+    case 3:
+    case "RESPONSE_FORMAT_TYPE_JSON_SCHEMA":
+      return ResponseFormatType.RESPONSE_FORMAT_TYPE_JSON_SCHEMA;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ResponseFormatType.UNRECOGNIZED;
+  }
+}
+
+export function responseFormatTypeToJSON(object: ResponseFormatType): string {
+  switch (object) {
+    case ResponseFormatType.RESPONSE_FORMAT_TYPE_UNSPECIFIED:
+      return "RESPONSE_FORMAT_TYPE_UNSPECIFIED";
+    case ResponseFormatType.RESPONSE_FORMAT_TYPE_TEXT:
+      return "RESPONSE_FORMAT_TYPE_TEXT";
+    case ResponseFormatType.RESPONSE_FORMAT_TYPE_JSON_OBJECT:
+      return "RESPONSE_FORMAT_TYPE_JSON_OBJECT";
+    case ResponseFormatType.RESPONSE_FORMAT_TYPE_JSON_SCHEMA:
+      return "RESPONSE_FORMAT_TYPE_JSON_SCHEMA";
+    case ResponseFormatType.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** A request to one model. */
 export interface ChatRequest {
   /** Model id or alias (case-insensitive). Empty means the configured default (DEFAULT_MODEL). */
@@ -123,7 +225,18 @@ export interface ChatRequest {
     | SamplingOptions
     | undefined;
   /** Request tags for attribution (team, feature, tenant...). */
-  metadata?: RequestMetadata | undefined;
+  metadata?:
+    | RequestMetadata
+    | undefined;
+  /**
+   * Functions the model may call, and how. The answer may then carry tool_calls (finish reason
+   * TOOL_CALLS) instead of text.
+   */
+  tooling?:
+    | ToolOptions
+    | undefined;
+  /** The answer's format: text (default), any JSON object, or JSON that follows a schema. */
+  responseFormat?: ResponseFormat | undefined;
 }
 
 /** Response cache control for one request. */
@@ -187,6 +300,8 @@ export interface ChatResponse {
    * configured, or SIMULATOR=on): the text is made up.
    */
   simulated: boolean;
+  /** The tools the model asked to call (finish reason TOOL_CALLS), in its order. */
+  toolCalls: ToolCall[];
 }
 
 /** A request to stream one model's answer token by token. */
@@ -261,7 +376,18 @@ export interface StreamChatRequest {
    * Never answer with an expired cached answer, even when the server serves them on its own
    * when every model fails upstream (CACHE_OFFLINE_FALLBACK=on).
    */
-  refuseStale?: boolean | undefined;
+  refuseStale?:
+    | boolean
+    | undefined;
+  /**
+   * Functions the model may call, and how. The answer may then carry tool_calls (finish reason
+   * TOOL_CALLS) instead of text.
+   */
+  tooling?:
+    | ToolOptions
+    | undefined;
+  /** The answer's format: text (default), any JSON object, or JSON that follows a schema. */
+  responseFormat?: ResponseFormat | undefined;
 }
 
 /** One event of a token stream. The first is always started, the last completed. */
@@ -318,10 +444,91 @@ export interface StreamStarted {
   cache?: CacheInfo | undefined;
 }
 
-/** A piece of generated text, in order. */
+/** A piece of generated text or of the tool calls, in order. */
 export interface StreamDelta {
   /** Text to append to what came before. */
   content: string;
+  /**
+   * Pieces of tool calls: the first piece of a call carries its index, id and name; later
+   * pieces carry the same index and more of its arguments. StreamCompleted carries them assembled.
+   */
+  toolCalls: ToolCallDelta[];
+}
+
+/** A piece of one tool call in a stream. */
+export interface ToolCallDelta {
+  /** Which call of the answer (from 0); every piece of one call has the same index. */
+  index: number;
+  /** The call's id; set on its first piece only. */
+  id: string;
+  /** The function's name; set on its first piece only. */
+  name: string;
+  /** The next fragment of the arguments' JSON text, to append to the previous ones. */
+  arguments: string;
+}
+
+/** The tools a request offers the model. */
+export interface ToolOptions {
+  /** Functions the model may call: at least one, at most 128, distinct names. */
+  tools: Tool[];
+  /** Whether and which tool the model must call. Unset: the provider's default (auto). */
+  toolChoice?:
+    | ToolChoice
+    | undefined;
+  /**
+   * Whether the model may ask for several tool calls in one answer. Unset: the provider's
+   * default (yes).
+   */
+  parallelToolCalls?: boolean | undefined;
+}
+
+/** A function the model may call. */
+export interface Tool {
+  /** 1 to 64 characters: letters, digits, underscores and dashes. Distinct within a request. */
+  name: string;
+  /** What the function does and when to call it; the model reads it. */
+  description: string;
+  /** The arguments as a JSON Schema object (type "object"). Unset: no arguments. */
+  parameters?:
+    | { [key: string]: any }
+    | undefined;
+  /** OpenAI's strict schema adherence for the arguments (refused by providers without it). */
+  strict: boolean;
+}
+
+/** Which tools the model may or must call. */
+export interface ToolChoice {
+  /** A mode, or one function by name. */
+  choice?:
+    | //
+    /** auto, none or required. */
+    { $case: "mode"; mode: ToolChoiceMode }
+    | //
+    /** The model must call this function (one of the request's tools). */
+    { $case: "function"; function: string }
+    | undefined;
+}
+
+/** The format of the answer's text. */
+export interface ResponseFormat {
+  /** Text, a JSON object, or JSON following json_schema. */
+  type: ResponseFormatType;
+  /** Required with RESPONSE_FORMAT_TYPE_JSON_SCHEMA, unset otherwise. */
+  jsonSchema?: JsonSchemaFormat | undefined;
+}
+
+/** A JSON Schema the answer must follow. */
+export interface JsonSchemaFormat {
+  /** 1 to 64 characters: letters, digits, underscores and dashes. */
+  name: string;
+  /** What the answer is; the model reads it. */
+  description: string;
+  /** The JSON Schema of the answer (an object schema). */
+  schema?:
+    | { [key: string]: any }
+    | undefined;
+  /** OpenAI's strict schema adherence (every property required, no extra properties). */
+  strict: boolean;
 }
 
 /**
@@ -355,6 +562,8 @@ export interface StreamCompleted {
     | undefined;
   /** The request id (as in StreamStarted), so the last event alone identifies the call. */
   requestId: string;
+  /** The tools the model asked to call (finish reason TOOL_CALLS), in its order. */
+  toolCalls: ToolCall[];
 }
 
 /** The same prompt to several models at once; the first success wins. */
@@ -400,7 +609,18 @@ export interface RaceRequest {
    * Never answer with an expired cached answer, even when the server serves them on its own
    * when every racer fails upstream (CACHE_OFFLINE_FALLBACK=on).
    */
-  refuseStale?: boolean | undefined;
+  refuseStale?:
+    | boolean
+    | undefined;
+  /**
+   * Functions the model may call, and how. The answer may then carry tool_calls (finish reason
+   * TOOL_CALLS) instead of text.
+   */
+  tooling?:
+    | ToolOptions
+    | undefined;
+  /** The answer's format: text (default), any JSON object, or JSON that follows a schema. */
+  responseFormat?: ResponseFormat | undefined;
 }
 
 /** The winning answer and what happened to every racer. */
@@ -431,7 +651,11 @@ export interface RaceResponse {
    */
   simulated: boolean;
   /** Set when the answer came from the response cache (stale: every racer failed upstream). */
-  cache?: CacheInfo | undefined;
+  cache?:
+    | CacheInfo
+    | undefined;
+  /** The tools the model asked to call (finish reason TOOL_CALLS), in its order. */
+  toolCalls: ToolCall[];
 }
 
 /** Try models in order until one answers. */
@@ -486,7 +710,18 @@ export interface FallbackRequest {
    * Never answer with an expired cached answer, even when the server serves them on its own
    * when every model of the chain fails upstream (CACHE_OFFLINE_FALLBACK=on).
    */
-  refuseStale?: boolean | undefined;
+  refuseStale?:
+    | boolean
+    | undefined;
+  /**
+   * Functions the model may call, and how. The answer may then carry tool_calls (finish reason
+   * TOOL_CALLS) instead of text.
+   */
+  tooling?:
+    | ToolOptions
+    | undefined;
+  /** The answer's format: text (default), any JSON object, or JSON that follows a schema. */
+  responseFormat?: ResponseFormat | undefined;
 }
 
 /** The answer of the first model in the chain that succeeded, or the default message. */
@@ -528,7 +763,11 @@ export interface FallbackResponse {
    * Set when the answer came from the response cache (stale: every model failed upstream,
    * served instead of the default message).
    */
-  cache?: CacheInfo | undefined;
+  cache?:
+    | CacheInfo
+    | undefined;
+  /** The tools the model asked to call (finish reason TOOL_CALLS), in its order. */
+  toolCalls: ToolCall[];
 }
 
 /** Many chat requests, answered with bounded concurrency. */
@@ -613,6 +852,8 @@ function createBaseChatRequest(): ChatRequest {
     cache: undefined,
     sampling: undefined,
     metadata: undefined,
+    tooling: undefined,
+    responseFormat: undefined,
   };
 }
 
@@ -644,6 +885,12 @@ export const ChatRequest: MessageFns<ChatRequest> = {
     }
     if (message.metadata !== undefined) {
       RequestMetadata.encode(message.metadata, writer.uint32(74).fork()).join();
+    }
+    if (message.tooling !== undefined) {
+      ToolOptions.encode(message.tooling, writer.uint32(82).fork()).join();
+    }
+    if (message.responseFormat !== undefined) {
+      ResponseFormat.encode(message.responseFormat, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -733,6 +980,22 @@ export const ChatRequest: MessageFns<ChatRequest> = {
             message.metadata = RequestMetadata.decode(reader, reader.uint32());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.tooling = ToolOptions.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.responseFormat = ResponseFormat.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -760,6 +1023,12 @@ export const ChatRequest: MessageFns<ChatRequest> = {
       cache: isSet(object.cache) ? CacheOptions.fromJSON(object.cache) : undefined,
       sampling: isSet(object.sampling) ? SamplingOptions.fromJSON(object.sampling) : undefined,
       metadata: isSet(object.metadata) ? RequestMetadata.fromJSON(object.metadata) : undefined,
+      tooling: isSet(object.tooling) ? ToolOptions.fromJSON(object.tooling) : undefined,
+      responseFormat: isSet(object.responseFormat)
+        ? ResponseFormat.fromJSON(object.responseFormat)
+        : isSet(object.response_format)
+        ? ResponseFormat.fromJSON(object.response_format)
+        : undefined,
     };
   },
 
@@ -791,6 +1060,12 @@ export const ChatRequest: MessageFns<ChatRequest> = {
     }
     if (message.metadata !== undefined) {
       obj.metadata = RequestMetadata.toJSON(message.metadata);
+    }
+    if (message.tooling !== undefined) {
+      obj.tooling = ToolOptions.toJSON(message.tooling);
+    }
+    if (message.responseFormat !== undefined) {
+      obj.responseFormat = ResponseFormat.toJSON(message.responseFormat);
     }
     return obj;
   },
@@ -1002,6 +1277,7 @@ function createBaseChatResponse(): ChatResponse {
     routeDecision: undefined,
     cache: undefined,
     simulated: false,
+    toolCalls: [],
   };
 }
 
@@ -1042,6 +1318,9 @@ export const ChatResponse: MessageFns<ChatResponse> = {
     }
     if (message.simulated !== false) {
       writer.uint32(96).bool(message.simulated);
+    }
+    for (const v of message.toolCalls) {
+      ToolCall.encode(v!, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -1155,6 +1434,14 @@ export const ChatResponse: MessageFns<ChatResponse> = {
             message.simulated = reader.bool();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.toolCalls.push(ToolCall.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1203,6 +1490,11 @@ export const ChatResponse: MessageFns<ChatResponse> = {
         : undefined,
       cache: isSet(object.cache) ? CacheInfo.fromJSON(object.cache) : undefined,
       simulated: isSet(object.simulated) ? globalThis.Boolean(object.simulated) : false,
+      toolCalls: globalThis.Array.isArray(object?.toolCalls)
+        ? object.toolCalls.map((e: any) => ToolCall.fromJSON(e))
+        : globalThis.Array.isArray(object?.tool_calls)
+        ? object.tool_calls.map((e: any) => ToolCall.fromJSON(e))
+        : [],
     };
   },
 
@@ -1244,6 +1536,9 @@ export const ChatResponse: MessageFns<ChatResponse> = {
     if (message.simulated !== false) {
       obj.simulated = message.simulated;
     }
+    if (message.toolCalls?.length) {
+      obj.toolCalls = message.toolCalls.map((e) => ToolCall.toJSON(e));
+    }
     return obj;
   },
 };
@@ -1265,6 +1560,8 @@ function createBaseStreamChatRequest(): StreamChatRequest {
     sampling: undefined,
     metadata: undefined,
     refuseStale: undefined,
+    tooling: undefined,
+    responseFormat: undefined,
   };
 }
 
@@ -1314,6 +1611,12 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
     }
     if (message.refuseStale !== undefined) {
       writer.uint32(120).bool(message.refuseStale);
+    }
+    if (message.tooling !== undefined) {
+      ToolOptions.encode(message.tooling, writer.uint32(130).fork()).join();
+    }
+    if (message.responseFormat !== undefined) {
+      ResponseFormat.encode(message.responseFormat, writer.uint32(138).fork()).join();
     }
     return writer;
   },
@@ -1451,6 +1754,22 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
             message.refuseStale = reader.bool();
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.tooling = ToolOptions.decode(reader, reader.uint32());
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.responseFormat = ResponseFormat.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1504,6 +1823,12 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
         : isSet(object.refuse_stale)
         ? globalThis.Boolean(object.refuse_stale)
         : undefined,
+      tooling: isSet(object.tooling) ? ToolOptions.fromJSON(object.tooling) : undefined,
+      responseFormat: isSet(object.responseFormat)
+        ? ResponseFormat.fromJSON(object.responseFormat)
+        : isSet(object.response_format)
+        ? ResponseFormat.fromJSON(object.response_format)
+        : undefined,
     };
   },
 
@@ -1553,6 +1878,12 @@ export const StreamChatRequest: MessageFns<StreamChatRequest> = {
     }
     if (message.refuseStale !== undefined) {
       obj.refuseStale = message.refuseStale;
+    }
+    if (message.tooling !== undefined) {
+      obj.tooling = ToolOptions.toJSON(message.tooling);
+    }
+    if (message.responseFormat !== undefined) {
+      obj.responseFormat = ResponseFormat.toJSON(message.responseFormat);
     }
     return obj;
   },
@@ -1909,13 +2240,16 @@ export const StreamStarted: MessageFns<StreamStarted> = {
 };
 
 function createBaseStreamDelta(): StreamDelta {
-  return { content: "" };
+  return { content: "", toolCalls: [] };
 }
 
 export const StreamDelta: MessageFns<StreamDelta> = {
   encode(message: StreamDelta, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.content !== "") {
       writer.uint32(10).string(message.content);
+    }
+    for (const v of message.toolCalls) {
+      ToolCallDelta.encode(v!, writer.uint32(18).fork()).join();
     }
     return writer;
   },
@@ -1941,6 +2275,14 @@ export const StreamDelta: MessageFns<StreamDelta> = {
             message.content = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.toolCalls.push(ToolCallDelta.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1954,13 +2296,594 @@ export const StreamDelta: MessageFns<StreamDelta> = {
   },
 
   fromJSON(object: any): StreamDelta {
-    return { content: isSet(object.content) ? globalThis.String(object.content) : "" };
+    return {
+      content: isSet(object.content) ? globalThis.String(object.content) : "",
+      toolCalls: globalThis.Array.isArray(object?.toolCalls)
+        ? object.toolCalls.map((e: any) => ToolCallDelta.fromJSON(e))
+        : globalThis.Array.isArray(object?.tool_calls)
+        ? object.tool_calls.map((e: any) => ToolCallDelta.fromJSON(e))
+        : [],
+    };
   },
 
   toJSON(message: StreamDelta): unknown {
     const obj: any = {};
     if (message.content !== "") {
       obj.content = message.content;
+    }
+    if (message.toolCalls?.length) {
+      obj.toolCalls = message.toolCalls.map((e) => ToolCallDelta.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseToolCallDelta(): ToolCallDelta {
+  return { index: 0, id: "", name: "", arguments: "" };
+}
+
+export const ToolCallDelta: MessageFns<ToolCallDelta> = {
+  encode(message: ToolCallDelta, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).int32(message.index);
+    }
+    if (message.id !== "") {
+      writer.uint32(18).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(26).string(message.name);
+    }
+    if (message.arguments !== "") {
+      writer.uint32(34).string(message.arguments);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ToolCallDelta {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseToolCallDelta();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.arguments = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ToolCallDelta {
+    return {
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      arguments: isSet(object.arguments) ? globalThis.String(object.arguments) : "",
+    };
+  },
+
+  toJSON(message: ToolCallDelta): unknown {
+    const obj: any = {};
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.arguments !== "") {
+      obj.arguments = message.arguments;
+    }
+    return obj;
+  },
+};
+
+function createBaseToolOptions(): ToolOptions {
+  return { tools: [], toolChoice: undefined, parallelToolCalls: undefined };
+}
+
+export const ToolOptions: MessageFns<ToolOptions> = {
+  encode(message: ToolOptions, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.tools) {
+      Tool.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.toolChoice !== undefined) {
+      ToolChoice.encode(message.toolChoice, writer.uint32(18).fork()).join();
+    }
+    if (message.parallelToolCalls !== undefined) {
+      writer.uint32(24).bool(message.parallelToolCalls);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ToolOptions {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseToolOptions();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tools.push(Tool.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.toolChoice = ToolChoice.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.parallelToolCalls = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ToolOptions {
+    return {
+      tools: globalThis.Array.isArray(object?.tools) ? object.tools.map((e: any) => Tool.fromJSON(e)) : [],
+      toolChoice: isSet(object.toolChoice)
+        ? ToolChoice.fromJSON(object.toolChoice)
+        : isSet(object.tool_choice)
+        ? ToolChoice.fromJSON(object.tool_choice)
+        : undefined,
+      parallelToolCalls: isSet(object.parallelToolCalls)
+        ? globalThis.Boolean(object.parallelToolCalls)
+        : isSet(object.parallel_tool_calls)
+        ? globalThis.Boolean(object.parallel_tool_calls)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ToolOptions): unknown {
+    const obj: any = {};
+    if (message.tools?.length) {
+      obj.tools = message.tools.map((e) => Tool.toJSON(e));
+    }
+    if (message.toolChoice !== undefined) {
+      obj.toolChoice = ToolChoice.toJSON(message.toolChoice);
+    }
+    if (message.parallelToolCalls !== undefined) {
+      obj.parallelToolCalls = message.parallelToolCalls;
+    }
+    return obj;
+  },
+};
+
+function createBaseTool(): Tool {
+  return { name: "", description: "", parameters: undefined, strict: false };
+}
+
+export const Tool: MessageFns<Tool> = {
+  encode(message: Tool, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.description !== "") {
+      writer.uint32(18).string(message.description);
+    }
+    if (message.parameters !== undefined) {
+      Struct.encode(Struct.wrap(message.parameters), writer.uint32(26).fork()).join();
+    }
+    if (message.strict !== false) {
+      writer.uint32(32).bool(message.strict);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Tool {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTool();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.parameters = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.strict = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Tool {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      parameters: isObject(object.parameters) ? object.parameters : undefined,
+      strict: isSet(object.strict) ? globalThis.Boolean(object.strict) : false,
+    };
+  },
+
+  toJSON(message: Tool): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.parameters !== undefined) {
+      obj.parameters = message.parameters;
+    }
+    if (message.strict !== false) {
+      obj.strict = message.strict;
+    }
+    return obj;
+  },
+};
+
+function createBaseToolChoice(): ToolChoice {
+  return { choice: undefined };
+}
+
+export const ToolChoice: MessageFns<ToolChoice> = {
+  encode(message: ToolChoice, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.choice?.$case) {
+      case "mode":
+        writer.uint32(8).int32(message.choice.mode);
+        break;
+      case "function":
+        writer.uint32(18).string(message.choice.function);
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ToolChoice {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseToolChoice();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.choice = { $case: "mode", mode: reader.int32() as any };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.choice = { $case: "function", function: reader.string() };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ToolChoice {
+    return {
+      choice: isSet(object.mode)
+        ? { $case: "mode", mode: toolChoiceModeFromJSON(object.mode) }
+        : isSet(object.function)
+        ? { $case: "function", function: globalThis.String(object.function) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: ToolChoice): unknown {
+    const obj: any = {};
+    if (message.choice?.$case === "mode") {
+      obj.mode = toolChoiceModeToJSON(message.choice.mode);
+    } else if (message.choice?.$case === "function") {
+      obj.function = message.choice.function;
+    }
+    return obj;
+  },
+};
+
+function createBaseResponseFormat(): ResponseFormat {
+  return { type: 0, jsonSchema: undefined };
+}
+
+export const ResponseFormat: MessageFns<ResponseFormat> = {
+  encode(message: ResponseFormat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== 0) {
+      writer.uint32(8).int32(message.type);
+    }
+    if (message.jsonSchema !== undefined) {
+      JsonSchemaFormat.encode(message.jsonSchema, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResponseFormat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResponseFormat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.jsonSchema = JsonSchemaFormat.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResponseFormat {
+    return {
+      type: isSet(object.type) ? responseFormatTypeFromJSON(object.type) : 0,
+      jsonSchema: isSet(object.jsonSchema)
+        ? JsonSchemaFormat.fromJSON(object.jsonSchema)
+        : isSet(object.json_schema)
+        ? JsonSchemaFormat.fromJSON(object.json_schema)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ResponseFormat): unknown {
+    const obj: any = {};
+    if (message.type !== 0) {
+      obj.type = responseFormatTypeToJSON(message.type);
+    }
+    if (message.jsonSchema !== undefined) {
+      obj.jsonSchema = JsonSchemaFormat.toJSON(message.jsonSchema);
+    }
+    return obj;
+  },
+};
+
+function createBaseJsonSchemaFormat(): JsonSchemaFormat {
+  return { name: "", description: "", schema: undefined, strict: false };
+}
+
+export const JsonSchemaFormat: MessageFns<JsonSchemaFormat> = {
+  encode(message: JsonSchemaFormat, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.description !== "") {
+      writer.uint32(18).string(message.description);
+    }
+    if (message.schema !== undefined) {
+      Struct.encode(Struct.wrap(message.schema), writer.uint32(26).fork()).join();
+    }
+    if (message.strict !== false) {
+      writer.uint32(32).bool(message.strict);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): JsonSchemaFormat {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseJsonSchemaFormat();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.description = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.schema = Struct.unwrap(Struct.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.strict = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): JsonSchemaFormat {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      description: isSet(object.description) ? globalThis.String(object.description) : "",
+      schema: isObject(object.schema) ? object.schema : undefined,
+      strict: isSet(object.strict) ? globalThis.Boolean(object.strict) : false,
+    };
+  },
+
+  toJSON(message: JsonSchemaFormat): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.description !== "") {
+      obj.description = message.description;
+    }
+    if (message.schema !== undefined) {
+      obj.schema = message.schema;
+    }
+    if (message.strict !== false) {
+      obj.strict = message.strict;
     }
     return obj;
   },
@@ -1979,6 +2902,7 @@ function createBaseStreamCompleted(): StreamCompleted {
     fallbackTriggered: false,
     routeDecision: undefined,
     requestId: "",
+    toolCalls: [],
   };
 }
 
@@ -2016,6 +2940,9 @@ export const StreamCompleted: MessageFns<StreamCompleted> = {
     }
     if (message.requestId !== "") {
       writer.uint32(90).string(message.requestId);
+    }
+    for (const v of message.toolCalls) {
+      ToolCall.encode(v!, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -2121,6 +3048,14 @@ export const StreamCompleted: MessageFns<StreamCompleted> = {
             message.requestId = reader.string();
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.toolCalls.push(ToolCall.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2176,6 +3111,11 @@ export const StreamCompleted: MessageFns<StreamCompleted> = {
         : isSet(object.request_id)
         ? globalThis.String(object.request_id)
         : "",
+      toolCalls: globalThis.Array.isArray(object?.toolCalls)
+        ? object.toolCalls.map((e: any) => ToolCall.fromJSON(e))
+        : globalThis.Array.isArray(object?.tool_calls)
+        ? object.tool_calls.map((e: any) => ToolCall.fromJSON(e))
+        : [],
     };
   },
 
@@ -2214,6 +3154,9 @@ export const StreamCompleted: MessageFns<StreamCompleted> = {
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
     }
+    if (message.toolCalls?.length) {
+      obj.toolCalls = message.toolCalls.map((e) => ToolCall.toJSON(e));
+    }
     return obj;
   },
 };
@@ -2230,6 +3173,8 @@ function createBaseRaceRequest(): RaceRequest {
     sampling: undefined,
     metadata: undefined,
     refuseStale: undefined,
+    tooling: undefined,
+    responseFormat: undefined,
   };
 }
 
@@ -2264,6 +3209,12 @@ export const RaceRequest: MessageFns<RaceRequest> = {
     }
     if (message.refuseStale !== undefined) {
       writer.uint32(80).bool(message.refuseStale);
+    }
+    if (message.tooling !== undefined) {
+      ToolOptions.encode(message.tooling, writer.uint32(90).fork()).join();
+    }
+    if (message.responseFormat !== undefined) {
+      ResponseFormat.encode(message.responseFormat, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -2361,6 +3312,22 @@ export const RaceRequest: MessageFns<RaceRequest> = {
             message.refuseStale = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.tooling = ToolOptions.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.responseFormat = ResponseFormat.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2397,6 +3364,12 @@ export const RaceRequest: MessageFns<RaceRequest> = {
         : isSet(object.refuse_stale)
         ? globalThis.Boolean(object.refuse_stale)
         : undefined,
+      tooling: isSet(object.tooling) ? ToolOptions.fromJSON(object.tooling) : undefined,
+      responseFormat: isSet(object.responseFormat)
+        ? ResponseFormat.fromJSON(object.responseFormat)
+        : isSet(object.response_format)
+        ? ResponseFormat.fromJSON(object.response_format)
+        : undefined,
     };
   },
 
@@ -2432,6 +3405,12 @@ export const RaceRequest: MessageFns<RaceRequest> = {
     if (message.refuseStale !== undefined) {
       obj.refuseStale = message.refuseStale;
     }
+    if (message.tooling !== undefined) {
+      obj.tooling = ToolOptions.toJSON(message.tooling);
+    }
+    if (message.responseFormat !== undefined) {
+      obj.responseFormat = ResponseFormat.toJSON(message.responseFormat);
+    }
     return obj;
   },
 };
@@ -2449,6 +3428,7 @@ function createBaseRaceResponse(): RaceResponse {
     finishReason: 0,
     simulated: false,
     cache: undefined,
+    toolCalls: [],
   };
 }
 
@@ -2486,6 +3466,9 @@ export const RaceResponse: MessageFns<RaceResponse> = {
     }
     if (message.cache !== undefined) {
       CacheInfo.encode(message.cache, writer.uint32(90).fork()).join();
+    }
+    for (const v of message.toolCalls) {
+      ToolCall.encode(v!, writer.uint32(98).fork()).join();
     }
     return writer;
   },
@@ -2591,6 +3574,14 @@ export const RaceResponse: MessageFns<RaceResponse> = {
             message.cache = CacheInfo.decode(reader, reader.uint32());
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.toolCalls.push(ToolCall.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2634,6 +3625,11 @@ export const RaceResponse: MessageFns<RaceResponse> = {
         : 0,
       simulated: isSet(object.simulated) ? globalThis.Boolean(object.simulated) : false,
       cache: isSet(object.cache) ? CacheInfo.fromJSON(object.cache) : undefined,
+      toolCalls: globalThis.Array.isArray(object?.toolCalls)
+        ? object.toolCalls.map((e: any) => ToolCall.fromJSON(e))
+        : globalThis.Array.isArray(object?.tool_calls)
+        ? object.tool_calls.map((e: any) => ToolCall.fromJSON(e))
+        : [],
     };
   },
 
@@ -2672,6 +3668,9 @@ export const RaceResponse: MessageFns<RaceResponse> = {
     if (message.cache !== undefined) {
       obj.cache = CacheInfo.toJSON(message.cache);
     }
+    if (message.toolCalls?.length) {
+      obj.toolCalls = message.toolCalls.map((e) => ToolCall.toJSON(e));
+    }
     return obj;
   },
 };
@@ -2690,6 +3689,8 @@ function createBaseFallbackRequest(): FallbackRequest {
     sampling: undefined,
     metadata: undefined,
     refuseStale: undefined,
+    tooling: undefined,
+    responseFormat: undefined,
   };
 }
 
@@ -2730,6 +3731,12 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
     }
     if (message.refuseStale !== undefined) {
       writer.uint32(96).bool(message.refuseStale);
+    }
+    if (message.tooling !== undefined) {
+      ToolOptions.encode(message.tooling, writer.uint32(106).fork()).join();
+    }
+    if (message.responseFormat !== undefined) {
+      ResponseFormat.encode(message.responseFormat, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -2843,6 +3850,22 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
             message.refuseStale = reader.bool();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.tooling = ToolOptions.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.responseFormat = ResponseFormat.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2889,6 +3912,12 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
         : isSet(object.refuse_stale)
         ? globalThis.Boolean(object.refuse_stale)
         : undefined,
+      tooling: isSet(object.tooling) ? ToolOptions.fromJSON(object.tooling) : undefined,
+      responseFormat: isSet(object.responseFormat)
+        ? ResponseFormat.fromJSON(object.responseFormat)
+        : isSet(object.response_format)
+        ? ResponseFormat.fromJSON(object.response_format)
+        : undefined,
     };
   },
 
@@ -2930,6 +3959,12 @@ export const FallbackRequest: MessageFns<FallbackRequest> = {
     if (message.refuseStale !== undefined) {
       obj.refuseStale = message.refuseStale;
     }
+    if (message.tooling !== undefined) {
+      obj.tooling = ToolOptions.toJSON(message.tooling);
+    }
+    if (message.responseFormat !== undefined) {
+      obj.responseFormat = ResponseFormat.toJSON(message.responseFormat);
+    }
     return obj;
   },
 };
@@ -2951,6 +3986,7 @@ function createBaseFallbackResponse(): FallbackResponse {
     isDefaultMessage: false,
     simulated: false,
     cache: undefined,
+    toolCalls: [],
   };
 }
 
@@ -3000,6 +4036,9 @@ export const FallbackResponse: MessageFns<FallbackResponse> = {
     }
     if (message.cache !== undefined) {
       CacheInfo.encode(message.cache, writer.uint32(122).fork()).join();
+    }
+    for (const v of message.toolCalls) {
+      ToolCall.encode(v!, writer.uint32(130).fork()).join();
     }
     return writer;
   },
@@ -3137,6 +4176,14 @@ export const FallbackResponse: MessageFns<FallbackResponse> = {
             message.cache = CacheInfo.decode(reader, reader.uint32());
             continue;
           }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.toolCalls.push(ToolCall.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3200,6 +4247,11 @@ export const FallbackResponse: MessageFns<FallbackResponse> = {
         : false,
       simulated: isSet(object.simulated) ? globalThis.Boolean(object.simulated) : false,
       cache: isSet(object.cache) ? CacheInfo.fromJSON(object.cache) : undefined,
+      toolCalls: globalThis.Array.isArray(object?.toolCalls)
+        ? object.toolCalls.map((e: any) => ToolCall.fromJSON(e))
+        : globalThis.Array.isArray(object?.tool_calls)
+        ? object.tool_calls.map((e: any) => ToolCall.fromJSON(e))
+        : [],
     };
   },
 
@@ -3249,6 +4301,9 @@ export const FallbackResponse: MessageFns<FallbackResponse> = {
     }
     if (message.cache !== undefined) {
       obj.cache = CacheInfo.toJSON(message.cache);
+    }
+    if (message.toolCalls?.length) {
+      obj.toolCalls = message.toolCalls.map((e) => ToolCall.toJSON(e));
     }
     return obj;
   },
@@ -3991,6 +5046,10 @@ function fromJsonTimestamp(o: any): Timestamp {
   } else {
     return Timestamp.fromJSON(o);
   }
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {

@@ -20,8 +20,12 @@ export enum Role {
   ROLE_SYSTEM = 1,
   /** ROLE_USER - The end user's words. */
   ROLE_USER = 2,
-  /** ROLE_ASSISTANT - A previous answer from the model. */
+  /** ROLE_ASSISTANT - A previous answer from the model (its text, its tool calls, or both). */
   ROLE_ASSISTANT = 3,
+  /** ROLE_DEVELOPER - Instructions from the application's developer; providers without the role read it as system. */
+  ROLE_DEVELOPER = 4,
+  /** ROLE_TOOL - The result of a tool call: `tool_call_id` names the call of an earlier assistant message. */
+  ROLE_TOOL = 5,
   UNRECOGNIZED = -1,
 }
 
@@ -39,6 +43,12 @@ export function roleFromJSON(object: any): Role {
     case 3:
     case "ROLE_ASSISTANT":
       return Role.ROLE_ASSISTANT;
+    case 4:
+    case "ROLE_DEVELOPER":
+      return Role.ROLE_DEVELOPER;
+    case 5:
+    case "ROLE_TOOL":
+      return Role.ROLE_TOOL;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -56,6 +66,10 @@ export function roleToJSON(object: Role): string {
       return "ROLE_USER";
     case Role.ROLE_ASSISTANT:
       return "ROLE_ASSISTANT";
+    case Role.ROLE_DEVELOPER:
+      return "ROLE_DEVELOPER";
+    case Role.ROLE_TOOL:
+      return "ROLE_TOOL";
     case Role.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -407,8 +421,66 @@ export function streamStrategyToJSON(object: StreamStrategy): string {
 export interface Message {
   /** Who wrote it; must be set. */
   role: Role;
-  /** The text; not empty, at most 50,000 characters. */
+  /**
+   * The text; at most 50,000 characters. Not empty, except on an assistant message that carries
+   * tool_calls, or when `parts` is set (then content must be empty).
+   */
   content: string;
+  /**
+   * The content as parts (text and images), in order, instead of `content`. Images only on user
+   * messages, and only to models that take images (ModelCapabilities.images).
+   */
+  parts: ContentPart[];
+  /** Assistant messages only: the tool calls the model made in that turn, as it answered them. */
+  toolCalls: ToolCall[];
+  /**
+   * Tool messages only (and required there): the id of the tool call this message answers,
+   * which must be one of an earlier assistant message's tool_calls.
+   */
+  toolCallId: string;
+}
+
+/** One part of a message's content. */
+export interface ContentPart {
+  /** The part; exactly one must be set. */
+  part?:
+    | //
+    /** Text; not empty. */
+    { $case: "text"; text: string }
+    | //
+    /** An image. */
+    { $case: "image"; image: ImagePart }
+    | undefined;
+}
+
+/** An image, by URL or by its bytes. */
+export interface ImagePart {
+  /** Where the image is; exactly one must be set. */
+  source?:
+    | //
+    /** An https (or data:) URL the provider fetches. */
+    { $case: "url"; url: string }
+    | //
+    /** The image itself, at most IMAGE_MAX_BYTES (default 5 MiB); media_type is then required. */
+    { $case: "data"; data: Buffer }
+    | undefined;
+  /** image/png, image/jpeg, image/gif or image/webp. Required with data. */
+  mediaType: string;
+  /** OpenAI's detail level: "auto", "low" or "high"; empty means auto. */
+  detail: string;
+}
+
+/** A call of a tool the model asked for. */
+export interface ToolCall {
+  /** The id the provider gave the call; a tool message answers it by this id. */
+  id: string;
+  /** The function's name, one of the request's tools. */
+  name: string;
+  /**
+   * The arguments as a JSON object in a string, exactly as the model wrote them (they may be
+   * invalid JSON or break the tool's schema: check them before you run the tool).
+   */
+  arguments: string;
 }
 
 /** Tokens used by one upstream call or by a whole answer. */
@@ -567,7 +639,7 @@ export interface RequestMetadata_TagsEntry {
 }
 
 function createBaseMessage(): Message {
-  return { role: 0, content: "" };
+  return { role: 0, content: "", parts: [], toolCalls: [], toolCallId: "" };
 }
 
 export const Message: MessageFns<Message> = {
@@ -577,6 +649,15 @@ export const Message: MessageFns<Message> = {
     }
     if (message.content !== "") {
       writer.uint32(18).string(message.content);
+    }
+    for (const v of message.parts) {
+      ContentPart.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.toolCalls) {
+      ToolCall.encode(v!, writer.uint32(34).fork()).join();
+    }
+    if (message.toolCallId !== "") {
+      writer.uint32(42).string(message.toolCallId);
     }
     return writer;
   },
@@ -610,6 +691,30 @@ export const Message: MessageFns<Message> = {
             message.content = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.parts.push(ContentPart.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.toolCalls.push(ToolCall.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.toolCallId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -626,6 +731,17 @@ export const Message: MessageFns<Message> = {
     return {
       role: isSet(object.role) ? roleFromJSON(object.role) : 0,
       content: isSet(object.content) ? globalThis.String(object.content) : "",
+      parts: globalThis.Array.isArray(object?.parts) ? object.parts.map((e: any) => ContentPart.fromJSON(e)) : [],
+      toolCalls: globalThis.Array.isArray(object?.toolCalls)
+        ? object.toolCalls.map((e: any) => ToolCall.fromJSON(e))
+        : globalThis.Array.isArray(object?.tool_calls)
+        ? object.tool_calls.map((e: any) => ToolCall.fromJSON(e))
+        : [],
+      toolCallId: isSet(object.toolCallId)
+        ? globalThis.String(object.toolCallId)
+        : isSet(object.tool_call_id)
+        ? globalThis.String(object.tool_call_id)
+        : "",
     };
   },
 
@@ -636,6 +752,297 @@ export const Message: MessageFns<Message> = {
     }
     if (message.content !== "") {
       obj.content = message.content;
+    }
+    if (message.parts?.length) {
+      obj.parts = message.parts.map((e) => ContentPart.toJSON(e));
+    }
+    if (message.toolCalls?.length) {
+      obj.toolCalls = message.toolCalls.map((e) => ToolCall.toJSON(e));
+    }
+    if (message.toolCallId !== "") {
+      obj.toolCallId = message.toolCallId;
+    }
+    return obj;
+  },
+};
+
+function createBaseContentPart(): ContentPart {
+  return { part: undefined };
+}
+
+export const ContentPart: MessageFns<ContentPart> = {
+  encode(message: ContentPart, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.part?.$case) {
+      case "text":
+        writer.uint32(10).string(message.part.text);
+        break;
+      case "image":
+        ImagePart.encode(message.part.image, writer.uint32(18).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContentPart {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContentPart();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.part = { $case: "text", text: reader.string() };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.part = { $case: "image", image: ImagePart.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContentPart {
+    return {
+      part: isSet(object.text)
+        ? { $case: "text", text: globalThis.String(object.text) }
+        : isSet(object.image)
+        ? { $case: "image", image: ImagePart.fromJSON(object.image) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: ContentPart): unknown {
+    const obj: any = {};
+    if (message.part?.$case === "text") {
+      obj.text = message.part.text;
+    } else if (message.part?.$case === "image") {
+      obj.image = ImagePart.toJSON(message.part.image);
+    }
+    return obj;
+  },
+};
+
+function createBaseImagePart(): ImagePart {
+  return { source: undefined, mediaType: "", detail: "" };
+}
+
+export const ImagePart: MessageFns<ImagePart> = {
+  encode(message: ImagePart, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.source?.$case) {
+      case "url":
+        writer.uint32(10).string(message.source.url);
+        break;
+      case "data":
+        writer.uint32(18).bytes(message.source.data);
+        break;
+    }
+    if (message.mediaType !== "") {
+      writer.uint32(26).string(message.mediaType);
+    }
+    if (message.detail !== "") {
+      writer.uint32(34).string(message.detail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ImagePart {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseImagePart();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.source = { $case: "url", url: reader.string() };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.source = { $case: "data", data: Buffer.from(reader.bytes()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.mediaType = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ImagePart {
+    return {
+      source: isSet(object.url)
+        ? { $case: "url", url: globalThis.String(object.url) }
+        : isSet(object.data)
+        ? { $case: "data", data: Buffer.from(bytesFromBase64(object.data)) }
+        : undefined,
+      mediaType: isSet(object.mediaType)
+        ? globalThis.String(object.mediaType)
+        : isSet(object.media_type)
+        ? globalThis.String(object.media_type)
+        : "",
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+    };
+  },
+
+  toJSON(message: ImagePart): unknown {
+    const obj: any = {};
+    if (message.source?.$case === "url") {
+      obj.url = message.source.url;
+    } else if (message.source?.$case === "data") {
+      obj.data = base64FromBytes(message.source.data);
+    }
+    if (message.mediaType !== "") {
+      obj.mediaType = message.mediaType;
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    return obj;
+  },
+};
+
+function createBaseToolCall(): ToolCall {
+  return { id: "", name: "", arguments: "" };
+}
+
+export const ToolCall: MessageFns<ToolCall> = {
+  encode(message: ToolCall, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.arguments !== "") {
+      writer.uint32(26).string(message.arguments);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ToolCall {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseToolCall();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.arguments = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ToolCall {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      arguments: isSet(object.arguments) ? globalThis.String(object.arguments) : "",
+    };
+  },
+
+  toJSON(message: ToolCall): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.arguments !== "") {
+      obj.arguments = message.arguments;
     }
     return obj;
   },
@@ -1837,6 +2244,14 @@ export const RequestMetadata_TagsEntry: MessageFns<RequestMetadata_TagsEntry> = 
     return obj;
   },
 };
+
+function bytesFromBase64(b64: string): Uint8Array {
+  return Uint8Array.from(globalThis.Buffer.from(b64, "base64"));
+}
+
+function base64FromBytes(arr: Uint8Array): string {
+  return globalThis.Buffer.from(arr).toString("base64");
+}
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;

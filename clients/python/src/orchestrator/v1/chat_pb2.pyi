@@ -1,3 +1,4 @@
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.rpc import status_pb2 as _status_pb2
 from orchestrator.v1 import common_pb2 as _common_pb2
@@ -11,6 +12,14 @@ CACHE_MODE_BYPASS: CacheMode
 CACHE_MODE_UNSPECIFIED: CacheMode
 CACHE_MODE_USE: CacheMode
 DESCRIPTOR: _descriptor.FileDescriptor
+RESPONSE_FORMAT_TYPE_JSON_OBJECT: ResponseFormatType
+RESPONSE_FORMAT_TYPE_JSON_SCHEMA: ResponseFormatType
+RESPONSE_FORMAT_TYPE_TEXT: ResponseFormatType
+RESPONSE_FORMAT_TYPE_UNSPECIFIED: ResponseFormatType
+TOOL_CHOICE_MODE_AUTO: ToolChoiceMode
+TOOL_CHOICE_MODE_NONE: ToolChoiceMode
+TOOL_CHOICE_MODE_REQUIRED: ToolChoiceMode
+TOOL_CHOICE_MODE_UNSPECIFIED: ToolChoiceMode
 
 class BatchItem(_message.Message):
     __slots__ = ["request", "request_id"]
@@ -89,29 +98,33 @@ class CacheOptions(_message.Message):
     def __init__(self, mode: _Optional[_Union[CacheMode, str]] = ..., allow_stale: bool = ..., refuse_stale: bool = ...) -> None: ...
 
 class ChatRequest(_message.Message):
-    __slots__ = ["cache", "max_tokens", "messages", "metadata", "model", "prompt", "route", "sampling", "temperature"]
+    __slots__ = ["cache", "max_tokens", "messages", "metadata", "model", "prompt", "response_format", "route", "sampling", "temperature", "tooling"]
     CACHE_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FORMAT_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
     SAMPLING_FIELD_NUMBER: _ClassVar[int]
     TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    TOOLING_FIELD_NUMBER: _ClassVar[int]
     cache: CacheOptions
     max_tokens: int
     messages: _containers.RepeatedCompositeFieldContainer[_common_pb2.Message]
     metadata: _common_pb2.RequestMetadata
     model: str
     prompt: str
+    response_format: ResponseFormat
     route: _common_pb2.RouteTarget
     sampling: _common_pb2.SamplingOptions
     temperature: float
-    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., route: _Optional[_Union[_common_pb2.RouteTarget, _Mapping]] = ..., cache: _Optional[_Union[CacheOptions, _Mapping]] = ..., sampling: _Optional[_Union[_common_pb2.SamplingOptions, _Mapping]] = ..., metadata: _Optional[_Union[_common_pb2.RequestMetadata, _Mapping]] = ...) -> None: ...
+    tooling: ToolOptions
+    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., route: _Optional[_Union[_common_pb2.RouteTarget, _Mapping]] = ..., cache: _Optional[_Union[CacheOptions, _Mapping]] = ..., sampling: _Optional[_Union[_common_pb2.SamplingOptions, _Mapping]] = ..., metadata: _Optional[_Union[_common_pb2.RequestMetadata, _Mapping]] = ..., tooling: _Optional[_Union[ToolOptions, _Mapping]] = ..., response_format: _Optional[_Union[ResponseFormat, _Mapping]] = ...) -> None: ...
 
 class ChatResponse(_message.Message):
-    __slots__ = ["attempts", "cache", "content", "cost_usd", "finish_reason", "latency_ms", "model", "provider", "request_id", "route_decision", "simulated", "usage"]
+    __slots__ = ["attempts", "cache", "content", "cost_usd", "finish_reason", "latency_ms", "model", "provider", "request_id", "route_decision", "simulated", "tool_calls", "usage"]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     CACHE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
@@ -123,6 +136,7 @@ class ChatResponse(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ROUTE_DECISION_FIELD_NUMBER: _ClassVar[int]
     SIMULATED_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     attempts: _containers.RepeatedCompositeFieldContainer[_common_pb2.Attempt]
     cache: CacheInfo
@@ -135,11 +149,12 @@ class ChatResponse(_message.Message):
     request_id: str
     route_decision: _common_pb2.RouteDecision
     simulated: bool
+    tool_calls: _containers.RepeatedCompositeFieldContainer[_common_pb2.ToolCall]
     usage: _common_pb2.Usage
-    def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., route_decision: _Optional[_Union[_common_pb2.RouteDecision, _Mapping]] = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ..., simulated: bool = ...) -> None: ...
+    def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., route_decision: _Optional[_Union[_common_pb2.RouteDecision, _Mapping]] = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ..., simulated: bool = ..., tool_calls: _Optional[_Iterable[_Union[_common_pb2.ToolCall, _Mapping]]] = ...) -> None: ...
 
 class FallbackRequest(_message.Message):
-    __slots__ = ["attempt_timeout_ms", "default_message", "disable_default_message", "max_tokens", "messages", "metadata", "model", "models", "prompt", "refuse_stale", "sampling", "temperature"]
+    __slots__ = ["attempt_timeout_ms", "default_message", "disable_default_message", "max_tokens", "messages", "metadata", "model", "models", "prompt", "refuse_stale", "response_format", "sampling", "temperature", "tooling"]
     ATTEMPT_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     DISABLE_DEFAULT_MESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -150,8 +165,10 @@ class FallbackRequest(_message.Message):
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     REFUSE_STALE_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FORMAT_FIELD_NUMBER: _ClassVar[int]
     SAMPLING_FIELD_NUMBER: _ClassVar[int]
     TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    TOOLING_FIELD_NUMBER: _ClassVar[int]
     attempt_timeout_ms: int
     default_message: str
     disable_default_message: bool
@@ -162,12 +179,14 @@ class FallbackRequest(_message.Message):
     models: _containers.RepeatedScalarFieldContainer[str]
     prompt: str
     refuse_stale: bool
+    response_format: ResponseFormat
     sampling: _common_pb2.SamplingOptions
     temperature: float
-    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., attempt_timeout_ms: _Optional[int] = ..., default_message: _Optional[str] = ..., disable_default_message: bool = ..., sampling: _Optional[_Union[_common_pb2.SamplingOptions, _Mapping]] = ..., metadata: _Optional[_Union[_common_pb2.RequestMetadata, _Mapping]] = ..., refuse_stale: bool = ...) -> None: ...
+    tooling: ToolOptions
+    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., attempt_timeout_ms: _Optional[int] = ..., default_message: _Optional[str] = ..., disable_default_message: bool = ..., sampling: _Optional[_Union[_common_pb2.SamplingOptions, _Mapping]] = ..., metadata: _Optional[_Union[_common_pb2.RequestMetadata, _Mapping]] = ..., refuse_stale: bool = ..., tooling: _Optional[_Union[ToolOptions, _Mapping]] = ..., response_format: _Optional[_Union[ResponseFormat, _Mapping]] = ...) -> None: ...
 
 class FallbackResponse(_message.Message):
-    __slots__ = ["attempts", "cache", "content", "cost_usd", "fallback_triggered", "finish_reason", "is_default_message", "latency_ms", "model", "model_used", "provider", "provider_used", "request_id", "simulated", "usage"]
+    __slots__ = ["attempts", "cache", "content", "cost_usd", "fallback_triggered", "finish_reason", "is_default_message", "latency_ms", "model", "model_used", "provider", "provider_used", "request_id", "simulated", "tool_calls", "usage"]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     CACHE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
@@ -182,6 +201,7 @@ class FallbackResponse(_message.Message):
     PROVIDER_USED_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SIMULATED_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     attempts: _containers.RepeatedCompositeFieldContainer[_common_pb2.Attempt]
     cache: CacheInfo
@@ -197,11 +217,24 @@ class FallbackResponse(_message.Message):
     provider_used: str
     request_id: str
     simulated: bool
+    tool_calls: _containers.RepeatedCompositeFieldContainer[_common_pb2.ToolCall]
     usage: _common_pb2.Usage
-    def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., provider_used: _Optional[str] = ..., model_used: _Optional[str] = ..., fallback_triggered: bool = ..., is_default_message: bool = ..., simulated: bool = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ...) -> None: ...
+    def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., provider_used: _Optional[str] = ..., model_used: _Optional[str] = ..., fallback_triggered: bool = ..., is_default_message: bool = ..., simulated: bool = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ..., tool_calls: _Optional[_Iterable[_Union[_common_pb2.ToolCall, _Mapping]]] = ...) -> None: ...
+
+class JsonSchemaFormat(_message.Message):
+    __slots__ = ["description", "name", "schema", "strict"]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    STRICT_FIELD_NUMBER: _ClassVar[int]
+    description: str
+    name: str
+    schema: _struct_pb2.Struct
+    strict: bool
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., strict: bool = ...) -> None: ...
 
 class RaceRequest(_message.Message):
-    __slots__ = ["hedge_delay_ms", "max_tokens", "messages", "metadata", "model", "models", "prompt", "refuse_stale", "sampling", "temperature"]
+    __slots__ = ["hedge_delay_ms", "max_tokens", "messages", "metadata", "model", "models", "prompt", "refuse_stale", "response_format", "sampling", "temperature", "tooling"]
     HEDGE_DELAY_MS_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
@@ -210,8 +243,10 @@ class RaceRequest(_message.Message):
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     REFUSE_STALE_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FORMAT_FIELD_NUMBER: _ClassVar[int]
     SAMPLING_FIELD_NUMBER: _ClassVar[int]
     TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    TOOLING_FIELD_NUMBER: _ClassVar[int]
     hedge_delay_ms: int
     max_tokens: int
     messages: _containers.RepeatedCompositeFieldContainer[_common_pb2.Message]
@@ -220,12 +255,14 @@ class RaceRequest(_message.Message):
     models: _containers.RepeatedScalarFieldContainer[str]
     prompt: str
     refuse_stale: bool
+    response_format: ResponseFormat
     sampling: _common_pb2.SamplingOptions
     temperature: float
-    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., hedge_delay_ms: _Optional[int] = ..., sampling: _Optional[_Union[_common_pb2.SamplingOptions, _Mapping]] = ..., metadata: _Optional[_Union[_common_pb2.RequestMetadata, _Mapping]] = ..., refuse_stale: bool = ...) -> None: ...
+    tooling: ToolOptions
+    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., hedge_delay_ms: _Optional[int] = ..., sampling: _Optional[_Union[_common_pb2.SamplingOptions, _Mapping]] = ..., metadata: _Optional[_Union[_common_pb2.RequestMetadata, _Mapping]] = ..., refuse_stale: bool = ..., tooling: _Optional[_Union[ToolOptions, _Mapping]] = ..., response_format: _Optional[_Union[ResponseFormat, _Mapping]] = ...) -> None: ...
 
 class RaceResponse(_message.Message):
-    __slots__ = ["attempts", "cache", "content", "cost_usd", "finish_reason", "latency_ms", "model", "provider", "request_id", "simulated", "usage"]
+    __slots__ = ["attempts", "cache", "content", "cost_usd", "finish_reason", "latency_ms", "model", "provider", "request_id", "simulated", "tool_calls", "usage"]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     CACHE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
@@ -236,6 +273,7 @@ class RaceResponse(_message.Message):
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SIMULATED_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     attempts: _containers.RepeatedCompositeFieldContainer[_common_pb2.Attempt]
     cache: CacheInfo
@@ -247,11 +285,20 @@ class RaceResponse(_message.Message):
     provider: str
     request_id: str
     simulated: bool
+    tool_calls: _containers.RepeatedCompositeFieldContainer[_common_pb2.ToolCall]
     usage: _common_pb2.Usage
-    def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., simulated: bool = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ...) -> None: ...
+    def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., simulated: bool = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ..., tool_calls: _Optional[_Iterable[_Union[_common_pb2.ToolCall, _Mapping]]] = ...) -> None: ...
+
+class ResponseFormat(_message.Message):
+    __slots__ = ["json_schema", "type"]
+    JSON_SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    json_schema: JsonSchemaFormat
+    type: ResponseFormatType
+    def __init__(self, type: _Optional[_Union[ResponseFormatType, str]] = ..., json_schema: _Optional[_Union[JsonSchemaFormat, _Mapping]] = ...) -> None: ...
 
 class StreamChatRequest(_message.Message):
-    __slots__ = ["first_token_timeout_ms", "hedge_delay_ms", "inter_token_timeout_ms", "max_tokens", "messages", "metadata", "model", "models", "prompt", "refuse_stale", "restart_on_failure", "route", "sampling", "strategy", "temperature"]
+    __slots__ = ["first_token_timeout_ms", "hedge_delay_ms", "inter_token_timeout_ms", "max_tokens", "messages", "metadata", "model", "models", "prompt", "refuse_stale", "response_format", "restart_on_failure", "route", "sampling", "strategy", "temperature", "tooling"]
     FIRST_TOKEN_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
     HEDGE_DELAY_MS_FIELD_NUMBER: _ClassVar[int]
     INTER_TOKEN_TIMEOUT_MS_FIELD_NUMBER: _ClassVar[int]
@@ -262,11 +309,13 @@ class StreamChatRequest(_message.Message):
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     REFUSE_STALE_FIELD_NUMBER: _ClassVar[int]
+    RESPONSE_FORMAT_FIELD_NUMBER: _ClassVar[int]
     RESTART_ON_FAILURE_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
     SAMPLING_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
     TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    TOOLING_FIELD_NUMBER: _ClassVar[int]
     first_token_timeout_ms: int
     hedge_delay_ms: int
     inter_token_timeout_ms: int
@@ -277,12 +326,14 @@ class StreamChatRequest(_message.Message):
     models: _containers.RepeatedScalarFieldContainer[str]
     prompt: str
     refuse_stale: bool
+    response_format: ResponseFormat
     restart_on_failure: bool
     route: _common_pb2.RouteTarget
     sampling: _common_pb2.SamplingOptions
     strategy: _common_pb2.StreamStrategy
     temperature: float
-    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., strategy: _Optional[_Union[_common_pb2.StreamStrategy, str]] = ..., models: _Optional[_Iterable[str]] = ..., hedge_delay_ms: _Optional[int] = ..., restart_on_failure: bool = ..., first_token_timeout_ms: _Optional[int] = ..., inter_token_timeout_ms: _Optional[int] = ..., route: _Optional[_Union[_common_pb2.RouteTarget, _Mapping]] = ..., sampling: _Optional[_Union[_common_pb2.SamplingOptions, _Mapping]] = ..., metadata: _Optional[_Union[_common_pb2.RequestMetadata, _Mapping]] = ..., refuse_stale: bool = ...) -> None: ...
+    tooling: ToolOptions
+    def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., strategy: _Optional[_Union[_common_pb2.StreamStrategy, str]] = ..., models: _Optional[_Iterable[str]] = ..., hedge_delay_ms: _Optional[int] = ..., restart_on_failure: bool = ..., first_token_timeout_ms: _Optional[int] = ..., inter_token_timeout_ms: _Optional[int] = ..., route: _Optional[_Union[_common_pb2.RouteTarget, _Mapping]] = ..., sampling: _Optional[_Union[_common_pb2.SamplingOptions, _Mapping]] = ..., metadata: _Optional[_Union[_common_pb2.RequestMetadata, _Mapping]] = ..., refuse_stale: bool = ..., tooling: _Optional[_Union[ToolOptions, _Mapping]] = ..., response_format: _Optional[_Union[ResponseFormat, _Mapping]] = ...) -> None: ...
 
 class StreamChatResponse(_message.Message):
     __slots__ = ["completed", "delta", "restarted", "started"]
@@ -297,7 +348,7 @@ class StreamChatResponse(_message.Message):
     def __init__(self, started: _Optional[_Union[StreamStarted, _Mapping]] = ..., delta: _Optional[_Union[StreamDelta, _Mapping]] = ..., completed: _Optional[_Union[StreamCompleted, _Mapping]] = ..., restarted: _Optional[_Union[StreamRestarted, _Mapping]] = ...) -> None: ...
 
 class StreamCompleted(_message.Message):
-    __slots__ = ["attempts", "cost_usd", "fallback_triggered", "finish_reason", "latency_ms", "model", "provider", "request_id", "route_decision", "time_to_first_token_ms", "usage"]
+    __slots__ = ["attempts", "cost_usd", "fallback_triggered", "finish_reason", "latency_ms", "model", "provider", "request_id", "route_decision", "time_to_first_token_ms", "tool_calls", "usage"]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     COST_USD_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_TRIGGERED_FIELD_NUMBER: _ClassVar[int]
@@ -308,6 +359,7 @@ class StreamCompleted(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ROUTE_DECISION_FIELD_NUMBER: _ClassVar[int]
     TIME_TO_FIRST_TOKEN_MS_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     attempts: _containers.RepeatedCompositeFieldContainer[_common_pb2.Attempt]
     cost_usd: float
@@ -319,14 +371,17 @@ class StreamCompleted(_message.Message):
     request_id: str
     route_decision: _common_pb2.RouteDecision
     time_to_first_token_ms: float
+    tool_calls: _containers.RepeatedCompositeFieldContainer[_common_pb2.ToolCall]
     usage: _common_pb2.Usage
-    def __init__(self, finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., time_to_first_token_ms: _Optional[float] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., fallback_triggered: bool = ..., route_decision: _Optional[_Union[_common_pb2.RouteDecision, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., time_to_first_token_ms: _Optional[float] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., fallback_triggered: bool = ..., route_decision: _Optional[_Union[_common_pb2.RouteDecision, _Mapping]] = ..., request_id: _Optional[str] = ..., tool_calls: _Optional[_Iterable[_Union[_common_pb2.ToolCall, _Mapping]]] = ...) -> None: ...
 
 class StreamDelta(_message.Message):
-    __slots__ = ["content"]
+    __slots__ = ["content", "tool_calls"]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
     content: str
-    def __init__(self, content: _Optional[str] = ...) -> None: ...
+    tool_calls: _containers.RepeatedCompositeFieldContainer[ToolCallDelta]
+    def __init__(self, content: _Optional[str] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCallDelta, _Mapping]]] = ...) -> None: ...
 
 class StreamRestarted(_message.Message):
     __slots__ = ["failed_model", "next_model", "next_provider", "reason"]
@@ -354,5 +409,53 @@ class StreamStarted(_message.Message):
     simulated: bool
     def __init__(self, request_id: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., simulated: bool = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ...) -> None: ...
 
+class Tool(_message.Message):
+    __slots__ = ["description", "name", "parameters", "strict"]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    STRICT_FIELD_NUMBER: _ClassVar[int]
+    description: str
+    name: str
+    parameters: _struct_pb2.Struct
+    strict: bool
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., parameters: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., strict: bool = ...) -> None: ...
+
+class ToolCallDelta(_message.Message):
+    __slots__ = ["arguments", "id", "index", "name"]
+    ARGUMENTS_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    arguments: str
+    id: str
+    index: int
+    name: str
+    def __init__(self, index: _Optional[int] = ..., id: _Optional[str] = ..., name: _Optional[str] = ..., arguments: _Optional[str] = ...) -> None: ...
+
+class ToolChoice(_message.Message):
+    __slots__ = ["function", "mode"]
+    FUNCTION_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    function: str
+    mode: ToolChoiceMode
+    def __init__(self, mode: _Optional[_Union[ToolChoiceMode, str]] = ..., function: _Optional[str] = ...) -> None: ...
+
+class ToolOptions(_message.Message):
+    __slots__ = ["parallel_tool_calls", "tool_choice", "tools"]
+    PARALLEL_TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
+    TOOLS_FIELD_NUMBER: _ClassVar[int]
+    TOOL_CHOICE_FIELD_NUMBER: _ClassVar[int]
+    parallel_tool_calls: bool
+    tool_choice: ToolChoice
+    tools: _containers.RepeatedCompositeFieldContainer[Tool]
+    def __init__(self, tools: _Optional[_Iterable[_Union[Tool, _Mapping]]] = ..., tool_choice: _Optional[_Union[ToolChoice, _Mapping]] = ..., parallel_tool_calls: bool = ...) -> None: ...
+
 class CacheMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class ToolChoiceMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class ResponseFormatType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

@@ -1,0 +1,85 @@
+import type { ChatMessage } from './chat.js';
+import type { FieldViolation } from './errors.js';
+import { IMAGE_MEDIA_TYPES, isToolName, type ContentPart, type RequiredCapabilities, type Tooling } from './tools.js';
+
+/** Default IMAGE_MAX_BYTES: what Anthropic takes per image. */
+export const DEFAULT_IMAGE_MAX_BYTES = 5 * 1024 * 1024;
+
+/**
+ * The rules a conversation keeps whichever door it came through: a tool message answers a call
+ * an earlier assistant message made, tool calls only on assistant messages, parts not empty,
+ * images only from the user, by URL or as bytes of a known image type within the size limit.
+ * `at(i)` spells message i's field path as the door does (`messages[2]`).
+ */
+export function checkConversation(
+  messages: readonly ChatMessage[],
+  at: (index: number) => string,
+  limits: { readonly maxImageBytes: number },
+): FieldViolation[] {
+  const violations: FieldViolation[] = [];
+  const add = (field: string, description: string): void => {
+    violations.push({ field, description });
+  };
+  const calls = new Set<string>();
+  messages.forEach((m, i) => {
+    const field = at(i);
+    if (m.toolCalls && m.toolCalls.length > 0) {
+      if (m.role !== 'assistant') add(`${field}.tool_calls`, 'only on assistant messages');
+      m.toolCalls.forEach((call, j) => {
+        if (call.id === '') add(`${field}.tool_calls[${j}].id`, 'must not be empty');
+        else if (calls.has(call.id)) add(`${field}.tool_calls[${j}].id`, `"${call.id}" is used by an earlier tool call`);
+        if (call.name === '') add(`${field}.tool_calls[${j}].name`, 'must not be empty');
+        else if (!isToolName(call.name)) add(`${field}.tool_calls[${j}].name`, 'must be 1 to 64 letters, digits, underscores or dashes');
+        calls.add(call.id);
+      });
+    }
+    if (m.role === 'tool') {
+      if (!m.toolCallId) add(`${field}.tool_call_id`, 'required on a tool message: the id of the call it answers');
+      else if (!calls.has(m.toolCallId))
+        add(`${field}.tool_call_id`, `"${m.toolCallId}" is not the id of a tool call of an earlier assistant message`);
+    } else if (m.toolCallId) add(`${field}.tool_call_id`, 'only on tool messages');
+    for (const [j, part] of (m.parts ?? []).entries()) checkPart(part, `${field}.parts[${j}]`, m.role, limits, add);
+  });
+  return violations;
+}
+
+function checkPart(
+  part: ContentPart,
+  field: string,
+  role: ChatMessage['role'],
+  limits: { readonly maxImageBytes: number },
+  add: (field: string, description: string) => void,
+): void {
+  if (part.type === 'text') {
+    if (part.text.trim() === '') add(`${field}.text`, 'must not be empty or only whitespace');
+    return;
+  }
+  if (role !== 'user') add(field, 'images only on user messages');
+  const image = part.image;
+  if ('url' in image) {
+    if (image.url === '') add(`${field}.image.url`, 'must not be empty');
+    else if (!/^(https?:|data:image\/)/i.test(image.url)) add(`${field}.image.url`, 'must be an http(s) URL or a data:image/... URL');
+    return;
+  }
+  if (image.data.length === 0) add(`${field}.image.data`, 'must not be empty');
+  else if (image.data.length > limits.maxImageBytes)
+    add(`${field}.image.data`, `must be at most ${limits.maxImageBytes} bytes (IMAGE_MAX_BYTES; got ${image.data.length})`);
+  if (!IMAGE_MEDIA_TYPES.includes(image.mediaType)) add(`${field}.image.media_type`, `must be one of ${IMAGE_MEDIA_TYPES.join(', ')}`);
+}
+
+/** What a request uses that only some models take: tools (offered, or calls in the history), images, a JSON Schema answer. */
+export function requiredCapabilities(messages: readonly ChatMessage[], tooling: Tooling | undefined): RequiredCapabilities {
+  return {
+    tools: (tooling?.tools?.length ?? 0) > 0 || messages.some((m) => m.role === 'tool' || (m.toolCalls?.length ?? 0) > 0),
+    images: messages.some((m) => m.parts?.some((p) => p.type === 'image') ?? false),
+    jsonSchema: tooling?.responseFormat?.type === 'json_schema',
+  };
+}
+
+/** The text of a message given as parts: its text parts joined, what estimates and routing read. */
+export function textOfParts(parts: readonly ContentPart[]): string {
+  return parts
+    .filter((p) => p.type === 'text')
+    .map((p) => (p.type === 'text' ? p.text : ''))
+    .join('');
+}

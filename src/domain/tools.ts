@@ -1,0 +1,148 @@
+import type { FieldViolation } from './errors.js';
+
+/** Tools, structured output and content parts: the provider-neutral shapes both doors fill. */
+
+/** A JSON value as it travels in a tool's parameters or an answer's schema. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** A call the model asked for; `arguments` is the JSON text exactly as the model wrote it. */
+export interface ToolCall {
+  readonly id: string;
+  readonly name: string;
+  readonly arguments: string;
+}
+
+/** A piece of a streamed tool call: the first piece of a call has its id and name. */
+export interface ToolCallDelta {
+  readonly index: number;
+  readonly id?: string | undefined;
+  readonly name?: string | undefined;
+  readonly arguments: string;
+}
+
+export interface ToolDefinition {
+  readonly name: string;
+  readonly description?: string | undefined;
+  /** A JSON Schema object; undefined: the function takes no arguments. */
+  readonly parameters?: JsonObject | undefined;
+  /** OpenAI's strict argument adherence. */
+  readonly strict?: boolean | undefined;
+}
+
+export type ToolChoice =
+  | { readonly type: 'auto' }
+  | { readonly type: 'none' }
+  | { readonly type: 'required' }
+  | { readonly type: 'function'; readonly name: string };
+
+export type ResponseFormat =
+  | { readonly type: 'text' }
+  | { readonly type: 'json_object' }
+  | {
+      readonly type: 'json_schema';
+      readonly name: string;
+      readonly description?: string | undefined;
+      readonly schema: JsonObject;
+      readonly strict?: boolean | undefined;
+    };
+
+/** What a request offers beyond the conversation: tools and the answer's format. Unset fields: the provider's defaults. */
+export interface Tooling {
+  readonly tools?: readonly ToolDefinition[] | undefined;
+  readonly toolChoice?: ToolChoice | undefined;
+  readonly parallelToolCalls?: boolean | undefined;
+  readonly responseFormat?: ResponseFormat | undefined;
+}
+
+export type ImageSource = { readonly url: string } | { readonly data: Uint8Array; readonly mediaType: string };
+
+export type ContentPart =
+  | { readonly type: 'text'; readonly text: string }
+  | { readonly type: 'image'; readonly image: ImageSource; readonly detail?: 'auto' | 'low' | 'high' | undefined };
+
+/** What a request uses that not every model takes (the catalog's ModelCapabilities). */
+export interface RequiredCapabilities {
+  readonly tools: boolean;
+  readonly images: boolean;
+  readonly jsonSchema: boolean;
+}
+
+export const TOOL_LIMITS = { maxTools: 128, maxNameChars: 64 } as const;
+
+export const IMAGE_MEDIA_TYPES: readonly string[] = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
+
+const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Whether a name is one the providers take for a function or a schema (1 to 64 of letters, digits, _ and -). */
+export function isToolName(name: string): boolean {
+  return NAME.test(name);
+}
+
+/**
+ * Checks tool definitions, the choice and the format against each other: names valid and
+ * distinct, a chosen function defined, parallel_tool_calls only with tools, a JSON Schema
+ * format named and given a schema. `at` spells a field as the caller's door does.
+ */
+export function checkTooling(tooling: Tooling, at: (name: string) => string): FieldViolation[] {
+  const violations: FieldViolation[] = [];
+  const add = (field: string, description: string): void => {
+    violations.push({ field, description });
+  };
+  const tools = tooling.tools ?? [];
+  if (tools.length > TOOL_LIMITS.maxTools) add(at('tools'), `at most ${TOOL_LIMITS.maxTools} tools (got ${tools.length})`);
+  const seen = new Set<string>();
+  tools.forEach((tool, i) => {
+    if (tool.name === '') add(`${at('tools')}[${i}].name`, 'must not be empty');
+    else if (!isToolName(tool.name)) add(`${at('tools')}[${i}].name`, 'must be 1 to 64 letters, digits, underscores or dashes');
+    else if (seen.has(tool.name)) add(`${at('tools')}[${i}].name`, `"${tool.name}" is defined twice`);
+    seen.add(tool.name);
+    if (tool.parameters !== undefined && tool.parameters.type !== undefined && tool.parameters.type !== 'object') {
+      add(`${at('tools')}[${i}].parameters`, 'must be a JSON Schema of type "object"');
+    }
+  });
+  const choice = tooling.toolChoice;
+  if (choice && choice.type !== 'auto' && choice.type !== 'none' && tools.length === 0) {
+    add(at('tool_choice'), 'needs tools: the request defines none');
+  } else if (choice?.type === 'function' && !seen.has(choice.name)) {
+    add(at('tool_choice'), `names function "${choice.name}", which the request's tools do not define`);
+  }
+  if (tooling.parallelToolCalls !== undefined && tools.length === 0) add(at('parallel_tool_calls'), 'only with tools');
+  const format = tooling.responseFormat;
+  if (format?.type === 'json_schema') {
+    if (!isToolName(format.name)) add(at('response_format.json_schema.name'), 'must be 1 to 64 letters, digits, underscores or dashes');
+    if (Object.keys(format.schema).length === 0) add(at('response_format.json_schema.schema'), 'must be a JSON Schema (not empty)');
+  }
+  return violations;
+}
+
+/** The tooling fields that are set, or undefined when none is. */
+export function definedTooling(tooling: Tooling): Tooling | undefined {
+  const out: { -readonly [K in keyof Tooling]: Tooling[K] } = {};
+  if (tooling.tools && tooling.tools.length > 0) out.tools = tooling.tools;
+  if (tooling.toolChoice) out.toolChoice = tooling.toolChoice;
+  if (tooling.parallelToolCalls !== undefined) out.parallelToolCalls = tooling.parallelToolCalls;
+  if (tooling.responseFormat && tooling.responseFormat.type !== 'text') out.responseFormat = tooling.responseFormat;
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** Joins streamed tool-call pieces into calls, by index, in index order. */
+export class ToolCallAssembler {
+  private readonly calls = new Map<number, { id: string; name: string; arguments: string }>();
+
+  add(delta: ToolCallDelta): void {
+    const call = this.calls.get(delta.index) ?? { id: '', name: '', arguments: '' };
+    if (delta.id) call.id = delta.id;
+    if (delta.name && call.name === '') call.name = delta.name;
+    call.arguments += delta.arguments;
+    this.calls.set(delta.index, call);
+  }
+
+  get size(): number {
+    return this.calls.size;
+  }
+
+  result(): ToolCall[] {
+    return [...this.calls.entries()].sort(([a], [b]) => a - b).map(([, call]) => ({ ...call }));
+  }
+}

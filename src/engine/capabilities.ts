@@ -1,0 +1,47 @@
+import type { CatalogModel } from '../catalog/catalog.js';
+import { TEXT_ONLY } from '../catalog/models.js';
+import type { ChatInput } from '../domain/chat.js';
+import { requiredCapabilities } from '../domain/conversation.js';
+import type { FieldViolation } from '../domain/errors.js';
+import type { RequiredCapabilities } from '../domain/tools.js';
+import type { ModelRef } from './requests.js';
+
+const NAMES: Readonly<Record<keyof RequiredCapabilities, string>> = {
+  tools: 'tools',
+  images: 'images',
+  jsonSchema: 'JSON Schema output',
+};
+
+/** What a request uses that only some models take. */
+export function capabilitiesOf(input: ChatInput): RequiredCapabilities {
+  return requiredCapabilities(input.messages, input.tooling);
+}
+
+/** The capabilities the request uses that the model lacks (a model without `capabilities` takes text only). */
+export function lacking(model: CatalogModel, required: RequiredCapabilities): string[] {
+  const has = model.capabilities ?? TEXT_ONLY;
+  return (Object.keys(NAMES) as (keyof RequiredCapabilities)[]).filter((k) => required[k] && !has[k]).map((k) => NAMES[k]);
+}
+
+/** Why routing leaves a model out: the reason shown in the ranking. */
+export function lackingReason(model: CatalogModel, required: RequiredCapabilities): string | undefined {
+  const missing = lacking(model, required);
+  return missing.length > 0 ? `does not take ${missing.join(', ')}` : undefined;
+}
+
+/**
+ * The models of a plan that take what the request uses, in order: a chain or a race skips the
+ * others. When none does, each is refused by the field that named it, with what it lacks.
+ */
+export function usableModels(
+  pairs: readonly { model: CatalogModel; ref: ModelRef }[],
+  required: RequiredCapabilities,
+): { usable: { model: CatalogModel; ref: ModelRef }[]; violations: FieldViolation[] } {
+  const usable = pairs.filter((p) => lacking(p.model, required).length === 0);
+  if (usable.length > 0 || pairs.length === 0) return { usable, violations: [] };
+  const violations = pairs.map((p) => ({
+    field: p.ref.field,
+    description: `${p.model.id} does not take ${lacking(p.model, required).join(', ')}, which this request uses: choose a model that does`,
+  }));
+  return { usable, violations };
+}

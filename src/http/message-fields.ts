@@ -1,0 +1,127 @@
+import type { ChatMessage, ChatRole } from '../domain/chat.js';
+import { checkConversation, DEFAULT_IMAGE_MAX_BYTES, textOfParts } from '../domain/conversation.js';
+import type { ContentPart, ToolCall } from '../domain/tools.js';
+import { isObject, type Violations } from './body-fields.js';
+
+/** The limits messages are held to on the HTTP door. */
+export interface MessageLimits {
+  readonly maxContentChars: number;
+  readonly maxImageBytes?: number;
+}
+
+const ROLES: ReadonlyMap<string, ChatRole> = new Map([
+  ['system', 'system'],
+  ['developer', 'developer'],
+  ['user', 'user'],
+  ['assistant', 'assistant'],
+  ['tool', 'tool'],
+]);
+
+/** Fields a message may carry, per role; anything else is refused by name. */
+const FIELDS: Readonly<Record<ChatRole, ReadonlySet<string>>> = {
+  system: new Set(['role', 'content']),
+  developer: new Set(['role', 'content']),
+  user: new Set(['role', 'content']),
+  assistant: new Set(['role', 'content', 'tool_calls']),
+  tool: new Set(['role', 'content', 'tool_call_id']),
+};
+
+const DETAILS = new Set(['auto', 'low', 'high']);
+const DATA_URL = /^data:(image\/[a-z0-9.+-]+);base64,(.*)$/is;
+
+/**
+ * OpenAI's messages: roles system, developer, user, assistant (text and/or tool_calls) and tool
+ * (tool_call_id); content as a string or parts (text, image_url by URL or data: URL, decoded to
+ * bytes so the size limit applies). Audio and file parts are refused by name.
+ */
+export function parseMessages(raw: unknown, limits: MessageLimits, v: Violations): ChatMessage[] {
+  if (!Array.isArray(raw) || raw.length === 0) {
+    v.add('messages', 'at least one message is required');
+    return [];
+  }
+  const messages = raw.map((m: unknown, i): ChatMessage => {
+    const at = `messages[${i}]`;
+    if (!isObject(m)) {
+      v.add(at, 'must be an object with role and content');
+      return { role: 'user', content: '' };
+    }
+    const role = typeof m.role === 'string' ? ROLES.get(m.role) : undefined;
+    if (!role) v.add(`${at}.role`, `must be system, developer, user, assistant or tool (got ${JSON.stringify(m.role)})`);
+    for (const [field, value] of Object.entries(m)) {
+      if (!FIELDS[role ?? 'user'].has(field) && value !== null && value !== undefined)
+        v.add(`${at}.${field}`, role ? `is not supported on a ${role} message by this gateway` : 'is not supported by this gateway');
+    }
+    const toolCalls = role === 'assistant' ? parseToolCalls(m.tool_calls, `${at}.tool_calls`, v) : undefined;
+    const allParts = Array.isArray(m.content) ? parseParts(m.content, `${at}.content`, v) : undefined;
+    // Text-only parts are plain text joined, as before images existed.
+    const parts = allParts?.some((p) => p.type === 'image') ? allParts : undefined;
+    const content = allParts ? textOfParts(allParts) : typeof m.content === 'string' ? m.content : '';
+    if (!allParts && m.content !== undefined && m.content !== null && typeof m.content !== 'string')
+      v.add(`${at}.content`, 'must be a string or an array of content parts');
+    const onlyCalls = toolCalls !== undefined && (m.content === null || m.content === undefined || m.content === '');
+    if (!parts && !onlyCalls && content.trim() === '') v.add(`${at}.content`, 'must not be empty or only whitespace');
+    else if (content.length > limits.maxContentChars)
+      v.add(`${at}.content`, `must be at most ${limits.maxContentChars} characters (got ${content.length})`);
+    const toolCallId = role === 'tool' ? (typeof m.tool_call_id === 'string' ? m.tool_call_id : '') : undefined;
+    return {
+      role: role ?? 'user',
+      content,
+      ...(parts ? { parts } : {}),
+      ...(toolCalls ? { toolCalls } : {}),
+      ...(toolCallId !== undefined ? { toolCallId } : {}),
+    };
+  });
+  const maxImageBytes = limits.maxImageBytes ?? DEFAULT_IMAGE_MAX_BYTES;
+  for (const violation of checkConversation(messages, (i) => `messages[${i}]`, { maxImageBytes })) {
+    v.add(httpField(violation.field), violation.description);
+  }
+  return messages;
+}
+
+function parseToolCalls(raw: unknown, at: string, v: Violations): ToolCall[] | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!Array.isArray(raw) || raw.length === 0) {
+    v.add(at, 'must be a non-empty array of tool calls');
+    return undefined;
+  }
+  return raw.map((call: unknown, j) => {
+    const fn = isObject(call) ? call.function : undefined;
+    if (!isObject(call) || call.type !== 'function' || !isObject(fn) || typeof call.id !== 'string') {
+      v.add(`${at}[${j}]`, 'must be { "id", "type": "function", "function": { "name", "arguments" } }');
+      return { id: '', name: '', arguments: '' };
+    }
+    if (typeof fn.arguments !== 'string') v.add(`${at}[${j}].function.arguments`, 'must be a string (the arguments as JSON text)');
+    return {
+      id: call.id,
+      name: typeof fn.name === 'string' ? fn.name : '',
+      arguments: typeof fn.arguments === 'string' ? fn.arguments : '',
+    };
+  });
+}
+
+function parseParts(raw: unknown[], at: string, v: Violations): ContentPart[] {
+  return raw.map((part: unknown, j): ContentPart => {
+    const field = `${at}[${j}]`;
+    if (isObject(part) && part.type === 'text' && typeof part.text === 'string') return { type: 'text', text: part.text };
+    if (isObject(part) && part.type === 'image_url' && isObject(part.image_url) && typeof part.image_url.url === 'string') {
+      const { url, detail } = part.image_url;
+      if (detail !== undefined && detail !== null && !(typeof detail === 'string' && DETAILS.has(detail)))
+        v.add(`${field}.image_url.detail`, 'must be auto, low or high');
+      const level = typeof detail === 'string' && DETAILS.has(detail) ? { detail: detail as 'auto' | 'low' | 'high' } : {};
+      const data = DATA_URL.exec(url);
+      if (!data) return { type: 'image', image: { url }, ...level };
+      return { type: 'image', image: { data: Buffer.from(data[2] ?? '', 'base64'), mediaType: (data[1] ?? '').toLowerCase() }, ...level };
+    }
+    const type = isObject(part) ? part.type : undefined;
+    v.add(
+      type === undefined ? field : `${field}.type`,
+      `only text and image_url parts are supported (got ${JSON.stringify(type ?? part)})`,
+    );
+    return { type: 'text', text: '' };
+  });
+}
+
+/** A part's path as this door spells it: content[j], and an image's URL (a data: URL carries the bytes and type). */
+function httpField(field: string): string {
+  return field.replace(/\.parts\[/g, '.content[').replace(/\.image\.(url|data|media_type)$/, '.image_url.url');
+}

@@ -1,0 +1,79 @@
+import { checkTooling, definedTooling, type JsonObject, type ResponseFormat, type ToolChoice, type Tooling } from '../domain/tools.js';
+import { booleanField, isObject, type Violations } from './body-fields.js';
+
+/** tools, tool_choice, parallel_tool_calls and response_format, as the Chat Completions API spells them. */
+export function parseToolingFields(body: Record<string, unknown>, v: Violations): Tooling | undefined {
+  const tooling: Tooling = {
+    tools: tools(body.tools, v),
+    toolChoice: toolChoice(body.tool_choice, v),
+    parallelToolCalls: booleanField(v, 'parallel_tool_calls', body.parallel_tool_calls),
+    responseFormat: responseFormat(body.response_format, v),
+  };
+  for (const violation of checkTooling(tooling, (name) => name)) v.add(violation.field, violation.description);
+  return definedTooling(tooling);
+}
+
+function tools(raw: unknown, v: Violations): Tooling['tools'] {
+  if (raw === undefined || raw === null) return undefined;
+  if (!Array.isArray(raw)) {
+    v.add('tools', 'must be an array of function tools');
+    return undefined;
+  }
+  return raw.map((tool: unknown, i) => {
+    const fn = isObject(tool) ? tool.function : undefined;
+    if (!isObject(tool) || tool.type !== 'function' || !isObject(fn)) {
+      v.add(
+        `tools[${i}]`,
+        'must be { "type": "function", "function": { "name", "description", "parameters" } } (other tool types are not supported)',
+      );
+      return { name: 'invalid' };
+    }
+    for (const key of Object.keys(fn))
+      if (!['name', 'description', 'parameters', 'strict'].includes(key))
+        v.add(`tools[${i}].function.${key}`, 'is not a function tool field');
+    if (fn.parameters !== undefined && !isObject(fn.parameters)) v.add(`tools[${i}].function.parameters`, 'must be a JSON Schema object');
+    if (fn.description !== undefined && typeof fn.description !== 'string') v.add(`tools[${i}].function.description`, 'must be a string');
+    return {
+      name: typeof fn.name === 'string' ? fn.name : '',
+      ...(typeof fn.description === 'string' ? { description: fn.description } : {}),
+      ...(isObject(fn.parameters) ? { parameters: fn.parameters as JsonObject } : {}),
+      ...(booleanField(v, `tools[${i}].function.strict`, fn.strict) ? { strict: true } : {}),
+    };
+  });
+}
+
+function toolChoice(raw: unknown, v: Violations): ToolChoice | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (raw === 'auto' || raw === 'none' || raw === 'required') return { type: raw };
+  const fn = isObject(raw) ? raw.function : undefined;
+  if (isObject(raw) && raw.type === 'function' && isObject(fn) && typeof fn.name === 'string') return { type: 'function', name: fn.name };
+  v.add('tool_choice', 'must be "auto", "none", "required" or { "type": "function", "function": { "name" } }');
+  return undefined;
+}
+
+function responseFormat(raw: unknown, v: Violations): ResponseFormat | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  if (!isObject(raw)) {
+    v.add('response_format', 'must be an object: { "type": "text" | "json_object" | "json_schema" }');
+    return undefined;
+  }
+  if (raw.type === 'text') return { type: 'text' };
+  if (raw.type === 'json_object') return { type: 'json_object' };
+  if (raw.type !== 'json_schema') {
+    v.add('response_format.type', 'must be text, json_object or json_schema');
+    return undefined;
+  }
+  const spec = raw.json_schema;
+  if (!isObject(spec)) {
+    v.add('response_format.json_schema', 'is required with type json_schema: { "name", "schema", "strict" }');
+    return undefined;
+  }
+  if (spec.schema !== undefined && !isObject(spec.schema)) v.add('response_format.json_schema.schema', 'must be a JSON Schema object');
+  return {
+    type: 'json_schema',
+    name: typeof spec.name === 'string' ? spec.name : '',
+    ...(typeof spec.description === 'string' ? { description: spec.description } : {}),
+    schema: isObject(spec.schema) ? (spec.schema as JsonObject) : {},
+    ...(booleanField(v, 'response_format.json_schema.strict', spec.strict) ? { strict: true } : {}),
+  };
+}

@@ -1,0 +1,169 @@
+import type {
+  ContentBlock,
+  ContentBlockParam,
+  ImageBlockParam,
+  MessageParam,
+  OutputConfig,
+  Tool,
+  ToolChoice as AnthropicToolChoice,
+} from '@anthropic-ai/sdk/resources/messages';
+import type { ChatMessage } from '../../domain/chat.js';
+import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
+import type { ContentPart, ToolCall, Tooling } from '../../domain/tools.js';
+
+/** Our conversation as the Messages API wants it. */
+export interface AnthropicConversation {
+  /** Every system (and developer) message, in order, joined by blank lines; undefined when there is none. */
+  readonly system: string | undefined;
+  readonly messages: MessageParam[];
+}
+
+/**
+ * Maps our messages to the Messages API, which takes the system prompt as a top-level
+ * parameter and wants user and assistant turns to alternate:
+ * - every system or developer message, wherever it stands, goes to `system` (in order, blank-line joined);
+ * - a tool message is a user turn's tool_result block; an assistant's tool calls are tool_use
+ *   blocks after its text; image parts are image blocks;
+ * - consecutive user (or assistant) messages are merged into one turn: blank-line joined text
+ *   when the turn is only text, its blocks in order otherwise (what the API does with
+ *   consecutive same-role turns);
+ * - nothing is invented: a conversation that starts with an assistant turn (or has no user
+ *   turn) is sent as it is, and if the model refuses it, the upstream 400 comes back as
+ *   INVALID_ARGUMENT / UPSTREAM_REJECTED_REQUEST.
+ */
+export function toAnthropicConversation(messages: readonly ChatMessage[], provider = 'anthropic'): AnthropicConversation {
+  const system: string[] = [];
+  const turns: { role: 'user' | 'assistant'; blocks: ContentBlockParam[] }[] = [];
+  const violations: FieldViolation[] = [];
+  for (const [index, message] of messages.entries()) {
+    if (message.role === 'system' || message.role === 'developer') {
+      system.push(message.content);
+      continue;
+    }
+    const role = message.role === 'assistant' ? 'assistant' : 'user';
+    const blocks = blocksOf(message, index, provider, violations);
+    const last = turns.at(-1);
+    if (last?.role === role) last.blocks.push(...blocks);
+    else turns.push({ role, blocks });
+  }
+  if (violations.length > 0) throw invalidArgument(violations);
+  return {
+    system: system.length > 0 ? system.join('\n\n') : undefined,
+    messages: turns.map((turn): MessageParam => {
+      const texts = turn.blocks.every((b) => b.type === 'text') ? turn.blocks.map((b) => (b.type === 'text' ? b.text : '')) : undefined;
+      return { role: turn.role, content: texts ? texts.join('\n\n') : turn.blocks };
+    }),
+  };
+}
+
+function blocksOf(message: ChatMessage, index: number, provider: string, violations: FieldViolation[]): ContentBlockParam[] {
+  if (message.role === 'tool') return [{ type: 'tool_result', tool_use_id: message.toolCallId ?? '', content: message.content }];
+  const blocks: ContentBlockParam[] = message.parts
+    ? message.parts.map(partOf)
+    : message.content !== '' || !message.toolCalls
+      ? [{ type: 'text', text: message.content }]
+      : [];
+  for (const [i, call] of (message.toolCalls ?? []).entries()) {
+    const input = argumentsObject(call);
+    if (input === undefined) {
+      violations.push({
+        field: `messages[${index}].tool_calls[${i}].arguments`,
+        description: `provider ${provider} takes tool call arguments only as a JSON object`,
+      });
+      continue;
+    }
+    blocks.push({ type: 'tool_use', id: call.id, name: call.name, input });
+  }
+  return blocks;
+}
+
+function argumentsObject(call: ToolCall): Record<string, unknown> | undefined {
+  if (call.arguments.trim() === '') return {};
+  try {
+    const parsed: unknown = JSON.parse(call.arguments);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function partOf(part: ContentPart): ContentBlockParam {
+  if (part.type === 'text') return { type: 'text', text: part.text };
+  const image = part.image;
+  const source: ImageBlockParam['source'] =
+    'url' in image
+      ? { type: 'url', url: image.url }
+      : {
+          type: 'base64',
+          media_type: image.mediaType as 'image/png' | 'image/jpeg' | 'image/gif' | 'image/webp',
+          data: Buffer.from(image.data).toString('base64'),
+        };
+  return { type: 'image', source };
+}
+
+/** The Messages API body fields tools and the answer's format fill. */
+export interface ToolingBody {
+  tools?: Tool[];
+  tool_choice?: AnthropicToolChoice;
+  output_config?: OutputConfig;
+}
+
+/**
+ * tools (input_schema), tool_choice (auto, any, tool, none; parallel off is
+ * disable_parallel_tool_use) and a JSON Schema answer (output_config.format, the API's own
+ * structured output). The API has no "any JSON object" mode: json_object is refused by name,
+ * as is a detail level on an image, rather than answered as if honoured.
+ */
+export function applyTooling(body: ToolingBody, tooling: Tooling, where: { provider: string; model: string }): void {
+  const refuse = (field: string, what: string): never => {
+    throw invalidArgument([{ field, description: `provider ${where.provider} (model ${where.model}) cannot honour ${what}: ${ADVICE}` }]);
+  };
+  if (tooling.tools) {
+    body.tools = tooling.tools.map((tool) => ({
+      name: tool.name,
+      ...(tool.description ? { description: tool.description } : {}),
+      input_schema: (tool.parameters ?? { type: 'object', properties: {} }) as Tool['input_schema'],
+      ...(tool.strict ? { strict: true } : {}),
+    }));
+  }
+  const choice = tooling.toolChoice;
+  const serial = tooling.parallelToolCalls === false ? { disable_parallel_tool_use: true } : {};
+  if (choice?.type === 'none') body.tool_choice = { type: 'none' };
+  else if (choice?.type === 'required') body.tool_choice = { type: 'any', ...serial };
+  else if (choice?.type === 'function') body.tool_choice = { type: 'tool', name: choice.name, ...serial };
+  else if (choice?.type === 'auto' || tooling.parallelToolCalls === false) body.tool_choice = { type: 'auto', ...serial };
+  const format = tooling.responseFormat;
+  if (format?.type === 'json_object') refuse('response_format', 'json_object (it has no "any JSON" mode; use json_schema)');
+  if (format?.type === 'json_schema') {
+    const schema =
+      format.description && format.schema.description === undefined ? { ...format.schema, description: format.description } : format.schema;
+    body.output_config = { format: { type: 'json_schema', schema } };
+  }
+}
+
+const ADVICE = 'remove it or choose a model of another provider';
+
+/** Image detail levels are OpenAI's; the Messages API has none. */
+export function checkImageDetail(messages: readonly ChatMessage[], where: { provider: string; model: string }): void {
+  const violations: FieldViolation[] = [];
+  messages.forEach((m, i) => {
+    m.parts?.forEach((p, j) => {
+      if (p.type === 'image' && p.detail !== undefined && p.detail !== 'auto') {
+        violations.push({
+          field: `messages[${i}].parts[${j}].image.detail`,
+          description: `provider ${where.provider} (model ${where.model}) cannot honour an image detail level: ${ADVICE}`,
+        });
+      }
+    });
+  });
+  if (violations.length > 0) throw invalidArgument(violations);
+}
+
+/** The tool_use blocks of an answer as our tool calls (input re-serialised as the arguments' JSON text). */
+export function toolCallsOf(blocks: readonly ContentBlock[]): ToolCall[] | undefined {
+  const calls: ToolCall[] = [];
+  for (const block of blocks) {
+    if (block.type === 'tool_use') calls.push({ id: block.id, name: block.name, arguments: JSON.stringify(block.input ?? {}) });
+  }
+  return calls.length > 0 ? calls : undefined;
+}

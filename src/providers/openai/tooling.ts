@@ -1,0 +1,88 @@
+import type {
+  ChatCompletionContentPart,
+  ChatCompletionCreateParamsBase,
+  ChatCompletionMessage,
+  ChatCompletionMessageParam,
+  ChatCompletionToolChoiceOption,
+} from 'openai/resources/chat/completions';
+import type { ChatMessage } from '../../domain/chat.js';
+import type { ContentPart, ToolCall, ToolChoice, Tooling } from '../../domain/tools.js';
+
+/** Our conversation as the Chat Completions API wants it: roles, parts, tool calls and results map one to one. */
+export function toOpenAIMessages(messages: readonly ChatMessage[]): ChatCompletionMessageParam[] {
+  return messages.map((m): ChatCompletionMessageParam => {
+    switch (m.role) {
+      case 'tool':
+        return { role: 'tool', tool_call_id: m.toolCallId ?? '', content: m.content };
+      case 'assistant':
+        if (!m.toolCalls || m.toolCalls.length === 0) return { role: 'assistant', content: m.content };
+        return {
+          role: 'assistant',
+          content: m.content === '' ? null : m.content,
+          tool_calls: m.toolCalls.map((call) => ({
+            id: call.id,
+            type: 'function',
+            function: { name: call.name, arguments: call.arguments },
+          })),
+        };
+      case 'user':
+        return m.parts ? { role: 'user', content: m.parts.map(partOf) } : { role: 'user', content: m.content };
+      case 'developer':
+        // The same instruction slot: OpenAI reads system as developer on the models that have it, and
+        // OpenAI-compatible servers (Ollama, vLLM) know only system.
+        return { role: 'system', content: m.content };
+      default:
+        return { role: m.role, content: m.content };
+    }
+  });
+}
+
+function partOf(part: ContentPart): ChatCompletionContentPart {
+  if (part.type === 'text') return { type: 'text', text: part.text };
+  const image = part.image;
+  const url = 'url' in image ? image.url : `data:${image.mediaType};base64,${Buffer.from(image.data).toString('base64')}`;
+  return { type: 'image_url', image_url: { url, ...(part.detail ? { detail: part.detail } : {}) } };
+}
+
+/** tools, tool_choice, parallel_tool_calls and response_format, as the Chat Completions API names them. */
+export function applyTooling(params: ChatCompletionCreateParamsBase, tooling: Tooling): void {
+  if (tooling.tools) {
+    params.tools = tooling.tools.map((tool) => ({
+      type: 'function',
+      function: {
+        name: tool.name,
+        ...(tool.description ? { description: tool.description } : {}),
+        ...(tool.parameters ? { parameters: tool.parameters } : {}),
+        ...(tool.strict ? { strict: true } : {}),
+      },
+    }));
+  }
+  if (tooling.toolChoice) params.tool_choice = toolChoiceOf(tooling.toolChoice);
+  if (tooling.parallelToolCalls !== undefined) params.parallel_tool_calls = tooling.parallelToolCalls;
+  const format = tooling.responseFormat;
+  if (format?.type === 'json_object') params.response_format = { type: 'json_object' };
+  else if (format?.type === 'json_schema') {
+    params.response_format = {
+      type: 'json_schema',
+      json_schema: {
+        name: format.name,
+        ...(format.description ? { description: format.description } : {}),
+        schema: format.schema,
+        ...(format.strict ? { strict: true } : {}),
+      },
+    };
+  }
+}
+
+function toolChoiceOf(choice: ToolChoice): ChatCompletionToolChoiceOption {
+  return choice.type === 'function' ? { type: 'function', function: { name: choice.name } } : choice.type;
+}
+
+/** The function calls of an answer (other call types, newer than this code, are not ours to run). */
+export function toolCallsOf(message: ChatCompletionMessage): ToolCall[] | undefined {
+  const calls: ToolCall[] = [];
+  for (const call of message.tool_calls ?? []) {
+    if (call.type === 'function') calls.push({ id: call.id, name: call.function.name, arguments: call.function.arguments });
+  }
+  return calls.length > 0 ? calls : undefined;
+}

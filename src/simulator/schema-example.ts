@@ -1,0 +1,105 @@
+/**
+ * A small deterministic generator of JSON that follows a JSON Schema: what the simulator answers
+ * for a JSON Schema response format and writes as a tool call's arguments. It covers the
+ * schemas tools and structured output use (objects, arrays, strings with enum/const/format and
+ * length bounds, numbers and integers with bounds, booleans, null, anyOf/oneOf/allOf, local
+ * $ref to $defs/definitions); anything else gets null.
+ */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+type Schema = { readonly [key: string]: unknown };
+
+const MAX_DEPTH = 8;
+
+export function exampleFor(schema: unknown, root: unknown = schema, name = 'value', depth = 0): Json {
+  if (!isSchema(schema) || depth > MAX_DEPTH) return null;
+  if ('const' in schema) return schema.const as Json;
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0] as Json;
+  if (typeof schema.$ref === 'string') return exampleFor(resolveRef(schema.$ref, root), root, name, depth + 1);
+  for (const key of ['anyOf', 'oneOf'] as const) {
+    const options = schema[key];
+    if (Array.isArray(options)) {
+      const first = options.find((o) => !(isSchema(o) && o.type === 'null')) ?? options[0];
+      return exampleFor(first, root, name, depth + 1);
+    }
+  }
+  if (Array.isArray(schema.allOf)) {
+    const merged: Record<string, Json> = {};
+    for (const part of schema.allOf) {
+      const value = exampleFor(part, root, name, depth + 1);
+      if (value && typeof value === 'object' && !Array.isArray(value)) Object.assign(merged, value);
+    }
+    return merged;
+  }
+  const type = Array.isArray(schema.type) ? (schema.type.find((t) => t !== 'null') ?? 'null') : schema.type;
+  switch (type ?? (isSchema(schema.properties) ? 'object' : undefined)) {
+    case 'object': {
+      const out: Record<string, Json> = {};
+      const properties = isSchema(schema.properties) ? schema.properties : {};
+      for (const [key, sub] of Object.entries(properties)) out[key] = exampleFor(sub, root, key, depth + 1);
+      return out;
+    }
+    case 'array': {
+      const count = Math.max(typeof schema.minItems === 'number' ? schema.minItems : 1, 1);
+      const capped = typeof schema.maxItems === 'number' ? Math.min(count, schema.maxItems) : count;
+      return Array.from({ length: capped }, (_, i) => exampleFor(schema.items, root, `${name}_${i + 1}`, depth + 1));
+    }
+    case 'string':
+      return stringFor(schema, name);
+    case 'integer':
+    case 'number':
+      return numberFor(schema, type === 'integer');
+    case 'boolean':
+      return true;
+    default:
+      return null;
+  }
+}
+
+function stringFor(schema: Schema, name: string): string {
+  switch (schema.format) {
+    case 'date-time':
+      return '2025-01-01T00:00:00Z';
+    case 'date':
+      return '2025-01-01';
+    case 'email':
+      return 'someone@example.com';
+    case 'uri':
+      return 'https://example.com/';
+    case 'uuid':
+      return '00000000-0000-4000-8000-000000000000';
+  }
+  let text = `example ${name}`;
+  const min = typeof schema.minLength === 'number' ? schema.minLength : 0;
+  const max = typeof schema.maxLength === 'number' ? schema.maxLength : Number.POSITIVE_INFINITY;
+  while (text.length < min) text += 'x';
+  return text.slice(0, max);
+}
+
+function numberFor(schema: Schema, integer: boolean): number {
+  const min =
+    typeof schema.minimum === 'number'
+      ? schema.minimum
+      : typeof schema.exclusiveMinimum === 'number'
+        ? schema.exclusiveMinimum + 1
+        : undefined;
+  const max =
+    typeof schema.maximum === 'number'
+      ? schema.maximum
+      : typeof schema.exclusiveMaximum === 'number'
+        ? schema.exclusiveMaximum - 1
+        : undefined;
+  let value = min ?? (max !== undefined ? Math.min(max, 1) : 1);
+  if (max !== undefined && value > max) value = max;
+  return integer ? Math.ceil(value) : value;
+}
+
+function resolveRef(ref: string, root: unknown): unknown {
+  if (!ref.startsWith('#/')) return undefined;
+  let node: unknown = root;
+  for (const key of ref.slice(2).split('/')) node = isSchema(node) ? node[key.replace(/~1/g, '/').replace(/~0/g, '~')] : undefined;
+  return node;
+}
+
+function isSchema(value: unknown): value is Schema {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

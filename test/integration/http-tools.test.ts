@@ -1,0 +1,131 @@
+import OpenAI from 'openai';
+import type { ChatCompletionMessageFunctionToolCall, ChatCompletionTool } from 'openai/resources/chat/completions';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+/** Tools, structured output and images through the OpenAI-compatible HTTP API, with the openai SDK. */
+let h: Harness;
+let client: OpenAI;
+beforeAll(async () => {
+  h = await startHarness({ env: { IMAGE_MAX_BYTES: '32' } });
+  client = new OpenAI({ baseURL: `${h.app.http!.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+});
+afterAll(async () => h.close());
+
+const TOOLS: ChatCompletionTool[] = [
+  {
+    type: 'function',
+    function: {
+      name: 'get_weather',
+      description: 'Current weather',
+      parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+    },
+  },
+];
+const ask = [{ role: 'user' as const, content: 'Weather in Lima?' }];
+const NO_CACHE = { orchestrator: { cache: { mode: 'bypass' } } } as Record<string, unknown>;
+const sent = () => h.upstream.requests.at(-1)?.body as Record<string, unknown>;
+
+describe('tools over HTTP', () => {
+  it('answers tool_calls with finish_reason tool_calls and content null, and passes the tools upstream', async () => {
+    const data = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: ask,
+      tools: TOOLS,
+      tool_choice: 'required',
+      ...NO_CACHE,
+    });
+    const choice = data.choices[0]!;
+    expect(choice.finish_reason).toBe('tool_calls');
+    expect(choice.message.content).toBeNull();
+    const call = choice.message.tool_calls?.[0] as ChatCompletionMessageFunctionToolCall;
+    expect(call.type).toBe('function');
+    expect(call.function.name).toBe('get_weather');
+    expect(typeof (JSON.parse(call.function.arguments) as { city: unknown }).city).toBe('string');
+    expect(sent()).toMatchObject({ tools: TOOLS, tool_choice: 'required' });
+  });
+
+  it('streams tool-call deltas that the SDK assembles into the unary answer', async () => {
+    const unary = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: ask, tools: TOOLS, ...NO_CACHE });
+    const stream = client.chat.completions.stream({ model: 'gpt-4o-mini', messages: ask, tools: TOOLS, ...NO_CACHE });
+    let pieces = 0;
+    stream.on('chunk', (chunk) => {
+      pieces += chunk.choices[0]?.delta.tool_calls?.length ?? 0;
+    });
+    const final = await stream.finalChatCompletion();
+    expect(pieces).toBeGreaterThan(1);
+    expect(final.choices[0]?.finish_reason).toBe('tool_calls');
+    expect(final.choices[0]?.message.tool_calls).toEqual(unary.choices[0]?.message.tool_calls);
+  });
+
+  it('runs a tool loop: assistant tool_calls and tool results go upstream, the model answers in text', async () => {
+    const first = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: ask, tools: TOOLS, ...NO_CACHE });
+    const calls = first.choices[0]!.message.tool_calls!;
+    const second = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [
+        ...ask,
+        { role: 'assistant', content: null, tool_calls: calls },
+        ...calls.map((c) => ({ role: 'tool' as const, tool_call_id: c.id, content: '{"temp_c": 19}' })),
+      ],
+      tools: TOOLS,
+      ...NO_CACHE,
+    });
+    expect(second.choices[0]?.finish_reason).toBe('stop');
+    expect(second.choices[0]?.message.content?.length).toBeGreaterThan(0);
+    expect((sent().messages as unknown[]).slice(1)).toEqual([
+      { role: 'assistant', content: null, tool_calls: calls },
+      ...calls.map((c) => ({ role: 'tool', tool_call_id: c.id, content: '{"temp_c": 19}' })),
+    ]);
+  });
+});
+
+describe('structured output and images over HTTP', () => {
+  it('answers JSON that follows a json_schema response_format', async () => {
+    const schema = {
+      type: 'object',
+      properties: { answer: { type: 'string' }, confidence: { type: 'number', minimum: 0, maximum: 1 } },
+      required: ['answer', 'confidence'],
+    };
+    const data = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: ask,
+      response_format: { type: 'json_schema', json_schema: { name: 'reply', schema, strict: true } },
+    });
+    const parsed = JSON.parse(data.choices[0]?.message.content ?? '') as { answer: unknown; confidence: number };
+    expect(typeof parsed.answer).toBe('string');
+    expect(parsed.confidence).toBeGreaterThanOrEqual(0);
+    expect(sent().response_format).toEqual({ type: 'json_schema', json_schema: { name: 'reply', schema, strict: true } });
+  });
+
+  it('passes image parts upstream, and refuses an image over IMAGE_MAX_BYTES by its field', async () => {
+    const small = `data:image/png;base64,${Buffer.alloc(16, 1).toString('base64')}`;
+    await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is this?' },
+            { type: 'image_url', image_url: { url: small } },
+          ],
+        },
+      ],
+    });
+    expect(sent().messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'What is this?' },
+          { type: 'image_url', image_url: { url: small } },
+        ],
+      },
+    ]);
+    const big = `data:image/png;base64,${Buffer.alloc(33, 1).toString('base64')}`;
+    const err = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: big } }] }] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('messages[0].content[0].image_url.url');
+  });
+});

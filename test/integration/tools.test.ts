@@ -1,0 +1,418 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config/config.js';
+import {
+  type BatchResponse,
+  type ChatRequest,
+  type StreamChatResponse,
+  ToolChoiceMode,
+  type ToolOptions,
+} from '../../src/gen/orchestrator/v1/chat.js';
+import { FinishReason, type Message, Role, type ToolCall } from '../../src/gen/orchestrator/v1/common.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { writeConfigFile } from '../helpers/config-file.js';
+import { callUnary, clientsFor, collectStream, streamRequest, unaryError, type Clients } from '../helpers/grpc-client.js';
+
+/** Tools through every ChatService method, against recording upstreams (OpenAI- and Anthropic-shaped). */
+let openai: Simulator;
+let anthropic: Simulator;
+let app: App;
+let clients: Clients;
+beforeAll(async () => {
+  [openai, anthropic] = await Promise.all([startSimulator({ latencyScale: 0 }), startSimulator({ latencyScale: 0 })]);
+  const file = writeConfigFile(`providers:
+  - { name: alpha, kind: openai, base_url: "${openai.baseURL}", api_key_env: ALPHA_KEY }
+  - { name: beta, kind: anthropic, base_url: "${anthropic.url}", api_key_env: BETA_KEY }
+include_builtin_models: false
+models:
+  - { id: alpha-chat, provider: alpha, upstream_id: "alpha/chat-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 0.1, output_price_per_million: 0.2, family: a, tier: small, quality: 0.5, capabilities: { tools: true, images: true, json_schema: true } }
+  - { id: alpha-mini, provider: alpha, upstream_id: "alpha/mini-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 0.1, output_price_per_million: 0.2, family: a, tier: small, quality: 0.4, capabilities: { tools: true, images: true, json_schema: true } }
+  - { id: alpha-text, provider: alpha, upstream_id: "alpha/text-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 0.01, output_price_per_million: 0.02, family: t, tier: small, quality: 0.3 }
+  - { id: beta-claude, provider: beta, upstream_id: claude-test, context_window: 8000, max_output_tokens: 1000, input_price_per_million: 3, output_price_per_million: 15, family: b, tier: large, quality: 0.9, capabilities: { tools: true, images: true, json_schema: true } }
+`);
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    CONFIG_FILE: file,
+    DEFAULT_MODEL: 'alpha-chat',
+    SIMULATOR: 'off',
+    RETRY_MAX_ATTEMPTS: '1',
+    METRICS_PORT: '0',
+    HTTP_PORT: '0',
+    IMAGE_MAX_BYTES: '64',
+  });
+  app = await startApp(config, createLogger('silent'), { ALPHA_KEY: 'a', BETA_KEY: 'b' });
+  clients = clientsFor(app.port);
+});
+afterAll(async () => {
+  clients?.close();
+  await app?.stop(100);
+  await Promise.all([openai?.close(), anthropic?.close()]);
+});
+
+const WEATHER_SCHEMA = {
+  type: 'object',
+  properties: { city: { type: 'string' }, unit: { type: 'string', enum: ['celsius', 'fahrenheit'] } },
+  required: ['city', 'unit'],
+};
+const tooling = (fields: Partial<ToolOptions> = {}): ToolOptions => ({
+  tools: [
+    { name: 'get_weather', description: 'Current weather in a city', parameters: WEATHER_SCHEMA, strict: false },
+    {
+      name: 'get_time',
+      description: 'Local time in a city',
+      parameters: { type: 'object', properties: { city: { type: 'string' } } },
+      strict: false,
+    },
+  ],
+  ...fields,
+});
+const msg = (fields: Partial<Message>): Message => ({
+  role: Role.ROLE_USER,
+  content: '',
+  parts: [],
+  toolCalls: [],
+  toolCallId: '',
+  ...fields,
+});
+const chat = (req: Partial<ChatRequest>) =>
+  callUnary(clients.chat.chat.bind(clients.chat), { model: 'alpha-chat', prompt: '', messages: [], ...req });
+const chatError = (req: Partial<ChatRequest>) =>
+  unaryError(clients.chat.chat.bind(clients.chat), { model: 'alpha-chat', prompt: '', messages: [], ...req });
+const lastBody = (sim: Simulator) => sim.requests.at(-1)?.body as Record<string, unknown>;
+const BYPASS = { mode: 2, allowStale: false };
+
+/** The conversation after the model asked for `calls`: its turn, then one result per call. */
+function answered(question: string, calls: readonly ToolCall[]): Message[] {
+  return [
+    msg({ content: question }),
+    msg({ role: Role.ROLE_ASSISTANT, toolCalls: [...calls] }),
+    ...calls.map((c) => msg({ role: Role.ROLE_TOOL, toolCallId: c.id, content: `{"result":"${c.name} ok"}` })),
+  ];
+}
+
+describe('tools on the OpenAI provider', () => {
+  it('sends tools, tool_choice and parallel_tool_calls as the Chat Completions API names them', async () => {
+    await chat({
+      prompt: 'Weather in Paris?',
+      tooling: tooling({ toolChoice: { choice: { $case: 'function', function: 'get_weather' } }, parallelToolCalls: false }),
+      cache: BYPASS,
+    });
+    const body = lastBody(openai);
+    expect(body.tools).toEqual([
+      { type: 'function', function: { name: 'get_weather', description: 'Current weather in a city', parameters: WEATHER_SCHEMA } },
+      {
+        type: 'function',
+        function: {
+          name: 'get_time',
+          description: 'Local time in a city',
+          parameters: { type: 'object', properties: { city: { type: 'string' } } },
+        },
+      },
+    ]);
+    expect(body.tool_choice).toEqual({ type: 'function', function: { name: 'get_weather' } });
+    expect(body.parallel_tool_calls).toBe(false);
+  });
+
+  it('answers with tool calls (finish reason TOOL_CALLS) whose arguments follow the schema', async () => {
+    const { response } = await chat({ prompt: 'Weather in Paris?', tooling: tooling(), cache: BYPASS });
+    expect(response.finishReason).toBe(FinishReason.FINISH_REASON_TOOL_CALLS);
+    expect(response.content).toBe('');
+    expect(response.toolCalls.map((c) => c.name)).toEqual(['get_weather', 'get_time']);
+    const args = JSON.parse(response.toolCalls[0]!.arguments) as Record<string, unknown>;
+    expect(typeof args.city).toBe('string');
+    expect(['celsius', 'fahrenheit']).toContain(args.unit);
+    expect(response.toolCalls[0]!.id).toMatch(/^call_/);
+  });
+
+  it('runs a tool loop: the calls and their results go upstream as assistant tool_calls and tool messages', async () => {
+    const first = await chat({ prompt: 'Weather in Paris?', tooling: tooling(), cache: BYPASS });
+    const calls = first.response.toolCalls;
+    const second = await chat({ messages: answered('Weather in Paris?', calls), tooling: tooling(), cache: BYPASS });
+    expect(second.response.finishReason).toBe(FinishReason.FINISH_REASON_STOP);
+    expect(second.response.toolCalls).toEqual([]);
+    expect(second.response.content.length).toBeGreaterThan(0);
+    expect(lastBody(openai).messages).toEqual([
+      { role: 'user', content: 'Weather in Paris?' },
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
+      },
+      ...calls.map((c) => ({ role: 'tool', tool_call_id: c.id, content: `{"result":"${c.name} ok"}` })),
+    ]);
+  });
+
+  it('streams tool-call pieces in order; reassembled they equal the unary answer and the completed event', async () => {
+    const unary = await chat({ prompt: 'Time in Oslo?', tooling: tooling(), cache: BYPASS });
+    const streamed = await collectStream(
+      clients.chat.streamChat(streamRequest({ model: 'alpha-chat', prompt: 'Time in Oslo?', tooling: tooling() })),
+    );
+    expect(streamed.error).toBeUndefined();
+    const pieces = streamed.messages.flatMap((m) => (m.event?.$case === 'delta' ? m.event.delta.toolCalls : []));
+    expect(pieces.length).toBeGreaterThan(unary.response.toolCalls.length);
+    const assembled: ToolCall[] = [];
+    for (const piece of pieces) {
+      const call = assembled[piece.index] ?? { id: '', name: '', arguments: '' };
+      assembled[piece.index] = call;
+      if (piece.id) call.id = piece.id;
+      if (piece.name) call.name = piece.name;
+      call.arguments += piece.arguments;
+    }
+    expect(assembled).toEqual(unary.response.toolCalls);
+    const completed = streamed.messages.at(-1)?.event as Extract<StreamChatResponse['event'], { $case: 'completed' }>;
+    expect(completed.completed.finishReason).toBe(FinishReason.FINISH_REASON_TOOL_CALLS);
+    expect(completed.completed.toolCalls).toEqual(unary.response.toolCalls);
+  });
+
+  it('Race, Fallback and Batch carry the tools upstream and the calls back', async () => {
+    const race = await callUnary(clients.chat.race.bind(clients.chat), {
+      model: '',
+      prompt: 'race',
+      messages: [],
+      models: ['alpha-chat', 'alpha-mini'],
+      tooling: tooling({ toolChoice: { choice: { $case: 'mode', mode: ToolChoiceMode.TOOL_CHOICE_MODE_REQUIRED } } }),
+    });
+    expect(race.response.toolCalls.length).toBeGreaterThan(0);
+    expect(lastBody(openai).tool_choice).toBe('required');
+    const fallback = await callUnary(clients.chat.fallback.bind(clients.chat), {
+      model: 'alpha-chat',
+      prompt: 'fallback',
+      messages: [],
+      models: [],
+      disableDefaultMessage: true,
+      tooling: tooling({ parallelToolCalls: false }),
+    });
+    expect(fallback.response.finishReason).toBe(FinishReason.FINISH_REASON_TOOL_CALLS);
+    expect(fallback.response.toolCalls.map((c) => c.name)).toEqual(['get_weather']);
+    const batch = await collectStream<BatchResponse>(
+      clients.chat.batch({
+        items: [{ requestId: 'b1', request: { model: 'alpha-chat', prompt: 'batch', messages: [], tooling: tooling() } }],
+      }),
+    );
+    const item = batch.messages[0]?.event;
+    expect(item?.$case === 'item' && item.item.outcome?.$case === 'response' && item.item.outcome.response.toolCalls.length).toBe(2);
+    expect(lastBody(openai).tools).toHaveLength(2);
+  });
+
+  it('sends image parts as image_url content parts (bytes as a data URL)', async () => {
+    const png = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
+    await chat({
+      messages: [
+        msg({
+          parts: [
+            { part: { $case: 'text', text: 'What is in these?' } },
+            {
+              part: { $case: 'image', image: { source: { $case: 'url', url: 'https://example.com/a.png' }, mediaType: '', detail: 'low' } },
+            },
+            { part: { $case: 'image', image: { source: { $case: 'data', data: png }, mediaType: 'image/png', detail: '' } } },
+          ],
+        }),
+      ],
+      cache: BYPASS,
+    });
+    expect(lastBody(openai).messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'What is in these?' },
+          { type: 'image_url', image_url: { url: 'https://example.com/a.png', detail: 'low' } },
+          { type: 'image_url', image_url: { url: `data:image/png;base64,${png.toString('base64')}` } },
+        ],
+      },
+    ]);
+  });
+
+  it('keys the response cache on the tools', async () => {
+    const first = await chat({ prompt: 'cache tools', temperature: 0, tooling: tooling() });
+    const again = await chat({ prompt: 'cache tools', temperature: 0, tooling: tooling() });
+    const other = await chat({ prompt: 'cache tools', temperature: 0, tooling: tooling({ parallelToolCalls: false }) });
+    expect(first.response.cache?.hit).toBe(false);
+    expect(again.response.cache?.hit).toBe(true);
+    expect(again.response.toolCalls).toEqual(first.response.toolCalls);
+    expect(other.response.cache?.hit).toBe(false);
+  });
+});
+
+describe('tools on the Anthropic provider', () => {
+  it('maps tools to input_schema, required to any, parallel off, calls and results to tool_use and tool_result blocks', async () => {
+    const calls = [{ id: 'toolu_1', name: 'get_weather', arguments: '{"city":"Paris","unit":"celsius"}' }];
+    await chat({
+      model: 'beta-claude',
+      messages: [msg({ role: Role.ROLE_DEVELOPER, content: 'Be brief.' }), ...answered('Weather in Paris?', calls)],
+      tooling: tooling({
+        toolChoice: { choice: { $case: 'mode', mode: ToolChoiceMode.TOOL_CHOICE_MODE_REQUIRED } },
+        parallelToolCalls: false,
+      }),
+    });
+    const body = lastBody(anthropic);
+    expect(body.system).toBe('Be brief.');
+    expect(body.tools).toEqual([
+      { name: 'get_weather', description: 'Current weather in a city', input_schema: WEATHER_SCHEMA },
+      { name: 'get_time', description: 'Local time in a city', input_schema: { type: 'object', properties: { city: { type: 'string' } } } },
+    ]);
+    expect(body.tool_choice).toEqual({ type: 'any', disable_parallel_tool_use: true });
+    expect(body.messages).toEqual([
+      { role: 'user', content: 'Weather in Paris?' },
+      { role: 'assistant', content: [{ type: 'tool_use', id: 'toolu_1', name: 'get_weather', input: { city: 'Paris', unit: 'celsius' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content: '{"result":"get_weather ok"}' }] },
+    ]);
+  });
+
+  it('sends images as image blocks', async () => {
+    const gif = Buffer.from('GIF89a');
+    await chat({
+      model: 'beta-claude',
+      messages: [
+        msg({
+          parts: [
+            { part: { $case: 'text', text: 'Describe' } },
+            { part: { $case: 'image', image: { source: { $case: 'data', data: gif }, mediaType: 'image/gif', detail: '' } } },
+            { part: { $case: 'image', image: { source: { $case: 'url', url: 'https://example.com/b.jpg' }, mediaType: '', detail: '' } } },
+          ],
+        }),
+      ],
+    });
+    expect(lastBody(anthropic).messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Describe' },
+          { type: 'image', source: { type: 'base64', media_type: 'image/gif', data: gif.toString('base64') } },
+          { type: 'image', source: { type: 'url', url: 'https://example.com/b.jpg' } },
+        ],
+      },
+    ]);
+  });
+
+  it('refuses an image detail level, naming the field and the provider, without calling upstream', async () => {
+    const before = anthropic.requests.length;
+    const err = await chatError({
+      model: 'beta-claude',
+      messages: [
+        msg({
+          parts: [
+            {
+              part: {
+                $case: 'image',
+                image: { source: { $case: 'url', url: 'https://example.com/c.png' }, mediaType: '', detail: 'high' },
+              },
+            },
+          ],
+        }),
+      ],
+    });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.decoded.badRequest?.fieldViolations[0]).toMatchObject({ field: 'messages[0].parts[0].image.detail' });
+    expect(err.decoded.badRequest?.fieldViolations[0]?.description).toContain('provider beta');
+    expect(anthropic.requests.length).toBe(before);
+  });
+});
+
+describe('model capabilities', () => {
+  const textCalls = () => openai.requests.filter((r) => r.model === 'alpha/text-1').length;
+
+  it('a fallback chain skips a model without tool support; the next one answers the tool request', async () => {
+    const before = textCalls();
+    const { response } = await callUnary(clients.chat.fallback.bind(clients.chat), {
+      model: '',
+      prompt: 'Weather in Rome?',
+      messages: [],
+      models: ['alpha-text', 'alpha-chat'],
+      disableDefaultMessage: true,
+      tooling: tooling(),
+    });
+    expect(response.modelUsed).toBe('alpha-chat');
+    expect(response.toolCalls.length).toBeGreaterThan(0);
+    expect(textCalls()).toBe(before);
+    // Without tools the same chain starts with the text-only model.
+    const plain = await callUnary(clients.chat.fallback.bind(clients.chat), {
+      model: '',
+      prompt: 'Weather in Rome?',
+      messages: [],
+      models: ['alpha-text', 'alpha-chat'],
+      disableDefaultMessage: true,
+    });
+    expect(plain.response.modelUsed).toBe('alpha-text');
+  });
+
+  it('a race only runs the models that take images', async () => {
+    const before = textCalls();
+    const { response } = await callUnary(clients.chat.race.bind(clients.chat), {
+      model: '',
+      prompt: '',
+      messages: [
+        msg({
+          parts: [
+            { part: { $case: 'image', image: { source: { $case: 'url', url: 'https://example.com/d.png' }, mediaType: '', detail: '' } } },
+          ],
+        }),
+      ],
+      models: ['alpha-text', 'alpha-mini'],
+    });
+    expect(response.model).toBe('alpha-mini');
+    expect(response.attempts.map((a) => a.model)).toEqual(['alpha-mini']);
+    expect(textCalls()).toBe(before);
+  });
+
+  it('routing leaves out models that lack what the request uses, with the reason', async () => {
+    const { response } = await chat({
+      model: '',
+      prompt: 'Weather in Rome?',
+      tooling: tooling(),
+      route: { profile: 4, candidates: ['alpha-text', 'alpha-chat'] },
+      cache: BYPASS,
+    });
+    expect(response.model).toBe('alpha-chat');
+    const text = response.routeDecision?.ranking.find((r) => r.model === 'alpha-text');
+    expect(text?.eligible).toBe(false);
+    expect(text?.excludedReason).toBe('does not take tools');
+  });
+
+  it('a model named alone that lacks a capability is refused by its field, naming what it lacks', async () => {
+    const err = await chatError({
+      model: 'alpha-text',
+      prompt: 'hi',
+      responseFormat: { type: 3, jsonSchema: { name: 'x', description: '', schema: { type: 'object' }, strict: false } },
+    });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const violation = err.decoded.badRequest?.fieldViolations[0];
+    expect(violation?.field).toBe('model');
+    expect(violation?.description).toContain('alpha-text does not take JSON Schema output');
+  });
+});
+
+describe('validation', () => {
+  it('names each broken field by its path', async () => {
+    const err = await chatError({
+      messages: [
+        msg({ content: 'hi' }),
+        msg({ role: 6 as Role, content: 'who?' }),
+        msg({ role: Role.ROLE_TOOL, toolCallId: 'call_missing', content: 'result' }),
+        msg({ parts: [{ part: { $case: 'text', text: ' ' } }] }),
+        msg({
+          parts: [
+            { part: { $case: 'image', image: { source: { $case: 'data', data: Buffer.alloc(65) }, mediaType: 'image/png', detail: '' } } },
+          ],
+        }),
+      ],
+      tooling: {
+        tools: [{ name: '', description: '', strict: false }],
+        toolChoice: { choice: { $case: 'function', function: 'nope' } },
+      },
+    });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.decoded.badRequest?.fieldViolations.map((v) => v.field).sort()).toEqual(
+      [
+        'messages[1].role',
+        'messages[2].tool_call_id',
+        'messages[3].parts[0].text',
+        'messages[4].parts[0].image.data',
+        'tooling.tools[0].name',
+        'tooling.tool_choice',
+      ].sort(),
+    );
+  });
+});
