@@ -182,10 +182,14 @@ export async function startApp(
       fallbackMessage: config.defaults.fallbackMessage,
     },
     resilience: config.resilience,
+    inFlightPerProvider: new Map(
+      config.providers.map(({ spec }) => [spec.name, { maxInFlight: spec.maxInFlight, queueMax: spec.queueMax }]),
+    ),
     routing: { weights: routingWeights(file), fallbackDepth: file?.routing.fallbackDepth ?? 3 },
     batch: { globalConcurrency: config.batch.globalConcurrency },
   });
   metrics?.watchBreakers(() => breakerReadings(catalog, engine));
+  metrics?.watchInFlight(() => engine.inFlight());
   // Loads OpenTelemetry only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
   const tracer = await createTracer(config.tracing);
   const statsSource = options.clusterWorker ? new ClusterStats(stats, log, metrics?.registry) : undefined;

@@ -6,6 +6,7 @@ import { emptyAsUndefined, number, text } from './env-values.js';
 
 export { COMPAT_ALIASES, type CompatAlias } from './compat.js';
 import { HTTP_ENV, httpConfig, type HttpConfig } from './http-env.js';
+import { IN_FLIGHT_ENV } from './in-flight-env.js';
 export type { HttpConfig } from './http-env.js';
 import { ledgerConfig, ledgerEnv, type LedgerConfig } from './ledger-env.js';
 
@@ -156,6 +157,7 @@ export const envSchema = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
   OTEL_SERVICE_NAME: z.preprocess(emptyAsUndefined, z.string().trim().default('llm-orchestrator')),
   ...HTTP_ENV,
+  ...IN_FLIGHT_ENV,
   ...ledgerEnv(),
   CATALOG_POLL_MS: number(z.number().int().min(100).max(600_000), 3_000),
 });
@@ -257,6 +259,8 @@ export interface ResilienceConfig {
   readonly firstTokenTimeoutMs: number;
   /** 0: none. */
   readonly interTokenTimeoutMs: number;
+  /** Per provider, unless the config file sets its own (UPSTREAM_MAX_IN_FLIGHT, UPSTREAM_QUEUE_MAX). */
+  readonly inFlight: { readonly maxInFlight: number; readonly queueMax: number };
 }
 
 export class ConfigError extends Error {
@@ -318,6 +322,7 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
       fallbackMessage: e.FALLBACK_DEFAULT_MESSAGE,
     },
     resilience: {
+      inFlight: { maxInFlight: e.UPSTREAM_MAX_IN_FLIGHT, queueMax: e.UPSTREAM_QUEUE_MAX },
       retry: {
         maxAttempts: e.RETRY_MAX_ATTEMPTS,
         initialBackoffMs: e.RETRY_INITIAL_BACKOFF_MS,

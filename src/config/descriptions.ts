@@ -107,6 +107,10 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
     'Largest upstream response body read whole (JSON answers, error bodies); past it the connection is closed and the attempt fails with `UPSTREAM_MALFORMED_RESPONSE`. See [security.md](security.md).',
   UPSTREAM_MAX_EVENT_BYTES:
     'Largest single server-sent event from an upstream stream; past it the stream is cut and the attempt fails the same way.',
+  UPSTREAM_MAX_IN_FLIGHT:
+    "Cap on upstream requests in flight per provider (a stream holds its slot until it ends); calls past it wait in the provider's queue. `0`: no cap. The config file's `providers[].max_in_flight` overrides it for one provider.",
+  UPSTREAM_QUEUE_MAX:
+    'Calls that may wait for a slot per provider; a call finding the queue full, or whose deadline comes before a slot, is refused with RESOURCE_EXHAUSTED (`PROVIDER_BUSY`) and RetryInfo. `0`: no waiting. Overridden by `providers[].queue_max`.',
   METRICS_HOST: 'Address of the `/metrics` HTTP server.',
   METRICS_PORT: 'Its port; `0` picks a free one (logged).',
   OTEL_EXPORTER_OTLP_ENDPOINT:

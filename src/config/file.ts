@@ -28,6 +28,9 @@ const providerSchema = z
       .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name, e.g. OPENROUTER_API_KEY')
       .optional(),
     timeout_ms: z.number().int().positive().optional(),
+    /** Overrides UPSTREAM_MAX_IN_FLIGHT / UPSTREAM_QUEUE_MAX for this provider. */
+    max_in_flight: z.number().int().min(0).max(1_000_000).optional(),
+    queue_max: z.number().int().min(0).max(1_000_000).optional(),
     headers: z.record(z.string(), z.string()).optional(),
     max_tokens_field: z.enum(['max_tokens', 'max_completion_tokens']).optional(),
     /** kind anthropic: the anthropic-version header (the SDK's default when unset). */
@@ -133,6 +136,8 @@ export interface ProviderSpec {
   readonly baseURL: string;
   readonly apiKeyEnv: string | undefined;
   readonly timeoutMs: number | undefined;
+  readonly maxInFlight?: number | undefined;
+  readonly queueMax?: number | undefined;
   readonly headers: Readonly<Record<string, string>>;
   readonly maxTokensField: 'max_tokens' | 'max_completion_tokens' | undefined;
   readonly anthropicVersion?: string | undefined;
@@ -245,6 +250,8 @@ export function loadConfigFile(path: string): FileConfig {
       baseURL: p.base_url,
       apiKeyEnv: p.api_key_env,
       timeoutMs: p.timeout_ms,
+      maxInFlight: p.max_in_flight,
+      queueMax: p.queue_max,
       headers: p.headers ?? {},
       maxTokensField: p.max_tokens_field,
       anthropicVersion: p.anthropic_version,

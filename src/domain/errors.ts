@@ -52,6 +52,8 @@ export const Reason = {
   DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
   CANCELLED: 'CANCELLED',
   DRAINING: 'DRAINING',
+  /** The provider's cap on requests in flight is reached and its wait queue is full, or no slot freed before the deadline. */
+  PROVIDER_BUSY: 'PROVIDER_BUSY',
   /** The RPC needs a key with the admin scope (or, on an open service, a loopback caller). */
   ADMIN_REQUIRED: 'ADMIN_REQUIRED',
   /** The ledger's database is off (DATABASE_URL=off) or not reachable yet. */
@@ -202,4 +204,30 @@ export function lostRace(winner: string): OrchestratorError {
 /** A bug: the caller sees a generic message, the cause stays in the log. */
 export function internal(cause: unknown, message = 'internal error'): OrchestratorError {
   return new OrchestratorError({ kind: 'internal', reason: Reason.INTERNAL, message, cause });
+}
+
+/**
+ * No upstream slot for this call (RESOURCE_EXHAUSTED, PROVIDER_BUSY): the provider's cap on requests
+ * in flight is reached and its queue is full, or no slot freed before the call's deadline. Not
+ * retried on the same provider; fallback and race move on to their other models.
+ */
+export function providerBusy(options: {
+  readonly provider: string;
+  readonly why: 'queue_full' | 'deadline';
+  readonly maxInFlight: number;
+  readonly queueMax: number;
+  readonly retryAfterMs: number;
+}): OrchestratorError {
+  const { provider, maxInFlight, queueMax } = options;
+  const cause =
+    options.why === 'queue_full'
+      ? `its ${maxInFlight} requests in flight are taken and ${queueMax} calls already wait`
+      : `no slot of its ${maxInFlight} requests in flight freed before the call's deadline`;
+  return new OrchestratorError({
+    kind: 'resource_exhausted',
+    reason: Reason.PROVIDER_BUSY,
+    message: `provider "${provider}" is busy: ${cause} (UPSTREAM_MAX_IN_FLIGHT, providers[].max_in_flight)`,
+    retryAfterMs: options.retryAfterMs,
+    metadata: { provider, why: options.why, max_in_flight: String(maxInFlight), queue_max: String(queueMax) },
+  });
 }

@@ -1,4 +1,6 @@
-import type { CatalogModel } from '../catalog/catalog.js';
+import { performance } from 'node:perf_hooks';
+import { costOf, type CatalogModel } from '../catalog/catalog.js';
+import type { UpstreamRequest } from './context.js';
 import type { AttemptOutcome, AttemptRecord, ChatMessage, TokenUsage } from '../domain/chat.js';
 import type { Provider } from '../providers/types.js';
 import { estimateUsage, ZERO_USAGE } from '../domain/chat.js';
@@ -111,4 +113,33 @@ export function skippedRecord(model: CatalogModel, error: OrchestratorError, ret
 /** The key of a model's breaker and retry budget: its provider and model id. */
 export function endpointOf(provider: Provider, model: CatalogModel): string {
   return `${provider.name}/${model.id}`;
+}
+
+export interface FinishOptions {
+  readonly spec: { readonly model: CatalogModel };
+  readonly provider: string;
+  readonly started: number;
+  readonly info: { readonly retry: number; readonly backoffMs: number };
+  readonly usage: TokenUsage;
+  /** `usage` is our estimate, not the upstream's report. */
+  readonly estimated?: boolean;
+  readonly error?: OrchestratorError | undefined;
+  readonly upstream?: UpstreamRequest | undefined;
+}
+
+/** The record of one upstream request that ended (or failed) now. */
+export function attemptRecord(options: FinishOptions): AttemptRecord {
+  const { spec, provider, started, info, usage, error } = options;
+  return {
+    model: spec.model.id,
+    provider,
+    outcome: error ? outcomeOf(error) : 'success',
+    ...(error ? { error } : {}),
+    latencyMs: performance.now() - started,
+    usage,
+    ...(options.estimated ? { usageEstimated: true } : {}),
+    costUsd: costOf(spec.model, usage),
+    retry: info.retry,
+    backoffMs: info.backoffMs,
+  };
 }

@@ -1,24 +1,25 @@
-import { endpointOf, skippedRecord } from './attempt-errors.js';
+import { attemptRecord, endpointOf, skippedRecord, type FinishOptions } from './attempt-errors.js';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { BrokenCircuitError, handleWhen, retry } from 'cockatiel';
-import { costOf, type CatalogModel } from '../catalog/catalog.js';
+import type { CatalogModel } from '../catalog/catalog.js';
 import type { AttemptRecord, ChatMessage, Sampling, TokenUsage } from '../domain/chat.js';
 import { OrchestratorError, Reason } from '../domain/errors.js';
 import type { Tooling } from '../domain/tools.js';
 import { providerRequest } from './provider-request.js';
 import type { Provider, ProviderCompletion, ProviderStreamEvent } from '../providers/types.js';
 import type { EventSink } from './events.js';
-import type { UpstreamObserver, UpstreamRequest } from './context.js';
+import type { UpstreamObserver } from './context.js';
 import type { ProviderLookup } from './ports.js';
 import { UpstreamAwareBackoff } from './resilience/backoff.js';
 import type { BreakerRegistry, BreakerState } from './resilience/breakers.js';
 import { isRetryable } from './resilience/failures.js';
 import type { RetryBudget, RetryBudgets } from './resilience/retry-budget.js';
 import { childSignal } from './signals.js';
-import { abortReason, asOrchestratorError, circuitOpen, notServed, outcomeOf, stalled, timeoutOf, usageSoFar } from './attempt-errors.js';
+import { abortReason, asOrchestratorError, circuitOpen, notServed, stalled, timeoutOf, usageSoFar } from './attempt-errors.js';
 import { settleOnAbort, throughBreaker, type Guarded } from './resilience/guard.js';
 import { checkUsage } from './usage-check.js';
+import type { InFlightGates, Release } from './resilience/in-flight.js';
 
 /** Calls to one model for one request. Every strategy goes through AttemptRunner. */
 export interface AttemptSpec {
@@ -43,34 +44,8 @@ export interface AttemptSpec {
   readonly log?: Logger | undefined;
 }
 
-export interface RetryOptions {
-  readonly maxAttempts: number;
-  readonly initialBackoffMs: number;
-  readonly maxBackoffMs: number;
-}
-
-export type AttemptResult =
-  | {
-      readonly ok: true;
-      readonly completion: ProviderCompletion;
-      readonly record: AttemptRecord;
-      readonly records: readonly AttemptRecord[];
-    }
-  | { readonly ok: false; readonly error: OrchestratorError; readonly records: readonly AttemptRecord[] };
-
-/** A stream that produced its first event; the caller relays the rest and must close it. */
-export interface OpenedStream {
-  readonly model: CatalogModel;
-  readonly provider: string;
-  readonly first: ProviderStreamEvent;
-  readonly rest: AsyncGenerator<ProviderStreamEvent>;
-  /** Settles once the breaker has judged the stream (after `rest` ended), so a closed stream's verdict is in before the next call. */
-  readonly judged: Promise<void>;
-}
-
-export type OpenStreamResult =
-  | { readonly ok: true; readonly stream: OpenedStream }
-  | { readonly ok: false; readonly error: OrchestratorError };
+import type { AttemptResult, OpenStreamResult, RetryOptions } from './attempt-results.js';
+export type { AttemptResult, OpenedStream, OpenStreamResult, RetryOptions } from './attempt-results.js';
 
 interface TryInfo {
   readonly retry: number;
@@ -86,7 +61,11 @@ export interface AttemptRunnerOptions {
   readonly breakers: BreakerRegistry;
   readonly budgets: RetryBudgets;
   readonly retry: RetryOptions;
+  /** Per-provider caps on requests in flight; absent: no cap. */
+  readonly gates?: InFlightGates | undefined;
 }
+
+const NO_SLOT: Release = () => undefined;
 
 /**
  * The one attempt primitive. Policy order, outermost first: retry (cockatiel, full-jitter
@@ -108,10 +87,15 @@ export class AttemptRunner {
     const records: AttemptRecord[] = [];
     try {
       const done = await this.resilient(spec, provider, async (info) => {
-        const result = await this.once(spec, provider, info);
-        records.push(result.record);
-        if (!result.ok) throw result.error;
-        return { value: result };
+        const release = await this.slot(spec, provider, info, (r) => records.push(r));
+        try {
+          const result = await this.once(spec, provider, info);
+          records.push(result.record);
+          if (!result.ok) throw result.error;
+          return { value: result };
+        } finally {
+          release();
+        }
       });
       return { ok: true, completion: done.completion, record: done.record, records };
     } catch (err) {
@@ -138,6 +122,8 @@ export class AttemptRunner {
     };
     try {
       const stream = await this.resilient(spec, provider, async (info) => {
+        // Held until the stream ends, however it ends.
+        const release = await this.slot(spec, provider, info, record);
         let settle: (error: OrchestratorError | undefined) => void = () => undefined;
         const outcome = new Promise<void>((resolve, reject) => {
           settle = (error) => (error ? reject(error) : resolve());
@@ -148,7 +134,16 @@ export class AttemptRunner {
         const judged = new Promise<void>((resolve) => {
           markJudged = resolve;
         });
-        const rest = this.streamOnce({ spec, provider, info, onRecord: record, onEnd: (error) => settle(error) });
+        const rest = this.streamOnce({
+          spec,
+          provider,
+          info,
+          onRecord: record,
+          onEnd: (error) => {
+            release();
+            settle(error);
+          },
+        });
         const first = await rest.next();
         if (first.done) throw new Error(`provider stream for ${spec.model.id} ended without an event`);
         return { value: { model: spec.model, provider: provider.name, first: first.value, rest, judged }, outcome, judged: markJudged };
@@ -345,6 +340,19 @@ export class AttemptRunner {
     }
   }
 
+  /** A slot under the provider's cap on requests in flight; a refusal is recorded as a skipped attempt. */
+  private async slot(spec: AttemptSpec, provider: Provider, info: TryInfo, onRecord: OnRecord): Promise<Release> {
+    const gate = this.options.gates?.for(provider.name);
+    if (!gate) return NO_SLOT;
+    try {
+      return await gate.acquire(spec.signal, spec.deadline);
+    } catch (err) {
+      const error = asOrchestratorError(err, spec.signal);
+      onRecord(this.skipped(spec.model, error, info.retry));
+      throw error;
+    }
+  }
+
   private providerOf(model: CatalogModel): Provider | undefined {
     return model.servedBy === undefined ? undefined : this.options.providers.get(model.servedBy);
   }
@@ -355,30 +363,8 @@ export class AttemptRunner {
     return record;
   }
 
-  private finish(options: {
-    spec: AttemptSpec;
-    provider: string;
-    started: number;
-    info: TryInfo;
-    usage: TokenUsage;
-    /** `usage` is our estimate, not the upstream's report. */
-    estimated?: boolean;
-    error?: OrchestratorError;
-    upstream?: UpstreamRequest | undefined;
-  }): AttemptRecord {
-    const { spec, provider, started, info, usage, error } = options;
-    const record: AttemptRecord = {
-      model: spec.model.id,
-      provider,
-      outcome: error ? outcomeOf(error) : 'success',
-      ...(error ? { error } : {}),
-      latencyMs: performance.now() - started,
-      usage,
-      ...(options.estimated ? { usageEstimated: true } : {}),
-      costUsd: costOf(spec.model, usage),
-      retry: info.retry,
-      backoffMs: info.backoffMs,
-    };
+  private finish(options: FinishOptions): AttemptRecord {
+    const record = attemptRecord(options);
     // Once for the process (events), once for the call (its upstream request).
     this.options.events.emit({ type: 'attempt', record });
     options.upstream?.ended(record);

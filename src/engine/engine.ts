@@ -20,6 +20,7 @@ import {
 } from './requests.js';
 import { BreakerRegistry, type BreakerState } from './resilience/breakers.js';
 import { RetryBudgets } from './resilience/retry-budget.js';
+import { InFlightGates, type InFlightReading, type InFlightSettings } from './resilience/in-flight.js';
 import { LiveModelStats } from './routing/live-stats.js';
 import { DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName } from './routing/profiles.js';
 import { Router, type RouteDecision } from './routing/router.js';
@@ -41,6 +42,8 @@ export interface EngineOptions {
     readonly fallbackMessage: string;
   };
   readonly resilience: ResilienceConfig;
+  /** Providers whose cap on requests in flight differs from resilience.inFlight (the config file's). */
+  readonly inFlightPerProvider?: InFlightSettings['perProvider'];
   readonly routing?: {
     readonly weights?: Readonly<Record<RoutingProfileName, ProfileWeights>>;
     /** How many ranked models a routed request may try, best first. */
@@ -68,11 +71,13 @@ export class Engine {
   private readonly planner: Planner;
   private readonly admission: Admission;
   private readonly batchBulkhead: BulkheadPolicy;
+  private readonly gates: InFlightGates;
 
   constructor(private readonly options: EngineOptions) {
     const { resilience } = options;
     const events = options.events ?? new EventBus();
     this.events = events;
+    this.gates = new InFlightGates({ defaults: resilience.inFlight, perProvider: options.inFlightPerProvider }, events);
     const live = new LiveModelStats((id) => options.catalog.find(id));
     events.subscribe((event) => {
       if (event.type === 'attempt') live.recordAttempt(event.record);
@@ -83,6 +88,7 @@ export class Engine {
       breakers: new BreakerRegistry(resilience.breaker),
       budgets: new RetryBudgets({ maxTokens: resilience.retry.budgetMaxTokens, tokenRatio: resilience.retry.budgetTokenRatio }),
       retry: resilience.retry,
+      gates: this.gates,
     });
     this.deps = { runner, events, onModelTimeToFirstToken: (model, ms) => live.recordTimeToFirstToken(model, ms) };
     const router = new Router({
@@ -109,6 +115,11 @@ export class Engine {
   }
 
   /** The circuit breaker of the model's endpoint in this process. */
+  /** Each provider's requests in flight and waiting under its cap (the providers called so far). */
+  inFlight(): InFlightReading[] {
+    return this.gates.readings();
+  }
+
   breakerState(modelId: string): BreakerState {
     const model = this.options.catalog.find(modelId);
     return model ? this.deps.runner.breakerState(model) : 'closed';

@@ -43,6 +43,13 @@ export type GatewayEvent =
   | { readonly type: 'first_token'; readonly model: string; readonly ms: number }
   /** A retry the retry budget refused. */
   | { readonly type: 'retry_throttled' }
+  /** A call that waited for, or was refused, a slot under its provider's cap on requests in flight. */
+  | {
+      readonly type: 'upstream_queue';
+      readonly provider: string;
+      readonly outcome: 'admitted' | 'rejected' | 'cancelled';
+      readonly waitedMs: number;
+    }
   /** A stream restarted on another model after a mid-stream failure. */
   | { readonly type: 'stream_restarted' }
   /** A routed request and the model ranked first. */

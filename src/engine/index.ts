@@ -41,6 +41,7 @@ export type {
   ProviderLookup,
 } from './ports.js';
 export type { BreakerState } from './resilience/breakers.js';
+export type { InFlightLimits, InFlightReading } from './resilience/in-flight.js';
 export type { RouteDecision, ScoredModel } from './routing/router.js';
 export type { Complexity, SizedMessage } from './routing/complexity.js';
 export { DEFAULT_PROFILE_WEIGHTS, effectiveWeights, type ProfileWeights, type RoutingProfileName } from './routing/profiles.js';

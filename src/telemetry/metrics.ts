@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { GatewayEvent, StartedCall } from '../engine/index.js';
+import type { GatewayEvent, InFlightReading, StartedCall } from '../engine/index.js';
 import { buildInfo, type BuildInfo } from './build-info.js';
+import { InFlightMetrics } from './in-flight-metrics.js';
 
 /**
  * Prometheus metrics in a registry of their own (not prom-client's global one, so several
@@ -148,6 +149,7 @@ export class Metrics {
 
   private readonly breakers: Gauge<'provider' | 'model'>;
   private readonly breakerStates: Gauge<'provider' | 'model' | 'state'>;
+  private readonly upstreamSlots: InFlightMetrics;
 
   constructor(options: MetricsOptions = {}) {
     this.breakers = new Gauge({
@@ -177,6 +179,12 @@ export class Metrics {
       aggregator: 'first',
     }).set({ version: build.version, commit: build.commit, node: build.node }, 1);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    this.upstreamSlots = new InFlightMetrics(this.registry, (p) => this.providers.of(p));
+  }
+
+  /** Where the in-flight gauges read each provider's slots at each scrape (the engine's). */
+  watchInFlight(source: () => Iterable<InFlightReading>): void {
+    this.upstreamSlots.watch(source);
   }
 
   /** Where the breaker gauge reads its states at each scrape (the engine's breakers). */
@@ -253,6 +261,9 @@ export class Metrics {
         return;
       case 'retry_throttled':
         this.retriesThrottled.inc();
+        return;
+      case 'upstream_queue':
+        this.upstreamSlots.on(event);
         return;
       case 'stream_restarted':
         this.streamRestarts.inc();

@@ -16,6 +16,9 @@ export interface UpstreamCounters {
   readonly raceWins: number;
   readonly retries: number;
   readonly skipped: number;
+  /** Provider rows: calls that waited for a slot under the cap on requests in flight, and calls refused one. */
+  readonly queueWaits: number;
+  readonly queueRejections: number;
 }
 
 export interface MethodCounters {
@@ -94,6 +97,8 @@ const UPSTREAM_COUNTS = [
   'raceWins',
   'retries',
   'skipped',
+  'queueWaits',
+  'queueRejections',
 ] as const;
 type UpstreamCount = (typeof UPSTREAM_COUNTS)[number];
 
@@ -108,6 +113,8 @@ class Upstream {
   raceWins = 0;
   retries = 0;
   skipped = 0;
+  queueWaits = 0;
+  queueRejections = 0;
   readonly latency = new LatencyHistogram();
 
   constructor(readonly name: string) {}
@@ -154,6 +161,8 @@ class Upstream {
       raceWins: this.raceWins,
       retries: this.retries,
       skipped: this.skipped,
+      queueWaits: this.queueWaits,
+      queueRejections: this.queueRejections,
     };
   }
 }
@@ -197,6 +206,12 @@ export class StatsStore {
         upstream(this.providers, event.record.provider).add(event.record);
         upstream(this.models, event.record.model).add(event.record);
         return;
+      case 'upstream_queue': {
+        const provider = upstream(this.providers, event.provider);
+        if (event.outcome === 'rejected') provider.queueRejections += 1;
+        if (event.waitedMs > 0 || event.outcome !== 'rejected') provider.queueWaits += 1;
+        return;
+      }
       case 'race_won':
         this.raceWins += 1;
         upstream(this.models, event.model).raceWins += 1;

@@ -33,8 +33,9 @@ export function statsService(deps: CallDeps, stats: StatsSource, engine: Engine)
 }
 
 /** A StatsStore snapshot as GetStats (and each WatchStats message) carries it. */
-export function encodeSnapshot(s: StatsSnapshot, engine: Pick<Engine, 'breakerState'>): GetStatsResponse {
+export function encodeSnapshot(s: StatsSnapshot, engine: Pick<Engine, 'breakerState' | 'inFlight'>): GetStatsResponse {
   const ms = s.startedAt.getTime();
+  const slots = new Map(engine.inFlight().map((r) => [r.provider, r]));
   return {
     startedAt: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 },
     uptimeSeconds: s.uptimeSeconds,
@@ -58,8 +59,13 @@ export function encodeSnapshot(s: StatsSnapshot, engine: Pick<Engine, 'breakerSt
     cacheMisses: s.cache.misses,
     cacheStaleServed: s.cache.staleServed,
     accessRejections: { ...s.accessRejections },
-    providers: s.providers.map((p) => ({ ...upstream(p), breakerState: CircuitState.CIRCUIT_STATE_UNSPECIFIED })),
-    models: s.models.map((m) => ({ ...upstream(m), breakerState: encodeCircuit(engine.breakerState(m.name)) })),
+    providers: s.providers.map((p) => ({
+      ...upstream(p),
+      breakerState: CircuitState.CIRCUIT_STATE_UNSPECIFIED,
+      inFlight: slots.get(p.name)?.inFlight ?? 0,
+      queued: slots.get(p.name)?.queued ?? 0,
+    })),
+    models: s.models.map((m) => ({ ...upstream(m), breakerState: encodeCircuit(engine.breakerState(m.name)), inFlight: 0, queued: 0 })),
     methods: s.methods.map((m) => ({ ...m, latency: latency(m.latency) })),
   };
 }

@@ -98,6 +98,14 @@ export interface UpstreamStats {
   skipped: number;
   /** The model's circuit breaker (model rows only). */
   breakerState: CircuitState;
+  /** Upstream requests in flight now, streams included until they end (provider rows only; this process). */
+  inFlight: number;
+  /** Calls waiting now for a slot under the provider's cap on requests in flight (provider rows only; this process). */
+  queued: number;
+  /** Calls that had to wait for a slot (provider rows only). */
+  queueWaits: number;
+  /** Calls refused a slot: RESOURCE_EXHAUSTED with reason PROVIDER_BUSY (provider rows only). */
+  queueRejections: number;
 }
 
 /** Counters for one RPC method. */
@@ -526,6 +534,10 @@ function createBaseUpstreamStats(): UpstreamStats {
     retries: 0,
     skipped: 0,
     breakerState: 0,
+    inFlight: 0,
+    queued: 0,
+    queueWaits: 0,
+    queueRejections: 0,
   };
 }
 
@@ -572,6 +584,18 @@ export const UpstreamStats: MessageFns<UpstreamStats> = {
     }
     if (message.breakerState !== 0) {
       writer.uint32(112).int32(message.breakerState);
+    }
+    if (message.inFlight !== 0) {
+      writer.uint32(120).int64(message.inFlight);
+    }
+    if (message.queued !== 0) {
+      writer.uint32(128).int64(message.queued);
+    }
+    if (message.queueWaits !== 0) {
+      writer.uint32(136).int64(message.queueWaits);
+    }
+    if (message.queueRejections !== 0) {
+      writer.uint32(144).int64(message.queueRejections);
     }
     return writer;
   },
@@ -701,6 +725,38 @@ export const UpstreamStats: MessageFns<UpstreamStats> = {
             message.breakerState = reader.int32() as any;
             continue;
           }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.inFlight = longToNumber(reader.int64());
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.queued = longToNumber(reader.int64());
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.queueWaits = longToNumber(reader.int64());
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.queueRejections = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -753,6 +809,22 @@ export const UpstreamStats: MessageFns<UpstreamStats> = {
         : isSet(object.breaker_state)
         ? circuitStateFromJSON(object.breaker_state)
         : 0,
+      inFlight: isSet(object.inFlight)
+        ? globalThis.Number(object.inFlight)
+        : isSet(object.in_flight)
+        ? globalThis.Number(object.in_flight)
+        : 0,
+      queued: isSet(object.queued) ? globalThis.Number(object.queued) : 0,
+      queueWaits: isSet(object.queueWaits)
+        ? globalThis.Number(object.queueWaits)
+        : isSet(object.queue_waits)
+        ? globalThis.Number(object.queue_waits)
+        : 0,
+      queueRejections: isSet(object.queueRejections)
+        ? globalThis.Number(object.queueRejections)
+        : isSet(object.queue_rejections)
+        ? globalThis.Number(object.queue_rejections)
+        : 0,
     };
   },
 
@@ -799,6 +871,18 @@ export const UpstreamStats: MessageFns<UpstreamStats> = {
     }
     if (message.breakerState !== 0) {
       obj.breakerState = circuitStateToJSON(message.breakerState);
+    }
+    if (message.inFlight !== 0) {
+      obj.inFlight = Math.round(message.inFlight);
+    }
+    if (message.queued !== 0) {
+      obj.queued = Math.round(message.queued);
+    }
+    if (message.queueWaits !== 0) {
+      obj.queueWaits = Math.round(message.queueWaits);
+    }
+    if (message.queueRejections !== 0) {
+      obj.queueRejections = Math.round(message.queueRejections);
     }
     return obj;
   },

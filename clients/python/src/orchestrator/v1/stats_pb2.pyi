@@ -113,16 +113,20 @@ class RoutingStats(_message.Message):
     def __init__(self, profile: _Optional[_Union[_common_pb2.RoutingProfile, str]] = ..., model: _Optional[str] = ..., decisions: _Optional[int] = ...) -> None: ...
 
 class UpstreamStats(_message.Message):
-    __slots__ = ["breaker_state", "cancelled", "completion_tokens", "cost_usd", "error_rate", "errors", "latency", "name", "prompt_tokens", "race_wins", "requests", "retries", "skipped", "successes"]
+    __slots__ = ["breaker_state", "cancelled", "completion_tokens", "cost_usd", "error_rate", "errors", "in_flight", "latency", "name", "prompt_tokens", "queue_rejections", "queue_waits", "queued", "race_wins", "requests", "retries", "skipped", "successes"]
     BREAKER_STATE_FIELD_NUMBER: _ClassVar[int]
     CANCELLED_FIELD_NUMBER: _ClassVar[int]
     COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
     COST_USD_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     ERROR_RATE_FIELD_NUMBER: _ClassVar[int]
+    IN_FLIGHT_FIELD_NUMBER: _ClassVar[int]
     LATENCY_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_REJECTIONS_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_WAITS_FIELD_NUMBER: _ClassVar[int]
     RACE_WINS_FIELD_NUMBER: _ClassVar[int]
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
     RETRIES_FIELD_NUMBER: _ClassVar[int]
@@ -134,15 +138,19 @@ class UpstreamStats(_message.Message):
     cost_usd: float
     error_rate: float
     errors: int
+    in_flight: int
     latency: LatencySummary
     name: str
     prompt_tokens: int
+    queue_rejections: int
+    queue_waits: int
+    queued: int
     race_wins: int
     requests: int
     retries: int
     skipped: int
     successes: int
-    def __init__(self, name: _Optional[str] = ..., requests: _Optional[int] = ..., successes: _Optional[int] = ..., errors: _Optional[int] = ..., cancelled: _Optional[int] = ..., error_rate: _Optional[float] = ..., latency: _Optional[_Union[LatencySummary, _Mapping]] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., race_wins: _Optional[int] = ..., retries: _Optional[int] = ..., skipped: _Optional[int] = ..., breaker_state: _Optional[_Union[_common_pb2.CircuitState, str]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., requests: _Optional[int] = ..., successes: _Optional[int] = ..., errors: _Optional[int] = ..., cancelled: _Optional[int] = ..., error_rate: _Optional[float] = ..., latency: _Optional[_Union[LatencySummary, _Mapping]] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., race_wins: _Optional[int] = ..., retries: _Optional[int] = ..., skipped: _Optional[int] = ..., breaker_state: _Optional[_Union[_common_pb2.CircuitState, str]] = ..., in_flight: _Optional[int] = ..., queued: _Optional[int] = ..., queue_waits: _Optional[int] = ..., queue_rejections: _Optional[int] = ...) -> None: ...
 
 class WatchStatsRequest(_message.Message):
     __slots__ = ["interval_ms"]

@@ -1,0 +1,126 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
+import { callUnary, streamRequest, unaryError } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+/**
+ * The per-provider cap on upstream requests in flight: calls beyond it wait in a bounded queue,
+ * a full queue or a deadline that comes first is RESOURCE_EXHAUSTED (PROVIDER_BUSY) with RetryInfo,
+ * and a stream keeps its slot until it ends.
+ */
+const chat = (h: Harness, prompt: string, deadlineMs = 5_000) =>
+  callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt, messages: [] }, { deadlineMs });
+const chatError = (h: Harness, prompt: string, deadlineMs = 5_000) =>
+  unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt, messages: [] }, { deadlineMs });
+
+async function providerRow(h: Harness) {
+  const { response } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {});
+  return response.providers.find((p) => p.name === 'openai');
+}
+
+describe('two slots and a queue of one', () => {
+  let h: Harness;
+  let peak = 0;
+  beforeAll(async () => {
+    h = await startHarness({ env: { UPSTREAM_MAX_IN_FLIGHT: '2', UPSTREAM_QUEUE_MAX: '1' } });
+    h.upstream.onRequest(() => {
+      peak = Math.max(peak, h.upstream.openRequests());
+    });
+  });
+  afterAll(async () => h.close());
+  beforeEach(() => {
+    h.upstream.clearFaults();
+    peak = 0;
+  });
+
+  it('runs two, queues one, refuses the fourth with PROVIDER_BUSY and RetryInfo', async () => {
+    h.upstream.injectFault({ kind: 'delay', delayMs: 500 });
+    const calls = [0, 1, 2, 3].map((i) =>
+      chat(h, `slot ${i}`).then(
+        () => 'ok',
+        (err: grpc.ServiceError) => err,
+      ),
+    );
+    const results = await Promise.all(calls);
+    const refused = results.filter((r): r is grpc.ServiceError => r !== 'ok');
+    expect(results.filter((r) => r === 'ok')).toHaveLength(3);
+    expect(refused).toHaveLength(1);
+    const err = await chatErrorOf(refused[0]);
+    expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(err.decoded.errorInfo?.reason).toBe('PROVIDER_BUSY');
+    expect(err.decoded.errorInfo?.metadata.why).toBe('queue_full');
+    expect(err.details).toContain('provider "openai" is busy');
+    expect(err.decoded.retryInfo?.retryDelay?.seconds ?? 0).toBeGreaterThanOrEqual(0);
+    expect(Number(err.decoded.retryInfo?.retryDelay?.nanos ?? 0) + Number(err.decoded.retryInfo?.retryDelay?.seconds ?? 0)).toBeGreaterThan(
+      0,
+    );
+    // The upstream never saw more than the cap at once.
+    expect(peak).toBeLessThanOrEqual(2);
+
+    const row = await providerRow(h);
+    expect(row?.queueRejections).toBe(1);
+    expect(row?.queueWaits).toBe(1);
+    expect(row?.inFlight).toBe(0);
+    expect(row?.queued).toBe(0);
+    const metrics = await (await fetch(`${h.app.metricsServer?.url}`)).text();
+    expect(metrics).toMatch(/llm_orchestrator_upstream_rejected_total\{provider="openai"\} 1/);
+    expect(metrics).toMatch(/llm_orchestrator_upstream_queue_wait_seconds_count\{provider="openai",outcome="admitted"\} 1/);
+  });
+
+  it('refuses a queued call whose deadline comes before a slot, before the deadline', async () => {
+    h.upstream.injectFault({ kind: 'delay', delayMs: 1_500, times: 2 });
+    const busy = [chat(h, 'long 1'), chat(h, 'long 2')];
+    await waitFor(() => h.upstream.openRequests() === 2);
+    const started = Date.now();
+    const err = await chatError(h, 'in a hurry', 400);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(err.decoded.errorInfo?.reason).toBe('PROVIDER_BUSY');
+    expect(err.decoded.errorInfo?.metadata.why).toBe('deadline');
+    await Promise.all(busy);
+  });
+});
+
+describe('one slot, no queue', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { UPSTREAM_MAX_IN_FLIGHT: '1', UPSTREAM_QUEUE_MAX: '0' } });
+  });
+  afterAll(async () => h.close());
+
+  it('a stream holds its slot until it ends, and a cancelled stream gives it back', async () => {
+    h.upstream.injectFault({ kind: 'slow', tokensPerSecond: 5, times: 1 });
+    const stream = h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o', prompt: 'a slow story' }));
+    stream.on('error', () => undefined);
+    await new Promise<void>((resolve) => {
+      stream.on('data', (m: StreamChatResponse) => {
+        if (m.event?.$case === 'delta') resolve();
+      });
+    });
+    const err = await chatError(h, 'while the stream runs');
+    expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(err.decoded.errorInfo?.reason).toBe('PROVIDER_BUSY');
+    expect((await providerRow(h))?.inFlight).toBe(1);
+
+    stream.cancel();
+    await h.upstream.waitForIdle(3_000);
+    await waitFor(async () => (await providerRow(h))?.inFlight === 0);
+    const { response } = await chat(h, 'after the stream');
+    expect(response.content.length).toBeGreaterThan(0);
+  });
+});
+
+async function chatErrorOf(err: grpc.ServiceError | undefined) {
+  if (!err) throw new Error('expected a refused call');
+  const { decodeStatusDetails } = await import('../../src/cli/status-details.js');
+  return Object.assign(err, { decoded: decodeStatusDetails(err.metadata) });
+}
+
+async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 3_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
