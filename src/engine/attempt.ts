@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { BrokenCircuitError, handleWhen, retry } from 'cockatiel';
 import { costOf, type CatalogModel } from '../catalog/catalog.js';
-import type { AttemptRecord, ChatMessage, Sampling, TokenUsage } from '../domain/chat.js';
+import type { AttemptRecord, ChatMessage, FinishReason, Sampling, TokenUsage } from '../domain/chat.js';
 import { OrchestratorError, Reason } from '../domain/errors.js';
 import type { Provider, ProviderCompletion, ProviderStreamEvent } from '../providers/types.js';
 import type { EventSink } from './events.js';
@@ -69,10 +69,7 @@ export type OpenStreamResult =
   | { readonly ok: true; readonly stream: OpenedStream }
   | { readonly ok: false; readonly error: OrchestratorError };
 
-interface TryInfo {
-  readonly retry: number;
-  readonly backoffMs: number;
-}
+type TryInfo = { readonly retry: number; readonly backoffMs: number };
 
 type OnRecord = (record: AttemptRecord) => void;
 
@@ -185,8 +182,7 @@ export class AttemptRunner {
           }
         }),
         spec.signal,
-        // An upstream call in flight settles promptly on abort (and records itself); only a
-        // backoff sleep has to be cut short.
+        // An upstream call in flight settles promptly on abort (and records itself); only a backoff sleep has to be cut short.
         () => !calling,
       );
     } finally {
@@ -255,6 +251,7 @@ export class AttemptRunner {
           info,
           usage: checked.usage,
           estimated: checked.refused !== undefined,
+          finishReason: completion.finishReason,
           upstream,
         }),
       };
@@ -280,10 +277,9 @@ export class AttemptRunner {
   }
 
   /**
-   * One streamed call. The stall watchdog only runs while we wait on the upstream, never while
-   * the consumer holds a yielded event (that is our backpressure, not the model stalling).
-   * Recorded once, when it ends, fails, or the consumer stops pulling (then: cancelled, with
-   * the usage of what was generated so far).
+   * One streamed call. The stall watchdog only runs while we wait on the upstream, never while the consumer holds a
+   * yielded event (that is our backpressure, not the model stalling). Recorded once, when it ends, fails, or the
+   * consumer stops pulling (then: cancelled, with the usage of what was generated so far).
    */
   private async *streamOnce(options: {
     spec: AttemptSpec;
@@ -305,6 +301,7 @@ export class AttemptRunner {
     };
     let generatedChars = 0;
     let usage: TokenUsage | undefined;
+    let finishReason: FinishReason | undefined;
     let usageRefused = false;
     let error: OrchestratorError | undefined;
     try {
@@ -326,6 +323,7 @@ export class AttemptRunner {
           const checked = checkUsage(event.usage, spec, generatedChars, { log: spec.log, model: spec.model.id, provider: provider.name });
           usage = checked.usage;
           usageRefused = checked.refused !== undefined;
+          finishReason = event.finishReason;
           yield { ...event, usage };
         }
         watch(spec.interTokenTimeoutMs, 'inter_token');
@@ -350,7 +348,7 @@ export class AttemptRunner {
           provider: provider.name,
           started,
           info,
-          ...(usage ? { usage, estimated: usageRefused } : usageSoFar(spec.messages, generatedChars, child.signal.aborted)),
+          ...(usage ? { usage, estimated: usageRefused, finishReason } : usageSoFar(spec.messages, generatedChars, child.signal.aborted)),
           ...(error ? { error } : {}),
           upstream,
         }),
@@ -376,6 +374,7 @@ export class AttemptRunner {
     usage: TokenUsage;
     /** `usage` is our estimate, not the upstream's report. */
     estimated?: boolean;
+    finishReason?: FinishReason | undefined;
     error?: OrchestratorError;
     upstream?: UpstreamRequest | undefined;
   }): AttemptRecord {
@@ -388,6 +387,7 @@ export class AttemptRunner {
       latencyMs: performance.now() - started,
       usage,
       ...(options.estimated ? { usageEstimated: true } : {}),
+      ...(options.finishReason && !error ? { finishReason: options.finishReason } : {}),
       costUsd: costOf(spec.model, usage),
       retry: info.retry,
       backoffMs: info.backoffMs,

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseTraceparent } from '../../src/telemetry/trace-context.js';
-import { callUnary } from '../helpers/grpc-client.js';
+import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 /**
@@ -59,6 +59,12 @@ async function startCollector(): Promise<Collector> {
 function attribute(span: OtlpSpan | undefined, key: string): unknown {
   const value = span?.attributes?.find((a) => a.key === key)?.value ?? {};
   return Object.values(value)[0];
+}
+
+/** A string-array attribute (OTLP JSON: { arrayValue: { values: [{ stringValue }] } }). */
+function strings(span: OtlpSpan | undefined, key: string): string[] | undefined {
+  const value = span?.attributes?.find((a) => a.key === key)?.value as { arrayValue?: { values?: { stringValue?: string }[] } } | undefined;
+  return value?.arrayValue?.values?.map((v) => v.stringValue ?? '');
 }
 
 const headerOf = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
@@ -128,9 +134,28 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT on a running server', () => {
     expect(attribute(ok, 'gen_ai.response.model')).toBe('gpt-4o-mini');
     expect(Number(attribute(ok, 'gen_ai.usage.output_tokens'))).toBe(response.usage?.completionTokens);
     expect(attribute(ok, 'error.type')).toBeUndefined();
+    expect(strings(ok, 'gen_ai.response.finish_reasons')).toEqual(['stop']);
+    expect(strings(failed, 'gen_ai.response.finish_reasons')).toBeUndefined();
     expect(attribute(failed, 'error.type')).toMatch(/^[A-Z_]+$/);
     expect(attribute(failed, 'gen_ai.response.model')).toBeUndefined();
     expect(attribute(server, 'error.type')).toBeUndefined();
+  }, 30_000);
+
+  it("a StreamChat's CLIENT span carries the finish reason the stream ended with", async () => {
+    collector = await startCollector();
+    h = await startHarness({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint } });
+    // max_tokens below what the upstream would write: the stream ends with finish_reason "length".
+    const { messages, error } = await collectStream(
+      h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o-mini', prompt: 'Tell me a long story', maxTokens: 2 })),
+    );
+    expect(error).toBeUndefined();
+    expect(messages.length).toBeGreaterThan(0);
+    await h.close();
+    h = undefined;
+    const clients = collector.spans().filter((s) => s.kind === SPAN_KIND_CLIENT);
+    expect(clients).toHaveLength(1);
+    expect(attribute(clients[0], 'orchestrator.outcome')).toBe('success');
+    expect(strings(clients[0], 'gen_ai.response.finish_reasons')).toEqual(['length']);
   }, 30_000);
 
   it('a call with no traceparent starts a sampled trace of its own, exported the same way', async () => {
