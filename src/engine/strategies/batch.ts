@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { BulkheadPolicy } from 'cockatiel';
 import type { TokenUsage } from '../../domain/chat.js';
 import { OrchestratorError, Reason, cancelled } from '../../domain/errors.js';
+import { roundUsd } from '../../domain/money.js';
 import type { Answer } from '../answer.js';
 import type { CallContext } from '../context.js';
 
@@ -113,7 +114,7 @@ export async function* runBatch<A extends Answer>(
     totalLatencyMs,
     averageLatencyMs: latencies.length === 0 ? 0 : latencies.reduce((a, b) => a + b, 0) / latencies.length,
     usage,
-    costUsd: Math.round(costUsd * 1e10) / 1e10,
+    costUsd: roundUsd(costUsd),
   };
 }
 
