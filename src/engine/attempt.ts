@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { BrokenCircuitError, handleWhen, retry } from 'cockatiel';
 import { costOf, type CatalogModel } from '../catalog/catalog.js';
 import type { AttemptRecord, ChatMessage, FinishReason, Sampling, TokenUsage } from '../domain/chat.js';
-import { OrchestratorError, Reason } from '../domain/errors.js';
+import { type OrchestratorError, cancelled } from '../domain/errors.js';
 import type { Provider, ProviderCompletion, ProviderStreamEvent } from '../providers/types.js';
 import type { EventSink } from './events.js';
 import type { UpstreamObserver, UpstreamRequest } from './context.js';
@@ -337,7 +337,7 @@ export class AttemptRunner {
       clearTimeout(watchdog);
       if (!usage && !error) {
         // The consumer stopped pulling: make sure the upstream request closes too.
-        child.abort(new OrchestratorError({ kind: 'cancelled', reason: Reason.CANCELLED, message: 'stream abandoned' }));
+        child.abort(cancelled('stream abandoned'));
         error = asOrchestratorError(child.signal.reason, child.signal);
       }
       child.dispose();

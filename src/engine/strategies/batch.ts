@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { BulkheadPolicy } from 'cockatiel';
 import type { TokenUsage } from '../../domain/chat.js';
-import { OrchestratorError, Reason, cancelled } from '../../domain/errors.js';
+import { OrchestratorError, cancelled, internal } from '../../domain/errors.js';
 import { roundUsd } from '../../domain/money.js';
 import type { Answer } from '../answer.js';
 import type { CallContext } from '../context.js';
@@ -121,5 +121,5 @@ export async function* runBatch<A extends Answer>(
 function asItemError(err: unknown, signal: AbortSignal): OrchestratorError {
   if (err instanceof OrchestratorError) return err;
   if (signal.aborted && signal.reason instanceof OrchestratorError) return signal.reason;
-  return new OrchestratorError({ kind: 'internal', reason: Reason.INTERNAL, message: 'internal error', cause: err });
+  return internal(err);
 }
