@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Attributes, Histogram } from '@opentelemetry/api';
 import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
 import { convertLegacyHttpOptions, createOtlpHttpExportDelegate } from '@opentelemetry/otlp-exporter-base/node-http';
@@ -38,6 +39,8 @@ export class GenAiMetrics {
     this.provider = new MeterProvider({
       resource: resourceFromAttributes({
         'service.name': options.serviceName,
+        // Cumulative series from several processes (WORKERS, replicas) must not look like one.
+        'service.instance.id': randomUUID(),
         ...(options.environment ? { 'deployment.environment.name': options.environment } : {}),
       }),
       readers: [
