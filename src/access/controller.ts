@@ -1,5 +1,5 @@
 import type { AttemptRecord } from '../domain/chat.js';
-import { OrchestratorError, Reason } from '../domain/errors.js';
+import { budgetExhausted as exhausted, modelNotAllowed, type OrchestratorError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
 import type { AccessControl, AccessTicket } from '../engine/index.js';
 import type { Budgets } from './budgets.js';
@@ -48,12 +48,7 @@ export class AccessController implements AccessControl {
     const { principal, models, estimatedTokens } = request;
     const denied = models.filter((m) => !this.allows(principal, m));
     if (principal && denied.length > 0) {
-      throw new OrchestratorError({
-        kind: 'permission_denied',
-        reason: Reason.MODEL_NOT_ALLOWED,
-        message: `API key "${principal.name}" may not call ${denied.join(', ')}`,
-        metadata: { key: principal.name, models: denied.join(',') },
-      });
+      throw modelNotAllowed(principal.name, denied);
     }
     const hold = principal ? await this.holdBudget(principal.name, this.maxCostUsd(models, estimatedTokens)) : undefined;
     try {
@@ -110,20 +105,14 @@ function budgetExhausted(
     refused.over === 'month'
       ? { what: `budget usd_per_month ${budgets.usdPerMonth}`, spent: refused.spend.month, retryAfterMs: periods.msToNextMonth }
       : { what: `budget usd_per_day ${budgets.usdPerDay}`, spent: refused.spend.day, retryAfterMs: periods.msToNextDay };
-  const held = refused.heldUsd > 0 ? `, $${refused.heldUsd.toFixed(6)} held by calls in flight` : '';
   const limit = refused.over === 'month' ? budgets.usdPerMonth : budgets.usdPerDay;
   // Refused only for what calls in flight hold: they may end well below it, so try again soon.
   const onlyHeld = limit !== undefined && over.spent < limit;
-  return new OrchestratorError({
-    kind: 'resource_exhausted',
-    reason: Reason.BUDGET_EXHAUSTED,
-    message: `${over.what} reached for key "${keyName}" (spent $${over.spent.toFixed(6)}${held})`,
+  return exhausted({
+    keyName,
+    what: over.what,
+    spentUsd: over.spent,
+    heldUsd: refused.heldUsd,
     retryAfterMs: onlyHeld ? 1_000 : over.retryAfterMs,
-    metadata: {
-      quota_subject: `key:${keyName}`,
-      quota_description: over.what,
-      spent_usd: String(over.spent),
-      ...(refused.heldUsd > 0 ? { held_usd: String(refused.heldUsd) } : {}),
-    },
   });
 }

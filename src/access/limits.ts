@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { RateLimitSpec } from '../config/file.js';
-import { OrchestratorError, Reason } from '../domain/errors.js';
+import { rateLimited, sharedStateUnavailable } from '../domain/errors.js';
 
 /** Requests for all callers together over a window of any length (RATE_LIMIT_REQUESTS / RATE_LIMIT_WINDOW). */
 export interface WindowLimitSpec {
@@ -96,15 +96,9 @@ export class RateLimits {
       await entry.limiter.consume(this.keyOf(entry, keyName), points);
     } catch (rejection) {
       if (rejection instanceof RateLimiterRes) {
-        throw new OrchestratorError({
-          kind: 'resource_exhausted',
-          reason: Reason.RATE_LIMITED,
-          message: `rate limit reached: ${entry.what} for ${entry.subject}`,
-          retryAfterMs: rejection.msBeforeNext,
-          metadata: { quota_subject: entry.subject, quota_description: entry.what },
-        });
+        throw rateLimited({ what: entry.what, subject: entry.subject, retryAfterMs: rejection.msBeforeNext });
       }
-      throw sharedStateDown(rejection);
+      throw sharedStateUnavailable(rejection);
     }
   }
 
@@ -139,13 +133,4 @@ export class RateLimits {
   }
 }
 
-export function sharedStateDown(cause: unknown): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'unavailable',
-    reason: Reason.SHARED_STATE_UNAVAILABLE,
-    message: 'limits and budgets cannot be checked right now (shared state unreachable; REDIS_FAILURE_POLICY=closed)',
-    retryable: true,
-    retryAfterMs: 1_000,
-    cause,
-  });
-}
+export { sharedStateUnavailable as sharedStateDown } from '../domain/errors.js';

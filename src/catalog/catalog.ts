@@ -1,4 +1,5 @@
 import type { TokenUsage } from '../domain/chat.js';
+import { perMillionUsd } from '../domain/money.js';
 import type { ModelDefinition } from './models.js';
 import { everyFieldFrom, type ModelOrigins } from './provenance.js';
 
@@ -117,6 +118,6 @@ export function costOf(model: ModelDefinition, usage: TokenUsage): number {
     uncached * model.inputPricePerMillion +
     cached * model.cachedInputPricePerMillion +
     usage.completionTokens * model.outputPricePerMillion;
-  // Prices are per million tokens; round to 1e-10 USD so float noise does not show in answers.
-  return Math.round(dollars * 1e4) / 1e10;
+  // Prices are per million tokens; rounded to 1e-10 USD so float noise does not show in answers.
+  return perMillionUsd(dollars);
 }

@@ -110,6 +110,8 @@ export interface AttemptRecord {
   readonly error?: import('./errors.js').OrchestratorError;
   readonly latencyMs: number;
   readonly usage: TokenUsage;
+  /** Why the model stopped, as the upstream said (successes only; a failed or cut call has none). */
+  readonly finishReason?: FinishReason;
   /** True when `usage` is our estimate for a call that did not finish (the upstream never reported it). */
   readonly usageEstimated?: boolean;
   readonly costUsd: number;

@@ -174,15 +174,61 @@ export function budgetExhausted(options: {
   readonly keyName: string;
   readonly what: string;
   readonly spentUsd: number;
+  /** What calls in flight hold against the budget (named when above zero). */
+  readonly heldUsd?: number;
   readonly retryAfterMs: number;
 }): OrchestratorError {
-  const { keyName, what, spentUsd } = options;
+  const { keyName, what, spentUsd, heldUsd = 0 } = options;
+  const held = heldUsd > 0 ? `, $${heldUsd.toFixed(6)} held by calls in flight` : '';
   return new OrchestratorError({
     kind: 'resource_exhausted',
     reason: Reason.BUDGET_EXHAUSTED,
-    message: `${what} reached for key "${keyName}" (spent $${spentUsd.toFixed(6)})`,
+    message: `${what} reached for key "${keyName}" (spent $${spentUsd.toFixed(6)}${held})`,
     retryAfterMs: options.retryAfterMs,
-    metadata: { quota_subject: `key:${keyName}`, quota_description: what, spent_usd: String(spentUsd) },
+    metadata: {
+      quota_subject: `key:${keyName}`,
+      quota_description: what,
+      spent_usd: String(spentUsd),
+      ...(heldUsd > 0 ? { held_usd: String(heldUsd) } : {}),
+    },
+  });
+}
+
+/** A rate limit (`what`, e.g. "60 requests per minute") for `subject` ("global", "key:<name>") was reached. */
+export function rateLimited(options: {
+  readonly what: string;
+  readonly subject: string;
+  readonly retryAfterMs: number;
+}): OrchestratorError {
+  const { what, subject } = options;
+  return new OrchestratorError({
+    kind: 'resource_exhausted',
+    reason: Reason.RATE_LIMITED,
+    message: `rate limit reached: ${what} for ${subject}`,
+    retryAfterMs: options.retryAfterMs,
+    metadata: { quota_subject: subject, quota_description: what },
+  });
+}
+
+/** The API key's model allow-list does not cover these models (PERMISSION_DENIED). */
+export function modelNotAllowed(keyName: string, models: readonly string[]): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'permission_denied',
+    reason: Reason.MODEL_NOT_ALLOWED,
+    message: `API key "${keyName}" may not call ${models.join(', ')}`,
+    metadata: { key: keyName, models: models.join(',') },
+  });
+}
+
+/** Limits and budgets live in Redis and it cannot be reached, with REDIS_FAILURE_POLICY=closed. */
+export function sharedStateUnavailable(cause: unknown): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.SHARED_STATE_UNAVAILABLE,
+    message: 'limits and budgets cannot be checked right now (shared state unreachable; REDIS_FAILURE_POLICY=closed)',
+    retryable: true,
+    retryAfterMs: 1_000,
+    cause,
   });
 }
 

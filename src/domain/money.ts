@@ -10,6 +10,15 @@ export function roundUsd(usd: number): number {
   return Math.round(usd * USD_PRECISION) / USD_PRECISION;
 }
 
+/**
+ * The cost of token counts times prices per million tokens (`tokens × price`, not yet divided by
+ * a million), rounded like every other amount. One multiplication, so no float noise is added
+ * on the way to the 1e-10 USD grid.
+ */
+export function perMillionUsd(tokensTimesPrice: number): number {
+  return Math.round(tokensTimesPrice * (USD_PRECISION / 1e6)) / USD_PRECISION;
+}
+
 /** The sum of several amounts, rounded once at the end. */
 export function sumUsd(amounts: Iterable<number>): number {
   let total = 0;

@@ -1,5 +1,6 @@
 import type { AttemptRecord } from '../domain/chat.js';
-import { OrchestratorError, Reason } from '../domain/errors.js';
+import { allAttemptsFailed } from '../domain/call-errors.js';
+import { OrchestratorError } from '../domain/errors.js';
 
 /**
  * One error for a call whose attempts all failed. Failures of a single model (its retries
@@ -20,15 +21,5 @@ export function aggregateFailure(attempts: readonly AttemptRecord[], callSignal:
   const kinds = new Set(failed.map((a) => a.error?.kind));
   const [firstKind] = kinds;
   const kind = kinds.size === 1 && firstKind !== undefined ? firstKind : 'unavailable';
-  const retryAfters = failed.map((a) => a.error?.retryAfterMs).filter((ms): ms is number => ms !== undefined);
-  const summary = failed.map((a) => `${a.model}: ${a.error?.message ?? a.outcome}`).join('; ');
-  return new OrchestratorError({
-    kind,
-    reason: Reason.ALL_ATTEMPTS_FAILED,
-    message: `all ${failed.length} attempts failed: ${summary}`,
-    retryable: failed.some((a) => a.error?.retryable === true),
-    retryAfterMs: retryAfters.length > 0 ? Math.min(...retryAfters) : undefined,
-    metadata: last?.error ? { last_attempt_reason: last.error.reason, last_attempt_model: last.model } : {},
-    attempts,
-  });
+  return allAttemptsFailed({ kind, failed, attempts });
 }

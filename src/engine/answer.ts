@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { CatalogModel } from '../catalog/catalog.js';
 import type { AttemptRecord, ChatMessage, FinishReason, Sampling, TokenUsage } from '../domain/chat.js';
 import type { ToolCall, Tooling } from '../domain/tools.js';
+import { sumUsd } from '../domain/money.js';
 import type { ProviderCompletion } from '../providers/types.js';
 import type { CallContext } from './context.js';
 
@@ -61,7 +62,7 @@ export function answerFrom(options: {
 }
 
 export function totalCost(attempts: readonly AttemptRecord[]): number {
-  return Math.round(attempts.reduce((sum, a) => sum + a.costUsd, 0) * 1e10) / 1e10;
+  return sumUsd(attempts.map((a) => a.costUsd));
 }
 
 export function maxTokensFor(plan: Plan, model: CatalogModel): number {

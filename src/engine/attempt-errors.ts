@@ -1,53 +1,32 @@
 import { performance } from 'node:perf_hooks';
 import { costOf, type CatalogModel } from '../catalog/catalog.js';
 import type { UpstreamRequest } from './context.js';
-import type { AttemptOutcome, AttemptRecord, ChatMessage, TokenUsage } from '../domain/chat.js';
+import type { AttemptOutcome, AttemptRecord, ChatMessage, FinishReason, TokenUsage } from '../domain/chat.js';
 import type { Provider } from '../providers/types.js';
 import { estimateUsage, ZERO_USAGE } from '../domain/chat.js';
-import { OrchestratorError, Reason } from '../domain/errors.js';
+import { circuitOpen as circuitOpenError, modelNotServed, modelTimedOut, streamStalled } from '../domain/call-errors.js';
+import { OrchestratorError, Reason, cancelled, internal } from '../domain/errors.js';
 
 /** The errors and estimates of the attempt runner: what a failed, stalled or skipped call becomes. */
 
 export function abortReason(signal: AbortSignal): OrchestratorError {
-  return signal.reason instanceof OrchestratorError
-    ? signal.reason
-    : new OrchestratorError({ kind: 'cancelled', reason: Reason.CANCELLED, message: 'cancelled' });
+  return signal.reason instanceof OrchestratorError ? signal.reason : cancelled('cancelled');
 }
 
 export function timeoutOf(model: CatalogModel, ms: number | undefined): { ms: number; reason: () => OrchestratorError } | undefined {
   if (!ms) return undefined;
   return {
     ms,
-    reason: () =>
-      new OrchestratorError({
-        kind: 'deadline_exceeded',
-        reason: Reason.UPSTREAM_TIMEOUT,
-        message: `${model.id} did not answer within its ${Math.round(ms)} ms budget`,
-        retryable: true,
-        metadata: { model: model.id, timeout_ms: String(Math.round(ms)) },
-      }),
+    reason: () => modelTimedOut(model.id, ms),
   };
 }
 
 export function stalled(model: CatalogModel, phase: 'first_token' | 'inter_token', ms: number): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'unavailable',
-    reason: Reason.STREAM_STALLED,
-    message: phase === 'first_token' ? `${model.id} sent no token within ${ms} ms` : `${model.id} went silent for ${ms} ms between tokens`,
-    retryable: true,
-    metadata: { model: model.id, phase, timeout_ms: String(ms) },
-  });
+  return streamStalled(model.id, phase, ms);
 }
 
 export function circuitOpen(model: CatalogModel, coolDownLeftMs: number | undefined): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'unavailable',
-    reason: Reason.CIRCUIT_OPEN,
-    message: `${model.id} is failing; its circuit breaker is open, so it was skipped`,
-    // The breaker admits a probe when the cool-down ends: that is when a retry can succeed.
-    ...(coolDownLeftMs ? { retryAfterMs: coolDownLeftMs } : {}),
-    metadata: { model: model.id },
-  });
+  return circuitOpenError(model.id, coolDownLeftMs);
 }
 
 export function outcomeOf(error: OrchestratorError): AttemptOutcome {
@@ -59,24 +38,14 @@ export function outcomeOf(error: OrchestratorError): AttemptOutcome {
 }
 
 export function notServed(model: CatalogModel): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'failed_precondition',
-    reason: Reason.MODEL_NOT_AVAILABLE,
-    message: `no provider is configured for ${model.id} (provider "${model.provider}"); set its API key`,
-    metadata: { model: model.id, provider: model.provider },
-  });
+  return modelNotServed(model.id, model.provider);
 }
 
 /** Errors from providers are already typed; anything else here is a bug or an abort. */
 export function asOrchestratorError(err: unknown, signal: AbortSignal): OrchestratorError {
   if (err instanceof OrchestratorError) return err;
   if (signal.aborted && signal.reason instanceof OrchestratorError) return signal.reason;
-  return new OrchestratorError({
-    kind: 'internal',
-    reason: Reason.INTERNAL,
-    message: 'internal error while calling the upstream',
-    cause: err,
-  });
+  return internal(err, 'internal error while calling the upstream');
 }
 
 /**
@@ -123,6 +92,7 @@ export interface FinishOptions {
   readonly usage: TokenUsage;
   /** `usage` is our estimate, not the upstream's report. */
   readonly estimated?: boolean;
+  readonly finishReason?: FinishReason | undefined;
   readonly error?: OrchestratorError | undefined;
   readonly upstream?: UpstreamRequest | undefined;
 }
@@ -138,6 +108,7 @@ export function attemptRecord(options: FinishOptions): AttemptRecord {
     latencyMs: performance.now() - started,
     usage,
     ...(options.estimated ? { usageEstimated: true } : {}),
+    ...(options.finishReason && !error ? { finishReason: options.finishReason } : {}),
     costUsd: costOf(spec.model, usage),
     retry: info.retry,
     backoffMs: info.backoffMs,

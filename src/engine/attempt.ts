@@ -3,8 +3,8 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { BrokenCircuitError, handleWhen, retry } from 'cockatiel';
 import type { CatalogModel } from '../catalog/catalog.js';
-import type { AttemptRecord, ChatMessage, Sampling, TokenUsage } from '../domain/chat.js';
-import { OrchestratorError, Reason } from '../domain/errors.js';
+import type { AttemptRecord, ChatMessage, FinishReason, Sampling, TokenUsage } from '../domain/chat.js';
+import { type OrchestratorError, cancelled } from '../domain/errors.js';
 import type { Tooling } from '../domain/tools.js';
 import { providerRequest } from './provider-request.js';
 import type { Provider, ProviderCompletion, ProviderStreamEvent } from '../providers/types.js';
@@ -47,10 +47,7 @@ export interface AttemptSpec {
 import type { AttemptResult, OpenStreamResult, RetryOptions } from './attempt-results.js';
 export type { AttemptResult, OpenedStream, OpenStreamResult, RetryOptions } from './attempt-results.js';
 
-interface TryInfo {
-  readonly retry: number;
-  readonly backoffMs: number;
-}
+type TryInfo = { readonly retry: number; readonly backoffMs: number };
 
 type OnRecord = (record: AttemptRecord) => void;
 
@@ -183,8 +180,7 @@ export class AttemptRunner {
           }
         }),
         spec.signal,
-        // An upstream call in flight settles promptly on abort (and records itself); only a
-        // backoff sleep has to be cut short.
+        // An upstream call in flight settles promptly on abort (and records itself); only a backoff sleep has to be cut short.
         () => !calling,
       );
     } finally {
@@ -245,6 +241,7 @@ export class AttemptRunner {
           info,
           usage: checked.usage,
           estimated: checked.refused !== undefined,
+          finishReason: completion.finishReason,
           upstream,
         }),
       };
@@ -270,10 +267,9 @@ export class AttemptRunner {
   }
 
   /**
-   * One streamed call. The stall watchdog only runs while we wait on the upstream, never while
-   * the consumer holds a yielded event (that is our backpressure, not the model stalling).
-   * Recorded once, when it ends, fails, or the consumer stops pulling (then: cancelled, with
-   * the usage of what was generated so far).
+   * One streamed call. The stall watchdog only runs while we wait on the upstream, never while the consumer holds a
+   * yielded event (that is our backpressure, not the model stalling). Recorded once, when it ends, fails, or the
+   * consumer stops pulling (then: cancelled, with the usage of what was generated so far).
    */
   private async *streamOnce(options: {
     spec: AttemptSpec;
@@ -295,6 +291,7 @@ export class AttemptRunner {
     };
     let generatedChars = 0;
     let usage: TokenUsage | undefined;
+    let finishReason: FinishReason | undefined;
     let usageRefused = false;
     let error: OrchestratorError | undefined;
     try {
@@ -308,6 +305,7 @@ export class AttemptRunner {
           const checked = checkUsage(event.usage, spec, generatedChars, { log: spec.log, model: spec.model.id, provider: provider.name });
           usage = checked.usage;
           usageRefused = checked.refused !== undefined;
+          finishReason = event.finishReason;
           yield { ...event, usage };
         }
         watch(spec.interTokenTimeoutMs, 'inter_token');
@@ -321,7 +319,7 @@ export class AttemptRunner {
       clearTimeout(watchdog);
       if (!usage && !error) {
         // The consumer stopped pulling: make sure the upstream request closes too.
-        child.abort(new OrchestratorError({ kind: 'cancelled', reason: Reason.CANCELLED, message: 'stream abandoned' }));
+        child.abort(cancelled('stream abandoned'));
         error = asOrchestratorError(child.signal.reason, child.signal);
       }
       child.dispose();
@@ -332,7 +330,7 @@ export class AttemptRunner {
           provider: provider.name,
           started,
           info,
-          ...(usage ? { usage, estimated: usageRefused } : usageSoFar(spec.messages, generatedChars, child.signal.aborted)),
+          ...(usage ? { usage, estimated: usageRefused, finishReason } : usageSoFar(spec.messages, generatedChars, child.signal.aborted)),
           ...(error ? { error } : {}),
           upstream,
         }),

@@ -34,7 +34,10 @@ export type GatewayEvent =
   | { readonly type: 'call_started'; readonly call: StartedCall }
   /** A call got its status (or was cancelled). */
   | { readonly type: 'call_finished'; readonly call: FinishedCall }
-  /** An upstream request ended, or a model was skipped (breaker open, no provider). */
+  /**
+   * An upstream request ended, or a model was skipped (breaker open, no provider). A success
+   * carries the upstream's finish reason (`record.finishReason`: stop, length, tool_calls, ...).
+   */
   | { readonly type: 'attempt'; readonly record: AttemptRecord }
   | { readonly type: 'race_won'; readonly model: string }
   /** A Fallback call ended: who answered (the first link, a later one, the default message). */

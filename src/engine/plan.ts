@@ -1,6 +1,7 @@
 import type { Catalog, CatalogModel } from '../catalog/catalog.js';
 import type { ChatInput } from '../domain/chat.js';
-import { invalidArgument, modelNotFound, OrchestratorError, Reason, type FieldViolation } from '../domain/errors.js';
+import { noEligibleModel as noModelNow, promptTooLong, routeNotAllowed } from '../domain/call-errors.js';
+import { invalidArgument, modelNotFound, type OrchestratorError, type FieldViolation } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
 import type { Plan } from './answer.js';
 import type { CallContext } from './context.js';
@@ -155,28 +156,13 @@ function noEligibleModel(decision: RouteDecision, principal: Principal | undefin
     denied.length > 0 &&
     decision.ranking.every((r) => r.excluded === NOT_ALLOWED_FOR_KEY || r.excluded === 'no provider configured')
   ) {
-    return new OrchestratorError({
-      kind: 'permission_denied',
-      reason: Reason.MODEL_NOT_ALLOWED,
-      message: `API key "${principal.name}" may not call any candidate of this route (${denied.join(', ')})`,
-      metadata: { key: principal.name, models: denied.join(',') },
-    });
+    return routeNotAllowed(principal.name, denied);
   }
   const tooLong = decision.ranking.length > 0 && decision.ranking.every((r) => r.excluded?.startsWith('context window'));
   if (tooLong) {
-    return new OrchestratorError({
-      kind: 'invalid_argument',
-      reason: Reason.PROMPT_TOO_LONG,
-      message: `no candidate's context window holds ${decision.promptTokens} prompt tokens plus max_tokens`,
-      fieldViolations: [{ field: 'messages', description: `${decision.promptTokens} prompt tokens do not fit any candidate: ${reasons}` }],
-    });
+    return promptTooLong(decision.promptTokens, reasons);
   }
-  return new OrchestratorError({
-    kind: 'unavailable',
-    reason: Reason.NO_ELIGIBLE_MODEL,
-    message: `no model can take this request now: ${reasons || 'no candidates'}`,
-    retryable: true,
-  });
+  return noModelNow(reasons);
 }
 
 /** Routing never picks a model that lacks what the request uses: it stays in the ranking, excluded, with the reason. */

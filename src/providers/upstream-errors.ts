@@ -1,4 +1,14 @@
-import { OrchestratorError, Reason, cancelled } from '../domain/errors.js';
+import { OrchestratorError, cancelled } from '../domain/errors.js';
+import {
+  upstreamAddressRefused,
+  upstreamAuthFailed,
+  upstreamFailed,
+  upstreamModelMissing,
+  upstreamRateLimited,
+  upstreamRedirect,
+  upstreamRejected,
+  upstreamTooLarge,
+} from '../domain/upstream-errors.js';
 import { RefusedAddressError } from './http/connector.js';
 import { tooLargeIn } from './http/too-large.js';
 
@@ -9,103 +19,21 @@ import { tooLargeIn } from './http/too-large.js';
 export function errorForUpstreamStatus(options: { provider: string; status: number; retryAfterMs: number | undefined }): OrchestratorError {
   const { provider, status, retryAfterMs } = options;
   const metadata = { provider, upstream_status: String(status) };
-  if (status === 429) {
-    return new OrchestratorError({
-      kind: 'unavailable',
-      reason: Reason.UPSTREAM_RATE_LIMITED,
-      message: `${provider} is rate limiting us (HTTP 429)`,
-      retryable: true,
-      retryAfterMs,
-      metadata,
-    });
-  }
-  if (status === 401 || status === 403) {
-    return new OrchestratorError({
-      kind: 'unavailable',
-      reason: Reason.UPSTREAM_AUTH_FAILED,
-      message: `${provider} refused our credentials (HTTP ${status}); check the provider's API key`,
-      metadata,
-    });
-  }
-  if (status === 404) {
-    return new OrchestratorError({
-      kind: 'unavailable',
-      reason: Reason.MODEL_NOT_AVAILABLE,
-      message: `${provider} does not serve this model (HTTP 404)`,
-      metadata,
-    });
-  }
-  if (status >= 300 && status < 400) {
-    // Never followed: the target could be an address the SSRF rules refuse.
-    return new OrchestratorError({
-      kind: 'unavailable',
-      reason: Reason.UPSTREAM_ERROR,
-      message: `${provider} answered with a redirect (HTTP ${status}), which is not followed; set its base URL to the final address`,
-      metadata,
-    });
-  }
-  if (status === 408 || status >= 500) {
-    return new OrchestratorError({
-      kind: 'unavailable',
-      reason: Reason.UPSTREAM_ERROR,
-      message: `${provider} failed (HTTP ${status})`,
-      retryable: true,
-      retryAfterMs,
-      metadata,
-    });
-  }
-  return new OrchestratorError({
-    kind: 'invalid_argument',
-    reason: Reason.UPSTREAM_REJECTED_REQUEST,
-    message: `${provider} rejected the request (HTTP ${status})`,
-    metadata,
-  });
+  if (status === 429) return upstreamRateLimited(provider, retryAfterMs, metadata);
+  if (status === 401 || status === 403) return upstreamAuthFailed(provider, status, metadata);
+  if (status === 404) return upstreamModelMissing(provider, metadata);
+  if (status >= 300 && status < 400) return upstreamRedirect(provider, status, metadata);
+  if (status === 408 || status >= 500) return upstreamFailed(provider, status, retryAfterMs, metadata);
+  return upstreamRejected(provider, status, metadata);
 }
 
-/** The provider's own `timeout_ms` ran out before the upstream answered (its headers). */
-export function upstreamTimeout(provider: string, timeoutMs: number, cause: unknown): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'deadline_exceeded',
-    reason: Reason.UPSTREAM_TIMEOUT,
-    message: `${provider} did not answer within its timeout_ms (${timeoutMs} ms)`,
-    retryable: true,
-    metadata: { provider, timeout_ms: String(timeoutMs) },
-    cause,
-  });
-}
-
-export function unreachable(provider: string, cause: unknown): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'unavailable',
-    reason: Reason.UPSTREAM_UNREACHABLE,
-    message: `${provider} could not be reached`,
-    retryable: true,
-    metadata: { provider },
-    cause,
-  });
-}
-
-export function malformed(provider: string, what: string, cause?: unknown): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'unavailable',
-    reason: Reason.UPSTREAM_MALFORMED_RESPONSE,
-    message: `${provider} sent a malformed ${what}`,
-    retryable: true,
-    metadata: { provider },
-    cause,
-  });
-}
-
-export function truncated(provider: string, detail: string, cause?: unknown): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'unavailable',
-    reason: Reason.STREAM_TRUNCATED,
-    message: `${provider} stream ended early: ${detail}`,
-    retryable: true,
-    metadata: { provider },
-    cause,
-  });
-}
+// The providers' names for the transport failures they raise themselves.
+export {
+  streamTruncated as truncated,
+  upstreamMalformed as malformed,
+  upstreamTimeout,
+  upstreamUnreachable as unreachable,
+} from '../domain/upstream-errors.js';
 
 /**
  * Failures our HTTP client raises on purpose, found through the SDKs' wrappers: an answer over
@@ -115,25 +43,11 @@ export function transportError(provider: string, err: unknown): OrchestratorErro
   const tooLarge = tooLargeIn(err);
   if (tooLarge) {
     const setting = tooLarge.part === 'body' ? 'UPSTREAM_MAX_BODY_BYTES' : 'UPSTREAM_MAX_EVENT_BYTES';
-    return new OrchestratorError({
-      kind: 'unavailable',
-      reason: Reason.UPSTREAM_MALFORMED_RESPONSE,
-      message: `${provider} sent a ${tooLarge.part === 'body' ? 'response body' : 'stream event'} over the ${tooLarge.limitBytes}-byte limit (${setting}); the connection was closed`,
-      // The same request would most likely get the same answer again.
-      retryable: false,
-      metadata: { provider, limit: setting, limit_bytes: String(tooLarge.limitBytes) },
-      cause: err,
-    });
+    return upstreamTooLarge({ provider, part: tooLarge.part, limitBytes: tooLarge.limitBytes, setting, cause: err });
   }
   for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     if (e instanceof RefusedAddressError) {
-      return new OrchestratorError({
-        kind: 'unavailable',
-        reason: Reason.UPSTREAM_UNREACHABLE,
-        message: `${provider} was not called: ${e.message} (set allow_link_local to permit)`,
-        metadata: { provider },
-        cause: err,
-      });
+      return upstreamAddressRefused(provider, e.message, err);
     }
   }
   return undefined;

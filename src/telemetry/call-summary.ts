@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { roundUsd } from '../domain/money.js';
 import type { UpstreamAttempt, UpstreamObserver, UpstreamRequest } from '../engine/index.js';
 import type { CallTrace } from './tracing.js';
 
@@ -99,7 +100,7 @@ export class CallSummary implements UpstreamObserver {
       attempts: this.attempts,
       promptTokens: this.promptTokens,
       completionTokens: this.completionTokens,
-      costUsd: Math.round(this.costUsd * 1e10) / 1e10,
+      costUsd: roundUsd(this.costUsd),
     };
   }
 }

@@ -126,6 +126,8 @@ function endAttempt(span: Span, record: AttemptRecord): void {
   });
   if (record.outcome === 'success') {
     span.setAttribute('gen_ai.response.model', record.model);
+    // An array by the convention (one reason per choice); we ask for one choice.
+    if (record.finishReason) span.setAttribute('gen_ai.response.finish_reasons', [record.finishReason]);
   } else {
     // error.type: a low-cardinality class of the failure (our ErrorInfo reason), never a message.
     const type = record.error?.reason ?? record.outcome;

@@ -1,4 +1,5 @@
 import type { AttemptRecord } from '../domain/chat.js';
+import { roundUsd } from '../domain/money.js';
 import type { FinishedCall, GatewayEvent } from '../engine/index.js';
 import { LatencyHistogram, type LatencySummary } from './histogram.js';
 
@@ -381,8 +382,4 @@ function upstream(map: Map<string, Upstream>, name: string): Upstream {
 
 function sorted(rows: UpstreamCounters[]): UpstreamCounters[] {
   return rows.sort((a, b) => a.name.localeCompare(b.name));
-}
-
-function roundUsd(usd: number): number {
-  return Math.round(usd * 1e10) / 1e10;
 }

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseTraceparent } from '../../src/telemetry/trace-context.js';
-import { callUnary } from '../helpers/grpc-client.js';
+import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 /**
@@ -20,6 +20,20 @@ interface OtlpSpan {
 interface OtlpExport {
   resourceSpans?: { scopeSpans?: { spans?: OtlpSpan[] }[] }[];
 }
+interface OtlpPoint {
+  attributes?: { key: string; value: Record<string, unknown> }[];
+  count: number | string;
+  sum?: number;
+  explicitBounds?: number[];
+}
+interface OtlpMetric {
+  name: string;
+  unit?: string;
+  histogram?: { dataPoints?: OtlpPoint[] };
+}
+interface OtlpMetricsExport {
+  resourceMetrics?: { scopeMetrics?: { metrics?: OtlpMetric[] }[] }[];
+}
 
 /** OTLP span kinds (opentelemetry/proto/trace/v1/trace.proto). */
 const SPAN_KIND_SERVER = 2;
@@ -29,6 +43,7 @@ interface Collector {
   endpoint: string;
   posts: { path: string | undefined; contentType: string | undefined; body: string }[];
   spans(): OtlpSpan[];
+  metrics(): OtlpMetric[];
   close(): Promise<void>;
 }
 
@@ -49,16 +64,29 @@ async function startCollector(): Promise<Collector> {
     posts,
     spans: () =>
       posts
+        .filter((p) => p.path === '/v1/traces')
         .flatMap((p) => (JSON.parse(p.body) as OtlpExport).resourceSpans ?? [])
         .flatMap((r) => r.scopeSpans ?? [])
         .flatMap((s) => s.spans ?? []),
+    metrics: () =>
+      posts
+        .filter((p) => p.path === '/v1/metrics')
+        .flatMap((p) => (JSON.parse(p.body) as OtlpMetricsExport).resourceMetrics ?? [])
+        .flatMap((r) => r.scopeMetrics ?? [])
+        .flatMap((s) => s.metrics ?? []),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
 
-function attribute(span: OtlpSpan | undefined, key: string): unknown {
+function attribute(span: { attributes?: OtlpSpan['attributes'] } | undefined, key: string): unknown {
   const value = span?.attributes?.find((a) => a.key === key)?.value ?? {};
   return Object.values(value)[0];
+}
+
+/** A string-array attribute (OTLP JSON: { arrayValue: { values: [{ stringValue }] } }). */
+function strings(span: OtlpSpan | undefined, key: string): string[] | undefined {
+  const value = span?.attributes?.find((a) => a.key === key)?.value as { arrayValue?: { values?: { stringValue?: string }[] } } | undefined;
+  return value?.arrayValue?.values?.map((v) => v.stringValue ?? '');
 }
 
 const headerOf = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
@@ -95,7 +123,8 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT on a running server', () => {
     h = undefined;
 
     expect(collector.posts.length).toBeGreaterThan(0);
-    expect(collector.posts.every((p) => p.path === '/v1/traces' && p.contentType?.startsWith('application/json'))).toBe(true);
+    expect(collector.posts.every((p) => p.contentType?.startsWith('application/json'))).toBe(true);
+    expect(collector.posts.map((p) => p.path)).toContain('/v1/traces');
     expect(collector.posts.map((p) => p.body).join('')).toContain('gateway-e2e');
     const spans = collector.spans();
     const servers = spans.filter((s) => s.kind === SPAN_KIND_SERVER);
@@ -128,9 +157,28 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT on a running server', () => {
     expect(attribute(ok, 'gen_ai.response.model')).toBe('gpt-4o-mini');
     expect(Number(attribute(ok, 'gen_ai.usage.output_tokens'))).toBe(response.usage?.completionTokens);
     expect(attribute(ok, 'error.type')).toBeUndefined();
+    expect(strings(ok, 'gen_ai.response.finish_reasons')).toEqual(['stop']);
+    expect(strings(failed, 'gen_ai.response.finish_reasons')).toBeUndefined();
     expect(attribute(failed, 'error.type')).toMatch(/^[A-Z_]+$/);
     expect(attribute(failed, 'gen_ai.response.model')).toBeUndefined();
     expect(attribute(server, 'error.type')).toBeUndefined();
+  }, 30_000);
+
+  it("a StreamChat's CLIENT span carries the finish reason the stream ended with", async () => {
+    collector = await startCollector();
+    h = await startHarness({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint } });
+    // max_tokens below what the upstream would write: the stream ends with finish_reason "length".
+    const { messages, error } = await collectStream(
+      h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o-mini', prompt: 'Tell me a long story', maxTokens: 2 })),
+    );
+    expect(error).toBeUndefined();
+    expect(messages.length).toBeGreaterThan(0);
+    await h.close();
+    h = undefined;
+    const clients = collector.spans().filter((s) => s.kind === SPAN_KIND_CLIENT);
+    expect(clients).toHaveLength(1);
+    expect(attribute(clients[0], 'orchestrator.outcome')).toBe('success');
+    expect(strings(clients[0], 'gen_ai.response.finish_reasons')).toEqual(['length']);
   }, 30_000);
 
   it('a call with no traceparent starts a sampled trace of its own, exported the same way', async () => {
@@ -146,5 +194,64 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT on a running server', () => {
     expect(server?.parentSpanId ?? '').toBe('');
     expect(sent).toMatchObject({ traceId: server?.traceId, parentId: client?.spanId, flags: 1 });
     expect(client?.parentSpanId).toBe(server?.spanId);
+  }, 30_000);
+
+  it('exports the GenAI client metrics (token usage, operation duration) for Chat and StreamChat to <endpoint>/v1/metrics', async () => {
+    collector = await startCollector();
+    h = await startHarness({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, OTEL_SERVICE_NAME: 'gateway-metrics' } });
+    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), {
+      model: 'gpt-4o-mini',
+      prompt: 'count me',
+      messages: [],
+    });
+    const streamed = await collectStream(h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o-mini', prompt: 'stream me' })));
+    expect(streamed.error).toBeUndefined();
+    // Stopping the server exports what the meter holds.
+    await h.close();
+    h = undefined;
+
+    expect(collector.posts.map((p) => p.path)).toContain('/v1/metrics');
+    const metrics = collector.metrics();
+    const tokens = metrics.find((m) => m.name === 'gen_ai.client.token.usage');
+    const duration = metrics.find((m) => m.name === 'gen_ai.client.operation.duration');
+    expect(tokens?.unit).toBe('{token}');
+    expect(duration?.unit).toBe('s');
+    const common = { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-4o-mini' };
+    const attrs = (p: OtlpPoint) => Object.fromEntries((p.attributes ?? []).map((a) => [a.key, Object.values(a.value)[0]]));
+
+    // One duration point set, two requests (Chat and StreamChat), in the convention's buckets.
+    const durations = duration?.histogram?.dataPoints ?? [];
+    expect(durations).toHaveLength(1);
+    expect(attrs(durations[0] as OtlpPoint)).toEqual({ ...common, 'gen_ai.response.model': 'gpt-4o-mini' });
+    expect(Number(durations[0]?.count)).toBe(2);
+    expect(durations[0]?.explicitBounds?.[0]).toBe(0.01);
+
+    const byType = new Map((tokens?.histogram?.dataPoints ?? []).map((p) => [attrs(p)['gen_ai.token.type'], p]));
+    expect([...byType.keys()].sort()).toEqual(['input', 'output']);
+    for (const [type, point] of byType) {
+      expect(attrs(point)).toEqual({ ...common, 'gen_ai.response.model': 'gpt-4o-mini', 'gen_ai.token.type': type });
+      expect(Number(point.count)).toBe(2);
+      expect(point.explicitBounds?.slice(0, 3)).toEqual([1, 4, 16]);
+    }
+    const completed = streamed.messages.map((m) => m.event).find((e) => e?.$case === 'completed')?.completed;
+    const streamedUsage = completed?.usage;
+    expect(streamedUsage?.completionTokens).toBeGreaterThan(0);
+    expect(byType.get('output')?.sum).toBe((response.usage?.completionTokens ?? 0) + (streamedUsage?.completionTokens ?? 0));
+    expect(byType.get('input')?.sum).toBe((response.usage?.promptTokens ?? 0) + (streamedUsage?.promptTokens ?? 0));
+  }, 30_000);
+
+  it('a failed upstream request is measured with error.type on gen_ai.client.operation.duration', async () => {
+    collector = await startCollector();
+    h = await startHarness({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, RETRY_MAX_ATTEMPTS: '2' } });
+    h.upstream.injectFault({ kind: 'http_error', status: 503, times: 1 });
+    await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o-mini', prompt: 'fail once', messages: [] });
+    await h.close();
+    h = undefined;
+    const points = collector.metrics().find((m) => m.name === 'gen_ai.client.operation.duration')?.histogram?.dataPoints ?? [];
+    const failed = points.find((p) => attribute(p, 'error.type') !== undefined);
+    expect(attribute(failed, 'error.type')).toMatch(/^[A-Z_]+$/);
+    expect(attribute(failed, 'gen_ai.response.model')).toBeUndefined();
+    expect(Number(failed?.count)).toBe(1);
+    expect(points.filter((p) => attribute(p, 'error.type') === undefined).map((p) => Number(p.count))).toEqual([1]);
   }, 30_000);
 });

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import type { BulkheadPolicy } from 'cockatiel';
 import type { TokenUsage } from '../../domain/chat.js';
-import { OrchestratorError, Reason, cancelled } from '../../domain/errors.js';
+import { OrchestratorError, cancelled, internal } from '../../domain/errors.js';
+import { roundUsd } from '../../domain/money.js';
 import type { Answer } from '../answer.js';
 import type { CallContext } from '../context.js';
 
@@ -113,12 +114,12 @@ export async function* runBatch<A extends Answer>(
     totalLatencyMs,
     averageLatencyMs: latencies.length === 0 ? 0 : latencies.reduce((a, b) => a + b, 0) / latencies.length,
     usage,
-    costUsd: Math.round(costUsd * 1e10) / 1e10,
+    costUsd: roundUsd(costUsd),
   };
 }
 
 function asItemError(err: unknown, signal: AbortSignal): OrchestratorError {
   if (err instanceof OrchestratorError) return err;
   if (signal.aborted && signal.reason instanceof OrchestratorError) return signal.reason;
-  return new OrchestratorError({ kind: 'internal', reason: Reason.INTERNAL, message: 'internal error', cause: err });
+  return internal(err);
 }

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { CatalogModel } from '../../catalog/catalog.js';
 import type { AttemptRecord } from '../../domain/chat.js';
 import { ZERO_USAGE } from '../../domain/chat.js';
-import { OrchestratorError, Reason } from '../../domain/errors.js';
+import { linkTimedOut } from '../../domain/call-errors.js';
 import type { AttemptRunner } from '../attempt.js';
 import { aggregateFailure } from '../aggregate.js';
 import { answerFrom, maxTokensFor, totalCost, type FallbackAnswer, type Plan } from '../answer.js';
@@ -35,7 +35,7 @@ export function linkBudget(options: { deadline: number; fixedMs: number | undefi
 
 /** A link's signal: follows the call's and aborts when the link's budget runs out. */
 function linkSignal(ctx: CallContext, model: CatalogModel, budgetMs: number, fixed: boolean): ChildSignal {
-  return childSignal(ctx.signal, { ms: budgetMs, reason: () => linkTimeout(model.id, budgetMs, fixed) });
+  return childSignal(ctx.signal, { ms: budgetMs, reason: () => linkTimedOut(model.id, budgetMs, fixed) });
 }
 
 /** Whether the model that answered is not the chain's first: the call fell back. */
@@ -142,14 +142,4 @@ export function fallbackStream(
       return undefined;
     },
   };
-}
-
-function linkTimeout(model: string, ms: number, fixed: boolean): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'deadline_exceeded',
-    reason: Reason.UPSTREAM_TIMEOUT,
-    message: `${model} did not answer within ${fixed ? 'attempt_timeout_ms' : 'its share of the deadline'} (${Math.round(ms)} ms)`,
-    retryable: true,
-    metadata: { model, timeout_ms: String(Math.round(ms)) },
-  });
 }

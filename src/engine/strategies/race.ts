@@ -1,5 +1,5 @@
 import type { AttemptRecord } from '../../domain/chat.js';
-import { OrchestratorError, Reason } from '../../domain/errors.js';
+import { lostRace } from '../../domain/errors.js';
 import type { AttemptResult, AttemptRunner, OpenStreamResult } from '../attempt.js';
 import { aggregateFailure } from '../aggregate.js';
 import { answerFrom, maxTokensFor, type Answer, type Plan } from '../answer.js';
@@ -8,11 +8,6 @@ import type { EventSink } from '../events.js';
 import { childSignal, type ChildSignal } from '../signals.js';
 import { runHedged } from './hedge.js';
 import { streamSpec, type StreamPolicy, type StreamTimeouts } from './stream.js';
-
-/** Why a racer was stopped: the same words for a unary race and a streamed one. */
-function lostRace(winner: string): OrchestratorError {
-  return new OrchestratorError({ kind: 'cancelled', reason: Reason.CANCELLED, message: `lost the race to ${winner}` });
-}
 
 /**
  * Race, optionally hedged (gRFC A6 hedging, "The Tail at Scale"): with hedgeDelayMs 0 every

@@ -4,6 +4,7 @@ import { dirname, join, normalize } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../../src/config/config.js';
+import { buildInfo } from '../../../src/telemetry/build-info.js';
 
 /**
  * deploy/compose.yaml, the Dockerfile, the Kustomize overlays, and a register of which test
@@ -144,6 +145,20 @@ describe('deploy/Dockerfile', () => {
     const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
     const [wantMajor, wantMinor] = /(\d+)\.(\d+)/.exec(engines)!.slice(1).map(Number);
     expect(major! > wantMajor! || (major === wantMajor && minor! >= wantMinor!)).toBe(true);
+  });
+
+  it('carries the GIT_COMMIT build argument into the runtime environment, after the dependency layer', () => {
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    const arg = runtime.search(/^ARG GIT_COMMIT(=.*)?$/m);
+    const env = runtime.search(/^ENV GIT_COMMIT=\$\{GIT_COMMIT\}$/m);
+    expect(arg).toBeGreaterThan(runtime.indexOf('RUN npm ci'));
+    expect(env).toBeGreaterThan(arg);
+    // The comment at the top shows how to pass it.
+    expect(dockerfile).toContain('--build-arg GIT_COMMIT=$(git rev-parse HEAD)');
+    // What the variable then does: the build info names that commit, and nothing else.
+    const commit = 'a'.repeat(40);
+    expect(buildInfo({ GIT_COMMIT: commit }).commit).toBe(commit);
+    expect(buildInfo({ GIT_COMMIT: 'not a commit' }).commit).toBe('unknown');
   });
 
   it('has a HEALTHCHECK that runs the copied health check script, which the build context lets through', () => {

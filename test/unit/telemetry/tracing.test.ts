@@ -131,7 +131,7 @@ describe('OtelTracer (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     const trace = tracer.startCall(call(SAMPLED));
     const attempt = trace.startAttempt({ model: 'gpt-4o', provider: 'openai', retry: 0 });
     const sent = parseTraceparent(attempt.headers.traceparent);
-    attempt.end(record());
+    attempt.end(record({ finishReason: 'length' }));
     trace.end({ code: 0, codeName: 'OK' });
     const spans = exporter.getFinishedSpans();
     const server = spans.find((s) => s.kind === SpanKind.SERVER);
@@ -146,6 +146,7 @@ describe('OtelTracer (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
       'gen_ai.usage.input_tokens': 10,
       'gen_ai.usage.output_tokens': 20,
       'orchestrator.outcome': 'success',
+      'gen_ai.response.finish_reasons': ['length'],
     });
     expect(sent).toEqual({ traceId: TRACE, parentId: client?.spanContext().spanId, flags: 1 });
     await tracer.shutdown();
@@ -160,6 +161,8 @@ describe('OtelTracer (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     trace.end({ code: 14, codeName: 'UNAVAILABLE', details: 'all failed' });
     const spans = exporter.getFinishedSpans();
     expect(spans.every((s) => s.status.code === SpanStatusCode.ERROR)).toBe(true);
+    // A request that never finished has no finish reason to report.
+    expect(spans.find((s) => s.kind === SpanKind.CLIENT)?.attributes['gen_ai.response.finish_reasons']).toBeUndefined();
     expect(spans.find((s) => s.kind === SpanKind.SERVER)?.parentSpanContext).toBeUndefined();
     await tracer.shutdown();
   });

@@ -1,0 +1,156 @@
+import { OrchestratorError, Reason } from './errors.js';
+
+/*
+ * What went wrong with an upstream provider, one factory per situation: the reason, its code,
+ * whether a retry may help and the wording are decided here; providers/upstream-errors.ts
+ * decides which situation an HTTP status or a transport failure is. Messages are ours: an
+ * upstream's body never reaches a caller (it may echo prompts or name internal hosts).
+ */
+
+/** HTTP 429 from the provider: retryable, after its Retry-After when it sent one. */
+export function upstreamRateLimited(
+  provider: string,
+  retryAfterMs: number | undefined,
+  metadata: Record<string, string>,
+): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.UPSTREAM_RATE_LIMITED,
+    message: `${provider} is rate limiting us (HTTP 429)`,
+    retryable: true,
+    retryAfterMs,
+    metadata,
+  });
+}
+
+/** HTTP 401/403: our credentials for the provider are wrong; retrying cannot help. */
+export function upstreamAuthFailed(provider: string, status: number, metadata: Record<string, string>): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.UPSTREAM_AUTH_FAILED,
+    message: `${provider} refused our credentials (HTTP ${status}); check the provider's API key`,
+    metadata,
+  });
+}
+
+/** HTTP 404: the provider does not serve the model it was asked for. */
+export function upstreamModelMissing(provider: string, metadata: Record<string, string>): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.MODEL_NOT_AVAILABLE,
+    message: `${provider} does not serve this model (HTTP 404)`,
+    metadata,
+  });
+}
+
+/** HTTP 3xx: never followed, since the target could be an address the SSRF rules refuse. */
+export function upstreamRedirect(provider: string, status: number, metadata: Record<string, string>): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.UPSTREAM_ERROR,
+    message: `${provider} answered with a redirect (HTTP ${status}), which is not followed; set its base URL to the final address`,
+    metadata,
+  });
+}
+
+/** HTTP 408 or 5xx: the provider failed; retryable. */
+export function upstreamFailed(
+  provider: string,
+  status: number,
+  retryAfterMs: number | undefined,
+  metadata: Record<string, string>,
+): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.UPSTREAM_ERROR,
+    message: `${provider} failed (HTTP ${status})`,
+    retryable: true,
+    retryAfterMs,
+    metadata,
+  });
+}
+
+/** Any other 4xx: the provider refused the request as sent (INVALID_ARGUMENT). */
+export function upstreamRejected(provider: string, status: number, metadata: Record<string, string>): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'invalid_argument',
+    reason: Reason.UPSTREAM_REJECTED_REQUEST,
+    message: `${provider} rejected the request (HTTP ${status})`,
+    metadata,
+  });
+}
+
+/** The provider's own `timeout_ms` ran out before the upstream answered (its headers). */
+export function upstreamTimeout(provider: string, timeoutMs: number, cause: unknown): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'deadline_exceeded',
+    reason: Reason.UPSTREAM_TIMEOUT,
+    message: `${provider} did not answer within its timeout_ms (${timeoutMs} ms)`,
+    retryable: true,
+    metadata: { provider, timeout_ms: String(timeoutMs) },
+    cause,
+  });
+}
+
+export function upstreamUnreachable(provider: string, cause: unknown): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.UPSTREAM_UNREACHABLE,
+    message: `${provider} could not be reached`,
+    retryable: true,
+    metadata: { provider },
+    cause,
+  });
+}
+
+export function upstreamMalformed(provider: string, what: string, cause?: unknown): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.UPSTREAM_MALFORMED_RESPONSE,
+    message: `${provider} sent a malformed ${what}`,
+    retryable: true,
+    metadata: { provider },
+    cause,
+  });
+}
+
+export function streamTruncated(provider: string, detail: string, cause?: unknown): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.STREAM_TRUNCATED,
+    message: `${provider} stream ended early: ${detail}`,
+    retryable: true,
+    metadata: { provider },
+    cause,
+  });
+}
+
+/** An answer over one of our size limits (`setting` names it); the same request would most likely get the same answer. */
+export function upstreamTooLarge(options: {
+  readonly provider: string;
+  readonly part: 'body' | 'event';
+  readonly limitBytes: number;
+  readonly setting: string;
+  readonly cause: unknown;
+}): OrchestratorError {
+  const { provider, part, limitBytes, setting } = options;
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.UPSTREAM_MALFORMED_RESPONSE,
+    message: `${provider} sent a ${part === 'body' ? 'response body' : 'stream event'} over the ${limitBytes}-byte limit (${setting}); the connection was closed`,
+    retryable: false,
+    metadata: { provider, limit: setting, limit_bytes: String(limitBytes) },
+    cause: options.cause,
+  });
+}
+
+/** The provider's address is one the SSRF rules refuse: it was never called. */
+export function upstreamAddressRefused(provider: string, why: string, cause: unknown): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.UPSTREAM_UNREACHABLE,
+    message: `${provider} was not called: ${why} (set allow_link_local to permit)`,
+    metadata: { provider },
+    cause,
+  });
+}
