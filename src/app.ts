@@ -3,6 +3,8 @@ import { packageVersion } from './version.js';
 import { Catalog, type CatalogOptions } from './catalog/catalog.js';
 import { composeCatalog, type ComposedCatalog } from './catalog/layers.js';
 import { LiveCatalog } from './catalog/live.js';
+import { type CatalogSyncWiring, startCatalogSync } from './catalog/start-sync.js';
+import { catalogSyncOf } from './config/catalog-sync.js';
 import { BUILTIN_MODELS } from './catalog/models.js';
 import { syncMetrics } from './catalog/sync-metrics.js';
 import type { SyncRunner } from './catalog/sync/types.js';
@@ -217,20 +219,32 @@ export async function startApp(
     await simulator?.close();
     throw err;
   });
-  const live = new LiveCatalog({
+  const catalogStore = ledger.store ? new CatalogStore(() => ledger.database()) : undefined;
+  const catalogSync: CatalogSyncWiring | undefined = options.catalogSync
+    ? undefined
+    : await startCatalogSync({
+        config: file?.catalogSync ?? catalogSyncOf(undefined),
+        catalog: (): Catalog => live.catalog,
+        apply: (report) => live.applyReport(report),
+        lastRunAt: catalogStore ? (source) => catalogStore.lastSyncStart(source) : undefined,
+        database: config.ledger.target,
+        log,
+      });
+  const live: LiveCatalog = new LiveCatalog({
     catalog,
     builtin,
     config: configModels,
     bind,
     providers: new Set(['openai', ...kindOf.keys(), ...configured.keys()]),
     openRouterProvider,
-    store: ledger.store ? new CatalogStore(() => ledger.database()) : undefined,
+    store: catalogStore,
     pollMs: config.catalogPollMs,
-    runner: options.catalogSync,
+    runner: options.catalogSync ?? catalogSync?.sync.runner,
     log,
     ...(metrics ? { onReport: syncMetrics(metrics.registry) } : {}),
   });
   await live.start();
+  catalogSync?.sync.scheduler.start();
   const server = new GatewayServer({ config, engine, stats, statsSource, log, keys, metrics, tracer, ledger, catalog: live });
   if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see docs/access-and-limits.md)');
   let port: number;
@@ -242,6 +256,7 @@ export async function startApp(
     httpPort = await httpGateway?.listen(config.http.host, config.http.port);
   } catch (err) {
     live.stop();
+    await catalogSync?.stop();
     await server.shutdown(0);
     await metricsServer?.close();
     await simulator?.close();
@@ -289,6 +304,7 @@ export async function startApp(
     catalog: live,
     async stop(graceMs?: number) {
       live.stop();
+      await catalogSync?.stop();
       // Both doors drain together: health says so at once on both, calls in flight share the grace period.
       await Promise.all([server.shutdown(graceMs), httpGateway?.shutdown(graceMs)]);
       // Calls are drained: what the ledger still holds is written within the grace period.

@@ -160,6 +160,16 @@ export class CatalogStore {
    * new fetch time, changed ones a new row (the old one stays as history), models the source no
    * longer lists are retired. A failed run is recorded and leaves the current rows as they were.
    */
+  /** When any replica last started a run of this source (epoch ms): the scheduler skips a tick another replica already ran. */
+  async lastSyncStart(source: string): Promise<number | undefined> {
+    const row = await this.db()
+      .selectFrom('catalog_sync_runs')
+      .select((eb) => eb.fn.max('started_at').as('last'))
+      .where('source', '=', source)
+      .executeTakeFirst();
+    return row?.last === null || row?.last === undefined ? undefined : Number(row.last);
+  }
+
   async recordSync(report: SyncReport): Promise<string> {
     const runId = randomUUID();
     const at = report.finishedAt.getTime();

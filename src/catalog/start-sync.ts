@@ -1,0 +1,56 @@
+import type { Logger } from 'pino';
+import type { CatalogSyncConfig } from '../config/catalog-sync.js';
+import type { DatabaseTarget } from '../store/url.js';
+import type { Catalog } from './catalog.js';
+import { type CatalogSync, createCatalogSync, type SyncLock } from './sync/index.js';
+import type { SyncReport } from './sync/types.js';
+
+export interface CatalogSyncWiring {
+  readonly sync: CatalogSync;
+  stop(): Promise<void>;
+}
+
+/**
+ * The outside sources, their schedule and the lock that lets one replica of several sync. The
+ * catalog is read lazily: it is built after the runner it is given.
+ */
+export async function startCatalogSync(options: {
+  readonly config: CatalogSyncConfig;
+  readonly catalog: () => Catalog;
+  readonly apply: (report: SyncReport) => Promise<unknown>;
+  readonly lastRunAt?: ((source: string) => Promise<number | undefined>) | undefined;
+  readonly database: DatabaseTarget;
+  readonly log: Logger;
+}): Promise<CatalogSyncWiring> {
+  const scheduled = Object.values({
+    a: options.config.openrouter.interval,
+    b: options.config.arena?.interval,
+    c: options.config.huggingface.interval,
+  }).some((interval) => interval !== undefined);
+  // Replicas sharing PostgreSQL take a try-only advisory lock per source; one connection, only when something is scheduled.
+  let pool: { end(): Promise<void> } | undefined;
+  let lock: SyncLock | undefined;
+  if (scheduled && options.database.kind === 'postgres') {
+    const [{ default: pg }, { postgresSyncLock }] = await Promise.all([import('pg'), import('../store/sync-lock.js')]);
+    const created = new pg.Pool({ connectionString: options.database.url, max: 1 });
+    created.on('error', (err) => options.log.warn({ err }, 'catalog sync lock: database connection lost'));
+    pool = created;
+    lock = postgresSyncLock(created);
+  }
+  const sync = createCatalogSync(options.config, {
+    known: () => options.catalog().models,
+    onReport: async (report) => {
+      await options.apply(report);
+    },
+    ...(lock ? { lock } : {}),
+    ...(options.lastRunAt ? { lastRunAt: options.lastRunAt } : {}),
+    log: options.log,
+  });
+  return {
+    sync,
+    async stop() {
+      sync.scheduler.stop();
+      await pool?.end();
+    },
+  };
+}

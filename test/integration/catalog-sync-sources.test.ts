@@ -1,0 +1,72 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CatalogSource, type ModelInfo } from '../../src/gen/orchestrator/v1/models.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { sha } from '../helpers/access-file.js';
+import { writeConfigFile } from '../helpers/config-file.js';
+import { callUnary } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+/**
+ * The server as an air-gapped install runs it: the sources configured in the config file with
+ * file: URLs, SyncCatalog fetching them through the real adapters, name resolution and the live catalog.
+ */
+const fixture = (name: string) => pathToFileURL(resolve('test/fixtures/catalog-sync', name)).href;
+const admin = { metadata: { authorization: 'Bearer root-secret' } };
+
+describe('SyncCatalog with the configured sources', () => {
+  let openrouter: Simulator;
+  let h: Harness;
+
+  beforeAll(async () => {
+    openrouter = await startSimulator({ latencyScale: 0 });
+    const file = writeConfigFile(`access:
+  api_keys:
+    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }
+providers:
+  - { name: openrouter, kind: openai, base_url: "${openrouter.baseURL}", api_key_env: OPENROUTER_API_KEY }
+catalog:
+  sync:
+    openrouter: { url: "${fixture('openrouter-models.json')}" }
+    arena: { url: "${fixture('arena-leaderboard.csv')}", min_votes: 0 }
+`);
+    h = await startHarness({ env: { CONFIG_FILE: file }, processEnv: { OPENROUTER_API_KEY: 'or-key' } });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await openrouter?.close();
+  });
+
+  const sync = async (source: CatalogSource) =>
+    (await callUnary(h.clients.models.syncCatalog.bind(h.clients.models), { source }, admin)).response.reports;
+  const models = async (): Promise<ModelInfo[]> =>
+    (await callUnary(h.clients.models.listModels.bind(h.clients.models), { provider: '', availableOnly: false }, admin)).response.models;
+
+  it('OpenRouter from a file: its names resolve to catalog ids, and models only it lists become callable', async () => {
+    const [report] = await sync(CatalogSource.CATALOG_SOURCE_OPENROUTER);
+    expect(report?.ok).toBe(true);
+    expect(report?.models).toBeGreaterThanOrEqual(5);
+    const matched = Object.fromEntries((report?.matched ?? []).map((m) => [m.externalId, m.catalogId]));
+    expect(matched['openai/gpt-4o']).toBe('gpt-4o');
+    expect(matched['openai/gpt-4o-mini']).toBe('gpt-4o-mini');
+    const llama = (await models()).find((m) => m.id === 'meta-llama/llama-3.3-70b-instruct');
+    expect(llama).toMatchObject({ provider: 'openrouter', available: true });
+    const answer = await callUnary(
+      h.clients.chat.chat.bind(h.clients.chat),
+      { model: 'meta-llama/llama-3.3-70b-instruct', prompt: 'hello', messages: [] },
+      admin,
+    );
+    expect(answer.response.provider).toBe('openrouter');
+    expect(answer.response.costUsd).toBeGreaterThan(0);
+  });
+
+  it('the Arena leaderboard from a file sets quality, marked as coming from the Arena', async () => {
+    const [report] = await sync(CatalogSource.CATALOG_SOURCE_ARENA);
+    expect(report?.ok).toBe(true);
+    expect(report?.matched).toContainEqual(expect.objectContaining({ externalId: 'GPT-4.1-2025-04-14', catalogId: 'gpt-4.1' }));
+    const gpt41 = (await models()).find((m) => m.id === 'gpt-4.1');
+    expect(gpt41?.quality).toBeGreaterThan(0.5);
+    expect(gpt41?.provenance.find((p) => p.field === 'quality')?.source).toBe(CatalogSource.CATALOG_SOURCE_ARENA);
+  });
+});
