@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { packageVersion } from './version.js';
 import { Catalog } from './catalog/catalog.js';
+import { EmbeddingCatalog } from './catalog/embedding-models.js';
 import { BUILTIN_MODELS } from './catalog/models.js';
 import { ConfigError, isDeployedEnvironment, type Config } from './config/config.js';
 import type { FileConfig } from './config/file.js';
@@ -161,6 +162,10 @@ export async function startApp(
     cache,
     cacheOfflineFallback: config.cache.offlineFallback,
     catalog,
+    embeddings: new EmbeddingCatalog({
+      providers: configured,
+      ...(simulator ? { simulatorFor: () => SIMULATOR_PROVIDER } : {}),
+    }),
     providers: registry,
     events: metrics ? new EventBus(stats.on, metrics.on) : new EventBus(stats.on),
     defaults: {

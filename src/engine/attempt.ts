@@ -69,7 +69,7 @@ export type OpenStreamResult =
   | { readonly ok: true; readonly stream: OpenedStream }
   | { readonly ok: false; readonly error: OrchestratorError };
 
-interface TryInfo {
+export interface TryInfo {
   readonly retry: number;
   readonly backoffMs: number;
 }
@@ -92,7 +92,7 @@ export interface AttemptRunnerOptions {
  * is recorded (usage, cost, latency, outcome) in the telemetry and in the returned records.
  */
 export class AttemptRunner {
-  constructor(private readonly options: AttemptRunnerOptions) {}
+  constructor(readonly options: AttemptRunnerOptions) {}
 
   breakerState(model: CatalogModel): BreakerState {
     const provider = this.providerOf(model);
@@ -158,7 +158,7 @@ export class AttemptRunner {
     }
   }
 
-  private async resilient<T>(spec: AttemptSpec, provider: Provider, call: (info: TryInfo) => Promise<Guarded<T>>): Promise<T> {
+  async resilient<T>(spec: AttemptSpec, provider: Provider, call: (info: TryInfo) => Promise<Guarded<T>>): Promise<T> {
     const breaker = this.options.breakers.for(endpointOf(provider, spec.model));
     const budget = this.options.budgets.for(endpointOf(provider, spec.model));
     const { maxAttempts, initialBackoffMs, maxBackoffMs } = this.options.retry;
@@ -208,7 +208,7 @@ export class AttemptRunner {
     return true;
   }
 
-  private failureOf(err: unknown, spec: AttemptSpec, records: AttemptRecord[]): OrchestratorError {
+  failureOf(err: unknown, spec: AttemptSpec, records: AttemptRecord[]): OrchestratorError {
     if (err instanceof BrokenCircuitError) {
       const provider = this.providerOf(spec.model);
       const error = circuitOpen(spec.model, provider ? this.options.breakers.coolDownLeftMs(endpointOf(provider, spec.model)) : undefined);
@@ -358,17 +358,17 @@ export class AttemptRunner {
     }
   }
 
-  private providerOf(model: CatalogModel): Provider | undefined {
+  providerOf(model: CatalogModel): Provider | undefined {
     return model.servedBy === undefined ? undefined : this.options.providers.get(model.servedBy);
   }
 
-  private skipped(model: CatalogModel, error: OrchestratorError, retry = 0): AttemptRecord {
+  skipped(model: CatalogModel, error: OrchestratorError, retry = 0): AttemptRecord {
     const record = skippedRecord(model, error, retry);
     this.options.events.emit({ type: 'attempt', record });
     return record;
   }
 
-  private finish(options: {
+  finish(options: {
     spec: AttemptSpec;
     provider: string;
     started: number;

@@ -39,8 +39,6 @@ export interface EmbedRequest {
    * their vectors (text-embedding-3-*) accept it, from 1 up to the native length.
    */
   dimensions: number;
-  /** Per-request deadline in milliseconds; 0 means the server default. */
-  timeoutMs: number;
 }
 
 /** One input's vector. */
@@ -82,7 +80,7 @@ export interface EmbedResponse {
 }
 
 function createBaseEmbedRequest(): EmbedRequest {
-  return { model: "", inputs: [], dimensions: 0, timeoutMs: 0 };
+  return { model: "", inputs: [], dimensions: 0 };
 }
 
 export const EmbedRequest: MessageFns<EmbedRequest> = {
@@ -95,9 +93,6 @@ export const EmbedRequest: MessageFns<EmbedRequest> = {
     }
     if (message.dimensions !== 0) {
       writer.uint32(24).int32(message.dimensions);
-    }
-    if (message.timeoutMs !== 0) {
-      writer.uint32(32).int32(message.timeoutMs);
     }
     return writer;
   },
@@ -139,14 +134,6 @@ export const EmbedRequest: MessageFns<EmbedRequest> = {
             message.dimensions = reader.int32();
             continue;
           }
-          case 4: {
-            if (tag !== 32) {
-              break;
-            }
-
-            message.timeoutMs = reader.int32();
-            continue;
-          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -164,11 +151,6 @@ export const EmbedRequest: MessageFns<EmbedRequest> = {
       model: isSet(object.model) ? globalThis.String(object.model) : "",
       inputs: globalThis.Array.isArray(object?.inputs) ? object.inputs.map((e: any) => globalThis.String(e)) : [],
       dimensions: isSet(object.dimensions) ? globalThis.Number(object.dimensions) : 0,
-      timeoutMs: isSet(object.timeoutMs)
-        ? globalThis.Number(object.timeoutMs)
-        : isSet(object.timeout_ms)
-        ? globalThis.Number(object.timeout_ms)
-        : 0,
     };
   },
 
@@ -182,9 +164,6 @@ export const EmbedRequest: MessageFns<EmbedRequest> = {
     }
     if (message.dimensions !== 0) {
       obj.dimensions = Math.round(message.dimensions);
-    }
-    if (message.timeoutMs !== 0) {
-      obj.timeoutMs = Math.round(message.timeoutMs);
     }
     return obj;
   },
