@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { EmbeddingCatalog, EmbeddingCatalogModel } from '../../catalog/embedding-models.js';
 import { DEFAULT_EMBEDDING_MODEL } from '../../catalog/embedding-models.js';
-import type { Catalog } from '../../catalog/catalog.js';
+import type { Catalog, CatalogModel } from '../../catalog/catalog.js';
 import type { AttemptRecord, TokenUsage } from '../../domain/chat.js';
 import { invalidArgument, modelNotFound, OrchestratorError, Reason, type FieldViolation } from '../../domain/errors.js';
 import { canEmbed, type EmbeddingResult } from '../../providers/types.js';
@@ -48,7 +48,10 @@ export interface EmbedDeps {
 }
 
 /** Checks the request against the catalog; the field paths are those of EmbedRequest. */
-export function resolveEmbedModel(deps: Pick<EmbedDeps, 'embeddings' | 'chatCatalog'>, req: Omit<EmbedCall, 'ctx'>): EmbeddingCatalogModel {
+export function resolveEmbedModel(
+  deps: Pick<EmbedDeps, 'embeddings' | 'chatCatalog'> & { readonly embeds?: (model: CatalogModel) => string | undefined },
+  req: Omit<EmbedCall, 'ctx'>,
+): EmbeddingCatalogModel {
   const violations: FieldViolation[] = [];
   if (req.inputs.length === 0) violations.push({ field: 'inputs', description: 'at least one input is required' });
   if (req.inputs.length > MAX_EMBED_INPUTS) {
@@ -64,7 +67,12 @@ export function resolveEmbedModel(deps: Pick<EmbedDeps, 'embeddings' | 'chatCata
   const model = deps.embeddings.find(name);
   if (!model) {
     if (violations.length > 0) throw invalidArgument(violations);
-    if (deps.chatCatalog.find(name)) {
+    const chat = deps.chatCatalog.find(name);
+    const refusing = chat ? deps.embeds?.(chat) : undefined;
+    if (refusing) {
+      throw invalidArgument([{ field: 'model', description: `"${name}" is served by ${refusing}, which has no embeddings API` }]);
+    }
+    if (chat) {
       throw invalidArgument([
         {
           field: 'model',
@@ -86,7 +94,16 @@ export function resolveEmbedModel(deps: Pick<EmbedDeps, 'embeddings' | 'chatCata
 
 /** Embed: one model with the chat calls' admission, retries, breaker, deadline and attempt records. */
 export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAnswer> {
-  const model = resolveEmbedModel(deps, req);
+  const model = resolveEmbedModel(
+    {
+      ...deps,
+      embeds: (chat) => {
+        const provider = deps.runner.providerOf(chat);
+        return provider && !canEmbed(provider) ? provider.name : undefined;
+      },
+    },
+    req,
+  );
   const dimensions = req.dimensions && req.dimensions !== model.dimensions ? req.dimensions : undefined;
   const estimatedTokens = req.inputs.reduce((sum, s) => sum + Math.ceil(s.length / 4), 0);
   const admitted = await deps.admission.admitDemand(req.ctx, { models: [model.id], estimatedTokens });
