@@ -251,7 +251,8 @@ export class Engine {
   embed(req: EmbedCall): Promise<EmbedAnswer> {
     const embeddings = this.options.embeddings ?? new EmbeddingCatalog({ providers: new Map() });
     const deps = { runner: this.deps.runner, admission: this.admission, embeddings, chatCatalog: this.options.catalog };
-    return runEmbed({ ...deps, attemptTimeoutMs: this.options.resilience.attemptTimeoutMs }, req);
+    const cache = { cache: this.options.cache, events: this.events };
+    return runEmbed({ ...deps, cache, attemptTimeoutMs: this.options.resilience.attemptTimeoutMs }, req);
   }
 
   /** Each item runs its own call (usually `chat`); items share this batch's and the process's slots. */

@@ -133,6 +133,20 @@ describe('Embed through the OpenAI provider', () => {
     expect(response.costUsd).toBeCloseTo(0.0001, 10);
   });
 
+  it('serves a repeated request from the response cache, without an upstream call or a cost', async () => {
+    const req = { model: 'text-embedding-3-small', inputs: ['cache me', 'and me'], dimensions: 8 };
+    const first = (await embed(client, req)).response;
+    const calls = recorder.bodies.length;
+    const again = (await embed(client, req)).response;
+    expect(recorder.bodies.length).toBe(calls);
+    expect(again.cache?.hit).toBe(true);
+    expect(again.costUsd).toBe(0);
+    expect(again.embeddings).toEqual(first.embeddings);
+    // Other dimensions are another answer.
+    await embed(client, { ...req, dimensions: 4 });
+    expect(recorder.bodies.length).toBe(calls + 1);
+  });
+
   it('refuses a model of a provider without embeddings, naming the provider', async () => {
     const err = await embedError({ model: 'beta-claude', inputs: ['x'] });
     expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);

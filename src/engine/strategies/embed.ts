@@ -10,6 +10,7 @@ import { aggregateFailure } from '../aggregate.js';
 import type { AttemptRunner, AttemptSpec } from '../attempt.js';
 import { asOrchestratorError, endpointOf, notServed, timeoutOf, usageSoFar } from '../attempt-errors.js';
 import type { CallContext } from '../context.js';
+import { cachedEmbedding, embedCacheKey, storeEmbedding, type EmbedCacheDeps } from './embed-cache.js';
 import { isRetryable } from '../resilience/failures.js';
 import { childSignal } from '../signals.js';
 
@@ -37,6 +38,8 @@ export interface EmbedAnswer {
   readonly latencyMs: number;
   readonly attempts: readonly AttemptRecord[];
   readonly simulated: boolean;
+  /** Set when the answer came from the response cache. */
+  readonly cache?: { readonly hit: boolean; readonly ageMs: number } | undefined;
 }
 
 export interface EmbedDeps {
@@ -45,6 +48,7 @@ export interface EmbedDeps {
   readonly embeddings: EmbeddingCatalog;
   readonly chatCatalog: Catalog;
   readonly attemptTimeoutMs?: number | undefined;
+  readonly cache?: EmbedCacheDeps | undefined;
 }
 
 /** Checks the request against the catalog; the field paths are those of EmbedRequest. */
@@ -109,6 +113,9 @@ export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAn
   const admitted = await deps.admission.admitDemand(req.ctx, { models: [model.id], estimatedTokens });
   try {
     const ctx = admitted.ctx;
+    const key = embedCacheKey(model.id, req.inputs, dimensions);
+    const hit = deps.cache ? await cachedEmbedding(deps.cache, key, model, () => performance.now() - ctx.startedAt) : undefined;
+    if (hit) return hit;
     const spec: AttemptSpec = {
       model,
       // Only the token estimate of an attempt that never reports usage reads these.
@@ -177,7 +184,7 @@ export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAn
     }
     const winner = records[records.length - 1];
     if (!winner) throw new Error('embed: no attempt record for a successful call');
-    return {
+    const answer: EmbedAnswer = {
       vectors: result.vectors,
       model: model.id,
       provider: provider.name,
@@ -188,6 +195,8 @@ export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAn
       attempts: records,
       simulated: model.simulated,
     };
+    if (deps.cache) await storeEmbedding(deps.cache, key, answer);
+    return answer;
   } finally {
     admitted.release();
   }

@@ -17,7 +17,7 @@ export function embeddingService(deps: CallDeps, engine: Engine): EmbeddingServi
         latencyMs: round3(answer.latencyMs),
         requestId: ctx.requestId,
         attempts: answer.attempts.map(encodeAttempt),
-        cache: undefined,
+        cache: answer.cache ? { hit: answer.cache.hit, stale: false, ageSeconds: round3(answer.cache.ageMs / 1000) } : undefined,
         simulated: answer.simulated,
         dimensions: answer.dimensions,
       };
