@@ -80,7 +80,7 @@ export function resolveEmbedModel(
       throw invalidArgument([
         {
           field: 'model',
-          description: `"${name}" is a chat model, not an embedding model (ListModels and docs/calling.md list embedding models)`,
+          description: `"${name}" is a chat model, not an embedding model (embedding models: ${deps.embeddings.models.map((m) => m.id).join(', ')})`,
         },
       ]);
     }
