@@ -168,6 +168,25 @@ describe('Embed through the OpenAI provider', () => {
   });
 });
 
+describe('Embed in the ledger', () => {
+  it('records each Embed call with its method and cost', async () => {
+    const db = app.ledger.database()?.db;
+    expect(db).toBeDefined();
+    // The ledger writes off the call's path: wait for the rows.
+    let rows: { method: string; cost_usd: number }[] = [];
+    for (let i = 0; i < 50 && rows.length === 0; i++) {
+      rows = await db!
+        .selectFrom('ledger_calls')
+        .select(['method', 'cost_usd'])
+        .where('method', '=', '/orchestrator.v1.EmbeddingService/Embed')
+        .execute();
+      if (rows.length === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.some((r) => Number(r.cost_usd) > 0)).toBe(true);
+  });
+});
+
 describe('Embed against the simulator', () => {
   it('answers deterministic unit vectors of the requested length, marked simulated', async () => {
     const first = (await embed(simClient, { inputs: ['same text', 'other text'], dimensions: 64 })).response;

@@ -48,4 +48,9 @@ describe('POST /v1/embeddings', () => {
     expect(chat.status).toBe(400);
     expect(JSON.stringify(await chat.json())).toContain('chat model');
   });
+
+  it('counts Embed calls in the service stats as the method Embed', async () => {
+    const stats = JSON.stringify(await (await fetch(`${base}/v1/stats`)).json());
+    expect(stats).toContain('"Embed"');
+  });
 });
