@@ -5,6 +5,7 @@ import { composeCatalog, type ComposedCatalog } from './catalog/layers.js';
 import { LiveCatalog } from './catalog/live.js';
 import { type CatalogSyncWiring, startCatalogSync } from './catalog/start-sync.js';
 import { catalogSyncOf } from './config/catalog-sync.js';
+import { EmbeddingCatalog } from './catalog/embedding-models.js';
 import { BUILTIN_MODELS } from './catalog/models.js';
 import { syncMetrics } from './catalog/sync-metrics.js';
 import type { SyncRunner } from './catalog/sync/types.js';
@@ -176,6 +177,10 @@ export async function startApp(
     cache,
     cacheOfflineFallback: config.cache.offlineFallback,
     catalog,
+    embeddings: new EmbeddingCatalog({
+      providers: configured,
+      ...(simulator ? { simulatorFor: () => SIMULATOR_PROVIDER } : {}),
+    }),
     providers: registry,
     events: metrics ? new EventBus(stats.on, metrics.on) : new EventBus(stats.on),
     defaults: {

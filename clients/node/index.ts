@@ -9,6 +9,7 @@ import { Status } from './gen/google/rpc/status.js';
 
 export * from './gen/orchestrator/v1/chat.js';
 export * from './gen/orchestrator/v1/common.js';
+export * from './gen/orchestrator/v1/embedding.js';
 export * from './gen/orchestrator/v1/models.js';
 export * from './gen/orchestrator/v1/stats.js';
 export { BadRequest, ErrorInfo, QuotaFailure, RetryInfo, Status };

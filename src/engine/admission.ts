@@ -42,7 +42,7 @@ export class Admission {
     });
   }
 
-  private async admitDemand(ctx: CallContext, demand: { models: readonly string[]; estimatedTokens: number }): Promise<Admitted> {
+  async admitDemand(ctx: CallContext, demand: { models: readonly string[]; estimatedTokens: number }): Promise<Admitted> {
     const access = this.access;
     if (!access) return { ctx, release: () => undefined };
     let ticket: Awaited<ReturnType<AccessControl['admit']>>;

@@ -47,7 +47,7 @@ export interface AttemptSpec {
 import type { AttemptResult, OpenStreamResult, RetryOptions } from './attempt-results.js';
 export type { AttemptResult, OpenedStream, OpenStreamResult, RetryOptions } from './attempt-results.js';
 
-type TryInfo = { readonly retry: number; readonly backoffMs: number };
+export type TryInfo = { readonly retry: number; readonly backoffMs: number };
 
 type OnRecord = (record: AttemptRecord) => void;
 
@@ -71,7 +71,7 @@ const NO_SLOT: Release = () => undefined;
  * is recorded (usage, cost, latency, outcome) in the telemetry and in the returned records.
  */
 export class AttemptRunner {
-  constructor(private readonly options: AttemptRunnerOptions) {}
+  constructor(readonly options: AttemptRunnerOptions) {}
 
   breakerState(model: CatalogModel): BreakerState {
     const provider = this.providerOf(model);
@@ -153,7 +153,7 @@ export class AttemptRunner {
     }
   }
 
-  private async resilient<T>(spec: AttemptSpec, provider: Provider, call: (info: TryInfo) => Promise<Guarded<T>>): Promise<T> {
+  async resilient<T>(spec: AttemptSpec, provider: Provider, call: (info: TryInfo) => Promise<Guarded<T>>): Promise<T> {
     const breaker = this.options.breakers.for(endpointOf(provider, spec.model));
     const budget = this.options.budgets.for(endpointOf(provider, spec.model));
     const { maxAttempts, initialBackoffMs, maxBackoffMs } = this.options.retry;
@@ -202,7 +202,7 @@ export class AttemptRunner {
     return true;
   }
 
-  private failureOf(err: unknown, spec: AttemptSpec, records: AttemptRecord[]): OrchestratorError {
+  failureOf(err: unknown, spec: AttemptSpec, records: AttemptRecord[]): OrchestratorError {
     if (err instanceof BrokenCircuitError) {
       const provider = this.providerOf(spec.model);
       const error = circuitOpen(spec.model, provider ? this.options.breakers.coolDownLeftMs(endpointOf(provider, spec.model)) : undefined);
@@ -339,7 +339,7 @@ export class AttemptRunner {
   }
 
   /** A slot under the provider's cap on requests in flight; a refusal is recorded as a skipped attempt. */
-  private async slot(spec: AttemptSpec, provider: Provider, info: TryInfo, onRecord: OnRecord): Promise<Release> {
+  async slot(spec: AttemptSpec, provider: Provider, info: TryInfo, onRecord: OnRecord): Promise<Release> {
     const gate = this.options.gates?.for(provider.name);
     if (!gate) return NO_SLOT;
     try {
@@ -351,17 +351,17 @@ export class AttemptRunner {
     }
   }
 
-  private providerOf(model: CatalogModel): Provider | undefined {
+  providerOf(model: CatalogModel): Provider | undefined {
     return model.servedBy === undefined ? undefined : this.options.providers.get(model.servedBy);
   }
 
-  private skipped(model: CatalogModel, error: OrchestratorError, retry = 0): AttemptRecord {
+  skipped(model: CatalogModel, error: OrchestratorError, retry = 0): AttemptRecord {
     const record = skippedRecord(model, error, retry);
     this.options.events.emit({ type: 'attempt', record });
     return record;
   }
 
-  private finish(options: FinishOptions): AttemptRecord {
+  finish(options: FinishOptions): AttemptRecord {
     const record = attemptRecord(options);
     // Once for the process (events), once for the call (its upstream request).
     this.options.events.emit({ type: 'attempt', record });

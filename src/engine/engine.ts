@@ -29,6 +29,8 @@ import { answerOffline, answerThroughCache, offlineAnswer, type OfflineDeps } fr
 import { fallbackStream, runFallbackChain } from './strategies/fallback.js';
 import { raceModels, raceStream } from './strategies/race.js';
 import { runSingle } from './strategies/single.js';
+import { runEmbed, type EmbedAnswer, type EmbedCall } from './strategies/embed.js';
+import { EmbeddingCatalog } from '../catalog/embedding-models.js';
 import { relayStream, type EngineStreamEvent, type PreparedStream } from './strategies/stream.js';
 
 export interface EngineOptions {
@@ -58,6 +60,8 @@ export interface EngineOptions {
   readonly cache?: AnswerCache | undefined;
   /** Serve a stale cached answer when every upstream attempt of a call failed, unless the request refuses it. */
   readonly cacheOfflineFallback?: boolean | undefined;
+  /** Embedding models (a catalog of their own: chat never picks them); default: none served. */
+  readonly embeddings?: EmbeddingCatalog | undefined;
 }
 
 /**
@@ -252,6 +256,14 @@ export class Engine {
 
   private offline(): OfflineDeps {
     return { cache: this.options.cache, events: this.events, offlineFallback: this.options.cacheOfflineFallback ?? false };
+  }
+
+  /** Embed: vectors from an embedding model, with chat's admission, retries, breakers and records. */
+  embed(req: EmbedCall): Promise<EmbedAnswer> {
+    const embeddings = this.options.embeddings ?? new EmbeddingCatalog({ providers: new Map() });
+    const deps = { runner: this.deps.runner, admission: this.admission, embeddings, chatCatalog: this.options.catalog };
+    const cache = { cache: this.options.cache, events: this.events };
+    return runEmbed({ ...deps, cache, attemptTimeoutMs: this.options.resilience.attemptTimeoutMs }, req);
   }
 
   /** Each item runs its own call (usually `chat`); items share this batch's and the process's slots. */

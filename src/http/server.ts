@@ -13,6 +13,7 @@ import { assignRequestId, REQUEST_ID_HEADER, type HttpCallDeps } from './call.js
 import { INTERNAL_MESSAGE } from './errors.js';
 import { chatRoutes } from './routes/chat.js';
 import { modelRoutes } from './routes/models.js';
+import { embeddingRoutes } from './routes/embeddings.js';
 import { opsRoutes, type HealthState, type StatsReader } from './routes/ops.js';
 
 export interface HttpGatewayOptions {
@@ -115,6 +116,7 @@ export class HttpGateway {
     });
     chatRoutes(this.app, deps, engine, limits);
     modelRoutes(this.app, deps, engine, limits);
+    embeddingRoutes(this.app, deps, engine);
     opsRoutes(this.app, deps, engine, stats, this.health);
   }
 

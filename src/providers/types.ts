@@ -52,3 +52,28 @@ export interface Provider {
   stream(request: ProviderRequest): AsyncIterable<ProviderStreamEvent>;
   close?(): Promise<void>;
 }
+
+/** One embeddings call: inputs in order, already resolved to the provider's model id. */
+export interface EmbeddingRequest {
+  readonly upstreamModel: string;
+  readonly inputs: readonly string[];
+  /** Shorter vectors than the model's native length; undefined: native. */
+  readonly dimensions?: number | undefined;
+  readonly signal: AbortSignal;
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+}
+
+export interface EmbeddingResult {
+  /** One vector per input, in input order. */
+  readonly vectors: readonly (readonly number[])[];
+  readonly promptTokens: number;
+}
+
+/** A provider that can embed text (OpenAI-compatible ones); others have no `embed`. */
+export interface EmbeddingProvider {
+  embed(request: EmbeddingRequest): Promise<EmbeddingResult>;
+}
+
+export function canEmbed(provider: Provider): provider is Provider & EmbeddingProvider {
+  return typeof (provider as Partial<EmbeddingProvider>).embed === 'function';
+}

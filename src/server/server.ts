@@ -11,6 +11,8 @@ import type { CallDeps } from './call.js';
 import type { ServerCallContext } from './context.js';
 import { draining } from '../domain/errors.js';
 import { chatService } from './handlers/chat.js';
+import { embeddingService } from './handlers/embedding.js';
+import { EmbeddingServiceService } from '../gen/orchestrator/v1/embedding.js';
 import { modelService } from './handlers/models.js';
 import type { LiveCatalog } from '../catalog/live.js';
 import { statsService, type StatsSource } from './handlers/stats.js';
@@ -41,7 +43,12 @@ function credentialsOf(config: Config): grpc.ServerCredentials {
   );
 }
 
-export const SERVICE_NAMES = ['orchestrator.v1.ChatService', 'orchestrator.v1.ModelService', 'orchestrator.v1.StatsService'] as const;
+export const SERVICE_NAMES = [
+  'orchestrator.v1.ChatService',
+  'orchestrator.v1.ModelService',
+  'orchestrator.v1.StatsService',
+  'orchestrator.v1.EmbeddingService',
+] as const;
 
 export interface GatewayServerOptions {
   readonly config: Config;
@@ -122,6 +129,7 @@ export class GatewayServer {
       modelService(deps, engine, limits, { live: options.catalog, access: { keysEnabled: keys.enabled, isAdmin } }),
     );
     this.server.addService(StatsServiceService, statsService(deps, statsSource ?? stats, engine));
+    this.server.addService(EmbeddingServiceService, embeddingService(deps, engine));
     if (ledger) {
       this.server.addService(UsageServiceService, usageService(deps, ledger, { keysEnabled: keys.enabled, isAdmin }));
       this.health.setStatus('orchestrator.v1.UsageService', 'SERVING');

@@ -6,6 +6,7 @@ import { parseChatRequest } from './chat-request.js';
 import { FaultBook, parseFaultRule, type FaultRule } from './faults.js';
 import { errorBody, readBody, sendJson } from './http-io.js';
 import { handleMessages } from './messages-exchange.js';
+import { handleEmbeddings } from './embeddings.js';
 import { createProfileLookup, DEFAULT_SIM_PROFILES, type SimulatedModelProfile } from './profiles.js';
 import { RequestLog, type SimRequestListener, type SimRequestRecord } from './records.js';
 
@@ -155,6 +156,8 @@ async function route(req: IncomingMessage, res: ServerResponse, state: Simulator
   switch (endpoint) {
     case 'POST /v1/chat/completions':
       return handleChat(req, res, state);
+    case 'POST /v1/embeddings':
+      return handleEmbeddings(req, res);
     case 'GET /v1/models':
       return listModels(res, state);
     case 'POST /_sim/faults':

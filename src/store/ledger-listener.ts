@@ -41,9 +41,11 @@ export interface LedgerListenerOptions {
 const SERVICE = '/orchestrator.v1.ChatService/';
 const RACED_METHODS = new Set([`${SERVICE}Race`]);
 
-/** The chat methods: every one is recorded; health, reflection, stats and usage reads are not. */
+const EMBED = '/orchestrator.v1.EmbeddingService/Embed';
+
+/** The chat methods and Embed: every one is recorded; health, reflection, stats and usage reads are not. */
 export function isRecordedMethod(path: string): boolean {
-  return path.startsWith(SERVICE);
+  return path.startsWith(SERVICE) || path === EMBED;
 }
 
 export function ledgerListener(ledger: Ledger, options: LedgerListenerOptions): (call: ObservedCall) => void {
@@ -263,7 +265,7 @@ function decisionEntry(d: RouteDecision): DecisionEntry {
   };
 }
 
-function promptOf(request: { messages?: Message[]; prompt?: string }): string | undefined {
-  const parts = [...(request.messages ?? []).map((m) => m.content), ...(request.prompt ? [request.prompt] : [])];
+function promptOf(request: { messages?: Message[]; prompt?: string; inputs?: string[] }): string | undefined {
+  const parts = [...(request.messages ?? []).map((m) => m.content), ...(request.prompt ? [request.prompt] : []), ...(request.inputs ?? [])];
   return parts.length === 0 ? undefined : parts.join('\n');
 }

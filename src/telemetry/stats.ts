@@ -177,6 +177,9 @@ class Method {
 }
 
 /** In-process counters since start. Calls are counted per RPC; tokens and cost per attempt. */
+/** Embed calls are model calls too: counted as the method "Embed". */
+const EMBED_PATH = '/orchestrator.v1.EmbeddingService/Embed';
+
 export class StatsStore {
   private startedAt = new Date();
   private readonly providers = new Map<string, Upstream>();
@@ -194,7 +197,7 @@ export class StatsStore {
   /** "profile\u0000model" -> decisions */
   private readonly routing = new Map<string, number>();
 
-  /** Only ChatService methods count as requests; health, reflection and stats calls do not. */
+  /** Only ChatService methods (and Embed) count as requests; health, reflection and stats calls do not. */
   constructor(private readonly countedService = '/orchestrator.v1.ChatService/') {}
 
   /** The listener on the event port. */
@@ -248,9 +251,10 @@ export class StatsStore {
 
   private recordCall(call: FinishedCall): void {
     const { path, code, latencyMs } = call;
-    if (!path.startsWith(this.countedService)) return;
+    const embed = path === EMBED_PATH;
+    if (!embed && !path.startsWith(this.countedService)) return;
     const ok = code === 'OK';
-    const name = path.slice(this.countedService.length);
+    const name = embed ? 'Embed' : path.slice(this.countedService.length);
     let method = this.methods.get(name);
     if (!method) {
       method = new Method(name);

@@ -9,7 +9,8 @@ import { SseDecoder } from '../http/fast-sse.js';
 import { LeanOpenAI } from './lean-openai.js';
 import { createUndiciFetch, type UndiciFetch } from '../http/undici-fetch.js';
 import { upstreamHttpOptions, type UpstreamHttpOptions } from '../http/upstream-http.js';
-import type { Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent } from '../types.js';
+import type { EmbeddingRequest, EmbeddingResult, Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent } from '../types.js';
+import { embedThroughOpenAI } from './embeddings.js';
 import {
   abortError,
   checkpoint,
@@ -78,6 +79,10 @@ export class OpenAIProvider implements Provider {
 
   async close(): Promise<void> {
     await this.http.close();
+  }
+
+  embed(request: EmbeddingRequest): Promise<EmbeddingResult> {
+    return embedThroughOpenAI(this.client, this.name, request, (err) => this.translate(err, request.signal, 'response'));
   }
 
   async complete(request: ProviderRequest): Promise<ProviderCompletion> {

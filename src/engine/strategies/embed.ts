@@ -1,0 +1,206 @@
+import { performance } from 'node:perf_hooks';
+import type { EmbeddingCatalog, EmbeddingCatalogModel } from '../../catalog/embedding-models.js';
+import { DEFAULT_EMBEDDING_MODEL } from '../../catalog/embedding-models.js';
+import type { Catalog, CatalogModel } from '../../catalog/catalog.js';
+import type { AttemptRecord, TokenUsage } from '../../domain/chat.js';
+import { invalidArgument, modelNotFound, OrchestratorError, Reason, type FieldViolation } from '../../domain/errors.js';
+import { canEmbed, type EmbeddingResult } from '../../providers/types.js';
+import type { Admission } from '../admission.js';
+import { aggregateFailure } from '../aggregate.js';
+import type { AttemptRunner, AttemptSpec } from '../attempt.js';
+import { asOrchestratorError, endpointOf, notServed, timeoutOf, usageSoFar } from '../attempt-errors.js';
+import type { CallContext } from '../context.js';
+import { cachedEmbedding, embedCacheKey, storeEmbedding, type EmbedCacheDeps } from './embed-cache.js';
+import { isRetryable } from '../resilience/failures.js';
+import { childSignal } from '../signals.js';
+
+/** Inputs one Embed call may carry, and the characters of each. */
+export const MAX_EMBED_INPUTS = 256;
+export const MAX_EMBED_INPUT_CHARS = 50_000;
+
+export interface EmbedCall {
+  readonly ctx: CallContext;
+  /** Model id or alias; empty: text-embedding-3-small. */
+  readonly model: string;
+  readonly inputs: readonly string[];
+  /** 0 or undefined: the model's native length. */
+  readonly dimensions?: number | undefined;
+}
+
+export interface EmbedAnswer {
+  /** One vector per input, in input order. */
+  readonly vectors: readonly (readonly number[])[];
+  readonly model: string;
+  readonly provider: string;
+  readonly dimensions: number;
+  readonly usage: TokenUsage;
+  readonly costUsd: number;
+  readonly latencyMs: number;
+  readonly attempts: readonly AttemptRecord[];
+  readonly simulated: boolean;
+  /** Set when the answer came from the response cache. */
+  readonly cache?: { readonly hit: boolean; readonly ageMs: number } | undefined;
+}
+
+export interface EmbedDeps {
+  readonly runner: AttemptRunner;
+  readonly admission: Admission;
+  readonly embeddings: EmbeddingCatalog;
+  readonly chatCatalog: Catalog;
+  readonly attemptTimeoutMs?: number | undefined;
+  readonly cache?: EmbedCacheDeps | undefined;
+}
+
+/** Checks the request against the catalog; the field paths are those of EmbedRequest. */
+export function resolveEmbedModel(
+  deps: Pick<EmbedDeps, 'embeddings' | 'chatCatalog'> & { readonly embeds?: (model: CatalogModel) => string | undefined },
+  req: Omit<EmbedCall, 'ctx'>,
+): EmbeddingCatalogModel {
+  const violations: FieldViolation[] = [];
+  if (req.inputs.length === 0) violations.push({ field: 'inputs', description: 'at least one input is required' });
+  if (req.inputs.length > MAX_EMBED_INPUTS) {
+    violations.push({ field: 'inputs', description: `at most ${MAX_EMBED_INPUTS} inputs per call, got ${req.inputs.length}` });
+  }
+  req.inputs.forEach((input, i) => {
+    if (input.trim().length === 0) violations.push({ field: `inputs[${i}]`, description: 'must not be empty' });
+    else if (input.length > MAX_EMBED_INPUT_CHARS) {
+      violations.push({ field: `inputs[${i}]`, description: `at most ${MAX_EMBED_INPUT_CHARS} characters, got ${input.length}` });
+    }
+  });
+  const name = req.model.trim() || DEFAULT_EMBEDDING_MODEL;
+  const model = deps.embeddings.find(name);
+  if (!model) {
+    if (violations.length > 0) throw invalidArgument(violations);
+    const chat = deps.chatCatalog.find(name);
+    const refusing = chat ? deps.embeds?.(chat) : undefined;
+    if (refusing) {
+      throw invalidArgument([{ field: 'model', description: `"${name}" is served by ${refusing}, which has no embeddings API` }]);
+    }
+    if (chat) {
+      throw invalidArgument([
+        {
+          field: 'model',
+          description: `"${name}" is a chat model, not an embedding model (embedding models: ${deps.embeddings.models.map((m) => m.id).join(', ')})`,
+        },
+      ]);
+    }
+    throw modelNotFound(name, 'model');
+  }
+  const dimensions = req.dimensions ?? 0;
+  if (dimensions < 0 || dimensions > model.dimensions) {
+    violations.push({ field: 'dimensions', description: `must be between 1 and ${model.dimensions} for ${model.id}, got ${dimensions}` });
+  } else if (dimensions > 0 && dimensions !== model.dimensions && !model.shortenable) {
+    violations.push({ field: 'dimensions', description: `${model.id} only returns ${model.dimensions}-dimension vectors` });
+  }
+  if (violations.length > 0) throw invalidArgument(violations);
+  return model;
+}
+
+/** Embed: one model with the chat calls' admission, retries, breaker, deadline and attempt records. */
+export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAnswer> {
+  const model = resolveEmbedModel(
+    {
+      ...deps,
+      embeds: (chat) => {
+        const provider = deps.runner.providerOf(chat);
+        return provider && !canEmbed(provider) ? provider.name : undefined;
+      },
+    },
+    req,
+  );
+  const dimensions = req.dimensions && req.dimensions !== model.dimensions ? req.dimensions : undefined;
+  const estimatedTokens = req.inputs.reduce((sum, s) => sum + Math.ceil(s.length / 4), 0);
+  const admitted = await deps.admission.admitDemand(req.ctx, { models: [model.id], estimatedTokens });
+  try {
+    const ctx = admitted.ctx;
+    const key = embedCacheKey(model.id, req.inputs, dimensions);
+    const hit = deps.cache ? await cachedEmbedding(deps.cache, key, model, () => performance.now() - ctx.startedAt) : undefined;
+    if (hit) return hit;
+    const spec: AttemptSpec = {
+      model,
+      // Only the token estimate of an attempt that never reports usage reads these.
+      messages: req.inputs.map((content) => ({ role: 'user', content })),
+      temperature: 0,
+      maxTokens: 0,
+      signal: ctx.signal,
+      deadline: ctx.deadline,
+      timeoutMs: deps.attemptTimeoutMs,
+      upstream: ctx.upstream,
+      log: ctx.log,
+    };
+    const runner = deps.runner;
+    const provider = runner.providerOf(model);
+    const records: AttemptRecord[] = [];
+    if (!provider) throw aggregateFailure([runner.skipped(model, notServed(model))], ctx.signal);
+    if (!canEmbed(provider)) {
+      throw new OrchestratorError({
+        kind: 'failed_precondition',
+        reason: Reason.INVALID_REQUEST,
+        message: `provider ${provider.name} (serving ${model.id}) has no embeddings API`,
+        metadata: { provider: provider.name, model: model.id },
+      });
+    }
+    let result: EmbeddingResult;
+    try {
+      result = await runner.resilient(spec, provider, async (info) => {
+        // The provider's cap on requests in flight counts embeddings too.
+        const release = await runner.slot(spec, provider, info, (r) => records.push(r));
+        const started = performance.now();
+        const upstream = spec.upstream?.requestStarted({ model: model.id, provider: provider.name, retry: info.retry });
+        const child = childSignal(spec.signal, timeoutOf(model, spec.timeoutMs));
+        const budget = runner.options.budgets.for(endpointOf(provider, model));
+        try {
+          const value = await provider.embed({
+            upstreamModel: model.upstreamId,
+            inputs: req.inputs,
+            dimensions,
+            signal: child.signal,
+            headers: upstream?.headers,
+          });
+          budget.onSuccess();
+          const usage = { promptTokens: value.promptTokens, completionTokens: 0, totalTokens: value.promptTokens, cachedTokens: 0 };
+          records.push(runner.finish({ spec, provider: provider.name, started, info, usage, upstream }));
+          return { value };
+        } catch (err) {
+          const error = asOrchestratorError(err, child.signal);
+          if (isRetryable(error)) budget.onFailure();
+          records.push(
+            runner.finish({
+              spec,
+              provider: provider.name,
+              started,
+              info,
+              ...usageSoFar(spec.messages, 0, child.signal.aborted),
+              error,
+              upstream,
+            }),
+          );
+          throw error;
+        } finally {
+          child.dispose();
+          release();
+        }
+      });
+    } catch (err) {
+      runner.failureOf(err, spec, records);
+      throw aggregateFailure(records, ctx.signal);
+    }
+    const winner = records[records.length - 1];
+    if (!winner) throw new Error('embed: no attempt record for a successful call');
+    const answer: EmbedAnswer = {
+      vectors: result.vectors,
+      model: model.id,
+      provider: provider.name,
+      dimensions: result.vectors[0]?.length ?? model.dimensions,
+      usage: winner.usage,
+      costUsd: records.reduce((sum, r) => sum + r.costUsd, 0),
+      latencyMs: performance.now() - ctx.startedAt,
+      attempts: records,
+      simulated: model.simulated,
+    };
+    if (deps.cache) await storeEmbedding(deps.cache, key, answer);
+    return answer;
+  } finally {
+    admitted.release();
+  }
+}

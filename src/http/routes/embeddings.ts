@@ -1,0 +1,66 @@
+import type { FastifyInstance } from 'fastify';
+import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
+import type { Engine } from '../../engine/index.js';
+import { routeHandler, type HttpCallDeps } from '../call.js';
+import { encodeAttempt } from '../errors.js';
+
+const KNOWN_FIELDS = new Set(['model', 'input', 'dimensions', 'encoding_format', 'user']);
+
+/** OpenAI's request shape -> Embed's fields; anything we cannot honour is a 400, never dropped. */
+function parseEmbeddingsBody(body: unknown): { model: string; inputs: string[]; dimensions: number | undefined; base64: boolean } {
+  const violations: FieldViolation[] = [];
+  const b = (body ?? {}) as Record<string, unknown>;
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw invalidArgument([{ field: 'body', description: 'must be a JSON object' }]);
+  for (const key of Object.keys(b))
+    if (!KNOWN_FIELDS.has(key)) violations.push({ field: key, description: 'is not supported by this gateway' });
+  const model = b.model === undefined ? '' : b.model;
+  if (typeof model !== 'string') violations.push({ field: 'model', description: 'must be a string' });
+  let inputs: string[] = [];
+  if (typeof b.input === 'string') inputs = [b.input];
+  else if (Array.isArray(b.input) && b.input.every((s) => typeof s === 'string')) inputs = b.input as string[];
+  else violations.push({ field: 'input', description: 'must be a string or an array of strings (token arrays are not supported)' });
+  const dimensions = b.dimensions;
+  if (dimensions !== undefined && !(typeof dimensions === 'number' && Number.isInteger(dimensions) && dimensions >= 1)) {
+    violations.push({ field: 'dimensions', description: 'must be a whole number, at least 1' });
+  }
+  const format = b.encoding_format ?? 'float';
+  if (format !== 'float' && format !== 'base64') violations.push({ field: 'encoding_format', description: 'must be float or base64' });
+  if (b.user !== undefined && typeof b.user !== 'string') violations.push({ field: 'user', description: 'must be a string' });
+  if (violations.length > 0) throw invalidArgument(violations);
+  return { model: model as string, inputs, dimensions: dimensions as number | undefined, base64: format === 'base64' };
+}
+
+/** Little-endian float32, as OpenAI encodes `encoding_format: base64`. */
+function base64Of(vector: readonly number[]): string {
+  return Buffer.from(new Float32Array(vector).buffer).toString('base64');
+}
+
+/** POST /v1/embeddings (EmbeddingService.Embed) in OpenAI's request and answer shapes. */
+export function embeddingRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: Engine): void {
+  app.post(
+    '/v1/embeddings',
+    routeHandler(deps, { path: '/orchestrator.v1.EmbeddingService/Embed', kind: 'unary' }, async (request, _reply, ctx) => {
+      const req = parseEmbeddingsBody(request.body);
+      const answer = await engine.embed({ ctx, model: req.model, inputs: req.inputs, dimensions: req.dimensions });
+      return {
+        json: {
+          object: 'list',
+          data: answer.vectors.map((v, index) => ({ object: 'embedding', index, embedding: req.base64 ? base64Of(v) : v })),
+          model: answer.model,
+          usage: { prompt_tokens: answer.usage.promptTokens, total_tokens: answer.usage.totalTokens },
+          x_orchestrator: {
+            request_id: ctx.requestId,
+            provider: answer.provider,
+            simulated: answer.simulated,
+            cost_usd: answer.costUsd,
+            latency_ms: Math.round(answer.latencyMs * 1000) / 1000,
+            dimensions: answer.dimensions,
+            attempts: answer.attempts.map(encodeAttempt),
+            cache: answer.cache ? { hit: answer.cache.hit, stale: false, age_seconds: answer.cache.ageMs / 1000 } : null,
+          },
+        },
+      };
+    }),
+  );
+}

@@ -1,0 +1,72 @@
+import type OpenAI from 'openai';
+import type { EmbeddingRequest, EmbeddingResult } from '../types.js';
+import { malformed } from '../upstream-errors.js';
+
+/** No embedding model returns longer vectors; anything longer is a broken upstream, not data. */
+export const MAX_EMBEDDING_DIMENSIONS = 16_384;
+
+interface WireEmbedding {
+  readonly index?: unknown;
+  readonly embedding?: unknown;
+}
+
+/**
+ * POST /v1/embeddings with float encoding. The answer is checked before anyone sees it: one
+ * vector per input (each index once), every vector the same length (the requested one when
+ * `dimensions` was sent), finite numbers, and a usage report that is a plausible count.
+ */
+export async function embedThroughOpenAI(
+  client: OpenAI,
+  provider: string,
+  request: EmbeddingRequest,
+  translate: (err: unknown) => Error,
+): Promise<EmbeddingResult> {
+  let response: OpenAI.CreateEmbeddingResponse;
+  try {
+    response = await client.embeddings.create(
+      {
+        model: request.upstreamModel,
+        input: [...request.inputs],
+        encoding_format: 'float',
+        ...(request.dimensions !== undefined ? { dimensions: request.dimensions } : {}),
+      },
+      { signal: request.signal, headers: request.headers },
+    );
+  } catch (err) {
+    throw translate(err);
+  }
+  return checkEmbeddingResponse(provider, request, response);
+}
+
+export function checkEmbeddingResponse(provider: string, request: EmbeddingRequest, response: unknown): EmbeddingResult {
+  const body = response as { data?: unknown; usage?: { prompt_tokens?: unknown } } | null;
+  const data = body?.data;
+  if (!Array.isArray(data)) throw malformed(provider, 'embeddings response (no data array)');
+  if (data.length !== request.inputs.length) {
+    throw malformed(provider, `embeddings response (${data.length} vectors for ${request.inputs.length} inputs)`);
+  }
+  const vectors: (readonly number[] | undefined)[] = new Array(data.length).fill(undefined);
+  let length = request.dimensions;
+  for (const item of data as WireEmbedding[]) {
+    const index = item?.index;
+    if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= data.length || vectors[index]) {
+      throw malformed(provider, 'embeddings response (an index out of range or repeated)');
+    }
+    const vector = item.embedding;
+    if (!Array.isArray(vector) || vector.length === 0 || vector.length > MAX_EMBEDDING_DIMENSIONS) {
+      throw malformed(provider, 'embeddings response (a vector that is not a list of floats)');
+    }
+    length ??= vector.length;
+    if (vector.length !== length)
+      throw malformed(provider, `embeddings response (a vector of ${vector.length} dimensions, expected ${length})`);
+    if (!vector.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+      throw malformed(provider, 'embeddings response (a vector with a value that is not a finite number)');
+    }
+    vectors[index] = vector as number[];
+  }
+  const promptTokens = body?.usage?.prompt_tokens;
+  if (typeof promptTokens !== 'number' || !Number.isInteger(promptTokens) || promptTokens < 0) {
+    throw malformed(provider, 'embeddings response (usage.prompt_tokens missing or not a count)');
+  }
+  return { vectors: vectors as (readonly number[])[], promptTokens };
+}

@@ -1,0 +1,26 @@
+import type { Engine } from '../../engine/index.js';
+import type { EmbeddingServiceServer } from '../../gen/orchestrator/v1/embedding.js';
+import { unary, type CallDeps } from '../call.js';
+import { encodeAttempt, encodeUsage, round3 } from '../encode.js';
+
+/** EmbeddingService: the engine checks the request (field paths of EmbedRequest) and embeds. */
+export function embeddingService(deps: CallDeps, engine: Engine): EmbeddingServiceServer {
+  return {
+    embed: unary(deps, async (req, ctx) => {
+      const answer = await engine.embed({ ctx, model: req.model, inputs: req.inputs, dimensions: req.dimensions });
+      return {
+        embeddings: answer.vectors.map((values, index) => ({ index, values: [...values] })),
+        model: answer.model,
+        provider: answer.provider,
+        usage: encodeUsage(answer.usage),
+        costUsd: answer.costUsd,
+        latencyMs: round3(answer.latencyMs),
+        requestId: ctx.requestId,
+        attempts: answer.attempts.map(encodeAttempt),
+        cache: answer.cache ? { hit: answer.cache.hit, stale: false, ageSeconds: round3(answer.cache.ageMs / 1000) } : undefined,
+        simulated: answer.simulated,
+        dimensions: answer.dimensions,
+      };
+    }),
+  };
+}

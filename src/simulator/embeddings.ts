@@ -1,0 +1,73 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorBody, readBody, sendJson } from './http-io.js';
+
+/** Native vector length of the simulated embedding models; unknown models get 1536. */
+const NATIVE_DIMENSIONS: Readonly<Record<string, number>> = {
+  'text-embedding-3-small': 1536,
+  'text-embedding-3-large': 3072,
+  'text-embedding-ada-002': 1536,
+};
+const MAX_INPUTS = 2048;
+
+/**
+ * A deterministic unit vector for (model, text): the same input always embeds the same, two
+ * different inputs almost surely differ. Values come from SHA-256 in counter mode, mapped
+ * to [-1, 1], then normalised to length 1 as OpenAI's vectors are.
+ */
+export function simulatedVector(model: string, text: string, dimensions: number): number[] {
+  const values: number[] = [];
+  for (let block = 0; values.length < dimensions; block++) {
+    const digest = createHash('sha256').update(`${model}\0${block}\0${text}`).digest();
+    for (let i = 0; i + 4 <= digest.length && values.length < dimensions; i += 4) {
+      values.push(digest.readUInt32LE(i) / 0x7fffffff - 1);
+    }
+  }
+  const norm = Math.sqrt(values.reduce((sum, v) => sum + v * v, 0)) || 1;
+  return values.map((v) => Math.fround(v / norm));
+}
+
+function invalid(res: ServerResponse, message: string, param: string): void {
+  sendJson(res, 400, errorBody(message, { type: 'invalid_request_error', code: 'invalid_value', param }));
+}
+
+/** POST /v1/embeddings: OpenAI's request and answer shapes, floats or base64 float32. */
+export async function handleEmbeddings(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = await readBody(req);
+  if (body.kind === 'aborted') return;
+  if (body.kind === 'too_large') return invalid(res, 'request body too large', 'input');
+  let parsed: { model?: unknown; input?: unknown; dimensions?: unknown; encoding_format?: unknown };
+  try {
+    parsed = JSON.parse(body.text) as typeof parsed;
+  } catch {
+    return invalid(res, 'the body is not valid JSON', 'body');
+  }
+  const { model, dimensions, encoding_format: format = 'float' } = parsed ?? {};
+  if (typeof model !== 'string' || model === '') return invalid(res, 'model is required', 'model');
+  const inputs = typeof parsed.input === 'string' ? [parsed.input] : parsed.input;
+  if (!Array.isArray(inputs) || inputs.length === 0 || inputs.length > MAX_INPUTS) {
+    return invalid(res, `input must be a string or 1 to ${MAX_INPUTS} strings`, 'input');
+  }
+  if (!inputs.every((s): s is string => typeof s === 'string' && s !== ''))
+    return invalid(res, 'every input must be a non-empty string', 'input');
+  const native = NATIVE_DIMENSIONS[model] ?? 1536;
+  if (
+    dimensions !== undefined &&
+    (typeof dimensions !== 'number' || !Number.isInteger(dimensions) || dimensions < 1 || dimensions > native)
+  ) {
+    return invalid(res, `dimensions must be an integer from 1 to ${native}`, 'dimensions');
+  }
+  if (format !== 'float' && format !== 'base64') return invalid(res, 'encoding_format must be float or base64', 'encoding_format');
+  const length = typeof dimensions === 'number' ? dimensions : native;
+  const promptTokens = inputs.reduce((sum, s) => sum + Math.max(1, Math.ceil(s.length / 4)), 0);
+  sendJson(res, 200, {
+    object: 'list',
+    model,
+    data: inputs.map((text, index) => {
+      const vector = simulatedVector(model, text, length);
+      const embedding = format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
+      return { object: 'embedding', index, embedding };
+    }),
+    usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+  });
+}

@@ -1,0 +1,201 @@
+import * as grpc from '@grpc/grpc-js';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config/config.js';
+import { EmbeddingServiceClient, type EmbedRequest } from '../../src/gen/orchestrator/v1/embedding.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { writeConfigFile } from '../helpers/config-file.js';
+import { callUnary, unaryError } from '../helpers/grpc-client.js';
+
+/** An OpenAI-compatible upstream that records every body and answers from a script. */
+interface Recorder {
+  readonly url: string;
+  readonly bodies: Record<string, unknown>[];
+  /** Status codes for the next calls, first first; then 200. */
+  failNext: number[];
+  close(): Promise<void>;
+}
+
+async function startRecorder(): Promise<Recorder> {
+  const bodies: Record<string, unknown>[] = [];
+  const state = { failNext: [] as number[] };
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let text = '';
+    req.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    req.on('end', () => {
+      const body = JSON.parse(text) as { input: string[]; dimensions?: number };
+      bodies.push(body as unknown as Record<string, unknown>);
+      const status = state.failNext.shift();
+      res.setHeader('content-type', 'application/json');
+      if (status !== undefined) {
+        res.statusCode = status;
+        res.end(JSON.stringify({ error: { message: 'overloaded', type: 'server_error' } }));
+        return;
+      }
+      const dims = body.dimensions ?? 4;
+      res.end(
+        JSON.stringify({
+          object: 'list',
+          // Out of order on purpose: the answer must follow the indexes, not the array order.
+          data: body.input
+            .map((_, index) => ({ object: 'embedding', index, embedding: Array.from({ length: dims }, (_, j) => index + j / 10) }))
+            .reverse(),
+          usage: { prompt_tokens: 1000 * body.input.length, total_tokens: 1000 * body.input.length },
+        }),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    bodies,
+    get failNext() {
+      return state.failNext;
+    },
+    set failNext(v: number[]) {
+      state.failNext = v;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+let recorder: Recorder;
+let anthropic: Simulator;
+let app: App;
+let client: EmbeddingServiceClient;
+let simApp: App;
+let simClient: EmbeddingServiceClient;
+
+beforeAll(async () => {
+  [recorder, anthropic] = await Promise.all([startRecorder(), startSimulator({ latencyScale: 0 })]);
+  const file = writeConfigFile(`providers:
+  - { name: openai, kind: openai, base_url: "${recorder.url}", api_key_env: OPENAI_KEY }
+  - { name: beta, kind: anthropic, base_url: "${anthropic.url}", api_key_env: BETA_KEY }
+models:
+  - { id: beta-claude, provider: beta, upstream_id: claude-test, context_window: 8000, max_output_tokens: 1000, input_price_per_million: 3, output_price_per_million: 15, family: b, tier: large, quality: 0.9 }
+`);
+  const base = {
+    HOST: '127.0.0.1',
+    PORT: '0',
+    METRICS_PORT: '0',
+    HTTP_PORT: '0',
+    RETRY_INITIAL_BACKOFF_MS: '5',
+    RETRY_MAX_BACKOFF_MS: '20',
+  };
+  app = await startApp(
+    loadConfig({ ...base, CONFIG_FILE: file, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '3', DATABASE_URL: 'sqlite::memory:' }),
+    pino({ level: 'silent' }),
+    { OPENAI_KEY: 'k', BETA_KEY: 'b' },
+  );
+  simApp = await startApp(loadConfig({ ...base, SIMULATOR: 'on' }), pino({ level: 'silent' }), {});
+  const credentials = grpc.credentials.createInsecure();
+  client = new EmbeddingServiceClient(`127.0.0.1:${app.port}`, credentials);
+  simClient = new EmbeddingServiceClient(`127.0.0.1:${simApp.port}`, credentials);
+});
+afterAll(async () => {
+  client?.close();
+  simClient?.close();
+  await Promise.all([app?.stop(100), simApp?.stop(100)]);
+  await Promise.all([recorder?.close(), anthropic?.close()]);
+});
+
+const request = (req: Partial<EmbedRequest>): EmbedRequest => ({ model: '', inputs: [], dimensions: 0, ...req });
+const embed = (c: EmbeddingServiceClient, req: Partial<EmbedRequest>) => callUnary(c.embed.bind(c), request(req));
+const embedError = (req: Partial<EmbedRequest>) => unaryError(client.embed.bind(client), request(req));
+
+describe('Embed through the OpenAI provider', () => {
+  it('sends the inputs and dimensions to /v1/embeddings and answers the vectors in input order, priced', async () => {
+    const { response } = await embed(client, { model: 'text-embedding-3-large', inputs: ['alpha', 'beta'], dimensions: 3 });
+    expect(recorder.bodies.at(-1)).toEqual({
+      model: 'text-embedding-3-large',
+      input: ['alpha', 'beta'],
+      encoding_format: 'float',
+      dimensions: 3,
+    });
+    expect(response.embeddings.map((e) => e.index)).toEqual([0, 1]);
+    expect(response.embeddings[1]?.values.map((v) => Math.round(v * 10) / 10)).toEqual([1, 1.1, 1.2]);
+    expect(response).toMatchObject({ model: 'text-embedding-3-large', provider: 'openai', dimensions: 3, simulated: false });
+    expect(response.usage).toMatchObject({ promptTokens: 2000, completionTokens: 0, totalTokens: 2000 });
+    // 2,000 tokens at $0.13 per million.
+    expect(response.costUsd).toBeCloseTo(0.00026, 10);
+  });
+
+  it('retries a 503 and charges only the answered attempt', async () => {
+    recorder.failNext = [503];
+    const before = recorder.bodies.length;
+    const { response } = await embed(client, { model: 'text-embedding-ada-002', inputs: ['retry me'] });
+    expect(recorder.bodies.length - before).toBe(2);
+    expect(response.attempts.map((a) => a.retry)).toEqual([0, 1]);
+    expect(response.costUsd).toBeCloseTo(0.0001, 10);
+  });
+
+  it('serves a repeated request from the response cache, without an upstream call or a cost', async () => {
+    const req = { model: 'text-embedding-3-small', inputs: ['cache me', 'and me'], dimensions: 8 };
+    const first = (await embed(client, req)).response;
+    const calls = recorder.bodies.length;
+    const again = (await embed(client, req)).response;
+    expect(recorder.bodies.length).toBe(calls);
+    expect(again.cache?.hit).toBe(true);
+    expect(again.costUsd).toBe(0);
+    expect(again.embeddings).toEqual(first.embeddings);
+    // Other dimensions are another answer.
+    await embed(client, { ...req, dimensions: 4 });
+    expect(recorder.bodies.length).toBe(calls + 1);
+  });
+
+  it('refuses a model of a provider without embeddings, naming the provider', async () => {
+    const err = await embedError({ model: 'beta-claude', inputs: ['x'] });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.details).toContain('beta');
+    expect(err.details).toContain('no embeddings API');
+  });
+
+  it('refuses a chat model with a clear error', async () => {
+    const err = await embedError({ model: 'gpt-4o-mini', inputs: ['x'] });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.details).toContain('is a chat model');
+  });
+
+  it('checks the request with field paths', async () => {
+    expect((await embedError({ inputs: [] })).details).toContain('inputs');
+    expect((await embedError({ inputs: ['ok', ' '] })).details).toContain('inputs[1]');
+    expect((await embedError({ model: 'text-embedding-3-small', inputs: ['x'], dimensions: 5000 })).details).toContain('dimensions');
+    expect((await embedError({ model: 'text-embedding-ada-002', inputs: ['x'], dimensions: 256 })).details).toContain('dimensions');
+  });
+});
+
+describe('Embed in the ledger', () => {
+  it('records each Embed call with its method and cost', async () => {
+    const db = app.ledger.database()?.db;
+    expect(db).toBeDefined();
+    // The ledger writes off the call's path: wait for the rows.
+    let rows: { method: string; cost_usd: number }[] = [];
+    for (let i = 0; i < 50 && rows.length === 0; i++) {
+      rows = await db!
+        .selectFrom('ledger_calls')
+        .select(['method', 'cost_usd'])
+        .where('method', '=', '/orchestrator.v1.EmbeddingService/Embed')
+        .execute();
+      if (rows.length === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.some((r) => Number(r.cost_usd) > 0)).toBe(true);
+  });
+});
+
+describe('Embed against the simulator', () => {
+  it('answers deterministic unit vectors of the requested length, marked simulated', async () => {
+    const first = (await embed(simClient, { inputs: ['same text', 'other text'], dimensions: 64 })).response;
+    const again = (await embed(simClient, { inputs: ['same text'], dimensions: 64 })).response;
+    expect(first).toMatchObject({ model: 'text-embedding-3-small', simulated: true, dimensions: 64 });
+    const [a, b] = first.embeddings.map((e) => e.values);
+    expect(a).toHaveLength(64);
+    expect(Math.hypot(...(a ?? []))).toBeCloseTo(1, 4);
+    expect(again.embeddings[0]?.values).toEqual(a);
+    expect(b).not.toEqual(a);
+  });
+});

@@ -1,0 +1,56 @@
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { simulatedVector } from '../../src/simulator/embeddings.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+let h: Harness;
+let client: OpenAI;
+let base: string;
+beforeAll(async () => {
+  h = await startHarness();
+  base = h.app.http!.url;
+  client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
+});
+afterAll(async () => h.close());
+
+const post = (body: unknown) =>
+  fetch(`${base}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+describe('POST /v1/embeddings', () => {
+  it('answers the openai SDK (which asks for base64) with the upstream vectors, usage and our extras', async () => {
+    const data = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['one', 'two'], dimensions: 16 });
+    expect(data.model).toBe('text-embedding-3-small');
+    expect(data.data.map((d) => d.index)).toEqual([0, 1]);
+    const expected = simulatedVector('text-embedding-3-small', 'two', 16);
+    expect(data.data[1]?.embedding).toEqual(expected);
+    expect(data.usage.prompt_tokens).toBeGreaterThan(0);
+    const ext = (data as unknown as { x_orchestrator: Record<string, unknown> }).x_orchestrator;
+    expect(ext).toMatchObject({ provider: 'openai', dimensions: 16 });
+    expect(ext.cost_usd).toBeGreaterThan(0);
+  });
+
+  it('answers floats when asked for floats, from the cache the second time', async () => {
+    const body = { model: 'text-embedding-3-small', input: 'a single text', dimensions: 8, encoding_format: 'float' };
+    const first = (await (await post(body)).json()) as { data: { embedding: number[] }[]; x_orchestrator: { cache: unknown } };
+    const second = (await (await post(body)).json()) as typeof first;
+    expect(first.data[0]?.embedding).toHaveLength(8);
+    expect(second.data[0]?.embedding).toEqual(first.data[0]?.embedding);
+    expect(second.x_orchestrator.cache).toMatchObject({ hit: true });
+  });
+
+  it('refuses what it cannot honour with a 400 naming the field', async () => {
+    const unknown = await post({ model: 'text-embedding-3-small', input: 'x', extra: 1 });
+    expect(unknown.status).toBe(400);
+    expect(JSON.stringify(await unknown.json())).toContain('extra');
+    const tokens = await post({ model: 'text-embedding-3-small', input: [[1, 2, 3]] });
+    expect(tokens.status).toBe(400);
+    const chat = await post({ model: 'gpt-4o-mini', input: 'x' });
+    expect(chat.status).toBe(400);
+    expect(JSON.stringify(await chat.json())).toContain('chat model');
+  });
+
+  it('counts Embed calls in the service stats as the method Embed', async () => {
+    const stats = JSON.stringify(await (await fetch(`${base}/v1/stats`)).json());
+    expect(stats).toContain('"Embed"');
+  });
+});
