@@ -200,6 +200,8 @@ export async function startApp(
     await simulator?.close();
     throw err;
   });
+  // The ledger listens where stats and metrics do: calls through either door are recorded.
+  const unsubscribeLedger = engine.events.subscribe(ledger.listener);
   const server = new GatewayServer({ config, engine, stats, statsSource, log, keys, metrics, tracer, ledger });
   if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see docs/access-and-limits.md)');
   let port: number;
@@ -258,6 +260,7 @@ export async function startApp(
       // Both doors drain together: health says so at once on both, calls in flight share the grace period.
       await Promise.all([server.shutdown(graceMs), httpGateway?.shutdown(graceMs)]);
       // Calls are drained: what the ledger still holds is written within the grace period.
+      unsubscribeLedger();
       await ledger.close(graceMs ?? config.shutdownGraceMs);
       await metricsServer?.close();
       await tracer.shutdown();

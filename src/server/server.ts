@@ -23,7 +23,6 @@ import { callObserverOf } from '../telemetry/call-observer.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Tracer } from '../telemetry/tracing.js';
 import type { RunningLedger } from '../store/index.js';
-import { ledgerInterceptor } from './interceptors/ledger.js';
 import { UsageServiceService } from '../gen/orchestrator/v1/usage.js';
 import { usageService } from './handlers/usage.js';
 import { capConnections } from './connection-cap.js';
@@ -88,7 +87,6 @@ export class GatewayServer {
           requestMessageTimeoutMs: config.requestMessageTimeoutMs,
           ...(tracer ? { tracer } : {}),
         }),
-        ...(ledger?.store ? [ledgerInterceptor(ledger.observe, ledger.recorded)] : []),
       ],
       // Bigger requests are refused by grpc-js with RESOURCE_EXHAUSTED before any handler runs.
       'grpc.max_receive_message_length': config.maxMessageBytes,
