@@ -28,6 +28,9 @@ import type { HttpGateway } from './http/server.js';
 import { callObserverOf } from './telemetry/call-observer.js';
 import { costOf } from './catalog/catalog.js';
 import { startLedger, type RunningLedger } from './store/index.js';
+import { ApiKeySync } from './store/api-key-sync.js';
+import { specOfStored } from './store/api-keys.js';
+import { loadConfigFile } from './config/file.js';
 
 export interface App {
   readonly port: number;
@@ -44,6 +47,8 @@ export interface App {
   readonly simulator: Simulator | undefined;
   /** The call ledger (DATABASE_URL). */
   readonly ledger: RunningLedger;
+  /** Re-reads the config file's API keys (SIGHUP); a file that no longer loads leaves the keys as they were. */
+  reloadKeys(): void;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -137,17 +142,15 @@ export async function startApp(
   const keys = new ApiKeyStore(file?.access.apiKeys ?? []);
   const redis = config.redis.url ? await connectRedis(config.redis.url, log) : undefined;
   const store = { redis, failurePolicy: config.redis.failurePolicy };
-  const access = new AccessController(
-    keys,
-    new RateLimits(
-      store,
-      file?.access.global ?? { requestsPerMinute: undefined, tokensPerMinute: undefined },
-      keys.all(),
-      config.globalRequestWindow,
-    ),
-    new Budgets(store),
-    catalog,
+  const limits = new RateLimits(
+    store,
+    file?.access.global ?? { requestsPerMinute: undefined, tokensPerMinute: undefined },
+    keys.all(),
+    config.globalRequestWindow,
   );
+  // Keys created, changed or revoked at runtime (and SIGHUP) bring their limits along.
+  keys.onChange((entries) => limits.setKeys(entries));
+  const access = new AccessController(keys, limits, new Budgets(store), catalog);
   const cache = new ResponseCache({
     ttlMs: config.cache.ttlSeconds * 1000,
     staleTtlMs: config.cache.staleTtlSeconds * 1000,
@@ -202,7 +205,19 @@ export async function startApp(
   });
   // The ledger listens where stats and metrics do: calls through either door are recorded.
   const unsubscribeLedger = engine.events.subscribe(ledger.listener);
-  const server = new GatewayServer({ config, engine, stats, statsSource, log, keys, metrics, tracer, ledger });
+  const keySync = await startKeySync(ledger, keys, config.ledger.keysRefreshMs, log);
+  const server = new GatewayServer({
+    config,
+    engine,
+    stats,
+    statsSource,
+    log,
+    keys,
+    metrics,
+    tracer,
+    ledger,
+    refreshKeys: () => keySync?.refresh() ?? Promise.resolve(),
+  });
   if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see docs/access-and-limits.md)');
   let port: number;
   let httpPort: number | undefined;
@@ -256,11 +271,21 @@ export async function startApp(
     metricsServer,
     simulator,
     ledger,
+    reloadKeys() {
+      if (!config.configFile) return;
+      try {
+        keys.setConfigKeys(loadConfigFile(config.configFile).access.apiKeys);
+        log.info({ configFile: config.configFile, keys: keys.all().length }, 'API keys reloaded from the config file');
+      } catch (err) {
+        log.error({ err, configFile: config.configFile }, 'config file not reloaded: its API keys stay as they were');
+      }
+    },
     async stop(graceMs?: number) {
       // Both doors drain together: health says so at once on both, calls in flight share the grace period.
       await Promise.all([server.shutdown(graceMs), httpGateway?.shutdown(graceMs)]);
       // Calls are drained: what the ledger still holds is written within the grace period.
       unsubscribeLedger();
+      keySync?.stop();
       await ledger.close(graceMs ?? config.shutdownGraceMs);
       await metricsServer?.close();
       await tracer.shutdown();
@@ -269,6 +294,19 @@ export async function startApp(
       redis?.disconnect();
     },
   };
+}
+
+/** Runtime API keys from the ledger database, read before the gateway listens and then every `intervalMs`. */
+async function startKeySync(ledger: RunningLedger, keys: ApiKeyStore, intervalMs: number, log: Logger): Promise<ApiKeySync | undefined> {
+  if (!ledger.store) return undefined;
+  const sync = new ApiKeySync({
+    database: () => ledger.database()?.db,
+    intervalMs,
+    apply: (live) => keys.setRuntimeKeys(live.map(specOfStored)),
+    log,
+  });
+  await sync.start();
+  return sync;
 }
 
 /** A host for a URL: the wildcard binds are reached on loopback, IPv6 literals need brackets. */

@@ -99,6 +99,8 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
     'Ledger rows waiting to be written; past it new rows are dropped and counted (`llm_orchestrator_ledger_records_dropped_total`), never blocking a call.',
   LEDGER_BATCH_SIZE: 'Ledger rows per transaction.',
   LEDGER_RETENTION_DAYS: 'Ledger rows older than this are deleted by the retention job; `0` keeps everything.',
+  KEYS_REFRESH_MS:
+    'How often each replica reloads the API keys managed at runtime (ApiKeyService) from the database: a revoked key is refused everywhere within about this long.',
   LEDGER_RETENTION_CRON: 'When the retention job runs (cron syntax, UTC); with several replicas on PostgreSQL one of them runs it.',
   UPSTREAM_MAX_BODY_BYTES:
     'Largest upstream response body read whole (JSON answers, error bodies); past it the connection is closed and the attempt fails with `UPSTREAM_MALFORMED_RESPONSE`. See [security.md](security.md).',

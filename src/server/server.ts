@@ -26,6 +26,8 @@ import type { RunningLedger } from '../store/index.js';
 import { UsageServiceService } from '../gen/orchestrator/v1/usage.js';
 import { usageService } from './handlers/usage.js';
 import { capConnections } from './connection-cap.js';
+import { ApiKeyServiceService } from '../gen/orchestrator/v1/keys.js';
+import { apiKeyService } from './handlers/keys.js';
 
 /** TLS when TLS_CERT_FILE/TLS_KEY_FILE are set; with TLS_CLIENT_CA_FILE clients must present a certificate it signed. */
 function credentialsOf(config: Config): grpc.ServerCredentials {
@@ -56,6 +58,8 @@ export interface GatewayServerOptions {
   readonly tracer?: Tracer | undefined;
   /** The call ledger: every chat call is recorded; UsageService reads it. */
   readonly ledger?: RunningLedger | undefined;
+  /** Re-reads the runtime API keys from the database (after an ApiKeyService change). */
+  readonly refreshKeys?: (() => Promise<void>) | undefined;
 }
 
 /** The grpc-js server with our services, health, reflection and interceptors. */
@@ -113,9 +117,16 @@ export class GatewayServer {
     this.server.addService(ModelServiceService, modelService(deps, engine, limits));
     this.server.addService(StatsServiceService, statsService(deps, statsSource ?? stats, engine));
     if (ledger) {
-      const isAdmin = (name: string): boolean => keys.byKeyName(name)?.scopes.includes('admin') ?? false;
-      this.server.addService(UsageServiceService, usageService(deps, ledger, { keysEnabled: keys.enabled, isAdmin }));
+      // Read at each call: runtime keys can turn an open service into a keyed one.
+      const access = {
+        keysEnabled: () => keys.enabled,
+        isAdmin: (name: string): boolean => keys.byKeyName(name)?.scopes.includes('admin') ?? false,
+      };
+      this.server.addService(UsageServiceService, usageService(deps, ledger, access));
       this.health.setStatus('orchestrator.v1.UsageService', 'SERVING');
+      const refresh = options.refreshKeys ?? (() => Promise.resolve());
+      this.server.addService(ApiKeyServiceService, apiKeyService(deps, { keys, access, database: () => ledger.database()?.db, refresh }));
+      this.health.setStatus('orchestrator.v1.ApiKeyService', 'SERVING');
     }
     this.server.addService(HealthService, this.health.implementation);
     addReflection(this.server);

@@ -1,4 +1,5 @@
 import type { Kysely, Migration } from 'kysely';
+import { API_KEY_MIGRATIONS } from './api-key-schema.js';
 
 /**
  * Versioned migrations, applied in name order at start-up. Never edit one that shipped: add
@@ -83,4 +84,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
       await db.schema.createIndex('ledger_decisions_profile_ts').on('ledger_decisions').columns(['profile', 'ts']).execute();
     },
   },
+  ...API_KEY_MIGRATIONS,
 };
