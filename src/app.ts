@@ -18,7 +18,10 @@ import { Metrics, type BreakerReading } from './telemetry/metrics.js';
 import { startMetricsServer, type MetricsServer } from './telemetry/metrics-server.js';
 import { createTracer } from './telemetry/create-tracer.js';
 import { AccessController } from './access/controller.js';
-import { Budgets } from './access/budgets.js';
+import { Budgets, type SpendRecord } from './access/budgets.js';
+import type { Kysely } from 'kysely';
+import type { LedgerSchema } from './store/schema.js';
+import { ledgerSpend } from './store/budget-spend.js';
 import { ResponseCache } from './cache/response-cache.js';
 import { ApiKeyStore } from './access/keys.js';
 import { RateLimits } from './access/limits.js';
@@ -150,7 +153,10 @@ export async function startApp(
   );
   // Keys created, changed or revoked at runtime (and SIGHUP) bring their limits along.
   keys.onChange((entries) => limits.setKeys(entries));
-  const access = new AccessController(keys, limits, new Budgets(store), catalog);
+  // Without Redis, budgets come from the ledger's record (read once the ledger is open, below).
+  let ledgerDb: () => Kysely<LedgerSchema> | undefined = () => undefined;
+  const budgets = new Budgets(store, redis || config.ledger.target.kind === 'off' ? undefined : ledgerSpendRecord(() => ledgerDb(), log));
+  const access = new AccessController(keys, limits, budgets, catalog);
   const cache = new ResponseCache({
     ttlMs: config.cache.ttlSeconds * 1000,
     staleTtlMs: config.cache.staleTtlSeconds * 1000,
@@ -203,6 +209,7 @@ export async function startApp(
     await simulator?.close();
     throw err;
   });
+  ledgerDb = () => ledger.database()?.db;
   // The ledger listens where stats and metrics do: calls through either door are recorded.
   const unsubscribeLedger = engine.events.subscribe(ledger.listener);
   const keySync = await startKeySync(ledger, keys, config.ledger.keysRefreshMs, log);
@@ -292,6 +299,23 @@ export async function startApp(
       await registry.closeAll();
       await simulator?.close();
       redis?.disconnect();
+    },
+  };
+}
+
+/** The ledger as the record of each key's spend before start-up; an unreachable database is logged at most once a minute. */
+function ledgerSpendRecord(db: () => Kysely<LedgerSchema> | undefined, log: Logger): SpendRecord {
+  let warnedAt = 0;
+  return {
+    spendBefore: (keyName, since, beforeMs) => {
+      const open = db();
+      // Not reachable yet: tried again at the key's next call.
+      return open ? ledgerSpend(open, keyName, since, beforeMs) : Promise.reject(new Error('the ledger database is not reachable'));
+    },
+    onError: (err) => {
+      if (Date.now() - warnedAt < 60_000) return;
+      warnedAt = Date.now();
+      log.warn({ err }, 'cannot read budget spend from the ledger; counting from start-up until it can be read');
     },
   };
 }
