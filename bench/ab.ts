@@ -4,6 +4,12 @@
  * built checkout (dist/main.js), for example the tree before and after a change.
  *
  *   npx tsx bench/ab.ts --a DIR --b DIR [--rounds 3] [--seconds 6] [--scenario unary|streams|rate]
+ *                       [--env-a NAME=VALUE ...] [--env-b NAME=VALUE ...]
+ *
+ * --env-a / --env-b (repeatable) set environment variables for one side only, so one build can
+ * be compared with itself under two settings, e.g. the ledger's cost on unary throughput:
+ *   --a . --b . --env-a DATABASE_URL=off --env-b DATABASE_URL=sqlite:/tmp/bench-ledger.db
+ *   --a . --b . --env-a DATABASE_URL=off --env-b DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
  *
  * unary:   h2load, unary Chat at concurrency 64: req/s and P99
  * streams: 1,000 concurrent StreamChat at 50 tokens/s: tokens/s, TTFT P50, peak RSS
@@ -41,6 +47,17 @@ async function main(): Promise<void> {
   const rounds = Number(arg('rounds') ?? 3);
   const seconds = Number(arg('seconds') ?? 6);
   const scenario = arg('scenario') ?? 'unary';
+  const envOf = (flag: string): Record<string, string> => {
+    const env: Record<string, string> = {};
+    process.argv.forEach((value, i) => {
+      if (process.argv[i - 1] !== `--${flag}`) return;
+      const at = value.indexOf('=');
+      if (at <= 0) throw new Error(`--${flag} takes NAME=VALUE (got ${JSON.stringify(value)})`);
+      env[value.slice(0, at)] = value.slice(at + 1);
+    });
+    return env;
+  };
+  const sideEnv = { A: envOf('env-a'), B: envOf('env-b') } as const;
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const h2load = ensureH2load(log);
   const upstream = await startUpstream();
@@ -54,7 +71,7 @@ async function main(): Promise<void> {
         ['A', a],
         ['B', b],
       ] as const) {
-        const gateway = await startGateway(resolve(dir), upstream.port, 'warn');
+        const gateway = await startGateway(resolve(dir), upstream.port, 'warn', [], sideEnv[side]);
         try {
           await waitForQuiet(30_000, 0.3, log);
           if (scenario === 'unary') {
@@ -131,7 +148,9 @@ async function main(): Promise<void> {
     const mine = samples.filter((s) => s.side === side);
     const keys = Object.keys(mine[0]?.extra ?? {});
     return [
-      `${side} ${side === 'A' ? a : b}`,
+      `${side} ${side === 'A' ? a : b}${Object.entries(sideEnv[side])
+        .map(([k, v]) => ` ${k}=${v}`)
+        .join('')}`,
       median(mine.map((s) => s.value)).toFixed(1),
       mine.map((s) => s.value.toFixed(0)).join(' '),
       ...keys.map((k) => median(mine.map((s) => s.extra[k] ?? NaN)).toFixed(2)),
