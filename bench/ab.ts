@@ -6,9 +6,14 @@
  *   npx tsx bench/ab.ts --a DIR --b DIR [--rounds 3] [--seconds 6] [--scenario unary|streams|rate|alloc|idle]
  *     [--quiet-wait S]  (seconds each round waits for a quiet machine, default 30)
  *     [--streams N]     (streams scenario: concurrent streams, default 1,000)
+ *     [--env-a NAME=VALUE ...] [--env-b NAME=VALUE ...]
  *
  * Two commits: extract each into a folder (`git archive C | tar -x -C DIR`), give it the
  * dependencies (`cp -al node_modules DIR/`, hard links, no copy) and `npm run build` there.
+ * --env-a / --env-b (repeatable) set environment variables for one side only, so one build can
+ * be compared with itself under two settings, e.g. the ledger's cost on unary throughput:
+ *   --a . --b . --env-a DATABASE_URL=off --env-b DATABASE_URL=sqlite:/tmp/bench-ledger.db
+ *   --a . --b . --env-a DATABASE_URL=off --env-b DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
  *
  * unary:   h2load, unary Chat at concurrency 64: req/s and P99
  * streams: 1,000 (--streams) concurrent StreamChat at 50 tokens/s: tokens/s, TTFT P50, peak RSS, CPU per token
@@ -54,6 +59,17 @@ async function main(): Promise<void> {
   const quietWaitMs = Number(arg('quiet-wait') ?? 30) * 1000;
   // Fewer than 1,000 streams: a machine busy with other work cannot carry 50,000 tokens/s.
   const streams = Number(arg('streams') ?? 1000);
+  const envOf = (flag: string): Record<string, string> => {
+    const env: Record<string, string> = {};
+    process.argv.forEach((value, i) => {
+      if (process.argv[i - 1] !== `--${flag}`) return;
+      const at = value.indexOf('=');
+      if (at <= 0) throw new Error(`--${flag} takes NAME=VALUE (got ${JSON.stringify(value)})`);
+      env[value.slice(0, at)] = value.slice(at + 1);
+    });
+    return env;
+  };
+  const sideEnv = { A: envOf('env-a'), B: envOf('env-b') } as const;
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const h2load = ensureH2load(log);
   const upstream = await startUpstream();
@@ -70,10 +86,13 @@ async function main(): Promise<void> {
         const probe = await allocProbeArgs();
         const gateway =
           scenario === 'alloc'
-            ? await startGateway(resolve(dir), upstream.port, 'warn', probe.nodeArgs, probe.env)
+            ? await startGateway(resolve(dir), upstream.port, 'warn', probe.nodeArgs, { ...probe.env, ...sideEnv[side] })
             : scenario === 'idle'
-              ? await startGateway(resolve(dir), upstream.port, 'warn', ['--expose-gc', ...probe.nodeArgs], probe.env)
-              : await startGateway(resolve(dir), upstream.port, 'warn');
+              ? await startGateway(resolve(dir), upstream.port, 'warn', ['--expose-gc', ...probe.nodeArgs], {
+                  ...probe.env,
+                  ...sideEnv[side],
+                })
+              : await startGateway(resolve(dir), upstream.port, 'warn', [], sideEnv[side]);
         try {
           await waitForQuiet(quietWaitMs, 0.3, log);
           if (scenario === 'idle') {
@@ -177,7 +196,9 @@ async function main(): Promise<void> {
     const mine = samples.filter((s) => s.side === side);
     const keys = Object.keys(mine[0]?.extra ?? {});
     return [
-      `${side} ${side === 'A' ? a : b}`,
+      `${side} ${side === 'A' ? a : b}${Object.entries(sideEnv[side])
+        .map(([k, v]) => ` ${k}=${v}`)
+        .join('')}`,
       median(mine.map((s) => s.value)).toFixed(1),
       mine.map((s) => s.value.toFixed(scenario === 'alloc' ? 1 : 0)).join(' '),
       ...keys.map((k) => median(mine.map((s) => s.extra[k] ?? NaN)).toFixed(2)),

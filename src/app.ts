@@ -26,7 +26,10 @@ import { Metrics, type BreakerReading } from './telemetry/metrics.js';
 import { startMetricsServer, type MetricsServer } from './telemetry/metrics-server.js';
 import { createTracer } from './telemetry/create-tracer.js';
 import { AccessController } from './access/controller.js';
-import { Budgets } from './access/budgets.js';
+import { Budgets, type SpendRecord } from './access/budgets.js';
+import type { Kysely } from 'kysely';
+import type { LedgerSchema } from './store/schema.js';
+import { ledgerSpend } from './store/budget-spend.js';
 import { ResponseCache } from './cache/response-cache.js';
 import { ApiKeyStore } from './access/keys.js';
 import { RateLimits } from './access/limits.js';
@@ -36,6 +39,9 @@ import type { HttpGateway } from './http/server.js';
 import { callObserverOf } from './telemetry/call-observer.js';
 import { costOf } from './catalog/catalog.js';
 import { startLedger, type RunningLedger } from './store/index.js';
+import { ApiKeySync } from './store/api-key-sync.js';
+import { specOfStored } from './store/api-keys.js';
+import { loadConfigFile } from './config/file.js';
 
 export interface App {
   readonly port: number;
@@ -54,6 +60,8 @@ export interface App {
   readonly ledger: RunningLedger;
   /** The catalog as it changes at runtime (runtime models, synced data). */
   readonly catalog: LiveCatalog;
+  /** Re-reads the config file's API keys (SIGHUP); a file that no longer loads leaves the keys as they were. */
+  reloadKeys(): void;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -153,17 +161,18 @@ export async function startApp(
   const keys = new ApiKeyStore(file?.access.apiKeys ?? []);
   const redis = config.redis.url ? await connectRedis(config.redis.url, log) : undefined;
   const store = { redis, failurePolicy: config.redis.failurePolicy };
-  const access = new AccessController(
-    keys,
-    new RateLimits(
-      store,
-      file?.access.global ?? { requestsPerMinute: undefined, tokensPerMinute: undefined },
-      keys.all(),
-      config.globalRequestWindow,
-    ),
-    new Budgets(store),
-    catalog,
+  const limits = new RateLimits(
+    store,
+    file?.access.global ?? { requestsPerMinute: undefined, tokensPerMinute: undefined },
+    keys.all(),
+    config.globalRequestWindow,
   );
+  // Keys created, changed or revoked at runtime (and SIGHUP) bring their limits along.
+  keys.onChange((entries) => limits.setKeys(entries));
+  // Without Redis, budgets come from the ledger's record (read once the ledger is open, below).
+  let ledgerDb: () => Kysely<LedgerSchema> | undefined = () => undefined;
+  const budgets = new Budgets(store, redis || config.ledger.target.kind === 'off' ? undefined : ledgerSpendRecord(() => ledgerDb(), log));
+  const access = new AccessController(keys, limits, budgets, catalog);
   const cache = new ResponseCache({
     ttlMs: config.cache.ttlSeconds * 1000,
     staleTtlMs: config.cache.staleTtlSeconds * 1000,
@@ -224,6 +233,10 @@ export async function startApp(
     await simulator?.close();
     throw err;
   });
+  ledgerDb = () => ledger.database()?.db;
+  // The ledger listens where stats and metrics do: calls through either door are recorded.
+  const unsubscribeLedger = engine.events.subscribe(ledger.listener);
+  const keySync = await startKeySync(ledger, keys, config.ledger.keysRefreshMs, log);
   const catalogStore = ledger.store ? new CatalogStore(() => ledger.database()) : undefined;
   const catalogSync: CatalogSyncWiring | undefined = options.catalogSync
     ? undefined
@@ -250,7 +263,19 @@ export async function startApp(
   });
   await live.start();
   catalogSync?.sync.scheduler.start();
-  const server = new GatewayServer({ config, engine, stats, statsSource, log, keys, metrics, tracer, ledger, catalog: live });
+  const server = new GatewayServer({
+    config,
+    engine,
+    stats,
+    statsSource,
+    log,
+    keys,
+    metrics,
+    tracer,
+    ledger,
+    catalog: live,
+    refreshKeys: () => keySync?.refresh() ?? Promise.resolve(),
+  });
   if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see docs/access-and-limits.md)');
   let port: number;
   let httpPort: number | undefined;
@@ -307,12 +332,23 @@ export async function startApp(
     simulator,
     ledger,
     catalog: live,
+    reloadKeys() {
+      if (!config.configFile) return;
+      try {
+        keys.setConfigKeys(loadConfigFile(config.configFile).access.apiKeys);
+        log.info({ configFile: config.configFile, keys: keys.all().length }, 'API keys reloaded from the config file');
+      } catch (err) {
+        log.error({ err, configFile: config.configFile }, 'config file not reloaded: its API keys stay as they were');
+      }
+    },
     async stop(graceMs?: number) {
       live.stop();
       await catalogSync?.stop();
       // Both doors drain together: health says so at once on both, calls in flight share the grace period.
       await Promise.all([server.shutdown(graceMs), httpGateway?.shutdown(graceMs)]);
       // Calls are drained: what the ledger still holds is written within the grace period.
+      unsubscribeLedger();
+      keySync?.stop();
       await ledger.close(graceMs ?? config.shutdownGraceMs);
       await metricsServer?.close();
       await tracer.shutdown();
@@ -321,6 +357,36 @@ export async function startApp(
       redis?.disconnect();
     },
   };
+}
+
+/** The ledger as the record of each key's spend before start-up; an unreachable database is logged at most once a minute. */
+function ledgerSpendRecord(db: () => Kysely<LedgerSchema> | undefined, log: Logger): SpendRecord {
+  let warnedAt = 0;
+  return {
+    spendBefore: (keyName, since, beforeMs) => {
+      const open = db();
+      // Not reachable yet: tried again at the key's next call.
+      return open ? ledgerSpend(open, keyName, since, beforeMs) : Promise.reject(new Error('the ledger database is not reachable'));
+    },
+    onError: (err) => {
+      if (Date.now() - warnedAt < 60_000) return;
+      warnedAt = Date.now();
+      log.warn({ err }, 'cannot read budget spend from the ledger; counting from start-up until it can be read');
+    },
+  };
+}
+
+/** Runtime API keys from the ledger database, read before the gateway listens and then every `intervalMs`. */
+async function startKeySync(ledger: RunningLedger, keys: ApiKeyStore, intervalMs: number, log: Logger): Promise<ApiKeySync | undefined> {
+  if (!ledger.store) return undefined;
+  const sync = new ApiKeySync({
+    database: () => ledger.database()?.db,
+    intervalMs,
+    apply: (live) => keys.setRuntimeKeys(live.map(specOfStored)),
+    log,
+  });
+  await sync.start();
+  return sync;
 }
 
 /** A host for a URL: the wildcard binds are reached on loopback, IPv6 literals need brackets. */

@@ -76,6 +76,8 @@ async function main(): Promise<void> {
     );
   };
   process.on('SIGTERM', stop);
+  // The config file's API keys are re-read; runtime keys (ApiKeyService) reload by themselves.
+  process.on('SIGHUP', () => app.reloadKeys());
   process.on('SIGINT', stop);
   if (worker) {
     // A worker whose primary is gone (killed) drains and exits rather than serving alone.

@@ -25,6 +25,20 @@ export function periodsOf(now: Date): Periods {
   return { day, month: day.slice(0, 7), msToNextDay: nextDay - now.getTime(), msToNextMonth: nextMonth - now.getTime() };
 }
 
+/** Where spend is on record (the ledger): a key's spend in the current periods before a moment. */
+export interface SpendRecord {
+  spendBefore(keyName: string, since: { readonly dayStartMs: number; readonly monthStartMs: number }, beforeMs: number): Promise<Spend>;
+  onError?(err: unknown): void;
+}
+
+/** 00:00 UTC of the day and of the 1st of the month. */
+function periodStarts(now: Date): { dayStartMs: number; monthStartMs: number } {
+  return {
+    dayStartMs: Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()),
+    monthStartMs: Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1),
+  };
+}
+
 const DAY_TTL_S = 2 * 86_400;
 const MONTH_TTL_S = 32 * 86_400;
 /** Budget keys (key name × day or month) remembered in memory; the least recently charged go first. */
@@ -59,12 +73,23 @@ function addTo(map: Map<string, number>, key: string, usd: number): void {
  */
 export class Budgets {
   private readonly local = new Map<string, number>();
+  /** Keys whose earlier spend (before this process) is loaded into `local`, or being loaded. */
+  private readonly seeded = new Map<string, Promise<void>>();
+  private readonly startedAt = Date.now();
   private readonly unsent = new Map<string, number>();
   /** Held by this process's calls in flight, per key name (the memory side of `reserve`). */
   private readonly held = new Map<string, number>();
   private flushing: Promise<void> | undefined;
 
-  constructor(private readonly store: LimiterStore) {
+  /**
+   * `record`: where spend is on record when there is no Redis (the ledger). Each key's spend of
+   * the current day and month from before this process started is loaded on the key's first
+   * use and kept in memory, with new spend added as calls finish, so budgets survive restarts.
+   */
+  constructor(
+    private readonly store: LimiterStore,
+    private readonly record?: SpendRecord | undefined,
+  ) {
     store.redis?.on('ready', () => void this.flush());
   }
 
@@ -79,6 +104,7 @@ export class Budgets {
         if (this.store.failurePolicy === 'closed') throw sharedStateDown(err);
       }
     }
+    await this.seed(keyName, now);
     return this.localSpend(keyName, now);
   }
 
@@ -123,6 +149,7 @@ export class Budgets {
         if (this.store.failurePolicy === 'closed') throw sharedStateDown(err);
       }
     }
+    await this.seed(keyName, now);
     return this.reserveLocally(keyName, limits, usd, now);
   }
 
@@ -148,6 +175,34 @@ export class Budgets {
       }
     })().finally(() => (this.flushing = undefined));
     return this.flushing;
+  }
+
+  /**
+   * Loads the key's spend before this process from the record, once; a record that cannot be
+   * read is tried again at the key's next call (spend after start-up is counted in memory
+   * meanwhile, and only spend before start-up is read, so nothing is counted twice).
+   */
+  private seed(keyName: string, now: Date): Promise<void> {
+    const record = this.record;
+    if (!record || this.store.redis) return Promise.resolve();
+    let loading = this.seeded.get(keyName);
+    if (!loading) {
+      const { dayStartMs, monthStartMs } = periodStarts(new Date(this.startedAt));
+      loading = record
+        .spendBefore(keyName, { dayStartMs, monthStartMs }, this.startedAt)
+        .then((spend) => {
+          // Only what still belongs to the current periods (the process may have crossed midnight since).
+          const [dayKey, monthKey] = keysOf(keyName, new Date(this.startedAt));
+          if (dayKey === keysOf(keyName, now)[0]) addTo(this.local, dayKey, spend.day);
+          if (monthKey === keysOf(keyName, now)[1]) addTo(this.local, monthKey, spend.month);
+        })
+        .catch((err: unknown) => {
+          this.seeded.delete(keyName);
+          record.onError?.(err);
+        });
+      this.seeded.set(keyName, loading);
+    }
+    return loading;
   }
 
   /** Redis down ('local' policy) or absent: everything this process has spent, unsent included. */

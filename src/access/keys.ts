@@ -3,33 +3,50 @@ import type { ApiKeySpec } from '../config/file.js';
 import type { Principal } from '../domain/principal.js';
 import { modelPattern } from './patterns.js';
 
+/** Where a key is defined: the config file (read-only at runtime) or the database (ApiKeyService). */
+export type KeySource = 'config' | 'runtime';
+
 export interface KeyEntry extends Principal {
   readonly digest: Buffer;
   readonly spec: ApiKeySpec;
   readonly patterns: readonly RegExp[];
-  /** `admin`: sees every key's ledger rows. */
+  /** `admin`: sees every key's ledger rows and may call the admin RPCs. */
   readonly scopes: readonly string[];
+  readonly source: KeySource;
 }
 
 /**
- * The configured API keys, stored as SHA-256 digests only. A presented key is hashed and
+ * The API keys, stored as SHA-256 digests only: the config file's (replaced on SIGHUP) and the
+ * runtime ones from the database (replaced by each refresh). A presented key is hashed and
  * compared with every digest in constant time, so neither the key nor which entry matched
- * leaks through timing.
+ * leaks through timing. A key revoked in the database is gone from here at the next refresh.
  */
 export class ApiKeyStore {
-  private readonly entries: readonly KeyEntry[];
-  private readonly byName: ReadonlyMap<string, KeyEntry>;
+  private configured: readonly KeyEntry[] = [];
+  private runtime: readonly KeyEntry[] = [];
+  private entries: readonly KeyEntry[] = [];
+  private byName: ReadonlyMap<string, KeyEntry> = new Map();
+  private listeners: ((entries: readonly KeyEntry[]) => void)[] = [];
 
   constructor(specs: readonly ApiKeySpec[]) {
-    this.entries = specs.map((spec) => ({
-      name: spec.name,
-      allowedModels: spec.allowedModels,
-      digest: Buffer.from(spec.sha256, 'hex'),
-      spec,
-      patterns: spec.allowedModels.map(modelPattern),
-      scopes: spec.scopes ?? [],
-    }));
-    this.byName = new Map(this.entries.map((e) => [e.name, e]));
+    this.setConfigKeys(specs);
+  }
+
+  /** The config file's keys (start-up, SIGHUP). */
+  setConfigKeys(specs: readonly ApiKeySpec[]): void {
+    this.configured = specs.map((spec) => entryOf(spec, 'config'));
+    this.rebuild();
+  }
+
+  /** The database's live (unrevoked) keys; a name the config file also uses stays the file's. */
+  setRuntimeKeys(specs: readonly ApiKeySpec[]): void {
+    this.runtime = specs.map((spec) => entryOf(spec, 'runtime'));
+    this.rebuild();
+  }
+
+  /** Told the new entries after every change (rate limits follow the keys' limits). */
+  onChange(listener: (entries: readonly KeyEntry[]) => void): void {
+    this.listeners.push(listener);
   }
 
   get enabled(): boolean {
@@ -53,6 +70,25 @@ export class ApiKeyStore {
   byKeyName(name: string): KeyEntry | undefined {
     return this.byName.get(name);
   }
+
+  private rebuild(): void {
+    const names = new Set(this.configured.map((e) => e.name));
+    this.entries = [...this.configured, ...this.runtime.filter((e) => !names.has(e.name))];
+    this.byName = new Map(this.entries.map((e) => [e.name, e]));
+    for (const listener of this.listeners) listener(this.entries);
+  }
+}
+
+function entryOf(spec: ApiKeySpec, source: KeySource): KeyEntry {
+  return {
+    name: spec.name,
+    allowedModels: spec.allowedModels,
+    digest: Buffer.from(spec.sha256, 'hex'),
+    spec,
+    patterns: spec.allowedModels.map(modelPattern),
+    scopes: spec.scopes ?? [],
+    source,
+  };
 }
 
 /** The key a caller presented: `authorization: Bearer <key>` or `x-api-key: <key>`. */

@@ -28,7 +28,7 @@ interface Limiter {
  * (atomic, so a limit holds exactly however many replicas share it).
  */
 export class RateLimits {
-  private readonly perKey = new Map<string, { rpm?: Limiter; tpm?: Limiter }>();
+  private perKey = new Map<string, { rpm?: Limiter; tpm?: Limiter; spec: string }>();
   private readonly global: { rpm?: Limiter; tpm?: Limiter };
   private readonly globalWindow: Limiter | undefined;
 
@@ -48,7 +48,21 @@ export class RateLimits {
           window.windowSeconds,
         )
       : undefined;
-    for (const key of keys) this.perKey.set(key.name, this.pair(`key:${key.name}`, key.spec.limits));
+    this.setKeys(keys);
+  }
+
+  /**
+   * The keys' limits after a change (a key created, updated or revoked at runtime, SIGHUP): a
+   * key whose limits stayed the same keeps its limiter and what it counted.
+   */
+  setKeys(keys: readonly { readonly name: string; readonly spec: { readonly limits: RateLimitSpec } }[]): void {
+    const next = new Map<string, { rpm?: Limiter; tpm?: Limiter; spec: string }>();
+    for (const key of keys) {
+      const spec = JSON.stringify([key.spec.limits.requestsPerMinute, key.spec.limits.tokensPerMinute]);
+      const kept = this.perKey.get(key.name);
+      next.set(key.name, kept?.spec === spec ? kept : { ...this.pair(`key:${key.name}`, key.spec.limits), spec });
+    }
+    this.perKey = next;
   }
 
   /** Takes one request and the estimated tokens; throws RESOURCE_EXHAUSTED past a limit. */

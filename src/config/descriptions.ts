@@ -100,6 +100,8 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
     'Ledger rows waiting to be written; past it new rows are dropped and counted (`llm_orchestrator_ledger_records_dropped_total`), never blocking a call.',
   LEDGER_BATCH_SIZE: 'Ledger rows per transaction.',
   LEDGER_RETENTION_DAYS: 'Ledger rows older than this are deleted by the retention job; `0` keeps everything.',
+  KEYS_REFRESH_MS:
+    'How often each replica reloads the API keys managed at runtime (ApiKeyService) from the database: a revoked key is refused everywhere within about this long.',
   LEDGER_RETENTION_CRON: 'When the retention job runs (cron syntax, UTC); with several replicas on PostgreSQL one of them runs it.',
   CATALOG_POLL_MS:
     'How often (ms) each replica looks in the database for [runtime models](catalog.md#runtime-models) and synced catalog data another replica wrote; a change is served within this time.',

@@ -18,6 +18,8 @@ export interface LedgerConfig {
   readonly retentionDays: number;
   /** When the retention job runs (cron, UTC). */
   readonly retentionCron: string;
+  /** How often each replica reloads the runtime API keys (ApiKeyService) from the database. */
+  readonly keysRefreshMs: number;
 }
 
 export function ledgerEnv() {
@@ -38,6 +40,7 @@ export function ledgerEnv() {
     LEDGER_BATCH_SIZE: number(z.number().int().min(1).max(5_000), 500),
     LEDGER_RETENTION_DAYS: number(z.number().int().min(0).max(36_500), 30),
     LEDGER_RETENTION_CRON: z.preprocess(emptyAsUndefined, z.string().trim().default('17 * * * *')),
+    KEYS_REFRESH_MS: number(z.number().int().min(100).max(600_000), 5_000),
   };
 }
 
@@ -49,6 +52,7 @@ export function ledgerConfig(e: {
   LEDGER_BATCH_SIZE: number;
   LEDGER_RETENTION_DAYS: number;
   LEDGER_RETENTION_CRON: string;
+  KEYS_REFRESH_MS: number;
 }): LedgerConfig {
   return {
     target: parseDatabaseUrl(e.DATABASE_URL),
@@ -58,5 +62,6 @@ export function ledgerConfig(e: {
     batchSize: e.LEDGER_BATCH_SIZE,
     retentionDays: e.LEDGER_RETENTION_DAYS,
     retentionCron: e.LEDGER_RETENTION_CRON,
+    keysRefreshMs: e.KEYS_REFRESH_MS,
   };
 }

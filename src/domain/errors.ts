@@ -8,6 +8,7 @@ import type { AttemptRecord } from './chat.js';
 export type ErrorKind =
   | 'invalid_argument'
   | 'not_found'
+  | 'already_exists'
   | 'unauthenticated'
   | 'permission_denied'
   | 'resource_exhausted'
@@ -58,6 +59,12 @@ export const Reason = {
   ADMIN_REQUIRED: 'ADMIN_REQUIRED',
   /** The ledger's database is off (DATABASE_URL=off) or not reachable yet. */
   LEDGER_UNAVAILABLE: 'LEDGER_UNAVAILABLE',
+  /** CreateApiKey: a key (config file or runtime, revoked included) already has this name. */
+  API_KEY_EXISTS: 'API_KEY_EXISTS',
+  /** UpdateApiKey, RevokeApiKey: no key has this name. */
+  API_KEY_NOT_FOUND: 'API_KEY_NOT_FOUND',
+  /** UpdateApiKey, RevokeApiKey: a config-file key is changed in the file (then SIGHUP), not here. */
+  API_KEY_READ_ONLY: 'API_KEY_READ_ONLY',
   INTERNAL: 'INTERNAL',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { AttemptRecord } from '../domain/chat.js';
 import type { Principal } from '../domain/principal.js';
+import type { CallAnswer, CallRequestFacts } from './call-detail.js';
 
 /** What the engine knows about the call it serves. Built by the server layer. */
 export interface CallContext {
@@ -38,4 +39,10 @@ export interface UpstreamRequest {
 /** Told about each upstream request of a call as it starts (CallContext.upstream). */
 export interface UpstreamObserver {
   requestStarted(attempt: UpstreamAttempt): UpstreamRequest;
+  /** What the call asks for, told once it is understood (records: the ledger). */
+  requested?(request: CallRequestFacts): void;
+  /** An answer the call produced (a Batch: one per item). */
+  answered?(answer: CallAnswer): void;
+  /** The call failed with this error (told by the door, which sees every failure). */
+  failed?(error: unknown): void;
 }

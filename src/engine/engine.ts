@@ -5,6 +5,7 @@ import { Admission, type Admitted } from './admission.js';
 import type { Answer, FallbackAnswer, Plan } from './answer.js';
 import { AttemptRunner } from './attempt.js';
 import { Planner } from './plan.js';
+import { promptOf, requestedName, told, toldStream } from './call-detail.js';
 import { EventBus, type EventSink } from './events.js';
 import type { AccessControl, AnswerCache, ProviderLookup } from './ports.js';
 import {
@@ -145,6 +146,16 @@ export class Engine {
   /** Chat: one model (through the response cache), or a route whose ranking is the fallback chain. */
   async chat(req: ChatCall): Promise<ChatAnswer> {
     const { input, ctx } = req;
+    ctx.upstream?.requested?.({
+      model: req.route ? `route:${req.route.profile}` : req.model.name || undefined,
+      prompt: promptOf(input.messages),
+      raced: false,
+    });
+    return told(ctx, await this.answerChat(req));
+  }
+
+  private async answerChat(req: ChatCall): Promise<ChatAnswer> {
+    const { input, ctx } = req;
     if (req.route) {
       const route = req.route;
       // Admission first: a caller over its limits costs no classification.
@@ -175,7 +186,16 @@ export class Engine {
    * any event; the relay releases the admission when the stream ends, however it ends.
    */
   stream(req: StreamCall): AsyncGenerator<EngineStreamEvent> {
-    return relayStream(this.deps, () => this.prepareStream(req));
+    const { target } = req;
+    req.ctx.upstream?.requested?.({
+      model: target.route ? `route:${target.route.profile}` : requestedName(req.model.name, target.models),
+      prompt: promptOf(req.input.messages),
+      raced: target.mode === 'race',
+    });
+    return toldStream(
+      req.ctx,
+      relayStream(this.deps, () => this.prepareStream(req)),
+    );
   }
 
   private async prepareStream(req: StreamCall): Promise<PreparedStream> {
@@ -224,6 +244,11 @@ export class Engine {
   }
 
   async race(req: RaceCall): Promise<ChatAnswer> {
+    req.ctx.upstream?.requested?.({ model: requestedName(req.model.name, req.racers), prompt: promptOf(req.input.messages), raced: true });
+    return told(req.ctx, await this.answerRace(req));
+  }
+
+  private async answerRace(req: RaceCall): Promise<ChatAnswer> {
     const plan = this.planner.plan(this.planner.expand(req.model, req.racers, req.ctx), req.input);
     return this.admission.run(req.ctx, plan, (admitted) =>
       answerOffline(
@@ -238,6 +263,11 @@ export class Engine {
   }
 
   async fallback(req: FallbackCall): Promise<FallbackAnswer> {
+    req.ctx.upstream?.requested?.({ model: requestedName(req.model.name, req.chain), prompt: promptOf(req.input.messages), raced: false });
+    return told(req.ctx, await this.answerFallback(req));
+  }
+
+  private async answerFallback(req: FallbackCall): Promise<FallbackAnswer> {
     const plan = this.planner.plan(this.planner.expand(req.model, req.chain, req.ctx), req.input, { capMaxTokens: true });
     const defaultMessage = req.disableDefaultMessage ? undefined : (req.defaultMessage ?? this.options.defaults.fallbackMessage);
     return this.admission.run(req.ctx, plan, (admitted) =>

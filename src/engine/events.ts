@@ -1,4 +1,5 @@
 import type { AttemptRecord } from '../domain/chat.js';
+import type { CallDetail } from './call-detail.js';
 
 /**
  * The one event port. The engine and the doors in front of it (the gRPC server today) emit
@@ -27,6 +28,8 @@ export interface FinishedCall extends StartedCall {
   readonly upstreamRequests: number;
   /** Canonical id of the model that answered, when one did. */
   readonly model?: string | undefined;
+  /** What the call asked and got, for listeners that keep records (the ledger). */
+  readonly detail?: CallDetail | undefined;
 }
 
 export type GatewayEvent =

@@ -109,6 +109,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
         await reply.code(status).send(result.json);
         outcome = { status, grpcCode: status < 400 ? 'OK' : 'UNAVAILABLE' };
       } else if (result.error !== undefined) {
+        summary.failed(result.error);
         const mapped = toHttpError(result.error, requestId);
         if (mapped.internal) deps.log.error({ err: result.error, requestId }, 'internal error');
         outcome = { status: res.statusCode, grpcCode: mapped.grpcCode, details: mapped.body.error.message };
@@ -116,6 +117,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
         outcome = { status: res.statusCode, grpcCode: 'OK' };
       }
     } catch (err) {
+      summary.failed(err);
       const mapped = toHttpError(err, requestId);
       if (mapped.internal) deps.log.error({ err, requestId }, 'internal error');
       if (!reply.sent && !res.headersSent && !res.destroyed) {

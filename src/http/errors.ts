@@ -52,6 +52,7 @@ export const INTERNAL_MESSAGE = 'internal error';
 const BY_KIND: Readonly<Record<ErrorKind, { readonly status: number; readonly type: string; readonly grpc: string }>> = {
   invalid_argument: { status: 400, type: 'invalid_request_error', grpc: 'INVALID_ARGUMENT' },
   not_found: { status: 404, type: 'invalid_request_error', grpc: 'NOT_FOUND' },
+  already_exists: { status: 409, type: 'invalid_request_error', grpc: 'ALREADY_EXISTS' },
   unauthenticated: { status: 401, type: 'authentication_error', grpc: 'UNAUTHENTICATED' },
   permission_denied: { status: 403, type: 'permission_error', grpc: 'PERMISSION_DENIED' },
   resource_exhausted: { status: 429, type: 'rate_limit_error', grpc: 'RESOURCE_EXHAUSTED' },

@@ -104,6 +104,7 @@ function drained<Res>(call: grpc.ServerWritableStream<unknown, Res>, signal: Abo
 }
 
 function statusFor(err: unknown, ctx: ServerCallContext): Partial<grpc.StatusObject> {
+  ctx.upstream?.failed?.(err);
   const status = toGrpcStatus(err);
   if (status.internal) ctx.log.error({ err }, 'internal error');
   return { code: status.code, details: status.details, metadata: status.metadata };

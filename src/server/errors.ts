@@ -42,6 +42,7 @@ const INTERNAL_REASON = 'INTERNAL';
 const CODE_BY_KIND: Readonly<Record<ErrorKind, grpc.status>> = {
   invalid_argument: grpc.status.INVALID_ARGUMENT,
   not_found: grpc.status.NOT_FOUND,
+  already_exists: grpc.status.ALREADY_EXISTS,
   unauthenticated: grpc.status.UNAUTHENTICATED,
   permission_denied: grpc.status.PERMISSION_DENIED,
   resource_exhausted: grpc.status.RESOURCE_EXHAUSTED,

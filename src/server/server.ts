@@ -26,10 +26,11 @@ import { callObserverOf } from '../telemetry/call-observer.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Tracer } from '../telemetry/tracing.js';
 import type { RunningLedger } from '../store/index.js';
-import { ledgerInterceptor } from './interceptors/ledger.js';
 import { UsageServiceService } from '../gen/orchestrator/v1/usage.js';
 import { usageService } from './handlers/usage.js';
 import { capConnections } from './connection-cap.js';
+import { ApiKeyServiceService } from '../gen/orchestrator/v1/keys.js';
+import { apiKeyService } from './handlers/keys.js';
 
 /** TLS when TLS_CERT_FILE/TLS_KEY_FILE are set; with TLS_CLIENT_CA_FILE clients must present a certificate it signed. */
 function credentialsOf(config: Config): grpc.ServerCredentials {
@@ -67,6 +68,8 @@ export interface GatewayServerOptions {
   readonly ledger?: RunningLedger | undefined;
   /** The catalog as it changes at runtime: ModelService's CreateModel, SyncCatalog and the rest. */
   readonly catalog?: LiveCatalog | undefined;
+  /** Re-reads the runtime API keys from the database (after an ApiKeyService change). */
+  readonly refreshKeys?: (() => Promise<void>) | undefined;
 }
 
 /** The grpc-js server with our services, health, reflection and interceptors. */
@@ -98,7 +101,6 @@ export class GatewayServer {
           requestMessageTimeoutMs: config.requestMessageTimeoutMs,
           ...(tracer ? { tracer } : {}),
         }),
-        ...(ledger?.store ? [ledgerInterceptor(ledger.observe, ledger.recorded)] : []),
       ],
       // Bigger requests are refused by grpc-js with RESOURCE_EXHAUSTED before any handler runs.
       'grpc.max_receive_message_length': config.maxMessageBytes,
@@ -123,16 +125,20 @@ export class GatewayServer {
       batchMaxConcurrency: config.batch.maxConcurrency,
     };
     this.server.addService(ChatServiceService, chatService(deps, engine, limits));
-    const isAdmin = (name: string): boolean => keys.byKeyName(name)?.scopes.includes('admin') ?? false;
-    this.server.addService(
-      ModelServiceService,
-      modelService(deps, engine, limits, { live: options.catalog, access: { keysEnabled: keys.enabled, isAdmin } }),
-    );
+    // Read at each call: runtime keys can turn an open service into a keyed one.
+    const access = {
+      keysEnabled: () => keys.enabled,
+      isAdmin: (name: string): boolean => keys.byKeyName(name)?.scopes.includes('admin') ?? false,
+    };
+    this.server.addService(ModelServiceService, modelService(deps, engine, limits, { live: options.catalog, access }));
     this.server.addService(StatsServiceService, statsService(deps, statsSource ?? stats, engine));
     this.server.addService(EmbeddingServiceService, embeddingService(deps, engine));
     if (ledger) {
-      this.server.addService(UsageServiceService, usageService(deps, ledger, { keysEnabled: keys.enabled, isAdmin }));
+      this.server.addService(UsageServiceService, usageService(deps, ledger, access));
       this.health.setStatus('orchestrator.v1.UsageService', 'SERVING');
+      const refresh = options.refreshKeys ?? (() => Promise.resolve());
+      this.server.addService(ApiKeyServiceService, apiKeyService(deps, { keys, access, database: () => ledger.database()?.db, refresh }));
+      this.health.setStatus('orchestrator.v1.ApiKeyService', 'SERVING');
     }
     this.server.addService(HealthService, this.health.implementation);
     addReflection(this.server);

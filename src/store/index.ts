@@ -3,12 +3,12 @@ import type { Logger } from 'pino';
 import { ConfigError } from '../config/config.js';
 import type { LedgerConfig } from '../config/ledger-env.js';
 import { SchemaTooNewError, type LedgerDatabase } from './database.js';
-import { isRecordedMethod, ledgerListener, type LedgerListenerOptions, type ObservedCall } from './ledger-listener.js';
+import type { GatewayListener } from '../engine/index.js';
+import { ledgerListener, type LedgerListenerOptions } from './ledger-listener.js';
 import { LedgerStore } from './ledger-store.js';
 import { RetentionJob } from './retention.js';
 import { describeTarget } from './url.js';
 
-export type { ObservedCall } from './ledger-listener.js';
 export type { LedgerDatabase } from './database.js';
 
 /** The ledger as the rest of the gateway sees it. */
@@ -17,9 +17,8 @@ export interface RunningLedger {
   readonly store: LedgerStore | undefined;
   /** The open database for reads (UsageService); undefined while unreachable or off. */
   database(): LedgerDatabase | undefined;
-  /** Fed by the server with every finished chat call. */
-  readonly observe: (call: ObservedCall) => void;
-  readonly recorded: (path: string) => boolean;
+  /** Subscribed to the event port: every finished chat call, through either door, is recorded. */
+  readonly listener: GatewayListener;
   readonly retention: RetentionJob | undefined;
   /** Writes what is queued within `graceMs`, then closes the database. */
   close(graceMs: number): Promise<void>;
@@ -45,8 +44,7 @@ export async function startLedger(options: StartLedgerOptions): Promise<RunningL
     return {
       store: undefined,
       database: () => undefined,
-      observe: () => undefined,
-      recorded: () => false,
+      listener: () => undefined,
       retention: undefined,
       close: () => Promise.resolve(),
     };
@@ -80,8 +78,7 @@ export async function startLedger(options: StartLedgerOptions): Promise<RunningL
   return {
     store,
     database: () => store.db,
-    observe: ledgerListener(store, { content: config.content, priceOf: options.priceOf }),
-    recorded: isRecordedMethod,
+    listener: ledgerListener(store, { content: config.content, priceOf: options.priceOf }),
     retention,
     async close(graceMs) {
       retention.stop();

@@ -1,5 +1,6 @@
 import type { Kysely, Migration } from 'kysely';
 import { CATALOG_MIGRATION } from './catalog-migration.js';
+import { API_KEY_MIGRATIONS } from './api-key-schema.js';
 
 /**
  * Versioned migrations, applied in name order at start-up. Never edit one that shipped: add
@@ -85,4 +86,5 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
     },
   },
   '0002_catalog': CATALOG_MIGRATION,
+  ...API_KEY_MIGRATIONS,
 };

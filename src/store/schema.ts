@@ -1,3 +1,5 @@
+import type { ApiKeysTable } from './api-key-schema.js';
+
 /**
  * The ledger's tables, the same in SQLite and PostgreSQL. Times are epoch milliseconds
  * (bigint), flags are 0/1 integers, so one query works in both dialects.
@@ -70,4 +72,5 @@ export interface LedgerSchema {
   ledger_calls: CallsTable;
   ledger_attempts: AttemptsTable;
   ledger_decisions: DecisionsTable;
+  api_keys: ApiKeysTable;
 }

@@ -37,6 +37,7 @@ export function endCall(log: Logger, observer: CallObserver, c: CallEnding): voi
   const latencyMs = performance.now() - c.startedAt;
   const upstreamMs = c.summary.upstreamMs();
   const usage = c.summary.usage();
+  const { request, answers, error } = c.summary.outcome();
   observer.recordCall({
     path: c.path,
     protocol: c.protocol,
@@ -46,6 +47,14 @@ export function endCall(log: Logger, observer: CallObserver, c: CallEnding): voi
     upstreamMs,
     upstreamRequests: usage?.attempts ?? 0,
     model: usage?.severalModels ? undefined : usage?.model,
+    detail: {
+      requestId: c.requestId,
+      keyName: c.keyName,
+      startedAtMs: Date.now() - latencyMs,
+      request,
+      answers,
+      error,
+    },
   });
   c.summary.trace.end({ code: c.code, codeName: c.codeName, httpStatus: c.httpStatus, details: c.details, keyName: c.keyName });
   // Building the line is most of this function's cost; skip it when the level is off.

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { roundUsd } from '../domain/money.js';
-import type { UpstreamAttempt, UpstreamObserver, UpstreamRequest } from '../engine/index.js';
+import type { CallAnswer, CallRequestFacts, UpstreamAttempt, UpstreamObserver, UpstreamRequest } from '../engine/index.js';
 import type { CallTrace } from './tracing.js';
 
 /** What a call used upstream, for its log line. */
@@ -41,6 +41,9 @@ export class CallSummary implements UpstreamObserver {
   private provider: string | undefined;
   private severalModels = false;
   private requestTags: Record<string, string> | undefined;
+  private request: CallRequestFacts | undefined;
+  private answerList: CallAnswer[] | undefined;
+  private error: unknown;
 
   constructor(
     readonly trace: CallTrace,
@@ -72,6 +75,25 @@ export class CallSummary implements UpstreamObserver {
         span.end(record);
       },
     };
+  }
+
+  /** The first request told counts (a Batch's items each tell theirs). */
+  requested(request: CallRequestFacts): void {
+    this.request ??= request;
+  }
+
+  answered(answer: CallAnswer): void {
+    if (this.answerList) this.answerList.push(answer);
+    else this.answerList = [answer];
+  }
+
+  failed(error: unknown): void {
+    this.error ??= error;
+  }
+
+  /** What the call asked, answered, and why it failed: for the record of the call. */
+  outcome(): { request: CallRequestFacts | undefined; answers: readonly CallAnswer[]; error: unknown } {
+    return { request: this.request, answers: this.answerList ?? [], error: this.error };
   }
 
   /** The caller's request tags, for the log line and the trace; a Batch's items add theirs. */

@@ -109,13 +109,15 @@ export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAn
     req,
   );
   const dimensions = req.dimensions && req.dimensions !== model.dimensions ? req.dimensions : undefined;
+  // What the call asked and got, for the record of the call (the ledger), as chat calls tell theirs.
+  req.ctx.upstream?.requested?.({ model: req.model || undefined, prompt: req.inputs.join('\n'), raced: false });
   const estimatedTokens = req.inputs.reduce((sum, s) => sum + Math.ceil(s.length / 4), 0);
   const admitted = await deps.admission.admitDemand(req.ctx, { models: [model.id], estimatedTokens });
   try {
     const ctx = admitted.ctx;
     const key = embedCacheKey(model.id, req.inputs, dimensions);
     const hit = deps.cache ? await cachedEmbedding(deps.cache, key, model, () => performance.now() - ctx.startedAt) : undefined;
-    if (hit) return hit;
+    if (hit) return told(ctx, hit);
     const spec: AttemptSpec = {
       model,
       // Only the token estimate of an attempt that never reports usage reads these.
@@ -199,8 +201,21 @@ export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAn
       simulated: model.simulated,
     };
     if (deps.cache) await storeEmbedding(deps.cache, key, answer);
-    return answer;
+    return told(ctx, answer);
   } finally {
     admitted.release();
   }
+}
+
+function told(ctx: CallContext, answer: EmbedAnswer): EmbedAnswer {
+  ctx.upstream?.answered?.({
+    content: '',
+    model: answer.model,
+    provider: answer.provider,
+    usage: answer.usage,
+    costUsd: answer.costUsd,
+    attempts: answer.attempts,
+    cache: answer.cache ? { hit: answer.cache.hit, stale: false } : undefined,
+  });
+  return answer;
 }

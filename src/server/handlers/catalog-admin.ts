@@ -1,18 +1,15 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { LiveCatalog } from '../../catalog/live.js';
-import { invalidArgument, OrchestratorError, Reason } from '../../domain/errors.js';
+import { invalidArgument } from '../../domain/errors.js';
 import type { CallContext, Engine } from '../../engine/index.js';
 import { CatalogSource, type ModelServiceServer } from '../../gen/orchestrator/v1/models.js';
 import { camelCase, decodeRuntimeModel, encodeChange, encodeModel, encodeReport, SYNC_SOURCE_OF } from '../catalog-encode.js';
 import { unary, type CallDeps } from '../call.js';
 import { encodeCircuit } from '../encode.js';
-import { isLoopback } from './usage.js';
+import { type AdminAccess, requireAdmin } from '../admin.js';
 
-export interface CatalogAdminAccess {
-  /** API keys are configured (otherwise only loopback callers may change the catalog). */
-  readonly keysEnabled: boolean;
-  readonly isAdmin: (keyName: string) => boolean;
-}
+/** Who may change the catalog: the admin RPCs' rule (server/admin.ts). */
+export type CatalogAdminAccess = AdminAccess;
 
 type AdminRpcs = Pick<ModelServiceServer, 'createModel' | 'updateModel' | 'deleteModel' | 'syncCatalog' | 'listModelHistory'>;
 
@@ -65,18 +62,4 @@ export function catalogAdmin(deps: CallDeps, engine: Engine, live: LiveCatalog, 
       return { changes: changes.map(encodeChange) };
     }),
   };
-}
-
-function requireAdmin(access: CatalogAdminAccess, ctx: CallContext, peer: string): void {
-  if (!access.keysEnabled) {
-    if (isLoopback(peer)) return;
-    throw adminRequired('with no API keys configured, the catalog can be changed only by callers on this machine (loopback)');
-  }
-  const name = ctx.principal?.name;
-  if (name !== undefined && access.isAdmin(name)) return;
-  throw adminRequired('changing the catalog needs a key with the admin scope');
-}
-
-function adminRequired(message: string): OrchestratorError {
-  return new OrchestratorError({ kind: 'permission_denied', reason: Reason.ADMIN_REQUIRED, message });
 }

@@ -8,13 +8,11 @@ import type { RunningLedger } from '../../store/index.js';
 import { usageTotals, type LedgerFilter, type UsageDimension } from '../../store/queries.js';
 import type { LedgerSchema } from '../../store/schema.js';
 import { unary, type CallDeps } from '../call.js';
+import { adminRequired, isLoopback, type AdminAccess } from '../admin.js';
 import { DIMENSION_OF, encodeCall, encodeUsageRow, millis, routingProfileOf } from '../usage-encode.js';
 
-export interface UsageAccess {
-  /** API keys are configured (otherwise only loopback callers may read the ledger). */
-  readonly keysEnabled: boolean;
-  readonly isAdmin: (keyName: string) => boolean;
-}
+/** API keys are configured (otherwise only loopback callers may read the ledger); who is an admin. */
+export type UsageAccess = AdminAccess;
 
 const MAX_PAGE = 500;
 const DEFAULT_PAGE = 50;
@@ -40,7 +38,7 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
 
   const scope = (given: UsageFilter | undefined, ctx: CallContext, peer: string): LedgerFilter => {
     const filter = decodeFilter(given);
-    if (!access.keysEnabled) {
+    if (!access.keysEnabled()) {
       if (!isLoopback(peer)) throw adminRequired('with no API keys configured, the ledger answers only callers on this machine (loopback)');
       return filter;
     }
@@ -113,17 +111,4 @@ function decodePageToken(token: string): { ts: number; id: string } | undefined 
   const match = /^(\d+):([\w-]+)$/.exec(Buffer.from(token, 'base64url').toString());
   if (!match?.[1] || !match[2]) throw invalidArgument([{ field: 'page_token', description: 'not a next_page_token from ListCalls' }]);
   return { ts: Number(match[1]), id: match[2] };
-}
-
-/** grpc-js peers look like `127.0.0.1:5000`, `[::1]:5000` or `[::ffff:127.0.0.1]:5000`. */
-export function isLoopback(peer: string): boolean {
-  const host = peer
-    .replace(/^ipv[46]:/, '')
-    .replace(/:\d+$/, '')
-    .replace(/^\[|\]$/g, '');
-  return host === '::1' || host === 'localhost' || /^(::ffff:)?127\./.test(host);
-}
-
-function adminRequired(message: string): OrchestratorError {
-  return new OrchestratorError({ kind: 'permission_denied', reason: Reason.ADMIN_REQUIRED, message });
 }

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { toCallRecord, type ObservedCall } from '../../../src/store/ledger-listener.js';
+import { OrchestratorError } from '../../../src/domain/errors.js';
+import type { AttemptRecord } from '../../../src/domain/chat.js';
+import { toCallRecord, type DetailedCall } from '../../../src/store/ledger-listener.js';
 
 const answer = {
   content: 'the answer',
@@ -8,25 +10,39 @@ const answer = {
   provider: 'openai',
   usage: { promptTokens: 3, completionTokens: 4, totalTokens: 7, cachedTokens: 0 },
   costUsd: 0.0001,
-  latencyMs: 12,
-  requestId: 'r1',
   attempts: [],
-  finishReason: 1,
-  routeDecision: undefined,
-  cache: { hit: true, stale: false, ageSeconds: 3 },
+  cache: { hit: true, stale: false },
 };
 
-const call = (over: Partial<ObservedCall> = {}): ObservedCall => ({
+const call = (over: Partial<DetailedCall['detail']> = {}, code = 'OK'): DetailedCall => ({
   path: '/orchestrator.v1.ChatService/Chat',
-  startedAt: 1_700_000_000_000,
+  protocol: 'grpc',
+  kind: 'unary',
+  code,
   latencyMs: 12,
-  requestId: 'r1',
-  keyName: 'alice',
-  code: 'OK',
-  errorInfo: undefined,
-  request: { model: 'gpt-4o-mini', prompt: 'secret question', messages: [] },
-  responses: [answer],
-  ...over,
+  upstreamMs: 10,
+  upstreamRequests: 1,
+  detail: {
+    requestId: 'r1',
+    keyName: 'alice',
+    startedAtMs: 1_700_000_000_000,
+    request: { model: 'gpt-4o-mini', prompt: 'secret question', raced: false },
+    answers: [answer],
+    error: undefined,
+    ...over,
+  },
+});
+
+const failedAttempt = (model: string, outcome: AttemptRecord['outcome'], error: OrchestratorError, cost: number): AttemptRecord => ({
+  model,
+  provider: 'openai',
+  outcome,
+  error,
+  latencyMs: 5,
+  usage: { promptTokens: model === 'gpt-4o' ? 9 : 0, completionTokens: model === 'gpt-4o' ? 2 : 0, totalTokens: 0, cachedTokens: 0 },
+  costUsd: cost,
+  retry: 0,
+  backoffMs: 0,
 });
 
 describe('what the ledger keeps of a call', () => {
@@ -50,26 +66,19 @@ describe('what the ledger keeps of a call', () => {
 
   it("prices what a cache hit saved at the answering model's prices", () => {
     expect(toCallRecord(call(), { content: 'none', priceOf }).costSavedUsd).toBe(0.0002);
-    expect(toCallRecord(call({ responses: [{ ...answer, cache: undefined }] }), { content: 'none', priceOf }).costSavedUsd).toBe(0);
+    expect(toCallRecord(call({ answers: [{ ...answer, cache: undefined }] }), { content: 'none', priceOf }).costSavedUsd).toBe(0);
   });
 
-  it("reads a failed call's attempts and partial usage from its ErrorInfo", () => {
-    const r = toCallRecord(
-      call({
-        code: 'UNAVAILABLE',
-        responses: [],
-        errorInfo: {
-          reason: 'ALL_ATTEMPTS_FAILED',
-          metadata: {
-            attempts: 'gpt-4o:UNAVAILABLE:UPSTREAM_ERROR,gpt-4o-mini:DEADLINE_EXCEEDED:UPSTREAM_TIMEOUT',
-            prompt_tokens: '9',
-            completion_tokens: '2',
-            cost_usd: '0.00003',
-          },
-        },
-      }),
-      { content: 'none', priceOf },
-    );
+  it("keeps a failed call's attempts and the usage and cost they ran up", () => {
+    const upstream = new OrchestratorError({ kind: 'unavailable', reason: 'UPSTREAM_ERROR', message: 'boom' });
+    const timeout = new OrchestratorError({ kind: 'deadline_exceeded', reason: 'UPSTREAM_TIMEOUT', message: 'slow' });
+    const error = new OrchestratorError({
+      kind: 'unavailable',
+      reason: 'ALL_ATTEMPTS_FAILED',
+      message: 'all failed',
+      attempts: [failedAttempt('gpt-4o', 'failure', upstream, 0.00003), failedAttempt('gpt-4o-mini', 'timeout', timeout, 0)],
+    });
+    const r = toCallRecord(call({ answers: [], error }, 'UNAVAILABLE'), { content: 'none', priceOf });
     expect(r).toMatchObject({
       outcome: 'error',
       reason: 'ALL_ATTEMPTS_FAILED',
@@ -80,5 +89,9 @@ describe('what the ledger keeps of a call', () => {
       ['gpt-4o', 'failure', 'UNAVAILABLE', 'UPSTREAM_ERROR'],
       ['gpt-4o-mini', 'timeout', 'DEADLINE_EXCEEDED', 'UPSTREAM_TIMEOUT'],
     ]);
+  });
+
+  it('records the door the call came through', () => {
+    expect(toCallRecord({ ...call(), protocol: 'http' }, { content: 'none', priceOf }).protocol).toBe('http');
   });
 });

@@ -1,0 +1,104 @@
+import type { AttemptRecord, TokenUsage } from '../domain/chat.js';
+import type { Answer } from './answer.js';
+import type { CallContext } from './context.js';
+import type { RouteDecision } from './routing/router.js';
+import type { EngineStreamEvent } from './strategies/stream.js';
+
+/**
+ * What a call asked for and what it got, in the engine's own terms, whichever door it came
+ * through: the engine tells the call's upstream observer (`requested`, `answered`), the door
+ * tells it how the call failed, and `call_finished` carries it to listeners that keep records
+ * (the ledger).
+ */
+
+/** The request as a record shows it. */
+export interface CallRequestFacts {
+  /** The model asked for: a name, several joined by commas (a chain or racers), or `route:<profile>`. */
+  readonly model: string | undefined;
+  /** The messages' text, joined by newlines (kept only when the ledger is asked to). */
+  readonly prompt: string;
+  /** Attempts of this call run in parallel (race, hedge). */
+  readonly raced: boolean;
+}
+
+/** One answer the call produced (a Batch produces one per item). */
+export interface CallAnswer {
+  readonly content: string;
+  readonly model: string;
+  readonly provider: string;
+  readonly usage: TokenUsage;
+  readonly costUsd: number;
+  readonly attempts: readonly AttemptRecord[];
+  readonly decision?: RouteDecision | undefined;
+  readonly cache?: { readonly hit: boolean; readonly stale: boolean } | undefined;
+  readonly fallbackTriggered?: boolean | undefined;
+  readonly isDefaultMessage?: boolean | undefined;
+  readonly timeToFirstTokenMs?: number | undefined;
+}
+
+export interface CallDetail {
+  readonly requestId: string;
+  readonly keyName: string | undefined;
+  /** Epoch ms when the call arrived. */
+  readonly startedAtMs: number;
+  readonly request: CallRequestFacts | undefined;
+  readonly answers: readonly CallAnswer[];
+  /** Why the call failed (an OrchestratorError, or anything else: a bug). */
+  readonly error: unknown;
+}
+
+/** `joined` names as the request gave them: the first model, else the list. */
+export function requestedName(first: string, rest: readonly { readonly name: string }[]): string | undefined {
+  return first || rest.map((m) => m.name).join(',') || undefined;
+}
+
+export function promptOf(messages: readonly { readonly content: string }[]): string {
+  return messages.map((m) => m.content).join('\n');
+}
+
+/** The answer as a record shows it, told to the call's observer; returns the answer unchanged. */
+export function told<A extends Answer & { decision?: RouteDecision | undefined; fallbackTriggered?: boolean; isDefaultMessage?: boolean }>(
+  ctx: CallContext,
+  answer: A,
+): A {
+  ctx.upstream?.answered?.({
+    content: answer.content,
+    model: answer.model,
+    provider: answer.provider,
+    usage: answer.usage,
+    costUsd: answer.costUsd,
+    attempts: answer.attempts,
+    decision: answer.decision,
+    cache: answer.cache,
+    fallbackTriggered: answer.fallbackTriggered,
+    isDefaultMessage: answer.isDefaultMessage,
+  });
+  return answer;
+}
+
+/** A stream's events, passed through; its `completed` event is told to the call's observer as the answer. */
+export async function* toldStream(ctx: CallContext, events: AsyncGenerator<EngineStreamEvent>): AsyncGenerator<EngineStreamEvent> {
+  const answered = ctx.upstream?.answered;
+  if (!answered) return yield* events;
+  let content = '';
+  let cache: CallAnswer['cache'];
+  for await (const event of events) {
+    if (event.type === 'started') cache = event.cache;
+    else if (event.type === 'delta') content += event.content;
+    else if (event.type === 'completed') {
+      answered.call(ctx.upstream, {
+        content,
+        model: event.model,
+        provider: event.provider,
+        usage: event.usage,
+        costUsd: event.costUsd,
+        attempts: event.attempts,
+        decision: event.decision,
+        cache,
+        fallbackTriggered: event.fallbackTriggered,
+        timeToFirstTokenMs: event.timeToFirstTokenMs,
+      });
+    }
+    yield event;
+  }
+}

@@ -1,0 +1,42 @@
+import type * as grpc from '@grpc/grpc-js';
+import { OrchestratorError, Reason } from '../domain/errors.js';
+import type { CallContext } from '../engine/index.js';
+import { unary, type CallDeps } from './call.js';
+
+/** Who may call the admin RPCs: a key with the `admin` scope; with no keys at all, loopback callers. */
+export interface AdminAccess {
+  /** API keys are configured (read at each call: runtime keys come and go). */
+  keysEnabled(): boolean;
+  isAdmin(keyName: string): boolean;
+}
+
+/** Refuses a caller that is not an admin (PERMISSION_DENIED, ADMIN_REQUIRED). */
+export function requireAdmin(access: AdminAccess, ctx: CallContext, peer: string): void {
+  if (!access.keysEnabled()) {
+    if (!isLoopback(peer)) throw adminRequired('with no API keys configured, admin RPCs answer only callers on this machine (loopback)');
+    return;
+  }
+  const name = ctx.principal?.name;
+  if (name === undefined || !access.isAdmin(name)) throw adminRequired('this RPC needs a key with the admin scope');
+}
+
+/** A unary handler that also gets the peer address (the CallContext does not carry it). */
+export function withPeer<Req, Res>(
+  deps: CallDeps,
+  handler: (request: Req, ctx: CallContext, peer: string) => Promise<Res>,
+): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => unary(deps, (request: Req, ctx) => handler(request, ctx, call.getPeer()))(call, callback);
+}
+
+/** grpc-js peers look like `127.0.0.1:5000`, `[::1]:5000` or `[::ffff:127.0.0.1]:5000`. */
+export function isLoopback(peer: string): boolean {
+  const host = peer
+    .replace(/^ipv[46]:/, '')
+    .replace(/:\d+$/, '')
+    .replace(/^\[|\]$/g, '');
+  return host === '::1' || host === 'localhost' || /^(::ffff:)?127\./.test(host);
+}
+
+export function adminRequired(message: string): OrchestratorError {
+  return new OrchestratorError({ kind: 'permission_denied', reason: Reason.ADMIN_REQUIRED, message });
+}

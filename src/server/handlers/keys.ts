@@ -1,0 +1,159 @@
+import type { Kysely } from 'kysely';
+import { newApiKey } from '../../access/key-material.js';
+import type { ApiKeyStore } from '../../access/keys.js';
+import { invalidArgument, OrchestratorError, Reason, type FieldViolation } from '../../domain/errors.js';
+import type { ApiKeyBudgets, ApiKeyLimits, ApiKeyModels, ApiKeyScopes, ApiKeyServiceServer } from '../../gen/orchestrator/v1/keys.js';
+import { findApiKey, insertApiKey, listApiKeys, revokeApiKey, updateApiKey, type StoredApiKey } from '../../store/api-keys.js';
+import type { LedgerSchema } from '../../store/schema.js';
+import { requireAdmin, withPeer, type AdminAccess } from '../admin.js';
+import type { CallDeps } from '../call.js';
+import { encodeConfigKey, encodeRuntimeKey } from '../keys-encode.js';
+
+export interface KeyAdminDeps {
+  readonly keys: ApiKeyStore;
+  readonly access: AdminAccess;
+  /** The ledger database; undefined while unreachable or with DATABASE_URL=off. */
+  readonly database: () => Kysely<LedgerSchema> | undefined;
+  /** Re-reads the runtime keys now, so this replica applies a change at once (the others at their next refresh). */
+  readonly refresh: () => Promise<void>;
+}
+
+const NAME = /^[A-Za-z0-9._-]{1,64}$/;
+const SCOPES = new Set(['admin']);
+
+/** ApiKeyService: runtime keys in the database; the config file's keys listed, read-only. */
+export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServiceServer {
+  const db = (): Kysely<LedgerSchema> => {
+    const open = admin.database();
+    if (open) return open;
+    throw new OrchestratorError({
+      kind: 'unavailable',
+      reason: Reason.LEDGER_UNAVAILABLE,
+      message: 'runtime API keys live in the ledger database, which is off (DATABASE_URL=off) or not reachable yet',
+      retryable: true,
+    });
+  };
+
+  /** A runtime key that may be changed: not the config file's, existing, not revoked. */
+  const changeable = async (name: string): Promise<StoredApiKey> => {
+    if (admin.keys.byKeyName(name)?.source === 'config') {
+      throw new OrchestratorError({
+        kind: 'failed_precondition',
+        reason: Reason.API_KEY_READ_ONLY,
+        message: `API key "${name}" comes from the config file: change it there and send SIGHUP`,
+        metadata: { key: name },
+      });
+    }
+    const stored = name ? await findApiKey(db(), name) : undefined;
+    if (!stored || stored.revokedAt !== undefined) {
+      throw new OrchestratorError({
+        kind: 'not_found',
+        reason: Reason.API_KEY_NOT_FOUND,
+        message: stored ? `API key "${name}" is revoked` : `no runtime API key named "${name}"`,
+        metadata: { key: name },
+      });
+    }
+    return stored;
+  };
+
+  return {
+    createApiKey: withPeer(deps, async (req, ctx, peer) => {
+      requireAdmin(admin.access, ctx, peer);
+      const v: FieldViolation[] = [];
+      if (!NAME.test(req.name)) v.push({ field: 'name', description: '1 to 64 characters: letters, digits, ".", "_", "-"' });
+      const parts = decodeParts(req, v);
+      if (v.length > 0) throw invalidArgument(v);
+      const exists = (): OrchestratorError =>
+        new OrchestratorError({
+          kind: 'already_exists',
+          reason: Reason.API_KEY_EXISTS,
+          message: `an API key named "${req.name}" exists (names of revoked keys are not reused)`,
+          metadata: { key: req.name },
+        });
+      if (admin.keys.byKeyName(req.name)) throw exists();
+      const material = newApiKey();
+      const now = Date.now();
+      const stored: StoredApiKey = {
+        name: req.name,
+        sha256: material.sha256,
+        keyPrefix: material.prefix,
+        allowedModels: parts.allowedModels ?? ['*'],
+        limits: parts.limits ?? { requestsPerMinute: undefined, tokensPerMinute: undefined },
+        budgets: parts.budgets ?? { usdPerDay: undefined, usdPerMonth: undefined },
+        scopes: parts.scopes ?? [],
+        createdAt: now,
+        updatedAt: now,
+        revokedAt: undefined,
+      };
+      if (!(await insertApiKey(db(), stored))) throw exists();
+      await admin.refresh();
+      ctx.log.info({ apiKey: stored.name, by: ctx.principal?.name }, 'API key created');
+      return { apiKey: encodeRuntimeKey(stored), key: material.key };
+    }),
+
+    listApiKeys: withPeer(deps, async (req, ctx, peer) => {
+      requireAdmin(admin.access, ctx, peer);
+      const configured = admin.keys
+        .all()
+        .filter((e) => e.source === 'config')
+        .map(encodeConfigKey);
+      const runtime = (await listApiKeys(db())).filter((k) => req.includeRevoked || k.revokedAt === undefined).map(encodeRuntimeKey);
+      return { apiKeys: [...configured, ...runtime] };
+    }),
+
+    updateApiKey: withPeer(deps, async (req, ctx, peer) => {
+      requireAdmin(admin.access, ctx, peer);
+      const v: FieldViolation[] = [];
+      const parts = decodeParts(req, v);
+      if (v.length > 0) throw invalidArgument(v);
+      await changeable(req.name);
+      const updated = await updateApiKey(db(), req.name, parts, Date.now());
+      await admin.refresh();
+      ctx.log.info({ apiKey: req.name, by: ctx.principal?.name }, 'API key updated');
+      return { apiKey: updated ? encodeRuntimeKey(updated) : undefined };
+    }),
+
+    revokeApiKey: withPeer(deps, async (req, ctx, peer) => {
+      requireAdmin(admin.access, ctx, peer);
+      await changeable(req.name);
+      const revoked = await revokeApiKey(db(), req.name, Date.now());
+      await admin.refresh();
+      ctx.log.info({ apiKey: req.name, by: ctx.principal?.name }, 'API key revoked');
+      return { apiKey: revoked ? encodeRuntimeKey(revoked) : undefined };
+    }),
+  };
+}
+
+interface Parts {
+  allowedModels?: ApiKeyModels | undefined;
+  limits?: ApiKeyLimits | undefined;
+  budgets?: ApiKeyBudgets | undefined;
+  scopes?: ApiKeyScopes | undefined;
+}
+
+/** The set parts of a create or update request, checked; a violation is added for each bad field. */
+function decodeParts(req: Parts, v: FieldViolation[]) {
+  const models = req.allowedModels?.patterns;
+  if (models && (models.length === 0 || models.some((m) => m.trim() === ''))) {
+    v.push({ field: 'allowed_models.patterns', description: 'one or more non-empty patterns ("*" allows every model)' });
+  }
+  const positiveInt = (field: string, n: number | undefined): void => {
+    if (n !== undefined && !(Number.isInteger(n) && n > 0)) v.push({ field, description: `must be a positive whole number (got ${n})` });
+  };
+  positiveInt('limits.requests_per_minute', req.limits?.requestsPerMinute);
+  positiveInt('limits.tokens_per_minute', req.limits?.tokensPerMinute);
+  const positive = (field: string, n: number | undefined): void => {
+    if (n !== undefined && !(Number.isFinite(n) && n > 0)) v.push({ field, description: `must be more than 0 (got ${n})` });
+  };
+  positive('budgets.usd_per_day', req.budgets?.usdPerDay);
+  positive('budgets.usd_per_month', req.budgets?.usdPerMonth);
+  (req.scopes?.scopes ?? []).forEach((s, i) => {
+    if (!SCOPES.has(s)) v.push({ field: `scopes.scopes[${i}]`, description: `unknown scope "${s}" (known: admin)` });
+  });
+  return {
+    allowedModels: models?.map((m) => m.trim()),
+    limits: req.limits && { requestsPerMinute: req.limits.requestsPerMinute, tokensPerMinute: req.limits.tokensPerMinute },
+    budgets: req.budgets && { usdPerDay: req.budgets.usdPerDay, usdPerMonth: req.budgets.usdPerMonth },
+    scopes: req.scopes && [...new Set(req.scopes.scopes)],
+  };
+}

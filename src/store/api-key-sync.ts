@@ -1,0 +1,63 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import { listApiKeys, type StoredApiKey } from './api-keys.js';
+import type { LedgerSchema } from './schema.js';
+
+export interface ApiKeySyncOptions {
+  /** The open database; undefined while it is unreachable (the keys last read stay in force). */
+  readonly database: () => Kysely<LedgerSchema> | undefined;
+  readonly intervalMs: number;
+  /** Told the live (unrevoked) keys whenever they differ from the last ones told. */
+  readonly apply: (live: readonly StoredApiKey[]) => void;
+  readonly log: Logger;
+}
+
+/**
+ * Keeps this replica's runtime keys in step with the database: every `intervalMs` it reads the
+ * keys table (a few rows) and applies what changed. A key revoked on any replica is refused here
+ * at the next read; a database that cannot be read leaves the last keys in force and is retried.
+ */
+export class ApiKeySync {
+  private timer: NodeJS.Timeout | undefined;
+  private last = '';
+  private running: Promise<void> | undefined;
+  private failing = false;
+
+  constructor(private readonly options: ApiKeySyncOptions) {}
+
+  /** Reads once now (start-up waits for it), then every interval. */
+  async start(): Promise<void> {
+    await this.refresh();
+    this.timer = setInterval(() => void this.refresh(), this.options.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** One read; concurrent callers share it. An admin RPC calls it so its own replica sees the change at once. */
+  refresh(): Promise<void> {
+    this.running ??= this.read().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  private async read(): Promise<void> {
+    const db = this.options.database();
+    if (!db) return;
+    try {
+      const live = (await listApiKeys(db)).filter((k) => k.revokedAt === undefined);
+      if (this.failing) this.options.log.info('API keys readable again from the database');
+      this.failing = false;
+      const signature = JSON.stringify(live.map((k) => [k.name, k.sha256, k.updatedAt]));
+      if (signature === this.last) return;
+      this.last = signature;
+      this.options.apply(live);
+    } catch (err) {
+      if (!this.failing) this.options.log.warn({ err }, 'cannot read API keys from the database; the last ones read stay in force');
+      this.failing = true;
+    }
+  }
+}

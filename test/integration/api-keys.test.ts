@@ -1,0 +1,188 @@
+import * as grpc from '@grpc/grpc-js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKeySource, ApiKeyServiceClient } from '../../src/gen/orchestrator/v1/keys.js';
+import { accessFile, sha } from '../helpers/access-file.js';
+import { callUnary, unaryError } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+const bearer = (key: string) => ({ metadata: { authorization: `Bearer ${key}` } });
+const ROOT = bearer('root-secret');
+const chatWith = (h: Harness, key: string, model = 'gpt-4o-mini') =>
+  callUnary(h.clients.chat.chat.bind(h.clients.chat), { model, prompt: 'hi', messages: [] }, bearer(key));
+const chatError = (h: Harness, key: string, model = 'gpt-4o-mini') =>
+  unaryError(h.clients.chat.chat.bind(h.clients.chat), { model, prompt: 'hi', messages: [] }, bearer(key));
+
+describe('API keys managed at runtime (SQLite file)', () => {
+  let h: Harness;
+  let keys: ApiKeyServiceClient;
+  let file: string;
+  let configFile: string;
+  let env: Record<string, string>;
+  const open = async () => {
+    h = await startHarness({ env });
+    keys = new ApiKeyServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+  };
+  const close = async () => {
+    keys?.close();
+    await h?.close();
+  };
+  beforeAll(async () => {
+    file = join(mkdtempSync(join(tmpdir(), 'llmo-keys-')), 'ledger.db');
+    configFile = accessFile(`    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }\n`);
+    env = { CONFIG_FILE: configFile, DATABASE_URL: `sqlite:${file}`, KEYS_REFRESH_MS: '200' };
+    await open();
+  });
+  afterAll(close);
+
+  const create = (req: Parameters<ApiKeyServiceClient['createApiKey']>[0], as = ROOT) => callUnary(keys.createApiKey.bind(keys), req, as);
+  let appKey = '';
+
+  it('CreateApiKey returns the key once; the key works at once on both doors and only its SHA-256 is stored', async () => {
+    const { response } = await create({ name: 'app', allowedModels: { patterns: ['gpt-4o-mini'] }, limits: { requestsPerMinute: 100 } });
+    appKey = response.key;
+    expect(appKey).toMatch(/^llmo_[A-Za-z0-9_-]{43}$/);
+    expect(response.apiKey).toMatchObject({
+      name: 'app',
+      source: ApiKeySource.API_KEY_SOURCE_RUNTIME,
+      readOnly: false,
+      allowedModels: ['gpt-4o-mini'],
+      limits: { requestsPerMinute: 100 },
+      keyPrefix: appKey.slice(0, 11),
+    });
+    expect((await chatWith(h, appKey)).response.content.length).toBeGreaterThan(0);
+    const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${appKey}` },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(200);
+    // The model permission came with the key.
+    expect((await chatError(h, appKey, 'gpt-4o')).code).toBe(grpc.status.PERMISSION_DENIED);
+
+    const rows = await h.app.ledger.database()!.db.selectFrom('api_keys').selectAll().execute();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]?.sha256).toBe(sha(appKey));
+    expect(JSON.stringify(rows)).not.toContain(appKey);
+  });
+
+  it('refuses a taken name, bad fields (with details) and callers without the admin scope', async () => {
+    const taken = await unaryError(keys.createApiKey.bind(keys), { name: 'alice' }, ROOT);
+    expect(taken.code).toBe(grpc.status.ALREADY_EXISTS);
+    expect(taken.decoded.errorInfo?.reason).toBe('API_KEY_EXISTS');
+    expect((await unaryError(keys.createApiKey.bind(keys), { name: 'app' }, ROOT)).code).toBe(grpc.status.ALREADY_EXISTS);
+
+    const bad = await unaryError(
+      keys.createApiKey.bind(keys),
+      { name: 'no spaces', limits: { requestsPerMinute: 0 }, budgets: { usdPerDay: -1 }, scopes: { scopes: ['root'] } },
+      ROOT,
+    );
+    expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(bad.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual([
+      'name',
+      'limits.requests_per_minute',
+      'budgets.usd_per_day',
+      'scopes.scopes[0]',
+    ]);
+
+    const notAdmin = await unaryError(keys.listApiKeys.bind(keys), { includeRevoked: false }, bearer('alice-secret'));
+    expect(notAdmin.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(notAdmin.decoded.errorInfo?.reason).toBe('ADMIN_REQUIRED');
+    expect((await unaryError(keys.createApiKey.bind(keys), { name: 'x' }, bearer(appKey))).code).toBe(grpc.status.PERMISSION_DENIED);
+  });
+
+  it("ListApiKeys shows the config file's keys read-only; changing one is FAILED_PRECONDITION", async () => {
+    const listed = (await callUnary(keys.listApiKeys.bind(keys), { includeRevoked: false }, ROOT)).response.apiKeys;
+    expect(listed.map((k) => [k.name, k.source, k.readOnly])).toEqual([
+      ...['alice', 'bob', 'carol', 'dave', 'erin', 'root'].map((n) => [n, ApiKeySource.API_KEY_SOURCE_CONFIG_FILE, true]),
+      ['app', ApiKeySource.API_KEY_SOURCE_RUNTIME, false],
+    ]);
+    expect(listed.find((k) => k.name === 'alice')).toMatchObject({
+      allowedModels: ['gpt-4o-mini', 'gpt-3.5*'],
+      limits: { requestsPerMinute: 5 },
+    });
+    for (const call of [
+      () => unaryError(keys.updateApiKey.bind(keys), { name: 'alice', scopes: { scopes: ['admin'] } }, ROOT),
+      () => unaryError(keys.revokeApiKey.bind(keys), { name: 'alice' }, ROOT),
+    ]) {
+      const refused = await call();
+      expect(refused.code).toBe(grpc.status.FAILED_PRECONDITION);
+      expect(refused.decoded.errorInfo?.reason).toBe('API_KEY_READ_ONLY');
+    }
+    expect((await unaryError(keys.revokeApiKey.bind(keys), { name: 'nobody' }, ROOT)).code).toBe(grpc.status.NOT_FOUND);
+  });
+
+  it('UpdateApiKey replaces what it sets: models, limits, budgets, scopes', async () => {
+    const updated = (
+      await callUnary(
+        keys.updateApiKey.bind(keys),
+        { name: 'app', allowedModels: { patterns: ['gpt-4o'] }, budgets: { usdPerMonth: 5 }, scopes: { scopes: ['admin'] } },
+        ROOT,
+      )
+    ).response.apiKey;
+    expect(updated).toMatchObject({
+      allowedModels: ['gpt-4o'],
+      limits: { requestsPerMinute: 100 },
+      budgets: { usdPerMonth: 5 },
+      scopes: ['admin'],
+    });
+    expect((await chatError(h, appKey, 'gpt-4o-mini')).code).toBe(grpc.status.PERMISSION_DENIED);
+    expect((await chatWith(h, appKey, 'gpt-4o')).response.model).toBe('gpt-4o');
+    // Now an admin: it may list keys.
+    expect((await callUnary(keys.listApiKeys.bind(keys), { includeRevoked: false }, bearer(appKey))).response.apiKeys.length).toBe(7);
+  });
+
+  it('runtime keys survive a restart on the same file', async () => {
+    await close();
+    await open();
+    expect((await chatWith(h, appKey, 'gpt-4o')).response.content.length).toBeGreaterThan(0);
+  });
+
+  it('RevokeApiKey: the key is refused at once; revoked keys are listed only when asked', async () => {
+    const revoked = (await callUnary(keys.revokeApiKey.bind(keys), { name: 'app' }, ROOT)).response.apiKey;
+    expect(revoked?.revokeTime?.seconds).toBeGreaterThan(0);
+    const refused = await chatError(h, appKey, 'gpt-4o');
+    expect(refused.code).toBe(grpc.status.UNAUTHENTICATED);
+    const live = (await callUnary(keys.listApiKeys.bind(keys), { includeRevoked: false }, ROOT)).response.apiKeys;
+    expect(live.map((k) => k.name)).not.toContain('app');
+    const all = (await callUnary(keys.listApiKeys.bind(keys), { includeRevoked: true }, ROOT)).response.apiKeys;
+    expect(all.find((k) => k.name === 'app')?.revokeTime).toBeDefined();
+    expect((await unaryError(keys.revokeApiKey.bind(keys), { name: 'app' }, ROOT)).code).toBe(grpc.status.NOT_FOUND);
+  });
+
+  it("reloadKeys (SIGHUP) re-reads the config file's keys", async () => {
+    expect((await chatError(h, 'frank-secret')).code).toBe(grpc.status.UNAUTHENTICATED);
+    writeFileSync(
+      configFile,
+      `access:\n  api_keys:\n    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }\n    - { name: frank, sha256: ${sha('frank-secret')} }\n`,
+    );
+    h.app.reloadKeys();
+    expect((await chatWith(h, 'frank-secret')).response.content.length).toBeGreaterThan(0);
+    expect((await chatError(h, 'alice-secret')).code).toBe(grpc.status.UNAUTHENTICATED);
+  });
+});
+
+describe('an open service (no keys configured)', () => {
+  let h: Harness;
+  let keys: ApiKeyServiceClient;
+  beforeAll(async () => {
+    h = await startHarness({ env: { DATABASE_URL: 'sqlite::memory:' } });
+    keys = new ApiKeyServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+  });
+  afterAll(async () => {
+    keys?.close();
+    await h?.close();
+  });
+
+  it('lets a loopback caller create the first key, after which calls need a key', async () => {
+    const open = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o-mini', prompt: 'hi', messages: [] });
+    expect(open.response.content.length).toBeGreaterThan(0);
+    const { key } = (await callUnary(keys.createApiKey.bind(keys), { name: 'ops', scopes: { scopes: ['admin'] } })).response;
+    const anonymous = await unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o-mini', prompt: 'hi', messages: [] });
+    expect(anonymous.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect((await chatWith(h, key)).response.content.length).toBeGreaterThan(0);
+    expect((await unaryError(keys.listApiKeys.bind(keys), { includeRevoked: false })).code).toBe(grpc.status.UNAUTHENTICATED);
+  });
+});
