@@ -4,7 +4,6 @@ import { Catalog, type CatalogOptions } from './catalog/catalog.js';
 import { composeCatalog, type ComposedCatalog } from './catalog/layers.js';
 import { LiveCatalog } from './catalog/live.js';
 import { type CatalogSyncWiring, startCatalogSync } from './catalog/start-sync.js';
-import { catalogSyncOf } from './config/catalog-sync.js';
 import { EmbeddingCatalog } from './catalog/embedding-models.js';
 import { BUILTIN_MODELS } from './catalog/models.js';
 import { syncMetrics } from './catalog/sync-metrics.js';
@@ -238,16 +237,17 @@ export async function startApp(
   const unsubscribeLedger = engine.events.subscribe(ledger.listener);
   const keySync = await startKeySync(ledger, keys, config.ledger.keysRefreshMs, log);
   const catalogStore = ledger.store ? new CatalogStore(() => ledger.database()) : undefined;
-  const catalogSync: CatalogSyncWiring | undefined = options.catalogSync
-    ? undefined
-    : await startCatalogSync({
-        config: file?.catalogSync ?? catalogSyncOf(undefined),
-        catalog: (): Catalog => live.catalog,
-        apply: (report) => live.applyReport(report),
-        lastRunAt: catalogStore ? (source) => catalogStore.lastSyncStart(source) : undefined,
-        database: config.ledger.target,
-        log,
-      });
+  const catalogSync: CatalogSyncWiring | undefined =
+    options.catalogSync || !file?.catalogSync
+      ? undefined
+      : await startCatalogSync({
+          config: file.catalogSync,
+          catalog: (): Catalog => live.catalog,
+          apply: (report) => live.applyReport(report),
+          lastRunAt: catalogStore ? (source) => catalogStore.lastSyncStart(source) : undefined,
+          database: config.ledger.target,
+          log,
+        });
   const live: LiveCatalog = new LiveCatalog({
     catalog,
     builtin,

@@ -280,7 +280,8 @@ export function loadConfigFile(path: string): FileConfig {
     })),
     includeBuiltinModels: file.include_builtin_models,
     routing: { profiles: file.routing.profiles, fallbackDepth: file.routing.fallback_depth },
-    catalogSync: catalogSyncOf(file.catalog),
+    // Sources run only where the file names them: SyncCatalog without them is refused, not sent to the internet.
+    ...(file.catalog?.sync ? { catalogSync: catalogSyncOf(file.catalog) } : {}),
   };
 }
 

@@ -117,7 +117,7 @@ export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAn
     const ctx = admitted.ctx;
     const key = embedCacheKey(model.id, req.inputs, dimensions);
     const hit = deps.cache ? await cachedEmbedding(deps.cache, key, model, () => performance.now() - ctx.startedAt) : undefined;
-    if (hit) return told(ctx, hit);
+    if (hit) return told(req.ctx, hit);
     const spec: AttemptSpec = {
       model,
       // Only the token estimate of an attempt that never reports usage reads these.
@@ -201,7 +201,7 @@ export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAn
       simulated: model.simulated,
     };
     if (deps.cache) await storeEmbedding(deps.cache, key, answer);
-    return told(ctx, answer);
+    return told(req.ctx, answer);
   } finally {
     admitted.release();
   }

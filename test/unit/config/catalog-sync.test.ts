@@ -12,8 +12,12 @@ function file(text: string): string {
 }
 
 describe('catalog.sync in the config file', () => {
-  it('is all defaults when absent: every schedule off, OpenRouter and the Hub at their public addresses', () => {
-    expect(loadConfigFile(file('providers: []\n')).catalogSync).toEqual({
+  it('is off when absent: no source runs, SyncCatalog is refused', () => {
+    expect(loadConfigFile(file('providers: []\n')).catalogSync).toBeUndefined();
+  });
+
+  it('an empty section is all defaults: every schedule off, OpenRouter and the Hub at their public addresses', () => {
+    expect(loadConfigFile(file('catalog:\n  sync: {}\n')).catalogSync).toEqual({
       timeoutMs: 30_000,
       maxBodyBytes: 32 * 1024 * 1024,
       fuzzyThreshold: 0.85,
