@@ -57,6 +57,11 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  // Each worker reloads the config file's API keys itself; SIGHUP must not end the primary (Node's default).
+  process.on('SIGHUP', () => {
+    log.info({ workers: supervisor.live().length }, 'SIGHUP: every worker reloads the config file');
+    for (const w of supervisor.live()) w.process.kill('SIGHUP');
+  });
 
   supervisor.start();
   const code = await supervisor.done;

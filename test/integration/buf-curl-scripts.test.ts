@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { sha } from '../helpers/access-file.js';
+import { writeConfigFile } from '../helpers/config-file.js';
 import type { SyncRunner } from '../../src/catalog/sync/types.js';
 
 /** examples/buf-curl: one script per RPC of the contract, each run once against a real server. */
@@ -67,6 +69,15 @@ const PLAUSIBLE: Record<string, (out: Record<string, unknown>[]) => void> = {
   'delete-model.sh': ([m]) => expect(m).toEqual({}),
   'sync-catalog.sh': ([m]) => expect(m).toMatchObject({ reports: [{ source: 'CATALOG_SOURCE_OPENROUTER', ok: true }] }),
   'list-model-history.sh': ([m]) => expect(Object.keys(m ?? {}).every((k) => k === 'changes')).toBe(true),
+  'embed.sh': ([m]) => {
+    expect(m).toMatchObject({ model: 'text-embedding-3-small', dimensions: 4 });
+    expect(m?.embeddings).toHaveLength(2);
+  },
+  'create-api-key.sh': ([m]) =>
+    expect(m).toMatchObject({ apiKey: { name: 'ci-created', source: 'API_KEY_SOURCE_RUNTIME' }, key: expect.stringMatching(/^llmo_/) }),
+  'list-api-keys.sh': ([m]) => expect(m?.apiKeys).toContainEqual(expect.objectContaining({ name: 'root', readOnly: true })),
+  'update-api-key.sh': ([m]) => expect(m).toMatchObject({ apiKey: { name: 'ci-update', budgets: { usdPerDay: 10 } } }),
+  'revoke-api-key.sh': ([m]) => expect(m).toMatchObject({ apiKey: { name: 'ci-revoke', revokeTime: expect.any(String) } }),
   'health-check.sh': ([m]) => expect(m).toEqual({ status: 'SERVING' }),
   'health-list.sh': ([m]) => expect(m).toHaveProperty(['statuses', 'orchestrator.v1.ChatService', 'status'], 'SERVING'),
   'health-watch.sh': (ms) => expect(ms).toEqual([{ status: 'SERVING' }]),
@@ -80,7 +91,14 @@ const ARGS: Record<string, { env?: Record<string, string>; body?: object }> = {
   // default, my-llama, and old-llama are created before).
   'create-model.sh': { body: { model: { id: 'new-llama', provider: 'openai', upstreamId: 'gpt-4o-mini', inputPricePerMillion: 0.2 } } },
   'delete-model.sh': { body: { id: 'old-llama' } },
+  // ApiKeyService runs on a server of its own with an admin key: a key created on the open server
+  // would close it to the other scripts. ci-update and ci-revoke are created before.
+  'create-api-key.sh': { body: { name: 'ci-created', scopes: { scopes: [] } } },
+  'update-api-key.sh': { body: { name: 'ci-update', budgets: { usdPerDay: 10 } } },
+  'revoke-api-key.sh': { body: { name: 'ci-revoke' } },
 };
+
+const KEYED = new Set(['create-api-key.sh', 'list-api-keys.sh', 'update-api-key.sh', 'revoke-api-key.sh']);
 
 /** SyncCatalog needs a source: this one reports an empty but successful OpenRouter run. */
 const emptySource: SyncRunner = {
@@ -89,11 +107,23 @@ const emptySource: SyncRunner = {
 };
 
 let h: Harness;
+let keyed: Harness;
 beforeAll(async () => {
   h = await startHarness({ startOptions: { catalogSync: emptySource } });
   for (const id of ['my-llama', 'old-llama']) await h.app.catalog.createModel({ id, provider: 'openai', aliases: [], fallbacks: [] });
+  const file = writeConfigFile(`access:\n  api_keys:\n    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }\n`);
+  keyed = await startHarness({ env: { CONFIG_FILE: file } });
+  for (const name of ['ci-update', 'ci-revoke']) {
+    await run('bash', [join(DIR, 'create-api-key.sh'), JSON.stringify({ name })], {
+      timeout: 20_000,
+      env: { ...process.env, ADDR: `127.0.0.1:${keyed.app.port}`, KEY: 'root-secret' },
+    });
+  }
+}, 60_000);
+afterAll(async () => {
+  await h?.close();
+  await keyed?.close();
 });
-afterAll(async () => h?.close());
 
 describe('examples/buf-curl', () => {
   it('has one executable script per RPC in proto/ (ours and grpc.health.v1), and nothing else', () => {
@@ -111,7 +141,9 @@ describe('examples/buf-curl', () => {
       const { env = {}, body } = ARGS[script] ?? {};
       const { stdout } = await run('bash', [join(DIR, script), ...(body ? [JSON.stringify(body)] : [])], {
         timeout: 20_000,
-        env: { ...process.env, ADDR: `127.0.0.1:${h.app.port}`, ...env },
+        env: KEYED.has(script)
+          ? { ...process.env, ADDR: `127.0.0.1:${keyed.app.port}`, KEY: 'root-secret', ...env }
+          : { ...process.env, ADDR: `127.0.0.1:${h.app.port}`, ...env },
       });
       PLAUSIBLE[script]?.(messages(stdout));
     },

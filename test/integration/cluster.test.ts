@@ -134,6 +134,20 @@ describe('WORKERS=2: two processes serve one port', () => {
     expect(cluster.child.exitCode).toBeNull();
   });
 
+  it('passes SIGHUP to the workers (they reload the config file) and keeps serving', async () => {
+    cluster.child.kill('SIGHUP');
+    for (let i = 0; i < 100 && !cluster.lines.some((l) => String(l['msg']).startsWith('SIGHUP')); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(cluster.lines.some((l) => l['msg'] === 'SIGHUP: every worker reloads the config file')).toBe(true);
+    const clients = clientsFor(cluster.port);
+    try {
+      await callUnary(clients.stats.getStats.bind(clients.stats), {});
+    } finally {
+      clients.close();
+    }
+    expect(cluster.child.exitCode).toBeNull();
+  });
+
   it('drains both workers on SIGTERM and exits 0', async () => {
     cluster.child.kill('SIGTERM');
     expect(await exitCode(cluster.child)).toBe(0);

@@ -248,7 +248,7 @@ print(json.dumps({"text": text, "done": done}))
     expect(((await text.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
     const big = await post(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(5 * 1024 * 1024) }] }));
     expect(big.status).toBe(413);
-    const unknown = await fetch(`${base}/v1/embeddings`, { method: 'POST' });
+    const unknown = await fetch(`${base}/v1/audio/speech`, { method: 'POST' });
     expect(unknown.status).toBe(404);
     expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('unknown_url');
     const method = await fetch(`${base}/v1/chat/completions`);

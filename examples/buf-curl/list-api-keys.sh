@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# ApiKeyService/ListApiKeys: lists the config file's keys (read-only) and the runtime keys, never their secrets (admin; without API keys, loopback callers only). Needs a database.
+# Usage: [ADDR=host:port] [KEY=admin-key] examples/buf-curl/list-api-keys.sh [JSON_BODY]    (ADDR defaults to 127.0.0.1:50051)
+# Add -v to the buf curl line to see the response headers and trailers (x-request-id, status details).
+set -euo pipefail
+cd "$(dirname "$0")/../.."   # npx runs the repo's own buf (@bufbuild/buf, a dev dependency)
+ADDR="${ADDR:-127.0.0.1:50051}"
+auth=()
+if [ -n "${KEY:-}" ]; then auth=(-H "authorization: Bearer $KEY"); fi
+default='{}'
+npx --no-install buf curl --protocol grpc --http2-prior-knowledge "${auth[@]}" \
+  -d "${1:-$default}" "http://$ADDR/orchestrator.v1.ApiKeyService/ListApiKeys"
