@@ -44,13 +44,20 @@ export class AccessController implements AccessControl {
     return entry ? allowsModel(entry.patterns, modelId) : false;
   }
 
-  async admit(request: { principal: Principal | undefined; models: readonly string[]; estimatedTokens: number }): Promise<AccessTicket> {
+  async admit(request: {
+    principal: Principal | undefined;
+    models: readonly string[];
+    estimatedTokens: number;
+    maxCostUsd?: number | undefined;
+  }): Promise<AccessTicket> {
     const { principal, models, estimatedTokens } = request;
     const denied = models.filter((m) => !this.allows(principal, m));
     if (principal && denied.length > 0) {
       throw modelNotAllowed(principal.name, denied);
     }
-    const hold = principal ? await this.holdBudget(principal.name, this.maxCostUsd(models, estimatedTokens)) : undefined;
+    const hold = principal
+      ? await this.holdBudget(principal.name, request.maxCostUsd ?? this.maxCostUsd(models, estimatedTokens))
+      : undefined;
     try {
       await this.limits.admit(principal?.name, estimatedTokens);
     } catch (err) {

@@ -42,7 +42,10 @@ export class Admission {
     });
   }
 
-  async admitDemand(ctx: CallContext, demand: { models: readonly string[]; estimatedTokens: number }): Promise<Admitted> {
+  async admitDemand(
+    ctx: CallContext,
+    demand: { models: readonly string[]; estimatedTokens: number; maxCostUsd?: number | undefined },
+  ): Promise<Admitted> {
     const access = this.access;
     if (!access) return { ctx, release: () => undefined };
     let ticket: Awaited<ReturnType<AccessControl['admit']>>;

@@ -14,6 +14,8 @@ export interface AccessControl {
     readonly principal: Principal | undefined;
     readonly models: readonly string[];
     readonly estimatedTokens: number;
+    /** The most the call can cost, when the caller knows it better than the chat prices do (embeddings). */
+    readonly maxCostUsd?: number | undefined;
   }): Promise<AccessTicket>;
   /** Whether the principal may call this model at all. */
   allows(principal: Principal | undefined, modelId: string): boolean;

@@ -112,7 +112,9 @@ export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAn
   // What the call asked and got, for the record of the call (the ledger), as chat calls tell theirs.
   req.ctx.upstream?.requested?.({ model: req.model || undefined, prompt: req.inputs.join('\n'), raced: false });
   const estimatedTokens = req.inputs.reduce((sum, s) => sum + Math.ceil(s.length / 4), 0);
-  const admitted = await deps.admission.admitDemand(req.ctx, { models: [model.id], estimatedTokens });
+  // Embedding prices are not in the chat catalog the budget hold reads: hold the inputs at this model's price.
+  const maxCostUsd = (estimatedTokens * model.inputPricePerMillion) / 1e6;
+  const admitted = await deps.admission.admitDemand(req.ctx, { models: [model.id], estimatedTokens, maxCostUsd });
   try {
     const ctx = admitted.ctx;
     const key = embedCacheKey(model.id, req.inputs, dimensions);

@@ -87,6 +87,14 @@ describe('a burst of parallel calls against a small budget', () => {
     expect((await budgets.spent('k')).day).toBeCloseTo(4 * ACTUAL_COST, 12);
   });
 
+  it('holds the maximum cost the call gives instead of the chat prices (embeddings know their own)', async () => {
+    const { access } = controller({ redis: undefined, failurePolicy: 'local' });
+    const first = await access.admit({ principal, models: ['m'], estimatedTokens: ESTIMATED_TOKENS, maxCostUsd: BUDGET });
+    const second = await access.admit({ principal, models: ['m'], estimatedTokens: ESTIMATED_TOKENS }).catch((err: unknown) => err);
+    expect(second).toMatchObject({ reason: 'BUDGET_EXHAUSTED' });
+    first.close();
+  });
+
   it('says when only holds of calls in flight stand in the way, and to retry soon', async () => {
     const { access } = controller({ redis: undefined, failurePolicy: 'local' });
     const tickets = [];
