@@ -2,8 +2,8 @@ import type { Logger } from 'pino';
 import { packageVersion } from './version.js';
 import { Catalog, type CatalogOptions } from './catalog/catalog.js';
 import { composeCatalog, type ComposedCatalog } from './catalog/layers.js';
-import { LiveCatalog } from './catalog/live.js';
-import { type CatalogSyncWiring, startCatalogSync } from './catalog/start-sync.js';
+import type { LiveCatalog } from './catalog/live.js';
+import { startLiveCatalog } from './catalog/start-sync.js';
 import { EmbeddingCatalog } from './catalog/embedding-models.js';
 import { BUILTIN_MODELS } from './catalog/models.js';
 import { syncMetrics } from './catalog/sync-metrics.js';
@@ -25,10 +25,9 @@ import { Metrics, type BreakerReading } from './telemetry/metrics.js';
 import { startMetricsServer, type MetricsServer } from './telemetry/metrics-server.js';
 import { createTracer } from './telemetry/create-tracer.js';
 import { AccessController } from './access/controller.js';
-import { Budgets, type SpendRecord } from './access/budgets.js';
+import { Budgets } from './access/budgets.js';
 import type { Kysely } from 'kysely';
 import type { LedgerSchema } from './store/schema.js';
-import { ledgerSpend } from './store/budget-spend.js';
 import { ResponseCache } from './cache/response-cache.js';
 import { ApiKeyStore } from './access/keys.js';
 import { RateLimits } from './access/limits.js';
@@ -38,8 +37,7 @@ import type { HttpGateway } from './http/server.js';
 import { callObserverOf } from './telemetry/call-observer.js';
 import { costOf } from './catalog/catalog.js';
 import { startLedger, type RunningLedger } from './store/index.js';
-import { ApiKeySync } from './store/api-key-sync.js';
-import { specOfStored } from './store/api-keys.js';
+import { ledgerSpendRecord, startKeySync } from './store/access-wiring.js';
 import { loadConfigFile } from './config/file.js';
 
 export interface App {
@@ -236,33 +234,24 @@ export async function startApp(
   // The ledger listens where stats and metrics do: calls through either door are recorded.
   const unsubscribeLedger = engine.events.subscribe(ledger.listener);
   const keySync = await startKeySync(ledger, keys, config.ledger.keysRefreshMs, log);
-  const catalogStore = ledger.store ? new CatalogStore(() => ledger.database()) : undefined;
-  const catalogSync: CatalogSyncWiring | undefined =
-    options.catalogSync || !file?.catalogSync
-      ? undefined
-      : await startCatalogSync({
-          config: file.catalogSync,
-          catalog: (): Catalog => live.catalog,
-          apply: (report) => live.applyReport(report),
-          lastRunAt: catalogStore ? (source) => catalogStore.lastSyncStart(source) : undefined,
-          database: config.ledger.target,
-          log,
-        });
-  const live: LiveCatalog = new LiveCatalog({
-    catalog,
-    builtin,
-    config: configModels,
-    bind,
-    providers: new Set(['openai', ...kindOf.keys(), ...configured.keys()]),
-    openRouterProvider,
-    store: catalogStore,
-    pollMs: config.catalogPollMs,
-    runner: options.catalogSync ?? catalogSync?.sync.runner,
-    log,
-    ...(metrics ? { onReport: syncMetrics(metrics.registry) } : {}),
+  const catalogRuntime = await startLiveCatalog({
+    live: {
+      catalog,
+      builtin,
+      config: configModels,
+      bind,
+      providers: new Set(['openai', ...kindOf.keys(), ...configured.keys()]),
+      openRouterProvider,
+      pollMs: config.catalogPollMs,
+      log,
+      ...(metrics ? { onReport: syncMetrics(metrics.registry) } : {}),
+    },
+    store: ledger.store ? new CatalogStore(() => ledger.database()) : undefined,
+    sync: file?.catalogSync,
+    runner: options.catalogSync,
+    database: config.ledger.target,
   });
-  await live.start();
-  catalogSync?.sync.scheduler.start();
+  const live = catalogRuntime.live;
   const server = new GatewayServer({
     config,
     engine,
@@ -285,8 +274,7 @@ export async function startApp(
     port = await server.listen(config.host, config.port);
     httpPort = await httpGateway?.listen(config.http.host, config.http.port);
   } catch (err) {
-    live.stop();
-    await catalogSync?.stop();
+    await catalogRuntime.stop();
     await server.shutdown(0);
     await metricsServer?.close();
     await simulator?.close();
@@ -342,8 +330,7 @@ export async function startApp(
       }
     },
     async stop(graceMs?: number) {
-      live.stop();
-      await catalogSync?.stop();
+      await catalogRuntime.stop();
       // Both doors drain together: health says so at once on both, calls in flight share the grace period.
       await Promise.all([server.shutdown(graceMs), httpGateway?.shutdown(graceMs)]);
       // Calls are drained: what the ledger still holds is written within the grace period.
@@ -357,36 +344,6 @@ export async function startApp(
       redis?.disconnect();
     },
   };
-}
-
-/** The ledger as the record of each key's spend before start-up; an unreachable database is logged at most once a minute. */
-function ledgerSpendRecord(db: () => Kysely<LedgerSchema> | undefined, log: Logger): SpendRecord {
-  let warnedAt = 0;
-  return {
-    spendBefore: (keyName, since, beforeMs) => {
-      const open = db();
-      // Not reachable yet: tried again at the key's next call.
-      return open ? ledgerSpend(open, keyName, since, beforeMs) : Promise.reject(new Error('the ledger database is not reachable'));
-    },
-    onError: (err) => {
-      if (Date.now() - warnedAt < 60_000) return;
-      warnedAt = Date.now();
-      log.warn({ err }, 'cannot read budget spend from the ledger; counting from start-up until it can be read');
-    },
-  };
-}
-
-/** Runtime API keys from the ledger database, read before the gateway listens and then every `intervalMs`. */
-async function startKeySync(ledger: RunningLedger, keys: ApiKeyStore, intervalMs: number, log: Logger): Promise<ApiKeySync | undefined> {
-  if (!ledger.store) return undefined;
-  const sync = new ApiKeySync({
-    database: () => ledger.database()?.db,
-    intervalMs,
-    apply: (live) => keys.setRuntimeKeys(live.map(specOfStored)),
-    log,
-  });
-  await sync.start();
-  return sync;
 }
 
 /** A host for a URL: the wildcard binds are reached on loopback, IPv6 literals need brackets. */

@@ -3,7 +3,9 @@ import type { CatalogSyncConfig } from '../config/catalog-sync.js';
 import type { DatabaseTarget } from '../store/url.js';
 import type { Catalog } from './catalog.js';
 import { type CatalogSync, createCatalogSync, type SyncLock } from './sync/index.js';
-import type { SyncReport } from './sync/types.js';
+import type { SyncReport, SyncRunner } from './sync/types.js';
+import type { CatalogStore } from '../store/catalog-store.js';
+import { LiveCatalog, type LiveCatalogOptions } from './live.js';
 
 export interface CatalogSyncWiring {
   readonly sync: CatalogSync;
@@ -51,6 +53,43 @@ export async function startCatalogSync(options: {
     async stop() {
       sync.scheduler.stop();
       await pool?.end();
+    },
+  };
+}
+
+/**
+ * The catalog as it changes at runtime, started: runtime models and synced data from the ledger's
+ * database, and the outside sources the config file names (none: SyncCatalog is refused).
+ */
+export async function startLiveCatalog(options: {
+  readonly live: Omit<LiveCatalogOptions, 'store' | 'runner'>;
+  /** The ledger's database; undefined without one (DATABASE_URL=off). */
+  readonly store: CatalogStore | undefined;
+  readonly sync: CatalogSyncConfig | undefined;
+  /** A runner given by the caller (tests) instead of the configured sources. */
+  readonly runner: SyncRunner | undefined;
+  readonly database: DatabaseTarget;
+}): Promise<{ readonly live: LiveCatalog; stop(): Promise<void> }> {
+  const { store, log } = { store: options.store, log: options.live.log };
+  const wiring =
+    options.runner || !options.sync
+      ? undefined
+      : await startCatalogSync({
+          config: options.sync,
+          catalog: (): Catalog => live.catalog,
+          apply: (report) => live.applyReport(report),
+          lastRunAt: store ? (source) => store.lastSyncStart(source) : undefined,
+          database: options.database,
+          log,
+        });
+  const live: LiveCatalog = new LiveCatalog({ ...options.live, store, runner: options.runner ?? wiring?.sync.runner });
+  await live.start();
+  wiring?.sync.scheduler.start();
+  return {
+    live,
+    async stop() {
+      live.stop();
+      await wiring?.stop();
     },
   };
 }

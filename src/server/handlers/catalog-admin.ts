@@ -1,4 +1,3 @@
-import type * as grpc from '@grpc/grpc-js';
 import type { LiveCatalog } from '../../catalog/live.js';
 import { invalidArgument } from '../../domain/errors.js';
 import type { CallContext, Engine } from '../../engine/index.js';
@@ -6,7 +5,7 @@ import { CatalogSource, type ModelServiceServer } from '../../gen/orchestrator/v
 import { camelCase, decodeRuntimeModel, encodeChange, encodeModel, encodeReport, SYNC_SOURCE_OF } from '../catalog-encode.js';
 import { unary, type CallDeps } from '../call.js';
 import { encodeCircuit } from '../encode.js';
-import { type AdminAccess, requireAdmin } from '../admin.js';
+import { type AdminAccess, requireAdmin, withPeer } from '../admin.js';
 
 /** Who may change the catalog: the admin RPCs' rule (server/admin.ts). */
 export type CatalogAdminAccess = AdminAccess;
@@ -17,13 +16,11 @@ const MAX_HISTORY = 1000;
 
 /** ModelService's catalog administration: runtime models, SyncCatalog (admin) and ListModelHistory. */
 export function catalogAdmin(deps: CallDeps, engine: Engine, live: LiveCatalog, access: CatalogAdminAccess): AdminRpcs {
-  const admin =
-    <Req, Res>(handler: (request: Req, ctx: CallContext) => Promise<Res>): grpc.handleUnaryCall<Req, Res> =>
-    (call, callback) =>
-      unary(deps, (request: Req, ctx) => {
-        requireAdmin(access, ctx, call.getPeer());
-        return handler(request, ctx);
-      })(call, callback);
+  const admin = <Req, Res>(handler: (request: Req, ctx: CallContext) => Promise<Res>) =>
+    withPeer<Req, Res>(deps, (request, ctx, peer) => {
+      requireAdmin(access, ctx, peer);
+      return handler(request, ctx);
+    });
   const info = (id: string) => {
     const model = live.catalog.find(id);
     if (!model) throw new Error(`catalog: ${id} missing after a change`);

@@ -1,4 +1,3 @@
-import type * as grpc from '@grpc/grpc-js';
 import type { Kysely } from 'kysely';
 import { invalidArgument, OrchestratorError, Reason } from '../../domain/errors.js';
 import type { UsageFilter, UsageServiceServer } from '../../gen/orchestrator/v1/usage.js';
@@ -7,8 +6,8 @@ import { listCalls, routingAnalytics } from '../../store/call-queries.js';
 import type { RunningLedger } from '../../store/index.js';
 import { usageTotals, type LedgerFilter, type UsageDimension } from '../../store/queries.js';
 import type { LedgerSchema } from '../../store/schema.js';
-import { unary, type CallDeps } from '../call.js';
-import { adminRequired, isLoopback, type AdminAccess } from '../admin.js';
+import type { CallDeps } from '../call.js';
+import { adminRequired, isLoopback, withPeer, type AdminAccess } from '../admin.js';
 import { DIMENSION_OF, encodeCall, encodeUsageRow, millis, routingProfileOf } from '../usage-encode.js';
 
 /** API keys are configured (otherwise only loopback callers may read the ledger); who is an admin. */
@@ -19,12 +18,6 @@ const DEFAULT_PAGE = 50;
 
 /** UsageService: reads of the ledger, scoped to the caller's own key unless it is an admin. */
 export function usageService(deps: CallDeps, ledger: RunningLedger, access: UsageAccess): UsageServiceServer {
-  /** Each RPC needs the peer address, which the CallContext does not carry. */
-  const withPeer =
-    <Req, Res>(handler: (request: Req, ctx: CallContext, peer: string) => Promise<Res>): grpc.handleUnaryCall<Req, Res> =>
-    (call, callback) =>
-      unary(deps, (request: Req, ctx) => handler(request, ctx, call.getPeer()))(call, callback);
-
   const database = (): Kysely<LedgerSchema> => {
     const db = ledger.database()?.db;
     if (db) return db;
@@ -50,7 +43,7 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
   };
 
   return {
-    getUsage: withPeer(async (req, ctx, peer) => {
+    getUsage: withPeer(deps, async (req, ctx, peer) => {
       const groups = req.groupBy.map((g, i): UsageDimension => {
         const d = DIMENSION_OF[g];
         if (!d) throw invalidArgument([{ field: `group_by[${i}]`, description: 'unknown or unspecified group' }]);
@@ -60,7 +53,7 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
       return { rows: (await usageTotals(database(), filter, groups)).map(encodeUsageRow) };
     }),
 
-    listCalls: withPeer(async (req, ctx, peer) => {
+    listCalls: withPeer(deps, async (req, ctx, peer) => {
       if (req.pageSize < 0 || req.pageSize > MAX_PAGE)
         throw invalidArgument([{ field: 'page_size', description: `from 1 to ${MAX_PAGE} (0: ${DEFAULT_PAGE})` }]);
       const filter = scope(req.filter, ctx, peer);
@@ -77,7 +70,7 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
       };
     }),
 
-    getRoutingAnalytics: withPeer(async (req, ctx, peer) => {
+    getRoutingAnalytics: withPeer(deps, async (req, ctx, peer) => {
       const filter = scope(req.filter, ctx, peer);
       const profiles = await routingAnalytics(database(), filter);
       return {

@@ -1,0 +1,46 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { SpendRecord } from '../access/budgets.js';
+import type { ApiKeyStore } from '../access/keys.js';
+import { ApiKeySync } from './api-key-sync.js';
+import { specOfStored } from './api-keys.js';
+import { ledgerSpend } from './budget-spend.js';
+import type { RunningLedger } from './index.js';
+import type { LedgerSchema } from './schema.js';
+
+// What access control reads from the ledger: each key's spend before start-up, and the runtime keys.
+
+/** The ledger as the record of each key's spend before start-up; an unreachable database is logged at most once a minute. */
+export function ledgerSpendRecord(db: () => Kysely<LedgerSchema> | undefined, log: Logger): SpendRecord {
+  let warnedAt = 0;
+  return {
+    spendBefore: (keyName, since, beforeMs) => {
+      const open = db();
+      // Not reachable yet: tried again at the key's next call.
+      return open ? ledgerSpend(open, keyName, since, beforeMs) : Promise.reject(new Error('the ledger database is not reachable'));
+    },
+    onError: (err) => {
+      if (Date.now() - warnedAt < 60_000) return;
+      warnedAt = Date.now();
+      log.warn({ err }, 'cannot read budget spend from the ledger; counting from start-up until it can be read');
+    },
+  };
+}
+
+/** Runtime API keys from the ledger database, read before the gateway listens and then every `intervalMs`. */
+export async function startKeySync(
+  ledger: RunningLedger,
+  keys: ApiKeyStore,
+  intervalMs: number,
+  log: Logger,
+): Promise<ApiKeySync | undefined> {
+  if (!ledger.store) return undefined;
+  const sync = new ApiKeySync({
+    database: () => ledger.database()?.db,
+    intervalMs,
+    apply: (live) => keys.setRuntimeKeys(live.map(specOfStored)),
+    log,
+  });
+  await sync.start();
+  return sync;
+}
