@@ -74,7 +74,7 @@ function addTo(map: Map<string, number>, key: string, usd: number): void {
 export class Budgets {
   private readonly local = new Map<string, number>();
   /** Keys whose earlier spend (before this process) is loaded into `local`, or being loaded. */
-  private readonly seeded = new Map<string, Promise<void>>();
+  private readonly priorLoads = new Map<string, Promise<void>>();
   private readonly startedAt = Date.now();
   private readonly unsent = new Map<string, number>();
   /** Held by this process's calls in flight, per key name (the memory side of `reserve`). */
@@ -104,7 +104,7 @@ export class Budgets {
         if (this.store.failurePolicy === 'closed') throw sharedStateDown(err);
       }
     }
-    await this.seed(keyName, now);
+    await this.loadPriorSpend(keyName, now);
     return this.localSpend(keyName, now);
   }
 
@@ -149,7 +149,7 @@ export class Budgets {
         if (this.store.failurePolicy === 'closed') throw sharedStateDown(err);
       }
     }
-    await this.seed(keyName, now);
+    await this.loadPriorSpend(keyName, now);
     return this.reserveLocally(keyName, limits, usd, now);
   }
 
@@ -182,10 +182,10 @@ export class Budgets {
    * read is tried again at the key's next call (spend after start-up is counted in memory
    * meanwhile, and only spend before start-up is read, so nothing is counted twice).
    */
-  private seed(keyName: string, now: Date): Promise<void> {
+  private loadPriorSpend(keyName: string, now: Date): Promise<void> {
     const record = this.record;
     if (!record || this.store.redis) return Promise.resolve();
-    let loading = this.seeded.get(keyName);
+    let loading = this.priorLoads.get(keyName);
     if (!loading) {
       const { dayStartMs, monthStartMs } = periodStarts(new Date(this.startedAt));
       loading = record
@@ -197,10 +197,10 @@ export class Budgets {
           if (monthKey === keysOf(keyName, now)[1]) addTo(this.local, monthKey, spend.month);
         })
         .catch((err: unknown) => {
-          this.seeded.delete(keyName);
+          this.priorLoads.delete(keyName);
           record.onError?.(err);
         });
-      this.seeded.set(keyName, loading);
+      this.priorLoads.set(keyName, loading);
     }
     return loading;
   }

@@ -167,12 +167,15 @@ export function isOrchestratorError(err: unknown): err is OrchestratorError {
  * Messages name what to do next where the caller can act on it.
  */
 
-/** Missing or unknown API key (UNAUTHENTICATED). */
-export function apiKeyInvalid(presented: boolean): OrchestratorError {
+/**
+ * Missing or unknown API key (UNAUTHENTICATED). `header` is the spelling the caller's protocol
+ * uses: gRPC metadata keys are lower case, HTTP clients write "Authorization".
+ */
+export function apiKeyInvalid(presented: boolean, header = 'authorization'): OrchestratorError {
   return new OrchestratorError({
     kind: 'unauthenticated',
     reason: Reason.API_KEY_INVALID,
-    message: presented ? 'unknown API key' : 'an API key is required: send "authorization: Bearer <key>" or "x-api-key: <key>"',
+    message: presented ? 'unknown API key' : `an API key is required: send "${header}: Bearer <key>" or "x-api-key: <key>"`,
   });
 }
 

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { presentedKey, type ApiKeyStore } from '../access/keys.js';
-import { cancelled, deadlineExceeded, invalidArgument, OrchestratorError, Reason } from '../domain/errors.js';
+import { apiKeyInvalid, cancelled, deadlineExceeded, invalidArgument } from '../domain/errors.js';
 import { acceptableRequestId, effectiveDeadline, type CallState } from '../domain/call-state.js';
 import type { CallContext } from '../engine/index.js';
 import type { Lifecycle } from '../server/lifecycle.js';
@@ -153,11 +153,7 @@ function authenticate(keys: ApiKeyStore, request: FastifyRequest) {
   const key = presentedKey(single(request.headers.authorization), single(request.headers['x-api-key']));
   const entry = key === undefined ? undefined : keys.authenticate(key);
   if (!entry) {
-    throw new OrchestratorError({
-      kind: 'unauthenticated',
-      reason: Reason.API_KEY_INVALID,
-      message: key === undefined ? 'an API key is required: send "Authorization: Bearer <key>" or "x-api-key: <key>"' : 'unknown API key',
-    });
+    throw apiKeyInvalid(key !== undefined, 'Authorization');
   }
   return entry;
 }

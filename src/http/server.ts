@@ -4,7 +4,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { Logger } from 'pino';
 import type { ApiKeyStore } from '../access/keys.js';
 import type { Config } from '../config/config.js';
-import { OrchestratorError, Reason } from '../domain/errors.js';
+import { draining, Reason } from '../domain/errors.js';
 import type { Engine } from '../engine/index.js';
 import { Lifecycle } from '../server/lifecycle.js';
 import type { CallObserver } from '../telemetry/call-observer.js';
@@ -144,14 +144,7 @@ export class HttpGateway {
     if (!(await this.lifecycle.waitForIdle(graceMs))) {
       this.options.log.warn({ inFlight: this.lifecycle.active, protocol: 'http' }, 'grace period over; ending the calls still running');
       for (const call of this.openCalls) {
-        call.abort(
-          new OrchestratorError({
-            kind: 'unavailable',
-            reason: Reason.DRAINING,
-            message: 'server is shutting down; retry on another replica',
-            retryable: true,
-          }),
-        );
+        call.abort(draining());
       }
     }
     const force = setTimeout(() => this.app.server.closeAllConnections(), 2_000);

@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import { OrchestratorError, Reason } from '../domain/errors.js';
+import { adminRequired } from '../domain/service-errors.js';
 import type { CallContext } from '../engine/index.js';
 import { unary, type CallDeps } from './call.js';
 
@@ -35,8 +35,4 @@ export function isLoopback(peer: string): boolean {
     .replace(/:\d+$/, '')
     .replace(/^\[|\]$/g, '');
   return host === '::1' || host === 'localhost' || /^(::ffff:)?127\./.test(host);
-}
-
-export function adminRequired(message: string): OrchestratorError {
-  return new OrchestratorError({ kind: 'permission_denied', reason: Reason.ADMIN_REQUIRED, message });
 }

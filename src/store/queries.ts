@@ -1,4 +1,5 @@
 import { sql, type AliasableExpression, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
+import { roundUsd } from '../domain/money.js';
 import type { LedgerSchema } from './schema.js';
 
 /** Which calls a query covers; undefined fields do not restrict. */
@@ -145,11 +146,11 @@ export async function usageTotals(
       promptTokens: t.promptTokens,
       completionTokens: t.completionTokens,
       totalTokens: t.totalTokens,
-      costUsd: round(t.costUsd),
+      costUsd: roundUsd(t.costUsd),
       latency: percentiles(l),
       fallbackRate: t.requests === 0 ? 0 : t.fallbacks / t.requests,
       cacheHitRate: t.requests === 0 ? 0 : t.cacheHits / t.requests,
-      costSavedUsd: round(t.costSavedUsd),
+      costSavedUsd: roundUsd(t.costSavedUsd),
     });
   }
   if (out.length === 0 && dims.length === 0) out.push({ ...emptyTotals(), group: {}, latency: percentiles([]) });
@@ -205,8 +206,4 @@ export function percentiles(values: number[]): Percentiles {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
   return { p50: at(50), p95: at(95), p99: at(99) };
-}
-
-function round(usd: number): number {
-  return Math.round(usd * 1e10) / 1e10;
 }

@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import { newApiKey } from '../../access/key-material.js';
 import type { ApiKeyStore } from '../../access/keys.js';
-import { invalidArgument, OrchestratorError, Reason, type FieldViolation } from '../../domain/errors.js';
+import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
+import { apiKeyExists, apiKeyNotFound, apiKeyReadOnly, runtimeKeysUnavailable } from '../../domain/service-errors.js';
 import type { ApiKeyBudgets, ApiKeyLimits, ApiKeyModels, ApiKeyScopes, ApiKeyServiceServer } from '../../gen/orchestrator/v1/keys.js';
 import { findApiKey, insertApiKey, listApiKeys, revokeApiKey, updateApiKey, type StoredApiKey } from '../../store/api-keys.js';
 import type { LedgerSchema } from '../../store/schema.js';
@@ -26,32 +27,17 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
   const db = (): Kysely<LedgerSchema> => {
     const open = admin.database();
     if (open) return open;
-    throw new OrchestratorError({
-      kind: 'unavailable',
-      reason: Reason.LEDGER_UNAVAILABLE,
-      message: 'runtime API keys live in the ledger database, which is off (DATABASE_URL=off) or not reachable yet',
-      retryable: true,
-    });
+    throw runtimeKeysUnavailable();
   };
 
   /** A runtime key that may be changed: not the config file's, existing, not revoked. */
   const changeable = async (name: string): Promise<StoredApiKey> => {
     if (admin.keys.byKeyName(name)?.source === 'config') {
-      throw new OrchestratorError({
-        kind: 'failed_precondition',
-        reason: Reason.API_KEY_READ_ONLY,
-        message: `API key "${name}" comes from the config file: change it there and send SIGHUP`,
-        metadata: { key: name },
-      });
+      throw apiKeyReadOnly(name);
     }
     const stored = name ? await findApiKey(db(), name) : undefined;
     if (!stored || stored.revokedAt !== undefined) {
-      throw new OrchestratorError({
-        kind: 'not_found',
-        reason: Reason.API_KEY_NOT_FOUND,
-        message: stored ? `API key "${name}" is revoked` : `no runtime API key named "${name}"`,
-        metadata: { key: name },
-      });
+      throw apiKeyNotFound(name, stored !== undefined);
     }
     return stored;
   };
@@ -63,14 +49,7 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
       if (!NAME.test(req.name)) v.push({ field: 'name', description: '1 to 64 characters: letters, digits, ".", "_", "-"' });
       const parts = decodeParts(req, v);
       if (v.length > 0) throw invalidArgument(v);
-      const exists = (): OrchestratorError =>
-        new OrchestratorError({
-          kind: 'already_exists',
-          reason: Reason.API_KEY_EXISTS,
-          message: `an API key named "${req.name}" exists (names of revoked keys are not reused)`,
-          metadata: { key: req.name },
-        });
-      if (admin.keys.byKeyName(req.name)) throw exists();
+      if (admin.keys.byKeyName(req.name)) throw apiKeyExists(req.name);
       const material = newApiKey();
       const now = Date.now();
       const stored: StoredApiKey = {
@@ -85,7 +64,7 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
         updatedAt: now,
         revokedAt: undefined,
       };
-      if (!(await insertApiKey(db(), stored))) throw exists();
+      if (!(await insertApiKey(db(), stored))) throw apiKeyExists(req.name);
       await admin.refresh();
       ctx.log.info({ apiKey: stored.name, by: ctx.principal?.name }, 'API key created');
       return { apiKey: encodeRuntimeKey(stored), key: material.key };

@@ -6,7 +6,7 @@ import type { ModelServiceServer } from '../../gen/orchestrator/v1/models.js';
 import { unary, type CallDeps } from '../call.js';
 import { encodeModel } from '../catalog-encode.js';
 import { catalogAdmin, type CatalogAdminAccess } from './catalog-admin.js';
-import { OrchestratorError, Reason } from '../../domain/errors.js';
+import { noRuntimeCatalog } from '../../domain/service-errors.js';
 
 export interface ModelAdmin {
   readonly live: LiveCatalog | undefined;
@@ -40,11 +40,7 @@ function notServed(
   deps: CallDeps,
 ): Pick<ModelServiceServer, 'createModel' | 'updateModel' | 'deleteModel' | 'syncCatalog' | 'listModelHistory'> {
   const refuse = unary(deps, async () => {
-    throw new OrchestratorError({
-      kind: 'failed_precondition',
-      reason: Reason.INVALID_REQUEST,
-      message: 'this server has no runtime catalog',
-    });
+    throw noRuntimeCatalog();
   });
   return { createModel: refuse, updateModel: refuse, deleteModel: refuse, syncCatalog: refuse, listModelHistory: refuse };
 }

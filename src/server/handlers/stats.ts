@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { invalidArgument, OrchestratorError, Reason } from '../../domain/errors.js';
+import { draining, invalidArgument } from '../../domain/errors.js';
 import type { GetStatsResponse, StatsServiceServer, WatchStatsRequest, WatchStatsResponse } from '../../gen/orchestrator/v1/stats.js';
 import type { LatencySummary } from '../../telemetry/histogram.js';
 import type { StatsSnapshot, UpstreamCounters } from '../../telemetry/stats.js';
@@ -93,7 +93,7 @@ const DRAIN_CHECK_MS = 250;
 async function pause(ms: number, signal: AbortSignal, lifecycle: Lifecycle): Promise<void> {
   const until = performance.now() + ms;
   for (;;) {
-    if (lifecycle.draining) throw draining();
+    if (lifecycle.draining) throw draining('watch again');
     const left = until - performance.now();
     if (left <= 0) return;
     await sleep(Math.min(left, DRAIN_CHECK_MS), signal);
@@ -115,15 +115,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
       resolve();
     }, ms);
     signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-function draining(): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'unavailable',
-    reason: Reason.DRAINING,
-    message: 'server is shutting down; watch again on another replica',
-    retryable: true,
   });
 }
 

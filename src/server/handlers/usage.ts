@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import { invalidArgument, OrchestratorError, Reason } from '../../domain/errors.js';
+import { invalidArgument } from '../../domain/errors.js';
+import { adminRequired, ledgerOff, ledgerUnreachable } from '../../domain/service-errors.js';
 import type { UsageFilter, UsageServiceServer } from '../../gen/orchestrator/v1/usage.js';
 import type { CallContext } from '../../engine/index.js';
 import { listCalls, routingAnalytics } from '../../store/call-queries.js';
@@ -7,7 +8,7 @@ import type { RunningLedger } from '../../store/index.js';
 import { usageTotals, type LedgerFilter, type UsageDimension } from '../../store/queries.js';
 import type { LedgerSchema } from '../../store/schema.js';
 import type { CallDeps } from '../call.js';
-import { adminRequired, isLoopback, withPeer, type AdminAccess } from '../admin.js';
+import { isLoopback, withPeer, type AdminAccess } from '../admin.js';
 import { DIMENSION_OF, encodeCall, encodeUsageRow, millis, routingProfileOf } from '../usage-encode.js';
 
 /** API keys are configured (otherwise only loopback callers may read the ledger); who is an admin. */
@@ -21,12 +22,7 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
   const database = (): Kysely<LedgerSchema> => {
     const db = ledger.database()?.db;
     if (db) return db;
-    throw new OrchestratorError({
-      kind: 'unavailable',
-      reason: Reason.LEDGER_UNAVAILABLE,
-      message: ledger.store ? 'the ledger database is not reachable yet; retry shortly' : 'the ledger is off (DATABASE_URL=off)',
-      retryable: ledger.store !== undefined,
-    });
+    throw ledger.store ? ledgerUnreachable() : ledgerOff();
   };
 
   const scope = (given: UsageFilter | undefined, ctx: CallContext, peer: string): LedgerFilter => {

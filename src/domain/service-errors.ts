@@ -1,0 +1,75 @@
+import { OrchestratorError, Reason } from './errors.js';
+
+/*
+ * The errors of the services around the calls: admin RPCs, the ledger's reads, runtime API keys
+ * and the runtime catalog. One factory per situation, like the call errors.
+ */
+
+/** An admin RPC from a caller that is not an admin (PERMISSION_DENIED); `message` says what would be. */
+export function adminRequired(message: string): OrchestratorError {
+  return new OrchestratorError({ kind: 'permission_denied', reason: Reason.ADMIN_REQUIRED, message });
+}
+
+/** The ledger is off (DATABASE_URL=off): nothing that reads it can be served, and retrying will not help. */
+export function ledgerOff(): OrchestratorError {
+  return new OrchestratorError({ kind: 'unavailable', reason: Reason.LEDGER_UNAVAILABLE, message: 'the ledger is off (DATABASE_URL=off)' });
+}
+
+/** The ledger database is configured but not reachable yet (UNAVAILABLE, retryable). */
+export function ledgerUnreachable(): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.LEDGER_UNAVAILABLE,
+    message: 'the ledger database is not reachable yet; retry shortly',
+    retryable: true,
+  });
+}
+
+/** Runtime API keys are stored in the ledger database, which is off or not reachable (UNAVAILABLE). */
+export function runtimeKeysUnavailable(): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.LEDGER_UNAVAILABLE,
+    message: 'runtime API keys live in the ledger database, which is off (DATABASE_URL=off) or not reachable yet',
+    retryable: true,
+  });
+}
+
+/** A key from the config file named in a call that changes runtime keys (FAILED_PRECONDITION). */
+export function apiKeyReadOnly(name: string): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'failed_precondition',
+    reason: Reason.API_KEY_READ_ONLY,
+    message: `API key "${name}" comes from the config file: change it there and send SIGHUP`,
+    metadata: { key: name },
+  });
+}
+
+/** No runtime key of that name, or it is revoked (NOT_FOUND). */
+export function apiKeyNotFound(name: string, revoked: boolean): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'not_found',
+    reason: Reason.API_KEY_NOT_FOUND,
+    message: revoked ? `API key "${name}" is revoked` : `no runtime API key named "${name}"`,
+    metadata: { key: name },
+  });
+}
+
+/** A key of that name exists, or existed and was revoked (ALREADY_EXISTS). */
+export function apiKeyExists(name: string): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'already_exists',
+    reason: Reason.API_KEY_EXISTS,
+    message: `an API key named "${name}" exists (names of revoked keys are not reused)`,
+    metadata: { key: name },
+  });
+}
+
+/** A server built without a runtime catalog asked to change or sync it (FAILED_PRECONDITION). */
+export function noRuntimeCatalog(): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'failed_precondition',
+    reason: Reason.INVALID_REQUEST,
+    message: 'this server has no runtime catalog',
+  });
+}
