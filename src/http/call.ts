@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -12,6 +11,7 @@ import { endCall } from '../telemetry/call-log.js';
 import { CallSummary } from '../telemetry/call-summary.js';
 import type { Tracer } from '../telemetry/tracing.js';
 import { toHttpError } from './errors.js';
+import { timeOrderedId } from '../domain/ids.js';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 export const TIMEOUT_HEADER = 'x-request-timeout-ms';
@@ -142,7 +142,7 @@ export function assignRequestId(request: FastifyRequest, reply: FastifyReply): s
   const set = reply.getHeader(REQUEST_ID_HEADER);
   if (typeof set === 'string') return set;
   const given = request.headers[REQUEST_ID_HEADER];
-  const requestId = acceptableRequestId(typeof given === 'string' ? given : undefined) ?? randomUUID();
+  const requestId = acceptableRequestId(typeof given === 'string' ? given : undefined) ?? timeOrderedId();
   void reply.header(REQUEST_ID_HEADER, requestId);
   return requestId;
 }

@@ -1,6 +1,8 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { AttemptRecord, TokenUsage } from '../domain/chat.js';
 import { isOrchestratorError } from '../domain/errors.js';
+import { timeOrderedId } from '../domain/ids.js';
+import { roundUsd } from '../domain/money.js';
 import type { CallAnswer, CallDetail, FinishedCall, GatewayListener, RouteDecision } from '../engine/index.js';
 import type { AttemptEntry, CallRecord, DecisionEntry, Ledger, UsageCounts } from './records.js';
 
@@ -50,7 +52,7 @@ export function toCallRecord(call: DetailedCall, options: LedgerListenerOptions)
   const prompt = detail.request?.prompt;
   const batch = call.path.endsWith('/Batch');
   return {
-    id: randomUUID(),
+    id: timeOrderedId(),
     ts: Math.round(detail.startedAtMs),
     requestId: detail.requestId,
     method: call.path,
@@ -100,10 +102,6 @@ function combined(answers: readonly CallAnswer[]): CallAnswer | undefined {
     costUsd: roundUsd(answers.reduce((sum, a) => sum + a.costUsd, 0)),
     attempts: answers.flatMap((a) => a.attempts),
   };
-}
-
-function roundUsd(usd: number): number {
-  return Math.round(usd * 1e10) / 1e10;
 }
 
 function attemptEntry(a: AttemptRecord, raced: boolean): AttemptEntry {

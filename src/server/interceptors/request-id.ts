@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import { acceptableRequestId } from '../../domain/call-state.js';
+import { timeOrderedId } from '../../domain/ids.js';
 
 /** The header that carries the request id both ways. */
 export const REQUEST_ID_KEY = 'x-request-id';
@@ -8,7 +8,7 @@ export const REQUEST_ID_KEY = 'x-request-id';
 /** The caller's `x-request-id` when acceptable, else a fresh one. */
 export function requestIdOf(metadata: grpc.Metadata): string {
   const given = metadata.get(REQUEST_ID_KEY)[0];
-  return acceptableRequestId(typeof given === 'string' ? given : undefined) ?? randomUUID();
+  return acceptableRequestId(typeof given === 'string' ? given : undefined) ?? timeOrderedId();
 }
 
 /**

@@ -1,0 +1,35 @@
+import { describe, expect, it, vi } from 'vitest';
+import { timeOrderedId } from '../../../src/domain/ids.js';
+
+const V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+describe('timeOrderedId', () => {
+  it('is a version 7 UUID whose leading 48 bits are the current time in milliseconds', () => {
+    const before = Date.now();
+    const id = timeOrderedId();
+    const after = Date.now();
+    expect(id).toMatch(V7);
+    const ms = Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+    expect(ms).toBeGreaterThanOrEqual(before);
+    expect(ms).toBeLessThanOrEqual(after);
+  });
+
+  it('sorts by creation time, so indexes on it grow at their end', () => {
+    vi.useFakeTimers({ now: Date.parse('2026-01-01T00:00:00Z'), toFake: ['Date'] });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        ids.push(timeOrderedId());
+        vi.setSystemTime(Date.now() + 1);
+      }
+      expect([...ids].sort()).toEqual(ids);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('does not repeat within one millisecond', () => {
+    const ids = new Set(Array.from({ length: 10_000 }, () => timeOrderedId()));
+    expect(ids.size).toBe(10_000);
+  });
+});
