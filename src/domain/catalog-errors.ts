@@ -1,0 +1,38 @@
+import { OrchestratorError, Reason } from './errors.js';
+
+/*
+ * What stops a change to the catalog or a sync on demand, one factory per situation: runtime models
+ * that cannot be changed, the database that keeps them, and a sync that cannot run now.
+ */
+
+/** How long a caller is told to wait when another replica is syncing: a run takes seconds. */
+export const CATALOG_SYNC_RETRY_MS = 5_000;
+
+/**
+ * SyncCatalog: another replica holds the source's sync lock (its run is going). Retryable: the
+ * other replica's run applies to every replica, and a retry after it runs the source again.
+ */
+export function catalogSyncRunning(source: string, done: readonly string[]): OrchestratorError {
+  const before = done.length > 0 ? `; ${done.join(', ')} ran first` : '';
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.CATALOG_SYNC_RUNNING,
+    message: `another replica is syncing ${source} now; its result reaches this one within seconds, or retry later${before}`,
+    retryable: true,
+    retryAfterMs: CATALOG_SYNC_RETRY_MS,
+    metadata: { source, ...(done.length > 0 ? { done: done.join(',') } : {}) },
+  });
+}
+
+/** SyncCatalog: the sync lock cannot be taken (its database is unreachable); nothing ran unlocked. */
+export function catalogSyncLockUnavailable(source: string, cause: unknown): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.LEDGER_UNAVAILABLE,
+    message: `the catalog sync lock for ${source} cannot be taken (its database is not reachable); retry shortly`,
+    retryable: true,
+    retryAfterMs: CATALOG_SYNC_RETRY_MS,
+    metadata: { source },
+    cause,
+  });
+}
