@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { CatalogSyncConfig } from '../config/catalog-sync.js';
 import type { DatabaseTarget } from '../store/url.js';
-import type { Catalog } from './catalog.js';
+import type { Catalog, CatalogModel } from './catalog.js';
 import { type CatalogSyncDeps, createCatalogSync, type SyncLock, SyncScheduler } from './sync/index.js';
-import type { SyncReport, SyncRunner } from './sync/types.js';
+import type { CatalogSourceName, SyncReport, SyncRunner } from './sync/types.js';
 import type { CatalogStore } from '../store/catalog-store.js';
 import { CATALOG_SOURCES, LiveCatalog, type LiveCatalogOptions } from './live.js';
 
@@ -14,6 +14,15 @@ export interface CatalogSyncWiring {
 }
 
 type SharedDeps = Pick<CatalogSyncDeps, 'lock' | 'lastRunAt' | 'log'>;
+
+/**
+ * The models a source's names may resolve to. A model that exists only because OpenRouter listed
+ * it is OpenRouter's own name: OpenRouter's next list must not match it, or that row would name a
+ * catalog id and stop making the model (it would vanish every other run). Other sources may.
+ */
+export function knownTo(source: CatalogSourceName, models: readonly CatalogModel[]): readonly CatalogModel[] {
+  return source === 'openrouter' ? models.filter((m) => m.origins.base.source !== 'openrouter') : models;
+}
 
 /**
  * The outside sources (or a runner given by the caller), their schedule and the lock that lets one
@@ -37,7 +46,8 @@ export async function startCatalogSync(options: {
   const build = runner
     ? (shared: SharedDeps) => new SyncScheduler({ runner, schedules: {}, onReport, ...shared })
     : config
-      ? (shared: SharedDeps) => createCatalogSync(config, { known: () => options.catalog().models, onReport, ...shared }).scheduler
+      ? (shared: SharedDeps) =>
+          createCatalogSync(config, { known: (source) => knownTo(source, options.catalog().models), onReport, ...shared }).scheduler
       : undefined;
   if (!build) return undefined;
   // Replicas sharing PostgreSQL take a try-only advisory lock per source, for scheduled runs and
