@@ -58,6 +58,12 @@ describe('catalog sync lock on PostgreSQL', () => {
       `select pg_terminate_backend(pid) from pg_locks where locktype = 'advisory' and classid = $1 and pid <> pg_backend_pid()`,
       [0x4c4c4d43],
     );
+    // pg_terminate_backend only signals: the lock goes when that backend has exited.
+    const locksLeft = async () =>
+      Number(
+        (await otherPool.query(`select count(*) as n from pg_locks where locktype = 'advisory' and classid = $1`, [0x4c4c4d43])).rows[0]?.n,
+      );
+    for (const end = Date.now() + 10_000; (await locksLeft()) > 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
     const later = await other.acquire('huggingface');
     expect(later).toBeTypeOf('function');
     await later?.();
