@@ -1,6 +1,14 @@
 import type { Logger } from 'pino';
-import { catalogSyncLockUnavailable, catalogSyncRunning } from '../domain/catalog-errors.js';
-import { invalidArgument, OrchestratorError, Reason } from '../domain/errors.js';
+import {
+  catalogDatabaseOff,
+  catalogDatabaseUnreachable,
+  catalogSyncLockUnavailable,
+  catalogSyncRunning,
+  noCatalogSource,
+  runtimeModelInUse,
+  runtimeModelNotFound,
+} from '../domain/catalog-errors.js';
+import { invalidArgument, type OrchestratorError } from '../domain/errors.js';
 import type { CatalogFingerprint, CatalogStore, FieldChange } from '../store/catalog-store.js';
 import { CatalogSnapshot, type Catalog, type CatalogModel, type CatalogOptions } from './catalog.js';
 import { composeCatalog, type ComposedCatalog, type RuntimeModel, type SyncedValues } from './layers.js';
@@ -124,12 +132,10 @@ export class LiveCatalog {
       if (!all.some((m) => m.id === id)) throw this.notRuntime(id);
       const users = all.filter((m) => m.id !== id && m.fallbacks.some((f) => this.catalog.find(f)?.id === id));
       if (users.length > 0) {
-        throw new OrchestratorError({
-          kind: 'failed_precondition',
-          reason: Reason.INVALID_REQUEST,
-          message: `"${id}" is a fallback of ${users.map((u) => `"${u.id}"`).join(', ')}: update those first`,
-          fieldViolations: [{ field: 'id', description: `still a fallback of ${users.map((u) => u.id).join(', ')}` }],
-        });
+        throw runtimeModelInUse(
+          id,
+          users.map((u) => u.id),
+        );
       }
       await store.deleteRuntimeModel(id);
       await this.reloadNow();
@@ -170,11 +176,7 @@ export class LiveCatalog {
   async sync(sources: readonly CatalogSourceName[]): Promise<SyncReport[]> {
     const gate = this.options.sync;
     if (!gate) {
-      throw new OrchestratorError({
-        kind: 'failed_precondition',
-        reason: Reason.INVALID_REQUEST,
-        message: 'no catalog source is configured: set catalog.sync.<source>.url in the config file (see docs/catalog-sync.md)',
-      });
+      throw noCatalogSource();
     }
     const reports: SyncReport[] = [];
     for (const source of sources.length > 0 ? sources : CATALOG_SOURCES) {
@@ -251,19 +253,10 @@ export class LiveCatalog {
   private requireStore(): CatalogStore {
     const store = this.options.store;
     if (!store) {
-      throw new OrchestratorError({
-        kind: 'failed_precondition',
-        reason: Reason.LEDGER_UNAVAILABLE,
-        message: 'runtime models and catalog history are kept in the database, and it is off (DATABASE_URL=off): set DATABASE_URL',
-      });
+      throw catalogDatabaseOff();
     }
     if (!store.available) {
-      throw new OrchestratorError({
-        kind: 'unavailable',
-        reason: Reason.LEDGER_UNAVAILABLE,
-        message: 'the database is not reachable yet; retry shortly',
-        retryable: true,
-      });
+      throw catalogDatabaseUnreachable();
     }
     return store;
   }
@@ -275,12 +268,7 @@ export class LiveCatalog {
         { field: 'model.id', description: `"${id}" is a built-in or config-file model; only runtime models can be changed at runtime` },
       ]);
     }
-    return new OrchestratorError({
-      kind: 'not_found',
-      reason: Reason.MODEL_NOT_FOUND,
-      message: `no runtime model "${id}"`,
-      metadata: { model: id },
-    });
+    return runtimeModelNotFound(id);
   }
 
   private serial<T>(task: () => Promise<T>): Promise<T> {

@@ -36,3 +36,51 @@ export function catalogSyncLockUnavailable(source: string, cause: unknown): Orch
     cause,
   });
 }
+
+/** DeleteModel: other runtime models still name this one as a fallback. */
+export function runtimeModelInUse(id: string, users: readonly string[]): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'failed_precondition',
+    reason: Reason.INVALID_REQUEST,
+    message: `"${id}" is a fallback of ${users.map((u) => `"${u}"`).join(', ')}: update those first`,
+    fieldViolations: [{ field: 'id', description: `still a fallback of ${users.join(', ')}` }],
+  });
+}
+
+/** UpdateModel, DeleteModel: no runtime model has this id. */
+export function runtimeModelNotFound(id: string): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'not_found',
+    reason: Reason.MODEL_NOT_FOUND,
+    message: `no runtime model "${id}"`,
+    metadata: { model: id },
+  });
+}
+
+/** SyncCatalog without a `catalog.sync` section in the config file. */
+export function noCatalogSource(): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'failed_precondition',
+    reason: Reason.INVALID_REQUEST,
+    message: 'no catalog source is configured: set catalog.sync.<source>.url in the config file (see docs/catalog-sync.md)',
+  });
+}
+
+/** Runtime models and catalog history need the database, and it is off (DATABASE_URL=off). */
+export function catalogDatabaseOff(): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'failed_precondition',
+    reason: Reason.LEDGER_UNAVAILABLE,
+    message: 'runtime models and catalog history are kept in the database, and it is off (DATABASE_URL=off): set DATABASE_URL',
+  });
+}
+
+/** The database is configured but not reachable yet; retryable. */
+export function catalogDatabaseUnreachable(): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.LEDGER_UNAVAILABLE,
+    message: 'the database is not reachable yet; retry shortly',
+    retryable: true,
+  });
+}
