@@ -1,11 +1,26 @@
 import type { Logger } from 'pino';
-import { invalidArgument, OrchestratorError, Reason } from '../domain/errors.js';
+import {
+  catalogDatabaseOff,
+  catalogDatabaseUnreachable,
+  catalogSyncLockUnavailable,
+  catalogSyncRunning,
+  noCatalogSource,
+  runtimeModelInUse,
+  runtimeModelNotFound,
+} from '../domain/catalog-errors.js';
+import { invalidArgument, type OrchestratorError } from '../domain/errors.js';
 import type { CatalogFingerprint, CatalogStore, FieldChange } from '../store/catalog-store.js';
 import { CatalogSnapshot, type Catalog, type CatalogModel, type CatalogOptions } from './catalog.js';
 import { composeCatalog, type ComposedCatalog, type RuntimeModel, type SyncedValues } from './layers.js';
 import type { ModelDefinition } from './models.js';
 import { checkRuntimeModel, type RuntimeModelInput } from './runtime-models.js';
-import type { CatalogSourceName, SyncReport, SyncRunner } from './sync/types.js';
+import type { CatalogSourceName, SyncReport } from './sync/types.js';
+
+/** The scheduler's door for runs on demand (SyncScheduler.runNow). */
+export interface SyncGate {
+  /** The run's report once applied; undefined when another replica holds the source's lock. */
+  runNow(source: CatalogSourceName): Promise<SyncReport | undefined>;
+}
 
 export const CATALOG_SOURCES: readonly CatalogSourceName[] = ['openrouter', 'arena', 'huggingface'];
 
@@ -24,7 +39,8 @@ export interface LiveCatalogOptions {
   readonly store?: CatalogStore | undefined;
   /** How often every replica looks for runtime-model and synced-data changes. */
   readonly pollMs: number;
-  readonly runner?: SyncRunner | undefined;
+  /** Runs a source now, through the lock every run takes (the scheduler); undefined: no source configured. */
+  readonly sync?: SyncGate | undefined;
   readonly log: Logger;
   /** Told about every applied report (the sync metric). */
   readonly onReport?: (report: SyncReport) => void;
@@ -116,12 +132,10 @@ export class LiveCatalog {
       if (!all.some((m) => m.id === id)) throw this.notRuntime(id);
       const users = all.filter((m) => m.id !== id && m.fallbacks.some((f) => this.catalog.find(f)?.id === id));
       if (users.length > 0) {
-        throw new OrchestratorError({
-          kind: 'failed_precondition',
-          reason: Reason.INVALID_REQUEST,
-          message: `"${id}" is a fallback of ${users.map((u) => `"${u.id}"`).join(', ')}: update those first`,
-          fieldViolations: [{ field: 'id', description: `still a fallback of ${users.map((u) => u.id).join(', ')}` }],
-        });
+        throw runtimeModelInUse(
+          id,
+          users.map((u) => u.id),
+        );
       }
       await store.deleteRuntimeModel(id);
       await this.reloadNow();
@@ -154,32 +168,27 @@ export class LiveCatalog {
     return report;
   }
 
-  /** Runs the named sources now (all of them when none is named) and applies each report. */
-  async sync(sources: readonly CatalogSourceName[], signal?: AbortSignal): Promise<SyncReport[]> {
-    const runner = this.options.runner;
-    if (!runner) {
-      throw new OrchestratorError({
-        kind: 'failed_precondition',
-        reason: Reason.INVALID_REQUEST,
-        message: 'no catalog source is configured: set catalog.sync.<source>.url in the config file (see docs/catalog-sync.md)',
-      });
+  /**
+   * Runs the named sources now (all of them when none is named), one after another, through the
+   * scheduler's lock and one-at-a-time rule; each report is applied before it is answered. A source
+   * another replica is syncing right now is refused (CATALOG_SYNC_RUNNING, with a retry delay).
+   */
+  async sync(sources: readonly CatalogSourceName[]): Promise<SyncReport[]> {
+    const gate = this.options.sync;
+    if (!gate) {
+      throw noCatalogSource();
     }
     const reports: SyncReport[] = [];
     for (const source of sources.length > 0 ? sources : CATALOG_SOURCES) {
-      const startedAt = new Date();
-      const report = await runner.run(source, signal).catch(
-        (err: unknown): SyncReport => ({
+      const report = await gate.runNow(source).catch((err: unknown) => {
+        throw catalogSyncLockUnavailable(source, err);
+      });
+      if (!report)
+        throw catalogSyncRunning(
           source,
-          startedAt,
-          finishedAt: new Date(),
-          ok: false,
-          error: err instanceof Error ? err.message : String(err),
-          models: [],
-          matched: [],
-          unmatched: [],
-        }),
-      );
-      reports.push(await this.applyReport(report));
+          reports.map((r) => r.source),
+        );
+      reports.push(report);
     }
     return reports;
   }
@@ -244,19 +253,10 @@ export class LiveCatalog {
   private requireStore(): CatalogStore {
     const store = this.options.store;
     if (!store) {
-      throw new OrchestratorError({
-        kind: 'failed_precondition',
-        reason: Reason.LEDGER_UNAVAILABLE,
-        message: 'runtime models and catalog history are kept in the database, and it is off (DATABASE_URL=off): set DATABASE_URL',
-      });
+      throw catalogDatabaseOff();
     }
     if (!store.available) {
-      throw new OrchestratorError({
-        kind: 'unavailable',
-        reason: Reason.LEDGER_UNAVAILABLE,
-        message: 'the database is not reachable yet; retry shortly',
-        retryable: true,
-      });
+      throw catalogDatabaseUnreachable();
     }
     return store;
   }
@@ -268,12 +268,7 @@ export class LiveCatalog {
         { field: 'model.id', description: `"${id}" is a built-in or config-file model; only runtime models can be changed at runtime` },
       ]);
     }
-    return new OrchestratorError({
-      kind: 'not_found',
-      reason: Reason.MODEL_NOT_FOUND,
-      message: `no runtime model "${id}"`,
-      metadata: { model: id },
-    });
+    return runtimeModelNotFound(id);
   }
 
   private serial<T>(task: () => Promise<T>): Promise<T> {

@@ -65,6 +65,8 @@ export const Reason = {
   API_KEY_NOT_FOUND: 'API_KEY_NOT_FOUND',
   /** UpdateApiKey, RevokeApiKey: a config-file key is changed in the file (then SIGHUP), not here. */
   API_KEY_READ_ONLY: 'API_KEY_READ_ONLY',
+  /** SyncCatalog: another replica is syncing that source now; retry after RetryInfo's delay. */
+  CATALOG_SYNC_RUNNING: 'CATALOG_SYNC_RUNNING',
   INTERNAL: 'INTERNAL',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

@@ -12,11 +12,21 @@ export interface Route {
   headers?: Record<string, string>;
   /** Never answer (a source that hangs). */
   hang?: boolean;
+  /** Answer once this settles (a slow source the test lets go of). */
+  hold?: Promise<unknown>;
+}
+
+export interface SourceRequest {
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** When it arrived and when its answer was sent (Date.now()), for overlap checks. */
+  startedAt: number;
+  endedAt?: number;
 }
 
 export interface SourceServer {
   readonly url: string;
-  readonly requests: { path: string; headers: Record<string, string | string[] | undefined> }[];
+  readonly requests: SourceRequest[];
   set(path: string, route: Route): void;
   close(): Promise<void>;
 }
@@ -32,14 +42,20 @@ export async function startSourceServer(): Promise<SourceServer> {
   const requests: SourceServer['requests'] = [];
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0] as string;
-    requests.push({ path, headers: req.headers });
+    const record: SourceRequest = { path, headers: req.headers, startedAt: Date.now() };
+    requests.push(record);
+    res.on('finish', () => {
+      record.endedAt = Date.now();
+    });
     const route = routes.get(path);
     if (!route) {
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Not Found"}');
       return;
     }
     if (route.hang) return;
-    res.writeHead(route.status ?? 200, { 'content-type': 'application/json', ...route.headers }).end(route.body ?? '');
+    const answer = () => res.writeHead(route.status ?? 200, { 'content-type': 'application/json', ...route.headers }).end(route.body ?? '');
+    if (route.hold) void route.hold.then(answer, answer);
+    else answer();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

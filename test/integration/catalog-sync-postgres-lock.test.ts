@@ -1,9 +1,16 @@
+import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SyncScheduler } from '../../src/catalog/sync/scheduler.js';
 import type { SyncReport, SyncRunner } from '../../src/catalog/sync/types.js';
+import { CatalogSource } from '../../src/gen/orchestrator/v1/models.js';
 import { postgresSyncLock } from '../../src/store/sync-lock.js';
+import { sha } from '../helpers/access-file.js';
+import { writeConfigFile } from '../helpers/config-file.js';
+import { callUnary, unaryError } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
 import { type PostgresProcess, startPostgres } from '../helpers/postgres.js';
+import { fixture, startSourceServer, type SourceServer } from '../helpers/source-server.js';
 
 let postgres: PostgresProcess;
 const pools: pg.Pool[] = [];
@@ -51,6 +58,12 @@ describe('catalog sync lock on PostgreSQL', () => {
       `select pg_terminate_backend(pid) from pg_locks where locktype = 'advisory' and classid = $1 and pid <> pg_backend_pid()`,
       [0x4c4c4d43],
     );
+    // pg_terminate_backend only signals: the lock goes when that backend has exited.
+    const locksLeft = async () =>
+      Number(
+        (await otherPool.query(`select count(*) as n from pg_locks where locktype = 'advisory' and classid = $1`, [0x4c4c4d43])).rows[0]?.n,
+      );
+    for (const end = Date.now() + 10_000; (await locksLeft()) > 0 && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
     const later = await other.acquire('huggingface');
     expect(later).toBeTypeOf('function');
     await later?.();
@@ -82,5 +95,57 @@ describe('catalog sync lock on PostgreSQL', () => {
     await expect(first).resolves.toMatchObject({ ok: true });
     expect(runs).toEqual(['one']);
     expect(two.stats().openrouter?.skippedLocked).toBe(1);
+  });
+});
+
+describe('SyncCatalog on two replicas sharing PostgreSQL', () => {
+  const admin = { metadata: { authorization: 'Bearer root-secret' } };
+  const PATH = '/api/v1/models';
+  let source: SourceServer;
+  let a: Harness;
+  let b: Harness;
+
+  beforeAll(async () => {
+    source = await startSourceServer();
+    const file = writeConfigFile(`access:
+  api_keys:
+    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }
+catalog:
+  sync:
+    openrouter: { url: "${source.url}${PATH}" }
+`);
+    const env = { CONFIG_FILE: file, DATABASE_URL: postgres.url };
+    a = await startHarness({ env });
+    b = await startHarness({ env });
+  }, 60_000);
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await source?.close();
+  });
+
+  const request = { source: CatalogSource.CATALOG_SOURCE_OPENROUTER };
+
+  it("a second replica's SyncCatalog during the first's run is refused with CATALOG_SYNC_RUNNING; the runs never overlap", async () => {
+    let release!: () => void;
+    source.set(PATH, { body: fixture('openrouter-models.json'), hold: new Promise<void>((r) => (release = r)) });
+    const first = callUnary(a.clients.models.syncCatalog.bind(a.clients.models), request, admin);
+    while (!source.requests.some((r) => r.path === PATH)) await new Promise((r) => setTimeout(r, 10));
+
+    const refused = await unaryError(b.clients.models.syncCatalog.bind(b.clients.models), request, admin);
+    expect(refused.code).toBe(grpc.status.UNAVAILABLE);
+    expect(refused.details).toMatch(/another replica is syncing openrouter/);
+    expect(refused.decoded.errorInfo).toMatchObject({ reason: 'CATALOG_SYNC_RUNNING', metadata: { source: 'openrouter' } });
+    expect(refused.decoded.retryInfo?.retryDelay).toMatchObject({ seconds: 5 });
+    expect(source.requests.filter((r) => r.path === PATH)).toHaveLength(1);
+
+    release();
+    expect((await first).response.reports[0]).toMatchObject({ ok: true });
+    // Once the lock is free the second replica runs it; one run after the other.
+    const second = await callUnary(b.clients.models.syncCatalog.bind(b.clients.models), request, admin);
+    expect(second.response.reports[0]).toMatchObject({ ok: true });
+    const runs = source.requests.filter((r) => r.path === PATH);
+    expect(runs).toHaveLength(2);
+    expect(runs[1]?.startedAt).toBeGreaterThanOrEqual(runs[0]?.endedAt ?? Number.POSITIVE_INFINITY);
   });
 });

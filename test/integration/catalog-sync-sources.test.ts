@@ -61,6 +61,16 @@ catalog:
     expect(answer.response.costUsd).toBeGreaterThan(0);
   });
 
+  it('a model only OpenRouter lists stays through the next run: its own name is not matched to itself', async () => {
+    const id = 'meta-llama/llama-3.3-70b-instruct';
+    expect((await models()).some((m) => m.id === id)).toBe(true);
+    const [again] = await sync(CatalogSource.CATALOG_SOURCE_OPENROUTER);
+    expect(again?.ok).toBe(true);
+    expect(again?.unmatched).toContain(id);
+    expect(again?.matched.map((m) => m.catalogId)).not.toContain(id);
+    expect((await models()).find((m) => m.id === id)).toMatchObject({ provider: 'openrouter', available: true });
+  });
+
   it('the Arena leaderboard from a file sets quality, marked as coming from the Arena', async () => {
     const [report] = await sync(CatalogSource.CATALOG_SOURCE_ARENA);
     expect(report?.ok).toBe(true);

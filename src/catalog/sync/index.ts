@@ -19,7 +19,7 @@ export type * from './types.js';
 
 export interface CatalogSyncDeps {
   /** The names the catalog knows now (ids, aliases, upstream ids); read at every run. */
-  readonly known: () => readonly KnownModel[];
+  readonly known: (source: CatalogSourceName) => readonly KnownModel[];
   /** Every finished run's report (failed ones too): the catalog applies and keeps it. */
   readonly onReport: (report: SyncReport) => void | Promise<void>;
   /** Which replica syncs; default: this process alone (use the PostgreSQL advisory lock with several). */

@@ -6,6 +6,7 @@ export type SyncLockRelease = () => void | Promise<void>;
 /**
  * Decides which replica syncs a source: `acquire` answers a release function when this replica
  * may run it now, null when another one is running it (this run is then skipped, not queued).
+ * Every run takes it, scheduled or on demand (SyncCatalog): two replicas never fetch one source at once.
  */
 export interface SyncLock {
   acquire(source: CatalogSourceName): Promise<SyncLockRelease | null>;

@@ -52,6 +52,11 @@ export interface NameKey {
   readonly guard: string;
   /** The name carried a date or a format word that was dropped (a snapshot of the model). */
   readonly dated: boolean;
+  /**
+   * The strict key with the name's dates kept (in one spelling: "2024-05-13" and "20240513" agree),
+   * when it has any: a dated snapshot that is a catalog model of its own matches by this first.
+   */
+  readonly snapshot?: string;
   /** An OpenRouter variant (":free", ":beta", ":extended"): its own offer and price. */
   readonly variant: boolean;
 }
@@ -71,7 +76,8 @@ export function nameKey(name: string): NameKey {
   }
   let tokens = parts.flatMap((t) => t.match(/[a-z]+|\d+/g) ?? []);
   const before = tokens.length;
-  tokens = dropDates(tokens);
+  const dates: string[] = [];
+  tokens = dropDates(tokens, dates);
   while (tokens.length > 1 && FORMAT_WORDS.has(tokens[tokens.length - 1] as string)) tokens.pop();
   const dated = formatDropped || tokens.length !== before;
   while (tokens.length > 2 && VENDORS.has(tokens[0] as string)) tokens.shift();
@@ -79,24 +85,34 @@ export function nameKey(name: string): NameKey {
   const loose = [...tokens];
   while (loose.length > 1 && TUNING_WORDS.has(loose[loose.length - 1] as string)) loose.pop();
   const guard = tokens.filter((t) => /^\d+$/.test(t) || DISTINCT_WORDS.has(t)).join('-');
-  return { strict, loose: loose.join('-'), guard, dated, variant };
+  return { strict, loose: loose.join('-'), guard, dated, variant, ...(dates.length > 0 ? { snapshot: [strict, ...dates].join('-') } : {}) };
 }
 
-/** Removes date tokens: YYYY MM DD, YYYYMMDD anywhere; a trailing MMDD, YYMM or 00N ("-0613", "-2411", "-002"). */
-function dropDates(tokens: string[]): string[] {
+/**
+ * Removes date tokens: YYYY MM DD, YYYYMMDD anywhere; a trailing MMDD, YYMM or 00N ("-0613", "-2411",
+ * "-002"). Each date removed is added to `dates`, a full date as YYYYMMDD.
+ */
+function dropDates(tokens: string[], dates: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < tokens.length; i++) {
     const t = tokens[i] as string;
     const m = tokens[i + 1];
     const d = tokens[i + 2];
     if (/^20\d\d$/.test(t) && m && d && isMonth(m) && isDay(d) && m.length === 2 && d.length === 2) {
+      dates.push(`${t}${m}${d}`);
       i += 2;
       continue;
     }
-    if (/^20\d{6}$/.test(t) && isMonth(t.slice(4, 6)) && isDay(t.slice(6, 8))) continue;
-    if (i === tokens.length - 1 && i >= 2 && /^\d{4}$/.test(t) && isDateLike4(t)) continue;
+    const last = i === tokens.length - 1 && i >= 2;
     // Google's stable snapshots ("gemini-1.5-pro-002") are the model, pinned.
-    if (i === tokens.length - 1 && i >= 2 && /^00\d$/.test(t)) continue;
+    if (
+      (/^20\d{6}$/.test(t) && isMonth(t.slice(4, 6)) && isDay(t.slice(6, 8))) ||
+      (last && /^\d{4}$/.test(t) && isDateLike4(t)) ||
+      (last && /^00\d$/.test(t))
+    ) {
+      dates.push(t);
+      continue;
+    }
     out.push(t);
   }
   return out;

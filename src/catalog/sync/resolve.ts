@@ -7,8 +7,10 @@ import type { MatchRule, NameMatch } from './types.js';
  *  1. override: the config file maps the exact external name to an id, or to null (ignored);
  *  2. exact: the name is a catalog id (case-insensitive);
  *  3. alias: the name is a catalog alias or a model's upstream id;
- *  4. normalised: equal keys after dropping vendor paths, dates, case, punctuation and format words
- *     (names.ts), then again without a trailing instruct/chat word;
+ *  4. normalised: equal keys after dropping vendor paths, case, punctuation and format words
+ *     (names.ts), first with the name's date (a dated snapshot the catalog has as a model of its
+ *     own), then without it (where an undated name's key beats a dated one's), then again without a
+ *     trailing instruct/chat word;
  *  5. fuzzy: the closest key by Levenshtein similarity, at or above the threshold, with the same
  *     numbers and tier words (so "gpt-4o" never takes "gpt-4o-mini"), and clearly closer than the
  *     runner-up.
@@ -72,20 +74,22 @@ export function resolveNames(names: readonly string[], options: ResolveOptions):
 interface Index {
   readonly ids: Map<string, string>;
   readonly aliases: Map<string, string>;
+  /** snapshot key (strict key with its dates) -> id; null when two ids share it. */
+  readonly snapshots: Map<string, string | null>;
   /** strict or loose key -> id; null when two ids share the key (then it matches nothing). */
   readonly keys: Map<string, string | null>;
   readonly entries: { readonly id: string; readonly key: NameKey }[];
 }
 
+type Entry = { readonly id: string; readonly key: NameKey };
+
 function buildIndex(known: readonly KnownModel[]): Index {
   const ids = new Map<string, string>();
   const aliases = new Map<string, string>();
+  const snapshots = new Map<string, string | null>();
   const keys = new Map<string, string | null>();
-  const entries: { id: string; key: NameKey }[] = [];
-  const addKey = (k: string, id: string) => {
-    const seen = keys.get(k);
-    keys.set(k, seen === undefined || seen === id ? id : null);
-  };
+  const undated: Entry[] = [];
+  const dated: Entry[] = [];
   for (const m of known) {
     ids.set(m.id.toLowerCase(), m.id);
     for (const name of [...m.aliases, ...(m.upstreamId ? [m.upstreamId] : [])]) aliases.set(name.toLowerCase(), m.id);
@@ -94,17 +98,45 @@ function buildIndex(known: readonly KnownModel[]): Index {
     for (const name of [m.id, ...m.aliases, ...(m.upstreamId ? [m.upstreamId] : [])]) {
       const key = nameKey(name);
       if (!key.strict) continue;
-      addKey(key.strict, m.id);
-      entries.push({ id: m.id, key });
+      (key.snapshot ? dated : undated).push({ id: m.id, key });
     }
   }
+  const pairs = (entries: readonly Entry[], keyOf: (key: NameKey) => string) => entries.map((e) => [keyOf(e.key), e.id] as const);
+  claim(
+    snapshots,
+    pairs(dated, (k) => k.snapshot ?? ''),
+  );
+  // A dated name takes the key without its date only where no undated name has it: a snapshot
+  // that became a model of its own ("openai/gpt-4o-2024-05-13") must not make "gpt-4o" ambiguous.
+  claim(
+    keys,
+    pairs(undated, (k) => k.strict),
+  );
+  claim(
+    keys,
+    pairs(dated, (k) => k.strict),
+  );
   // Loose keys only where no strict key already claims them ("deepseek-chat" the model vs "deepseek").
-  for (const { id, key } of entries) if (!keys.has(`~${key.loose}`)) keys.set(`~${key.loose}`, id);
-  for (const { id, key } of entries) {
-    const seen = keys.get(`~${key.loose}`);
-    if (seen !== id) keys.set(`~${key.loose}`, null);
+  claim(
+    keys,
+    pairs(undated, (k) => `~${k.loose}`),
+  );
+  claim(
+    keys,
+    pairs(dated, (k) => `~${k.loose}`),
+  );
+  return { ids, aliases, snapshots, keys, entries: [...undated, ...dated] };
+}
+
+/** Adds the keys `map` does not have yet: to their id, or to null when the pairs give two ids. */
+function claim(map: Map<string, string | null>, pairs: readonly (readonly [string, string])[]): void {
+  const fresh = new Map<string, string | null>();
+  for (const [key, id] of pairs) {
+    if (map.has(key)) continue;
+    const seen = fresh.get(key);
+    fresh.set(key, seen === undefined || seen === id ? id : null);
   }
-  return { ids, aliases, keys, entries };
+  for (const [key, id] of fresh) map.set(key, id);
 }
 
 function resolveOne(name: string, index: Index, overrides: Map<string, string | null>, threshold: number): Candidate | null | undefined {
@@ -124,6 +156,9 @@ function resolveOne(name: string, index: Index, overrides: Map<string, string | 
   if (alias) return make(alias, 'alias', 1, false);
   // A variant (":free") is its own offer at its own price: only an exact name or an override takes it.
   if (key.variant || !key.strict) return undefined;
+  // The dated snapshot itself first, when the catalog has it; the date is dropped only after.
+  const snapshot = key.snapshot === undefined ? undefined : index.snapshots.get(key.snapshot);
+  if (snapshot) return make(snapshot, 'normalised');
   const strict = index.keys.get(key.strict);
   if (strict) return make(strict, 'normalised');
   if (strict === undefined) {

@@ -4,8 +4,8 @@ import type { CatalogSource, CatalogSourceName, SourceModel, SyncReport, SyncRun
 
 export interface SyncRunnerOptions {
   readonly sources: readonly CatalogSource[];
-  /** The names the catalog knows now (ids, aliases, upstream ids): read at every run. */
-  readonly known: () => readonly KnownModel[];
+  /** The names the catalog knows now (ids, aliases, upstream ids) for a run of `source`: read at every run. */
+  readonly known: (source: CatalogSourceName) => readonly KnownModel[];
   readonly overrides?: Readonly<Record<string, string | null>>;
   readonly fuzzyThreshold?: number;
   /** Injected for tests. */
@@ -47,7 +47,7 @@ export function createSyncRunner(options: SyncRunnerOptions): SyncRunner {
         const resolution = resolveNames(
           models.map((m) => m.externalId),
           {
-            known: options.known(),
+            known: options.known(name),
             ...(options.overrides ? { overrides: options.overrides } : {}),
             ...(options.fuzzyThreshold !== undefined ? { fuzzyThreshold: options.fuzzyThreshold } : {}),
           },

@@ -78,6 +78,9 @@ export const systemClock: SyncClock = {
   },
 };
 
+/** A regular tick, a retry after a failed run, or a run on demand (SyncCatalog). */
+type RunMode = 'tick' | 'retry' | 'demand';
+
 interface SourceState {
   running: Promise<SyncReport | undefined> | undefined;
   nextTick: number;
@@ -121,12 +124,19 @@ export class SyncScheduler {
   }
 
   /**
-   * Runs a source now (SyncCatalog), through the same lock and one-at-a-time rule: while a run of
-   * that source is going, its report is the answer. Undefined when another replica holds the lock.
+   * Runs a source now (SyncCatalog), through the same lock and one-at-a-time rule as the schedule:
+   * while a run of that source is going in this process (scheduled or on demand), its report is
+   * the answer. Undefined when another replica holds the lock; rejects when the lock cannot be had.
    */
-  runNow(source: CatalogSourceName): Promise<SyncReport | undefined> {
+  async runNow(source: CatalogSourceName): Promise<SyncReport | undefined> {
     const state = this.state(source);
-    return state.running ?? this.execute(source, 1);
+    // A joined run that ended without a report (a scheduled tick that found the source fresh, or a
+    // caller's lock error) is no answer to this caller: it runs the source itself.
+    while (state.running) {
+      const joined = await state.running.catch(() => undefined);
+      if (joined) return joined;
+    }
+    return this.execute(source, 1, 'demand');
   }
 
   stats(): Partial<Record<CatalogSourceName, Readonly<SyncStats>>> {
@@ -174,24 +184,26 @@ export class SyncScheduler {
     }
     state.cancelRetry?.();
     state.cancelRetry = undefined;
-    void this.execute(source, 1, true);
+    void this.execute(source, 1, 'tick');
   }
 
-  private execute(source: CatalogSourceName, attempt: number, scheduled = false): Promise<SyncReport | undefined> {
+  private execute(source: CatalogSourceName, attempt: number, mode: RunMode): Promise<SyncReport | undefined> {
     const state = this.state(source);
-    const run = this.runLocked(source, attempt, scheduled).finally(() => {
+    const run = this.runLocked(source, attempt, mode).finally(() => {
       state.running = undefined;
     });
     state.running = run;
     return run;
   }
 
-  private async runLocked(source: CatalogSourceName, attempt: number, scheduled: boolean): Promise<SyncReport | undefined> {
+  private async runLocked(source: CatalogSourceName, attempt: number, mode: RunMode): Promise<SyncReport | undefined> {
     const state = this.state(source);
     let release: Awaited<ReturnType<SyncLock['acquire']>>;
     try {
       release = await this.lock.acquire(source);
     } catch (err) {
+      // On demand, the caller is told why nothing ran.
+      if (mode === 'demand') throw err;
       // No lock, no run: two replicas syncing at once is worse than one tick late.
       this.options.log?.warn(
         { source, err: err instanceof Error ? err.message : String(err) },
@@ -206,12 +218,13 @@ export class SyncScheduler {
     }
     let report: SyncReport;
     try {
-      if (scheduled && (await this.ranThisTick(source))) {
+      if (mode === 'tick' && (await this.ranThisTick(source))) {
         state.stats.skippedFresh++;
         this.options.onEvent?.({ kind: 'skipped', source, reason: 'fresh' });
         return undefined;
       }
-      report = await this.options.runner.run(source, this.abort.signal);
+      const startedAt = new Date();
+      report = await this.options.runner.run(source, this.abort.signal).catch((err: unknown) => runFailed(source, startedAt, err));
     } finally {
       await release();
     }
@@ -227,7 +240,8 @@ export class SyncScheduler {
       this.options.log?.info({ source, models: report.models.length, matched: report.matched.length }, 'catalog sync: done');
     } else {
       state.stats.failures++;
-      this.scheduleRetry(source, attempt, report);
+      // A run on demand answers its caller; retries belong to the schedule.
+      if (mode !== 'demand') this.scheduleRetry(source, attempt, report);
     }
     return report;
   }
@@ -247,7 +261,7 @@ export class SyncScheduler {
     this.options.onEvent?.({ kind: 'retry', source, attempt: attempt + 1, delayMs });
     state.cancelRetry = this.clock.setTimer(delayMs, () => {
       state.cancelRetry = undefined;
-      if (!state.running) void this.execute(source, attempt + 1);
+      if (!state.running) void this.execute(source, attempt + 1, 'retry');
     });
   }
 
@@ -265,4 +279,18 @@ export class SyncScheduler {
     const backoff = Math.round(cap / 2 + this.random() * (cap / 2));
     return retryAfterMs !== undefined && retryAfterMs > backoff ? retryAfterMs + Math.round(this.random() * 1_000) : backoff;
   }
+}
+
+/** A runner that threw instead of reporting: its failure is a report like any other. */
+function runFailed(source: CatalogSourceName, startedAt: Date, err: unknown): SyncReport {
+  return {
+    source,
+    startedAt,
+    finishedAt: new Date(),
+    ok: false,
+    error: err instanceof Error ? err.message : String(err),
+    models: [],
+    matched: [],
+    unmatched: [],
+  };
 }

@@ -42,12 +42,12 @@ export function catalogAdmin(deps: CallDeps, engine: Engine, live: LiveCatalog, 
       await live.deleteModel(req.id.trim());
       return {};
     }),
-    syncCatalog: admin(async (req, ctx) => {
+    syncCatalog: admin(async (req) => {
       const source = SYNC_SOURCE_OF[req.source];
       if (req.source !== CatalogSource.CATALOG_SOURCE_UNSPECIFIED && source === undefined) {
         throw invalidArgument([{ field: 'source', description: 'OPENROUTER, ARENA or HUGGINGFACE (unspecified: all)' }]);
       }
-      const reports = await live.sync(source ? [source] : [], ctx.signal);
+      const reports = await live.sync(source ? [source] : []);
       return { reports: reports.map(encodeReport) };
     }),
     listModelHistory: unary(deps, async (req) => {

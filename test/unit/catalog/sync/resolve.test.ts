@@ -104,6 +104,40 @@ const MISSES: [string, string][] = [
   ['Gemini-1.5-Pr0', 'gemini-1.5-pro'],
 ];
 
+/**
+ * The catalog after an OpenRouter sync that listed dated snapshots beside the undated models:
+ * each snapshot became a model of its own, under OpenRouter's name.
+ */
+const WITH_SNAPSHOTS: KnownModel[] = [
+  ...KNOWN,
+  { id: 'openai/gpt-4o-2024-05-13', aliases: [] },
+  { id: 'anthropic/claude-3.5-sonnet-20240620', aliases: [] },
+];
+
+// [name, id, rule] against WITH_SNAPSHOTS: the name with its date first, the date dropped only after.
+const SNAPSHOT_MATCHES: [string, string, string][] = [
+  ['GPT-4o-2024-05-13', 'openai/gpt-4o-2024-05-13', 'normalised'],
+  ['gpt-4o-20240513', 'openai/gpt-4o-2024-05-13', 'normalised'],
+  ['openai/gpt-4o-2024-05-13', 'openai/gpt-4o-2024-05-13', 'exact'],
+  ['claude-3-5-sonnet-20240620', 'anthropic/claude-3.5-sonnet-20240620', 'normalised'],
+  // No model for that date: the undated model, which the snapshots do not make ambiguous.
+  ['GPT-4o-2024-08-06', 'gpt-4o', 'normalised'],
+  ['openai/gpt-4o', 'gpt-4o', 'normalised'],
+  ['gpt-4o', 'gpt-4o', 'exact'],
+  ['Claude 3.5 Sonnet (20241022)', 'claude-3-5-sonnet', 'normalised'],
+  ['anthropic/claude-3.5-sonnet', 'claude-3-5-sonnet', 'normalised'],
+  ['GPT-4o-mini-2024-07-18', 'gpt-4o-mini', 'normalised'],
+];
+
+// Near misses against WITH_SNAPSHOTS.
+const SNAPSHOT_MISSES: [string, string][] = [
+  ['GPT-4o-2024-05-13', 'gpt-4o'],
+  ['GPT-4o-2024-08-06', 'openai/gpt-4o-2024-05-13'],
+  ['GPT-4o-mini-2024-07-18', 'openai/gpt-4o-2024-05-13'],
+  ['openai/gpt-4o-mini', 'openai/gpt-4o-2024-05-13'],
+  ['claude-3-5-sonnet-20241022', 'anthropic/claude-3.5-sonnet-20240620'],
+];
+
 describe('entity resolution', () => {
   it('resolves real names from OpenRouter, the Arena and the Hub with the expected rule', () => {
     const wrong = MATCHES.filter(([name, id, rule]) => {
@@ -122,6 +156,16 @@ describe('entity resolution', () => {
       got: resolveOne(name).matched[0],
     }));
     expect(wrong).toEqual([]);
+  });
+
+  it('matches a dated snapshot the catalog has by its date before dropping the date', () => {
+    const got = (name: string) => resolveNames([name], { known: WITH_SNAPSHOTS }).matched[0];
+    const wrong = SNAPSHOT_MATCHES.filter(([name, id, rule]) => got(name)?.catalogId !== id || got(name)?.rule !== rule).map(
+      ([name, id, rule]) => ({ name, id, rule, got: got(name) }),
+    );
+    expect(wrong).toEqual([]);
+    const taken = SNAPSHOT_MISSES.filter(([name, id]) => got(name)?.catalogId === id).map(([name, id]) => ({ name, id, got: got(name) }));
+    expect(taken).toEqual([]);
   });
 
   it('says what it could not match', () => {
@@ -160,6 +204,9 @@ describe('entity resolution', () => {
   it('keys names by what tells models apart', () => {
     expect(nameKey('openai/GPT-4o-2024-05-13')).toMatchObject({ strict: 'gpt-4-o', dated: true, variant: false });
     expect(nameKey('gpt4o').strict).toBe(nameKey('gpt-4o').strict);
+    expect(nameKey('gpt-4o-20240513').snapshot).toBe('gpt-4-o-20240513');
+    expect(nameKey('openai/GPT-4o-2024-05-13').snapshot).toBe('gpt-4-o-20240513');
+    expect(nameKey('gpt-4o').snapshot).toBeUndefined();
     expect(nameKey('Meta-Llama-3.1-8B-Instruct')).toMatchObject({ strict: 'llama-3-1-8-b-instruct', loose: 'llama-3-1-8-b' });
     expect(nameKey('gpt-4o-mini').guard).not.toBe(nameKey('gpt-4o').guard);
   });

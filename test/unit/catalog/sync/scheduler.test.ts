@@ -225,6 +225,88 @@ describe('catalog sync scheduler', () => {
     expect(calls).toHaveLength(2);
   });
 
+  it('a run on demand during a scheduled run of the source waits for it and answers its report', async () => {
+    const clock = new FakeClock();
+    const slow = deferred<SyncReport>();
+    const { runner, calls } = scriptedRunner(clock, [() => slow.promise]);
+    const applied: SyncReport[] = [];
+    const scheduler = new SyncScheduler({
+      runner,
+      schedules: { openrouter: every('1h') },
+      onReport: (r) => void applied.push(r),
+      clock,
+      lock: inProcessSyncLock(),
+    });
+    scheduler.start();
+    await clock.advance(HOUR);
+    expect(calls).toEqual([HOUR]);
+    const onDemand = scheduler.runNow('openrouter');
+    await clock.advance(MIN);
+    expect(calls).toEqual([HOUR]);
+    const scheduled = report('openrouter', true);
+    slow.resolve(scheduled);
+    await expect(onDemand).resolves.toBe(scheduled);
+    expect(applied).toEqual([scheduled]);
+    // And the other way round: a tick while a run on demand is going is skipped.
+    const slower = deferred<SyncReport>();
+    const second = scriptedRunner(clock, [() => slower.promise]);
+    const other = new SyncScheduler({ runner: second.runner, schedules: { openrouter: every('1h') }, onReport: () => {}, clock });
+    other.start();
+    const manual = other.runNow('openrouter');
+    await clock.advance(HOUR);
+    expect(second.calls).toHaveLength(1);
+    expect(other.stats().openrouter?.skippedOverlap).toBe(1);
+    slower.resolve(report('openrouter', true));
+    await expect(manual).resolves.toMatchObject({ ok: true });
+    scheduler.stop();
+    other.stop();
+  });
+
+  it('on demand: undefined when another replica holds the lock, the lock error when it cannot be had, no retries', async () => {
+    const clock = new FakeClock();
+    const { runner, calls } = scriptedRunner(clock, [() => report('arena', false)]);
+    const held = new SyncScheduler({ runner, schedules: {}, onReport: () => {}, clock, lock: { acquire: async () => null } });
+    held.start();
+    await expect(held.runNow('arena')).resolves.toBeUndefined();
+    expect(held.stats().arena?.skippedLocked).toBe(1);
+    const down = new SyncScheduler({
+      runner,
+      schedules: {},
+      onReport: () => {},
+      clock,
+      lock: { acquire: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432')) },
+    });
+    await expect(down.runNow('arena')).rejects.toThrow(/ECONNREFUSED/);
+    expect(calls).toEqual([]);
+    // A failed run on demand is answered, not retried behind the caller's back.
+    const free = new SyncScheduler({ runner, schedules: {}, onReport: () => {}, clock, random: () => 0 });
+    free.start();
+    await expect(free.runNow('arena')).resolves.toMatchObject({ ok: false });
+    await clock.advance(24 * HOUR);
+    expect(calls).toHaveLength(1);
+    expect(free.stats().arena).toMatchObject({ runs: 1, failures: 1, retries: 0 });
+    held.stop();
+    free.stop();
+  });
+
+  it('a runner that throws is a failed report, not an unhandled rejection', async () => {
+    const clock = new FakeClock();
+    const runner: SyncRunner = { run: () => Promise.reject(new Error('arena: no URL configured')) };
+    const applied: SyncReport[] = [];
+    const scheduler = new SyncScheduler({
+      runner,
+      schedules: { arena: every('1h') },
+      onReport: (r) => void applied.push(r),
+      clock,
+      retry: { maxAttempts: 1, initialBackoffMs: MIN, maxBackoffMs: HOUR },
+    });
+    await expect(scheduler.runNow('arena')).resolves.toMatchObject({ ok: false, error: 'arena: no URL configured' });
+    scheduler.start();
+    await clock.advance(HOUR);
+    expect(applied.map((r) => r.error)).toEqual(['arena: no URL configured', 'arena: no URL configured']);
+    scheduler.stop();
+  });
+
   it('reads intervals as off, durations or cron patterns', () => {
     expect(parseInterval('off')).toBeUndefined();
     expect(parseInterval('1h30m')).toEqual({ kind: 'every', ms: 90 * MIN });

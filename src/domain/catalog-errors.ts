@@ -1,0 +1,86 @@
+import { OrchestratorError, Reason } from './errors.js';
+
+/*
+ * What stops a change to the catalog or a sync on demand, one factory per situation: runtime models
+ * that cannot be changed, the database that keeps them, and a sync that cannot run now.
+ */
+
+/** How long a caller is told to wait when another replica is syncing: a run takes seconds. */
+export const CATALOG_SYNC_RETRY_MS = 5_000;
+
+/**
+ * SyncCatalog: another replica holds the source's sync lock (its run is going). Retryable: the
+ * other replica's run applies to every replica, and a retry after it runs the source again.
+ */
+export function catalogSyncRunning(source: string, done: readonly string[]): OrchestratorError {
+  const before = done.length > 0 ? `; ${done.join(', ')} ran first` : '';
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.CATALOG_SYNC_RUNNING,
+    message: `another replica is syncing ${source} now; its result reaches this one within seconds, or retry later${before}`,
+    retryable: true,
+    retryAfterMs: CATALOG_SYNC_RETRY_MS,
+    metadata: { source, ...(done.length > 0 ? { done: done.join(',') } : {}) },
+  });
+}
+
+/** SyncCatalog: the sync lock cannot be taken (its database is unreachable); nothing ran unlocked. */
+export function catalogSyncLockUnavailable(source: string, cause: unknown): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.LEDGER_UNAVAILABLE,
+    message: `the catalog sync lock for ${source} cannot be taken (its database is not reachable); retry shortly`,
+    retryable: true,
+    retryAfterMs: CATALOG_SYNC_RETRY_MS,
+    metadata: { source },
+    cause,
+  });
+}
+
+/** DeleteModel: other runtime models still name this one as a fallback. */
+export function runtimeModelInUse(id: string, users: readonly string[]): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'failed_precondition',
+    reason: Reason.INVALID_REQUEST,
+    message: `"${id}" is a fallback of ${users.map((u) => `"${u}"`).join(', ')}: update those first`,
+    fieldViolations: [{ field: 'id', description: `still a fallback of ${users.join(', ')}` }],
+  });
+}
+
+/** UpdateModel, DeleteModel: no runtime model has this id. */
+export function runtimeModelNotFound(id: string): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'not_found',
+    reason: Reason.MODEL_NOT_FOUND,
+    message: `no runtime model "${id}"`,
+    metadata: { model: id },
+  });
+}
+
+/** SyncCatalog without a `catalog.sync` section in the config file. */
+export function noCatalogSource(): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'failed_precondition',
+    reason: Reason.INVALID_REQUEST,
+    message: 'no catalog source is configured: set catalog.sync.<source>.url in the config file (see docs/catalog-sync.md)',
+  });
+}
+
+/** Runtime models and catalog history need the database, and it is off (DATABASE_URL=off). */
+export function catalogDatabaseOff(): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'failed_precondition',
+    reason: Reason.LEDGER_UNAVAILABLE,
+    message: 'runtime models and catalog history are kept in the database, and it is off (DATABASE_URL=off): set DATABASE_URL',
+  });
+}
+
+/** The database is configured but not reachable yet; retryable. */
+export function catalogDatabaseUnreachable(): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.LEDGER_UNAVAILABLE,
+    message: 'the database is not reachable yet; retry shortly',
+    retryable: true,
+  });
+}

@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CatalogSource } from '../../src/gen/orchestrator/v1/models.js';
+import { sha } from '../helpers/access-file.js';
+import { writeConfigFile } from '../helpers/config-file.js';
+import { callUnary } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { type SourceRequest, type SourceServer, fixture, startSourceServer } from '../helpers/source-server.js';
+
+/**
+ * SyncCatalog on one server takes the same lock and one-run-at-a-time rule as the schedule: two
+ * calls at once, or a call during a scheduled run, never fetch the source twice at the same time.
+ */
+const admin = { metadata: { authorization: 'Bearer root-secret' } };
+const OPENROUTER = '/api/v1/models';
+const ARENA = '/arena.csv';
+
+/** The most requests to `path` that were open at the source at the same moment. */
+function overlap(requests: readonly SourceRequest[], path: string): number {
+  const edges = requests
+    .filter((r) => r.path === path)
+    .flatMap((r) => [
+      { at: r.startedAt, delta: 1 },
+      { at: r.endedAt ?? Number.POSITIVE_INFINITY, delta: -1 },
+    ])
+    .sort((a, b) => a.at - b.at || a.delta - b.delta);
+  let open = 0;
+  let max = 0;
+  for (const edge of edges) {
+    open += edge.delta;
+    max = Math.max(max, open);
+  }
+  return max;
+}
+
+async function until(check: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+function gate() {
+  let release!: () => void;
+  const held = new Promise<void>((r) => {
+    release = r;
+  });
+  return { held, release };
+}
+
+describe('SyncCatalog through the sync lock, on one server', () => {
+  let source: SourceServer;
+  let h: Harness;
+  const arenaGate = gate();
+
+  beforeAll(async () => {
+    source = await startSourceServer();
+    // The Arena runs every second (croner's seconds field), and its first run hangs until released.
+    source.set(ARENA, { body: fixture('arena-leaderboard.csv'), hold: arenaGate.held });
+    const file = writeConfigFile(`access:
+  api_keys:
+    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }
+catalog:
+  sync:
+    openrouter: { url: "${source.url}${OPENROUTER}" }
+    arena: { url: "${source.url}${ARENA}", min_votes: 0, interval: "* * * * * *" }
+`);
+    h = await startHarness({ env: { CONFIG_FILE: file } });
+  });
+  afterAll(async () => {
+    arenaGate.release();
+    await h?.close();
+    await source?.close();
+  });
+
+  const sync = async (s: CatalogSource) =>
+    (await callUnary(h.clients.models.syncCatalog.bind(h.clients.models), { source: s }, admin)).response.reports;
+
+  it('two SyncCatalog calls at once run the source once: both get the report of that run', async () => {
+    const { held, release } = gate();
+    source.set(OPENROUTER, { body: fixture('openrouter-models.json'), hold: held });
+    const first = sync(CatalogSource.CATALOG_SOURCE_OPENROUTER);
+    const second = sync(CatalogSource.CATALOG_SOURCE_OPENROUTER);
+    expect(await until(() => source.requests.some((r) => r.path === OPENROUTER), 5_000)).toBe(true);
+    // Unserialised, the second call's fetch would be open beside the first by now.
+    await until(() => source.requests.filter((r) => r.path === OPENROUTER).length >= 2, 500);
+    release();
+    const [a, b] = await Promise.all([first, second]);
+    expect(a?.[0]).toMatchObject({ source: CatalogSource.CATALOG_SOURCE_OPENROUTER, ok: true });
+    expect(b?.[0]?.ok).toBe(true);
+    expect(overlap(source.requests, OPENROUTER)).toBe(1);
+  });
+
+  it('SyncCatalog during a scheduled run waits for that run and answers its report', async () => {
+    // The schedule's tick (within a second of start-up) is hanging at the source.
+    expect(await until(() => source.requests.some((r) => r.path === ARENA), 5_000)).toBe(true);
+    const calledAt = Date.now();
+    const manual = sync(CatalogSource.CATALOG_SOURCE_ARENA);
+    await until(() => source.requests.filter((r) => r.path === ARENA).length >= 2, 500);
+    expect(source.requests.filter((r) => r.path === ARENA)).toHaveLength(1);
+    arenaGate.release();
+    const [report] = await manual;
+    expect(report).toMatchObject({ source: CatalogSource.CATALOG_SOURCE_ARENA, ok: true });
+    // The scheduled run's report: it started before the call was made.
+    const started = (report?.startedAt?.seconds ?? 0) * 1000 + Math.floor((report?.startedAt?.nanos ?? 0) / 1e6);
+    expect(started).toBeLessThan(calledAt);
+    expect(overlap(source.requests, ARENA)).toBe(1);
+  });
+});
