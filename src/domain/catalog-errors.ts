@@ -84,3 +84,12 @@ export function catalogDatabaseUnreachable(): OrchestratorError {
     retryable: true,
   });
 }
+
+/** A server built without a runtime catalog asked to change or sync it (FAILED_PRECONDITION). */
+export function noRuntimeCatalog(): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'failed_precondition',
+    reason: Reason.INVALID_REQUEST,
+    message: 'this server has no runtime catalog',
+  });
+}

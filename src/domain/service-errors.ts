@@ -1,8 +1,8 @@
 import { OrchestratorError, Reason } from './errors.js';
 
 /*
- * The errors of the services around the calls: admin RPCs, the ledger's reads, runtime API keys
- * and the runtime catalog. One factory per situation, like the call errors.
+ * The errors of the services around the calls: admin RPCs, the ledger's reads, runtime API keys.
+ * One factory per situation, like the call errors.
  */
 
 /** An admin RPC from a caller that is not an admin (PERMISSION_DENIED); `message` says what would be. */
@@ -62,14 +62,5 @@ export function apiKeyExists(name: string): OrchestratorError {
     reason: Reason.API_KEY_EXISTS,
     message: `an API key named "${name}" exists (names of revoked keys are not reused)`,
     metadata: { key: name },
-  });
-}
-
-/** A server built without a runtime catalog asked to change or sync it (FAILED_PRECONDITION). */
-export function noRuntimeCatalog(): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'failed_precondition',
-    reason: Reason.INVALID_REQUEST,
-    message: 'this server has no runtime catalog',
   });
 }

@@ -6,7 +6,7 @@ import type { ModelServiceServer } from '../../gen/orchestrator/v1/models.js';
 import { unary, type CallDeps } from '../call.js';
 import { encodeModel } from '../catalog-encode.js';
 import { catalogAdmin, type CatalogAdminAccess } from './catalog-admin.js';
-import { noRuntimeCatalog } from '../../domain/service-errors.js';
+import { noRuntimeCatalog } from '../../domain/catalog-errors.js';
 
 export interface ModelAdmin {
   readonly live: LiveCatalog | undefined;
