@@ -1,7 +1,7 @@
 import { attemptRecord, endpointOf, skippedRecord, type FinishOptions } from './attempt-errors.js';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { BrokenCircuitError, handleWhen, retry } from 'cockatiel';
+import { BrokenCircuitError, type CircuitBreakerPolicy, type RetryPolicy } from 'cockatiel';
 import type { CatalogModel } from '../catalog/catalog.js';
 import type { AttemptRecord, ChatMessage, FinishReason, Sampling, TokenUsage } from '../domain/chat.js';
 import { type OrchestratorError, cancelled } from '../domain/errors.js';
@@ -11,13 +11,13 @@ import type { Provider, ProviderCompletion, ProviderStreamEvent } from '../provi
 import type { EventSink } from './events.js';
 import type { UpstreamObserver } from './context.js';
 import type { ProviderLookup } from './ports.js';
-import { UpstreamAwareBackoff } from './resilience/backoff.js';
+import { CallRetries, RetryLater, sharedRetryPolicy, unwrapRetry } from './resilience/retry.js';
 import type { BreakerRegistry, BreakerState } from './resilience/breakers.js';
 import { isRetryable } from './resilience/failures.js';
-import type { RetryBudget, RetryBudgets } from './resilience/retry-budget.js';
+import type { RetryBudgets } from './resilience/retry-budget.js';
 import { childSignal } from './signals.js';
 import { abortReason, asOrchestratorError, circuitOpen, notServed, stalled, timeoutOf, usageSoFar } from './attempt-errors.js';
-import { settleOnAbort, throughBreaker, type Guarded } from './resilience/guard.js';
+import { throughBreaker, type Guarded } from './resilience/guard.js';
 import { checkUsage } from './usage-check.js';
 import type { InFlightGates, Release } from './resilience/in-flight.js';
 
@@ -71,7 +71,11 @@ const NO_SLOT: Release = () => undefined;
  * is recorded (usage, cost, latency, outcome) in the telemetry and in the returned records.
  */
 export class AttemptRunner {
-  constructor(readonly options: AttemptRunnerOptions) {}
+  private readonly retryPolicy: RetryPolicy;
+
+  constructor(readonly options: AttemptRunnerOptions) {
+    this.retryPolicy = sharedRetryPolicy(options.retry.maxAttempts);
+  }
 
   breakerState(model: CatalogModel): BreakerState {
     const provider = this.providerOf(model);
@@ -153,53 +157,34 @@ export class AttemptRunner {
     }
   }
 
+  /**
+   * Runs `call` under the shared retry policy and the model's breaker. The call's own state
+   * (its retry decisions and waits) lives in one CallRetries; the policy is the runner's.
+   */
   async resilient<T>(spec: AttemptSpec, provider: Provider, call: (info: TryInfo) => Promise<Guarded<T>>): Promise<T> {
-    const breaker = this.options.breakers.for(endpointOf(provider, spec.model));
-    const budget = this.options.budgets.for(endpointOf(provider, spec.model));
-    const { maxAttempts, initialBackoffMs, maxBackoffMs } = this.options.retry;
-    let backoffMs = 0;
-    const backoff = new UpstreamAwareBackoff({ initialDelayMs: initialBackoffMs, maxDelayMs: maxBackoffMs }, spec.deadline);
-    const policy = retry(
-      handleWhen((err) => this.shouldRetry(err, { spec, budget, backoff })),
-      { maxAttempts: maxAttempts - 1, backoff },
-    ).dangerouslyUnref();
-    const onRetry = policy.onRetry((event) => {
-      backoffMs = event.delay;
-    });
-    let calling = false;
+    const endpoint = endpointOf(provider, spec.model);
+    const breaker = this.options.breakers.for(endpoint);
+    const tries = new CallRetries(spec.signal, spec.deadline, this.options.budgets.for(endpoint), this.options.retry, this.options.events);
     try {
-      return await settleOnAbort(
-        policy.execute(async ({ attempt }) => {
-          // cockatiel's backoff sleep does not watch the signal; never call upstream after an abort.
-          if (spec.signal.aborted) throw abortReason(spec.signal);
-          calling = true;
-          try {
-            return await throughBreaker(breaker, () => call({ retry: attempt, backoffMs: attempt === 0 ? 0 : backoffMs }));
-          } finally {
-            calling = false;
-          }
-        }),
-        spec.signal,
-        // An upstream call in flight settles promptly on abort (and records itself); only a backoff sleep has to be cut short.
-        () => !calling,
-      );
-    } finally {
-      onRetry.dispose();
+      return await this.retryPolicy.execute(({ attempt }) => this.tryOnce(attempt, tries, breaker, call));
+    } catch (err) {
+      throw unwrapRetry(err);
     }
   }
 
-  private shouldRetry(err: Error, options: { spec: AttemptSpec; budget: RetryBudget; backoff: UpstreamAwareBackoff }): boolean {
-    const { spec, budget, backoff } = options;
-    if (!isRetryable(err) || spec.signal.aborted) return false;
-    const remaining = spec.deadline - Date.now();
-    // A wait (Retry-After or jittered backoff) that does not fit in the deadline: fail now with
-    // the upstream error (and its RetryInfo) instead of sleeping into DEADLINE_EXCEEDED.
-    if (remaining <= 0 || backoff.plan(err) >= remaining) return false;
-    if (!budget.canRetry()) {
-      this.options.events.emit({ type: 'retry_throttled' });
-      return false;
+  private async tryOnce<T>(
+    attempt: number,
+    tries: CallRetries,
+    breaker: CircuitBreakerPolicy,
+    call: (info: TryInfo) => Promise<Guarded<T>>,
+  ): Promise<T> {
+    if (attempt > 0) await tries.wait();
+    else if (tries.signal.aborted) throw abortReason(tries.signal);
+    try {
+      return await throughBreaker(breaker, () => call({ retry: attempt, backoffMs: tries.waitedMs }));
+    } catch (err) {
+      throw tries.retries(err) ? new RetryLater(err) : err;
     }
-    return true;
   }
 
   failureOf(err: unknown, spec: AttemptSpec, records: AttemptRecord[]): OrchestratorError {

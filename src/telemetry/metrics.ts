@@ -1,7 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { GatewayEvent, InFlightReading, StartedCall } from '../engine/index.js';
 import { buildInfo, type BuildInfo } from './build-info.js';
+import { AttemptSeries, BoundedLabel, CallSeries, type AttemptMetrics, type CallMetrics } from './call-series.js';
 import { InFlightMetrics } from './in-flight-metrics.js';
+import { HistogramCells, ValueCells } from './metric-cells.js';
 
 /**
  * Prometheus metrics in a registry of their own (not prom-client's global one, so several
@@ -47,73 +49,84 @@ export class Metrics {
   private readonly reasons = new BoundedLabel(64);
   private readonly profiles = new BoundedLabel(16);
 
-  private readonly started = this.counter('grpc_server_started_total', 'gRPC calls started.', [
-    'grpc_service',
-    'grpc_method',
-    'grpc_type',
-    'protocol',
-  ]);
-  private readonly handled = this.counter('grpc_server_handled_total', 'gRPC calls finished, by status code.', [
-    'grpc_service',
-    'grpc_method',
-    'grpc_type',
-    'grpc_code',
-    'protocol',
-  ]);
-  private readonly handling = this.histogram(
-    'grpc_server_handling_seconds',
-    'gRPC call duration, arrival to status.',
-    ['grpc_service', 'grpc_method', 'grpc_type', 'protocol'],
-    CALL_BUCKETS,
-  );
-  private readonly handlingByModel = this.histogram(
-    'llm_orchestrator_call_duration_seconds',
-    'gRPC calls a model answered: duration, arrival to status, by the answering model.',
-    ['grpc_service', 'grpc_method', 'model', 'protocol'],
-    CALL_BUCKETS,
-  );
-  private readonly inFlight = this.gauge('llm_orchestrator_in_flight_calls', 'gRPC calls in progress.', [
-    'grpc_service',
-    'grpc_method',
-    'protocol',
-  ]);
-  private readonly openStreams = this.gauge('llm_orchestrator_open_streams', 'Streaming gRPC calls in progress.', [
-    'grpc_service',
-    'grpc_method',
-    'protocol',
-  ]);
-  private readonly overhead = this.histogram(
-    'llm_orchestrator_gateway_overhead_seconds',
-    'Calls that went upstream: duration minus the wall time during which an upstream request of the call was open.',
-    ['grpc_service', 'grpc_method', 'protocol'],
-    OVERHEAD_BUCKETS,
-  );
+  private readonly calls: CallMetrics = {
+    started: this.valueCells('counter', 'grpc_server_started_total', 'gRPC calls started.', [
+      'grpc_service',
+      'grpc_method',
+      'grpc_type',
+      'protocol',
+    ]),
+    handled: this.valueCells('counter', 'grpc_server_handled_total', 'gRPC calls finished, by status code.', [
+      'grpc_service',
+      'grpc_method',
+      'grpc_type',
+      'grpc_code',
+      'protocol',
+    ]),
+    handling: new HistogramCells(this.registry, 'grpc_server_handling_seconds', 'gRPC call duration, arrival to status.', CALL_BUCKETS),
+    handlingByModel: new HistogramCells(
+      this.registry,
+      'llm_orchestrator_call_duration_seconds',
+      'gRPC calls a model answered: duration, arrival to status, by the answering model.',
+      CALL_BUCKETS,
+    ),
+    inFlight: this.valueCells('gauge', 'llm_orchestrator_in_flight_calls', 'gRPC calls in progress.', [
+      'grpc_service',
+      'grpc_method',
+      'protocol',
+    ]),
+    openStreams: this.valueCells('gauge', 'llm_orchestrator_open_streams', 'Streaming gRPC calls in progress.', [
+      'grpc_service',
+      'grpc_method',
+      'protocol',
+    ]),
+    overhead: new HistogramCells(
+      this.registry,
+      'llm_orchestrator_gateway_overhead_seconds',
+      'Calls that went upstream: duration minus the wall time during which an upstream request of the call was open.',
+      OVERHEAD_BUCKETS,
+    ),
+  };
+  /** Per method path: its series through each door (a handful at most). */
+  private readonly callSeries = new Map<string, CallSeries[]>();
 
-  private readonly attempts = this.counter(
+  // Declared in the order of their families on /metrics.
+  private readonly upstreamAttempts = this.valueCells(
+    'counter',
     'llm_orchestrator_upstream_attempts_total',
     'Upstream requests, by outcome (skipped: circuit open, nothing sent).',
     ['provider', 'model', 'outcome'],
   );
-  private readonly attemptLatency = this.histogram(
+  private readonly upstreamLatency = new HistogramCells(
+    this.registry,
     'llm_orchestrator_upstream_attempt_duration_seconds',
     'Upstream request duration (streams: until the stream ended).',
-    ['provider', 'model', 'outcome'],
     CALL_BUCKETS,
   );
-  private readonly retries = this.counter('llm_orchestrator_upstream_retries_total', 'Upstream requests that retried a failed one.', [
-    'provider',
-    'model',
-  ]);
+  private readonly upstreamRetries = this.valueCells(
+    'counter',
+    'llm_orchestrator_upstream_retries_total',
+    'Upstream requests that retried a failed one.',
+    ['provider', 'model'],
+  );
   private readonly retriesThrottled = this.counter('llm_orchestrator_retries_throttled_total', 'Retries refused by the retry budget.', []);
-  private readonly tokens = this.counter('llm_orchestrator_tokens_total', 'Tokens used upstream (type: input or output).', [
-    'provider',
-    'model',
-    'type',
-  ]);
-  private readonly cost = this.counter('llm_orchestrator_cost_usd_total', 'US dollars spent upstream, from catalog prices.', [
-    'provider',
-    'model',
-  ]);
+  private readonly upstream: AttemptMetrics = {
+    attempts: this.upstreamAttempts,
+    attemptLatency: this.upstreamLatency,
+    retries: this.upstreamRetries,
+    tokens: this.valueCells('counter', 'llm_orchestrator_tokens_total', 'Tokens used upstream (type: input or output).', [
+      'provider',
+      'model',
+      'type',
+    ]),
+    cost: this.valueCells('counter', 'llm_orchestrator_cost_usd_total', 'US dollars spent upstream, from catalog prices.', [
+      'provider',
+      'model',
+    ]),
+  };
+  /** Per provider, per model. */
+  private readonly attemptSeries = new Map<string, Map<string, AttemptSeries>>();
+
   private readonly ttft = this.histogram(
     'llm_orchestrator_time_to_first_token_seconds',
     'StreamChat: call arrival to the first token relayed.',
@@ -201,53 +214,38 @@ export class Metrics {
   readonly on = (event: GatewayEvent): void => {
     switch (event.type) {
       case 'call_started': {
-        const labels = this.callLabels(event.call);
-        const where = { grpc_service: labels.grpc_service, grpc_method: labels.grpc_method, protocol: labels.protocol };
-        this.started.inc(labels);
-        this.inFlight.inc(where);
-        if (event.call.kind !== 'unary') this.openStreams.inc(where);
+        const series = this.seriesOf(event.call);
+        this.calls.started.add(series.started);
+        this.calls.inFlight.add(series.inFlight);
+        if (event.call.kind !== 'unary') this.calls.openStreams.add(series.openStreams);
         return;
       }
       case 'call_finished': {
         const { call } = event;
-        const labels = this.callLabels(call);
-        const where = { grpc_service: labels.grpc_service, grpc_method: labels.grpc_method, protocol: labels.protocol };
-        this.handled.inc({
-          grpc_service: labels.grpc_service,
-          grpc_method: labels.grpc_method,
-          grpc_type: labels.grpc_type,
-          grpc_code: call.code,
-          protocol: labels.protocol,
-        });
-        this.handling.observe(labels, call.latencyMs / 1000);
-        if (call.model)
-          this.handlingByModel.observe(
-            {
-              grpc_service: labels.grpc_service,
-              grpc_method: labels.grpc_method,
-              model: this.models.of(call.model),
-              protocol: labels.protocol,
-            },
-            call.latencyMs / 1000,
-          );
+        const series = this.seriesOf(call);
+        this.calls.handled.add(series.handledAs(call.code));
+        this.calls.handling.observe(series.handling, call.latencyMs / 1000);
+        if (call.model) this.calls.handlingByModel.observe(series.byModelAs(this.models.of(call.model)), call.latencyMs / 1000);
         // Only calls that went upstream: the question is what the gateway adds on top of the model.
         if (call.upstreamRequests > 0) {
-          this.overhead.observe(where, Math.max(0, call.latencyMs - call.upstreamMs) / 1000);
+          this.calls.overhead.observe(series.overhead, Math.max(0, call.latencyMs - call.upstreamMs) / 1000);
         }
-        this.inFlight.dec(where);
-        if (call.kind !== 'unary') this.openStreams.dec(where);
+        this.calls.inFlight.add(series.inFlight, -1);
+        if (call.kind !== 'unary') this.calls.openStreams.add(series.openStreams, -1);
         return;
       }
       case 'attempt': {
         const { record } = event;
-        const labels = { provider: this.providers.of(record.provider), model: this.models.of(record.model) };
-        this.attempts.inc({ ...labels, outcome: record.outcome });
+        const series = this.attemptSeriesOf(record.provider, record.model);
+        const byOutcome = series.outcome(record.outcome);
+        const upstream = this.upstream;
+        upstream.attempts.add(byOutcome.count);
         if (record.outcome === 'skipped') return;
-        this.attemptLatency.observe({ ...labels, outcome: record.outcome }, record.latencyMs / 1000);
-        if (record.retry > 0) this.retries.inc(labels);
-        if (record.usage.promptTokens > 0) this.tokens.inc({ ...labels, type: 'input' }, record.usage.promptTokens);
-        if (record.usage.completionTokens > 0) this.tokens.inc({ ...labels, type: 'output' }, record.usage.completionTokens);
-        if (record.costUsd > 0) this.cost.inc(labels, record.costUsd);
+        upstream.attemptLatency.observe(byOutcome.latency, record.latencyMs / 1000);
+        if (record.retry > 0) upstream.retries.add(series.retries);
+        if (record.usage.promptTokens > 0) upstream.tokens.add(series.input, record.usage.promptTokens);
+        if (record.usage.completionTokens > 0) upstream.tokens.add(series.output, record.usage.completionTokens);
+        if (record.costUsd > 0) upstream.cost.add(series.cost, record.costUsd);
         return;
       }
       case 'race_won':
@@ -291,40 +289,52 @@ export class Metrics {
     }
   }
 
-  private callLabels(call: StartedCall): { grpc_service: string; grpc_method: string; grpc_type: string; protocol: string } {
+  /** The series of a call's method and door; methods past the label's cap share the "other" series. */
+  private seriesOf(call: StartedCall): CallSeries {
+    const known = this.callSeries.get(call.path);
+    if (known) {
+      for (const series of known) if (series.protocol === call.protocol && series.kind === call.kind) return series;
+    }
     const [, service = '', method = ''] = /^\/([^/]*)\/(.*)$/.exec(call.path) ?? [];
     // Service and method together, so the guard counts whole methods.
-    const known = this.methods.of(`${service}/${method}`) !== 'other';
-    return {
-      grpc_service: known ? service : 'other',
-      grpc_method: known ? method : 'other',
+    const bounded = this.methods.of(`${service}/${method}`) !== 'other';
+    const series = new CallSeries(this.calls, {
+      grpc_service: bounded ? service : 'other',
+      grpc_method: bounded ? method : 'other',
       grpc_type: call.kind,
       protocol: call.protocol,
-    };
+    });
+    // A path past the cap is not kept: the cache stays as bounded as the label.
+    if (bounded) this.callSeries.set(call.path, known ? [...known, series] : [series]);
+    return series;
+  }
+
+  private attemptSeriesOf(provider: string, model: string): AttemptSeries {
+    let byModel = this.attemptSeries.get(provider);
+    const known = byModel?.get(model);
+    if (known) return known;
+    const labels = { provider: this.providers.of(provider), model: this.models.of(model) };
+    const series = new AttemptSeries(this.upstream, labels);
+    // Values past a label's cap are not kept: the cache stays as bounded as the labels.
+    if (labels.provider !== 'other' && labels.model !== 'other') {
+      if (!byModel) {
+        byModel = new Map();
+        this.attemptSeries.set(provider, byModel);
+      }
+      byModel.set(model, series);
+    }
+    return series;
+  }
+
+  private valueCells(kind: 'counter' | 'gauge', name: string, help: string, labelNames: readonly string[]): ValueCells {
+    return new ValueCells(this.registry, { kind, name, help, labelNames });
   }
 
   private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  private gauge<L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> {
-    return new Gauge({ name, help, labelNames, registers: [this.registry] });
-  }
-
   private histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> {
     return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
-  }
-}
-
-/** Keeps the first `max` distinct values of a label; any further value is reported as "other". */
-class BoundedLabel {
-  private readonly seen = new Set<string>();
-  constructor(private readonly max: number) {}
-
-  of(value: string): string {
-    if (this.seen.has(value)) return value;
-    if (this.seen.size >= this.max) return 'other';
-    this.seen.add(value);
-    return value;
   }
 }

@@ -1,24 +1,17 @@
-import { ExponentialBackoff, fullJitterGenerator, type IBackoff, type IBackoffFactory, type IRetryBackoffContext } from 'cockatiel';
+import { ExponentialBackoff, fullJitterGenerator, type IBackoff } from 'cockatiel';
 import { OrchestratorError } from '../../domain/errors.js';
-
-type Context = IRetryBackoffContext<unknown>;
 
 /**
  * Exponential backoff with full jitter (cockatiel's generator), except that an upstream
- * Retry-After wins when the failure carried one, and no wait runs past the call's deadline.
- * One per call: the retry decision draws the next wait with `plan` (so a wait that does not
- * fit in the deadline refuses the retry instead of being slept), and cockatiel's retry policy
- * then sleeps exactly that wait.
+ * Retry-After wins when the failure carried one. One per call that retries: the retry decision
+ * draws the next wait with `plan` (so a wait that does not fit in the deadline refuses the
+ * retry instead of being slept), and the call then sleeps exactly that wait.
  */
-export class UpstreamAwareBackoff implements IBackoffFactory<Context> {
+export class UpstreamAwareBackoff {
   private jittered: IBackoff<unknown>;
-  private planned: number | undefined;
   private drawn = false;
 
-  constructor(
-    options: { initialDelayMs: number; maxDelayMs: number },
-    private readonly deadline: number,
-  ) {
+  constructor(options: { initialDelayMs: number; maxDelayMs: number }) {
     this.jittered = new ExponentialBackoff({
       generator: fullJitterGenerator,
       initialDelay: options.initialDelayMs,
@@ -31,16 +24,6 @@ export class UpstreamAwareBackoff implements IBackoffFactory<Context> {
     if (this.drawn) this.jittered = this.jittered.next(undefined);
     this.drawn = true;
     const retryAfter = failure instanceof OrchestratorError ? failure.retryAfterMs : undefined;
-    this.planned = retryAfter ?? this.jittered.duration;
-    return this.planned;
-  }
-
-  next(context: Context): IBackoff<Context> {
-    const wanted = this.planned ?? this.plan('error' in context.result ? context.result.error : undefined);
-    this.planned = undefined;
-    return {
-      duration: Math.max(0, Math.min(wanted, this.deadline - Date.now())),
-      next: (nextContext: Context) => this.next(nextContext),
-    };
+    return retryAfter ?? this.jittered.duration;
   }
 }

@@ -1,5 +1,4 @@
 import { BrokenCircuitError, CircuitState, type CircuitBreakerPolicy } from 'cockatiel';
-import { abortReason } from '../attempt-errors.js';
 
 /**
  * What one call hands the breaker: its value as soon as there is one and, for a stream, the
@@ -32,25 +31,5 @@ export function throughBreaker<T>(breaker: CircuitBreakerPolicy, start: () => Pr
       // After `resolve` this changes nothing: the stream's own failure reaches its consumer.
       .catch(reject)
       .finally(() => judged?.());
-  });
-}
-
-/** The promise, or the abort reason as soon as the signal aborts while `cutShort()` says so. */
-export function settleOnAbort<T>(promise: Promise<T>, signal: AbortSignal, cutShort: () => boolean): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
-      if (cutShort()) reject(abortReason(signal));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
   });
 }
