@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { CatalogSyncConfig } from '../config/catalog-sync.js';
 import type { DatabaseTarget } from '../store/url.js';
 import type { Catalog } from './catalog.js';
-import { type CatalogSync, createCatalogSync, type SyncLock } from './sync/index.js';
+import type { CatalogSync, SyncLock } from './sync/index.js';
 import type { SyncReport, SyncRunner } from './sync/types.js';
 import type { CatalogStore } from '../store/catalog-store.js';
 import { LiveCatalog, type LiveCatalogOptions } from './live.js';
@@ -39,6 +39,8 @@ export async function startCatalogSync(options: {
     pool = created;
     lock = postgresSyncLock(created);
   }
+  // The sources (their parsers, name matching, scheduler) load only where the config file names one.
+  const { createCatalogSync } = await import('./sync/index.js');
   const sync = createCatalogSync(options.config, {
     known: () => options.catalog().models,
     onReport: async (report) => {
