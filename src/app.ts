@@ -18,7 +18,7 @@ import { createProvider } from './providers/factory.js';
 import { AnthropicProvider } from './providers/anthropic/provider.js';
 import { OpenAIProvider } from './providers/openai/provider.js';
 import { ProviderRegistry } from './providers/registry.js';
-import { startSimulator, type Simulator } from './simulator/index.js';
+import type { Simulator } from './simulator/index.js';
 import { GatewayServer } from './server/server.js';
 import { StatsStore } from './telemetry/stats.js';
 import { Metrics, type BreakerReading } from './telemetry/metrics.js';
@@ -116,6 +116,8 @@ export async function startApp(
     ]);
   }
   if (simulate) {
+    // Loaded only here: a gateway with a real provider key never runs the simulator.
+    const { startSimulator } = await import('./simulator/index.js');
     simulator = await startSimulator({ port: config.simulator.port, latencyScale: config.simulator.latencyScale });
     // The same provider code path as a real endpoint: the openai SDK over real HTTP and SSE.
     registry.register(

@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { CatalogSyncConfig } from '../config/catalog-sync.js';
 import type { DatabaseTarget } from '../store/url.js';
 import type { Catalog, CatalogModel } from './catalog.js';
-import { type CatalogSyncDeps, createCatalogSync, type SyncLock, SyncScheduler } from './sync/index.js';
+import type { CatalogSyncDeps, SyncLock } from './sync/index.js';
+import { SyncScheduler } from './sync/scheduler.js';
 import type { CatalogSourceName, SyncReport, SyncRunner } from './sync/types.js';
 import type { CatalogStore } from '../store/catalog-store.js';
 import { CATALOG_SOURCES, LiveCatalog, type LiveCatalogOptions } from './live.js';
@@ -44,10 +45,13 @@ export async function startCatalogSync(options: {
     await options.apply(report);
   };
   const build = runner
-    ? (shared: SharedDeps) => new SyncScheduler({ runner, schedules: {}, onReport, ...shared })
+    ? async (shared: SharedDeps) => new SyncScheduler({ runner, schedules: {}, onReport, ...shared })
     : config
-      ? (shared: SharedDeps) =>
-          createCatalogSync(config, { known: (source) => knownTo(source, options.catalog().models), onReport, ...shared }).scheduler
+      ? async (shared: SharedDeps) => {
+          // The sources (their parsers, name matching) load only where the config file names one.
+          const { createCatalogSync } = await import('./sync/index.js');
+          return createCatalogSync(config, { known: (source) => knownTo(source, options.catalog().models), onReport, ...shared }).scheduler;
+        }
       : undefined;
   if (!build) return undefined;
   // Replicas sharing PostgreSQL take a try-only advisory lock per source, for scheduled runs and
@@ -61,7 +65,7 @@ export async function startCatalogSync(options: {
     pool = created;
     lock = postgresSyncLock(created);
   }
-  const scheduler = build({
+  const scheduler = await build({
     ...(lock ? { lock } : {}),
     ...(options.lastRunAt ? { lastRunAt: options.lastRunAt } : {}),
     log,

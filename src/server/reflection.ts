@@ -6,13 +6,19 @@
  * handed to @grpc/reflection byte for byte. Going through proto-loader instead
  * (loadSync, or loadFileDescriptorSetFromBuffer) merges every file of a package into one file
  * without its imports, and `buf curl` then cannot resolve orchestrator.v1.ChatService.
+ *
+ * Loaded on the first reflection call, not at start-up: @grpc/reflection brings protobufjs and
+ * proto-loader, parses its own .proto files and decodes every descriptor of the image twice (v1
+ * and v1alpha), a few megabytes that a gateway nobody inspects with grpcurl never needs. The two
+ * methods are registered at once with byte-for-byte codecs; the first call loads the library,
+ * and every call's messages go through the library's own codecs and handler.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type * as grpc from '@grpc/grpc-js';
+import { EventEmitter } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition, PackageDefinition } from '@grpc/proto-loader';
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
-import { ReflectionService } from '@grpc/reflection';
 
 /**
  * Where descriptor.binpb sits, relative to this module, in each layout we run from:
@@ -21,6 +27,10 @@ import { ReflectionService } from '@grpc/reflection';
  *   or ../../src/gen/descriptor.binpb from a checkout built with plain tsc
  */
 const CANDIDATES = ['../gen/descriptor.binpb', '../../src/gen/descriptor.binpb'] as const;
+
+/** The two reflection services, as the library names them (v1alpha is the same protocol). */
+const SERVICES = ['grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'] as const;
+const METHOD = 'ServerReflectionInfo';
 
 /** The descriptor set's path in this layout; throws, naming every path tried, if it is missing. */
 export function descriptorPath(): string {
@@ -32,9 +42,96 @@ export function descriptorPath(): string {
   return found;
 }
 
-/** Adds grpc.reflection.v1 and v1alpha ServerReflection to the server. */
+/** One reflection method as the library serves it: its codecs and its bidi handler. */
+interface LoadedMethod {
+  readonly definition: grpc.MethodDefinition<object, object>;
+  readonly handler: (stream: ReflectionStream) => void;
+}
+
+/** What the library's handler uses of a grpc-js duplex call. */
+interface ReflectionStream extends EventEmitter {
+  write(message: object): boolean;
+  end(): void;
+}
+
+/**
+ * Adds grpc.reflection.v1 and v1alpha ServerReflection to the server. The descriptor set must
+ * exist now (a missing one fails start-up, not the first grpcurl); it is read on first use.
+ */
 export function addReflection(server: grpc.Server, path: string = descriptorPath()): void {
-  new ReflectionService(packageDefinitionOf(readFileSync(path))).addToServer(server);
+  if (!existsSync(path)) throw new Error(`descriptor set not found: ${path}`);
+  let loading: Promise<ReadonlyMap<string, LoadedMethod>> | undefined;
+  const load = (): Promise<ReadonlyMap<string, LoadedMethod>> => {
+    loading ??= loadReflection(path);
+    return loading;
+  };
+  for (const service of SERVICES) {
+    const methodPath = `/${service}/${METHOD}`;
+    const definition: grpc.ServiceDefinition = {
+      [METHOD]: {
+        path: methodPath,
+        requestStream: true,
+        responseStream: true,
+        requestSerialize: passThrough,
+        requestDeserialize: passThrough,
+        responseSerialize: passThrough,
+        responseDeserialize: passThrough,
+      },
+    };
+    server.addService(definition, {
+      [METHOD]: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+        // Messages that arrive while the library loads wait in the call's readable buffer.
+        load().then(
+          (methods) => serve(call, methods.get(methodPath)),
+          () => call.emit('error', { code: grpc.status.INTERNAL, details: 'reflection is unavailable' }),
+        );
+      },
+    });
+  }
+}
+
+const passThrough = (bytes: Buffer): Buffer => bytes;
+
+async function loadReflection(path: string): Promise<ReadonlyMap<string, LoadedMethod>> {
+  const { ReflectionService } = await import('@grpc/reflection');
+  const methods = new Map<string, LoadedMethod>();
+  // The library registers its services itself; this server stand-in keeps what it registers.
+  const collector: Pick<grpc.Server, 'addService'> = {
+    addService(service: grpc.ServiceDefinition, implementation: grpc.UntypedServiceImplementation): void {
+      for (const [name, definition] of Object.entries(service)) {
+        methods.set(definition.path, { definition, handler: implementation[name] as unknown as LoadedMethod['handler'] });
+      }
+    },
+  };
+  new ReflectionService(packageDefinitionOf(readFileSync(path))).addToServer(collector);
+  return methods;
+}
+
+/** Runs the library's handler on a call whose messages are bytes: decoded in, encoded out. */
+function serve(call: grpc.ServerDuplexStream<Buffer, Buffer>, method: LoadedMethod | undefined): void {
+  if (!method) {
+    call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'reflection method not served' });
+    return;
+  }
+  const { definition } = method;
+  const stream = Object.assign(new EventEmitter(), {
+    write: (message: object): boolean => call.write(definition.responseSerialize(message)),
+    end: (): void => {
+      call.end();
+    },
+  });
+  method.handler(stream);
+  call.on('data', (bytes: Buffer) => {
+    let request: object;
+    try {
+      request = definition.requestDeserialize(bytes);
+    } catch {
+      call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'undecodable ServerReflectionRequest' });
+      return;
+    }
+    stream.emit('data', request);
+  });
+  call.on('end', () => stream.emit('end'));
 }
 
 /**

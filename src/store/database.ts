@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvider } from 'kysely';
-import pg from 'pg';
+import type * as Pg from 'pg';
 import { MIGRATIONS } from './migrations.js';
 import type { LedgerSchema } from './schema.js';
 import { SQLITE_MEMORY, type DatabaseTarget } from './url.js';
@@ -30,12 +31,20 @@ export class SchemaTooNewError extends Error {
 const MIGRATION_TABLE = 'ledger_migrations';
 const MIGRATION_LOCK_TABLE = 'ledger_migrations_lock';
 
+/**
+ * Each driver is loaded by the target that uses it, when the database is first opened: a SQLite
+ * ledger never loads `pg`, a PostgreSQL one never loads the native SQLite module. Both are
+ * CommonJS, so a synchronous require keeps `connect` synchronous.
+ */
+const require = createRequire(import.meta.url);
+
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve({ ...MIGRATIONS }) };
 
 /** Connects without migrating (kept apart so a start-up retry can reuse it). */
 export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): LedgerDatabase {
   if (target.kind === 'sqlite') {
     if (target.file !== SQLITE_MEMORY) mkdirSync(dirname(target.file), { recursive: true });
+    const Database = require('better-sqlite3') as typeof BetterSqlite3;
     const sqlite = new Database(target.file);
     // First: switching to WAL needs a moment of exclusive access, which another process opening
     // the same file may hold; without a busy timeout that fails at once instead of waiting.
@@ -46,6 +55,7 @@ export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): Ledge
     const db = new Kysely<LedgerSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
+  const pg = require('pg') as typeof Pg;
   const pool = new pg.Pool({ connectionString: target.url, max: 4, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 30_000 });
   // An idle client whose server went away emits 'error' on the pool: without a listener it would crash the process.
   pool.on('error', () => undefined);

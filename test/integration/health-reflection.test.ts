@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
+import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ErrorKind, OrchestratorError, Reason, invalidArgument } from '../../src/domain/errors.js';
 import {
@@ -211,6 +212,50 @@ function check(client: HealthClient, service: string): Promise<HealthCheckRespon
   return new Promise((resolve, reject) =>
     client.check({ service }, new grpc.Metadata(), deadline(), (err, res) => (err ? reject(err) : resolve(res))),
   );
+}
+
+/** A ServerReflectionRequest with `host` and one string field of its oneof (4: file_containing_symbol, 7: list_services). */
+function reflectionRequest(host: string, field: number, value: string): Buffer {
+  return Buffer.from(
+    new BinaryWriter()
+      .uint32(10)
+      .string(host)
+      .uint32((field << 3) | 2)
+      .string(value)
+      .finish(),
+  );
+}
+
+/** The first string in `field` of a message. */
+function stringField(message: Uint8Array, field: number): string | undefined {
+  const reader = new BinaryReader(message);
+  while (reader.pos < reader.len) {
+    const [number, wireType] = reader.tag();
+    if (number === field && wireType === WireType.LengthDelimited) return reader.string();
+    reader.skip(wireType);
+  }
+  return undefined;
+}
+
+/** The repeated field 1 of the message in `field` (services of a ListServiceResponse, files of a FileDescriptorResponse). */
+function nested(message: Uint8Array, field: number): Uint8Array[] {
+  const reader = new BinaryReader(message);
+  while (reader.pos < reader.len) {
+    const [number, wireType] = reader.tag();
+    if (number !== field || wireType !== WireType.LengthDelimited) {
+      reader.skip(wireType);
+      continue;
+    }
+    const inner = new BinaryReader(reader.bytes());
+    const items: Uint8Array[] = [];
+    while (inner.pos < inner.len) {
+      const [n, w] = inner.tag();
+      if (n === 1 && w === WireType.LengthDelimited) items.push(inner.bytes());
+      else inner.skip(w);
+    }
+    return items;
+  }
+  return [];
 }
 
 let main: Running | undefined;
@@ -448,6 +493,40 @@ describe('reflection', () => {
         'grpc.health.v1.Health',
       ]),
     );
+  });
+
+  it('answers requests sent before the library has loaded, in order, and refuses an undecodable one', async () => {
+    // A server of its own: the library loads on its first reflection call, so this one's first
+    // messages arrive while it is still loading.
+    const fresh = await start((server) => addReflection(server));
+    const client = new grpc.Client(fresh.address, grpc.credentials.createInsecure());
+    const raw = (bytes: Buffer): Buffer => bytes;
+    try {
+      const call = client.makeBidiStreamRequest('/grpc.reflection.v1.ServerReflection/ServerReflectionInfo', raw, raw);
+      const replies: Buffer[] = [];
+      call.on('data', (reply: Buffer) => replies.push(reply));
+      const ended = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+      call.on('error', () => undefined);
+      call.write(reflectionRequest('first', 7, '*'));
+      call.write(reflectionRequest('second', 4, 'orchestrator.v1.ChatService'));
+      call.end();
+      expect((await ended).code).toBe(grpc.status.OK);
+      expect(replies.map((reply) => stringField(reply, 1))).toEqual(['first', 'second']);
+      const listed = nested(replies[0]!, 6).map((service) => stringField(service, 1));
+      expect(listed).toEqual(expect.arrayContaining(['orchestrator.v1.ChatService', 'grpc.health.v1.Health']));
+      expect(nested(replies[1]!, 4).length).toBeGreaterThan(0);
+
+      const garbled = client.makeBidiStreamRequest('/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo', raw, raw);
+      const refused = new Promise<grpc.StatusObject>((resolve) => garbled.on('status', resolve));
+      garbled.on('error', () => undefined);
+      garbled.on('data', () => undefined);
+      // Field 1's tag, with its length missing.
+      garbled.write(Buffer.from([0x0a]));
+      expect((await refused).code).toBe(grpc.status.INVALID_ARGUMENT);
+    } finally {
+      client.close();
+      await stop(fresh);
+    }
   });
 
   it('describes health well enough for buf curl to call Check', async () => {

@@ -1,6 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { isIP, type Socket } from 'node:net';
-import { buildConnector, errors } from 'undici';
+import type { buildConnector as BuildConnector } from 'undici';
+import { buildConnector, errors } from './undici-core.js';
 
 /** Why an address may not be connected to, or undefined when it may (config/ssrf.ts's rule). */
 export type AddressPolicy = (address: string) => string | undefined;
@@ -14,6 +15,23 @@ export interface ConnectorOptions {
   readonly policy?: AddressPolicy;
   /** Replaces the system resolver (tests use it to change answers between connections). */
   readonly resolve?: ResolveAll;
+  /**
+   * Speak HTTP/2: offered by ALPN on TLS, assumed (prior knowledge, h2c) in cleartext. A
+   * connection whose server does not agree to it is refused (UpstreamHttp2Error).
+   */
+  readonly http2?: boolean;
+  /** The certificate authorities trusted for TLS upstreams, instead of the system's (a private CA). */
+  readonly ca?: string | Buffer;
+}
+
+/** A connection to an upstream configured for HTTP/2 whose server did not agree to it. */
+export class UpstreamHttp2Error extends Error {
+  readonly code = 'ERR_UPSTREAM_NOT_HTTP2';
+
+  constructor(readonly host: string) {
+    super(`${host} did not agree to HTTP/2 (ALPN), and the provider is configured for it`);
+    this.name = 'UpstreamHttp2Error';
+  }
 }
 
 /** A connection refused because its address is one the SSRF rules forbid. */
@@ -47,10 +65,16 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Look
  *   stream opened one extra upstream connection that carried nothing. Turning that one error into
  *   an ordinary one makes undici fail the request instead of re-queueing it.
  */
-export function guardedConnector(options: ConnectorOptions): buildConnector.connector {
+export function guardedConnector(options: ConnectorOptions): BuildConnector.connector {
   const policy = options.policy;
   const lookup = policy ? guardedLookup(policy, options.resolve) : undefined;
-  const connect = buildConnector({ timeout: options.timeoutMs, ...(lookup ? { lookup } : {}) } as buildConnector.BuildOptions);
+  const http2 = options.http2 === true;
+  const connect = buildConnector({
+    timeout: options.timeoutMs,
+    ...(lookup ? { lookup } : {}),
+    ...(http2 ? { allowH2: true, useH2c: true } : {}),
+    ...(options.ca ? { ca: options.ca } : {}),
+  } as BuildConnector.BuildOptions);
   return (opts, callback) => {
     if (policy && isIP(opts.hostname)) {
       const kind = policy(opts.hostname);
@@ -60,9 +84,18 @@ export function guardedConnector(options: ConnectorOptions): buildConnector.conn
       }
     }
     connect(opts, (err, socket) => {
-      if (socket) keepAbortsFromReconnecting(socket);
-      if (err) callback(err, null);
-      else callback(null, socket!);
+      if (err || !socket) {
+        callback(err ?? new Error('no socket'), null);
+        return;
+      }
+      // With HTTP/1.1 the pool would queue up to http2MaxStreams requests behind each other on this one connection.
+      if (http2 && (socket as { alpnProtocol?: string | false }).alpnProtocol !== 'h2') {
+        socket.destroy();
+        callback(new UpstreamHttp2Error(opts.hostname), null);
+        return;
+      }
+      keepAbortsFromReconnecting(socket);
+      callback(null, socket);
     });
   };
 }

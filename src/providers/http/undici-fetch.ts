@@ -1,8 +1,10 @@
 import { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { guardedConnector, type AddressPolicy, type ResolveAll } from './connector.js';
 import { LightHeaders, LightResponse, type RawHeaders } from './light-response.js';
+import { Http2Pool } from './http2-pool.js';
+import { Agent, request } from './undici-core.js';
 
 /**
  * A fetch-compatible function for the openai SDK (its `fetch` option) built on undici's
@@ -60,6 +62,17 @@ export interface UndiciFetchOptions {
   readonly addressPolicy?: AddressPolicy;
   /** Replaces the system resolver for those checks (tests). */
   readonly resolve?: ResolveAll;
+  /**
+   * HTTP/2 to this upstream (ALPN on https, prior knowledge on http): concurrent requests share
+   * connections, `http2MaxStreams` each, where HTTP/1.1 holds one connection per request (a
+   * stream holds its connection for its whole life). A server that does not agree to HTTP/2
+   * fails the connection. Default: off, HTTP/1.1.
+   */
+  readonly http2?: boolean;
+  /** Concurrent requests one HTTP/2 connection carries before another is opened. Default 100. */
+  readonly http2MaxStreams?: number;
+  /** Certificate authorities trusted for https upstreams, instead of the system's (a private CA). */
+  readonly ca?: string | Buffer;
 }
 
 /** The fetch signature the openai SDK expects, plus `close()` for the keep-alive pool. */
@@ -70,25 +83,29 @@ export interface UndiciFetch {
    * (default 2 s) the rest are destroyed. A dispatcher passed in options is left alone.
    */
   close(graceMs?: number): Promise<void>;
-  readonly dispatcher: Dispatcher;
 }
 
 export function createUndiciFetch(options: UndiciFetchOptions = {}): UndiciFetch {
   const ownDispatcher = options.dispatcher === undefined;
-  const dispatcher: Dispatcher =
+  const http2 = options.http2 === true;
+  const common = {
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 60_000,
+    keepAliveMaxTimeout: options.keepAliveMaxTimeoutMs ?? 600_000,
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    connect: guardedConnector({
+      timeoutMs: options.connectTimeoutMs ?? 10_000,
+      ...(options.addressPolicy ? { policy: options.addressPolicy } : {}),
+      ...(options.resolve ? { resolve: options.resolve } : {}),
+      ...(http2 ? { http2 } : {}),
+      ...(options.ca ? { ca: options.ca } : {}),
+    }),
+  };
+  const shared = http2 && ownDispatcher ? new Http2Pool(common, options.http2MaxStreams ?? 100) : undefined;
+  const dispatcher: Pick<Dispatcher, 'close' | 'destroy'> & Partial<Dispatcher> =
     options.dispatcher ??
-    new Agent({
-      ...(options.connections !== undefined ? { connections: options.connections } : {}),
-      keepAliveTimeout: options.keepAliveTimeoutMs ?? 60_000,
-      keepAliveMaxTimeout: options.keepAliveMaxTimeoutMs ?? 600_000,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      connect: guardedConnector({
-        timeoutMs: options.connectTimeoutMs ?? 10_000,
-        ...(options.addressPolicy ? { policy: options.addressPolicy } : {}),
-        ...(options.resolve ? { resolve: options.resolve } : {}),
-      }),
-    });
+    shared ??
+    new Agent({ ...(options.connections !== undefined ? { connections: options.connections } : {}), ...common });
   const maxBodyBytes = options.maxBodyBytes ?? Number.POSITIVE_INFINITY;
 
   const undiciFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
@@ -96,25 +113,31 @@ export function createUndiciFetch(options: UndiciFetchOptions = {}): UndiciFetch
     const signal = init?.signal ?? undefined;
     if (signal?.aborted) throw abortReason(signal);
     let data: Dispatcher.ResponseData;
+    const lease = shared?.acquire(target.origin);
     try {
-      data = await dispatcher.request({
+      data = await request(lease?.dispatcher ?? (dispatcher as Dispatcher), {
         origin: target.origin,
         path: target.path,
         method: (init?.method ?? 'GET') as Dispatcher.HttpMethod,
         headers: flattenHeaders(init?.headers),
         body: bodyOf(init?.body),
         ...(signal ? { signal } : {}),
+        // undici's HTTP/2 client puts a request it may not retry (a POST) on a connection of its
+        // own; nothing here is retried by undici, so every request may share one.
+        ...(http2 ? { idempotent: true } : {}),
       });
     } catch (err) {
+      lease?.release();
       if (signal?.aborted) throw abortReason(signal);
       throw new TypeError('fetch failed', { cause: err });
     }
+    // The body closes when it has been read to its end or destroyed (an abort, an early exit).
+    if (lease) data.body.once('close', lease.release);
     const body = decoded(data.body, data.headers);
     return new LightResponse(data.statusCode, new LightHeaders(data.headers), body, target.url, maxBodyBytes) as unknown as Response;
   };
 
   return Object.assign(undiciFetch, {
-    dispatcher,
     close: async (graceMs = 2_000): Promise<void> => {
       if (!ownDispatcher) return;
       let timer: NodeJS.Timeout | undefined;

@@ -1,0 +1,30 @@
+import { createRequire } from 'node:module';
+import type * as Undici from 'undici';
+
+/**
+ * The pieces of undici the upstream transport uses (the keep-alive Agent, a Client for HTTP/2, the
+ * connector builder, the error classes and `request`), required by their paths in the package. undici's
+ * index loads everything else it ships along with them: fetch and its WHATWG classes,
+ * WebSocket, EventSource, the cache stores, the mock agents, the interceptors. A gateway never
+ * uses those, and a fresh process kept them in its heap (measured in docs/PERFORMANCE.md,
+ * "Memory: idle and per stream"). The package has no `exports` map, so these paths are part of
+ * what it publishes; undici is pinned to an exact version, and the transport's tests exercise
+ * every piece loaded here.
+ */
+const require = createRequire(import.meta.url);
+
+export const Agent = require('undici/lib/dispatcher/agent.js') as typeof Undici.Agent;
+export const Client = require('undici/lib/dispatcher/client.js') as typeof Undici.Client;
+export const buildConnector = require('undici/lib/core/connect.js') as typeof Undici.buildConnector;
+export const errors = require('undici/lib/core/errors.js') as typeof Undici.errors;
+
+/** undici's `Dispatcher.prototype.request`, which its index adds to every dispatcher. */
+const requestOn = require('undici/lib/api/api-request.js') as (
+  this: Undici.Dispatcher,
+  options: Undici.Dispatcher.RequestOptions,
+) => Promise<Undici.Dispatcher.ResponseData>;
+
+/** `dispatcher.request(options)`, on any dispatcher, whether or not undici's index was loaded. */
+export function request(dispatcher: Undici.Dispatcher, options: Undici.Dispatcher.RequestOptions): Promise<Undici.Dispatcher.ResponseData> {
+  return requestOn.call(dispatcher, options);
+}
