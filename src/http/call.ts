@@ -15,6 +15,7 @@ import { timeOrderedId } from '../domain/ids.js';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 export const TIMEOUT_HEADER = 'x-request-timeout-ms';
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** Node fires longer timers at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -41,9 +42,10 @@ export interface RouteInfo {
   readonly open?: boolean;
 }
 
-/** What a handler gives back: a JSON body, or "I wrote the response myself" (a stream). */
+/** What a handler gives back: a JSON body (a value, or its text already encoded), or "I wrote the response myself" (a stream). */
 export type HandlerResult =
   | { readonly json: unknown; readonly status?: number }
+  | { readonly jsonText: string; readonly status?: number }
   | { readonly streamed: true /** Set when the stream ended with an error event. */; readonly error?: unknown };
 
 export type Handler = (request: FastifyRequest, reply: FastifyReply, ctx: CallContext) => Promise<HandlerResult>;
@@ -115,9 +117,11 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
       }
       const ctx = contextOf(state, controller.signal, deps.log);
       const result = await handler(request, reply, ctx);
-      if ('json' in result) {
+      if ('json' in result || 'jsonText' in result) {
         const status = result.status ?? 200;
-        await reply.code(status).send(result.json);
+        // Text with a JSON content type goes out as it is: Fastify's serialiser is skipped.
+        if ('jsonText' in result) await reply.code(status).header('content-type', JSON_TYPE).send(result.jsonText);
+        else await reply.code(status).send(result.json);
         outcome = { status, grpcCode: status < 400 ? 'OK' : 'UNAVAILABLE' };
       } else if (result.error !== undefined) {
         summary.failed(result.error);
