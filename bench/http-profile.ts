@@ -7,13 +7,15 @@
  * /v1/chat/completions, the bench's JSON body, the bench upstream answering at once.
  *
  *   npx tsx bench/http-profile.ts [--gateway-dir DIR] [--stream] [--requests 5000] [--warmup 8000]
- *                                 [--concurrency 64] [--rounds 3] [--cpu-prof] [--entry dist/main.js]
+ *                                 [--concurrency 64] [--rounds 3] [--cpu-prof] [--heap-prof] [--entry dist/main.js]
  *
  * The gateway is DIR's dist/main.js (build it first), or `--entry src/main.ts` (run with tsx).
  * A fixed number of requests, not a duration, so JIT warm-up and the counted rounds are the same
  * work however much CPU the machine leaves the gateway: `--warmup` requests first (not
  * counted), then `--rounds` rounds of `--requests` each (CPU and heap between the marks); the
  * median round is printed. `--stream`: `stream: true` (20 chunks in one upstream write).
+ * `--heap-prof`: one more round under V8's sampling heap profiler, then KB/request by area
+ * and by function (the profiler slows that round; it is not in the medians).
  */
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -22,7 +24,8 @@ import { formatProfile, summariseProfile } from './lib/cpuprofile.js';
 import { spawn } from 'node:child_process';
 import { ensureH2load } from './lib/h2load.js';
 import { procCpu, runIfMain } from './lib/proc.js';
-import { allocProbeArgs } from './scenarios/allocation.js';
+import { areaOf, shortUrl } from './lib/cpuprofile.js';
+import { allocProbeArgs, type HeapProfileNode } from './scenarios/allocation.js';
 
 export interface HttpCostRound {
   readonly requests: number;
@@ -34,10 +37,47 @@ export interface HttpCostRound {
   readonly kbPerRequest: number;
 }
 
-async function probe(port: number, what: 'start' | 'stop'): Promise<{ allocatedBytes?: number }> {
-  const res = await fetch(`http://127.0.0.1:${port}/${what}`, { method: 'POST' });
+async function probe(
+  port: number,
+  what: 'start' | 'stop',
+  sample = false,
+): Promise<{ allocatedBytes?: number; profile?: { head: HeapProfileNode } }> {
+  const res = await fetch(`http://127.0.0.1:${port}/${what}${sample ? '?sample=1' : ''}`, { method: 'POST' });
   if (!res.ok) throw new Error(`allocation probe /${what}: HTTP ${res.status}`);
-  return (await res.json()) as { allocatedBytes?: number };
+  return (await res.json()) as { allocatedBytes?: number; profile?: { head: HeapProfileNode } };
+}
+
+/** Sampled bytes per request by area and by function (objects collected since included). */
+function formatHeapProfile(head: HeapProfileNode, requests: number, top: number): string {
+  const byArea = new Map<string, number>();
+  const byFunction = new Map<string, number>();
+  let sampled = 0;
+  const walk = (node: HeapProfileNode): void => {
+    const f = node.callFrame;
+    if (node.selfSize > 0) {
+      sampled += node.selfSize;
+      const area = areaOf(f);
+      byArea.set(area, (byArea.get(area) ?? 0) + node.selfSize);
+      const name = `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}${f.url ? `:${f.lineNumber + 1}` : ''}`;
+      byFunction.set(name, (byFunction.get(name) ?? 0) + node.selfSize);
+    }
+    for (const child of node.children) walk(child);
+  };
+  walk(head);
+  const rows = (map: Map<string, number>, n: number): string[] =>
+    [...map.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(
+        ([name, bytes]) =>
+          `    ${((bytes / sampled) * 100).toFixed(1).padStart(5)}%  ${(bytes / requests / 1024).toFixed(2).padStart(6)} KB  ${name}`,
+      );
+  return [
+    `Heap allocation by area (sampled, ${(sampled / requests / 1024).toFixed(1)} KB/request):`,
+    ...rows(byArea, 20),
+    '  by function:',
+    ...rows(byFunction, top),
+  ].join('\n');
 }
 
 async function main(): Promise<void> {
@@ -67,6 +107,7 @@ async function main(): Promise<void> {
   const gateway = await startGateway(dir, upstream.port, 'warn', nodeArgs, alloc.env, entry);
   const load = (n: number) => h2loadRequests(h2load, `http://127.0.0.1:${gateway.httpPort}/v1/chat/completions`, n, concurrency, bodyFile);
   const rounds: HttpCostRound[] = [];
+  let heapText = '';
   try {
     await load(warmup);
     for (let i = 0; i < roundsWanted; i++) {
@@ -89,6 +130,12 @@ async function main(): Promise<void> {
           `${round.cpuUsPerRequest} CPU us/request, ${round.kbPerRequest} KB/request`,
       );
     }
+    if (flag('heap-prof')) {
+      await probe(alloc.port, 'start', true);
+      const r = await load(requestsPerRound);
+      const counted = await probe(alloc.port, 'stop', true);
+      if (counted.profile) heapText = formatHeapProfile(counted.profile.head, r.done, Number(arg('top') ?? 30));
+    }
   } finally {
     await gateway.stop(); // SIGTERM: graceful exit, and node writes the profile
     await upstream.stop();
@@ -103,6 +150,7 @@ async function main(): Promise<void> {
       `${median((r) => r.kbPerRequest)} KB/request ` +
       `(median of ${rounds.length} rounds of ${requestsPerRound} requests after ${warmup}; ${median((r) => r.reqPerSec)} req/s, not a throughput result)\n`,
   );
+  if (heapText) process.stdout.write(`${heapText}\n`);
   if (cpuProf) {
     const file = readdirSync(outDir).find((f) => f.endsWith('.cpuprofile'));
     if (!file) throw new Error(`no .cpuprofile written in ${outDir}`);
