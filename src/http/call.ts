@@ -15,6 +15,7 @@ import { timeOrderedId } from '../domain/ids.js';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 export const TIMEOUT_HEADER = 'x-request-timeout-ms';
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** Node fires longer timers at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -41,9 +42,10 @@ export interface RouteInfo {
   readonly open?: boolean;
 }
 
-/** What a handler gives back: a JSON body, or "I wrote the response myself" (a stream). */
+/** What a handler gives back: a JSON body (a value, or its text already encoded), or "I wrote the response myself" (a stream). */
 export type HandlerResult =
   | { readonly json: unknown; readonly status?: number }
+  | { readonly jsonText: string; readonly status?: number }
   | { readonly streamed: true /** Set when the stream ended with an error event. */; readonly error?: unknown };
 
 export type Handler = (request: FastifyRequest, reply: FastifyReply, ctx: CallContext) => Promise<HandlerResult>;
@@ -56,9 +58,20 @@ export type Handler = (request: FastifyRequest, reply: FastifyReply, ctx: CallCo
  * log line per call with the same fields as a gRPC call's.
  */
 export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Handler) {
+  // One route per handler: its `METHOD /pattern` is made once per method (GET also answers HEAD).
+  const methods = new Map<string, string>();
+  const methodOf = (request: FastifyRequest): string => {
+    let method = methods.get(request.method);
+    if (method === undefined) {
+      method = `${request.method} ${request.routeOptions.url ?? request.url}`;
+      methods.set(request.method, method);
+    }
+    return method;
+  };
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const started = performance.now();
     const requestId = assignRequestId(request, reply);
+    const method = methodOf(request);
     deps.observer.callStarted?.({ path: route.path, protocol: 'http', kind: route.kind });
     const summary = new CallSummary(
       deps.tracer.startCall({
@@ -85,7 +98,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
       principalName = principal?.name;
       const state: CallState = {
         protocol: 'http',
-        method: methodOf(request),
+        method,
         requestId,
         startedAt: started,
         deadline: effectiveDeadline(callerDeadline(request), deps.defaultTimeoutMs),
@@ -104,9 +117,11 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
       }
       const ctx = contextOf(state, controller.signal, deps.log);
       const result = await handler(request, reply, ctx);
-      if ('json' in result) {
+      if ('json' in result || 'jsonText' in result) {
         const status = result.status ?? 200;
-        await reply.code(status).send(result.json);
+        // Text with a JSON content type goes out as it is: Fastify's serialiser is skipped.
+        if ('jsonText' in result) await reply.code(status).header('content-type', JSON_TYPE).send(result.jsonText);
+        else await reply.code(status).send(result.json);
         outcome = { status, grpcCode: status < 400 ? 'OK' : 'UNAVAILABLE' };
       } else if (result.error !== undefined) {
         summary.failed(result.error);
@@ -130,13 +145,13 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
       deps.openCalls.delete(call);
       if (entered) deps.lifecycle.leave();
     }
-    finish(deps, route, { request, requestId, started, summary, principalName, ...outcome });
+    finish(deps, route, { request, method, requestId, started, summary, principalName, ...outcome });
   };
 }
 
 /**
- * `x-request-id` from the caller or a fresh one, set on the reply once (an onRequest hook does
- * it first, so even a body Fastify refuses is answered with the id).
+ * `x-request-id` from the caller or a fresh one, set on the reply once: by the route, or by the
+ * error and not-found handlers for a request refused before any route ran.
  */
 export function assignRequestId(request: FastifyRequest, reply: FastifyReply): string {
   const set = reply.getHeader(REQUEST_ID_HEADER);
@@ -173,10 +188,6 @@ function contextOf(state: CallState, signal: AbortSignal, log: Logger): CallCont
   };
 }
 
-function methodOf(request: FastifyRequest): string {
-  return `${request.method} ${request.routeOptions.url ?? request.url}`;
-}
-
 /** `x-request-timeout-ms`: the caller's deadline (epoch ms), like a gRPC deadline; Infinity when it sent none. */
 function callerDeadline(request: FastifyRequest): number {
   const raw = request.headers[TIMEOUT_HEADER];
@@ -192,6 +203,7 @@ function callerDeadline(request: FastifyRequest): number {
 
 interface Finished {
   readonly request: FastifyRequest;
+  readonly method: string;
   readonly requestId: string;
   readonly started: number;
   readonly summary: CallSummary;
@@ -207,7 +219,7 @@ function finish(deps: HttpCallDeps, route: RouteInfo, f: Finished): void {
     protocol: 'http',
     path: route.path,
     kind: route.kind,
-    method: methodOf(f.request),
+    method: f.method,
     requestId: f.requestId,
     startedAt: f.started,
     summary: f.summary,

@@ -35,42 +35,47 @@ export function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-/** The `chat.completion` object. */
-export function encodeCompletion(answer: CompletionAnswer, requestId: string) {
-  return {
-    id: requestId,
-    object: 'chat.completion',
-    created: nowSeconds(),
-    model: answer.model,
-    choices: [
-      {
-        index: 0,
-        message: {
-          role: 'assistant',
-          // OpenAI sends null content beside tool calls when there is no text.
-          content: answer.toolCalls && answer.content === '' ? null : answer.content,
-          refusal: null,
-          ...(answer.toolCalls ? { tool_calls: answer.toolCalls.map(encodeToolCall) } : {}),
-        },
-        logprobs: null,
-        finish_reason: encodeFinish(answer.finishReason),
-      },
-    ],
-    usage: encodeUsage(answer.usage),
-    x_orchestrator: {
-      request_id: requestId,
-      provider: answer.provider,
-      // Made-up text from the embedded simulator, not a real model.
-      simulated: isSimulatedProvider(answer.provider),
-      cost_usd: answer.costUsd,
-      latency_ms: round3(answer.latencyMs),
-      attempts: answer.attempts.map(encodeAttempt),
-      fallback_triggered: answer.fallbackTriggered,
-      is_default_message: answer.isDefaultMessage,
-      cache: answer.cache ? { hit: answer.cache.hit, stale: answer.cache.stale, age_seconds: answer.cache.ageMs / 1000 } : null,
-      route_decision: answer.decision ? encodeDecision(answer.decision) : null,
-    },
-  };
+/**
+ * The `chat.completion` object as JSON text, written straight from the answer: the shape is
+ * fixed, so only the strings (content, model, ids) go through JSON.stringify for their escaping,
+ * and no intermediate object is built for a general serialiser to walk. The same bytes as
+ * JSON.stringify of the object with these keys in this order.
+ */
+export function encodeCompletion(completion: CompletionAnswer, requestId: string): string {
+  const { answer, decision } = completion;
+  const id = JSON.stringify(requestId);
+  // OpenAI sends null content beside tool calls when there is no text.
+  const content = answer.toolCalls && answer.content === '' ? 'null' : JSON.stringify(answer.content);
+  const toolCalls = answer.toolCalls ? `,"tool_calls":${JSON.stringify(answer.toolCalls.map(encodeToolCall))}` : '';
+  const u = answer.usage;
+  const cache = answer.cache
+    ? `{"hit":${answer.cache.hit},"stale":${answer.cache.stale},"age_seconds":${num(answer.cache.ageMs / 1000)}}`
+    : 'null';
+  let attempts = '';
+  for (const a of answer.attempts) {
+    attempts +=
+      `${attempts === '' ? '' : ','}{"model":${JSON.stringify(a.model)},"provider":${JSON.stringify(a.provider)},` +
+      `"outcome":${JSON.stringify(a.outcome)},"reason":${a.error?.reason != null ? JSON.stringify(a.error.reason) : 'null'},` +
+      `"latency_ms":${num(round3(a.latencyMs))},"cost_usd":${num(a.costUsd)},"retry":${num(a.retry)}}`;
+  }
+  return (
+    `{"id":${id},"object":"chat.completion","created":${nowSeconds()},"model":${JSON.stringify(answer.model)},` +
+    `"choices":[{"index":0,"message":{"role":"assistant","content":${content},"refusal":null${toolCalls}},` +
+    `"logprobs":null,"finish_reason":"${encodeFinish(answer.finishReason)}"}],` +
+    `"usage":{"prompt_tokens":${num(u.promptTokens)},"completion_tokens":${num(u.completionTokens)},` +
+    `"total_tokens":${num(u.totalTokens)},"prompt_tokens_details":{"cached_tokens":${num(u.cachedTokens)}}},` +
+    `"x_orchestrator":{"request_id":${id},"provider":${JSON.stringify(answer.provider)},` +
+    // Made-up text from the embedded simulator, not a real model.
+    `"simulated":${isSimulatedProvider(answer.provider)},"cost_usd":${num(answer.costUsd)},` +
+    `"latency_ms":${num(round3(answer.latencyMs))},"attempts":[${attempts}],` +
+    `"fallback_triggered":${completion.fallbackTriggered},"is_default_message":${completion.isDefaultMessage},` +
+    `"cache":${cache},"route_decision":${decision ? JSON.stringify(encodeDecision(decision)) : 'null'}}}`
+  );
+}
+
+/** A number as JSON.stringify writes it: NaN and the infinities are null. */
+function num(value: number): string {
+  return Number.isFinite(value) ? String(value) : 'null';
 }
 
 export function encodeToolCall(call: ToolCall) {

@@ -7,8 +7,12 @@ import type { Answer, BreakerState, CallContext, Engine, EngineStreamEvent, Rout
 import type { CatalogModel } from '../catalog/catalog.js';
 import type { ChatCompletionRequest } from './chat-request.js';
 
-/** A unary answer with what only some strategies report. */
-export interface CompletionAnswer extends Answer {
+/**
+ * A unary answer with what only some strategies report, beside the engine's answer rather than
+ * copied into a new object with it (a copy per call of every field, for three flags).
+ */
+export interface CompletionAnswer {
+  readonly answer: Answer;
   readonly fallbackTriggered: boolean;
   readonly isDefaultMessage: boolean;
   readonly decision: RouteDecision | undefined;
@@ -20,7 +24,7 @@ export async function completeChat(engine: Engine, req: ChatCompletionRequest, c
     const answer = await engine.chat({ model: req.model, input, ctx, route: req.route });
     const first = answer.decision?.ranking.find((r) => r.excluded === undefined);
     return {
-      ...answer,
+      answer,
       fallbackTriggered: first !== undefined && first.model.id !== answer.model,
       isDefaultMessage: false,
       decision: answer.decision,
@@ -29,7 +33,7 @@ export async function completeChat(engine: Engine, req: ChatCompletionRequest, c
   switch (req.strategy) {
     case 'race': {
       const answer = await engine.race({ model: req.model, racers: req.models, hedgeDelayMs: req.hedgeDelayMs, input, ctx });
-      return { ...answer, fallbackTriggered: false, isDefaultMessage: false, decision: undefined };
+      return { answer, fallbackTriggered: false, isDefaultMessage: false, decision: undefined };
     }
     case 'fallback': {
       const answer = await engine.fallback({
@@ -41,11 +45,11 @@ export async function completeChat(engine: Engine, req: ChatCompletionRequest, c
         input,
         ctx,
       });
-      return { ...answer, decision: undefined };
+      return { answer, fallbackTriggered: answer.fallbackTriggered, isDefaultMessage: answer.isDefaultMessage, decision: undefined };
     }
     case 'single': {
       const answer = await engine.chat({ model: req.model, input, ctx, cache: req.cache });
-      return { ...answer, fallbackTriggered: false, isDefaultMessage: false, decision: undefined };
+      return { answer, fallbackTriggered: false, isDefaultMessage: false, decision: undefined };
     }
   }
 }

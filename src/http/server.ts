@@ -87,11 +87,9 @@ export class HttpGateway {
     };
     // JSON only: a text body is a client mistake to name (415), not a string to misread.
     this.app.removeContentTypeParser('text/plain');
-    this.app.addHook('onRequest', async (request, reply) => {
-      assignRequestId(request, reply);
-    });
     this.app.setErrorHandler((err: FastifyError, request, reply) => this.refuse(err, request, reply));
     this.app.setNotFoundHandler((request, reply) => {
+      assignRequestId(request, reply);
       const path = request.url.split('?')[0] ?? '';
       const allowed = ROUTES[path] ?? (path.startsWith('/v1/models/') ? 'GET' : undefined);
       if (allowed) {
@@ -154,6 +152,7 @@ export class HttpGateway {
 
   /** Requests Fastify refuses before a route runs: bad JSON, too big, wrong content type. */
   private refuse(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    assignRequestId(request, reply);
     const status = err.statusCode ?? 500;
     if (status >= 500) {
       this.options.log.error({ err, url: request.url }, 'internal error');

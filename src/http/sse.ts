@@ -29,6 +29,7 @@ export async function relayStream(
   includeUsage: boolean,
 ): Promise<HandlerResult> {
   const res = reply.raw;
+  const out = new EventWriter(res, ctx.signal);
   try {
     const first = await events.next();
     reply.hijack();
@@ -43,17 +44,17 @@ export async function relayStream(
     const chunks = new ChunkEncoder(ctx.requestId, includeUsage);
     let next = first;
     while (!next.done) {
-      for (const chunk of chunks.of(next.value)) await write(res, `data: ${JSON.stringify(chunk)}\n\n`, ctx.signal);
+      const waiting = out.write(chunks.of(next.value));
+      if (waiting) await waiting;
       next = await events.next();
     }
-    await write(res, 'data: [DONE]\n\n', ctx.signal);
-    res.end();
+    out.end('data: [DONE]\n\n');
     return { streamed: true };
   } catch (err) {
     if (!res.headersSent) throw err;
     if (!res.destroyed && !res.writableEnded) {
       const { body } = toHttpError(err, ctx.requestId);
-      res.end(`event: error\ndata: ${JSON.stringify(body)}\n\n`);
+      out.end(`event: error\ndata: ${JSON.stringify(body)}\n\n`);
     }
     return { streamed: true, error: err };
   } finally {
@@ -62,45 +63,109 @@ export async function relayStream(
   }
 }
 
+/**
+ * The events of one stream onto the socket, one write per turn of the event loop: events the
+ * engine yields from one upstream read (all in the same turn, through promise jobs) go out
+ * in one write, flushed by process.nextTick, which runs as soon as those jobs are done; no
+ * event waits for a later one. Backpressure: once the socket's buffer is full, write() hands
+ * back a promise that settles on 'drain' (or rejects when the call ends), so the relay asks
+ * the engine for nothing more until the reader caught up.
+ */
+class EventWriter {
+  private pending = '';
+  private flushing = false;
+  private blocked: Promise<void> | undefined;
+
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  /** Undefined when the relay may go on at once. */
+  write(text: string): Promise<void> | undefined {
+    if (this.signal.aborted) return Promise.reject(this.signal.reason);
+    this.pending += text;
+    if (!this.flushing) {
+      this.flushing = true;
+      process.nextTick(() => this.flush());
+    }
+    return this.blocked;
+  }
+
+  end(last: string): void {
+    const text = this.pending + last;
+    this.pending = '';
+    this.res.end(text);
+  }
+
+  private flush(): void {
+    this.flushing = false;
+    if (this.pending === '' || this.res.writableEnded || this.res.destroyed) return;
+    const text = this.pending;
+    this.pending = '';
+    if (!this.res.write(text) && this.blocked === undefined) {
+      const wait = drained(this.res, this.signal);
+      const clear = (): void => {
+        this.blocked = undefined;
+      };
+      // Also handles a rejection the relay never awaits (it stopped on the same abort).
+      wait.then(clear, clear);
+      this.blocked = wait;
+    }
+  }
+}
+
+/**
+ * Engine events -> `data: {chunk}\n\n` text. A content delta, nearly every event of a stream,
+ * is written from a prefix and suffix made once per model: only the text goes through
+ * JSON.stringify. The rare events (start, tool calls, restart, the end) are built as objects.
+ * Both give the same bytes as JSON.stringify of the chunk object.
+ */
 class ChunkEncoder {
   private model = '';
   private readonly created = nowSeconds();
+  private readonly usageNull: string;
+  private deltaPrefix = '';
 
   constructor(
     private readonly id: string,
     private readonly includeUsage: boolean,
-  ) {}
+  ) {
+    this.usageNull = includeUsage ? ',"usage":null' : '';
+  }
 
-  of(event: EngineStreamEvent): object[] {
+  of(event: EngineStreamEvent): string {
     switch (event.type) {
       case 'started':
-        this.model = event.model;
-        return [
+        this.setModel(event.model);
+        return this.data(
           this.chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], {
             provider: event.provider,
             simulated: isSimulatedProvider(event.provider),
           }),
-        ];
+        );
       case 'delta': {
         const call = event.toolCall;
+        if (!call) {
+          if (this.deltaPrefix === '') this.setModel(this.model);
+          return `${this.deltaPrefix}${JSON.stringify(event.content)}},"logprobs":null,"finish_reason":null}]${this.usageNull}}\n\n`;
+        }
         // A tool call's first piece carries its id, type and name; later pieces only more arguments.
-        const delta = call
-          ? {
-              tool_calls: [
-                {
-                  index: call.index,
-                  ...(call.id ? { id: call.id, type: 'function' } : {}),
-                  function: { ...(call.name ? { name: call.name } : {}), arguments: call.arguments },
-                },
-              ],
-            }
-          : { content: event.content };
-        return [this.chunk([{ index: 0, delta, logprobs: null, finish_reason: null }])];
+        const delta = {
+          tool_calls: [
+            {
+              index: call.index,
+              ...(call.id ? { id: call.id, type: 'function' } : {}),
+              function: { ...(call.name ? { name: call.name } : {}), arguments: call.arguments },
+            },
+          ],
+        };
+        return this.data(this.chunk([{ index: 0, delta, logprobs: null, finish_reason: null }]));
       }
       case 'restarted':
         // The answer starts over on the next model: clients drop what they have so far.
-        this.model = event.nextModel;
-        return [
+        this.setModel(event.nextModel);
+        return this.data(
           this.chunk([], {
             restarted: {
               failed_model: event.failedModel,
@@ -109,24 +174,38 @@ class ChunkEncoder {
               next_provider: event.nextProvider,
             },
           }),
-        ];
+        );
       case 'completed': {
-        this.model = event.model;
-        const last = this.chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: encodeFinish(event.finishReason) }], {
-          provider: event.provider,
-          simulated: isSimulatedProvider(event.provider),
-          cost_usd: event.costUsd,
-          latency_ms: round3(event.latencyMs),
-          time_to_first_token_ms: round3(event.timeToFirstTokenMs),
-          attempts: event.attempts.map(encodeAttempt),
-          fallback_triggered: event.fallbackTriggered,
-          cache: null,
-          route_decision: event.decision ? encodeDecision(event.decision) : null,
-        });
-        if (!this.includeUsage) return [last];
-        return [last, { ...this.chunk([]), usage: encodeUsage(event.usage) }];
+        this.setModel(event.model);
+        const last = this.data(
+          this.chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: encodeFinish(event.finishReason) }], {
+            provider: event.provider,
+            simulated: isSimulatedProvider(event.provider),
+            cost_usd: event.costUsd,
+            latency_ms: round3(event.latencyMs),
+            time_to_first_token_ms: round3(event.timeToFirstTokenMs),
+            attempts: event.attempts.map(encodeAttempt),
+            fallback_triggered: event.fallbackTriggered,
+            cache: null,
+            route_decision: event.decision ? encodeDecision(event.decision) : null,
+          }),
+        );
+        if (!this.includeUsage) return last;
+        return last + this.data({ ...this.chunk([]), usage: encodeUsage(event.usage) });
       }
     }
+  }
+
+  private setModel(model: string): void {
+    if (model === this.model && this.deltaPrefix !== '') return;
+    this.model = model;
+    this.deltaPrefix =
+      `data: {"id":${JSON.stringify(this.id)},"object":"chat.completion.chunk","created":${this.created},` +
+      `"model":${JSON.stringify(model)},"choices":[{"index":0,"delta":{"content":`;
+  }
+
+  private data(chunk: object): string {
+    return `data: ${JSON.stringify(chunk)}\n\n`;
   }
 
   private chunk(choices: object[], extra?: object): object {
@@ -142,10 +221,8 @@ class ChunkEncoder {
   }
 }
 
-/** Resolves once the socket took the data; waits for 'drain' when its buffer is full, raced with the call's end. */
-function write(res: ServerResponse, data: string, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  if (res.write(data)) return Promise.resolve();
+/** Settles on 'drain'; rejects when the call ends first (after a disconnect 'drain' never comes). */
+function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
       res.removeListener('drain', onDrain);
@@ -160,7 +237,6 @@ function write(res: ServerResponse, data: string, signal: AbortSignal): Promise<
       cleanup();
       reject(signal.reason);
     };
-    // After a disconnect 'drain' never comes.
     const onClose = (): void => {
       cleanup();
       reject(signal.reason ?? new Error('connection closed'));

@@ -257,4 +257,20 @@ print(json.dumps({"text": text, "done": done}))
     // Still serving.
     expect((await fetch(`${base}/health`)).status).toBe(200);
   });
+
+  it("answers a request refused before any route runs with its request id, the caller's or a fresh one", async () => {
+    const badJson = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'refused-1' },
+      body: '{"model": ',
+    });
+    expect(badJson.status).toBe(400);
+    expect(badJson.headers.get('x-request-id')).toBe('refused-1');
+    expect(((await badJson.json()) as { error: { request_id: string } }).error.request_id).toBe('refused-1');
+    const unknown = await fetch(`${base}/v1/audio/speech`, { method: 'POST' });
+    expect(unknown.status).toBe(404);
+    const made = unknown.headers.get('x-request-id');
+    expect(made).toMatch(/^[0-9a-f-]{36}$/);
+    expect(((await unknown.json()) as { error: { request_id: string } }).error.request_id).toBe(made);
+  });
 });

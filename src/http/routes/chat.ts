@@ -14,7 +14,7 @@ export function chatRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: Eng
   const unary = routeHandler(deps, { path: CHAT_COMPLETIONS_PATH, kind: 'unary' }, async (request, _reply, ctx) => {
     const req = parseChatRequest(request.body, request.headers, limits);
     if (req.tags) ctx.tag?.(req.tags);
-    return { json: encodeCompletion(await completeChat(engine, req, ctx), ctx.requestId) };
+    return { jsonText: encodeCompletion(await completeChat(engine, req, ctx), ctx.requestId) };
   });
   const streamed = routeHandler(deps, { path: CHAT_COMPLETIONS_STREAM_PATH, kind: 'server_stream' }, async (request, reply, ctx) => {
     const req = parseChatRequest(request.body, request.headers, limits);
