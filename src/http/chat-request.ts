@@ -124,7 +124,9 @@ export function parseChatRequest(
 ): ChatCompletionRequest {
   const v = new Violations();
   if (!isObject(body)) throw invalidArgument([{ field: 'body', description: 'must be a JSON object' }]);
-  for (const [field, value] of Object.entries(body)) {
+  // for-in over a parsed JSON object: its own fields only, without an array of pairs per request.
+  for (const field in body) {
+    const value = body[field];
     if (SUPPORTED.has(field) || value === null || value === undefined) continue;
     const off = OFF_VALUES[field];
     if (off?.some((o) => JSON.stringify(o) === JSON.stringify(value))) continue;
@@ -149,8 +151,7 @@ export function parseChatRequest(
   const ext = isObject(body.orchestrator) ? body.orchestrator : {};
   if (body.orchestrator !== undefined && body.orchestrator !== null && !isObject(body.orchestrator))
     v.add('orchestrator', 'must be an object');
-  for (const field of Object.keys(ext))
-    if (!ORCHESTRATOR_FIELDS.has(field)) v.add(`orchestrator.${field}`, 'is not an orchestrator option');
+  for (const field in ext) if (!ORCHESTRATOR_FIELDS.has(field)) v.add(`orchestrator.${field}`, 'is not an orchestrator option');
 
   const headerProfile = header(headers, PROFILE_HEADER);
   const headerFallbacks = header(headers, FALLBACKS_HEADER);
@@ -251,6 +252,7 @@ function routeOf(
 ): RouteRequest | undefined {
   const fromModel = model.toLowerCase().startsWith(ROUTE_PREFIX) ? model.slice(ROUTE_PREFIX.length).trim() : undefined;
   const body = routeBody(v, raw);
+  if (fromModel === undefined && headerProfile === undefined && body === undefined) return undefined;
   const sources = [fromModel, headerProfile, body?.profile].filter((p) => p !== undefined);
   if (sources.length === 0 && body === undefined) return undefined;
   const given = sources[0] ?? 'balanced';

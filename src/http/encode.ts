@@ -4,7 +4,6 @@ import type { ToolCall } from '../domain/tools.js';
 import type { CatalogModel } from '../catalog/catalog.js';
 import type { BreakerState } from '../engine/index.js';
 import type { RouteDecision } from '../engine/index.js';
-import { encodeAttempt } from './errors.js';
 import type { CompletionAnswer } from './engine-calls.js';
 
 /** Domain values -> the OpenAI wire shapes, with our extras under `x_orchestrator` (SDKs ignore it). */

@@ -47,7 +47,8 @@ export function parseMessages(raw: unknown, limits: MessageLimits, v: Violations
     }
     const role = typeof m.role === 'string' ? ROLES.get(m.role) : undefined;
     if (!role) v.add(`${at}.role`, `must be system, developer, user, assistant or tool (got ${JSON.stringify(m.role)})`);
-    for (const [field, value] of Object.entries(m)) {
+    for (const field in m) {
+      const value = m[field];
       if (!FIELDS[role ?? 'user'].has(field) && value !== null && value !== undefined)
         v.add(`${at}.${field}`, role ? `is not supported on a ${role} message by this gateway` : 'is not supported by this gateway');
     }

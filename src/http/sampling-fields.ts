@@ -21,7 +21,8 @@ export function parseSamplingFields(
   };
   const checked = checkSampling(raw, (name) => name);
   const tags = checkTags(tagsField(add, body.metadata), 'metadata');
-  for (const v of [...checked.violations, ...tags.violations]) add(v.field, v.description);
+  for (const v of checked.violations) add(v.field, v.description);
+  for (const v of tags.violations) add(v.field, v.description);
   return { sampling: checked.sampling, tags: tags.tags };
 }
 
