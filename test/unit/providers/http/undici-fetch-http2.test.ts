@@ -4,15 +4,11 @@
  * resets only its HTTP/2 stream, and a server that does not agree to HTTP/2 is refused rather
  * than spoken to in HTTP/1.1.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfigFile } from '../../../../src/config/file.js';
-import { createProvider } from '../../../../src/providers/factory.js';
 import { OpenAIProvider } from '../../../../src/providers/openai/provider.js';
 import { createUndiciFetch } from '../../../../src/providers/http/undici-fetch.js';
 import type { ProviderRequest, ProviderStreamEvent } from '../../../../src/providers/types.js';
@@ -150,35 +146,6 @@ describe('HTTP/2 upstream', () => {
       expect([...sessions].at(-1)?.destroyed).toBe(false);
     } finally {
       await fetch.close(100);
-    }
-  });
-
-  it('reaches a provider whose config file entry sets http2 over cleartext HTTP/2 (prior knowledge)', async () => {
-    const h2c = http2.createServer();
-    let streams = 0;
-    h2c.on('stream', (stream) => {
-      streams += 1;
-      stream.resume();
-      stream.on('end', () => {
-        stream.respond({ ':status': 200, 'content-type': 'text/event-stream' });
-        stream.end(`${chunk('plain h2', null)}${chunk(null, 'stop')}data: [DONE]\n\n`);
-      });
-    });
-    await new Promise<void>((resolve) => h2c.listen(0, '127.0.0.1', resolve));
-    const dir = mkdtempSync(join(tmpdir(), 'llmo-h2c-'));
-    const path = join(dir, 'config.yaml');
-    const url = `http://127.0.0.1:${(h2c.address() as AddressInfo).port}/v1`;
-    writeFileSync(path, `providers:\n  - name: local\n    kind: openai\n    base_url: ${url}\n    http2: true\n`);
-    const spec = loadConfigFile(path).providers[0]!;
-    expect(spec.http2).toBe(true);
-    const provider = createProvider(spec, 'none');
-    try {
-      const events = await collect(provider.stream(request(new AbortController().signal)));
-      expect(events[0]).toMatchObject({ type: 'delta', content: 'plain h2' });
-      expect(streams).toBe(1);
-    } finally {
-      await provider.close?.();
-      await new Promise((resolve) => h2c.close(resolve));
     }
   });
 
