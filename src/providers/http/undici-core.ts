@@ -2,8 +2,8 @@ import { createRequire } from 'node:module';
 import type * as Undici from 'undici';
 
 /**
- * The pieces of undici the upstream transport uses (the keep-alive Agent, a Client for HTTP/2, the
- * connector builder, the error classes and `request`), required by their paths in the package. undici's
+ * The four pieces of undici the upstream transport uses (the keep-alive Agent, the connector
+ * builder, the error classes and `request`), required by their paths in the package. undici's
  * index loads everything else it ships along with them: fetch and its WHATWG classes,
  * WebSocket, EventSource, the cache stores, the mock agents, the interceptors. A gateway never
  * uses those, and a fresh process kept them in its heap (measured in docs/PERFORMANCE.md,
@@ -14,7 +14,6 @@ import type * as Undici from 'undici';
 const require = createRequire(import.meta.url);
 
 export const Agent = require('undici/lib/dispatcher/agent.js') as typeof Undici.Agent;
-export const Client = require('undici/lib/dispatcher/client.js') as typeof Undici.Client;
 export const buildConnector = require('undici/lib/core/connect.js') as typeof Undici.buildConnector;
 export const errors = require('undici/lib/core/errors.js') as typeof Undici.errors;
 

@@ -3,7 +3,6 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Dispatcher } from 'undici';
 import { guardedConnector, type AddressPolicy, type ResolveAll } from './connector.js';
 import { LightHeaders, LightResponse, type RawHeaders } from './light-response.js';
-import { Http2Pool } from './http2-pool.js';
 import { Agent, request } from './undici-core.js';
 
 /**
@@ -83,29 +82,33 @@ export interface UndiciFetch {
    * (default 2 s) the rest are destroyed. A dispatcher passed in options is left alone.
    */
   close(graceMs?: number): Promise<void>;
+  readonly dispatcher: Dispatcher;
 }
 
 export function createUndiciFetch(options: UndiciFetchOptions = {}): UndiciFetch {
   const ownDispatcher = options.dispatcher === undefined;
   const http2 = options.http2 === true;
-  const common = {
-    keepAliveTimeout: options.keepAliveTimeoutMs ?? 60_000,
-    keepAliveMaxTimeout: options.keepAliveMaxTimeoutMs ?? 600_000,
-    headersTimeout: 0,
-    bodyTimeout: 0,
-    connect: guardedConnector({
-      timeoutMs: options.connectTimeoutMs ?? 10_000,
-      ...(options.addressPolicy ? { policy: options.addressPolicy } : {}),
-      ...(options.resolve ? { resolve: options.resolve } : {}),
-      ...(http2 ? { http2 } : {}),
-      ...(options.ca ? { ca: options.ca } : {}),
-    }),
-  };
-  const shared = http2 && ownDispatcher ? new Http2Pool(common, options.http2MaxStreams ?? 100) : undefined;
-  const dispatcher: Pick<Dispatcher, 'close' | 'destroy'> & Partial<Dispatcher> =
+  const maxStreams = options.http2MaxStreams ?? 100;
+  const dispatcher: Dispatcher =
     options.dispatcher ??
-    shared ??
-    new Agent({ ...(options.connections !== undefined ? { connections: options.connections } : {}), ...common });
+    new Agent({
+      ...(options.connections !== undefined ? { connections: options.connections } : {}),
+      keepAliveTimeout: options.keepAliveTimeoutMs ?? 60_000,
+      keepAliveMaxTimeout: options.keepAliveMaxTimeoutMs ?? 600_000,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      // undici's HTTP/2 client takes any number of requests on one connection, past what the
+      // server allows at once (the rest would wait inside the session): `pipelining` is the
+      // cap per connection, past which the pool opens another.
+      ...(http2 ? { allowH2: true, pipelining: maxStreams, maxConcurrentStreams: maxStreams } : {}),
+      connect: guardedConnector({
+        timeoutMs: options.connectTimeoutMs ?? 10_000,
+        ...(options.addressPolicy ? { policy: options.addressPolicy } : {}),
+        ...(options.resolve ? { resolve: options.resolve } : {}),
+        ...(http2 ? { http2 } : {}),
+        ...(options.ca ? { ca: options.ca } : {}),
+      }),
+    });
   const maxBodyBytes = options.maxBodyBytes ?? Number.POSITIVE_INFINITY;
 
   const undiciFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
@@ -113,9 +116,8 @@ export function createUndiciFetch(options: UndiciFetchOptions = {}): UndiciFetch
     const signal = init?.signal ?? undefined;
     if (signal?.aborted) throw abortReason(signal);
     let data: Dispatcher.ResponseData;
-    const lease = shared?.acquire(target.origin);
     try {
-      data = await request(lease?.dispatcher ?? (dispatcher as Dispatcher), {
+      data = await request(dispatcher, {
         origin: target.origin,
         path: target.path,
         method: (init?.method ?? 'GET') as Dispatcher.HttpMethod,
@@ -127,17 +129,15 @@ export function createUndiciFetch(options: UndiciFetchOptions = {}): UndiciFetch
         ...(http2 ? { idempotent: true } : {}),
       });
     } catch (err) {
-      lease?.release();
       if (signal?.aborted) throw abortReason(signal);
       throw new TypeError('fetch failed', { cause: err });
     }
-    // The body closes when it has been read to its end or destroyed (an abort, an early exit).
-    if (lease) data.body.once('close', lease.release);
     const body = decoded(data.body, data.headers);
     return new LightResponse(data.statusCode, new LightHeaders(data.headers), body, target.url, maxBodyBytes) as unknown as Response;
   };
 
   return Object.assign(undiciFetch, {
+    dispatcher,
     close: async (graceMs = 2_000): Promise<void> => {
       if (!ownDispatcher) return;
       let timer: NodeJS.Timeout | undefined;
