@@ -39,8 +39,6 @@ const providerSchema = z
       .regex(/^\d{4}-\d{2}-\d{2}$/, 'a date like 2023-06-01')
       .optional(),
     allow_link_local: z.boolean().default(false),
-    /** HTTP/2 to base_url (ALPN on https, prior knowledge on http): concurrent calls share connections. */
-    http2: z.boolean().default(false),
   })
   .strict();
 
@@ -144,8 +142,6 @@ export interface ProviderSpec {
   readonly maxTokensField: 'max_tokens' | 'max_completion_tokens' | undefined;
   readonly anthropicVersion?: string | undefined;
   readonly allowLinkLocal: boolean;
-  /** `http2`: HTTP/2 to the endpoint, concurrent calls sharing connections (providers/http/undici-fetch.ts). */
-  readonly http2?: boolean | undefined;
 }
 
 export interface RateLimitSpec {
@@ -260,7 +256,6 @@ export function loadConfigFile(path: string): FileConfig {
       maxTokensField: p.max_tokens_field,
       anthropicVersion: p.anthropic_version,
       allowLinkLocal: p.allow_link_local,
-      http2: p.http2,
     })),
     models: file.models.map((m) => ({
       id: m.id,

@@ -9,7 +9,7 @@ export type UpstreamLimits = Pick<UpstreamHttpOptions, 'maxBodyBytes' | 'maxEven
 
 /** One provider client per declared provider, by kind. Keys come from the environment only. */
 export function createProvider(spec: ProviderSpec, apiKey: string, limits: UpstreamLimits = {}): Provider {
-  const http: UpstreamHttpOptions = { ...limits, allowLinkLocal: spec.allowLinkLocal, ...(spec.http2 ? { http2: true } : {}) };
+  const http: UpstreamHttpOptions = { ...limits, allowLinkLocal: spec.allowLinkLocal };
   switch (spec.kind) {
     case 'openai':
       return new OpenAIProvider({

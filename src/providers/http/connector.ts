@@ -15,23 +15,6 @@ export interface ConnectorOptions {
   readonly policy?: AddressPolicy;
   /** Replaces the system resolver (tests use it to change answers between connections). */
   readonly resolve?: ResolveAll;
-  /**
-   * Speak HTTP/2: offered by ALPN on TLS, assumed (prior knowledge, h2c) in cleartext. A
-   * connection whose server does not agree to it is refused (UpstreamHttp2Error).
-   */
-  readonly http2?: boolean;
-  /** The certificate authorities trusted for TLS upstreams, instead of the system's (a private CA). */
-  readonly ca?: string | Buffer;
-}
-
-/** A connection to an upstream configured for HTTP/2 whose server did not agree to it. */
-export class UpstreamHttp2Error extends Error {
-  readonly code = 'ERR_UPSTREAM_NOT_HTTP2';
-
-  constructor(readonly host: string) {
-    super(`${host} did not agree to HTTP/2 (ALPN), and the provider is configured for it`);
-    this.name = 'UpstreamHttp2Error';
-  }
 }
 
 /** A connection refused because its address is one the SSRF rules forbid. */
@@ -68,12 +51,9 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Look
 export function guardedConnector(options: ConnectorOptions): BuildConnector.connector {
   const policy = options.policy;
   const lookup = policy ? guardedLookup(policy, options.resolve) : undefined;
-  const http2 = options.http2 === true;
   const connect = buildConnector({
     timeout: options.timeoutMs,
     ...(lookup ? { lookup } : {}),
-    ...(http2 ? { allowH2: true, useH2c: true } : {}),
-    ...(options.ca ? { ca: options.ca } : {}),
   } as BuildConnector.BuildOptions);
   return (opts, callback) => {
     if (policy && isIP(opts.hostname)) {
@@ -86,12 +66,6 @@ export function guardedConnector(options: ConnectorOptions): BuildConnector.conn
     connect(opts, (err, socket) => {
       if (err || !socket) {
         callback(err ?? new Error('no socket'), null);
-        return;
-      }
-      // With HTTP/1.1 the pool would queue up to http2MaxStreams requests behind each other on this one connection.
-      if (http2 && (socket as { alpnProtocol?: string | false }).alpnProtocol !== 'h2') {
-        socket.destroy();
-        callback(new UpstreamHttp2Error(opts.hostname), null);
         return;
       }
       keepAbortsFromReconnecting(socket);

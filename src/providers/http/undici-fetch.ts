@@ -61,17 +61,6 @@ export interface UndiciFetchOptions {
   readonly addressPolicy?: AddressPolicy;
   /** Replaces the system resolver for those checks (tests). */
   readonly resolve?: ResolveAll;
-  /**
-   * HTTP/2 to this upstream (ALPN on https, prior knowledge on http): concurrent requests share
-   * connections, `http2MaxStreams` each, where HTTP/1.1 holds one connection per request (a
-   * stream holds its connection for its whole life). A server that does not agree to HTTP/2
-   * fails the connection. Default: off, HTTP/1.1.
-   */
-  readonly http2?: boolean;
-  /** Concurrent requests one HTTP/2 connection carries before another is opened. Default 100. */
-  readonly http2MaxStreams?: number;
-  /** Certificate authorities trusted for https upstreams, instead of the system's (a private CA). */
-  readonly ca?: string | Buffer;
 }
 
 /** The fetch signature the openai SDK expects, plus `close()` for the keep-alive pool. */
@@ -87,8 +76,6 @@ export interface UndiciFetch {
 
 export function createUndiciFetch(options: UndiciFetchOptions = {}): UndiciFetch {
   const ownDispatcher = options.dispatcher === undefined;
-  const http2 = options.http2 === true;
-  const maxStreams = options.http2MaxStreams ?? 100;
   const dispatcher: Dispatcher =
     options.dispatcher ??
     new Agent({
@@ -97,16 +84,10 @@ export function createUndiciFetch(options: UndiciFetchOptions = {}): UndiciFetch
       keepAliveMaxTimeout: options.keepAliveMaxTimeoutMs ?? 600_000,
       headersTimeout: 0,
       bodyTimeout: 0,
-      // undici's HTTP/2 client takes any number of requests on one connection, past what the
-      // server allows at once (the rest would wait inside the session): `pipelining` is the
-      // cap per connection, past which the pool opens another.
-      ...(http2 ? { allowH2: true, pipelining: maxStreams, maxConcurrentStreams: maxStreams } : {}),
       connect: guardedConnector({
         timeoutMs: options.connectTimeoutMs ?? 10_000,
         ...(options.addressPolicy ? { policy: options.addressPolicy } : {}),
         ...(options.resolve ? { resolve: options.resolve } : {}),
-        ...(http2 ? { http2 } : {}),
-        ...(options.ca ? { ca: options.ca } : {}),
       }),
     });
   const maxBodyBytes = options.maxBodyBytes ?? Number.POSITIVE_INFINITY;
@@ -124,9 +105,6 @@ export function createUndiciFetch(options: UndiciFetchOptions = {}): UndiciFetch
         headers: flattenHeaders(init?.headers),
         body: bodyOf(init?.body),
         ...(signal ? { signal } : {}),
-        // undici's HTTP/2 client puts a request it may not retry (a POST) on a connection of its
-        // own; nothing here is retried by undici, so every request may share one.
-        ...(http2 ? { idempotent: true } : {}),
       });
     } catch (err) {
       if (signal?.aborted) throw abortReason(signal);

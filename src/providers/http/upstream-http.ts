@@ -20,10 +20,6 @@ export interface UpstreamHttpOptions {
   readonly allowLinkLocal?: boolean;
   /** Replaces the system resolver for those checks (tests). */
   readonly resolve?: ResolveAll;
-  /** The provider's `http2`: HTTP/2 to its endpoint, many calls sharing one connection (undici-fetch.ts). */
-  readonly http2?: boolean;
-  /** Certificate authorities trusted for its https endpoint, instead of the system's. */
-  readonly ca?: string | Buffer;
 }
 
 export function upstreamHttpOptions(options: UpstreamHttpOptions): { fetch: UndiciFetchOptions; maxEventBytes: number } {
@@ -32,8 +28,6 @@ export function upstreamHttpOptions(options: UpstreamHttpOptions): { fetch: Undi
       maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       ...(options.allowLinkLocal ? {} : { addressPolicy: refusedAddressKind }),
       ...(options.resolve ? { resolve: options.resolve } : {}),
-      ...(options.http2 ? { http2: true } : {}),
-      ...(options.ca ? { ca: options.ca } : {}),
     },
     maxEventBytes: options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
   };
