@@ -5,6 +5,7 @@ import type { CatalogModel } from '../catalog/catalog.js';
 import type { BreakerState } from '../engine/index.js';
 import type { RouteDecision } from '../engine/index.js';
 import type { CompletionAnswer } from './engine-calls.js';
+import { encodeAttempt } from './errors.js';
 
 /** Domain values -> the OpenAI wire shapes, with our extras under `x_orchestrator` (SDKs ignore it). */
 
@@ -35,9 +36,9 @@ export function nowSeconds(): number {
 }
 
 /**
- * The `chat.completion` object as JSON text, written straight from the answer: the shape is
- * fixed, so only the strings (content, model, ids) go through JSON.stringify for their escaping,
- * and no intermediate object is built for a general serialiser to walk. The same bytes as
+ * The `chat.completion` object as JSON text, written straight from the answer: the outer shape is
+ * fixed, so it is written as text and only its parts (strings for their escaping, usage, attempts,
+ * the route decision, through the encoders every other body uses) go through JSON.stringify. The same bytes as
  * JSON.stringify of the object with these keys in this order.
  */
 export function encodeCompletion(completion: CompletionAnswer, requestId: string): string {
@@ -46,27 +47,18 @@ export function encodeCompletion(completion: CompletionAnswer, requestId: string
   // OpenAI sends null content beside tool calls when there is no text.
   const content = answer.toolCalls && answer.content === '' ? 'null' : JSON.stringify(answer.content);
   const toolCalls = answer.toolCalls ? `,"tool_calls":${JSON.stringify(answer.toolCalls.map(encodeToolCall))}` : '';
-  const u = answer.usage;
   const cache = answer.cache
     ? `{"hit":${answer.cache.hit},"stale":${answer.cache.stale},"age_seconds":${num(answer.cache.ageMs / 1000)}}`
     : 'null';
-  let attempts = '';
-  for (const a of answer.attempts) {
-    attempts +=
-      `${attempts === '' ? '' : ','}{"model":${JSON.stringify(a.model)},"provider":${JSON.stringify(a.provider)},` +
-      `"outcome":${JSON.stringify(a.outcome)},"reason":${a.error?.reason != null ? JSON.stringify(a.error.reason) : 'null'},` +
-      `"latency_ms":${num(round3(a.latencyMs))},"cost_usd":${num(a.costUsd)},"retry":${num(a.retry)}}`;
-  }
   return (
     `{"id":${id},"object":"chat.completion","created":${nowSeconds()},"model":${JSON.stringify(answer.model)},` +
     `"choices":[{"index":0,"message":{"role":"assistant","content":${content},"refusal":null${toolCalls}},` +
     `"logprobs":null,"finish_reason":"${encodeFinish(answer.finishReason)}"}],` +
-    `"usage":{"prompt_tokens":${num(u.promptTokens)},"completion_tokens":${num(u.completionTokens)},` +
-    `"total_tokens":${num(u.totalTokens)},"prompt_tokens_details":{"cached_tokens":${num(u.cachedTokens)}}},` +
+    `"usage":${JSON.stringify(encodeUsage(answer.usage))},` +
     `"x_orchestrator":{"request_id":${id},"provider":${JSON.stringify(answer.provider)},` +
     // Made-up text from the embedded simulator, not a real model.
     `"simulated":${isSimulatedProvider(answer.provider)},"cost_usd":${num(answer.costUsd)},` +
-    `"latency_ms":${num(round3(answer.latencyMs))},"attempts":[${attempts}],` +
+    `"latency_ms":${num(round3(answer.latencyMs))},"attempts":${JSON.stringify(answer.attempts.map(encodeAttempt))},` +
     `"fallback_triggered":${completion.fallbackTriggered},"is_default_message":${completion.isDefaultMessage},` +
     `"cache":${cache},"route_decision":${decision ? JSON.stringify(encodeDecision(decision)) : 'null'}}}`
   );

@@ -18,9 +18,10 @@ import { REQUEST_ID_HEADER } from './call.js';
  * ends the stream with an `error` event whose data is `{ "error": {...} }`, which the SDKs
  * raise as an APIError; never a clean end that looks complete.
  *
- * Pull-based: the next event is asked of the engine only once the socket took the last one,
- * so a slow reader slows the upstream instead of filling memory; a client that goes away
- * aborts the call's signal and the upstream request is closed.
+ * Pull-based with a bound: events are taken from the engine while the socket accepts writes,
+ * and once its buffer is full the next one is asked for only after 'drain', so a slow reader
+ * slows the upstream instead of filling memory; a client that goes away aborts the call's
+ * signal and the upstream request is closed.
  */
 export async function relayStream(
   reply: FastifyReply,
@@ -121,7 +122,7 @@ class EventWriter {
  * JSON.stringify. The rare events (start, tool calls, restart, the end) are built as objects.
  * Both give the same bytes as JSON.stringify of the chunk object.
  */
-class ChunkEncoder {
+export class ChunkEncoder {
   private model = '';
   private readonly created = nowSeconds();
   private readonly usageNull: string;
