@@ -15,6 +15,7 @@ import { composeCatalog, type ComposedCatalog, type RuntimeModel, type SyncedVal
 import type { ModelDefinition } from './models.js';
 import { checkRuntimeModel, type RuntimeModelInput } from './runtime-models.js';
 import type { CatalogSourceName, SyncReport } from './sync/types.js';
+import { SyncLockUnavailable } from './sync/scheduler.js';
 
 /** The scheduler's door for runs on demand (SyncScheduler.runNow). */
 export interface SyncGate {
@@ -181,7 +182,7 @@ export class LiveCatalog {
     const reports: SyncReport[] = [];
     for (const source of sources.length > 0 ? sources : CATALOG_SOURCES) {
       const report = await gate.runNow(source).catch((err: unknown) => {
-        throw catalogSyncLockUnavailable(source, err);
+        throw err instanceof SyncLockUnavailable ? catalogSyncLockUnavailable(source, err.cause) : err;
       });
       if (!report)
         throw catalogSyncRunning(

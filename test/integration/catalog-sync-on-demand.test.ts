@@ -89,6 +89,9 @@ catalog:
     const [a, b] = await Promise.all([first, second]);
     expect(a?.[0]).toMatchObject({ source: CatalogSource.CATALOG_SOURCE_OPENROUTER, ok: true });
     expect(b?.[0]?.ok).toBe(true);
+    // One run, not two in a row: one fetch, and both callers hold the report of that run.
+    expect(source.requests.filter((r) => r.path === OPENROUTER)).toHaveLength(1);
+    expect(b?.[0]?.startedAt).toEqual(a?.[0]?.startedAt);
     expect(overlap(source.requests, OPENROUTER)).toBe(1);
   });
 

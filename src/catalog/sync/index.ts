@@ -14,7 +14,7 @@ export { inProcessSyncLock, type SyncLock, type SyncLockRelease } from './lock.j
 export type { KnownModel } from './resolve.js';
 export { resolveNames } from './resolve.js';
 export { createSyncRunner } from './runner.js';
-export { SyncScheduler, type SyncClock, type SyncEvent, type SyncStats } from './scheduler.js';
+export { SyncLockUnavailable, SyncScheduler, type SyncClock, type SyncEvent, type SyncStats } from './scheduler.js';
 export type * from './types.js';
 
 export interface CatalogSyncDeps {

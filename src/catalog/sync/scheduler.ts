@@ -2,6 +2,17 @@ import { type SyncInterval, nextRunAt } from './interval.js';
 import { type SyncLock, inProcessSyncLock } from './lock.js';
 import type { CatalogSourceName, SyncReport, SyncRunner } from './types.js';
 
+/** A run on demand could not take the sync lock (its database is unreachable): nothing ran. */
+export class SyncLockUnavailable extends Error {
+  constructor(
+    readonly source: CatalogSourceName,
+    cause: unknown,
+  ) {
+    super(`the sync lock for ${source} is unavailable`, { cause });
+    this.name = 'SyncLockUnavailable';
+  }
+}
+
 /**
  * Runs each source on its interval: one run at a time per source (a tick that finds the previous
  * run still going is skipped and counted), jittered retries after a failure (a source's
@@ -203,7 +214,7 @@ export class SyncScheduler {
       release = await this.lock.acquire(source);
     } catch (err) {
       // On demand, the caller is told why nothing ran.
-      if (mode === 'demand') throw err;
+      if (mode === 'demand') throw new SyncLockUnavailable(source, err);
       // No lock, no run: two replicas syncing at once is worse than one tick late.
       this.options.log?.warn(
         { source, err: err instanceof Error ? err.message : String(err) },
@@ -234,6 +245,8 @@ export class SyncScheduler {
     try {
       await this.options.onReport(report);
     } catch (err) {
+      // A caller on demand must not read "ok" for a run that was never recorded.
+      if (mode === 'demand') throw err;
       this.options.log?.warn({ source, err: err instanceof Error ? err.message : String(err) }, 'catalog sync: applying the report failed');
     }
     if (report.ok) {
@@ -252,11 +265,9 @@ export class SyncScheduler {
     const delayMs = retrying ? this.retryDelay(attempt, report.retryAfterMs) : undefined;
     // A retry due after the next regular tick is that tick's job.
     const useful = delayMs !== undefined && this.clock.now() + delayMs < state.nextTick;
-    this.options.log?.warn(
-      { source, error: report.error, attempt, ...(useful ? { retryInMs: delayMs } : {}) },
-      'catalog sync failed; the last good data stays in use',
-    );
+    // The failure itself is logged once, where the report is applied; this line adds the retry.
     if (!useful || delayMs === undefined) return;
+    this.options.log?.info({ source, attempt, retryInMs: delayMs }, 'catalog sync: retry scheduled');
     state.stats.retries++;
     this.options.onEvent?.({ kind: 'retry', source, attempt: attempt + 1, delayMs });
     state.cancelRetry = this.clock.setTimer(delayMs, () => {

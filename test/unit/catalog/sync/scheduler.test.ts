@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseInterval } from '../../../../src/catalog/sync/interval.js';
 import { inProcessSyncLock } from '../../../../src/catalog/sync/lock.js';
-import { type SyncClock, SyncScheduler } from '../../../../src/catalog/sync/scheduler.js';
+import { type SyncClock, SyncLockUnavailable, SyncScheduler } from '../../../../src/catalog/sync/scheduler.js';
 import type { CatalogSourceName, SyncReport, SyncRunner } from '../../../../src/catalog/sync/types.js';
 
 const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
@@ -276,7 +276,9 @@ describe('catalog sync scheduler', () => {
       clock,
       lock: { acquire: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432')) },
     });
-    await expect(down.runNow('arena')).rejects.toThrow(/ECONNREFUSED/);
+    const refused = await down.runNow('arena').catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(SyncLockUnavailable);
+    expect(((refused as SyncLockUnavailable).cause as Error).message).toMatch(/ECONNREFUSED/);
     expect(calls).toEqual([]);
     // A failed run on demand is answered, not retried behind the caller's back.
     const free = new SyncScheduler({ runner, schedules: {}, onReport: () => {}, clock, random: () => 0 });
@@ -287,6 +289,25 @@ describe('catalog sync scheduler', () => {
     expect(free.stats().arena).toMatchObject({ runs: 1, failures: 1, retries: 0 });
     held.stop();
     free.stop();
+  });
+
+  it('a report that cannot be applied fails the caller on demand, and is logged on a schedule', async () => {
+    const clock = new FakeClock();
+    const { runner } = scriptedRunner(clock, [() => report('arena', true), () => report('arena', true)]);
+    const warnings: string[] = [];
+    const scheduler = new SyncScheduler({
+      runner,
+      schedules: { arena: every('1h') },
+      onReport: () => Promise.reject(new Error('database is read-only')),
+      clock,
+      log: { info: () => {}, warn: (_obj, msg) => void warnings.push(msg) },
+    });
+    scheduler.start();
+    await expect(scheduler.runNow('arena')).rejects.toThrow(/read-only/);
+    await clock.advance(HOUR);
+    expect(scheduler.stats().arena?.runs).toBe(2);
+    expect(warnings).toEqual(['catalog sync: applying the report failed']);
+    scheduler.stop();
   });
 
   it('a runner that throws is a failed report, not an unhandled rejection', async () => {
