@@ -1,7 +1,5 @@
 import type { Logger } from 'pino';
 import {
-  catalogDatabaseOff,
-  catalogDatabaseUnreachable,
   catalogSyncLockUnavailable,
   catalogSyncRunning,
   noCatalogSource,
@@ -16,6 +14,7 @@ import type { ModelDefinition } from './models.js';
 import { checkRuntimeModel, type RuntimeModelInput } from './runtime-models.js';
 import type { CatalogSourceName, SyncReport } from './sync/types.js';
 import { SyncLockUnavailable } from './sync/scheduler.js';
+import { databaseOff, databaseUnreachable } from '../domain/service-errors.js';
 
 /** The scheduler's door for runs on demand (SyncScheduler.runNow). */
 export interface SyncGate {
@@ -254,10 +253,10 @@ export class LiveCatalog {
   private requireStore(): CatalogStore {
     const store = this.options.store;
     if (!store) {
-      throw catalogDatabaseOff();
+      throw databaseOff('runtime models and catalog history');
     }
     if (!store.available) {
-      throw catalogDatabaseUnreachable();
+      throw databaseUnreachable();
     }
     return store;
   }

@@ -66,25 +66,6 @@ export function noCatalogSource(): OrchestratorError {
   });
 }
 
-/** Runtime models and catalog history need the database, and it is off (DATABASE_URL=off). */
-export function catalogDatabaseOff(): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'failed_precondition',
-    reason: Reason.LEDGER_UNAVAILABLE,
-    message: 'runtime models and catalog history are kept in the database, and it is off (DATABASE_URL=off): set DATABASE_URL',
-  });
-}
-
-/** The database is configured but not reachable yet; retryable. */
-export function catalogDatabaseUnreachable(): OrchestratorError {
-  return new OrchestratorError({
-    kind: 'unavailable',
-    reason: Reason.LEDGER_UNAVAILABLE,
-    message: 'the database is not reachable yet; retry shortly',
-    retryable: true,
-  });
-}
-
 /** A server built without a runtime catalog asked to change or sync it (FAILED_PRECONDITION). */
 export function noRuntimeCatalog(): OrchestratorError {
   return new OrchestratorError({

@@ -10,17 +10,24 @@ export function adminRequired(message: string): OrchestratorError {
   return new OrchestratorError({ kind: 'permission_denied', reason: Reason.ADMIN_REQUIRED, message });
 }
 
-/** The ledger is off (DATABASE_URL=off): nothing that reads it can be served, and retrying will not help. */
-export function ledgerOff(): OrchestratorError {
-  return new OrchestratorError({ kind: 'unavailable', reason: Reason.LEDGER_UNAVAILABLE, message: 'the ledger is off (DATABASE_URL=off)' });
+/**
+ * What `holds` (usage records, runtime models, ...) lives in the database, and DATABASE_URL=off
+ * turned it off: FAILED_PRECONDITION, since no retry helps until the server is configured with one.
+ */
+export function databaseOff(holds: string): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'failed_precondition',
+    reason: Reason.LEDGER_UNAVAILABLE,
+    message: `${holds} are kept in the database, and it is off (DATABASE_URL=off): set DATABASE_URL`,
+  });
 }
 
-/** The ledger database is configured but not reachable yet (UNAVAILABLE, retryable). */
-export function ledgerUnreachable(): OrchestratorError {
+/** The database is configured but not reachable yet (UNAVAILABLE, retryable). */
+export function databaseUnreachable(): OrchestratorError {
   return new OrchestratorError({
     kind: 'unavailable',
     reason: Reason.LEDGER_UNAVAILABLE,
-    message: 'the ledger database is not reachable yet; retry shortly',
+    message: 'the database is not reachable yet; retry shortly',
     retryable: true,
   });
 }

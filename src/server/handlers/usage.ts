@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import { invalidArgument } from '../../domain/errors.js';
-import { adminRequired, ledgerOff, ledgerUnreachable } from '../../domain/service-errors.js';
+import { adminRequired, databaseOff, databaseUnreachable } from '../../domain/service-errors.js';
 import type { UsageFilter, UsageServiceServer } from '../../gen/orchestrator/v1/usage.js';
 import type { CallContext } from '../../engine/index.js';
 import { listCalls, routingAnalytics } from '../../store/call-queries.js';
@@ -22,7 +22,7 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
   const database = (): Kysely<LedgerSchema> => {
     const db = ledger.database()?.db;
     if (db) return db;
-    throw ledger.store ? ledgerUnreachable() : ledgerOff();
+    throw ledger.store ? databaseUnreachable() : databaseOff('usage records');
   };
 
   const scope = (given: UsageFilter | undefined, ctx: CallContext, peer: string): LedgerFilter => {

@@ -2,8 +2,6 @@ import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { decodeStatusDetails } from '../../../src/cli/status-details.js';
 import {
-  catalogDatabaseOff,
-  catalogDatabaseUnreachable,
   catalogSyncLockUnavailable,
   catalogSyncRunning,
   noCatalogSource,
@@ -11,6 +9,7 @@ import {
   runtimeModelNotFound,
 } from '../../../src/domain/catalog-errors.js';
 import { toGrpcStatus } from '../../../src/server/errors.js';
+import { databaseOff, databaseUnreachable } from '../../../src/domain/service-errors.js';
 
 /** What a client sees: the code, the message, ErrorInfo's reason and metadata, RetryInfo's delay. */
 function seen(err: Error) {
@@ -57,7 +56,11 @@ describe('catalog errors', () => {
       metadata: { model: 'house' },
     });
     expect(seen(noCatalogSource())).toMatchObject({ code: grpc.status.FAILED_PRECONDITION, reason: 'INVALID_REQUEST' });
-    expect(seen(catalogDatabaseOff()).message).toMatch(/DATABASE_URL=off/);
-    expect(seen(catalogDatabaseUnreachable())).toMatchObject({ code: grpc.status.UNAVAILABLE, reason: 'LEDGER_UNAVAILABLE' });
+    expect(seen(databaseOff('runtime models and catalog history'))).toMatchObject({
+      code: grpc.status.FAILED_PRECONDITION,
+      reason: 'LEDGER_UNAVAILABLE',
+      message: expect.stringMatching(/^runtime models and catalog history are kept in the database, and it is off \(DATABASE_URL=off\)/),
+    });
+    expect(seen(databaseUnreachable())).toMatchObject({ code: grpc.status.UNAVAILABLE, reason: 'LEDGER_UNAVAILABLE' });
   });
 });
