@@ -9,8 +9,8 @@
  */
 import { resolve } from 'node:path';
 import { ROOT, log, startGateway, startUpstream } from './fleet.js';
-import { areaOf, shortUrl } from './lib/cpuprofile.js';
-import { allocProbeArgs, allocationScenario, type HeapProfileNode } from './scenarios/allocation.js';
+import { heapProfileRows } from './lib/cpuprofile.js';
+import { allocProbeArgs, allocationScenario } from './scenarios/allocation.js';
 
 async function main(): Promise<void> {
   const arg = (name: string): string | undefined => {
@@ -34,36 +34,14 @@ async function main(): Promise<void> {
       sample: true,
     });
     if (!res.profile) throw new Error('the probe returned no profile');
-    const byArea = new Map<string, number>();
-    const byFunction = new Map<string, number>();
-    let sampled = 0;
-    const walk = (node: HeapProfileNode): void => {
-      const f = node.callFrame;
-      if (node.selfSize > 0) {
-        sampled += node.selfSize;
-        const area = areaOf({ ...f, functionName: f.functionName });
-        byArea.set(area, (byArea.get(area) ?? 0) + node.selfSize);
-        const name = `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}${f.url ? `:${f.lineNumber + 1}` : ''}`;
-        byFunction.set(name, (byFunction.get(name) ?? 0) + node.selfSize);
-      }
-      for (const child of node.children) walk(child);
-    };
-    walk(res.profile.head);
-    const rows = (map: Map<string, number>, n: number): string[] =>
-      [...map.entries()]
-        .sort((a, b) => b[1] - a[1])
-        .slice(0, n)
-        .map(
-          ([name, bytes]) =>
-            `  ${((bytes / sampled) * 100).toFixed(1).padStart(5)}%  ${(bytes / calls / 1024).toFixed(2).padStart(6)} KB/call  ${name}`,
-        );
+    const rows = heapProfileRows(res.profile.head, calls, 'call', top);
     process.stdout.write(
       [
-        `allocation per unary Chat call: ${(res.bytesPerCall / 1024).toFixed(1)} KB counted (GC accounting), ${(sampled / calls / 1024).toFixed(1)} KB sampled; ${calls} calls, ${res.failed} failed`,
+        `allocation per unary Chat call: ${(res.bytesPerCall / 1024).toFixed(1)} KB counted (GC accounting), ${rows.sampledKb.toFixed(1)} KB sampled; ${calls} calls, ${res.failed} failed`,
         'by area (self, sampled):',
-        ...rows(byArea, 20),
+        ...rows.byArea,
         'by function (self, sampled):',
-        ...rows(byFunction, top),
+        ...rows.byFunction,
       ].join('\n') + '\n',
     );
   } finally {

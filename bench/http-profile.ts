@@ -20,12 +20,11 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BENCH_DIR, ROOT, jsonBody, log, startGateway, startUpstream } from './fleet.js';
-import { formatProfile, summariseProfile } from './lib/cpuprofile.js';
+import { formatProfile, heapProfileRows, summariseProfile } from './lib/cpuprofile.js';
 import { spawn } from 'node:child_process';
 import { ensureH2load } from './lib/h2load.js';
 import { procCpu, runIfMain } from './lib/proc.js';
-import { areaOf, shortUrl } from './lib/cpuprofile.js';
-import { allocProbeArgs, type HeapProfileNode } from './scenarios/allocation.js';
+import { allocProbeArgs, probe } from './scenarios/allocation.js';
 
 export interface HttpCostRound {
   readonly requests: number;
@@ -35,49 +34,6 @@ export interface HttpCostRound {
   readonly cpuUsPerRequest: number;
   /** V8 heap allocated per request, kilobytes. */
   readonly kbPerRequest: number;
-}
-
-async function probe(
-  port: number,
-  what: 'start' | 'stop',
-  sample = false,
-): Promise<{ allocatedBytes?: number; profile?: { head: HeapProfileNode } }> {
-  const res = await fetch(`http://127.0.0.1:${port}/${what}${sample ? '?sample=1' : ''}`, { method: 'POST' });
-  if (!res.ok) throw new Error(`allocation probe /${what}: HTTP ${res.status}`);
-  return (await res.json()) as { allocatedBytes?: number; profile?: { head: HeapProfileNode } };
-}
-
-/** Sampled bytes per request by area and by function (objects collected since included). */
-function formatHeapProfile(head: HeapProfileNode, requests: number, top: number): string {
-  const byArea = new Map<string, number>();
-  const byFunction = new Map<string, number>();
-  let sampled = 0;
-  const walk = (node: HeapProfileNode): void => {
-    const f = node.callFrame;
-    if (node.selfSize > 0) {
-      sampled += node.selfSize;
-      const area = areaOf(f);
-      byArea.set(area, (byArea.get(area) ?? 0) + node.selfSize);
-      const name = `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}${f.url ? `:${f.lineNumber + 1}` : ''}`;
-      byFunction.set(name, (byFunction.get(name) ?? 0) + node.selfSize);
-    }
-    for (const child of node.children) walk(child);
-  };
-  walk(head);
-  const rows = (map: Map<string, number>, n: number): string[] =>
-    [...map.entries()]
-      .sort((a, b) => b[1] - a[1])
-      .slice(0, n)
-      .map(
-        ([name, bytes]) =>
-          `    ${((bytes / sampled) * 100).toFixed(1).padStart(5)}%  ${(bytes / requests / 1024).toFixed(2).padStart(6)} KB  ${name}`,
-      );
-  return [
-    `Heap allocation by area (sampled, ${(sampled / requests / 1024).toFixed(1)} KB/request):`,
-    ...rows(byArea, 20),
-    '  by function:',
-    ...rows(byFunction, top),
-  ].join('\n');
 }
 
 async function main(): Promise<void> {
@@ -134,7 +90,15 @@ async function main(): Promise<void> {
       await probe(alloc.port, 'start', true);
       const r = await load(requestsPerRound);
       const counted = await probe(alloc.port, 'stop', true);
-      if (counted.profile) heapText = formatHeapProfile(counted.profile.head, r.done, Number(arg('top') ?? 30));
+      if (counted.profile) {
+        const rows = heapProfileRows(counted.profile.head, r.done, 'request', Number(arg('top') ?? 30));
+        heapText = [
+          `Heap allocation by area (sampled, ${rows.sampledKb.toFixed(1)} KB/request):`,
+          ...rows.byArea,
+          '  by function:',
+          ...rows.byFunction,
+        ].join('\n');
+      }
     }
   } finally {
     await gateway.stop(); // SIGTERM: graceful exit, and node writes the profile

@@ -135,3 +135,46 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const top = topAt >= 0 ? Number(process.argv[topAt + 1]) : 30;
   process.stdout.write(`${formatProfile(summariseProfile(file, top), file)}\n`);
 }
+
+/** A node of V8's sampling heap profile (the shape `HeapProfiler.stopSampling` returns). */
+export interface HeapProfileNode {
+  readonly callFrame: CallFrame;
+  readonly selfSize: number;
+  readonly children: readonly HeapProfileNode[];
+}
+
+/**
+ * Sampled heap bytes by area and by function, as table rows of bytes per unit (`per` calls or
+ * requests, named by `unit`), and the sampled total per unit in KB.
+ */
+export function heapProfileRows(
+  head: HeapProfileNode,
+  per: number,
+  unit: string,
+  top: number,
+): { readonly sampledKb: number; readonly byArea: string[]; readonly byFunction: string[] } {
+  const byArea = new Map<string, number>();
+  const byFunction = new Map<string, number>();
+  let sampled = 0;
+  const walk = (node: HeapProfileNode): void => {
+    const f = node.callFrame;
+    if (node.selfSize > 0) {
+      sampled += node.selfSize;
+      const area = areaOf(f);
+      byArea.set(area, (byArea.get(area) ?? 0) + node.selfSize);
+      const name = `${f.functionName || '(anonymous)'} ${shortUrl(f.url)}${f.url ? `:${f.lineNumber + 1}` : ''}`;
+      byFunction.set(name, (byFunction.get(name) ?? 0) + node.selfSize);
+    }
+    for (const child of node.children) walk(child);
+  };
+  walk(head);
+  const rows = (map: Map<string, number>, n: number): string[] =>
+    [...map.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, n)
+      .map(
+        ([name, bytes]) =>
+          `  ${((bytes / sampled) * 100).toFixed(1).padStart(5)}%  ${(bytes / per / 1024).toFixed(2).padStart(6)} KB/${unit}  ${name}`,
+      );
+  return { sampledKb: sampled / per / 1024, byArea: rows(byArea, 20), byFunction: rows(byFunction, top) };
+}

@@ -8,6 +8,9 @@ import { BENCH_DIR, CHAT, QUIET_CORES, chatFrame, log } from '../fleet.js';
 import { GrpcH2Client } from '../lib/grpc-h2.js';
 import { freePort, waitForQuiet } from '../lib/proc.js';
 import { round } from '../lib/stats.js';
+import type { HeapProfileNode } from '../lib/cpuprofile.js';
+
+export type { HeapProfileNode };
 
 export const ALLOC_PROBE = join(BENCH_DIR, 'lib/alloc-probe.mjs');
 
@@ -30,21 +33,15 @@ export interface AllocationResult {
   readonly profile?: { readonly head: HeapProfileNode };
 }
 
-/** V8's sampling heap profile (HeapProfiler.stopSampling). */
-export interface HeapProfileNode {
-  readonly callFrame: { readonly functionName: string; readonly url: string; readonly lineNumber: number };
-  readonly selfSize: number;
-  readonly children: readonly HeapProfileNode[];
-}
-
-interface Counted {
+export interface Counted {
   readonly allocatedBytes?: number;
   readonly collections?: number;
   readonly pauseMs?: number;
   readonly profile?: { readonly head: HeapProfileNode };
 }
 
-async function probe(port: number, what: 'start' | 'stop', sample: boolean): Promise<Counted> {
+/** The allocation probe inside the gateway (bench/lib/alloc-probe.mjs): start or stop counting. */
+export async function probe(port: number, what: 'start' | 'stop', sample = false): Promise<Counted> {
   const res = await fetch(`http://127.0.0.1:${port}/${what}${sample ? '?sample=1' : ''}`, { method: 'POST' });
   if (!res.ok) throw new Error(`allocation probe /${what}: HTTP ${res.status} (is bench/lib/alloc-probe.mjs loaded?)`);
   return (await res.json()) as Counted;
