@@ -7,7 +7,7 @@
  * /v1/chat/completions, the bench's JSON body, the bench upstream answering at once.
  *
  *   npx tsx bench/http-profile.ts [--gateway-dir DIR] [--stream] [--requests 5000] [--warmup 8000]
- *                                 [--concurrency 64] [--rounds 3] [--cpu-prof] [--heap-prof] [--entry dist/main.js]
+ *                                 [--concurrency 64] [--rounds 3] [--cpu-prof] [--heap-prof] [--top 30] [--entry dist/main.js]
  *
  * The gateway is DIR's dist/main.js (build it first), or `--entry src/main.ts` (run with tsx).
  * A fixed number of requests, not a duration, so JIT warm-up and the counted rounds are the same
