@@ -1,7 +1,11 @@
-import type { SimRequestRecord } from '../../src/simulator/index.js';
+/** A request as an upstream saw it: when it arrived and, once it did, when its response ended. */
+export interface TimedRequest {
+  readonly startedAt: number;
+  readonly endedAt?: number | undefined;
+}
 
 /** The most requests that were open at the upstream at the same moment. */
-export function maxConcurrent(records: readonly SimRequestRecord[]): number {
+export function maxConcurrent(records: readonly TimedRequest[]): number {
   const edges = records.flatMap((r) => [
     { at: r.startedAt, delta: 1 },
     { at: r.endedAt ?? Number.POSITIVE_INFINITY, delta: -1 },

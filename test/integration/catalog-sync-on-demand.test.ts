@@ -4,6 +4,7 @@ import { sha } from '../helpers/access-file.js';
 import { writeConfigFile } from '../helpers/config-file.js';
 import { callUnary } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { maxConcurrent } from '../helpers/overlap.js';
 import { type SourceRequest, type SourceServer, fixture, startSourceServer } from '../helpers/source-server.js';
 
 /**
@@ -16,20 +17,7 @@ const ARENA = '/arena.csv';
 
 /** The most requests to `path` that were open at the source at the same moment. */
 function overlap(requests: readonly SourceRequest[], path: string): number {
-  const edges = requests
-    .filter((r) => r.path === path)
-    .flatMap((r) => [
-      { at: r.startedAt, delta: 1 },
-      { at: r.endedAt ?? Number.POSITIVE_INFINITY, delta: -1 },
-    ])
-    .sort((a, b) => a.at - b.at || a.delta - b.delta);
-  let open = 0;
-  let max = 0;
-  for (const edge of edges) {
-    open += edge.delta;
-    max = Math.max(max, open);
-  }
-  return max;
+  return maxConcurrent(requests.filter((r) => r.path === path));
 }
 
 async function until(check: () => boolean, ms: number): Promise<boolean> {
