@@ -206,10 +206,14 @@ export class AttemptRunner {
   > {
     const started = performance.now();
     const upstream = spec.upstream?.requestStarted({ model: spec.model.id, provider: provider.name, retry: info.retry });
-    const child = childSignal(spec.signal, timeoutOf(spec.model, spec.timeoutMs));
+    // A child controller only when the attempt has a timeout of its own; else nothing aborts it
+    // but the call (or the strategy's signal), and it runs on that signal.
+    const timeout = timeoutOf(spec.model, spec.timeoutMs);
+    const child = timeout ? childSignal(spec.signal, timeout) : undefined;
+    const signal = child?.signal ?? spec.signal;
     const budget = this.options.budgets.for(endpointOf(provider, spec.model));
     try {
-      const completion = await provider.complete(providerRequest(spec, child.signal, upstream?.headers));
+      const completion = await provider.complete(providerRequest(spec, signal, upstream?.headers));
       budget.onSuccess();
       const checked = checkUsage(completion.usage, spec, completion.content.length, {
         log: spec.log,
@@ -231,7 +235,7 @@ export class AttemptRunner {
         }),
       };
     } catch (err) {
-      const error = asOrchestratorError(err, child.signal);
+      const error = asOrchestratorError(err, signal);
       if (isRetryable(error)) budget.onFailure();
       return {
         ok: false,
@@ -241,13 +245,13 @@ export class AttemptRunner {
           provider: provider.name,
           started,
           info,
-          ...usageSoFar(spec.messages, 0, child.signal.aborted),
+          ...usageSoFar(spec.messages, 0, signal.aborted),
           error,
           upstream,
         }),
       };
     } finally {
-      child.dispose();
+      child?.dispose();
     }
   }
 
