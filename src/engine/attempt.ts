@@ -7,7 +7,8 @@ import type { AttemptRecord, ChatMessage, FinishReason, Sampling, TokenUsage } f
 import { type OrchestratorError, cancelled } from '../domain/errors.js';
 import type { Tooling } from '../domain/tools.js';
 import { providerRequest } from './provider-request.js';
-import type { Provider, ProviderCompletion, ProviderStreamEvent } from '../providers/types.js';
+import { COMPLETION, type UpstreamCall } from './upstream-call.js';
+import type { Provider, ProviderStreamEvent } from '../providers/types.js';
 import type { EventSink } from './events.js';
 import type { UpstreamObserver } from './context.js';
 import type { ProviderLookup } from './ports.js';
@@ -82,7 +83,13 @@ export class AttemptRunner {
     return provider ? this.options.breakers.state(endpointOf(provider, model)) : 'closed';
   }
 
-  async run(spec: AttemptSpec): Promise<AttemptResult> {
+  /** A chat completion from one model, with its retries. */
+  run(spec: AttemptSpec): Promise<AttemptResult> {
+    return this.call(spec, COMPLETION);
+  }
+
+  /** One model's unary answer of any kind (`upstream` says what it asks), with its retries, breaker and records. */
+  async call<S extends AttemptSpec, R>(spec: S, upstream: UpstreamCall<S, R>): Promise<AttemptResult<R>> {
     const provider = this.providerOf(spec.model);
     if (!provider) return { ok: false, error: notServed(spec.model), records: [this.skipped(spec.model, notServed(spec.model))] };
     const records: AttemptRecord[] = [];
@@ -90,7 +97,7 @@ export class AttemptRunner {
       const done = await this.resilient(spec, provider, async (info) => {
         const release = await this.slot(spec, provider, info, (r) => records.push(r));
         try {
-          const result = await this.once(spec, provider, info);
+          const result = await this.once(spec, provider, info, upstream);
           records.push(result.record);
           if (!result.ok) throw result.error;
           return { value: result };
@@ -98,7 +105,7 @@ export class AttemptRunner {
           release();
         }
       });
-      return { ok: true, completion: done.completion, record: done.record, records };
+      return { ok: true, value: done.value, record: done.record, records };
     } catch (err) {
       return { ok: false, error: this.failureOf(err, spec, records), records };
     }
@@ -197,13 +204,12 @@ export class AttemptRunner {
     return asOrchestratorError(err, spec.signal);
   }
 
-  private async once(
-    spec: AttemptSpec,
+  private async once<S extends AttemptSpec, R>(
+    spec: S,
     provider: Provider,
     info: TryInfo,
-  ): Promise<
-    { ok: true; completion: ProviderCompletion; record: AttemptRecord } | { ok: false; error: OrchestratorError; record: AttemptRecord }
-  > {
+    call: UpstreamCall<S, R>,
+  ): Promise<{ ok: true; value: R; record: AttemptRecord } | { ok: false; error: OrchestratorError; record: AttemptRecord }> {
     const started = performance.now();
     const upstream = spec.upstream?.requestStarted({ model: spec.model.id, provider: provider.name, retry: info.retry });
     // A child controller only when the attempt has a timeout of its own; else nothing aborts it
@@ -213,24 +219,20 @@ export class AttemptRunner {
     const signal = child?.signal ?? spec.signal;
     const budget = this.options.budgets.for(endpointOf(provider, spec.model));
     try {
-      const completion = await provider.complete(providerRequest(spec, signal, upstream?.headers));
+      const value = await call.send(spec, provider, signal, upstream?.headers);
       budget.onSuccess();
-      const checked = checkUsage(completion.usage, spec, completion.content.length, {
-        log: spec.log,
-        model: spec.model.id,
-        provider: provider.name,
-      });
+      const answer = call.settle(spec, provider, value);
       return {
         ok: true,
-        completion: { ...completion, usage: checked.usage },
+        value: answer.value,
         record: this.finish({
           spec,
           provider: provider.name,
           started,
           info,
-          usage: checked.usage,
-          estimated: checked.refused !== undefined,
-          finishReason: completion.finishReason,
+          usage: answer.usage,
+          estimated: answer.estimated,
+          finishReason: answer.finishReason,
           upstream,
         }),
       };
