@@ -18,7 +18,7 @@ import { isRetryable } from './resilience/failures.js';
 import type { RetryBudgets } from './resilience/retry-budget.js';
 import { childSignal } from './signals.js';
 import { abortReason, asOrchestratorError, circuitOpen, notServed, stalled, timeoutOf, usageSoFar } from './attempt-errors.js';
-import { throughBreaker, type Guarded } from './resilience/guard.js';
+import { throughBreaker, unaryThroughBreaker, type Guarded } from './resilience/guard.js';
 import { checkUsage } from './usage-check.js';
 import type { InFlightGates, Release } from './resilience/in-flight.js';
 
@@ -129,33 +129,38 @@ export class AttemptRunner {
       onRecord(r);
     };
     try {
-      const stream = await this.resilient(spec, provider, async (info) => {
-        // Held until the stream ends, however it ends.
-        const release = await this.slot(spec, provider, info, record);
-        let settle: (error: OrchestratorError | undefined) => void = () => undefined;
-        const outcome = new Promise<void>((resolve, reject) => {
-          settle = (error) => (error ? reject(error) : resolve());
-        });
-        // Only the breaker awaits it, and only once the stream opened.
-        outcome.catch(() => undefined);
-        let markJudged: () => void = () => undefined;
-        const judged = new Promise<void>((resolve) => {
-          markJudged = resolve;
-        });
-        const rest = this.streamOnce({
-          spec,
-          provider,
-          info,
-          onRecord: record,
-          onEnd: (error) => {
-            release();
-            settle(error);
-          },
-        });
-        const first = await rest.next();
-        if (first.done) throw new Error(`provider stream for ${spec.model.id} ended without an event`);
-        return { value: { model: spec.model, provider: provider.name, first: first.value, rest, judged }, outcome, judged: markJudged };
-      });
+      const stream = await this.resilient(
+        spec,
+        provider,
+        async (info) => {
+          // Held until the stream ends, however it ends.
+          const release = await this.slot(spec, provider, info, record);
+          let settle: (error: OrchestratorError | undefined) => void = () => undefined;
+          const outcome = new Promise<void>((resolve, reject) => {
+            settle = (error) => (error ? reject(error) : resolve());
+          });
+          // Only the breaker awaits it, and only once the stream opened.
+          outcome.catch(() => undefined);
+          let markJudged: () => void = () => undefined;
+          const judged = new Promise<void>((resolve) => {
+            markJudged = resolve;
+          });
+          const rest = this.streamOnce({
+            spec,
+            provider,
+            info,
+            onRecord: record,
+            onEnd: (error) => {
+              release();
+              settle(error);
+            },
+          });
+          const first = await rest.next();
+          if (first.done) throw new Error(`provider stream for ${spec.model.id} ended without an event`);
+          return { value: { model: spec.model, provider: provider.name, first: first.value, rest, judged }, outcome, judged: markJudged };
+        },
+        true,
+      );
       return { ok: true, stream };
     } catch (err) {
       const error = this.failureOf(err, spec, records);
@@ -168,12 +173,18 @@ export class AttemptRunner {
    * Runs `call` under the shared retry policy and the model's breaker. The call's own state
    * (its retry decisions and waits) lives in one CallRetries; the policy is the runner's.
    */
-  async resilient<T>(spec: AttemptSpec, provider: Provider, call: (info: TryInfo) => Promise<Guarded<T>>): Promise<T> {
+  async resilient<T>(
+    spec: AttemptSpec,
+    provider: Provider,
+    call: (info: TryInfo) => Promise<Guarded<T>>,
+    /** The value settles before the outcome (a stream): the breaker waits for `outcome`. */
+    streamed = false,
+  ): Promise<T> {
     const endpoint = endpointOf(provider, spec.model);
     const breaker = this.options.breakers.for(endpoint);
     const tries = new CallRetries(spec.signal, spec.deadline, this.options.budgets.for(endpoint), this.options.retry, this.options.events);
     try {
-      return await this.retryPolicy.execute(({ attempt }) => this.tryOnce(attempt, tries, breaker, call));
+      return await this.retryPolicy.execute(({ attempt }) => this.tryOnce(attempt, tries, breaker, call, streamed));
     } catch (err) {
       throw unwrapRetry(err);
     }
@@ -184,11 +195,13 @@ export class AttemptRunner {
     tries: CallRetries,
     breaker: CircuitBreakerPolicy,
     call: (info: TryInfo) => Promise<Guarded<T>>,
+    streamed: boolean,
   ): Promise<T> {
     if (attempt > 0) await tries.wait();
     else if (tries.signal.aborted) throw abortReason(tries.signal);
+    const start = (): Promise<Guarded<T>> => call({ retry: attempt, backoffMs: tries.waitedMs });
     try {
-      return await throughBreaker(breaker, () => call({ retry: attempt, backoffMs: tries.waitedMs }));
+      return await (streamed ? throughBreaker(breaker, start) : unaryThroughBreaker(breaker, start));
     } catch (err) {
       throw tries.retries(err) ? new RetryLater(err) : err;
     }
