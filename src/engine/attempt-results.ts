@@ -11,10 +11,11 @@ export interface RetryOptions {
   readonly maxBackoffMs: number;
 }
 
-export type AttemptResult =
+/** What one model answered (a completion by default; embeddings for Embed), with every attempt made. */
+export type AttemptResult<R = ProviderCompletion> =
   | {
       readonly ok: true;
-      readonly completion: ProviderCompletion;
+      readonly value: R;
       readonly record: AttemptRecord;
       readonly records: readonly AttemptRecord[];
     }

@@ -7,7 +7,8 @@ import type { AttemptRecord, ChatMessage, FinishReason, Sampling, TokenUsage } f
 import { type OrchestratorError, cancelled } from '../domain/errors.js';
 import type { Tooling } from '../domain/tools.js';
 import { providerRequest } from './provider-request.js';
-import type { Provider, ProviderCompletion, ProviderStreamEvent } from '../providers/types.js';
+import { COMPLETION, type UpstreamCall } from './upstream-call.js';
+import type { Provider, ProviderStreamEvent } from '../providers/types.js';
 import type { EventSink } from './events.js';
 import type { UpstreamObserver } from './context.js';
 import type { ProviderLookup } from './ports.js';
@@ -17,7 +18,7 @@ import { isRetryable } from './resilience/failures.js';
 import type { RetryBudgets } from './resilience/retry-budget.js';
 import { childSignal } from './signals.js';
 import { abortReason, asOrchestratorError, circuitOpen, notServed, stalled, timeoutOf, usageSoFar } from './attempt-errors.js';
-import { throughBreaker, type Guarded } from './resilience/guard.js';
+import { throughBreaker, unaryThroughBreaker, type Guarded } from './resilience/guard.js';
 import { checkUsage } from './usage-check.js';
 import type { InFlightGates, Release } from './resilience/in-flight.js';
 
@@ -82,7 +83,13 @@ export class AttemptRunner {
     return provider ? this.options.breakers.state(endpointOf(provider, model)) : 'closed';
   }
 
-  async run(spec: AttemptSpec): Promise<AttemptResult> {
+  /** A chat completion from one model, with its retries. */
+  run(spec: AttemptSpec): Promise<AttemptResult> {
+    return this.call(spec, COMPLETION);
+  }
+
+  /** One model's unary answer of any kind (`upstream` says what it asks), with its retries, breaker and records. */
+  async call<S extends AttemptSpec, R>(spec: S, upstream: UpstreamCall<S, R>): Promise<AttemptResult<R>> {
     const provider = this.providerOf(spec.model);
     if (!provider) return { ok: false, error: notServed(spec.model), records: [this.skipped(spec.model, notServed(spec.model))] };
     const records: AttemptRecord[] = [];
@@ -90,7 +97,7 @@ export class AttemptRunner {
       const done = await this.resilient(spec, provider, async (info) => {
         const release = await this.slot(spec, provider, info, (r) => records.push(r));
         try {
-          const result = await this.once(spec, provider, info);
+          const result = await this.once(spec, provider, info, upstream);
           records.push(result.record);
           if (!result.ok) throw result.error;
           return { value: result };
@@ -98,7 +105,7 @@ export class AttemptRunner {
           release();
         }
       });
-      return { ok: true, completion: done.completion, record: done.record, records };
+      return { ok: true, value: done.value, record: done.record, records };
     } catch (err) {
       return { ok: false, error: this.failureOf(err, spec, records), records };
     }
@@ -122,33 +129,38 @@ export class AttemptRunner {
       onRecord(r);
     };
     try {
-      const stream = await this.resilient(spec, provider, async (info) => {
-        // Held until the stream ends, however it ends.
-        const release = await this.slot(spec, provider, info, record);
-        let settle: (error: OrchestratorError | undefined) => void = () => undefined;
-        const outcome = new Promise<void>((resolve, reject) => {
-          settle = (error) => (error ? reject(error) : resolve());
-        });
-        // Only the breaker awaits it, and only once the stream opened.
-        outcome.catch(() => undefined);
-        let markJudged: () => void = () => undefined;
-        const judged = new Promise<void>((resolve) => {
-          markJudged = resolve;
-        });
-        const rest = this.streamOnce({
-          spec,
-          provider,
-          info,
-          onRecord: record,
-          onEnd: (error) => {
-            release();
-            settle(error);
-          },
-        });
-        const first = await rest.next();
-        if (first.done) throw new Error(`provider stream for ${spec.model.id} ended without an event`);
-        return { value: { model: spec.model, provider: provider.name, first: first.value, rest, judged }, outcome, judged: markJudged };
-      });
+      const stream = await this.resilient(
+        spec,
+        provider,
+        async (info) => {
+          // Held until the stream ends, however it ends.
+          const release = await this.slot(spec, provider, info, record);
+          let settle: (error: OrchestratorError | undefined) => void = () => undefined;
+          const outcome = new Promise<void>((resolve, reject) => {
+            settle = (error) => (error ? reject(error) : resolve());
+          });
+          // Only the breaker awaits it, and only once the stream opened.
+          outcome.catch(() => undefined);
+          let markJudged: () => void = () => undefined;
+          const judged = new Promise<void>((resolve) => {
+            markJudged = resolve;
+          });
+          const rest = this.streamOnce({
+            spec,
+            provider,
+            info,
+            onRecord: record,
+            onEnd: (error) => {
+              release();
+              settle(error);
+            },
+          });
+          const first = await rest.next();
+          if (first.done) throw new Error(`provider stream for ${spec.model.id} ended without an event`);
+          return { value: { model: spec.model, provider: provider.name, first: first.value, rest, judged }, outcome, judged: markJudged };
+        },
+        true,
+      );
       return { ok: true, stream };
     } catch (err) {
       const error = this.failureOf(err, spec, records);
@@ -161,12 +173,18 @@ export class AttemptRunner {
    * Runs `call` under the shared retry policy and the model's breaker. The call's own state
    * (its retry decisions and waits) lives in one CallRetries; the policy is the runner's.
    */
-  async resilient<T>(spec: AttemptSpec, provider: Provider, call: (info: TryInfo) => Promise<Guarded<T>>): Promise<T> {
+  async resilient<T>(
+    spec: AttemptSpec,
+    provider: Provider,
+    call: (info: TryInfo) => Promise<Guarded<T>>,
+    /** The value settles before the outcome (a stream): the breaker waits for `outcome`. */
+    streamed = false,
+  ): Promise<T> {
     const endpoint = endpointOf(provider, spec.model);
     const breaker = this.options.breakers.for(endpoint);
     const tries = new CallRetries(spec.signal, spec.deadline, this.options.budgets.for(endpoint), this.options.retry, this.options.events);
     try {
-      return await this.retryPolicy.execute(({ attempt }) => this.tryOnce(attempt, tries, breaker, call));
+      return await this.retryPolicy.execute(({ attempt }) => this.tryOnce(attempt, tries, breaker, call, streamed));
     } catch (err) {
       throw unwrapRetry(err);
     }
@@ -177,11 +195,13 @@ export class AttemptRunner {
     tries: CallRetries,
     breaker: CircuitBreakerPolicy,
     call: (info: TryInfo) => Promise<Guarded<T>>,
+    streamed: boolean,
   ): Promise<T> {
     if (attempt > 0) await tries.wait();
     else if (tries.signal.aborted) throw abortReason(tries.signal);
+    const start = (): Promise<Guarded<T>> => call({ retry: attempt, backoffMs: tries.waitedMs });
     try {
-      return await throughBreaker(breaker, () => call({ retry: attempt, backoffMs: tries.waitedMs }));
+      return await (streamed ? throughBreaker(breaker, start) : unaryThroughBreaker(breaker, start));
     } catch (err) {
       throw tries.retries(err) ? new RetryLater(err) : err;
     }
@@ -197,41 +217,40 @@ export class AttemptRunner {
     return asOrchestratorError(err, spec.signal);
   }
 
-  private async once(
-    spec: AttemptSpec,
+  private async once<S extends AttemptSpec, R>(
+    spec: S,
     provider: Provider,
     info: TryInfo,
-  ): Promise<
-    { ok: true; completion: ProviderCompletion; record: AttemptRecord } | { ok: false; error: OrchestratorError; record: AttemptRecord }
-  > {
+    call: UpstreamCall<S, R>,
+  ): Promise<{ ok: true; value: R; record: AttemptRecord } | { ok: false; error: OrchestratorError; record: AttemptRecord }> {
     const started = performance.now();
     const upstream = spec.upstream?.requestStarted({ model: spec.model.id, provider: provider.name, retry: info.retry });
-    const child = childSignal(spec.signal, timeoutOf(spec.model, spec.timeoutMs));
+    // A child controller only when the attempt has a timeout of its own; else nothing aborts it
+    // but the call (or the strategy's signal), and it runs on that signal.
+    const timeout = timeoutOf(spec.model, spec.timeoutMs);
+    const child = timeout ? childSignal(spec.signal, timeout) : undefined;
+    const signal = child?.signal ?? spec.signal;
     const budget = this.options.budgets.for(endpointOf(provider, spec.model));
     try {
-      const completion = await provider.complete(providerRequest(spec, child.signal, upstream?.headers));
+      const value = await call.send(spec, provider, signal, upstream?.headers);
       budget.onSuccess();
-      const checked = checkUsage(completion.usage, spec, completion.content.length, {
-        log: spec.log,
-        model: spec.model.id,
-        provider: provider.name,
-      });
+      const answer = call.settle(spec, provider, value);
       return {
         ok: true,
-        completion: { ...completion, usage: checked.usage },
+        value: answer.value,
         record: this.finish({
           spec,
           provider: provider.name,
           started,
           info,
-          usage: checked.usage,
-          estimated: checked.refused !== undefined,
-          finishReason: completion.finishReason,
+          usage: answer.usage,
+          estimated: answer.estimated,
+          finishReason: answer.finishReason,
           upstream,
         }),
       };
     } catch (err) {
-      const error = asOrchestratorError(err, child.signal);
+      const error = asOrchestratorError(err, signal);
       if (isRetryable(error)) budget.onFailure();
       return {
         ok: false,
@@ -241,13 +260,13 @@ export class AttemptRunner {
           provider: provider.name,
           started,
           info,
-          ...usageSoFar(spec.messages, 0, child.signal.aborted),
+          ...usageSoFar(spec.messages, 0, signal.aborted),
           error,
           upstream,
         }),
       };
     } finally {
-      child.dispose();
+      child?.dispose();
     }
   }
 

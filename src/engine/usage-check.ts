@@ -42,13 +42,11 @@ export function checkUsage(
 }
 
 function usageProblem(u: TokenUsage, request: Checked): string | undefined {
-  for (const [name, value] of Object.entries({
-    prompt_tokens: u.promptTokens,
-    completion_tokens: u.completionTokens,
-    cached_tokens: u.cachedTokens,
-  })) {
-    if (!Number.isSafeInteger(value) || value < 0) return `${name} ${value} is not a non-negative integer`;
-  }
+  const counts =
+    notCount('prompt_tokens', u.promptTokens) ??
+    notCount('completion_tokens', u.completionTokens) ??
+    notCount('cached_tokens', u.cachedTokens);
+  if (counts) return counts;
   let promptChars = request.tooling ? JSON.stringify(request.tooling).length : 0;
   let images = 0;
   for (const m of request.messages) {
@@ -63,4 +61,8 @@ function usageProblem(u: TokenUsage, request: Checked): string | undefined {
     return `completion_tokens ${u.completionTokens} exceeds max_tokens ${request.maxTokens}`;
   if (u.cachedTokens > u.promptTokens) return `cached_tokens ${u.cachedTokens} exceeds prompt_tokens ${u.promptTokens}`;
   return undefined;
+}
+
+function notCount(name: string, value: number): string | undefined {
+  return Number.isSafeInteger(value) && value >= 0 ? undefined : `${name} ${value} is not a non-negative integer`;
 }

@@ -1,89 +1,124 @@
 import { CompiledQuery, type Kysely } from 'kysely';
 import type { Dialect } from './database.js';
-import type { CallRecord } from './records.js';
+import type { AttemptEntry, CallRecord, DecisionEntry } from './records.js';
 import type { AttemptsTable, CallsTable, DecisionsTable, LedgerSchema } from './schema.js';
 
 /** Rows per INSERT statement: below SQLite's and PostgreSQL's bound-parameter limits. */
 const ROWS_PER_INSERT = 200;
 
-const CALL_COLUMNS: readonly (keyof CallsTable)[] = [
-  'id',
-  'ts',
-  'request_id',
-  'method',
-  'protocol',
-  'key_name',
-  'requested_model',
-  'model',
-  'provider',
-  'outcome',
-  'code',
-  'reason',
-  'prompt_tokens',
-  'completion_tokens',
-  'total_tokens',
-  'usage_estimated',
-  'cost_usd',
-  'cost_saved_usd',
-  'latency_ms',
-  'ttft_ms',
-  'attempts',
-  'fallback_triggered',
-  'default_message',
-  'cache_hit',
-  'cache_stale',
-  'route_profile',
-  'complexity',
-  'prompt_sha256',
-  'prompt',
-  'answer',
-];
+const flag = (value: boolean): number => (value ? 1 : 0);
 
-const ATTEMPT_COLUMNS: readonly (keyof AttemptsTable)[] = [
-  'call_id',
-  'ts',
-  'seq',
-  'model',
-  'provider',
-  'outcome',
-  'code',
-  'reason',
-  'latency_ms',
-  'prompt_tokens',
-  'completion_tokens',
-  'total_tokens',
-  'usage_estimated',
-  'cost_usd',
-  'retry',
-  'raced',
-  'lost',
-];
+/** A table's columns, in order, each with how its value is read from a row (no row object is built). */
+interface Table<Row> {
+  readonly name: string;
+  readonly columns: readonly string[];
+  readonly values: readonly ((row: Row) => unknown)[];
+}
 
-const DECISION_COLUMNS: readonly (keyof DecisionsTable)[] = [
-  'call_id',
-  'ts',
-  'profile',
-  'complexity',
-  'prompt_tokens',
-  'chosen_model',
-  'candidates',
-];
+function table<Row, T>(name: string, columns: { readonly [C in keyof T]-?: (row: Row) => T[C] }): Table<Row> {
+  return { name, columns: Object.keys(columns), values: Object.values(columns) };
+}
+
+const CALLS = table<CallRecord, CallsTable>('ledger_calls', {
+  id: (r) => r.id,
+  ts: (r) => r.ts,
+  request_id: (r) => r.requestId,
+  method: (r) => r.method,
+  protocol: (r) => r.protocol,
+  key_name: (r) => r.keyName ?? null,
+  requested_model: (r) => r.requestedModel ?? null,
+  model: (r) => r.model ?? null,
+  provider: (r) => r.provider ?? null,
+  outcome: (r) => r.outcome,
+  code: (r) => r.code,
+  reason: (r) => r.reason ?? null,
+  prompt_tokens: (r) => r.usage.promptTokens,
+  completion_tokens: (r) => r.usage.completionTokens,
+  total_tokens: (r) => r.usage.totalTokens,
+  usage_estimated: (r) => flag(r.usageEstimated),
+  cost_usd: (r) => r.costUsd,
+  cost_saved_usd: (r) => r.costSavedUsd,
+  latency_ms: (r) => r.latencyMs,
+  ttft_ms: (r) => r.ttftMs ?? null,
+  attempts: (r) => r.attempts.length,
+  fallback_triggered: (r) => flag(r.fallbackTriggered),
+  default_message: (r) => flag(r.defaultMessage),
+  cache_hit: (r) => flag(r.cacheHit),
+  cache_stale: (r) => flag(r.cacheStale),
+  route_profile: (r) => r.decision?.profile ?? null,
+  complexity: (r) => r.decision?.complexity ?? null,
+  prompt_sha256: (r) => r.promptSha256 ?? null,
+  prompt: (r) => r.prompt ?? null,
+  answer: (r) => r.answer ?? null,
+});
+
+/** An attempt row: the attempt, its place in the call, the call. */
+interface AttemptRow {
+  readonly attempt: AttemptEntry;
+  readonly seq: number;
+  readonly call: CallRecord;
+}
+
+const ATTEMPTS = table<AttemptRow, AttemptsTable>('ledger_attempts', {
+  call_id: (row) => row.call.id,
+  ts: (row) => row.call.ts,
+  seq: (row) => row.seq,
+  model: (row) => row.attempt.model,
+  provider: (row) => row.attempt.provider,
+  outcome: (row) => row.attempt.outcome,
+  code: (row) => row.attempt.code ?? null,
+  reason: (row) => row.attempt.reason ?? null,
+  latency_ms: (row) => row.attempt.latencyMs,
+  prompt_tokens: (row) => row.attempt.usage.promptTokens,
+  completion_tokens: (row) => row.attempt.usage.completionTokens,
+  total_tokens: (row) => row.attempt.usage.totalTokens,
+  usage_estimated: (row) => flag(row.attempt.usageEstimated),
+  cost_usd: (row) => row.attempt.costUsd,
+  retry: (row) => row.attempt.retry,
+  raced: (row) => flag(row.attempt.raced),
+  lost: (row) => flag(row.attempt.lost),
+});
+
+interface DecisionRow {
+  readonly decision: DecisionEntry;
+  readonly call: CallRecord;
+}
+
+const DECISIONS = table<DecisionRow, DecisionsTable>('ledger_decisions', {
+  call_id: (row) => row.call.id,
+  ts: (row) => row.call.ts,
+  profile: (row) => row.decision.profile,
+  complexity: (row) => row.decision.complexity,
+  prompt_tokens: (row) => row.decision.promptTokens,
+  chosen_model: (row) => row.decision.chosenModel,
+  candidates: (row) => JSON.stringify(row.decision.candidates),
+});
 
 /**
  * One transaction for the whole batch: a batch is written entirely or not at all. The rows are
- * bound as parameters of an INSERT whose text is built once per table, row count and dialect
- * (the text kysely's query builder would compile), not compiled through the builder per row:
- * that was the ledger's whole cost on a call's allocation.
+ * bound as parameters of an INSERT per chunk whose text is the one kysely's query builder would
+ * compile, read straight from the records: compiling every row through the builder (a node tree
+ * per value) was the ledger's whole share of a call's allocation.
  */
 export async function writeBatch(db: Kysely<LedgerSchema>, dialect: Dialect, records: readonly CallRecord[]): Promise<void> {
-  const calls = records.map(callRow);
-  const attempts = records.flatMap(attemptRows);
-  const decisions = records.flatMap(decisionRow);
+  const attempts: AttemptRow[] = [];
+  const decisions: DecisionRow[] = [];
+  for (const r of records) {
+    for (let seq = 0; seq < r.attempts.length; seq++) attempts.push({ attempt: r.attempts[seq]!, seq, call: r });
+    if (r.decision) decisions.push({ decision: r.decision, call: r });
+  }
   await db.transaction().execute(async (trx) => {
-    for (const chunk of chunks(calls)) await trx.executeQuery(insert(dialect, 'ledger_calls', CALL_COLUMNS, chunk));
-    for (const chunk of chunks(attempts)) await trx.executeQuery(insert(dialect, 'ledger_attempts', ATTEMPT_COLUMNS, chunk));
-    for (const chunk of chunks(decisions)) await trx.executeQuery(insert(dialect, 'ledger_decisions', DECISION_COLUMNS, chunk));
+    for (const chunk of chunks(records)) await trx.executeQuery(insert(dialect, CALLS, chunk));
+    for (const chunk of chunks(attempts)) await trx.executeQuery(insert(dialect, ATTEMPTS, chunk));
+    for (const chunk of chunks(decisions)) await trx.executeQuery(insert(dialect, DECISIONS, chunk));
   });
+}
+
+const TABLES = { ledger_calls: CALLS, ledger_attempts: ATTEMPTS, ledger_decisions: DECISIONS } as const;
+
+/** The INSERT text of `rows` rows of a ledger table (what a chunk is written with). */
+export function insertText(dialect: Dialect, name: keyof typeof TABLES, rows: number): string {
+  return statement(dialect, name, TABLES[name].columns, rows);
 }
 
 function* chunks<T>(rows: readonly T[]): Generator<T[]> {
@@ -95,7 +130,7 @@ function* chunks<T>(rows: readonly T[]): Generator<T[]> {
  * Built per chunk (a string of about a hundred bytes per row), not cached: a chunk's row count
  * varies, and one text per count would keep hundreds of kilobytes.
  */
-function statement(dialect: Dialect, table: string, columns: readonly string[], rows: number): string {
+function statement(dialect: Dialect, name: string, columns: readonly string[], rows: number): string {
   const tuples: string[] = new Array<string>(rows);
   if (dialect === 'postgres') {
     let n = 0;
@@ -103,91 +138,13 @@ function statement(dialect: Dialect, table: string, columns: readonly string[], 
   } else {
     tuples.fill(`(${columns.map(() => '?').join(', ')})`);
   }
-  return `insert into "${table}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${tuples.join(', ')}`;
+  return `insert into "${name}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${tuples.join(', ')}`;
 }
 
-function insert<T extends object>(
-  dialect: Dialect,
-  table: string,
-  columns: readonly (keyof T & string)[],
-  rows: readonly T[],
-): CompiledQuery {
-  const parameters: unknown[] = [];
-  for (const row of rows) for (const column of columns) parameters.push(row[column]);
-  return CompiledQuery.raw(statement(dialect, table, columns, rows.length), parameters);
-}
-
-const flag = (value: boolean): number => (value ? 1 : 0);
-
-function callRow(r: CallRecord): CallsTable {
-  return {
-    id: r.id,
-    ts: r.ts,
-    request_id: r.requestId,
-    method: r.method,
-    protocol: r.protocol,
-    key_name: r.keyName ?? null,
-    requested_model: r.requestedModel ?? null,
-    model: r.model ?? null,
-    provider: r.provider ?? null,
-    outcome: r.outcome,
-    code: r.code,
-    reason: r.reason ?? null,
-    prompt_tokens: r.usage.promptTokens,
-    completion_tokens: r.usage.completionTokens,
-    total_tokens: r.usage.totalTokens,
-    usage_estimated: flag(r.usageEstimated),
-    cost_usd: r.costUsd,
-    cost_saved_usd: r.costSavedUsd,
-    latency_ms: r.latencyMs,
-    ttft_ms: r.ttftMs ?? null,
-    attempts: r.attempts.length,
-    fallback_triggered: flag(r.fallbackTriggered),
-    default_message: flag(r.defaultMessage),
-    cache_hit: flag(r.cacheHit),
-    cache_stale: flag(r.cacheStale),
-    route_profile: r.decision?.profile ?? null,
-    complexity: r.decision?.complexity ?? null,
-    prompt_sha256: r.promptSha256 ?? null,
-    prompt: r.prompt ?? null,
-    answer: r.answer ?? null,
-  };
-}
-
-function attemptRows(r: CallRecord): AttemptsTable[] {
-  return r.attempts.map((a, seq) => ({
-    call_id: r.id,
-    ts: r.ts,
-    seq,
-    model: a.model,
-    provider: a.provider,
-    outcome: a.outcome,
-    code: a.code ?? null,
-    reason: a.reason ?? null,
-    latency_ms: a.latencyMs,
-    prompt_tokens: a.usage.promptTokens,
-    completion_tokens: a.usage.completionTokens,
-    total_tokens: a.usage.totalTokens,
-    usage_estimated: flag(a.usageEstimated),
-    cost_usd: a.costUsd,
-    retry: a.retry,
-    raced: flag(a.raced),
-    lost: flag(a.lost),
-  }));
-}
-
-function decisionRow(r: CallRecord): DecisionsTable[] {
-  const d = r.decision;
-  if (!d) return [];
-  return [
-    {
-      call_id: r.id,
-      ts: r.ts,
-      profile: d.profile,
-      complexity: d.complexity,
-      prompt_tokens: d.promptTokens,
-      chosen_model: d.chosenModel,
-      candidates: JSON.stringify(d.candidates),
-    },
-  ];
+function insert<Row>(dialect: Dialect, t: Table<Row>, rows: readonly Row[]): CompiledQuery {
+  const width = t.values.length;
+  const parameters: unknown[] = new Array<unknown>(rows.length * width);
+  let at = 0;
+  for (const row of rows) for (let c = 0; c < width; c++) parameters[at++] = t.values[c]!(row);
+  return CompiledQuery.raw(statement(dialect, t.name, t.columns, rows.length), parameters);
 }

@@ -33,3 +33,13 @@ export function throughBreaker<T>(breaker: CircuitBreakerPolicy, start: () => Pr
       .finally(() => judged?.());
   });
 }
+
+/** As throughBreaker, for a call whose value is its outcome (unary): the breaker judges it as it settles. */
+export function unaryThroughBreaker<T>(breaker: CircuitBreakerPolicy, start: () => Promise<Guarded<T>>): Promise<T> {
+  if (breaker.state === CircuitState.HalfOpen) return Promise.reject(new BrokenCircuitError());
+  return breaker.execute(start).then(guardedValue);
+}
+
+function guardedValue<T>(guarded: Guarded<T>): T {
+  return guarded.value;
+}

@@ -3,16 +3,15 @@ import type { EmbeddingCatalog, EmbeddingCatalogModel } from '../../catalog/embe
 import { DEFAULT_EMBEDDING_MODEL } from '../../catalog/embedding-models.js';
 import type { Catalog, CatalogModel } from '../../catalog/catalog.js';
 import type { AttemptRecord, TokenUsage } from '../../domain/chat.js';
-import { invalidArgument, modelNotFound, OrchestratorError, Reason, type FieldViolation } from '../../domain/errors.js';
+import { noEmbeddingsApi } from '../../domain/embedding-errors.js';
+import { invalidArgument, modelNotFound, type FieldViolation } from '../../domain/errors.js';
 import { canEmbed, type EmbeddingResult } from '../../providers/types.js';
 import type { Admission } from '../admission.js';
 import { aggregateFailure } from '../aggregate.js';
 import type { AttemptRunner, AttemptSpec } from '../attempt.js';
-import { asOrchestratorError, endpointOf, notServed, timeoutOf, usageSoFar } from '../attempt-errors.js';
 import type { CallContext } from '../context.js';
 import { cachedEmbedding, embedCacheKey, storeEmbedding, type EmbedCacheDeps } from './embed-cache.js';
-import { isRetryable } from '../resilience/failures.js';
-import { childSignal } from '../signals.js';
+import type { UpstreamCall } from '../upstream-call.js';
 
 /** Inputs one Embed call may carry, and the characters of each. */
 export const MAX_EMBED_INPUTS = 256;
@@ -96,6 +95,25 @@ export function resolveEmbedModel(
   return model;
 }
 
+/** An embeddings attempt's spec: the inputs and the vector length asked for. */
+interface EmbedSpec extends AttemptSpec {
+  readonly inputs: readonly string[];
+  readonly dimensions: number | undefined;
+}
+
+/** One embeddings request; the usage is the upstream's prompt tokens. */
+const EMBEDDING: UpstreamCall<EmbedSpec, EmbeddingResult> = {
+  send(spec, provider, signal, headers) {
+    if (!canEmbed(provider)) return Promise.reject(noEmbeddingsApi(provider.name, spec.model.id));
+    return provider.embed({ upstreamModel: spec.model.upstreamId, inputs: spec.inputs, dimensions: spec.dimensions, signal, headers });
+  },
+  settle: (_spec, _provider, value) => ({
+    value,
+    usage: { promptTokens: value.promptTokens, completionTokens: 0, totalTokens: value.promptTokens, cachedTokens: 0 },
+    estimated: false,
+  }),
+};
+
 /** Embed: one model with the chat calls' admission, retries, breaker, deadline and attempt records. */
 export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAnswer> {
   const model = resolveEmbedModel(
@@ -120,7 +138,7 @@ export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAn
     const key = embedCacheKey(model.id, req.inputs, dimensions);
     const hit = deps.cache ? await cachedEmbedding(deps.cache, key, model, () => performance.now() - ctx.startedAt) : undefined;
     if (hit) return told(req.ctx, hit);
-    const spec: AttemptSpec = {
+    const spec: EmbedSpec = {
       model,
       // Only the token estimate of an attempt that never reports usage reads these.
       messages: req.inputs.map((content) => ({ role: 'user', content })),
@@ -131,70 +149,19 @@ export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAn
       timeoutMs: deps.attemptTimeoutMs,
       upstream: ctx.upstream,
       log: ctx.log,
+      inputs: req.inputs,
+      dimensions,
     };
-    const runner = deps.runner;
-    const provider = runner.providerOf(model);
-    const records: AttemptRecord[] = [];
-    if (!provider) throw aggregateFailure([runner.skipped(model, notServed(model))], ctx.signal);
-    if (!canEmbed(provider)) {
-      throw new OrchestratorError({
-        kind: 'failed_precondition',
-        reason: Reason.INVALID_REQUEST,
-        message: `provider ${provider.name} (serving ${model.id}) has no embeddings API`,
-        metadata: { provider: provider.name, model: model.id },
-      });
-    }
-    let result: EmbeddingResult;
-    try {
-      result = await runner.resilient(spec, provider, async (info) => {
-        // The provider's cap on requests in flight counts embeddings too.
-        const release = await runner.slot(spec, provider, info, (r) => records.push(r));
-        const started = performance.now();
-        const upstream = spec.upstream?.requestStarted({ model: model.id, provider: provider.name, retry: info.retry });
-        const child = childSignal(spec.signal, timeoutOf(model, spec.timeoutMs));
-        const budget = runner.options.budgets.for(endpointOf(provider, model));
-        try {
-          const value = await provider.embed({
-            upstreamModel: model.upstreamId,
-            inputs: req.inputs,
-            dimensions,
-            signal: child.signal,
-            headers: upstream?.headers,
-          });
-          budget.onSuccess();
-          const usage = { promptTokens: value.promptTokens, completionTokens: 0, totalTokens: value.promptTokens, cachedTokens: 0 };
-          records.push(runner.finish({ spec, provider: provider.name, started, info, usage, upstream }));
-          return { value };
-        } catch (err) {
-          const error = asOrchestratorError(err, child.signal);
-          if (isRetryable(error)) budget.onFailure();
-          records.push(
-            runner.finish({
-              spec,
-              provider: provider.name,
-              started,
-              info,
-              ...usageSoFar(spec.messages, 0, child.signal.aborted),
-              error,
-              upstream,
-            }),
-          );
-          throw error;
-        } finally {
-          child.dispose();
-          release();
-        }
-      });
-    } catch (err) {
-      runner.failureOf(err, spec, records);
-      throw aggregateFailure(records, ctx.signal);
-    }
-    const winner = records[records.length - 1];
-    if (!winner) throw new Error('embed: no attempt record for a successful call');
+    const provider = deps.runner.providerOf(model);
+    if (provider && !canEmbed(provider)) throw noEmbeddingsApi(provider.name, model.id);
+    // The provider's cap on requests in flight, its breaker, retries and records: as a chat attempt's.
+    const attempt = await deps.runner.call(spec, EMBEDDING);
+    if (!attempt.ok) throw aggregateFailure(attempt.records, ctx.signal);
+    const { value: result, record: winner, records } = attempt;
     const answer: EmbedAnswer = {
       vectors: result.vectors,
       model: model.id,
-      provider: provider.name,
+      provider: winner.provider,
       dimensions: result.vectors[0]?.length ?? model.dimensions,
       usage: winner.usage,
       costUsd: records.reduce((sum, r) => sum + r.costUsd, 0),

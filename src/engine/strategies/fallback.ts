@@ -78,7 +78,7 @@ export async function runFallbackChain(
         const triggered = fellBack(plan, model.id);
         deps.events.emit({ type: 'fallback', triggered, defaultMessage: false });
         return {
-          ...answerFrom({ completion: result.completion, winner: result.record, attempts, ctx }),
+          ...answerFrom({ completion: result.value, winner: result.record, attempts, ctx }),
           fallbackTriggered: triggered,
           isDefaultMessage: false,
         };

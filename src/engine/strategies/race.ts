@@ -54,7 +54,7 @@ export async function raceModels(
     const records = [...results.entries()].sort(([a], [b]) => a - b).flatMap(([, r]) => r.records);
     if (!winner?.result.ok) throw aggregateFailure(records, ctx.signal);
     deps.events.emit({ type: 'race_won', model: winner.result.record.model });
-    return answerFrom({ completion: winner.result.completion, winner: winner.result.record, attempts: records, ctx });
+    return answerFrom({ completion: winner.result.value, winner: winner.result.record, attempts: records, ctx });
   } finally {
     race.dispose();
   }

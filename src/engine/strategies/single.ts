@@ -21,5 +21,5 @@ export async function runSingle(runner: AttemptRunner, plan: Plan, ctx: CallCont
     log: ctx.log,
   });
   if (!result.ok) throw aggregateFailure(result.records, ctx.signal);
-  return answerFrom({ completion: result.completion, winner: result.record, attempts: result.records, ctx });
+  return answerFrom({ completion: result.value, winner: result.record, attempts: result.records, ctx });
 }

@@ -82,12 +82,9 @@ export class LeanOpenAI extends OpenAI {
       }
       headers = merged;
     }
-    const req = {
-      method: 'post',
-      headers: new RequestHeaders(headers) as unknown as Headers,
-      ...(options.signal ? { signal: options.signal } : {}),
-      body: JSON.stringify(body),
-    };
+    const req: BuiltRequest['req'] = { method: 'post', headers: new RequestHeaders(headers) as unknown as Headers };
+    if (options.signal) req.signal = options.signal;
+    req.body = JSON.stringify(body);
     return { req, url, timeout };
   }
 }
@@ -123,9 +120,11 @@ function plainHeaders(headers: unknown): [string, string | null][] | undefined |
  */
 class RequestHeaders {
   readonly #values: Readonly<Record<string, string>>;
+  readonly #names: readonly string[];
 
   constructor(values: Readonly<Record<string, string>>) {
     this.#values = values;
+    this.#names = namesOf(values);
   }
 
   get(name: string): string | null {
@@ -138,10 +137,23 @@ class RequestHeaders {
   }
 
   forEach(callback: (value: string, name: string) => void): void {
-    for (const name of Object.keys(this.#values)) callback(this.#values[name]!, name);
+    for (const name of this.#names) callback(this.#values[name]!, name);
   }
 
   *[Symbol.iterator](): IterableIterator<[string, string]> {
-    for (const name of Object.keys(this.#values)) yield [name, this.#values[name]!];
+    for (const name of this.#names) yield [name, this.#values[name]!];
   }
+}
+
+/** The names of a set of headers; a template's (frozen, shared by every request of its shape) are listed once. */
+const templateNames = new WeakMap<object, readonly string[]>();
+
+function namesOf(values: Readonly<Record<string, string>>): readonly string[] {
+  if (!Object.isFrozen(values)) return Object.keys(values);
+  let names = templateNames.get(values);
+  if (names === undefined) {
+    names = Object.keys(values);
+    templateNames.set(values, names);
+  }
+  return names;
 }

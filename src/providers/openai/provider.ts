@@ -1,5 +1,11 @@
 import OpenAI from 'openai';
-import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParamsBase } from 'openai/resources/chat/completions';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionCreateParamsBase,
+  ChatCompletionCreateParamsNonStreaming,
+  ChatCompletionCreateParamsStreaming,
+} from 'openai/resources/chat/completions';
 import type { FinishReason, TokenUsage } from '../../domain/chat.js';
 import { estimateUsage } from '../../domain/chat.js';
 import { ToolCallAssembler } from '../../domain/tools.js';
@@ -88,10 +94,10 @@ export class OpenAIProvider implements Provider {
   async complete(request: ProviderRequest): Promise<ProviderCompletion> {
     let completion: ChatCompletion;
     try {
-      completion = await this.client.chat.completions.create(
-        { ...this.params(request), stream: false },
-        { signal: request.signal, headers: request.headers },
-      );
+      completion = await this.client.chat.completions.create(this.params(request, false), {
+        signal: request.signal,
+        headers: request.headers,
+      });
     } catch (err) {
       throw this.translate(err, request.signal, 'response');
     }
@@ -106,22 +112,20 @@ export class OpenAIProvider implements Provider {
     }
     const content = choice.message.content ?? '';
     const generated = content + (toolCalls?.map((c) => c.name + c.arguments).join('') ?? '');
-    return {
+    const answer: { -readonly [K in keyof ProviderCompletion]: ProviderCompletion[K] } = {
       content,
       finishReason: finishReasonOf(choice.finish_reason),
       usage: usageOf(completion.usage, request, generated),
-      ...(toolCalls ? { toolCalls } : {}),
     };
+    if (toolCalls) answer.toolCalls = toolCalls;
+    return answer;
   }
 
   async *stream(request: ProviderRequest): AsyncGenerator<ProviderStreamEvent> {
     let response: Response;
     try {
       response = await this.client.chat.completions
-        .create(
-          { ...this.params(request), stream: true, stream_options: { include_usage: true } },
-          { signal: request.signal, headers: request.headers },
-        )
+        .create(this.params(request, true), { signal: request.signal, headers: request.headers })
         .asResponse();
     } catch (err) {
       throw this.translate(err, request.signal, 'response');
@@ -182,7 +186,10 @@ export class OpenAIProvider implements Provider {
     yield { type: 'end', finishReason, usage: usage ?? usageOf(undefined, request, generated), ...toolCalls };
   }
 
-  private params(request: ProviderRequest): ChatCompletionCreateParamsBase {
+  /** The request body, built in one object (its keys in wire order: the request, then `stream`). */
+  private params(request: ProviderRequest, stream: false): ChatCompletionCreateParamsNonStreaming;
+  private params(request: ProviderRequest, stream: true): ChatCompletionCreateParamsStreaming;
+  private params(request: ProviderRequest, stream: boolean): ChatCompletionCreateParamsBase {
     const params: ChatCompletionCreateParamsBase = {
       model: request.upstreamModel,
       messages: toOpenAIMessages(request.messages),
@@ -199,6 +206,8 @@ export class OpenAIProvider implements Provider {
       if (s.user !== undefined) params.user = s.user;
     }
     if (request.tooling) applyTooling(params, request.tooling);
+    params.stream = stream;
+    if (stream) params.stream_options = { include_usage: true };
     return params;
   }
 

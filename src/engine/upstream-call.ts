@@ -1,0 +1,48 @@
+import type { Logger } from 'pino';
+import type { FinishReason, TokenUsage } from '../domain/chat.js';
+import type { Provider, ProviderCompletion } from '../providers/types.js';
+import { providerRequest, type RequestSpec } from './provider-request.js';
+import { checkUsage } from './usage-check.js';
+
+/** What an upstream request needs of its attempt's spec: the request, and where a refused usage report is logged. */
+export interface CallSpec extends RequestSpec {
+  readonly log?: Logger | undefined;
+}
+
+/** An answer as the attempt returns it, with the usage it is recorded and charged with. */
+export interface Settled<R> {
+  readonly value: R;
+  readonly usage: TokenUsage;
+  /** `usage` is our estimate (the upstream's report was refused). */
+  readonly estimated: boolean;
+  readonly finishReason?: FinishReason | undefined;
+}
+
+/**
+ * What one unary upstream request of an attempt asks: a completion, embeddings. The runner
+ * around it is the same (timeout, retry budget, record); only the request and the reading of
+ * its answer differ. The spec and provider come as arguments, so an UpstreamCall is a constant,
+ * not a closure built per call.
+ */
+export interface UpstreamCall<S extends CallSpec, R> {
+  send(spec: S, provider: Provider, signal: AbortSignal, headers: Readonly<Record<string, string>> | undefined): Promise<R>;
+  settle(spec: S, provider: Provider, value: R): Settled<R>;
+}
+
+/** A chat completion: the usage the upstream reported, when it is believable (usage-check.ts). */
+export const COMPLETION: UpstreamCall<CallSpec, ProviderCompletion> = {
+  send: (spec, provider, signal, headers) => provider.complete(providerRequest(spec, signal, headers)),
+  settle(spec, provider, completion) {
+    const checked = checkUsage(completion.usage, spec, completion.content.length, {
+      log: spec.log,
+      model: spec.model.id,
+      provider: provider.name,
+    });
+    return {
+      value: { ...completion, usage: checked.usage },
+      usage: checked.usage,
+      estimated: checked.refused !== undefined,
+      finishReason: completion.finishReason,
+    };
+  },
+};
