@@ -25,3 +25,12 @@ export function sumUsd(amounts: Iterable<number>): number {
   for (const amount of amounts) total += amount;
   return roundUsd(total);
 }
+
+/**
+ * A price per token (as OpenRouter lists them) as a price per million tokens, rounded to 1e-6 USD
+ * per million, which removes the binary noise of the multiplication (0.0000018 * 1e6 is
+ * 1.7999999999999998) and no real price has finer steps.
+ */
+export function pricePerMillion(perToken: number): number {
+  return Math.round(perToken * 1e6 * 1e6) / 1e6;
+}

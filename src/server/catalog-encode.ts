@@ -13,7 +13,7 @@ import {
   type SyncReport,
 } from '../gen/orchestrator/v1/models.js';
 import type { FieldChange } from '../store/catalog-store.js';
-import { timestamp } from './usage-encode.js';
+import { timestamp } from './encode.js';
 
 const TIER: Readonly<Record<DomainTier, ModelTier>> = {
   small: ModelTier.MODEL_TIER_SMALL,

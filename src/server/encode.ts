@@ -12,6 +12,7 @@ import {
   type Usage,
 } from '../gen/orchestrator/v1/common.js';
 import { Code } from '../gen/google/rpc/code.js';
+import type { Timestamp } from '../gen/google/protobuf/timestamp.js';
 import type { ToolCall } from '../domain/tools.js';
 import { codeForKind } from './errors.js';
 import { isSimulatedProvider } from '../domain/simulated.js';
@@ -151,4 +152,14 @@ export function encodeDecision(decision: RouteDecision): RouteDecisionMessage {
 
 function round4(value: number): number {
   return Math.round(value * 1e4) / 1e4;
+}
+
+/** Epoch milliseconds as a google.protobuf.Timestamp. */
+export function timestamp(ms: number): Timestamp {
+  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
+}
+
+/** A google.protobuf.Timestamp as epoch milliseconds (undefined when absent). */
+export function millis(t: Timestamp | undefined): number | undefined {
+  return t === undefined ? undefined : t.seconds * 1000 + Math.floor(t.nanos / 1_000_000);
 }

@@ -1,7 +1,7 @@
 import type { KeyEntry } from '../access/keys.js';
 import { ApiKeySource, type ApiKey, type ApiKeyBudgets, type ApiKeyLimits } from '../gen/orchestrator/v1/keys.js';
 import type { StoredApiKey } from '../store/api-keys.js';
-import { timestamp } from './usage-encode.js';
+import { timestamp } from './encode.js';
 
 /** A key as ListApiKeys shows it: never the key, never its hash. */
 

@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import { codeFromJSON, Code } from '../gen/google/rpc/code.js';
-import type { Timestamp } from '../gen/google/protobuf/timestamp.js';
+import { timestamp } from './encode.js';
 import {
   attemptOutcomeFromJSON,
   complexityFromJSON,
@@ -24,14 +24,6 @@ export const DIMENSION_OF: Readonly<Partial<Record<UsageGroup, UsageDimension>>>
   [UsageGroup.USAGE_GROUP_DAY]: 'day',
   [UsageGroup.USAGE_GROUP_HOUR]: 'hour',
 };
-
-export function timestamp(ms: number): Timestamp {
-  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
-}
-
-export function millis(t: Timestamp | undefined): number | undefined {
-  return t === undefined ? undefined : t.seconds * 1000 + Math.floor(t.nanos / 1_000_000);
-}
 
 export function encodeUsageRow(t: UsageTotals): UsageRow {
   return {

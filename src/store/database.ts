@@ -14,6 +14,8 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface LedgerDatabase {
   readonly db: Kysely<LedgerSchema>;
   readonly dialect: Dialect;
+  /** SQLite's own handle, for the ledger's writes (write-batch.ts): statements prepared once. */
+  readonly sqlite?: BetterSqlite3.Database;
   close(): Promise<void>;
 }
 
@@ -53,7 +55,7 @@ export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): Ledge
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     const db = new Kysely<LedgerSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
-    return { db, dialect: 'sqlite', close: () => db.destroy() };
+    return { db, dialect: 'sqlite', sqlite, close: () => db.destroy() };
   }
   const pg = require('pg') as typeof Pg;
   const pool = new pg.Pool({ connectionString: target.url, max: 4, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 30_000 });

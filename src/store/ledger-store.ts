@@ -165,7 +165,7 @@ export class LedgerStore implements Ledger {
     if (!database || this.queue.length === 0) return Promise.resolve();
     const batch = this.queue.splice(0, this.options.batchSize);
     this.inFlight = batch.length;
-    this.writing = writeBatch(database.db, database.dialect, batch)
+    this.writing = writeBatch(database, batch)
       .then(
         () => {
           this.written += batch.length;

@@ -1,7 +1,8 @@
-import { CompiledQuery, type Kysely } from 'kysely';
-import type { Dialect } from './database.js';
+import { CompiledQuery } from 'kysely';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { Dialect, LedgerDatabase } from './database.js';
 import type { AttemptEntry, CallRecord, DecisionEntry } from './records.js';
-import type { AttemptsTable, CallsTable, DecisionsTable, LedgerSchema } from './schema.js';
+import type { AttemptsTable, CallsTable, DecisionsTable } from './schema.js';
 
 /** Rows per INSERT statement: below SQLite's and PostgreSQL's bound-parameter limits. */
 const ROWS_PER_INSERT = 200;
@@ -95,23 +96,70 @@ const DECISIONS = table<DecisionRow, DecisionsTable>('ledger_decisions', {
 });
 
 /**
- * One transaction for the whole batch: a batch is written entirely or not at all. The rows are
- * bound as parameters of an INSERT per chunk whose text is the one kysely's query builder would
- * compile, read straight from the records: compiling every row through the builder (a node tree
- * per value) was the ledger's whole share of a call's allocation.
+ * One transaction for the whole batch: a batch is written entirely or not at all.
+ *
+ * SQLite: one statement per table, prepared once per database and run row by row inside one
+ * transaction. better-sqlite3 runs on the event loop, so its cost is the gateway's: preparing a
+ * 200-row INSERT per chunk (kysely prepares every query it runs) took as long as running it.
+ * PostgreSQL: the rows are bound as parameters of an INSERT per chunk whose text is the one
+ * kysely's query builder would compile, read straight from the records (compiling every row
+ * through the builder, a node tree per value, was the ledger's whole share of a call's allocation).
  */
-export async function writeBatch(db: Kysely<LedgerSchema>, dialect: Dialect, records: readonly CallRecord[]): Promise<void> {
+export async function writeBatch(database: LedgerDatabase, records: readonly CallRecord[]): Promise<void> {
   const attempts: AttemptRow[] = [];
   const decisions: DecisionRow[] = [];
   for (const r of records) {
     for (let seq = 0; seq < r.attempts.length; seq++) attempts.push({ attempt: r.attempts[seq]!, seq, call: r });
     if (r.decision) decisions.push({ decision: r.decision, call: r });
   }
+  // While another transaction is open on the connection (retention, the catalog, API keys, through
+  // kysely, between two of its awaits), a transaction here would nest inside it and share its fate:
+  // the kysely path waits for the connection instead.
+  if (database.sqlite && !database.sqlite.inTransaction) {
+    writeSqlite(database.sqlite, records, attempts, decisions);
+    return;
+  }
+  const { db, dialect } = database;
   await db.transaction().execute(async (trx) => {
     for (const chunk of chunks(records)) await trx.executeQuery(insert(dialect, CALLS, chunk));
     for (const chunk of chunks(attempts)) await trx.executeQuery(insert(dialect, ATTEMPTS, chunk));
     for (const chunk of chunks(decisions)) await trx.executeQuery(insert(dialect, DECISIONS, chunk));
   });
+}
+
+interface SqliteWriter {
+  readonly run: (records: readonly CallRecord[], attempts: readonly AttemptRow[], decisions: readonly DecisionRow[]) => void;
+}
+
+const sqliteWriters = new WeakMap<BetterSqlite3.Database, SqliteWriter>();
+
+function writeSqlite(
+  sqlite: BetterSqlite3.Database,
+  records: readonly CallRecord[],
+  attempts: readonly AttemptRow[],
+  decisions: readonly DecisionRow[],
+): void {
+  let writer = sqliteWriters.get(sqlite);
+  if (!writer) {
+    const row = <Row>(t: Table<Row>) => {
+      const statement = sqlite.prepare(insertText('sqlite', t.name as keyof typeof TABLES, 1));
+      return (r: Row): void => {
+        statement.run(t.values.map((value) => value(r)));
+      };
+    };
+    const call = row(CALLS);
+    const attempt = row(ATTEMPTS);
+    const decision = row(DECISIONS);
+    writer = {
+      run: sqlite.transaction((rs: readonly CallRecord[], as: readonly AttemptRow[], ds: readonly DecisionRow[]) => {
+        for (const r of rs) call(r);
+        for (const a of as) attempt(a);
+        for (const d of ds) decision(d);
+      }),
+    };
+    sqliteWriters.set(sqlite, writer);
+  }
+  writer.run(records, attempts, decisions);
 }
 
 const TABLES = { ledger_calls: CALLS, ledger_attempts: ATTEMPTS, ledger_decisions: DECISIONS } as const;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, fetchText, parseJson } from './fetch-source.js';
 import type { CatalogSource, SourceModel } from './types.js';
+import { pricePerMillion } from '../../domain/money.js';
 
 /**
  * OpenRouter's public model list (GET /api/v1/models, no key needed): ids like "openai/gpt-4o",
@@ -82,6 +83,5 @@ function perMillion(key: 'inputPricePerMillion' | 'outputPricePerMillion', text:
   const perToken = text === undefined ? undefined : Number(text);
   // A negative price is OpenRouter's "depends on the routed model" (openrouter/auto): no price.
   if (perToken === undefined || perToken < 0 || !Number.isFinite(perToken)) return {};
-  // Round away binary noise: 0.0000025 * 1e6 is 2.4999999999999996.
-  return { [key]: Math.round(perToken * 1e6 * 1e6) / 1e6 };
+  return { [key]: pricePerMillion(perToken) };
 }

@@ -4,7 +4,7 @@ import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
 import type { BatchItemResult, BatchRequest, BatchResponse, ChatResponse } from '../../gen/orchestrator/v1/chat.js';
 
 type BatchItemOutcome = BatchItemResult['outcome'];
-import { encodeUsage, round3 } from '../encode.js';
+import { encodeUsage, round3, timestamp } from '../encode.js';
 import { toRpcStatus } from '../errors.js';
 import type { ValidationLimits } from '../validate.js';
 import { answerChat } from './chat-answer.js';
@@ -110,8 +110,4 @@ function answerOf(response: ChatResponse): Answer {
     latencyMs: response.latencyMs,
     attempts: [],
   };
-}
-
-function timestamp(epochMs: number): { seconds: number; nanos: number } {
-  return { seconds: Math.floor(epochMs / 1000), nanos: (epochMs % 1000) * 1_000_000 };
 }

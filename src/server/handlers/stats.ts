@@ -7,7 +7,7 @@ import { serverStream, unary, type CallDeps } from '../call.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Engine, RoutingProfileName } from '../../engine/index.js';
 import { CircuitState } from '../../gen/orchestrator/v1/common.js';
-import { encodeCircuit, encodeProfile } from '../encode.js';
+import { encodeCircuit, encodeProfile, timestamp } from '../encode.js';
 
 /** This process's StatsStore, or with WORKERS > 1 the sum of every worker's (ClusterStats). */
 export interface StatsSource {
@@ -37,7 +37,7 @@ export function encodeSnapshot(s: StatsSnapshot, engine: Pick<Engine, 'breakerSt
   const ms = s.startedAt.getTime();
   const slots = new Map(engine.inFlight().map((r) => [r.provider, r]));
   return {
-    startedAt: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 },
+    startedAt: timestamp(ms),
     uptimeSeconds: s.uptimeSeconds,
     totalRequests: s.totalRequests,
     successfulRequests: s.successfulRequests,

@@ -9,7 +9,8 @@ import { usageTotals, type LedgerFilter, type UsageDimension } from '../../store
 import type { LedgerSchema } from '../../store/schema.js';
 import type { CallDeps } from '../call.js';
 import { isLoopback, withPeer, type AdminAccess } from '../admin.js';
-import { DIMENSION_OF, encodeCall, encodeUsageRow, millis, routingProfileOf } from '../usage-encode.js';
+import { millis } from '../encode.js';
+import { DIMENSION_OF, encodeCall, encodeUsageRow, routingProfileOf } from '../usage-encode.js';
 
 /** API keys are configured (otherwise only loopback callers may read the ledger); who is an admin. */
 export type UsageAccess = AdminAccess;
