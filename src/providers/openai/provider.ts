@@ -135,7 +135,9 @@ export class OpenAIProvider implements Provider {
     const decoder = new SseDecoder(this.maxEventBytes);
     let finishReason: FinishReason | undefined;
     let usage: TokenUsage | undefined;
-    let generated = '';
+    // Characters generated, for the usage estimate when the upstream reports none: a count, not the
+    // text, so a long stream does not keep every token it relayed.
+    let generated = 0;
     const calls = new ToolCallAssembler();
     let done = false;
     let afterDone = 0;
@@ -161,13 +163,13 @@ export class OpenAIProvider implements Provider {
           const choice = chunk.choices?.[0];
           const content = choice?.delta?.content;
           if (content) {
-            generated += content;
+            generated += content.length;
             yield { type: 'delta', content };
           }
           for (const piece of choice?.delta?.tool_calls ?? []) {
             const toolCall = { index: piece.index, id: piece.id, name: piece.function?.name, arguments: piece.function?.arguments ?? '' };
             calls.add(toolCall);
-            generated += (toolCall.name ?? '') + toolCall.arguments;
+            generated += (toolCall.name?.length ?? 0) + toolCall.arguments.length;
             yield { type: 'delta', content: '', toolCall };
           }
           if (choice?.finish_reason) finishReason = finishReasonOf(choice.finish_reason);
@@ -252,7 +254,7 @@ function finishReasonOf(reason: string): FinishReason {
 }
 
 /** Upstream usage when reported; otherwise an estimate (about four characters a token). */
-function usageOf(usage: OpenAI.CompletionUsage | undefined | null, request: ProviderRequest, generated: string): TokenUsage {
+function usageOf(usage: OpenAI.CompletionUsage | undefined | null, request: ProviderRequest, generated: string | number): TokenUsage {
   if (usage) {
     return {
       promptTokens: usage.prompt_tokens,
