@@ -131,6 +131,8 @@ function serve(call: grpc.ServerDuplexStream<Buffer, Buffer>, method: LoadedMeth
     }
     stream.emit('data', request);
   });
+  // The library listens for data and end only: a cancelled call just stops sending data, and
+  // grpc-js drops writes to a call that has ended, so there is nothing else to forward.
   call.on('end', () => stream.emit('end'));
 }
 
