@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import v8 from 'node:v8';
 import { startApp } from './app.js';
 import { clusterProblems } from './cluster/checks.js';
 import { runPrimary } from './cluster/primary.js';
@@ -30,6 +31,9 @@ async function main(): Promise<void> {
   } catch (err) {
     exitOnConfigError(err);
   }
+  // Before the first call: pretenuring decisions are taken from the garbage collections that
+  // calls cause, and one taken during a burst is never revisited (src/config/runtime-env.ts).
+  if (!config.v8Pretenuring) v8.setFlagsFromString('--no-allocation-site-pretenuring');
   const worker = config.workers > 1 && cluster.isWorker;
   // stdout, plus LOG_FILE rotated daily when set; flushed synchronously at exit.
   const output = openLogOutput({ file: config.logFile });

@@ -7,6 +7,7 @@ import { emptyAsUndefined, number, text } from './env-values.js';
 export { COMPAT_ALIASES, type CompatAlias } from './compat.js';
 import { HTTP_ENV, httpConfig, type HttpConfig } from './http-env.js';
 import { IN_FLIGHT_ENV } from './in-flight-env.js';
+import { RUNTIME_ENV } from './runtime-env.js';
 export type { HttpConfig } from './http-env.js';
 import { ledgerConfig, ledgerEnv, type LedgerConfig } from './ledger-env.js';
 
@@ -158,6 +159,7 @@ export const envSchema = z.object({
   OTEL_SERVICE_NAME: z.preprocess(emptyAsUndefined, z.string().trim().default('llm-orchestrator')),
   ...HTTP_ENV,
   ...IN_FLIGHT_ENV,
+  ...RUNTIME_ENV,
   ...ledgerEnv(),
   CATALOG_POLL_MS: number(z.number().int().min(100).max(600_000), 3_000),
 });
@@ -175,6 +177,8 @@ export interface Config {
   /** Undefined: logs go to stdout only. */
   readonly logFile: { readonly path: string; readonly rotate: 'daily' | 'off'; readonly retentionDays: number } | undefined;
   readonly metrics: { readonly enabled: boolean; readonly host: string; readonly port: number };
+  /** V8_PRETENURING=on: V8's allocation-site pretenuring stays on (runtime-env.ts says why it is off). */
+  readonly v8Pretenuring: boolean;
   readonly tracing: { readonly otlpEndpoint: string | undefined; readonly serviceName: string; readonly environment: string | undefined };
   readonly openai: {
     readonly apiKey: string | undefined;
@@ -289,6 +293,7 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
     environment: e.ENVIRONMENT,
     logFile: e.LOG_FILE ? { path: e.LOG_FILE, rotate: e.LOG_ROTATE, retentionDays: e.LOG_RETENTION_DAYS } : undefined,
     metrics: { enabled: e.METRICS === 'on', host: e.METRICS_HOST ?? e.HOST, port: e.METRICS_PORT },
+    v8Pretenuring: e.V8_PRETENURING === 'on',
     tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME, environment: e.ENVIRONMENT },
     openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL, organization: e.OPENAI_ORGANIZATION },
     simulator: { enabled: simulatorEnabled, forced: e.SIMULATOR === 'on', latencyScale: e.SIMULATOR_LATENCY_SCALE, port: e.SIMULATOR_PORT },
