@@ -9,8 +9,9 @@ export interface LedgerStoreOptions {
   readonly log: Logger;
   /** Records waiting to be written; past this, new records are dropped and counted. */
   readonly maxQueue: number;
-  /** A batch is written at most this often. */
+  /** The longest a record waits for its batch; a full batch is written at once. */
   readonly flushMs: number;
+  /** Records per transaction. */
   readonly batchSize: number;
   /** Told how many records were dropped (the Prometheus counter). */
   readonly onDropped?: (count: number) => void;
@@ -81,7 +82,10 @@ export class LedgerStore implements Ledger {
       return;
     }
     this.queue.push(record);
-    this.schedule(this.options.flushMs);
+    // A full batch does not wait for the timer: at more calls per second than batchSize per
+    // flushMs, waiting would fill the queue and drop records.
+    if (this.queue.length >= this.options.batchSize) this.writeSoon();
+    else this.schedule(this.options.flushMs);
   }
 
   /** Writes what is queued, batch after batch, until empty or `deadline` (epoch ms). */
@@ -152,10 +156,25 @@ export class LedgerStore implements Ledger {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.writeOnce().then(() => {
-        if (this.queue.length > 0) this.schedule(this.failures > 0 ? this.backoffMs() : this.options.flushMs);
+        if (this.queue.length === 0) return;
+        if (this.failures > 0) this.schedule(this.backoffMs());
+        else if (this.queue.length >= this.options.batchSize) this.writeSoon();
+        else this.schedule(this.options.flushMs);
       });
     }, delayMs);
     this.timer.unref();
+  }
+
+  /** A full batch: written on the next turn, unless a write is in progress (its end comes back here) or retrying. */
+  private writeSoon(): void {
+    if (this.writing) return;
+    if (this.failures > 0 || !this.database) {
+      this.schedule(this.options.flushMs);
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.schedule(0);
   }
 
   /** One batch; a failed batch goes back to the head of the queue (it is retried, not lost). */
