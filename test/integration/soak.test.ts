@@ -22,7 +22,8 @@ describe('npm run soak', () => {
     expect(r.status, r.stderr).toBe(0);
     const out = r.stdout;
     expect(out).toContain('warm-up shortened');
-    expect(row(out, 'RSS growth after the warm-up (%)')?.result).toMatch(/^(PASS|FAIL)$/);
+    expect(row(out, 'RSS growth after the warm-up (%, mean to mean)')?.result).toMatch(/^(PASS|FAIL)$/);
+    expect(Number(row(out, 'RSS mean, the first 1 s after the warm-up (MB)')?.measured)).toBeGreaterThan(0);
     for (const check of [
       'upstream requests open at the end',
       'gRPC calls in flight at the end (gateway metrics)',
