@@ -97,10 +97,10 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
     'Where the [ledger](ledger.md) is kept: unset, a SQLite file at `./data/orchestrator.db` (created on first start); `sqlite:<path>`; `sqlite::memory:` for throwaway runs; `postgres://user:pass@host:5432/db` for a ledger several replicas share; `off` for none.',
   LEDGER_CONTENT:
     "`none`: no message content is recorded; `hash`: a SHA-256 of the prompt; `full`: prompt and answer (sensitive: treat the database like the logs of your users' text).",
-  LEDGER_FLUSH_MS: 'Queued ledger rows are written in one transaction at most this often.',
+  LEDGER_FLUSH_MS: 'The longest a ledger record waits in the queue; a full batch (`LEDGER_BATCH_SIZE`) is written at once.',
   LEDGER_QUEUE_MAX:
     'Ledger rows waiting to be written; past it new rows are dropped and counted (`llm_orchestrator_ledger_records_dropped_total`), never blocking a call.',
-  LEDGER_BATCH_SIZE: 'Ledger rows per transaction.',
+  LEDGER_BATCH_SIZE: 'Ledger records per transaction. A SQLite batch is written on the event loop (about 15 µs a call): small batches keep each pause short.',
   LEDGER_RETENTION_DAYS: 'Ledger rows older than this are deleted by the retention job; `0` keeps everything.',
   KEYS_REFRESH_MS:
     'How often each replica reloads the API keys managed at runtime (ApiKeyService) from the database: a revoked key is refused everywhere within about this long.',
