@@ -5,52 +5,29 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { LedgerStore } from '../../../src/store/ledger-store.js';
 import type { CallRecord } from '../../../src/store/records.js';
+import { callRecord } from '../../helpers/call-record.js';
 
-function record(id: string): CallRecord {
-  return {
-    id,
-    ts: Date.now(),
-    requestId: id,
-    method: '/orchestrator.v1.ChatService/Chat',
-    protocol: 'grpc',
-    keyName: undefined,
-    requestedModel: 'gpt-4o-mini',
-    model: 'gpt-4o-mini',
-    provider: 'openai',
-    outcome: 'success',
-    code: 'OK',
-    reason: undefined,
-    usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3 },
-    usageEstimated: false,
-    costUsd: 0.001,
-    costSavedUsd: 0,
-    latencyMs: 5,
-    ttftMs: undefined,
-    fallbackTriggered: false,
-    defaultMessage: false,
-    cacheHit: false,
-    cacheStale: false,
-    promptSha256: undefined,
-    prompt: undefined,
-    answer: undefined,
-    attempts: [],
-    decision: undefined,
-  };
+const record = (id: string): CallRecord => callRecord(id, Date.now(), { attempts: [] });
+
+/** A store on a new SQLite file; the test closes it. */
+async function sqliteStore(flushMs: number): Promise<LedgerStore> {
+  const file = join(mkdtempSync(join(tmpdir(), 'llmo-ledger-')), 'ledger.db');
+  const store = new LedgerStore({
+    target: { kind: 'sqlite', file },
+    log: pino({ level: 'silent' }),
+    maxQueue: 500,
+    flushMs,
+    batchSize: 100,
+  });
+  await store.start();
+  return store;
 }
 
 describe('the ledger queue', () => {
   it('writes full batches at once: more calls per second than batchSize per flushMs are all recorded, none dropped', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'llmo-ledger-')), 'ledger.db');
     // One batch per minute by the timer alone: 2,000 calls in about a second would overflow the
     // 500-record queue unless full batches are written without waiting for it.
-    const store = new LedgerStore({
-      target: { kind: 'sqlite', file },
-      log: pino({ level: 'silent' }),
-      maxQueue: 500,
-      flushMs: 60_000,
-      batchSize: 100,
-    });
-    await store.start();
+    const store = await sqliteStore(60_000);
     try {
       for (let i = 0; i < 20; i += 1) {
         for (let j = 0; j < 100; j += 1) store.recordCall(record(`c-${i}-${j}`));
@@ -69,15 +46,7 @@ describe('the ledger queue', () => {
   });
 
   it('a record that does not fill a batch waits at most flushMs', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'llmo-ledger-')), 'ledger.db');
-    const store = new LedgerStore({
-      target: { kind: 'sqlite', file },
-      log: pino({ level: 'silent' }),
-      maxQueue: 500,
-      flushMs: 200,
-      batchSize: 100,
-    });
-    await store.start();
+    const store = await sqliteStore(200);
     try {
       store.recordCall(record('alone'));
       await new Promise((r) => setTimeout(r, 50));

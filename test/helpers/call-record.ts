@@ -1,0 +1,50 @@
+import type { CallRecord } from '../../src/store/records.js';
+
+/** A successful Chat call's ledger record, one attempt, at `ts`; fields overridable. */
+export function callRecord(id: string, ts = Date.now(), overrides: Partial<CallRecord> = {}): CallRecord {
+  return {
+    id,
+    ts,
+    requestId: id,
+    method: '/orchestrator.v1.ChatService/Chat',
+    protocol: 'grpc',
+    keyName: undefined,
+    requestedModel: 'gpt-4o-mini',
+    model: 'gpt-4o-mini',
+    provider: 'openai',
+    outcome: 'success',
+    code: 'OK',
+    reason: undefined,
+    usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3 },
+    usageEstimated: false,
+    costUsd: 0.001,
+    costSavedUsd: 0,
+    latencyMs: 5,
+    ttftMs: undefined,
+    fallbackTriggered: false,
+    defaultMessage: false,
+    cacheHit: false,
+    cacheStale: false,
+    promptSha256: undefined,
+    prompt: undefined,
+    answer: undefined,
+    attempts: [
+      {
+        model: 'gpt-4o-mini',
+        provider: 'openai',
+        outcome: 'success',
+        code: undefined,
+        reason: undefined,
+        latencyMs: 5,
+        usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3 },
+        usageEstimated: false,
+        costUsd: 0.001,
+        retry: 0,
+        raced: false,
+        lost: false,
+      },
+    ],
+    decision: undefined,
+    ...overrides,
+  };
+}
