@@ -6,6 +6,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvide
 import type * as Pg from 'pg';
 import { MIGRATIONS } from './migrations.js';
 import type { LedgerSchema } from './schema.js';
+import { SqliteWriter } from './sqlite-writer.js';
 import { SQLITE_MEMORY, type DatabaseTarget } from './url.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -14,8 +15,10 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface LedgerDatabase {
   readonly db: Kysely<LedgerSchema>;
   readonly dialect: Dialect;
-  /** SQLite's own handle, for the ledger's writes (write-batch.ts): statements prepared once. */
+  /** SQLite's own handle, for the ledger's writes to an in-memory database (write-batch.ts). */
   readonly sqlite?: BetterSqlite3.Database;
+  /** A SQLite file's ledger writes, on a thread of their own (sqlite-writer.ts). */
+  readonly sqliteWriter?: SqliteWriter;
   close(): Promise<void>;
 }
 
@@ -55,7 +58,14 @@ export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): Ledge
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     const db = new Kysely<LedgerSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
-    return { db, dialect: 'sqlite', sqlite, close: () => db.destroy() };
+    // An in-memory database exists only on this connection: its writes stay on it.
+    if (target.file === SQLITE_MEMORY) return { db, dialect: 'sqlite', sqlite, close: () => db.destroy() };
+    const sqliteWriter = new SqliteWriter(target.file);
+    const close = async (): Promise<void> => {
+      await sqliteWriter.close();
+      await db.destroy();
+    };
+    return { db, dialect: 'sqlite', sqlite, sqliteWriter, close };
   }
   const pg = require('pg') as typeof Pg;
   const pool = new pg.Pool({ connectionString: target.url, max: 4, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 30_000 });

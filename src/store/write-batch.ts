@@ -115,6 +115,14 @@ export async function writeBatch(database: LedgerDatabase, records: readonly Cal
   // While another transaction is open on the connection (retention, the catalog, API keys, through
   // kysely, between two of its awaits), a transaction here would nest inside it and share its fate:
   // the kysely path waits for the connection instead.
+  if (database.sqliteWriter) {
+    await database.sqliteWriter.write([
+      { text: insertText('sqlite', 'ledger_calls', 1), rows: records.map(valuesOf(CALLS)) },
+      { text: insertText('sqlite', 'ledger_attempts', 1), rows: attempts.map(valuesOf(ATTEMPTS)) },
+      { text: insertText('sqlite', 'ledger_decisions', 1), rows: decisions.map(valuesOf(DECISIONS)) },
+    ]);
+    return;
+  }
   if (database.sqlite && !database.sqlite.inTransaction) {
     writeSqlite(database.sqlite, records, attempts, decisions);
     return;
@@ -161,6 +169,12 @@ function writeSqlite(
   }
   writer.run(records, attempts, decisions);
 }
+
+/** A row's values in its table's column order (what the writer thread binds). */
+const valuesOf =
+  <Row>(t: Table<Row>) =>
+  (row: Row): unknown[] =>
+    t.values.map((value) => value(row));
 
 const TABLES = { ledger_calls: CALLS, ledger_attempts: ATTEMPTS, ledger_decisions: DECISIONS } as const;
 

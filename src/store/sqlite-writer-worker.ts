@@ -1,0 +1,56 @@
+/**
+ * The ledger's SQLite writer thread (sqlite-writer.ts starts it): its own connection to the
+ * ledger file, each batch one transaction. Messages: `{ id, tables: [{ text, rows }] }`, each row
+ * an array of values in the INSERT's column order; the answer is `{ id }` or `{ id, error }`.
+ */
+import { createRequire } from 'node:module';
+import { parentPort, workerData } from 'node:worker_threads';
+import type BetterSqlite3 from 'better-sqlite3';
+
+export interface WriteMessage {
+  readonly id: number;
+  readonly tables: readonly { readonly text: string; readonly rows: readonly (readonly unknown[])[] }[];
+}
+
+export interface WriteAnswer {
+  readonly id: number;
+  readonly error?: string;
+}
+
+const require = createRequire(import.meta.url);
+const Database = require('better-sqlite3') as typeof BetterSqlite3;
+const { file } = workerData as { file: string };
+const db = new Database(file);
+// The gateway's own connection may hold the write lock (retention, the catalog): wait for it here,
+// off the event loop, rather than fail the batch.
+db.pragma('busy_timeout = 5000');
+db.pragma('synchronous = NORMAL');
+
+const statements = new Map<string, BetterSqlite3.Statement>();
+const statement = (text: string): BetterSqlite3.Statement => {
+  let prepared = statements.get(text);
+  if (!prepared) {
+    prepared = db.prepare(text);
+    statements.set(text, prepared);
+  }
+  return prepared;
+};
+
+const write = db.transaction((tables: WriteMessage['tables']) => {
+  for (const { text, rows } of tables) {
+    if (rows.length === 0) continue;
+    const insert = statement(text);
+    for (const row of rows) insert.run(row);
+  }
+});
+
+parentPort?.on('message', (message: WriteMessage) => {
+  let answer: WriteAnswer;
+  try {
+    write(message.tables);
+    answer = { id: message.id };
+  } catch (err) {
+    answer = { id: message.id, error: err instanceof Error ? err.message : String(err) };
+  }
+  parentPort?.postMessage(answer);
+});

@@ -1,0 +1,65 @@
+import { mkdtempSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SqliteWriter } from '../../../src/store/sqlite-writer.js';
+
+const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+
+/** A WAL-mode file with one table, as the ledger's migrations leave it, and the gateway's own connection to it. */
+function ledgerFile(): { file: string; db: BetterSqlite3.Database } {
+  const file = join(mkdtempSync(join(tmpdir(), 'llmo-writer-')), 'ledger.db');
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.exec('create table t (id text primary key, n integer not null)');
+  return { file, db };
+}
+
+const INSERT = 'insert into "t" ("id", "n") values (?, ?)';
+const writers: SqliteWriter[] = [];
+afterEach(async () => {
+  for (const w of writers.splice(0)) await w.close();
+});
+
+describe('the SQLite ledger writer thread', () => {
+  it('writes every row of a batch, and the gateway connection reads them once the write resolves', async () => {
+    const { file, db } = ledgerFile();
+    const writer = new SqliteWriter(file);
+    writers.push(writer);
+    await writer.write([{ text: INSERT, rows: Array.from({ length: 250 }, (_, i) => [`r${i}`, i]) }]);
+    expect(db.prepare('select count(*) as c, sum(n) as s from t').get()).toEqual({ c: 250, s: (249 * 250) / 2 });
+  });
+
+  it('a batch is one transaction: a failing row rejects the write with SQLite’s message and leaves nothing, and the next batch is written', async () => {
+    const { file, db } = ledgerFile();
+    const writer = new SqliteWriter(file);
+    writers.push(writer);
+    await expect(
+      writer.write([
+        { text: INSERT, rows: [['a', 1]] },
+        {
+          text: INSERT,
+          rows: [
+            ['b', 2],
+            ['a', 3],
+          ],
+        },
+      ]),
+    ).rejects.toThrow(/UNIQUE constraint failed: t.id/);
+    expect(db.prepare('select count(*) as c from t').get()).toEqual({ c: 0 });
+    await writer.write([{ text: INSERT, rows: [['c', 4]] }]);
+    expect(db.prepare('select id from t').all()).toEqual([{ id: 'c' }]);
+  });
+
+  it('close() ends the thread; a write after it starts a new one', async () => {
+    const { file, db } = ledgerFile();
+    const writer = new SqliteWriter(file);
+    writers.push(writer);
+    await writer.write([{ text: INSERT, rows: [['x', 1]] }]);
+    await writer.close();
+    await writer.write([{ text: INSERT, rows: [['y', 2]] }]);
+    expect(db.prepare('select id from t order by id').all()).toEqual([{ id: 'x' }, { id: 'y' }]);
+  });
+});
