@@ -8,6 +8,7 @@
  *     [--streams N]     (streams scenario: concurrent streams, default 1,000)
  *     [--env-a NAME=VALUE ...] [--env-b NAME=VALUE ...]
  *     [--pin]           (the gateway on CPU 0, everything else this bench starts on CPU 1)
+ *     [--rate N]        (unary: an open load of N req/s instead of as fast as the gateway answers)
  *
  * Two commits: extract each into a folder (`git archive C | tar -x -C DIR`), give it the
  * dependencies (`cp -al node_modules DIR/`, hard links, no copy) and `npm run build` there.
@@ -22,7 +23,9 @@
  * CPU 1, so the gateway's throughput is bound by its own core; start the database on CPU 1 too
  * (`taskset -c 1 pg_ctl ...`; the bench warns when a postgres process may use CPU 0). The unary
  * rows also print `cpuUsPerCall`, the gateway's CPU per completed call, which is its cost on any
- * machine.
+ * machine. A gateway that answers fewer calls per second also batches fewer per event-loop turn
+ * and so spends more per call: `--rate` offers both sides the same load (below what either
+ * carries), so the CPU per call compares like with like.
  *
  * unary:   h2load, unary Chat at concurrency 64: req/s, P99, gateway cores and CPU µs per call
  * streams: 1,000 (--streams) concurrent StreamChat at 50 tokens/s: tokens/s, TTFT P50, peak RSS, CPU per token
@@ -82,6 +85,7 @@ async function main(): Promise<void> {
   const sideEnv = { A: envOf('env-a'), B: envOf('env-b') } as const;
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const pin = process.argv.includes('--pin');
+  const rate = arg('rate') === undefined ? undefined : Number(arg('rate'));
   if (pin) {
     // Everything started from here on (upstream, gateways, h2load) inherits CPU 1; each gateway
     // is then moved to CPU 0 once it serves.
@@ -144,6 +148,7 @@ async function main(): Promise<void> {
               url: `http://127.0.0.1:${gateway.port}/orchestrator.v1.ChatService/Chat`,
               clients: 8,
               streams: 8,
+              ...(rate === undefined ? {} : { rpsPerClient: rate / 8 }),
               durationS: seconds,
               warmupS: 2,
               dataFile: frameFile,
@@ -231,7 +236,7 @@ async function main(): Promise<void> {
   });
   const keys = Object.keys(samples[0]?.extra ?? {});
   process.stdout.write(
-    `${scenario}: median of ${rounds} interleaved rounds${pin ? ' (gateway pinned to CPU 0, the rest to CPU 1)' : ''}\n${table(['side', unit, 'rounds', ...keys, 'others cores'], rows)}\n`,
+    `${scenario}: median of ${rounds} interleaved rounds${pin ? ' (gateway pinned to CPU 0, the rest to CPU 1)' : ''}${rate === undefined ? '' : `, offered ${rate} req/s`}\n${table(['side', unit, 'rounds', ...keys, 'others cores'], rows)}\n`,
   );
 }
 

@@ -108,8 +108,10 @@ function record(i: number): CallRecord {
 }
 
 /** Every row of the three tables, ordered, with PostgreSQL's bigint strings read as numbers. */
-async function rows(database: LedgerDatabase): Promise<Record<string, unknown[]>> {
-  const numeric = (row: object): Record<string, unknown> =>
+type Row = Record<string, unknown>;
+
+async function rows(database: LedgerDatabase): Promise<{ calls: Row[]; attempts: Row[]; decisions: Row[] }> {
+  const numeric = (row: object): Row =>
     Object.fromEntries(Object.entries(row).map(([k, v]) => [k, k === 'ts' && typeof v === 'string' ? Number(v) : v]));
   const { db } = database;
   return {
@@ -150,12 +152,12 @@ describe('the rows the ledger writes', () => {
       cache_hit: 0,
       answer: null,
     });
-    const withPair = fromPostgres.calls.find((c) => c.id === 'call-0010') as Record<string, unknown>;
+    const withPair = fromPostgres.calls.find((c) => c.id === 'call-0010');
     // A lone surrogate is stored as U+FFFD, as UTF-8 encoding a bound parameter stores it.
-    expect(withPair.key_name).toBe('key cut pair \ufffd');
-    const decision = fromPostgres.decisions.find((d) => (d as { call_id: string }).call_id === 'call-0013') as Record<string, unknown>;
-    expect(JSON.parse(decision.candidates as string)).toEqual(r.decision!.candidates);
-    const attempts = fromPostgres.attempts.filter((a) => (a as { call_id: string }).call_id === 'call-0014');
+    expect(withPair?.key_name).toBe('key cut pair \ufffd');
+    const decision = fromPostgres.decisions.find((d) => d.call_id === 'call-0013');
+    expect(JSON.parse(String(decision?.candidates))).toEqual(r.decision!.candidates);
+    const attempts = fromPostgres.attempts.filter((a) => a.call_id === 'call-0014');
     expect(attempts).toEqual([
       expect.objectContaining({ seq: 0, outcome: 'error', code: 'UNAVAILABLE', reason: 'line\nbreak\ttab', cost_usd: 0.000123 * 14 }),
       expect.objectContaining({ seq: 1, outcome: 'success', code: null, usage_estimated: 1, cost_usd: 2 * 0.000123 * 14 }),
