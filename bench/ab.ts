@@ -7,6 +7,8 @@
  *     [--quiet-wait S]  (seconds each round waits for a quiet machine, default 30)
  *     [--streams N]     (streams scenario: concurrent streams, default 1,000)
  *     [--env-a NAME=VALUE ...] [--env-b NAME=VALUE ...]
+ *     [--pin]           (the gateway on CPU 0, everything else this bench starts on CPU 1)
+ *     [--rate N]        (unary: an open load of N req/s instead of as fast as the gateway answers)
  *
  * Two commits: extract each into a folder (`git archive C | tar -x -C DIR`), give it the
  * dependencies (`cp -al node_modules DIR/`, hard links, no copy) and `npm run build` there.
@@ -15,7 +17,17 @@
  *   --a . --b . --env-a DATABASE_URL=off --env-b DATABASE_URL=sqlite:/tmp/bench-ledger.db
  *   --a . --b . --env-a DATABASE_URL=off --env-b DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
  *
- * unary:   h2load, unary Chat at concurrency 64: req/s and P99
+ * --pin: on a 2-core machine a database server, the upstream and h2load compete with the
+ * gateway for the cores, and a side's throughput measures them as much as the gateway. With
+ * --pin the gateway (every thread) runs on CPU 0 alone and this bench, the upstream and h2load on
+ * CPU 1, so the gateway's throughput is bound by its own core; start the database on CPU 1 too
+ * (`taskset -c 1 pg_ctl ...`; the bench warns when a postgres process may use CPU 0). The unary
+ * rows also print `cpuUsPerCall`, the gateway's CPU per completed call, which is its cost on any
+ * machine. A gateway that answers fewer calls per second also batches fewer per event-loop turn
+ * and so spends more per call: `--rate` offers both sides the same load (below what either
+ * carries), so the CPU per call compares like with like.
+ *
+ * unary:   h2load, unary Chat at concurrency 64: req/s, P99, gateway cores and CPU µs per call
  * streams: 1,000 (--streams) concurrent StreamChat at 50 tokens/s: tokens/s, TTFT P50, peak RSS, CPU per token
  * rate:    open-loop 1,000 req/s: P50 / P99
  * alloc:   V8 heap bytes the gateway allocates per unary Chat call (--calls N, default 3,000)
@@ -26,6 +38,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GrpcH2Client } from './lib/grpc-h2.js';
 import { ensureH2load, runH2load } from './lib/h2load.js';
+import { affinityOfProgram, pinProcess } from './lib/pin.js';
 import { CpuMeter, procMemory, sleep, waitForQuiet } from './lib/proc.js';
 import { median } from './lib/stats.js';
 import { table } from './lib/table.js';
@@ -71,6 +84,18 @@ async function main(): Promise<void> {
   };
   const sideEnv = { A: envOf('env-a'), B: envOf('env-b') } as const;
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  const pin = process.argv.includes('--pin');
+  const rate = arg('rate') === undefined ? undefined : Number(arg('rate'));
+  if (pin) {
+    // Everything started from here on (upstream, gateways, h2load) inherits CPU 1; each gateway
+    // is then moved to CPU 0 once it serves.
+    pinProcess(process.pid, '1');
+    const strays = affinityOfProgram('postgres').filter((p) => p.cpus !== '1');
+    if (strays.length > 0)
+      log(
+        `  --pin: postgres processes may run on CPU ${strays[0]!.cpus} (pids ${strays.map((p) => p.pid).join(' ')}): start the server with taskset -c 1`,
+      );
+  }
   const h2load = ensureH2load(log);
   const upstream = await startUpstream();
   const frameFile = join(BENCH_DIR, 'results/tmp/ab-chat.grpc');
@@ -94,6 +119,7 @@ async function main(): Promise<void> {
                 })
               : await startGateway(resolve(dir), upstream.port, 'warn', [], sideEnv[side]);
         try {
+          if (pin) pinProcess(gateway.pid, '0');
           await waitForQuiet(quietWaitMs, 0.3, log);
           if (scenario === 'idle') {
             await sleep(2000);
@@ -122,6 +148,7 @@ async function main(): Promise<void> {
               url: `http://127.0.0.1:${gateway.port}/orchestrator.v1.ChatService/Chat`,
               clients: 8,
               streams: 8,
+              ...(rate === undefined ? {} : { rpsPerClient: rate / 8 }),
               durationS: seconds,
               warmupS: 2,
               dataFile: frameFile,
@@ -129,10 +156,12 @@ async function main(): Promise<void> {
               latencies: true,
             });
             const cpu = meter.end();
+            const gatewayCores = cpu.gateway ?? NaN;
             samples.push({
               side,
               value: res.reqPerSec,
-              extra: { p99Ms: res.latency?.p99 ?? NaN, gatewayCores: cpu.gateway ?? NaN },
+              // The meter spans h2load's warm-up too, at the same load: cores over calls per second.
+              extra: { p99Ms: res.latency?.p99 ?? NaN, gatewayCores, cpuUsPerCall: (gatewayCores / res.reqPerSec) * 1e6 },
               others: Math.max(0, (cpu.others ?? 0) - res.loadCpu),
             });
           } else if (scenario === 'streams') {
@@ -207,7 +236,7 @@ async function main(): Promise<void> {
   });
   const keys = Object.keys(samples[0]?.extra ?? {});
   process.stdout.write(
-    `${scenario}: median of ${rounds} interleaved rounds\n${table(['side', unit, 'rounds', ...keys, 'others cores'], rows)}\n`,
+    `${scenario}: median of ${rounds} interleaved rounds${pin ? ' (gateway pinned to CPU 0, the rest to CPU 1)' : ''}${rate === undefined ? '' : `, offered ${rate} req/s`}\n${table(['side', unit, 'rounds', ...keys, 'others cores'], rows)}\n`,
   );
 }
 

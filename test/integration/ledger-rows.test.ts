@@ -1,0 +1,166 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, migrate, type LedgerDatabase } from '../../src/store/database.js';
+import type { CallRecord } from '../../src/store/records.js';
+import { writeBatch } from '../../src/store/write-batch.js';
+import { startPostgres, type PostgresProcess } from '../helpers/postgres.js';
+
+let pg: PostgresProcess;
+let postgres: LedgerDatabase;
+let sqlite: LedgerDatabase;
+beforeAll(async () => {
+  pg = await startPostgres();
+  postgres = connect({ kind: 'postgres', url: pg.url });
+  sqlite = connect({ kind: 'sqlite', file: ':memory:' });
+  await migrate(postgres);
+  await migrate(sqlite);
+}, 90_000);
+afterAll(async () => {
+  await postgres?.close();
+  await sqlite?.close();
+  await pg?.destroy();
+});
+
+/** Varied records: every optional field both set and unset, text that needs escaping, awkward numbers. */
+function record(i: number): CallRecord {
+  const odd = i % 2 === 1;
+  const text = [
+    `plain ${i}`,
+    'quote " and \\ backslash',
+    'line\nbreak\ttab',
+    'emoji 🦊 and ünïcödé',
+    'cut pair \ud83e',
+    `{"json": [${i}]}`,
+  ][i % 6]!;
+  return {
+    id: `call-${String(i).padStart(4, '0')}`,
+    ts: 1_780_000_000_000 + i * 7,
+    requestId: `req-${i}`,
+    method: odd ? '/orchestrator.v1.ChatService/Chat' : '/v1/chat/completions',
+    protocol: odd ? 'grpc' : 'http',
+    keyName: i % 3 === 0 ? undefined : `key ${text}`,
+    requestedModel: odd ? 'gpt-4o' : undefined,
+    model: i % 5 === 0 ? undefined : 'gpt-4o-mini',
+    provider: i % 5 === 0 ? undefined : 'openai',
+    outcome: i % 4 === 0 ? 'error' : 'success',
+    code: i % 4 === 0 ? 'UNAVAILABLE' : 'OK',
+    reason: i % 4 === 0 ? `UPSTREAM_ERROR ${text}` : undefined,
+    usage: { promptTokens: i, completionTokens: 2 * i, totalTokens: 3 * i },
+    usageEstimated: i % 3 === 1,
+    costUsd: i * 0.1 + 0.2,
+    costSavedUsd: i % 7 === 0 ? 1e-7 * i : 0,
+    latencyMs: 12.345678901234 * i,
+    ttftMs: odd ? i / 3 : undefined,
+    fallbackTriggered: i % 6 === 0,
+    defaultMessage: i % 8 === 0,
+    cacheHit: i % 9 === 0,
+    cacheStale: i % 18 === 0,
+    promptSha256: odd ? 'ab'.repeat(32) : undefined,
+    prompt: odd ? text : undefined,
+    answer: i % 3 === 2 ? `answer: ${text}` : undefined,
+    attempts: Array.from({ length: i % 3 }, (_, seq) => ({
+      model: seq === 0 ? 'gpt-4o' : 'gpt-4o-mini',
+      provider: 'openai',
+      outcome: seq === 0 && i % 3 === 2 ? 'error' : 'success',
+      code: seq === 0 && i % 3 === 2 ? 'UNAVAILABLE' : undefined,
+      reason: seq === 0 && i % 3 === 2 ? text : undefined,
+      latencyMs: seq + i / 7,
+      usage: { promptTokens: seq, completionTokens: i, totalTokens: seq + i },
+      usageEstimated: seq === 1,
+      costUsd: (seq + 1) * 0.000123 * i,
+      retry: seq,
+      raced: i % 5 === 1,
+      lost: i % 5 === 1 && seq === 1,
+    })),
+    decision:
+      i % 4 === 1
+        ? {
+            profile: 'balanced',
+            complexity: 'simple',
+            promptTokens: i,
+            chosenModel: 'gpt-4o-mini',
+            candidates: [
+              {
+                model: 'gpt-4o-mini',
+                provider: 'openai',
+                score: 0.75 + i / 1000,
+                quality: 0.8,
+                latency: 0.5,
+                cost: 0.9,
+                reliability: 1,
+                eligible: true,
+                excludedReason: '',
+              },
+              {
+                model: 'gpt-4o',
+                provider: 'openai',
+                score: 0,
+                quality: 0.95,
+                latency: 0.4,
+                cost: 0.2,
+                reliability: 1,
+                eligible: false,
+                excludedReason: `over budget ${text}`,
+              },
+            ],
+          }
+        : undefined,
+  };
+}
+
+/** Every row of the three tables, ordered, with PostgreSQL's bigint strings read as numbers. */
+type Row = Record<string, unknown>;
+
+async function rows(database: LedgerDatabase): Promise<{ calls: Row[]; attempts: Row[]; decisions: Row[] }> {
+  const numeric = (row: object): Row =>
+    Object.fromEntries(Object.entries(row).map(([k, v]) => [k, k === 'ts' && typeof v === 'string' ? Number(v) : v]));
+  const { db } = database;
+  return {
+    calls: (await db.selectFrom('ledger_calls').selectAll().orderBy('id').execute()).map(numeric),
+    attempts: (await db.selectFrom('ledger_attempts').selectAll().orderBy('call_id').orderBy('seq').execute()).map(numeric),
+    decisions: (await db.selectFrom('ledger_decisions').selectAll().orderBy('call_id').execute()).map(numeric),
+  };
+}
+
+describe('the rows the ledger writes', () => {
+  it('are the same in PostgreSQL as in SQLite, value for value, and hold what the records say', async () => {
+    // More than one INSERT chunk's worth of rows, in two batches.
+    const records = Array.from({ length: 450 }, (_, i) => record(i));
+    for (const batch of [records.slice(0, 170), records.slice(170)]) {
+      await writeBatch(postgres, batch);
+      await writeBatch(sqlite, batch);
+    }
+    const fromPostgres = await rows(postgres);
+    const fromSqlite = await rows(sqlite);
+    expect(fromPostgres.calls).toHaveLength(450);
+    expect(fromPostgres.attempts).toHaveLength(records.reduce((n, r) => n + r.attempts.length, 0));
+    expect(fromPostgres.decisions).toHaveLength(records.filter((r) => r.decision).length);
+    // SQLite keeps a lone surrogate's three bytes (read back as three U+FFFD); PostgreSQL stores the
+    // one U+FFFD that UTF-8 encoding a bound parameter made of it (checked below).
+    expect(fromPostgres).toEqual(JSON.parse(JSON.stringify(fromSqlite).replaceAll('\ufffd\ufffd\ufffd', '\ufffd')));
+
+    // And against the records themselves: a call, its attempts and its decision.
+    const r = records[13]!;
+    expect(fromPostgres.calls[13]).toMatchObject({
+      id: r.id,
+      ts: r.ts,
+      key_name: r.keyName,
+      prompt: 'quote " and \\ backslash',
+      cost_usd: r.costUsd,
+      latency_ms: r.latencyMs,
+      ttft_ms: r.ttftMs,
+      usage_estimated: 1,
+      cache_hit: 0,
+      answer: null,
+    });
+    const withPair = fromPostgres.calls.find((c) => c.id === 'call-0010');
+    // A lone surrogate is stored as U+FFFD, as UTF-8 encoding a bound parameter stores it.
+    expect(withPair?.key_name).toBe('key cut pair \ufffd');
+    const decision = fromPostgres.decisions.find((d) => d.call_id === 'call-0013');
+    expect(JSON.parse(String(decision?.candidates))).toEqual(r.decision!.candidates);
+    const attempts = fromPostgres.attempts.filter((a) => a.call_id === 'call-0014');
+    expect(attempts).toEqual([
+      expect.objectContaining({ seq: 0, outcome: 'error', code: 'UNAVAILABLE', reason: 'line\nbreak\ttab', cost_usd: 0.000123 * 14 }),
+      expect.objectContaining({ seq: 1, outcome: 'success', code: null, usage_estimated: 1, cost_usd: 2 * 0.000123 * 14 }),
+    ]);
+  });
+});
