@@ -98,9 +98,10 @@ const DECISIONS = table<DecisionRow, DecisionsTable>('ledger_decisions', {
 /**
  * One transaction for the whole batch: a batch is written entirely or not at all.
  *
- * SQLite: one statement per table, prepared once per database and run row by row inside one
- * transaction. better-sqlite3 runs on the event loop, so its cost is the gateway's: preparing a
- * 200-row INSERT per chunk (kysely prepares every query it runs) took as long as running it.
+ * SQLite: one statement per table, prepared once and run row by row inside one transaction, on
+ * the writer thread of a file database (sqlite-writer.ts; here only each row's values are read
+ * out), on this connection for an in-memory one. Preparing a 200-row INSERT per chunk (kysely
+ * prepares every query it runs) took as long as running it.
  * PostgreSQL: one INSERT per table whose only parameter is the batch's rows as JSON, which the
  * server expands with json_array_elements. Binding every value as its own parameter (an
  * INSERT of 200 rows has 6,000) cost the gateway a string and a length-prefixed write per value,
@@ -117,9 +118,6 @@ export async function writeBatch(database: LedgerDatabase, records: readonly Cal
     for (let seq = 0; seq < r.attempts.length; seq++) attempts.push({ attempt: r.attempts[seq]!, seq, call: r });
     if (r.decision) decisions.push({ decision: r.decision, call: r });
   }
-  // While another transaction is open on the connection (retention, the catalog, API keys, through
-  // kysely, between two of its awaits), a transaction here would nest inside it and share its fate:
-  // the kysely path waits for the connection instead.
   if (database.sqliteWriter) {
     await database.sqliteWriter.write([
       { text: insertText('sqlite', 'ledger_calls', 1), rows: records.map(valuesOf(CALLS)) },
@@ -128,6 +126,9 @@ export async function writeBatch(database: LedgerDatabase, records: readonly Cal
     ]);
     return;
   }
+  // While another transaction is open on the connection (retention, the catalog, API keys, through
+  // kysely, between two of its awaits), a transaction here would nest inside it and share its fate:
+  // the kysely path waits for the connection instead.
   if (database.sqlite && !database.sqlite.inTransaction) {
     writeSqlite(database.sqlite, records, attempts, decisions);
     return;
