@@ -5,6 +5,7 @@ import { UsageServiceClient, type GetUsageResponse } from '../../src/gen/orchest
 import { LedgerStore } from '../../src/store/ledger-store.js';
 import { RetentionJob } from '../../src/store/retention.js';
 import type { CallRecord } from '../../src/store/records.js';
+import { callRecord } from '../helpers/call-record.js';
 import { callUnary } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { startPostgres, type PostgresProcess } from '../helpers/postgres.js';
@@ -27,52 +28,7 @@ async function usageOf(h: Harness): Promise<GetUsageResponse> {
   }
 }
 
-function record(ts: number, id: string): CallRecord {
-  return {
-    id,
-    ts,
-    requestId: id,
-    method: '/orchestrator.v1.ChatService/Chat',
-    protocol: 'grpc',
-    keyName: undefined,
-    requestedModel: 'gpt-4o-mini',
-    model: 'gpt-4o-mini',
-    provider: 'openai',
-    outcome: 'success',
-    code: 'OK',
-    reason: undefined,
-    usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3 },
-    usageEstimated: false,
-    costUsd: 0.001,
-    costSavedUsd: 0,
-    latencyMs: 5,
-    ttftMs: undefined,
-    fallbackTriggered: false,
-    defaultMessage: false,
-    cacheHit: false,
-    cacheStale: false,
-    promptSha256: undefined,
-    prompt: undefined,
-    answer: undefined,
-    attempts: [
-      {
-        model: 'gpt-4o-mini',
-        provider: 'openai',
-        outcome: 'success',
-        code: undefined,
-        reason: undefined,
-        latencyMs: 5,
-        usage: { promptTokens: 1, completionTokens: 2, totalTokens: 3 },
-        usageEstimated: false,
-        costUsd: 0.001,
-        retry: 0,
-        raced: false,
-        lost: false,
-      },
-    ],
-    decision: undefined,
-  };
-}
+const record = (ts: number, id: string): CallRecord => callRecord(id, ts);
 
 describe('the ledger on PostgreSQL', () => {
   it('two replicas started together migrate once, write one ledger, and each sees both', async () => {
