@@ -25,9 +25,11 @@
 import { createServer } from 'node:http';
 import { Session } from 'node:inspector/promises';
 import v8 from 'node:v8';
+import { isMainThread } from 'node:worker_threads';
 
 const port = Number(process.env.BENCH_ALLOC_PROBE_PORT);
-if (Number.isInteger(port) && port > 0) {
+// Node runs --import in worker threads too (the SQLite ledger's writer): only the gateway's thread counts.
+if (isMainThread && Number.isInteger(port) && port > 0) {
   let profiler;
   let usedAtStart = 0;
   let session;
