@@ -100,7 +100,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   LEDGER_FLUSH_MS: 'The longest a ledger record waits in the queue; a full batch (`LEDGER_BATCH_SIZE`) is written at once.',
   LEDGER_QUEUE_MAX:
     'Ledger rows waiting to be written; past it new rows are dropped and counted (`llm_orchestrator_ledger_records_dropped_total`), never blocking a call.',
-  LEDGER_BATCH_SIZE: 'Ledger records per transaction. A SQLite batch is written on the event loop (about 15 µs a call): small batches keep each pause short.',
+  LEDGER_BATCH_SIZE: 'Ledger records per transaction; a full batch is written at once.',
   LEDGER_RETENTION_DAYS: 'Ledger rows older than this are deleted by the retention job; `0` keeps everything.',
   KEYS_REFRESH_MS:
     'How often each replica reloads the API keys managed at runtime (ApiKeyService) from the database: a revoked key is refused everywhere within about this long.',

@@ -37,7 +37,8 @@ export function ledgerEnv() {
     ),
     LEDGER_FLUSH_MS: number(z.number().int().min(10).max(60_000), 1_000),
     LEDGER_QUEUE_MAX: number(z.number().int().min(1).max(1_000_000), 10_000),
-    // 100: a SQLite batch runs on the event loop, about 15 us a call; 500 held it for 7 ms at a time.
+    // 100: no dearer per call than 1,000 (docs/ledger.md), and short where a batch runs on the event
+    // loop (an in-memory SQLite database, which has no writer thread).
     LEDGER_BATCH_SIZE: number(z.number().int().min(1).max(5_000), 100),
     LEDGER_RETENTION_DAYS: number(z.number().int().min(0).max(36_500), 30),
     LEDGER_RETENTION_CRON: z.preprocess(emptyAsUndefined, z.string().trim().default('17 * * * *')),
