@@ -3,6 +3,12 @@ import OpenAI from 'openai';
 type BuildRequestOptions = Parameters<OpenAI['buildRequest']>[0];
 type BuiltRequest = Awaited<ReturnType<OpenAI['buildRequest']>>;
 
+/** The URL and the SDK's own headers of one endpoint, made once per provider (direct-post.ts). */
+export interface PostShape {
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
 /**
  * The openai SDK with a cheaper `buildRequest` for the one call shape a gateway makes over and
  * over: a JSON POST with no query and no idempotency key, with or without a few per-request
@@ -35,6 +41,19 @@ export class LeanOpenAI extends OpenAI {
       o.fetchOptions === undefined &&
       !('workloadIdentity' in o && o.workloadIdentity !== undefined) &&
       !/[?#]/.test(this.baseURL);
+  }
+
+  /**
+   * The URL and headers the SDK sends for a JSON POST to `path` (first attempt, the client's
+   * timeout), for a caller that sends the request itself; undefined when this client is not
+   * eligible and every request must take the SDK's path.
+   */
+  async postShape(path: string): Promise<PostShape | undefined> {
+    if (!this.#eligible) return undefined;
+    const built = await this.buildRequest({ method: 'post', path, body: {} });
+    const headers: Record<string, string> = {};
+    for (const [name, value] of built.req.headers as unknown as Iterable<[string, string]>) headers[name] = value;
+    return { url: built.url, headers: Object.freeze(headers) };
   }
 
   override async buildRequest(options: BuildRequestOptions, extra: { retryCount?: number } = {}): Promise<BuiltRequest> {

@@ -13,6 +13,7 @@ import { applyTooling, toOpenAIMessages, toolCallsOf } from './tooling.js';
 import { OrchestratorError } from '../../domain/errors.js';
 import { SseDecoder } from '../http/fast-sse.js';
 import { LeanOpenAI } from './lean-openai.js';
+import { DirectPost } from './direct-post.js';
 import { createUndiciFetch, type UndiciFetch } from '../http/undici-fetch.js';
 import { upstreamHttpOptions, type UpstreamHttpOptions } from '../http/upstream-http.js';
 import type { EmbeddingRequest, EmbeddingResult, Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent } from '../types.js';
@@ -47,7 +48,9 @@ export interface OpenAIProviderOptions extends UpstreamHttpOptions {
 
 /**
  * Any OpenAI-compatible endpoint through the official SDK. One SDK client per provider,
- * created once; retries and timeouts are the engine's, so the SDK's are switched off. Requests
+ * created once; retries and timeouts are the engine's, so the SDK's are switched off. Chat
+ * requests are sent with the SDK's URL and headers but without its per-request machinery
+ * (direct-post.ts) whenever the client allows it (a plain API key, no query in the base URL). Requests
  * go through undici.request on a keep-alive pool (http/undici-fetch.ts, about a fifth of
  * the CPU of fetch per call), which follows no redirect, checks the SSRF rules on every new
  * connection and bounds what it reads. A stream is read from the raw response by one generator
@@ -55,7 +58,8 @@ export interface OpenAIProviderOptions extends UpstreamHttpOptions {
  */
 export class OpenAIProvider implements Provider {
   readonly name: string;
-  private readonly client: OpenAI;
+  private readonly client: LeanOpenAI;
+  private readonly chat: DirectPost;
   private readonly maxTokensField: 'max_tokens' | 'max_completion_tokens';
   private readonly http: UndiciFetch;
   private readonly timeoutMs: number | undefined;
@@ -81,6 +85,7 @@ export class OpenAIProvider implements Provider {
       defaultHeaders: options.defaultHeaders ? { ...options.defaultHeaders } : undefined,
       fetch: this.http,
     });
+    this.chat = new DirectPost(this.client, this.http, this.name, '/chat/completions', options.timeoutMs);
   }
 
   async close(): Promise<void> {
@@ -94,10 +99,10 @@ export class OpenAIProvider implements Provider {
   async complete(request: ProviderRequest): Promise<ProviderCompletion> {
     let completion: ChatCompletion;
     try {
-      completion = await this.client.chat.completions.create(this.params(request, false), {
-        signal: request.signal,
-        headers: request.headers,
-      });
+      const shape = await this.chat.shape();
+      completion = shape
+        ? ((await (await this.chat.send(shape, this.params(request, false), request.signal, request.headers)).json()) as ChatCompletion)
+        : await this.client.chat.completions.create(this.params(request, false), { signal: request.signal, headers: request.headers });
     } catch (err) {
       throw this.translate(err, request.signal, 'response');
     }
@@ -124,9 +129,12 @@ export class OpenAIProvider implements Provider {
   async *stream(request: ProviderRequest): AsyncGenerator<ProviderStreamEvent> {
     let response: Response;
     try {
-      response = await this.client.chat.completions
-        .create(this.params(request, true), { signal: request.signal, headers: request.headers })
-        .asResponse();
+      const shape = await this.chat.shape();
+      response = shape
+        ? await this.chat.send(shape, this.params(request, true), request.signal, request.headers)
+        : await this.client.chat.completions
+            .create(this.params(request, true), { signal: request.signal, headers: request.headers })
+            .asResponse();
     } catch (err) {
       throw this.translate(err, request.signal, 'response');
     }
