@@ -17,6 +17,8 @@ export function label(target: string): string {
       return 'gateway';
     case 'gateway-http':
       return 'gateway HTTP API';
+    case 'gateway-http-workers':
+      return `gateway HTTP API, WORKERS=${benchWorkers}`;
     case 'peer':
       return 'Portkey 1.15.2';
     case WORKERS_TARGET:

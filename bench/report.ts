@@ -351,7 +351,7 @@ function renderHttp(out: string[], h: HttpRows): void {
           fmt(t.p50Ms, 3),
           fmt(t.p99Ms, 3),
           String(t.errors),
-          peer && t.target === 'gateway-http' ? `${fmt(t.reqPerSec / peer, 1)}x` : '-',
+          peer && t.target.startsWith('gateway-http') ? `${fmt(t.reqPerSec / peer, 1)}x` : '-',
           cpuText(t.cpu),
         ];
       }),
@@ -385,9 +385,9 @@ export function httpTargetsOf(h: HttpRows, hasPeer: boolean, peerMissing = 'peer
   const noPeer = `n/a: ${peerMissing}`;
   const tput = (target: string, body: string): number | undefined =>
     h.throughput.find((t) => t.target === target && t.body === body)?.reqPerSec;
-  const ratio = (body: string): number | undefined => {
+  const ratio = (body: string, target = 'gateway-http'): number | undefined => {
     const peer = tput('peer', body);
-    const gateway = tput('gateway-http', body);
+    const gateway = tput(target, body);
     return hasPeer && peer && gateway !== undefined ? gateway / peer : undefined;
   };
   const third = (ours: { median: number } | undefined, peer: { median: number } | undefined, what: string): Target => {
@@ -401,6 +401,14 @@ export function httpTargetsOf(h: HttpRows, hasPeer: boolean, peerMissing = 'peer
   return {
     [`HTTP unary throughput c=${HTTP_CONCURRENCY} vs Portkey (x)`]: check(ratio('unary'), (v) => v >= 5, '>= 5x', noPeer),
     [`HTTP stream throughput c=${HTTP_CONCURRENCY} vs Portkey (x)`]: check(ratio('stream'), (v) => v >= 5, '>= 5x', noPeer),
+    ...(h.throughput.some((t) => t.target === 'gateway-http-workers')
+      ? {
+          [`HTTP unary throughput c=${HTTP_CONCURRENCY}, ${label('gateway-http-workers').replace('gateway HTTP API, ', '')}, vs Portkey (x)`]:
+            check(ratio('unary', 'gateway-http-workers'), (v) => v >= 5, '>= 5x', noPeer),
+          [`HTTP stream throughput c=${HTTP_CONCURRENCY}, ${label('gateway-http-workers').replace('gateway HTTP API, ', '')}, vs Portkey (x)`]:
+            check(ratio('stream', 'gateway-http-workers'), (v) => v >= 5, '>= 5x', noPeer),
+        }
+      : {}),
     'HTTP added latency, sequential unary (ms)': third(s.addedChat['gateway-http'], s.addedChat.peer, 'unary'),
     'HTTP added time to first token, sequential (ms)': third(s.addedTtft['gateway-http'], s.addedTtft.peer, 'TTFT'),
     [`HTTP ${int(streams?.streams)} SSE streams with every token (streams)`]: check(

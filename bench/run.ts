@@ -142,7 +142,10 @@ async function measure(
     });
     grpc = { overhead, throughput, fixedRate, streams, raceFallback, allocation };
   }
-  const http = options.http || options.httpOnly ? await httpScenarios(fleet, h2load, p) : undefined;
+  const http =
+    options.http || options.httpOnly
+      ? await httpScenarios(fleet, h2load, p, { count: options.workers, gatewayDir: options.gatewayDir, logLevel: options.logLevel })
+      : undefined;
   const targets = {
     ...(grpc?.overhead && grpc.throughput && grpc.fixedRate && grpc.streams
       ? targetsOf(

@@ -7,7 +7,20 @@
 import { setMaxListeners } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BENCH_DIR, PACED_TOKENS, QUIET_CORES, TOKEN_RATE, jsonBody, leastDisturbed, log, peerHeaders, type Fleet } from '../fleet.js';
+import {
+  BENCH_DIR,
+  PACED_TOKENS,
+  QUIET_CORES,
+  TOKEN_RATE,
+  jsonBody,
+  leastDisturbed,
+  log,
+  peerHeaders,
+  startGateway,
+  type Fleet,
+  type Gateway,
+} from '../fleet.js';
+import { setBenchWorkers } from '../labels.js';
 import { runH2load } from '../lib/h2load.js';
 import { HttpTarget } from '../lib/http-client.js';
 import { CpuMeter, procMemory, sleep, waitForQuiet } from '../lib/proc.js';
@@ -17,7 +30,7 @@ import type { Plan } from '../options.js';
 import { added, httpTtftProbe, rounds, ttftRounds, type RoundsResult } from './sequential.js';
 
 /** Who answers an HTTP row: the upstream alone, the gateway's HTTP API, or the peer. */
-export type HttpTargetName = 'direct' | 'gateway-http' | 'peer';
+export type HttpTargetName = 'direct' | 'gateway-http' | 'gateway-http-workers' | 'peer';
 export type Body = 'unary' | 'stream';
 
 export interface HttpSequential {
@@ -68,22 +81,30 @@ export const HTTP_CONCURRENCY = 256;
 const CHAT_PATH = '/v1/chat/completions';
 const DIRECT_HEADERS = { 'content-type': 'application/json', authorization: 'Bearer bench' };
 
-function originOf(fleet: Fleet, target: HttpTargetName): string {
-  const port = target === 'direct' ? fleet.upstream.port : target === 'gateway-http' ? fleet.gateway.httpPort : fleet.peer!.port;
-  return `http://127.0.0.1:${port}`;
+/** The bench's fleet, plus the gateway as cluster workers while their rows run. */
+interface HttpFleet extends Fleet {
+  readonly workers?: Gateway | undefined;
+}
+
+function originOf(fleet: HttpFleet, target: HttpTargetName): string {
+  return `http://127.0.0.1:${gatewayOf(fleet, target)?.httpPort ?? (target === 'direct' ? fleet.upstream.port : fleet.peer!.port)}`;
+}
+
+function gatewayOf(fleet: HttpFleet, target: HttpTargetName): Gateway | undefined {
+  return target === 'gateway-http' ? fleet.gateway : target === 'gateway-http-workers' ? fleet.workers : undefined;
 }
 
 function headersOf(fleet: Fleet, target: HttpTargetName): Record<string, string> {
   return target === 'peer' ? peerHeaders(fleet.upstream.port) : DIRECT_HEADERS;
 }
 
-function pidOf(fleet: Fleet, target: HttpTargetName): number {
-  return target === 'direct' ? fleet.upstream.pid : target === 'gateway-http' ? fleet.gateway.pid : fleet.peer!.pid;
+function pidOf(fleet: HttpFleet, target: HttpTargetName): number {
+  return gatewayOf(fleet, target)?.pid ?? (target === 'direct' ? fleet.upstream.pid : fleet.peer!.pid);
 }
 
-/** The CPU column names the process, as in the gRPC tables. */
+/** The CPU column names the process, as in the gRPC tables (the workers' primary counts its workers). */
 function cpuName(target: HttpTargetName): string {
-  return target === 'gateway-http' ? 'gateway' : target;
+  return target === 'gateway-http' || target === 'gateway-http-workers' ? 'gateway' : target;
 }
 
 function targetsOf(fleet: Fleet): HttpTargetName[] {
@@ -145,19 +166,46 @@ async function sequentialRows(fleet: Fleet, p: Plan): Promise<HttpSequential> {
   }
 }
 
-/** h2load --h1 at HTTP_CONCURRENCY connections, one request in flight on each. */
-async function throughputRows(fleet: Fleet, h2load: string, p: Plan): Promise<HttpThroughputRow[]> {
+/** How to start the gateway as cluster workers for their throughput rows; count 1: no such rows. */
+export interface HttpWorkers {
+  readonly count: number;
+  readonly gatewayDir: string;
+  readonly logLevel: string;
+}
+
+/**
+ * h2load --h1 at HTTP_CONCURRENCY connections, one request in flight on each. Then, as for the
+ * gRPC rows, the same gateway as WORKERS=n processes sharing the HTTP port (node:cluster),
+ * started for these rows alone, its ledger off (workers cannot share the default SQLite file).
+ */
+async function throughputRows(fleet: Fleet, h2load: string, p: Plan, workers: HttpWorkers): Promise<HttpThroughputRow[]> {
   log(`HTTP 2/3 throughput (h2load --h1, c=${HTTP_CONCURRENCY}) ...`);
+  const rows = await throughputRuns(fleet, h2load, p, targetsOf(fleet));
+  if (workers.count > 1) {
+    setBenchWorkers(workers.count);
+    const cluster = await startGateway(workers.gatewayDir, fleet.upstream.port, workers.logLevel, [], {
+      WORKERS: String(workers.count),
+      DATABASE_URL: 'off',
+    });
+    try {
+      await waitForHttp({ ...fleet, gateway: cluster });
+      rows.push(...(await throughputRuns({ ...fleet, workers: cluster }, h2load, p, ['gateway-http-workers'])));
+    } finally {
+      await cluster.stop();
+    }
+  }
+  return rows;
+}
+
+async function throughputRuns(fleet: HttpFleet, h2load: string, p: Plan, targets: HttpTargetName[]): Promise<HttpThroughputRow[]> {
   const dir = join(BENCH_DIR, 'results/tmp');
   mkdirSync(dir, { recursive: true });
   const files: Record<Body, string> = { unary: join(dir, 'chat-request.json'), stream: join(dir, 'chat-stream-request.json') };
   writeFileSync(files.unary, jsonBody('gpt-4o'));
   writeFileSync(files.stream, jsonBody('gpt-4o', true));
   const runs: { target: HttpTargetName; body: Body }[] = [
-    { target: 'direct', body: 'unary' },
-    ...targetsOf(fleet)
-      .filter((t) => t !== 'direct')
-      .flatMap((target) => (['unary', 'stream'] as const).map((body) => ({ target, body }))),
+    ...(targets.includes('direct') ? [{ target: 'direct' as const, body: 'unary' as const }] : []),
+    ...targets.filter((t) => t !== 'direct').flatMap((target) => (['unary', 'stream'] as const).map((body) => ({ target, body }))),
   ];
   const rows: HttpThroughputRow[] = [];
   for (const { target, body } of runs) {
@@ -284,10 +332,10 @@ async function streamRows(fleet: Fleet, p: Plan): Promise<HttpStreamsRow[]> {
 }
 
 /** Every HTTP row, in order: sequential, throughput, streams. */
-export async function httpScenarios(fleet: Fleet, h2load: string, p: Plan): Promise<HttpRows> {
+export async function httpScenarios(fleet: Fleet, h2load: string, p: Plan, workers: HttpWorkers): Promise<HttpRows> {
   await waitForHttp(fleet);
   const sequential = await sequentialRows(fleet, p);
-  const throughput = await throughputRows(fleet, h2load, p);
+  const throughput = await throughputRows(fleet, h2load, p, workers);
   const streams = await streamRows(fleet, p);
   return { sequential, throughput, streams };
 }
