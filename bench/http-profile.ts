@@ -60,6 +60,10 @@ async function main(): Promise<void> {
   const alloc = await allocProbeArgs();
   const nodeArgs = [...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []), ...alloc.nodeArgs];
   if (cpuProf) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${outDir}`);
+  // --node-arg X (repeatable): a V8 or Node flag for the gateway, e.g. --node-arg --max-semi-space-size=32
+  process.argv.forEach((a, i) => {
+    if (a === '--node-arg' && process.argv[i + 1]) nodeArgs.push(process.argv[i + 1]!);
+  });
   const gateway = await startGateway(dir, upstream.port, 'warn', nodeArgs, alloc.env, entry);
   const load = (n: number) => h2loadRequests(h2load, `http://127.0.0.1:${gateway.httpPort}/v1/chat/completions`, n, concurrency, bodyFile);
   const rounds: HttpCostRound[] = [];

@@ -76,17 +76,22 @@ export function told<A extends Answer & { decision?: RouteDecision | undefined; 
   return answer;
 }
 
-/** A stream's events, passed through; its `completed` event is told to the call's observer as the answer. */
-export async function* toldStream(ctx: CallContext, events: AsyncGenerator<EngineStreamEvent>): AsyncGenerator<EngineStreamEvent> {
-  const answered = ctx.upstream?.answered;
-  if (!answered) return yield* events;
+/**
+ * Follows a stream's events as the relay yields them and tells the call's observer the answer at
+ * `completed`; undefined when nobody listens. A function the relay calls, not a generator around
+ * it: a layer of async generator costs every delta a promise and a turn of the microtask queue.
+ */
+export function streamTeller(ctx: CallContext): ((event: EngineStreamEvent) => void) | undefined {
+  const upstream = ctx.upstream;
+  const answered = upstream?.answered;
+  if (!answered) return undefined;
   let content = '';
   let cache: CallAnswer['cache'];
-  for await (const event of events) {
-    if (event.type === 'started') cache = event.cache;
-    else if (event.type === 'delta') content += event.content;
+  return (event) => {
+    if (event.type === 'delta') content += event.content;
+    else if (event.type === 'started') cache = event.cache;
     else if (event.type === 'completed') {
-      answered.call(ctx.upstream, {
+      answered.call(upstream, {
         content,
         model: event.model,
         provider: event.provider,
@@ -99,6 +104,5 @@ export async function* toldStream(ctx: CallContext, events: AsyncGenerator<Engin
         timeToFirstTokenMs: event.timeToFirstTokenMs,
       });
     }
-    yield event;
-  }
+  };
 }

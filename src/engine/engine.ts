@@ -5,7 +5,7 @@ import { Admission, type Admitted } from './admission.js';
 import type { Answer, FallbackAnswer, Plan } from './answer.js';
 import { AttemptRunner } from './attempt.js';
 import { Planner } from './plan.js';
-import { promptOf, requestedName, told, toldStream } from './call-detail.js';
+import { promptOf, requestedName, streamTeller, told } from './call-detail.js';
 import { EventBus, type EventSink } from './events.js';
 import type { AccessControl, AnswerCache, ProviderLookup } from './ports.js';
 import {
@@ -192,10 +192,7 @@ export class Engine {
       prompt: promptOf(req.input.messages),
       raced: target.mode === 'race',
     });
-    return toldStream(
-      req.ctx,
-      relayStream(this.deps, () => this.prepareStream(req)),
-    );
+    return relayStream(this.deps, () => this.prepareStream(req), streamTeller(req.ctx));
   }
 
   private async prepareStream(req: StreamCall): Promise<PreparedStream> {

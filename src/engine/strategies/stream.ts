@@ -123,7 +123,18 @@ export function streamSpec(
  * stream with the partial usage in the error, or, with restartOnFailure, sends `restarted` and
  * the policy's next model streams from the start. A stream never completes without a finish reason.
  */
-export async function* relayStream(deps: RelayDeps, prepare: () => Promise<PreparedStream>): AsyncGenerator<EngineStreamEvent> {
+export async function* relayStream(
+  deps: RelayDeps,
+  prepare: () => Promise<PreparedStream>,
+  /** Sees every event this relay yields, as it yields it (the call's record of its answer). */
+  tell?: (event: EngineStreamEvent) => void,
+): AsyncGenerator<EngineStreamEvent> {
+  const out = tell
+    ? (event: EngineStreamEvent): EngineStreamEvent => {
+        tell(event);
+        return event;
+      }
+    : (event: EngineStreamEvent): EngineStreamEvent => event;
   const prepared = await prepare();
   const { ctx } = prepared;
   const attempts: AttemptRecord[] = [];
@@ -138,12 +149,12 @@ export async function* relayStream(deps: RelayDeps, prepare: () => Promise<Prepa
       const failure = aggregateFailure(attempts, ctx.signal);
       const cached = await prepared.offline?.(failure);
       if (!cached) throw failure;
-      yield* replay(cached, attempts, prepared);
+      for (const event of replay(cached, attempts, prepared)) yield out(event);
       return;
     }
     unrelayed = live;
     let firstTokenAt: number | undefined;
-    yield { type: 'started', model: live.stream.model.id, provider: live.stream.provider };
+    yield out({ type: 'started', model: live.stream.model.id, provider: live.stream.provider });
     let restarted = false;
     for (;;) {
       const { stream } = live;
@@ -160,9 +171,8 @@ export async function* relayStream(deps: RelayDeps, prepare: () => Promise<Prepa
               firstTokenAt = performance.now();
               deps.events.emit({ type: 'first_token', model: stream.model.id, ms: firstTokenAt - ctx.startedAt });
             }
-            yield event.toolCall
-              ? { type: 'delta', content: event.content, toolCall: event.toolCall }
-              : { type: 'delta', content: event.content };
+            // The provider's delta has the engine's shape: relayed as it is, not copied.
+            yield out(event);
           }
           const next = await stream.rest.next();
           if (next.done) break;
@@ -178,7 +188,7 @@ export async function* relayStream(deps: RelayDeps, prepare: () => Promise<Prepa
         const finishedAt = performance.now();
         // With earlier attempts the time since the call began is not this model's alone.
         if (attempts.length === 1) deps.onModelTimeToFirstToken?.(stream.model.id, (firstTokenAt ?? finishedAt) - ctx.startedAt);
-        yield {
+        yield out({
           type: 'completed',
           model: stream.model.id,
           provider: stream.provider,
@@ -191,7 +201,7 @@ export async function* relayStream(deps: RelayDeps, prepare: () => Promise<Prepa
           attempts,
           fallbackTriggered: restarted || policy.isFallback(stream.model.id),
           decision: prepared.decision,
-        };
+        });
         return;
       }
       if (!prepared.restartOnFailure || ctx.signal.aborted) throw aggregateFailure(attempts, ctx.signal);
@@ -200,13 +210,13 @@ export async function* relayStream(deps: RelayDeps, prepare: () => Promise<Prepa
       unrelayed = replacement;
       deps.events.emit({ type: 'stream_restarted' });
       restarted = true;
-      yield {
+      yield out({
         type: 'restarted',
         failedModel: stream.model.id,
         reason: failure instanceof OrchestratorError ? failure.reason : Reason.INTERNAL,
         nextModel: replacement.stream.model.id,
         nextProvider: replacement.stream.provider,
-      };
+      });
       live = replacement;
     }
   } finally {

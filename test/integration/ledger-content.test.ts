@@ -1,0 +1,46 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
+import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+/** LEDGER_CONTENT=full keeps what was asked and what was answered, streamed or not. */
+
+const text = (messages: StreamChatResponse[]) => messages.map((m) => (m.event?.$case === 'delta' ? m.event.delta.content : '')).join('');
+
+describe('LEDGER_CONTENT=full', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'llmo-ledger-content-')), 'ledger.db');
+    h = await startHarness({ env: { DATABASE_URL: `sqlite:${file}`, LEDGER_CONTENT: 'full', LEDGER_FLUSH_MS: '20' } });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  async function rows() {
+    const db = h.app.ledger.database()?.db;
+    if (!db) throw new Error('ledger not open');
+    await h.app.ledger.store?.flush();
+    return db.selectFrom('ledger_calls').select(['method', 'prompt', 'answer']).orderBy('ts').execute();
+  }
+
+  it('records the prompt and the whole answer of a Chat and of a StreamChat', async () => {
+    const unary = await callUnary(h.clients.chat.chat.bind(h.clients.chat), {
+      model: 'gpt-4o-mini',
+      prompt: 'first question',
+      messages: [],
+    });
+    const streamed = await collectStream(h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o-mini', prompt: 'second question' })));
+    expect(streamed.error).toBeUndefined();
+    const streamedText = text(streamed.messages);
+    expect(streamed.messages.filter((m) => m.event?.$case === 'delta').length).toBeGreaterThan(1);
+    const recorded = await rows();
+    expect(recorded).toEqual([
+      { method: '/orchestrator.v1.ChatService/Chat', prompt: 'first question', answer: unary.response.content },
+      { method: '/orchestrator.v1.ChatService/StreamChat', prompt: 'second question', answer: streamedText },
+    ]);
+  });
+});
