@@ -59,12 +59,6 @@ export function abortError(signal: AbortSignal): OrchestratorError {
   return reason instanceof OrchestratorError ? reason : cancelled();
 }
 
-/** Lets a cancel that happened meanwhile land (one microtask), then throws it if it did. */
-export async function checkpoint(signal: AbortSignal): Promise<void> {
-  await undefined;
-  if (signal.aborted) throw abortError(signal);
-}
-
 /** Retry-After as milliseconds: `retry-after-ms`, then `retry-after` in seconds or as an HTTP date. */
 export function parseRetryAfter(headers: { get(name: string): string | null } | undefined, now = Date.now()): number | undefined {
   if (!headers) return undefined;

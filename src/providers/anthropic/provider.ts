@@ -21,7 +21,6 @@ import { upstreamHttpOptions, type UpstreamHttpOptions } from '../http/upstream-
 import type { Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent } from '../types.js';
 import {
   abortError,
-  checkpoint,
   errorForUpstreamStatus,
   malformed,
   parseRetryAfter,
@@ -168,7 +167,7 @@ export class AnthropicProvider implements Provider {
         const events = decoder.push(bytes);
         for (let i = 0; i < events.length; i++) {
           // Events read together are handed out one by one: a cancel between two stops the rest.
-          if (i > 0) await checkpoint(request.signal);
+          if (i > 0 && request.signal.aborted) throw abortError(request.signal);
           const sse = events[i]!;
           if (stopped || sse.event === 'ping') continue;
           if (sse.event === 'error') throw streamError(this.name, sse.data);

@@ -20,7 +20,6 @@ import type { EmbeddingRequest, EmbeddingResult, Provider, ProviderCompletion, P
 import { embedThroughOpenAI } from './embeddings.js';
 import {
   abortError,
-  checkpoint,
   errorForUpstreamStatus,
   malformed,
   parseRetryAfter,
@@ -160,7 +159,7 @@ export class OpenAIProvider implements Provider {
         const events = decoder.push(bytes);
         for (let i = 0; i < events.length; i++) {
           // Events read together are handed out one by one: a cancel between two stops the rest.
-          if (i > 0) await checkpoint(request.signal);
+          if (i > 0 && request.signal.aborted) throw abortError(request.signal);
           const event = events[i]!;
           if (event.data.startsWith('[DONE]')) {
             done = true;
