@@ -17,6 +17,7 @@ import type { BreakerRegistry, BreakerState } from './resilience/breakers.js';
 import { isRetryable } from './resilience/failures.js';
 import type { RetryBudgets } from './resilience/retry-budget.js';
 import { childSignal } from './signals.js';
+import { StallWatchdog } from './stall-watchdog.js';
 import { abortReason, asOrchestratorError, circuitOpen, notServed, stalled, timeoutOf, usageSoFar } from './attempt-errors.js';
 import { throughBreaker, unaryThroughBreaker, type Guarded } from './resilience/guard.js';
 import { checkUsage } from './usage-check.js';
@@ -288,20 +289,16 @@ export class AttemptRunner {
     const upstream = spec.upstream?.requestStarted({ model: spec.model.id, provider: provider.name, retry: info.retry });
     const child = childSignal(spec.signal);
     const budget = this.options.budgets.for(endpointOf(provider, spec.model));
-    let watchdog: NodeJS.Timeout | undefined;
-    const watch = (ms: number | undefined, phase: 'first_token' | 'inter_token'): void => {
-      clearTimeout(watchdog);
-      if (ms) watchdog = setTimeout(() => child.abort(stalled(spec.model, phase, ms)), ms);
-    };
+    const watchdog = new StallWatchdog((phase, ms) => child.abort(stalled(spec.model, phase, ms)));
     let generatedChars = 0;
     let usage: TokenUsage | undefined;
     let finishReason: FinishReason | undefined;
     let usageRefused = false;
     let error: OrchestratorError | undefined;
     try {
-      watch(spec.firstTokenTimeoutMs, 'first_token');
+      watchdog.wait(spec.firstTokenTimeoutMs, 'first_token');
       for await (const event of provider.stream(providerRequest(spec, child.signal, upstream?.headers))) {
-        clearTimeout(watchdog);
+        watchdog.hold();
         if (event.type === 'delta') {
           generatedChars += event.content.length;
           yield event;
@@ -312,7 +309,7 @@ export class AttemptRunner {
           finishReason = event.finishReason;
           yield { ...event, usage };
         }
-        watch(spec.interTokenTimeoutMs, 'inter_token');
+        watchdog.wait(spec.interTokenTimeoutMs, 'inter_token');
       }
       budget.onSuccess();
     } catch (err) {
@@ -320,7 +317,7 @@ export class AttemptRunner {
       if (isRetryable(error)) budget.onFailure();
       throw error;
     } finally {
-      clearTimeout(watchdog);
+      watchdog.stop();
       if (!usage && !error) {
         // The consumer stopped pulling: make sure the upstream request closes too.
         child.abort(cancelled('stream abandoned'));
