@@ -8,6 +8,7 @@
  *
  *   npx tsx bench/http-profile.ts [--gateway-dir DIR] [--stream] [--requests 5000] [--warmup 8000]
  *                                 [--concurrency 64] [--rounds 3] [--cpu-prof] [--heap-prof] [--top 30] [--entry dist/main.js]
+ *                                 [--env K=V ...] [--node-arg FLAG ...]
  *
  * The gateway is DIR's dist/main.js (build it first), or `--entry src/main.ts` (run with tsx).
  * A fixed number of requests, not a duration, so JIT warm-up and the counted rounds are the same
@@ -64,7 +65,13 @@ async function main(): Promise<void> {
   process.argv.forEach((a, i) => {
     if (a === '--node-arg' && process.argv[i + 1]) nodeArgs.push(process.argv[i + 1]!);
   });
-  const gateway = await startGateway(dir, upstream.port, 'warn', nodeArgs, alloc.env, entry);
+  // --env K=V (repeatable): an environment variable for the gateway, e.g. --env DATABASE_URL=off
+  const extraEnv: Record<string, string> = { ...alloc.env };
+  process.argv.forEach((a, i) => {
+    const kv = a === '--env' ? process.argv[i + 1] : undefined;
+    if (kv?.includes('=')) extraEnv[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
+  });
+  const gateway = await startGateway(dir, upstream.port, 'warn', nodeArgs, extraEnv, entry);
   const load = (n: number) => h2loadRequests(h2load, `http://127.0.0.1:${gateway.httpPort}/v1/chat/completions`, n, concurrency, bodyFile);
   const rounds: HttpCostRound[] = [];
   let heapText = '';
