@@ -1,22 +1,29 @@
 import type { UndiciFetch } from '../http/undici-fetch.js';
+import { postForText } from '../http/undici-text.js';
 import { errorForUpstreamStatus, parseRetryAfter, upstreamTimeout } from '../upstream-errors.js';
 import type { LeanOpenAI, PostShape } from './lean-openai.js';
+
+/** An endpoint's shape with its URL split for the dispatcher. */
+export interface Endpoint extends PostShape {
+  readonly origin: string;
+  readonly path: string;
+}
 
 /**
  * A chat request's POST without the SDK's request machinery: the SDK's URL and headers for the
  * endpoint, made once (LeanOpenAI.postShape), the body as JSON text, and our undici transport.
- * Per request the SDK spent about a tenth of a unary call's CPU on what a gateway does not use:
+ * Per request the SDK spent about a sixth of a unary call's CPU on what a gateway does not use:
  * its options merging, a debug line formatted at every log level, an AbortController and a timer
  * for its timeout, its APIPromise and response parsing. What the SDK would send is unchanged
  * (test/unit/providers/openai/direct-post.test.ts compares the two on the wire).
  *
  * Failures keep the provider's mapping: an error status becomes the upstream status error
  * (Retry-After read), the provider's own timeout UPSTREAM_TIMEOUT; transport errors reject as
- * the transport reports them (`TypeError('fetch failed')`, the abort reason) for the provider's
- * `translate`.
+ * the transport reports them (`TypeError('fetch failed')`, `TypeError('terminated')`, the abort
+ * reason, UpstreamTooLargeError) for the provider's `translate`.
  */
 export class DirectPost {
-  #shape: Promise<PostShape | undefined> | undefined;
+  #endpoint: Promise<Endpoint | undefined> | undefined;
 
   constructor(
     private readonly client: LeanOpenAI,
@@ -25,38 +32,58 @@ export class DirectPost {
     private readonly path: string,
     /** The provider's own timeout per call, on top of the call's deadline; undefined: none. */
     private readonly timeoutMs: number | undefined,
+    /** Largest body read whole (UPSTREAM_MAX_BODY_BYTES). */
+    private readonly maxBodyBytes: number,
   ) {}
 
-  /** The endpoint's shape; undefined when the client takes the SDK's path (see LeanOpenAI). */
-  shape(): Promise<PostShape | undefined> {
-    this.#shape ??= this.client.postShape(this.path);
-    return this.#shape;
+  /** The endpoint; undefined when the client takes the SDK's path (see LeanOpenAI). */
+  shape(): Promise<Endpoint | undefined> {
+    this.#endpoint ??= this.client.postShape(this.path).then((shape) => {
+      if (!shape) return undefined;
+      const url = new URL(shape.url);
+      return { ...shape, origin: url.origin, path: `${url.pathname}${url.search}` };
+    });
+    return this.#endpoint;
   }
 
   /**
-   * POSTs `body` and resolves with a 2xx response (its body unread); an error status is read to
-   * its end (so the connection is reused) and rejects as an OrchestratorError.
+   * POSTs `body` and resolves with a 2xx response (its body unread), for a stream; an error
+   * status is read to its end (so the connection is reused) and rejects as an OrchestratorError.
    */
-  async send(shape: PostShape, body: unknown, signal: AbortSignal, extraHeaders?: Readonly<Record<string, string>>): Promise<Response> {
-    const headers = extraHeaders === undefined ? shape.headers : withHeaders(shape.headers, extraHeaders);
-    const init: RequestInit = { method: 'POST', headers, body: JSON.stringify(body) };
-    let response: Response;
-    if (this.timeoutMs === undefined) {
-      init.signal = signal;
-      response = await this.fetch(shape.url, init);
-    } else {
-      response = await this.withTimeout(shape.url, init, signal, this.timeoutMs);
-    }
+  async send(endpoint: Endpoint, body: unknown, signal: AbortSignal, extraHeaders?: Readonly<Record<string, string>>): Promise<Response> {
+    const init: RequestInit = { method: 'POST', headers: this.headers(endpoint, extraHeaders), body: JSON.stringify(body) };
+    const response = await this.timed(signal, (s) => this.fetch(endpoint.url, { ...init, signal: s }));
     if (response.ok) return response;
     await response.text().catch(() => undefined);
     throw errorForUpstreamStatus({ provider: this.provider, status: response.status, retryAfterMs: parseRetryAfter(response.headers) });
   }
 
+  /** POSTs `body` and resolves with the 2xx answer's parsed JSON; an error status rejects as an OrchestratorError. */
+  async json(endpoint: Endpoint, body: unknown, signal: AbortSignal, extraHeaders?: Readonly<Record<string, string>>): Promise<unknown> {
+    const request = {
+      origin: endpoint.origin,
+      path: endpoint.path,
+      headers: this.headers(endpoint, extraHeaders),
+      body: JSON.stringify(body),
+      maxBodyBytes: this.maxBodyBytes,
+    };
+    const response = await this.timed(signal, (s) => postForText(this.fetch.dispatcher, { ...request, signal: s }));
+    if (response.status >= 200 && response.status < 300) return JSON.parse(response.text) as unknown;
+    throw errorForUpstreamStatus({ provider: this.provider, status: response.status, retryAfterMs: parseRetryAfter(response.headers) });
+  }
+
+  private headers(endpoint: Endpoint, extra: Readonly<Record<string, string>> | undefined): Readonly<Record<string, string>> {
+    return extra === undefined ? endpoint.headers : withHeaders(endpoint.headers, extra);
+  }
+
   /**
-   * The provider's timeout covers the response headers, as the SDK's did; the call's signal keeps
-   * aborting the request after them (the body of a stream).
+   * Runs `call` on the call's signal, or, with the provider's own timeout, on a signal that also
+   * aborts when it passes before `call` settles: a unary answer read whole, a stream's headers
+   * (as the SDK's timeout did); the call's signal keeps aborting a stream after them.
    */
-  private async withTimeout(url: string, init: RequestInit, signal: AbortSignal, ms: number): Promise<Response> {
+  private async timed<T>(signal: AbortSignal, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const ms = this.timeoutMs;
+    if (ms === undefined) return call(signal);
     const controller = new AbortController();
     const follow = (): void => controller.abort(signal.reason);
     if (signal.aborted) follow();
@@ -67,7 +94,7 @@ export class DirectPost {
       controller.abort();
     }, ms);
     try {
-      return await this.fetch(url, { ...init, signal: controller.signal });
+      return await call(controller.signal);
     } catch (err) {
       signal.removeEventListener('abort', follow);
       if (timedOut && !signal.aborted) throw upstreamTimeout(this.provider, ms, err);

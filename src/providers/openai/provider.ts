@@ -15,7 +15,7 @@ import { SseDecoder } from '../http/fast-sse.js';
 import { LeanOpenAI } from './lean-openai.js';
 import { DirectPost } from './direct-post.js';
 import { createUndiciFetch, type UndiciFetch } from '../http/undici-fetch.js';
-import { upstreamHttpOptions, type UpstreamHttpOptions } from '../http/upstream-http.js';
+import { DEFAULT_MAX_BODY_BYTES, upstreamHttpOptions, type UpstreamHttpOptions } from '../http/upstream-http.js';
 import type { EmbeddingRequest, EmbeddingResult, Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent } from '../types.js';
 import { embedThroughOpenAI } from './embeddings.js';
 import {
@@ -84,7 +84,14 @@ export class OpenAIProvider implements Provider {
       defaultHeaders: options.defaultHeaders ? { ...options.defaultHeaders } : undefined,
       fetch: this.http,
     });
-    this.chat = new DirectPost(this.client, this.http, this.name, '/chat/completions', options.timeoutMs);
+    this.chat = new DirectPost(
+      this.client,
+      this.http,
+      this.name,
+      '/chat/completions',
+      options.timeoutMs,
+      http.fetch.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    );
   }
 
   async close(): Promise<void> {
@@ -100,7 +107,7 @@ export class OpenAIProvider implements Provider {
     try {
       const shape = await this.chat.shape();
       completion = shape
-        ? ((await (await this.chat.send(shape, this.params(request, false), request.signal, request.headers)).json()) as ChatCompletion)
+        ? ((await this.chat.json(shape, this.params(request, false), request.signal, request.headers)) as ChatCompletion)
         : await this.client.chat.completions.create(this.params(request, false), { signal: request.signal, headers: request.headers });
     } catch (err) {
       throw this.translate(err, request.signal, 'response');
