@@ -21,12 +21,15 @@ export type AttemptResult<R = ProviderCompletion> =
     }
   | { readonly ok: false; readonly error: OrchestratorError; readonly records: readonly AttemptRecord[] };
 
-/** A stream that produced its first event; the caller relays the rest and must close it. */
+/**
+ * A stream that produced its first events; the caller relays the rest and must close it. Events
+ * come in the groups the upstream delivered them in (one read each, never empty).
+ */
 export interface OpenedStream {
   readonly model: CatalogModel;
   readonly provider: string;
-  readonly first: ProviderStreamEvent;
-  readonly rest: AsyncGenerator<ProviderStreamEvent>;
+  readonly first: readonly ProviderStreamEvent[];
+  readonly rest: AsyncGenerator<readonly ProviderStreamEvent[]>;
   /** Settles once the breaker has judged the stream (after `rest` ended), so a closed stream's verdict is in before the next call. */
   readonly judged: Promise<void>;
 }

@@ -18,6 +18,7 @@ import { isRetryable } from './resilience/failures.js';
 import type { RetryBudgets } from './resilience/retry-budget.js';
 import { childSignal } from './signals.js';
 import { StallWatchdog } from './stall-watchdog.js';
+import { readsOf } from './stream-reads.js';
 import { abortReason, asOrchestratorError, circuitOpen, notServed, stalled, timeoutOf, usageSoFar } from './attempt-errors.js';
 import { throughBreaker, unaryThroughBreaker, type Guarded } from './resilience/guard.js';
 import { checkUsage } from './usage-check.js';
@@ -283,7 +284,7 @@ export class AttemptRunner {
     onRecord: OnRecord;
     /** Told once, when the stream is over: undefined for a clean end. */
     onEnd: (error: OrchestratorError | undefined) => void;
-  }): AsyncGenerator<ProviderStreamEvent> {
+  }): AsyncGenerator<readonly ProviderStreamEvent[]> {
     const { spec, provider, info, onRecord } = options;
     const started = performance.now();
     const upstream = spec.upstream?.requestStarted({ model: spec.model.id, provider: provider.name, retry: info.retry });
@@ -297,18 +298,23 @@ export class AttemptRunner {
     let error: OrchestratorError | undefined;
     try {
       watchdog.wait(spec.firstTokenTimeoutMs, 'first_token');
-      for await (const event of provider.stream(providerRequest(spec, child.signal, upstream?.headers))) {
+      for await (const events of readsOf(provider, providerRequest(spec, child.signal, upstream?.headers))) {
         watchdog.hold();
-        if (event.type === 'delta') {
-          generatedChars += event.content.length;
-          yield event;
-        } else {
-          const checked = checkUsage(event.usage, spec, generatedChars, { log: spec.log, model: spec.model.id, provider: provider.name });
-          usage = checked.usage;
-          usageRefused = checked.refused !== undefined;
-          finishReason = event.finishReason;
-          yield { ...event, usage };
+        let relayed = events;
+        for (let i = 0; i < events.length; i++) {
+          const event = events[i]!;
+          if (event.type === 'delta') {
+            generatedChars += event.content.length;
+          } else {
+            const checked = checkUsage(event.usage, spec, generatedChars, { log: spec.log, model: spec.model.id, provider: provider.name });
+            usage = checked.usage;
+            usageRefused = checked.refused !== undefined;
+            finishReason = event.finishReason;
+            if (relayed === events) relayed = [...events];
+            (relayed as ProviderStreamEvent[])[i] = { ...event, usage };
+          }
         }
+        yield relayed;
         watchdog.wait(spec.interTokenTimeoutMs, 'inter_token');
       }
       budget.onSuccess();

@@ -50,6 +50,12 @@ export interface Provider {
   readonly name: string;
   complete(request: ProviderRequest): Promise<ProviderCompletion>;
   stream(request: ProviderRequest): AsyncIterable<ProviderStreamEvent>;
+  /**
+   * The same events as `stream`, grouped as the upstream delivered them: each array holds what
+   * one read of the response completed (never empty). The engine relays from this when a
+   * provider has it: one pass through its layers per read instead of one per event.
+   */
+  streamReads?(request: ProviderRequest): AsyncIterable<readonly ProviderStreamEvent[]>;
   close?(): Promise<void>;
 }
 

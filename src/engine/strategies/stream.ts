@@ -162,21 +162,26 @@ export async function* relayStream(
       let failure: unknown;
       unrelayed = undefined;
       try {
-        let event = stream.first;
+        let events = stream.first;
         for (;;) {
-          if (event.type === 'end') {
-            end = event;
-          } else {
-            if (firstTokenAt === undefined) {
-              firstTokenAt = performance.now();
-              deps.events.emit({ type: 'first_token', model: stream.model.id, ms: firstTokenAt - ctx.startedAt });
+          for (let i = 0; i < events.length; i++) {
+            // Events read together are handed on one by one: a cancel between two stops the rest.
+            if (i > 0 && live.link.signal.aborted) throw live.link.signal.reason;
+            const event = events[i]!;
+            if (event.type === 'end') {
+              end = event;
+            } else {
+              if (firstTokenAt === undefined) {
+                firstTokenAt = performance.now();
+                deps.events.emit({ type: 'first_token', model: stream.model.id, ms: firstTokenAt - ctx.startedAt });
+              }
+              // The provider's delta has the engine's shape: relayed as it is, not copied.
+              yield out(event);
             }
-            // The provider's delta has the engine's shape: relayed as it is, not copied.
-            yield out(event);
           }
           const next = await stream.rest.next();
           if (next.done) break;
-          event = next.value;
+          events = next.value;
         }
       } catch (err) {
         failure = err;

@@ -3,15 +3,13 @@ import type {
   ContentBlock,
   Message,
   MessageCreateParamsBase,
-  MessageDeltaUsage,
   RawMessageStreamEvent,
   StopReason,
-  Usage,
 } from '@anthropic-ai/sdk/resources/messages';
-import type { FinishReason, TokenUsage } from '../../domain/chat.js';
+import type { FinishReason } from '../../domain/chat.js';
 import { ToolCallAssembler } from '../../domain/tools.js';
 import { applyTooling, checkImageDetail, toAnthropicConversation, toolCallsOf, type ToolingBody } from './tooling.js';
-import { estimateUsage } from '../../domain/chat.js';
+import { countsOf, estimatedUsage, tokenUsageOf, withDelta, type UsageCounts } from './usage.js';
 import { OrchestratorError } from '../../domain/errors.js';
 import { acceptsSampling } from './versions.js';
 import { applySampling } from './sampling.js';
@@ -141,6 +139,10 @@ export class AnthropicProvider implements Provider {
   }
 
   async *stream(request: ProviderRequest): AsyncGenerator<ProviderStreamEvent> {
+    for await (const events of this.streamReads(request)) yield* events;
+  }
+
+  async *streamReads(request: ProviderRequest): AsyncGenerator<readonly ProviderStreamEvent[]> {
     let response: Response;
     try {
       response = await (await this.sdkClient()).messages
@@ -165,51 +167,58 @@ export class AnthropicProvider implements Provider {
       // connection is reused instead of aborted.
       for await (const bytes of body) {
         const events = decoder.push(bytes);
-        for (let i = 0; i < events.length; i++) {
-          // Events read together are handed out one by one: a cancel between two stops the rest.
-          if (i > 0 && request.signal.aborted) throw abortError(request.signal);
-          const sse = events[i]!;
-          if (stopped || sse.event === 'ping') continue;
-          if (sse.event === 'error') throw streamError(this.name, sse.data);
-          const event = JSON.parse(sse.data) as RawMessageStreamEvent;
-          switch (event.type) {
-            case 'message_start':
-              usage = countsOf(event.message.usage);
-              break;
-            case 'content_block_start':
-              if (event.content_block.type === 'tool_use') {
-                const toolCall = { index: toolBlocks.size, id: event.content_block.id, name: event.content_block.name, arguments: '' };
-                toolBlocks.set(event.index, toolCall.index);
-                calls.add(toolCall);
-                generated += toolCall.name;
-                yield { type: 'delta', content: '', toolCall };
-              }
-              break;
-            case 'content_block_delta':
-              if (event.delta.type === 'text_delta' && event.delta.text) {
-                generated += event.delta.text;
-                yield { type: 'delta', content: event.delta.text };
-              } else if (event.delta.type === 'input_json_delta' && event.delta.partial_json) {
-                const index = toolBlocks.get(event.index);
-                if (index === undefined) break;
-                const toolCall = { index, arguments: event.delta.partial_json };
-                calls.add(toolCall);
-                generated += toolCall.arguments;
-                yield { type: 'delta', content: '', toolCall };
-              }
-              break;
-            case 'message_delta':
-              stopReason = event.delta.stop_reason;
-              usage = withDelta(usage, event.usage);
-              break;
-            case 'message_stop':
-              stopped = true;
-              break;
-            default:
-              // content_block_stop, and event types newer than this code.
-              break;
+        // The deltas this read completed, handed on together; those before a failure still go out.
+        const out: ProviderStreamEvent[] = [];
+        let failure: unknown;
+        try {
+          for (let i = 0; i < events.length; i++) {
+            const sse = events[i]!;
+            if (stopped || sse.event === 'ping') continue;
+            if (sse.event === 'error') throw streamError(this.name, sse.data);
+            const event = JSON.parse(sse.data) as RawMessageStreamEvent;
+            switch (event.type) {
+              case 'message_start':
+                usage = countsOf(event.message.usage);
+                break;
+              case 'content_block_start':
+                if (event.content_block.type === 'tool_use') {
+                  const toolCall = { index: toolBlocks.size, id: event.content_block.id, name: event.content_block.name, arguments: '' };
+                  toolBlocks.set(event.index, toolCall.index);
+                  calls.add(toolCall);
+                  generated += toolCall.name;
+                  out.push({ type: 'delta', content: '', toolCall });
+                }
+                break;
+              case 'content_block_delta':
+                if (event.delta.type === 'text_delta' && event.delta.text) {
+                  generated += event.delta.text;
+                  out.push({ type: 'delta', content: event.delta.text });
+                } else if (event.delta.type === 'input_json_delta' && event.delta.partial_json) {
+                  const index = toolBlocks.get(event.index);
+                  if (index === undefined) break;
+                  const toolCall = { index, arguments: event.delta.partial_json };
+                  calls.add(toolCall);
+                  generated += toolCall.arguments;
+                  out.push({ type: 'delta', content: '', toolCall });
+                }
+                break;
+              case 'message_delta':
+                stopReason = event.delta.stop_reason;
+                usage = withDelta(usage, event.usage);
+                break;
+              case 'message_stop':
+                stopped = true;
+                break;
+              default:
+                // content_block_stop, and event types newer than this code.
+                break;
+            }
           }
+        } catch (err) {
+          failure = err;
         }
+        if (out.length > 0) yield out;
+        if (failure !== undefined) throw failure;
       }
       ended = true;
     } catch (err) {
@@ -222,12 +231,14 @@ export class AnthropicProvider implements Provider {
     }
     if (request.signal.aborted) throw abortError(request.signal);
     if (!stopped || stopReason === null) throw truncated(this.name, 'no message_stop before the end of the stream');
-    yield {
-      type: 'end',
-      finishReason: finishReasonOf(stopReason),
-      usage: usage ? tokenUsageOf(usage) : estimatedUsage(request, generated),
-      ...(calls.size > 0 ? { toolCalls: calls.result() } : {}),
-    };
+    yield [
+      {
+        type: 'end',
+        finishReason: finishReasonOf(stopReason),
+        usage: usage ? tokenUsageOf(usage) : estimatedUsage(request, generated),
+        ...(calls.size > 0 ? { toolCalls: calls.result() } : {}),
+      },
+    ];
   }
 
   private body(request: ProviderRequest): MessageBody {
@@ -339,53 +350,4 @@ function textOf(blocks: readonly ContentBlock[]): string {
   let text = '';
   for (const block of blocks) if (block.type === 'text') text += block.text;
   return text;
-}
-
-/** Anthropic's usage: input_tokens excludes the prompt tokens read from or written to the cache. */
-interface UsageCounts {
-  readonly input: number;
-  readonly cacheRead: number;
-  readonly cacheCreation: number;
-  readonly output: number;
-}
-
-type UsageFields = 'input_tokens' | 'output_tokens' | 'cache_read_input_tokens' | 'cache_creation_input_tokens';
-
-function countsOf(usage: Pick<Usage, UsageFields>): UsageCounts {
-  return {
-    input: usage.input_tokens ?? 0,
-    cacheRead: usage.cache_read_input_tokens ?? 0,
-    cacheCreation: usage.cache_creation_input_tokens ?? 0,
-    output: usage.output_tokens ?? 0,
-  };
-}
-
-/** message_delta's usage is cumulative; its input counts, when present, replace message_start's. */
-function withDelta(start: UsageCounts | undefined, delta: MessageDeltaUsage | null | undefined): UsageCounts | undefined {
-  if (!delta) return start;
-  return {
-    input: delta.input_tokens ?? start?.input ?? 0,
-    cacheRead: delta.cache_read_input_tokens ?? start?.cacheRead ?? 0,
-    cacheCreation: delta.cache_creation_input_tokens ?? start?.cacheCreation ?? 0,
-    output: delta.output_tokens ?? start?.output ?? 0,
-  };
-}
-
-/**
- * Prompt tokens are all of the prompt: uncached input, cache reads and cache writes. Cache
- * reads are also `cachedTokens`, priced at the cached rate; cache writes at the input rate.
- */
-function tokenUsageOf(counts: UsageCounts): TokenUsage {
-  const promptTokens = counts.input + counts.cacheRead + counts.cacheCreation;
-  return {
-    promptTokens,
-    completionTokens: counts.output,
-    totalTokens: promptTokens + counts.output,
-    cachedTokens: counts.cacheRead,
-  };
-}
-
-/** When an Anthropic-compatible server reports no usage: about four characters a token. */
-function estimatedUsage(request: ProviderRequest, generated: string): TokenUsage {
-  return estimateUsage(request.messages, generated);
 }

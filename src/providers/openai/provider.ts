@@ -133,6 +133,10 @@ export class OpenAIProvider implements Provider {
   }
 
   async *stream(request: ProviderRequest): AsyncGenerator<ProviderStreamEvent> {
+    for await (const events of this.streamReads(request)) yield* events;
+  }
+
+  async *streamReads(request: ProviderRequest): AsyncGenerator<readonly ProviderStreamEvent[]> {
     let response: Response;
     try {
       const shape = await this.chat.shape();
@@ -164,31 +168,38 @@ export class OpenAIProvider implements Provider {
           continue;
         }
         const events = decoder.push(bytes);
-        for (let i = 0; i < events.length; i++) {
-          // Events read together are handed out one by one: a cancel between two stops the rest.
-          if (i > 0 && request.signal.aborted) throw abortError(request.signal);
-          const event = events[i]!;
-          if (event.data.startsWith('[DONE]')) {
-            done = true;
-            break;
+        // The deltas this read completed, handed on together; those before a failure still go out.
+        const out: ProviderStreamEvent[] = [];
+        let failure: unknown;
+        try {
+          for (let i = 0; i < events.length; i++) {
+            const event = events[i]!;
+            if (event.data.startsWith('[DONE]')) {
+              done = true;
+              break;
+            }
+            const chunk = JSON.parse(event.data) as ChatCompletionChunk & { error?: object };
+            if (chunk.error) throw new OpenAI.APIError(undefined, chunk.error, undefined, response.headers);
+            const choice = chunk.choices?.[0];
+            const content = choice?.delta?.content;
+            if (content) {
+              generated += content.length;
+              out.push({ type: 'delta', content });
+            }
+            for (const piece of choice?.delta?.tool_calls ?? []) {
+              const toolCall = { index: piece.index, id: piece.id, name: piece.function?.name, arguments: piece.function?.arguments ?? '' };
+              calls.add(toolCall);
+              generated += (toolCall.name?.length ?? 0) + toolCall.arguments.length;
+              out.push({ type: 'delta', content: '', toolCall });
+            }
+            if (choice?.finish_reason) finishReason = finishReasonOf(choice.finish_reason);
+            if (chunk.usage) usage = usageOf(chunk.usage, request, generated);
           }
-          const chunk = JSON.parse(event.data) as ChatCompletionChunk & { error?: object };
-          if (chunk.error) throw new OpenAI.APIError(undefined, chunk.error, undefined, response.headers);
-          const choice = chunk.choices?.[0];
-          const content = choice?.delta?.content;
-          if (content) {
-            generated += content.length;
-            yield { type: 'delta', content };
-          }
-          for (const piece of choice?.delta?.tool_calls ?? []) {
-            const toolCall = { index: piece.index, id: piece.id, name: piece.function?.name, arguments: piece.function?.arguments ?? '' };
-            calls.add(toolCall);
-            generated += (toolCall.name?.length ?? 0) + toolCall.arguments.length;
-            yield { type: 'delta', content: '', toolCall };
-          }
-          if (choice?.finish_reason) finishReason = finishReasonOf(choice.finish_reason);
-          if (chunk.usage) usage = usageOf(chunk.usage, request, generated);
+        } catch (err) {
+          failure = err;
         }
+        if (out.length > 0) yield out;
+        if (failure !== undefined) throw failure;
       }
     } catch (err) {
       throw this.translate(err, request.signal, 'stream');
@@ -199,7 +210,7 @@ export class OpenAIProvider implements Provider {
     if (request.signal.aborted) throw abortError(request.signal);
     if (finishReason === undefined) throw truncated(this.name, 'no finish_reason before the end of the stream');
     const toolCalls = calls.size > 0 ? { toolCalls: calls.result() } : {};
-    yield { type: 'end', finishReason, usage: usage ?? usageOf(undefined, request, generated), ...toolCalls };
+    yield [{ type: 'end', finishReason, usage: usage ?? usageOf(undefined, request, generated), ...toolCalls }];
   }
 
   /** The request body, built in one object (its keys in wire order: the request, then `stream`). */

@@ -1,0 +1,52 @@
+import type { MessageDeltaUsage, Usage } from '@anthropic-ai/sdk/resources/messages';
+import { estimateUsage, type TokenUsage } from '../../domain/chat.js';
+import type { ProviderRequest } from '../types.js';
+
+/** Anthropic's usage: input_tokens excludes the prompt tokens read from or written to the cache. */
+export interface UsageCounts {
+  readonly input: number;
+  readonly cacheRead: number;
+  readonly cacheCreation: number;
+  readonly output: number;
+}
+
+type UsageFields = 'input_tokens' | 'output_tokens' | 'cache_read_input_tokens' | 'cache_creation_input_tokens';
+
+export function countsOf(usage: Pick<Usage, UsageFields>): UsageCounts {
+  return {
+    input: usage.input_tokens ?? 0,
+    cacheRead: usage.cache_read_input_tokens ?? 0,
+    cacheCreation: usage.cache_creation_input_tokens ?? 0,
+    output: usage.output_tokens ?? 0,
+  };
+}
+
+/** message_delta's usage is cumulative; its input counts, when present, replace message_start's. */
+export function withDelta(start: UsageCounts | undefined, delta: MessageDeltaUsage | null | undefined): UsageCounts | undefined {
+  if (!delta) return start;
+  return {
+    input: delta.input_tokens ?? start?.input ?? 0,
+    cacheRead: delta.cache_read_input_tokens ?? start?.cacheRead ?? 0,
+    cacheCreation: delta.cache_creation_input_tokens ?? start?.cacheCreation ?? 0,
+    output: delta.output_tokens ?? start?.output ?? 0,
+  };
+}
+
+/**
+ * Prompt tokens are all of the prompt: uncached input, cache reads and cache writes. Cache
+ * reads are also `cachedTokens`, priced at the cached rate; cache writes at the input rate.
+ */
+export function tokenUsageOf(counts: UsageCounts): TokenUsage {
+  const promptTokens = counts.input + counts.cacheRead + counts.cacheCreation;
+  return {
+    promptTokens,
+    completionTokens: counts.output,
+    totalTokens: promptTokens + counts.output,
+    cachedTokens: counts.cacheRead,
+  };
+}
+
+/** When an Anthropic-compatible server reports no usage: about four characters a token. */
+export function estimatedUsage(request: ProviderRequest, generated: string): TokenUsage {
+  return estimateUsage(request.messages, generated);
+}
