@@ -16,6 +16,9 @@ import { modelRoutes } from './routes/models.js';
 import { embeddingRoutes } from './routes/embeddings.js';
 import { opsRoutes, type HealthState, type StatsReader } from './routes/ops.js';
 
+/** Asked of listen(); the kernel caps it at net.core.somaxconn. */
+const LISTEN_BACKLOG = 65_535;
+
 export interface HttpGatewayOptions {
   readonly config: Config;
   readonly engine: Engine;
@@ -118,9 +121,14 @@ export class HttpGateway {
     opsRoutes(this.app, deps, engine, stats, this.health);
   }
 
-  /** Binds and returns the port (useful with 0). */
+  /**
+   * Binds and returns the port (useful with 0). The accept queue is the kernel's largest
+   * (`net.core.somaxconn` caps it): with Node's default of 511, a burst of new connections while
+   * the loop is busy overflowed it, and each dropped connection waited a SYN retransmit (1 s,
+   * then 3 s) before its first byte.
+   */
   async listen(host: string, port: number): Promise<number> {
-    await this.app.listen({ host, port });
+    await this.app.listen({ host, port, backlog: LISTEN_BACKLOG });
     return (this.app.server.address() as AddressInfo).port;
   }
 
