@@ -310,8 +310,7 @@ export class AttemptRunner {
             usage = checked.usage;
             usageRefused = checked.refused !== undefined;
             finishReason = event.finishReason;
-            if (relayed === events) relayed = [...events];
-            (relayed as ProviderStreamEvent[])[i] = { ...event, usage };
+            relayed = relayed.with(i, { ...event, usage });
           }
         }
         yield relayed;

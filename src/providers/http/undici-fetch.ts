@@ -4,6 +4,7 @@ import type { Dispatcher } from 'undici';
 import { guardedConnector, type AddressPolicy, type ResolveAll } from './connector.js';
 import { LightHeaders, LightResponse, type RawHeaders } from './light-response.js';
 import { Agent, request } from './undici-core.js';
+import { contentCoding } from './undici-text.js';
 
 /**
  * A fetch-compatible function for the openai SDK (its `fetch` option) built on undici's
@@ -198,14 +199,9 @@ type Body = Dispatcher.ResponseData['body'];
 
 /** Decodes compressed bodies; the usual case (none) returns undici's body untouched. */
 function decoded(body: Body, headers: RawHeaders): Body | Readable {
-  const encoding = headers['content-encoding'];
-  if (encoding === undefined) return body;
-  const value = (Array.isArray(encoding) ? encoding.join(',') : encoding).trim().toLowerCase();
-  let decoder: NodeJS.ReadWriteStream | undefined;
-  if (value === 'gzip' || value === 'x-gzip') decoder = createGunzip();
-  else if (value === 'deflate') decoder = createInflate();
-  else if (value === 'br') decoder = createBrotliDecompress();
-  if (!decoder) return body;
+  const coding = contentCoding(headers['content-encoding']);
+  if (coding === undefined) return body;
+  const decoder = coding === 'gzip' ? createGunzip() : coding === 'deflate' ? createInflate() : createBrotliDecompress();
   const out = body.pipe(decoder) as unknown as Readable;
   body.on('error', (err) => out.destroy(err));
   out.on('close', () => {

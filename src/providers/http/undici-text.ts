@@ -141,13 +141,22 @@ function headerOf(raw: readonly Buffer[], name: string): string | null {
   return value;
 }
 
+/** The compression a `content-encoding` header names, among those a body is decoded from; undefined: none (or unknown). */
+export function contentCoding(encoding: string | readonly string[] | null | undefined): 'gzip' | 'deflate' | 'br' | undefined {
+  if (encoding === null || encoding === undefined) return undefined;
+  const value = (typeof encoding === 'string' ? encoding : encoding.join(',')).trim().toLowerCase();
+  if (value === 'gzip' || value === 'x-gzip') return 'gzip';
+  if (value === 'deflate' || value === 'br') return value;
+  return undefined;
+}
+
 function decoded(body: Buffer, encoding: string | null, maxBytes: number): Buffer {
-  const value = encoding?.trim().toLowerCase();
+  const coding = contentCoding(encoding);
   const limit = Number.isFinite(maxBytes) ? { maxOutputLength: Math.max(1, maxBytes) } : {};
   try {
-    if (value === 'gzip' || value === 'x-gzip') return gunzipSync(body, limit);
-    if (value === 'deflate') return inflateSync(body, limit);
-    if (value === 'br') return brotliDecompressSync(body, limit);
+    if (coding === 'gzip') return gunzipSync(body, limit);
+    if (coding === 'deflate') return inflateSync(body, limit);
+    if (coding === 'br') return brotliDecompressSync(body, limit);
   } catch (err) {
     if ((err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') throw new UpstreamTooLargeError('body', maxBytes);
     throw err;

@@ -22,10 +22,16 @@ export interface UpstreamHttpOptions {
   readonly resolve?: ResolveAll;
 }
 
-export function upstreamHttpOptions(options: UpstreamHttpOptions): { fetch: UndiciFetchOptions; maxEventBytes: number } {
+export function upstreamHttpOptions(options: UpstreamHttpOptions): {
+  fetch: UndiciFetchOptions;
+  maxBodyBytes: number;
+  maxEventBytes: number;
+} {
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   return {
+    maxBodyBytes,
     fetch: {
-      maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      maxBodyBytes,
       ...(options.allowLinkLocal ? {} : { addressPolicy: refusedAddressKind }),
       ...(options.resolve ? { resolve: options.resolve } : {}),
     },

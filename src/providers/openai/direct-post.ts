@@ -1,7 +1,7 @@
 import type { UndiciFetch } from '../http/undici-fetch.js';
 import { postForText } from '../http/undici-text.js';
 import { errorForUpstreamStatus, parseRetryAfter, upstreamTimeout } from '../upstream-errors.js';
-import type { LeanOpenAI, PostShape } from './lean-openai.js';
+import { withRequestHeaders, type LeanOpenAI, type PostShape } from './lean-openai.js';
 
 /** An endpoint's shape with its URL split for the dispatcher. */
 export interface Endpoint extends PostShape {
@@ -73,7 +73,7 @@ export class DirectPost {
   }
 
   private headers(endpoint: Endpoint, extra: Readonly<Record<string, string>> | undefined): Readonly<Record<string, string>> {
-    return extra === undefined ? endpoint.headers : withHeaders(endpoint.headers, extra);
+    return extra === undefined ? endpoint.headers : withRequestHeaders(endpoint.headers, Object.entries(extra));
   }
 
   /**
@@ -103,14 +103,4 @@ export class DirectPost {
       clearTimeout(timer);
     }
   }
-}
-
-/** As the SDK merges a request's own headers: lower-cased names, the request's last. */
-function withHeaders(base: Readonly<Record<string, string>>, extra: Readonly<Record<string, string>>): Record<string, string> {
-  const merged: Record<string, string> = { ...base };
-  for (const name in extra) {
-    const value = extra[name];
-    if (value !== undefined) merged[name.toLowerCase()] = value;
-  }
-  return merged;
 }

@@ -91,21 +91,26 @@ export class LeanOpenAI extends OpenAI {
       this.#templates.set(key, template);
       this.#urls.set(options.path, url);
     }
-    let headers: Readonly<Record<string, string>> = template;
-    if (perRequest !== undefined) {
-      // As the SDK's buildHeaders: the request's headers come last and win; null removes.
-      const merged: Record<string, string> = { ...template };
-      for (const [name, value] of perRequest) {
-        if (value === null) delete merged[name];
-        else merged[name] = value;
-      }
-      headers = merged;
-    }
+    const headers = perRequest === undefined ? template : withRequestHeaders(template, perRequest);
     const req: BuiltRequest['req'] = { method: 'post', headers: new RequestHeaders(headers) as unknown as Headers };
     if (options.signal) req.signal = options.signal;
     req.body = JSON.stringify(body);
     return { req, url, timeout };
   }
+}
+
+/** As the SDK's buildHeaders: a request's own headers come last and win (names lower-cased); null removes. */
+export function withRequestHeaders(
+  template: Readonly<Record<string, string>>,
+  own: Iterable<readonly [string, string | null | undefined]>,
+): Record<string, string> {
+  const merged: Record<string, string> = { ...template };
+  for (const [name, value] of own) {
+    if (value === undefined) continue;
+    if (value === null) delete merged[name.toLowerCase()];
+    else merged[name.toLowerCase()] = value;
+  }
+  return merged;
 }
 
 // The SDK's User-Agent is `${this.constructor.name}/JS ${VERSION}`: keep the stock "OpenAI/JS".

@@ -15,7 +15,7 @@ import { SseDecoder } from '../http/fast-sse.js';
 import { LeanOpenAI } from './lean-openai.js';
 import { DirectPost } from './direct-post.js';
 import { createUndiciFetch, type UndiciFetch } from '../http/undici-fetch.js';
-import { DEFAULT_MAX_BODY_BYTES, upstreamHttpOptions, type UpstreamHttpOptions } from '../http/upstream-http.js';
+import { upstreamHttpOptions, type UpstreamHttpOptions } from '../http/upstream-http.js';
 import type { EmbeddingRequest, EmbeddingResult, Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent } from '../types.js';
 import { embedThroughOpenAI } from './embeddings.js';
 import {
@@ -84,14 +84,7 @@ export class OpenAIProvider implements Provider {
       defaultHeaders: options.defaultHeaders ? { ...options.defaultHeaders } : undefined,
       fetch: this.http,
     });
-    this.chat = new DirectPost(
-      this.client,
-      this.http,
-      this.name,
-      '/chat/completions',
-      options.timeoutMs,
-      http.fetch.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-    );
+    this.chat = new DirectPost(this.client, this.http, this.name, '/chat/completions', options.timeoutMs, http.maxBodyBytes);
   }
 
   async close(): Promise<void> {
