@@ -66,6 +66,9 @@ export interface RoundsResult {
 }
 
 /** Interleaved rounds: each round runs every target once, in the same order. */
+/** Calls each target gets before sequential rounds are measured. */
+export const WARMUP_CALLS = 5_000;
+
 export async function rounds(
   targets: Readonly<Record<string, { probe: Probe; n: number }>>,
   count: number,
@@ -75,7 +78,10 @@ export async function rounds(
   const medians: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   const all: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   const failures: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
-  for (const name of names) await sequential(targets[name]!.probe, Math.min(100, targets[name]!.n)); // warm-up
+  // The same number of calls for every target before any is measured: a fresh Node process runs
+  // a code path interpreted until it has been called a few thousand times, and the first rounds
+  // would measure the JIT's progress, not the steady state a running service is in.
+  for (const name of names) await sequential(targets[name]!.probe, WARMUP_CALLS);
   for (let r = 0; r < count; r++) {
     for (const name of names) {
       const { ms, failures: f } = await sequential(targets[name]!.probe, targets[name]!.n);
