@@ -23,7 +23,9 @@
  * CPU 1, so the gateway's throughput is bound by its own core; start the database on CPU 1 too
  * (`taskset -c 1 pg_ctl ...`; the bench warns when a postgres process may use CPU 0). The unary
  * rows also print `cpuUsPerCall`, the gateway's CPU per completed call, which is its cost on any
- * machine. A gateway that answers fewer calls per second also batches fewer per event-loop turn
+ * machine, and `mainUsPerCall`, the part of it on the main thread (the event loop, which bounds
+ * one process's throughput when its other threads, such as the SQLite ledger's writer, have a
+ * core of their own). A gateway that answers fewer calls per second also batches fewer per event-loop turn
  * and so spends more per call: `--rate` offers both sides the same load (below what either
  * carries), so the CPU per call compares like with like.
  *
@@ -39,7 +41,7 @@ import { fileURLToPath } from 'node:url';
 import { GrpcH2Client } from './lib/grpc-h2.js';
 import { ensureH2load, runH2load } from './lib/h2load.js';
 import { affinityOfProgram, pinProcess } from './lib/pin.js';
-import { CpuMeter, procMemory, sleep, waitForQuiet } from './lib/proc.js';
+import { CpuMeter, procMemory, sleep, threadCpuMs, waitForQuiet } from './lib/proc.js';
 import { median } from './lib/stats.js';
 import { table } from './lib/table.js';
 import { chatFrame, startGateway, startUpstream, streamFrame } from './fleet.js';
@@ -144,6 +146,8 @@ async function main(): Promise<void> {
             });
           } else if (scenario === 'unary') {
             const meter = new CpuMeter({ gateway: gateway.pid, upstream: upstream.pid }).begin();
+            const mainStart = threadCpuMs(gateway.pid);
+            const startedAt = performance.now();
             const res = await runH2load(h2load, {
               url: `http://127.0.0.1:${gateway.port}/orchestrator.v1.ChatService/Chat`,
               clients: 8,
@@ -157,11 +161,17 @@ async function main(): Promise<void> {
             });
             const cpu = meter.end();
             const gatewayCores = cpu.gateway ?? NaN;
+            const mainCores = (threadCpuMs(gateway.pid) - mainStart) / (performance.now() - startedAt);
             samples.push({
               side,
               value: res.reqPerSec,
               // The meter spans h2load's warm-up too, at the same load: cores over calls per second.
-              extra: { p99Ms: res.latency?.p99 ?? NaN, gatewayCores, cpuUsPerCall: (gatewayCores / res.reqPerSec) * 1e6 },
+              extra: {
+                p99Ms: res.latency?.p99 ?? NaN,
+                gatewayCores,
+                cpuUsPerCall: (gatewayCores / res.reqPerSec) * 1e6,
+                mainUsPerCall: (mainCores / res.reqPerSec) * 1e6,
+              },
               others: Math.max(0, (cpu.others ?? 0) - res.loadCpu),
             });
           } else if (scenario === 'streams') {

@@ -10,6 +10,7 @@
  * --dir: a built checkout whose dist/ is measured (default: this one; `npm run build` first), so
  * two versions of the write path can be compared on one database.
  */
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { LedgerDatabase } from '../src/store/database.js';
@@ -106,20 +107,27 @@ async function main(): Promise<void> {
   try {
     await write(batches(batch * 4)); // warm-up: the JIT, the connection, the server's caches
     const perCall: number[] = [];
+    const mainPerCall: number[] = [];
     for (let r = 0; r < rounds; r++) {
       const work = batches(calls);
       const cpu = process.cpuUsage();
+      const main = mainThreadCpuUs();
       const started = performance.now();
       await write(work);
       const used = process.cpuUsage(cpu);
+      const mainUs = main === undefined ? undefined : mainThreadCpuUs()! - main;
       const seconds = (performance.now() - started) / 1000;
       perCall.push((used.user + used.system) / calls);
+      if (mainUs !== undefined) mainPerCall.push(mainUs / calls);
       process.stderr.write(
-        `  round ${r + 1}: ${perCall[r]!.toFixed(1)} µs CPU per call (user ${(used.user / calls).toFixed(1)}, system ${(used.system / calls).toFixed(1)}), ${Math.round(calls / seconds)} calls/s\n`,
+        `  round ${r + 1}: ${perCall[r]!.toFixed(1)} µs CPU per call (user ${(used.user / calls).toFixed(1)}, system ${(used.system / calls).toFixed(1)}${mainUs === undefined ? '' : `; main thread ${(mainUs / calls).toFixed(1)}`}), ${Math.round(calls / seconds)} calls/s\n`,
       );
     }
+    const list = (values: readonly number[]): string => values.map((v) => v.toFixed(1)).join(' ');
     process.stdout.write(
-      `ledger write path (${dir}, ${target.kind}, batches of ${batch}): median ${median(perCall).toFixed(1)} µs of CPU per call (${perCall.map((v) => v.toFixed(1)).join(' ')})\n`,
+      `ledger write path (${dir}, ${target.kind}, batches of ${batch}): median ${median(perCall).toFixed(1)} µs of CPU per call (${list(perCall)})` +
+        (mainPerCall.length > 0 ? `, of which the main thread ${median(mainPerCall).toFixed(1)} (${list(mainPerCall)})` : '') +
+        '\n',
     );
   } finally {
     await database.close();
@@ -127,3 +135,17 @@ async function main(): Promise<void> {
 }
 
 runIfMain(import.meta.url, main);
+
+/**
+ * The main thread's CPU time alone (Linux: its /proc task entry, in clock ticks of 10 ms): with
+ * SQLite the writes run on a thread of their own, and where that thread has a core to itself
+ * only the main thread's share delays calls. Undefined where /proc is not there.
+ */
+function mainThreadCpuUs(): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return undefined;
+  }
+}

@@ -24,6 +24,17 @@ export function procCpu(pid: number | 'self', children = false): CpuTimes {
   return { userMs: (user * 1000) / CLK_TCK, systemMs: (system * 1000) / CLK_TCK, totalMs: ((user + system) * 1000) / CLK_TCK };
 }
 
+/**
+ * One thread's CPU time (user + system, ms): by default the process's main thread, whose id is
+ * the process id. The gateway's event loop is its main thread; its other threads (the SQLite
+ * ledger's writer, V8's collector and compiler helpers, libuv's pool) run beside it.
+ */
+export function threadCpuMs(pid: number, tid = pid): number {
+  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
 /** Live descendants of a process (a gateway with WORKERS > 1 serves from its workers). */
 export function descendants(pid: number): number[] {
   const out: number[] = [];
