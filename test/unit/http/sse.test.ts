@@ -1,5 +1,7 @@
+import type { FastifyReply } from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { ChunkEncoder } from '../../../src/http/sse.js';
+import type { CallContext, EngineStreamEvent } from '../../../src/engine/index.js';
+import { ChunkEncoder, relayStream } from '../../../src/http/sse.js';
 
 /** The delta line as a general serialiser would write the chunk object. */
 function parsed(line: string): unknown {
@@ -35,5 +37,69 @@ describe('SSE content deltas written from a prefix', () => {
     expect((parsed(encoder.of({ type: 'delta', content: 'a' })) as { model: string }).model).toBe('first');
     encoder.of({ type: 'started', model: 'second', provider: 'openai' });
     expect((parsed(encoder.of({ type: 'delta', content: 'b' })) as { model: string }).model).toBe('second');
+  });
+});
+
+/** A reply whose socket side records what is written, and in how many writes. */
+function recordingReply(): { reply: FastifyReply; writes: string[]; ended: string[] } {
+  const writes: string[] = [];
+  const ended: string[] = [];
+  const raw = {
+    headersSent: false,
+    destroyed: false,
+    writableEnded: false,
+    writeHead() {
+      raw.headersSent = true;
+      return raw;
+    },
+    write(text: string) {
+      writes.push(text);
+      return true;
+    },
+    end(text: string) {
+      ended.push(text);
+      raw.writableEnded = true;
+    },
+    on: () => raw,
+    removeListener: () => raw,
+  };
+  return { reply: { raw, hijack() {} } as unknown as FastifyReply, writes, ended };
+}
+
+const ctx = { signal: new AbortController().signal, requestId: 'r1' } as unknown as CallContext;
+
+async function* events(groups: number): AsyncGenerator<EngineStreamEvent> {
+  yield { type: 'started', model: 'm', provider: 'openai' };
+  for (let g = 0; g < groups; g++) {
+    // A later upstream read: a turn of the event loop between groups.
+    if (g > 0) await new Promise((resolve) => setTimeout(resolve, 2));
+    yield { type: 'delta', content: `a${g}` };
+    yield { type: 'delta', content: `b${g}` };
+  }
+  await new Promise((resolve) => setTimeout(resolve, 2));
+}
+
+describe('SSE writes', () => {
+  it('events of one upstream read go out in one write, and the end in the last one', async () => {
+    const { reply, writes, ended } = recordingReply();
+    await relayStream(reply, ctx, events(2), false);
+    expect(writes).toHaveLength(2);
+    expect(writes.map((w) => w.split('\n\n').length - 1)).toEqual([3, 2]);
+    expect(ended).toEqual(['data: [DONE]\n\n']);
+  });
+
+  it('a stream whose end follows its events in the same turn (an upstream body ends a tick after its last read) is one write with its end', async () => {
+    const { reply, writes, ended } = recordingReply();
+    async function* instant(): AsyncGenerator<EngineStreamEvent> {
+      yield { type: 'started', model: 'm', provider: 'openai' };
+      yield { type: 'delta', content: 'x' };
+      // A Readable announces its end on process.nextTick.
+      await new Promise((resolve) => process.nextTick(resolve));
+    }
+    await relayStream(reply, ctx, instant(), false);
+    expect(writes).toEqual([]);
+    expect(ended).toHaveLength(1);
+    expect(ended[0]!.endsWith('data: [DONE]\n\n')).toBe(true);
+    expect(ended[0]!.split('\n\n').length - 1).toBe(3);
   });
 });
