@@ -10,13 +10,12 @@
  * --dir: a built checkout whose dist/ is measured (default: this one; `npm run build` first), so
  * two versions of the write path can be compared on one database.
  */
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { LedgerDatabase } from '../src/store/database.js';
 import type { CallRecord } from '../src/store/records.js';
 import type { DatabaseTarget } from '../src/store/url.js';
-import { runIfMain } from './lib/proc.js';
+import { runIfMain, threadCpuMs } from './lib/proc.js';
 import { median } from './lib/stats.js';
 
 interface WritePath {
@@ -137,14 +136,13 @@ async function main(): Promise<void> {
 runIfMain(import.meta.url, main);
 
 /**
- * The main thread's CPU time alone (Linux: its /proc task entry, in clock ticks of 10 ms): with
- * SQLite the writes run on a thread of their own, and where that thread has a core to itself
- * only the main thread's share delays calls. Undefined where /proc is not there.
+ * The main thread's CPU time alone (µs): with SQLite the writes run on a thread of their own, and
+ * where that thread has a core to itself only the main thread's share delays calls. Undefined
+ * where /proc is not there.
  */
 function mainThreadCpuUs(): number | undefined {
   try {
-    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+    return threadCpuMs(process.pid) * 1000;
   } catch {
     return undefined;
   }

@@ -65,10 +65,10 @@ export interface RoundsResult {
   readonly p99Ms: Record<string, number>;
 }
 
-/** Interleaved rounds: each round runs every target once, in the same order. */
 /** Calls each target gets before sequential rounds are measured. */
 export const WARMUP_CALLS = 5_000;
 
+/** Interleaved rounds: each round runs every target once, in the same order. */
 export async function rounds(
   targets: Readonly<Record<string, { probe: Probe; n: number }>>,
   count: number,
