@@ -166,7 +166,7 @@ function writeSqlite(
     const row = <Row>(t: Table<Row>) => {
       const statement = sqlite.prepare(insertText('sqlite', t.name as keyof typeof TABLES, 1));
       return (r: Row): void => {
-        statement.run(t.values.map((value) => value(r)));
+        statement.run(...t.values.map((value) => value(r)));
       };
     };
     const call = row(CALLS);

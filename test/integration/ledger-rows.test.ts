@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, migrate, type LedgerDatabase } from '../../src/store/database.js';
 import type { CallRecord } from '../../src/store/records.js';
@@ -162,5 +163,28 @@ describe('the rows the ledger writes', () => {
       expect.objectContaining({ seq: 0, outcome: 'error', code: 'UNAVAILABLE', reason: 'line\nbreak\ttab', cost_usd: 0.000123 * 14 }),
       expect.objectContaining({ seq: 1, outcome: 'success', code: null, usage_estimated: 1, cost_usd: 2 * 0.000123 * 14 }),
     ]);
+  });
+
+  it('index calls by time, key, model and request id, and attempts and decisions only by their call (both dialects)', async () => {
+    const ledgerIndexes = async (database: LedgerDatabase): Promise<string[]> => {
+      const rows =
+        database.dialect === 'postgres'
+          ? (
+              await sql<{
+                name: string;
+              }>`select indexname as name from pg_indexes where tablename like 'ledger_%' and indexname not like '%_pkey' and indexname not like '%_pk'`.execute(
+                database.db,
+              )
+            ).rows
+          : (
+              await sql<{
+                name: string;
+              }>`select name from sqlite_master where type = 'index' and tbl_name like 'ledger_%' and sql is not null`.execute(database.db)
+            ).rows;
+      return rows.map((r) => r.name).sort();
+    };
+    const expected = ['ledger_calls_key_ts', 'ledger_calls_model_ts', 'ledger_calls_request_id', 'ledger_calls_ts'];
+    expect(await ledgerIndexes(sqlite)).toEqual(expected);
+    expect(await ledgerIndexes(postgres)).toEqual(expected);
   });
 });
