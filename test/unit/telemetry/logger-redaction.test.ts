@@ -50,6 +50,21 @@ describe('log redaction', () => {
     },
   );
 
+  it('censors a copy: the logged object keeps its values, and a line without secrets is written as it is', async () => {
+    const { text, sink } = capture();
+    const carrier = { call: { apiKey: SECRET, model: 'gpt-4o' }, API_KEY: SECRET, n: 1 };
+    createLogger('info', sink).info(carrier, 'line');
+    createLogger('info', sink).info({ usage: { promptTokens: 3 }, model: 'gpt-4o' }, 'plain');
+    await new Promise((r) => setImmediate(r));
+    const [censored, plain] = text()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(censored).toMatchObject({ call: { apiKey: '[redacted]', model: 'gpt-4o' }, API_KEY: '[redacted]', n: 1 });
+    expect(carrier).toEqual({ call: { apiKey: SECRET, model: 'gpt-4o' }, API_KEY: SECRET, n: 1 });
+    expect(plain).toMatchObject({ usage: { promptTokens: 3 }, model: 'gpt-4o' });
+  });
+
   it('keeps everything else, and the error message and stack', async () => {
     const { text, sink } = capture();
     createLogger('info', sink).warn(
