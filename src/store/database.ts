@@ -19,6 +19,8 @@ export interface LedgerDatabase {
   readonly sqlite?: BetterSqlite3.Database;
   /** A SQLite file's ledger writes, on a thread of their own (sqlite-writer.ts). */
   readonly sqliteWriter?: SqliteWriter;
+  /** PostgreSQL's connection pool (the one kysely uses), for the ledger's COPY (pg-copy.ts). */
+  readonly pgPool?: Pg.Pool;
   close(): Promise<void>;
 }
 
@@ -72,7 +74,7 @@ export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): Ledge
   // An idle client whose server went away emits 'error' on the pool: without a listener it would crash the process.
   pool.on('error', () => undefined);
   const db = new Kysely<LedgerSchema>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect: 'postgres', close: () => db.destroy() };
+  return { db, dialect: 'postgres', pgPool: pool, close: () => db.destroy() };
 }
 
 /**

@@ -1,8 +1,9 @@
-import { CompiledQuery, type Transaction } from 'kysely';
+import { CompiledQuery } from 'kysely';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { Dialect, LedgerDatabase } from './database.js';
+import { copyBatch, copyLine, type CopyTable } from './pg-copy.js';
 import type { AttemptEntry, CallRecord, DecisionEntry } from './records.js';
-import type { AttemptsTable, CallsTable, DecisionsTable, LedgerSchema } from './schema.js';
+import type { AttemptsTable, CallsTable, DecisionsTable } from './schema.js';
 
 /** Rows per INSERT statement: below SQLite's and PostgreSQL's bound-parameter limits. */
 const ROWS_PER_INSERT = 200;
@@ -102,12 +103,12 @@ const DECISIONS = table<DecisionRow, DecisionsTable>('ledger_decisions', {
  * the writer thread of a file database (sqlite-writer.ts; here only each row's values are read
  * out), on this connection for an in-memory one. Preparing a 200-row INSERT per chunk (kysely
  * prepares every query it runs) took as long as running it.
- * PostgreSQL: one INSERT per table whose only parameter is the batch's rows as JSON, which the
- * server expands with jsonb_array_elements. Binding every value as its own parameter (an
- * INSERT of 200 rows has 6,000) cost the gateway a string and a length-prefixed write per value,
- * plus the statement text with its 6,000 placeholders: 19 to 24 µs of the gateway's CPU per call
- * (bench/ledger-write.ts), against 8 to 9 µs with JSON.stringify doing the work natively in one
- * pass (docs/ledger.md). A SQLite database reached
+ * PostgreSQL: one COPY per table (pg-copy.ts), the server's bulk-load path, half the server's
+ * work of an INSERT expanding the rows from one jsonb parameter. Binding every value as its own
+ * parameter (an INSERT of 200 rows has 6,000) cost the gateway a string and a length-prefixed
+ * write per value, plus the statement text with its 6,000 placeholders: 19 to 24 µs of the
+ * gateway's CPU per call (bench/ledger-write.ts), against 8 to 9 µs for the rows as one JSON
+ * text (docs/ledger.md). A SQLite database reached
  * through kysely (while another transaction holds the connection) still gets an INSERT per
  * chunk, its text the one kysely's query builder would compile.
  */
@@ -134,12 +135,8 @@ export async function writeBatch(database: LedgerDatabase, records: readonly Cal
     return;
   }
   const { db, dialect } = database;
-  if (dialect === 'postgres') {
-    await db.transaction().execute(async (trx) => {
-      if (records.length > 0) await jsonInsert(database, trx, CALLS, records);
-      if (attempts.length > 0) await jsonInsert(database, trx, ATTEMPTS, attempts);
-      if (decisions.length > 0) await jsonInsert(database, trx, DECISIONS, decisions);
-    });
+  if (database.pgPool) {
+    await copyBatch(database.pgPool, [copyTable(CALLS, records), copyTable(ATTEMPTS, attempts), copyTable(DECISIONS, decisions)]);
     return;
   }
   await db.transaction().execute(async (trx) => {
@@ -225,67 +222,14 @@ function insert<Row>(dialect: Dialect, t: Table<Row>, rows: readonly Row[]): Com
   return CompiledQuery.raw(statement(dialect, t.name, t.columns, rows.length), parameters);
 }
 
-/**
- * `insert into "t" ("a", "b") select (e->>0)::text, (e->>1)::bigint from jsonb_array_elements($1::jsonb) e`:
- * each row a JSON array in column order, so no column name is repeated per row. jsonb, not json:
- * `e->>i` on a json value scans its text again from the start for every column, which doubled
- * the server's work for a 30-column row (49 against 27 µs a row). The casts are the
- * columns' types as the database reports them, read once per table and database; a length limit
- * (varchar(64)) is left to the INSERT, which refuses a longer value where a cast would cut it.
- */
-const jsonInsertTexts = new WeakMap<LedgerDatabase, Map<string, string>>();
-
-async function jsonInsert<Row>(
-  database: LedgerDatabase,
-  trx: Transaction<LedgerSchema>,
-  t: Table<Row>,
-  rows: readonly Row[],
-): Promise<void> {
-  let texts = jsonInsertTexts.get(database);
-  if (!texts) {
-    texts = new Map();
-    jsonInsertTexts.set(database, texts);
-  }
-  let text = texts.get(t.name);
-  if (text === undefined) {
-    const { rows: types } = await trx.executeQuery<{ name: string; type: string }>(
-      CompiledQuery.raw(
-        'select attname as name, format_type(atttypid, null) as type from pg_attribute where attrelid = $1::regclass and attnum > 0 and not attisdropped',
-        [t.name],
-      ),
-    );
-    const typeOf = new Map(types.map((c) => [c.name, c.type]));
-    const casts = t.columns.map((c, i) => {
-      const type = typeOf.get(c);
-      if (!type) throw new Error(`ledger: table ${t.name} has no column ${c}`);
-      return `(e->>${i})::${type}`;
-    });
-    text = `insert into "${t.name}" (${t.columns.map((c) => `"${c}"`).join(', ')}) select ${casts.join(', ')} from jsonb_array_elements($1::jsonb) as e`;
-    texts.set(t.name, text);
-  }
-  await trx.executeQuery(CompiledQuery.raw(text, [rowsJson(t, rows)]));
-}
-
-/**
- * The rows as a JSON array of arrays, each in column order. A string with a lone surrogate (text
- * cut inside a character pair) becomes U+FFFD there, as a bound parameter's UTF-8 encoding made
- * it: JSON.stringify would escape it as `\udXXX`, which PostgreSQL refuses to turn into text.
- */
-function rowsJson<Row>(t: Table<Row>, rows: readonly Row[]): string {
+/** A table's rows in COPY's text format. */
+function copyTable<Row>(t: Table<Row>, rows: readonly Row[]): CopyTable {
   const { values } = t;
-  const width = values.length;
-  const out = new Array<unknown[]>(rows.length);
-  for (let i = 0; i < rows.length; i++) {
-    const row = rows[i]!;
-    const cells = new Array<unknown>(width);
-    for (let c = 0; c < width; c++) {
-      const value = values[c]!(row);
-      cells[c] = typeof value === 'string' ? wellFormed(value) : value;
-    }
-    out[i] = cells;
+  let text = '';
+  const cells = new Array<unknown>(values.length);
+  for (const row of rows) {
+    for (let c = 0; c < values.length; c++) cells[c] = values[c]!(row);
+    text += copyLine(cells);
   }
-  return JSON.stringify(out);
+  return { name: t.name, columns: t.columns, text };
 }
-
-/** String.prototype.toWellFormed (ES2024; this project's lib is ES2023). */
-const wellFormed = (value: string): string => (value as string & { toWellFormed(): string }).toWellFormed();

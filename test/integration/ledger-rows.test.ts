@@ -187,4 +187,11 @@ describe('the rows the ledger writes', () => {
     expect(await ledgerIndexes(sqlite)).toEqual(expected);
     expect(await ledgerIndexes(postgres)).toEqual(expected);
   });
+
+  it('take text PostgreSQL cannot hold (a NUL character) with U+FFFD in its place, so the batch is not refused', async () => {
+    const r = { ...record(1), id: 'call-nul', requestId: 'req-nul', prompt: 'before\u0000after', attempts: [] };
+    await writeBatch(postgres, [r]);
+    const row = await sql<{ prompt: string }>`select prompt from ledger_calls where id = 'call-nul'`.execute(postgres.db);
+    expect(row.rows).toEqual([{ prompt: 'before\uFFFDafter' }]);
+  });
 });
