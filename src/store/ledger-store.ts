@@ -241,8 +241,10 @@ async function migrateWhenFree(database: LedgerDatabase): Promise<readonly strin
     try {
       return await migrate(database);
     } catch (err) {
-      const busy = (err as { code?: unknown } | null)?.code === 'SQLITE_BUSY';
-      const raced = (err as { code?: unknown } | null)?.code === 'SQLITE_ERROR' && /already exists/.test(messageOf(err));
+      const code = (err as { code?: unknown } | null)?.code;
+      const busy = code === 'SQLITE_BUSY';
+      // SQLITE_SCHEMA when the other's CREATE committed while this one's statement was being prepared.
+      const raced = (code === 'SQLITE_ERROR' || code === 'SQLITE_SCHEMA') && /already exists/.test(messageOf(err));
       if (!(busy || raced) || attempt >= 20) throw err;
       await new Promise((r) => setTimeout(r, 50 * attempt));
     }
