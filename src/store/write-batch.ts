@@ -1,11 +1,11 @@
 import { CompiledQuery } from 'kysely';
 import type BetterSqlite3 from 'better-sqlite3';
-import type { Dialect, LedgerDatabase } from './database.js';
+import type { LedgerDatabase } from './database.js';
 import { copyBatch, copyLine, type CopyTable } from './pg-copy.js';
 import type { AttemptEntry, CallRecord, DecisionEntry } from './records.js';
 import type { AttemptsTable, CallsTable, DecisionsTable } from './schema.js';
 
-/** Rows per INSERT statement: below SQLite's and PostgreSQL's bound-parameter limits. */
+/** Rows per INSERT statement: below SQLite's bound-parameter limit. */
 const ROWS_PER_INSERT = 200;
 
 const flag = (value: boolean): number => (value ? 1 : 0);
@@ -121,9 +121,9 @@ export async function writeBatch(database: LedgerDatabase, records: readonly Cal
   }
   if (database.sqliteWriter) {
     await database.sqliteWriter.write([
-      { text: insertText('sqlite', 'ledger_calls', 1), rows: records.map(valuesOf(CALLS)) },
-      { text: insertText('sqlite', 'ledger_attempts', 1), rows: attempts.map(valuesOf(ATTEMPTS)) },
-      { text: insertText('sqlite', 'ledger_decisions', 1), rows: decisions.map(valuesOf(DECISIONS)) },
+      { text: insertText('ledger_calls', 1), rows: records.map(valuesOf(CALLS)) },
+      { text: insertText('ledger_attempts', 1), rows: attempts.map(valuesOf(ATTEMPTS)) },
+      { text: insertText('ledger_decisions', 1), rows: decisions.map(valuesOf(DECISIONS)) },
     ]);
     return;
   }
@@ -134,15 +134,15 @@ export async function writeBatch(database: LedgerDatabase, records: readonly Cal
     writeSqlite(database.sqlite, records, attempts, decisions);
     return;
   }
-  const { db, dialect } = database;
-  if (database.pgPool) {
+  if (database.dialect === 'postgres') {
+    if (!database.pgPool) throw new Error('ledger: a PostgreSQL database without its connection pool');
     await copyBatch(database.pgPool, [copyTable(CALLS, records), copyTable(ATTEMPTS, attempts), copyTable(DECISIONS, decisions)]);
     return;
   }
-  await db.transaction().execute(async (trx) => {
-    for (const chunk of chunks(records)) await trx.executeQuery(insert(dialect, CALLS, chunk));
-    for (const chunk of chunks(attempts)) await trx.executeQuery(insert(dialect, ATTEMPTS, chunk));
-    for (const chunk of chunks(decisions)) await trx.executeQuery(insert(dialect, DECISIONS, chunk));
+  await database.db.transaction().execute(async (trx) => {
+    for (const chunk of chunks(records)) await trx.executeQuery(insert(CALLS, chunk));
+    for (const chunk of chunks(attempts)) await trx.executeQuery(insert(ATTEMPTS, chunk));
+    for (const chunk of chunks(decisions)) await trx.executeQuery(insert(DECISIONS, chunk));
   });
 }
 
@@ -161,7 +161,7 @@ function writeSqlite(
   let writer = sqliteWriters.get(sqlite);
   if (!writer) {
     const row = <Row>(t: Table<Row>) => {
-      const statement = sqlite.prepare(insertText('sqlite', t.name as keyof typeof TABLES, 1));
+      const statement = sqlite.prepare(insertText(t.name as keyof typeof TABLES, 1));
       return (r: Row): void => {
         statement.run(...t.values.map((value) => value(r)));
       };
@@ -189,9 +189,9 @@ const valuesOf =
 
 const TABLES = { ledger_calls: CALLS, ledger_attempts: ATTEMPTS, ledger_decisions: DECISIONS } as const;
 
-/** The INSERT text of `rows` rows of a ledger table (what a chunk is written with). */
-export function insertText(dialect: Dialect, name: keyof typeof TABLES, rows: number): string {
-  return statement(dialect, name, TABLES[name].columns, rows);
+/** SQLite's INSERT text of `rows` rows of a ledger table (what a chunk is written with). */
+export function insertText(name: keyof typeof TABLES, rows: number): string {
+  return statement(name, TABLES[name].columns, rows);
 }
 
 function* chunks<T>(rows: readonly T[]): Generator<T[]> {
@@ -199,27 +199,21 @@ function* chunks<T>(rows: readonly T[]): Generator<T[]> {
 }
 
 /**
- * `insert into "t" ("a", "b") values (?, ?), (?, ?)`, with `$n` placeholders in PostgreSQL.
- * Built per chunk (a string of about a hundred bytes per row), not cached: a chunk's row count
- * varies, and one text per count would keep hundreds of kilobytes.
+ * `insert into "t" ("a", "b") values (?, ?), (?, ?)`. Built per chunk (a string of about a
+ * hundred bytes per row), not cached: a chunk's row count varies, and one text per count would
+ * keep hundreds of kilobytes.
  */
-function statement(dialect: Dialect, name: string, columns: readonly string[], rows: number): string {
-  const tuples: string[] = new Array<string>(rows);
-  if (dialect === 'postgres') {
-    let n = 0;
-    for (let r = 0; r < rows; r++) tuples[r] = `(${columns.map(() => `$${++n}`).join(', ')})`;
-  } else {
-    tuples.fill(`(${columns.map(() => '?').join(', ')})`);
-  }
+function statement(name: string, columns: readonly string[], rows: number): string {
+  const tuples = new Array<string>(rows).fill(`(${columns.map(() => '?').join(', ')})`);
   return `insert into "${name}" (${columns.map((c) => `"${c}"`).join(', ')}) values ${tuples.join(', ')}`;
 }
 
-function insert<Row>(dialect: Dialect, t: Table<Row>, rows: readonly Row[]): CompiledQuery {
+function insert<Row>(t: Table<Row>, rows: readonly Row[]): CompiledQuery {
   const width = t.values.length;
   const parameters: unknown[] = new Array<unknown>(rows.length * width);
   let at = 0;
   for (const row of rows) for (let c = 0; c < width; c++) parameters[at++] = t.values[c]!(row);
-  return CompiledQuery.raw(statement(dialect, t.name, t.columns, rows.length), parameters);
+  return CompiledQuery.raw(statement(t.name, t.columns, rows.length), parameters);
 }
 
 /** A table's rows in COPY's text format. */
