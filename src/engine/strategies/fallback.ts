@@ -8,7 +8,7 @@ import { aggregateFailure } from '../aggregate.js';
 import { answerFrom, maxTokensFor, totalCost, type FallbackAnswer, type Plan } from '../answer.js';
 import type { CallContext } from '../context.js';
 import type { EventSink } from '../events.js';
-import { childSignal, type ChildSignal } from '../signals.js';
+import { timedLink, type SignalLink } from '../signals.js';
 import { streamSpec, type StreamPolicy, type StreamTimeouts } from './stream.js';
 
 export interface FallbackOptions {
@@ -34,8 +34,8 @@ export function linkBudget(options: { deadline: number; fixedMs: number | undefi
 }
 
 /** A link's signal: follows the call's and aborts when the link's budget runs out. */
-function linkSignal(ctx: CallContext, model: CatalogModel, budgetMs: number, fixed: boolean): ChildSignal {
-  return childSignal(ctx.signal, { ms: budgetMs, reason: () => linkTimedOut(model.id, budgetMs, fixed) });
+function linkSignal(ctx: CallContext, model: CatalogModel, budgetMs: number, fixed: boolean): SignalLink {
+  return timedLink(ctx.signal, { ms: budgetMs, reason: () => linkTimedOut(model.id, budgetMs, fixed) });
 }
 
 /** Whether the model that answered is not the chain's first: the call fell back. */

@@ -8,7 +8,7 @@ import { aggregateFailure } from '../aggregate.js';
 import { maxTokensFor, totalCost, type Answer, type Plan } from '../answer.js';
 import type { CallContext } from '../context.js';
 import type { EventSink } from '../events.js';
-import type { ChildSignal } from '../signals.js';
+import type { SignalLink } from '../signals.js';
 import type { RouteDecision } from '../routing/router.js';
 
 export type EngineStreamEvent =
@@ -47,7 +47,7 @@ export type EngineStreamEvent =
 /** A stream that produced its first event, with the signal that must stay linked while it runs. */
 export interface LiveStream {
   readonly stream: OpenedStream;
-  readonly link: ChildSignal;
+  readonly link: SignalLink;
 }
 
 /**
