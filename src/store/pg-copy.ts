@@ -1,11 +1,3 @@
-import { createRequire } from 'node:module';
-import type * as Pg from 'pg';
-import type * as CopyStreams from 'pg-copy-streams';
-
-/** Loaded with the first PostgreSQL batch, as `pg` itself is (database.ts): a SQLite ledger never loads it. */
-const require = createRequire(import.meta.url);
-let copyStreams: typeof CopyStreams | undefined;
-
 /**
  * A PostgreSQL ledger batch written with COPY ... FROM STDIN, one COPY per table inside one
  * transaction: the server reads the rows as text in its bulk-load path. Measured on 500-row
@@ -13,6 +5,13 @@ let copyStreams: typeof CopyStreams | undefined;
  * parameter (`jsonb_array_elements`), 55 with json (docs/ledger.md). Building the text costs
  * the gateway about 1 µs a call more than JSON.stringify of the same rows did.
  */
+import { createRequire } from 'node:module';
+import type * as Pg from 'pg';
+import type * as CopyStreams from 'pg-copy-streams';
+
+/** Loaded with the first PostgreSQL batch, as `pg` itself is (database.ts): a SQLite ledger never loads it. */
+const require = createRequire(import.meta.url);
+let copyStreams: typeof CopyStreams | undefined;
 
 export interface CopyTable {
   readonly name: string;

@@ -162,8 +162,9 @@ function writeSqlite(
   if (!writer) {
     const row = <Row>(t: Table<Row>) => {
       const statement = sqlite.prepare(insertText(t.name as keyof typeof TABLES, 1));
+      const values = valuesOf(t);
       return (r: Row): void => {
-        statement.run(...t.values.map((value) => value(r)));
+        statement.run(...values(r));
       };
     };
     const call = row(CALLS);
