@@ -24,8 +24,8 @@ export interface TextRequest {
  * A POST whose answer is read whole, straight from undici's dispatcher: the body's chunks are
  * gathered by a handler as they arrive, with no Readable stream, no async iteration and no
  * headers object made for the body reader (what `request()` and a fetch Response add to every
- * call). For the unary chat call, the most frequent request a gateway makes; streams keep the
- * Readable, whose backpressure they need.
+ * call). For the unary chat call, the most frequent request a gateway makes; a stream's answer
+ * is read by undici-stream.ts the same way, its chunks handed out as they arrive.
  *
  * Failures as fetch reports them, so callers map them the same way: an abort rejects with the
  * signal's reason, a connection that fails before the answer with `TypeError('fetch failed')`, one
@@ -43,15 +43,24 @@ export function postForText(dispatcher: Dispatcher, request: TextRequest): Promi
     }
     const handler = new TextHandler(request.maxBodyBytes, signal, resolve, reject);
     signal.addEventListener('abort', handler, { once: true });
-    try {
-      dispatcher.dispatch(
-        { origin: request.origin, path: request.path, method: 'POST', headers: request.headers, body: request.body },
-        handler,
-      );
-    } catch (err) {
-      handler.onError(err as Error);
-    }
+    dispatchPost(dispatcher, request, handler);
   });
+}
+
+/** Sends the POST to `handler`; a dispatcher that refuses it at once reports to the handler, as any failure. */
+export function dispatchPost(
+  dispatcher: Dispatcher,
+  request: Pick<TextRequest, 'origin' | 'path' | 'headers' | 'body'>,
+  handler: Dispatcher.DispatchHandler & { onError(err: Error): void },
+): void {
+  try {
+    dispatcher.dispatch(
+      { origin: request.origin, path: request.path, method: 'POST', headers: request.headers, body: request.body },
+      handler,
+    );
+  } catch (err) {
+    handler.onError(err as Error);
+  }
 }
 
 class TextHandler implements Dispatcher.DispatchHandler {
@@ -130,7 +139,7 @@ class TextHandler implements Dispatcher.DispatchHandler {
 }
 
 /** A header's value from undici's raw [name, value, ...] list (several joined by ", "); `name` lower-case. */
-function headerOf(raw: readonly Buffer[], name: string): string | null {
+export function headerOf(raw: readonly Buffer[], name: string): string | null {
   let value: string | null = null;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const key = raw[i]!;

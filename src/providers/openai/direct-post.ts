@@ -1,4 +1,5 @@
 import type { UndiciFetch } from '../http/undici-fetch.js';
+import { postForStream, type StreamResponse } from '../http/undici-stream.js';
 import { postForText } from '../http/undici-text.js';
 import { errorForUpstreamStatus, parseRetryAfter, upstreamTimeout } from '../upstream-errors.js';
 import { withRequestHeaders, type LeanOpenAI, type PostShape } from './lean-openai.js';
@@ -47,14 +48,25 @@ export class DirectPost {
   }
 
   /**
-   * POSTs `body` and resolves with a 2xx response (its body unread), for a stream; an error
-   * status is read to its end (so the connection is reused) and rejects as an OrchestratorError.
+   * POSTs `body` and resolves with a 2xx answer, its body unread, for a stream; an error status
+   * is read to its end (so the connection is reused, up to the body limit) and rejects as an
+   * OrchestratorError.
    */
-  async send(endpoint: Endpoint, body: unknown, signal: AbortSignal, extraHeaders?: Readonly<Record<string, string>>): Promise<Response> {
-    const init: RequestInit = { method: 'POST', headers: this.headers(endpoint, extraHeaders), body: JSON.stringify(body) };
-    const response = await this.timed(signal, (s) => this.fetch(endpoint.url, { ...init, signal: s }));
-    if (response.ok) return response;
-    await response.text().catch(() => undefined);
+  async send(
+    endpoint: Endpoint,
+    body: unknown,
+    signal: AbortSignal,
+    extraHeaders?: Readonly<Record<string, string>>,
+  ): Promise<StreamResponse> {
+    const request = {
+      origin: endpoint.origin,
+      path: endpoint.path,
+      headers: this.headers(endpoint, extraHeaders),
+      body: JSON.stringify(body),
+    };
+    const response = await this.timed(signal, (s) => postForStream(this.fetch.dispatcher, { ...request, signal: s }));
+    if (response.status >= 200 && response.status < 300) return response;
+    await drain(response.body, this.maxBodyBytes).catch(() => undefined);
     throw errorForUpstreamStatus({ provider: this.provider, status: response.status, retryAfterMs: parseRetryAfter(response.headers) });
   }
 
@@ -102,5 +114,14 @@ export class DirectPost {
     } finally {
       clearTimeout(timer);
     }
+  }
+}
+
+/** Reads an error answer's body to its end, or closes it past `maxBytes`. */
+async function drain(body: StreamResponse['body'], maxBytes: number): Promise<void> {
+  let bytes = 0;
+  for await (const chunk of body) {
+    bytes += chunk.length;
+    if (bytes > maxBytes) break;
   }
 }

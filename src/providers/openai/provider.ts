@@ -130,18 +130,18 @@ export class OpenAIProvider implements Provider {
   }
 
   async *streamReads(request: ProviderRequest): AsyncGenerator<readonly ProviderStreamEvent[]> {
-    let response: Response;
+    let response: { readonly headers: { get(name: string): string | null }; readonly body: StreamBody | null };
     try {
       const shape = await this.chat.shape();
       response = shape
         ? await this.chat.send(shape, this.params(request, true), request.signal, request.headers)
-        : await this.client.chat.completions
+        : ((await this.client.chat.completions
             .create(this.params(request, true), { signal: request.signal, headers: request.headers })
-            .asResponse();
+            .asResponse()) as unknown as { headers: Headers; body: StreamBody | null });
     } catch (err) {
       throw this.translate(err, request.signal, 'response');
     }
-    const body = response.body as unknown as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | null;
+    const body = response.body;
     if (body === null) throw malformed(this.name, 'stream (no body)');
     const decoder = new SseDecoder(this.maxEventBytes);
     let finishReason: FinishReason | undefined;
@@ -172,7 +172,8 @@ export class OpenAIProvider implements Provider {
               break;
             }
             const chunk = JSON.parse(event.data) as ChatCompletionChunk & { error?: object };
-            if (chunk.error) throw new OpenAI.APIError(undefined, chunk.error, undefined, response.headers);
+            // The SDK's error reads only `get` of the headers (the upstream's request id).
+            if (chunk.error) throw new OpenAI.APIError(undefined, chunk.error, undefined, response.headers as Headers);
             const choice = chunk.choices?.[0];
             const content = choice?.delta?.content;
             if (content) {
@@ -256,6 +257,9 @@ export class OpenAIProvider implements Provider {
     return unreachable(this.name, err);
   }
 }
+
+/** An answer's body as the stream reads it: chunks, and a way to close it early. */
+type StreamBody = AsyncIterable<Uint8Array> & { destroy?: () => void };
 
 function finishReasonOf(reason: string): FinishReason {
   switch (reason) {

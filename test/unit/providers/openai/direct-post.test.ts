@@ -85,7 +85,9 @@ describe('DirectPost', () => {
     expect(endpoint).toBeDefined();
     expect(await post.json(endpoint!, PARAMS, new AbortController().signal)).toEqual(COMPLETION);
     const response = await post.send(endpoint!, PARAMS, new AbortController().signal);
-    expect(await response.json()).toEqual(COMPLETION);
+    const chunks: Buffer[] = [];
+    for await (const chunk of response.body) chunks.push(chunk);
+    expect(JSON.parse(Buffer.concat(chunks).toString('utf8'))).toEqual(COMPLETION);
     const [sdk, unary, streamed] = seen.slice(-3);
     expect(sdk?.url).toBe('/v1/chat/completions');
     for (const ours of [unary, streamed]) {
