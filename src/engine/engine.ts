@@ -185,7 +185,7 @@ export class Engine {
    * StreamChat. Planning and admission run on the first pull, so every refusal comes before
    * any event; the relay releases the admission when the stream ends, however it ends.
    */
-  stream(req: StreamCall): AsyncGenerator<EngineStreamEvent> {
+  stream(req: StreamCall): AsyncGenerator<readonly EngineStreamEvent[]> {
     const { target } = req;
     req.ctx.upstream?.requested?.({
       model: target.route ? `route:${target.route.profile}` : requestedName(req.model.name, target.models),

@@ -55,7 +55,7 @@ export async function completeChat(engine: Engine, req: ChatCompletionRequest, c
 }
 
 /** Planning and admission run on the first pull; the iterator's return() cancels the upstream. */
-export function streamChat(engine: Engine, req: ChatCompletionRequest, ctx: CallContext): AsyncGenerator<EngineStreamEvent> {
+export function streamChat(engine: Engine, req: ChatCompletionRequest, ctx: CallContext): AsyncGenerator<readonly EngineStreamEvent[]> {
   return engine.stream({
     model: req.model,
     target: {

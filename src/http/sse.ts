@@ -26,7 +26,7 @@ import { REQUEST_ID_HEADER } from './call.js';
 export async function relayStream(
   reply: FastifyReply,
   ctx: CallContext,
-  events: AsyncGenerator<EngineStreamEvent>,
+  events: AsyncGenerator<readonly EngineStreamEvent[]>,
   includeUsage: boolean,
 ): Promise<HandlerResult> {
   const res = reply.raw;
@@ -45,7 +45,10 @@ export async function relayStream(
     const chunks = new ChunkEncoder(ctx.requestId, includeUsage);
     let next = first;
     while (!next.done) {
-      const waiting = out.write(chunks.of(next.value));
+      const group = next.value;
+      let text = '';
+      for (let i = 0; i < group.length; i++) text += chunks.of(group[i]!);
+      const waiting = out.write(text);
       if (waiting) await waiting;
       next = await events.next();
     }
@@ -65,10 +68,9 @@ export async function relayStream(
 }
 
 /**
- * The events of one stream onto the socket, one write per turn of the event loop: events the
- * engine yields from one upstream read (all in the same turn, through promise jobs) go out
- * in one write, flushed by setImmediate at the end of that turn; no event waits for a later
- * read. By then the upstream body's end, which a Readable announces a tick after its last data,
+ * The events of one stream onto the socket, one write per turn of the event loop: the groups
+ * the engine hands out in one turn (each the events of one upstream read) go out in one write,
+ * flushed by setImmediate at the end of that turn; no event waits for a later read. By then the upstream body's end, which a Readable announces a tick after its last data,
  * has reached the relay too, and `data: [DONE]` goes in the same write: flushed on
  * process.nextTick instead, a stream answered in one read took three socket writes instead of
  * two (headers and events, then the end). Backpressure: once the socket's buffer is full, write() hands

@@ -42,13 +42,14 @@ export function unary<Req, Res>(deps: CallDeps, handler: (request: Req, ctx: Cal
 }
 
 /**
- * A server stream: `open` validates and returns the events (errors thrown there become the
- * status before any message); each event is encoded and written as the client pulls, with no
- * generator of our own between the engine's events and the grpc-js write.
+ * A server stream: `open` validates and returns the events in groups (errors thrown there become
+ * the status before any message): the engine hands out a stream's events in the groups one
+ * upstream read completed, each group one pull. Each event is encoded and written as the client
+ * pulls, with no generator of our own between the engine's events and the grpc-js write.
  */
 export function serverStream<Req, Event, Res>(
   deps: CallDeps,
-  open: (request: Req, ctx: CallContext) => AsyncIterable<Event>,
+  open: (request: Req, ctx: CallContext) => AsyncIterable<readonly Event[]>,
   encode: (event: Event, ctx: CallContext) => Res,
 ): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
@@ -58,8 +59,10 @@ export function serverStream<Req, Event, Res>(
       deps.lifecycle.enter();
       entered = true;
       deps.openCalls.add(ctx);
-      for await (const event of open(call.request, ctx)) {
-        if (!call.write(encode(event, ctx))) await drained(call, ctx.signal);
+      for await (const events of open(call.request, ctx)) {
+        for (let i = 0; i < events.length; i++) {
+          if (!call.write(encode(events[i]!, ctx))) await drained(call, ctx.signal);
+        }
       }
     };
     run()
@@ -76,6 +79,11 @@ export function serverStream<Req, Event, Res>(
         if (entered) deps.lifecycle.leave();
       });
   };
+}
+
+/** Events one at a time, as groups of one, for a stream whose events come singly (Batch, WatchStats). */
+export async function* singly<Event>(events: AsyncIterable<Event>): AsyncGenerator<readonly Event[]> {
+  for await (const event of events) yield [event];
 }
 
 /** Honours backpressure: once the buffer is full, wait for 'drain', raced with cancellation. */

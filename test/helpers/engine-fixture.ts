@@ -51,3 +51,11 @@ export function context(options: { timeoutMs?: number; controller?: AbortControl
 }
 
 export const ref = (name: string, field = 'model') => ({ name, field });
+
+/**
+ * A stream's events one by one, from the groups the engine hands them out in (one group per
+ * upstream read); pulled lazily, so a test that stops early stops the stream at the same point.
+ */
+export async function* eventsOf<Event>(groups: AsyncIterable<readonly Event[]>): AsyncGenerator<Event> {
+  for await (const group of groups) yield* group;
+}

@@ -122,13 +122,18 @@ export function streamSpec(
  * asks, so backpressure reaches the upstream socket. A failure after tokens were sent ends the
  * stream with the partial usage in the error, or, with restartOnFailure, sends `restarted` and
  * the policy's next model streams from the start. A stream never completes without a finish reason.
+ *
+ * Events are handed out in groups, one per pull: the deltas one upstream read completed (the
+ * provider's grouping), `started` or `restarted` with their model's first ones, `completed`
+ * alone. A door writes a group in one go; a pull per event cost a promise and an iterator result
+ * each, for every token of every stream.
  */
 export async function* relayStream(
   deps: RelayDeps,
   prepare: () => Promise<PreparedStream>,
   /** Sees every event this relay yields, as it yields it (the call's record of its answer). */
   tell?: (event: EngineStreamEvent) => void,
-): AsyncGenerator<EngineStreamEvent> {
+): AsyncGenerator<readonly EngineStreamEvent[]> {
   const out = tell
     ? (event: EngineStreamEvent): EngineStreamEvent => {
         tell(event);
@@ -138,9 +143,9 @@ export async function* relayStream(
   const prepared = await prepare();
   const { ctx } = prepared;
   const attempts: AttemptRecord[] = [];
-  // An opened stream not yet inside the relay's inner try/finally: closed here if the consumer
-  // stops at `started` or `restarted`, so its upstream request ends and its breaker and attempt
-  // record get their verdict (a half-open breaker waits for it).
+  // An opened stream not yet inside the relay's inner try/finally: closed here if anything throws
+  // before it gets there, so its upstream request ends and its breaker and attempt record get
+  // their verdict (a half-open breaker waits for it).
   let unrelayed: LiveStream | undefined;
   try {
     const policy = prepared.policy((record) => attempts.push(record));
@@ -149,12 +154,13 @@ export async function* relayStream(
       const failure = aggregateFailure(attempts, ctx.signal);
       const cached = await prepared.offline?.(failure);
       if (!cached) throw failure;
-      for (const event of replay(cached, attempts, prepared)) yield out(event);
+      yield [...replay(cached, attempts, prepared)].map(out);
       return;
     }
     unrelayed = live;
     let firstTokenAt: number | undefined;
-    yield out({ type: 'started', model: live.stream.model.id, provider: live.stream.provider });
+    // Handed out with the first model's first events, in one group.
+    let group: EngineStreamEvent[] = [out({ type: 'started', model: live.stream.model.id, provider: live.stream.provider })];
     let restarted = false;
     for (;;) {
       const { stream } = live;
@@ -165,8 +171,6 @@ export async function* relayStream(
         let events = stream.first;
         for (;;) {
           for (let i = 0; i < events.length; i++) {
-            // Events read together are handed on one by one: a cancel between two stops the rest.
-            if (i > 0 && live.link.signal.aborted) throw live.link.signal.reason;
             const event = events[i]!;
             if (event.type === 'end') {
               end = event;
@@ -176,8 +180,12 @@ export async function* relayStream(
                 deps.events.emit({ type: 'first_token', model: stream.model.id, ms: firstTokenAt - ctx.startedAt });
               }
               // The provider's delta has the engine's shape: relayed as it is, not copied.
-              yield out(event);
+              group.push(out(event));
             }
+          }
+          if (group.length > 0) {
+            yield group;
+            group = [];
           }
           const next = await stream.rest.next();
           if (next.done) break;
@@ -193,20 +201,22 @@ export async function* relayStream(
         const finishedAt = performance.now();
         // With earlier attempts the time since the call began is not this model's alone.
         if (attempts.length === 1) deps.onModelTimeToFirstToken?.(stream.model.id, (firstTokenAt ?? finishedAt) - ctx.startedAt);
-        yield out({
-          type: 'completed',
-          model: stream.model.id,
-          provider: stream.provider,
-          finishReason: end.finishReason,
-          ...(end.toolCalls && end.toolCalls.length > 0 ? { toolCalls: end.toolCalls } : {}),
-          usage: end.usage,
-          costUsd: totalCost(attempts),
-          latencyMs: finishedAt - ctx.startedAt,
-          timeToFirstTokenMs: (firstTokenAt ?? finishedAt) - ctx.startedAt,
-          attempts,
-          fallbackTriggered: restarted || policy.isFallback(stream.model.id),
-          decision: prepared.decision,
-        });
+        yield [
+          out({
+            type: 'completed',
+            model: stream.model.id,
+            provider: stream.provider,
+            finishReason: end.finishReason,
+            ...(end.toolCalls && end.toolCalls.length > 0 ? { toolCalls: end.toolCalls } : {}),
+            usage: end.usage,
+            costUsd: totalCost(attempts),
+            latencyMs: finishedAt - ctx.startedAt,
+            timeToFirstTokenMs: (firstTokenAt ?? finishedAt) - ctx.startedAt,
+            attempts,
+            fallbackTriggered: restarted || policy.isFallback(stream.model.id),
+            decision: prepared.decision,
+          }),
+        ];
         return;
       }
       if (!prepared.restartOnFailure || ctx.signal.aborted) throw aggregateFailure(attempts, ctx.signal);
@@ -215,13 +225,16 @@ export async function* relayStream(
       unrelayed = replacement;
       deps.events.emit({ type: 'stream_restarted' });
       restarted = true;
-      yield out({
-        type: 'restarted',
-        failedModel: stream.model.id,
-        reason: failure instanceof OrchestratorError ? failure.reason : Reason.INTERNAL,
-        nextModel: replacement.stream.model.id,
-        nextProvider: replacement.stream.provider,
-      });
+      // Handed out with the next model's first events.
+      group = [
+        out({
+          type: 'restarted',
+          failedModel: stream.model.id,
+          reason: failure instanceof OrchestratorError ? failure.reason : Reason.INTERNAL,
+          nextModel: replacement.stream.model.id,
+          nextProvider: replacement.stream.provider,
+        }),
+      ];
       live = replacement;
     }
   } finally {

@@ -1,5 +1,5 @@
 import type { Answer, BatchEvent, BatchWork, CallContext, Engine } from '../../engine/index.js';
-import { serverStream, type CallDeps } from '../call.js';
+import { serverStream, singly, type CallDeps } from '../call.js';
 import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
 import type { BatchItemResult, BatchRequest, BatchResponse, ChatResponse } from '../../gen/orchestrator/v1/chat.js';
 
@@ -38,7 +38,7 @@ export function batchHandler(deps: CallDeps, engine: Engine, limits: ValidationL
           return { ...answerOf(response), response };
         },
       }));
-      return engine.batch({ items, concurrency, ctx });
+      return singly(engine.batch({ items, concurrency, ctx }));
     },
     encodeBatchEvent,
   );

@@ -23,7 +23,7 @@ export function statsService(deps: CallDeps, stats: StatsSource, engine: Engine)
       async function* (req: WatchStatsRequest, ctx) {
         const intervalMs = watchInterval(req.intervalMs);
         for (;;) {
-          yield await stats.snapshot();
+          yield [await stats.snapshot()];
           await pause(intervalMs, ctx.signal, deps.lifecycle);
         }
       },

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { OrchestratorError, Reason } from '../../../src/domain/errors.js';
 import type { EngineStreamEvent } from '../../../src/engine/index.js';
-import { context, engineFixture, input, ref } from '../../helpers/engine-fixture.js';
+import { context, engineFixture, input, ref, eventsOf } from '../../helpers/engine-fixture.js';
 import { upstreamFailure } from '../../helpers/scripted-provider.js';
 
 const SINGLE = {
@@ -242,7 +242,7 @@ describe('Engine.fallback', () => {
         attempts = (await engine.fallback({ model: ref(''), ...target(models), input: input(), ctx })).attempts;
       } else {
         const stream = { ...SINGLE, mode: 'fallback' as const, models: models.map((name, i) => ref(name, `models[${i}]`)) };
-        for await (const event of engine.stream({ model: ref(''), target: stream, input: input(), ctx })) {
+        for await (const event of eventsOf(engine.stream({ model: ref(''), target: stream, input: input(), ctx }))) {
           if (event.type === 'completed') attempts = event.attempts;
         }
       }
@@ -293,7 +293,8 @@ describe('Engine.stream', () => {
     const { engine, provider, stats } = engineFixture();
     provider.script('gpt-4o', { kind: 'answer', content: 'one two three' });
     const events = [];
-    for await (const event of engine.stream({ model: ref('gpt-4o'), target: SINGLE, input: input(), ctx: context() })) events.push(event);
+    for await (const event of eventsOf(engine.stream({ model: ref('gpt-4o'), target: SINGLE, input: input(), ctx: context() })))
+      events.push(event);
     expect(events.map((e) => e.type)).toEqual(['started', 'delta', 'delta', 'delta', 'completed']);
     const text = events.flatMap((e) => (e.type === 'delta' ? [e.content] : [])).join('');
     expect(text).toBe('one two three');
@@ -309,7 +310,7 @@ describe('Engine.stream', () => {
     const seen: string[] = [];
     const err = await failureOf(
       (async () => {
-        for await (const event of engine.stream({ model: ref('gpt-4o'), target: SINGLE, input: input(), ctx: context() }))
+        for await (const event of eventsOf(engine.stream({ model: ref('gpt-4o'), target: SINGLE, input: input(), ctx: context() })))
           seen.push(event.type);
       })(),
     );
@@ -322,7 +323,7 @@ describe('Engine.stream', () => {
   it('aborts the upstream when the consumer stops reading', async () => {
     const { engine, provider, stats } = engineFixture();
     provider.script('gpt-4o', { kind: 'answer', content: 'a b c d e f', tokenDelayMs: 5 });
-    for await (const event of engine.stream({ model: ref('gpt-4o'), target: SINGLE, input: input(), ctx: context() })) {
+    for await (const event of eventsOf(engine.stream({ model: ref('gpt-4o'), target: SINGLE, input: input(), ctx: context() }))) {
       if (event.type === 'delta') break;
     }
     expect(provider.calls[0]?.aborted).toBe(true);
@@ -359,7 +360,7 @@ describe('usage reported by an upstream', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'answer', content: 'one two three', usage: negative });
     let completed: Extract<EngineStreamEvent, { type: 'completed' }> | undefined;
-    for await (const event of engine.stream({ model: ref('gpt-4o'), target: SINGLE, input: input(), ctx: context() })) {
+    for await (const event of eventsOf(engine.stream({ model: ref('gpt-4o'), target: SINGLE, input: input(), ctx: context() }))) {
       if (event.type === 'completed') completed = event;
     }
     expect(completed?.usage.promptTokens).toBeGreaterThan(0);

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { OrchestratorError, Reason } from '../../../src/domain/errors.js';
 import { parseRetryAfter } from '../../../src/providers/upstream-errors.js';
 import type { EngineStreamEvent, StreamTarget } from '../../../src/engine/index.js';
-import { context, engineFixture, input, ref } from '../../helpers/engine-fixture.js';
+import { context, engineFixture, input, ref, eventsOf } from '../../helpers/engine-fixture.js';
 import { upstreamFailure } from '../../helpers/scripted-provider.js';
 
 const RETRIES = { RETRY_MAX_ATTEMPTS: '3' };
@@ -194,13 +194,13 @@ describe('circuit breaker', () => {
     provider.script('gpt-4o', { kind: 'cut', afterTokens: 1 });
     for (let i = 0; i < 3; i++) {
       const { error } = await collect(
-        engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() }),
+        eventsOf(engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() })),
       );
       expect(error?.reason).toBe(Reason.UPSTREAM_ERROR);
     }
     expect(engine.breakerState('gpt-4o')).toBe('open');
     const { events, error } = await collect(
-      engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() }),
+      eventsOf(engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() })),
     );
     expect(events).toEqual([]);
     expect(error?.reason).toBe(Reason.CIRCUIT_OPEN);
@@ -221,9 +221,9 @@ describe('circuit breaker', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(engine.breakerState('gpt-4o')).toBe('half_open');
 
-    const probe = engine
-      .stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() })
-      [Symbol.asyncIterator]();
+    const probe = eventsOf(engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() }))[
+      Symbol.asyncIterator
+    ]();
     expect((await probe.next()).value).toMatchObject({ type: 'started', model: 'gpt-4o' });
     expect((await probe.next()).value).toMatchObject({ type: 'delta' });
     // Tokens are flowing, but the probe has not ended: still half-open, and nobody else gets in.
@@ -328,14 +328,14 @@ describe('a stream the consumer leaves between events', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(engine.breakerState('gpt-4o')).toBe('half_open');
 
-    const events = engine
-      .stream({
+    const events = eventsOf(
+      engine.stream({
         model: ref('gpt-4o-mini'),
         target: target('fallback', ['gpt-4o-mini', 'gpt-4o'], { restartOnFailure: true }),
         input: input(),
         ctx: context(),
-      })
-      [Symbol.asyncIterator]();
+      }),
+    )[Symbol.asyncIterator]();
     for (let next = await events.next(); !next.done && next.value.type !== 'restarted'; next = await events.next());
     await events.return(undefined);
 
@@ -349,9 +349,9 @@ describe('a stream the consumer leaves between events', () => {
   it('left at started: the stream is closed and recorded', async () => {
     const { engine, provider, stats } = engineFixture({ env });
     provider.script('gpt-4o', { kind: 'answer', content: 'one two three' });
-    const events = engine
-      .stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() })
-      [Symbol.asyncIterator]();
+    const events = eventsOf(engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() }))[
+      Symbol.asyncIterator
+    ]();
     expect((await events.next()).value).toMatchObject({ type: 'started', model: 'gpt-4o' });
     await events.return(undefined);
     expect(stats.snapshot().models.find((m) => m.name === 'gpt-4o')).toMatchObject({ requests: 1, cancelled: 1 });
@@ -439,7 +439,7 @@ describe('streaming strategies', () => {
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('down') });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'from the mini' });
     const { events, error } = await collect(
-      engine.stream({ model: ref(''), target: target('fallback', ['gpt-4o', 'gpt-4o-mini']), input: input(), ctx: context() }),
+      eventsOf(engine.stream({ model: ref(''), target: target('fallback', ['gpt-4o', 'gpt-4o-mini']), input: input(), ctx: context() })),
     );
     expect(error).toBeUndefined();
     expect(events[0]).toEqual({ type: 'started', model: 'gpt-4o-mini', provider: 'openai' });
@@ -453,7 +453,7 @@ describe('streaming strategies', () => {
     const { engine, provider } = engineFixture({ env: RETRIES });
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('blip') }, { kind: 'answer', content: 'a b c' });
     const { events, error } = await collect(
-      engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() }),
+      eventsOf(engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() })),
     );
     expect(error).toBeUndefined();
     expect(events.filter((e) => e.type === 'delta')).toHaveLength(3);
@@ -463,7 +463,7 @@ describe('streaming strategies', () => {
     const { engine, provider } = engineFixture({ env: RETRIES });
     provider.script('gpt-4o', { kind: 'cut', afterTokens: 2 });
     const { events, error } = await collect(
-      engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() }),
+      eventsOf(engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() })),
     );
     expect(events.map((e) => e.type)).toEqual(['started', 'delta', 'delta']);
     expect(provider.calls).toHaveLength(1);
@@ -476,12 +476,14 @@ describe('streaming strategies', () => {
     provider.script('gpt-4o', { kind: 'cut', afterTokens: 2 });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'fresh start here' });
     const { events, error } = await collect(
-      engine.stream({
-        model: ref(''),
-        target: target('fallback', ['gpt-4o', 'gpt-4o-mini'], { restartOnFailure: true }),
-        input: input(),
-        ctx: context(),
-      }),
+      eventsOf(
+        engine.stream({
+          model: ref(''),
+          target: target('fallback', ['gpt-4o', 'gpt-4o-mini'], { restartOnFailure: true }),
+          input: input(),
+          ctx: context(),
+        }),
+      ),
     );
     expect(error).toBeUndefined();
     expect(events.map((e) => e.type)).toEqual(['started', 'delta', 'delta', 'restarted', 'delta', 'delta', 'delta', 'completed']);
@@ -500,7 +502,7 @@ describe('streaming strategies', () => {
     provider.script('gpt-4o', { kind: 'answer', content: 'slow one', delayMs: 300 });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'fast one', delayMs: 10 });
     const { events } = await collect(
-      engine.stream({ model: ref(''), target: target('race', ['gpt-4o', 'gpt-4o-mini']), input: input(), ctx: context() }),
+      eventsOf(engine.stream({ model: ref(''), target: target('race', ['gpt-4o', 'gpt-4o-mini']), input: input(), ctx: context() })),
     );
     expect(events[0]).toMatchObject({ type: 'started', model: 'gpt-4o-mini' });
     expect(provider.calls.find((c) => c.model === 'gpt-4o')?.aborted).toBe(true);
@@ -516,12 +518,14 @@ describe('streaming strategies', () => {
     provider.script('gpt-4o', { kind: 'hang' });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'here' });
     const { events } = await collect(
-      engine.stream({
-        model: ref(''),
-        target: target('fallback', ['gpt-4o', 'gpt-4o-mini'], { firstTokenTimeoutMs: 50 }),
-        input: input(),
-        ctx: context(),
-      }),
+      eventsOf(
+        engine.stream({
+          model: ref(''),
+          target: target('fallback', ['gpt-4o', 'gpt-4o-mini'], { firstTokenTimeoutMs: 50 }),
+          input: input(),
+          ctx: context(),
+        }),
+      ),
     );
     const completed = events.at(-1);
     if (completed?.type !== 'completed') throw new Error('not completed');
@@ -534,12 +538,14 @@ describe('streaming strategies', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'answer', content: 'one two three', tokenDelayMs: 200 });
     const { events, error } = await collect(
-      engine.stream({
-        model: ref('gpt-4o'),
-        target: target('single', [], { interTokenTimeoutMs: 60, firstTokenTimeoutMs: 1_000 }),
-        input: input(),
-        ctx: context(),
-      }),
+      eventsOf(
+        engine.stream({
+          model: ref('gpt-4o'),
+          target: target('single', [], { interTokenTimeoutMs: 60, firstTokenTimeoutMs: 1_000 }),
+          input: input(),
+          ctx: context(),
+        }),
+      ),
     );
     expect(events.some((e) => e.type === 'completed')).toBe(false);
     expect(error?.reason).toBe(Reason.STREAM_STALLED);

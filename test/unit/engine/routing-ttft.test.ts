@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { context, engineFixture, input, ref } from '../../helpers/engine-fixture.js';
+import { context, engineFixture, input, ref, eventsOf } from '../../helpers/engine-fixture.js';
 import { SINGLE_STREAM } from '../../helpers/stream-targets.js';
 
 describe('the engine feeds routing from streams', () => {
@@ -9,7 +9,7 @@ describe('the engine feeds routing from streams', () => {
     // Quick to start, slow to finish: about 50 ms to the first of 12 tokens, 600 ms in all, longer
     // than the catalog predicts for the whole answer. Only a measured TTFT can pull the estimate down.
     provider.script(nano.upstreamId, { kind: 'answer', content: Array(12).fill('word').join(' '), tokenDelayMs: 50 });
-    for await (const event of engine.stream({ model: ref(nano.id), target: SINGLE_STREAM, input: input(), ctx: context() })) {
+    for await (const event of eventsOf(engine.stream({ model: ref(nano.id), target: SINGLE_STREAM, input: input(), ctx: context() }))) {
       if (event.type === 'completed') expect(event.attempts).toHaveLength(1);
     }
     const scored = (await engine.rank({ route: { profile: 'speed', candidates: [] }, input: input(), ctx: context() })).ranking.find(

@@ -68,13 +68,16 @@ function recordingReply(): { reply: FastifyReply; writes: string[]; ended: strin
 
 const ctx = { signal: new AbortController().signal, requestId: 'r1' } as unknown as CallContext;
 
-async function* events(groups: number): AsyncGenerator<EngineStreamEvent> {
-  yield { type: 'started', model: 'm', provider: 'openai' };
-  for (let g = 0; g < groups; g++) {
+/** As the engine hands a stream out: the events of each upstream read in one group, `started` with the first. */
+async function* events(reads: number): AsyncGenerator<readonly EngineStreamEvent[]> {
+  for (let g = 0; g < reads; g++) {
     // A later upstream read: a turn of the event loop between groups.
     if (g > 0) await new Promise((resolve) => setTimeout(resolve, 2));
-    yield { type: 'delta', content: `a${g}` };
-    yield { type: 'delta', content: `b${g}` };
+    const read: EngineStreamEvent[] = [
+      { type: 'delta', content: `a${g}` },
+      { type: 'delta', content: `b${g}` },
+    ];
+    yield g === 0 ? [{ type: 'started', model: 'm', provider: 'openai' }, ...read] : read;
   }
   await new Promise((resolve) => setTimeout(resolve, 2));
 }
@@ -90,9 +93,11 @@ describe('SSE writes', () => {
 
   it('a stream whose end follows its events in the same turn (an upstream body ends a tick after its last read) is one write with its end', async () => {
     const { reply, writes, ended } = recordingReply();
-    async function* instant(): AsyncGenerator<EngineStreamEvent> {
-      yield { type: 'started', model: 'm', provider: 'openai' };
-      yield { type: 'delta', content: 'x' };
+    async function* instant(): AsyncGenerator<readonly EngineStreamEvent[]> {
+      yield [
+        { type: 'started', model: 'm', provider: 'openai' },
+        { type: 'delta', content: 'x' },
+      ];
       // A Readable announces its end on process.nextTick.
       await new Promise((resolve) => process.nextTick(resolve));
     }
