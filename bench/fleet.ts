@@ -3,7 +3,7 @@
  * the Portkey peer), the requests it sends them and the clients it sends them with.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ChatRequest, FallbackRequest, RaceRequest, StreamChatRequest } from '../src/gen/orchestrator/v1/chat.js';
@@ -140,7 +140,7 @@ export async function startGateway(
   const gateway = await startProcess({
     name: 'gateway',
     command: process.execPath,
-    args: [...nodeArgs, join(gatewayDir, entry)],
+    args: [...startFlags(gatewayDir), ...nodeArgs, join(gatewayDir, entry)],
     cwd: gatewayDir,
     env: { ...gatewayEnv(upstreamPort, port, logLevel, httpPort), ...extraEnv },
     port,
@@ -159,6 +159,16 @@ export async function startGateway(
     client.close();
   }
   return { ...gateway, httpPort };
+}
+
+/**
+ * The Node flags `npm start` runs the gateway with (its `start` script, between `node` and the
+ * entry; the Dockerfile's CMD carries the same ones), so the bench measures the process users run.
+ */
+export function startFlags(gatewayDir: string): string[] {
+  const scripts = (JSON.parse(readFileSync(join(gatewayDir, 'package.json'), 'utf8')) as { scripts?: { start?: string } }).scripts;
+  const words = (scripts?.start ?? '').split(/\s+/);
+  return words[0] === 'node' ? words.slice(1).filter((w) => w.startsWith('--')) : [];
 }
 
 export function buildGateway(dir: string): void {

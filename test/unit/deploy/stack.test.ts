@@ -161,6 +161,13 @@ describe('deploy/Dockerfile', () => {
     expect(buildInfo({ GIT_COMMIT: 'not a commit' }).commit).toBe('unknown');
   });
 
+  it('starts the gateway as `npm start` does: node, the same Node flags, dist/main.js', () => {
+    const start = (JSON.parse(read('package.json')) as { scripts: { start: string } }).scripts.start.split(' ');
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
+    expect(cmd).toEqual(start);
+    expect(start).toContain('--max-semi-space-size=64');
+  });
+
   it('has a HEALTHCHECK that runs the copied health check script, which the build context lets through', () => {
     expect(dockerfile).toMatch(/^HEALTHCHECK .*CMD \["node", "healthcheck\.mjs"\]$/m);
     expect(dockerfile).toContain('COPY deploy/healthcheck.mjs ./healthcheck.mjs');
