@@ -70,10 +70,11 @@ export async function relayStream(
 /**
  * The events of one stream onto the socket, one write per turn of the event loop: the groups
  * the engine hands out in one turn (each the events of one upstream read) go out in one write,
- * flushed by setImmediate at the end of that turn; no event waits for a later read. By then the upstream body's end, which a Readable announces a tick after its last data,
- * has reached the relay too, and `data: [DONE]` goes in the same write: flushed on
- * process.nextTick instead, a stream answered in one read took three socket writes instead of
- * two (headers and events, then the end). Backpressure: once the socket's buffer is full, write() hands
+ * flushed by setImmediate at the end of that turn; no event waits for a later read. By then the
+ * upstream body's end (which a Readable body announces a tick after its last data) has reached
+ * the relay too, and `data: [DONE]` goes in the same write: flushed on process.nextTick instead,
+ * a stream answered in one read took three socket writes instead of two (headers and events,
+ * then the end). Backpressure: once the socket's buffer is full, write() hands
  * back a promise that settles on 'drain' (or rejects when the call ends), so the relay asks
  * the engine for nothing more until the reader caught up.
  */
