@@ -210,21 +210,13 @@ function statement(name: string, columns: readonly string[], rows: number): stri
 }
 
 function insert<Row>(t: Table<Row>, rows: readonly Row[]): CompiledQuery {
-  const width = t.values.length;
-  const parameters: unknown[] = new Array<unknown>(rows.length * width);
-  let at = 0;
-  for (const row of rows) for (let c = 0; c < width; c++) parameters[at++] = t.values[c]!(row);
-  return CompiledQuery.raw(statement(t.name, t.columns, rows.length), parameters);
+  return CompiledQuery.raw(statement(t.name, t.columns, rows.length), rows.flatMap(valuesOf(t)));
 }
 
 /** A table's rows in COPY's text format. */
 function copyTable<Row>(t: Table<Row>, rows: readonly Row[]): CopyTable {
-  const { values } = t;
+  const values = valuesOf(t);
   let text = '';
-  const cells = new Array<unknown>(values.length);
-  for (const row of rows) {
-    for (let c = 0; c < values.length; c++) cells[c] = values[c]!(row);
-    text += copyLine(cells);
-  }
+  for (const row of rows) text += copyLine(values(row));
   return { name: t.name, columns: t.columns, text };
 }

@@ -55,7 +55,6 @@ type Settle = { resolve: (result: IteratorResult<Buffer>) => void; reject: (err:
  */
 export class ChunkStream implements AsyncIterable<Buffer>, AsyncIterator<Buffer> {
   #chunks: Buffer[] = [];
-  #head = 0;
   #queuedBytes = 0;
   #waiting: Settle | undefined;
   #ended = false;
@@ -78,13 +77,8 @@ export class ChunkStream implements AsyncIterable<Buffer>, AsyncIterator<Buffer>
   }
 
   next(): Promise<IteratorResult<Buffer>> {
-    if (this.#head < this.#chunks.length) {
-      const chunk = this.#chunks[this.#head]!;
-      this.#chunks[this.#head++] = EMPTY;
-      if (this.#head === this.#chunks.length) {
-        this.#chunks = [];
-        this.#head = 0;
-      }
+    const chunk = this.#chunks.shift();
+    if (chunk !== undefined) {
       this.#queuedBytes -= chunk.length;
       if (this.#queuedBytes < HIGH_WATER_BYTES) {
         this.#decoder?.resume();
@@ -164,7 +158,7 @@ export class ChunkStream implements AsyncIterable<Buffer>, AsyncIterator<Buffer>
     this.#done();
     this.#decoder?.destroy();
     const waiting = this.#waiting;
-    if (waiting && this.#head === this.#chunks.length) {
+    if (waiting && this.#chunks.length === 0) {
       this.#waiting = undefined;
       waiting.reject(this.#error);
     }
@@ -204,7 +198,6 @@ export class ChunkStream implements AsyncIterable<Buffer>, AsyncIterator<Buffer>
   #fail(reason: unknown): void {
     if (this.#ended || this.#error !== undefined) return;
     this.#chunks = [];
-    this.#head = 0;
     this.#queuedBytes = 0;
     this.#abort?.(reason as Error);
     this.failed(reason);
@@ -214,8 +207,6 @@ export class ChunkStream implements AsyncIterable<Buffer>, AsyncIterator<Buffer>
     this.signal.removeEventListener('abort', this);
   }
 }
-
-const EMPTY = Buffer.alloc(0);
 
 class StreamHandler implements Dispatcher.DispatchHandler {
   #started = false;

@@ -130,14 +130,14 @@ export class OpenAIProvider implements Provider {
   }
 
   async *streamReads(request: ProviderRequest): AsyncGenerator<readonly ProviderStreamEvent[]> {
-    let response: { readonly headers: { get(name: string): string | null }; readonly body: StreamBody | null };
+    let response: StreamAnswer;
     try {
       const shape = await this.chat.shape();
       response = shape
         ? await this.chat.send(shape, this.params(request, true), request.signal, request.headers)
         : ((await this.client.chat.completions
             .create(this.params(request, true), { signal: request.signal, headers: request.headers })
-            .asResponse()) as unknown as { headers: Headers; body: StreamBody | null });
+            .asResponse()) as unknown as StreamAnswer);
     } catch (err) {
       throw this.translate(err, request.signal, 'response');
     }
@@ -260,6 +260,9 @@ export class OpenAIProvider implements Provider {
 
 /** An answer's body as the stream reads it: chunks, and a way to close it early. */
 type StreamBody = AsyncIterable<Uint8Array> & { destroy?: () => void };
+
+/** A streamed answer whose headers arrived: ours (undici-stream.ts) or the SDK's Response. */
+type StreamAnswer = { readonly headers: { get(name: string): string | null }; readonly body: StreamBody | null };
 
 function finishReasonOf(reason: string): FinishReason {
   switch (reason) {
