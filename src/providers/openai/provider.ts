@@ -12,6 +12,7 @@ import { ToolCallAssembler } from '../../domain/tools.js';
 import { applyTooling, toOpenAIMessages, toolCallsOf } from './tooling.js';
 import { OrchestratorError } from '../../domain/errors.js';
 import { SseDecoder } from '../http/fast-sse.js';
+import { ChunkTemplate } from './chunk-template.js';
 import { LeanOpenAI } from './lean-openai.js';
 import { DirectPost } from './direct-post.js';
 import { createUndiciFetch, type UndiciFetch } from '../http/undici-fetch.js';
@@ -150,6 +151,7 @@ export class OpenAIProvider implements Provider {
     // text, so a long stream does not keep every token it relayed.
     let generated = 0;
     const calls = new ToolCallAssembler();
+    const template = new ChunkTemplate();
     let done = false;
     let afterDone = 0;
     try {
@@ -171,7 +173,17 @@ export class OpenAIProvider implements Provider {
               done = true;
               break;
             }
+            // A token's chunk repeats the last learned one but for its text: read without parsing.
+            const known = template.content(event.data);
+            if (known !== undefined) {
+              if (known) {
+                generated += known.length;
+                out.push({ type: 'delta', content: known });
+              }
+              continue;
+            }
             const chunk = JSON.parse(event.data) as ChatCompletionChunk & { error?: object };
+            template.learn(event.data, chunk);
             // The SDK's error reads only `get` of the headers (the upstream's request id).
             if (chunk.error) throw new OpenAI.APIError(undefined, chunk.error, undefined, response.headers as Headers);
             const choice = chunk.choices?.[0];
