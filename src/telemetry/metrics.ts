@@ -1,9 +1,9 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { GatewayEvent, InFlightReading, StartedCall } from '../engine/index.js';
 import { buildInfo, type BuildInfo } from './build-info.js';
 import { AttemptSeries, BoundedLabel, CallSeries, type AttemptMetrics, type CallMetrics } from './call-series.js';
 import { InFlightMetrics } from './in-flight-metrics.js';
-import { HistogramCells, ValueCells } from './metric-cells.js';
+import { type HistogramCell, HistogramCells, ValueCells } from './metric-cells.js';
 
 /**
  * Prometheus metrics in a registry of their own (not prom-client's global one, so several
@@ -127,12 +127,14 @@ export class Metrics {
   /** Per provider, per model. */
   private readonly attemptSeries = new Map<string, Map<string, AttemptSeries>>();
 
-  private readonly ttft = this.histogram(
+  private readonly ttft = new HistogramCells(
+    this.registry,
     'llm_orchestrator_time_to_first_token_seconds',
     'StreamChat: call arrival to the first token relayed.',
-    ['model'],
     TTFT_BUCKETS,
   );
+  /** Per model label: its TTFT cell (prom-client's observe hashed the labels on every stream). */
+  private readonly ttftByModel = new Map<string, HistogramCell>();
   private readonly raceWins = this.counter('llm_orchestrator_race_wins_total', 'Races won, by model.', ['model']);
   private readonly fallbacks = this.counter(
     'llm_orchestrator_fallback_calls_total',
@@ -255,7 +257,7 @@ export class Metrics {
         this.fallbacks.inc({ result: event.defaultMessage ? 'default_message' : event.triggered ? 'fallback' : 'primary' });
         return;
       case 'first_token':
-        this.ttft.observe({ model: this.models.of(event.model) }, event.ms / 1000);
+        this.ttft.observe(this.ttftCell(this.models.of(event.model)), event.ms / 1000);
         return;
       case 'retry_throttled':
         this.retriesThrottled.inc();
@@ -334,7 +336,12 @@ export class Metrics {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  private histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> {
-    return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
+  private ttftCell(model: string): HistogramCell {
+    let cell = this.ttftByModel.get(model);
+    if (!cell) {
+      cell = this.ttft.cell({ model });
+      this.ttftByModel.set(model, cell);
+    }
+    return cell;
   }
 }
