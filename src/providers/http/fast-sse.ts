@@ -36,7 +36,9 @@ export class SseDecoder {
   /** Bytes of the current event's finished lines. */
   #eventBytes = 0;
   #event: string | null = null;
-  #data: string[] = [];
+  /** The event's data lines: the first alone (nearly every event has one), the rest only when there are more. */
+  #data: string | undefined;
+  #moreData: string[] | undefined;
   /** The last chunk ended in CR: a LF opening the next one belongs to that line end. */
   #afterCR = false;
   #first = true;
@@ -105,7 +107,7 @@ export class SseDecoder {
       line[start + 4] === 0x3a /* : */ &&
       line[start + 5] === 0x20 /* space */
     ) {
-      this.#data.push(line.toString('utf8', start + 6, end));
+      this.#addData(line.toString('utf8', start + 6, end));
     } else {
       this.#field(line.toString('utf8', start, end));
     }
@@ -119,18 +121,26 @@ export class SseDecoder {
     if (name !== 'data' && name !== 'event') return;
     let value = colon < 0 ? '' : text.slice(colon + 1);
     if (value.charCodeAt(0) === 0x20) value = value.slice(1);
-    if (name === 'data') this.#data.push(value);
+    if (name === 'data') this.#addData(value);
     else this.#event = value;
   }
 
   #dispatch(): SseEvent | undefined {
     const event = this.#event;
-    const data = this.#data;
+    const first = this.#data;
+    const more = this.#moreData;
     this.#event = null;
-    this.#data = [];
+    this.#data = undefined;
+    this.#moreData = undefined;
     this.#eventBytes = 0;
-    if ((event === null || event === '') && data.length === 0) return undefined;
-    return { event, data: data.length === 1 ? data[0]! : data.join('\n') };
+    if (first === undefined) return event === null || event === '' ? undefined : { event, data: '' };
+    return { event, data: more === undefined ? first : `${first}\n${more.join('\n')}` };
+  }
+
+  #addData(value: string): void {
+    if (this.#data === undefined) this.#data = value;
+    else if (this.#moreData === undefined) this.#moreData = [value];
+    else this.#moreData.push(value);
   }
 
   #check(): void {
