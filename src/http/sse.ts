@@ -125,13 +125,16 @@ class EventWriter {
 /**
  * Engine events -> `data: {chunk}\n\n` text. A content delta, nearly every event of a stream,
  * is written from a prefix and suffix made once per model: only the text goes through
- * JSON.stringify. The rare events (start, tool calls, restart, the end) are built as objects.
- * Both give the same bytes as JSON.stringify of the chunk object.
+ * JSON.stringify; so are the start and the usage chunk, once per stream each. The rare events
+ * (tool calls, restart) and the last chunk with its attempts are built as objects. All give
+ * the same bytes as JSON.stringify of the chunk object.
  */
 export class ChunkEncoder {
   private model = '';
   private readonly created = nowSeconds();
   private readonly usageNull: string;
+  /** `data: {` and the members before `choices`, with the model: made once per model. */
+  private head = '';
   private deltaPrefix = '';
 
   constructor(
@@ -145,11 +148,9 @@ export class ChunkEncoder {
     switch (event.type) {
       case 'started':
         this.setModel(event.model);
-        return this.data(
-          this.chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], {
-            provider: event.provider,
-            simulated: isSimulatedProvider(event.provider),
-          }),
+        return (
+          `${this.head}[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]${this.usageNull},` +
+          `"x_orchestrator":{"provider":${JSON.stringify(event.provider)},"simulated":${isSimulatedProvider(event.provider)}}}\n\n`
         );
       case 'delta': {
         const call = event.toolCall;
@@ -198,7 +199,7 @@ export class ChunkEncoder {
           }),
         );
         if (!this.includeUsage) return last;
-        return last + this.data({ ...this.chunk([]), usage: encodeUsage(event.usage) });
+        return `${last}${this.head}[],"usage":${JSON.stringify(encodeUsage(event.usage))}}\n\n`;
       }
     }
   }
@@ -206,9 +207,10 @@ export class ChunkEncoder {
   private setModel(model: string): void {
     if (model === this.model && this.deltaPrefix !== '') return;
     this.model = model;
-    this.deltaPrefix =
+    this.head =
       `data: {"id":${JSON.stringify(this.id)},"object":"chat.completion.chunk","created":${this.created},` +
-      `"model":${JSON.stringify(model)},"choices":[{"index":0,"delta":{"content":`;
+      `"model":${JSON.stringify(model)},"choices":`;
+    this.deltaPrefix = `${this.head}[{"index":0,"delta":{"content":`;
   }
 
   private data(chunk: object): string {

@@ -31,6 +31,44 @@ describe('SSE content deltas written from a prefix', () => {
     });
   }
 
+  for (const includeUsage of [false, true]) {
+    it(`writes the start and usage chunks byte for byte as JSON.stringify of the chunk objects (include_usage ${includeUsage})`, () => {
+      const model = 'odd "model"\\name';
+      const encoder = new ChunkEncoder('req-"1"', includeUsage);
+      const started = encoder.of({ type: 'started', model, provider: 'simulated "p"' });
+      const head = { id: 'req-"1"', object: 'chat.completion.chunk', created: (parsed(started) as { created: number }).created, model };
+      const usageNull = includeUsage ? { usage: null } : {};
+      expect(started).toBe(
+        `data: ${JSON.stringify({
+          ...head,
+          choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }],
+          ...usageNull,
+          x_orchestrator: { provider: 'simulated "p"', simulated: false },
+        })}\n\n`,
+      );
+      const usage = { promptTokens: 3, completionTokens: 5, totalTokens: 8, cachedTokens: 1 };
+      const end = encoder.of({
+        type: 'completed',
+        model,
+        provider: 'p',
+        finishReason: 'stop',
+        usage,
+        costUsd: 0.5,
+        latencyMs: 1,
+        timeToFirstTokenMs: 1,
+        attempts: [],
+        fallbackTriggered: false,
+        decision: undefined,
+      });
+      const lines = end.split('\n\n').filter((l) => l !== '');
+      expect(lines.length).toBe(includeUsage ? 2 : 1);
+      if (includeUsage) {
+        const wire = { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8, prompt_tokens_details: { cached_tokens: 1 } };
+        expect(`${lines[1]}\n\n`).toBe(`data: ${JSON.stringify({ ...head, choices: [], usage: wire })}\n\n`);
+      }
+    });
+  }
+
   it('names the new model after a restart moves the stream to another one', () => {
     const encoder = new ChunkEncoder('r', false);
     encoder.of({ type: 'started', model: 'first', provider: 'openai' });
