@@ -28,6 +28,14 @@ describe('timeOrderedId', () => {
     }
   });
 
+  it('has random digits in every place after the time and version, the variant bits set', () => {
+    const ids = Array.from({ length: 2_000 }, () => timeOrderedId());
+    for (const place of [15, 16, 17, 20, 21, 22, ...Array.from({ length: 12 }, (_, i) => 24 + i)]) {
+      expect(new Set(ids.map((id) => id[place])).size, `place ${place}`).toBe(16);
+    }
+    expect(new Set(ids.map((id) => id[19]))).toEqual(new Set(['8', '9', 'a', 'b']));
+  });
+
   it('does not repeat within one millisecond', () => {
     const ids = new Set(Array.from({ length: 10_000 }, () => timeOrderedId()));
     expect(ids.size).toBe(10_000);
