@@ -29,6 +29,15 @@ const learned = (text: string): ChunkTemplate => {
 const openai = (content: string, extra = ''): string =>
   `{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1700000000,"model":"m","system_fingerprint":"fp","choices":[{"index":0,"delta":{"content":${JSON.stringify(content)}},"logprobs":null,"finish_reason":null}]${extra}}`;
 
+/** Chunks that are not a plain text delta: a template neither reads them nor is learned from them. */
+const NOT_PLAIN = [
+  openai('x').replace('"finish_reason":null', '"finish_reason":"stop"'),
+  openai('x', ',"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}'),
+  openai('x', ',"error":{"message":"e"}'),
+  openai('x').replace('{"content":"x"}', '{"content":"x","tool_calls":[{"index":0}]}'),
+  openai('x').replace('}]}', '},{"index":1,"delta":{"content":"y"},"finish_reason":null}]}'),
+];
+
 /** Deterministic pseudo-random numbers. */
 function rng(seed: number): () => number {
   let x = seed;
@@ -75,8 +84,7 @@ describe('ChunkTemplate', () => {
   it('misses every chunk that is not the learned one with another content, so the caller parses it whole', () => {
     const template = learned(openai('first'));
     const misses = [
-      openai('x').replace('"finish_reason":null', '"finish_reason":"stop"'),
-      openai('x', ',"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}'),
+      ...NOT_PLAIN,
       openai('x', ',"obfuscation":"abc"'),
       openai('x').replace('"id":"chatcmpl-1"', '"id":"chatcmpl-2"'),
       openai('x').replace('{"content":"x"}', '{"content":null}'),
@@ -140,14 +148,7 @@ describe('ChunkTemplate', () => {
   });
 
   it('learns only from a plain text delta', () => {
-    const refused = [
-      openai('x').replace('"finish_reason":null', '"finish_reason":"stop"'),
-      openai('x', ',"usage":{"total_tokens":2}'),
-      openai('x', ',"error":{"message":"e"}'),
-      openai('x').replace('{"content":"x"}', '{"content":"x","tool_calls":[{"index":0}]}'),
-      openai('x').replace('}]}', '},{"index":1,"delta":{"content":"y"},"finish_reason":null}]}'),
-      openai(''),
-    ];
+    const refused = [...NOT_PLAIN, openai('')];
     for (const text of refused) expect(learned(text).content(openai('next')), text).toBeUndefined();
   });
 
