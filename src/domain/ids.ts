@@ -22,8 +22,8 @@ export function timeOrderedId(): string {
     randomFillSync(pool);
     at = 0;
   }
-  // After `xxxxxxxx-xxxx-7`: rand_a (3 digits), `-`, the variant (binary 10) with 2 random bits and
-  // 3 more digits, `-`, 12 digits.
+  // After the time and the version digit: rand_a (3 digits), `-`, the variant (binary 10) with 2
+  // random bits and 3 more digits, `-`, 12 digits.
   let o = PREFIX_LENGTH;
   text[o++] = HEX[pool[at]! & 15]!;
   o = hexByte(pool[at + 1]!, o);

@@ -3,7 +3,7 @@ import type { GatewayEvent, InFlightReading, StartedCall } from '../engine/index
 import { buildInfo, type BuildInfo } from './build-info.js';
 import { AttemptSeries, BoundedLabel, CallSeries, type AttemptMetrics, type CallMetrics } from './call-series.js';
 import { InFlightMetrics } from './in-flight-metrics.js';
-import { type HistogramCell, HistogramCells, ValueCells } from './metric-cells.js';
+import { HistogramCells, ValueCells } from './metric-cells.js';
 
 /**
  * Prometheus metrics in a registry of their own (not prom-client's global one, so several
@@ -133,8 +133,6 @@ export class Metrics {
     'StreamChat: call arrival to the first token relayed.',
     TTFT_BUCKETS,
   );
-  /** Per model label: its TTFT cell (prom-client's observe hashed the labels on every stream). */
-  private readonly ttftByModel = new Map<string, HistogramCell>();
   private readonly raceWins = this.counter('llm_orchestrator_race_wins_total', 'Races won, by model.', ['model']);
   private readonly fallbacks = this.counter(
     'llm_orchestrator_fallback_calls_total',
@@ -257,7 +255,7 @@ export class Metrics {
         this.fallbacks.inc({ result: event.defaultMessage ? 'default_message' : event.triggered ? 'fallback' : 'primary' });
         return;
       case 'first_token':
-        this.ttft.observe(this.ttftCell(this.models.of(event.model)), event.ms / 1000);
+        this.ttft.observe(this.ttft.cell({ model: this.models.of(event.model) }), event.ms / 1000);
         return;
       case 'retry_throttled':
         this.retriesThrottled.inc();
@@ -334,14 +332,5 @@ export class Metrics {
 
   private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
-  }
-
-  private ttftCell(model: string): HistogramCell {
-    let cell = this.ttftByModel.get(model);
-    if (!cell) {
-      cell = this.ttft.cell({ model });
-      this.ttftByModel.set(model, cell);
-    }
-    return cell;
   }
 }

@@ -84,7 +84,7 @@ function afterContentKey(text: string, at: number): boolean {
   if (text.charCodeAt(i) !== 0x3a) return false;
   i--;
   while (i >= 0 && isSpace(text.charCodeAt(i))) i--;
-  return text.startsWith('"content"', i - 8);
+  return i >= 8 && text.startsWith('"content"', i - 8);
 }
 
 /** The value of `text` when it is exactly one JSON string literal; undefined otherwise. */
