@@ -2,12 +2,14 @@
  * The cost of one request through the OpenAI-compatible HTTP API, in units that do not depend on
  * the CPU share the gateway gets on a busy machine: CPU microseconds per request (the gateway
  * process's user+system time from /proc over the requests it served) and V8 heap kilobytes
- * allocated per request (bench/lib/alloc-probe.mjs), with `--cpu-prof` a profile summary by
+ * allocated per request and the part of it scavenges promoted to the old generation
+ * (bench/lib/alloc-probe.mjs), with `--cpu-prof` a profile summary by
  * area and function (bench/lib/cpuprofile.ts). Load: h2load --h1 against POST
  * /v1/chat/completions, the bench's JSON body, the bench upstream answering at once.
  *
  *   npx tsx bench/http-profile.ts [--gateway-dir DIR] [--stream] [--requests 5000] [--warmup 8000]
- *                                 [--concurrency 64] [--rounds 3] [--cpu-prof] [--heap-prof] [--top 30] [--entry dist/main.js]
+ *                                 [--concurrency 64] [--rounds 3] [--cpu-prof] [--heap-prof [--heap-survivors]] [--top 30]
+ *                                 [--entry dist/main.js]
  *                                 [--env K=V ...] [--node-arg FLAG ...]
  *
  * The gateway is DIR's dist/main.js (build it first), or `--entry src/main.ts` (run with tsx).
@@ -16,7 +18,8 @@
  * counted), then `--rounds` rounds of `--requests` each (CPU and heap between the marks); the
  * median round is printed. `--stream`: `stream: true` (20 chunks in one upstream write).
  * `--heap-prof`: one more round under V8's sampling heap profiler, then KB/request by area
- * and by function (the profiler slows that round; it is not in the medians).
+ * and by function (the profiler slows that round; it is not in the medians); with
+ * `--heap-survivors`, only the objects no scavenge collected: where the promoted ones come from.
  */
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -35,6 +38,8 @@ export interface HttpCostRound {
   readonly cpuUsPerRequest: number;
   /** V8 heap allocated per request, kilobytes. */
   readonly kbPerRequest: number;
+  /** Of it, promoted to the old generation by scavenges, kilobytes. */
+  readonly promotedKbPerRequest: number;
 }
 
 async function main(): Promise<void> {
@@ -66,7 +71,7 @@ async function main(): Promise<void> {
     if (a === '--node-arg' && process.argv[i + 1]) nodeArgs.push(process.argv[i + 1]!);
   });
   // --env K=V (repeatable): an environment variable for the gateway, e.g. --env DATABASE_URL=off
-  const extraEnv: Record<string, string> = { ...alloc.env };
+  const extraEnv: Record<string, string> = { ...alloc.env, ...(flag('heap-survivors') ? { BENCH_ALLOC_SURVIVORS: '1' } : {}) };
   process.argv.forEach((a, i) => {
     const kv = a === '--env' ? process.argv[i + 1] : undefined;
     if (kv?.includes('=')) extraEnv[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
@@ -90,11 +95,12 @@ async function main(): Promise<void> {
         errors: r.errors,
         cpuUsPerRequest: Math.round((cpuMs * 1000) / requests),
         kbPerRequest: Math.round(((counted.allocatedBytes ?? NaN) / requests / 1024) * 10) / 10,
+        promotedKbPerRequest: Math.round(((counted.promotedBytes ?? NaN) / requests / 1024) * 100) / 100,
       };
       rounds.push(round);
       log(
         `round ${i + 1}: ${round.requests} requests, ${round.reqPerSec} req/s, ${round.errors} errors, ` +
-          `${round.cpuUsPerRequest} CPU us/request, ${round.kbPerRequest} KB/request`,
+          `${round.cpuUsPerRequest} CPU us/request, ${round.kbPerRequest} KB/request (${round.promotedKbPerRequest} promoted)`,
       );
     }
     if (flag('heap-prof')) {
@@ -104,7 +110,7 @@ async function main(): Promise<void> {
       if (counted.profile) {
         const rows = heapProfileRows(counted.profile.head, r.done, 'request', Number(arg('top') ?? 30));
         heapText = [
-          `Heap allocation by area (sampled, ${rows.sampledKb.toFixed(1)} KB/request):`,
+          `${flag('heap-survivors') ? 'Heap allocation no scavenge collected' : 'Heap allocation'} by area (sampled, ${rows.sampledKb.toFixed(1)} KB/request):`,
           ...rows.byArea,
           '  by function:',
           ...rows.byFunction,
@@ -122,7 +128,7 @@ async function main(): Promise<void> {
   const what = `${stream ? 'stream: true (20 chunks)' : 'unary'}, h2load --h1 c=${concurrency}`;
   process.stdout.write(
     `HTTP API, ${what}: ${median((r) => r.cpuUsPerRequest)} CPU us/request (least ${Math.min(...rounds.map((r) => r.cpuUsPerRequest))}), ` +
-      `${median((r) => r.kbPerRequest)} KB/request ` +
+      `${median((r) => r.kbPerRequest)} KB/request, ${median((r) => r.promotedKbPerRequest)} KB of it promoted ` +
       `(median of ${rounds.length} rounds of ${requestsPerRound} requests after ${warmup}; ${median((r) => r.reqPerSec)} req/s, not a throughput result)\n`,
   );
   if (heapText) process.stdout.write(`${heapText}\n`);

@@ -16,11 +16,18 @@
  *   GET  /heap   {"usedHeapMb": N, "rssMb": N} after a full collection when the gateway runs
  *                with --expose-gc (the idle A/B: heap in use, without the noise of when V8 last collected)
  *   POST /start  begin counting
- *   POST /stop   {"allocatedBytes": N, "collections": N, "pauseMs": N}
+ *   POST /stop   {"allocatedBytes": N, "promotedBytes": N, "collections": N, "pauseMs": N}
+ *
+ * promotedBytes: what the young-generation collections (scavenges) moved to the old generation,
+ * the growth of the old and large-object spaces across each. Objects that outlive two scavenges
+ * are promoted; garbage there costs a mark-compact to find, and the old generation's pages,
+ * released after it, are faulted in again as promotion refills them.
  *
  * With `?sample=1` on both, it also runs V8's sampling heap profiler between the marks, keeping
  * the samples of objects collected since (so it shows where the garbage comes from, not only
- * what stays), and /stop answers {"...", "profile": <the sampling heap profile>}.
+ * what stays), and /stop answers {"...", "profile": <the sampling heap profile>}. With
+ * BENCH_ALLOC_SURVIVORS=1 in the gateway's environment the samples of objects a scavenge
+ * collected are dropped instead: the profile is then where the promoted objects were allocated.
  */
 import { createServer } from 'node:http';
 import { Session } from 'node:inspector/promises';
@@ -55,7 +62,7 @@ if (isMainThread && Number.isInteger(port) && port > 0) {
         await session.post('HeapProfiler.startSampling', {
           samplingInterval: 256,
           includeObjectsCollectedByMajorGC: true,
-          includeObjectsCollectedByMinorGC: true,
+          includeObjectsCollectedByMinorGC: process.env.BENCH_ALLOC_SURVIVORS !== '1',
         });
       }
       profiler?.stop();
@@ -72,15 +79,18 @@ if (isMainThread && Number.isInteger(port) && port > 0) {
       const profile = sample && session ? (await session.post('HeapProfiler.stopSampling')).profile : undefined;
       if (session && sample) session.disconnect();
       let freed = 0;
+      let promoted = 0;
       let pauseUs = 0;
       for (const gc of statistics) {
         freed += gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize;
+        if (gc.gcType === 'Scavenge') promoted += oldGeneration(gc.afterGC) - oldGeneration(gc.beforeGC);
         pauseUs += gc.cost;
       }
       res.setHeader('content-type', 'application/json');
       res.end(
         JSON.stringify({
           allocatedBytes: usedAtEnd - usedAtStart + freed,
+          promotedBytes: promoted,
           collections: statistics.length,
           pauseMs: pauseUs / 1000,
           profile,
@@ -91,6 +101,12 @@ if (isMainThread && Number.isInteger(port) && port > 0) {
     res.statusCode = 404;
     res.end();
   });
+  /** Bytes in use in the spaces a scavenge promotes into. */
+  const oldGeneration = (at) =>
+    at.heapSpaceStatistics.reduce(
+      (sum, space) => sum + (space.spaceName === 'old_space' || space.spaceName === 'large_object_space' ? space.spaceUsedSize : 0),
+      0,
+    );
   server.listen(port, '127.0.0.1');
   // Never the reason the gateway stays up after a signal asked it to stop.
   server.unref();

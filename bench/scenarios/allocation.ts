@@ -35,6 +35,8 @@ export interface AllocationResult {
 
 export interface Counted {
   readonly allocatedBytes?: number;
+  /** Moved to the old generation by scavenges (bench/lib/alloc-probe.mjs). */
+  readonly promotedBytes?: number;
   readonly collections?: number;
   readonly pauseMs?: number;
   readonly profile?: { readonly head: HeapProfileNode };
