@@ -6,6 +6,7 @@ import { apiKeyInvalid, cancelled, deadlineExceeded, invalidArgument } from '../
 import { acceptableRequestId, effectiveDeadline, type CallState } from '../domain/call-state.js';
 import type { CallContext } from '../engine/index.js';
 import type { Lifecycle } from '../server/lifecycle.js';
+import type { OpenCall, OpenCalls } from '../server/open-calls.js';
 import type { CallKind, CallObserver } from '../telemetry/call-observer.js';
 import { endCall } from '../telemetry/call-log.js';
 import { CallSummary } from '../telemetry/call-summary.js';
@@ -28,7 +29,7 @@ export interface HttpCallDeps {
   readonly observer: CallObserver;
   readonly lifecycle: Lifecycle;
   /** Calls in flight, so shutdown can end them after the grace period. */
-  readonly openCalls: Set<{ abort(reason: unknown): void }>;
+  readonly openCalls: OpenCalls<{ abort(reason: unknown): void }>;
 }
 
 export interface RouteInfo {
@@ -84,7 +85,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
     const controller = new AbortController();
     const call = { abort: (reason: unknown) => controller.abort(reason) };
     let timer: NodeJS.Timeout | undefined;
-    let entered = false;
+    let registered: OpenCall | undefined;
     let principalName: string | undefined;
     const res = reply.raw;
     // 'close' also fires after a complete response; only a close before the end is a disconnect.
@@ -112,8 +113,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
       );
       if (!route.open) {
         deps.lifecycle.enter();
-        entered = true;
-        deps.openCalls.add(call);
+        registered = deps.openCalls.add(call);
       }
       const ctx = contextOf(state, controller.signal, deps.log);
       const result = await handler(request, reply, ctx);
@@ -142,8 +142,10 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
     } finally {
       clearTimeout(timer);
       res.removeListener('close', onClose);
-      deps.openCalls.delete(call);
-      if (entered) deps.lifecycle.leave();
+      if (registered) {
+        registered.remove();
+        deps.lifecycle.leave();
+      }
     }
     finish(deps, route, { request, method, requestId, started, summary, principalName, ...outcome });
   };

@@ -4,13 +4,14 @@ import type { CallContext } from '../engine/index.js';
 import { createCallContext, type ServerCallContext } from './context.js';
 import { toGrpcStatus } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
+import type { OpenCall, OpenCalls } from './open-calls.js';
 
 export interface CallDeps {
   readonly log: Logger;
   readonly lifecycle: Lifecycle;
   readonly defaultTimeoutMs: number;
   /** Calls in flight, so shutdown can end them with UNAVAILABLE after the grace period. */
-  readonly openCalls: Set<ServerCallContext>;
+  readonly openCalls: OpenCalls<ServerCallContext>;
 }
 
 /**
@@ -21,11 +22,10 @@ export interface CallDeps {
 export function unary<Req, Res>(deps: CallDeps, handler: (request: Req, ctx: CallContext) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const ctx = createCallContext(call, deps.log, deps.defaultTimeoutMs);
-    let entered = false;
+    let registered: OpenCall | undefined;
     const run = async (): Promise<Res> => {
       deps.lifecycle.enter();
-      entered = true;
-      deps.openCalls.add(ctx);
+      registered = deps.openCalls.add(ctx);
       return handler(call.request, ctx);
     };
     run()
@@ -34,9 +34,11 @@ export function unary<Req, Res>(deps: CallDeps, handler: (request: Req, ctx: Cal
         (err: unknown) => callback(statusFor(err, ctx)),
       )
       .finally(() => {
-        deps.openCalls.delete(ctx);
         ctx.dispose();
-        if (entered) deps.lifecycle.leave();
+        if (registered) {
+          registered.remove();
+          deps.lifecycle.leave();
+        }
       });
   };
 }
@@ -54,11 +56,10 @@ export function serverStream<Req, Event, Res>(
 ): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
     const ctx = createCallContext(call, deps.log, deps.defaultTimeoutMs);
-    let entered = false;
+    let registered: OpenCall | undefined;
     const run = async (): Promise<void> => {
       deps.lifecycle.enter();
-      entered = true;
-      deps.openCalls.add(ctx);
+      registered = deps.openCalls.add(ctx);
       for await (const events of open(call.request, ctx)) {
         for (let i = 0; i < events.length; i++) {
           if (!call.write(encode(events[i]!, ctx))) await drained(call, ctx.signal);
@@ -74,9 +75,11 @@ export function serverStream<Req, Event, Res>(
         },
       )
       .finally(() => {
-        deps.openCalls.delete(ctx);
         ctx.dispose();
-        if (entered) deps.lifecycle.leave();
+        if (registered) {
+          registered.remove();
+          deps.lifecycle.leave();
+        }
       });
   };
 }

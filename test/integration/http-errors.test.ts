@@ -135,4 +135,21 @@ describe('draining', () => {
       await h.upstream.close();
     }
   });
+
+  it('ends a stream still running when the grace period is over, with an error the SDK raises', async () => {
+    const h = await startHarness({ env: { DRAIN_DELAY_MS: '0' } });
+    const client = new OpenAI({ baseURL: `${h.app.http!.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    try {
+      h.upstream.injectFault({ kind: 'slow', tokensPerSecond: 5, times: 1 });
+      const stream = await client.chat.completions.create({ model: 'gpt-4o', messages: hello, stream: true });
+      const read = (async () => {
+        for await (const chunk of stream) chunk.choices[0]?.delta.content;
+      })();
+      const stopping = h.app.stop(300);
+      await expect(read).rejects.toThrow(/shutting down/);
+      await stopping;
+    } finally {
+      await h.upstream.close();
+    }
+  });
 });
