@@ -6,7 +6,7 @@ import { apiKeyInvalid, cancelled, deadlineExceeded, invalidArgument } from '../
 import { acceptableRequestId, effectiveDeadline, type CallState } from '../domain/call-state.js';
 import type { CallContext } from '../engine/index.js';
 import type { Lifecycle } from '../server/lifecycle.js';
-import type { OpenCall, OpenCalls } from '../server/open-calls.js';
+import type { LinkedList, Removable } from '../domain/linked-list.js';
 import type { CallKind, CallObserver } from '../telemetry/call-observer.js';
 import { endCall } from '../telemetry/call-log.js';
 import { CallSummary } from '../telemetry/call-summary.js';
@@ -29,7 +29,7 @@ export interface HttpCallDeps {
   readonly observer: CallObserver;
   readonly lifecycle: Lifecycle;
   /** Calls in flight, so shutdown can end them after the grace period. */
-  readonly openCalls: OpenCalls<{ abort(reason: unknown): void }>;
+  readonly openCalls: LinkedList<{ abort(reason: unknown): void }>;
 }
 
 export interface RouteInfo {
@@ -85,7 +85,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
     const controller = new AbortController();
     const call = { abort: (reason: unknown) => controller.abort(reason) };
     let timer: NodeJS.Timeout | undefined;
-    let registered: OpenCall | undefined;
+    let registered: Removable | undefined;
     let principalName: string | undefined;
     const res = reply.raw;
     // 'close' also fires after a complete response; only a close before the end is a disconnect.

@@ -11,7 +11,7 @@ import type { CallObserver } from '../telemetry/call-observer.js';
 import type { Tracer } from '../telemetry/tracing.js';
 import { assignRequestId, REQUEST_ID_HEADER, type HttpCallDeps } from './call.js';
 import { INTERNAL_MESSAGE } from './errors.js';
-import { OpenCalls } from '../server/open-calls.js';
+import { LinkedList } from '../domain/linked-list.js';
 import { chatRoutes } from './routes/chat.js';
 import { modelRoutes } from './routes/models.js';
 import { embeddingRoutes } from './routes/embeddings.js';
@@ -50,7 +50,7 @@ export class HttpGateway {
   readonly lifecycle = new Lifecycle();
   private readonly app: FastifyInstance;
   private readonly health: HealthState = { serving: true };
-  private readonly openCalls = new OpenCalls<{ abort(reason: unknown): void }>();
+  private readonly openCalls = new LinkedList<{ abort(reason: unknown): void }>();
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly options: HttpGatewayOptions) {

@@ -4,14 +4,14 @@ import type { CallContext } from '../engine/index.js';
 import { createCallContext, type ServerCallContext } from './context.js';
 import { toGrpcStatus } from './errors.js';
 import type { Lifecycle } from './lifecycle.js';
-import type { OpenCall, OpenCalls } from './open-calls.js';
+import type { LinkedList, Removable } from '../domain/linked-list.js';
 
 export interface CallDeps {
   readonly log: Logger;
   readonly lifecycle: Lifecycle;
   readonly defaultTimeoutMs: number;
   /** Calls in flight, so shutdown can end them with UNAVAILABLE after the grace period. */
-  readonly openCalls: OpenCalls<ServerCallContext>;
+  readonly openCalls: LinkedList<ServerCallContext>;
 }
 
 /**
@@ -22,7 +22,7 @@ export interface CallDeps {
 export function unary<Req, Res>(deps: CallDeps, handler: (request: Req, ctx: CallContext) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const ctx = createCallContext(call, deps.log, deps.defaultTimeoutMs);
-    let registered: OpenCall | undefined;
+    let registered: Removable | undefined;
     const run = async (): Promise<Res> => {
       deps.lifecycle.enter();
       registered = deps.openCalls.add(ctx);
@@ -56,7 +56,7 @@ export function serverStream<Req, Event, Res>(
 ): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
     const ctx = createCallContext(call, deps.log, deps.defaultTimeoutMs);
-    let registered: OpenCall | undefined;
+    let registered: Removable | undefined;
     const run = async (): Promise<void> => {
       deps.lifecycle.enter();
       registered = deps.openCalls.add(ctx);

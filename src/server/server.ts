@@ -29,7 +29,7 @@ import type { RunningLedger } from '../store/index.js';
 import { UsageServiceService } from '../gen/orchestrator/v1/usage.js';
 import { usageService } from './handlers/usage.js';
 import { capConnections } from './connection-cap.js';
-import { OpenCalls } from './open-calls.js';
+import { LinkedList } from '../domain/linked-list.js';
 import { ApiKeyServiceService } from '../gen/orchestrator/v1/keys.js';
 import { apiKeyService } from './handlers/keys.js';
 
@@ -78,7 +78,7 @@ export class GatewayServer {
   readonly health = new HealthRegistry();
   readonly lifecycle = new Lifecycle();
   private readonly server: grpc.Server;
-  private readonly openCalls = new OpenCalls<ServerCallContext>();
+  private readonly openCalls = new LinkedList<ServerCallContext>();
   private readonly log: Logger;
   private readonly config: Config;
   private stopping: Promise<void> | undefined;

@@ -1,4 +1,5 @@
 import { providerBusy } from '../../domain/errors.js';
+import { LinkedList, type Removable } from '../../domain/linked-list.js';
 import type { EventSink } from '../events.js';
 import { abortReason } from '../attempt-errors.js';
 
@@ -43,7 +44,7 @@ const DEADLINE_MARGIN_MS = 20;
  */
 export class InFlightGate {
   private active = 0;
-  private readonly waiters = new Set<Waiter>();
+  private readonly waiters = new LinkedList<Waiter>();
   private waitedTotal = 0;
   private rejectedTotal = 0;
   /** Typical time a slot is held: the RetryInfo hint of a refusal. */
@@ -68,8 +69,9 @@ export class InFlightGate {
     this.waitedTotal++;
     return new Promise<Release>((resolve, reject) => {
       const since = performance.now();
+      let queued: Removable | undefined;
       const leave = (): void => {
-        this.waiters.delete(waiter);
+        queued?.remove();
         clearTimeout(timer);
         signal.removeEventListener('abort', onAbort);
       };
@@ -90,7 +92,7 @@ export class InFlightGate {
         },
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      this.waiters.add(waiter);
+      queued = this.waiters.add(waiter);
     });
   }
 
@@ -113,13 +115,13 @@ export class InFlightGate {
       released = true;
       // Moving average of hold times: what a refused caller is told to wait.
       this.holdMs += (performance.now() - acquired - this.holdMs) / 8;
-      const next = this.waiters.values().next();
-      if (next.done) {
+      const next = this.waiters.first();
+      if (next === undefined) {
         this.active--;
         return;
       }
       // The slot passes straight to the oldest waiter: `active` stays the same.
-      next.value.grant(this.releaser());
+      next.grant(this.releaser());
     };
   }
 

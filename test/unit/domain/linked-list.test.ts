@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { OpenCalls } from '../../../src/server/open-calls.js';
+import { LinkedList } from '../../../src/domain/linked-list.js';
 
-describe('the registry of calls in flight', () => {
+describe('the linked list that holds calls in flight and calls waiting', () => {
   it('lists the calls added and not removed, oldest first', () => {
-    const calls = new OpenCalls<string>();
+    const calls = new LinkedList<string>();
     const a = calls.add('a');
     calls.add('b');
     const c = calls.add('c');
@@ -14,7 +14,7 @@ describe('the registry of calls in flight', () => {
   });
 
   it('a second remove() changes nothing, and the list empties and fills again', () => {
-    const calls = new OpenCalls<number>();
+    const calls = new LinkedList<number>();
     const one = calls.add(1);
     const two = calls.add(2);
     one.remove();
@@ -26,8 +26,25 @@ describe('the registry of calls in flight', () => {
     expect([...calls]).toEqual([3]);
   });
 
+  it('counts what it holds and knows the oldest', () => {
+    const calls = new LinkedList<string>();
+    expect(calls.size).toBe(0);
+    expect(calls.first()).toBeUndefined();
+    const a = calls.add('a');
+    const b = calls.add('b');
+    calls.add('c');
+    expect(calls.size).toBe(3);
+    expect(calls.first()).toBe('a');
+    a.remove();
+    a.remove();
+    expect(calls.size).toBe(2);
+    expect(calls.first()).toBe('b');
+    b.remove();
+    expect(calls.first()).toBe('c');
+  });
+
   it('ending every call while iterating reaches each one once (shutdown aborts them all)', () => {
-    const calls = new OpenCalls<{ abort(): void }>();
+    const calls = new LinkedList<{ abort(): void }>();
     const ended: number[] = [];
     for (let i = 0; i < 5; i++) {
       const handle = calls.add({
