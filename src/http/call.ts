@@ -5,8 +5,7 @@ import { presentedKey, type ApiKeyStore } from '../access/keys.js';
 import { apiKeyInvalid, cancelled, deadlineExceeded, invalidArgument } from '../domain/errors.js';
 import { acceptableRequestId, effectiveDeadline, type CallState } from '../domain/call-state.js';
 import type { CallContext } from '../engine/index.js';
-import type { Lifecycle } from '../server/lifecycle.js';
-import type { LinkedList, Removable } from '../domain/linked-list.js';
+import type { InFlight, Lifecycle } from '../server/lifecycle.js';
 import type { CallKind, CallObserver } from '../telemetry/call-observer.js';
 import { endCall } from '../telemetry/call-log.js';
 import { CallSummary } from '../telemetry/call-summary.js';
@@ -28,8 +27,6 @@ export interface HttpCallDeps {
   readonly tracer: Tracer;
   readonly observer: CallObserver;
   readonly lifecycle: Lifecycle;
-  /** Calls in flight, so shutdown can end them after the grace period. */
-  readonly openCalls: LinkedList<{ abort(reason: unknown): void }>;
 }
 
 export interface RouteInfo {
@@ -85,7 +82,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
     const controller = new AbortController();
     const call = { abort: (reason: unknown) => controller.abort(reason) };
     let timer: NodeJS.Timeout | undefined;
-    let registered: Removable | undefined;
+    let inFlight: InFlight | undefined;
     let principalName: string | undefined;
     const res = reply.raw;
     // 'close' also fires after a complete response; only a close before the end is a disconnect.
@@ -111,10 +108,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
         () => controller.abort(deadlineExceeded('the call deadline passed before the answer was ready')),
         Math.min(Math.max(0, deadline - Date.now()), MAX_TIMER_MS),
       );
-      if (!route.open) {
-        deps.lifecycle.enter();
-        registered = deps.openCalls.add(call);
-      }
+      if (!route.open) inFlight = deps.lifecycle.enter(call);
       const ctx = contextOf(state, controller.signal, deps.log);
       const result = await handler(request, reply, ctx);
       if ('json' in result || 'jsonText' in result) {
@@ -142,10 +136,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
     } finally {
       clearTimeout(timer);
       res.removeListener('close', onClose);
-      if (registered) {
-        registered.remove();
-        deps.lifecycle.leave();
-      }
+      inFlight?.leave();
     }
     finish(deps, route, { request, method, requestId, started, summary, principalName, ...outcome });
   };

@@ -11,7 +11,6 @@ import type { CallObserver } from '../telemetry/call-observer.js';
 import type { Tracer } from '../telemetry/tracing.js';
 import { assignRequestId, REQUEST_ID_HEADER, type HttpCallDeps } from './call.js';
 import { INTERNAL_MESSAGE } from './errors.js';
-import { LinkedList } from '../domain/linked-list.js';
 import { chatRoutes } from './routes/chat.js';
 import { modelRoutes } from './routes/models.js';
 import { embeddingRoutes } from './routes/embeddings.js';
@@ -50,7 +49,6 @@ export class HttpGateway {
   readonly lifecycle = new Lifecycle();
   private readonly app: FastifyInstance;
   private readonly health: HealthState = { serving: true };
-  private readonly openCalls = new LinkedList<{ abort(reason: unknown): void }>();
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly options: HttpGatewayOptions) {
@@ -81,7 +79,6 @@ export class HttpGateway {
       tracer,
       observer,
       lifecycle: this.lifecycle,
-      openCalls: this.openCalls,
     };
     const limits = {
       maxContentChars: config.limits.maxContentChars,
@@ -150,9 +147,7 @@ export class HttpGateway {
     this.lifecycle.startDraining();
     if (!(await this.lifecycle.waitForIdle(graceMs))) {
       this.options.log.warn({ inFlight: this.lifecycle.active, protocol: 'http' }, 'grace period over; ending the calls still running');
-      for (const call of this.openCalls) {
-        call.abort(draining());
-      }
+      this.lifecycle.endAll(draining());
     }
     const force = setTimeout(() => this.app.server.closeAllConnections(), 2_000);
     await this.app.close();

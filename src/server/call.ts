@@ -3,15 +3,12 @@ import type { Logger } from 'pino';
 import type { CallContext } from '../engine/index.js';
 import { createCallContext, type ServerCallContext } from './context.js';
 import { toGrpcStatus } from './errors.js';
-import type { Lifecycle } from './lifecycle.js';
-import type { LinkedList, Removable } from '../domain/linked-list.js';
+import type { InFlight, Lifecycle } from './lifecycle.js';
 
 export interface CallDeps {
   readonly log: Logger;
   readonly lifecycle: Lifecycle;
   readonly defaultTimeoutMs: number;
-  /** Calls in flight, so shutdown can end them with UNAVAILABLE after the grace period. */
-  readonly openCalls: LinkedList<ServerCallContext>;
 }
 
 /**
@@ -22,10 +19,9 @@ export interface CallDeps {
 export function unary<Req, Res>(deps: CallDeps, handler: (request: Req, ctx: CallContext) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const ctx = createCallContext(call, deps.log, deps.defaultTimeoutMs);
-    let registered: Removable | undefined;
+    let inFlight: InFlight | undefined;
     const run = async (): Promise<Res> => {
-      deps.lifecycle.enter();
-      registered = deps.openCalls.add(ctx);
+      inFlight = deps.lifecycle.enter(ctx);
       return handler(call.request, ctx);
     };
     run()
@@ -35,10 +31,7 @@ export function unary<Req, Res>(deps: CallDeps, handler: (request: Req, ctx: Cal
       )
       .finally(() => {
         ctx.dispose();
-        if (registered) {
-          registered.remove();
-          deps.lifecycle.leave();
-        }
+        inFlight?.leave();
       });
   };
 }
@@ -56,10 +49,9 @@ export function serverStream<Req, Event, Res>(
 ): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
     const ctx = createCallContext(call, deps.log, deps.defaultTimeoutMs);
-    let registered: Removable | undefined;
+    let inFlight: InFlight | undefined;
     const run = async (): Promise<void> => {
-      deps.lifecycle.enter();
-      registered = deps.openCalls.add(ctx);
+      inFlight = deps.lifecycle.enter(ctx);
       for await (const events of open(call.request, ctx)) {
         for (let i = 0; i < events.length; i++) {
           if (!call.write(encode(events[i]!, ctx))) await drained(call, ctx.signal);
@@ -76,10 +68,7 @@ export function serverStream<Req, Event, Res>(
       )
       .finally(() => {
         ctx.dispose();
-        if (registered) {
-          registered.remove();
-          deps.lifecycle.leave();
-        }
+        inFlight?.leave();
       });
   };
 }

@@ -1,8 +1,22 @@
 import { draining } from '../domain/errors.js';
+import { LinkedList } from '../domain/linked-list.js';
 
-/** Calls in flight and whether the server is draining; shared by handlers and shutdown. */
+/** A call in flight as shutdown sees it: something it can end. */
+export interface EndableCall {
+  abort(reason: unknown): void;
+}
+
+/** A call's place among the calls in flight: leave() once it has ended (again does nothing). */
+export interface InFlight {
+  leave(): void;
+}
+
+/**
+ * The calls in flight and whether the server is draining; shared by handlers and shutdown,
+ * which waits for the calls to finish and ends the ones still running after the grace period.
+ */
 export class Lifecycle {
-  private inFlight = 0;
+  private readonly calls = new LinkedList<EndableCall>();
   private drainingSince: number | undefined;
   private idleWaiters: (() => void)[] = [];
 
@@ -11,33 +25,35 @@ export class Lifecycle {
   }
 
   get active(): number {
-    return this.inFlight;
+    return this.calls.size;
   }
 
   startDraining(): void {
     this.drainingSince ??= Date.now();
   }
 
-  /** Throws UNAVAILABLE while draining, so clients retry elsewhere. */
-  enter(): void {
+  /** Counts `call` in flight; throws UNAVAILABLE while draining, so clients retry elsewhere. */
+  enter(call: EndableCall): InFlight {
     if (this.draining) {
       throw draining();
     }
-    this.inFlight += 1;
+    const link = this.calls.add(call);
+    return {
+      leave: () => {
+        link.remove();
+        if (this.calls.size === 0) this.wakeIdleWaiters();
+      },
+    };
   }
 
-  leave(): void {
-    this.inFlight -= 1;
-    if (this.inFlight === 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const resolve of waiters) resolve();
-    }
+  /** Ends every call still in flight with `reason`. */
+  endAll(reason: unknown): void {
+    for (const call of this.calls) call.abort(reason);
   }
 
   /** Resolves true when no call is in flight, false when `timeoutMs` passes first. */
   waitForIdle(timeoutMs: number): Promise<boolean> {
-    if (this.inFlight === 0) return Promise.resolve(true);
+    if (this.calls.size === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.idleWaiters = this.idleWaiters.filter((w) => w !== onIdle);
@@ -49,5 +65,11 @@ export class Lifecycle {
       };
       this.idleWaiters.push(onIdle);
     });
+  }
+
+  private wakeIdleWaiters(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
   }
 }

@@ -8,7 +8,6 @@ import { StatsServiceService } from '../gen/orchestrator/v1/stats.js';
 import { HealthService } from '../gen/grpc/health/v1/health.js';
 import type { StatsStore } from '../telemetry/stats.js';
 import type { CallDeps } from './call.js';
-import type { ServerCallContext } from './context.js';
 import { draining } from '../domain/errors.js';
 import { chatService } from './handlers/chat.js';
 import { embeddingService } from './handlers/embedding.js';
@@ -29,7 +28,6 @@ import type { RunningLedger } from '../store/index.js';
 import { UsageServiceService } from '../gen/orchestrator/v1/usage.js';
 import { usageService } from './handlers/usage.js';
 import { capConnections } from './connection-cap.js';
-import { LinkedList } from '../domain/linked-list.js';
 import { ApiKeyServiceService } from '../gen/orchestrator/v1/keys.js';
 import { apiKeyService } from './handlers/keys.js';
 
@@ -78,7 +76,6 @@ export class GatewayServer {
   readonly health = new HealthRegistry();
   readonly lifecycle = new Lifecycle();
   private readonly server: grpc.Server;
-  private readonly openCalls = new LinkedList<ServerCallContext>();
   private readonly log: Logger;
   private readonly config: Config;
   private stopping: Promise<void> | undefined;
@@ -114,7 +111,6 @@ export class GatewayServer {
       log,
       lifecycle: this.lifecycle,
       defaultTimeoutMs: config.defaults.timeoutMs,
-      openCalls: this.openCalls,
     };
     const limits = {
       maxContentChars: config.limits.maxContentChars,
@@ -182,9 +178,7 @@ export class GatewayServer {
     const idle = await this.lifecycle.waitForIdle(graceMs);
     if (!idle) {
       this.log.warn({ inFlight: this.lifecycle.active }, 'grace period over; ending the calls still running');
-      for (const ctx of this.openCalls) {
-        ctx.abort(draining());
-      }
+      this.lifecycle.endAll(draining());
     }
     this.health.endWatches(grpc.status.UNAVAILABLE, 'server is shutting down');
     await new Promise<void>((resolve) => {
