@@ -1,7 +1,8 @@
 /**
  * The ledger's SQLite writer thread (sqlite-writer.ts starts it): its own connection to the
- * ledger file, each batch one transaction. Messages: `{ id, tables: [{ text, rows }] }`, each row
- * an array of values in the INSERT's column order; the answer is `{ id }` or `{ id, error }`.
+ * ledger file, each batch one transaction. Messages: `{ id, tables: [{ text, width, values }] }`,
+ * a table's rows one after another in one array, `width` values each in the INSERT's column
+ * order; the answer is `{ id }` or `{ id, error }`.
  */
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -9,7 +10,11 @@ import type BetterSqlite3 from 'better-sqlite3';
 
 export interface WriteMessage {
   readonly id: number;
-  readonly tables: readonly { readonly text: string; readonly rows: readonly (readonly unknown[])[] }[];
+  /**
+   * One flat array per table rather than an array per row: the event loop's copy of a batch for
+   * this thread (a structured clone) costs about half as much without the row objects.
+   */
+  readonly tables: readonly { readonly text: string; readonly width: number; readonly values: readonly unknown[] }[];
 }
 
 export interface WriteAnswer {
@@ -37,12 +42,12 @@ const statement = (text: string): BetterSqlite3.Statement => {
 };
 
 const write = db.transaction((tables: WriteMessage['tables']) => {
-  for (const { text, rows } of tables) {
-    if (rows.length === 0) continue;
+  for (const { text, width, values } of tables) {
+    if (values.length === 0) continue;
     const insert = statement(text);
     // Spread: better-sqlite3 binds separate arguments about 1 µs per 30-value row faster than
     // one array argument.
-    for (const row of rows) insert.run(...row);
+    for (let at = 0; at < values.length; at += width) insert.run(...values.slice(at, at + width));
   }
 });
 

@@ -4,6 +4,7 @@ import type { LedgerDatabase } from './database.js';
 import { copyBatch, copyLine, type CopyTable } from './pg-copy.js';
 import type { AttemptEntry, CallRecord, DecisionEntry } from './records.js';
 import type { AttemptsTable, CallsTable, DecisionsTable } from './schema.js';
+import type { WriteMessage } from './sqlite-writer-worker.js';
 
 /** Rows per INSERT statement: below SQLite's bound-parameter limit. */
 const ROWS_PER_INSERT = 200;
@@ -15,10 +16,13 @@ interface Table<Row> {
   readonly name: string;
   readonly columns: readonly string[];
   readonly values: readonly ((row: Row) => unknown)[];
+  /** Its single-row INSERT, the statement SQLite runs per row. */
+  readonly insertOne: string;
 }
 
 function table<Row, T>(name: string, columns: { readonly [C in keyof T]-?: (row: Row) => T[C] }): Table<Row> {
-  return { name, columns: Object.keys(columns), values: Object.values(columns) };
+  const names = Object.keys(columns);
+  return { name, columns: names, values: Object.values(columns), insertOne: statement(name, names, 1) };
 }
 
 const CALLS = table<CallRecord, CallsTable>('ledger_calls', {
@@ -120,11 +124,7 @@ export async function writeBatch(database: LedgerDatabase, records: readonly Cal
     if (r.decision) decisions.push({ decision: r.decision, call: r });
   }
   if (database.sqliteWriter) {
-    await database.sqliteWriter.write([
-      { text: insertText('ledger_calls', 1), rows: records.map(valuesOf(CALLS)) },
-      { text: insertText('ledger_attempts', 1), rows: attempts.map(valuesOf(ATTEMPTS)) },
-      { text: insertText('ledger_decisions', 1), rows: decisions.map(valuesOf(DECISIONS)) },
-    ]);
+    await database.sqliteWriter.write([flatRows(CALLS, records), flatRows(ATTEMPTS, attempts), flatRows(DECISIONS, decisions)]);
     return;
   }
   // While another transaction is open on the connection (retention, the catalog, API keys, through
@@ -161,7 +161,7 @@ function writeSqlite(
   let writer = sqliteWriters.get(sqlite);
   if (!writer) {
     const row = <Row>(t: Table<Row>) => {
-      const statement = sqlite.prepare(insertText(t.name as keyof typeof TABLES, 1));
+      const statement = sqlite.prepare(t.insertOne);
       const values = valuesOf(t);
       return (r: Row): void => {
         statement.run(...values(r));
@@ -187,6 +187,13 @@ const valuesOf =
   <Row>(t: Table<Row>) =>
   (row: Row): unknown[] =>
     t.values.map((value) => value(row));
+
+/** A table's rows for the writer thread: its single-row INSERT and every row's values in one array. */
+function flatRows<Row>(t: Table<Row>, rows: readonly Row[]): WriteMessage['tables'][number] {
+  const values: unknown[] = [];
+  for (const row of rows) for (const value of t.values) values.push(value(row));
+  return { text: t.insertOne, width: t.values.length, values };
+}
 
 const TABLES = { ledger_calls: CALLS, ledger_attempts: ATTEMPTS, ledger_decisions: DECISIONS } as const;
 

@@ -18,6 +18,8 @@ function ledgerFile(): { file: string; db: BetterSqlite3.Database } {
 }
 
 const INSERT = 'insert into "t" ("id", "n") values (?, ?)';
+/** The writer's form of a table's rows: their values one after another, two per row. */
+const rows = (...list: (readonly [string, number])[]) => ({ text: INSERT, width: 2, values: list.flat() });
 const writers: SqliteWriter[] = [];
 afterEach(async () => {
   for (const w of writers.splice(0)) await w.close();
@@ -28,7 +30,7 @@ describe('the SQLite ledger writer thread', () => {
     const { file, db } = ledgerFile();
     const writer = new SqliteWriter(file);
     writers.push(writer);
-    await writer.write([{ text: INSERT, rows: Array.from({ length: 250 }, (_, i) => [`r${i}`, i]) }]);
+    await writer.write([rows(...Array.from({ length: 250 }, (_, i) => [`r${i}`, i] as const))]);
     expect(db.prepare('select count(*) as c, sum(n) as s from t').get()).toEqual({ c: 250, s: (249 * 250) / 2 });
   });
 
@@ -36,20 +38,9 @@ describe('the SQLite ledger writer thread', () => {
     const { file, db } = ledgerFile();
     const writer = new SqliteWriter(file);
     writers.push(writer);
-    await expect(
-      writer.write([
-        { text: INSERT, rows: [['a', 1]] },
-        {
-          text: INSERT,
-          rows: [
-            ['b', 2],
-            ['a', 3],
-          ],
-        },
-      ]),
-    ).rejects.toThrow(/UNIQUE constraint failed: t.id/);
+    await expect(writer.write([rows(['a', 1]), rows(['b', 2], ['a', 3])])).rejects.toThrow(/UNIQUE constraint failed: t.id/);
     expect(db.prepare('select count(*) as c from t').get()).toEqual({ c: 0 });
-    await writer.write([{ text: INSERT, rows: [['c', 4]] }]);
+    await writer.write([rows(['c', 4])]);
     expect(db.prepare('select id from t').all()).toEqual([{ id: 'c' }]);
   });
 
@@ -57,9 +48,9 @@ describe('the SQLite ledger writer thread', () => {
     const { file, db } = ledgerFile();
     const writer = new SqliteWriter(file);
     writers.push(writer);
-    await writer.write([{ text: INSERT, rows: [['x', 1]] }]);
+    await writer.write([rows(['x', 1])]);
     await writer.close();
-    await writer.write([{ text: INSERT, rows: [['y', 2]] }]);
+    await writer.write([rows(['y', 2])]);
     expect(db.prepare('select id from t order by id').all()).toEqual([{ id: 'x' }, { id: 'y' }]);
   });
 });
