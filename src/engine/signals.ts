@@ -1,12 +1,14 @@
+import { Aborter } from '../domain/abort.js';
+
 /**
- * A child AbortController, derived from a parent signal, as cockatiel does: aborting the parent
+ * A child signal, derived from a parent signal, as cockatiel does: aborting the parent
  * aborts the child with the parent's reason; the child can also abort on its own (timeout,
  * race lost) without touching the parent. Always dispose() in finally. Only a policy that
  * aborts on its own needs one (a timeout, a race, a stream's stall watchdog); anything else
  * runs on the call's signal.
  */
 export class ChildSignal {
-  private readonly controller = new AbortController();
+  private readonly controller = new Aborter();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -66,8 +68,8 @@ const noop = (): void => undefined;
 /**
  * A link that aborts with its parent and, when its timeout is finite, on its own once the
  * timeout passes. With no finite timeout nothing but the parent can end it, so it is the parent's
- * signal itself: a ChildSignal there would cost an AbortController (about 4 µs on Node 20) and a
- * listener on the parent for a signal no caller could tell apart from the parent's.
+ * signal itself: a ChildSignal there would cost a signal and a listener on the parent for a
+ * signal no caller could tell apart from the parent's.
  */
 export function timedLink(parent: AbortSignal, timeout: { ms: number; reason: () => unknown }): SignalLink {
   if (Number.isFinite(timeout.ms)) return new ChildSignal(parent, timeout);

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { presentedKey, type ApiKeyStore } from '../access/keys.js';
+import { Aborter } from '../domain/abort.js';
 import { apiKeyInvalid, cancelled, deadlineExceeded, invalidArgument } from '../domain/errors.js';
 import { acceptableRequestId, effectiveDeadline, type CallState } from '../domain/call-state.js';
 import type { CallContext } from '../engine/index.js';
@@ -79,7 +80,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
         tracestate: joined(request.headers.tracestate),
       }),
     );
-    const controller = new AbortController();
+    const controller = new Aborter();
     const call = { abort: (reason: unknown) => controller.abort(reason) };
     let timer: NodeJS.Timeout | undefined;
     let inFlight: InFlight | undefined;

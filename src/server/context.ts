@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { Aborter } from '../domain/abort.js';
 import type { CallState } from '../domain/call-state.js';
 import { cancelled, deadlineExceeded } from '../domain/errors.js';
 import type { CallContext } from '../engine/index.js';
@@ -24,7 +25,7 @@ export interface ServerCallContext extends CallContext {
 export function createCallContext(call: AnyServerCall, log: Logger, fallbackTimeoutMs: number): ServerCallContext {
   const state = callStateOf(call.metadata) ?? bareState(call, fallbackTimeoutMs);
   const { requestId, deadline, principal } = state;
-  const controller = new AbortController();
+  const controller = new Aborter();
   // No timer without a deadline (WatchStats); Node fires longer delays than 2^31-1 ms at once.
   const timer = Number.isFinite(deadline)
     ? setTimeout(

@@ -1,3 +1,4 @@
+import { Aborter } from '../../domain/abort.js';
 import type { UndiciFetch } from '../http/undici-fetch.js';
 import { postForStream, type StreamResponse } from '../http/undici-stream.js';
 import { postForText } from '../http/undici-text.js';
@@ -96,7 +97,7 @@ export class DirectPost {
   private async timed<T>(signal: AbortSignal, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const ms = this.timeoutMs;
     if (ms === undefined) return call(signal);
-    const controller = new AbortController();
+    const controller = new Aborter();
     const follow = (): void => controller.abort(signal.reason);
     if (signal.aborted) follow();
     else signal.addEventListener('abort', follow, { once: true });
