@@ -59,7 +59,8 @@ export class AccessController implements AccessControl {
       ? await this.holdBudget(principal.name, request.maxCostUsd ?? this.maxCostUsd(models, estimatedTokens))
       : undefined;
     try {
-      await this.limits.admit(principal?.name, estimatedTokens);
+      const taking = this.limits.admit(principal?.name, estimatedTokens);
+      if (taking) await taking;
     } catch (err) {
       await hold?.();
       throw err;

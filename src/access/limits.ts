@@ -65,18 +65,21 @@ export class RateLimits {
     this.perKey = next;
   }
 
-  /** Takes one request and the estimated tokens; throws RESOURCE_EXHAUSTED past a limit. */
   /**
    * Takes one request and the estimated tokens from every limit that applies, or none: a
    * refused call gives back what it took (rate-limiter-flexible counts a rejected `consume`
-   * too), so a refusal never shrinks what the caller has left.
+   * too), so a refusal never shrinks what the caller has left. RESOURCE_EXHAUSTED past a limit.
    */
-  async admit(keyName: string | undefined, estimatedTokens: number): Promise<void> {
+  admit(keyName: string | undefined, estimatedTokens: number): Promise<void> | undefined {
     const mine = keyName === undefined ? undefined : this.perKey.get(keyName);
-    const key = keyName ?? 'anonymous';
     const wants: [Limiter, number][] = [];
     for (const entry of [mine?.rpm, this.global.rpm, this.globalWindow]) if (entry) wants.push([entry, 1]);
     for (const entry of [mine?.tpm, this.global.tpm]) if (entry) wants.push([entry, Math.max(1, estimatedTokens)]);
+    // No limit applies (an open service without global limits): nothing to wait for.
+    return wants.length === 0 ? undefined : this.takeAll(wants, keyName ?? 'anonymous');
+  }
+
+  private async takeAll(wants: readonly [Limiter, number][], key: string): Promise<void> {
     const taken: [Limiter, number][] = [];
     try {
       for (const want of wants) {
@@ -90,9 +93,10 @@ export class RateLimits {
   }
 
   /** After the call: charge (or refund) the difference between actual and estimated tokens. */
-  async settleTokens(keyName: string | undefined, difference: number): Promise<void> {
-    if (difference === 0) return;
+  settleTokens(keyName: string | undefined, difference: number): Promise<void> | undefined {
+    if (difference === 0) return undefined;
     const mine = keyName === undefined ? undefined : this.perKey.get(keyName);
+    let settling: Promise<unknown>[] | undefined;
     for (const entry of [mine?.tpm, this.global.tpm]) {
       if (!entry) continue;
       const key = keyName ?? 'anonymous';
@@ -101,8 +105,10 @@ export class RateLimits {
           ? entry.limiter.penalty(this.keyOf(entry, key), difference)
           : entry.limiter.reward(this.keyOf(entry, key), -difference);
       // Accounting after the fact must not fail the call that already succeeded.
-      await op.catch(() => undefined);
+      settling ??= [];
+      settling.push(op.catch(() => undefined));
     }
+    return settling && Promise.all(settling).then(() => undefined);
   }
 
   private async take(entry: Limiter, keyName: string, points: number): Promise<void> {

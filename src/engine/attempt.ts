@@ -97,7 +97,8 @@ export class AttemptRunner {
     const records: AttemptRecord[] = [];
     try {
       const done = await this.resilient(spec, provider, async (info) => {
-        const release = await this.slot(spec, provider, info, (r) => records.push(r));
+        const slot = this.slot(spec, provider, info, (r) => records.push(r));
+        const release = typeof slot === 'function' ? slot : await slot;
         try {
           const result = await this.once(spec, provider, info, upstream);
           records.push(result.record);
@@ -136,7 +137,8 @@ export class AttemptRunner {
         provider,
         async (info) => {
           // Held until the stream ends, however it ends.
-          const release = await this.slot(spec, provider, info, record);
+          const slot = this.slot(spec, provider, info, record);
+          const release = typeof slot === 'function' ? slot : await slot;
           let settle: (error: OrchestratorError | undefined) => void = () => undefined;
           const outcome = new Promise<void>((resolve, reject) => {
             settle = (error) => (error ? reject(error) : resolve());
@@ -344,16 +346,23 @@ export class AttemptRunner {
     }
   }
 
-  /** A slot under the provider's cap on requests in flight; a refusal is recorded as a skipped attempt. */
-  async slot(spec: AttemptSpec, provider: Provider, info: TryInfo, onRecord: OnRecord): Promise<Release> {
+  /**
+   * A slot under the provider's cap on requests in flight; a refusal is recorded as a skipped
+   * attempt. A free slot comes back as it is, not in a promise: the callers await only a wait.
+   */
+  slot(spec: AttemptSpec, provider: Provider, info: TryInfo, onRecord: OnRecord): Release | Promise<Release> {
     const gate = this.options.gates?.for(provider.name);
     if (!gate) return NO_SLOT;
-    try {
-      return await gate.acquire(spec.signal, spec.deadline);
-    } catch (err) {
+    const refused = (err: unknown): never => {
       const error = asOrchestratorError(err, spec.signal);
       onRecord(this.skipped(spec.model, error, info.retry));
       throw error;
+    };
+    try {
+      const slot = gate.acquire(spec.signal, spec.deadline);
+      return typeof slot === 'function' ? slot : slot.catch(refused);
+    } catch (err) {
+      return refused(err);
     }
   }
 

@@ -209,7 +209,7 @@ describe('the global request window (RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW)'
     await limits.admit('a', 10);
     await limits.admit('b', 10);
     await limits.admit(undefined, 10);
-    const refused = await limits.admit('c', 10).then(
+    const refused = await Promise.resolve(limits.admit('c', 10)).then(
       () => undefined,
       (err: unknown) => err,
     );
