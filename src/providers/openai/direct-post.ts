@@ -94,9 +94,13 @@ export class DirectPost {
    * aborts when it passes before `call` settles: a unary answer read whole, a stream's headers
    * (as the SDK's timeout did); the call's signal keeps aborting a stream after them.
    */
-  private async timed<T>(signal: AbortSignal, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  private timed<T>(signal: AbortSignal, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const ms = this.timeoutMs;
-    if (ms === undefined) return call(signal);
+    // Without a timeout, not through an async function: one promise less per request.
+    return ms === undefined ? call(signal) : this.within(ms, signal, call);
+  }
+
+  private async within<T>(ms: number, signal: AbortSignal, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const controller = new Aborter();
     const follow = (): void => controller.abort(signal.reason);
     if (signal.aborted) follow();
