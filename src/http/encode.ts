@@ -48,7 +48,7 @@ export function encodeCompletion(completion: CompletionAnswer, requestId: string
   const content = answer.toolCalls && answer.content === '' ? 'null' : JSON.stringify(answer.content);
   const toolCalls = answer.toolCalls ? `,"tool_calls":${JSON.stringify(answer.toolCalls.map(encodeToolCall))}` : '';
   const cache = answer.cache
-    ? `{"hit":${answer.cache.hit},"stale":${answer.cache.stale},"age_seconds":${num(answer.cache.ageMs / 1000)}}`
+    ? `{"hit":${answer.cache.hit},"stale":${answer.cache.stale},"age_seconds":${encodeNumber(answer.cache.ageMs / 1000)}}`
     : 'null';
   return (
     `{"id":${id},"object":"chat.completion","created":${nowSeconds()},"model":${JSON.stringify(answer.model)},` +
@@ -57,15 +57,15 @@ export function encodeCompletion(completion: CompletionAnswer, requestId: string
     `"usage":${JSON.stringify(encodeUsage(answer.usage))},` +
     `"x_orchestrator":{"request_id":${id},"provider":${JSON.stringify(answer.provider)},` +
     // Made-up text from the embedded simulator, not a real model.
-    `"simulated":${isSimulatedProvider(answer.provider)},"cost_usd":${num(answer.costUsd)},` +
-    `"latency_ms":${num(round3(answer.latencyMs))},"attempts":${JSON.stringify(answer.attempts.map(encodeAttempt))},` +
+    `"simulated":${isSimulatedProvider(answer.provider)},"cost_usd":${encodeNumber(answer.costUsd)},` +
+    `"latency_ms":${encodeNumber(round3(answer.latencyMs))},"attempts":${JSON.stringify(answer.attempts.map(encodeAttempt))},` +
     `"fallback_triggered":${completion.fallbackTriggered},"is_default_message":${completion.isDefaultMessage},` +
     `"cache":${cache},"route_decision":${decision ? JSON.stringify(encodeDecision(decision)) : 'null'}}}`
   );
 }
 
 /** A number as JSON.stringify writes it: NaN and the infinities are null. */
-function num(value: number): string {
+export function encodeNumber(value: number): string {
   return Number.isFinite(value) ? String(value) : 'null';
 }
 

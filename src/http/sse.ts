@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 import type { EngineStreamEvent } from '../engine/index.js';
 import type { CallContext } from '../engine/index.js';
 import { encodeAttempt, toHttpError } from './errors.js';
-import { encodeDecision, encodeFinish, encodeUsage, nowSeconds, round3 } from './encode.js';
+import { encodeDecision, encodeFinish, encodeNumber, encodeUsage, nowSeconds, round3 } from './encode.js';
 import type { HandlerResult } from './call.js';
 import { REQUEST_ID_HEADER } from './call.js';
 
@@ -185,19 +185,15 @@ export class ChunkEncoder {
         );
       case 'completed': {
         this.setModel(event.model);
-        const last = this.data(
-          this.chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: encodeFinish(event.finishReason) }], {
-            provider: event.provider,
-            simulated: isSimulatedProvider(event.provider),
-            cost_usd: event.costUsd,
-            latency_ms: round3(event.latencyMs),
-            time_to_first_token_ms: round3(event.timeToFirstTokenMs),
-            attempts: event.attempts.map(encodeAttempt),
-            fallback_triggered: event.fallbackTriggered,
-            cache: null,
-            route_decision: event.decision ? encodeDecision(event.decision) : null,
-          }),
-        );
+        // Written from the head as the deltas are (only strings and the nested lists go through
+        // JSON.stringify): the same bytes as JSON.stringify of the chunk object.
+        const last =
+          `${this.head}[{"index":0,"delta":{},"logprobs":null,"finish_reason":"${encodeFinish(event.finishReason)}"}]${this.usageNull},` +
+          `"x_orchestrator":{"provider":${JSON.stringify(event.provider)},"simulated":${isSimulatedProvider(event.provider)},` +
+          `"cost_usd":${encodeNumber(event.costUsd)},"latency_ms":${encodeNumber(round3(event.latencyMs))},` +
+          `"time_to_first_token_ms":${encodeNumber(round3(event.timeToFirstTokenMs))},` +
+          `"attempts":${JSON.stringify(event.attempts.map(encodeAttempt))},"fallback_triggered":${event.fallbackTriggered},` +
+          `"cache":null,"route_decision":${event.decision ? JSON.stringify(encodeDecision(event.decision)) : 'null'}}}\n\n`;
         if (!this.includeUsage) return last;
         return `${last}${this.head}[],"usage":${JSON.stringify(encodeUsage(event.usage))}}\n\n`;
       }

@@ -2,6 +2,7 @@ import type { FastifyReply } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import type { CallContext, EngineStreamEvent } from '../../../src/engine/index.js';
 import { ChunkEncoder, relayStream } from '../../../src/http/sse.js';
+import { encodeAttempt } from '../../../src/http/errors.js';
 
 /** The delta line as a general serialiser would write the chunk object. */
 function parsed(line: string): unknown {
@@ -32,7 +33,7 @@ describe('SSE content deltas written from a prefix', () => {
   }
 
   for (const includeUsage of [false, true]) {
-    it(`writes the start and usage chunks byte for byte as JSON.stringify of the chunk objects (include_usage ${includeUsage})`, () => {
+    it(`writes the start, last and usage chunks byte for byte as JSON.stringify of the chunk objects (include_usage ${includeUsage})`, () => {
       const model = 'odd "model"\\name';
       const encoder = new ChunkEncoder('req-"1"', includeUsage);
       const started = encoder.of({ type: 'started', model, provider: 'simulated "p"' });
@@ -47,21 +48,49 @@ describe('SSE content deltas written from a prefix', () => {
         })}\n\n`,
       );
       const usage = { promptTokens: 3, completionTokens: 5, totalTokens: 8, cachedTokens: 1 };
+      const attempt = {
+        model,
+        provider: 'p "q"',
+        outcome: 'success' as const,
+        latencyMs: 12.3456,
+        usage,
+        costUsd: 0.000123,
+        retry: 0,
+        backoffMs: 0,
+      };
       const end = encoder.of({
         type: 'completed',
         model,
-        provider: 'p',
-        finishReason: 'stop',
+        provider: 'p "q"',
+        finishReason: 'length',
         usage,
-        costUsd: 0.5,
-        latencyMs: 1,
-        timeToFirstTokenMs: 1,
-        attempts: [],
-        fallbackTriggered: false,
+        costUsd: 0.000123,
+        latencyMs: 15.67891,
+        timeToFirstTokenMs: 3.0004,
+        attempts: [attempt],
+        fallbackTriggered: true,
         decision: undefined,
       });
       const lines = end.split('\n\n').filter((l) => l !== '');
       expect(lines.length).toBe(includeUsage ? 2 : 1);
+      expect(`${lines[0]}\n\n`).toBe(
+        `data: ${JSON.stringify({
+          ...head,
+          choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: 'length' }],
+          ...usageNull,
+          x_orchestrator: {
+            provider: 'p "q"',
+            simulated: false,
+            cost_usd: 0.000123,
+            latency_ms: 15.679,
+            time_to_first_token_ms: 3,
+            attempts: [encodeAttempt(attempt)],
+            fallback_triggered: true,
+            cache: null,
+            route_decision: null,
+          },
+        })}\n\n`,
+      );
       if (includeUsage) {
         const wire = { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8, prompt_tokens_details: { cached_tokens: 1 } };
         expect(`${lines[1]}\n\n`).toBe(`data: ${JSON.stringify({ ...head, choices: [], usage: wire })}\n\n`);
