@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import type { CatalogModel } from '../../catalog/catalog.js';
 import type { AttemptRecord } from '../../domain/chat.js';
 import { OrchestratorError } from '../../domain/errors.js';
 import { maxTokensFor, type Answer, type Plan } from '../answer.js';
@@ -16,7 +15,7 @@ import type { CachePolicy } from '../requests.js';
  * expired answer is served, marked stale.
  */
 export function answerThroughCache(
-  deps: { cache: AnswerCache | undefined; events: EventSink; offlineFallback: boolean },
+  deps: OfflineDeps,
   plan: Plan,
   policy: CachePolicy,
   ctx: CallContext,
@@ -24,20 +23,8 @@ export function answerThroughCache(
 ): Promise<Answer> {
   const { cache } = deps;
   const only = plan.models[0];
-  const cacheable = cache && only && (policy.mode !== 'auto' || plan.temperature === 0);
   // Not through an async function when the cache stays out of it: one promise less per call.
-  return cacheable ? throughCache({ ...deps, cache }, plan, only, policy, ctx, run) : run();
-}
-
-async function throughCache(
-  deps: { cache: AnswerCache; events: EventSink; offlineFallback: boolean },
-  plan: Plan,
-  only: CatalogModel,
-  policy: CachePolicy,
-  ctx: CallContext,
-  run: () => Promise<Answer>,
-): Promise<Answer> {
-  const { cache } = deps;
+  if (!cache || !only || (policy.mode === 'auto' && plan.temperature !== 0)) return run();
   const key = cacheKey({
     model: only.id,
     messages: plan.messages,
@@ -46,6 +33,17 @@ async function throughCache(
     sampling: plan.sampling,
     tooling: plan.tooling,
   });
+  return throughCache({ cache, key, model: only.id }, deps, policy, ctx, run);
+}
+
+async function throughCache(
+  entry: { readonly cache: AnswerCache; readonly key: string; readonly model: string },
+  deps: OfflineDeps,
+  policy: CachePolicy,
+  ctx: CallContext,
+  run: () => Promise<Answer>,
+): Promise<Answer> {
+  const { cache, key } = entry;
   if (policy.mode !== 'bypass') {
     const cached = await cache.get(key);
     if (cached && !cached.stale) {
@@ -62,7 +60,7 @@ async function throughCache(
     const stale = staleAllowed(policy, deps.offlineFallback, err) && !ctx.signal.aborted ? await cache.get(key) : undefined;
     if (!stale) throw err;
     deps.events.emit({ type: 'cache_lookup', outcome: 'stale' });
-    ctx.log.warn({ model: only.id }, 'every upstream attempt failed; serving a stale cached answer');
+    ctx.log.warn({ model: entry.model }, 'every upstream attempt failed; serving a stale cached answer');
     return fromCache(stale, err instanceof OrchestratorError ? err.attempts : [], ctx);
   }
 }
