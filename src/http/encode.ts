@@ -1,11 +1,10 @@
 import { isSimulatedProvider } from '../domain/simulated.js';
-import type { FinishReason, TokenUsage } from '../domain/chat.js';
+import type { AttemptRecord, FinishReason, TokenUsage } from '../domain/chat.js';
 import type { ToolCall } from '../domain/tools.js';
 import type { CatalogModel } from '../catalog/catalog.js';
 import type { BreakerState } from '../engine/index.js';
 import type { RouteDecision } from '../engine/index.js';
 import type { CompletionAnswer } from './engine-calls.js';
-import { encodeAttempt } from './errors.js';
 
 /** Domain values -> the OpenAI wire shapes, with our extras under `x_orchestrator` (SDKs ignore it). */
 
@@ -22,13 +21,26 @@ export function encodeFinish(reason: FinishReason): string {
   return FINISH[reason];
 }
 
-export function encodeUsage(usage: TokenUsage) {
-  return {
-    prompt_tokens: usage.promptTokens,
-    completion_tokens: usage.completionTokens,
-    total_tokens: usage.totalTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedTokens },
-  };
+/** OpenAI's `usage` object as JSON text (only the counts a gateway knows; the SDKs read these). */
+export function usageText(usage: TokenUsage): string {
+  return (
+    `{"prompt_tokens":${encodeNumber(usage.promptTokens)},"completion_tokens":${encodeNumber(usage.completionTokens)},` +
+    `"total_tokens":${encodeNumber(usage.totalTokens)},"prompt_tokens_details":{"cached_tokens":${encodeNumber(usage.cachedTokens)}}}`
+  );
+}
+
+/** The attempts as JSON text: the same bytes as JSON.stringify(attempts.map(encodeAttempt)), without the objects. */
+export function attemptsText(attempts: readonly AttemptRecord[]): string {
+  let text = '[';
+  for (let i = 0; i < attempts.length; i++) {
+    const a = attempts[i]!;
+    const reason = a.error?.reason;
+    text +=
+      `${i === 0 ? '' : ','}{"model":${JSON.stringify(a.model)},"provider":${JSON.stringify(a.provider)},` +
+      `"outcome":${JSON.stringify(a.outcome)},"reason":${reason === undefined ? 'null' : JSON.stringify(reason)},` +
+      `"latency_ms":${encodeNumber(round3(a.latencyMs))},"cost_usd":${encodeNumber(a.costUsd)},"retry":${encodeNumber(a.retry)}}`;
+  }
+  return `${text}]`;
 }
 
 export function nowSeconds(): number {
@@ -54,11 +66,11 @@ export function encodeCompletion(completion: CompletionAnswer, requestId: string
     `{"id":${id},"object":"chat.completion","created":${nowSeconds()},"model":${JSON.stringify(answer.model)},` +
     `"choices":[{"index":0,"message":{"role":"assistant","content":${content},"refusal":null${toolCalls}},` +
     `"logprobs":null,"finish_reason":"${encodeFinish(answer.finishReason)}"}],` +
-    `"usage":${JSON.stringify(encodeUsage(answer.usage))},` +
+    `"usage":${usageText(answer.usage)},` +
     `"x_orchestrator":{"request_id":${id},"provider":${JSON.stringify(answer.provider)},` +
     // Made-up text from the embedded simulator, not a real model.
     `"simulated":${isSimulatedProvider(answer.provider)},"cost_usd":${encodeNumber(answer.costUsd)},` +
-    `"latency_ms":${encodeNumber(round3(answer.latencyMs))},"attempts":${JSON.stringify(answer.attempts.map(encodeAttempt))},` +
+    `"latency_ms":${encodeNumber(round3(answer.latencyMs))},"attempts":${attemptsText(answer.attempts)},` +
     `"fallback_triggered":${completion.fallbackTriggered},"is_default_message":${completion.isDefaultMessage},` +
     `"cache":${cache},"route_decision":${decision ? JSON.stringify(encodeDecision(decision)) : 'null'}}}`
   );

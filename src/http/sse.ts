@@ -3,8 +3,8 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import type { EngineStreamEvent } from '../engine/index.js';
 import type { CallContext } from '../engine/index.js';
-import { encodeAttempt, toHttpError } from './errors.js';
-import { encodeDecision, encodeFinish, encodeNumber, encodeUsage, nowSeconds, round3 } from './encode.js';
+import { toHttpError } from './errors.js';
+import { attemptsText, encodeDecision, encodeFinish, encodeNumber, nowSeconds, round3, usageText } from './encode.js';
 import type { HandlerResult } from './call.js';
 import { REQUEST_ID_HEADER } from './call.js';
 
@@ -192,10 +192,10 @@ export class ChunkEncoder {
           `"x_orchestrator":{"provider":${JSON.stringify(event.provider)},"simulated":${isSimulatedProvider(event.provider)},` +
           `"cost_usd":${encodeNumber(event.costUsd)},"latency_ms":${encodeNumber(round3(event.latencyMs))},` +
           `"time_to_first_token_ms":${encodeNumber(round3(event.timeToFirstTokenMs))},` +
-          `"attempts":${JSON.stringify(event.attempts.map(encodeAttempt))},"fallback_triggered":${event.fallbackTriggered},` +
+          `"attempts":${attemptsText(event.attempts)},"fallback_triggered":${event.fallbackTriggered},` +
           `"cache":null,"route_decision":${event.decision ? JSON.stringify(encodeDecision(event.decision)) : 'null'}}}\n\n`;
         if (!this.includeUsage) return last;
-        return `${last}${this.head}[],"usage":${JSON.stringify(encodeUsage(event.usage))}}\n\n`;
+        return `${last}${this.head}[],"usage":${usageText(event.usage)}}\n\n`;
       }
     }
   }

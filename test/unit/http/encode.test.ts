@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { deadlineExceeded } from '../../../src/domain/errors.js';
 import type { AttemptRecord } from '../../../src/domain/chat.js';
 import type { Answer } from '../../../src/engine/index.js';
-import { encodeCompletion } from '../../../src/http/encode.js';
+import { attemptsText, encodeCompletion, usageText } from '../../../src/http/encode.js';
+import { encodeAttempt } from '../../../src/http/errors.js';
 import type { CompletionAnswer } from '../../../src/http/engine-calls.js';
 
 const usage = { promptTokens: 12, completionTokens: 3, totalTokens: 15, cachedTokens: 4 };
@@ -122,5 +123,26 @@ describe('encodeCompletion', () => {
     const text = encodeCompletion(completion(a, { fallbackTriggered: true, isDefaultMessage: true }), 'req-1');
     expect(JSON.parse(text)).toEqual(expected(a, { fallback: true, defaultMessage: true }));
     expect(JSON.parse(text).x_orchestrator.attempts[0].reason).toBe('DEADLINE_EXCEEDED');
+  });
+});
+
+describe('the text encoders of usage and attempts', () => {
+  it('write the bytes JSON.stringify writes for the same objects (error bodies and embeddings build those)', () => {
+    const failed: AttemptRecord = {
+      ...success,
+      model: 'm"odel\\x',
+      outcome: 'failure',
+      error: deadlineExceeded('slow'),
+      latencyMs: 10.0005,
+      costUsd: 1e-7,
+      retry: 2,
+    };
+    for (const attempts of [[], [success], [failed, success]]) {
+      expect(attemptsText(attempts)).toBe(JSON.stringify(attempts.map(encodeAttempt)));
+    }
+    expect(attemptsText([{ ...success, costUsd: Number.NaN }])).toBe(JSON.stringify([encodeAttempt({ ...success, costUsd: Number.NaN })]));
+    expect(usageText(usage)).toBe(
+      JSON.stringify({ prompt_tokens: 12, completion_tokens: 3, total_tokens: 15, prompt_tokens_details: { cached_tokens: 4 } }),
+    );
   });
 });
