@@ -144,6 +144,7 @@ async function sequentialRows(fleet: Fleet, p: Plan): Promise<HttpSequential> {
       ),
       p.rounds,
       'HTTP chat',
+      p.seqWarmup,
     );
     const ttft = await ttftRounds(
       Object.fromEntries(

@@ -65,7 +65,7 @@ export interface RoundsResult {
   readonly p99Ms: Record<string, number>;
 }
 
-/** Calls each target gets before sequential rounds are measured. */
+/** Calls each target gets before rounds are measured, unless the caller asks for more. */
 export const WARMUP_CALLS = 5_000;
 
 /** Interleaved rounds: each round runs every target once, in the same order. */
@@ -73,6 +73,7 @@ export async function rounds(
   targets: Readonly<Record<string, { probe: Probe; n: number }>>,
   count: number,
   label: string,
+  warmupCalls = WARMUP_CALLS,
 ): Promise<RoundsResult> {
   const names = Object.keys(targets);
   const medians: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
@@ -81,7 +82,7 @@ export async function rounds(
   // The same number of calls for every target before any is measured: a fresh Node process runs
   // a code path interpreted until it has been called a few thousand times, and the first rounds
   // would measure the JIT's progress, not the steady state a running service is in.
-  for (const name of names) await sequential(targets[name]!.probe, WARMUP_CALLS);
+  for (const name of names) await sequential(targets[name]!.probe, warmupCalls);
   for (let r = 0; r < count; r++) {
     for (const name of names) {
       const { ms, failures: f } = await sequential(targets[name]!.probe, targets[name]!.n);
@@ -193,6 +194,7 @@ export async function overheadScenario(fleet: Fleet, clients: Clients, p: Plan):
     },
     p.rounds,
     'Chat',
+    p.seqWarmup,
   );
   const ttft = await ttftRounds(
     {
