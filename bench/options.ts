@@ -71,6 +71,8 @@ export function plan(quick: boolean) {
         ttftPeerN: 10,
         tputSeconds: 3,
         tputWarmup: 1,
+        tputWarmupRequests: 2_000,
+        tputRounds: 1,
         levels: [16, 64, 256],
         rateSeconds: 4,
         streams: 1000,
@@ -95,6 +97,10 @@ export function plan(quick: boolean) {
         ttftPeerN: 20,
         tputSeconds: 8,
         tputWarmup: 2,
+        // HTTP rows: requests each target and body gets first (the stream path settled after about 12,000).
+        tputWarmupRequests: 15_000,
+        // HTTP rows: interleaved rounds per row, the median reported.
+        tputRounds: 3,
         levels: [16, 64, 256],
         rateSeconds: 10,
         streams: 1000,

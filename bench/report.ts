@@ -336,11 +336,11 @@ function renderHttp(out: string[], h: HttpRows): void {
   );
   out.push(
     '',
-    `   Throughput (h2load --h1, ${HTTP_CONCURRENCY} connections, one request in flight each; stream: 20 chunks read to [DONE]; errors: HTTP status)`,
+    `   Throughput (h2load --h1, ${HTTP_CONCURRENCY} connections, one request in flight each; stream: 20 chunks read to [DONE]; errors: HTTP status; the median of interleaved rounds)`,
   );
   out.push(
     table(
-      ['target', 'body', 'conc', 'req/s', 'P50 ms', 'P99 ms', 'errors', 'x peer', 'CPU cores'],
+      ['target', 'body', 'conc', 'req/s', 'rounds', 'P50 ms', 'P99 ms', 'errors', 'x peer', 'CPU cores'],
       h.throughput.map((t) => {
         const peer = h.throughput.find((x) => x.target === 'peer' && x.body === t.body)?.reqPerSec;
         return [
@@ -348,6 +348,7 @@ function renderHttp(out: string[], h: HttpRows): void {
           t.body,
           String(t.concurrency),
           int(t.reqPerSec),
+          (t.roundsReqPerSec ?? [t.reqPerSec]).map(int).join(' '),
           fmt(t.p50Ms, 3),
           fmt(t.p99Ms, 3),
           String(t.errors),

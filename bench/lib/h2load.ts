@@ -36,6 +36,8 @@ export interface H2loadOptions {
   /** Concurrent streams per client (HTTP/2); 1 for HTTP/1.1. */
   readonly streams: number;
   readonly durationS: number;
+  /** A number of requests to send instead of running for durationS (h2load -n). */
+  readonly requests?: number;
   readonly warmupS?: number;
   /** Requests per second per client (open rate); omitted: as fast as possible. */
   readonly rpsPerClient?: number;
@@ -64,7 +66,8 @@ export interface H2loadResult {
 
 export async function runH2load(h2load: string, options: H2loadOptions): Promise<H2loadResult> {
   const logFile = join(tmpdir(), `h2load-${process.pid}-${Date.now()}.log`);
-  const args = ['-c', String(options.clients), '-m', String(options.streams), '-t', '1', '-D', String(options.durationS)];
+  const length = options.requests === undefined ? ['-D', String(options.durationS)] : ['-n', String(options.requests)];
+  const args = ['-c', String(options.clients), '-m', String(options.streams), '-t', '1', ...length];
   if (options.warmupS) args.push(`--warm-up-time=${options.warmupS}`);
   if (options.rpsPerClient) args.push(`--rps=${options.rpsPerClient}`);
   if (options.h1) args.push('--h1');

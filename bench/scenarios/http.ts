@@ -48,9 +48,11 @@ export interface HttpThroughputRow {
   readonly reqPerSec: number;
   readonly p50Ms: number | undefined;
   readonly p99Ms: number | undefined;
-  /** Non-2xx, errored and timed-out requests as h2load counts them. */
+  /** Non-2xx, errored and timed-out requests as h2load counts them (every round's). */
   readonly errors: number;
   readonly cpu: Record<string, number>;
+  /** req/s of each interleaved round; the row is the median round (the lower middle of an even count). */
+  readonly roundsReqPerSec?: readonly number[];
 }
 
 export interface HttpStreamsRow {
@@ -208,41 +210,52 @@ async function throughputRuns(fleet: HttpFleet, h2load: string, p: Plan, targets
     ...(targets.includes('direct') ? [{ target: 'direct' as const, body: 'unary' as const }] : []),
     ...targets.filter((t) => t !== 'direct').flatMap((target) => (['unary', 'stream'] as const).map((body) => ({ target, body }))),
   ];
-  const rows: HttpThroughputRow[] = [];
+  const h2loadArgs = (target: HttpTargetName, body: Body) => ({
+    url: `${originOf(fleet, target)}${CHAT_PATH}`,
+    h1: true,
+    clients: HTTP_CONCURRENCY,
+    streams: 1,
+    dataFile: files[body],
+    headers: Object.entries(headersOf(fleet, target)).map(([k, v]) => `${k}: ${v}`),
+  });
+  // A number of requests, not seconds: the peer answers a fifth as many per second, and a
+  // time-based warm-up left it (and the gateway's stream path) measured while still settling.
   for (const { target, body } of runs) {
-    const once = async (): Promise<HttpThroughputRow> => {
-      await waitForQuiet(p.quietWaitMs, QUIET_CORES, log);
-      const pids: Record<string, number | 'self'> = { upstream: fleet.upstream.pid };
-      if (target !== 'direct') pids[cpuName(target)] = pidOf(fleet, target);
-      const meter = new CpuMeter(pids).begin();
-      const r = await runH2load(h2load, {
-        url: `${originOf(fleet, target)}${CHAT_PATH}`,
-        h1: true,
-        clients: HTTP_CONCURRENCY,
-        streams: 1,
-        durationS: p.tputSeconds,
-        warmupS: p.tputWarmup,
-        dataFile: files[body],
-        headers: Object.entries(headersOf(fleet, target)).map(([k, v]) => `${k}: ${v}`),
-        latencies: true,
-      });
-      const measured = meter.end();
-      return {
-        target,
-        body,
-        concurrency: HTTP_CONCURRENCY,
-        reqPerSec: r.reqPerSec,
-        p50Ms: r.latency?.p50,
-        p99Ms: r.latency?.p99,
-        errors: r.statusNon2xx + r.errored + r.timeout,
-        cpu: { ...measured, h2load: r.loadCpu, others: Math.max(0, round((measured.others ?? 0) - r.loadCpu, 2)) },
-      };
-    };
-    const row = await leastDisturbed(once, (x) => x.cpu.others ?? 0, `HTTP ${target} ${body}`, p.quietAttempts);
-    rows.push(row);
-    log(`  ${target} ${body} c=${HTTP_CONCURRENCY}: ${int(row.reqPerSec)} req/s, errors ${row.errors}`);
+    if (target !== 'direct') await runH2load(h2load, { ...h2loadArgs(target, body), durationS: 0, requests: p.tputWarmupRequests });
   }
-  return rows;
+  const once = async (target: HttpTargetName, body: Body): Promise<HttpThroughputRow> => {
+    await waitForQuiet(p.quietWaitMs, QUIET_CORES, log);
+    const pids: Record<string, number | 'self'> = { upstream: fleet.upstream.pid };
+    if (target !== 'direct') pids[cpuName(target)] = pidOf(fleet, target);
+    const meter = new CpuMeter(pids).begin();
+    const r = await runH2load(h2load, { ...h2loadArgs(target, body), durationS: p.tputSeconds, warmupS: p.tputWarmup, latencies: true });
+    const measured = meter.end();
+    return {
+      target,
+      body,
+      concurrency: HTTP_CONCURRENCY,
+      reqPerSec: r.reqPerSec,
+      p50Ms: r.latency?.p50,
+      p99Ms: r.latency?.p99,
+      errors: r.statusNon2xx + r.errored + r.timeout,
+      cpu: { ...measured, h2load: r.loadCpu, others: Math.max(0, round((measured.others ?? 0) - r.loadCpu, 2)) },
+    };
+  };
+  // Interleaved rounds (every row once per round, in the same order), each row's median round
+  // reported: one slow window on a shared machine no longer decides a ratio on its own.
+  const measured = runs.map(() => [] as HttpThroughputRow[]);
+  for (let r = 0; r < p.tputRounds; r++) {
+    for (const [i, { target, body }] of runs.entries()) {
+      const row = await leastDisturbed(() => once(target, body), (x) => x.cpu.others ?? 0, `HTTP ${target} ${body}`, p.quietAttempts);
+      measured[i]!.push(row);
+      log(`  ${target} ${body} c=${HTTP_CONCURRENCY}, round ${r + 1}/${p.tputRounds}: ${int(row.reqPerSec)} req/s, errors ${row.errors}`);
+    }
+  }
+  return measured.map((rounds) => {
+    const sorted = [...rounds].sort((x, y) => x.reqPerSec - y.reqPerSec);
+    const errors = rounds.reduce((sum, x) => sum + x.errors, 0);
+    return { ...sorted[Math.floor((sorted.length - 1) / 2)]!, errors, roundsReqPerSec: rounds.map((x) => x.reqPerSec) };
+  });
 }
 
 /**
