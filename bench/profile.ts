@@ -4,7 +4,10 @@
  * and by function (bench/lib/cpuprofile.ts). The .cpuprofile opens in Chrome DevTools or
  * speedscope for a flame graph.
  *
- *   npx tsx bench/profile.ts [--gateway-dir DIR] [--seconds 8] [--concurrency 64] [--stream | --paced] [--env K=V ...]
+ *   npx tsx bench/profile.ts [--gateway-dir DIR] [--seconds 8] [--concurrency 64] [--stream | --paced]
+ *
+ * The gateway inherits this process's environment: `DATABASE_URL=... npx tsx bench/profile.ts`
+ * profiles it with that ledger.
  *
  * --stream: StreamChat with 20 instant chunks per call (h2load); --paced: 1,000 concurrent
  * StreamChat calls at 50 tokens/s each (the streams scenario of run.ts).
@@ -39,8 +42,6 @@ export async function profileGateway(options: {
   paced?: boolean;
   outDir: string;
   log: (line: string) => void;
-  /** Environment variables for the gateway, e.g. DATABASE_URL to profile a ledger. */
-  env?: Readonly<Record<string, string>>;
 }): Promise<ProfileResult> {
   // Imported here: run.ts imports this module too.
   const { startGateway, streamFrame } = await import('./fleet.js');
@@ -48,13 +49,7 @@ export async function profileGateway(options: {
   const { GrpcH2Client } = await import('./lib/grpc-h2.js');
   const dir = join(options.outDir, new Date().toISOString().replace(/[:.]/g, '-'));
   mkdirSync(dir, { recursive: true });
-  const gateway: Started = await startGateway(
-    options.gatewayDir,
-    options.upstreamPort,
-    'warn',
-    ['--cpu-prof', `--cpu-prof-dir=${dir}`],
-    options.env,
-  );
+  const gateway: Started = await startGateway(options.gatewayDir, options.upstreamPort, 'warn', ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
   const frameFile = join(dir, 'request.grpc');
   const conversation = { messages: [{ role: 'ROLE_USER', content: 'Say hello.' }], maxTokens: 50 };
   writeFileSync(
@@ -135,13 +130,6 @@ async function main(): Promise<void> {
       paced: process.argv.includes('--paced'),
       outDir: join(BENCH_DIR, 'results/profiles'),
       log,
-      // --env K=V (repeatable), as bench/http-profile.ts takes it.
-      env: Object.fromEntries(
-        process.argv.flatMap((a, i) => {
-          const kv = a === '--env' ? process.argv[i + 1] : undefined;
-          return kv?.includes('=') ? [[kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]] : [];
-        }),
-      ),
     });
     process.stdout.write(`${result.text}\n`);
   } finally {
