@@ -246,7 +246,12 @@ async function throughputRuns(fleet: HttpFleet, h2load: string, p: Plan, targets
   const measured = runs.map(() => [] as HttpThroughputRow[]);
   for (let r = 0; r < p.tputRounds; r++) {
     for (const [i, { target, body }] of runs.entries()) {
-      const row = await leastDisturbed(() => once(target, body), (x) => x.cpu.others ?? 0, `HTTP ${target} ${body}`, p.quietAttempts);
+      const row = await leastDisturbed(
+        () => once(target, body),
+        (x) => x.cpu.others ?? 0,
+        `HTTP ${target} ${body}`,
+        p.quietAttempts,
+      );
       measured[i]!.push(row);
       log(`  ${target} ${body} c=${HTTP_CONCURRENCY}, round ${r + 1}/${p.tputRounds}: ${int(row.reqPerSec)} req/s, errors ${row.errors}`);
     }
