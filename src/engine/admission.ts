@@ -66,15 +66,17 @@ export class Admission {
     };
   }
 
-  async run<T>(ctx: CallContext, plan: Plan, run: (ctx: CallContext) => Promise<T>): Promise<T> {
-    return this.within(await this.admit(ctx, plan), run);
+  run<T>(ctx: CallContext, plan: Plan, run: (ctx: CallContext) => Promise<T>): Promise<T> {
+    return this.within(this.admit(ctx, plan), run);
   }
 
-  async runUnplanned<T>(ctx: CallContext, input: ChatInput, defaultMaxTokens: number, run: (ctx: CallContext) => Promise<T>): Promise<T> {
-    return this.within(await this.admitUnplanned(ctx, input, defaultMaxTokens), run);
+  runUnplanned<T>(ctx: CallContext, input: ChatInput, defaultMaxTokens: number, run: (ctx: CallContext) => Promise<T>): Promise<T> {
+    return this.within(this.admitUnplanned(ctx, input, defaultMaxTokens), run);
   }
 
-  private async within<T>(admitted: Admitted, run: (ctx: CallContext) => Promise<T>): Promise<T> {
+  /** One async layer for admission and the run (not an async `run` awaiting the admission, then this). */
+  private async within<T>(admitting: Promise<Admitted>, run: (ctx: CallContext) => Promise<T>): Promise<T> {
+    const admitted = await admitting;
     try {
       return await run(admitted.ctx);
     } finally {

@@ -115,8 +115,13 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
       if ('json' in result || 'jsonText' in result) {
         const status = result.status ?? 200;
         // Text with a JSON content type goes out as it is: Fastify's serialiser is skipped.
-        if ('jsonText' in result) await reply.code(status).header('content-type', JSON_TYPE).send(result.jsonText);
-        else await reply.code(status).send(result.json);
+        const sending =
+          'jsonText' in result
+            ? reply.code(status).header('content-type', JSON_TYPE).send(result.jsonText)
+            : reply.code(status).send(result.json);
+        // A reply is a thenable that settles once the response is written; a body written at
+        // once (no onSend hook delays it) is awaited for nothing, at two promises.
+        if (!reply.sent) await sending;
         outcome = { status, grpcCode: status < 400 ? 'OK' : 'UNAVAILABLE' };
       } else if (result.error !== undefined) {
         summary.failed(result.error);
