@@ -31,6 +31,8 @@ export async function relayStream(
 ): Promise<HandlerResult> {
   const res = reply.raw;
   const out = new EventWriter(res, ctx.signal);
+  // Read to its end: nothing left to close, and return() on a finished generator still costs promises.
+  let drained = false;
   try {
     const first = await events.next();
     reply.hijack();
@@ -52,6 +54,7 @@ export async function relayStream(
       if (waiting) await waiting;
       next = await events.next();
     }
+    drained = true;
     out.end('data: [DONE]\n\n');
     return { streamed: true };
   } catch (err) {
@@ -63,7 +66,7 @@ export async function relayStream(
     return { streamed: true, error: err };
   } finally {
     // Closes the upstream request when we stop early (client gone, write failed).
-    await events.return(undefined).catch(() => undefined);
+    if (!drained) await events.return(undefined).catch(() => undefined);
   }
 }
 

@@ -166,6 +166,7 @@ export async function* relayStream(
       const { stream } = live;
       let end: { finishReason: FinishReason; usage: TokenUsage; toolCalls?: readonly ToolCall[] | undefined } | undefined;
       let failure: unknown;
+      let drained = false;
       unrelayed = undefined;
       try {
         let events = stream.first;
@@ -188,14 +189,17 @@ export async function* relayStream(
             group = [];
           }
           const next = await stream.rest.next();
-          if (next.done) break;
+          if (next.done) {
+            drained = true;
+            break;
+          }
           events = next.value;
         }
       } catch (err) {
         failure = err;
       } finally {
         // Also runs when the consumer stops: returning the generator aborts the upstream request.
-        await close(live);
+        await close(live, drained);
       }
       if (end) {
         const finishedAt = performance.now();
@@ -269,9 +273,13 @@ function* replay(answer: Answer, attempts: readonly AttemptRecord[], prepared: P
   };
 }
 
-/** Ends the upstream request and waits for the breaker's verdict on it, so the next call sees it. */
-async function close(live: LiveStream): Promise<void> {
-  await live.stream.rest.return(undefined);
+/**
+ * Ends the upstream request and waits for the breaker's verdict on it, so the next call sees it.
+ * A stream read to its end (`drained`) has nothing to end: return() on a finished generator
+ * still costs its promises.
+ */
+async function close(live: LiveStream, drained = false): Promise<void> {
+  if (!drained) await live.stream.rest.return(undefined);
   live.link.dispose();
   await live.stream.judged;
 }
