@@ -29,15 +29,19 @@ export function ensureH2load(log: (line: string) => void): string {
   return again;
 }
 
-export interface H2loadOptions {
+/** How long to run (h2load -D), or how many requests to send (h2load -n). */
+export type H2loadLength =
+  | { readonly durationS: number; readonly requests?: undefined }
+  | { readonly requests: number; readonly durationS?: undefined };
+
+export type H2loadOptions = H2loadShape & H2loadLength;
+
+interface H2loadShape {
   readonly url: string;
   readonly h1?: boolean;
   readonly clients: number;
   /** Concurrent streams per client (HTTP/2); 1 for HTTP/1.1. */
   readonly streams: number;
-  readonly durationS: number;
-  /** A number of requests to send instead of running for durationS (h2load -n). */
-  readonly requests?: number;
   readonly warmupS?: number;
   /** Requests per second per client (open rate); omitted: as fast as possible. */
   readonly rpsPerClient?: number;

@@ -221,7 +221,7 @@ async function throughputRuns(fleet: HttpFleet, h2load: string, p: Plan, targets
   // A number of requests, not seconds: the peer answers a fifth as many per second, and a
   // time-based warm-up left it (and the gateway's stream path) measured while still settling.
   for (const { target, body } of runs) {
-    if (target !== 'direct') await runH2load(h2load, { ...h2loadArgs(target, body), durationS: 0, requests: p.tputWarmupRequests });
+    if (target !== 'direct') await runH2load(h2load, { ...h2loadArgs(target, body), requests: p.tputWarmupRequests });
   }
   const once = async (target: HttpTargetName, body: Body): Promise<HttpThroughputRow> => {
     await waitForQuiet(p.quietWaitMs, QUIET_CORES, log);
