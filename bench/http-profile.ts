@@ -10,9 +10,12 @@
  *   npx tsx bench/http-profile.ts [--gateway-dir DIR] [--stream] [--requests 5000] [--warmup 8000]
  *                                 [--concurrency 64] [--rounds 3] [--cpu-prof] [--heap-prof [--heap-survivors]] [--top 30]
  *                                 [--entry dist/main.js]
- *                                 [--env K=V ...] [--node-arg FLAG ...]
+ *                                 [--env K=V ...] [--node-arg FLAG ...] [--floor node|fastify|proxy]
  *
  * The gateway is DIR's dist/main.js (build it first), or `--entry src/main.ts` (run with tsx).
+ * `--floor MODE` measures bench/http-floor-server.ts instead, with the gateway's Node flags: the
+ * least a Node server (`node`), the same on Fastify (`fastify`) or a Fastify proxy making the
+ * same upstream call (`proxy`) spends on the same requests.
  * A fixed number of requests, not a duration, so JIT warm-up and the counted rounds are the same
  * work however much CPU the machine leaves the gateway: `--warmup` requests first (not
  * counted), then `--rounds` rounds of `--requests` each (CPU and heap between the marks); the
@@ -23,11 +26,11 @@
  */
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { BENCH_DIR, ROOT, jsonBody, log, startGateway, startUpstream } from './fleet.js';
+import { BENCH_DIR, ROOT, jsonBody, log, portFrom, startFlags, startGateway, startUpstream } from './fleet.js';
 import { formatProfile, heapProfileRows, summariseProfile } from './lib/cpuprofile.js';
 import { spawn } from 'node:child_process';
 import { ensureH2load } from './lib/h2load.js';
-import { procCpu, runIfMain } from './lib/proc.js';
+import { procCpu, runIfMain, startProcess, type Started } from './lib/proc.js';
 import { allocProbeArgs, probe } from './scenarios/allocation.js';
 
 export interface HttpCostRound {
@@ -76,7 +79,10 @@ async function main(): Promise<void> {
     const kv = a === '--env' ? process.argv[i + 1] : undefined;
     if (kv?.includes('=')) extraEnv[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
   });
-  const gateway = await startGateway(dir, upstream.port, 'warn', nodeArgs, extraEnv, entry);
+  const floor = arg('floor');
+  const gateway = floor
+    ? await startFloor(floor, upstream.port, nodeArgs, extraEnv)
+    : await startGateway(dir, upstream.port, 'warn', nodeArgs, extraEnv, entry);
   const load = (n: number) => h2loadRequests(h2load, `http://127.0.0.1:${gateway.httpPort}/v1/chat/completions`, n, concurrency, bodyFile);
   const rounds: HttpCostRound[] = [];
   let heapText = '';
@@ -127,7 +133,7 @@ async function main(): Promise<void> {
   };
   const what = `${stream ? 'stream: true (20 chunks)' : 'unary'}, h2load --h1 c=${concurrency}`;
   process.stdout.write(
-    `HTTP API, ${what}: ${median((r) => r.cpuUsPerRequest)} CPU us/request (least ${Math.min(...rounds.map((r) => r.cpuUsPerRequest))}), ` +
+    `${floor ? `Floor server (${floor})` : 'HTTP API'}, ${what}: ${median((r) => r.cpuUsPerRequest)} CPU us/request (least ${Math.min(...rounds.map((r) => r.cpuUsPerRequest))}), ` +
       `${median((r) => r.kbPerRequest)} KB/request, ${median((r) => r.promotedKbPerRequest)} KB of it promoted ` +
       `(median of ${rounds.length} rounds of ${requestsPerRound} requests after ${warmup}; ${median((r) => r.reqPerSec)} req/s, not a throughput result)\n`,
   );
@@ -139,6 +145,24 @@ async function main(): Promise<void> {
     process.stdout.write(`${formatProfile(summariseProfile(path, Number(arg('top') ?? 30)), `CPU profile, ${what} (${path})`)}\n`);
     process.stdout.write(`${formatLayers(layersOf(path))}\n`);
   }
+}
+
+/** bench/http-floor-server.ts in `mode`, with the Node flags the gateway starts with. */
+async function startFloor(
+  mode: string,
+  upstreamPort: number,
+  nodeArgs: readonly string[],
+  env: Readonly<Record<string, string>>,
+): Promise<Started & { httpPort: number }> {
+  if (!['node', 'fastify', 'proxy'].includes(mode)) throw new Error(`--floor: node, fastify or proxy (got ${mode})`);
+  const started = await startProcess({
+    name: `floor ${mode}`,
+    command: process.execPath,
+    args: [...startFlags(ROOT), '--import', 'tsx', ...nodeArgs, join(BENCH_DIR, 'http-floor-server.ts')],
+    env: { ...env, FLOOR: mode, UPSTREAM_PORT: String(upstreamPort) },
+    portFromLine: portFrom('floor'),
+  });
+  return { ...started, httpPort: started.port };
 }
 
 /** `n` requests over `concurrency` HTTP/1.1 connections, one in flight on each. */
