@@ -81,7 +81,7 @@ async function main(): Promise<void> {
   });
   const floor = arg('floor');
   const gateway = floor
-    ? await startFloor(floor, upstream.port, nodeArgs, extraEnv)
+    ? await startFloor(floor, startFlags(dir), upstream.port, nodeArgs, extraEnv)
     : await startGateway(dir, upstream.port, 'warn', nodeArgs, extraEnv, entry);
   const load = (n: number) => h2loadRequests(h2load, `http://127.0.0.1:${gateway.httpPort}/v1/chat/completions`, n, concurrency, bodyFile);
   const rounds: HttpCostRound[] = [];
@@ -147,9 +147,10 @@ async function main(): Promise<void> {
   }
 }
 
-/** bench/http-floor-server.ts in `mode`, with the Node flags the gateway starts with. */
+/** bench/http-floor-server.ts in `mode`, with `flags`, those the measured gateway starts with. */
 async function startFloor(
   mode: string,
+  flags: readonly string[],
   upstreamPort: number,
   nodeArgs: readonly string[],
   env: Readonly<Record<string, string>>,
@@ -158,7 +159,7 @@ async function startFloor(
   const started = await startProcess({
     name: `floor ${mode}`,
     command: process.execPath,
-    args: [...startFlags(ROOT), '--import', 'tsx', ...nodeArgs, join(BENCH_DIR, 'http-floor-server.ts')],
+    args: [...flags, '--import', 'tsx', ...nodeArgs, join(BENCH_DIR, 'http-floor-server.ts')],
     env: { ...env, FLOOR: mode, UPSTREAM_PORT: String(upstreamPort) },
     portFromLine: portFrom('floor'),
   });
