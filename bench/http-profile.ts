@@ -10,7 +10,7 @@
  *   npx tsx bench/http-profile.ts [--gateway-dir DIR] [--stream] [--requests 5000] [--warmup 8000]
  *                                 [--concurrency 64] [--rounds 3] [--cpu-prof] [--heap-prof [--heap-survivors]] [--top 30]
  *                                 [--entry dist/main.js]
- *                                 [--env K=V ...] [--node-arg FLAG ...] [--floor node|fastify|proxy]
+ *                                 [--env K=V ...] [--node-arg FLAG ...] [--floor node|fastify|proxy] [--promises]
  *
  * The gateway is DIR's dist/main.js (build it first), or `--entry src/main.ts` (run with tsx).
  * `--floor MODE` measures bench/http-floor-server.ts instead, with the gateway's Node flags: the
@@ -23,6 +23,8 @@
  * `--heap-prof`: one more round under V8's sampling heap profiler, then KB/request by area
  * and by function (the profiler slows that round; it is not in the medians); with
  * `--heap-survivors`, only the objects no scavenge collected: where the promoted ones come from.
+ * `--promises`: one more round counting the promises made per request (v8.promiseHooks; each
+ * async function and await makes them, and each costs a microtask) and the sites that make them.
  */
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -31,7 +33,7 @@ import { formatProfile, heapProfileRows, summariseProfile } from './lib/cpuprofi
 import { spawn } from 'node:child_process';
 import { ensureH2load } from './lib/h2load.js';
 import { procCpu, runIfMain, startProcess, type Started } from './lib/proc.js';
-import { allocProbeArgs, probe } from './scenarios/allocation.js';
+import { allocProbeArgs, probe, type Counted } from './scenarios/allocation.js';
 
 export interface HttpCostRound {
   readonly requests: number;
@@ -86,6 +88,7 @@ async function main(): Promise<void> {
   const load = (n: number) => h2loadRequests(h2load, `http://127.0.0.1:${gateway.httpPort}/v1/chat/completions`, n, concurrency, bodyFile);
   const rounds: HttpCostRound[] = [];
   let heapText = '';
+  let promiseText = '';
   try {
     await load(warmup);
     for (let i = 0; i < roundsWanted; i++) {
@@ -123,6 +126,12 @@ async function main(): Promise<void> {
         ].join('\n');
       }
     }
+    if (flag('promises')) {
+      await probe(alloc.port, 'start', false, true);
+      const r = await load(requestsPerRound);
+      const counted = await probe(alloc.port, 'stop', false, true);
+      if (counted.promises) promiseText = formatPromises(counted.promises, r.done, Number(arg('top') ?? 30));
+    }
   } finally {
     await gateway.stop(); // SIGTERM: graceful exit, and node writes the profile
     await upstream.stop();
@@ -138,6 +147,7 @@ async function main(): Promise<void> {
       `(median of ${rounds.length} rounds of ${requestsPerRound} requests after ${warmup}; ${median((r) => r.reqPerSec)} req/s, not a throughput result)\n`,
   );
   if (heapText) process.stdout.write(`${heapText}\n`);
+  if (promiseText) process.stdout.write(`${promiseText}\n`);
   if (cpuProf) {
     const file = readdirSync(outDir).find((f) => f.endsWith('.cpuprofile'));
     if (!file) throw new Error(`no .cpuprofile written in ${outDir}`);
@@ -145,6 +155,15 @@ async function main(): Promise<void> {
     process.stdout.write(`${formatProfile(summariseProfile(path, Number(arg('top') ?? 30)), `CPU profile, ${what} (${path})`)}\n`);
     process.stdout.write(`${formatLayers(layersOf(path))}\n`);
   }
+}
+
+/** Promises per request, then the sites that make the most (a site: the stack's first frames, innermost first). */
+function formatPromises(census: NonNullable<Counted['promises']>, requests: number, top: number): string {
+  const perRequest = (n: number): string => (n / requests).toFixed(2).padStart(6);
+  return [
+    `Promises made: ${(census.total / requests).toFixed(1)} per request (one round; sites sampled at one promise in ten)`,
+    ...census.sites.slice(0, top).map(([site, n]) => `  ${perRequest(n)}  ${site}`),
+  ].join('\n');
 }
 
 /** bench/http-floor-server.ts in `mode`, with `flags`, those the measured gateway starts with. */

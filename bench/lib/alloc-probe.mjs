@@ -28,6 +28,11 @@
  * what stays), and /stop answers {"...", "profile": <the sampling heap profile>}. With
  * BENCH_ALLOC_SURVIVORS=1 in the gateway's environment the samples of objects a scavenge
  * collected are dropped instead: the profile is then where the promoted objects were allocated.
+ *
+ * With `?promises=1` on both, it also counts the promises made between the marks (v8.promiseHooks)
+ * and where: /stop adds {"promises": {"total": N, "sites": [[site, n], ...]}}, a site being the
+ * first frames of the stack that made the promise, sampled at one promise in ten (n is scaled back
+ * up). Await and async functions make promises too, so this is where a request's microtasks come from.
  */
 import { createServer } from 'node:http';
 import { Session } from 'node:inspector/promises';
@@ -40,8 +45,9 @@ if (isMainThread && Number.isInteger(port) && port > 0) {
   let profiler;
   let usedAtStart = 0;
   let session;
+  let census;
   const server = createServer(async (req, res) => {
-    const sample = req.url?.endsWith('?sample=1') ?? false;
+    const sample = req.url?.includes('sample=1') ?? false;
     if (req.url === '/heap') {
       globalThis.gc?.();
       res.setHeader('content-type', 'application/json');
@@ -65,6 +71,8 @@ if (isMainThread && Number.isInteger(port) && port > 0) {
           includeObjectsCollectedByMinorGC: process.env.BENCH_ALLOC_SURVIVORS !== '1',
         });
       }
+      census?.stop();
+      census = req.url.includes('promises=1') ? promiseCensus() : undefined;
       profiler?.stop();
       profiler = new v8.GCProfiler();
       profiler.start();
@@ -76,6 +84,8 @@ if (isMainThread && Number.isInteger(port) && port > 0) {
       const usedAtEnd = v8.getHeapStatistics().used_heap_size;
       const { statistics } = profiler.stop();
       profiler = undefined;
+      const promises = census?.stop();
+      census = undefined;
       const profile = sample && session ? (await session.post('HeapProfiler.stopSampling')).profile : undefined;
       if (session && sample) session.disconnect();
       let freed = 0;
@@ -94,6 +104,7 @@ if (isMainThread && Number.isInteger(port) && port > 0) {
           collections: statistics.length,
           pauseMs: pauseUs / 1000,
           profile,
+          promises,
         }),
       );
       return;
@@ -108,6 +119,37 @@ if (isMainThread && Number.isInteger(port) && port > 0) {
       0,
     );
   server.listen(port, '127.0.0.1');
+  /** Promises made from now until stop(): their number, and a one-in-ten sample of where. */
+  const promiseCensus = () => {
+    const sites = new Map();
+    let total = 0;
+    const stopHook = v8.promiseHooks.onInit(() => {
+      total += 1;
+      if (Math.random() >= 0.1) return;
+      const limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 5;
+      const holder = {};
+      Error.captureStackTrace(holder);
+      Error.stackTraceLimit = limit;
+      const site = holder.stack
+        .split('\n')
+        .slice(2, 5)
+        .map((line) =>
+          line
+            .trim()
+            .replace(/^at /, '')
+            .replace(/file:\/\/|\/[^ ()]*?\/(?=(dist|src|node_modules)\/)/g, ''),
+        )
+        .join(' < ');
+      sites.set(site, (sites.get(site) ?? 0) + 1);
+    });
+    return {
+      stop: () => {
+        stopHook();
+        return { total, sites: [...sites].map(([site, n]) => [site, n * 10]).sort((a, b) => b[1] - a[1]) };
+      },
+    };
+  };
   // Never the reason the gateway stays up after a signal asked it to stop.
   server.unref();
 }

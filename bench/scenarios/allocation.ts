@@ -40,11 +40,14 @@ export interface Counted {
   readonly collections?: number;
   readonly pauseMs?: number;
   readonly profile?: { readonly head: HeapProfileNode };
+  /** With `promises`: the promises made between the marks, and a sample of where (bench/lib/alloc-probe.mjs). */
+  readonly promises?: { readonly total: number; readonly sites: readonly (readonly [string, number])[] };
 }
 
 /** The allocation probe inside the gateway (bench/lib/alloc-probe.mjs): start or stop counting. */
-export async function probe(port: number, what: 'start' | 'stop', sample = false): Promise<Counted> {
-  const res = await fetch(`http://127.0.0.1:${port}/${what}${sample ? '?sample=1' : ''}`, { method: 'POST' });
+export async function probe(port: number, what: 'start' | 'stop', sample = false, promises = false): Promise<Counted> {
+  const query = [sample ? 'sample=1' : '', promises ? 'promises=1' : ''].filter((q) => q !== '').join('&');
+  const res = await fetch(`http://127.0.0.1:${port}/${what}${query ? `?${query}` : ''}`, { method: 'POST' });
   if (!res.ok) throw new Error(`allocation probe /${what}: HTTP ${res.status} (is bench/lib/alloc-probe.mjs loaded?)`);
   return (await res.json()) as Counted;
 }
