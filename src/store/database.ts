@@ -71,8 +71,11 @@ export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): Ledge
   }
   const pg = require('pg') as typeof Pg;
   const pool = new pg.Pool({ connectionString: target.url, max: 4, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 30_000 });
-  // An idle client whose server went away emits 'error' on the pool: without a listener it would crash the process.
+  // A client whose server went away emits 'error': an idle one on the pool, a checked-out one
+  // (a COPY or a query in progress, which fails with the same error) on itself, where neither
+  // pg-pool nor kysely listens. Without a listener either would crash the process.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<LedgerSchema>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', pgPool: pool, close: () => db.destroy() };
 }

@@ -39,7 +39,8 @@ export class LedgerStore implements Ledger {
   private failures = 0;
   private droppedSinceWarning = 0;
   private lastWarning = 0;
-  /** Records dropped since start (queue full). */
+  private lastRefusal = 0;
+  /** Records dropped since start (queue full, or refused by the database). */
   dropped = 0;
   /** Records written since start. */
   written = 0;
@@ -177,35 +178,85 @@ export class LedgerStore implements Ledger {
     this.schedule(0);
   }
 
-  /** One batch; a failed batch goes back to the head of the queue (it is retried, not lost). */
+  /**
+   * One batch; a batch that failed for want of the database goes back to the head of the queue
+   * (it is retried, not lost). One the database refused for its rows is written call by call.
+   */
   private writeOnce(): Promise<void> {
     if (this.writing) return this.writing;
     const database = this.database;
     if (!database || this.queue.length === 0) return Promise.resolve();
     const batch = this.queue.splice(0, this.options.batchSize);
     this.inFlight = batch.length;
-    this.writing = writeBatch(database, batch)
-      .then(
-        () => {
-          this.written += batch.length;
-          if (this.failures > 0)
-            this.options.log.info({ database: describeTarget(this.options.target) }, 'ledger: database answers again; writing');
-          this.failures = 0;
-        },
-        (err: unknown) => {
-          this.failures += 1;
-          if (this.failures === 1) this.options.log.warn({ err: messageOf(err) }, 'ledger: write failed; keeping the batch and retrying');
-          const room = this.options.maxQueue - this.queue.length;
-          const kept = batch.slice(0, Math.max(0, room));
-          this.queue.unshift(...kept);
-          if (kept.length < batch.length) this.drop(batch.length - kept.length);
-        },
-      )
-      .finally(() => {
-        this.writing = undefined;
-        this.inFlight = 0;
-      });
+    this.writing = this.write(database, batch).finally(() => {
+      this.writing = undefined;
+      this.inFlight = 0;
+    });
     return this.writing;
+  }
+
+  private async write(database: LedgerDatabase, batch: CallRecord[]): Promise<void> {
+    try {
+      await writeBatch(database, batch);
+    } catch (err) {
+      if (rowProblem(err) === undefined) this.requeue(batch, err);
+      else await this.writeEach(database, batch);
+      return;
+    }
+    this.wrote(batch.length);
+  }
+
+  /**
+   * A batch the database refused for what is in it rather than for being away: a value it cannot
+   * hold, or rows already there (a batch committed whose answer was lost with the connection, then
+   * retried). Each call alone, so that one record never holds back the ones after it: a call
+   * already there counts as written, a call refused is dropped and counted, and a failure of
+   * any other kind sends the rest back to the queue.
+   */
+  private async writeEach(database: LedgerDatabase, batch: CallRecord[]): Promise<void> {
+    for (let i = 0; i < batch.length; i++) {
+      const record = batch[i]!;
+      try {
+        await writeBatch(database, [record]);
+      } catch (err) {
+        const problem = rowProblem(err);
+        if (problem === undefined) {
+          this.requeue(batch.slice(i), err);
+          return;
+        }
+        if (problem === 'refused') {
+          this.refused(record, err);
+          continue;
+        }
+      }
+      this.wrote(1);
+    }
+  }
+
+  private wrote(count: number): void {
+    this.written += count;
+    if (this.failures > 0)
+      this.options.log.info({ database: describeTarget(this.options.target) }, 'ledger: database answers again; writing');
+    this.failures = 0;
+  }
+
+  private requeue(batch: readonly CallRecord[], err: unknown): void {
+    this.failures += 1;
+    if (this.failures === 1) this.options.log.warn({ err: messageOf(err) }, 'ledger: write failed; keeping the batch and retrying');
+    const room = this.options.maxQueue - this.queue.length;
+    const kept = batch.slice(0, Math.max(0, room));
+    this.queue.unshift(...kept);
+    if (kept.length < batch.length) this.drop(batch.length - kept.length);
+  }
+
+  private refused(record: CallRecord, err: unknown): void {
+    this.dropped += 1;
+    this.options.onDropped?.(1);
+    const now = Date.now();
+    if (now - this.lastRefusal >= WARN_EVERY_MS) {
+      this.options.log.warn({ requestId: record.requestId, err: messageOf(err) }, 'ledger: the database refused a call record; dropped');
+      this.lastRefusal = now;
+    }
   }
 
   private backoffMs(): number {
@@ -253,4 +304,19 @@ async function migrateWhenFree(database: LedgerDatabase): Promise<readonly strin
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Why the database refused a batch, when it refused it for its rows: `duplicate` for a row
+ * already there (a unique key), `refused` for a value it cannot hold or another row it rejects;
+ * undefined for anything else (the database away, a lost connection), which is retried.
+ * PostgreSQL's SQLSTATE classes 22 (data exception) and 23 (integrity constraint); SQLite's
+ * constraint, type and size errors.
+ */
+export function rowProblem(err: unknown): 'duplicate' | 'refused' | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return undefined;
+  if (code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') return 'duplicate';
+  if (/^2[23][0-9A-Z]{3}$/.test(code) || /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code)) return 'refused';
+  return undefined;
 }

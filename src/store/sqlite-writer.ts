@@ -45,7 +45,7 @@ export class SqliteWriter {
       this.#pending.delete(answer.id);
       if (this.#pending.size === 0) worker.unref();
       if (answer.error === undefined) waiting.resolve();
-      else waiting.reject(new Error(answer.error));
+      else waiting.reject(Object.assign(new Error(answer.error), answer.code === undefined ? {} : { code: answer.code }));
     });
     worker.on('error', (err) => this.#fail(err));
     worker.on('exit', (code) => {

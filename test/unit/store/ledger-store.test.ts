@@ -60,3 +60,49 @@ describe('the ledger queue', () => {
     }
   });
 });
+
+describe('a batch the database refuses for its rows', () => {
+  const count = async (store: LedgerStore): Promise<number> => {
+    const row = await store.db?.db
+      .selectFrom('ledger_calls')
+      .select(({ fn }) => fn.countAll<number>().as('n'))
+      .executeTakeFirst();
+    return Number(row?.n);
+  };
+
+  it('drops and counts only the record it cannot hold; the calls around it are written, and later ones too', async () => {
+    const store = await sqliteStore(10);
+    try {
+      // latency_ms is NOT NULL, and a number that is not finite is written as null: the database refuses the row.
+      const poison = callRecord('poison', Date.now(), { attempts: [], latencyMs: Number.NaN });
+      for (const r of [record('before'), poison, record('after')]) store.recordCall(r);
+      await store.flush();
+      expect(store.dropped).toBe(1);
+      expect(store.written).toBe(2);
+      store.recordCall(record('later'));
+      await store.flush();
+      expect(store.written).toBe(3);
+      expect(store.queued).toBe(0);
+      expect(await count(store)).toBe(3);
+    } finally {
+      await store.close(1_000);
+    }
+  });
+
+  it('takes a call already there (a batch committed, its answer lost, then retried) as written, not as a failure', async () => {
+    const store = await sqliteStore(10);
+    try {
+      store.recordCall(record('once'));
+      await store.flush();
+      store.recordCall(record('once'));
+      store.recordCall(record('next'));
+      await store.flush();
+      expect(store.written).toBe(3);
+      expect(store.dropped).toBe(0);
+      expect(store.queued).toBe(0);
+      expect(await count(store)).toBe(2);
+    } finally {
+      await store.close(1_000);
+    }
+  });
+});

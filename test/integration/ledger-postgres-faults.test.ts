@@ -1,0 +1,140 @@
+import { once } from 'node:events';
+import { connect as tcp, createServer, type Socket } from 'node:net';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, migrate, type LedgerDatabase } from '../../src/store/database.js';
+import { LedgerStore } from '../../src/store/ledger-store.js';
+import { usageTotals } from '../../src/store/queries.js';
+import { callRecord } from '../helpers/call-record.js';
+import { startPostgres, type PostgresProcess } from '../helpers/postgres.js';
+
+let pg: PostgresProcess;
+let direct: LedgerDatabase;
+beforeAll(async () => {
+  pg = await startPostgres();
+  direct = connect({ kind: 'postgres', url: pg.url });
+  await migrate(direct);
+}, 90_000);
+afterAll(async () => {
+  await direct?.close();
+  await pg?.destroy();
+});
+
+/**
+ * A TCP proxy in front of the server that, once armed, cuts the connection that sends a message
+ * containing `text`: at once, or after letting it through and holding back the answer (`afterAnswerLost`).
+ */
+async function cuttingProxy(
+  port: number,
+): Promise<{ port: number; cutOn: (text: string, afterAnswerLost?: boolean) => void; close: () => void }> {
+  let armed: { text: string; afterAnswerLost: boolean } | undefined;
+  const sockets: Socket[] = [];
+  const server = createServer((client) => {
+    const upstream = tcp(port, '127.0.0.1');
+    sockets.push(client, upstream);
+    let holding = false;
+    client.on('data', (chunk: Buffer) => {
+      const cut = armed !== undefined && chunk.toString('utf8').includes(armed.text) ? armed : undefined;
+      if (cut) armed = undefined;
+      if (cut && !cut.afterAnswerLost) {
+        client.destroy();
+        upstream.destroy();
+        return;
+      }
+      upstream.write(chunk);
+      if (cut) {
+        holding = true;
+        setTimeout(() => {
+          client.destroy();
+          upstream.destroy();
+        }, 200);
+      }
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!holding) client.write(chunk);
+    });
+    for (const s of [client, upstream]) s.on('error', () => undefined);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as { port: number }).port,
+    cutOn: (text, afterAnswerLost = false) => {
+      armed = { text, afterAnswerLost };
+    },
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+async function ids(prefix: string): Promise<string[]> {
+  const rows = await direct.db.selectFrom('ledger_calls').select('id').where('id', 'like', `${prefix}%`).orderBy('id').execute();
+  return rows.map((r) => r.id);
+}
+
+function storeThrough(port: number): LedgerStore {
+  return new LedgerStore({
+    target: { kind: 'postgres', url: `postgres://postgres@127.0.0.1:${port}/postgres` },
+    log: pino({ level: 'silent' }),
+    maxQueue: 1_000,
+    flushMs: 20,
+    batchSize: 10,
+    retryMs: 50,
+  });
+}
+
+describe('the PostgreSQL ledger when the connection breaks', () => {
+  it('a connection cut during a batch does not stop the process: the batch is written again once it reconnects', async () => {
+    const proxy = await cuttingProxy(pg.port);
+    const store = storeThrough(proxy.port);
+    await store.start();
+    try {
+      proxy.cutOn('copy "ledger_calls"');
+      store.recordCall(callRecord('cut-1'));
+      store.recordCall(callRecord('cut-2'));
+      await expect.poll(() => store.written, { timeout: 10_000 }).toBe(2);
+      expect(await ids('cut-')).toEqual(['cut-1', 'cut-2']);
+    } finally {
+      await store.close(1_000);
+      proxy.close();
+    }
+  }, 30_000);
+
+  it('a query cut mid-way fails as a query, and the process serves on', async () => {
+    const proxy = await cuttingProxy(pg.port);
+    const store = storeThrough(proxy.port);
+    await store.start();
+    try {
+      proxy.cutOn('from "ledger_calls"');
+      await expect(usageTotals(store.db!.db, {}, [])).rejects.toThrow();
+      // The pool makes a new connection for the next query.
+      await expect(usageTotals(store.db!.db, {}, [])).resolves.toBeDefined();
+    } finally {
+      await store.close(1_000);
+      proxy.close();
+    }
+  }, 30_000);
+
+  it('a batch committed whose answer was lost is not written twice, and the calls after it are written', async () => {
+    const proxy = await cuttingProxy(pg.port);
+    const store = storeThrough(proxy.port);
+    await store.start();
+    try {
+      proxy.cutOn('commit', true);
+      store.recordCall(callRecord('lost-0'));
+      await new Promise((r) => setTimeout(r, 500));
+      for (let i = 1; i <= 5; i += 1) store.recordCall(callRecord(`lost-${i}`));
+      await expect.poll(() => store.queued, { timeout: 10_000 }).toBe(0);
+      expect(await ids('lost-')).toEqual(['lost-0', 'lost-1', 'lost-2', 'lost-3', 'lost-4', 'lost-5']);
+      expect(store.written).toBe(6);
+      expect(store.dropped).toBe(0);
+    } finally {
+      await store.close(1_000);
+      proxy.close();
+    }
+  }, 30_000);
+});
