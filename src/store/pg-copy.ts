@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module';
 import type * as Pg from 'pg';
 import type * as CopyStreams from 'pg-copy-streams';
+import { storableText } from './text.js';
 
 /** Loaded with the first PostgreSQL batch, as `pg` itself is (database.ts): a SQLite ledger never loads it. */
 const require = createRequire(import.meta.url);
@@ -63,22 +64,18 @@ export function copyLine(values: readonly unknown[]): string {
   return `${line}\n`;
 }
 
-const SPECIAL = /[\\\t\n\r\0]/;
-const SPECIALS = /[\\\t\n\r\0]/g;
-const ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\uFFFD' };
+const SPECIAL = /[\\\t\n\r]/;
+const SPECIALS = /[\\\t\n\r]/g;
+const ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
 /**
  * `\N` for null (and for a number JSON would also have written as null); a backslash, tab,
- * newline or carriage return escaped. PostgreSQL text holds no NUL character and no lone
- * surrogate: NUL becomes U+FFFD, and so does a lone surrogate (text cut inside a character pair),
- * as a bound parameter's UTF-8 encoding would have made it.
+ * newline or carriage return escaped; text as both databases keep it (a NUL or a lone surrogate
+ * as U+FFFD: storableText).
  */
 export function copyValue(value: unknown): string {
   if (value === null || value === undefined) return '\\N';
   if (typeof value === 'number') return Number.isFinite(value) ? String(value) : '\\N';
-  const text = wellFormed(String(value));
+  const text = storableText(String(value));
   return SPECIAL.test(text) ? text.replace(SPECIALS, (c) => ESCAPES[c] ?? c) : text;
 }
-
-/** String.prototype.toWellFormed (ES2024; this project's lib is ES2023). */
-const wellFormed = (value: string): string => (value as string & { toWellFormed(): string }).toWellFormed();

@@ -7,6 +7,7 @@
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
+import { storableText } from './text.js';
 
 export interface WriteMessage {
   readonly id: number;
@@ -20,6 +21,8 @@ export interface WriteMessage {
 export interface WriteAnswer {
   readonly id: number;
   readonly error?: string;
+  /** better-sqlite3's code for the error (SQLITE_CONSTRAINT_PRIMARYKEY, ...): the ledger tells a refused row from a database away by it. */
+  readonly code?: string;
 }
 
 const require = createRequire(import.meta.url);
@@ -44,6 +47,11 @@ const statement = (text: string): BetterSqlite3.Statement => {
 const write = db.transaction((tables: WriteMessage['tables']) => {
   for (const { text, width, values } of tables) {
     if (values.length === 0) continue;
+    const row = values as unknown[];
+    for (let i = 0; i < row.length; i++) {
+      const value = row[i];
+      if (typeof value === 'string') row[i] = storableText(value);
+    }
     const insert = statement(text);
     // Spread: better-sqlite3 binds separate arguments about 1 µs per 30-value row faster than
     // one array argument.
@@ -57,7 +65,8 @@ parentPort?.on('message', (message: WriteMessage) => {
     write(message.tables);
     answer = { id: message.id };
   } catch (err) {
-    answer = { id: message.id, error: err instanceof Error ? err.message : String(err) };
+    const code = (err as { code?: unknown } | null)?.code;
+    answer = { id: message.id, error: err instanceof Error ? err.message : String(err), ...(typeof code === 'string' ? { code } : {}) };
   }
   parentPort?.postMessage(answer);
 });

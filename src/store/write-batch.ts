@@ -2,6 +2,7 @@ import { CompiledQuery } from 'kysely';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { LedgerDatabase } from './database.js';
 import { copyBatch, copyLine, type CopyTable } from './pg-copy.js';
+import { storableText } from './text.js';
 import type { AttemptEntry, CallRecord, DecisionEntry } from './records.js';
 import type { AttemptsTable, CallsTable, DecisionsTable } from './schema.js';
 import type { WriteMessage } from './sqlite-writer-worker.js';
@@ -10,6 +11,19 @@ import type { WriteMessage } from './sqlite-writer-worker.js';
 const ROWS_PER_INSERT = 200;
 
 const flag = (value: boolean): number => (value ? 1 : 0);
+
+/**
+ * Text cut to its column's `varchar(n)` (migrations.ts). PostgreSQL refuses a longer value and
+ * with it the whole batch; SQLite would keep it, so both keep the same first n characters. What
+ * a caller may send is longer than some columns (a model name the request names, up to 256),
+ * and such a call is still on record.
+ */
+function cutTo(value: string, width: number): string;
+function cutTo(value: string | null | undefined, width: number): string | null;
+function cutTo(value: string | null | undefined, width: number): string | null {
+  if (value === null || value === undefined) return null;
+  return value.length <= width ? value : value.slice(0, width);
+}
 
 /** A table's columns, in order, each with how its value is read from a row (no row object is built). */
 interface Table<Row> {
@@ -28,16 +42,16 @@ function table<Row, T>(name: string, columns: { readonly [C in keyof T]-?: (row:
 const CALLS = table<CallRecord, CallsTable>('ledger_calls', {
   id: (r) => r.id,
   ts: (r) => r.ts,
-  request_id: (r) => r.requestId,
-  method: (r) => r.method,
+  request_id: (r) => cutTo(r.requestId, 128),
+  method: (r) => cutTo(r.method, 128),
   protocol: (r) => r.protocol,
-  key_name: (r) => r.keyName ?? null,
-  requested_model: (r) => r.requestedModel ?? null,
-  model: (r) => r.model ?? null,
-  provider: (r) => r.provider ?? null,
+  key_name: (r) => cutTo(r.keyName, 64),
+  requested_model: (r) => cutTo(r.requestedModel, 128),
+  model: (r) => cutTo(r.model, 128),
+  provider: (r) => cutTo(r.provider, 64),
   outcome: (r) => r.outcome,
   code: (r) => r.code,
-  reason: (r) => r.reason ?? null,
+  reason: (r) => cutTo(r.reason, 64),
   prompt_tokens: (r) => r.usage.promptTokens,
   completion_tokens: (r) => r.usage.completionTokens,
   total_tokens: (r) => r.usage.totalTokens,
@@ -69,11 +83,11 @@ const ATTEMPTS = table<AttemptRow, AttemptsTable>('ledger_attempts', {
   call_id: (row) => row.call.id,
   ts: (row) => row.call.ts,
   seq: (row) => row.seq,
-  model: (row) => row.attempt.model,
-  provider: (row) => row.attempt.provider,
+  model: (row) => cutTo(row.attempt.model, 128),
+  provider: (row) => cutTo(row.attempt.provider, 64),
   outcome: (row) => row.attempt.outcome,
   code: (row) => row.attempt.code ?? null,
-  reason: (row) => row.attempt.reason ?? null,
+  reason: (row) => cutTo(row.attempt.reason, 64),
   latency_ms: (row) => row.attempt.latencyMs,
   prompt_tokens: (row) => row.attempt.usage.promptTokens,
   completion_tokens: (row) => row.attempt.usage.completionTokens,
@@ -96,7 +110,7 @@ const DECISIONS = table<DecisionRow, DecisionsTable>('ledger_decisions', {
   profile: (row) => row.decision.profile,
   complexity: (row) => row.decision.complexity,
   prompt_tokens: (row) => row.decision.promptTokens,
-  chosen_model: (row) => row.decision.chosenModel,
+  chosen_model: (row) => cutTo(row.decision.chosenModel, 128),
   candidates: (row) => JSON.stringify(row.decision.candidates),
 });
 
@@ -186,7 +200,10 @@ function writeSqlite(
 const valuesOf =
   <Row>(t: Table<Row>) =>
   (row: Row): unknown[] =>
-    t.values.map((value) => value(row));
+    t.values.map((value) => {
+      const v = value(row);
+      return typeof v === 'string' ? storableText(v) : v;
+    });
 
 /** A table's rows for the writer thread: its single-row INSERT and every row's values in one array. */
 function flatRows<Row>(t: Table<Row>, rows: readonly Row[]): WriteMessage['tables'][number] {

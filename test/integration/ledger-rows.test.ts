@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, migrate, type LedgerDatabase } from '../../src/store/database.js';
@@ -8,17 +11,24 @@ import { startPostgres, type PostgresProcess } from '../helpers/postgres.js';
 let pg: PostgresProcess;
 let postgres: LedgerDatabase;
 let sqlite: LedgerDatabase;
+/** A SQLite file: its batches go through the writer thread, where the in-memory one's are written on the loop. */
+let sqliteFile: LedgerDatabase;
+const dir = mkdtempSync(join(tmpdir(), 'ledger-rows-'));
 beforeAll(async () => {
   pg = await startPostgres();
   postgres = connect({ kind: 'postgres', url: pg.url });
   sqlite = connect({ kind: 'sqlite', file: ':memory:' });
+  sqliteFile = connect({ kind: 'sqlite', file: join(dir, 'ledger.db') });
   await migrate(postgres);
   await migrate(sqlite);
+  await migrate(sqliteFile);
 }, 90_000);
 afterAll(async () => {
   await postgres?.close();
   await sqlite?.close();
+  await sqliteFile?.close();
   await pg?.destroy();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 /** Varied records: every optional field both set and unset, text that needs escaping, awkward numbers. */
@@ -129,15 +139,15 @@ describe('the rows the ledger writes', () => {
     for (const batch of [records.slice(0, 170), records.slice(170)]) {
       await writeBatch(postgres, batch);
       await writeBatch(sqlite, batch);
+      await writeBatch(sqliteFile, batch);
     }
     const fromPostgres = await rows(postgres);
-    const fromSqlite = await rows(sqlite);
     expect(fromPostgres.calls).toHaveLength(450);
     expect(fromPostgres.attempts).toHaveLength(records.reduce((n, r) => n + r.attempts.length, 0));
     expect(fromPostgres.decisions).toHaveLength(records.filter((r) => r.decision).length);
-    // SQLite keeps a lone surrogate's three bytes (read back as three U+FFFD); PostgreSQL stores the
-    // one U+FFFD that UTF-8 encoding a bound parameter made of it (checked below).
-    expect(fromPostgres).toEqual(JSON.parse(JSON.stringify(fromSqlite).replaceAll('\ufffd\ufffd\ufffd', '\ufffd')));
+    // A lone surrogate is one U+FFFD in all three (checked below), not SQLite's three bytes of it.
+    expect(await rows(sqlite)).toEqual(fromPostgres);
+    expect(await rows(sqliteFile)).toEqual(fromPostgres);
 
     // And against the records themselves: a call, its attempts and its decision.
     const r = records[13]!;
@@ -188,10 +198,26 @@ describe('the rows the ledger writes', () => {
     expect(await ledgerIndexes(postgres)).toEqual(expected);
   });
 
-  it('take text PostgreSQL cannot hold (a NUL character) with U+FFFD in its place, so the batch is not refused', async () => {
-    const r = { ...record(1), id: 'call-nul', requestId: 'req-nul', prompt: 'before\u0000after', attempts: [] };
-    await writeBatch(postgres, [r]);
-    const row = await sql<{ prompt: string }>`select prompt from ledger_calls where id = 'call-nul'`.execute(postgres.db);
-    expect(row.rows).toEqual([{ prompt: 'before\uFFFDafter' }]);
+  it('hold text PostgreSQL cannot (a NUL, a lone surrogate) as U+FFFD, and text longer than its column cut to it, alike in both', async () => {
+    const long = 'm'.repeat(200);
+    const r = {
+      ...record(1),
+      id: 'call-odd',
+      requestId: 'req-odd',
+      prompt: 'before\u0000after',
+      answer: 'half \ud83e pair',
+      requestedModel: long,
+      attempts: [],
+    };
+    for (const database of [postgres, sqlite, sqliteFile]) {
+      // Each alone: PostgreSQL would refuse the whole batch for one value it cannot hold.
+      await writeBatch(database, [r]);
+      const row = await sql<{
+        prompt: string;
+        answer: string;
+        requested_model: string;
+      }>`select prompt, answer, requested_model from ledger_calls where id = 'call-odd'`.execute(database.db);
+      expect(row.rows).toEqual([{ prompt: 'before\uFFFDafter', answer: 'half \uFFFD pair', requested_model: 'm'.repeat(128) }]);
+    }
   });
 });
