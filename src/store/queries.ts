@@ -60,14 +60,15 @@ function dimension(eb: Calls, d: UsageDimension): AliasableExpression<unknown> {
   }
 }
 
+/** Columns named with their table: the same filter serves queries that join another table with a `ts`. */
 export function where(eb: Calls, f: LedgerFilter): Expression<SqlBool> {
   const conditions: Expression<SqlBool>[] = [];
-  if (f.from !== undefined) conditions.push(eb('ts', '>=', f.from));
-  if (f.to !== undefined) conditions.push(eb('ts', '<', f.to));
-  if (f.keyName !== undefined) conditions.push(eb('key_name', '=', f.keyName));
-  if (f.model !== undefined) conditions.push(eb('model', '=', f.model));
-  if (f.provider !== undefined) conditions.push(eb('provider', '=', f.provider));
-  if (f.method !== undefined) conditions.push(eb('method', '=', f.method));
+  if (f.from !== undefined) conditions.push(eb('ledger_calls.ts', '>=', f.from));
+  if (f.to !== undefined) conditions.push(eb('ledger_calls.ts', '<', f.to));
+  if (f.keyName !== undefined) conditions.push(eb('ledger_calls.key_name', '=', f.keyName));
+  if (f.model !== undefined) conditions.push(eb('ledger_calls.model', '=', f.model));
+  if (f.provider !== undefined) conditions.push(eb('ledger_calls.provider', '=', f.provider));
+  if (f.method !== undefined) conditions.push(eb('ledger_calls.method', '=', f.method));
   return eb.and(conditions);
 }
 

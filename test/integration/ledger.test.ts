@@ -208,6 +208,20 @@ describe('the ledger on a SQLite file', () => {
     expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
   });
 
+  it('GetRoutingAnalytics: the routed call under its profile, over a time range too', async () => {
+    const analytics = async (f: Partial<UsageFilter>) =>
+      (await callUnary(usage.getRoutingAnalytics.bind(usage), { filter: filter(f) }, bearer('root-secret'))).response.profiles;
+    const seconds = (ms: number) => ({ seconds: Math.floor(ms / 1000), nanos: 0 });
+    const all = await analytics({});
+    expect(all).toHaveLength(1);
+    const balanced = all[0]!;
+    expect(balanced).toMatchObject({ profile: 2, decisions: 1 });
+    expect(balanced.models).toEqual([expect.objectContaining({ chosen: 1, chosenShare: 1, successRate: 1, fallbackRate: 0 })]);
+    // The same with a time range around the calls, and nothing for a range before them.
+    expect(await analytics({ startTime: seconds(Date.now() - 3_600_000), endTime: seconds(Date.now() + 60_000) })).toEqual(all);
+    expect(await analytics({ startTime: seconds(Date.now() - 7_200_000), endTime: seconds(Date.now() - 3_600_000) })).toEqual([]);
+  });
+
   it('a restart keeps everything', async () => {
     usage.close();
     await h.close();
