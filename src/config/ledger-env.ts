@@ -1,3 +1,4 @@
+import { Cron } from 'croner';
 import { z } from 'zod';
 import { emptyAsUndefined, number } from './env-values.js';
 import { parseDatabaseUrl, type DatabaseTarget } from '../store/url.js';
@@ -41,7 +42,15 @@ export function ledgerEnv() {
     // loop (an in-memory SQLite database, which has no writer thread).
     LEDGER_BATCH_SIZE: number(z.number().int().min(1).max(5_000), 100),
     LEDGER_RETENTION_DAYS: number(z.number().int().min(0).max(36_500), 30),
-    LEDGER_RETENTION_CRON: z.preprocess(emptyAsUndefined, z.string().trim().default('17 * * * *')),
+    LEDGER_RETENTION_CRON: z.preprocess(emptyAsUndefined, z.string().trim().default('17 * * * *')).superRefine((pattern, ctx) => {
+      try {
+        // Parsed as the retention job will (a paused job, stopped at once): a bad pattern is a
+        // configuration error at start-up, not a crash when the ledger opens.
+        new Cron(pattern, { paused: true, timezone: 'UTC' }).stop();
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `not a cron pattern: ${err instanceof Error ? err.message : String(err)}` });
+      }
+    }),
     KEYS_REFRESH_MS: number(z.number().int().min(100).max(600_000), 5_000),
   };
 }

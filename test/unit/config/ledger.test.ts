@@ -33,6 +33,13 @@ describe('DATABASE_URL and LEDGER_*', () => {
     expect(describeTarget(pg)).not.toContain('secret');
   });
 
+  it('names a retention schedule that is not a cron pattern', () => {
+    expect(problems({ LEDGER_RETENTION_CRON: '61 * * * *' })).toEqual([
+      expect.stringMatching(/^LEDGER_RETENTION_CRON: not a cron pattern: .*minute/),
+    ]);
+    expect(loadConfig({ LEDGER_RETENTION_CRON: '5 3 * * *' }).ledger.retentionCron).toBe('5 3 * * *');
+  });
+
   it('names a malformed DATABASE_URL and what it expects', () => {
     expect(problems({ DATABASE_URL: 'mysql://db/x' })).toEqual([
       'DATABASE_URL: expected off, sqlite::memory:, sqlite:<file>, or postgres://user:password@host:5432/database (got "mysql://db/x")',
