@@ -34,6 +34,7 @@ export interface HttpGatewayOptions {
 /** Paths served, so a wrong method gets 405 rather than 404. */
 const ROUTES: Readonly<Record<string, string>> = {
   '/v1/chat/completions': 'POST',
+  '/v1/embeddings': 'POST',
   '/v1/models': 'GET',
   '/v1/models/rankings': 'GET',
   '/v1/stats': 'GET',
@@ -109,7 +110,7 @@ export class HttpGateway {
         404,
         'invalid_request_error',
         'unknown_url',
-        `no route for ${request.method} ${path}: see /v1/chat/completions, /v1/models, /health`,
+        `no route for ${request.method} ${path}: see /v1/chat/completions, /v1/embeddings, /v1/models, /health`,
         null,
       );
     });

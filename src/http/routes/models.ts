@@ -9,7 +9,7 @@ import { breakerState, catalogModels, findModel, rankModels } from '../engine-ca
 
 const PROFILES: readonly RoutingProfileName[] = ['quality', 'balanced', 'speed', 'budget', 'long_context'];
 
-/** GET /v1/models (ListModels), /v1/models/rankings (RankModels), /v1/models/{id}. */
+/** GET /v1/models (ListModels), /v1/models/rankings (RankModels), /v1/models/{id} (an id may hold slashes). */
 export function modelRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: Engine, limits: ChatLimits): void {
   app.get(
     '/v1/models',
@@ -18,7 +18,7 @@ export function modelRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: En
     })),
   );
 
-  // Registered before /v1/models/:id; Fastify prefers the static segment anyway.
+  // Registered before /v1/models/*; Fastify prefers the static segment anyway.
   app.get(
     '/v1/models/rankings',
     routeHandler(deps, { path: '/orchestrator.v1.ModelService/RankModels', kind: 'unary' }, async (request, _reply, ctx) => {
@@ -48,10 +48,12 @@ export function modelRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: En
     }),
   );
 
+  // The rest of the path, slashes and all: model ids such as `meta-llama/llama-3.3-70b-instruct`
+  // reach here whether or not the client encoded the slash.
   app.get(
-    '/v1/models/:id',
+    '/v1/models/*',
     routeHandler(deps, { path: '/orchestrator.v1.ModelService/ListModels', kind: 'unary' }, async (request) => {
-      const id = (request.params as { id: string }).id;
+      const id = (request.params as { '*': string })['*'];
       const model = findModel(engine, id);
       if (!model) throw modelNotFound(id, 'id');
       return { json: encodeModel(model, breakerState(engine, model.id)) };

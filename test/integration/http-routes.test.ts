@@ -1,0 +1,44 @@
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+let h: Harness;
+let base: string;
+beforeAll(async () => {
+  h = await startHarness();
+  base = h.app.http!.url;
+});
+afterAll(async () => h?.close());
+
+type ErrorBody = { error: { code: string; message: string } };
+
+describe('the HTTP API routes', () => {
+  it('answers a model path with a slash in it (an upstream id such as OpenRouter names) with 404 model_not_found, as any unknown id', async () => {
+    // Catalog ids hold no slash; a vendor-prefixed name is an upstream id, not ours.
+    for (const path of ['meta-llama/llama-3.3-70b-instruct', 'meta-llama%2Fllama-3.3-70b-instruct', 'no-such-model']) {
+      const res = await fetch(`${base}/v1/models/${path}`);
+      expect(res.status, path).toBe(404);
+      const body = (await res.json()) as ErrorBody;
+      expect(body.error.code, path).toBe('model_not_found');
+      expect(body.error.message, path).toContain(decodeURIComponent(path));
+    }
+    const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
+    await expect(client.models.retrieve('meta-llama/llama-3.3-70b-instruct')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    expect((await client.models.retrieve('gpt-4o-mini')).id).toBe('gpt-4o-mini');
+    // The static route still wins over an id.
+    expect((await fetch(`${base}/v1/models/rankings?profile=speed`)).status).toBe(200);
+  });
+
+  it('answers a known path with the wrong method with 405 and Allow, embeddings included', async () => {
+    for (const [path, allow] of [
+      ['/v1/embeddings', 'POST'],
+      ['/v1/chat/completions', 'POST'],
+      ['/v1/models/gpt-4o', 'GET'],
+    ] as const) {
+      const res = await fetch(`${base}${path}`, { method: allow === 'POST' ? 'GET' : 'DELETE' });
+      expect(res.status, path).toBe(405);
+      expect(res.headers.get('allow'), path).toBe(allow);
+      expect(((await res.json()) as ErrorBody).error.code).toBe('method_not_allowed');
+    }
+  });
+});
