@@ -1,4 +1,5 @@
 import { Aborter } from '../domain/abort.js';
+import { timerDelay } from '../domain/timers.js';
 
 /**
  * A child signal, derived from a parent signal, as cockatiel does: aborting the parent
@@ -21,7 +22,7 @@ export class ChildSignal {
       // The object itself is the listener (handleEvent): no closure per child.
       parent.addEventListener('abort', this, { once: true });
       if (timeout && Number.isFinite(timeout.ms)) {
-        this.timer = setTimeout(() => this.controller.abort(timeout.reason()), Math.max(0, timeout.ms));
+        this.timer = setTimeout(() => this.controller.abort(timeout.reason()), timerDelay(timeout.ms));
       }
     }
   }

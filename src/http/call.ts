@@ -13,13 +13,11 @@ import { CallSummary } from '../telemetry/call-summary.js';
 import type { Tracer } from '../telemetry/tracing.js';
 import { toHttpError } from './errors.js';
 import { timeOrderedId } from '../domain/ids.js';
+import { timerDelay } from '../domain/timers.js';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 export const TIMEOUT_HEADER = 'x-request-timeout-ms';
 const JSON_TYPE = 'application/json; charset=utf-8';
-
-/** Node fires longer timers at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface HttpCallDeps {
   readonly log: Logger;
@@ -107,7 +105,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
       const deadline = state.deadline;
       timer = setTimeout(
         () => controller.abort(deadlineExceeded('the call deadline passed before the answer was ready')),
-        Math.min(Math.max(0, deadline - Date.now()), MAX_TIMER_MS),
+        timerDelay(deadline - Date.now()),
       );
       if (!route.open) inFlight = deps.lifecycle.enter(call);
       const ctx = contextOf(state, controller.signal, deps.log);

@@ -7,6 +7,7 @@ import { cancelled, deadlineExceeded } from '../domain/errors.js';
 import type { CallContext } from '../engine/index.js';
 import { callStateOf } from './interceptors/call-state.js';
 import { callerDeadline } from './interceptors/deadline.js';
+import { timerDelay } from '../domain/timers.js';
 
 type AnyServerCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
 
@@ -30,7 +31,7 @@ export function createCallContext(call: AnyServerCall, log: Logger, fallbackTime
   const timer = Number.isFinite(deadline)
     ? setTimeout(
         () => controller.abort(deadlineExceeded('the call deadline passed before the answer was ready')),
-        Math.min(Math.max(0, deadline - Date.now()), 2 ** 31 - 1),
+        timerDelay(deadline - Date.now()),
       )
     : undefined;
   // grpc-js emits 'cancelled' at the end of every call, successful ones too; after dispose()

@@ -41,4 +41,22 @@ describe('the HTTP API routes', () => {
       expect(((await res.json()) as ErrorBody).error.code).toBe('method_not_allowed');
     }
   });
+
+  it('gives a fallback its models whole under a far deadline (x-request-timeout-ms past what a Node timer holds)', async () => {
+    const res = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-timeout-ms': '99999999999999' },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'Say hello' }],
+        max_tokens: 3,
+        orchestrator: { strategy: 'fallback', models: ['gpt-3.5-turbo'] },
+      }),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { model: string; x_orchestrator: { attempts: { outcome: string }[] } };
+    // Not a timeout after 1 ms on the first model, then the next one.
+    expect(body.model).toBe('gpt-4o-mini');
+    expect(body.x_orchestrator.attempts.map((a) => a.outcome)).toEqual(['success']);
+  });
 });

@@ -2,6 +2,7 @@ import { providerBusy } from '../../domain/errors.js';
 import { LinkedList, type Removable } from '../../domain/linked-list.js';
 import type { EventSink } from '../events.js';
 import { abortReason } from '../attempt-errors.js';
+import { timerDelay } from '../../domain/timers.js';
 
 /** A provider's cap on upstream requests in flight; 0 for either means no cap / no queue. */
 export interface InFlightLimits {
@@ -83,7 +84,7 @@ export class InFlightGate {
       const timer = setTimeout(() => {
         leave();
         reject(this.refuse('deadline', performance.now() - since));
-      }, waitMs);
+      }, timerDelay(waitMs));
       const waiter: Waiter = {
         grant: (release) => {
           leave();
