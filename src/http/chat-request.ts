@@ -190,6 +190,11 @@ export function parseChatRequest(
   const firstTokenTimeoutMs = integerIn(v, 'orchestrator.first_token_timeout_ms', ext.first_token_timeout_ms, 1);
   const interTokenTimeoutMs = integerIn(v, 'orchestrator.inter_token_timeout_ms', ext.inter_token_timeout_ms, 1);
   const cache = cachePolicy(v, ext.cache);
+  // gRPC's Chat takes the cache's mode and allow_stale; StreamChat, Race and Fallback only refuse_stale.
+  if (isObject(ext.cache) && (stream || (finalStrategy !== 'single' && !route)))
+    for (const field of ['mode', 'allow_stale'])
+      if (ext.cache[field] !== undefined && ext.cache[field] !== null)
+        v.add(`orchestrator.cache.${field}`, 'only for a non-streamed single-model or routed request (the others take refuse_stale)');
   v.check();
   return {
     input,
@@ -253,10 +258,12 @@ function routeOf(
   const fromModel = model.toLowerCase().startsWith(ROUTE_PREFIX) ? model.slice(ROUTE_PREFIX.length).trim() : undefined;
   const body = routeBody(v, raw);
   if (fromModel === undefined && headerProfile === undefined && body === undefined) return undefined;
-  const sources = [fromModel, headerProfile, body?.profile].filter((p) => p !== undefined);
+  // A null profile counts as absent; names match as the profile itself is read (any case, spaces around).
+  const sources = [fromModel, headerProfile, body?.profile ?? undefined].filter((p) => p !== undefined);
   if (sources.length === 0 && body === undefined) return undefined;
   const given = sources[0] ?? 'balanced';
-  if (sources.some((p) => p !== given))
+  const same = (p: unknown): unknown => (typeof p === 'string' ? p.trim().toLowerCase() : p);
+  if (sources.some((p) => same(p) !== same(given)))
     v.add('orchestrator.route.profile', 'the model field, the header and the body name different profiles');
   const profile = enumField(
     v,
@@ -277,11 +284,15 @@ function routeOf(
 function cachePolicy(v: Violations, raw: unknown): CachePolicy {
   if (raw === undefined || raw === null) return { mode: 'auto', allowStale: false };
   if (!isObject(raw)) {
-    v.add('orchestrator.cache', 'must be an object: { "mode": "use", "allow_stale": true }');
+    v.add('orchestrator.cache', 'must be an object: { "mode": "use", "allow_stale": true, "refuse_stale": false }');
     return { mode: 'auto', allowStale: false };
   }
+  for (const field of Object.keys(raw)) if (!CACHE_FIELDS.has(field)) v.add(`orchestrator.cache.${field}`, 'is not a cache option');
   return {
     mode: enumField(v, 'orchestrator.cache.mode', raw.mode, CACHE_MODES) ?? 'auto',
     allowStale: booleanField(v, 'orchestrator.cache.allow_stale', raw.allow_stale) ?? false,
+    refuseStale: booleanField(v, 'orchestrator.cache.refuse_stale', raw.refuse_stale) ?? false,
   };
 }
+
+const CACHE_FIELDS: ReadonlySet<string> = new Set(['mode', 'allow_stale', 'refuse_stale']);

@@ -2,7 +2,7 @@ import { isSimulatedProvider } from '../domain/simulated.js';
 import type { AttemptRecord, FinishReason, TokenUsage } from '../domain/chat.js';
 import type { ToolCall } from '../domain/tools.js';
 import type { CatalogModel } from '../catalog/catalog.js';
-import type { BreakerState } from '../engine/index.js';
+import type { Answer, BreakerState } from '../engine/index.js';
 import type { RouteDecision } from '../engine/index.js';
 import type { CompletionAnswer } from './engine-calls.js';
 
@@ -59,9 +59,7 @@ export function encodeCompletion(completion: CompletionAnswer, requestId: string
   // OpenAI sends null content beside tool calls when there is no text.
   const content = answer.toolCalls && answer.content === '' ? 'null' : JSON.stringify(answer.content);
   const toolCalls = answer.toolCalls ? `,"tool_calls":${JSON.stringify(answer.toolCalls.map(encodeToolCall))}` : '';
-  const cache = answer.cache
-    ? `{"hit":${answer.cache.hit},"stale":${answer.cache.stale},"age_seconds":${encodeNumber(answer.cache.ageMs / 1000)}}`
-    : 'null';
+  const cache = cacheText(answer.cache);
   return (
     `{"id":${id},"object":"chat.completion","created":${nowSeconds()},"model":${JSON.stringify(answer.model)},` +
     `"choices":[{"index":0,"message":{"role":"assistant","content":${content},"refusal":null${toolCalls}},` +
@@ -74,6 +72,11 @@ export function encodeCompletion(completion: CompletionAnswer, requestId: string
     `"fallback_triggered":${completion.fallbackTriggered},"is_default_message":${completion.isDefaultMessage},` +
     `"cache":${cache},"route_decision":${decision ? JSON.stringify(encodeDecision(decision)) : 'null'}}}`
   );
+}
+
+/** `x_orchestrator.cache`: how the response cache answered (hit, stale, age), or null when it did not. */
+export function cacheText(cache: Answer['cache']): string {
+  return cache ? `{"hit":${cache.hit},"stale":${cache.stale},"age_seconds":${encodeNumber(cache.ageMs / 1000)}}` : 'null';
 }
 
 /** A number as JSON.stringify writes it: NaN and the infinities are null. */

@@ -21,7 +21,7 @@ export interface CompletionAnswer {
 export async function completeChat(engine: Engine, req: ChatCompletionRequest, ctx: CallContext): Promise<CompletionAnswer> {
   const { input } = req;
   if (req.route) {
-    const answer = await engine.chat({ model: req.model, input, ctx, route: req.route });
+    const answer = await engine.chat({ model: req.model, input, ctx, route: req.route, cache: req.cache });
     const first = answer.decision?.ranking.find((r) => r.excluded === undefined);
     return {
       answer,
@@ -32,7 +32,14 @@ export async function completeChat(engine: Engine, req: ChatCompletionRequest, c
   }
   switch (req.strategy) {
     case 'race': {
-      const answer = await engine.race({ model: req.model, racers: req.models, hedgeDelayMs: req.hedgeDelayMs, input, ctx });
+      const answer = await engine.race({
+        model: req.model,
+        racers: req.models,
+        hedgeDelayMs: req.hedgeDelayMs,
+        input,
+        ctx,
+        refuseStale: req.cache.refuseStale ?? false,
+      });
       return { answer, fallbackTriggered: false, isDefaultMessage: false, decision: undefined };
     }
     case 'fallback': {
@@ -44,6 +51,7 @@ export async function completeChat(engine: Engine, req: ChatCompletionRequest, c
         disableDefaultMessage: req.disableDefaultMessage,
         input,
         ctx,
+        refuseStale: req.cache.refuseStale ?? false,
       });
       return { answer, fallbackTriggered: answer.fallbackTriggered, isDefaultMessage: answer.isDefaultMessage, decision: undefined };
     }
@@ -69,6 +77,7 @@ export function streamChat(engine: Engine, req: ChatCompletionRequest, ctx: Call
     },
     input: req.input,
     ctx,
+    refuseStale: req.cache.refuseStale ?? false,
   });
 }
 

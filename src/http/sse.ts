@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 import type { EngineStreamEvent } from '../engine/index.js';
 import type { CallContext } from '../engine/index.js';
 import { toHttpError } from './errors.js';
-import { attemptsText, encodeDecision, encodeFinish, encodeNumber, nowSeconds, round3, usageText } from './encode.js';
+import { attemptsText, cacheText, encodeDecision, encodeFinish, encodeNumber, nowSeconds, round3, usageText } from './encode.js';
 import type { HandlerResult } from './call.js';
 import { REQUEST_ID_HEADER } from './call.js';
 
@@ -139,6 +139,8 @@ export class ChunkEncoder {
   /** `data: {` and the members before `choices`, with the model: made once per model. */
   private head = '';
   private deltaPrefix = '';
+  /** `x_orchestrator.cache` of the last chunk: null unless the stream replays a cached answer. */
+  private cache = 'null';
 
   constructor(
     private readonly id: string,
@@ -151,9 +153,12 @@ export class ChunkEncoder {
     switch (event.type) {
       case 'started':
         this.setModel(event.model);
+        // A replayed cached answer says so from its first chunk, as gRPC's `started` does.
+        this.cache = cacheText(event.cache);
         return (
           `${this.head}[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]${this.usageNull},` +
-          `"x_orchestrator":{"provider":${JSON.stringify(event.provider)},"simulated":${isSimulatedProvider(event.provider)}}}\n\n`
+          `"x_orchestrator":{"provider":${JSON.stringify(event.provider)},"simulated":${isSimulatedProvider(event.provider)}` +
+          `${event.cache ? `,"cache":${this.cache}` : ''}}}\n\n`
         );
       case 'delta': {
         const call = event.toolCall;
@@ -196,7 +201,7 @@ export class ChunkEncoder {
           `"cost_usd":${encodeNumber(event.costUsd)},"latency_ms":${encodeNumber(round3(event.latencyMs))},` +
           `"time_to_first_token_ms":${encodeNumber(round3(event.timeToFirstTokenMs))},` +
           `"attempts":${attemptsText(event.attempts)},"fallback_triggered":${event.fallbackTriggered},` +
-          `"cache":null,"route_decision":${event.decision ? JSON.stringify(encodeDecision(event.decision)) : 'null'}}}\n\n`;
+          `"cache":${this.cache},"route_decision":${event.decision ? JSON.stringify(encodeDecision(event.decision)) : 'null'}}}\n\n`;
         if (!this.includeUsage) return last;
         return `${last}${this.head}[],"usage":${usageText(event.usage)}}\n\n`;
       }

@@ -59,4 +59,19 @@ describe('the HTTP API routes', () => {
     expect(body.model).toBe('gpt-4o-mini');
     expect(body.x_orchestrator.attempts.map((a) => a.outcome)).toEqual(['success']);
   });
+
+  it('takes a routing profile named alike in the model, the header and the body in any case, a null one as absent', async () => {
+    const post = (body: Record<string, unknown>, profile: string) =>
+      fetch(`${base}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-orchestrator-profile': profile },
+        body: JSON.stringify({ messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 2, ...body }),
+      });
+    expect((await post({ model: 'route:Speed' }, 'speed')).status).toBe(200);
+    expect((await post({ model: 'route:speed', orchestrator: { route: { profile: 'SPEED' } } }, ' Speed ')).status).toBe(200);
+    expect((await post({ model: 'gpt-4o-mini', orchestrator: { route: { profile: null } } }, 'speed')).status).toBe(200);
+    const differ = await post({ model: 'route:speed' }, 'budget');
+    expect(differ.status).toBe(400);
+    expect(((await differ.json()) as { error: { param: string } }).error.param).toBe('orchestrator.route.profile');
+  });
 });
