@@ -190,11 +190,13 @@ export function parseChatRequest(
   const firstTokenTimeoutMs = integerIn(v, 'orchestrator.first_token_timeout_ms', ext.first_token_timeout_ms, 1);
   const interTokenTimeoutMs = integerIn(v, 'orchestrator.inter_token_timeout_ms', ext.inter_token_timeout_ms, 1);
   const cache = cachePolicy(v, ext.cache);
-  // gRPC's Chat takes the cache's mode and allow_stale; StreamChat, Race and Fallback only refuse_stale.
-  if (isObject(ext.cache) && (stream || (finalStrategy !== 'single' && !route)))
-    for (const field of ['mode', 'allow_stale'])
-      if (ext.cache[field] !== undefined && ext.cache[field] !== null)
-        v.add(`orchestrator.cache.${field}`, 'only for a non-streamed single-model or routed request (the others take refuse_stale)');
+  // Only a unary single-model or routed call reads the cache (gRPC's Chat); a stream, a race or a
+  // fallback chain never does (they take refuse_stale), so asking them to use it, or to serve a
+  // stale answer, is refused rather than ignored; "auto" and "bypass" already hold there.
+  if (stream || (finalStrategy !== 'single' && !route)) {
+    if (cache.mode === 'use') v.add('orchestrator.cache.mode', 'use: only for a non-streamed single-model or routed request');
+    if (cache.allowStale) v.add('orchestrator.cache.allow_stale', 'only for a non-streamed single-model or routed request');
+  }
   v.check();
   return {
     input,
