@@ -68,7 +68,13 @@ export interface RequiredCapabilities {
   readonly jsonSchema: boolean;
 }
 
-export const TOOL_LIMITS = { maxTools: 128, maxNameChars: 64 } as const;
+/**
+ * maxSchemaDepth: objects and arrays nested in a tool's parameters or a response schema. Real
+ * schemas nest a few levels; a deeper one is a mistake or an attack, and a schema is walked
+ * recursively later (the token estimate, the providers' encoders), where 10,000 levels overflow
+ * the stack.
+ */
+export const TOOL_LIMITS = { maxTools: 128, maxNameChars: 64, maxSchemaDepth: 64 } as const;
 
 export const IMAGE_MEDIA_TYPES: readonly string[] = ['image/png', 'image/jpeg', 'image/gif', 'image/webp'];
 
@@ -100,6 +106,9 @@ export function checkTooling(tooling: Tooling, at: (name: string) => string): Fi
     if (tool.parameters !== undefined && tool.parameters.type !== undefined && tool.parameters.type !== 'object') {
       add(`${at('tools')}[${i}].parameters`, 'must be a JSON Schema of type "object"');
     }
+    if (tool.parameters !== undefined && deeperThan(tool.parameters, TOOL_LIMITS.maxSchemaDepth)) {
+      add(`${at('tools')}[${i}].parameters`, `must nest at most ${TOOL_LIMITS.maxSchemaDepth} levels of objects and arrays`);
+    }
   });
   const choice = tooling.toolChoice;
   if (choice && choice.type !== 'auto' && choice.type !== 'none' && tools.length === 0) {
@@ -112,8 +121,25 @@ export function checkTooling(tooling: Tooling, at: (name: string) => string): Fi
   if (format?.type === 'json_schema') {
     if (!isToolName(format.name)) add(at('response_format.json_schema.name'), 'must be 1 to 64 letters, digits, underscores or dashes');
     if (Object.keys(format.schema).length === 0) add(at('response_format.json_schema.schema'), 'must be a JSON Schema (not empty)');
+    else if (deeperThan(format.schema, TOOL_LIMITS.maxSchemaDepth)) {
+      add(at('response_format.json_schema.schema'), `must nest at most ${TOOL_LIMITS.maxSchemaDepth} levels of objects and arrays`);
+    }
   }
   return violations;
+}
+
+/** Whether objects and arrays nest more than `max` levels in `value`; walked without recursion, so any depth is safe to ask about. */
+export function deeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }
 
 /** The tooling fields that are set, or undefined when none is. */

@@ -128,4 +128,13 @@ describe('structured output and images over HTTP', () => {
     expect(err).toBeInstanceOf(OpenAI.BadRequestError);
     expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('messages[0].content[0].image_url.url');
   });
+
+  it('refuses a response schema nested 10,000 levels deep with 400 naming it, not a 500', async () => {
+    const depth = 10_000;
+    const schema = `${'{"type":"object","x":'.repeat(depth)}1${'}'.repeat(depth)}`;
+    const body = `{"model":"gpt-4o-mini","max_tokens":3,"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":${schema}}}}`;
+    const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { param: string } }).error.param).toBe('response_format.json_schema.schema');
+  });
 });

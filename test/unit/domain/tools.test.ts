@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { estimatePromptTokens, estimateToolingTokens, IMAGE_TOKEN_ESTIMATE } from '../../../src/domain/chat.js';
 import { checkConversation, requiredCapabilities } from '../../../src/domain/conversation.js';
-import { checkTooling, ToolCallAssembler } from '../../../src/domain/tools.js';
+import { checkTooling, deeperThan, type JsonObject, TOOL_LIMITS, ToolCallAssembler } from '../../../src/domain/tools.js';
 
 describe('checkTooling', () => {
   it('names empty, invalid and repeated tool names, an undefined chosen function, and parallel calls without tools', () => {
@@ -16,6 +16,32 @@ describe('checkTooling', () => {
       'tooling.tool_choice',
       'tooling.parallel_tool_calls',
     ]);
+  });
+});
+
+describe('schema depth', () => {
+  /** An object schema nested `depth` levels: { "type": "object", "x": { ... } }. */
+  const nested = (depth: number): JsonObject => {
+    let schema: JsonObject = { type: 'object' };
+    for (let i = 1; i < depth; i++) schema = { type: 'object', x: schema };
+    return schema;
+  };
+
+  it('measures objects and arrays at any depth without recursion', () => {
+    expect(deeperThan({ a: [{ b: 1 }] }, 3)).toBe(false);
+    expect(deeperThan({ a: [{ b: {} }] }, 3)).toBe(true);
+    expect(deeperThan('text', 0)).toBe(false);
+    expect(deeperThan(nested(100_000), 64)).toBe(true);
+  });
+
+  it('refuses tool parameters and response schemas nested past the limit, by field', () => {
+    const max = TOOL_LIMITS.maxSchemaDepth;
+    const deep = nested(max + 1);
+    const fields = checkTooling(
+      { tools: [{ name: 'ok', parameters: nested(max) }, { name: 'deep', parameters: deep }], responseFormat: { type: 'json_schema', name: 's', schema: deep } },
+      (name) => name,
+    ).map((v) => v.field);
+    expect(fields).toEqual(['tools[1].parameters', 'response_format.json_schema.schema']);
   });
 });
 
