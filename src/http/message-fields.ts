@@ -60,7 +60,8 @@ export function parseMessages(raw: unknown, limits: MessageLimits, v: Violations
     if (!allParts && m.content !== undefined && m.content !== null && typeof m.content !== 'string')
       v.add(`${at}.content`, 'must be a string or an array of content parts');
     const onlyCalls = toolCalls !== undefined && (m.content === null || m.content === undefined || m.content === '');
-    if (!parts && !onlyCalls && content.trim() === '') v.add(`${at}.content`, 'must not be empty or only whitespace');
+    // A tool's result may be empty (a function that returns nothing), as OpenAI takes it.
+    if (!parts && !onlyCalls && role !== 'tool' && content.trim() === '') v.add(`${at}.content`, 'must not be empty or only whitespace');
     else if (content.length > limits.maxContentChars)
       v.add(`${at}.content`, `must be at most ${limits.maxContentChars} characters (got ${content.length})`);
     const toolCallId = role === 'tool' ? (typeof m.tool_call_id === 'string' ? m.tool_call_id : '') : undefined;

@@ -162,7 +162,8 @@ export class RequestValidator {
       const decoded = decodeMessage(message, `messages[${i}]`, (field, description) => this.add(field, description));
       // Parts are checked one by one; an assistant message that only calls tools has no text.
       if (!decoded.parts && !(decoded.role === 'assistant' && decoded.toolCalls && message.content === '')) {
-        this.content(`messages[${i}].content`, message.content);
+        // A tool's result may be empty (a function that returns nothing), as OpenAI takes it.
+        this.content(`messages[${i}].content`, message.content, decoded.role === 'tool');
       }
       return decoded;
     });
@@ -171,8 +172,8 @@ export class RequestValidator {
     return messages;
   }
 
-  private content(field: string, content: string): void {
-    if (content.trim() === '') this.add(field, 'must not be empty or only whitespace');
+  private content(field: string, content: string, mayBeEmpty = false): void {
+    if (!mayBeEmpty && content.trim() === '') this.add(field, 'must not be empty or only whitespace');
     else if (content.length > this.limits.maxContentChars) {
       this.add(field, `must be at most ${this.limits.maxContentChars} characters (got ${content.length})`);
     }

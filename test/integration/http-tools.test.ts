@@ -137,4 +137,19 @@ describe('structured output and images over HTTP', () => {
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { param: string } }).error.param).toBe('response_format.json_schema.schema');
   });
+
+  it('takes an empty tool result, as OpenAI does', async () => {
+    const answer = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      tools: TOOLS,
+      messages: [
+        ...ask,
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Lima"}' } }] },
+        { role: 'tool', tool_call_id: 'call_1', content: '' },
+      ],
+      ...NO_CACHE,
+    });
+    expect(answer.choices[0]?.finish_reason).toBeTruthy();
+    expect((sent().messages as unknown[]).at(-1)).toEqual({ role: 'tool', tool_call_id: 'call_1', content: '' });
+  });
 });

@@ -261,6 +261,19 @@ describe('tools on the Anthropic provider', () => {
     ]);
   });
 
+  it('takes an empty tool result, over gRPC as OpenAI does, and sends it to Anthropic as a tool_result without content', async () => {
+    const calls = [{ id: 'toolu_2', name: 'get_time', arguments: '{"city":"Lima"}' }];
+    const messages = [
+      msg({ content: 'Time in Lima?' }),
+      msg({ role: Role.ROLE_ASSISTANT, toolCalls: calls }),
+      msg({ role: Role.ROLE_TOOL, toolCallId: 'toolu_2', content: '' }),
+    ];
+    await chat({ model: 'beta-claude', messages, cache: BYPASS });
+    expect((lastBody(anthropic).messages as unknown[]).at(-1)).toEqual({ role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_2' }] });
+    await chat({ model: 'alpha-chat', messages, cache: BYPASS });
+    expect((lastBody(openai).messages as unknown[]).at(-1)).toEqual({ role: 'tool', tool_call_id: 'toolu_2', content: '' });
+  });
+
   it('sends images as image blocks', async () => {
     const gif = Buffer.from('GIF89a');
     await chat({
