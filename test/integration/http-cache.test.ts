@@ -47,10 +47,16 @@ describe('the response cache over HTTP', () => {
     const refuse = { cache: { refuse_stale: true } };
     const streamed = await post({ ...body, stream: true, orchestrator: refuse });
     expect(streamed.status).toBe(502);
-    const chain = await post({ ...body, orchestrator: { ...refuse, strategy: 'fallback', models: ['gpt-3.5-turbo'], disable_default_message: true } });
+    const chain = await post({
+      ...body,
+      orchestrator: { ...refuse, strategy: 'fallback', models: ['gpt-3.5-turbo'], disable_default_message: true },
+    });
     expect(chain.status).toBe(502);
     // Without it, the same chain is answered from the cache, stale.
-    const served = await post({ ...body, orchestrator: { strategy: 'fallback', models: ['gpt-3.5-turbo'], disable_default_message: true } });
+    const served = await post({
+      ...body,
+      orchestrator: { strategy: 'fallback', models: ['gpt-3.5-turbo'], disable_default_message: true },
+    });
     expect(served.status).toBe(200);
   });
 
@@ -59,7 +65,10 @@ describe('the response cache over HTTP', () => {
     const cases: [unknown, string][] = [
       [{ ...hello, orchestrator: { cache: { mode: 'use', refuse_stal: true } } }, 'orchestrator.cache.refuse_stal'],
       [{ ...hello, stream: true, orchestrator: { cache: { mode: 'use' } } }, 'orchestrator.cache.mode'],
-      [{ ...hello, orchestrator: { strategy: 'fallback', models: ['gpt-3.5-turbo'], cache: { allow_stale: true } } }, 'orchestrator.cache.allow_stale'],
+      [
+        { ...hello, orchestrator: { strategy: 'fallback', models: ['gpt-3.5-turbo'], cache: { allow_stale: true } } },
+        'orchestrator.cache.allow_stale',
+      ],
     ];
     for (const [request, param] of cases) {
       const res = await post(request);

@@ -133,7 +133,11 @@ describe('structured output and images over HTTP', () => {
     const depth = 10_000;
     const schema = `${'{"type":"object","x":'.repeat(depth)}1${'}'.repeat(depth)}`;
     const body = `{"model":"gpt-4o-mini","max_tokens":3,"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":${schema}}}}`;
-    const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { param: string } }).error.param).toBe('response_format.json_schema.schema');
   });
@@ -144,7 +148,11 @@ describe('structured output and images over HTTP', () => {
       tools: TOOLS,
       messages: [
         ...ask,
-        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Lima"}' } }] },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Lima"}' } }],
+        },
         { role: 'tool', tool_call_id: 'call_1', content: '' },
       ],
       ...NO_CACHE,

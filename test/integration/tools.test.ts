@@ -269,7 +269,10 @@ describe('tools on the Anthropic provider', () => {
       msg({ role: Role.ROLE_TOOL, toolCallId: 'toolu_2', content: '' }),
     ];
     await chat({ model: 'beta-claude', messages, cache: BYPASS });
-    expect((lastBody(anthropic).messages as unknown[]).at(-1)).toEqual({ role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_2' }] });
+    expect((lastBody(anthropic).messages as unknown[]).at(-1)).toEqual({
+      role: 'user',
+      content: [{ type: 'tool_result', tool_use_id: 'toolu_2' }],
+    });
     await chat({ model: 'alpha-chat', messages, cache: BYPASS });
     expect((lastBody(openai).messages as unknown[]).at(-1)).toEqual({ role: 'tool', tool_call_id: 'toolu_2', content: '' });
   });

@@ -59,7 +59,9 @@ export function toAnthropicConversation(messages: readonly ChatMessage[], provid
 function blocksOf(message: ChatMessage, index: number, provider: string, violations: FieldViolation[]): ContentBlockParam[] {
   // An empty result goes without content: Anthropic refuses empty text.
   if (message.role === 'tool')
-    return [{ type: 'tool_result', tool_use_id: message.toolCallId ?? '', ...(message.content === '' ? {} : { content: message.content }) }];
+    return [
+      { type: 'tool_result', tool_use_id: message.toolCallId ?? '', ...(message.content === '' ? {} : { content: message.content }) },
+    ];
   const blocks: ContentBlockParam[] = message.parts
     ? message.parts.map(partOf)
     : message.content !== '' || !message.toolCalls

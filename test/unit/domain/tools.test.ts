@@ -38,7 +38,13 @@ describe('schema depth', () => {
     const max = TOOL_LIMITS.maxSchemaDepth;
     const deep = nested(max + 1);
     const fields = checkTooling(
-      { tools: [{ name: 'ok', parameters: nested(max) }, { name: 'deep', parameters: deep }], responseFormat: { type: 'json_schema', name: 's', schema: deep } },
+      {
+        tools: [
+          { name: 'ok', parameters: nested(max) },
+          { name: 'deep', parameters: deep },
+        ],
+        responseFormat: { type: 'json_schema', name: 's', schema: deep },
+      },
       (name) => name,
     ).map((v) => v.field);
     expect(fields).toEqual(['tools[1].parameters', 'response_format.json_schema.schema']);
