@@ -69,7 +69,7 @@ export function raceStream(
   plan: Plan,
   options: { hedgeDelayMs: number } & StreamTimeouts,
   ctx: CallContext,
-  onRecord: (record: AttemptRecord) => void,
+  onRecord: (record: AttemptRecord, slot: number) => void,
 ): StreamPolicy {
   let raced = false;
   return {
@@ -89,7 +89,10 @@ export function raceStream(
         start: (index) => {
           const link = childSignal(ctx.signal);
           links.set(index, link);
-          return deps.runner.openStream(streamSpec(plan, plan.models[index]!, options, ctx, link.signal), onRecord);
+          // Each racer's records in its own slot: the winner's ends last but started first.
+          return deps.runner.openStream(streamSpec(plan, plan.models[index]!, options, ctx, link.signal), (record) =>
+            onRecord(record, index),
+          );
         },
       });
       for (const index of outcome.settled.keys()) release(index);

@@ -66,7 +66,11 @@ export interface PreparedStream {
   /** The admitted call: usage is charged to its ticket. */
   readonly ctx: CallContext;
   /** `onRecord` collects every upstream attempt of the stream, for `completed` and errors. */
-  readonly policy: (onRecord: (record: AttemptRecord) => void) => StreamPolicy;
+  /**
+   * `onRecord` hears each attempt as it ends; `slot` (a racer's index) places it among the others
+   * so that the attempts are listed in start order, not in the order they ended.
+   */
+  readonly policy: (onRecord: (record: AttemptRecord, slot?: number) => void) => StreamPolicy;
   readonly restartOnFailure: boolean;
   /** Set when the chain came from routing; reported in `completed`. */
   readonly decision: RouteDecision | undefined;
@@ -148,7 +152,14 @@ export async function* relayStream(
   // their verdict (a half-open breaker waits for it).
   let unrelayed: LiveStream | undefined;
   try {
-    const policy = prepared.policy((record) => attempts.push(record));
+    // Records without a slot (one model, a fallback chain) come in start order already.
+    const slots: number[] = [];
+    const policy = prepared.policy((record, slot = Number.MAX_SAFE_INTEGER) => {
+      let at = slots.length;
+      while (at > 0 && slots[at - 1]! > slot) at--;
+      slots.splice(at, 0, slot);
+      attempts.splice(at, 0, record);
+    });
     let live = await policy.next();
     if (!live) {
       const failure = aggregateFailure(attempts, ctx.signal);
