@@ -59,6 +59,14 @@ export async function* runBatch<A extends Answer>(
   let costUsd = 0;
   let successful = 0;
 
+  const charge = (u: TokenUsage, cost: number): void => {
+    usage.promptTokens += u.promptTokens;
+    usage.completionTokens += u.completionTokens;
+    usage.totalTokens += u.totalTokens;
+    usage.cachedTokens += u.cachedTokens;
+    costUsd += cost;
+  };
+
   const runItem = async (work: BatchWork<A>): Promise<void> => {
     if (!work.run) {
       publish({ type: 'item', index: work.index, requestId: work.requestId, completedAt: Date.now(), error: work.error ?? cancelled() });
@@ -73,14 +81,12 @@ export async function* runBatch<A extends Answer>(
       }, ctx.signal);
       latencies.push(performance.now() - started);
       successful += 1;
-      usage.promptTokens += answer.usage.promptTokens;
-      usage.completionTokens += answer.usage.completionTokens;
-      usage.totalTokens += answer.usage.totalTokens;
-      usage.cachedTokens += answer.usage.cachedTokens;
-      costUsd += answer.costUsd;
+      charge(answer.usage, answer.costUsd);
       publish({ type: 'item', index: work.index, requestId: work.requestId, completedAt: Date.now(), answer });
     } catch (err) {
       latencies.push(performance.now() - started);
+      // A failed item's upstream calls were paid for too: the summary covers every item.
+      if (err instanceof OrchestratorError) for (const a of err.attempts) charge(a.usage, a.costUsd);
       publish({ type: 'item', index: work.index, requestId: work.requestId, completedAt: Date.now(), error: asItemError(err, ctx.signal) });
     }
   };

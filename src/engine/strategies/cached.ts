@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { AttemptRecord } from '../../domain/chat.js';
 import { OrchestratorError } from '../../domain/errors.js';
-import { maxTokensFor, type Answer, type Plan } from '../answer.js';
+import { maxTokensFor, type Answer, type Plan, totalCost } from '../answer.js';
 import { cacheKey } from '../cache-key.js';
 import type { CallContext } from '../context.js';
 import type { EventSink } from '../events.js';
@@ -76,11 +76,15 @@ function staleAllowed(policy: CachePolicy, offlineFallback: boolean, err: unknow
   return offlineFallback && err instanceof OrchestratorError && err.attempts.length > 0;
 }
 
-/** A cached answer as this call's answer: no upstream attempts (or the failed ones, when stale). */
+/**
+ * A cached answer as this call's answer: no upstream attempts (or the failed ones, when stale).
+ * Its cost is what the call's own attempts cost: nothing for a hit, the failed calls (charged
+ * for their prompts) for a stale answer.
+ */
 function fromCache(cached: CachedAnswer, attempts: readonly AttemptRecord[], ctx: CallContext): Answer {
   return {
     ...cached.answer,
-    costUsd: 0,
+    costUsd: totalCost(attempts),
     latencyMs: performance.now() - ctx.startedAt,
     attempts,
     cache: { hit: true, stale: cached.stale, ageMs: Date.now() - cached.storedAt },
