@@ -90,6 +90,8 @@ export function streamTeller(ctx: CallContext): ((event: EngineStreamEvent) => v
   return (event) => {
     if (event.type === 'delta') content += event.content;
     else if (event.type === 'started') cache = event.cache;
+    // The answer starts over on the next model: what came before it is not part of the answer.
+    else if (event.type === 'restarted') content = '';
     else if (event.type === 'completed') {
       answered.call(upstream, {
         content,
