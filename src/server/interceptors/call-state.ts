@@ -62,7 +62,8 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
         const auth = authenticate(keys, method.path, metadata);
         if (!auth.ok) {
           const { code, details, metadata: trailers } = toGrpcStatus(auth.error);
-          call.sendStatus({ code, details, metadata: trailers });
+          // A refused call has its request id too, as every other failure does.
+          call.sendStatus({ code, details, metadata: stampRequestId(trailers, requestId) });
           return;
         }
         callLog.keyName = auth.principal?.name;
