@@ -49,6 +49,7 @@ export class AccessController implements AccessControl {
     models: readonly string[];
     estimatedTokens: number;
     maxCostUsd?: number | undefined;
+    priceModels?: readonly string[] | undefined;
   }): Promise<AccessTicket> {
     const { principal, models, estimatedTokens } = request;
     const denied = models.filter((m) => !this.allows(principal, m));
@@ -56,7 +57,11 @@ export class AccessController implements AccessControl {
       throw modelNotAllowed(principal.name, denied);
     }
     const hold = principal
-      ? await this.holdBudget(principal.name, request.maxCostUsd ?? this.maxCostUsd(models, estimatedTokens))
+      ? await this.holdBudget(
+          principal.name,
+          request.maxCostUsd ??
+            this.maxCostUsd(models.length > 0 ? models : this.callable(principal, request.priceModels), estimatedTokens),
+        )
       : undefined;
     try {
       const taking = this.limits.admit(principal?.name, estimatedTokens);
@@ -65,6 +70,7 @@ export class AccessController implements AccessControl {
       await hold?.();
       throw err;
     }
+    const admittedAt = Date.now();
     let actualTokens = 0;
     const charges: Promise<void>[] = [];
     return {
@@ -73,11 +79,15 @@ export class AccessController implements AccessControl {
         if (principal) charges.push(this.budgets.add(principal.name, record.costUsd));
       },
       close: () => {
-        void this.limits.settleTokens(principal?.name, actualTokens - Math.max(1, estimatedTokens));
+        void this.limits.settleTokens(principal?.name, actualTokens - Math.max(1, estimatedTokens), admittedAt);
         // Released once the actual cost is written, so no check in between sees neither.
         if (hold) void Promise.allSettled(charges).then(hold);
       },
     };
+  }
+
+  private callable(principal: Principal, models: readonly string[] | undefined): readonly string[] {
+    return (models ?? []).filter((m) => this.allows(principal, m));
   }
 
   /** The estimated tokens at the dearest price of any model the call may use. */
@@ -108,14 +118,21 @@ function budgetExhausted(
   now: Date,
 ): OrchestratorError {
   const periods = periodsOf(now);
-  // The monthly budget first: when both are spent, the daily reset does not help.
+  const spentOut = (limit: number | undefined, spent: number): boolean => limit !== undefined && spent >= limit;
+  // The budget actually spent names the wait: the month first (when both are, the daily reset does
+  // not help), then the day, even when the check that refused was the other's holds.
+  const period = spentOut(budgets.usdPerMonth, refused.spend.month)
+    ? 'month'
+    : spentOut(budgets.usdPerDay, refused.spend.day)
+      ? 'day'
+      : refused.over;
   const over =
-    refused.over === 'month'
+    period === 'month'
       ? { what: `budget usd_per_month ${budgets.usdPerMonth}`, spent: refused.spend.month, retryAfterMs: periods.msToNextMonth }
       : { what: `budget usd_per_day ${budgets.usdPerDay}`, spent: refused.spend.day, retryAfterMs: periods.msToNextDay };
-  const limit = refused.over === 'month' ? budgets.usdPerMonth : budgets.usdPerDay;
+  const limit = period === 'month' ? budgets.usdPerMonth : budgets.usdPerDay;
   // Refused only for what calls in flight hold: they may end well below it, so try again soon.
-  const onlyHeld = limit !== undefined && over.spent < limit;
+  const onlyHeld = !spentOut(limit, over.spent);
   return exhausted({
     keyName,
     what: over.what,

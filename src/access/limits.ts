@@ -3,6 +3,9 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAb
 import type { RateLimitSpec } from '../config/file.js';
 import { rateLimited, sharedStateUnavailable } from '../domain/errors.js';
 
+/** Every limit counts per minute, in fixed windows. */
+const WINDOW_S = 60;
+
 /** Requests for all callers together over a window of any length (RATE_LIMIT_REQUESTS / RATE_LIMIT_WINDOW). */
 export interface WindowLimitSpec {
   readonly requests: number;
@@ -92,18 +95,26 @@ export class RateLimits {
     }
   }
 
-  /** After the call: charge (or refund) the difference between actual and estimated tokens. */
-  settleTokens(keyName: string | undefined, difference: number): Promise<void> | undefined {
+  /**
+   * After the call: charge (or refund) the difference between actual and estimated tokens. A
+   * refund goes back only to the window that took the estimate: a call admitted in one minute
+   * and ended in the next gives nothing to the new one, which never held its tokens.
+   */
+  settleTokens(keyName: string | undefined, difference: number, admittedAt: number): Promise<void> | undefined {
     if (difference === 0) return undefined;
     const mine = keyName === undefined ? undefined : this.perKey.get(keyName);
     let settling: Promise<unknown>[] | undefined;
     for (const entry of [mine?.tpm, this.global.tpm]) {
       if (!entry) continue;
       const key = keyName ?? 'anonymous';
+      const id = this.keyOf(entry, key);
       const op =
         difference > 0
-          ? entry.limiter.penalty(this.keyOf(entry, key), difference)
-          : entry.limiter.reward(this.keyOf(entry, key), -difference);
+          ? entry.limiter.penalty(id, difference)
+          : entry.limiter.reward(id, -difference).then((res) => {
+              const windowStart = Date.now() + res.msBeforeNext - WINDOW_S * 1000;
+              return windowStart > admittedAt ? entry.limiter.penalty(id, -difference) : res;
+            });
       // Accounting after the fact must not fail the call that already succeeded.
       settling ??= [];
       settling.push(op.catch(() => undefined));
@@ -137,7 +148,7 @@ export class RateLimits {
     };
   }
 
-  private limiter(subject: string, unit: string, points: number, what: string, duration = 60): Limiter {
+  private limiter(subject: string, unit: string, points: number, what: string, duration = WINDOW_S): Limiter {
     const keyPrefix = `llmo:rl:${unit}:${subject}`;
     const memory = new RateLimiterMemory({ points, duration, keyPrefix });
     const limiter = this.store.redis

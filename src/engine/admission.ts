@@ -35,16 +35,22 @@ export class Admission {
    * for an estimate from the text's length alone. Which models the key may call is the
    * ranking's business (they are excluded there), so no model is checked here.
    */
-  admitUnplanned(ctx: CallContext, input: ChatInput, defaultMaxTokens: number): Promise<Admitted> {
+  admitUnplanned(ctx: CallContext, input: ChatInput, defaultMaxTokens: number, priceModels: readonly string[] = []): Promise<Admitted> {
     return this.admitDemand(ctx, {
       models: [],
+      priceModels,
       estimatedTokens: estimatePromptTokens(input.messages) + estimateToolingTokens(input.tooling) + (input.maxTokens ?? defaultMaxTokens),
     });
   }
 
   async admitDemand(
     ctx: CallContext,
-    demand: { models: readonly string[]; estimatedTokens: number; maxCostUsd?: number | undefined },
+    demand: {
+      models: readonly string[];
+      estimatedTokens: number;
+      maxCostUsd?: number | undefined;
+      priceModels?: readonly string[] | undefined;
+    },
   ): Promise<Admitted> {
     const access = this.access;
     if (!access) return { ctx, release: () => undefined };
@@ -70,8 +76,14 @@ export class Admission {
     return this.within(this.admit(ctx, plan), run);
   }
 
-  runUnplanned<T>(ctx: CallContext, input: ChatInput, defaultMaxTokens: number, run: (ctx: CallContext) => Promise<T>): Promise<T> {
-    return this.within(this.admitUnplanned(ctx, input, defaultMaxTokens), run);
+  runUnplanned<T>(
+    ctx: CallContext,
+    input: ChatInput,
+    defaultMaxTokens: number,
+    priceModels: readonly string[],
+    run: (ctx: CallContext) => Promise<T>,
+  ): Promise<T> {
+    return this.within(this.admitUnplanned(ctx, input, defaultMaxTokens, priceModels), run);
   }
 
   /** One async layer for admission and the run (not an async `run` awaiting the admission, then this). */

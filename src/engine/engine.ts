@@ -16,6 +16,7 @@ import {
   type FallbackCall,
   type RaceCall,
   type RankCall,
+  type RouteRequest,
   type StreamCall,
   type StreamMode,
 } from './requests.js';
@@ -143,6 +144,13 @@ export class Engine {
     }
   }
 
+  /** The models a route may rank: its candidates, or the whole catalog (the budget's hold is priced on them). */
+  private routeModels(route: RouteRequest): readonly string[] {
+    const { catalog } = this.options;
+    if (route.candidates.length === 0) return catalog.models.map((m) => m.id);
+    return route.candidates.flatMap((c) => catalog.find(c.name)?.id ?? []);
+  }
+
   /** Chat: one model (through the response cache), or a route whose ranking is the fallback chain. */
   async chat(req: ChatCall): Promise<ChatAnswer> {
     const { input, ctx } = req;
@@ -160,7 +168,7 @@ export class Engine {
     if (req.route) {
       const route = req.route;
       // Admission first: a caller over its limits costs no classification.
-      return this.admission.runUnplanned(ctx, input, this.options.defaults.maxTokens, async (admitted) => {
+      return this.admission.runUnplanned(ctx, input, this.options.defaults.maxTokens, this.routeModels(route), async (admitted) => {
         const { decision, chain } = await this.planner.routeChain(route, input, admitted);
         const plan = this.planner.plan(chain, input, { capMaxTokens: true });
         return {
@@ -199,7 +207,7 @@ export class Engine {
     const { target, input, ctx } = req;
     if (target.route) {
       // Admission first: a caller over its limits costs no classification.
-      const admitted = await this.admission.admitUnplanned(ctx, input, this.options.defaults.maxTokens);
+      const admitted = await this.admission.admitUnplanned(ctx, input, this.options.defaults.maxTokens, this.routeModels(target.route));
       try {
         const routed = await this.planner.routeChain(target.route, input, admitted.ctx, true);
         const plan = this.planner.plan(routed.chain, input, { capMaxTokens: true });

@@ -16,6 +16,12 @@ export interface AccessControl {
     readonly estimatedTokens: number;
     /** The most the call can cost, when the caller knows it better than the chat prices do (embeddings). */
     readonly maxCostUsd?: number | undefined;
+    /**
+     * A routed call's models, before the ranking picks among them: not checked here (the ranking
+     * leaves out what the key may not call), but the dearest the key may call sizes the budget's
+     * hold, so a burst of routed calls stops at the budget as any other does.
+     */
+    readonly priceModels?: readonly string[] | undefined;
   }): Promise<AccessTicket>;
   /** Whether the principal may call this model at all. */
   allows(principal: Principal | undefined, modelId: string): boolean;

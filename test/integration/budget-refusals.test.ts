@@ -1,0 +1,74 @@
+import type * as grpc from '@grpc/grpc-js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { periodsOf } from '../../src/access/budgets.js';
+import { decodeStatusDetails } from '../../src/cli/status-details.js';
+import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
+import { accessFile, sha } from '../helpers/access-file.js';
+import { callUnary } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+describe('budgets', () => {
+  let h: Harness;
+  let file: string;
+  beforeAll(async () => {
+    file = accessFile(
+      `    - { name: rita, sha256: ${sha('rita-secret')}, budgets: { usd_per_day: 0.001 } }\n` +
+        `    - { name: dora, sha256: ${sha('dora-secret')}, budgets: { usd_per_day: 0.0001 } }\n`,
+    );
+    h = await startHarness({ env: { CONFIG_FILE: file }, latencyScale: 0 });
+  });
+  afterAll(async () => h?.close());
+  const chat = () => h.clients.chat.chat.bind(h.clients.chat);
+
+  it('hold routed calls to the dearest model the route may pick, so a parallel burst of them stops near the budget too', async () => {
+    // Each routed call may be answered by gpt-4o: (5 prompt + 60 answer tokens) at $10 per million.
+    const maxCost = ((5 + 60) * 10) / 1e6;
+    const route = { profile: RoutingProfile.ROUTING_PROFILE_QUALITY, candidates: ['gpt-4o'] };
+    const outcomes = await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        callUnary(
+          chat(),
+          { model: '', prompt: `burst ${i}`, messages: [], maxTokens: 60, route },
+          { metadata: bearer('rita-secret') },
+        ).then(
+          ({ response }) => response.costUsd,
+          (err: grpc.ServiceError) => decodeStatusDetails(err.metadata).errorInfo?.reason ?? String(err.code),
+        ),
+      ),
+    );
+    const costs = outcomes.filter((o): o is number => typeof o === 'number');
+    expect(outcomes.filter((o) => typeof o !== 'number').every((o) => o === 'BUDGET_EXHAUSTED')).toBe(true);
+    expect(costs.length).toBeGreaterThanOrEqual(1);
+    expect(costs.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(0.001 + maxCost);
+  });
+
+  it('refused with the daily budget spent wait until midnight UTC, even when the monthly check refused for holds', async () => {
+    // A slow call holds (4 + 5) tokens at $10 per million while it runs.
+    h.upstream.injectFault({ kind: 'delay', delayMs: 4_000, model: 'gpt-4o', times: 1 });
+    const slow = callUnary(chat(), { model: 'gpt-4o', prompt: 'b', messages: [], maxTokens: 5 }, { metadata: bearer('dora-secret') }).catch(
+      () => undefined,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    // This one spends past the daily budget.
+    const { response } = await callUnary(chat(), { model: 'gpt-4o', prompt: 'spend', messages: [] }, { metadata: bearer('dora-secret') });
+    expect(response.costUsd).toBeGreaterThanOrEqual(0.0001);
+    // A monthly budget above what is spent but below it plus the slow call's hold (SIGHUP's reload).
+    const month = response.costUsd + 0.000045;
+    writeFileSync(file, readFileSync(file, 'utf8').replace('usd_per_day: 0.0001 }', `usd_per_day: 0.0001, usd_per_month: ${month} }`));
+    h.app.reloadKeys();
+    const refused = await callUnary(chat(), { model: 'gpt-4o', prompt: 'again', messages: [] }, { metadata: bearer('dora-secret') }).then(
+      () => undefined,
+      (err: grpc.ServiceError) => err,
+    );
+    const decoded = decodeStatusDetails(refused!.metadata);
+    expect(decoded.errorInfo?.reason).toBe('BUDGET_EXHAUSTED');
+    expect(refused?.details).toContain('usd_per_day');
+    const delay = decoded.retryInfo?.retryDelay;
+    const ms = delay ? delay.seconds * 1000 + delay.nanos / 1e6 : Number.NaN;
+    expect(Math.abs(ms - periodsOf(new Date()).msToNextDay)).toBeLessThan(60_000);
+    await slow;
+  }, 20_000);
+});
