@@ -3,9 +3,14 @@ import type { Logger } from 'pino';
 
 /**
  * One Redis connection for all shared state. Commands fail at once while disconnected (no
- * offline queue), so callers fall back or refuse immediately instead of hanging; ioredis keeps
- * reconnecting in the background, and state is shared again as soon as Redis is back.
+ * offline queue), and after COMMAND_TIMEOUT_MS while connected to a Redis that does not answer (a
+ * hung host, a network that drops packets, where the connection stays open), so callers fall back
+ * or refuse instead of hanging; ioredis keeps reconnecting in the background, and state is shared
+ * again as soon as Redis is back.
  */
+/** A Redis answers in a millisecond or two; one silent this long is treated as down, per command. */
+const COMMAND_TIMEOUT_MS = 500;
+
 export async function connectRedis(url: string, log: Logger): Promise<Redis> {
   // Loaded only when REDIS_URL is set: a single replica never pays for the client's memory.
   const { Redis: RedisClient } = await import('ioredis');
@@ -13,6 +18,7 @@ export async function connectRedis(url: string, log: Logger): Promise<Redis> {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     connectTimeout: 2_000,
+    commandTimeout: COMMAND_TIMEOUT_MS,
     retryStrategy: (attempt) => Math.min(100 * attempt, 2_000),
   });
   let down = false;

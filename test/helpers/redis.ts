@@ -9,6 +9,10 @@ export interface RedisProcess {
   stop(): Promise<void>;
   /** Starts it again on the same port (after stop), as a restarted Redis would come back. */
   start(): Promise<void>;
+  /** Stops the server without closing its connections (SIGSTOP), as a hung host or a network dropping packets looks. */
+  freeze(): void;
+  /** Lets a frozen server run again (SIGCONT). */
+  thaw(): void;
 }
 
 async function freePort(): Promise<number> {
@@ -49,7 +53,10 @@ export async function startRedis(): Promise<RedisProcess> {
     port,
     url: `redis://127.0.0.1:${port}`,
     start,
+    freeze: () => child?.kill('SIGSTOP'),
+    thaw: () => child?.kill('SIGCONT'),
     async stop() {
+      child?.kill('SIGCONT');
       if (!child || child.exitCode !== null) return;
       const exited = once(child, 'exit');
       child.kill('SIGKILL');

@@ -1,0 +1,41 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accessFile, sha } from '../helpers/access-file.js';
+import { callUnary } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { startRedis, type RedisProcess } from '../helpers/redis.js';
+
+const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+/** A Redis that stops answering but keeps its connections open: what a hung host or a black-holed network looks like. */
+describe('a Redis that stops answering', () => {
+  let redis: RedisProcess;
+  let h: Harness;
+  beforeAll(async () => {
+    redis = await startRedis();
+    const rosa = `    - { name: rosa, sha256: ${sha('rosa-secret')}, limits: { requests_per_minute: 100 }, budgets: { usd_per_day: 1 } }\n`;
+    h = await startHarness({ env: { CONFIG_FILE: accessFile(rosa), REDIS_URL: redis.url, REDIS_FAILURE_POLICY: 'local' } });
+  }, 20_000);
+  afterAll(async () => {
+    redis?.thaw();
+    await h?.close();
+    await redis?.stop();
+  });
+
+  it('is given up on per command: calls with limits, budgets and the cache are served under REDIS_FAILURE_POLICY=local', async () => {
+    const chat = h.clients.chat.chat.bind(h.clients.chat);
+    const ask = (prompt: string, key: string) =>
+      callUnary(chat, { model: 'gpt-4o-mini', prompt, messages: [], temperature: 0 }, { metadata: bearer(key), deadlineMs: 8_000 }).then(
+        () => 'OK',
+        (err: grpc.ServiceError) => grpc.status[err.code],
+      );
+    expect(await ask('before', 'rosa-secret')).toBe('OK');
+    redis.freeze();
+    const started = Date.now();
+    // A key with a limit and a budget, and one with neither (the response cache still asks Redis).
+    expect(await ask('while frozen', 'rosa-secret')).toBe('OK');
+    expect(await ask('cacheable while frozen', 'erin-secret')).toBe('OK');
+    // Each of the few commands a call makes waits at most the command timeout, not the deadline.
+    expect(Date.now() - started).toBeLessThan(6_000);
+  }, 30_000);
+});
