@@ -260,6 +260,15 @@ export function isDeployedEnvironment(environment: string | undefined): boolean 
   return environment !== undefined && !NON_PRODUCTION_ENVIRONMENTS.has(environment);
 }
 
+/**
+ * A value as a configuration error may show it: a secret's not at all, a URL's password masked
+ * (REDIS_URL and DATABASE_URL carry theirs; an error goes to the terminal and the logs).
+ */
+function shownValue(name: string, value: string): string {
+  if (/KEY|SECRET|TOKEN|PASSWORD/i.test(name)) return '(hidden)';
+  return value.replace(/(\/\/[^/:@\s]*:)[^/\s]*@/, '$1***@');
+}
+
 /** Parses the environment once; throws ConfigError listing every problem, one per line. */
 export function loadConfig(given: Readonly<Record<string, string | undefined>> = process.env): Config {
   const { env, problems: aliasProblems } = withCompatAliases(given);
@@ -273,7 +282,7 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
         const alias = COMPAT_ALIASES.find((a) => a.ours === ours && emptyAsUndefined(given[a.alias]) !== undefined);
         const name = alias ? `${alias.alias} (${alias.means}; our name: ${ours})` : ours;
         const value = alias ? given[alias.alias] : env[ours];
-        return `${name}: ${issue.message}${value === undefined ? '' : ` (got ${JSON.stringify(value)})`}`;
+        return `${name}: ${issue.message}${value === undefined ? '' : ` (got ${JSON.stringify(shownValue(ours, value))})`}`;
       }),
     ]);
   }

@@ -85,3 +85,24 @@ describe('WORKERS', () => {
     expect(problemsOf({ WORKERS: '0' })[0]).toMatch(/^WORKERS: /);
   });
 });
+
+describe('configuration errors', () => {
+  const messageOf = (env: Record<string, string>): string => {
+    try {
+      loadConfig(env);
+      return '';
+    } catch (err) {
+      return err instanceof ConfigError ? err.problems.join('\n') : String(err);
+    }
+  };
+
+  it('show a URL they refuse with its password masked, and no secret at all', () => {
+    const redis = messageOf({ REDIS_URL: 'redis+tls://:hunter2-redis@redis.internal:6380' });
+    expect(redis).toContain('REDIS_URL');
+    expect(redis).toContain('redis+tls://:***@redis.internal:6380');
+    expect(redis).not.toContain('hunter2');
+    const pg = messageOf({ DATABASE_URL: 'mysql://llmo:p@ss-word@db/x' });
+    expect(pg).toContain('mysql://llmo:***@db/x');
+    expect(pg).not.toContain('ss-word');
+  });
+});
