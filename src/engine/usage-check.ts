@@ -10,8 +10,8 @@ import { estimateUsage } from '../domain/chat.js';
  * character, so the prompt cannot count more tokens than the prompt has characters (plus the
  * per-message framing, the tool definitions and calls, and a generous allowance per image,
  * whose tokens depend on its size, not its characters); the completion cannot pass max_tokens
- * (plus a little slack for providers that count their end marker). Otherwise the attempt's
- * usage is our estimate.
+ * (plus a little slack for providers that count their end marker), nor be none for an answer
+ * with text. Otherwise the attempt's usage is our estimate.
  */
 export interface CheckedUsage {
   readonly usage: TokenUsage;
@@ -32,7 +32,7 @@ export function checkUsage(
   generatedChars: number,
   source?: { readonly log?: Logger | undefined; readonly model: string; readonly provider: string },
 ): CheckedUsage {
-  const problem = usageProblem(reported, request);
+  const problem = usageProblem(reported, request, generatedChars);
   if (!problem) return { usage: { ...reported, totalTokens: reported.promptTokens + reported.completionTokens } };
   source?.log?.warn(
     { model: source.model, provider: source.provider, reported, problem },
@@ -41,7 +41,7 @@ export function checkUsage(
   return { usage: estimateUsage(request.messages, generatedChars), refused: problem };
 }
 
-function usageProblem(u: TokenUsage, request: Checked): string | undefined {
+function usageProblem(u: TokenUsage, request: Checked, generatedChars: number): string | undefined {
   const counts =
     notCount('prompt_tokens', u.promptTokens) ??
     notCount('completion_tokens', u.completionTokens) ??
@@ -60,6 +60,8 @@ function usageProblem(u: TokenUsage, request: Checked): string | undefined {
   if (u.completionTokens > request.maxTokens + SLACK)
     return `completion_tokens ${u.completionTokens} exceeds max_tokens ${request.maxTokens}`;
   if (u.cachedTokens > u.promptTokens) return `cached_tokens ${u.cachedTokens} exceeds prompt_tokens ${u.promptTokens}`;
+  // Any answer is at least one token: a report of none for text that was relayed would charge it nothing.
+  if (u.completionTokens === 0 && generatedChars > 0) return `completion_tokens 0 for an answer of ${generatedChars} characters`;
   return undefined;
 }
 

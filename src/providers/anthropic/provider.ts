@@ -14,6 +14,7 @@ import { OrchestratorError } from '../../domain/errors.js';
 import { acceptsSampling } from './versions.js';
 import { applySampling } from './sampling.js';
 import { SseDecoder } from '../http/fast-sse.js';
+import { readOnAfterEnd } from '../http/after-end.js';
 import { createUndiciFetch, type UndiciFetch } from '../http/undici-fetch.js';
 import { upstreamHttpOptions, type UpstreamHttpOptions } from '../http/upstream-http.js';
 import type { Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent } from '../types.js';
@@ -122,12 +123,21 @@ export class AnthropicProvider implements Provider {
     } catch (err) {
       throw this.translate(err, request.signal, 'response');
     }
-    if (!Array.isArray(message.content)) throw malformed(this.name, 'response (no content array)');
+    if (message === null || typeof message !== 'object' || !Array.isArray(message.content)) {
+      throw malformed(this.name, 'response (no content array)');
+    }
     if (message.stop_reason === null || message.stop_reason === undefined) {
       throw truncated(this.name, 'the response has no stop_reason');
     }
-    const content = textOf(message.content);
-    const toolCalls = toolCallsOf(message.content);
+    let content: string;
+    let toolCalls: ReturnType<typeof toolCallsOf>;
+    try {
+      content = textOf(message.content);
+      toolCalls = toolCallsOf(message.content);
+    } catch (err) {
+      // The upstream's answer is input: a block of another shape than the API's is refused.
+      throw malformed(this.name, `response (${(err as Error).message})`);
+    }
     const usage = message.usage ? countsOf(message.usage) : undefined;
     const generated = content + (toolCalls?.map((c) => c.name + c.arguments).join('') ?? '');
     return {
@@ -162,11 +172,15 @@ export class AnthropicProvider implements Provider {
     const calls = new ToolCallAssembler();
     // Content block index -> tool call index: tool_use blocks are numbered among themselves.
     const toolBlocks = new Map<number, number>();
+    const reader = body[Symbol.asyncIterator]();
     try {
-      // The loop reads on after message_stop, to the end of the body, so the keep-alive
-      // connection is reused instead of aborted.
-      for await (const bytes of body) {
-        const events = decoder.push(bytes);
+      for (;;) {
+        const read = await reader.next();
+        if (read.done) {
+          ended = true;
+          break;
+        }
+        const events = decoder.push(read.value);
         // The deltas this read completed, handed on together; those before a failure still go out.
         const out: ProviderStreamEvent[] = [];
         let failure: unknown;
@@ -190,10 +204,15 @@ export class AnthropicProvider implements Provider {
                 }
                 break;
               case 'content_block_delta':
-                if (event.delta.type === 'text_delta' && event.delta.text) {
+                if (event.delta.type === 'text_delta') {
+                  if (typeof event.delta.text !== 'string') throw malformed(this.name, 'stream event (text_delta without text)');
+                  if (!event.delta.text) break;
                   generated += event.delta.text;
                   out.push({ type: 'delta', content: event.delta.text });
-                } else if (event.delta.type === 'input_json_delta' && event.delta.partial_json) {
+                } else if (event.delta.type === 'input_json_delta') {
+                  if (typeof event.delta.partial_json !== 'string')
+                    throw malformed(this.name, 'stream event (input_json_delta without text)');
+                  if (!event.delta.partial_json) break;
                   const index = toolBlocks.get(event.index);
                   if (index === undefined) break;
                   const toolCall = { index, arguments: event.delta.partial_json };
@@ -219,15 +238,19 @@ export class AnthropicProvider implements Provider {
         }
         if (out.length > 0) yield out;
         if (failure !== undefined) throw failure;
+        // The answer is whole at message_stop: it ends now, whenever the upstream closes the response.
+        if (stopped) break;
       }
-      ended = true;
     } catch (err) {
       // After message_stop the answer is whole; a connection lost on the way out costs nothing.
       if (!stopped || stopReason === null || request.signal.aborted) {
         throw this.translate(err, request.signal, 'stream');
       }
     } finally {
-      if (!ended) body.destroy?.();
+      // After message_stop the rest is read in the background, so the keep-alive connection is
+      // reused; left early (the consumer stopped, an error), the body is closed.
+      if (stopped && !ended) readOnAfterEnd(reader, () => body.destroy?.(), { maxBytes: this.maxEventBytes });
+      else if (!ended) body.destroy?.();
     }
     if (request.signal.aborted) throw abortError(request.signal);
     if (!stopped || stopReason === null) throw truncated(this.name, 'no message_stop before the end of the stream');
@@ -236,7 +259,8 @@ export class AnthropicProvider implements Provider {
         type: 'end',
         finishReason: finishReasonOf(stopReason),
         usage: usage ? tokenUsageOf(usage) : estimatedUsage(request, generated),
-        ...(calls.size > 0 ? { toolCalls: calls.result() } : {}),
+        // A tool called without input streams no input deltas: its arguments are {}, as unary reads them.
+        ...(calls.size > 0 ? { toolCalls: calls.result().map((c) => (c.arguments === '' ? { ...c, arguments: '{}' } : c)) } : {}),
       },
     ];
   }
@@ -348,6 +372,11 @@ function finishReasonOf(reason: StopReason | string): FinishReason {
 
 function textOf(blocks: readonly ContentBlock[]): string {
   let text = '';
-  for (const block of blocks) if (block.type === 'text') text += block.text;
+  for (const block of blocks as readonly (ContentBlock | null)[]) {
+    if (block === null || typeof block !== 'object') throw new TypeError('a content block is not an object');
+    if (block.type !== 'text') continue;
+    if (typeof block.text !== 'string') throw new TypeError('a text block without text');
+    text += block.text;
+  }
   return text;
 }

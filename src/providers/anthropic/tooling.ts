@@ -167,7 +167,10 @@ export function checkImageDetail(messages: readonly ChatMessage[], where: { prov
 export function toolCallsOf(blocks: readonly ContentBlock[]): ToolCall[] | undefined {
   const calls: ToolCall[] = [];
   for (const block of blocks) {
-    if (block.type === 'tool_use') calls.push({ id: block.id, name: block.name, arguments: JSON.stringify(block.input ?? {}) });
+    if (block.type !== 'tool_use') continue;
+    if (typeof block.id !== 'string' || typeof block.name !== 'string')
+      throw new TypeError('a tool_use block without a string id and name');
+    calls.push({ id: block.id, name: block.name, arguments: JSON.stringify(block.input ?? {}) });
   }
   return calls.length > 0 ? calls : undefined;
 }

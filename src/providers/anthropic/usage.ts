@@ -37,6 +37,10 @@ export function withDelta(start: UsageCounts | undefined, delta: MessageDeltaUsa
  * reads are also `cachedTokens`, priced at the cached rate; cache writes at the input rate.
  */
 export function tokenUsageOf(counts: UsageCounts): TokenUsage {
+  // Each count is checked, not only their sum: a negative one beside a larger one would pass as a
+  // sum. NaN makes the usage check refuse the report and charge the estimate.
+  const valid = [counts.input, counts.cacheRead, counts.cacheCreation, counts.output].every((n) => Number.isSafeInteger(n) && n >= 0);
+  if (!valid) return { promptTokens: Number.NaN, completionTokens: Number.NaN, totalTokens: Number.NaN, cachedTokens: Number.NaN };
   const promptTokens = counts.input + counts.cacheRead + counts.cacheCreation;
   return {
     promptTokens,

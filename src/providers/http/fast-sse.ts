@@ -49,6 +49,8 @@ export class SseDecoder {
 
   /** The events this chunk completes, in order (often none or one). */
   push(chunk: Uint8Array): readonly SseEvent[] {
+    // An empty read completes nothing, and must not forget that the last one ended in CR.
+    if (chunk.byteLength === 0) return NO_EVENTS;
     const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     let events: SseEvent[] | undefined;
     let start = 0;

@@ -8,10 +8,11 @@ import type {
 } from 'openai/resources/chat/completions';
 import type { FinishReason, TokenUsage } from '../../domain/chat.js';
 import { estimateUsage } from '../../domain/chat.js';
-import { ToolCallAssembler } from '../../domain/tools.js';
+import { type ToolCall, ToolCallAssembler } from '../../domain/tools.js';
 import { applyTooling, toOpenAIMessages, toolCallsOf } from './tooling.js';
 import { OrchestratorError } from '../../domain/errors.js';
 import { SseDecoder } from '../http/fast-sse.js';
+import { readOnAfterEnd } from '../http/after-end.js';
 import { ChunkTemplate } from './chunk-template.js';
 import { LeanOpenAI } from './lean-openai.js';
 import { DirectPost } from './direct-post.js';
@@ -106,10 +107,25 @@ export class OpenAIProvider implements Provider {
     } catch (err) {
       throw this.translate(err, request.signal, 'response');
     }
-    const choice = completion.choices?.[0];
-    // A message that only calls tools has content null.
-    const toolCalls = choice?.message ? toolCallsOf(choice.message) : undefined;
-    if (!choice || (typeof choice.message?.content !== 'string' && !toolCalls)) {
+    return this.answerOf(completion, request);
+  }
+
+  /** The answer read from a parsed response, whose shape is the upstream's word: checked, not trusted. */
+  private answerOf(completion: ChatCompletion, request: ProviderRequest): ProviderCompletion {
+    if (completion === null || typeof completion !== 'object') throw malformed(this.name, 'response (not a JSON object)');
+    const choice: ChatCompletion['choices'][number] | undefined = Array.isArray(completion.choices) ? completion.choices[0] : undefined;
+    if (choice === null || typeof choice !== 'object' || choice.message === null || typeof choice.message !== 'object') {
+      throw malformed(this.name, 'response (no choices[0].message)');
+    }
+    let toolCalls: ToolCall[] | undefined;
+    try {
+      // A message that only calls tools has content null.
+      toolCalls = toolCallsOf(choice.message);
+    } catch (err) {
+      throw malformed(this.name, `response (${(err as Error).message})`);
+    }
+    const given: unknown = choice.message.content;
+    if (!(typeof given === 'string' || ((given === null || given === undefined) && toolCalls))) {
       throw malformed(this.name, 'response (no choices[0].message.content)');
     }
     if (choice.finish_reason === null || choice.finish_reason === undefined) {
@@ -153,16 +169,12 @@ export class OpenAIProvider implements Provider {
     const calls = new ToolCallAssembler();
     const template = new ChunkTemplate();
     let done = false;
-    let afterDone = 0;
+    const reader = body[Symbol.asyncIterator]();
     try {
-      for await (const bytes of body) {
-        if (done) {
-          // Read on to the end so the keep-alive connection is reused; but not forever.
-          afterDone += bytes.length;
-          if (afterDone > this.maxEventBytes) break;
-          continue;
-        }
-        const events = decoder.push(bytes);
+      for (;;) {
+        const read = await reader.next();
+        if (read.done) break;
+        const events = decoder.push(read.value);
         // The deltas this read completed, handed on together; those before a failure still go out.
         const out: ProviderStreamEvent[] = [];
         let failure: unknown;
@@ -187,12 +199,16 @@ export class OpenAIProvider implements Provider {
             // The SDK's error reads only `get` of the headers (the upstream's request id).
             if (chunk.error) throw new OpenAI.APIError(undefined, chunk.error, undefined, response.headers as Headers);
             const choice = chunk.choices?.[0];
-            const content = choice?.delta?.content;
-            if (content) {
-              generated += content.length;
-              out.push({ type: 'delta', content });
-            }
-            for (const piece of choice?.delta?.tool_calls ?? []) {
+            const content: unknown = choice?.delta?.content;
+            if (typeof content === 'string') {
+              if (content) {
+                generated += content.length;
+                out.push({ type: 'delta', content });
+              }
+            } else if (content !== undefined && content !== null) throw malformed(this.name, 'stream chunk (delta.content is not text)');
+            for (const piece of toolPieces(choice?.delta?.tool_calls)) {
+              if (piece === undefined)
+                throw malformed(this.name, 'stream chunk (a tool call piece without its index or with arguments that are not text)');
               const toolCall = { index: piece.index, id: piece.id, name: piece.function?.name, arguments: piece.function?.arguments ?? '' };
               calls.add(toolCall);
               generated += (toolCall.name?.length ?? 0) + toolCall.arguments.length;
@@ -206,12 +222,15 @@ export class OpenAIProvider implements Provider {
         }
         if (out.length > 0) yield out;
         if (failure !== undefined) throw failure;
+        // The answer is whole at [DONE]: it ends now, whenever the upstream closes the response.
+        if (done) break;
       }
     } catch (err) {
       throw this.translate(err, request.signal, 'stream');
     } finally {
       // Left early (the consumer stopped, an error, a limit): closing the body closes the connection.
       if (!done) body.destroy?.();
+      else readOnAfterEnd(reader, () => body.destroy?.(), { maxBytes: this.maxEventBytes });
     }
     if (request.signal.aborted) throw abortError(request.signal);
     if (finishReason === undefined) throw truncated(this.name, 'no finish_reason before the end of the stream');
@@ -288,6 +307,37 @@ function finishReasonOf(reason: string): FinishReason {
     default:
       return 'unknown';
   }
+}
+
+type ToolPiece = { index: number; id?: string; function?: { name?: string; arguments?: string } };
+
+/**
+ * A chunk's tool call pieces, each checked: an index (a whole number, which joins the pieces of
+ * one call) and text or nothing for the id, name and arguments. A piece that is not is undefined.
+ */
+function toolPieces(given: unknown): (ToolPiece | undefined)[] {
+  if (given === undefined || given === null) return [];
+  if (!Array.isArray(given)) return [undefined];
+  const text = (v: unknown): boolean => v === undefined || v === null || typeof v === 'string';
+  return given.map((p: unknown) => {
+    const piece = p as { index?: unknown; id?: unknown; function?: { name?: unknown; arguments?: unknown } | null } | null;
+    if (piece === null || typeof piece !== 'object' || !Number.isSafeInteger(piece.index) || (piece.index as number) < 0) return undefined;
+    const fn = piece.function;
+    if (!text(piece.id) || (fn !== undefined && fn !== null && (typeof fn !== 'object' || !text(fn.name) || !text(fn.arguments))))
+      return undefined;
+    return {
+      index: piece.index as number,
+      ...(typeof piece.id === 'string' ? { id: piece.id } : {}),
+      ...(fn
+        ? {
+            function: {
+              ...(typeof fn.name === 'string' ? { name: fn.name } : {}),
+              ...(typeof fn.arguments === 'string' ? { arguments: fn.arguments } : {}),
+            },
+          }
+        : {}),
+    };
+  });
 }
 
 /** Upstream usage when reported; otherwise an estimate (about four characters a token). */

@@ -81,8 +81,19 @@ function toolChoiceOf(choice: ToolChoice): ChatCompletionToolChoiceOption {
 /** The function calls of an answer (other call types, newer than this code, are not ours to run). */
 export function toolCallsOf(message: ChatCompletionMessage): ToolCall[] | undefined {
   const calls: ToolCall[] = [];
-  for (const call of message.tool_calls ?? []) {
-    if (call.type === 'function') calls.push({ id: call.id, name: call.function.name, arguments: call.function.arguments });
+  const given: unknown = message.tool_calls;
+  if (given === undefined || given === null) return undefined;
+  // The upstream's answer is input: a shape other than the API's is refused, not half read.
+  if (!Array.isArray(given)) throw new TypeError('message.tool_calls is not an array');
+  for (const call of given as unknown[]) {
+    const c = call as { type?: unknown; id?: unknown; function?: { name?: unknown; arguments?: unknown } | null } | null;
+    if (c === null || typeof c !== 'object') throw new TypeError('a tool call is not an object');
+    if (c.type !== 'function') continue;
+    const fn = c.function;
+    if (typeof c.id !== 'string' || !fn || typeof fn.name !== 'string' || typeof fn.arguments !== 'string') {
+      throw new TypeError('a function tool call without a string id, name and arguments');
+    }
+    calls.push({ id: c.id, name: fn.name, arguments: fn.arguments });
   }
   return calls.length > 0 ? calls : undefined;
 }

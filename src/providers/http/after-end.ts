@@ -1,0 +1,36 @@
+/**
+ * What a stream's body still holds after the answer's end marker (`data: [DONE]`, Anthropic's
+ * message_stop), read in the background: the answer is handed on at once, whether or not the
+ * upstream closes the response then, and a body that ends soon after (its last chunk, the
+ * chunked encoding's terminator) leaves its keep-alive connection for the next request. A body
+ * that holds on past `graceMs`, or sends more than `maxBytes`, is closed instead.
+ */
+export function readOnAfterEnd(
+  reader: AsyncIterator<Uint8Array>,
+  close: () => void,
+  options: { readonly maxBytes: number; readonly graceMs?: number },
+): void {
+  let bytes = 0;
+  const timer = setTimeout(close, options.graceMs ?? AFTER_END_GRACE_MS);
+  timer.unref();
+  void (async () => {
+    try {
+      for (;;) {
+        const next = await reader.next();
+        if (next.done) return;
+        bytes += next.value.byteLength;
+        if (bytes > options.maxBytes) {
+          close();
+          return;
+        }
+      }
+    } catch {
+      // Closed, or cut on the way out: the answer was whole before it.
+    } finally {
+      clearTimeout(timer);
+    }
+  })();
+}
+
+/** Long enough for an upstream to finish a response it has already answered; a stalled one is not waited for. */
+export const AFTER_END_GRACE_MS = 2_000;

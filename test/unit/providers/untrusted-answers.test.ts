@@ -1,0 +1,217 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OrchestratorError } from '../../../src/domain/errors.js';
+import { checkUsage } from '../../../src/engine/usage-check.js';
+import { AnthropicProvider } from '../../../src/providers/anthropic/provider.js';
+import { SseDecoder } from '../../../src/providers/http/fast-sse.js';
+import { OpenAIProvider } from '../../../src/providers/openai/provider.js';
+import type { ProviderRequest, ProviderStreamEvent } from '../../../src/providers/types.js';
+
+/** An upstream's answer is input: a shape other than the API's fails as a malformed answer (retryable), never as a crash. */
+type Reply = (body: { stream?: boolean }, res: http.ServerResponse) => void;
+let reply: Reply = (_b, res) => res.end();
+let server: http.Server;
+let base = '';
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => {
+      raw += c.toString();
+    });
+    req.on('end', () => reply(JSON.parse(raw || '{}') as { stream?: boolean }, res));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+const req = (extra: Partial<ProviderRequest> = {}): ProviderRequest => ({
+  upstreamModel: 'm',
+  messages: [{ role: 'user', content: 'hi' }],
+  temperature: 0,
+  maxTokens: 100,
+  signal: new AbortController().signal,
+  ...extra,
+});
+const openai = () => new OpenAIProvider({ name: 'o', baseURL: `${base}/v1`, apiKey: 'sk-test' });
+const anthropic = () => new AnthropicProvider({ name: 'a', baseURL: base, apiKey: 'sk-ant-test' });
+
+async function collect(events: AsyncIterable<ProviderStreamEvent>): Promise<ProviderStreamEvent[]> {
+  const out: ProviderStreamEvent[] = [];
+  for await (const e of events) out.push(e);
+  return out;
+}
+const json =
+  (value: unknown): Reply =>
+  (_b, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(typeof value === 'string' ? value : JSON.stringify(value));
+  };
+const sse =
+  (text: string): Reply =>
+  (_b, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.end(text);
+  };
+const chunk = (delta: object, finish: string | null = null) =>
+  `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+const anthropicEvents = (events: readonly object[]) =>
+  events.map((e) => `event: ${(e as { type: string }).type}\ndata: ${JSON.stringify(e)}\n\n`).join('');
+const start = (usage: object = { input_tokens: 10, output_tokens: 1 }) => ({
+  type: 'message_start',
+  message: { id: 'm1', type: 'message', role: 'assistant', content: [], model: 'c', usage },
+});
+const stop = [{ type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 5 } }, { type: 'message_stop' }];
+
+const malformedError = async (promise: Promise<unknown>) => {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(OrchestratorError);
+  expect((err as OrchestratorError).reason).toBe('UPSTREAM_MALFORMED_RESPONSE');
+};
+const message = (m: object) => ({ choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant', ...m } }] });
+const call = (fn: unknown) => ({ id: 't', type: 'function', function: fn });
+
+describe('a unary answer of another shape', () => {
+  const openaiBodies: [string, unknown][] = [
+    ['JSON null', 'null'],
+    ['content a number beside tool calls', message({ content: 123, tool_calls: [call({ name: 'f', arguments: '{}' })] })],
+    ['tool_calls an object', message({ content: 'x', tool_calls: {} })],
+    ['tool_calls holding null', message({ content: 'x', tool_calls: [null] })],
+    ['a function of null', message({ content: 'x', tool_calls: [call(null)] })],
+    ['arguments an object', message({ content: null, tool_calls: [call({ name: 'f', arguments: { a: 1 } })] })],
+  ];
+  for (const [name, body] of openaiBodies) {
+    it(`OpenAI: ${name}`, async () => {
+      reply = json(body);
+      await malformedError(openai().complete(req()));
+    });
+  }
+  const anthropicBodies: [string, unknown][] = [
+    ['JSON null', 'null'],
+    [
+      'a null content block',
+      {
+        type: 'message',
+        role: 'assistant',
+        model: 'c',
+        content: [null],
+        stop_reason: 'end_turn',
+        usage: { input_tokens: 1, output_tokens: 1 },
+      },
+    ],
+  ];
+  for (const [name, body] of anthropicBodies) {
+    it(`Anthropic: ${name}`, async () => {
+      reply = json(body);
+      await malformedError(anthropic().complete(req()));
+    });
+  }
+});
+
+describe('a stream event of another shape', () => {
+  const openaiStreams: [string, string][] = [
+    ['content a number', `${chunk({ content: 'a' })}${chunk({ content: 123 })}${chunk({}, 'stop')}data: [DONE]\n\n`],
+    [
+      'a tool call piece without its index',
+      `${chunk({ tool_calls: [{ id: 't', function: { name: 'f', arguments: '' } }] })}${chunk({}, 'tool_calls')}data: [DONE]\n\n`,
+    ],
+    [
+      'arguments an object',
+      `${chunk({ tool_calls: [{ index: 0, id: 't', function: { name: 'f', arguments: { a: 1 } } }] })}${chunk({}, 'tool_calls')}data: [DONE]\n\n`,
+    ],
+  ];
+  for (const [name, body] of openaiStreams) {
+    it(`OpenAI: ${name}`, async () => {
+      reply = sse(body);
+      await malformedError(collect(openai().stream(req())));
+    });
+  }
+  it('Anthropic: a text_delta whose text is a number', async () => {
+    reply = sse(anthropicEvents([start(), { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 123 } }, ...stop]));
+    await malformedError(collect(anthropic().stream(req())));
+  });
+});
+
+describe('Anthropic tool calls streamed and not', () => {
+  it('agree on a tool called without input: its arguments are {}', async () => {
+    const events = [
+      start(),
+      { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: 'toolu_1', name: 'now', input: {} } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '' } },
+      { type: 'content_block_stop', index: 0 },
+      { type: 'message_delta', delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 5 } },
+      { type: 'message_stop' },
+    ];
+    reply = (body, res) =>
+      body.stream
+        ? sse(anthropicEvents(events))(body, res)
+        : json({
+            type: 'message',
+            role: 'assistant',
+            model: 'c',
+            content: [{ type: 'tool_use', id: 'toolu_1', name: 'now', input: {} }],
+            stop_reason: 'tool_use',
+            usage: { input_tokens: 10, output_tokens: 5 },
+          })(body, res);
+    const tooling = { tools: [{ name: 'now' }] };
+    const unary = await anthropic().complete(req({ tooling }));
+    const end = (await collect(anthropic().stream(req({ tooling })))).at(-1);
+    expect(unary.toolCalls?.[0]?.arguments).toBe('{}');
+    expect(end?.type === 'end' && end.toolCalls).toEqual(unary.toolCalls);
+  });
+});
+
+describe('a stream whose upstream keeps the response open after its end marker', () => {
+  const heldOpen =
+    (text: string): Reply =>
+    (_b, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(text);
+      setTimeout(() => res.end(), 3_000);
+    };
+  it('ends at [DONE] (OpenAI) and message_stop (Anthropic), without waiting for the close', async () => {
+    reply = heldOpen(`${chunk({ content: 'hi' })}${chunk({}, 'stop')}data: [DONE]\n\n`);
+    let started = Date.now();
+    expect((await collect(openai().stream(req()))).at(-1)?.type).toBe('end');
+    expect(Date.now() - started).toBeLessThan(1_000);
+    reply = heldOpen(
+      anthropicEvents([start(), { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'hi' } }, ...stop]),
+    );
+    started = Date.now();
+    expect((await collect(anthropic().stream(req()))).at(-1)?.type).toBe('end');
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+});
+
+describe('usage reports', () => {
+  const request = { messages: [{ role: 'user' as const, content: 'write a long story' }], maxTokens: 10_000 };
+  it('of no completion tokens for an answer with text are refused, and the estimate charged', () => {
+    const checked = checkUsage({ promptTokens: 5, completionTokens: 0, totalTokens: 5, cachedTokens: 0 }, request, 20_000);
+    expect(checked.refused).toMatch(/completion_tokens 0/);
+    expect(checked.usage.completionTokens).toBeGreaterThan(0);
+    expect(checkUsage({ promptTokens: 5, completionTokens: 0, totalTokens: 5, cachedTokens: 0 }, request, 0).refused).toBeUndefined();
+  });
+  it("from Anthropic are refused when one count is negative, though the counts' sum is not", async () => {
+    const events = [
+      start({ input_tokens: -40, cache_creation_input_tokens: 45, output_tokens: 1 }),
+      { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'hi' } },
+      ...stop,
+    ];
+    reply = sse(anthropicEvents(events));
+    const end = (await collect(anthropic().stream(req()))).at(-1);
+    if (end?.type !== 'end') throw new Error('no end');
+    expect(checkUsage(end.usage, { messages: req().messages, maxTokens: 100 }, 2).refused).toBeDefined();
+  });
+});
+
+describe('the SSE decoder', () => {
+  it('keeps a CR at the end of one read with the LF at the start of the next, an empty read between them', () => {
+    const decoder = new SseDecoder();
+    const events = ['data: a\r', '', '\ndata: b\r\n\r\n'].flatMap((c) => [...decoder.push(Buffer.from(c))]);
+    expect(events).toEqual([{ event: null, data: 'a\nb' }]);
+  });
+});
