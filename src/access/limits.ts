@@ -108,11 +108,14 @@ export class RateLimits {
       if (!entry) continue;
       const key = keyName ?? 'anonymous';
       const id = this.keyOf(entry, key);
+      // Read before the reward, so the window's start computed from it is never later than the
+      // limiter's own: a refund to the window that took the estimate is never undone by a clock tick.
+      const asked = Date.now();
       const op =
         difference > 0
           ? entry.limiter.penalty(id, difference)
           : entry.limiter.reward(id, -difference).then((res) => {
-              const windowStart = Date.now() + res.msBeforeNext - WINDOW_S * 1000;
+              const windowStart = asked + res.msBeforeNext - WINDOW_S * 1000;
               return windowStart > admittedAt ? entry.limiter.penalty(id, -difference) : res;
             });
       // Accounting after the fact must not fail the call that already succeeded.
