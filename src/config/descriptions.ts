@@ -69,9 +69,9 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   BATCH_MAX_CONCURRENCY: 'Largest `concurrency` a batch may ask for.',
   BATCH_GLOBAL_CONCURRENCY: 'Batch items running at once over all batches; interactive calls never wait for these slots.',
   REDIS_URL:
-    '`redis://` or `rediss://` (a password in the URL is redacted in logs); shares rate limits, budgets and the response cache between replicas. See [Several replicas](operations.md#several-replicas-with-redis).',
+    '`redis://` or `rediss://` (a password in the URL is redacted in logs and in configuration errors); shares rate limits, budgets and the response cache between replicas. See [Several replicas](operations.md#several-replicas-with-redis).',
   REDIS_FAILURE_POLICY:
-    'Redis unreachable: `local` (keep serving; each replica enforces limits and budgets alone) or `closed` (calls that need a limit or budget check get UNAVAILABLE `SHARED_STATE_UNAVAILABLE`).',
+    'Redis unreachable (or not answering a command within 500 ms): `local` (keep serving; each replica enforces limits and budgets alone) or `closed` (calls that need a limit or budget check get UNAVAILABLE `SHARED_STATE_UNAVAILABLE`).',
   RATE_LIMIT_REQUESTS:
     'Requests from all callers together per `RATE_LIMIT_WINDOW`, shared through Redis like the other limits. See [Rate limits](access-and-limits.md#rate-limits).',
   RATE_LIMIT_WINDOW: 'That window, in seconds (1–86400).',
@@ -104,7 +104,8 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   LEDGER_RETENTION_DAYS: 'Ledger rows older than this are deleted by the retention job; `0` keeps everything.',
   KEYS_REFRESH_MS:
     'How often each replica reloads the API keys managed at runtime (ApiKeyService) from the database: a revoked key is refused everywhere within about this long.',
-  LEDGER_RETENTION_CRON: 'When the retention job runs (cron syntax, UTC); with several replicas on PostgreSQL one of them runs it.',
+  LEDGER_RETENTION_CRON:
+    'When the retention job runs (cron syntax, UTC; a pattern that does not parse stops start-up); with several replicas on PostgreSQL one of them runs it.',
   CATALOG_POLL_MS:
     'How often (ms) each replica looks in the database for [runtime models](catalog.md#runtime-models) and synced catalog data another replica wrote; a change is served within this time.',
   UPSTREAM_MAX_BODY_BYTES:
