@@ -108,14 +108,18 @@ export function composeCatalog(layers: CatalogLayers): ComposedCatalog {
 
   const synced = [...layers.synced].sort((a, b) => SOURCE_ORDER.indexOf(a.source) - SOURCE_ORDER.indexOf(b.source));
   for (const values of synced) {
-    if (values.catalogId !== undefined) {
-      const draft = drafts.get(values.catalogId);
-      if (draft) applySynced(draft, values, layers.openRouterProvider);
+    const target = values.catalogId !== undefined ? drafts.get(values.catalogId) : undefined;
+    if (target) {
+      applySynced(target, values, layers.openRouterProvider);
       continue;
     }
-    // An unmatched OpenRouter name that became a model of its own (addOpenRouterOnly).
+    // An OpenRouter name unmatched (or matched to a model since deleted) is a model of its own
+    // (addOpenRouterOnly), or the runtime model of that name on the OpenRouter provider, whose
+    // fields left out take OpenRouter's values.
     const own = drafts.get(values.externalId);
-    if (own && values.source === 'openrouter' && own.base.source === 'openrouter') applySynced(own, values, layers.openRouterProvider);
+    const openRouterOwn =
+      own?.base.source === 'openrouter' || (own?.base.source === 'runtime' && own.def.provider === layers.openRouterProvider);
+    if (own && values.source === 'openrouter' && openRouterOwn) applySynced(own, values, layers.openRouterProvider);
   }
   for (const model of layers.runtime) {
     const draft = drafts.get(model.id);
@@ -132,6 +136,7 @@ export function composeCatalog(layers: CatalogLayers): ComposedCatalog {
       if (field !== 'id') draft.set(field, def[field], origin);
     }
   }
+  dropDanglingRuntimeFallbacks(drafts);
   const origins = new Map<string, ModelOrigins>();
   const models: ModelDefinition[] = [];
   for (const [id, draft] of drafts) {
@@ -161,11 +166,32 @@ function runtimeBase(model: RuntimeModel): Draft {
   };
 }
 
+/**
+ * A runtime model's fallback to a model the catalog no longer has (a synced model a later sync
+ * dropped, written before such fallbacks were refused) is left out, so the catalog still builds:
+ * one dangling name must not freeze every later change, or empty the catalog at start-up.
+ */
+function dropDanglingRuntimeFallbacks(drafts: ReadonlyMap<string, ModelDraft>): void {
+  const names = new Set<string>();
+  for (const draft of drafts.values()) for (const name of [draft.def.id, ...draft.def.aliases]) names.add(name.trim().toLowerCase());
+  for (const draft of drafts.values()) {
+    const origin = draft.fields.fallbacks;
+    if (origin?.source !== 'runtime') continue;
+    const kept = draft.def.fallbacks.filter((name) => names.has(name.trim().toLowerCase()));
+    if (kept.length !== draft.def.fallbacks.length) draft.set('fallbacks', kept, origin);
+  }
+}
+
 function applyRuntime(draft: ModelDraft, model: RuntimeModel): void {
   const origin: FieldOrigin = { source: 'runtime' };
   draft.set('provider', model.provider, origin);
   draft.set('upstreamId', model.upstreamId, origin);
-  draft.set('aliases', model.aliases, origin);
+  // Checked trimmed when created: looked up trimmed, so kept trimmed.
+  draft.set(
+    'aliases',
+    model.aliases.map((a) => a.trim()),
+    origin,
+  );
   draft.set('contextWindow', model.contextWindow, origin);
   draft.set('maxOutputTokens', model.maxOutputTokens, origin);
   draft.set('inputPricePerMillion', model.inputPricePerMillion, origin);
@@ -209,10 +235,14 @@ function addOpenRouterOnly(layers: CatalogLayers, drafts: Map<string, ModelDraft
   const provider = layers.openRouterProvider;
   if (provider === undefined) return;
   const taken = new Set<string>();
+  const ids = new Set<string>();
   for (const def of [...layers.builtin, ...layers.config]) for (const n of [def.id, ...def.aliases]) taken.add(n.toLowerCase());
   for (const m of layers.runtime) for (const n of [m.id, ...m.aliases]) taken.add(n.toLowerCase());
+  for (const m of [...layers.builtin, ...layers.config, ...layers.runtime]) ids.add(m.id.toLowerCase());
   for (const values of layers.synced) {
-    if (values.source !== 'openrouter' || values.catalogId !== undefined) continue;
+    // Matched to a model of the catalog: that model's values. Matched to one no longer there (a
+    // runtime model deleted since the sync): the name is OpenRouter's own model again.
+    if (values.source !== 'openrouter' || (values.catalogId !== undefined && ids.has(values.catalogId.toLowerCase()))) continue;
     const id = values.externalId;
     if (taken.has(id.toLowerCase())) continue;
     taken.add(id.toLowerCase());

@@ -114,14 +114,16 @@ export class LiveCatalog {
     const store = this.requireStore();
     return this.serial(async () => {
       const all = await store.runtimeModels();
-      const existing = all.find((m) => m.id === input.id);
+      // Named as every other lookup names a model: any case.
+      const existing = all.find((m) => sameName(m.id, input.id));
       if (!existing) throw this.notRuntime(input.id);
+      const model = { ...input, id: existing.id };
       this.check(
-        input,
-        all.filter((m) => m.id !== input.id),
+        model,
+        all.filter((m) => m.id !== existing.id),
       );
-      await store.putRuntimeModel({ ...input, createdAt: existing.createdAt, updatedAt: new Date() }, 'update');
-      return this.reload(input.id);
+      await store.putRuntimeModel({ ...model, createdAt: existing.createdAt, updatedAt: new Date() }, 'update');
+      return this.reload(existing.id);
     });
   }
 
@@ -129,7 +131,9 @@ export class LiveCatalog {
     const store = this.requireStore();
     await this.serial(async () => {
       const all = await store.runtimeModels();
-      if (!all.some((m) => m.id === id)) throw this.notRuntime(id);
+      const found = all.find((m) => sameName(m.id, id));
+      if (!found) throw this.notRuntime(id);
+      id = found.id;
       const users = all.filter((m) => m.id !== id && m.fallbacks.some((f) => this.catalog.find(f)?.id === id));
       if (users.length > 0) {
         throw runtimeModelInUse(
@@ -203,6 +207,7 @@ export class LiveCatalog {
       fixed: [...this.options.builtin, ...this.options.config],
       runtime: others,
       resolves: (name) => this.catalog.find(name) !== undefined || others.some((m) => m.id === name),
+      synced: (name) => this.catalog.find(name)?.origins.base.source === 'openrouter' && !others.some((m) => m.id === name),
     });
     // Whatever else would stop the catalog from building (a name clash with an OpenRouter-only model
     // is not one: the runtime model takes the name) is refused before anything is written.
@@ -302,4 +307,8 @@ function inMemory(report: SyncReport): SyncedValues[] {
     quality: m.quality,
     capabilities: m.capabilities,
   }));
+}
+
+function sameName(a: string, b: string): boolean {
+  return a.trim().toLowerCase() === b.trim().toLowerCase();
 }

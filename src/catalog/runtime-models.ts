@@ -14,6 +14,8 @@ export interface RuntimeModelRules {
   readonly runtime: readonly RuntimeModel[];
   /** Resolves a fallback name against the catalog in use. */
   readonly resolves: (name: string) => boolean;
+  /** A model only a sync brought (OpenRouter-only), which a later sync may take away again. */
+  readonly synced?: (name: string) => boolean;
 }
 
 const ID = /^[a-z0-9][a-z0-9._:/-]*$/i;
@@ -70,6 +72,11 @@ export function runtimeModelViolations(model: RuntimeModelInput, rules: RuntimeM
   model.fallbacks.forEach((name, i) => {
     if (own.has(name.trim().toLowerCase())) bad(`fallbacks[${i}]`, 'a model cannot fall back to itself');
     else if (!rules.resolves(name)) bad(`fallbacks[${i}]`, `unknown model "${name}" (ListModels shows the catalog)`);
+    else if (rules.synced?.(name))
+      bad(
+        `fallbacks[${i}]`,
+        `"${name}" is in the catalog only while a sync lists it: fall back to a built-in, config-file or runtime model`,
+      );
   });
   return out;
 }

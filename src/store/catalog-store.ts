@@ -202,8 +202,10 @@ export class CatalogStore {
         const byExternal = new Map(current.map((r) => [r.external_id, r]));
         const catalogIdOf = new Map(report.matched.map((m) => [m.externalId, m.catalogId]));
         const seen = new Set<string>();
+        // Deliberately left out (an override to null): not a model, so not kept as one.
+        const ignored = new Set(report.ignored ?? []);
         for (const model of report.models) {
-          if (seen.has(model.externalId)) continue;
+          if (seen.has(model.externalId) || ignored.has(model.externalId)) continue;
           seen.add(model.externalId);
           const values = JSON.stringify(valuesOf(model));
           const catalogId = catalogIdOf.get(model.externalId) ?? null;
@@ -229,7 +231,9 @@ export class CatalogStore {
             })
             .execute();
         }
-        const gone = current.filter((r) => !seen.has(r.external_id)).map((r) => r.id);
+        // A model the source could not read this run keeps its last good values.
+        const skipped = new Set((report.skipped ?? []).map((id) => id.toLowerCase()));
+        const gone = current.filter((r) => !seen.has(r.external_id) && !skipped.has(r.external_id.toLowerCase())).map((r) => r.id);
         if (gone.length > 0)
           await tx.updateTable('catalog_synced_models').set({ current: 0, fetched_at: at }).where('id', 'in', gone).execute();
       });

@@ -72,7 +72,9 @@ export function createHuggingFaceSource(options: HuggingFaceSourceOptions): Cata
         } catch (err) {
           // A model that is gone, renamed or gated is one model's problem, not the whole run's.
           if (err instanceof SyncError && /HTTP (401|403|404)\b|ENOENT/.test(err.message) && options.models.length > 1) {
-            notes?.warn(`Hugging Face model ${id} skipped: ${err.message}`);
+            const message = `Hugging Face model ${id} skipped: ${err.message}`;
+            if (notes?.skip) notes.skip(id, message);
+            else notes?.warn(message);
             continue;
           }
           throw err;

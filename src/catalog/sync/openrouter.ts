@@ -24,7 +24,9 @@ const modelSchema = z.looseObject({
   supported_parameters: z.array(z.string()).nullish(),
 });
 
-const bodySchema = z.looseObject({ data: z.array(modelSchema) });
+// An empty list is a broken answer, not a catalog that lost every model: it would retire every
+// synced value and every OpenRouter-only model with them.
+const bodySchema = z.looseObject({ data: z.array(modelSchema).min(1, 'an empty model list') });
 
 export type OpenRouterModel = z.infer<typeof modelSchema>;
 

@@ -23,6 +23,14 @@ export function createSyncRunner(options: SyncRunnerOptions): SyncRunner {
     async run(name: CatalogSourceName, signal?: AbortSignal): Promise<SyncReport> {
       const startedAt = now();
       const warnings: string[] = [];
+      const skipped: string[] = [];
+      const notes = {
+        warn: (m: string) => warnings.push(m),
+        skip: (id: string, m: string) => {
+          skipped.push(id);
+          warnings.push(m);
+        },
+      };
       const failed = (err: unknown): SyncReport => ({
         source: name,
         startedAt,
@@ -39,7 +47,7 @@ export function createSyncRunner(options: SyncRunnerOptions): SyncRunner {
       if (!source) return failed(new SyncError('not_configured', `catalog source ${name} is not configured`));
       let models: readonly SourceModel[];
       try {
-        models = await source.load(signal ?? new AbortController().signal, { warn: (m) => warnings.push(m) });
+        models = await source.load(signal ?? new AbortController().signal, notes);
       } catch (err) {
         return failed(err);
       }
@@ -63,6 +71,7 @@ export function createSyncRunner(options: SyncRunnerOptions): SyncRunner {
           ignored: resolution.ignored,
           superseded: resolution.superseded,
           ...(warnings.length ? { warnings } : {}),
+          ...(skipped.length ? { skipped } : {}),
         };
       } catch (err) {
         return failed(err);

@@ -56,11 +56,15 @@ export interface SyncReport {
   readonly retryAfterMs?: number;
   /** Problems that did not fail the run (a configured Hub model that is gone). */
   readonly warnings?: readonly string[];
+  /** Names the source could not read this run (and said so): their last good values stay. */
+  readonly skipped?: readonly string[];
 }
 
 /** What a source may say during a run without failing it. */
 export interface SyncNotes {
   warn(message: string): void;
+  /** A model the source could not read this run: warned about, and its last good values kept. */
+  skip?(externalId: string, message: string): void;
 }
 
 /** One outside source: fetches, validates and normalises. Throws a SyncError with a clear reason. */

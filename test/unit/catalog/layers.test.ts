@@ -159,3 +159,18 @@ describe('Catalog.replace', () => {
     expect(catalog.find('gpt-4o-mini')?.fallbacks).toEqual(builtin.fallbacks);
   });
 });
+
+describe('a runtime fallback to a model the catalog no longer has', () => {
+  it('is left out, so the catalog still builds (a synced model a later sync dropped)', () => {
+    const layers = {
+      openRouterProvider: 'openrouter',
+      runtime: [
+        runtime({ id: 'house', provider: 'openai', upstreamId: 'gpt-4o-mini', fallbacks: ['gpt-4o-mini', 'mistralai/mistral-large'] }),
+      ],
+    };
+    const c = compose(layers);
+    expect(c.model('house').fallbacks).toEqual(['gpt-4o-mini']);
+    // And the catalog of it builds: every fallback names a model.
+    expect(() => new Catalog({ models: c.composed.models, providers: new Map() })).not.toThrow();
+  });
+});

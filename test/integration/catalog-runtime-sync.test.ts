@@ -1,0 +1,303 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SourceModel, SyncReport, SyncRunner } from '../../src/catalog/sync/types.js';
+import { CatalogSource, type ModelInfo, type RuntimeModelSpec } from '../../src/gen/orchestrator/v1/models.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { writeConfigFile } from '../helpers/config-file.js';
+import { callUnary, unaryError } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+class ScriptedRunner implements SyncRunner {
+  private readonly queued = new Map<string, SyncReport>();
+  next(report: SyncReport): void {
+    this.queued.set(report.source, report);
+  }
+  run(source: SyncReport['source']): Promise<SyncReport> {
+    const report = this.queued.get(source);
+    if (!report) return Promise.reject(new Error(`${source}: no URL configured`));
+    return Promise.resolve(report);
+  }
+}
+
+const MISTRAL = 'mistralai/mistral-large';
+const QWEN = 'qwen/qwen-2.5-72b';
+
+function orModel(id: string, price: number): SourceModel {
+  return {
+    source: 'openrouter',
+    externalId: id,
+    contextWindow: 128_000,
+    inputPricePerMillion: price,
+    outputPricePerMillion: price * 3,
+    raw: { id },
+  };
+}
+
+function report(models: SourceModel[], matched: SyncReport['matched'] = []): SyncReport {
+  const now = new Date();
+  return {
+    source: 'openrouter',
+    startedAt: new Date(now.getTime() - 10),
+    finishedAt: now,
+    ok: true,
+    models,
+    matched,
+    unmatched: models.map((m) => m.externalId).filter((id) => !matched.some((x) => x.externalId === id)),
+  };
+}
+
+function spec(overrides: Partial<RuntimeModelSpec> = {}): RuntimeModelSpec {
+  return {
+    id: 'house',
+    provider: 'openai',
+    upstreamId: 'gpt-4o-mini',
+    aliases: [],
+    fallbacks: [],
+    family: '',
+    tier: 0,
+    ...overrides,
+  };
+}
+
+async function withOpenRouter(dbUrl: string, runner: ScriptedRunner, openrouter: Simulator): Promise<Harness> {
+  const file = writeConfigFile(`providers:
+  - { name: openrouter, kind: openai, base_url: "${openrouter.baseURL}", api_key_env: OPENROUTER_API_KEY }
+`);
+  return startHarness({
+    env: { CONFIG_FILE: file, DATABASE_URL: dbUrl, CATALOG_POLL_MS: '200' },
+    processEnv: { OPENROUTER_API_KEY: 'or-key' },
+    startOptions: { catalogSync: runner },
+  });
+}
+
+const list = async (h: Harness): Promise<ModelInfo[]> =>
+  (await callUnary(h.clients.models.listModels.bind(h.clients.models), { provider: '', availableOnly: false })).response.models;
+const find = async (h: Harness, id: string) => (await list(h)).find((m) => m.id === id);
+const sync = (h: Harness) =>
+  callUnary(h.clients.models.syncCatalog.bind(h.clients.models), { source: CatalogSource.CATALOG_SOURCE_OPENROUTER }).then(
+    (r) => r.response.reports,
+  );
+
+describe('runtime model aliases', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h?.close());
+
+  it('takes a runtime alias written with spaces around it as the alias itself', async () => {
+    await callUnary(h.clients.models.createModel.bind(h.clients.models), { model: spec({ id: 'spacey', aliases: [' sp '] }) });
+    const answer = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'sp', prompt: 'hi', messages: [] });
+    expect(answer.response.model).toBe('spacey');
+  });
+});
+
+describe('runtime models and OpenRouter-only models', () => {
+  let openrouter: Simulator;
+  let h: Harness;
+  const runner = new ScriptedRunner();
+  const dbUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), 'llmo-catalog-runtime-')), 'ledger.db')}`;
+
+  beforeAll(async () => {
+    openrouter = await startSimulator({ latencyScale: 0 });
+    h = await withOpenRouter(dbUrl, runner, openrouter);
+  });
+  afterAll(async () => {
+    await h?.close();
+    await openrouter?.close();
+  });
+
+  it('refuses a runtime fallback to an OpenRouter-only model (a sync may take it away), and applies the syncs after', async () => {
+    runner.next(report([orModel(MISTRAL, 2), orModel(QWEN, 1)]));
+    await sync(h);
+    expect((await find(h, MISTRAL))?.inputPricePerMillion).toBe(2);
+    const refused = await unaryError(h.clients.models.createModel.bind(h.clients.models), {
+      model: spec({ id: 'house', fallbacks: [MISTRAL] }),
+    });
+    expect(refused.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(refused.decoded.badRequest?.fieldViolations[0]?.field).toBe('model.fallbacks[0]');
+    await callUnary(h.clients.models.createModel.bind(h.clients.models), { model: spec({ id: 'house', fallbacks: ['gpt-4o-mini'] }) });
+    // OpenRouter stops listing mistral, and changes qwen's price.
+    runner.next(report([orModel(QWEN, 5)]));
+    const [r] = await sync(h);
+    expect(r?.ok).toBe(true);
+    expect((await find(h, QWEN))?.inputPricePerMillion).toBe(5);
+    expect(await find(h, MISTRAL)).toBeUndefined();
+  });
+
+  it('answers CreateModel after that with the model', async () => {
+    const res = await callUnary(h.clients.models.createModel.bind(h.clients.models), { model: spec({ id: 'house2' }) }).catch(
+      (err: grpc.ServiceError) => err,
+    );
+    expect((res as grpc.ServiceError).code, (res as grpc.ServiceError).details).toBeUndefined();
+  });
+
+  it('keeps runtime models over a restart', async () => {
+    await h.close();
+    h = await withOpenRouter(dbUrl, runner, openrouter);
+    const ids = (await list(h)).map((m) => m.id);
+    expect(ids).toContain('house');
+  });
+});
+
+describe('a runtime model taking an OpenRouter-only name (the OpenRouter source reading a file: URL)', () => {
+  let openrouter: Simulator;
+  let h: Harness;
+  const dir = mkdtempSync(join(tmpdir(), 'llmo-catalog-or-'));
+  const orFile = join(dir, 'openrouter-models.json');
+  writeFileSync(
+    orFile,
+    JSON.stringify({
+      data: [
+        { id: MISTRAL, context_length: 128000, pricing: { prompt: '0.000002', completion: '0.000006' }, supported_parameters: ['tools'] },
+      ],
+    }),
+  );
+
+  beforeAll(async () => {
+    openrouter = await startSimulator({ latencyScale: 0 });
+    const file = writeConfigFile(`providers:
+  - { name: openrouter, kind: openai, base_url: "${openrouter.baseURL}", api_key_env: OPENROUTER_API_KEY }
+catalog:
+  sync:
+    openrouter: { url: "${pathToFileURL(orFile).href}" }
+`);
+    h = await startHarness({ env: { CONFIG_FILE: file }, processEnv: { OPENROUTER_API_KEY: 'or-key' } });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await openrouter?.close();
+  });
+
+  it('a runtime model created under an OpenRouter-only name keeps OpenRouter price and context for the fields it leaves out', async () => {
+    await sync(h);
+    expect((await find(h, MISTRAL))?.inputPricePerMillion).toBe(2);
+    const created = (
+      await callUnary(h.clients.models.createModel.bind(h.clients.models), {
+        model: spec({ id: MISTRAL, provider: 'openrouter', upstreamId: MISTRAL, aliases: ['ml'] }),
+      })
+    ).response.model;
+    // Documented: a runtime model that leaves its prices out gets OpenRouter's price.
+    expect(created?.inputPricePerMillion).toBe(2);
+    expect(created?.contextWindow).toBe(128_000);
+    const answer = (await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'ml', prompt: 'price me', messages: [] })).response;
+    expect(answer.costUsd).toBeGreaterThan(0);
+  });
+
+  it('after DeleteModel of that runtime model, the OpenRouter-only model is callable again', async () => {
+    const [r] = await sync(h); // the real resolver now matches the name to the runtime model (exact)
+    expect(r?.matched.map((m) => [m.externalId, m.catalogId])).toEqual([[MISTRAL, MISTRAL]]);
+    await callUnary(h.clients.models.deleteModel.bind(h.clients.models), { id: MISTRAL });
+    expect(await find(h, MISTRAL)).toMatchObject({ provider: 'openrouter', inputPricePerMillion: 2 });
+    const answer = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: MISTRAL, prompt: 'hi', messages: [] }).catch(
+      (err: grpc.ServiceError) => err,
+    );
+    expect((answer as grpc.ServiceError).code, (answer as grpc.ServiceError).details).toBeUndefined();
+  });
+});
+
+describe('OpenRouter overrides and an empty model list', () => {
+  let openrouter: Simulator;
+  let h: Harness;
+  const dir = mkdtempSync(join(tmpdir(), 'llmo-catalog-empty-'));
+  const orFile = join(dir, 'openrouter-models.json');
+
+  beforeAll(async () => {
+    writeFileSync(
+      orFile,
+      JSON.stringify({
+        data: [
+          { id: MISTRAL, context_length: 128000, pricing: { prompt: '0.000002', completion: '0.000006' } },
+          { id: 'openai/chatgpt-4o-latest', context_length: 128000, pricing: { prompt: '0.000005', completion: '0.000015' } },
+        ],
+      }),
+    );
+    openrouter = await startSimulator({ latencyScale: 0 });
+    const file = writeConfigFile(`providers:
+  - { name: openrouter, kind: openai, base_url: "${openrouter.baseURL}", api_key_env: OPENROUTER_API_KEY }
+catalog:
+  sync:
+    overrides:
+      "openai/chatgpt-4o-latest": null
+    openrouter: { url: "${pathToFileURL(orFile).href}" }
+`);
+    h = await startHarness({ env: { CONFIG_FILE: file }, processEnv: { OPENROUTER_API_KEY: 'or-key' } });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await openrouter?.close();
+  });
+
+  it('leaves a name an override maps to null out of the catalog', async () => {
+    const [r] = await sync(h);
+    expect(r?.ok).toBe(true);
+    expect((await find(h, MISTRAL))?.inputPricePerMillion).toBe(2);
+    expect(await find(h, 'openai/chatgpt-4o-latest')).toBeUndefined();
+  });
+
+  it('fails a run that lists no model at all (an outage answering {"data":[]}) instead of wiping the OpenRouter models', async () => {
+    writeFileSync(orFile, JSON.stringify({ data: [] }));
+    const [r] = await sync(h);
+    expect(r?.ok).toBe(false);
+    expect((await find(h, MISTRAL))?.inputPricePerMillion).toBe(2);
+  });
+});
+
+describe('a Hugging Face run that skips one model (gone or gated)', () => {
+  let h: Harness;
+  const dir = mkdtempSync(join(tmpdir(), 'llmo-catalog-hf-'));
+  const LLAMA = 'meta-llama/Llama-3.1-8B-Instruct';
+  const QWEN_HF = 'Qwen/Qwen2.5-72B-Instruct';
+
+  beforeAll(async () => {
+    for (const [id, ctx] of [
+      [LLAMA, 131072],
+      [QWEN_HF, 32768],
+    ] as const) {
+      mkdirSync(join(dir, id.split('/')[0] as string), { recursive: true });
+      writeFileSync(join(dir, `${id}.json`), JSON.stringify({ id, tags: [], config: { max_position_embeddings: ctx } }));
+    }
+    const file = writeConfigFile(`catalog:
+  sync:
+    huggingface:
+      url: "${pathToFileURL(dir).href}"
+      models: [${LLAMA}, ${QWEN_HF}]
+`);
+    h = await startHarness({ env: { CONFIG_FILE: file } });
+  });
+  afterAll(async () => h?.close());
+
+  it("keeps the skipped model's last good values", async () => {
+    for (const id of [LLAMA, QWEN_HF])
+      await callUnary(h.clients.models.createModel.bind(h.clients.models), { model: spec({ id, upstreamId: 'gpt-4o-mini' }) });
+    const run = () =>
+      callUnary(h.clients.models.syncCatalog.bind(h.clients.models), { source: CatalogSource.CATALOG_SOURCE_HUGGINGFACE }).then(
+        (r) => r.response.reports[0],
+      );
+    expect((await run())?.ok).toBe(true);
+    expect((await find(h, LLAMA))?.contextWindow).toBe(131072);
+    rmSync(join(dir, `${LLAMA}.json`)); // the Hub answers 404/403 for it this time
+    const r = await run();
+    expect(r?.ok).toBe(true);
+    expect((await find(h, LLAMA))?.contextWindow).toBe(131072);
+  });
+});
+
+describe('runtime model ids', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h?.close());
+
+  it('are found by DeleteModel in any case, as every lookup finds them', async () => {
+    await callUnary(h.clients.models.createModel.bind(h.clients.models), { model: spec({ id: 'My-Model' }) });
+    await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'my-model', prompt: 'hi', messages: [] });
+    const res = await callUnary(h.clients.models.deleteModel.bind(h.clients.models), { id: 'my-model' }).catch((e: grpc.ServiceError) => e);
+    expect((res as grpc.ServiceError).code, (res as grpc.ServiceError).details).toBeUndefined();
+  });
+});
