@@ -168,13 +168,14 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
 }
 
 /** `30s`, `500ms`, `2m`, or a number of seconds. */
-export function parseDuration(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
-  if (!match?.[1]) throw new UsageError(`--timeout: "${text}" is not a duration (30s, 500ms, 2m)`);
-  const value = Number(match[1]);
-  const unit = match[2] ?? 's';
-  const ms = unit === 'ms' ? value : unit === 'm' ? value * 60_000 : value * 1000;
-  if (ms <= 0) throw new UsageError('--timeout must be positive');
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration as `500ms`, `30s` (the unit by default), `2m`, `24h` or `7d`; `flag` names it in an error. */
+export function parseDuration(text: string, flag = '--timeout'): number {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!match?.[1]) throw new UsageError(`${flag}: "${text}" is not a duration (500ms, 30s, 2m, 24h, 7d)`);
+  const ms = Number(match[1]) * (UNIT_MS[match[2] ?? 's'] ?? 1_000);
+  if (ms <= 0) throw new UsageError(`${flag} must be positive`);
   return ms;
 }
 

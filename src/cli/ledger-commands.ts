@@ -81,7 +81,7 @@ export async function runLedgerCommand(
   let limit: number;
   let timeoutMs: number;
   try {
-    const since = v.since === undefined ? undefined : Date.now() - parseDuration(v.since);
+    const since = v.since === undefined ? undefined : Date.now() - parseDuration(v.since, '--since');
     filter = {
       startTime: since === undefined ? undefined : { seconds: Math.floor(since / 1000), nanos: 0 },
       keyName: v.key,
