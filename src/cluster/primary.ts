@@ -6,6 +6,7 @@ import { startMetricsServer, type MetricsServer } from '../telemetry/metrics-ser
 import { Collector, send } from './collector.js';
 import { isClusterMessage, type WorkerMetrics } from './messages.js';
 import { Supervisor } from './supervisor.js';
+import { hangups } from '../startup-signals.js';
 
 /**
  * The primary of WORKERS > 1: forks the workers (each a whole gateway on the shared port,
@@ -57,10 +58,11 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
-  // Each worker reloads the config file's API keys itself; SIGHUP must not end the primary (Node's default).
-  process.on('SIGHUP', () => {
+  // Each worker reloads the config file's API keys itself; SIGHUP must not end the primary (Node's
+  // default). A worker still starting gets it once it serves.
+  hangups.handleWith(() => {
     log.info({ workers: supervisor.live().length }, 'SIGHUP: every worker reloads the config file');
-    for (const w of supervisor.live()) w.process.kill('SIGHUP');
+    supervisor.reloadAll();
   });
 
   supervisor.start();

@@ -21,6 +21,7 @@ export interface SupervisorEvents {
 export class Supervisor {
   /** Workers that said they serve, and not yet exited. */
   private readonly ready = new Set<number>();
+  private readonly reloadWhenReady = new Set<number>();
   /** Worker ids forked and not yet exited. */
   private readonly alive = new Set<number>();
   private readonly restarts: number[] = [];
@@ -59,9 +60,21 @@ export class Supervisor {
     return this.live().filter((w) => this.ready.has(w.id));
   }
 
+  /**
+   * SIGHUP to every worker that serves; one still starting gets it once it serves (it may have
+   * read the config file before the change the signal is about).
+   */
+  reloadAll(): void {
+    for (const w of this.live()) {
+      if (this.ready.has(w.id)) w.process.kill('SIGHUP');
+      else this.reloadWhenReady.add(w.id);
+    }
+  }
+
   /** A worker said it serves on `port`. */
   markReady(worker: Worker, port: number): void {
     this.ready.add(worker.id);
+    if (this.reloadWhenReady.delete(worker.id)) worker.process.kill('SIGHUP');
     if (!this.wasUp && this.ready.size === this.workers) {
       this.wasUp = true;
       this.events.up(port);
@@ -89,7 +102,9 @@ export class Supervisor {
     const served = this.ready.delete(worker.id);
     this.events.exited(worker);
     if (this.stopping) {
-      if (code !== 0 && code !== null) this.exitCode = 1;
+      // A clean stop in which a worker failed ends in failure; a stop for a failure keeps that
+      // failure's code (every worker exiting 2 on the same config error is still a 2).
+      if (code !== 0 && code !== null && this.exitCode === 0) this.exitCode = 1;
       if (this.alive.size === 0) this.finished(this.exitCode);
       return;
     }

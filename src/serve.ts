@@ -1,0 +1,97 @@
+import cluster from 'node:cluster';
+import { hangups } from './startup-signals.js';
+import v8 from 'node:v8';
+import { startApp } from './app.js';
+import { clusterProblems } from './cluster/checks.js';
+import { runPrimary } from './cluster/primary.js';
+import { drainWhenPrimaryGoes } from './cluster/worker.js';
+import { ConfigError, loadDotEnv } from './config/config.js';
+import { configProblems, resolveConfig, type ResolvedConfig } from './config/resolve.js';
+import { openLogOutput } from './telemetry/log-destination.js';
+import { createLogger } from './telemetry/logger.js';
+
+/** A configuration problem: every line on stderr, exit code 2; anything else is rethrown. */
+function exitOnConfigError(err: unknown, beforeExit?: () => void): never {
+  const problems = configProblems(err);
+  if (!problems) throw err;
+  beforeExit?.();
+  for (const problem of problems) process.stderr.write(`config error: ${problem}\n`);
+  process.exit(2);
+}
+
+async function main(): Promise<void> {
+  loadDotEnv();
+  let config: ResolvedConfig;
+  try {
+    config = resolveConfig();
+    // Before anything is opened (the log file): what several workers cannot share.
+    if (config.workers > 1 && cluster.isPrimary) {
+      const problems = clusterProblems(config, config.file);
+      if (problems.length > 0) throw new ConfigError(problems);
+    }
+  } catch (err) {
+    exitOnConfigError(err);
+  }
+  // Before the first call: pretenuring decisions are taken from the garbage collections that
+  // calls cause, and one taken during a burst is never revisited (src/config/runtime-env.ts).
+  if (!config.v8Pretenuring) v8.setFlagsFromString('--no-allocation-site-pretenuring');
+  const worker = config.workers > 1 && cluster.isWorker;
+  // stdout, plus LOG_FILE rotated daily when set; flushed synchronously at exit.
+  const output = openLogOutput({ file: config.logFile });
+  // Bounded: a reader that went away never keeps the process from exiting.
+  process.once('exit', () => output.stream.flushSync());
+  const root = createLogger(config.logLevel, output.stream);
+  const base = config.environment ? root.child({ environment: config.environment }) : root;
+  const log = worker ? base.child({ worker: cluster.worker?.id }) : base;
+  let app: Awaited<ReturnType<typeof startApp>>;
+  try {
+    if (config.workers > 1 && cluster.isPrimary) {
+      await runPrimary(config, log);
+      return;
+    }
+    app = await startApp(config, log, process.env, { clusterWorker: worker });
+  } catch (err) {
+    exitOnConfigError(err, () => log.flush());
+  }
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: health NOT_SERVING, draining calls');
+    // Whatever a log destination or a lingering connection does, the process ends soon after
+    // the drain delay and the grace period (the server's own force-close comes 2 s after them).
+    setTimeout(
+      () => {
+        process.stderr.write('shutdown overran its grace period; exiting\n');
+        process.exit(1);
+      },
+      config.drainDelayMs + config.shutdownGraceMs + 5_000,
+    ).unref();
+    app.stop().then(
+      () => {
+        log.info('stopped');
+        log.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        log.flush();
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  // The config file's API keys are re-read; runtime keys (ApiKeyService) reload by themselves.
+  hangups.handleWith(() => app.reloadKeys());
+  process.on('SIGINT', stop);
+  if (worker) {
+    // A worker whose primary is gone (killed) drains and exits rather than serving alone.
+    drainWhenPrimaryGoes(() => stop('SIGTERM'));
+    process.send?.({ llmo: 'ready', port: app.port });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`llm-orchestrator failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

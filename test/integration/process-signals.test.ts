@@ -1,0 +1,95 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { accessFile } from '../helpers/access-file.js';
+
+/** src/main.ts as `npm start` runs it, on free ports with the simulator: signals and exit codes. */
+const TSX = import.meta.resolve('tsx');
+const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+const BASE = {
+  PORT: '0',
+  HOST: '127.0.0.1',
+  METRICS_PORT: '0',
+  HTTP_PORT: '0',
+  DATABASE_URL: 'off',
+  OPENAI_API_KEY: '',
+  SIMULATOR_LATENCY_SCALE: '0',
+  LOG_LEVEL: 'info',
+};
+
+function start(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', TSX, MAIN], { env: { ...process.env, ...BASE, ...env } });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
+  const exit = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  /** Resolves with the start-up line once it is written, or undefined if the process ends first. */
+  const listening = async (msg: RegExp): Promise<string | undefined> => {
+    for (let i = 0; i < 300 && child.exitCode === null && child.signalCode === null; i++) {
+      const line = out.split('\n').find((l) => msg.test(l));
+      if (line) return line;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return undefined;
+  };
+  return { child, exit, listening, out: () => out, err: () => err };
+}
+
+describe('a SIGHUP while the gateway starts', () => {
+  // A Redis that does not answer holds start-up for 3 s (the gateway then serves without it):
+  // a window to send the signal in, after the entry listens for it and before the gateway serves.
+  const SLOW_START = { REDIS_URL: 'redis://127.0.0.1:1', CONFIG_FILE: accessFile('') };
+
+  it('is kept for when it serves, not the end of the process (one process)', async () => {
+    const p = start(SLOW_START);
+    await new Promise((r) => setTimeout(r, 1_500));
+    p.child.kill('SIGHUP');
+    expect(await p.listening(/"msg":"llm-orchestrator listening"/)).toBeDefined();
+    // And it was not lost: the config file's keys were read again once the gateway served.
+    expect(p.out()).toContain('API keys reloaded from the config file');
+    p.child.kill('SIGTERM');
+    expect((await p.exit)[0]).toBe(0);
+  }, 40_000);
+
+  it('reaches workers once they serve, and stops none of them (WORKERS=2)', async () => {
+    const p = start({ ...SLOW_START, WORKERS: '2' });
+    await new Promise((r) => setTimeout(r, 1_500));
+    p.child.kill('SIGHUP');
+    expect(await p.listening(/"msg":"llm-orchestrator listening \(cluster\)"/)).toBeDefined();
+    // Each worker reloads once it serves.
+    for (let i = 0; i < 50 && p.out().split('API keys reloaded from the config file').length < 3; i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(p.out().split('API keys reloaded from the config file')).toHaveLength(3);
+    p.child.kill('SIGTERM');
+    expect((await p.exit)[0]).toBe(0);
+  }, 40_000);
+});
+
+describe('WORKERS=2 with a configuration error each worker finds', () => {
+  it('exits 2, the workers code, however their exits interleave', async () => {
+    for (let i = 0; i < 3; i++) {
+      // ENVIRONMENT=production with no provider: found by startApp, so by each worker.
+      const p = start({ WORKERS: '2', ENVIRONMENT: 'production' });
+      const [code] = await p.exit;
+      expect(p.err()).toContain('config error: ENVIRONMENT=production but no provider is configured');
+      expect(code).toBe(2);
+    }
+  }, 90_000);
+});
+
+describe('the start-up line', () => {
+  it('shows the OTLP collector URL with its password masked', async () => {
+    const p = start({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:s3cret-pw@127.0.0.1:4318' });
+    const line = await p.listening(/"msg":"llm-orchestrator listening"/);
+    p.child.kill('SIGTERM');
+    await p.exit;
+    expect(line).toContain('http://otel:***@127.0.0.1:4318');
+    expect(p.out()).not.toContain('s3cret-pw');
+  }, 40_000);
+});
