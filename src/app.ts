@@ -39,6 +39,7 @@ import { costOf } from './catalog/catalog.js';
 import { startLedger, type RunningLedger } from './store/index.js';
 import { ledgerSpendRecord, startKeySync } from './store/access-wiring.js';
 import { loadConfigFile } from './config/file.js';
+import { maskUrlPassword } from './domain/url-password.js';
 
 export interface App {
   readonly port: number;
@@ -303,7 +304,7 @@ export async function startApp(
       providers: registry.names(),
       configFile: config.configFile,
       metrics: metricsServer?.url,
-      tracing: config.tracing.otlpEndpoint ?? 'traceparent propagation only',
+      tracing: config.tracing.otlpEndpoint ? maskUrlPassword(config.tracing.otlpEndpoint) : 'traceparent propagation only',
     },
     'llm-orchestrator listening',
   );

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { maskUrlPassword } from '../domain/url-password.js';
 
 /**
  * One Redis connection for all shared state. Commands fail at once while disconnected (no
@@ -37,13 +38,7 @@ export async function connectRedis(url: string, log: Logger): Promise<Redis> {
       resolve();
     });
   });
-  if (client.status !== 'ready') log.warn({ url: redactUrl(url) }, 'redis not reachable at start-up; will keep trying');
-  else log.info({ url: redactUrl(url) }, 'redis connected: limits, budgets and cache are shared');
+  if (client.status !== 'ready') log.warn({ url: maskUrlPassword(url) }, 'redis not reachable at start-up; will keep trying');
+  else log.info({ url: maskUrlPassword(url) }, 'redis connected: limits, budgets and cache are shared');
   return client;
-}
-
-function redactUrl(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.password) parsed.password = 'redacted';
-  return parsed.toString();
 }

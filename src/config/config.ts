@@ -10,6 +10,7 @@ import { IN_FLIGHT_ENV } from './in-flight-env.js';
 import { RUNTIME_ENV } from './runtime-env.js';
 export type { HttpConfig } from './http-env.js';
 import { ledgerConfig, ledgerEnv, type LedgerConfig } from './ledger-env.js';
+import { maskUrlPassword } from '../domain/url-password.js';
 
 /**
  * Every setting and every default lives here. Environment variables use the names other
@@ -266,7 +267,7 @@ export function isDeployedEnvironment(environment: string | undefined): boolean 
  */
 function shownValue(name: string, value: string): string {
   if (/KEY|SECRET|TOKEN|PASSWORD/i.test(name)) return '(hidden)';
-  return value.replace(/(\/\/[^/:@\s]*:)[^/\s]*@/, '$1***@');
+  return maskUrlPassword(value);
 }
 
 /** Parses the environment once; throws ConfigError listing every problem, one per line. */
