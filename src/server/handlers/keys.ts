@@ -66,7 +66,7 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
       };
       if (!(await insertApiKey(db(), stored))) throw apiKeyExists(req.name);
       await admin.refresh();
-      ctx.log.info({ apiKey: stored.name, by: ctx.principal?.name }, 'API key created');
+      ctx.log.info({ keyName: stored.name, by: ctx.principal?.name }, 'API key created');
       return { apiKey: encodeRuntimeKey(stored), key: material.key };
     }),
 
@@ -88,7 +88,7 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
       await changeable(req.name);
       const updated = await updateApiKey(db(), req.name, parts, Date.now());
       await admin.refresh();
-      ctx.log.info({ apiKey: req.name, by: ctx.principal?.name }, 'API key updated');
+      ctx.log.info({ keyName: req.name, by: ctx.principal?.name }, 'API key updated');
       return { apiKey: updated ? encodeRuntimeKey(updated) : undefined };
     }),
 
@@ -97,7 +97,7 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
       await changeable(req.name);
       const revoked = await revokeApiKey(db(), req.name, Date.now());
       await admin.refresh();
-      ctx.log.info({ apiKey: req.name, by: ctx.principal?.name }, 'API key revoked');
+      ctx.log.info({ keyName: req.name, by: ctx.principal?.name }, 'API key revoked');
       return { apiKey: revoked ? encodeRuntimeKey(revoked) : undefined };
     }),
   };
