@@ -65,10 +65,10 @@ export interface StreamPolicy {
 export interface PreparedStream {
   /** The admitted call: usage is charged to its ticket. */
   readonly ctx: CallContext;
-  /** `onRecord` collects every upstream attempt of the stream, for `completed` and errors. */
   /**
-   * `onRecord` hears each attempt as it ends; `slot` (a racer's index) places it among the others
-   * so that the attempts are listed in start order, not in the order they ended.
+   * `onRecord` collects every upstream attempt of the stream, for `completed` and errors, as each
+   * ends; `slot` (a racer's index) places it among the others so that the attempts are listed in
+   * start order, not in the order they ended.
    */
   readonly policy: (onRecord: (record: AttemptRecord, slot?: number) => void) => StreamPolicy;
   readonly restartOnFailure: boolean;

@@ -11,7 +11,12 @@ export function readOnAfterEnd(
   options: { readonly maxBytes: number; readonly graceMs?: number },
 ): void {
   let bytes = 0;
-  const timer = setTimeout(close, options.graceMs ?? AFTER_END_GRACE_MS);
+  // Whatever the body is (undici's, or a fetch stream without destroy), reading it stops too.
+  const stop = (): void => {
+    close();
+    void reader.return?.()?.catch(() => undefined);
+  };
+  const timer = setTimeout(stop, options.graceMs ?? AFTER_END_GRACE_MS);
   timer.unref();
   void (async () => {
     try {
@@ -20,7 +25,7 @@ export function readOnAfterEnd(
         if (next.done) return;
         bytes += next.value.byteLength;
         if (bytes > options.maxBytes) {
-          close();
+          stop();
           return;
         }
       }
