@@ -121,7 +121,9 @@ export function checkTooling(tooling: Tooling, at: (name: string) => string): Fi
   if (format?.type === 'json_schema') {
     if (!isToolName(format.name)) add(at('response_format.json_schema.name'), 'must be 1 to 64 letters, digits, underscores or dashes');
     if (Object.keys(format.schema).length === 0) add(at('response_format.json_schema.schema'), 'must be a JSON Schema (not empty)');
-    else if (deeperThan(format.schema, TOOL_LIMITS.maxSchemaDepth)) {
+    else if (format.schema.type !== undefined && format.schema.type !== 'object') {
+      add(at('response_format.json_schema.schema'), 'must be a JSON Schema of type "object" (the answer is a JSON object)');
+    } else if (deeperThan(format.schema, TOOL_LIMITS.maxSchemaDepth)) {
       add(at('response_format.json_schema.schema'), `must nest at most ${TOOL_LIMITS.maxSchemaDepth} levels of objects and arrays`);
     }
   }

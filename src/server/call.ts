@@ -4,6 +4,7 @@ import type { CallContext } from '../engine/index.js';
 import { createCallContext, type ServerCallContext } from './context.js';
 import { toGrpcStatus } from './errors.js';
 import type { InFlight, Lifecycle } from './lifecycle.js';
+import { checkDecoded } from './undecodable.js';
 
 export interface CallDeps {
   readonly log: Logger;
@@ -22,6 +23,7 @@ export function unary<Req, Res>(deps: CallDeps, handler: (request: Req, ctx: Cal
     let inFlight: InFlight | undefined;
     const run = async (): Promise<Res> => {
       inFlight = deps.lifecycle.enter(ctx);
+      checkDecoded(call.request);
       return handler(call.request, ctx);
     };
     run()
@@ -52,6 +54,7 @@ export function serverStream<Req, Event, Res>(
     let inFlight: InFlight | undefined;
     const run = async (): Promise<void> => {
       inFlight = deps.lifecycle.enter(ctx);
+      checkDecoded(call.request);
       for await (const events of open(call.request, ctx)) {
         for (let i = 0; i < events.length; i++) {
           if (!call.write(encode(events[i]!, ctx))) await drained(call, ctx.signal);

@@ -30,6 +30,7 @@ import { usageService } from './handlers/usage.js';
 import { capConnections } from './connection-cap.js';
 import { ApiKeyServiceService } from '../gen/orchestrator/v1/keys.js';
 import { apiKeyService } from './handlers/keys.js';
+import { tolerantRequests } from './undecodable.js';
 
 /** TLS when TLS_CERT_FILE/TLS_KEY_FILE are set; with TLS_CLIENT_CA_FILE clients must present a certificate it signed. */
 function credentialsOf(config: Config): grpc.ServerCredentials {
@@ -121,20 +122,23 @@ export class GatewayServer {
       batchDefaultConcurrency: config.batch.defaultConcurrency,
       batchMaxConcurrency: config.batch.maxConcurrency,
     };
-    this.server.addService(ChatServiceService, chatService(deps, engine, limits));
+    this.server.addService(tolerantRequests(ChatServiceService), chatService(deps, engine, limits));
     // Read at each call: runtime keys can turn an open service into a keyed one.
     const access = {
       keysEnabled: () => keys.enabled,
       isAdmin: (name: string): boolean => keys.byKeyName(name)?.scopes.includes('admin') ?? false,
     };
-    this.server.addService(ModelServiceService, modelService(deps, engine, limits, { live: options.catalog, access }));
-    this.server.addService(StatsServiceService, statsService(deps, statsSource ?? stats, engine));
-    this.server.addService(EmbeddingServiceService, embeddingService(deps, engine));
+    this.server.addService(tolerantRequests(ModelServiceService), modelService(deps, engine, limits, { live: options.catalog, access }));
+    this.server.addService(tolerantRequests(StatsServiceService), statsService(deps, statsSource ?? stats, engine));
+    this.server.addService(tolerantRequests(EmbeddingServiceService), embeddingService(deps, engine));
     if (ledger) {
-      this.server.addService(UsageServiceService, usageService(deps, ledger, access));
+      this.server.addService(tolerantRequests(UsageServiceService), usageService(deps, ledger, access));
       this.health.setStatus('orchestrator.v1.UsageService', 'SERVING');
       const refresh = options.refreshKeys ?? (() => Promise.resolve());
-      this.server.addService(ApiKeyServiceService, apiKeyService(deps, { keys, access, database: () => ledger.database()?.db, refresh }));
+      this.server.addService(
+        tolerantRequests(ApiKeyServiceService),
+        apiKeyService(deps, { keys, access, database: () => ledger.database()?.db, refresh }),
+      );
       this.health.setStatus('orchestrator.v1.ApiKeyService', 'SERVING');
     }
     this.server.addService(HealthService, this.health.implementation);

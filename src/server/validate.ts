@@ -160,8 +160,14 @@ export class RequestValidator {
     }
     const messages = req.messages.map((message, i) => {
       const decoded = decodeMessage(message, `messages[${i}]`, (field, description) => this.add(field, description));
-      // Parts are checked one by one; an assistant message that only calls tools has no text.
-      if (!decoded.parts && !(decoded.role === 'assistant' && decoded.toolCalls && message.content === '')) {
+      // Parts are checked one by one (their text together within the limit, as the HTTP door
+      // counts it); an assistant message that only calls tools has no text.
+      if (decoded.parts) {
+        const chars = decoded.content.length;
+        if (chars > this.limits.maxContentChars) {
+          this.add(`messages[${i}].parts`, `text must be at most ${this.limits.maxContentChars} characters in all (got ${chars})`);
+        }
+      } else if (!(decoded.role === 'assistant' && decoded.toolCalls && message.content === '')) {
         // A tool's result may be empty (a function that returns nothing), as OpenAI takes it.
         this.content(`messages[${i}].content`, message.content, decoded.role === 'tool');
       }

@@ -101,7 +101,8 @@ function streamTarget(v: RequestValidator, req: StreamChatRequest): StreamTarget
   const mode = MODES.get(req.strategy);
   if (!mode) v.add('strategy', 'must be STREAM_STRATEGY_SINGLE, STREAM_STRATEGY_FALLBACK or STREAM_STRATEGY_RACE');
   const route = v.route(req.route, req.model);
-  if (route && (mode === 'race' || req.models.length > 0)) {
+  // UNSPECIFIED and SINGLE differ on the wire: a route asks for the strategy unset or FALLBACK.
+  if (route && (mode === 'race' || req.strategy === StreamStrategy.STREAM_STRATEGY_SINGLE || req.models.length > 0)) {
     v.add('route', 'a routed stream takes its chain from the ranking: leave strategy unset (or FALLBACK) and models empty');
   }
   if (!route && (mode ?? 'single') === 'single' && req.models.length > 0) {

@@ -1,0 +1,37 @@
+import type * as grpc from '@grpc/grpc-js';
+import { invalidArgument } from '../domain/errors.js';
+
+/**
+ * A request message that arrived but could not be decoded into our types: an int64 past 2^53
+ * (the generated code reads int64 as a number, proto/buf.gen.yaml's forceLong), a field of the
+ * wrong wire type. grpc-js answers a deserializer that throws with INTERNAL and no details, as
+ * if it were our bug; the message is handed on as this instead, and refused as bad input.
+ */
+export class Undecodable {
+  constructor(readonly reason: string) {}
+}
+
+/** `definition` with deserializers that hand on an Undecodable instead of throwing. */
+export function tolerantRequests<D extends grpc.ServiceDefinition>(definition: D): D {
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, method] of Object.entries(definition) as [string, grpc.MethodDefinition<unknown, unknown>][]) {
+    out[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return method.requestDeserialize(bytes);
+        } catch (err) {
+          return new Undecodable(err instanceof Error ? err.message : String(err));
+        }
+      },
+    };
+  }
+  return out as D;
+}
+
+/** Throws INVALID_ARGUMENT for a request that could not be decoded. */
+export function checkDecoded(request: unknown): void {
+  if (request instanceof Undecodable) {
+    throw invalidArgument([{ field: 'request', description: `could not be read: ${request.reason} (integers must fit in 53 bits)` }]);
+  }
+}

@@ -1,0 +1,74 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ChatRequest, ResponseFormatType } from '../../src/gen/orchestrator/v1/chat.js';
+import { Role, RoutingProfile, StreamStrategy } from '../../src/gen/orchestrator/v1/common.js';
+import { collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+/** What the gRPC door refuses as the proto and the docs say, with INVALID_ARGUMENT and the field, never INTERNAL. */
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => h?.close());
+
+const req = (f: Partial<ChatRequest>): ChatRequest => ({ model: 'gpt-4o-mini', messages: [], prompt: '', ...f });
+const chat = () => h.clients.chat.chat.bind(h.clients.chat);
+const fields = (err: Awaited<ReturnType<typeof unaryError>>) => err.decoded.badRequest?.fieldViolations.map((v) => v.field) ?? [];
+
+describe('the gRPC door', () => {
+  it('refuses an int64 past 2^53 (sampling.seed) as bad input, on Chat and StreamChat', async () => {
+    const err = await unaryError(chat(), req({ prompt: 'hi', sampling: { stop: [], user: '', seed: 2 ** 60 } }));
+    expect(grpc.status[err.code]).toBe('INVALID_ARGUMENT');
+    expect(err.decoded.errorInfo?.reason).toBe('INVALID_REQUEST');
+    expect(fields(err)).toEqual(['request']);
+    const streamed = await collectStream(
+      h.clients.chat.streamChat(streamRequest({ prompt: 'hi', sampling: { stop: [], user: '', seed: 2 ** 60 } })),
+    );
+    expect(streamed.error && grpc.status[streamed.error.code]).toBe('INVALID_ARGUMENT');
+  });
+
+  it('holds text sent as parts to MAX_CONTENT_CHARS, as text sent as content', async () => {
+    const before = h.upstream.requests.length;
+    const message = {
+      role: Role.ROLE_USER,
+      content: '',
+      parts: [{ part: { $case: 'text' as const, text: 'a'.repeat(60_000) } }],
+      toolCalls: [],
+      toolCallId: '',
+    };
+    const err = await unaryError(chat(), req({ messages: [message] }));
+    expect(grpc.status[err.code]).toBe('INVALID_ARGUMENT');
+    expect(fields(err)).toEqual(['messages[0].parts']);
+    expect(h.upstream.requests.length).toBe(before);
+  });
+
+  it('refuses a routed stream with STREAM_STRATEGY_SINGLE (a route takes the strategy unset or FALLBACK)', async () => {
+    const res = await collectStream(
+      h.clients.chat.streamChat(
+        streamRequest({
+          prompt: 'hi',
+          strategy: StreamStrategy.STREAM_STRATEGY_SINGLE,
+          route: { profile: RoutingProfile.ROUTING_PROFILE_QUALITY, candidates: [] },
+        }),
+      ),
+    );
+    expect(res.error && grpc.status[res.error.code]).toBe('INVALID_ARGUMENT');
+    expect(res.error?.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['route']);
+  });
+
+  it('refuses a JSON Schema answer whose root is not an object', async () => {
+    const err = await unaryError(
+      chat(),
+      req({
+        prompt: 'hi',
+        responseFormat: {
+          type: ResponseFormatType.RESPONSE_FORMAT_TYPE_JSON_SCHEMA,
+          jsonSchema: { name: 'x', description: '', schema: { type: 'array', items: { type: 'string' } }, strict: false },
+        },
+      }),
+    );
+    expect(grpc.status[err.code]).toBe('INVALID_ARGUMENT');
+    expect(fields(err)).toEqual(['response_format.json_schema.schema']);
+  });
+});
