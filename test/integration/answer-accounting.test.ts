@@ -73,6 +73,17 @@ describe('attempts and cost of an answer', () => {
     if (summary?.$case !== 'summary') throw new Error('no summary');
     expect(summary.summary.failed).toBe(1);
     expect(summary.summary.costUsd).toBeCloseTo(itemsCost, 12);
+    // The call's record says the same: the failed item's charged attempts included.
+    await h.app.ledger.store?.flush();
+    const row = await h.app.ledger
+      .database()!
+      .db.selectFrom('ledger_calls')
+      .select(['cost_usd', 'attempts'])
+      .where('method', '=', '/orchestrator.v1.ChatService/Batch')
+      .orderBy('ts', 'desc')
+      .executeTakeFirst();
+    expect(Number(row?.cost_usd)).toBeCloseTo(itemsCost, 12);
+    expect(Number(row?.attempts)).toBeGreaterThanOrEqual(2);
   });
 });
 

@@ -5,6 +5,7 @@ import { OrchestratorError, cancelled, internal } from '../../domain/errors.js';
 import { roundUsd } from '../../domain/money.js';
 import type { Answer } from '../answer.js';
 import type { CallContext } from '../context.js';
+import { failedItemAnswer } from '../call-detail.js';
 
 /** One item of a batch: its answer is produced by `run`, or it was invalid from the start. */
 /** `A`: what an item's run answers; the summary reads its usage and cost, the caller the rest. */
@@ -85,8 +86,12 @@ export async function* runBatch<A extends Answer>(
       publish({ type: 'item', index: work.index, requestId: work.requestId, completedAt: Date.now(), answer });
     } catch (err) {
       latencies.push(performance.now() - started);
-      // A failed item's upstream calls were paid for too: the summary covers every item.
-      if (err instanceof OrchestratorError) for (const a of err.attempts) charge(a.usage, a.costUsd);
+      // A failed item's upstream calls were paid for too: the summary covers every item, and so
+      // does the call's record (the ledger), told the item's attempts as an answer without text.
+      if (err instanceof OrchestratorError && err.attempts.length > 0) {
+        for (const a of err.attempts) charge(a.usage, a.costUsd);
+        ctx.upstream?.answered?.(failedItemAnswer(err.attempts));
+      }
       publish({ type: 'item', index: work.index, requestId: work.requestId, completedAt: Date.now(), error: asItemError(err, ctx.signal) });
     }
   };
