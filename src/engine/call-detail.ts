@@ -60,6 +60,8 @@ export interface CallDetail {
   readonly answers: readonly CallAnswer[];
   /** Why the call failed (an OrchestratorError, or anything else: a bug). */
   readonly error: unknown;
+  /** Routing's decision, when the call was routed: an answer carries it too, a failure only here. */
+  readonly decision?: RouteDecision | undefined;
 }
 
 /** `joined` names as the request gave them: the first model, else the list. */

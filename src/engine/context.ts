@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { AttemptRecord } from '../domain/chat.js';
 import type { Principal } from '../domain/principal.js';
 import type { CallAnswer, CallRequestFacts } from './call-detail.js';
+import type { RouteDecision } from './routing/router.js';
 
 /** What the engine knows about the call it serves. Built by the server layer. */
 export interface CallContext {
@@ -45,4 +46,6 @@ export interface UpstreamObserver {
   answered?(answer: CallAnswer): void;
   /** The call failed with this error (told by the door, which sees every failure). */
   failed?(error: unknown): void;
+  /** Routing chose the call's chain: told before the chain runs, so a failed call has it too. */
+  routed?(decision: RouteDecision): void;
 }

@@ -170,6 +170,7 @@ export class Engine {
       // Admission first: a caller over its limits costs no classification.
       return this.admission.runUnplanned(ctx, input, this.options.defaults.maxTokens, this.routeModels(route), async (admitted) => {
         const { decision, chain } = await this.planner.routeChain(route, input, admitted);
+        ctx.upstream?.routed?.(decision);
         const plan = this.planner.plan(chain, input, { capMaxTokens: true });
         return {
           ...(await runFallbackChain(this.deps, plan, { linkTimeoutMs: undefined, defaultMessage: undefined }, admitted)),
@@ -210,6 +211,7 @@ export class Engine {
       const admitted = await this.admission.admitUnplanned(ctx, input, this.options.defaults.maxTokens, this.routeModels(target.route));
       try {
         const routed = await this.planner.routeChain(target.route, input, admitted.ctx, true);
+        ctx.upstream?.routed?.(routed.decision);
         const plan = this.planner.plan(routed.chain, input, { capMaxTokens: true });
         return this.preparedStream(req, 'fallback', plan, admitted, routed.decision);
       } catch (err) {

@@ -51,6 +51,8 @@ export function toCallRecord(call: DetailedCall, options: LedgerListenerOptions)
   const cacheHit = answer?.cache?.hit ?? false;
   const prompt = detail.request?.prompt;
   const batch = call.path.endsWith('/Batch');
+  // A routed call that failed has its decision too (told before the chain ran).
+  const decision = answer?.decision ?? detail.decision;
   return {
     id: timeOrderedId(),
     ts: Math.round(detail.startedAtMs),
@@ -78,7 +80,7 @@ export function toCallRecord(call: DetailedCall, options: LedgerListenerOptions)
     prompt: options.content === 'full' && !batch ? prompt : undefined,
     answer: options.content === 'full' && !batch ? answer?.content : undefined,
     attempts,
-    decision: answer?.decision ? decisionEntry(answer.decision) : undefined,
+    decision: decision ? decisionEntry(decision) : undefined,
   };
 }
 

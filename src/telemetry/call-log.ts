@@ -37,7 +37,7 @@ export function endCall(log: Logger, observer: CallObserver, c: CallEnding): voi
   const latencyMs = performance.now() - c.startedAt;
   const upstreamMs = c.summary.upstreamMs();
   const usage = c.summary.usage();
-  const { request, answers, error } = c.summary.outcome();
+  const { request, answers, error, decision } = c.summary.outcome();
   observer.recordCall({
     path: c.path,
     protocol: c.protocol,
@@ -54,6 +54,7 @@ export function endCall(log: Logger, observer: CallObserver, c: CallEnding): voi
       request,
       answers,
       error,
+      decision,
     },
   });
   c.summary.trace.end({ code: c.code, codeName: c.codeName, httpStatus: c.httpStatus, details: c.details, keyName: c.keyName });

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { roundUsd } from '../domain/money.js';
-import type { CallAnswer, CallRequestFacts, UpstreamAttempt, UpstreamObserver, UpstreamRequest } from '../engine/index.js';
+import type { CallAnswer, CallRequestFacts, RouteDecision, UpstreamAttempt, UpstreamObserver, UpstreamRequest } from '../engine/index.js';
 import type { CallTrace } from './tracing.js';
 
 /** What a call used upstream, for its log line. */
@@ -44,6 +44,7 @@ export class CallSummary implements UpstreamObserver {
   private request: CallRequestFacts | undefined;
   private answerList: CallAnswer[] | undefined;
   private error: unknown;
+  private decision: RouteDecision | undefined;
 
   constructor(
     readonly trace: CallTrace,
@@ -91,9 +92,18 @@ export class CallSummary implements UpstreamObserver {
     this.error ??= error;
   }
 
+  routed(decision: RouteDecision): void {
+    this.decision ??= decision;
+  }
+
   /** What the call asked, answered, and why it failed: for the record of the call. */
-  outcome(): { request: CallRequestFacts | undefined; answers: readonly CallAnswer[]; error: unknown } {
-    return { request: this.request, answers: this.answerList ?? [], error: this.error };
+  outcome(): {
+    request: CallRequestFacts | undefined;
+    answers: readonly CallAnswer[];
+    error: unknown;
+    decision: RouteDecision | undefined;
+  } {
+    return { request: this.request, answers: this.answerList ?? [], error: this.error, decision: this.decision };
   }
 
   /** The caller's request tags, for the log line and the trace; a Batch's items add theirs. */

@@ -1,0 +1,40 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
+import { UsageServiceClient } from '../../src/gen/orchestrator/v1/usage.js';
+import { callUnary, unaryError } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+describe('routing analytics from the ledger', () => {
+  let h: Harness;
+  let usage: UsageServiceClient;
+  beforeAll(async () => {
+    h = await startHarness({ env: { LEDGER_FLUSH_MS: '20', RETRY_MAX_ATTEMPTS: '1' } });
+    usage = new UsageServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+  });
+  afterAll(async () => {
+    usage?.close();
+    await h?.close();
+  });
+
+  it('count a routed call that failed as a decision whose choice did not succeed', async () => {
+    const chat = h.clients.chat.chat.bind(h.clients.chat);
+    const routed = {
+      model: '',
+      prompt: 'route me',
+      messages: [],
+      route: { profile: RoutingProfile.ROUTING_PROFILE_BALANCED, candidates: ['gpt-4o-mini'] },
+    };
+    h.upstream.injectFault({ kind: 'http_error', status: 500 });
+    expect((await unaryError(chat, routed)).code).not.toBe(grpc.status.OK);
+    h.upstream.clearFaults();
+    await callUnary(chat, routed);
+    await h.app.ledger.store?.flush();
+    const profiles = (
+      await callUnary(usage.getRoutingAnalytics.bind(usage), { filter: { keyName: '', model: '', provider: '', method: '' } })
+    ).response.profiles;
+    expect(profiles).toHaveLength(1);
+    expect(profiles[0]).toMatchObject({ decisions: 2 });
+    expect(profiles[0]?.models).toEqual([expect.objectContaining({ model: 'gpt-4o-mini', chosen: 2, successRate: 0.5 })]);
+  });
+});
