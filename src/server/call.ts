@@ -65,8 +65,9 @@ export function serverStream<Req, Event, Res>(
       .then(
         () => call.end(),
         (err: unknown) => {
-          if (call.cancelled) return;
-          call.emit('error', statusFor(err, ctx));
+          // The client is gone: nothing to send, but the call's record still takes the failure.
+          if (call.cancelled) ctx.upstream?.failed?.(err);
+          else call.emit('error', statusFor(err, ctx));
         },
       )
       .finally(() => {

@@ -44,6 +44,7 @@ export function createCallContext(call: AnyServerCall, log: Logger, fallbackTime
     );
   };
   call.on('cancelled', onCancelled);
+  state.summary?.begin();
   return {
     requestId,
     signal: controller.signal,
@@ -57,6 +58,7 @@ export function createCallContext(call: AnyServerCall, log: Logger, fallbackTime
     dispose: () => {
       clearTimeout(timer);
       call.removeListener('cancelled', onCancelled);
+      state.summary?.settle();
     },
   };
 }

@@ -45,6 +45,9 @@ export class CallSummary implements UpstreamObserver {
   private answerList: CallAnswer[] | undefined;
   private error: unknown;
   private decision: RouteDecision | undefined;
+  /** A handler is at work on the call; `afterRun` waits for it. */
+  private running = false;
+  private whenSettled: (() => void) | undefined;
 
   constructor(
     readonly trace: CallTrace,
@@ -94,6 +97,28 @@ export class CallSummary implements UpstreamObserver {
 
   routed(decision: RouteDecision): void {
     this.decision ??= decision;
+  }
+
+  /** The handler took the call. */
+  begin(): void {
+    this.running = true;
+  }
+
+  /** The handler is done with the call: what waited for it runs. */
+  settle(): void {
+    this.running = false;
+    const then = this.whenSettled;
+    this.whenSettled = undefined;
+    then?.();
+  }
+
+  /**
+   * `then` once the handler is done, at once if none is at work: a call the client cancelled ends
+   * for the client at once, but its attempts are recorded as they end, after it.
+   */
+  afterRun(then: () => void): void {
+    if (this.running) this.whenSettled = then;
+    else then();
   }
 
   /** What the call asked, answered, and why it failed: for the record of the call. */

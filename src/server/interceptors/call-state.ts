@@ -105,7 +105,10 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
         // A client cancel or an expired deadline never reaches sendStatus; tell them apart by the deadline.
         const deadline = call.getDeadline();
         const at = deadline instanceof Date ? deadline.getTime() : deadline;
-        callLog?.finish(Date.now() >= at ? grpc.status.DEADLINE_EXCEEDED : grpc.status.CANCELLED, 'ended by the client or its deadline');
+        const code = Date.now() >= at ? grpc.status.DEADLINE_EXCEEDED : grpc.status.CANCELLED;
+        // Recorded once the handler has wound the call down, with the attempts it was charged.
+        const log = callLog;
+        log?.summary.afterRun(() => log.finish(code, 'ended by the client or its deadline'));
       })
       .build();
     const responder = new grpc.ResponderBuilder()

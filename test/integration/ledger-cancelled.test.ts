@@ -1,0 +1,99 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
+import { UsageServiceClient } from '../../src/gen/orchestrator/v1/usage.js';
+import { accessFile } from '../helpers/access-file.js';
+import { callUnary, streamRequest } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+/** A call the client gave up on was charged its attempts (stats, budgets): its ledger row says the same. */
+const bearer = (key: string) => ({ metadata: { authorization: `Bearer ${key}` } });
+const md = (key: string) => {
+  const m = new grpc.Metadata();
+  m.set('authorization', `Bearer ${key}`);
+  return m;
+};
+
+async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 3_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (check(value) || Date.now() > until) return value;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function statsCost(h: Harness): Promise<number> {
+  const { response } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {}, bearer('erin-secret'));
+  return response.models.reduce((s, m) => s + m.costUsd, 0);
+}
+
+/** What the call was charged (GetStats' growth), and the ledger's totals once they include it. */
+async function charged(h: Harness, before: number) {
+  const after = await eventually(
+    () => statsCost(h),
+    (c) => c > before,
+  );
+  const usage = new UsageServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+  try {
+    const row = await eventually(
+      async () => {
+        await h.app.ledger.store?.flush();
+        return (await callUnary(usage.getUsage.bind(usage), { groupBy: [] }, bearer('erin-secret'))).response.rows[0];
+      },
+      (r) => (r?.requests ?? 0) >= 1 && (r?.costUsd ?? 0) > 0,
+    );
+    return { charged: after - before, row };
+  } finally {
+    usage.close();
+  }
+}
+
+describe('the ledger row of a call the client gave up on', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('of a Chat it cancelled holds the cost its attempt was charged', async () => {
+    h = await startHarness({ env: { CONFIG_FILE: accessFile(), LEDGER_FLUSH_MS: '20' } });
+    const hh = h;
+    hh.upstream.injectFault({ kind: 'delay', delayMs: 30_000, model: 'gpt-4o' });
+    const before = await statsCost(hh);
+    const sent = hh.upstream.requests.length;
+    const call = hh.clients.chat.chat(
+      { model: 'gpt-4o', prompt: 'a question never answered', messages: [] },
+      md('erin-secret'),
+      () => undefined,
+    );
+    await eventually(
+      async () => hh.upstream.requests.length,
+      (n) => n > sent,
+    );
+    call.cancel();
+    const { charged: cost, row } = await charged(hh, before);
+    expect(cost).toBeGreaterThan(0);
+    expect(row).toMatchObject({ requests: 1, errorsByCode: { CANCELLED: 1 } });
+    expect(row?.costUsd).toBeCloseTo(cost, 10);
+  });
+
+  it('of a stream it cancelled midway holds what the stream was charged', async () => {
+    h = await startHarness({ env: { CONFIG_FILE: accessFile(), LEDGER_FLUSH_MS: '20' } });
+    h.upstream.injectFault({ kind: 'slow', tokensPerSecond: 20, model: 'gpt-4o' });
+    const before = await statsCost(h);
+    const call = h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o', prompt: 'a slow answer please' }), md('erin-secret'));
+    call.on('error', () => undefined);
+    await new Promise<void>((resolve) => {
+      let deltas = 0;
+      call.on('data', (m: StreamChatResponse) => {
+        if (m.event?.$case === 'delta' && ++deltas === 3) resolve();
+      });
+    });
+    call.cancel();
+    const { charged: cost, row } = await charged(h, before);
+    expect(cost).toBeGreaterThan(0);
+    expect(row?.requests).toBe(1);
+    expect(row?.costUsd).toBeCloseTo(cost, 10);
+  });
+});
