@@ -78,7 +78,7 @@ describe('logging interceptor', () => {
     expect(callLines().slice(before)[0]).toMatchObject({ code: 'NOT_FOUND', requestId: 'caller-42', level: 'warn' });
   });
 
-  it('records an undecodable request as the INTERNAL the client got, not as a client cancel', async () => {
+  it('refuses an undecodable request as bad input, and records the INVALID_ARGUMENT the client got, not a client cancel', async () => {
     // Bytes that are no protobuf message: field 1 as a length-delimited string longer than the body.
     const garbage = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f, 0x01]);
     const client = new grpc.Client(`127.0.0.1:${app.port}`, grpc.credentials.createInsecure());
@@ -93,13 +93,13 @@ describe('logging interceptor', () => {
       );
     });
     client.close();
-    expect(code).toBe(grpc.status.INTERNAL);
+    expect(code).toBe(grpc.status.INVALID_ARGUMENT);
     await new Promise((r) => setTimeout(r, 50));
     expect(callLines().slice(before)).toEqual([
-      expect.objectContaining({ method: '/orchestrator.v1.ChatService/Chat', code: 'INTERNAL', level: 'error' }),
+      expect.objectContaining({ method: '/orchestrator.v1.ChatService/Chat', code: 'INVALID_ARGUMENT' }),
     ]);
     const metrics = await (await fetch(`${app.metricsServer?.url ?? ''}`)).text();
-    expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="Chat"[^}]*grpc_code="INTERNAL",protocol="grpc"\} 1/);
+    expect(metrics).toMatch(/grpc_server_handled_total\{[^}]*grpc_method="Chat"[^}]*grpc_code="INVALID_ARGUMENT",protocol="grpc"\} 1/);
     expect(metrics).not.toMatch(/grpc_server_handled_total\{[^}]*grpc_method="Chat"[^}]*grpc_code="CANCELLED"[^}]*\}/);
   });
 });
