@@ -32,6 +32,14 @@ export const ZERO_USAGE: Readonly<TokenUsage> = Object.freeze({
   cachedTokens: 0,
 });
 
+/** Adds `u` to the running total `into` (a Batch's items, a call's attempts). */
+export function addUsage(into: TokenUsage, u: TokenUsage): void {
+  into.promptTokens += u.promptTokens;
+  into.completionTokens += u.completionTokens;
+  into.totalTokens += u.totalTokens;
+  into.cachedTokens += u.cachedTokens;
+}
+
 /** What OpenAI bills a low-detail image, and about what a small image costs at Anthropic: an estimate for any image. */
 export const IMAGE_TOKEN_ESTIMATE = 765;
 

@@ -1,6 +1,5 @@
-import type { AttemptRecord, TokenUsage } from '../domain/chat.js';
-import { roundUsd } from '../domain/money.js';
-import type { Answer } from './answer.js';
+import { addUsage, type AttemptRecord, type TokenUsage, ZERO_USAGE } from '../domain/chat.js';
+import { type Answer, totalCost } from './answer.js';
 import type { CallContext } from './context.js';
 import type { RouteDecision } from './routing/router.js';
 import type { EngineStreamEvent } from './strategies/stream.js';
@@ -39,16 +38,9 @@ export interface CallAnswer {
 
 /** A Batch item that failed after calling upstream: its attempts, their usage and cost, no text and no model. */
 export function failedItemAnswer(attempts: readonly AttemptRecord[]): CallAnswer {
-  const usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, cachedTokens: 0 };
-  let costUsd = 0;
-  for (const a of attempts) {
-    usage.promptTokens += a.usage.promptTokens;
-    usage.completionTokens += a.usage.completionTokens;
-    usage.totalTokens += a.usage.totalTokens;
-    usage.cachedTokens += a.usage.cachedTokens;
-    costUsd += a.costUsd;
-  }
-  return { content: '', model: '', provider: '', usage, costUsd: roundUsd(costUsd), attempts };
+  const usage = { ...ZERO_USAGE };
+  for (const a of attempts) addUsage(usage, a.usage);
+  return { content: '', model: '', provider: '', usage, costUsd: totalCost(attempts), attempts };
 }
 
 export interface CallDetail {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { AttemptRecord, TokenUsage } from '../domain/chat.js';
+import { addUsage, type AttemptRecord, type TokenUsage, ZERO_USAGE } from '../domain/chat.js';
 import { isOrchestratorError } from '../domain/errors.js';
 import { timeOrderedId } from '../domain/ids.js';
 import { roundUsd } from '../domain/money.js';
@@ -89,13 +89,8 @@ function combined(answers: readonly CallAnswer[]): CallAnswer | undefined {
   if (answers.length <= 1) return answers[0];
   const models = new Set(answers.map((a) => a.model));
   const only = models.size === 1 ? answers[0] : undefined;
-  const usage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, cachedTokens: 0 };
-  for (const a of answers) {
-    usage.promptTokens += a.usage.promptTokens;
-    usage.completionTokens += a.usage.completionTokens;
-    usage.totalTokens += a.usage.totalTokens;
-    usage.cachedTokens += a.usage.cachedTokens;
-  }
+  const usage = { ...ZERO_USAGE };
+  for (const a of answers) addUsage(usage, a.usage);
   return {
     content: '',
     model: only?.model ?? '',

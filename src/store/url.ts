@@ -1,3 +1,5 @@
+import { maskUrlPassword } from '../domain/url-password.js';
+
 /**
  * DATABASE_URL, parsed once: where the ledger lives.
  * Unset: an embedded SQLite file ./data/orchestrator.db; `sqlite::memory:` for throwaway runs;
@@ -39,11 +41,5 @@ export function parseDatabaseUrl(value: string | undefined): DatabaseTarget {
 export function describeTarget(target: DatabaseTarget): string {
   if (target.kind === 'off') return 'off';
   if (target.kind === 'sqlite') return target.file === SQLITE_MEMORY ? 'sqlite (in memory)' : `sqlite ${target.file}`;
-  try {
-    const url = new URL(target.url);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return 'postgres';
-  }
+  return maskUrlPassword(target.url);
 }

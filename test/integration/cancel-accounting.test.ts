@@ -4,6 +4,7 @@ import type { UpstreamStats } from '../../src/gen/orchestrator/v1/stats.js';
 import { AttemptOutcome } from '../../src/gen/orchestrator/v1/common.js';
 import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { eventually } from '../helpers/eventually.js';
 
 /**
  * A unary call we abort (the caller's cancel or deadline, a lost race) was sent and its prompt
@@ -20,16 +21,6 @@ beforeEach(() => h.upstream.clearFaults());
 async function rowOf(model: string): Promise<UpstreamStats | undefined> {
   const { response } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {});
   return response.models.find((m) => m.name === model);
-}
-
-/** Polls until `check` holds (the server records an aborted attempt a moment after the client gives up). */
-async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 3_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (check(value) || Date.now() > until) return value;
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('usage of aborted unary attempts', () => {

@@ -4,24 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SourceModel, SyncReport, SyncRunner } from '../../src/catalog/sync/types.js';
+import type { SourceModel, SyncReport } from '../../src/catalog/sync/types.js';
 import { CatalogSource, type ModelInfo, type RuntimeModelSpec } from '../../src/gen/orchestrator/v1/models.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { writeConfigFile } from '../helpers/config-file.js';
 import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
-
-class ScriptedRunner implements SyncRunner {
-  private readonly queued = new Map<string, SyncReport>();
-  next(report: SyncReport): void {
-    this.queued.set(report.source, report);
-  }
-  run(source: SyncReport['source']): Promise<SyncReport> {
-    const report = this.queued.get(source);
-    if (!report) return Promise.reject(new Error(`${source}: no URL configured`));
-    return Promise.resolve(report);
-  }
-}
+import { ScriptedRunner } from '../helpers/scripted-sync-runner.js';
 
 const MISTRAL = 'mistralai/mistral-large';
 const QWEN = 'qwen/qwen-2.5-72b';

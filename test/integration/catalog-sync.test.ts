@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SourceModel, SyncReport, SyncRunner } from '../../src/catalog/sync/types.js';
+import type { SourceModel, SyncReport } from '../../src/catalog/sync/types.js';
 import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
 import { CatalogSource, type ModelInfo } from '../../src/gen/orchestrator/v1/models.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
@@ -8,19 +8,7 @@ import { writeConfigFile } from '../helpers/config-file.js';
 import { sha } from '../helpers/access-file.js';
 import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
-
-/** A SyncRunner that answers with the report a test queued for the source. */
-class ScriptedRunner implements SyncRunner {
-  private readonly queued = new Map<string, SyncReport>();
-  next(report: SyncReport): void {
-    this.queued.set(report.source, report);
-  }
-  run(source: SyncReport['source']): Promise<SyncReport> {
-    const report = this.queued.get(source);
-    if (!report) return Promise.reject(new Error(`${source}: no URL configured`));
-    return Promise.resolve(report);
-  }
-}
+import { ScriptedRunner } from '../helpers/scripted-sync-runner.js';
 
 const MISTRAL = 'mistralai/mistral-large';
 

@@ -5,6 +5,7 @@ import { UsageServiceClient } from '../../src/gen/orchestrator/v1/usage.js';
 import { accessFile } from '../helpers/access-file.js';
 import { callUnary, streamRequest } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { eventually } from '../helpers/eventually.js';
 
 /** A call the client gave up on was charged its attempts (stats, budgets): its ledger row says the same. */
 const bearer = (key: string) => ({ metadata: { authorization: `Bearer ${key}` } });
@@ -13,15 +14,6 @@ const md = (key: string) => {
   m.set('authorization', `Bearer ${key}`);
   return m;
 };
-
-async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 3_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (check(value) || Date.now() > until) return value;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function statsCost(h: Harness): Promise<number> {
   const { response } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {}, bearer('erin-secret'));

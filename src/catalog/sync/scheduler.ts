@@ -1,6 +1,7 @@
 import { type SyncInterval, nextRunAt } from './interval.js';
 import { type SyncLock, inProcessSyncLock } from './lock.js';
 import type { CatalogSourceName, SyncReport, SyncRunner } from './types.js';
+import { timerDelay } from '../../domain/timers.js';
 
 /** A run on demand could not take the sync lock (its database is unreachable): nothing ran. */
 export class SyncLockUnavailable extends Error {
@@ -82,8 +83,8 @@ export const DEFAULT_SYNC_RETRY: SyncRetryPolicy = { maxAttempts: 4, initialBack
 export const systemClock: SyncClock = {
   now: () => Date.now(),
   setTimer(ms, fn) {
-    // Timers past 2^31-1 ms fire at once; wake up early and let the caller re-check.
-    const t = setTimeout(fn, Math.min(ms, 2 ** 31 - 1));
+    // A longer wait wakes up early (timerDelay) and lets the caller re-check.
+    const t = setTimeout(fn, timerDelay(ms));
     t.unref();
     return () => clearTimeout(t);
   },

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { BulkheadPolicy } from 'cockatiel';
-import type { TokenUsage } from '../../domain/chat.js';
+import { addUsage, type TokenUsage } from '../../domain/chat.js';
 import { OrchestratorError, cancelled, internal } from '../../domain/errors.js';
 import { roundUsd } from '../../domain/money.js';
 import type { Answer } from '../answer.js';
@@ -61,10 +61,7 @@ export async function* runBatch<A extends Answer>(
   let successful = 0;
 
   const charge = (u: TokenUsage, cost: number): void => {
-    usage.promptTokens += u.promptTokens;
-    usage.completionTokens += u.completionTokens;
-    usage.totalTokens += u.totalTokens;
-    usage.cachedTokens += u.cachedTokens;
+    addUsage(usage, u);
     costUsd += cost;
   };
 
