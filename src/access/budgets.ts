@@ -79,7 +79,14 @@ export class Budgets {
   private readonly unsent = new Map<string, number>();
   /** Held by this process's calls in flight, per key name (the memory side of `reserve`). */
   private readonly held = new Map<string, number>();
+  /**
+   * Redis holds no call needs any more whose removal failed (hold id -> holds key): a release
+   * while the connection was down, or a reservation given up on that Redis may still run. Left
+   * there, each would count against its key's budget until it expires (HOLD_MS, minutes).
+   */
+  private readonly orphans = new Map<string, string>();
   private flushing: Promise<void> | undefined;
+  private dropping: Promise<void> | undefined;
 
   /**
    * `record`: where spend is on record when there is no Redis (the ledger). Each key's spend of
@@ -90,7 +97,10 @@ export class Budgets {
     private readonly store: LimiterStore,
     private readonly record?: SpendRecord | undefined,
   ) {
-    store.redis?.on('ready', () => void this.flush());
+    store.redis?.on('ready', () => {
+      void this.flush();
+      void this.dropOrphans();
+    });
   }
 
   async spent(keyName: string, now = new Date()): Promise<Spend> {
@@ -120,6 +130,8 @@ export class Budgets {
       const [dayKey, monthKey] = keysOf(keyName, now);
       const id = randomUUID();
       const holdsKey = holdsKeyOf(keyName);
+      // Not connected: the client refuses the script without sending it, so it holds nothing.
+      const sent = redis.status === 'ready';
       try {
         const raw = (await redis.eval(
           HOLD_SCRIPT,
@@ -139,13 +151,19 @@ export class Budgets {
         )) as [string, string, string, string];
         const [verdict, day, month, held] = raw;
         const spend = { day: Number(day), month: Number(month) };
+        // Redis answers: the connection is back even when no 'ready' said so (a hung Redis that recovered).
+        if (this.orphans.size > 0) void this.dropOrphans();
         if (verdict !== 'ok') return { admitted: false, over: verdict === 'month' ? 'month' : 'day', spend, heldUsd: Number(held) };
         const release = async (): Promise<void> => {
-          // A hold that cannot be removed expires on its own after holdMs.
-          await redis.hdel(holdsKey, id).catch(() => undefined);
+          await redis.hdel(holdsKey, id).catch(() => this.orphan(id, holdsKey));
         };
         return { admitted: true, spend, heldUsd: Number(held), release };
       } catch (err) {
+        // A timed-out script may still run once Redis answers again: its hold must not outlive this call.
+        if (sent) {
+          this.orphan(id, holdsKey);
+          void this.dropOrphans();
+        }
         if (this.store.failurePolicy === 'closed') throw sharedStateDown(err);
       }
     }
@@ -175,6 +193,29 @@ export class Budgets {
       }
     })().finally(() => (this.flushing = undefined));
     return this.flushing;
+  }
+
+  private orphan(id: string, holdsKey: string): void {
+    this.orphans.set(id, holdsKey);
+    // Beyond the bound the oldest are left to expire on their own.
+    if (this.orphans.size > MAX_TRACKED) this.orphans.delete(this.orphans.keys().next().value as string);
+  }
+
+  /** Removes the orphaned holds, one pass at a time; what fails stays for the next pass. */
+  private dropOrphans(): Promise<void> {
+    const redis = this.store.redis;
+    if (!redis) return Promise.resolve();
+    this.dropping ??= Promise.all(
+      [...this.orphans].map(([id, holdsKey]) =>
+        redis.hdel(holdsKey, id).then(
+          () => this.orphans.delete(id),
+          () => undefined,
+        ),
+      ),
+    )
+      .then(() => undefined)
+      .finally(() => (this.dropping = undefined));
+    return this.dropping;
   }
 
   /**

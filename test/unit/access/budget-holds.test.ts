@@ -7,6 +7,7 @@ import { connectRedis } from '../../../src/access/redis.js';
 import type { AttemptRecord } from '../../../src/domain/chat.js';
 import { OrchestratorError } from '../../../src/domain/errors.js';
 import { sha } from '../../helpers/access-file.js';
+import { eventually } from '../../helpers/eventually.js';
 import { startRedis, type RedisProcess } from '../../helpers/redis.js';
 import { pino } from 'pino';
 import type { Redis } from 'ioredis';
@@ -144,5 +145,48 @@ describe('a burst across two replicas sharing a real Redis', () => {
     expect((await budgets.reserve('lost', limits, 0.5, 100)).admitted).toBe(false);
     await sleep(150);
     expect((await budgets.reserve('lost', limits, 0.5, 100)).admitted).toBe(true);
+  });
+
+  it('releases a hold whose release came while the connection to Redis was down, once it is back', async () => {
+    const client = await connectRedis(redis.url, pino({ level: 'silent' }));
+    try {
+      const budgets = new Budgets({ redis: client, failurePolicy: 'local' });
+      const limits = { usdPerDay: 1, usdPerMonth: undefined };
+      const held = await budgets.reserve('blip', limits, 0.9, 60_000);
+      expect(held.admitted).toBe(true);
+      // The connection drops (Redis itself keeps its data) just as the call ends.
+      const id = (await client.client('ID')) as number;
+      await clients[0]!.client('KILL', 'ID', String(id));
+      await eventually(
+        async () => client.status,
+        (status) => status !== 'ready',
+      );
+      if (held.admitted) await held.release();
+      const holds = await eventually(
+        () => clients[0]!.hlen('llmo:budget:blip:held'),
+        (n) => n === 0,
+      );
+      expect(holds).toBe(0);
+      expect((await budgets.reserve('blip', limits, 0.5, 60_000)).admitted).toBe(true);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('leaves no hold behind for a reservation Redis took too long to answer', async () => {
+    const budgets = new Budgets({ redis: clients[0], failurePolicy: 'local' });
+    const limits = { usdPerDay: 1, usdPerMonth: undefined };
+    redis.freeze();
+    // Given up on after the command timeout: admitted against this process's own spend.
+    const reservation = await budgets.reserve('slow', limits, 0.9, 60_000).finally(() => redis.thaw());
+    expect(reservation.admitted).toBe(true);
+    if (reservation.admitted) await reservation.release();
+    // Redis ran the reservation once it answered again; the call is long over.
+    const holds = await eventually(
+      () => clients[1]!.hlen('llmo:budget:slow:held'),
+      (n) => n === 0,
+    );
+    expect(holds).toBe(0);
+    expect((await budgets.reserve('slow', limits, 0.5, 60_000)).admitted).toBe(true);
   });
 });
