@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { LimiterStore } from './limits.js';
 import { sharedStateDown } from './limits.js';
 import { HOLD_SCRIPT, holdsKeyOf, type BudgetLimits, type Reservation } from './holds.js';
+import { addTo, MAX_TRACKED, SpendWrites } from './spend-writes.js';
 
 export interface Spend {
   readonly day: number;
@@ -39,24 +40,9 @@ function periodStarts(now: Date): { dayStartMs: number; monthStartMs: number } {
   };
 }
 
-const DAY_TTL_S = 2 * 86_400;
-const MONTH_TTL_S = 32 * 86_400;
-/** Budget keys (key name × day or month) remembered in memory; the least recently charged go first. */
-const MAX_TRACKED = 100_000;
-
 function keysOf(keyName: string, now: Date): readonly [day: string, month: string] {
   const { day, month } = periodsOf(now);
   return [`llmo:budget:${keyName}:d:${day}`, `llmo:budget:${keyName}:m:${month}`];
-}
-
-const ttlOf = (redisKey: string): number => (redisKey.includes(':d:') ? DAY_TTL_S : MONTH_TTL_S);
-
-/** Adds to a bounded map kept in order of last change (a plain Map: no memory until used). */
-function addTo(map: Map<string, number>, key: string, usd: number): void {
-  const total = (map.get(key) ?? 0) + usd;
-  map.delete(key);
-  if (total > 1e-12) map.set(key, total);
-  if (map.size > MAX_TRACKED) map.delete(map.keys().next().value as string);
 }
 
 /**
@@ -64,9 +50,9 @@ function addTo(map: Map<string, number>, key: string, usd: number): void {
  * (INCRBYFLOAT, shared by every replica, surviving restarts) when configured; always mirrored
  * in memory so the 'local' failure policy has something to enforce while Redis is down.
  *
- * Spend that could not be written to Redis is kept per Redis key (unsent) and pushed as soon
- * as the client is ready again, so an outage loses none of it; until then it is added to what
- * Redis says.
+ * Spend that could not be written to Redis is kept (SpendWrites) and written as soon as the
+ * client is ready again, once, so an outage loses none of it and counts none twice; until then
+ * it is added to what Redis says.
  *
  * Calls in flight hold their estimated maximum cost (`reserve`) until they end, so a burst of
  * parallel calls sees what the others may still spend, not only what they have spent.
@@ -76,7 +62,7 @@ export class Budgets {
   /** Keys whose earlier spend (before this process) is loaded into `local`, or being loaded. */
   private readonly priorLoads = new Map<string, Promise<void>>();
   private readonly startedAt = Date.now();
-  private readonly unsent = new Map<string, number>();
+  private readonly writes: SpendWrites | undefined;
   /** Held by this process's calls in flight, per key name (the memory side of `reserve`). */
   private readonly held = new Map<string, number>();
   /**
@@ -85,7 +71,6 @@ export class Budgets {
    * there, each would count against its key's budget until it expires (HOLD_MS, minutes).
    */
   private readonly orphans = new Map<string, string>();
-  private flushing: Promise<void> | undefined;
   private dropping: Promise<void> | undefined;
 
   /**
@@ -97,6 +82,7 @@ export class Budgets {
     private readonly store: LimiterStore,
     private readonly record?: SpendRecord | undefined,
   ) {
+    this.writes = store.redis && new SpendWrites(store.redis);
     store.redis?.on('ready', () => {
       void this.flush();
       void this.dropOrphans();
@@ -109,7 +95,7 @@ export class Budgets {
     if (redis) {
       try {
         const [d, m] = await redis.mget(dayKey, monthKey);
-        return { day: Number(d ?? 0) + (this.unsent.get(dayKey) ?? 0), month: Number(m ?? 0) + (this.unsent.get(monthKey) ?? 0) };
+        return { day: Number(d ?? 0) + this.pending(dayKey), month: Number(m ?? 0) + this.pending(monthKey) };
       } catch (err) {
         if (this.store.failurePolicy === 'closed') throw sharedStateDown(err);
       }
@@ -142,8 +128,8 @@ export class Budgets {
           String(now.getTime()),
           limits.usdPerDay === undefined ? '' : String(limits.usdPerDay),
           limits.usdPerMonth === undefined ? '' : String(limits.usdPerMonth),
-          String(this.unsent.get(dayKey) ?? 0),
-          String(this.unsent.get(monthKey) ?? 0),
+          String(this.pending(dayKey)),
+          String(this.pending(monthKey)),
           id,
           String(usd),
           String(now.getTime() + holdMs),
@@ -175,24 +161,18 @@ export class Budgets {
     if (!(usd > 0)) return;
     const keys = keysOf(keyName, now);
     for (const key of keys) addTo(this.local, key, usd);
-    if (!this.store.redis) return;
-    if (!(await this.push(keys.map((key) => [key, usd])))) {
-      for (const key of keys) addTo(this.unsent, key, usd);
-    } else if (this.unsent.size > 0) {
-      await this.flush();
-    }
+    const writes = this.writes;
+    if (!writes) return;
+    if ((await writes.write(keys.map((key) => [key, usd]))) && writes.waiting) await writes.flush();
   }
 
-  /** Pushes the unsent amounts; what fails stays unsent for the next 'ready'. */
+  /** Writes the spend Redis has not confirmed yet; what fails stays for the next 'ready'. */
   flush(): Promise<void> {
-    this.flushing ??= (async () => {
-      const entries = [...this.unsent.entries()];
-      if (entries.length > 0 && (await this.push(entries))) {
-        // Subtracted only once written: a read in between counts them twice, never zero times.
-        for (const [key, usd] of entries) addTo(this.unsent, key, -usd);
-      }
-    })().finally(() => (this.flushing = undefined));
-    return this.flushing;
+    return this.writes?.flush() ?? Promise.resolve();
+  }
+
+  private pending(redisKey: string): number {
+    return this.writes?.pending.get(redisKey) ?? 0;
   }
 
   private orphan(id: string, holdsKey: string): void {
@@ -271,18 +251,5 @@ export class Budgets {
       addTo(this.held, keyName, -usd);
     };
     return { admitted: true, spend, heldUsd, release };
-  }
-
-  private async push(amounts: readonly (readonly [string, number])[]): Promise<boolean> {
-    const redis = this.store.redis;
-    if (!redis) return false;
-    const tx = redis.multi();
-    for (const [key, usd] of amounts) tx.incrbyfloat(key, usd).expire(key, ttlOf(key));
-    try {
-      const results = await tx.exec();
-      return results?.every(([err]) => !err) ?? false;
-    } catch {
-      return false;
-    }
   }
 }

@@ -131,31 +131,34 @@ describe('budget refusals', () => {
   });
 });
 
-/** Enough of ioredis for Budgets: MGET, MULTI of INCRBYFLOAT and EXPIRE, 'ready', and an outage switch. */
+/** Enough of ioredis for Budgets: MGET, the spend-writing script, 'ready', and an outage switch. */
 class FakeRedis extends EventEmitter {
   readonly data = new Map<string, number>();
+  private readonly written = new Set<string>();
   up = true;
+
+  get status(): string {
+    return this.up ? 'ready' : 'reconnecting';
+  }
 
   async mget(...keys: string[]): Promise<(string | null)[]> {
     if (!this.up) throw new Error('Connection is closed.');
     return keys.map((k) => (this.data.has(k) ? String(this.data.get(k)) : null));
   }
 
-  multi() {
-    const ops: [string, number][] = [];
-    const tx = {
-      incrbyfloat: (key: string, by: number) => {
-        ops.push([key, by]);
-        return tx;
-      },
-      expire: () => tx,
-      exec: async () => {
-        if (!this.up) throw new Error('Connection is closed.');
-        for (const [key, by] of ops) this.data.set(key, (this.data.get(key) ?? 0) + by);
-        return ops.map(() => [null, 'OK']);
-      },
-    };
-    return tx;
+  /** The spend-writing script: KEYS ids hash, budget keys; ARGV id, ttl, n, n ids to forget, usd and ttl per key. */
+  async eval(_script: string, numKeys: number, ...args: string[]): Promise<number> {
+    if (!this.up) throw new Error("Stream isn't writeable and enableOfflineQueue options is false");
+    const keys = args.slice(1, numKeys);
+    const argv = args.slice(numKeys);
+    const forget = Number(argv[2]);
+    for (const id of argv.slice(3, 3 + forget)) this.written.delete(id);
+    if (this.written.has(argv[0]!)) return 1;
+    this.written.add(argv[0]!);
+    keys.forEach((key, i) => {
+      this.data.set(key, (this.data.get(key) ?? 0) + Number(argv[3 + forget + 2 * i]));
+    });
+    return 1;
   }
 }
 

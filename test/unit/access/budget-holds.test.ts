@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Budgets } from '../../../src/access/budgets.js';
+import { Budgets, periodsOf } from '../../../src/access/budgets.js';
 import { AccessController, type PriceList } from '../../../src/access/controller.js';
 import { ApiKeyStore } from '../../../src/access/keys.js';
 import { RateLimits, type LimiterStore } from '../../../src/access/limits.js';
@@ -171,6 +171,18 @@ describe('a burst across two replicas sharing a real Redis', () => {
     } finally {
       client.disconnect();
     }
+  });
+
+  it('charges spend once when Redis ran a charge only after it was given up on', async () => {
+    const budgets = new Budgets({ redis: clients[0], failurePolicy: 'local' });
+    await budgets.add('late', 0.25);
+    redis.freeze();
+    // Given up on after the command timeout, kept to be sent again; Redis runs it when it answers.
+    await budgets.add('late', 0.5).finally(() => redis.thaw());
+    await budgets.add('late', 0.125);
+    await budgets.flush();
+    expect(Number(await clients[1]!.get(`llmo:budget:late:d:${periodsOf(new Date()).day}`))).toBeCloseTo(0.875, 12);
+    expect((await budgets.spent('late')).day).toBeCloseTo(0.875, 12);
   });
 
   it('leaves no hold behind for a reservation Redis took too long to answer', async () => {
