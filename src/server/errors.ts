@@ -16,7 +16,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { AttemptRecord } from '../domain/chat.js';
 import { roundUsd } from '../domain/money.js';
-import { isOrchestratorError, type ErrorKind, type OrchestratorError } from '../domain/errors.js';
+import { isOrchestratorError, type ErrorKind, type FieldViolation, type OrchestratorError } from '../domain/errors.js';
 import type { Any } from '../gen/google/protobuf/any.js';
 import { BadRequest, ErrorInfo, QuotaFailure, RetryInfo } from '../gen/google/rpc/error_details.js';
 import { Status } from '../gen/google/rpc/status.js';
@@ -65,9 +65,17 @@ export function codeForKind(kind: ErrorKind): grpc.status {
   return CODE_BY_KIND[kind];
 }
 
+/**
+ * A call's status travels as HTTP/2 trailers, which clients cap (grpc-java and the C core at
+ * 8 KiB by default, grpc-js at 64 KiB): over the cap the client never sees the status and waits
+ * for its deadline. So the status lists the first problems of a request only (its message
+ * counts them all) within a text budget, and cuts long texts (a name the caller sent) short.
+ */
+const TRAILER_LIMITS = { violations: 20, violationChars: 2_000, text: 200, message: 512 } as const;
+
 export function toGrpcStatus(err: unknown): GrpcErrorStatus {
-  const { status, internal } = rpcStatus(err);
-  const result = statusWith(status.code, status.message, status.details, internal);
+  const { status, internal } = rpcStatus(err, true);
+  const result = statusWith(status.code, clipped(status.message, TRAILER_LIMITS.message), status.details, internal);
   // gRFC A6 server pushback: gRPC clients with a retry policy wait this long before retrying.
   if (isOrchestratorError(err) && err.retryAfterMs !== undefined && (err.kind === 'resource_exhausted' || err.kind === 'unavailable')) {
     result.metadata.set('grpc-retry-pushback-ms', String(Math.max(0, Math.round(err.retryAfterMs))));
@@ -80,10 +88,10 @@ export function toGrpcStatus(err: unknown): GrpcErrorStatus {
  * batch item's failure) rather than as the call's status.
  */
 export function toRpcStatus(err: unknown): Status {
-  return rpcStatus(err).status;
+  return rpcStatus(err, false).status;
 }
 
-function rpcStatus(err: unknown): { status: Status; internal: boolean } {
+function rpcStatus(err: unknown, inTrailers: boolean): { status: Status; internal: boolean } {
   if (!isOrchestratorError(err)) {
     return {
       status: { code: grpc.status.INTERNAL, message: INTERNAL_MESSAGE, details: [errorInfoAny(INTERNAL_REASON, {})] },
@@ -93,7 +101,7 @@ function rpcStatus(err: unknown): { status: Status; internal: boolean } {
   // An `internal` kind is still our failure: its message may quote a cause, so it stays private.
   const internal = err.kind === 'internal';
   const message = internal ? INTERNAL_MESSAGE : err.message;
-  return { status: { code: CODE_BY_KIND[err.kind], message, details: detailsFor(err) }, internal };
+  return { status: { code: CODE_BY_KIND[err.kind], message, details: detailsFor(err, inTrailers) }, internal };
 }
 
 /**
@@ -122,7 +130,7 @@ export function summarizeAttempts(attempts: readonly AttemptRecord[]): string {
     .join(',');
 }
 
-function detailsFor(err: OrchestratorError): Any[] {
+function detailsFor(err: OrchestratorError, inTrailers: boolean): Any[] {
   const metadata: Record<string, string> = { ...err.metadata };
   if (err.attempts.length > 0) {
     metadata['attempts'] = summarizeAttempts(err.attempts);
@@ -143,7 +151,7 @@ function detailsFor(err: OrchestratorError): Any[] {
 
   if (err.fieldViolations.length > 0) {
     const badRequest: BadRequest = {
-      fieldViolations: err.fieldViolations.map((v) => ({
+      fieldViolations: (inTrailers ? trailerViolations(err.fieldViolations) : err.fieldViolations).map((v) => ({
         field: v.field,
         description: v.description,
         reason: '',
@@ -178,6 +186,27 @@ function detailsFor(err: OrchestratorError): Any[] {
     details.push(pack(QUOTA_FAILURE_TYPE, QuotaFailure.encode(quotaFailure).finish()));
   }
   return details;
+}
+
+/** The first violations, each cut to TRAILER_LIMITS.text, while they fit the trailer's budget (the first always does). */
+function trailerViolations(violations: readonly FieldViolation[]): FieldViolation[] {
+  const listed: FieldViolation[] = [];
+  let chars = 0;
+  for (const v of violations) {
+    const field = clipped(v.field, TRAILER_LIMITS.text);
+    const description = clipped(v.description, TRAILER_LIMITS.text);
+    chars += field.length + description.length;
+    if (listed.length > 0 && (listed.length === TRAILER_LIMITS.violations || chars > TRAILER_LIMITS.violationChars)) break;
+    listed.push({ field, description });
+  }
+  return listed;
+}
+
+function clipped(text: string, max: number): string {
+  if (text.length <= max) return text;
+  // Never between the halves of a surrogate pair: grpc-js percent-encodes the message, and a lone half cannot be.
+  const end = /[\uD800-\uDBFF]/.test(text.charAt(max - 2)) ? max - 2 : max - 1;
+  return `${text.slice(0, end)}…`;
 }
 
 function errorInfoAny(reason: string, metadata: Record<string, string>): Any {

@@ -71,4 +71,38 @@ describe('the gRPC door', () => {
     expect(grpc.status[err.code]).toBe('INVALID_ARGUMENT');
     expect(fields(err)).toEqual(['response_format.json_schema.schema']);
   });
+
+  // A status and its details travel as HTTP/2 trailers, which clients cap (grpc-java and the C
+  // core at 8 KiB, grpc-js at 64 KiB): an unbounded list of problems never reached the client.
+  it('answers a request with a thousand bad messages with INVALID_ARGUMENT, its details bounded', async () => {
+    const blank = { role: Role.ROLE_USER, content: ' ', parts: [], toolCalls: [], toolCallId: '' };
+    const err = await unaryError(chat(), req({ messages: Array.from({ length: 1000 }, () => blank) }), { deadlineMs: 10_000 });
+    expect(grpc.status[err.code]).toBe('INVALID_ARGUMENT');
+    expect(err.details).toBe('invalid request: messages[0].content: must not be empty or only whitespace (and 999 more)');
+    const listed = fields(err);
+    expect(listed.length).toBeGreaterThan(0);
+    expect(listed.length).toBeLessThanOrEqual(20);
+    expect(listed[0]).toBe('messages[0].content');
+    expect(err.metadata.get('grpc-status-details-bin')[0]?.length ?? 0).toBeLessThan(4096);
+  });
+
+  it('answers a tool choice naming a very long undefined function with INVALID_ARGUMENT, its message cut short', async () => {
+    const name = 'f'.repeat(100_000);
+    const err = await unaryError(
+      chat(),
+      req({
+        prompt: 'hi',
+        tooling: {
+          tools: [{ name: 'get_weather', description: '', parameters: undefined, strict: false }],
+          toolChoice: { choice: { $case: 'function', function: name } },
+          parallelToolCalls: undefined,
+        },
+      }),
+      { deadlineMs: 10_000 },
+    );
+    expect(grpc.status[err.code]).toBe('INVALID_ARGUMENT');
+    expect(fields(err)).toEqual(['tooling.tool_choice']);
+    expect(err.details.length).toBeLessThan(2048);
+    expect(err.details).toMatch(/^invalid request: tooling\.tool_choice: names function "f+/);
+  });
 });
