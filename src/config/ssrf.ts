@@ -1,5 +1,6 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { maskUrlPassword } from '../domain/url-password.js';
 
 /**
  * Provider base URLs are a server-side request target, so they are checked before use: http
@@ -26,7 +27,8 @@ export function checkProviderUrl(raw: string, options: GuardOptions): string | u
   try {
     url = new URL(raw);
   } catch {
-    return `"${raw}" is not a URL`;
+    // The problem is printed and logged: a password in it must not be.
+    return `"${maskUrlPassword(raw)}" is not a URL`;
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return `only http and https are allowed (got ${url.protocol})`;
   if (url.username || url.password) return 'credentials in the URL are not allowed; use api_key_env';

@@ -182,6 +182,13 @@ describe('provider URL guard (SSRF)', () => {
     expect(problemsOf(path)).toEqual([expect.stringMatching(/^providers\[0\]\.base_url: 169\.254\.169\.254 is a link-local address/)]);
   });
 
+  it('names a base URL it cannot read without the password in it', () => {
+    const path = file('broken-url.yaml', 'providers:\n  - { name: p, kind: openai, base_url: "http://admin:s3cret@my host/v1" }\n');
+    const problems = problemsOf(path);
+    expect(problems).toEqual([expect.stringMatching(/^providers\[0\]\.base_url: .* is not a URL/)]);
+    expect(problems.join('\n')).not.toContain('s3cret');
+  });
+
   it('classifies addresses', () => {
     expect(isLinkLocal('169.254.1.1')).toBe(true);
     expect(isLinkLocal('fe80::abcd')).toBe(true);
