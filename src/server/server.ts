@@ -20,6 +20,7 @@ import { callInterceptor } from './interceptors/call-state.js';
 import { Lifecycle } from './lifecycle.js';
 import { addReflection } from './reflection.js';
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { ApiKeyStore } from '../access/keys.js';
 import { callObserverOf } from '../telemetry/call-observer.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -150,7 +151,9 @@ export class GatewayServer {
   /** Binds and returns the port (useful with port 0). */
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      this.server.bindAsync(`${host}:${port}`, credentialsOf(this.config), (err, bound) => {
+      // grpc-js reads `host:port` as a target: an IPv6 address (HOST=::) needs its brackets.
+      const address = isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+      this.server.bindAsync(address, credentialsOf(this.config), (err, bound) => {
         if (err) return reject(err);
         try {
           capConnections(this.server, this.config.maxConnections);

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeySource, ApiKeyServiceClient } from '../../src/gen/orchestrator/v1/keys.js';
@@ -184,5 +184,39 @@ describe('an open service (no keys configured)', () => {
     expect(anonymous.code).toBe(grpc.status.UNAUTHENTICATED);
     expect((await chatWith(h, key)).response.content.length).toBeGreaterThan(0);
     expect((await unaryError(keys.listApiKeys.bind(keys), { includeRevoked: false })).code).toBe(grpc.status.UNAUTHENTICATED);
+  });
+});
+
+describe('an open service bound to every address (HOST=::)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { HOST: '::', DATABASE_URL: 'sqlite::memory:' } });
+  });
+  afterAll(async () => h?.close());
+
+  const listKeysFrom = async (host: string, metadata: Record<string, string> = {}) => {
+    const client = new ApiKeyServiceClient(`${host}:${h.app.port}`, grpc.credentials.createInsecure());
+    try {
+      return await callUnary(client.listApiKeys.bind(client), { includeRevoked: false }, { metadata }).then(
+        () => grpc.status.OK,
+        (err: grpc.ServiceError) => err.code,
+      );
+    } finally {
+      client.close();
+    }
+  };
+
+  it('answers admin RPCs from loopback (IPv4, IPv6, IPv4-mapped) only, whatever x-forwarded-for says', async () => {
+    expect(await listKeysFrom('127.0.0.1')).toBe(grpc.status.OK);
+    expect(await listKeysFrom('[::1]')).toBe(grpc.status.OK);
+    expect(await listKeysFrom('[::ffff:127.0.0.1]')).toBe(grpc.status.OK);
+    // This machine's own addresses other than loopback are the network's side: refused.
+    const outside = Object.values(networkInterfaces())
+      .flat()
+      .filter((a) => a !== undefined && !a.internal && !a.address.startsWith('fe80'))
+      .map((a) => (a?.family === 'IPv6' ? `[${a.address}]` : (a?.address ?? '')));
+    for (const host of outside) {
+      expect(await listKeysFrom(host, { 'x-forwarded-for': '127.0.0.1', forwarded: 'for=127.0.0.1' })).toBe(grpc.status.PERMISSION_DENIED);
+    }
   });
 });
