@@ -32,6 +32,8 @@ export function tolerantRequests<D extends grpc.ServiceDefinition>(definition: D
 /** Throws INVALID_ARGUMENT for a request that could not be decoded. */
 export function checkDecoded(request: unknown): void {
   if (request instanceof Undecodable) {
-    throw invalidArgument([{ field: 'request', description: `could not be read: ${request.reason} (integers must fit in 53 bits)` }]);
+    // The hint only where it applies: a message nested too deep or of the wrong wire type is not about integers.
+    const hint = /SAFE_INTEGER/.test(request.reason) ? ' (integers must fit in 53 bits)' : '';
+    throw invalidArgument([{ field: 'request', description: `could not be read: ${request.reason}${hint}` }]);
   }
 }

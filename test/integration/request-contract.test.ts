@@ -22,10 +22,36 @@ describe('the gRPC door', () => {
     expect(grpc.status[err.code]).toBe('INVALID_ARGUMENT');
     expect(err.decoded.errorInfo?.reason).toBe('INVALID_REQUEST');
     expect(fields(err)).toEqual(['request']);
+    expect(err.details).toMatch(/integers must fit in 53 bits/);
     const streamed = await collectStream(
       h.clients.chat.streamChat(streamRequest({ prompt: 'hi', sampling: { stop: [], user: '', seed: 2 ** 60 } })),
     );
     expect(streamed.error && grpc.status[streamed.error.code]).toBe('INVALID_ARGUMENT');
+  });
+
+  it('refuses a request nested too deep to decode as bad input, without blaming its integers', async () => {
+    // A tool whose parameters hold a list nested 1000 deep, as raw protobuf: the generated encoder would overflow first.
+    const varint = (n: number): number[] => (n < 128 ? [n] : [(n & 127) | 128, ...varint(n >>> 7)]);
+    const field = (tag: number, body: Buffer): Buffer => Buffer.concat([Buffer.from([tag, ...varint(body.length)]), body]);
+    let value: Buffer = Buffer.from([0x11, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f]); // Value.number_value 1
+    for (let i = 0; i < 1000; i++) value = field(0x32, field(0x0a, value)); // Value.list_value { values: [value] }
+    const parameters = field(0x0a, Buffer.concat([field(0x0a, Buffer.from('a')), field(0x12, value)]));
+    const tooling = field(0x0a, Buffer.concat([field(0x0a, Buffer.from('f')), field(0x1a, parameters)]));
+    const body = Buffer.concat([field(0x0a, Buffer.from('gpt-4o-mini')), field(0x1a, Buffer.from('hi')), field(0x52, tooling)]);
+    const client = new grpc.Client(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+    const err = await new Promise<grpc.ServiceError | null>((resolve) => {
+      client.makeUnaryRequest(
+        '/orchestrator.v1.ChatService/Chat',
+        (b: Buffer) => b,
+        (b: Buffer) => b,
+        body,
+        (e) => resolve(e),
+      );
+    });
+    client.close();
+    expect(err && grpc.status[err.code]).toBe('INVALID_ARGUMENT');
+    expect(err?.details).toMatch(/recursion limit/);
+    expect(err?.details).not.toMatch(/integers/);
   });
 
   it('holds text sent as parts to MAX_CONTENT_CHARS, as text sent as content', async () => {
