@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
 import { UsageServiceClient } from '../../src/gen/orchestrator/v1/usage.js';
 import { accessFile } from '../helpers/access-file.js';
-import { callUnary, streamRequest } from '../helpers/grpc-client.js';
+import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { eventually } from '../helpers/eventually.js';
 
@@ -86,6 +86,43 @@ describe('the ledger row of a call the client gave up on', () => {
     const { charged: cost, row } = await charged(h, before);
     expect(cost).toBeGreaterThan(0);
     expect(row?.requests).toBe(1);
+    expect(row?.costUsd).toBeCloseTo(cost, 10);
+  });
+
+  // The deadline travels as the grpc-timeout header alone, as from a client whose own timer fires
+  // after the server's: grpc-js's timer then ends the call with DEADLINE_EXCEEDED by itself.
+  const withTimeout = (ms: number) => {
+    const m = md('erin-secret');
+    m.set('grpc-timeout', `${ms}m`);
+    return m;
+  };
+
+  it('of a stream whose deadline passed midway holds what the stream was charged', async () => {
+    h = await startHarness({ env: { CONFIG_FILE: accessFile(), LEDGER_FLUSH_MS: '20' } });
+    h.upstream.injectFault({ kind: 'slow', tokensPerSecond: 10, model: 'gpt-4o' });
+    const before = await statsCost(h);
+    const { messages, error } = await collectStream(
+      h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o', prompt: 'a slow answer please' }), withTimeout(600)),
+    );
+    expect(messages.some((m) => m.event?.$case === 'delta')).toBe(true);
+    expect(error?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    const { charged: cost, row } = await charged(h, before);
+    expect(cost).toBeGreaterThan(0);
+    expect(row).toMatchObject({ requests: 1, errorsByCode: { DEADLINE_EXCEEDED: 1 } });
+    expect(row?.costUsd).toBeCloseTo(cost, 10);
+  });
+
+  it('of a Chat whose deadline passed holds the cost its attempt was charged', async () => {
+    h = await startHarness({ env: { CONFIG_FILE: accessFile(), LEDGER_FLUSH_MS: '20' } });
+    h.upstream.injectFault({ kind: 'delay', delayMs: 30_000, model: 'gpt-4o' });
+    const before = await statsCost(h);
+    const failed = await new Promise<grpc.ServiceError | null>((resolve) =>
+      h?.clients.chat.chat({ model: 'gpt-4o', prompt: 'a question never answered', messages: [] }, withTimeout(500), (err) => resolve(err)),
+    );
+    expect(failed?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    const { charged: cost, row } = await charged(h, before);
+    expect(cost).toBeGreaterThan(0);
+    expect(row).toMatchObject({ requests: 1, errorsByCode: { DEADLINE_EXCEEDED: 1 } });
     expect(row?.costUsd).toBeCloseTo(cost, 10);
   });
 });

@@ -98,17 +98,17 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
         // Statuses grpc-js sends by itself (an undecodable or oversized request, its own deadline
         // timer) bypass every interceptor: only onCancel runs. Record what the client got.
         const sent = statusSentBy(call);
-        if (sent) {
-          callLog?.finish(sent.code, sent.details);
-          return;
-        }
         // A client cancel or an expired deadline never reaches sendStatus; tell them apart by the deadline.
         const deadline = call.getDeadline();
         const at = deadline instanceof Date ? deadline.getTime() : deadline;
-        const code = Date.now() >= at ? grpc.status.DEADLINE_EXCEEDED : grpc.status.CANCELLED;
-        // Recorded once the handler has wound the call down, with the attempts it was charged.
+        const ended = sent ?? {
+          code: Date.now() >= at ? grpc.status.DEADLINE_EXCEEDED : grpc.status.CANCELLED,
+          details: 'ended by the client or its deadline',
+        };
+        // Recorded once the handler has wound the call down, with the attempts it was charged:
+        // grpc-js's own deadline timer sends its status while the handler is still at work.
         const log = callLog;
-        log?.summary.afterRun(() => log.finish(code, 'ended by the client or its deadline'));
+        log?.summary.afterRun(() => log.finish(ended.code, ended.details));
       })
       .build();
     const responder = new grpc.ResponderBuilder()
