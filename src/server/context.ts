@@ -6,7 +6,7 @@ import type { CallState } from '../domain/call-state.js';
 import { cancelled, deadlineExceeded } from '../domain/errors.js';
 import type { CallContext } from '../engine/index.js';
 import { callStateOf } from './interceptors/call-state.js';
-import { callerDeadline } from './interceptors/deadline.js';
+import { callerDeadline, endedByDeadline } from './interceptors/deadline.js';
 import { timerDelay } from '../domain/timers.js';
 
 type AnyServerCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
@@ -38,7 +38,7 @@ export function createCallContext(call: AnyServerCall, log: Logger, fallbackTime
   // the listener is gone, so only a cancel while work is in progress aborts.
   const onCancelled = (): void => {
     controller.abort(
-      Date.now() >= deadline
+      endedByDeadline(deadline)
         ? deadlineExceeded('the call deadline passed before the answer was ready')
         : cancelled('the client cancelled the call'),
     );

@@ -5,6 +5,7 @@ import type { GetStatsResponse } from '../../src/gen/orchestrator/v1/stats.js';
 import { AttemptOutcome, FinishReason } from '../../src/gen/orchestrator/v1/common.js';
 import { collectStream, streamRequest } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { eventually } from '../helpers/eventually.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -129,5 +130,32 @@ describe('StreamChat', () => {
     expect(error?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
     await h.upstream.waitForIdle(2_000);
     expect(h.upstream.requests[before]?.outcome).toBe('client_closed');
+  });
+
+  it("counts streams ended by the client's own deadline as DEADLINE_EXCEEDED, not as cancels", async () => {
+    // The client's timer ends each call (RST_STREAM, as a cancel does) around the moment the
+    // server's reading of the same deadline runs out.
+    h.upstream.injectFault({ kind: 'delay', delayMs: 30_000, model: 'gpt-4o-mini' });
+    const handled = async (code: string) => {
+      const text = await (await fetch(h.app.metricsServer?.url ?? '')).text();
+      const line = text
+        .split('\n')
+        .find(
+          (l) => l.startsWith('grpc_server_handled_total{') && l.includes('grpc_method="StreamChat"') && l.includes(`grpc_code="${code}"`),
+        );
+      return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+    const [deadlinesBefore, cancelsBefore] = [await handled('DEADLINE_EXCEEDED'), await handled('CANCELLED')];
+    for (let i = 0; i < 6; i++) {
+      const { error } = await collectStream(stream(`out of time ${i}`, 'gpt-4o-mini', { deadline: Date.now() + 300 }));
+      expect(error?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    }
+    const deadlines = await eventually(
+      async () => (await handled('DEADLINE_EXCEEDED')) + (await handled('CANCELLED')) - deadlinesBefore - cancelsBefore,
+      (n) => n >= 6,
+    );
+    expect(deadlines).toBe(6);
+    expect((await handled('DEADLINE_EXCEEDED')) - deadlinesBefore).toBe(6);
+    expect((await handled('CANCELLED')) - cancelsBefore).toBe(0);
   });
 });

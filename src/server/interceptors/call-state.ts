@@ -6,7 +6,7 @@ import type { CallState } from '../../domain/call-state.js';
 import { PropagationTracer, type Tracer } from '../../telemetry/tracing.js';
 import { toGrpcStatus } from '../errors.js';
 import { authenticate } from './auth.js';
-import { deadlinePolicy } from './deadline.js';
+import { callerDeadline, deadlinePolicy, endedByDeadline } from './deadline.js';
 import { startCallLog, type CallLog, type CallObserver } from './logging.js';
 import { requestIdOf, stampRequestId } from './request-id.js';
 
@@ -99,10 +99,8 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
         // timer) bypass every interceptor: only onCancel runs. Record what the client got.
         const sent = statusSentBy(call);
         // A client cancel or an expired deadline never reaches sendStatus; tell them apart by the deadline.
-        const deadline = call.getDeadline();
-        const at = deadline instanceof Date ? deadline.getTime() : deadline;
         const ended = sent ?? {
-          code: Date.now() >= at ? grpc.status.DEADLINE_EXCEEDED : grpc.status.CANCELLED,
+          code: endedByDeadline(callerDeadline(call.getDeadline())) ? grpc.status.DEADLINE_EXCEEDED : grpc.status.CANCELLED,
           details: 'ended by the client or its deadline',
         };
         // Recorded once the handler has wound the call down, with the attempts it was charged:

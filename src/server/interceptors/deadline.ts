@@ -15,3 +15,18 @@ export function deadlinePolicy(defaultTimeoutMs: number, openEnded: ReadonlySet<
   return (path: string, deadline: grpc.Deadline, now = Date.now()): number =>
     effectiveDeadline(callerDeadline(deadline), openEnded.has(path) ? Infinity : defaultTimeoutMs, now);
 }
+
+/**
+ * How long before our reading of its deadline a call the client ended still counts as ended by
+ * that deadline. A client's own deadline timer ends the call with RST_STREAM CANCEL, the frame an
+ * explicit cancel sends; and grpc-js dates the deadline from when this process read the call's
+ * headers, its timeout rounded up, so the client's timer fires first by the headers' transit and
+ * our event loop's lag (up to tens of milliseconds on a busy machine). Without the margin about
+ * half of the calls that ran out of time were counted as client cancels.
+ */
+const DEADLINE_MARGIN_MS = 250;
+
+/** Whether a call the client ended at `now` ran out of time rather than being cancelled. */
+export function endedByDeadline(deadline: number, now = Date.now()): boolean {
+  return now >= deadline - DEADLINE_MARGIN_MS;
+}
