@@ -10,10 +10,12 @@ import { Status } from './gen/google/rpc/status.js';
 export * from './gen/orchestrator/v1/chat.js';
 export * from './gen/orchestrator/v1/common.js';
 export * from './gen/orchestrator/v1/embedding.js';
+export * from './gen/orchestrator/v1/keys.js';
 export * from './gen/orchestrator/v1/models.js';
 export * from './gen/orchestrator/v1/stats.js';
+export * from './gen/orchestrator/v1/usage.js';
 export { BadRequest, ErrorInfo, QuotaFailure, RetryInfo, Status };
-// Every generated file exports these; they are the same in all four but the file name. Import
+// Every generated file exports these; they are the same in all of them but the file name. Import
 // a file's own protobufFileName from its subpath (`@llm-orchestrator/client/orchestrator/v1/stats`).
 export { protobufPackage, protobufFileName, type MessageFns } from './gen/orchestrator/v1/chat.js';
 

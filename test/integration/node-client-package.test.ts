@@ -64,6 +64,24 @@ describe('the npm package @llm-orchestrator/client', () => {
     });
   }, 300_000);
 
+  it('exports every orchestrator.v1 message, enum and service client from its root', async () => {
+    const files = (await readdir(resolve('proto/orchestrator/v1'))).filter((f) => f.endsWith('.proto')).map((f) => f.slice(0, -6));
+    await writeFile(
+      join(scratch, 'exports.mjs'),
+      `import * as root from '@llm-orchestrator/client';
+const missing = [];
+for (const file of process.argv.slice(2)) {
+  const own = await import('@llm-orchestrator/client/orchestrator/v1/' + file);
+  for (const name of Object.keys(own)) if (!(name in root)) missing.push(file + ': ' + name);
+}
+console.log(JSON.stringify(missing));
+`,
+    );
+    const { stdout } = await run(process.execPath, ['exports.mjs', ...files], { cwd: scratch, timeout: 20_000 });
+    expect(files).toEqual(expect.arrayContaining(['chat', 'keys', 'usage']));
+    expect(JSON.parse(stdout)).toEqual([]);
+  }, 60_000);
+
   it('ships its types: a TypeScript program against the installed package typechecks', async () => {
     await writeFile(
       join(scratch, 'check.ts'),
