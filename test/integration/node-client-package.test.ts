@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -62,6 +62,33 @@ describe('the npm package @llm-orchestrator/client', () => {
       code: 5,
       reason: 'MODEL_NOT_FOUND',
     });
+  }, 300_000);
+
+  it("uses the application's own @grpc/grpc-js, so its credentials and Metadata are accepted", async () => {
+    // An application that already has another 1.x release of grpc-js: this checkout's copy,
+    // packed under a later patch version, stands in for it.
+    const app = await mkdtemp(join(tmpdir(), 'llmo-npm-app-'));
+    try {
+      const grpcJs = join(app, 'grpc-js');
+      await cp(resolve('node_modules/@grpc/grpc-js'), grpcJs, { recursive: true });
+      const manifest = JSON.parse(await readFile(join(grpcJs, 'package.json'), 'utf8')) as { version: string };
+      const [major, minor, patch] = manifest.version.split('.').map(Number);
+      manifest.version = `${major}.${minor}.${(patch ?? 0) + 1}`;
+      await writeFile(join(grpcJs, 'package.json'), JSON.stringify(manifest));
+      await run('npm', ['pack', grpcJs, '--pack-destination', app, '--silent', '--ignore-scripts'], { timeout: 120_000 });
+      const grpcTarball = (await readdir(app)).find((f) => f.startsWith('grpc-grpc-js-') && f.endsWith('.tgz'));
+      const tarball = (await readdir(scratch)).find((f) => f.endsWith('.tgz'));
+      await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, type: 'module' }));
+      await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', `./${grpcTarball}`, join(scratch, tarball ?? '')], {
+        cwd: app,
+        timeout: 180_000,
+      });
+      await writeFile(join(app, 'main.mjs'), PROGRAM);
+      const { stdout } = await run(process.execPath, ['main.mjs', `127.0.0.1:${h.app.port}`], { cwd: app, timeout: 20_000 });
+      expect(JSON.parse(stdout)).toMatchObject({ model: 'gpt-4o-mini', code: 5, reason: 'MODEL_NOT_FOUND' });
+    } finally {
+      await rm(app, { recursive: true, force: true });
+    }
   }, 300_000);
 
   it('exports every orchestrator.v1 message, enum and service client from its root', async () => {
