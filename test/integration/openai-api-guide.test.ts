@@ -1,0 +1,61 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type App } from '../../src/app.js';
+import { loadConfig } from '../../src/config/config.js';
+
+/**
+ * The `openai` SDK example of docs/openai-api.md, copied from the page and run as a reader would
+ * (only the base URL points at this server) against a gateway open to every caller, in front of
+ * its embedded simulator; its output must read like the one printed under it.
+ */
+const run = promisify(execFile);
+const page = readFileSync(new URL('../../docs/openai-api.md', import.meta.url), 'utf8');
+const nodeExample = /### Node \(`openai` npm package\)\n\n```js\n([\s\S]*?)```\n\n```console\n([\s\S]*?)```/.exec(page);
+
+let app: App;
+beforeAll(async () => {
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    HTTP_PORT: '0',
+    METRICS_PORT: '0',
+    LOG_LEVEL: 'silent',
+    SIMULATOR: 'auto',
+    SIMULATOR_LATENCY_SCALE: '0.2',
+    DATABASE_URL: 'sqlite::memory:',
+  });
+  app = await startApp(config, pino({ level: 'silent' }), {});
+}, 30_000);
+afterAll(async () => {
+  await app?.stop(200);
+});
+
+describe('docs/openai-api.md', () => {
+  it('the Node example runs against an open gateway and prints what the page shows', async () => {
+    expect(nodeExample).not.toBeNull();
+    const [, code = '', shown = ''] = nodeExample ?? [];
+    expect(code).toContain("baseURL: 'http://localhost:8080/v1'");
+    const program = code.replace('http://localhost:8080/v1', `${app.http?.url}/v1`);
+    // A reader with no key of any kind: the service is open, so none is needed.
+    const env = { ...process.env };
+    for (const name of Object.keys(env)) if (/API_KEY|GATEWAY_KEY/.test(name)) delete env[name];
+    // Evaluated from the repository root, so `import OpenAI from 'openai'` finds the gateway's own dependency.
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', program], { env, timeout: 60_000 }).catch(
+      (err: { stderr?: string }) => {
+        throw new Error(`the example failed: ${err.stderr ?? err}`);
+      },
+    );
+    const lines = stdout.split('\n').filter((l) => l.trim() !== '');
+    const expected = shown.split('\n').filter((l) => l.trim() !== '');
+    expect(lines).toHaveLength(expected.length);
+    expect(lines[0]).toMatch(/^gpt-4o \d+ \d/);
+    expect(expected[0]).toMatch(/^gpt-4o \d+ \d/);
+    expect(lines[1]).toMatch(/^Simulated \S+ answer/);
+    expect(lines[2]).toMatch(/^\[\S+\] 8 tokens$/);
+    expect(expected[2]).toMatch(/^\[\S+\] 8 tokens$/);
+    expect(lines[3]).toBe(expected[3]);
+  }, 90_000);
+});
