@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { cp, mkdtemp, rm, stat } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -122,6 +122,18 @@ describe('the Python example client', () => {
       await rm(work, { recursive: true, force: true });
     }
   }, 150_000);
+
+  it("examples/README.md's way to use the stubs in your own code without installing them imports them", async () => {
+    requirePython();
+    const readme = await readFile('examples/README.md', 'utf8');
+    const command = /^PYTHONPATH=\S+ \/usr\/bin\/python3 -c .*$/m.exec(readme)?.[0];
+    expect(command, 'examples/README.md shows the PYTHONPATH for the stubs').toBeDefined();
+    const result = await run('bash', ['-c', command ?? 'false'], { timeout: 10_000 }).then(
+      () => '',
+      (err: { stderr?: string }) => err.stderr ?? 'failed',
+    );
+    expect(result).toBe('');
+  });
 
   it('chat: prints the answer, the model, usage and the request id it sent', async () => {
     requirePython();
