@@ -135,6 +135,35 @@ describe('the Python example client', () => {
     expect(result).toBe('');
   });
 
+  it("docs/clients/python.md's offline Debian install works with Debian's /usr/bin/python3", async () => {
+    requirePython();
+    const guide = await readFile('docs/clients/python.md', 'utf8');
+    const block = /# Debian, offline[^\n]*\n([\s\S]*?)```/.exec(guide)?.[1] ?? '';
+    const commands = block.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('#') && !l.startsWith('apt-get'));
+    expect(commands.length).toBeGreaterThan(0);
+    const work = await mkdtemp(join(tmpdir(), 'llmo-py-debian-'));
+    try {
+      // A copy of the package where the guide expects it: an in-tree build would leave build/ behind.
+      await cp('clients/python', join(work, 'clients', 'python'), { recursive: true });
+      for (const command of commands) {
+        const failure = await run('bash', ['-c', command.replace(/\s+#.*$/, '')], { cwd: work, timeout: 120_000 }).then(
+          () => '',
+          (err: { stderr?: string }) => `${command}: ${err.stderr ?? err}`,
+        );
+        expect(failure).toBe('');
+      }
+      const python = /^(\S+)\/pip install/m.exec(commands.join('\n'))?.[1];
+      const interpreter = python ? join(work, python, 'python') : PYTHON;
+      const { stdout } = await run(interpreter, ['-c', 'import orchestrator.v1.chat_pb2 as m; print(m.__file__)'], {
+        cwd: work,
+        env: { ...process.env, PYTHONPATH: join(process.cwd(), 'examples/python/gen') },
+      });
+      expect(stdout).toContain(join('orchestrator', 'v1', 'chat_pb2.py'));
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 150_000);
+
   it('chat: prints the answer, the model, usage and the request id it sent', async () => {
     requirePython();
     const result = await client(['chat', 'hello', '--model', 'gpt-4o-mini', '--request-id', 'py-chat-1']);
