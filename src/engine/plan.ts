@@ -36,14 +36,14 @@ export class Planner {
   /** The ranking; the tokenizer is loaded on first use, off the first call's critical section. */
   async rank(route: RouteRequest, input: ChatInput, principal: Principal | undefined, streaming = false): Promise<RouteDecision> {
     await loadTokenizer();
-    const decision = this.options.router.rank({
+    return this.options.router.rank({
       profile: route.profile,
       messages: input.messages,
       maxTokens: input.maxTokens ?? this.options.defaults.maxTokens,
       candidates: this.resolve(route.candidates),
       streaming,
+      exclude: this.exclusionFor(capabilitiesOf(input), principal),
     });
-    return this.forPrincipal(forCapabilities(decision, capabilitiesOf(input)), principal);
   }
 
   /** A routed request's chain: the eligible models of the ranking, best first. */
@@ -62,17 +62,13 @@ export class Planner {
   }
 
   /**
-   * A key only ever routes to models it may call: the others stay in the ranking (so the
-   * answer explains the choice) but are excluded, and the eligible ones come first.
+   * Routing never picks a model that lacks what the request uses, nor one the caller's key may
+   * not call: they stay in the ranking (so the answer explains the choice), excluded, with the reason.
    */
-  private forPrincipal(decision: RouteDecision, principal: Principal | undefined): RouteDecision {
+  private exclusionFor(required: RequiredCapabilities, principal: Principal | undefined): (model: CatalogModel) => string | undefined {
     const access = this.options.access;
-    if (!access || !principal) return decision;
-    const ranking = decision.ranking.map((r) =>
-      r.excluded === undefined && !access.allows(principal, r.model.id) ? { ...r, excluded: NOT_ALLOWED_FOR_KEY } : r,
-    );
-    ranking.sort((a, b) => (a.excluded === undefined ? 0 : 1) - (b.excluded === undefined ? 0 : 1));
-    return { ...decision, ranking };
+    return (model) =>
+      lackingReason(model, required) ?? (access && principal && !access.allows(principal, model.id) ? NOT_ALLOWED_FOR_KEY : undefined);
   }
 
   /** Explicit lists are kept as given; a default chain drops models the caller's key may not call. */
@@ -163,15 +159,4 @@ function noEligibleModel(decision: RouteDecision, principal: Principal | undefin
     return promptTooLong(decision.promptTokens, reasons);
   }
   return noModelNow(reasons);
-}
-
-/** Routing never picks a model that lacks what the request uses: it stays in the ranking, excluded, with the reason. */
-function forCapabilities(decision: RouteDecision, required: RequiredCapabilities): RouteDecision {
-  if (!required.tools && !required.images && !required.jsonSchema) return decision;
-  const ranking = decision.ranking.map((r) => {
-    const reason = r.excluded === undefined ? lackingReason(r.model, required) : undefined;
-    return reason ? { ...r, excluded: reason } : r;
-  });
-  ranking.sort((a, b) => (a.excluded === undefined ? 0 : 1) - (b.excluded === undefined ? 0 : 1));
-  return { ...decision, ranking };
 }

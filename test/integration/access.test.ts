@@ -23,7 +23,8 @@ describe('API keys', () => {
   let h: Harness;
   beforeAll(async () => {
     const frank = `    - { name: frank, sha256: ${sha('frank-secret')}, allowed_models: ["gpt-4o-mini"] }\n`;
-    h = await startHarness({ env: { CONFIG_FILE: accessFile(frank) } });
+    const gwen = `    - { name: gwen, sha256: ${sha('gwen-secret')}, allowed_models: ["gpt-4-turbo", "gpt-4.1-nano"] }\n`;
+    h = await startHarness({ env: { CONFIG_FILE: accessFile(frank + gwen) } });
   });
   afterAll(async () => h.close());
   const chat = () => h.clients.chat.chat.bind(h.clients.chat);
@@ -115,6 +116,21 @@ describe('API keys', () => {
     );
     expect(denied.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(denied.decoded.errorInfo).toMatchObject({ reason: 'MODEL_NOT_ALLOWED', metadata: { key: 'frank' } });
+  });
+  it("ranks a restricted key's models as if they were the only candidates: models it may not call do not sway the choice", async () => {
+    const rank = h.clients.models.rankModels.bind(h.clients.models);
+    const request = { profile: RoutingProfile.ROUTING_PROFILE_QUALITY, prompt: 'What is the capital of France?', candidates: [] };
+    // The same live figures for both: RankModels calls nothing upstream.
+    const explicit = await callUnary(
+      rank,
+      { ...request, candidates: ['gpt-4-turbo', 'gpt-4.1-nano'] },
+      { metadata: bearer('erin-secret') },
+    );
+    const keyed = await callUnary(rank, request, { metadata: bearer('gwen-secret') });
+    const eligible = (d: typeof keyed.response.decision) =>
+      (d?.ranking ?? []).filter((r) => r.eligible).map((r) => ({ model: r.model, score: r.score, quality: r.quality, cost: r.cost }));
+    expect(keyed.response.decision?.chosenModel).toBe(explicit.response.decision?.chosenModel);
+    expect(eligible(keyed.response.decision)).toEqual(eligible(explicit.response.decision));
   });
 });
 

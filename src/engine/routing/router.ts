@@ -39,6 +39,12 @@ export interface RankRequest {
   readonly candidates: readonly CatalogModel[];
   /** A streamed request: time to first token counts for more (see `effectiveWeights`). */
   readonly streaming?: boolean;
+  /**
+   * Why the caller cannot use a model (what the request needs, what its key allows); undefined
+   * when it can. Checked before scaling, so a model the caller could never get does not move
+   * the others' scores.
+   */
+  readonly exclude?: (model: CatalogModel) => string | undefined;
 }
 
 /** Headroom beyond this many times the needed tokens earns nothing more. */
@@ -92,7 +98,7 @@ export class Router {
         expectedTtftMs: this.options.live.expectedTtftMs(model),
         contextHeadroom: model.contextWindow / (report.promptTokens + outputTokens),
         reliability,
-        excluded: this.exclusion(model, report.promptTokens, maxTokens, breaker),
+        excluded: this.exclusion(model, report.promptTokens, maxTokens, breaker) ?? request.exclude?.(model),
       };
     });
     const eligible = raw.filter((r) => r.excluded === undefined);
