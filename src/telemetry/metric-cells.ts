@@ -39,9 +39,21 @@ function cellOf<C extends { readonly labels: Labels }>(cells: Cells<C>, labels: 
 /** A counter (`kind: 'counter'`) or a gauge that moves up and down (`'gauge'`), folded in at scrape. */
 export class ValueCells {
   private readonly cells: Cells<ValueCell> = { byKey: new Map(), order: [] };
+  private readonly exposed: (value: number) => number;
 
-  constructor(registry: Registry, options: { kind: 'counter' | 'gauge'; name: string; help: string; labelNames: readonly string[] }) {
+  constructor(
+    registry: Registry,
+    options: {
+      kind: 'counter' | 'gauge';
+      name: string;
+      help: string;
+      labelNames: readonly string[];
+      /** What a scrape shows of a running total (dollars: the grid every answer is on, so sums carry no float noise). */
+      exposed?: (value: number) => number;
+    },
+  ) {
     const { kind, name, help, labelNames } = options;
+    this.exposed = options.exposed ?? ((value) => value);
     if (kind === 'counter') {
       const metric: Counter<string> = new Counter({ name, help, labelNames, registers: [registry], collect: () => this.fold(metric) });
     } else {
@@ -64,7 +76,7 @@ export class ValueCells {
   private fold(metric: Counter<string> | Gauge<string>): void {
     metric.reset();
     // 0 + total is the total exactly: the series carries the same number as sequential increments.
-    for (const cell of this.cells.order) metric.inc(cell.labels, cell.value);
+    for (const cell of this.cells.order) metric.inc(cell.labels, this.exposed(cell.value));
   }
 }
 

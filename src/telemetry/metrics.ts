@@ -4,6 +4,7 @@ import { buildInfo, type BuildInfo } from './build-info.js';
 import { AttemptSeries, BoundedLabel, CallSeries, type AttemptMetrics, type CallMetrics } from './call-series.js';
 import { InFlightMetrics } from './in-flight-metrics.js';
 import { HistogramCells, ValueCells } from './metric-cells.js';
+import { roundUsd } from '../domain/money.js';
 
 /**
  * Prometheus metrics in a registry of their own (not prom-client's global one, so several
@@ -119,10 +120,13 @@ export class Metrics {
       'model',
       'type',
     ]),
-    cost: this.valueCells('counter', 'llm_orchestrator_cost_usd_total', 'US dollars spent upstream, from catalog prices.', [
-      'provider',
-      'model',
-    ]),
+    cost: new ValueCells(this.registry, {
+      kind: 'counter',
+      name: 'llm_orchestrator_cost_usd_total',
+      help: 'US dollars spent upstream, from catalog prices.',
+      labelNames: ['provider', 'model'],
+      exposed: roundUsd,
+    }),
   };
   /** Per provider, per model. */
   private readonly attemptSeries = new Map<string, Map<string, AttemptSeries>>();

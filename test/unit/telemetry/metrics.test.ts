@@ -111,6 +111,20 @@ describe('Metrics', () => {
     expect(value(text, 'llm_orchestrator_retries_throttled_total')).toBe(1);
   });
 
+  it('exposes the cost total on the 1e-10 USD grid of the answers, without float noise from the additions', async () => {
+    const metrics = new Metrics({ processMetrics: false });
+    const stats = new StatsStore();
+    // Two answers' costs, as gpt-4o-mini prices them: 0.00001695 + 0.0000420 adds up to 0.000058949999999999996 in floats.
+    for (const costUsd of [0.1, 0.2, 0.00001695, 0.000042]) {
+      metrics.on({ type: 'attempt', record: record({ costUsd }) });
+      stats.on({ type: 'attempt', record: record({ costUsd }) });
+    }
+    const text = (await metrics.exposition()).body;
+    const line = text.split('\n').find((l) => l.startsWith('llm_orchestrator_cost_usd_total{'));
+    expect(line).toBe('llm_orchestrator_cost_usd_total{provider="openai",model="gpt-4o"} 0.30005895');
+    expect(stats.snapshot().totalCostUsd).toBe(0.30005895);
+  });
+
   it('counts the other engine events', async () => {
     const metrics = new Metrics({ processMetrics: false });
     metrics.on({ type: 'first_token', ms: 120, model: 'gpt-4o' });
