@@ -16,18 +16,24 @@ interface Recorder {
   readonly bodies: Record<string, unknown>[];
   /** Status codes for the next calls, first first; then 200. */
   failNext: number[];
+  /** How many of the next calls get no answer at all (the gateway's attempt timeout cuts them). */
+  hangNext: number;
   close(): Promise<void>;
 }
 
 async function startRecorder(): Promise<Recorder> {
   const bodies: Record<string, unknown>[] = [];
-  const state = { failNext: [] as number[] };
+  const state = { failNext: [] as number[], hangNext: 0 };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let text = '';
     req.on('data', (chunk: Buffer) => (text += chunk.toString()));
     req.on('end', () => {
       const body = JSON.parse(text) as { input: string[]; dimensions?: number };
       bodies.push(body as unknown as Record<string, unknown>);
+      if (state.hangNext > 0) {
+        state.hangNext--;
+        return;
+      }
       const status = state.failNext.shift();
       res.setHeader('content-type', 'application/json');
       if (status !== undefined) {
@@ -59,7 +65,17 @@ async function startRecorder(): Promise<Recorder> {
     set failNext(v: number[]) {
       state.failNext = v;
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    get hangNext() {
+      return state.hangNext;
+    },
+    set hangNext(n: number) {
+      state.hangNext = n;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -87,7 +103,14 @@ models:
     RETRY_MAX_BACKOFF_MS: '20',
   };
   app = await startApp(
-    loadConfig({ ...base, CONFIG_FILE: file, SIMULATOR: 'off', RETRY_MAX_ATTEMPTS: '3', DATABASE_URL: 'sqlite::memory:' }),
+    loadConfig({
+      ...base,
+      CONFIG_FILE: file,
+      SIMULATOR: 'off',
+      RETRY_MAX_ATTEMPTS: '3',
+      ATTEMPT_TIMEOUT_MS: '1000',
+      DATABASE_URL: 'sqlite::memory:',
+    }),
     pino({ level: 'silent' }),
     { OPENAI_KEY: 'k', BETA_KEY: 'b' },
   );
@@ -131,6 +154,15 @@ describe('Embed through the OpenAI provider', () => {
     expect(recorder.bodies.length - before).toBe(2);
     expect(response.attempts.map((a) => a.retry)).toEqual([0, 1]);
     expect(response.costUsd).toBeCloseTo(0.0001, 10);
+  });
+
+  it('charges a timed-out attempt its inputs and the retry its usage, and adds them up without float noise', async () => {
+    recorder.hangNext = 1;
+    const { response } = await embed(client, { model: 'text-embedding-3-large', inputs: ['alpha'] });
+    expect(response.attempts.map((a) => a.retry)).toEqual([0, 1]);
+    // The cut attempt: 'alpha' estimated at 5 tokens, $0.00000065; the answer: 1,000 tokens, $0.00013.
+    expect(response.attempts.map((a) => a.costUsd)).toEqual([6.5e-7, 0.00013]);
+    expect(response.costUsd).toBe(0.00013065);
   });
 
   it('serves a repeated request from the response cache, without an upstream call or a cost', async () => {

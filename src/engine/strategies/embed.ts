@@ -8,6 +8,7 @@ import { invalidArgument, modelNotFound, type FieldViolation } from '../../domai
 import { canEmbed, type EmbeddingResult } from '../../providers/types.js';
 import type { Admission } from '../admission.js';
 import { aggregateFailure } from '../aggregate.js';
+import { totalCost } from '../answer.js';
 import type { AttemptRunner, AttemptSpec } from '../attempt.js';
 import type { CallContext } from '../context.js';
 import { cachedEmbedding, embedCacheKey, storeEmbedding, type EmbedCacheDeps } from './embed-cache.js';
@@ -164,7 +165,7 @@ export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAn
       provider: winner.provider,
       dimensions: result.vectors[0]?.length ?? model.dimensions,
       usage: winner.usage,
-      costUsd: records.reduce((sum, r) => sum + r.costUsd, 0),
+      costUsd: totalCost(records),
       latencyMs: performance.now() - ctx.startedAt,
       attempts: records,
       simulated: model.simulated,
