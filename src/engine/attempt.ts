@@ -296,7 +296,7 @@ export class AttemptRunner {
     let generatedChars = 0;
     let usage: TokenUsage | undefined;
     let finishReason: FinishReason | undefined;
-    let usageRefused = false;
+    let usageEstimated = false;
     let error: OrchestratorError | undefined;
     try {
       watchdog.wait(spec.firstTokenTimeoutMs, 'first_token');
@@ -310,7 +310,7 @@ export class AttemptRunner {
           } else {
             const checked = checkUsage(event.usage, spec, generatedChars, { log: spec.log, model: spec.model.id, provider: provider.name });
             usage = checked.usage;
-            usageRefused = checked.refused !== undefined;
+            usageEstimated = checked.refused !== undefined || event.usageEstimated === true;
             finishReason = event.finishReason;
             relayed = relayed.with(i, { ...event, usage });
           }
@@ -338,7 +338,7 @@ export class AttemptRunner {
           provider: provider.name,
           started,
           info,
-          ...(usage ? { usage, estimated: usageRefused, finishReason } : usageSoFar(spec.messages, generatedChars, child.signal.aborted)),
+          ...(usage ? { usage, estimated: usageEstimated, finishReason } : usageSoFar(spec.messages, generatedChars, child.signal.aborted)),
           ...(error ? { error } : {}),
           upstream,
         }),

@@ -41,7 +41,7 @@ export const COMPLETION: UpstreamCall<CallSpec, ProviderCompletion> = {
     return {
       value: { ...completion, usage: checked.usage },
       usage: checked.usage,
-      estimated: checked.refused !== undefined,
+      estimated: checked.refused !== undefined || completion.usageEstimated === true,
       finishReason: completion.finishReason,
     };
   },

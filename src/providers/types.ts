@@ -22,6 +22,8 @@ export interface ProviderCompletion {
   readonly content: string;
   readonly finishReason: FinishReason;
   readonly usage: TokenUsage;
+  /** Set when the upstream reported no usage and `usage` is our estimate (about four characters a token). */
+  readonly usageEstimated?: boolean | undefined;
   /** The tools the model asked to call, in its order; absent when it called none. */
   readonly toolCalls?: readonly ToolCall[] | undefined;
 }
@@ -37,6 +39,8 @@ export type ProviderStreamEvent =
       readonly type: 'end';
       readonly finishReason: FinishReason;
       readonly usage: TokenUsage;
+      /** Set when the upstream reported no usage and `usage` is our estimate. */
+      readonly usageEstimated?: boolean | undefined;
       /** The streamed tool-call pieces, assembled. */
       readonly toolCalls?: readonly ToolCall[] | undefined;
     };

@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { writeConfigFile } from '../helpers/config-file.js';
@@ -61,5 +63,60 @@ models:
       expect(r.headers['x-title']).toBe('llm-orchestrator-test');
       expect(r.headers['http-referer']).toBe('https://example.test/app');
     }
+  });
+});
+
+/** An OpenAI-compatible server that never reports usage (many local servers do not), unary or streamed. */
+describe('an OpenAI-compatible upstream that reports no usage', () => {
+  let server: http.Server;
+  let h: Harness;
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      let text = '';
+      req.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      req.on('end', () => {
+        const body = JSON.parse(text) as { stream?: boolean };
+        const head = { id: 'c', created: 1, model: 'local-1' };
+        if (!body.stream) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          const message = { role: 'assistant', content: 'Hello from a local model' };
+          res.end(JSON.stringify({ ...head, object: 'chat.completion', choices: [{ index: 0, message, finish_reason: 'stop' }] }));
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const chunk = (delta: object, finish: string | null) =>
+          `data: ${JSON.stringify({ ...head, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+        res.write(chunk({ content: 'Hello from ' }, null));
+        res.end(`${chunk({ content: 'a local model' }, 'stop')}data: [DONE]\n\n`);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const file = writeConfigFile(`providers:
+  - { name: local, kind: openai, base_url: "http://127.0.0.1:${(server.address() as AddressInfo).port}/v1", api_key_env: LOCAL_KEY }
+include_builtin_models: false
+models:
+  - { id: local-chat, provider: local, upstream_id: "local-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, output_price_per_million: 2, family: l, tier: small, quality: 0.5 }
+`);
+    h = await startHarness({
+      noOpenAiShorthand: true,
+      env: { CONFIG_FILE: file, DEFAULT_MODEL: 'local-chat' },
+      processEnv: { LOCAL_KEY: 'k' },
+    });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await new Promise<void>((resolve) => server?.close(() => resolve()));
+  });
+
+  it('charges our estimate and marks it estimated, on Chat and on StreamChat', async () => {
+    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'local-chat', prompt: 'hi', messages: [] });
+    // 'hi': ⌈2/4⌉ + 3 prompt tokens; 'Hello from a local model': ⌈24/4⌉ completion tokens.
+    expect(response.usage).toMatchObject({ promptTokens: 4, completionTokens: 6 });
+    expect(response.attempts[0]).toMatchObject({ usageEstimated: true, costUsd: 0.000016 });
+    const streamed = await collectStream(h.clients.chat.streamChat(streamRequest({ model: 'local-chat', prompt: 'hi' })));
+    const last = streamed.messages.at(-1)?.event;
+    if (last?.$case !== 'completed') throw new Error('no completed event');
+    expect(last.completed.usage).toMatchObject({ promptTokens: 4, completionTokens: 6 });
+    expect(last.completed.attempts[0]).toMatchObject({ usageEstimated: true, costUsd: 0.000016 });
   });
 });

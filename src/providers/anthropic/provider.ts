@@ -143,7 +143,7 @@ export class AnthropicProvider implements Provider {
     return {
       content,
       finishReason: finishReasonOf(message.stop_reason),
-      usage: usage ? tokenUsageOf(usage) : estimatedUsage(request, generated),
+      ...(usage ? { usage: tokenUsageOf(usage) } : { usage: estimatedUsage(request, generated), usageEstimated: true }),
       ...(toolCalls ? { toolCalls } : {}),
     };
   }
@@ -258,7 +258,7 @@ export class AnthropicProvider implements Provider {
       {
         type: 'end',
         finishReason: finishReasonOf(stopReason),
-        usage: usage ? tokenUsageOf(usage) : estimatedUsage(request, generated),
+        ...(usage ? { usage: tokenUsageOf(usage) } : { usage: estimatedUsage(request, generated), usageEstimated: true }),
         // A tool called without input streams no input deltas: its arguments are {}, as unary reads them.
         ...(calls.size > 0 ? { toolCalls: calls.result().map((c) => (c.arguments === '' ? { ...c, arguments: '{}' } : c)) } : {}),
       },

@@ -138,6 +138,7 @@ export class OpenAIProvider implements Provider {
       finishReason: finishReasonOf(choice.finish_reason),
       usage: usageOf(completion.usage, request, generated),
     };
+    if (!completion.usage) answer.usageEstimated = true;
     if (toolCalls) answer.toolCalls = toolCalls;
     return answer;
   }
@@ -235,7 +236,8 @@ export class OpenAIProvider implements Provider {
     if (request.signal.aborted) throw abortError(request.signal);
     if (finishReason === undefined) throw truncated(this.name, 'no finish_reason before the end of the stream');
     const toolCalls = calls.size > 0 ? { toolCalls: calls.result() } : {};
-    yield [{ type: 'end', finishReason, usage: usage ?? usageOf(undefined, request, generated), ...toolCalls }];
+    const reported = usage ? { usage } : { usage: usageOf(undefined, request, generated), usageEstimated: true };
+    yield [{ type: 'end', finishReason, ...reported, ...toolCalls }];
   }
 
   /** The request body, built in one object (its keys in wire order: the request, then `stream`). */

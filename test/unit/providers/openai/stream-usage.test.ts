@@ -49,5 +49,6 @@ describe('an OpenAI stream without a usage chunk', () => {
     const characters = PIECES.join('').length + 'lookup'.length + '{"q":"x"}'.length;
     expect(end.usage.completionTokens).toBe(Math.ceil(characters / 4));
     expect(end.usage.totalTokens).toBe(end.usage.promptTokens + end.usage.completionTokens);
+    expect(end.usageEstimated).toBe(true);
   });
 });
