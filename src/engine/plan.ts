@@ -40,7 +40,7 @@ export class Planner {
       profile: route.profile,
       messages: input.messages,
       maxTokens: input.maxTokens ?? this.options.defaults.maxTokens,
-      candidates: this.resolve(route.candidates),
+      candidates: this.candidates(route.candidates),
       streaming,
       exclude: this.exclusionFor(capabilitiesOf(input), principal),
     });
@@ -123,6 +123,19 @@ export class Planner {
       maxTokens,
       attemptTimeoutMs,
     };
+  }
+
+  /**
+   * A route's candidates, each once: a model named twice (by its id and an alias, say) is the
+   * caller's error, refused before ranking so a Chat and a RankModels of the same request agree.
+   */
+  private candidates(refs: readonly ModelRef[]): CatalogModel[] {
+    const models = this.resolve(refs);
+    const violations = models.flatMap((model, i) =>
+      models.indexOf(model) !== i ? [{ field: refs[i]?.field ?? 'candidates', description: `${model.id} is listed more than once` }] : [],
+    );
+    if (violations.length > 0) throw invalidArgument(violations);
+    return models;
   }
 
   private withDefault(ref: ModelRef): ModelRef {

@@ -193,6 +193,32 @@ describe('routed requests', () => {
     expect(huge.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(huge.decoded.errorInfo?.reason).toBe('PROMPT_TOO_LONG');
   });
+  it('refuses a candidate named twice (by id or alias) on Chat and RankModels alike, wherever it ranks', async () => {
+    // o3 ranks last for BUDGET, below the fallback depth; gpt-4o, named as 4o too, near the top.
+    for (const candidates of [
+      ['gpt-4o-mini', 'gpt-4.1-nano', 'gpt-5-nano', 'gpt-3.5-turbo', 'o3', 'O3'],
+      ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1-nano', '4o'],
+    ]) {
+      const last = candidates.length - 1;
+      const routed = await unaryError(h.clients.chat.chat.bind(h.clients.chat), {
+        model: '',
+        prompt: 'hi',
+        messages: [],
+        route: { profile: RoutingProfile.ROUTING_PROFILE_BUDGET, candidates },
+      });
+      expect(routed.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(routed.decoded.badRequest?.fieldViolations).toEqual([
+        expect.objectContaining({ field: `route.candidates[${last}]`, description: expect.stringContaining('more than once') }),
+      ]);
+      const ranked = await unaryError(h.clients.models.rankModels.bind(h.clients.models), {
+        profile: RoutingProfile.ROUTING_PROFILE_BUDGET,
+        prompt: 'hi',
+        candidates,
+      });
+      expect(ranked.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(ranked.decoded.badRequest?.fieldViolations[0]?.field).toBe(`candidates[${last}]`);
+    }
+  });
 });
 
 describe('a config file with several providers', () => {
