@@ -190,12 +190,12 @@ export function parseChatRequest(
   const firstTokenTimeoutMs = integerIn(v, 'orchestrator.first_token_timeout_ms', ext.first_token_timeout_ms, 1);
   const interTokenTimeoutMs = integerIn(v, 'orchestrator.inter_token_timeout_ms', ext.inter_token_timeout_ms, 1);
   const cache = cachePolicy(v, ext.cache);
-  // Only a unary single-model or routed call reads the cache (gRPC's Chat); a stream, a race or a
-  // fallback chain never does (they take refuse_stale), so asking them to use it, or to serve a
-  // stale answer, is refused rather than ignored; "auto" and "bypass" already hold there.
-  if (stream || (finalStrategy !== 'single' && !route)) {
-    if (cache.mode === 'use') v.add('orchestrator.cache.mode', 'use: only for a non-streamed single-model or routed request');
-    if (cache.allowStale) v.add('orchestrator.cache.allow_stale', 'only for a non-streamed single-model or routed request');
+  // Only a unary single-model call reads the cache (gRPC's Chat with a model); a stream, a race, a
+  // fallback chain or a route never does (its model is known only once ranked), so asking them to
+  // use it, or to serve a stale answer, is refused rather than ignored; "auto" and "bypass" already hold there.
+  if (stream || finalStrategy !== 'single' || route) {
+    if (cache.mode === 'use') v.add('orchestrator.cache.mode', 'use: only for a non-streamed single-model request');
+    if (cache.allowStale) v.add('orchestrator.cache.allow_stale', 'only for a non-streamed single-model request');
   }
   v.check();
   return {

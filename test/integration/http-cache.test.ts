@@ -69,14 +69,19 @@ describe('the response cache over HTTP', () => {
         { ...hello, orchestrator: { strategy: 'fallback', models: ['gpt-3.5-turbo'], cache: { allow_stale: true } } },
         'orchestrator.cache.allow_stale',
       ],
+      // A routed request never reads the cache (its model is not known until it is ranked), as on gRPC.
+      [{ ...hello, model: 'route:speed', orchestrator: { cache: { mode: 'use' } } }, 'orchestrator.cache.mode'],
+      [{ ...hello, orchestrator: { route: { profile: 'budget' }, cache: { allow_stale: true } } }, 'orchestrator.cache.allow_stale'],
     ];
     for (const [request, param] of cases) {
       const res = await post(request);
       expect(res.status, param).toBe(400);
       expect(((await res.json()) as { error: { param: string } }).error.param, param).toBe(param);
     }
-    // Where they apply: a single model, and a routed request.
+    // Where they apply: a single model; "bypass" and refuse_stale hold anywhere.
     expect((await post({ ...hello, orchestrator: { cache: { mode: 'bypass', refuse_stale: true } } })).status).toBe(200);
-    expect((await post({ ...hello, model: 'route:speed', orchestrator: { cache: { mode: 'use' } } })).status).toBe(200);
+    expect((await post({ ...hello, model: 'route:speed', orchestrator: { cache: { mode: 'bypass', refuse_stale: true } } })).status).toBe(
+      200,
+    );
   });
 });
