@@ -1,6 +1,7 @@
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
-import { callUnary } from '../helpers/grpc-client.js';
+import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { writeConfigFile } from '../helpers/config-file.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -33,6 +34,29 @@ describe('routing follows live latency on the real traffic path', () => {
     const after = await rank(h, RoutingProfile.ROUTING_PROFILE_SPEED);
     expect(latencyOf(after)).toBeGreaterThan(latencyOf(before) * 1.5);
     expect(after.chosenModel).not.toBe(winner);
+  });
+
+  it("a caller's short deadline or a request the upstream refuses does not make a model less reliable", async () => {
+    const model = 'gpt-4.1-mini';
+    const reliability = async () =>
+      (await rank(h, RoutingProfile.ROUTING_PROFILE_BALANCED)).ranking.find((s) => s.model === model)!.reliability;
+    expect(await reliability()).toBe(1);
+    const chat = h.clients.chat.chat.bind(h.clients.chat);
+    // The caller gives up after 200 ms on an answer that takes 2 s: its deadline, not the model's fault.
+    h.upstream.injectFault({ kind: 'delay', delayMs: 2_000, model, times: 3 });
+    for (let i = 0; i < 3; i++) {
+      const err = await unaryError(chat, { model, prompt: `in a hurry ${i}`, messages: [] }, { deadlineMs: 200 });
+      expect(err.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    }
+    // The upstream refuses what this caller sent (400): the same request fails on any model.
+    h.upstream.clearFaults();
+    h.upstream.injectFault({ kind: 'http_error', status: 400, model, times: 3 });
+    for (let i = 0; i < 3; i++) {
+      const err = await unaryError(chat, { model, prompt: `refused ${i}`, messages: [] });
+      expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    }
+    h.upstream.clearFaults();
+    expect(await reliability()).toBe(1);
   });
 });
 

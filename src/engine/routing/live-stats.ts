@@ -1,5 +1,6 @@
 import type { CatalogModel } from '../../catalog/catalog.js';
 import type { AttemptRecord } from '../../domain/chat.js';
+import { countsAgainstBreaker } from '../resilience/failures.js';
 
 const ALPHA = 0.3;
 
@@ -8,7 +9,7 @@ interface ModelLive {
   slowdown: number;
   /** EWMA of measured time to first token in ms; undefined until a stream of this model measured one. */
   ttftMs: number | undefined;
-  /** EWMA of failures (1) and successes (0); cancels and skips do not count. */
+  /** EWMA of failures (1) and successes (0); cancels, skips and failures that are not the model's do not count. */
   errorRate: number;
 }
 
@@ -24,8 +25,11 @@ export class LiveModelStats {
 
   recordAttempt(record: AttemptRecord): void {
     if (record.outcome === 'cancelled' || record.outcome === 'skipped') return;
-    const live = this.entry(record.model);
     const failed = record.outcome !== 'success';
+    // What the breaker counts, and only that: the caller's own deadline, or a request the upstream
+    // refused for its content, says nothing about the model and must not steer others away from it.
+    if (failed && !countsAgainstBreaker(record.error)) return;
+    const live = this.entry(record.model);
     live.errorRate = ewma(live.errorRate, failed ? 1 : 0);
     const model = this.catalogModel(record.model);
     if (failed || !model) return;

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { Catalog, type CatalogModel } from '../../../src/catalog/catalog.js';
 import { BUILTIN_MODELS } from '../../../src/catalog/models.js';
 import type { AttemptRecord, ChatMessage } from '../../../src/domain/chat.js';
+import { deadlineExceeded } from '../../../src/domain/errors.js';
+import { upstreamFailed, upstreamRejected } from '../../../src/domain/upstream-errors.js';
 import {
   classifyComplexity,
   LiveModelStats,
@@ -153,11 +155,15 @@ describe('routing profiles', () => {
     const decision = r.rank({ profile: 'quality', messages: user('hi'), maxTokens: 100, candidates: [] });
     expect(decision.ranking.find((s) => s.model.id === 'gpt-5')?.excluded).toBe('circuit breaker open');
     const before = decision.ranking.find((s) => s.model.id === 'o3')!.reliability;
-    live.recordAttempt({ ...success('o3', 100), outcome: 'failure' });
-    const after = r
-      .rank({ profile: 'quality', messages: user('hi'), maxTokens: 100, candidates: [] })
-      .ranking.find((s) => s.model.id === 'o3')!;
-    expect(after.reliability).toBeLessThan(before);
+    const reliability = () =>
+      r.rank({ profile: 'quality', messages: user('hi'), maxTokens: 100, candidates: [] }).ranking.find((s) => s.model.id === 'o3')!
+        .reliability;
+    // Failures that are not the model's (the caller's deadline, a request the upstream refused) do not count.
+    live.recordAttempt({ ...success('o3', 100), outcome: 'timeout', error: deadlineExceeded() });
+    live.recordAttempt({ ...success('o3', 100), outcome: 'failure', error: upstreamRejected('openai', 400, {}) });
+    expect(reliability()).toBe(before);
+    live.recordAttempt({ ...success('o3', 100), outcome: 'failure', error: upstreamFailed('openai', 503, undefined, {}) });
+    expect(reliability()).toBeLessThan(before);
   });
 
   it('ranks only the candidates when given', () => {
