@@ -172,6 +172,8 @@ export class AnthropicProvider implements Provider {
     const calls = new ToolCallAssembler();
     // Content block index -> tool call index: tool_use blocks are numbered among themselves.
     const toolBlocks = new Map<number, number>();
+    // Tool calls (by their index) whose input text has not begun.
+    const emptyInput = new Set<number>();
     const reader = body[Symbol.asyncIterator]();
     try {
       for (;;) {
@@ -198,6 +200,7 @@ export class AnthropicProvider implements Provider {
                 if (event.content_block.type === 'tool_use') {
                   const toolCall = { index: toolBlocks.size, id: event.content_block.id, name: event.content_block.name, arguments: '' };
                   toolBlocks.set(event.index, toolCall.index);
+                  emptyInput.add(toolCall.index);
                   calls.add(toolCall);
                   generated += toolCall.name;
                   out.push({ type: 'delta', content: '', toolCall });
@@ -215,12 +218,24 @@ export class AnthropicProvider implements Provider {
                   if (!event.delta.partial_json) break;
                   const index = toolBlocks.get(event.index);
                   if (index === undefined) break;
+                  emptyInput.delete(index);
                   const toolCall = { index, arguments: event.delta.partial_json };
                   calls.add(toolCall);
                   generated += toolCall.arguments;
                   out.push({ type: 'delta', content: '', toolCall });
                 }
                 break;
+              case 'content_block_stop': {
+                // A tool called without input streams no input text; its arguments are {} (as
+                // unary reads them), sent as a piece so the pieces add up to the call.
+                const index = toolBlocks.get(event.index);
+                if (index === undefined || !emptyInput.delete(index)) break;
+                const toolCall = { index, arguments: '{}' };
+                calls.add(toolCall);
+                generated += toolCall.arguments;
+                out.push({ type: 'delta', content: '', toolCall });
+                break;
+              }
               case 'message_delta':
                 stopReason = event.delta.stop_reason;
                 usage = withDelta(usage, event.usage);
@@ -229,7 +244,7 @@ export class AnthropicProvider implements Provider {
                 stopped = true;
                 break;
               default:
-                // content_block_stop, and event types newer than this code.
+                // Event types newer than this code.
                 break;
             }
           }

@@ -36,6 +36,25 @@ const STREAM = sse([
   ['message_stop', { type: 'message_stop' }],
 ]);
 
+/** A tool without input: Anthropic streams one empty input_json_delta (or none) for it. */
+const NO_INPUT_STREAM = sse([
+  [
+    'message_start',
+    {
+      type: 'message_start',
+      message: { id: 'm2', type: 'message', role: 'assistant', content: [], model: 'c', usage: { input_tokens: 10, output_tokens: 1 } },
+    },
+  ],
+  [
+    'content_block_start',
+    { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: 'toolu_7', name: 'now', input: {} } },
+  ],
+  ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'input_json_delta', partial_json: '' } }],
+  ['content_block_stop', { type: 'content_block_stop', index: 0 }],
+  ['message_delta', { type: 'message_delta', delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 5 } }],
+  ['message_stop', { type: 'message_stop' }],
+]);
+
 const UNARY = {
   id: 'm1',
   type: 'message',
@@ -56,10 +75,10 @@ beforeAll(async () => {
     let raw = '';
     req.on('data', (c: Buffer) => (raw += c.toString()));
     req.on('end', () => {
-      const body = JSON.parse(raw) as { stream?: boolean };
+      const body = JSON.parse(raw) as { stream?: boolean; model?: string };
       if (body.stream) {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.end(STREAM);
+        res.end(body.model === 'no-input' ? NO_INPUT_STREAM : STREAM);
       } else {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify(UNARY));
@@ -105,5 +124,14 @@ describe('Anthropic tool_use answers', () => {
     const calls = end?.type === 'end' ? end.toolCalls : undefined;
     expect(calls).toEqual([{ id: 'toolu_9', name: 'get_weather', arguments: PIECES.join('') }]);
     expect(JSON.parse(calls?.[0]?.arguments ?? '')).toEqual(ARGS);
+  });
+
+  it('streamed: a call without input streams {} as its arguments, the pieces adding up to what the end event and unary answer', async () => {
+    const events: ProviderStreamEvent[] = [];
+    for await (const event of provider.stream({ ...request(), upstreamModel: 'no-input' })) events.push(event);
+    const pieces = events.flatMap((e) => (e.type === 'delta' && e.toolCall ? [e.toolCall] : []));
+    const end = events.at(-1);
+    expect(end?.type === 'end' ? end.toolCalls : undefined).toEqual([{ id: 'toolu_7', name: 'now', arguments: '{}' }]);
+    expect(pieces.map((p) => p.arguments).join('')).toBe('{}');
   });
 });
