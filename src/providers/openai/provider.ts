@@ -125,17 +125,20 @@ export class OpenAIProvider implements Provider {
       throw malformed(this.name, `response (${(err as Error).message})`);
     }
     const given: unknown = choice.message.content;
-    if (!(typeof given === 'string' || ((given === null || given === undefined) && toolCalls))) {
+    // A structured output refusal comes as `refusal`, content null: the refusal is the answer.
+    const refusal: unknown = choice.message.refusal;
+    const refused = typeof refusal === 'string' && refusal !== '';
+    if (!(typeof given === 'string' || ((given === null || given === undefined) && (toolCalls || refused)))) {
       throw malformed(this.name, 'response (no choices[0].message.content)');
     }
     if (choice.finish_reason === null || choice.finish_reason === undefined) {
       throw truncated(this.name, 'the response has no finish_reason');
     }
-    const content = choice.message.content ?? '';
+    const content = (choice.message.content ?? '') + (refused ? refusal : '');
     const generated = content + (toolCalls?.map((c) => c.name + c.arguments).join('') ?? '');
     const answer: { -readonly [K in keyof ProviderCompletion]: ProviderCompletion[K] } = {
       content,
-      finishReason: finishReasonOf(choice.finish_reason),
+      finishReason: refused ? 'content_filter' : finishReasonOf(choice.finish_reason),
       usage: usageOf(completion.usage, request, generated),
     };
     if (!completion.usage) answer.usageEstimated = true;
@@ -170,6 +173,8 @@ export class OpenAIProvider implements Provider {
     const calls = new ToolCallAssembler();
     const template = new ChunkTemplate();
     let done = false;
+    // A structured output refusal streams as `delta.refusal` pieces: relayed as the text, and the answer ends as content_filter.
+    let refused = false;
     const reader = body[Symbol.asyncIterator]();
     try {
       for (;;) {
@@ -207,6 +212,12 @@ export class OpenAIProvider implements Provider {
                 out.push({ type: 'delta', content });
               }
             } else if (content !== undefined && content !== null) throw malformed(this.name, 'stream chunk (delta.content is not text)');
+            const refusal: unknown = choice?.delta?.refusal;
+            if (typeof refusal === 'string' && refusal !== '') {
+              refused = true;
+              generated += refusal.length;
+              out.push({ type: 'delta', content: refusal });
+            }
             for (const piece of toolPieces(choice?.delta?.tool_calls)) {
               if (piece === undefined)
                 throw malformed(this.name, 'stream chunk (a tool call piece without its index or with arguments that are not text)');
@@ -237,7 +248,7 @@ export class OpenAIProvider implements Provider {
     if (finishReason === undefined) throw truncated(this.name, 'no finish_reason before the end of the stream');
     const toolCalls = calls.size > 0 ? { toolCalls: calls.result() } : {};
     const reported = usage ? { usage } : { usage: usageOf(undefined, request, generated), usageEstimated: true };
-    yield [{ type: 'end', finishReason, ...reported, ...toolCalls }];
+    yield [{ type: 'end', finishReason: refused ? 'content_filter' : finishReason, ...reported, ...toolCalls }];
   }
 
   /** The request body, built in one object (its keys in wire order: the request, then `stream`). */

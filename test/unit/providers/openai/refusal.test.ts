@@ -1,0 +1,74 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OpenAIProvider } from '../../../../src/providers/openai/provider.js';
+import type { ProviderRequest, ProviderStreamEvent } from '../../../../src/providers/types.js';
+
+/**
+ * OpenAI's structured output refusal: `message.refusal` with content null (unary), `delta.refusal`
+ * pieces (streamed), finish reason stop. The refusal is the answer, not a broken response.
+ */
+const REFUSAL = "I'm sorry, I can't help with that.";
+let server: http.Server;
+let provider: OpenAIProvider;
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString()));
+    req.on('end', () => {
+      const body = JSON.parse(raw) as { stream?: boolean };
+      if (!body.stream) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            id: 'c',
+            object: 'chat.completion',
+            created: 1,
+            model: 'm',
+            choices: [{ index: 0, message: { role: 'assistant', content: null, refusal: REFUSAL }, logprobs: null, finish_reason: 'stop' }],
+            usage: { prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 },
+          }),
+        );
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const chunk = (delta: object, finish: string | null) =>
+        `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
+      res.write(chunk({ role: 'assistant', content: null, refusal: '' }, null));
+      for (const piece of ["I'm sorry, ", "I can't help ", 'with that.']) res.write(chunk({ refusal: piece }, null));
+      res.end(`${chunk({}, 'stop')}data: [DONE]\n\n`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  provider = new OpenAIProvider({ name: 'openai', baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, apiKey: 'k' });
+});
+afterAll(async () => {
+  await provider.close();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+const request = (): ProviderRequest => ({
+  upstreamModel: 'm',
+  messages: [{ role: 'user', content: 'hi' }],
+  temperature: 0,
+  maxTokens: 100,
+  tooling: { responseFormat: { type: 'json_schema', name: 'r', schema: { type: 'object' }, strict: true } },
+  signal: new AbortController().signal,
+});
+
+describe('an OpenAI refusal', () => {
+  it('unary: answers the refusal text with finish reason content_filter', async () => {
+    const answer = await provider.complete(request());
+    expect(answer).toMatchObject({ content: REFUSAL, finishReason: 'content_filter', usage: { completionTokens: 9 } });
+  });
+
+  it('streamed: relays the refusal pieces as text and ends with finish reason content_filter', async () => {
+    const events: ProviderStreamEvent[] = [];
+    for await (const event of provider.stream(request())) events.push(event);
+    const text = events.map((e) => (e.type === 'delta' ? e.content : '')).join('');
+    expect(text).toBe(REFUSAL);
+    const end = events.at(-1);
+    expect(end?.type === 'end' && end.finishReason).toBe('content_filter');
+  });
+});
