@@ -49,6 +49,14 @@ describe('POST /v1/embeddings', () => {
     expect(JSON.stringify(await chat.json())).toContain('chat model');
   });
 
+  it("names a refused input by the request's own field, input", async () => {
+    const err = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['fine', ' '] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('input[1]');
+    const none = await post({ model: 'text-embedding-3-small', input: [] });
+    expect(((await none.json()) as { error: { param: string } }).error.param).toBe('input');
+  });
+
   it('counts Embed calls in the service stats as the method Embed', async () => {
     const stats = JSON.stringify(await (await fetch(`${base}/v1/stats`)).json());
     expect(stats).toContain('"Embed"');
