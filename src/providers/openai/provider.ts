@@ -15,6 +15,7 @@ import { SseDecoder } from '../http/fast-sse.js';
 import { readOnAfterEnd } from '../http/after-end.js';
 import { ChunkTemplate } from './chunk-template.js';
 import { LeanOpenAI } from './lean-openai.js';
+import { takesTemperature } from './reasoning.js';
 import { DirectPost } from './direct-post.js';
 import { createUndiciFetch, type UndiciFetch } from '../http/undici-fetch.js';
 import { upstreamHttpOptions, type UpstreamHttpOptions } from '../http/upstream-http.js';
@@ -258,8 +259,8 @@ export class OpenAIProvider implements Provider {
     const params: ChatCompletionCreateParamsBase = {
       model: request.upstreamModel,
       messages: toOpenAIMessages(request.messages),
-      temperature: request.temperature,
     };
+    if (takesTemperature(request.upstreamModel)) params.temperature = request.temperature;
     params[this.maxTokensField] = request.maxTokens;
     const s = request.sampling;
     if (s) {

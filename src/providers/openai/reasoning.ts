@@ -1,0 +1,12 @@
+/**
+ * OpenAI's reasoning models (o1, o3, o4-mini, gpt-5, gpt-5-mini, gpt-5-nano and their dated
+ * snapshots) answer any temperature but their fixed default with HTTP 400 ("Unsupported value:
+ * 'temperature' does not support 0.7 with this model"). A request always carries one
+ * (DEFAULT_TEMPERATURE when the caller set none), so it is not sent to them. An upstream id may
+ * carry a vendor prefix (openai/gpt-5 on OpenRouter): the name after the last slash decides.
+ */
+const FIXED_TEMPERATURE = /^(o[134](-mini|-pro|-preview)?|gpt-5(-mini|-nano|-pro)?)(-\d{4}-\d{2}-\d{2})?$/;
+
+export function takesTemperature(upstreamModel: string): boolean {
+  return !FIXED_TEMPERATURE.test(upstreamModel.slice(upstreamModel.lastIndexOf('/') + 1).toLowerCase());
+}

@@ -1,0 +1,74 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OpenAIProvider } from '../../../../src/providers/openai/provider.js';
+
+/**
+ * OpenAI's reasoning models (o1, o3, o4-mini, gpt-5, gpt-5-mini, gpt-5-nano) take no
+ * temperature but their default: any other value is a 400 ("Unsupported value: 'temperature'
+ * does not support 0.7 with this model"). Every request carries one (DEFAULT_TEMPERATURE when
+ * the caller sets none), so it is not sent to them.
+ */
+const bodies: Record<string, unknown>[] = [];
+let server: http.Server;
+let provider: OpenAIProvider;
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (c: Buffer) => (raw += c.toString()));
+    req.on('end', () => {
+      const body = JSON.parse(raw) as Record<string, unknown>;
+      bodies.push(body);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          id: 'c',
+          object: 'chat.completion',
+          created: 1,
+          model: body.model,
+          choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
+          usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+        }),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  provider = new OpenAIProvider({ name: 'openai', baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, apiKey: 'k' });
+});
+afterAll(async () => {
+  await provider.close();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+const sentFor = async (upstreamModel: string) => {
+  await provider.complete({
+    upstreamModel,
+    messages: [{ role: 'user', content: 'hi' }],
+    temperature: 0.7,
+    maxTokens: 10,
+    signal: new AbortController().signal,
+  });
+  return bodies.at(-1)!;
+};
+
+describe('temperature to OpenAI models', () => {
+  it.each([
+    'o1',
+    'o3',
+    'o3-mini',
+    'o4-mini',
+    'o4-mini-2025-04-16',
+    'gpt-5',
+    'gpt-5-mini',
+    'gpt-5-nano',
+    'gpt-5-2025-08-07',
+    'openai/gpt-5',
+  ])('is not sent to the reasoning model %s', async (model) => {
+    expect(await sentFor(model)).not.toHaveProperty('temperature');
+  });
+
+  it.each(['gpt-4o-mini', 'gpt-4.1', 'gpt-5-chat-latest', 'llama3.1:8b', 'o3ish'])('is sent to %s', async (model) => {
+    expect(await sentFor(model)).toMatchObject({ temperature: 0.7 });
+  });
+});
