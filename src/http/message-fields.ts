@@ -123,7 +123,13 @@ function parseParts(raw: unknown[], at: string, v: Violations): ContentPart[] {
   });
 }
 
-/** A part's path as this door spells it: content[j], and an image's URL (a data: URL carries the bytes and type). */
+/**
+ * A field's path as this door spells it: content[j], an image's URL (a data: URL carries the
+ * bytes and type), and a tool call's name under `function`.
+ */
 function httpField(field: string): string {
-  return field.replace(/\.parts\[/g, '.content[').replace(/\.image\.(url|data|media_type)$/, '.image_url.url');
+  return field
+    .replace(/\.parts\[/g, '.content[')
+    .replace(/\.image\.(url|data|media_type)$/, '.image_url.url')
+    .replace(/(\.tool_calls\[\d+\])\.name$/, '$1.function.name');
 }

@@ -9,7 +9,9 @@ export function parseToolingFields(body: Record<string, unknown>, v: Violations)
     parallelToolCalls: booleanField(v, 'parallel_tool_calls', body.parallel_tool_calls),
     responseFormat: responseFormat(body.response_format, v),
   };
-  for (const violation of checkTooling(tooling, (name) => name)) v.add(violation.field, violation.description);
+  // A function's name and parameters sit under `function` in this door's tools.
+  for (const violation of checkTooling(tooling, (name) => name))
+    v.add(violation.field.replace(/^(tools\[\d+\])\.(name|parameters)$/, '$1.function.$2'), violation.description);
   return definedTooling(tooling);
 }
 

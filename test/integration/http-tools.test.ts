@@ -80,6 +80,33 @@ describe('tools over HTTP', () => {
   });
 });
 
+describe('tool validation over HTTP', () => {
+  it('names a bad function name by its field in the OpenAI request: tools[i].function.name, tool_calls[j].function.name', async () => {
+    const err = await client.chat.completions
+      .create({
+        model: 'gpt-4o-mini',
+        messages: [
+          ...ask,
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get weather', arguments: '{}' } }],
+          },
+          { role: 'tool', tool_call_id: 'call_1', content: '{}' },
+        ],
+        tools: [{ type: 'function', function: { name: 'get weather', parameters: { type: 'string' } } }],
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    const body = (err as InstanceType<typeof OpenAI.BadRequestError>).error as { field_violations: { field: string }[] };
+    expect(body.field_violations.map((v) => v.field).sort()).toEqual([
+      'messages[1].tool_calls[0].function.name',
+      'tools[0].function.name',
+      'tools[0].function.parameters',
+    ]);
+  });
+});
+
 describe('structured output and images over HTTP', () => {
   it('answers JSON that follows a json_schema response_format', async () => {
     const schema = {
