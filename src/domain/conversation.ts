@@ -59,12 +59,32 @@ function checkPart(
   if ('url' in image) {
     if (image.url === '') add(`${field}.image.url`, 'must not be empty');
     else if (!/^(https?:|data:image\/)/i.test(image.url)) add(`${field}.image.url`, 'must be an http(s) URL or a data:image/... URL');
+    // A data: URL carries the image itself: held to the rules for bytes, under the field that has it.
+    const inline = imageOfDataUrl(image.url);
+    if (inline) checkBytes(inline, { data: `${field}.image.url`, mediaType: `${field}.image.url` }, limits, add);
     return;
   }
-  if (image.data.length === 0) add(`${field}.image.data`, 'must not be empty');
+  checkBytes(image, { data: `${field}.image.data`, mediaType: `${field}.image.media_type` }, limits, add);
+}
+
+function checkBytes(
+  image: { readonly data: Uint8Array; readonly mediaType: string },
+  fields: { readonly data: string; readonly mediaType: string },
+  limits: { readonly maxImageBytes: number },
+  add: (field: string, description: string) => void,
+): void {
+  if (image.data.length === 0) add(fields.data, 'must not be empty');
   else if (image.data.length > limits.maxImageBytes)
-    add(`${field}.image.data`, `must be at most ${limits.maxImageBytes} bytes (IMAGE_MAX_BYTES; got ${image.data.length})`);
-  if (!IMAGE_MEDIA_TYPES.includes(image.mediaType)) add(`${field}.image.media_type`, `must be one of ${IMAGE_MEDIA_TYPES.join(', ')}`);
+    add(fields.data, `must be at most ${limits.maxImageBytes} bytes (IMAGE_MAX_BYTES; got ${image.data.length})`);
+  if (!IMAGE_MEDIA_TYPES.includes(image.mediaType)) add(fields.mediaType, `must be one of ${IMAGE_MEDIA_TYPES.join(', ')}`);
+}
+
+const DATA_URL = /^data:(image\/[a-z0-9.+-]+);base64,(.*)$/is;
+
+/** An image given as a base64 data: URL, as its bytes and media type; undefined for any other URL. */
+export function imageOfDataUrl(url: string): { readonly data: Uint8Array; readonly mediaType: string } | undefined {
+  const match = DATA_URL.exec(url);
+  return match ? { data: Buffer.from(match[2] ?? '', 'base64'), mediaType: (match[1] ?? '').toLowerCase() } : undefined;
 }
 
 /** What a request uses that only some models take: tools (offered, or calls in the history), images, a JSON Schema answer. */

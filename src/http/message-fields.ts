@@ -1,5 +1,5 @@
 import type { ChatMessage, ChatRole } from '../domain/chat.js';
-import { checkConversation, DEFAULT_IMAGE_MAX_BYTES, textOfParts } from '../domain/conversation.js';
+import { checkConversation, DEFAULT_IMAGE_MAX_BYTES, imageOfDataUrl, textOfParts } from '../domain/conversation.js';
 import type { ContentPart, ToolCall } from '../domain/tools.js';
 import { isObject, type Violations } from './body-fields.js';
 
@@ -27,7 +27,6 @@ const FIELDS: Readonly<Record<ChatRole, ReadonlySet<string>>> = {
 };
 
 const DETAILS = new Set(['auto', 'low', 'high']);
-const DATA_URL = /^data:(image\/[a-z0-9.+-]+);base64,(.*)$/is;
 
 /**
  * OpenAI's messages: roles system, developer, user, assistant (text and/or tool_calls) and tool
@@ -110,9 +109,7 @@ function parseParts(raw: unknown[], at: string, v: Violations): ContentPart[] {
       if (detail !== undefined && detail !== null && !(typeof detail === 'string' && DETAILS.has(detail)))
         v.add(`${field}.image_url.detail`, 'must be auto, low or high');
       const level = typeof detail === 'string' && DETAILS.has(detail) ? { detail: detail as 'auto' | 'low' | 'high' } : {};
-      const data = DATA_URL.exec(url);
-      if (!data) return { type: 'image', image: { url }, ...level };
-      return { type: 'image', image: { data: Buffer.from(data[2] ?? '', 'base64'), mediaType: (data[1] ?? '').toLowerCase() }, ...level };
+      return { type: 'image', image: imageOfDataUrl(url) ?? { url }, ...level };
     }
     const type = isObject(part) ? part.type : undefined;
     v.add(

@@ -303,6 +303,33 @@ describe('tools on the Anthropic provider', () => {
     ]);
   });
 
+  it('sends a data: URL image as a base64 image block, and holds it to IMAGE_MAX_BYTES as bytes are', async () => {
+    const png = Buffer.from('\x89PNG\r\n\x1a\n', 'latin1');
+    const part = (bytes: Buffer) => ({
+      part: {
+        $case: 'image' as const,
+        image: { source: { $case: 'url' as const, url: `data:image/png;base64,${bytes.toString('base64')}` }, mediaType: '', detail: '' },
+      },
+    });
+    await chat({
+      model: 'beta-claude',
+      messages: [msg({ parts: [{ part: { $case: 'text', text: 'Describe' } }, part(png)] })],
+      cache: BYPASS,
+    });
+    expect(lastBody(anthropic).messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Describe' },
+          { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png.toString('base64') } },
+        ],
+      },
+    ]);
+    const err = await chatError({ model: 'beta-claude', messages: [msg({ parts: [part(Buffer.alloc(65))] })] });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['messages[0].parts[0].image.url']);
+  });
+
   it('refuses an image detail level, naming the field and the provider, without calling upstream', async () => {
     const before = anthropic.requests.length;
     const err = await chatError({
