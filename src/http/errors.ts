@@ -8,7 +8,8 @@
  * else is a bug and leaves as a bare 500, so no internal message or upstream text reaches a client.
  */
 import type { AttemptRecord } from '../domain/chat.js';
-import { isOrchestratorError, Reason, type ErrorKind, type OrchestratorError } from '../domain/errors.js';
+import { invalidArgument, isOrchestratorError, Reason, type ErrorKind, type OrchestratorError } from '../domain/errors.js';
+import { httpField } from './field-paths.js';
 
 export interface HttpErrorBody {
   readonly error: {
@@ -97,8 +98,8 @@ export function httpStatusOf(err: OrchestratorError): number {
   return BY_KIND[err.kind].status;
 }
 
-export function toHttpError(err: unknown, requestId: string): HttpError {
-  if (!isOrchestratorError(err) || err.kind === 'internal') {
+export function toHttpError(thrown: unknown, requestId: string): HttpError {
+  if (!isOrchestratorError(thrown) || thrown.kind === 'internal') {
     return {
       status: 500,
       body: {
@@ -116,6 +117,7 @@ export function toHttpError(err: unknown, requestId: string): HttpError {
       internal: true,
     };
   }
+  const err = withHttpFields(thrown);
   const status = httpStatusOf(err);
   const kind = BY_KIND[err.kind];
   const headers: Record<string, string> = {};
@@ -149,6 +151,14 @@ export function toHttpError(err: unknown, requestId: string): HttpError {
     grpcCode: kind.grpc,
     internal: false,
   };
+}
+
+/** A provider's refusal names the request's fields by their gRPC paths: spelled here as this door's request has them. */
+function withHttpFields(err: OrchestratorError): OrchestratorError {
+  if (err.kind !== 'invalid_argument' || err.reason !== Reason.INVALID_REQUEST) return err;
+  const fields = err.fieldViolations.map((v) => httpField(v.field));
+  if (fields.every((f, i) => f === err.fieldViolations[i]?.field)) return err;
+  return invalidArgument(err.fieldViolations.map((v, i) => ({ field: fields[i]!, description: v.description })));
 }
 
 export function encodeAttempt(a: AttemptRecord): EncodedAttempt {

@@ -2,6 +2,7 @@ import type { ChatMessage, ChatRole } from '../domain/chat.js';
 import { checkConversation, DEFAULT_IMAGE_MAX_BYTES, imageOfDataUrl, textOfParts } from '../domain/conversation.js';
 import type { ContentPart, ToolCall } from '../domain/tools.js';
 import { isObject, type Violations } from './body-fields.js';
+import { httpField } from './field-paths.js';
 
 /** The limits messages are held to on the HTTP door. */
 export interface MessageLimits {
@@ -118,15 +119,4 @@ function parseParts(raw: unknown[], at: string, v: Violations): ContentPart[] {
     );
     return { type: 'text', text: '' };
   });
-}
-
-/**
- * A field's path as this door spells it: content[j], an image's URL (a data: URL carries the
- * bytes and type), and a tool call's name under `function`.
- */
-function httpField(field: string): string {
-  return field
-    .replace(/\.parts\[/g, '.content[')
-    .replace(/\.image\.(url|data|media_type)$/, '.image_url.url')
-    .replace(/(\.tool_calls\[\d+\])\.name$/, '$1.function.name');
 }

@@ -354,6 +354,31 @@ describe('tools on the Anthropic provider', () => {
   });
 });
 
+describe('Anthropic refusals over the HTTP API', () => {
+  it('name the field as the OpenAI request spells it: content[j].image_url.detail, tool_calls[j].function.arguments', async () => {
+    const post = async (body: unknown) => {
+      const res = await fetch(`${app.http!.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBe(400);
+      return ((await res.json()) as { error: { param: string } }).error.param;
+    };
+    const image = { type: 'image_url', image_url: { url: 'https://example.com/e.png', detail: 'high' } };
+    expect(await post({ model: 'beta-claude', messages: [{ role: 'user', content: [{ type: 'text', text: 'What?' }, image] }] })).toBe(
+      'messages[0].content[1].image_url.detail',
+    );
+    const call = { id: 'toolu_5', type: 'function', function: { name: 'get_weather', arguments: '[1]' } };
+    const messages = [
+      { role: 'user', content: 'Weather?' },
+      { role: 'assistant', content: null, tool_calls: [call] },
+      { role: 'tool', tool_call_id: 'toolu_5', content: 'sunny' },
+    ];
+    expect(await post({ model: 'beta-claude', messages })).toBe('messages[1].tool_calls[0].function.arguments');
+  });
+});
+
 describe('model capabilities', () => {
   const textCalls = () => openai.requests.filter((r) => r.model === 'alpha/text-1').length;
 
