@@ -123,6 +123,16 @@ describe('sampling controls on the Anthropic provider', () => {
     expect(anthropic.requests.length).toBe(before);
   });
 
+  it('refuses a stop sequence of only whitespace, which the Messages API refuses, by its field and without calling upstream', async () => {
+    const before = anthropic.requests.length;
+    const err = await chatError({ model: 'beta-claude', prompt: 'hi', sampling: sampled({ stop: ['END', '\n'] }) });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const violations = err.decoded.badRequest?.fieldViolations ?? [];
+    expect(violations.map((v) => v.field)).toEqual(['stop[1]']);
+    expect(violations[0]?.description).toContain('provider beta');
+    expect(anthropic.requests.length).toBe(before);
+  });
+
   it('refuses top_p on the API version that takes no sampling parameters', async () => {
     const err = await chatError({ model: 'beta-claude', prompt: 'hi', sampling: sampled({ topP: 0.9, stop: [] }) });
     expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);

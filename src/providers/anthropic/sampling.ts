@@ -10,8 +10,9 @@ export interface SamplingBody {
 
 /**
  * The Messages API's share of the sampling controls: top_p, stop_sequences, and the end user as
- * metadata.user_id. It has no seed and no penalties, and API versions without sampling
- * parameters refuse top_p: a request that sets them is refused, naming field and provider,
+ * metadata.user_id. It has no seed and no penalties, API versions without sampling
+ * parameters refuse top_p, and it refuses stop sequences of only whitespace: a request that
+ * sets them is refused, naming field and provider,
  * rather than answered as if they had been honoured.
  */
 export function applySampling(
@@ -31,6 +32,15 @@ export function applySampling(
       field,
       description: `provider ${where.provider} (model ${where.model}) cannot honour ${field}: remove it or choose a model of another provider`,
     }));
+  // The API answers 400 to a stop sequence of only whitespace (a "\n" is common with OpenAI).
+  sampling.stop?.forEach((stop, i) => {
+    if (stop.trim() === '') {
+      violations.push({
+        field: `stop[${i}]`,
+        description: `provider ${where.provider} (model ${where.model}) cannot honour a stop sequence of only whitespace: remove it or choose a model of another provider`,
+      });
+    }
+  });
   if (violations.length > 0) throw invalidArgument(violations);
   if (sampling.topP !== undefined) body.top_p = sampling.topP;
   if (sampling.stop) body.stop_sequences = [...sampling.stop];
