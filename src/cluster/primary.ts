@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import { AggregatorRegistry } from 'prom-client';
 import type { Config } from '../config/config.js';
 import type { StatsState } from '../telemetry/stats.js';
 import { startMetricsServer, type MetricsServer } from '../telemetry/metrics-server.js';
 import { Collector, send } from './collector.js';
+import { workersExposition } from './metrics.js';
 import { isClusterMessage, type WorkerMetrics } from './messages.js';
 import { Supervisor } from './supervisor.js';
 import { hangups } from '../startup-signals.js';
@@ -41,9 +41,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
         exposition: () =>
           new Promise((resolve, reject) =>
             collector.collect('metrics', (answers) => {
-              // The workers' registries added up (prom-client's cluster aggregation rules per metric).
-              const registry = AggregatorRegistry.aggregate(answers as WorkerMetrics[]);
-              registry.metrics().then((body) => resolve({ contentType: registry.contentType, body }), reject);
+              workersExposition(answers as WorkerMetrics[]).then(resolve, reject);
             }),
           ),
       },

@@ -37,6 +37,13 @@ const TTFT_BUCKETS = [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
 /** Our own work per call is expected well under a millisecond. */
 const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
+/**
+ * Metrics counted in US dollars, exposed on the 1e-10 USD grid; the primary of several workers
+ * rounds their sum to it again, since adding the workers' amounts brings the float noise back.
+ */
+const COST_METRIC = 'llm_orchestrator_cost_usd_total';
+export const USD_METRICS: readonly string[] = [COST_METRIC];
+
 const BREAKER_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 const BREAKER_STATES = ['closed', 'half_open', 'open'] as const;
 
@@ -122,7 +129,7 @@ export class Metrics {
     ]),
     cost: new ValueCells(this.registry, {
       kind: 'counter',
-      name: 'llm_orchestrator_cost_usd_total',
+      name: COST_METRIC,
       help: 'US dollars spent upstream, from catalog prices.',
       labelNames: ['provider', 'model'],
       exposed: roundUsd,
