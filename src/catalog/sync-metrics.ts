@@ -17,6 +17,8 @@ export function syncMetrics(registry: Registry): (report: SyncReport) => void {
     help: 'Unix time of the last successful sync of each catalog source.',
     labelNames: ['source'],
     registers: [registry],
+    // With several workers each keeps its own time (the one that ran last holds the newest): a sum of times means nothing.
+    aggregator: 'max',
   });
   return (report) => {
     runs.inc({ source: report.source, outcome: report.ok ? 'ok' : 'failed' });

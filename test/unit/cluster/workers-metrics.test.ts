@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AttemptRecord } from '../../../src/domain/chat.js';
+import { syncMetrics } from '../../../src/catalog/sync-metrics.js';
 import { workersExposition } from '../../../src/cluster/metrics.js';
 import type { WorkerMetrics } from '../../../src/cluster/messages.js';
 import { Metrics } from '../../../src/telemetry/metrics.js';
@@ -34,5 +35,30 @@ describe('/metrics of several workers, as the primary serves it', () => {
     b.on({ type: 'attempt', record: record(0.2) });
     const { body } = await workersExposition(await answersOf([a, b]));
     expect(sample(body, 'llm_orchestrator_cost_usd_total{')).toBe('llm_orchestrator_cost_usd_total{provider="openai",model="gpt-4o"} 0.3');
+  });
+
+  it("shows when a catalog source last synced, whichever worker ran it, not the sum of the workers' times", async () => {
+    const a = new Metrics({ processMetrics: false });
+    const b = new Metrics({ processMetrics: false });
+    const finished = [new Date('2026-03-01T10:00:00Z'), new Date('2026-03-01T11:00:00Z')];
+    [a, b].forEach((w, i) => {
+      syncMetrics(w.registry)({
+        source: 'openrouter',
+        startedAt: finished[i]!,
+        finishedAt: finished[i]!,
+        ok: true,
+        models: [],
+        matched: [],
+        unmatched: [],
+      });
+    });
+    const { body } = await workersExposition(await answersOf([a, b]));
+    expect(sample(body, 'llm_orchestrator_catalog_sync_last_success_seconds{')).toBe(
+      `llm_orchestrator_catalog_sync_last_success_seconds{source="openrouter"} ${finished[1]!.getTime() / 1000}`,
+    );
+    // The runs are counted on each worker: they add up.
+    expect(sample(body, 'llm_orchestrator_catalog_sync_runs_total{')).toBe(
+      'llm_orchestrator_catalog_sync_runs_total{source="openrouter",outcome="ok"} 2',
+    );
   });
 });
