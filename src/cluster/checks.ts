@@ -17,11 +17,8 @@ export function clusterProblems(config: Config, file: FileConfig | undefined): s
     (file !== undefined &&
       (limited(file.access.global) ||
         file.access.apiKeys.some((k) => limited(k.limits) || k.budgets.usdPerDay !== undefined || k.budgets.usdPerMonth !== undefined)));
-  if (needsSharedState && config.redis.url === undefined) {
-    problems.push(
-      `WORKERS: ${config.workers} workers would each enforce the rate limits and budgets on their own; set REDIS_URL so they share them, or WORKERS=1`,
-    );
-  }
+  const unshared = unsharedLimits(config);
+  if (needsSharedState && unshared !== undefined) problems.push(`WORKERS: ${unshared}`);
   if (config.logFile !== undefined) {
     problems.push(`LOG_FILE: ${config.workers} workers would each write and rotate the same file; with WORKERS > 1 log to stdout`);
   }
@@ -32,4 +29,14 @@ export function clusterProblems(config: Config, file: FileConfig | undefined): s
     );
   }
   return problems;
+}
+
+/**
+ * Why these workers cannot enforce per-key limits and budgets (several, and no Redis for them to
+ * share), or undefined when they can: each would count only its own calls, so a key would get
+ * WORKERS times its allowance. Checked at start-up and when a runtime key is given any.
+ */
+export function unsharedLimits(config: Pick<Config, 'workers' | 'redis'>): string | undefined {
+  if (config.workers <= 1 || config.redis.url !== undefined) return undefined;
+  return `${config.workers} workers would each enforce the rate limits and budgets on their own; set REDIS_URL so they share them, or WORKERS=1`;
 }

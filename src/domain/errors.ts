@@ -48,7 +48,7 @@ export const Reason = {
   RATE_LIMITED: 'RATE_LIMITED',
   /** A daily or monthly spending budget was reached. */
   BUDGET_EXHAUSTED: 'BUDGET_EXHAUSTED',
-  /** Redis is unreachable and REDIS_FAILURE_POLICY=closed. */
+  /** Redis is unreachable and REDIS_FAILURE_POLICY=closed, or (WORKERS > 1) not configured for a runtime key's limits. */
   SHARED_STATE_UNAVAILABLE: 'SHARED_STATE_UNAVAILABLE',
   DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
   CANCELLED: 'CANCELLED',

@@ -71,3 +71,11 @@ export function apiKeyExists(name: string): OrchestratorError {
     metadata: { key: name },
   });
 }
+
+/**
+ * Limits or budgets for a runtime key that these workers could not enforce together (several
+ * workers, no Redis): FAILED_PRECONDITION, as the same limits in the config file stop start-up.
+ */
+export function limitsNotShared(problem: string): OrchestratorError {
+  return new OrchestratorError({ kind: 'failed_precondition', reason: Reason.SHARED_STATE_UNAVAILABLE, message: problem });
+}

@@ -31,6 +31,7 @@ import { usageService } from './handlers/usage.js';
 import { capConnections } from './connection-cap.js';
 import { ApiKeyServiceService } from '../gen/orchestrator/v1/keys.js';
 import { apiKeyService } from './handlers/keys.js';
+import { unsharedLimits } from '../cluster/checks.js';
 import { tolerantRequests } from './undecodable.js';
 
 /** TLS when TLS_CERT_FILE/TLS_KEY_FILE are set; with TLS_CLIENT_CA_FILE clients must present a certificate it signed. */
@@ -138,7 +139,7 @@ export class GatewayServer {
       const refresh = options.refreshKeys ?? (() => Promise.resolve());
       this.server.addService(
         tolerantRequests(ApiKeyServiceService),
-        apiKeyService(deps, { keys, access, database: () => ledger.database()?.db, refresh }),
+        apiKeyService(deps, { keys, access, database: () => ledger.database()?.db, refresh, unsharedLimits: unsharedLimits(config) }),
       );
       this.health.setStatus('orchestrator.v1.ApiKeyService', 'SERVING');
     }

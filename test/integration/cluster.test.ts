@@ -1,10 +1,15 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callUnary, clientsFor } from '../helpers/grpc-client.js';
+import { ApiKeyServiceClient } from '../../src/gen/orchestrator/v1/keys.js';
+import { sha } from '../helpers/access-file.js';
+import { callUnary, clientsFor, unaryError } from '../helpers/grpc-client.js';
+import { startPostgres, type PostgresProcess } from '../helpers/postgres.js';
 
 const TSX = import.meta.resolve('tsx');
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
@@ -215,5 +220,42 @@ describe('WORKERS > 1 refuses settings the workers cannot share', () => {
     expect(text).toContain('config error: WORKERS: 2 workers would each enforce the rate limits and budgets on their own; set REDIS_URL');
     expect(text).toContain('config error: LOG_FILE: 2 workers would each write and rotate the same file');
     expect(text).toContain('config error: DATABASE_URL: 2 workers would each open the SQLite ledger ./data/orchestrator.db');
+  });
+});
+
+describe('WORKERS=2 with runtime API keys in PostgreSQL and no Redis', () => {
+  let pg: PostgresProcess;
+  let cluster: Cluster;
+  beforeAll(async () => {
+    pg = await startPostgres();
+    const dir = mkdtempSync(join(tmpdir(), 'llmo-cluster-keys-'));
+    const file = join(dir, 'access.yaml');
+    writeFileSync(file, `access:\n  api_keys:\n    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }\n`);
+    cluster = await startCluster({ DATABASE_URL: pg.url, CONFIG_FILE: file, KEYS_REFRESH_MS: '300', REDIS_URL: '' });
+  }, 90_000);
+  afterAll(async () => {
+    if (cluster?.child.exitCode === null) {
+      cluster.child.kill('SIGTERM');
+      await exitCode(cluster.child);
+    }
+    await pg?.destroy();
+  });
+
+  it('refuses a key with limits or budgets, which each worker would enforce on its own, and takes one without', async () => {
+    const admin = { metadata: { authorization: 'Bearer root-secret' } };
+    const keys = new ApiKeyServiceClient(`127.0.0.1:${cluster.port}`, grpc.credentials.createInsecure());
+    try {
+      for (const parts of [{ limits: { requestsPerMinute: 2 } }, { budgets: { usdPerDay: 1 } }]) {
+        const err = await unaryError(keys.createApiKey.bind(keys), { name: 'limited', ...parts }, admin);
+        expect(err.code).toBe(grpc.status.FAILED_PRECONDITION);
+        expect(err.details).toContain('REDIS_URL');
+      }
+      await callUnary(keys.createApiKey.bind(keys), { name: 'open' }, admin);
+      const err = await unaryError(keys.updateApiKey.bind(keys), { name: 'open', limits: { tokensPerMinute: 100 } }, admin);
+      expect(err.code).toBe(grpc.status.FAILED_PRECONDITION);
+      expect(err.details).toContain('REDIS_URL');
+    } finally {
+      keys.close();
+    }
   });
 });

@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { newApiKey } from '../../access/key-material.js';
 import type { ApiKeyStore } from '../../access/keys.js';
 import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
-import { apiKeyExists, apiKeyNotFound, apiKeyReadOnly, runtimeKeysUnavailable } from '../../domain/service-errors.js';
+import { apiKeyExists, apiKeyNotFound, apiKeyReadOnly, limitsNotShared, runtimeKeysUnavailable } from '../../domain/service-errors.js';
 import type { ApiKeyBudgets, ApiKeyLimits, ApiKeyModels, ApiKeyScopes, ApiKeyServiceServer } from '../../gen/orchestrator/v1/keys.js';
 import { findApiKey, insertApiKey, listApiKeys, revokeApiKey, updateApiKey, type StoredApiKey } from '../../store/api-keys.js';
 import type { LedgerSchema } from '../../store/schema.js';
@@ -17,6 +17,8 @@ export interface KeyAdminDeps {
   readonly database: () => Kysely<LedgerSchema> | undefined;
   /** Re-reads the runtime keys now, so this replica applies a change at once (the others at their next refresh). */
   readonly refresh: () => Promise<void>;
+  /** Why a key's limits and budgets would not be enforced as set (several workers without Redis); undefined when they would. */
+  readonly unsharedLimits?: string | undefined;
 }
 
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;
@@ -42,6 +44,11 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
     return stored;
   };
 
+  const enforceable = (parts: Pick<Parts, 'limits' | 'budgets'>): void => {
+    const limited = [parts.limits?.requestsPerMinute, parts.limits?.tokensPerMinute, parts.budgets?.usdPerDay, parts.budgets?.usdPerMonth];
+    if (admin.unsharedLimits !== undefined && limited.some((n) => n !== undefined)) throw limitsNotShared(admin.unsharedLimits);
+  };
+
   return {
     createApiKey: withPeer(deps, async (req, ctx, peer) => {
       requireAdmin(admin.access, ctx, peer);
@@ -49,6 +56,7 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
       if (!NAME.test(req.name)) v.push({ field: 'name', description: '1 to 64 characters: letters, digits, ".", "_", "-"' });
       const parts = decodeParts(req, v);
       if (v.length > 0) throw invalidArgument(v);
+      enforceable(parts);
       if (admin.keys.byKeyName(req.name)) throw apiKeyExists(req.name);
       const material = newApiKey();
       const now = Date.now();
@@ -85,6 +93,7 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
       const v: FieldViolation[] = [];
       const parts = decodeParts(req, v);
       if (v.length > 0) throw invalidArgument(v);
+      enforceable(parts);
       await changeable(req.name);
       const updated = await updateApiKey(db(), req.name, parts, Date.now());
       await admin.refresh();
