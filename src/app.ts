@@ -32,6 +32,7 @@ import { ResponseCache } from './cache/response-cache.js';
 import { ApiKeyStore } from './access/keys.js';
 import { RateLimits } from './access/limits.js';
 import { connectRedis } from './access/redis.js';
+import { clusterProblems } from './cluster/checks.js';
 import { ClusterStats } from './cluster/worker.js';
 import type { HttpGateway } from './http/server.js';
 import { callObserverOf } from './telemetry/call-observer.js';
@@ -326,7 +327,11 @@ export async function startApp(
     reloadKeys() {
       if (!config.configFile) return;
       try {
-        keys.setConfigKeys(loadConfigFile(config.configFile).access.apiKeys);
+        const reloaded = loadConfigFile(config.configFile);
+        // Limits several workers cannot share are refused here as they are at start-up.
+        const problems = clusterProblems(config, reloaded);
+        if (problems.length > 0) throw new ConfigError(problems);
+        keys.setConfigKeys(reloaded.access.apiKeys);
         log.info({ configFile: config.configFile, keys: keys.all().length }, 'API keys reloaded from the config file');
       } catch (err) {
         log.error({ err, configFile: config.configFile }, 'config file not reloaded: its API keys stay as they were');

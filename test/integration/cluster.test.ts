@@ -259,3 +259,48 @@ describe('WORKERS=2 with runtime API keys in PostgreSQL and no Redis', () => {
     }
   });
 });
+
+describe('WORKERS=2 without Redis, reloading the config file (SIGHUP)', () => {
+  it('keeps the keys it had when the file now gives a key limits each worker would enforce on its own', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmo-cluster-reload-'));
+    const file = join(dir, 'access.yaml');
+    writeFileSync(file, `access:\n  api_keys:\n    - { name: root, sha256: ${sha('root-secret')} }\n`);
+    const cluster = await startCluster({ CONFIG_FILE: file, REDIS_URL: '' });
+    try {
+      writeFileSync(
+        file,
+        `access:\n  api_keys:\n    - { name: root, sha256: ${sha('root-secret')} }\n    - { name: limited, sha256: ${sha('limited-secret')}, limits: { requests_per_minute: 2 } }\n`,
+      );
+      const outcomes = () =>
+        cluster.lines.filter(
+          (l) => String(l['msg']).startsWith('API keys reloaded') || String(l['msg']).startsWith('config file not reloaded'),
+        );
+      cluster.child.kill('SIGHUP');
+      for (let i = 0; i < 200 && outcomes().length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(outcomes().map((l) => l['msg'])).toEqual([
+        'config file not reloaded: its API keys stay as they were',
+        'config file not reloaded: its API keys stay as they were',
+      ]);
+      const codes: (number | string)[] = [];
+      for (let i = 0; i < 4; i++) {
+        const clients = clientsFor(cluster.port);
+        try {
+          await callUnary(
+            clients.chat.chat.bind(clients.chat),
+            { model: 'gpt-4o-mini', prompt: `call ${i}`, messages: [], maxTokens: 3 },
+            { metadata: { authorization: 'Bearer limited-secret' } },
+          );
+          codes.push('OK');
+        } catch (err) {
+          codes.push((err as grpc.ServiceError).code);
+        } finally {
+          clients.close();
+        }
+      }
+      expect(codes).toEqual([16, 16, 16, 16].map(() => grpc.status.UNAUTHENTICATED));
+    } finally {
+      cluster.child.kill('SIGTERM');
+      await exitCode(cluster.child);
+    }
+  }, 60_000);
+});
