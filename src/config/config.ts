@@ -101,7 +101,8 @@ export const envSchema = z.object({
   /** Connection limits (docs/operations.md): a connection with no call open this long is closed (GOAWAY); 0 keeps idle connections. */
   GRPC_MAX_CONNECTION_IDLE_MS: number(z.number().int().min(0), 300_000),
   /** Calls one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); clients queue past it. 0: no limit. */
-  GRPC_MAX_CONCURRENT_STREAMS: number(z.number().int().min(0), 1_000),
+  // HTTP/2 settings are 32-bit: node:http2 throws on a larger one at each new connection.
+  GRPC_MAX_CONCURRENT_STREAMS: number(z.number().int().min(0).max(4_294_967_295), 1_000),
   /** A call whose request message has not arrived this long after its headers ends with DEADLINE_EXCEEDED. 0: no limit. */
   GRPC_REQUEST_MESSAGE_TIMEOUT_MS: number(z.number().int().min(0), 10_000),
   /** Connections each bound address accepts at once; past it a new connection is closed at once. 0: no limit. */

@@ -52,7 +52,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   GRPC_MAX_CONNECTION_IDLE_MS:
     'Close a connection with no call open this long (HTTP/2 GOAWAY); clients reconnect for their next call. `0`: keep idle connections. See [Connection limits](operations.md#connection-limits).',
   GRPC_MAX_CONCURRENT_STREAMS:
-    'Calls one connection may have open at once (`SETTINGS_MAX_CONCURRENT_STREAMS`); a client past it queues. `0`: no limit.',
+    'Calls one connection may have open at once (`SETTINGS_MAX_CONCURRENT_STREAMS`, at most 4294967295); a client past it queues. `0`: no limit.',
   GRPC_MAX_CONNECTIONS:
     'Connections each bound address accepts at once; a connection past it is closed as soon as it is accepted (clients see UNAVAILABLE and retry). `0`: no limit. See [Connection limits](operations.md#connection-limits).',
   GRPC_REQUEST_MESSAGE_TIMEOUT_MS:

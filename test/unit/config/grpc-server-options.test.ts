@@ -36,6 +36,11 @@ describe('gRPC server options from the environment', () => {
     expect(loadConfig({}).grpcServerOptions).toEqual({ 'grpc.max_connection_idle_ms': 300_000, 'grpc.max_concurrent_streams': 1_000 });
   });
 
+  it('refuses more streams per connection than HTTP/2 can advertise, which would end every connection at its first call', () => {
+    expect(() => loadConfig({ GRPC_MAX_CONCURRENT_STREAMS: '5000000000' })).toThrow('GRPC_MAX_CONCURRENT_STREAMS');
+    expect(loadConfig({ GRPC_MAX_CONCURRENT_STREAMS: '4294967295' }).grpcServerOptions['grpc.max_concurrent_streams']).toBe(4_294_967_295);
+  });
+
   it('refuses values that are not whole non-negative numbers', () => {
     for (const [name, value] of [
       ['GRPC_KEEPALIVE_TIME_MS', '-1'],
