@@ -267,7 +267,8 @@ export function isDeployedEnvironment(environment: string | undefined): boolean 
  * (REDIS_URL and DATABASE_URL carry theirs; an error goes to the terminal and the logs).
  */
 function shownValue(name: string, value: string): string {
-  if (/KEY|SECRET|TOKEN|PASSWORD/i.test(name)) return '(hidden)';
+  // Secrets are named for what they are (OPENAI_API_KEY); DEFAULT_MAX_TOKENS or KEYS_REFRESH_MS only mention one.
+  if (/(KEY|SECRET|TOKEN|PASSWORD)$/i.test(name)) return '(hidden)';
   return maskUrlPassword(value);
 }
 

@@ -96,6 +96,13 @@ describe('configuration errors', () => {
     }
   };
 
+  it('show the value of a setting whose name only mentions tokens or keys', () => {
+    expect(messageOf({ DEFAULT_MAX_TOKENS: 'lots' })).toMatch(/^DEFAULT_MAX_TOKENS: .* \(got "lots"\)$/);
+    expect(messageOf({ RETRY_BUDGET_MAX_TOKENS: '0' })).toMatch(/^RETRY_BUDGET_MAX_TOKENS: .* \(got "0"\)$/);
+    expect(messageOf({ STREAM_FIRST_TOKEN_TIMEOUT_MS: '-5' })).toMatch(/^STREAM_FIRST_TOKEN_TIMEOUT_MS: .* \(got "-5"\)$/);
+    expect(messageOf({ KEYS_REFRESH_MS: '10' })).toMatch(/^KEYS_REFRESH_MS: .* \(got "10"\)$/);
+  });
+
   it('show a URL they refuse with its password masked, and no secret at all', () => {
     const redis = messageOf({ REDIS_URL: 'redis+tls://:hunter2-redis@redis.internal:6380' });
     expect(redis).toContain('REDIS_URL');
