@@ -6,6 +6,7 @@ import { clusterProblems } from './cluster/checks.js';
 import { runPrimary } from './cluster/primary.js';
 import { drainWhenPrimaryGoes } from './cluster/worker.js';
 import { ConfigError, loadDotEnv } from './config/config.js';
+import { timerDelay } from './domain/timers.js';
 import { configProblems, resolveConfig, type ResolvedConfig } from './config/resolve.js';
 import { openLogOutput } from './telemetry/log-destination.js';
 import { createLogger } from './telemetry/logger.js';
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
         process.stderr.write('shutdown overran its grace period; exiting\n');
         process.exit(1);
       },
-      config.drainDelayMs + config.shutdownGraceMs + 5_000,
+      timerDelay(config.drainDelayMs + config.shutdownGraceMs + 5_000),
     ).unref();
     app.stop().then(
       () => {

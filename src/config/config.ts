@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { COMPAT_ALIASES, withCompatAliases } from './compat.js';
-import { emptyAsUndefined, number, text } from './env-values.js';
+import { emptyAsUndefined, milliseconds, number, text } from './env-values.js';
 
 export { COMPAT_ALIASES, type CompatAlias } from './compat.js';
 import { HTTP_ENV, httpConfig, type HttpConfig } from './http-env.js';
@@ -72,39 +72,39 @@ export const envSchema = z.object({
   IMAGE_MAX_BYTES: number(z.number().int().min(1), 5 * 1024 * 1024),
   /** Calls per model per request, the first included; 1 disables retries. */
   RETRY_MAX_ATTEMPTS: number(z.number().int().min(1).max(10), 3),
-  RETRY_INITIAL_BACKOFF_MS: number(z.number().int().min(0), 250),
-  RETRY_MAX_BACKOFF_MS: number(z.number().int().min(0), 4_000),
+  RETRY_INITIAL_BACKOFF_MS: milliseconds(0, 250),
+  RETRY_MAX_BACKOFF_MS: milliseconds(0, 4_000),
   /** gRFC A6 retry throttling: tokens start at the maximum; retries stop below half of it. */
   RETRY_BUDGET_MAX_TOKENS: number(z.number().min(1).max(1000), 10),
   RETRY_BUDGET_TOKEN_RATIO: number(z.number().min(0.001).max(1), 0.1),
   BREAKER_CONSECUTIVE_FAILURES: number(z.number().int().min(1), 5),
   /** Failure rate (0..1) over the sampling window that opens the breaker; 0 or 1 disables the rule. */
   BREAKER_FAILURE_RATE: number(z.number().min(0).max(1), 0.5),
-  BREAKER_SAMPLING_WINDOW_MS: number(z.number().int().min(1_000), 30_000),
+  BREAKER_SAMPLING_WINDOW_MS: milliseconds(1_000, 30_000),
   /** Requests per second a model must see before the failure rate can open its breaker. */
   // cockatiel replaces a minimum of 0 with its own default, so 0 is refused rather than surprising.
   BREAKER_MIN_RPS: number(z.number().positive(), 2),
-  BREAKER_HALF_OPEN_AFTER_MS: number(z.number().int().min(1), 10_000),
+  BREAKER_HALF_OPEN_AFTER_MS: milliseconds(1, 10_000),
   /** Per upstream call; 0 means bounded by the call's deadline only. */
-  ATTEMPT_TIMEOUT_MS: number(z.number().int().min(0), 0),
-  STREAM_FIRST_TOKEN_TIMEOUT_MS: number(z.number().int().min(0), 30_000),
-  STREAM_INTER_TOKEN_TIMEOUT_MS: number(z.number().int().min(0), 30_000),
-  SHUTDOWN_GRACE_MS: number(z.number().int().min(0), 10_000),
+  ATTEMPT_TIMEOUT_MS: milliseconds(0, 0),
+  STREAM_FIRST_TOKEN_TIMEOUT_MS: milliseconds(0, 30_000),
+  STREAM_INTER_TOKEN_TIMEOUT_MS: milliseconds(0, 30_000),
+  SHUTDOWN_GRACE_MS: milliseconds(0, 10_000),
   /** After SIGTERM, keep accepting calls this long while health says NOT_SERVING, so load balancers move away first. */
-  DRAIN_DELAY_MS: number(z.number().int().min(0), 0),
+  DRAIN_DELAY_MS: milliseconds(0, 0),
   /** gRFC A8/A9 connection management; 0 leaves grpc-js's default. */
-  GRPC_KEEPALIVE_TIME_MS: number(z.number().int().min(0), 0),
-  GRPC_KEEPALIVE_TIMEOUT_MS: number(z.number().int().min(0), 0),
-  GRPC_MAX_CONNECTION_AGE_MS: number(z.number().int().min(0), 0),
-  GRPC_MAX_CONNECTION_AGE_GRACE_MS: number(z.number().int().min(0), 0),
+  GRPC_KEEPALIVE_TIME_MS: milliseconds(0, 0),
+  GRPC_KEEPALIVE_TIMEOUT_MS: milliseconds(0, 0),
+  GRPC_MAX_CONNECTION_AGE_MS: milliseconds(0, 0),
+  GRPC_MAX_CONNECTION_AGE_GRACE_MS: milliseconds(0, 0),
   GRPC_MAX_SEND_MESSAGE_BYTES: number(z.number().int().min(0), 0),
   /** Connection limits (docs/operations.md): a connection with no call open this long is closed (GOAWAY); 0 keeps idle connections. */
-  GRPC_MAX_CONNECTION_IDLE_MS: number(z.number().int().min(0), 300_000),
+  GRPC_MAX_CONNECTION_IDLE_MS: milliseconds(0, 300_000),
   /** Calls one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); clients queue past it. 0: no limit. */
   // HTTP/2 settings are 32-bit: node:http2 throws on a larger one at each new connection.
   GRPC_MAX_CONCURRENT_STREAMS: number(z.number().int().min(0).max(4_294_967_295), 1_000),
   /** A call whose request message has not arrived this long after its headers ends with DEADLINE_EXCEEDED. 0: no limit. */
-  GRPC_REQUEST_MESSAGE_TIMEOUT_MS: number(z.number().int().min(0), 10_000),
+  GRPC_REQUEST_MESSAGE_TIMEOUT_MS: milliseconds(0, 10_000),
   /** Connections each bound address accepts at once; past it a new connection is closed at once. 0: no limit. */
   GRPC_MAX_CONNECTIONS: number(z.number().int().min(0), 10_000),
   /** YAML or JSON file declaring providers, models and routing weights. */

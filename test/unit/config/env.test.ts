@@ -64,6 +64,36 @@ describe('breaker settings', () => {
   });
 });
 
+describe('millisecond settings', () => {
+  // Node's timers fire a longer wait after 1 ms: a 30-day first-token timeout failed every stream at once.
+  const TIMER_SETTINGS = [
+    'RETRY_INITIAL_BACKOFF_MS',
+    'RETRY_MAX_BACKOFF_MS',
+    'BREAKER_SAMPLING_WINDOW_MS',
+    'BREAKER_HALF_OPEN_AFTER_MS',
+    'ATTEMPT_TIMEOUT_MS',
+    'STREAM_FIRST_TOKEN_TIMEOUT_MS',
+    'STREAM_INTER_TOKEN_TIMEOUT_MS',
+    'SHUTDOWN_GRACE_MS',
+    'DRAIN_DELAY_MS',
+    'GRPC_KEEPALIVE_TIME_MS',
+    'GRPC_KEEPALIVE_TIMEOUT_MS',
+    'GRPC_MAX_CONNECTION_AGE_MS',
+    'GRPC_MAX_CONNECTION_AGE_GRACE_MS',
+    'GRPC_MAX_CONNECTION_IDLE_MS',
+    'GRPC_REQUEST_MESSAGE_TIMEOUT_MS',
+  ];
+
+  it('refuse a wait longer than a timer can hold, naming the setting and the limit', () => {
+    for (const name of TIMER_SETTINGS) {
+      expect(problemsOf({ [name]: '2592000000' }), name).toEqual([
+        `${name}: at most 2147483647 ms (about 24.8 days, the longest a timer waits) (got "2592000000")`,
+      ]);
+      expect(() => loadConfig({ [name]: '2147483647' }), name).not.toThrow();
+    }
+  });
+});
+
 describe('the global rate limit variables', () => {
   it('read RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW seconds (60 by default); unset means no such limit', () => {
     expect(loadConfig({ RATE_LIMIT_REQUESTS: '10' }).globalRequestWindow).toEqual({ requests: 10, windowSeconds: 60 });
