@@ -127,7 +127,8 @@ export const envSchema = z.object({
   CACHE_TTL_SECONDS: number(z.number().int().min(0), 300),
   /** How long an expired answer is kept for offline fallback (allow_stale). */
   CACHE_STALE_TTL_SECONDS: number(z.number().int().min(0), 86_400),
-  CACHE_MAX_ENTRIES: number(z.number().int().min(1), 10_000),
+  // lru-cache reserves room for every entry up front (about 40 bytes each, before any answer).
+  CACHE_MAX_ENTRIES: number(z.number().int().min(1).max(1_000_000), 10_000),
   /** on: when every upstream attempt of a call fails, serve an expired cached answer (marked stale) unless the request refuses it. */
   CACHE_OFFLINE_FALLBACK: z.preprocess(
     (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),

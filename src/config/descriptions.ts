@@ -77,7 +77,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   RATE_LIMIT_WINDOW: 'That window, in seconds (1–86400).',
   CACHE_TTL_SECONDS: 'How long a cached answer is served fresh.',
   CACHE_STALE_TTL_SECONDS: 'How long after storing an answer it is kept, for the stale offline fallback (`allow_stale`).',
-  CACHE_MAX_ENTRIES: 'In-memory cache size (without Redis).',
+  CACHE_MAX_ENTRIES: 'In-memory cache size (without Redis), 1–1000000; room for every entry is reserved at start.',
   CACHE_OFFLINE_FALLBACK:
     '`on`: when every model of a Chat, Race, Fallback or StreamChat call fails upstream, answer with an expired cached answer, marked stale, unless the request sets `refuse_stale`.',
   MAX_MESSAGE_BYTES: 'Largest request message (≥ 1024); bigger ones get RESOURCE_EXHAUSTED before any handler runs.',

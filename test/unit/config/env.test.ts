@@ -94,6 +94,16 @@ describe('millisecond settings', () => {
   });
 });
 
+describe('CACHE_MAX_ENTRIES', () => {
+  // The in-memory cache reserves room for every entry when it is made: 100 million ran the process out of memory before it listened.
+  it('refuses more entries than the process could reserve room for', () => {
+    expect(problemsOf({ CACHE_MAX_ENTRIES: '100000000' })).toEqual([
+      'CACHE_MAX_ENTRIES: Too big: expected number to be <=1000000 (got "100000000")',
+    ]);
+    expect(loadConfig({ CACHE_MAX_ENTRIES: '1000000' }).cache.maxEntries).toBe(1_000_000);
+  });
+});
+
 describe('the global rate limit variables', () => {
   it('read RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW seconds (60 by default); unset means no such limit', () => {
     expect(loadConfig({ RATE_LIMIT_REQUESTS: '10' }).globalRequestWindow).toEqual({ requests: 10, windowSeconds: 60 });
