@@ -227,9 +227,15 @@ export function loadConfigFile(path: string): FileConfig {
       problems.push(`models[${i}].provider: unknown provider "${m.provider}" (declared: ${[...providerNames].join(', ') || 'none'})`);
   });
   const keyNames = new Set<string>();
+  // A presented key matches the first entry with its digest: a second entry would never apply.
+  const keyDigests = new Map<string, number>();
   file.access.api_keys.forEach((k, i) => {
     if (keyNames.has(k.name)) problems.push(`access.api_keys[${i}].name: "${k.name}" is declared twice`);
     keyNames.add(k.name);
+    const first = keyDigests.get(k.sha256.toLowerCase());
+    if (first !== undefined) {
+      problems.push(`access.api_keys[${i}].sha256: the same key as access.api_keys[${first}] (${file.access.api_keys[first]?.name})`);
+    } else keyDigests.set(k.sha256.toLowerCase(), i);
   });
   if (problems.length > 0) throw new ConfigFileError(path, problems);
   return {

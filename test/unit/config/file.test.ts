@@ -120,6 +120,19 @@ include_builtin_models: false
     ]);
   });
 
+  it('refuses two API keys with the same digest, which would leave the second one never matched', () => {
+    const digest = 'd48fce52832c460238fb82e9f6c57be593ad27ea6ddb5e15d74d1fb4245a76cd';
+    const path = file(
+      'same-key.yaml',
+      `access:
+  api_keys:
+    - { name: alice, sha256: ${digest} }
+    - { name: alice-admin, sha256: ${digest.toUpperCase()}, scopes: [admin] }
+`,
+    );
+    expect(problemsOf(path)).toEqual(['access.api_keys[1].sha256: the same key as access.api_keys[0] (alice)']);
+  });
+
   it('reports unreadable and unparsable files', () => {
     expect(problemsOf(join(dir, 'missing.yaml'))[0]).toMatch(/cannot read the file: ENOENT/);
     expect(problemsOf(file('broken.yaml', 'providers: [ {'))[0]).toMatch(/not valid YAML/);
