@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { ConfigFileError, loadConfigFile, type FileConfig, type ProviderSpec } from './file.js';
 import { checkProviderUrl } from './ssrf.js';
+import { tlsFileProblems } from './tls-files.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -35,6 +36,8 @@ export function resolveConfig(env: Env = process.env): ResolvedConfig {
  */
 export function completeConfig(config: Config, env: Env = process.env): ResolvedConfig {
   if (isResolved(config)) return config;
+  const tlsProblems = tlsFileProblems(config.tls);
+  if (tlsProblems.length > 0) throw new ConfigError(tlsProblems);
   const file = config.configFile ? loadConfigFile(config.configFile) : undefined;
   return Object.freeze({ ...config, file, providers: Object.freeze(providersOf(config, file, env)) });
 }

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/config/config.js';
 import { ConfigFileError } from '../../../src/config/file.js';
 import { completeConfig, configProblems, resolveConfig } from '../../../src/config/resolve.js';
+import { makeCertificates } from '../../helpers/tls.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'llmo-resolve-'));
 function file(name: string, text: string): string {
@@ -72,5 +73,44 @@ describe('resolveConfig', () => {
     expect(configProblems(thrown)?.[0]).toMatch(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: providers: `));
     expect(configProblems(new ConfigError(['PORT: too big']))).toEqual(['PORT: too big']);
     expect(configProblems(new Error('disk on fire'))).toBeUndefined();
+  });
+});
+
+describe('the TLS files', () => {
+  const certs = makeCertificates();
+  const problemsOf = (env: Record<string, string>): readonly string[] => {
+    try {
+      resolveConfig(env);
+    } catch (err) {
+      const problems = configProblems(err);
+      if (problems) return problems;
+      throw err;
+    }
+    return [];
+  };
+
+  it('are read at start-up: a missing one is a configuration problem naming its setting', () => {
+    const missing = join(dir, 'missing.crt');
+    expect(problemsOf({ TLS_CERT_FILE: missing, TLS_KEY_FILE: certs.serverKey })).toEqual([
+      `TLS_CERT_FILE: cannot read ${missing}: ENOENT`,
+    ]);
+  });
+
+  it('refuse a key that is not the certificate’s, or is no key at all', () => {
+    expect(problemsOf({ TLS_CERT_FILE: certs.serverCert, TLS_KEY_FILE: certs.clientKey })).toEqual([
+      'TLS_KEY_FILE: not the private key of the certificate in TLS_CERT_FILE',
+    ]);
+    expect(problemsOf({ TLS_CERT_FILE: certs.serverCert, TLS_KEY_FILE: certs.ca })[0]).toMatch(/^TLS_KEY_FILE: no PEM private key /);
+    expect(problemsOf({ TLS_CERT_FILE: certs.serverKey, TLS_KEY_FILE: certs.serverKey })[0]).toMatch(
+      /^TLS_CERT_FILE: no PEM certificate in /,
+    );
+  });
+
+  it('refuse a client CA file without a certificate, which would refuse every client', () => {
+    const tls = { TLS_CERT_FILE: certs.serverCert, TLS_KEY_FILE: certs.serverKey };
+    expect(problemsOf({ ...tls, TLS_CLIENT_CA_FILE: join(certs.dir, 'ca.key') })).toEqual([
+      `TLS_CLIENT_CA_FILE: no PEM certificate in ${join(certs.dir, 'ca.key')}`,
+    ]);
+    expect(problemsOf({ ...tls, TLS_CLIENT_CA_FILE: certs.ca })).toEqual([]);
   });
 });

@@ -1,0 +1,50 @@
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
+import type { Config } from './config.js';
+
+/**
+ * The TLS files checked as the servers will use them, so that a mistake stops start-up naming
+ * its setting: a CA file without a certificate would otherwise start a server that refuses
+ * every client, and a missing file or a wrong key would fail with a bare OpenSSL error.
+ */
+export function tlsFileProblems(tls: Config['tls']): string[] {
+  if (!tls) return [];
+  const problems: string[] = [];
+  const read = (setting: string, path: string): Buffer | undefined => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      problems.push(`${setting}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      return undefined;
+    }
+  };
+  const cert = read('TLS_CERT_FILE', tls.certFile);
+  const key = read('TLS_KEY_FILE', tls.keyFile);
+  const ca = tls.clientCaFile === undefined ? undefined : read('TLS_CLIENT_CA_FILE', tls.clientCaFile);
+  if (cert && !hasCertificate(cert)) problems.push(`TLS_CERT_FILE: no PEM certificate in ${tls.certFile}`);
+  else if (cert && key) {
+    try {
+      createSecureContext({ cert, key });
+    } catch (err) {
+      problems.push(
+        (err as NodeJS.ErrnoException).code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH'
+          ? 'TLS_KEY_FILE: not the private key of the certificate in TLS_CERT_FILE'
+          : `TLS_KEY_FILE: no PEM private key in ${tls.keyFile} (${(err as Error).message})`,
+      );
+    }
+  }
+  if (ca && tls.clientCaFile && !hasCertificate(ca)) problems.push(`TLS_CLIENT_CA_FILE: no PEM certificate in ${tls.clientCaFile}`);
+  return problems;
+}
+
+function hasCertificate(pem: Buffer): boolean {
+  const start = pem.indexOf('-----BEGIN CERTIFICATE-----');
+  if (start < 0) return false;
+  try {
+    new X509Certificate(pem.subarray(start));
+    return true;
+  } catch {
+    return false;
+  }
+}
