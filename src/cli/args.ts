@@ -2,6 +2,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { RoutingProfile, StreamStrategy } from '../gen/orchestrator/v1/common.js';
 
 export const COMMANDS = ['chat', 'stream', 'race', 'fallback', 'models', 'stats'] as const;
+/** The ledger's commands (ledger-commands.ts), parsed there with their own options. */
+export const LEDGER_COMMANDS = ['usage', 'calls'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export const DEFAULT_ADDR = '127.0.0.1:50051';
@@ -16,6 +18,8 @@ Commands:
   fallback PROMPT   --models in order until one answers
   models            the catalog (--provider NAME, --available)
   stats             counters since the server started
+  usage             the ledger's totals (--group-by key,model,...; "usage --help" for its options)
+  calls             the ledger's latest calls (--limit N, --failed; "calls --help" for its options)
 
 PROMPT is the rest of the command line; "-" reads it from standard input.
 The answer goes to stdout; model, usage, cost and attempts go to stderr (so "> file" keeps the
@@ -89,7 +93,7 @@ const STRATEGIES: Readonly<Record<string, StreamStrategy>> = {
   race: StreamStrategy.STREAM_STRATEGY_RACE,
 };
 
-const OPTIONS = {
+export const OPTIONS = {
   addr: { type: 'string' },
   json: { type: 'boolean', default: false },
   quiet: { type: 'boolean', short: 'q', default: false },
@@ -128,7 +132,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   const [name, ...words] = positionals;
   if (name === undefined) throw new UsageError('a command is required');
   const command = COMMANDS.find((c) => c === name);
-  if (command === undefined) throw new UsageError(`unknown command "${name}" (one of: ${COMMANDS.join(', ')})`);
+  if (command === undefined) throw new UsageError(`unknown command "${name}" (one of: ${[...COMMANDS, ...LEDGER_COMMANDS].join(', ')})`);
   const needsPrompt = command !== 'models' && command !== 'stats';
   const prompt = words.join(' ');
   if (needsPrompt && prompt.trim() === '') throw new UsageError(`${command} needs a PROMPT`);

@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { AttemptOutcome, attemptOutcomeToJSON } from '../gen/orchestrator/v1/common.js';
 import { codeToJSON } from '../gen/google/rpc/code.js';
 import { GetUsageResponse, ListCallsResponse, UsageGroup, UsageServiceClient, type UsageFilter } from '../gen/orchestrator/v1/usage.js';
-import { DEFAULT_ADDR, parseDuration, UsageError } from './args.js';
+import { DEFAULT_ADDR, LEDGER_COMMANDS, OPTIONS, parseDuration, UsageError } from './args.js';
 import { isServiceError } from './connection.js';
 import { describeError } from './errors.js';
 
@@ -14,8 +14,6 @@ import { describeError } from './errors.js';
  *   llm-orchestrator usage --group-by key,model --since 7d
  *   llm-orchestrator calls --key alice --limit 20
  */
-export const LEDGER_COMMANDS = ['usage', 'calls'] as const;
-
 export const LEDGER_USAGE = `usage: llm-orchestrator usage [--group-by key,model,provider,method,day,hour] [filters]
        llm-orchestrator calls [--limit N] [--request-id ID] [--failed] [filters]
 
@@ -33,11 +31,19 @@ const GROUPS: Readonly<Record<string, UsageGroup>> = {
   hour: UsageGroup.USAGE_GROUP_HOUR,
 };
 
-export function isLedgerCommand(name: string | undefined): boolean {
-  return LEDGER_COMMANDS.some((c) => c === name);
+/** Whether the command line runs `usage` or `calls`, wherever options stand around the command. */
+export function isLedgerCommand(argv: readonly string[]): boolean {
+  // Every option of both kinds of command is known here, so an option's value is not taken for the command.
+  const { positionals } = parseArgs({
+    args: [...argv],
+    options: { ...LEDGER_OPTIONS, ...OPTIONS },
+    strict: false,
+    allowPositionals: true,
+  });
+  return LEDGER_COMMANDS.some((c) => c === positionals[0]);
 }
 
-const LEDGER_OPTIONS = {
+export const LEDGER_OPTIONS = {
   addr: { type: 'string' },
   'api-key': { type: 'string' },
   tls: { type: 'boolean', default: false },

@@ -24,7 +24,7 @@ const EXIT_USAGE = 2;
 const EXIT_INTERRUPTED = 130;
 
 async function main(argv: readonly string[]): Promise<number> {
-  if (isLedgerCommand(argv[0]))
+  if (isLedgerCommand(argv))
     return runLedgerCommand(
       argv,
       process.env,

@@ -171,6 +171,20 @@ describe('llm-orchestrator CLI', () => {
     expect(help.stdout).toContain('--timeout DURATION');
   });
 
+  it('--help lists usage and calls, which run with options before the command too', async () => {
+    const [help, calls, unknown] = await Promise.all([
+      cli(['--help']),
+      cli(['--addr', address, '--json', 'calls', '--limit', '1']),
+      cli(['frobnicate']),
+    ]);
+    expect(help.stdout).toMatch(/^ {2}usage {2,}\S/m);
+    expect(help.stdout).toMatch(/^ {2}calls {2,}\S/m);
+    expect(unknown.stderr).toContain('(one of: chat, stream, race, fallback, models, stats, usage, calls)');
+    expect(calls.stderr).toBe('');
+    expect(calls.code).toBe(0);
+    expect(JSON.parse(calls.stdout)).toHaveProperty('calls');
+  });
+
   it('--version prints the package version and exits 0', async () => {
     const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     const result = await cli(['--version']);
