@@ -137,9 +137,6 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   const prompt = words.join(' ');
   if (needsPrompt && prompt.trim() === '') throw new UsageError(`${command} needs a PROMPT`);
   if (!needsPrompt && words.length > 0) throw new UsageError(`${command} takes no PROMPT (got "${prompt}")`);
-  const certFile = values['cert-file'];
-  const keyFile = values['key-file'];
-  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('--cert-file and --key-file go together');
 
   return {
     command,
@@ -165,6 +162,21 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     provider: values.provider,
     availableOnly: values.available,
     apiKey: values['api-key'] ?? (env['LLMO_API_KEY'] || undefined),
+    ...tlsOptions(values),
+  };
+}
+
+/** --tls, --ca-file, --cert-file and --key-file, as every command takes them. */
+export function tlsOptions(values: {
+  readonly tls: boolean;
+  readonly 'ca-file'?: string | undefined;
+  readonly 'cert-file'?: string | undefined;
+  readonly 'key-file'?: string | undefined;
+}): Pick<CliOptions, 'tls' | 'caFile' | 'clientCert'> {
+  const certFile = values['cert-file'];
+  const keyFile = values['key-file'];
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('--cert-file and --key-file go together');
+  return {
     tls: values.tls || values['ca-file'] !== undefined || certFile !== undefined,
     caFile: values['ca-file'],
     clientCert: certFile !== undefined && keyFile !== undefined ? { certFile, keyFile } : undefined,

@@ -17,14 +17,21 @@ export interface Connection {
   close(): void;
 }
 
-export function connect(options: CliOptions): Connection {
-  const credentials = options.tls
+/** How every command connects: plaintext, TLS (system roots or `caFile`), or mTLS with `clientCert`. */
+export type TlsOptions = Pick<CliOptions, 'tls' | 'caFile' | 'clientCert'>;
+
+export function channelCredentials(options: TlsOptions): grpc.ChannelCredentials {
+  return options.tls
     ? grpc.credentials.createSsl(
         options.caFile === undefined ? null : readFileSync(options.caFile),
         options.clientCert === undefined ? null : readFileSync(options.clientCert.keyFile),
         options.clientCert === undefined ? null : readFileSync(options.clientCert.certFile),
       )
     : grpc.credentials.createInsecure();
+}
+
+export function connect(options: CliOptions): Connection {
+  const credentials = channelCredentials(options);
   const chat = new ChatServiceClient(options.addr, credentials);
   // One channel for all three clients: the later ones reuse the first one's.
   const channelOverride = chat.getChannel();

@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { AttemptOutcome, attemptOutcomeToJSON } from '../gen/orchestrator/v1/common.js';
 import { codeToJSON } from '../gen/google/rpc/code.js';
 import { GetUsageResponse, ListCallsResponse, UsageGroup, UsageServiceClient, type UsageFilter } from '../gen/orchestrator/v1/usage.js';
-import { DEFAULT_ADDR, LEDGER_COMMANDS, OPTIONS, parseDuration, UsageError } from './args.js';
-import { isServiceError } from './connection.js';
+import { DEFAULT_ADDR, LEDGER_COMMANDS, OPTIONS, parseDuration, tlsOptions, UsageError } from './args.js';
+import { channelCredentials, isServiceError, type TlsOptions } from './connection.js';
 import { describeError } from './errors.js';
 
 /**
@@ -20,7 +19,7 @@ export const LEDGER_USAGE = `usage: llm-orchestrator usage [--group-by key,model
 Filters: --since DURATION (e.g. 24h, 7d; default: everything), --key NAME, --model ID,
          --provider NAME, --method PATH
 Options: --addr HOST:PORT (env LLMO_ADDR), --api-key KEY (env LLMO_API_KEY), --tls, --ca-file PATH,
-         --json, --timeout DURATION`;
+         --cert-file PATH --key-file PATH (mTLS), --json, --timeout DURATION`;
 
 const GROUPS: Readonly<Record<string, UsageGroup>> = {
   key: UsageGroup.USAGE_GROUP_KEY,
@@ -48,6 +47,8 @@ export const LEDGER_OPTIONS = {
   'api-key': { type: 'string' },
   tls: { type: 'boolean', default: false },
   'ca-file': { type: 'string' },
+  'cert-file': { type: 'string' },
+  'key-file': { type: 'string' },
   json: { type: 'boolean', default: false },
   timeout: { type: 'string' },
   'group-by': { type: 'string', default: '' },
@@ -86,7 +87,9 @@ export async function runLedgerCommand(
   let groups: UsageGroup[];
   let limit: number;
   let timeoutMs: number;
+  let tls: TlsOptions;
   try {
+    tls = tlsOptions(v);
     const since = v.since === undefined ? undefined : Date.now() - parseDuration(v.since, '--since');
     filter = {
       startTime: since === undefined ? undefined : { seconds: Math.floor(since / 1000), nanos: 0 },
@@ -110,11 +113,7 @@ export async function runLedgerCommand(
     err(`llm-orchestrator: ${e instanceof Error ? e.message : String(e)}\n`);
     return 2;
   }
-  const credentials =
-    v.tls || v['ca-file']
-      ? grpc.credentials.createSsl(v['ca-file'] ? readFileSync(v['ca-file']) : null)
-      : grpc.credentials.createInsecure();
-  const client = new UsageServiceClient(v.addr ?? (env['LLMO_ADDR'] || DEFAULT_ADDR), credentials);
+  const client = new UsageServiceClient(v.addr ?? (env['LLMO_ADDR'] || DEFAULT_ADDR), channelCredentials(tls));
   const metadata = new grpc.Metadata();
   const apiKey = v['api-key'] ?? env['LLMO_API_KEY'];
   if (apiKey) metadata.set('authorization', `Bearer ${apiKey}`);

@@ -220,6 +220,45 @@ describe('llm-orchestrator CLI over TLS with API keys', () => {
   });
 });
 
+describe('llm-orchestrator CLI against a gateway that requires client certificates (mTLS)', () => {
+  let mtls: Harness;
+  let certs: ReturnType<typeof makeCertificates>;
+  beforeAll(async () => {
+    certs = makeCertificates();
+    mtls = await startHarness({
+      latencyScale: 0,
+      env: { TLS_CERT_FILE: certs.serverCert, TLS_KEY_FILE: certs.serverKey, TLS_CLIENT_CA_FILE: certs.ca },
+    });
+  });
+  afterAll(async () => {
+    await mtls?.close();
+  });
+
+  it('--cert-file and --key-file work for every command, usage and calls too', async () => {
+    const tls = [
+      '--addr',
+      `127.0.0.1:${mtls.app.port}`,
+      '--ca-file',
+      certs.ca,
+      '--cert-file',
+      certs.clientCert,
+      '--key-file',
+      certs.clientKey,
+    ];
+    const chat = await cli(['chat', 'hi', '-m', 'gpt-4o-mini', ...tls]);
+    expect(chat.code).toBe(0);
+    const [calls, usage] = await Promise.all([cli(['calls', '--limit', '1', ...tls]), cli(['usage', '--group-by', 'model', ...tls])]);
+    expect(calls.stderr).not.toContain('llm-orchestrator:');
+    expect(calls.code).toBe(0);
+    expect(calls.stdout).toMatch(/^time +request_id/);
+    expect(usage.code).toBe(0);
+    expect(usage.stdout).toMatch(/^model +requests/);
+    const half = await cli(['calls', ...tls.slice(0, -2)]);
+    expect(half.code).toBe(2);
+    expect(half.stderr).toContain('--cert-file and --key-file go together');
+  });
+});
+
 describe('the built bin (package.json "bin", compiled into dist/)', () => {
   const bin = (JSON.parse(readFileSync('package.json', 'utf8')) as { bin: Record<string, string> }).bin['llm-orchestrator'] ?? '';
   beforeAll(async () => {
