@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { ModelDefinition } from '../catalog/models.js';
@@ -216,6 +217,15 @@ export function loadConfigFile(path: string): FileConfig {
     providerNames.add(p.name);
     const bad = checkProviderUrl(p.base_url, { allowLinkLocal: p.allow_link_local });
     if (bad) problems.push(`providers[${i}].base_url: ${bad}`);
+    // Refused by the HTTP client only when a call is made, where it looked like an unreachable upstream.
+    for (const [header, value] of Object.entries(p.headers ?? {})) {
+      if (!isValid(() => validateHeaderName(header))) problems.push(`providers[${i}].headers: "${header}" is not a valid HTTP header name`);
+      else if (!isValid(() => validateHeaderValue(header, value))) {
+        problems.push(
+          `providers[${i}].headers: the value of "${header}" is not a valid HTTP header value (no line breaks or control characters)`,
+        );
+      }
+    }
     // The Anthropic SDK appends /v1/messages itself.
     if (p.kind === 'anthropic' && /\/v1\/?$/.test(p.base_url)) {
       problems.push(`providers[${i}].base_url: for kind anthropic, leave out the trailing /v1 (e.g. https://api.anthropic.com)`);
@@ -289,6 +299,15 @@ export function loadConfigFile(path: string): FileConfig {
     // Sources run only where the file names them: SyncCatalog without them is refused, not sent to the internet.
     ...(file.catalog?.sync ? { catalogSync: catalogSyncOf(file.catalog) } : {}),
   };
+}
+
+function isValid(check: () => void): boolean {
+  try {
+    check();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function limitsOf(limits: z.infer<typeof limitsSchema>): RateLimitSpec {

@@ -133,6 +133,22 @@ include_builtin_models: false
     expect(problemsOf(path)).toEqual(['access.api_keys[1].sha256: the same key as access.api_keys[0] (alice)']);
   });
 
+  it('refuses provider headers no HTTP request can carry, which would fail every call as unreachable', () => {
+    const path = file(
+      'headers.yaml',
+      `providers:
+  - name: a
+    kind: openai
+    base_url: "http://127.0.0.1:1/v1"
+    headers: { "X-Title": "my app", "Bad Name": "x", "X-Two-Lines": "a\\nb" }
+`,
+    );
+    expect(problemsOf(path)).toEqual([
+      'providers[0].headers: "Bad Name" is not a valid HTTP header name',
+      'providers[0].headers: the value of "X-Two-Lines" is not a valid HTTP header value (no line breaks or control characters)',
+    ]);
+  });
+
   it('reports unreadable and unparsable files', () => {
     expect(problemsOf(join(dir, 'missing.yaml'))[0]).toMatch(/cannot read the file: ENOENT/);
     expect(problemsOf(file('broken.yaml', 'providers: [ {'))[0]).toMatch(/not valid YAML/);
