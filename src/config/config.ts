@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { COMPAT_ALIASES, withCompatAliases } from './compat.js';
+import { crossSettingProblems } from './cross-checks.js';
 import { emptyAsUndefined, milliseconds, number, text } from './env-values.js';
 
 export { COMPAT_ALIASES, type CompatAlias } from './compat.js';
@@ -291,12 +292,8 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
     ]);
   }
   const e = parsed.data;
-  if ((e.TLS_CERT_FILE === undefined) !== (e.TLS_KEY_FILE === undefined)) {
-    throw new ConfigError(['TLS_CERT_FILE and TLS_KEY_FILE: set both to serve TLS, or neither']);
-  }
-  if (e.TLS_CLIENT_CA_FILE !== undefined && e.TLS_CERT_FILE === undefined) {
-    throw new ConfigError(['TLS_CLIENT_CA_FILE: mTLS needs TLS_CERT_FILE and TLS_KEY_FILE too']);
-  }
+  const problems = crossSettingProblems(e, env);
+  if (problems.length > 0) throw new ConfigError(problems);
   const simulatorEnabled = e.SIMULATOR !== 'off';
   return deepFreeze({
     host: e.HOST,

@@ -104,6 +104,27 @@ describe('CACHE_MAX_ENTRIES', () => {
   });
 });
 
+describe('ports', () => {
+  // PORT=8080 (HTTP_PORT's default) failed start-up as "address already in use", as if another program held it.
+  it('refuse the HTTP API or /metrics on the gRPC port, naming both settings', () => {
+    expect(problemsOf({ PORT: '8080' })).toEqual(['HTTP_PORT: 8080 (its default) is PORT too: give each its own port']);
+    expect(problemsOf({ PORT: '9000', HTTP_PORT: '9001', METRICS_PORT: '9000' })).toEqual([
+      'METRICS_PORT: 9000 is PORT too: give each its own port',
+    ]);
+    expect(problemsOf({ HTTP_PORT: '9464' })).toEqual(['METRICS_PORT: 9464 (its default) is HTTP_PORT too: give each its own port']);
+  });
+
+  it('let them share a number when one is off, a free one, or on another address', () => {
+    expect(() => loadConfig({ PORT: '8080', HTTP_ENABLED: 'false' })).not.toThrow();
+    expect(() => loadConfig({ PORT: '9464', METRICS: 'off' })).not.toThrow();
+    expect(() => loadConfig({ PORT: '0', HTTP_PORT: '0', METRICS_PORT: '0' })).not.toThrow();
+    expect(() => loadConfig({ HOST: '10.0.0.1', PORT: '8080', HTTP_HOST: '127.0.0.1' })).not.toThrow();
+    expect(problemsOf({ HOST: '0.0.0.0', PORT: '8080', HTTP_HOST: '127.0.0.1' })[0]).toMatch(
+      /^HTTP_PORT: 8080 \(its default\) is PORT too/,
+    );
+  });
+});
+
 describe('the global rate limit variables', () => {
   it('read RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW seconds (60 by default); unset means no such limit', () => {
     expect(loadConfig({ RATE_LIMIT_REQUESTS: '10' }).globalRequestWindow).toEqual({ requests: 10, windowSeconds: 60 });
