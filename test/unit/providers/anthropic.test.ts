@@ -325,7 +325,8 @@ describe('AnthropicProvider against the simulator', () => {
   });
 
   it('abort mid-stream: throws the abort reason and closes the upstream request', async () => {
-    sim.injectFault({ kind: 'slow', tokensPerSecond: 50, times: 1 });
+    // Slow enough that a loaded machine's delay in noticing the close stays under the bound below.
+    sim.injectFault({ kind: 'slow', tokensPerSecond: 20, times: 1 });
     const controller = new AbortController();
     const events = provider.stream(requestOf(PROMPT, { signal: controller.signal }))[Symbol.asyncIterator]();
     expect((await events.next()).value).toMatchObject({ type: 'delta' });
