@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { acceptFarDeadlines } from './far-deadlines.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config/config.js';
 import type { Engine } from '../engine/index.js';
@@ -88,6 +89,7 @@ export class GatewayServer {
     const observer = callObserverOf(engine.events);
     this.log = log;
     this.config = config;
+    acceptFarDeadlines();
     this.server = new grpc.Server({
       // One layer for request id, log line, API key and deadline: it writes the call's state
       // once, and being the only interceptor it sees every status the client gets.

@@ -174,6 +174,32 @@ describe('Chat upstream failures', () => {
   });
 });
 
+describe('Chat with a far deadline', () => {
+  const DAY_MS = 86_400_000;
+
+  it('answers under a 30-day deadline, which no Node timer holds (the client sends grpc-timeout 2592000S)', async () => {
+    const { response } = await callUnary(chat(), { model: 'gpt-4o', prompt: 'a far deadline', messages: [] }, { deadlineMs: 30 * DAY_MS });
+    expect(response.model).toBe('gpt-4o');
+    expect(response.content.length).toBeGreaterThan(0);
+  });
+
+  it('answers under the largest grpc-timeout a client can send (99999999H), and a near one still ends the call', async () => {
+    const metadata = new grpc.Metadata();
+    metadata.set('grpc-timeout', '99999999H');
+    const far = await new Promise<grpc.ServiceError | null>((resolve) =>
+      h.clients.chat.chat({ model: 'gpt-4o', prompt: 'no real deadline', messages: [] }, metadata, (err) => resolve(err)),
+    );
+    expect(far).toBeNull();
+    h.upstream.injectFault({ kind: 'hang', times: 1 });
+    const near = new grpc.Metadata();
+    near.set('grpc-timeout', '300m');
+    const err = await new Promise<grpc.ServiceError | null>((resolve) =>
+      h.clients.chat.chat({ model: 'gpt-4o', prompt: 'a near deadline', messages: [] }, near, (e) => resolve(e)),
+    );
+    expect(err?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+  });
+});
+
 describe('Chat with the default deadline', () => {
   let short: Harness;
   beforeAll(async () => {
