@@ -31,6 +31,11 @@ export interface FallbackAnswer extends Answer {
 /** A strategy's resolved work: which models, with what parameters. */
 export interface Plan {
   readonly models: readonly CatalogModel[];
+  /**
+   * The model the caller named first, even when it was left out of `models` for lacking what
+   * the request uses: an answer from any other model is a fallback.
+   */
+  readonly primary: CatalogModel | undefined;
   readonly messages: readonly ChatMessage[];
   readonly temperature: number;
   readonly sampling: Sampling | undefined;

@@ -89,8 +89,9 @@ export class Planner {
    */
   plan(allRefs: readonly ModelRef[], input: ChatInput, options: { capMaxTokens?: boolean } = {}): Plan {
     // Models that lack what the request uses (tools, images, a JSON Schema) are skipped; none left is the caller's error.
+    const resolved = this.resolve(allRefs);
     const taking = usableModels(
-      this.resolve(allRefs).map((model, i) => ({ model, ref: allRefs[i] ?? { name: model.id, field: 'model' } })),
+      resolved.map((model, i) => ({ model, ref: allRefs[i] ?? { name: model.id, field: 'model' } })),
       capabilitiesOf(input),
     );
     if (taking.violations.length > 0) throw invalidArgument(taking.violations);
@@ -116,6 +117,7 @@ export class Planner {
     const attemptTimeoutMs = this.options.attemptTimeoutMs || undefined;
     return {
       models,
+      primary: resolved[0],
       messages: input.messages,
       temperature: input.temperature,
       sampling: input.sampling,

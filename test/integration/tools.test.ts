@@ -9,7 +9,7 @@ import {
   ToolChoiceMode,
   type ToolOptions,
 } from '../../src/gen/orchestrator/v1/chat.js';
-import { FinishReason, type Message, Role, type ToolCall } from '../../src/gen/orchestrator/v1/common.js';
+import { FinishReason, type Message, Role, StreamStrategy, type ToolCall } from '../../src/gen/orchestrator/v1/common.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { writeConfigFile } from '../helpers/config-file.js';
@@ -393,6 +393,8 @@ describe('model capabilities', () => {
       tooling: tooling(),
     });
     expect(response.modelUsed).toBe('alpha-chat');
+    // The primary did not answer: the caller asked for alpha-text first and got alpha-chat.
+    expect(response.fallbackTriggered).toBe(true);
     expect(response.toolCalls.length).toBeGreaterThan(0);
     expect(textCalls()).toBe(before);
     // Without tools the same chain starts with the text-only model.
@@ -404,6 +406,25 @@ describe('model capabilities', () => {
       disableDefaultMessage: true,
     });
     expect(plain.response.modelUsed).toBe('alpha-text');
+    expect(plain.response.fallbackTriggered).toBe(false);
+  });
+
+  it('a streamed fallback chain that skips its first model for lack of tools reports the fallback', async () => {
+    const { messages, error } = await collectStream<StreamChatResponse>(
+      clients.chat.streamChat(
+        streamRequest({
+          prompt: 'Weather in Rome?',
+          strategy: StreamStrategy.STREAM_STRATEGY_FALLBACK,
+          models: ['alpha-text', 'alpha-chat'],
+          tooling: tooling(),
+        }),
+      ),
+    );
+    expect(error).toBeUndefined();
+    const completed = messages.at(-1)?.event;
+    if (completed?.$case !== 'completed') throw new Error('no completed event last');
+    expect(completed.completed.model).toBe('alpha-chat');
+    expect(completed.completed.fallbackTriggered).toBe(true);
   });
 
   it('a race only runs the models that take images', async () => {

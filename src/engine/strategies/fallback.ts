@@ -38,9 +38,9 @@ function linkSignal(ctx: CallContext, model: CatalogModel, budgetMs: number, fix
   return timedLink(ctx.signal, { ms: budgetMs, reason: () => linkTimedOut(model.id, budgetMs, fixed) });
 }
 
-/** Whether the model that answered is not the chain's first: the call fell back. */
+/** Whether the model that answered is not the one the caller named first: the call fell back. */
 function fellBack(plan: Plan, model: string): boolean {
-  return model !== plan.models[0]?.id;
+  return model !== (plan.primary ?? plan.models[0])?.id;
 }
 
 /**
