@@ -189,6 +189,15 @@ export function parseChatRequest(
   const attemptTimeoutMs = integerIn(v, 'orchestrator.attempt_timeout_ms', ext.attempt_timeout_ms, 1);
   const firstTokenTimeoutMs = integerIn(v, 'orchestrator.first_token_timeout_ms', ext.first_token_timeout_ms, 1);
   const interTokenTimeoutMs = integerIn(v, 'orchestrator.inter_token_timeout_ms', ext.inter_token_timeout_ms, 1);
+  // As gRPC: attempt_timeout_ms is Fallback's per-model budget, the token timeouts StreamChat's;
+  // elsewhere nothing would apply them, so they are refused rather than ignored.
+  if (attemptTimeoutMs !== undefined && (finalStrategy !== 'fallback' || route || stream)) {
+    v.add('orchestrator.attempt_timeout_ms', 'only with strategy "fallback" on a non-streamed request');
+  }
+  if (!stream) {
+    if (firstTokenTimeoutMs !== undefined) v.add('orchestrator.first_token_timeout_ms', 'only with stream: true');
+    if (interTokenTimeoutMs !== undefined) v.add('orchestrator.inter_token_timeout_ms', 'only with stream: true');
+  }
   const cache = cachePolicy(v, ext.cache);
   // Only a unary single-model call reads the cache (gRPC's Chat with a model); a stream, a race, a
   // fallback chain or a route never does (its model is known only once ranked), so asking them to

@@ -227,6 +227,16 @@ print(json.dumps({"text": text, "done": done}))
       [{ top_p: 1.5 }, 'top_p'],
       [{ orchestrator: { strategy: 'hedge' } }, 'orchestrator.strategy'],
       [{ orchestrator: { models: ['gpt-4o'] } }, 'orchestrator.models'],
+      // Budgets a request of this kind has no use for are refused, never ignored.
+      [{ orchestrator: { attempt_timeout_ms: 200 } }, 'orchestrator.attempt_timeout_ms'],
+      [{ orchestrator: { strategy: 'race', models: ['gpt-4o'], attempt_timeout_ms: 200 } }, 'orchestrator.attempt_timeout_ms'],
+      [{ model: 'route:speed', orchestrator: { attempt_timeout_ms: 200 } }, 'orchestrator.attempt_timeout_ms'],
+      [
+        { stream: true, orchestrator: { strategy: 'fallback', models: ['gpt-4o'], attempt_timeout_ms: 200 } },
+        'orchestrator.attempt_timeout_ms',
+      ],
+      [{ orchestrator: { first_token_timeout_ms: 200 } }, 'orchestrator.first_token_timeout_ms'],
+      [{ orchestrator: { strategy: 'fallback', inter_token_timeout_ms: 200 } }, 'orchestrator.inter_token_timeout_ms'],
     ];
     for (const [extra, param] of cases) {
       const err = await client.chat.completions
