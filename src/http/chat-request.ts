@@ -185,7 +185,10 @@ export function parseChatRequest(
   if ((defaultMessage !== undefined || disableDefaultMessage) && (finalStrategy !== 'fallback' || route || stream)) {
     v.add('orchestrator.default_message', 'only with strategy "fallback" on a non-streamed request');
   }
-  const models = [model, ...others.filter((m) => m.toLowerCase() !== model.toLowerCase())];
+  // `model` comes first; naming it again in the list is no duplicate. Each keeps the field it was sent in.
+  const chained = others
+    .map((name, i) => ({ name, field: headerFallbacks !== undefined ? FALLBACKS_HEADER : `orchestrator.models[${i}]` }))
+    .filter((ref) => ref.name.toLowerCase() !== model.toLowerCase());
   const attemptTimeoutMs = integerIn(v, 'orchestrator.attempt_timeout_ms', ext.attempt_timeout_ms, 1);
   const firstTokenTimeoutMs = integerIn(v, 'orchestrator.first_token_timeout_ms', ext.first_token_timeout_ms, 1);
   const interTokenTimeoutMs = integerIn(v, 'orchestrator.inter_token_timeout_ms', ext.inter_token_timeout_ms, 1);
@@ -213,13 +216,7 @@ export function parseChatRequest(
     stream,
     includeUsage,
     strategy: finalStrategy,
-    models:
-      others.length > 0
-        ? models.map((name, i) => ({
-            name,
-            field: i === 0 ? 'model' : headerFallbacks !== undefined ? FALLBACKS_HEADER : `orchestrator.models[${i - 1}]`,
-          }))
-        : [],
+    models: others.length > 0 ? [{ name: model, field: 'model' }, ...chained] : [],
     hedgeDelayMs,
     route,
     defaultMessage,

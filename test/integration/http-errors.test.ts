@@ -53,6 +53,16 @@ describe('OpenAI error classes from the gateway', () => {
     expect(err).toBeInstanceOf(OpenAI.NotFoundError);
     expect(err.code).toBe('model_not_found');
     expect(err.param).toBe('model');
+    // A chain that repeats the model first names the unknown one by its place in the list sent.
+    const chained = await failure(
+      as('erin-secret').chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: hello,
+        orchestrator: { strategy: 'fallback', models: ['gpt-4o-mini', 'no-such-model'] },
+      } as never),
+    );
+    expect(chained).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(chained.param).toBe('orchestrator.models[1]');
     const one = await failure(as('erin-secret').models.retrieve('no-such-model'));
     expect(one).toBeInstanceOf(OpenAI.NotFoundError);
   });
