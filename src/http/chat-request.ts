@@ -189,6 +189,11 @@ export function parseChatRequest(
   const chained = others
     .map((name, i) => ({ name, field: headerFallbacks !== undefined ? FALLBACKS_HEADER : `orchestrator.models[${i}]` }))
     .filter((ref) => ref.name.toLowerCase() !== model.toLowerCase());
+  // The cap counts every model called, `model` too (gRPC's list holds them all).
+  if (chained.length + 1 > limits.maxModelsPerCall && others.length <= limits.maxModelsPerCall) {
+    const field = headerFallbacks !== undefined ? FALLBACKS_HEADER : 'orchestrator.models';
+    v.add(field, `at most ${limits.maxModelsPerCall} models per call, model included (got ${chained.length + 1})`);
+  }
   const attemptTimeoutMs = integerIn(v, 'orchestrator.attempt_timeout_ms', ext.attempt_timeout_ms, 1);
   const firstTokenTimeoutMs = integerIn(v, 'orchestrator.first_token_timeout_ms', ext.first_token_timeout_ms, 1);
   const interTokenTimeoutMs = integerIn(v, 'orchestrator.inter_token_timeout_ms', ext.inter_token_timeout_ms, 1);

@@ -236,6 +236,16 @@ print(json.dumps({"text": text, "done": done}))
         'orchestrator.attempt_timeout_ms',
       ],
       [{ orchestrator: { first_token_timeout_ms: 200 } }, 'orchestrator.first_token_timeout_ms'],
+      // At most 8 models per call, as on gRPC: `model` and eight others would be nine.
+      [
+        {
+          orchestrator: {
+            strategy: 'race',
+            models: ['gpt-4o', 'gpt-4-turbo', 'gpt-3.5-turbo', 'gpt-4.1', 'gpt-4.1-mini', 'gpt-4.1-nano', 'o3', 'o4-mini'],
+          },
+        },
+        'orchestrator.models',
+      ],
       [{ orchestrator: { strategy: 'fallback', inter_token_timeout_ms: 200 } }, 'orchestrator.inter_token_timeout_ms'],
     ];
     for (const [extra, param] of cases) {
