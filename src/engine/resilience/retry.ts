@@ -41,6 +41,7 @@ export function sharedRetryPolicy(maxAttempts: number): RetryPolicy {
 export class CallRetries {
   private backoff: UpstreamAwareBackoff | undefined;
   private planned = 0;
+  private failures = 0;
   /** The wait slept before the latest try (0 before the first). */
   waitedMs = 0;
 
@@ -59,7 +60,10 @@ export class CallRetries {
    * sleeping into DEADLINE_EXCEEDED.
    */
   retries(err: unknown): boolean {
+    this.failures += 1;
     if (!isRetryable(err) || this.signal.aborted) return false;
+    // Out of tries: no retry was coming, so the budget below refuses none (nor counts one throttled).
+    if (this.failures >= this.settings.maxAttempts) return false;
     const remaining = this.deadline - Date.now();
     if (remaining <= 0) return false;
     this.backoff ??= new UpstreamAwareBackoff({ initialDelayMs: this.settings.initialBackoffMs, maxDelayMs: this.settings.maxBackoffMs });

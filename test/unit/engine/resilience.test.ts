@@ -129,6 +129,18 @@ describe('retries', () => {
     expect(provider.calls).toHaveLength(6);
     expect(stats.snapshot().retriesThrottled).toBe(5);
   });
+
+  it('counts no throttled retry for a call that had no retry left to refuse', async () => {
+    const { engine, provider, stats } = engineFixture({
+      env: { RETRY_MAX_ATTEMPTS: '1', RETRY_BUDGET_MAX_TOKENS: '4', BREAKER_CONSECUTIVE_FAILURES: '1000' },
+    });
+    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('down') });
+    for (let i = 0; i < 5; i++) await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
+    expect(provider.calls).toHaveLength(5);
+    // Retries are off: the budget, however low, refused none.
+    expect(stats.snapshot().retriesThrottled).toBe(0);
+    expect(stats.snapshot().retries).toBe(0);
+  });
 });
 
 describe('parseRetryAfter', () => {
