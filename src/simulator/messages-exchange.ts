@@ -144,6 +144,7 @@ async function runMessagesExchange(exchange: MessagesExchange): Promise<void> {
     render: (content) =>
       messageBody(identity, {
         text: content.text,
+        toolCalls: plan.toolCalls,
         stopReason: content.finishReason === null ? null : stopReasonOf(content.finishReason),
         usage: anthropicUsage(content.promptTokens, content.completionTokens),
       }),

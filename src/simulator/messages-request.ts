@@ -1,15 +1,21 @@
 import { acceptsSampling } from '../providers/anthropic/versions.js';
-import { parseStop } from './chat-request.js';
+import { parseStop, type SimChatRequest, type SimTool } from './chat-request.js';
 import type { SimMessage } from './text.js';
 
 const SAMPLING_PARAMS = ['temperature', 'top_p', 'top_k'] as const;
 
-/** The parts of an Anthropic Messages API request that the simulator acts on. */
-export interface SimMessagesRequest {
+type Tooling = Pick<SimChatRequest, 'tools' | 'toolChoice' | 'parallelToolCalls' | 'responseFormat'>;
+
+/**
+ * The parts of an Anthropic Messages API request that the simulator acts on; tools, tool_choice
+ * and output_config.format in the OpenAI endpoint's terms, so both answer them alike.
+ */
+export interface SimMessagesRequest extends Tooling {
   readonly model: string;
   /**
    * The conversation as the text generator sees it: the top-level `system` prompt (when
-   * set) as a leading system message, then every message's text.
+   * set) as a leading system message, then every message's text; a user turn's tool_result
+   * blocks come first, each as a `tool` message.
    */
   readonly messages: readonly SimMessage[];
   readonly stream: boolean;
@@ -81,14 +87,61 @@ export function parseMessagesRequest(body: unknown, version: string): MessagesRe
     if (role !== 'user' && role !== 'assistant' && role !== 'system') {
       return fail(`messages.${index}.role: Input should be 'user', 'assistant' or 'system'`);
     }
-    const text = isRecord(raw) ? contentText(raw['content']) : undefined;
+    const content = isRecord(raw) ? raw['content'] : undefined;
+    const text = contentText(content);
     if (text === undefined) return fail(`messages.${index}.content: Field required`);
-    messages.push({ role, content: text });
+    const results = Array.isArray(content)
+      ? content.filter((b): b is Record<string, unknown> => isRecord(b) && b['type'] === 'tool_result')
+      : [];
+    for (const result of results) messages.push({ role: 'tool', content: contentText(result['content']) ?? '' });
+    if (results.length === 0 || text !== '') messages.push({ role, content: text });
   }
+  const tooling = parseTooling(body);
+  if (typeof tooling === 'string') return fail(tooling);
   const sampling = checkSampling(body, version);
   if (sampling !== undefined) return fail(sampling);
   const stop = parseStop(body['stop_sequences']);
   if (stop === false || typeof body['stop_sequences'] === 'string')
     return fail('stop_sequences: Input should be a valid list of non-empty strings');
-  return { ok: true, request: { model, messages, stream: body['stream'] === true, maxTokens, ...(stop ? { stop } : {}) } };
+  return {
+    ok: true,
+    request: { model, messages, stream: body['stream'] === true, maxTokens, ...(stop ? { stop } : {}), ...tooling },
+  };
+}
+
+/** tools, tool_choice and output_config.format as the Messages API takes them; a message naming the bad one. */
+function parseTooling(body: Record<string, unknown>): Tooling | string {
+  const out: { -readonly [K in keyof Tooling]: Tooling[K] } = {};
+  const tools = body['tools'];
+  if (tools !== undefined) {
+    if (!Array.isArray(tools)) return 'tools: Input should be a valid list';
+    const parsed: SimTool[] = [];
+    for (const [i, tool] of tools.entries()) {
+      if (!isRecord(tool) || typeof tool['name'] !== 'string' || tool['name'] === '') return `tools.${i}.name: Field required`;
+      if (!isRecord(tool['input_schema'])) return `tools.${i}.input_schema: Field required`;
+      parsed.push({ name: tool['name'], parameters: tool['input_schema'] });
+    }
+    out.tools = parsed;
+  }
+  const choice = body['tool_choice'];
+  if (choice !== undefined) {
+    if (!isRecord(choice)) return 'tool_choice: Input should be a valid dictionary';
+    const type = choice['type'];
+    if (type === 'auto' || type === 'none') out.toolChoice = type;
+    else if (type === 'any') out.toolChoice = 'required';
+    else if (type === 'tool' && typeof choice['name'] === 'string') out.toolChoice = { name: choice['name'] };
+    else return "tool_choice: Input tag does not match any of the expected tags: 'auto', 'any', 'tool', 'none'";
+    if (choice['disable_parallel_tool_use'] === true) out.parallelToolCalls = false;
+  }
+  const config = body['output_config'];
+  if (config !== undefined) {
+    const format = isRecord(config) ? config['format'] : undefined;
+    if (format !== undefined) {
+      if (!isRecord(format) || format['type'] !== 'json_schema' || !isRecord(format['schema'])) {
+        return 'output_config.format: Input should be a json_schema format with a schema';
+      }
+      out.responseFormat = { type: 'json_schema', schema: format['schema'] };
+    }
+  }
+  return out;
 }

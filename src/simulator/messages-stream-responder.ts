@@ -3,8 +3,11 @@ import type { AnswerPlan } from './answer-plan.js';
 import { MessageEventEncoder, stopReasonOf, type MessageIdentity } from './messages-wire.js';
 import type { MutableRecord } from './records.js';
 import type { ResponseWatch } from './response-watch.js';
-import { writeTokens } from './stream-responder.js';
+import { writeTokens, type TokenEncoder } from './stream-responder.js';
 import { sleep } from './timing.js';
+
+/** Events already encoded. */
+const RAW: TokenEncoder = { token: (chunk) => chunk };
 
 export interface MessageStreamAnswer {
   readonly res: ServerResponse;
@@ -28,12 +31,16 @@ export async function respondMessageStream(answer: MessageStreamAnswer): Promise
     'cache-control': 'no-cache',
     'request-id': `req_sim_${record.id}`,
   });
-  res.write(encoder.head(plan.promptTokens));
-  const count = plan.ending === 'normal' ? plan.tokens.length : plan.tokensBeforeFault;
-  if (!(await writeTokens(answer, encoder, count))) return;
+  const calls = plan.toolCalls;
+  res.write(encoder.head(plan.promptTokens, !calls));
+  // Tool calls go out as their blocks' events, already encoded, written on the tokens' schedule.
+  const events = calls?.flatMap((call, i) => encoder.toolUse(i, call));
+  const stream = events ? { ...answer, plan: { ...plan, tokens: events } } : answer;
+  const count = plan.ending === 'normal' ? stream.plan.tokens.length : plan.tokensBeforeFault;
+  if (!(await writeTokens(stream, events ? RAW : encoder, count))) return;
   switch (plan.ending) {
     case 'normal':
-      res.end(encoder.finish(stopReasonOf(plan.finishReason), count));
+      res.end(encoder.finish(stopReasonOf(plan.finishReason), plan.tokens.length, !calls));
       return;
     case 'truncate':
       // A clean end of stream with no message_delta or message_stop: only the client can tell.

@@ -1,11 +1,23 @@
 /** Anthropic Messages API wire shapes, JSON and SSE, as @anthropic-ai/sdk decodes them. */
 
 import type { SimFinishReason } from './chat-wire.js';
+import type { SimToolCall } from './tool-plan.js';
 
-export type AnthropicStopReason = 'end_turn' | 'max_tokens';
+export type AnthropicStopReason = 'end_turn' | 'max_tokens' | 'tool_use';
 
 export function stopReasonOf(reason: SimFinishReason): AnthropicStopReason {
+  if (reason === 'tool_calls') return 'tool_use';
   return reason === 'length' ? 'max_tokens' : 'end_turn';
+}
+
+/** The API's tool use ids are `toolu_…`; the plan's are OpenAI's `call_…`. */
+function toolUseId(call: SimToolCall): string {
+  return call.id.replace(/^call_/, 'toolu_');
+}
+
+/** A planned call as a tool_use content block (the arguments parsed: the API sends an object). */
+function toolUseBlock(call: SimToolCall): unknown {
+  return { type: 'tool_use', id: toolUseId(call), name: call.name, input: JSON.parse(call.arguments) as unknown };
 }
 
 export interface AnthropicErrorBody {
@@ -69,6 +81,8 @@ export interface MessageIdentity {
 
 export interface MessageContent {
   readonly text: string;
+  /** Set when the model calls tools: the content is then their tool_use blocks. */
+  readonly toolCalls?: readonly SimToolCall[] | undefined;
   /** null only for the 'truncate' fault: what a cut-off upstream looks like. */
   readonly stopReason: AnthropicStopReason | null;
   readonly usage: AnthropicUsage;
@@ -80,7 +94,7 @@ export function messageBody(identity: MessageIdentity, answer: MessageContent): 
     type: 'message',
     role: 'assistant',
     model: identity.model,
-    content: [{ type: 'text', text: answer.text }],
+    content: answer.toolCalls ? answer.toolCalls.map(toolUseBlock) : [{ type: 'text', text: answer.text }],
     stop_reason: answer.stopReason,
     stop_sequence: null,
     usage: answer.usage,
@@ -104,8 +118,11 @@ export class MessageEventEncoder {
     this.#identity = identity;
   }
 
-  /** message_start (input usage, output_tokens 1 as the API reports it), the block start, a ping. */
-  head(inputTokens: number): string {
+  /**
+   * message_start (input usage, output_tokens 1 as the API reports it), the text block's start
+   * (none when the answer is tool calls: each brings its own block), a ping.
+   */
+  head(inputTokens: number, textBlock = true): string {
     const message = {
       id: this.#identity.id,
       type: 'message',
@@ -118,24 +135,41 @@ export class MessageEventEncoder {
     };
     return (
       event('message_start', JSON.stringify({ type: 'message_start', message })) +
-      event('content_block_start', '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}') +
+      (textBlock
+        ? event('content_block_start', '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}')
+        : '') +
       event('ping', '{"type": "ping"}')
     );
+  }
+
+  /** The events of tool call `index`: its block's start (id, name), one input_json_delta per fragment, its stop. */
+  toolUse(index: number, call: SimToolCall): string[] {
+    const block = { type: 'tool_use', id: toolUseId(call), name: call.name, input: {} };
+    return [
+      event('content_block_start', JSON.stringify({ type: 'content_block_start', index, content_block: block })),
+      ...call.fragments.map((partial_json) =>
+        event(
+          'content_block_delta',
+          JSON.stringify({ type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json } }),
+        ),
+      ),
+      event('content_block_stop', JSON.stringify({ type: 'content_block_stop', index })),
+    ];
   }
 
   token(text: string): string {
     return this.#tokenPrefix + JSON.stringify(text) + this.#tokenSuffix;
   }
 
-  /** content_block_stop, message_delta (stop reason, cumulative output tokens), message_stop. */
-  finish(stopReason: AnthropicStopReason, outputTokens: number): string {
+  /** content_block_stop (of the text block, when there is one), message_delta (stop reason, cumulative output tokens), message_stop. */
+  finish(stopReason: AnthropicStopReason, outputTokens: number, textBlock = true): string {
     const delta = {
       type: 'message_delta',
       delta: { stop_reason: stopReason, stop_sequence: null },
       usage: { output_tokens: outputTokens },
     };
     return (
-      event('content_block_stop', '{"type":"content_block_stop","index":0}') +
+      (textBlock ? event('content_block_stop', '{"type":"content_block_stop","index":0}') : '') +
       event('message_delta', JSON.stringify(delta)) +
       event('message_stop', '{"type":"message_stop"}')
     );

@@ -231,6 +231,61 @@ describe('AnthropicProvider against the simulator', () => {
     });
   });
 
+  const WEATHER = {
+    name: 'get_weather',
+    parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+  };
+  const CLOCK = { name: 'get_time', parameters: { type: 'object', properties: { zone: { type: 'string' } }, required: ['zone'] } };
+
+  it('calls the offered tools (tool_use blocks, stop reason tool_use), and answers in text after their results', async () => {
+    const offered = requestOf(PROMPT, { tooling: { tools: [WEATHER, CLOCK] } });
+    const completion = await provider.complete(offered);
+    expect(completion.finishReason).toBe('tool_calls');
+    expect(completion.toolCalls?.map((c) => [c.name, JSON.parse(c.arguments)])).toEqual([
+      ['get_weather', { city: expect.any(String) }],
+      ['get_time', { zone: expect.any(String) }],
+    ]);
+    expect(completion.toolCalls?.[0]?.id).toMatch(/^toolu_/);
+
+    const seen: ProviderStreamEvent[] = [];
+    for await (const event of provider.stream(offered)) seen.push(event);
+    const end = seen.at(-1);
+    expect(end).toMatchObject({ type: 'end', finishReason: 'tool_calls', toolCalls: completion.toolCalls });
+
+    const serial = await provider.complete(requestOf(PROMPT, { tooling: { tools: [WEATHER, CLOCK], parallelToolCalls: false } }));
+    expect(serial.toolCalls?.map((c) => c.name)).toEqual(['get_weather']);
+    const named = await provider.complete(
+      requestOf(PROMPT, { tooling: { tools: [WEATHER, CLOCK], toolChoice: { type: 'function', name: 'get_time' } } }),
+    );
+    expect(named.toolCalls?.map((c) => c.name)).toEqual(['get_time']);
+    const none = await provider.complete(requestOf(PROMPT, { tooling: { tools: [WEATHER], toolChoice: { type: 'none' } } }));
+    expect(none.finishReason).toBe('stop');
+    expect(none.toolCalls).toBeUndefined();
+
+    const call = serial.toolCalls?.[0];
+    const answered = await provider.complete(
+      requestOf(
+        [
+          ...PROMPT,
+          { role: 'assistant', content: '', toolCalls: call ? [call] : [] },
+          { role: 'tool', content: '{"temperature":18}', toolCallId: call?.id },
+        ],
+        { tooling: { tools: [WEATHER] } },
+      ),
+    );
+    expect(answered.finishReason).toBe('stop');
+    expect(answered.content).toMatch(/^The tools answered \{"temperature":18\}\. Simulated /);
+  });
+
+  it('answers a JSON Schema request (output_config.format) with JSON that follows the schema', async () => {
+    const schema = { type: 'object', properties: { name: { type: 'string' }, age: { type: 'integer' } }, required: ['name', 'age'] };
+    const request = requestOf(PROMPT, { tooling: { responseFormat: { type: 'json_schema', name: 'person', schema } } });
+    const completion = await provider.complete(request);
+    expect(JSON.parse(completion.content)).toEqual({ name: expect.any(String), age: expect.any(Number) });
+    const seen = await collect(provider.stream(request));
+    expect(seen.deltas.join('')).toBe(completion.content);
+  });
+
   it('rejects requests without anthropic-version, and bad bodies, the Anthropic way', async () => {
     const noVersion = await fetch(`${sim.url}/v1/messages`, {
       method: 'POST',
