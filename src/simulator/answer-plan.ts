@@ -15,6 +15,8 @@ export interface AnswerPlan {
   /** Set when the model answers with tool calls (finish reason tool_calls) instead of text. */
   readonly toolCalls?: readonly SimToolCall[] | undefined;
   readonly finishReason: SimFinishReason;
+  /** The stop sequence the answer ended at (finish reason stop); the Messages API names it. */
+  readonly stopSequence?: string | undefined;
   readonly promptTokens: number;
   /** Wait before the first byte: fault delay, plus the scaled time to first token. */
   readonly firstByteDelayMs: number;
@@ -58,7 +60,8 @@ export function planAnswer(input: PlanInput): AnswerPlan {
   const { request, profile, latencyScale, fault, answerLength } = input;
   const toolCalls = plannedToolCalls(request);
   const text = () => toolResultPreface(request) + generateText(request.model, request.messages, answerLength);
-  const all = toolCalls ? toolCalls.flatMap((c) => c.fragments) : tokenize(cutAtStop(formattedText(request, text) ?? text(), request.stop));
+  const cut = toolCalls ? undefined : cutAtStop(formattedText(request, text) ?? text(), request.stop);
+  const all = toolCalls ? toolCalls.flatMap((c) => c.fragments) : tokenize(cut?.text ?? '');
   const capped = !toolCalls && request.maxTokens !== undefined && all.length > request.maxTokens;
   const tokens = capped ? all.slice(0, request.maxTokens) : all;
   const ending = endingOf(fault);
@@ -71,6 +74,7 @@ export function planAnswer(input: PlanInput): AnswerPlan {
     tokens,
     ...(toolCalls ? { toolCalls } : {}),
     finishReason: toolCalls ? 'tool_calls' : capped ? 'length' : 'stop',
+    ...(cut?.stopSequence !== undefined && !capped ? { stopSequence: cut.stopSequence } : {}),
     promptTokens: countPromptTokens(request.messages),
     firstByteDelayMs: faultDelay + profile.ttftMs * latencyScale,
     tokenIntervalMs,
@@ -79,12 +83,16 @@ export function planAnswer(input: PlanInput): AnswerPlan {
   };
 }
 
-/** The text before the earliest stop sequence it contains (the sequence itself is not sent). */
-function cutAtStop(text: string, stop: readonly string[] | undefined): string {
+/** The text before the earliest stop sequence it contains (the sequence itself is not sent), and that sequence. */
+function cutAtStop(text: string, stop: readonly string[] | undefined): { text: string; stopSequence?: string } {
   let end = text.length;
+  let stopSequence: string | undefined;
   for (const s of stop ?? []) {
     const at = text.indexOf(s);
-    if (at >= 0 && at < end) end = at;
+    if (at >= 0 && at < end) {
+      end = at;
+      stopSequence = s;
+    }
   }
-  return text.slice(0, end);
+  return stopSequence === undefined ? { text } : { text: text.slice(0, end), stopSequence };
 }

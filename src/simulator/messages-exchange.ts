@@ -5,7 +5,7 @@ import { readBody, sendJson } from './http-io.js';
 import { respondJsonWire } from './json-responder.js';
 import { parseMessagesRequest, type SimMessagesRequest } from './messages-request.js';
 import { respondMessageStream } from './messages-stream-responder.js';
-import { anthropicErrorBody, anthropicErrorType, anthropicUsage, messageBody, stopReasonOf } from './messages-wire.js';
+import { anthropicErrorBody, anthropicErrorType, anthropicUsage, messageBody, stopOf } from './messages-wire.js';
 import type { SimulatedModelProfile } from './profiles.js';
 import type { MutableRecord, RequestLog } from './records.js';
 import { watchResponse } from './response-watch.js';
@@ -145,7 +145,7 @@ async function runMessagesExchange(exchange: MessagesExchange): Promise<void> {
       messageBody(identity, {
         text: content.text,
         toolCalls: plan.toolCalls,
-        stopReason: content.finishReason === null ? null : stopReasonOf(content.finishReason),
+        stop: content.finishReason === null ? null : stopOf(plan),
         usage: anthropicUsage(content.promptTokens, content.completionTokens),
       }),
   });

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { AnswerPlan } from './answer-plan.js';
-import { MessageEventEncoder, stopReasonOf, type MessageIdentity } from './messages-wire.js';
+import { MessageEventEncoder, stopOf, type MessageIdentity } from './messages-wire.js';
 import type { MutableRecord } from './records.js';
 import type { ResponseWatch } from './response-watch.js';
 import { writeTokens, type TokenEncoder } from './stream-responder.js';
@@ -40,7 +40,7 @@ export async function respondMessageStream(answer: MessageStreamAnswer): Promise
   if (!(await writeTokens(stream, events ? RAW : encoder, count))) return;
   switch (plan.ending) {
     case 'normal':
-      res.end(encoder.finish(stopReasonOf(plan.finishReason), plan.tokens.length, !calls));
+      res.end(encoder.finish(stopOf(plan), plan.tokens.length, !calls));
       return;
     case 'truncate':
       // A clean end of stream with no message_delta or message_stop: only the client can tell.

@@ -3,11 +3,18 @@
 import type { SimFinishReason } from './chat-wire.js';
 import type { SimToolCall } from './tool-plan.js';
 
-export type AnthropicStopReason = 'end_turn' | 'max_tokens' | 'tool_use';
+export type AnthropicStopReason = 'end_turn' | 'max_tokens' | 'tool_use' | 'stop_sequence';
 
-export function stopReasonOf(reason: SimFinishReason): AnthropicStopReason {
-  if (reason === 'tool_calls') return 'tool_use';
-  return reason === 'length' ? 'max_tokens' : 'end_turn';
+/** How the API says an answer ended: `stop_sequence` (and which one) when it ended at one. */
+export interface AnthropicStop {
+  readonly reason: AnthropicStopReason;
+  readonly sequence: string | null;
+}
+
+export function stopOf(plan: { readonly finishReason: SimFinishReason; readonly stopSequence?: string | undefined }): AnthropicStop {
+  if (plan.stopSequence !== undefined) return { reason: 'stop_sequence', sequence: plan.stopSequence };
+  const reason = plan.finishReason === 'tool_calls' ? 'tool_use' : plan.finishReason === 'length' ? 'max_tokens' : 'end_turn';
+  return { reason, sequence: null };
 }
 
 /** The API's tool use ids are `toolu_…`; the plan's are OpenAI's `call_…`. */
@@ -84,7 +91,7 @@ export interface MessageContent {
   /** Set when the model calls tools: the content is then their tool_use blocks. */
   readonly toolCalls?: readonly SimToolCall[] | undefined;
   /** null only for the 'truncate' fault: what a cut-off upstream looks like. */
-  readonly stopReason: AnthropicStopReason | null;
+  readonly stop: AnthropicStop | null;
   readonly usage: AnthropicUsage;
 }
 
@@ -95,8 +102,8 @@ export function messageBody(identity: MessageIdentity, answer: MessageContent): 
     role: 'assistant',
     model: identity.model,
     content: answer.toolCalls ? answer.toolCalls.map(toolUseBlock) : [{ type: 'text', text: answer.text }],
-    stop_reason: answer.stopReason,
-    stop_sequence: null,
+    stop_reason: answer.stop?.reason ?? null,
+    stop_sequence: answer.stop?.sequence ?? null,
     usage: answer.usage,
   };
 }
@@ -162,10 +169,10 @@ export class MessageEventEncoder {
   }
 
   /** content_block_stop (of the text block, when there is one), message_delta (stop reason, cumulative output tokens), message_stop. */
-  finish(stopReason: AnthropicStopReason, outputTokens: number, textBlock = true): string {
+  finish(stop: AnthropicStop, outputTokens: number, textBlock = true): string {
     const delta = {
       type: 'message_delta',
-      delta: { stop_reason: stopReason, stop_sequence: null },
+      delta: { stop_reason: stop.reason, stop_sequence: stop.sequence },
       usage: { output_tokens: outputTokens },
     };
     return (

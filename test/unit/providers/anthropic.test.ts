@@ -286,6 +286,16 @@ describe('AnthropicProvider against the simulator', () => {
     expect(seen.deltas.join('')).toBe(completion.content);
   });
 
+  it('ends at a stop sequence with stop reason stop_sequence naming it, as a JSON body and as a stream', async () => {
+    const body = { model: MODEL, max_tokens: 64, messages: PROMPT, stop_sequences: ['zzz', 'answer'] };
+    const wire = (await (await postMessages(sim, body)).json()) as WireMessage & { stop_sequence: string | null };
+    expect(wire.content[0]?.text).toBe(`Simulated ${MODEL} `);
+    expect(wire).toMatchObject({ stop_reason: 'stop_sequence', stop_sequence: 'answer' });
+    const streamed = await (await postMessages(sim, { ...body, stream: true })).text();
+    expect(streamed).toContain('"delta":{"stop_reason":"stop_sequence","stop_sequence":"answer"}');
+    expect(await provider.complete(requestOf(PROMPT, { sampling: { stop: ['answer'] } }))).toMatchObject({ finishReason: 'stop' });
+  });
+
   it('rejects requests without anthropic-version, and bad bodies, the Anthropic way', async () => {
     const noVersion = await fetch(`${sim.url}/v1/messages`, {
       method: 'POST',
