@@ -13,6 +13,7 @@ import { ConfigError, isDeployedEnvironment, type Config } from './config/config
 import type { FileConfig } from './config/file.js';
 import { completeConfig, providerProblem, type ResolvedConfig } from './config/resolve.js';
 import { checkResolvedHost } from './config/ssrf.js';
+import { listenError } from './config/listen-error.js';
 import { Engine, EventBus, DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName } from './engine/index.js';
 import { createProvider } from './providers/factory.js';
 import { AnthropicProvider } from './providers/anthropic/provider.js';
@@ -120,7 +121,11 @@ export async function startApp(
   if (simulate) {
     // Loaded only here: a gateway with a real provider key never runs the simulator.
     const { startSimulator } = await import('./simulator/index.js');
-    simulator = await startSimulator({ port: config.simulator.port, latencyScale: config.simulator.latencyScale });
+    const { port, latencyScale } = config.simulator;
+    const where = { what: 'simulator port', host: '127.0.0.1', port, portSetting: 'SIMULATOR_PORT', hostSetting: 'SIMULATOR_PORT' };
+    simulator = await startSimulator({ port, latencyScale }).catch((err: unknown): never => {
+      throw listenError(err, where);
+    });
     // The same provider code path as a real endpoint: the openai SDK over real HTTP and SSE.
     registry.register(
       new OpenAIProvider({ ...config.upstream, name: SIMULATOR_PROVIDER, baseURL: simulator.baseURL, apiKey: 'simulator' }),

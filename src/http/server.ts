@@ -4,6 +4,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { Logger } from 'pino';
 import type { ApiKeyStore } from '../access/keys.js';
 import type { Config } from '../config/config.js';
+import { listenError } from '../config/listen-error.js';
 import { draining, Reason } from '../domain/errors.js';
 import type { Engine } from '../engine/index.js';
 import { Lifecycle } from '../server/lifecycle.js';
@@ -127,7 +128,12 @@ export class HttpGateway {
    * then 3 s) before its first byte.
    */
   async listen(host: string, port: number): Promise<number> {
-    await this.app.listen({ host, port, backlog: LISTEN_BACKLOG });
+    try {
+      await this.app.listen({ host, port, backlog: LISTEN_BACKLOG });
+    } catch (err) {
+      const listener = { what: 'HTTP port', host, port, portSetting: 'HTTP_PORT', hostSetting: 'HTTP_HOST' };
+      throw listenError(err, { ...listener, orElse: 'HTTP_ENABLED=false' });
+    }
     return (this.app.server.address() as AddressInfo).port;
   }
 

@@ -34,6 +34,7 @@ import { ApiKeyServiceService } from '../gen/orchestrator/v1/keys.js';
 import { apiKeyService } from './handlers/keys.js';
 import { unsharedLimits } from '../cluster/checks.js';
 import { tolerantRequests } from './undecodable.js';
+import { listenError } from '../config/listen-error.js';
 
 /** TLS when TLS_CERT_FILE/TLS_KEY_FILE are set; with TLS_CLIENT_CA_FILE clients must present a certificate it signed. */
 function credentialsOf(config: Config): grpc.ServerCredentials {
@@ -157,7 +158,7 @@ export class GatewayServer {
       // grpc-js reads `host:port` as a target: an IPv6 address (HOST=::) needs its brackets.
       const address = isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
       this.server.bindAsync(address, credentialsOf(this.config), (err, bound) => {
-        if (err) return reject(err);
+        if (err) return reject(listenError(err, { what: 'gRPC port', host, port, portSetting: 'PORT', hostSetting: 'HOST' }));
         try {
           capConnections(this.server, this.config.maxConnections);
         } catch (capError) {

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listenError } from '../config/listen-error.js';
 
 /** What the endpoint serves (Metrics.exposition). */
 export interface MetricsSource {
@@ -29,7 +30,17 @@ export function startMetricsServer(
     });
   });
   return new Promise((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(listenError(err, options)));
+    server.once('error', (err) =>
+      reject(
+        listenError(err, {
+          ...options,
+          what: 'metrics port',
+          portSetting: 'METRICS_PORT',
+          hostSetting: 'METRICS_HOST',
+          orElse: 'METRICS=off',
+        }),
+      ),
+    );
     server.listen(options.port, options.host, () => {
       server.removeAllListeners('error');
       const { port } = server.address() as AddressInfo;
@@ -45,24 +56,6 @@ export function startMetricsServer(
       });
     });
   });
-}
-
-/** The bare EADDRINUSE names no setting: say which one to change. */
-function listenError(err: NodeJS.ErrnoException, options: { readonly host: string; readonly port: number }): Error {
-  const where = `${options.host}:${options.port}`;
-  switch (err.code) {
-    case 'EADDRINUSE':
-      return new Error(
-        `metrics port ${where} is already in use (EADDRINUSE): set METRICS_PORT to a free port (0 picks one) or METRICS=off`,
-        { cause: err },
-      );
-    case 'EACCES':
-      return new Error(`metrics port ${where} needs privileges (EACCES): set METRICS_PORT above 1023`, { cause: err });
-    case 'EADDRNOTAVAIL':
-      return new Error(`METRICS_HOST ${options.host} is not an address of this machine (EADDRNOTAVAIL)`, { cause: err });
-    default:
-      return err;
-  }
 }
 
 async function handle(source: MetricsSource, req: IncomingMessage, res: ServerResponse): Promise<void> {

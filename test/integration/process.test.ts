@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { once } from 'node:events';
-import { Socket } from 'node:net';
+import { createServer as createNetServer, Socket, type AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HealthCheckResponse_ServingStatus } from '../../src/gen/grpc/health/v1/health.js';
@@ -337,6 +337,45 @@ describe('start-up with bad configuration', () => {
     expect(stderr).toContain('config error: DEFAULT_TEMPERATURE');
     expect(stderr).toContain('config error: LOG_LEVEL');
   });
+});
+
+describe('a second start while a port is taken', () => {
+  it.each([
+    ['PORT', 'gRPC port', 'set PORT to a free port (0 picks one)'],
+    ['HTTP_PORT', 'HTTP port', 'set HTTP_PORT to a free port (0 picks one) or HTTP_ENABLED=false'],
+    ['SIMULATOR_PORT', 'simulator port', 'set SIMULATOR_PORT to a free port (0 picks one)'],
+  ])(
+    'names the port and the setting when %s is in use, and exits 1',
+    async (setting, what, advice) => {
+      const taken = createNetServer();
+      await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+      const { port } = taken.address() as AddressInfo;
+      try {
+        const child = spawn(process.execPath, ['--import', TSX, MAIN], {
+          env: {
+            ...process.env,
+            PORT: '0',
+            HOST: '127.0.0.1',
+            METRICS_PORT: '0',
+            HTTP_PORT: '0',
+            SIMULATOR_PORT: '0',
+            OPENAI_API_KEY: '',
+            DATABASE_URL: 'off',
+            [setting]: String(port),
+          },
+        });
+        let stderr = '';
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        child.stdout.resume();
+        const [code] = (await once(child, 'exit')) as [number | null];
+        expect(code).toBe(1);
+        expect(stderr).toContain(`llm-orchestrator failed to start: ${what} 127.0.0.1:${port} is already in use (EADDRINUSE): ${advice}\n`);
+      } finally {
+        taken.close();
+      }
+    },
+    30_000,
+  );
 });
 
 describe('a deployment with no provider configured', () => {
