@@ -58,12 +58,13 @@ function endingOf(fault: FaultRule | undefined): AnswerEnding {
 /** Fault timings are wall-clock on purpose: they must still bite at latencyScale 0. */
 export function planAnswer(input: PlanInput): AnswerPlan {
   const { request, profile, latencyScale, fault, answerLength } = input;
-  const toolCalls = plannedToolCalls(request);
+  const planned = plannedToolCalls(request);
   const text = () => toolResultPreface(request) + generateText(request.model, request.messages, answerLength);
-  const cut = toolCalls ? undefined : cutAtStop(formattedText(request, text) ?? text(), request.stop);
-  const all = toolCalls ? toolCalls.flatMap((c) => c.fragments) : tokenize(cut?.text ?? '');
-  const capped = !toolCalls && request.maxTokens !== undefined && all.length > request.maxTokens;
+  const cut = planned ? undefined : cutAtStop(formattedText(request, text) ?? text(), request.stop);
+  const all = planned ? planned.flatMap((c) => c.fragments) : tokenize(cut?.text ?? '');
+  const capped = request.maxTokens !== undefined && all.length > request.maxTokens;
   const tokens = capped ? all.slice(0, request.maxTokens) : all;
+  const toolCalls = planned && capped ? keepFragments(planned, tokens.length) : planned;
   const ending = endingOf(fault);
   const faultDelay = fault?.delayMs ?? (fault?.kind === 'delay' ? DEFAULT_DELAY_FAULT_MS : 0);
   const tokenIntervalMs =
@@ -73,7 +74,7 @@ export function planAnswer(input: PlanInput): AnswerPlan {
   return {
     tokens,
     ...(toolCalls ? { toolCalls } : {}),
-    finishReason: toolCalls ? 'tool_calls' : capped ? 'length' : 'stop',
+    finishReason: capped ? 'length' : toolCalls ? 'tool_calls' : 'stop',
     ...(cut?.stopSequence !== undefined && !capped ? { stopSequence: cut.stopSequence } : {}),
     promptTokens: countPromptTokens(request.messages),
     firstByteDelayMs: faultDelay + profile.ttftMs * latencyScale,
@@ -81,6 +82,22 @@ export function planAnswer(input: PlanInput): AnswerPlan {
     ending,
     tokensBeforeFault: Math.min(tokens.length, fault?.afterTokens ?? DEFAULT_AFTER_TOKENS[ending]),
   };
+}
+
+/**
+ * The calls as far as `count` argument fragments reach, as a model cut off by max_tokens leaves
+ * them: the last one's arguments end mid-JSON, the calls after it never started.
+ */
+function keepFragments(calls: readonly SimToolCall[], count: number): SimToolCall[] {
+  const kept: SimToolCall[] = [];
+  let left = count;
+  for (const call of calls) {
+    if (left <= 0) break;
+    const fragments = call.fragments.slice(0, left);
+    left -= fragments.length;
+    kept.push({ ...call, fragments, arguments: fragments.join('') });
+  }
+  return kept;
 }
 
 /** The text before the earliest stop sequence it contains (the sequence itself is not sent), and that sequence. */

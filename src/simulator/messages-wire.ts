@@ -22,9 +22,16 @@ function toolUseId(call: SimToolCall): string {
   return call.id.replace(/^call_/, 'toolu_');
 }
 
-/** A planned call as a tool_use content block (the arguments parsed: the API sends an object). */
+/**
+ * A planned call as a tool_use content block (the arguments parsed: the API sends an object;
+ * arguments cut off by max_tokens are not JSON, and leave it empty).
+ */
 function toolUseBlock(call: SimToolCall): unknown {
-  return { type: 'tool_use', id: toolUseId(call), name: call.name, input: JSON.parse(call.arguments) as unknown };
+  let input: unknown = {};
+  try {
+    input = JSON.parse(call.arguments);
+  } catch {}
+  return { type: 'tool_use', id: toolUseId(call), name: call.name, input };
 }
 
 export interface AnthropicErrorBody {

@@ -127,6 +127,45 @@ describe('simulator (latencyScale 0)', () => {
     expect(viaNewName.usage?.completion_tokens).toBe(4);
   });
 
+  it('stops tool calls at max_tokens too: finish_reason length, usage within the cap, the arguments cut', async () => {
+    const tools = [
+      {
+        type: 'function' as const,
+        function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+      },
+    ];
+    const full = await client.chat.completions.create({ model: 'gpt-4o', messages: PROMPT, tools });
+    const args = full.choices[0]?.message.tool_calls?.[0];
+    expect(full.usage?.completion_tokens).toBeGreaterThan(2);
+    const capped = await client.chat.completions.create({ model: 'gpt-4o', messages: PROMPT, tools, max_tokens: 2 });
+    expect(capped.choices[0]?.finish_reason).toBe('length');
+    expect(capped.usage?.completion_tokens).toBe(2);
+    const call = capped.choices[0]?.message.tool_calls?.[0];
+    expect(call?.type === 'function' && args?.type === 'function' && args.function.arguments.startsWith(call.function.arguments)).toBe(
+      true,
+    );
+    expect(call?.type === 'function' ? call.function.arguments.length : 0).toBeLessThan(
+      args?.type === 'function' ? args.function.arguments.length : 0,
+    );
+
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages: PROMPT,
+      tools,
+      max_tokens: 2,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const reasons: string[] = [];
+    let usage: number | undefined;
+    for await (const chunk of stream) {
+      if (chunk.choices[0]?.finish_reason) reasons.push(chunk.choices[0].finish_reason);
+      if (chunk.usage) usage = chunk.usage.completion_tokens;
+    }
+    expect(reasons).toEqual(['length']);
+    expect(usage).toBe(2);
+  });
+
   it('streams deltas that add up to the JSON answer, then finish, then usage', async () => {
     const full = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: PROMPT });
     const stream = await client.chat.completions.create({
