@@ -133,13 +133,16 @@ function listModels(res: ServerResponse, state: SimulatorState): void {
 async function addFaults(req: IncomingMessage, res: ServerResponse, state: SimulatorState): Promise<void> {
   const body = await readJson(req, res);
   if (body === undefined) return;
-  const rules = Array.isArray(body.value) ? body.value : [body.value];
+  const input = Array.isArray(body.value) ? body.value : [body.value];
+  let rules: FaultRule[];
   try {
-    for (const rule of rules) state.faults.add(parseFaultRule(rule));
+    // Every rule is checked before any is added: a refused list leaves no rule of it behind.
+    rules = input.map(parseFaultRule);
   } catch (error) {
     invalidRequest(res, error instanceof Error ? error.message : String(error));
     return;
   }
+  for (const rule of rules) state.faults.add(rule);
   sendJson(res, 200, { ok: true, added: rules.length });
 }
 

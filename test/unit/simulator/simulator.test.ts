@@ -362,6 +362,17 @@ describe('simulator (latencyScale 0)', () => {
     expect(records.at(-1)).toMatchObject({ outcome: 'completed' });
   });
 
+  it('refuses a list of rules with a bad one as a whole: none of them is added', async () => {
+    const rules = [
+      { kind: 'rate_limit', model: 'o3' },
+      { kind: 'http_error', status: 'five hundred' },
+    ];
+    const bad = await fetch(`${sim.url}/_sim/faults`, { method: 'POST', body: JSON.stringify(rules) });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toContain('invalid status');
+    expect((await postChat(sim, { model: 'o3', messages: PROMPT })).status).toBe(200);
+  });
+
   it('serves many concurrent streams and ends idle', async () => {
     const runs = Array.from({ length: 40 }, async (_, i) => {
       const stream = await client.chat.completions.create({
