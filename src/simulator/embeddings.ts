@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { answerEarlyFault } from './chat-exchange.js';
+import type { FaultBook } from './faults.js';
 import { errorBody, readBody, sendJson } from './http-io.js';
+import type { RequestLog } from './records.js';
+import { watchResponse } from './response-watch.js';
+import { sleep } from './timing.js';
 
 /** Native vector length of the simulated embedding models; unknown models get 1536. */
 const NATIVE_DIMENSIONS: Readonly<Record<string, number>> = {
@@ -31,8 +36,17 @@ function invalid(res: ServerResponse, message: string, param: string): void {
   sendJson(res, 400, errorBody(message, { type: 'invalid_request_error', code: 'invalid_value', param }));
 }
 
-/** POST /v1/embeddings: OpenAI's request and answer shapes, floats or base64 float32. */
-export async function handleEmbeddings(req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** What POST /v1/embeddings shares with the chat endpoints: the fault rules and the request log. */
+export interface EmbeddingsEndpoint {
+  readonly faults: FaultBook;
+  readonly log: RequestLog;
+}
+
+/**
+ * POST /v1/embeddings: OpenAI's request and answer shapes, floats or base64 float32. Fault
+ * rules apply as to chat: errors, hang and delay as there; cut and malformed break the body.
+ */
+export async function handleEmbeddings(req: IncomingMessage, res: ServerResponse, endpoint: EmbeddingsEndpoint): Promise<void> {
   const body = await readBody(req);
   if (body.kind === 'aborted') return;
   if (body.kind === 'too_large') return invalid(res, 'request body too large', 'input');
@@ -60,7 +74,14 @@ export async function handleEmbeddings(req: IncomingMessage, res: ServerResponse
   if (format !== 'float' && format !== 'base64') return invalid(res, 'encoding_format must be float or base64', 'encoding_format');
   const length = typeof dimensions === 'number' ? dimensions : native;
   const promptTokens = inputs.reduce((sum, s) => sum + Math.max(1, Math.ceil(s.length / 4)), 0);
-  sendJson(res, 200, {
+  const fault = endpoint.faults.take(model);
+  const record = endpoint.log.begin({ model, stream: false, body: parsed, headers: req.headers, fault: fault?.kind });
+  const watch = watchResponse(req, res, { record, log: endpoint.log });
+  const requestId = { 'x-request-id': `sim-${record.id}` };
+  if (await answerEarlyFault(res, fault, model, watch, requestId)) return;
+  const delay = fault?.delayMs ?? (fault?.kind === 'delay' ? 1000 : 0);
+  if (!(await sleep(delay, watch.signal))) return;
+  const payload = JSON.stringify({
     object: 'list',
     model,
     data: inputs.map((text, index) => {
@@ -70,4 +91,15 @@ export async function handleEmbeddings(req: IncomingMessage, res: ServerResponse
     }),
     usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
   });
+  if (fault?.kind !== 'cut' && fault?.kind !== 'malformed') {
+    res.writeHead(200, { ...requestId, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+    res.end(payload);
+    return;
+  }
+  // malformed: a body that ends early but says so; cut: the promised length never arrives.
+  const part = payload.slice(0, Math.floor(payload.length / 2));
+  const promised = Buffer.byteLength(fault.kind === 'cut' ? payload : part);
+  res.writeHead(200, { ...requestId, 'content-type': 'application/json', 'content-length': promised });
+  if (fault.kind === 'cut') watch.cut(res, part);
+  else res.end(part);
 }

@@ -160,7 +160,7 @@ async function route(req: IncomingMessage, res: ServerResponse, state: Simulator
     case 'POST /v1/chat/completions':
       return handleChat(req, res, state);
     case 'POST /v1/embeddings':
-      return handleEmbeddings(req, res);
+      return handleEmbeddings(req, res, state);
     case 'GET /v1/models':
       return listModels(res, state);
     case 'POST /_sim/faults':
