@@ -108,7 +108,14 @@ describe('docs/calling.md, run against a real server', () => {
   let app: App;
   let sim: string;
   beforeAll(async () => {
-    const config = loadConfig({ HOST: '127.0.0.1', PORT: '0', METRICS_PORT: '0', SIMULATOR: 'auto', SIMULATOR_LATENCY_SCALE: '0.2' });
+    const config = loadConfig({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      HTTP_PORT: '0',
+      METRICS_PORT: '0',
+      SIMULATOR: 'auto',
+      SIMULATOR_LATENCY_SCALE: '0.2',
+    });
     app = await startApp(config, pino({ level: 'silent' }), {});
     sim = app.simulator?.url ?? '';
   });

@@ -46,6 +46,7 @@ beforeAll(async () => {
   const config = loadConfig({
     HOST: '127.0.0.1',
     PORT: '0',
+    HTTP_PORT: '0',
     LOG_LEVEL: 'silent',
     OPENAI_API_KEY: 'k',
     OPENAI_BASE_URL: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}/v1`,
