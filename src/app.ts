@@ -11,7 +11,7 @@ import type { SyncRunner } from './catalog/sync/types.js';
 import { CatalogStore } from './store/catalog-store.js';
 import { ConfigError, isDeployedEnvironment, type Config } from './config/config.js';
 import type { FileConfig } from './config/file.js';
-import { completeConfig, providerProblem, type ResolvedConfig } from './config/resolve.js';
+import { completeConfig, providerProblem, simulatorRuns, type ResolvedConfig } from './config/resolve.js';
 import { checkResolvedHost } from './config/ssrf.js';
 import { listenError } from './config/listen-error.js';
 import { Engine, EventBus, DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName } from './engine/index.js';
@@ -111,7 +111,7 @@ export async function startApp(
     registry.register(createProvider(spec, apiKey, config.upstream));
   }
   let simulator: Simulator | undefined;
-  const simulate = config.simulator.enabled && (config.simulator.forced || registry.names().length === 0);
+  const simulate = simulatorRuns(config);
   // A deployment that lost its provider keys must not answer every call with simulated text.
   if (simulate && !config.simulator.forced && isDeployedEnvironment(config.environment)) {
     throw new ConfigError([

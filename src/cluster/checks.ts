@@ -1,5 +1,5 @@
-import type { Config } from '../config/config.js';
 import type { FileConfig } from '../config/file.js';
+import { simulatorRuns, type ResolvedConfig } from '../config/resolve.js';
 
 /**
  * Settings that would be wrong with several workers, one line each. Limits and budgets held in
@@ -7,7 +7,7 @@ import type { FileConfig } from '../config/file.js';
  * allowance), so they need Redis; a log file would be rotated by every worker at once, and so
  * would a SQLite ledger file be migrated, written and pruned by every worker.
  */
-export function clusterProblems(config: Config, file: FileConfig | undefined): string[] {
+export function clusterProblems(config: ResolvedConfig, file: FileConfig | undefined): string[] {
   if (config.workers <= 1) return [];
   const problems: string[] = [];
   const limited = (spec: { readonly requestsPerMinute: number | undefined; readonly tokensPerMinute: number | undefined }): boolean =>
@@ -26,6 +26,12 @@ export function clusterProblems(config: Config, file: FileConfig | undefined): s
   if (ledger.kind === 'sqlite' && ledger.file !== ':memory:') {
     problems.push(
       `DATABASE_URL: ${config.workers} workers would each open the SQLite ledger ${ledger.file}; with WORKERS > 1 use a PostgreSQL DATABASE_URL they share, or DATABASE_URL=off`,
+    );
+  }
+  // Each worker starts its own simulator (its faults and traffic its own): one port cannot serve them all.
+  if (config.simulator.port !== 0 && simulatorRuns(config)) {
+    problems.push(
+      `SIMULATOR_PORT: ${config.workers} workers would each start a simulator on port ${config.simulator.port}; with WORKERS > 1 leave it unset (0): each worker logs its own`,
     );
   }
   return problems;

@@ -42,6 +42,14 @@ export function completeConfig(config: Config, env: Env = process.env): Resolved
   return Object.freeze({ ...config, file, providers: Object.freeze(providersOf(config, file, env)) });
 }
 
+/**
+ * The embedded simulator runs when SIMULATOR=on, or (auto) when no provider has its key; a
+ * provider with one is registered, or start-up fails on its URL.
+ */
+export function simulatorRuns(config: ResolvedConfig): boolean {
+  return config.simulator.enabled && (config.simulator.forced || config.providers.every((p) => !p.apiKey));
+}
+
 export function isResolved(config: Config): config is ResolvedConfig {
   return 'providers' in config && 'file' in config;
 }

@@ -82,6 +82,22 @@ describe('WORKERS=2 with a configuration error each worker finds', () => {
   }, 90_000);
 });
 
+describe('WORKERS=2 with SIMULATOR_PORT pinned', () => {
+  it('is a configuration error saying why (each worker runs its own simulator), not a port in use', async () => {
+    const p = start({ WORKERS: '2', SIMULATOR_PORT: '50299' });
+    const [code] = await p.exit;
+    expect(p.err()).toContain(
+      'config error: SIMULATOR_PORT: 2 workers would each start a simulator on port 50299; with WORKERS > 1 leave it unset (0)',
+    );
+    expect(code).toBe(2);
+    // With a real provider the simulator does not run, so a pinned port is no problem.
+    const served = start({ WORKERS: '2', SIMULATOR_PORT: '50299', OPENAI_API_KEY: 'sk-test' });
+    expect(await served.listening(/listening \(cluster\)/)).toBeDefined();
+    served.child.kill('SIGTERM');
+    expect((await served.exit)[0]).toBe(0);
+  }, 60_000);
+});
+
 describe('the start-up line', () => {
   it('shows the OTLP collector URL with its password masked', async () => {
     const p = start({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel:s3cret-pw@127.0.0.1:4318' });
