@@ -9,15 +9,13 @@ import { BUILTIN_MODELS } from './catalog/models.js';
 import { syncMetrics } from './catalog/sync-metrics.js';
 import type { SyncRunner } from './catalog/sync/types.js';
 import { CatalogStore } from './store/catalog-store.js';
-import { ConfigError, isDeployedEnvironment, type Config } from './config/config.js';
+import { ConfigError, type Config } from './config/config.js';
 import type { FileConfig } from './config/file.js';
-import { completeConfig, providerProblem, simulatorRuns, type ResolvedConfig } from './config/resolve.js';
+import { completeConfig, providerProblem, type ResolvedConfig } from './config/resolve.js';
 import { checkResolvedHost } from './config/ssrf.js';
-import { listenError } from './config/listen-error.js';
 import { Engine, EventBus, DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName } from './engine/index.js';
 import { createProvider } from './providers/factory.js';
-import { AnthropicProvider } from './providers/anthropic/provider.js';
-import { OpenAIProvider } from './providers/openai/provider.js';
+import { SIMULATOR_ANTHROPIC_PROVIDER, SIMULATOR_PROVIDER, startSimulatedProviders } from './simulated-providers.js';
 import { ProviderRegistry } from './providers/registry.js';
 import type { Simulator } from './simulator/index.js';
 import { GatewayServer } from './server/server.js';
@@ -65,9 +63,6 @@ export interface App {
   stop(graceMs?: number): Promise<void>;
 }
 
-const SIMULATOR_PROVIDER = 'simulator';
-const SIMULATOR_ANTHROPIC_PROVIDER = 'simulator-anthropic';
-
 /**
  * The composition root: config (+ CONFIG_FILE) -> providers -> catalog -> engine -> server.
  * Used by main.ts and by the integration tests, which start it on port 0.
@@ -110,30 +105,7 @@ export async function startApp(
     if (refused) throw providerProblem(provider, refused);
     registry.register(createProvider(spec, apiKey, config.upstream));
   }
-  let simulator: Simulator | undefined;
-  const simulate = simulatorRuns(config);
-  // A deployment that lost its provider keys must not answer every call with simulated text.
-  if (simulate && !config.simulator.forced && isDeployedEnvironment(config.environment)) {
-    throw new ConfigError([
-      `ENVIRONMENT=${config.environment ?? ''} but no provider is configured, so every answer would be simulated: set OPENAI_API_KEY (or providers in CONFIG_FILE), or SIMULATOR=on to serve simulated models on purpose`,
-    ]);
-  }
-  if (simulate) {
-    // Loaded only here: a gateway with a real provider key never runs the simulator.
-    const { startSimulator } = await import('./simulator/index.js');
-    const { port, latencyScale } = config.simulator;
-    const where = { what: 'simulator port', host: '127.0.0.1', port, portSetting: 'SIMULATOR_PORT', hostSetting: 'SIMULATOR_PORT' };
-    simulator = await startSimulator({ port, latencyScale }).catch((err: unknown): never => {
-      throw listenError(err, where);
-    });
-    // The same provider code path as a real endpoint: the openai SDK over real HTTP and SSE.
-    registry.register(
-      new OpenAIProvider({ ...config.upstream, name: SIMULATOR_PROVIDER, baseURL: simulator.baseURL, apiKey: 'simulator' }),
-    );
-    registry.register(
-      new AnthropicProvider({ ...config.upstream, name: SIMULATOR_ANTHROPIC_PROVIDER, baseURL: simulator.url, apiKey: 'simulator' }),
-    );
-  }
+  const simulator = await startSimulatedProviders(config, registry);
   const simulated = new Set([SIMULATOR_PROVIDER, SIMULATOR_ANTHROPIC_PROVIDER]);
   const configured = new Map(
     registry

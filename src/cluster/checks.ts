@@ -42,7 +42,7 @@ export function clusterProblems(config: ResolvedConfig, file: FileConfig | undef
  * share), or undefined when they can: each would count only its own calls, so a key would get
  * WORKERS times its allowance. Checked at start-up and when a runtime key is given any.
  */
-export function unsharedLimits(config: Pick<Config, 'workers' | 'redis'>): string | undefined {
+export function unsharedLimits(config: Pick<ResolvedConfig, 'workers' | 'redis'>): string | undefined {
   if (config.workers <= 1 || config.redis.url !== undefined) return undefined;
   return `${config.workers} workers would each enforce the rate limits and budgets on their own; set REDIS_URL so they share them, or WORKERS=1`;
 }
