@@ -19,13 +19,14 @@ const sent = (): number => h.upstream.requests.at(-1)?.tokensSent ?? 0;
 
 /**
  * Waits until every buffer between the paused client and the upstream is full: the upstream's
- * tokensSent has not moved for 4 checks 200 ms apart (the gateway's handler is then waiting for
- * 'drain'). Returns the tokens sent by then.
+ * tokensSent has not moved for 10 checks 200 ms apart (the gateway's handler is then waiting for
+ * 'drain'). Two seconds, not less: on a loaded machine the gateway can be starved of CPU for
+ * most of a second, which a shorter window would take for a stall. Returns the tokens sent by then.
  */
 async function untilUpstreamStalls(): Promise<number> {
   let last = -1;
   let unchanged = 0;
-  for (let waited = 0; waited < 8_000 && unchanged < 4; waited += 200) {
+  for (let waited = 0; waited < 20_000 && unchanged < 10; waited += 200) {
     const now = sent();
     unchanged = now === last ? unchanged + 1 : 0;
     last = now;
@@ -47,7 +48,7 @@ function firstDelta(call: grpc.ClientReadableStream<StreamChatResponse>): Promis
 }
 
 describe('StreamChat backpressure', () => {
-  it('stops reading the upstream while the client does not read, and loses nothing', async () => {
+  it('stops reading the upstream while the client does not read, and loses nothing', { timeout: 60_000 }, async () => {
     const call = h.clients.chat.streamChat(streamRequest({ model: 'o3', prompt: 'write a long essay', messages: [], maxTokens: TOKENS }));
     let deltas = 0;
     let text = '';
@@ -65,12 +66,18 @@ describe('StreamChat backpressure', () => {
       check();
     });
     call.pause();
-    const sentWhilePaused = await untilUpstreamStalls();
-    expect(h.upstream.requests.at(-1)?.outcome).toBe('open');
-    expect(sentWhilePaused).toBeLessThan(TOKENS);
-    await sleep(500);
-    // Stalled, not merely slow: nothing more left the upstream while nobody read.
-    expect(sent()).toBe(sentWhilePaused);
+    try {
+      const sentWhilePaused = await untilUpstreamStalls();
+      expect(h.upstream.requests.at(-1)?.outcome).toBe('open');
+      expect(sentWhilePaused).toBeLessThan(TOKENS);
+      await sleep(500);
+      // Stalled, not merely slow: nothing more left the upstream while nobody read.
+      expect(sent()).toBe(sentWhilePaused);
+    } catch (err) {
+      // Not left open for the next test, which counts the calls in flight.
+      call.cancel();
+      throw err;
+    }
 
     call.resume();
     const status = await ended;
@@ -81,7 +88,9 @@ describe('StreamChat backpressure', () => {
     expect(h.upstream.requests.at(-1)?.outcome).toBe('completed');
   });
 
-  it('a cancel while the handler waits for drain closes the upstream request and leaves no call in flight', async () => {
+  it('a cancel while the handler waits for drain closes the upstream request and leaves no call in flight', {
+    timeout: 60_000,
+  }, async () => {
     const call = h.clients.chat.streamChat(streamRequest({ model: 'o3', prompt: 'another long essay', messages: [], maxTokens: TOKENS }));
     const ended = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
     call.on('error', () => undefined); // the CANCELLED error is expected
