@@ -159,15 +159,16 @@ export async function startApp(
   });
   const stats = new StatsStore();
   const metrics = config.metrics.enabled ? new Metrics() : undefined;
+  const embeddings = new EmbeddingCatalog({
+    providers: configured,
+    ...(simulator ? { simulatorFor: () => SIMULATOR_PROVIDER } : {}),
+  });
   const engine = new Engine({
     access,
     cache,
     cacheOfflineFallback: config.cache.offlineFallback,
     catalog,
-    embeddings: new EmbeddingCatalog({
-      providers: configured,
-      ...(simulator ? { simulatorFor: () => SIMULATOR_PROVIDER } : {}),
-    }),
+    embeddings,
     providers: registry,
     events: metrics ? new EventBus(stats.on, metrics.on) : new EventBus(stats.on),
     defaults: {
@@ -203,7 +204,8 @@ export async function startApp(
     config: config.ledger,
     log,
     priceOf: (id, usage) => {
-      const model = catalog.find(id);
+      // An Embed cache hit saves its embedding model's price, which the chat catalog does not hold.
+      const model = catalog.find(id) ?? embeddings.find(id);
       return model ? costOf(model, usage) : undefined;
     },
     registry: metrics?.registry,

@@ -217,6 +217,24 @@ describe('Embed in the ledger', () => {
     expect(rows.length).toBeGreaterThan(0);
     expect(rows.some((r) => Number(r.cost_usd) > 0)).toBe(true);
   });
+
+  it("records what an Embed cache hit saved: the first answer's cost at the embedding model's price", async () => {
+    const req = { model: 'text-embedding-3-large', inputs: ['saved once', 'saved twice'] };
+    const first = (await embed(client, req)).response;
+    const hit = (await embed(client, req)).response;
+    expect(hit.cache?.hit).toBe(true);
+    expect(first.costUsd).toBeGreaterThan(0);
+    await app.ledger.store?.flush();
+    const rows = await app.ledger
+      .database()!
+      .db.selectFrom('ledger_calls')
+      .select(['request_id', 'cache_hit', 'cost_usd', 'cost_saved_usd'])
+      .where('request_id', 'in', [first.requestId, hit.requestId])
+      .execute();
+    const saved = rows.find((r) => r.request_id === hit.requestId);
+    expect(saved).toMatchObject({ cache_hit: 1, cost_usd: 0 });
+    expect(Number(saved?.cost_saved_usd)).toBeCloseTo(first.costUsd, 12);
+  });
 });
 
 describe('Embed against the simulator', () => {
