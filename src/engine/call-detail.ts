@@ -1,4 +1,5 @@
 import { addUsage, type AttemptRecord, type TokenUsage, ZERO_USAGE } from '../domain/chat.js';
+import type { ToolCall } from '../domain/tools.js';
 import { type Answer, totalCost } from './answer.js';
 import type { CallContext } from './context.js';
 import type { RouteDecision } from './routing/router.js';
@@ -24,6 +25,8 @@ export interface CallRequestFacts {
 /** One answer the call produced (a Batch produces one per item). */
 export interface CallAnswer {
   readonly content: string;
+  /** The tools the model asked to call, when it called any. */
+  readonly toolCalls?: readonly ToolCall[] | undefined;
   readonly model: string;
   readonly provider: string;
   readonly usage: TokenUsage;
@@ -72,6 +75,7 @@ export function told<A extends Answer & { decision?: RouteDecision | undefined; 
 ): A {
   ctx.upstream?.answered?.({
     content: answer.content,
+    toolCalls: answer.toolCalls,
     model: answer.model,
     provider: answer.provider,
     usage: answer.usage,
@@ -104,6 +108,7 @@ export function streamTeller(ctx: CallContext): ((event: EngineStreamEvent) => v
     else if (event.type === 'completed') {
       answered.call(upstream, {
         content,
+        toolCalls: event.toolCalls,
         model: event.model,
         provider: event.provider,
         usage: event.usage,

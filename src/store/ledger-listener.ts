@@ -78,10 +78,18 @@ export function toCallRecord(call: DetailedCall, options: LedgerListenerOptions)
     cacheStale: answer?.cache?.stale ?? false,
     promptSha256: options.content === 'none' || !prompt ? undefined : createHash('sha256').update(prompt).digest('hex'),
     prompt: options.content === 'full' && !batch ? prompt : undefined,
-    answer: options.content === 'full' && !batch ? answer?.content : undefined,
+    answer: options.content === 'full' && !batch && answer ? storedAnswer(answer) : undefined,
     attempts,
     decision: decision ? decisionEntry(decision) : undefined,
   };
+}
+
+/** The answer's text, then the tools it called (an answer that called tools often has no text). */
+function storedAnswer(answer: CallAnswer): string {
+  const calls = answer.toolCalls ?? [];
+  if (calls.length === 0) return answer.content;
+  const listed = `tool_calls: ${JSON.stringify(calls.map(({ id, name, arguments: args }) => ({ id, name, arguments: args })))}`;
+  return answer.content === '' ? listed : `${answer.content}\n${listed}`;
 }
 
 /** A Batch is one call: its items' attempts, usage and cost; a model only when every item had the same. */

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
+import { CacheMode, type StreamChatResponse, type ToolOptions } from '../../src/gen/orchestrator/v1/chat.js';
 import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -24,7 +24,7 @@ describe('LEDGER_CONTENT=full', () => {
     const db = h.app.ledger.database()?.db;
     if (!db) throw new Error('ledger not open');
     await h.app.ledger.store?.flush();
-    return db.selectFrom('ledger_calls').select(['method', 'prompt', 'answer']).orderBy('ts').execute();
+    return db.selectFrom('ledger_calls').select(['method', 'request_id', 'prompt', 'answer']).orderBy('ts').execute();
   }
 
   it('records the prompt and the whole answer of a Chat and of a StreamChat', async () => {
@@ -38,9 +38,46 @@ describe('LEDGER_CONTENT=full', () => {
     const streamedText = text(streamed.messages);
     expect(streamed.messages.filter((m) => m.event?.$case === 'delta').length).toBeGreaterThan(1);
     const recorded = await rows();
-    expect(recorded).toEqual([
+    expect(recorded.map(({ request_id: _, ...r }) => r)).toEqual([
       { method: '/orchestrator.v1.ChatService/Chat', prompt: 'first question', answer: unary.response.content },
       { method: '/orchestrator.v1.ChatService/StreamChat', prompt: 'second question', answer: streamedText },
     ]);
+  });
+
+  it('records the tool calls of an answer that called tools, streamed or not', async () => {
+    const tooling: ToolOptions = {
+      tools: [
+        {
+          name: 'get_weather',
+          description: 'weather',
+          parameters: { type: 'object', properties: { city: { type: 'string' } } },
+          strict: false,
+        },
+      ],
+      toolChoice: { choice: { $case: 'function', function: 'get_weather' } },
+    };
+    const cache = { mode: CacheMode.CACHE_MODE_BYPASS, allowStale: false };
+    const unary = await callUnary(h.clients.chat.chat.bind(h.clients.chat), {
+      model: 'gpt-4o-mini',
+      prompt: 'weather in Paris',
+      messages: [],
+      tooling,
+      cache,
+    });
+    expect(unary.response.toolCalls.length).toBeGreaterThan(0);
+    const streamed = await collectStream(
+      h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o-mini', prompt: 'weather in Oslo', tooling })),
+    );
+    expect(streamed.error).toBeUndefined();
+    const completed = streamed.messages.at(-1)?.event;
+    const streamedCalls = completed?.$case === 'completed' ? completed.completed.toolCalls : [];
+    expect(streamedCalls.length).toBeGreaterThan(0);
+    const recorded = await rows();
+    const answerOf = (requestId: string) => recorded.find((r) => r.request_id === requestId)?.answer;
+    const calls = (c: readonly { id: string; name: string; arguments: string }[]) =>
+      `tool_calls: ${JSON.stringify(c.map(({ id, name, arguments: args }) => ({ id, name, arguments: args })))}`;
+    expect(answerOf(unary.response.requestId)).toBe(calls(unary.response.toolCalls));
+    const streamedRow = recorded.find((r) => r.prompt === 'weather in Oslo');
+    expect(streamedRow?.answer).toBe(calls(streamedCalls));
   });
 });
