@@ -6,7 +6,7 @@ import { LedgerStore } from '../../src/store/ledger-store.js';
 import { RetentionJob } from '../../src/store/retention.js';
 import type { CallRecord } from '../../src/store/records.js';
 import { callRecord } from '../helpers/call-record.js';
-import { callUnary } from '../helpers/grpc-client.js';
+import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { startPostgres, type PostgresProcess } from '../helpers/postgres.js';
 
@@ -149,6 +149,27 @@ describe('the ledger on PostgreSQL', () => {
     } finally {
       await db.deleteFrom('ledger_migrations').where('name', '=', '9999_from_the_future').execute();
       await store.close(100);
+    }
+  }, 60_000);
+
+  it('a page token ListCalls never issues (its time past 64 bits) is INVALID_ARGUMENT on PostgreSQL, as on SQLite', async () => {
+    for (const DATABASE_URL of [pg.url, 'sqlite::memory:']) {
+      const h = await startHarness({ env: { DATABASE_URL, LEDGER_FLUSH_MS: '20' } });
+      const client = new UsageServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+      try {
+        await chatOnce(h, 'one');
+        await h.app.ledger.store?.flush();
+        const pageToken = Buffer.from('100000000000000000000:0190').toString('base64url');
+        const page = await unaryError(client.listCalls.bind(client), { requestId: '', pageSize: 1, pageToken });
+        expect([DATABASE_URL, page.code, page.details]).toEqual([
+          DATABASE_URL,
+          grpc.status.INVALID_ARGUMENT,
+          expect.stringContaining('page_token'),
+        ]);
+      } finally {
+        client.close();
+        await h.close();
+      }
     }
   }, 60_000);
 });

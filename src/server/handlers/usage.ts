@@ -99,6 +99,9 @@ function decodeFilter(f: UsageFilter | undefined): LedgerFilter {
 function decodePageToken(token: string): { ts: number; id: string } | undefined {
   if (!token) return undefined;
   const match = /^(\d+):([\w-]+)$/.exec(Buffer.from(token, 'base64url').toString());
-  if (!match?.[1] || !match[2]) throw invalidArgument([{ field: 'page_token', description: 'not a next_page_token from ListCalls' }]);
-  return { ts: Number(match[1]), id: match[2] };
+  const ts = Number(match?.[1]);
+  // A time no call has (past 53 bits) is no token of ours, and PostgreSQL's bigint refuses it.
+  if (!match?.[2] || !Number.isSafeInteger(ts))
+    throw invalidArgument([{ field: 'page_token', description: 'not a next_page_token from ListCalls' }]);
+  return { ts, id: match[2] };
 }
