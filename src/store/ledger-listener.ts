@@ -49,8 +49,9 @@ export function toCallRecord(call: DetailedCall, options: LedgerListenerOptions)
   const attempts = attemptRecords.map((a) => attemptEntry(a, raced));
   const usage = answer ? counts(answer.usage) : summed(attemptRecords);
   const cacheHit = answer?.cache?.hit ?? false;
-  const prompt = detail.request?.prompt;
   const batch = call.path.endsWith('/Batch');
+  // A Batch's items tell their prompts one by one: the call has no single prompt to keep or hash.
+  const prompt = batch ? undefined : detail.request?.prompt;
   // A routed call that failed has its decision too (told before the chain ran).
   const decision = answer?.decision ?? detail.decision;
   return {
@@ -77,7 +78,7 @@ export function toCallRecord(call: DetailedCall, options: LedgerListenerOptions)
     cacheHit,
     cacheStale: answer?.cache?.stale ?? false,
     promptSha256: options.content === 'none' || !prompt ? undefined : createHash('sha256').update(prompt).digest('hex'),
-    prompt: options.content === 'full' && !batch ? prompt : undefined,
+    prompt: options.content === 'full' ? prompt : undefined,
     answer: options.content === 'full' && !batch && answer ? storedAnswer(answer) : undefined,
     attempts,
     decision: decision ? decisionEntry(decision) : undefined,

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CacheMode, type StreamChatResponse, type ToolOptions } from '../../src/gen/orchestrator/v1/chat.js';
+import { CacheMode, type ChatRequest, type StreamChatResponse, type ToolOptions } from '../../src/gen/orchestrator/v1/chat.js';
 import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -79,5 +79,26 @@ describe('LEDGER_CONTENT=full', () => {
     expect(answerOf(unary.response.requestId)).toBe(calls(unary.response.toolCalls));
     const streamedRow = recorded.find((r) => r.prompt === 'weather in Oslo');
     expect(streamedRow?.answer).toBe(calls(streamedCalls));
+  });
+
+  it("keeps no content for a Batch, whose items' prompts are several: no text and no hash of one item's", async () => {
+    const item = (prompt: string) => ({ model: 'gpt-4o-mini', prompt, messages: [] }) as unknown as ChatRequest;
+    const batch = await collectStream(
+      h.clients.chat.batch({
+        items: [
+          { requestId: 'one', request: item('batch one') },
+          { requestId: 'two', request: item('batch two') },
+        ],
+      }),
+    );
+    expect(batch.error).toBeUndefined();
+    const db = h.app.ledger.database()?.db;
+    await h.app.ledger.store?.flush();
+    const row = await db
+      ?.selectFrom('ledger_calls')
+      .select(['prompt', 'answer', 'prompt_sha256'])
+      .where('method', '=', '/orchestrator.v1.ChatService/Batch')
+      .executeTakeFirst();
+    expect(row).toEqual({ prompt: null, answer: null, prompt_sha256: null });
   });
 });
