@@ -96,7 +96,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   DATABASE_URL:
     'Where the [ledger](ledger.md) is kept: unset, a SQLite file at `./data/orchestrator.db` (created on first start); `sqlite:<path>`; `sqlite::memory:` for throwaway runs; `postgres://user:pass@host:5432/db` for a ledger several replicas share; `off` for none.',
   LEDGER_CONTENT:
-    "`none`: no message content is recorded; `hash`: a SHA-256 of the prompt; `full`: prompt and answer (sensitive: treat the database like the logs of your users' text).",
+    "`none` (or `off`): no message content is recorded; `hash`: a SHA-256 of the prompt; `full`: prompt and answer (sensitive: treat the database like the logs of your users' text).",
   LEDGER_FLUSH_MS: 'The longest a ledger record waits in the queue; a full batch (`LEDGER_BATCH_SIZE`) is written at once.',
   LEDGER_QUEUE_MAX:
     'Ledger rows waiting to be written; past it new rows are dropped and counted (`llm_orchestrator_ledger_records_dropped_total`), never blocking a call.',

@@ -33,7 +33,8 @@ export function ledgerEnv() {
       }
     }),
     LEDGER_CONTENT: z.preprocess(
-      (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
+      // `off`, the word DATABASE_URL, METRICS and TRACING use, reads as `none`.
+      (v) => (typeof v === 'string' ? v.trim().toLowerCase().replace(/^off$/, 'none') || undefined : v),
       z.enum(['none', 'hash', 'full']).default('none'),
     ),
     LEDGER_FLUSH_MS: number(z.number().int().min(10).max(60_000), 1_000),

@@ -33,6 +33,11 @@ describe('DATABASE_URL and LEDGER_*', () => {
     expect(describeTarget(pg)).not.toContain('secret');
   });
 
+  it('reads LEDGER_CONTENT=off as none, as DATABASE_URL and METRICS say off', () => {
+    expect(loadConfig({ LEDGER_CONTENT: 'off' }).ledger.content).toBe('none');
+    expect(loadConfig({ LEDGER_CONTENT: ' Hash ' }).ledger.content).toBe('hash');
+  });
+
   it('names a retention schedule that is not a cron pattern', () => {
     expect(problems({ LEDGER_RETENTION_CRON: '61 * * * *' })).toEqual([
       expect.stringMatching(/^LEDGER_RETENTION_CRON: not a cron pattern: .*minute/),
