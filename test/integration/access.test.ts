@@ -376,6 +376,26 @@ describe('response cache', () => {
     expect(offline.response.content).toBe(fresh.response.content);
     expect(offline.response.attempts[0]?.reason).toBe('UPSTREAM_ERROR');
   });
+
+  it('refuses CACHE_MODE_USE and allow_stale on a routed Chat, which never reads the cache, naming the field', async () => {
+    const route = { profile: RoutingProfile.ROUTING_PROFILE_SPEED, candidates: [] };
+    const routed = { model: '', prompt: 'hi', messages: [], route };
+    const cases: [{ mode: CacheMode; allowStale: boolean }, string][] = [
+      [{ mode: CacheMode.CACHE_MODE_USE, allowStale: false }, 'cache.mode'],
+      [{ mode: CacheMode.CACHE_MODE_UNSPECIFIED, allowStale: true }, 'cache.allow_stale'],
+    ];
+    for (const [cache, field] of cases) {
+      const err = await unaryError(chat(), { ...routed, cache });
+      expect(err.code, field).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(
+        err.decoded.badRequest?.fieldViolations.map((v) => v.field),
+        field,
+      ).toEqual([field]);
+    }
+    // "bypass" and refuse_stale hold anywhere.
+    const bypass = { mode: CacheMode.CACHE_MODE_BYPASS, allowStale: false, refuseStale: true };
+    expect((await callUnary(chat(), { ...routed, cache: bypass })).response.routeDecision).toBeDefined();
+  });
 });
 
 describe('hardening', () => {

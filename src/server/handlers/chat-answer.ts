@@ -10,7 +10,7 @@ export async function answerChat(engine: Engine, limits: ValidationLimits, req: 
   const input = v.conversation(req);
   const model = v.model(req.model);
   const route = v.route(req.route, req.model);
-  const cache = cachePolicyOf(req.cache, v);
+  const cache = cachePolicyOf(req.cache, v, route !== undefined);
   const tags = v.tags(req.metadata?.tags);
   v.check();
   if (tags) ctx.tag?.(tags);
@@ -28,9 +28,15 @@ const MODES: ReadonlyMap<CacheMode, CachePolicy['mode']> = new Map([
   [CacheMode.CACHE_MODE_BYPASS, 'bypass'],
 ]);
 
-/** An unknown mode is refused like an unknown role or profile, not read as the default. */
-function cachePolicyOf(options: CacheOptions | undefined, v: RequestValidator): CachePolicy {
+/**
+ * An unknown mode is refused like an unknown role or profile, not read as the default. A routed
+ * call never reads the cache (its model is known only once ranked), so asking it to, or to serve
+ * a stale answer, is refused rather than ignored, as on the HTTP API.
+ */
+function cachePolicyOf(options: CacheOptions | undefined, v: RequestValidator, routed: boolean): CachePolicy {
   const mode = MODES.get(options?.mode ?? CacheMode.CACHE_MODE_UNSPECIFIED);
   if (!mode) v.add('cache.mode', 'must be CACHE_MODE_UNSPECIFIED, CACHE_MODE_USE or CACHE_MODE_BYPASS');
+  if (routed && mode === 'use') v.add('cache.mode', 'CACHE_MODE_USE: only with a model; a routed request never reads the cache');
+  if (routed && options?.allowStale) v.add('cache.allow_stale', 'only with a model; a routed request never reads the cache');
   return { mode: mode ?? 'auto', allowStale: options?.allowStale ?? false, refuseStale: options?.refuseStale ?? false };
 }
