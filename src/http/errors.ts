@@ -153,7 +153,7 @@ export function toHttpError(thrown: unknown, requestId: string): HttpError {
   };
 }
 
-/** A provider's refusal names the request's fields by their gRPC paths: spelled here as this door's request has them. */
+/** The engine and the providers name the request's fields by their gRPC paths: spelled here as this door's request has them. */
 function withHttpFields(err: OrchestratorError): OrchestratorError {
   if (err.kind !== 'invalid_argument' || err.reason !== Reason.INVALID_REQUEST) return err;
   const fields = err.fieldViolations.map((v) => httpField(v.field));

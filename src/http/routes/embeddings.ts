@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { invalidArgument, OrchestratorError, type FieldViolation } from '../../domain/errors.js';
+import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
 import type { Engine } from '../../engine/index.js';
 import { routeHandler, type HttpCallDeps } from '../call.js';
 import { encodeAttempt } from '../errors.js';
@@ -31,12 +31,6 @@ function parseEmbeddingsBody(body: unknown): { model: string; inputs: string[]; 
   return { model: model as string, inputs, dimensions: dimensions as number | undefined, base64: format === 'base64' };
 }
 
-/** The engine names EmbedRequest's fields (`inputs[2]`); this door's request calls them `input`. */
-function withInputField(err: unknown): unknown {
-  if (!(err instanceof OrchestratorError) || !err.fieldViolations.some((v) => v.field.startsWith('inputs'))) return err;
-  return invalidArgument(err.fieldViolations.map((v) => ({ ...v, field: v.field.replace(/^inputs/, 'input') })));
-}
-
 /** Little-endian float32, as OpenAI encodes `encoding_format: base64`. */
 function base64Of(vector: readonly number[]): string {
   return Buffer.from(new Float32Array(vector).buffer).toString('base64');
@@ -48,9 +42,7 @@ export function embeddingRoutes(app: FastifyInstance, deps: HttpCallDeps, engine
     '/v1/embeddings',
     routeHandler(deps, { path: '/orchestrator.v1.EmbeddingService/Embed', kind: 'unary' }, async (request, _reply, ctx) => {
       const req = parseEmbeddingsBody(request.body);
-      const answer = await engine
-        .embed({ ctx, model: req.model, inputs: req.inputs, dimensions: req.dimensions })
-        .catch((err: unknown) => Promise.reject(withInputField(err)));
+      const answer = await engine.embed({ ctx, model: req.model, inputs: req.inputs, dimensions: req.dimensions });
       return {
         json: {
           object: 'list',
