@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { addUsage, type AttemptRecord, type TokenUsage, ZERO_USAGE } from '../domain/chat.js';
 import { isOrchestratorError } from '../domain/errors.js';
 import { timeOrderedId } from '../domain/ids.js';
-import { roundUsd } from '../domain/money.js';
+import { sumUsd } from '../domain/money.js';
 import type { CallAnswer, CallDetail, FinishedCall, GatewayListener, RouteDecision } from '../engine/index.js';
 import type { AttemptEntry, CallRecord, DecisionEntry, Ledger, UsageCounts } from './records.js';
 
@@ -69,7 +69,7 @@ export function toCallRecord(call: DetailedCall, options: LedgerListenerOptions)
     reason: failure?.reason || undefined,
     usage,
     usageEstimated: attempts.some((a) => a.usageEstimated),
-    costUsd: answer?.costUsd ?? roundUsd(attemptRecords.reduce((sum, a) => sum + a.costUsd, 0)),
+    costUsd: answer?.costUsd ?? sumUsd(attemptRecords.map((a) => a.costUsd)),
     costSavedUsd: cacheHit && answer ? (options.priceOf(answer.model, answer.usage) ?? 0) : 0,
     latencyMs: call.latencyMs,
     ttftMs: answer?.timeToFirstTokenMs,
@@ -105,7 +105,7 @@ function combined(answers: readonly CallAnswer[]): CallAnswer | undefined {
     model: only?.model ?? '',
     provider: only?.provider ?? '',
     usage,
-    costUsd: roundUsd(answers.reduce((sum, a) => sum + a.costUsd, 0)),
+    costUsd: sumUsd(answers.map((a) => a.costUsd)),
     attempts: answers.flatMap((a) => a.attempts),
   };
 }

@@ -1,5 +1,5 @@
 import type { AttemptRecord } from '../domain/chat.js';
-import { roundUsd } from '../domain/money.js';
+import { roundUsd, sumUsd } from '../domain/money.js';
 import type { FinishedCall, GatewayEvent } from '../engine/index.js';
 import { LatencyHistogram, type LatencySummary } from './histogram.js';
 
@@ -345,7 +345,7 @@ export class StatsStore {
       timeToFirstToken: this.ttft.summary(),
       promptTokens: models.reduce((n, m) => n + m.promptTokens, 0),
       completionTokens: models.reduce((n, m) => n + m.completionTokens, 0),
-      totalCostUsd: roundUsd(models.reduce((n, m) => n + m.costUsd, 0)),
+      totalCostUsd: sumUsd(models.map((m) => m.costUsd)),
       raceWins: this.raceWins,
       fallbacksTriggered: this.fallbacksTriggered,
       defaultMessagesServed: this.defaultMessagesServed,
