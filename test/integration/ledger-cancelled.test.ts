@@ -99,10 +99,12 @@ describe('the ledger row of a call the client gave up on', () => {
 
   it('of a stream whose deadline passed midway holds what the stream was charged', async () => {
     h = await startHarness({ env: { CONFIG_FILE: accessFile(), LEDGER_FLUSH_MS: '20' } });
-    h.upstream.injectFault({ kind: 'slow', tokensPerSecond: 10, model: 'gpt-4o' });
+    // At 2 tokens a second no simulated answer (12 words or more) ends within the 3 s deadline,
+    // which still leaves a loaded machine ample time for the first delta.
+    h.upstream.injectFault({ kind: 'slow', tokensPerSecond: 2, model: 'gpt-4o' });
     const before = await statsCost(h);
     const { messages, error } = await collectStream(
-      h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o', prompt: 'a slow answer please' }), withTimeout(600)),
+      h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o', prompt: 'a slow answer please' }), withTimeout(3_000)),
     );
     expect(messages.some((m) => m.event?.$case === 'delta')).toBe(true);
     expect(error?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
@@ -114,10 +116,13 @@ describe('the ledger row of a call the client gave up on', () => {
 
   it('of a Chat whose deadline passed holds the cost its attempt was charged', async () => {
     h = await startHarness({ env: { CONFIG_FILE: accessFile(), LEDGER_FLUSH_MS: '20' } });
+    // The deadline must outlast a fresh gateway's first call reaching upstream (that attempt is what is charged).
     h.upstream.injectFault({ kind: 'delay', delayMs: 30_000, model: 'gpt-4o' });
     const before = await statsCost(h);
     const failed = await new Promise<grpc.ServiceError | null>((resolve) =>
-      h?.clients.chat.chat({ model: 'gpt-4o', prompt: 'a question never answered', messages: [] }, withTimeout(500), (err) => resolve(err)),
+      h?.clients.chat.chat({ model: 'gpt-4o', prompt: 'a question never answered', messages: [] }, withTimeout(2_000), (err) =>
+        resolve(err),
+      ),
     );
     expect(failed?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
     const { charged: cost, row } = await charged(h, before);
