@@ -1,4 +1,5 @@
 import { ConfigError, isDeployedEnvironment } from './config/config.js';
+import { SIMULATOR_HOST } from './config/cross-checks.js';
 import { listenError } from './config/listen-error.js';
 import { simulatorRuns, type ResolvedConfig } from './config/resolve.js';
 import { AnthropicProvider } from './providers/anthropic/provider.js';
@@ -24,8 +25,8 @@ export async function startSimulatedProviders(config: ResolvedConfig, registry: 
   // Loaded only here: a gateway with a real provider key never runs the simulator.
   const { startSimulator } = await import('./simulator/index.js');
   const { port, latencyScale } = config.simulator;
-  const where = { what: 'simulator port', host: '127.0.0.1', port, portSetting: 'SIMULATOR_PORT', hostSetting: 'SIMULATOR_PORT' };
-  const simulator = await startSimulator({ port, latencyScale }).catch((err: unknown): never => {
+  const where = { what: 'simulator port', host: SIMULATOR_HOST, port, portSetting: 'SIMULATOR_PORT', hostSetting: 'SIMULATOR_PORT' };
+  const simulator = await startSimulator({ host: SIMULATOR_HOST, port, latencyScale }).catch((err: unknown): never => {
     throw listenError(err, where);
   });
   // The same provider code path as a real endpoint: the openai SDK over real HTTP and SSE.

@@ -1,4 +1,6 @@
+import type { Config } from './config.js';
 import { emptyAsUndefined } from './env-values.js';
+import { httpConfig } from './http-env.js';
 
 /** The parsed settings whose problems show only together. */
 interface Settings {
@@ -15,7 +17,17 @@ interface Settings {
   readonly TLS_CLIENT_CA_FILE?: string | undefined;
 }
 
+/** A port the process listens on, by the setting that moves it. */
+interface Listener {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+}
+
 const WILDCARDS: ReadonlySet<string> = new Set(['0.0.0.0', '::', '']);
+
+/** The embedded simulator listens on loopback only. */
+export const SIMULATOR_HOST = '127.0.0.1';
 
 /** Problems of settings that are each valid alone; `given` is the environment as the user wrote it. */
 export function crossSettingProblems(e: Settings, given: Readonly<Record<string, string | undefined>>): string[] {
@@ -25,20 +37,44 @@ export function crossSettingProblems(e: Settings, given: Readonly<Record<string,
   if (e.TLS_CLIENT_CA_FILE !== undefined && e.TLS_CERT_FILE === undefined) {
     return ['TLS_CLIENT_CA_FILE: mTLS needs TLS_CERT_FILE and TLS_KEY_FILE too'];
   }
-  // The process would collide with itself and fail "address already in use", as if another program held the port.
-  const listeners = [
-    { name: 'PORT', host: e.HOST, port: e.PORT },
-    ...(['true', 'on', '1'].includes(e.HTTP_ENABLED) ? [{ name: 'HTTP_PORT', host: e.HTTP_HOST ?? e.HOST, port: e.HTTP_PORT }] : []),
-    ...(e.METRICS === 'on' ? [{ name: 'METRICS_PORT', host: e.METRICS_HOST ?? e.HOST, port: e.METRICS_PORT }] : []),
+  const listeners = gatewayListeners({
+    host: e.HOST,
+    port: e.PORT,
+    http: httpConfig(e, e.HOST),
+    metrics: { enabled: e.METRICS === 'on', host: e.METRICS_HOST ?? e.HOST, port: e.METRICS_PORT },
+  });
+  return clashes(listeners, (name) => emptyAsUndefined(given[name]) === undefined);
+}
+
+/**
+ * A pinned SIMULATOR_PORT against the gateway's own ports; checked once the providers are known,
+ * since the simulator runs only without a provider key (or with SIMULATOR=on).
+ */
+export function simulatorPortProblems(config: Pick<Config, 'host' | 'port' | 'http' | 'metrics' | 'simulator'>): string[] {
+  if (config.simulator.port === 0) return [];
+  const simulator = { name: 'SIMULATOR_PORT', host: SIMULATOR_HOST, port: config.simulator.port };
+  return clashes([...gatewayListeners(config), simulator], () => false);
+}
+
+function gatewayListeners(c: Pick<Config, 'host' | 'port' | 'http' | 'metrics'>): Listener[] {
+  return [
+    { name: 'PORT', host: c.host, port: c.port },
+    ...(c.http.enabled ? [{ name: 'HTTP_PORT', host: c.http.host, port: c.http.port }] : []),
+    ...(c.metrics.enabled ? [{ name: 'METRICS_PORT', host: c.metrics.host, port: c.metrics.port }] : []),
   ];
+}
+
+/** The process would collide with itself and fail "address already in use", as if another program held the port. */
+function clashes(listeners: readonly Listener[], byDefault: (name: string) => boolean): string[] {
   const problems: string[] = [];
   listeners.forEach((later, i) => {
     const earlier = listeners
       .slice(0, i)
       .find((l) => l.port !== 0 && l.port === later.port && (l.host === later.host || WILDCARDS.has(l.host) || WILDCARDS.has(later.host)));
     if (!earlier) return;
-    const byDefault = emptyAsUndefined(given[later.name]) === undefined ? ' (its default)' : '';
-    problems.push(`${later.name}: ${later.port}${byDefault} is ${earlier.name} too: give each its own port`);
+    problems.push(
+      `${later.name}: ${later.port}${byDefault(later.name) ? ' (its default)' : ''} is ${earlier.name} too: give each its own port`,
+    );
   });
   return problems;
 }

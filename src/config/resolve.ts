@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { simulatorPortProblems } from './cross-checks.js';
 import { ConfigFileError, loadConfigFile, type FileConfig, type ProviderSpec } from './file.js';
 import { checkProviderUrl } from './ssrf.js';
 import { tlsFileProblems } from './tls-files.js';
@@ -39,7 +40,10 @@ export function completeConfig(config: Config, env: Env = process.env): Resolved
   const tlsProblems = tlsFileProblems(config.tls);
   if (tlsProblems.length > 0) throw new ConfigError(tlsProblems);
   const file = config.configFile ? loadConfigFile(config.configFile) : undefined;
-  return Object.freeze({ ...config, file, providers: Object.freeze(providersOf(config, file, env)) });
+  const resolved = Object.freeze({ ...config, file, providers: Object.freeze(providersOf(config, file, env)) });
+  const portProblems = simulatorRuns(resolved) ? simulatorPortProblems(resolved) : [];
+  if (portProblems.length > 0) throw new ConfigError(portProblems);
+  return resolved;
 }
 
 /**

@@ -114,3 +114,30 @@ describe('the TLS files', () => {
     expect(problemsOf({ ...tls, TLS_CLIENT_CA_FILE: certs.ca })).toEqual([]);
   });
 });
+
+describe('the simulator port', () => {
+  const problemsOf = (env: Record<string, string>): readonly string[] => {
+    try {
+      resolveConfig(env);
+      return [];
+    } catch (err) {
+      return configProblems(err) ?? [String(err)];
+    }
+  };
+
+  // A SIMULATOR_PORT the gateway itself listens on failed start-up as "already in use", as if another program held it.
+  it('is refused when the running simulator would take a port of the gateway, naming both settings', () => {
+    expect(problemsOf({ SIMULATOR_PORT: '8080' })).toEqual(['SIMULATOR_PORT: 8080 is HTTP_PORT too: give each its own port']);
+    expect(problemsOf({ PORT: '9000', SIMULATOR_PORT: '9000' })).toEqual(['SIMULATOR_PORT: 9000 is PORT too: give each its own port']);
+    expect(problemsOf({ SIMULATOR: 'on', OPENAI_API_KEY: 'k', SIMULATOR_PORT: '9464' })).toEqual([
+      'SIMULATOR_PORT: 9464 is METRICS_PORT too: give each its own port',
+    ]);
+  });
+
+  it('is not checked when the simulator does not run, or the other listener is off or elsewhere', () => {
+    expect(problemsOf({ OPENAI_API_KEY: 'k', SIMULATOR_PORT: '8080' })).toEqual([]);
+    expect(problemsOf({ SIMULATOR: 'off', SIMULATOR_PORT: '8080' })).toEqual([]);
+    expect(problemsOf({ HTTP_ENABLED: 'false', SIMULATOR_PORT: '8080' })).toEqual([]);
+    expect(problemsOf({ HTTP_HOST: '10.0.0.1', SIMULATOR_PORT: '8080' })).toEqual([]);
+  });
+});
