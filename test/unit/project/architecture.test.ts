@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 /**
  * The layering rules docs/ARCHITECTURE.md states, checked on the source tree, so that a change
- * that breaks one fails here instead of in review: the engine is entered only through its index,
+ * that breaks one fails the tests at once: the engine is entered only through its index,
  * grpc-js lives in the gRPC server (and the CLI, a gRPC client), Fastify in the HTTP API, and no
  * source file grows past 400 lines. Import cycles are biome's (`noImportCycles`).
  */
