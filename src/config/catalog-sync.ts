@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { type SyncInterval, parseInterval } from '../catalog/sync/interval.js';
 import { checkProviderUrl } from './ssrf.js';
+import { timerMs } from './env-values.js';
 
 /**
  * The config file's `catalog.sync` section: where the outside catalog sources live, how often
@@ -33,7 +34,7 @@ const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable 
 const syncSchema = z
   .object({
     /** Per document fetched, connect to last byte. */
-    timeout_ms: z.number().int().positive().default(30_000),
+    timeout_ms: timerMs(1).default(30_000),
     max_body_bytes: z
       .number()
       .int()

@@ -11,8 +11,11 @@ export const number = (schema: z.ZodNumber, fallback: number) =>
 export const text = () => z.preprocess(emptyAsUndefined, z.string().trim().optional());
 
 /**
- * Milliseconds a timer waits; `min` or more. Node fires a timer longer than MAX_TIMER_MS after
- * 1 ms, so a longer setting would act at once instead of never.
+ * Milliseconds a timer waits, `min` or more, in a setting or the config file. Node fires a timer
+ * longer than MAX_TIMER_MS after 1 ms, so a longer value would act at once instead of never.
  */
-export const milliseconds = (min: number, fallback: number) =>
-  number(z.number().int().min(min).max(MAX_TIMER_MS, `at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest a timer waits)`), fallback);
+export const timerMs = (min: number) =>
+  z.number().int().min(min).max(MAX_TIMER_MS, `at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest a timer waits)`);
+
+/** A setting of `timerMs`; empty or unset means `fallback`. */
+export const milliseconds = (min: number, fallback: number) => number(timerMs(min), fallback);

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { ModelDefinition } from '../catalog/models.js';
 import { type CatalogSyncConfig, catalogSectionSchema, catalogSyncOf } from './catalog-sync.js';
 import { checkProviderUrl } from './ssrf.js';
+import { timerMs } from './env-values.js';
 
 /**
  * The config file (CONFIG_FILE, YAML or JSON): providers, models and routing weights.
@@ -28,7 +29,7 @@ const providerSchema = z
       .string()
       .regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name, e.g. OPENROUTER_API_KEY')
       .optional(),
-    timeout_ms: z.number().int().positive().optional(),
+    timeout_ms: timerMs(1).optional(),
     /** Overrides UPSTREAM_MAX_IN_FLIGHT / UPSTREAM_QUEUE_MAX for this provider. */
     max_in_flight: z.number().int().min(0).max(1_000_000).optional(),
     queue_max: z.number().int().min(0).max(1_000_000).optional(),

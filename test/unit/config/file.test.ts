@@ -149,6 +149,24 @@ include_builtin_models: false
     ]);
   });
 
+  // Node fires a longer timer after 1 ms: every call to the provider failed UPSTREAM_TIMEOUT at once.
+  it('refuses a timeout_ms longer than a timer waits, naming the limit', () => {
+    const path = file(
+      'timeouts.yaml',
+      `providers:
+  - { name: a, kind: openai, base_url: "http://127.0.0.1:1/v1", timeout_ms: 2592000000 }
+  - { name: b, kind: openai, base_url: "http://127.0.0.1:2/v1", timeout_ms: 2147483647 }
+catalog:
+  sync:
+    timeout_ms: 3000000000
+`,
+    );
+    expect(problemsOf(path)).toEqual([
+      'providers[0].timeout_ms: at most 2147483647 ms (about 24.8 days, the longest a timer waits)',
+      'catalog.sync.timeout_ms: at most 2147483647 ms (about 24.8 days, the longest a timer waits)',
+    ]);
+  });
+
   it('reports unreadable and unparsable files', () => {
     expect(problemsOf(join(dir, 'missing.yaml'))[0]).toMatch(/cannot read the file: ENOENT/);
     expect(problemsOf(file('broken.yaml', 'providers: [ {'))[0]).toMatch(/not valid YAML/);
