@@ -411,4 +411,14 @@ describe('hardening', () => {
     const ok = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'small', messages: [] });
     expect(ok.response.content.length).toBeGreaterThan(0);
   });
+
+  it('sends the request id back on the statuses grpc-js sends by itself, as on every other failure', async () => {
+    const chat = h.clients.chat.chat.bind(h.clients.chat);
+    const oversized = { model: 'gpt-4o', prompt: 'x'.repeat(5_000), messages: [] };
+    const given = await unaryError(chat, oversized, { metadata: { 'x-request-id': 'too-big-1' } });
+    expect(given.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+    expect(given.metadata.get('x-request-id')).toEqual(['too-big-1']);
+    const generated = await unaryError(chat, oversized);
+    expect(String(generated.metadata.get('x-request-id')[0])).toMatch(/^[0-9a-f-]{36}$/);
+  });
 });

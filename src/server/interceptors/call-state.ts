@@ -58,12 +58,12 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
     const listener = new grpc.ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
         requestId = requestIdOf(metadata);
+        stampEveryStatus(call, requestId);
         callLog = startCallLog(log, observer, tracer, { method, requestId, startedAt, metadata, peer: () => call.getPeer() });
         const auth = authenticate(keys, method.path, metadata);
         if (!auth.ok) {
           const { code, details, metadata: trailers } = toGrpcStatus(auth.error);
-          // A refused call has its request id too, as every other failure does.
-          call.sendStatus({ code, details, metadata: stampRequestId(trailers, requestId) });
+          call.sendStatus({ code, details, metadata: trailers });
           return;
         }
         callLog.keyName = auth.principal?.name;
@@ -75,7 +75,7 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
               metadata: new grpc.Metadata(),
             };
             callLog?.finish(status.code, status.details);
-            call.sendStatus({ ...status, metadata: stampRequestId(status.metadata, requestId) });
+            call.sendStatus(status);
           }, messageTimeoutMs);
         }
         states.set(metadata, {
@@ -114,11 +114,22 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
       .withSendMetadata((metadata, next) => next(requestId ? stampRequestId(metadata, requestId) : metadata))
       .withSendStatus((status, next) => {
         callLog?.finish(status.code, status.details);
-        next(requestId ? { ...status, metadata: stampRequestId(status.metadata ?? new grpc.Metadata(), requestId) } : status);
+        next(status);
       })
       .build();
     return new grpc.ServerInterceptingCall(call, responder);
   };
+}
+
+/**
+ * Puts the request id in the trailers of every status the call ends with. The statuses grpc-js
+ * sends by itself (an oversized or undecodable request, its own deadline timer) go straight to
+ * grpc-js's base call, past every interceptor's sendStatus; the innermost interceptor holds that
+ * base call, so wrapping its sendStatus covers them as well as ours.
+ */
+function stampEveryStatus(call: grpc.ServerInterceptingCallInterface, requestId: string): void {
+  const send = call.sendStatus.bind(call);
+  call.sendStatus = (status) => send({ ...status, metadata: stampRequestId(status.metadata?.clone() ?? new grpc.Metadata(), requestId) });
 }
 
 /**
