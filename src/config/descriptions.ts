@@ -56,7 +56,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   GRPC_MAX_CONNECTIONS:
     'Connections each bound address accepts at once; a connection past it is closed as soon as it is accepted (clients see UNAVAILABLE and retry). `0`: no limit. See [Connection limits](operations.md#connection-limits).',
   GRPC_REQUEST_MESSAGE_TIMEOUT_MS:
-    "Time from a call's headers to its request message; a half-open stream past it ends with DEADLINE_EXCEEDED. `0`: no limit.",
+    "Time from a call's headers to its whole request (for unary and server-streaming methods, the message and the end of the request); a half-open stream past it ends with DEADLINE_EXCEEDED. `0`: no limit.",
   GRPC_MAX_CONNECTION_AGE_MS:
     'Connections older than this get a GOAWAY, so clients reconnect and spread over replicas (gRFC A9; `grpc.max_connection_age_ms`); `0`: no limit.',
   GRPC_MAX_CONNECTION_AGE_GRACE_MS:

@@ -220,4 +220,49 @@ describe('GRPC_REQUEST_MESSAGE_TIMEOUT_MS', () => {
       await limited.close();
     }
   }, 30_000);
+
+  it('ends a unary call whose request message came but whose request never ended, yet leaves an open reflection stream alone', async () => {
+    const limited = await startHarness({ env: { GRPC_REQUEST_MESSAGE_TIMEOUT_MS: '300' } });
+    const session = connectHttp2(`http://127.0.0.1:${limited.app.port}`);
+    session.on('error', () => undefined);
+    const statusOf = (stream: ReturnType<typeof session.request>, waitMs: number) =>
+      new Promise<string>((resolve) => {
+        const take = (headers: Record<string, unknown>) => {
+          if (headers['grpc-status'] !== undefined) resolve(String(headers['grpc-status']));
+        };
+        stream.on('response', take);
+        stream.on('trailers', take);
+        setTimeout(() => resolve('still open'), waitMs);
+      });
+    try {
+      // A whole HealthCheckRequest (empty), but no END_STREAM: grpc-js runs a unary handler only
+      // once the request ends, so without a limit this stream would hold its slot forever.
+      const unary = session.request(
+        { ':method': 'POST', ':path': '/grpc.health.v1.Health/Check', 'content-type': 'application/grpc', te: 'trailers' },
+        { endStream: false },
+      );
+      unary.on('error', () => undefined);
+      unary.write(Buffer.alloc(5));
+      // A reflection stream asks, reads its answer and keeps its side open past the limit, as
+      // grpcurl does: the limit is about a request that never comes, not a long conversation.
+      const reflection = session.request(
+        {
+          ':method': 'POST',
+          ':path': '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
+          'content-type': 'application/grpc',
+          te: 'trailers',
+        },
+        { endStream: false },
+      );
+      reflection.on('error', () => undefined);
+      // ServerReflectionRequest { list_services = "" } (field 7).
+      reflection.write(Buffer.from([0, 0, 0, 0, 2, 0x3a, 0]));
+      const [unaryStatus, reflectionStatus] = await Promise.all([statusOf(unary, 10_000), statusOf(reflection, 1_500)]);
+      expect(unaryStatus).toBe(String(4)); // DEADLINE_EXCEEDED
+      expect(reflectionStatus).toBe('still open');
+    } finally {
+      session.destroy();
+      await limited.close();
+    }
+  }, 30_000);
 });

@@ -52,9 +52,13 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
     const startedAt = performance.now();
     let requestId = '';
     let callLog: CallLog | undefined;
-    // A stream whose headers came without its request message (half-open) holds a slot
-    // and a socket; it gets a time limit, like the message size has one.
+    // A stream whose headers came without its request (half-open) holds a slot and a socket;
+    // it gets a time limit, like the message size has one. grpc-js runs a unary or
+    // server-streaming handler only once the request has ended, so for those the request is in
+    // when the client half-closes, message or not; a client-streaming one (reflection) is
+    // under way from its first message, and may keep its side open as long as it likes.
     let waitingForMessage: NodeJS.Timeout | undefined;
+    const received = (): void => clearTimeout(waitingForMessage);
     const listener = new grpc.ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
         requestId = requestIdOf(metadata);
@@ -71,7 +75,7 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
           waitingForMessage = setTimeout(() => {
             const status = {
               code: grpc.status.DEADLINE_EXCEEDED,
-              details: `no request message within ${messageTimeoutMs} ms of the call's headers`,
+              details: `request not received in full within ${messageTimeoutMs} ms of the call's headers`,
               metadata: new grpc.Metadata(),
             };
             callLog?.finish(status.code, status.details);
@@ -90,11 +94,15 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
         next(metadata);
       })
       .withOnReceiveMessage((message, next) => {
-        clearTimeout(waitingForMessage);
+        if (method.requestStream) received();
         next(message);
       })
+      .withOnReceiveHalfClose((next) => {
+        received();
+        next();
+      })
       .withOnCancel(() => {
-        clearTimeout(waitingForMessage);
+        received();
         // Statuses grpc-js sends by itself (an undecodable or oversized request, its own deadline
         // timer) bypass every interceptor: only onCancel runs. Record what the client got.
         const sent = statusSentBy(call);
