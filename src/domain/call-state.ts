@@ -25,7 +25,7 @@ export interface CallState {
   readonly summary: CallSummary;
 }
 
-/** Printable ASCII, short enough for logs; anything else is replaced by a fresh id. */
+/** Visible ASCII (no spaces, so an id is one word in any log), short enough for logs; anything else is replaced by a fresh id. */
 const ACCEPTABLE_ID = /^[\x21-\x7e]{1,128}$/;
 
 /** The caller's request id when it is one we can log safely, else undefined. */

@@ -75,6 +75,21 @@ describe('Chat', () => {
     expect(trailers.get('x-request-id')).toEqual(['req-abc-123']);
   });
 
+  it('replaces a request id with a space or over 128 characters, as the calling guide says', async () => {
+    for (const given of ['order 42', 'a'.repeat(129)]) {
+      const { response, trailers } = await callUnary(
+        chat(),
+        { model: '', prompt: 'hi', messages: [] },
+        { metadata: { 'x-request-id': given } },
+      );
+      expect(response.requestId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(trailers.get('x-request-id')).toEqual([response.requestId]);
+    }
+    const longest = 'a'.repeat(128);
+    const kept = await callUnary(chat(), { model: '', prompt: 'hi', messages: [] }, { metadata: { 'x-request-id': longest } });
+    expect(kept.response.requestId).toBe(longest);
+  });
+
   it('generates a request id when the caller sends none, also on errors', async () => {
     const { response } = await callUnary(chat(), { model: '', prompt: 'hi', messages: [] });
     expect(response.requestId).toMatch(/^[0-9a-f-]{36}$/);
