@@ -27,6 +27,11 @@ export function clusterProblems(config: ResolvedConfig, file: FileConfig | undef
     problems.push(
       `DATABASE_URL: ${config.workers} workers would each open the SQLite ledger ${ledger.file}; with WORKERS > 1 use a PostgreSQL DATABASE_URL they share, or DATABASE_URL=off`,
     );
+  } else if (ledger.kind === 'sqlite') {
+    // Each worker's own database: GetUsage and ListCalls would answer from whichever worker took the call.
+    problems.push(
+      `DATABASE_URL: ${config.workers} workers would each keep a ledger of their own calls in memory; with WORKERS > 1 use a PostgreSQL DATABASE_URL they share, or DATABASE_URL=off`,
+    );
   }
   // Each worker starts its own simulator (its faults and traffic its own): one port cannot serve them all.
   if (config.simulator.port !== 0 && simulatorRuns(config)) {

@@ -221,6 +221,16 @@ describe('WORKERS > 1 refuses settings the workers cannot share', () => {
     expect(text).toContain('config error: LOG_FILE: 2 workers would each write and rotate the same file');
     expect(text).toContain('config error: DATABASE_URL: 2 workers would each open the SQLite ledger ./data/orchestrator.db');
   });
+
+  it('names an in-memory SQLite ledger, which each worker would keep apart, and exits 2', async () => {
+    const child = spawn(process.execPath, ['--import', TSX, MAIN], {
+      env: { ...process.env, WORKERS: '2', PORT: '0', METRICS_PORT: '0', HTTP_PORT: '0', DATABASE_URL: 'sqlite::memory:' },
+    });
+    const stderr: string[] = [];
+    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
+    expect(await exitCode(child)).toBe(2);
+    expect(stderr.join('')).toContain('config error: DATABASE_URL: 2 workers would each keep a ledger of their own calls in memory');
+  });
 });
 
 describe('WORKERS=2 with runtime API keys in PostgreSQL and no Redis', () => {
