@@ -13,6 +13,17 @@ export class Violations {
   }
 }
 
+/**
+ * A refused value as an error message shows it: a scalar as JSON, an array or object by its kind
+ * only. Echoed whole, one could be megabytes long, or nested too deep for JSON.stringify, which
+ * then threw and turned a 400 into a 500.
+ */
+export function shown(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object' && value !== null) return 'an object';
+  return typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value));
+}
+
 export function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -26,7 +37,7 @@ export function header(headers: Readonly<Record<string, string | string[] | unde
 export function numberIn(v: Violations, field: string, value: unknown, min: number, max: number): number | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'number' || !(value >= min && value <= max)) {
-    v.add(field, `must be a number between ${min} and ${max} (got ${JSON.stringify(value)})`);
+    v.add(field, `must be a number between ${min} and ${max} (got ${shown(value)})`);
     return undefined;
   }
   return value;
@@ -35,7 +46,7 @@ export function numberIn(v: Violations, field: string, value: unknown, min: numb
 export function integerIn(v: Violations, field: string, value: unknown, min: number): number | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 2 ** 31 - 1) {
-    v.add(field, `must be a whole number, at least ${min} (got ${JSON.stringify(value)})`);
+    v.add(field, `must be a whole number, at least ${min} (got ${shown(value)})`);
     return undefined;
   }
   return value;
@@ -44,7 +55,7 @@ export function integerIn(v: Violations, field: string, value: unknown, min: num
 export function booleanField(v: Violations, field: string, value: unknown): boolean | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== 'boolean') {
-    v.add(field, `must be true or false (got ${JSON.stringify(value)})`);
+    v.add(field, `must be true or false (got ${shown(value)})`);
     return undefined;
   }
   return value;
@@ -63,7 +74,7 @@ export function enumField<T extends string>(v: Violations, field: string, value:
   if (value === undefined || value === null) return undefined;
   const normal = typeof value === 'string' ? value.trim().toLowerCase() : value;
   if (typeof normal === 'string' && (allowed as readonly string[]).includes(normal)) return normal as T;
-  v.add(field, `must be one of ${allowed.join(', ')} (got ${JSON.stringify(value)})`);
+  v.add(field, `must be one of ${allowed.join(', ')} (got ${shown(value)})`);
   return undefined;
 }
 

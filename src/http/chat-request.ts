@@ -5,7 +5,18 @@ import type { CachePolicy, ModelRef, RouteRequest } from '../engine/index.js';
 import type { RoutingProfileName } from '../engine/index.js';
 import { invalidArgument } from '../domain/errors.js';
 import { parseSamplingFields } from './sampling-fields.js';
-import { Violations, isObject, header, numberIn, integerIn, booleanField, stringField, enumField, stringList } from './body-fields.js';
+import {
+  Violations,
+  isObject,
+  header,
+  numberIn,
+  integerIn,
+  booleanField,
+  stringField,
+  enumField,
+  stringList,
+  shown,
+} from './body-fields.js';
 
 /**
  * POST /v1/chat/completions, decoded and checked: the OpenAI request as the SDKs send it, plus
@@ -79,7 +90,7 @@ const SUPPORTED = new Set([
 ]);
 
 /** OpenAI fields we do not support yet, accepted only at their "off" value (null, or the value given). */
-const OFF_VALUES: Readonly<Record<string, readonly unknown[]>> = {
+const OFF_VALUES: Readonly<Record<string, readonly (string | number | boolean)[]>> = {
   logprobs: [false],
   store: [false],
 };
@@ -129,14 +140,14 @@ export function parseChatRequest(
     const value = body[field];
     if (SUPPORTED.has(field) || value === null || value === undefined) continue;
     const off = OFF_VALUES[field];
-    if (off?.some((o) => JSON.stringify(o) === JSON.stringify(value))) continue;
+    if (off?.includes(value as string | number | boolean)) continue;
     v.add(field, off || NOT_YET.has(field) ? 'is not supported by this gateway yet' : 'is not a chat completion field');
   }
   const model = typeof body.model === 'string' ? body.model.trim() : '';
   if (model === '') v.add('model', 'is required: a model id or alias (GET /v1/models), or "route:<profile>"');
   else if (model.length > 256) v.add('model', 'must be at most 256 characters');
   const n = body.n;
-  if (n !== undefined && n !== null && n !== 1) v.add('n', `only 1 is supported (got ${JSON.stringify(n)})`);
+  if (n !== undefined && n !== null && n !== 1) v.add('n', `only 1 is supported (got ${shown(n)})`);
   const { sampling, tags } = parseSamplingFields(body, (field, description) => v.add(field, description));
   const tooling = parseToolingFields(body, v);
   const input: ChatInput = {

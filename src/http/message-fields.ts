@@ -1,7 +1,7 @@
 import type { ChatMessage, ChatRole } from '../domain/chat.js';
 import { checkConversation, DEFAULT_IMAGE_MAX_BYTES, imageOfDataUrl, textOfParts } from '../domain/conversation.js';
 import type { ContentPart, ToolCall } from '../domain/tools.js';
-import { isObject, type Violations } from './body-fields.js';
+import { isObject, shown, type Violations } from './body-fields.js';
 import { httpField } from './field-paths.js';
 
 /** The limits messages are held to on the HTTP door. */
@@ -46,7 +46,7 @@ export function parseMessages(raw: unknown, limits: MessageLimits, v: Violations
       return { role: 'user', content: '' };
     }
     const role = typeof m.role === 'string' ? ROLES.get(m.role) : undefined;
-    if (!role) v.add(`${at}.role`, `must be system, developer, user, assistant or tool (got ${JSON.stringify(m.role)})`);
+    if (!role) v.add(`${at}.role`, `must be system, developer, user, assistant or tool (got ${shown(m.role)})`);
     for (const field in m) {
       const value = m[field];
       if (!FIELDS[role ?? 'user'].has(field) && value !== null && value !== undefined)
@@ -113,10 +113,7 @@ function parseParts(raw: unknown[], at: string, v: Violations): ContentPart[] {
       return { type: 'image', image: imageOfDataUrl(url) ?? { url }, ...level };
     }
     const type = isObject(part) ? part.type : undefined;
-    v.add(
-      type === undefined ? field : `${field}.type`,
-      `only text and image_url parts are supported (got ${JSON.stringify(type ?? part)})`,
-    );
+    v.add(type === undefined ? field : `${field}.type`, `only text and image_url parts are supported (got ${shown(type ?? part)})`);
     return { type: 'text', text: '' };
   });
 }

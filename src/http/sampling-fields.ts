@@ -1,5 +1,7 @@
 import { checkSampling, checkTags, SAMPLING_LIMITS, type RequestTags, type Sampling } from '../domain/chat.js';
 
+import { shown } from './body-fields.js';
+
 type Add = (field: string, description: string) => void;
 
 /**
@@ -33,14 +35,14 @@ function isAbsent(value: unknown): value is null | undefined {
 function numberField(add: Add, field: string, value: unknown): number | undefined {
   if (isAbsent(value)) return undefined;
   if (typeof value === 'number' && Number.isFinite(value)) return value;
-  add(field, `must be a number (got ${JSON.stringify(value)})`);
+  add(field, `must be a number (got ${shown(value)})`);
   return undefined;
 }
 
 function integerField(add: Add, field: string, value: unknown): number | undefined {
   if (isAbsent(value)) return undefined;
   if (typeof value === 'number' && Number.isInteger(value)) return value;
-  add(field, `must be an integer (got ${JSON.stringify(value)})`);
+  add(field, `must be an integer (got ${shown(value)})`);
   return undefined;
 }
 

@@ -257,6 +257,34 @@ print(json.dumps({"text": text, "done": done}))
     }
   });
 
+  it('refuses a field holding a value nested 10,000 levels deep with 400 naming it, not a 500', async () => {
+    const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
+    const hi = '[{"role":"user","content":"hi"}]';
+    const cases: [string, string][] = [
+      [`"messages":${hi},"n":${deep}`, 'n'],
+      [`"messages":${hi},"logprobs":${deep}`, 'logprobs'],
+      [`"messages":${hi},"max_tokens":${deep}`, 'max_tokens'],
+      [`"messages":${hi},"temperature":${deep}`, 'temperature'],
+      [`"messages":${hi},"seed":${deep}`, 'seed'],
+      [`"messages":${hi},"stream":${deep}`, 'stream'],
+      [`"messages":${hi},"orchestrator":{"strategy":${deep}}`, 'orchestrator.strategy'],
+      [`"messages":[{"role":${deep},"content":"hi"}]`, 'messages[0].role'],
+      [`"messages":[{"role":"user","content":[${deep}]}]`, 'messages[0].content[0]'],
+    ];
+    for (const [fields, param] of cases) {
+      const res = await fetch(`${base}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: `{"model":"gpt-4o-mini",${fields}}`,
+      });
+      expect(res.status, param).toBe(400);
+      const { error } = (await res.json()) as { error: { param: string; message: string } };
+      expect(error.param).toBe(param);
+      // The value is described, not echoed back whole.
+      expect(error.message.length, param).toBeLessThan(300);
+    }
+  });
+
   it('answers bad JSON, wrong content type, oversized bodies, unknown routes and methods with JSON errors', async () => {
     const post = (body: string, type = 'application/json') =>
       fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': type }, body });
