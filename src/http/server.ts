@@ -90,6 +90,13 @@ export class HttpGateway {
     };
     // JSON only: a text body is a client mistake to name (415), not a string to misread.
     this.app.removeContentTypeParser('text/plain');
+    // Fastify parses the bytes as sent: a gzip body was refused as "not valid JSON". Named instead (RFC 9110: 415).
+    this.app.addHook('preParsing', async (request) => {
+      const { headers } = request;
+      const hasBody = headers['transfer-encoding'] !== undefined || Number(headers['content-length'] ?? 0) > 0;
+      const encoding = headers['content-encoding']?.trim().toLowerCase();
+      if (hasBody && encoding && encoding !== 'identity') throw unsupportedEncoding(encoding);
+    });
     this.app.setErrorHandler((err: FastifyError, request, reply) => this.refuse(err, request, reply));
     this.app.setNotFoundHandler((request, reply) => {
       assignRequestId(request, reply);
@@ -175,11 +182,20 @@ export class HttpGateway {
       { protocol: 'http', method: `${request.method} ${request.url}`, status: refused.status, code: err.code },
       'request refused',
     );
+    if (err.code === UNSUPPORTED_ENCODING) void reply.header('accept-encoding', 'identity');
     return sendError(reply, refused.status, 'invalid_request_error', refused.code, refused.message ?? err.message, 'body');
   }
 }
 
+const UNSUPPORTED_ENCODING = 'UNSUPPORTED_CONTENT_ENCODING';
+
+function unsupportedEncoding(encoding: string): Error {
+  const err = new Error(`content-encoding ${encoding} is not supported: send the body uncompressed`);
+  return Object.assign(err, { code: UNSUPPORTED_ENCODING, statusCode: 415 });
+}
+
 const REFUSALS: Readonly<Record<string, { status: number; code: string; message?: string }>> = {
+  [UNSUPPORTED_ENCODING]: { status: 415, code: 'unsupported_content_encoding' },
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'request_too_large', message: 'the request body is over MAX_MESSAGE_BYTES' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
     status: 415,

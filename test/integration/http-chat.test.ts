@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -304,6 +305,27 @@ print(json.dumps({"text": text, "done": done}))
     expect(method.headers.get('allow')).toBe('POST');
     // Still serving.
     expect((await fetch(`${base}/health`)).status).toBe(200);
+  });
+
+  it('refuses a compressed body with 415 naming its content-encoding, not as invalid JSON', async () => {
+    const json = JSON.stringify({ model: 'gpt-4o-mini', messages: hello, max_tokens: 2 });
+    const gzipped = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync(json),
+    });
+    expect(gzipped.status).toBe(415);
+    const { error } = (await gzipped.json()) as { error: { code: string; message: string; param: string } };
+    expect(error.code).toBe('unsupported_content_encoding');
+    expect(error.message).toContain('gzip');
+    expect(gzipped.headers.get('accept-encoding')).toBe('identity');
+    // identity is no encoding at all.
+    const plain = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'identity' },
+      body: json,
+    });
+    expect(plain.status).toBe(200);
   });
 
   it("answers a request refused before any route runs with its request id, the caller's or a fresh one", async () => {
