@@ -90,13 +90,6 @@ export class HttpGateway {
     };
     // JSON only: a text body is a client mistake to name (415), not a string to misread.
     this.app.removeContentTypeParser('text/plain');
-    // Fastify parses the bytes as sent: a gzip body was refused as "not valid JSON". Named instead (RFC 9110: 415).
-    this.app.addHook('preParsing', async (request) => {
-      const { headers } = request;
-      const hasBody = headers['transfer-encoding'] !== undefined || Number(headers['content-length'] ?? 0) > 0;
-      const encoding = headers['content-encoding']?.trim().toLowerCase();
-      if (hasBody && encoding && encoding !== 'identity') throw unsupportedEncoding(encoding);
-    });
     this.app.setErrorHandler((err: FastifyError, request, reply) => this.refuse(err, request, reply));
     this.app.setNotFoundHandler((request, reply) => {
       assignRequestId(request, reply);
@@ -176,6 +169,12 @@ export class HttpGateway {
       this.options.log.error({ err, url: request.url }, 'internal error');
       return sendError(reply, 500, 'server_error', 'internal', INTERNAL_MESSAGE, null);
     }
+    // Fastify parses the bytes as sent, so a compressed body fails as JSON: named instead (RFC 9110: 415).
+    // Here rather than in a hook, which every request would pass through.
+    const encoding = compressedWith(request);
+    if (encoding !== undefined && (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError)) {
+      err = unsupportedEncoding(encoding);
+    }
     const refused =
       REFUSALS[err.code] ?? (err instanceof SyntaxError ? { status: 400, code: 'invalid_json' } : { status, code: 'invalid_request' });
     this.options.log.warn(
@@ -189,9 +188,15 @@ export class HttpGateway {
 
 const UNSUPPORTED_ENCODING = 'UNSUPPORTED_CONTENT_ENCODING';
 
-function unsupportedEncoding(encoding: string): Error {
+function unsupportedEncoding(encoding: string): FastifyError {
   const err = new Error(`content-encoding ${encoding} is not supported: send the body uncompressed`);
   return Object.assign(err, { code: UNSUPPORTED_ENCODING, statusCode: 415 });
+}
+
+/** The request's content coding when it is not `identity`; undefined for a plain body. */
+function compressedWith(request: FastifyRequest): string | undefined {
+  const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+  return encoding && encoding !== 'identity' ? encoding : undefined;
 }
 
 const REFUSALS: Readonly<Record<string, { status: number; code: string; message?: string }>> = {
