@@ -168,6 +168,8 @@ describe('Embed through the OpenAI provider', () => {
   it('serves a repeated request from the response cache, without an upstream call or a cost', async () => {
     const req = { model: 'text-embedding-3-small', inputs: ['cache me', 'and me'], dimensions: 8 };
     const first = (await embed(client, req)).response;
+    // Consulted and missed: set, as ChatResponse.cache is for a miss.
+    expect(first.cache).toEqual({ hit: false, stale: false, ageSeconds: 0 });
     const calls = recorder.bodies.length;
     const again = (await embed(client, req)).response;
     expect(recorder.bodies.length).toBe(calls);

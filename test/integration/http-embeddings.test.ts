@@ -34,6 +34,7 @@ describe('POST /v1/embeddings', () => {
     const first = (await (await post(body)).json()) as { data: { embedding: number[] }[]; x_orchestrator: { cache: unknown } };
     const second = (await (await post(body)).json()) as typeof first;
     expect(first.data[0]?.embedding).toHaveLength(8);
+    expect(first.x_orchestrator.cache).toEqual({ hit: false, stale: false, age_seconds: 0 });
     expect(second.data[0]?.embedding).toEqual(first.data[0]?.embedding);
     expect(second.x_orchestrator.cache).toMatchObject({ hit: true });
   });

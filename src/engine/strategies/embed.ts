@@ -169,6 +169,8 @@ export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAn
       latencyMs: performance.now() - ctx.startedAt,
       attempts: records,
       simulated: model.simulated,
+      // Consulted and missed: the answer says so, as a chat answer's does.
+      cache: deps.cache?.cache ? { hit: false, ageMs: 0 } : undefined,
     };
     if (deps.cache) await storeEmbedding(deps.cache, key, answer);
     return told(req.ctx, answer);
