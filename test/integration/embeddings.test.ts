@@ -18,12 +18,14 @@ interface Recorder {
   failNext: number[];
   /** How many of the next calls get no answer at all (the gateway's attempt timeout cuts them). */
   hangNext: number;
+  /** prompt_tokens the next answer reports, instead of 10 per input. */
+  usageNext: number | undefined;
   close(): Promise<void>;
 }
 
 async function startRecorder(): Promise<Recorder> {
   const bodies: Record<string, unknown>[] = [];
-  const state = { failNext: [] as number[], hangNext: 0 };
+  const state = { failNext: [] as number[], hangNext: 0, usageNext: undefined as number | undefined };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let text = '';
     req.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -42,6 +44,8 @@ async function startRecorder(): Promise<Recorder> {
         return;
       }
       const dims = body.dimensions ?? 4;
+      const tokens = state.usageNext ?? 10 * body.input.length;
+      state.usageNext = undefined;
       res.end(
         JSON.stringify({
           object: 'list',
@@ -49,7 +53,7 @@ async function startRecorder(): Promise<Recorder> {
           data: body.input
             .map((_, index) => ({ object: 'embedding', index, embedding: Array.from({ length: dims }, (_, j) => index + j / 10) }))
             .reverse(),
-          usage: { prompt_tokens: 1000 * body.input.length, total_tokens: 1000 * body.input.length },
+          usage: { prompt_tokens: tokens, total_tokens: tokens },
         }),
       );
     });
@@ -70,6 +74,12 @@ async function startRecorder(): Promise<Recorder> {
     },
     set hangNext(n: number) {
       state.hangNext = n;
+    },
+    get usageNext() {
+      return state.usageNext;
+    },
+    set usageNext(n: number | undefined) {
+      state.usageNext = n;
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -142,9 +152,9 @@ describe('Embed through the OpenAI provider', () => {
     expect(response.embeddings.map((e) => e.index)).toEqual([0, 1]);
     expect(response.embeddings[1]?.values.map((v) => Math.round(v * 10) / 10)).toEqual([1, 1.1, 1.2]);
     expect(response).toMatchObject({ model: 'text-embedding-3-large', provider: 'openai', dimensions: 3, simulated: false });
-    expect(response.usage).toMatchObject({ promptTokens: 2000, completionTokens: 0, totalTokens: 2000 });
-    // 2,000 tokens at $0.13 per million.
-    expect(response.costUsd).toBeCloseTo(0.00026, 10);
+    expect(response.usage).toMatchObject({ promptTokens: 20, completionTokens: 0, totalTokens: 20 });
+    // 20 tokens at $0.13 per million.
+    expect(response.costUsd).toBeCloseTo(0.0000026, 12);
   });
 
   it('retries a 503 and charges only the answered attempt', async () => {
@@ -153,16 +163,25 @@ describe('Embed through the OpenAI provider', () => {
     const { response } = await embed(client, { model: 'text-embedding-ada-002', inputs: ['retry me'] });
     expect(recorder.bodies.length - before).toBe(2);
     expect(response.attempts.map((a) => a.retry)).toEqual([0, 1]);
-    expect(response.costUsd).toBeCloseTo(0.0001, 10);
+    expect(response.costUsd).toBeCloseTo(0.000001, 12);
   });
 
   it('charges a timed-out attempt its inputs and the retry its usage, and adds them up without float noise', async () => {
     recorder.hangNext = 1;
     const { response } = await embed(client, { model: 'text-embedding-3-large', inputs: ['alpha'] });
     expect(response.attempts.map((a) => a.retry)).toEqual([0, 1]);
-    // The cut attempt: 'alpha' estimated at 5 tokens, $0.00000065; the answer: 1,000 tokens, $0.00013.
-    expect(response.attempts.map((a) => a.costUsd)).toEqual([6.5e-7, 0.00013]);
-    expect(response.costUsd).toBe(0.00013065);
+    // The cut attempt: 'alpha' estimated at 5 tokens, $0.00000065; the answer: 10 tokens, $0.0000013.
+    expect(response.attempts.map((a) => a.costUsd)).toEqual([6.5e-7, 0.0000013]);
+    expect(response.costUsd).toBe(0.00000195);
+  });
+
+  it('charges an estimate, not a usage report no input could produce, as for chat', async () => {
+    // 'tiny' is four characters: a billion tokens is a broken or hostile report, not a count.
+    recorder.usageNext = 1_000_000_000;
+    const { response } = await embed(client, { model: 'text-embedding-3-large', inputs: ['tiny'] });
+    expect(response.usage?.promptTokens).toBeLessThan(100);
+    expect(response.attempts[0]?.usageEstimated).toBe(true);
+    expect(response.costUsd).toBeLessThan(0.00001);
   });
 
   it('serves a repeated request from the response cache, without an upstream call or a cost', async () => {

@@ -13,6 +13,7 @@ import type { AttemptRunner, AttemptSpec } from '../attempt.js';
 import type { CallContext } from '../context.js';
 import { cachedEmbedding, embedCacheKey, storeEmbedding, type EmbedCacheDeps } from './embed-cache.js';
 import type { UpstreamCall } from '../upstream-call.js';
+import { checkUsage } from '../usage-check.js';
 
 /** Inputs one Embed call may carry, and the characters of each. */
 export const MAX_EMBED_INPUTS = 256;
@@ -102,17 +103,20 @@ interface EmbedSpec extends AttemptSpec {
   readonly dimensions: number | undefined;
 }
 
-/** One embeddings request; the usage is the upstream's prompt tokens. */
+/**
+ * One embeddings request; the usage is the upstream's prompt tokens when they are believable
+ * (usage-check.ts, as for a completion: they set the key's token limits and budgets).
+ */
 const EMBEDDING: UpstreamCall<EmbedSpec, EmbeddingResult> = {
   send(spec, provider, signal, headers) {
     if (!canEmbed(provider)) return Promise.reject(noEmbeddingsApi(provider.name, spec.model.id));
     return provider.embed({ upstreamModel: spec.model.upstreamId, inputs: spec.inputs, dimensions: spec.dimensions, signal, headers });
   },
-  settle: (_spec, _provider, value) => ({
-    value,
-    usage: { promptTokens: value.promptTokens, completionTokens: 0, totalTokens: value.promptTokens, cachedTokens: 0 },
-    estimated: false,
-  }),
+  settle(spec, provider, value) {
+    const reported = { promptTokens: value.promptTokens, completionTokens: 0, totalTokens: value.promptTokens, cachedTokens: 0 };
+    const checked = checkUsage(reported, spec, 0, { log: spec.log, model: spec.model.id, provider: provider.name });
+    return { value, usage: checked.usage, estimated: checked.refused !== undefined };
+  },
 };
 
 /** Embed: one model with the chat calls' admission, retries, breaker, deadline and attempt records. */
