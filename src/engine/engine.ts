@@ -105,6 +105,7 @@ export class Engine {
     });
     this.planner = new Planner({
       catalog: options.catalog,
+      embeddings: options.embeddings,
       router,
       access: options.access,
       defaults: options.defaults,

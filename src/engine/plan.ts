@@ -1,6 +1,7 @@
 import type { Catalog, CatalogModel } from '../catalog/catalog.js';
 import type { ChatInput } from '../domain/chat.js';
 import { noEligibleModel as noModelNow, promptTooLong, routeNotAllowed } from '../domain/call-errors.js';
+import { embeddingModelAsChat } from '../domain/embedding-errors.js';
 import { invalidArgument, modelNotFound, type OrchestratorError, type FieldViolation } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
 import type { Plan } from './answer.js';
@@ -14,6 +15,8 @@ import type { RequiredCapabilities } from '../domain/tools.js';
 
 export interface PlannerOptions {
   readonly catalog: Catalog;
+  /** The embedding models' catalog, so a chat call naming one is told what it is. */
+  readonly embeddings?: Pick<Catalog, 'find'> | undefined;
   readonly router: Router;
   readonly access: AccessControl | undefined;
   readonly defaults: { readonly model: string; readonly maxTokens: number };
@@ -149,7 +152,10 @@ export class Planner {
     for (const ref of refs) {
       const resolved = this.withDefault(ref);
       const model = this.options.catalog.find(resolved.name);
-      if (!model) throw modelNotFound(resolved.name, resolved.field);
+      if (!model) {
+        const embedding = this.options.embeddings?.find(resolved.name);
+        throw embedding ? embeddingModelAsChat(embedding.id, resolved.field) : modelNotFound(resolved.name, resolved.field);
+      }
       models.push(model);
     }
     return models;

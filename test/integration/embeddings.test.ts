@@ -5,6 +5,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
+import { ChatServiceClient } from '../../src/gen/orchestrator/v1/chat.js';
 import { EmbeddingServiceClient, type EmbedRequest } from '../../src/gen/orchestrator/v1/embedding.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { writeConfigFile } from '../helpers/config-file.js';
@@ -93,6 +94,7 @@ let recorder: Recorder;
 let anthropic: Simulator;
 let app: App;
 let client: EmbeddingServiceClient;
+let chatClient: ChatServiceClient;
 let simApp: App;
 let simClient: EmbeddingServiceClient;
 
@@ -127,10 +129,12 @@ models:
   simApp = await startApp(loadConfig({ ...base, SIMULATOR: 'on' }), pino({ level: 'silent' }), {});
   const credentials = grpc.credentials.createInsecure();
   client = new EmbeddingServiceClient(`127.0.0.1:${app.port}`, credentials);
+  chatClient = new ChatServiceClient(`127.0.0.1:${app.port}`, credentials);
   simClient = new EmbeddingServiceClient(`127.0.0.1:${simApp.port}`, credentials);
 });
 afterAll(async () => {
   client?.close();
+  chatClient?.close();
   simClient?.close();
   await Promise.all([app?.stop(100), simApp?.stop(100)]);
   await Promise.all([recorder?.close(), anthropic?.close()]);
@@ -211,6 +215,25 @@ describe('Embed through the OpenAI provider', () => {
     const err = await embedError({ model: 'gpt-4o-mini', inputs: ['x'] });
     expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(err.details).toContain('is a chat model');
+  });
+
+  it('refuses an embedding model asked to chat, naming Embed, without calling it', async () => {
+    const calls = recorder.bodies.length;
+    const chat = () => chatClient.chat.bind(chatClient);
+    const err = await unaryError(chat(), { model: 'Text-Embedding-3-Small', prompt: 'hi', messages: [] });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.details).toContain('text-embedding-3-small is an embedding model');
+    expect(err.details).toContain('EmbeddingService.Embed');
+    expect(err.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['model']);
+    const inChain = await unaryError(chatClient.fallback.bind(chatClient), {
+      model: '',
+      models: ['gpt-4o-mini', 'text-embedding-ada-002'],
+      prompt: 'hi',
+      messages: [],
+    } as never);
+    expect(inChain.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(inChain.details).toContain('text-embedding-ada-002 is an embedding model');
+    expect(recorder.bodies.length).toBe(calls);
   });
 
   it('checks the request with field paths', async () => {

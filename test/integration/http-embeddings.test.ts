@@ -48,6 +48,15 @@ describe('POST /v1/embeddings', () => {
     const chat = await post({ model: 'gpt-4o-mini', input: 'x' });
     expect(chat.status).toBe(400);
     expect(JSON.stringify(await chat.json())).toContain('chat model');
+    const asChat = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'text-embedding-3-small', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(asChat.status).toBe(400);
+    const refused = (await asChat.json()) as { error: { param: string; message: string } };
+    expect(refused.error.param).toBe('model');
+    expect(refused.error.message).toContain('is an embedding model');
   });
 
   it("names a refused input by the request's own field, input", async () => {
