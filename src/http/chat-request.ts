@@ -89,11 +89,14 @@ const SUPPORTED = new Set([
   'response_format',
 ]);
 
-/** OpenAI fields we do not support yet, accepted only at their "off" value (null, or the value given). */
-const OFF_VALUES: Readonly<Record<string, readonly (string | number | boolean)[]>> = {
-  logprobs: [false],
-  store: [false],
-};
+/**
+ * OpenAI fields we do not support yet, accepted only at their "off" value (null, or the value given).
+ * A Map, not an object literal: a body field named `constructor` or `toString` must not find Object's own.
+ */
+const OFF_VALUES: ReadonlyMap<string, readonly (string | number | boolean)[]> = new Map([
+  ['logprobs', [false]],
+  ['store', [false]],
+]);
 
 /** OpenAI request fields this gateway does not implement yet: refused by name, at any value but null. */
 const NOT_YET = new Set([
@@ -139,7 +142,7 @@ export function parseChatRequest(
   for (const field in body) {
     const value = body[field];
     if (SUPPORTED.has(field) || value === null || value === undefined) continue;
-    const off = OFF_VALUES[field];
+    const off = OFF_VALUES.get(field);
     if (off?.includes(value as string | number | boolean)) continue;
     v.add(field, off || NOT_YET.has(field) ? 'is not supported by this gateway yet' : 'is not a chat completion field');
   }

@@ -217,6 +217,9 @@ print(json.dumps({"text": text, "done": done}))
       [{ tools: [{ type: 'custom', custom: { name: 'f' } }] }, 'tools[0]'],
       [{ response_format: { type: 'yaml' } }, 'response_format.type'],
       [{ logprobs: true }, 'logprobs'],
+      // Names every JavaScript object inherits are unknown fields like any other.
+      [{ constructor: 1 }, 'constructor'],
+      [{ toString: 'x' }, 'toString'],
       [{ n: 2 }, 'n'],
       [
         { messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: { data: '', format: 'wav' } }] }] },
