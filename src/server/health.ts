@@ -12,8 +12,11 @@ import {
   type HealthCheckRequest,
   type HealthCheckResponse,
   type HealthListResponse,
+  HealthService,
   type HealthServer,
 } from '../gen/grpc/health/v1/health.js';
+import { toGrpcStatus } from './errors.js';
+import { checkDecoded, tolerantRequests } from './undecodable.js';
 
 export type ServingStatus = 'SERVING' | 'NOT_SERVING';
 
@@ -40,9 +43,17 @@ export class HealthRegistry {
   /** Set by endWatches: later Watch calls end at once instead of holding up shutdown again. */
   private endedWith: EndStatus | undefined;
 
-  /** The handlers for `server.addService(HealthService, registry.implementation)`. */
+  /** For `server.addService(registry.definition, registry.implementation)`: bad bytes are INVALID_ARGUMENT, not INTERNAL. */
+  readonly definition = tolerantRequests(HealthService);
+
+  /** The handlers for `server.addService(registry.definition, registry.implementation)`. */
   readonly implementation: HealthServer = {
     check: (call, callback) => {
+      const refused = undecodable(call.request);
+      if (refused) {
+        callback(refused);
+        return;
+      }
       const status = this.statuses.get(call.request.service);
       if (status === undefined) {
         // Health is a protocol of its own: NOT_FOUND here is its contract, not a domain error.
@@ -51,7 +62,12 @@ export class HealthRegistry {
       }
       callback(null, { status: WIRE[status] });
     },
-    list: (_call, callback) => {
+    list: (call, callback) => {
+      const refused = undecodable(call.request);
+      if (refused) {
+        callback(refused);
+        return;
+      }
       const statuses: HealthListResponse['statuses'] = {};
       for (const [service, status] of this.statuses) statuses[service] = { status: WIRE[status] };
       callback(null, { statuses });
@@ -97,6 +113,11 @@ export class HealthRegistry {
 
   private watch(call: WatchCall): void {
     if (call.cancelled) return;
+    const refused = undecodable(call.request);
+    if (refused) {
+      call.emit('error', refused);
+      return;
+    }
     if (this.endedWith) {
       this.finish(call, this.endedWith);
       return;
@@ -156,5 +177,15 @@ export class HealthRegistry {
     if (!listeners) return;
     listeners.delete(listener);
     if (listeners.size === 0) this.listeners.delete(service);
+  }
+}
+
+/** The INVALID_ARGUMENT status for a request that could not be decoded, or undefined for a decoded one. */
+function undecodable(request: unknown): grpc.StatusObject | undefined {
+  try {
+    checkDecoded(request);
+    return undefined;
+  } catch (err) {
+    return toGrpcStatus(err);
   }
 }

@@ -6,7 +6,6 @@ import type { Engine } from '../engine/index.js';
 import { ChatServiceService } from '../gen/orchestrator/v1/chat.js';
 import { ModelServiceService } from '../gen/orchestrator/v1/models.js';
 import { StatsServiceService } from '../gen/orchestrator/v1/stats.js';
-import { HealthService } from '../gen/grpc/health/v1/health.js';
 import type { StatsStore } from '../telemetry/stats.js';
 import type { CallDeps } from './call.js';
 import { draining } from '../domain/errors.js';
@@ -146,7 +145,7 @@ export class GatewayServer {
       );
       this.health.setStatus('orchestrator.v1.ApiKeyService', 'SERVING');
     }
-    this.server.addService(HealthService, this.health.implementation);
+    this.server.addService(this.health.definition, this.health.implementation);
     addReflection(this.server);
     for (const name of SERVICE_NAMES) this.health.setStatus(name, 'SERVING');
     this.health.setStatus('', 'SERVING');

@@ -54,6 +54,24 @@ describe('the gRPC door', () => {
     expect(err?.details).not.toMatch(/integers/);
   });
 
+  it.each(['Check', 'List', 'Watch'])('refuses a Health/%s request that cannot be decoded as bad input, not INTERNAL', async (method) => {
+    // HealthCheckRequest.service (field 1) claiming 9 bytes and carrying none.
+    const body = Buffer.from([0x0a, 0x09]);
+    const client = new grpc.Client(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+    const status = await new Promise<grpc.StatusObject>((resolve) => {
+      const path = `/grpc.health.v1.Health/${method}`;
+      const id = (b: Buffer) => b;
+      const call =
+        method === 'Watch'
+          ? client.makeServerStreamRequest(path, id, id, body).on('error', () => {})
+          : client.makeUnaryRequest(path, id, id, body, () => {});
+      call.on('status', resolve);
+    });
+    client.close();
+    expect(grpc.status[status.code]).toBe('INVALID_ARGUMENT');
+    expect(status.details).toMatch(/could not be read/);
+  });
+
   it('holds text sent as parts to MAX_CONTENT_CHARS, as text sent as content', async () => {
     const before = h.upstream.requests.length;
     const message = {
