@@ -105,14 +105,9 @@ export async function startApp(
     if (refused) throw providerProblem(provider, refused);
     registry.register(createProvider(spec, apiKey, config.upstream));
   }
+  // Before the simulator's providers join: the providers the configuration names.
+  const configured = new Map(registry.names().map((n) => [n, n]));
   const simulator = await startSimulatedProviders(config, registry);
-  const simulated = new Set([SIMULATOR_PROVIDER, SIMULATOR_ANTHROPIC_PROVIDER]);
-  const configured = new Map(
-    registry
-      .names()
-      .filter((n) => !simulated.has(n))
-      .map((n) => [n, n]),
-  );
   const kindOf = new Map((file?.providers ?? []).map((p) => [p.name, p.kind]));
   const builtin = file?.includeBuiltinModels === false ? [] : BUILTIN_MODELS;
   const configModels = file?.models ?? [];

@@ -236,9 +236,10 @@ function addOpenRouterOnly(layers: CatalogLayers, drafts: Map<string, ModelDraft
   if (provider === undefined) return;
   const taken = new Set<string>();
   const ids = new Set<string>();
-  for (const def of [...layers.builtin, ...layers.config]) for (const n of [def.id, ...def.aliases]) taken.add(n.toLowerCase());
-  for (const m of layers.runtime) for (const n of [m.id, ...m.aliases]) taken.add(n.toLowerCase());
-  for (const m of [...layers.builtin, ...layers.config, ...layers.runtime]) ids.add(m.id.toLowerCase());
+  for (const m of [...layers.builtin, ...layers.config, ...layers.runtime]) {
+    ids.add(m.id.toLowerCase());
+    for (const n of [m.id, ...m.aliases]) taken.add(n.toLowerCase());
+  }
   for (const values of layers.synced) {
     // Matched to a model of the catalog: that model's values. Matched to one no longer there (a
     // runtime model deleted since the sync): the name is OpenRouter's own model again.

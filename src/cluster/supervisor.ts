@@ -98,6 +98,7 @@ export class Supervisor {
   }
 
   private onExit(worker: Worker, code: number | null, signal: string | null): void {
+    this.reloadWhenReady.delete(worker.id);
     this.alive.delete(worker.id);
     const served = this.ready.delete(worker.id);
     this.events.exited(worker);

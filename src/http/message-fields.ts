@@ -2,7 +2,6 @@ import type { ChatMessage, ChatRole } from '../domain/chat.js';
 import { checkConversation, DEFAULT_IMAGE_MAX_BYTES, imageOfDataUrl, textOfParts } from '../domain/conversation.js';
 import type { ContentPart, ToolCall } from '../domain/tools.js';
 import { isObject, shown, type Violations } from './body-fields.js';
-import { httpField } from './field-paths.js';
 
 /** The limits messages are held to on the HTTP door. */
 export interface MessageLimits {
@@ -75,7 +74,7 @@ export function parseMessages(raw: unknown, limits: MessageLimits, v: Violations
   });
   const maxImageBytes = limits.maxImageBytes ?? DEFAULT_IMAGE_MAX_BYTES;
   for (const violation of checkConversation(messages, (i) => `messages[${i}]`, { maxImageBytes })) {
-    v.add(httpField(violation.field), violation.description);
+    v.add(violation.field, violation.description);
   }
   return messages;
 }

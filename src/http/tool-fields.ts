@@ -1,6 +1,5 @@
 import { checkTooling, definedTooling, type JsonObject, type ResponseFormat, type ToolChoice, type Tooling } from '../domain/tools.js';
 import { booleanField, isObject, type Violations } from './body-fields.js';
-import { httpField } from './field-paths.js';
 
 /** tools, tool_choice, parallel_tool_calls and response_format, as the Chat Completions API spells them. */
 export function parseToolingFields(body: Record<string, unknown>, v: Violations): Tooling | undefined {
@@ -10,7 +9,7 @@ export function parseToolingFields(body: Record<string, unknown>, v: Violations)
     parallelToolCalls: booleanField(v, 'parallel_tool_calls', body.parallel_tool_calls),
     responseFormat: responseFormat(body.response_format, v),
   };
-  for (const violation of checkTooling(tooling, (name) => name)) v.add(httpField(violation.field), violation.description);
+  for (const violation of checkTooling(tooling, (name) => name)) v.add(violation.field, violation.description);
   return definedTooling(tooling);
 }
 

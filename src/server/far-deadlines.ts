@@ -36,7 +36,14 @@ export function acceptFarDeadlines(): boolean {
   const original = proto?.handleTimeoutHeader;
   if (!proto || typeof original !== 'function') return false;
   proto.handleTimeoutHeader = function (this: CallWithDeadline, header: unknown): void {
-    const match = TIMEOUT.exec(String(header));
+    const text = String(header);
+    // Eight digits of m, u or n stay under 2^31 ms (the usual header: grpc-js sends m below 27 hours).
+    const unit = text.charAt(text.length - 1);
+    if (unit === 'm' || unit === 'u' || unit === 'n') {
+      original.call(this, header);
+      return;
+    }
+    const match = TIMEOUT.exec(text);
     const ms = match ? Number(match[1]) * (UNIT_MS[match[2]!] ?? Number.NaN) : Number.NaN;
     if (ms > MAX_TIMER_MS) {
       this.deadline = Date.now() + ms;

@@ -86,8 +86,9 @@ export async function* runBatch<A extends Answer>(
       // A failed item's upstream calls were paid for too: the summary covers every item, and so
       // does the call's record (the ledger), told the item's attempts as an answer without text.
       if (err instanceof OrchestratorError && err.attempts.length > 0) {
-        for (const a of err.attempts) charge(a.usage, a.costUsd);
-        ctx.upstream?.answered?.(failedItemAnswer(err.attempts));
+        const failed = failedItemAnswer(err.attempts);
+        charge(failed.usage, failed.costUsd);
+        ctx.upstream?.answered?.(failed);
       }
       publish({ type: 'item', index: work.index, requestId: work.requestId, completedAt: Date.now(), error: asItemError(err, ctx.signal) });
     }

@@ -7,6 +7,15 @@
  */
 const FIXED_TEMPERATURE = /^(o[134](-mini|-pro|-preview)?|gpt-5(-mini|-nano|-pro)?)(-\d{4}-\d{2}-\d{2})?$/;
 
+/** Per upstream model, answered once: a provider serves a handful of models, and every request asks. */
+const answers = new Map<string, boolean>();
+
 export function takesTemperature(upstreamModel: string): boolean {
-  return !FIXED_TEMPERATURE.test(upstreamModel.slice(upstreamModel.lastIndexOf('/') + 1).toLowerCase());
+  let takes = answers.get(upstreamModel);
+  if (takes === undefined) {
+    takes = !FIXED_TEMPERATURE.test(upstreamModel.slice(upstreamModel.lastIndexOf('/') + 1).toLowerCase());
+    // Bounded: upstream ids come from the catalog, but a runaway list must not grow without end.
+    if (answers.size < 1_000) answers.set(upstreamModel, takes);
+  }
+  return takes;
 }

@@ -137,7 +137,7 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
  */
 function stampEveryStatus(call: grpc.ServerInterceptingCallInterface, requestId: string): void {
   const send = call.sendStatus.bind(call);
-  call.sendStatus = (status) => send({ ...status, metadata: stampRequestId(status.metadata?.clone() ?? new grpc.Metadata(), requestId) });
+  call.sendStatus = (status) => send({ ...status, metadata: stampRequestId(status.metadata ?? new grpc.Metadata(), requestId) });
 }
 
 /**
