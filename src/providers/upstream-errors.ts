@@ -11,6 +11,7 @@ import {
 } from '../domain/upstream-errors.js';
 import { RefusedAddressError } from './http/connector.js';
 import { tooLargeIn } from './http/too-large.js';
+import { MAX_TIMER_MS } from '../domain/timers.js';
 
 /**
  * Classifies an HTTP status from any provider. Messages are ours: the upstream body is
@@ -59,15 +60,24 @@ export function abortError(signal: AbortSignal): OrchestratorError {
   return reason instanceof OrchestratorError ? reason : cancelled();
 }
 
-/** Retry-After as milliseconds: `retry-after-ms`, then `retry-after` in seconds or as an HTTP date. */
+/**
+ * Retry-After as milliseconds: `retry-after-ms`, then `retry-after` in seconds or as an HTTP date.
+ * The number is the upstream's, untrusted: a wait past what a timer holds (about 24.8 days) is
+ * read as that, so a retry sleeps it rather than firing at once, and RetryInfo stays encodable (a
+ * Duration of 1e20 seconds is no int64: its encoder throws while the error status is made).
+ */
 export function parseRetryAfter(headers: { get(name: string): string | null } | undefined, now = Date.now()): number | undefined {
   if (!headers) return undefined;
   const ms = headers.get('retry-after-ms');
-  if (ms !== null && ms.trim() !== '' && Number.isFinite(Number(ms))) return Math.max(0, Number(ms));
+  if (ms !== null && ms.trim() !== '' && Number.isFinite(Number(ms))) return waitOf(Number(ms));
   const value = headers.get('retry-after');
   if (value === null || value.trim() === '') return undefined;
   const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  if (Number.isFinite(seconds)) return waitOf(seconds * 1000);
   const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+  return Number.isNaN(date) ? undefined : waitOf(date - now);
+}
+
+function waitOf(ms: number): number {
+  return Math.min(Math.max(0, ms), MAX_TIMER_MS);
 }

@@ -64,6 +64,24 @@ describe('retries over the wire', () => {
     expect(h.upstream.requests.length - before).toBe(1);
   });
 
+  it('answers an absurd Retry-After with RetryInfo at the longest wait a timer holds, and keeps serving', async () => {
+    h.upstream.injectFault({ kind: 'rate_limit', retryAfter: '1e20', model: 'gpt-4o', times: 1 });
+    const started = Date.now();
+    const err = await unaryError(
+      h.clients.chat.chat.bind(h.clients.chat),
+      { model: 'gpt-4o', prompt: 'forever', messages: [] },
+      { deadlineMs: 5_000 },
+    );
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+    expect(err.decoded.errorInfo?.reason).toBe('UPSTREAM_RATE_LIMITED');
+    // 2^31 - 1 ms, about 24.8 days.
+    expect(Number(err.decoded.retryInfo?.retryDelay?.seconds)).toBe(2_147_483);
+    expect(err.metadata.get('grpc-retry-pushback-ms')).toEqual(['2147483647']);
+    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'still here', messages: [] });
+    expect(response.model).toBe('gpt-4o');
+  });
+
   it('stops a retry storm against a dead upstream (retry budget)', async () => {
     h.upstream.injectFault({ kind: 'http_error', status: 503 });
     const before = h.upstream.requests.length;

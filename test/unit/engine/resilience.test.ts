@@ -161,6 +161,13 @@ describe('parseRetryAfter', () => {
     expect(parse({})).toBeUndefined();
   });
 
+  it('reads a wait longer than a timer holds (about 24.8 days) as that longest wait', () => {
+    expect(parse({ 'retry-after': '1e20' })).toBe(2 ** 31 - 1);
+    expect(parse({ 'retry-after-ms': '99999999999999999999' })).toBe(2 ** 31 - 1);
+    expect(parse({ 'retry-after': 'Fri, 31 Dec 9999 23:59:59 GMT' })).toBe(2 ** 31 - 1);
+    expect(parse({ 'retry-after': '86400' })).toBe(86_400_000);
+  });
+
   it('reads seconds, and prefers retry-after-ms', () => {
     expect(parse({ 'retry-after': '3' })).toBe(3_000);
     expect(parse({ 'retry-after': '3', 'retry-after-ms': '250' })).toBe(250);
