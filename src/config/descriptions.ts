@@ -32,7 +32,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   RETRY_MAX_ATTEMPTS: 'Calls per model per request, the first included (1–10); `1`: no retries.',
   RETRY_INITIAL_BACKOFF_MS: 'Retry n waits a random time in [0, this·2ⁿ⁻¹) ms (full jitter)…',
   RETRY_MAX_BACKOFF_MS: '…with this·2ⁿ⁻¹ capped here. An upstream `Retry-After` replaces the wait.',
-  RETRY_BUDGET_MAX_TOKENS: 'Retry throttling per provider (gRFC A6): bucket size (1–1000)…',
+  RETRY_BUDGET_MAX_TOKENS: 'Retry throttling per model endpoint (provider + model, gRFC A6): bucket size (1–1000)…',
   RETRY_BUDGET_TOKEN_RATIO: '…−1 per retryable failure, +ratio per success (0.001–1); retries only while above half.',
   BREAKER_CONSECUTIVE_FAILURES: "Consecutive failures that open a model's circuit breaker.",
   BREAKER_FAILURE_RATE: 'Failure rate over the window that also opens it; `0` or `1` disables this rule.',
