@@ -185,8 +185,9 @@ export class AttemptRunner {
     streamed = false,
   ): Promise<T> {
     const endpoint = endpointOf(provider, spec.model);
-    const breaker = this.options.breakers.for(endpoint);
-    const tries = new CallRetries(spec.signal, spec.deadline, this.options.budgets.for(endpoint), this.options.retry, this.options.events);
+    const { budgets, retry, events, breakers } = this.options;
+    const breaker = breakers.for(endpoint);
+    const tries = new CallRetries(spec.signal, spec.deadline, budgets.for(endpoint), retry, events, breakers, endpoint);
     try {
       return await this.retryPolicy.execute(({ attempt }) => this.tryOnce(attempt, tries, breaker, call, streamed));
     } catch (err) {

@@ -4,6 +4,7 @@ import { abortReason } from '../attempt-errors.js';
 import type { RetryOptions } from '../attempt-results.js';
 import type { EventSink } from '../events.js';
 import { UpstreamAwareBackoff } from './backoff.js';
+import type { BreakerRegistry } from './breakers.js';
 import { isRetryable } from './failures.js';
 import type { RetryBudget } from './retry-budget.js';
 
@@ -51,13 +52,18 @@ export class CallRetries {
     private readonly budget: RetryBudget,
     private readonly settings: RetryOptions,
     private readonly events: EventSink,
+    private readonly breakers: BreakerRegistry,
+    /** The model endpoint whose breaker a retry goes through. */
+    private readonly endpoint: string,
   ) {}
 
   /**
    * Whether `err` is worth another try: retryable, the call still wanted, the wait it needs
-   * (Retry-After or the jittered backoff) within the deadline, and the retry budget not low.
-   * A wait that does not fit fails now with the upstream error (and its RetryInfo) instead of
-   * sleeping into DEADLINE_EXCEEDED.
+   * (Retry-After or the jittered backoff) within the deadline, the retry budget not low, and
+   * the model's breaker not still open when the wait ends. A wait that does not fit fails now
+   * with the upstream error (and its RetryInfo) instead of sleeping into DEADLINE_EXCEEDED, or
+   * into a skip: a retry the open breaker (opened by this failure or another call's) would
+   * refuse is not waited for, so Fallback and Race move on at once.
    */
   retries(err: unknown): boolean {
     this.failures += 1;
@@ -73,7 +79,7 @@ export class CallRetries {
       this.events.emit({ type: 'retry_throttled' });
       return false;
     }
-    return true;
+    return this.planned >= this.breakers.coolDownLeftMs(this.endpoint);
   }
 
   /**

@@ -295,6 +295,60 @@ describe('circuit breaker', () => {
     expect((await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }))).reason).toBe(Reason.CIRCUIT_OPEN);
   });
 
+  it('does not wait for a retry the breaker will refuse: the failure that opened it moves Fallback on at once', async () => {
+    const { engine, provider } = engineFixture({
+      env: { ...env, ...RETRIES, BREAKER_CONSECUTIVE_FAILURES: '2', BREAKER_HALF_OPEN_AFTER_MS: '10000' },
+    });
+    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('429', 50) }, { kind: 'fail', error: upstreamFailure('429', 1_500) });
+    provider.script('gpt-4o-mini', { kind: 'answer', content: 'mini' });
+    const started = Date.now();
+    const answer = await engine.fallback({
+      model: ref('gpt-4o'),
+      chain: [],
+      attemptTimeoutMs: undefined,
+      defaultMessage: undefined,
+      disableDefaultMessage: true,
+      input: input(),
+      ctx: context(),
+    });
+    expect(answer.model).toBe('gpt-4o-mini');
+    // The second failure opened the breaker: no 1.5 s Retry-After slept only to be skipped.
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(answer.attempts.map((a) => [a.model, a.outcome])).toEqual([
+      ['gpt-4o', 'failure'],
+      ['gpt-4o', 'failure'],
+      ['gpt-4o-mini', 'success'],
+    ]);
+  });
+
+  it('ends a Chat whose failure opened the breaker with that failure, not a skip after the wait', async () => {
+    const { engine, provider } = engineFixture({
+      env: { ...env, ...RETRIES, BREAKER_CONSECUTIVE_FAILURES: '1', BREAKER_HALF_OPEN_AFTER_MS: '10000' },
+    });
+    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('503', 1_500) });
+    const started = Date.now();
+    const err = await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(err.reason).toBe(Reason.UPSTREAM_ERROR);
+    expect(err.retryAfterMs).toBe(1_500);
+    expect(err.attempts.map((a) => a.outcome)).toEqual(['failure']);
+    expect(engine.breakerState('gpt-4o')).toBe('open');
+  });
+
+  it('still retries when the wait outlasts the cool-down: the retry is the half-open probe', async () => {
+    const { engine, provider } = engineFixture({
+      env: { ...env, ...RETRIES, BREAKER_CONSECUTIVE_FAILURES: '1', BREAKER_HALF_OPEN_AFTER_MS: '100' },
+    });
+    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('503', 300) }, { kind: 'answer', content: 'probe answered' });
+    const answer = await engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() });
+    expect(answer.content).toBe('probe answered');
+    expect(answer.attempts.map((a) => [a.outcome, a.retry])).toEqual([
+      ['failure', 0],
+      ['success', 1],
+    ]);
+    expect(engine.breakerState('gpt-4o')).toBe('closed');
+  });
+
   it('lets fallback skip an open model without waiting', async () => {
     const { engine, provider } = engineFixture({ env });
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('down') });
