@@ -35,7 +35,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   RETRY_BUDGET_MAX_TOKENS: 'Retry throttling per model endpoint (provider + model, gRFC A6): bucket size (1–1000)…',
   RETRY_BUDGET_TOKEN_RATIO: '…−1 per retryable failure, +ratio per success (0.001–1); retries only while above half.',
   BREAKER_CONSECUTIVE_FAILURES: "Consecutive failures that open a model's circuit breaker.",
-  BREAKER_FAILURE_RATE: 'Failure rate over the window that also opens it; `0` or `1` disables this rule.',
+  BREAKER_FAILURE_RATE: 'A failure rate over the window above this also opens it (exactly this does not); `0` or `1` disables this rule.',
   BREAKER_SAMPLING_WINDOW_MS: 'That window (≥ 1000).',
   BREAKER_MIN_RPS: 'Requests per second a model needs before the rate rule applies (> 0).',
   BREAKER_HALF_OPEN_AFTER_MS: 'Open breaker cool-down; then one probe call decides.',

@@ -295,6 +295,29 @@ describe('circuit breaker', () => {
     expect((await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }))).reason).toBe(Reason.CIRCUIT_OPEN);
   });
 
+  it('does not open at exactly BREAKER_FAILURE_RATE: the rate must go over it', async () => {
+    const { engine, provider } = engineFixture({
+      env: {
+        BREAKER_CONSECUTIVE_FAILURES: '1000',
+        BREAKER_FAILURE_RATE: '0.5',
+        BREAKER_SAMPLING_WINDOW_MS: '10000',
+        BREAKER_MIN_RPS: '0.4',
+      },
+    });
+    const ok = { kind: 'answer', content: 'fine' } as const;
+    const bad = { kind: 'fail', error: upstreamFailure('flaky') } as const;
+    provider.script('gpt-4o', ok, bad, ok, bad, bad);
+    // The window needs 10 s x 0.4 rps = 4 calls: 2 failures out of 4 is the rate, not over it.
+    for (const step of [ok, bad, ok, bad]) {
+      const call = engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() });
+      if (step.kind === 'fail') await failureOf(call);
+      else await call;
+    }
+    expect(engine.breakerState('gpt-4o')).toBe('closed');
+    await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
+    expect(engine.breakerState('gpt-4o')).toBe('open');
+  });
+
   it('does not wait for a retry the breaker will refuse: the failure that opened it moves Fallback on at once', async () => {
     const { engine, provider } = engineFixture({
       env: { ...env, ...RETRIES, BREAKER_CONSECUTIVE_FAILURES: '2', BREAKER_HALF_OPEN_AFTER_MS: '10000' },
