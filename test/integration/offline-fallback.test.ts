@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CacheMode } from '../../src/gen/orchestrator/v1/chat.js';
+import { CacheMode, ResponseFormatType } from '../../src/gen/orchestrator/v1/chat.js';
 import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
 import { callUnary, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -97,6 +97,23 @@ describe('CACHE_OFFLINE_FALLBACK=on', () => {
     const refused = await collectStream<StreamChatResponse>(h.clients.chat.streamChat(streamRequest({ ...request, refuseStale: true })));
     expect(refused.error?.code).toBe(grpc.status.UNAVAILABLE);
     expect(refused.messages).toHaveLength(0);
+  });
+
+  it('replays a cached answer with characters outside the BMP intact, wherever the replay splits its text', async () => {
+    // The simulator answers a JSON Schema with its const: an emoji across the replay's 256-unit boundary.
+    const note = `${'a'.repeat(246)}😀 and ✓ done`;
+    const responseFormat = {
+      type: ResponseFormatType.RESPONSE_FORMAT_TYPE_JSON_SCHEMA,
+      jsonSchema: { name: 'note', description: '', schema: { type: 'object', properties: { note: { const: note } } }, strict: false },
+    };
+    const request = { model: 'gpt-4o', prompt: 'stream offline emoji', messages: [], temperature: 0, responseFormat };
+    const fresh = await callUnary(chat(), request);
+    expect(fresh.response.content).toBe(JSON.stringify({ note }));
+    h.upstream.injectFault({ kind: 'http_error', status: 500 });
+    const { messages, error } = await collectStream<StreamChatResponse>(h.clients.chat.streamChat(streamRequest({ ...request })));
+    expect(error).toBeUndefined();
+    const text = messages.map((m) => (m.event?.$case === 'delta' ? m.event.delta.content : '')).join('');
+    expect(text).toBe(fresh.response.content);
   });
 
   it('gives the error when nothing was ever cached for the request', async () => {

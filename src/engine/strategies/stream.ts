@@ -264,7 +264,14 @@ const REPLAY_CHUNK = 256;
 /** A cached answer as a stream: `started` says it is stale, the text follows as deltas. */
 function* replay(answer: Answer, attempts: readonly AttemptRecord[], prepared: PreparedStream): Generator<EngineStreamEvent> {
   yield { type: 'started', model: answer.model, provider: answer.provider, cache: answer.cache };
-  for (let i = 0; i < answer.content.length; i += REPLAY_CHUNK) yield { type: 'delta', content: answer.content.slice(i, i + REPLAY_CHUNK) };
+  const text = answer.content;
+  for (let i = 0; i < text.length; ) {
+    let end = Math.min(i + REPLAY_CHUNK, text.length);
+    // Never between the two halves of a surrogate pair: a lone half is no text, and gRPC's UTF-8 makes it U+FFFD.
+    if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end++;
+    yield { type: 'delta', content: text.slice(i, end) };
+    i = end;
+  }
   for (const [index, call] of (answer.toolCalls ?? []).entries()) {
     yield { type: 'delta', content: '', toolCall: { index, id: call.id, name: call.name, arguments: call.arguments } };
   }
@@ -282,6 +289,10 @@ function* replay(answer: Answer, attempts: readonly AttemptRecord[], prepared: P
     fallbackTriggered: true,
     decision: prepared.decision,
   };
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }
 
 /**
