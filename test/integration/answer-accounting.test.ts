@@ -152,6 +152,35 @@ describe('the record of a call', () => {
     expect(rows.at(-1)).toEqual({ method: '/orchestrator.v1.ChatService/StreamChat', answer: answer(streamed.messages) });
   });
 
+  it('of a Chat answered from the cache is no fallback, though the answer was cached by a Fallback call that fell back', async () => {
+    const md = { metadata: { authorization: 'Bearer frank-secret' } };
+    h.upstream.injectFault({ kind: 'http_error', status: 503, model: 'gpt-4o-mini', times: 1 });
+    const prompt = 'cached by a fallback';
+    const fell = await callUnary(
+      h.clients.chat.fallback.bind(h.clients.chat),
+      { model: '', prompt, messages: [], temperature: 0, models: ['gpt-4o-mini', 'gpt-3.5-turbo'], disableDefaultMessage: true },
+      md,
+    );
+    expect(fell.response).toMatchObject({ modelUsed: 'gpt-3.5-turbo', fallbackTriggered: true });
+    const hit = await callUnary(
+      h.clients.chat.chat.bind(h.clients.chat),
+      { model: 'gpt-3.5-turbo', prompt, messages: [], temperature: 0 },
+      md,
+    );
+    expect(hit.response.cache?.hit).toBe(true);
+    await h.app.ledger.store?.flush();
+    const rows = await h.app.ledger
+      .database()!
+      .db.selectFrom('ledger_calls')
+      .select(['method', 'cache_hit', 'fallback_triggered'])
+      .orderBy('ts')
+      .execute();
+    expect(rows.slice(-2)).toEqual([
+      { method: '/orchestrator.v1.ChatService/Fallback', cache_hit: 0, fallback_triggered: 1 },
+      { method: '/orchestrator.v1.ChatService/Chat', cache_hit: 1, fallback_triggered: 0 },
+    ]);
+  });
+
   it('refused for its API key still carries its request id in the trailers', async () => {
     const md = new grpc.Metadata();
     md.set('x-request-id', 'auth-req-1');

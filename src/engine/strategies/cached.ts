@@ -79,11 +79,18 @@ function staleAllowed(policy: CachePolicy, offlineFallback: boolean, err: unknow
 /**
  * A cached answer as this call's answer: no upstream attempts (or the failed ones, when stale).
  * Its cost is what the call's own attempts cost: nothing for a hit, the failed calls (charged
- * for their prompts) for a stale answer.
+ * for their prompts) for a stale answer. Only the answer itself is taken: an entry a Race or a
+ * Fallback stored also carries what that call did (fell back), which is not this call's.
  */
 function fromCache(cached: CachedAnswer, attempts: readonly AttemptRecord[], ctx: CallContext): Answer {
+  const { content, model, provider, finishReason, toolCalls, usage } = cached.answer;
   return {
-    ...cached.answer,
+    content,
+    model,
+    provider,
+    finishReason,
+    ...(toolCalls ? { toolCalls } : {}),
+    usage,
     costUsd: totalCost(attempts),
     latencyMs: performance.now() - ctx.startedAt,
     attempts,
