@@ -70,7 +70,7 @@ export function toCallRecord(call: DetailedCall, options: LedgerListenerOptions)
     usage,
     usageEstimated: attempts.some((a) => a.usageEstimated),
     costUsd: answer?.costUsd ?? sumUsd(attemptRecords.map((a) => a.costUsd)),
-    costSavedUsd: cacheHit && answer ? (options.priceOf(answer.model, answer.usage) ?? 0) : 0,
+    costSavedUsd: answer ? costSaved(detail.answers, options) : 0,
     latencyMs: call.latencyMs,
     ttftMs: answer?.timeToFirstTokenMs,
     fallbackTriggered: answer?.fallbackTriggered ?? false,
@@ -91,6 +91,11 @@ function storedAnswer(answer: CallAnswer): string {
   if (calls.length === 0) return answer.content;
   const listed = `tool_calls: ${JSON.stringify(calls.map(({ id, name, arguments: args }) => ({ id, name, arguments: args })))}`;
   return answer.content === '' ? listed : `${answer.content}\n${listed}`;
+}
+
+/** What the answers the cache gave would have cost upstream: each of a Batch's items counts, not only a lone answer. */
+function costSaved(answers: readonly CallAnswer[], options: LedgerListenerOptions): number {
+  return sumUsd(answers.map((a) => (a.cache?.hit ? (options.priceOf(a.model, a.usage) ?? 0) : 0)));
 }
 
 /** A Batch is one call: its items' attempts, usage and cost; a model only when every item had the same. */

@@ -181,6 +181,41 @@ describe('the record of a call', () => {
     ]);
   });
 
+  it('of a Batch whose items the cache answered says what the cache saved, as the same calls one by one would', async () => {
+    const md = new grpc.Metadata();
+    md.set('authorization', 'Bearer frank-secret');
+    const requests = ['saved one', 'saved two'].map((prompt) => ({ model: 'gpt-4o-mini', prompt, messages: [], temperature: 0 }));
+    let missCost = 0;
+    for (const request of requests) {
+      const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), request, {
+        metadata: { authorization: 'Bearer frank-secret' },
+      });
+      missCost += response.costUsd;
+    }
+    const items = requests.map((request, i) => ({ requestId: `saved-${i}`, request }));
+    const call = h.clients.chat.batch({ items, concurrency: 2 }, md);
+    const res: BatchResponse[] = [];
+    await new Promise<void>((resolve, reject) => {
+      call.on('data', (m: BatchResponse) => res.push(m));
+      call.on('error', reject);
+      call.on('end', () => resolve());
+    });
+    const hits = res.flatMap((m) =>
+      m.event?.$case === 'item' && m.event.item.outcome?.$case === 'response' ? [m.event.item.outcome.response.cache?.hit] : [],
+    );
+    expect(hits).toEqual([true, true]);
+    await h.app.ledger.store?.flush();
+    const row = await h.app.ledger
+      .database()!
+      .db.selectFrom('ledger_calls')
+      .select(['method', 'cost_usd', 'cost_saved_usd'])
+      .orderBy('ts', 'desc')
+      .executeTakeFirst();
+    expect(row).toMatchObject({ method: '/orchestrator.v1.ChatService/Batch', cost_usd: 0 });
+    expect(missCost).toBeGreaterThan(0);
+    expect(row?.cost_saved_usd).toBeCloseTo(missCost, 10);
+  });
+
   it('refused for its API key still carries its request id in the trailers', async () => {
     const md = new grpc.Metadata();
     md.set('x-request-id', 'auth-req-1');
