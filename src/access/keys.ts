@@ -24,6 +24,8 @@ export interface KeyEntry extends Principal {
 export class ApiKeyStore {
   private configured: readonly KeyEntry[] = [];
   private runtime: readonly KeyEntry[] = [];
+  /** A runtime key was ever created (revoked ones count): the service stays closed once its last key is revoked. */
+  private runtimeIssued = false;
   private entries: readonly KeyEntry[] = [];
   private byName: ReadonlyMap<string, KeyEntry> = new Map();
   private listeners: ((entries: readonly KeyEntry[]) => void)[] = [];
@@ -38,9 +40,14 @@ export class ApiKeyStore {
     this.rebuild();
   }
 
-  /** The database's live (unrevoked) keys; a name the config file also uses stays the file's. */
-  setRuntimeKeys(specs: readonly ApiKeySpec[]): void {
+  /**
+   * The database's live (unrevoked) keys; a name the config file also uses stays the file's.
+   * `issued`: the database holds any key, revoked ones included. Revoking the last key must not
+   * open the service again, where every caller (the revoked key too) would be let in.
+   */
+  setRuntimeKeys(specs: readonly ApiKeySpec[], issued = false): void {
     this.runtime = specs.map((spec) => entryOf(spec, 'runtime'));
+    this.runtimeIssued = issued || specs.length > 0;
     this.rebuild();
   }
 
@@ -50,7 +57,7 @@ export class ApiKeyStore {
   }
 
   get enabled(): boolean {
-    return this.entries.length > 0;
+    return this.entries.length > 0 || this.runtimeIssued;
   }
 
   /** The entry whose digest matches the presented key, or undefined. */

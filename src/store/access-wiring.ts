@@ -38,7 +38,7 @@ export async function startKeySync(
   const sync = new ApiKeySync({
     database: () => ledger.database()?.db,
     intervalMs,
-    apply: (live) => keys.setRuntimeKeys(live.map(specOfStored)),
+    apply: (live, issued) => keys.setRuntimeKeys(live.map(specOfStored), issued),
     log,
   });
   await sync.start();

@@ -7,8 +7,8 @@ export interface ApiKeySyncOptions {
   /** The open database; undefined while it is unreachable (the keys last read stay in force). */
   readonly database: () => Kysely<LedgerSchema> | undefined;
   readonly intervalMs: number;
-  /** Told the live (unrevoked) keys whenever they differ from the last ones told. */
-  readonly apply: (live: readonly StoredApiKey[]) => void;
+  /** Told the live (unrevoked) keys whenever they differ from the last ones told, and whether any key was ever stored. */
+  readonly apply: (live: readonly StoredApiKey[], issued: boolean) => void;
   readonly log: Logger;
 }
 
@@ -48,13 +48,15 @@ export class ApiKeySync {
     const db = this.options.database();
     if (!db) return;
     try {
-      const live = (await listApiKeys(db)).filter((k) => k.revokedAt === undefined);
+      const stored = await listApiKeys(db);
+      const live = stored.filter((k) => k.revokedAt === undefined);
       if (this.failing) this.options.log.info('API keys readable again from the database');
       this.failing = false;
-      const signature = JSON.stringify(live.map((k) => [k.name, k.sha256, k.updatedAt]));
+      const issued = stored.length > 0;
+      const signature = JSON.stringify([issued, live.map((k) => [k.name, k.sha256, k.updatedAt])]);
       if (signature === this.last) return;
       this.last = signature;
-      this.options.apply(live);
+      this.options.apply(live, issued);
     } catch (err) {
       if (!this.failing) this.options.log.warn({ err }, 'cannot read API keys from the database; the last ones read stay in force');
       this.failing = true;

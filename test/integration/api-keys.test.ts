@@ -167,6 +167,7 @@ describe('API keys managed at runtime (SQLite file)', () => {
 describe('an open service (no keys configured)', () => {
   let h: Harness;
   let keys: ApiKeyServiceClient;
+  let opsKey = '';
   beforeAll(async () => {
     h = await startHarness({ env: { DATABASE_URL: 'sqlite::memory:' } });
     keys = new ApiKeyServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
@@ -180,10 +181,29 @@ describe('an open service (no keys configured)', () => {
     const open = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o-mini', prompt: 'hi', messages: [] });
     expect(open.response.content.length).toBeGreaterThan(0);
     const { key } = (await callUnary(keys.createApiKey.bind(keys), { name: 'ops', scopes: { scopes: ['admin'] } })).response;
+    opsKey = key;
     const anonymous = await unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o-mini', prompt: 'hi', messages: [] });
     expect(anonymous.code).toBe(grpc.status.UNAUTHENTICATED);
     expect((await chatWith(h, key)).response.content.length).toBeGreaterThan(0);
     expect((await unaryError(keys.listApiKeys.bind(keys), { includeRevoked: false })).code).toBe(grpc.status.UNAUTHENTICATED);
+  });
+
+  it('stays closed when its last key is revoked: the revoked key and calls without a key are refused, on both doors', async () => {
+    const admin = bearer(opsKey);
+    const live = (await callUnary(keys.listApiKeys.bind(keys), { includeRevoked: false }, admin)).response.apiKeys;
+    expect(live.map((k) => k.name)).toEqual(['ops']);
+    await callUnary(keys.revokeApiKey.bind(keys), { name: 'ops' }, admin);
+    expect((await chatError(h, opsKey)).code).toBe(grpc.status.UNAUTHENTICATED);
+    const anonymous = await unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o-mini', prompt: 'hi', messages: [] });
+    expect(anonymous.code).toBe(grpc.status.UNAUTHENTICATED);
+    const http = (headers: Record<string, string>) =>
+      fetch(`${h.app.http!.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 }),
+      });
+    expect((await http({ authorization: `Bearer ${opsKey}` })).status).toBe(401);
+    expect((await http({})).status).toBe(401);
   });
 });
 
