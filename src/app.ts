@@ -150,6 +150,7 @@ export async function startApp(
     ttlMs: config.cache.ttlSeconds * 1000,
     staleTtlMs: config.cache.staleTtlSeconds * 1000,
     maxEntries: config.cache.maxEntries,
+    maxBytes: config.cache.maxBytes,
     redis,
   });
   const stats = new StatsStore();

@@ -12,8 +12,22 @@ export interface CacheOptions {
   /** Entries are kept this long past storage for offline fallback; at least ttlMs. */
   readonly staleTtlMs: number;
   readonly maxEntries: number;
+  /** What the in-memory entries may hold together, by `entryBytes`. */
+  readonly maxBytes: number;
   readonly redis: Redis | undefined;
 }
+
+/** An entry's weight: its texts at two bytes a character (V8's widest strings), plus its records. */
+function entryBytes(entry: Entry): number {
+  const answer = entry.answer;
+  let chars = answer.content.length;
+  for (const call of answer.toolCalls ?? []) chars += call.name.length + call.arguments.length + call.id.length;
+  return 2 * chars + ENTRY_OVERHEAD_BYTES + ATTEMPT_BYTES * answer.attempts.length;
+}
+
+/** Rough heap of an answer's fixed fields and of one attempt record: enough to bound many small answers too. */
+const ENTRY_OVERHEAD_BYTES = 512;
+const ATTEMPT_BYTES = 256;
 
 /**
  * Exact-match answers: lru-cache in memory by default, Redis (shared by replicas) when
@@ -24,7 +38,14 @@ export class ResponseCache implements AnswerCache {
   private readonly memory: LRUCache<string, Entry>;
 
   constructor(private readonly options: CacheOptions) {
-    this.memory = new LRUCache<string, Entry>({ max: options.maxEntries, ttl: Math.max(options.staleTtlMs, options.ttlMs, 1) });
+    this.memory = new LRUCache<string, Entry>({
+      max: options.maxEntries,
+      // A count alone would let a few thousand large answers (an Embed of 256 inputs stores
+      // megabytes of vectors as text) grow the heap without bound.
+      maxSize: options.maxBytes,
+      sizeCalculation: entryBytes,
+      ttl: Math.max(options.staleTtlMs, options.ttlMs, 1),
+    });
   }
 
   async get(key: string): Promise<CachedAnswer | undefined> {

@@ -130,6 +130,7 @@ export const envSchema = z.object({
   CACHE_STALE_TTL_SECONDS: number(z.number().int().min(0), 86_400),
   // lru-cache reserves room for every entry up front (about 40 bytes each, before any answer).
   CACHE_MAX_ENTRIES: number(z.number().int().min(1).max(1_000_000), 10_000),
+  CACHE_MAX_BYTES: number(z.number().int().min(1_048_576).max(Number.MAX_SAFE_INTEGER), 64 * 1024 * 1024),
   /** on: when every upstream attempt of a call fails, serve an expired cached answer (marked stale) unless the request refuses it. */
   CACHE_OFFLINE_FALLBACK: z.preprocess(
     (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),
@@ -228,6 +229,7 @@ export interface Config {
     readonly ttlSeconds: number;
     readonly staleTtlSeconds: number;
     readonly maxEntries: number;
+    readonly maxBytes: number;
     readonly offlineFallback: boolean;
   };
   readonly maxMessageBytes: number;
@@ -360,6 +362,7 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
       ttlSeconds: e.CACHE_TTL_SECONDS,
       staleTtlSeconds: e.CACHE_STALE_TTL_SECONDS,
       maxEntries: e.CACHE_MAX_ENTRIES,
+      maxBytes: e.CACHE_MAX_BYTES,
       offlineFallback: e.CACHE_OFFLINE_FALLBACK === 'on',
     },
     maxMessageBytes: e.MAX_MESSAGE_BYTES,

@@ -78,6 +78,8 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   CACHE_TTL_SECONDS: 'How long a cached answer is served fresh.',
   CACHE_STALE_TTL_SECONDS: 'How long after storing an answer it is kept, for the stale offline fallback (`allow_stale`).',
   CACHE_MAX_ENTRIES: 'In-memory cache size (without Redis), 1–1000000; room for every entry is reserved at start.',
+  CACHE_MAX_BYTES:
+    'Memory the in-memory cache (without Redis) may hold, counted as the text of its answers and vectors (≥ 1048576, default 64 MiB); the least recently used answers leave first, and an answer larger than this is not cached.',
   CACHE_OFFLINE_FALLBACK:
     '`on`: when every model of a Chat, Race, Fallback or StreamChat call fails upstream, answer with an expired cached answer, marked stale, unless the request sets `refuse_stale`.',
   MAX_MESSAGE_BYTES: 'Largest request message (≥ 1024); bigger ones get RESOURCE_EXHAUSTED before any handler runs.',

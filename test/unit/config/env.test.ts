@@ -104,6 +104,14 @@ describe('CACHE_MAX_ENTRIES', () => {
   });
 });
 
+describe('CACHE_MAX_BYTES', () => {
+  it('defaults to 64 MiB and refuses less than 1 MiB', () => {
+    expect(loadConfig({}).cache.maxBytes).toBe(64 * 1024 * 1024);
+    expect(loadConfig({ CACHE_MAX_BYTES: '268435456' }).cache.maxBytes).toBe(268_435_456);
+    expect(problemsOf({ CACHE_MAX_BYTES: '1000' })).toEqual(['CACHE_MAX_BYTES: Too small: expected number to be >=1048576 (got "1000")']);
+  });
+});
+
 describe('ports', () => {
   // PORT=8080 (HTTP_PORT's default) failed start-up as "address already in use", as if another program held it.
   it('refuse the HTTP API or /metrics on the gRPC port, naming both settings', () => {
