@@ -82,7 +82,9 @@ export async function usageTotals(
   filter: LedgerFilter,
   groupBy: readonly UsageDimension[],
 ): Promise<UsageTotals[]> {
-  const dims = [...new Set(groupBy)];
+  // A row has one period_start: grouped by hour and day, the hour (within its day) is the group,
+  // whichever order they were named in.
+  const dims = [...new Set(groupBy)].filter((d, _, all) => d !== 'day' || !all.includes('hour'));
   const alias = (i: number) => `g${i}`;
   const sums = await db
     .selectFrom('ledger_calls')
