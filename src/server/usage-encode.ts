@@ -1,6 +1,6 @@
 import type { Selectable } from 'kysely';
 import { codeFromJSON, Code } from '../gen/google/rpc/code.js';
-import { timestamp } from './encode.js';
+import { round3, timestamp } from './encode.js';
 import {
   attemptOutcomeFromJSON,
   complexityFromJSON,
@@ -72,8 +72,8 @@ export function encodeCall({ call: c, attempts, decision }: ListedCall): LedgerC
     usageEstimated: Number(c.usage_estimated) === 1,
     costUsd: Number(c.cost_usd),
     costSavedUsd: Number(c.cost_saved_usd),
-    latencyMs: Number(c.latency_ms),
-    timeToFirstTokenMs: c.ttft_ms === null ? undefined : Number(c.ttft_ms),
+    latencyMs: round3(Number(c.latency_ms)),
+    timeToFirstTokenMs: c.ttft_ms === null ? undefined : round3(Number(c.ttft_ms)),
     fallbackTriggered: Number(c.fallback_triggered) === 1,
     isDefaultMessage: Number(c.default_message) === 1,
     cacheHit: Number(c.cache_hit) === 1,
@@ -84,7 +84,7 @@ export function encodeCall({ call: c, attempts, decision }: ListedCall): LedgerC
       outcome: attemptOutcomeFromJSON(`ATTEMPT_OUTCOME_${a.outcome.toUpperCase()}`),
       code: a.code ? code(a.code) : Code.OK,
       reason: a.reason ?? '',
-      latencyMs: Number(a.latency_ms),
+      latencyMs: round3(Number(a.latency_ms)),
       usage: usage(a.prompt_tokens, a.completion_tokens, a.total_tokens),
       usageEstimated: Number(a.usage_estimated) === 1,
       costUsd: Number(a.cost_usd),

@@ -204,6 +204,10 @@ describe('the ledger on a SQLite file', () => {
       (c) => c.routeDecision,
     );
     expect(routed?.routeDecision?.chosenModel).toBeTruthy();
+    // Latencies to the microsecond, as the answers and GetUsage give them (not 166.52993599999172).
+    const all = (await callUnary(list, { requestId: '', pageSize: 50, pageToken: '' }, bearer('root-secret'))).response.calls;
+    const latencies = all.flatMap((c) => [c.latencyMs, ...c.attempts.map((a) => a.latencyMs)]);
+    expect(latencies.filter((ms) => Math.round(ms * 1000) / 1000 !== ms)).toEqual([]);
     const bad = await unaryError(list, { requestId: '', pageSize: 0, pageToken: 'nope' }, bearer('root-secret'));
     expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
   });
