@@ -24,6 +24,11 @@ const EXIT_USAGE = 2;
 const EXIT_INTERRUPTED = 130;
 
 async function main(argv: readonly string[]): Promise<number> {
+  // `llm-orchestrator stream ... | head`, `calls | head`: a reader that went away is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(EXIT_OK);
+    throw err;
+  });
   if (isLedgerCommand(argv))
     return runLedgerCommand(
       argv,
@@ -49,11 +54,6 @@ async function main(argv: readonly string[]): Promise<number> {
     return EXIT_USAGE;
   }
 
-  // `llm-orchestrator stream ... | head`: a reader that went away is not an error.
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(EXIT_OK);
-    throw err;
-  });
   const conn = connect(options);
   let active: grpc.Call | undefined;
   let interrupted = false;

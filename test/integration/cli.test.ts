@@ -185,6 +185,18 @@ describe('llm-orchestrator CLI', () => {
     expect(JSON.parse(calls.stdout)).toHaveProperty('calls');
   });
 
+  it('usage and calls into a reader that went away (| head) exit 0 without an error', async () => {
+    for (const command of ['usage', 'calls']) {
+      const child = spawn(process.execPath, [...CLI, command], { env: { ...process.env, LLMO_ADDR: address } });
+      // The reader is gone before the table is written, as when `head` has read its lines.
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect([command, code, stderr]).toEqual([command, 0, '']);
+    }
+  });
+
   it('--version prints the package version and exits 0', async () => {
     const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     const result = await cli(['--version']);
