@@ -113,3 +113,28 @@ async function checkNotNewer(database: LedgerDatabase, known: ReadonlySet<string
   const unknown = rows.map((r) => r.name).filter((n) => !known.has(n));
   if (unknown.length > 0) throw new SchemaTooNewError(unknown);
 }
+
+/** Node's codes for a server that cannot be reached or dropped the connection. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/**
+ * Whether a query failed because the database is away (not answering, shutting down or starting
+ * up, its connection lost) rather than for the query: a reader may retry it shortly.
+ */
+export function isDatabaseAway(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  // PostgreSQL's connection exceptions (class 08), shutdown and start-up (57P01-57P03), too many connections.
+  if (typeof code === 'string')
+    return NETWORK_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || /^57P0[1-3]$/.test(code) || code === '53300';
+  // pg's own errors for a connection it lost or could not open carry no code.
+  return err instanceof Error && /^Connection terminated|timeout exceeded when trying to connect|not queryable/.test(err.message);
+}

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { connect as tcp, createServer, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, migrate, type LedgerDatabase } from '../../src/store/database.js';
+import { connect, isDatabaseAway, migrate, type LedgerDatabase } from '../../src/store/database.js';
 import { LedgerStore } from '../../src/store/ledger-store.js';
 import { usageTotals } from '../../src/store/queries.js';
 import { callRecord } from '../helpers/call-record.js';
@@ -110,7 +110,8 @@ describe('the PostgreSQL ledger when the connection breaks', () => {
     await store.start();
     try {
       proxy.cutOn('from "ledger_calls"');
-      await expect(usageTotals(store.db!.db, {}, [])).rejects.toThrow();
+      // ...as a database away (UsageService: UNAVAILABLE, LEDGER_UNAVAILABLE), not as a query it refused.
+      await expect(usageTotals(store.db!.db, {}, [])).rejects.toSatisfy(isDatabaseAway);
       // The pool makes a new connection for the next query.
       await expect(usageTotals(store.db!.db, {}, [])).resolves.toBeDefined();
     } finally {

@@ -77,6 +77,29 @@ describe('the ledger on PostgreSQL', () => {
     }
   }, 90_000);
 
+  it('a database stopped after start-up: UsageService answers UNAVAILABLE (LEDGER_UNAVAILABLE), then answers again once it is back', async () => {
+    const h = await startHarness({ env: { DATABASE_URL: pg.url, LEDGER_FLUSH_MS: '20' } });
+    const client = new UsageServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+    try {
+      await chatOnce(h, 'before');
+      await h.app.ledger.store?.flush();
+      await pg.stop();
+      const seen = [
+        await unaryError(client.getUsage.bind(client), { groupBy: [] }),
+        await unaryError(client.listCalls.bind(client), { requestId: '', pageSize: 1, pageToken: '' }),
+        await unaryError(client.getRoutingAnalytics.bind(client), {}),
+      ].map((e) => [e.code, e.decoded.errorInfo?.reason]);
+      expect(seen).toEqual(Array.from({ length: 3 }, () => [grpc.status.UNAVAILABLE, 'LEDGER_UNAVAILABLE']));
+      await pg.start();
+      await expect
+        .poll(async () => (await usageOf(h).catch(() => undefined))?.rows[0]?.requests, { timeout: 30_000, interval: 200 })
+        .toBeGreaterThanOrEqual(1);
+    } finally {
+      client.close();
+      await h.close();
+    }
+  }, 60_000);
+
   it('the retention job removes only rows older than the retention period, on one replica at a time', async () => {
     const log = pino({ level: 'silent' });
     const store = new LedgerStore({ target: { kind: 'postgres', url: pg.url }, log, maxQueue: 100, flushMs: 10, batchSize: 50 });

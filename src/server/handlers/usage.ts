@@ -4,6 +4,7 @@ import { adminRequired, databaseOff, databaseUnreachable } from '../../domain/se
 import type { UsageFilter, UsageServiceServer } from '../../gen/orchestrator/v1/usage.js';
 import type { CallContext } from '../../engine/index.js';
 import { listCalls, routingAnalytics } from '../../store/call-queries.js';
+import { isDatabaseAway } from '../../store/database.js';
 import type { RunningLedger } from '../../store/index.js';
 import { usageTotals, type LedgerFilter, type UsageDimension } from '../../store/queries.js';
 import type { LedgerSchema } from '../../store/schema.js';
@@ -20,10 +21,15 @@ const DEFAULT_PAGE = 50;
 
 /** UsageService: reads of the ledger, scoped to the caller's own key unless it is an admin. */
 export function usageService(deps: CallDeps, ledger: RunningLedger, access: UsageAccess): UsageServiceServer {
-  const database = (): Kysely<LedgerSchema> => {
+  /** A read of the open database; a database that went away since start-up answers as one not reached yet. */
+  const read = async <T>(query: (db: Kysely<LedgerSchema>) => Promise<T>): Promise<T> => {
     const db = ledger.database()?.db;
-    if (db) return db;
-    throw ledger.store ? databaseUnreachable() : databaseOff('usage records');
+    if (!db) throw ledger.store ? databaseUnreachable() : databaseOff('usage records');
+    try {
+      return await query(db);
+    } catch (err) {
+      throw isDatabaseAway(err) ? databaseUnreachable() : err;
+    }
   };
 
   const scope = (given: UsageFilter | undefined, ctx: CallContext, peer: string): LedgerFilter => {
@@ -47,20 +53,21 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
         return d;
       });
       const filter = scope(req.filter, ctx, peer);
-      return { rows: (await usageTotals(database(), filter, groups)).map(encodeUsageRow) };
+      return { rows: (await read((db) => usageTotals(db, filter, groups))).map(encodeUsageRow) };
     }),
 
     listCalls: withPeer(deps, async (req, ctx, peer) => {
       if (req.pageSize < 0 || req.pageSize > MAX_PAGE)
         throw invalidArgument([{ field: 'page_size', description: `from 1 to ${MAX_PAGE} (0: ${DEFAULT_PAGE})` }]);
       const filter = scope(req.filter, ctx, peer);
-      const page = await listCalls(database(), {
+      const query = {
         filter,
         requestId: req.requestId || undefined,
         successful: req.successful,
         pageSize: req.pageSize || DEFAULT_PAGE,
         after: decodePageToken(req.pageToken),
-      });
+      };
+      const page = await read((db) => listCalls(db, query));
       return {
         calls: page.calls.map(encodeCall),
         nextPageToken: page.next ? Buffer.from(`${page.next.ts}:${page.next.id}`).toString('base64url') : '',
@@ -69,7 +76,7 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
 
     getRoutingAnalytics: withPeer(deps, async (req, ctx, peer) => {
       const filter = scope(req.filter, ctx, peer);
-      const profiles = await routingAnalytics(database(), filter);
+      const profiles = await read((db) => routingAnalytics(db, filter));
       return {
         profiles: profiles.map((p) => ({
           profile: routingProfileOf(p.profile),
