@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Cron } from 'croner';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
@@ -94,6 +95,9 @@ export class RetentionJob {
       attempts += removed.attempts;
       decisions += removed.decisions;
       if (removed.calls < batch) break;
+      // SQLite's statements run synchronously on the event loop, and awaiting them never lets it
+      // turn: without this pause a run over a large backlog would hold every call until it ends.
+      await nextTurn();
     }
     return { calls, attempts, decisions, skipped: false };
   }

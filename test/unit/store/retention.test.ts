@@ -1,0 +1,44 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { LedgerStore } from '../../../src/store/ledger-store.js';
+import { RetentionJob } from '../../../src/store/retention.js';
+import { callRecord } from '../../helpers/call-record.js';
+
+const DAY = 86_400_000;
+
+describe('the retention job on a SQLite file', () => {
+  it('deletes old calls batch by batch, letting the gateway serve between batches', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmo-retention-'));
+    const log = pino({ level: 'silent' });
+    const store = new LedgerStore({
+      target: { kind: 'sqlite', file: join(dir, 'ledger.db') },
+      log,
+      maxQueue: 10_000,
+      flushMs: 10,
+      batchSize: 1_000,
+    });
+    await store.start();
+    try {
+      const now = Date.now();
+      for (let i = 0; i < 5_000; i += 1) store.recordCall(callRecord(`old-${i}`, now - 40 * DAY + i));
+      for (let i = 0; i < 3; i += 1) store.recordCall(callRecord(`kept-${i}`, now - 29 * DAY + i));
+      await store.flush();
+      const job = new RetentionJob({ database: () => store.db, days: 30, cron: '0 0 * * *', log, batchSize: 100 });
+      // better-sqlite3 runs every statement synchronously: only a pause between batches lets timers
+      // (and every call in flight) run while 50 batches are deleted.
+      let ticks = 0;
+      const timer = setInterval(() => (ticks += 1), 1);
+      const result = await job.runOnce(now).finally(() => clearInterval(timer));
+      expect(result).toMatchObject({ calls: 5_000, attempts: 5_000, skipped: false });
+      expect(ticks).toBeGreaterThanOrEqual(5);
+      const left = await store.db?.db.selectFrom('ledger_calls').select('id').orderBy('id').execute();
+      expect(left?.map((r) => r.id)).toEqual(['kept-0', 'kept-1', 'kept-2']);
+    } finally {
+      await store.close(1_000);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
