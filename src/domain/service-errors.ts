@@ -37,7 +37,7 @@ export function runtimeKeysUnavailable(): OrchestratorError {
   return new OrchestratorError({
     kind: 'unavailable',
     reason: Reason.LEDGER_UNAVAILABLE,
-    message: 'runtime API keys live in the ledger database, which is off (DATABASE_URL=off) or not reachable yet',
+    message: 'runtime API keys live in the ledger database, which is off (DATABASE_URL=off) or not reachable',
     retryable: true,
   });
 }

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKeyServiceClient } from '../../src/gen/orchestrator/v1/keys.js';
 import { UsageServiceClient, type GetUsageResponse } from '../../src/gen/orchestrator/v1/usage.js';
 import { LedgerStore } from '../../src/store/ledger-store.js';
 import { RetentionJob } from '../../src/store/retention.js';
@@ -77,9 +78,11 @@ describe('the ledger on PostgreSQL', () => {
     }
   }, 90_000);
 
-  it('a database stopped after start-up: UsageService answers UNAVAILABLE (LEDGER_UNAVAILABLE), then answers again once it is back', async () => {
+  it('a database stopped after start-up: UsageService, ApiKeyService and the catalog admin answer UNAVAILABLE (LEDGER_UNAVAILABLE), then answer again once it is back', async () => {
     const h = await startHarness({ env: { DATABASE_URL: pg.url, LEDGER_FLUSH_MS: '20' } });
     const client = new UsageServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+    const keys = new ApiKeyServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+    const models = h.clients.models;
     try {
       await chatOnce(h, 'before');
       await h.app.ledger.store?.flush();
@@ -88,14 +91,17 @@ describe('the ledger on PostgreSQL', () => {
         await unaryError(client.getUsage.bind(client), { groupBy: [] }),
         await unaryError(client.listCalls.bind(client), { requestId: '', pageSize: 1, pageToken: '' }),
         await unaryError(client.getRoutingAnalytics.bind(client), {}),
+        await unaryError(keys.listApiKeys.bind(keys), { includeRevoked: false }),
+        await unaryError(models.listModelHistory.bind(models), { model: 'gpt-4o', field: '', limit: 0 }),
       ].map((e) => [e.code, e.decoded.errorInfo?.reason]);
-      expect(seen).toEqual(Array.from({ length: 3 }, () => [grpc.status.UNAVAILABLE, 'LEDGER_UNAVAILABLE']));
+      expect(seen).toEqual(Array.from({ length: 5 }, () => [grpc.status.UNAVAILABLE, 'LEDGER_UNAVAILABLE']));
       await pg.start();
       await expect
         .poll(async () => (await usageOf(h).catch(() => undefined))?.rows[0]?.requests, { timeout: 30_000, interval: 200 })
         .toBeGreaterThanOrEqual(1);
     } finally {
       client.close();
+      keys.close();
       await h.close();
     }
   }, 60_000);

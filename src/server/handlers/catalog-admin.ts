@@ -1,11 +1,12 @@
 import type { LiveCatalog } from '../../catalog/live.js';
 import { invalidArgument } from '../../domain/errors.js';
+import { databaseUnreachable } from '../../domain/service-errors.js';
 import type { CallContext, Engine } from '../../engine/index.js';
 import { CatalogSource, type ModelServiceServer } from '../../gen/orchestrator/v1/models.js';
 import { camelCase, decodeRuntimeModel, encodeChange, encodeModel, encodeReport, SYNC_SOURCE_OF } from '../catalog-encode.js';
 import { unary, type CallDeps } from '../call.js';
 import { encodeCircuit } from '../encode.js';
-import { type AdminAccess, requireAdmin, withPeer } from '../admin.js';
+import { type AdminAccess, databaseAwayAs, requireAdmin, withDatabase } from '../admin.js';
 
 /** Who may change the catalog: the admin RPCs' rule (server/admin.ts). */
 export type CatalogAdminAccess = AdminAccess;
@@ -17,7 +18,7 @@ const MAX_HISTORY = 1000;
 /** ModelService's catalog administration: runtime models, SyncCatalog (admin) and ListModelHistory. */
 export function catalogAdmin(deps: CallDeps, engine: Engine, live: LiveCatalog, access: CatalogAdminAccess): AdminRpcs {
   const admin = <Req, Res>(handler: (request: Req, ctx: CallContext) => Promise<Res>) =>
-    withPeer<Req, Res>(deps, (request, ctx, peer) => {
+    withDatabase<Req, Res>(deps, databaseUnreachable, (request, ctx, peer) => {
       requireAdmin(access, ctx, peer);
       return handler(request, ctx);
     });
@@ -55,7 +56,7 @@ export function catalogAdmin(deps: CallDeps, engine: Engine, live: LiveCatalog, 
       const limit = Math.min(req.limit || 100, MAX_HISTORY);
       const model = req.model.trim() === '' ? undefined : (live.catalog.find(req.model)?.id ?? req.model.trim());
       const field = req.field.trim() === '' ? undefined : camelCase(req.field.trim());
-      const changes = await live.history(model, field, limit);
+      const changes = await live.history(model, field, limit).catch(databaseAwayAs(databaseUnreachable));
       return { changes: changes.map(encodeChange) };
     }),
   };

@@ -6,7 +6,7 @@ import { apiKeyExists, apiKeyNotFound, apiKeyReadOnly, limitsNotShared, runtimeK
 import type { ApiKeyBudgets, ApiKeyLimits, ApiKeyModels, ApiKeyScopes, ApiKeyServiceServer } from '../../gen/orchestrator/v1/keys.js';
 import { findApiKey, insertApiKey, listApiKeys, revokeApiKey, updateApiKey, type StoredApiKey } from '../../store/api-keys.js';
 import type { LedgerSchema } from '../../store/schema.js';
-import { requireAdmin, withPeer, type AdminAccess } from '../admin.js';
+import { requireAdmin, withDatabase, type AdminAccess } from '../admin.js';
 import type { CallDeps } from '../call.js';
 import { encodeConfigKey, encodeRuntimeKey } from '../keys-encode.js';
 
@@ -50,7 +50,7 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
   };
 
   return {
-    createApiKey: withPeer(deps, async (req, ctx, peer) => {
+    createApiKey: withDatabase(deps, runtimeKeysUnavailable, async (req, ctx, peer) => {
       requireAdmin(admin.access, ctx, peer);
       const v: FieldViolation[] = [];
       if (!NAME.test(req.name)) v.push({ field: 'name', description: '1 to 64 characters: letters, digits, ".", "_", "-"' });
@@ -78,7 +78,7 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
       return { apiKey: encodeRuntimeKey(stored), key: material.key };
     }),
 
-    listApiKeys: withPeer(deps, async (req, ctx, peer) => {
+    listApiKeys: withDatabase(deps, runtimeKeysUnavailable, async (req, ctx, peer) => {
       requireAdmin(admin.access, ctx, peer);
       const configured = admin.keys
         .all()
@@ -88,7 +88,7 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
       return { apiKeys: [...configured, ...runtime] };
     }),
 
-    updateApiKey: withPeer(deps, async (req, ctx, peer) => {
+    updateApiKey: withDatabase(deps, runtimeKeysUnavailable, async (req, ctx, peer) => {
       requireAdmin(admin.access, ctx, peer);
       const v: FieldViolation[] = [];
       const parts = decodeParts(req, v);
@@ -101,7 +101,7 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
       return { apiKey: updated ? encodeRuntimeKey(updated) : undefined };
     }),
 
-    revokeApiKey: withPeer(deps, async (req, ctx, peer) => {
+    revokeApiKey: withDatabase(deps, runtimeKeysUnavailable, async (req, ctx, peer) => {
       requireAdmin(admin.access, ctx, peer);
       await changeable(req.name);
       const revoked = await revokeApiKey(db(), req.name, Date.now());

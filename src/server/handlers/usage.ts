@@ -4,12 +4,11 @@ import { adminRequired, databaseOff, databaseUnreachable } from '../../domain/se
 import type { UsageFilter, UsageServiceServer } from '../../gen/orchestrator/v1/usage.js';
 import type { CallContext } from '../../engine/index.js';
 import { listCalls, routingAnalytics } from '../../store/call-queries.js';
-import { isDatabaseAway } from '../../store/database.js';
 import type { RunningLedger } from '../../store/index.js';
 import { usageTotals, type LedgerFilter, type UsageDimension } from '../../store/queries.js';
 import type { LedgerSchema } from '../../store/schema.js';
 import type { CallDeps } from '../call.js';
-import { isLoopback, withPeer, type AdminAccess } from '../admin.js';
+import { databaseAwayAs, isLoopback, withPeer, type AdminAccess } from '../admin.js';
 import { millis } from '../encode.js';
 import { DIMENSION_OF, encodeCall, encodeUsageRow, routingProfileOf } from '../usage-encode.js';
 
@@ -22,14 +21,11 @@ const DEFAULT_PAGE = 50;
 /** UsageService: reads of the ledger, scoped to the caller's own key unless it is an admin. */
 export function usageService(deps: CallDeps, ledger: RunningLedger, access: UsageAccess): UsageServiceServer {
   /** A read of the open database; a database that went away since start-up answers as one not reached yet. */
+  const away = databaseAwayAs(databaseUnreachable);
   const read = async <T>(query: (db: Kysely<LedgerSchema>) => Promise<T>): Promise<T> => {
     const db = ledger.database()?.db;
     if (!db) throw ledger.store ? databaseUnreachable() : databaseOff('usage records');
-    try {
-      return await query(db);
-    } catch (err) {
-      throw isDatabaseAway(err) ? databaseUnreachable() : err;
-    }
+    return query(db).catch(away);
   };
 
   const scope = (given: UsageFilter | undefined, ctx: CallContext, peer: string): LedgerFilter => {
