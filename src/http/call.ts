@@ -224,7 +224,8 @@ function finish(deps: HttpCallDeps, route: RouteInfo, f: Finished): void {
     codeName: f.grpcCode,
     httpStatus: f.status,
     details: f.details,
-    level: f.status < 400 || f.status === 499 ? 'info' : f.status >= 500 && f.grpcCode === 'INTERNAL' ? 'error' : 'warn',
+    // By the code, not the status: a stream that fails after its first chunk was sent as a 200.
+    level: f.grpcCode === 'OK' || f.grpcCode === 'CANCELLED' ? 'info' : f.grpcCode === 'INTERNAL' ? 'error' : 'warn',
     peer: () => `${f.request.ip}:${f.request.socket.remotePort ?? ''}`,
     keyName: f.principalName,
   });

@@ -86,6 +86,21 @@ describe('HTTP calls share the gRPC call telemetry', () => {
     });
   });
 
+  it('logs a stream that failed after its first chunk as a warning with the details, as gRPC does', async () => {
+    upstream.injectFault({ kind: 'cut', afterTokens: 2, times: 1 });
+    const res = await fetch(`${app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'http-log-cut' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'cut me' }] }),
+    });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain('event: error');
+    await new Promise((r) => setTimeout(r, 20));
+    const line = lines.find((l) => l.msg === 'call' && l.requestId === 'http-log-cut');
+    expect(line).toMatchObject({ level: 'warn', status: 200, code: 'UNAVAILABLE' });
+    expect(line?.details).toMatch(/ended early/);
+  });
+
   it('counts completions in /v1/stats and in the Prometheus metrics', async () => {
     const before = (await (await fetch(`${app.http!.url}/v1/stats`)).json()) as {
       total_requests: number;
