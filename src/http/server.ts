@@ -163,10 +163,10 @@ export class HttpGateway {
 
   /** Requests Fastify refuses before a route runs: bad JSON, too big, wrong content type. */
   private refuse(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-    assignRequestId(request, reply);
+    const requestId = assignRequestId(request, reply);
     const status = err.statusCode ?? 500;
     if (status >= 500) {
-      this.options.log.error({ err, url: request.url }, 'internal error');
+      this.options.log.error({ err, url: request.url, requestId }, 'internal error');
       return sendError(reply, 500, 'server_error', 'internal', INTERNAL_MESSAGE, null);
     }
     // Fastify parses the bytes as sent, so a compressed body fails as JSON: named instead (RFC 9110: 415).
@@ -178,7 +178,7 @@ export class HttpGateway {
     const refused =
       REFUSALS[err.code] ?? (err instanceof SyntaxError ? { status: 400, code: 'invalid_json' } : { status, code: 'invalid_request' });
     this.options.log.warn(
-      { protocol: 'http', method: `${request.method} ${request.url}`, status: refused.status, code: err.code },
+      { protocol: 'http', method: `${request.method} ${request.url}`, status: refused.status, code: err.code, requestId },
       'request refused',
     );
     if (err.code === UNSUPPORTED_ENCODING) void reply.header('accept-encoding', 'identity');

@@ -86,6 +86,18 @@ describe('HTTP calls share the gRPC call telemetry', () => {
     });
   });
 
+  it('logs a body refused before any route ran with the request id the client got', async () => {
+    const res = await fetch(`${app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'http-log-bad-json' },
+      body: '{"model":',
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('x-request-id')).toBe('http-log-bad-json');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(lines.find((l) => l.requestId === 'http-log-bad-json')).toMatchObject({ level: 'warn', status: 400, protocol: 'http' });
+  });
+
   it('logs a stream that failed after its first chunk as a warning with the details, as gRPC does', async () => {
     upstream.injectFault({ kind: 'cut', afterTokens: 2, times: 1 });
     const res = await fetch(`${app.http!.url}/v1/chat/completions`, {
