@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
-import { callUnary, clientsFor, unaryError, type Clients } from '../helpers/grpc-client.js';
+import { eventually } from '../helpers/eventually.js';
+import { callUnary, clientsFor, streamRequest, unaryError, type Clients } from '../helpers/grpc-client.js';
 
 /** A destination that keeps the server's real log lines, parsed. */
 function captureLines(): { readonly lines: Record<string, unknown>[]; readonly sink: Writable } {
@@ -76,6 +77,25 @@ describe('logging interceptor', () => {
     );
     await new Promise((r) => setTimeout(r, 20));
     expect(callLines().slice(before)[0]).toMatchObject({ code: 'NOT_FOUND', requestId: 'caller-42', level: 'warn' });
+  });
+
+  it("names the caller's address on the line of a call the client cancelled", async () => {
+    upstream.injectFault({ kind: 'delay', delayMs: 2_000, model: 'gpt-4o-mini', times: 1 });
+    const md = new grpc.Metadata();
+    md.set('x-request-id', 'cancelled-peer');
+    const call = clients.chat.streamChat(streamRequest({ model: 'gpt-4o-mini', prompt: 'cancel me' }), md);
+    call.on('error', () => undefined);
+    await eventually(
+      async () => upstream.requests.length,
+      () => upstream.requests.some((r) => JSON.stringify(r.body).includes('cancel me')),
+    );
+    call.cancel();
+    const line = await eventually(
+      async () => callLines().find((l) => l.requestId === 'cancelled-peer'),
+      (l) => l !== undefined,
+    );
+    expect(line).toMatchObject({ code: 'CANCELLED' });
+    expect(String(line?.peer)).toContain('127.0.0.1');
   });
 
   it('refuses an undecodable request as bad input, and records the INVALID_ARGUMENT the client got, not a client cancel', async () => {

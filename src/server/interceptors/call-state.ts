@@ -63,7 +63,9 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
       .withOnReceiveMetadata((metadata, next) => {
         requestId = requestIdOf(metadata);
         stampEveryStatus(call, requestId);
-        callLog = startCallLog(log, observer, tracer, { method, requestId, startedAt, metadata, peer: () => call.getPeer() });
+        // Read now: once the client has cancelled, grpc-js no longer knows the stream's socket ("unknown").
+        const peer = call.getPeer();
+        callLog = startCallLog(log, observer, tracer, { method, requestId, startedAt, metadata, peer: () => peer });
         const auth = authenticate(keys, method.path, metadata);
         if (!auth.ok) {
           const { code, details, metadata: trailers } = toGrpcStatus(auth.error);
