@@ -117,9 +117,14 @@ export function definedSampling(sampling: Sampling): Sampling | undefined {
 export type AttemptOutcome = 'success' | 'failure' | 'timeout' | 'cancelled' | 'skipped';
 
 /** One upstream call made while answering a request. */
+/** What an upstream request asks for, as the OpenTelemetry GenAI conventions name it (gen_ai.operation.name). */
+export type UpstreamOperation = 'chat' | 'embeddings';
+
 export interface AttemptRecord {
   readonly model: string;
   readonly provider: string;
+  /** Set for an embeddings request; absent for a chat completion. */
+  readonly operation?: UpstreamOperation;
   readonly outcome: AttemptOutcome;
   /** Set for every outcome but success. */
   readonly error?: import('./errors.js').OrchestratorError;

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { costOf, type CatalogModel } from '../catalog/catalog.js';
 import type { UpstreamRequest } from './context.js';
-import type { AttemptOutcome, AttemptRecord, ChatMessage, FinishReason, TokenUsage } from '../domain/chat.js';
+import type { AttemptOutcome, AttemptRecord, ChatMessage, FinishReason, TokenUsage, UpstreamOperation } from '../domain/chat.js';
 import type { Provider } from '../providers/types.js';
 import { estimateUsage, ZERO_USAGE } from '../domain/chat.js';
 import { circuitOpen as circuitOpenError, modelNotServed, modelTimedOut, streamStalled } from '../domain/call-errors.js';
@@ -94,6 +94,7 @@ export interface FinishOptions {
   readonly estimated?: boolean;
   readonly finishReason?: FinishReason | undefined;
   readonly error?: OrchestratorError | undefined;
+  readonly operation?: UpstreamOperation | undefined;
   readonly upstream?: UpstreamRequest | undefined;
 }
 
@@ -103,6 +104,7 @@ export function attemptRecord(options: FinishOptions): AttemptRecord {
   return {
     model: spec.model.id,
     provider,
+    ...(options.operation ? { operation: options.operation } : {}),
     outcome: error ? outcomeOf(error) : 'success',
     ...(error ? { error } : {}),
     latencyMs: performance.now() - started,

@@ -229,7 +229,13 @@ export class AttemptRunner {
     call: UpstreamCall<S, R>,
   ): Promise<{ ok: true; value: R; record: AttemptRecord } | { ok: false; error: OrchestratorError; record: AttemptRecord }> {
     const started = performance.now();
-    const upstream = spec.upstream?.requestStarted({ model: spec.model.id, provider: provider.name, retry: info.retry });
+    const { operation } = call;
+    const upstream = spec.upstream?.requestStarted({
+      model: spec.model.id,
+      provider: provider.name,
+      retry: info.retry,
+      ...(operation ? { operation } : {}),
+    });
     // A child controller only when the attempt has a timeout of its own; else nothing aborts it
     // but the call (or the strategy's signal), and it runs on that signal.
     const timeout = timeoutOf(spec.model, spec.timeoutMs);
@@ -251,6 +257,7 @@ export class AttemptRunner {
           usage: answer.usage,
           estimated: answer.estimated,
           finishReason: answer.finishReason,
+          operation,
           upstream,
         }),
       };
@@ -267,6 +274,7 @@ export class AttemptRunner {
           info,
           ...usageSoFar(spec.messages, 0, signal.aborted),
           error,
+          operation,
           upstream,
         }),
       };

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { AttemptRecord } from '../domain/chat.js';
+import type { AttemptRecord, UpstreamOperation } from '../domain/chat.js';
 import type { Principal } from '../domain/principal.js';
 import type { CallAnswer, CallRequestFacts } from './call-detail.js';
 import type { RouteDecision } from './routing/router.js';
@@ -27,6 +27,8 @@ export interface UpstreamAttempt {
   readonly model: string;
   readonly provider: string;
   readonly retry: number;
+  /** Absent for a chat completion. */
+  readonly operation?: UpstreamOperation;
 }
 
 /** One upstream request as the call sees it (server layer: tracing, upstream time, the log line). */

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { FinishReason, TokenUsage } from '../domain/chat.js';
+import type { FinishReason, TokenUsage, UpstreamOperation } from '../domain/chat.js';
 import type { Provider, ProviderCompletion } from '../providers/types.js';
 import { providerRequest, type RequestSpec } from './provider-request.js';
 import { checkUsage } from './usage-check.js';
@@ -25,6 +25,8 @@ export interface Settled<R> {
  * not a closure built per call.
  */
 export interface UpstreamCall<S extends CallSpec, R> {
+  /** What the request asks for, on its record and trace; absent: a chat completion. */
+  readonly operation?: UpstreamOperation;
   send(spec: S, provider: Provider, signal: AbortSignal, headers: Readonly<Record<string, string>> | undefined): Promise<R>;
   settle(spec: S, provider: Provider, value: R): Settled<R>;
 }

@@ -70,7 +70,7 @@ export class GenAiMetrics {
     // A skipped model (breaker open, no provider) made no request: there is no operation to measure.
     if (record.outcome === 'skipped') return;
     const attributes: Attributes = {
-      'gen_ai.operation.name': 'chat',
+      'gen_ai.operation.name': record.operation ?? 'chat',
       'gen_ai.provider.name': record.provider,
       'gen_ai.request.model': record.model,
     };

@@ -90,12 +90,13 @@ export class OtelTracer implements Tracer {
   }
 
   private startAttempt(info: UpstreamAttempt, parent: Context, tracestate: string | undefined): AttemptSpan {
+    const operation = info.operation ?? 'chat';
     const span = this.tracer.startSpan(
-      `chat ${info.model}`,
+      `${operation} ${info.model}`,
       {
         kind: SpanKind.CLIENT,
         attributes: {
-          'gen_ai.operation.name': 'chat',
+          'gen_ai.operation.name': operation,
           'gen_ai.provider.name': info.provider,
           'gen_ai.request.model': info.model,
           'orchestrator.provider': info.provider,

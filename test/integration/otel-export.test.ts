@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
+import { EmbeddingServiceClient } from '../../src/gen/orchestrator/v1/embedding.js';
 import { parseTraceparent } from '../../src/telemetry/trace-context.js';
 import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -238,6 +240,28 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT on a running server', () => {
     expect(streamedUsage?.completionTokens).toBeGreaterThan(0);
     expect(byType.get('output')?.sum).toBe((response.usage?.completionTokens ?? 0) + (streamedUsage?.completionTokens ?? 0));
     expect(byType.get('input')?.sum).toBe((response.usage?.promptTokens ?? 0) + (streamedUsage?.promptTokens ?? 0));
+  }, 30_000);
+
+  it('an Embed request is an embeddings operation on its CLIENT span and in the GenAI client metrics, not a chat', async () => {
+    collector = await startCollector();
+    h = await startHarness({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint } });
+    const embed = new EmbeddingServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+    try {
+      await callUnary(embed.embed.bind(embed), { model: 'text-embedding-3-small', inputs: ['embed me'], dimensions: 0 });
+    } finally {
+      embed.close();
+    }
+    await h.close();
+    h = undefined;
+    const client = collector.spans().find((s) => s.kind === SPAN_KIND_CLIENT);
+    expect(client?.name).toBe('embeddings text-embedding-3-small');
+    expect(attribute(client, 'gen_ai.operation.name')).toBe('embeddings');
+    const metrics = collector.metrics();
+    for (const name of ['gen_ai.client.operation.duration', 'gen_ai.client.token.usage']) {
+      const points = metrics.find((m) => m.name === name)?.histogram?.dataPoints ?? [];
+      expect(points.length).toBeGreaterThan(0);
+      expect(points.map((p) => attribute(p, 'gen_ai.operation.name'))).toEqual(points.map(() => 'embeddings'));
+    }
   }, 30_000);
 
   it('a failed upstream request is measured with error.type on gen_ai.client.operation.duration', async () => {

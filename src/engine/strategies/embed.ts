@@ -108,6 +108,7 @@ interface EmbedSpec extends AttemptSpec {
  * (usage-check.ts, as for a completion: they set the key's token limits and budgets).
  */
 const EMBEDDING: UpstreamCall<EmbedSpec, EmbeddingResult> = {
+  operation: 'embeddings',
   send(spec, provider, signal, headers) {
     if (!canEmbed(provider)) return Promise.reject(noEmbeddingsApi(provider.name, spec.model.id));
     return provider.embed({ upstreamModel: spec.model.upstreamId, inputs: spec.inputs, dimensions: spec.dimensions, signal, headers });
