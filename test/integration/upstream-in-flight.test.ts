@@ -102,6 +102,9 @@ describe('one slot, no queue', () => {
     expect(err.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(err.decoded.errorInfo?.reason).toBe('PROVIDER_BUSY');
     expect((await providerRow(h))?.inFlight).toBe(1);
+    // GET /v1/stats is GetStats in snake_case: the provider row shows the slot too.
+    const overHttp = (await (await fetch(`${h.app.http!.url}/v1/stats`)).json()) as { providers: Record<string, unknown>[] };
+    expect(overHttp.providers.find((p) => p.name === 'openai')).toMatchObject({ in_flight: 1, queued: 0 });
 
     stream.cancel();
     await h.upstream.waitForIdle(3_000);

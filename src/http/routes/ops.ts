@@ -23,7 +23,13 @@ export function opsRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: Engi
       const json = snakeCase(snapshot) as Record<string, unknown>;
       // Breaker states are live, not counters: read at each request, as GetStats does.
       const models = (json.models as Record<string, unknown>[]).map((m) => ({ ...m, breaker_state: breakerState(engine, String(m.name)) }));
-      return { json: { object: 'stats', ...json, models } };
+      // So are the provider rows' slots under the cap on requests in flight (this process's, as GetStats has them).
+      const slots = new Map(engine.inFlight().map((r) => [r.provider, r]));
+      const providers = (json.providers as Record<string, unknown>[]).map((p) => {
+        const slot = slots.get(String(p.name));
+        return { ...p, in_flight: slot?.inFlight ?? 0, queued: slot?.queued ?? 0 };
+      });
+      return { json: { object: 'stats', ...json, providers, models } };
     }),
   );
 }
