@@ -182,7 +182,7 @@ export async function startApp(
   metrics?.watchBreakers(() => breakerReadings(catalog, engine));
   metrics?.watchInFlight(() => engine.inFlight());
   // Loads OpenTelemetry only when OTEL_EXPORTER_OTLP_ENDPOINT is set; then the GenAI client metrics listen on the event port too.
-  const tracer = await createTracer(config.tracing, engine.events);
+  const tracer = await createTracer(config.tracing, engine.events, log);
   const statsSource = options.clusterWorker ? new ClusterStats(stats, log, metrics?.registry) : undefined;
   // Fastify is loaded only when the HTTP API is on.
   const httpGateway = config.http.enabled

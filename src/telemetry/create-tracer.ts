@@ -1,25 +1,58 @@
+import type { Logger } from 'pino';
 import type { EventBus } from '../engine/index.js';
 import { PropagationTracer, type Tracer, type TracingOptions } from './tracing.js';
+
+/**
+ * How long a stop waits for the last spans and metrics to reach the collector. The OTLP
+ * exporters retry for up to 10 s; a collector that is down or does not answer must not hold the
+ * stop past its grace period (the process would be killed, exit 1) nor fail it.
+ */
+const LAST_EXPORT_MS = 3_000;
 
 /**
  * The tracer for this configuration. OpenTelemetry is imported only when an endpoint is set,
  * so with tracing off it costs neither start-up time nor memory. Given the engine's event port,
  * the GenAI client metrics are exported to the same endpoint, and stop with the tracer.
  */
-export async function createTracer(options: TracingOptions, events?: Pick<EventBus, 'subscribe'>): Promise<Tracer> {
+export async function createTracer(
+  options: TracingOptions,
+  events?: Pick<EventBus, 'subscribe'>,
+  log?: Pick<Logger, 'warn'>,
+): Promise<Tracer> {
   if (!options.otlpEndpoint) return new PropagationTracer();
   const { OtelTracer } = await import('./otel.js');
   const serviceName = options.serviceName ?? 'llm-orchestrator';
   const tracer = new OtelTracer({ otlpEndpoint: options.otlpEndpoint, serviceName, environment: options.environment });
-  if (!events) return tracer;
-  const { GenAiMetrics } = await import('./genai-metrics.js');
-  const metrics = new GenAiMetrics({ otlpEndpoint: options.otlpEndpoint, serviceName, environment: options.environment });
-  const unsubscribe = events.subscribe(metrics.on);
+  const { GenAiMetrics } = events ? await import('./genai-metrics.js') : { GenAiMetrics: undefined };
+  const metrics = GenAiMetrics && new GenAiMetrics({ otlpEndpoint: options.otlpEndpoint, serviceName, environment: options.environment });
+  const unsubscribe = metrics && events?.subscribe(metrics.on);
   return {
     startCall: (call) => tracer.startCall(call),
     async shutdown() {
-      unsubscribe();
-      await Promise.all([tracer.shutdown(), metrics.shutdown()]);
+      unsubscribe?.();
+      await lastExport(Promise.all([tracer.shutdown(), metrics?.shutdown()]), log);
     },
   };
+}
+
+/** Waits for the last export at most LAST_EXPORT_MS; what does not go out is dropped with a warning. */
+async function lastExport(exported: Promise<unknown>, log: Pick<Logger, 'warn'> | undefined): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<{ readonly late: true }>((resolve) => {
+    timer = setTimeout(() => resolve({ late: true }), LAST_EXPORT_MS);
+  });
+  const settled = exported.then(
+    () => ({ ok: true as const }),
+    (err: unknown) => ({ ok: false as const, err }),
+  );
+  try {
+    const outcome = await Promise.race([settled, late]);
+    if ('late' in outcome) {
+      log?.warn({ waitedMs: LAST_EXPORT_MS }, 'OTLP collector did not take the last spans and metrics in time; they are dropped');
+    } else if (!outcome.ok) {
+      log?.warn({ err: outcome.err }, 'OTLP collector unreachable: the last spans and metrics are dropped');
+    }
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,5 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddingServiceClient } from '../../src/gen/orchestrator/v1/embedding.js';
@@ -263,6 +263,29 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT on a running server', () => {
       expect(points.map((p) => attribute(p, 'gen_ai.operation.name'))).toEqual(points.map(() => 'embeddings'));
     }
   }, 30_000);
+
+  it('a collector that is down, or does not answer, neither fails the stop nor holds it up', async () => {
+    // A port nothing listens on (refused), then one that takes connections and never answers.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const down = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const sockets: Socket[] = [];
+    const silent = createNetServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      for (const endpoint of [down, `http://127.0.0.1:${(silent.address() as AddressInfo).port}`]) {
+        const own = await startHarness({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint } });
+        await callUnary(own.clients.chat.chat.bind(own.clients.chat), { model: 'gpt-4o-mini', prompt: 'nobody listens', messages: [] });
+        const started = Date.now();
+        await expect(own.close()).resolves.toBeUndefined();
+        expect(Date.now() - started).toBeLessThan(6_000);
+      }
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  }, 60_000);
 
   it('a failed upstream request is measured with error.type on gen_ai.client.operation.duration', async () => {
     collector = await startCollector();
