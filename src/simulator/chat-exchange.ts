@@ -1,15 +1,15 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { planAnswer } from './answer-plan.js';
 import type { AnswerLength } from './text.js';
 import type { SimChatRequest } from './chat-request.js';
 import type { FaultRule } from './faults.js';
-import { errorBody, sendJson } from './http-io.js';
+import { answerEarlyFault, type FaultErrorBody } from './early-fault.js';
+import { errorBody } from './http-io.js';
 import { respondJson } from './json-responder.js';
 import type { SimulatedModelProfile } from './profiles.js';
 import type { MutableRecord, RequestLog } from './records.js';
-import { watchResponse, type ResponseWatch } from './response-watch.js';
+import { watchResponse } from './response-watch.js';
 import { respondStream } from './stream-responder.js';
-import { sleep } from './timing.js';
 
 /** One accepted chat completion request, with the fault rule (if any) already taken. */
 export interface ChatExchange {
@@ -30,49 +30,16 @@ function errorTypeFor(status: number): string {
   return 'invalid_request_error';
 }
 
-/**
- * The faults answered before any answer is planned (hang, http_error, rate_limit), in the
- * OpenAI shape; false when the rule (if any) is of another kind and the caller answers.
- */
-export async function answerEarlyFault(
-  res: ServerResponse,
-  fault: FaultRule | undefined,
-  model: string,
-  watch: ResponseWatch,
-  requestId: OutgoingHttpHeaders,
-): Promise<boolean> {
-  switch (fault?.kind) {
-    case 'hang':
-      // Never answer: the record stays open until the client (or close()) ends the socket.
-      return true;
-    case 'http_error': {
-      if (!(await sleep(fault.delayMs ?? 0, watch.signal))) return true;
-      const status = fault.status ?? 500;
-      const headers = fault.retryAfter === undefined ? requestId : { ...requestId, 'retry-after': fault.retryAfter };
-      const body = errorBody(`Simulated upstream error (HTTP ${status}).`, { type: errorTypeFor(status) });
-      sendJson(res, status, body, headers);
-      return true;
-    }
-    case 'rate_limit': {
-      if (!(await sleep(fault.delayMs ?? 0, watch.signal))) return true;
-      const body = errorBody(`Simulated rate limit reached for ${model}.`, {
-        type: 'rate_limit_exceeded',
-        code: 'rate_limit_exceeded',
-      });
-      sendJson(res, 429, body, { ...requestId, 'retry-after': fault.retryAfter ?? '1' });
-      return true;
-    }
-    default:
-      return false;
-  }
-}
+/** The OpenAI shape of an early fault's error body. */
+export const openAiFaultError: FaultErrorBody = (status, message, rateLimited) =>
+  errorBody(message, rateLimited ? { type: 'rate_limit_exceeded', code: 'rate_limit_exceeded' } : { type: errorTypeFor(status) });
 
 /** Answers one chat completion, normally or as its fault rule says. */
 export async function runChatExchange(exchange: ChatExchange): Promise<void> {
   const { req, res, request, record, fault } = exchange;
   const watch = watchResponse(req, res, exchange);
   const requestId = { 'x-request-id': `sim-${record.id}` };
-  if (await answerEarlyFault(res, fault, request.model, watch, requestId)) return;
+  if (await answerEarlyFault(res, fault, request.model, watch, requestId, openAiFaultError)) return;
 
   const plan = planAnswer(exchange);
   const identity = {

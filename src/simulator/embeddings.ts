@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { answerEarlyFault } from './chat-exchange.js';
+import { openAiFaultError } from './chat-exchange.js';
+import { answerEarlyFault } from './early-fault.js';
 import type { FaultBook } from './faults.js';
 import { errorBody, readBody, sendJson } from './http-io.js';
 import type { RequestLog } from './records.js';
@@ -78,7 +79,7 @@ export async function handleEmbeddings(req: IncomingMessage, res: ServerResponse
   const record = endpoint.log.begin({ model, stream: false, body: parsed, headers: req.headers, fault: fault?.kind });
   const watch = watchResponse(req, res, { record, log: endpoint.log });
   const requestId = { 'x-request-id': `sim-${record.id}` };
-  if (await answerEarlyFault(res, fault, model, watch, requestId)) return;
+  if (await answerEarlyFault(res, fault, model, watch, requestId, openAiFaultError)) return;
   const delay = fault?.delayMs ?? (fault?.kind === 'delay' ? 1000 : 0);
   if (!(await sleep(delay, watch.signal))) return;
   const payload = JSON.stringify({

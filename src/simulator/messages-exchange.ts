@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { planAnswer } from './answer-plan.js';
+import { answerEarlyFault, type FaultErrorBody } from './early-fault.js';
 import type { FaultBook, FaultRule } from './faults.js';
 import { readBody, sendJson } from './http-io.js';
 import { respondJsonWire } from './json-responder.js';
@@ -10,7 +11,6 @@ import type { SimulatedModelProfile } from './profiles.js';
 import type { MutableRecord, RequestLog } from './records.js';
 import { watchResponse } from './response-watch.js';
 import type { AnswerLength } from './text.js';
-import { sleep } from './timing.js';
 
 /** What POST /v1/messages shares with the OpenAI endpoint: faults, records, profiles, key. */
 export interface MessagesEndpoint {
@@ -23,8 +23,11 @@ export interface MessagesEndpoint {
   readonly apiKey: string | undefined;
 }
 
-function sendError(res: ServerResponse, status: number, message: string, headers = {}): void {
-  sendJson(res, status, anthropicErrorBody(anthropicErrorType(status), message), headers);
+/** The Anthropic shape names no rate limit apart: its type follows the status alone. */
+const anthropicError: FaultErrorBody = (status, message) => anthropicErrorBody(anthropicErrorType(status), message);
+
+function sendError(res: ServerResponse, status: number, message: string): void {
+  sendJson(res, status, anthropicError(status, message, false));
 }
 
 function headerValue(req: IncomingMessage, name: string): string | undefined {
@@ -100,28 +103,7 @@ async function runMessagesExchange(exchange: MessagesExchange): Promise<void> {
   const watch = watchResponse(req, res, { record, log: endpoint.log });
   const requestId = { 'request-id': `req_sim_${record.id}` };
 
-  switch (fault?.kind) {
-    case 'hang':
-      // Never answer: the record stays open until the client (or close()) ends the socket.
-      return;
-    case 'http_error': {
-      if (!(await sleep(fault.delayMs ?? 0, watch.signal))) return;
-      const status = fault.status ?? 500;
-      const headers = fault.retryAfter === undefined ? requestId : { ...requestId, 'retry-after': fault.retryAfter };
-      sendError(res, status, `Simulated upstream error (HTTP ${status}).`, headers);
-      return;
-    }
-    case 'rate_limit': {
-      if (!(await sleep(fault.delayMs ?? 0, watch.signal))) return;
-      sendError(res, 429, `Simulated rate limit reached for ${request.model}.`, {
-        ...requestId,
-        'retry-after': fault.retryAfter ?? '1',
-      });
-      return;
-    }
-    default:
-      break;
-  }
+  if (await answerEarlyFault(res, fault, request.model, watch, requestId, anthropicError)) return;
 
   const plan = planAnswer({
     request: { ...request, includeUsage: true },
