@@ -49,7 +49,7 @@ export class AccessController implements AccessControl {
     models: readonly string[];
     estimatedTokens: number;
     maxCostUsd?: number | undefined;
-    priceModels?: readonly string[] | undefined;
+    priceModels?: (() => readonly string[]) | undefined;
   }): Promise<AccessTicket> {
     const { principal, models, estimatedTokens } = request;
     const denied = models.filter((m) => !this.allows(principal, m));
@@ -59,8 +59,9 @@ export class AccessController implements AccessControl {
     const hold = principal
       ? await this.holdBudget(
           principal.name,
-          request.maxCostUsd ??
-            this.maxCostUsd(models.length > 0 ? models : this.callable(principal, request.priceModels), estimatedTokens),
+          () =>
+            request.maxCostUsd ??
+            this.maxCostUsd(models.length > 0 ? models : this.callable(principal, request.priceModels?.()), estimatedTokens),
         )
       : undefined;
     try {
@@ -100,12 +101,15 @@ export class AccessController implements AccessControl {
     return (Math.max(1, estimatedTokens) * perMillion) / 1e6;
   }
 
-  /** Refuses a key whose budget is spent (holds of calls in flight included); else holds `usd`. */
-  private async holdBudget(keyName: string, usd: number): Promise<(() => Promise<void>) | undefined> {
+  /**
+   * Refuses a key whose budget is spent (holds of calls in flight included); else holds `usd()`,
+   * priced only for a key that has a budget.
+   */
+  private async holdBudget(keyName: string, usd: () => number): Promise<(() => Promise<void>) | undefined> {
     const budgets = this.keys.byKeyName(keyName)?.spec.budgets;
     if (!budgets || (budgets.usdPerDay === undefined && budgets.usdPerMonth === undefined)) return undefined;
     const now = new Date();
-    const reservation = await this.budgets.reserve(keyName, budgets, usd, HOLD_MS, now);
+    const reservation = await this.budgets.reserve(keyName, budgets, usd(), HOLD_MS, now);
     if (reservation.admitted) return reservation.release;
     throw budgetExhausted(keyName, budgets, reservation, now);
   }

@@ -35,7 +35,7 @@ export class Admission {
    * for an estimate from the text's length alone. Which models the key may call is the
    * ranking's business (they are excluded there), so no model is checked here.
    */
-  admitUnplanned(ctx: CallContext, input: ChatInput, defaultMaxTokens: number, priceModels: readonly string[] = []): Promise<Admitted> {
+  admitUnplanned(ctx: CallContext, input: ChatInput, defaultMaxTokens: number, priceModels?: () => readonly string[]): Promise<Admitted> {
     return this.admitDemand(ctx, {
       models: [],
       priceModels,
@@ -49,7 +49,7 @@ export class Admission {
       models: readonly string[];
       estimatedTokens: number;
       maxCostUsd?: number | undefined;
-      priceModels?: readonly string[] | undefined;
+      priceModels?: (() => readonly string[]) | undefined;
     },
   ): Promise<Admitted> {
     const access = this.access;
@@ -80,7 +80,7 @@ export class Admission {
     ctx: CallContext,
     input: ChatInput,
     defaultMaxTokens: number,
-    priceModels: readonly string[],
+    priceModels: () => readonly string[],
     run: (ctx: CallContext) => Promise<T>,
   ): Promise<T> {
     return this.within(this.admitUnplanned(ctx, input, defaultMaxTokens, priceModels), run);

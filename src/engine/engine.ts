@@ -169,15 +169,21 @@ export class Engine {
     if (req.route) {
       const route = req.route;
       // Admission first: a caller over its limits costs no classification.
-      return this.admission.runUnplanned(ctx, input, this.options.defaults.maxTokens, this.routeModels(route), async (admitted) => {
-        const { decision, chain } = await this.planner.routeChain(route, input, admitted);
-        ctx.upstream?.routed?.(decision);
-        const plan = this.planner.plan(chain, input, { capMaxTokens: true });
-        return {
-          ...(await runFallbackChain(this.deps, plan, { linkTimeoutMs: undefined, defaultMessage: undefined }, admitted)),
-          decision,
-        };
-      });
+      return this.admission.runUnplanned(
+        ctx,
+        input,
+        this.options.defaults.maxTokens,
+        () => this.routeModels(route),
+        async (admitted) => {
+          const { decision, chain } = await this.planner.routeChain(route, input, admitted);
+          ctx.upstream?.routed?.(decision);
+          const plan = this.planner.plan(chain, input, { capMaxTokens: true });
+          return {
+            ...(await runFallbackChain(this.deps, plan, { linkTimeoutMs: undefined, defaultMessage: undefined }, admitted)),
+            decision,
+          };
+        },
+      );
     }
     const plan = this.planner.plan([req.model], input);
     return this.admission.run(ctx, plan, (admitted) =>
@@ -208,10 +214,11 @@ export class Engine {
   private async prepareStream(req: StreamCall): Promise<PreparedStream> {
     const { target, input, ctx } = req;
     if (target.route) {
+      const route = target.route;
       // Admission first: a caller over its limits costs no classification.
-      const admitted = await this.admission.admitUnplanned(ctx, input, this.options.defaults.maxTokens, this.routeModels(target.route));
+      const admitted = await this.admission.admitUnplanned(ctx, input, this.options.defaults.maxTokens, () => this.routeModels(route));
       try {
-        const routed = await this.planner.routeChain(target.route, input, admitted.ctx, true);
+        const routed = await this.planner.routeChain(route, input, admitted.ctx, true);
         ctx.upstream?.routed?.(routed.decision);
         const plan = this.planner.plan(routed.chain, input, { capMaxTokens: true });
         return this.preparedStream(req, 'fallback', plan, admitted, routed.decision);
