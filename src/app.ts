@@ -188,6 +188,7 @@ export async function startApp(
   const httpGateway = config.http.enabled
     ? new (await import('./http/server.js')).HttpGateway({
         config,
+        tls: config.tlsFiles,
         engine,
         stats: statsSource ?? stats,
         log,
@@ -233,6 +234,7 @@ export async function startApp(
   const live = catalogRuntime.live;
   const server = new GatewayServer({
     config,
+    tls: config.tlsFiles,
     engine,
     stats,
     statsSource,

@@ -2,7 +2,7 @@ import { ConfigError, loadConfig, type Config } from './config.js';
 import { simulatorPortProblems } from './cross-checks.js';
 import { ConfigFileError, loadConfigFile, type FileConfig, type ProviderSpec } from './file.js';
 import { checkProviderUrl } from './ssrf.js';
-import { tlsFileProblems } from './tls-files.js';
+import { readTlsFiles, type TlsFiles } from './tls-files.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -17,13 +17,15 @@ export interface ResolvedProvider {
 
 /**
  * The environment and CONFIG_FILE as one frozen value: what app.ts wires and nothing else
- * re-reads. The file is read here, once.
+ * re-reads. The file and the TLS files are read here, once.
  */
 export interface ResolvedConfig extends Config {
   /** The parsed CONFIG_FILE; undefined when none is set. */
   readonly file: FileConfig | undefined;
   /** The file's providers in file order, then the OPENAI_* shorthand unless the file names "openai". */
   readonly providers: readonly ResolvedProvider[];
+  /** TLS_CERT_FILE, TLS_KEY_FILE and TLS_CLIENT_CA_FILE as read and checked here; undefined without TLS. */
+  readonly tlsFiles: TlsFiles | undefined;
 }
 
 /** Reads the environment and the config file once; throws ConfigError or ConfigFileError. */
@@ -37,10 +39,9 @@ export function resolveConfig(env: Env = process.env): ResolvedConfig {
  */
 export function completeConfig(config: Config, env: Env = process.env): ResolvedConfig {
   if (isResolved(config)) return config;
-  const tlsProblems = tlsFileProblems(config.tls);
-  if (tlsProblems.length > 0) throw new ConfigError(tlsProblems);
+  const tlsFiles = readTlsFiles(config.tls);
   const file = config.configFile ? loadConfigFile(config.configFile) : undefined;
-  const resolved = Object.freeze({ ...config, file, providers: Object.freeze(providersOf(config, file, env)) });
+  const resolved = Object.freeze({ ...config, file, providers: Object.freeze(providersOf(config, file, env)), tlsFiles });
   const portProblems = simulatorRuns(resolved) ? simulatorPortProblems(resolved) : [];
   if (portProblems.length > 0) throw new ConfigError(portProblems);
   return resolved;

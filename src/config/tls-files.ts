@@ -1,15 +1,24 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
+
+/** The TLS files' contents, as the servers serve them. */
+export interface TlsFiles {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+  /** TLS_CLIENT_CA_FILE: clients must present a certificate it signed. */
+  readonly ca: Buffer | undefined;
+}
 
 /**
- * The TLS files checked as the servers will use them, so that a mistake stops start-up naming
- * its setting: a CA file without a certificate would otherwise start a server that refuses
- * every client, and a missing file or a wrong key would fail with a bare OpenSSL error.
+ * The TLS files, read once and checked as the servers will use them, so that a mistake stops
+ * start-up naming its setting (ConfigError): a CA file without a certificate would otherwise
+ * start a server that refuses every client, and a missing file or a wrong key would fail with a
+ * bare OpenSSL error. Never re-read: a renewed certificate takes a restart.
  */
-export function tlsFileProblems(tls: Config['tls']): string[] {
-  if (!tls) return [];
+export function readTlsFiles(tls: Config['tls']): TlsFiles | undefined {
+  if (!tls) return undefined;
   const problems: string[] = [];
   const read = (setting: string, path: string): Buffer | undefined => {
     try {
@@ -35,7 +44,8 @@ export function tlsFileProblems(tls: Config['tls']): string[] {
     }
   }
   if (ca && tls.clientCaFile && !hasCertificate(ca)) problems.push(`TLS_CLIENT_CA_FILE: no PEM certificate in ${tls.clientCaFile}`);
-  return problems;
+  if (problems.length > 0 || !cert || !key) throw new ConfigError(problems);
+  return { cert, key, ca };
 }
 
 function hasCertificate(pem: Buffer): boolean {

@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ApiKeyStore } from '../access/keys.js';
 import type { Config } from '../config/config.js';
 import { listenError } from '../config/listen-error.js';
+import type { TlsFiles } from '../config/tls-files.js';
 import { draining, Reason } from '../domain/errors.js';
 import type { Engine } from '../engine/index.js';
 import { Lifecycle } from '../server/lifecycle.js';
@@ -22,6 +22,8 @@ const LISTEN_BACKLOG = 65_535;
 
 export interface HttpGatewayOptions {
   readonly config: Config;
+  /** The TLS files as the configuration read them; undefined: plaintext HTTP. */
+  readonly tls: TlsFiles | undefined;
   readonly engine: Engine;
   /** What GET /v1/stats reports (the StatsStore, or every worker's sum). */
   readonly stats: StatsReader;
@@ -55,8 +57,7 @@ export class HttpGateway {
 
   constructor(private readonly options: HttpGatewayOptions) {
     const { config, engine, log, keys, observer, tracer, stats } = options;
-    const tls = config.tls;
-    const ca = tls?.clientCaFile ? readFileSync(tls.clientCaFile) : undefined;
+    const { tls } = options;
     this.app = Fastify({
       // One line per call, written by call.ts with the gRPC line's fields; Fastify's own request logs would double it.
       logger: false,
@@ -67,9 +68,9 @@ export class HttpGateway {
       ...(tls
         ? {
             https: {
-              cert: readFileSync(tls.certFile),
-              key: readFileSync(tls.keyFile),
-              ...(ca ? { ca, requestCert: true, rejectUnauthorized: true } : {}),
+              cert: tls.cert,
+              key: tls.key,
+              ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
             },
           }
         : {}),

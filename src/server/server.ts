@@ -19,7 +19,6 @@ import { HealthRegistry } from './health.js';
 import { callInterceptor } from './interceptors/call-state.js';
 import { Lifecycle } from './lifecycle.js';
 import { addReflection } from './reflection.js';
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { ApiKeyStore } from '../access/keys.js';
 import { callObserverOf } from '../telemetry/call-observer.js';
@@ -34,17 +33,12 @@ import { apiKeyService } from './handlers/keys.js';
 import { unsharedLimits } from '../cluster/checks.js';
 import { tolerantRequests } from './undecodable.js';
 import { listenError } from '../config/listen-error.js';
+import type { TlsFiles } from '../config/tls-files.js';
 
 /** TLS when TLS_CERT_FILE/TLS_KEY_FILE are set; with TLS_CLIENT_CA_FILE clients must present a certificate it signed. */
-function credentialsOf(config: Config): grpc.ServerCredentials {
-  const tls = config.tls;
+function credentialsOf(tls: TlsFiles | undefined): grpc.ServerCredentials {
   if (!tls) return grpc.ServerCredentials.createInsecure();
-  const ca = tls.clientCaFile ? readFileSync(tls.clientCaFile) : null;
-  return grpc.ServerCredentials.createSsl(
-    ca,
-    [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }],
-    ca !== null,
-  );
+  return grpc.ServerCredentials.createSsl(tls.ca ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.ca !== undefined);
 }
 
 export const SERVICE_NAMES = [
@@ -56,6 +50,8 @@ export const SERVICE_NAMES = [
 
 export interface GatewayServerOptions {
   readonly config: Config;
+  /** The TLS files as the configuration read them; undefined: plaintext. */
+  readonly tls: TlsFiles | undefined;
   readonly engine: Engine;
   readonly stats: StatsStore;
   /** What GetStats reports; default `stats` (a cluster worker: every worker's sum). */
@@ -82,6 +78,7 @@ export class GatewayServer {
   private readonly server: grpc.Server;
   private readonly log: Logger;
   private readonly config: Config;
+  private readonly tls: TlsFiles | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(options: GatewayServerOptions) {
@@ -89,6 +86,7 @@ export class GatewayServer {
     const observer = callObserverOf(engine.events);
     this.log = log;
     this.config = config;
+    this.tls = options.tls;
     acceptFarDeadlines();
     this.server = new grpc.Server({
       // One layer for request id, log line, API key and deadline: it writes the call's state
@@ -156,7 +154,7 @@ export class GatewayServer {
     return new Promise((resolve, reject) => {
       // grpc-js reads `host:port` as a target: an IPv6 address (HOST=::) needs its brackets.
       const address = isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
-      this.server.bindAsync(address, credentialsOf(this.config), (err, bound) => {
+      this.server.bindAsync(address, credentialsOf(this.tls), (err, bound) => {
         if (err) return reject(listenError(err, { what: 'gRPC port', host, port, portSetting: 'PORT', hostSetting: 'HOST' }));
         try {
           capConnections(this.server, this.config.maxConnections);
