@@ -93,15 +93,26 @@ const STRATEGIES: Readonly<Record<string, StreamStrategy>> = {
   race: StreamStrategy.STREAM_STRATEGY_RACE,
 };
 
-export const OPTIONS = {
+/** The options every command takes, the ledger's too: where and how to connect, the deadline, JSON output, help. */
+export const COMMON_OPTIONS = {
   addr: { type: 'string' },
+  'api-key': { type: 'string' },
+  tls: { type: 'boolean', default: false },
+  'ca-file': { type: 'string' },
+  'cert-file': { type: 'string' },
+  'key-file': { type: 'string' },
   json: { type: 'boolean', default: false },
+  timeout: { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} satisfies NonNullable<ParseArgsConfig['options']>;
+
+export const OPTIONS = {
+  ...COMMON_OPTIONS,
   quiet: { type: 'boolean', short: 'q', default: false },
   model: { type: 'string', short: 'm', default: '' },
   models: { type: 'string', default: '' },
   temperature: { type: 'string', short: 't' },
   'max-tokens': { type: 'string' },
-  timeout: { type: 'string' },
   'request-id': { type: 'string' },
   route: { type: 'string' },
   strategy: { type: 'string' },
@@ -109,12 +120,6 @@ export const OPTIONS = {
   'no-default-message': { type: 'boolean', default: false },
   provider: { type: 'string', default: '' },
   available: { type: 'boolean', default: false },
-  'api-key': { type: 'string' },
-  tls: { type: 'boolean', default: false },
-  'ca-file': { type: 'string' },
-  'cert-file': { type: 'string' },
-  'key-file': { type: 'string' },
-  help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', default: false },
 } satisfies NonNullable<ParseArgsConfig['options']>;
 
@@ -166,13 +171,16 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   };
 }
 
+/** How every command connects: plaintext, TLS (system roots or `caFile`), or mTLS with `clientCert`. */
+export type TlsOptions = Pick<CliOptions, 'tls' | 'caFile' | 'clientCert'>;
+
 /** --tls, --ca-file, --cert-file and --key-file, as every command takes them. */
 export function tlsOptions(values: {
   readonly tls: boolean;
   readonly 'ca-file'?: string | undefined;
   readonly 'cert-file'?: string | undefined;
   readonly 'key-file'?: string | undefined;
-}): Pick<CliOptions, 'tls' | 'caFile' | 'clientCert'> {
+}): TlsOptions {
   const certFile = values['cert-file'];
   const keyFile = values['key-file'];
   if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('--cert-file and --key-file go together');

@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ChatServiceClient } from '../gen/orchestrator/v1/chat.js';
 import { ModelServiceClient } from '../gen/orchestrator/v1/models.js';
 import { StatsServiceClient } from '../gen/orchestrator/v1/stats.js';
-import type { CliOptions } from './args.js';
+import type { CliOptions, TlsOptions } from './args.js';
 
 /** The three service clients over one channel, and what every call sends. */
 export interface Connection {
@@ -16,9 +16,6 @@ export interface Connection {
   callOptions(): Partial<grpc.CallOptions>;
   close(): void;
 }
-
-/** How every command connects: plaintext, TLS (system roots or `caFile`), or mTLS with `clientCert`. */
-export type TlsOptions = Pick<CliOptions, 'tls' | 'caFile' | 'clientCert'>;
 
 export function channelCredentials(options: TlsOptions): grpc.ChannelCredentials {
   return options.tls

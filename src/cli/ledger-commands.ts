@@ -3,8 +3,8 @@ import * as grpc from '@grpc/grpc-js';
 import { AttemptOutcome, attemptOutcomeToJSON } from '../gen/orchestrator/v1/common.js';
 import { codeToJSON } from '../gen/google/rpc/code.js';
 import { GetUsageResponse, ListCallsResponse, UsageGroup, UsageServiceClient, type UsageFilter } from '../gen/orchestrator/v1/usage.js';
-import { DEFAULT_ADDR, LEDGER_COMMANDS, OPTIONS, parseDuration, tlsOptions, UsageError } from './args.js';
-import { channelCredentials, isServiceError, type TlsOptions } from './connection.js';
+import { COMMON_OPTIONS, DEFAULT_ADDR, LEDGER_COMMANDS, OPTIONS, parseDuration, tlsOptions, type TlsOptions, UsageError } from './args.js';
+import { channelCredentials, isServiceError } from './connection.js';
 import { describeError } from './errors.js';
 
 /**
@@ -43,14 +43,7 @@ export function isLedgerCommand(argv: readonly string[]): boolean {
 }
 
 export const LEDGER_OPTIONS = {
-  addr: { type: 'string' },
-  'api-key': { type: 'string' },
-  tls: { type: 'boolean', default: false },
-  'ca-file': { type: 'string' },
-  'cert-file': { type: 'string' },
-  'key-file': { type: 'string' },
-  json: { type: 'boolean', default: false },
-  timeout: { type: 'string' },
+  ...COMMON_OPTIONS,
   'group-by': { type: 'string', default: '' },
   since: { type: 'string' },
   key: { type: 'string', default: '' },
@@ -60,7 +53,6 @@ export const LEDGER_OPTIONS = {
   limit: { type: 'string', default: '20' },
   'request-id': { type: 'string', default: '' },
   failed: { type: 'boolean', default: false },
-  help: { type: 'boolean', short: 'h', default: false },
 } satisfies NonNullable<ParseArgsConfig['options']>;
 
 /** Runs `usage` or `calls`; resolves with the exit status (0 ok, 1 call failed, 2 bad usage). */
