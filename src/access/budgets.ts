@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { LimiterStore } from './limits.js';
 import { sharedStateDown } from './limits.js';
 import { HOLD_SCRIPT, holdsKeyOf, type BudgetLimits, type Reservation } from './holds.js';
-import { addTo, MAX_TRACKED, SpendWrites } from './spend-writes.js';
+import { addTo, setBounded } from './bounded-map.js';
+import { SpendWrites } from './spend-writes.js';
 
 export interface Spend {
   readonly day: number;
@@ -176,9 +177,8 @@ export class Budgets {
   }
 
   private orphan(id: string, holdsKey: string): void {
-    this.orphans.set(id, holdsKey);
     // Beyond the bound the oldest are left to expire on their own.
-    if (this.orphans.size > MAX_TRACKED) this.orphans.delete(this.orphans.keys().next().value as string);
+    setBounded(this.orphans, id, holdsKey);
   }
 
   /** Removes the orphaned holds, one pass at a time; what fails stays for the next pass. */

@@ -1,16 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-
-/** Budget keys (key name × day or month) remembered in memory; the least recently charged go first. */
-export const MAX_TRACKED = 100_000;
-
-/** Adds to a bounded map kept in order of last change (a plain Map: no memory until used). */
-export function addTo(map: Map<string, number>, key: string, usd: number): void {
-  const total = (map.get(key) ?? 0) + usd;
-  map.delete(key);
-  if (total > 1e-12) map.set(key, total);
-  if (map.size > MAX_TRACKED) map.delete(map.keys().next().value as string);
-}
+import { addTo, setBounded } from './bounded-map.js';
 
 type Amounts = readonly (readonly [redisKey: string, usd: number])[];
 
@@ -107,12 +97,9 @@ export class SpendWrites {
   }
 
   private keepDoubtful(id: string, amounts: Amounts): void {
-    this.doubtful.set(id, amounts);
-    if (this.doubtful.size <= MAX_TRACKED) return;
+    const dropped = setBounded(this.doubtful, id, amounts);
     // Beyond the bound the oldest is taken as written.
-    const [oldest, written] = this.doubtful.entries().next().value as [string, Amounts];
-    this.doubtful.delete(oldest);
-    for (const [key, usd] of written) addTo(this.pending, key, -usd);
+    if (dropped) for (const [key, usd] of dropped[1]) addTo(this.pending, key, -usd);
   }
 
   private async send(id: string, amounts: Amounts): Promise<'written' | 'unsent' | 'doubtful'> {
