@@ -146,10 +146,14 @@ export class Budgets {
         };
         return { admitted: true, spend, heldUsd: Number(held), release };
       } catch (err) {
-        // A timed-out script may still run once Redis answers again: its hold must not outlive this call.
+        // A timed-out script may still run once Redis answers again: its hold must not outlive this
+        // call. An HDEL sent now runs after it; the other orphans wait for a sign Redis is back.
         if (sent) {
           this.orphan(id, holdsKey);
-          void this.dropOrphans();
+          void redis.hdel(holdsKey, id).then(
+            () => this.orphans.delete(id),
+            () => undefined,
+          );
         }
         if (this.store.failurePolicy === 'closed') throw sharedStateDown(err);
       }
@@ -181,14 +185,23 @@ export class Budgets {
     setBounded(this.orphans, id, holdsKey);
   }
 
-  /** Removes the orphaned holds, one pass at a time; what fails stays for the next pass. */
+  /** Removes the orphaned holds, one HDEL per key's holds, one pass at a time; what fails stays for the next pass. */
   private dropOrphans(): Promise<void> {
     const redis = this.store.redis;
     if (!redis) return Promise.resolve();
-    this.dropping ??= Promise.all(
-      [...this.orphans].map(([id, holdsKey]) =>
-        redis.hdel(holdsKey, id).then(
-          () => this.orphans.delete(id),
+    if (this.dropping) return this.dropping;
+    const idsByHoldsKey = new Map<string, string[]>();
+    for (const [id, holdsKey] of this.orphans) {
+      const ids = idsByHoldsKey.get(holdsKey);
+      if (ids) ids.push(id);
+      else idsByHoldsKey.set(holdsKey, [id]);
+    }
+    this.dropping = Promise.all(
+      [...idsByHoldsKey].map(([holdsKey, ids]) =>
+        redis.hdel(holdsKey, ...ids).then(
+          () => {
+            for (const id of ids) this.orphans.delete(id);
+          },
           () => undefined,
         ),
       ),

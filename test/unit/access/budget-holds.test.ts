@@ -173,6 +173,31 @@ describe('a burst across two replicas sharing a real Redis', () => {
     }
   });
 
+  it('releases every hold of several keys whose releases came while the connection was down, once it is back', async () => {
+    const client = await connectRedis(redis.url, pino({ level: 'silent' }));
+    try {
+      const budgets = new Budgets({ redis: client, failurePolicy: 'local' });
+      const limits = { usdPerDay: 1, usdPerMonth: undefined };
+      const holds = await Promise.all(
+        ['blip-a', 'blip-a', 'blip-a', 'blip-b', 'blip-b'].map((k) => budgets.reserve(k, limits, 0.1, 60_000)),
+      );
+      const id = (await client.client('ID')) as number;
+      await clients[0]!.client('KILL', 'ID', String(id));
+      await eventually(
+        async () => client.status,
+        (status) => status !== 'ready',
+      );
+      for (const held of holds) if (held.admitted) await held.release();
+      const left = await eventually(
+        async () => (await clients[0]!.hlen('llmo:budget:blip-a:held')) + (await clients[0]!.hlen('llmo:budget:blip-b:held')),
+        (n) => n === 0,
+      );
+      expect(left).toBe(0);
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it('charges spend once when Redis ran a charge only after it was given up on', async () => {
     const budgets = new Budgets({ redis: clients[0], failurePolicy: 'local' });
     await budgets.add('late', 0.25);
