@@ -1,3 +1,4 @@
+import { sumUsd } from './money.js';
 import type { ContentPart, ToolCall, Tooling } from './tools.js';
 
 /** Provider-neutral shapes shared by providers, engine and server. */
@@ -139,6 +140,11 @@ export interface AttemptRecord {
   readonly retry: number;
   /** Time waited before this call (backoff or Retry-After). */
   readonly backoffMs: number;
+}
+
+/** What a call's upstream calls cost together: every attempt is paid for, failed ones too. */
+export function totalCost(attempts: readonly AttemptRecord[]): number {
+  return sumUsd(attempts.map((a) => a.costUsd));
 }
 
 /** The bounds the providers document (OpenAI Chat Completions; Anthropic takes a subset). */

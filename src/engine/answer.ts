@@ -1,8 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { CatalogModel } from '../catalog/catalog.js';
-import type { AttemptRecord, ChatMessage, FinishReason, Sampling, TokenUsage } from '../domain/chat.js';
+import { totalCost, type AttemptRecord, type ChatMessage, type FinishReason, type Sampling, type TokenUsage } from '../domain/chat.js';
 import type { ToolCall, Tooling } from '../domain/tools.js';
-import { sumUsd } from '../domain/money.js';
 import type { ProviderCompletion } from '../providers/types.js';
 import type { CallContext } from './context.js';
 
@@ -64,10 +63,6 @@ export function answerFrom(options: {
     latencyMs: performance.now() - ctx.startedAt,
     attempts,
   };
-}
-
-export function totalCost(attempts: readonly AttemptRecord[]): number {
-  return sumUsd(attempts.map((a) => a.costUsd));
 }
 
 export function maxTokensFor(plan: Plan, model: CatalogModel): number {

@@ -1,6 +1,6 @@
-import { addUsage, type AttemptRecord, type TokenUsage, ZERO_USAGE } from '../domain/chat.js';
+import { addUsage, totalCost, type AttemptRecord, type TokenUsage, ZERO_USAGE } from '../domain/chat.js';
 import type { ToolCall } from '../domain/tools.js';
-import { type Answer, totalCost } from './answer.js';
+import type { Answer } from './answer.js';
 import type { CallContext } from './context.js';
 import type { RouteDecision } from './routing/router.js';
 import type { EngineStreamEvent } from './strategies/stream.js';

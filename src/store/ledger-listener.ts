@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { addUsage, type AttemptRecord, type TokenUsage, ZERO_USAGE } from '../domain/chat.js';
+import { addUsage, totalCost, type AttemptRecord, type TokenUsage, ZERO_USAGE } from '../domain/chat.js';
 import { isOrchestratorError } from '../domain/errors.js';
 import { timeOrderedId } from '../domain/ids.js';
 import { sumUsd } from '../domain/money.js';
@@ -69,7 +69,7 @@ export function toCallRecord(call: DetailedCall, options: LedgerListenerOptions)
     reason: failure?.reason || undefined,
     usage,
     usageEstimated: attempts.some((a) => a.usageEstimated),
-    costUsd: answer?.costUsd ?? sumUsd(attemptRecords.map((a) => a.costUsd)),
+    costUsd: answer?.costUsd ?? totalCost(attemptRecords),
     costSavedUsd: answer ? costSaved(detail.answers, options) : 0,
     latencyMs: call.latencyMs,
     ttftMs: answer?.timeToFirstTokenMs,

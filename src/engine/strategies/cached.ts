@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import type { AttemptRecord } from '../../domain/chat.js';
+import { totalCost, type AttemptRecord } from '../../domain/chat.js';
 import { OrchestratorError } from '../../domain/errors.js';
-import { maxTokensFor, type Answer, type Plan, totalCost } from '../answer.js';
+import { maxTokensFor, type Answer, type Plan } from '../answer.js';
 import { cacheKey } from '../cache-key.js';
 import type { CallContext } from '../context.js';
 import type { EventSink } from '../events.js';

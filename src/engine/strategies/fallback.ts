@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import type { CatalogModel } from '../../catalog/catalog.js';
 import type { AttemptRecord } from '../../domain/chat.js';
-import { ZERO_USAGE } from '../../domain/chat.js';
+import { totalCost, ZERO_USAGE } from '../../domain/chat.js';
 import { linkTimedOut } from '../../domain/call-errors.js';
 import type { AttemptRunner } from '../attempt.js';
 import { aggregateFailure } from '../aggregate.js';
-import { answerFrom, maxTokensFor, totalCost, type FallbackAnswer, type Plan } from '../answer.js';
+import { answerFrom, maxTokensFor, type FallbackAnswer, type Plan } from '../answer.js';
 import type { CallContext } from '../context.js';
 import type { EventSink } from '../events.js';
 import { timedLink, type SignalLink } from '../signals.js';

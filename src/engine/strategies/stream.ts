@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import type { CatalogModel } from '../../catalog/catalog.js';
-import type { AttemptRecord, FinishReason, TokenUsage } from '../../domain/chat.js';
+import { totalCost, type AttemptRecord, type FinishReason, type TokenUsage } from '../../domain/chat.js';
 import type { ToolCall, ToolCallDelta } from '../../domain/tools.js';
 import { OrchestratorError, Reason } from '../../domain/errors.js';
 import type { AttemptSpec, OpenedStream } from '../attempt.js';
 import { aggregateFailure } from '../aggregate.js';
-import { maxTokensFor, totalCost, type Answer, type Plan } from '../answer.js';
+import { maxTokensFor, type Answer, type Plan } from '../answer.js';
 import type { CallContext } from '../context.js';
 import type { EventSink } from '../events.js';
 import type { SignalLink } from '../signals.js';
