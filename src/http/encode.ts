@@ -1,6 +1,7 @@
 import { isSimulatedProvider } from '../domain/simulated.js';
 import type { AttemptRecord, FinishReason, TokenUsage } from '../domain/chat.js';
 import type { ToolCall } from '../domain/tools.js';
+import { round3 } from '../domain/latency.js';
 import type { CatalogModel } from '../catalog/catalog.js';
 import type { Answer, BreakerState } from '../engine/index.js';
 import type { RouteDecision } from '../engine/index.js';
@@ -141,10 +142,6 @@ export function encodeModel(m: CatalogModel, breaker: BreakerState) {
       quality: m.quality,
     },
   };
-}
-
-export function round3(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
 }
 
 function round4(value: number): number {

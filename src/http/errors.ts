@@ -9,6 +9,7 @@
  */
 import type { AttemptRecord } from '../domain/chat.js';
 import { invalidArgument, isOrchestratorError, Reason, type ErrorKind, type OrchestratorError } from '../domain/errors.js';
+import { round3 } from '../domain/latency.js';
 import { httpField } from './field-paths.js';
 
 export interface HttpErrorBody {
@@ -167,7 +168,7 @@ export function encodeAttempt(a: AttemptRecord): EncodedAttempt {
     provider: a.provider,
     outcome: a.outcome,
     reason: a.error?.reason ?? null,
-    latency_ms: Math.round(a.latencyMs * 1000) / 1000,
+    latency_ms: round3(a.latencyMs),
     cost_usd: a.costUsd,
     retry: a.retry,
   };

@@ -4,7 +4,8 @@ import type { FastifyReply } from 'fastify';
 import type { EngineStreamEvent } from '../engine/index.js';
 import type { CallContext } from '../engine/index.js';
 import { toHttpError } from './errors.js';
-import { attemptsText, cacheText, encodeDecision, encodeFinish, encodeNumber, nowSeconds, round3, usageText } from './encode.js';
+import { attemptsText, cacheText, encodeDecision, encodeFinish, encodeNumber, nowSeconds, usageText } from './encode.js';
+import { round3 } from '../domain/latency.js';
 import type { HandlerResult } from './call.js';
 import { REQUEST_ID_HEADER } from './call.js';
 

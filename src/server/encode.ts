@@ -16,6 +16,7 @@ import type { Timestamp } from '../gen/google/protobuf/timestamp.js';
 import type { ToolCall } from '../domain/tools.js';
 import { codeForKind } from './errors.js';
 import { isSimulatedProvider } from '../domain/simulated.js';
+import { round3 } from '../domain/latency.js';
 
 /** Domain values -> generated message types. Pure functions, no logic beyond the mapping. */
 
@@ -99,10 +100,6 @@ export function encodeToolCalls(calls: readonly ToolCall[] | undefined): ToolCal
 /** The cache field of an answer that came from (or refreshed) the response cache. */
 export function encodeCacheInfo(answer: Pick<Answer, 'cache'>) {
   return answer.cache ? { cache: { hit: answer.cache.hit, stale: answer.cache.stale, ageSeconds: answer.cache.ageMs / 1000 } } : {};
-}
-
-export function round3(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
 }
 
 const PROFILE: Readonly<Record<RoutingProfileName, RoutingProfile>> = {

@@ -1,4 +1,5 @@
 import { sql, type AliasableExpression, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
+import { round3 } from '../domain/latency.js';
 import { roundUsd } from '../domain/money.js';
 import type { LedgerSchema } from './schema.js';
 
@@ -204,12 +205,9 @@ function compareGroups(a: UsageTotals['group'], b: UsageTotals['group']): number
 }
 
 /** Nearest-rank percentiles. */
-/** To the microsecond, as every other latency the gateway reports. */
-const r3 = (ms: number): number => Math.round(ms * 1000) / 1000;
-
 export function percentiles(values: number[]): Percentiles {
   if (values.length === 0) return { p50: 0, p95: 0, p99: 0 };
   const sorted = [...values].sort((a, b) => a - b);
   const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? 0;
-  return { p50: r3(at(50)), p95: r3(at(95)), p99: r3(at(99)) };
+  return { p50: round3(at(50)), p95: round3(at(95)), p99: round3(at(99)) };
 }

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { CallProtocol } from '../domain/call-state.js';
+import { round3 } from '../domain/latency.js';
 import type { CallKind, CallObserver } from './call-observer.js';
 import type { CallSummary } from './call-summary.js';
 
@@ -86,8 +87,4 @@ export function endCall(log: Logger, observer: CallObserver, c: CallEnding): voi
   };
   if (c.level === 'info') log.info(line, 'call');
   else log[c.level]({ ...line, details: c.details }, 'call');
-}
-
-function round3(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
 }

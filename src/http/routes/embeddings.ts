@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
+import { round3 } from '../../domain/latency.js';
 import type { Engine } from '../../engine/index.js';
 import { routeHandler, type HttpCallDeps } from '../call.js';
 import { encodeAttempt } from '../errors.js';
@@ -54,7 +55,7 @@ export function embeddingRoutes(app: FastifyInstance, deps: HttpCallDeps, engine
             provider: answer.provider,
             simulated: answer.simulated,
             cost_usd: answer.costUsd,
-            latency_ms: Math.round(answer.latencyMs * 1000) / 1000,
+            latency_ms: round3(answer.latencyMs),
             dimensions: answer.dimensions,
             attempts: answer.attempts.map(encodeAttempt),
             cache: answer.cache ? { hit: answer.cache.hit, stale: false, age_seconds: answer.cache.ageMs / 1000 } : null,

@@ -4,7 +4,8 @@ import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
 import type { BatchItemResult, BatchRequest, BatchResponse, ChatResponse } from '../../gen/orchestrator/v1/chat.js';
 
 type BatchItemOutcome = BatchItemResult['outcome'];
-import { encodeUsage, round3, timestamp } from '../encode.js';
+import { encodeUsage, timestamp } from '../encode.js';
+import { round3 } from '../../domain/latency.js';
 import { toRpcStatus } from '../errors.js';
 import type { ValidationLimits } from '../validate.js';
 import { answerChat } from './chat-answer.js';

@@ -2,16 +2,8 @@ import type { Engine, EngineStreamEvent, StreamTarget } from '../../engine/index
 import type { ChatServiceServer, StreamChatRequest, StreamChatResponse } from '../../gen/orchestrator/v1/chat.js';
 import { StreamStrategy } from '../../gen/orchestrator/v1/common.js';
 import { serverStream, unary, type CallDeps } from '../call.js';
-import {
-  encodeAnswer,
-  encodeAttempt,
-  encodeCacheInfo,
-  encodeDecision,
-  encodeFinish,
-  encodeToolCalls,
-  encodeUsage,
-  round3,
-} from '../encode.js';
+import { encodeAnswer, encodeAttempt, encodeCacheInfo, encodeDecision, encodeFinish, encodeToolCalls, encodeUsage } from '../encode.js';
+import { round3 } from '../../domain/latency.js';
 import { RequestValidator, type ValidationLimits } from '../validate.js';
 import { batchHandler, type BatchLimits } from './batch.js';
 import { answerChat } from './chat-answer.js';

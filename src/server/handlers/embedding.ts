@@ -1,7 +1,8 @@
 import type { Engine } from '../../engine/index.js';
 import type { EmbeddingServiceServer } from '../../gen/orchestrator/v1/embedding.js';
 import { unary, type CallDeps } from '../call.js';
-import { encodeAttempt, encodeUsage, round3 } from '../encode.js';
+import { encodeAttempt, encodeUsage } from '../encode.js';
+import { round3 } from '../../domain/latency.js';
 
 /** EmbeddingService: the engine checks the request (field paths of EmbedRequest) and embeds. */
 export function embeddingService(deps: CallDeps, engine: Engine): EmbeddingServiceServer {
