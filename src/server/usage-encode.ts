@@ -1,6 +1,7 @@
 import type { Selectable } from 'kysely';
 import { codeFromJSON, Code } from '../gen/google/rpc/code.js';
-import { round3, timestamp } from './encode.js';
+import { round3 } from '../domain/latency.js';
+import { timestamp } from './encode.js';
 import {
   attemptOutcomeFromJSON,
   complexityFromJSON,
