@@ -193,9 +193,12 @@ export class AnthropicProvider implements Provider {
             if (sse.event === 'error') throw streamError(this.name, sse.data);
             const event = JSON.parse(sse.data) as RawMessageStreamEvent;
             switch (event.type) {
-              case 'message_start':
-                usage = countsOf(event.message.usage);
+              case 'message_start': {
+                // Anthropic-compatible servers may report no usage: the estimate is charged then, as for a unary answer.
+                const reported = event.message?.usage;
+                usage = reported ? countsOf(reported) : undefined;
                 break;
+              }
               case 'content_block_start':
                 if (event.content_block.type === 'tool_use') {
                   const toolCall = { index: toolBlocks.size, id: event.content_block.id, name: event.content_block.name, arguments: '' };

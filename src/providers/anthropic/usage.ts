@@ -24,6 +24,8 @@ export function countsOf(usage: Pick<Usage, UsageFields>): UsageCounts {
 /** message_delta's usage is cumulative; its input counts, when present, replace message_start's. */
 export function withDelta(start: UsageCounts | undefined, delta: MessageDeltaUsage | null | undefined): UsageCounts | undefined {
   if (!delta) return start;
+  // Without message_start's counts, a delta that lacks the input count is no whole report: the prompt would be charged as none.
+  if (!start && (delta.input_tokens === null || delta.input_tokens === undefined)) return undefined;
   return {
     input: delta.input_tokens ?? start?.input ?? 0,
     cacheRead: delta.cache_read_input_tokens ?? start?.cacheRead ?? 0,

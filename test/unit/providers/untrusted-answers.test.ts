@@ -206,6 +206,22 @@ describe('usage reports', () => {
     if (end?.type !== 'end') throw new Error('no end');
     expect(checkUsage(end.usage, { messages: req().messages, maxTokens: 100 }, 2).refused).toBeDefined();
   });
+  it('from an Anthropic-compatible stream without usage in message_start are estimated, as a unary answer without usage is', async () => {
+    const noUsage = { type: 'message_start', message: { id: 'm1', type: 'message', role: 'assistant', content: [], model: 'c' } };
+    const text = { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'hi' } };
+    for (const delta of [{ output_tokens: 5 }, undefined]) {
+      const messageDelta = { type: 'message_delta', delta: { stop_reason: 'end_turn' }, ...(delta ? { usage: delta } : {}) };
+      reply = sse(anthropicEvents([noUsage, text, messageDelta, { type: 'message_stop' }]));
+      const events = await collect(anthropic().stream(req()));
+      expect(events[0]).toEqual({ type: 'delta', content: 'hi' });
+      const end = events.at(-1);
+      if (end?.type !== 'end') throw new Error('no end');
+      expect(end.finishReason).toBe('stop');
+      // Without the prompt's count the report is not whole: the estimate is charged, and said to be one.
+      expect(end.usageEstimated).toBe(true);
+      expect(end.usage.promptTokens).toBeGreaterThan(0);
+    }
+  });
 });
 
 describe('the SSE decoder', () => {
