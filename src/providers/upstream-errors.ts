@@ -1,8 +1,10 @@
 import { OrchestratorError, cancelled } from '../domain/errors.js';
 import {
+  streamTruncated,
   upstreamAddressRefused,
   upstreamAuthFailed,
   upstreamFailed,
+  upstreamMalformed,
   upstreamModelMissing,
   upstreamRateLimited,
   upstreamRedirect,
@@ -26,6 +28,20 @@ export function errorForUpstreamStatus(options: { provider: string; status: numb
   if (status >= 300 && status < 400) return upstreamRedirect(provider, status, metadata);
   if (status === 408 || status >= 500) return upstreamFailed(provider, status, retryAfterMs, metadata);
   return upstreamRejected(provider, status, metadata);
+}
+
+/**
+ * An error object an OpenAI-compatible upstream sends with HTTP 200, as the answer or as a
+ * stream chunk (OpenRouter, vLLM and Ollama do): the HTTP status its `code` names decides, as
+ * that status would have; an error without one fails the answer as the upstream's own report.
+ */
+export function errorInAnswer(provider: string, error: unknown, phase: 'response' | 'stream'): OrchestratorError {
+  const code: unknown = error !== null && typeof error === 'object' ? (error as { code?: unknown }).code : undefined;
+  const status = typeof code === 'number' ? code : typeof code === 'string' && /^\d{3}$/.test(code) ? Number(code) : undefined;
+  if (status !== undefined && status >= 400 && status <= 599) return errorForUpstreamStatus({ provider, status, retryAfterMs: undefined });
+  return phase === 'stream'
+    ? streamTruncated(provider, 'the stream reported an error')
+    : upstreamMalformed(provider, 'response (an error instead of the answer)');
 }
 
 // The providers' names for the transport failures they raise themselves.

@@ -24,6 +24,7 @@ import { embedThroughOpenAI } from './embeddings.js';
 import {
   abortError,
   errorForUpstreamStatus,
+  errorInAnswer,
   malformed,
   parseRetryAfter,
   transportError,
@@ -114,6 +115,8 @@ export class OpenAIProvider implements Provider {
   /** The answer read from a parsed response, whose shape is the upstream's word: checked, not trusted. */
   private answerOf(completion: ChatCompletion, request: ProviderRequest): ProviderCompletion {
     if (completion === null || typeof completion !== 'object') throw malformed(this.name, 'response (not a JSON object)');
+    const error: unknown = (completion as { error?: unknown }).error;
+    if (error !== undefined && error !== null && !Array.isArray(completion.choices)) throw errorInAnswer(this.name, error, 'response');
     const choice: ChatCompletion['choices'][number] | undefined = Array.isArray(completion.choices) ? completion.choices[0] : undefined;
     if (choice === null || typeof choice !== 'object' || choice.message === null || typeof choice.message !== 'object') {
       throw malformed(this.name, 'response (no choices[0].message)');
@@ -203,8 +206,7 @@ export class OpenAIProvider implements Provider {
             }
             const chunk = JSON.parse(event.data) as ChatCompletionChunk & { error?: object };
             template.learn(event.data, chunk);
-            // The SDK's error reads only `get` of the headers (the upstream's request id).
-            if (chunk.error) throw new OpenAI.APIError(undefined, chunk.error, undefined, response.headers as Headers);
+            if (chunk.error) throw errorInAnswer(this.name, chunk.error, 'stream');
             const choice = chunk.choices?.[0];
             const content: unknown = choice?.delta?.content;
             if (typeof content === 'string') {

@@ -136,6 +136,41 @@ describe('a stream event of another shape', () => {
   });
 });
 
+describe('an error object in a 200 answer from an OpenAI-compatible upstream (OpenRouter, vLLM, Ollama)', () => {
+  const failure = async (promise: Promise<unknown>): Promise<OrchestratorError> => {
+    const err = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(OrchestratorError);
+    return err as OrchestratorError;
+  };
+  it('streamed: the HTTP status its code names decides the failure; without one, the stream says the upstream reported an error', async () => {
+    reply = sse(`${chunk({ content: 'hey' })}data: {"error":{"message":"Rate limit exceeded","code":429}}\n\n`);
+    const limited = await failure(collect(openai().stream(req())));
+    expect([limited.reason, limited.retryable]).toEqual(['UPSTREAM_RATE_LIMITED', true]);
+    reply = sse(`${chunk({ content: 'hey' })}data: {"error":{"message":"prompt too long","code":400}}\n\n`);
+    const rejected = await failure(collect(openai().stream(req())));
+    expect([rejected.kind, rejected.reason, rejected.retryable]).toEqual(['invalid_argument', 'UPSTREAM_REJECTED_REQUEST', false]);
+    for (const error of ['{"message":"boom","type":"api_error","code":null}', '"model not loaded"']) {
+      reply = sse(`${chunk({ content: 'hey' })}data: {"error":${error}}\n\n`);
+      const reported = await failure(collect(openai().stream(req())));
+      expect(reported.reason).toBe('STREAM_TRUNCATED');
+      expect(reported.message).toMatch(/reported an error/);
+      expect(reported.message).not.toMatch(/connection closed/);
+    }
+  });
+  it('unary: the HTTP status its code names decides the failure, not a malformed answer', async () => {
+    reply = json({ error: { message: 'Rate limit exceeded', code: 429 } });
+    expect((await failure(openai().complete(req()))).reason).toBe('UPSTREAM_RATE_LIMITED');
+    reply = json({ error: { message: 'Provider returned error', code: 502 } });
+    const failed = await failure(openai().complete(req()));
+    expect([failed.reason, failed.retryable, failed.metadata.upstream_status]).toEqual(['UPSTREAM_ERROR', true, '502']);
+    reply = json({ error: { message: 'context too long', code: 400 } });
+    expect((await failure(openai().complete(req()))).reason).toBe('UPSTREAM_REJECTED_REQUEST');
+  });
+});
+
 describe('Anthropic tool calls streamed and not', () => {
   it('agree on a tool called without input: its arguments are {}', async () => {
     const events = [
