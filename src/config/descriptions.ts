@@ -40,8 +40,10 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   BREAKER_MIN_RPS: 'Requests per second a model needs before the rate rule applies (> 0).',
   BREAKER_HALF_OPEN_AFTER_MS: 'Open breaker cool-down; then one probe call decides.',
   ATTEMPT_TIMEOUT_MS: "Budget of one unary upstream call; `0`: the call's deadline only.",
-  STREAM_FIRST_TOKEN_TIMEOUT_MS: 'Give up on a streaming model with no token by then (`0`: never).',
-  STREAM_INTER_TOKEN_TIMEOUT_MS: 'Give up on a streaming model silent this long between tokens (`0`: never).',
+  STREAM_FIRST_TOKEN_TIMEOUT_MS:
+    "Give up on a streaming model with no token by then (`0`: never); a streamed piece of a reasoning model's thinking starts the window again.",
+  STREAM_INTER_TOKEN_TIMEOUT_MS:
+    'Give up on a streaming model silent this long between tokens (`0`: never); a streamed piece of thinking is not silence.',
   SHUTDOWN_GRACE_MS: 'Time in-flight calls get after SIGTERM/SIGINT (after `DRAIN_DELAY_MS`).',
   DRAIN_DELAY_MS:
     'After SIGTERM/SIGINT, health is NOT_SERVING at once but calls are still accepted this long; then new calls get UNAVAILABLE `DRAINING`. See [Drain](operations.md#drain-and-shutdown).',

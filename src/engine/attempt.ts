@@ -309,7 +309,8 @@ export class AttemptRunner {
     let error: OrchestratorError | undefined;
     try {
       watchdog.wait(spec.firstTokenTimeoutMs, 'first_token');
-      for await (const events of readsOf(provider, providerRequest(spec, child.signal, upstream?.headers))) {
+      const progress = (): void => watchdog.progress();
+      for await (const events of readsOf(provider, providerRequest(spec, child.signal, upstream?.headers, progress))) {
         watchdog.hold();
         let relayed = events;
         for (let i = 0; i < events.length; i++) {

@@ -18,6 +18,7 @@ export function providerRequest(
   spec: RequestSpec,
   signal: AbortSignal,
   headers: Readonly<Record<string, string>> | undefined,
+  onProgress?: () => void,
 ): ProviderRequest {
   return {
     upstreamModel: spec.model.upstreamId,
@@ -28,5 +29,6 @@ export function providerRequest(
     ...(spec.tooling ? { tooling: spec.tooling } : {}),
     signal,
     headers,
+    ...(onProgress ? { onProgress } : {}),
   };
 }

@@ -35,6 +35,11 @@ export class StallWatchdog {
     }, ms);
   }
 
+  /** The upstream is generating what is not relayed (a model's thinking): the window starts again. */
+  progress(): void {
+    if (this.#waiting) this.#timer?.refresh();
+  }
+
   /** An event arrived: the consumer holds it until the next `wait`. */
   hold(): void {
     this.#waiting = false;

@@ -16,6 +16,11 @@ export interface ProviderRequest {
   readonly signal: AbortSignal;
   /** Extra HTTP headers for this request only (W3C traceparent/tracestate). */
   readonly headers?: Readonly<Record<string, string>> | undefined;
+  /**
+   * Told when a stream read brought work that is not relayed (a reasoning model's thinking): the
+   * model is generating, so the stall watchdog must not give it up as silent.
+   */
+  readonly onProgress?: (() => void) | undefined;
 }
 
 export interface ProviderCompletion {

@@ -188,6 +188,7 @@ export class OpenAIProvider implements Provider {
         // The deltas this read completed, handed on together; those before a failure still go out.
         const out: ProviderStreamEvent[] = [];
         let failure: unknown;
+        let thought = false;
         try {
           for (let i = 0; i < events.length; i++) {
             const event = events[i]!;
@@ -229,6 +230,9 @@ export class OpenAIProvider implements Provider {
               generated += (toolCall.name?.length ?? 0) + toolCall.arguments.length;
               out.push({ type: 'delta', content: '', toolCall });
             }
+            // A reasoning model's thinking (vLLM's reasoning_content; Ollama's and OpenRouter's reasoning) is not relayed, but it is progress.
+            const delta = choice?.delta as { reasoning_content?: unknown; reasoning?: unknown } | undefined;
+            if (isText(delta?.reasoning_content) || isText(delta?.reasoning)) thought = true;
             if (choice?.finish_reason) finishReason = finishReasonOf(choice.finish_reason);
             if (chunk.usage) usage = usageOf(chunk.usage, request, generated);
           }
@@ -236,6 +240,7 @@ export class OpenAIProvider implements Provider {
           failure = err;
         }
         if (out.length > 0) yield out;
+        else if (thought) request.onProgress?.();
         if (failure !== undefined) throw failure;
         // The answer is whole at [DONE]: it ends now, whenever the upstream closes the response.
         if (done) break;
@@ -324,6 +329,8 @@ function finishReasonOf(reason: string): FinishReason {
       return 'unknown';
   }
 }
+
+const isText = (v: unknown): boolean => typeof v === 'string' && v !== '';
 
 type ToolPiece = { index: number; id?: string; function?: { name?: string; arguments?: string } };
 
