@@ -142,7 +142,7 @@ export class OpenAIProvider implements Provider {
     const generated = content + (toolCalls?.map((c) => c.name + c.arguments).join('') ?? '');
     const answer: { -readonly [K in keyof ProviderCompletion]: ProviderCompletion[K] } = {
       content,
-      finishReason: refused ? 'content_filter' : finishReasonOf(choice.finish_reason),
+      finishReason: refused ? 'content_filter' : withCalls(finishReasonOf(choice.finish_reason), toolCalls !== undefined),
       usage: usageOf(completion.usage, request, generated),
     };
     if (!completion.usage) answer.usageEstimated = true;
@@ -256,7 +256,8 @@ export class OpenAIProvider implements Provider {
     if (finishReason === undefined) throw truncated(this.name, 'no finish_reason before the end of the stream');
     const toolCalls = calls.size > 0 ? { toolCalls: calls.result() } : {};
     const reported = usage ? { usage } : { usage: usageOf(undefined, request, generated), usageEstimated: true };
-    yield [{ type: 'end', finishReason: refused ? 'content_filter' : finishReason, ...reported, ...toolCalls }];
+    const reason = refused ? 'content_filter' : withCalls(finishReason, calls.size > 0);
+    yield [{ type: 'end', finishReason: reason, ...reported, ...toolCalls }];
   }
 
   /** The request body, built in one object (its keys in wire order: the request, then `stream`). */
@@ -328,6 +329,14 @@ function finishReasonOf(reason: string): FinishReason {
     default:
       return 'unknown';
   }
+}
+
+/**
+ * An answer that calls tools asks for them to be run, whatever reason ended it normally: OpenAI
+ * (a forced tool_choice), vLLM and older Ollama end such answers with "stop", Anthropic with tool_use.
+ */
+function withCalls(reason: FinishReason, called: boolean): FinishReason {
+  return called && (reason === 'stop' || reason === 'unknown') ? 'tool_calls' : reason;
 }
 
 const isText = (v: unknown): boolean => typeof v === 'string' && v !== '';

@@ -171,6 +171,21 @@ describe('an error object in a 200 answer from an OpenAI-compatible upstream (Op
   });
 });
 
+describe('tool calls an OpenAI-compatible upstream ends with finish_reason stop (a forced tool_choice, vLLM, older Ollama)', () => {
+  it('end with finish reason tool_calls, as the answer is a call to run, unary and streamed', async () => {
+    const toolCall = { id: 'call_1', type: 'function', function: { name: 'now', arguments: '{}' } };
+    reply = (body, res) =>
+      body.stream
+        ? sse(`${chunk({ role: 'assistant', tool_calls: [{ index: 0, ...toolCall }] })}${chunk({}, 'stop')}data: [DONE]\n\n`)(body, res)
+        : json(message({ content: null, tool_calls: [toolCall] }))(body, res);
+    const tooling = { tools: [{ name: 'now' }], toolChoice: { type: 'function' as const, name: 'now' } };
+    const unary = await openai().complete(req({ tooling }));
+    expect([unary.finishReason, unary.toolCalls?.[0]?.name]).toEqual(['tool_calls', 'now']);
+    const end = (await collect(openai().stream(req({ tooling })))).at(-1);
+    expect(end?.type === 'end' && [end.finishReason, end.toolCalls?.[0]?.name]).toEqual(['tool_calls', 'now']);
+  });
+});
+
 describe('Anthropic tool calls streamed and not', () => {
   it('agree on a tool called without input: its arguments are {}', async () => {
     const events = [
