@@ -132,7 +132,9 @@ export class OpenAIProvider implements Provider {
     // A structured output refusal comes as `refusal`, content null: the refusal is the answer.
     const refusal: unknown = choice.message.refusal;
     const refused = typeof refusal === 'string' && refusal !== '';
-    if (!(typeof given === 'string' || ((given === null || given === undefined) && (toolCalls || refused)))) {
+    // A reasoning model that spent max_tokens thinking has no content (vLLM: null beside reasoning_content).
+    const thought = isText(reasoningOf(choice.message));
+    if (!(typeof given === 'string' || ((given === null || given === undefined) && (toolCalls || refused || thought)))) {
       throw malformed(this.name, 'response (no choices[0].message.content)');
     }
     if (choice.finish_reason === null || choice.finish_reason === undefined) {
@@ -231,8 +233,7 @@ export class OpenAIProvider implements Provider {
               out.push({ type: 'delta', content: '', toolCall });
             }
             // A reasoning model's thinking (vLLM's reasoning_content; Ollama's and OpenRouter's reasoning) is not relayed, but it is progress.
-            const delta = choice?.delta as { reasoning_content?: unknown; reasoning?: unknown } | undefined;
-            if (isText(delta?.reasoning_content) || isText(delta?.reasoning)) thought = true;
+            if (isText(reasoningOf(choice?.delta))) thought = true;
             if (choice?.finish_reason) finishReason = finishReasonOf(choice.finish_reason);
             if (chunk.usage) usage = usageOf(chunk.usage, request, generated);
           }
@@ -340,6 +341,12 @@ function withCalls(reason: FinishReason, called: boolean): FinishReason {
 }
 
 const isText = (v: unknown): boolean => typeof v === 'string' && v !== '';
+
+/** A message's or delta's thinking: vLLM's `reasoning_content`, Ollama's and OpenRouter's `reasoning`. */
+function reasoningOf(message: object | null | undefined): unknown {
+  const m = message as { reasoning_content?: unknown; reasoning?: unknown } | null | undefined;
+  return isText(m?.reasoning_content) ? m?.reasoning_content : m?.reasoning;
+}
 
 type ToolPiece = { index: number; id?: string; function?: { name?: string; arguments?: string } };
 

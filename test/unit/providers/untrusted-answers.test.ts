@@ -171,6 +171,18 @@ describe('an error object in a 200 answer from an OpenAI-compatible upstream (Op
   });
 });
 
+describe('a reasoning model that spent its whole answer thinking (vLLM: content null beside reasoning_content)', () => {
+  it('answers empty text with the finish reason the upstream gave, not a malformed answer', async () => {
+    for (const field of ['reasoning_content', 'reasoning']) {
+      reply = json({
+        choices: [{ index: 0, finish_reason: 'length', message: { role: 'assistant', content: null, [field]: 'Let me think' } }],
+      });
+      const answer = await openai().complete(req());
+      expect([answer.content, answer.finishReason]).toEqual(['', 'length']);
+    }
+  });
+});
+
 describe('tool calls an OpenAI-compatible upstream ends with finish_reason stop (a forced tool_choice, vLLM, older Ollama)', () => {
   it('end with finish reason tool_calls, as the answer is a call to run, unary and streamed', async () => {
     const toolCall = { id: 'call_1', type: 'function', function: { name: 'now', arguments: '{}' } };
