@@ -133,7 +133,8 @@ export class OpenAIProvider implements Provider {
     const refusal: unknown = choice.message.refusal;
     const refused = typeof refusal === 'string' && refusal !== '';
     // A reasoning model that spent max_tokens thinking has no content (vLLM: null beside reasoning_content).
-    const thought = isText(reasoningOf(choice.message));
+    const thinking = reasoningOf(choice.message);
+    const thought = isText(thinking);
     if (!(typeof given === 'string' || ((given === null || given === undefined) && (toolCalls || refused || thought)))) {
       throw malformed(this.name, 'response (no choices[0].message.content)');
     }
@@ -141,7 +142,8 @@ export class OpenAIProvider implements Provider {
       throw truncated(this.name, 'the response has no finish_reason');
     }
     const content = (choice.message.content ?? '') + (refused ? refusal : '');
-    const generated = content + (toolCalls?.map((c) => c.name + c.arguments).join('') ?? '');
+    // Thinking is billed as completion tokens: counted when the estimate stands in for the upstream's report.
+    const generated = content + (toolCalls?.map((c) => c.name + c.arguments).join('') ?? '') + (thought ? thinking : '');
     const answer: { -readonly [K in keyof ProviderCompletion]: ProviderCompletion[K] } = {
       content,
       finishReason: refused ? 'content_filter' : withCalls(finishReasonOf(choice.finish_reason), toolCalls !== undefined),
@@ -233,7 +235,11 @@ export class OpenAIProvider implements Provider {
               out.push({ type: 'delta', content: '', toolCall });
             }
             // A reasoning model's thinking (vLLM's reasoning_content; Ollama's and OpenRouter's reasoning) is not relayed, but it is progress.
-            if (isText(reasoningOf(choice?.delta))) thought = true;
+            const thinking = reasoningOf(choice?.delta);
+            if (isText(thinking)) {
+              thought = true;
+              generated += thinking.length;
+            }
             if (choice?.finish_reason) finishReason = finishReasonOf(choice.finish_reason);
             if (chunk.usage) usage = usageOf(chunk.usage, request, generated);
           }
@@ -340,7 +346,7 @@ function withCalls(reason: FinishReason, called: boolean): FinishReason {
   return called && (reason === 'stop' || reason === 'unknown') ? 'tool_calls' : reason;
 }
 
-const isText = (v: unknown): boolean => typeof v === 'string' && v !== '';
+const isText = (v: unknown): v is string => typeof v === 'string' && v !== '';
 
 /** A message's or delta's thinking: vLLM's `reasoning_content`, Ollama's and OpenRouter's `reasoning`. */
 function reasoningOf(message: object | null | undefined): unknown {

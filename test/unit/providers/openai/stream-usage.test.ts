@@ -51,4 +51,43 @@ describe('an OpenAI stream without a usage chunk', () => {
     expect(end.usage.totalTokens).toBe(end.usage.promptTokens + end.usage.completionTokens);
     expect(end.usageEstimated).toBe(true);
   });
+
+  it("counts a reasoning model's thinking, which the upstream bills as completion tokens, unary and streamed", async () => {
+    const thinking = 'Let me think this through. '.repeat(20);
+    const local = http.createServer((req, res) => {
+      let raw = '';
+      req.on('data', (c: Buffer) => (raw += c.toString()));
+      req.on('end', () => {
+        const head = { id: 'c', created: 1, model: 'm' };
+        if (!(JSON.parse(raw) as { stream?: boolean }).stream) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          const message = { role: 'assistant', content: 'Yes.', reasoning_content: thinking };
+          res.end(JSON.stringify({ ...head, object: 'chat.completion', choices: [{ index: 0, message, finish_reason: 'stop' }] }));
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const chunk = (delta: object, finish: string | null) =>
+          `data: ${JSON.stringify({ ...head, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+        res.end(`${chunk({ reasoning: thinking }, null)}${chunk({ content: 'Yes.' }, null)}${chunk({}, 'stop')}data: [DONE]\n\n`);
+      });
+    });
+    await new Promise<void>((resolve) => local.listen(0, '127.0.0.1', resolve));
+    try {
+      const provider = new OpenAIProvider({
+        name: 'local',
+        baseURL: `http://127.0.0.1:${(local.address() as AddressInfo).port}/v1`,
+        apiKey: 'k',
+      });
+      const request = { upstreamModel: 'm', messages: [{ role: 'user' as const, content: 'hi' }], temperature: 0, maxTokens: 1000 };
+      const expected = Math.ceil((thinking.length + 'Yes.'.length) / 4);
+      const unary = await provider.complete({ ...request, signal: new AbortController().signal });
+      expect([unary.usage.completionTokens, unary.usageEstimated]).toEqual([expected, true]);
+      const events: ProviderStreamEvent[] = [];
+      for await (const event of provider.stream({ ...request, signal: new AbortController().signal })) events.push(event);
+      const end = events.at(-1);
+      expect(end?.type === 'end' && [end.usage.completionTokens, end.usageEstimated]).toEqual([expected, true]);
+    } finally {
+      await new Promise<void>((resolve) => local.close(() => resolve()));
+    }
+  });
 });
