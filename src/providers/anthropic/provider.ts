@@ -12,6 +12,7 @@ import { applyTooling, checkImageDetail, toAnthropicConversation, toolCallsOf, t
 import { countsOf, estimatedUsage, tokenUsageOf, withDelta, type UsageCounts } from './usage.js';
 import { OrchestratorError } from '../../domain/errors.js';
 import { acceptsSampling } from './versions.js';
+import { statusOfErrorType, streamError } from './errors.js';
 import { applySampling } from './sampling.js';
 import { SseDecoder } from '../http/fast-sse.js';
 import { readOnAfterEnd } from '../http/after-end.js';
@@ -186,6 +187,7 @@ export class AnthropicProvider implements Provider {
         // The deltas this read completed, handed on together; those before a failure still go out.
         const out: ProviderStreamEvent[] = [];
         let failure: unknown;
+        let thought = false;
         try {
           for (let i = 0; i < events.length; i++) {
             const sse = events[i]!;
@@ -215,6 +217,9 @@ export class AnthropicProvider implements Provider {
                   if (!event.delta.text) break;
                   generated += event.delta.text;
                   out.push({ type: 'delta', content: event.delta.text });
+                } else if (event.delta.type === 'thinking_delta') {
+                  // Not relayed, but the model is generating: progress for the stall watchdog.
+                  thought = true;
                 } else if (event.delta.type === 'input_json_delta') {
                   if (typeof event.delta.partial_json !== 'string')
                     throw malformed(this.name, 'stream event (input_json_delta without text)');
@@ -255,6 +260,7 @@ export class AnthropicProvider implements Provider {
           failure = err;
         }
         if (out.length > 0) yield out;
+        else if (thought) request.onProgress?.();
         if (failure !== undefined) throw failure;
         // The answer is whole at message_stop: it ends now, whenever the upstream closes the response.
         if (stopped) break;
@@ -327,46 +333,6 @@ export class AnthropicProvider implements Provider {
       return truncated(this.name, 'the connection closed before the answer was complete', err);
     }
     return unreachable(this.name, err);
-  }
-}
-
-/** An `event: error` inside a 200 stream (e.g. overloaded_error): classified by its type, as its HTTP status would be. */
-function streamError(provider: string, data: string): OrchestratorError {
-  let type: string | null = null;
-  try {
-    const parsed = JSON.parse(data) as { error?: { type?: unknown } } | null;
-    if (typeof parsed?.error?.type === 'string') type = parsed.error.type;
-  } catch {
-    // Not JSON: an unknown error type.
-  }
-  const status = statusOfErrorType(type);
-  if (status === undefined) return truncated(provider, `the stream reported an error${type ? ` (${type})` : ''}`);
-  return errorForUpstreamStatus({ provider, status, retryAfterMs: undefined });
-}
-
-/** The HTTP status the API answers each error type with, for errors that arrive mid-stream. */
-function statusOfErrorType(type: string | null): number | undefined {
-  switch (type) {
-    case 'invalid_request_error':
-      return 400;
-    case 'authentication_error':
-      return 401;
-    case 'billing_error':
-      return 402;
-    case 'permission_error':
-      return 403;
-    case 'not_found_error':
-      return 404;
-    case 'rate_limit_error':
-      return 429;
-    case 'api_error':
-      return 500;
-    case 'timeout_error':
-      return 504;
-    case 'overloaded_error':
-      return 529;
-    default:
-      return undefined;
   }
 }
 

@@ -1,0 +1,42 @@
+import type { OrchestratorError } from '../../domain/errors.js';
+import { errorForUpstreamStatus, truncated } from '../upstream-errors.js';
+
+/** An `event: error` inside a 200 stream (e.g. overloaded_error): classified by its type, as its HTTP status would be. */
+export function streamError(provider: string, data: string): OrchestratorError {
+  let type: string | null = null;
+  try {
+    const parsed = JSON.parse(data) as { error?: { type?: unknown } } | null;
+    if (typeof parsed?.error?.type === 'string') type = parsed.error.type;
+  } catch {
+    // Not JSON: an unknown error type.
+  }
+  const status = statusOfErrorType(type);
+  if (status === undefined) return truncated(provider, `the stream reported an error${type ? ` (${type})` : ''}`);
+  return errorForUpstreamStatus({ provider, status, retryAfterMs: undefined });
+}
+
+/** The HTTP status the API answers each error type with, for errors that arrive mid-stream. */
+export function statusOfErrorType(type: string | null): number | undefined {
+  switch (type) {
+    case 'invalid_request_error':
+      return 400;
+    case 'authentication_error':
+      return 401;
+    case 'billing_error':
+      return 402;
+    case 'permission_error':
+      return 403;
+    case 'not_found_error':
+      return 404;
+    case 'rate_limit_error':
+      return 429;
+    case 'api_error':
+      return 500;
+    case 'timeout_error':
+      return 504;
+    case 'overloaded_error':
+      return 529;
+    default:
+      return undefined;
+  }
+}
