@@ -88,7 +88,8 @@ export function toolCallsOf(message: ChatCompletionMessage): ToolCall[] | undefi
   for (const call of given as unknown[]) {
     const c = call as { type?: unknown; id?: unknown; function?: { name?: unknown; arguments?: unknown } | null } | null;
     if (c === null || typeof c !== 'object') throw new TypeError('a tool call is not an object');
-    if (c.type !== 'function') continue;
+    // vLLM and Ollama may leave the type out (or null): a function call, as its streamed pieces are read.
+    if (c.type !== 'function' && c.type !== undefined && c.type !== null) continue;
     const fn = c.function;
     if (typeof c.id !== 'string' || !fn || typeof fn.name !== 'string' || typeof fn.arguments !== 'string') {
       throw new TypeError('a function tool call without a string id, name and arguments');

@@ -198,6 +198,21 @@ describe('tool calls an OpenAI-compatible upstream ends with finish_reason stop 
   });
 });
 
+describe('tool calls of a unary answer without their type (vLLM, Ollama: type absent or null)', () => {
+  it('are function calls, as the same calls streamed are', async () => {
+    for (const type of [undefined, null]) {
+      for (const content of [null, '']) {
+        const toolCall = { id: 'call_1', ...(type === undefined ? {} : { type }), function: { name: 'now', arguments: '{}' } };
+        reply = json({
+          choices: [{ index: 0, finish_reason: 'tool_calls', message: { role: 'assistant', content, tool_calls: [toolCall] } }],
+        });
+        const answer = await openai().complete(req({ tooling: { tools: [{ name: 'now' }] } }));
+        expect(answer.toolCalls).toEqual([{ id: 'call_1', name: 'now', arguments: '{}' }]);
+      }
+    }
+  });
+});
+
 describe('Anthropic tool calls streamed and not', () => {
   it('agree on a tool called without input: its arguments are {}', async () => {
     const events = [
