@@ -9,7 +9,7 @@ import type {
 import type { FinishReason, TokenUsage } from '../../domain/chat.js';
 import { estimateUsage } from '../../domain/chat.js';
 import { type ToolCall, ToolCallAssembler } from '../../domain/tools.js';
-import { applyTooling, toOpenAIMessages, toolCallsOf } from './tooling.js';
+import { applyTooling, toOpenAIMessages, toolCallsOf, toolPieces } from './tooling.js';
 import { OrchestratorError } from '../../domain/errors.js';
 import { SseDecoder } from '../http/fast-sse.js';
 import { readOnAfterEnd } from '../http/after-end.js';
@@ -333,6 +333,13 @@ function finishReasonOf(reason: string): FinishReason {
       return reason;
     case 'function_call':
       return 'tool_calls';
+    // Together's, TGI's and Mistral's names for the same ends.
+    case 'eos':
+    case 'eos_token':
+    case 'stop_sequence':
+      return 'stop';
+    case 'model_length':
+      return 'length';
     default:
       return 'unknown';
   }
@@ -352,37 +359,6 @@ const isText = (v: unknown): v is string => typeof v === 'string' && v !== '';
 function reasoningOf(message: object | null | undefined): unknown {
   const m = message as { reasoning_content?: unknown; reasoning?: unknown } | null | undefined;
   return isText(m?.reasoning_content) ? m?.reasoning_content : m?.reasoning;
-}
-
-type ToolPiece = { index: number; id?: string; function?: { name?: string; arguments?: string } };
-
-/**
- * A chunk's tool call pieces, each checked: an index (a whole number, which joins the pieces of
- * one call) and text or nothing for the id, name and arguments. A piece that is not is undefined.
- */
-function toolPieces(given: unknown): (ToolPiece | undefined)[] {
-  if (given === undefined || given === null) return [];
-  if (!Array.isArray(given)) return [undefined];
-  const text = (v: unknown): boolean => v === undefined || v === null || typeof v === 'string';
-  return given.map((p: unknown) => {
-    const piece = p as { index?: unknown; id?: unknown; function?: { name?: unknown; arguments?: unknown } | null } | null;
-    if (piece === null || typeof piece !== 'object' || !Number.isSafeInteger(piece.index) || (piece.index as number) < 0) return undefined;
-    const fn = piece.function;
-    if (!text(piece.id) || (fn !== undefined && fn !== null && (typeof fn !== 'object' || !text(fn.name) || !text(fn.arguments))))
-      return undefined;
-    return {
-      index: piece.index as number,
-      ...(typeof piece.id === 'string' ? { id: piece.id } : {}),
-      ...(fn
-        ? {
-            function: {
-              ...(typeof fn.name === 'string' ? { name: fn.name } : {}),
-              ...(typeof fn.arguments === 'string' ? { arguments: fn.arguments } : {}),
-            },
-          }
-        : {}),
-    };
-  });
 }
 
 /** Upstream usage when reported; otherwise an estimate (about four characters a token). */

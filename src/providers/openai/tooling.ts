@@ -98,3 +98,34 @@ export function toolCallsOf(message: ChatCompletionMessage): ToolCall[] | undefi
   }
   return calls.length > 0 ? calls : undefined;
 }
+
+type ToolPiece = { index: number; id?: string; function?: { name?: string; arguments?: string } };
+
+/**
+ * A chunk's tool call pieces, each checked: an index (a whole number, which joins the pieces of
+ * one call) and text or nothing for the id, name and arguments. A piece that is not is undefined.
+ */
+export function toolPieces(given: unknown): (ToolPiece | undefined)[] {
+  if (given === undefined || given === null) return [];
+  if (!Array.isArray(given)) return [undefined];
+  const text = (v: unknown): boolean => v === undefined || v === null || typeof v === 'string';
+  return given.map((p: unknown) => {
+    const piece = p as { index?: unknown; id?: unknown; function?: { name?: unknown; arguments?: unknown } | null } | null;
+    if (piece === null || typeof piece !== 'object' || !Number.isSafeInteger(piece.index) || (piece.index as number) < 0) return undefined;
+    const fn = piece.function;
+    if (!text(piece.id) || (fn !== undefined && fn !== null && (typeof fn !== 'object' || !text(fn.name) || !text(fn.arguments))))
+      return undefined;
+    return {
+      index: piece.index as number,
+      ...(typeof piece.id === 'string' ? { id: piece.id } : {}),
+      ...(fn
+        ? {
+            function: {
+              ...(typeof fn.name === 'string' ? { name: fn.name } : {}),
+              ...(typeof fn.arguments === 'string' ? { arguments: fn.arguments } : {}),
+            },
+          }
+        : {}),
+    };
+  });
+}

@@ -198,6 +198,27 @@ describe('tool calls an OpenAI-compatible upstream ends with finish_reason stop 
   });
 });
 
+describe("finish reasons an OpenAI-compatible upstream names its own way (Together's eos, TGI's eos_token and stop_sequence, Mistral's model_length)", () => {
+  it('are the reason they mean, unary and streamed', async () => {
+    const cases: [string, string][] = [
+      ['eos', 'stop'],
+      ['eos_token', 'stop'],
+      ['stop_sequence', 'stop'],
+      ['model_length', 'length'],
+    ];
+    for (const [given, meant] of cases) {
+      reply = (body, res) =>
+        body.stream
+          ? sse(`${chunk({ content: 'hi' })}${chunk({}, given)}data: [DONE]\n\n`)(body, res)
+          : json(message({ content: 'hi' }))(body, res);
+      const end = (await collect(openai().stream(req()))).at(-1);
+      expect(end?.type === 'end' && end.finishReason).toBe(meant);
+      reply = json({ choices: [{ index: 0, finish_reason: given, message: { role: 'assistant', content: 'hi' } }] });
+      expect((await openai().complete(req())).finishReason).toBe(meant);
+    }
+  });
+});
+
 describe('tool calls of a unary answer without their type (vLLM, Ollama: type absent or null)', () => {
   it('are function calls, as the same calls streamed are', async () => {
     for (const type of [undefined, null]) {
