@@ -200,6 +200,7 @@ export class OpenAIProvider implements Provider {
               done = true;
               break;
             }
+            if (isKeepAlive(event.data)) continue;
             // A token's chunk repeats the last learned one but for its text: read without parsing.
             const known = template.content(event.data);
             if (known !== undefined) {
@@ -351,6 +352,18 @@ function finishReasonOf(reason: string): FinishReason {
  */
 function withCalls(reason: FinishReason, called: boolean): FinishReason {
   return called && (reason === 'stop' || reason === 'unknown') ? 'tool_calls' : reason;
+}
+
+/**
+ * A keep-alive some relays send as an event rather than as an SSE comment: data that is blank, or
+ * a comment put in the data (`data: : keepalive`). A chunk is a JSON object, so one look at its
+ * first character clears nearly every event.
+ */
+function isKeepAlive(data: string): boolean {
+  const first = data.charCodeAt(0);
+  if (first === 0x7b /* { */) return false;
+  const text = data.trimStart();
+  return text === '' || text.charCodeAt(0) === 0x3a /* : */;
 }
 
 const isText = (v: unknown): v is string => typeof v === 'string' && v !== '';

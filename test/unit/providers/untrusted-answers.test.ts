@@ -234,6 +234,16 @@ describe('tool calls of a unary answer without their type (vLLM, Ollama: type ab
   });
 });
 
+describe('keep-alive frames a relay sends as data in an OpenAI-compatible stream', () => {
+  it('are skipped: an empty data line, one of spaces, and a comment sent as data', async () => {
+    const keepAlives = 'data: \n\ndata:\n\ndata:   \n\ndata: : keepalive\n\n';
+    reply = sse(`${chunk({ content: 'hel' })}${keepAlives}${chunk({ content: 'lo' })}${keepAlives}${chunk({}, 'stop')}data: [DONE]\n\n`);
+    const events = await collect(openai().stream(req()));
+    expect(events.flatMap((e) => (e.type === 'delta' ? [e.content] : [])).join('')).toBe('hello');
+    expect(events.at(-1)?.type === 'end' && events.at(-1)).toMatchObject({ finishReason: 'stop' });
+  });
+});
+
 describe('Anthropic tool calls streamed and not', () => {
   it('agree on a tool called without input: its arguments are {}', async () => {
     const events = [
