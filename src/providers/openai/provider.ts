@@ -141,6 +141,7 @@ export class OpenAIProvider implements Provider {
     if (choice.finish_reason === null || choice.finish_reason === undefined) {
       throw truncated(this.name, 'the response has no finish_reason');
     }
+    if (failedFinish(choice.finish_reason)) throw truncated(this.name, `finish_reason "${choice.finish_reason}"`);
     const content = (choice.message.content ?? '') + (refused ? refusal : '');
     // Thinking is billed as completion tokens: counted when the estimate stands in for the upstream's report.
     const generated = content + (toolCalls?.map((c) => c.name + c.arguments).join('') ?? '') + (thought ? thinking : '');
@@ -241,6 +242,7 @@ export class OpenAIProvider implements Provider {
               thought = true;
               generated += thinking.length;
             }
+            if (failedFinish(choice?.finish_reason)) throw truncated(this.name, `finish_reason "${choice?.finish_reason}"`);
             if (choice?.finish_reason) finishReason = finishReasonOf(choice.finish_reason);
             if (chunk.usage) usage = usageOf(chunk.usage, request, generated);
           }
@@ -324,6 +326,9 @@ type StreamBody = AsyncIterable<Uint8Array> & { destroy?: () => void };
 
 /** A streamed answer whose headers arrived: ours (undici-stream.ts) or the SDK's Response. */
 type StreamAnswer = { readonly headers: { get(name: string): string | null }; readonly body: StreamBody | null };
+
+/** OpenRouter's "error" (the provider failed mid-answer) and vLLM's "abort": the answer is cut, not whole. */
+const failedFinish = (reason: unknown): boolean => reason === 'error' || reason === 'abort';
 
 function finishReasonOf(reason: string): FinishReason {
   switch (reason) {

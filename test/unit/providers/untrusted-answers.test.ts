@@ -219,6 +219,31 @@ describe("finish reasons an OpenAI-compatible upstream names its own way (Togeth
   });
 });
 
+describe('an answer an OpenAI-compatible upstream ends with finish_reason error (OpenRouter) or abort (vLLM)', () => {
+  it('is a failure, not a whole answer, unary and streamed', async () => {
+    for (const given of ['error', 'abort']) {
+      reply = sse(`${chunk({ content: 'The first half' })}${chunk({}, given)}data: [DONE]\n\n`);
+      const events: ProviderStreamEvent[] = [];
+      const streamed = await (async () => {
+        for await (const e of openai().stream(req())) events.push(e);
+      })().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(events.map((e) => e.type)).toEqual(['delta']);
+      expect((streamed as OrchestratorError).reason).toBe('STREAM_TRUNCATED');
+      reply = json({ choices: [{ index: 0, finish_reason: given, message: { role: 'assistant', content: 'The first half' } }] });
+      const unary = await openai()
+        .complete(req())
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect((unary as OrchestratorError).reason).toBe('STREAM_TRUNCATED');
+    }
+  });
+});
+
 describe('tool calls of a unary answer without their type (vLLM, Ollama: type absent or null)', () => {
   it('are function calls, as the same calls streamed are', async () => {
     for (const type of [undefined, null]) {
