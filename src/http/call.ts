@@ -76,6 +76,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
         requestId,
         traceparent: single(request.headers.traceparent),
         tracestate: joined(request.headers.tracestate),
+        http: { method: request.method, route: request.routeOptions.url ?? request.url },
       }),
     );
     const controller = new Aborter();

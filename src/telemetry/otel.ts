@@ -65,15 +65,7 @@ export class OtelTracer implements Tracer {
           ...(tracestate ? { traceState: createTraceState(tracestate) } : {}),
         })
       : ROOT_CONTEXT;
-    const { service, method } = splitPath(call.path);
-    const span = this.tracer.startSpan(
-      call.path.replace(/^\//, ''),
-      {
-        kind: SpanKind.SERVER,
-        attributes: { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method, 'orchestrator.request_id': call.requestId },
-      },
-      parentContext,
-    );
+    const span = this.tracer.startSpan(serverSpanName(call), { kind: SpanKind.SERVER, attributes: serverAttributes(call) }, parentContext);
     const callContext = trace.setSpan(parentContext, span);
     const traceId = span.spanContext().traceId;
     return {
@@ -138,9 +130,21 @@ function endAttempt(span: Span, record: AttemptRecord): void {
   span.end();
 }
 
+function serverSpanName(call: CallStart): string {
+  return call.http ? `${call.http.method} ${call.http.route}` : call.path.replace(/^\//, '');
+}
+
+/** gRPC's or HTTP's server span conventions. */
+function serverAttributes(call: CallStart): Record<string, string> {
+  if (call.http)
+    return { 'http.request.method': call.http.method, 'http.route': call.http.route, 'orchestrator.request_id': call.requestId };
+  const { service, method } = splitPath(call.path);
+  return { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method, 'orchestrator.request_id': call.requestId };
+}
+
 function endCall(span: Span, status: CallEnd): void {
-  span.setAttribute('rpc.grpc.status_code', status.code);
-  if (status.httpStatus !== undefined) span.setAttribute('http.response.status_code', status.httpStatus);
+  if (status.httpStatus === undefined) span.setAttribute('rpc.grpc.status_code', status.code);
+  else span.setAttribute('http.response.status_code', status.httpStatus);
   if (status.keyName) span.setAttribute('orchestrator.api_key.name', status.keyName);
   if (SERVER_ERROR_CODES.has(status.code)) {
     span.setAttribute('error.type', status.codeName);

@@ -20,6 +20,8 @@ export interface CallStart {
   /** The caller's headers, as received. */
   readonly traceparent: string | undefined;
   readonly tracestate: string | undefined;
+  /** An HTTP API request's method and route: its span follows HTTP's conventions, not gRPC's. */
+  readonly http?: { readonly method: string; readonly route: string } | undefined;
 }
 
 export interface CallEnd {

@@ -183,6 +183,26 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT on a running server', () => {
     expect(strings(clients[0], 'gen_ai.response.finish_reasons')).toEqual(['length']);
   }, 30_000);
 
+  it('an HTTP API request is a SERVER span by HTTP conventions (method, route, status), not a gRPC one', async () => {
+    collector = await startCollector();
+    h = await startHarness({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, HTTP_PORT: '0' } });
+    const res = await fetch(`${h.app.http?.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: `00-${TRACE}-${PARENT}-01` },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'trace me over HTTP' }] }),
+    });
+    expect(res.status).toBe(200);
+    await h.close();
+    h = undefined;
+    const server = collector.spans().find((s) => s.kind === SPAN_KIND_SERVER);
+    expect(server).toMatchObject({ name: 'POST /v1/chat/completions', traceId: TRACE, parentSpanId: PARENT });
+    expect(attribute(server, 'http.request.method')).toBe('POST');
+    expect(attribute(server, 'http.route')).toBe('/v1/chat/completions');
+    expect(attribute(server, 'http.response.status_code')).toBe(200);
+    expect(attribute(server, 'rpc.system')).toBeUndefined();
+    expect(attribute(server, 'rpc.grpc.status_code')).toBeUndefined();
+  }, 30_000);
+
   it('a call with no traceparent starts a sampled trace of its own, exported the same way', async () => {
     collector = await startCollector();
     h = await startHarness({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint } });
