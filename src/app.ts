@@ -315,9 +315,10 @@ export async function startApp(
       }
     },
     async stop(graceMs?: number) {
-      await catalogRuntime.stop();
       // Both doors drain together: health says so at once on both, calls in flight share the grace period.
       await Promise.all([server.shutdown(graceMs), httpGateway?.shutdown(graceMs)]);
+      // Only now: stopping the catalog sync cancels its runs, a SyncCatalog in flight among them.
+      await catalogRuntime.stop();
       // Calls are drained: what the ledger still holds is written within the grace period.
       unsubscribeLedger();
       keySync?.stop();

@@ -99,3 +99,40 @@ catalog:
     expect(overlap(source.requests, ARENA)).toBe(1);
   });
 });
+
+describe('SyncCatalog when the server is asked to stop', () => {
+  it('finishes within the grace period like any call in flight', async () => {
+    const source = await startSourceServer();
+    const file = writeConfigFile(`access:
+  api_keys:
+    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }
+catalog:
+  sync:
+    openrouter: { url: "${source.url}${OPENROUTER}" }
+`);
+    const h = await startHarness({ env: { CONFIG_FILE: file } });
+    const { held, release } = gate();
+    source.set(OPENROUTER, { body: fixture('openrouter-models.json'), hold: held });
+    try {
+      const call = callUnary(
+        h.clients.models.syncCatalog.bind(h.clients.models),
+        { source: CatalogSource.CATALOG_SOURCE_OPENROUTER },
+        admin,
+      );
+      expect(await until(() => source.requests.some((r) => r.path === OPENROUTER), 5_000)).toBe(true);
+      const stopping = h.app.stop(10_000);
+      // The source answers well within the grace period.
+      await new Promise((r) => setTimeout(r, 300));
+      release();
+      const [report] = (await call).response.reports;
+      expect(report).toMatchObject({ source: CatalogSource.CATALOG_SOURCE_OPENROUTER, ok: true });
+      expect(report?.error).toBe('');
+      await stopping;
+    } finally {
+      release();
+      h.clients.close();
+      await h.upstream.close();
+      await source.close();
+    }
+  }, 30_000);
+});
