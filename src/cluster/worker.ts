@@ -12,8 +12,15 @@ interface CollectedStats {
   readonly missing: number;
 }
 
-function send(message: ClusterMessage): void {
-  process.send?.(message);
+/**
+ * False once the primary is gone: a worker then drains, and what it would ask the primary cannot
+ * be sent. Without a callback, a send on the closed channel is an 'error' event nobody handles,
+ * which ends the worker and every call it is draining.
+ */
+function send(message: ClusterMessage): boolean {
+  if (!process.connected || !process.send) return false;
+  process.send(message, undefined, undefined, () => undefined);
+  return true;
 }
 
 /**
@@ -54,7 +61,10 @@ export class ClusterStats {
         clearTimeout(timer);
         resolve(r);
       });
-      send({ llmo: 'stats-request', id });
+      if (!send({ llmo: 'stats-request', id })) {
+        clearTimeout(timer);
+        resolve(undefined);
+      }
     });
     this.pending.delete(id);
     if (!result) {

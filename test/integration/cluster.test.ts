@@ -198,6 +198,47 @@ describe('WORKERS=2 when the primary is killed', () => {
   }, 30_000);
 });
 
+describe('WORKERS=2 when the primary is killed during a drain delay', () => {
+  it('a worker still answers GetStats (its own counters) while it drains, and both stop cleanly', async () => {
+    const cluster = await startCluster({ DRAIN_DELAY_MS: '3000' });
+    const workers = readFileSync(`/proc/${cluster.child.pid}/task/${cluster.child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    // One connection, opened while the primary hands them out, and kept: the call after its death travels on it.
+    const clients = clientsFor(cluster.port);
+    try {
+      await callUnary(clients.stats.getStats.bind(clients.stats), {});
+      cluster.child.kill('SIGKILL');
+      for (
+        let i = 0;
+        i < 100 && cluster.lines.filter((l) => l['msg'] === 'shutting down: health NOT_SERVING, draining calls').length < 2;
+        i++
+      )
+        await new Promise((r) => setTimeout(r, 50));
+      // Within the drain delay calls are still served; this one asks for the cluster's counters.
+      const { response } = await callUnary(clients.stats.getStats.bind(clients.stats), {});
+      expect(response.uptimeSeconds).toBeGreaterThan(0);
+    } finally {
+      clients.close();
+    }
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 300 && workers.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(workers.filter(alive)).toEqual([]);
+    expect(cluster.stderr.join('')).not.toContain('ERR_IPC_CHANNEL_CLOSED');
+    expect(
+      cluster.lines
+        .filter((l) => l['msg'] === 'stopped')
+        .map((l) => l['worker'])
+        .sort(),
+    ).toEqual([1, 2]);
+  }, 60_000);
+});
+
 describe('WORKERS > 1 refuses settings the workers cannot share', () => {
   it('names LOG_FILE, limits held in memory and a SQLite ledger file, and exits 2', async () => {
     const child = spawn(process.execPath, ['--import', TSX, MAIN], {
