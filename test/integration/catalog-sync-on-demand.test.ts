@@ -1,8 +1,9 @@
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CatalogSource } from '../../src/gen/orchestrator/v1/models.js';
 import { sha } from '../helpers/access-file.js';
 import { writeConfigFile } from '../helpers/config-file.js';
-import { callUnary } from '../helpers/grpc-client.js';
+import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { maxConcurrent } from '../helpers/overlap.js';
 import { type SourceRequest, type SourceServer, fixture, startSourceServer } from '../helpers/source-server.js';
@@ -130,6 +131,38 @@ catalog:
       await stopping;
     } finally {
       release();
+      h.clients.close();
+      await h.upstream.close();
+      await source.close();
+    }
+  }, 30_000);
+});
+
+describe('SyncCatalog still running when the grace period ends', () => {
+  it('ends with UNAVAILABLE (DRAINING), as other calls cut by shutdown do', async () => {
+    const source = await startSourceServer();
+    const file = writeConfigFile(`access:
+  api_keys:
+    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }
+catalog:
+  sync:
+    openrouter: { url: "${source.url}${OPENROUTER}" }
+`);
+    const h = await startHarness({ env: { CONFIG_FILE: file } });
+    source.set(OPENROUTER, { hang: true });
+    try {
+      const call = unaryError(
+        h.clients.models.syncCatalog.bind(h.clients.models),
+        { source: CatalogSource.CATALOG_SOURCE_OPENROUTER },
+        admin,
+      );
+      expect(await until(() => source.requests.some((r) => r.path === OPENROUTER), 5_000)).toBe(true);
+      const stopping = h.app.stop(300);
+      const err = await call;
+      expect(err.code).toBe(grpc.status.UNAVAILABLE);
+      expect(err.decoded.errorInfo?.reason).toBe('DRAINING');
+      await stopping;
+    } finally {
       h.clients.close();
       await h.upstream.close();
       await source.close();

@@ -43,12 +43,12 @@ export function catalogAdmin(deps: CallDeps, engine: Engine, live: LiveCatalog, 
       await live.deleteModel(req.id.trim());
       return {};
     }),
-    syncCatalog: admin(async (req) => {
+    syncCatalog: admin(async (req, ctx) => {
       const source = SYNC_SOURCE_OF[req.source];
       if (req.source !== CatalogSource.CATALOG_SOURCE_UNSPECIFIED && source === undefined) {
         throw invalidArgument([{ field: 'source', description: 'OPENROUTER, ARENA or HUGGINGFACE (unspecified: all)' }]);
       }
-      const reports = await live.sync(source ? [source] : []);
+      const reports = await untilAborted(live.sync(source ? [source] : []), ctx.signal);
       return { reports: reports.map(encodeReport) };
     }),
     listModelHistory: unary(deps, async (req) => {
@@ -60,4 +60,28 @@ export function catalogAdmin(deps: CallDeps, engine: Engine, live: LiveCatalog, 
       return { changes: changes.map(encodeChange) };
     }),
   };
+}
+
+/**
+ * The sync's reports, or the call's abort reason as soon as it fires (DRAINING when the grace
+ * period is over, a cancel, the deadline). The run belongs to the scheduler, not to the call: it
+ * goes on until the catalog sync stops, so the call does not wait for it, and an outcome that
+ * comes after the call ended is dropped here rather than left unhandled.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }
