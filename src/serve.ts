@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { hangups } from './startup-signals.js';
+import { hangups, stops } from './startup-signals.js';
 import v8 from 'node:v8';
 import { startApp } from './app.js';
 import { clusterProblems } from './cluster/checks.js';
@@ -81,10 +81,9 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.on('SIGTERM', stop);
+  stops.handleWith(stop);
   // The config file's API keys are re-read; runtime keys (ApiKeyService) reload by themselves.
   hangups.handleWith(() => app.reloadKeys());
-  process.on('SIGINT', stop);
   if (worker) {
     // A worker whose primary is gone (killed) drains and exits rather than serving alone.
     drainWhenPrimaryGoes(() => stop('SIGTERM'));

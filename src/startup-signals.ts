@@ -1,8 +1,11 @@
 /**
- * SIGHUP from the process's first moment: main.ts imports this module before it loads the rest of
+ * Signals from the process's first moment: main.ts imports this module before it loads the rest of
  * the program. A SIGHUP (reload the config file's keys) that comes while the gateway starts is
  * kept for when it serves, instead of ending the process, which is what Node does with a SIGHUP
- * nobody listens to. The serving process (or the cluster primary) then says what a SIGHUP does.
+ * nobody listens to. A SIGTERM or SIGINT then ends the process at once, as Node's default would;
+ * it is listened for all the same because a process that is PID 1 (the container image) gets no
+ * signal it does not listen for: one sent while it started was lost, and it served on until
+ * SIGKILL. The serving process (or the cluster primary) then says what each signal does.
  */
 let reload: (() => void) | undefined;
 let asked = false;
@@ -12,6 +15,13 @@ const onHangup = (): void => {
 };
 process.on('SIGHUP', onHangup);
 
+const exitWhileStarting = (signal: NodeJS.Signals): void => {
+  process.stderr.write(`${signal} while starting: exiting\n`);
+  process.exit(0);
+};
+process.on('SIGTERM', exitWhileStarting);
+process.on('SIGINT', exitWhileStarting);
+
 export const hangups = {
   /** From now on a SIGHUP calls `handler`; one that came before calls it at once. */
   handleWith(handler: () => void): void {
@@ -20,5 +30,15 @@ export const hangups = {
       asked = false;
       handler();
     }
+  },
+};
+
+export const stops = {
+  /** From now on SIGTERM and SIGINT call `handler` (a drain) instead of ending the process at once. */
+  handleWith(handler: (signal: NodeJS.Signals) => void): void {
+    process.off('SIGTERM', exitWhileStarting);
+    process.off('SIGINT', exitWhileStarting);
+    process.on('SIGTERM', handler);
+    process.on('SIGINT', handler);
   },
 };

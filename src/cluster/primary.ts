@@ -6,7 +6,7 @@ import { Collector, send } from './collector.js';
 import { workersExposition } from './metrics.js';
 import { isClusterMessage, type WorkerMetrics } from './messages.js';
 import { Supervisor } from './supervisor.js';
-import { hangups } from '../startup-signals.js';
+import { hangups, stops } from '../startup-signals.js';
 
 /**
  * The primary of WORKERS > 1: forks the workers (each a whole gateway on the shared port,
@@ -54,8 +54,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     log.info({ signal, workers: supervisor.live().length }, 'shutting down: every worker drains');
     supervisor.stopAll(0);
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  stops.handleWith(stop);
   // Each worker reloads the config file's API keys itself; SIGHUP must not end the primary (Node's
   // default). A worker still starting gets it once it serves.
   hangups.handleWith(() => {
