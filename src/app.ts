@@ -65,7 +65,7 @@ export interface App {
 
 /**
  * The composition root: config (+ CONFIG_FILE) -> providers -> catalog -> engine -> server.
- * Used by main.ts and by the integration tests, which start it on port 0.
+ * Used by serve.ts and by the integration tests, which start it on port 0.
  */
 export interface StartOptions {
   /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-// Settings of the Node.js runtime itself, applied by main.ts before the server starts.
+// Settings of the Node.js runtime itself, applied by serve.ts before the server starts.
 export const RUNTIME_ENV = {
   /**
    * off: V8 never moves an allocation site's objects straight to the old generation. A burst of

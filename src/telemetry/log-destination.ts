@@ -233,7 +233,7 @@ export interface LogOutputOptions {
   readonly now?: () => Date;
 }
 
-/** What main.ts hands to createLogger, and closes at exit. */
+/** What serve.ts hands to createLogger, and closes at exit. */
 export interface LogOutput {
   readonly stream: pino.DestinationStream & { flush(cb?: (err?: Error) => void): void; flushSync(): void };
   close(): void;
