@@ -246,7 +246,10 @@ export async function startApp(
     catalog: live,
     refreshKeys: () => keySync?.refresh() ?? Promise.resolve(),
   });
-  if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see docs/access-and-limits.md)');
+  const warnIfOpen = (): void => {
+    if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see docs/access-and-limits.md)');
+  };
+  warnIfOpen();
   let port: number;
   let httpPort: number | undefined;
   let metricsServer: MetricsServer | undefined;
@@ -310,6 +313,7 @@ export async function startApp(
         if (problems.length > 0) throw new ConfigError(problems);
         keys.setConfigKeys(reloaded.access.apiKeys);
         log.info({ configFile: config.configFile, keys: keys.all().length }, 'API keys reloaded from the config file');
+        warnIfOpen();
       } catch (err) {
         log.error({ err, configFile: config.configFile }, 'config file not reloaded: its API keys stay as they were');
       }

@@ -2,8 +2,13 @@ import * as grpc from '@grpc/grpc-js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config/config.js';
 import { ApiKeySource, ApiKeyServiceClient } from '../../src/gen/orchestrator/v1/keys.js';
+import { startSimulator } from '../../src/simulator/index.js';
+import { createLogger } from '../../src/telemetry/logger.js';
 import { accessFile, sha } from '../helpers/access-file.js';
 import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -237,6 +242,42 @@ describe('an open service bound to every address (HOST=::)', () => {
       .map((a) => (a?.family === 'IPv6' ? `[${a.address}]` : (a?.address ?? '')));
     for (const host of outside) {
       expect(await listKeysFrom(host, { 'x-forwarded-for': '127.0.0.1', forwarded: 'for=127.0.0.1' })).toBe(grpc.status.PERMISSION_DENIED);
+    }
+  });
+});
+
+describe('a SIGHUP that leaves no key at all', () => {
+  // An emptied key list opens the service to every caller: start-up warns of that, and so must a reload.
+  it('warns that the service is now open, as start-up does', async () => {
+    const lines: { level: string; msg: string }[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as { level: string; msg: string });
+        done();
+      },
+    });
+    const upstream = await startSimulator({ latencyScale: 0 });
+    const configFile = accessFile(`    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }\n`);
+    const config = loadConfig({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      HTTP_ENABLED: 'false',
+      METRICS: 'off',
+      DATABASE_URL: 'off',
+      SIMULATOR: 'off',
+      OPENAI_API_KEY: 'k',
+      OPENAI_BASE_URL: upstream.baseURL,
+      CONFIG_FILE: configFile,
+    });
+    const app = await startApp(config, createLogger('info', sink), {});
+    try {
+      writeFileSync(configFile, 'access:\n  api_keys: []\n');
+      app.reloadKeys();
+      const open = lines.filter((l) => l.msg.includes('the service is open to every caller'));
+      expect(open.map((l) => l.level)).toEqual(['warn']);
+    } finally {
+      await app.stop(100);
+      await upstream.close();
     }
   });
 });
