@@ -156,8 +156,19 @@ export class LiveCatalog {
     if (!report.ok) {
       log.warn({ source: report.source, error: report.error }, 'catalog sync failed: the last good data stays in use');
     } else {
-      log.info(
-        { source: report.source, models: report.models.length, matched: report.matched.length, unmatched: report.unmatched.length },
+      // SyncCatalog's answer carries counts and matches only: what a run skipped or set aside is
+      // visible nowhere but here, and a skipped model (gone from the Hub) deserves a warning.
+      const warnings = report.warnings ?? [];
+      log[warnings.length > 0 ? 'warn' : 'info'](
+        {
+          source: report.source,
+          models: report.models.length,
+          matched: report.matched.length,
+          unmatched: report.unmatched.length,
+          ...(warnings.length > 0 ? { warnings } : {}),
+          ...(report.ignored?.length ? { ignored: report.ignored } : {}),
+          ...(report.superseded?.length ? { superseded: report.superseded.map((m) => m.externalId) } : {}),
+        },
         'catalog sync applied',
       );
     }

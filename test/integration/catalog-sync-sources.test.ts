@@ -1,11 +1,14 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type App, startApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config/config.js';
 import { CatalogSource, type ModelInfo } from '../../src/gen/orchestrator/v1/models.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { sha } from '../helpers/access-file.js';
 import { writeConfigFile } from '../helpers/config-file.js';
-import { callUnary } from '../helpers/grpc-client.js';
+import { callUnary, type Clients, clientsFor } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 /**
@@ -78,5 +81,48 @@ catalog:
     const gpt41 = (await models()).find((m) => m.id === 'gpt-4.1');
     expect(gpt41?.quality).toBeGreaterThan(0.5);
     expect(gpt41?.provenance.find((p) => p.field === 'quality')?.source).toBe(CatalogSource.CATALOG_SOURCE_ARENA);
+  });
+});
+
+describe('a Hugging Face model that is gone from the Hub', () => {
+  let app: App;
+  let clients: Clients;
+  const logs: Record<string, unknown>[] = [];
+
+  beforeAll(async () => {
+    const file = writeConfigFile(`catalog:
+  sync:
+    huggingface:
+      url: "${fixture('hf')}"
+      models: [meta-llama/Llama-3.1-8B-Instruct, meta-llama/No-Such-Model]
+`);
+    const config = loadConfig({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      SIMULATOR: 'on',
+      METRICS: 'off',
+      HTTP_PORT: '0',
+      SIMULATOR_PORT: '0',
+      DATABASE_URL: 'sqlite::memory:',
+      CONFIG_FILE: file,
+    });
+    const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+    app = await startApp(config, log, {});
+    clients = clientsFor(app.port);
+  });
+  afterAll(async () => {
+    clients?.close();
+    await app?.stop(200);
+  });
+
+  it('is skipped, the run still succeeds, and the log of the run names the skipped model', async () => {
+    const { reports } = (
+      await callUnary(clients.models.syncCatalog.bind(clients.models), { source: CatalogSource.CATALOG_SOURCE_HUGGINGFACE })
+    ).response;
+    expect(reports[0]).toMatchObject({ ok: true, models: 1 });
+    const applied = logs.find((l) => l.msg === 'catalog sync applied' && l.source === 'huggingface');
+    expect(applied?.level).toBe(40);
+    expect(applied?.warnings).toEqual([expect.stringContaining('meta-llama/No-Such-Model skipped')]);
   });
 });
