@@ -26,12 +26,16 @@ describe('the docs', () => {
   // A page that names a file that was moved or renamed sends its reader nowhere.
   it('name only files and folders that exist in the repository', () => {
     const missing: string[] = [];
+    let named = 0;
     for (const page of pages()) {
       for (const match of readFileSync(join(ROOT, page), 'utf8').matchAll(PATH)) {
         const path = match[1] ?? '';
+        named += 1;
         if (!existsSync(join(ROOT, target(path)))) missing.push(`${page}: ${path}`);
       }
     }
+    // The pattern still finds what the pages name (they name hundreds of paths).
+    expect(named).toBeGreaterThan(100);
     expect(missing).toEqual([]);
   });
 });
