@@ -13,20 +13,27 @@ native_buf() {
 }
 
 take() {
-  local count="$1" buf line seen=0 watch watcher
+  local count="$1" buf line seen=0 watch watcher errors
   shift
   buf="$(native_buf)"
   if [[ "$count" == 0 ]]; then
     exec "$buf" curl --protocol grpc --http2-prior-knowledge "$@"
   fi
-  exec {watch}< <(exec "$buf" curl --protocol grpc --http2-prior-knowledge "$@")
+  # buf curl answers the kill that ends the call with a "canceled" status on stderr: kept aside,
+  # and shown only when the stream ended before COUNT messages, where it says why.
+  errors="$(mktemp)"
+  exec {watch}< <(exec "$buf" curl --protocol grpc --http2-prior-knowledge "$@" 2>"$errors")
   watcher=$!
   while (( seen < count )) && IFS= read -r line <&"$watch"; do
     printf '%s\n' "$line"
     [[ "$line" == "}" ]] && seen=$((seen + 1))
   done
+  if (( seen < count )); then
+    wait "$watcher" 2>/dev/null || true
+    cat "$errors" >&2
+  fi
   kill "$watcher" 2>/dev/null || true
   exec {watch}<&-
-  # Fewer messages than asked: the stream ended early (buf curl printed the error).
+  rm -f "$errors"
   (( seen == count ))
 }

@@ -170,4 +170,21 @@ describe('examples/buf-curl/take.sh', () => {
     }
     expect(left).toEqual([]);
   }, 25_000);
+
+  it('prints no error when it ended the stream itself after COUNT messages', async () => {
+    const { stdout, stderr } = await run('bash', [join(DIR, 'watch-stats.sh'), JSON.stringify({ intervalMs: 100 })], {
+      timeout: 20_000,
+      env: { ...process.env, ADDR: `127.0.0.1:${h.app.port}`, COUNT: '2' },
+    });
+    expect(messages(stdout)).toHaveLength(2);
+    expect(stderr).toBe('');
+  }, 25_000);
+
+  it("prints buf curl's error when the stream ends before COUNT messages", async () => {
+    const err = await run('bash', [join(DIR, 'watch-stats.sh'), JSON.stringify({ intervalMs: 5 })], {
+      timeout: 20_000,
+      env: { ...process.env, ADDR: `127.0.0.1:${h.app.port}`, COUNT: '2' },
+    }).catch((e: unknown) => e as { code: number; stderr: string });
+    expect(err).toMatchObject({ code: 1, stderr: expect.stringContaining('invalid_argument') });
+  }, 25_000);
 });
