@@ -1,5 +1,6 @@
 import type { AttemptRecord, ChatInput } from '../domain/chat.js';
 import { estimatePromptTokens, estimateToolingTokens } from '../domain/chat.js';
+import { routeNotAllowed } from '../domain/call-errors.js';
 import { OrchestratorError } from '../domain/errors.js';
 import { maxTokensFor, type Plan } from './answer.js';
 import type { CallContext, UpstreamObserver } from './context.js';
@@ -32,10 +33,21 @@ export class Admission {
 
   /**
    * A routed call (or a ranking), before anything is classified or tokenized: limits and budgets
-   * for an estimate from the text's length alone. Which models the key may call is the
-   * ranking's business (they are excluded there), so no model is checked here.
+   * for an estimate from the text's length alone. Which of the route's models the key may call is
+   * the ranking's business (the others are excluded there); a route with none it may call is
+   * refused here, as a model outside the key's list is, before its request is counted.
    */
   admitUnplanned(ctx: CallContext, input: ChatInput, defaultMaxTokens: number, priceModels?: () => readonly string[]): Promise<Admitted> {
+    const { principal } = ctx;
+    const access = this.access;
+    if (access && principal && priceModels) {
+      const candidates = priceModels();
+      if (candidates.length > 0 && !candidates.some((m) => access.allows(principal, m))) {
+        const refused = routeNotAllowed(principal.name, candidates);
+        this.onRejected(refused.reason);
+        return Promise.reject(refused);
+      }
+    }
     return this.admitDemand(ctx, {
       models: [],
       priceModels,

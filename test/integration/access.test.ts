@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HealthCheckResponse_ServingStatus } from '../../src/gen/grpc/health/v1/health.js';
 import { CacheMode } from '../../src/gen/orchestrator/v1/chat.js';
 import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
-import { callUnary, streamRequest, unaryError } from '../helpers/grpc-client.js';
+import { callUnary, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { accessFile, sha } from '../helpers/access-file.js';
 import { listServices } from '../helpers/buf-curl.js';
@@ -142,6 +142,7 @@ describe('rate limits and budgets', () => {
       `    - { name: ivan, sha256: ${sha('ivan-secret')}, limits: { tokens_per_minute: 400 } }`,
       `    - { name: hank, sha256: ${sha('hank-secret')}, budgets: { usd_per_month: 0.00001 } }`,
       `    - { name: bess, sha256: ${sha('bess-secret')}, budgets: { usd_per_day: 0.001 } }`,
+      `    - { name: kyle, sha256: ${sha('kyle-secret')}, allowed_models: ["gpt-4o-mini"], limits: { requests_per_minute: 2 } }`,
     ].join('\n');
     h = await startHarness({ env: { CONFIG_FILE: accessFile(`${extra}\n`) }, latencyScale: 0 });
   });
@@ -166,6 +167,23 @@ describe('rate limits and budgets', () => {
     expect(Number(limited.metadata.get('grpc-retry-pushback-ms')[0])).toBeGreaterThan(0);
     // Another key is not affected.
     await callUnary(chat(), { model: 'gpt-4o-mini', prompt: 'still fine', messages: [] }, { metadata: bearer('erin-secret') });
+  });
+
+  it('takes no request from a key whose route names only models it may not call', async () => {
+    const route = { profile: RoutingProfile.ROUTING_PROFILE_QUALITY, candidates: ['gpt-4o', 'gpt-4.1'] };
+    for (let i = 0; i < 3; i++) {
+      const denied = await unaryError(chat(), { model: '', prompt: 'hi', messages: [], route }, { metadata: bearer('kyle-secret') });
+      expect(denied.code).toBe(grpc.status.PERMISSION_DENIED);
+      expect(denied.decoded.errorInfo).toMatchObject({ reason: 'MODEL_NOT_ALLOWED', metadata: { key: 'kyle', models: 'gpt-4o,gpt-4.1' } });
+    }
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', 'Bearer kyle-secret');
+    const streamed = await collectStream(h.clients.chat.streamChat(streamRequest({ prompt: 'hi', route }), metadata));
+    expect(streamed.error?.code).toBe(grpc.status.PERMISSION_DENIED);
+    // Its two requests of the minute are still there for the model it may call.
+    for (let i = 0; i < 2; i++) {
+      await callUnary(chat(), { model: 'gpt-4o-mini', prompt: `allowed ${i}`, messages: [] }, { metadata: bearer('kyle-secret') });
+    }
   });
 
   it('takes nothing from a key whose call was refused', async () => {
