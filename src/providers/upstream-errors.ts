@@ -23,7 +23,7 @@ export function errorForUpstreamStatus(options: { provider: string; status: numb
   const { provider, status, retryAfterMs } = options;
   const metadata = { provider, upstream_status: String(status) };
   if (status === 429) return upstreamRateLimited(provider, retryAfterMs, metadata);
-  if (status === 401 || status === 403) return upstreamAuthFailed(provider, status, metadata);
+  if (status === 401 || status === 402 || status === 403) return upstreamAuthFailed(provider, status, metadata);
   if (status === 404) return upstreamModelMissing(provider, metadata);
   if (status >= 300 && status < 400) return upstreamRedirect(provider, status, metadata);
   if (status === 408 || status >= 500) return upstreamFailed(provider, status, retryAfterMs, metadata);

@@ -92,6 +92,23 @@ describe('Fallback', () => {
     expect(response.attempts.map((a) => a.model)).toEqual(['gpt-4-turbo', 'gpt-4o-mini']);
   });
 
+  // OpenRouter answers 402 when the account's credits run out: the gateway's account, not the request, is at fault.
+  it("falls back when the primary's provider answers 402 payment required", async () => {
+    h.upstream.injectFault({ kind: 'http_error', status: 402, model: 'gpt-4-turbo' });
+    const { response } = await callUnary(fallback(), {
+      model: 'gpt-4-turbo',
+      prompt: 'hi',
+      messages: [],
+      models: [],
+      disableDefaultMessage: true,
+    });
+    expect(response).toMatchObject({ modelUsed: 'gpt-4o-mini', fallbackTriggered: true, isDefaultMessage: false });
+    expect(response.attempts.map((a) => [a.model, a.reason])).toEqual([
+      ['gpt-4-turbo', 'UPSTREAM_AUTH_FAILED'],
+      ['gpt-4o-mini', ''],
+    ]);
+  });
+
   it('moves past a hanging model within its attempt timeout', async () => {
     h.upstream.injectFault({ kind: 'hang', model: 'gpt-4o' });
     const before = h.upstream.requests.length;
