@@ -1,11 +1,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FinishReason } from '../../src/gen/orchestrator/v1/common.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { writeConfigFile } from '../helpers/config-file.js';
 import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { expectAnswerAfterThinking, startThinkingGateway, type ThinkingGateway } from '../helpers/thinking-model.js';
 
 /** Two OpenAI-compatible upstreams at once (think OpenAI and OpenRouter), each with its own key; one adds headers. */
 describe('several OpenAI-compatible providers from the config file', () => {
@@ -127,53 +127,21 @@ models:
  * as `reasoning_content` or `reasoning` deltas before the answer's first content token.
  */
 describe('an OpenAI-compatible reasoning model that thinks longer than the first-token timeout', () => {
-  let server: http.Server;
-  let h: Harness;
+  let gateway: ThinkingGateway;
   beforeAll(async () => {
-    server = http.createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        const chunk = (delta: object, finish: string | null = null) =>
-          `data: ${JSON.stringify({ id: 'c', created: 1, model: 'think-1', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
-        res.write(chunk({ role: 'assistant', content: '' }));
-        let sent = 0;
-        // Thinking for 3 s, a piece every 150 ms: never silent for long, though no answer text yet.
-        const timer = setInterval(() => {
-          sent++;
-          res.write(chunk(sent % 2 === 0 ? { reasoning_content: 'hmm ' } : { content: null, reasoning: 'let me see ' }));
-          if (sent < 20) return;
-          clearInterval(timer);
-          res.end(`${chunk({ content: 'The answer.' })}${chunk({}, 'stop')}data: [DONE]\n\n`);
-        }, 150);
-        res.on('close', () => clearInterval(timer));
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const file = writeConfigFile(`providers:
-  - { name: local, kind: openai, base_url: "http://127.0.0.1:${(server.address() as AddressInfo).port}/v1", api_key_env: LOCAL_KEY }
-include_builtin_models: false
-models:
-  - { id: think-chat, provider: local, upstream_id: "think-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, output_price_per_million: 2, family: l, tier: small, quality: 0.5 }
-`);
-    h = await startHarness({
-      noOpenAiShorthand: true,
-      env: { CONFIG_FILE: file, DEFAULT_MODEL: 'think-chat', STREAM_FIRST_TOKEN_TIMEOUT_MS: '1000', STREAM_INTER_TOKEN_TIMEOUT_MS: '1000' },
-      processEnv: { LOCAL_KEY: 'k' },
+    const chunk = (delta: object, finish: string | null = null) =>
+      `data: ${JSON.stringify({ id: 'c', created: 1, model: 'think-1', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    gateway = await startThinkingGateway('openai', {
+      opening: chunk({ role: 'assistant', content: '' }),
+      piece: (n) => chunk(n % 2 === 0 ? { reasoning_content: 'hmm ' } : { content: null, reasoning: 'let me see ' }),
+      answer: `${chunk({ content: 'The answer.' })}${chunk({}, 'stop')}data: [DONE]\n\n`,
     });
   });
   afterAll(async () => {
-    await h?.close();
-    await new Promise<void>((resolve) => server?.close(() => resolve()));
+    await gateway?.close();
   });
 
   it('is not given up as stalled: its thinking is progress, and the answer streams', async () => {
-    const streamed = await collectStream(h.clients.chat.streamChat(streamRequest({ model: 'think-chat', prompt: 'hi' })));
-    expect(streamed.error).toBeUndefined();
-    const last = streamed.messages.at(-1)?.event;
-    if (last?.$case !== 'completed') throw new Error('no completed event');
-    expect(last.completed.finishReason).toBe(FinishReason.FINISH_REASON_STOP);
-    const text = streamed.messages.map((m) => (m.event?.$case === 'delta' ? m.event.delta.content : '')).join('');
-    expect(text).toBe('The answer.');
+    await expectAnswerAfterThinking(gateway.h);
   }, 20_000);
 });
