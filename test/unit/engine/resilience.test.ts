@@ -270,51 +270,48 @@ describe('circuit breaker', () => {
     expect(provider.calls).toHaveLength(4);
   });
 
-  it('opens on the failure rate alone (BREAKER_FAILURE_RATE below 1)', async () => {
+  /**
+   * A model whose breaker only its failure rate opens (a 10 s window; `minRps` sets how many calls
+   * it needs), after four calls that answer, fail, answer, fail: its state after each of them, and
+   * the next call, which fails.
+   */
+  async function afterAlternatingCalls(minRps: string) {
     const { engine, provider } = engineFixture({
       env: {
         BREAKER_CONSECUTIVE_FAILURES: '1000',
         BREAKER_FAILURE_RATE: '0.5',
         BREAKER_SAMPLING_WINDOW_MS: '10000',
-        BREAKER_MIN_RPS: '0.5',
+        BREAKER_MIN_RPS: minRps,
       },
     });
     const ok = { kind: 'answer', content: 'fine' } as const;
     const bad = { kind: 'fail', error: upstreamFailure('flaky') } as const;
     provider.script('gpt-4o', ok, bad, ok, bad, bad);
-    // The window needs 10 s x 0.5 rps = 5 calls before the rate counts; never two failures in a row before the last.
+    const chat = () => engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() });
+    const states: string[] = [];
     for (const step of [ok, bad, ok, bad]) {
-      const call = engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() });
-      if (step.kind === 'fail') await failureOf(call);
-      else await call;
-      expect(engine.breakerState('gpt-4o')).toBe('closed');
+      if (step.kind === 'fail') await failureOf(chat());
+      else await chat();
+      states.push(engine.breakerState('gpt-4o'));
     }
-    await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
+    return { engine, states, chat };
+  }
+
+  it('opens on the failure rate alone (BREAKER_FAILURE_RATE below 1)', async () => {
+    // The window needs 10 s x 0.5 rps = 5 calls before the rate counts; never two failures in a row before the last.
+    const { engine, states, chat } = await afterAlternatingCalls('0.5');
+    expect(states).toEqual(['closed', 'closed', 'closed', 'closed']);
+    await failureOf(chat());
     // 3 failures out of 5 > 50 %.
     expect(engine.breakerState('gpt-4o')).toBe('open');
-    expect((await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }))).reason).toBe(Reason.CIRCUIT_OPEN);
+    expect((await failureOf(chat())).reason).toBe(Reason.CIRCUIT_OPEN);
   });
 
   it('does not open at exactly BREAKER_FAILURE_RATE: the rate must go over it', async () => {
-    const { engine, provider } = engineFixture({
-      env: {
-        BREAKER_CONSECUTIVE_FAILURES: '1000',
-        BREAKER_FAILURE_RATE: '0.5',
-        BREAKER_SAMPLING_WINDOW_MS: '10000',
-        BREAKER_MIN_RPS: '0.4',
-      },
-    });
-    const ok = { kind: 'answer', content: 'fine' } as const;
-    const bad = { kind: 'fail', error: upstreamFailure('flaky') } as const;
-    provider.script('gpt-4o', ok, bad, ok, bad, bad);
     // The window needs 10 s x 0.4 rps = 4 calls: 2 failures out of 4 is the rate, not over it.
-    for (const step of [ok, bad, ok, bad]) {
-      const call = engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() });
-      if (step.kind === 'fail') await failureOf(call);
-      else await call;
-    }
-    expect(engine.breakerState('gpt-4o')).toBe('closed');
-    await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
+    const { engine, states, chat } = await afterAlternatingCalls('0.4');
+    expect(states.at(-1)).toBe('closed');
+    await failureOf(chat());
     expect(engine.breakerState('gpt-4o')).toBe('open');
   });
 
