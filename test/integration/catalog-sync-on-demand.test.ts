@@ -101,17 +101,31 @@ catalog:
   });
 });
 
-describe('SyncCatalog when the server is asked to stop', () => {
-  it('finishes within the grace period like any call in flight', async () => {
-    const source = await startSourceServer();
-    const file = writeConfigFile(`access:
+/** A server with an admin key whose one catalog source is OpenRouter's, answered by `source`; the test stops the app itself. */
+async function openRouterServer(): Promise<{ readonly source: SourceServer; readonly h: Harness; close(): Promise<void> }> {
+  const source = await startSourceServer();
+  const file = writeConfigFile(`access:
   api_keys:
     - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }
 catalog:
   sync:
     openrouter: { url: "${source.url}${OPENROUTER}" }
 `);
-    const h = await startHarness({ env: { CONFIG_FILE: file } });
+  const h = await startHarness({ env: { CONFIG_FILE: file } });
+  return {
+    source,
+    h,
+    async close() {
+      h.clients.close();
+      await h.upstream.close();
+      await source.close();
+    },
+  };
+}
+
+describe('SyncCatalog when the server is asked to stop', () => {
+  it('finishes within the grace period like any call in flight', async () => {
+    const { source, h, close } = await openRouterServer();
     const { held, release } = gate();
     source.set(OPENROUTER, { body: fixture('openrouter-models.json'), hold: held });
     try {
@@ -131,24 +145,14 @@ catalog:
       await stopping;
     } finally {
       release();
-      h.clients.close();
-      await h.upstream.close();
-      await source.close();
+      await close();
     }
   }, 30_000);
 });
 
 describe('SyncCatalog still running when the grace period ends', () => {
   it('ends with UNAVAILABLE (DRAINING), as other calls cut by shutdown do', async () => {
-    const source = await startSourceServer();
-    const file = writeConfigFile(`access:
-  api_keys:
-    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }
-catalog:
-  sync:
-    openrouter: { url: "${source.url}${OPENROUTER}" }
-`);
-    const h = await startHarness({ env: { CONFIG_FILE: file } });
+    const { source, h, close } = await openRouterServer();
     source.set(OPENROUTER, { hang: true });
     try {
       const call = unaryError(
@@ -163,9 +167,7 @@ catalog:
       expect(err.decoded.errorInfo?.reason).toBe('DRAINING');
       await stopping;
     } finally {
-      h.clients.close();
-      await h.upstream.close();
-      await source.close();
+      await close();
     }
   }, 30_000);
 });
