@@ -140,7 +140,8 @@ export class AnthropicProvider implements Provider {
       throw malformed(this.name, `response (${(err as Error).message})`);
     }
     const usage = message.usage ? countsOf(message.usage) : undefined;
-    const generated = content + (toolCalls?.map((c) => c.name + c.arguments).join('') ?? '');
+    // Thinking is billed as output tokens: counted when the estimate stands in for the upstream's report.
+    const generated = content + (toolCalls?.map((c) => c.name + c.arguments).join('') ?? '') + thinkingOf(message.content);
     return {
       content,
       finishReason: finishReasonOf(message.stop_reason),
@@ -218,8 +219,10 @@ export class AnthropicProvider implements Provider {
                   generated += event.delta.text;
                   out.push({ type: 'delta', content: event.delta.text });
                 } else if (event.delta.type === 'thinking_delta') {
-                  // Not relayed, but the model is generating: progress for the stall watchdog.
+                  // Not relayed, but the model is generating: progress for the stall watchdog, and
+                  // output tokens the estimate counts when the upstream reports no usage.
                   thought = true;
+                  if (typeof event.delta.thinking === 'string') generated += event.delta.thinking;
                 } else if (event.delta.type === 'input_json_delta') {
                   if (typeof event.delta.partial_json !== 'string')
                     throw malformed(this.name, 'stream event (input_json_delta without text)');
@@ -363,4 +366,11 @@ function textOf(blocks: readonly ContentBlock[]): string {
     text += block.text;
   }
   return text;
+}
+
+/** The answer's thinking blocks' text (not relayed, but billed). */
+function thinkingOf(blocks: readonly ContentBlock[]): string {
+  let thinking = '';
+  for (const block of blocks) if (block.type === 'thinking' && typeof block.thinking === 'string') thinking += block.thinking;
+  return thinking;
 }

@@ -355,6 +355,33 @@ describe('usage reports', () => {
       expect(end.usage.promptTokens).toBeGreaterThan(0);
     }
   });
+  it("from an Anthropic-compatible server without usage count the model's thinking, billed as output tokens, unary and streamed", async () => {
+    const thinking = 'Let me think this through. '.repeat(20);
+    const expected = Math.ceil((thinking.length + 'Yes.'.length) / 4);
+    const blocks = [
+      { type: 'thinking', thinking, signature: 's' },
+      { type: 'text', text: 'Yes.' },
+    ];
+    reply = json({ id: 'm1', type: 'message', role: 'assistant', model: 'c', content: blocks, stop_reason: 'end_turn' });
+    const unary = await anthropic().complete(req());
+    expect([unary.content, unary.usage.completionTokens, unary.usageEstimated]).toEqual(['Yes.', expected, true]);
+    const noUsage = { type: 'message_start', message: { id: 'm1', type: 'message', role: 'assistant', content: [], model: 'c' } };
+    reply = sse(
+      anthropicEvents([
+        noUsage,
+        { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '' } },
+        { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking } },
+        { type: 'content_block_stop', index: 0 },
+        { type: 'content_block_start', index: 1, content_block: { type: 'text', text: '' } },
+        { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: 'Yes.' } },
+        { type: 'content_block_stop', index: 1 },
+        { type: 'message_delta', delta: { stop_reason: 'end_turn' } },
+        { type: 'message_stop' },
+      ]),
+    );
+    const end = (await collect(anthropic().stream(req()))).at(-1);
+    expect(end?.type === 'end' && [end.usage.completionTokens, end.usageEstimated]).toEqual([expected, true]);
+  });
 });
 
 describe('the SSE decoder', () => {
