@@ -14,7 +14,7 @@ import { OrchestratorError } from '../../domain/errors.js';
 import { acceptsSampling } from './versions.js';
 import { statusOfErrorType, streamError } from './errors.js';
 import { applySampling } from './sampling.js';
-import { SseDecoder } from '../http/fast-sse.js';
+import { isKeepAlive, SseDecoder } from '../http/fast-sse.js';
 import { readOnAfterEnd } from '../http/after-end.js';
 import { createUndiciFetch, type UndiciFetch } from '../http/undici-fetch.js';
 import { upstreamHttpOptions, type UpstreamHttpOptions } from '../http/upstream-http.js';
@@ -194,6 +194,7 @@ export class AnthropicProvider implements Provider {
             const sse = events[i]!;
             if (stopped || sse.event === 'ping') continue;
             if (sse.event === 'error') throw streamError(this.name, sse.data);
+            if (isKeepAlive(sse.data)) continue;
             const event = JSON.parse(sse.data) as RawMessageStreamEvent;
             switch (event.type) {
               case 'message_start': {

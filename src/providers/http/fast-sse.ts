@@ -160,3 +160,15 @@ function lineEnd(bytes: Buffer, start: number): number {
   if (cr < 0) return lf;
   return Math.min(lf, cr);
 }
+
+/**
+ * A keep-alive some relays send as an event rather than as an SSE comment: data that is blank, or
+ * a comment put in the data (`data: : keepalive`). An upstream's event data is a JSON object, so
+ * one look at its first character clears nearly every event.
+ */
+export function isKeepAlive(data: string): boolean {
+  const first = data.charCodeAt(0);
+  if (first === 0x7b /* { */) return false;
+  const text = data.trimStart();
+  return text === '' || text.charCodeAt(0) === 0x3a /* : */;
+}

@@ -11,7 +11,7 @@ import { estimateUsage } from '../../domain/chat.js';
 import { type ToolCall, ToolCallAssembler } from '../../domain/tools.js';
 import { applyTooling, toOpenAIMessages, toolCallsOf, toolPieces } from './tooling.js';
 import { OrchestratorError } from '../../domain/errors.js';
-import { SseDecoder } from '../http/fast-sse.js';
+import { isKeepAlive, SseDecoder } from '../http/fast-sse.js';
 import { readOnAfterEnd } from '../http/after-end.js';
 import { ChunkTemplate } from './chunk-template.js';
 import { LeanOpenAI } from './lean-openai.js';
@@ -357,18 +357,6 @@ function finishReasonOf(reason: string): FinishReason {
  */
 function withCalls(reason: FinishReason, called: boolean): FinishReason {
   return called && (reason === 'stop' || reason === 'unknown') ? 'tool_calls' : reason;
-}
-
-/**
- * A keep-alive some relays send as an event rather than as an SSE comment: data that is blank, or
- * a comment put in the data (`data: : keepalive`). A chunk is a JSON object, so one look at its
- * first character clears nearly every event.
- */
-function isKeepAlive(data: string): boolean {
-  const first = data.charCodeAt(0);
-  if (first === 0x7b /* { */) return false;
-  const text = data.trimStart();
-  return text === '' || text.charCodeAt(0) === 0x3a /* : */;
 }
 
 const isText = (v: unknown): v is string => typeof v === 'string' && v !== '';

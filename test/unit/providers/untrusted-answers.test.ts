@@ -267,6 +267,15 @@ describe('keep-alive frames a relay sends as data in an OpenAI-compatible stream
     expect(events.flatMap((e) => (e.type === 'delta' ? [e.content] : [])).join('')).toBe('hello');
     expect(events.at(-1)?.type === 'end' && events.at(-1)).toMatchObject({ finishReason: 'stop' });
   });
+  it('are skipped in a Messages API stream too, between its events', async () => {
+    const keepAlives = 'data: \n\ndata:\n\ndata:   \n\ndata: : keepalive\n\n';
+    const text = (t: string) => anthropicEvents([{ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: t } }]);
+    const opening = anthropicEvents([start(), { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }]);
+    reply = sse(`${opening}${keepAlives}${text('hel')}${keepAlives}${text('lo')}${keepAlives}${anthropicEvents(stop)}`);
+    const events = await collect(anthropic().stream(req()));
+    expect(events.flatMap((e) => (e.type === 'delta' ? [e.content] : [])).join('')).toBe('hello');
+    expect(events.at(-1)?.type === 'end' && events.at(-1)).toMatchObject({ finishReason: 'stop' });
+  });
 });
 
 describe('Anthropic tool calls streamed and not', () => {
