@@ -66,6 +66,35 @@ async function exitCode(child: ChildProcessWithoutNullStreams): Promise<number |
   return code;
 }
 
+/** The worker processes of a cluster's primary, by pid. */
+function workersOf(cluster: Cluster): number[] {
+  const pid = cluster.child.pid;
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The workers still running after waiting up to `tries` × 50 ms for all of them to exit. */
+async function stillRunning(workers: readonly number[], tries: number): Promise<number[]> {
+  for (let i = 0; i < tries && workers.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
+  return workers.filter(alive);
+}
+
+/** The workers that logged `msg`, in order. */
+function workersLogging(lines: readonly Record<string, unknown>[], msg: string): unknown[] {
+  return lines
+    .filter((l) => l['msg'] === msg)
+    .map((l) => l['worker'])
+    .sort();
+}
+
 describe('WORKERS=2: two processes serve one port', () => {
   let cluster: Cluster;
   beforeAll(async () => {
@@ -119,7 +148,7 @@ describe('WORKERS=2: two processes serve one port', () => {
   });
 
   it('replaces a worker that dies, and answers GetStats and /metrics from the serving workers meanwhile', async () => {
-    const workers = readFileSync(`/proc/${cluster.child.pid}/task/${cluster.child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    const workers = workersOf(cluster);
     expect(workers).toHaveLength(2);
     process.kill(workers[0]!, 'SIGKILL');
     // At once: the other worker answers, and the scrape does not wait for the replacement.
@@ -176,32 +205,18 @@ describe('WORKERS=2: two processes serve one port', () => {
 describe('WORKERS=2 when the primary is killed', () => {
   it('each worker drains and exits on its own instead of serving unsupervised', async () => {
     const cluster = await startCluster();
-    const workers = readFileSync(`/proc/${cluster.child.pid}/task/${cluster.child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    const workers = workersOf(cluster);
     expect(workers).toHaveLength(2);
     cluster.child.kill('SIGKILL');
-    const alive = (pid: number): boolean => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    for (let i = 0; i < 200 && workers.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(workers.filter(alive)).toEqual([]);
-    expect(
-      cluster.lines
-        .filter((l) => l['msg'] === 'shutting down: health NOT_SERVING, draining calls')
-        .map((l) => l['worker'])
-        .sort(),
-    ).toEqual([1, 2]);
+    expect(await stillRunning(workers, 200)).toEqual([]);
+    expect(workersLogging(cluster.lines, 'shutting down: health NOT_SERVING, draining calls')).toEqual([1, 2]);
   }, 30_000);
 });
 
 describe('WORKERS=2 when the primary is killed during a drain delay', () => {
   it('a worker still answers GetStats (its own counters) while it drains, and both stop cleanly', async () => {
     const cluster = await startCluster({ DRAIN_DELAY_MS: '3000' });
-    const workers = readFileSync(`/proc/${cluster.child.pid}/task/${cluster.child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    const workers = workersOf(cluster);
     // One connection, opened while the primary hands them out, and kept: the call after its death travels on it.
     const clients = clientsFor(cluster.port);
     try {
@@ -219,23 +234,9 @@ describe('WORKERS=2 when the primary is killed during a drain delay', () => {
     } finally {
       clients.close();
     }
-    const alive = (pid: number): boolean => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    for (let i = 0; i < 300 && workers.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(workers.filter(alive)).toEqual([]);
+    expect(await stillRunning(workers, 300)).toEqual([]);
     expect(cluster.stderr.join('')).not.toContain('ERR_IPC_CHANNEL_CLOSED');
-    expect(
-      cluster.lines
-        .filter((l) => l['msg'] === 'stopped')
-        .map((l) => l['worker'])
-        .sort(),
-    ).toEqual([1, 2]);
+    expect(workersLogging(cluster.lines, 'stopped')).toEqual([1, 2]);
   }, 60_000);
 });
 
