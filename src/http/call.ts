@@ -8,7 +8,7 @@ import { acceptableRequestId, effectiveDeadline, type CallState } from '../domai
 import type { CallContext } from '../engine/index.js';
 import type { InFlight, Lifecycle } from '../server/lifecycle.js';
 import type { CallKind, CallObserver } from '../telemetry/call-observer.js';
-import { endCall } from '../telemetry/call-log.js';
+import { callLevel, endCall } from '../telemetry/call-log.js';
 import { CallSummary } from '../telemetry/call-summary.js';
 import type { Tracer } from '../telemetry/tracing.js';
 import { toHttpError } from './errors.js';
@@ -225,8 +225,7 @@ function finish(deps: HttpCallDeps, route: RouteInfo, f: Finished): void {
     codeName: f.grpcCode,
     httpStatus: f.status,
     details: f.details,
-    // By the code, not the status: a stream that fails after its first chunk was sent as a 200.
-    level: f.grpcCode === 'OK' || f.grpcCode === 'CANCELLED' ? 'info' : f.grpcCode === 'INTERNAL' ? 'error' : 'warn',
+    level: callLevel(f.grpcCode),
     peer: () => `${f.request.ip}:${f.request.socket.remotePort ?? ''}`,
     keyName: f.principalName,
   });

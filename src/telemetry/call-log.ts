@@ -34,6 +34,17 @@ export interface CallEnding {
   readonly keyName?: string | undefined;
 }
 
+/**
+ * A call line's level, by the code the client got, whichever door it came through (never by an
+ * HTTP status: a stream that fails after its first chunk was sent as a 200): OK and a client
+ * that went away (CANCELLED) at info, a bug of ours (INTERNAL, UNKNOWN) at error, any other
+ * failure at warn, with its details.
+ */
+export function callLevel(codeName: string): CallEnding['level'] {
+  if (codeName === 'OK' || codeName === 'CANCELLED') return 'info';
+  return codeName === 'INTERNAL' || codeName === 'UNKNOWN' ? 'error' : 'warn';
+}
+
 export function endCall(log: Logger, observer: CallObserver, c: CallEnding): void {
   const latencyMs = performance.now() - c.startedAt;
   const upstreamMs = c.summary.upstreamMs();

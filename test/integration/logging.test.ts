@@ -94,7 +94,8 @@ describe('logging interceptor', () => {
       async () => callLines().find((l) => l.requestId === 'cancelled-peer'),
       (l) => l !== undefined,
     );
-    expect(line).toMatchObject({ code: 'CANCELLED' });
+    // At info, as an HTTP request whose client went away: the client's choice, not the gateway's problem.
+    expect(line).toMatchObject({ code: 'CANCELLED', level: 'info' });
     expect(String(line?.peer)).toContain('127.0.0.1');
   });
 

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { CallKind, CallObserver } from '../../telemetry/call-observer.js';
-import { endCall } from '../../telemetry/call-log.js';
+import { callLevel, endCall } from '../../telemetry/call-log.js';
 import { CallSummary } from '../../telemetry/call-summary.js';
 import type { Tracer } from '../../telemetry/tracing.js';
 
@@ -43,6 +43,7 @@ export function startCallLog(log: Logger, observer: CallObserver, tracer: Tracer
     finish: (code, details) => {
       if (done) return;
       done = true;
+      const codeName = grpc.status[code] ?? String(code);
       endCall(log, observer, {
         protocol: 'grpc',
         path: method.path,
@@ -52,9 +53,9 @@ export function startCallLog(log: Logger, observer: CallObserver, tracer: Tracer
         startedAt,
         summary,
         code,
-        codeName: grpc.status[code] ?? String(code),
+        codeName,
         details,
-        level: code === grpc.status.OK ? 'info' : code === grpc.status.INTERNAL || code === grpc.status.UNKNOWN ? 'error' : 'warn',
+        level: callLevel(codeName),
         peer: start.peer,
         keyName: callLog.keyName,
       });
