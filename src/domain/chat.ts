@@ -117,10 +117,10 @@ export function definedSampling(sampling: Sampling): Sampling | undefined {
 
 export type AttemptOutcome = 'success' | 'failure' | 'timeout' | 'cancelled' | 'skipped';
 
-/** One upstream call made while answering a request. */
 /** What an upstream request asks for, as the OpenTelemetry GenAI conventions name it (gen_ai.operation.name). */
 export type UpstreamOperation = 'chat' | 'embeddings';
 
+/** One upstream call made while answering a request. */
 export interface AttemptRecord {
   readonly model: string;
   readonly provider: string;
