@@ -4,7 +4,7 @@ import v8 from 'node:v8';
 import { startApp } from './app.js';
 import { clusterProblems } from './cluster/checks.js';
 import { runPrimary } from './cluster/primary.js';
-import { drainWhenPrimaryGoes } from './cluster/worker.js';
+import { drainWhenPrimaryGoes, sendToPrimary } from './cluster/worker.js';
 import { ConfigError, loadDotEnv } from './config/config.js';
 import { timerDelay } from './domain/timers.js';
 import { configProblems, resolveConfig, type ResolvedConfig } from './config/resolve.js';
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   if (worker) {
     // A worker whose primary is gone (killed) drains and exits rather than serving alone.
     drainWhenPrimaryGoes(() => stop('SIGTERM'));
-    process.send?.({ llmo: 'ready', port: app.port });
+    sendToPrimary({ llmo: 'ready', port: app.port });
   }
 }
 

@@ -17,7 +17,7 @@ interface CollectedStats {
  * be sent. Without a callback, a send on the closed channel is an 'error' event nobody handles,
  * which ends the worker and every call it is draining.
  */
-function send(message: ClusterMessage): boolean {
+export function sendToPrimary(message: ClusterMessage): boolean {
   if (!process.connected || !process.send) return false;
   process.send(message, undefined, undefined, () => undefined);
   return true;
@@ -41,10 +41,10 @@ export class ClusterStats {
     process.on('message', (message: unknown) => {
       if (!isClusterMessage(message)) return;
       if (message.llmo === 'collect' && message.what === 'stats') {
-        send({ llmo: 'stats-state', id: message.id, state: this.local.exportState() });
+        sendToPrimary({ llmo: 'stats-state', id: message.id, state: this.local.exportState() });
       } else if (message.llmo === 'collect' && message.what === 'metrics') {
         void (registry ? registry.getMetricsAsJSON() : Promise.resolve([])).then(
-          (metrics) => send({ llmo: 'metrics-state', id: message.id, metrics }),
+          (metrics) => sendToPrimary({ llmo: 'metrics-state', id: message.id, metrics }),
           (err: unknown) => this.log.warn({ err }, 'metrics collection failed in this worker'),
         );
       } else if (message.llmo === 'stats-result') {
@@ -61,7 +61,7 @@ export class ClusterStats {
         clearTimeout(timer);
         resolve(r);
       });
-      if (!send({ llmo: 'stats-request', id })) {
+      if (!sendToPrimary({ llmo: 'stats-request', id })) {
         clearTimeout(timer);
         resolve(undefined);
       }
