@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
-import { percentiles, where, type LedgerFilter, type Percentiles } from './queries.js';
+import { groupKey, latencyPercentiles, percentiles, where, type LedgerFilter, type Percentiles } from './queries.js';
 import type { AttemptsTable, CallsTable, DecisionsTable, LedgerSchema } from './schema.js';
 
 export interface CallListQuery {
@@ -69,45 +69,69 @@ export interface ProfileAnalytics {
   readonly models: readonly RoutedModel[];
 }
 
-/** GetRoutingAnalytics: each decision joined with its call's outcome and the model that answered. */
+/**
+ * GetRoutingAnalytics: each decision joined with its call's outcome and the model that answered,
+ * counted per profile and chosen model in the database (latencyPercentiles for the latencies).
+ */
 export async function routingAnalytics(db: Kysely<LedgerSchema>, filter: LedgerFilter): Promise<ProfileAnalytics[]> {
-  const rows = await db
+  const decided = db
     .selectFrom('ledger_calls')
     .innerJoin('ledger_decisions', 'ledger_decisions.call_id', 'ledger_calls.id')
-    .where((eb) => where(eb, filter))
-    .select([
-      'ledger_decisions.profile',
-      'ledger_decisions.chosen_model',
-      'ledger_calls.outcome',
-      'ledger_calls.model',
-      'ledger_calls.latency_ms',
-      'ledger_calls.fallback_triggered',
+    .where((eb) => where(eb, filter));
+  const counted = await decided
+    .select((eb) => [
+      'ledger_decisions.profile as g0',
+      'ledger_decisions.chosen_model as g1',
+      eb.fn.countAll<number | string>().as('chosen'),
+      eb.fn.sum<number | string>(eb.case().when('ledger_calls.outcome', '=', 'success').then(1).else(0).end()).as('ok'),
+      eb.fn
+        .sum<number | string>(
+          eb
+            .case()
+            .when(
+              eb.or([
+                eb('ledger_calls.fallback_triggered', '=', 1),
+                eb.and([eb('ledger_calls.model', 'is not', null), eb('ledger_calls.model', '<>', eb.ref('ledger_decisions.chosen_model'))]),
+              ]),
+            )
+            .then(1)
+            .else(0)
+            .end(),
+        )
+        .as('fell_back'),
     ])
+    .groupBy(['ledger_decisions.profile', 'ledger_decisions.chosen_model'])
     .execute();
-  const byProfile = new Map<string, Map<string, { chosen: number; ok: number; fellBack: number; latencies: number[] }>>();
-  for (const r of rows) {
-    const models = byProfile.get(r.profile) ?? new Map();
-    byProfile.set(r.profile, models);
-    const m = models.get(r.chosen_model) ?? { chosen: 0, ok: 0, fellBack: 0, latencies: [] };
-    models.set(r.chosen_model, m);
-    m.chosen += 1;
-    if (r.outcome === 'success') m.ok += 1;
-    if (Number(r.fallback_triggered) === 1 || (r.model !== null && r.model !== r.chosen_model)) m.fellBack += 1;
-    m.latencies.push(Number(r.latency_ms));
+  const latencies = await latencyPercentiles(
+    db,
+    decided.select(['ledger_decisions.profile as g0', 'ledger_decisions.chosen_model as g1', 'ledger_calls.latency_ms']),
+    2,
+  );
+  const byProfile = new Map<string, { model: string; chosen: number; ok: number; fellBack: number; latency: Percentiles }[]>();
+  for (const r of counted) {
+    const models = byProfile.get(r.g0) ?? [];
+    byProfile.set(r.g0, models);
+    models.push({
+      model: r.g1,
+      chosen: Number(r.chosen),
+      ok: Number(r.ok),
+      fellBack: Number(r.fell_back),
+      latency: latencies.get(groupKey(r, 2)) ?? percentiles([]),
+    });
   }
   return [...byProfile.entries()]
     .map(([profile, models]) => {
-      const decisions = [...models.values()].reduce((n, m) => n + m.chosen, 0);
+      const decisions = models.reduce((n, m) => n + m.chosen, 0);
       return {
         profile,
         decisions,
-        models: [...models.entries()]
-          .map(([model, m]) => ({
-            model,
+        models: models
+          .map((m) => ({
+            model: m.model,
             chosen: m.chosen,
             chosenShare: m.chosen / decisions,
             successRate: m.ok / m.chosen,
-            latency: percentiles(m.latencies),
+            latency: m.latency,
             fallbackRate: m.fellBack / m.chosen,
           }))
           .sort((a, b) => b.chosen - a.chosen || a.model.localeCompare(b.model)),

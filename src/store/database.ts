@@ -6,6 +6,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvide
 import type * as Pg from 'pg';
 import { MIGRATIONS } from './migrations.js';
 import type { LedgerSchema } from './schema.js';
+import { sqliteReadDialect } from './sqlite-reader.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import { SQLITE_MEMORY, type DatabaseTarget } from './url.js';
 
@@ -14,6 +15,12 @@ export type Dialect = 'sqlite' | 'postgres';
 /** An open ledger database with its schema up to date. */
 export interface LedgerDatabase {
   readonly db: Kysely<LedgerSchema>;
+  /**
+   * UsageService's reads: on a SQLite file, a thread of their own (sqlite-reader.ts), so a query
+   * over a large ledger does not hold the event loop; otherwise `db` (PostgreSQL does not hold it,
+   * and an in-memory SQLite database exists only on `db`'s connection).
+   */
+  readonly reads: Kysely<LedgerSchema>;
   readonly dialect: Dialect;
   /** SQLite's own handle, for the ledger's writes to an in-memory database (write-batch.ts). */
   readonly sqlite?: BetterSqlite3.Database;
@@ -61,13 +68,15 @@ export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): Ledge
     sqlite.pragma('synchronous = NORMAL');
     const db = new Kysely<LedgerSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
     // An in-memory database exists only on this connection: its writes stay on it.
-    if (target.file === SQLITE_MEMORY) return { db, dialect: 'sqlite', sqlite, close: () => db.destroy() };
+    if (target.file === SQLITE_MEMORY) return { db, reads: db, dialect: 'sqlite', sqlite, close: () => db.destroy() };
     const sqliteWriter = new SqliteWriter(target.file);
+    const reads = new Kysely<LedgerSchema>({ dialect: sqliteReadDialect(target.file) });
     const close = async (): Promise<void> => {
+      await reads.destroy();
       await sqliteWriter.close();
       await db.destroy();
     };
-    return { db, dialect: 'sqlite', sqlite, sqliteWriter, close };
+    return { db, reads, dialect: 'sqlite', sqlite, sqliteWriter, close };
   }
   const pg = require('pg') as typeof Pg;
   const pool = new pg.Pool({ connectionString: target.url, max: 4, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 30_000 });
@@ -77,7 +86,7 @@ export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): Ledge
   pool.on('error', () => undefined);
   pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<LedgerSchema>({ dialect: new PostgresDialect({ pool }) });
-  return { db, dialect: 'postgres', pgPool: pool, close: () => db.destroy() };
+  return { db, reads: db, dialect: 'postgres', pgPool: pool, close: () => db.destroy() };
 }
 
 /**

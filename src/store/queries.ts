@@ -74,9 +74,9 @@ export function where(eb: Calls, f: LedgerFilter): Expression<SqlBool> {
 }
 
 /**
- * GetUsage: the sums are one GROUP BY (group columns + gRPC code) in the database; the latency
- * percentiles are computed here from the matching calls' latencies (SQLite has no percentile
- * function), read in a second query ordered by the same groups.
+ * GetUsage: the sums are one GROUP BY (group columns + gRPC code) in the database, the latency
+ * percentiles a second query (latencyPercentiles): what comes back is a few rows per group,
+ * however many calls the ledger holds.
  */
 export async function usageTotals(
   db: Kysely<LedgerSchema>,
@@ -104,19 +104,21 @@ export async function usageTotals(
     ])
     .groupBy([...dims.map((_, i) => sql.ref(alias(i))), 'code'])
     .execute();
-  const latencies = await db
-    .selectFrom('ledger_calls')
-    .where((eb) => where(eb, filter))
-    .select((eb) => [...dims.map((d, i) => dimension(eb, d).as(alias(i))), 'latency_ms'])
-    .execute();
+  const latencies = await latencyPercentiles(
+    db,
+    db
+      .selectFrom('ledger_calls')
+      .where((eb) => where(eb, filter))
+      .select((eb) => [...dims.map((d, i) => dimension(eb, d).as(alias(i))), 'latency_ms']),
+    dims.length,
+  );
 
-  const rowKey = (row: Record<string, unknown>) => JSON.stringify(dims.map((_, i) => row[alias(i)] ?? null));
-  const groups = new Map<string, { row: Record<string, unknown>; totals: Mutable; latencies: number[] }>();
+  const groups = new Map<string, { row: Record<string, unknown>; totals: Mutable }>();
   for (const raw of sums as Record<string, unknown>[]) {
-    const key = rowKey(raw);
+    const key = groupKey(raw, dims.length);
     let g = groups.get(key);
     if (!g) {
-      g = { row: raw, totals: emptyTotals(), latencies: [] };
+      g = { row: raw, totals: emptyTotals() };
       groups.set(key, g);
     }
     const n = Number(raw['requests']);
@@ -132,10 +134,8 @@ export async function usageTotals(
     t.fallbacks += Number(raw['fallbacks'] ?? 0);
     t.cacheHits += Number(raw['cache_hits'] ?? 0);
   }
-  for (const raw of latencies as Record<string, unknown>[]) groups.get(rowKey(raw))?.latencies.push(Number(raw['latency_ms']));
-
   const out: UsageTotals[] = [];
-  for (const { row, totals: t, latencies: l } of groups.values()) {
+  for (const [key, { row, totals: t }] of groups) {
     const group: UsageTotals['group'] = {};
     dims.forEach((d, i) => {
       const value = row[alias(i)];
@@ -151,7 +151,7 @@ export async function usageTotals(
       completionTokens: t.completionTokens,
       totalTokens: t.totalTokens,
       costUsd: roundUsd(t.costUsd),
-      latency: percentiles(l),
+      latency: latencies.get(key) ?? percentiles([]),
       fallbackRate: t.requests === 0 ? 0 : t.fallbacks / t.requests,
       cacheHitRate: t.requests === 0 ? 0 : t.cacheHits / t.requests,
       costSavedUsd: roundUsd(t.costSavedUsd),
@@ -202,6 +202,53 @@ function compareGroups(a: UsageTotals['group'], b: UsageTotals['group']): number
     return typeof p === 'number' && typeof q === 'number' ? p - q : String(p).localeCompare(String(q));
   }
   return 0;
+}
+
+/** A row's group, `count` columns g0, g1, ... (a column that is null in one dialect and missing in another alike). */
+export function groupKey(row: object, count: number): string {
+  return JSON.stringify(Array.from({ length: count }, (_, i) => (row as Record<string, unknown>)[`g${i}`] ?? null));
+}
+
+const RANKED = [50, 95, 99] as const;
+
+/** The 1-based rank nearest-rank percentile p picks among n sorted values: ceil(p * n / 100), in integers as the SQL computes it. */
+const rankOf = (p: number, n: number): number => Math.floor((p * n + 99) / 100);
+
+/**
+ * Nearest-rank p50, p95 and p99 of `latency_ms` in each group of `source` (a query whose columns
+ * are g0, g1, ... and latency_ms), keyed as groupKey keys them. The database ranks the latencies
+ * (window functions, alike in SQLite and PostgreSQL) and returns only the rows at those ranks:
+ * reading every call's latency to sort it here cost the event loop longer than the query.
+ */
+export async function latencyPercentiles(
+  db: Kysely<LedgerSchema>,
+  source: Expression<unknown>,
+  groups: number,
+): Promise<Map<string, Percentiles>> {
+  const columns = Array.from({ length: groups }, (_, i) => sql.ref(`g${i}`));
+  const partition = groups === 0 ? sql`` : sql`partition by ${sql.join(columns)}`;
+  const ranks = sql.join(RANKED.map((p) => sql`(${sql.lit(p)} * n + 99) / 100`));
+  const { rows } = await sql<Record<string, unknown>>`
+    select * from (
+      select ${sql.join([...columns, sql.ref('latency_ms')])},
+        row_number() over (${partition} order by latency_ms) as rn,
+        count(*) over (${partition}) as n
+      from ${source} as matching
+    ) as ranked
+    where rn in (${ranks})`.execute(db);
+  const found = new Map<string, { n: number; at: Map<number, number> }>();
+  for (const row of rows) {
+    const key = groupKey(row, groups);
+    const group = found.get(key) ?? { n: Number(row['n']), at: new Map<number, number>() };
+    found.set(key, group);
+    group.at.set(Number(row['rn']), Number(row['latency_ms']));
+  }
+  const out = new Map<string, Percentiles>();
+  for (const [key, { n, at }] of found) {
+    const [p50, p95, p99] = RANKED.map((p) => round3(at.get(rankOf(p, n)) ?? 0));
+    out.set(key, { p50: p50 ?? 0, p95: p95 ?? 0, p99: p99 ?? 0 });
+  }
+  return out;
 }
 
 /** Nearest-rank percentiles. */

@@ -2,12 +2,13 @@
  * The ledger's SQLite writer thread (sqlite-writer.ts starts it): its own connection to the
  * ledger file, each batch one transaction. Messages: `{ id, tables: [{ text, width, values }] }`,
  * a table's rows one after another in one array, `width` values each in the INSERT's column
- * order; the answer is `{ id }` or `{ id, error }`.
+ * order; the answer is `{ id }` or `{ id, error, code }` (worker-thread.ts).
  */
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
 import { storableText } from './text.js';
+import { answerOf, type ThreadAnswer } from './worker-thread.js';
 
 export interface WriteMessage {
   readonly id: number;
@@ -16,13 +17,6 @@ export interface WriteMessage {
    * this thread (a structured clone) costs about half as much without the row objects.
    */
   readonly tables: readonly { readonly text: string; readonly width: number; readonly values: readonly unknown[] }[];
-}
-
-export interface WriteAnswer {
-  readonly id: number;
-  readonly error?: string;
-  /** better-sqlite3's code for the error (SQLITE_CONSTRAINT_PRIMARYKEY, ...): the ledger tells a refused row from a database away by it. */
-  readonly code?: string;
 }
 
 const require = createRequire(import.meta.url);
@@ -60,13 +54,12 @@ const write = db.transaction((tables: WriteMessage['tables']) => {
 });
 
 parentPort?.on('message', (message: WriteMessage) => {
-  let answer: WriteAnswer;
+  let answer: ThreadAnswer<undefined>;
   try {
     write(message.tables);
     answer = { id: message.id };
   } catch (err) {
-    const code = (err as { code?: unknown } | null)?.code;
-    answer = { id: message.id, error: err instanceof Error ? err.message : String(err), ...(typeof code === 'string' ? { code } : {}) };
+    answer = answerOf(message.id, err);
   }
   parentPort?.postMessage(answer);
 });

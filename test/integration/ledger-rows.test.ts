@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { routingAnalytics } from '../../src/store/call-queries.js';
 import { connect, migrate, type LedgerDatabase } from '../../src/store/database.js';
+import { percentiles, usageTotals, type UsageDimension } from '../../src/store/queries.js';
 import type { CallRecord } from '../../src/store/records.js';
 import { writeBatch } from '../../src/store/write-batch.js';
 import { startPostgres, type PostgresProcess } from '../helpers/postgres.js';
@@ -172,6 +174,42 @@ describe('the rows the ledger writes', () => {
     expect(attempts).toEqual([
       expect.objectContaining({ seq: 0, outcome: 'error', code: 'UNAVAILABLE', reason: 'line\nbreak\ttab', cost_usd: 0.000123 * 14 }),
       expect.objectContaining({ seq: 1, outcome: 'success', code: null, usage_estimated: 1, cost_usd: 2 * 0.000123 * 14 }),
+    ]);
+  });
+
+  it('are read alike from both: GetUsage totals with nearest-rank latency percentiles, and routing analytics', async () => {
+    // The rows of the test before: 450 calls, every fourth of them routed.
+    const records = Array.from({ length: 450 }, (_, i) => record(i));
+    const groupings: UsageDimension[][] = [[], ['key'], ['model', 'day'], ['hour', 'method', 'provider']];
+    const read = async (database: LedgerDatabase) => ({
+      usage: await Promise.all(groupings.map((g) => usageTotals(database.reads, {}, g))),
+      routing: await routingAnalytics(database.reads, {}),
+      range: await usageTotals(database.reads, { from: records[100]!.ts, to: records[300]!.ts, keyName: records[101]!.keyName }, []),
+    });
+    const fromPostgres = await read(postgres);
+    expect(await read(sqlite)).toEqual(fromPostgres);
+    expect(await read(sqliteFile)).toEqual(fromPostgres);
+
+    const latencies = (list: readonly CallRecord[]) => percentiles(list.map((r) => r.latencyMs));
+    expect(fromPostgres.usage[0]).toEqual([expect.objectContaining({ requests: 450, latency: latencies(records) })]);
+    const inRange = records.slice(100, 300).filter((r) => r.keyName === records[101]!.keyName);
+    expect(fromPostgres.range).toEqual([expect.objectContaining({ requests: inRange.length, latency: latencies(inRange) })]);
+    const routed = records.filter((r) => r.decision);
+    expect(fromPostgres.routing).toEqual([
+      {
+        profile: 'balanced',
+        decisions: routed.length,
+        models: [
+          expect.objectContaining({
+            model: 'gpt-4o-mini',
+            chosen: routed.length,
+            successRate: routed.filter((r) => r.outcome === 'success').length / routed.length,
+            latency: latencies(routed),
+            fallbackRate:
+              routed.filter((r) => r.fallbackTriggered || (r.model !== undefined && r.model !== 'gpt-4o-mini')).length / routed.length,
+          }),
+        ],
+      },
     ]);
   });
 

@@ -1,10 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { mkdtempSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheMode } from '../../src/gen/orchestrator/v1/chat.js';
-import { UsageGroup, UsageServiceClient, type UsageFilter } from '../../src/gen/orchestrator/v1/usage.js';
+import { UsageGroup, UsageServiceClient, type GetUsageResponse, type UsageFilter } from '../../src/gen/orchestrator/v1/usage.js';
 import { accessFile, sha } from '../helpers/access-file.js';
 import { runLedgerCommand } from '../../src/cli/ledger-commands.js';
 import { callUnary, unaryError } from '../helpers/grpc-client.js';
@@ -286,4 +288,90 @@ describe('shutdown', () => {
       await second.close();
     }
   });
+});
+
+describe('reading a large SQLite ledger', () => {
+  const CALLS = 100_000;
+  let h: Harness;
+  let usage: UsageServiceClient;
+  /** Each key's p50 and p99 over the calls written (nearest rank). */
+  const expected: [number, number, number][] = [];
+  beforeAll(async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'llmo-ledger-large-')), 'ledger.db');
+    h = await startHarness({ env: { DATABASE_URL: `sqlite:${file}` } });
+    usage = new UsageServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+    // A month of routed calls at a few a minute, written straight into the file the gateway uses.
+    const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+    const db = new Database(file);
+    db.pragma('busy_timeout = 5000');
+    const call = db.prepare(
+      `insert into ledger_calls (id, ts, request_id, method, protocol, key_name, requested_model, model, provider, outcome, code,
+         prompt_tokens, completion_tokens, total_tokens, usage_estimated, cost_usd, cost_saved_usd, latency_ms, attempts,
+         fallback_triggered, default_message, cache_hit, cache_stale)
+       values (?, ?, ?, '/orchestrator.v1.ChatService/Chat', 'grpc', ?, 'route:balanced', 'gpt-4o-mini', 'openai', 'success', 'OK',
+         10, 20, 30, 0, 0.001, 0, ?, 1, 0, 0, 0, 0)`,
+    );
+    const decision = db.prepare(
+      `insert into ledger_decisions (call_id, ts, profile, complexity, prompt_tokens, chosen_model, candidates)
+       values (?, ?, 'balanced', 'simple', 10, 'gpt-4o-mini', '[]')`,
+    );
+    const start = Date.now() - 30 * 86_400_000;
+    const latencies: number[][] = [[], [], [], [], []];
+    db.transaction(() => {
+      for (let i = 0; i < CALLS; i += 1) {
+        const id = `call-${String(i).padStart(7, '0')}`;
+        const ts = start + i * 25_000;
+        const latency = ((i * 7_919) % 1_000) + (i % 5) * 0.25;
+        call.run(id, ts, id, `key-${i % 5}`, latency);
+        decision.run(id, ts);
+        latencies[i % 5]?.push(latency);
+      }
+    })();
+    db.close();
+    for (const l of latencies) {
+      l.sort((a, b) => a - b);
+      expected.push([l.length, l[Math.ceil(l.length * 0.5) - 1] ?? -1, l[Math.ceil(l.length * 0.99) - 1] ?? -1]);
+    }
+  }, 60_000);
+  afterAll(async () => {
+    usage?.close();
+    await h?.close();
+  });
+
+  /** The longest the gateway's event loop went without running a timer while `read` ran. */
+  async function longestStall(read: () => Promise<unknown>): Promise<number> {
+    let last = performance.now();
+    let longest = 0;
+    const ticker = setInterval(() => {
+      const now = performance.now();
+      longest = Math.max(longest, now - last);
+      last = now;
+    }, 5);
+    try {
+      await read();
+      return Math.max(longest, performance.now() - last);
+    } finally {
+      clearInterval(ticker);
+    }
+  }
+
+  it('GetUsage and GetRoutingAnalytics over every call answer without holding the event loop', async () => {
+    const getUsage = usage.getUsage.bind(usage);
+    const analytics = usage.getRoutingAnalytics.bind(usage);
+    // A first read (a page of one call) has the gateway ready to read; then the reads over every call.
+    await callUnary(usage.listCalls.bind(usage), { requestId: '', pageSize: 1, pageToken: '' });
+    let rows: GetUsageResponse['rows'] = [];
+    const usageStall = await longestStall(async () => {
+      rows = (await callUnary(getUsage, { groupBy: [UsageGroup.USAGE_GROUP_KEY] })).response.rows;
+    });
+    expect(rows.map((r) => [r.requests, r.latency?.p50Ms, r.latency?.p99Ms])).toEqual(expected);
+    let decisions = 0;
+    const analyticsStall = await longestStall(async () => {
+      decisions = (await callUnary(analytics, {})).response.profiles[0]?.decisions ?? 0;
+    });
+    expect(decisions).toBe(CALLS);
+    // Each read takes hundreds of milliseconds; calls on the gateway meanwhile must not wait for it.
+    const stalls = `the event loop held ${Math.round(usageStall)} ms by GetUsage, ${Math.round(analyticsStall)} ms by GetRoutingAnalytics`;
+    expect(Math.max(usageStall, analyticsStall), stalls).toBeLessThan(150);
+  }, 60_000);
 });

@@ -23,7 +23,7 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
   /** A read of the open database; a database that went away since start-up answers as one not reached yet. */
   const away = databaseAwayAs(databaseUnreachable);
   const read = async <T>(query: (db: Kysely<LedgerSchema>) => Promise<T>): Promise<T> => {
-    const db = ledger.database()?.db;
+    const db = ledger.database()?.reads;
     if (!db) throw ledger.store ? databaseUnreachable() : databaseOff('usage records');
     return query(db).catch(away);
   };
