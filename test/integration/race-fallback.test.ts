@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AttemptOutcome } from '../../src/gen/orchestrator/v1/common.js';
-import { callUnary, unaryError } from '../helpers/grpc-client.js';
+import { AttemptOutcome, StreamStrategy } from '../../src/gen/orchestrator/v1/common.js';
+import { callUnary, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
@@ -14,6 +14,51 @@ beforeEach(() => h.upstream.clearFaults());
 
 const race = () => h.clients.chat.race.bind(h.clients.chat);
 const fallback = () => h.clients.chat.fallback.bind(h.clients.chat);
+
+describe('an empty models list', () => {
+  // Its own server: failing every model here would open breakers the other tests need closed.
+  let own: Harness;
+  beforeAll(async () => {
+    own = await startHarness();
+  });
+  afterAll(async () => own.close());
+
+  // gpt-4-turbo (family gpt-4) falls back to gpt-4o-mini and gpt-3.5-turbo: other families.
+  it('is the model followed by its catalog fallbacks (ModelInfo.fallbacks), for Race, Fallback and StreamChat', async () => {
+    const { response: listed } = await callUnary(own.clients.models.listModels.bind(own.clients.models), {
+      provider: '',
+      availableOnly: false,
+    });
+    const primary = listed.models.find((m) => m.id === 'gpt-4-turbo');
+    const chain = ['gpt-4-turbo', ...(primary?.fallbacks ?? [])];
+    expect(chain).toEqual(['gpt-4-turbo', 'gpt-4o-mini', 'gpt-3.5-turbo']);
+    expect(new Set(listed.models.filter((m) => chain.includes(m.id)).map((m) => m.family)).size).toBe(3);
+    own.upstream.injectFault({ kind: 'http_error', status: 500 });
+    const raced = await unaryError(own.clients.chat.race.bind(own.clients.chat), {
+      model: 'gpt-4-turbo',
+      prompt: 'hi',
+      messages: [],
+      models: [],
+    });
+    const chained = await unaryError(own.clients.chat.fallback.bind(own.clients.chat), {
+      model: 'gpt-4-turbo',
+      prompt: 'hi',
+      messages: [],
+      models: [],
+      disableDefaultMessage: true,
+    });
+    const streamed = await collectStream(
+      own.clients.chat.streamChat(streamRequest({ model: 'gpt-4-turbo', prompt: 'hi', strategy: StreamStrategy.STREAM_STRATEGY_FALLBACK })),
+    );
+    for (const metadata of [
+      raced.decoded.errorInfo?.metadata,
+      chained.decoded.errorInfo?.metadata,
+      streamed.error?.decoded.errorInfo?.metadata,
+    ]) {
+      expect(metadata?.attempts?.split(',').map((a) => a.split(':')[0])).toEqual(chain);
+    }
+  });
+});
 
 describe('Race', () => {
   it('returns the fastest model and closes the losers upstream', async () => {
@@ -78,7 +123,7 @@ describe('Fallback', () => {
     });
   });
 
-  it('falls back down the family when the primary fails', async () => {
+  it("falls back along the primary's catalog fallbacks when it fails", async () => {
     h.upstream.injectFault({ kind: 'http_error', status: 502, model: 'gpt-4-turbo' });
     const { response } = await callUnary(fallback(), {
       model: 'gpt-4-turbo',

@@ -621,7 +621,8 @@ type StreamChatRequest struct {
 	// How the model is picked: one model (default), a fallback chain, or a race.
 	Strategy StreamStrategy `protobuf:"varint,6,opt,name=strategy,proto3,enum=orchestrator.v1.StreamStrategy" json:"strategy,omitempty"`
 	// The chain (FALLBACK) or the racers (RACE): model ids or aliases, distinct, at most 8.
-	// Must be empty for SINGLE. Empty for FALLBACK/RACE means `model` and its family.
+	// Must be empty for SINGLE. Empty for FALLBACK/RACE means `model` (or the default) followed
+	// by its catalog fallbacks (ModelInfo.fallbacks, in order).
 	Models []string `protobuf:"bytes,7,rep,name=models,proto3" json:"models,omitempty"`
 	// Types that are valid to be assigned to XHedgeDelayMs:
 	//
@@ -1797,8 +1798,8 @@ func (m *StreamCompleted) GetToolCalls() []*ToolCall {
 
 // The same prompt to several models at once; the first success wins.
 type RaceRequest struct {
-	// Used when models is empty: this model (or the default) races the smaller models of its
-	// family, as configured in the catalog.
+	// Used when models is empty: this model (or the default) races its catalog fallbacks
+	// (ModelInfo.fallbacks).
 	Model string `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
 	// The conversation. Exactly one of messages and prompt must be set.
 	Messages []*Message `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`
@@ -2168,7 +2169,7 @@ func (m *RaceResponse) GetToolCalls() []*ToolCall {
 // Try models in order until one answers.
 type FallbackRequest struct {
 	// The primary model (empty: the default). Used when models is empty: the chain is this
-	// model followed by the smaller models of its family, as configured in the catalog.
+	// model followed by its catalog fallbacks (ModelInfo.fallbacks, in order).
 	Model string `protobuf:"bytes,1,opt,name=model,proto3" json:"model,omitempty"`
 	// The conversation. Exactly one of messages and prompt must be set.
 	Messages []*Message `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"`

@@ -273,8 +273,8 @@ const (
 	StreamStrategy_STREAM_STRATEGY_UNSPECIFIED StreamStrategy = 0
 	// One model: `model` (or the default).
 	StreamStrategy_STREAM_STRATEGY_SINGLE StreamStrategy = 1
-	// `models` in order (or `model` and its family): a model that fails before its first
-	// token is replaced by the next, invisibly to the client.
+	// `models` in order (or `model` and its catalog fallbacks): a model that fails before its
+	// first token is replaced by the next, invisibly to the client.
 	StreamStrategy_STREAM_STRATEGY_FALLBACK StreamStrategy = 2
 	// `models` at once (or hedged by hedge_delay_ms): the first to produce a token streams;
 	// the others are cancelled upstream.

@@ -21,7 +21,8 @@ var _ = math.Inf
 // proto package needs to be updated.
 const _ = proto.ProtoPackageIsVersion3 // please upgrade the proto package
 
-// Size class of a model, used for default fallback chains.
+// Size class of a model: routing's score favours small models for simple prompts and large ones
+// for complex prompts. Default fallback chains come from ModelInfo.fallbacks, not from tiers.
 type ModelTier int32
 
 const (

@@ -324,7 +324,8 @@ export interface StreamChatRequest {
   strategy: StreamStrategy;
   /**
    * The chain (FALLBACK) or the racers (RACE): model ids or aliases, distinct, at most 8.
-   * Must be empty for SINGLE. Empty for FALLBACK/RACE means `model` and its family.
+   * Must be empty for SINGLE. Empty for FALLBACK/RACE means `model` (or the default) followed
+   * by its catalog fallbacks (ModelInfo.fallbacks, in order).
    */
   models: string[];
   /**
@@ -569,8 +570,8 @@ export interface StreamCompleted {
 /** The same prompt to several models at once; the first success wins. */
 export interface RaceRequest {
   /**
-   * Used when models is empty: this model (or the default) races the smaller models of its
-   * family, as configured in the catalog.
+   * Used when models is empty: this model (or the default) races its catalog fallbacks
+   * (ModelInfo.fallbacks).
    */
   model: string;
   /** The conversation. Exactly one of messages and prompt must be set. */
@@ -662,7 +663,7 @@ export interface RaceResponse {
 export interface FallbackRequest {
   /**
    * The primary model (empty: the default). Used when models is empty: the chain is this
-   * model followed by the smaller models of its family, as configured in the catalog.
+   * model followed by its catalog fallbacks (ModelInfo.fallbacks, in order).
    */
   model: string;
   /** The conversation. Exactly one of messages and prompt must be set. */

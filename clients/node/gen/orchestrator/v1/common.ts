@@ -368,8 +368,8 @@ export enum StreamStrategy {
   /** STREAM_STRATEGY_SINGLE - One model: `model` (or the default). */
   STREAM_STRATEGY_SINGLE = 1,
   /**
-   * STREAM_STRATEGY_FALLBACK - `models` in order (or `model` and its family): a model that fails before its first
-   * token is replaced by the next, invisibly to the client.
+   * STREAM_STRATEGY_FALLBACK - `models` in order (or `model` and its catalog fallbacks): a model that fails before its
+   * first token is replaced by the next, invisibly to the client.
    */
   STREAM_STRATEGY_FALLBACK = 2,
   /**

@@ -33,7 +33,10 @@ export const protobufPackage = "orchestrator.v1";
 
 export const protobufFileName = "orchestrator/v1/models.proto";
 
-/** Size class of a model, used for default fallback chains. */
+/**
+ * Size class of a model: routing's score favours small models for simple prompts and large ones
+ * for complex prompts. Default fallback chains come from ModelInfo.fallbacks, not from tiers.
+ */
 export enum ModelTier {
   /** MODEL_TIER_UNSPECIFIED - Not set. */
   MODEL_TIER_UNSPECIFIED = 0,
