@@ -17,7 +17,7 @@ const _ = grpc.SupportPackageIsVersion7
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type ChatServiceClient interface {
-	// One model answers. Upstream failures map to gRPC codes (see README "Errors").
+	// One model answers. Upstream failures map to gRPC codes and reasons (see docs/errors.md).
 	Chat(ctx context.Context, in *ChatRequest, opts ...grpc.CallOption) (*ChatResponse, error)
 	// One model answers as a stream of events: started, then deltas, then completed.
 	// A stream that ends without a completed event was cut and ends with an error status.
@@ -137,7 +137,7 @@ func (x *chatServiceBatchClient) Recv() (*BatchResponse, error) {
 // All implementations must embed UnimplementedChatServiceServer
 // for forward compatibility
 type ChatServiceServer interface {
-	// One model answers. Upstream failures map to gRPC codes (see README "Errors").
+	// One model answers. Upstream failures map to gRPC codes and reasons (see docs/errors.md).
 	Chat(context.Context, *ChatRequest) (*ChatResponse, error)
 	// One model answers as a stream of events: started, then deltas, then completed.
 	// A stream that ends without a completed event was cut and ends with an error status.

@@ -4840,7 +4840,7 @@ export const BatchSummary: MessageFns<BatchSummary> = {
 /** Calls language models: one model, a token stream, a race between models, or a fallback chain. */
 export type ChatServiceService = typeof ChatServiceService;
 export const ChatServiceService = {
-  /** One model answers. Upstream failures map to gRPC codes (see README "Errors"). */
+  /** One model answers. Upstream failures map to gRPC codes and reasons (see docs/errors.md). */
   chat: {
     path: "/orchestrator.v1.ChatService/Chat" as const,
     requestStream: false as const,
@@ -4906,7 +4906,7 @@ export const ChatServiceService = {
 } as const;
 
 export interface ChatServiceServer extends UntypedServiceImplementation {
-  /** One model answers. Upstream failures map to gRPC codes (see README "Errors"). */
+  /** One model answers. Upstream failures map to gRPC codes and reasons (see docs/errors.md). */
   chat: handleUnaryCall<ChatRequest, ChatResponse>;
   /**
    * One model answers as a stream of events: started, then deltas, then completed.
@@ -4932,7 +4932,7 @@ export interface ChatServiceServer extends UntypedServiceImplementation {
 }
 
 export interface ChatServiceClient extends Client {
-  /** One model answers. Upstream failures map to gRPC codes (see README "Errors"). */
+  /** One model answers. Upstream failures map to gRPC codes and reasons (see docs/errors.md). */
   chat(request: ChatRequest, callback: (error: ServiceError | null, response: ChatResponse) => void): ClientUnaryCall;
   chat(
     request: ChatRequest,

@@ -47,7 +47,7 @@ class ChatServiceServicer(object):
     """
 
     def Chat(self, request, context):
-        """One model answers. Upstream failures map to gRPC codes (see README "Errors").
+        """One model answers. Upstream failures map to gRPC codes and reasons (see docs/errors.md).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
