@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HealthCheckResponse_ServingStatus } from '../../src/gen/grpc/health/v1/health.js';
+import { EmbeddingServiceClient } from '../../src/gen/orchestrator/v1/embedding.js';
 import { ModelTier } from '../../src/gen/orchestrator/v1/models.js';
 import { callUnary, collectStream, unaryError } from '../helpers/grpc-client.js';
 import { streamRequest } from '../helpers/grpc-client.js';
@@ -50,6 +51,18 @@ describe('StatsService.GetStats', () => {
     expect(s.completionTokens).toBeGreaterThan(0);
     expect(s.totalCostUsd).toBeGreaterThan(0);
     expect(s.uptimeSeconds).toBeGreaterThan(0);
+  });
+
+  it('counts Embed as a request, as ChatService calls are, and no call of the other services', async () => {
+    const before = (await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {})).response;
+    const embed = new EmbeddingServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+    await callUnary(embed.embed.bind(embed), { model: '', inputs: ['one'], dimensions: 0 });
+    embed.close();
+    await callUnary(h.clients.models.listModels.bind(h.clients.models), { provider: '', availableOnly: false });
+    const { response: s } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {});
+    expect(s.totalRequests).toBe(before.totalRequests + 1);
+    expect(s.latency?.count).toBe((before.latency?.count ?? 0) + 1);
+    expect(s.methods.map((m) => m.method)).toEqual([...before.methods.map((m) => m.method), 'Embed'].sort());
   });
 });
 

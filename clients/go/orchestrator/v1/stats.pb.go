@@ -441,9 +441,10 @@ func (m *UpstreamStats) GetQueueRejections() int64 {
 	return 0
 }
 
-// Counters for one RPC method.
+// Counters for one method of those GetStatsResponse.total_requests counts.
 type MethodStats struct {
-	// Method name, e.g. "Chat".
+	// Method name: "Chat", "StreamChat", "Race", "Fallback", "Batch", "Embed", and for the
+	// OpenAI-compatible HTTP API "ChatCompletions" and "ChatCompletionsStream".
 	Method string `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
 	// Calls received.
 	Requests int64 `protobuf:"varint,2,opt,name=requests,proto3" json:"requests,omitempty"`
@@ -524,7 +525,9 @@ type GetStatsResponse struct {
 	StartedAt *timestamp.Timestamp `protobuf:"bytes,1,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
 	// Seconds since then.
 	UptimeSeconds float64 `protobuf:"fixed64,2,opt,name=uptime_seconds,json=uptimeSeconds,proto3" json:"uptime_seconds,omitempty"`
-	// Calls to ChatService.
+	// Model calls: ChatService's and Embed's (the HTTP API's completions and embeddings
+	// included). Calls of ModelService, StatsService, UsageService, ApiKeyService, health and
+	// reflection are not counted.
 	TotalRequests int64 `protobuf:"varint,3,opt,name=total_requests,json=totalRequests,proto3" json:"total_requests,omitempty"`
 	// Of those, answered with OK.
 	SuccessfulRequests int64 `protobuf:"varint,4,opt,name=successful_requests,json=successfulRequests,proto3" json:"successful_requests,omitempty"`
@@ -532,7 +535,7 @@ type GetStatsResponse struct {
 	FailedRequests int64 `protobuf:"varint,5,opt,name=failed_requests,json=failedRequests,proto3" json:"failed_requests,omitempty"`
 	// failed_requests / total_requests; 0 with no calls.
 	ErrorRate float64 `protobuf:"fixed64,6,opt,name=error_rate,json=errorRate,proto3" json:"error_rate,omitempty"`
-	// Latency of ChatService calls.
+	// Latency of the calls total_requests counts.
 	Latency *LatencySummary `protobuf:"bytes,7,opt,name=latency,proto3" json:"latency,omitempty"`
 	// Time to first token of StreamChat calls.
 	TimeToFirstToken *LatencySummary `protobuf:"bytes,8,opt,name=time_to_first_token,json=timeToFirstToken,proto3" json:"time_to_first_token,omitempty"`
@@ -552,7 +555,7 @@ type GetStatsResponse struct {
 	Providers []*UpstreamStats `protobuf:"bytes,15,rep,name=providers,proto3" json:"providers,omitempty"`
 	// Per model.
 	Models []*UpstreamStats `protobuf:"bytes,16,rep,name=models,proto3" json:"models,omitempty"`
-	// Per RPC method.
+	// Per method counted in total_requests.
 	Methods []*MethodStats `protobuf:"bytes,17,rep,name=methods,proto3" json:"methods,omitempty"`
 	// Upstream calls that were retries.
 	Retries int64 `protobuf:"varint,18,opt,name=retries,proto3" json:"retries,omitempty"`

@@ -108,9 +108,12 @@ export interface UpstreamStats {
   queueRejections: number;
 }
 
-/** Counters for one RPC method. */
+/** Counters for one method of those GetStatsResponse.total_requests counts. */
 export interface MethodStats {
-  /** Method name, e.g. "Chat". */
+  /**
+   * Method name: "Chat", "StreamChat", "Race", "Fallback", "Batch", "Embed", and for the
+   * OpenAI-compatible HTTP API "ChatCompletions" and "ChatCompletionsStream".
+   */
   method: string;
   /** Calls received. */
   requests: number;
@@ -130,7 +133,11 @@ export interface GetStatsResponse {
     | undefined;
   /** Seconds since then. */
   uptimeSeconds: number;
-  /** Calls to ChatService. */
+  /**
+   * Model calls: ChatService's and Embed's (the HTTP API's completions and embeddings
+   * included). Calls of ModelService, StatsService, UsageService, ApiKeyService, health and
+   * reflection are not counted.
+   */
   totalRequests: number;
   /** Of those, answered with OK. */
   successfulRequests: number;
@@ -138,7 +145,7 @@ export interface GetStatsResponse {
   failedRequests: number;
   /** failed_requests / total_requests; 0 with no calls. */
   errorRate: number;
-  /** Latency of ChatService calls. */
+  /** Latency of the calls total_requests counts. */
   latency?:
     | LatencySummary
     | undefined;
@@ -162,7 +169,7 @@ export interface GetStatsResponse {
   providers: UpstreamStats[];
   /** Per model. */
   models: UpstreamStats[];
-  /** Per RPC method. */
+  /** Per method counted in total_requests. */
   methods: MethodStats[];
   /** Upstream calls that were retries. */
   retries: number;
