@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChatRequest, ResponseFormatType } from '../../src/gen/orchestrator/v1/chat.js';
-import { Role, RoutingProfile, StreamStrategy } from '../../src/gen/orchestrator/v1/common.js';
+import { type Message, Role, RoutingProfile, StreamStrategy } from '../../src/gen/orchestrator/v1/common.js';
 import { collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -85,6 +85,21 @@ describe('the gRPC door', () => {
     expect(grpc.status[err.code]).toBe('INVALID_ARGUMENT');
     expect(fields(err)).toEqual(['messages[0].parts']);
     expect(h.upstream.requests.length).toBe(before);
+  });
+
+  it('refuses empty content except on an assistant message with tool_calls and on a tool message, as Message.content says', async () => {
+    const msg = (role: Role, content: string, extra: Partial<Message> = {}): Message => ({
+      role,
+      content,
+      parts: [],
+      toolCalls: [],
+      toolCallId: '',
+      ...extra,
+    });
+    const call = msg(Role.ROLE_ASSISTANT, '', { toolCalls: [{ id: 'call_1', name: 'lookup', arguments: '{}' }] });
+    const result = msg(Role.ROLE_TOOL, '', { toolCallId: 'call_1' });
+    const err = await unaryError(chat(), req({ messages: [msg(Role.ROLE_SYSTEM, ' '), msg(Role.ROLE_USER, ''), call, result] }));
+    expect(fields(err)).toEqual(['messages[0].content', 'messages[1].content']);
   });
 
   it('refuses a routed stream with STREAM_STRATEGY_SINGLE (a route takes the strategy unset or FALLBACK)', async () => {

@@ -308,7 +308,8 @@ type Message struct {
 	// Who wrote it; must be set.
 	Role Role `protobuf:"varint,1,opt,name=role,proto3,enum=orchestrator.v1.Role" json:"role,omitempty"`
 	// The text; at most 50,000 characters. Not empty, except on an assistant message that carries
-	// tool_calls, or when `parts` is set (then content must be empty).
+	// tool_calls, on a tool message (a function that returns nothing), or when `parts` is set
+	// (then content must be empty).
 	Content string `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
 	// The content as parts (text and images), in order, instead of `content`. Images only on user
 	// messages, and only to models that take images (ModelCapabilities.images).

@@ -423,7 +423,8 @@ export interface Message {
   role: Role;
   /**
    * The text; at most 50,000 characters. Not empty, except on an assistant message that carries
-   * tool_calls, or when `parts` is set (then content must be empty).
+   * tool_calls, on a tool message (a function that returns nothing), or when `parts` is set
+   * (then content must be empty).
    */
   content: string;
   /**
