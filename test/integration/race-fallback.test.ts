@@ -95,6 +95,20 @@ describe('Race', () => {
     expect(err.decoded.errorInfo?.metadata?.attempts).toContain('gpt-4o-mini');
   });
 
+  it('lists the racers that started in attempts: one that hedging never started is not there, nor called', async () => {
+    const before = h.upstream.requests.length;
+    const { response } = await callUnary(race(), {
+      model: '',
+      prompt: 'hi',
+      messages: [],
+      models: ['gpt-4o-mini', 'gpt-4o'],
+      hedgeDelayMs: 20_000,
+    });
+    expect(response.model).toBe('gpt-4o-mini');
+    expect(response.attempts.map((a) => [a.model, a.outcome])).toEqual([['gpt-4o-mini', AttemptOutcome.ATTEMPT_OUTCOME_SUCCESS]]);
+    expect(h.upstream.requests.slice(before).map((r) => r.model)).toEqual(['gpt-4o-mini']);
+  });
+
   it('rejects duplicate and unknown racers', async () => {
     const dup = await unaryError(race(), { model: '', prompt: 'hi', messages: [], models: ['gpt-4o', 'GPT-4O'] });
     expect(dup.code).toBe(grpc.status.INVALID_ARGUMENT);

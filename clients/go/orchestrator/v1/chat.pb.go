@@ -2041,7 +2041,8 @@ type RaceResponse struct {
 	LatencyMs float64 `protobuf:"fixed64,6,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
 	// The request id.
 	RequestId string `protobuf:"bytes,7,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
-	// Every racer: the winner as SUCCESS, the losers as CANCELLED (stopped upstream) or FAILURE.
+	// Every racer that started: the winner as SUCCESS, the losers as CANCELLED (stopped upstream)
+	// or FAILURE. A racer that hedging never started is not listed: it was never called.
 	Attempts []*Attempt `protobuf:"bytes,8,rep,name=attempts,proto3" json:"attempts,omitempty"`
 	// Why the winning model stopped.
 	FinishReason FinishReason `protobuf:"varint,9,opt,name=finish_reason,json=finishReason,proto3,enum=orchestrator.v1.FinishReason" json:"finish_reason,omitempty"`

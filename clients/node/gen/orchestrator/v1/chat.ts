@@ -642,7 +642,10 @@ export interface RaceResponse {
   latencyMs: number;
   /** The request id. */
   requestId: string;
-  /** Every racer: the winner as SUCCESS, the losers as CANCELLED (stopped upstream) or FAILURE. */
+  /**
+   * Every racer that started: the winner as SUCCESS, the losers as CANCELLED (stopped upstream)
+   * or FAILURE. A racer that hedging never started is not listed: it was never called.
+   */
   attempts: Attempt[];
   /** Why the winning model stopped. */
   finishReason: FinishReason;
