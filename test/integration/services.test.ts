@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HealthCheckResponse_ServingStatus } from '../../src/gen/grpc/health/v1/health.js';
 import { EmbeddingServiceClient } from '../../src/gen/orchestrator/v1/embedding.js';
 import { ModelTier } from '../../src/gen/orchestrator/v1/models.js';
+import { writeConfigFile } from '../helpers/config-file.js';
 import { callUnary, collectStream, unaryError } from '../helpers/grpc-client.js';
 import { streamRequest } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -92,6 +93,25 @@ describe('ModelService.ListModels', () => {
     });
     const filtered = await callUnary(h.clients.models.listModels.bind(h.clients.models), { provider: 'nobody', availableOnly: false });
     expect(filtered.response.models).toHaveLength(0);
+  });
+});
+
+describe('ModelInfo.supports_streaming', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    const file = writeConfigFile(`models:
+  - { id: no-stream-chat, provider: openai, upstream_id: gpt-4o-mini, context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, output_price_per_million: 2, family: n, tier: small, quality: 0.5, supports_streaming: false }
+`);
+    h = await startHarness({ env: { CONFIG_FILE: file } });
+  });
+  afterAll(async () => h.close());
+
+  it('is informational: a model the config file marks false is listed so and still streams', async () => {
+    const { response } = await callUnary(h.clients.models.listModels.bind(h.clients.models), { provider: '', availableOnly: false });
+    expect(response.models.find((m) => m.id === 'no-stream-chat')?.supportsStreaming).toBe(false);
+    const streamed = await collectStream(h.clients.chat.streamChat(streamRequest({ model: 'no-stream-chat', prompt: 'hi' })));
+    expect(streamed.error).toBeUndefined();
+    expect(streamed.messages.at(-1)?.event?.$case).toBe('completed');
   });
 });
 

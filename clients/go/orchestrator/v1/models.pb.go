@@ -375,7 +375,8 @@ type ModelInfo struct {
 	ContextWindow int32 `protobuf:"varint,4,opt,name=context_window,json=contextWindow,proto3" json:"context_window,omitempty"`
 	// Most tokens of one answer.
 	MaxOutputTokens int32 `protobuf:"varint,5,opt,name=max_output_tokens,json=maxOutputTokens,proto3" json:"max_output_tokens,omitempty"`
-	// Whether StreamChat can use it.
+	// Whether the model streams, as the catalog or the config file (supports_streaming) states it.
+	// Informational: StreamChat does not check it, and streams a model marked false as any other.
 	SupportsStreaming bool `protobuf:"varint,6,opt,name=supports_streaming,json=supportsStreaming,proto3" json:"supports_streaming,omitempty"`
 	// US dollars per million prompt tokens.
 	InputPricePerMillion float64 `protobuf:"fixed64,7,opt,name=input_price_per_million,json=inputPricePerMillion,proto3" json:"input_price_per_million,omitempty"`

@@ -214,7 +214,10 @@ export interface ModelInfo {
   contextWindow: number;
   /** Most tokens of one answer. */
   maxOutputTokens: number;
-  /** Whether StreamChat can use it. */
+  /**
+   * Whether the model streams, as the catalog or the config file (supports_streaming) states it.
+   * Informational: StreamChat does not check it, and streams a model marked false as any other.
+   */
   supportsStreaming: boolean;
   /** US dollars per million prompt tokens. */
   inputPricePerMillion: number;
