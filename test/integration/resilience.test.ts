@@ -133,6 +133,8 @@ describe('circuit breaker over the wire', () => {
 
     const { response: stats } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {});
     expect(stats.models.find((m) => m.name === 'gpt-4o')).toMatchObject({ skipped: 1, breakerState: CircuitState.CIRCUIT_STATE_OPEN });
+    // A provider row sums the skips of its models.
+    expect(stats.providers.find((p) => p.name === 'openai')?.skipped).toBe(1);
 
     h.upstream.clearFaults();
     await new Promise((r) => setTimeout(r, 350));

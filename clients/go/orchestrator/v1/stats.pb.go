@@ -273,7 +273,7 @@ type UpstreamStats struct {
 	RaceWins int64 `protobuf:"varint,11,opt,name=race_wins,json=raceWins,proto3" json:"race_wins,omitempty"`
 	// Calls that were retries of a failed call.
 	Retries int64 `protobuf:"varint,12,opt,name=retries,proto3" json:"retries,omitempty"`
-	// Calls skipped because the model's circuit breaker was open (model rows only).
+	// Calls skipped because the model's circuit breaker was open (a provider row sums its models').
 	Skipped int64 `protobuf:"varint,13,opt,name=skipped,proto3" json:"skipped,omitempty"`
 	// The model's circuit breaker (model rows only).
 	BreakerState CircuitState `protobuf:"varint,14,opt,name=breaker_state,json=breakerState,proto3,enum=orchestrator.v1.CircuitState" json:"breaker_state,omitempty"`

@@ -94,7 +94,7 @@ export interface UpstreamStats {
   raceWins: number;
   /** Calls that were retries of a failed call. */
   retries: number;
-  /** Calls skipped because the model's circuit breaker was open (model rows only). */
+  /** Calls skipped because the model's circuit breaker was open (a provider row sums its models'). */
   skipped: number;
   /** The model's circuit breaker (model rows only). */
   breakerState: CircuitState;
