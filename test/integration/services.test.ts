@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HealthCheckResponse_ServingStatus } from '../../src/gen/grpc/health/v1/health.js';
 import { EmbeddingServiceClient } from '../../src/gen/orchestrator/v1/embedding.js';
 import { ModelTier } from '../../src/gen/orchestrator/v1/models.js';
+import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
 import { writeConfigFile } from '../helpers/config-file.js';
 import { callUnary, collectStream, unaryError } from '../helpers/grpc-client.js';
 import { streamRequest } from '../helpers/grpc-client.js';
@@ -52,6 +53,20 @@ describe('StatsService.GetStats', () => {
     expect(s.completionTokens).toBeGreaterThan(0);
     expect(s.totalCostUsd).toBeGreaterThan(0);
     expect(s.uptimeSeconds).toBeGreaterThan(0);
+  });
+
+  it('counts a routed Chat whose first-ranked model failed in fallbacks_triggered, as a Fallback call', async () => {
+    const read = async () => (await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {})).response;
+    const before = await read();
+    h.upstream.injectFault({ kind: 'http_error', status: 500, times: 1 });
+    const routed = await callUnary(h.clients.chat.chat.bind(h.clients.chat), {
+      model: '',
+      prompt: 'route me',
+      messages: [],
+      route: { profile: RoutingProfile.ROUTING_PROFILE_BALANCED, candidates: ['gpt-4o', 'gpt-4o-mini'] },
+    });
+    expect(routed.response.attempts).toHaveLength(2);
+    expect((await read()).fallbacksTriggered).toBe(before.fallbacksTriggered + 1);
   });
 
   it('counts Embed as a request, as ChatService calls are, and no call of the other services', async () => {

@@ -547,7 +547,8 @@ type GetStatsResponse struct {
 	TotalCostUsd float64 `protobuf:"fixed64,11,opt,name=total_cost_usd,json=totalCostUsd,proto3" json:"total_cost_usd,omitempty"`
 	// Race calls that produced a winner.
 	RaceWins int64 `protobuf:"varint,12,opt,name=race_wins,json=raceWins,proto3" json:"race_wins,omitempty"`
-	// Fallback calls in which the primary did not answer.
+	// Fallback calls, and routed Chat calls (the ranking is their chain), in which the first model
+	// did not answer. StreamChat's chains are not counted.
 	FallbacksTriggered int64 `protobuf:"varint,13,opt,name=fallbacks_triggered,json=fallbacksTriggered,proto3" json:"fallbacks_triggered,omitempty"`
 	// Fallback calls answered with the default message.
 	DefaultMessagesServed int64 `protobuf:"varint,14,opt,name=default_messages_served,json=defaultMessagesServed,proto3" json:"default_messages_served,omitempty"`

@@ -161,7 +161,10 @@ export interface GetStatsResponse {
   totalCostUsd: number;
   /** Race calls that produced a winner. */
   raceWins: number;
-  /** Fallback calls in which the primary did not answer. */
+  /**
+   * Fallback calls, and routed Chat calls (the ranking is their chain), in which the first model
+   * did not answer. StreamChat's chains are not counted.
+   */
   fallbacksTriggered: number;
   /** Fallback calls answered with the default message. */
   defaultMessagesServed: number;
