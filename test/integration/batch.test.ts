@@ -6,6 +6,7 @@ import { ErrorInfo } from '../../src/gen/google/rpc/error_details.js';
 import { callUnary, collectStream } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { maxConcurrent } from '../helpers/overlap.js';
+import { eventually } from '../helpers/eventually.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -144,5 +145,34 @@ describe('Batch', () => {
     // The queued items never started.
     await new Promise((r) => setTimeout(r, 100));
     expect(h.upstream.requests.length - before).toBe(2);
+  });
+});
+
+describe('Batch at shutdown', () => {
+  let s: Harness;
+  beforeAll(async () => {
+    s = await startHarness();
+  });
+  afterAll(async () => s.close());
+
+  it('ends a batch the grace period cut OK, its finished items kept and every other item DRAINING', async () => {
+    s.upstream.injectFault({ kind: 'hang', model: 'gpt-4o' });
+    const call = s.clients.chat.batch({ items: [item('done'), item('hung', { model: 'gpt-4o' }), item('queued')], concurrency: 1 });
+    const ended = collectStream<BatchResponse>(call);
+    await eventually(async () => s.upstream.requests.some((r) => r.model === 'gpt-4o'), Boolean, 10_000);
+    await s.app.server.shutdown(300);
+    const { messages, error } = await ended;
+    expect(error).toBeUndefined();
+    const byId = new Map(itemsOf(messages).map((r) => [r.requestId, r.outcome]));
+    expect(byId.get('done')?.$case).toBe('response');
+    for (const id of ['hung', 'queued']) {
+      const outcome = byId.get(id);
+      if (outcome?.$case !== 'error') throw new Error(`${id}: no error`);
+      expect(outcome.error.code).toBe(grpc.status.UNAVAILABLE);
+      const info = outcome.error.details.find((d) => d.typeUrl.endsWith('google.rpc.ErrorInfo'));
+      expect(info && ErrorInfo.decode(info.value).reason).toBe('DRAINING');
+    }
+    const summary = messages.at(-1)?.event;
+    expect(summary?.$case === 'summary' && summary.summary).toMatchObject({ total: 3, successful: 1, failed: 2 });
   });
 });
