@@ -28,7 +28,8 @@ answer only). Exit status: 0 ok, 1 the call failed (gRPC code and ErrorInfo reas
 
 Options:
   --addr HOST:PORT        server address (env LLMO_ADDR, default ${DEFAULT_ADDR})
-  --json                  print the response as proto JSON (stream: one event per line)
+  --json                  print the response as JSON: proto JSON names and enums, 64-bit integers as numbers
+                          (buf curl prints them as strings); stream: one event per line
   -m, --model ID          model id or alias (default: the server's DEFAULT_MODEL)
   --models A,B,...        race/fallback/stream chain; with --route, the candidates
   -t, --temperature T     0 to 2

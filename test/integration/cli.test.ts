@@ -110,7 +110,7 @@ describe('llm-orchestrator CLI', () => {
     expect(result.stderr).toMatch(/\n {2}1\. gpt-4-turbo FAILURE /);
   });
 
-  it('--json prints proto JSON that parses (chat, and stream one event per line)', async () => {
+  it('--json prints JSON that parses (chat, and stream one event per line)', async () => {
     const chat = await cli(['chat', 'hi', '--model', 'gpt-4o-mini', '--json']);
     expect(chat.code).toBe(0);
     expect(chat.stderr).toBe('');
@@ -131,6 +131,18 @@ describe('llm-orchestrator CLI', () => {
     expect(events[0]).toBe('started');
     expect(events.at(-1)).toBe('completed');
     expect(events.slice(1, -1).every((e) => e === 'delta')).toBe(true);
+  });
+
+  it('--json prints 64-bit counters as numbers, and --help and docs/calling.md say so rather than "proto JSON"', async () => {
+    await cli(['chat', 'count me', '-q']);
+    const [stats, help] = await Promise.all([cli(['stats', '--json']), cli(['--help'])]);
+    const counters = JSON.parse(stats.stdout) as { totalRequests?: unknown };
+    // Proto JSON (what buf curl prints) writes int64 as a string; the CLI writes a number.
+    expect(typeof counters.totalRequests).toBe('number');
+    const jsonLine = help.stdout.split('\n').find((l) => l.trimStart().startsWith('--json')) ?? '';
+    expect(jsonLine).toContain('64-bit integers as numbers');
+    const calling = readFileSync('docs/calling.md', 'utf8');
+    expect(calling).toContain('`--json` prints JSON with proto JSON names, 64-bit integers as numbers');
   });
 
   it('models: lists the catalog with gpt-4o', async () => {
