@@ -39,6 +39,38 @@ export interface RouteInfo {
   readonly open?: boolean;
 }
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The call a route serves, for a request refused before its handler ran (callRoute). */
+    readonly call?: RouteInfo;
+  }
+}
+
+/** Route options naming the call the route serves, so a request refused before its handler still counts. */
+export function callRoute(route: RouteInfo): { readonly config: { readonly call: RouteInfo } } {
+  return { config: { call: route } };
+}
+
+/**
+ * A request Fastify refused before the route's handler ran (a body it could not read): counted
+ * in stats and metrics under the route's call, as gRPC counts a request it could not decode.
+ * Not in the ledger: the call never reached the service (no key was checked).
+ */
+export function countRefused(observer: CallObserver, request: FastifyRequest, reply: FastifyReply, grpcCode: string): void {
+  const route = request.routeOptions.config.call;
+  if (route === undefined) return;
+  observer.callStarted?.({ path: route.path, protocol: 'http', kind: route.kind });
+  observer.recordCall({
+    path: route.path,
+    protocol: 'http',
+    kind: route.kind,
+    code: grpcCode,
+    latencyMs: reply.elapsedTime,
+    upstreamMs: 0,
+    upstreamRequests: 0,
+  });
+}
+
 /** What a handler gives back: a JSON body (a value, or its text already encoded), or "I wrote the response myself" (a stream). */
 export type HandlerResult =
   | { readonly json: unknown; readonly status?: number }

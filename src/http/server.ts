@@ -10,7 +10,7 @@ import type { Engine } from '../engine/index.js';
 import { Lifecycle } from '../server/lifecycle.js';
 import type { CallObserver } from '../telemetry/call-observer.js';
 import type { Tracer } from '../telemetry/tracing.js';
-import { assignRequestId, REQUEST_ID_HEADER, type HttpCallDeps } from './call.js';
+import { assignRequestId, countRefused, REQUEST_ID_HEADER, type HttpCallDeps } from './call.js';
 import { INTERNAL_MESSAGE } from './errors.js';
 import { chatRoutes } from './routes/chat.js';
 import { modelRoutes } from './routes/models.js';
@@ -168,6 +168,7 @@ export class HttpGateway {
     const status = err.statusCode ?? 500;
     if (status >= 500) {
       this.options.log.error({ err, url: request.url, requestId }, 'internal error');
+      countRefused(this.options.observer, request, reply, 'INTERNAL');
       return sendError(reply, 500, 'server_error', 'internal', INTERNAL_MESSAGE, null);
     }
     // Fastify parses the bytes as sent, so a compressed body fails as JSON: named instead (RFC 9110: 415).
@@ -182,6 +183,8 @@ export class HttpGateway {
       { protocol: 'http', method: `${request.method} ${request.url}`, status: refused.status, code: err.code, requestId },
       'request refused',
     );
+    // 413 is the HTTP face of gRPC's RESOURCE_EXHAUSTED for a message over MAX_MESSAGE_BYTES.
+    countRefused(this.options.observer, request, reply, refused.status === 413 ? 'RESOURCE_EXHAUSTED' : 'INVALID_ARGUMENT');
     if (err.code === UNSUPPORTED_ENCODING) void reply.header('accept-encoding', 'identity');
     return sendError(reply, refused.status, 'invalid_request_error', refused.code, refused.message ?? err.message, 'body');
   }

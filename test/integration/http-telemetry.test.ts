@@ -113,6 +113,49 @@ describe('HTTP calls share the gRPC call telemetry', () => {
     expect(line?.details).toMatch(/ended early/);
   });
 
+  it('counts requests refused before any route ran in the Prometheus metrics, as gRPC counts its unreadable ones', async () => {
+    const handled = async (method: string, code: string): Promise<number> => {
+      const metrics = await (await fetch(app.metricsServer!.url)).text();
+      const service = method === 'Embed' ? 'EmbeddingService' : 'ChatService';
+      const line = metrics
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('grpc_server_handled_total{') &&
+            l.includes(`grpc_service="orchestrator.v1.${service}",grpc_method="${method}"`) &&
+            l.includes(`grpc_code="${code}",protocol="http"`),
+        );
+      return line ? Number(line.split(' ').at(-1)) : 0;
+    };
+    const post = (path: string, headers: Record<string, string>, body: string | Buffer) =>
+      fetch(`${app.http!.url}${path}`, { method: 'POST', headers, body });
+    const before = {
+      invalid: await handled('ChatCompletions', 'INVALID_ARGUMENT'),
+      tooLarge: await handled('ChatCompletions', 'RESOURCE_EXHAUSTED'),
+      embed: await handled('Embed', 'INVALID_ARGUMENT'),
+    };
+    const statuses = [
+      (await post('/v1/chat/completions', { 'content-type': 'application/json' }, '{"model":')).status,
+      (await post('/v1/chat/completions', { 'content-type': 'text/plain' }, 'hello')).status,
+      (
+        await post(
+          '/v1/chat/completions',
+          { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+          Buffer.from([0x1f, 0x8b, 8, 0]),
+        )
+      ).status,
+      (await post('/v1/chat/completions', { 'content-type': 'application/json' }, JSON.stringify({ pad: 'x'.repeat(5 * 1024 * 1024) })))
+        .status,
+      (await post('/v1/embeddings', { 'content-type': 'application/json' }, '[')).status,
+    ];
+    expect(statuses).toEqual([400, 415, 415, 413, 400]);
+    expect({
+      invalid: (await handled('ChatCompletions', 'INVALID_ARGUMENT')) - before.invalid,
+      tooLarge: (await handled('ChatCompletions', 'RESOURCE_EXHAUSTED')) - before.tooLarge,
+      embed: (await handled('Embed', 'INVALID_ARGUMENT')) - before.embed,
+    }).toEqual({ invalid: 3, tooLarge: 1, embed: 1 });
+  });
+
   it('counts completions in /v1/stats and in the Prometheus metrics', async () => {
     const before = (await (await fetch(`${app.http!.url}/v1/stats`)).json()) as {
       total_requests: number;

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../../engine/index.js';
-import { routeHandler, type HttpCallDeps } from '../call.js';
+import { callRoute, routeHandler, type HttpCallDeps, type RouteInfo } from '../call.js';
 import { parseChatRequest, type ChatLimits } from '../chat-request.js';
 import { encodeCompletion } from '../encode.js';
 import { completeChat, streamChat } from '../engine-calls.js';
@@ -11,7 +11,8 @@ export const CHAT_COMPLETIONS_PATH = '/orchestrator.v1.ChatService/ChatCompletio
 export const CHAT_COMPLETIONS_STREAM_PATH = '/orchestrator.v1.ChatService/ChatCompletionsStream';
 
 export function chatRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: Engine, limits: ChatLimits): void {
-  const unary = routeHandler(deps, { path: CHAT_COMPLETIONS_PATH, kind: 'unary' }, async (request, _reply, ctx) => {
+  const unaryRoute: RouteInfo = { path: CHAT_COMPLETIONS_PATH, kind: 'unary' };
+  const unary = routeHandler(deps, unaryRoute, async (request, _reply, ctx) => {
     const req = parseChatRequest(request.body, request.headers, limits);
     if (req.tags) ctx.tag?.(req.tags);
     return { jsonText: encodeCompletion(await completeChat(engine, req, ctx), ctx.requestId) };
@@ -22,7 +23,10 @@ export function chatRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: Eng
     return relayStream(reply, ctx, streamChat(engine, req, ctx), req.includeUsage);
   });
   // Stats and metrics tell a streamed completion from a unary one, as they tell StreamChat from Chat.
-  app.post('/v1/chat/completions', (request, reply) => (isStreamed(request.body) ? streamed(request, reply) : unary(request, reply)));
+  // A body refused before this runs cannot say whether it asked for a stream: it counts as unary.
+  app.post('/v1/chat/completions', callRoute(unaryRoute), (request, reply) =>
+    isStreamed(request.body) ? streamed(request, reply) : unary(request, reply),
+  );
 }
 
 function isStreamed(body: unknown): boolean {

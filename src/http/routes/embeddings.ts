@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
 import { round3 } from '../../domain/latency.js';
 import type { Engine } from '../../engine/index.js';
-import { routeHandler, type HttpCallDeps } from '../call.js';
+import { callRoute, routeHandler, type HttpCallDeps, type RouteInfo } from '../call.js';
 import { encodeAttempt } from '../errors.js';
 
 const KNOWN_FIELDS = new Set(['model', 'input', 'dimensions', 'encoding_format', 'user']);
@@ -39,9 +39,11 @@ function base64Of(vector: readonly number[]): string {
 
 /** POST /v1/embeddings (EmbeddingService.Embed) in OpenAI's request and answer shapes. */
 export function embeddingRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: Engine): void {
+  const route: RouteInfo = { path: '/orchestrator.v1.EmbeddingService/Embed', kind: 'unary' };
   app.post(
     '/v1/embeddings',
-    routeHandler(deps, { path: '/orchestrator.v1.EmbeddingService/Embed', kind: 'unary' }, async (request, _reply, ctx) => {
+    callRoute(route),
+    routeHandler(deps, route, async (request, _reply, ctx) => {
       const req = parseEmbeddingsBody(request.body);
       const answer = await engine.embed({ ctx, model: req.model, inputs: req.inputs, dimensions: req.dimensions });
       return {
