@@ -320,14 +320,17 @@ export async function startApp(
       }
     },
     async stop(graceMs?: number) {
+      const grace = graceMs ?? config.shutdownGraceMs;
+      // The ledger writes within the same grace period as the calls (and at least a second after
+      // them), not a grace of its own after it: serve.ts ends the process at drain delay + grace + 5 s.
+      const ledgerBy = Date.now() + config.drainDelayMs + grace;
       // Both doors drain together: health says so at once on both, calls in flight share the grace period.
       await Promise.all([server.shutdown(graceMs), httpGateway?.shutdown(graceMs)]);
       // Only now: stopping the catalog sync cancels its runs, a SyncCatalog in flight among them.
       await catalogRuntime.stop();
-      // Calls are drained: what the ledger still holds is written within the grace period.
       unsubscribeLedger();
       keySync?.stop();
-      await ledger.close(graceMs ?? config.shutdownGraceMs);
+      await ledger.close(Math.max(ledgerBy - Date.now(), LEDGER_LAST_FLUSH_MS));
       await metricsServer?.close();
       await tracer.shutdown();
       await registry.closeAll();
@@ -336,6 +339,9 @@ export async function startApp(
     },
   };
 }
+
+/** What the ledger gets to write the records of the calls the grace period's end cut. */
+const LEDGER_LAST_FLUSH_MS = 1_000;
 
 /** A host for a URL: the wildcard binds are reached on loopback, IPv6 literals need brackets. */
 function urlHost(host: string): string {

@@ -20,6 +20,8 @@ export interface LedgerStoreOptions {
 }
 
 const WARN_EVERY_MS = 60_000;
+/** What closing the database gets when the flush used the whole grace period (a SQLite file's writer finishing). */
+const CLOSE_MS = 1_000;
 const MAX_RETRY_MS = 10_000;
 
 /**
@@ -102,20 +104,28 @@ export class LedgerStore implements Ledger {
     }
   }
 
-  /** Flushes within the grace period, then closes; what is still queued after it is counted as dropped. */
+  /**
+   * Flushes within the grace period, then closes; what is still queued after it is counted as
+   * dropped. Bounded even when the database stopped answering (a write or the pool's end that
+   * never returns): the process exits on time and the records it could not write are logged.
+   */
   async close(graceMs: number): Promise<void> {
+    const deadline = Date.now() + graceMs;
     clearTimeout(this.timer);
-    await this.writing;
-    if (this.database) await this.flush(Date.now() + graceMs);
+    await beforeDeadline(this.database ? this.flush(deadline) : this.writing, deadline);
     this.closed = true;
     clearTimeout(this.timer);
-    if (this.queue.length > 0) {
-      this.options.log.warn({ records: this.queue.length }, 'ledger: records not written before shutdown');
-      this.drop(this.queue.length);
+    // A batch still being written when time ran out is not written either, as far as anyone can tell.
+    const unwritten = this.queued;
+    if (unwritten > 0) {
+      this.options.log.warn({ records: unwritten }, 'ledger: records not written before shutdown');
+      this.drop(unwritten);
       this.queue = [];
     }
-    await this.database?.close();
+    const database = this.database;
     this.database = undefined;
+    // The pool ends only once its connections are back: one held by a write that never returns is not.
+    await beforeDeadline(database?.close(), Math.max(deadline, Date.now() + CLOSE_MS));
   }
 
   private async open(): Promise<void> {
@@ -319,4 +329,18 @@ export function rowProblem(err: unknown): 'duplicate' | 'refused' | undefined {
   if (code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') return 'duplicate';
   if (/^2[23][0-9A-Z]{3}$/.test(code) || /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code)) return 'refused';
   return undefined;
+}
+
+/** Waits for `work` until `deadline` (epoch ms) at most; what it does after that is no longer waited for. */
+async function beforeDeadline(work: Promise<void> | undefined, deadline: number): Promise<void> {
+  if (work === undefined) return;
+  let timer: NodeJS.Timeout | undefined;
+  const timeUp = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+  });
+  try {
+    await Promise.race([work, timeUp]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

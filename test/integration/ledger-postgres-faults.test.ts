@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { connect as tcp, createServer, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -138,4 +140,101 @@ describe('the PostgreSQL ledger when the connection breaks', () => {
       proxy.close();
     }
   }, 30_000);
+});
+
+/** A TCP proxy in front of the server that, once frozen, passes nothing on either way and keeps every connection open: a database that stopped answering. */
+async function freezingProxy(port: number): Promise<{ port: number; freeze: () => void; close: () => void }> {
+  let frozen = false;
+  const sockets: Socket[] = [];
+  const server = createServer((client) => {
+    const upstream = tcp(port, '127.0.0.1');
+    sockets.push(client, upstream);
+    client.on('data', (chunk: Buffer) => {
+      if (!frozen) upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (!frozen) client.write(chunk);
+    });
+    for (const s of [client, upstream]) s.on('error', () => undefined);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as { port: number }).port,
+    freeze: () => {
+      frozen = true;
+    },
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+describe('the PostgreSQL ledger at shutdown when the database stopped answering', () => {
+  it('the process still exits 0 before its exit watchdog, saying how many records were not written', async () => {
+    const proxy = await freezingProxy(pg.port);
+    const child = spawn(
+      process.execPath,
+      ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('../../src/main.ts', import.meta.url))],
+      {
+        env: {
+          ...process.env,
+          PORT: '0',
+          HOST: '127.0.0.1',
+          METRICS_PORT: '0',
+          HTTP_PORT: '0',
+          OPENAI_API_KEY: '',
+          SIMULATOR_LATENCY_SCALE: '0',
+          LOG_LEVEL: 'info',
+          SHUTDOWN_GRACE_MS: '1000',
+          DATABASE_URL: `postgres://postgres@127.0.0.1:${proxy.port}/postgres`,
+        },
+      },
+    );
+    const lines: Record<string, unknown>[] = [];
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    let buffer = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
+        lines.push(JSON.parse(buffer.slice(0, nl)) as Record<string, unknown>);
+        buffer = buffer.slice(nl + 1);
+      }
+    });
+    const exited = once(child, 'exit') as Promise<[number | null]>;
+    try {
+      await expect.poll(() => lines.find((l) => l.msg === 'llm-orchestrator listening'), { timeout: 30_000 }).toBeDefined();
+      const httpPort = Number(lines.find((l) => l.msg === 'llm-orchestrator listening')?.httpPort);
+      const chat = (requestId: string) =>
+        fetch(`http://127.0.0.1:${httpPort}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-request-id': requestId },
+          body: JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 3, messages: [{ role: 'user', content: 'hi' }] }),
+        });
+      expect((await chat('frozen-1')).status).toBe(200);
+      await expect
+        .poll(async () => (await direct.db.selectFrom('ledger_calls').select('id').where('request_id', '=', 'frozen-1').execute()).length, {
+          timeout: 10_000,
+        })
+        .toBe(1);
+      proxy.freeze();
+      // Its record is taken for writing over the connection that no longer answers.
+      expect((await chat('frozen-2')).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 500));
+      const signalled = Date.now();
+      child.kill('SIGTERM');
+      const [code] = await exited;
+      expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+      // Within the drain delay (0) + the grace period + the server's 2 s force-close, before the 5 s watchdog.
+      expect(Date.now() - signalled).toBeLessThan(5_000);
+      expect(lines.find((l) => l.msg === 'ledger: records not written before shutdown')).toMatchObject({ records: 1 });
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      proxy.close();
+    }
+  }, 60_000);
 });
