@@ -87,7 +87,11 @@ export interface CatalogSyncConfig {
   readonly fuzzyThreshold: number;
   readonly overrides: Readonly<Record<string, string | null>>;
   readonly retry: { readonly maxAttempts: number; readonly initialBackoffMs: number; readonly maxBackoffMs: number };
-  readonly openrouter: { readonly url: string; readonly interval: SyncInterval | undefined };
+  /**
+   * Absent when the section names other sources only: its default is a public address, which an
+   * install that set up, say, a local Arena file must not be sent to (SyncCatalog runs every source).
+   */
+  readonly openrouter: { readonly url: string; readonly interval: SyncInterval | undefined } | undefined;
   /** Absent without a URL: the Arena source is then not configured. */
   readonly arena:
     | {
@@ -110,7 +114,9 @@ export interface CatalogSyncConfig {
 export function catalogSyncOf(section: z.infer<typeof catalogSectionSchema> | undefined): CatalogSyncConfig {
   const s = section?.sync ?? syncSchema.parse({});
   const retry = s.retry ?? { max_attempts: 4, initial_backoff_ms: 60_000, max_backoff_ms: 1_800_000 };
-  const openrouter = s.openrouter ?? { url: 'https://openrouter.ai/api/v1/models', interval: undefined };
+  // `sync: {}` names no source: OpenRouter at its public address, as documented.
+  const namesNone = s.openrouter === undefined && s.arena === undefined && s.huggingface === undefined;
+  const openrouter = s.openrouter ?? (namesNone ? { url: 'https://openrouter.ai/api/v1/models', interval: undefined } : undefined);
   const hub = s.huggingface ?? { url: 'https://huggingface.co/api/models', interval: undefined, models: [], token_env: undefined };
   return {
     timeoutMs: s.timeout_ms,
@@ -118,7 +124,7 @@ export function catalogSyncOf(section: z.infer<typeof catalogSectionSchema> | un
     fuzzyThreshold: s.fuzzy_threshold,
     overrides: s.overrides,
     retry: { maxAttempts: retry.max_attempts, initialBackoffMs: retry.initial_backoff_ms, maxBackoffMs: retry.max_backoff_ms },
-    openrouter: { url: openrouter.url, interval: openrouter.interval },
+    openrouter: openrouter ? { url: openrouter.url, interval: openrouter.interval } : undefined,
     arena: s.arena?.url
       ? {
           url: s.arena.url,

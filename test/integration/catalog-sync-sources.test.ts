@@ -126,3 +126,26 @@ describe('a Hugging Face model that is gone from the Hub', () => {
     expect(applied?.warnings).toEqual([expect.stringContaining('meta-llama/No-Such-Model skipped')]);
   });
 });
+
+describe('SyncCatalog naming no source, with a config file that names only the Arena', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    const file = writeConfigFile(`catalog:
+  sync:
+    arena: { url: "${fixture('arena-leaderboard.csv')}" }
+`);
+    h = await startHarness({ env: { CONFIG_FILE: file } });
+  });
+  afterAll(async () => h?.close());
+
+  it('runs the Arena, and does not send OpenRouter to its public address, which the file does not name', async () => {
+    const { reports } = (
+      await callUnary(h.clients.models.syncCatalog.bind(h.clients.models), { source: CatalogSource.CATALOG_SOURCE_UNSPECIFIED })
+    ).response;
+    expect(reports.map((r) => [r.source, r.ok, r.error])).toEqual([
+      [CatalogSource.CATALOG_SOURCE_OPENROUTER, false, 'catalog source openrouter is not configured'],
+      [CatalogSource.CATALOG_SOURCE_ARENA, true, ''],
+      [CatalogSource.CATALOG_SOURCE_HUGGINGFACE, false, 'catalog source huggingface is not configured'],
+    ]);
+  });
+});

@@ -2,6 +2,7 @@ import type { CatalogSyncConfig } from '../../config/catalog-sync.js';
 import { createArenaSource } from './arena.js';
 import { createHuggingFaceSource } from './huggingface.js';
 import type { SyncLock } from './lock.js';
+import type { SyncInterval } from './interval.js';
 import { createOpenRouterSource } from './openrouter.js';
 import type { KnownModel } from './resolve.js';
 import { createSyncRunner } from './runner.js';
@@ -45,9 +46,12 @@ export interface CatalogSync {
 /** Builds the sources the config file names, the runner over them and the scheduler. Starts nothing. */
 export function createCatalogSync(config: CatalogSyncConfig, deps: CatalogSyncDeps): CatalogSync {
   const limits = { timeoutMs: config.timeoutMs, maxBytes: config.maxBodyBytes };
-  const sources: CatalogSource[] = [createOpenRouterSource({ url: config.openrouter.url, ...limits })];
-  const schedules: Partial<Record<CatalogSourceName, NonNullable<CatalogSyncConfig['openrouter']['interval']>>> = {};
-  if (config.openrouter.interval) schedules.openrouter = config.openrouter.interval;
+  const sources: CatalogSource[] = [];
+  const schedules: Partial<Record<CatalogSourceName, SyncInterval>> = {};
+  if (config.openrouter) {
+    sources.push(createOpenRouterSource({ url: config.openrouter.url, ...limits }));
+    if (config.openrouter.interval) schedules.openrouter = config.openrouter.interval;
+  }
   if (config.arena) {
     const { url, format, referenceScore, minVotes } = config.arena;
     sources.push(createArenaSource({ url, format, minVotes, ...(referenceScore !== undefined ? { referenceScore } : {}), ...limits }));
