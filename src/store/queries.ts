@@ -84,8 +84,8 @@ export async function usageTotals(
   groupBy: readonly UsageDimension[],
 ): Promise<UsageTotals[]> {
   // A row has one period_start: grouped by hour and day, the hour (within its day) is the group,
-  // whichever order they were named in.
-  const dims = [...new Set(groupBy)].filter((d, _, all) => d !== 'day' || !all.includes('hour'));
+  // whichever order they were named in; it sorts where the first of the two was named.
+  const dims = [...new Set(groupBy.map((d) => (d === 'day' && groupBy.includes('hour') ? 'hour' : d)))];
   const alias = (i: number) => `g${i}`;
   const sums = await db
     .selectFrom('ledger_calls')
@@ -158,7 +158,7 @@ export async function usageTotals(
     });
   }
   if (out.length === 0 && dims.length === 0) out.push({ ...emptyTotals(), group: {}, latency: percentiles([]) });
-  return out.sort((a, b) => compareGroups(a.group, b.group));
+  return out.sort((a, b) => compareGroups(dims, a.group, b.group));
 }
 
 interface Mutable {
@@ -193,9 +193,10 @@ function emptyTotals(): Mutable {
   };
 }
 
-function compareGroups(a: UsageTotals['group'], b: UsageTotals['group']): number {
-  const text = (g: UsageTotals['group']) => [g.periodStart ?? 0, g.key ?? '', g.model ?? '', g.provider ?? '', g.method ?? ''];
-  const [x, y] = [text(a), text(b)];
+/** Rows in the order of their group values, taken in the order group_by named them. */
+function compareGroups(dims: readonly UsageDimension[], a: UsageTotals['group'], b: UsageTotals['group']): number {
+  const values = (g: UsageTotals['group']) => dims.map((d) => (d === 'day' || d === 'hour' ? (g.periodStart ?? 0) : (g[d] ?? '')));
+  const [x, y] = [values(a), values(b)];
   for (let i = 0; i < x.length; i += 1) {
     const [p, q] = [x[i], y[i]];
     if (p === q) continue;

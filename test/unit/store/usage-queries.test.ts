@@ -43,4 +43,35 @@ describe('usage totals', () => {
       expect([groups, rows.map((r) => [r.group.periodStart, r.requests])]).toEqual([groups, hours.map((h) => [h, 1])]);
     }
   });
+
+  it('are ordered by the group values in the order group_by names them', async () => {
+    const DAY = 24 * HOUR;
+    const db = await ledgerOf([
+      callRecord('a-1', DAY_START + 5, { model: 'gpt-4o', keyName: 'zed' }),
+      callRecord('a-2', DAY_START + DAY + 5, { model: 'gpt-4o', keyName: 'amy' }),
+      callRecord('b-1', DAY_START + 5, { model: 'gpt-4o-mini', keyName: 'amy' }),
+      callRecord('b-2', DAY_START + DAY + 5, { model: 'gpt-4o-mini', keyName: 'zed' }),
+    ]);
+    const byModelThenDay = await usageTotals(db, {}, ['model', 'day']);
+    expect(byModelThenDay.map((r) => [r.group.model, r.group.periodStart])).toEqual([
+      ['gpt-4o', DAY_START],
+      ['gpt-4o', DAY_START + DAY],
+      ['gpt-4o-mini', DAY_START],
+      ['gpt-4o-mini', DAY_START + DAY],
+    ]);
+    const byModelThenKey = await usageTotals(db, {}, ['model', 'key']);
+    expect(byModelThenKey.map((r) => [r.group.model, r.group.key])).toEqual([
+      ['gpt-4o', 'amy'],
+      ['gpt-4o', 'zed'],
+      ['gpt-4o-mini', 'amy'],
+      ['gpt-4o-mini', 'zed'],
+    ]);
+    const byDayThenModel = await usageTotals(db, {}, ['day', 'model']);
+    expect(byDayThenModel.map((r) => [r.group.periodStart, r.group.model])).toEqual([
+      [DAY_START, 'gpt-4o'],
+      [DAY_START, 'gpt-4o-mini'],
+      [DAY_START + DAY, 'gpt-4o'],
+      [DAY_START + DAY, 'gpt-4o-mini'],
+    ]);
+  });
 });
