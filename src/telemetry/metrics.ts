@@ -147,7 +147,7 @@ export class Metrics {
   private readonly raceWins = this.counter('llm_orchestrator_race_wins_total', 'Races won, by model.', ['model']);
   private readonly fallbacks = this.counter(
     'llm_orchestrator_fallback_calls_total',
-    'Fallback calls, by who answered: primary, fallback, default_message.',
+    'Fallback calls and routed Chat calls (the ranking is their chain), by who answered: primary, fallback, default_message.',
     ['result'],
   );
   private readonly streamRestarts = this.counter(
