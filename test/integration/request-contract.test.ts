@@ -145,6 +145,30 @@ describe('the gRPC door', () => {
     expect(err.metadata.get('grpc-status-details-bin')[0]?.length ?? 0).toBeLessThan(4096);
   });
 
+  // Problems were gathered by spreading each check's list into one call's arguments, which
+  // overflows the stack past about a hundred thousand: the caller got INTERNAL.
+  it.each([
+    ['a million empty stop sequences', req({ prompt: 'hi', sampling: { stop: Array.from({ length: 1_000_000 }, () => ''), user: '' } })],
+    [
+      'an assistant turn of 300,000 tool calls without ids',
+      req({
+        messages: [
+          {
+            role: Role.ROLE_ASSISTANT,
+            content: '',
+            parts: [],
+            toolCalls: Array.from({ length: 300_000 }, () => ({ id: '', name: 'f', arguments: '' })),
+            toolCallId: '',
+          },
+        ],
+      }),
+    ],
+  ])('answers %s with INVALID_ARGUMENT, not INTERNAL', async (_name, request) => {
+    const err = await unaryError(chat(), request, { deadlineMs: 30_000 });
+    expect(grpc.status[err.code]).toBe('INVALID_ARGUMENT');
+    expect(err.decoded.errorInfo?.reason).toBe('INVALID_REQUEST');
+  });
+
   it('answers a tool choice naming a very long undefined function with INVALID_ARGUMENT, its message cut short', async () => {
     const name = 'f'.repeat(100_000);
     const err = await unaryError(
