@@ -62,11 +62,10 @@ function stopField(add: Add, value: unknown): string[] | undefined {
   return undefined;
 }
 
+/** An object; its values are checkTags' to check, which counts the keys before it reads any (a walk over 200,000 of them is slow). */
 function tagsField(add: Add, value: unknown): Record<string, string> | undefined {
   if (isAbsent(value)) return undefined;
-  if (typeof value === 'object' && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string')) {
-    return value as Record<string, string>;
-  }
+  if (typeof value === 'object' && !Array.isArray(value)) return value as Record<string, string>;
   add('metadata', 'must be an object whose values are strings');
   return undefined;
 }

@@ -3,12 +3,13 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
-import type { ChatRequest } from '../../src/gen/orchestrator/v1/chat.js';
+import { ChatRequest } from '../../src/gen/orchestrator/v1/chat.js';
 import type { SamplingOptions } from '../../src/gen/orchestrator/v1/common.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { writeConfigFile } from '../helpers/config-file.js';
 import { callUnary, clientsFor, collectStream, streamRequest, unaryError, type Clients } from '../helpers/grpc-client.js';
+import { fastestMs, loopHeldMs, unaryBytes } from '../helpers/loop-delay.js';
 
 /** Sampling controls and request tags through the gRPC and HTTP doors, against recording upstreams. */
 const lines: Record<string, unknown>[] = [];
@@ -188,6 +189,54 @@ describe('validation', () => {
     expect(err.decoded.badRequest?.fieldViolations).toEqual([
       expect.objectContaining({ field: 'metadata.tags', description: 'at most 16 keys (got 17)' }),
     ]);
+  });
+});
+
+// A list far over its limit was checked entry by entry (a violation for each empty stop
+// sequence, a copy of every tag) before the count refused it: seconds of the event loop, during
+// which every other call waited. The count is now checked first, so refusing costs little more
+// than decoding the request did.
+describe('a stop list or tags far over their limits', () => {
+  const stops = Array.from({ length: 1_000_000 }, () => '');
+  const tags = Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`k${i}`, 'v']));
+
+  it.each([
+    ['stop sequences', { sampling: sampled({ stop: stops }) }, 'sampling.stop', 'at most 4 sequences (got 1000000)'],
+    ['tags', { metadata: { tags } }, 'metadata.tags', 'at most 16 keys (got 200000)'],
+  ] as const)(
+    'gRPC: refuses a million %s by their count, holding the loop little longer than decoding them',
+    async (_name, fields, field, why) => {
+      const request: ChatRequest = { model: 'alpha-chat', prompt: 'hi', messages: [], ...fields };
+      const bytes = ChatRequest.encode(request).finish();
+      const decodeMs = fastestMs(() => ChatRequest.decode(bytes));
+      let err: grpc.ServiceError | undefined;
+      const held = await loopHeldMs(async () => {
+        err = await unaryBytes(app.port, '/orchestrator.v1.ChatService/Chat', bytes);
+      });
+      expect(err && grpc.status[err.code]).toBe('INVALID_ARGUMENT');
+      expect(err?.details.startsWith(`invalid request: ${field}: ${why}`)).toBe(true);
+      expect(held).toBeLessThan(3 * decodeMs + 150);
+    },
+  );
+
+  it.each([
+    ['stop sequences', { stop: stops }, 'stop', 'at most 4 sequences (got 1000000)'],
+    ['tags', { metadata: tags }, 'metadata', 'at most 16 keys (got 200000)'],
+  ])('HTTP: refuses a million %s by their count, holding the loop little longer than parsing them', async (_name, fields, field, why) => {
+    const text = JSON.stringify({ model: 'alpha-chat', messages: [{ role: 'user', content: 'hi' }], ...fields });
+    const parseMs = fastestMs(() => JSON.parse(text));
+    let answer: { status: number; body: { error: { message: string } } } | undefined;
+    const held = await loopHeldMs(async () => {
+      const res = await fetch(`${app.http!.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: text,
+      });
+      answer = { status: res.status, body: (await res.json()) as { error: { message: string } } };
+    });
+    expect(answer?.status).toBe(400);
+    expect(answer?.body.error.message.startsWith(`invalid request: ${field}: ${why}`)).toBe(true);
+    expect(held).toBeLessThan(3 * parseMs + 150);
   });
 });
 
