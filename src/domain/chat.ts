@@ -1,3 +1,4 @@
+import { CHECKED_PAST_LIMIT } from './errors.js';
 import { sumUsd } from './money.js';
 import type { ContentPart, ToolCall, Tooling } from './tools.js';
 
@@ -149,9 +150,6 @@ export function totalCost(attempts: readonly AttemptRecord[]): number {
 
 /** The bounds the providers document (OpenAI Chat Completions; Anthropic takes a subset). */
 export const SAMPLING_LIMITS = { maxStop: 4, maxStopChars: 256, maxUserChars: 256 } as const;
-
-/** Of a stop list or a tags map over its count, this many entries are checked, so one refusal still names what else is wrong. */
-const CHECKED_PAST_LIMIT = 32;
 
 /** Request tags stay small: they ride on the call's log line and trace. */
 export const TAG_LIMITS = { maxKeys: 16, maxKeyChars: 64, maxValueChars: 512 } as const;

@@ -76,6 +76,13 @@ export interface FieldViolation {
   readonly description: string;
 }
 
+/**
+ * Of a list or a map over its count (stop sequences, tags, embedding inputs), this many entries
+ * are checked, so one refusal still names what else is wrong; the rest are not read, since
+ * checking a million of them one by one held the event loop for seconds.
+ */
+export const CHECKED_PAST_LIMIT = 32;
+
 export interface OrchestratorErrorOptions {
   readonly kind: ErrorKind;
   readonly reason: Reason;

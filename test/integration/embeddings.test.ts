@@ -6,10 +6,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { ChatServiceClient } from '../../src/gen/orchestrator/v1/chat.js';
-import { EmbeddingServiceClient, type EmbedRequest } from '../../src/gen/orchestrator/v1/embedding.js';
+import { EmbedRequest, EmbeddingServiceClient } from '../../src/gen/orchestrator/v1/embedding.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { writeConfigFile } from '../helpers/config-file.js';
 import { callUnary, unaryError } from '../helpers/grpc-client.js';
+import { fastestMs, loopHeldMs, unaryBytes } from '../helpers/loop-delay.js';
 
 /** An OpenAI-compatible upstream that records every body and answers from a script. */
 interface Recorder {
@@ -241,6 +242,20 @@ describe('Embed through the OpenAI provider', () => {
     expect((await embedError({ inputs: ['ok', ' '] })).details).toContain('inputs[1]');
     expect((await embedError({ model: 'text-embedding-3-small', inputs: ['x'], dimensions: 5000 })).details).toContain('dimensions');
     expect((await embedError({ model: 'text-embedding-ada-002', inputs: ['x'], dimensions: 256 })).details).toContain('dimensions');
+  });
+
+  // Each of a million empty inputs was refused one by one after the count had refused them all:
+  // seconds of the event loop, during which every other call waited.
+  it('refuses a million empty inputs by their count, holding the loop little longer than decoding them', async () => {
+    const bytes = EmbedRequest.encode(request({ inputs: Array.from({ length: 1_000_000 }, () => '') })).finish();
+    const decodeMs = fastestMs(() => EmbedRequest.decode(bytes));
+    let err: grpc.ServiceError | undefined;
+    const held = await loopHeldMs(async () => {
+      err = await unaryBytes(app.port, '/orchestrator.v1.EmbeddingService/Embed', bytes);
+    });
+    expect(err && grpc.status[err.code]).toBe('INVALID_ARGUMENT');
+    expect(err?.details.startsWith('invalid request: inputs: at most 256 inputs per call, got 1000000')).toBe(true);
+    expect(held).toBeLessThan(3 * decodeMs + 150);
   });
 });
 

@@ -2,6 +2,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simulatedVector } from '../../src/simulator/embeddings.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { fastestMs, loopHeldMs } from '../helpers/loop-delay.js';
 
 let h: Harness;
 let client: OpenAI;
@@ -17,6 +18,21 @@ const post = (body: unknown) =>
   fetch(`${base}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 describe('POST /v1/embeddings', () => {
+  // Each of a million empty inputs was refused one by one after the count had refused them all:
+  // seconds of the event loop, during which every other call waited.
+  it('refuses a million empty inputs by their count, holding the loop little longer than parsing them', async () => {
+    const text = JSON.stringify({ model: 'text-embedding-3-small', input: Array.from({ length: 1_000_000 }, () => '') });
+    const parseMs = fastestMs(() => JSON.parse(text));
+    let answer: { status: number; body: { error: { message: string } } } | undefined;
+    const held = await loopHeldMs(async () => {
+      const res = await fetch(`${base}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
+      answer = { status: res.status, body: (await res.json()) as { error: { message: string } } };
+    });
+    expect(answer?.status).toBe(400);
+    expect(answer?.body.error.message.startsWith('invalid request: input: at most 256 inputs per call, got 1000000')).toBe(true);
+    expect(held).toBeLessThan(3 * parseMs + 150);
+  });
+
   it('answers the openai SDK (which asks for base64) with the upstream vectors, usage and our extras', async () => {
     const data = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['one', 'two'], dimensions: 16 });
     expect(data.model).toBe('text-embedding-3-small');

@@ -4,7 +4,7 @@ import { DEFAULT_EMBEDDING_MODEL } from '../../catalog/embedding-models.js';
 import type { Catalog, CatalogModel } from '../../catalog/catalog.js';
 import { totalCost, type AttemptRecord, type TokenUsage } from '../../domain/chat.js';
 import { noEmbeddingsApi } from '../../domain/embedding-errors.js';
-import { invalidArgument, modelNotFound, type FieldViolation } from '../../domain/errors.js';
+import { CHECKED_PAST_LIMIT, invalidArgument, modelNotFound, type FieldViolation } from '../../domain/errors.js';
 import { canEmbed, type EmbeddingResult } from '../../providers/types.js';
 import type { Admission } from '../admission.js';
 import { aggregateFailure } from '../aggregate.js';
@@ -58,10 +58,11 @@ export function resolveEmbedModel(
 ): EmbeddingCatalogModel {
   const violations: FieldViolation[] = [];
   if (req.inputs.length === 0) violations.push({ field: 'inputs', description: 'at least one input is required' });
-  if (req.inputs.length > MAX_EMBED_INPUTS) {
+  const overCount = req.inputs.length > MAX_EMBED_INPUTS;
+  if (overCount) {
     violations.push({ field: 'inputs', description: `at most ${MAX_EMBED_INPUTS} inputs per call, got ${req.inputs.length}` });
   }
-  req.inputs.forEach((input, i) => {
+  (overCount ? req.inputs.slice(0, CHECKED_PAST_LIMIT) : req.inputs).forEach((input, i) => {
     if (input.trim().length === 0) violations.push({ field: `inputs[${i}]`, description: 'must not be empty' });
     else if (input.length > MAX_EMBED_INPUT_CHARS) {
       violations.push({ field: `inputs[${i}]`, description: `at most ${MAX_EMBED_INPUT_CHARS} characters, got ${input.length}` });
