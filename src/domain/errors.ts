@@ -138,10 +138,11 @@ export class OrchestratorError extends Error {
   }
 }
 
-export function invalidArgument(violations: readonly FieldViolation[]): OrchestratorError {
+/** `total`: how many problems there are when `violations` lists only the first of them. */
+export function invalidArgument(violations: readonly FieldViolation[], total = violations.length): OrchestratorError {
   const first = violations[0];
   const summary = first ? `${first.field}: ${first.description}` : 'invalid request';
-  const more = violations.length > 1 ? ` (and ${violations.length - 1} more)` : '';
+  const more = total > 1 ? ` (and ${total - 1} more)` : '';
   return new OrchestratorError({
     kind: 'invalid_argument',
     reason: Reason.INVALID_REQUEST,

@@ -154,12 +154,24 @@ export function toHttpError(thrown: unknown, requestId: string): HttpError {
   };
 }
 
+/**
+ * A body with a problem in each of its items (a hundred thousand empty messages) made a list as
+ * long as the body, which took the event loop for a second to spell and write, and megabytes to
+ * read: the answer lists the first ones, and its message says how many there are in all.
+ */
+export const LISTED_VIOLATIONS = 100;
+
 /** The engine and the providers name the request's fields by their gRPC paths: spelled here as this door's request has them. */
 function withHttpFields(err: OrchestratorError): OrchestratorError {
   if (err.kind !== 'invalid_argument' || err.reason !== Reason.INVALID_REQUEST) return err;
-  const fields = err.fieldViolations.map((v) => httpField(v.field));
-  if (fields.every((f, i) => f === err.fieldViolations[i]?.field)) return err;
-  return invalidArgument(err.fieldViolations.map((v, i) => ({ field: fields[i]!, description: v.description })));
+  const all = err.fieldViolations;
+  const listed = all.length > LISTED_VIOLATIONS ? all.slice(0, LISTED_VIOLATIONS) : all;
+  const fields = listed.map((v) => httpField(v.field));
+  if (listed === all && fields.every((f, i) => f === all[i]?.field)) return err;
+  return invalidArgument(
+    listed.map((v, i) => ({ field: fields[i]!, description: v.description })),
+    all.length,
+  );
 }
 
 export function encodeAttempt(a: AttemptRecord): EncodedAttempt {

@@ -93,6 +93,23 @@ describe('OpenAI error classes from the gateway', () => {
     expect(fields).toEqual(['messages', 'temperature']);
   });
 
+  // Every problem was listed, spelled and written: 130,000 empty messages answered 11 MB,
+  // where the gRPC door lists the first 20.
+  it('BadRequestError (400) listing the first 100 violations of many, the message counting them all', async () => {
+    const res = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer erin-secret' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: Array.from({ length: 130_000 }, () => ({ role: 'user', content: [] })) }),
+    });
+    const text = await res.text();
+    expect(res.status).toBe(400);
+    expect(text.length).toBeLessThan(64 * 1024);
+    const error = (JSON.parse(text) as { error: { message: string; field_violations: { field: string }[] } }).error;
+    expect(error.message).toBe('invalid request: messages[0].content: must not be empty or only whitespace (and 129999 more)');
+    expect(error.field_violations).toHaveLength(100);
+    expect(error.field_violations[99]?.field).toBe('messages[99].content');
+  });
+
   it('502 when the upstream fails, listing the attempts', async () => {
     h.upstream.injectFault({ kind: 'http_error', status: 500 });
     const err = await failure(as('erin-secret').chat.completions.create({ model: 'gpt-4o-mini', messages: hello }));
