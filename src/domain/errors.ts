@@ -83,6 +83,19 @@ export interface FieldViolation {
  */
 export const CHECKED_PAST_LIMIT = 32;
 
+/**
+ * What a refusal lists of its problems, where no tighter limit applies (the HTTP API's
+ * field_violations, a Batch item's status): a request with a problem in each of 300,000
+ * messages made a list of 20 MB, past what gRPC clients take in one message, which took the
+ * event loop to spell and write. The message still counts them all.
+ */
+export const LISTED_VIOLATIONS = 100;
+
+/** The first LISTED_VIOLATIONS of `violations` (the list itself when it is no longer). */
+export function firstViolations(violations: readonly FieldViolation[]): readonly FieldViolation[] {
+  return violations.length > LISTED_VIOLATIONS ? violations.slice(0, LISTED_VIOLATIONS) : violations;
+}
+
 export interface OrchestratorErrorOptions {
   readonly kind: ErrorKind;
   readonly reason: Reason;

@@ -8,7 +8,7 @@
  * else is a bug and leaves as a bare 500, so no internal message or upstream text reaches a client.
  */
 import type { AttemptRecord } from '../domain/chat.js';
-import { invalidArgument, isOrchestratorError, Reason, type ErrorKind, type OrchestratorError } from '../domain/errors.js';
+import { firstViolations, invalidArgument, isOrchestratorError, Reason, type ErrorKind, type OrchestratorError } from '../domain/errors.js';
 import { round3 } from '../domain/latency.js';
 import { httpField } from './field-paths.js';
 
@@ -154,18 +154,11 @@ export function toHttpError(thrown: unknown, requestId: string): HttpError {
   };
 }
 
-/**
- * A body with a problem in each of its items (a hundred thousand empty messages) made a list as
- * long as the body, which took the event loop for a second to spell and write, and megabytes to
- * read: the answer lists the first ones, and its message says how many there are in all.
- */
-export const LISTED_VIOLATIONS = 100;
-
 /** The engine and the providers name the request's fields by their gRPC paths: spelled here as this door's request has them. */
 function withHttpFields(err: OrchestratorError): OrchestratorError {
   if (err.kind !== 'invalid_argument' || err.reason !== Reason.INVALID_REQUEST) return err;
   const all = err.fieldViolations;
-  const listed = all.length > LISTED_VIOLATIONS ? all.slice(0, LISTED_VIOLATIONS) : all;
+  const listed = firstViolations(all);
   const fields = listed.map((v) => httpField(v.field));
   if (listed === all && fields.every((f, i) => f === all[i]?.field)) return err;
   return invalidArgument(

@@ -16,7 +16,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { AttemptRecord } from '../domain/chat.js';
 import { roundUsd } from '../domain/money.js';
-import { isOrchestratorError, type ErrorKind, type FieldViolation, type OrchestratorError } from '../domain/errors.js';
+import { firstViolations, isOrchestratorError, type ErrorKind, type FieldViolation, type OrchestratorError } from '../domain/errors.js';
 import type { Any } from '../gen/google/protobuf/any.js';
 import { BadRequest, ErrorInfo, QuotaFailure, RetryInfo } from '../gen/google/rpc/error_details.js';
 import { Status } from '../gen/google/rpc/status.js';
@@ -151,7 +151,7 @@ function detailsFor(err: OrchestratorError, inTrailers: boolean): Any[] {
 
   if (err.fieldViolations.length > 0) {
     const badRequest: BadRequest = {
-      fieldViolations: (inTrailers ? trailerViolations(err.fieldViolations) : err.fieldViolations).map((v) => ({
+      fieldViolations: (inTrailers ? trailerViolations(err.fieldViolations) : firstViolations(err.fieldViolations)).map((v) => ({
         field: v.field,
         description: v.description,
         reason: '',
