@@ -277,6 +277,26 @@ describe('tools on the Anthropic provider', () => {
     expect((lastBody(openai).messages as unknown[]).at(-1)).toEqual({ role: 'tool', tool_call_id: 'toolu_2', content: '' });
   });
 
+  // Consecutive user turns are merged into one; the second one's blocks were spread into one
+  // call's arguments, which overflows the stack past about a hundred thousand, and the call
+  // failed as "beta could not be reached" (UNAVAILABLE, retried, held against beta's breaker)
+  // without a request sent.
+  it('merges a user turn of 300,000 image parts into the one before it and sends it', async () => {
+    const image = {
+      part: { $case: 'image' as const, image: { source: { $case: 'url' as const, url: 'http:' }, mediaType: '', detail: '' } },
+    };
+    const sent = anthropic.requests.length;
+    await chat({
+      model: 'beta-claude',
+      messages: [msg({ content: 'Compare these' }), msg({ parts: Array.from({ length: 300_000 }, () => image) })],
+      cache: BYPASS,
+    });
+    expect(anthropic.requests.length).toBe(sent + 1);
+    const turns = lastBody(anthropic).messages as { content: unknown[] }[];
+    expect(turns).toHaveLength(1);
+    expect(turns[0]?.content).toHaveLength(300_001);
+  });
+
   it('sends images as image blocks', async () => {
     const gif = Buffer.from('GIF89a');
     await chat({

@@ -44,7 +44,8 @@ export function toAnthropicConversation(messages: readonly ChatMessage[], provid
     const role = message.role === 'assistant' ? 'assistant' : 'user';
     const blocks = blocksOf(message, index, provider, violations);
     const last = turns.at(-1);
-    if (last?.role === role) last.blocks.push(...blocks);
+    // One by one: spread into push's arguments, a turn of a few hundred thousand blocks overflows the stack.
+    if (last?.role === role) for (const block of blocks) last.blocks.push(block);
     else turns.push({ role, blocks });
   }
   if (violations.length > 0) throw invalidArgument(violations);
