@@ -3,16 +3,13 @@ import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyServiceClient } from '../../src/gen/orchestrator/v1/keys.js';
 import { sha } from '../helpers/access-file.js';
 import { callUnary, clientsFor, unaryError } from '../helpers/grpc-client.js';
+import { MAIN, startMain, TSX } from '../helpers/main-process.js';
 import { startPostgres, type PostgresProcess } from '../helpers/postgres.js';
-
-const TSX = import.meta.resolve('tsx');
-const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
 interface Cluster {
   readonly child: ChildProcessWithoutNullStreams;
@@ -25,39 +22,11 @@ interface Cluster {
 
 /** src/main.ts with WORKERS=2, until the primary says every worker is serving. */
 async function startCluster(env: Record<string, string> = {}): Promise<Cluster> {
-  const child = spawn(process.execPath, ['--import', TSX, MAIN], {
-    env: {
-      ...process.env,
-      WORKERS: '2',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      METRICS_PORT: '0',
-      HTTP_PORT: '0',
-      DATABASE_URL: 'off',
-      OPENAI_API_KEY: '',
-      SIMULATOR_LATENCY_SCALE: '0',
-      LOG_LEVEL: 'info',
-      ...env,
-    },
-  });
-  const lines: Record<string, unknown>[] = [];
-  const stderr: string[] = [];
-  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
-  let pending = '';
-  const ready = new Promise<{ port: number; metricsUrl: string }>((resolve, reject) => {
-    child.stdout.on('data', (chunk: Buffer) => {
-      pending += chunk.toString();
-      for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
-        const line = JSON.parse(pending.slice(0, nl)) as Record<string, unknown>;
-        pending = pending.slice(nl + 1);
-        lines.push(line);
-        if (line['msg'] === 'llm-orchestrator listening (cluster)')
-          resolve({ port: line['port'] as number, metricsUrl: line['metrics'] as string });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`exited with ${code}: ${stderr.join('')}`)));
-  });
-  return { child, lines, stderr, ...(await ready) };
+  const main = await startMain(
+    { WORKERS: '2', DATABASE_URL: 'off', SIMULATOR_LATENCY_SCALE: '0', LOG_LEVEL: 'info', ...env },
+    { ready: 'llm-orchestrator listening (cluster)' },
+  );
+  return { ...main, metricsUrl: main.listening['metrics'] as string };
 }
 
 async function exitCode(child: ChildProcessWithoutNullStreams): Promise<number | null> {

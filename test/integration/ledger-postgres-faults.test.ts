@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { connect as tcp, createServer, type Socket } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +6,7 @@ import { connect, isDatabaseAway, migrate, type LedgerDatabase } from '../../src
 import { LedgerStore } from '../../src/store/ledger-store.js';
 import { usageTotals } from '../../src/store/queries.js';
 import { callRecord } from '../helpers/call-record.js';
+import { exitCodeOf, type MainProcess, startMain } from '../helpers/main-process.js';
 import { startPostgres, type PostgresProcess } from '../helpers/postgres.js';
 
 let pg: PostgresProcess;
@@ -176,39 +175,20 @@ async function freezingProxy(port: number): Promise<{ port: number; freeze: () =
 describe('the PostgreSQL ledger at shutdown when the database stopped answering', () => {
   it('the process still exits 0 before its exit watchdog, saying how many records were not written', async () => {
     const proxy = await freezingProxy(pg.port);
-    const child = spawn(
-      process.execPath,
-      ['--import', import.meta.resolve('tsx'), fileURLToPath(new URL('../../src/main.ts', import.meta.url))],
-      {
-        env: {
-          ...process.env,
-          PORT: '0',
-          HOST: '127.0.0.1',
-          METRICS_PORT: '0',
-          HTTP_PORT: '0',
-          OPENAI_API_KEY: '',
+    let main: MainProcess | undefined;
+    try {
+      main = await startMain(
+        {
           SIMULATOR_LATENCY_SCALE: '0',
           LOG_LEVEL: 'info',
           SHUTDOWN_GRACE_MS: '1000',
           DATABASE_URL: `postgres://postgres@127.0.0.1:${proxy.port}/postgres`,
         },
-      },
-    );
-    const lines: Record<string, unknown>[] = [];
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    let buffer = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      for (let nl = buffer.indexOf('\n'); nl >= 0; nl = buffer.indexOf('\n')) {
-        lines.push(JSON.parse(buffer.slice(0, nl)) as Record<string, unknown>);
-        buffer = buffer.slice(nl + 1);
-      }
-    });
-    const exited = once(child, 'exit') as Promise<[number | null]>;
-    try {
-      await expect.poll(() => lines.find((l) => l.msg === 'llm-orchestrator listening'), { timeout: 30_000 }).toBeDefined();
-      const httpPort = Number(lines.find((l) => l.msg === 'llm-orchestrator listening')?.httpPort);
+        { timeoutMs: 30_000 },
+      );
+      const { child, lines, stderr } = main;
+      expect(lines.find((l) => l.msg === 'llm-orchestrator listening')).toBeDefined();
+      const httpPort = Number(main.listening.httpPort);
       const chat = (requestId: string) =>
         fetch(`http://127.0.0.1:${httpPort}/v1/chat/completions`, {
           method: 'POST',
@@ -227,13 +207,13 @@ describe('the PostgreSQL ledger at shutdown when the database stopped answering'
       await new Promise((r) => setTimeout(r, 500));
       const signalled = Date.now();
       child.kill('SIGTERM');
-      const [code] = await exited;
-      expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+      const code = await exitCodeOf(main);
+      expect({ code, stderr: stderr.join('') }).toEqual({ code: 0, stderr: '' });
       // Within the drain delay (0) + the grace period + the server's 2 s force-close, before the 5 s watchdog.
       expect(Date.now() - signalled).toBeLessThan(5_000);
       expect(lines.find((l) => l.msg === 'ledger: records not written before shutdown')).toMatchObject({ records: 1 });
     } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      if (main?.child.exitCode === null) main.child.kill('SIGKILL');
       proxy.close();
     }
   }, 60_000);

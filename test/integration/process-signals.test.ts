@@ -1,23 +1,12 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { accessFile } from '../helpers/access-file.js';
+import { MAIN, MAIN_ENV, TSX } from '../helpers/main-process.js';
 
 /** src/main.ts as `npm start` runs it, on free ports with the simulator: signals and exit codes. */
-const TSX = import.meta.resolve('tsx');
-const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
-const BASE = {
-  PORT: '0',
-  HOST: '127.0.0.1',
-  METRICS_PORT: '0',
-  HTTP_PORT: '0',
-  DATABASE_URL: 'off',
-  OPENAI_API_KEY: '',
-  SIMULATOR_LATENCY_SCALE: '0',
-  LOG_LEVEL: 'info',
-};
+const BASE = { ...MAIN_ENV, DATABASE_URL: 'off', SIMULATOR_LATENCY_SCALE: '0', LOG_LEVEL: 'info' };
 
 function start(env: Record<string, string>) {
   const child = spawn(process.execPath, ['--import', TSX, MAIN], { env: { ...process.env, ...BASE, ...env } });

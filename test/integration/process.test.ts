@@ -1,8 +1,7 @@
-import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, execFile } from 'node:child_process';
 import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { once } from 'node:events';
 import { createServer as createNetServer, Socket, type AddressInfo } from 'node:net';
@@ -11,57 +10,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HealthCheckResponse_ServingStatus } from '../../src/gen/grpc/health/v1/health.js';
 import { callUnary, clientsFor, type Clients, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
 import { Reason } from '../../src/domain/errors.js';
+import { exitCodeOf, MAIN, MAIN_ENV, type MainProcess, startMain, TSX } from '../helpers/main-process.js';
 
 const run = promisify(execFile);
 const BUF = 'node_modules/.bin/buf';
 
-// Absolute, so that the server can run in another working directory (the .env test).
-const TSX = import.meta.resolve('tsx');
-const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
-
-/** Starts src/main.ts as `npm start` would, with simulated models, and waits for its port. */
-async function startMain(
-  env: Record<string, string>,
-  options: { cwd?: string } = {},
-): Promise<{ child: ChildProcessWithoutNullStreams; port: number; logs: string[] }> {
-  const child = spawn(process.execPath, ['--import', TSX, MAIN], {
-    env: {
-      ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      METRICS_PORT: '0',
-      HTTP_PORT: '0',
-      OPENAI_API_KEY: '',
-      SIMULATOR_LATENCY_SCALE: '0.2',
-      ...env,
-    },
-    ...(options.cwd ? { cwd: options.cwd } : {}),
-  });
-  const logs: string[] = [];
-  const port = await new Promise<number>((resolve, reject) => {
-    let buffer = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      for (let newline = buffer.indexOf('\n'); newline >= 0; newline = buffer.indexOf('\n')) {
-        const line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + 1);
-        logs.push(line);
-        const parsed = JSON.parse(line) as { msg?: string; port?: number };
-        if (parsed.msg === 'llm-orchestrator listening' && parsed.port) resolve(parsed.port);
-      }
-    });
-    child.stderr.on('data', (chunk: Buffer) => logs.push(chunk.toString()));
-    child.on('exit', (code) => reject(new Error(`exited early with ${code}: ${logs.join('\n')}`)));
-  });
-  return { child, port, logs };
-}
-
-type Main = Awaited<ReturnType<typeof startMain>>;
-
 /** Runs `body` against a fresh server process with clients on it; kills what is left afterwards. */
 async function withMain(
   env: Record<string, string>,
-  body: (main: Main, clients: Clients) => Promise<void>,
+  body: (main: MainProcess, clients: Clients) => Promise<void>,
   options: { cwd?: string } = {},
 ): Promise<void> {
   const main = await startMain(env, options);
@@ -72,12 +29,6 @@ async function withMain(
     clients.close();
     if (main.child.exitCode === null) main.child.kill('SIGKILL');
   }
-}
-
-async function exitCodeOf(main: Main): Promise<number | null> {
-  if (main.child.exitCode !== null) return main.child.exitCode;
-  const [code] = (await once(main.child, 'exit')) as [number | null];
-  return code;
 }
 
 async function bufCurl(port: number, path: string, body?: object, extra: string[] = []): Promise<string> {
@@ -98,16 +49,7 @@ describe('SIGTERM with stdout into a pipe whose reader went away', () => {
       const readerFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
       const writerFd = openSync(fifo, constants.O_WRONLY);
       const child = spawn(process.execPath, ['--import', TSX, MAIN], {
-        env: {
-          ...process.env,
-          PORT: '0',
-          HOST: '127.0.0.1',
-          METRICS_PORT: '0',
-          HTTP_PORT: '0',
-          OPENAI_API_KEY: '',
-          LOG_LEVEL: 'info',
-          SHUTDOWN_GRACE_MS: '500',
-        },
+        env: { ...process.env, ...MAIN_ENV, LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '500' },
         stdio: ['ignore', writerFd, 'ignore'],
       });
       closeSync(writerFd);
@@ -137,7 +79,7 @@ describe('SIGTERM with stdout into a pipe whose reader went away', () => {
 });
 
 describe('npm start with no API key', () => {
-  let main: Awaited<ReturnType<typeof startMain>>;
+  let main: MainProcess;
   beforeAll(async () => {
     main = await startMain({ LOG_LEVEL: 'info' });
   }, 30_000);
@@ -352,17 +294,7 @@ describe('a second start while a port is taken', () => {
       const { port } = taken.address() as AddressInfo;
       try {
         const child = spawn(process.execPath, ['--import', TSX, MAIN], {
-          env: {
-            ...process.env,
-            PORT: '0',
-            HOST: '127.0.0.1',
-            METRICS_PORT: '0',
-            HTTP_PORT: '0',
-            SIMULATOR_PORT: '0',
-            OPENAI_API_KEY: '',
-            DATABASE_URL: 'off',
-            [setting]: String(port),
-          },
+          env: { ...process.env, ...MAIN_ENV, SIMULATOR_PORT: '0', DATABASE_URL: 'off', [setting]: String(port) },
         });
         let stderr = '';
         child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));

@@ -1,0 +1,84 @@
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+// Absolute, so that the server can run in another working directory (the .env test).
+export const TSX = import.meta.resolve('tsx');
+export const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+
+/** Free loopback ports and no provider key: simulated models. */
+export const MAIN_ENV = {
+  PORT: '0',
+  HOST: '127.0.0.1',
+  METRICS_PORT: '0',
+  HTTP_PORT: '0',
+  OPENAI_API_KEY: '',
+};
+
+export interface MainProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  /** The gRPC port from the start-up line. */
+  readonly port: number;
+  /** The start-up line waited for, parsed: `httpPort`, `metrics`... */
+  readonly listening: Record<string, unknown>;
+  /** Every stdout line as written and every stderr chunk, in the order they came. */
+  readonly logs: string[];
+  /** Every stdout line, parsed (they are JSON). */
+  readonly lines: Record<string, unknown>[];
+  /** The stderr chunks alone. */
+  readonly stderr: string[];
+}
+
+/**
+ * Starts src/main.ts as `npm start` would, with simulated models on free loopback ports, and waits
+ * for its start-up line with a port (`ready`: `llm-orchestrator listening` unless said, as WORKERS > 1
+ * says it differently). `env` goes over the base environment. With `timeoutMs`, a process that has
+ * not said it listens by then is killed and the start fails.
+ */
+export async function startMain(
+  env: Record<string, string>,
+  options: { cwd?: string; timeoutMs?: number; ready?: string } = {},
+): Promise<MainProcess> {
+  const ready = options.ready ?? 'llm-orchestrator listening';
+  const child = spawn(process.execPath, ['--import', TSX, MAIN], {
+    env: { ...process.env, ...MAIN_ENV, SIMULATOR_LATENCY_SCALE: '0.2', ...env },
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+  });
+  const logs: string[] = [];
+  const lines: Record<string, unknown>[] = [];
+  const stderr: string[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const listening = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    let buffer = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      for (let newline = buffer.indexOf('\n'); newline >= 0; newline = buffer.indexOf('\n')) {
+        const line = buffer.slice(0, newline);
+        buffer = buffer.slice(newline + 1);
+        logs.push(line);
+        const parsed = JSON.parse(line) as Record<string, unknown>;
+        lines.push(parsed);
+        if (parsed.msg === ready && parsed.port) resolve(parsed);
+      }
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      logs.push(chunk.toString());
+      stderr.push(chunk.toString());
+    });
+    child.on('exit', (code) => reject(new Error(`exited early with ${code}: ${logs.join('\n')}`)));
+    if (options.timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`not listening after ${options.timeoutMs} ms: ${logs.join('\n')}`));
+      }, options.timeoutMs);
+    }
+  }).finally(() => clearTimeout(timer));
+  return { child, port: Number(listening.port), listening, logs, lines, stderr };
+}
+
+/** The exit code of a started process, once it has exited. */
+export async function exitCodeOf(main: Pick<MainProcess, 'child'>): Promise<number | null> {
+  if (main.child.exitCode !== null) return main.child.exitCode;
+  const [code] = (await once(main.child, 'exit')) as [number | null];
+  return code;
+}
