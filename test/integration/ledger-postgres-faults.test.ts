@@ -22,19 +22,26 @@ afterAll(async () => {
 });
 
 /**
- * A TCP proxy in front of the server that, once armed, cuts the connection that sends a message
+ * A TCP proxy in front of the server. Once armed (`cutOn`), it cuts the connection that sends a message
  * containing `text`: at once, or after letting it through and holding back the answer (`afterAnswerLost`).
+ * Once frozen (`freeze`), it passes nothing on either way and keeps every connection open: a database
+ * that stopped answering.
  */
-async function cuttingProxy(
-  port: number,
-): Promise<{ port: number; cutOn: (text: string, afterAnswerLost?: boolean) => void; close: () => void }> {
+async function faultyProxy(port: number): Promise<{
+  port: number;
+  cutOn: (text: string, afterAnswerLost?: boolean) => void;
+  freeze: () => void;
+  close: () => void;
+}> {
   let armed: { text: string; afterAnswerLost: boolean } | undefined;
+  let frozen = false;
   const sockets: Socket[] = [];
   const server = createServer((client) => {
     const upstream = tcp(port, '127.0.0.1');
     sockets.push(client, upstream);
     let holding = false;
     client.on('data', (chunk: Buffer) => {
+      if (frozen) return;
       const cut = armed !== undefined && chunk.toString('utf8').includes(armed.text) ? armed : undefined;
       if (cut) armed = undefined;
       if (cut && !cut.afterAnswerLost) {
@@ -52,7 +59,7 @@ async function cuttingProxy(
       }
     });
     upstream.on('data', (chunk: Buffer) => {
-      if (!holding) client.write(chunk);
+      if (!holding && !frozen) client.write(chunk);
     });
     for (const s of [client, upstream]) s.on('error', () => undefined);
     client.on('close', () => upstream.destroy());
@@ -64,6 +71,9 @@ async function cuttingProxy(
     port: (server.address() as { port: number }).port,
     cutOn: (text, afterAnswerLost = false) => {
       armed = { text, afterAnswerLost };
+    },
+    freeze: () => {
+      frozen = true;
     },
     close: () => {
       for (const s of sockets) s.destroy();
@@ -90,7 +100,7 @@ function storeThrough(port: number): LedgerStore {
 
 describe('the PostgreSQL ledger when the connection breaks', () => {
   it('a connection cut during a batch does not stop the process: the batch is written again once it reconnects', async () => {
-    const proxy = await cuttingProxy(pg.port);
+    const proxy = await faultyProxy(pg.port);
     const store = storeThrough(proxy.port);
     await store.start();
     try {
@@ -106,7 +116,7 @@ describe('the PostgreSQL ledger when the connection breaks', () => {
   }, 30_000);
 
   it('a query cut mid-way fails as a query, and the process serves on', async () => {
-    const proxy = await cuttingProxy(pg.port);
+    const proxy = await faultyProxy(pg.port);
     const store = storeThrough(proxy.port);
     await store.start();
     try {
@@ -122,7 +132,7 @@ describe('the PostgreSQL ledger when the connection breaks', () => {
   }, 30_000);
 
   it('a batch committed whose answer was lost is not written twice, and the calls after it are written', async () => {
-    const proxy = await cuttingProxy(pg.port);
+    const proxy = await faultyProxy(pg.port);
     const store = storeThrough(proxy.port);
     await store.start();
     try {
@@ -141,40 +151,9 @@ describe('the PostgreSQL ledger when the connection breaks', () => {
   }, 30_000);
 });
 
-/** A TCP proxy in front of the server that, once frozen, passes nothing on either way and keeps every connection open: a database that stopped answering. */
-async function freezingProxy(port: number): Promise<{ port: number; freeze: () => void; close: () => void }> {
-  let frozen = false;
-  const sockets: Socket[] = [];
-  const server = createServer((client) => {
-    const upstream = tcp(port, '127.0.0.1');
-    sockets.push(client, upstream);
-    client.on('data', (chunk: Buffer) => {
-      if (!frozen) upstream.write(chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => {
-      if (!frozen) client.write(chunk);
-    });
-    for (const s of [client, upstream]) s.on('error', () => undefined);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    port: (server.address() as { port: number }).port,
-    freeze: () => {
-      frozen = true;
-    },
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
-}
-
 describe('the PostgreSQL ledger at shutdown when the database stopped answering', () => {
   it('the process still exits 0 before its exit watchdog, saying how many records were not written', async () => {
-    const proxy = await freezingProxy(pg.port);
+    const proxy = await faultyProxy(pg.port);
     let main: MainProcess | undefined;
     try {
       main = await startMain(
