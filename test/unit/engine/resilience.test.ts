@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { OrchestratorError, Reason } from '../../../src/domain/errors.js';
 import { parseRetryAfter } from '../../../src/providers/upstream-errors.js';
-import type { EngineStreamEvent, StreamTarget } from '../../../src/engine/index.js';
+import type { EngineStreamEvent, FallbackCall, StreamTarget } from '../../../src/engine/index.js';
 import { context, engineFixture, input, ref, eventsOf } from '../../helpers/engine-fixture.js';
 import { upstreamFailure } from '../../helpers/scripted-provider.js';
 
@@ -37,6 +37,19 @@ function target(mode: StreamTarget['mode'], models: string[], extra: Partial<Str
     firstTokenTimeoutMs: undefined,
     interTokenTimeoutMs: undefined,
     ...extra,
+  };
+}
+
+/** A Fallback from `model`, then down `chain`, that fails rather than ending on the default message. */
+function fallbackCall(model: string, chain: string[] = []): FallbackCall {
+  return {
+    model: ref(model),
+    chain: chain.map((name) => ref(name)),
+    attemptTimeoutMs: undefined,
+    defaultMessage: undefined,
+    disableDefaultMessage: true,
+    input: input(),
+    ctx: context(),
   };
 }
 
@@ -322,15 +335,7 @@ describe('circuit breaker', () => {
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('429', 50) }, { kind: 'fail', error: upstreamFailure('429', 1_500) });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'mini' });
     const started = Date.now();
-    const answer = await engine.fallback({
-      model: ref('gpt-4o'),
-      chain: [],
-      attemptTimeoutMs: undefined,
-      defaultMessage: undefined,
-      disableDefaultMessage: true,
-      input: input(),
-      ctx: context(),
-    });
+    const answer = await engine.fallback(fallbackCall('gpt-4o'));
     expect(answer.model).toBe('gpt-4o-mini');
     // The second failure opened the breaker: no 1.5 s Retry-After slept only to be skipped.
     expect(Date.now() - started).toBeLessThan(1_000);
@@ -374,15 +379,7 @@ describe('circuit breaker', () => {
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('down') });
     provider.script('gpt-4o-mini', { kind: 'answer', content: 'mini' });
     for (let i = 0; i < 3; i++) await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
-    const answer = await engine.fallback({
-      model: ref('gpt-4o'),
-      chain: [],
-      attemptTimeoutMs: undefined,
-      defaultMessage: undefined,
-      disableDefaultMessage: true,
-      input: input(),
-      ctx: context(),
-    });
+    const answer = await engine.fallback(fallbackCall('gpt-4o'));
     expect(answer.model).toBe('gpt-4o-mini');
     expect(answer.attempts[0]).toMatchObject({ model: 'gpt-4o', outcome: 'skipped' });
     expect(provider.calls.filter((c) => c.model === 'gpt-4o')).toHaveLength(3);
@@ -456,17 +453,7 @@ describe('several models failing', () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'fail', error: rejected });
     provider.script('gpt-4o-mini', { kind: 'fail', error: upstreamFailure('429', 30_000) });
-    const err = await failureOf(
-      engine.fallback({
-        model: ref(''),
-        chain: [ref('gpt-4o'), ref('gpt-4o-mini')],
-        attemptTimeoutMs: undefined,
-        defaultMessage: undefined,
-        disableDefaultMessage: true,
-        input: input(),
-        ctx: context(),
-      }),
-    );
+    const err = await failureOf(engine.fallback(fallbackCall('', ['gpt-4o', 'gpt-4o-mini'])));
     expect(err.reason).toBe(Reason.ALL_ATTEMPTS_FAILED);
     expect(err.metadata).toEqual({ last_attempt_reason: Reason.UPSTREAM_ERROR, last_attempt_model: 'gpt-4o-mini' });
     expect(err.attempts.map((a) => a.error?.reason)).toEqual([Reason.UPSTREAM_REJECTED_REQUEST, Reason.UPSTREAM_ERROR]);
