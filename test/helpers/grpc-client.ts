@@ -33,7 +33,7 @@ export function clientsFor(port: number): Clients {
   };
 }
 
-type UnaryMethod<Req, Res> = (
+export type UnaryMethod<Req, Res> = (
   request: Req,
   metadata: grpc.Metadata,
   options: Partial<grpc.CallOptions>,

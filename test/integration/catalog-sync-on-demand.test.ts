@@ -1,9 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CatalogSource } from '../../src/gen/orchestrator/v1/models.js';
+import { CatalogSource, type SyncCatalogRequest, type SyncCatalogResponse } from '../../src/gen/orchestrator/v1/models.js';
 import { sha } from '../helpers/access-file.js';
 import { writeConfigFile } from '../helpers/config-file.js';
-import { callUnary, unaryError } from '../helpers/grpc-client.js';
+import { callUnary, type UnaryMethod, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { maxConcurrent } from '../helpers/overlap.js';
 import { type SourceRequest, type SourceServer, fixture, startSourceServer } from '../helpers/source-server.js';
@@ -38,6 +38,17 @@ function gate() {
   return { held, release };
 }
 
+/** A config file with an admin key (root-secret) and OpenRouter's catalog synced from `source`, then `moreSync` (lines under `sync:`). */
+function catalogConfig(source: SourceServer, moreSync = ''): string {
+  return writeConfigFile(`access:
+  api_keys:
+    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }
+catalog:
+  sync:
+    openrouter: { url: "${source.url}${OPENROUTER}" }
+${moreSync}`);
+}
+
 describe('SyncCatalog through the sync lock, on one server', () => {
   let source: SourceServer;
   let h: Harness;
@@ -47,14 +58,7 @@ describe('SyncCatalog through the sync lock, on one server', () => {
     source = await startSourceServer();
     // The Arena runs every second (croner's seconds field), and its first run hangs until released.
     source.set(ARENA, { body: fixture('arena-leaderboard.csv'), hold: arenaGate.held });
-    const file = writeConfigFile(`access:
-  api_keys:
-    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }
-catalog:
-  sync:
-    openrouter: { url: "${source.url}${OPENROUTER}" }
-    arena: { url: "${source.url}${ARENA}", min_votes: 0, interval: "* * * * * *" }
-`);
+    const file = catalogConfig(source, `    arena: { url: "${source.url}${ARENA}", min_votes: 0, interval: "* * * * * *" }\n`);
     h = await startHarness({ env: { CONFIG_FILE: file } });
   });
   afterAll(async () => {
@@ -104,13 +108,7 @@ catalog:
 /** A server with an admin key whose one catalog source is OpenRouter's, answered by `source`; the test stops the app itself. */
 async function openRouterServer(): Promise<{ readonly source: SourceServer; readonly h: Harness; close(): Promise<void> }> {
   const source = await startSourceServer();
-  const file = writeConfigFile(`access:
-  api_keys:
-    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }
-catalog:
-  sync:
-    openrouter: { url: "${source.url}${OPENROUTER}" }
-`);
+  const file = catalogConfig(source);
   const h = await startHarness({ env: { CONFIG_FILE: file } });
   return {
     source,
@@ -123,19 +121,27 @@ catalog:
   };
 }
 
+/**
+ * Sends SyncCatalog of OpenRouter as the admin with `send` (callUnary, or unaryError for a call that fails),
+ * and once the source has its request asks the server to stop within `graceMs`: both left under way.
+ */
+async function syncWhileStopping<T>(
+  { source, h }: { readonly source: SourceServer; readonly h: Harness },
+  send: (method: UnaryMethod<SyncCatalogRequest, SyncCatalogResponse>, request: SyncCatalogRequest, options: typeof admin) => Promise<T>,
+  graceMs: number,
+): Promise<{ call: Promise<T>; stopping: Promise<void> }> {
+  const call = send(h.clients.models.syncCatalog.bind(h.clients.models), { source: CatalogSource.CATALOG_SOURCE_OPENROUTER }, admin);
+  expect(await until(() => source.requests.some((r) => r.path === OPENROUTER), 5_000)).toBe(true);
+  return { call, stopping: h.app.stop(graceMs) };
+}
+
 describe('SyncCatalog when the server is asked to stop', () => {
   it('finishes within the grace period like any call in flight', async () => {
     const { source, h, close } = await openRouterServer();
     const { held, release } = gate();
     source.set(OPENROUTER, { body: fixture('openrouter-models.json'), hold: held });
     try {
-      const call = callUnary(
-        h.clients.models.syncCatalog.bind(h.clients.models),
-        { source: CatalogSource.CATALOG_SOURCE_OPENROUTER },
-        admin,
-      );
-      expect(await until(() => source.requests.some((r) => r.path === OPENROUTER), 5_000)).toBe(true);
-      const stopping = h.app.stop(10_000);
+      const { call, stopping } = await syncWhileStopping({ source, h }, callUnary, 10_000);
       // The source answers well within the grace period.
       await new Promise((r) => setTimeout(r, 300));
       release();
@@ -155,13 +161,7 @@ describe('SyncCatalog still running when the grace period ends', () => {
     const { source, h, close } = await openRouterServer();
     source.set(OPENROUTER, { hang: true });
     try {
-      const call = unaryError(
-        h.clients.models.syncCatalog.bind(h.clients.models),
-        { source: CatalogSource.CATALOG_SOURCE_OPENROUTER },
-        admin,
-      );
-      expect(await until(() => source.requests.some((r) => r.path === OPENROUTER), 5_000)).toBe(true);
-      const stopping = h.app.stop(300);
+      const { call, stopping } = await syncWhileStopping({ source, h }, unaryError, 300);
       const err = await call;
       expect(err.code).toBe(grpc.status.UNAVAILABLE);
       expect(err.decoded.errorInfo?.reason).toBe('DRAINING');
