@@ -44,7 +44,8 @@ export interface PlanInput {
   readonly fault: FaultRule | undefined;
 }
 
-function endingOf(fault: FaultRule | undefined): AnswerEnding {
+/** How an answer under `fault` ends: whole, or broken as the rule says. */
+export function endingOf(fault: FaultRule | undefined): AnswerEnding {
   switch (fault?.kind) {
     case 'cut':
     case 'truncate':
@@ -53,6 +54,11 @@ function endingOf(fault: FaultRule | undefined): AnswerEnding {
     default:
       return 'normal';
   }
+}
+
+/** The wait a fault rule puts before the first byte: its own delayMs, else a delay rule's default. */
+export function faultDelayMs(fault: FaultRule | undefined): number {
+  return fault?.delayMs ?? (fault?.kind === 'delay' ? DEFAULT_DELAY_FAULT_MS : 0);
 }
 
 /** Fault timings are wall-clock on purpose: they must still bite at latencyScale 0. */
@@ -66,7 +72,7 @@ export function planAnswer(input: PlanInput): AnswerPlan {
   const tokens = capped ? all.slice(0, request.maxTokens) : all;
   const toolCalls = planned && capped ? keepFragments(planned, tokens.length) : planned;
   const ending = endingOf(fault);
-  const faultDelay = fault?.delayMs ?? (fault?.kind === 'delay' ? DEFAULT_DELAY_FAULT_MS : 0);
+  const faultDelay = faultDelayMs(fault);
   const tokenIntervalMs =
     fault?.kind === 'slow'
       ? 1000 / (fault.tokensPerSecond ?? DEFAULT_SLOW_TOKENS_PER_SECOND)

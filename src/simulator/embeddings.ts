@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { endingOf, faultDelayMs } from './answer-plan.js';
 import { openAiFaultError } from './chat-exchange.js';
 import { answerEarlyFault } from './early-fault.js';
 import type { FaultBook } from './faults.js';
 import { errorBody, readBody, sendJson } from './http-io.js';
+import { sendJsonEnding } from './json-responder.js';
 import type { RequestLog } from './records.js';
 import { watchResponse } from './response-watch.js';
 import { sleep } from './timing.js';
@@ -80,9 +82,8 @@ export async function handleEmbeddings(req: IncomingMessage, res: ServerResponse
   const watch = watchResponse(req, res, { record, log: endpoint.log });
   const requestId = { 'x-request-id': `sim-${record.id}` };
   if (await answerEarlyFault(res, fault, model, watch, requestId, openAiFaultError)) return;
-  const delay = fault?.delayMs ?? (fault?.kind === 'delay' ? 1000 : 0);
-  if (!(await sleep(delay, watch.signal))) return;
-  const payload = JSON.stringify({
+  if (!(await sleep(faultDelayMs(fault), watch.signal))) return;
+  const answer = {
     object: 'list',
     model,
     data: inputs.map((text, index) => {
@@ -91,16 +92,6 @@ export async function handleEmbeddings(req: IncomingMessage, res: ServerResponse
       return { object: 'embedding', index, embedding };
     }),
     usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
-  });
-  if (fault?.kind !== 'cut' && fault?.kind !== 'malformed') {
-    res.writeHead(200, { ...requestId, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
-    res.end(payload);
-    return;
-  }
-  // malformed: a body that ends early but says so; cut: the promised length never arrives.
-  const part = payload.slice(0, Math.floor(payload.length / 2));
-  const promised = Buffer.byteLength(fault.kind === 'cut' ? payload : part);
-  res.writeHead(200, { ...requestId, 'content-type': 'application/json', 'content-length': promised });
-  if (fault.kind === 'cut') watch.cut(res, part);
-  else res.end(part);
+  };
+  sendJsonEnding(res, answer, requestId, endingOf(fault), watch);
 }

@@ -1,5 +1,5 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { AnswerPlan } from './answer-plan.js';
+import type { AnswerEnding, AnswerPlan } from './answer-plan.js';
 import { completionBody, usageOf, type CompletionIdentity, type SimFinishReason } from './chat-wire.js';
 import { sendJson } from './http-io.js';
 import type { MutableRecord } from './records.js';
@@ -64,14 +64,25 @@ export async function respondJsonWire(answer: JsonAnswerWire): Promise<void> {
     promptTokens: plan.promptTokens,
     completionTokens: sent,
   });
-  switch (plan.ending) {
+  if (plan.ending === 'normal' || plan.ending === 'truncate') record.tokensSent = sent;
+  sendJsonEnding(res, body, headers, plan.ending, watch);
+}
+
+/** A 200 JSON body as an answer's ending has it: whole (a truncated answer's body says so itself), or broken. */
+export function sendJsonEnding(
+  res: ServerResponse,
+  body: unknown,
+  headers: OutgoingHttpHeaders,
+  ending: AnswerEnding,
+  watch: ResponseWatch,
+): void {
+  switch (ending) {
     case 'normal':
     case 'truncate':
-      record.tokensSent = sent;
       sendJson(res, 200, body, headers);
       return;
     case 'malformed': {
-      // Looks like a real completion until the parser hits the missing rest.
+      // Looks like a real answer until the parser hits the missing rest.
       const broken = JSON.stringify(body).slice(0, 60);
       res.writeHead(200, {
         ...headers,
