@@ -5,6 +5,7 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LeanOpenAI } from '../../../src/providers/openai/lean-openai.js';
 import { createUndiciFetch } from '../../../src/providers/http/undici-fetch.js';
+import { sendChatCompletion } from '../../helpers/chat-completion.js';
 
 /** The fetch-compatible transport keeps the parts of fetch's contract the providers rely on. */
 
@@ -45,16 +46,7 @@ beforeAll(async () => {
         res.write('{"partial":');
         setTimeout(() => res.destroy(), 10);
       } else if (url === '/v1/chat/completions') {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(
-          JSON.stringify({
-            id: 'c',
-            object: 'chat.completion',
-            created: 1,
-            model: 'm',
-            choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
-          }),
-        );
+        sendChatCompletion(res, { role: 'assistant', content: 'hi' });
       } else {
         res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '2' });
         res.end('{"error":{"message":"slow down"}}');

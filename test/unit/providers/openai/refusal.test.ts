@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpenAIProvider } from '../../../../src/providers/openai/provider.js';
 import type { ProviderRequest, ProviderStreamEvent } from '../../../../src/providers/types.js';
+import { sendChatCompletion } from '../../../helpers/chat-completion.js';
 
 /**
  * OpenAI's structured output refusal: `message.refusal` with content null (unary), `delta.refusal`
@@ -19,17 +20,7 @@ beforeAll(async () => {
     req.on('end', () => {
       const body = JSON.parse(raw) as { stream?: boolean };
       if (!body.stream) {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(
-          JSON.stringify({
-            id: 'c',
-            object: 'chat.completion',
-            created: 1,
-            model: 'm',
-            choices: [{ index: 0, message: { role: 'assistant', content: null, refusal: REFUSAL }, logprobs: null, finish_reason: 'stop' }],
-            usage: { prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 },
-          }),
-        );
+        sendChatCompletion(res, { role: 'assistant', content: null, refusal: REFUSAL }, { usage: { prompt: 12, completion: 9 } });
         return;
       }
       res.writeHead(200, { 'content-type': 'text/event-stream' });

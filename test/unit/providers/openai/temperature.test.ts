@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpenAIProvider } from '../../../../src/providers/openai/provider.js';
+import { sendChatCompletion } from '../../../helpers/chat-completion.js';
 
 /**
  * OpenAI's reasoning models (o1, o3, o4-mini, gpt-5, gpt-5-mini, gpt-5-nano) take no
@@ -20,17 +21,7 @@ beforeAll(async () => {
     req.on('end', () => {
       const body = JSON.parse(raw) as Record<string, unknown>;
       bodies.push(body);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          id: 'c',
-          object: 'chat.completion',
-          created: 1,
-          model: body.model,
-          choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
-          usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
-        }),
-      );
+      sendChatCompletion(res, { role: 'assistant', content: 'ok' }, { model: body.model, usage: { prompt: 1, completion: 1 } });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
