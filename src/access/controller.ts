@@ -49,21 +49,14 @@ export class AccessController implements AccessControl {
     models: readonly string[];
     estimatedTokens: number;
     maxCostUsd?: number | undefined;
-    priceModels?: (() => readonly string[]) | undefined;
+    priceModels?: readonly string[] | undefined;
   }): Promise<AccessTicket> {
     const { principal, models, estimatedTokens } = request;
     const denied = models.filter((m) => !this.allows(principal, m));
     if (principal && denied.length > 0) {
       throw modelNotAllowed(principal.name, denied);
     }
-    const hold = principal
-      ? await this.holdBudget(
-          principal.name,
-          () =>
-            request.maxCostUsd ??
-            this.maxCostUsd(models.length > 0 ? models : this.callable(principal, request.priceModels?.()), estimatedTokens),
-        )
-      : undefined;
+    const hold = principal ? await this.holdBudget(principal, request) : undefined;
     try {
       const taking = this.limits.admit(principal?.name, estimatedTokens);
       if (taking) await taking;
@@ -102,14 +95,21 @@ export class AccessController implements AccessControl {
   }
 
   /**
-   * Refuses a key whose budget is spent (holds of calls in flight included); else holds `usd()`,
-   * priced only for a key that has a budget.
+   * Refuses a key whose budget is spent (holds of calls in flight included); else holds the
+   * call's most it may cost, priced only for a key that has a budget.
    */
-  private async holdBudget(keyName: string, usd: () => number): Promise<(() => Promise<void>) | undefined> {
+  private async holdBudget(
+    principal: Principal,
+    demand: Parameters<AccessControl['admit']>[0],
+  ): Promise<(() => Promise<void>) | undefined> {
+    const keyName = principal.name;
     const budgets = this.keys.byKeyName(keyName)?.spec.budgets;
     if (!budgets || (budgets.usdPerDay === undefined && budgets.usdPerMonth === undefined)) return undefined;
+    const { models, estimatedTokens } = demand;
+    const usd =
+      demand.maxCostUsd ?? this.maxCostUsd(models.length > 0 ? models : this.callable(principal, demand.priceModels), estimatedTokens);
     const now = new Date();
-    const reservation = await this.budgets.reserve(keyName, budgets, usd(), HOLD_MS, now);
+    const reservation = await this.budgets.reserve(keyName, budgets, usd, HOLD_MS, now);
     if (reservation.admitted) return reservation.release;
     throw budgetExhausted(keyName, budgets, reservation, now);
   }

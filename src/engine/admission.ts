@@ -40,8 +40,10 @@ export class Admission {
   admitUnplanned(ctx: CallContext, input: ChatInput, defaultMaxTokens: number, priceModels?: () => readonly string[]): Promise<Admitted> {
     const { principal } = ctx;
     const access = this.access;
+    // Listed once, for a key only: the same list is checked here and prices its budget's hold.
+    let candidates: readonly string[] | undefined;
     if (access && principal && priceModels) {
-      const candidates = priceModels();
+      candidates = priceModels();
       if (candidates.length > 0 && !candidates.some((m) => access.allows(principal, m))) {
         const refused = routeNotAllowed(principal.name, candidates);
         this.onRejected(refused.reason);
@@ -50,7 +52,7 @@ export class Admission {
     }
     return this.admitDemand(ctx, {
       models: [],
-      priceModels,
+      priceModels: candidates,
       estimatedTokens: estimatePromptTokens(input.messages) + estimateToolingTokens(input.tooling) + (input.maxTokens ?? defaultMaxTokens),
     });
   }
@@ -61,7 +63,7 @@ export class Admission {
       models: readonly string[];
       estimatedTokens: number;
       maxCostUsd?: number | undefined;
-      priceModels?: (() => readonly string[]) | undefined;
+      priceModels?: readonly string[] | undefined;
     },
   ): Promise<Admitted> {
     const access = this.access;

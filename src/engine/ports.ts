@@ -19,10 +19,9 @@ export interface AccessControl {
     /**
      * A routed call's models, before the ranking picks among them: not checked here (the ranking
      * leaves out what the key may not call), but the dearest the key may call sizes the budget's
-     * hold, so a burst of routed calls stops at the budget as any other does. A function, since
-     * only a key with a budget needs them.
+     * hold, so a burst of routed calls stops at the budget as any other does.
      */
-    readonly priceModels?: (() => readonly string[]) | undefined;
+    readonly priceModels?: readonly string[] | undefined;
   }): Promise<AccessTicket>;
   /** Whether the principal may call this model at all. */
   allows(principal: Principal | undefined, modelId: string): boolean;
