@@ -208,7 +208,7 @@ export class AttemptRunner {
     try {
       return await (streamed ? throughBreaker(breaker, start) : unaryThroughBreaker(breaker, start));
     } catch (err) {
-      throw tries.retries(err) ? new RetryLater(err) : err;
+      throw tries.retries(err, attempt) ? new RetryLater(err) : err;
     }
   }
 

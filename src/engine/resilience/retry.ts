@@ -42,7 +42,6 @@ export function sharedRetryPolicy(maxAttempts: number): RetryPolicy {
 export class CallRetries {
   private backoff: UpstreamAwareBackoff | undefined;
   private planned = 0;
-  private failures = 0;
   /** The wait slept before the latest try (0 before the first). */
   waitedMs = 0;
 
@@ -63,13 +62,13 @@ export class CallRetries {
    * the model's breaker not still open when the wait ends. A wait that does not fit fails now
    * with the upstream error (and its RetryInfo) instead of sleeping into DEADLINE_EXCEEDED, or
    * into a skip: a retry the open breaker (opened by this failure or another call's) would
-   * refuse is not waited for, so Fallback and Race move on at once.
+   * refuse is not waited for, so Fallback and Race move on at once. `attempt`: the try that
+   * failed, 0 for the first.
    */
-  retries(err: unknown): boolean {
-    this.failures += 1;
+  retries(err: unknown, attempt: number): boolean {
     if (!isRetryable(err) || this.signal.aborted) return false;
     // Out of tries: no retry was coming, so the budget below refuses none (nor counts one throttled).
-    if (this.failures >= this.settings.maxAttempts) return false;
+    if (attempt + 1 >= this.settings.maxAttempts) return false;
     const remaining = this.deadline - Date.now();
     if (remaining <= 0) return false;
     this.backoff ??= new UpstreamAwareBackoff({ initialDelayMs: this.settings.initialBackoffMs, maxDelayMs: this.settings.maxBackoffMs });
