@@ -70,3 +70,20 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
   };
 }
+
+/**
+ * The server on port 0 in front of its embedded simulator (SIMULATOR=auto, no provider key),
+ * as a reader of the guides runs it; `env` adds or overrides settings.
+ */
+export async function startWithSimulator(env: Record<string, string> = {}): Promise<App> {
+  const config = loadConfig({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    HTTP_PORT: '0',
+    METRICS_PORT: '0',
+    SIMULATOR: 'auto',
+    SIMULATOR_LATENCY_SCALE: '0.2',
+    ...env,
+  });
+  return startApp(config, pino({ level: 'silent' }), {});
+}

@@ -1,10 +1,9 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type App } from '../../src/app.js';
-import { loadConfig } from '../../src/config/config.js';
+import type { App } from '../../src/app.js';
+import { startWithSimulator } from '../helpers/harness.js';
 import { BUF } from '../helpers/buf-curl.js';
 
 /**
@@ -108,15 +107,7 @@ describe('docs/calling.md, run against a real server', () => {
   let app: App;
   let sim: string;
   beforeAll(async () => {
-    const config = loadConfig({
-      HOST: '127.0.0.1',
-      PORT: '0',
-      HTTP_PORT: '0',
-      METRICS_PORT: '0',
-      SIMULATOR: 'auto',
-      SIMULATOR_LATENCY_SCALE: '0.2',
-    });
-    app = await startApp(config, pino({ level: 'silent' }), {});
+    app = await startWithSimulator();
     sim = app.simulator?.url ?? '';
   });
   afterAll(() => app.stop(200));

@@ -1,10 +1,9 @@
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, type App } from '../../src/app.js';
-import { loadConfig } from '../../src/config/config.js';
+import type { App } from '../../src/app.js';
+import { startWithSimulator } from '../helpers/harness.js';
 
 /**
  * The `openai` SDK example of docs/openai-api.md, copied from the page and run as a reader would
@@ -17,17 +16,7 @@ const nodeExample = /### Node \(`openai` npm package\)\n\n```js\n([\s\S]*?)```\n
 
 let app: App;
 beforeAll(async () => {
-  const config = loadConfig({
-    HOST: '127.0.0.1',
-    PORT: '0',
-    HTTP_PORT: '0',
-    METRICS_PORT: '0',
-    LOG_LEVEL: 'silent',
-    SIMULATOR: 'auto',
-    SIMULATOR_LATENCY_SCALE: '0.2',
-    DATABASE_URL: 'sqlite::memory:',
-  });
-  app = await startApp(config, pino({ level: 'silent' }), {});
+  app = await startWithSimulator({ LOG_LEVEL: 'silent', DATABASE_URL: 'sqlite::memory:' });
 }, 30_000);
 afterAll(async () => {
   await app?.stop(200);
