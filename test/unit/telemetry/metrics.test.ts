@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { buildInfo } from '../../../src/telemetry/build-info.js';
-import type { AttemptRecord } from '../../../src/domain/chat.js';
+import { attemptRecord } from '../../helpers/attempt-record.js';
 import { CallSummary } from '../../../src/telemetry/call-summary.js';
 import { callObserverOf, type FinishedCall } from '../../../src/telemetry/call-observer.js';
 import { EventBus } from '../../../src/engine/index.js';
@@ -9,20 +9,6 @@ import { Metrics } from '../../../src/telemetry/metrics.js';
 import { startMetricsServer } from '../../../src/telemetry/metrics-server.js';
 import { StatsStore } from '../../../src/telemetry/stats.js';
 import { PropagationTracer } from '../../../src/telemetry/tracing.js';
-
-function record(fields: Partial<AttemptRecord> = {}): AttemptRecord {
-  return {
-    model: 'gpt-4o',
-    provider: 'openai',
-    outcome: 'success',
-    latencyMs: 250,
-    usage: { promptTokens: 10, completionTokens: 20, totalTokens: 30, cachedTokens: 0 },
-    costUsd: 0.002,
-    retry: 0,
-    backoffMs: 0,
-    ...fields,
-  };
-}
 
 /** The value of one sample line, e.g. value(text, 'x_total{a="b"}'). */
 function value(text: string, sample: string): number | undefined {
@@ -84,17 +70,17 @@ describe('Metrics', () => {
 
   it('counts attempts, latency, tokens, cost and retries by model and provider', async () => {
     const metrics = new Metrics({ processMetrics: false });
-    metrics.on({ type: 'attempt', record: record() });
+    metrics.on({ type: 'attempt', record: attemptRecord() });
     metrics.on({
       type: 'attempt',
-      record: record({
+      record: attemptRecord({
         outcome: 'failure',
         retry: 1,
         usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0, cachedTokens: 0 },
         costUsd: 0,
       }),
     });
-    metrics.on({ type: 'attempt', record: record({ outcome: 'skipped', latencyMs: 0, costUsd: 0 }) });
+    metrics.on({ type: 'attempt', record: attemptRecord({ outcome: 'skipped', latencyMs: 0, costUsd: 0 }) });
     metrics.on({ type: 'retry_throttled' });
     const text = (await metrics.exposition()).body;
     const labels = 'provider="openai",model="gpt-4o"';
@@ -116,8 +102,8 @@ describe('Metrics', () => {
     const stats = new StatsStore();
     // Two answers' costs, as gpt-4o-mini prices them: 0.00001695 + 0.0000420 adds up to 0.000058949999999999996 in floats.
     for (const costUsd of [0.1, 0.2, 0.00001695, 0.000042]) {
-      metrics.on({ type: 'attempt', record: record({ costUsd }) });
-      stats.on({ type: 'attempt', record: record({ costUsd }) });
+      metrics.on({ type: 'attempt', record: attemptRecord({ costUsd }) });
+      stats.on({ type: 'attempt', record: attemptRecord({ costUsd }) });
     }
     const text = (await metrics.exposition()).body;
     const line = text.split('\n').find((l) => l.startsWith('llm_orchestrator_cost_usd_total{'));
@@ -226,7 +212,7 @@ describe('the event port', () => {
     const stats = new StatsStore();
     const metrics = new Metrics({ processMetrics: false });
     const bus = new EventBus(stats.on, metrics.on);
-    bus.emit({ type: 'attempt', record: record() });
+    bus.emit({ type: 'attempt', record: attemptRecord() });
     bus.emit({ type: 'race_won', model: 'gpt-4o' });
     bus.emit({ type: 'fallback', triggered: true, defaultMessage: false });
     bus.emit({ type: 'first_token', ms: 50, model: 'gpt-4o' });
@@ -295,17 +281,17 @@ describe('CallSummary', () => {
     const b = summary.requestStarted({ model: 'b', provider: 'p', retry: 0 });
     now = 100;
     a.ended(
-      record({
+      attemptRecord({
         model: 'a',
         outcome: 'cancelled',
         usage: { promptTokens: 5, completionTokens: 1, totalTokens: 6, cachedTokens: 0 },
         costUsd: 0.001,
       }),
     );
-    a.ended(record({ model: 'a' }));
+    a.ended(attemptRecord({ model: 'a' }));
     now = 150;
     b.ended(
-      record({
+      attemptRecord({
         model: 'b',
         outcome: 'failure',
         usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0, cachedTokens: 0 },
@@ -318,7 +304,7 @@ describe('CallSummary', () => {
     now = 230;
     expect(summary.upstreamMs()).toBe(180);
     now = 260;
-    c.ended(record({ model: 'b', provider: 'p' }));
+    c.ended(attemptRecord({ model: 'b', provider: 'p' }));
     now = 400;
     expect(summary.upstreamMs()).toBe(210);
     expect(summary.usage()).toEqual({
@@ -331,7 +317,7 @@ describe('CallSummary', () => {
       costUsd: 0.003,
     });
     // A second model answering too (a Batch): the call has no single answering model.
-    summary.requestStarted({ model: 'a', provider: 'p', retry: 0 }).ended(record({ model: 'a' }));
+    summary.requestStarted({ model: 'a', provider: 'p', retry: 0 }).ended(attemptRecord({ model: 'a' }));
     expect(summary.usage()?.severalModels).toBe(true);
   });
 

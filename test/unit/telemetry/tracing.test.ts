@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import type { AttemptRecord } from '../../../src/domain/chat.js';
+import { attemptRecord } from '../../helpers/attempt-record.js';
 import { OtelTracer } from '../../../src/telemetry/otel.js';
 import { formatTraceparent, newSpanId, newTraceId, parseTraceparent, sanitizeTracestate } from '../../../src/telemetry/trace-context.js';
 import { createTracer } from '../../../src/telemetry/create-tracer.js';
@@ -12,20 +12,6 @@ import { PropagationTracer } from '../../../src/telemetry/tracing.js';
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT = '00f067aa0ba902b7';
 const SAMPLED = `00-${TRACE}-${PARENT}-01`;
-
-function record(fields: Partial<AttemptRecord> = {}): AttemptRecord {
-  return {
-    model: 'gpt-4o',
-    provider: 'openai',
-    outcome: 'success',
-    latencyMs: 12,
-    usage: { promptTokens: 10, completionTokens: 20, totalTokens: 30, cachedTokens: 0 },
-    costUsd: 0.001,
-    retry: 0,
-    backoffMs: 0,
-    ...fields,
-  };
-}
 
 const call = (traceparent?: string, tracestate?: string) => ({
   path: '/orchestrator.v1.ChatService/Chat',
@@ -131,7 +117,7 @@ describe('OtelTracer (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     const trace = tracer.startCall(call(SAMPLED));
     const attempt = trace.startAttempt({ model: 'gpt-4o', provider: 'openai', retry: 0 });
     const sent = parseTraceparent(attempt.headers.traceparent);
-    attempt.end(record({ finishReason: 'length' }));
+    attempt.end(attemptRecord({ finishReason: 'length' }));
     trace.end({ code: 0, codeName: 'OK' });
     const spans = exporter.getFinishedSpans();
     const server = spans.find((s) => s.kind === SpanKind.SERVER);
@@ -157,7 +143,7 @@ describe('OtelTracer (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     const trace = tracer.startCall(call(undefined));
     const attempt = trace.startAttempt({ model: 'gpt-4o', provider: 'openai', retry: 0 });
     expect(parseTraceparent(attempt.headers.traceparent)).toMatchObject({ traceId: trace.traceId, flags: 1 });
-    attempt.end(record({ outcome: 'timeout' }));
+    attempt.end(attemptRecord({ outcome: 'timeout' }));
     trace.end({ code: 14, codeName: 'UNAVAILABLE', details: 'all failed' });
     const spans = exporter.getFinishedSpans();
     expect(spans.every((s) => s.status.code === SpanStatusCode.ERROR)).toBe(true);
@@ -172,7 +158,7 @@ describe('OtelTracer (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
     const trace = tracer.startCall(call(`00-${TRACE}-${PARENT}-00`));
     const attempt = trace.startAttempt({ model: 'gpt-4o', provider: 'openai', retry: 0 });
     expect(parseTraceparent(attempt.headers.traceparent)).toMatchObject({ traceId: TRACE, flags: 0 });
-    attempt.end(record());
+    attempt.end(attemptRecord());
     trace.end({ code: 0, codeName: 'OK' });
     expect(exporter.getFinishedSpans()).toHaveLength(0);
     await tracer.shutdown();
@@ -194,7 +180,7 @@ describe('OtelTracer (OTEL_EXPORTER_OTLP_ENDPOINT set)', () => {
       const tracer = await createTracer({ otlpEndpoint: `http://127.0.0.1:${port}/`, serviceName: 'gateway-under-test' });
       expect(tracer).not.toBeInstanceOf(PropagationTracer);
       const trace = tracer.startCall(call(SAMPLED));
-      trace.startAttempt({ model: 'gpt-4o', provider: 'openai', retry: 0 }).end(record());
+      trace.startAttempt({ model: 'gpt-4o', provider: 'openai', retry: 0 }).end(attemptRecord());
       trace.end({ code: 0, codeName: 'OK' });
       await tracer.shutdown();
       expect(received.map((r) => r.url)).toContain('/v1/traces');
