@@ -8,7 +8,7 @@ import type { RunningLedger } from '../../store/index.js';
 import { usageTotals, type LedgerFilter, type UsageDimension } from '../../store/queries.js';
 import type { LedgerSchema } from '../../store/schema.js';
 import type { CallDeps } from '../call.js';
-import { databaseAwayAs, isLoopback, withPeer, type AdminAccess } from '../admin.js';
+import { isLoopback, withDatabase, type AdminAccess } from '../admin.js';
 import { millis } from '../encode.js';
 import { DIMENSION_OF, encodeCall, encodeUsageRow, routingProfileOf } from '../usage-encode.js';
 
@@ -20,12 +20,11 @@ const DEFAULT_PAGE = 50;
 
 /** UsageService: reads of the ledger, scoped to the caller's own key unless it is an admin. */
 export function usageService(deps: CallDeps, ledger: RunningLedger, access: UsageAccess): UsageServiceServer {
-  /** A read of the open database; a database that went away since start-up answers as one not reached yet. */
-  const away = databaseAwayAs(databaseUnreachable);
-  const read = async <T>(query: (db: Kysely<LedgerSchema>) => Promise<T>): Promise<T> => {
+  // Each read runs in withDatabase: a database that went away since start-up answers as one not reached yet.
+  const database = (): Kysely<LedgerSchema> => {
     const db = ledger.database()?.reads;
-    if (!db) throw ledger.store ? databaseUnreachable() : databaseOff('usage records');
-    return query(db).catch(away);
+    if (db) return db;
+    throw ledger.store ? databaseUnreachable() : databaseOff('usage records');
   };
 
   const scope = (given: UsageFilter | undefined, ctx: CallContext, peer: string): LedgerFilter => {
@@ -42,20 +41,21 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
   };
 
   return {
-    getUsage: withPeer(deps, async (req, ctx, peer) => {
+    getUsage: withDatabase(deps, databaseUnreachable, async (req, ctx, peer) => {
       const groups = req.groupBy.map((g, i): UsageDimension => {
         const d = DIMENSION_OF[g];
         if (!d) throw invalidArgument([{ field: `group_by[${i}]`, description: 'unknown or unspecified group' }]);
         return d;
       });
       const filter = scope(req.filter, ctx, peer);
-      return { rows: (await read((db) => usageTotals(db, filter, groups))).map(encodeUsageRow) };
+      return { rows: (await usageTotals(database(), filter, groups)).map(encodeUsageRow) };
     }),
 
-    listCalls: withPeer(deps, async (req, ctx, peer) => {
+    listCalls: withDatabase(deps, databaseUnreachable, async (req, ctx, peer) => {
       if (req.pageSize < 0 || req.pageSize > MAX_PAGE)
         throw invalidArgument([{ field: 'page_size', description: `from 1 to ${MAX_PAGE} (0: ${DEFAULT_PAGE})` }]);
       const filter = scope(req.filter, ctx, peer);
+      // The page token is checked before the database is asked for.
       const query = {
         filter,
         requestId: req.requestId || undefined,
@@ -63,16 +63,16 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
         pageSize: req.pageSize || DEFAULT_PAGE,
         after: decodePageToken(req.pageToken),
       };
-      const page = await read((db) => listCalls(db, query));
+      const page = await listCalls(database(), query);
       return {
         calls: page.calls.map(encodeCall),
         nextPageToken: page.next ? Buffer.from(`${page.next.ts}:${page.next.id}`).toString('base64url') : '',
       };
     }),
 
-    getRoutingAnalytics: withPeer(deps, async (req, ctx, peer) => {
+    getRoutingAnalytics: withDatabase(deps, databaseUnreachable, async (req, ctx, peer) => {
       const filter = scope(req.filter, ctx, peer);
-      const profiles = await read((db) => routingAnalytics(db, filter));
+      const profiles = await routingAnalytics(database(), filter);
       return {
         profiles: profiles.map((p) => ({
           profile: routingProfileOf(p.profile),
