@@ -58,7 +58,6 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
     // when the client half-closes, message or not; a client-streaming one (reflection) is
     // under way from its first message, and may keep its side open as long as it likes.
     let waitingForMessage: NodeJS.Timeout | undefined;
-    const received = (): void => clearTimeout(waitingForMessage);
     const listener = new grpc.ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
         requestId = requestIdOf(metadata);
@@ -96,15 +95,15 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
         next(metadata);
       })
       .withOnReceiveMessage((message, next) => {
-        if (method.requestStream) received();
+        if (method.requestStream) clearTimeout(waitingForMessage);
         next(message);
       })
       .withOnReceiveHalfClose((next) => {
-        received();
+        clearTimeout(waitingForMessage);
         next();
       })
       .withOnCancel(() => {
-        received();
+        clearTimeout(waitingForMessage);
         // Statuses grpc-js sends by itself (an undecodable or oversized request, its own deadline
         // timer) bypass every interceptor: only onCancel runs. Record what the client got.
         const sent = statusSentBy(call);
