@@ -16,7 +16,7 @@ import {
   type HealthServer,
 } from '../gen/grpc/health/v1/health.js';
 import { toGrpcStatus } from './errors.js';
-import { checkDecoded, tolerantRequests } from './undecodable.js';
+import { tolerantRequests, undecodableError } from './undecodable.js';
 
 export type ServingStatus = 'SERVING' | 'NOT_SERVING';
 
@@ -182,10 +182,6 @@ export class HealthRegistry {
 
 /** The INVALID_ARGUMENT status for a request that could not be decoded, or undefined for a decoded one. */
 function undecodable(request: unknown): grpc.StatusObject | undefined {
-  try {
-    checkDecoded(request);
-    return undefined;
-  } catch (err) {
-    return toGrpcStatus(err);
-  }
+  const err = undecodableError(request);
+  return err && toGrpcStatus(err);
 }

@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import { invalidArgument } from '../domain/errors.js';
+import { invalidArgument, type OrchestratorError } from '../domain/errors.js';
 
 /**
  * A request message that arrived but could not be decoded into our types: an int64 past 2^53
@@ -29,11 +29,16 @@ export function tolerantRequests<D extends grpc.ServiceDefinition>(definition: D
   return out as D;
 }
 
+/** The INVALID_ARGUMENT error for a request that could not be decoded; undefined for a decoded one. */
+export function undecodableError(request: unknown): OrchestratorError | undefined {
+  if (!(request instanceof Undecodable)) return undefined;
+  // The hint only where it applies: a message nested too deep or of the wrong wire type is not about integers.
+  const hint = /SAFE_INTEGER/.test(request.reason) ? ' (integers must fit in 53 bits)' : '';
+  return invalidArgument([{ field: 'request', description: `could not be read: ${request.reason}${hint}` }]);
+}
+
 /** Throws INVALID_ARGUMENT for a request that could not be decoded. */
 export function checkDecoded(request: unknown): void {
-  if (request instanceof Undecodable) {
-    // The hint only where it applies: a message nested too deep or of the wrong wire type is not about integers.
-    const hint = /SAFE_INTEGER/.test(request.reason) ? ' (integers must fit in 53 bits)' : '';
-    throw invalidArgument([{ field: 'request', description: `could not be read: ${request.reason}${hint}` }]);
-  }
+  const err = undecodableError(request);
+  if (err) throw err;
 }
