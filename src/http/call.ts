@@ -10,7 +10,7 @@ import type { InFlight, Lifecycle } from '../server/lifecycle.js';
 import type { CallKind, CallObserver } from '../telemetry/call-observer.js';
 import { callLevel, endCall } from '../telemetry/call-log.js';
 import { CallSummary } from '../telemetry/call-summary.js';
-import type { Tracer } from '../telemetry/tracing.js';
+import type { CallStart, Tracer } from '../telemetry/tracing.js';
 import { toHttpError } from './errors.js';
 import { timeOrderedId } from '../domain/ids.js';
 import { timerDelay } from '../domain/timers.js';
@@ -77,6 +77,12 @@ export type HandlerResult =
   | { readonly jsonText: string; readonly status?: number }
   | { readonly streamed: true /** Set when the stream ended with an error event. */; readonly error?: unknown };
 
+/** A route as a call's log line and its span name it. */
+interface HttpRoute {
+  readonly line: string;
+  readonly span: NonNullable<CallStart['http']>;
+}
+
 export type Handler = (request: FastifyRequest, reply: FastifyReply, ctx: CallContext) => Promise<HandlerResult>;
 
 /**
@@ -87,20 +93,22 @@ export type Handler = (request: FastifyRequest, reply: FastifyReply, ctx: CallCo
  * log line per call with the same fields as a gRPC call's.
  */
 export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Handler) {
-  // One route per handler: its `METHOD /pattern` is made once per method (GET also answers HEAD).
-  const methods = new Map<string, string>();
-  const methodOf = (request: FastifyRequest): string => {
-    let method = methods.get(request.method);
-    if (method === undefined) {
-      method = `${request.method} ${request.routeOptions.url ?? request.url}`;
-      methods.set(request.method, method);
+  // One route per handler: its `METHOD /pattern` (the log line's) and its span's method and route
+  // are made once per method (GET also answers HEAD), not at each call.
+  const methods = new Map<string, HttpRoute>();
+  const routeOf = (request: FastifyRequest): HttpRoute => {
+    let known = methods.get(request.method);
+    if (known === undefined) {
+      const pattern = request.routeOptions.url ?? request.url;
+      known = { line: `${request.method} ${pattern}`, span: { method: request.method, route: pattern } };
+      methods.set(request.method, known);
     }
-    return method;
+    return known;
   };
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const started = performance.now();
     const requestId = assignRequestId(request, reply);
-    const method = methodOf(request);
+    const { line: method, span } = routeOf(request);
     deps.observer.callStarted?.({ path: route.path, protocol: 'http', kind: route.kind });
     const summary = new CallSummary(
       deps.tracer.startCall({
@@ -108,7 +116,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
         requestId,
         traceparent: single(request.headers.traceparent),
         tracestate: joined(request.headers.tracestate),
-        http: { method: request.method, route: request.routeOptions.url ?? request.url },
+        http: span,
       }),
     );
     const controller = new Aborter();
