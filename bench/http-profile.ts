@@ -32,7 +32,7 @@ import { BENCH_DIR, ROOT, jsonBody, log, portFrom, startFlags, startGateway, sta
 import { formatProfile, heapProfileRows, summariseProfile } from './lib/cpuprofile.js';
 import { spawn } from 'node:child_process';
 import { ensureH2load } from './lib/h2load.js';
-import { procCpu, runIfMain, startProcess, type Started } from './lib/proc.js';
+import { procCpu, runIfMain, startProcess, threadCpuMs, type Started } from './lib/proc.js';
 import { allocProbeArgs, probe, type Counted } from './scenarios/allocation.js';
 
 export interface HttpCostRound {
@@ -41,6 +41,8 @@ export interface HttpCostRound {
   readonly errors: number;
   /** Gateway CPU (user + system) per request served, microseconds. */
   readonly cpuUsPerRequest: number;
+  /** Of it, on the main thread: the event loop, which bounds one process's throughput. */
+  readonly mainUsPerRequest: number;
   /** V8 heap allocated per request, kilobytes. */
   readonly kbPerRequest: number;
   /** Of it, promoted to the old generation by scavenges, kilobytes. */
@@ -94,8 +96,10 @@ async function main(): Promise<void> {
     for (let i = 0; i < roundsWanted; i++) {
       await probe(alloc.port, 'start');
       const cpuBefore = procCpu(gateway.pid).totalMs;
+      const mainBefore = threadCpuMs(gateway.pid);
       const r = await load(requestsPerRound);
       const cpuMs = procCpu(gateway.pid).totalMs - cpuBefore;
+      const mainMs = threadCpuMs(gateway.pid) - mainBefore;
       const counted = await probe(alloc.port, 'stop');
       const requests = r.done;
       const round: HttpCostRound = {
@@ -103,13 +107,14 @@ async function main(): Promise<void> {
         reqPerSec: Math.round(r.reqPerSec),
         errors: r.errors,
         cpuUsPerRequest: Math.round((cpuMs * 1000) / requests),
+        mainUsPerRequest: Math.round((mainMs * 1000) / requests),
         kbPerRequest: Math.round(((counted.allocatedBytes ?? NaN) / requests / 1024) * 10) / 10,
         promotedKbPerRequest: Math.round(((counted.promotedBytes ?? NaN) / requests / 1024) * 100) / 100,
       };
       rounds.push(round);
       log(
         `round ${i + 1}: ${round.requests} requests, ${round.reqPerSec} req/s, ${round.errors} errors, ` +
-          `${round.cpuUsPerRequest} CPU us/request, ${round.kbPerRequest} KB/request (${round.promotedKbPerRequest} promoted)`,
+          `${round.cpuUsPerRequest} CPU us/request (main thread ${round.mainUsPerRequest}), ${round.kbPerRequest} KB/request (${round.promotedKbPerRequest} promoted)`,
       );
     }
     if (flag('heap-prof')) {
@@ -142,7 +147,7 @@ async function main(): Promise<void> {
   };
   const what = `${stream ? 'stream: true (20 chunks)' : 'unary'}, h2load --h1 c=${concurrency}`;
   process.stdout.write(
-    `${floor ? `Floor server (${floor})` : 'HTTP API'}, ${what}: ${median((r) => r.cpuUsPerRequest)} CPU us/request (least ${Math.min(...rounds.map((r) => r.cpuUsPerRequest))}), ` +
+    `${floor ? `Floor server (${floor})` : 'HTTP API'}, ${what}: ${median((r) => r.cpuUsPerRequest)} CPU us/request (least ${Math.min(...rounds.map((r) => r.cpuUsPerRequest))}; main thread ${median((r) => r.mainUsPerRequest)}), ` +
       `${median((r) => r.kbPerRequest)} KB/request, ${median((r) => r.promotedKbPerRequest)} KB of it promoted ` +
       `(median of ${rounds.length} rounds of ${requestsPerRound} requests after ${warmup}; ${median((r) => r.reqPerSec)} req/s, not a throughput result)\n`,
   );
