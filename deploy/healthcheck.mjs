@@ -1,14 +1,29 @@
 // Container HEALTHCHECK: grpc.health.v1.Health/Check for the whole server ("") on
 // 127.0.0.1:$PORT. Exit 0 when SERVING, 1 otherwise (NOT_SERVING while draining, unreachable,
 // or no answer within 2 s). Uses the image's own @grpc/grpc-js, no extra binary.
+// It runs in the server's container, with its environment: when TLS_CERT_FILE is set the port
+// speaks only TLS, so the check does too; with TLS_CLIENT_CA_FILE it presents
+// HEALTHCHECK_CERT_FILE/HEALTHCHECK_KEY_FILE (default: the server's own pair).
 //   node deploy/healthcheck.mjs [host:port]
+import { readFileSync } from 'node:fs';
 import grpc from '@grpc/grpc-js';
 
 const target = process.argv[2] ?? `127.0.0.1:${process.env.PORT ?? '50051'}`;
 const SERVING = Buffer.from([0x08, 0x01]); // HealthCheckResponse { status: SERVING }
 const identity = (b) => b;
 
-const client = new grpc.Client(target, grpc.credentials.createInsecure());
+function credentials(env) {
+  if (!env.TLS_CERT_FILE) return grpc.credentials.createInsecure();
+  const mutual = Boolean(env.TLS_CLIENT_CA_FILE);
+  const key = mutual ? readFileSync(env.HEALTHCHECK_KEY_FILE || env.TLS_KEY_FILE) : null;
+  const cert = mutual ? readFileSync(env.HEALTHCHECK_CERT_FILE || env.TLS_CERT_FILE) : null;
+  // The server's certificate names the host clients dial, rarely 127.0.0.1, and its CA may not be
+  // in the container: this asks the process beside it whether it serves, not who it is.
+  return grpc.credentials.createSsl(null, key, cert, { rejectUnauthorized: false });
+}
+
+// An IP address is no TLS server name (RFC 6066; Node warns on stderr): send a host name instead.
+const client = new grpc.Client(target, credentials(process.env), { 'grpc.ssl_target_name_override': 'localhost' });
 client.makeUnaryRequest(
   '/grpc.health.v1.Health/Check',
   identity,
