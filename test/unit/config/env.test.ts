@@ -181,4 +181,13 @@ describe('configuration errors', () => {
     expect(pg).toContain('mysql://llmo:***@db/x');
     expect(pg).not.toContain('ss-word');
   });
+
+  it('mask a password with "/" in it, as generated passwords often have, that was not percent-encoded', () => {
+    const redis = messageOf({ REDIS_URL: 'redis://:Zm9v/YmFy+cXV4@redis.internal:6379' });
+    expect(redis).toContain('redis://:***@redis.internal:6379');
+    expect(redis).not.toContain('YmFy');
+    const pg = messageOf({ DATABASE_URL: 'postgres://llmo:s3/cr@t@db:5432/ledger' });
+    expect(pg).toContain('postgres://llmo:***@db:5432/ledger');
+    expect(pg).not.toContain('s3/cr');
+  });
 });
