@@ -1,6 +1,5 @@
 import type { Catalog } from '../catalog/catalog.js';
 import type { ResilienceConfig } from '../config/config.js';
-import { bulkhead, type BulkheadPolicy } from 'cockatiel';
 import { Admission, type Admitted } from './admission.js';
 import type { Answer, FallbackAnswer, Plan } from './answer.js';
 import { AttemptRunner } from './attempt.js';
@@ -22,6 +21,7 @@ import {
 } from './requests.js';
 import { BreakerRegistry, type BreakerState } from './resilience/breakers.js';
 import { RetryBudgets } from './resilience/retry-budget.js';
+import { BatchSlots } from './resilience/batch-slots.js';
 import { InFlightGates, type InFlightReading, type InFlightSettings } from './resilience/in-flight.js';
 import { LiveModelStats } from './routing/live-stats.js';
 import { DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName } from './routing/profiles.js';
@@ -76,7 +76,7 @@ export class Engine {
   private readonly deps: { runner: AttemptRunner; events: EventSink; onModelTimeToFirstToken: (model: string, ms: number) => void };
   private readonly planner: Planner;
   private readonly admission: Admission;
-  private readonly batchBulkhead: BulkheadPolicy;
+  private readonly batchSlots: BatchSlots;
   private readonly gates: InFlightGates;
 
   constructor(private readonly options: EngineOptions) {
@@ -114,7 +114,7 @@ export class Engine {
       onRouted: (profile, model) => events.emit({ type: 'routed', profile, model }),
     });
     this.admission = new Admission(options.access, (reason) => events.emit({ type: 'access_rejected', reason }));
-    this.batchBulkhead = bulkhead(options.batch.globalConcurrency, Number.MAX_SAFE_INTEGER);
+    this.batchSlots = new BatchSlots(options.batch.globalConcurrency);
   }
 
   get catalog(): Catalog {
@@ -313,6 +313,6 @@ export class Engine {
 
   /** Each item runs its own call (usually `chat`); items share this batch's and the process's slots. */
   batch<A extends Answer>(req: BatchCall<A>): AsyncGenerator<BatchEvent<A>> {
-    return runBatch(req.items, { concurrency: req.concurrency, global: this.batchBulkhead }, req.ctx);
+    return runBatch(req.items, { concurrency: req.concurrency, global: this.batchSlots }, req.ctx);
   }
 }

@@ -162,6 +162,35 @@ describe('Batch', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(h.upstream.requests.length - before).toBe(2);
   });
+
+  it('gives a freed process-wide slot to a live batch, not to the items of a batch whose caller gave up', async () => {
+    h.upstream.injectFault({ kind: 'hang', model: 'gpt-4o' });
+    const withDeadline = (items: BatchItem[], ms: number) =>
+      collectStream<BatchResponse>(h.clients.chat.batch({ items, concurrency: 3 }, new grpc.Metadata(), { deadline: Date.now() + ms }));
+    // Holds all three process-wide slots until its deadline.
+    const holder = withDeadline(
+      Array.from({ length: 3 }, (_, i) => item(`hold${i}`, { model: 'gpt-4o', prompt: `hold ${i}` })),
+      1_500,
+    );
+    await eventually(
+      async () => h.upstream.requests.filter((r) => r.model === 'gpt-4o').length,
+      (n) => n >= 3,
+      5_000,
+    );
+    // Queued behind it; its caller gives up before any slot frees.
+    const gaveUp = await withDeadline(
+      Array.from({ length: 3 }, (_, i) => item(`gone${i}`, { prompt: `gone ${i}` })),
+      200,
+    );
+    expect(gaveUp.error?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    const started = Date.now();
+    const live = await withDeadline([item('live')], 10_000);
+    await holder;
+    expect(live.error).toBeUndefined();
+    expect(itemsOf(live.messages)[0]?.outcome?.$case).toBe('response');
+    // It waited for the holder's slots, not for its own deadline.
+    expect(Date.now() - started).toBeLessThan(6_000);
+  });
 });
 
 describe('Batch at shutdown', () => {

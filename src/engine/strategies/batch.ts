@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
-import type { BulkheadPolicy } from 'cockatiel';
 import { addUsage, type TokenUsage } from '../../domain/chat.js';
 import { OrchestratorError, cancelled, internal } from '../../domain/errors.js';
 import { roundUsd } from '../../domain/money.js';
 import type { Answer } from '../answer.js';
 import type { CallContext } from '../context.js';
 import { failedItemAnswer } from '../call-detail.js';
+import type { BatchSlots } from '../resilience/batch-slots.js';
 
 /** One item of a batch: its answer is produced by `run`, or it was invalid from the start. */
 /** `A`: what an item's run answers; the summary reads its usage and cost, the caller the rest. */
@@ -39,14 +39,14 @@ export type BatchEvent<A extends Answer = Answer> =
     };
 
 /**
- * Runs a batch with `concurrency` items at a time, each also holding a slot of the process-wide
- * batch bulkhead (shared by every batch, so batches together cannot crowd out interactive
+ * Runs a batch with `concurrency` items at a time, each also holding one of the process-wide
+ * batch slots (shared by every batch, so batches together cannot crowd out interactive
  * calls, which never wait for it). Results are yielded as items finish; then a summary. One
  * item's failure is that item's result. Cancelling the call aborts every item still running.
  */
 export async function* runBatch<A extends Answer>(
   items: readonly BatchWork<A>[],
-  options: { concurrency: number; global: BulkheadPolicy },
+  options: { concurrency: number; global: BatchSlots },
   ctx: CallContext,
 ): AsyncGenerator<BatchEvent<A>> {
   const done: BatchEvent<A>[] = [];
@@ -73,10 +73,10 @@ export async function* runBatch<A extends Answer>(
     const run = work.run;
     const started = performance.now();
     try {
-      const answer = await options.global.execute(() => {
-        if (ctx.signal.aborted) throw ctx.signal.reason;
-        return run({ ...ctx, startedAt: started, requestId: work.requestId || `${ctx.requestId}/${work.index}` });
-      }, ctx.signal);
+      const answer = await options.global.run(
+        () => run({ ...ctx, startedAt: started, requestId: work.requestId || `${ctx.requestId}/${work.index}` }),
+        ctx.signal,
+      );
       latencies.push(performance.now() - started);
       successful += 1;
       charge(answer.usage, answer.costUsd);
