@@ -1,6 +1,14 @@
 import type { ChatMessage } from './chat.js';
 import type { FieldViolation } from './errors.js';
-import { IMAGE_MEDIA_TYPES, isToolName, type ContentPart, type RequiredCapabilities, type Tooling } from './tools.js';
+import {
+  IMAGE_MEDIA_TYPES,
+  isToolName,
+  type ContentPart,
+  type ImageBytes,
+  type ImageSource,
+  type RequiredCapabilities,
+  type Tooling,
+} from './tools.js';
 
 /** Default IMAGE_MAX_BYTES: what Anthropic takes per image. */
 export const DEFAULT_IMAGE_MAX_BYTES = 5 * 1024 * 1024;
@@ -60,15 +68,14 @@ function checkPart(
     if (image.url === '') add(`${field}.image.url`, 'must not be empty');
     else if (!/^(https?:|data:image\/)/i.test(image.url)) add(`${field}.image.url`, 'must be an http(s) URL or a data:image/... URL');
     // A data: URL carries the image itself: held to the rules for bytes, under the field that has it.
-    const inline = imageOfDataUrl(image.url);
-    if (inline) checkBytes(inline, { data: `${field}.image.url`, mediaType: `${field}.image.url` }, limits, add);
+    if (image.inline) checkBytes(image.inline, { data: `${field}.image.url`, mediaType: `${field}.image.url` }, limits, add);
     return;
   }
   checkBytes(image, { data: `${field}.image.data`, mediaType: `${field}.image.media_type` }, limits, add);
 }
 
 function checkBytes(
-  image: { readonly data: Uint8Array; readonly mediaType: string },
+  image: ImageBytes,
   fields: { readonly data: string; readonly mediaType: string },
   limits: { readonly maxImageBytes: number },
   add: (field: string, description: string) => void,
@@ -82,9 +89,15 @@ function checkBytes(
 const DATA_URL = /^data:(image\/[a-z0-9.+-]+);base64,(.*)$/is;
 
 /** An image given as a base64 data: URL, as its bytes and media type; undefined for any other URL. */
-export function imageOfDataUrl(url: string): { readonly data: Uint8Array; readonly mediaType: string } | undefined {
+export function imageOfDataUrl(url: string): ImageBytes | undefined {
   const match = DATA_URL.exec(url);
   return match ? { data: Buffer.from(match[2] ?? '', 'base64'), mediaType: (match[1] ?? '').toLowerCase() } : undefined;
+}
+
+/** An image by URL, with a base64 data: URL's image decoded once, here, for everything after the door to read. */
+export function imageOfUrl(url: string): ImageSource {
+  const inline = imageOfDataUrl(url);
+  return inline ? { url, inline } : { url };
 }
 
 /** What a request uses that only some models take: tools (offered, or calls in the history), images, a JSON Schema answer. */

@@ -55,7 +55,19 @@ export interface Tooling {
   readonly responseFormat?: ResponseFormat | undefined;
 }
 
-export type ImageSource = { readonly url: string } | { readonly data: Uint8Array; readonly mediaType: string };
+/** An image as bytes, with their media type. */
+export interface ImageBytes {
+  readonly data: Uint8Array;
+  readonly mediaType: string;
+}
+
+/**
+ * By URL, or as bytes. A base64 data: URL is decoded once, by the door that reads the request:
+ * the HTTP API passes on its bytes, the gRPC door keeps the URL as given with its image as
+ * `inline` (imageOfUrl). Validation and the providers that send bytes read those, never the URL
+ * again: decoding an image as large as the request costs as much the second time.
+ */
+export type ImageSource = { readonly url: string; readonly inline?: ImageBytes | undefined } | ImageBytes;
 
 export type ContentPart =
   | { readonly type: 'text'; readonly text: string }

@@ -1,5 +1,5 @@
 import type { ChatMessage, ChatRole } from '../domain/chat.js';
-import { textOfParts } from '../domain/conversation.js';
+import { imageOfUrl, textOfParts } from '../domain/conversation.js';
 import {
   checkTooling,
   definedTooling,
@@ -60,7 +60,7 @@ function decodePart(part: PartMessage, field: string, add: Add): ContentPart {
     add(`${field}.image`, 'set url or data');
     return { type: 'image', image: { url: '' } };
   }
-  if (source.$case === 'url') return { type: 'image', image: { url: source.url }, ...detail };
+  if (source.$case === 'url') return { type: 'image', image: imageOfUrl(source.url), ...detail };
   if (image.mediaType === '') add(`${field}.image.media_type`, 'required with data');
   return { type: 'image', image: { data: source.data, mediaType: image.mediaType }, ...detail };
 }

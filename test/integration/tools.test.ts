@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import {
@@ -348,6 +348,69 @@ describe('tools on the Anthropic provider', () => {
     const err = await chatError({ model: 'beta-claude', messages: [msg({ parts: [part(Buffer.alloc(65))] })] });
     expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(err.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['messages[0].parts[0].image.url']);
+  });
+
+  // A data: URL is as large as the request allows: each decode of it is that much work on the event loop.
+  it('decodes a data: URL image once per call, whichever door it came through and whichever provider sends it', async () => {
+    const base64 = Buffer.from('\x89PNG\r\n\x1a\n0123456789', 'latin1').toString('base64');
+    const url = `data:image/png;base64,${base64}`;
+    const from = vi.spyOn(Buffer, 'from');
+    const decodes = async (call: () => Promise<unknown>): Promise<number> => {
+      from.mockClear();
+      await call();
+      return from.mock.calls.filter((args) => args[0] === base64).length;
+    };
+    const grpcChat = (model: string) => () =>
+      chat({
+        model,
+        messages: [
+          msg({
+            parts: [
+              { part: { $case: 'text', text: 'Describe' } },
+              { part: { $case: 'image', image: { source: { $case: 'url', url }, mediaType: '', detail: '' } } },
+            ],
+          }),
+        ],
+        cache: BYPASS,
+      });
+    const httpChat = (model: string) => async () => {
+      const res = await fetch(`${app.http!.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model,
+          messages: [
+            {
+              role: 'user',
+              content: [
+                { type: 'text', text: 'Describe' },
+                { type: 'image_url', image_url: { url } },
+              ],
+            },
+          ],
+        }),
+      });
+      expect(res.status).toBe(200);
+    };
+    try {
+      expect({
+        grpcAnthropic: await decodes(grpcChat('beta-claude')),
+        grpcOpenAI: await decodes(grpcChat('alpha-chat')),
+        httpAnthropic: await decodes(httpChat('beta-claude')),
+        httpOpenAI: await decodes(httpChat('alpha-chat')),
+      }).toEqual({ grpcAnthropic: 1, grpcOpenAI: 1, httpAnthropic: 1, httpOpenAI: 1 });
+    } finally {
+      from.mockRestore();
+    }
+    expect(lastBody(anthropic).messages).toEqual([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Describe' },
+          { type: 'image', source: { type: 'base64', media_type: 'image/png', data: base64 } },
+        ],
+      },
+    ]);
   });
 
   it('refuses an image detail level, naming the field and the provider, without calling upstream', async () => {

@@ -8,7 +8,6 @@ import type {
   ToolChoice as AnthropicToolChoice,
 } from '@anthropic-ai/sdk/resources/messages';
 import type { ChatMessage } from '../../domain/chat.js';
-import { imageOfDataUrl } from '../../domain/conversation.js';
 import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
 import type { ContentPart, ToolCall, Tooling } from '../../domain/tools.js';
 
@@ -96,7 +95,7 @@ function argumentsObject(call: ToolCall): Record<string, unknown> | undefined {
 function partOf(part: ContentPart): ContentBlockParam {
   if (part.type === 'text') return { type: 'text', text: part.text };
   // The Messages API fetches a url source; an image inside a data: URL goes as its bytes.
-  const image = ('url' in part.image ? imageOfDataUrl(part.image.url) : undefined) ?? part.image;
+  const image = ('url' in part.image ? part.image.inline : undefined) ?? part.image;
   const source: ImageBlockParam['source'] =
     'url' in image
       ? { type: 'url', url: image.url }
