@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { settleWithin } from '../domain/timers.js';
 import { maskUrlPassword } from '../domain/url-password.js';
 
 /**
@@ -31,13 +32,7 @@ export async function connectRedis(url: string, log: Logger): Promise<Redis> {
     if (down) log.info('redis reachable again: shared state restored');
     down = false;
   });
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, 3_000);
-    client.once('ready', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
+  await settleWithin(new Promise<void>((resolve) => client.once('ready', () => resolve())), 3_000);
   if (client.status !== 'ready') log.warn({ url: maskUrlPassword(url) }, 'redis not reachable at start-up; will keep trying');
   else log.info({ url: maskUrlPassword(url) }, 'redis connected: limits, budgets and cache are shared');
   return client;

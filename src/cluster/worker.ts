@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { settleWithin } from '../domain/timers.js';
 import { StatsStore, type StatsSnapshot, type StatsState } from '../telemetry/stats.js';
 import { isClusterMessage, type ClusterMessage } from './messages.js';
 
@@ -55,17 +56,11 @@ export class ClusterStats {
 
   async snapshot(): Promise<StatsSnapshot> {
     const id = this.nextId++;
-    const result = await new Promise<CollectedStats | undefined>((resolve) => {
-      const timer = setTimeout(() => resolve(undefined), STATS_TIMEOUT_MS);
-      this.pending.set(id, (r) => {
-        clearTimeout(timer);
-        resolve(r);
-      });
-      if (!sendToPrimary({ llmo: 'stats-request', id })) {
-        clearTimeout(timer);
-        resolve(undefined);
-      }
+    const reply = new Promise<CollectedStats | undefined>((resolve) => {
+      this.pending.set(id, resolve);
+      if (!sendToPrimary({ llmo: 'stats-request', id })) resolve(undefined);
     });
+    const result = await settleWithin(reply, STATS_TIMEOUT_MS);
     this.pending.delete(id);
     if (!result) {
       this.log.warn('the other workers did not send their stats in time: answering with this worker alone');

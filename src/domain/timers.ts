@@ -9,3 +9,20 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 export function timerDelay(ms: number): number {
   return Math.min(Math.max(0, ms), MAX_TIMER_MS);
 }
+
+/**
+ * What `work` settles to, or `late` (default undefined) once `ms` have passed first: a shutdown
+ * step's grace, a hedge's delay. The timer is cleared however the race ends, a rejection
+ * included, so a settled race never holds the process open for the rest of the delay.
+ */
+export async function settleWithin<T, L = undefined>(work: T | PromiseLike<T>, ms: number, late?: L): Promise<T | L> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeUp = new Promise<L>((resolve) => {
+    timer = setTimeout(resolve, timerDelay(ms), late as L);
+  });
+  try {
+    return await Promise.race([work, timeUp]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

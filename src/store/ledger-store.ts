@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { settleWithin } from '../domain/timers.js';
 import { connect, migrate, SchemaTooNewError, type LedgerDatabase } from './database.js';
 import type { CallRecord, Ledger } from './records.js';
 import { describeTarget, type DatabaseTarget } from './url.js';
@@ -112,7 +113,8 @@ export class LedgerStore implements Ledger {
   async close(graceMs: number): Promise<void> {
     const deadline = Date.now() + graceMs;
     clearTimeout(this.timer);
-    await beforeDeadline(this.database ? this.flush(deadline) : this.writing, deadline);
+    // What a write does after the deadline is no longer waited for.
+    await settleWithin(this.database ? this.flush(deadline) : this.writing, deadline - Date.now());
     this.closed = true;
     clearTimeout(this.timer);
     // A batch still being written when time ran out is not written either, as far as anyone can tell.
@@ -125,7 +127,7 @@ export class LedgerStore implements Ledger {
     const database = this.database;
     this.database = undefined;
     // The pool ends only once its connections are back: one held by a write that never returns is not.
-    await beforeDeadline(database?.close(), Math.max(deadline, Date.now() + CLOSE_MS));
+    await settleWithin(database?.close(), Math.max(deadline - Date.now(), CLOSE_MS));
   }
 
   private async open(): Promise<void> {
@@ -329,18 +331,4 @@ export function rowProblem(err: unknown): 'duplicate' | 'refused' | undefined {
   if (code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') return 'duplicate';
   if (/^2[23][0-9A-Z]{3}$/.test(code) || /^SQLITE_(CONSTRAINT|MISMATCH|TOOBIG|RANGE)/.test(code)) return 'refused';
   return undefined;
-}
-
-/** Waits for `work` until `deadline` (epoch ms) at most; what it does after that is no longer waited for. */
-async function beforeDeadline(work: Promise<void> | undefined, deadline: number): Promise<void> {
-  if (work === undefined) return;
-  let timer: NodeJS.Timeout | undefined;
-  const timeUp = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-  });
-  try {
-    await Promise.race([work, timeUp]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

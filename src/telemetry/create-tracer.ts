@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { settleWithin } from '../domain/timers.js';
 import type { EventBus } from '../engine/index.js';
 import { PropagationTracer, type Tracer, type TracingOptions } from './tracing.js';
 
@@ -37,22 +38,14 @@ export async function createTracer(
 
 /** Waits for the last export at most LAST_EXPORT_MS; what does not go out is dropped with a warning. */
 async function lastExport(exported: Promise<unknown>, log: Pick<Logger, 'warn'> | undefined): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<{ readonly late: true }>((resolve) => {
-    timer = setTimeout(() => resolve({ late: true }), LAST_EXPORT_MS);
-  });
   const settled = exported.then(
     () => ({ ok: true as const }),
     (err: unknown) => ({ ok: false as const, err }),
   );
-  try {
-    const outcome = await Promise.race([settled, late]);
-    if ('late' in outcome) {
-      log?.warn({ waitedMs: LAST_EXPORT_MS }, 'OTLP collector did not take the last spans and metrics in time; they are dropped');
-    } else if (!outcome.ok) {
-      log?.warn({ err: outcome.err }, 'OTLP collector unreachable: the last spans and metrics are dropped');
-    }
-  } finally {
-    clearTimeout(timer);
+  const outcome = await settleWithin(settled, LAST_EXPORT_MS, { late: true } as const);
+  if ('late' in outcome) {
+    log?.warn({ waitedMs: LAST_EXPORT_MS }, 'OTLP collector did not take the last spans and metrics in time; they are dropped');
+  } else if (!outcome.ok) {
+    log?.warn({ err: outcome.err }, 'OTLP collector unreachable: the last spans and metrics are dropped');
   }
 }

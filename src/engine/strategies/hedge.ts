@@ -1,16 +1,4 @@
-/** A cancellable delay that resolves to the marker 'hedge': "start the next racer now". */
-export interface HedgeTimer {
-  readonly fired: Promise<'hedge'>;
-  cancel(): void;
-}
-
-export function hedgeTimer(ms: number): HedgeTimer {
-  let timer: NodeJS.Timeout | undefined;
-  const fired = new Promise<'hedge'>((resolve) => {
-    timer = setTimeout(() => resolve('hedge'), Math.max(0, ms));
-  });
-  return { fired, cancel: () => clearTimeout(timer) };
-}
+import { settleWithin } from '../../domain/timers.js';
 
 export interface HedgedOutcome<R> {
   /** The first result `isWin` accepted, with its racer's index. */
@@ -49,24 +37,19 @@ export async function runHedged<R>(options: {
   };
   startNext();
   while (hedgeDelayMs <= 0 && started < count) startNext();
-  let timer: HedgeTimer | undefined;
-  try {
-    while (tagged.size > 0) {
-      timer = started < count ? hedgeTimer(hedgeDelayMs) : undefined;
-      const next = await Promise.race([...tagged.values(), ...(timer ? [timer.fired] : [])]);
-      timer?.cancel();
-      if (next === 'hedge') {
-        startNext();
-        continue;
-      }
-      tagged.delete(next.index);
-      running.delete(next.index);
-      if (options.isWin(next.result)) return { winner: next, settled, running };
-      settled.set(next.index, next.result);
+  while (tagged.size > 0) {
+    const first = Promise.race(tagged.values());
+    // The marker 'hedge' means "start the next racer now": none settled within the delay.
+    const next = started < count ? await settleWithin(first, hedgeDelayMs, 'hedge' as const) : await first;
+    if (next === 'hedge') {
       startNext();
+      continue;
     }
-    return { winner: undefined, settled, running };
-  } finally {
-    timer?.cancel();
+    tagged.delete(next.index);
+    running.delete(next.index);
+    if (options.isWin(next.result)) return { winner: next, settled, running };
+    settled.set(next.index, next.result);
+    startNext();
   }
+  return { winner: undefined, settled, running };
 }

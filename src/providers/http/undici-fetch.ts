@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { Dispatcher } from 'undici';
+import { settleWithin } from '../../domain/timers.js';
 import { guardedConnector, type AddressPolicy, type ResolveAll } from './connector.js';
 import { LightHeaders, LightResponse, type RawHeaders } from './light-response.js';
 import { Agent, request } from './undici-core.js';
@@ -119,12 +120,11 @@ export function createUndiciFetch(options: UndiciFetchOptions = {}): UndiciFetch
     dispatcher,
     close: async (graceMs = 2_000): Promise<void> => {
       if (!ownDispatcher) return;
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<'late'>((resolve) => {
-        timer = setTimeout(() => resolve('late'), graceMs);
-      });
-      const closed = await Promise.race([dispatcher.close().then(() => 'closed' as const), late]);
-      clearTimeout(timer);
+      const closed = await settleWithin(
+        dispatcher.close().then(() => 'closed' as const),
+        graceMs,
+        'late' as const,
+      );
       if (closed === 'late') await dispatcher.destroy();
     },
   });

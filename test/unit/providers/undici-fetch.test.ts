@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import OpenAI from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LeanOpenAI } from '../../../src/providers/openai/lean-openai.js';
 import { createUndiciFetch } from '../../../src/providers/http/undici-fetch.js';
 import { sendChatCompletion } from '../../helpers/chat-completion.js';
@@ -126,6 +126,23 @@ describe('undici-fetch', () => {
     const res = await f(`${base}/cut`);
     await expect(res.json()).rejects.toMatchObject({ name: 'TypeError', message: 'terminated' });
     await f.close();
+  });
+
+  it('leaves no grace timer behind when the pool refuses to close (already destroyed)', async () => {
+    const f = createUndiciFetch();
+    await f.dispatcher.destroy();
+    const grace = 61_234;
+    const set = vi.spyOn(globalThis, 'setTimeout');
+    const clear = vi.spyOn(globalThis, 'clearTimeout');
+    try {
+      await expect(f.close(grace)).rejects.toMatchObject({ name: 'ClientDestroyedError' });
+      const graceTimers = set.mock.results.filter((_, i) => set.mock.calls[i]?.[1] === grace).map((r) => r.value as unknown);
+      expect(graceTimers).toHaveLength(1);
+      expect(clear.mock.calls.map(([timer]) => timer)).toContain(graceTimers[0]);
+    } finally {
+      set.mockRestore();
+      clear.mockRestore();
+    }
   });
 
   it('works as the openai SDK transport: answers, status errors with headers, same request', async () => {
