@@ -40,3 +40,17 @@ export function statusOfErrorType(type: string | null): number | undefined {
       return undefined;
   }
 }
+
+/**
+ * What is wrong with a stream event's shape, read before its fields are: an event that is not an
+ * object, or one of the types this code reads without the object it carries. Undefined: none.
+ */
+export function eventShapeProblem(event: unknown): string | undefined {
+  if (event === null || typeof event !== 'object') return 'not a JSON object';
+  const { type } = event as { type?: unknown };
+  const carried =
+    type === 'content_block_start' ? 'content_block' : type === 'content_block_delta' || type === 'message_delta' ? 'delta' : undefined;
+  if (carried === undefined) return undefined;
+  const value: unknown = (event as Record<string, unknown>)[carried];
+  return value !== null && typeof value === 'object' ? undefined : `${type} without its ${carried}`;
+}

@@ -12,7 +12,7 @@ import { applyTooling, checkImageDetail, toAnthropicConversation, toolCallsOf, t
 import { countsOf, estimatedUsage, tokenUsageOf, withDelta, type UsageCounts } from './usage.js';
 import { OrchestratorError } from '../../domain/errors.js';
 import { acceptsSampling } from './versions.js';
-import { statusOfErrorType, streamError } from './errors.js';
+import { eventShapeProblem, statusOfErrorType, streamError } from './errors.js';
 import { applySampling } from './sampling.js';
 import { isKeepAlive, SseDecoder } from '../http/fast-sse.js';
 import { readOnAfterEnd } from '../http/after-end.js';
@@ -195,7 +195,10 @@ export class AnthropicProvider implements Provider {
             if (stopped || sse.event === 'ping') continue;
             if (sse.event === 'error') throw streamError(this.name, sse.data);
             if (isKeepAlive(sse.data)) continue;
-            const event = JSON.parse(sse.data) as RawMessageStreamEvent;
+            const parsed: unknown = JSON.parse(sse.data);
+            const problem = eventShapeProblem(parsed);
+            if (problem !== undefined) throw malformed(this.name, `stream event (${problem})`);
+            const event = parsed as RawMessageStreamEvent;
             switch (event.type) {
               case 'message_start': {
                 // Anthropic-compatible servers may report no usage: the estimate is charged then, as for a unary answer.

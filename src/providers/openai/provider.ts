@@ -211,7 +211,8 @@ export class OpenAIProvider implements Provider {
               }
               continue;
             }
-            const chunk = JSON.parse(event.data) as ChatCompletionChunk & { error?: object };
+            const chunk = JSON.parse(event.data) as (ChatCompletionChunk & { error?: object }) | null;
+            if (chunk === null || typeof chunk !== 'object') throw malformed(this.name, 'stream chunk (not a JSON object)');
             template.learn(event.data, chunk);
             if (chunk.error) throw errorInAnswer(this.name, chunk.error, 'stream');
             const choice = chunk.choices?.[0];

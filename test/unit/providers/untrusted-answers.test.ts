@@ -134,6 +134,22 @@ describe('a stream event of another shape', () => {
     reply = sse(anthropicEvents([start(), { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 123 } }, ...stop]));
     await malformedError(collect(anthropic().stream(req())));
   });
+  it('OpenAI: a chunk that is JSON null, not an object', async () => {
+    reply = sse(`${chunk({ content: 'a' })}data: null\n\n${chunk({}, 'stop')}data: [DONE]\n\n`);
+    await malformedError(collect(openai().stream(req())));
+  });
+  const anthropicShapes: [string, string][] = [
+    ['an event that is JSON null', 'event: content_block_delta\ndata: null\n\n'],
+    ['a content_block_start without its content_block', anthropicEvents([{ type: 'content_block_start', index: 0 }])],
+    ['a content_block_delta without its delta', anthropicEvents([{ type: 'content_block_delta', index: 0 }])],
+    ['a message_delta without its delta', anthropicEvents([{ type: 'message_delta', usage: { output_tokens: 1 } }])],
+  ];
+  for (const [name, event] of anthropicShapes) {
+    it(`Anthropic: ${name}`, async () => {
+      reply = sse(`${anthropicEvents([start()])}${event}${anthropicEvents(stop)}`);
+      await malformedError(collect(anthropic().stream(req())));
+    });
+  }
 });
 
 describe('an error object in a 200 answer from an OpenAI-compatible upstream (OpenRouter, vLLM, Ollama)', () => {
