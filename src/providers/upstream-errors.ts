@@ -1,4 +1,4 @@
-import { OrchestratorError, cancelled } from '../domain/errors.js';
+import { OrchestratorError, cancelled, internal } from '../domain/errors.js';
 import {
   streamTruncated,
   upstreamAddressRefused,
@@ -10,6 +10,7 @@ import {
   upstreamRedirect,
   upstreamRejected,
   upstreamTooLarge,
+  upstreamUnreachable,
 } from '../domain/upstream-errors.js';
 import { RefusedAddressError } from './http/connector.js';
 import { tooLargeIn } from './http/too-large.js';
@@ -49,7 +50,6 @@ export {
   streamTruncated as truncated,
   upstreamMalformed as malformed,
   upstreamTimeout,
-  upstreamUnreachable as unreachable,
 } from '../domain/upstream-errors.js';
 
 /**
@@ -69,6 +69,39 @@ export function transportError(provider: string, err: unknown): OrchestratorErro
   }
   return undefined;
 }
+
+/**
+ * What is left once a provider's own rules (statuses, timeouts, aborts, malformed answers) have
+ * not recognised `err`: the connection failing (lost during a stream or a body read: truncated;
+ * otherwise unreachable), or else an error of the gateway's own code, which is not the
+ * upstream's fault: INTERNAL, not retried, not held against the model's breaker, its cause kept
+ * for the log.
+ */
+export function unrecognised(provider: string, err: unknown, phase: 'response' | 'stream'): OrchestratorError {
+  if (!isTransportFailure(err)) return internal(err, `internal error while calling ${provider}`);
+  if (phase === 'stream' || (err instanceof TypeError && err.message === 'terminated')) {
+    return streamTruncated(provider, 'the connection closed before the answer was complete', err);
+  }
+  return upstreamUnreachable(provider, err);
+}
+
+/**
+ * Whether `err` is the connection failing, found through the SDKs' wrappers (`cause`): our HTTP
+ * client reports it as fetch does (`TypeError('fetch failed')` before the answer,
+ * `TypeError('terminated')` during its body), undici and Node by code (ECONNRESET, ENOTFOUND,
+ * UND_ERR_SOCKET, a stream closed early; Z_DATA_ERROR for a compressed body that came broken).
+ */
+export function isTransportFailure(err: unknown): boolean {
+  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof TypeError && (e.message === 'fetch failed' || e.message === 'terminated')) return true;
+    const code: unknown = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && TRANSPORT_CODE.test(code)) return true;
+  }
+  return false;
+}
+
+/** System errors (E..., not Node's own ERR_...), undici's, zlib's, and a Node stream closed before its end. */
+const TRANSPORT_CODE = /^(?:E(?!RR_)[A-Z0-9_]+|UND_ERR_[A-Z_]+|Z_[A-Z_]+|ERR_STREAM_PREMATURE_CLOSE)$/;
 
 /** The abort reason the engine set, or a plain cancel when something else aborted. */
 export function abortError(signal: AbortSignal): OrchestratorError {

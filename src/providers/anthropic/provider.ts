@@ -26,7 +26,7 @@ import {
   parseRetryAfter,
   transportError,
   truncated,
-  unreachable,
+  unrecognised,
   upstreamTimeout,
 } from '../upstream-errors.js';
 
@@ -335,11 +335,7 @@ export class AnthropicProvider implements Provider {
     if (err instanceof SyntaxError || (sdk && err instanceof sdk.AnthropicError && /JSON/i.test(err.message))) {
       return malformed(this.name, phase === 'stream' ? 'stream event' : 'response body', err);
     }
-    // undici reports a connection closed mid-body as TypeError('terminated').
-    if (phase === 'stream' || (err instanceof TypeError && err.message === 'terminated')) {
-      return truncated(this.name, 'the connection closed before the answer was complete', err);
-    }
-    return unreachable(this.name, err);
+    return unrecognised(this.name, err, phase);
   }
 }
 

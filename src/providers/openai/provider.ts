@@ -29,7 +29,7 @@ import {
   parseRetryAfter,
   transportError,
   truncated,
-  unreachable,
+  unrecognised,
   upstreamTimeout,
 } from '../upstream-errors.js';
 
@@ -314,11 +314,7 @@ export class OpenAIProvider implements Provider {
     if (err instanceof SyntaxError || (err instanceof OpenAI.OpenAIError && /JSON/i.test(err.message))) {
       return malformed(this.name, phase === 'stream' ? 'stream chunk' : 'response body', err);
     }
-    // undici reports a connection closed mid-body as TypeError('terminated').
-    if (phase === 'stream' || (err instanceof TypeError && err.message === 'terminated')) {
-      return truncated(this.name, 'the connection closed before the answer was complete', err);
-    }
-    return unreachable(this.name, err);
+    return unrecognised(this.name, err, phase);
   }
 }
 

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrchestratorError } from '../../../src/domain/errors.js';
+import { countsAgainstBreaker } from '../../../src/engine/resilience/failures.js';
 import { checkUsage } from '../../../src/engine/usage-check.js';
 import { AnthropicProvider } from '../../../src/providers/anthropic/provider.js';
 import { SseDecoder } from '../../../src/providers/http/fast-sse.js';
@@ -184,6 +185,82 @@ describe('an error object in a 200 answer from an OpenAI-compatible upstream (Op
     expect([failed.reason, failed.retryable, failed.metadata.upstream_status]).toEqual(['UPSTREAM_ERROR', true, '502']);
     reply = json({ error: { message: 'context too long', code: 400 } });
     expect((await failure(openai().complete(req()))).reason).toBe('UPSTREAM_REJECTED_REQUEST');
+  });
+});
+
+describe('a failure that is not the transport failing', () => {
+  const failure = async (promise: Promise<unknown>): Promise<OrchestratorError> => {
+    const err = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(OrchestratorError);
+    return err as OrchestratorError;
+  };
+  const ours = (err: OrchestratorError, cause: new (...args: never[]) => Error) => {
+    expect([err.kind, err.reason, err.retryable, countsAgainstBreaker(err)]).toEqual(['internal', 'INTERNAL', false, false]);
+    expect(err.cause).toBeInstanceOf(cause);
+  };
+  it("is the gateway's own error, not an unreachable upstream: the SDK failing to read an error answer nested too deep", async () => {
+    const deep = `{"type":"error","error":${'['.repeat(50_000)}${']'.repeat(50_000)}}`;
+    reply = (_b, res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(deep);
+    };
+    ours(await failure(anthropic().complete(req())), RangeError);
+  });
+  it('is our own error, not a truncated stream, when our code throws while a stream is read', async () => {
+    // The thinking arrives in a read of its own, which tells the engine of progress: that callback throws.
+    const inTwoReads =
+      (first: string, rest: string): Reply =>
+      (_b, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(first);
+        setTimeout(() => res.end(rest), 50);
+      };
+    const onProgress = (): void => {
+      throw new TypeError('a bug of ours');
+    };
+    const thinking = { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'hmm' } };
+    reply = inTwoReads(anthropicEvents([start(), thinking]), anthropicEvents(stop));
+    ours(await failure(collect(anthropic().stream(req({ onProgress })))), TypeError);
+    reply = inTwoReads(chunk({ reasoning_content: 'hmm' }), `${chunk({ content: 'a' }, 'stop')}data: [DONE]\n\n`);
+    ours(await failure(collect(openai().stream(req({ onProgress })))), TypeError);
+  });
+  it('keeps a cut connection STREAM_TRUNCATED and a refused one UPSTREAM_UNREACHABLE', async () => {
+    reply = (_b, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(chunk({ content: 'a' }));
+      setTimeout(() => res.destroy(), 20);
+    };
+    // The SDK's own path (a base URL with a query) reads undici's body, whose failures carry undici's codes.
+    const sdkPath = new OpenAIProvider({ name: 'o', baseURL: `${base}/v1?api-version=1`, apiKey: 'k' });
+    for (const provider of [openai(), sdkPath, anthropic()]) {
+      expect((await failure(collect(provider.stream(req())))).reason).toBe('STREAM_TRUNCATED');
+    }
+    reply = (_b, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' });
+      res.write('{"choices":');
+      setTimeout(() => res.destroy(), 20);
+    };
+    for (const provider of [openai(), sdkPath, anthropic()]) {
+      expect((await failure(provider.complete(req()))).reason).toBe('STREAM_TRUNCATED');
+    }
+    const closed = http.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const dead = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const providers = [
+      new OpenAIProvider({ name: 'o', baseURL: `${dead}/v1`, apiKey: 'k' }),
+      new OpenAIProvider({ name: 'o', baseURL: `${dead}/v1?api-version=1`, apiKey: 'k' }),
+      new AnthropicProvider({ name: 'a', baseURL: dead, apiKey: 'k' }),
+    ];
+    for (const provider of providers) {
+      for (const run of [() => provider.complete(req()), () => collect(provider.stream(req()))]) {
+        const err = await failure(run());
+        expect([err.kind, err.reason, err.retryable]).toEqual(['unavailable', 'UPSTREAM_UNREACHABLE', true]);
+      }
+    }
   });
 });
 
