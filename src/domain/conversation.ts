@@ -1,5 +1,5 @@
 import type { ChatMessage } from './chat.js';
-import type { FieldViolation } from './errors.js';
+import { CHECKED_PAST_LIMIT, type FieldViolation } from './errors.js';
 import {
   IMAGE_MEDIA_TYPES,
   isToolName,
@@ -9,6 +9,26 @@ import {
   type RequiredCapabilities,
   type Tooling,
 } from './tools.js';
+
+/**
+ * Messages per request. Each is walked on the event loop, one by one, by validation, the token
+ * estimate, routing and the provider's translation: 400,000 one-letter messages (within
+ * MAX_MESSAGE_BYTES) held it for most of a second. Ten thousand is more than a long agent's
+ * history holds, and costs a few milliseconds.
+ */
+export const MESSAGE_LIMITS = { maxMessages: 10_000 } as const;
+
+/**
+ * The messages a door checks one by one: all of them, or, past MESSAGE_LIMITS.maxMessages, the
+ * first CHECKED_PAST_LIMIT beside the count's violation (the rest are not read).
+ */
+export function messagesToCheck<T>(messages: readonly T[], field: string): { checked: readonly T[]; violation?: FieldViolation } {
+  if (messages.length <= MESSAGE_LIMITS.maxMessages) return { checked: messages };
+  return {
+    checked: messages.slice(0, CHECKED_PAST_LIMIT),
+    violation: { field, description: `at most ${MESSAGE_LIMITS.maxMessages} messages (got ${messages.length})` },
+  };
+}
 
 /** Default IMAGE_MAX_BYTES: what Anthropic takes per image. */
 export const DEFAULT_IMAGE_MAX_BYTES = 5 * 1024 * 1024;

@@ -1,5 +1,5 @@
 import type { ChatMessage, ChatRole } from '../domain/chat.js';
-import { checkConversation, DEFAULT_IMAGE_MAX_BYTES, imageOfDataUrl, textOfParts } from '../domain/conversation.js';
+import { checkConversation, DEFAULT_IMAGE_MAX_BYTES, imageOfDataUrl, messagesToCheck, textOfParts } from '../domain/conversation.js';
 import type { ContentPart, ToolCall } from '../domain/tools.js';
 import { isObject, shown, type Violations } from './body-fields.js';
 
@@ -38,7 +38,9 @@ export function parseMessages(raw: unknown, limits: MessageLimits, v: Violations
     v.add('messages', 'at least one message is required');
     return [];
   }
-  const messages = raw.map((m: unknown, i): ChatMessage => {
+  const { checked, violation } = messagesToCheck(raw, 'messages');
+  if (violation) v.add(violation.field, violation.description);
+  const messages = checked.map((m: unknown, i): ChatMessage => {
     const at = `messages[${i}]`;
     if (!isObject(m)) {
       v.add(at, 'must be an object with role and content');

@@ -1,5 +1,5 @@
 import { checkSampling, checkTags, type ChatInput, type ChatMessage, type RequestTags, type Sampling } from '../domain/chat.js';
-import { checkConversation, DEFAULT_IMAGE_MAX_BYTES } from '../domain/conversation.js';
+import { checkConversation, DEFAULT_IMAGE_MAX_BYTES, messagesToCheck } from '../domain/conversation.js';
 import { decodeMessage, decodeTooling } from './decode-tooling.js';
 import type { ResponseFormat, ToolOptions } from '../gen/orchestrator/v1/chat.js';
 import { invalidArgument, type FieldViolation } from '../domain/errors.js';
@@ -163,7 +163,9 @@ export class RequestValidator {
       this.add('messages', 'at least one message is required (or set prompt)');
       return [];
     }
-    const messages = req.messages.map((message, i) => {
+    const { checked, violation } = messagesToCheck(req.messages, 'messages');
+    if (violation) this.add(violation.field, violation.description);
+    const messages = checked.map((message, i) => {
       const decoded = decodeMessage(message, `messages[${i}]`, (field, description) => this.add(field, description));
       // Parts are checked one by one (their text together within the limit, as the HTTP door
       // counts it); an assistant message that only calls tools has no text.

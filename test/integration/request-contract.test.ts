@@ -2,8 +2,10 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChatRequest, ResponseFormatType } from '../../src/gen/orchestrator/v1/chat.js';
 import { type Message, Role, RoutingProfile, StreamStrategy } from '../../src/gen/orchestrator/v1/common.js';
+import { ChatRequest as ChatRequestCodec } from '../../src/gen/orchestrator/v1/chat.js';
 import { collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { fastestMs, loopHeldMs, unaryBytes } from '../helpers/loop-delay.js';
 
 /** What the gRPC door refuses as the proto and the docs say, with INVALID_ARGUMENT and the field, never INTERNAL. */
 let h: Harness;
@@ -188,4 +190,57 @@ describe('the gRPC door', () => {
     expect(err.details.length).toBeLessThan(2048);
     expect(err.details).toMatch(/^invalid request: tooling\.tool_choice: names function "f+/);
   });
+});
+
+// Every message was walked on the event loop, one by one, by validation, the token estimate,
+// routing and the provider's translation: 400,000 one-letter messages (2.8 MB, within
+// MAX_MESSAGE_BYTES) held it for most of a second, during which every other call waited. The
+// count is checked first, as for stop sequences and tags.
+describe('a conversation of hundreds of thousands of messages', () => {
+  it('gRPC: is refused by its count, holding the loop little longer than decoding it', async () => {
+    const one = { role: Role.ROLE_USER, content: 'a', parts: [], toolCalls: [], toolCallId: '' };
+    const bytes = ChatRequestCodec.encode(req({ messages: Array.from({ length: 400_000 }, () => one) })).finish();
+    const decodeMs = fastestMs(() => ChatRequestCodec.decode(bytes));
+    let err: grpc.ServiceError | undefined;
+    const held = await loopHeldMs(async () => {
+      err = await unaryBytes(h.app.port, '/orchestrator.v1.ChatService/Chat', bytes);
+    });
+    expect(err && grpc.status[err.code]).toBe('INVALID_ARGUMENT');
+    expect(err?.details).toBe('invalid request: messages: at most 10000 messages (got 400000)');
+    expect(held).toBeLessThan(3 * decodeMs + 150);
+  }, 60_000);
+
+  it('HTTP: is refused by its count with a 400 naming the field, holding the loop little longer than parsing it', async () => {
+    const text = JSON.stringify({
+      model: 'gpt-4o-mini',
+      messages: Array.from({ length: 130_000 }, () => ({ role: 'user', content: 'a' })),
+    });
+    const parseMs = fastestMs(() => JSON.parse(text));
+    let answer: { status: number; body: { error: { message: string; param: string } } } | undefined;
+    const held = await loopHeldMs(async () => {
+      const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: text,
+      });
+      answer = { status: res.status, body: (await res.json()) as { error: { message: string; param: string } } };
+    });
+    expect(answer?.status).toBe(400);
+    expect(answer?.body.error.message).toBe('invalid request: messages: at most 10000 messages (got 130000)');
+    expect(answer?.body.error.param).toBe('messages');
+    expect(held).toBeLessThan(3 * parseMs + 150);
+  }, 60_000);
+
+  it('takes ten thousand, and names the problems of the first ones checked past the count', async () => {
+    const one = { role: Role.ROLE_USER, content: 'a', parts: [], toolCalls: [], toolCallId: '' };
+    const answer = await new Promise<unknown>((resolve, reject) => {
+      h.clients.chat.chat(req({ messages: Array.from({ length: 10_000 }, () => one), maxTokens: 4 }), (e, r) =>
+        e ? reject(e) : resolve(r),
+      );
+    });
+    expect(answer).toBeDefined();
+    const blank = { ...one, content: ' ' };
+    const err = await unaryError(chat(), req({ messages: [blank, ...Array.from({ length: 10_000 }, () => one)] }), { deadlineMs: 10_000 });
+    expect(fields(err)).toEqual(['messages', 'messages[0].content']);
+  }, 60_000);
 });
