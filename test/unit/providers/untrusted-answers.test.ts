@@ -153,15 +153,17 @@ describe('a stream event of another shape', () => {
   }
 });
 
+/** The OrchestratorError a call failed with. */
+async function failure(promise: Promise<unknown>): Promise<OrchestratorError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(OrchestratorError);
+  return err as OrchestratorError;
+}
+
 describe('an error object in a 200 answer from an OpenAI-compatible upstream (OpenRouter, vLLM, Ollama)', () => {
-  const failure = async (promise: Promise<unknown>): Promise<OrchestratorError> => {
-    const err = await promise.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(OrchestratorError);
-    return err as OrchestratorError;
-  };
   it('streamed: the HTTP status its code names decides the failure; without one, the stream says the upstream reported an error', async () => {
     reply = sse(`${chunk({ content: 'hey' })}data: {"error":{"message":"Rate limit exceeded","code":429}}\n\n`);
     const limited = await failure(collect(openai().stream(req())));
@@ -189,14 +191,6 @@ describe('an error object in a 200 answer from an OpenAI-compatible upstream (Op
 });
 
 describe('a failure that is not the transport failing', () => {
-  const failure = async (promise: Promise<unknown>): Promise<OrchestratorError> => {
-    const err = await promise.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(OrchestratorError);
-    return err as OrchestratorError;
-  };
   const ours = (err: OrchestratorError, cause: new (...args: never[]) => Error) => {
     expect([err.kind, err.reason, err.retryable, countsAgainstBreaker(err)]).toEqual(['internal', 'INTERNAL', false, false]);
     expect(err.cause).toBeInstanceOf(cause);
