@@ -1,17 +1,16 @@
-import { LinkedList } from '../../domain/linked-list.js';
+import { Slots } from './slots.js';
 
 /**
- * The process-wide cap on batch items running at once, shared by every batch. Hand-written
- * rather than cockatiel's bulkhead: there a queued task whose caller gave up stays queued, and
- * when a slot frees it is handed that task, which refuses to run, and the slot's turn is lost:
- * live items queued behind it wait for a slot that no running item will free. Here a waiter
- * leaves the queue the moment its call is cancelled; a freed slot goes to the oldest live one.
+ * The process-wide cap on batch items running at once, shared by every batch: an item whose call
+ * is cancelled while it waits leaves the queue at once, and a freed slot goes to the oldest live
+ * item (Slots).
  */
 export class BatchSlots {
-  private active = 0;
-  private readonly waiters = new LinkedList<() => void>();
+  readonly #slots: Slots;
 
-  constructor(private readonly capacity: number) {}
+  constructor(capacity: number) {
+    this.#slots = new Slots(capacity);
+  }
 
   /** Runs `task` in a slot, waiting first for one if all are taken; rejects with the signal's reason once it aborts. */
   async run<T>(task: () => Promise<T>, signal: AbortSignal): Promise<T> {
@@ -19,34 +18,23 @@ export class BatchSlots {
     try {
       return await task();
     } finally {
-      this.release();
+      this.#slots.release();
     }
   }
 
   private acquire(signal: AbortSignal): Promise<void> | undefined {
     if (signal.aborted) return Promise.reject(signal.reason);
-    if (this.active < this.capacity && this.waiters.size === 0) {
-      this.active++;
-      return undefined;
-    }
+    if (this.#slots.tryTake()) return undefined;
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => {
         queued.remove();
         reject(signal.reason);
       };
-      // The slot passes straight to this waiter: `active` stays the same.
-      const queued = this.waiters.add(() => {
-        queued.remove();
+      const queued = this.#slots.wait(() => {
         signal.removeEventListener('abort', onAbort);
         resolve();
       });
       signal.addEventListener('abort', onAbort, { once: true });
     });
-  }
-
-  private release(): void {
-    const next = this.waiters.first();
-    if (next === undefined) this.active--;
-    else next();
   }
 }

@@ -1,8 +1,9 @@
 import { providerBusy } from '../../domain/errors.js';
-import { LinkedList, type Removable } from '../../domain/linked-list.js';
+import type { Removable } from '../../domain/linked-list.js';
 import type { EventSink } from '../events.js';
 import { abortReason } from '../attempt-errors.js';
 import { timerDelay } from '../../domain/timers.js';
+import { Slots } from './slots.js';
 
 /** A provider's cap on upstream requests in flight; 0 for either means no cap / no queue. */
 export interface InFlightLimits {
@@ -30,22 +31,16 @@ export interface InFlightReading extends InFlightLimits {
 /** Gives the slot back; a second call does nothing. */
 export type Release = () => void;
 
-interface Waiter {
-  grant(release: Release): void;
-}
-
 // An error reaches the client a little before its deadline, not in a race with it.
 const DEADLINE_MARGIN_MS = 20;
 
 /**
- * One provider's slots. Hand-written rather than cockatiel's bulkhead: there a queued task whose
- * caller gave up keeps its queue place until a slot frees, so cancelled callers would get live ones
- * refused as "queue full". Here a waiter leaves the queue the moment its call is cancelled or its
- * deadline comes; slots go to waiters first come, first served.
+ * One provider's slots (Slots: a waiter leaves the queue the moment its call is cancelled, and
+ * slots go to waiters first come, first served), with a bounded queue and a wait that ends
+ * before the call's deadline.
  */
 export class InFlightGate {
-  private active = 0;
-  private readonly waiters = new LinkedList<Waiter>();
+  private readonly slots: Slots;
   private waitedTotal = 0;
   private rejectedTotal = 0;
   /** Typical time a slot is held: the RetryInfo hint of a refusal. */
@@ -55,15 +50,14 @@ export class InFlightGate {
     readonly provider: string,
     readonly limits: InFlightLimits,
     private readonly events: EventSink,
-  ) {}
+  ) {
+    this.slots = new Slots(limits.maxInFlight);
+  }
 
   /** A slot now (the common case, no promise), or a wait; refused with RESOURCE_EXHAUSTED (PROVIDER_BUSY). */
   acquire(signal: AbortSignal, deadline: number): Release | Promise<Release> {
-    if (this.limits.maxInFlight === 0 || (this.active < this.limits.maxInFlight && this.waiters.size === 0)) {
-      this.active++;
-      return this.releaser();
-    }
-    if (this.waiters.size >= this.limits.queueMax) throw this.refuse('queue_full', 0);
+    if (this.slots.tryTake()) return this.releaser();
+    if (this.slots.queued >= this.limits.queueMax) throw this.refuse('queue_full', 0);
     const waitMs = deadline - Date.now() - Math.min(DEADLINE_MARGIN_MS, (deadline - Date.now()) / 10);
     if (waitMs <= 0) throw this.refuse('deadline', 0);
     if (signal.aborted) throw abortReason(signal);
@@ -85,15 +79,12 @@ export class InFlightGate {
         leave();
         reject(this.refuse('deadline', performance.now() - since));
       }, timerDelay(waitMs));
-      const waiter: Waiter = {
-        grant: (release) => {
-          leave();
-          this.events.emit({ type: 'upstream_queue', provider: this.provider, outcome: 'admitted', waitedMs: performance.now() - since });
-          resolve(release);
-        },
-      };
       signal.addEventListener('abort', onAbort, { once: true });
-      queued = this.waiters.add(waiter);
+      queued = this.slots.wait(() => {
+        leave();
+        this.events.emit({ type: 'upstream_queue', provider: this.provider, outcome: 'admitted', waitedMs: performance.now() - since });
+        resolve(this.releaser());
+      });
     });
   }
 
@@ -101,8 +92,8 @@ export class InFlightGate {
     return {
       provider: this.provider,
       ...this.limits,
-      inFlight: this.active,
-      queued: this.waiters.size,
+      inFlight: this.slots.active,
+      queued: this.slots.queued,
       waitedTotal: this.waitedTotal,
       rejectedTotal: this.rejectedTotal,
     };
@@ -116,13 +107,7 @@ export class InFlightGate {
       released = true;
       // Moving average of hold times: what a refused caller is told to wait.
       this.holdMs += (performance.now() - acquired - this.holdMs) / 8;
-      const next = this.waiters.first();
-      if (next === undefined) {
-        this.active--;
-        return;
-      }
-      // The slot passes straight to the oldest waiter: `active` stays the same.
-      next.grant(this.releaser());
+      this.slots.release();
     };
   }
 
