@@ -89,7 +89,7 @@ export const CHECKED_PAST_LIMIT = 32;
  * messages made a list of 20 MB, past what gRPC clients take in one message, which took the
  * event loop to spell and write. The message still counts them all.
  */
-export const LISTED_VIOLATIONS = 100;
+const LISTED_VIOLATIONS = 100;
 
 /** The first LISTED_VIOLATIONS of `violations` (the list itself when it is no longer). */
 export function firstViolations(violations: readonly FieldViolation[]): readonly FieldViolation[] {
