@@ -73,12 +73,19 @@ export function codeForKind(kind: ErrorKind): grpc.status {
  */
 const TRAILER_LIMITS = { violations: 20, violationChars: 2_000, text: 200, message: 512 } as const;
 
+/**
+ * gRFC A6 sends the pushback as an int32: past it (a monthly budget refused with more than
+ * about 24.8 days left) clients misread the value, grpc-js by retrying at once, since Node runs
+ * a timer that long after 1 ms. The longest int32 still tells them to wait past any deadline.
+ */
+const MAX_PUSHBACK_MS = 2 ** 31 - 1;
+
 export function toGrpcStatus(err: unknown): GrpcErrorStatus {
   const { status, internal } = rpcStatus(err, true);
   const result = statusWith(status.code, clipped(status.message, TRAILER_LIMITS.message), status.details, internal);
   // gRFC A6 server pushback: gRPC clients with a retry policy wait this long before retrying.
   if (isOrchestratorError(err) && err.retryAfterMs !== undefined && (err.kind === 'resource_exhausted' || err.kind === 'unavailable')) {
-    result.metadata.set('grpc-retry-pushback-ms', String(Math.max(0, Math.round(err.retryAfterMs))));
+    result.metadata.set('grpc-retry-pushback-ms', String(Math.min(MAX_PUSHBACK_MS, Math.max(0, Math.round(err.retryAfterMs)))));
   }
   return result;
 }

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import type { AttemptRecord } from '../../../src/domain/chat.js';
 import { ZERO_USAGE } from '../../../src/domain/chat.js';
-import { type ErrorKind, OrchestratorError, Reason, invalidArgument, modelNotFound } from '../../../src/domain/errors.js';
+import { type ErrorKind, OrchestratorError, Reason, budgetExhausted, invalidArgument, modelNotFound } from '../../../src/domain/errors.js';
 import {
   ERROR_DOMAIN,
   INTERNAL_MESSAGE,
@@ -26,6 +26,19 @@ const KINDS: ReadonlyArray<[ErrorKind, grpc.status]> = [
   ['unavailable', grpc.status.UNAVAILABLE],
   ['internal', grpc.status.INTERNAL],
 ];
+
+/** One unary method of raw bytes, for a plain grpc-js client with a retry policy. */
+const ECHO: grpc.ServiceDefinition = {
+  echo: {
+    path: '/test.Echo/Echo',
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (b: Buffer) => b,
+    requestDeserialize: (b: Buffer) => b,
+    responseSerialize: (b: Buffer) => b,
+    responseDeserialize: (b: Buffer) => b,
+  },
+};
 
 function attempt(model: string, outcome: AttemptRecord['outcome'], error?: OrchestratorError): AttemptRecord {
   return { model, provider: 'simulator', outcome, error, latencyMs: 10, usage: { ...ZERO_USAGE }, costUsd: 0, retry: 0, backoffMs: 0 };
@@ -70,6 +83,60 @@ describe('toGrpcStatus', () => {
       domain: ERROR_DOMAIN,
       metadata: { model: 'gpt-9', field: 'model' },
     });
+  });
+
+  it('sends a pushback a gRPC client can wait on: a wait past the int32 milliseconds gRFC A6 allows is sent as the longest one', async () => {
+    // A monthly budget spent early in a 31-day month: about 30 days until it resets.
+    const refusal = budgetExhausted({ keyName: 'k', what: 'budget usd_per_month 1', spentUsd: 2, retryAfterMs: 30 * 86_400_000 });
+    expect(Number(toGrpcStatus(refusal).metadata.get('grpc-retry-pushback-ms')[0])).toBe(2 ** 31 - 1);
+    // A grpc-js client whose retry policy covers RESOURCE_EXHAUSTED waits the pushback: it must not come straight back.
+    const server = new grpc.Server();
+    let calls = 0;
+    server.addService(ECHO, {
+      echo: (_call: unknown, callback: grpc.sendUnaryData<Buffer>) => {
+        calls++;
+        callback(grpcErrorFor(refusal));
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
+    );
+    const retrying = {
+      methodConfig: [
+        {
+          name: [{ service: 'test.Echo' }],
+          retryPolicy: {
+            maxAttempts: 5,
+            initialBackoff: '0.01s',
+            maxBackoff: '0.01s',
+            backoffMultiplier: 1,
+            retryableStatusCodes: ['RESOURCE_EXHAUSTED'],
+          },
+        },
+      ],
+    };
+    const Client = grpc.makeGenericClientConstructor(ECHO, 'Echo');
+    const client = new Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), {
+      'grpc.service_config': JSON.stringify(retrying),
+    });
+    try {
+      const code = await new Promise<number>((resolve) =>
+        client.makeUnaryRequest(
+          '/test.Echo/Echo',
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.alloc(0),
+          new grpc.Metadata(),
+          { deadline: Date.now() + 1_000 },
+          (err: grpc.ServiceError | null) => resolve(err?.code ?? grpc.status.OK),
+        ),
+      );
+      expect(calls).toBe(1);
+      expect(code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    } finally {
+      client.close();
+      server.forceShutdown();
+    }
   });
 
   it('adds a RetryInfo when retryAfterMs is set, rounding to whole milliseconds', () => {
