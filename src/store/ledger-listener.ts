@@ -45,9 +45,12 @@ export function toCallRecord(call: DetailedCall, options: LedgerListenerOptions)
   const raced = detail.request?.raced ?? false;
   const answer = call.code === 'OK' ? combined(detail.answers) : undefined;
   const failure = isOrchestratorError(detail.error) ? detail.error : undefined;
-  const attemptRecords = answer?.attempts ?? failure?.attempts ?? [];
+  // A call that failed after answers were told (a Batch the client cancelled once some items had
+  // answered) paid for them: their attempts are its cost, which budgets read back after a restart.
+  const spent = answer ?? (failure?.attempts.length ? undefined : combined(detail.answers));
+  const attemptRecords = spent?.attempts ?? failure?.attempts ?? [];
   const attempts = attemptRecords.map((a) => attemptEntry(a, raced));
-  const usage = answer ? counts(answer.usage) : summed(attemptRecords);
+  const usage = spent ? counts(spent.usage) : summed(attemptRecords);
   const cacheHit = answer?.cache?.hit ?? false;
   const batch = call.path.endsWith('/Batch');
   // A Batch's items tell their prompts one by one: the call has no single prompt to keep or hash.
@@ -69,7 +72,7 @@ export function toCallRecord(call: DetailedCall, options: LedgerListenerOptions)
     reason: failure?.reason || undefined,
     usage,
     usageEstimated: attempts.some((a) => a.usageEstimated),
-    costUsd: answer?.costUsd ?? totalCost(attemptRecords),
+    costUsd: spent?.costUsd ?? totalCost(attemptRecords),
     costSavedUsd: answer ? costSaved(detail.answers, options) : 0,
     latencyMs: call.latencyMs,
     ttftMs: answer?.timeToFirstTokenMs,

@@ -91,6 +91,32 @@ describe('what the ledger keeps of a call', () => {
     ]);
   });
 
+  it('keeps what the answered items of a Batch cost when the Batch as a whole failed (the client cancelled it)', () => {
+    const paid: AttemptRecord = {
+      ...failedAttempt('gpt-4o', 'success', new OrchestratorError({ kind: 'cancelled', reason: 'CANCELLED', message: 'x' }), 0.00011),
+      error: undefined,
+    };
+    const batch = {
+      ...call(
+        {
+          answers: [{ ...answer, cache: undefined, attempts: [paid], costUsd: 0.00011 }],
+          error: new OrchestratorError({ kind: 'cancelled', reason: 'CANCELLED', message: 'the client cancelled the call' }),
+        },
+        'CANCELLED',
+      ),
+      path: '/orchestrator.v1.ChatService/Batch',
+    };
+    const r = toCallRecord(batch, { content: 'none', priceOf });
+    expect(r).toMatchObject({
+      outcome: 'error',
+      code: 'CANCELLED',
+      costUsd: 0.00011,
+      usage: { promptTokens: 3, completionTokens: 4, totalTokens: 7 },
+    });
+    expect(r.attempts.map((a) => [a.model, a.costUsd])).toEqual([['gpt-4o', 0.00011]]);
+    expect(r.model).toBeUndefined();
+  });
+
   it('records the door the call came through', () => {
     expect(toCallRecord({ ...call(), protocol: 'http' }, { content: 'none', priceOf }).protocol).toBe('http');
   });
