@@ -32,6 +32,17 @@ describe('budgets from the ledger (a database, no Redis)', () => {
     expect(first.costUsd).toBeGreaterThan(0.00001);
     // Spent: the next call is refused...
     expect((await chatError(h, 'gail-secret')).decoded.errorInfo?.reason).toBe('BUDGET_EXHAUSTED');
+    // Written before the restart, however slow this machine is to start the ledger's writer.
+    const store = h.app.ledger.store;
+    await expect
+      .poll(
+        async () => {
+          await store?.flush();
+          return store?.written ?? 0;
+        },
+        { timeout: 10_000 },
+      )
+      .toBeGreaterThanOrEqual(1);
     await h.close();
     // ...and still after a restart on the same file: the spend was read back from the ledger.
     h = await startHarness({ env });
