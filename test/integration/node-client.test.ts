@@ -1,9 +1,13 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChatServiceClient, StreamStrategy, type StreamChatRequest, type StreamChatResponse } from '../../clients/node/index.js';
+import { eventually } from '../helpers/eventually.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
-/** examples/node/client.ts, run as its header says, against the real server. */
+/** examples/node/client.ts, run as its header says, and the npm package's calls as docs/clients/node.md shows them, against the real server. */
 const run = promisify(execFile);
 
 interface Result {
@@ -90,5 +94,54 @@ describe('the Node example client', () => {
     const result = await client(['chat', 'hi', '--model', 'o3', '--timeout-ms', '60']);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('error: DEADLINE_EXCEEDED: ');
+  });
+});
+
+describe('@llm-orchestrator/client, as docs/clients/node.md says', () => {
+  const story: StreamChatRequest = {
+    model: 'gpt-4-turbo',
+    prompt: 'Tell me a story',
+    messages: [],
+    models: [],
+    strategy: StreamStrategy.STREAM_STRATEGY_UNSPECIFIED,
+    restartOnFailure: false,
+  };
+
+  /** Reads a stream, calling `after` once at the second delta; resolves with how it ended. */
+  async function read(call: AsyncIterable<unknown>, after: () => void): Promise<{ completed: boolean; code?: number }> {
+    let deltas = 0;
+    let completed = false;
+    try {
+      for await (const message of call) {
+        const event = (message as StreamChatResponse).event;
+        if (event?.$case === 'delta' && ++deltas === 2) after();
+        if (event?.$case === 'completed') completed = true;
+      }
+      return { completed };
+    } catch (err) {
+      return { completed, code: (err as ServiceError).code };
+    }
+  }
+
+  it('call.cancel() ends a stream and its upstream request; client.close() lets a call already started run to its end', async () => {
+    const cancelling = new ChatServiceClient(address, credentials.createInsecure());
+    const before = harness.upstream.requests.length;
+    const cancelled = cancelling.streamChat(story, new Metadata(), { deadline: Date.now() + 20_000 });
+    const ended = await read(cancelled, () => cancelled.cancel());
+    cancelling.close();
+    expect(ended).toEqual({ completed: false, code: status.CANCELLED });
+    const outcomes = await eventually(
+      async () => harness.upstream.requests.slice(before).map((r) => r.outcome),
+      (o) => o.length > 0 && !o.includes('open'),
+      10_000,
+    );
+    expect(outcomes).toEqual(['client_closed']);
+
+    const closing = new ChatServiceClient(address, credentials.createInsecure());
+    const running = closing.streamChat(story, new Metadata(), { deadline: Date.now() + 20_000 });
+    expect(await read(running, () => closing.close())).toEqual({ completed: true });
+
+    const guide = readFileSync('docs/clients/node.md', 'utf8');
+    expect(guide).toContain('`client.close()` does not end the calls already started');
   });
 });
