@@ -36,7 +36,7 @@ Options:
   --max-tokens N          most tokens to generate
   --timeout DURATION      call deadline: 30s, 500ms, 2m or seconds (default 60s)
   --request-id ID         sent as x-request-id (the server makes one otherwise)
-  --route PROFILE         quality|balanced|speed|budget|long-context: the gateway picks the model
+  --route PROFILE         chat, stream: quality|balanced|speed|budget|long-context: the gateway picks the model
   --strategy NAME         stream: single|fallback|race
   --hedge-ms N            race and stream race: start the next racer only after N ms
   --no-default-message    fallback: fail with the attempts instead of the default message
@@ -124,21 +124,47 @@ export const OPTIONS = {
   version: { type: 'boolean', default: false },
 } satisfies NonNullable<ParseArgsConfig['options']>;
 
+/**
+ * The options only some commands send. Any other command refuses them rather than ignore them:
+ * `race --route speed`, ignored, would race the default models while the caller believes the
+ * gateway picked one.
+ */
+const COMMANDS_OF: Readonly<Record<string, readonly Command[] | undefined>> = {
+  model: ['chat', 'stream', 'race', 'fallback'],
+  models: ['chat', 'stream', 'race', 'fallback'],
+  temperature: ['chat', 'stream', 'race', 'fallback'],
+  'max-tokens': ['chat', 'stream', 'race', 'fallback'],
+  route: ['chat', 'stream'],
+  strategy: ['stream'],
+  'hedge-ms': ['race', 'stream'],
+  'no-default-message': ['fallback'],
+  provider: ['models'],
+  available: ['models'],
+};
+
 /** `help` for -h, `version` for --version; throws UsageError for anything it cannot make sense of. */
 export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions | 'help' | 'version' {
-  let parsed: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof OPTIONS }>>;
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; tokens: true; options: typeof OPTIONS }>>;
   try {
-    parsed = parseArgs({ args: [...argv], allowPositionals: true, options: OPTIONS });
+    parsed = parseArgs({ args: [...argv], allowPositionals: true, tokens: true, options: OPTIONS });
   } catch (err) {
     throw new UsageError(err instanceof Error ? err.message : String(err));
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
   if (values.help) return 'help';
   if (values.version) return 'version';
   const [name, ...words] = positionals;
   if (name === undefined) throw new UsageError('a command is required');
   const command = COMMANDS.find((c) => c === name);
   if (command === undefined) throw new UsageError(`unknown command "${name}" (one of: ${[...COMMANDS, ...LEDGER_COMMANDS].join(', ')})`);
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    const takers = COMMANDS_OF[token.name];
+    if (takers && !takers.includes(command))
+      throw new UsageError(`--${token.name} does not apply to ${command} (only to ${takers.join(', ')})`);
+  }
+  if (command === 'chat' && values.route === undefined && values.models !== '')
+    throw new UsageError('chat: --models names the candidates of --route (race, fallback and stream take a list of models)');
   const needsPrompt = command !== 'models' && command !== 'stats';
   const prompt = words.join(' ');
   if (needsPrompt && prompt.trim() === '') throw new UsageError(`${command} needs a PROMPT`);

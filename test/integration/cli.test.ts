@@ -183,6 +183,27 @@ describe('llm-orchestrator CLI', () => {
     expect(help.stdout).toContain('--timeout DURATION');
   });
 
+  it('an option the command does not use is refused with exit 2, never ignored', async () => {
+    const [race, fallback, chat, models, stats] = await Promise.all([
+      cli(['race', 'hi', '--route', 'speed']),
+      cli(['fallback', 'hi', '--strategy', 'race', '--models', 'gpt-4o-mini']),
+      cli(['chat', 'hi', '--models', 'gpt-4o,gpt-4o-mini']),
+      cli(['models', '--model', 'gpt-4o']),
+      cli(['stats', '--available']),
+    ]);
+    expect([race.code, race.stdout]).toEqual([2, '']);
+    expect(race.stderr).toContain('--route does not apply to race (only to chat, stream)');
+    expect([fallback.code, fallback.stdout]).toEqual([2, '']);
+    expect(fallback.stderr).toContain('--strategy does not apply to fallback (only to stream)');
+    expect([chat.code, chat.stdout]).toEqual([2, '']);
+    expect(chat.stderr).toContain('chat: --models names the candidates of --route');
+    expect([models.code, models.stderr]).toEqual([2, expect.stringContaining('--model does not apply to models')]);
+    expect([stats.code, stats.stderr]).toEqual([2, expect.stringContaining('--available does not apply to stats (only to models)')]);
+    // What each command does use is still taken, -m included.
+    const routed = await cli(['chat', 'hi', '--route', 'budget', '--models', 'gpt-4o-mini,gpt-4o', '-q']);
+    expect(routed.code).toBe(0);
+  });
+
   it('--help lists usage and calls, which run with options before the command too', async () => {
     const [help, calls, unknown] = await Promise.all([
       cli(['--help']),
