@@ -133,7 +133,7 @@ describe('llm-orchestrator CLI', () => {
     expect(events.slice(1, -1).every((e) => e === 'delta')).toBe(true);
   });
 
-  it('--json prints 64-bit counters as numbers, and --help and docs/calling.md say so rather than "proto JSON"', async () => {
+  it('--json prints 64-bit counters as numbers, and --help, docs/calling.md and examples/README.md say so rather than "proto JSON"', async () => {
     await cli(['chat', 'count me', '-q']);
     const [stats, help] = await Promise.all([cli(['stats', '--json']), cli(['--help'])]);
     const counters = JSON.parse(stats.stdout) as { totalRequests?: unknown };
@@ -143,6 +143,9 @@ describe('llm-orchestrator CLI', () => {
     expect(jsonLine).toContain('64-bit integers as numbers');
     const calling = readFileSync('docs/calling.md', 'utf8');
     expect(calling).toContain('`--json` prints JSON with proto JSON names, 64-bit integers as numbers');
+    const examples = readFileSync('examples/README.md', 'utf8');
+    expect(examples).not.toContain('`--json` prints the response as\nproto JSON');
+    expect(examples).toContain('`--json` prints the response as JSON with proto JSON names, 64-bit integers as\nnumbers');
   });
 
   it('models: lists the catalog with gpt-4o', async () => {
