@@ -48,6 +48,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return EXIT_OK;
     }
     options = parsed.prompt === '-' ? { ...parsed, prompt: readFileSync(0, 'utf8').trim() } : parsed;
+    // Sent, it would be a failed call refused for `messages`, a field the command line never names.
+    if (parsed.prompt === '-' && options.prompt === '') throw new UsageError(`${options.command} needs a PROMPT: standard input was empty`);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`llm-orchestrator: ${err.message}\n\n${USAGE}\n`);

@@ -207,6 +207,26 @@ describe('llm-orchestrator CLI', () => {
     expect(routed.code).toBe(0);
   });
 
+  it('"-" reads the PROMPT from standard input; an empty input is bad usage, not a call', async () => {
+    const withInput = async (input: string): Promise<Result> => {
+      const child = spawn(process.execPath, [...CLI, 'chat', '-', '--model', 'gpt-4o-mini', '-q'], {
+        env: { ...process.env, LLMO_ADDR: address },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.stdin.end(input);
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      return { code: code ?? -1, stdout, stderr };
+    };
+    const [asked, empty] = await Promise.all([withInput('hello from stdin\n'), withInput(' \n')]);
+    expect(asked.code).toBe(0);
+    expect(asked.stdout).toMatch(/^Simulated gpt-4o-mini answer on hello/);
+    expect([empty.code, empty.stdout]).toEqual([2, '']);
+    expect(empty.stderr).toContain('chat needs a PROMPT: standard input was empty');
+  });
+
   it('--help lists usage and calls, which run with options before the command too', async () => {
     const [help, calls, unknown] = await Promise.all([
       cli(['--help']),
