@@ -183,13 +183,13 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
       .filter((m) => m !== ''),
     // The server checks the range (and says so in a BadRequest); here only that it is a number.
     temperature: optionalNumber('--temperature', values.temperature, () => true),
-    maxTokens: optionalNumber('--max-tokens', values['max-tokens'], (n) => Number.isInteger(n) && n >= 1),
+    maxTokens: optionalInt32('--max-tokens', values['max-tokens'], 1),
     timeoutMs: values.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(values.timeout),
     requestId: values['request-id'],
     route: values.route === undefined ? undefined : lookup('--route', PROFILES, values.route),
     strategy:
       values.strategy === undefined ? StreamStrategy.STREAM_STRATEGY_UNSPECIFIED : lookup('--strategy', STRATEGIES, values.strategy),
-    hedgeMs: optionalNumber('--hedge-ms', values['hedge-ms'], (n) => Number.isInteger(n) && n >= 0),
+    hedgeMs: optionalInt32('--hedge-ms', values['hedge-ms'], 0),
     noDefaultMessage: values['no-default-message'],
     provider: values.provider,
     availableOnly: values.available,
@@ -229,6 +229,16 @@ export function parseDuration(text: string, flag = '--timeout'): number {
   if (ms <= 0) throw new UsageError(`${flag} must be positive`);
   return ms;
 }
+
+/** A whole number for an int32 field: a larger one would fail in the client's encoder, reported as an INTERNAL status. */
+function optionalInt32(flag: string, text: string | undefined, min: number): number | undefined {
+  const n = optionalNumber(flag, text, () => true);
+  if (n !== undefined && (!Number.isInteger(n) || n < min || n > INT32_MAX))
+    throw new UsageError(`${flag}: "${text}" is not a whole number from ${min} to ${INT32_MAX}`);
+  return n;
+}
+
+const INT32_MAX = 2_147_483_647;
 
 function optionalNumber(flag: string, text: string | undefined, valid: (n: number) => boolean): number | undefined {
   if (text === undefined) return undefined;

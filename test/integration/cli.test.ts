@@ -186,6 +186,17 @@ describe('llm-orchestrator CLI', () => {
     expect(help.stdout).toContain('--timeout DURATION');
   });
 
+  it('a --max-tokens or --hedge-ms beyond a 32-bit field is bad usage, not a failed call', async () => {
+    const [tokens, hedge] = await Promise.all([
+      cli(['chat', 'hi', '--max-tokens', '3000000000']),
+      cli(['race', 'hi', '--models', 'gpt-4o,gpt-4o-mini', '--hedge-ms', '4294967296']),
+    ]);
+    expect([tokens.code, tokens.stdout]).toEqual([2, '']);
+    expect(tokens.stderr).toContain('--max-tokens: "3000000000" is not a whole number from 1 to 2147483647');
+    expect([hedge.code, hedge.stdout]).toEqual([2, '']);
+    expect(hedge.stderr).toContain('--hedge-ms: "4294967296" is not a whole number from 0 to 2147483647');
+  });
+
   it('an option the command does not use is refused with exit 2, never ignored', async () => {
     const [race, fallback, chat, models, stats] = await Promise.all([
       cli(['race', 'hi', '--route', 'speed']),
