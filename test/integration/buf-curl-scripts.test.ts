@@ -151,6 +151,29 @@ describe('examples/buf-curl', () => {
   );
 });
 
+describe('examples/buf-curl against a gateway with API keys', () => {
+  // Health checks and reflection need no key; every other RPC does once keys are configured.
+  const needKey = () => expectedScripts().filter((s) => !s.startsWith('health-'));
+
+  it('every script but the health checks sends KEY as the bearer key', () => {
+    const without = needKey().filter((s) => !readFileSync(join(DIR, s), 'utf8').includes('authorization: Bearer $KEY'));
+    expect(without).toEqual([]);
+  });
+
+  it.concurrent.each(['chat.sh', 'get-usage.sh', 'create-model.sh'])(
+    '%s with KEY is answered by a gateway that requires keys',
+    async (script) => {
+      const { env = {}, body } = ARGS[script] ?? {};
+      const { stdout } = await run('bash', [join(DIR, script), ...(body ? [JSON.stringify(body)] : [])], {
+        timeout: 20_000,
+        env: { ...process.env, ADDR: `127.0.0.1:${keyed.app.port}`, KEY: 'root-secret', ...env },
+      });
+      PLAUSIBLE[script]?.(messages(stdout));
+    },
+    25_000,
+  );
+});
+
 describe('examples/buf-curl/take.sh', () => {
   /** Processes whose command line names this server's address (buf curl, or its npm wrapper). */
   async function callersOf(address: string): Promise<string[]> {
