@@ -29,6 +29,8 @@ function chat(request: ChatRequest, timeoutMs: number): Promise<ChatResponse> {
 }
 
 /** Chat, retried on UNAVAILABLE / RESOURCE_EXHAUSTED after what the server asked (RetryInfo, pushback). */
+const MAX_WAIT_MS = 60_000;
+
 async function chatWithRetry(request: ChatRequest, attempts: number): Promise<ChatResponse> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -37,7 +39,8 @@ async function chatWithRetry(request: ChatRequest, attempts: number): Promise<Ch
       const e = err as ServiceError;
       const retryable = e.code === status.UNAVAILABLE || e.code === status.RESOURCE_EXHAUSTED;
       const waitMs = errorDetails(e.metadata).retryAfterMs;
-      if (!retryable || waitMs === undefined || attempt >= attempts) throw err;
+      // A wait longer than this caller will wait (a monthly budget may ask for weeks) ends here too.
+      if (!retryable || waitMs === undefined || waitMs > MAX_WAIT_MS || attempt >= attempts) throw err;
       console.log(`retry: ${status[e.code]} after attempt ${attempt}; waiting ${waitMs} ms`);
       await new Promise((r) => setTimeout(r, waitMs));
     }
