@@ -21,6 +21,7 @@ export class ApiKeySync {
   private timer: NodeJS.Timeout | undefined;
   private last = '';
   private running: Promise<void> | undefined;
+  private next: Promise<void> | undefined;
   private failing = false;
 
   constructor(private readonly options: ApiKeySyncOptions) {}
@@ -28,7 +29,8 @@ export class ApiKeySync {
   /** Reads once now (start-up waits for it), then every interval. */
   async start(): Promise<void> {
     await this.refresh();
-    this.timer = setInterval(() => void this.refresh(), this.options.intervalMs);
+    // A tick while a read is under way has nothing to add to it.
+    this.timer = setInterval(() => void (this.running ?? this.refresh()), this.options.intervalMs);
     this.timer.unref();
   }
 
@@ -36,12 +38,23 @@ export class ApiKeySync {
     clearInterval(this.timer);
   }
 
-  /** One read; concurrent callers share it. An admin RPC calls it so its own replica sees the change at once. */
+  /**
+   * A read that starts now, or, while one is under way, the one after it, shared by every caller
+   * meanwhile: the read under way may have read the table before the caller's change (an admin
+   * RPC calls this after its write, so its own replica knows the change at once).
+   */
   refresh(): Promise<void> {
-    this.running ??= this.read().finally(() => {
-      this.running = undefined;
+    if (this.running === undefined) {
+      this.running = this.read().finally(() => {
+        this.running = undefined;
+      });
+      return this.running;
+    }
+    this.next ??= this.running.then(() => {
+      this.next = undefined;
+      return this.refresh();
     });
-    return this.running;
+    return this.next;
   }
 
   private async read(): Promise<void> {

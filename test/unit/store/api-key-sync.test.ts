@@ -1,0 +1,71 @@
+import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect, type KyselyPlugin } from 'kysely';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ApiKeySync } from '../../../src/store/api-key-sync.js';
+import { insertApiKey, type StoredApiKey } from '../../../src/store/api-keys.js';
+import { connect, migrate, type LedgerDatabase } from '../../../src/store/database.js';
+import type { LedgerSchema } from '../../../src/store/schema.js';
+
+const key = (name: string): StoredApiKey => ({
+  name,
+  sha256: name.padEnd(64, '0'),
+  keyPrefix: 'llmo_abc',
+  allowedModels: [],
+  limits: { requestsPerMinute: undefined, tokensPerMinute: undefined },
+  budgets: { usdPerDay: undefined, usdPerMonth: undefined },
+  scopes: [],
+  createdAt: 1,
+  updatedAt: 1,
+  revokedAt: undefined,
+});
+
+describe('ApiKeySync', () => {
+  let database: LedgerDatabase | undefined;
+  let reader: Kysely<LedgerSchema> | undefined;
+  afterEach(async () => {
+    await reader?.destroy();
+    await database?.close();
+  });
+
+  it('a refresh asked for while a read is under way reads again after it: the change made just before it is seen', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'llmo-keys-')), 'ledger.db');
+    database = connect({ kind: 'sqlite', file });
+    await migrate(database);
+    // A read whose rows come back only when `open` is called: it read the table before the key below was added.
+    let open = (): void => undefined;
+    let gate: Promise<void> = Promise.resolve();
+    const held: KyselyPlugin = {
+      transformQuery: (args) => args.node,
+      transformResult: async (args) => {
+        await gate;
+        return args.result;
+      },
+    };
+    // The sync reads on a connection of its own, as another replica's write is not on it.
+    reader = new Kysely<LedgerSchema>({ dialect: new SqliteDialect({ database: new Database(file) }) });
+    const gated = reader.withPlugin(held);
+    const applied: string[][] = [];
+    const sync = new ApiKeySync({
+      database: () => gated,
+      intervalMs: 60_000,
+      apply: (live) => applied.push(live.map((k) => k.name)),
+      log: pino({ level: 'silent' }),
+    });
+    gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    const periodic = sync.refresh();
+    // Let the periodic read's query run against the table as it is now.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await insertApiKey(database.db, key('ops'))).toBe(true);
+    // What an admin RPC does after its write, so its own replica knows the key at once.
+    const afterWrite = sync.refresh();
+    open();
+    await Promise.all([periodic, afterWrite]);
+    expect(applied.at(-1)).toEqual(['ops']);
+  });
+});
