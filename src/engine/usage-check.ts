@@ -8,8 +8,9 @@ import { estimateUsage } from '../domain/chat.js';
  * token limits and budgets, and GetStats' totals. It is taken only when every count is a
  * non-negative integer within a sane bound of the request: a token is at least about one
  * character, so the prompt cannot count more tokens than the prompt has characters (plus the
- * per-message framing, the tool definitions and calls, and a generous allowance per image,
- * whose tokens depend on its size, not its characters); the completion cannot pass max_tokens
+ * per-message framing, the tool definitions and calls, the system prompt a provider adds when
+ * tools are offered, and a generous allowance per image, whose tokens depend on its size, not
+ * its characters); the completion cannot pass max_tokens
  * (plus a little slack for providers that count their end marker), nor be none for an answer
  * with text. Otherwise the attempt's usage is our estimate.
  */
@@ -23,6 +24,11 @@ const FRAMING_PER_MESSAGE = 16;
 const SLACK = 64;
 /** More than any provider charges for one image (OpenAI high detail and Anthropic stay under about 6,000). */
 const TOKENS_PER_IMAGE_BOUND = 8_000;
+/**
+ * A request that offers tools carries a system prompt the provider adds, counted as input:
+ * Anthropic's pricing page lists up to 530 tokens per model and tool_choice.
+ */
+const TOOL_USE_PROMPT_BOUND = 1_000;
 
 type Checked = { readonly messages: readonly ChatMessage[]; readonly maxTokens: number; readonly tooling?: Tooling | undefined };
 
@@ -54,7 +60,8 @@ function usageProblem(u: TokenUsage, request: Checked, generatedChars: number): 
     for (const call of m.toolCalls ?? []) promptChars += call.id.length + call.name.length + call.arguments.length;
     for (const part of m.parts ?? []) if (part.type === 'image') images++;
   }
-  const promptBound = promptChars + FRAMING_PER_MESSAGE * request.messages.length + images * TOKENS_PER_IMAGE_BOUND + SLACK;
+  const toolPrompt = (request.tooling?.tools?.length ?? 0) > 0 ? TOOL_USE_PROMPT_BOUND : 0;
+  const promptBound = promptChars + FRAMING_PER_MESSAGE * request.messages.length + images * TOKENS_PER_IMAGE_BOUND + toolPrompt + SLACK;
   if (u.promptTokens > promptBound)
     return `prompt_tokens ${u.promptTokens} exceeds what a ${promptChars}-character prompt can hold (${promptBound})`;
   if (u.completionTokens > request.maxTokens + SLACK)

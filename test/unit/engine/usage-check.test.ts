@@ -23,6 +23,18 @@ describe('checkUsage with tools and images', () => {
     expect(checkUsage(usage(2_000), { messages: question, maxTokens: 100 }, 40).refused).toContain('prompt_tokens 2000');
   });
 
+  // Anthropic adds a system prompt of its own to every request that offers tools (up to 530
+  // tokens by its pricing page, 346 on current models), counted in input_tokens: a short
+  // question with one small tool reports far more tokens than its characters.
+  it("takes a prompt count that the provider's tool-use system prompt explains", () => {
+    const tooling = {
+      tools: [{ name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } }],
+    };
+    const weather: ChatMessage[] = [{ role: 'user', content: 'Weather in Lima?' }];
+    expect(checkUsage(usage(420), { messages: weather, maxTokens: 100, tooling }, 40).refused).toBeUndefined();
+    expect(checkUsage(usage(420), { messages: weather, maxTokens: 100 }, 40).refused).toContain('prompt_tokens 420');
+  });
+
   it('takes the tokens of an image, which its characters do not show', () => {
     const withImage: ChatMessage[] = [{ ...question[0]!, parts: [{ type: 'image', image: { url: 'https://example.com/a.png' } }] }];
     expect(checkUsage(usage(1_500), { messages: withImage, maxTokens: 100 }, 40).refused).toBeUndefined();
