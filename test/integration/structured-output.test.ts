@@ -119,9 +119,48 @@ describe('JSON Schema answers on the OpenAI provider', () => {
 });
 
 describe('JSON Schema answers on the Anthropic provider', () => {
-  it('sends the schema as output_config.format (the description goes into the schema)', async () => {
+  // The Messages API answers 400 to a schema with an object left open or a constraint it does
+  // not take (minimum, minLength, minItems above 1...): the schema goes as Anthropic's SDK
+  // shapes it, each object closed and those constraints written into its description.
+  it('sends the schema as output_config.format, shaped as the Messages API takes it (the description goes into the schema)', async () => {
     await chat({ model: 'beta-claude', prompt: 'A pancake recipe', responseFormat: schemaFormat() });
-    expect(lastBody(anthropic).output_config).toEqual({ format: { type: 'json_schema', schema: { ...RECIPE, description: 'A recipe' } } });
+    expect(lastBody(anthropic).output_config).toEqual({
+      format: {
+        type: 'json_schema',
+        schema: {
+          type: 'object',
+          description: 'A recipe',
+          properties: {
+            title: { type: 'string', description: '{minLength: 3}' },
+            servings: { type: 'integer', description: '{minimum: 2, maximum: 8}' },
+            vegetarian: { type: 'boolean' },
+            steps: { type: 'array', items: { type: 'string' }, description: '{minItems: 2}' },
+            difficulty: { enum: ['easy', 'hard'] },
+          },
+          required: ['title', 'servings', 'vegetarian', 'steps', 'difficulty'],
+          additionalProperties: false,
+        },
+      },
+    });
+    const open = { type: 'object', properties: { note: { type: 'object', properties: { text: { type: 'string' } } } } };
+    await chat({ model: 'beta-claude', prompt: 'A note', responseFormat: schemaFormat({ schema: open }) });
+    expect(lastBody(anthropic).output_config).toMatchObject({
+      format: { schema: { additionalProperties: false, properties: { note: { additionalProperties: false } } } },
+    });
+  });
+
+  it('refuses a schema the Messages API cannot take (a property without a type), naming the field and the provider, without calling upstream', async () => {
+    const before = anthropic.requests.length;
+    const err = await chatError({
+      model: 'beta-claude',
+      prompt: 'hi',
+      responseFormat: schemaFormat({ schema: { type: 'object', properties: { anything: {} } } }),
+    });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const violation = err.decoded.badRequest?.fieldViolations[0];
+    expect(violation?.field).toBe('response_format.json_schema.schema');
+    expect(violation?.description).toContain('provider beta');
+    expect(anthropic.requests.length).toBe(before);
   });
 
   it('refuses json_object, naming the field and the provider, without calling upstream', async () => {

@@ -9,7 +9,8 @@ import type {
 } from '@anthropic-ai/sdk/resources/messages';
 import type { ChatMessage } from '../../domain/chat.js';
 import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
-import type { ContentPart, ToolCall, Tooling } from '../../domain/tools.js';
+import type { ContentPart, JsonObject, ToolCall, Tooling } from '../../domain/tools.js';
+import { transformJSONSchema } from '@anthropic-ai/sdk/lib/transform-json-schema';
 
 /** Our conversation as the Messages API wants it. */
 export interface AnthropicConversation {
@@ -143,7 +144,27 @@ export function applyTooling(body: ToolingBody, tooling: Tooling, where: { provi
   if (format?.type === 'json_schema') {
     const schema =
       format.description && format.schema.description === undefined ? { ...format.schema, description: format.description } : format.schema;
-    body.output_config = { format: { type: 'json_schema', schema } };
+    body.output_config = { format: { type: 'json_schema', schema: messagesApiSchema(schema, where) } };
+  }
+}
+
+/**
+ * The Messages API answers 400 to a schema with an object not closed (additionalProperties
+ * false) or a constraint it does not enforce (minimum, maxLength, minItems above 1...). The
+ * schema goes as Anthropic's SDK shapes it for its own structured output helpers: each object
+ * closed, those constraints written into the description the model reads. One it cannot shape
+ * (a property without a type) is refused here rather than upstream.
+ */
+function messagesApiSchema(schema: JsonObject, where: { provider: string; model: string }): JsonObject {
+  try {
+    return transformJSONSchema(schema) as JsonObject;
+  } catch (err) {
+    throw invalidArgument([
+      {
+        field: 'response_format.json_schema.schema',
+        description: `provider ${where.provider} (model ${where.model}) cannot honour this schema (${(err as Error).message}): ${ADVICE}`,
+      },
+    ]);
   }
 }
 
