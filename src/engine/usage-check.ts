@@ -6,8 +6,8 @@ import { estimateUsage } from '../domain/chat.js';
 /**
  * Usage an upstream reports is input like any other: it sets the caller's cost, the key's
  * token limits and budgets, and GetStats' totals. It is taken only when every count is a
- * non-negative integer within a sane bound of the request: a token is at least about one
- * character, so the prompt cannot count more tokens than the prompt has characters (plus the
+ * non-negative integer within a sane bound of the request: a token is at least one byte of
+ * the text's UTF-8, so the prompt cannot count more tokens than the prompt has bytes (plus the
  * per-message framing, the tool definitions and calls, the system prompt a provider adds when
  * tools are offered, and a generous allowance per image, whose tokens depend on its size, not
  * its characters); the completion cannot pass max_tokens
@@ -53,23 +53,35 @@ function usageProblem(u: TokenUsage, request: Checked, generatedChars: number): 
     notCount('completion_tokens', u.completionTokens) ??
     notCount('cached_tokens', u.cachedTokens);
   if (counts) return counts;
-  let promptChars = request.tooling ? JSON.stringify(request.tooling).length : 0;
   let images = 0;
-  for (const m of request.messages) {
-    promptChars += m.content.length;
-    for (const call of m.toolCalls ?? []) promptChars += call.id.length + call.name.length + call.arguments.length;
-    for (const part of m.parts ?? []) if (part.type === 'image') images++;
-  }
+  for (const m of request.messages) for (const part of m.parts ?? []) if (part.type === 'image') images++;
   const toolPrompt = (request.tooling?.tools?.length ?? 0) > 0 ? TOOL_USE_PROMPT_BOUND : 0;
-  const promptBound = promptChars + FRAMING_PER_MESSAGE * request.messages.length + images * TOKENS_PER_IMAGE_BOUND + toolPrompt + SLACK;
-  if (u.promptTokens > promptBound)
-    return `prompt_tokens ${u.promptTokens} exceeds what a ${promptChars}-character prompt can hold (${promptBound})`;
+  const allowance = FRAMING_PER_MESSAGE * request.messages.length + images * TOKENS_PER_IMAGE_BOUND + toolPrompt + SLACK;
+  const promptChars = promptSize(request, (text) => text.length);
+  if (u.promptTokens > promptChars + allowance) {
+    // A byte-level tokenizer spends up to a token per UTF-8 byte, not per character: text in a
+    // script of several bytes a character (Amharic, Burmese, Tamil) counts more tokens than
+    // characters. Measured only here, as few reports get this far.
+    const promptBytes = promptSize(request, (text) => Buffer.byteLength(text, 'utf8'));
+    if (u.promptTokens > promptBytes + allowance)
+      return `prompt_tokens ${u.promptTokens} exceeds what a ${promptBytes}-byte prompt can hold (${promptBytes + allowance})`;
+  }
   if (u.completionTokens > request.maxTokens + SLACK)
     return `completion_tokens ${u.completionTokens} exceeds max_tokens ${request.maxTokens}`;
   if (u.cachedTokens > u.promptTokens) return `cached_tokens ${u.cachedTokens} exceeds prompt_tokens ${u.promptTokens}`;
   // Any answer is at least one token: a report of none for text that was relayed would charge it nothing.
   if (u.completionTokens === 0 && generatedChars > 0) return `completion_tokens 0 for an answer of ${generatedChars} characters`;
   return undefined;
+}
+
+/** The prompt's text, tool definitions and tool calls, measured by `size`. */
+function promptSize(request: Checked, size: (text: string) => number): number {
+  let total = request.tooling ? size(JSON.stringify(request.tooling)) : 0;
+  for (const m of request.messages) {
+    total += size(m.content);
+    for (const call of m.toolCalls ?? []) total += size(call.id) + size(call.name) + size(call.arguments);
+  }
+  return total;
 }
 
 function notCount(name: string, value: number): string | undefined {

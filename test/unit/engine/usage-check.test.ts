@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatMessage, TokenUsage } from '../../../src/domain/chat.js';
 import { checkUsage } from '../../../src/engine/usage-check.js';
+import { encode } from 'gpt-tokenizer/encoding/o200k_base';
 
 const usage = (promptTokens: number): TokenUsage => ({
   promptTokens,
@@ -39,5 +40,25 @@ describe('checkUsage with tools and images', () => {
     const withImage: ChatMessage[] = [{ ...question[0]!, parts: [{ type: 'image', image: { url: 'https://example.com/a.png' } }] }];
     expect(checkUsage(usage(1_500), { messages: withImage, maxTokens: 100 }, 40).refused).toBeUndefined();
     expect(checkUsage(usage(1_500), { messages: question, maxTokens: 100 }, 40).refused).toBeDefined();
+  });
+});
+
+describe('checkUsage with text in scripts of several bytes a character', () => {
+  // A byte-level tokenizer spends up to a token per UTF-8 byte: GPT-4o's o200k counts this
+  // Amharic text at about 1.8 tokens a character, so an honest report passes its characters.
+  it("takes the upstream's count of a prompt with more tokens than characters", () => {
+    const amharic = 'ሰላም ለዓለም። ይህ የሙከራ ጽሑፍ ነው እና ብዙ ቃላትን ይዟል። '.repeat(50);
+    const messages: ChatMessage[] = [{ role: 'user', content: amharic }];
+    const counted = encode(amharic).length + 3;
+    expect(counted).toBeGreaterThan(amharic.length + 100);
+    const checked = checkUsage(usage(counted), { messages, maxTokens: 100 }, 40);
+    expect(checked.refused).toBeUndefined();
+    expect(checked.usage.promptTokens).toBe(counted);
+  });
+
+  it('still refuses a count past a token per byte', () => {
+    const messages: ChatMessage[] = [{ role: 'user', content: 'ሰላም ለዓለም'.repeat(100) }];
+    const bytes = Buffer.byteLength(messages[0]!.content);
+    expect(checkUsage(usage(bytes * 2), { messages, maxTokens: 100 }, 40).refused).toContain(`prompt_tokens ${bytes * 2}`);
   });
 });
