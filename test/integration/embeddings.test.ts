@@ -40,6 +40,17 @@ async function startRecorder(): Promise<Recorder> {
       }
       const status = state.failNext.shift();
       res.setHeader('content-type', 'application/json');
+      // OpenAI's limit on the tokens of one request, all inputs together; the texts of these tests are a token a word.
+      const requested = body.input.reduce((sum, text) => sum + text.split(' ').length, 0);
+      if (requested > 300_000) {
+        res.statusCode = 400;
+        res.end(
+          JSON.stringify({
+            error: { message: `Requested ${requested} tokens, max 300000 tokens per request`, type: 'invalid_request_error' },
+          }),
+        );
+        return;
+      }
       if (status !== undefined) {
         res.statusCode = status;
         res.end(JSON.stringify({ error: { message: 'overloaded', type: 'server_error' } }));
@@ -160,6 +171,24 @@ describe('Embed through the OpenAI provider', () => {
     expect(response.usage).toMatchObject({ promptTokens: 20, completionTokens: 0, totalTokens: 20 });
     // 20 tokens at $0.13 per million.
     expect(response.costUsd).toBeCloseTo(0.0000026, 12);
+  });
+
+  it('sends inputs past the 300,000 tokens OpenAI takes in one request in several requests, and answers every vector in input order', async () => {
+    // 80 inputs of 5,000 tokens: 400,000 in all, each well within its own limit.
+    const text = Array.from({ length: 5_000 }, () => 'hello').join(' ');
+    const inputs = Array.from({ length: 80 }, (_, i) => `${i} ${text}`);
+    const before = recorder.bodies.length;
+    const { response } = await embed(client, { model: 'text-embedding-3-small', inputs, dimensions: 4 });
+    const sent = recorder.bodies.slice(before).map((b) => b.input as string[]);
+    expect(sent.length).toBeGreaterThan(1);
+    expect(sent.flat()).toEqual(inputs);
+    // The recorder's vectors start with their index in the request they came in.
+    expect(response.embeddings.map((e) => e.values[0])).toEqual(sent.flatMap((batch) => batch.map((_, k) => k)));
+    expect(response.embeddings.map((e) => e.index)).toEqual(inputs.map((_, i) => i));
+    expect(response.attempts).toHaveLength(sent.length);
+    expect(response.usage).toMatchObject({ promptTokens: 800, totalTokens: 800 });
+    // 800 tokens at $0.02 per million.
+    expect(response.costUsd).toBeCloseTo(0.000016, 12);
   });
 
   it('retries a 503 and charges only the answered attempt', async () => {

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { EmbeddingCatalog, EmbeddingCatalogModel } from '../../catalog/embedding-models.js';
 import { DEFAULT_EMBEDDING_MODEL } from '../../catalog/embedding-models.js';
 import type { Catalog, CatalogModel } from '../../catalog/catalog.js';
-import { totalCost, type AttemptRecord, type TokenUsage } from '../../domain/chat.js';
+import { addUsage, totalCost, ZERO_USAGE, type AttemptRecord, type TokenUsage } from '../../domain/chat.js';
 import { noEmbeddingsApi } from '../../domain/embedding-errors.js';
 import { CHECKED_PAST_LIMIT, invalidArgument, modelNotFound, type FieldViolation } from '../../domain/errors.js';
 import { canEmbed, type EmbeddingResult } from '../../providers/types.js';
@@ -97,6 +97,32 @@ export function resolveEmbedModel(
   return model;
 }
 
+/**
+ * OpenAI takes at most 300,000 tokens in one embeddings request, its inputs together. A token is
+ * at least one byte of UTF-8, so a request whose inputs stay within that many bytes never passes
+ * it; a call past it goes upstream as several requests, in input order.
+ */
+const MAX_REQUEST_BYTES = 300_000;
+
+/** The inputs in the requests they go upstream in. */
+function requestBatches(inputs: readonly string[]): (readonly string[])[] {
+  const batches: string[][] = [];
+  let batch: string[] = [];
+  let bytes = 0;
+  for (const input of inputs) {
+    const size = Buffer.byteLength(input, 'utf8');
+    if (batch.length > 0 && bytes + size > MAX_REQUEST_BYTES) {
+      batches.push(batch);
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(input);
+    bytes += size;
+  }
+  if (batch.length > 0) batches.push(batch);
+  return batches;
+}
+
 /** An embeddings attempt's spec: the inputs and the vector length asked for. */
 interface EmbedSpec extends AttemptSpec {
   readonly inputs: readonly string[];
@@ -144,32 +170,41 @@ export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAn
     const key = embedCacheKey(model.id, req.inputs, dimensions);
     const hit = deps.cache ? await cachedEmbedding(deps.cache, key, model, () => performance.now() - ctx.startedAt) : undefined;
     if (hit) return told(req.ctx, hit);
-    const spec: EmbedSpec = {
-      model,
-      // Only the token estimate of an attempt that never reports usage reads these.
-      messages: req.inputs.map((content) => ({ role: 'user', content })),
-      temperature: 0,
-      maxTokens: 0,
-      signal: ctx.signal,
-      deadline: ctx.deadline,
-      timeoutMs: deps.attemptTimeoutMs,
-      upstream: ctx.upstream,
-      log: ctx.log,
-      inputs: req.inputs,
-      dimensions,
-    };
     const provider = deps.runner.providerOf(model);
     if (provider && !canEmbed(provider)) throw noEmbeddingsApi(provider.name, model.id);
-    // The provider's cap on requests in flight, its breaker, retries and records: as a chat attempt's.
-    const attempt = await deps.runner.call(spec, EMBEDDING);
-    if (!attempt.ok) throw aggregateFailure(attempt.records, ctx.signal);
-    const { value: result, record: winner, records } = attempt;
+    const vectors: (readonly number[])[] = [];
+    const records: AttemptRecord[] = [];
+    const usage: TokenUsage = { ...ZERO_USAGE };
+    let answeredBy = '';
+    for (const inputs of requestBatches(req.inputs)) {
+      const spec: EmbedSpec = {
+        model,
+        // Only the token estimate of an attempt that never reports usage reads these.
+        messages: inputs.map((content) => ({ role: 'user', content })),
+        temperature: 0,
+        maxTokens: 0,
+        signal: ctx.signal,
+        deadline: ctx.deadline,
+        timeoutMs: deps.attemptTimeoutMs,
+        upstream: ctx.upstream,
+        log: ctx.log,
+        inputs,
+        dimensions,
+      };
+      // The provider's cap on requests in flight, its breaker, retries and records: as a chat attempt's.
+      const attempt = await deps.runner.call(spec, EMBEDDING);
+      for (const record of attempt.records) records.push(record);
+      if (!attempt.ok) throw aggregateFailure(records, ctx.signal);
+      for (const vector of attempt.value.vectors) vectors.push(vector);
+      addUsage(usage, attempt.record.usage);
+      answeredBy = attempt.record.provider;
+    }
     const answer: EmbedAnswer = {
-      vectors: result.vectors,
+      vectors,
       model: model.id,
-      provider: winner.provider,
-      dimensions: result.vectors[0]?.length ?? model.dimensions,
-      usage: winner.usage,
+      provider: answeredBy,
+      dimensions: vectors[0]?.length ?? model.dimensions,
+      usage,
       costUsd: totalCost(records),
       latencyMs: performance.now() - ctx.startedAt,
       attempts: records,
