@@ -2,12 +2,14 @@
  * A field's path as the OpenAI request spells it, from the path the engine and the providers
  * name (the gRPC request's): content[j] for parts[j], an image's image_url (a data: URL carries
  * the bytes and the type), a tool's or a tool call's name, parameters and arguments under
- * `function`, and an embedding request's input for EmbedRequest's inputs. A path already spelled
+ * `function`, an embedding request's input for EmbedRequest's inputs, and the sampling fields
+ * at the top of the body (`seed` for `sampling.seed`). A path already spelled
  * so stays as it is.
  */
 export function httpField(field: string): string {
   return field
     .replace(/^inputs(?=\[|$)/, 'input')
+    .replace(/^sampling\./, '')
     .replace(/\.parts\[/g, '.content[')
     .replace(/\.image\.(url|data|media_type)$/, '.image_url.url')
     .replace(/\.image\.detail$/, '.image_url.detail')

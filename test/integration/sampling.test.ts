@@ -118,7 +118,7 @@ describe('sampling controls on the Anthropic provider', () => {
     const err = await chatError({ model: 'beta-claude', prompt: 'hi', sampling: sampled({ seed: 1, presencePenalty: 0.5, stop: [] }) });
     expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
     const violations = err.decoded.badRequest?.fieldViolations ?? [];
-    expect(violations.map((v) => v.field)).toEqual(['seed', 'presence_penalty']);
+    expect(violations.map((v) => v.field)).toEqual(['sampling.seed', 'sampling.presence_penalty']);
     expect(violations[0]?.description).toContain('provider beta');
     expect(err.details).toContain('seed');
     expect(anthropic.requests.length).toBe(before);
@@ -129,7 +129,7 @@ describe('sampling controls on the Anthropic provider', () => {
     const err = await chatError({ model: 'beta-claude', prompt: 'hi', sampling: sampled({ stop: ['END', '\n'] }) });
     expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
     const violations = err.decoded.badRequest?.fieldViolations ?? [];
-    expect(violations.map((v) => v.field)).toEqual(['stop[1]']);
+    expect(violations.map((v) => v.field)).toEqual(['sampling.stop[1]']);
     expect(violations[0]?.description).toContain('provider beta');
     expect(anthropic.requests.length).toBe(before);
   });
@@ -137,7 +137,7 @@ describe('sampling controls on the Anthropic provider', () => {
   it('refuses top_p on the API version that takes no sampling parameters', async () => {
     const err = await chatError({ model: 'beta-claude', prompt: 'hi', sampling: sampled({ topP: 0.9, stop: [] }) });
     expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(err.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['top_p']);
+    expect(err.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['sampling.top_p']);
   });
 });
 
@@ -309,9 +309,17 @@ describe('the HTTP API', () => {
     expect(body.error.message).toContain('top_p');
   });
 
-  it('gives the Anthropic refusal as a 400', async () => {
-    const res = await post({ model: 'beta-claude', messages: [{ role: 'user', content: 'hi' }], frequency_penalty: 1 });
+  it('gives the Anthropic refusal as a 400 naming the field as the OpenAI request spells it', async () => {
+    const res = await post({
+      model: 'beta-claude',
+      messages: [{ role: 'user', content: 'hi' }],
+      frequency_penalty: 1,
+      stop: ['END', '\n'],
+    });
     expect(res.status).toBe(400);
-    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('frequency_penalty');
+    const body = (await res.json()) as { error: { message: string; param: string; field_violations: { field: string }[] } };
+    expect(body.error.message).toContain('frequency_penalty');
+    expect(body.error.param).toBe('frequency_penalty');
+    expect(body.error.field_violations.map((v) => v.field)).toEqual(['frequency_penalty', 'stop[1]']);
   });
 });

@@ -13,7 +13,8 @@ export interface SamplingBody {
  * metadata.user_id. It has no seed and no penalties, API versions without sampling
  * parameters refuse top_p, and it refuses stop sequences of only whitespace: a request that
  * sets them is refused, naming field and provider,
- * rather than answered as if they had been honoured.
+ * rather than answered as if they had been honoured. Fields are named by their gRPC path
+ * (`sampling.seed`); the HTTP door spells them as the OpenAI body does.
  */
 export function applySampling(
   body: SamplingBody,
@@ -29,14 +30,14 @@ export function applySampling(
   const violations = refused
     .filter(([, value]) => value !== undefined)
     .map(([field]) => ({
-      field,
+      field: `sampling.${field}`,
       description: `provider ${where.provider} (model ${where.model}) cannot honour ${field}: remove it or choose a model of another provider`,
     }));
   // The API answers 400 to a stop sequence of only whitespace (a "\n" is common with OpenAI).
   sampling.stop?.forEach((stop, i) => {
     if (stop.trim() === '') {
       violations.push({
-        field: `stop[${i}]`,
+        field: `sampling.stop[${i}]`,
         description: `provider ${where.provider} (model ${where.model}) cannot honour a stop sequence of only whitespace: remove it or choose a model of another provider`,
       });
     }
