@@ -261,6 +261,25 @@ describe('tools on the Anthropic provider', () => {
     ]);
   });
 
+  // The Messages API refuses a tool_use id outside ^[a-zA-Z0-9_-]+$ with 400; ids other
+  // servers make (Kimi's "functions.get_weather:0") reach it in a conversation begun elsewhere,
+  // or on a Fallback chain's next model.
+  it("sends tool call ids other servers make as ids the Messages API takes, each call's result still naming it", async () => {
+    const calls = [
+      { id: 'functions.get_weather:0', name: 'get_weather', arguments: '{"city":"Paris","unit":"celsius"}' },
+      { id: 'functions.get_weather:1', name: 'get_weather', arguments: '{"city":"Lima","unit":"celsius"}' },
+    ];
+    await chat({ model: 'beta-claude', messages: answered('Weather in Paris and Lima?', calls), tooling: tooling(), cache: BYPASS });
+    const [, assistant, results] = lastBody(anthropic).messages as { content: { id?: string; tool_use_id?: string }[] }[];
+    const ids = assistant!.content.map((b) => b.id);
+    for (const id of ids) expect(id).toMatch(/^[a-zA-Z0-9_-]+$/);
+    expect(new Set(ids).size).toBe(2);
+    expect(results!.content.map((b) => b.tool_use_id)).toEqual(ids);
+    // Ids the API takes go as they are.
+    await chat({ model: 'beta-claude', messages: answered('Weather in Paris?', [{ ...calls[0]!, id: 'call_A-1' }]), cache: BYPASS });
+    expect((lastBody(anthropic).messages as { content: { id?: string }[] }[])[1]?.content[0]?.id).toBe('call_A-1');
+  });
+
   it('takes an empty tool result, over gRPC as OpenAI does, and sends it to Anthropic as a tool_result without content', async () => {
     const calls = [{ id: 'toolu_2', name: 'get_time', arguments: '{"city":"Lima"}' }];
     const messages = [

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type {
   ContentBlock,
   ContentBlockParam,
@@ -62,7 +63,11 @@ function blocksOf(message: ChatMessage, index: number, provider: string, violati
   // An empty result goes without content: Anthropic refuses empty text.
   if (message.role === 'tool')
     return [
-      { type: 'tool_result', tool_use_id: message.toolCallId ?? '', ...(message.content === '' ? {} : { content: message.content }) },
+      {
+        type: 'tool_result',
+        tool_use_id: toolUseId(message.toolCallId ?? ''),
+        ...(message.content === '' ? {} : { content: message.content }),
+      },
     ];
   const blocks: ContentBlockParam[] = message.parts
     ? message.parts.map(partOf)
@@ -78,9 +83,22 @@ function blocksOf(message: ChatMessage, index: number, provider: string, violati
       });
       continue;
     }
-    blocks.push({ type: 'tool_use', id: call.id, name: call.name, input });
+    blocks.push({ type: 'tool_use', id: toolUseId(call.id), name: call.name, input });
   }
   return blocks;
+}
+
+const TOOL_USE_ID = /^[a-zA-Z0-9_-]+$/;
+
+/**
+ * The Messages API refuses a tool_use id of other characters than letters, digits, _ and -,
+ * which other servers' ids have (Kimi's `functions.get_weather:0`) in a conversation begun
+ * elsewhere. Such an id is rewritten the same way for the call and its result, with a digest of
+ * the original so two that differ only in those characters stay two.
+ */
+function toolUseId(id: string): string {
+  if (TOOL_USE_ID.test(id)) return id;
+  return `${id.replace(/[^a-zA-Z0-9_-]/g, '_')}_${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
 }
 
 function argumentsObject(call: ToolCall): Record<string, unknown> | undefined {
