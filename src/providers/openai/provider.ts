@@ -9,7 +9,7 @@ import type {
 import type { FinishReason, TokenUsage } from '../../domain/chat.js';
 import { estimateUsage } from '../../domain/chat.js';
 import { type ToolCall, ToolCallAssembler } from '../../domain/tools.js';
-import { applyTooling, toOpenAIMessages, toolCallsOf, toolPieces } from './tooling.js';
+import { applyTooling, ToolCallIndexes, toOpenAIMessages, toolCallsOf, toolPieces } from './tooling.js';
 import { OrchestratorError } from '../../domain/errors.js';
 import { isKeepAlive, SseDecoder } from '../http/fast-sse.js';
 import { readOnAfterEnd } from '../http/after-end.js';
@@ -180,6 +180,7 @@ export class OpenAIProvider implements Provider {
     // text, so a long stream does not keep every token it relayed.
     let generated = 0;
     const calls = new ToolCallAssembler();
+    const indexes = new ToolCallIndexes();
     const template = new ChunkTemplate();
     let done = false;
     // A structured output refusal streams as `delta.refusal` pieces: relayed as the text, and the answer ends as content_filter.
@@ -232,7 +233,8 @@ export class OpenAIProvider implements Provider {
             for (const piece of toolPieces(choice?.delta?.tool_calls)) {
               if (piece === undefined)
                 throw malformed(this.name, 'stream chunk (a tool call piece without its index or with arguments that are not text)');
-              const toolCall = { index: piece.index, id: piece.id, name: piece.function?.name, arguments: piece.function?.arguments ?? '' };
+              const index = indexes.of(piece);
+              const toolCall = { index, id: piece.id, name: piece.function?.name, arguments: piece.function?.arguments ?? '' };
               calls.add(toolCall);
               generated += (toolCall.name?.length ?? 0) + toolCall.arguments.length;
               out.push({ type: 'delta', content: '', toolCall });

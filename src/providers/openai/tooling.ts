@@ -129,3 +129,25 @@ export function toolPieces(given: unknown): (ToolPiece | undefined)[] {
     };
   });
 }
+
+/**
+ * Our index of a streamed call from the upstream's. The index joins a call's pieces, but Ollama
+ * streams each call of an answer whole and every one at index 0 (its issue 15457): a piece with
+ * an id other than the one its index already holds is a call of its own, at the next index.
+ * Pieces without an id, or with the same one, join the call their index holds.
+ */
+export class ToolCallIndexes {
+  private readonly byUpstream = new Map<number, { id: string | undefined; index: number }>();
+  private calls = 0;
+
+  of(piece: Pick<ToolPiece, 'index' | 'id'>): number {
+    const known = this.byUpstream.get(piece.index);
+    if (known && (!piece.id || !known.id || piece.id === known.id)) {
+      known.id ??= piece.id || undefined;
+      return known.index;
+    }
+    const index = this.calls++;
+    this.byUpstream.set(piece.index, { id: piece.id || undefined, index });
+    return index;
+  }
+}

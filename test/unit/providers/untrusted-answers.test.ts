@@ -331,6 +331,42 @@ describe('an answer an OpenAI-compatible upstream ends with finish_reason error 
   });
 });
 
+// Ollama streams each call of an answer whole, every one at index 0 (its issue 15457): read by
+// index alone, two calls became one, with the second's id and both arguments run together.
+describe('parallel tool calls an OpenAI-compatible upstream streams all at index 0, each with its own id (Ollama)', () => {
+  it('stay separate calls, relayed at indexes of their own', async () => {
+    const calls = [
+      { index: 0, id: 'call_a', type: 'function', function: { name: 'file_write', arguments: '{"path":"hello.py"}' } },
+      { index: 0, id: 'call_b', type: 'function', function: { name: 'file_write', arguments: '{"path":"world.py"}' } },
+    ];
+    reply = sse(
+      `${chunk({ role: 'assistant', content: '' })}${chunk({ tool_calls: [calls[0]] })}${chunk({ tool_calls: [calls[1]] })}` +
+        `${chunk({}, 'tool_calls')}data: [DONE]\n\n`,
+    );
+    const events = await collect(openai().stream(req({ tooling: { tools: [{ name: 'file_write' }] } })));
+    const pieces = events.flatMap((e) => (e.type === 'delta' && e.toolCall ? [e.toolCall] : []));
+    expect(pieces.map((p) => [p.index, p.id])).toEqual([
+      [0, 'call_a'],
+      [1, 'call_b'],
+    ]);
+    const end = events.at(-1);
+    expect(end?.type === 'end' && end.toolCalls).toEqual([
+      { id: 'call_a', name: 'file_write', arguments: '{"path":"hello.py"}' },
+      { id: 'call_b', name: 'file_write', arguments: '{"path":"world.py"}' },
+    ]);
+  });
+
+  it('pieces of one call after its first, without an id or with the same one, still join it', async () => {
+    reply = sse(
+      `${chunk({ tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'f', arguments: '{"a"' } }] })}` +
+        `${chunk({ tool_calls: [{ index: 0, function: { arguments: ':1' } }] })}` +
+        `${chunk({ tool_calls: [{ index: 0, id: 'call_a', function: { arguments: '}' } }] })}${chunk({}, 'tool_calls')}data: [DONE]\n\n`,
+    );
+    const end = (await collect(openai().stream(req({ tooling: { tools: [{ name: 'f' }] } })))).at(-1);
+    expect(end?.type === 'end' && end.toolCalls).toEqual([{ id: 'call_a', name: 'f', arguments: '{"a":1}' }]);
+  });
+});
+
 describe('tool calls of a unary answer without their type (vLLM, Ollama: type absent or null)', () => {
   it('are function calls, as the same calls streamed are', async () => {
     for (const type of [undefined, null]) {
