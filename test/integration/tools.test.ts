@@ -145,6 +145,23 @@ describe('tools on the OpenAI provider', () => {
     ]);
   });
 
+  // OpenAI refuses a tool call id over 40 characters with 400 ("string too long"); other
+  // servers make longer ones, which reach it in a conversation begun elsewhere or on a Fallback
+  // chain's next model.
+  it("sends tool call ids over 40 characters as ids of 40, each call's result still naming it", async () => {
+    const long = 'call_'.padEnd(46, 'x');
+    const calls = [
+      { id: `${long}1`, name: 'get_weather', arguments: '{"city":"Paris","unit":"celsius"}' },
+      { id: `${long}2`, name: 'get_time', arguments: '{"city":"Paris"}' },
+    ];
+    await chat({ messages: answered('Weather and time in Paris?', calls), tooling: tooling(), cache: BYPASS });
+    const sent = lastBody(openai).messages as { tool_calls?: { id: string }[]; tool_call_id?: string }[];
+    const ids = sent[1]!.tool_calls!.map((c) => c.id);
+    for (const id of ids) expect(id.length).toBeLessThanOrEqual(40);
+    expect(new Set(ids).size).toBe(2);
+    expect(sent.slice(2).map((m) => m.tool_call_id)).toEqual(ids);
+  });
+
   it('streams tool-call pieces in order; reassembled they equal the unary answer and the completed event', async () => {
     const unary = await chat({ prompt: 'Time in Oslo?', tooling: tooling(), cache: BYPASS });
     const streamed = await collectStream(

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type {
   ChatCompletionContentPart,
   ChatCompletionCreateParamsBase,
@@ -13,14 +14,14 @@ export function toOpenAIMessages(messages: readonly ChatMessage[]): ChatCompleti
   return messages.map((m): ChatCompletionMessageParam => {
     switch (m.role) {
       case 'tool':
-        return { role: 'tool', tool_call_id: m.toolCallId ?? '', content: m.content };
+        return { role: 'tool', tool_call_id: toolCallId(m.toolCallId ?? ''), content: m.content };
       case 'assistant':
         if (!m.toolCalls || m.toolCalls.length === 0) return { role: 'assistant', content: m.content };
         return {
           role: 'assistant',
           content: m.content === '' ? null : m.content,
           tool_calls: m.toolCalls.map((call) => ({
-            id: call.id,
+            id: toolCallId(call.id),
             type: 'function',
             function: { name: call.name, arguments: call.arguments },
           })),
@@ -35,6 +36,18 @@ export function toOpenAIMessages(messages: readonly ChatMessage[]): ChatCompleti
         return { role: m.role, content: m.content };
     }
   });
+}
+
+const MAX_TOOL_CALL_ID = 40;
+
+/**
+ * OpenAI refuses a tool call id over 40 characters, which other servers make (and reach it in a
+ * conversation begun elsewhere): such an id is shortened the same way for the call and its
+ * result, keeping a digest of the whole so two that share their start stay two.
+ */
+function toolCallId(id: string): string {
+  if (id.length <= MAX_TOOL_CALL_ID) return id;
+  return `${id.slice(0, MAX_TOOL_CALL_ID - 9)}_${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
 }
 
 function partOf(part: ContentPart): ChatCompletionContentPart {
