@@ -306,18 +306,22 @@ export class LiveCatalog {
 /** A successful report's values, for a gateway without a database. */
 function inMemory(report: SyncReport): SyncedValues[] {
   const catalogIdOf = new Map(report.matched.map((m) => [m.externalId, m.catalogId]));
-  return report.models.map((m) => ({
-    source: m.source,
-    externalId: m.externalId,
-    catalogId: catalogIdOf.get(m.externalId),
-    fetchedAt: report.finishedAt,
-    contextWindow: m.contextWindow,
-    maxOutputTokens: m.maxOutputTokens,
-    inputPricePerMillion: m.inputPricePerMillion,
-    outputPricePerMillion: m.outputPricePerMillion,
-    quality: m.quality,
-    capabilities: m.capabilities,
-  }));
+  // An override to null leaves the name out of the catalog, as the database path never stores it.
+  const ignored = new Set(report.ignored ?? []);
+  return report.models
+    .filter((m) => !ignored.has(m.externalId))
+    .map((m) => ({
+      source: m.source,
+      externalId: m.externalId,
+      catalogId: catalogIdOf.get(m.externalId),
+      fetchedAt: report.finishedAt,
+      contextWindow: m.contextWindow,
+      maxOutputTokens: m.maxOutputTokens,
+      inputPricePerMillion: m.inputPricePerMillion,
+      outputPricePerMillion: m.outputPricePerMillion,
+      quality: m.quality,
+      capabilities: m.capabilities,
+    }));
 }
 
 function sameName(a: string, b: string): boolean {

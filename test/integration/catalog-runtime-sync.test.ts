@@ -290,3 +290,58 @@ describe('runtime model ids', () => {
     expect((res as grpc.ServiceError).code, (res as grpc.ServiceError).details).toBeUndefined();
   });
 });
+
+describe('synced data without a database (DATABASE_URL=off)', () => {
+  let openrouter: Simulator;
+  let h: Harness;
+  const dir = mkdtempSync(join(tmpdir(), 'llmo-catalog-nodb-'));
+  const orFile = join(dir, 'openrouter-models.json');
+  const hubDir = join(dir, 'hub');
+  const LLAMA = 'meta-llama/Llama-3.1-8B-Instruct';
+  const QWEN_HF = 'Qwen/Qwen2.5-72B-Instruct';
+
+  beforeAll(async () => {
+    writeFileSync(
+      orFile,
+      JSON.stringify({
+        data: [
+          { id: MISTRAL, context_length: 128000, pricing: { prompt: '0.000002', completion: '0.000006' } },
+          { id: 'openai/chatgpt-4o-latest', context_length: 128000, pricing: { prompt: '0.000005', completion: '0.000015' } },
+        ],
+      }),
+    );
+    for (const [id, ctx] of [
+      [LLAMA, 131072],
+      [QWEN_HF, 32768],
+    ] as const) {
+      mkdirSync(join(hubDir, id.split('/')[0] as string), { recursive: true });
+      writeFileSync(join(hubDir, `${id}.json`), JSON.stringify({ id, tags: [], config: { max_position_embeddings: ctx } }));
+    }
+    openrouter = await startSimulator({ latencyScale: 0 });
+    const file = writeConfigFile(`providers:
+  - { name: openrouter, kind: openai, base_url: "${openrouter.baseURL}", api_key_env: OPENROUTER_API_KEY }
+catalog:
+  sync:
+    overrides:
+      "openai/chatgpt-4o-latest": null
+      "${LLAMA}": gpt-4o-mini
+      "${QWEN_HF}": gpt-4.1-mini
+    openrouter: { url: "${pathToFileURL(orFile).href}" }
+    huggingface:
+      url: "${pathToFileURL(hubDir).href}"
+      models: [${LLAMA}, ${QWEN_HF}]
+`);
+    h = await startHarness({ env: { CONFIG_FILE: file, DATABASE_URL: 'off' }, processEnv: { OPENROUTER_API_KEY: 'or-key' } });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await openrouter?.close();
+  });
+
+  it('leaves a name an override maps to null out of the catalog', async () => {
+    const [r] = await sync(h);
+    expect(r?.ok).toBe(true);
+    expect((await find(h, MISTRAL))?.inputPricePerMillion).toBe(2);
+    expect(await find(h, 'openai/chatgpt-4o-latest')).toBeUndefined();
+  });
+});
