@@ -177,7 +177,10 @@ export class LiveCatalog {
         await store.recordSync(report);
         await this.reloadNow();
       } else if (report.ok) {
-        this.rebuild(this.runtime, [...this.synced.filter((s) => s.source !== report.source), ...inMemory(report)]);
+        // A model the source could not read this run (gone from the Hub) keeps its last good values.
+        const skipped = new Set((report.skipped ?? []).map((id) => id.toLowerCase()));
+        const kept = this.synced.filter((s) => s.source !== report.source || skipped.has(s.externalId.toLowerCase()));
+        this.rebuild(this.runtime, [...kept, ...inMemory(report)]);
       }
     });
     return report;

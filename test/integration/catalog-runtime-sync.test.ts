@@ -344,4 +344,18 @@ catalog:
     expect((await find(h, MISTRAL))?.inputPricePerMillion).toBe(2);
     expect(await find(h, 'openai/chatgpt-4o-latest')).toBeUndefined();
   });
+
+  it("keeps a skipped Hub model's last good values", async () => {
+    const run = () =>
+      callUnary(h.clients.models.syncCatalog.bind(h.clients.models), { source: CatalogSource.CATALOG_SOURCE_HUGGINGFACE }).then(
+        (r) => r.response.reports[0],
+      );
+    expect((await run())?.ok).toBe(true);
+    expect((await find(h, 'gpt-4o-mini'))?.contextWindow).toBe(131072);
+    rmSync(join(hubDir, `${LLAMA}.json`)); // the Hub answers 404/403 for it this time
+    const r = await run();
+    expect(r?.ok).toBe(true);
+    expect((await find(h, 'gpt-4.1-mini'))?.contextWindow).toBe(32768);
+    expect((await find(h, 'gpt-4o-mini'))?.contextWindow).toBe(131072);
+  });
 });
