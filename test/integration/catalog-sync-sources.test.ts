@@ -10,6 +10,7 @@ import { sha } from '../helpers/access-file.js';
 import { writeConfigFile } from '../helpers/config-file.js';
 import { callUnary, type Clients, clientsFor } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { type SourceServer, startSourceServer } from '../helpers/source-server.js';
 
 /**
  * The server as an air-gapped install runs it: the sources configured in the config file with
@@ -147,5 +148,53 @@ describe('SyncCatalog naming no source, with a config file that names only the A
       [CatalogSource.CATALOG_SOURCE_ARENA, true, ''],
       [CatalogSource.CATALOG_SOURCE_HUGGINGFACE, false, 'catalog source huggingface is not configured'],
     ]);
+  });
+});
+
+describe('a source answering a token count beyond what ModelInfo can carry', () => {
+  let source: SourceServer;
+  let openrouter: Simulator;
+  let h: Harness;
+  const listing = (context: number) =>
+    JSON.stringify({
+      data: [
+        { id: 'openai/gpt-4o', context_length: 128000, pricing: { prompt: '0.0000025', completion: '0.00001' } },
+        { id: 'acme/huge', context_length: context, pricing: { prompt: '0.000001', completion: '0.000002' } },
+      ],
+    });
+
+  beforeAll(async () => {
+    source = await startSourceServer();
+    openrouter = await startSimulator({ latencyScale: 0 });
+    const file = writeConfigFile(`providers:
+  - { name: openrouter, kind: openai, base_url: "${openrouter.baseURL}", api_key_env: OPENROUTER_API_KEY }
+catalog:
+  sync:
+    openrouter: { url: "${source.url}/api/v1/models" }
+`);
+    h = await startHarness({ env: { CONFIG_FILE: file }, processEnv: { OPENROUTER_API_KEY: 'or-key' } });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await openrouter?.close();
+    await source?.close();
+  });
+
+  const list = () => callUnary(h.clients.models.listModels.bind(h.clients.models), { provider: '', availableOnly: false });
+
+  it('fails the run naming the field, and ListModels keeps answering', async () => {
+    source.set('/api/v1/models', { body: listing(200_000) });
+    const [good] = (
+      await callUnary(h.clients.models.syncCatalog.bind(h.clients.models), { source: CatalogSource.CATALOG_SOURCE_OPENROUTER })
+    ).response.reports;
+    expect(good?.ok).toBe(true);
+    source.set('/api/v1/models', { body: listing(10_000_000_000) });
+    const [bad] = (
+      await callUnary(h.clients.models.syncCatalog.bind(h.clients.models), { source: CatalogSource.CATALOG_SOURCE_OPENROUTER })
+    ).response.reports;
+    expect(bad?.ok).toBe(false);
+    expect(bad?.error).toMatch(/unexpected shape at \$\.data\[1\]\.context_length/);
+    const models = (await list()).response.models;
+    expect(models.find((m) => m.id === 'acme/huge')?.contextWindow).toBe(200_000);
   });
 });

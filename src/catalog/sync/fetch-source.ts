@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { SyncError } from './errors.js';
 
 /**
@@ -80,6 +80,13 @@ export async function fetchText(url: string, options: FetchOptions): Promise<str
     throw new SyncError('unreachable', `${where} could not be reached: ${cause}`);
   }
 }
+
+/**
+ * A context window or output limit as a source gives it. ModelInfo carries token counts as int32, so
+ * a larger one (a source's garbage) would make ListModels fail to encode every model: it fails the
+ * run instead, naming the field.
+ */
+export const tokenCount = z.number().int().nonnegative().max(2_147_483_647, 'a token count up to 2147483647');
 
 /** Parses JSON text against a schema; the first violation is reported with its path. */
 export function parseJson<T>(text: string, schema: z.ZodType<T>, where: string): T {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SyncError } from './errors.js';
-import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, fetchText, parseJson } from './fetch-source.js';
+import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, fetchText, parseJson, tokenCount } from './fetch-source.js';
 import type { CatalogSource, SourceModel } from './types.js';
 
 /**
@@ -14,7 +14,7 @@ import type { CatalogSource, SourceModel } from './types.js';
  */
 export const HUGGINGFACE_MODELS_URL = 'https://huggingface.co/api/models';
 
-const count = z.number().int().positive().nullish();
+const count = tokenCount.positive().nullish();
 const configSchema = z.looseObject({
   max_position_embeddings: count,
   n_positions: count,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, fetchText, parseJson } from './fetch-source.js';
+import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, fetchText, parseJson, tokenCount } from './fetch-source.js';
 import type { CatalogSource, SourceModel } from './types.js';
 import { pricePerMillion } from '../../domain/money.js';
 
@@ -12,7 +12,7 @@ export const OPENROUTER_MODELS_URL = 'https://openrouter.ai/api/v1/models';
 
 /** A price per token: a decimal string (OpenRouter's form) or a number; "-1" means "varies" (routers). */
 const price = z.union([z.string().regex(/^-?\d+(\.\d+)?(e-?\d+)?$/i, 'a decimal number'), z.number()]);
-const count = z.number().int().nonnegative().nullish();
+const count = tokenCount.nullish();
 
 const modelSchema = z.looseObject({
   id: z.string().min(1),
