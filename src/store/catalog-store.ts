@@ -251,21 +251,43 @@ export class CatalogStore {
       bySeries.set(key, [...(bySeries.get(key) ?? []), row]);
     }
     const changes: FieldChange[] = await this.runtimeChanges(modelId);
+    const stoppedListing = await this.stoppedListing(rows);
     for (const series of bySeries.values()) {
       let before: Record<string, unknown> = {};
-      for (const row of series) {
+      series.forEach((row, i) => {
         const after = JSON.parse(row.values_json) as Record<string, unknown>;
         changes.push(...diff(row, before, after, Number(row.first_seen_at)));
         before = after;
-      }
-      const last = series[series.length - 1];
-      // Retired without a successor: the source stopped listing the model.
-      if (last && Number(last.current) === 0) changes.push(...diff(last, before, {}, Number(last.fetched_at)));
+        // Retired without a successor, or retired by a run that no longer listed it (then listed
+        // again later): the source stopped listing the model.
+        if (Number(row.current) === 0 && (i === series.length - 1 || stoppedListing(row))) {
+          changes.push(...diff(row, before, {}, Number(row.fetched_at)));
+          before = {};
+        }
+      });
     }
     return changes
       .filter((c) => field === undefined || c.field === field)
       .sort((a, b) => b.at.getTime() - a.at.getTime())
       .slice(0, limit);
+  }
+
+  /**
+   * Whether a retired row was retired because a run no longer listed its model, rather than
+   * replaced by changed values. A row's fetch time is its last listing run's finish time, except
+   * when a run that did not list it retires it: that moves the fetch time past its run's.
+   */
+  private async stoppedListing(rows: readonly SyncedModelsTable[]): Promise<(row: SyncedModelsTable) => boolean> {
+    const runIds = [...new Set(rows.filter((r) => Number(r.current) === 0).map((r) => r.run_id))];
+    const finished = new Map<string, number>();
+    if (runIds.length > 0) {
+      const runs = await this.db().selectFrom('catalog_sync_runs').select(['id', 'finished_at']).where('id', 'in', runIds).execute();
+      for (const run of runs) finished.set(run.id, Number(run.finished_at));
+    }
+    return (row) => {
+      const listed = finished.get(row.run_id);
+      return listed !== undefined && Number(row.fetched_at) > listed;
+    };
   }
 }
 

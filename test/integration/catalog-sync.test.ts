@@ -196,3 +196,48 @@ providers:
     expect(await qualityOfMini()).toBeGreaterThan(before);
   });
 });
+
+describe('ListModelHistory of a model a source stopped listing, then listed again', () => {
+  let openrouter: Simulator;
+  let h: Harness;
+  const runner = new ScriptedRunner();
+
+  beforeAll(async () => {
+    openrouter = await startSimulator({ latencyScale: 0 });
+    const file = writeConfigFile(`providers:
+  - { name: openrouter, kind: openai, base_url: "${openrouter.baseURL}", api_key_env: OPENROUTER_API_KEY }
+`);
+    h = await startHarness({
+      env: { CONFIG_FILE: file },
+      processEnv: { OPENROUTER_API_KEY: 'or-key' },
+      startOptions: { catalogSync: runner },
+    });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await openrouter?.close();
+  });
+
+  it('shows the model leaving and coming back', async () => {
+    const sync = () => callUnary(h.clients.models.syncCatalog.bind(h.clients.models), { source: CatalogSource.CATALOG_SOURCE_OPENROUTER });
+    runner.next(openRouterReport(2, '2026-11-01T10:00:00Z'));
+    await sync();
+    const without = openRouterReport(2, '2026-11-02T10:00:00Z');
+    runner.next({ ...without, models: without.models.filter((m) => m.externalId !== MISTRAL), unmatched: [] });
+    await sync();
+    runner.next(openRouterReport(2, '2026-11-03T10:00:00Z'));
+    await sync();
+    const history = (
+      await callUnary(h.clients.models.listModelHistory.bind(h.clients.models), {
+        model: MISTRAL,
+        field: 'input_price_per_million',
+        limit: 0,
+      })
+    ).response.changes;
+    expect(history.map((c) => [c.oldValue, c.newValue, new Date((c.changedAt?.seconds ?? 0) * 1000).toISOString()])).toEqual([
+      ['', '2', '2026-11-03T10:00:00.000Z'],
+      ['2', '', '2026-11-02T10:00:00.000Z'],
+      ['', '2', '2026-11-01T10:00:00.000Z'],
+    ]);
+  });
+});
