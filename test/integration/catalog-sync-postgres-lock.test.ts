@@ -22,6 +22,11 @@ afterAll(async () => {
   await postgres?.destroy();
 });
 
+async function postgresRuns(): Promise<{ ok: number; error: string | null }[]> {
+  const pool = replicaPool();
+  return (await pool.query<{ ok: number; error: string | null }>('select ok, error from catalog_sync_runs order by finished_at')).rows;
+}
+
 /** One replica's own pool, as each process would have. */
 function replicaPool(): pg.Pool {
   const pool = new pg.Pool({ connectionString: postgres.url, max: 2 });
@@ -147,5 +152,19 @@ catalog:
     const runs = source.requests.filter((r) => r.path === PATH);
     expect(runs).toHaveLength(2);
     expect(runs[1]?.startedAt).toBeGreaterThanOrEqual(runs[0]?.endedAt ?? Number.POSITIVE_INFINITY);
+  });
+
+  it('a list naming a model longer than 256 characters is a failed run naming it, recorded like any other', async () => {
+    const long = `acme/${'x'.repeat(300)}`;
+    source.set(PATH, {
+      body: JSON.stringify({ data: [{ id: long, context_length: 8192, pricing: { prompt: '0.000001', completion: '0.000002' } }] }),
+    });
+    const res = await callUnary(a.clients.models.syncCatalog.bind(a.clients.models), request, admin).catch((e: grpc.ServiceError) => e);
+    expect((res as grpc.ServiceError).details).toBeUndefined();
+    const [report] = 'response' in res ? res.response.reports : [];
+    expect(report).toMatchObject({ ok: false, error: expect.stringMatching(/unexpected shape at \$\.data\[0\]\.id/) });
+    // Recorded: another replica's next scheduled tick sees that this one ran.
+    const runs = await postgresRuns();
+    expect(runs.at(-1)).toMatchObject({ ok: 0 });
   });
 });

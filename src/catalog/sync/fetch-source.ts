@@ -88,6 +88,12 @@ export async function fetchText(url: string, options: FetchOptions): Promise<str
  */
 export const tokenCount = z.number().int().nonnegative().max(2_147_483_647, 'a token count up to 2147483647');
 
+/** The longest model name a source may give: the catalog store keeps names up to this length. */
+export const MAX_SOURCE_NAME_CHARS = 256;
+
+/** A model's name as a source spells it; a longer one fails the run, naming it, rather than its recording. */
+export const sourceName = z.string().min(1).max(MAX_SOURCE_NAME_CHARS, `a model name up to ${MAX_SOURCE_NAME_CHARS} characters`);
+
 /** Parses JSON text against a schema; the first violation is reported with its path. */
 export function parseJson<T>(text: string, schema: z.ZodType<T>, where: string): T {
   let raw: unknown;

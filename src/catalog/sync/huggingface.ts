@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SyncError } from './errors.js';
-import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, fetchText, parseJson, tokenCount } from './fetch-source.js';
+import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, fetchText, parseJson, sourceName, tokenCount } from './fetch-source.js';
 import type { CatalogSource, SourceModel } from './types.js';
 
 /**
@@ -25,7 +25,7 @@ const configSchema = z.looseObject({
 });
 
 const modelSchema = z.looseObject({
-  id: z.string().min(1),
+  id: sourceName,
   tags: z.array(z.string()).default([]),
   pipeline_tag: z.string().nullish(),
   config: configSchema.nullish(),

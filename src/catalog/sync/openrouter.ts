@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, fetchText, parseJson, tokenCount } from './fetch-source.js';
+import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, fetchText, parseJson, sourceName, tokenCount } from './fetch-source.js';
 import type { CatalogSource, SourceModel } from './types.js';
 import { pricePerMillion } from '../../domain/money.js';
 
@@ -15,7 +15,7 @@ const price = z.union([z.string().regex(/^-?\d+(\.\d+)?(e-?\d+)?$/i, 'a decimal 
 const count = tokenCount.nullish();
 
 const modelSchema = z.looseObject({
-  id: z.string().min(1),
+  id: sourceName,
   name: z.string().optional(),
   context_length: count,
   pricing: z.looseObject({ prompt: price, completion: price }).optional(),
