@@ -167,4 +167,16 @@ catalog:
     const runs = await postgresRuns();
     expect(runs.at(-1)).toMatchObject({ ok: 0 });
   });
+
+  it('a list naming a model with a control character in it is a failed run naming it', async () => {
+    source.set(PATH, {
+      body: JSON.stringify({
+        data: [{ id: 'acme/bad\u0000name', context_length: 8192, pricing: { prompt: '0.000001', completion: '0.000002' } }],
+      }),
+    });
+    const res = await callUnary(a.clients.models.syncCatalog.bind(a.clients.models), request, admin).catch((e: grpc.ServiceError) => e);
+    expect((res as grpc.ServiceError).details).toBeUndefined();
+    const [report] = 'response' in res ? res.response.reports : [];
+    expect(report).toMatchObject({ ok: false, error: expect.stringMatching(/unexpected shape at \$\.data\[0\]\.id/) });
+  });
 });

@@ -1,7 +1,7 @@
 import { parse as parseCsv } from 'csv-parse/sync';
 import { z } from 'zod';
 import { SyncError } from './errors.js';
-import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, fetchText, MAX_SOURCE_NAME_CHARS, validate } from './fetch-source.js';
+import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, badSourceName, fetchText, validate } from './fetch-source.js';
 import type { CatalogSource, SourceModel } from './types.js';
 
 /**
@@ -145,8 +145,8 @@ function rowOf(record: Record<string, unknown>, index: number): ArenaRow | undef
   const model = get(COLUMNS.model);
   const scoreRaw = get(COLUMNS.score);
   if (typeof model !== 'string' || model.trim() === '' || scoreRaw === undefined) return undefined;
-  if (model.trim().length > MAX_SOURCE_NAME_CHARS)
-    throw new SyncError('malformed', `Arena leaderboard: row ${index + 1}: the model name is over ${MAX_SOURCE_NAME_CHARS} characters`);
+  const badName = badSourceName(model.trim());
+  if (badName) throw new SyncError('malformed', `Arena leaderboard: row ${index + 1}: expected ${badName}`);
   const score = number.safeParse(scoreRaw);
   if (!score.success)
     throw new SyncError('malformed', `Arena leaderboard: row ${index + 1} (${model}): the score "${String(scoreRaw)}" is not a number`);

@@ -91,8 +91,24 @@ export const tokenCount = z.number().int().nonnegative().max(2_147_483_647, 'a t
 /** The longest model name a source may give: the catalog store keeps names up to this length. */
 export const MAX_SOURCE_NAME_CHARS = 256;
 
-/** A model's name as a source spells it; a longer one fails the run, naming it, rather than its recording. */
-export const sourceName = z.string().min(1).max(MAX_SOURCE_NAME_CHARS, `a model name up to ${MAX_SOURCE_NAME_CHARS} characters`);
+/** Control characters: PostgreSQL refuses a NUL in text, and no model is named with one. */
+const CONTROL = /\p{Cc}/u;
+
+/** Whether a source's model name can be kept; a bad one fails the run, naming it, rather than its recording. */
+export function badSourceName(name: string): string | undefined {
+  if (name.length > MAX_SOURCE_NAME_CHARS) return `a model name up to ${MAX_SOURCE_NAME_CHARS} characters`;
+  if (CONTROL.test(name)) return 'a model name without control characters';
+  return undefined;
+}
+
+/** A model's name as a source spells it. */
+export const sourceName = z
+  .string()
+  .min(1)
+  .superRefine((name, ctx) => {
+    const bad = badSourceName(name);
+    if (bad) ctx.addIssue({ code: 'custom', message: bad });
+  });
 
 /** Parses JSON text against a schema; the first violation is reported with its path. */
 export function parseJson<T>(text: string, schema: z.ZodType<T>, where: string): T {
