@@ -168,6 +168,15 @@ catalog:
     expect(runs.at(-1)).toMatchObject({ ok: 0 });
   });
 
+  it('a binary answer (a compressed file served as is) is a failed run saying it is not JSON, recorded like any other', async () => {
+    source.set(PATH, { body: '\u001f\u008b\u0008\u0000\u0000\u0000\u0000\u0000\u0000\u0003binary' });
+    const res = await callUnary(a.clients.models.syncCatalog.bind(a.clients.models), request, admin).catch((e: grpc.ServiceError) => e);
+    expect((res as grpc.ServiceError).details).toBeUndefined();
+    const [report] = 'response' in res ? res.response.reports : [];
+    expect(report).toMatchObject({ ok: false, error: expect.stringMatching(/OpenRouter models: not valid JSON/) });
+    expect((await postgresRuns()).at(-1)?.error).toMatch(/not valid JSON/);
+  });
+
   it('a list naming a model with a control character in it is a failed run naming it', async () => {
     source.set(PATH, {
       body: JSON.stringify({

@@ -15,9 +15,12 @@ export class SyncError extends Error {
   }
 }
 
-/** The reason to report for anything a run threw: a SyncError's own message, anything else named. */
+/**
+ * The reason to report for anything a run threw: a SyncError's own message, anything else named.
+ * A parser's message may quote the body (a binary answer's NUL bytes), which PostgreSQL refuses to
+ * store: control characters are written as escapes.
+ */
 export function reasonOf(err: unknown): string {
-  if (err instanceof SyncError) return err.message;
-  if (err instanceof Error) return `${err.name}: ${err.message}`;
-  return String(err);
+  const reason = err instanceof SyncError ? err.message : err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  return reason.replace(/\p{Cc}/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
