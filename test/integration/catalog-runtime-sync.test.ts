@@ -276,6 +276,42 @@ describe('a Hugging Face run that skips one model (gone or gated)', () => {
   });
 });
 
+describe('a Hugging Face run from one file of model documents that no longer holds one of the listed models', () => {
+  let h: Harness;
+  const dir = mkdtempSync(join(tmpdir(), 'llmo-catalog-hf-file-'));
+  const hubFile = join(dir, 'hub-models.json');
+  const LLAMA = 'meta-llama/Llama-3.1-8B-Instruct';
+  const QWEN_HF = 'Qwen/Qwen2.5-72B-Instruct';
+  const doc = (id: string, ctx: number) => ({ id, tags: [], config: { max_position_embeddings: ctx } });
+
+  beforeAll(async () => {
+    writeFileSync(hubFile, JSON.stringify([doc(LLAMA, 131072), doc(QWEN_HF, 32768)]));
+    const file = writeConfigFile(`catalog:
+  sync:
+    huggingface:
+      url: "${pathToFileURL(hubFile).href}"
+      models: [${LLAMA}, ${QWEN_HF}]
+`);
+    h = await startHarness({ env: { CONFIG_FILE: file } });
+  });
+  afterAll(async () => h?.close());
+
+  it("keeps the missing model's last good values, as a model gone from the Hub", async () => {
+    for (const id of [LLAMA, QWEN_HF])
+      await callUnary(h.clients.models.createModel.bind(h.clients.models), { model: spec({ id, upstreamId: 'gpt-4o-mini' }) });
+    const run = () =>
+      callUnary(h.clients.models.syncCatalog.bind(h.clients.models), { source: CatalogSource.CATALOG_SOURCE_HUGGINGFACE }).then(
+        (r) => r.response.reports[0],
+      );
+    expect((await run())?.ok).toBe(true);
+    expect((await find(h, LLAMA))?.contextWindow).toBe(131072);
+    writeFileSync(hubFile, JSON.stringify([doc(QWEN_HF, 32768)]));
+    const r = await run();
+    expect(r?.ok).toBe(true);
+    expect((await find(h, LLAMA))?.contextWindow).toBe(131072);
+  });
+});
+
 describe('runtime model ids', () => {
   let h: Harness;
   beforeAll(async () => {

@@ -62,7 +62,16 @@ export function createHuggingFaceSource(options: HuggingFaceSourceOptions): Cata
       if (base.startsWith('file:') && /\.json$/i.test(base)) {
         const all = parseJson(await fetchText(base, fetchOptions(signal)), z.array(modelSchema), 'Hugging Face models file');
         const wanted = new Set(options.models.map((m) => m.toLowerCase()));
-        return all.filter((m) => wanted.size === 0 || wanted.has(m.id.toLowerCase())).map(normaliseHubModel);
+        const found = all.filter((m) => wanted.has(m.id.toLowerCase()));
+        if (found.length === 0) throw new SyncError('http', 'Hugging Face: none of the configured models is in the models file');
+        // A listed model the file no longer holds is gone from this copy of the Hub: skipped, as a 404 is.
+        const held = new Set(found.map((m) => m.id.toLowerCase()));
+        for (const id of options.models.filter((m) => !held.has(m.toLowerCase()))) {
+          const message = `Hugging Face model ${id} skipped: not in ${base}`;
+          if (notes?.skip) notes.skip(id, message);
+          else notes?.warn(message);
+        }
+        return found.map(normaliseHubModel);
       }
       const models: SourceModel[] = [];
       for (const id of options.models) {
