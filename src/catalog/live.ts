@@ -281,10 +281,14 @@ export class LiveCatalog {
   }
 
   private notRuntime(id: string): OrchestratorError {
-    const fixed = [...this.options.builtin, ...this.options.config].some((m) => m.id === id);
+    // Named as every lookup names a model: any case.
+    const fixed = [...this.options.builtin, ...this.options.config].find((m) => sameName(m.id, id));
     if (fixed) {
       return invalidArgument([
-        { field: 'model.id', description: `"${id}" is a built-in or config-file model; only runtime models can be changed at runtime` },
+        {
+          field: 'model.id',
+          description: `"${fixed.id}" is a built-in or config-file model; only runtime models can be changed at runtime`,
+        },
       ]);
     }
     return runtimeModelNotFound(id);

@@ -325,6 +325,15 @@ describe('runtime model ids', () => {
     const res = await callUnary(h.clients.models.deleteModel.bind(h.clients.models), { id: 'my-model' }).catch((e: grpc.ServiceError) => e);
     expect((res as grpc.ServiceError).code, (res as grpc.ServiceError).details).toBeUndefined();
   });
+
+  it('name a built-in model in any case: it cannot be changed at runtime, not "no runtime model"', async () => {
+    for (const id of ['gpt-4o', 'GPT-4o']) {
+      const update = await unaryError(h.clients.models.updateModel.bind(h.clients.models), { model: spec({ id }) });
+      expect([update.code, update.details]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringMatching(/built-in or config-file model/)]);
+      const remove = await unaryError(h.clients.models.deleteModel.bind(h.clients.models), { id });
+      expect([remove.code, remove.details]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringMatching(/built-in or config-file model/)]);
+    }
+  });
 });
 
 describe('synced data without a database (DATABASE_URL=off)', () => {
