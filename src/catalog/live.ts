@@ -116,7 +116,7 @@ export class LiveCatalog {
       const all = await store.runtimeModels();
       // Named as every other lookup names a model: any case.
       const existing = all.find((m) => sameName(m.id, input.id));
-      if (!existing) throw this.notRuntime(input.id);
+      if (!existing) throw this.notRuntime(input.id, 'model.id');
       const model = { ...input, id: existing.id };
       this.check(
         model,
@@ -132,7 +132,7 @@ export class LiveCatalog {
     await this.serial(async () => {
       const all = await store.runtimeModels();
       const found = all.find((m) => sameName(m.id, id));
-      if (!found) throw this.notRuntime(id);
+      if (!found) throw this.notRuntime(id, 'id');
       id = found.id;
       const users = all.filter((m) => m.id !== id && m.fallbacks.some((f) => this.catalog.find(f)?.id === id));
       if (users.length > 0) {
@@ -280,13 +280,14 @@ export class LiveCatalog {
     return store;
   }
 
-  private notRuntime(id: string): OrchestratorError {
+  /** `field`: where the request names the model (UpdateModel's `model.id`, DeleteModel's `id`). */
+  private notRuntime(id: string, field: string): OrchestratorError {
     // Named as every lookup names a model: any case.
     const fixed = [...this.options.builtin, ...this.options.config].find((m) => sameName(m.id, id));
     if (fixed) {
       return invalidArgument([
         {
-          field: 'model.id',
+          field,
           description: `"${fixed.id}" is a built-in or config-file model; only runtime models can be changed at runtime`,
         },
       ]);

@@ -332,6 +332,8 @@ describe('runtime model ids', () => {
       expect([update.code, update.details]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringMatching(/built-in or config-file model/)]);
       const remove = await unaryError(h.clients.models.deleteModel.bind(h.clients.models), { id });
       expect([remove.code, remove.details]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringMatching(/built-in or config-file model/)]);
+      // DeleteModelRequest names the model in `id`.
+      expect(remove.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['id']);
     }
   });
 });
