@@ -186,7 +186,7 @@ function applyRuntime(draft: ModelDraft, model: RuntimeModel): void {
   const origin: FieldOrigin = { source: 'runtime' };
   draft.set('provider', model.provider, origin);
   draft.set('upstreamId', model.upstreamId, origin);
-  // Checked trimmed when created: looked up trimmed, so kept trimmed.
+  // Aliases and fallbacks are checked trimmed when created: looked up trimmed, so kept trimmed.
   draft.set(
     'aliases',
     model.aliases.map((a) => a.trim()),
@@ -199,7 +199,11 @@ function applyRuntime(draft: ModelDraft, model: RuntimeModel): void {
   draft.set('cachedInputPricePerMillion', model.cachedInputPricePerMillion ?? model.inputPricePerMillion, origin);
   draft.set('quality', model.quality, origin);
   draft.set('capabilities', model.capabilities, origin);
-  draft.set('fallbacks', model.fallbacks, origin);
+  draft.set(
+    'fallbacks',
+    model.fallbacks.map((f) => f.trim()),
+    origin,
+  );
   draft.set('family', model.family, origin);
   draft.set('tier', model.tier, origin);
 }

@@ -83,6 +83,14 @@ describe('runtime model aliases', () => {
     const answer = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'sp', prompt: 'hi', messages: [] });
     expect(answer.response.model).toBe('spacey');
   });
+
+  it('takes a fallback written with spaces around it as that model, as every lookup does', async () => {
+    const created = await callUnary(h.clients.models.createModel.bind(h.clients.models), {
+      model: spec({ id: 'spaced-fallback', fallbacks: [' gpt-4o-mini '] }),
+    }).catch((e: grpc.ServiceError) => e);
+    expect((created as grpc.ServiceError).details).toBeUndefined();
+    expect(await find(h, 'spaced-fallback')).toMatchObject({ fallbacks: ['gpt-4o-mini'] });
+  });
 });
 
 describe('runtime models and OpenRouter-only models', () => {
