@@ -86,7 +86,8 @@ export function decodeRuntimeModel(spec: RuntimeModelSpec): RuntimeModelInput {
   return {
     id: spec.id.trim(),
     provider: spec.provider.trim(),
-    upstreamId: spec.upstreamId === '' ? undefined : spec.upstreamId,
+    // Trimmed as the id is; blank but not empty stays blank, which the checks refuse.
+    upstreamId: spec.upstreamId === '' ? undefined : spec.upstreamId.trim(),
     aliases: spec.aliases,
     contextWindow: spec.contextWindow,
     maxOutputTokens: spec.maxOutputTokens,

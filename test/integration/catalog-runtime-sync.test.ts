@@ -91,6 +91,14 @@ describe('runtime model aliases', () => {
     expect((created as grpc.ServiceError).details).toBeUndefined();
     expect(await find(h, 'spaced-fallback')).toMatchObject({ fallbacks: ['gpt-4o-mini'] });
   });
+
+  it('sends an upstream id written with spaces around it upstream without them', async () => {
+    await callUnary(h.clients.models.createModel.bind(h.clients.models), {
+      model: spec({ id: 'spaced-upstream', upstreamId: ' gpt-4o-mini ' }),
+    });
+    await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'spaced-upstream', prompt: 'hi', messages: [] });
+    expect(h.upstream.requests.at(-1)?.model).toBe('gpt-4o-mini');
+  });
 });
 
 describe('runtime models and OpenRouter-only models', () => {
