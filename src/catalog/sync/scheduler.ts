@@ -279,8 +279,20 @@ export class SyncScheduler {
 
   private async ranThisTick(source: CatalogSourceName): Promise<boolean> {
     const interval = this.options.schedules[source];
-    const last = interval && (await this.options.lastRunAt?.(source));
-    if (!interval || last === undefined) return false;
+    if (!interval) return false;
+    let last: number | undefined;
+    try {
+      last = await this.options.lastRunAt?.(source);
+    } catch (err) {
+      // A tick's run is nobody's to await: a throw here would end the process. The lock is held,
+      // so running cannot overlap another replica's run; at worst a source runs twice on one tick.
+      this.options.log?.warn(
+        { source, err: err instanceof Error ? err.message : String(err) },
+        'catalog sync: cannot tell when the source last ran; running it',
+      );
+      return false;
+    }
+    if (last === undefined) return false;
     const now = this.clock.now();
     return now - last < (nextRunAt(interval, now) - now) / 2;
   }

@@ -211,6 +211,35 @@ describe('catalog sync scheduler', () => {
     scheduler.stop();
   });
 
+  it('runs a tick, and does not crash, when the store cannot say when the source last ran (database not reachable yet)', async () => {
+    const clock = new FakeClock();
+    const { runner, calls } = scriptedRunner(clock);
+    const warnings: string[] = [];
+    const unhandled: unknown[] = [];
+    const onUnhandled = (err: unknown) => void unhandled.push(err);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const scheduler = new SyncScheduler({
+        runner,
+        schedules: { openrouter: every('1h') },
+        onReport: () => {},
+        clock,
+        lastRunAt: () => Promise.reject(new Error('the catalog database is not reachable')),
+        log: { info: () => {}, warn: (_obj, msg) => void warnings.push(msg) },
+      });
+      scheduler.start();
+      await clock.advance(HOUR);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(unhandled).toEqual([]);
+      // The lock is held, so the run cannot overlap another replica's: it goes ahead.
+      expect(calls).toEqual([HOUR]);
+      expect(warnings).toEqual(expect.arrayContaining([expect.stringMatching(/cannot tell when the source last ran/)]));
+      scheduler.stop();
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('runs a source now on demand, joining a run already going', async () => {
     const clock = new FakeClock();
     const slow = deferred<SyncReport>();
