@@ -16,8 +16,8 @@ const sum = (xs: readonly { costUsd: number }[]) => xs.reduce((a, b) => a + b.co
 describe('attempts and cost of an answer', () => {
   let h: Harness;
   beforeAll(async () => {
-    // Every cached entry is stale at once; a hanging upstream is cut after 200 ms (its prompt is charged).
-    h = await startHarness({ env: { CACHE_TTL_SECONDS: '0', ATTEMPT_TIMEOUT_MS: '200', CACHE_OFFLINE_FALLBACK: 'on' } });
+    // Every cached entry is stale at once; a hanging upstream is cut after a second (its prompt is charged).
+    h = await startHarness({ env: { CACHE_TTL_SECONDS: '0', ATTEMPT_TIMEOUT_MS: '1000', CACHE_OFFLINE_FALLBACK: 'on' } });
   });
   afterAll(async () => h?.close());
   beforeEach(() => h.upstream.clearFaults());
