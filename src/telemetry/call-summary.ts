@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { TAG_LIMITS } from '../domain/chat.js';
 import { roundUsd } from '../domain/money.js';
 import type { CallAnswer, CallRequestFacts, RouteDecision, UpstreamAttempt, UpstreamObserver, UpstreamRequest } from '../engine/index.js';
 import type { CallTrace } from './tracing.js';
@@ -131,10 +132,29 @@ export class CallSummary implements UpstreamObserver {
     return { request: this.request, answers: this.answerList ?? [], error: this.error, decision: this.decision };
   }
 
-  /** The caller's request tags, for the log line and the trace; a Batch's items add theirs. */
+  /**
+   * The caller's request tags, for the log line and the trace; a Batch's items add theirs. A
+   * key already held takes the newer value; past TAG_LIMITS.maxKeys keys new ones are left out,
+   * so a Batch whose items each carry their own keys makes a line no larger than one request's,
+   * and merging them costs each item its own tags only, not a copy of all the earlier ones.
+   */
   tag(tags: Readonly<Record<string, string>>): void {
-    this.requestTags = { ...this.requestTags, ...tags };
-    this.trace.tag?.(tags);
+    // Without a prototype, a key named __proto__ is a tag like any other.
+    const held = this.requestTags ?? (Object.create(null) as Record<string, string>);
+    this.requestTags = held;
+    const kept = Object.create(null) as Record<string, string>;
+    let any = false;
+    let count = Object.keys(held).length;
+    for (const [key, value] of Object.entries(tags)) {
+      if (!Object.hasOwn(held, key)) {
+        if (count >= TAG_LIMITS.maxKeys) continue;
+        count += 1;
+      }
+      held[key] = value;
+      kept[key] = value;
+      any = true;
+    }
+    if (any) this.trace.tag?.(kept);
   }
 
   /** Undefined when the caller sent none. */

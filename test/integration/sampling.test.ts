@@ -262,6 +262,29 @@ describe('request tags', () => {
     expect(line?.tags).toEqual({ team: 'search', feature: 'autocomplete' });
     expect(lastBody(openai)).not.toHaveProperty('metadata');
   });
+
+  it("merge a Batch's items into one set of at most 16 tags on its log line, whatever the items carry", async () => {
+    const before = callLines().length;
+    const items = Array.from({ length: 100 }, (_, i) => ({
+      requestId: `tagged-${i}`,
+      request: {
+        model: 'alpha-chat',
+        prompt: 'tag me',
+        messages: [],
+        metadata: { tags: Object.fromEntries(Array.from({ length: 16 }, (_, k) => [`item${i}-${k}`, 'v'.repeat(512)])) },
+      },
+    }));
+    const { error } = await collectStream(clients.chat.batch({ items, concurrency: 1 }));
+    expect(error).toBeUndefined();
+    await new Promise((r) => setTimeout(r, 20));
+    const line = callLines()
+      .slice(before)
+      .find((l) => String(l.method).endsWith('/Batch'));
+    const tags = line?.tags as Record<string, string> | undefined;
+    expect(Object.keys(tags ?? {})).toHaveLength(16);
+    // The first item's tags: those a Batch's line keeps when its items name more than 16.
+    expect(tags?.['item0-0']).toBe('v'.repeat(512));
+  });
 });
 
 describe('the HTTP API', () => {
