@@ -156,6 +156,32 @@ describe('structured output and images over HTTP', () => {
     expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('messages[0].content[0].image_url.url');
   });
 
+  it('holds a data: URL with parameters before ;base64 to the same size and type checks, and sends its bytes', async () => {
+    const bytes = Buffer.alloc(16, 1).toString('base64');
+    await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;name=a.png;base64,${bytes}` } }] }],
+      ...NO_CACHE,
+    });
+    expect(sent().messages).toEqual([
+      { role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${bytes}` } }] },
+    ]);
+    const refused = [
+      `data:image/png;foo=bar;base64,${Buffer.alloc(33, 1).toString('base64')}`,
+      `data:image/svg+xml;charset=utf-8;base64,${bytes}`,
+      // Not base64: the bytes cannot be checked, and no provider takes it.
+      'data:image/png,%89PNG',
+      'data:image/png;foo=bar,abc',
+    ];
+    for (const url of refused) {
+      const err = await client.chat.completions
+        .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url } }] }] })
+        .catch((e: unknown) => e);
+      expect(err, url).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((err as InstanceType<typeof OpenAI.BadRequestError>).param, url).toBe('messages[0].content[0].image_url.url');
+    }
+  });
+
   it('refuses a response schema nested 10,000 levels deep with 400 naming it, not a 500', async () => {
     const depth = 10_000;
     const schema = `${'{"type":"object","x":'.repeat(depth)}1${'}'.repeat(depth)}`;

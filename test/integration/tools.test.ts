@@ -386,6 +386,33 @@ describe('tools on the Anthropic provider', () => {
     expect(err.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['messages[0].parts[0].image.url']);
   });
 
+  it('holds a data: URL with parameters before ;base64 to IMAGE_MAX_BYTES and the image types, and refuses one not in base64', async () => {
+    const png = Buffer.from('\x89PNG\r\n\x1a\n', 'latin1');
+    const part = (url: string) => ({
+      part: { $case: 'image' as const, image: { source: { $case: 'url' as const, url }, mediaType: '', detail: '' } },
+    });
+    await chat({
+      model: 'beta-claude',
+      messages: [msg({ parts: [part(`data:image/png;name=a.png;base64,${png.toString('base64')}`)] })],
+      cache: BYPASS,
+    });
+    expect(lastBody(anthropic).messages).toEqual([
+      { role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: png.toString('base64') } }] },
+    ]);
+    for (const url of [
+      `data:image/png;foo=bar;base64,${Buffer.alloc(65).toString('base64')}`,
+      `data:image/svg+xml;charset=utf-8;base64,${png.toString('base64')}`,
+      'data:image/png,%89PNG',
+    ]) {
+      const err = await chatError({ model: 'beta-claude', messages: [msg({ parts: [part(url)] })] });
+      expect(err.code, url).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(
+        err.decoded.badRequest?.fieldViolations.map((v) => v.field),
+        url,
+      ).toEqual(['messages[0].parts[0].image.url']);
+    }
+  });
+
   // A data: URL is as large as the request allows: each decode of it is that much work on the event loop.
   it('decodes a data: URL image once per call, whichever door it came through and whichever provider sends it', async () => {
     const base64 = Buffer.from('\x89PNG\r\n\x1a\n0123456789', 'latin1').toString('base64');
