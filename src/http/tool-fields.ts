@@ -28,11 +28,12 @@ function tools(raw: unknown, v: Violations): Tooling['tools'] {
       );
       return { name: 'invalid' };
     }
+    // A null field is an absent one, as in the rest of the body (pydantic and LangChain send unset fields so).
     for (const key of Object.keys(fn))
-      if (!['name', 'description', 'parameters', 'strict'].includes(key))
+      if (!['name', 'description', 'parameters', 'strict'].includes(key) && fn[key] !== null)
         v.add(`tools[${i}].function.${key}`, 'is not a function tool field');
-    if (fn.parameters !== undefined && !isObject(fn.parameters)) v.add(`tools[${i}].function.parameters`, 'must be a JSON Schema object');
-    if (fn.description !== undefined && typeof fn.description !== 'string') v.add(`tools[${i}].function.description`, 'must be a string');
+    if (fn.parameters != null && !isObject(fn.parameters)) v.add(`tools[${i}].function.parameters`, 'must be a JSON Schema object');
+    if (fn.description != null && typeof fn.description !== 'string') v.add(`tools[${i}].function.description`, 'must be a string');
     return {
       name: typeof fn.name === 'string' ? fn.name : '',
       ...(typeof fn.description === 'string' ? { description: fn.description } : {}),
@@ -68,7 +69,7 @@ function responseFormat(raw: unknown, v: Violations): ResponseFormat | undefined
     v.add('response_format.json_schema', 'is required with type json_schema: { "name", "schema", "strict" }');
     return undefined;
   }
-  if (spec.schema !== undefined && !isObject(spec.schema)) v.add('response_format.json_schema.schema', 'must be a JSON Schema object');
+  if (spec.schema != null && !isObject(spec.schema)) v.add('response_format.json_schema.schema', 'must be a JSON Schema object');
   return {
     type: 'json_schema',
     name: typeof spec.name === 'string' ? spec.name : '',

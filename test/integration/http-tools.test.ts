@@ -107,6 +107,24 @@ describe('tool validation over HTTP', () => {
   });
 });
 
+describe('nulls in tool definitions and formats over HTTP', () => {
+  // SDKs built on pydantic or LangChain send unset optional fields as null; OpenAI reads them as absent.
+  it('reads null optional fields of a function tool and a json_schema format as absent', async () => {
+    const answer = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: ask,
+      tools: [
+        { type: 'function', function: { name: 'get_weather', description: null, parameters: null, strict: null } },
+      ] as unknown as ChatCompletionTool[],
+      response_format: { type: 'json_schema', json_schema: { name: 'reply', description: null, schema: { type: 'object' }, strict: null } },
+      ...NO_CACHE,
+    } as never);
+    expect(answer.choices).toHaveLength(1);
+    expect(sent().tools).toEqual([{ type: 'function', function: { name: 'get_weather' } }]);
+    expect(sent().response_format).toEqual({ type: 'json_schema', json_schema: { name: 'reply', schema: { type: 'object' } } });
+  });
+});
+
 describe('structured output and images over HTTP', () => {
   it('answers JSON that follows a json_schema response_format', async () => {
     const schema = {
