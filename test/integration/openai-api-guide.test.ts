@@ -47,4 +47,29 @@ describe('docs/openai-api.md', () => {
     expect(expected[2]).toMatch(/^\[\S+\] 8 tokens$/);
     expect(lines[3]).toBe(expected[3]);
   }, 90_000);
+
+  // The page promises a 400 naming each OpenAI field the gateway does not carry, and lists them.
+  const refusedList = /Refused with a 400 that names the field[\s\S]*?\n\n/.exec(page)?.[0] ?? '';
+  it.each([
+    [{ messages: [{ role: 'user', content: 'hi', name: 'alice' }] }, 'messages[0].name', '`name`'],
+    [
+      {
+        messages: [
+          { role: 'system', content: 'Be brief', name: 'rules' },
+          { role: 'user', content: 'hi' },
+        ],
+      },
+      'messages[0].name',
+      '`name`',
+    ],
+  ])('refuses %j with a 400 naming %s, and lists %s among the refused fields', async (extra, param, listed) => {
+    const res = await fetch(`${app.http?.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], ...(extra as Record<string, unknown>) }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { param: string } }).error.param).toBe(param);
+    expect(refusedList).toContain(listed);
+  });
 });
