@@ -263,8 +263,12 @@ function streamOptions(raw: unknown, stream: boolean, v: Violations): boolean {
     return false;
   }
   if (!stream) v.add('stream_options', 'only with stream: true');
-  for (const field of Object.keys(raw))
-    if (field !== 'include_usage') v.add(`stream_options.${field}`, 'is not supported by this gateway yet');
+  // The gateway never obfuscates a stream, so asking for none is what it does; a null is absent.
+  for (const field of Object.keys(raw)) {
+    const value = raw[field];
+    if (field === 'include_usage' || value === null || (field === 'include_obfuscation' && value === false)) continue;
+    v.add(`stream_options.${field}`, 'is not supported by this gateway yet');
+  }
   return booleanField(v, 'stream_options.include_usage', raw.include_usage) ?? false;
 }
 

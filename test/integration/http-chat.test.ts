@@ -88,6 +88,24 @@ describe('POST /v1/chat/completions with the openai SDK', () => {
     expect(last?.usage).toMatchObject({ completion_tokens: unary.usage?.completion_tokens, prompt_tokens: unary.usage?.prompt_tokens });
   });
 
+  it('streams when asked for no obfuscation, which it never adds, and refuses to add it by name', async () => {
+    const stream = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: hello,
+      stream: true,
+      stream_options: { include_usage: true, include_obfuscation: false },
+    });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    expect(chunks.some((c) => 'obfuscation' in (c.choices[0]?.delta ?? {}))).toBe(false);
+    expect(chunks.at(-1)?.usage?.completion_tokens).toBeGreaterThan(0);
+    const err = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: hello, stream: true, stream_options: { include_obfuscation: true } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('stream_options.include_obfuscation');
+  });
+
   it('sends no usage chunk unless asked', async () => {
     const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: hello, stream: true });
     const chunks = [];
