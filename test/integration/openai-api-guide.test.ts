@@ -62,6 +62,17 @@ describe('docs/openai-api.md', () => {
       'messages[0].name',
       '`name`',
     ],
+    [{ reasoning_effort: 'low' }, 'reasoning_effort', '`reasoning_effort`'],
+    [{ service_tier: 'auto' }, 'service_tier', '`service_tier`'],
+    [{ store: true }, 'store', '`store`'],
+    [{ logit_bias: { '50256': -100 } }, 'logit_bias', '`logit_bias`'],
+    [{ modalities: ['text'] }, 'modalities', '`modalities`'],
+    [{ audio: { voice: 'alloy', format: 'mp3' } }, 'audio', '`audio`'],
+    [{ prediction: { type: 'content', content: 'x' } }, 'prediction', '`prediction`'],
+    [{ web_search_options: {} }, 'web_search_options', '`web_search_options`'],
+    [{ verbosity: 'low' }, 'verbosity', '`verbosity`'],
+    [{ prompt_cache_key: 'k' }, 'prompt_cache_key', '`prompt_cache_key`'],
+    [{ safety_identifier: 'u1' }, 'safety_identifier', '`safety_identifier`'],
   ])('refuses %j with a 400 naming %s, and lists %s among the refused fields', async (extra, param, listed) => {
     const res = await fetch(`${app.http?.url}/v1/chat/completions`, {
       method: 'POST',
