@@ -55,6 +55,16 @@ describe('POST /v1/embeddings', () => {
     expect(second.x_orchestrator.cache).toMatchObject({ hit: true });
   });
 
+  // As on /v1/chat/completions: clients built on pydantic send unset optional fields as null.
+  it('reads null optional fields as absent: the default model, dimensions and format', async () => {
+    const res = await post({ model: null, input: 'nulls', dimensions: null, encoding_format: null, user: null });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { model: string; data: { embedding: number[] }[] };
+    const plain = (await (await post({ input: 'nulls' })).json()) as typeof body;
+    expect(body.model).toBe('text-embedding-3-small');
+    expect(body.data[0]?.embedding).toEqual(plain.data[0]?.embedding);
+  });
+
   it('refuses what it cannot honour with a 400 naming the field', async () => {
     const unknown = await post({ model: 'text-embedding-3-small', input: 'x', extra: 1 });
     expect(unknown.status).toBe(400);

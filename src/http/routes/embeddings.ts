@@ -13,21 +13,22 @@ function parseEmbeddingsBody(body: unknown): { model: string; inputs: string[]; 
   const b = (body ?? {}) as Record<string, unknown>;
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw invalidArgument([{ field: 'body', description: 'must be a JSON object' }]);
+  // A null field is an absent one, as on /v1/chat/completions.
   for (const key of Object.keys(b))
-    if (!KNOWN_FIELDS.has(key)) violations.push({ field: key, description: 'is not supported by this gateway' });
-  const model = b.model === undefined ? '' : b.model;
+    if (!KNOWN_FIELDS.has(key) && b[key] !== null) violations.push({ field: key, description: 'is not supported by this gateway' });
+  const model = b.model ?? '';
   if (typeof model !== 'string') violations.push({ field: 'model', description: 'must be a string' });
   let inputs: string[] = [];
   if (typeof b.input === 'string') inputs = [b.input];
   else if (Array.isArray(b.input) && b.input.every((s) => typeof s === 'string')) inputs = b.input as string[];
   else violations.push({ field: 'input', description: 'must be a string or an array of strings (token arrays are not supported)' });
-  const dimensions = b.dimensions;
+  const dimensions = b.dimensions ?? undefined;
   if (dimensions !== undefined && !(typeof dimensions === 'number' && Number.isInteger(dimensions) && dimensions >= 1)) {
     violations.push({ field: 'dimensions', description: 'must be a whole number, at least 1' });
   }
   const format = b.encoding_format ?? 'float';
   if (format !== 'float' && format !== 'base64') violations.push({ field: 'encoding_format', description: 'must be float or base64' });
-  if (b.user !== undefined && typeof b.user !== 'string') violations.push({ field: 'user', description: 'must be a string' });
+  if (b.user != null && typeof b.user !== 'string') violations.push({ field: 'user', description: 'must be a string' });
   if (violations.length > 0) throw invalidArgument(violations);
   return { model: model as string, inputs, dimensions: dimensions as number | undefined, base64: format === 'base64' };
 }
