@@ -23,7 +23,9 @@ const FIELDS: Readonly<Record<ChatRole, ReadonlySet<string>>> = {
   developer: new Set(['role', 'content']),
   user: new Set(['role', 'content']),
   assistant: new Set(['role', 'content', 'tool_calls']),
-  tool: new Set(['role', 'content', 'tool_call_id']),
+  // A tool result's name (langchain-openai sends it, LangGraph sets it to the function's) repeats
+  // the name of the call it answers: taken when it does, and not sent on.
+  tool: new Set(['role', 'content', 'tool_call_id', 'name']),
 };
 
 const DETAILS = new Set(['auto', 'low', 'high']);
@@ -74,11 +76,26 @@ export function parseMessages(raw: unknown, limits: MessageLimits, v: Violations
       ...(toolCallId !== undefined ? { toolCallId } : {}),
     };
   });
+  checkToolResultNames(checked, messages, v);
   const maxImageBytes = limits.maxImageBytes ?? DEFAULT_IMAGE_MAX_BYTES;
   for (const violation of checkConversation(messages, (i) => `messages[${i}]`, { maxImageBytes })) {
     v.add(violation.field, violation.description);
   }
   return messages;
+}
+
+function checkToolResultNames(raw: readonly unknown[], messages: readonly ChatMessage[], v: Violations): void {
+  const names = new Map<string, string>();
+  messages.forEach((m, i) => {
+    for (const call of m.toolCalls ?? []) names.set(call.id, call.name);
+    const message = raw[i];
+    const name = m.role === 'tool' && isObject(message) ? message.name : undefined;
+    if (name === undefined || name === null) return;
+    const called = names.get(m.toolCallId ?? '');
+    if (typeof name !== 'string') v.add(`messages[${i}].name`, 'must be a string');
+    else if (called !== undefined && name !== called)
+      v.add(`messages[${i}].name`, `must be the name of the function the call it answers named ("${called}"), or absent`);
+  });
 }
 
 function parseToolCalls(raw: unknown, at: string, v: Violations): ToolCall[] | undefined {

@@ -80,6 +80,35 @@ describe('tools over HTTP', () => {
   });
 });
 
+describe('tool results named as LangChain names them', () => {
+  // langchain-openai sends a message's name on every role, and LangGraph names each tool result after its function.
+  it('takes a tool message naming the function of the call it answers, and refuses one naming another', async () => {
+    const first = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: ask, tools: TOOLS, ...NO_CACHE });
+    const calls = first.choices[0]!.message.tool_calls as ChatCompletionMessageFunctionToolCall[];
+    const history = (name: string) => [
+      ...ask,
+      { role: 'assistant' as const, content: null, tool_calls: calls },
+      ...calls.map((c) => ({ role: 'tool' as const, tool_call_id: c.id, content: '{"temp_c": 19}', name })),
+    ];
+    const second = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: history('get_weather'),
+      tools: TOOLS,
+      ...NO_CACHE,
+    });
+    expect(second.choices[0]?.finish_reason).toBe('stop');
+    // The call already names the function: nothing is lost by not sending it again.
+    expect((sent().messages as unknown[]).slice(2)).toEqual(
+      calls.map((c) => ({ role: 'tool', tool_call_id: c.id, content: '{"temp_c": 19}' })),
+    );
+    const err = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: history('get_time'), tools: TOOLS, ...NO_CACHE })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('messages[2].name');
+  });
+});
+
 describe('tool validation over HTTP', () => {
   it('names a bad function name by its field in the OpenAI request: tools[i].function.name, tool_calls[j].function.name', async () => {
     const err = await client.chat.completions
