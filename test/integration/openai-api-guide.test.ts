@@ -73,6 +73,18 @@ describe('docs/openai-api.md', () => {
     [{ verbosity: 'low' }, 'verbosity', '`verbosity`'],
     [{ prompt_cache_key: 'k' }, 'prompt_cache_key', '`prompt_cache_key`'],
     [{ safety_identifier: 'u1' }, 'safety_identifier', '`safety_identifier`'],
+    [{ function_call: 'auto' }, 'function_call', '`function_call`'],
+    ...(['refusal', 'audio', 'function_call'] as const).map((field): [Record<string, unknown>, string, string] => [
+      {
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: 'a', [field]: field === 'refusal' ? 'no' : { id: 'x', name: 'f', arguments: '{}' } },
+          { role: 'user', content: 'and?' },
+        ],
+      },
+      `messages[1].${field}`,
+      `\`${field}\``,
+    ]),
   ])('refuses %j with a 400 naming %s, and lists %s among the refused fields', async (extra, param, listed) => {
     const res = await fetch(`${app.http?.url}/v1/chat/completions`, {
       method: 'POST',
