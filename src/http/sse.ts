@@ -71,6 +71,9 @@ export async function relayStream(
   }
 }
 
+/** How long the end of a stream waits for a client that reads nothing more (any progress starts it again). */
+const UNREAD_END_MS = 10_000;
+
 /**
  * The events of one stream onto the socket, one write per turn of the event loop: the groups
  * the engine hands out in one turn (each the events of one upstream read) go out in one write,
@@ -107,6 +110,11 @@ class EventWriter {
     const text = this.pending + last;
     this.pending = '';
     this.res.end(text);
+    // The call is over (its deadline often ended it), but a client that stopped reading would
+    // hold the connection and what is buffered for it for as long as it lives: with bytes the
+    // socket did not take, it gets UNREAD_END_MS without taking any, then the connection closes.
+    // Once the response is flushed, the server's keep-alive timeout applies instead.
+    if (this.res.writableLength > 0) this.res.setTimeout(UNREAD_END_MS, () => this.res.destroy());
   }
 
   private flush(): void {

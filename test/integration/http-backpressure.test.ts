@@ -1,5 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import { request, type IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../helpers/eventually.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 const TOKENS = 60_000;
@@ -67,5 +70,59 @@ describe('SSE backpressure', () => {
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)) as { choices: { delta: { content?: string } }[] });
     const text = chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
     expect(text.split(' ').filter(Boolean)).toHaveLength(TOKENS);
+  });
+});
+
+/** Whether the kernel still has an established TCP connection from local port `from` to `to` on 127.0.0.1. */
+async function established(from: number, to: number): Promise<boolean> {
+  const hex = (port: number): string => port.toString(16).toUpperCase().padStart(4, '0');
+  const rows = (await readFile('/proc/net/tcp', 'utf8')).split('\n').map((l) => l.trim().split(/\s+/));
+  // Columns: sl, local_address, rem_address, st (01: ESTABLISHED).
+  return rows.some((r) => r[1] === `0100007F:${hex(from)}` && r[2] === `0100007F:${hex(to)}` && r[3] === '01');
+}
+
+describe('SSE to a client that stopped reading', () => {
+  it('lets the connection go once the call is over, instead of holding it for as long as the client lives', {
+    timeout: 60_000,
+  }, async () => {
+    const port = h.app.http!.port;
+    const body = JSON.stringify({
+      model: 'o3',
+      messages: [{ role: 'user', content: 'an essay nobody reads' }],
+      max_tokens: TOKENS,
+      stream: true,
+    });
+    const before = h.upstream.requests.length;
+    // A client that sends its request and never reads a byte of the answer, as a hung process does.
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.pause();
+    socket.write(
+      'POST /v1/chat/completions HTTP/1.1\r\nhost: gateway\r\ncontent-type: application/json\r\n' +
+        `x-request-timeout-ms: 4000\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    try {
+      const client = socket.localPort!;
+      expect(await established(port, client)).toBe(true);
+      // The deadline ends the call and its upstream request while every buffer on the way is full.
+      const outcome = await eventually(
+        async () => h.upstream.requests[before]?.outcome,
+        (o) => o === 'client_closed',
+        15_000,
+      );
+      expect(outcome).toBe('client_closed');
+      expect(h.upstream.requests[before]?.tokensSent).toBeLessThan(TOKENS);
+      // Nothing will ever drain what is buffered for this client: the gateway closes its side.
+      expect(
+        await eventually(
+          () => established(port, client),
+          (open) => !open,
+          30_000,
+        ),
+      ).toBe(false);
+    } finally {
+      socket.destroy();
+    }
   });
 });
