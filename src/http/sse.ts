@@ -75,9 +75,10 @@ export async function relayStream(
 const UNREAD_END_MS = 10_000;
 
 /**
- * The events of one stream onto the socket, one write per turn of the event loop: the groups
- * the engine hands out in one turn (each the events of one upstream read) go out in one write,
- * flushed by setImmediate at the end of that turn; no event waits for a later read. By then the
+ * The events of one stream onto the socket, one write per turn of the event loop (or sooner,
+ * past a socket buffer's worth): the groups the engine hands out in one turn (each the events
+ * of one upstream read) go out in one write, flushed by setImmediate at the end of that turn;
+ * no event waits for a later read. By then the
  * upstream body's end (which a Readable body announces a tick after its last data) has reached
  * the relay too, and `data: [DONE]` goes in the same write: flushed on process.nextTick instead,
  * a stream answered in one read took three socket writes instead of two (headers and events,
@@ -99,9 +100,16 @@ class EventWriter {
   write(text: string): Promise<void> | undefined {
     if (this.signal.aborted) return Promise.reject(this.signal.reason);
     this.pending += text;
-    if (!this.flushing) {
+    // Reads an upstream socket completed in one poll reach the relay before the turn ends (2 MB
+    // and more from a fast upstream): past a socket buffer's worth they go now, so a full socket
+    // stops the relay here instead of after all of them.
+    if (this.pending.length >= this.res.writableHighWaterMark) this.flush();
+    else if (!this.flushing) {
       this.flushing = true;
-      setImmediate(() => this.flush());
+      setImmediate(() => {
+        this.flushing = false;
+        this.flush();
+      });
     }
     return this.blocked;
   }
@@ -118,7 +126,6 @@ class EventWriter {
   }
 
   private flush(): void {
-    this.flushing = false;
     if (this.pending === '' || this.res.writableEnded || this.res.destroyed) return;
     const text = this.pending;
     this.pending = '';

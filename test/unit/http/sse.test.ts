@@ -175,3 +175,44 @@ describe('SSE writes', () => {
     expect(ended[0]!.split('\n\n').length - 1).toBe(3);
   });
 });
+
+describe('SSE to a client whose socket takes nothing more', () => {
+  it('stops taking events from the engine once what waits for the socket passes its buffer, even when they come without a wait', async () => {
+    const writes: string[] = [];
+    const raw = {
+      headersSent: false,
+      destroyed: false,
+      writableEnded: false,
+      writableHighWaterMark: 16 * 1024,
+      writeHead() {
+        raw.headersSent = true;
+        return raw;
+      },
+      // The socket is full and stays full: 'drain' never comes.
+      write(text: string) {
+        writes.push(text);
+        return false;
+      },
+      end() {},
+      on: () => raw,
+      removeListener: () => raw,
+    };
+    const reply = { raw, hijack() {} } as unknown as FastifyReply;
+    const controller = new AbortController();
+    let pulled = 0;
+    // An upstream body with megabytes already read: each group ready at once, in microtasks (as
+    // the reads of one poll of the socket reach the relay before the event loop turns).
+    async function* buffered(): AsyncGenerator<readonly EngineStreamEvent[]> {
+      yield [{ type: 'started', model: 'm', provider: 'openai' }];
+      for (; pulled < 2_000; pulled++) yield [{ type: 'delta', content: 'x'.repeat(1_000) }];
+    }
+    const relay = relayStream(reply, { signal: controller.signal, requestId: 'r1' } as unknown as CallContext, buffered(), false);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const held = writes.reduce((n, w) => n + w.length, 0);
+    controller.abort(new Error('the client went away'));
+    await relay;
+    // About the socket's buffer (16 KiB) plus a group, not the megabytes the engine had ready.
+    expect(pulled).toBeLessThan(100);
+    expect(held).toBeLessThan(128 * 1024);
+  });
+});
