@@ -96,3 +96,42 @@ describe('docs/openai-api.md', () => {
     expect(refusedList).toContain(listed);
   });
 });
+
+/** The `data:` chunks of the page's streamed curl example, `[...]` (elided attempts) read as an empty list. */
+function shownChunks(): Record<string, unknown>[] {
+  const block = /\$ curl -sN [\s\S]*?```/.exec(page)?.[0] ?? '';
+  return block
+    .split('\n')
+    .filter((l) => l.startsWith('data: {'))
+    .map((l) => JSON.parse(l.slice('data: '.length).replace('"attempts":[...]', '"attempts":[]')) as Record<string, unknown>);
+}
+
+const keysOf = (chunk: Record<string, unknown> | undefined, field?: string): string[] =>
+  Object.keys((field ? (chunk?.[field] as Record<string, unknown> | undefined) : chunk) ?? {});
+
+describe('docs/openai-api.md, the streamed completion', () => {
+  it('shows the first, last and usage chunks with the fields the gateway sends', async () => {
+    const shown = shownChunks();
+    expect(shown).toHaveLength(4);
+    const res = await fetch(`${app.http?.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'Say hello' }],
+        max_tokens: 8,
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
+    });
+    const sent = (await res.text())
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: {'))
+      .map((e) => JSON.parse(e.slice('data: '.length)) as Record<string, unknown>);
+    const [first, delta, last, usage] = shown;
+    const real = [sent[0], sent[1], sent.at(-2), sent.at(-1)];
+    for (const [i, chunk] of [first, delta, last, usage].entries()) expect(keysOf(chunk)).toEqual(keysOf(real[i]));
+    expect(keysOf(first, 'x_orchestrator')).toEqual(keysOf(real[0], 'x_orchestrator'));
+    expect(keysOf(last, 'x_orchestrator')).toEqual(keysOf(real[2], 'x_orchestrator'));
+  });
+});
