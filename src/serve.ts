@@ -8,7 +8,7 @@ import { drainWhenPrimaryGoes, sendToPrimary } from './cluster/worker.js';
 import { ConfigError, loadDotEnv } from './config/config.js';
 import { timerDelay } from './domain/timers.js';
 import { configProblems, resolveConfig, type ResolvedConfig } from './config/resolve.js';
-import { openLogOutput } from './telemetry/log-destination.js';
+import { type LogOutput, openLogOutput } from './telemetry/log-destination.js';
 import { createLogger } from './telemetry/logger.js';
 
 /** A configuration problem: every line on stderr, exit code 2; anything else is rethrown. */
@@ -18,6 +18,16 @@ function exitOnConfigError(err: unknown, beforeExit?: () => void): never {
   beforeExit?.();
   for (const problem of problems) process.stderr.write(`config error: ${problem}\n`);
   process.exit(2);
+}
+
+/** A LOG_FILE that cannot be opened (a directory, a parent that is a file) is a setting to fix: exit 2 naming it. */
+function openLogFileOrExit(file: ResolvedConfig['logFile']): LogOutput {
+  try {
+    return openLogOutput({ file });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    exitOnConfigError(new ConfigError([`LOG_FILE: cannot write ${file?.path}: ${code}`]));
+  }
 }
 
 async function main(): Promise<void> {
@@ -38,7 +48,7 @@ async function main(): Promise<void> {
   if (!config.v8Pretenuring) v8.setFlagsFromString('--no-allocation-site-pretenuring');
   const worker = config.workers > 1 && cluster.isWorker;
   // stdout, plus LOG_FILE rotated daily when set; flushed synchronously at exit.
-  const output = openLogOutput({ file: config.logFile });
+  const output = openLogFileOrExit(config.logFile);
   // Bounded: a reader that went away never keeps the process from exiting.
   process.once('exit', () => output.stream.flushSync());
   const root = createLogger(config.logLevel, output.stream);

@@ -281,6 +281,34 @@ describe('start-up with bad configuration', () => {
   });
 });
 
+describe('start-up with a LOG_FILE that cannot be written', () => {
+  it.each([
+    ['a directory', (dir: string) => dir, 'EISDIR'],
+    ['under a regular file', (dir: string) => join(dir, 'file', 'app.log'), 'EEXIST'],
+  ])(
+    'names LOG_FILE when it is %s, and exits 2 as any configuration problem',
+    async (_what, pathIn, code) => {
+      const dir = mkdtempSync(join(tmpdir(), 'llmo-logfile-'));
+      writeFileSync(join(dir, 'file'), '');
+      try {
+        const path = pathIn(dir);
+        const child = spawn(process.execPath, ['--import', TSX, MAIN], {
+          env: { ...process.env, ...MAIN_ENV, DATABASE_URL: 'off', LOG_FILE: path },
+        });
+        let stderr = '';
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+        child.stdout.resume();
+        const [exit] = (await once(child, 'exit')) as [number | null];
+        expect(stderr).toBe(`config error: LOG_FILE: cannot write ${path}: ${code}\n`);
+        expect(exit).toBe(2);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    30_000,
+  );
+});
+
 describe('a second start while a port is taken', () => {
   it.each([
     ['PORT', 'gRPC port', 'set PORT to a free port (0 picks one)'],
