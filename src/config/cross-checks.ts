@@ -15,6 +15,8 @@ interface Settings {
   readonly TLS_CERT_FILE?: string | undefined;
   readonly TLS_KEY_FILE?: string | undefined;
   readonly TLS_CLIENT_CA_FILE?: string | undefined;
+  readonly BATCH_DEFAULT_CONCURRENCY: number;
+  readonly BATCH_MAX_CONCURRENCY: number;
 }
 
 /** A port the process listens on, by the setting that moves it. */
@@ -43,7 +45,18 @@ export function crossSettingProblems(e: Settings, given: Readonly<Record<string,
     http: httpConfig(e, e.HOST),
     metrics: { enabled: e.METRICS === 'on', host: e.METRICS_HOST ?? e.HOST, port: e.METRICS_PORT },
   });
-  return clashes(listeners, (name) => emptyAsUndefined(given[name]) === undefined);
+  const byDefault = (name: string): boolean => emptyAsUndefined(given[name]) === undefined;
+  return [...clashes(listeners, byDefault), ...batchProblems(e, byDefault)];
+}
+
+/** A Batch that sets no concurrency gets the default, and is refused when that is above the maximum. */
+function batchProblems(e: Settings, byDefault: (name: string) => boolean): string[] {
+  if (e.BATCH_DEFAULT_CONCURRENCY <= e.BATCH_MAX_CONCURRENCY) return [];
+  const defaultNote = byDefault('BATCH_DEFAULT_CONCURRENCY') ? ' (its default)' : '';
+  const maxNote = byDefault('BATCH_MAX_CONCURRENCY') ? ', its default' : '';
+  return [
+    `BATCH_DEFAULT_CONCURRENCY: ${e.BATCH_DEFAULT_CONCURRENCY}${defaultNote} is more than BATCH_MAX_CONCURRENCY (${e.BATCH_MAX_CONCURRENCY}${maxNote}), so a Batch without concurrency would be refused`,
+  ];
 }
 
 /**

@@ -67,7 +67,8 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   CONFIG_FILE:
     'Providers, models, routing and access control file (YAML, or JSON when named `.json`); see [The config file](#the-config-file) and [API keys](access-and-limits.md#api-keys).',
   BATCH_MAX_ITEMS: 'Most items in one Batch (1–10000).',
-  BATCH_DEFAULT_CONCURRENCY: "A batch's items running at once when `concurrency` is unset.",
+  BATCH_DEFAULT_CONCURRENCY:
+    "A batch's items running at once when `concurrency` is unset; at most `BATCH_MAX_CONCURRENCY` (a larger one stops start-up).",
   BATCH_MAX_CONCURRENCY: 'Largest `concurrency` a batch may ask for.',
   BATCH_GLOBAL_CONCURRENCY: 'Batch items running at once over all batches; interactive calls never wait for these slots.',
   REDIS_URL:

@@ -155,6 +155,21 @@ describe('WORKERS', () => {
   });
 });
 
+describe('batch concurrency', () => {
+  it('refuses a default above the largest concurrency a batch may ask for, which would refuse every batch that sets none', () => {
+    expect(problemsOf({ BATCH_MAX_CONCURRENCY: '2' })).toEqual([
+      'BATCH_DEFAULT_CONCURRENCY: 4 (its default) is more than BATCH_MAX_CONCURRENCY (2), so a Batch without concurrency would be refused',
+    ]);
+    expect(problemsOf({ BATCH_DEFAULT_CONCURRENCY: '20' })).toEqual([
+      'BATCH_DEFAULT_CONCURRENCY: 20 is more than BATCH_MAX_CONCURRENCY (16, its default), so a Batch without concurrency would be refused',
+    ]);
+    expect(loadConfig({ BATCH_DEFAULT_CONCURRENCY: '2', BATCH_MAX_CONCURRENCY: '2' }).batch).toMatchObject({
+      defaultConcurrency: 2,
+      maxConcurrency: 2,
+    });
+  });
+});
+
 describe('configuration errors', () => {
   const messageOf = (env: Record<string, string>): string => {
     try {
