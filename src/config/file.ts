@@ -232,7 +232,8 @@ export function loadConfigFile(path: string): FileConfig {
       problems.push(`providers[${i}].base_url: for kind anthropic, leave out the trailing /v1 (e.g. https://api.anthropic.com)`);
     }
   });
-  const known = new Set([...providerNames, ...(file.include_builtin_models ? ['openai'] : [])]);
+  // `openai` is also the OPENAI_* shorthand's provider: the file's own models may name it, built-in catalog or not.
+  const known = new Set([...providerNames, 'openai']);
   file.models.forEach((m, i) => {
     if (!known.has(m.provider))
       problems.push(`models[${i}].provider: unknown provider "${m.provider}" (declared: ${[...providerNames].join(', ') || 'none'})`);

@@ -68,6 +68,23 @@ models:
 });
 
 /** An OpenAI-compatible server that never reports usage (many local servers do not), unary or streamed. */
+/** OPENAI_API_KEY alone (no `openai` in the file) and the file's own models instead of the built-in catalog. */
+describe('the OPENAI_* shorthand serving only the config file’s models', () => {
+  let h: Harness | undefined;
+  afterAll(async () => h?.close());
+
+  it('starts, and sends a file model of provider openai to that upstream under its upstream id', async () => {
+    const file = writeConfigFile(`include_builtin_models: false
+models:
+  - { id: house-4o, provider: openai, upstream_id: gpt-4o, context_window: 128000, max_output_tokens: 4096, input_price_per_million: 2.5, output_price_per_million: 10, family: gpt-4o, tier: large, quality: 0.9 }
+`);
+    h = await startHarness({ env: { CONFIG_FILE: file, DEFAULT_MODEL: 'house-4o' } });
+    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'house-4o', prompt: 'hi', messages: [] });
+    expect([response.model, response.provider]).toEqual(['house-4o', 'openai']);
+    expect(h.upstream.requests.map((r) => r.model)).toEqual(['gpt-4o']);
+  });
+});
+
 describe('an OpenAI-compatible upstream that reports no usage', () => {
   let server: http.Server;
   let h: Harness;
