@@ -27,9 +27,9 @@ const PYTHON_LOG_LEVELS: Readonly<Record<string, string>> = { warning: 'warn', c
 
 export const envSchema = z.object({
   HOST: z.preprocess(emptyAsUndefined, z.string().default('0.0.0.0')),
-  /** Processes serving the port (node:cluster); `auto`: one per CPU. */
+  /** Processes serving the port (node:cluster); `auto`: one per CPU, up to the maximum (a larger machine is no mistake). */
   WORKERS: z.preprocess(
-    (v) => (typeof v === 'string' && v.trim().toLowerCase() === 'auto' ? availableParallelism() : (emptyAsUndefined(v) ?? 1)),
+    (v) => (typeof v === 'string' && v.trim().toLowerCase() === 'auto' ? Math.min(availableParallelism(), 64) : (emptyAsUndefined(v) ?? 1)),
     z.coerce.number().int().min(1).max(64),
   ),
   PORT: number(z.number().int().min(0).max(65535), 50051),

@@ -8,7 +8,7 @@ import type { EnvName } from './schema-info.js';
 export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   HOST: 'Address to bind: IPv4 or IPv6 (`::` takes both; with no API keys, admin RPCs still answer only loopback callers).',
   WORKERS:
-    "Processes serving the port (`node:cluster`), 1–64, or `auto` (one per CPU the process may run on; a container's CPU quota is not seen, so set a number there). See [Several workers](operations.md#several-workers-on-one-machine-workers).",
+    "Processes serving the port (`node:cluster`), 1–64, or `auto` (one per CPU the process may run on, at most 64; a container's CPU quota is not seen, so set a number there). See [Several workers](operations.md#several-workers-on-one-machine-workers).",
   PORT: 'gRPC port; `0` picks a free one (logged).',
   V8_PRETENURING:
     "`off`: V8's allocation-site pretenuring is switched off at start, so a burst of calls in flight does not leave every later call's objects in the old generation (about a fifth less CPU per call at a steady rate after a spike; see [PERFORMANCE.md](PERFORMANCE.md#second-step-levers-each-on-an-interleaved-ab)). `on`: V8's default.",

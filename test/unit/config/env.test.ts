@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConfigError, isDeployedEnvironment, loadConfig } from '../../../src/config/config.js';
 
 function problemsOf(env: Record<string, string>): readonly string[] {
@@ -152,6 +152,18 @@ describe('WORKERS', () => {
     expect(loadConfig({ WORKERS: '3' }).workers).toBe(3);
     expect(loadConfig({ WORKERS: 'auto' }).workers).toBe(availableParallelism());
     expect(problemsOf({ WORKERS: '0' })[0]).toMatch(/^WORKERS: /);
+  });
+
+  it('auto on a machine with more CPUs than the 64 workers allowed starts 64, not a configuration error', async () => {
+    vi.resetModules();
+    vi.doMock('node:os', async (actual) => ({ ...(await actual<typeof import('node:os')>()), availableParallelism: () => 96 }));
+    try {
+      const { loadConfig: load } = await import('../../../src/config/config.js');
+      expect(load({ WORKERS: 'auto' }).workers).toBe(64);
+    } finally {
+      vi.doUnmock('node:os');
+      vi.resetModules();
+    }
   });
 });
 
