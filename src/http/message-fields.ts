@@ -53,7 +53,12 @@ export function parseMessages(raw: unknown, limits: MessageLimits, v: Violations
     for (const field in m) {
       const value = m[field];
       if (!FIELDS[role ?? 'user'].has(field) && value !== null && value !== undefined)
-        v.add(`${at}.${field}`, role ? `is not supported on a ${role} message by this gateway` : 'is not supported by this gateway');
+        v.add(
+          `${at}.${field}`,
+          role
+            ? `is not supported on ${role === 'assistant' ? 'an' : 'a'} ${role} message by this gateway`
+            : 'is not supported by this gateway',
+        );
     }
     const toolCalls = role === 'assistant' ? parseToolCalls(m.tool_calls, `${at}.tool_calls`, v) : undefined;
     const allParts = Array.isArray(m.content) ? parseParts(m.content, `${at}.content`, v) : undefined;
