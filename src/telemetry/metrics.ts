@@ -45,7 +45,9 @@ const COST_METRIC = 'llm_orchestrator_cost_usd_total';
 export const USD_METRICS: readonly string[] = [COST_METRIC];
 
 const BREAKER_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
-const BREAKER_STATES = ['closed', 'half_open', 'open'] as const;
+/** From the mildest to the worst: the primary of several workers shows the worst one's. */
+export const BREAKER_STATES = ['closed', 'half_open', 'open'] as const;
+export const BREAKER_STATE_METRIC = 'llm_orchestrator_breaker_state';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -187,7 +189,7 @@ export class Metrics {
       collect: () => this.collectBreakers(),
     });
     this.breakerStates = new Gauge({
-      name: 'llm_orchestrator_breaker_state',
+      name: BREAKER_STATE_METRIC,
       help: 'Circuit breaker per model endpoint: 1 on the series of its current state (closed, half_open, open), 0 on the others.',
       labelNames: ['provider', 'model', 'state'],
       registers: [this.registry],

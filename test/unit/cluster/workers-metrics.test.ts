@@ -49,3 +49,22 @@ describe('/metrics of several workers, as the primary serves it', () => {
     );
   });
 });
+
+describe('/metrics of several workers: the breaker of a model endpoint', () => {
+  it('is in one state, the worst worker’s, on the one-hot gauge as on the numeric one', async () => {
+    const a = new Metrics({ processMetrics: false });
+    const b = new Metrics({ processMetrics: false });
+    a.watchBreakers(() => [{ provider: 'openai', model: 'gpt-4o', state: 'open' }]);
+    b.watchBreakers(() => [{ provider: 'openai', model: 'gpt-4o', state: 'closed' }]);
+    const { body } = await workersExposition(await answersOf([a, b]));
+    expect(sample(body, 'llm_orchestrator_circuit_breaker_state{')).toBe(
+      'llm_orchestrator_circuit_breaker_state{provider="openai",model="gpt-4o"} 2',
+    );
+    const states = body.split('\n').filter((l) => l.startsWith('llm_orchestrator_breaker_state{'));
+    expect(states).toEqual([
+      'llm_orchestrator_breaker_state{provider="openai",model="gpt-4o",state="closed"} 0',
+      'llm_orchestrator_breaker_state{provider="openai",model="gpt-4o",state="half_open"} 0',
+      'llm_orchestrator_breaker_state{provider="openai",model="gpt-4o",state="open"} 1',
+    ]);
+  });
+});
