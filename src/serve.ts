@@ -21,9 +21,9 @@ function exitOnConfigError(err: unknown, beforeExit?: () => void): never {
 }
 
 /** A LOG_FILE that cannot be opened (a directory, a parent that is a file) is a setting to fix: exit 2 naming it. */
-function openLogFileOrExit(file: ResolvedConfig['logFile']): LogOutput {
+function openLogFileOrExit(file: ResolvedConfig['logFile'], shared: boolean): LogOutput {
   try {
-    return openLogOutput({ file });
+    return openLogOutput({ file, shared });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     exitOnConfigError(new ConfigError([`LOG_FILE: cannot write ${file?.path}: ${code}`]));
@@ -47,8 +47,9 @@ async function main(): Promise<void> {
   // calls cause, and one taken during a burst is never revisited (src/config/runtime-env.ts).
   if (!config.v8Pretenuring) v8.setFlagsFromString('--no-allocation-site-pretenuring');
   const worker = config.workers > 1 && cluster.isWorker;
-  // stdout, plus LOG_FILE rotated daily when set; flushed synchronously at exit.
-  const output = openLogFileOrExit(config.logFile);
+  // stdout, plus LOG_FILE rotated daily when set; flushed synchronously at exit. The primary and
+  // the workers of WORKERS > 1 share one stdout.
+  const output = openLogFileOrExit(config.logFile, config.workers > 1);
   // Bounded: a reader that went away never keeps the process from exiting.
   process.once('exit', () => output.stream.flushSync());
   const root = createLogger(config.logLevel, output.stream);

@@ -154,6 +154,13 @@ export class PipeDestination {
   constructor(
     private readonly fd = 1,
     private readonly maxBufferedChars = 8 * 1024 * 1024,
+    /**
+     * Set when other processes write to the same pipe (the workers of WORKERS > 1): each write
+     * is then whole lines of at most PIPE_BUF bytes, which the kernel never splits or mixes
+     * with another writer's, where a larger write to a full pipe goes in pieces and the other
+     * processes' lines land between them.
+     */
+    private readonly maxWriteBytes?: number,
   ) {}
 
   /** False once the reader is gone. */
@@ -183,17 +190,26 @@ export class PipeDestination {
     while (data.length > 0 && !this.broken && Date.now() < until) {
       try {
         data = data.subarray(writeSync(this.fd, data));
+        if (data.length === 0) data = this.take();
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') this.broken = true;
       }
     }
   }
 
+  /** The next write: every waiting line, or as many whole lines as fit in `maxWriteBytes` (at least one). */
   private take(): Buffer {
-    const data = Buffer.from(this.pending.join(''));
-    this.pending = [];
-    this.pendingChars = 0;
-    return data;
+    let count = this.pending.length;
+    if (this.maxWriteBytes !== undefined) {
+      let bytes = 0;
+      for (count = 0; count < this.pending.length; count++) {
+        bytes += Buffer.byteLength(this.pending[count] ?? '');
+        if (count > 0 && bytes > this.maxWriteBytes) break;
+      }
+    }
+    const lines = this.pending.splice(0, count);
+    for (const line of lines) this.pendingChars -= line.length;
+    return Buffer.from(lines.join(''));
   }
 
   private writeNext(): void {
@@ -230,8 +246,13 @@ export interface LogOutputOptions {
   readonly file?: Omit<RotatingFileOptions, 'now'> | undefined;
   /** Tests: replaces stdout. */
   readonly stdout?: pino.DestinationStream;
+  /** Other processes write to the same stdout (WORKERS > 1): no write mixes with theirs. */
+  readonly shared?: boolean;
   readonly now?: () => Date;
 }
+
+/** The most a write to a pipe may carry and still reach the reader in one piece (Linux's PIPE_BUF). */
+const PIPE_BUF = 4096;
 
 /** What serve.ts hands to createLogger, and closes at exit. */
 export interface LogOutput {
@@ -241,7 +262,8 @@ export interface LogOutput {
 
 /** stdout (PipeDestination unless a test supplies one) and, when configured, the rotating file. */
 export function openLogOutput(options: LogOutputOptions = {}): LogOutput {
-  const stdout: pino.DestinationStream & { flushSync?: () => void } = options.stdout ?? new PipeDestination();
+  const stdout: pino.DestinationStream & { flushSync?: () => void } =
+    options.stdout ?? new PipeDestination(1, undefined, options.shared ? PIPE_BUF : undefined);
   const file = options.file ? new RotatingFileDestination({ ...options.file, ...(options.now ? { now: options.now } : {}) }) : undefined;
   const flushSync = (): void => {
     file?.flushSync();

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,4 +129,48 @@ describe('openLogOutput with pino', () => {
     expect(read('app.log')).toContain('"msg":"after midnight"');
     output.close();
   });
+});
+
+describe('stdout shared by several processes (the primary and workers of WORKERS > 1)', () => {
+  it('keeps every line whole when the reader falls behind and the pipe fills', async () => {
+    const script = join(dir, 'writer.mts');
+    writeFileSync(
+      script,
+      `import { openLogOutput } from '${process.cwd()}/src/telemetry/log-destination.ts';
+const output = openLogOutput({ shared: true });
+const pad = 'x'.repeat(600);
+let n = 0;
+const burst = () => {
+  for (let i = 0; i < 100; i++, n++) output.stream.write(JSON.stringify({ writer: process.pid, n, pad }) + '\\n');
+  if (n < 3000) setTimeout(burst, 1);
+  else setTimeout(() => { output.stream.flushSync(); process.exit(0); }, 3000);
+};
+burst();
+`,
+    );
+    const writer = `${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(script)}`;
+    // One pipe for both writers, as a cluster's workers inherit the primary's stdout.
+    const child = spawn('sh', ['-c', `${writer} & ${writer} & wait`], { cwd: process.cwd() });
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    // A log collector that stalls: both writers find the pipe full.
+    child.stdout.pause();
+    await new Promise((r) => setTimeout(r, 1_500));
+    child.stdout.resume();
+    await once(child, 'exit');
+    const lines = Buffer.concat(chunks)
+      .toString()
+      .split('\n')
+      .filter((l) => l !== '');
+    const broken = lines.filter((l) => {
+      try {
+        JSON.parse(l);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    expect(broken.map((l) => l.slice(0, 120))).toEqual([]);
+    expect(lines).toHaveLength(6000);
+  }, 30_000);
 });
