@@ -2,10 +2,12 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyServiceClient } from '../../src/gen/orchestrator/v1/keys.js';
+import { CatalogSource } from '../../src/gen/orchestrator/v1/models.js';
 import { sha } from '../helpers/access-file.js';
 import { callUnary, clientsFor, unaryError } from '../helpers/grpc-client.js';
 import { MAIN, startMain, TSX } from '../helpers/main-process.js';
@@ -319,6 +321,54 @@ describe('WORKERS=2 without Redis, reloading the config file (SIGHUP)', () => {
         }
       }
       expect(codes).toEqual([16, 16, 16, 16].map(() => grpc.status.UNAUTHENTICATED));
+    } finally {
+      cluster.child.kill('SIGTERM');
+      await exitCode(cluster.child);
+    }
+  }, 60_000);
+});
+
+describe('WORKERS=2 with DATABASE_URL=off: SyncCatalog', () => {
+  it('changes the catalog of the worker that ran it alone: the other has no database to read it from', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmo-cluster-sync-'));
+    const file = join(dir, 'catalog.yaml');
+    const arena = pathToFileURL(resolve('test/fixtures/catalog-sync/arena-leaderboard.csv')).href;
+    writeFileSync(
+      file,
+      `access:\n  api_keys:\n    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }\ncatalog:\n  sync:\n    arena: { url: "${arena}", min_votes: 0 }\n`,
+    );
+    const cluster = await startCluster({ CONFIG_FILE: file });
+    const admin = { metadata: { authorization: 'Bearer root-secret' } };
+    try {
+      const clients = clientsFor(cluster.port);
+      try {
+        const { response } = await callUnary(
+          clients.models.syncCatalog.bind(clients.models),
+          { source: CatalogSource.CATALOG_SOURCE_ARENA },
+          admin,
+        );
+        expect(response.reports[0]?.ok).toBe(true);
+      } finally {
+        clients.close();
+      }
+      // A connection of its own per listing: the primary hands them to the workers in turn.
+      const qualitySources = new Set<CatalogSource | undefined>();
+      for (let i = 0; i < 4; i++) {
+        const other = clientsFor(cluster.port);
+        try {
+          const { response } = await callUnary(other.models.listModels.bind(other.models), { provider: '', availableOnly: false }, admin);
+          qualitySources.add(response.models.find((m) => m.id === 'gpt-4.1')?.provenance.find((p) => p.field === 'quality')?.source);
+        } finally {
+          other.close();
+        }
+      }
+      expect(qualitySources).toEqual(new Set([CatalogSource.CATALOG_SOURCE_ARENA, CatalogSource.CATALOG_SOURCE_BUILTIN]));
+      const operations = readFileSync('docs/operations.md', 'utf8');
+      const workersSection = operations.slice(
+        operations.indexOf('### Several workers on one machine'),
+        operations.indexOf('### Drain and shutdown'),
+      );
+      expect(workersSection).toContain('`SyncCatalog` with `DATABASE_URL=off`');
     } finally {
       cluster.child.kill('SIGTERM');
       await exitCode(cluster.child);
