@@ -56,7 +56,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   GRPC_MAX_CONCURRENT_STREAMS:
     'Calls one connection may have open at once (`SETTINGS_MAX_CONCURRENT_STREAMS`, at most 4294967295); a client past it queues. `0`: no limit.',
   GRPC_MAX_CONNECTIONS:
-    'Connections each bound address accepts at once; a connection past it is closed as soon as it is accepted (clients see UNAVAILABLE and retry). `0`: no limit. See [Connection limits](operations.md#connection-limits).',
+    'Connections each bound address accepts at once (per worker with `WORKERS` > 1); a connection past it is closed as soon as it is accepted (clients see UNAVAILABLE and retry). `0`: no limit. See [Connection limits](operations.md#connection-limits).',
   GRPC_REQUEST_MESSAGE_TIMEOUT_MS:
     "Time from a call's headers to its whole request (for unary and server-streaming methods, the message and the end of the request); a half-open stream past it ends with DEADLINE_EXCEEDED. `0`: no limit.",
   GRPC_MAX_CONNECTION_AGE_MS:

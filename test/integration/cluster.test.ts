@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
+import { connect, type Socket } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -9,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyServiceClient } from '../../src/gen/orchestrator/v1/keys.js';
 import { CatalogSource } from '../../src/gen/orchestrator/v1/models.js';
 import { sha } from '../helpers/access-file.js';
+import { eventually } from '../helpers/eventually.js';
 import { callUnary, clientsFor, unaryError } from '../helpers/grpc-client.js';
 import { MAIN, startMain, TSX } from '../helpers/main-process.js';
 import { startPostgres, type PostgresProcess } from '../helpers/postgres.js';
@@ -370,6 +372,66 @@ describe('WORKERS=2 with DATABASE_URL=off: SyncCatalog', () => {
       );
       expect(workersSection).toContain('`SyncCatalog` with `DATABASE_URL=off`');
     } finally {
+      cluster.child.kill('SIGTERM');
+      await exitCode(cluster.child);
+    }
+  }, 60_000);
+});
+
+/** The HTTP/2 client preface and an empty SETTINGS frame: a server that takes the connection answers. */
+const H2_PREFACE = Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]);
+
+/** A plain TCP connection that sends the preface: 'served' once the server answers, 'closed' if it closes it, 'neither' after `withinMs`. */
+function connectRaw(
+  port: number,
+  withinMs: number,
+): Promise<{ readonly outcome: 'served' | 'closed' | 'neither'; readonly socket: Socket }> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    const timer = setTimeout(() => resolve({ outcome: 'neither', socket }), withinMs);
+    socket.once('data', () => {
+      clearTimeout(timer);
+      resolve({ outcome: 'served', socket });
+    });
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve({ outcome: 'closed', socket });
+    });
+    socket.on('connect', () => socket.write(H2_PREFACE));
+  });
+}
+
+describe('WORKERS=2 with GRPC_MAX_CONNECTIONS', () => {
+  it('closes a connection past every worker’s cap at once, as one process does, instead of holding it unserved', async () => {
+    const cluster = await startCluster({ GRPC_MAX_CONNECTIONS: '1' });
+    const sockets: Socket[] = [];
+    try {
+      // One connection each: both workers are at their cap.
+      for (let i = 0; i < 2; i++) {
+        const held = await connectRaw(cluster.port, 5_000);
+        sockets.push(held.socket);
+        expect(held.outcome).toBe('served');
+      }
+      for (let i = 0; i < 2; i++) {
+        const past = await connectRaw(cluster.port, 3_000);
+        sockets.push(past.socket);
+        expect(past.outcome).toBe('closed');
+      }
+      // A slot freed on either worker takes the next connection.
+      sockets[0]?.destroy();
+      const next = await eventually(
+        async () => {
+          const attempt = await connectRaw(cluster.port, 3_000);
+          sockets.push(attempt.socket);
+          return attempt.outcome;
+        },
+        (outcome) => outcome === 'served',
+        15_000,
+      );
+      expect(next).toBe('served');
+    } finally {
+      for (const s of sockets) s.destroy();
       cluster.child.kill('SIGTERM');
       await exitCode(cluster.child);
     }
