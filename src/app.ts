@@ -31,7 +31,7 @@ import { ResponseCache } from './cache/response-cache.js';
 import { ApiKeyStore } from './access/keys.js';
 import { RateLimits } from './access/limits.js';
 import { connectRedis } from './access/redis.js';
-import { clusterProblems } from './cluster/checks.js';
+import { clusterProblems, storedKeyProblems } from './cluster/checks.js';
 import { ClusterStats } from './cluster/worker.js';
 import type { HttpGateway } from './http/server.js';
 import { callObserverOf } from './telemetry/call-observer.js';
@@ -215,6 +215,18 @@ export async function startApp(
   // The ledger listens where stats and metrics do: calls through either door are recorded.
   const unsubscribeLedger = engine.events.subscribe(ledger.listener);
   const keySync = await startKeySync(ledger, keys, config.ledger.keysRefreshMs, log);
+  const storedProblems = storedKeyProblems(
+    config,
+    keys
+      .all()
+      .filter((k) => k.source === 'runtime')
+      .map((k) => k.spec),
+  );
+  if (storedProblems.length > 0) {
+    keySync?.stop();
+    await Promise.all([ledger.close(0), simulator?.close()]);
+    throw new ConfigError(storedProblems);
+  }
   const catalogRuntime = await startLiveCatalog({
     live: {
       catalog,

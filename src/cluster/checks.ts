@@ -1,4 +1,4 @@
-import type { FileConfig } from '../config/file.js';
+import type { ApiKeySpec, FileConfig, RateLimitSpec } from '../config/file.js';
 import { simulatorRuns, type ResolvedConfig } from '../config/resolve.js';
 
 /**
@@ -10,13 +10,9 @@ import { simulatorRuns, type ResolvedConfig } from '../config/resolve.js';
 export function clusterProblems(config: ResolvedConfig, file: FileConfig | undefined): string[] {
   if (config.workers <= 1) return [];
   const problems: string[] = [];
-  const limited = (spec: { readonly requestsPerMinute: number | undefined; readonly tokensPerMinute: number | undefined }): boolean =>
-    spec.requestsPerMinute !== undefined || spec.tokensPerMinute !== undefined;
   const needsSharedState =
     config.globalRequestWindow !== undefined ||
-    (file !== undefined &&
-      (limited(file.access.global) ||
-        file.access.apiKeys.some((k) => limited(k.limits) || k.budgets.usdPerDay !== undefined || k.budgets.usdPerMonth !== undefined)));
+    (file !== undefined && (limited(file.access.global) || file.access.apiKeys.some(keyLimited)));
   const unshared = unsharedLimits(config);
   if (needsSharedState && unshared !== undefined) problems.push(`WORKERS: ${unshared}`);
   if (config.logFile !== undefined) {
@@ -40,6 +36,26 @@ export function clusterProblems(config: ResolvedConfig, file: FileConfig | undef
     );
   }
   return problems;
+}
+
+function limited(spec: RateLimitSpec): boolean {
+  return spec.requestsPerMinute !== undefined || spec.tokensPerMinute !== undefined;
+}
+
+function keyLimited(key: ApiKeySpec): boolean {
+  return limited(key.limits) || key.budgets.usdPerDay !== undefined || key.budgets.usdPerMonth !== undefined;
+}
+
+/**
+ * Runtime keys the database already holds with limits or budgets (given them when one process,
+ * or workers with Redis, served it): refused at start-up as the config file's are.
+ */
+export function storedKeyProblems(config: Pick<ResolvedConfig, 'workers' | 'redis'>, keys: readonly ApiKeySpec[]): string[] {
+  const unshared = unsharedLimits(config);
+  if (unshared === undefined) return [];
+  return keys
+    .filter(keyLimited)
+    .map((k) => `WORKERS: runtime API key ${k.name} has limits or budgets: ${unshared}, or remove them (UpdateApiKey) first`);
 }
 
 /**

@@ -285,6 +285,60 @@ describe('WORKERS=2 with runtime API keys in PostgreSQL and no Redis', () => {
   });
 });
 
+describe('WORKERS=2 without Redis, on a database that already holds a runtime key with limits', () => {
+  it('refuses to start, naming the key, instead of letting each worker enforce its limits on its own', async () => {
+    const pg = await startPostgres();
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'llmo-cluster-stored-'));
+      const file = join(dir, 'access.yaml');
+      writeFileSync(file, `access:\n  api_keys:\n    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }\n`);
+      // Created by one process, which may enforce them alone.
+      const single = await startMain({ DATABASE_URL: pg.url, CONFIG_FILE: file, SIMULATOR_LATENCY_SCALE: '0', REDIS_URL: '' });
+      const keys = new ApiKeyServiceClient(`127.0.0.1:${single.port}`, grpc.credentials.createInsecure());
+      try {
+        await callUnary(
+          keys.createApiKey.bind(keys),
+          { name: 'limited', limits: { requestsPerMinute: 2 } },
+          { metadata: { authorization: 'Bearer root-secret' } },
+        );
+      } finally {
+        keys.close();
+        single.child.kill('SIGTERM');
+        await exitCode(single.child);
+      }
+      const child = spawn(process.execPath, ['--import', TSX, MAIN], {
+        env: {
+          ...process.env,
+          WORKERS: '2',
+          PORT: '0',
+          HOST: '127.0.0.1',
+          METRICS_PORT: '0',
+          HTTP_PORT: '0',
+          OPENAI_API_KEY: '',
+          REDIS_URL: '',
+          DATABASE_URL: pg.url,
+          CONFIG_FILE: file,
+        },
+      });
+      const stderr: string[] = [];
+      child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
+      const listening = new Promise<boolean>((resolve) => {
+        child.stdout.on('data', (chunk: Buffer) => {
+          if (chunk.toString().includes('llm-orchestrator listening (cluster)')) resolve(true);
+        });
+        child.once('exit', () => resolve(false));
+      });
+      const started = await listening;
+      if (started) child.kill('SIGTERM');
+      expect(started).toBe(false);
+      expect(await exitCode(child)).toBe(2);
+      expect(stderr.join('')).toContain('config error: WORKERS: runtime API key limited has limits or budgets');
+    } finally {
+      await pg.destroy();
+    }
+  }, 120_000);
+});
+
 describe('WORKERS=2 without Redis, reloading the config file (SIGHUP)', () => {
   it('keeps the keys it had when the file now gives a key limits each worker would enforce on its own', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmo-cluster-reload-'));
