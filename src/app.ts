@@ -217,10 +217,7 @@ export async function startApp(
   const keySync = await startKeySync(ledger, keys, config.ledger.keysRefreshMs, log);
   const storedProblems = storedKeyProblems(
     config,
-    keys
-      .all()
-      .filter((k) => k.source === 'runtime')
-      .map((k) => k.spec),
+    keys.all().flatMap((k) => (k.source === 'runtime' ? [k.spec] : [])),
   );
   if (storedProblems.length > 0) {
     keySync?.stop();
