@@ -252,24 +252,36 @@ catalog:
   });
 });
 
-describe('a Hugging Face run that skips one model (gone or gated)', () => {
+const LLAMA = 'meta-llama/Llama-3.1-8B-Instruct';
+const QWEN_HF = 'Qwen/Qwen2.5-72B-Instruct';
+const hubDoc = (id: string, ctx: number) => ({ id, tags: [], config: { max_position_embeddings: ctx } });
+const HUB_DOCS = [hubDoc(LLAMA, 131072), hubDoc(QWEN_HF, 32768)];
+
+/** The Hub's model documents as a `file:` source in both forms a config may name; `drop` takes one away. */
+const hubForms: Record<string, (dir: string) => { url: string; drop: (id: string) => void }> = {
+  'a folder of one document per model (the Hub answering 404/403 for one)': (dir) => {
+    for (const doc of HUB_DOCS) {
+      mkdirSync(join(dir, doc.id.split('/')[0] as string), { recursive: true });
+      writeFileSync(join(dir, `${doc.id}.json`), JSON.stringify(doc));
+    }
+    return { url: pathToFileURL(dir).href, drop: (id) => rmSync(join(dir, `${id}.json`)) };
+  },
+  'one file of model documents that no longer holds one of them': (dir) => {
+    const hubFile = join(dir, 'hub-models.json');
+    writeFileSync(hubFile, JSON.stringify(HUB_DOCS));
+    return { url: pathToFileURL(hubFile).href, drop: (id) => writeFileSync(hubFile, JSON.stringify(HUB_DOCS.filter((d) => d.id !== id))) };
+  },
+};
+
+describe.each(Object.entries(hubForms))('a Hugging Face run from %s', (_, form) => {
   let h: Harness;
-  const dir = mkdtempSync(join(tmpdir(), 'llmo-catalog-hf-'));
-  const LLAMA = 'meta-llama/Llama-3.1-8B-Instruct';
-  const QWEN_HF = 'Qwen/Qwen2.5-72B-Instruct';
+  const source = form(mkdtempSync(join(tmpdir(), 'llmo-catalog-hf-')));
 
   beforeAll(async () => {
-    for (const [id, ctx] of [
-      [LLAMA, 131072],
-      [QWEN_HF, 32768],
-    ] as const) {
-      mkdirSync(join(dir, id.split('/')[0] as string), { recursive: true });
-      writeFileSync(join(dir, `${id}.json`), JSON.stringify({ id, tags: [], config: { max_position_embeddings: ctx } }));
-    }
     const file = writeConfigFile(`catalog:
   sync:
     huggingface:
-      url: "${pathToFileURL(dir).href}"
+      url: "${source.url}"
       models: [${LLAMA}, ${QWEN_HF}]
 `);
     h = await startHarness({ env: { CONFIG_FILE: file } });
@@ -285,43 +297,7 @@ describe('a Hugging Face run that skips one model (gone or gated)', () => {
       );
     expect((await run())?.ok).toBe(true);
     expect((await find(h, LLAMA))?.contextWindow).toBe(131072);
-    rmSync(join(dir, `${LLAMA}.json`)); // the Hub answers 404/403 for it this time
-    const r = await run();
-    expect(r?.ok).toBe(true);
-    expect((await find(h, LLAMA))?.contextWindow).toBe(131072);
-  });
-});
-
-describe('a Hugging Face run from one file of model documents that no longer holds one of the listed models', () => {
-  let h: Harness;
-  const dir = mkdtempSync(join(tmpdir(), 'llmo-catalog-hf-file-'));
-  const hubFile = join(dir, 'hub-models.json');
-  const LLAMA = 'meta-llama/Llama-3.1-8B-Instruct';
-  const QWEN_HF = 'Qwen/Qwen2.5-72B-Instruct';
-  const doc = (id: string, ctx: number) => ({ id, tags: [], config: { max_position_embeddings: ctx } });
-
-  beforeAll(async () => {
-    writeFileSync(hubFile, JSON.stringify([doc(LLAMA, 131072), doc(QWEN_HF, 32768)]));
-    const file = writeConfigFile(`catalog:
-  sync:
-    huggingface:
-      url: "${pathToFileURL(hubFile).href}"
-      models: [${LLAMA}, ${QWEN_HF}]
-`);
-    h = await startHarness({ env: { CONFIG_FILE: file } });
-  });
-  afterAll(async () => h?.close());
-
-  it("keeps the missing model's last good values, as a model gone from the Hub", async () => {
-    for (const id of [LLAMA, QWEN_HF])
-      await callUnary(h.clients.models.createModel.bind(h.clients.models), { model: spec({ id, upstreamId: 'gpt-4o-mini' }) });
-    const run = () =>
-      callUnary(h.clients.models.syncCatalog.bind(h.clients.models), { source: CatalogSource.CATALOG_SOURCE_HUGGINGFACE }).then(
-        (r) => r.response.reports[0],
-      );
-    expect((await run())?.ok).toBe(true);
-    expect((await find(h, LLAMA))?.contextWindow).toBe(131072);
-    writeFileSync(hubFile, JSON.stringify([doc(QWEN_HF, 32768)]));
+    source.drop(LLAMA);
     const r = await run();
     expect(r?.ok).toBe(true);
     expect((await find(h, LLAMA))?.contextWindow).toBe(131072);
@@ -360,8 +336,6 @@ describe('synced data without a database (DATABASE_URL=off)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'llmo-catalog-nodb-'));
   const orFile = join(dir, 'openrouter-models.json');
   const hubDir = join(dir, 'hub');
-  const LLAMA = 'meta-llama/Llama-3.1-8B-Instruct';
-  const QWEN_HF = 'Qwen/Qwen2.5-72B-Instruct';
 
   beforeAll(async () => {
     writeFileSync(
