@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type {
   ContentBlock,
   ContentBlockParam,
@@ -12,6 +11,7 @@ import type { ChatMessage } from '../../domain/chat.js';
 import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
 import type { ContentPart, JsonObject, ToolCall, Tooling } from '../../domain/tools.js';
 import { transformJSONSchema } from '@anthropic-ai/sdk/lib/transform-json-schema';
+import { withIdDigest } from '../tool-call-ids.js';
 
 /** Our conversation as the Messages API wants it. */
 export interface AnthropicConversation {
@@ -93,12 +93,12 @@ const TOOL_USE_ID = /^[a-zA-Z0-9_-]+$/;
 /**
  * The Messages API refuses a tool_use id of other characters than letters, digits, _ and -,
  * which other servers' ids have (Kimi's `functions.get_weather:0`) in a conversation begun
- * elsewhere. Such an id is rewritten the same way for the call and its result, with a digest of
- * the original so two that differ only in those characters stay two.
+ * elsewhere. Such an id, those characters replaced by _, is rewritten the same way for the call
+ * and its result.
  */
 function toolUseId(id: string): string {
   if (TOOL_USE_ID.test(id)) return id;
-  return `${id.replace(/[^a-zA-Z0-9_-]/g, '_')}_${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
+  return withIdDigest(id.replace(/[^a-zA-Z0-9_-]/g, '_'), id);
 }
 
 function argumentsObject(call: ToolCall): Record<string, unknown> | undefined {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type {
   ChatCompletionContentPart,
   ChatCompletionCreateParamsBase,
@@ -8,6 +7,7 @@ import type {
 } from 'openai/resources/chat/completions';
 import type { ChatMessage } from '../../domain/chat.js';
 import type { ContentPart, ToolCall, ToolChoice, Tooling } from '../../domain/tools.js';
+import { ID_DIGEST_CHARS, withIdDigest } from '../tool-call-ids.js';
 
 /** Our conversation as the Chat Completions API wants it: roles, parts, tool calls and results map one to one. */
 export function toOpenAIMessages(messages: readonly ChatMessage[]): ChatCompletionMessageParam[] {
@@ -42,12 +42,12 @@ const MAX_TOOL_CALL_ID = 40;
 
 /**
  * OpenAI refuses a tool call id over 40 characters, which other servers make (and reach it in a
- * conversation begun elsewhere): such an id is shortened the same way for the call and its
- * result, keeping a digest of the whole so two that share their start stay two.
+ * conversation begun elsewhere): such an id keeps its start, shortened the same way for the
+ * call and its result.
  */
 function toolCallId(id: string): string {
   if (id.length <= MAX_TOOL_CALL_ID) return id;
-  return `${id.slice(0, MAX_TOOL_CALL_ID - 9)}_${createHash('sha256').update(id).digest('hex').slice(0, 8)}`;
+  return withIdDigest(id.slice(0, MAX_TOOL_CALL_ID - ID_DIGEST_CHARS), id);
 }
 
 function partOf(part: ContentPart): ChatCompletionContentPart {
