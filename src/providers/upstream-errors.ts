@@ -12,6 +12,7 @@ import {
   upstreamTooLarge,
   upstreamUnreachable,
 } from '../domain/upstream-errors.js';
+import { findCause } from './http/causes.js';
 import { RefusedAddressError } from './http/connector.js';
 import { tooLargeIn } from './http/too-large.js';
 import { MAX_TIMER_MS } from '../domain/timers.js';
@@ -62,12 +63,8 @@ export function transportError(provider: string, err: unknown): OrchestratorErro
     const setting = tooLarge.part === 'body' ? 'UPSTREAM_MAX_BODY_BYTES' : 'UPSTREAM_MAX_EVENT_BYTES';
     return upstreamTooLarge({ provider, part: tooLarge.part, limitBytes: tooLarge.limitBytes, setting, cause: err });
   }
-  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof RefusedAddressError) {
-      return upstreamAddressRefused(provider, e.message, err);
-    }
-  }
-  return undefined;
+  const refused = findCause(err, (e): e is RefusedAddressError => e instanceof RefusedAddressError);
+  return refused ? upstreamAddressRefused(provider, refused.message, err) : undefined;
 }
 
 /**
@@ -92,12 +89,13 @@ export function unrecognised(provider: string, err: unknown, phase: 'response' |
  * UND_ERR_SOCKET, a stream closed early; Z_DATA_ERROR for a compressed body that came broken).
  */
 export function isTransportFailure(err: unknown): boolean {
-  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof TypeError && (e.message === 'fetch failed' || e.message === 'terminated')) return true;
-    const code: unknown = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && TRANSPORT_CODE.test(code)) return true;
-  }
-  return false;
+  return findCause(err, failsTransport) !== undefined;
+}
+
+function failsTransport(e: object): boolean {
+  if (e instanceof TypeError && (e.message === 'fetch failed' || e.message === 'terminated')) return true;
+  const code: unknown = (e as { code?: unknown }).code;
+  return typeof code === 'string' && TRANSPORT_CODE.test(code);
 }
 
 /** System errors (E..., not Node's own ERR_...), undici's, zlib's, and a Node stream closed before its end. */

@@ -1,3 +1,5 @@
+import { findCause } from './causes.js';
+
 /**
  * An upstream answer over one of our size limits: a whole response body read at once
  * (UPSTREAM_MAX_BODY_BYTES) or one server-sent event (UPSTREAM_MAX_EVENT_BYTES). Whoever throws
@@ -15,8 +17,5 @@ export class UpstreamTooLargeError extends Error {
 
 /** The UpstreamTooLargeError behind `err`, looking through SDK and fetch wrappers (`cause`). */
 export function tooLargeIn(err: unknown): UpstreamTooLargeError | undefined {
-  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof UpstreamTooLargeError) return e;
-  }
-  return undefined;
+  return findCause(err, (e): e is UpstreamTooLargeError => e instanceof UpstreamTooLargeError);
 }
