@@ -89,18 +89,28 @@ export function parseMessages(raw: unknown, limits: MessageLimits, v: Violations
   return messages;
 }
 
+/**
+ * A tool result's name against the call it answers. The calls' names are gathered only once a
+ * named result is met, from the messages before it: most requests carry no such name.
+ */
 function checkToolResultNames(raw: readonly unknown[], messages: readonly ChatMessage[], v: Violations): void {
-  const names = new Map<string, string>();
-  messages.forEach((m, i) => {
-    for (const call of m.toolCalls ?? []) names.set(call.id, call.name);
+  let names: Map<string, string> | undefined;
+  let gathered = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
     const message = raw[i];
     const name = m.role === 'tool' && isObject(message) ? message.name : undefined;
-    if (name === undefined || name === null) return;
+    if (name === undefined || name === null) continue;
+    if (typeof name !== 'string') {
+      v.add(`messages[${i}].name`, 'must be a string');
+      continue;
+    }
+    names ??= new Map();
+    for (; gathered < i; gathered++) for (const call of messages[gathered]!.toolCalls ?? []) names.set(call.id, call.name);
     const called = names.get(m.toolCallId ?? '');
-    if (typeof name !== 'string') v.add(`messages[${i}].name`, 'must be a string');
-    else if (called !== undefined && name !== called)
+    if (called !== undefined && name !== called)
       v.add(`messages[${i}].name`, `must be the name of the function the call it answers named ("${called}"), or absent`);
-  });
+  }
 }
 
 function parseToolCalls(raw: unknown, at: string, v: Violations): ToolCall[] | undefined {
