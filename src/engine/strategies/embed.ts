@@ -104,8 +104,15 @@ export function resolveEmbedModel(
  */
 const MAX_REQUEST_BYTES = 300_000;
 
+/** A UTF-16 code unit is at most 3 bytes of UTF-8. */
+const MAX_UTF8_BYTES_PER_CHAR = 3;
+
 /** The inputs in the requests they go upstream in. */
 function requestBatches(inputs: readonly string[]): (readonly string[])[] {
+  // Most calls fit in one request by their length alone: no byte counting for them.
+  let chars = 0;
+  for (const input of inputs) chars += input.length;
+  if (chars * MAX_UTF8_BYTES_PER_CHAR <= MAX_REQUEST_BYTES) return [inputs];
   const batches: string[][] = [];
   let batch: string[] = [];
   let bytes = 0;
