@@ -207,6 +207,13 @@ export class PipeDestination {
         if (count > 0 && bytes > this.maxWriteBytes) break;
       }
     }
+    if (count === this.pending.length) {
+      // Everything waiting (always with one writer): no count to keep line by line.
+      const data = Buffer.from(this.pending.join(''));
+      this.pending = [];
+      this.pendingChars = 0;
+      return data;
+    }
     const lines = this.pending.splice(0, count);
     for (const line of lines) this.pendingChars -= line.length;
     return Buffer.from(lines.join(''));
