@@ -57,12 +57,12 @@ function usageProblem(u: TokenUsage, request: Checked, generatedChars: number): 
   for (const m of request.messages) for (const part of m.parts ?? []) if (part.type === 'image') images++;
   const toolPrompt = (request.tooling?.tools?.length ?? 0) > 0 ? TOOL_USE_PROMPT_BOUND : 0;
   const allowance = FRAMING_PER_MESSAGE * request.messages.length + images * TOKENS_PER_IMAGE_BOUND + toolPrompt + SLACK;
-  const promptChars = promptSize(request, (text) => text.length);
+  const promptChars = promptSize(request, chars);
   if (u.promptTokens > promptChars + allowance) {
     // A byte-level tokenizer spends up to a token per UTF-8 byte, not per character: text in a
     // script of several bytes a character (Amharic, Burmese, Tamil) counts more tokens than
     // characters. Measured only here, as few reports get this far.
-    const promptBytes = promptSize(request, (text) => Buffer.byteLength(text, 'utf8'));
+    const promptBytes = promptSize(request, utf8Bytes);
     if (u.promptTokens > promptBytes + allowance)
       return `prompt_tokens ${u.promptTokens} exceeds what a ${promptBytes}-byte prompt can hold (${promptBytes + allowance})`;
   }
@@ -73,6 +73,9 @@ function usageProblem(u: TokenUsage, request: Checked, generatedChars: number): 
   if (u.completionTokens === 0 && generatedChars > 0) return `completion_tokens 0 for an answer of ${generatedChars} characters`;
   return undefined;
 }
+
+const chars = (text: string): number => text.length;
+const utf8Bytes = (text: string): number => Buffer.byteLength(text, 'utf8');
 
 /** The prompt's text, tool definitions and tool calls, measured by `size`. */
 function promptSize(request: Checked, size: (text: string) => number): number {
