@@ -16,6 +16,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { AttemptRecord } from '../domain/chat.js';
 import { roundUsd } from '../domain/money.js';
+import { timerDelay } from '../domain/timers.js';
 import { firstViolations, isOrchestratorError, type ErrorKind, type FieldViolation, type OrchestratorError } from '../domain/errors.js';
 import type { Any } from '../gen/google/protobuf/any.js';
 import { BadRequest, ErrorInfo, QuotaFailure, RetryInfo } from '../gen/google/rpc/error_details.js';
@@ -73,19 +74,15 @@ export function codeForKind(kind: ErrorKind): grpc.status {
  */
 const TRAILER_LIMITS = { violations: 20, violationChars: 2_000, text: 200, message: 512 } as const;
 
-/**
- * gRFC A6 sends the pushback as an int32: past it (a monthly budget refused with more than
- * about 24.8 days left) clients misread the value, grpc-js by retrying at once, since Node runs
- * a timer that long after 1 ms. The longest int32 still tells them to wait past any deadline.
- */
-const MAX_PUSHBACK_MS = 2 ** 31 - 1;
-
 export function toGrpcStatus(err: unknown): GrpcErrorStatus {
   const { status, internal } = rpcStatus(err, true);
   const result = statusWith(status.code, clipped(status.message, TRAILER_LIMITS.message), status.details, internal);
-  // gRFC A6 server pushback: gRPC clients with a retry policy wait this long before retrying.
+  // gRFC A6 server pushback: gRPC clients with a retry policy wait this long before retrying. It
+  // is an int32, and clients wait on a timer: past the longest a timer holds (a monthly budget
+  // refused with more than about 24.8 days left) grpc-js would retry after 1 ms. The longest
+  // still tells them to wait past any deadline.
   if (isOrchestratorError(err) && err.retryAfterMs !== undefined && (err.kind === 'resource_exhausted' || err.kind === 'unavailable')) {
-    result.metadata.set('grpc-retry-pushback-ms', String(Math.min(MAX_PUSHBACK_MS, Math.max(0, Math.round(err.retryAfterMs)))));
+    result.metadata.set('grpc-retry-pushback-ms', String(timerDelay(Math.round(err.retryAfterMs))));
   }
   return result;
 }
