@@ -185,8 +185,9 @@ function dropDanglingRuntimeFallbacks(drafts: ReadonlyMap<string, ModelDraft>): 
 function applyRuntime(draft: ModelDraft, model: RuntimeModel): void {
   const origin: FieldOrigin = { source: 'runtime' };
   draft.set('provider', model.provider, origin);
-  draft.set('upstreamId', model.upstreamId, origin);
-  // Aliases and fallbacks are checked trimmed when created: looked up trimmed, so kept trimmed.
+  // A runtime model's names are stored as written and checked trimmed: trimmed here, where every
+  // runtime model is read, so a row written with spaces (or before they were checked) works too.
+  draft.set('upstreamId', model.upstreamId?.trim(), origin);
   draft.set(
     'aliases',
     model.aliases.map((a) => a.trim()),

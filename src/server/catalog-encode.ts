@@ -86,8 +86,7 @@ export function decodeRuntimeModel(spec: RuntimeModelSpec): RuntimeModelInput {
   return {
     id: spec.id.trim(),
     provider: spec.provider.trim(),
-    // Trimmed as the id is; blank but not empty stays blank, which the checks refuse.
-    upstreamId: spec.upstreamId === '' ? undefined : spec.upstreamId.trim(),
+    upstreamId: spec.upstreamId === '' ? undefined : spec.upstreamId,
     aliases: spec.aliases,
     contextWindow: spec.contextWindow,
     maxOutputTokens: spec.maxOutputTokens,

@@ -174,3 +174,14 @@ describe('a runtime fallback to a model the catalog no longer has', () => {
     expect(() => new Catalog({ models: c.composed.models, providers: new Map() })).not.toThrow();
   });
 });
+
+describe('a runtime model stored with spaces around its names', () => {
+  it('is sent upstream and looked up by them without the spaces, however it was stored', () => {
+    const c = compose({
+      runtime: [
+        runtime({ id: 'house', provider: 'openai', upstreamId: ' gpt-4o-mini ', aliases: [' home '], fallbacks: [' gpt-4o-mini '] }),
+      ],
+    });
+    expect(c.model('house')).toMatchObject({ upstreamId: 'gpt-4o-mini', aliases: ['home'], fallbacks: ['gpt-4o-mini'] });
+  });
+});
