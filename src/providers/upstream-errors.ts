@@ -101,6 +101,13 @@ function failsTransport(e: object): boolean {
 /** System errors (E..., not Node's own ERR_...), undici's, zlib's, and a Node stream closed before its end. */
 const TRANSPORT_CODE = /^(?:E(?!RR_)[A-Z0-9_]+|UND_ERR_[A-Z_]+|Z_[A-Z_]+|ERR_STREAM_PREMATURE_CLOSE)$/;
 
+/**
+ * The SDKs' own timeout when a provider sets none: our AbortSignal carries the real deadline, so
+ * this only guards against a lost signal. Past it the SDK fails with its connection-timeout
+ * error, which is the upstream's time running out, as a provider's `timeout_ms` is.
+ */
+export const SDK_GUARD_TIMEOUT_MS = 60 * 60 * 1000;
+
 /** The abort reason the engine set, or a plain cancel when something else aborted. */
 export function abortError(signal: AbortSignal): OrchestratorError {
   const reason: unknown = signal.reason;

@@ -24,6 +24,7 @@ import {
   errorForUpstreamStatus,
   malformed,
   parseRetryAfter,
+  SDK_GUARD_TIMEOUT_MS,
   transportError,
   truncated,
   unrecognised,
@@ -92,7 +93,7 @@ export class AnthropicProvider implements Provider {
       openTelemetry: { traces: false, propagation: false },
       // Our AbortSignal carries the real deadline; this only guards against a lost signal. Set
       // explicitly, it also keeps the SDK from refusing large non-streamed max_tokens.
-      timeout: options.timeoutMs ?? 60 * 60 * 1000,
+      timeout: options.timeoutMs ?? SDK_GUARD_TIMEOUT_MS,
       defaultHeaders: {
         ...options.defaultHeaders,
         ...(version !== undefined ? { 'anthropic-version': version } : {}),
@@ -323,8 +324,7 @@ export class AnthropicProvider implements Provider {
     const sdk = this.sdk; // loaded before any request went out, so before any error of its own
     // APIUserAbortError is an APIError without a status: test it first.
     if (sdk && err instanceof sdk.APIUserAbortError) return abortError(signal);
-    if (sdk && err instanceof sdk.APIConnectionTimeoutError && this.timeoutMs !== undefined)
-      return upstreamTimeout(this.name, this.timeoutMs, err);
+    if (sdk && err instanceof sdk.APIConnectionTimeoutError) return upstreamTimeout(this.name, this.timeoutMs ?? SDK_GUARD_TIMEOUT_MS, err);
     if (sdk && err instanceof sdk.APIError) {
       // An `event: error` inside a 200 stream (e.g. overloaded_error) has a type, not a status.
       const status = typeof err.status === 'number' ? err.status : statusOfErrorType(err.type);

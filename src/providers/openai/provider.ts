@@ -27,6 +27,7 @@ import {
   errorInAnswer,
   malformed,
   parseRetryAfter,
+  SDK_GUARD_TIMEOUT_MS,
   transportError,
   truncated,
   unrecognised,
@@ -84,7 +85,7 @@ export class OpenAIProvider implements Provider {
       // Failures are ours to log, once, with the request id.
       logLevel: 'off',
       // Our AbortSignal carries the real deadline; this only guards against a lost signal.
-      timeout: options.timeoutMs ?? 60 * 60 * 1000,
+      timeout: options.timeoutMs ?? SDK_GUARD_TIMEOUT_MS,
       defaultHeaders: options.defaultHeaders ? { ...options.defaultHeaders } : undefined,
       fetch: this.http,
     });
@@ -304,8 +305,7 @@ export class OpenAIProvider implements Provider {
     const known = transportError(this.name, err);
     if (known) return known;
     if (err instanceof OpenAI.APIUserAbortError) return abortError(signal);
-    if (err instanceof OpenAI.APIConnectionTimeoutError && this.timeoutMs !== undefined)
-      return upstreamTimeout(this.name, this.timeoutMs, err);
+    if (err instanceof OpenAI.APIConnectionTimeoutError) return upstreamTimeout(this.name, this.timeoutMs ?? SDK_GUARD_TIMEOUT_MS, err);
     if (err instanceof OpenAI.APIError && typeof err.status === 'number') {
       return errorForUpstreamStatus({
         provider: this.name,

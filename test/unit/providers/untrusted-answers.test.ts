@@ -7,6 +7,7 @@ import { checkUsage } from '../../../src/engine/usage-check.js';
 import { AnthropicProvider } from '../../../src/providers/anthropic/provider.js';
 import { SseDecoder } from '../../../src/providers/http/fast-sse.js';
 import { OpenAIProvider } from '../../../src/providers/openai/provider.js';
+import { SDK_GUARD_TIMEOUT_MS } from '../../../src/providers/upstream-errors.js';
 import type { ProviderRequest, ProviderStreamEvent } from '../../../src/providers/types.js';
 
 /** An upstream's answer is input: a shape other than the API's fails as a malformed answer (retryable), never as a crash. */
@@ -220,6 +221,26 @@ describe('a failure that is not the transport failing', () => {
     ours(await failure(collect(anthropic().stream(req({ onProgress })))), TypeError);
     reply = inTwoReads(chunk({ reasoning_content: 'hmm' }), `${chunk({ content: 'a' }, 'stop')}data: [DONE]\n\n`);
     ours(await failure(collect(openai().stream(req({ onProgress })))), TypeError);
+  });
+  it("is the upstream's time running out when the SDK's own guard timeout passes, with no provider timeout set", async () => {
+    // The guard is an hour: its error is made here rather than waited for.
+    type Translating = { translate(err: unknown, signal: AbortSignal, phase: 'response' | 'stream'): OrchestratorError };
+    const signal = new AbortController().signal;
+    const openaiSdk = (await import('openai')).default;
+    const anthropicSdk = (await import('@anthropic-ai/sdk')).default;
+    const anthropicProvider = anthropic();
+    // The Anthropic SDK loads with the provider's first request.
+    reply = (_b, res) => res.end('{}');
+    await anthropicProvider.complete(req()).catch(() => undefined);
+    const cases: [unknown, Error][] = [
+      [openai(), new openaiSdk.APIConnectionTimeoutError()],
+      [anthropicProvider, new anthropicSdk.APIConnectionTimeoutError()],
+    ];
+    for (const [provider, timeout] of cases) {
+      const err = (provider as Translating).translate(timeout, signal, 'response');
+      expect([err.reason, err.retryable]).toEqual(['UPSTREAM_TIMEOUT', true]);
+      expect(err.message).toContain(String(SDK_GUARD_TIMEOUT_MS));
+    }
   });
   it('keeps a cut connection STREAM_TRUNCATED and a refused one UPSTREAM_UNREACHABLE', async () => {
     reply = (_b, res) => {
