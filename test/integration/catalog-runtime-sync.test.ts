@@ -71,6 +71,14 @@ const sync = (h: Harness) =>
     (r) => r.response.reports,
   );
 
+/** An OpenRouter run whose config maps openai/chatgpt-4o-latest to null: the others are applied, that one stays out. */
+async function leavesNullOverrideOut(h: Harness): Promise<void> {
+  const [r] = await sync(h);
+  expect(r?.ok).toBe(true);
+  expect((await find(h, MISTRAL))?.inputPricePerMillion).toBe(2);
+  expect(await find(h, 'openai/chatgpt-4o-latest')).toBeUndefined();
+}
+
 describe('runtime model aliases', () => {
   let h: Harness;
   beforeAll(async () => {
@@ -237,12 +245,7 @@ catalog:
     await openrouter?.close();
   });
 
-  it('leaves a name an override maps to null out of the catalog', async () => {
-    const [r] = await sync(h);
-    expect(r?.ok).toBe(true);
-    expect((await find(h, MISTRAL))?.inputPricePerMillion).toBe(2);
-    expect(await find(h, 'openai/chatgpt-4o-latest')).toBeUndefined();
-  });
+  it('leaves a name an override maps to null out of the catalog', () => leavesNullOverrideOut(h));
 
   it('fails a run that lists no model at all (an outage answering {"data":[]}) instead of wiping the OpenRouter models', async () => {
     writeFileSync(orFile, JSON.stringify({ data: [] }));
@@ -375,12 +378,7 @@ catalog:
     await openrouter?.close();
   });
 
-  it('leaves a name an override maps to null out of the catalog', async () => {
-    const [r] = await sync(h);
-    expect(r?.ok).toBe(true);
-    expect((await find(h, MISTRAL))?.inputPricePerMillion).toBe(2);
-    expect(await find(h, 'openai/chatgpt-4o-latest')).toBeUndefined();
-  });
+  it('leaves a name an override maps to null out of the catalog', () => leavesNullOverrideOut(h));
 
   it("keeps a skipped Hub model's last good values", async () => {
     const run = () =>
