@@ -237,18 +237,23 @@ export class SyncScheduler {
       }
       const startedAt = new Date();
       report = await this.options.runner.run(source, this.abort.signal).catch((err: unknown) => runFailed(source, startedAt, err));
+      state.stats.runs++;
+      state.stats.lastReport = report;
+      this.options.onEvent?.({ kind: 'run', source, report, attempt });
+      // Still under the lock: until the report is recorded, another replica would find the source
+      // not run yet and run it again, or write its own run's rows in between this one's.
+      try {
+        await this.options.onReport(report);
+      } catch (err) {
+        // A caller on demand must not read "ok" for a run that was never recorded.
+        if (mode === 'demand') throw err;
+        this.options.log?.warn(
+          { source, err: err instanceof Error ? err.message : String(err) },
+          'catalog sync: applying the report failed',
+        );
+      }
     } finally {
       await release();
-    }
-    state.stats.runs++;
-    state.stats.lastReport = report;
-    this.options.onEvent?.({ kind: 'run', source, report, attempt });
-    try {
-      await this.options.onReport(report);
-    } catch (err) {
-      // A caller on demand must not read "ok" for a run that was never recorded.
-      if (mode === 'demand') throw err;
-      this.options.log?.warn({ source, err: err instanceof Error ? err.message : String(err) }, 'catalog sync: applying the report failed');
     }
     if (report.ok) {
       this.options.log?.info({ source, models: report.models.length, matched: report.matched.length }, 'catalog sync: done');

@@ -191,6 +191,42 @@ describe('catalog sync scheduler', () => {
     replicaB.stop();
   });
 
+  it('holds the lock until the report is recorded: a replica ticking while it is written neither runs nor overlaps', async () => {
+    const clock = new FakeClock();
+    const lock = inProcessSyncLock();
+    let lastRunAt: number | undefined;
+    const writing = deferred<void>();
+    let slowWrite = true;
+    const onReport = async (r: SyncReport) => {
+      // The first report's write is slow (a busy database); the store learns of the run only when it ends.
+      if (slowWrite) {
+        slowWrite = false;
+        await writing.promise;
+      }
+      lastRunAt = r.startedAt.getTime();
+    };
+    const a = scriptedRunner(clock);
+    const b = scriptedRunner(clock);
+    const replica = (runner: SyncRunner) =>
+      new SyncScheduler({ runner, schedules: { openrouter: every('1h') }, onReport, clock, lock, lastRunAt: () => lastRunAt });
+    const replicaA = replica(a.runner);
+    replicaA.start();
+    // The second replica started a minute later: its ticks come a minute after the first's.
+    await clock.advance(MIN);
+    const replicaB = replica(b.runner);
+    replicaB.start();
+    await clock.advance(HOUR);
+    expect(a.calls).toEqual([HOUR]);
+    // A's report is still being written: B's tick must not get the lock and run the source again.
+    expect(b.calls).toEqual([]);
+    expect(replicaB.stats().openrouter?.skippedLocked).toBe(1);
+    writing.resolve();
+    await clock.advance(MIN);
+    expect(b.calls).toEqual([]);
+    replicaA.stop();
+    replicaB.stop();
+  });
+
   it('skips the run, and does not crash, when the lock cannot be had (database down)', async () => {
     const clock = new FakeClock();
     const { runner, calls } = scriptedRunner(clock);
