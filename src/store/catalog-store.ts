@@ -240,6 +240,44 @@ export class CatalogStore {
     return runId;
   }
 
+  /**
+   * Deletes up to `limit` runs started before `cutoff` (one transaction) and answers how many. Kept
+   * whatever their age: a run a synced row still names (history reads its finish time to tell a
+   * model the source stopped listing from one whose values changed), and the newest run of each
+   * source (when it last ran, for the scheduler and whoever reads the table).
+   */
+  async deleteOldSyncRuns(cutoff: number, limit: number): Promise<number> {
+    return this.db()
+      .transaction()
+      .execute(async (tx) => {
+        const ids = await tx
+          .selectFrom('catalog_sync_runs as r')
+          .select('r.id')
+          .where('r.started_at', '<', cutoff)
+          .where('r.id', 'not in', tx.selectFrom('catalog_synced_models').select('run_id'))
+          .where(({ exists, selectFrom }) =>
+            exists(
+              selectFrom('catalog_sync_runs as n')
+                .select('n.id')
+                .whereRef('n.source', '=', 'r.source')
+                .whereRef('n.started_at', '>', 'r.started_at'),
+            ),
+          )
+          .limit(limit)
+          .execute();
+        if (ids.length === 0) return 0;
+        const result = await tx
+          .deleteFrom('catalog_sync_runs')
+          .where(
+            'id',
+            'in',
+            ids.map((r) => r.id),
+          )
+          .executeTakeFirst();
+        return Number(result.numDeletedRows);
+      });
+  }
+
   /** Field changes over time, newest first, for one model or all. */
   async history(modelId: string | undefined, field: string | undefined, limit: number): Promise<FieldChange[]> {
     let query = this.db().selectFrom('catalog_synced_models').selectAll().orderBy('first_seen_at');

@@ -2,6 +2,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Cron } from 'croner';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
+import { CatalogStore } from './catalog-store.js';
 import type { LedgerDatabase } from './database.js';
 
 export interface RetentionOptions {
@@ -19,6 +20,8 @@ export interface RetentionResult {
   readonly calls: number;
   readonly attempts: number;
   readonly decisions: number;
+  /** Catalog sync runs (catalog_sync_runs) deleted. */
+  readonly syncRuns: number;
   /** Another replica held the lock: nothing was done here. */
   readonly skipped: boolean;
 }
@@ -27,7 +30,7 @@ export interface RetentionResult {
 const RETENTION_LOCK_KEY = 0x4c4c4d52; // "LLMR"
 
 /**
- * Deletes ledger rows older than LEDGER_RETENTION_DAYS on a schedule. croner's `protect`
+ * Deletes ledger rows and catalog sync runs older than LEDGER_RETENTION_DAYS on a schedule. croner's `protect`
  * keeps one run at a time in this process; on PostgreSQL an advisory lock keeps it to one
  * replica (the others skip that run).
  */
@@ -53,7 +56,7 @@ export class RetentionJob {
 
   async runOnce(now = Date.now()): Promise<RetentionResult> {
     const database = this.options.database();
-    const none = { calls: 0, attempts: 0, decisions: 0, skipped: false };
+    const none = { calls: 0, attempts: 0, decisions: 0, syncRuns: 0, skipped: false };
     if (!database || this.options.days <= 0) return none;
     const cutoff = now - this.options.days * 86_400_000;
     const result =
@@ -68,7 +71,7 @@ export class RetentionJob {
             }
           })
         : await this.prune(database, cutoff);
-    if (result.calls > 0 || result.skipped) {
+    if (result.calls > 0 || result.syncRuns > 0 || result.skipped) {
       this.options.log.info(
         { ...result, olderThan: new Date(cutoff).toISOString() },
         result.skipped ? 'ledger retention: another replica is pruning' : 'ledger retention: old rows deleted',
@@ -99,6 +102,15 @@ export class RetentionJob {
       // turn: without this pause a run over a large backlog would hold every call until it ends.
       await nextTurn();
     }
-    return { calls, attempts, decisions, skipped: false };
+    // A scheduled catalog sync records a run every few minutes: kept forever, they would outgrow the ledger.
+    const catalog = new CatalogStore(() => database);
+    let syncRuns = 0;
+    for (;;) {
+      const removed = await catalog.deleteOldSyncRuns(cutoff, batch);
+      syncRuns += removed;
+      if (removed < batch) break;
+      await nextTurn();
+    }
+    return { calls, attempts, decisions, syncRuns, skipped: false };
   }
 }

@@ -10,6 +10,7 @@ import { callRecord } from '../helpers/call-record.js';
 import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { startPostgres, type PostgresProcess } from '../helpers/postgres.js';
+import { checkSyncRunRetention } from '../helpers/sync-runs.js';
 
 let pg: PostgresProcess;
 beforeAll(async () => {
@@ -127,6 +128,22 @@ describe('the ledger on PostgreSQL', () => {
         .filter((id) => id.startsWith('old-') || id.startsWith('kept-'))
         .sort();
       expect(ids).toEqual(['kept-0', 'kept-1', 'kept-2']);
+    } finally {
+      await store.close(1_000);
+    }
+  }, 60_000);
+
+  it('the retention job deletes old catalog sync runs too, keeping those model history names and the newest of each source', async () => {
+    const log = pino({ level: 'silent' });
+    const store = new LedgerStore({ target: { kind: 'postgres', url: pg.url }, log, maxQueue: 100, flushMs: 10, batchSize: 50 });
+    await store.start();
+    try {
+      const database = store.db;
+      if (!database) throw new Error('the ledger database is not open');
+      await checkSyncRunRetention(
+        database,
+        (size) => new RetentionJob({ database: () => database, days: 30, cron: '0 0 * * *', log, batchSize: size }),
+      );
     } finally {
       await store.close(1_000);
     }

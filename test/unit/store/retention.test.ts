@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { LedgerStore } from '../../../src/store/ledger-store.js';
 import { RetentionJob } from '../../../src/store/retention.js';
 import { callRecord } from '../../helpers/call-record.js';
+import { checkSyncRunRetention } from '../../helpers/sync-runs.js';
 
 const DAY = 86_400_000;
 
@@ -36,6 +37,30 @@ describe('the retention job on a SQLite file', () => {
       expect(ticks).toBeGreaterThanOrEqual(5);
       const left = await store.db?.db.selectFrom('ledger_calls').select('id').orderBy('id').execute();
       expect(left?.map((r) => r.id)).toEqual(['kept-0', 'kept-1', 'kept-2']);
+    } finally {
+      await store.close(1_000);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('deletes old catalog sync runs too, keeping the runs model history names and the newest run of each source', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmo-retention-'));
+    const log = pino({ level: 'silent' });
+    const store = new LedgerStore({
+      target: { kind: 'sqlite', file: join(dir, 'ledger.db') },
+      log,
+      maxQueue: 100,
+      flushMs: 10,
+      batchSize: 50,
+    });
+    await store.start();
+    try {
+      const database = store.db;
+      if (!database) throw new Error('the ledger database is not open');
+      await checkSyncRunRetention(
+        database,
+        (size) => new RetentionJob({ database: () => database, days: 30, cron: '0 0 * * *', log, batchSize: size }),
+      );
     } finally {
       await store.close(1_000);
       rmSync(dir, { recursive: true, force: true });
