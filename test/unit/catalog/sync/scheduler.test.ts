@@ -121,6 +121,7 @@ describe('catalog sync scheduler', () => {
       () => report('openrouter', true),
     ]);
     const events: string[] = [];
+    const lines: { obj: object; msg: string }[] = [];
     const scheduler = new SyncScheduler({
       runner,
       schedules: { openrouter: every('6h') },
@@ -129,6 +130,7 @@ describe('catalog sync scheduler', () => {
       clock,
       random: () => 0.5,
       retry: { maxAttempts: 4, initialBackoffMs: MIN, maxBackoffMs: HOUR },
+      log: { info: (obj, msg) => void lines.push({ obj, msg }), warn: (obj, msg) => void lines.push({ obj, msg }) },
     });
     scheduler.start();
     await clock.advance(7 * HOUR);
@@ -137,6 +139,11 @@ describe('catalog sync scheduler', () => {
     expect(calls).toEqual([6 * HOUR, 6 * HOUR + 45_000, 6 * HOUR + 45_000 + 10 * MIN + 500]);
     expect(events).toEqual(['run', 'retry:2:45000', 'run', 'retry:3:600500', 'run']);
     expect(scheduler.stats().openrouter).toMatchObject({ runs: 3, failures: 2, retries: 2 });
+    // The log line docs/catalog-sync.md names for a planned retry; `attempt` is the run that failed.
+    expect(lines.filter((l) => l.msg === 'catalog sync: retry scheduled').map((l) => l.obj)).toEqual([
+      { source: 'openrouter', attempt: 1, retryInMs: 45_000 },
+      { source: 'openrouter', attempt: 2, retryInMs: 600_500 },
+    ]);
     scheduler.stop();
   });
 
