@@ -102,11 +102,25 @@ describe('catalog sync scheduler', () => {
     const clock = new FakeClock();
     const slow = deferred<SyncReport>();
     const { runner, calls } = scriptedRunner(clock, [() => slow.promise]);
-    const scheduler = new SyncScheduler({ runner, schedules: { openrouter: every('1h') }, onReport: () => {}, clock });
+    const warnings: { obj: object; msg: string }[] = [];
+    const scheduler = new SyncScheduler({
+      runner,
+      schedules: { openrouter: every('1h') },
+      onReport: () => {},
+      clock,
+      log: { info: () => {}, warn: (obj, msg) => void warnings.push({ obj, msg }) },
+    });
     scheduler.start();
     await clock.advance(3 * HOUR + MIN);
     expect(calls).toEqual([HOUR]);
     expect(scheduler.stats().openrouter?.skippedOverlap).toBe(2);
+    // What an operator sees of it: the log line docs/catalog-sync.md names, once per skipped tick.
+    expect(warnings).toEqual(
+      Array.from({ length: 2 }, () => ({
+        obj: { source: 'openrouter' },
+        msg: 'catalog sync: the previous run is still going; this tick is skipped',
+      })),
+    );
     slow.resolve(report('openrouter', true));
     await clock.advance(HOUR);
     expect(calls).toEqual([HOUR, 4 * HOUR]);
