@@ -51,16 +51,20 @@ export function asOrchestratorError(err: unknown, signal: AbortSignal): Orchestr
 /**
  * Usage of a call that did not finish, estimated at about four characters a token: the prompt,
  * and the text relayed so far. A call we aborted (caller's cancel or deadline, a lost race or
- * hedge, an attempt timeout, a stalled stream) had its prompt sent and processed upstream, so
- * the prompt is charged even when nothing came back; a call the upstream failed on its own
- * with nothing generated (an HTTP error, say) is not billed by providers and counts nothing.
+ * hedge, an attempt timeout, a stalled stream) had its prompt sent and processed upstream, and
+ * so had one whose answer had begun when it broke off (STREAM_TRUNCATED: the connection cut or
+ * the answer ended without a finish reason, unary or streamed, whatever had been relayed): its
+ * prompt is charged even when nothing came back. A call the upstream failed on its own with
+ * nothing generated (an HTTP error, say) is not billed by providers and counts nothing.
  */
 export function usageSoFar(
   messages: readonly ChatMessage[],
   generatedChars: number,
   aborted: boolean,
+  error: OrchestratorError | undefined,
 ): { usage: TokenUsage; estimated: boolean } {
-  if (generatedChars === 0 && !aborted) return { usage: ZERO_USAGE, estimated: false };
+  const answering = error?.reason === Reason.STREAM_TRUNCATED;
+  if (generatedChars === 0 && !aborted && !answering) return { usage: ZERO_USAGE, estimated: false };
   return { usage: estimateUsage(messages, generatedChars), estimated: true };
 }
 

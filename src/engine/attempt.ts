@@ -272,7 +272,7 @@ export class AttemptRunner {
           provider: provider.name,
           started,
           info,
-          ...usageSoFar(spec.messages, 0, signal.aborted),
+          ...usageSoFar(spec.messages, 0, signal.aborted, error),
           error,
           operation,
           upstream,
@@ -348,7 +348,9 @@ export class AttemptRunner {
           provider: provider.name,
           started,
           info,
-          ...(usage ? { usage, estimated: usageEstimated, finishReason } : usageSoFar(spec.messages, generatedChars, child.signal.aborted)),
+          ...(usage
+            ? { usage, estimated: usageEstimated, finishReason }
+            : usageSoFar(spec.messages, generatedChars, child.signal.aborted, error)),
           ...(error ? { error } : {}),
           upstream,
         }),

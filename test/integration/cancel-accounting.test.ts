@@ -2,7 +2,8 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { UpstreamStats } from '../../src/gen/orchestrator/v1/stats.js';
 import { AttemptOutcome } from '../../src/gen/orchestrator/v1/common.js';
-import { callUnary, unaryError } from '../helpers/grpc-client.js';
+import { accessFile, sha } from '../helpers/access-file.js';
+import { callUnary, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { eventually } from '../helpers/eventually.js';
 
@@ -97,5 +98,56 @@ describe('usage of aborted unary attempts', () => {
     const err = await unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'refused', messages: [] });
     expect(err.decoded.errorInfo?.metadata['prompt_tokens']).toBe('0');
     expect(err.decoded.errorInfo?.metadata['cost_usd']).toBe('0');
+  });
+});
+
+describe('usage of an answer whose connection was cut mid-answer', () => {
+  // Any spend at all exhausts cora's budget, so her next call says whether the cut one was charged.
+  let k: Harness;
+  beforeAll(async () => {
+    k = await startHarness({
+      env: { CONFIG_FILE: accessFile(`    - { name: cora, sha256: ${sha('cora-secret')}, budgets: { usd_per_day: 0.000000001 } }\n`) },
+    });
+  });
+  afterAll(async () => k?.close());
+  const cora = { metadata: { authorization: 'Bearer cora-secret' } };
+
+  it('charges the prompt, estimated, on Chat as on StreamChat, in the error, the stats, the ledger and the budget', async () => {
+    const prompt = 'a question whose answer the upstream starts and never finishes';
+    k.upstream.injectFault({ kind: 'cut', model: 'gpt-4o', afterTokens: 2, times: 1 });
+    const unary = await unaryError(k.clients.chat.chat.bind(k.clients.chat), { model: 'gpt-4o', prompt, messages: [] }, cora);
+    expect(unary.decoded.errorInfo?.reason).toBe('STREAM_TRUNCATED');
+    k.upstream.injectFault({ kind: 'cut', model: 'gpt-4o', afterTokens: 2, times: 1 });
+    // Another key (no budget) streams the same prompt to the same cut.
+    const erin = new grpc.Metadata();
+    erin.set('authorization', 'Bearer erin-secret');
+    const streamed = await collectStream(k.clients.chat.streamChat(streamRequest({ model: 'gpt-4o', prompt }), erin));
+    expect(streamed.error?.decoded.errorInfo?.reason).toBe('STREAM_TRUNCATED');
+    const promptOf = (e: typeof unary | undefined) => Number(e?.decoded.errorInfo?.metadata['prompt_tokens']);
+    expect(promptOf(unary)).toBeGreaterThan(0);
+    expect(promptOf(unary)).toBe(promptOf(streamed.error));
+    expect(Number(unary.decoded.errorInfo?.metadata['cost_usd'])).toBeGreaterThan(0);
+
+    await k.app.ledger.store?.flush();
+    const attempts = await k.app.ledger
+      .database()!
+      .db.selectFrom('ledger_attempts')
+      .select(['prompt_tokens', 'usage_estimated', 'cost_usd'])
+      .where('model', '=', 'gpt-4o')
+      .orderBy('call_id')
+      .execute();
+    expect(attempts).toHaveLength(2);
+    for (const a of attempts) {
+      expect(Number(a.prompt_tokens)).toBe(promptOf(unary));
+      expect(Number(a.usage_estimated)).toBe(1);
+      expect(Number(a.cost_usd)).toBeGreaterThan(0);
+    }
+
+    const next = await unaryError(
+      k.clients.chat.chat.bind(k.clients.chat),
+      { model: 'gpt-4o-mini', prompt: 'and now?', messages: [] },
+      cora,
+    );
+    expect(next.decoded.errorInfo?.reason).toBe('BUDGET_EXHAUSTED');
   });
 });
