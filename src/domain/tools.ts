@@ -13,6 +13,14 @@ export interface ToolCall {
   readonly arguments: string;
 }
 
+/**
+ * What a tool call (or a streamed piece of one) adds to the text a model generated: its name and
+ * arguments, which upstreams bill as completion tokens like the answer's text.
+ */
+export function toolCallChars(call: { readonly name?: string | undefined; readonly arguments: string }): number {
+  return (call.name?.length ?? 0) + call.arguments.length;
+}
+
 /** A piece of a streamed tool call: the first piece of a call has its id and name. */
 export interface ToolCallDelta {
   readonly index: number;

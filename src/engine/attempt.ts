@@ -5,7 +5,7 @@ import { BrokenCircuitError, type CircuitBreakerPolicy, type RetryPolicy } from 
 import type { CatalogModel } from '../catalog/catalog.js';
 import type { AttemptRecord, ChatMessage, FinishReason, Sampling, TokenUsage } from '../domain/chat.js';
 import { type OrchestratorError, cancelled } from '../domain/errors.js';
-import type { Tooling } from '../domain/tools.js';
+import { toolCallChars, type Tooling } from '../domain/tools.js';
 import { providerRequest } from './provider-request.js';
 import { COMPLETION, type UpstreamCall } from './upstream-call.js';
 import type { Provider, ProviderStreamEvent } from '../providers/types.js';
@@ -316,7 +316,7 @@ export class AttemptRunner {
         for (let i = 0; i < events.length; i++) {
           const event = events[i]!;
           if (event.type === 'delta') {
-            generatedChars += event.content.length;
+            generatedChars += event.content.length + (event.toolCall ? toolCallChars(event.toolCall) : 0);
           } else {
             const checked = checkUsage(event.usage, spec, generatedChars, { log: spec.log, model: spec.model.id, provider: provider.name });
             usage = checked.usage;

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { FinishReason, TokenUsage, UpstreamOperation } from '../domain/chat.js';
+import { toolCallChars } from '../domain/tools.js';
 import type { Provider, ProviderCompletion } from '../providers/types.js';
 import { providerRequest, type RequestSpec } from './provider-request.js';
 import { checkUsage } from './usage-check.js';
@@ -35,7 +36,9 @@ export interface UpstreamCall<S extends CallSpec, R> {
 export const COMPLETION: UpstreamCall<CallSpec, ProviderCompletion> = {
   send: (spec, provider, signal, headers) => provider.complete(providerRequest(spec, signal, headers)),
   settle(spec, provider, completion) {
-    const checked = checkUsage(completion.usage, spec, completion.content.length, {
+    let generatedChars = completion.content.length;
+    for (const call of completion.toolCalls ?? []) generatedChars += toolCallChars(call);
+    const checked = checkUsage(completion.usage, spec, generatedChars, {
       log: spec.log,
       model: spec.model.id,
       provider: provider.name,

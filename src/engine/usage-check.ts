@@ -12,7 +12,7 @@ import { estimateUsage } from '../domain/chat.js';
  * tools are offered, and a generous allowance per image, whose tokens depend on its size, not
  * its characters); the completion cannot pass max_tokens
  * (plus a little slack for providers that count their end marker), nor be none for an answer
- * with text. Otherwise the attempt's usage is our estimate.
+ * with text or tool calls (`generatedChars` counts both). Otherwise the attempt's usage is our estimate.
  */
 export interface CheckedUsage {
   readonly usage: TokenUsage;
@@ -69,7 +69,7 @@ function usageProblem(u: TokenUsage, request: Checked, generatedChars: number): 
   if (u.completionTokens > request.maxTokens + SLACK)
     return `completion_tokens ${u.completionTokens} exceeds max_tokens ${request.maxTokens}`;
   if (u.cachedTokens > u.promptTokens) return `cached_tokens ${u.cachedTokens} exceeds prompt_tokens ${u.promptTokens}`;
-  // Any answer is at least one token: a report of none for text that was relayed would charge it nothing.
+  // Any answer is at least one token: a report of none for text or a tool call that was relayed would charge it nothing.
   if (u.completionTokens === 0 && generatedChars > 0) return `completion_tokens 0 for an answer of ${generatedChars} characters`;
   return undefined;
 }

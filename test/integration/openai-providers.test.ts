@@ -162,3 +162,84 @@ describe('an OpenAI-compatible reasoning model that thinks longer than the first
     await expectAnswerAfterThinking(gateway.h);
   }, 20_000);
 });
+
+/**
+ * An upstream whose usage report for an answer that only calls a tool says it generated nothing
+ * (or a negative count): the tool call's arguments are completion tokens upstreams bill, so the
+ * report is refused and the estimate counts them, on Chat and on StreamChat.
+ */
+describe('an OpenAI-compatible upstream that reports no completion for a tool call', () => {
+  const ARGUMENTS = JSON.stringify({ city: 'Paris', unit: 'celsius', note: 'x'.repeat(100) });
+  let server: http.Server;
+  let h: Harness;
+  let completion = 0;
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      let text = '';
+      req.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      req.on('end', () => {
+        const body = JSON.parse(text) as { stream?: boolean };
+        const head = { id: 'c', created: 1, model: 'local-1' };
+        const usage = { prompt_tokens: 20, completion_tokens: completion, total_tokens: 20 + completion };
+        const call = { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: ARGUMENTS } };
+        if (!body.stream) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          const message = { role: 'assistant', content: null, tool_calls: [call] };
+          res.end(
+            JSON.stringify({ ...head, object: 'chat.completion', choices: [{ index: 0, message, finish_reason: 'tool_calls' }], usage }),
+          );
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const chunk = (fields: object) => `data: ${JSON.stringify({ ...head, object: 'chat.completion.chunk', ...fields })}\n\n`;
+        res.write(
+          chunk({ choices: [{ index: 0, delta: { role: 'assistant', tool_calls: [{ index: 0, ...call }] }, finish_reason: null }] }),
+        );
+        res.write(chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] }));
+        res.end(`${chunk({ choices: [], usage })}data: [DONE]\n\n`);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const file = writeConfigFile(`providers:
+  - { name: local, kind: openai, base_url: "http://127.0.0.1:${(server.address() as AddressInfo).port}/v1", api_key_env: LOCAL_KEY }
+include_builtin_models: false
+models:
+  - { id: local-chat, provider: local, upstream_id: "local-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, output_price_per_million: 2, family: l, tier: small, quality: 0.5, capabilities: { tools: true } }
+`);
+    h = await startHarness({
+      noOpenAiShorthand: true,
+      env: { CONFIG_FILE: file, DEFAULT_MODEL: 'local-chat' },
+      processEnv: { LOCAL_KEY: 'k' },
+    });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await new Promise<void>((resolve) => server?.close(() => resolve()));
+  });
+
+  const tooling = { tools: [{ name: 'get_weather', description: 'Weather', parameters: { type: 'object' }, strict: false }] };
+  // The call's name and arguments at four characters a token.
+  const generated = Math.ceil(('get_weather'.length + ARGUMENTS.length) / 4);
+
+  for (const reported of [0, -3]) {
+    it(`charges the tool call's estimate for completion_tokens ${reported}, on Chat and on StreamChat`, async () => {
+      completion = reported;
+      const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), {
+        model: 'local-chat',
+        prompt: 'weather in Paris?',
+        messages: [],
+        tooling,
+      });
+      expect(response.toolCalls).toHaveLength(1);
+      expect(response.usage?.completionTokens).toBe(generated);
+      expect(response.attempts[0]?.usageEstimated).toBe(true);
+      const streamed = await collectStream(
+        h.clients.chat.streamChat(streamRequest({ model: 'local-chat', prompt: 'weather in Paris?', tooling })),
+      );
+      const last = streamed.messages.at(-1)?.event;
+      if (last?.$case !== 'completed') throw new Error('no completed event');
+      expect(last.completed.usage?.completionTokens).toBe(generated);
+      expect(last.completed.attempts[0]?.usageEstimated).toBe(true);
+    });
+  }
+});
