@@ -29,6 +29,7 @@ export interface AnthropicConversation {
  * - consecutive user (or assistant) messages are merged into one turn: blank-line joined text
  *   when the turn is only text, its blocks in order otherwise (what the API does with
  *   consecutive same-role turns);
+ * - a last assistant turn (a prefill) goes without trailing whitespace;
  * - nothing is invented: a conversation that starts with an assistant turn (or has no user
  *   turn) is sent as it is, and if the model refuses it, the upstream 400 comes back as
  *   INVALID_ARGUMENT / UPSTREAM_REJECTED_REQUEST.
@@ -50,6 +51,8 @@ export function toAnthropicConversation(messages: readonly ChatMessage[], provid
     else turns.push({ role, blocks });
   }
   if (violations.length > 0) throw invalidArgument(violations);
+  const last = turns.at(-1);
+  if (last?.role === 'assistant') trimPrefill(last.blocks);
   return {
     system: system.length > 0 ? system.join('\n\n') : undefined,
     messages: turns.map((turn): MessageParam => {
@@ -57,6 +60,18 @@ export function toAnthropicConversation(messages: readonly ChatMessage[], provid
       return { role: turn.role, content: texts ? texts.join('\n\n') : turn.blocks };
     }),
   };
+}
+
+/**
+ * The API answers 400 to a last assistant turn (a prefill the answer continues) that ends in
+ * whitespace; the model writes that whitespace itself when it is due.
+ */
+function trimPrefill(blocks: ContentBlockParam[]): void {
+  const block = blocks.at(-1);
+  if (block?.type !== 'text') return;
+  block.text = block.text.trimEnd();
+  // An empty text block is refused too; the turn left with none is an empty prefill, which the API takes.
+  if (block.text === '' && blocks.length > 1) blocks.pop();
 }
 
 function blocksOf(message: ChatMessage, index: number, provider: string, violations: FieldViolation[]): ContentBlockParam[] {

@@ -509,6 +509,75 @@ describe('AnthropicProvider, other upstreams', () => {
     });
   });
 
+  /**
+   * Answers like the Messages API, refusing with its 400 what it refuses in a conversation: a
+   * last assistant turn (a prefill) ending in whitespace, and a turn after tool_use blocks that
+   * does not begin with their tool_result blocks. Every body it received is kept.
+   */
+  async function strictMessagesApi(): Promise<{ url: string; bodies: { messages: { role: string; content: unknown }[] }[] }> {
+    const bodies: { messages: { role: string; content: unknown }[] }[] = [];
+    const url = await serve((req, res) => {
+      let text = '';
+      req.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+      });
+      req.on('end', () => {
+        const body = JSON.parse(text) as { messages: { role: string; content: string | { type: string; text?: string }[] }[] };
+        bodies.push(body);
+        const refusal = conversationRefusal(body.messages);
+        if (refusal !== undefined) {
+          res.writeHead(400, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: refusal } }));
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            id: 'msg_1',
+            type: 'message',
+            role: 'assistant',
+            model: MODEL,
+            content: [{ type: 'text', text: 'Paris.' }],
+            stop_reason: 'end_turn',
+            stop_sequence: null,
+            usage: { input_tokens: 10, output_tokens: 2 },
+          }),
+        );
+      });
+    });
+    return { url, bodies };
+  }
+
+  function conversationRefusal(messages: { role: string; content: string | { type: string; text?: string }[] }[]): string | undefined {
+    const last = messages.at(-1);
+    if (last?.role === 'assistant') {
+      const text = typeof last.content === 'string' ? last.content : (last.content.at(-1)?.text ?? '');
+      if (/\s$/.test(text)) return 'messages: final assistant content cannot end with trailing whitespace';
+    }
+    for (const [i, message] of messages.entries()) {
+      const previous = messages[i - 1];
+      const uses = Array.isArray(previous?.content) ? previous.content.filter((b) => b.type === 'tool_use').length : 0;
+      if (uses === 0) continue;
+      const blocks = Array.isArray(message.content) ? message.content : [];
+      const leading = blocks.findIndex((b) => b.type !== 'tool_result');
+      if ((leading < 0 ? blocks.length : leading) < uses)
+        return `messages.${i}: Did not find ${uses} tool_result block(s) at the beginning of this message. Messages following tool_use blocks must begin with a matching number of tool_result blocks.`;
+    }
+    return undefined;
+  }
+
+  it('a prefill (an assistant turn last) goes without the trailing whitespace the API refuses', async () => {
+    const api = await strictMessagesApi();
+    const provider = new AnthropicProvider({ name: 'anthropic', baseURL: api.url, apiKey: 'x' });
+    const prefill: ChatMessage[] = [...PROMPT, { role: 'assistant', content: 'The capital of France is ' }];
+    expect((await provider.complete(requestOf(prefill))).content).toBe('Paris.');
+    expect(api.bodies.at(-1)?.messages.at(-1)).toEqual({ role: 'assistant', content: 'The capital of France is' });
+    // Only the last turn: an earlier assistant turn is history, sent as it was written.
+    const history: ChatMessage[] = [...PROMPT, { role: 'assistant', content: 'Paris. ' }, { role: 'user', content: 'And of Spain?' }];
+    expect((await provider.complete(requestOf(history))).content).toBe('Paris.');
+    expect(api.bodies.at(-1)?.messages[1]).toEqual({ role: 'assistant', content: 'Paris. ' });
+  });
+
   it('a dead upstream is UPSTREAM_UNREACHABLE', async () => {
     const url = await serve(() => undefined);
     await closers.pop()?.();
