@@ -28,7 +28,7 @@ export interface AnthropicConversation {
  *   blocks after its text; image parts are image blocks;
  * - consecutive user (or assistant) messages are merged into one turn: blank-line joined text
  *   when the turn is only text, its blocks in order otherwise (what the API does with
- *   consecutive same-role turns);
+ *   consecutive same-role turns), a user turn's tool_result blocks first;
  * - a last assistant turn (a prefill) goes without trailing whitespace;
  * - nothing is invented: a conversation that starts with an assistant turn (or has no user
  *   turn) is sent as it is, and if the model refuses it, the upstream 400 comes back as
@@ -57,7 +57,7 @@ export function toAnthropicConversation(messages: readonly ChatMessage[], provid
     system: system.length > 0 ? system.join('\n\n') : undefined,
     messages: turns.map((turn): MessageParam => {
       const texts = turn.blocks.every((b) => b.type === 'text') ? turn.blocks.map((b) => (b.type === 'text' ? b.text : '')) : undefined;
-      return { role: turn.role, content: texts ? texts.join('\n\n') : turn.blocks };
+      return { role: turn.role, content: texts ? texts.join('\n\n') : turn.role === 'user' ? resultsFirst(turn.blocks) : turn.blocks };
     }),
   };
 }
@@ -72,6 +72,17 @@ function trimPrefill(blocks: ContentBlockParam[]): void {
   block.text = block.text.trimEnd();
   // An empty text block is refused too; the turn left with none is an empty prefill, which the API takes.
   if (block.text === '' && blocks.length > 1) blocks.pop();
+}
+
+/**
+ * The API answers 400 to a turn after tool calls that does not begin with their tool_result
+ * blocks: a user message sent between a call and its result goes after the results.
+ */
+function resultsFirst(blocks: ContentBlockParam[]): ContentBlockParam[] {
+  const results = blocks.filter((b) => b.type === 'tool_result');
+  return results.length === 0 || results.length === blocks.length
+    ? blocks
+    : [...results, ...blocks.filter((b) => b.type !== 'tool_result')];
 }
 
 function blocksOf(message: ChatMessage, index: number, provider: string, violations: FieldViolation[]): ContentBlockParam[] {

@@ -578,6 +578,34 @@ describe('AnthropicProvider, other upstreams', () => {
     expect(api.bodies.at(-1)?.messages[1]).toEqual({ role: 'assistant', content: 'Paris. ' });
   });
 
+  it('a user turn holding tool results and text begins with the tool_result blocks, as the API requires', async () => {
+    const api = await strictMessagesApi();
+    const provider = new AnthropicProvider({ name: 'anthropic', baseURL: api.url, apiKey: 'x' });
+    const conversation: ChatMessage[] = [
+      ...PROMPT,
+      {
+        role: 'assistant',
+        content: '',
+        toolCalls: [
+          { id: 'call_a', name: 'lookup', arguments: '{"q":"France"}' },
+          { id: 'call_b', name: 'lookup', arguments: '{"q":"Paris"}' },
+        ],
+      },
+      { role: 'tool', toolCallId: 'call_a', content: 'a country' },
+      { role: 'user', content: 'Be brief.' },
+      { role: 'tool', toolCallId: 'call_b', content: 'a city' },
+    ];
+    expect((await provider.complete(requestOf(conversation))).content).toBe('Paris.');
+    expect(api.bodies.at(-1)?.messages.at(-1)).toEqual({
+      role: 'user',
+      content: [
+        { type: 'tool_result', tool_use_id: 'call_a', content: 'a country' },
+        { type: 'tool_result', tool_use_id: 'call_b', content: 'a city' },
+        { type: 'text', text: 'Be brief.' },
+      ],
+    });
+  });
+
   it('a dead upstream is UPSTREAM_UNREACHABLE', async () => {
     const url = await serve(() => undefined);
     await closers.pop()?.();
