@@ -146,10 +146,27 @@ function partOf(part: ContentPart): ContentBlockParam {
       ? { type: 'url', url: image.url }
       : {
           type: 'base64',
-          media_type: image.mediaType as 'image/png' | 'image/jpeg' | 'image/gif' | 'image/webp',
+          media_type: mediaTypeOf(image.data) ?? (image.mediaType as ImageMediaType),
           data: Buffer.from(image.data).toString('base64'),
         };
   return { type: 'image', source };
+}
+
+type ImageMediaType = 'image/png' | 'image/jpeg' | 'image/gif' | 'image/webp';
+
+/**
+ * The type the bytes are, read from their signature. The API answers 400 to an image whose
+ * media type is not what its bytes are, and clients label images by file name or habit (a
+ * screenshot always image/png): the bytes decide. Undefined for bytes of none of the four.
+ */
+function mediaTypeOf(data: Uint8Array): ImageMediaType | undefined {
+  const at = (offset: number, ...bytes: number[]): boolean => bytes.every((b, i) => data[offset + i] === b);
+  if (at(0, 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return 'image/png';
+  if (at(0, 0xff, 0xd8, 0xff)) return 'image/jpeg';
+  if (at(0, 0x47, 0x49, 0x46, 0x38)) return 'image/gif';
+  // RIFF....WEBP
+  if (at(0, 0x52, 0x49, 0x46, 0x46) && at(8, 0x57, 0x45, 0x42, 0x50)) return 'image/webp';
+  return undefined;
 }
 
 /** The Messages API body fields tools and the answer's format fill. */

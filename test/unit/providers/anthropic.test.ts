@@ -9,6 +9,8 @@ import type { ProviderRequest, ProviderStreamEvent } from '../../../src/provider
 
 // Unknown to the simulator's profiles: served with the default profile.
 const MODEL = 'claude-sonnet-5-5';
+/** The first bytes of a PNG file: its signature and the start of its IHDR chunk. */
+const PNG_BYTES = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]);
 const PROMPT: readonly ChatMessage[] = [{ role: 'user', content: 'Name the capital of France.' }];
 
 function requestOf(messages: readonly ChatMessage[], overrides: Partial<ProviderRequest> = {}): ProviderRequest {
@@ -555,6 +557,17 @@ describe('AnthropicProvider, other upstreams', () => {
       if (/\s$/.test(text)) return 'messages: final assistant content cannot end with trailing whitespace';
     }
     for (const [i, message] of messages.entries()) {
+      for (const [j, block] of (Array.isArray(message.content) ? message.content : []).entries()) {
+        const source = (block as { source?: { type: string; media_type?: string; data?: string } }).source;
+        if (block.type !== 'image' || source?.type !== 'base64') continue;
+        const actual = Buffer.from(source.data ?? '', 'base64')
+          .subarray(0, 4)
+          .equals(PNG_BYTES.subarray(0, 4))
+          ? 'image/png'
+          : 'image/jpeg';
+        if (source.media_type !== actual)
+          return `messages.${i}.content.${j}.image.source.base64: The image was specified using the ${source.media_type} media type, but the image appears to be a ${actual} image`;
+      }
       const previous = messages[i - 1];
       const uses = Array.isArray(previous?.content) ? previous.content.filter((b) => b.type === 'tool_use').length : 0;
       if (uses === 0) continue;
@@ -604,6 +617,25 @@ describe('AnthropicProvider, other upstreams', () => {
         { type: 'text', text: 'Be brief.' },
       ],
     });
+  });
+
+  it('an image goes with the media type its bytes are, which the API checks, whatever type it was labelled', async () => {
+    const api = await strictMessagesApi();
+    const provider = new AnthropicProvider({ name: 'anthropic', baseURL: api.url, apiKey: 'x' });
+    const labelled: ChatMessage[] = [
+      {
+        role: 'user',
+        content: 'What is in this picture?',
+        parts: [
+          { type: 'text', text: 'What is in this picture?' },
+          { type: 'image', image: { data: PNG_BYTES, mediaType: 'image/jpeg' } },
+          { type: 'image', image: { url: 'data:image/jpeg;base64,...', inline: { data: PNG_BYTES, mediaType: 'image/jpeg' } } },
+        ],
+      },
+    ];
+    expect((await provider.complete(requestOf(labelled))).content).toBe('Paris.');
+    const sent = api.bodies.at(-1)?.messages[0]?.content as { type: string; source?: { media_type: string } }[];
+    expect(sent.filter((b) => b.type === 'image').map((b) => b.source?.media_type)).toEqual(['image/png', 'image/png']);
   });
 
   it('a dead upstream is UPSTREAM_UNREACHABLE', async () => {
