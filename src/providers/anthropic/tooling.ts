@@ -190,7 +190,9 @@ export function applyTooling(body: ToolingBody, tooling: Tooling, where: { provi
     body.tools = tooling.tools.map((tool) => ({
       name: tool.name,
       ...(tool.description ? { description: tool.description } : {}),
-      input_schema: (tool.parameters ?? { type: 'object', properties: {} }) as Tool['input_schema'],
+      // The API refuses a schema without type object, which OpenAI takes (`parameters: {}` for no
+      // arguments); the door lets through no other type.
+      input_schema: (tool.parameters ? { ...tool.parameters, type: 'object' } : { type: 'object', properties: {} }) as Tool['input_schema'],
       ...(tool.strict ? { strict: true } : {}),
     }));
   }

@@ -6,6 +6,7 @@ import { OrchestratorError, Reason } from '../../../src/domain/errors.js';
 import { AnthropicProvider, toAnthropicConversation } from '../../../src/providers/anthropic/provider.js';
 import { startSimulator, tokenize, type Simulator } from '../../../src/simulator/index.js';
 import type { ProviderRequest, ProviderStreamEvent } from '../../../src/providers/types.js';
+import type { Tooling } from '../../../src/domain/tools.js';
 
 // Unknown to the simulator's profiles: served with the default profile.
 const MODEL = 'claude-sonnet-5-5';
@@ -426,6 +427,12 @@ describe('AnthropicProvider against the simulator', () => {
   });
 });
 
+/** A Messages API body as the strict upstream below reads it. */
+interface StrictBody {
+  messages: { role: string; content: unknown }[];
+  tools?: { name: string; input_schema: unknown }[];
+}
+
 describe('AnthropicProvider, other upstreams', () => {
   const closers: (() => Promise<void>)[] = [];
   afterEach(async () => {
@@ -514,19 +521,24 @@ describe('AnthropicProvider, other upstreams', () => {
   /**
    * Answers like the Messages API, refusing with its 400 what it refuses in a conversation: a
    * last assistant turn (a prefill) ending in whitespace, and a turn after tool_use blocks that
-   * does not begin with their tool_result blocks. Every body it received is kept.
+   * does not begin with their tool_result blocks, an image labelled another type than it is, and
+   * a tool whose input_schema is not of type object. Every body it received is kept.
    */
-  async function strictMessagesApi(): Promise<{ url: string; bodies: { messages: { role: string; content: unknown }[] }[] }> {
-    const bodies: { messages: { role: string; content: unknown }[] }[] = [];
+  async function strictMessagesApi(): Promise<{ url: string; bodies: StrictBody[] }> {
+    const bodies: StrictBody[] = [];
     const url = await serve((req, res) => {
       let text = '';
       req.on('data', (chunk: Buffer) => {
         text += chunk.toString();
       });
       req.on('end', () => {
-        const body = JSON.parse(text) as { messages: { role: string; content: string | { type: string; text?: string }[] }[] };
+        const body = JSON.parse(text) as {
+          messages: { role: string; content: string | { type: string; text?: string }[] }[];
+          tools?: { name: string; input_schema: { type?: unknown } }[];
+        };
         bodies.push(body);
-        const refusal = conversationRefusal(body.messages);
+        const untyped = body.tools?.findIndex((tool) => tool.input_schema.type !== 'object') ?? -1;
+        const refusal = untyped >= 0 ? `tools.${untyped}.custom.input_schema.type: Field required` : conversationRefusal(body.messages);
         if (refusal !== undefined) {
           res.writeHead(400, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: refusal } }));
@@ -636,6 +648,22 @@ describe('AnthropicProvider, other upstreams', () => {
     expect((await provider.complete(requestOf(labelled))).content).toBe('Paris.');
     const sent = api.bodies.at(-1)?.messages[0]?.content as { type: string; source?: { media_type: string } }[];
     expect(sent.filter((b) => b.type === 'image').map((b) => b.source?.media_type)).toEqual(['image/png', 'image/png']);
+  });
+
+  it('a tool whose parameters name no type (an empty schema: no arguments) goes with input_schema of type object, which the API requires', async () => {
+    const api = await strictMessagesApi();
+    const provider = new AnthropicProvider({ name: 'anthropic', baseURL: api.url, apiKey: 'x' });
+    const tooling: Tooling = {
+      tools: [
+        { name: 'now', parameters: {} },
+        { name: 'lookup', parameters: { properties: { city: { type: 'string' } }, required: ['city'] } },
+      ],
+    };
+    expect((await provider.complete(requestOf(PROMPT, { tooling }))).content).toBe('Paris.');
+    expect(api.bodies.at(-1)?.tools).toEqual([
+      { name: 'now', input_schema: { type: 'object' } },
+      { name: 'lookup', input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+    ]);
   });
 
   it('a dead upstream is UPSTREAM_UNREACHABLE', async () => {
