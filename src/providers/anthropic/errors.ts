@@ -1,4 +1,5 @@
 import type { OrchestratorError } from '../../domain/errors.js';
+import { upstreamAuthFailed } from '../../domain/upstream-errors.js';
 import { errorForUpstreamStatus, truncated } from '../upstream-errors.js';
 
 /** An `event: error` inside a 200 stream (e.g. overloaded_error): classified by its type, as its HTTP status would be. */
@@ -53,4 +54,14 @@ export function eventShapeProblem(event: unknown): string | undefined {
   if (carried === undefined) return undefined;
   const value: unknown = (event as Record<string, unknown>)[carried];
   return value !== null && typeof value === 'object' ? undefined : `${type} without its ${carried}`;
+}
+
+/**
+ * The API tells an account out of credits with a 400 invalid_request_error ("Your credit balance
+ * is too low to access the Anthropic API..."), not a 402: the gateway's account is at fault, not
+ * the caller's request, so it fails as a 402 does. Undefined for any other answer.
+ */
+export function outOfCredits(provider: string, status: number, apiMessage: unknown): OrchestratorError | undefined {
+  if (status !== 400 || typeof apiMessage !== 'string' || !/credit balance is too low/i.test(apiMessage)) return undefined;
+  return upstreamAuthFailed(provider, status, { provider, upstream_status: String(status) }, true);
 }

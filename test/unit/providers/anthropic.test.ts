@@ -666,6 +666,39 @@ describe('AnthropicProvider, other upstreams', () => {
     ]);
   });
 
+  // The API says an account out of credits with a 400, not a 402: the gateway's account, not the request, is at fault.
+  it('a 400 saying the credit balance is too low: UNAVAILABLE UPSTREAM_AUTH_FAILED (check the credits), as a 402', async () => {
+    const url = await serve((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(400, { 'content-type': 'application/json', 'request-id': 'req_1' });
+        res.end(
+          JSON.stringify({
+            type: 'error',
+            error: {
+              type: 'invalid_request_error',
+              message:
+                'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
+            },
+          }),
+        );
+      });
+    });
+    const provider = new AnthropicProvider({ name: 'anthropic', baseURL: url, apiKey: 'x' });
+    for (const failure of [
+      await failureOf(provider.complete(requestOf(PROMPT))),
+      (await collect(provider.stream(requestOf(PROMPT)))).error as OrchestratorError,
+    ]) {
+      expect(failure).toMatchObject({
+        kind: 'unavailable',
+        reason: Reason.UPSTREAM_AUTH_FAILED,
+        retryable: false,
+        metadata: { provider: 'anthropic', upstream_status: '400' },
+      });
+      expect(failure.message).toMatch(/credits or billing/);
+    }
+  });
+
   it('a dead upstream is UPSTREAM_UNREACHABLE', async () => {
     const url = await serve(() => undefined);
     await closers.pop()?.();
