@@ -86,13 +86,13 @@ function resultsFirst(blocks: ContentBlockParam[]): ContentBlockParam[] {
 }
 
 function blocksOf(message: ChatMessage, index: number, provider: string, violations: FieldViolation[]): ContentBlockParam[] {
-  // An empty result goes without content: Anthropic refuses empty text.
+  // An empty result goes without content: Anthropic refuses text that is empty or only whitespace.
   if (message.role === 'tool')
     return [
       {
         type: 'tool_result',
         tool_use_id: toolUseId(message.toolCallId ?? ''),
-        ...(message.content === '' ? {} : { content: message.content }),
+        ...(message.content.trim() === '' ? {} : { content: message.content }),
       },
     ];
   const blocks: ContentBlockParam[] = message.parts

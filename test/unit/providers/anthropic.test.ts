@@ -522,7 +522,7 @@ describe('AnthropicProvider, other upstreams', () => {
    * Answers like the Messages API, refusing with its 400 what it refuses in a conversation: a
    * last assistant turn (a prefill) ending in whitespace, and a turn after tool_use blocks that
    * does not begin with their tool_result blocks, an image labelled another type than it is, and
-   * a tool whose input_schema is not of type object. Every body it received is kept.
+   * a tool whose input_schema is not of type object, a tool result of only whitespace. Every body it received is kept.
    */
   async function strictMessagesApi(): Promise<{ url: string; bodies: StrictBody[] }> {
     const bodies: StrictBody[] = [];
@@ -570,6 +570,9 @@ describe('AnthropicProvider, other upstreams', () => {
     }
     for (const [i, message] of messages.entries()) {
       for (const [j, block] of (Array.isArray(message.content) ? message.content : []).entries()) {
+        const { content } = block as { content?: unknown };
+        if (block.type === 'tool_result' && typeof content === 'string' && content.trim() === '')
+          return 'messages: text content blocks must contain non-whitespace text';
         const source = (block as { source?: { type: string; media_type?: string; data?: string } }).source;
         if (block.type !== 'image' || source?.type !== 'base64') continue;
         const actual = Buffer.from(source.data ?? '', 'base64')
@@ -697,6 +700,18 @@ describe('AnthropicProvider, other upstreams', () => {
       });
       expect(failure.message).toMatch(/credits or billing/);
     }
+  });
+
+  it('a tool result of only whitespace (a command that printed a newline) goes without content, as an empty one does', async () => {
+    const api = await strictMessagesApi();
+    const provider = new AnthropicProvider({ name: 'anthropic', baseURL: api.url, apiKey: 'x' });
+    const conversation: ChatMessage[] = [
+      ...PROMPT,
+      { role: 'assistant', content: '', toolCalls: [{ id: 'call_a', name: 'run', arguments: '{"command":"echo"}' }] },
+      { role: 'tool', toolCallId: 'call_a', content: '\n' },
+    ];
+    expect((await provider.complete(requestOf(conversation))).content).toBe('Paris.');
+    expect(api.bodies.at(-1)?.messages.at(-1)).toEqual({ role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_a' }] });
   });
 
   it('a dead upstream is UPSTREAM_UNREACHABLE', async () => {
