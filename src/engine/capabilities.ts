@@ -23,10 +23,17 @@ export function lacking(model: CatalogModel, required: RequiredCapabilities): st
   return (Object.keys(NAMES) as (keyof RequiredCapabilities)[]).filter((k) => required[k] && !has[k]).map((k) => NAMES[k]);
 }
 
+const LACKS = 'does not take ';
+
 /** Why routing leaves a model out: the reason shown in the ranking. */
 export function lackingReason(model: CatalogModel, required: RequiredCapabilities): string | undefined {
   const missing = lacking(model, required);
-  return missing.length > 0 ? `does not take ${missing.join(', ')}` : undefined;
+  return missing.length > 0 ? `${LACKS}${missing.join(', ')}` : undefined;
+}
+
+/** Whether a ranking's exclusion reason is one `lackingReason` gave. */
+export function isLackingReason(reason: string | undefined): boolean {
+  return reason?.startsWith(LACKS) ?? false;
 }
 
 /**

@@ -9,8 +9,8 @@ import type { CallContext } from './context.js';
 import type { AccessControl } from './ports.js';
 import type { ModelRef, RouteRequest } from './requests.js';
 import { loadTokenizer } from './routing/complexity.js';
-import type { RouteDecision, Router } from './routing/router.js';
-import { capabilitiesOf, lackingReason, usableModels } from './capabilities.js';
+import { TOO_SMALL, type RouteDecision, type Router, type ScoredModel } from './routing/router.js';
+import { capabilitiesOf, isLackingReason, lackingReason, usableModels } from './capabilities.js';
 import type { RequiredCapabilities } from '../domain/tools.js';
 
 export interface PlannerOptions {
@@ -59,7 +59,7 @@ export class Planner {
     const decision = await this.rank(route, input, ctx.principal, streaming);
     const eligible = decision.ranking.filter((r) => r.excluded === undefined);
     const first = eligible[0];
-    if (!first) throw noEligibleModel(decision, ctx.principal);
+    if (!first) throw noEligibleModel(decision, ctx.principal, (model) => this.candidateField(route, model));
     this.options.onRouted(route.profile, first.model.id);
     return { decision, chain: eligible.slice(0, this.options.fallbackDepth).map((r) => ({ name: r.model.id, field: 'route' })) };
   }
@@ -143,6 +143,11 @@ export class Planner {
     return models;
   }
 
+  /** The field that named a candidate; the candidates list itself for a route over every model. */
+  private candidateField(route: RouteRequest, model: CatalogModel): string {
+    return route.candidates.find((ref) => this.options.catalog.find(ref.name)?.id === model.id)?.field ?? 'route.candidates';
+  }
+
   private withDefault(ref: ModelRef): ModelRef {
     return ref.name.trim() === '' ? { name: this.options.defaults.model, field: ref.field } : ref;
   }
@@ -164,7 +169,11 @@ export class Planner {
 
 const NOT_ALLOWED_FOR_KEY = 'not allowed for this API key';
 
-function noEligibleModel(decision: RouteDecision, principal: Principal | undefined): OrchestratorError {
+function noEligibleModel(
+  decision: RouteDecision,
+  principal: Principal | undefined,
+  fieldOf: (model: CatalogModel) => string,
+): OrchestratorError {
   const reasons = decision.ranking.map((r) => `${r.model.id}: ${r.excluded ?? 'eligible'}`).join('; ');
   const denied = decision.ranking.filter((r) => r.excluded === NOT_ALLOWED_FOR_KEY).map((r) => r.model.id);
   // Nothing the key may call could take it: a permission problem, not a passing outage.
@@ -175,9 +184,22 @@ function noEligibleModel(decision: RouteDecision, principal: Principal | undefin
   ) {
     return routeNotAllowed(principal.name, denied);
   }
-  const tooLong = decision.ranking.length > 0 && decision.ranking.every((r) => r.excluded?.startsWith('context window'));
-  if (tooLong) {
+  const tooLong = (r: ScoredModel): boolean => r.excluded?.startsWith(TOO_SMALL) ?? false;
+  if (decision.ranking.length > 0 && decision.ranking.every(tooLong)) {
     return promptTooLong(decision.promptTokens, reasons);
+  }
+  // Excluded only for what the request itself asks (a capability, its size): the same request
+  // fails the same way however often it is sent, so it is the caller's to change, as when it
+  // names such a model alone.
+  if (decision.ranking.length > 0 && decision.ranking.every((r) => tooLong(r) || isLackingReason(r.excluded))) {
+    return invalidArgument(
+      decision.ranking.map((r) => ({
+        field: fieldOf(r.model),
+        description: tooLong(r)
+          ? `${r.model.id}: ${r.excluded}`
+          : `${r.model.id} ${r.excluded}, which this request uses: choose a model that does`,
+      })),
+    );
   }
   return noModelNow(reasons);
 }

@@ -3,12 +3,13 @@
  * name (the gRPC request's): content[j] for parts[j], an image's image_url (a data: URL carries
  * the bytes and the type), a tool's or a tool call's name, parameters and arguments under
  * `function`, an embedding request's input for EmbedRequest's inputs, and the sampling fields
- * at the top of the body (`seed` for `sampling.seed`). A path already spelled
+ * at the top of the body (`seed` for `sampling.seed`), a route's candidates under `orchestrator`. A path already spelled
  * so stays as it is.
  */
 export function httpField(field: string): string {
   return field
     .replace(/^inputs(?=\[|$)/, 'input')
+    .replace(/^route\.candidates$/, 'orchestrator.route.candidates')
     .replace(/^sampling\./, '')
     .replace(/\.parts\[/g, '.content[')
     .replace(/\.image\.(url|data|media_type)$/, '.image_url.url')

@@ -606,6 +606,32 @@ describe('model capabilities', () => {
     expect(text?.excludedReason).toBe('does not take tools');
   });
 
+  it('a route whose every candidate lacks what the request uses is refused as the request, not retried as an outage', async () => {
+    const err = await chatError({
+      model: '',
+      prompt: 'Weather in Rome?',
+      tooling: tooling(),
+      route: { profile: 4, candidates: ['alpha-text'] },
+    });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.decoded.badRequest?.fieldViolations).toEqual([
+      expect.objectContaining({ field: 'route.candidates[0]', description: expect.stringContaining('alpha-text does not take tools') }),
+    ]);
+    // The OpenAI door: a 400 on the candidate, not a 503 its SDK would retry.
+    const res = await fetch(`${app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'route:budget',
+        messages: [{ role: 'user', content: 'Weather in Rome?' }],
+        tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object' } } }],
+        orchestrator: { route: { candidates: ['alpha-text'] } },
+      }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { param: string } }).error.param).toBe('orchestrator.route.candidates[0]');
+  });
+
   it('a model named alone that lacks a capability is refused by its field, naming what it lacks', async () => {
     const err = await chatError({
       model: 'alpha-text',

@@ -47,6 +47,9 @@ export interface RankRequest {
   readonly exclude?: (model: CatalogModel) => string | undefined;
 }
 
+/** How a model whose window cannot hold the request is excluded: the start of its reason. */
+export const TOO_SMALL = 'context window ';
+
 /** Headroom beyond this many times the needed tokens earns nothing more. */
 const MAX_USEFUL_HEADROOM = 32;
 
@@ -151,7 +154,7 @@ export class Router {
     if (!model.servedBy) return 'no provider configured';
     if (breaker === 'open') return 'circuit breaker open';
     const needed = promptTokens + Math.min(maxTokens, model.maxOutputTokens);
-    if (needed > model.contextWindow) return `context window ${model.contextWindow} < ${needed} tokens needed`;
+    if (needed > model.contextWindow) return `${TOO_SMALL}${model.contextWindow} < ${needed} tokens needed`;
     return undefined;
   }
 }
