@@ -184,16 +184,18 @@ function noEligibleModel(
   ) {
     return routeNotAllowed(principal.name, denied);
   }
+  // The key's models alone, as if they were the only candidates: what the others could take does not matter.
+  const callable = decision.ranking.filter((r) => r.excluded !== NOT_ALLOWED_FOR_KEY);
   const tooLong = (r: ScoredModel): boolean => r.excluded?.startsWith(TOO_SMALL) ?? false;
-  if (decision.ranking.length > 0 && decision.ranking.every(tooLong)) {
-    return promptTooLong(decision.promptTokens, reasons);
+  if (callable.length > 0 && callable.every(tooLong)) {
+    return promptTooLong(decision.promptTokens, callable.map((r) => `${r.model.id}: ${r.excluded}`).join('; '));
   }
   // Excluded only for what the request itself asks (a capability, its size): the same request
   // fails the same way however often it is sent, so it is the caller's to change, as when it
   // names such a model alone.
-  if (decision.ranking.length > 0 && decision.ranking.every((r) => tooLong(r) || isLackingReason(r.excluded))) {
+  if (callable.length > 0 && callable.every((r) => tooLong(r) || isLackingReason(r.excluded))) {
     return invalidArgument(
-      decision.ranking.map((r) => ({
+      callable.map((r) => ({
         field: fieldOf(r.model),
         description: tooLong(r)
           ? `${r.model.id}: ${r.excluded}`

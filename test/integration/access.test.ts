@@ -7,7 +7,7 @@ import { callUnary, collectStream, streamRequest, unaryError } from '../helpers/
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { accessFile, sha } from '../helpers/access-file.js';
 import { listServices } from '../helpers/buf-curl.js';
-import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
+import { Role, RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
 import { decodeStatusDetails } from '../../src/cli/status-details.js';
 import { periodsOf } from '../../src/access/budgets.js';
 
@@ -24,7 +24,8 @@ describe('API keys', () => {
   beforeAll(async () => {
     const frank = `    - { name: frank, sha256: ${sha('frank-secret')}, allowed_models: ["gpt-4o-mini"] }\n`;
     const gwen = `    - { name: gwen, sha256: ${sha('gwen-secret')}, allowed_models: ["gpt-4-turbo", "gpt-4.1-nano"] }\n`;
-    h = await startHarness({ env: { CONFIG_FILE: accessFile(frank + gwen) } });
+    const hugo = `    - { name: hugo, sha256: ${sha('hugo-secret')}, allowed_models: ["gpt-3.5-turbo"] }\n`;
+    h = await startHarness({ env: { CONFIG_FILE: accessFile(frank + gwen + hugo) } });
   });
   afterAll(async () => h.close());
   const chat = () => h.clients.chat.chat.bind(h.clients.chat);
@@ -117,6 +118,48 @@ describe('API keys', () => {
     expect(denied.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(denied.decoded.errorInfo).toMatchObject({ reason: 'MODEL_NOT_ALLOWED', metadata: { key: 'frank' } });
   });
+  it('refuses a prompt too long for every model a restricted key may call as too long, as if they were the only candidates', async () => {
+    // About 20,000 tokens and 4,000 to write: beyond gpt-3.5-turbo's 16k window, the one model hugo may call.
+    const request = { model: '', prompt: 'x '.repeat(20_000), messages: [], maxTokens: 4_000 };
+    const route = { profile: RoutingProfile.ROUTING_PROFILE_LONG_CONTEXT, candidates: [] };
+    const keyed = await unaryError(chat(), { ...request, route }, { metadata: bearer('hugo-secret') });
+    const explicit = await unaryError(
+      chat(),
+      { ...request, route: { ...route, candidates: ['gpt-3.5-turbo'] } },
+      { metadata: bearer('erin-secret') },
+    );
+    expect(explicit.decoded.errorInfo?.reason).toBe('PROMPT_TOO_LONG');
+    expect(keyed.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(keyed.decoded.errorInfo?.reason).toBe('PROMPT_TOO_LONG');
+    expect(keyed.decoded.badRequest?.fieldViolations[0]?.field).toBe('messages');
+  });
+
+  it('refuses a route over every model whose models the key may call all lack what the request uses, on the candidates field', async () => {
+    const image = {
+      part: {
+        $case: 'image' as const,
+        image: { source: { $case: 'url' as const, url: 'https://example.com/a.png' }, mediaType: '', detail: '' },
+      },
+    };
+    const messages = [{ role: Role.ROLE_USER, content: '', parts: [image], toolCalls: [], toolCallId: '' }];
+    const route = { profile: RoutingProfile.ROUTING_PROFILE_SPEED, candidates: [] };
+    const err = await unaryError(chat(), { model: '', prompt: '', messages, route }, { metadata: bearer('hugo-secret') });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.decoded.badRequest?.fieldViolations).toEqual([
+      expect.objectContaining({ field: 'route.candidates', description: expect.stringContaining('gpt-3.5-turbo does not take images') }),
+    ]);
+    const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer hugo-secret' },
+      body: JSON.stringify({
+        model: 'route:speed',
+        messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }],
+      }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { param: string } }).error.param).toBe('orchestrator.route.candidates');
+  });
+
   it("ranks a restricted key's models as if they were the only candidates: models it may not call do not sway the choice", async () => {
     const rank = h.clients.models.rankModels.bind(h.clients.models);
     const request = { profile: RoutingProfile.ROUTING_PROFILE_QUALITY, prompt: 'What is the capital of France?', candidates: [] };
