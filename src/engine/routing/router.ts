@@ -64,7 +64,7 @@ const TIER_FIT: Readonly<Record<Complexity, Readonly<Record<CatalogModel['tier']
 };
 
 /**
- * Scores candidates on quality (catalog, adjusted for the prompt's complexity), latency and time
+ * Scores candidates on quality (catalog; the prompt's complexity adds a tier fit), latency and time
  * to first token (live EWMAs, catalog before traffic), cost (catalog prices for this request's
  * tokens), reliability (live error rate; an open breaker excludes) and context headroom,
  * weighted by the profile.

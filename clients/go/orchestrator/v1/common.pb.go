@@ -199,7 +199,8 @@ const (
 	RoutingProfile_ROUTING_PROFILE_SPEED RoutingProfile = 3
 	// The cheapest answer that is good enough.
 	RoutingProfile_ROUTING_PROFILE_BUDGET RoutingProfile = 4
-	// Only models whose context window holds the prompt plus max_tokens; then balanced.
+	// Quality and cost, with room to spare: a window that holds the prompt plus max_tokens many
+	// times over scores higher. (Every profile leaves out models whose window cannot hold it.)
 	RoutingProfile_ROUTING_PROFILE_LONG_CONTEXT RoutingProfile = 5
 )
 
@@ -897,7 +898,7 @@ type ModelScore struct {
 	Provider string `protobuf:"bytes,2,opt,name=provider,proto3" json:"provider,omitempty"`
 	// The weighted total used for ranking.
 	Score float64 `protobuf:"fixed64,3,opt,name=score,proto3" json:"score,omitempty"`
-	// Catalog quality score, adjusted for the prompt's complexity.
+	// Relative catalog quality score; the prompt's complexity moves `score` by the model's tier.
 	Quality float64 `protobuf:"fixed64,4,opt,name=quality,proto3" json:"quality,omitempty"`
 	// Relative speed: live latency (EWMA) when measured, catalog figures before traffic.
 	Latency float64 `protobuf:"fixed64,5,opt,name=latency,proto3" json:"latency,omitempty"`

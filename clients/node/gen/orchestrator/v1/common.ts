@@ -259,7 +259,10 @@ export enum RoutingProfile {
   ROUTING_PROFILE_SPEED = 3,
   /** ROUTING_PROFILE_BUDGET - The cheapest answer that is good enough. */
   ROUTING_PROFILE_BUDGET = 4,
-  /** ROUTING_PROFILE_LONG_CONTEXT - Only models whose context window holds the prompt plus max_tokens; then balanced. */
+  /**
+   * ROUTING_PROFILE_LONG_CONTEXT - Quality and cost, with room to spare: a window that holds the prompt plus max_tokens many
+   * times over scores higher. (Every profile leaves out models whose window cannot hold it.)
+   */
   ROUTING_PROFILE_LONG_CONTEXT = 5,
   UNRECOGNIZED = -1,
 }
@@ -545,7 +548,7 @@ export interface ModelScore {
   provider: string;
   /** The weighted total used for ranking. */
   score: number;
-  /** Catalog quality score, adjusted for the prompt's complexity. */
+  /** Relative catalog quality score; the prompt's complexity moves `score` by the model's tier. */
   quality: number;
   /** Relative speed: live latency (EWMA) when measured, catalog figures before traffic. */
   latency: number;
