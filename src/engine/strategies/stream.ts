@@ -146,6 +146,8 @@ export async function* relayStream(
     : (event: EngineStreamEvent): EngineStreamEvent => event;
   const prepared = await prepare();
   const { ctx } = prepared;
+  // Routing learns the model's own time to first token: ranking and admission are the gateway's.
+  const upstreamFrom = performance.now();
   const attempts: AttemptRecord[] = [];
   // An opened stream not yet inside the relay's inner try/finally: closed here if anything throws
   // before it gets there, so its upstream request ends and its breaker and attempt record get
@@ -215,7 +217,7 @@ export async function* relayStream(
       if (end) {
         const finishedAt = performance.now();
         // With earlier attempts the time since the call began is not this model's alone.
-        if (attempts.length === 1) deps.onModelTimeToFirstToken?.(stream.model.id, (firstTokenAt ?? finishedAt) - ctx.startedAt);
+        if (attempts.length === 1) deps.onModelTimeToFirstToken?.(stream.model.id, (firstTokenAt ?? finishedAt) - upstreamFrom);
         yield [
           out({
             type: 'completed',

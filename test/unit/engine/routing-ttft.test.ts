@@ -17,4 +17,20 @@ describe('the engine feeds routing from streams', () => {
     )!;
     expect(scored.expectedTtftMs).toBeLessThan(nano.typicalTtftMs);
   });
+
+  it("counts the model's time only: what the call spent before reaching it (ranking, admission) is not the model's", async () => {
+    const { engine, provider, catalog } = engineFixture();
+    const mini = catalog.find('gpt-4o-mini')!;
+    provider.script(mini.upstreamId, { kind: 'answer', content: 'quick answer' });
+    // A call that took two seconds to reach the model (the first routed call loads the tokenizer,
+    // an admission can wait on shared limits), then got its first token at once.
+    const ctx = { ...context(), startedAt: performance.now() - 2_000 };
+    for await (const event of eventsOf(engine.stream({ model: ref(mini.id), target: SINGLE_STREAM, input: input(), ctx }))) {
+      if (event.type === 'completed') expect(event.timeToFirstTokenMs).toBeGreaterThanOrEqual(2_000);
+    }
+    const scored = (await engine.rank({ route: { profile: 'speed', candidates: [] }, input: input(), ctx: context() })).ranking.find(
+      (s) => s.model.id === mini.id,
+    )!;
+    expect(scored.expectedTtftMs).toBeLessThan(mini.typicalTtftMs);
+  });
 });
