@@ -3,7 +3,8 @@ export type RoutingProfileName = 'quality' | 'balanced' | 'speed' | 'budget' | '
 /**
  * How much each dimension counts in a profile's score. Every dimension is first scaled to 0..1
  * over the eligible candidates (best 1, worst 0), so a weight is the most that dimension can
- * add to a score; weights are relative to each other (the defaults sum to 1, that is not required).
+ * add to a score. They are not normalised: the defaults sum to 1, the scale the complexity's tier
+ * fit (up to ±0.1, see router.ts) is set against, so scaling all of a profile's weights changes its choices.
  */
 export interface ProfileWeights {
   /** Catalog quality score. */
