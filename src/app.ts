@@ -31,7 +31,7 @@ import { ResponseCache } from './cache/response-cache.js';
 import { ApiKeyStore } from './access/keys.js';
 import { RateLimits } from './access/limits.js';
 import { connectRedis } from './access/redis.js';
-import { clusterProblems, storedKeyProblems } from './cluster/checks.js';
+import { clusterProblems, storedKeyProblems, unsharedKeyWarner } from './cluster/checks.js';
 import { ClusterStats } from './cluster/worker.js';
 import type { HttpGateway } from './http/server.js';
 import { callObserverOf } from './telemetry/call-observer.js';
@@ -224,6 +224,7 @@ export async function startApp(
     await Promise.all([ledger.close(0), simulator?.close()]);
     throw new ConfigError(storedProblems);
   }
+  keys.onChange(unsharedKeyWarner(config, log));
   const catalogRuntime = await startLiveCatalog({
     live: {
       catalog,

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { ApiKeySpec, FileConfig, RateLimitSpec } from '../config/file.js';
 import { simulatorRuns, type ResolvedConfig } from '../config/resolve.js';
 
@@ -66,4 +67,32 @@ export function storedKeyProblems(config: Pick<ResolvedConfig, 'workers' | 'redi
 export function unsharedLimits(config: Pick<ResolvedConfig, 'workers' | 'redis'>): string | undefined {
   if (config.workers <= 1 || config.redis.url !== undefined) return undefined;
   return `${config.workers} workers would each enforce the rate limits and budgets on their own; set REDIS_URL so they share them, or WORKERS=1`;
+}
+
+/**
+ * Start-up and this process's UpdateApiKey refuse a runtime key with limits or budgets these
+ * workers cannot share, but another replica (one process, or workers with Redis) may give a key
+ * some: the periodic read then brings them here, and each worker enforces them on its own.
+ * Refusing them would leave the key with no limits at all, so they apply, with one warning per
+ * key (again only after the key lost them and got new ones). A listener for the key store.
+ */
+export function unsharedKeyWarner(
+  config: Pick<ResolvedConfig, 'workers' | 'redis'>,
+  log: Logger,
+): (keys: readonly { readonly spec: ApiKeySpec; readonly source: string }[]) => void {
+  const unshared = unsharedLimits(config);
+  const warned = new Set<string>();
+  return (keys) => {
+    if (unshared === undefined) return;
+    const limitedNow = new Set(keys.filter((k) => k.source === 'runtime' && keyLimited(k.spec)).map((k) => k.spec.name));
+    for (const name of warned) if (!limitedNow.has(name)) warned.delete(name);
+    for (const name of limitedNow) {
+      if (warned.has(name)) continue;
+      warned.add(name);
+      log.warn(
+        { keyName: name },
+        `runtime API key ${name} was given limits or budgets by another replica: each of the ${config.workers} workers enforces them on its own (up to ${config.workers} times them in all); set REDIS_URL so they share them, or WORKERS=1`,
+      );
+    }
+  };
 }

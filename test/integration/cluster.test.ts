@@ -14,6 +14,8 @@ import { eventually } from '../helpers/eventually.js';
 import { callUnary, clientsFor, unaryError } from '../helpers/grpc-client.js';
 import { MAIN, startMain, TSX } from '../helpers/main-process.js';
 import { startPostgres, type PostgresProcess } from '../helpers/postgres.js';
+import { insertApiKey } from '../../src/store/api-keys.js';
+import { connect as connectLedger } from '../../src/store/database.js';
 
 interface Cluster {
   readonly child: ChildProcessWithoutNullStreams;
@@ -282,6 +284,43 @@ describe('WORKERS=2 with runtime API keys in PostgreSQL and no Redis', () => {
     } finally {
       keys.close();
     }
+  });
+
+  it('warns once in each worker, naming it, when another replica gives a key limits each worker then enforces on its own', async () => {
+    // Another replica (one process, or workers with Redis) may give a key limits: this cluster reads it from the table.
+    const other = connectLedger({ kind: 'postgres', url: pg.url });
+    try {
+      const now = Date.now();
+      const inserted = await insertApiKey(other.db, {
+        name: 'elsewhere',
+        sha256: sha('elsewhere-secret'),
+        keyPrefix: 'llmo_elsewh',
+        allowedModels: ['*'],
+        limits: { requestsPerMinute: 2, tokensPerMinute: undefined },
+        budgets: { usdPerDay: undefined, usdPerMonth: undefined },
+        scopes: [],
+        createdAt: now,
+        updatedAt: now,
+        revokedAt: undefined,
+      });
+      expect(inserted).toBe(true);
+    } finally {
+      await other.close();
+    }
+    const warnings = () => cluster.lines.filter((l) => l['level'] === 'warn' && l['keyName'] === 'elsewhere');
+    await eventually(
+      () => Promise.resolve(warnings().length),
+      (n) => n >= 2,
+      10_000,
+    );
+    // Several more reads of the table (every 300 ms) add no line.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(
+      warnings()
+        .map((l) => l['worker'])
+        .sort(),
+    ).toEqual([1, 2]);
+    expect(String(warnings()[0]?.['msg'])).toContain('REDIS_URL');
   });
 });
 
