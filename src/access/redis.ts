@@ -12,6 +12,14 @@ import { maskUrlPassword } from '../domain/url-password.js';
  */
 /** A Redis answers in a millisecond or two; one silent this long is treated as down, per command. */
 const COMMAND_TIMEOUT_MS = 500;
+/**
+ * A connection on which commands wait this long with no answer at all is dropped and made again.
+ * A timed-out command stays queued on its connection until Redis answers it, so a hung Redis kept
+ * connected would hold every call's commands for the whole outage (memory without bound), make
+ * every call wait COMMAND_TIMEOUT_MS per command, and say nothing; dropped, the commands are let
+ * go, the outage is logged, and until a new connection is ready commands fail at once.
+ */
+const SILENT_CONNECTION_MS = 2 * COMMAND_TIMEOUT_MS;
 
 export async function connectRedis(url: string, log: Logger): Promise<Redis> {
   // Loaded only when REDIS_URL is set: a single replica never pays for the client's memory.
@@ -21,6 +29,7 @@ export async function connectRedis(url: string, log: Logger): Promise<Redis> {
     maxRetriesPerRequest: 0,
     connectTimeout: 2_000,
     commandTimeout: COMMAND_TIMEOUT_MS,
+    socketTimeout: SILENT_CONNECTION_MS,
     retryStrategy: (attempt) => Math.min(100 * attempt, 2_000),
   });
   let down = false;

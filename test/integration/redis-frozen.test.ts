@@ -1,6 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectRedis } from '../../src/access/redis.js';
 import { accessFile, sha } from '../helpers/access-file.js';
+import { eventually } from '../helpers/eventually.js';
 import { callUnary } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
@@ -38,4 +41,46 @@ describe('a Redis that stops answering', () => {
     // Each of the few commands a call makes waits at most the command timeout, not the deadline.
     expect(Date.now() - started).toBeLessThan(6_000);
   }, 30_000);
+});
+
+describe('the Redis connection to a Redis that stops answering', () => {
+  it('is dropped and logged once: the commands waiting on it are let go, later ones fail at once, and it is made again when Redis answers', async () => {
+    const redis = await startRedis();
+    const messages: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void messages.push(String(JSON.parse(line).msg)) });
+    const client = await connectRedis(redis.url, log);
+    const unreachable = () => messages.filter((m) => m.startsWith('redis unreachable')).length;
+    try {
+      redis.freeze();
+      // Calls keep coming while it hangs: each timed-out command must not stay queued for the whole outage.
+      await Promise.all(Array.from({ length: 2_000 }, (_, i) => client.get(`k${i}`).catch(() => undefined)));
+      await eventually(
+        () => Promise.resolve(unreachable()),
+        (n) => n > 0,
+        10_000,
+      );
+      // At most the new connection's own ready check waits on it.
+      expect(client.commandQueue.length).toBeLessThanOrEqual(1);
+      const started = Date.now();
+      for (let i = 0; i < 10; i++) await client.get('later').catch(() => undefined);
+      // Not 10 times the 500 ms command timeout.
+      expect(Date.now() - started).toBeLessThan(2_500);
+      redis.thaw();
+      await eventually(
+        () =>
+          client.set('back', '1').then(
+            () => true,
+            () => false,
+          ),
+        (ok) => ok,
+        15_000,
+      );
+      expect(unreachable()).toBe(1);
+      expect(messages.filter((m) => m === 'redis reachable again: shared state restored')).toHaveLength(1);
+    } finally {
+      redis.thaw();
+      client.disconnect();
+      await redis.stop();
+    }
+  }, 40_000);
 });
