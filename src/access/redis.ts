@@ -41,8 +41,37 @@ export async function connectRedis(url: string, log: Logger): Promise<Redis> {
     if (down) log.info('redis reachable again: shared state restored');
     down = false;
   });
+  watchRefusals(client, log);
   await settleWithin(new Promise<void>((resolve) => client.once('ready', () => resolve())), 3_000);
   if (client.status !== 'ready') log.warn({ url: maskUrlPassword(url) }, 'redis not reachable at start-up; will keep trying');
   else log.info({ url: maskUrlPassword(url) }, 'redis connected: limits, budgets and cache are shared');
   return client;
+}
+
+/** A refusal is logged at most this often while Redis keeps refusing. */
+const REFUSAL_LOG_MS = 60_000;
+
+/**
+ * A Redis that answers but refuses (`maxmemory` reached under the default `noeviction` policy, a
+ * replica turned read-only) emits no 'error': each command fails on its own, and the limiters,
+ * budgets and cache fall back per REDIS_FAILURE_POLICY without a word. Every command passes
+ * through `sendCommand`, the one place such a refusal can be seen for all of them.
+ */
+function watchRefusals(client: Redis, log: Logger): void {
+  let loggedAt = Number.NEGATIVE_INFINITY;
+  const send = client.sendCommand.bind(client);
+  client.sendCommand = (command, stream) => {
+    // The handshake's own commands (CLIENT SETINFO, which Redis before 7.2 does not know) are the client's affair.
+    const handshake = client.status !== 'ready';
+    const result = send(command, stream);
+    if (handshake) return result;
+    command.promise.catch((err: unknown) => {
+      // NOSCRIPT is the client's own cue to send a script's text after a Redis restart, not a refusal.
+      if (!(err instanceof Error) || err.name !== 'ReplyError' || err.message.startsWith('NOSCRIPT')) return;
+      if (Date.now() - loggedAt < REFUSAL_LOG_MS) return;
+      loggedAt = Date.now();
+      log.warn({ err: err.message }, 'redis refuses commands: shared limits, budgets and cache fall back per REDIS_FAILURE_POLICY');
+    });
+    return result;
+  };
 }

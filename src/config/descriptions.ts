@@ -74,7 +74,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   REDIS_URL:
     '`redis://` or `rediss://` (a password in the URL is redacted in logs and in configuration errors); shares rate limits, budgets and the response cache between replicas. See [Several replicas](operations.md#several-replicas-with-redis).',
   REDIS_FAILURE_POLICY:
-    'Redis unreachable (or not answering a command within 500 ms): `local` (keep serving; each replica enforces limits and budgets alone) or `closed` (calls that need a limit or budget check get UNAVAILABLE `SHARED_STATE_UNAVAILABLE`).',
+    'Redis unreachable (or not answering a command within 500 ms, or refusing it: `maxmemory` reached under `noeviction`, a read-only replica): `local` (keep serving; each replica enforces limits and budgets alone) or `closed` (calls that need a limit or budget check get UNAVAILABLE `SHARED_STATE_UNAVAILABLE`).',
   RATE_LIMIT_REQUESTS:
     'Requests from all callers together per `RATE_LIMIT_WINDOW`, shared through Redis like the other limits. See [Rate limits](access-and-limits.md#rate-limits).',
   RATE_LIMIT_WINDOW: 'That window, in seconds (1–86400).',

@@ -1,0 +1,52 @@
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectRedis } from '../../src/access/redis.js';
+import { startRedis, type RedisProcess } from '../helpers/redis.js';
+
+/**
+ * A Redis that answers but refuses writes: its `maxmemory` reached under the default `noeviction`
+ * policy (the response cache can fill it). Limits and budgets then fall back per
+ * REDIS_FAILURE_POLICY as for an unreachable Redis, and the replica must say why, once.
+ */
+describe('a Redis that refuses writes (maxmemory reached)', () => {
+  let redis: RedisProcess;
+  let admin: Redis;
+  beforeAll(async () => {
+    redis = await startRedis();
+    admin = new Redis(redis.url);
+  }, 20_000);
+  afterAll(async () => {
+    admin?.disconnect();
+    await redis?.stop();
+  });
+
+  it('is logged once, with Redis’s own reason, not once per command and not never', async () => {
+    const lines: { level: number; msg: string; err?: string }[] = [];
+    const client = await connectRedis(redis.url, pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) }));
+    try {
+      await admin.set('filler', 'x'.repeat(3_000_000));
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      await admin.config('SET', 'maxmemory', '1mb');
+      const outcomes: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        // What the limiters and budgets send: scripts that write; and the cache's reads, which still work.
+        outcomes.push(
+          await client.eval("return redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])", 1, `llmo:budget:k${i}:d`, '0.5').then(
+            () => 'ok',
+            (err: Error) => err.message.split(' ')[0] ?? '',
+          ),
+        );
+        await client.get('llmo:cache:nothing');
+      }
+      expect(outcomes.every((o) => o === 'OOM')).toBe(true);
+      const refusals = lines.filter((l) => l.level === 40);
+      expect(refusals).toHaveLength(1);
+      expect(refusals[0]?.msg).toContain('REDIS_FAILURE_POLICY');
+      expect(refusals[0]?.err).toContain('OOM');
+    } finally {
+      await admin.config('SET', 'maxmemory', '0');
+      client.disconnect();
+    }
+  });
+});
