@@ -27,13 +27,18 @@ export function createCallContext(call: AnyServerCall, log: Logger, fallbackTime
   const state = callStateOf(call.metadata) ?? bareState(call, fallbackTimeoutMs);
   const { requestId, deadline, principal } = state;
   const controller = new Aborter();
+  // A deadline that passed before the request was in (a timeout of 0, or spent in transit)
+  // aborts before the handler starts: a timer would fire only after it had sent the request
+  // upstream and been charged for it.
+  if (deadline <= Date.now()) controller.abort(deadlineExceeded('the call deadline passed before the answer was ready'));
   // No timer without a deadline (WatchStats); Node fires longer delays than 2^31-1 ms at once.
-  const timer = Number.isFinite(deadline)
-    ? setTimeout(
-        () => controller.abort(deadlineExceeded('the call deadline passed before the answer was ready')),
-        timerDelay(deadline - Date.now()),
-      )
-    : undefined;
+  const timer =
+    Number.isFinite(deadline) && !controller.signal.aborted
+      ? setTimeout(
+          () => controller.abort(deadlineExceeded('the call deadline passed before the answer was ready')),
+          timerDelay(deadline - Date.now()),
+        )
+      : undefined;
   // grpc-js emits 'cancelled' at the end of every call, successful ones too; after dispose()
   // the listener is gone, so only a cancel while work is in progress aborts.
   const onCancelled = (): void => {

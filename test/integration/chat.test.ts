@@ -234,3 +234,28 @@ describe('Chat with the default deadline', () => {
     expect(short.upstream.requests[0]?.outcome).toBe('client_closed');
   });
 });
+
+describe('Chat whose deadline has passed when it arrives', () => {
+  it('ends DEADLINE_EXCEEDED without sending anything upstream or charging for it', async () => {
+    for (const timeout of ['0m', '1n', '0S']) {
+      const before = h.upstream.requests.length;
+      const costBefore = await totalCost();
+      const metadata = new grpc.Metadata();
+      metadata.set('grpc-timeout', timeout);
+      const err = await new Promise<grpc.ServiceError | null>((resolve) =>
+        h.clients.chat.chat({ model: 'gpt-4o', prompt: 'too late', messages: [] }, metadata, (e) => resolve(e)),
+      );
+      expect(err?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+      // An upstream request would have arrived by the time a later call is answered.
+      await callUnary(h.clients.models.listModels.bind(h.clients.models), { provider: '', availableOnly: false });
+      await h.upstream.waitForIdle(2_000);
+      expect({ timeout, sent: h.upstream.requests.length - before }).toEqual({ timeout, sent: 0 });
+      expect(await totalCost()).toBe(costBefore);
+    }
+  });
+});
+
+async function totalCost(): Promise<number> {
+  const { response } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {});
+  return response.totalCostUsd;
+}
