@@ -2,7 +2,9 @@ import { readdirSync } from 'node:fs';
 import { connect as connectHttp2 } from 'node:http2';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeStatusDetails } from '../../src/cli/status-details.js';
 import { callUnary, clientsFor, type Clients } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -198,16 +200,23 @@ describe('GRPC_REQUEST_MESSAGE_TIMEOUT_MS', () => {
         { endStream: false },
       );
       stream.on('error', () => undefined);
+      let details: unknown;
       const status = await new Promise<string | undefined>((resolve) => {
         // The status arrives while our side of the stream is still open.
         const take = (headers: Record<string, unknown>) => {
-          if (headers['grpc-status'] !== undefined) resolve(String(headers['grpc-status']));
+          if (headers['grpc-status'] === undefined) return;
+          details = headers['grpc-status-details-bin'];
+          resolve(String(headers['grpc-status']));
         };
         stream.on('response', take);
         stream.on('trailers', take);
         setTimeout(() => resolve('still open'), 10_000);
       });
       expect(status).toBe(String(4)); // DEADLINE_EXCEEDED
+      // Like every status of ours, it says why in an ErrorInfo.
+      const trailers = new grpc.Metadata();
+      if (typeof details === 'string') trailers.set('grpc-status-details-bin', Buffer.from(details, 'base64'));
+      expect(decodeStatusDetails(trailers).errorInfo?.reason).toBe('DEADLINE_EXCEEDED');
       expect(Date.now() - started).toBeGreaterThanOrEqual(250);
       const { response } = await callUnary(limited.clients.chat.chat.bind(limited.clients.chat), {
         model: 'gpt-4o-mini',

@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { ApiKeyStore } from '../../access/keys.js';
 import type { CallState } from '../../domain/call-state.js';
+import { deadlineExceeded } from '../../domain/errors.js';
 import { PropagationTracer, type Tracer } from '../../telemetry/tracing.js';
 import { toGrpcStatus } from '../errors.js';
 import { authenticate } from './auth.js';
@@ -74,13 +75,13 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
         callLog.keyName = auth.principal?.name;
         if (messageTimeoutMs > 0) {
           waitingForMessage = setTimeout(() => {
-            const status = {
-              code: grpc.status.DEADLINE_EXCEEDED,
-              details: `request not received in full within ${messageTimeoutMs} ms of the call's headers`,
-              metadata: new grpc.Metadata(),
-            };
-            callLog?.finish(status.code, status.details);
-            call.sendStatus(status);
+            const {
+              code,
+              details,
+              metadata: trailers,
+            } = toGrpcStatus(deadlineExceeded(`request not received in full within ${messageTimeoutMs} ms of the call's headers`));
+            callLog?.finish(code, details);
+            call.sendStatus({ code, details, metadata: trailers });
           }, messageTimeoutMs);
         }
         states.set(metadata, {
