@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheMode, type ChatRequest, type StreamChatResponse, type ToolOptions } from '../../src/gen/orchestrator/v1/chat.js';
+import * as grpc from '@grpc/grpc-js';
+import { UsageServiceClient } from '../../src/gen/orchestrator/v1/usage.js';
 import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -101,4 +103,43 @@ describe('LEDGER_CONTENT=full', () => {
       .executeTakeFirst();
     expect(row).toEqual({ prompt: null, answer: null, prompt_sha256: null });
   });
+});
+
+describe('ListCalls of calls with long prompts (LEDGER_CONTENT=full)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { LEDGER_CONTENT: 'full', LEDGER_FLUSH_MS: '20', MAX_CONTENT_CHARS: '200000' } });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('keeps each page within the 4 MiB a gRPC client takes by default, and pages through every call', async () => {
+    const CALLS = 25;
+    for (let i = 0; i < CALLS; i++) {
+      await callUnary(h.clients.chat.chat.bind(h.clients.chat), {
+        model: 'gpt-4o-mini',
+        prompt: `${i} ${'x'.repeat(199_000)}`,
+        messages: [],
+      });
+    }
+    await h.app.ledger.store?.flush();
+    // A client with grpc-js's defaults: it refuses a message over 4 MiB.
+    const usage = new UsageServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+    try {
+      const seen: string[] = [];
+      let pageToken = '';
+      let pages = 0;
+      do {
+        const page = (await callUnary(usage.listCalls.bind(usage), { requestId: '', pageSize: 50, pageToken })).response;
+        seen.push(...page.calls.map((c) => c.prompt.split(' ')[0] ?? ''));
+        pageToken = page.nextPageToken;
+        pages++;
+      } while (pageToken && pages < CALLS);
+      expect(pages).toBeGreaterThan(1);
+      expect(seen).toEqual(Array.from({ length: CALLS }, (_, i) => String(CALLS - 1 - i)));
+    } finally {
+      usage.close();
+    }
+  }, 60_000);
 });

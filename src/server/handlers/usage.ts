@@ -1,9 +1,9 @@
 import type { Kysely } from 'kysely';
 import { invalidArgument } from '../../domain/errors.js';
 import { adminRequired, databaseOff, databaseUnreachable } from '../../domain/service-errors.js';
-import type { UsageFilter, UsageServiceServer } from '../../gen/orchestrator/v1/usage.js';
+import { LedgerCall, type UsageFilter, type UsageServiceServer } from '../../gen/orchestrator/v1/usage.js';
 import type { CallContext } from '../../engine/index.js';
-import { listCalls, routingAnalytics } from '../../store/call-queries.js';
+import { listCalls, routingAnalytics, type ListedCall } from '../../store/call-queries.js';
 import type { RunningLedger } from '../../store/index.js';
 import { usageTotals, type LedgerFilter, type UsageDimension } from '../../store/queries.js';
 import type { LedgerSchema } from '../../store/schema.js';
@@ -64,10 +64,8 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
         after: decodePageToken(req.pageToken),
       };
       const page = await listCalls(database(), query);
-      return {
-        calls: page.calls.map(encodeCall),
-        nextPageToken: page.next ? Buffer.from(`${page.next.ts}:${page.next.id}`).toString('base64url') : '',
-      };
+      const { calls, next } = withinClientLimit(page.calls, page.next);
+      return { calls, nextPageToken: next ? Buffer.from(`${next.ts}:${next.id}`).toString('base64url') : '' };
     }),
 
     getRoutingAnalytics: withDatabase(deps, databaseUnreachable, async (req, ctx, peer) => {
@@ -82,6 +80,32 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
       };
     }),
   };
+}
+
+/**
+ * Every gRPC library refuses a message over 4 MiB unless told otherwise, and with
+ * LEDGER_CONTENT=full a few calls with long prompts pass that: a page that would ends before the
+ * call that takes it over (it always holds one call), and the next page starts there. The room
+ * kept covers the page token and the fields' own framing.
+ */
+const CLIENT_MAX_RECEIVE_BYTES = 4 * 1024 * 1024;
+const PAGE_FRAMING_BYTES = 1024;
+
+function withinClientLimit(
+  listed: readonly ListedCall[],
+  next: { ts: number; id: string } | undefined,
+): { calls: LedgerCall[]; next: { ts: number; id: string } | undefined } {
+  const calls: LedgerCall[] = [];
+  let bytes = PAGE_FRAMING_BYTES;
+  for (const [i, entry] of listed.entries()) {
+    const call = encodeCall(entry);
+    // Tag and length of the repeated field: at most 6 bytes for a message under 4 GiB.
+    bytes += LedgerCall.encode(call).finish().length + 6;
+    const previous = listed[i - 1];
+    if (previous && bytes > CLIENT_MAX_RECEIVE_BYTES) return { calls, next: { ts: previous.call.ts, id: previous.call.id } };
+    calls.push(call);
+  }
+  return { calls, next };
 }
 
 function decodeFilter(f: UsageFilter | undefined): LedgerFilter {
