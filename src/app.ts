@@ -127,10 +127,6 @@ export async function startApp(
     config,
     () => new Catalog(bind(composeCatalog({ builtin, config: configModels, runtime: [], synced: [], openRouterProvider }))),
   );
-  if (!catalog.find(config.defaults.model)) {
-    await simulator?.close();
-    throw new ConfigError([`DEFAULT_MODEL: "${config.defaults.model}" is not in the catalog (ListModels shows it)`]);
-  }
   const keys = new ApiKeyStore(file?.access.apiKeys ?? []);
   const redis = config.redis.url ? await connectRedis(config.redis.url, log) : undefined;
   const store = { redis, failurePolicy: config.redis.failurePolicy };
@@ -215,16 +211,6 @@ export async function startApp(
   // The ledger listens where stats and metrics do: calls through either door are recorded.
   const unsubscribeLedger = engine.events.subscribe(ledger.listener);
   const keySync = await startKeySync(ledger, keys, config.ledger.keysRefreshMs, log);
-  const storedProblems = storedKeyProblems(
-    config,
-    keys.all().flatMap((k) => (k.source === 'runtime' ? [k.spec] : [])),
-  );
-  if (storedProblems.length > 0) {
-    keySync?.stop();
-    await Promise.all([ledger.close(0), simulator?.close()]);
-    throw new ConfigError(storedProblems);
-  }
-  keys.onChange(unsharedKeyWarner(config, log));
   const catalogRuntime = await startLiveCatalog({
     live: {
       catalog,
@@ -242,7 +228,23 @@ export async function startApp(
     runner: options.catalogSync,
     database: config.ledger.target,
   });
-  const live = catalogRuntime.live;
+  // Problems only the database shows: stored keys workers cannot share; a DEFAULT_MODEL that is a runtime model is found only now.
+  const storedProblems = storedKeyProblems(
+    config,
+    keys.all().flatMap((k) => (k.source === 'runtime' ? [k.spec] : [])),
+  );
+  if (!catalog.find(config.defaults.model))
+    storedProblems.push(
+      `DEFAULT_MODEL: "${config.defaults.model}" is not in the catalog: not a built-in or config-file model, nor a runtime model in the database (ListModels shows the catalog)`,
+    );
+  if (storedProblems.length > 0) {
+    await catalogRuntime.stop();
+    keySync?.stop();
+    await Promise.all([ledger.close(0), simulator?.close(), tracer.shutdown()]);
+    redis?.disconnect();
+    throw new ConfigError(storedProblems);
+  }
+  keys.onChange(unsharedKeyWarner(config, log));
   const server = new GatewayServer({
     config,
     tls: config.tlsFiles,
@@ -254,7 +256,7 @@ export async function startApp(
     metrics,
     tracer,
     ledger,
-    catalog: live,
+    catalog: catalogRuntime.live,
     refreshKeys: () => keySync?.refresh() ?? Promise.resolve(),
   });
   const warnIfOpen = (): void => {
@@ -314,7 +316,7 @@ export async function startApp(
     metricsServer,
     simulator,
     ledger,
-    catalog: live,
+    catalog: catalogRuntime.live,
     reloadKeys() {
       if (!config.configFile) return;
       try {

@@ -170,3 +170,21 @@ describe('runtime models without a database', () => {
     expect(err.details).toMatch(/catalog\.sync\.<source>\.url/);
   });
 });
+
+describe('DEFAULT_MODEL naming a runtime model', () => {
+  const databaseUrl = `sqlite:${join(mkdtempSync(join(tmpdir(), 'llmo-default-')), 'ledger.db')}`;
+  let h: Harness | undefined;
+  afterAll(async () => h?.close());
+
+  it('starts once the model is in the database and answers a call with no model from it', async () => {
+    const first = await startHarness({ env: { DATABASE_URL: databaseUrl } });
+    try {
+      await callUnary(first.clients.models.createModel.bind(first.clients.models), { model: spec({ id: 'house-default', aliases: [] }) });
+    } finally {
+      await first.close();
+    }
+    h = await startHarness({ env: { DATABASE_URL: databaseUrl, DEFAULT_MODEL: 'house-default' } });
+    const answer = (await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: '', prompt: 'hello', messages: [] })).response;
+    expect(answer.model).toBe('house-default');
+  });
+});
