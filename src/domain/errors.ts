@@ -173,6 +173,16 @@ export function modelNotFound(model: string, field: string): OrchestratorError {
   });
 }
 
+/** A call with no model while DEFAULT_MODEL names a model the catalog no longer has (a runtime model deleted since start-up). */
+export function defaultModelNotFound(model: string, field: string): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'not_found',
+    reason: Reason.MODEL_NOT_FOUND,
+    message: `no model was named, and DEFAULT_MODEL "${model}" is not in the catalog any more: name a model (ListModels shows the catalog)`,
+    metadata: { model, field },
+  });
+}
+
 export function deadlineExceeded(message = 'deadline exceeded'): OrchestratorError {
   return new OrchestratorError({ kind: 'deadline_exceeded', reason: Reason.DEADLINE_EXCEEDED, message });
 }

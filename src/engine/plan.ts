@@ -2,7 +2,7 @@ import type { Catalog, CatalogModel } from '../catalog/catalog.js';
 import type { ChatInput } from '../domain/chat.js';
 import { noEligibleModel as noModelNow, promptTooLong, routeNotAllowed } from '../domain/call-errors.js';
 import { embeddingModelAsChat } from '../domain/embedding-errors.js';
-import { invalidArgument, modelNotFound, type OrchestratorError, type FieldViolation } from '../domain/errors.js';
+import { defaultModelNotFound, invalidArgument, modelNotFound, type OrchestratorError, type FieldViolation } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
 import type { Plan } from './answer.js';
 import type { CallContext } from './context.js';
@@ -159,7 +159,8 @@ export class Planner {
       const model = this.options.catalog.find(resolved.name);
       if (!model) {
         const embedding = this.options.embeddings?.find(resolved.name);
-        throw embedding ? embeddingModelAsChat(embedding.id, resolved.field) : modelNotFound(resolved.name, resolved.field);
+        if (embedding) throw embeddingModelAsChat(embedding.id, resolved.field);
+        throw resolved === ref ? modelNotFound(ref.name, ref.field) : defaultModelNotFound(resolved.name, resolved.field);
       }
       models.push(model);
     }

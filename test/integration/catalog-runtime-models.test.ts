@@ -187,4 +187,12 @@ describe('DEFAULT_MODEL naming a runtime model', () => {
     const answer = (await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: '', prompt: 'hello', messages: [] })).response;
     expect(answer.model).toBe('house-default');
   });
+
+  it('a call with no model, once that model is deleted, is told DEFAULT_MODEL names a model the catalog no longer has', async () => {
+    if (!h) throw new Error('the gateway did not start');
+    await callUnary(h.clients.models.deleteModel.bind(h.clients.models), { id: 'house-default' });
+    const refused = await unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: '', prompt: 'hello', messages: [] });
+    expect(refused.code).toBe(grpc.status.NOT_FOUND);
+    expect(refused.details).toMatch(/DEFAULT_MODEL "house-default" is not in the catalog any more/);
+  });
 });
