@@ -73,9 +73,19 @@ export class CatalogSnapshot {
  */
 export class Catalog {
   private snapshot: CatalogSnapshot;
+  private removalListeners: readonly ((removed: readonly CatalogModel[]) => void)[] = [];
 
   constructor(options: CatalogOptions) {
     this.snapshot = new CatalogSnapshot(options);
+  }
+
+  /**
+   * Told after each replacement which model endpoints it ended: the previous models whose id is
+   * gone, or now served by another provider. What is kept per model (breakers, statistics, metric
+   * series) is dropped there, or a gateway whose models come and go would keep every one forever.
+   */
+  onRemoved(listener: (removed: readonly CatalogModel[]) => void): void {
+    this.removalListeners = [...this.removalListeners, listener];
   }
 
   get models(): readonly CatalogModel[] {
@@ -89,8 +99,12 @@ export class Catalog {
 
   /** Builds the next snapshot and swaps it in; a build that throws leaves the current one in place. */
   replace(options: CatalogOptions): CatalogSnapshot {
+    const previous = this.snapshot;
     const next = new CatalogSnapshot(options);
     this.snapshot = next;
+    const served = new Set(next.models.map(endpointKey));
+    const removed = previous.models.filter((m) => !served.has(endpointKey(m)));
+    if (removed.length > 0) for (const listener of this.removalListeners) listener(removed);
     return next;
   }
 
@@ -108,6 +122,10 @@ export class Catalog {
     }
     return chain;
   }
+}
+
+function endpointKey(model: CatalogModel): string {
+  return `${model.servedBy ?? ''}\u0000${model.id}`;
 }
 
 /** US dollars for the given usage at the model's catalog prices. */

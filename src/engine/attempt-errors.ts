@@ -84,7 +84,7 @@ export function skippedRecord(model: CatalogModel, error: OrchestratorError, ret
 }
 
 /** The key of a model's breaker and retry budget: its provider and model id. */
-export function endpointOf(provider: Provider, model: CatalogModel): string {
+export function endpointOf(provider: Pick<Provider, 'name'>, model: Pick<CatalogModel, 'id'>): string {
   return `${provider.name}/${model.id}`;
 }
 

@@ -3,6 +3,7 @@ import type { ResilienceConfig } from '../config/config.js';
 import { Admission, type Admitted } from './admission.js';
 import type { Answer, FallbackAnswer, Plan } from './answer.js';
 import { AttemptRunner } from './attempt.js';
+import { endpointOf } from './attempt-errors.js';
 import { Planner } from './plan.js';
 import { promptOf, requestedName, streamTeller, told } from './call-detail.js';
 import { EventBus, type EventSink } from './events.js';
@@ -85,14 +86,29 @@ export class Engine {
     this.events = events;
     this.gates = new InFlightGates({ defaults: resilience.inFlight, perProvider: options.inFlightPerProvider }, events);
     const live = new LiveModelStats((id) => options.catalog.find(id));
+    const breakers = new BreakerRegistry(resilience.breaker);
+    const budgets = new RetryBudgets({ maxTokens: resilience.retry.budgetMaxTokens, tokenRatio: resilience.retry.budgetTokenRatio });
+    // The one place a model's state goes when the catalog stops serving it; listeners (stats, metrics) are told.
+    options.catalog.onRemoved((removed) => {
+      for (const model of removed) {
+        if (model.servedBy !== undefined) {
+          const endpoint = endpointOf({ name: model.servedBy }, model);
+          breakers.forget(endpoint);
+          budgets.forget(endpoint);
+        }
+        if (options.catalog.models.some((m) => m.id === model.id)) continue;
+        live.forget(model.id);
+        events.emit({ type: 'model_removed', model: model.id });
+      }
+    });
     events.subscribe((event) => {
       if (event.type === 'attempt') live.recordAttempt(event.record);
     });
     const runner = new AttemptRunner({
       providers: options.providers,
       events,
-      breakers: new BreakerRegistry(resilience.breaker),
-      budgets: new RetryBudgets({ maxTokens: resilience.retry.budgetMaxTokens, tokenRatio: resilience.retry.budgetTokenRatio }),
+      breakers,
+      budgets,
       retry: resilience.retry,
       gates: this.gates,
     });

@@ -63,7 +63,9 @@ export type GatewayEvent =
   /** A response-cache lookup: a fresh hit, a miss, or a stale answer served as offline fallback. */
   | { readonly type: 'cache_lookup'; readonly outcome: 'hit' | 'miss' | 'stale' }
   /** A call refused by access control (ErrorInfo reason: RATE_LIMITED, BUDGET_EXHAUSTED, ...). */
-  | { readonly type: 'access_rejected'; readonly reason: string };
+  | { readonly type: 'access_rejected'; readonly reason: string }
+  /** A model left the catalog (deleted, or dropped by a sync): what is kept per model for it can go. */
+  | { readonly type: 'model_removed'; readonly model: string };
 
 export type GatewayListener = (event: GatewayEvent) => void;
 

@@ -12,6 +12,15 @@ export class BoundedLabel {
     this.seen.add(value);
     return value;
   }
+
+  /** The value is no longer in use: its place goes to the next new one. False: it was never kept (it is "other"). */
+  forget(value: string): boolean {
+    return this.seen.delete(value);
+  }
+
+  values(): IterableIterator<string> {
+    return this.seen.values();
+  }
 }
 
 /** The per-call metrics (grpc_server_*, in-flight, open streams, overhead, duration by model). */
@@ -66,6 +75,10 @@ export class CallSeries {
       this.handled.set(code, cell);
     }
     return cell;
+  }
+
+  forgetModel(model: string): void {
+    this.byModel.delete(model);
   }
 
   /** `model`: the bounded label value. */

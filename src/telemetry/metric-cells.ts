@@ -36,6 +36,13 @@ function cellOf<C extends { readonly labels: Labels }>(cells: Cells<C>, labels: 
   return cell;
 }
 
+/** Drops the series whose labels match: the next touch of such a label set starts a new one. */
+function dropCells<C extends { readonly labels: Labels }>(cells: Cells<C>, match: (labels: Labels) => boolean): void {
+  for (const [key, cell] of cells.byKey) if (match(cell.labels)) cells.byKey.delete(key);
+  const kept = cells.order.filter((cell) => !match(cell.labels));
+  cells.order.splice(0, cells.order.length, ...kept);
+}
+
 /** A counter (`kind: 'counter'`) or a gauge that moves up and down (`'gauge'`), folded in at scrape. */
 export class ValueCells {
   private readonly cells: Cells<ValueCell> = { byKey: new Map(), order: [] };
@@ -63,6 +70,10 @@ export class ValueCells {
 
   cell(labels: Labels): ValueCell {
     return cellOf(this.cells, labels, (l) => new ValueCell(l));
+  }
+
+  drop(match: (labels: Labels) => boolean): void {
+    dropCells(this.cells, match);
   }
 
   add(cell: ValueCell, amount = 1): void {
@@ -142,6 +153,10 @@ export class HistogramCells {
 
   reset(): void {
     this.cells = { byKey: new Map(), order: [] };
+  }
+
+  drop(match: (labels: Labels) => boolean): void {
+    dropCells(this.cells, match);
   }
 
   getForPromString(): { name: string; help: string; type: string; values: HistogramValue[]; aggregator: string } {

@@ -288,8 +288,26 @@ export class Metrics {
       case 'access_rejected':
         this.accessRejections.inc({ reason: this.reasons.of(event.reason) });
         return;
+      case 'model_removed':
+        this.forgetModel(event.model);
+        return;
     }
   };
+
+  /**
+   * A model gone from the catalog: its series leave /metrics, and its place under the label's cap
+   * goes to the next model, so models that come and go never push later ones into "other".
+   */
+  private forgetModel(model: string): void {
+    if (!this.models.forget(model)) return;
+    const ofModel = (labels: Readonly<Record<string, string>>) => labels.model === model;
+    const { attempts, attemptLatency, retries, tokens, cost } = this.upstream;
+    for (const cells of [attempts, attemptLatency, retries, tokens, cost, this.calls.handlingByModel, this.ttft]) cells.drop(ofModel);
+    for (const byModel of this.attemptSeries.values()) byModel.delete(model);
+    for (const series of this.callSeries.values()) for (const s of series) s.forgetModel(model);
+    this.raceWins.remove({ model });
+    for (const profile of this.profiles.values()) this.routing.remove({ profile, model });
+  }
 
   private collectBreakers(): void {
     if (!this.breakerSource) return;

@@ -244,6 +244,11 @@ export class StatsStore {
         this.routing.set(key, (this.routing.get(key) ?? 0) + 1);
         return;
       }
+      case 'model_removed':
+        // A model that no longer exists is not listed; its calls stay in the totals and its provider's row.
+        this.models.delete(event.model);
+        for (const key of this.routing.keys()) if (key.endsWith(`\u0000${event.model}`)) this.routing.delete(key);
+        return;
       case 'call_started':
         return;
     }
@@ -334,6 +339,8 @@ export class StatsStore {
     const total = methods.reduce((n, m) => n + m.requests, 0);
     const failed = methods.reduce((n, m) => n + m.errors, 0);
     const models = [...this.models.values()].map((m) => m.snapshot());
+    // Totals over the providers: every attempt counts under both, and a deleted model's row is gone.
+    const providers = [...this.providers.values()].map((p) => p.snapshot());
     return {
       startedAt: this.startedAt,
       uptimeSeconds: (now.getTime() - this.startedAt.getTime()) / 1000,
@@ -343,13 +350,13 @@ export class StatsStore {
       errorRate: total === 0 ? 0 : failed / total,
       latency: this.callLatency.summary(),
       timeToFirstToken: this.ttft.summary(),
-      promptTokens: models.reduce((n, m) => n + m.promptTokens, 0),
-      completionTokens: models.reduce((n, m) => n + m.completionTokens, 0),
-      totalCostUsd: sumUsd(models.map((m) => m.costUsd)),
+      promptTokens: providers.reduce((n, p) => n + p.promptTokens, 0),
+      completionTokens: providers.reduce((n, p) => n + p.completionTokens, 0),
+      totalCostUsd: sumUsd(providers.map((p) => p.costUsd)),
       raceWins: this.raceWins,
       fallbacksTriggered: this.fallbacksTriggered,
       defaultMessagesServed: this.defaultMessagesServed,
-      retries: models.reduce((n, m) => n + m.retries, 0),
+      retries: providers.reduce((n, p) => n + p.retries, 0),
       retriesThrottled: this.retriesThrottled,
       streamRestarts: this.streamRestarts,
       cache: { hits: this.cacheLookups.hit, misses: this.cacheLookups.miss, staleServed: this.cacheLookups.stale },
@@ -360,7 +367,7 @@ export class StatsStore {
           return { profile, model, decisions };
         })
         .sort((a, b) => a.profile.localeCompare(b.profile) || a.model.localeCompare(b.model)),
-      providers: sorted([...this.providers.values()].map((p) => p.snapshot())),
+      providers: sorted(providers),
       models: sorted(models),
       methods: methods
         .map((m) => ({

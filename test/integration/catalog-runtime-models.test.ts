@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CircuitState } from '../../src/gen/orchestrator/v1/common.js';
 import { CatalogSource, type ModelInfo, type RuntimeModelSpec } from '../../src/gen/orchestrator/v1/models.js';
 import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -194,5 +195,50 @@ describe('DEFAULT_MODEL naming a runtime model', () => {
     const refused = await unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: '', prompt: 'hello', messages: [] });
     expect(refused.code).toBe(grpc.status.NOT_FOUND);
     expect(refused.details).toMatch(/DEFAULT_MODEL "house-default" is not in the catalog any more/);
+  });
+});
+
+describe('runtime models created and deleted over time', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { BREAKER_CONSECUTIVE_FAILURES: '2', BREAKER_HALF_OPEN_AFTER_MS: '60000' } });
+  });
+  afterAll(async () => h?.close());
+
+  const create = (id: string, upstreamId = 'gpt-4o-mini') =>
+    callUnary(h.clients.models.createModel.bind(h.clients.models), { model: spec({ id, upstreamId, aliases: [], fallbacks: [] }) });
+  const remove = (id: string) => callUnary(h.clients.models.deleteModel.bind(h.clients.models), { id });
+  const chat = (model: string) => callUnary(h.clients.chat.chat.bind(h.clients.chat), { model, prompt: 'hello', messages: [] });
+
+  it('a deleted model leaves GetStats and /metrics, while its calls stay in the totals', async () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `churn-${i}`);
+    for (const id of ids) {
+      await create(id);
+      await chat(id);
+      await remove(id);
+    }
+    const stats = (await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {})).response;
+    expect(stats.models.map((m) => m.name).filter((n) => n.startsWith('churn-'))).toEqual([]);
+    // "Since start": the calls the deleted models answered are still counted.
+    expect(stats.providers.find((p) => p.name === 'openai')?.requests).toBeGreaterThanOrEqual(ids.length);
+    expect(stats.completionTokens).toBeGreaterThan(0);
+    const metrics = await (await fetch(h.app.metricsServer?.url ?? '')).text();
+    expect(metrics.split('\n').filter((line) => line.includes('model="churn-'))).toEqual([]);
+  });
+
+  it("a model created again under a deleted name starts with a closed breaker, not the deleted one's open breaker", async () => {
+    await create('churn-again', 'churn-again-up');
+    h.upstream.injectFault({ kind: 'http_error', status: 503, model: 'churn-again-up' });
+    try {
+      for (let i = 0; i < 2; i++)
+        await unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: 'churn-again', prompt: 'hello', messages: [] });
+      expect((await find(h, 'churn-again'))?.breakerState).toBe(CircuitState.CIRCUIT_STATE_OPEN);
+    } finally {
+      h.upstream.clearFaults();
+    }
+    await remove('churn-again');
+    await create('churn-again', 'churn-again-up');
+    expect((await find(h, 'churn-again'))?.breakerState).toBe(CircuitState.CIRCUIT_STATE_CLOSED);
+    expect((await chat('churn-again')).response.model).toBe('churn-again');
   });
 });

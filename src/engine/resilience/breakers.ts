@@ -78,6 +78,12 @@ export class BreakerRegistry {
     return policy;
   }
 
+  /** The endpoint is no longer served (its model deleted, or moved to another provider). */
+  forget(endpoint: string): void {
+    this.breakers.delete(endpoint);
+    this.openedAt.delete(endpoint);
+  }
+
   /** Milliseconds until an open breaker lets a probe through; 0 when it is not open. */
   coolDownLeftMs(endpoint: string): number {
     if (this.breakers.get(endpoint)?.state !== CircuitState.Open) return 0;

@@ -41,4 +41,8 @@ export class RetryBudgets {
     }
     return budget;
   }
+
+  forget(upstream: string): void {
+    this.budgets.delete(upstream);
+  }
 }

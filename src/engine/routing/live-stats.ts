@@ -29,10 +29,12 @@ export class LiveModelStats {
     // What the breaker counts, and only that: the caller's own deadline, or a request the upstream
     // refused for its content, says nothing about the model and must not steer others away from it.
     if (failed && !countsAgainstBreaker(record.error)) return;
+    // A call that outlived its model's deletion must not bring the forgotten entry back.
+    const model = this.catalogModel(record.model);
+    if (!model) return;
     const live = this.entry(record.model);
     live.errorRate = ewma(live.errorRate, failed ? 1 : 0);
-    const model = this.catalogModel(record.model);
-    if (failed || !model) return;
+    if (failed) return;
     const predicted = predictLatencyMs(model, record.usage.completionTokens);
     if (predicted > 0) live.slowdown = ewma(live.slowdown, record.latencyMs / predicted);
   }
@@ -57,6 +59,11 @@ export class LiveModelStats {
   expectedTtftMs(model: CatalogModel): number {
     const live = this.models.get(model.id);
     return live?.ttftMs ?? model.typicalTtftMs * (live?.slowdown ?? 1);
+  }
+
+  /** A model gone from the catalog: a model created later under its name starts afresh. */
+  forget(modelId: string): void {
+    this.models.delete(modelId);
   }
 
   errorRate(modelId: string): number {

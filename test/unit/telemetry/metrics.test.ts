@@ -194,6 +194,21 @@ describe('Metrics', () => {
     expect(value(text, 'llm_orchestrator_access_rejections_total{reason="other"}')).toBe(16);
   });
 
+  it('a removed model leaves /metrics and gives its place under the cap to the next model', async () => {
+    const metrics = new Metrics({ processMetrics: false });
+    for (let i = 0; i < 1000; i += 1) {
+      metrics.on({ type: 'attempt', record: attemptRecord({ model: `gone-${i}` }) });
+      metrics.on({ type: 'race_won', model: `gone-${i}` });
+      metrics.on({ type: 'routed', profile: 'balanced', model: `gone-${i}` });
+      metrics.on({ type: 'model_removed', model: `gone-${i}` });
+    }
+    metrics.on({ type: 'attempt', record: attemptRecord({ model: 'new-model' }) });
+    const text = (await metrics.exposition()).body;
+    expect(text).not.toContain('model="gone-');
+    expect(text).not.toContain('model="other"');
+    expect(value(text, 'llm_orchestrator_upstream_attempts_total{provider="openai",model="new-model",outcome="success"}')).toBe(1);
+  });
+
   it('uses a registry of its own, with Node process metrics by default', async () => {
     const a = new Metrics();
     const b = new Metrics();
