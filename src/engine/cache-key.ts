@@ -9,7 +9,8 @@ import type { ContentPart, Tooling } from '../domain/tools.js';
  * keyed by their SHA-256, not carried into the key material whole.
  */
 export function cacheKey(request: {
-  model: string;
+  /** Where the model is served too: a model pointed at another provider or upstream model (UpdateModel) must not answer with the old one's text. */
+  model: { readonly id: string; readonly servedBy: string | undefined; readonly upstreamId: string };
   messages: readonly ChatMessage[];
   temperature: number;
   maxTokens: number;
@@ -22,8 +23,9 @@ export function cacheKey(request: {
     : [];
   const t = request.tooling;
   const tooling = t ? [t.tools ?? null, t.toolChoice ?? null, t.parallelToolCalls ?? null, t.responseFormat ?? null] : [];
+  const { id, servedBy, upstreamId } = request.model;
   const material = JSON.stringify([
-    request.model,
+    [id, servedBy ?? null, upstreamId],
     request.messages.map(messageMaterial),
     request.temperature,
     request.maxTokens,

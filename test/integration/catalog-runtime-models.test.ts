@@ -226,6 +226,30 @@ describe('runtime models created and deleted over time', () => {
     expect(metrics.split('\n').filter((line) => line.includes('model="churn-'))).toEqual([]);
   });
 
+  it('a deterministic call after UpdateModel points the model at another upstream model is answered by that one, not from the cache', async () => {
+    await create('churn-cached', 'gpt-4o-mini');
+    const ask = async () =>
+      (
+        await callUnary(h.clients.chat.chat.bind(h.clients.chat), {
+          model: 'churn-cached',
+          prompt: 'same question',
+          messages: [],
+          temperature: 0,
+        })
+      ).response;
+    const before = await ask();
+    expect((await ask()).cache?.hit).toBe(true);
+    await callUnary(h.clients.models.updateModel.bind(h.clients.models), {
+      model: spec({ id: 'churn-cached', upstreamId: 'gpt-4o', aliases: [], fallbacks: [] }),
+    });
+    const sent = h.upstream.requests.length;
+    const after = await ask();
+    expect(after.cache?.hit).toBe(false);
+    expect(h.upstream.requests.slice(sent).map((r) => r.model)).toEqual(['gpt-4o']);
+    expect(after.content).not.toBe(before.content);
+    await remove('churn-cached');
+  });
+
   it("a model created again under a deleted name starts with a closed breaker, not the deleted one's open breaker", async () => {
     await create('churn-again', 'churn-again-up');
     h.upstream.injectFault({ kind: 'http_error', status: 503, model: 'churn-again-up' });

@@ -26,7 +26,7 @@ export function answerThroughCache(
   // Not through an async function when the cache stays out of it: one promise less per call.
   if (!cache || !only || (policy.mode === 'auto' && plan.temperature !== 0)) return run();
   const key = cacheKey({
-    model: only.id,
+    model: only,
     messages: plan.messages,
     temperature: plan.temperature,
     maxTokens: maxTokensFor(plan, only),
@@ -169,7 +169,7 @@ async function staleFor(deps: OfflineDeps, plan: Plan, attempts: readonly Attemp
 
 function keyFor(plan: Plan, model: Plan['models'][number]): string {
   return cacheKey({
-    model: model.id,
+    model,
     messages: plan.messages,
     temperature: plan.temperature,
     maxTokens: maxTokensFor(plan, model),
