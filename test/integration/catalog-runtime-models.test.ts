@@ -224,6 +224,9 @@ describe('runtime models created and deleted over time', () => {
     expect(stats.completionTokens).toBeGreaterThan(0);
     const metrics = await (await fetch(h.app.metricsServer?.url ?? '')).text();
     expect(metrics.split('\n').filter((line) => line.includes('model="churn-'))).toEqual([]);
+    const listed = (await (await fetch(`${h.app.http?.url}/v1/models`)).json()) as { data: { id: string }[] };
+    expect(listed.data.map((m) => m.id).filter((id) => id.startsWith('churn-'))).toEqual([]);
+    expect((await fetch(`${h.app.http?.url}/v1/models/churn-0`)).status).toBe(404);
   });
 
   it('a deterministic call after UpdateModel points the model at another upstream model is answered by that one, not from the cache', async () => {
