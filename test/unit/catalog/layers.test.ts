@@ -152,6 +152,19 @@ describe('Catalog.replace', () => {
     expect(catalog.find('4o-mini')).toBeUndefined();
   });
 
+  it('tells its listeners which model endpoints a replacement ended: ids gone, and models now served by another provider', () => {
+    const providers = new Map([
+      ['openai', 'openai'],
+      ['other', 'other'],
+    ]);
+    const catalog = new Catalog({ models: [builtin, { ...builtin, id: 'house', aliases: [] }], providers });
+    const told: string[][] = [];
+    catalog.onRemoved((removed) => told.push(removed.map((m) => `${m.servedBy}/${m.id}`)));
+    catalog.replace({ models: [{ ...builtin, provider: 'other' }], providers });
+    catalog.replace({ models: [{ ...builtin, provider: 'other', inputPricePerMillion: 1 }], providers });
+    expect(told).toEqual([['openai/gpt-4o-mini', 'openai/house']]);
+  });
+
   it('keeps the current catalog when the next one cannot be built', () => {
     const providers = new Map([['openai', 'openai']]);
     const catalog = new Catalog({ models: [builtin], providers });
