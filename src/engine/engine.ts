@@ -3,7 +3,7 @@ import type { ResilienceConfig } from '../config/config.js';
 import { Admission, type Admitted } from './admission.js';
 import type { Answer, FallbackAnswer, Plan } from './answer.js';
 import { AttemptRunner } from './attempt.js';
-import { endpointOf } from './attempt-errors.js';
+import { forgetRemovedModels } from './model-removal.js';
 import { Planner } from './plan.js';
 import { promptOf, requestedName, streamTeller, told } from './call-detail.js';
 import { EventBus, type EventSink } from './events.js';
@@ -88,22 +88,10 @@ export class Engine {
     const live = new LiveModelStats((id) => options.catalog.find(id));
     const breakers = new BreakerRegistry(resilience.breaker);
     const budgets = new RetryBudgets({ maxTokens: resilience.retry.budgetMaxTokens, tokenRatio: resilience.retry.budgetTokenRatio });
-    // The one place a model's state goes when the catalog stops serving it; listeners (stats, metrics) are told.
-    options.catalog.onRemoved((removed) => {
-      for (const model of removed) {
-        if (model.servedBy !== undefined) {
-          const endpoint = endpointOf({ name: model.servedBy }, model);
-          breakers.forget(endpoint);
-          budgets.forget(endpoint);
-        }
-        if (options.catalog.models.some((m) => m.id === model.id)) continue;
-        live.forget(model.id);
-        events.emit({ type: 'model_removed', model: model.id });
-      }
-    });
     events.subscribe((event) => {
       if (event.type === 'attempt') live.recordAttempt(event.record);
     });
+    forgetRemovedModels({ catalog: options.catalog, embeddings: options.embeddings, events, breakers, budgets, live });
     const runner = new AttemptRunner({
       providers: options.providers,
       events,

@@ -5,6 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CircuitState } from '../../src/gen/orchestrator/v1/common.js';
 import { CatalogSource, type ModelInfo, type RuntimeModelSpec } from '../../src/gen/orchestrator/v1/models.js';
+import { eventually as eventuallyHolds } from '../helpers/eventually.js';
 import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { startPostgres, type PostgresProcess } from '../helpers/postgres.js';
@@ -227,6 +228,27 @@ describe('runtime models created and deleted over time', () => {
     const listed = (await (await fetch(`${h.app.http?.url}/v1/models`)).json()) as { data: { id: string }[] };
     expect(listed.data.map((m) => m.id).filter((id) => id.startsWith('churn-'))).toEqual([]);
     expect((await fetch(`${h.app.http?.url}/v1/models/churn-0`)).status).toBe(404);
+  });
+
+  it('a call still running when its model is deleted does not bring the model back into GetStats and /metrics when it ends', async () => {
+    await create('churn-busy', 'churn-busy-up');
+    h.upstream.injectFault({ kind: 'delay', delayMs: 1_500, model: 'churn-busy-up' });
+    try {
+      const running = chat('churn-busy');
+      await eventuallyHolds(
+        async () => h.upstream.requests.some((r) => r.model === 'churn-busy-up'),
+        (sent) => sent,
+        5_000,
+      );
+      await remove('churn-busy');
+      expect((await running).response.model).toBe('churn-busy');
+    } finally {
+      h.upstream.clearFaults();
+    }
+    const stats = (await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {})).response;
+    expect(stats.models.map((m) => m.name)).not.toContain('churn-busy');
+    const metrics = await (await fetch(h.app.metricsServer?.url ?? '')).text();
+    expect(metrics.split('\n').filter((line) => line.includes('model="churn-busy"'))).toEqual([]);
   });
 
   it('a deterministic call after UpdateModel points the model at another upstream model is answered by that one, not from the cache', async () => {
