@@ -129,7 +129,8 @@ export class CatalogStore {
   /** Field changes of runtime models: each definition against the one before (a delete clears every field). */
   private async runtimeChanges(modelId: string | undefined): Promise<FieldChange[]> {
     let query = this.db().selectFrom('catalog_runtime_history').selectAll().orderBy('at').orderBy('id');
-    if (modelId !== undefined) query = query.where('model_id', '=', modelId);
+    // Runtime models are named in any case (DeleteModel took it so): a deleted one too, which the catalog no longer resolves.
+    if (modelId !== undefined) query = query.where((eb) => eb(eb.fn('lower', ['model_id']), '=', modelId.toLowerCase()));
     const rows = await query.execute();
     const last = new Map<string, Record<string, unknown>>();
     const changes: FieldChange[] = [];

@@ -251,6 +251,18 @@ describe('runtime models created and deleted over time', () => {
     expect(metrics.split('\n').filter((line) => line.includes('model="churn-busy"'))).toEqual([]);
   });
 
+  it('ListModelHistory of a deleted model names it in any case, as DeleteModel did', async () => {
+    await create('Churn-Hist');
+    await callUnary(h.clients.models.deleteModel.bind(h.clients.models), { id: 'churn-hist' });
+    const changes = (
+      await callUnary(h.clients.models.listModelHistory.bind(h.clients.models), { model: 'churn-hist', field: 'provider', limit: 0 })
+    ).response.changes;
+    expect(changes.map((c) => [c.model, c.oldValue, c.newValue])).toEqual([
+      ['Churn-Hist', '"openai"', ''],
+      ['Churn-Hist', '', '"openai"'],
+    ]);
+  });
+
   it('a deterministic call after UpdateModel points the model at another upstream model is answered by that one, not from the cache', async () => {
     await create('churn-cached', 'gpt-4o-mini');
     const ask = async () =>
