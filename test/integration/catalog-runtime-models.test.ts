@@ -251,6 +251,37 @@ describe('runtime models created and deleted over time', () => {
     expect(metrics.split('\n').filter((line) => line.includes('model="churn-busy"'))).toEqual([]);
   });
 
+  it('a call in flight when UpdateModel changes the prices is charged the prices it started with; the next call the new ones', async () => {
+    await create('churn-price', 'churn-price-up');
+    h.upstream.injectFault({ kind: 'delay', delayMs: 1_000, model: 'churn-price-up', times: 1 });
+    const running = chat('churn-price');
+    await eventuallyHolds(
+      async () => h.upstream.requests.some((r) => r.model === 'churn-price-up'),
+      (sent) => sent,
+      5_000,
+    );
+    await callUnary(h.clients.models.updateModel.bind(h.clients.models), {
+      model: spec({
+        id: 'churn-price',
+        upstreamId: 'churn-price-up',
+        aliases: [],
+        fallbacks: [],
+        inputPricePerMillion: 100,
+        outputPricePerMillion: 200,
+      }),
+    });
+    const priced = (
+      answer: { costUsd: number; usage?: { promptTokens: number; completionTokens: number } | undefined },
+      input: number,
+      output: number,
+    ) => ((answer.usage?.promptTokens ?? 0) * input + (answer.usage?.completionTokens ?? 0) * output) / 1e6;
+    const old = (await running).response;
+    expect(old.costUsd).toBeCloseTo(priced(old, 1, 2), 10);
+    const next = (await chat('churn-price')).response;
+    expect(next.costUsd).toBeCloseTo(priced(next, 100, 200), 10);
+    await remove('churn-price');
+  });
+
   it('ListModelHistory of a deleted model names it in any case, as DeleteModel did', async () => {
     await create('Churn-Hist');
     await callUnary(h.clients.models.deleteModel.bind(h.clients.models), { id: 'churn-hist' });
