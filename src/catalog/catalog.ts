@@ -81,7 +81,8 @@ export class Catalog {
 
   /**
    * Told after each replacement which model endpoints it ended: the previous models whose id is
-   * gone, or now served by another provider. What is kept per model (breakers, statistics, metric
+   * gone, or now served by another provider or upstream model (a breaker opened by the old one says
+   * nothing about the new one). What is kept per model (breakers, statistics, metric
    * series) is dropped there, or a gateway whose models come and go would keep every one forever.
    */
   onRemoved(listener: (removed: readonly CatalogModel[]) => void): void {
@@ -125,7 +126,7 @@ export class Catalog {
 }
 
 function endpointKey(model: CatalogModel): string {
-  return `${model.servedBy ?? ''}\u0000${model.id}`;
+  return `${model.servedBy ?? ''}\u0000${model.id}\u0000${model.upstreamId}`;
 }
 
 /** US dollars for the given usage at the model's catalog prices. */

@@ -7,7 +7,7 @@ import type { LiveModelStats } from './routing/live-stats.js';
 
 /**
  * The one place a model's state goes when the catalog stops serving it (DeleteModel, a sync that
- * drops it, a move to another provider): a gateway whose models come and go would otherwise keep
+ * drops it, a move to another provider or upstream model): a gateway whose models come and go would otherwise keep
  * every breaker, retry budget, routing statistic, stats row and metric series forever, and hand a
  * model created again under an old name the old one's open breaker. Listeners on the event port
  * (stats, metrics) are told with `model_removed`.

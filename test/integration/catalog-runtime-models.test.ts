@@ -251,6 +251,24 @@ describe('runtime models created and deleted over time', () => {
     expect(metrics.split('\n').filter((line) => line.includes('model="churn-busy"'))).toEqual([]);
   });
 
+  it('UpdateModel pointing a model with an open breaker at another upstream model gives it a closed breaker: the next call goes out', async () => {
+    await create('churn-fixed', 'churn-fixed-wrong');
+    h.upstream.injectFault({ kind: 'http_error', status: 503, model: 'churn-fixed-wrong' });
+    try {
+      for (let i = 0; i < 2; i++)
+        await unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: 'churn-fixed', prompt: 'hello', messages: [] });
+      expect((await find(h, 'churn-fixed'))?.breakerState).toBe(CircuitState.CIRCUIT_STATE_OPEN);
+    } finally {
+      h.upstream.clearFaults();
+    }
+    await callUnary(h.clients.models.updateModel.bind(h.clients.models), {
+      model: spec({ id: 'churn-fixed', upstreamId: 'gpt-4o-mini', aliases: [], fallbacks: [] }),
+    });
+    expect((await find(h, 'churn-fixed'))?.breakerState).toBe(CircuitState.CIRCUIT_STATE_CLOSED);
+    expect((await chat('churn-fixed')).response.model).toBe('churn-fixed');
+    await remove('churn-fixed');
+  });
+
   it('a call in flight when UpdateModel changes the prices is charged the prices it started with; the next call the new ones', async () => {
     await create('churn-price', 'churn-price-up');
     h.upstream.injectFault({ kind: 'delay', delayMs: 1_000, model: 'churn-price-up', times: 1 });

@@ -152,7 +152,7 @@ describe('Catalog.replace', () => {
     expect(catalog.find('4o-mini')).toBeUndefined();
   });
 
-  it('tells its listeners which model endpoints a replacement ended: ids gone, and models now served by another provider', () => {
+  it('tells its listeners which model endpoints a replacement ended: ids gone, models now served by another provider or upstream model', () => {
     const providers = new Map([
       ['openai', 'openai'],
       ['other', 'other'],
@@ -162,7 +162,8 @@ describe('Catalog.replace', () => {
     catalog.onRemoved((removed) => told.push(removed.map((m) => `${m.servedBy}/${m.id}`)));
     catalog.replace({ models: [{ ...builtin, provider: 'other' }], providers });
     catalog.replace({ models: [{ ...builtin, provider: 'other', inputPricePerMillion: 1 }], providers });
-    expect(told).toEqual([['openai/gpt-4o-mini', 'openai/house']]);
+    catalog.replace({ models: [{ ...builtin, provider: 'other', upstreamId: 'gpt-4o-mini-2024-07-18' }], providers });
+    expect(told).toEqual([['openai/gpt-4o-mini', 'openai/house'], ['other/gpt-4o-mini']]);
   });
 
   it('keeps the current catalog when the next one cannot be built', () => {
