@@ -77,7 +77,8 @@ export class Planner {
   /** Explicit lists are kept as given; a default chain drops models the caller's key may not call. */
   expand(primary: ModelRef, list: readonly ModelRef[], ctx: CallContext): ModelRef[] {
     if (list.length > 0) return [...list];
-    const first = this.resolve([this.withDefault(primary)])[0];
+    // resolve() applies the default itself, so a deleted DEFAULT_MODEL is reported as such.
+    const first = this.resolve([primary])[0];
     if (!first) return [];
     const access = this.options.access;
     return this.options.catalog

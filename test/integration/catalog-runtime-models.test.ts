@@ -196,6 +196,15 @@ describe('DEFAULT_MODEL naming a runtime model', () => {
     const refused = await unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: '', prompt: 'hello', messages: [] });
     expect(refused.code).toBe(grpc.status.NOT_FOUND);
     expect(refused.details).toMatch(/DEFAULT_MODEL "house-default" is not in the catalog any more/);
+    const chain = await unaryError(h.clients.chat.fallback.bind(h.clients.chat), {
+      model: '',
+      prompt: 'hello',
+      messages: [],
+      models: [],
+      disableDefaultMessage: false,
+    });
+    expect(chain.code).toBe(grpc.status.NOT_FOUND);
+    expect(chain.details).toMatch(/DEFAULT_MODEL "house-default" is not in the catalog any more/);
   });
 });
 
