@@ -229,10 +229,8 @@ export async function startApp(
     database: config.ledger.target,
   });
   // Problems only the database shows: stored keys workers cannot share; a DEFAULT_MODEL that is a runtime model is found only now.
-  const storedProblems = storedKeyProblems(
-    config,
-    keys.all().flatMap((k) => (k.source === 'runtime' ? [k.spec] : [])),
-  );
+  const runtimeKeys = keys.all().flatMap((k) => (k.source === 'runtime' ? [k.spec] : []));
+  const storedProblems = storedKeyProblems(config, runtimeKeys);
   if (!catalog.find(config.defaults.model))
     storedProblems.push(
       `DEFAULT_MODEL: "${config.defaults.model}" is not in the catalog: not a built-in or config-file model, nor a runtime model in the database (ListModels shows the catalog)`,
