@@ -50,7 +50,9 @@ export function toCallRecord(call: DetailedCall, options: LedgerListenerOptions)
   const spent = answer ?? (failure?.attempts.length ? undefined : combined(detail.answers));
   const attemptRecords = spent?.attempts ?? failure?.attempts ?? [];
   const attempts = attemptRecords.map((a) => attemptEntry(a, raced));
-  const usage = spent ? counts(spent.usage) : summed(attemptRecords);
+  // Tokens are those of every attempt, as the cost is (GetStats counts the same): not only the
+  // answering attempt's, which the answer's own usage is. A cache hit sent nothing upstream.
+  const usage = summed(attemptRecords);
   const cacheHit = answer?.cache?.hit ?? false;
   const batch = call.path.endsWith('/Batch');
   // A Batch's items tell their prompts one by one: the call has no single prompt to keep or hash.

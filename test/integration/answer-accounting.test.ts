@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorInfo } from '../../src/gen/google/rpc/error_details.js';
 import { type BatchResponse, CacheMode, type StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
 import { AttemptOutcome, StreamStrategy } from '../../src/gen/orchestrator/v1/common.js';
+import { UsageServiceClient } from '../../src/gen/orchestrator/v1/usage.js';
 import { accessFile, sha } from '../helpers/access-file.js';
 import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -84,6 +85,64 @@ describe('attempts and cost of an answer', () => {
       .executeTakeFirst();
     expect(Number(row?.cost_usd)).toBeCloseTo(itemsCost, 12);
     expect(Number(row?.attempts)).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe("a call's tokens", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'llmo-tokens-')), 'ledger.db');
+    // A hanging upstream is cut after a second: its prompt was sent and is charged.
+    h = await startHarness({ env: { DATABASE_URL: `sqlite:${file}`, LEDGER_FLUSH_MS: '20', ATTEMPT_TIMEOUT_MS: '1000' } });
+  });
+  afterAll(async () => h?.close());
+
+  it("are every attempt's in the ledger, GetUsage and GetStats alike, as their cost is; the answer's usage is the answering attempt's", async () => {
+    // Fallback: gpt-4o hangs and is cut (its prompt is charged), gpt-4o-mini answers.
+    h.upstream.injectFault({ kind: 'hang', model: 'gpt-4o', times: 1 });
+    const fell = await callUnary(h.clients.chat.fallback.bind(h.clients.chat), {
+      model: '',
+      prompt: 'the first model fails after being billed',
+      messages: [],
+      models: ['gpt-4o', 'gpt-4o-mini'],
+      disableDefaultMessage: true,
+    });
+    // Race: gpt-4-turbo is slow to answer and loses once its prompt was sent.
+    h.upstream.injectFault({ kind: 'delay', model: 'gpt-4-turbo', delayMs: 3000, times: 1 });
+    const raced = await callUnary(h.clients.chat.race.bind(h.clients.chat), {
+      model: '',
+      prompt: 'a race with a loser that was billed',
+      messages: [],
+      models: ['gpt-4-turbo', 'gpt-4o-mini'],
+    });
+    const answers = [fell.response, raced.response];
+    const attempts = answers.flatMap((a) => a.attempts);
+    const billed = attempts.filter((a) => a.outcome !== AttemptOutcome.ATTEMPT_OUTCOME_SUCCESS);
+    expect(billed.map((a) => a.model)).toEqual(['gpt-4o', 'gpt-4-turbo']);
+    expect(billed.every((a) => (a.usage?.promptTokens ?? 0) > 0 && a.costUsd > 0)).toBe(true);
+    const tokens = (xs: readonly { usage?: { promptTokens: number; completionTokens: number } | undefined }[]): [number, number] => [
+      xs.reduce((n, x) => n + (x.usage?.promptTokens ?? 0), 0),
+      xs.reduce((n, x) => n + (x.usage?.completionTokens ?? 0), 0),
+    ];
+    for (const answer of answers) {
+      const winner = answer.attempts.find((a) => a.outcome === AttemptOutcome.ATTEMPT_OUTCOME_SUCCESS);
+      expect(answer.usage).toMatchObject({ promptTokens: winner?.usage?.promptTokens, completionTokens: winner?.usage?.completionTokens });
+      expect(answer.costUsd).toBeCloseTo(sum(answer.attempts), 12);
+    }
+
+    await h.app.ledger.store?.flush();
+    const usage = new UsageServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+    try {
+      const total = (await callUnary(usage.getUsage.bind(usage), { groupBy: [] })).response.rows[0];
+      const stats = (await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {})).response;
+      const [prompt, completion] = tokens(attempts);
+      expect([stats.promptTokens, stats.completionTokens]).toEqual([prompt, completion]);
+      expect(total).toMatchObject({ requests: 2, promptTokens: prompt, completionTokens: completion, totalTokens: prompt + completion });
+      expect(total?.costUsd).toBeCloseTo(stats.totalCostUsd, 12);
+      expect(total?.costUsd).toBeCloseTo(sum(answers), 12);
+    } finally {
+      usage.close();
+    }
   });
 });
 

@@ -49,7 +49,7 @@ describe('the ledger on a SQLite file', () => {
     const chat = h.clients.chat.chat.bind(h.clients.chat);
     const race = h.clients.chat.race.bind(h.clients.chat);
     const fallback = h.clients.chat.fallback.bind(h.clients.chat);
-    const answers: { costUsd: number; usage?: { totalTokens: number } | undefined }[] = [];
+    const answers: { costUsd: number; attempts: { usage?: { totalTokens: number } | undefined }[] }[] = [];
 
     // success
     answers.push((await callUnary(chat, { model: 'gpt-4o-mini', prompt: 'hello', messages: [] }, bearer('erin-secret'))).response);
@@ -138,14 +138,16 @@ describe('the ledger on a SQLite file', () => {
     expect(decisions[0]).toMatchObject({ call_id: routed?.id, profile: 'balanced', chosen_model: routed?.model });
     expect(JSON.parse(decisions[0]?.candidates ?? '[]').length).toBeGreaterThan(1);
 
-    // The ledger's sums are the answers' own.
+    // The ledger's sums are the answers' own: their cost, and the tokens of every attempt it pays for.
     const successes = calls.filter((c) => c.outcome === 'success');
     const cost = successes.reduce((s, c) => s + c.cost_usd, 0);
     expect(cost).toBeCloseTo(
       answers.reduce((s, a) => s + a.costUsd, 0),
       10,
     );
-    expect(successes.reduce((s, c) => s + c.total_tokens, 0)).toBe(answers.reduce((s, a) => s + (a.usage?.totalTokens ?? 0), 0));
+    const attemptTokens = answers.flatMap((a) => a.attempts).reduce((s, a) => s + (a.usage?.totalTokens ?? 0), 0);
+    expect(successes.reduce((s, c) => s + c.total_tokens, 0)).toBe(attemptTokens);
+    expect(cacheHit?.total_tokens).toBe(0);
   });
 
   it("GetUsage totals are the answers' own, per key for a key, for everyone for an admin", async () => {

@@ -111,7 +111,7 @@ describe('what the ledger keeps of a call', () => {
       outcome: 'error',
       code: 'CANCELLED',
       costUsd: 0.00011,
-      usage: { promptTokens: 3, completionTokens: 4, totalTokens: 7 },
+      usage: { promptTokens: 9, completionTokens: 2, totalTokens: 11 },
     });
     expect(r.attempts.map((a) => [a.model, a.costUsd])).toEqual([['gpt-4o', 0.00011]]);
     expect(r.model).toBeUndefined();
