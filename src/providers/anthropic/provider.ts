@@ -46,7 +46,7 @@ export interface AnthropicProviderOptions extends UpstreamHttpOptions {
   /**
    * The `anthropic-version` header. Default: the SDK's own (2026-10-21 for SDK 1.x), which has
    * no sampling parameters, so `temperature` is not sent; with an earlier version (2023-06-01)
-   * it is, clamped to the 0..1 that the API takes.
+   * it is, clamped to the 0..1 that the API takes, unless the request sets top_p.
    */
   readonly anthropicVersion?: string;
 }
@@ -309,8 +309,11 @@ export class AnthropicProvider implements Provider {
     };
     if (conversation.system !== undefined) body.system = conversation.system;
     // Anthropic's temperature range is 0..1 (ours, OpenAI's, is 0..2): values above 1 are
-    // clamped to 1, the most random the API allows. Only sent to API versions that take it.
-    if (this.sendsTemperature) body.temperature = Math.min(Math.max(request.temperature, 0), 1);
+    // clamped to 1, the most random the API allows. Only sent to API versions that take it, and
+    // not beside top_p: current models refuse the two together (400), and a request always
+    // carries a temperature (the default when the caller set none) but top_p only when asked for.
+    const topP = request.sampling?.topP !== undefined;
+    if (this.sendsTemperature && !topP) body.temperature = Math.min(Math.max(request.temperature, 0), 1);
     if (request.sampling) applySampling(body, request.sampling, { ...where, takesTopP: this.sendsTemperature });
     if (request.tooling) applyTooling(body, request.tooling, where);
     return body;

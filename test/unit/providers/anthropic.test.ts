@@ -502,6 +502,46 @@ describe('AnthropicProvider, other upstreams', () => {
     });
   });
 
+  it('on an API version that takes sampling parameters, sends top_p without the default temperature, which current models refuse together', async () => {
+    const bodies: Record<string, unknown>[] = [];
+    // As the Messages API answers current Claude models given both.
+    const url = await serve((req, res) => {
+      let text = '';
+      req.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      req.on('end', () => {
+        const body = JSON.parse(text) as Record<string, unknown>;
+        bodies.push(body);
+        if (body.temperature !== undefined && body.top_p !== undefined) {
+          res.writeHead(400, { 'content-type': 'application/json' });
+          const message = '`temperature` and `top_p` cannot both be specified for this model. Please use only one.';
+          res.end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message } }));
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            id: 'msg_1',
+            type: 'message',
+            role: 'assistant',
+            model: MODEL,
+            content: [{ type: 'text', text: 'Paris.' }],
+            stop_reason: 'end_turn',
+            stop_sequence: null,
+            usage: { input_tokens: 8, output_tokens: 2 },
+          }),
+        );
+      });
+    });
+    const legacy = new AnthropicProvider({ name: 'anthropic', baseURL: url, apiKey: 'x', anthropicVersion: '2023-06-01' });
+    const answer = await legacy.complete(requestOf(PROMPT, { sampling: { topP: 0.9 } }));
+    expect(answer.content).toBe('Paris.');
+    expect(bodies.at(-1)).toMatchObject({ top_p: 0.9 });
+    expect(bodies.at(-1)).not.toHaveProperty('temperature');
+    // Without top_p, the temperature is sent as before.
+    await legacy.complete(requestOf(PROMPT));
+    expect(bodies.at(-1)).toMatchObject({ temperature: 0.7 });
+  });
+
   it('reports cache reads as cached prompt tokens and cache writes as prompt tokens', async () => {
     const url = await serve((req, res) => {
       req.resume();
