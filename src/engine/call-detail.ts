@@ -37,6 +37,17 @@ export interface CallAnswer {
   readonly fallbackTriggered?: boolean | undefined;
   readonly isDefaultMessage?: boolean | undefined;
   readonly timeToFirstTokenMs?: number | undefined;
+  /** A Batch item's answer: how that item went, which its routing decision is judged by. */
+  readonly item?: BatchItemFacts | undefined;
+}
+
+/** One Batch item as its record shows it. */
+export interface BatchItemFacts {
+  /** The item's index in the Batch. */
+  readonly index: number;
+  readonly ok: boolean;
+  /** From when the item started running (past the Batch's and the process's queues) to its answer or failure. */
+  readonly latencyMs: number;
 }
 
 /** A Batch item that failed after calling upstream: its attempts, their usage and cost, no text and no model. */

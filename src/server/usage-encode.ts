@@ -57,7 +57,7 @@ function code(name: string | null): Code {
   }
 }
 
-export function encodeCall({ call: c, attempts, decision }: ListedCall): LedgerCall {
+export function encodeCall({ call: c, attempts, decision, itemDecisions }: ListedCall): LedgerCall {
   return {
     requestId: c.request_id,
     time: timestamp(Number(c.ts)),
@@ -97,6 +97,14 @@ export function encodeCall({ call: c, attempts, decision }: ListedCall): LedgerC
     promptSha256: c.prompt_sha256 ?? '',
     prompt: c.prompt ?? '',
     answer: c.answer ?? '',
+    itemDecisions: itemDecisions.map((d) => ({
+      index: d.seq,
+      routeDecision: encodeDecision(d),
+      model: d.model ?? '',
+      successful: d.outcome === 'success',
+      latencyMs: round3(Number(d.latency_ms)),
+      fallbackTriggered: Number(d.fallback_triggered) === 1,
+    })),
   };
 }
 

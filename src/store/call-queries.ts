@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import { groupKey, latencyPercentiles, percentiles, where, type LedgerFilter, type Percentiles } from './queries.js';
 import type { AttemptsTable, CallsTable, DecisionsTable, LedgerSchema } from './schema.js';
 
@@ -15,6 +15,8 @@ export interface ListedCall {
   readonly call: Selectable<CallsTable>;
   readonly attempts: readonly Selectable<AttemptsTable>[];
   readonly decision: Selectable<DecisionsTable> | undefined;
+  /** A Batch's items' decisions, in item order. */
+  readonly itemDecisions: readonly Selectable<DecisionsTable>[];
 }
 
 /** ListCalls: newest first, keyset-paged on (ts, id) so pages stay stable while calls arrive. */
@@ -42,13 +44,16 @@ export async function listCalls(
   const ids = page.map((c) => c.id);
   const attempts =
     ids.length === 0 ? [] : await db.selectFrom('ledger_attempts').selectAll().where('call_id', 'in', ids).orderBy('seq').execute();
-  const decisions = ids.length === 0 ? [] : await db.selectFrom('ledger_decisions').selectAll().where('call_id', 'in', ids).execute();
+  const decisions =
+    ids.length === 0 ? [] : await db.selectFrom('ledger_decisions').selectAll().where('call_id', 'in', ids).orderBy('seq').execute();
   const last = page.at(-1);
   return {
     calls: page.map((call) => ({
       call,
       attempts: attempts.filter((a) => a.call_id === call.id),
-      decision: decisions.find((d) => d.call_id === call.id),
+      // An item's decision has its own outcome; the call's has none (its call's columns are its).
+      decision: decisions.find((d) => d.call_id === call.id && d.outcome === null),
+      itemDecisions: decisions.filter((d) => d.call_id === call.id && d.outcome !== null),
     })),
     next: rows.length > q.pageSize && last ? { ts: last.ts, id: last.id } : undefined,
   };
@@ -78,20 +83,26 @@ export async function routingAnalytics(db: Kysely<LedgerSchema>, filter: LedgerF
     .selectFrom('ledger_calls')
     .innerJoin('ledger_decisions', 'ledger_decisions.call_id', 'ledger_calls.id')
     .where((eb) => where(eb, filter));
+  // A Batch item's decision (its outcome set) is judged by the item's own columns, a failed
+  // item's null model included; any other decision by its call.
+  const outcome = sql<string>`coalesce(ledger_decisions.outcome, ledger_calls.outcome)`;
+  const answered = sql<string | null>`case when ledger_decisions.outcome is null then ledger_calls.model else ledger_decisions.model end`;
+  const fallback = sql<number>`coalesce(ledger_decisions.fallback_triggered, ledger_calls.fallback_triggered)`;
+  const latency = sql<number>`coalesce(ledger_decisions.latency_ms, ledger_calls.latency_ms)`;
   const counted = await decided
     .select((eb) => [
       'ledger_decisions.profile as g0',
       'ledger_decisions.chosen_model as g1',
       eb.fn.countAll<number | string>().as('chosen'),
-      eb.fn.sum<number | string>(eb.case().when('ledger_calls.outcome', '=', 'success').then(1).else(0).end()).as('ok'),
+      eb.fn.sum<number | string>(eb.case().when(outcome, '=', 'success').then(1).else(0).end()).as('ok'),
       eb.fn
         .sum<number | string>(
           eb
             .case()
             .when(
               eb.or([
-                eb('ledger_calls.fallback_triggered', '=', 1),
-                eb.and([eb('ledger_calls.model', 'is not', null), eb('ledger_calls.model', '<>', eb.ref('ledger_decisions.chosen_model'))]),
+                eb(fallback, '=', 1),
+                eb.and([eb(answered, 'is not', null), eb(answered, '<>', eb.ref('ledger_decisions.chosen_model'))]),
               ]),
             )
             .then(1)
@@ -104,7 +115,7 @@ export async function routingAnalytics(db: Kysely<LedgerSchema>, filter: LedgerF
     .execute();
   const latencies = await latencyPercentiles(
     db,
-    decided.select(['ledger_decisions.profile as g0', 'ledger_decisions.chosen_model as g1', 'ledger_calls.latency_ms']),
+    decided.select(['ledger_decisions.profile as g0', 'ledger_decisions.chosen_model as g1', latency.as('latency_ms')]),
     2,
   );
   const byProfile = new Map<string, { model: string; chosen: number; ok: number; fellBack: number; latency: Percentiles }[]>();

@@ -4,7 +4,7 @@ import { isOrchestratorError } from '../domain/errors.js';
 import { timeOrderedId } from '../domain/ids.js';
 import { sumUsd } from '../domain/money.js';
 import type { CallAnswer, CallDetail, FinishedCall, GatewayListener, RouteDecision } from '../engine/index.js';
-import type { AttemptEntry, CallRecord, DecisionEntry, Ledger, UsageCounts } from './records.js';
+import type { AttemptEntry, CallRecord, DecisionEntry, ItemDecisionEntry, Ledger, UsageCounts } from './records.js';
 
 /**
  * The ledger's ear on the event port: every finished chat call, through either door, becomes
@@ -57,8 +57,9 @@ export function toCallRecord(call: DetailedCall, options: LedgerListenerOptions)
   const batch = call.path.endsWith('/Batch');
   // A Batch's items tell their prompts one by one: the call has no single prompt to keep or hash.
   const prompt = batch ? undefined : detail.request?.prompt;
-  // A routed call that failed has its decision too (told before the chain ran).
-  const decision = answer?.decision ?? detail.decision;
+  // A routed call that failed has its decision too (told before the chain ran). A Batch's
+  // decisions are its items', each with how that item went.
+  const decision = batch ? undefined : (answer?.decision ?? detail.decision);
   return {
     id: timeOrderedId(),
     ts: Math.round(detail.startedAtMs),
@@ -87,7 +88,24 @@ export function toCallRecord(call: DetailedCall, options: LedgerListenerOptions)
     answer: options.content === 'full' && !batch && answer ? storedAnswer(answer) : undefined,
     attempts,
     decision: decision ? decisionEntry(decision) : undefined,
+    itemDecisions: batch ? itemDecisions(detail.answers) : undefined,
   };
+}
+
+function itemDecisions(answers: readonly CallAnswer[]): ItemDecisionEntry[] {
+  const out: ItemDecisionEntry[] = [];
+  for (const a of answers) {
+    if (!a.decision || !a.item) continue;
+    out.push({
+      ...decisionEntry(a.decision),
+      index: a.item.index,
+      outcome: a.item.ok ? 'success' : 'error',
+      model: a.model || undefined,
+      latencyMs: a.item.latencyMs,
+      fallbackTriggered: a.fallbackTriggered ?? false,
+    });
+  }
+  return out;
 }
 
 /** The answer's text, then the tools it called (an answer that called tools often has no text). */

@@ -1,4 +1,4 @@
-import type { Kysely, Migration } from 'kysely';
+import { sql, type Kysely, type Migration } from 'kysely';
 import { CATALOG_MIGRATION } from './catalog-migration.js';
 import { API_KEY_MIGRATIONS } from './api-key-schema.js';
 
@@ -96,6 +96,33 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
       for (const index of ['ledger_attempts_ts', 'ledger_attempts_model_ts', 'ledger_decisions_ts', 'ledger_decisions_profile_ts']) {
         await db.schema.dropIndex(index).ifExists().execute();
       }
+    },
+  },
+  // A Batch records each routed item's decision, keyed by (call_id, seq), with the item's own
+  // outcome, answering model, latency and fallback (null: the call's). SQLite cannot change a
+  // primary key in place: the table is rebuilt in both dialects, its rows kept with seq 0.
+  '0005_batch_item_decisions': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('ledger_decisions_0005')
+        .addColumn('call_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('ts', 'bigint', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('profile', 'varchar(32)', (c) => c.notNull())
+        .addColumn('complexity', 'varchar(16)', (c) => c.notNull())
+        .addColumn('prompt_tokens', 'integer', (c) => c.notNull())
+        .addColumn('chosen_model', 'varchar(128)', (c) => c.notNull())
+        .addColumn('candidates', 'text', (c) => c.notNull())
+        .addColumn('outcome', 'varchar(16)')
+        .addColumn('model', 'varchar(128)')
+        .addColumn('latency_ms', 'double precision')
+        .addColumn('fallback_triggered', 'integer')
+        .addPrimaryKeyConstraint('ledger_decisions_pk', ['call_id', 'seq'])
+        .execute();
+      await sql`insert into ledger_decisions_0005 (call_id, ts, seq, profile, complexity, prompt_tokens, chosen_model, candidates)
+        select call_id, ts, 0, profile, complexity, prompt_tokens, chosen_model, candidates from ledger_decisions`.execute(db);
+      await db.schema.dropTable('ledger_decisions').execute();
+      await db.schema.alterTable('ledger_decisions_0005').renameTo('ledger_decisions').execute();
     },
   },
 };

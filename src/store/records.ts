@@ -45,6 +45,17 @@ export interface DecisionEntry {
   readonly candidates: readonly CandidateEntry[];
 }
 
+/** A Batch item's routing decision, with how that item went (the Batch's own outcome covers every item). */
+export interface ItemDecisionEntry extends DecisionEntry {
+  /** The item's index in the Batch. */
+  readonly index: number;
+  readonly outcome: 'success' | 'error';
+  /** The model that answered the item. */
+  readonly model: string | undefined;
+  readonly latencyMs: number;
+  readonly fallbackTriggered: boolean;
+}
+
 export interface CallRecord {
   /** Unique per row (request ids may repeat: callers choose them). */
   readonly id: string;
@@ -77,7 +88,10 @@ export interface CallRecord {
   readonly prompt: string | undefined;
   readonly answer: string | undefined;
   readonly attempts: readonly AttemptEntry[];
+  /** The call's routing decision (a Batch has none of its own: its items have theirs). */
   readonly decision: DecisionEntry | undefined;
+  /** A Batch: each routed item's decision (absent on other calls). */
+  readonly itemDecisions?: readonly ItemDecisionEntry[] | undefined;
 }
 
 /** Where calls are recorded; never blocks and never throws. */

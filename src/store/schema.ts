@@ -60,12 +60,19 @@ export interface AttemptsTable {
 export interface DecisionsTable {
   call_id: string;
   ts: number;
+  /** 0 for a call's decision; a Batch item's index for the item's. */
+  seq: number;
   profile: string;
   complexity: string;
   prompt_tokens: number;
   chosen_model: string;
   /** JSON: every candidate's scores, eligibility and exclusion reason, best first. */
   candidates: string;
+  /** A Batch item's outcome, answering model, latency and fallback; null: the call's (ledger_calls) are the decision's. */
+  outcome: string | null;
+  model: string | null;
+  latency_ms: number | null;
+  fallback_triggered: number | null;
 }
 
 export interface LedgerSchema {

@@ -3,7 +3,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { LedgerDatabase } from './database.js';
 import { copyBatch, copyLine, type CopyTable } from './pg-copy.js';
 import { storableText } from './text.js';
-import type { AttemptEntry, CallRecord, DecisionEntry } from './records.js';
+import type { AttemptEntry, CallRecord, DecisionEntry, ItemDecisionEntry } from './records.js';
 import type { AttemptsTable, CallsTable, DecisionsTable } from './schema.js';
 import type { WriteMessage } from './sqlite-writer-worker.js';
 
@@ -100,18 +100,28 @@ const ATTEMPTS = table<AttemptRow, AttemptsTable>('ledger_attempts', {
 });
 
 interface DecisionRow {
-  readonly decision: DecisionEntry;
+  readonly decision: DecisionEntry | ItemDecisionEntry;
   readonly call: CallRecord;
 }
+
+const itemOf = (d: DecisionEntry | ItemDecisionEntry): ItemDecisionEntry | undefined => ('index' in d ? d : undefined);
 
 const DECISIONS = table<DecisionRow, DecisionsTable>('ledger_decisions', {
   call_id: (row) => row.call.id,
   ts: (row) => row.call.ts,
+  seq: (row) => itemOf(row.decision)?.index ?? 0,
   profile: (row) => row.decision.profile,
   complexity: (row) => row.decision.complexity,
   prompt_tokens: (row) => row.decision.promptTokens,
   chosen_model: (row) => cutTo(row.decision.chosenModel, 128),
   candidates: (row) => JSON.stringify(row.decision.candidates),
+  outcome: (row) => itemOf(row.decision)?.outcome ?? null,
+  model: (row) => cutTo(itemOf(row.decision)?.model, 128),
+  latency_ms: (row) => itemOf(row.decision)?.latencyMs ?? null,
+  fallback_triggered: (row) => {
+    const item = itemOf(row.decision);
+    return item ? flag(item.fallbackTriggered) : null;
+  },
 });
 
 /**
@@ -136,6 +146,7 @@ export async function writeBatch(database: LedgerDatabase, records: readonly Cal
   for (const r of records) {
     for (let seq = 0; seq < r.attempts.length; seq++) attempts.push({ attempt: r.attempts[seq]!, seq, call: r });
     if (r.decision) decisions.push({ decision: r.decision, call: r });
+    if (r.itemDecisions) for (const decision of r.itemDecisions) decisions.push({ decision, call: r });
   }
   if (database.sqliteWriter) {
     await database.sqliteWriter.write([flatRows(CALLS, records), flatRows(ATTEMPTS, attempts), flatRows(DECISIONS, decisions)]);

@@ -3,11 +3,14 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyServiceClient } from '../../src/gen/orchestrator/v1/keys.js';
 import { UsageServiceClient, type GetUsageResponse } from '../../src/gen/orchestrator/v1/usage.js';
+import Pg from 'pg';
+import { connect } from '../../src/store/database.js';
 import { LedgerStore } from '../../src/store/ledger-store.js';
 import { RetentionJob } from '../../src/store/retention.js';
 import type { CallRecord } from '../../src/store/records.js';
 import { callRecord } from '../helpers/call-record.js';
 import { callUnary, unaryError } from '../helpers/grpc-client.js';
+import { checkBatchDecisions, checkDecisionsUpgrade } from '../helpers/ledger-decisions.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { startPostgres, type PostgresProcess } from '../helpers/postgres.js';
 import { checkSyncRunRetention } from '../helpers/sync-runs.js';
@@ -216,6 +219,32 @@ describe('the ledger on PostgreSQL', () => {
         client.close();
         await h.close();
       }
+    }
+  }, 60_000);
+
+  it("a Batch's routed items each have their decision, counted with the item's outcome; an older ledger upgrades", async () => {
+    const admin = new Pg.Client({ connectionString: pg.url });
+    await admin.connect();
+    try {
+      await admin.query('create database batch_decisions');
+      await admin.query('create database decisions_upgrade');
+    } finally {
+      await admin.end();
+    }
+    const urlOf = (name: string) => pg.url.replace(/\/postgres$/, `/${name}`);
+    const h = await startHarness({ env: { DATABASE_URL: urlOf('batch_decisions'), LEDGER_FLUSH_MS: '20', RETRY_MAX_ATTEMPTS: '1' } });
+    const client = new UsageServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+    try {
+      await checkBatchDecisions(h, client);
+    } finally {
+      client.close();
+      await h.close();
+    }
+    const database = connect({ kind: 'postgres', url: urlOf('decisions_upgrade') });
+    try {
+      await checkDecisionsUpgrade(database);
+    } finally {
+      await database.close();
     }
   }, 60_000);
 });

@@ -1,7 +1,12 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
 import { UsageServiceClient } from '../../src/gen/orchestrator/v1/usage.js';
+import { connect } from '../../src/store/database.js';
+import { checkBatchDecisions, checkDecisionsUpgrade } from '../helpers/ledger-decisions.js';
 import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -15,6 +20,12 @@ describe('routing analytics from the ledger', () => {
   afterAll(async () => {
     usage?.close();
     await h?.close();
+  });
+
+  const anyFilter = { keyName: '', model: '', provider: '', method: '' };
+
+  it("count each routed item of a Batch as a decision of its own, with the item's own outcome", async () => {
+    await checkBatchDecisions(h, usage);
   });
 
   it('count a routed call that failed as a decision whose choice did not succeed', async () => {
@@ -31,10 +42,23 @@ describe('routing analytics from the ledger', () => {
     await callUnary(chat, routed);
     await h.app.ledger.store?.flush();
     const profiles = (
-      await callUnary(usage.getRoutingAnalytics.bind(usage), { filter: { keyName: '', model: '', provider: '', method: '' } })
+      await callUnary(usage.getRoutingAnalytics.bind(usage), { filter: { ...anyFilter, method: '/orchestrator.v1.ChatService/Chat' } })
     ).response.profiles;
     expect(profiles).toHaveLength(1);
     expect(profiles[0]).toMatchObject({ decisions: 2 });
     expect(profiles[0]?.models).toEqual([expect.objectContaining({ model: 'gpt-4o-mini', chosen: 2, successRate: 0.5 })]);
+  });
+});
+
+describe('a SQLite ledger from before Batch items had decisions of their own', () => {
+  it('upgrades: its decisions are kept and read as before', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ledger-upgrade-'));
+    const database = connect({ kind: 'sqlite', file: join(dir, 'ledger.db') });
+    try {
+      await checkDecisionsUpgrade(database);
+    } finally {
+      await database.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

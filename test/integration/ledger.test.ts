@@ -314,8 +314,8 @@ describe('reading a large SQLite ledger', () => {
          10, 20, 30, 0, 0.001, 0, ?, 1, 0, 0, 0, 0)`,
     );
     const decision = db.prepare(
-      `insert into ledger_decisions (call_id, ts, profile, complexity, prompt_tokens, chosen_model, candidates)
-       values (?, ?, 'balanced', 'simple', 10, 'gpt-4o-mini', '[]')`,
+      `insert into ledger_decisions (call_id, ts, seq, profile, complexity, prompt_tokens, chosen_model, candidates)
+       values (?, ?, 0, 'balanced', 'simple', 10, 'gpt-4o-mini', '[]')`,
     );
     const start = Date.now() - 30 * 86_400_000;
     const latencies: number[][] = [[], [], [], [], []];

@@ -1,11 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import { addUsage, type TokenUsage } from '../../domain/chat.js';
+import { addUsage, type AttemptRecord, type TokenUsage } from '../../domain/chat.js';
 import { OrchestratorError, cancelled, internal } from '../../domain/errors.js';
 import { roundUsd } from '../../domain/money.js';
 import type { Answer } from '../answer.js';
-import type { CallContext } from '../context.js';
-import { failedItemAnswer } from '../call-detail.js';
+import type { CallContext, UpstreamObserver } from '../context.js';
+import { failedItemAnswer, type BatchItemFacts, type CallAnswer } from '../call-detail.js';
 import type { BatchSlots } from '../resilience/batch-slots.js';
+import type { RouteDecision } from '../routing/router.js';
 
 /** One item of a batch: its answer is produced by `run`, or it was invalid from the start. */
 /** `A`: what an item's run answers; the summary reads its usage and cost, the caller the rest. */
@@ -72,24 +73,30 @@ export async function* runBatch<A extends Answer>(
     }
     const run = work.run;
     const started = performance.now();
+    const item = itemObserver(ctx.upstream);
+    let began = started;
     try {
-      const answer = await options.global.run(
-        () => run({ ...ctx, startedAt: started, requestId: work.requestId || `${ctx.requestId}/${work.index}` }),
-        ctx.signal,
-      );
-      latencies.push(performance.now() - started);
+      const answer = await options.global.run(() => {
+        began = performance.now();
+        return run({ ...ctx, startedAt: started, requestId: work.requestId || `${ctx.requestId}/${work.index}`, upstream: item?.upstream });
+      }, ctx.signal);
+      const ended = performance.now();
+      latencies.push(ended - started);
       successful += 1;
       charge(answer.usage, answer.costUsd);
+      item?.ended({ index: work.index, ok: true, latencyMs: ended - began }, []);
       publish({ type: 'item', index: work.index, requestId: work.requestId, completedAt: Date.now(), answer });
     } catch (err) {
-      latencies.push(performance.now() - started);
+      const ended = performance.now();
+      latencies.push(ended - started);
       // A failed item's upstream calls were paid for too: the summary covers every item, and so
       // does the call's record (the ledger), told the item's attempts as an answer without text.
-      if (err instanceof OrchestratorError && err.attempts.length > 0) {
-        const failed = failedItemAnswer(err.attempts);
+      const attempts = err instanceof OrchestratorError ? err.attempts : [];
+      if (attempts.length > 0) {
+        const failed = failedItemAnswer(attempts);
         charge(failed.usage, failed.costUsd);
-        ctx.upstream?.answered?.(failed);
       }
+      item?.ended({ index: work.index, ok: false, latencyMs: ended - began }, attempts);
       publish({ type: 'item', index: work.index, requestId: work.requestId, completedAt: Date.now(), error: asItemError(err, ctx.signal) });
     }
   };
@@ -131,4 +138,35 @@ function asItemError(err: unknown, signal: AbortSignal): OrchestratorError {
   if (err instanceof OrchestratorError) return err;
   if (signal.aborted && signal.reason instanceof OrchestratorError) return signal.reason;
   return internal(err);
+}
+
+/**
+ * A Batch item's view of the call's observer. The item's routing decision and answer are held
+ * until the item ends, then told as one answer with how the item went: each routed item is a
+ * decision of its own in the call's record, judged by its own outcome and latency, not the
+ * Batch's. A failed item is told when it cost something or was routed.
+ */
+function itemObserver(
+  inner: UpstreamObserver | undefined,
+): { upstream: UpstreamObserver; ended(item: BatchItemFacts, attempts: readonly AttemptRecord[]): void } | undefined {
+  if (!inner) return undefined;
+  let decision: RouteDecision | undefined;
+  let answer: CallAnswer | undefined;
+  return {
+    upstream: {
+      requestStarted: (attempt) => inner.requestStarted(attempt),
+      requested: (request) => inner.requested?.(request),
+      failed: (error) => inner.failed?.(error),
+      routed: (routed) => {
+        decision = routed;
+      },
+      answered: (answered) => {
+        answer = answered;
+      },
+    },
+    ended(item, attempts) {
+      const told = item.ok ? answer : attempts.length > 0 || decision ? failedItemAnswer(attempts) : undefined;
+      if (told) inner.answered?.({ ...told, decision: told.decision ?? decision, item });
+    },
+  };
 }

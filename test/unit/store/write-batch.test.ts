@@ -57,7 +57,20 @@ const ATTEMPT = {
   lost: 0,
 };
 
-const DECISION = { call_id: 'c1', ts: 1, profile: 'speed', complexity: 'simple', prompt_tokens: 1, chosen_model: 'm', candidates: '[]' };
+const DECISION = {
+  call_id: 'c1',
+  ts: 1,
+  seq: 0,
+  profile: 'speed',
+  complexity: 'simple',
+  prompt_tokens: 1,
+  chosen_model: 'm',
+  candidates: '[]',
+  outcome: null,
+  model: null,
+  latency_ms: null,
+  fallback_triggered: null,
+};
 
 describe('the ledger INSERT text', () => {
   const db = new Kysely<LedgerSchema>({ dialect: new SqliteDialect({ database: new Database(':memory:') }) });

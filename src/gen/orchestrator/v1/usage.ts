@@ -257,6 +257,30 @@ export interface LedgerCall {
   prompt: string;
   /** LEDGER_CONTENT=full only. */
   answer: string;
+  /**
+   * A Batch: each routed item's decision with how that item went, in item order
+   * (route_decision stays unset: the Batch as a whole was not routed).
+   */
+  itemDecisions: LedgerItemDecision[];
+}
+
+/** A Batch item's routing decision. */
+export interface LedgerItemDecision {
+  /** The item's index in the Batch. */
+  index: number;
+  routeDecision?:
+    | RouteDecision
+    | undefined;
+  /** The model that answered the item; empty when it failed. */
+  model: string;
+  /** The item ended with an answer. */
+  successful: boolean;
+  /**
+   * From when the item started running (the Batch's and the process's concurrency let it, after
+   * BATCH_GLOBAL_CONCURRENCY's queue) to its answer or failure.
+   */
+  latencyMs: number;
+  fallbackTriggered: boolean;
 }
 
 /** A page of calls. */
@@ -1557,6 +1581,7 @@ function createBaseLedgerCall(): LedgerCall {
     promptSha256: "",
     prompt: "",
     answer: "",
+    itemDecisions: [],
   };
 }
 
@@ -1636,6 +1661,9 @@ export const LedgerCall: MessageFns<LedgerCall> = {
     }
     if (message.answer !== "") {
       writer.uint32(202).string(message.answer);
+    }
+    for (const v of message.itemDecisions) {
+      LedgerItemDecision.encode(v!, writer.uint32(210).fork()).join();
     }
     return writer;
   },
@@ -1853,6 +1881,14 @@ export const LedgerCall: MessageFns<LedgerCall> = {
             message.answer = reader.string();
             continue;
           }
+          case 26: {
+            if (tag !== 210) {
+              break;
+            }
+
+            message.itemDecisions.push(LedgerItemDecision.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1950,6 +1986,11 @@ export const LedgerCall: MessageFns<LedgerCall> = {
         : "",
       prompt: isSet(object.prompt) ? globalThis.String(object.prompt) : "",
       answer: isSet(object.answer) ? globalThis.String(object.answer) : "",
+      itemDecisions: globalThis.Array.isArray(object?.itemDecisions)
+        ? object.itemDecisions.map((e: any) => LedgerItemDecision.fromJSON(e))
+        : globalThis.Array.isArray(object?.item_decisions)
+        ? object.item_decisions.map((e: any) => LedgerItemDecision.fromJSON(e))
+        : [],
     };
   },
 
@@ -2029,6 +2070,156 @@ export const LedgerCall: MessageFns<LedgerCall> = {
     }
     if (message.answer !== "") {
       obj.answer = message.answer;
+    }
+    if (message.itemDecisions?.length) {
+      obj.itemDecisions = message.itemDecisions.map((e) => LedgerItemDecision.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseLedgerItemDecision(): LedgerItemDecision {
+  return { index: 0, routeDecision: undefined, model: "", successful: false, latencyMs: 0, fallbackTriggered: false };
+}
+
+export const LedgerItemDecision: MessageFns<LedgerItemDecision> = {
+  encode(message: LedgerItemDecision, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.index !== 0) {
+      writer.uint32(8).int32(message.index);
+    }
+    if (message.routeDecision !== undefined) {
+      RouteDecision.encode(message.routeDecision, writer.uint32(18).fork()).join();
+    }
+    if (message.model !== "") {
+      writer.uint32(26).string(message.model);
+    }
+    if (message.successful !== false) {
+      writer.uint32(32).bool(message.successful);
+    }
+    if (message.latencyMs !== 0) {
+      writer.uint32(41).double(message.latencyMs);
+    }
+    if (message.fallbackTriggered !== false) {
+      writer.uint32(48).bool(message.fallbackTriggered);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LedgerItemDecision {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLedgerItemDecision();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.index = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.routeDecision = RouteDecision.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.model = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.successful = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.latencyMs = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.fallbackTriggered = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LedgerItemDecision {
+    return {
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      routeDecision: isSet(object.routeDecision)
+        ? RouteDecision.fromJSON(object.routeDecision)
+        : isSet(object.route_decision)
+        ? RouteDecision.fromJSON(object.route_decision)
+        : undefined,
+      model: isSet(object.model) ? globalThis.String(object.model) : "",
+      successful: isSet(object.successful) ? globalThis.Boolean(object.successful) : false,
+      latencyMs: isSet(object.latencyMs)
+        ? globalThis.Number(object.latencyMs)
+        : isSet(object.latency_ms)
+        ? globalThis.Number(object.latency_ms)
+        : 0,
+      fallbackTriggered: isSet(object.fallbackTriggered)
+        ? globalThis.Boolean(object.fallbackTriggered)
+        : isSet(object.fallback_triggered)
+        ? globalThis.Boolean(object.fallback_triggered)
+        : false,
+    };
+  },
+
+  toJSON(message: LedgerItemDecision): unknown {
+    const obj: any = {};
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.routeDecision !== undefined) {
+      obj.routeDecision = RouteDecision.toJSON(message.routeDecision);
+    }
+    if (message.model !== "") {
+      obj.model = message.model;
+    }
+    if (message.successful !== false) {
+      obj.successful = message.successful;
+    }
+    if (message.latencyMs !== 0) {
+      obj.latencyMs = floatToJson(message.latencyMs);
+    }
+    if (message.fallbackTriggered !== false) {
+      obj.fallbackTriggered = message.fallbackTriggered;
     }
     return obj;
   },

@@ -81,7 +81,7 @@ class LedgerAttempt(_message.Message):
     def __init__(self, model: _Optional[str] = ..., provider: _Optional[str] = ..., outcome: _Optional[_Union[_common_pb2.AttemptOutcome, str]] = ..., code: _Optional[_Union[_code_pb2.Code, str]] = ..., reason: _Optional[str] = ..., latency_ms: _Optional[float] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., usage_estimated: bool = ..., cost_usd: _Optional[float] = ..., retry: _Optional[int] = ..., raced: bool = ..., lost: bool = ...) -> None: ...
 
 class LedgerCall(_message.Message):
-    __slots__ = ["answer", "attempts", "cache_hit", "cache_stale", "code", "cost_saved_usd", "cost_usd", "fallback_triggered", "is_default_message", "key_name", "latency_ms", "method", "model", "prompt", "prompt_sha256", "protocol", "provider", "reason", "request_id", "requested_model", "route_decision", "time", "time_to_first_token_ms", "usage", "usage_estimated"]
+    __slots__ = ["answer", "attempts", "cache_hit", "cache_stale", "code", "cost_saved_usd", "cost_usd", "fallback_triggered", "is_default_message", "item_decisions", "key_name", "latency_ms", "method", "model", "prompt", "prompt_sha256", "protocol", "provider", "reason", "request_id", "requested_model", "route_decision", "time", "time_to_first_token_ms", "usage", "usage_estimated"]
     ANSWER_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     CACHE_HIT_FIELD_NUMBER: _ClassVar[int]
@@ -91,6 +91,7 @@ class LedgerCall(_message.Message):
     COST_USD_FIELD_NUMBER: _ClassVar[int]
     FALLBACK_TRIGGERED_FIELD_NUMBER: _ClassVar[int]
     IS_DEFAULT_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ITEM_DECISIONS_FIELD_NUMBER: _ClassVar[int]
     KEY_NAME_FIELD_NUMBER: _ClassVar[int]
     LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
     METHOD_FIELD_NUMBER: _ClassVar[int]
@@ -116,6 +117,7 @@ class LedgerCall(_message.Message):
     cost_usd: float
     fallback_triggered: bool
     is_default_message: bool
+    item_decisions: _containers.RepeatedCompositeFieldContainer[LedgerItemDecision]
     key_name: str
     latency_ms: float
     method: str
@@ -132,7 +134,23 @@ class LedgerCall(_message.Message):
     time_to_first_token_ms: float
     usage: _common_pb2.Usage
     usage_estimated: bool
-    def __init__(self, request_id: _Optional[str] = ..., time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., method: _Optional[str] = ..., protocol: _Optional[str] = ..., key_name: _Optional[str] = ..., requested_model: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., code: _Optional[_Union[_code_pb2.Code, str]] = ..., reason: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., usage_estimated: bool = ..., cost_usd: _Optional[float] = ..., cost_saved_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., time_to_first_token_ms: _Optional[float] = ..., fallback_triggered: bool = ..., is_default_message: bool = ..., cache_hit: bool = ..., cache_stale: bool = ..., attempts: _Optional[_Iterable[_Union[LedgerAttempt, _Mapping]]] = ..., route_decision: _Optional[_Union[_common_pb2.RouteDecision, _Mapping]] = ..., prompt_sha256: _Optional[str] = ..., prompt: _Optional[str] = ..., answer: _Optional[str] = ...) -> None: ...
+    def __init__(self, request_id: _Optional[str] = ..., time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., method: _Optional[str] = ..., protocol: _Optional[str] = ..., key_name: _Optional[str] = ..., requested_model: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., code: _Optional[_Union[_code_pb2.Code, str]] = ..., reason: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., usage_estimated: bool = ..., cost_usd: _Optional[float] = ..., cost_saved_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., time_to_first_token_ms: _Optional[float] = ..., fallback_triggered: bool = ..., is_default_message: bool = ..., cache_hit: bool = ..., cache_stale: bool = ..., attempts: _Optional[_Iterable[_Union[LedgerAttempt, _Mapping]]] = ..., route_decision: _Optional[_Union[_common_pb2.RouteDecision, _Mapping]] = ..., prompt_sha256: _Optional[str] = ..., prompt: _Optional[str] = ..., answer: _Optional[str] = ..., item_decisions: _Optional[_Iterable[_Union[LedgerItemDecision, _Mapping]]] = ...) -> None: ...
+
+class LedgerItemDecision(_message.Message):
+    __slots__ = ["fallback_triggered", "index", "latency_ms", "model", "route_decision", "successful"]
+    FALLBACK_TRIGGERED_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_DECISION_FIELD_NUMBER: _ClassVar[int]
+    SUCCESSFUL_FIELD_NUMBER: _ClassVar[int]
+    fallback_triggered: bool
+    index: int
+    latency_ms: float
+    model: str
+    route_decision: _common_pb2.RouteDecision
+    successful: bool
+    def __init__(self, index: _Optional[int] = ..., route_decision: _Optional[_Union[_common_pb2.RouteDecision, _Mapping]] = ..., model: _Optional[str] = ..., successful: bool = ..., latency_ms: _Optional[float] = ..., fallback_triggered: bool = ...) -> None: ...
 
 class ListCallsRequest(_message.Message):
     __slots__ = ["filter", "page_size", "page_token", "request_id", "successful"]
