@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
+import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
 import { UsageServiceClient } from '../../src/gen/orchestrator/v1/usage.js';
 import { connect } from '../../src/store/database.js';
 import { checkBatchDecisions, checkDecisionsUpgrade } from '../helpers/ledger-decisions.js';
-import { callUnary, unaryError } from '../helpers/grpc-client.js';
+import { callUnary, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 describe('routing analytics from the ledger', () => {
@@ -47,6 +48,39 @@ describe('routing analytics from the ledger', () => {
     expect(profiles).toHaveLength(1);
     expect(profiles[0]).toMatchObject({ decisions: 2 });
     expect(profiles[0]?.models).toEqual([expect.objectContaining({ model: 'gpt-4o-mini', chosen: 2, successRate: 0.5 })]);
+  });
+
+  it('record a routed Chat and a routed StreamChat whose chosen model failed once each, as a choice that fell back', async () => {
+    const route = { profile: RoutingProfile.ROUTING_PROFILE_SPEED, candidates: ['gpt-4o', 'gpt-4o-mini'] };
+    const chat = h.clients.chat.chat.bind(h.clients.chat);
+    const first = (await callUnary(chat, { model: '', prompt: 'which one', messages: [], route })).response;
+    const chosen = first.routeDecision?.chosenModel ?? '';
+    const other = chosen === 'gpt-4o' ? 'gpt-4o-mini' : 'gpt-4o';
+    h.upstream.injectFault({ kind: 'http_error', status: 500, model: chosen, times: 1 });
+    const fellBack = (await callUnary(chat, { model: '', prompt: 'which one', messages: [], route })).response;
+    h.upstream.injectFault({ kind: 'http_error', status: 500, model: chosen, times: 1 });
+    const { messages } = await collectStream<StreamChatResponse>(h.clients.chat.streamChat(streamRequest({ prompt: 'which one', route })));
+    h.upstream.clearFaults();
+    const completed = messages.flatMap((m) => (m.event?.$case === 'completed' ? [m.event.completed] : []))[0];
+    await h.app.ledger.store?.flush();
+    const listed = (
+      await callUnary(usage.listCalls.bind(usage), {
+        filter: { ...anyFilter, keyName: '' },
+        requestId: '',
+        pageSize: 3,
+        pageToken: '',
+      })
+    ).response.calls.reverse();
+    expect(listed.map((c) => [c.method.split('/').pop(), c.model, c.routeDecision?.chosenModel, c.itemDecisions.length])).toEqual([
+      ['Chat', first.model, chosen, 0],
+      ['Chat', fellBack.model, fellBack.routeDecision?.chosenModel, 0],
+      ['StreamChat', completed?.model, completed?.routeDecision?.chosenModel, 0],
+    ]);
+    expect([fellBack.model, completed?.model]).toEqual([other, other]);
+    const speed = (await callUnary(usage.getRoutingAnalytics.bind(usage), { filter: anyFilter })).response.profiles.find(
+      (p) => p.profile === RoutingProfile.ROUTING_PROFILE_SPEED,
+    );
+    expect(Number(speed?.decisions)).toBe(3);
   });
 });
 
