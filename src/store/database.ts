@@ -90,11 +90,51 @@ export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): Ledge
 }
 
 /**
- * Applies pending migrations. Kysely's migrator holds a lock while it runs (a PostgreSQL
- * advisory lock inside the migration transaction; in SQLite the write transaction itself),
- * so replicas starting together apply each migration once.
+ * Applies pending migrations, each once however many replicas start together: on PostgreSQL
+ * kysely's migrator holds an advisory lock inside its transaction; on SQLite it takes no lock
+ * and no transaction (it counts SQLite's DDL as not transactional), so this holds the file's
+ * write lock around the whole run. Two processes would otherwise both apply a migration whose
+ * steps do not fail when repeated (a table rebuilt under a new name), and a process stopped
+ * half way would leave the schema half changed.
  */
 export async function migrate(database: LedgerDatabase): Promise<readonly string[]> {
+  const sqlite = database.sqlite;
+  return sqlite ? withWriteLock(sqlite, () => migrateNow(database)) : migrateNow(database);
+}
+
+/** How long a SQLite start-up waits for another process's migrations to finish. */
+const MIGRATION_LOCK_WAIT_MS = 120_000;
+
+async function withWriteLock<T>(sqlite: BetterSqlite3.Database, run: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + MIGRATION_LOCK_WAIT_MS;
+  // Waited for here, not in SQLite's busy handler: that blocks the thread, and the process
+  // holding the lock may be this one (two ledgers on one file) with work left on this loop.
+  const busyTimeout = sqlite.pragma('busy_timeout', { simple: true }) as number;
+  sqlite.pragma('busy_timeout = 0');
+  try {
+    for (;;) {
+      try {
+        sqlite.exec('BEGIN IMMEDIATE');
+        break;
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+  } finally {
+    sqlite.pragma(`busy_timeout = ${busyTimeout}`);
+  }
+  try {
+    const result = await run();
+    sqlite.exec('COMMIT');
+    return result;
+  } catch (err) {
+    if (sqlite.inTransaction) sqlite.exec('ROLLBACK');
+    throw err;
+  }
+}
+
+async function migrateNow(database: LedgerDatabase): Promise<readonly string[]> {
   const migrator = new Migrator({
     db: database.db,
     provider,

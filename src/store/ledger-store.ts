@@ -133,7 +133,7 @@ export class LedgerStore implements Ledger {
   private async open(): Promise<void> {
     const database = connect(this.options.target);
     try {
-      const applied = await migrateWhenFree(database);
+      const applied = await migrate(database);
       if (applied.length > 0) this.options.log.info({ migrations: applied }, 'ledger: database migrated');
     } catch (err) {
       await database.close().catch(() => undefined);
@@ -288,28 +288,6 @@ export class LedgerStore implements Ledger {
       );
       this.lastWarning = now;
       this.droppedSinceWarning = 0;
-    }
-  }
-}
-
-/**
- * SQLite shared by several processes (WORKERS, or two gateways on one file): when two start
- * together, the second's migration transaction meets the first's write lock and SQLite answers
- * SQLITE_BUSY at once instead of waiting; or both read "not migrated yet" and the second's
- * CREATE TABLE meets the first's table. Either way it waits and tries again; by then the first
- * has migrated, and the second finds nothing left to do.
- */
-async function migrateWhenFree(database: LedgerDatabase): Promise<readonly string[]> {
-  for (let attempt = 1; ; attempt += 1) {
-    try {
-      return await migrate(database);
-    } catch (err) {
-      const code = (err as { code?: unknown } | null)?.code;
-      const busy = code === 'SQLITE_BUSY';
-      // SQLITE_SCHEMA when the other's CREATE committed while this one's statement was being prepared.
-      const raced = (code === 'SQLITE_ERROR' || code === 'SQLITE_SCHEMA') && /already exists/.test(messageOf(err));
-      if (!(busy || raced) || attempt >= 20) throw err;
-      await new Promise((r) => setTimeout(r, 50 * attempt));
     }
   }
 }
