@@ -43,6 +43,7 @@ export class Planner {
       profile: route.profile,
       messages: input.messages,
       maxTokens: input.maxTokens ?? this.options.defaults.maxTokens,
+      tooling: input.tooling,
       candidates: this.candidates(route.candidates),
       streaming,
       exclude: this.exclusionFor(capabilitiesOf(input), principal),

@@ -261,3 +261,37 @@ describe('structured output and images over HTTP', () => {
     expect((sent().messages as unknown[]).at(-1)).toEqual({ role: 'tool', tool_call_id: 'call_1', content: '' });
   });
 });
+
+describe('routing a request with large tool definitions', () => {
+  it('counts the tools toward the prompt, so a model whose window cannot hold them is not chosen', async () => {
+    // About 25,000 tokens of tool definitions: more than gpt-3.5-turbo's 16,385-token window, well within gpt-4.1's.
+    const manual = 'Look the city up in the atlas before answering. '.repeat(2_100);
+    const tools: ChatCompletionTool[] = [
+      { type: 'function', function: { name: 'get_weather', description: manual, parameters: { type: 'object', properties: {} } } },
+    ];
+    const body = {
+      model: 'route:budget',
+      messages: ask,
+      tools,
+      max_tokens: 100,
+      orchestrator: { route: { candidates: ['gpt-3.5-turbo', 'gpt-4.1'] }, cache: { mode: 'bypass' } },
+    };
+    const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const data = (await res.json()) as {
+      model: string;
+      x_orchestrator: {
+        route_decision: { prompt_tokens: number; ranking: { model: string; eligible: boolean; excluded_reason: string | null }[] };
+      };
+    };
+    expect(res.status).toBe(200);
+    expect(data.model).toBe('gpt-4.1');
+    const route = data.x_orchestrator.route_decision;
+    expect(route.prompt_tokens).toBeGreaterThan(16_385);
+    expect(route.ranking.find((r) => r.model === 'gpt-3.5-turbo')).toMatchObject({ eligible: false });
+    expect(route.ranking.find((r) => r.model === 'gpt-3.5-turbo')?.excluded_reason).toMatch(/^context window 16385 < /);
+  });
+});

@@ -1,5 +1,6 @@
 import { costOf, type Catalog, type CatalogModel } from '../../catalog/catalog.js';
-import type { ChatMessage } from '../../domain/chat.js';
+import { estimateToolingTokens, type ChatMessage } from '../../domain/chat.js';
+import type { Tooling } from '../../domain/tools.js';
 import type { BreakerState } from '../resilience/breakers.js';
 import { classifyComplexity, type Complexity } from './complexity.js';
 import type { LiveModelStats } from './live-stats.js';
@@ -26,6 +27,7 @@ export interface ScoredModel {
 export interface RouteDecision {
   readonly profile: RoutingProfileName;
   readonly complexity: Complexity;
+  /** The messages' tokens plus the tool definitions' and schema's, as the upstream reads them. */
   readonly promptTokens: number;
   /** Eligible models best first, then the excluded ones. */
   readonly ranking: readonly ScoredModel[];
@@ -35,6 +37,8 @@ export interface RankRequest {
   readonly profile: RoutingProfileName;
   readonly messages: readonly ChatMessage[];
   readonly maxTokens: number;
+  /** Tool definitions and the answer's schema: the upstream reads them as prompt, so they take room in the window. */
+  readonly tooling?: Tooling | undefined;
   /** Resolved candidates; empty means every model with a provider. */
   readonly candidates: readonly CatalogModel[];
   /** A streamed request: time to first token counts for more (see `effectiveWeights`). */
@@ -82,14 +86,15 @@ export class Router {
   rank(request: RankRequest): RouteDecision {
     const { profile, messages, maxTokens } = request;
     const report = classifyComplexity(messages, maxTokens);
+    const promptTokens = report.promptTokens + estimateToolingTokens(request.tooling);
     const candidates = request.candidates.length > 0 ? request.candidates : this.options.catalog.models.filter((m) => m.servedBy);
     const weights = effectiveWeights(this.options.weights[profile], request.streaming ?? false);
     const raw = candidates.map((model) => {
       const outputTokens = Math.min(maxTokens, model.maxOutputTokens);
       const estimatedCostUsd = costOf(model, {
-        promptTokens: report.promptTokens,
+        promptTokens,
         completionTokens: outputTokens,
-        totalTokens: report.promptTokens + outputTokens,
+        totalTokens: promptTokens + outputTokens,
         cachedTokens: 0,
       });
       const breaker = this.options.breakerState(model);
@@ -99,9 +104,9 @@ export class Router {
         estimatedCostUsd,
         expectedLatencyMs: this.options.live.expectedLatencyMs(model, outputTokens),
         expectedTtftMs: this.options.live.expectedTtftMs(model),
-        contextHeadroom: model.contextWindow / (report.promptTokens + outputTokens),
+        contextHeadroom: model.contextWindow / (promptTokens + outputTokens),
         reliability,
-        excluded: this.exclusion(model, report.promptTokens, maxTokens, breaker) ?? request.exclude?.(model),
+        excluded: this.exclusion(model, promptTokens, maxTokens, breaker) ?? request.exclude?.(model),
       };
     });
     const eligible = raw.filter((r) => r.excluded === undefined);
@@ -147,7 +152,7 @@ export class Router {
       return { ...r, ...dims, score: round4(score) };
     });
     scored.sort((a, b) => (a.excluded === undefined ? 0 : 1) - (b.excluded === undefined ? 0 : 1) || b.score - a.score);
-    return { profile, complexity: report.complexity, promptTokens: report.promptTokens, ranking: scored };
+    return { profile, complexity: report.complexity, promptTokens, ranking: scored };
   }
 
   private exclusion(model: CatalogModel, promptTokens: number, maxTokens: number, breaker: BreakerState): string | undefined {
