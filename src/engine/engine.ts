@@ -26,7 +26,7 @@ import { BatchSlots } from './resilience/batch-slots.js';
 import { InFlightGates, type InFlightReading, type InFlightSettings } from './resilience/in-flight.js';
 import { LiveModelStats } from './routing/live-stats.js';
 import { DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName } from './routing/profiles.js';
-import { Router, type RouteDecision } from './routing/router.js';
+import { routeCandidates, Router, type RouteDecision } from './routing/router.js';
 import { runBatch, type BatchEvent } from './strategies/batch.js';
 import { answerOffline, answerThroughCache, offlineAnswer, type OfflineDeps } from './strategies/cached.js';
 import { fallbackStream, runFallbackChain } from './strategies/fallback.js';
@@ -149,11 +149,14 @@ export class Engine {
     }
   }
 
-  /** The models a route may rank: its candidates, or the whole catalog (the budget's hold is priced on them). */
+  /**
+   * The models a route may rank (the budget's hold is priced on them): its candidates, or every
+   * model a provider serves, as the ranking takes them; a model nobody serves is never the answer.
+   */
   private routeModels(route: RouteRequest): readonly string[] {
     const { catalog } = this.options;
-    if (route.candidates.length === 0) return catalog.models.map((m) => m.id);
-    return route.candidates.flatMap((c) => catalog.find(c.name)?.id ?? []);
+    if (route.candidates.length > 0) return route.candidates.flatMap((c) => catalog.find(c.name)?.id ?? []);
+    return routeCandidates(catalog, []).map((m) => m.id);
   }
 
   /** Chat: one model (through the response cache), or a route whose ranking is the fallback chain. */

@@ -72,3 +72,46 @@ describe('budgets', () => {
     await slow;
   }, 20_000);
 });
+
+describe('budgets of routed calls over every model', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    // The catalog also holds a very dear model whose provider has no key: no route can pick it.
+    const file = accessFile(
+      `    - { name: nora, sha256: ${sha('nora-secret')}, budgets: { usd_per_day: 0.01 } }
+providers:
+  - { name: elsewhere, kind: openai, base_url: "http://127.0.0.1:9/v1", api_key_env: ELSEWHERE_KEY_NOT_SET }
+models:
+  - { id: gilded-xl, provider: elsewhere, context_window: 128000, max_output_tokens: 4000, input_price_per_million: 5000, output_price_per_million: 5000, family: g, tier: large, quality: 0.99 }
+`,
+    );
+    h = await startHarness({ env: { CONFIG_FILE: file }, latencyScale: 0 });
+  });
+  afterAll(async () => h?.close());
+
+  it('hold a routed call at the prices of the models the route could pick, not of one no provider serves', async () => {
+    // A slow routed call holds (about 7 prompt + 100 answer tokens) at its price: about $0.53 at gilded-xl's
+    // $5,000 per million, far past the $0.01 budget; well under a tenth of a cent at any served model's price.
+    h.upstream.injectFault({ kind: 'delay', delayMs: 3_000, times: 1 });
+    const route = { profile: RoutingProfile.ROUTING_PROFILE_BALANCED, candidates: [] };
+    const slow = callUnary(
+      h.clients.chat.chat.bind(h.clients.chat),
+      { model: '', prompt: 'Name a colour.', messages: [], maxTokens: 100, route },
+      { metadata: bearer('nora-secret') },
+    ).then(
+      ({ response }) => response.model,
+      (err: grpc.ServiceError) => err.details,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    const other = await callUnary(
+      h.clients.chat.chat.bind(h.clients.chat),
+      { model: 'gpt-4o-mini', prompt: 'hi', messages: [], maxTokens: 10 },
+      { metadata: bearer('nora-secret') },
+    ).then(
+      ({ response }) => response.model,
+      (err: grpc.ServiceError) => `${decodeStatusDetails(err.metadata).errorInfo?.reason}: ${err.details}`,
+    );
+    expect(other).toBe('gpt-4o-mini');
+    expect(await slow).not.toBe('gilded-xl');
+  }, 20_000);
+});

@@ -87,7 +87,7 @@ export class Router {
     const { profile, messages, maxTokens } = request;
     const report = classifyComplexity(messages, maxTokens);
     const promptTokens = report.promptTokens + estimateToolingTokens(request.tooling);
-    const candidates = request.candidates.length > 0 ? request.candidates : this.options.catalog.models.filter((m) => m.servedBy);
+    const candidates = routeCandidates(this.options.catalog, request.candidates);
     const weights = effectiveWeights(this.options.weights[profile], request.streaming ?? false);
     const raw = candidates.map((model) => {
       const outputTokens = Math.min(maxTokens, model.maxOutputTokens);
@@ -162,6 +162,11 @@ export class Router {
     if (needed > model.contextWindow) return `${TOO_SMALL}${model.contextWindow} < ${needed} tokens needed`;
     return undefined;
   }
+}
+
+/** The models a route ranks: its candidates, or with none every model a provider serves. */
+export function routeCandidates(catalog: Pick<Catalog, 'models'>, candidates: readonly CatalogModel[]): readonly CatalogModel[] {
+  return candidates.length > 0 ? candidates : catalog.models.filter((m) => m.servedBy);
 }
 
 /** Min-max scaling of `transform(value)` over `values`: the best becomes 1, the worst 0. */
