@@ -36,7 +36,7 @@ Options:
   --max-tokens N          most tokens to generate
   --timeout DURATION      call deadline: 30s, 500ms, 2m or seconds (default 60s)
   --request-id ID         sent as x-request-id (the server makes one otherwise)
-  --route PROFILE         chat, stream: quality|balanced|speed|budget|long-context: the gateway picks the model
+  --route PROFILE         chat, stream: quality|balanced|speed|budget|long_context: the gateway picks the model
   --strategy NAME         stream: single|fallback|race
   --hedge-ms N            race and stream race: start the next racer only after N ms
   --no-default-message    fallback: fail with the attempts instead of the default message
@@ -85,7 +85,7 @@ const PROFILES: Readonly<Record<string, RoutingProfile>> = {
   balanced: RoutingProfile.ROUTING_PROFILE_BALANCED,
   speed: RoutingProfile.ROUTING_PROFILE_SPEED,
   budget: RoutingProfile.ROUTING_PROFILE_BUDGET,
-  'long-context': RoutingProfile.ROUTING_PROFILE_LONG_CONTEXT,
+  long_context: RoutingProfile.ROUTING_PROFILE_LONG_CONTEXT,
 };
 
 const STRATEGIES: Readonly<Record<string, StreamStrategy>> = {
@@ -247,8 +247,9 @@ function optionalNumber(flag: string, text: string | undefined, valid: (n: numbe
   return n;
 }
 
+/** Any case, and `-` for `_`: long_context as the HTTP API and the config file spell it, long-context as earlier versions did. */
 function lookup<T>(flag: string, table: Readonly<Record<string, T>>, key: string): T {
-  const value = table[key.toLowerCase()];
+  const value = table[key.toLowerCase().replaceAll('-', '_')];
   if (value === undefined) throw new UsageError(`${flag}: "${key}" is not one of ${Object.keys(table).join(', ')}`);
   return value;
 }

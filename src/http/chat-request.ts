@@ -292,8 +292,13 @@ function routeOf(
   // A null profile counts as absent; names match as the profile itself is read (any case, spaces around).
   const sources = [fromModel, headerProfile, body?.profile ?? undefined].filter((p) => p !== undefined);
   if (sources.length === 0 && body === undefined) return undefined;
-  const given = sources[0] ?? 'balanced';
-  const same = (p: unknown): unknown => (typeof p === 'string' ? p.trim().toLowerCase() : p);
+  // long-context, as the CLI once spelled it, is long_context.
+  const spelled = (p: unknown): unknown => (typeof p === 'string' ? p.replaceAll('-', '_') : p);
+  const given = spelled(sources[0] ?? 'balanced');
+  const same = (p: unknown): unknown => {
+    const name = spelled(p);
+    return typeof name === 'string' ? name.trim().toLowerCase() : name;
+  };
   if (sources.some((p) => same(p) !== same(given)))
     v.add('orchestrator.route.profile', 'the model field, the header and the body name different profiles');
   const profile = enumField(

@@ -218,6 +218,14 @@ describe('llm-orchestrator CLI', () => {
     expect(routed.code).toBe(0);
   });
 
+  it('--route takes the long-context profile as the HTTP API and the config file spell it, and as before', async () => {
+    const spellings = ['long_context', 'LONG_CONTEXT', 'long-context'];
+    const results = await Promise.all(spellings.map((p) => cli(['chat', 'hi', '--route', p, '--models', 'gpt-4o-mini,gpt-4.1', '-q'])));
+    expect(results.map((r) => [r.code, r.stderr])).toEqual(spellings.map(() => [0, '']));
+    const help = await cli(['--help']);
+    expect(help.stdout).toContain('quality|balanced|speed|budget|long_context');
+  });
+
   it('"-" reads the PROMPT from standard input; an empty input is bad usage, not a call', async () => {
     const withInput = async (input: string): Promise<Result> => {
       const child = spawn(process.execPath, [...CLI, 'chat', '-', '--model', 'gpt-4o-mini', '-q'], {

@@ -70,6 +70,10 @@ describe('the HTTP API routes', () => {
     expect((await post({ model: 'route:Speed' }, 'speed')).status).toBe(200);
     expect((await post({ model: 'route:speed', orchestrator: { route: { profile: 'SPEED' } } }, ' Speed ')).status).toBe(200);
     expect((await post({ model: 'gpt-4o-mini', orchestrator: { route: { profile: null } } }, 'speed')).status).toBe(200);
+    // The CLI's spelling of the long-context profile is taken too.
+    expect((await post({ model: 'route:long-context', orchestrator: { route: { profile: 'long_context' } } }, 'Long-Context')).status).toBe(
+      200,
+    );
     const differ = await post({ model: 'route:speed' }, 'budget');
     expect(differ.status).toBe(400);
     expect(((await differ.json()) as { error: { param: string } }).error.param).toBe('orchestrator.route.profile');
