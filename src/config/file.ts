@@ -77,6 +77,15 @@ const weightsSchema = z
   .partial()
   .strict();
 
+/** The profiles `routing.profiles` may tune, by their names in the engine and the HTTP API. */
+const PROFILE_SHAPE = {
+  quality: weightsSchema,
+  balanced: weightsSchema,
+  speed: weightsSchema,
+  budget: weightsSchema,
+  long_context: weightsSchema,
+};
+
 const limitsSchema = z
   .object({ requests_per_minute: z.number().int().positive().optional(), tokens_per_minute: z.number().int().positive().optional() })
   .strict();
@@ -113,15 +122,14 @@ export const fileSchema = z
     routing: z
       .object({
         profiles: z
-          .object({
-            quality: weightsSchema,
-            balanced: weightsSchema,
-            speed: weightsSchema,
-            budget: weightsSchema,
-            long_context: weightsSchema,
+          .strictObject(PROFILE_SHAPE, {
+            // The CLI took long-context once; say what the file calls it rather than only that a key is unknown.
+            error: (issue) =>
+              issue.code === 'unrecognized_keys'
+                ? `unknown profile ${issue.keys.map((k) => `"${k}"`).join(', ')}: the profiles are ${Object.keys(PROFILE_SHAPE).join(', ')}`
+                : undefined,
           })
           .partial()
-          .strict()
           .default({}),
         fallback_depth: z.number().int().min(1).max(8).default(3),
       })

@@ -103,6 +103,13 @@ describe('config file', () => {
     );
   });
 
+  it('refuses a routing profile it does not know by naming the profiles it does, long_context among them', () => {
+    const path = file('profiles.yaml', 'routing:\n  profiles:\n    long-context: { context: 0.5 }\n');
+    expect(problemsOf(path)).toEqual([
+      'routing.profiles: unknown profile "long-context": the profiles are quality, balanced, speed, budget, long_context',
+    ]);
+  });
+
   it('refuses a model that names an undeclared provider, and duplicate providers', () => {
     const path = file(
       'refs.yaml',
