@@ -1,3 +1,4 @@
+import type { CatalogModel } from '../catalog/catalog.js';
 import type { AttemptRecord, ChatInput } from '../domain/chat.js';
 import { estimatePromptTokens, estimateToolingTokens } from '../domain/chat.js';
 import { routeNotAllowed } from '../domain/call-errors.js';
@@ -33,27 +34,37 @@ export class Admission {
 
   /**
    * A routed call (or a ranking), before anything is classified or tokenized: limits and budgets
-   * for an estimate from the text's length alone. Which of the route's models the key may call is
+   * for an estimate from the text's length and max_tokens (capped at the largest output limit of the
+   * route's models, as the plan caps it). Which of the route's models the key may call is
    * the ranking's business (the others are excluded there); a route with none it may call is
    * refused here, as a model outside the key's list is, before its request is counted.
    */
-  admitUnplanned(ctx: CallContext, input: ChatInput, defaultMaxTokens: number, priceModels?: () => readonly string[]): Promise<Admitted> {
+  admitUnplanned(
+    ctx: CallContext,
+    input: ChatInput,
+    defaultMaxTokens: number,
+    routeModels?: () => readonly Pick<CatalogModel, 'id' | 'maxOutputTokens'>[],
+  ): Promise<Admitted> {
     const { principal } = ctx;
     const access = this.access;
-    // Listed once, for a key only: the same list is checked here and prices its budget's hold.
+    // Listed once: the same list is checked here, prices a key's budget hold and caps max_tokens.
+    const models = routeModels?.() ?? [];
     let candidates: readonly string[] | undefined;
-    if (access && principal && priceModels) {
-      candidates = priceModels();
+    if (access && principal && routeModels) {
+      candidates = models.map((m) => m.id);
       if (candidates.length > 0 && !candidates.some((m) => access.allows(principal, m))) {
         const refused = routeNotAllowed(principal.name, candidates);
         this.onRejected(refused.reason);
         return Promise.reject(refused);
       }
     }
+    // The plan caps a routed call's max_tokens at each model's output limit: none writes more than the largest.
+    const wanted = input.maxTokens ?? defaultMaxTokens;
+    const outputTokens = models.length > 0 ? Math.min(wanted, Math.max(...models.map((m) => m.maxOutputTokens))) : wanted;
     return this.admitDemand(ctx, {
       models: [],
       priceModels: candidates,
-      estimatedTokens: estimatePromptTokens(input.messages) + estimateToolingTokens(input.tooling) + (input.maxTokens ?? defaultMaxTokens),
+      estimatedTokens: estimatePromptTokens(input.messages) + estimateToolingTokens(input.tooling) + outputTokens,
     });
   }
 
@@ -94,10 +105,10 @@ export class Admission {
     ctx: CallContext,
     input: ChatInput,
     defaultMaxTokens: number,
-    priceModels: () => readonly string[],
+    routeModels: () => readonly Pick<CatalogModel, 'id' | 'maxOutputTokens'>[],
     run: (ctx: CallContext) => Promise<T>,
   ): Promise<T> {
-    return this.within(this.admitUnplanned(ctx, input, defaultMaxTokens, priceModels), run);
+    return this.within(this.admitUnplanned(ctx, input, defaultMaxTokens, routeModels), run);
   }
 
   /** One async layer for admission and the run (not an async `run` awaiting the admission, then this). */

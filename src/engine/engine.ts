@@ -1,4 +1,4 @@
-import type { Catalog } from '../catalog/catalog.js';
+import type { Catalog, CatalogModel } from '../catalog/catalog.js';
 import type { ResilienceConfig } from '../config/config.js';
 import { Admission, type Admitted } from './admission.js';
 import type { Answer, FallbackAnswer, Plan } from './answer.js';
@@ -153,10 +153,10 @@ export class Engine {
    * The models a route may rank (the budget's hold is priced on them): its candidates, or every
    * model a provider serves, as the ranking takes them; a model nobody serves is never the answer.
    */
-  private routeModels(route: RouteRequest): readonly string[] {
+  private routeModels(route: RouteRequest): readonly CatalogModel[] {
     const { catalog } = this.options;
-    if (route.candidates.length > 0) return route.candidates.flatMap((c) => catalog.find(c.name)?.id ?? []);
-    return routeCandidates(catalog, []).map((m) => m.id);
+    if (route.candidates.length > 0) return route.candidates.flatMap((c) => catalog.find(c.name) ?? []);
+    return routeCandidates(catalog, []);
   }
 
   /** Chat: one model (through the response cache), or a route whose ranking is the fallback chain. */

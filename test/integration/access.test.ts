@@ -25,7 +25,8 @@ describe('API keys', () => {
     const frank = `    - { name: frank, sha256: ${sha('frank-secret')}, allowed_models: ["gpt-4o-mini"] }\n`;
     const gwen = `    - { name: gwen, sha256: ${sha('gwen-secret')}, allowed_models: ["gpt-4-turbo", "gpt-4.1-nano"] }\n`;
     const hugo = `    - { name: hugo, sha256: ${sha('hugo-secret')}, allowed_models: ["gpt-3.5-turbo"] }\n`;
-    h = await startHarness({ env: { CONFIG_FILE: accessFile(frank + gwen + hugo) } });
+    const jack = `    - { name: jack, sha256: ${sha('jack-secret')}, limits: { tokens_per_minute: 10000 } }\n`;
+    h = await startHarness({ env: { CONFIG_FILE: accessFile(frank + gwen + hugo + jack) } });
   });
   afterAll(async () => h.close());
   const chat = () => h.clients.chat.chat.bind(h.clients.chat);
@@ -80,6 +81,20 @@ describe('API keys', () => {
     expect(claimed.decoded.errorInfo?.metadata).toMatchObject({ key: 'alice' });
     const keyless = await unaryError(chat(), { model: 'gpt-4o', prompt: 'hi', messages: [] }, { metadata: { [PRINCIPAL_KEY]: 'erin' } });
     expect(keyless.code).toBe(grpc.status.UNAUTHENTICATED);
+  });
+
+  it('counts a routed call at max_tokens capped at the output limit of the models it may be routed to, as the call is made', async () => {
+    // gpt-3.5-turbo writes at most 4,096 tokens: the call can use about 4,100 of jack's 10,000, not 20,000.
+    const route = { profile: RoutingProfile.ROUTING_PROFILE_BALANCED, candidates: ['gpt-3.5-turbo'] };
+    const outcome = await callUnary(
+      chat(),
+      { model: '', prompt: 'hi', messages: [], maxTokens: 20_000, route },
+      { metadata: bearer('jack-secret') },
+    ).then(
+      ({ response }) => response.model,
+      (err: grpc.ServiceError) => `${err.code}: ${err.details}`,
+    );
+    expect(outcome).toBe('gpt-3.5-turbo');
   });
 
   it('refuses models the key may not call with PERMISSION_DENIED', async () => {
