@@ -43,7 +43,7 @@ export class Admission {
     ctx: CallContext,
     input: ChatInput,
     defaultMaxTokens: number,
-    routeModels?: () => readonly Pick<CatalogModel, 'id' | 'maxOutputTokens'>[],
+    routeModels?: () => readonly Pick<CatalogModel, 'id' | 'maxOutputTokens' | 'servedBy'>[],
   ): Promise<Admitted> {
     const { principal } = ctx;
     const access = this.access;
@@ -63,7 +63,8 @@ export class Admission {
     const outputTokens = models.length > 0 ? Math.min(wanted, Math.max(...models.map((m) => m.maxOutputTokens))) : wanted;
     return this.admitDemand(ctx, {
       models: [],
-      priceModels: candidates,
+      // A model no provider serves is never the answer: its price would only hold budget for nothing.
+      priceModels: candidates && models.filter((m) => m.servedBy !== undefined).map((m) => m.id),
       estimatedTokens: estimatePromptTokens(input.messages) + estimateToolingTokens(input.tooling) + outputTokens,
     });
   }
@@ -105,7 +106,7 @@ export class Admission {
     ctx: CallContext,
     input: ChatInput,
     defaultMaxTokens: number,
-    routeModels: () => readonly Pick<CatalogModel, 'id' | 'maxOutputTokens'>[],
+    routeModels: () => readonly Pick<CatalogModel, 'id' | 'maxOutputTokens' | 'servedBy'>[],
     run: (ctx: CallContext) => Promise<T>,
   ): Promise<T> {
     return this.within(this.admitUnplanned(ctx, input, defaultMaxTokens, routeModels), run);

@@ -89,29 +89,36 @@ models:
   });
   afterAll(async () => h?.close());
 
-  it('hold a routed call at the prices of the models the route could pick, not of one no provider serves', async () => {
-    // A slow routed call holds (about 7 prompt + 100 answer tokens) at its price: about $0.53 at gilded-xl's
-    // $5,000 per million, far past the $0.01 budget; well under a tenth of a cent at any served model's price.
-    h.upstream.injectFault({ kind: 'delay', delayMs: 3_000, times: 1 });
-    const route = { profile: RoutingProfile.ROUTING_PROFILE_BALANCED, candidates: [] };
-    const slow = callUnary(
-      h.clients.chat.chat.bind(h.clients.chat),
-      { model: '', prompt: 'Name a colour.', messages: [], maxTokens: 100, route },
-      { metadata: bearer('nora-secret') },
-    ).then(
-      ({ response }) => response.model,
-      (err: grpc.ServiceError) => err.details,
-    );
-    await new Promise((r) => setTimeout(r, 500));
-    const other = await callUnary(
-      h.clients.chat.chat.bind(h.clients.chat),
-      { model: 'gpt-4o-mini', prompt: 'hi', messages: [], maxTokens: 10 },
-      { metadata: bearer('nora-secret') },
-    ).then(
-      ({ response }) => response.model,
-      (err: grpc.ServiceError) => `${decodeStatusDetails(err.metadata).errorInfo?.reason}: ${err.details}`,
-    );
-    expect(other).toBe('gpt-4o-mini');
-    expect(await slow).not.toBe('gilded-xl');
-  }, 20_000);
+  it.each([
+    ['every model', []],
+    ['candidates naming it', ['gpt-4o-mini', 'gilded-xl']],
+  ])(
+    'hold a routed call over %s at the prices of the models the route could pick, not of one no provider serves',
+    async (_, candidates) => {
+      // A slow routed call holds (about 7 prompt + 100 answer tokens) at its price: about $0.53 at gilded-xl's
+      // $5,000 per million, far past the $0.01 budget; well under a tenth of a cent at any served model's price.
+      h.upstream.injectFault({ kind: 'delay', delayMs: 3_000, times: 1 });
+      const route = { profile: RoutingProfile.ROUTING_PROFILE_BALANCED, candidates };
+      const slow = callUnary(
+        h.clients.chat.chat.bind(h.clients.chat),
+        { model: '', prompt: 'Name a colour.', messages: [], maxTokens: 100, route },
+        { metadata: bearer('nora-secret') },
+      ).then(
+        ({ response }) => response.model,
+        (err: grpc.ServiceError) => err.details,
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      const other = await callUnary(
+        h.clients.chat.chat.bind(h.clients.chat),
+        { model: 'gpt-4o-mini', prompt: 'hi', messages: [], maxTokens: 10 },
+        { metadata: bearer('nora-secret') },
+      ).then(
+        ({ response }) => response.model,
+        (err: grpc.ServiceError) => `${decodeStatusDetails(err.metadata).errorInfo?.reason}: ${err.details}`,
+      );
+      expect(other).toBe('gpt-4o-mini');
+      expect(await slow).not.toBe('gilded-xl');
+    },
+    20_000,
+  );
 });
