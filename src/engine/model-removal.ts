@@ -26,23 +26,35 @@ export function forgetRemovedModels(deps: {
     breakers.forget(endpoint);
     budgets.forget(endpoint);
   };
+  // Models removed lately: only their events are looked up in the catalog, not every call's.
+  const gone = new Set<string>();
   catalog.onRemoved((removed) => {
     for (const model of removed) {
       if (model.servedBy !== undefined) forgetEndpoint(model.servedBy, model.id);
       if (catalog.models.some((m) => m.id === model.id)) continue;
       live.forget(model.id);
       events.emit({ type: 'model_removed', model: model.id });
+      gone.delete(model.id);
+      gone.add(model.id);
+      if (gone.size > RECENTLY_GONE) gone.delete(gone.values().next().value as string);
     }
   });
   const served = (id: string): boolean => catalog.find(id)?.id === id || embeddings?.find(id) !== undefined;
   // A call that outlived its model's removal was counted under it again as it ended: that goes too.
   events.subscribe((event) => {
     const model = modelNamed(event);
-    if (!model || served(model)) return;
+    if (model === undefined || !gone.has(model)) return;
+    if (served(model)) {
+      gone.delete(model);
+      return;
+    }
     if (event.type === 'attempt') forgetEndpoint(event.record.provider, model);
     events.emit({ type: 'model_removed', model });
   });
 }
+
+/** How many removed models are watched for calls that outlive them (the oldest forgotten first). */
+const RECENTLY_GONE = 1_000;
 
 /** The model an event counts something under (stats rows, metric series). */
 function modelNamed(event: GatewayEvent): string | undefined {

@@ -441,6 +441,8 @@ describe('AnthropicProvider against the simulator', () => {
 interface StrictBody {
   messages: { role: string; content: unknown }[];
   tools?: { name: string; input_schema: unknown }[];
+  temperature?: number;
+  top_p?: number;
 }
 
 describe('AnthropicProvider, other upstreams', () => {
@@ -503,35 +505,7 @@ describe('AnthropicProvider, other upstreams', () => {
   });
 
   it('on an API version that takes sampling parameters, sends top_p without the default temperature, which current models refuse together', async () => {
-    const bodies: Record<string, unknown>[] = [];
-    // As the Messages API answers current Claude models given both.
-    const url = await serve((req, res) => {
-      let text = '';
-      req.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      req.on('end', () => {
-        const body = JSON.parse(text) as Record<string, unknown>;
-        bodies.push(body);
-        if (body.temperature !== undefined && body.top_p !== undefined) {
-          res.writeHead(400, { 'content-type': 'application/json' });
-          const message = '`temperature` and `top_p` cannot both be specified for this model. Please use only one.';
-          res.end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message } }));
-          return;
-        }
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(
-          JSON.stringify({
-            id: 'msg_1',
-            type: 'message',
-            role: 'assistant',
-            model: MODEL,
-            content: [{ type: 'text', text: 'Paris.' }],
-            stop_reason: 'end_turn',
-            stop_sequence: null,
-            usage: { input_tokens: 8, output_tokens: 2 },
-          }),
-        );
-      });
-    });
+    const { url, bodies } = await strictMessagesApi();
     const legacy = new AnthropicProvider({ name: 'anthropic', baseURL: url, apiKey: 'x', anthropicVersion: '2023-06-01' });
     const answer = await legacy.complete(requestOf(PROMPT, { sampling: { topP: 0.9 } }));
     expect(answer.content).toBe('Paris.');
@@ -572,7 +546,8 @@ describe('AnthropicProvider, other upstreams', () => {
    * Answers like the Messages API, refusing with its 400 what it refuses in a conversation: a
    * last assistant turn (a prefill) ending in whitespace, and a turn after tool_use blocks that
    * does not begin with their tool_result blocks, an image labelled another type than it is, and
-   * a tool whose input_schema is not of type object, a tool result of only whitespace. Every body it received is kept.
+   * a tool whose input_schema is not of type object, a tool result of only whitespace, and
+   * `temperature` with `top_p` (as for current Claude models). Every body it received is kept.
    */
   async function strictMessagesApi(): Promise<{ url: string; bodies: StrictBody[] }> {
     const bodies: StrictBody[] = [];
@@ -585,10 +560,17 @@ describe('AnthropicProvider, other upstreams', () => {
         const body = JSON.parse(text) as {
           messages: { role: string; content: string | { type: string; text?: string }[] }[];
           tools?: { name: string; input_schema: { type?: unknown } }[];
+          temperature?: number;
+          top_p?: number;
         };
         bodies.push(body);
         const untyped = body.tools?.findIndex((tool) => tool.input_schema.type !== 'object') ?? -1;
-        const refusal = untyped >= 0 ? `tools.${untyped}.custom.input_schema.type: Field required` : conversationRefusal(body.messages);
+        const refusal =
+          untyped >= 0
+            ? `tools.${untyped}.custom.input_schema.type: Field required`
+            : body.temperature !== undefined && body.top_p !== undefined
+              ? '`temperature` and `top_p` cannot both be specified for this model. Please use only one.'
+              : conversationRefusal(body.messages);
         if (refusal !== undefined) {
           res.writeHead(400, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: refusal } }));
