@@ -141,7 +141,9 @@ export class Engine {
    * Counted like any call: admitted (limits, budgets) before the text is classified.
    */
   async rank(req: RankCall): Promise<RouteDecision> {
-    const admitted = await this.admission.admitUnplanned(req.ctx, req.input, this.options.defaults.maxTokens);
+    const admitted = await this.admission.admitUnplanned(req.ctx, req.input, this.options.defaults.maxTokens, () =>
+      this.routeModels(req.route),
+    );
     try {
       return await this.planner.rank(req.route, req.input, req.ctx.principal, req.streaming ?? false);
     } finally {

@@ -95,6 +95,16 @@ describe('API keys', () => {
       (err: grpc.ServiceError) => `${err.code}: ${err.details}`,
     );
     expect(outcome).toBe('gpt-3.5-turbo');
+    // A ranking of the same route is admitted the same way.
+    const ranked = await callUnary(
+      h.clients.models.rankModels.bind(h.clients.models),
+      { profile: route.profile, prompt: 'hi', candidates: route.candidates, maxTokens: 20_000 },
+      { metadata: bearer('jack-secret') },
+    ).then(
+      ({ response }) => response.decision?.chosenModel,
+      (err: grpc.ServiceError) => `${err.code}: ${err.details}`,
+    );
+    expect(ranked).toBe('gpt-3.5-turbo');
   });
 
   it('refuses models the key may not call with PERMISSION_DENIED', async () => {
