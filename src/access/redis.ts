@@ -59,19 +59,19 @@ const REFUSAL_LOG_MS = 60_000;
  */
 function watchRefusals(client: Redis, log: Logger): void {
   let loggedAt = Number.NEGATIVE_INFINITY;
+  const onFailure = (err: unknown): void => {
+    // NOSCRIPT is the client's own cue to send a script's text after a Redis restart, not a refusal.
+    if (!(err instanceof Error) || err.name !== 'ReplyError' || err.message.startsWith('NOSCRIPT')) return;
+    if (Date.now() - loggedAt < REFUSAL_LOG_MS) return;
+    loggedAt = Date.now();
+    log.warn({ err: err.message }, 'redis refuses commands: shared limits, budgets and cache fall back per REDIS_FAILURE_POLICY');
+  };
   const send = client.sendCommand.bind(client);
   client.sendCommand = (command, stream) => {
     // The handshake's own commands (CLIENT SETINFO, which Redis before 7.2 does not know) are the client's affair.
     const handshake = client.status !== 'ready';
     const result = send(command, stream);
-    if (handshake) return result;
-    command.promise.catch((err: unknown) => {
-      // NOSCRIPT is the client's own cue to send a script's text after a Redis restart, not a refusal.
-      if (!(err instanceof Error) || err.name !== 'ReplyError' || err.message.startsWith('NOSCRIPT')) return;
-      if (Date.now() - loggedAt < REFUSAL_LOG_MS) return;
-      loggedAt = Date.now();
-      log.warn({ err: err.message }, 'redis refuses commands: shared limits, budgets and cache fall back per REDIS_FAILURE_POLICY');
-    });
+    if (!handshake) command.promise.catch(onFailure);
     return result;
   };
 }

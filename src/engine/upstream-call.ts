@@ -37,7 +37,7 @@ export const COMPLETION: UpstreamCall<CallSpec, ProviderCompletion> = {
   send: (spec, provider, signal, headers) => provider.complete(providerRequest(spec, signal, headers)),
   settle(spec, provider, completion) {
     let generatedChars = completion.content.length;
-    for (const call of completion.toolCalls ?? []) generatedChars += toolCallChars(call);
+    if (completion.toolCalls) for (const call of completion.toolCalls) generatedChars += toolCallChars(call);
     const checked = checkUsage(completion.usage, spec, generatedChars, {
       log: spec.log,
       model: spec.model.id,
