@@ -46,7 +46,14 @@ export type { BreakerState } from './resilience/breakers.js';
 export type { InFlightLimits, InFlightReading } from './resilience/in-flight.js';
 export type { RouteDecision, ScoredModel } from './routing/router.js';
 export type { Complexity, SizedMessage } from './routing/complexity.js';
-export { DEFAULT_PROFILE_WEIGHTS, effectiveWeights, type ProfileWeights, type RoutingProfileName } from './routing/profiles.js';
+export {
+  DEFAULT_PROFILE_WEIGHTS,
+  effectiveWeights,
+  profileSpelling,
+  ROUTING_PROFILES,
+  type ProfileWeights,
+  type RoutingProfileName,
+} from './routing/profiles.js';
 
 // Building blocks of routing, for tests and tools that exercise them alone.
 export { Router } from './routing/router.js';

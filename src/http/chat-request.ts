@@ -2,7 +2,7 @@ import type { ChatInput, RequestTags } from '../domain/chat.js';
 import { parseMessages } from './message-fields.js';
 import { parseToolingFields } from './tool-fields.js';
 import type { CachePolicy, ModelRef, RouteRequest } from '../engine/index.js';
-import type { RoutingProfileName } from '../engine/index.js';
+import { profileSpelling, ROUTING_PROFILES } from '../engine/index.js';
 import { invalidArgument } from '../domain/errors.js';
 import { parseSamplingFields } from './sampling-fields.js';
 import {
@@ -61,7 +61,6 @@ export const FALLBACKS_HEADER = 'x-orchestrator-fallbacks';
 /** `model: "route:speed"`: a routed request in the model field alone. */
 const ROUTE_PREFIX = 'route:';
 
-const PROFILES: readonly RoutingProfileName[] = ['quality', 'balanced', 'speed', 'budget', 'long_context'];
 const STRATEGIES: readonly Strategy[] = ['single', 'fallback', 'race'];
 const CACHE_MODES: readonly CachePolicy['mode'][] = ['auto', 'use', 'bypass'];
 
@@ -292,20 +291,15 @@ function routeOf(
   // A null profile counts as absent; names match as the profile itself is read (any case, spaces around).
   const sources = [fromModel, headerProfile, body?.profile ?? undefined].filter((p) => p !== undefined);
   if (sources.length === 0 && body === undefined) return undefined;
-  // long-context, as the CLI once spelled it, is long_context.
-  const spelled = (p: unknown): unknown => (typeof p === 'string' ? p.replaceAll('-', '_') : p);
-  const given = spelled(sources[0] ?? 'balanced');
-  const same = (p: unknown): unknown => {
-    const name = spelled(p);
-    return typeof name === 'string' ? name.trim().toLowerCase() : name;
-  };
-  if (sources.some((p) => same(p) !== same(given)))
+  const same = (p: unknown): unknown => (typeof p === 'string' ? profileSpelling(p) : p);
+  const given = same(sources[0] ?? 'balanced');
+  if (sources.some((p) => same(p) !== given))
     v.add('orchestrator.route.profile', 'the model field, the header and the body name different profiles');
   const profile = enumField(
     v,
     fromModel !== undefined ? 'model' : headerProfile !== undefined ? PROFILE_HEADER : 'orchestrator.route.profile',
     given,
-    PROFILES,
+    ROUTING_PROFILES,
   );
   if (body)
     for (const field of Object.keys(body))

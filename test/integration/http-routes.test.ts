@@ -74,6 +74,9 @@ describe('the HTTP API routes', () => {
     expect((await post({ model: 'route:long-context', orchestrator: { route: { profile: 'long_context' } } }, 'Long-Context')).status).toBe(
       200,
     );
+    const ranked = await fetch(`${base}/v1/models/rankings?profile=Long-Context`);
+    expect(ranked.status).toBe(200);
+    expect(((await ranked.json()) as { profile: string }).profile).toBe('long_context');
     const differ = await post({ model: 'route:speed' }, 'budget');
     expect(differ.status).toBe(400);
     expect(((await differ.json()) as { error: { param: string } }).error.param).toBe('orchestrator.route.profile');

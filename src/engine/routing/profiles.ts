@@ -1,5 +1,12 @@
 export type RoutingProfileName = 'quality' | 'balanced' | 'speed' | 'budget' | 'long_context';
 
+export const ROUTING_PROFILES: readonly RoutingProfileName[] = ['quality', 'balanced', 'speed', 'budget', 'long_context'];
+
+/** A profile's name as callers write it: any case, spaces around, and `-` for `_` (long-context, as the CLI once spelled it). */
+export function profileSpelling(raw: string): string {
+  return raw.trim().toLowerCase().replaceAll('-', '_');
+}
+
 /**
  * How much each dimension counts in a profile's score. Every dimension is first scaled to 0..1
  * over the eligible candidates (best 1, worst 0), so a weight is the most that dimension can

@@ -1,13 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../../engine/index.js';
 import { invalidArgument, modelNotFound, type FieldViolation } from '../../domain/errors.js';
-import type { RoutingProfileName } from '../../engine/index.js';
+import { profileSpelling, ROUTING_PROFILES } from '../../engine/index.js';
 import { routeHandler, type HttpCallDeps } from '../call.js';
 import type { ChatLimits } from '../chat-request.js';
 import { encodeDecision, encodeModel } from '../encode.js';
 import { breakerState, catalogModels, findModel, rankModels } from '../engine-calls.js';
-
-const PROFILES: readonly RoutingProfileName[] = ['quality', 'balanced', 'speed', 'budget', 'long_context'];
 
 /** GET /v1/models (ListModels), /v1/models/rankings (RankModels), /v1/models/{id} (an id may hold slashes). */
 export function modelRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: Engine, limits: ChatLimits): void {
@@ -24,10 +22,13 @@ export function modelRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: En
     routeHandler(deps, { path: '/orchestrator.v1.ModelService/RankModels', kind: 'unary' }, async (request, _reply, ctx) => {
       const query = request.query as Record<string, string | string[] | undefined>;
       const violations: FieldViolation[] = [];
-      const profileRaw = one(query.profile)?.trim().toLowerCase() || 'balanced';
-      const profile = PROFILES.find((p) => p === profileRaw);
+      const profileRaw = profileSpelling(one(query.profile) ?? '') || 'balanced';
+      const profile = ROUTING_PROFILES.find((p) => p === profileRaw);
       if (!profile)
-        violations.push({ field: 'profile', description: `must be one of ${PROFILES.join(', ')} (got ${JSON.stringify(profileRaw)})` });
+        violations.push({
+          field: 'profile',
+          description: `must be one of ${ROUTING_PROFILES.join(', ')} (got ${JSON.stringify(profileRaw)})`,
+        });
       const prompt = one(query.prompt) ?? '';
       if (prompt.length > limits.maxContentChars)
         violations.push({ field: 'prompt', description: `must be at most ${limits.maxContentChars} characters` });
