@@ -1,6 +1,6 @@
 import { CHECKED_PAST_LIMIT } from './errors.js';
 import { sumUsd } from './money.js';
-import type { ContentPart, ToolCall, Tooling } from './tools.js';
+import { type ContentPart, type ToolCall, toolCallChars, type Tooling } from './tools.js';
 
 /** Provider-neutral shapes shared by providers, engine and server. */
 
@@ -52,7 +52,7 @@ export const IMAGE_TOKEN_ESTIMATE = 765;
 export function estimatePromptTokens(messages: readonly (Pick<ChatMessage, 'content'> & Partial<ChatMessage>)[]): number {
   return messages.reduce((n, m) => {
     let chars = m.content.length;
-    for (const call of m.toolCalls ?? []) chars += call.name.length + call.arguments.length;
+    if (m.toolCalls) for (const call of m.toolCalls) chars += toolCallChars(call);
     let images = 0;
     for (const part of m.parts ?? []) if (part.type === 'image') images++;
     return n + Math.ceil(chars / 4) + 3 + images * IMAGE_TOKEN_ESTIMATE;

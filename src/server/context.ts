@@ -30,15 +30,11 @@ export function createCallContext(call: AnyServerCall, log: Logger, fallbackTime
   // A deadline that passed before the request was in (a timeout of 0, or spent in transit)
   // aborts before the handler starts: a timer would fire only after it had sent the request
   // upstream and been charged for it.
-  if (deadline <= Date.now()) controller.abort(deadlineExceeded('the call deadline passed before the answer was ready'));
+  const expire = (): void => controller.abort(deadlineExceeded('the call deadline passed before the answer was ready'));
+  const left = deadline - Date.now();
+  if (left <= 0) expire();
   // No timer without a deadline (WatchStats); Node fires longer delays than 2^31-1 ms at once.
-  const timer =
-    Number.isFinite(deadline) && !controller.signal.aborted
-      ? setTimeout(
-          () => controller.abort(deadlineExceeded('the call deadline passed before the answer was ready')),
-          timerDelay(deadline - Date.now()),
-        )
-      : undefined;
+  const timer = Number.isFinite(deadline) && left > 0 ? setTimeout(expire, timerDelay(left)) : undefined;
   // grpc-js emits 'cancelled' at the end of every call, successful ones too; after dispose()
   // the listener is gone, so only a cancel while work is in progress aborts.
   const onCancelled = (): void => {

@@ -85,7 +85,7 @@ export class RetentionJob {
     let calls = 0;
     let attempts = 0;
     let decisions = 0;
-    for (;;) {
+    await inBatches(batch, async () => {
       const removed = await database.db.transaction().execute(async (trx) => {
         const ids = (await trx.selectFrom('ledger_calls').select('id').where('ts', '<', cutoff).limit(batch).execute()).map((r) => r.id);
         if (ids.length === 0) return { calls: 0, attempts: 0, decisions: 0 };
@@ -97,20 +97,25 @@ export class RetentionJob {
       calls += removed.calls;
       attempts += removed.attempts;
       decisions += removed.decisions;
-      if (removed.calls < batch) break;
-      // SQLite's statements run synchronously on the event loop, and awaiting them never lets it
-      // turn: without this pause a run over a large backlog would hold every call until it ends.
-      await nextTurn();
-    }
+      return removed.calls;
+    });
     // A scheduled catalog sync records a run every few minutes: kept forever, they would outgrow the ledger.
     const catalog = new CatalogStore(() => database);
     let syncRuns = 0;
-    for (;;) {
+    await inBatches(batch, async () => {
       const removed = await catalog.deleteOldSyncRuns(cutoff, batch);
       syncRuns += removed;
-      if (removed < batch) break;
-      await nextTurn();
-    }
+      return removed;
+    });
     return { calls, attempts, decisions, syncRuns, skipped: false };
+  }
+}
+
+/** Runs `step` (which deletes up to `batch` rows and says how many) until a step deletes fewer. */
+async function inBatches(batch: number, step: () => Promise<number>): Promise<void> {
+  while ((await step()) >= batch) {
+    // SQLite's statements run synchronously on the event loop, and awaiting them never lets it
+    // turn: without this pause a run over a large backlog would hold every call until it ends.
+    await nextTurn();
   }
 }

@@ -8,7 +8,7 @@ import type {
 } from 'openai/resources/chat/completions';
 import type { FinishReason, TokenUsage } from '../../domain/chat.js';
 import { estimateUsage } from '../../domain/chat.js';
-import { type ToolCall, ToolCallAssembler } from '../../domain/tools.js';
+import { type ToolCall, ToolCallAssembler, toolCallChars } from '../../domain/tools.js';
 import { applyTooling, ToolCallIndexes, toOpenAIMessages, toolCallsOf, toolPieces } from './tooling.js';
 import { OrchestratorError } from '../../domain/errors.js';
 import { isKeepAlive, SseDecoder } from '../http/fast-sse.js';
@@ -237,7 +237,7 @@ export class OpenAIProvider implements Provider {
               const index = indexes.of(piece);
               const toolCall = { index, id: piece.id, name: piece.function?.name, arguments: piece.function?.arguments ?? '' };
               calls.add(toolCall);
-              generated += (toolCall.name?.length ?? 0) + toolCall.arguments.length;
+              generated += toolCallChars(toolCall);
               out.push({ type: 'delta', content: '', toolCall });
             }
             // A reasoning model's thinking (vLLM's reasoning_content; Ollama's and OpenRouter's reasoning) is not relayed, but it is progress.
