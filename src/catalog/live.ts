@@ -20,9 +20,9 @@ import { databaseOff, databaseUnreachable } from '../domain/service-errors.js';
 export interface SyncGate {
   /** The run's report once applied; undefined when another replica holds the source's lock. */
   runNow(source: CatalogSourceName): Promise<SyncReport | undefined>;
+  /** The sources set up to run. */
+  readonly sources: readonly CatalogSourceName[];
 }
-
-export const CATALOG_SOURCES: readonly CatalogSourceName[] = ['openrouter', 'arena', 'huggingface'];
 
 export interface LiveCatalogOptions {
   /** The catalog the engine reads; replaced in place on every rebuild. */
@@ -197,7 +197,7 @@ export class LiveCatalog {
       throw noCatalogSource();
     }
     const reports: SyncReport[] = [];
-    for (const source of sources.length > 0 ? sources : CATALOG_SOURCES) {
+    for (const source of sources.length > 0 ? sources : gate.sources) {
       const report = await gate.runNow(source).catch((err: unknown) => {
         throw err instanceof SyncLockUnavailable ? catalogSyncLockUnavailable(source, err.cause) : err;
       });

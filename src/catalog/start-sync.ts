@@ -6,7 +6,8 @@ import type { CatalogSyncDeps, SyncLock } from './sync/index.js';
 import { SyncScheduler } from './sync/scheduler.js';
 import type { CatalogSourceName, SyncReport, SyncRunner } from './sync/types.js';
 import type { CatalogStore } from '../store/catalog-store.js';
-import { CATALOG_SOURCES, LiveCatalog, type LiveCatalogOptions } from './live.js';
+import { LiveCatalog, type LiveCatalogOptions } from './live.js';
+import { CATALOG_SOURCES } from './sync/types.js';
 
 export interface CatalogSyncWiring {
   /** Every run goes through it, scheduled or on demand: one lock, one run at a time per source. */

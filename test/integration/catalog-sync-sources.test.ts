@@ -139,15 +139,29 @@ describe('SyncCatalog naming no source, with a config file that names only the A
   });
   afterAll(async () => h?.close());
 
-  it('runs the Arena, and does not send OpenRouter to its public address, which the file does not name', async () => {
+  const syncRuns = async () =>
+    (await (await fetch(h.app.metricsServer?.url ?? '')).text())
+      .split('\n')
+      .filter((l) => l.startsWith('llm_orchestrator_catalog_sync_runs_total{'));
+
+  it('runs the Arena alone: the sources the file does not set up are neither run nor counted as failed runs', async () => {
     const { reports } = (
       await callUnary(h.clients.models.syncCatalog.bind(h.clients.models), { source: CatalogSource.CATALOG_SOURCE_UNSPECIFIED })
     ).response;
+    expect(reports.map((r) => [r.source, r.ok, r.error])).toEqual([[CatalogSource.CATALOG_SOURCE_ARENA, true, '']]);
+    expect(await syncRuns()).toEqual([
+      expect.stringMatching(/^llm_orchestrator_catalog_sync_runs_total\{source="arena",outcome="ok"\} 1$/),
+    ]);
+  });
+
+  it('answers a source named but not set up with a failed report, and records no run of it', async () => {
+    const { reports } = (
+      await callUnary(h.clients.models.syncCatalog.bind(h.clients.models), { source: CatalogSource.CATALOG_SOURCE_OPENROUTER })
+    ).response;
     expect(reports.map((r) => [r.source, r.ok, r.error])).toEqual([
       [CatalogSource.CATALOG_SOURCE_OPENROUTER, false, 'catalog source openrouter is not configured'],
-      [CatalogSource.CATALOG_SOURCE_ARENA, true, ''],
-      [CatalogSource.CATALOG_SOURCE_HUGGINGFACE, false, 'catalog source huggingface is not configured'],
     ]);
+    expect((await syncRuns()).filter((l) => l.includes('openrouter'))).toEqual([]);
   });
 });
 

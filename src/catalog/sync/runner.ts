@@ -20,6 +20,7 @@ export function createSyncRunner(options: SyncRunnerOptions): SyncRunner {
   const sources = new Map(options.sources.map((s) => [s.name, s]));
   const now = options.now ?? (() => new Date());
   return {
+    sources: [...sources.keys()],
     async run(name: CatalogSourceName, signal?: AbortSignal): Promise<SyncReport> {
       const startedAt = now();
       const warnings: string[] = [];

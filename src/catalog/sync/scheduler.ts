@@ -1,6 +1,6 @@
 import { type SyncInterval, nextRunAt } from './interval.js';
 import { type SyncLock, inProcessSyncLock } from './lock.js';
-import type { CatalogSourceName, SyncReport, SyncRunner } from './types.js';
+import { CATALOG_SOURCES, type CatalogSourceName, type SyncReport, type SyncRunner } from './types.js';
 import { timerDelay } from '../../domain/timers.js';
 
 /** A run on demand could not take the sync lock (its database is unreachable): nothing ran. */
@@ -141,6 +141,9 @@ export class SyncScheduler {
    * the answer. Undefined when another replica holds the lock; rejects when the lock cannot be had.
    */
   async runNow(source: CatalogSourceName): Promise<SyncReport | undefined> {
+    // A source not set up is answered by the runner's refusal alone: nothing ran, so there is no
+    // run to record, count as failed or retry.
+    if (!this.sources.includes(source)) return this.options.runner.run(source);
     const state = this.state(source);
     // A joined run that ended without a report (a scheduled tick that found the source fresh, or a
     // caller's lock error) is no answer to this caller: it runs the source itself.
@@ -149,6 +152,11 @@ export class SyncScheduler {
       if (joined) return joined;
     }
     return this.execute(source, 1, 'demand');
+  }
+
+  /** The sources SyncCatalog with no source named runs, in their fixed order. */
+  get sources(): readonly CatalogSourceName[] {
+    return this.options.runner.sources ?? CATALOG_SOURCES;
   }
 
   stats(): Partial<Record<CatalogSourceName, Readonly<SyncStats>>> {

@@ -6,6 +6,9 @@ import type { ModelCapabilities } from '../models.js';
  */
 export type CatalogSourceName = 'openrouter' | 'arena' | 'huggingface';
 
+/** Every source, in the order SyncCatalog with no source named runs them. */
+export const CATALOG_SOURCES: readonly CatalogSourceName[] = ['openrouter', 'arena', 'huggingface'];
+
 /** What one source says about one model, normalised to our units. */
 export interface SourceModel {
   readonly source: CatalogSourceName;
@@ -76,4 +79,6 @@ export interface CatalogSource {
 /** Runs one source now (SyncCatalog) or on its schedule; the catalog applies and persists the report. */
 export interface SyncRunner {
   run(source: CatalogSourceName, signal?: AbortSignal): Promise<SyncReport>;
+  /** The sources set up to run; undefined: any (a runner given by a test). */
+  readonly sources?: readonly CatalogSourceName[];
 }

@@ -63,7 +63,7 @@ func (ModelTier) EnumDescriptor() ([]byte, []int) {
 type CatalogSource int32
 
 const (
-	// Not set (SyncCatalog: every source).
+	// Not set (SyncCatalog: every source the config file sets up).
 	CatalogSource_CATALOG_SOURCE_UNSPECIFIED CatalogSource = 0
 	// The gateway's built-in catalog (and the defaults of models that leave a field out).
 	CatalogSource_CATALOG_SOURCE_BUILTIN CatalogSource = 1
@@ -1201,7 +1201,7 @@ var xxx_messageInfo_DeleteModelResponse proto.InternalMessageInfo
 
 // Which source to run.
 type SyncCatalogRequest struct {
-	// OPENROUTER, ARENA or HUGGINGFACE; unspecified runs all of them, one after another.
+	// OPENROUTER, ARENA or HUGGINGFACE; unspecified runs every one the config file sets up, one after another.
 	Source               CatalogSource `protobuf:"varint,1,opt,name=source,proto3,enum=orchestrator.v1.CatalogSource" json:"source,omitempty"`
 	XXX_NoUnkeyedLiteral struct{}      `json:"-"`
 	XXX_unrecognized     []byte        `json:"-"`

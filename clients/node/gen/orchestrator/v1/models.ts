@@ -91,7 +91,7 @@ export function modelTierToJSON(object: ModelTier): string {
  * synced data, built-in (prices: a provider's own list wins over OpenRouter's resale price).
  */
 export enum CatalogSource {
-  /** CATALOG_SOURCE_UNSPECIFIED - Not set (SyncCatalog: every source). */
+  /** CATALOG_SOURCE_UNSPECIFIED - Not set (SyncCatalog: every source the config file sets up). */
   CATALOG_SOURCE_UNSPECIFIED = 0,
   /** CATALOG_SOURCE_BUILTIN - The gateway's built-in catalog (and the defaults of models that leave a field out). */
   CATALOG_SOURCE_BUILTIN = 1,
@@ -352,7 +352,7 @@ export interface DeleteModelResponse {
 
 /** Which source to run. */
 export interface SyncCatalogRequest {
-  /** OPENROUTER, ARENA or HUGGINGFACE; unspecified runs all of them, one after another. */
+  /** OPENROUTER, ARENA or HUGGINGFACE; unspecified runs every one the config file sets up, one after another. */
   source: CatalogSource;
 }
 
