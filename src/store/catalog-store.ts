@@ -282,7 +282,10 @@ export class CatalogStore {
   /** Field changes over time, newest first, for one model or all. */
   async history(modelId: string | undefined, field: string | undefined, limit: number): Promise<FieldChange[]> {
     let query = this.db().selectFrom('catalog_synced_models').selectAll().orderBy('first_seen_at');
-    if (modelId !== undefined) query = query.where((eb) => eb.or([eb('catalog_id', '=', modelId), eb('external_id', '=', modelId)]));
+    // Names match in any case, as the catalog resolves them: a model it no longer lists reaches here as typed.
+    const name = modelId?.toLowerCase();
+    if (name !== undefined)
+      query = query.where((eb) => eb.or([eb(eb.fn('lower', ['catalog_id']), '=', name), eb(eb.fn('lower', ['external_id']), '=', name)]));
     const rows = await query.execute();
     const bySeries = new Map<string, SyncedModelsTable[]>();
     for (const row of rows) {

@@ -74,6 +74,10 @@ describe('synced catalog rows', () => {
     const gone = await store.history('x/solo', undefined, 10);
     expect(gone[0]).toMatchObject({ oldValue: '1', newValue: '' });
     expect(gone[0]?.at.getUTCDate()).toBe(3);
+    // A model the catalog no longer resolves (so its name reaches the store as typed) in another case.
+    expect(await store.history('X/Solo', undefined, 10)).toEqual(gone);
+    expect(await store.history('GPT-4o', 'inputPricePerMillion', 10)).toEqual(await store.history('gpt-4o', 'inputPricePerMillion', 10));
+    expect(await store.history('GPT-4o', 'inputPricePerMillion', 10)).toHaveLength(1);
   });
 });
 
