@@ -67,9 +67,20 @@ export function estimateToolingTokens(tooling: Tooling | undefined): number {
   return Math.ceil(JSON.stringify([tooling.tools ?? [], format ?? null]).length / 4);
 }
 
+/** What a request sends as its prompt: the messages, the tools' definitions and the answer's schema. */
+export interface PromptParts {
+  readonly messages: readonly ChatMessage[];
+  readonly tooling?: Tooling | undefined;
+}
+
+/** A request's whole prompt as tokens: admission holds limits for it and an estimated usage charges it. */
+export function estimateRequestTokens(prompt: PromptParts): number {
+  return estimatePromptTokens(prompt.messages) + estimateToolingTokens(prompt.tooling);
+}
+
 /** Usage estimated from the prompt and the text generated, for an upstream that reported none. */
-export function estimateUsage(messages: readonly ChatMessage[], generated: string | number): TokenUsage {
-  const promptTokens = estimatePromptTokens(messages);
+export function estimateUsage(prompt: PromptParts, generated: string | number): TokenUsage {
+  const promptTokens = estimateRequestTokens(prompt);
   const completionTokens = Math.ceil((typeof generated === 'number' ? generated : generated.length) / 4);
   return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, cachedTokens: 0 };
 }

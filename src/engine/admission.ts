@@ -1,6 +1,6 @@
 import type { CatalogModel } from '../catalog/catalog.js';
 import type { AttemptRecord, ChatInput } from '../domain/chat.js';
-import { estimatePromptTokens, estimateToolingTokens } from '../domain/chat.js';
+import { estimateRequestTokens } from '../domain/chat.js';
 import { routeNotAllowed } from '../domain/call-errors.js';
 import { OrchestratorError } from '../domain/errors.js';
 import { maxTokensFor, type Plan } from './answer.js';
@@ -28,7 +28,7 @@ export class Admission {
     const outputTokens = Math.max(...plan.models.map((m) => maxTokensFor(plan, m)), 0);
     return this.admitDemand(ctx, {
       models: plan.models.map((m) => m.id),
-      estimatedTokens: estimatePromptTokens(plan.messages) + estimateToolingTokens(plan.tooling) + outputTokens,
+      estimatedTokens: estimateRequestTokens(plan) + outputTokens,
     });
   }
 
@@ -65,7 +65,7 @@ export class Admission {
       models: [],
       // A model no provider serves is never the answer: its price would only hold budget for nothing.
       priceModels: candidates && models.filter((m) => m.servedBy !== undefined).map((m) => m.id),
-      estimatedTokens: estimatePromptTokens(input.messages) + estimateToolingTokens(input.tooling) + outputTokens,
+      estimatedTokens: estimateRequestTokens(input) + outputTokens,
     });
   }
 

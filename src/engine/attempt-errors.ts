@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { costOf, type CatalogModel } from '../catalog/catalog.js';
 import type { UpstreamRequest } from './context.js';
-import type { AttemptOutcome, AttemptRecord, ChatMessage, FinishReason, TokenUsage, UpstreamOperation } from '../domain/chat.js';
+import type { AttemptOutcome, AttemptRecord, FinishReason, PromptParts, TokenUsage, UpstreamOperation } from '../domain/chat.js';
 import type { Provider } from '../providers/types.js';
 import { estimateUsage, ZERO_USAGE } from '../domain/chat.js';
 import { circuitOpen as circuitOpenError, modelNotServed, modelTimedOut, streamStalled } from '../domain/call-errors.js';
@@ -58,14 +58,14 @@ export function asOrchestratorError(err: unknown, signal: AbortSignal): Orchestr
  * nothing generated (an HTTP error, say) is not billed by providers and counts nothing.
  */
 export function usageSoFar(
-  messages: readonly ChatMessage[],
+  prompt: PromptParts,
   generatedChars: number,
   aborted: boolean,
   error: OrchestratorError | undefined,
 ): { usage: TokenUsage; estimated: boolean } {
   const answering = error?.reason === Reason.STREAM_TRUNCATED;
   if (generatedChars === 0 && !aborted && !answering) return { usage: ZERO_USAGE, estimated: false };
-  return { usage: estimateUsage(messages, generatedChars), estimated: true };
+  return { usage: estimateUsage(prompt, generatedChars), estimated: true };
 }
 
 /** A model the attempt did not call (no provider, open breaker): nothing sent, nothing charged. */

@@ -272,7 +272,7 @@ export class AttemptRunner {
           provider: provider.name,
           started,
           info,
-          ...usageSoFar(spec.messages, 0, signal.aborted, error),
+          ...usageSoFar(spec, 0, signal.aborted, error),
           error,
           operation,
           upstream,
@@ -348,9 +348,7 @@ export class AttemptRunner {
           provider: provider.name,
           started,
           info,
-          ...(usage
-            ? { usage, estimated: usageEstimated, finishReason }
-            : usageSoFar(spec.messages, generatedChars, child.signal.aborted, error)),
+          ...(usage ? { usage, estimated: usageEstimated, finishReason } : usageSoFar(spec, generatedChars, child.signal.aborted, error)),
           ...(error ? { error } : {}),
           upstream,
         }),

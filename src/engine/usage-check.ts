@@ -44,7 +44,7 @@ export function checkUsage(
     { model: source.model, provider: source.provider, reported, problem },
     'upstream usage report refused; charging an estimate instead',
   );
-  return { usage: estimateUsage(request.messages, generatedChars), refused: problem };
+  return { usage: estimateUsage(request, generatedChars), refused: problem };
 }
 
 function usageProblem(u: TokenUsage, request: Checked, generatedChars: number): string | undefined {

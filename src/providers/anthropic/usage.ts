@@ -54,5 +54,5 @@ export function tokenUsageOf(counts: UsageCounts): TokenUsage {
 
 /** When an Anthropic-compatible server reports no usage: about four characters a token. */
 export function estimatedUsage(request: ProviderRequest, generated: string): TokenUsage {
-  return estimateUsage(request.messages, generated);
+  return estimateUsage(request, generated);
 }

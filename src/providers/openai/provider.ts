@@ -376,5 +376,5 @@ function usageOf(usage: OpenAI.CompletionUsage | undefined | null, request: Prov
       cachedTokens: usage.prompt_tokens_details?.cached_tokens ?? 0,
     };
   }
-  return estimateUsage(request.messages, generated);
+  return estimateUsage(request, generated);
 }

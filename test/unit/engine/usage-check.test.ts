@@ -36,6 +36,20 @@ describe('checkUsage with tools and images', () => {
     expect(checkUsage(usage(420), { messages: weather, maxTokens: 100 }, 40).refused).toContain('prompt_tokens 420');
   });
 
+  it('charges the tool definitions and the answer schema in the estimate that replaces a refused report', () => {
+    const description = 'a field of the record '.repeat(40);
+    const tooling = {
+      tools: [{ name: 'save_record', description, parameters: { type: 'object' } }],
+      responseFormat: { type: 'json_schema' as const, name: 'record', schema: { type: 'object', description } },
+    };
+    const bare = checkUsage(usage(-1), { messages: question, maxTokens: 100 }, 40);
+    const withTools = checkUsage(usage(-1), { messages: question, maxTokens: 100, tooling }, 40);
+    expect(withTools.refused).toBeDefined();
+    // Two copies of an 880-character description at about four characters a token.
+    expect(withTools.usage.promptTokens - bare.usage.promptTokens).toBeGreaterThan(440);
+    expect(withTools.usage.totalTokens).toBe(withTools.usage.promptTokens + withTools.usage.completionTokens);
+  });
+
   it('takes the tokens of an image, which its characters do not show', () => {
     const withImage: ChatMessage[] = [{ ...question[0]!, parts: [{ type: 'image', image: { url: 'https://example.com/a.png' } }] }];
     expect(checkUsage(usage(1_500), { messages: withImage, maxTokens: 100 }, 40).refused).toBeUndefined();
