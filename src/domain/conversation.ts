@@ -11,23 +11,48 @@ import {
 } from './tools.js';
 
 /**
- * Messages per request. Each is walked on the event loop, one by one, by validation, the token
- * estimate, routing and the provider's translation: 400,000 one-letter messages (within
- * MAX_MESSAGE_BYTES) held it for most of a second. Ten thousand is more than a long agent's
- * history holds, and costs a few milliseconds.
+ * Messages, content parts and tool calls per request. Each is walked on the event loop, one by
+ * one, by validation, the token estimate, routing and the provider's translation: 400,000
+ * one-letter messages (within MAX_MESSAGE_BYTES) held it for most of a second, 90,000 image parts
+ * in one message a third of one. Ten thousand is more than a long agent's history holds, and
+ * costs a few milliseconds.
  */
-export const MESSAGE_LIMITS = { maxMessages: 10_000 } as const;
+export const MESSAGE_LIMITS = { maxMessages: 10_000, maxParts: 10_000, maxToolCalls: 10_000 } as const;
+
+/** How many content parts and tool calls a message of a door's own shape holds (counted, not read). */
+export type ItemCounts<T> = (message: T) => { readonly parts: number; readonly toolCalls: number };
 
 /**
  * The messages a door checks one by one: all of them, or, past MESSAGE_LIMITS.maxMessages, the
- * first CHECKED_PAST_LIMIT beside the count's violation (the rest are not read).
+ * first CHECKED_PAST_LIMIT beside the count's violation (the rest are not read). Past the limit
+ * on content parts or tool calls in all messages, none: any message could hold them all.
  */
-export function messagesToCheck<T>(messages: readonly T[], field: string): { checked: readonly T[]; violation?: FieldViolation } {
-  if (messages.length <= MESSAGE_LIMITS.maxMessages) return { checked: messages };
-  return {
-    checked: messages.slice(0, CHECKED_PAST_LIMIT),
-    violation: { field, description: `at most ${MESSAGE_LIMITS.maxMessages} messages (got ${messages.length})` },
-  };
+export function messagesToCheck<T>(
+  messages: readonly T[],
+  field: string,
+  counts: ItemCounts<T>,
+): { checked: readonly T[]; violation?: FieldViolation } {
+  if (messages.length > MESSAGE_LIMITS.maxMessages) {
+    return {
+      checked: messages.slice(0, CHECKED_PAST_LIMIT),
+      violation: { field, description: `at most ${MESSAGE_LIMITS.maxMessages} messages (got ${messages.length})` },
+    };
+  }
+  let parts = 0;
+  let toolCalls = 0;
+  for (const message of messages) {
+    const items = counts(message);
+    parts += items.parts;
+    toolCalls += items.toolCalls;
+  }
+  if (parts > MESSAGE_LIMITS.maxParts)
+    return { checked: [], violation: { field, description: `at most ${MESSAGE_LIMITS.maxParts} content parts in all (got ${parts})` } };
+  if (toolCalls > MESSAGE_LIMITS.maxToolCalls)
+    return {
+      checked: [],
+      violation: { field, description: `at most ${MESSAGE_LIMITS.maxToolCalls} tool calls in all (got ${toolCalls})` },
+    };
+  return { checked: messages };
 }
 
 /** Default IMAGE_MAX_BYTES: what Anthropic takes per image. */

@@ -29,6 +29,7 @@ const FIELDS: Readonly<Record<ChatRole, ReadonlySet<string>>> = {
 };
 
 const DETAILS = new Set(['auto', 'low', 'high']);
+const NO_ITEMS = { parts: 0, toolCalls: 0 } as const;
 
 /**
  * OpenAI's messages: roles system, developer, user, assistant (text and/or tool_calls) and tool
@@ -40,7 +41,11 @@ export function parseMessages(raw: unknown, limits: MessageLimits, v: Violations
     v.add('messages', 'at least one message is required');
     return [];
   }
-  const { checked, violation } = messagesToCheck(raw, 'messages');
+  const { checked, violation } = messagesToCheck(raw, 'messages', (m: unknown) =>
+    isObject(m)
+      ? { parts: Array.isArray(m.content) ? m.content.length : 0, toolCalls: Array.isArray(m.tool_calls) ? m.tool_calls.length : 0 }
+      : NO_ITEMS,
+  );
   if (violation) v.add(violation.field, violation.description);
   const messages = checked.map((m: unknown, i): ChatMessage => {
     const at = `messages[${i}]`;

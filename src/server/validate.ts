@@ -163,7 +163,10 @@ export class RequestValidator {
       this.add('messages', 'at least one message is required (or set prompt)');
       return [];
     }
-    const { checked, violation } = messagesToCheck(req.messages, 'messages');
+    const { checked, violation } = messagesToCheck(req.messages, 'messages', (m) => ({
+      parts: m.parts.length,
+      toolCalls: m.toolCalls.length,
+    }));
     if (violation) this.add(violation.field, violation.description);
     const messages = checked.map((message, i) => {
       const decoded = decodeMessage(message, `messages[${i}]`, (field, description) => this.add(field, description));

@@ -231,6 +231,70 @@ describe('a conversation of hundreds of thousands of messages', () => {
     expect(held).toBeLessThan(3 * parseMs + 150);
   }, 60_000);
 
+  // The same holds for what a message holds: 90,000 image parts in one message (4 MB) held the
+  // loop a third of a second, 200,000 tool calls (3.5 MB) longer, and both went upstream.
+  it('gRPC: a request with more content parts or tool calls than it may hold is refused by the count', async () => {
+    const image = {
+      part: { $case: 'image' as const, image: { source: { $case: 'url' as const, url: 'https://a.b/c.png' }, mediaType: '', detail: '' } },
+    };
+    const parts = [{ part: { $case: 'text' as const, text: 'what' } }, ...Array.from({ length: 90_000 }, () => image)];
+    const pictures = ChatRequestCodec.encode(
+      req({ messages: [{ role: Role.ROLE_USER, content: '', parts, toolCalls: [], toolCallId: '' }] }),
+    ).finish();
+    const decodeMs = fastestMs(() => ChatRequestCodec.decode(pictures));
+    let err: grpc.ServiceError | undefined;
+    const held = await loopHeldMs(async () => {
+      err = await unaryBytes(h.app.port, '/orchestrator.v1.ChatService/Chat', pictures);
+    });
+    expect(err && grpc.status[err.code]).toBe('INVALID_ARGUMENT');
+    expect(err?.details).toBe('invalid request: messages: at most 10000 content parts in all (got 90001)');
+    expect(held).toBeLessThan(3 * decodeMs + 150);
+
+    const toolCalls = Array.from({ length: 10_001 }, (_, i) => ({ id: `c${i}`, name: 'f', arguments: '{}' }));
+    const user = { role: Role.ROLE_USER, content: 'hi', parts: [], toolCalls: [], toolCallId: '' };
+    const calls = await unaryError(
+      chat(),
+      req({ messages: [user, { ...user, role: Role.ROLE_ASSISTANT, content: '', toolCalls }, user] }),
+      {
+        deadlineMs: 10_000,
+      },
+    );
+    expect(calls.details).toBe('invalid request: messages: at most 10000 tool calls in all (got 10001)');
+  }, 60_000);
+
+  it('HTTP: a request with more content parts or tool calls than it may hold is refused by the count with a 400', async () => {
+    const post = async (body: unknown) => {
+      const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as { error: { message: string; param: string } } };
+    };
+    const image = { type: 'image_url', image_url: { url: 'https://a.b/c.png' } };
+    const parts = await post({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: Array.from({ length: 10_001 }, () => image) }] });
+    expect(parts.status).toBe(400);
+    expect(parts.body.error).toMatchObject({
+      message: 'invalid request: messages: at most 10000 content parts in all (got 10001)',
+      param: 'messages',
+    });
+    const toolCalls = Array.from({ length: 10_001 }, (_, i) => ({
+      id: `c${i}`,
+      type: 'function',
+      function: { name: 'f', arguments: '{}' },
+    }));
+    const calls = await post({
+      model: 'gpt-4o-mini',
+      messages: [
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', tool_calls: toolCalls },
+        { role: 'user', content: 'hi' },
+      ],
+    });
+    expect(calls.status).toBe(400);
+    expect(calls.body.error.message).toBe('invalid request: messages: at most 10000 tool calls in all (got 10001)');
+  }, 60_000);
+
   it('takes ten thousand, and names the problems of the first ones checked past the count', async () => {
     const one = { role: Role.ROLE_USER, content: 'a', parts: [], toolCalls: [], toolCallId: '' };
     const answer = await new Promise<unknown>((resolve, reject) => {

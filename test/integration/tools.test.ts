@@ -316,21 +316,21 @@ describe('tools on the Anthropic provider', () => {
   // Consecutive user turns are merged into one; the second one's blocks were spread into one
   // call's arguments, which overflows the stack past about a hundred thousand, and the call
   // failed as "beta could not be reached" (UNAVAILABLE, retried, held against beta's breaker)
-  // without a request sent.
-  it('merges a user turn of 300,000 image parts into the one before it and sends it', async () => {
+  // without a request sent. A request now holds at most 10,000 parts: the most it may hold.
+  it('merges a user turn of as many image parts as a request may hold into the one before it and sends it', async () => {
     const image = {
       part: { $case: 'image' as const, image: { source: { $case: 'url' as const, url: 'http:' }, mediaType: '', detail: '' } },
     };
     const sent = anthropic.requests.length;
     await chat({
       model: 'beta-claude',
-      messages: [msg({ content: 'Compare these' }), msg({ parts: Array.from({ length: 300_000 }, () => image) })],
+      messages: [msg({ content: 'Compare these' }), msg({ parts: Array.from({ length: 10_000 }, () => image) })],
       cache: BYPASS,
     });
     expect(anthropic.requests.length).toBe(sent + 1);
     const turns = lastBody(anthropic).messages as { content: unknown[] }[];
     expect(turns).toHaveLength(1);
-    expect(turns[0]?.content).toHaveLength(300_001);
+    expect(turns[0]?.content).toHaveLength(10_001);
   });
 
   it('sends images as image blocks', async () => {
