@@ -224,7 +224,7 @@ export async function startApp(
       ...(metrics ? { onReport: syncMetrics(metrics.registry) } : {}),
     },
     store: ledger.store ? new CatalogStore(() => ledger.database()) : undefined,
-    sync: file?.catalogSync,
+    sync: file?.catalogSync && { ...file.catalogSync, proxy: config.upstream.proxy },
     runner: options.catalogSync,
     database: config.ledger.target,
   });

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type SyncInterval, parseInterval } from '../catalog/sync/interval.js';
 import { checkProviderUrl } from './ssrf.js';
 import { timerMs } from './env-values.js';
+import type { EgressProxy } from './upstream-env.js';
 
 /**
  * The config file's `catalog.sync` section: where the outside catalog sources live, how often
@@ -83,6 +84,8 @@ export const catalogSectionSchema = z.object({ sync: syncSchema.optional() }).st
 
 export interface CatalogSyncConfig {
   readonly timeoutMs: number;
+  /** HTTPS_PROXY / HTTP_PROXY / NO_PROXY (from the environment, not the file). */
+  readonly proxy?: EgressProxy | undefined;
   readonly maxBodyBytes: number;
   readonly fuzzyThreshold: number;
   readonly overrides: Readonly<Record<string, string | null>>;

@@ -7,7 +7,7 @@ import { emptyAsUndefined, milliseconds, number, text } from './env-values.js';
 
 export { COMPAT_ALIASES, type CompatAlias } from './compat.js';
 import { HTTP_ENV, httpConfig, type HttpConfig } from './http-env.js';
-import { IN_FLIGHT_ENV } from './in-flight-env.js';
+import { egressProxy, type EgressProxy, UPSTREAM_ENV, withLowerCaseProxyNames } from './upstream-env.js';
 import { RUNTIME_ENV } from './runtime-env.js';
 export type { HttpConfig } from './http-env.js';
 import { ledgerConfig, ledgerEnv, type LedgerConfig } from './ledger-env.js';
@@ -163,7 +163,7 @@ export const envSchema = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
   OTEL_SERVICE_NAME: z.preprocess(emptyAsUndefined, z.string().trim().default('llm-orchestrator')),
   ...HTTP_ENV,
-  ...IN_FLIGHT_ENV,
+  ...UPSTREAM_ENV,
   ...RUNTIME_ENV,
   ...ledgerEnv(),
   CATALOG_POLL_MS: number(z.number().int().min(100).max(600_000), 3_000),
@@ -233,8 +233,8 @@ export interface Config {
     readonly offlineFallback: boolean;
   };
   readonly maxMessageBytes: number;
-  /** Size limits on what upstreams send (UPSTREAM_MAX_BODY_BYTES, UPSTREAM_MAX_EVENT_BYTES). */
-  readonly upstream: { readonly maxBodyBytes: number; readonly maxEventBytes: number };
+  /** Size limits on what upstreams send (UPSTREAM_MAX_BODY_BYTES, UPSTREAM_MAX_EVENT_BYTES); the forward proxy, if any. */
+  readonly upstream: { readonly maxBodyBytes: number; readonly maxEventBytes: number; readonly proxy?: EgressProxy | undefined };
   readonly tls: { readonly certFile: string; readonly keyFile: string; readonly clientCaFile: string | undefined } | undefined;
   readonly http: HttpConfig;
   readonly ledger: LedgerConfig;
@@ -278,7 +278,7 @@ function shownValue(name: string, value: string): string {
 
 /** Parses the environment once; throws ConfigError listing every problem, one per line. */
 export function loadConfig(given: Readonly<Record<string, string | undefined>> = process.env): Config {
-  const { env, problems: aliasProblems } = withCompatAliases(given);
+  const { env, problems: aliasProblems } = withCompatAliases(withLowerCaseProxyNames(given));
   const parsed = envSchema.safeParse(env);
   if (!parsed.success || aliasProblems.length > 0) {
     throw new ConfigError([
@@ -366,7 +366,7 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
       offlineFallback: e.CACHE_OFFLINE_FALLBACK === 'on',
     },
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
-    upstream: { maxBodyBytes: e.UPSTREAM_MAX_BODY_BYTES, maxEventBytes: e.UPSTREAM_MAX_EVENT_BYTES },
+    upstream: { maxBodyBytes: e.UPSTREAM_MAX_BODY_BYTES, maxEventBytes: e.UPSTREAM_MAX_EVENT_BYTES, proxy: egressProxy(e) },
     tls:
       e.TLS_CERT_FILE && e.TLS_KEY_FILE
         ? { certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE, clientCaFile: e.TLS_CLIENT_CA_FILE }

@@ -4,8 +4,8 @@ import { OpenAIProvider } from './openai/provider.js';
 import type { UpstreamHttpOptions } from './http/upstream-http.js';
 import type { Provider } from './types.js';
 
-/** Size limits for every provider (UPSTREAM_MAX_BODY_BYTES, UPSTREAM_MAX_EVENT_BYTES). */
-export type UpstreamLimits = Pick<UpstreamHttpOptions, 'maxBodyBytes' | 'maxEventBytes'>;
+/** Size limits for every provider (UPSTREAM_MAX_BODY_BYTES, UPSTREAM_MAX_EVENT_BYTES) and the forward proxy. */
+export type UpstreamLimits = Pick<UpstreamHttpOptions, 'maxBodyBytes' | 'maxEventBytes' | 'proxy'>;
 
 /** One provider client per declared provider, by kind. Keys come from the environment only. */
 export function createProvider(spec: ProviderSpec, apiKey: string, limits: UpstreamLimits = {}): Provider {

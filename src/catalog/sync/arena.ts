@@ -1,7 +1,7 @@
 import { parse as parseCsv } from 'csv-parse/sync';
 import { z } from 'zod';
 import { SyncError } from './errors.js';
-import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, badSourceName, fetchText, validate } from './fetch-source.js';
+import { badSourceName, fetchOptions, fetchText, type SourceLimits, validate } from './fetch-source.js';
 import type { CatalogSource, SourceModel } from './types.js';
 
 /**
@@ -48,26 +48,20 @@ export interface ArenaRow {
   readonly raw: Readonly<Record<string, unknown>>;
 }
 
-export interface ArenaSourceOptions {
+export interface ArenaSourceOptions extends SourceLimits {
   readonly url: string;
   readonly format?: 'auto' | 'csv' | 'json';
   /** The rating that maps to quality 0.5; default the table's median score. */
   readonly referenceScore?: number;
   /** Rows with fewer votes are left out (their rating is still moving). Default 0. */
   readonly minVotes?: number;
-  readonly timeoutMs?: number;
-  readonly maxBytes?: number;
 }
 
 export function createArenaSource(options: ArenaSourceOptions): CatalogSource {
   return {
     name: 'arena',
     async load(signal) {
-      const text = await fetchText(options.url, {
-        signal,
-        timeoutMs: options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS,
-        maxBytes: options.maxBytes ?? DEFAULT_MAX_BODY_BYTES,
-      });
+      const text = await fetchText(options.url, fetchOptions(options, signal));
       const rows = parseArenaTable(text, options.format ?? 'auto').filter(
         (r) => (r.votes ?? Number.POSITIVE_INFINITY) >= (options.minVotes ?? 0),
       );

@@ -1,7 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
+import { type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
 import { z } from 'zod';
+import type { EgressProxy } from '../../config/upstream-env.js';
 import { SyncError } from './errors.js';
 
 /**
@@ -15,10 +16,30 @@ export interface FetchOptions {
   readonly timeoutMs: number;
   readonly maxBytes: number;
   readonly headers?: Readonly<Record<string, string>>;
+  /** HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as upstream calls go. */
+  readonly proxy?: EgressProxy | undefined;
 }
 
 export const DEFAULT_FETCH_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/** What every source is given from the config: its bounds (defaults above) and the forward proxy. */
+export interface SourceLimits {
+  readonly timeoutMs?: number;
+  readonly maxBytes?: number;
+  readonly proxy?: EgressProxy | undefined;
+}
+
+/** A source's fetch options for one run. */
+export function fetchOptions(limits: SourceLimits, signal: AbortSignal, headers?: Readonly<Record<string, string>>): FetchOptions {
+  return {
+    signal,
+    timeoutMs: limits.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS,
+    maxBytes: limits.maxBytes ?? DEFAULT_MAX_BODY_BYTES,
+    ...(headers ? { headers } : {}),
+    ...(limits.proxy ? { proxy: limits.proxy } : {}),
+  };
+}
 
 export async function fetchText(url: string, options: FetchOptions): Promise<string> {
   let parsed: URL;
@@ -34,10 +55,16 @@ export async function fetchText(url: string, options: FetchOptions): Promise<str
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const signal = AbortSignal.any([options.signal, timeout]);
   const where = redact(parsed);
+  // A run every few minutes at most: an agent of its own, closed after, keeps no state between runs.
+  const { proxy } = options;
+  const dispatcher: Dispatcher | undefined = proxy
+    ? new EnvHttpProxyAgent({ httpProxy: proxy.httpProxy, httpsProxy: proxy.httpsProxy, noProxy: proxy.noProxy })
+    : undefined;
   try {
     const res = await request(parsed, {
       method: 'GET',
       signal,
+      ...(dispatcher ? { dispatcher } : {}),
       headers: { accept: 'application/json, text/csv;q=0.9, */*;q=0.1', 'user-agent': 'llm-orchestrator catalog sync', ...options.headers },
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
@@ -78,6 +105,8 @@ export async function fetchText(url: string, options: FetchOptions): Promise<str
     if (options.signal.aborted) throw new SyncError('timeout', `${where}: the run was cancelled`);
     const cause = err instanceof Error ? ((err as { code?: string }).code ?? err.message) : String(err);
     throw new SyncError('unreachable', `${where} could not be reached: ${cause}`);
+  } finally {
+    dispatcher?.destroy().catch(() => undefined);
   }
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SyncError } from './errors.js';
-import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, fetchText, parseJson, sourceName, tokenCount } from './fetch-source.js';
+import { fetchOptions, fetchText, parseJson, type SourceLimits, sourceName, tokenCount } from './fetch-source.js';
 import type { CatalogSource, SourceModel } from './types.js';
 
 /**
@@ -35,14 +35,12 @@ const modelSchema = z.looseObject({
 
 export type HubModel = z.infer<typeof modelSchema>;
 
-export interface HuggingFaceSourceOptions {
+export interface HuggingFaceSourceOptions extends SourceLimits {
   readonly url?: string;
   /** Hub ids ("meta-llama/Llama-3.1-8B-Instruct"). */
   readonly models: readonly string[];
   /** A Hub token, for gated models. */
   readonly token?: string;
-  readonly timeoutMs?: number;
-  readonly maxBytes?: number;
 }
 
 const IMAGE_PIPELINES = new Set(['image-text-to-text', 'visual-question-answering', 'image-to-text']);
@@ -50,17 +48,16 @@ const TOOL_TAGS = new Set(['function-calling', 'tool-use', 'tool-calling', 'tool
 
 export function createHuggingFaceSource(options: HuggingFaceSourceOptions): CatalogSource {
   const base = (options.url ?? HUGGINGFACE_MODELS_URL).replace(/\/+$/, '');
-  const fetchOptions = (signal: AbortSignal) => ({
-    signal,
-    timeoutMs: options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS,
-    maxBytes: options.maxBytes ?? DEFAULT_MAX_BODY_BYTES,
-    ...(options.token ? { headers: { authorization: `Bearer ${options.token}` } } : {}),
-  });
+  const headers = options.token ? { authorization: `Bearer ${options.token}` } : undefined;
   return {
     name: 'huggingface',
     async load(signal, notes) {
       if (base.startsWith('file:') && /\.json$/i.test(base)) {
-        const all = parseJson(await fetchText(base, fetchOptions(signal)), z.array(modelSchema), 'Hugging Face models file');
+        const all = parseJson(
+          await fetchText(base, fetchOptions(options, signal, headers)),
+          z.array(modelSchema),
+          'Hugging Face models file',
+        );
         const wanted = new Set(options.models.map((m) => m.toLowerCase()));
         const found = all.filter((m) => wanted.has(m.id.toLowerCase()));
         if (found.length === 0) throw new SyncError('http', 'Hugging Face: none of the configured models is in the models file');
@@ -77,7 +74,11 @@ export function createHuggingFaceSource(options: HuggingFaceSourceOptions): Cata
       for (const id of options.models) {
         const url = base.startsWith('file:') ? `${base}/${id}.json` : `${base}/${id.split('/').map(encodeURIComponent).join('/')}`;
         try {
-          models.push(normaliseHubModel(parseJson(await fetchText(url, fetchOptions(signal)), modelSchema, `Hugging Face model ${id}`)));
+          models.push(
+            normaliseHubModel(
+              parseJson(await fetchText(url, fetchOptions(options, signal, headers)), modelSchema, `Hugging Face model ${id}`),
+            ),
+          );
         } catch (err) {
           // A model that is gone, renamed or gated is one model's problem, not the whole run's.
           if (err instanceof SyncError && /HTTP (401|403|404)\b|ENOENT/.test(err.message) && options.models.length > 1) {

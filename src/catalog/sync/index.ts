@@ -45,7 +45,7 @@ export interface CatalogSync {
 
 /** Builds the sources the config file names, the runner over them and the scheduler. Starts nothing. */
 export function createCatalogSync(config: CatalogSyncConfig, deps: CatalogSyncDeps): CatalogSync {
-  const limits = { timeoutMs: config.timeoutMs, maxBytes: config.maxBodyBytes };
+  const limits = { timeoutMs: config.timeoutMs, maxBytes: config.maxBodyBytes, proxy: config.proxy };
   const sources: CatalogSource[] = [];
   const schedules: Partial<Record<CatalogSourceName, SyncInterval>> = {};
   if (config.openrouter) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_FETCH_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES, fetchText, parseJson, sourceName, tokenCount } from './fetch-source.js';
+import { fetchOptions, fetchText, parseJson, type SourceLimits, sourceName, tokenCount } from './fetch-source.js';
 import type { CatalogSource, SourceModel } from './types.js';
 import { pricePerMillion } from '../../domain/money.js';
 
@@ -30,10 +30,8 @@ const bodySchema = z.looseObject({ data: z.array(modelSchema).min(1, 'an empty m
 
 export type OpenRouterModel = z.infer<typeof modelSchema>;
 
-export interface OpenRouterSourceOptions {
+export interface OpenRouterSourceOptions extends SourceLimits {
   readonly url?: string;
-  readonly timeoutMs?: number;
-  readonly maxBytes?: number;
   readonly headers?: Readonly<Record<string, string>>;
 }
 
@@ -42,12 +40,7 @@ export function createOpenRouterSource(options: OpenRouterSourceOptions = {}): C
   return {
     name: 'openrouter',
     async load(signal) {
-      const text = await fetchText(url, {
-        signal,
-        timeoutMs: options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS,
-        maxBytes: options.maxBytes ?? DEFAULT_MAX_BODY_BYTES,
-        ...(options.headers ? { headers: options.headers } : {}),
-      });
+      const text = await fetchText(url, fetchOptions(options, signal, options.headers));
       return parseJson(text, bodySchema, 'OpenRouter models').data.map(normaliseOpenRouterModel);
     },
   };

@@ -27,3 +27,15 @@ const requestOn = require('undici/lib/api/api-request.js') as (
 export function request(dispatcher: Undici.Dispatcher, options: Undici.Dispatcher.RequestOptions): Promise<Undici.Dispatcher.ResponseData> {
   return requestOn.call(dispatcher, options);
 }
+
+/**
+ * undici's agent for the HTTP_PROXY / HTTPS_PROXY / NO_PROXY rules, loaded only where a proxy is
+ * set (it brings the proxy and SOCKS agents with it). Its tunnels are opened by the proxy client's
+ * `connect()`, which undici's index adds to every dispatcher: added here the same way, once.
+ */
+export function envHttpProxyAgent(): typeof Undici.EnvHttpProxyAgent {
+  const dispatcher = require('undici/lib/dispatcher/dispatcher.js') as typeof Undici.Dispatcher;
+  const proto = dispatcher.prototype as Partial<Pick<Undici.Dispatcher, 'connect'>>;
+  proto.connect ??= require('undici/lib/api/api-connect.js') as Undici.Dispatcher['connect'];
+  return require('undici/lib/dispatcher/env-http-proxy-agent.js') as typeof Undici.EnvHttpProxyAgent;
+}

@@ -4,7 +4,8 @@ import type { Dispatcher } from 'undici';
 import { settleWithin } from '../../domain/timers.js';
 import { guardedConnector, type AddressPolicy, type ResolveAll } from './connector.js';
 import { LightHeaders, LightResponse, type RawHeaders } from './light-response.js';
-import { Agent, request } from './undici-core.js';
+import type { EgressProxy } from '../../config/upstream-env.js';
+import { Agent, envHttpProxyAgent, request } from './undici-core.js';
 import { contentCoding } from './undici-text.js';
 
 /**
@@ -63,6 +64,12 @@ export interface UndiciFetchOptions {
   readonly addressPolicy?: AddressPolicy;
   /** Replaces the system resolver for those checks (tests). */
   readonly resolve?: ResolveAll;
+  /**
+   * The forward proxy (HTTPS_PROXY / HTTP_PROXY / NO_PROXY). A proxied request's connection is
+   * to the proxy, which resolves the upstream's name: the address rules then apply to the
+   * configured URL only (checked at start-up), not to what the proxy connects to.
+   */
+  readonly proxy?: EgressProxy | undefined;
 }
 
 /** The fetch signature the openai SDK expects, plus `close()` for the keep-alive pool. */
@@ -78,20 +85,7 @@ export interface UndiciFetch {
 
 export function createUndiciFetch(options: UndiciFetchOptions = {}): UndiciFetch {
   const ownDispatcher = options.dispatcher === undefined;
-  const dispatcher: Dispatcher =
-    options.dispatcher ??
-    new Agent({
-      ...(options.connections !== undefined ? { connections: options.connections } : {}),
-      keepAliveTimeout: options.keepAliveTimeoutMs ?? 60_000,
-      keepAliveMaxTimeout: options.keepAliveMaxTimeoutMs ?? 600_000,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      connect: guardedConnector({
-        timeoutMs: options.connectTimeoutMs ?? 10_000,
-        ...(options.addressPolicy ? { policy: options.addressPolicy } : {}),
-        ...(options.resolve ? { resolve: options.resolve } : {}),
-      }),
-    });
+  const dispatcher: Dispatcher = options.dispatcher ?? ownAgent(options);
   const maxBodyBytes = options.maxBodyBytes ?? Number.POSITIVE_INFINITY;
 
   const undiciFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
@@ -137,6 +131,27 @@ interface Target {
 }
 
 /** Splits an absolute URL without `new URL()` when it is a plain string (the SDK's case). */
+/** A keep-alive Agent per provider; with a forward proxy, undici's agent that picks it or the Agent by NO_PROXY. */
+function ownAgent(options: UndiciFetchOptions): Dispatcher {
+  const agent = {
+    ...(options.connections !== undefined ? { connections: options.connections } : {}),
+    keepAliveTimeout: options.keepAliveTimeoutMs ?? 60_000,
+    keepAliveMaxTimeout: options.keepAliveMaxTimeoutMs ?? 600_000,
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    connect: guardedConnector({
+      timeoutMs: options.connectTimeoutMs ?? 10_000,
+      ...(options.addressPolicy ? { policy: options.addressPolicy } : {}),
+      ...(options.resolve ? { resolve: options.resolve } : {}),
+    }),
+  };
+  const { proxy } = options;
+  if (!proxy) return new Agent(agent);
+  // Every value given, '' for none: undici would otherwise read process.env behind the config's back.
+  const EnvHttpProxyAgent = envHttpProxyAgent();
+  return new EnvHttpProxyAgent({ ...agent, httpProxy: proxy.httpProxy, httpsProxy: proxy.httpsProxy, noProxy: proxy.noProxy });
+}
+
 function targetOf(input: string | URL | Request): Target {
   if (typeof input === 'string') {
     const schemeEnd = input.indexOf('://');

@@ -1,4 +1,5 @@
 import { refusedAddressKind } from '../../config/ssrf.js';
+import type { EgressProxy } from '../../config/upstream-env.js';
 import type { ResolveAll } from './connector.js';
 import type { UndiciFetchOptions } from './undici-fetch.js';
 
@@ -20,6 +21,8 @@ export interface UpstreamHttpOptions {
   readonly allowLinkLocal?: boolean;
   /** Replaces the system resolver for those checks (tests). */
   readonly resolve?: ResolveAll;
+  /** HTTPS_PROXY / HTTP_PROXY / NO_PROXY. */
+  readonly proxy?: EgressProxy | undefined;
 }
 
 export function upstreamHttpOptions(options: UpstreamHttpOptions): {
@@ -34,6 +37,7 @@ export function upstreamHttpOptions(options: UpstreamHttpOptions): {
       maxBodyBytes,
       ...(options.allowLinkLocal ? {} : { addressPolicy: refusedAddressKind }),
       ...(options.resolve ? { resolve: options.resolve } : {}),
+      ...(options.proxy ? { proxy: options.proxy } : {}),
     },
     maxEventBytes: options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES,
   };

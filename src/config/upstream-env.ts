@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { emptyAsUndefined, number, text } from './env-values.js';
+
+const proxyUrl = () => z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional());
+
+// Per-provider caps on upstream requests in flight (the config file's providers[].max_in_flight
+// and providers[].queue_max override them for one provider), and the forward proxy upstream
+// calls go through.
+export const UPSTREAM_ENV = {
+  /** 0: no cap. */
+  UPSTREAM_MAX_IN_FLIGHT: number(z.number().int().min(0).max(1_000_000), 1024),
+  /** 0: no queue, a call that finds every slot taken is refused at once. */
+  UPSTREAM_QUEUE_MAX: number(z.number().int().min(0).max(1_000_000), 1024),
+  HTTPS_PROXY: proxyUrl(),
+  HTTP_PROXY: proxyUrl(),
+  NO_PROXY: text(),
+};
+
+/** The forward proxy for outgoing HTTP, as the standard variables name it; undefined: none. */
+export interface EgressProxy {
+  /** For https:// targets (HTTPS_PROXY, else HTTP_PROXY, as curl and Go read them); '' : direct. */
+  readonly httpsProxy: string;
+  /** For http:// targets; '' : direct. */
+  readonly httpProxy: string;
+  /** Hosts reached directly: NO_PROXY's entries, then loopback, which is never proxied (as in Go). */
+  readonly noProxy: string;
+}
+
+const PROXY_NAMES = ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY'] as const;
+
+/**
+ * The lower-case spellings (`https_proxy`) that curl, Go and Python read too: one set wins over
+ * the upper-case one, as in those tools, so a machine that sets both to different values behaves
+ * as its other tools do.
+ */
+export function withLowerCaseProxyNames(env: Readonly<Record<string, string | undefined>>): Readonly<Record<string, string | undefined>> {
+  if (!PROXY_NAMES.some((name) => env[name.toLowerCase()] !== undefined)) return env;
+  const out = { ...env };
+  for (const name of PROXY_NAMES) {
+    const lower = env[name.toLowerCase()];
+    if (lower !== undefined) out[name] = lower;
+  }
+  return out;
+}
+
+export function egressProxy(e: {
+  readonly HTTPS_PROXY?: string | undefined;
+  readonly HTTP_PROXY?: string | undefined;
+  readonly NO_PROXY?: string | undefined;
+}): EgressProxy | undefined {
+  const httpProxy = e.HTTP_PROXY ?? '';
+  const httpsProxy = e.HTTPS_PROXY ?? httpProxy;
+  if (httpProxy === '' && httpsProxy === '') return undefined;
+  return { httpsProxy, httpProxy, noProxy: [e.NO_PROXY ?? '', 'localhost', '127.0.0.1', '[::1]'].filter((s) => s !== '').join(',') };
+}

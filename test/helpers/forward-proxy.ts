@@ -1,0 +1,79 @@
+import { once } from 'node:events';
+import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+
+/**
+ * A forward HTTP proxy as companies run them: `CONNECT host:port` tunnels and absolute-form
+ * requests (`GET http://host/path`). Names are resolved by the proxy alone, through `hosts` (a
+ * name the gateway's own resolver cannot find reaches its upstream only through here).
+ */
+export interface ForwardProxy {
+  readonly url: string;
+  /** `CONNECT` targets and absolute-form request URLs, in order, with the credentials each carried. */
+  readonly seen: { readonly target: string; readonly auth: string | undefined }[];
+  close(): Promise<void>;
+}
+
+export async function startForwardProxy(
+  options: { readonly hosts?: Readonly<Record<string, string>>; readonly auth?: string } = {},
+): Promise<ForwardProxy> {
+  const seen: { target: string; auth: string | undefined }[] = [];
+  const hosts = options.hosts ?? {};
+  const resolve = (host: string) => hosts[host] ?? host;
+  const allowed = (req: IncomingMessage) =>
+    options.auth === undefined || req.headers['proxy-authorization'] === `Basic ${Buffer.from(options.auth).toString('base64')}`;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((req, res) => {
+    seen.push({ target: req.url ?? '', auth: req.headers['proxy-authorization'] });
+    if (!allowed(req)) {
+      res.writeHead(407, { 'proxy-authenticate': 'Basic' }).end();
+      return;
+    }
+    const target = new URL(req.url ?? '');
+    const headers = { ...req.headers };
+    delete headers['proxy-authorization'];
+    delete headers['proxy-connection'];
+    const out = httpRequest(
+      { host: resolve(target.hostname), port: target.port, path: target.pathname + target.search, method: req.method, headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    out.on('error', () => res.destroy());
+    req.pipe(out);
+  });
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    seen.push({ target: req.url ?? '', auth: req.headers['proxy-authorization'] });
+    if (!allowed(req)) {
+      client.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\n\r\n');
+      return;
+    }
+    const [host = '', port = '443'] = (req.url ?? '').split(/:(?=\d+$)/);
+    const upstream = connect(Number(port), resolve(host), () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length > 0) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    sockets.add(upstream);
+    upstream.on('close', () => sockets.delete(upstream));
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    seen,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((done) => server.close(() => done()));
+    },
+  };
+}

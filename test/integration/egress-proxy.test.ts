@@ -1,0 +1,150 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type App, startApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config/config.js';
+import { startSimulator, type Simulator } from '../../src/simulator/index.js';
+import { createLogger } from '../../src/telemetry/logger.js';
+import { writeConfigFile } from '../helpers/config-file.js';
+import { callUnary, type Clients, clientsFor, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
+import { type ForwardProxy, startForwardProxy } from '../helpers/forward-proxy.js';
+import { type SourceServer, startSourceServer } from '../helpers/source-server.js';
+import { CatalogSource } from '../../src/gen/orchestrator/v1/models.js';
+
+/**
+ * Upstreams reached through a company's forward proxy (HTTPS_PROXY / HTTP_PROXY / NO_PROXY). The
+ * upstreams are named `*.invalid`, which only the proxy resolves: a call that answers went through it.
+ */
+const ask = (model: string) => ({ model, messages: [], prompt: 'Say hi' });
+
+describe('upstream calls with HTTP_PROXY set', () => {
+  let openai: Simulator;
+  let anthropic: Simulator;
+  let proxy: ForwardProxy;
+  let source: SourceServer;
+  let app: App;
+  let clients: Clients;
+  const logs: string[] = [];
+
+  beforeAll(async () => {
+    [openai, anthropic, source] = await Promise.all([
+      startSimulator({ latencyScale: 0 }),
+      startSimulator({ latencyScale: 0 }),
+      startSourceServer(),
+    ]);
+    source.set('/api/v1/models', {
+      body: JSON.stringify({
+        data: [{ id: 'acme/proxied', context_length: 32000, pricing: { prompt: '0.000001', completion: '0.000002' } }],
+      }),
+    });
+    const port = (s: Simulator) => new URL(s.url).port;
+    proxy = await startForwardProxy({
+      auth: 'corp:s3cret-pass',
+      hosts: {
+        'openai.invalid': '127.0.0.1',
+        'anthropic.invalid': '127.0.0.1',
+        'direct.invalid': '127.0.0.1',
+        'catalog.invalid': '127.0.0.1',
+      },
+    });
+    const file = writeConfigFile(`providers:
+  - { name: alpha, kind: openai, base_url: "http://openai.invalid:${port(openai)}/v1", api_key_env: ALPHA_KEY }
+  - { name: beta, kind: anthropic, base_url: "http://anthropic.invalid:${port(anthropic)}", api_key_env: BETA_KEY }
+  - { name: local, kind: openai, base_url: "${openai.baseURL}", api_key_env: ALPHA_KEY }
+  - { name: bypass, kind: openai, base_url: "http://direct.invalid:${port(openai)}/v1", api_key_env: ALPHA_KEY }
+include_builtin_models: false
+models:
+  - { id: alpha-chat, provider: alpha, upstream_id: "alpha/chat-1", context_window: 8000, max_output_tokens: 100, input_price_per_million: 1, output_price_per_million: 2, family: a, tier: small, quality: 0.5 }
+  - { id: beta-claude, provider: beta, upstream_id: claude-test, context_window: 8000, max_output_tokens: 100, input_price_per_million: 3, output_price_per_million: 15, family: b, tier: large, quality: 0.9 }
+  - { id: local-chat, provider: local, upstream_id: "local/chat-1", context_window: 8000, max_output_tokens: 100, input_price_per_million: 1, output_price_per_million: 2, family: l, tier: small, quality: 0.5 }
+  - { id: bypass-chat, provider: bypass, upstream_id: "bypass/chat-1", context_window: 8000, max_output_tokens: 100, input_price_per_million: 1, output_price_per_million: 2, family: d, tier: small, quality: 0.5 }
+catalog:
+  sync:
+    openrouter: { url: "http://catalog.invalid:${new URL(source.url).port}/api/v1/models" }
+`);
+    const proxyUrl = proxy.url.replace('http://', 'http://corp:s3cret-pass@');
+    const config = loadConfig({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      CONFIG_FILE: file,
+      SIMULATOR: 'off',
+      DEFAULT_MODEL: 'alpha-chat',
+      DATABASE_URL: 'off',
+      RETRY_MAX_ATTEMPTS: '1',
+      METRICS_PORT: '0',
+      HTTP_PORT: '0',
+      LOG_LEVEL: 'debug',
+      http_proxy: proxyUrl,
+      NO_PROXY: 'example.com, .direct.invalid',
+    });
+    const log = createLogger('debug', { write: (line: string) => void logs.push(line) });
+    app = await startApp(config, log, { ALPHA_KEY: 'a', BETA_KEY: 'b' });
+    clients = clientsFor(app.port);
+  });
+  afterAll(async () => {
+    clients?.close();
+    await app?.stop(100);
+    await Promise.all([openai?.close(), anthropic?.close(), proxy?.close(), source?.close()]);
+  });
+
+  it('sends an OpenAI-compatible call through the proxy, with its credentials', async () => {
+    const before = proxy.seen.length;
+    const { response } = await callUnary(clients.chat.chat.bind(clients.chat), ask('alpha-chat'));
+    expect(response.content).not.toBe('');
+    expect(proxy.seen.slice(before)).toEqual([
+      {
+        target: expect.stringMatching(/^openai\.invalid:\d+$|^http:\/\/openai\.invalid:\d+\/v1\/chat\/completions$/),
+        auth: `Basic ${Buffer.from('corp:s3cret-pass').toString('base64')}`,
+      },
+    ]);
+  });
+
+  it('streams through the proxy', async () => {
+    // openai.invalid resolves only at the proxy: an answer came through it (on the tunnel the first call left open).
+    const { messages, error } = await collectStream(clients.chat.streamChat(streamRequest({ ...ask('alpha-chat'), maxTokens: 20 })));
+    expect(error).toBeUndefined();
+    expect(messages.some((m) => m.event?.$case === 'completed')).toBe(true);
+  });
+
+  it('sends an Anthropic call through the proxy', async () => {
+    const before = proxy.seen.length;
+    const { response } = await callUnary(clients.chat.chat.bind(clients.chat), ask('beta-claude'));
+    expect(response.content).not.toBe('');
+    expect(proxy.seen.slice(before).map((s) => s.target)).toEqual([expect.stringContaining('anthropic.invalid:')]);
+  });
+
+  it('syncs the catalog through the proxy', async () => {
+    const before = proxy.seen.length;
+    const { reports } = (
+      await callUnary(clients.models.syncCatalog.bind(clients.models), { source: CatalogSource.CATALOG_SOURCE_OPENROUTER })
+    ).response;
+    expect(reports.map((r) => [r.ok, r.error, r.models])).toEqual([[true, '', 1]]);
+    expect(proxy.seen.slice(before).map((s) => s.target)).toEqual([expect.stringContaining('catalog.invalid:')]);
+  });
+
+  it('reaches loopback and the hosts NO_PROXY names directly', async () => {
+    const before = proxy.seen.length;
+    const { response } = await callUnary(clients.chat.chat.bind(clients.chat), ask('local-chat'));
+    expect(response.content).not.toBe('');
+    // direct.invalid resolves only at the proxy: reached directly, it cannot be found.
+    const err = await unaryError(clients.chat.chat.bind(clients.chat), ask('bypass-chat'));
+    expect(grpc.status[err.code]).toBe('UNAVAILABLE');
+    expect(proxy.seen.slice(before)).toEqual([]);
+  });
+
+  it('never writes the proxy password to the log', () => {
+    expect(logs.length).toBeGreaterThan(0);
+    expect(logs.join('\n')).not.toContain('s3cret-pass');
+  });
+});
+
+describe('a proxy setting that is not a URL', () => {
+  it('is refused at start-up, naming the setting, without showing its password', () => {
+    expect(() => loadConfig({ HTTPS_PROXY: 'corp:s3cret@proxy:3128' })).toThrow(/HTTPS_PROXY/);
+    expect(() => loadConfig({ HTTPS_PROXY: 'socks5://corp:s3cret@proxy:1080' })).toThrow(/HTTPS_PROXY/);
+    try {
+      loadConfig({ HTTPS_PROXY: 'ftp://corp:s3cret@proxy:3128' });
+    } catch (err) {
+      expect(String(err)).not.toContain('s3cret');
+    }
+  });
+});
