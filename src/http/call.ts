@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { presentedKey, type ApiKeyStore } from '../access/keys.js';
 import { Aborter } from '../domain/abort.js';
-import { apiKeyInvalid, cancelled, deadlineExceeded, invalidArgument } from '../domain/errors.js';
+import { apiKeyInvalid, cancelled, invalidArgument } from '../domain/errors.js';
 import { acceptableRequestId, effectiveDeadline, type CallState } from '../domain/call-state.js';
 import type { CallContext } from '../engine/index.js';
 import type { InFlight, Lifecycle } from '../server/lifecycle.js';
@@ -13,7 +13,7 @@ import { CallSummary } from '../telemetry/call-summary.js';
 import type { CallStart, Tracer } from '../telemetry/tracing.js';
 import { toHttpError } from './errors.js';
 import { timeOrderedId } from '../domain/ids.js';
-import { timerDelay } from '../domain/timers.js';
+import { armDeadline } from '../domain/timers.js';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 export const TIMEOUT_HEADER = 'x-request-timeout-ms';
@@ -121,7 +121,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
     );
     const controller = new Aborter();
     const call = { abort: (reason: unknown) => controller.abort(reason) };
-    let timer: NodeJS.Timeout | undefined;
+    let disarm: (() => void) | undefined;
     let inFlight: InFlight | undefined;
     let principalName: string | undefined;
     const res = reply.raw;
@@ -143,11 +143,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
         principal,
         summary,
       };
-      const deadline = state.deadline;
-      timer = setTimeout(
-        () => controller.abort(deadlineExceeded('the call deadline passed before the answer was ready')),
-        timerDelay(deadline - Date.now()),
-      );
+      disarm = armDeadline(state.deadline, (reason) => controller.abort(reason));
       if (!route.open) inFlight = deps.lifecycle.enter(call);
       const ctx = contextOf(state, controller.signal, deps.log);
       const result = await handler(request, reply, ctx);
@@ -179,7 +175,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
       }
       outcome = { status: mapped.status, grpcCode: mapped.grpcCode, details: mapped.body.error.message };
     } finally {
-      clearTimeout(timer);
+      disarm?.();
       res.removeListener('close', onClose);
       inFlight?.leave();
     }

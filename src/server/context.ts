@@ -3,11 +3,11 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { Aborter } from '../domain/abort.js';
 import type { CallState } from '../domain/call-state.js';
-import { cancelled, deadlineExceeded } from '../domain/errors.js';
+import { cancelled } from '../domain/errors.js';
 import type { CallContext } from '../engine/index.js';
 import { callStateOf } from './interceptors/call-state.js';
 import { callerDeadline, endedByDeadline } from './interceptors/deadline.js';
-import { timerDelay } from '../domain/timers.js';
+import { armDeadline, callDeadlinePassed } from '../domain/timers.js';
 
 type AnyServerCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
 
@@ -27,22 +27,12 @@ export function createCallContext(call: AnyServerCall, log: Logger, fallbackTime
   const state = callStateOf(call.metadata) ?? bareState(call, fallbackTimeoutMs);
   const { requestId, deadline, principal } = state;
   const controller = new Aborter();
-  // A deadline that passed before the request was in (a timeout of 0, or spent in transit)
-  // aborts before the handler starts: a timer would fire only after it had sent the request
-  // upstream and been charged for it.
-  const expire = (): void => controller.abort(deadlineExceeded('the call deadline passed before the answer was ready'));
-  const left = deadline - Date.now();
-  if (left <= 0) expire();
-  // No timer without a deadline (WatchStats); Node fires longer delays than 2^31-1 ms at once.
-  const timer = Number.isFinite(deadline) && left > 0 ? setTimeout(expire, timerDelay(left)) : undefined;
+  // No timer without a deadline (WatchStats).
+  const disarm = armDeadline(deadline, (reason) => controller.abort(reason));
   // grpc-js emits 'cancelled' at the end of every call, successful ones too; after dispose()
   // the listener is gone, so only a cancel while work is in progress aborts.
   const onCancelled = (): void => {
-    controller.abort(
-      endedByDeadline(deadline)
-        ? deadlineExceeded('the call deadline passed before the answer was ready')
-        : cancelled('the client cancelled the call'),
-    );
+    controller.abort(endedByDeadline(deadline) ? callDeadlinePassed() : cancelled('the client cancelled the call'));
   };
   call.on('cancelled', onCancelled);
   state.summary?.begin();
@@ -57,7 +47,7 @@ export function createCallContext(call: AnyServerCall, log: Logger, fallbackTime
     tag: (tags) => state.summary?.tag(tags),
     abort: (reason) => controller.abort(reason),
     dispose: () => {
-      clearTimeout(timer);
+      disarm();
       call.removeListener('cancelled', onCancelled);
       state.summary?.settle();
     },

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MAX_TIMER_MS, settleWithin } from '../../../src/domain/timers.js';
+import { armDeadline, MAX_TIMER_MS, settleWithin } from '../../../src/domain/timers.js';
 
 describe('settleWithin', () => {
   beforeEach(() => {
@@ -52,5 +52,53 @@ describe('settleWithin', () => {
     expect(settled).toBeUndefined();
     await vi.advanceTimersByTimeAsync(MAX_TIMER_MS);
     expect(settled).toBe('late');
+  });
+});
+
+describe('armDeadline', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  const reasons = () => {
+    const seen: string[] = [];
+    return { seen, abort: (r: { kind: string; message: string }) => seen.push(`${r.kind}: ${r.message}`) };
+  };
+
+  it('ends the call with DEADLINE_EXCEEDED at its deadline, not a moment before', () => {
+    const { seen, abort } = reasons();
+    armDeadline(Date.now() + 500, abort);
+    vi.advanceTimersByTime(499);
+    expect(seen).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(seen).toEqual(['deadline_exceeded: the call deadline passed before the answer was ready']);
+  });
+
+  it('ends a call whose deadline has passed at once, before anything runs, and arms nothing', () => {
+    const { seen, abort } = reasons();
+    armDeadline(Date.now(), abort);
+    expect(seen).toHaveLength(1);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('arms nothing without a deadline, and leaves nothing once disarmed', () => {
+    const { seen, abort } = reasons();
+    armDeadline(Number.POSITIVE_INFINITY, abort);
+    expect(vi.getTimerCount()).toBe(0);
+    const disarm = armDeadline(Date.now() + 1_000, abort);
+    expect(vi.getTimerCount()).toBe(1);
+    disarm();
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(2_000);
+    expect(seen).toEqual([]);
+  });
+
+  it('waits a deadline past what a timer holds for as long as a timer can, instead of firing at once', () => {
+    const { seen, abort } = reasons();
+    armDeadline(Date.now() + 10 * MAX_TIMER_MS, abort);
+    vi.advanceTimersByTime(MAX_TIMER_MS - 1);
+    expect(seen).toEqual([]);
   });
 });
