@@ -40,6 +40,7 @@ import { startLedger, type RunningLedger } from './store/index.js';
 import { ledgerSpendRecord, startKeySync } from './store/access-wiring.js';
 import { loadConfigFile } from './config/file.js';
 import { maskUrlPassword } from './domain/url-password.js';
+import { StartedResources } from './started-resources.js';
 
 export interface App {
   readonly port: number;
@@ -87,9 +88,19 @@ export async function startApp(
   env: NodeJS.ProcessEnv = process.env,
   options: StartOptions = {},
 ): Promise<App> {
-  const config = completeConfig(given, env);
+  const started = new StartedResources();
+  try {
+    return await assemble(completeConfig(given, env), log, options, started);
+  } catch (err) {
+    await started.closeAll();
+    throw err;
+  }
+}
+
+async function assemble(config: ResolvedConfig, log: Logger, options: StartOptions, started: StartedResources): Promise<App> {
   const file = config.file;
   const registry = new ProviderRegistry();
+  started.add(() => registry.closeAll());
   for (const provider of config.providers) {
     const { spec, apiKey } = provider;
     if (!apiKey) {
@@ -108,6 +119,7 @@ export async function startApp(
   // Before the simulator's providers join: the providers the configuration names.
   const configured = new Map(registry.names().map((n) => [n, n]));
   const simulator = await startSimulatedProviders(config, registry);
+  started.add(() => simulator?.close());
   const kindOf = new Map((file?.providers ?? []).map((p) => [p.name, p.kind]));
   const builtin = file?.includeBuiltinModels === false ? [] : BUILTIN_MODELS;
   const configModels = file?.models ?? [];
@@ -129,6 +141,7 @@ export async function startApp(
   );
   const keys = new ApiKeyStore(file?.access.apiKeys ?? []);
   const redis = config.redis.url ? await connectRedis(config.redis.url, log) : undefined;
+  started.add(() => redis?.disconnect());
   const store = { redis, failurePolicy: config.redis.failurePolicy };
   const limits = new RateLimits(
     store,
@@ -179,6 +192,7 @@ export async function startApp(
   metrics?.watchInFlight(() => engine.inFlight());
   // Loads OpenTelemetry only when OTEL_EXPORTER_OTLP_ENDPOINT is set; then the GenAI client metrics listen on the event port too.
   const tracer = await createTracer(config.tracing, engine.events, log);
+  started.add(() => tracer.shutdown());
   const statsSource = options.clusterWorker ? new ClusterStats(stats, log, metrics?.registry) : undefined;
   // Fastify is loaded only when the HTTP API is on.
   const httpGateway = config.http.enabled
@@ -202,15 +216,14 @@ export async function startApp(
       return model ? costOf(model, usage) : undefined;
     },
     registry: metrics?.registry,
-  }).catch(async (err: unknown) => {
-    await simulator?.close();
-    throw err;
   });
+  started.add(() => ledger.close(0));
   // A key's spend this month is summed over its calls: on a SQLite file, off the event loop.
   ledgerDb = () => ledger.database()?.reads;
   // The ledger listens where stats and metrics do: calls through either door are recorded.
   const unsubscribeLedger = engine.events.subscribe(ledger.listener);
   const keySync = await startKeySync(ledger, keys, config.ledger.keysRefreshMs, log);
+  started.add(() => keySync?.stop());
   const catalogRuntime = await startLiveCatalog({
     live: {
       catalog,
@@ -228,6 +241,7 @@ export async function startApp(
     runner: options.catalogSync,
     database: config.ledger.target,
   });
+  started.add(() => catalogRuntime.stop());
   // Problems only the database shows: stored keys workers cannot share; a DEFAULT_MODEL that is a runtime model is found only now.
   const runtimeKeys = keys.all().flatMap((k) => (k.source === 'runtime' ? [k.spec] : []));
   const storedProblems = storedKeyProblems(config, runtimeKeys);
@@ -235,13 +249,7 @@ export async function startApp(
     storedProblems.push(
       `DEFAULT_MODEL: "${config.defaults.model}" is not in the catalog: not a built-in or config-file model, nor a runtime model in the database (ListModels shows the catalog)`,
     );
-  if (storedProblems.length > 0) {
-    await catalogRuntime.stop();
-    keySync?.stop();
-    await Promise.all([ledger.close(0), simulator?.close(), tracer.shutdown()]);
-    redis?.disconnect();
-    throw new ConfigError(storedProblems);
-  }
+  if (storedProblems.length > 0) throw new ConfigError(storedProblems);
   keys.onChange(unsharedKeyWarner(config, log));
   const server = new GatewayServer({
     config,
@@ -261,21 +269,11 @@ export async function startApp(
     if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see docs/access-and-limits.md)');
   };
   warnIfOpen();
-  let port: number;
-  let httpPort: number | undefined;
-  let metricsServer: MetricsServer | undefined;
-  try {
-    metricsServer = metrics && !options.clusterWorker ? await startMetricsServer(metrics, config.metrics) : undefined;
-    port = await server.listen(config.host, config.port);
-    httpPort = await httpGateway?.listen(config.http.host, config.http.port);
-  } catch (err) {
-    await catalogRuntime.stop();
-    await server.shutdown(0);
-    await metricsServer?.close();
-    await simulator?.close();
-    await ledger.close(0);
-    throw err;
-  }
+  started.add(() => server.shutdown(0));
+  const metricsServer = metrics && !options.clusterWorker ? await startMetricsServer(metrics, config.metrics) : undefined;
+  started.add(() => metricsServer?.close());
+  const port = await server.listen(config.host, config.port);
+  const httpPort = await httpGateway?.listen(config.http.host, config.http.port);
   const simulatedModels = catalog.models.filter((m) => m.simulated).map((m) => m.id);
   if (simulator && configured.size === 0) {
     log.warn(
