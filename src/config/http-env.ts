@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { number, text } from './env-values.js';
+import { milliseconds, number, text } from './env-values.js';
 
 // The OpenAI-compatible HTTP API (src/http): same process, same engine, its own port.
 export const HTTP_ENV = {
@@ -12,17 +12,49 @@ export const HTTP_ENV = {
   HTTP_HOST: text(),
   /** 0: a free port, logged at start-up. */
   HTTP_PORT: number(z.number().int().min(0).max(65535), 8080),
+  /** 0: no limit. */
+  HTTP_REQUEST_TIMEOUT_MS: milliseconds(0, 30_000),
 };
 
 export interface HttpConfig {
   readonly enabled: boolean;
   readonly host: string;
   readonly port: number;
+  /** From a request's first byte to its whole body (headers included); 0: no limit. */
+  readonly requestTimeoutMs: number;
 }
 
 export function httpConfig(
-  e: { readonly HTTP_ENABLED: string; readonly HTTP_HOST?: string | undefined; readonly HTTP_PORT: number },
+  e: {
+    readonly HTTP_ENABLED: string;
+    readonly HTTP_HOST?: string | undefined;
+    readonly HTTP_PORT: number;
+    readonly HTTP_REQUEST_TIMEOUT_MS: number;
+  },
   host: string,
 ): HttpConfig {
-  return { enabled: ['true', 'on', '1'].includes(e.HTTP_ENABLED), host: e.HTTP_HOST ?? host, port: e.HTTP_PORT };
+  return {
+    enabled: ['true', 'on', '1'].includes(e.HTTP_ENABLED),
+    host: e.HTTP_HOST ?? host,
+    port: e.HTTP_PORT,
+    requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+  };
+}
+
+/**
+ * Node's server options that bound how long a request may take to arrive: the whole request
+ * (`requestTimeout`, a 408 and the connection closed) and its headers alike, checked every
+ * quarter of it (Node's default, every 30 s, would let a 1 s limit run to 31 s). None at 0.
+ */
+export function requestTimeouts(requestTimeoutMs: number): {
+  readonly requestTimeout: number;
+  readonly headersTimeout?: number;
+  readonly connectionsCheckingInterval?: number;
+} {
+  if (requestTimeoutMs === 0) return { requestTimeout: 0 };
+  return {
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: requestTimeoutMs,
+    connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(requestTimeoutMs / 4))),
+  };
 }

@@ -3,6 +3,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { Logger } from 'pino';
 import type { ApiKeyStore } from '../access/keys.js';
 import type { Config } from '../config/config.js';
+import { requestTimeouts } from '../config/http-env.js';
 import { listenError } from '../config/listen-error.js';
 import type { TlsFiles } from '../config/tls-files.js';
 import { draining, Reason } from '../domain/errors.js';
@@ -58,6 +59,8 @@ export class HttpGateway {
   constructor(private readonly options: HttpGatewayOptions) {
     const { config, engine, log, keys, observer, tracer, stats } = options;
     const { tls } = options;
+    // A request that never finishes arriving (a body stopped half way, headers trickled) is cut.
+    const { requestTimeout, ...arrival } = requestTimeouts(config.http.requestTimeoutMs);
     this.app = Fastify({
       // One line per call, written by call.ts with the gRPC line's fields; Fastify's own request logs would double it.
       logger: false,
@@ -65,15 +68,17 @@ export class HttpGateway {
       // Draining is ours: 503 with Retry-After in the OpenAI error shape, after DRAIN_DELAY_MS.
       return503OnClosing: false,
       forceCloseConnections: 'idle',
+      requestTimeout,
       ...(tls
         ? {
             https: {
               cert: tls.cert,
               key: tls.key,
               ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}),
+              ...arrival,
             },
           }
-        : {}),
+        : { http: arrival }),
     }) as unknown as FastifyInstance;
     const deps: HttpCallDeps = {
       log,
