@@ -10,6 +10,7 @@ interface Settings {
   readonly HTTP_HOST?: string | undefined;
   readonly HTTP_PORT: number;
   readonly HTTP_REQUEST_TIMEOUT_MS: number;
+  readonly HTTP_MAX_CONNECTIONS: number;
   readonly METRICS: string;
   readonly METRICS_HOST?: string | undefined;
   readonly METRICS_PORT: number;

@@ -99,6 +99,8 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
     '`false` (or `off`, `0`) serves gRPC only; otherwise the [OpenAI-compatible HTTP API](openai-api.md) runs in the same process on the same engine.',
   HTTP_HOST: 'Address of the HTTP API; unset: `HOST`.',
   HTTP_PORT: 'Port of the HTTP API; `0` picks a free one (logged as `httpPort`).',
+  HTTP_MAX_CONNECTIONS:
+    'Connections the HTTP port holds at once (per worker with `WORKERS` > 1); one past it is closed as soon as it is accepted. `0`: no limit.',
   HTTP_REQUEST_TIMEOUT_MS:
     "Time from an HTTP request's first byte to its whole body, headers included; a request still arriving past it (a body stopped half way, headers trickled) gets 408 and its connection is closed. The answer's time is not counted. `0`: no limit.",
   DATABASE_URL:

@@ -14,6 +14,8 @@ export const HTTP_ENV = {
   HTTP_PORT: number(z.number().int().min(0).max(65535), 8080),
   /** 0: no limit. */
   HTTP_REQUEST_TIMEOUT_MS: milliseconds(0, 30_000),
+  /** Per worker with WORKERS > 1; 0: no limit. */
+  HTTP_MAX_CONNECTIONS: number(z.number().int().min(0), 10_000),
 };
 
 export interface HttpConfig {
@@ -22,6 +24,8 @@ export interface HttpConfig {
   readonly port: number;
   /** From a request's first byte to its whole body (headers included); 0: no limit. */
   readonly requestTimeoutMs: number;
+  /** Connections the port holds at once; 0: no limit. */
+  readonly maxConnections: number;
 }
 
 export function httpConfig(
@@ -30,6 +34,7 @@ export function httpConfig(
     readonly HTTP_HOST?: string | undefined;
     readonly HTTP_PORT: number;
     readonly HTTP_REQUEST_TIMEOUT_MS: number;
+    readonly HTTP_MAX_CONNECTIONS: number;
   },
   host: string,
 ): HttpConfig {
@@ -38,6 +43,7 @@ export function httpConfig(
     host: e.HTTP_HOST ?? host,
     port: e.HTTP_PORT,
     requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+    maxConnections: e.HTTP_MAX_CONNECTIONS,
   };
 }
 

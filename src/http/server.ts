@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { ApiKeyStore } from '../access/keys.js';
 import type { Config } from '../config/config.js';
 import { requestTimeouts } from '../config/http-env.js';
+import { capNetConnections } from '../domain/connection-cap.js';
 import { listenError } from '../config/listen-error.js';
 import type { TlsFiles } from '../config/tls-files.js';
 import { draining, Reason } from '../domain/errors.js';
@@ -80,6 +81,7 @@ export class HttpGateway {
           }
         : { http: arrival }),
     }) as unknown as FastifyInstance;
+    capNetConnections(this.app.server, config.http.maxConnections);
     const deps: HttpCallDeps = {
       log,
       defaultTimeoutMs: config.defaults.timeoutMs,

@@ -1,15 +1,12 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { Server as NetServer, Socket } from 'node:net';
+import { capNetConnections, isNetServer } from '../domain/connection-cap.js';
 
 /**
  * grpc-js has no option for the number of connections a server accepts, but every port it binds is
- * a Node HTTP/2 server, a net.Server, whose connections past the limit are closed as soon as they
- * are accepted (before HTTP/2 sees them, as grpc-js drops connections itself). Not with the
- * server's `maxConnections`: in a cluster worker (WORKERS > 1) that hands the connection back to
- * the primary, which offers it to the next worker, and when all are at their cap it goes round
- * them for good, never served nor closed, and keeps the processes busy. grpc-js keeps those
- * servers in a private Map (`http2Servers`, checked against grpc-js 1.14); if a later grpc-js
- * moves it, start-up fails here rather than the limit quietly disappearing.
+ * a Node HTTP/2 server, a net.Server, capped by capNetConnections (before HTTP/2 sees a connection
+ * past the limit, as grpc-js drops connections itself). grpc-js keeps those servers in a private
+ * Map (`http2Servers`, checked against grpc-js 1.14); if a later grpc-js moves it, start-up fails
+ * here rather than the limit quietly disappearing.
  */
 export function capConnections(server: grpc.Server, max: number): void {
   if (max <= 0) return;
@@ -27,25 +24,6 @@ export function capConnections(server: grpc.Server, max: number): void {
           'Set GRPC_MAX_CONNECTIONS=0 to start without the limit.',
       );
     }
-    let open = 0;
-    bound.prependListener('connection', (socket: Socket) => {
-      if (open >= max) {
-        socket.destroy();
-        return;
-      }
-      open += 1;
-      socket.once('close', () => {
-        open -= 1;
-      });
-    });
+    capNetConnections(bound, max);
   }
-}
-
-function isNetServer(value: unknown): value is NetServer {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { listen?: unknown }).listen === 'function' &&
-    typeof (value as { getConnections?: unknown }).getConnections === 'function'
-  );
 }

@@ -11,7 +11,7 @@ import { startHarness, type Harness } from '../helpers/harness.js';
  */
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ env: { HTTP_REQUEST_TIMEOUT_MS: '1000' } });
+  h = await startHarness({ env: { HTTP_REQUEST_TIMEOUT_MS: '1000', HTTP_MAX_CONNECTIONS: '3' } });
 });
 afterAll(async () => h?.close());
 
@@ -72,5 +72,22 @@ describe('an HTTP request that never finishes arriving', () => {
     expect(res.status).toBe(200);
     const text = await res.text();
     expect(text.trim().endsWith('data: [DONE]')).toBe(true);
+  }, 20_000);
+});
+
+describe('HTTP_MAX_CONNECTIONS', () => {
+  // Each open connection costs a file descriptor and buffers: a client opening them without
+  // end would run the process out of descriptors for every other caller and upstream.
+  it('closes a connection past the cap as soon as it is accepted, and takes new ones once others close', async () => {
+    const held = await Promise.all([open(), open(), open()]);
+    const fourth = await open();
+    const { closed, text } = await answerOf(fourth, 5_000);
+    expect(closed).toBe(true);
+    expect(text).toBe('');
+    held[0]?.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const res = await fetch(`${h.app.http!.url}/v1/models`);
+    expect(res.status).toBe(200);
+    for (const s of held) s.destroy();
   }, 20_000);
 });

@@ -183,12 +183,19 @@ describe('HTTP calls share the gRPC call telemetry', () => {
 
 describe('HTTP settings', () => {
   it('defaults to port 8080 on HOST, and HTTP_HOST, HTTP_PORT, HTTP_REQUEST_TIMEOUT_MS and HTTP_ENABLED change that', () => {
-    expect(loadConfig({ HOST: '10.1.2.3' }).http).toEqual({ enabled: true, host: '10.1.2.3', port: 8080, requestTimeoutMs: 30_000 });
+    expect(loadConfig({ HOST: '10.1.2.3' }).http).toEqual({
+      enabled: true,
+      host: '10.1.2.3',
+      port: 8080,
+      requestTimeoutMs: 30_000,
+      maxConnections: 10_000,
+    });
     expect(loadConfig({ HOST: '10.1.2.3', HTTP_HOST: '127.0.0.1', HTTP_PORT: '9000', HTTP_REQUEST_TIMEOUT_MS: '0' }).http).toEqual({
       enabled: true,
       host: '127.0.0.1',
       port: 9000,
       requestTimeoutMs: 0,
+      maxConnections: 10_000,
     });
     expect(() => loadConfig({ HTTP_REQUEST_TIMEOUT_MS: '-1' })).toThrow(/HTTP_REQUEST_TIMEOUT_MS/);
     expect(loadConfig({ HTTP_ENABLED: 'false' }).http.enabled).toBe(false);
