@@ -34,12 +34,13 @@ const PROXY_NAMES = ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY'] as const;
  * as its other tools do.
  */
 export function withLowerCaseProxyNames(env: Readonly<Record<string, string | undefined>>): Readonly<Record<string, string | undefined>> {
-  if (!PROXY_NAMES.some((name) => env[name.toLowerCase()] !== undefined)) return env;
-  const out = { ...env };
-  for (const name of PROXY_NAMES) {
+  const given = (name: string): string | undefined => {
     const lower = env[name.toLowerCase()];
-    if (lower !== undefined) out[name] = lower;
-  }
+    return lower === undefined || lower.trim() === '' ? undefined : lower;
+  };
+  if (!PROXY_NAMES.some((name) => given(name) !== undefined)) return env;
+  const out = { ...env };
+  for (const name of PROXY_NAMES) out[name] = given(name) ?? env[name];
   return out;
 }
 
@@ -50,6 +51,7 @@ export function egressProxy(e: {
 }): EgressProxy | undefined {
   const httpProxy = e.HTTP_PROXY ?? '';
   const httpsProxy = e.HTTPS_PROXY ?? httpProxy;
-  if (httpProxy === '' && httpsProxy === '') return undefined;
+  // `*` alone means every host directly (undici reads it only as the whole value, not in a list).
+  if ((httpProxy === '' && httpsProxy === '') || e.NO_PROXY === '*') return undefined;
   return { httpsProxy, httpProxy, noProxy: [e.NO_PROXY ?? '', 'localhost', '127.0.0.1', '[::1]'].filter((s) => s !== '').join(',') };
 }

@@ -137,6 +137,21 @@ catalog:
   });
 });
 
+describe('the proxy settings', () => {
+  it('read the lower-case spellings over the upper-case ones, and NO_PROXY=* as no proxy at all', () => {
+    expect(loadConfig({ HTTPS_PROXY: 'http://upper:3128', https_proxy: 'http://lower:3128' }).upstream.proxy).toMatchObject({
+      httpsProxy: 'http://lower:3128',
+      httpProxy: '',
+    });
+    expect(loadConfig({ HTTP_PROXY: 'http://p:3128' }).upstream.proxy).toMatchObject({
+      httpsProxy: 'http://p:3128',
+      httpProxy: 'http://p:3128',
+    });
+    expect(loadConfig({ HTTPS_PROXY: 'http://p:3128', NO_PROXY: '*' }).upstream.proxy).toBeUndefined();
+    expect(loadConfig({ NO_PROXY: 'example.com' }).upstream.proxy).toBeUndefined();
+  });
+});
+
 describe('a proxy setting that is not a URL', () => {
   it('is refused at start-up, naming the setting, without showing its password', () => {
     expect(() => loadConfig({ HTTPS_PROXY: 'corp:s3cret@proxy:3128' })).toThrow(/HTTPS_PROXY/);

@@ -130,7 +130,6 @@ interface Target {
   readonly url: string;
 }
 
-/** Splits an absolute URL without `new URL()` when it is a plain string (the SDK's case). */
 /** A keep-alive Agent per provider; with a forward proxy, undici's agent that picks it or the Agent by NO_PROXY. */
 function ownAgent(options: UndiciFetchOptions): Dispatcher {
   const agent = {
@@ -152,6 +151,7 @@ function ownAgent(options: UndiciFetchOptions): Dispatcher {
   return new EnvHttpProxyAgent({ ...agent, httpProxy: proxy.httpProxy, httpsProxy: proxy.httpsProxy, noProxy: proxy.noProxy });
 }
 
+/** Splits an absolute URL without `new URL()` when it is a plain string (the SDK's case). */
 function targetOf(input: string | URL | Request): Target {
   if (typeof input === 'string') {
     const schemeEnd = input.indexOf('://');
