@@ -3,6 +3,15 @@ import { perMillionUsd } from '../domain/money.js';
 import type { ModelDefinition } from './models.js';
 import { everyFieldFrom, type ModelOrigins } from './provenance.js';
 
+/**
+ * The key a model name is looked up by: trimmed, in any case (Unicode case, as JavaScript folds
+ * it). Whatever else matches model names (history in the database) compares these keys, so a name
+ * the catalog resolves is found there too.
+ */
+export function modelNameKey(name: string): string {
+  return name.trim().toLowerCase();
+}
+
 /** A catalog entry bound to the provider that serves it in this process. */
 export interface CatalogModel extends ModelDefinition {
   readonly upstreamId: string;
@@ -61,7 +70,7 @@ export class CatalogSnapshot {
   }
 
   find(name: string): CatalogModel | undefined {
-    return this.byName.get(name.trim().toLowerCase());
+    return this.byName.get(modelNameKey(name));
   }
 }
 

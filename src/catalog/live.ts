@@ -8,7 +8,7 @@ import {
 } from '../domain/catalog-errors.js';
 import { invalidArgument, type OrchestratorError } from '../domain/errors.js';
 import type { CatalogFingerprint, CatalogStore, FieldChange } from '../store/catalog-store.js';
-import { CatalogSnapshot, type Catalog, type CatalogModel, type CatalogOptions } from './catalog.js';
+import { CatalogSnapshot, type Catalog, type CatalogModel, type CatalogOptions, modelNameKey } from './catalog.js';
 import { composeCatalog, type ComposedCatalog, type RuntimeModel, type SyncedValues } from './layers.js';
 import type { ModelDefinition } from './models.js';
 import { checkRuntimeModel, type RuntimeModelInput } from './runtime-models.js';
@@ -333,5 +333,5 @@ function inMemory(report: SyncReport): SyncedValues[] {
 }
 
 function sameName(a: string, b: string): boolean {
-  return a.trim().toLowerCase() === b.trim().toLowerCase();
+  return modelNameKey(a) === modelNameKey(b);
 }

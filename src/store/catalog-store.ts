@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
+import { modelNameKey } from '../catalog/catalog.js';
 import type { RuntimeModel, SyncedValues } from '../catalog/layers.js';
 import type { FieldSource } from '../catalog/provenance.js';
 import type { CatalogSourceName, SourceModel, SyncReport } from '../catalog/sync/types.js';
@@ -20,6 +21,10 @@ export interface FieldChange {
 
 /** Changes in the catalog tables since the last look: cheap to ask every few seconds. */
 export type CatalogFingerprint = string;
+
+/** A synced row as history reads it: everything but the source's raw record, which can be large. */
+const HISTORY_COLUMNS = ['source', 'external_id', 'catalog_id', 'run_id', 'first_seen_at', 'fetched_at', 'current', 'values_json'] as const;
+type HistoryRow = Pick<SyncedModelsTable, (typeof HISTORY_COLUMNS)[number]>;
 
 type StoredRuntime = Omit<RuntimeModel, 'id' | 'createdAt' | 'updatedAt'>;
 type Values = Omit<SourceModel, 'source' | 'externalId' | 'raw' | 'license'>;
@@ -128,10 +133,9 @@ export class CatalogStore {
 
   /** Field changes of runtime models: each definition against the one before (a delete clears every field). */
   private async runtimeChanges(modelId: string | undefined): Promise<FieldChange[]> {
-    let query = this.db().selectFrom('catalog_runtime_history').selectAll().orderBy('at').orderBy('id');
+    const all = await this.db().selectFrom('catalog_runtime_history').selectAll().orderBy('at').orderBy('id').execute();
     // Runtime models are named in any case (DeleteModel took it so): a deleted one too, which the catalog no longer resolves.
-    if (modelId !== undefined) query = query.where((eb) => eb(eb.fn('lower', ['model_id']), '=', modelId.toLowerCase()));
-    const rows = await query.execute();
+    const rows = modelId === undefined ? all : all.filter((r) => modelNameKey(r.model_id) === modelNameKey(modelId));
     const last = new Map<string, Record<string, unknown>>();
     const changes: FieldChange[] = [];
     for (const row of rows) {
@@ -281,13 +285,15 @@ export class CatalogStore {
 
   /** Field changes over time, newest first, for one model or all. */
   async history(modelId: string | undefined, field: string | undefined, limit: number): Promise<FieldChange[]> {
-    let query = this.db().selectFrom('catalog_synced_models').selectAll().orderBy('first_seen_at');
-    // Names match in any case, as the catalog resolves them: a model it no longer lists reaches here as typed.
-    const name = modelId?.toLowerCase();
-    if (name !== undefined)
-      query = query.where((eb) => eb.or([eb(eb.fn('lower', ['catalog_id']), '=', name), eb(eb.fn('lower', ['external_id']), '=', name)]));
-    const rows = await query.execute();
-    const bySeries = new Map<string, SyncedModelsTable[]>();
+    const all = await this.db().selectFrom('catalog_synced_models').select(HISTORY_COLUMNS).orderBy('first_seen_at').execute();
+    // Names match as the catalog resolves them (a model it no longer lists reaches here as typed).
+    // Compared here, not by SQL lower(): SQLite's folds ASCII only, PostgreSQL's depends on the locale.
+    const name = modelId === undefined ? undefined : modelNameKey(modelId);
+    const rows =
+      name === undefined
+        ? all
+        : all.filter((r) => modelNameKey(r.external_id) === name || (r.catalog_id !== null && modelNameKey(r.catalog_id) === name));
+    const bySeries = new Map<string, HistoryRow[]>();
     for (const row of rows) {
       const key = `${row.source}\u0000${row.external_id}`;
       bySeries.set(key, [...(bySeries.get(key) ?? []), row]);
@@ -319,7 +325,7 @@ export class CatalogStore {
    * replaced by changed values. A row's fetch time is its last listing run's finish time, except
    * when a run that did not list it retires it: that moves the fetch time past its run's.
    */
-  private async stoppedListing(rows: readonly SyncedModelsTable[]): Promise<(row: SyncedModelsTable) => boolean> {
+  private async stoppedListing(rows: readonly HistoryRow[]): Promise<(row: HistoryRow) => boolean> {
     const runIds = [...new Set(rows.filter((r) => Number(r.current) === 0).map((r) => r.run_id))];
     const finished = new Map<string, number>();
     if (runIds.length > 0) {
@@ -339,7 +345,7 @@ function valuesOf(model: SourceModel): Values {
   return out as Values;
 }
 
-function diff(row: SyncedModelsTable, before: Record<string, unknown>, after: Record<string, unknown>, at: number): FieldChange[] {
+function diff(row: HistoryRow, before: Record<string, unknown>, after: Record<string, unknown>, at: number): FieldChange[] {
   return diffFields(row.catalog_id ?? row.external_id, row.source as CatalogSourceName, VALUE_FIELDS, before, after, at);
 }
 
