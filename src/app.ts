@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import { packageVersion } from './version.js';
 import { Catalog, type CatalogOptions } from './catalog/catalog.js';
 import { composeCatalog, type ComposedCatalog } from './catalog/layers.js';
 import type { LiveCatalog } from './catalog/live.js';
@@ -11,10 +10,9 @@ import type { SyncRunner } from './catalog/sync/types.js';
 import { CatalogStore } from './store/catalog-store.js';
 import { ConfigError, type Config } from './config/config.js';
 import type { FileConfig } from './config/file.js';
-import { completeConfig, providerProblem, type ResolvedConfig } from './config/resolve.js';
-import { checkResolvedHost } from './config/ssrf.js';
+import { completeConfig, type ResolvedConfig } from './config/resolve.js';
+import { registerConfiguredProviders } from './configured-providers.js';
 import { Engine, EventBus, DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName } from './engine/index.js';
-import { createProvider } from './providers/factory.js';
 import { SIMULATOR_ANTHROPIC_PROVIDER, SIMULATOR_PROVIDER, startSimulatedProviders } from './simulated-providers.js';
 import { ProviderRegistry } from './providers/registry.js';
 import type { Simulator } from './simulator/index.js';
@@ -39,7 +37,7 @@ import { costOf } from './catalog/catalog.js';
 import { startLedger, type RunningLedger } from './store/index.js';
 import { ledgerSpendRecord, startKeySync } from './store/access-wiring.js';
 import { loadConfigFile } from './config/file.js';
-import { maskUrlPassword } from './domain/url-password.js';
+import { logListening } from './startup-log.js';
 import { StartedResources } from './started-resources.js';
 
 export interface App {
@@ -88,34 +86,34 @@ export async function startApp(
   env: NodeJS.ProcessEnv = process.env,
   options: StartOptions = {},
 ): Promise<App> {
-  const started = new StartedResources();
+  const started = new StartedResources<Closing>();
   try {
     return await assemble(completeConfig(given, env), log, options, started);
   } catch (err) {
-    await started.closeAll();
+    // Start-up's own error is the one to report.
+    await started.closeAll(FAILED_START).catch(() => undefined);
     throw err;
   }
 }
 
-async function assemble(config: ResolvedConfig, log: Logger, options: StartOptions, started: StartedResources): Promise<App> {
+/** What each close is told: a stop's grace, or none after a failed start-up. */
+interface Closing {
+  /** What calls in flight get at the doors; undefined is SHUTDOWN_GRACE_MS. */
+  readonly graceMs: number | undefined;
+  /** How long the doors say NOT_SERVING before refusing calls; undefined is DRAIN_DELAY_MS. */
+  readonly drainDelayMs: number | undefined;
+  /** What the ledger gets to write the records still queued. */
+  ledgerGraceMs(): number;
+}
+
+/** A start-up that failed let no call in and told no load balancer it serves: nothing to drain or wait for. */
+const FAILED_START: Closing = { graceMs: 0, drainDelayMs: 0, ledgerGraceMs: () => 0 };
+
+async function assemble(config: ResolvedConfig, log: Logger, options: StartOptions, started: StartedResources<Closing>): Promise<App> {
   const file = config.file;
   const registry = new ProviderRegistry();
   started.add(() => registry.closeAll());
-  for (const provider of config.providers) {
-    const { spec, apiKey } = provider;
-    if (!apiKey) {
-      log.warn({ provider: spec.name, apiKeyEnv: spec.apiKeyEnv }, 'provider skipped: its API key variable is not set');
-      continue;
-    }
-    // A host that does not resolve (yet) is not refused; one that resolves to a refused address is.
-    const refused = await checkResolvedHost(spec.baseURL, spec).catch((err: unknown) => {
-      // Only "this name does not resolve" is let through; anything else is a bug to see.
-      if (isDnsMiss(err)) return undefined;
-      throw err;
-    });
-    if (refused) throw providerProblem(provider, refused);
-    registry.register(createProvider(spec, apiKey, config.upstream));
-  }
+  await registerConfiguredProviders(config, registry, log);
   // Before the simulator's providers join: the providers the configuration names.
   const configured = new Map(registry.names().map((n) => [n, n]));
   const simulator = await startSimulatedProviders(config, registry);
@@ -193,20 +191,10 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
   // Loads OpenTelemetry only when OTEL_EXPORTER_OTLP_ENDPOINT is set; then the GenAI client metrics listen on the event port too.
   const tracer = await createTracer(config.tracing, engine.events, log);
   started.add(() => tracer.shutdown());
+  // Opened before the ledger so that a stop closes it after the ledger's last writes.
+  const metricsServer = metrics && !options.clusterWorker ? await startMetricsServer(metrics, config.metrics) : undefined;
+  started.add(() => metricsServer?.close());
   const statsSource = options.clusterWorker ? new ClusterStats(stats, log, metrics?.registry) : undefined;
-  // Fastify is loaded only when the HTTP API is on.
-  const httpGateway = config.http.enabled
-    ? new (await import('./http/server.js')).HttpGateway({
-        config,
-        tls: config.tlsFiles,
-        engine,
-        stats: statsSource ?? stats,
-        log,
-        keys,
-        tracer,
-        observer: callObserverOf(engine.events),
-      })
-    : undefined;
   const ledger = await startLedger({
     config: config.ledger,
     log,
@@ -217,11 +205,11 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
     },
     registry: metrics?.registry,
   });
-  started.add(() => ledger.close(0));
+  started.add((closing) => ledger.close(closing.ledgerGraceMs()));
   // A key's spend this month is summed over its calls: on a SQLite file, off the event loop.
   ledgerDb = () => ledger.database()?.reads;
   // The ledger listens where stats and metrics do: calls through either door are recorded.
-  const unsubscribeLedger = engine.events.subscribe(ledger.listener);
+  started.add(engine.events.subscribe(ledger.listener));
   const keySync = await startKeySync(ledger, keys, config.ledger.keysRefreshMs, log);
   started.add(() => keySync?.stop());
   const catalogRuntime = await startLiveCatalog({
@@ -241,6 +229,7 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
     runner: options.catalogSync,
     database: config.ledger.target,
   });
+  // Closed after the doors: stopping the catalog sync cancels its runs, a SyncCatalog in flight among them.
   started.add(() => catalogRuntime.stop());
   // Problems only the database shows: stored keys workers cannot share; a DEFAULT_MODEL that is a runtime model is found only now.
   const runtimeKeys = keys.all().flatMap((k) => (k.source === 'runtime' ? [k.spec] : []));
@@ -251,6 +240,19 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
     );
   if (storedProblems.length > 0) throw new ConfigError(storedProblems);
   keys.onChange(unsharedKeyWarner(config, log));
+  // Fastify is loaded only when the HTTP API is on.
+  const httpGateway = config.http.enabled
+    ? new (await import('./http/server.js')).HttpGateway({
+        config,
+        tls: config.tlsFiles,
+        engine,
+        stats: statsSource ?? stats,
+        log,
+        keys,
+        tracer,
+        observer: callObserverOf(engine.events),
+      })
+    : undefined;
   const server = new GatewayServer({
     config,
     tls: config.tlsFiles,
@@ -268,36 +270,22 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
   const warnIfOpen = (): void => {
     if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see docs/access-and-limits.md)');
   };
+  // Both doors drain together: health says so at once on both, calls in flight share the grace period.
+  started.add(({ graceMs, drainDelayMs }) =>
+    Promise.all([server.shutdown(graceMs, drainDelayMs), httpGateway?.shutdown(graceMs, drainDelayMs)]),
+  );
   warnIfOpen();
-  started.add(() => server.shutdown(0));
-  const metricsServer = metrics && !options.clusterWorker ? await startMetricsServer(metrics, config.metrics) : undefined;
-  started.add(() => metricsServer?.close());
   const port = await server.listen(config.host, config.port);
   const httpPort = await httpGateway?.listen(config.http.host, config.http.port);
-  const simulatedModels = catalog.models.filter((m) => m.simulated).map((m) => m.id);
-  if (simulator && configured.size === 0) {
-    log.warn(
-      { simulator: simulator.baseURL, models: simulatedModels },
-      'no provider API key is set: serving SIMULATED models from the embedded simulator (set OPENAI_API_KEY for real ones)',
-    );
-  } else if (simulator) {
-    log.warn({ simulator: simulator.baseURL, models: simulatedModels }, 'SIMULATOR=on: models without a configured provider are SIMULATED');
-  } else if (configured.size === 0) {
-    log.warn('no provider is configured and SIMULATOR=off: every call will fail with FAILED_PRECONDITION');
-  }
-  log.info(
-    {
-      host: config.host,
-      version: packageVersion(),
-      port,
-      ...(httpPort !== undefined ? { httpHost: config.http.host, httpPort } : {}),
-      providers: registry.names(),
-      configFile: config.configFile,
-      metrics: metricsServer?.url,
-      tracing: config.tracing.otlpEndpoint ? maskUrlPassword(config.tracing.otlpEndpoint) : 'traceparent propagation only',
-    },
-    'llm-orchestrator listening',
-  );
+  logListening(config, log, {
+    port,
+    httpPort,
+    providers: registry.names(),
+    configured: configured.size,
+    simulator,
+    simulatedModels: catalog.models.filter((m) => m.simulated).map((m) => m.id),
+    metricsUrl: metricsServer?.url,
+  });
   const http =
     httpGateway && httpPort !== undefined
       ? { gateway: httpGateway, port: httpPort, url: `${config.tls ? 'https' : 'http'}://${urlHost(config.http.host)}:${httpPort}` }
@@ -327,23 +315,12 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
         log.error({ err, configFile: config.configFile }, 'config file not reloaded: its API keys stay as they were');
       }
     },
-    async stop(graceMs?: number) {
-      const grace = graceMs ?? config.shutdownGraceMs;
+    stop(graceMs?: number) {
       // The ledger writes within the same grace period as the calls (and at least a second after
       // them), not a grace of its own after it: serve.ts ends the process at drain delay + grace + 5 s.
-      const ledgerBy = Date.now() + config.drainDelayMs + grace;
-      // Both doors drain together: health says so at once on both, calls in flight share the grace period.
-      await Promise.all([server.shutdown(graceMs), httpGateway?.shutdown(graceMs)]);
-      // Only now: stopping the catalog sync cancels its runs, a SyncCatalog in flight among them.
-      await catalogRuntime.stop();
-      unsubscribeLedger();
-      keySync?.stop();
-      await ledger.close(Math.max(ledgerBy - Date.now(), LEDGER_LAST_FLUSH_MS));
-      await metricsServer?.close();
-      await tracer.shutdown();
-      await registry.closeAll();
-      await simulator?.close();
-      redis?.disconnect();
+      const ledgerBy = Date.now() + config.drainDelayMs + (graceMs ?? config.shutdownGraceMs);
+      const ledgerGraceMs = () => Math.max(ledgerBy - Date.now(), LEDGER_LAST_FLUSH_MS);
+      return started.closeAll({ graceMs, drainDelayMs: undefined, ledgerGraceMs });
     },
   };
 }
@@ -355,11 +332,6 @@ const LEDGER_LAST_FLUSH_MS = 1_000;
 function urlHost(host: string): string {
   if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
   return host.includes(':') ? `[${host}]` : host;
-}
-
-function isDnsMiss(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ENODATA' || code === 'ESERVFAIL' || code === 'ETIMEOUT';
 }
 
 /** Every served catalog model's breaker, read at each scrape. */

@@ -147,18 +147,17 @@ export class HttpGateway {
 
   /**
    * The HTTP side of a graceful stop, in step with gRPC: /health says 503 at once, calls are
-   * refused with 503 DRAINING after DRAIN_DELAY_MS, calls in flight get `graceMs`, then the rest
+   * refused with 503 DRAINING after `drainDelayMs` (0 after a failed start-up), calls in flight get `graceMs`, then the rest
    * are aborted (their upstream requests close) and the server closes.
    */
-  shutdown(graceMs = this.options.config.shutdownGraceMs): Promise<void> {
-    this.stopping ??= this.drainAndStop(graceMs);
+  shutdown(graceMs = this.options.config.shutdownGraceMs, drainDelayMs = this.options.config.drainDelayMs): Promise<void> {
+    this.stopping ??= this.drainAndStop(graceMs, drainDelayMs);
     return this.stopping;
   }
 
-  private async drainAndStop(graceMs: number): Promise<void> {
+  private async drainAndStop(graceMs: number, drainDelayMs: number): Promise<void> {
     this.health.serving = false;
-    const delay = this.options.config.drainDelayMs;
-    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
+    if (drainDelayMs > 0) await new Promise((r) => setTimeout(r, drainDelayMs));
     this.lifecycle.startDraining();
     if (!(await this.lifecycle.waitForIdle(graceMs))) {
       this.options.log.warn({ inFlight: this.lifecycle.active, protocol: 'http' }, 'grace period over; ending the calls still running');

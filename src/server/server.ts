@@ -169,19 +169,19 @@ export class GatewayServer {
 
   /**
    * Graceful stop: health NOT_SERVING at once, new calls refused with UNAVAILABLE after
-   * DRAIN_DELAY_MS, in-flight
+   * `drainDelayMs` (0 after a failed start-up: no load balancer was told it serves), in-flight
    * calls get `graceMs` to finish, then open streams end with UNAVAILABLE, health watches end,
    * tryShutdown, and forceShutdown if connections linger.
    */
-  shutdown(graceMs = this.config.shutdownGraceMs): Promise<void> {
-    this.stopping ??= this.drainAndStop(graceMs);
+  shutdown(graceMs = this.config.shutdownGraceMs, drainDelayMs = this.config.drainDelayMs): Promise<void> {
+    this.stopping ??= this.drainAndStop(graceMs, drainDelayMs);
     return this.stopping;
   }
 
-  private async drainAndStop(graceMs: number): Promise<void> {
+  private async drainAndStop(graceMs: number, drainDelayMs: number): Promise<void> {
     this.health.setAll('NOT_SERVING');
     // Load balancers watching health need a moment to move traffic elsewhere.
-    if (this.config.drainDelayMs > 0) await new Promise((r) => setTimeout(r, this.config.drainDelayMs));
+    if (drainDelayMs > 0) await new Promise((r) => setTimeout(r, drainDelayMs));
     this.lifecycle.startDraining();
     const idle = await this.lifecycle.waitForIdle(graceMs);
     if (!idle) {

@@ -281,6 +281,34 @@ describe('start-up with bad configuration', () => {
   });
 });
 
+describe('start-up with HTTP_PORT in use', () => {
+  it('exits 1 naming the setting once the gRPC port it had bound is closed, without waiting DRAIN_DELAY_MS', async () => {
+    const taken = createNetServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = taken.address() as AddressInfo;
+      const child = spawn(process.execPath, ['--import', TSX, MAIN], {
+        env: { ...process.env, ...MAIN_ENV, DATABASE_URL: 'off', HTTP_PORT: String(port), DRAIN_DELAY_MS: '600000' },
+      });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.stdout.resume();
+      const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+      let timer: NodeJS.Timeout | undefined;
+      const lingering = new Promise<'still running after 20 s'>((resolve) => {
+        timer = setTimeout(resolve, 20_000, 'still running after 20 s');
+      });
+      const outcome = await Promise.race([exited, lingering]).finally(() => clearTimeout(timer));
+      if (child.exitCode === null) child.kill('SIGKILL');
+      expect(outcome).toEqual([1, null]);
+      expect(stderr).toMatch(/failed to start: .*in use/);
+      expect(stderr).toContain('HTTP_PORT');
+    } finally {
+      taken.close();
+    }
+  }, 60_000);
+});
+
 describe('start-up with a LOG_FILE that cannot be written', () => {
   it.each([
     ['a directory', (dir: string) => dir, 'EISDIR'],

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +64,16 @@ describe('a start-up that fails part way', () => {
     expect(await settled(before)).toEqual([]);
   }, 30_000);
 
+  it('on a SQLite ledger file that cannot be opened (after the simulator, Redis and /metrics were started) closes them and the writer thread', async () => {
+    const notADirectory = join(mkdtempSync(join(tmpdir(), 'startup-')), 'a-file');
+    writeFileSync(notADirectory, '');
+    const before = holding();
+    await expect(
+      startApp(loadConfig(env({ DATABASE_URL: `sqlite:${join(notADirectory, 'ledger.db')}` })), createLogger('silent'), {}),
+    ).rejects.toThrow(/DATABASE_URL: cannot open/);
+    expect(await settled(before)).toEqual([]);
+  }, 30_000);
+
   it.each(['PORT', 'HTTP_PORT', 'METRICS_PORT'])(
     'with %s in use closes everything it had started: nothing is left listening, connected or waiting',
     async (setting) => {
@@ -81,4 +91,26 @@ describe('a start-up that fails part way', () => {
     },
     30_000,
   );
+
+  it('with HTTP_PORT in use once the gRPC port is bound fails at once, without the drain delay a stop waits, and frees the gRPC port', async () => {
+    const taken = createNetServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    const before = holding();
+    const config = loadConfig(env({ HTTP_PORT: String(port), DRAIN_DELAY_MS: '600000' }));
+    try {
+      const failed = startApp(config, createLogger('silent'), {}).then(
+        () => 'started',
+        (err: unknown) => String(err),
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const lingering = new Promise<string>((resolve) => {
+        timer = setTimeout(resolve, 20_000, 'still closing after 20 s');
+      });
+      expect(await Promise.race([failed, lingering]).finally(() => clearTimeout(timer))).toMatch(/in use|EADDRINUSE/);
+      expect(await settled(before)).toEqual([]);
+    } finally {
+      taken.close();
+    }
+  }, 60_000);
 });
