@@ -1,15 +1,15 @@
 import { createRequire } from 'node:module';
+import { MAX_TIMER_MS } from '../domain/timers.js';
 
 /**
  * grpc-js (1.14) reads a call's `grpc-timeout` into a 32-bit integer (`| 0`), so a deadline more
- * than 2^31 ms (24.8 days) away wraps to a negative wait and the call ends DEADLINE_EXCEEDED the
- * moment it arrives. Clients that mean "no real deadline" send such values: grpc-js's own client
+ * than MAX_TIMER_MS (2^31 ms, 24.8 days) away wraps to a negative wait and the call ends
+ * DEADLINE_EXCEEDED the moment it arrives. Clients that mean "no real deadline" send such values: grpc-js's own client
  * sends `2592000S` for a 30-day deadline (and sets no timer of its own past 2^31 ms), grpc-go up to
  * eight digits of hours. Such a deadline is kept here as the call's deadline (`getDeadline()`,
  * which the handlers turn into the engine's, whose timers are clamped) without grpc-js's timer,
  * which could not be set that far anyway; shorter ones go through grpc-js unchanged.
  */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** The header's grammar and units, as grpc-js reads them. */
 const TIMEOUT = /(\d{1,8})\s*([HMSmun])/;
 const UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 0.001, n: 0.000_001 };
