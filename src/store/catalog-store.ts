@@ -54,9 +54,12 @@ export class CatalogStore {
 
   async fingerprint(): Promise<CatalogFingerprint> {
     const db = this.db();
+    // Every create, update and delete adds a history row in its own transaction, so their count
+    // changes with each change; the latest updated_at would not when a replica whose clock is
+    // behind (or whose write commits after a later-stamped one) changes another model.
     const runtime = await db
-      .selectFrom('catalog_runtime_models')
-      .select((eb) => [eb.fn.countAll().as('n'), eb.fn.max('updated_at').as('at')])
+      .selectFrom('catalog_runtime_history')
+      .select((eb) => [eb.fn.countAll().as('n'), eb.fn.max('at').as('at')])
       .executeTakeFirst();
     const synced = await db
       .selectFrom('catalog_synced_models')

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CircuitState } from '../../src/gen/orchestrator/v1/common.js';
 import { CatalogSource, type ModelInfo, type RuntimeModelSpec } from '../../src/gen/orchestrator/v1/models.js';
 import { eventually as eventuallyHolds } from '../helpers/eventually.js';
@@ -132,6 +132,29 @@ function runtimeModelsOn(name: string, databaseUrl: () => string) {
       const refused = both.find((r) => r.status === 'rejected');
       expect((refused as PromiseRejectedResult).reason.code).toBe(grpc.status.INVALID_ARGUMENT);
       await callUnary(a.clients.models.deleteModel.bind(a.clients.models), { id: 'twin' });
+    });
+
+    it("an update written with an earlier clock than the last change (another replica's clock, or a write that committed late) reaches the other replica", async () => {
+      const models = (h: Harness) => h.clients.models;
+      await callUnary(models(a).createModel.bind(models(a)), { model: spec({ id: 'clock-slow', aliases: [], fallbacks: [] }) });
+      await callUnary(models(a).createModel.bind(models(a)), { model: spec({ id: 'clock-fast', aliases: [], fallbacks: [] }) });
+      await callUnary(models(b).updateModel.bind(models(b)), {
+        model: spec({ id: 'clock-fast', aliases: [], fallbacks: [], inputPricePerMillion: 4 }),
+      });
+      await eventually(a, 'clock-fast', (m) => m?.inputPricePerMillion === 4);
+      // Replica a's clock a minute behind b's: its change is stamped before b's last one.
+      vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+      vi.setSystemTime(Date.now() - 60_000);
+      try {
+        await callUnary(models(a).updateModel.bind(models(a)), {
+          model: spec({ id: 'clock-slow', aliases: [], fallbacks: [], inputPricePerMillion: 7 }),
+        });
+      } finally {
+        vi.useRealTimers();
+      }
+      expect((await find(a, 'clock-slow'))?.inputPricePerMillion).toBe(7);
+      await eventually(b, 'clock-slow', (m) => m?.inputPricePerMillion === 7);
+      for (const id of ['clock-slow', 'clock-fast']) await callUnary(models(a).deleteModel.bind(models(a)), { id });
     });
 
     it('a model deleted on one replica is gone from the other', async () => {
