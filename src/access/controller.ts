@@ -1,5 +1,5 @@
 import type { AttemptRecord } from '../domain/chat.js';
-import { budgetExhausted as exhausted, modelNotAllowed, type OrchestratorError } from '../domain/errors.js';
+import { apiKeyGone, budgetExhausted as exhausted, modelNotAllowed, type OrchestratorError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
 import type { AccessControl, AccessTicket } from '../engine/index.js';
 import type { Budgets } from './budgets.js';
@@ -41,7 +41,8 @@ export class AccessController implements AccessControl {
   allows(principal: Principal | undefined, modelId: string): boolean {
     if (!principal) return true;
     const entry = this.keys.byKeyName(principal.name);
-    return entry ? allowsModel(entry.patterns, modelId) : false;
+    // A key gone since its call was let in is refused by `admit` as gone, not here as lacking the model.
+    return entry ? allowsModel(entry.patterns, modelId) : true;
   }
 
   async admit(request: {
@@ -52,6 +53,7 @@ export class AccessController implements AccessControl {
     priceModels?: readonly string[] | undefined;
   }): Promise<AccessTicket> {
     const { principal, models, estimatedTokens } = request;
+    if (principal && !this.keys.byKeyName(principal.name)) throw apiKeyGone(principal.name);
     const denied = models.filter((m) => !this.allows(principal, m));
     if (principal && denied.length > 0) {
       throw modelNotAllowed(principal.name, denied);

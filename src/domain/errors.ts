@@ -212,6 +212,19 @@ export function apiKeyInvalid(presented: boolean, header = 'authorization'): Orc
   });
 }
 
+/**
+ * The key a call was let in with is gone (revoked, or removed from the config file) before this
+ * part of it was admitted: a Batch's later items. Refused as the key itself would be now.
+ */
+export function apiKeyGone(keyName: string): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unauthenticated',
+    reason: Reason.API_KEY_INVALID,
+    message: `API key "${keyName}" was revoked (or removed from the config file) after this call began`,
+    metadata: { key: keyName },
+  });
+}
+
 /** A daily or monthly spending budget was reached (RESOURCE_EXHAUSTED until the period turns). */
 export function budgetExhausted(options: {
   readonly keyName: string;

@@ -6,11 +6,14 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
+import type { BatchResponse } from '../../src/gen/orchestrator/v1/chat.js';
+import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
 import { ApiKeySource, ApiKeyServiceClient } from '../../src/gen/orchestrator/v1/keys.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { accessFile, sha } from '../helpers/access-file.js';
-import { callUnary, unaryError } from '../helpers/grpc-client.js';
+import { eventually } from '../helpers/eventually.js';
+import { callUnary, collectStream, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 const bearer = (key: string) => ({ metadata: { authorization: `Bearer ${key}` } });
@@ -155,6 +158,45 @@ describe('API keys managed at runtime (SQLite file)', () => {
     const all = (await callUnary(keys.listApiKeys.bind(keys), { includeRevoked: true }, ROOT)).response.apiKeys;
     expect(all.find((k) => k.name === 'app')?.revokeTime).toBeDefined();
     expect((await unaryError(keys.revokeApiKey.bind(keys), { name: 'app' }, ROOT)).code).toBe(grpc.status.NOT_FOUND);
+  });
+
+  it('a Batch running when its key is revoked finishes the item under way; the items after it are refused as a revoked key, not as a model it may not call', async () => {
+    const { key } = (await create({ name: 'batcher', budgets: { usdPerDay: 5 } })).response;
+    const sent = h.upstream.requests.length;
+    h.upstream.injectFault({ kind: 'delay', delayMs: 1_500, model: 'gpt-4o-mini', times: 1 });
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${key}`);
+    const items = ['first', 'second', 'routed'].map((requestId) => ({
+      requestId,
+      request: {
+        messages: [],
+        prompt: `hi ${requestId}`,
+        ...(requestId === 'routed'
+          ? { model: '', route: { profile: RoutingProfile.ROUTING_PROFILE_BALANCED, candidates: ['gpt-4o-mini'] } }
+          : { model: 'gpt-4o-mini' }),
+      },
+    }));
+    const running = collectStream<BatchResponse>(h.clients.chat.batch({ items, concurrency: 1 }, metadata));
+    await eventually(
+      async () => h.upstream.requests.length,
+      (n) => n > sent,
+      5_000,
+    );
+    await callUnary(keys.revokeApiKey.bind(keys), { name: 'batcher' }, ROOT);
+    const { messages, error } = await running;
+    expect(error).toBeUndefined();
+    const outcomes = messages.flatMap((m) => (m.event?.$case === 'item' ? [m.event.item] : []));
+    const first = outcomes.find((o) => o.requestId === 'first')?.outcome;
+    expect(first?.$case).toBe('response');
+    for (const id of ['second', 'routed']) {
+      const outcome = outcomes.find((o) => o.requestId === id)?.outcome;
+      const refused = outcome?.$case === 'error' ? outcome.error : undefined;
+      expect({ code: refused?.code, message: refused?.message }).toEqual({
+        code: grpc.status.UNAUTHENTICATED,
+        message: 'API key "batcher" was revoked (or removed from the config file) after this call began',
+      });
+    }
+    expect(h.upstream.requests.length).toBe(sent + 1);
   });
 
   it("reloadKeys (SIGHUP) re-reads the config file's keys", async () => {
