@@ -32,6 +32,8 @@ export function isRecordedMethod(path: string): boolean {
 export function ledgerListener(ledger: Ledger, options: LedgerListenerOptions): GatewayListener {
   return (event) => {
     if (event.type !== 'call_finished' || !event.call.detail || !isRecordedMethod(event.call.path)) return;
+    // A call without a valid API key never reached the service: anyone could fill the ledger with them.
+    if (event.call.code === 'UNAUTHENTICATED') return;
     try {
       ledger.recordCall(toCallRecord(event.call as DetailedCall, options));
     } catch {

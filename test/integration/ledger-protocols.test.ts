@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageGroup, UsageServiceClient } from '../../src/gen/orchestrator/v1/usage.js';
-import { callUnary } from '../helpers/grpc-client.js';
+import { accessFile } from '../helpers/access-file.js';
+import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 /** The ledger listens on the event port: a call through either door is one row, named by its protocol. */
@@ -67,5 +68,40 @@ describe('the ledger records calls through both doors', () => {
       .calls;
     expect(calls).toHaveLength(1);
     expect(calls[0]).toMatchObject({ protocol: 'http', code: 5, reason: 'MODEL_NOT_FOUND', requestedModel: 'no-such-model' });
+  });
+});
+
+describe('a call refused for its API key', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { CONFIG_FILE: accessFile(), LEDGER_FLUSH_MS: '20' } });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('is not recorded, through either door; a call with a valid key is', async () => {
+    const chat = h.clients.chat.chat.bind(h.clients.chat);
+    const refused = await unaryError(
+      chat,
+      { model: 'gpt-4o-mini', prompt: 'no key', messages: [] },
+      { metadata: { 'x-request-id': 'grpc-bad-key' } },
+    );
+    expect(refused.code).toBe(grpc.status.UNAUTHENTICATED);
+    const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer not-a-key', 'x-request-id': 'http-bad-key' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'wrong key' }] }),
+    });
+    expect(res.status).toBe(401);
+    await callUnary(
+      chat,
+      { model: 'gpt-4o-mini', prompt: 'a good key', messages: [] },
+      { metadata: { authorization: 'Bearer erin-secret', 'x-request-id': 'good-key' } },
+    );
+    await h.app.ledger.store?.flush();
+    const db = h.app.ledger.database()?.db;
+    const rows = await db?.selectFrom('ledger_calls').select(['request_id', 'code']).orderBy('ts').execute();
+    expect(rows).toEqual([{ request_id: 'good-key', code: 'OK' }]);
   });
 });
