@@ -298,9 +298,19 @@ export function draining(retryHint = 'retry'): OrchestratorError {
   });
 }
 
+/** The errors lostRace made: a racer the client cancelled is cancelled too, but lost nothing. */
+const lostRaces = new WeakSet<OrchestratorError>();
+
 /** A race participant stopped because another model answered first. */
 export function lostRace(winner: string): OrchestratorError {
-  return cancelled(`lost the race to ${winner}`);
+  const error = cancelled(`lost the race to ${winner}`);
+  lostRaces.add(error);
+  return error;
+}
+
+/** The attempt stopped because another racer won (not because the call was cancelled). */
+export function isLostRace(error: unknown): boolean {
+  return error instanceof OrchestratorError && lostRaces.has(error);
 }
 
 /** A bug: the caller sees a generic message, the cause stays in the log. */

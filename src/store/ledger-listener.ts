@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { addUsage, totalCost, type AttemptRecord, type TokenUsage, ZERO_USAGE } from '../domain/chat.js';
-import { isOrchestratorError } from '../domain/errors.js';
+import { isLostRace, isOrchestratorError } from '../domain/errors.js';
 import { timeOrderedId } from '../domain/ids.js';
 import { sumUsd } from '../domain/money.js';
 import type { CallAnswer, CallDetail, FinishedCall, GatewayListener, RouteDecision } from '../engine/index.js';
@@ -154,7 +154,7 @@ function attemptEntry(a: AttemptRecord, raced: boolean): AttemptEntry {
     costUsd: a.costUsd,
     retry: a.retry,
     raced,
-    lost: raced && a.outcome === 'cancelled',
+    lost: raced && isLostRace(a.error),
   };
 }
 

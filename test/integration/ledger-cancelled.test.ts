@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
+import { StreamStrategy } from '../../src/gen/orchestrator/v1/common.js';
 import { UsageServiceClient } from '../../src/gen/orchestrator/v1/usage.js';
 import { accessFile } from '../helpers/access-file.js';
 import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
@@ -129,5 +130,81 @@ describe('the ledger row of a call the client gave up on', () => {
     expect(cost).toBeGreaterThan(0);
     expect(row).toMatchObject({ requests: 1, errorsByCode: { DEADLINE_EXCEEDED: 1 } });
     expect(row?.costUsd).toBeCloseTo(cost, 10);
+  });
+});
+
+describe('the attempts of a Race the client gave up on', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  async function attemptsOf(hh: Harness, method: string) {
+    const db = hh.app.ledger.database()?.db;
+    if (!db) throw new Error('ledger not open');
+    return eventually(
+      async () => {
+        await hh.app.ledger.store?.flush();
+        return db
+          .selectFrom('ledger_attempts')
+          .innerJoin('ledger_calls', 'ledger_calls.id', 'ledger_attempts.call_id')
+          .select([
+            'ledger_calls.code as callCode',
+            'ledger_attempts.model',
+            'ledger_attempts.outcome',
+            'ledger_attempts.raced',
+            'ledger_attempts.lost',
+          ])
+          .where('ledger_calls.method', '=', method)
+          .orderBy('ledger_attempts.seq')
+          .execute();
+      },
+      (rows) => rows.length > 0,
+    );
+  }
+
+  it('of a streamed Race cancelled midway: the racer that was streaming is not marked lost, the one it beat is', async () => {
+    h = await startHarness({ env: { LEDGER_FLUSH_MS: '20' } });
+    h.upstream.injectFault({ kind: 'slow', tokensPerSecond: 20 });
+    const call = h.clients.chat.streamChat(
+      streamRequest({ models: ['gpt-4o', 'gpt-4o-mini'], strategy: StreamStrategy.STREAM_STRATEGY_RACE, prompt: 'a slow race please' }),
+    );
+    call.on('error', () => undefined);
+    const winner = await new Promise<string>((resolve) => {
+      let deltas = 0;
+      let model = '';
+      call.on('data', (m: StreamChatResponse) => {
+        if (m.event?.$case === 'started') model = m.event.started.model;
+        if (m.event?.$case === 'delta' && ++deltas === 3) resolve(model);
+      });
+    });
+    call.cancel();
+    const rows = await attemptsOf(h, '/orchestrator.v1.ChatService/StreamChat');
+    expect(rows.every((r) => r.callCode === 'CANCELLED' && r.raced)).toBe(true);
+    expect(rows.filter((r) => r.model === winner).map((r) => [r.outcome, r.lost])).toEqual([['cancelled', 0]]);
+    expect(rows.filter((r) => r.model !== winner).map((r) => r.lost)).toEqual([1]);
+  });
+
+  it('of a unary Race cancelled before any racer answered: no racer is marked lost (none won)', async () => {
+    h = await startHarness({ env: { LEDGER_FLUSH_MS: '20' } });
+    const hh = h;
+    hh.upstream.injectFault({ kind: 'delay', delayMs: 30_000 });
+    const sent = hh.upstream.requests.length;
+    const call = hh.clients.chat.race(
+      { model: '', models: ['gpt-4o', 'gpt-4o-mini'], prompt: 'a race never answered', messages: [] },
+      new grpc.Metadata(),
+      () => undefined,
+    );
+    await eventually(
+      async () => hh.upstream.requests.length,
+      (n) => n >= sent + 2,
+    );
+    call.cancel();
+    const rows = await attemptsOf(hh, '/orchestrator.v1.ChatService/Race');
+    expect(rows.map((r) => [r.callCode, r.outcome, r.raced, r.lost])).toEqual([
+      ['CANCELLED', 'cancelled', 1, 0],
+      ['CANCELLED', 'cancelled', 1, 0],
+    ]);
   });
 });
