@@ -70,9 +70,12 @@ export interface CallDetail {
   readonly decision?: RouteDecision | undefined;
 }
 
-/** `joined` names as the request gave them: the first model, else the list. */
-export function requestedName(first: string, rest: readonly { readonly name: string }[]): string | undefined {
-  return first || rest.map((m) => m.name).join(',') || undefined;
+/**
+ * The models the call was asked to run, as the request named them: the list when there is one
+ * (it is what runs: the HTTP API's starts with `model`, gRPC's replaces it), else the one model.
+ */
+export function requestedName(first: string, list: readonly { readonly name: string }[]): string | undefined {
+  return list.length > 0 ? list.map((m) => m.name).join(',') : first || undefined;
 }
 
 export function promptOf(messages: readonly { readonly content: string }[]): string {

@@ -56,6 +56,34 @@ describe('the ledger records calls through both doors', () => {
     expect(row('Chat')?.costUsd).toBeCloseTo(overGrpc.costUsd, 10);
   });
 
+  it('a chain or racers are the requested model, listed alike whichever door named them', async () => {
+    const http = (id: string, orchestrator: unknown) =>
+      fetch(`${h.app.http!.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': id },
+        body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'a chain' }], orchestrator }),
+      });
+    expect((await http('http-fallback', { strategy: 'fallback', models: ['gpt-4o-mini'] })).status).toBe(200);
+    expect((await http('http-race', { strategy: 'race', models: ['gpt-4o-mini'] })).status).toBe(200);
+    const asked = { prompt: 'a chain', messages: [] };
+    const md = (id: string) => ({ metadata: { 'x-request-id': id } });
+    const fallback = h.clients.chat.fallback.bind(h.clients.chat);
+    await callUnary(
+      fallback,
+      { ...asked, model: '', models: ['gpt-4o', 'gpt-4o-mini'], disableDefaultMessage: false },
+      md('grpc-fallback'),
+    );
+    // The racers named replace `model`, which is then not called.
+    await callUnary(h.clients.chat.race.bind(h.clients.chat), { ...asked, model: 'gpt-4o', models: ['gpt-4o-mini'] }, md('grpc-race'));
+    await h.app.ledger.store?.flush();
+    const requested = async (id: string) =>
+      (await callUnary(usage.listCalls.bind(usage), { requestId: id, pageSize: 1, pageToken: '' })).response.calls[0]?.requestedModel;
+    expect(await requested('http-fallback')).toBe('gpt-4o,gpt-4o-mini');
+    expect(await requested('http-race')).toBe('gpt-4o,gpt-4o-mini');
+    expect(await requested('grpc-fallback')).toBe('gpt-4o,gpt-4o-mini');
+    expect(await requested('grpc-race')).toBe('gpt-4o-mini');
+  });
+
   it('a refused HTTP call is recorded with its reason', async () => {
     const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
       method: 'POST',
