@@ -68,6 +68,8 @@ export interface CallDetail {
   readonly error: unknown;
   /** Routing's decision, when the call was routed: an answer carries it too, a failure only here. */
   readonly decision?: RouteDecision | undefined;
+  /** The text a stream relayed (of its last model, after a restart): a stream that failed has no answer but this. */
+  readonly relayed?: string | undefined;
 }
 
 /**
@@ -114,6 +116,7 @@ export function streamTeller(ctx: CallContext): ((event: EngineStreamEvent) => v
   if (!answered) return undefined;
   let content = '';
   let cache: CallAnswer['cache'];
+  upstream.relaying?.(() => content);
   return (event) => {
     if (event.type === 'delta') content += event.content;
     else if (event.type === 'started') cache = event.cache;

@@ -46,6 +46,11 @@ export interface UpstreamObserver {
   requested?(request: CallRequestFacts): void;
   /** An answer the call produced (a Batch: one per item). */
   answered?(answer: CallAnswer): void;
+  /**
+   * A stream's text as relayed so far, read when the call ends: a stream cancelled or cut
+   * midway has no answer, but its client was sent this.
+   */
+  relaying?(text: () => string): void;
   /** The call failed with this error (told by the door, which sees every failure). */
   failed?(error: unknown): void;
   /** Routing chose the call's chain: told before the chain runs, so a failed call has it too. */

@@ -87,7 +87,7 @@ export function toCallRecord(call: DetailedCall, options: LedgerListenerOptions)
     cacheStale: answer?.cache?.stale ?? false,
     promptSha256: options.content === 'none' || !prompt ? undefined : createHash('sha256').update(prompt).digest('hex'),
     prompt: options.content === 'full' ? prompt : undefined,
-    answer: options.content === 'full' && !batch && answer ? storedAnswer(answer) : undefined,
+    answer: options.content === 'full' && !batch ? storedText(answer, detail.relayed) : undefined,
     attempts,
     decision: decision ? decisionEntry(decision) : undefined,
     itemDecisions: batch ? itemDecisions(detail.answers) : undefined,
@@ -108,6 +108,11 @@ function itemDecisions(answers: readonly CallAnswer[]): ItemDecisionEntry[] {
     });
   }
   return out;
+}
+
+/** The answer; a stream that failed or was cancelled midway has none, but what its client was sent. */
+function storedText(answer: CallAnswer | undefined, relayed: string | undefined): string | undefined {
+  return answer ? storedAnswer(answer) : relayed || undefined;
 }
 
 /** The answer's text, then the tools it called (an answer that called tools often has no text). */

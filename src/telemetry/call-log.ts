@@ -49,7 +49,7 @@ export function endCall(log: Logger, observer: CallObserver, c: CallEnding): voi
   const latencyMs = performance.now() - c.startedAt;
   const upstreamMs = c.summary.upstreamMs();
   const usage = c.summary.usage();
-  const { request, answers, error, decision } = c.summary.outcome();
+  const { request, answers, error, decision, relayed } = c.summary.outcome();
   observer.recordCall({
     path: c.path,
     protocol: c.protocol,
@@ -67,6 +67,7 @@ export function endCall(log: Logger, observer: CallObserver, c: CallEnding): voi
       answers,
       error,
       decision,
+      relayed,
     },
   });
   c.summary.trace.end({ code: c.code, codeName: c.codeName, httpStatus: c.httpStatus, details: c.details, keyName: c.keyName });

@@ -46,6 +46,7 @@ export class CallSummary implements UpstreamObserver {
   private answerList: CallAnswer[] | undefined;
   private error: unknown;
   private decision: RouteDecision | undefined;
+  private relayedText: (() => string) | undefined;
   /** A handler is at work on the call; `afterRun` waits for it. */
   private running = false;
   private whenSettled: (() => void) | undefined;
@@ -100,6 +101,10 @@ export class CallSummary implements UpstreamObserver {
     this.decision ??= decision;
   }
 
+  relaying(text: () => string): void {
+    this.relayedText = text;
+  }
+
   /** The handler took the call. */
   begin(): void {
     this.running = true;
@@ -128,8 +133,15 @@ export class CallSummary implements UpstreamObserver {
     answers: readonly CallAnswer[];
     error: unknown;
     decision: RouteDecision | undefined;
+    relayed: string | undefined;
   } {
-    return { request: this.request, answers: this.answerList ?? [], error: this.error, decision: this.decision };
+    return {
+      request: this.request,
+      answers: this.answerList ?? [],
+      error: this.error,
+      decision: this.decision,
+      relayed: this.relayedText?.(),
+    };
   }
 
   /**

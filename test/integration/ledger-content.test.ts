@@ -6,6 +6,7 @@ import { CacheMode, type ChatRequest, type StreamChatResponse, type ToolOptions 
 import * as grpc from '@grpc/grpc-js';
 import { UsageServiceClient } from '../../src/gen/orchestrator/v1/usage.js';
 import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
+import { eventually } from '../helpers/eventually.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 /** LEDGER_CONTENT=full keeps what was asked and what was answered, streamed or not. */
@@ -44,6 +45,44 @@ describe('LEDGER_CONTENT=full', () => {
       { method: '/orchestrator.v1.ChatService/Chat', prompt: 'first question', answer: unary.response.content },
       { method: '/orchestrator.v1.ChatService/StreamChat', prompt: 'second question', answer: streamedText },
     ]);
+  });
+
+  it('records the text a stream relayed before its client cancelled it, or before the upstream cut it', async () => {
+    h.upstream.injectFault({ kind: 'slow', tokensPerSecond: 20, model: 'gpt-4o', times: 1 });
+    const call = h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o', prompt: 'cancelled midway' }));
+    call.on('error', () => undefined);
+    let sent = '';
+    await new Promise<void>((resolve) => {
+      let deltas = 0;
+      call.on('data', (m: StreamChatResponse) => {
+        if (m.event?.$case !== 'delta') return;
+        sent += m.event.delta.content;
+        if (++deltas === 3) resolve();
+      });
+    });
+    call.cancel();
+    h.upstream.injectFault({ kind: 'cut', afterTokens: 4, model: 'gpt-4o-mini', times: 1 });
+    const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'cut midway' }] }),
+    });
+    const body = await res.text();
+    expect(body).toContain('event: error');
+    const relayed = body
+      .split('\n')
+      .filter((l) => l.startsWith('data: {'))
+      .map((l) => (JSON.parse(l.slice(6)) as { choices?: { delta?: { content?: string } }[] }).choices?.[0]?.delta?.content ?? '')
+      .join('');
+    expect(relayed).not.toBe('');
+    const recorded = await eventually(
+      rows,
+      (r) => r.some((x) => x.prompt === 'cancelled midway') && r.some((x) => x.prompt === 'cut midway'),
+    );
+    const cancelled = recorded.find((r) => r.prompt === 'cancelled midway')?.answer ?? '';
+    // Deltas already relayed may still be on their way to a client that stopped reading.
+    expect(cancelled.startsWith(sent)).toBe(true);
+    expect(recorded.find((r) => r.prompt === 'cut midway')?.answer).toBe(relayed);
   });
 
   it('records the tool calls of an answer that called tools, streamed or not', async () => {
