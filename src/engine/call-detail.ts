@@ -80,8 +80,20 @@ export function requestedName(first: string, list: readonly { readonly name: str
   return list.length > 0 ? list.map((m) => m.name).join(',') : first || undefined;
 }
 
-export function promptOf(messages: readonly { readonly content: string }[]): string {
-  return messages.map((m) => m.content).join('\n');
+/** The messages as a record keeps them: each one's text and the tools it called, joined by newlines. */
+export function promptOf(messages: readonly { readonly content: string; readonly toolCalls?: readonly ToolCall[] | undefined }[]): string {
+  return messages.map((m) => withToolCalls(m.content, m.toolCalls)).join('\n');
+}
+
+/**
+ * A message or an answer as a record keeps it: its text, then a line `tool_calls: ` with the
+ * calls as JSON (one that called tools often has no text), so a conversation's calls read as
+ * its answers' do.
+ */
+export function withToolCalls(content: string, calls: readonly ToolCall[] | undefined): string {
+  if (!calls || calls.length === 0) return content;
+  const listed = `tool_calls: ${JSON.stringify(calls.map(({ id, name, arguments: args }) => ({ id, name, arguments: args })))}`;
+  return content === '' ? listed : `${content}\n${listed}`;
 }
 
 /** The answer as a record shows it, told to the call's observer; returns the answer unchanged. */

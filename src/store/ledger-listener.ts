@@ -3,7 +3,14 @@ import { addUsage, totalCost, type AttemptRecord, type TokenUsage, ZERO_USAGE } 
 import { isLostRace, isOrchestratorError } from '../domain/errors.js';
 import { timeOrderedId } from '../domain/ids.js';
 import { sumUsd } from '../domain/money.js';
-import type { CallAnswer, CallDetail, FinishedCall, GatewayListener, RouteDecision } from '../engine/index.js';
+import {
+  type CallAnswer,
+  type CallDetail,
+  type FinishedCall,
+  type GatewayListener,
+  type RouteDecision,
+  withToolCalls,
+} from '../engine/index.js';
 import type { AttemptEntry, CallRecord, DecisionEntry, ItemDecisionEntry, Ledger, UsageCounts } from './records.js';
 
 /**
@@ -112,15 +119,7 @@ function itemDecisions(answers: readonly CallAnswer[]): ItemDecisionEntry[] {
 
 /** The answer; a stream that failed or was cancelled midway has none, but what its client was sent. */
 function storedText(answer: CallAnswer | undefined, relayed: string | undefined): string | undefined {
-  return answer ? storedAnswer(answer) : relayed || undefined;
-}
-
-/** The answer's text, then the tools it called (an answer that called tools often has no text). */
-function storedAnswer(answer: CallAnswer): string {
-  const calls = answer.toolCalls ?? [];
-  if (calls.length === 0) return answer.content;
-  const listed = `tool_calls: ${JSON.stringify(calls.map(({ id, name, arguments: args }) => ({ id, name, arguments: args })))}`;
-  return answer.content === '' ? listed : `${answer.content}\n${listed}`;
+  return answer ? withToolCalls(answer.content, answer.toolCalls) : relayed || undefined;
 }
 
 /** What the answers the cache gave would have cost upstream: each of a Batch's items counts, not only a lone answer. */

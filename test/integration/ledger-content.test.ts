@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CacheMode, type ChatRequest, type StreamChatResponse, type ToolOptions } from '../../src/gen/orchestrator/v1/chat.js';
 import * as grpc from '@grpc/grpc-js';
+import { type Message, Role } from '../../src/gen/orchestrator/v1/common.js';
 import { UsageServiceClient } from '../../src/gen/orchestrator/v1/usage.js';
 import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
 import { eventually } from '../helpers/eventually.js';
@@ -120,6 +122,61 @@ describe('LEDGER_CONTENT=full', () => {
     expect(answerOf(unary.response.requestId)).toBe(calls(unary.response.toolCalls));
     const streamedRow = recorded.find((r) => r.prompt === 'weather in Oslo');
     expect(streamedRow?.answer).toBe(calls(streamedCalls));
+  });
+
+  it("records the tool calls of a conversation as it records an answer's, alike through both doors, hashed with them", async () => {
+    const weather = { type: 'object', properties: { city: { type: 'string' } } };
+    const call = { id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' };
+    const message = (role: Role, content: string, extra: Partial<Message> = {}): Message => ({
+      role,
+      content,
+      parts: [],
+      toolCalls: [],
+      toolCallId: '',
+      ...extra,
+    });
+    const overGrpc = await callUnary(h.clients.chat.chat.bind(h.clients.chat), {
+      model: 'gpt-4o-mini',
+      prompt: '',
+      messages: [
+        message(Role.ROLE_USER, 'weather in Paris?'),
+        message(Role.ROLE_ASSISTANT, '', { toolCalls: [call] }),
+        message(Role.ROLE_TOOL, 'sunny', { toolCallId: 'call_1' }),
+      ],
+      tooling: { tools: [{ name: 'get_weather', description: 'weather', parameters: weather, strict: false }] },
+    });
+    const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-4o-mini',
+        tools: [{ type: 'function', function: { name: 'get_weather', description: 'weather', parameters: weather } }],
+        messages: [
+          { role: 'user', content: 'weather in Paris?' },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } }],
+          },
+          { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+        ],
+      }),
+    });
+    const overHttp = (await res.json()) as { id: string };
+    expect(res.status).toBe(200);
+    const db = h.app.ledger.database()?.db;
+    await h.app.ledger.store?.flush();
+    const stored = await db
+      ?.selectFrom('ledger_calls')
+      .select(['prompt', 'prompt_sha256'])
+      .where('request_id', 'in', [overGrpc.response.requestId, overHttp.id])
+      .execute();
+    const prompt = `weather in Paris?\ntool_calls: ${JSON.stringify([call])}\nsunny`;
+    const sha256 = createHash('sha256').update(prompt).digest('hex');
+    expect(stored).toEqual([
+      { prompt, prompt_sha256: sha256 },
+      { prompt, prompt_sha256: sha256 },
+    ]);
   });
 
   it("keeps no content for a Batch, whose items' prompts are several: no text and no hash of one item's", async () => {
