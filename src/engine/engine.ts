@@ -264,6 +264,7 @@ export class Engine {
       decision,
       release: admitted.release,
       offline: (err) => offlineAnswer(this.offline(), plan, req.refuseStale ?? false, admitted.ctx, err),
+      staleIsFallback: mode === 'fallback',
     };
   }
 

@@ -116,6 +116,40 @@ describe('CACHE_OFFLINE_FALLBACK=on', () => {
     expect(text).toBe(fresh.response.content);
   });
 
+  it('marks a stale answer of one model as no fallback, streamed or not, on the HTTP API and in the ledger', async () => {
+    const body = { model: 'gpt-4.1-mini', temperature: 0, messages: [{ role: 'user', content: 'stale either way' }] };
+    const post = (extra: Record<string, unknown>, id: string) =>
+      fetch(`${h.app.http!.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': id },
+        body: JSON.stringify({ ...body, ...extra }),
+      });
+    expect((await post({}, 'fresh')).status).toBe(200);
+    await sleep(1_100);
+    h.upstream.injectFault({ kind: 'http_error', status: 500, model: 'gpt-4.1-mini' });
+    type Extra = { x_orchestrator?: { fallback_triggered?: boolean; cache?: { stale?: boolean } | null } };
+    const unary = (await (await post({}, 'stale-unary')).json()) as Extra;
+    const chunks = (await (await post({ stream: true }, 'stale-stream')).text())
+      .split('\n')
+      .filter((l) => l.startsWith('data: {'))
+      .map((l) => JSON.parse(l.slice(6)) as Extra);
+    const streamed = chunks.findLast((c) => c.x_orchestrator?.fallback_triggered !== undefined);
+    expect([unary.x_orchestrator?.cache?.stale, streamed?.x_orchestrator?.cache?.stale]).toEqual([true, true]);
+    expect([unary.x_orchestrator?.fallback_triggered, streamed?.x_orchestrator?.fallback_triggered]).toEqual([false, false]);
+    await h.app.ledger.store?.flush();
+    const rows = await h.app.ledger
+      .database()
+      ?.db.selectFrom('ledger_calls')
+      .select(['request_id', 'cache_stale', 'fallback_triggered'])
+      .where('request_id', 'in', ['stale-unary', 'stale-stream'])
+      .orderBy('request_id')
+      .execute();
+    expect(rows).toEqual([
+      { request_id: 'stale-stream', cache_stale: 1, fallback_triggered: 0 },
+      { request_id: 'stale-unary', cache_stale: 1, fallback_triggered: 0 },
+    ]);
+  });
+
   it('gives the error when nothing was ever cached for the request', async () => {
     h.upstream.injectFault({ kind: 'http_error', status: 503, model: 'gpt-4o-mini' });
     const err = await unaryError(chat(), { model: 'gpt-4o-mini', prompt: 'never answered', messages: [], temperature: 0 });

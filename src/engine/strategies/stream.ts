@@ -78,6 +78,11 @@ export interface PreparedStream {
   readonly release: () => void;
   /** When no model produced a first event: a cached answer to replay (offline fallback), if any. */
   readonly offline?: ((err: unknown) => Promise<Answer | undefined>) | undefined;
+  /**
+   * A replayed answer is a fallback: a chain's, as Fallback's stale answer (served instead of
+   * its default message) is; not one model's or a race's, as Chat's and Race's are not.
+   */
+  readonly staleIsFallback?: boolean | undefined;
 }
 
 export interface RelayDeps {
@@ -288,7 +293,7 @@ function* replay(answer: Answer, attempts: readonly AttemptRecord[], prepared: P
     latencyMs: performance.now() - prepared.ctx.startedAt,
     timeToFirstTokenMs: performance.now() - prepared.ctx.startedAt,
     attempts,
-    fallbackTriggered: true,
+    fallbackTriggered: prepared.staleIsFallback ?? false,
     decision: prepared.decision,
   };
 }
