@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { addUsage, totalCost, type AttemptRecord, type TokenUsage, ZERO_USAGE } from '../domain/chat.js';
 import type { ToolCall } from '../domain/tools.js';
 import type { Answer } from './answer.js';
@@ -68,8 +69,16 @@ export interface CallDetail {
   readonly error: unknown;
   /** Routing's decision, when the call was routed: an answer carries it too, a failure only here. */
   readonly decision?: RouteDecision | undefined;
-  /** The text a stream relayed (of its last model, after a restart): a stream that failed has no answer but this. */
-  readonly relayed?: string | undefined;
+  /** What a stream relayed: a stream that failed has no answer but this. */
+  readonly relayed?: RelayedSoFar | undefined;
+}
+
+/** What a stream sent its client so far. */
+export interface RelayedSoFar {
+  /** The text (of the last model, after a restart). */
+  readonly text: string;
+  /** From the call's arrival to its first delta; undefined before one. */
+  readonly timeToFirstTokenMs: number | undefined;
 }
 
 /**
@@ -127,11 +136,14 @@ export function streamTeller(ctx: CallContext): ((event: EngineStreamEvent) => v
   const answered = upstream?.answered;
   if (!answered) return undefined;
   let content = '';
+  let firstDeltaMs: number | undefined;
   let cache: CallAnswer['cache'];
-  upstream.relaying?.(() => content);
+  upstream.relaying?.(() => ({ text: content, timeToFirstTokenMs: firstDeltaMs }));
   return (event) => {
-    if (event.type === 'delta') content += event.content;
-    else if (event.type === 'started') cache = event.cache;
+    if (event.type === 'delta') {
+      content += event.content;
+      firstDeltaMs ??= performance.now() - ctx.startedAt;
+    } else if (event.type === 'started') cache = event.cache;
     // The answer starts over on the next model: what came before it is not part of the answer.
     else if (event.type === 'restarted') content = '';
     else if (event.type === 'completed') {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { AttemptRecord, UpstreamOperation } from '../domain/chat.js';
 import type { Principal } from '../domain/principal.js';
-import type { CallAnswer, CallRequestFacts } from './call-detail.js';
+import type { CallAnswer, CallRequestFacts, RelayedSoFar } from './call-detail.js';
 import type { RouteDecision } from './routing/router.js';
 
 /** What the engine knows about the call it serves. Built by the server layer. */
@@ -47,10 +47,10 @@ export interface UpstreamObserver {
   /** An answer the call produced (a Batch: one per item). */
   answered?(answer: CallAnswer): void;
   /**
-   * A stream's text as relayed so far, read when the call ends: a stream cancelled or cut
-   * midway has no answer, but its client was sent this.
+   * What a stream relayed so far, read when the call ends: a stream cancelled or cut midway has
+   * no answer, but its client was sent this.
    */
-  relaying?(text: () => string): void;
+  relaying?(relayed: () => RelayedSoFar): void;
   /** The call failed with this error (told by the door, which sees every failure). */
   failed?(error: unknown): void;
   /** Routing chose the call's chain: told before the chain runs, so a failed call has it too. */

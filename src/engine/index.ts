@@ -21,7 +21,7 @@ export {
   type StreamTarget,
 } from './requests.js';
 export type { Answer, FallbackAnswer } from './answer.js';
-export type { BatchItemFacts, CallAnswer, CallDetail, CallRequestFacts } from './call-detail.js';
+export type { BatchItemFacts, CallAnswer, CallDetail, CallRequestFacts, RelayedSoFar } from './call-detail.js';
 export { withToolCalls } from './call-detail.js';
 export type { CallContext, UpstreamAttempt, UpstreamObserver, UpstreamRequest } from './context.js';
 export {

@@ -1,7 +1,15 @@
 import { performance } from 'node:perf_hooks';
 import { TAG_LIMITS } from '../domain/chat.js';
 import { roundUsd } from '../domain/money.js';
-import type { CallAnswer, CallRequestFacts, RouteDecision, UpstreamAttempt, UpstreamObserver, UpstreamRequest } from '../engine/index.js';
+import type {
+  CallAnswer,
+  CallRequestFacts,
+  RelayedSoFar,
+  RouteDecision,
+  UpstreamAttempt,
+  UpstreamObserver,
+  UpstreamRequest,
+} from '../engine/index.js';
 import type { CallTrace } from './tracing.js';
 
 /** What a call used upstream, for its log line. */
@@ -46,7 +54,7 @@ export class CallSummary implements UpstreamObserver {
   private answerList: CallAnswer[] | undefined;
   private error: unknown;
   private decision: RouteDecision | undefined;
-  private relayedText: (() => string) | undefined;
+  private relayedSoFar: (() => RelayedSoFar) | undefined;
   /** A handler is at work on the call; `afterRun` waits for it. */
   private running = false;
   private whenSettled: (() => void) | undefined;
@@ -101,8 +109,8 @@ export class CallSummary implements UpstreamObserver {
     this.decision ??= decision;
   }
 
-  relaying(text: () => string): void {
-    this.relayedText = text;
+  relaying(relayed: () => RelayedSoFar): void {
+    this.relayedSoFar = relayed;
   }
 
   /** The handler took the call. */
@@ -133,14 +141,14 @@ export class CallSummary implements UpstreamObserver {
     answers: readonly CallAnswer[];
     error: unknown;
     decision: RouteDecision | undefined;
-    relayed: string | undefined;
+    relayed: RelayedSoFar | undefined;
   } {
     return {
       request: this.request,
       answers: this.answerList ?? [],
       error: this.error,
       decision: this.decision,
-      relayed: this.relayedText?.(),
+      relayed: this.relayedSoFar?.(),
     };
   }
 

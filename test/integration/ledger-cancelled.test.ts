@@ -42,6 +42,16 @@ async function charged(h: Harness, before: number) {
   }
 }
 
+async function listedCalls(h: Harness) {
+  const usage = new UsageServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+  try {
+    return (await callUnary(usage.listCalls.bind(usage), { requestId: '', pageSize: 10, pageToken: '' }, bearer('erin-secret'))).response
+      .calls;
+  } finally {
+    usage.close();
+  }
+}
+
 describe('the ledger row of a call the client gave up on', () => {
   let h: Harness | undefined;
   afterEach(async () => {
@@ -75,6 +85,7 @@ describe('the ledger row of a call the client gave up on', () => {
     h = await startHarness({ env: { CONFIG_FILE: accessFile(), LEDGER_FLUSH_MS: '20' } });
     h.upstream.injectFault({ kind: 'slow', tokensPerSecond: 20, model: 'gpt-4o' });
     const before = await statsCost(h);
+    const startedAt = performance.now();
     const call = h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o', prompt: 'a slow answer please' }), md('erin-secret'));
     call.on('error', () => undefined);
     await new Promise<void>((resolve) => {
@@ -83,11 +94,16 @@ describe('the ledger row of a call the client gave up on', () => {
         if (m.event?.$case === 'delta' && ++deltas === 3) resolve();
       });
     });
+    const firstTokenBy = performance.now() - startedAt;
     call.cancel();
     const { charged: cost, row } = await charged(h, before);
     expect(cost).toBeGreaterThan(0);
     expect(row?.requests).toBe(1);
     expect(row?.costUsd).toBeCloseTo(cost, 10);
+    // Its client read tokens: the call had a time to first token, as a completed stream has.
+    const [listed] = await listedCalls(h);
+    expect(listed?.timeToFirstTokenMs).toBeGreaterThan(0);
+    expect(listed?.timeToFirstTokenMs).toBeLessThan(firstTokenBy);
   });
 
   // The deadline travels as the grpc-timeout header alone, as from a client whose own timer fires
