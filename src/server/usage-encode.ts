@@ -108,8 +108,12 @@ export function encodeCall({ call: c, attempts, decision, itemDecisions }: Liste
   };
 }
 
+/** The time-to-first-token and context dimensions and the estimates: absent from decisions recorded before the ledger kept them. */
+type Later = 'ttft' | 'context' | 'estimatedCostUsd' | 'expectedLatencyMs' | 'expectedTtftMs' | 'contextHeadroom';
+type StoredCandidate = Omit<CandidateEntry, Later> & Partial<Pick<CandidateEntry, Later>>;
+
 function encodeDecision(d: Selectable<DecisionsTable>): RouteDecision {
-  const candidates = JSON.parse(d.candidates) as CandidateEntry[];
+  const candidates = JSON.parse(d.candidates) as StoredCandidate[];
   return {
     profile: routingProfileFromJSON(`ROUTING_PROFILE_${d.profile.toUpperCase()}`),
     complexity: complexityFromJSON(`COMPLEXITY_${d.complexity.toUpperCase()}`),
@@ -123,14 +127,14 @@ function encodeDecision(d: Selectable<DecisionsTable>): RouteDecision {
       latency: s.latency,
       cost: s.cost,
       reliability: s.reliability,
-      estimatedCostUsd: 0,
-      expectedLatencyMs: 0,
+      estimatedCostUsd: s.estimatedCostUsd ?? 0,
+      expectedLatencyMs: s.expectedLatencyMs ?? 0,
       eligible: s.eligible,
       excludedReason: s.excludedReason,
-      ttft: 0,
-      context: 0,
-      expectedTtftMs: 0,
-      contextHeadroom: 0,
+      ttft: s.ttft ?? 0,
+      context: s.context ?? 0,
+      expectedTtftMs: s.expectedTtftMs ?? 0,
+      contextHeadroom: s.contextHeadroom ?? 0,
     })),
   };
 }

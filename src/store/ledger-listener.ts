@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { addUsage, totalCost, type AttemptRecord, type TokenUsage, ZERO_USAGE } from '../domain/chat.js';
 import { isLostRace, isOrchestratorError } from '../domain/errors.js';
 import { timeOrderedId } from '../domain/ids.js';
+import { round3 } from '../domain/latency.js';
 import { sumUsd } from '../domain/money.js';
 import {
   type CallAnswer,
@@ -198,6 +199,13 @@ function decisionEntry(d: RouteDecision): DecisionEntry {
       latency: round4(r.latency),
       cost: round4(r.cost),
       reliability: round4(r.reliability),
+      // The dimensions the speed and long-context profiles weigh, and the estimates behind them: as the answer listed them.
+      ttft: round4(r.ttft),
+      context: round4(r.context),
+      estimatedCostUsd: r.estimatedCostUsd,
+      expectedLatencyMs: round3(r.expectedLatencyMs),
+      expectedTtftMs: round3(r.expectedTtftMs),
+      contextHeadroom: round4(r.contextHeadroom),
       eligible: r.excluded === undefined,
       excludedReason: r.excluded ?? '',
     })),

@@ -33,6 +33,12 @@ export interface CandidateEntry {
   readonly latency: number;
   readonly cost: number;
   readonly reliability: number;
+  readonly ttft: number;
+  readonly context: number;
+  readonly estimatedCostUsd: number;
+  readonly expectedLatencyMs: number;
+  readonly expectedTtftMs: number;
+  readonly contextHeadroom: number;
   readonly eligible: boolean;
   readonly excludedReason: string;
 }

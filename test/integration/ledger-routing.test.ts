@@ -82,6 +82,17 @@ describe('routing analytics from the ledger', () => {
     );
     expect(Number(speed?.decisions)).toBe(3);
   });
+
+  it('keep the decision the caller got: every candidate with the scores and estimates the answer listed', async () => {
+    const route = { profile: RoutingProfile.ROUTING_PROFILE_SPEED, candidates: ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1-nano'] };
+    const chat = h.clients.chat.chat.bind(h.clients.chat);
+    const answered = (await callUnary(chat, { model: '', prompt: 'rank us', messages: [], route })).response;
+    expect(answered.routeDecision?.ranking.some((r) => r.ttft > 0 && r.expectedTtftMs > 0)).toBe(true);
+    await h.app.ledger.store?.flush();
+    const [listed] = (await callUnary(usage.listCalls.bind(usage), { requestId: answered.requestId, pageSize: 1, pageToken: '' })).response
+      .calls;
+    expect(listed?.routeDecision).toEqual(answered.routeDecision);
+  });
 });
 
 describe('a SQLite ledger from before Batch items had decisions of their own', () => {
