@@ -9,6 +9,7 @@ import { callUnary, type Clients, clientsFor, collectStream, streamRequest, unar
 import { type ForwardProxy, startForwardProxy } from '../helpers/forward-proxy.js';
 import { type SourceServer, startSourceServer } from '../helpers/source-server.js';
 import { CatalogSource } from '../../src/gen/orchestrator/v1/models.js';
+import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
 
 /**
  * Upstreams reached through a company's forward proxy (HTTPS_PROXY / HTTP_PROXY / NO_PROXY). The
@@ -103,6 +104,35 @@ catalog:
     const { messages, error } = await collectStream(clients.chat.streamChat(streamRequest({ ...ask('alpha-chat'), maxTokens: 20 })));
     expect(error).toBeUndefined();
     expect(messages.some((m) => m.event?.$case === 'completed')).toBe(true);
+  });
+
+  it('opens one tunnel per cancelled stream, and leaves none open', async () => {
+    openai.injectFault({ kind: 'slow', tokensPerSecond: 20 });
+    try {
+      const before = proxy.seen.length;
+      const cancels = 5;
+      for (let i = 0; i < cancels; i++) {
+        const call = clients.chat.streamChat(streamRequest({ ...ask('alpha-chat'), prompt: `cancel ${i}` }));
+        call.on('error', () => undefined);
+        await new Promise<void>((resolve) => {
+          call.on('data', (m: StreamChatResponse) => {
+            if (m.event?.$case === 'delta') {
+              call.cancel();
+              resolve();
+            }
+          });
+        });
+        await openai.waitForIdle(5_000);
+      }
+      // Give a stray reconnect time to show up.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(openai.requests.slice(-cancels).map((r) => r.outcome)).toEqual(new Array(cancels).fill('client_closed'));
+      // The first cancel may ride the tunnel an earlier call left open; none may open two.
+      expect(proxy.seen.length - before).toBeLessThanOrEqual(cancels);
+      expect(openai.connections().open).toBe(0);
+    } finally {
+      openai.clearFaults();
+    }
   });
 
   it('sends an Anthropic call through the proxy', async () => {

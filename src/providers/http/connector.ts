@@ -51,10 +51,12 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Look
 export function guardedConnector(options: ConnectorOptions): BuildConnector.connector {
   const policy = options.policy;
   const lookup = policy ? guardedLookup(policy, options.resolve) : undefined;
-  const connect = buildConnector({
-    timeout: options.timeoutMs,
-    ...(lookup ? { lookup } : {}),
-  } as BuildConnector.BuildOptions);
+  const final = abortsStayFinal(
+    buildConnector({
+      timeout: options.timeoutMs,
+      ...(lookup ? { lookup } : {}),
+    } as BuildConnector.BuildOptions),
+  );
   return (opts, callback) => {
     if (policy && isIP(opts.hostname)) {
       const kind = policy(opts.hostname);
@@ -63,6 +65,16 @@ export function guardedConnector(options: ConnectorOptions): BuildConnector.conn
         return;
       }
     }
+    final(opts, callback);
+  };
+}
+
+/**
+ * `connect` whose sockets never carry an aborted request back into the queue (the second point
+ * above): for connectors this module does not build, such as the tunnels through a forward proxy.
+ */
+export function abortsStayFinal(connect: BuildConnector.connector): BuildConnector.connector {
+  return (opts, callback) => {
     connect(opts, (err, socket) => {
       if (err || !socket) {
         callback(err ?? new Error('no socket'), null);

@@ -16,6 +16,13 @@ const require = createRequire(import.meta.url);
 export const Agent = require('undici/lib/dispatcher/agent.js') as typeof Undici.Agent;
 export const buildConnector = require('undici/lib/core/connect.js') as typeof Undici.buildConnector;
 export const errors = require('undici/lib/core/errors.js') as typeof Undici.errors;
+const Pool = require('undici/lib/dispatcher/pool.js') as typeof Undici.Pool;
+const Client = require('undici/lib/dispatcher/client.js') as typeof Undici.Client;
+
+/** A dispatcher for one origin, as the Agent's default factory makes it (the Agent loads both). */
+export function originPool(origin: string | URL, options: Undici.Pool.Options): Undici.Dispatcher {
+  return options.connections === 1 ? new Client(origin, options) : new Pool(origin, options);
+}
 
 /** undici's `Dispatcher.prototype.request`, which its index adds to every dispatcher. */
 const requestOn = require('undici/lib/api/api-request.js') as (

@@ -1,11 +1,11 @@
 import { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import type { Dispatcher } from 'undici';
+import type { buildConnector, Dispatcher } from 'undici';
 import { settleWithin } from '../../domain/timers.js';
-import { guardedConnector, type AddressPolicy, type ResolveAll } from './connector.js';
+import { abortsStayFinal, guardedConnector, type AddressPolicy, type ResolveAll } from './connector.js';
 import { LightHeaders, LightResponse, type RawHeaders } from './light-response.js';
 import type { EgressProxy } from '../../config/upstream-env.js';
-import { Agent, envHttpProxyAgent, request } from './undici-core.js';
+import { Agent, envHttpProxyAgent, originPool, request } from './undici-core.js';
 import { contentCoding } from './undici-text.js';
 
 /**
@@ -124,6 +124,8 @@ export function createUndiciFetch(options: UndiciFetchOptions = {}): UndiciFetch
   });
 }
 
+type Connector = buildConnector.connector;
+
 interface Target {
   readonly origin: string;
   readonly path: string;
@@ -146,9 +148,15 @@ function ownAgent(options: UndiciFetchOptions): Dispatcher {
   };
   const { proxy } = options;
   if (!proxy) return new Agent(agent);
+  // undici's proxy agent opens its tunnels with a connector of its own, past guardedConnector:
+  // its sockets are given the same abort handling here, as each origin's pool is made.
+  const factory = (origin: string | URL, opts: object): Dispatcher => {
+    const { connect } = opts as { connect?: unknown };
+    return originPool(origin, typeof connect === 'function' ? { ...opts, connect: abortsStayFinal(connect as Connector) } : opts);
+  };
   // Every value given, '' for none: undici would otherwise read process.env behind the config's back.
   const EnvHttpProxyAgent = envHttpProxyAgent();
-  return new EnvHttpProxyAgent({ ...agent, httpProxy: proxy.httpProxy, httpsProxy: proxy.httpsProxy, noProxy: proxy.noProxy });
+  return new EnvHttpProxyAgent({ ...agent, factory, httpProxy: proxy.httpProxy, httpsProxy: proxy.httpsProxy, noProxy: proxy.noProxy });
 }
 
 /** Splits an absolute URL without `new URL()` when it is a plain string (the SDK's case). */
