@@ -55,3 +55,18 @@ export function egressProxy(e: {
   if ((httpProxy === '' && httpsProxy === '') || e.NO_PROXY === '*') return undefined;
   return { httpsProxy, httpProxy, noProxy: [e.NO_PROXY ?? '', 'localhost', '127.0.0.1', '[::1]'].filter((s) => s !== '').join(',') };
 }
+
+/**
+ * undici's EnvHttpProxyAgent options for the proxy. Every value is given ('' for none), or undici
+ * would read process.env behind the config's back. A request to an http:// address goes to the
+ * proxy as a plain request naming the whole URL, as curl, Go and Python send it, not through a
+ * CONNECT tunnel: proxies commonly tunnel to port 443 only (Squid's default configuration).
+ */
+export function proxyAgentOptions(proxy: EgressProxy): {
+  readonly httpProxy: string;
+  readonly httpsProxy: string;
+  readonly noProxy: string;
+  readonly proxyTunnel: false;
+} {
+  return { httpProxy: proxy.httpProxy, httpsProxy: proxy.httpsProxy, noProxy: proxy.noProxy, proxyTunnel: false };
+}

@@ -6,16 +6,20 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
  * A forward HTTP proxy as companies run them: `CONNECT host:port` tunnels and absolute-form
  * requests (`GET http://host/path`). Names are resolved by the proxy alone, through `hosts` (a
  * name the gateway's own resolver cannot find reaches its upstream only through here).
+ * `connectPorts` refuses tunnels to other ports with 403, as Squid's default configuration does
+ * for every port but 443 (`http_access deny CONNECT !SSL_ports`).
  */
 export interface ForwardProxy {
   readonly url: string;
   /** `CONNECT` targets and absolute-form request URLs, in order, with the credentials each carried. */
   readonly seen: { readonly target: string; readonly auth: string | undefined }[];
+  /** Client connections accepted since start. */
+  connections(): number;
   close(): Promise<void>;
 }
 
 export async function startForwardProxy(
-  options: { readonly hosts?: Readonly<Record<string, string>>; readonly auth?: string } = {},
+  options: { readonly hosts?: Readonly<Record<string, string>>; readonly auth?: string; readonly connectPorts?: readonly number[] } = {},
 ): Promise<ForwardProxy> {
   const seen: { target: string; auth: string | undefined }[] = [];
   const hosts = options.hosts ?? {};
@@ -23,6 +27,7 @@ export async function startForwardProxy(
   const allowed = (req: IncomingMessage) =>
     options.auth === undefined || req.headers['proxy-authorization'] === `Basic ${Buffer.from(options.auth).toString('base64')}`;
   const sockets = new Set<Socket>();
+  let accepted = 0;
   const server: Server = createServer((req, res) => {
     seen.push({ target: req.url ?? '', auth: req.headers['proxy-authorization'] });
     if (!allowed(req)) {
@@ -33,17 +38,28 @@ export async function startForwardProxy(
     const headers = { ...req.headers };
     delete headers['proxy-authorization'];
     delete headers['proxy-connection'];
+    delete headers.connection;
     const out = httpRequest(
-      { host: resolve(target.hostname), port: target.port, path: target.pathname + target.search, method: req.method, headers },
+      // A connection of its own per request: what reaches the upstream ends with the client's request.
+      {
+        host: resolve(target.hostname),
+        port: target.port,
+        path: target.pathname + target.search,
+        method: req.method,
+        headers,
+        agent: false,
+      },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
       },
     );
     out.on('error', () => res.destroy());
+    res.on('close', () => out.destroy());
     req.pipe(out);
   });
   server.on('connection', (s: Socket) => {
+    accepted += 1;
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
@@ -54,6 +70,10 @@ export async function startForwardProxy(
       return;
     }
     const [host = '', port = '443'] = (req.url ?? '').split(/:(?=\d+$)/);
+    if (options.connectPorts && !options.connectPorts.includes(Number(port))) {
+      client.end('HTTP/1.1 403 Forbidden\r\n\r\n');
+      return;
+    }
     const upstream = connect(Number(port), resolve(host), () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length > 0) upstream.write(head);
@@ -71,6 +91,7 @@ export async function startForwardProxy(
   return {
     url: `http://127.0.0.1:${port}`,
     seen,
+    connections: () => accepted,
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((done) => server.close(() => done()));

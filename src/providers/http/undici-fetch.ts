@@ -4,7 +4,7 @@ import type { buildConnector, Dispatcher } from 'undici';
 import { settleWithin } from '../../domain/timers.js';
 import { abortsStayFinal, guardedConnector, type AddressPolicy, type ResolveAll } from './connector.js';
 import { LightHeaders, LightResponse, type RawHeaders } from './light-response.js';
-import type { EgressProxy } from '../../config/upstream-env.js';
+import { type EgressProxy, proxyAgentOptions } from '../../config/upstream-env.js';
 import { Agent, envHttpProxyAgent, originPool, request } from './undici-core.js';
 import { contentCoding } from './undici-text.js';
 
@@ -134,12 +134,15 @@ interface Target {
 
 /** A keep-alive Agent per provider; with a forward proxy, undici's agent that picks it or the Agent by NO_PROXY. */
 function ownAgent(options: UndiciFetchOptions): Dispatcher {
-  const agent = {
+  const pool = {
     ...(options.connections !== undefined ? { connections: options.connections } : {}),
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 60_000,
     keepAliveMaxTimeout: options.keepAliveMaxTimeoutMs ?? 600_000,
     headersTimeout: 0,
     bodyTimeout: 0,
+  };
+  const agent = {
+    ...pool,
     connect: guardedConnector({
       timeoutMs: options.connectTimeoutMs ?? 10_000,
       ...(options.addressPolicy ? { policy: options.addressPolicy } : {}),
@@ -149,14 +152,16 @@ function ownAgent(options: UndiciFetchOptions): Dispatcher {
   const { proxy } = options;
   if (!proxy) return new Agent(agent);
   // undici's proxy agent opens its tunnels with a connector of its own, past guardedConnector:
-  // its sockets are given the same abort handling here, as each origin's pool is made.
+  // its sockets are given the same abort handling here, as each origin's pool is made. The pool
+  // that carries plain http:// requests to the proxy is made with no options but that connector:
+  // it is given the keep-alive, the limits and the timeouts of the others.
   const factory = (origin: string | URL, opts: object): Dispatcher => {
     const { connect } = opts as { connect?: unknown };
-    return originPool(origin, typeof connect === 'function' ? { ...opts, connect: abortsStayFinal(connect as Connector) } : opts);
+    const own = { ...pool, ...opts };
+    return originPool(origin, typeof connect === 'function' ? { ...own, connect: abortsStayFinal(connect as Connector) } : own);
   };
-  // Every value given, '' for none: undici would otherwise read process.env behind the config's back.
   const EnvHttpProxyAgent = envHttpProxyAgent();
-  return new EnvHttpProxyAgent({ ...agent, factory, httpProxy: proxy.httpProxy, httpsProxy: proxy.httpsProxy, noProxy: proxy.noProxy });
+  return new EnvHttpProxyAgent({ ...agent, factory, ...proxyAgentOptions(proxy) });
 }
 
 /** Splits an absolute URL without `new URL()` when it is a plain string (the SDK's case). */
