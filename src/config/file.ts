@@ -6,6 +6,7 @@ import type { ModelDefinition } from '../catalog/models.js';
 import { type CatalogSyncConfig, catalogSectionSchema, catalogSyncOf } from './catalog-sync.js';
 import { checkProviderUrl } from './ssrf.js';
 import { timerMs } from './env-values.js';
+import { proxyUrlSchema } from './upstream-env.js';
 
 /**
  * The config file (CONFIG_FILE, YAML or JSON): providers, models and routing weights.
@@ -41,6 +42,8 @@ const providerSchema = z
       .regex(/^\d{4}-\d{2}-\d{2}$/, 'a date like 2023-06-01')
       .optional(),
     allow_link_local: z.boolean().default(false),
+    /** This provider's forward proxy, over HTTPS_PROXY / HTTP_PROXY; `none`: reached directly. */
+    proxy: z.union([z.literal('none'), proxyUrlSchema]).optional(),
   })
   .strict();
 
@@ -152,6 +155,8 @@ export interface ProviderSpec {
   readonly maxTokensField: 'max_tokens' | 'max_completion_tokens' | undefined;
   readonly anthropicVersion?: string | undefined;
   readonly allowLinkLocal: boolean;
+  /** A proxy URL or `none`; unset: the environment's (HTTPS_PROXY / HTTP_PROXY / NO_PROXY). */
+  readonly proxy?: string | undefined;
 }
 
 export interface RateLimitSpec {
@@ -282,6 +287,7 @@ export function loadConfigFile(path: string): FileConfig {
       maxTokensField: p.max_tokens_field,
       anthropicVersion: p.anthropic_version,
       allowLinkLocal: p.allow_link_local,
+      proxy: p.proxy,
     })),
     models: file.models.map((m) => ({
       id: m.id,

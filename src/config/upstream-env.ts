@@ -1,7 +1,10 @@
 import { z } from 'zod';
 import { emptyAsUndefined, number, text } from './env-values.js';
 
-const proxyUrl = () => z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional());
+/** A forward proxy's address: the environment's and a provider's own (`providers[].proxy`). */
+export const proxyUrlSchema = z.url({ protocol: /^https?$/ });
+
+const proxyUrl = () => z.preprocess(emptyAsUndefined, proxyUrlSchema.optional());
 
 // Per-provider caps on upstream requests in flight (the config file's providers[].max_in_flight
 // and providers[].queue_max override them for one provider), and the forward proxy upstream
@@ -54,6 +57,17 @@ export function egressProxy(e: {
   // `*` alone means every host directly (undici reads it only as the whole value, not in a list).
   if ((httpProxy === '' && httpsProxy === '') || e.NO_PROXY === '*') return undefined;
   return { httpsProxy, httpProxy, noProxy: [e.NO_PROXY ?? '', 'localhost', '127.0.0.1', '[::1]'].filter((s) => s !== '').join(',') };
+}
+
+/**
+ * The proxy one provider's calls go through: its own `providers[].proxy` when set, for every call
+ * of that provider (NO_PROXY and the loopback rule are the environment's: a provider that names a
+ * proxy means it), `none` for none, else the environment's.
+ */
+export function providerProxy(env: EgressProxy | undefined, own: string | undefined): EgressProxy | undefined {
+  if (own === undefined) return env;
+  if (own === 'none') return undefined;
+  return { httpsProxy: own, httpProxy: own, noProxy: '' };
 }
 
 /**

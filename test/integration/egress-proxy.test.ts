@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
+import { loadConfigFile } from '../../src/config/file.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { writeConfigFile } from '../helpers/config-file.js';
@@ -198,4 +199,88 @@ describe('a proxy setting that is not a URL', () => {
       expect(message).not.toContain('s3cret');
     },
   );
+});
+
+describe("a provider's own proxy setting", () => {
+  let upstream: Simulator;
+  let shared: ForwardProxy;
+  let own: ForwardProxy;
+  let app: App;
+  let clients: Clients;
+  const logs: string[] = [];
+
+  beforeAll(async () => {
+    upstream = await startSimulator({ latencyScale: 0 });
+    const hosts = { 'upstream.invalid': '127.0.0.1' };
+    [shared, own] = await Promise.all([startForwardProxy({ hosts }), startForwardProxy({ hosts, auth: 'team:own-s3cret' })]);
+    const base = `http://upstream.invalid:${new URL(upstream.url).port}/v1`;
+    const model = (id: string, provider: string) =>
+      `  - { id: ${id}, provider: ${provider}, upstream_id: "${id}/1", context_window: 8000, max_output_tokens: 100, input_price_per_million: 1, output_price_per_million: 2, family: ${id}, tier: small, quality: 0.5 }`;
+    const file = writeConfigFile(`providers:
+  - { name: viashared, kind: openai, base_url: "${base}" }
+  - { name: viaown, kind: openai, base_url: "${base}", proxy: "${own.url.replace('http://', 'http://team:own-s3cret@')}" }
+  - { name: direct, kind: openai, base_url: "${base}", proxy: none }
+include_builtin_models: false
+models:
+${model('shared-chat', 'viashared')}
+${model('own-chat', 'viaown')}
+${model('direct-chat', 'direct')}
+`);
+    const config = loadConfig({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      CONFIG_FILE: file,
+      SIMULATOR: 'off',
+      DEFAULT_MODEL: 'shared-chat',
+      DATABASE_URL: 'off',
+      RETRY_MAX_ATTEMPTS: '1',
+      METRICS_PORT: '0',
+      HTTP_PORT: '0',
+      LOG_LEVEL: 'debug',
+      HTTP_PROXY: shared.url,
+    });
+    const log = createLogger('debug', { write: (line: string) => void logs.push(line) });
+    app = await startApp(config, log, {});
+    clients = clientsFor(app.port);
+  });
+  afterAll(async () => {
+    clients?.close();
+    await app?.stop(100);
+    await Promise.all([upstream?.close(), shared?.close(), own?.close()]);
+  });
+
+  it('sends a provider that names a proxy through it, the others through HTTP_PROXY', async () => {
+    const { response } = await callUnary(clients.chat.chat.bind(clients.chat), ask('own-chat'));
+    expect(response.content).not.toBe('');
+    expect(own.seen).toEqual([{ target: expect.stringContaining('upstream.invalid:'), auth: expect.stringMatching(/^Basic /) }]);
+    expect(shared.seen).toEqual([]);
+    await callUnary(clients.chat.chat.bind(clients.chat), ask('shared-chat'));
+    expect(shared.seen.map((s) => s.target)).toEqual([expect.stringContaining('upstream.invalid:')]);
+  });
+
+  it('reaches a provider with proxy: none directly', async () => {
+    const before = shared.seen.length + own.seen.length;
+    // upstream.invalid resolves only at the proxies: reached directly, it cannot be found.
+    const err = await unaryError(clients.chat.chat.bind(clients.chat), ask('direct-chat'));
+    expect(grpc.status[err.code]).toBe('UNAVAILABLE');
+    expect(shared.seen.length + own.seen.length).toBe(before);
+  });
+
+  it('never writes its password to the log', () => {
+    expect(logs.join('\n')).not.toContain('own-s3cret');
+  });
+
+  it('refuses a proxy that is not an http(s) URL or none, without showing its password', () => {
+    const file = writeConfigFile(`providers:
+  - { name: p, kind: openai, base_url: "http://upstream.invalid/v1", proxy: "socks5://team:own-s3cret@proxy:1080" }
+`);
+    let message = '';
+    try {
+      loadConfigFile(file);
+    } catch (err) {
+      message = String(err);
+    }
+    expect(message).toMatch(/providers\[0\]\.proxy/);
+    expect(message).not.toContain('own-s3cret');
+  });
 });
