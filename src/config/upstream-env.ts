@@ -4,7 +4,13 @@ import { emptyAsUndefined, number, text } from './env-values.js';
 /** A forward proxy's address: the environment's and a provider's own (`providers[].proxy`). */
 export const proxyUrlSchema = z.url({ protocol: /^https?$/ });
 
-const proxyUrl = () => z.preprocess(emptyAsUndefined, proxyUrlSchema.optional());
+/** A value without `scheme://` is an http:// proxy (`proxy.corp:3128`), as curl, Go and Python read it. */
+function withHttpScheme(value: unknown): unknown {
+  const given = emptyAsUndefined(value);
+  return typeof given === 'string' && !given.includes('://') ? `http://${given}` : given;
+}
+
+const proxyUrl = () => z.preprocess(withHttpScheme, proxyUrlSchema.optional());
 
 // Per-provider caps on upstream requests in flight (the config file's providers[].max_in_flight
 // and providers[].queue_max override them for one provider), and the forward proxy upstream

@@ -183,10 +183,17 @@ describe('the proxy settings', () => {
     expect(loadConfig({ HTTPS_PROXY: 'http://p:3128', NO_PROXY: '*' }).upstream.proxy).toBeUndefined();
     expect(loadConfig({ NO_PROXY: 'example.com' }).upstream.proxy).toBeUndefined();
   });
+
+  it('read a proxy written without its scheme as http://, as curl, Go and Python do', () => {
+    expect(loadConfig({ HTTPS_PROXY: 'proxy.corp:3128', HTTP_PROXY: 'corp:s3cret@10.0.0.5:8080' }).upstream.proxy).toMatchObject({
+      httpsProxy: 'http://proxy.corp:3128',
+      httpProxy: 'http://corp:s3cret@10.0.0.5:8080',
+    });
+  });
 });
 
 describe('a proxy setting that is not a URL', () => {
-  it.each(['corp:s3cret@proxy:port', 'corp:s3cret@proxy:3128', 'socks5://corp:s3cret@proxy:1080', 'ftp://corp:s3cret@proxy:3128'])(
+  it.each(['corp:s3cret@proxy:port', 'corp:s3cret@pro xy:3128', 'socks5://corp:s3cret@proxy:1080', 'ftp://corp:s3cret@proxy:3128'])(
     '%s is refused at start-up, naming the setting, without showing its password',
     (value) => {
       let message = '';
