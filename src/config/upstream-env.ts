@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { emptyAsUndefined, number, text } from './env-values.js';
 
@@ -62,7 +63,24 @@ export function egressProxy(e: {
   const httpsProxy = e.HTTPS_PROXY ?? httpProxy;
   // `*` alone means every host directly (undici reads it only as the whole value, not in a list).
   if ((httpProxy === '' && httpsProxy === '') || e.NO_PROXY === '*') return undefined;
-  return { httpsProxy, httpProxy, noProxy: [e.NO_PROXY ?? '', 'localhost', '127.0.0.1', '[::1]'].filter((s) => s !== '').join(',') };
+  return { httpsProxy, httpProxy, noProxy: [...noProxyEntries(e.NO_PROXY), 'localhost', '127.0.0.1', '[::1]'].join(',') };
+}
+
+/**
+ * NO_PROXY's entries as undici compares them with a URL's host: an IPv6 address in brackets and
+ * in the URL's own spelling (`fd00::5` reads `[fd00::5]`, `::ffff:127.0.0.1` reads
+ * `[::ffff:7f00:1]`). Written bare, undici would take its last group for a port and never match.
+ */
+function noProxyEntries(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(/[,\s]+/)
+    .filter((entry) => entry !== '')
+    .map((entry) => {
+      const bracketed = /^\[([^\]]+)\](:\d+)?$/.exec(entry);
+      const address = isIP(entry) === 6 ? entry : bracketed?.[1];
+      if (address === undefined || isIP(address) !== 6) return entry;
+      return `${new URL(`http://[${address}]`).host}${bracketed?.[2] ?? ''}`;
+    });
 }
 
 /**

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { loadConfigFile } from '../../src/config/file.js';
+import { createUndiciFetch } from '../../src/providers/http/undici-fetch.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { writeConfigFile } from '../helpers/config-file.js';
@@ -289,5 +290,26 @@ ${model('direct-chat', 'direct')}
     }
     expect(message).toMatch(/providers\[0\]\.proxy/);
     expect(message).not.toContain('own-s3cret');
+  });
+});
+
+describe('NO_PROXY with an IPv6 address', () => {
+  it('reaches an address NO_PROXY names bare (::ffff:7f00:1), as Go reads it, directly', async () => {
+    const upstream = await startSimulator({ latencyScale: 0 });
+    const proxy = await startForwardProxy();
+    const fetch = createUndiciFetch({
+      proxy: loadConfig({ HTTP_PROXY: proxy.url, NO_PROXY: 'example.com,::ffff:7f00:1' }).upstream.proxy,
+    });
+    try {
+      const status = await fetch(`http://[::ffff:7f00:1]:${new URL(upstream.url).port}/v1/models`).then(
+        (res) => res.status,
+        (err: Error) => String(err.cause ?? err),
+      );
+      expect(proxy.seen.map((s) => s.target)).toEqual([]);
+      expect(status).toBe(200);
+    } finally {
+      await fetch.close();
+      await Promise.all([upstream.close(), proxy.close()]);
+    }
   });
 });

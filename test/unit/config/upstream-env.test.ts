@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type EgressProxy, providerProxy } from '../../../src/config/upstream-env.js';
+import { type EgressProxy, egressProxy, providerProxy } from '../../../src/config/upstream-env.js';
 
 describe('providerProxy', () => {
   const env: EgressProxy = { httpsProxy: 'http://env:3128', httpProxy: 'http://env:3128', noProxy: 'example.com,localhost' };
@@ -17,5 +17,19 @@ describe('providerProxy', () => {
 
   it('reaches a provider with proxy: none directly', () => {
     expect(providerProxy(env, 'none')).toBeUndefined();
+  });
+});
+
+describe('egressProxy', () => {
+  const noProxy = (value: string) => egressProxy({ HTTP_PROXY: 'http://p:3128', NO_PROXY: value })?.noProxy;
+
+  it('keeps names, host:port and IPv4 entries, and adds loopback', () => {
+    expect(noProxy('.example.com, api.internal:8443 10.0.0.5')).toBe('.example.com,api.internal:8443,10.0.0.5,localhost,127.0.0.1,[::1]');
+  });
+
+  it('writes IPv6 entries as a URL writes its host, with their port', () => {
+    expect(noProxy('fd00::5,2001:DB8:0::1,::ffff:127.0.0.1,[FD00::6]:8080')).toBe(
+      '[fd00::5],[2001:db8::1],[::ffff:7f00:1],[fd00::6]:8080,localhost,127.0.0.1,[::1]',
+    );
   });
 });
