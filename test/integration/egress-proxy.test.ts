@@ -313,3 +313,24 @@ describe('NO_PROXY with an IPv6 address', () => {
     }
   });
 });
+
+describe('a proxy that closes a tunnel without answering', () => {
+  it('fails the call, without opening tunnel after tunnel', async () => {
+    // gone.invalid:1 refuses the proxy's connection, and the proxy then drops the tunnel unanswered.
+    const proxy = await startForwardProxy({ hosts: { 'gone.invalid': '127.0.0.1' } });
+    const fetch = createUndiciFetch({ proxy: loadConfig({ HTTPS_PROXY: proxy.url }).upstream.proxy });
+    try {
+      const outcome = await Promise.race([
+        fetch('https://gone.invalid:1/v1/models', { signal: AbortSignal.timeout(5_000) }).then(
+          (res) => `HTTP ${res.status}`,
+          (err: Error) => `${err.message}: ${String(err.cause)}`,
+        ),
+        new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 8 s'), 8_000)),
+      ]);
+      expect({ outcome, tunnels: proxy.seen.length }).toEqual({ outcome: expect.stringMatching(/^fetch failed/), tunnels: 1 });
+    } finally {
+      await fetch.close(100);
+      await proxy.close();
+    }
+  });
+});

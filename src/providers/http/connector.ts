@@ -69,11 +69,8 @@ export function guardedConnector(options: ConnectorOptions): BuildConnector.conn
   };
 }
 
-/**
- * `connect` whose sockets never carry an aborted request back into the queue (the second point
- * above): for connectors this module does not build, such as the tunnels through a forward proxy.
- */
-export function abortsStayFinal(connect: BuildConnector.connector): BuildConnector.connector {
+/** `connect` whose sockets never carry an aborted request back into the queue (the second point above). */
+function abortsStayFinal(connect: BuildConnector.connector): BuildConnector.connector {
   return (opts, callback) => {
     connect(opts, (err, socket) => {
       if (err || !socket) {
@@ -82,6 +79,33 @@ export function abortsStayFinal(connect: BuildConnector.connector): BuildConnect
       }
       keepAbortsFromReconnecting(socket);
       callback(null, socket);
+    });
+  };
+}
+
+/**
+ * The connector undici's proxy agent opens its tunnels with (`CONNECT host:port`), made to behave
+ * as a direct one:
+ *
+ * - its sockets get the abort handling above;
+ * - a proxy that drops the tunnel before answering is a failed connection. undici reports it as
+ *   a socket error (UND_ERR_SOCKET), which its client takes for one that a new connection cures:
+ *   it opens another tunnel at once, and another, as fast as the proxy drops them, and the
+ *   request waits on, deaf to its abort signal. Any other error code fails the requests waiting.
+ */
+export function tunnelConnector(connect: BuildConnector.connector): BuildConnector.connector {
+  const final = abortsStayFinal(connect);
+  return (opts, callback) => {
+    final(opts, (err, socket) => {
+      if (!err && socket) callback(null, socket);
+      else if ((err as { code?: unknown } | null)?.code !== 'UND_ERR_SOCKET') callback(err ?? new Error('no socket'), null);
+      else {
+        const where = `${opts.hostname}${opts.port ? `:${opts.port}` : ''}`;
+        callback(
+          Object.assign(new Error(`the proxy closed the tunnel to ${where} unanswered`, { cause: err }), { code: 'ECONNRESET' }),
+          null,
+        );
+      }
     });
   };
 }

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { buildConnector, Dispatcher } from 'undici';
 import { settleWithin } from '../../domain/timers.js';
-import { abortsStayFinal, guardedConnector, type AddressPolicy, type ResolveAll } from './connector.js';
+import { guardedConnector, tunnelConnector, type AddressPolicy, type ResolveAll } from './connector.js';
 import { LightHeaders, LightResponse, type RawHeaders } from './light-response.js';
 import { type EgressProxy, proxyAgentOptions } from '../../config/upstream-env.js';
 import { Agent, envHttpProxyAgent, originPool, request } from './undici-core.js';
@@ -152,13 +152,13 @@ function ownAgent(options: UndiciFetchOptions): Dispatcher {
   const { proxy } = options;
   if (!proxy) return new Agent(agent);
   // undici's proxy agent opens its tunnels with a connector of its own, past guardedConnector:
-  // its sockets are given the same abort handling here, as each origin's pool is made. The pool
+  // it is made to behave as a direct one here (tunnelConnector), as each origin's pool is made. The pool
   // that carries plain http:// requests to the proxy is made with no options but that connector:
   // it is given the keep-alive, the limits and the timeouts of the others.
   const factory = (origin: string | URL, opts: object): Dispatcher => {
     const { connect } = opts as { connect?: unknown };
     const own = { ...pool, ...opts };
-    return originPool(origin, typeof connect === 'function' ? { ...own, connect: abortsStayFinal(connect as Connector) } : own);
+    return originPool(origin, typeof connect === 'function' ? { ...own, connect: tunnelConnector(connect as Connector) } : own);
   };
   const EnvHttpProxyAgent = envHttpProxyAgent();
   return new EnvHttpProxyAgent({ ...agent, factory, ...proxyAgentOptions(proxy) });
