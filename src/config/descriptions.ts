@@ -128,8 +128,8 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   UPSTREAM_QUEUE_MAX:
     'Calls that may wait for a slot per provider; a call finding the queue full, or whose deadline comes before a slot, is refused with RESOURCE_EXHAUSTED (`PROVIDER_BUSY`) and RetryInfo. `0`: no waiting. Overridden by `providers[].queue_max`.',
   HTTPS_PROXY:
-    'Forward proxy (`http://[user:password@]host:port`; without a scheme, `http://` is meant) for upstream calls and catalog sync to `https://` addresses; unset: `HTTP_PROXY`. The lower-case `https_proxy` is read too and wins. See [DEPLOYMENT.md](DEPLOYMENT.md#behind-a-forward-proxy).',
-  HTTP_PROXY: 'Forward proxy for `http://` addresses (and `https://` ones when `HTTPS_PROXY` is unset); `http_proxy` wins.',
+    'Forward proxy (`http://[user:password@]host:port`; without a scheme, `http://` is meant) for upstream calls and catalog sync to `https://` addresses; unset: they are reached directly, whatever `HTTP_PROXY` says (as curl and Go read it). The lower-case `https_proxy` is read too and wins. See [DEPLOYMENT.md](DEPLOYMENT.md#behind-a-forward-proxy).',
+  HTTP_PROXY: 'Forward proxy for `http://` addresses only; `http_proxy` wins.',
   NO_PROXY:
     'Hosts reached directly: comma-separated names (a name covers its subdomains; `.example.com` too), `host:port`, IP addresses (IPv6 bare or in brackets), or `*` for all; no address ranges (`10.0.0.0/8`). `localhost`, `127.0.0.1` and `[::1]` are always direct. `no_proxy` wins.',
   METRICS_HOST: 'Address of the `/metrics` HTTP server.',

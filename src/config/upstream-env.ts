@@ -28,7 +28,7 @@ export const UPSTREAM_ENV = {
 
 /** The forward proxy for outgoing HTTP, as the standard variables name it; undefined: none. */
 export interface EgressProxy {
-  /** For https:// targets (HTTPS_PROXY, else HTTP_PROXY, as curl and Go read them); '' : direct. */
+  /** For https:// targets: HTTPS_PROXY only, as curl, Go and Python read it (not undici's HTTP_PROXY fallback); '' : direct. */
   readonly httpsProxy: string;
   /** For http:// targets; '' : direct. */
   readonly httpProxy: string;
@@ -60,7 +60,7 @@ export function egressProxy(e: {
   readonly NO_PROXY?: string | undefined;
 }): EgressProxy | undefined {
   const httpProxy = e.HTTP_PROXY ?? '';
-  const httpsProxy = e.HTTPS_PROXY ?? httpProxy;
+  const httpsProxy = e.HTTPS_PROXY ?? '';
   // `*` alone means every host directly (undici reads it only as the whole value, not in a list).
   if ((httpProxy === '' && httpsProxy === '') || e.NO_PROXY === '*') return undefined;
   return { httpsProxy, httpProxy, noProxy: [...noProxyEntries(e.NO_PROXY), 'localhost', '127.0.0.1', '[::1]'].join(',') };
@@ -92,6 +92,19 @@ export function providerProxy(env: EgressProxy | undefined, own: string | undefi
   if (own === undefined) return env;
   if (own === 'none') return undefined;
   return { httpsProxy: own, httpProxy: own, noProxy: '' };
+}
+
+/**
+ * The proxy for requests to `url`'s scheme (a provider calls its base_url's origin only, a catalog
+ * fetch its one URL): HTTPS_PROXY for https://, HTTP_PROXY for http://, undefined for none. Both of
+ * undici's settings get that one proxy: on its own, undici sends https:// through HTTP_PROXY when
+ * HTTPS_PROXY is unset, which curl, Go and Python never do.
+ */
+export function proxyFor(proxy: EgressProxy | undefined, url: string): EgressProxy | undefined {
+  if (!proxy) return undefined;
+  const scheme = /^([a-z][a-z\d+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  const chosen = scheme === 'https' ? proxy.httpsProxy : scheme === 'http' ? proxy.httpProxy : '';
+  return chosen === '' ? undefined : { httpsProxy: chosen, httpProxy: chosen, noProxy: proxy.noProxy };
 }
 
 /**

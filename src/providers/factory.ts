@@ -1,5 +1,5 @@
 import type { ProviderSpec } from '../config/file.js';
-import { providerProxy } from '../config/upstream-env.js';
+import { providerProxy, proxyFor } from '../config/upstream-env.js';
 import { AnthropicProvider } from './anthropic/provider.js';
 import { OpenAIProvider } from './openai/provider.js';
 import type { UpstreamHttpOptions } from './http/upstream-http.js';
@@ -10,7 +10,11 @@ export type UpstreamLimits = Pick<UpstreamHttpOptions, 'maxBodyBytes' | 'maxEven
 
 /** One provider client per declared provider, by kind. Keys come from the environment only. */
 export function createProvider(spec: ProviderSpec, apiKey: string, limits: UpstreamLimits = {}): Provider {
-  const http: UpstreamHttpOptions = { ...limits, proxy: providerProxy(limits.proxy, spec.proxy), allowLinkLocal: spec.allowLinkLocal };
+  const http: UpstreamHttpOptions = {
+    ...limits,
+    proxy: proxyFor(providerProxy(limits.proxy, spec.proxy), spec.baseURL),
+    allowLinkLocal: spec.allowLinkLocal,
+  };
   switch (spec.kind) {
     case 'openai':
       return new OpenAIProvider({

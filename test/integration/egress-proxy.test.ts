@@ -56,12 +56,14 @@ describe('upstream calls with HTTP_PROXY set', () => {
   - { name: beta, kind: anthropic, base_url: "http://anthropic.invalid:${port(anthropic)}", api_key_env: BETA_KEY }
   - { name: local, kind: openai, base_url: "${openai.baseURL}", api_key_env: ALPHA_KEY }
   - { name: bypass, kind: openai, base_url: "http://direct.invalid:${port(openai)}/v1", api_key_env: ALPHA_KEY }
+  - { name: secure, kind: openai, base_url: "https://secure.invalid/v1", api_key_env: ALPHA_KEY }
 include_builtin_models: false
 models:
   - { id: alpha-chat, provider: alpha, upstream_id: "alpha/chat-1", context_window: 8000, max_output_tokens: 100, input_price_per_million: 1, output_price_per_million: 2, family: a, tier: small, quality: 0.5 }
   - { id: beta-claude, provider: beta, upstream_id: claude-test, context_window: 8000, max_output_tokens: 100, input_price_per_million: 3, output_price_per_million: 15, family: b, tier: large, quality: 0.9 }
   - { id: local-chat, provider: local, upstream_id: "local/chat-1", context_window: 8000, max_output_tokens: 100, input_price_per_million: 1, output_price_per_million: 2, family: l, tier: small, quality: 0.5 }
   - { id: bypass-chat, provider: bypass, upstream_id: "bypass/chat-1", context_window: 8000, max_output_tokens: 100, input_price_per_million: 1, output_price_per_million: 2, family: d, tier: small, quality: 0.5 }
+  - { id: secure-chat, provider: secure, upstream_id: "secure/chat-1", context_window: 8000, max_output_tokens: 100, input_price_per_million: 1, output_price_per_million: 2, family: s, tier: small, quality: 0.5 }
 catalog:
   sync:
     openrouter: { url: "http://catalog.invalid:${new URL(source.url).port}/api/v1/models" }
@@ -165,6 +167,14 @@ catalog:
     expect(proxy.seen.slice(before)).toEqual([]);
   });
 
+  it('reaches an https:// upstream directly when only HTTP_PROXY is set, as Go, curl and Python do', async () => {
+    const before = proxy.seen.length;
+    // secure.invalid resolves nowhere: reached directly, it cannot be found.
+    const err = await unaryError(clients.chat.chat.bind(clients.chat), ask('secure-chat'));
+    expect(grpc.status[err.code]).toBe('UNAVAILABLE');
+    expect(proxy.seen.slice(before).map((s) => s.target)).toEqual([]);
+  });
+
   it('never writes the proxy password to the log', () => {
     expect(logs.length).toBeGreaterThan(0);
     expect(logs.join('\n')).not.toContain('s3cret-pass');
@@ -177,8 +187,8 @@ describe('the proxy settings', () => {
       httpsProxy: 'http://lower:3128',
       httpProxy: '',
     });
-    expect(loadConfig({ HTTP_PROXY: 'http://p:3128' }).upstream.proxy).toMatchObject({
-      httpsProxy: 'http://p:3128',
+    expect(loadConfig({ HTTPS_PROXY: 'http://s:3128', HTTP_PROXY: 'http://p:3128' }).upstream.proxy).toMatchObject({
+      httpsProxy: 'http://s:3128',
       httpProxy: 'http://p:3128',
     });
     expect(loadConfig({ HTTPS_PROXY: 'http://p:3128', NO_PROXY: '*' }).upstream.proxy).toBeUndefined();

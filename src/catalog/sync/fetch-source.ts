@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
 import { z } from 'zod';
-import { type EgressProxy, proxyAgentOptions } from '../../config/upstream-env.js';
+import { type EgressProxy, proxyAgentOptions, proxyFor } from '../../config/upstream-env.js';
 import { SyncError } from './errors.js';
 
 /**
@@ -56,7 +56,7 @@ export async function fetchText(url: string, options: FetchOptions): Promise<str
   const signal = AbortSignal.any([options.signal, timeout]);
   const where = redact(parsed);
   // A run every few minutes at most: an agent of its own, closed after, keeps no state between runs.
-  const { proxy } = options;
+  const proxy = proxyFor(options.proxy, parsed.href);
   const dispatcher: Dispatcher | undefined = proxy ? new EnvHttpProxyAgent(proxyAgentOptions(proxy)) : undefined;
   try {
     const res = await request(parsed, {

@@ -65,7 +65,8 @@ export interface UndiciFetchOptions {
   /** Replaces the system resolver for those checks (tests). */
   readonly resolve?: ResolveAll;
   /**
-   * The forward proxy (HTTPS_PROXY / HTTP_PROXY / NO_PROXY). A proxied request's connection is
+   * The forward proxy (HTTPS_PROXY / HTTP_PROXY / NO_PROXY), as `proxyFor` gives it for the
+   * origin called (undici sends https:// through `httpProxy` when `httpsProxy` is ''). A proxied request's connection is
    * to the proxy, which resolves the upstream's name: the address rules then apply to the
    * configured URL only (checked at start-up), not to what the proxy connects to.
    */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type EgressProxy, egressProxy, providerProxy } from '../../../src/config/upstream-env.js';
+import { type EgressProxy, egressProxy, providerProxy, proxyFor } from '../../../src/config/upstream-env.js';
 
 describe('providerProxy', () => {
   const env: EgressProxy = { httpsProxy: 'http://env:3128', httpProxy: 'http://env:3128', noProxy: 'example.com,localhost' };
@@ -31,5 +31,29 @@ describe('egressProxy', () => {
     expect(noProxy('fd00::5,2001:DB8:0::1,::ffff:127.0.0.1,[FD00::6]:8080')).toBe(
       '[fd00::5],[2001:db8::1],[::ffff:7f00:1],[fd00::6]:8080,localhost,127.0.0.1,[::1]',
     );
+  });
+});
+
+describe('proxyFor', () => {
+  const both: EgressProxy = { httpsProxy: 'http://s:3128', httpProxy: 'http://p:3128', noProxy: 'localhost' };
+  const httpOnly: EgressProxy = { httpsProxy: '', httpProxy: 'http://p:3128', noProxy: 'localhost' };
+
+  it("gives each scheme its own variable's proxy, for both of undici's settings", () => {
+    expect(proxyFor(both, 'https://api.example.com/v1')).toEqual({
+      httpsProxy: 'http://s:3128',
+      httpProxy: 'http://s:3128',
+      noProxy: 'localhost',
+    });
+    expect(proxyFor(both, 'HTTP://ollama:11434/v1')).toEqual({
+      httpsProxy: 'http://p:3128',
+      httpProxy: 'http://p:3128',
+      noProxy: 'localhost',
+    });
+  });
+
+  it('sends https:// directly when only HTTP_PROXY is set, and file: or no proxy never through one', () => {
+    expect(proxyFor(httpOnly, 'https://api.example.com/v1')).toBeUndefined();
+    expect(proxyFor(both, 'file:///srv/models.json')).toBeUndefined();
+    expect(proxyFor(undefined, 'https://api.example.com/v1')).toBeUndefined();
   });
 });
