@@ -46,21 +46,3 @@ export function httpConfig(
     maxConnections: e.HTTP_MAX_CONNECTIONS,
   };
 }
-
-/**
- * Node's server options that bound how long a request may take to arrive: the whole request
- * (`requestTimeout`, a 408 and the connection closed) and its headers alike, checked every
- * quarter of it (Node's default, every 30 s, would let a 1 s limit run to 31 s). None at 0.
- */
-export function requestTimeouts(requestTimeoutMs: number): {
-  readonly requestTimeout: number;
-  readonly headersTimeout?: number;
-  readonly connectionsCheckingInterval?: number;
-} {
-  if (requestTimeoutMs === 0) return { requestTimeout: 0 };
-  return {
-    requestTimeout: requestTimeoutMs,
-    headersTimeout: requestTimeoutMs,
-    connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(requestTimeoutMs / 4))),
-  };
-}

@@ -3,7 +3,6 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { Logger } from 'pino';
 import type { ApiKeyStore } from '../access/keys.js';
 import type { Config } from '../config/config.js';
-import { requestTimeouts } from '../config/http-env.js';
 import { capNetConnections } from '../domain/connection-cap.js';
 import { listenError } from '../config/listen-error.js';
 import type { TlsFiles } from '../config/tls-files.js';
@@ -233,4 +232,22 @@ function sendError(reply: FastifyReply, status: number, type: string, code: stri
       ...(typeof requestId === 'string' ? { request_id: requestId } : {}),
     },
   });
+}
+
+/**
+ * Node's server options that bound how long a request may take to arrive: the whole request
+ * (`requestTimeout`, a 408 and the connection closed) and its headers alike, checked every
+ * quarter of it (Node's default, every 30 s, would let a 1 s limit run to 31 s). None at 0.
+ */
+function requestTimeouts(requestTimeoutMs: number): {
+  readonly requestTimeout: number;
+  readonly headersTimeout?: number;
+  readonly connectionsCheckingInterval?: number;
+} {
+  if (requestTimeoutMs === 0) return { requestTimeout: 0 };
+  return {
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: requestTimeoutMs,
+    connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(requestTimeoutMs / 4))),
+  };
 }
