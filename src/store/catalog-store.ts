@@ -61,12 +61,13 @@ export class CatalogStore {
       .selectFrom('catalog_runtime_history')
       .select((eb) => [eb.fn.countAll().as('n'), eb.fn.max('at').as('at')])
       .executeTakeFirst();
+    // A changed value adds a row and a retired model leaves the current ones, whatever the run's
+    // clock said; the latest fetch time still moves with a run that changed nothing.
     const synced = await db
       .selectFrom('catalog_synced_models')
-      .where('current', '=', 1)
-      .select((eb) => [eb.fn.countAll().as('n'), eb.fn.max('fetched_at').as('at')])
+      .select((eb) => [eb.fn.countAll().as('n'), eb.fn.sum('current').as('current'), eb.fn.max('fetched_at').as('at')])
       .executeTakeFirst();
-    return `${String(runtime?.n)}:${String(runtime?.at)}/${String(synced?.n)}:${String(synced?.at)}`;
+    return `${String(runtime?.n)}:${String(runtime?.at)}/${String(synced?.n)}:${String(synced?.current)}:${String(synced?.at)}`;
   }
 
   async runtimeModels(): Promise<RuntimeModel[]> {
@@ -163,11 +164,6 @@ export class CatalogStore {
     }));
   }
 
-  /**
-   * Records a run. A successful one replaces the source's current rows: unchanged values only get a
-   * new fetch time, changed ones a new row (the old one stays as history), models the source no
-   * longer lists are retired. A failed run is recorded and leaves the current rows as they were.
-   */
   /** When any replica last started a run of this source (epoch ms): the scheduler skips a tick another replica already ran. */
   async lastSyncStart(source: string): Promise<number | undefined> {
     const row = await this.db()
@@ -178,6 +174,11 @@ export class CatalogStore {
     return row?.last === null || row?.last === undefined ? undefined : Number(row.last);
   }
 
+  /**
+   * Records a run. A successful one replaces the source's current rows: unchanged values only get a
+   * new fetch time, changed ones a new row (the old one stays as history), models the source no
+   * longer lists are retired. A failed run is recorded and leaves the current rows as they were.
+   */
   async recordSync(report: SyncReport): Promise<string> {
     const runId = randomUUID();
     const at = report.finishedAt.getTime();

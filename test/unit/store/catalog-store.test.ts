@@ -54,6 +54,24 @@ describe('synced catalog rows', () => {
     expect((await store.history('gpt-4o', 'inputPricePerMillion', 10)).map((c) => c.newValue)).toEqual(['2.5']);
   });
 
+  it("a source's run stamped before another source's last run (a replica's clock behind) changes the fingerprint", async () => {
+    const arena = (day: number, quality: number): SyncReport => ({
+      ...report(day, []),
+      source: 'arena',
+      models: [{ source: 'arena', externalId: 'gpt-4o', quality, raw: { id: 'gpt-4o' } }],
+    });
+    await store.recordSync(arena(3, 0.8));
+    await store.recordSync(report(1, [model('openai/gpt-4o', 2.5), model('x/solo', 1)]));
+    let seen = await store.fingerprint();
+    // A value changed by a run stamped before arena's.
+    await store.recordSync(report(2, [model('openai/gpt-4o', 2.5), model('x/solo', 1.5)]));
+    expect(await store.fingerprint()).not.toBe(seen);
+    seen = await store.fingerprint();
+    // A model retired by such a run.
+    await store.recordSync(report(2, [model('openai/gpt-4o', 2.5)]));
+    expect(await store.fingerprint()).not.toBe(seen);
+  });
+
   it('a failed run is recorded but changes nothing; a model no longer listed is retired into history', async () => {
     await store.recordSync(report(1, [model('openai/gpt-4o', 2.5), model('x/solo', 1)]));
     const before = await store.currentSynced();
