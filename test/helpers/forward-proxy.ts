@@ -50,7 +50,9 @@ export async function startForwardProxy(
         agent: false,
       },
       (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        // Hop-by-hop: the upstream's connection closing is not the client's, whose connection stays open as a proxy's does.
+        const { connection: _connection, 'keep-alive': _keepAlive, ...answerHeaders } = answer.headers;
+        res.writeHead(answer.statusCode ?? 502, answerHeaders);
         answer.pipe(res);
       },
     );

@@ -18,6 +18,28 @@ export interface FetchOptions {
   readonly headers?: Readonly<Record<string, string>>;
   /** HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as upstream calls go. */
   readonly proxy?: EgressProxy | undefined;
+  /** A run's proxy agents, kept across its fetches; without them each fetch opens and closes its own. */
+  readonly agents?: ProxyAgents;
+}
+
+/** The proxy agents of one run that fetches many documents: one connection to the proxy, not one per document. */
+export class ProxyAgents {
+  private readonly open = new Map<string, Dispatcher>();
+
+  get(proxy: EgressProxy): Dispatcher {
+    const key = `${proxy.httpProxy}\u0000${proxy.noProxy}`;
+    let agent = this.open.get(key);
+    if (!agent) {
+      agent = new EnvHttpProxyAgent(proxyAgentOptions(proxy));
+      this.open.set(key, agent);
+    }
+    return agent;
+  }
+
+  close(): void {
+    for (const agent of this.open.values()) agent.destroy().catch(() => undefined);
+    this.open.clear();
+  }
 }
 
 export const DEFAULT_FETCH_TIMEOUT_MS = 30_000;
@@ -55,9 +77,11 @@ export async function fetchText(url: string, options: FetchOptions): Promise<str
   const timeout = AbortSignal.timeout(options.timeoutMs);
   const signal = AbortSignal.any([options.signal, timeout]);
   const where = redact(parsed);
-  // A run every few minutes at most: an agent of its own, closed after, keeps no state between runs.
+  // A run every few minutes at most: an agent of its own (or its run's), closed after, keeps no state between runs.
   const proxy = proxyFor(options.proxy, parsed.href);
-  const dispatcher: Dispatcher | undefined = proxy ? new EnvHttpProxyAgent(proxyAgentOptions(proxy)) : undefined;
+  const dispatcher: Dispatcher | undefined = proxy
+    ? (options.agents?.get(proxy) ?? new EnvHttpProxyAgent(proxyAgentOptions(proxy)))
+    : undefined;
   try {
     const res = await request(parsed, {
       method: 'GET',
@@ -104,7 +128,7 @@ export async function fetchText(url: string, options: FetchOptions): Promise<str
     const cause = err instanceof Error ? ((err as { code?: string }).code ?? err.message) : String(err);
     throw new SyncError('unreachable', `${where} could not be reached: ${cause}`);
   } finally {
-    dispatcher?.destroy().catch(() => undefined);
+    if (!options.agents) dispatcher?.destroy().catch(() => undefined);
   }
 }
 

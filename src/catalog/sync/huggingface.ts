@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SyncError } from './errors.js';
-import { fetchOptions, fetchText, parseJson, type SourceLimits, sourceName, tokenCount } from './fetch-source.js';
+import { fetchOptions, fetchText, parseJson, ProxyAgents, type SourceLimits, sourceName, tokenCount } from './fetch-source.js';
 import type { CatalogSource, SourceModel } from './types.js';
 
 /**
@@ -71,24 +71,25 @@ export function createHuggingFaceSource(options: HuggingFaceSourceOptions): Cata
         return found.map(normaliseHubModel);
       }
       const models: SourceModel[] = [];
-      for (const id of options.models) {
-        const url = base.startsWith('file:') ? `${base}/${id}.json` : `${base}/${id.split('/').map(encodeURIComponent).join('/')}`;
-        try {
-          models.push(
-            normaliseHubModel(
-              parseJson(await fetchText(url, fetchOptions(options, signal, headers)), modelSchema, `Hugging Face model ${id}`),
-            ),
-          );
-        } catch (err) {
-          // A model that is gone, renamed or gated is one model's problem, not the whole run's.
-          if (err instanceof SyncError && /HTTP (401|403|404)\b|ENOENT/.test(err.message) && options.models.length > 1) {
-            const message = `Hugging Face model ${id} skipped: ${err.message}`;
-            if (notes?.skip) notes.skip(id, message);
-            else notes?.warn(message);
-            continue;
+      const fetching = { ...fetchOptions(options, signal, headers), agents: new ProxyAgents() };
+      try {
+        for (const id of options.models) {
+          const url = base.startsWith('file:') ? `${base}/${id}.json` : `${base}/${id.split('/').map(encodeURIComponent).join('/')}`;
+          try {
+            models.push(normaliseHubModel(parseJson(await fetchText(url, fetching), modelSchema, `Hugging Face model ${id}`)));
+          } catch (err) {
+            // A model that is gone, renamed or gated is one model's problem, not the whole run's.
+            if (err instanceof SyncError && /HTTP (401|403|404)\b|ENOENT/.test(err.message) && options.models.length > 1) {
+              const message = `Hugging Face model ${id} skipped: ${err.message}`;
+              if (notes?.skip) notes.skip(id, message);
+              else notes?.warn(message);
+              continue;
+            }
+            throw err;
           }
-          throw err;
         }
+      } finally {
+        fetching.agents.close();
       }
       if (models.length === 0 && options.models.length > 0)
         throw new SyncError('http', 'Hugging Face: none of the configured models could be read');

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SyncError } from '../../../../src/catalog/sync/errors.js';
 import { createHuggingFaceSource } from '../../../../src/catalog/sync/huggingface.js';
 import type { SourceModel } from '../../../../src/catalog/sync/types.js';
+import { startForwardProxy } from '../../../helpers/forward-proxy.js';
 import { FIXTURES, type SourceServer, fixture, startSourceServer } from '../../../helpers/source-server.js';
 
 let server: SourceServer;
@@ -35,6 +36,27 @@ describe('Hugging Face Hub source', () => {
     // The Hub cannot tell whether the serving engine has a JSON Schema mode.
     expect(byId(models, 'Qwen/Qwen2.5-VL-7B-Instruct')?.capabilities).not.toHaveProperty('jsonSchema');
     expect(server.requests.find((r) => r.path.startsWith('/api/models/meta-llama'))?.headers.authorization).toBe('Bearer hf_test');
+  });
+
+  it('reads every model of a run through the same connections to a forward proxy, not one per model', async () => {
+    const proxy = await startForwardProxy({ hosts: { 'hub.invalid': '127.0.0.1' } });
+    const ids = [...MODELS, 'meta-llama/Llama-3.1-8B-Instruct-copy', 'Qwen/Qwen2.5-VL-7B-Instruct-copy'];
+    server.set('/api/models/meta-llama/Llama-3.1-8B-Instruct-copy', { body: fixture('hf/meta-llama/Llama-3.1-8B-Instruct.json') });
+    server.set('/api/models/Qwen/Qwen2.5-VL-7B-Instruct-copy', { body: fixture('hf/Qwen/Qwen2.5-VL-7B-Instruct.json') });
+    try {
+      const url = `http://hub.invalid:${new URL(server.url).port}/api/models`;
+      const models = await createHuggingFaceSource({
+        url,
+        models: ids,
+        proxy: { httpProxy: proxy.url, httpsProxy: proxy.url, noProxy: '' },
+      }).load(signal());
+      expect(models).toHaveLength(ids.length);
+      expect(proxy.seen.map((s) => s.target)).toEqual(ids.map((id) => `${url}/${id}`));
+      // undici's pool to the proxy may open a second connection while the first is handed back.
+      expect(proxy.connections()).toBeLessThanOrEqual(2);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('skips a configured model that is gone, with a warning, and keeps the others', async () => {
