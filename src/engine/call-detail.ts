@@ -79,6 +79,9 @@ export interface RelayedSoFar {
   readonly text: string;
   /** From the call's arrival to its first delta; undefined before one. */
   readonly timeToFirstTokenMs: number | undefined;
+  /** The model the text came from (the last one, after a restart); undefined before any text. */
+  readonly model?: string | undefined;
+  readonly provider?: string | undefined;
 }
 
 /**
@@ -138,15 +141,28 @@ export function streamTeller(ctx: CallContext): ((event: EngineStreamEvent) => v
   let content = '';
   let firstDeltaMs: number | undefined;
   let cache: CallAnswer['cache'];
-  upstream.relaying?.(() => ({ text: content, timeToFirstTokenMs: firstDeltaMs }));
+  let model: string | undefined;
+  let provider: string | undefined;
+  upstream.relaying?.(() =>
+    firstDeltaMs === undefined
+      ? { text: content, timeToFirstTokenMs: undefined }
+      : { text: content, timeToFirstTokenMs: firstDeltaMs, model, provider },
+  );
   return (event) => {
     if (event.type === 'delta') {
       content += event.content;
       firstDeltaMs ??= performance.now() - ctx.startedAt;
-    } else if (event.type === 'started') cache = event.cache;
+    } else if (event.type === 'started') {
+      cache = event.cache;
+      model = event.model;
+      provider = event.provider;
+    }
     // The answer starts over on the next model: what came before it is not part of the answer.
-    else if (event.type === 'restarted') content = '';
-    else if (event.type === 'completed') {
+    else if (event.type === 'restarted') {
+      content = '';
+      model = event.nextModel;
+      provider = event.nextProvider;
+    } else if (event.type === 'completed') {
       answered.call(upstream, {
         content,
         toolCalls: event.toolCalls,

@@ -78,8 +78,9 @@ export function toCallRecord(call: DetailedCall, options: LedgerListenerOptions)
     protocol: call.protocol,
     keyName: detail.keyName,
     requestedModel: batch ? undefined : detail.request?.model,
-    model: answer?.model || undefined,
-    provider: answer?.provider || undefined,
+    // A stream that ended early answered in part: its cost is grouped under the model its client was sent text from.
+    model: (answer?.model ?? detail.relayed?.model) || undefined,
+    provider: (answer?.provider ?? detail.relayed?.provider) || undefined,
     outcome: call.code === 'OK' ? 'success' : 'error',
     code: call.code,
     reason: failure?.reason || undefined,

@@ -29,7 +29,7 @@ describe('LEDGER_CONTENT=full', () => {
     const db = h.app.ledger.database()?.db;
     if (!db) throw new Error('ledger not open');
     await h.app.ledger.store?.flush();
-    return db.selectFrom('ledger_calls').select(['method', 'request_id', 'prompt', 'answer']).orderBy('ts').execute();
+    return db.selectFrom('ledger_calls').select(['method', 'request_id', 'prompt', 'answer', 'model', 'provider']).orderBy('ts').execute();
   }
 
   it('records the prompt and the whole answer of a Chat and of a StreamChat', async () => {
@@ -43,13 +43,13 @@ describe('LEDGER_CONTENT=full', () => {
     const streamedText = text(streamed.messages);
     expect(streamed.messages.filter((m) => m.event?.$case === 'delta').length).toBeGreaterThan(1);
     const recorded = await rows();
-    expect(recorded.map(({ request_id: _, ...r }) => r)).toEqual([
+    expect(recorded.map(({ request_id: _, model: _m, provider: _p, ...r }) => r)).toEqual([
       { method: '/orchestrator.v1.ChatService/Chat', prompt: 'first question', answer: unary.response.content },
       { method: '/orchestrator.v1.ChatService/StreamChat', prompt: 'second question', answer: streamedText },
     ]);
   });
 
-  it('records the text a stream relayed before its client cancelled it, or before the upstream cut it', async () => {
+  it('records the text a stream relayed before its client cancelled it, or before the upstream cut it, and the model it came from', async () => {
     h.upstream.injectFault({ kind: 'slow', tokensPerSecond: 20, model: 'gpt-4o', times: 1 });
     const call = h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o', prompt: 'cancelled midway' }));
     call.on('error', () => undefined);
@@ -85,6 +85,9 @@ describe('LEDGER_CONTENT=full', () => {
     // Deltas already relayed may still be on their way to a client that stopped reading.
     expect(cancelled.startsWith(sent)).toBe(true);
     expect(recorded.find((r) => r.prompt === 'cut midway')?.answer).toBe(relayed);
+    // The model whose text the client was sent, as GetUsage groups its cost.
+    expect(recorded.find((r) => r.prompt === 'cancelled midway')).toMatchObject({ model: 'gpt-4o', provider: 'openai' });
+    expect(recorded.find((r) => r.prompt === 'cut midway')).toMatchObject({ model: 'gpt-4o-mini', provider: 'openai' });
   });
 
   it('records the tool calls of an answer that called tools, streamed or not', async () => {
