@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ChatServiceClient } from '../gen/orchestrator/v1/chat.js';
 import { ModelServiceClient } from '../gen/orchestrator/v1/models.js';
 import { StatsServiceClient } from '../gen/orchestrator/v1/stats.js';
-import type { CliOptions, TlsOptions } from './args.js';
+import { type CliOptions, type TlsOptions, UsageError } from './args.js';
 
 /** The three service clients over one channel, and what every call sends. */
 export interface Connection {
@@ -17,14 +17,29 @@ export interface Connection {
   close(): void;
 }
 
+/** Throws UsageError when a file named on the command line cannot be read: no call was made. */
 export function channelCredentials(options: TlsOptions): grpc.ChannelCredentials {
-  return options.tls
-    ? grpc.credentials.createSsl(
-        options.caFile === undefined ? null : readFileSync(options.caFile),
-        options.clientCert === undefined ? null : readFileSync(options.clientCert.keyFile),
-        options.clientCert === undefined ? null : readFileSync(options.clientCert.certFile),
-      )
-    : grpc.credentials.createInsecure();
+  if (!options.tls) return grpc.credentials.createInsecure();
+  const ca = options.caFile === undefined ? null : readFlagFile('--ca-file', options.caFile);
+  const key = options.clientCert === undefined ? null : readFlagFile('--key-file', options.clientCert.keyFile);
+  const cert = options.clientCert === undefined ? null : readFlagFile('--cert-file', options.clientCert.certFile);
+  try {
+    return grpc.credentials.createSsl(ca, key, cert);
+  } catch (err) {
+    // OpenSSL's message ("PEM routines::no start line") names neither the flag nor the file.
+    throw new UsageError(
+      `--cert-file and --key-file: not a PEM certificate and its key (${err instanceof Error ? err.message : String(err)})`,
+    );
+  }
+}
+
+function readFlagFile(flag: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
+    throw new UsageError(`${flag}: cannot read ${path} (${reason})`);
+  }
 }
 
 export function connect(options: CliOptions): Connection {

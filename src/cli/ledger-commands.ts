@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { AttemptOutcome, attemptOutcomeToJSON } from '../gen/orchestrator/v1/common.js';
 import { codeToJSON } from '../gen/google/rpc/code.js';
 import { GetUsageResponse, ListCallsResponse, UsageGroup, UsageServiceClient, type UsageFilter } from '../gen/orchestrator/v1/usage.js';
-import { COMMON_OPTIONS, DEFAULT_ADDR, LEDGER_COMMANDS, OPTIONS, parseDuration, tlsOptions, type TlsOptions, UsageError } from './args.js';
+import { COMMON_OPTIONS, DEFAULT_ADDR, LEDGER_COMMANDS, OPTIONS, parseDuration, tlsOptions, UsageError } from './args.js';
 import { channelCredentials, isServiceError } from './connection.js';
 import { describeError } from './errors.js';
 
@@ -79,9 +79,9 @@ export async function runLedgerCommand(
   let groups: UsageGroup[];
   let limit: number;
   let timeoutMs: number;
-  let tls: TlsOptions;
+  let credentials: grpc.ChannelCredentials;
   try {
-    tls = tlsOptions(v);
+    credentials = channelCredentials(tlsOptions(v));
     const since = v.since === undefined ? undefined : Date.now() - parseDuration(v.since, '--since');
     filter = {
       startTime: since === undefined ? undefined : { seconds: Math.floor(since / 1000), nanos: 0 },
@@ -105,7 +105,7 @@ export async function runLedgerCommand(
     err(`llm-orchestrator: ${e instanceof Error ? e.message : String(e)}\n`);
     return 2;
   }
-  const client = new UsageServiceClient(v.addr ?? (env['LLMO_ADDR'] || DEFAULT_ADDR), channelCredentials(tls));
+  const client = new UsageServiceClient(v.addr ?? (env['LLMO_ADDR'] || DEFAULT_ADDR), credentials);
   const metadata = new grpc.Metadata();
   const apiKey = v['api-key'] ?? env['LLMO_API_KEY'];
   if (apiKey) metadata.set('authorization', `Bearer ${apiKey}`);

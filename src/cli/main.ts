@@ -14,7 +14,7 @@ import { versionLine } from '../version.js';
 import type * as grpc from '@grpc/grpc-js';
 import { parseCommandLine, USAGE, UsageError, type CliOptions } from './args.js';
 import { IncompleteStreamError, runCommand } from './commands.js';
-import { connect, isServiceError } from './connection.js';
+import { type Connection, connect, isServiceError } from './connection.js';
 import { describeError } from './errors.js';
 import { isLedgerCommand, runLedgerCommand } from './ledger-commands.js';
 
@@ -37,6 +37,7 @@ async function main(argv: readonly string[]): Promise<number> {
       (t) => process.stderr.write(t),
     );
   let options: CliOptions;
+  let conn: Connection;
   try {
     const parsed = parseCommandLine(argv, process.env);
     if (parsed === 'help') {
@@ -50,13 +51,13 @@ async function main(argv: readonly string[]): Promise<number> {
     options = parsed.prompt === '-' ? { ...parsed, prompt: readFileSync(0, 'utf8').trim() } : parsed;
     // Sent, it would be a failed call refused for `messages`, a field the command line never names.
     if (parsed.prompt === '-' && options.prompt === '') throw new UsageError(`${options.command} needs a PROMPT: standard input was empty`);
+    conn = connect(options);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     process.stderr.write(`llm-orchestrator: ${err.message}\n\n${USAGE}\n`);
     return EXIT_USAGE;
   }
 
-  const conn = connect(options);
   let active: grpc.Call | undefined;
   let interrupted = false;
   // Ctrl-C cancels the call, so the server stops the upstream request too.

@@ -197,6 +197,21 @@ describe('llm-orchestrator CLI', () => {
     expect(hedge.stderr).toContain('--hedge-ms: "4294967296" is not a whole number from 0 to 2147483647');
   });
 
+  it('a --ca-file, --cert-file or --key-file that cannot be read is bad usage naming the flag, for every command', async () => {
+    const missing = '/nonexistent/ca.pem';
+    const [chat, usage, calls] = await Promise.all([
+      cli(['chat', 'hi', '--ca-file', missing]),
+      cli(['usage', '--ca-file', missing]),
+      cli(['calls', '--cert-file', missing, '--key-file', missing]),
+    ]);
+    expect([chat.code, chat.stdout]).toEqual([2, '']);
+    expect(chat.stderr).toContain(`--ca-file: cannot read ${missing}`);
+    expect([usage.code, usage.stdout]).toEqual([2, '']);
+    expect(usage.stderr).toContain(`--ca-file: cannot read ${missing}`);
+    expect([calls.code, calls.stdout]).toEqual([2, '']);
+    expect(calls.stderr).toContain(`--key-file: cannot read ${missing}`);
+  });
+
   it('an option the command does not use is refused with exit 2, never ignored', async () => {
     const [race, fallback, chat, models, stats] = await Promise.all([
       cli(['race', 'hi', '--route', 'speed']),
