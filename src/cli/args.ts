@@ -185,7 +185,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     temperature: optionalNumber('--temperature', values.temperature, () => true),
     maxTokens: optionalInt32('--max-tokens', values['max-tokens'], 1),
     timeoutMs: values.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(values.timeout),
-    requestId: values['request-id'],
+    requestId: printableHeader(values['request-id'], (v) => `--request-id: "${v}" must be printable ASCII`),
     route: values.route === undefined ? undefined : lookup('--route', PROFILES, values.route),
     strategy:
       values.strategy === undefined ? StreamStrategy.STREAM_STRATEGY_UNSPECIFIED : lookup('--strategy', STRATEGIES, values.strategy),
@@ -193,9 +193,21 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     noDefaultMessage: values['no-default-message'],
     provider: values.provider,
     availableOnly: values.available,
-    apiKey: values['api-key'] ?? (env['LLMO_API_KEY'] || undefined),
+    apiKey: apiKeyOption(values['api-key'], env),
     ...tlsOptions(values),
   };
+}
+
+/** --api-key, else LLMO_API_KEY; never echoed in an error, being a secret. */
+export function apiKeyOption(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  const source = flag === undefined ? 'LLMO_API_KEY' : '--api-key';
+  return printableHeader(flag ?? (env['LLMO_API_KEY'] || undefined), () => `${source}: the key must be printable ASCII`);
+}
+
+/** gRPC metadata takes printable ASCII only; grpc-js would throw mid-call, reported as a failed call. */
+function printableHeader(value: string | undefined, message: (value: string) => string): string | undefined {
+  if (value !== undefined && !/^[ -~]*$/.test(value)) throw new UsageError(message(value));
+  return value;
 }
 
 /** How every command connects: plaintext, TLS (system roots or `caFile`), or mTLS with `clientCert`. */

@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { AttemptOutcome, attemptOutcomeToJSON } from '../gen/orchestrator/v1/common.js';
 import { codeToJSON } from '../gen/google/rpc/code.js';
 import { GetUsageResponse, ListCallsResponse, UsageGroup, UsageServiceClient, type UsageFilter } from '../gen/orchestrator/v1/usage.js';
-import { COMMON_OPTIONS, DEFAULT_ADDR, LEDGER_COMMANDS, OPTIONS, parseDuration, tlsOptions, UsageError } from './args.js';
+import { apiKeyOption, COMMON_OPTIONS, DEFAULT_ADDR, LEDGER_COMMANDS, OPTIONS, parseDuration, tlsOptions, UsageError } from './args.js';
 import { channelCredentials, isServiceError } from './connection.js';
 import { describeError } from './errors.js';
 
@@ -80,7 +80,9 @@ export async function runLedgerCommand(
   let limit: number;
   let timeoutMs: number;
   let credentials: grpc.ChannelCredentials;
+  let apiKey: string | undefined;
   try {
+    apiKey = apiKeyOption(v['api-key'], env);
     credentials = channelCredentials(tlsOptions(v));
     const since = v.since === undefined ? undefined : Date.now() - parseDuration(v.since, '--since');
     filter = {
@@ -107,7 +109,6 @@ export async function runLedgerCommand(
   }
   const client = new UsageServiceClient(v.addr ?? (env['LLMO_ADDR'] || DEFAULT_ADDR), credentials);
   const metadata = new grpc.Metadata();
-  const apiKey = v['api-key'] ?? env['LLMO_API_KEY'];
   if (apiKey) metadata.set('authorization', `Bearer ${apiKey}`);
   const options = { deadline: Date.now() + timeoutMs };
   try {

@@ -212,6 +212,24 @@ describe('llm-orchestrator CLI', () => {
     expect(calls.stderr).toContain(`--key-file: cannot read ${missing}`);
   });
 
+  it('a --request-id or API key that cannot travel as a header is bad usage naming where it came from', async () => {
+    const [requestId, apiKey, envKey, ledgerKey] = await Promise.all([
+      cli(['chat', 'hi', '--request-id', 'héllo']),
+      cli(['chat', 'hi', '--api-key', 'kéy']),
+      cli(['models'], { LLMO_API_KEY: 'line\nbreak' }),
+      cli(['usage', '--api-key', 'kéy']),
+    ]);
+    expect([requestId.code, requestId.stdout]).toEqual([2, '']);
+    expect(requestId.stderr).toContain('--request-id: "héllo" must be printable ASCII');
+    expect([apiKey.code, apiKey.stdout]).toEqual([2, '']);
+    expect(apiKey.stderr).toContain('--api-key: the key must be printable ASCII');
+    expect(apiKey.stderr).not.toContain('kéy');
+    expect([envKey.code, envKey.stdout]).toEqual([2, '']);
+    expect(envKey.stderr).toContain('LLMO_API_KEY: the key must be printable ASCII');
+    expect([ledgerKey.code, ledgerKey.stdout]).toEqual([2, '']);
+    expect(ledgerKey.stderr).toContain('--api-key: the key must be printable ASCII');
+  });
+
   it('an option the command does not use is refused with exit 2, never ignored', async () => {
     const [race, fallback, chat, models, stats] = await Promise.all([
       cli(['race', 'hi', '--route', 'speed']),
