@@ -67,9 +67,14 @@ async function main(argv: readonly string[]): Promise<number> {
     active.cancel();
   };
   process.on('SIGINT', onSigint);
+  // Answer text without its closing line break (a stream cut short): the error then starts on a line of its own.
+  let openLine = false;
   try {
     await runCommand(conn, options, {
-      out: (text) => process.stdout.write(text),
+      out: (text) => {
+        if (text !== '') openLine = !text.endsWith('\n');
+        process.stdout.write(text);
+      },
       info: (text) => process.stderr.write(text),
       track: (call) => (active = call),
     });
@@ -79,6 +84,7 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write('\ninterrupted: call cancelled\n');
       return EXIT_INTERRUPTED;
     }
+    if (openLine) process.stdout.write('\n');
     if (isServiceError(err)) {
       process.stderr.write(describeError(err));
       return EXIT_CALL_FAILED;

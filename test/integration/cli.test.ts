@@ -93,6 +93,14 @@ describe('llm-orchestrator CLI', () => {
     expect((summaryAt ?? 0) - (firstTokenAt ?? Infinity)).toBeGreaterThan(50);
   });
 
+  it('stream: a stream cut after some tokens ends the printed line before the error, and exits 1', async () => {
+    harness.upstream.injectFault({ kind: 'cut', model: 'gpt-4o-mini', afterTokens: 2, times: 1 });
+    const result = await cli(['stream', 'hello', '--model', 'gpt-4o-mini']);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(/^Simulated \S+.*\n$/);
+    expect(result.stderr).toContain('reason: STREAM_TRUNCATED');
+  });
+
   it('race: names the winner and the cancelled loser', async () => {
     const result = await cli(['race', 'hi', '--models', 'o3,gpt-4o-mini']);
     expect(result.code).toBe(0);
