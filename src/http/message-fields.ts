@@ -142,16 +142,24 @@ function parseToolCalls(raw: unknown, at: string, v: Violations): ToolCall[] | u
 function parseParts(raw: unknown[], at: string, v: Violations): ContentPart[] {
   return raw.map((part: unknown, j): ContentPart => {
     const field = `${at}[${j}]`;
-    if (isObject(part) && part.type === 'text' && typeof part.text === 'string') return { type: 'text', text: part.text };
-    if (isObject(part) && part.type === 'image_url' && isObject(part.image_url) && typeof part.image_url.url === 'string') {
-      const { url, detail } = part.image_url;
-      if (detail !== undefined && detail !== null && !(typeof detail === 'string' && DETAILS.has(detail)))
-        v.add(`${field}.image_url.detail`, 'must be auto, low or high');
-      const level = typeof detail === 'string' && DETAILS.has(detail) ? { detail: detail as 'auto' | 'low' | 'high' } : {};
-      return { type: 'image', image: imageOfDataUrl(url) ?? { url }, ...level };
-    }
     const type = isObject(part) ? part.type : undefined;
-    v.add(type === undefined ? field : `${field}.type`, `only text and image_url parts are supported (got ${shown(type ?? part)})`);
+    if (isObject(part) && type === 'text') {
+      if (typeof part.text === 'string') return { type: 'text', text: part.text };
+      v.add(`${field}.text`, `must be a string (got ${shown(part.text)})`);
+    } else if (isObject(part) && type === 'image_url') {
+      const image = part.image_url;
+      if (isObject(image) && typeof image.url === 'string') {
+        const { url, detail } = image;
+        if (detail !== undefined && detail !== null && !(typeof detail === 'string' && DETAILS.has(detail)))
+          v.add(`${field}.image_url.detail`, 'must be auto, low or high');
+        const level = typeof detail === 'string' && DETAILS.has(detail) ? { detail: detail as 'auto' | 'low' | 'high' } : {};
+        return { type: 'image', image: imageOfDataUrl(url) ?? { url }, ...level };
+      }
+      if (isObject(image)) v.add(`${field}.image_url.url`, `must be a string: an http(s) or data: URL (got ${shown(image.url)})`);
+      else v.add(`${field}.image_url`, `must be an object with a url: { "url": "https://..." } (got ${shown(image)})`);
+    } else {
+      v.add(type === undefined ? field : `${field}.type`, `only text and image_url parts are supported (got ${shown(type ?? part)})`);
+    }
     return { type: 'text', text: '' };
   });
 }

@@ -229,6 +229,29 @@ describe('structured output and images over HTTP', () => {
     }
   });
 
+  it('says what is wrong with a text or image_url part of the wrong shape, under the field that has it', async () => {
+    const cases: [unknown, string, string][] = [
+      [{ type: 'image_url', image_url: 'https://example.com/a.png' }, 'messages[0].content[0].image_url', 'an object with a url'],
+      [{ type: 'image_url', image_url: { detail: 'low' } }, 'messages[0].content[0].image_url.url', 'must be a string'],
+      [{ type: 'image_url', image_url: { url: 7 } }, 'messages[0].content[0].image_url.url', 'must be a string'],
+      [{ type: 'text', text: 5 }, 'messages[0].content[0].text', 'must be a string'],
+      [{ type: 'input_audio', input_audio: { data: '', format: 'wav' } }, 'messages[0].content[0].type', 'only text and image_url'],
+    ];
+    for (const [part, param, says] of cases) {
+      const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: [part] }] }),
+      });
+      const body = (await res.json()) as { error: { param: string; message: string } };
+      expect(res.status, param).toBe(400);
+      expect(body.error.param, JSON.stringify(part)).toBe(param);
+      expect(body.error.message, JSON.stringify(part)).toContain(says);
+      expect(body.error.message, JSON.stringify(part)).not.toContain('only text and image_url parts are supported (got "text")');
+      expect(body.error.message, JSON.stringify(part)).not.toContain('(got "image_url")');
+    }
+  });
+
   it('refuses a response schema nested 10,000 levels deep with 400 naming it, not a 500', async () => {
     const depth = 10_000;
     const schema = `${'{"type":"object","x":'.repeat(depth)}1${'}'.repeat(depth)}`;
