@@ -242,6 +242,23 @@ describe('tools on the OpenAI provider', () => {
     ]);
   });
 
+  it('sends a data: URL image as the plain base64 data: URL of its bytes, as the HTTP door does', async () => {
+    const png = Buffer.from('\x89PNG\r\n\x1a\n0123456789abcdefghij', 'latin1');
+    const base64 = png.toString('base64');
+    const image = (url: string) => ({
+      part: { $case: 'image' as const, image: { source: { $case: 'url' as const, url }, mediaType: '', detail: '' } },
+    });
+    // Spellings RFC 2397 allows and OpenAI-compatible servers refuse: parameters, upper case, MIME line breaks.
+    const urls = [
+      `data:image/png;name=a.png;base64,${base64}`,
+      `DATA:IMAGE/PNG;BASE64,${base64}`,
+      `data:image/png;base64,${base64.slice(0, 12)}\r\n${base64.slice(12)}`,
+    ];
+    await chat({ messages: [msg({ parts: urls.map(image) })], cache: BYPASS });
+    const canonical = { type: 'image_url', image_url: { url: `data:image/png;base64,${base64}` } };
+    expect(lastBody(openai).messages).toEqual([{ role: 'user', content: [canonical, canonical, canonical] }]);
+  });
+
   it('keys the response cache on the tools', async () => {
     const first = await chat({ prompt: 'cache tools', temperature: 0, tooling: tooling() });
     const again = await chat({ prompt: 'cache tools', temperature: 0, tooling: tooling() });

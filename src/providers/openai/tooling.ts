@@ -52,7 +52,9 @@ function toolCallId(id: string): string {
 
 function partOf(part: ContentPart): ChatCompletionContentPart {
   if (part.type === 'text') return { type: 'text', text: part.text };
-  const image = part.image;
+  // A data: URL goes as the plain base64 one of its bytes: servers refuse the parameters, upper
+  // case and line breaks RFC 2397 allows, which the image was already read past.
+  const image = ('url' in part.image ? part.image.inline : undefined) ?? part.image;
   const url = 'url' in image ? image.url : `data:${image.mediaType};base64,${Buffer.from(image.data).toString('base64')}`;
   return { type: 'image_url', image_url: { url, ...(part.detail ? { detail: part.detail } : {}) } };
 }
