@@ -42,7 +42,7 @@ export function addUsage(into: TokenUsage, u: TokenUsage): void {
   into.cachedTokens += u.cachedTokens;
 }
 
-/** What OpenAI bills a low-detail image, and about what a small image costs at Anthropic: an estimate for any image. */
+/** What gpt-4o bills a 1024x1024 image at high detail, and about what a small image costs at Anthropic: an estimate for any image. */
 export const IMAGE_TOKEN_ESTIMATE = 765;
 
 /**

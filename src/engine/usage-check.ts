@@ -22,8 +22,12 @@ export interface CheckedUsage {
 
 const FRAMING_PER_MESSAGE = 16;
 const SLACK = 64;
-/** More than any provider charges for one image (OpenAI high detail and Anthropic stay under about 6,000). */
-const TOKENS_PER_IMAGE_BOUND = 8_000;
+/**
+ * More than any provider charges for one image. gpt-4o-mini bills the most: 2,833 tokens plus
+ * 5,667 per 512-pixel tile of its high-detail rendering, at most 8 tiles (768 by 2048), 48,169;
+ * an ordinary photo is 4 tiles, 25,501. Anthropic and the other OpenAI models stay under 6,000.
+ */
+const TOKENS_PER_IMAGE_BOUND = 50_000;
 /**
  * A request that offers tools carries a system prompt the provider adds, counted as input:
  * Anthropic's pricing page lists up to 530 tokens per model and tool_choice.

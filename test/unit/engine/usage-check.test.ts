@@ -55,6 +55,14 @@ describe('checkUsage with tools and images', () => {
     expect(checkUsage(usage(1_500), { messages: withImage, maxTokens: 100 }, 40).refused).toBeUndefined();
     expect(checkUsage(usage(1_500), { messages: question, maxTokens: 100 }, 40).refused).toBeDefined();
   });
+
+  // gpt-4o-mini bills 2,833 tokens plus 5,667 a tile; a 768x2048 image at high detail is 8 tiles.
+  it("takes gpt-4o-mini's count of its largest image, and refuses one past any image's", () => {
+    const withImage: ChatMessage[] = [{ ...question[0]!, parts: [{ type: 'image', image: { url: 'https://example.com/a.png' } }] }];
+    const largest = 2_833 + 8 * 5_667 + 12;
+    expect(checkUsage(usage(largest), { messages: withImage, maxTokens: 100 }, 40).refused).toBeUndefined();
+    expect(checkUsage(usage(100_000), { messages: withImage, maxTokens: 100 }, 40).refused).toContain('prompt_tokens 100000');
+  });
 });
 
 describe('checkUsage with text in scripts of several bytes a character', () => {
