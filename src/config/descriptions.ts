@@ -29,7 +29,8 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   DEFAULT_TIMEOUT: 'Seconds; the deadline of calls that arrive without one.',
   FALLBACK_DEFAULT_MESSAGE: "Fallback's answer when every model failed.",
   MAX_CONTENT_CHARS: 'Longest `prompt` or message `content`.',
-  IMAGE_MAX_BYTES: 'Largest image sent as bytes in a message part (gRPC `image.data`, HTTP `data:` URL).',
+  IMAGE_MAX_BYTES:
+    'Largest image sent as bytes in a message part (gRPC `image.data`, HTTP `data:` URL). The request holding it must also fit `MAX_MESSAGE_BYTES` (4 MiB by default), where a `data:` URL takes 4/3 of its image: raise both for larger images.',
   RETRY_MAX_ATTEMPTS: 'Calls per model per request, the first included (1–10); `1`: no retries.',
   RETRY_INITIAL_BACKOFF_MS: 'Retry n waits a random time in [0, this·2ⁿ⁻¹) ms (full jitter)…',
   RETRY_MAX_BACKOFF_MS: '…with this·2ⁿ⁻¹ capped here. An upstream `Retry-After` replaces the wait.',
