@@ -113,7 +113,11 @@ function checkPart(
     if (image.url === '') add(`${field}.image.url`, 'must not be empty');
     else if (!/^(https?:|data:image\/)/i.test(image.url)) add(`${field}.image.url`, 'must be an http(s) URL or a data:image/... URL');
     // A data: URL not in base64 carries bytes no check can read and no provider takes.
-    else if (!image.inline && /^data:/i.test(image.url)) add(`${field}.image.url`, 'a data: URL must be base64: data:image/png;base64,...');
+    else if (!image.inline && /^data:/i.test(image.url))
+      add(
+        `${field}.image.url`,
+        saysBase64(image.url) ? 'is not valid base64 after ;base64,' : 'a data: URL must be base64: data:image/png;base64,...',
+      );
     // A data: URL carries the image itself: held to the rules for bytes, under the field that has it.
     if (image.inline) checkBytes(image.inline, { data: `${field}.image.url`, mediaType: `${field}.image.url` }, limits, add);
     return;
@@ -146,7 +150,28 @@ export function imageOfDataUrl(url: string): ImageBytes | undefined {
   const header = url.slice('data:'.length, comma).split(';');
   const mediaType = (header[0] ?? '').toLowerCase();
   if (header.length < 2 || header.at(-1)?.toLowerCase() !== 'base64' || !mediaType.startsWith('image/')) return undefined;
-  return { data: Buffer.from(url.slice(comma + 1), 'base64'), mediaType };
+  const payload = url.slice(comma + 1);
+  const data = Buffer.from(payload, 'base64');
+  // Node's decoder skips what is not base64 and a piece left over at the end: a damaged image
+  // would go upstream as other bytes, and fail there, or worse, not.
+  return wholeBase64(payload, data.length) ? { data, mediaType } : undefined;
+}
+
+/** A data: URL whose header ends in ;base64 (its payload then failed to decode). */
+function saysBase64(url: string): boolean {
+  const comma = url.indexOf(',');
+  return comma > 0 && /;base64$/i.test(url.slice(0, comma));
+}
+
+/**
+ * Whether every character of the payload went into the decoded bytes. The usual case costs no
+ * pass of its own: as many bytes as the length promises and no lone character at the end. Only a
+ * payload that decoded short (line breaks in it, or damage) is read again.
+ */
+function wholeBase64(payload: string, decoded: number): boolean {
+  if (decoded === Buffer.byteLength(payload, 'base64')) return payload.length % 4 !== 1;
+  const compact = payload.replace(/\s+/g, '');
+  return compact.length % 4 !== 1 && /^[A-Za-z0-9+/_-]*={0,2}$/.test(compact);
 }
 
 /** An image by URL, with a base64 data: URL's image decoded once, here, for everything after the door to read. */

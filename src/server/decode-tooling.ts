@@ -62,7 +62,8 @@ function decodePart(part: PartMessage, field: string, add: Add): ContentPart {
   }
   if (source.$case === 'url') return { type: 'image', image: imageOfUrl(source.url), ...detail };
   if (image.mediaType === '') add(`${field}.image.media_type`, 'required with data');
-  return { type: 'image', image: { data: source.data, mediaType: image.mediaType }, ...detail };
+  // Media types are case-insensitive (RFC 9110), as the HTTP door reads them; providers want lower case.
+  return { type: 'image', image: { data: source.data, mediaType: image.mediaType.toLowerCase() }, ...detail };
 }
 
 /** tooling and response_format, checked (checkTooling); undefined when the request sets neither. */

@@ -219,6 +219,8 @@ describe('structured output and images over HTTP', () => {
       // Not base64: the bytes cannot be checked, and no provider takes it.
       'data:image/png,%89PNG',
       'data:image/png;foo=bar,abc',
+      // Damaged: a character base64 does not have.
+      `data:image/png;base64,${bytes.slice(0, 8)}#${bytes.slice(8)}`,
     ];
     for (const url of refused) {
       const err = await client.chat.completions

@@ -420,6 +420,9 @@ describe('tools on the Anthropic provider', () => {
       `data:image/png;foo=bar;base64,${Buffer.alloc(65).toString('base64')}`,
       `data:image/svg+xml;charset=utf-8;base64,${png.toString('base64')}`,
       'data:image/png,%89PNG',
+      // Damaged in transit: characters base64 does not have, or a piece missing from the end.
+      `data:image/png;base64,${png.toString('base64').slice(0, 4)}*!${png.toString('base64').slice(4)}`,
+      `data:image/png;base64,${png.toString('base64').replace(/=+$/, '')}AB`,
     ]) {
       const err = await chatError({ model: 'beta-claude', messages: [msg({ parts: [part(url)] })] });
       expect(err.code, url).toBe(grpc.status.INVALID_ARGUMENT);
@@ -428,6 +431,25 @@ describe('tools on the Anthropic provider', () => {
         url,
       ).toEqual(['messages[0].parts[0].image.url']);
     }
+    const damaged = await chatError({
+      model: 'beta-claude',
+      messages: [msg({ parts: [part(`data:image/png;base64,AB*!${png.toString('base64')}`)] })],
+    });
+    expect(damaged.decoded.badRequest?.fieldViolations[0]?.description).toMatch(/not valid base64/);
+  });
+
+  it('takes an image media type in any case, as the HTTP door does', async () => {
+    const png = Buffer.from('\x89PNG\r\n\x1a\n', 'latin1');
+    await chat({
+      model: 'beta-claude',
+      messages: [
+        msg({ parts: [{ part: { $case: 'image', image: { source: { $case: 'data', data: png }, mediaType: 'Image/PNG', detail: '' } } }] }),
+      ],
+      cache: BYPASS,
+    });
+    expect(lastBody(anthropic).messages).toEqual([
+      { role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: png.toString('base64') } }] },
+    ]);
   });
 
   // A data: URL is as large as the request allows: each decode of it is that much work on the event loop.
