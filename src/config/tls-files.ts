@@ -31,7 +31,12 @@ export function readTlsFiles(tls: Config['tls']): TlsFiles | undefined {
   const cert = read('TLS_CERT_FILE', tls.certFile);
   const key = read('TLS_KEY_FILE', tls.keyFile);
   const ca = tls.clientCaFile === undefined ? undefined : read('TLS_CLIENT_CA_FILE', tls.clientCaFile);
-  if (cert && !hasCertificate(cert)) problems.push(`TLS_CERT_FILE: no PEM certificate in ${tls.certFile}`);
+  // The chain is loaded alone first: loaded with the key, a damaged certificate past the first
+  // fails with the same OpenSSL error as a damaged key, and the key would be blamed.
+  const certFound = cert !== undefined && hasCertificate(cert);
+  const unreadable = cert && certFound ? chainProblem(cert) : undefined;
+  if (cert && !certFound) problems.push(`TLS_CERT_FILE: no PEM certificate in ${tls.certFile}`);
+  else if (unreadable) problems.push(`TLS_CERT_FILE: a certificate in ${tls.certFile} cannot be read (${unreadable})`);
   else if (cert && key) {
     try {
       createSecureContext({ cert, key });
@@ -46,6 +51,16 @@ export function readTlsFiles(tls: Config['tls']): TlsFiles | undefined {
   if (ca && tls.clientCaFile && !hasCertificate(ca)) problems.push(`TLS_CLIENT_CA_FILE: no PEM certificate in ${tls.clientCaFile}`);
   if (problems.length > 0 || !cert || !key) throw new ConfigError(problems);
   return { cert, key, ca };
+}
+
+/** OpenSSL's message when the certificate chain does not load, or undefined. */
+function chainProblem(cert: Buffer): string | undefined {
+  try {
+    createSecureContext({ cert });
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  }
 }
 
 function hasCertificate(pem: Buffer): boolean {

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -104,6 +104,16 @@ describe('the TLS files', () => {
     expect(problemsOf({ TLS_CERT_FILE: certs.serverKey, TLS_KEY_FILE: certs.serverKey })[0]).toMatch(
       /^TLS_CERT_FILE: no PEM certificate in /,
     );
+  });
+
+  it('blame a damaged certificate in the chain on TLS_CERT_FILE, not on the key', () => {
+    const chain = file(
+      'damaged-chain.crt',
+      `${readFileSync(certs.serverCert, 'utf8')}-----BEGIN CERTIFICATE-----\nMIIBbad\n-----END CERTIFICATE-----\n`,
+    );
+    const problems = problemsOf({ TLS_CERT_FILE: chain, TLS_KEY_FILE: certs.serverKey });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(new RegExp(`^TLS_CERT_FILE: a certificate in ${chain} cannot be read \\(`));
   });
 
   it('refuse a client CA file without a certificate, which would refuse every client', () => {
