@@ -57,7 +57,7 @@ export interface App {
   readonly ledger: RunningLedger;
   /** The catalog as it changes at runtime (runtime models, synced data). */
   readonly catalog: LiveCatalog;
-  /** Re-reads the config file's API keys (SIGHUP); a file that no longer loads leaves the keys as they were. */
+  /** Re-reads the config file's API keys and global limits (SIGHUP); a file that no longer loads leaves them as they were. */
   reloadKeys(): void;
   stop(graceMs?: number): Promise<void>;
 }
@@ -309,6 +309,7 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
         const problems = clusterProblems(config, reloaded);
         if (problems.length > 0) throw new ConfigError(problems);
         keys.setConfigKeys(reloaded.access.apiKeys);
+        limits.setGlobal(reloaded.access.global);
         log.info({ configFile: config.configFile, keys: keys.all().length }, 'API keys reloaded from the config file');
         warnIfOpen();
       } catch (err) {

@@ -93,7 +93,7 @@ async function main(): Promise<void> {
     );
   };
   stops.handleWith(stop);
-  // The config file's API keys are re-read; runtime keys (ApiKeyService) reload by themselves.
+  // The config file's API keys and global limits are re-read; runtime keys (ApiKeyService) reload by themselves.
   hangups.handleWith(() => app.reloadKeys());
   if (worker) {
     // A worker whose primary is gone (killed) drains and exits rather than serving alone.

@@ -32,7 +32,7 @@ interface Limiter {
  */
 export class RateLimits {
   private perKey = new Map<string, { rpm?: Limiter; tpm?: Limiter; spec: string }>();
-  private readonly global: { rpm?: Limiter; tpm?: Limiter };
+  private global: { rpm?: Limiter; tpm?: Limiter; spec: string };
   private readonly globalWindow: Limiter | undefined;
 
   constructor(
@@ -41,7 +41,7 @@ export class RateLimits {
     keys: readonly { readonly name: string; readonly spec: { readonly limits: RateLimitSpec } }[],
     window?: WindowLimitSpec,
   ) {
-    this.global = this.pair('global', global);
+    this.global = { ...this.pair('global', global), spec: specOf(global) };
     this.globalWindow = window
       ? this.limiter(
           'global',
@@ -54,6 +54,12 @@ export class RateLimits {
     this.setKeys(keys);
   }
 
+  /** The config file's `access.global` after SIGHUP: an unchanged limit keeps its limiter and what it counted. */
+  setGlobal(global: RateLimitSpec): void {
+    const spec = specOf(global);
+    if (spec !== this.global.spec) this.global = { ...this.pair('global', global), spec };
+  }
+
   /**
    * The keys' limits after a change (a key created, updated or revoked at runtime, SIGHUP): a
    * key whose limits stayed the same keeps its limiter and what it counted.
@@ -61,7 +67,7 @@ export class RateLimits {
   setKeys(keys: readonly { readonly name: string; readonly spec: { readonly limits: RateLimitSpec } }[]): void {
     const next = new Map<string, { rpm?: Limiter; tpm?: Limiter; spec: string }>();
     for (const key of keys) {
-      const spec = JSON.stringify([key.spec.limits.requestsPerMinute, key.spec.limits.tokensPerMinute]);
+      const spec = specOf(key.spec.limits);
       const kept = this.perKey.get(key.name);
       next.set(key.name, kept?.spec === spec ? kept : { ...this.pair(`key:${key.name}`, key.spec.limits), spec });
     }
@@ -165,6 +171,11 @@ export class RateLimits {
       : memory;
     return { limiter, subject, what };
   }
+}
+
+/** What tells one set of limits from another: the same text, the same limiters. */
+function specOf(limits: RateLimitSpec): string {
+  return JSON.stringify([limits.requestsPerMinute, limits.tokensPerMinute]);
 }
 
 export { sharedStateUnavailable as sharedStateDown } from '../domain/errors.js';

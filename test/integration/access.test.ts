@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HealthCheckResponse_ServingStatus } from '../../src/gen/grpc/health/v1/health.js';
 import { CacheMode } from '../../src/gen/orchestrator/v1/chat.js';
@@ -382,9 +383,11 @@ describe('rate limits and budgets', () => {
 
 describe('global limits', () => {
   let h: Harness;
+  let file: string;
   beforeAll(async () => {
     // A sibling of api_keys: one allowance shared by every caller.
-    h = await startHarness({ env: { CONFIG_FILE: accessFile('  global: { requests_per_minute: 3 }\n') } });
+    file = accessFile('  global: { requests_per_minute: 3 }\n');
+    h = await startHarness({ env: { CONFIG_FILE: file } });
   });
   afterAll(async () => h.close());
   const chat = () => h.clients.chat.chat.bind(h.clients.chat);
@@ -402,6 +405,24 @@ describe('global limits', () => {
       expect(retryDelayMs(limited.decoded)).toBeGreaterThan(0);
       expect(limited.details).toBe('rate limit reached: 3 requests per minute for global');
     }
+  });
+
+  it('follow the config file on reload (SIGHUP): an unchanged limit keeps its count, a changed one applies at once', async () => {
+    const call = () => callUnary(chat(), { model: 'gpt-4o-mini', prompt: 'global', messages: [] }, { metadata: bearer('erin-secret') });
+    h.app.reloadKeys();
+    await expect(call()).rejects.toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED });
+    writeFileSync(file, readFileSync(file, 'utf8').replace('requests_per_minute: 3 }', 'requests_per_minute: 100 }'));
+    h.app.reloadKeys();
+    expect((await call()).response.content.length).toBeGreaterThan(0);
+    writeFileSync(file, readFileSync(file, 'utf8').replace('requests_per_minute: 100 }', 'requests_per_minute: 1 }'));
+    h.app.reloadKeys();
+    await call();
+    const limited = await unaryError(
+      chat(),
+      { model: 'gpt-4o-mini', prompt: 'global', messages: [] },
+      { metadata: bearer('alice-secret') },
+    );
+    expect(limited.details).toBe('rate limit reached: 1 requests per minute for global');
   });
 });
 
