@@ -44,7 +44,9 @@ export function readTlsFiles(tls: Config['tls']): TlsFiles | undefined {
       problems.push(
         (err as NodeJS.ErrnoException).code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH'
           ? 'TLS_KEY_FILE: not the private key of the certificate in TLS_CERT_FILE'
-          : `TLS_KEY_FILE: no PEM private key in ${tls.keyFile} (${(err as Error).message})`,
+          : ENCRYPTED_KEY.test(key.toString('latin1'))
+            ? `TLS_KEY_FILE: the private key in ${tls.keyFile} is encrypted (it has a passphrase), which the gateway cannot read: decrypt it with openssl pkey -in ${tls.keyFile} -out <new file>`
+            : `TLS_KEY_FILE: no PEM private key in ${tls.keyFile} (${(err as Error).message})`,
       );
     }
   }
@@ -52,6 +54,9 @@ export function readTlsFiles(tls: Config['tls']): TlsFiles | undefined {
   if (problems.length > 0 || !cert || !key) throw new ConfigError(problems);
   return { cert, key, ca };
 }
+
+/** PKCS#8 and the older OpenSSL header: no passphrase setting exists, so such a key never loads. */
+const ENCRYPTED_KEY = /-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type: 4,ENCRYPTED/m;
 
 /** OpenSSL's message when the certificate chain does not load, or undefined. */
 function chainProblem(cert: Buffer): string | undefined {

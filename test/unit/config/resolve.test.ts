@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +105,14 @@ describe('the TLS files', () => {
     expect(problemsOf({ TLS_CERT_FILE: certs.serverKey, TLS_KEY_FILE: certs.serverKey })[0]).toMatch(
       /^TLS_CERT_FILE: no PEM certificate in /,
     );
+  });
+
+  it('say a key protected by a passphrase is encrypted, rather than that the file holds no key', () => {
+    const encrypted = join(dir, 'encrypted.key');
+    execFileSync('openssl', ['pkey', '-in', certs.serverKey, '-aes256', '-passout', 'pass:secret', '-out', encrypted], { stdio: 'pipe' });
+    expect(problemsOf({ TLS_CERT_FILE: certs.serverCert, TLS_KEY_FILE: encrypted })).toEqual([
+      `TLS_KEY_FILE: the private key in ${encrypted} is encrypted (it has a passphrase), which the gateway cannot read: decrypt it with openssl pkey -in ${encrypted} -out <new file>`,
+    ]);
   });
 
   it('blame a damaged certificate in the chain on TLS_CERT_FILE, not on the key', () => {
