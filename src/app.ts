@@ -36,7 +36,7 @@ import { callObserverOf } from './telemetry/call-observer.js';
 import { costOf } from './catalog/catalog.js';
 import { startLedger, type RunningLedger } from './store/index.js';
 import { ledgerSpendRecord, startKeySync } from './store/access-wiring.js';
-import { loadConfigFile } from './config/file.js';
+import { changedStartUpSections, loadConfigFile } from './config/file.js';
 import { logListening } from './startup-log.js';
 import { StartedResources } from './started-resources.js';
 
@@ -311,6 +311,13 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
         keys.setConfigKeys(reloaded.access.apiKeys);
         limits.setGlobal(reloaded.access.global);
         log.info({ configFile: config.configFile, keys: keys.all().length }, 'API keys reloaded from the config file');
+        const sections = changedStartUpSections(file, reloaded);
+        if (sections.length > 0) {
+          log.warn(
+            { configFile: config.configFile, sections },
+            `config file reloaded for its access section only: changes to ${sections.join(', ')} take a restart`,
+          );
+        }
         warnIfOpen();
       } catch (err) {
         log.error({ err, configFile: config.configFile }, 'config file not reloaded: its API keys stay as they were');

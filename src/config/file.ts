@@ -317,6 +317,20 @@ export function loadConfigFile(path: string): FileConfig {
   };
 }
 
+/** The sections read at start-up only, by their names in the file: SIGHUP applies `access` alone. */
+const START_UP_SECTIONS: readonly (readonly [string, (file: FileConfig) => unknown])[] = [
+  ['providers', (f) => f.providers],
+  ['models', (f) => f.models],
+  ['include_builtin_models', (f) => f.includeBuiltinModels],
+  ['routing', (f) => f.routing],
+  ['catalog', (f) => f.catalogSync],
+];
+
+/** The sections, other than `access`, whose content differs between two readings of the file. */
+export function changedStartUpSections(before: FileConfig | undefined, after: FileConfig): string[] {
+  return START_UP_SECTIONS.filter(([, of]) => JSON.stringify(before && of(before)) !== JSON.stringify(of(after))).map(([name]) => name);
+}
+
 function isValid(check: () => void): boolean {
   try {
     check();

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -317,6 +317,53 @@ describe('a SIGHUP that leaves no key at all', () => {
       app.reloadKeys();
       const open = lines.filter((l) => l.msg.includes('the service is open to every caller'));
       expect(open.map((l) => l.level)).toEqual(['warn']);
+    } finally {
+      await app.stop(100);
+      await upstream.close();
+    }
+  });
+});
+
+describe('a SIGHUP after a section other than access changed', () => {
+  // Only `access` is read again: a new model or provider would otherwise look applied, the reload saying only that keys were read.
+  it('says which changes wait for a restart', async () => {
+    const lines: { level: string; msg: string; sections?: string[] }[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as (typeof lines)[number]);
+        done();
+      },
+    });
+    const upstream = await startSimulator({ latencyScale: 0 });
+    const configFile = accessFile();
+    const config = loadConfig({
+      HOST: '127.0.0.1',
+      PORT: '0',
+      HTTP_ENABLED: 'false',
+      METRICS: 'off',
+      DATABASE_URL: 'off',
+      SIMULATOR: 'off',
+      OPENAI_API_KEY: 'k',
+      OPENAI_BASE_URL: upstream.baseURL,
+      CONFIG_FILE: configFile,
+    });
+    const app = await startApp(config, createLogger('info', sink), {});
+    const restartNeeded = () => lines.filter((l) => l.msg.includes('take a restart'));
+    try {
+      app.reloadKeys();
+      expect(restartNeeded()).toEqual([]);
+      writeFileSync(
+        configFile,
+        `${readFileSync(configFile, 'utf8')}routing: { fallback_depth: 2 }\nmodels:\n  - { id: extra, provider: openai, context_window: 1000, max_output_tokens: 100, input_price_per_million: 1, output_price_per_million: 1, family: x, tier: small, quality: 0.5 }\n`,
+      );
+      app.reloadKeys();
+      expect(restartNeeded()).toMatchObject([
+        {
+          level: 'warn',
+          sections: ['models', 'routing'],
+          msg: 'config file reloaded for its access section only: changes to models, routing take a restart',
+        },
+      ]);
     } finally {
       await app.stop(100);
       await upstream.close();
