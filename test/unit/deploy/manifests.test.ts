@@ -98,6 +98,15 @@ describe('deploy/', () => {
     expect(one('ConfigMap', 'llm-orchestrator-env').data?.PORT).toBe(String(grpcPort));
   });
 
+  it('gives a pod time for its whole stop: preStop, drain delay and grace, then the 5 s the process may take past them', () => {
+    const env = one('ConfigMap', 'llm-orchestrator-env').data ?? {};
+    const lifecycle = (container as { lifecycle?: { preStop?: { exec?: { command?: string[] } } } }).lifecycle;
+    const preStopS = Number(lifecycle?.preStop?.exec?.command?.[1] ?? 0);
+    const stopS = preStopS + Number(env.DRAIN_DELAY_MS ?? 0) / 1000 + Number(env.SHUTDOWN_GRACE_MS ?? defaults.shutdownGraceMs) / 1000 + 5;
+    const pod = deployment.spec!.template as { spec: { terminationGracePeriodSeconds?: number } };
+    expect(pod.spec.terminationGracePeriodSeconds).toBeGreaterThan(stopS);
+  });
+
   it("a PodDisruptionBudget covers the Deployment's pods and leaves a replica up", () => {
     const pdb = one('PodDisruptionBudget');
     expect(selects((pdb.spec!.selector as { matchLabels?: Record<string, string> }).matchLabels)).toBe(true);
