@@ -85,7 +85,14 @@ export class RateLimits {
     for (const entry of [mine?.rpm, this.global.rpm, this.globalWindow]) if (entry) wants.push([entry, 1]);
     for (const entry of [mine?.tpm, this.global.tpm]) if (entry) wants.push([entry, Math.max(1, estimatedTokens)]);
     // No limit applies (an open service without global limits): nothing to wait for.
-    return wants.length === 0 ? undefined : this.takeAll(wants, keyName ?? 'anonymous');
+    if (wants.length === 0) return undefined;
+    // More than a whole window holds is refused before anything is taken, without a time to retry at.
+    const tooLarge = wants.find(([entry, points]) => points > entry.limiter.points);
+    if (tooLarge) {
+      const [entry, points] = tooLarge;
+      return Promise.reject(rateLimited({ what: entry.what, subject: entry.subject, estimatedTokens: points }));
+    }
+    return this.takeAll(wants, keyName ?? 'anonymous');
   }
 
   private async takeAll(wants: readonly [Limiter, number][], key: string): Promise<void> {

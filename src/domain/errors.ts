@@ -250,19 +250,31 @@ export function budgetExhausted(options: {
   });
 }
 
-/** A rate limit (`what`, e.g. "60 requests per minute") for `subject` ("global", "key:<name>") was reached. */
-export function rateLimited(options: {
-  readonly what: string;
-  readonly subject: string;
-  readonly retryAfterMs: number;
-}): OrchestratorError {
-  const { what, subject } = options;
+/**
+ * A rate limit (`what`, e.g. "60 requests per minute") for `subject` ("global", "key:<name>") was
+ * reached; or, with `estimatedTokens`, a call's estimate alone exceeds it, so no window admits it
+ * and there is no time to retry at.
+ */
+export function rateLimited(
+  options: { readonly what: string; readonly subject: string } & (
+    | { readonly retryAfterMs: number; readonly estimatedTokens?: undefined }
+    | { readonly estimatedTokens: number; readonly retryAfterMs?: undefined }
+  ),
+): OrchestratorError {
+  const { what, subject, estimatedTokens } = options;
   return new OrchestratorError({
     kind: 'resource_exhausted',
     reason: Reason.RATE_LIMITED,
-    message: `rate limit reached: ${what} for ${subject}`,
+    message:
+      estimatedTokens === undefined
+        ? `rate limit reached: ${what} for ${subject}`
+        : `request of an estimated ${estimatedTokens} tokens exceeds ${what} for ${subject}: lower max_tokens or the prompt`,
     retryAfterMs: options.retryAfterMs,
-    metadata: { quota_subject: subject, quota_description: what },
+    metadata: {
+      quota_subject: subject,
+      quota_description: what,
+      ...(estimatedTokens === undefined ? {} : { estimated_tokens: String(estimatedTokens) }),
+    },
   });
 }
 

@@ -88,8 +88,12 @@ const OPENAI_CODES: Readonly<Partial<Record<string, string>>> = {
   [Reason.PROMPT_TOO_LONG]: 'context_length_exceeded',
 };
 
-/** Statuses that tell a client when to come back. */
-const WITH_RETRY_AFTER: ReadonlySet<number> = new Set([429, 503]);
+/**
+ * Statuses that tell a client when to come back even when the error knows no time. Not 429: our
+ * limits and budgets know when they reset, and one that knows no time (a call larger than a whole
+ * rate limit window) would only be retried in vain.
+ */
+const WITH_RETRY_AFTER: ReadonlySet<number> = new Set([503]);
 
 /** Seconds sent in Retry-After when the error itself does not know (draining: another replica is ready now). */
 const DEFAULT_RETRY_AFTER_S = 1;

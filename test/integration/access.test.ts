@@ -264,6 +264,10 @@ describe('rate limits and budgets', () => {
     );
     expect(big.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     expect(big.decoded.quotaFailure?.violations[0]?.description).toBe('1000 tokens per minute');
+    // No minute admits it: no time to retry at, which a retrying client would wait for in vain.
+    expect(big.message).toContain('request of an estimated 5005 tokens exceeds 1000 tokens per minute for key:gina');
+    expect(big.decoded.retryInfo).toBeUndefined();
+    expect(big.metadata.get('grpc-retry-pushback-ms')).toEqual([]);
     for (let i = 0; i < 2; i++) {
       const { response } = await callUnary(
         chat(),

@@ -21,7 +21,8 @@ describe('OpenAI error classes from the gateway', () => {
   const as = (apiKey: string) => new OpenAI({ baseURL: `${base}/v1`, apiKey, maxRetries: 0 });
   beforeAll(async () => {
     const frank = `    - { name: frank, sha256: ${sha('frank-secret')}, allowed_models: ["gpt-4o-mini"], limits: { requests_per_minute: 2 } }\n`;
-    h = await startHarness({ env: { CONFIG_FILE: accessFile(frank) } });
+    const tina = `    - { name: tina, sha256: ${sha('tina-secret')}, limits: { tokens_per_minute: 50 } }\n`;
+    h = await startHarness({ env: { CONFIG_FILE: accessFile(frank + tina) } });
     base = h.app.http!.url;
   });
   afterAll(async () => h.close());
@@ -75,6 +76,16 @@ describe('OpenAI error classes from the gateway', () => {
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     expect(err.code).toBe('rate_limit_exceeded');
     expect(Number(err.headers?.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('RateLimitError (429) without Retry-After for a call whose estimate alone exceeds the tokens per minute', async () => {
+    const err = await failure(as('tina-secret').chat.completions.create({ model: 'gpt-4o-mini', messages: hello, max_tokens: 100 }));
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(err.code).toBe('rate_limit_exceeded');
+    expect(err.message).toContain('exceeds 50 tokens per minute for key:tina: lower max_tokens or the prompt');
+    // Waiting would not help: no minute admits it.
+    expect(err.headers?.get('retry-after')).toBeNull();
+    expect(err.headers?.get('retry-after-ms')).toBeNull();
   });
 
   it('RateLimitError (429) with code insufficient_quota when the budget is spent', async () => {

@@ -113,6 +113,36 @@ describe('tokens per minute, settled from actual usage', () => {
   });
 });
 
+describe('a call whose estimate alone exceeds a tokens per minute limit', () => {
+  it('is refused without a time to retry at, since no minute admits it, and takes nothing', async () => {
+    const limits = new RateLimits({ redis: undefined, failurePolicy: 'local' }, { requestsPerMinute: undefined, tokensPerMinute: 1000 }, [
+      { name: 'k', spec: { limits: { requestsPerMinute: 2, tokensPerMinute: 100 } } },
+    ]);
+    for (const [key, subject, what] of [
+      ['k', 'key:k', '100 tokens per minute'],
+      ['other', 'global', '1000 tokens per minute'],
+    ] as const) {
+      const refused = await Promise.resolve(limits.admit(key, 1005)).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(refused).toBeInstanceOf(OrchestratorError);
+      const error = refused as OrchestratorError;
+      expect(error.reason).toBe('RATE_LIMITED');
+      expect(error.message).toBe(`request of an estimated 1005 tokens exceeds ${what} for ${subject}: lower max_tokens or the prompt`);
+      expect(error.metadata).toMatchObject({ quota_subject: subject, quota_description: what, estimated_tokens: '1005' });
+      expect(error.retryAfterMs).toBeUndefined();
+    }
+    // Neither the request nor any token was taken.
+    await limits.admit('k', 100);
+    const next = await Promise.resolve(limits.admit('k', 0)).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect((next as OrchestratorError).metadata['quota_description']).toBe('100 tokens per minute');
+  });
+});
+
 describe('budget refusals', () => {
   it('name the monthly budget when both are spent, with the delay to the 1st of next month', async () => {
     const both = { ...spec('k', 'secret-k'), budgets: { usdPerDay: 0.5, usdPerMonth: 1 } };
