@@ -269,6 +269,8 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
   });
   const warnIfOpen = (): void => {
     if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see docs/access-and-limits.md)');
+    else if (keys.all().length === 0)
+      log.error('no API key is left: every call is refused until one is added (a restart without keys opens the service)');
   };
   // Both doors drain together: health says so at once on both, calls in flight share the grace period.
   started.add(({ graceMs, drainDelayMs }) =>

@@ -26,6 +26,8 @@ export class ApiKeyStore {
   private runtime: readonly KeyEntry[] = [];
   /** A runtime key was ever created (revoked ones count): the service stays closed once its last key is revoked. */
   private runtimeIssued = false;
+  /** The config file gave a key since start-up: a reload that leaves none (a file emptied, or caught half written) must not open the service. */
+  private configIssued = false;
   private entries: readonly KeyEntry[] = [];
   private byName: ReadonlyMap<string, KeyEntry> = new Map();
   private listeners: ((entries: readonly KeyEntry[]) => void)[] = [];
@@ -37,6 +39,7 @@ export class ApiKeyStore {
   /** The config file's keys (start-up, SIGHUP). */
   setConfigKeys(specs: readonly ApiKeySpec[]): void {
     this.configured = specs.map((spec) => entryOf(spec, 'config'));
+    this.configIssued ||= specs.length > 0;
     this.rebuild();
   }
 
@@ -57,7 +60,7 @@ export class ApiKeyStore {
   }
 
   get enabled(): boolean {
-    return this.entries.length > 0 || this.runtimeIssued;
+    return this.entries.length > 0 || this.runtimeIssued || this.configIssued;
   }
 
   /** The entry whose digest matches the presented key, or undefined. */

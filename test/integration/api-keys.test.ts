@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
-import type { BatchResponse } from '../../src/gen/orchestrator/v1/chat.js';
+import { type BatchResponse, ChatServiceClient } from '../../src/gen/orchestrator/v1/chat.js';
 import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
 import { ApiKeySource, ApiKeyServiceClient } from '../../src/gen/orchestrator/v1/keys.js';
 import { startSimulator } from '../../src/simulator/index.js';
@@ -289,8 +289,8 @@ describe('an open service bound to every address (HOST=::)', () => {
 });
 
 describe('a SIGHUP that leaves no key at all', () => {
-  // An emptied key list opens the service to every caller: start-up warns of that, and so must a reload.
-  it('warns that the service is now open, as start-up does', async () => {
+  // A file emptied (or read while an editor rewrites it in place) must not open a closed service to every caller.
+  it('keeps the service closed, refusing every call, and says so', async () => {
     const lines: { level: string; msg: string }[] = [];
     const sink = new Writable({
       write(chunk: Buffer, _encoding, done) {
@@ -313,10 +313,19 @@ describe('a SIGHUP that leaves no key at all', () => {
     });
     const app = await startApp(config, createLogger('info', sink), {});
     try {
-      writeFileSync(configFile, 'access:\n  api_keys: []\n');
-      app.reloadKeys();
-      const open = lines.filter((l) => l.msg.includes('the service is open to every caller'));
-      expect(open.map((l) => l.level)).toEqual(['warn']);
+      for (const emptied of ['access:\n  api_keys: []\n', '']) {
+        writeFileSync(configFile, emptied);
+        app.reloadKeys();
+        const client = new ChatServiceClient(`127.0.0.1:${app.port}`, grpc.credentials.createInsecure());
+        try {
+          const err = await unaryError(client.chat.bind(client), { model: 'gpt-4o-mini', prompt: 'hi', messages: [] });
+          expect(err.code).toBe(grpc.status.UNAUTHENTICATED);
+        } finally {
+          client.close();
+        }
+      }
+      expect(lines.filter((l) => l.msg.includes('the service is open to every caller'))).toEqual([]);
+      expect(lines.filter((l) => l.msg.includes('no API key is left')).map((l) => l.level)).toEqual(['error', 'error']);
     } finally {
       await app.stop(100);
       await upstream.close();
