@@ -1,6 +1,6 @@
 import type { Answer, BatchEvent, BatchWork, CallContext, Engine } from '../../engine/index.js';
 import { serverStream, singly, type CallDeps } from '../call.js';
-import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
+import { CHECKED_PAST_LIMIT, invalidArgument, type FieldViolation } from '../../domain/errors.js';
 import type { BatchItemResult, BatchRequest, BatchResponse, ChatResponse } from '../../gen/orchestrator/v1/chat.js';
 
 type BatchItemOutcome = BatchItemResult['outcome'];
@@ -76,7 +76,9 @@ function checkBatch(req: BatchRequest, limits: BatchLimits): number {
     violations.push({ field: 'items', description: `at most ${limits.batchMaxItems} items per batch (got ${req.items.length})` });
   }
   const firstIndex = new Map<string, number>();
-  req.items.forEach((item, index) => {
+  // A batch over the limit is refused by its count: only its first items are read for the rest.
+  const checked = req.items.length > limits.batchMaxItems ? req.items.slice(0, CHECKED_PAST_LIMIT) : req.items;
+  checked.forEach((item, index) => {
     if (item.requestId === '') return;
     const first = firstIndex.get(item.requestId);
     if (first === undefined) firstIndex.set(item.requestId, index);
