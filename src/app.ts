@@ -35,7 +35,7 @@ import type { HttpGateway } from './http/server.js';
 import { callObserverOf } from './telemetry/call-observer.js';
 import { costOf } from './catalog/catalog.js';
 import { startLedger, type RunningLedger } from './store/index.js';
-import { ledgerSpendRecord, startKeySync } from './store/access-wiring.js';
+import { budgetedCallsFrom, ledgerSpendRecord, startKeySync } from './store/access-wiring.js';
 import { changedStartUpSections, loadConfigFile } from './config/file.js';
 import { logListening } from './startup-log.js';
 import { StartedResources } from './started-resources.js';
@@ -204,6 +204,8 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
       return model ? costOf(model, usage) : undefined;
     },
     registry: metrics?.registry,
+    // Budgets read back from the ledger after a restart need the month's calls.
+    keepFrom: redis ? undefined : budgetedCallsFrom(keys),
   });
   started.add((closing) => ledger.close(closing.ledgerGraceMs()));
   // A key's spend this month is summed over its calls: on a SQLite file, off the event loop.

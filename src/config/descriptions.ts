@@ -113,7 +113,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
     'Ledger rows waiting to be written; past it new rows are dropped and counted (`llm_orchestrator_ledger_records_dropped_total`), never blocking a call.',
   LEDGER_BATCH_SIZE: 'Ledger records per transaction; a full batch is written at once.',
   LEDGER_RETENTION_DAYS:
-    'Ledger rows and [catalog sync runs](catalog-sync.md#the-runs-in-the-database) older than this are deleted by the retention job; `0` keeps everything.',
+    "Ledger rows and [catalog sync runs](catalog-sync.md#the-runs-in-the-database) older than this are deleted by the retention job; `0` keeps everything. Without Redis, the current month's calls stay while a key has a monthly budget ([why](ledger.md#retention)).",
   KEYS_REFRESH_MS:
     'How often each replica reloads the API keys managed at runtime (ApiKeyService) from the database: a revoked key is refused everywhere within about this long.',
   LEDGER_RETENTION_CRON:

@@ -27,6 +27,19 @@ export function ledgerSpendRecord(db: () => Kysely<LedgerSchema> | undefined, lo
   };
 }
 
+/**
+ * What retention must keep while budgets are read back from the ledger: with a key that has a
+ * monthly budget, the current month's calls (from 00:00 UTC on the 1st), or a restart would
+ * forget spend that LEDGER_RETENTION_DAYS shorter than the month had already deleted.
+ */
+export function budgetedCallsFrom(keys: Pick<ApiKeyStore, 'all'>): (now: number) => number | undefined {
+  return (now) => {
+    if (!keys.all().some((k) => k.spec.budgets.usdPerMonth !== undefined)) return undefined;
+    const at = new Date(now);
+    return Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), 1);
+  };
+}
+
 /** Runtime API keys from the ledger database, read before the gateway listens and then every `intervalMs`. */
 export async function startKeySync(
   ledger: RunningLedger,

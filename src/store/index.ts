@@ -30,6 +30,8 @@ export interface StartLedgerOptions {
   readonly priceOf: LedgerListenerOptions['priceOf'];
   /** The Prometheus registry for the dropped-records counter (METRICS=on). */
   readonly registry?: Registry | undefined;
+  /** Calls retention keeps whatever their age (RetentionOptions.keepFrom). */
+  readonly keepFrom?: ((now: number) => number | undefined) | undefined;
 }
 
 /**
@@ -73,7 +75,13 @@ export async function startLedger(options: StartLedgerOptions): Promise<RunningL
         : `cannot open ${describeTarget(config.target)}: ${err instanceof Error ? err.message : String(err)}`;
     throw new ConfigError([`DATABASE_URL: ${message}`]);
   }
-  const retention = new RetentionJob({ database: () => store.db, days: config.retentionDays, cron: config.retentionCron, log });
+  const retention = new RetentionJob({
+    database: () => store.db,
+    days: config.retentionDays,
+    cron: config.retentionCron,
+    log,
+    keepFrom: options.keepFrom,
+  });
   retention.start();
   return {
     store,

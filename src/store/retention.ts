@@ -14,6 +14,11 @@ export interface RetentionOptions {
   readonly log: Logger;
   /** Calls deleted per transaction: small, so writers are never held up for long. */
   readonly batchSize?: number;
+  /**
+   * Calls from this moment on are kept whatever their age (undefined: none): the current month's,
+   * while monthly budgets are read back from the ledger after a restart.
+   */
+  readonly keepFrom?: (now: number) => number | undefined;
 }
 
 export interface RetentionResult {
@@ -58,7 +63,8 @@ export class RetentionJob {
     const database = this.options.database();
     const none = { calls: 0, attempts: 0, decisions: 0, syncRuns: 0, skipped: false };
     if (!database || this.options.days <= 0) return none;
-    const cutoff = now - this.options.days * 86_400_000;
+    const keepFrom = this.options.keepFrom?.(now);
+    const cutoff = Math.min(now - this.options.days * 86_400_000, keepFrom ?? Number.POSITIVE_INFINITY);
     const result =
       database.dialect === 'postgres'
         ? await database.db.connection().execute(async (conn) => {

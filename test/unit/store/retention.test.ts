@@ -9,6 +9,7 @@ import { callRecord } from '../../helpers/call-record.js';
 import { checkSyncRunRetention } from '../../helpers/sync-runs.js';
 
 const DAY = 86_400_000;
+const monthStartOf = (at: number): number => Date.UTC(new Date(at).getUTCFullYear(), new Date(at).getUTCMonth(), 1);
 
 describe('the retention job on a SQLite file', () => {
   it('deletes old calls batch by batch, letting the gateway serve between batches', async () => {
@@ -42,6 +43,45 @@ describe('the retention job on a SQLite file', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('keeps the calls a monthly budget reads back after a restart, however short the retention', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmo-retention-'));
+    const log = pino({ level: 'silent' });
+    const store = new LedgerStore({
+      target: { kind: 'sqlite', file: join(dir, 'ledger.db') },
+      log,
+      maxQueue: 100,
+      flushMs: 10,
+      batchSize: 50,
+    });
+    await store.start();
+    try {
+      const now = Date.UTC(2026, 11, 20, 12);
+      const monthStart = Date.UTC(2026, 11, 1);
+      store.recordCall(callRecord('last-month', monthStart - DAY));
+      store.recordCall(callRecord('this-month', monthStart + 2 * DAY));
+      store.recordCall(callRecord('this-week', now - DAY));
+      await store.flush();
+      let budgeted = true;
+      const job = new RetentionJob({
+        database: () => store.db,
+        days: 7,
+        cron: '0 0 * * *',
+        log,
+        keepFrom: (at) => (budgeted ? monthStartOf(at) : undefined),
+      });
+      expect(await job.runOnce(now)).toMatchObject({ calls: 1 });
+      const ids = async () => (await store.db?.db.selectFrom('ledger_calls').select('id').orderBy('id').execute())?.map((r) => r.id);
+      expect(await ids()).toEqual(['this-month', 'this-week']);
+      // No monthly budget to read back: the retention alone decides.
+      budgeted = false;
+      expect(await job.runOnce(now)).toMatchObject({ calls: 1 });
+      expect(await ids()).toEqual(['this-week']);
+    } finally {
+      await store.close(1_000);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('deletes old catalog sync runs too, keeping the runs model history names and the newest run of each source', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmo-retention-'));
