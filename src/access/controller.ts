@@ -16,9 +16,15 @@ export interface PriceList {
 
 /**
  * How long a call's budget hold lives if it is never released (its replica died mid-call):
- * longer than any call runs, short enough that a lost hold does not block a key for long.
+ * longer than calls run, short enough that a lost hold does not block a key for long. A call
+ * whose deadline is further away holds until a minute past it.
  */
 const HOLD_MS = 15 * 60_000;
+const HOLD_PAST_DEADLINE_MS = 60_000;
+
+function holdMsFor(deadline: number | undefined, now: number): number {
+  return deadline !== undefined && Number.isFinite(deadline) ? Math.max(HOLD_MS, deadline - now + HOLD_PAST_DEADLINE_MS) : HOLD_MS;
+}
 
 /**
  * Admission for every call: the key's model permissions, its budgets, then the request and
@@ -45,13 +51,7 @@ export class AccessController implements AccessControl {
     return entry ? allowsModel(entry.patterns, modelId) : true;
   }
 
-  async admit(request: {
-    principal: Principal | undefined;
-    models: readonly string[];
-    estimatedTokens: number;
-    maxCostUsd?: number | undefined;
-    priceModels?: readonly string[] | undefined;
-  }): Promise<AccessTicket> {
+  async admit(request: Parameters<AccessControl['admit']>[0]): Promise<AccessTicket> {
     const { principal, models, estimatedTokens } = request;
     if (principal && !this.keys.byKeyName(principal.name)) throw apiKeyGone(principal.name);
     const denied = models.filter((m) => !this.allows(principal, m));
@@ -111,7 +111,7 @@ export class AccessController implements AccessControl {
     const usd =
       demand.maxCostUsd ?? this.maxCostUsd(models.length > 0 ? models : this.callable(principal, demand.priceModels), estimatedTokens);
     const now = new Date();
-    const reservation = await this.budgets.reserve(keyName, budgets, usd, HOLD_MS, now);
+    const reservation = await this.budgets.reserve(keyName, budgets, usd, holdMsFor(demand.deadline, now.getTime()), now);
     if (reservation.admitted) return reservation.release;
     throw budgetExhausted(keyName, budgets, reservation, now);
   }

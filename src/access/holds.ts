@@ -54,7 +54,10 @@ elseif ARGV[2] ~= '' and day + held >= tonumber(ARGV[2]) then
   verdict = 'day'
 elseif tonumber(ARGV[7]) > 0 then
   redis.call('HSET', KEYS[3], ARGV[6], ARGV[7] .. ' ' .. ARGV[8])
-  redis.call('PEXPIRE', KEYS[3], ARGV[9])
+  -- Holds live as long as their calls' deadlines: a shorter one must not cut a longer one's life.
+  if redis.call('PTTL', KEYS[3]) < tonumber(ARGV[9]) then
+    redis.call('PEXPIRE', KEYS[3], ARGV[9])
+  end
 end
 return {verdict, tostring(day), tostring(month), tostring(held)}
 `;

@@ -82,7 +82,7 @@ export class Admission {
     if (!access) return { ctx, release: () => undefined };
     let ticket: Awaited<ReturnType<AccessControl['admit']>>;
     try {
-      ticket = await access.admit({ principal: ctx.principal, ...demand });
+      ticket = await access.admit({ principal: ctx.principal, deadline: ctx.deadline, ...demand });
     } catch (err) {
       if (err instanceof OrchestratorError) this.onRejected(err.reason);
       throw err;

@@ -22,6 +22,8 @@ export interface AccessControl {
      * hold, so a burst of routed calls stops at the budget as any other does.
      */
     readonly priceModels?: readonly string[] | undefined;
+    /** Epoch ms when the call's deadline runs out: a budget hold must outlive the call. */
+    readonly deadline?: number | undefined;
   }): Promise<AccessTicket>;
   /** Whether the principal may call this model at all. */
   allows(principal: Principal | undefined, modelId: string): boolean;

@@ -147,6 +147,24 @@ describe('a burst across two replicas sharing a real Redis', () => {
     expect((await budgets.reserve('lost', limits, 0.5, 100)).admitted).toBe(true);
   });
 
+  it("holds a call's budget as long as its deadline allows, past the default hold, and a shorter hold never shortens it", async () => {
+    const store: LimiterStore = { redis: clients[1], failurePolicy: 'closed' };
+    const keys = new ApiKeyStore([{ ...keySpecs[0]!, name: 'slow', budgets: { usdPerDay: 1, usdPerMonth: undefined } }]);
+    const access = new AccessController(keys, new RateLimits(store, NO_LIMITS, keys.all()), new Budgets(store), prices);
+    const principal = { name: 'slow', allowedModels: ['*'] };
+    const key = 'llmo:budget:slow:held';
+    const hour = 60 * 60_000;
+    const long = await access.admit({ principal, models: ['m'], estimatedTokens: ESTIMATED_TOKENS, deadline: Date.now() + hour });
+    const [entry] = Object.values(await clients[1]!.hgetall(key));
+    const expiresAt = Number(entry?.split(' ')[1]);
+    expect(expiresAt).toBeGreaterThanOrEqual(Date.now() + hour - 1_000);
+    // A call without a deadline of its own holds for the default 15 minutes: the hash keeps the longer life.
+    const short = await access.admit({ principal, models: ['m'], estimatedTokens: ESTIMATED_TOKENS });
+    expect(await clients[1]!.pttl(key)).toBeGreaterThan(hour - 60_000);
+    for (const ticket of [long, short]) ticket.close();
+    await settled();
+  });
+
   it('releases a hold whose release came while the connection to Redis was down, once it is back', async () => {
     const client = await connectRedis(redis.url, pino({ level: 'silent' }));
     try {
