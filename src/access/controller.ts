@@ -21,9 +21,12 @@ export interface PriceList {
  */
 const HOLD_MS = 15 * 60_000;
 const HOLD_PAST_DEADLINE_MS = 60_000;
+/** A caller may set any deadline: a lost hold still frees its key's budget within a day. */
+const HOLD_MAX_MS = 24 * 60 * 60_000;
 
 function holdMsFor(deadline: number | undefined, now: number): number {
-  return deadline !== undefined && Number.isFinite(deadline) ? Math.max(HOLD_MS, deadline - now + HOLD_PAST_DEADLINE_MS) : HOLD_MS;
+  if (deadline === undefined || !Number.isFinite(deadline)) return HOLD_MS;
+  return Math.min(HOLD_MAX_MS, Math.max(HOLD_MS, deadline - now + HOLD_PAST_DEADLINE_MS));
 }
 
 /**
