@@ -38,6 +38,15 @@ export function unary<Req, Res>(deps: CallDeps, handler: (request: Req, ctx: Cal
   };
 }
 
+export interface StreamOptions {
+  /**
+   * For a stream that never finishes by itself (a watch): the reason the call's signal aborts
+   * with the moment the server starts draining, so the stream ends then, whatever it waits for,
+   * instead of holding shutdown until the grace period is over.
+   */
+  readonly endOnDrain?: () => unknown;
+}
+
 /**
  * A server stream: `open` validates and returns the events in groups (errors thrown there become
  * the status before any message): the engine hands out a stream's events in the groups one
@@ -48,12 +57,17 @@ export function serverStream<Req, Event, Res>(
   deps: CallDeps,
   open: (request: Req, ctx: CallContext) => AsyncIterable<readonly Event[]>,
   encode: (event: Event, ctx: CallContext) => Res,
+  options: StreamOptions = {},
 ): grpc.handleServerStreamingCall<Req, Res> {
+  const { endOnDrain } = options;
   return (call) => {
     const ctx = createCallContext(call, deps.log, deps.defaultTimeoutMs);
+    const drain = deps.lifecycle.drainSignal;
+    const onDrain = endOnDrain && ((): void => ctx.abort(endOnDrain()));
     let inFlight: InFlight | undefined;
     const run = async (): Promise<void> => {
       inFlight = deps.lifecycle.enter(ctx);
+      if (onDrain) drain.addEventListener('abort', onDrain, { once: true });
       checkDecoded(call.request);
       for await (const events of open(call.request, ctx)) {
         for (let i = 0; i < events.length; i++) {
@@ -71,6 +85,7 @@ export function serverStream<Req, Event, Res>(
         },
       )
       .finally(() => {
+        if (onDrain) drain.removeEventListener('abort', onDrain);
         ctx.dispose();
         inFlight?.leave();
       });

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { draining } from '../domain/errors.js';
 import { LinkedList } from '../domain/linked-list.js';
 
@@ -17,11 +18,21 @@ export interface InFlight {
  */
 export class Lifecycle {
   private readonly calls = new LinkedList<EndableCall>();
-  private drainingSince: number | undefined;
   private idleWaiters: (() => void)[] = [];
+  private readonly drainStart = new AbortController();
+
+  constructor() {
+    // Every open watch listens here: a busy server has more than Node's 10 before it warns.
+    setMaxListeners(0, this.drainStart.signal);
+  }
 
   get draining(): boolean {
-    return this.drainingSince !== undefined;
+    return this.drainStart.signal.aborted;
+  }
+
+  /** Aborts, with UNAVAILABLE (DRAINING), the moment the server starts draining. */
+  get drainSignal(): AbortSignal {
+    return this.drainStart.signal;
   }
 
   get active(): number {
@@ -29,7 +40,7 @@ export class Lifecycle {
   }
 
   startDraining(): void {
-    this.drainingSince ??= Date.now();
+    this.drainStart.abort(draining());
   }
 
   /** Counts `call` in flight; throws UNAVAILABLE while draining, so clients retry elsewhere. */

@@ -1,10 +1,8 @@
-import { performance } from 'node:perf_hooks';
 import { draining, invalidArgument } from '../../domain/errors.js';
 import type { GetStatsResponse, StatsServiceServer, WatchStatsRequest, WatchStatsResponse } from '../../gen/orchestrator/v1/stats.js';
 import type { LatencySummary } from '../../telemetry/histogram.js';
 import type { StatsSnapshot, UpstreamCounters } from '../../telemetry/stats.js';
 import { serverStream, unary, type CallDeps } from '../call.js';
-import type { Lifecycle } from '../lifecycle.js';
 import type { Engine, RoutingProfileName } from '../../engine/index.js';
 import { CircuitState } from '../../gen/orchestrator/v1/common.js';
 import { encodeCircuit, encodeProfile, timestamp } from '../encode.js';
@@ -24,10 +22,12 @@ export function statsService(deps: CallDeps, stats: StatsSource, engine: Engine)
         const intervalMs = watchInterval(req.intervalMs);
         for (;;) {
           yield [await stats.snapshot()];
-          await pause(intervalMs, ctx.signal, deps.lifecycle);
+          await sleep(intervalMs, ctx.signal);
         }
       },
       (snapshot): WatchStatsResponse => ({ stats: encodeSnapshot(snapshot, engine) }),
+      // A watch never finishes by itself: it must not hold shutdown for its grace period.
+      { endOnDrain: () => draining('watch again') },
     ),
   };
 }
@@ -82,24 +82,7 @@ function watchInterval(requested: number | undefined): number {
   return requested;
 }
 
-/** How often an idle watch looks at the lifecycle, so a drain ends it without waiting a whole interval. */
-const DRAIN_CHECK_MS = 250;
-
-/**
- * Waits `ms`, or throws: the call's abort reason (client cancel, deadline, shutdown after the
- * grace period), or UNAVAILABLE/DRAINING as soon as the server starts draining, so an open
- * watch never holds shutdown for its grace period.
- */
-async function pause(ms: number, signal: AbortSignal, lifecycle: Lifecycle): Promise<void> {
-  const until = performance.now() + ms;
-  for (;;) {
-    if (lifecycle.draining) throw draining('watch again');
-    const left = until - performance.now();
-    if (left <= 0) return;
-    await sleep(Math.min(left, DRAIN_CHECK_MS), signal);
-  }
-}
-
+/** Waits `ms`, or throws the call's abort reason: client cancel, deadline, drain, or shutdown. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
