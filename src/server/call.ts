@@ -97,28 +97,23 @@ export async function* singly<Event>(events: AsyncIterable<Event>): AsyncGenerat
   for await (const event of events) yield [event];
 }
 
-/** Honours backpressure: once the buffer is full, wait for 'drain', raced with cancellation. */
+/**
+ * Honours backpressure: once the buffer is full, wait for 'drain', or for the call's abort
+ * (cancel, deadline, shutdown), after which 'drain' may never come. An abort ends the wait
+ * without ending the stream: the stream's source sees the same abort and ends its own way
+ * (a cut StreamChat with its attempts and partial usage, a Batch with its items' errors and its
+ * summary), and what it still sends is queued.
+ */
 function drained<Res>(call: grpc.ServerWritableStream<unknown, Res>, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const cleanup = (): void => {
-      call.removeListener('drain', onDrain);
-      signal.removeEventListener('abort', onAbort);
-    };
-    const onDrain = (): void => {
-      cleanup();
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      call.removeListener('drain', done);
+      signal.removeEventListener('abort', done);
       resolve();
     };
-    // After a cancel 'drain' never comes.
-    const onAbort = (): void => {
-      cleanup();
-      reject(signal.reason);
-    };
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
-    call.on('drain', onDrain);
-    signal.addEventListener('abort', onAbort, { once: true });
+    call.on('drain', done);
+    signal.addEventListener('abort', done, { once: true });
   });
 }
 
