@@ -115,7 +115,17 @@ function serve(call: grpc.ServerDuplexStream<Buffer, Buffer>, method: LoadedMeth
   }
   const { definition } = method;
   const stream = Object.assign(new EventEmitter(), {
-    write: (message: object): boolean => call.write(definition.responseSerialize(message)),
+    // The library answers each request as it comes, whatever the client reads: while the replies
+    // are not read the call takes no more requests, or a client that only sends would have its
+    // replies pile up in memory without end (reflection needs no key).
+    write: (message: object): boolean => {
+      const flowing = call.write(definition.responseSerialize(message));
+      if (!flowing && !call.isPaused()) {
+        call.pause();
+        call.once('drain', () => call.resume());
+      }
+      return flowing;
+    },
     end: (): void => {
       call.end();
     },
