@@ -96,9 +96,13 @@ class EventWriter {
     private readonly signal: AbortSignal,
   ) {}
 
-  /** Undefined when the relay may go on at once. */
+  /**
+   * Undefined when the relay may go on at once. After the call's abort (deadline, shutdown) text
+   * is still queued: the engine's stream sees the same abort and ends its own way, with the error
+   * event that lists its attempts. Only a connection that is gone stops the relay here.
+   */
   write(text: string): Promise<void> | undefined {
-    if (this.signal.aborted) return Promise.reject(this.signal.reason);
+    if (this.res.destroyed) return Promise.reject(this.signal.reason ?? new Error('connection closed'));
     this.pending += text;
     // Reads an upstream socket completed in one poll reach the relay before the turn ends (2 MB
     // and more from a fast upstream): past a socket buffer's worth they go now, so a full socket
@@ -250,8 +254,12 @@ export class ChunkEncoder {
   }
 }
 
-/** Settles on 'drain'; rejects when the call ends first (after a disconnect 'drain' never comes). */
+/**
+ * Settles on 'drain', or on the call's abort, after which 'drain' may never come (the relay goes
+ * on to the engine's own end); rejects when the connection closes first.
+ */
 function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
       res.removeListener('drain', onDrain);
@@ -264,7 +272,7 @@ function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
     };
     const onAbort = (): void => {
       cleanup();
-      reject(signal.reason);
+      resolve();
     };
     const onClose = (): void => {
       cleanup();

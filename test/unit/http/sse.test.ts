@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { CallContext, EngineStreamEvent } from '../../../src/engine/index.js';
 import { ChunkEncoder, relayStream } from '../../../src/http/sse.js';
 import { encodeAttempt } from '../../../src/http/errors.js';
+import { deadlineExceeded } from '../../../src/domain/errors.js';
 
 /** The delta line as a general serialiser would write the chunk object. */
 function parsed(line: string): unknown {
@@ -209,10 +210,70 @@ describe('SSE to a client whose socket takes nothing more', () => {
     const relay = relayStream(reply, { signal: controller.signal, requestId: 'r1' } as unknown as CallContext, buffered(), false);
     await new Promise((resolve) => setTimeout(resolve, 50));
     const held = writes.reduce((n, w) => n + w.length, 0);
+    // The client went away: its connection is closed, and the call aborted.
+    raw.destroyed = true;
     controller.abort(new Error('the client went away'));
     await relay;
     // About the socket's buffer (16 KiB) plus a group, not the megabytes the engine had ready.
     expect(pulled).toBeLessThan(100);
     expect(held).toBeLessThan(128 * 1024);
+  });
+});
+
+describe('SSE to a client that stopped reading when the deadline passes', () => {
+  it("ends with the engine's own error, its attempts included, not the bare deadline", async () => {
+    const ended: string[] = [];
+    const raw = {
+      headersSent: false,
+      destroyed: false,
+      writableEnded: false,
+      writableLength: 0,
+      writableHighWaterMark: 16,
+      writeHead() {
+        raw.headersSent = true;
+        return raw;
+      },
+      // The socket is full and stays full: 'drain' never comes.
+      write: () => false,
+      end(text: string) {
+        ended.push(text);
+        raw.writableEnded = true;
+      },
+      setTimeout: () => raw,
+      on: () => raw,
+      removeListener: () => raw,
+    };
+    const reply = { raw, hijack() {} } as unknown as FastifyReply;
+    const controller = new AbortController();
+    const attempt = {
+      model: 'm',
+      provider: 'openai',
+      outcome: 'timeout' as const,
+      latencyMs: 5,
+      usage: { promptTokens: 3, completionTokens: 2, totalTokens: 5, cachedTokens: 0 },
+      costUsd: 0.00001,
+      retry: 0,
+      backoffMs: 0,
+    };
+    // As the engine's stream does: on the call's abort it ends with an error that lists its attempts.
+    async function* cut(): AsyncGenerator<readonly EngineStreamEvent[]> {
+      yield [
+        { type: 'started', model: 'm', provider: 'openai' },
+        { type: 'delta', content: 'x'.repeat(64) },
+      ];
+      if (!controller.signal.aborted) await new Promise((resolve) => controller.signal.addEventListener('abort', resolve, { once: true }));
+      throw deadlineExceeded('the call deadline passed').withAttempts([attempt]);
+    }
+    const relay = relayStream(reply, { signal: controller.signal, requestId: 'r1' } as unknown as CallContext, cut(), false);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    controller.abort(deadlineExceeded('the call deadline passed'));
+    await relay;
+    const last = ended.join('');
+    expect(last).toContain('event: error');
+    const error = JSON.parse(last.slice(last.indexOf('event: error\ndata: ') + 'event: error\ndata: '.length)) as {
+      error: { attempts?: unknown[]; reason: string };
+    };
+    expect(error.error.reason).toBe('DEADLINE_EXCEEDED');
+    expect(error.error.attempts).toEqual([encodeAttempt(attempt)]);
   });
 });
