@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { checkServerIdentity } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { ChatServiceClient } from '../gen/orchestrator/v1/chat.js';
 import { ModelServiceClient } from '../gen/orchestrator/v1/models.js';
@@ -17,20 +19,38 @@ export interface Connection {
   close(): void;
 }
 
+/** How a channel to the gateway is opened: its credentials and the channel options they need. */
+export interface ChannelSettings {
+  readonly credentials: grpc.ChannelCredentials;
+  readonly options: grpc.ChannelOptions;
+}
+
 /** Throws UsageError when a file named on the command line cannot be read: no call was made. */
-export function channelCredentials(options: TlsOptions): grpc.ChannelCredentials {
-  if (!options.tls) return grpc.credentials.createInsecure();
+export function channelSettings(addr: string, options: TlsOptions): ChannelSettings {
+  if (!options.tls) return { credentials: grpc.credentials.createInsecure(), options: {} };
   const ca = options.caFile === undefined ? null : readFlagFile('--ca-file', options.caFile);
   const key = options.clientCert === undefined ? null : readFlagFile('--key-file', options.clientCert.keyFile);
   const cert = options.clientCert === undefined ? null : readFlagFile('--cert-file', options.clientCert.certFile);
+  const host = grpc.experimental.splitHostPort(addr)?.host;
+  const ip = host !== undefined && isIP(host) !== 0 ? host : undefined;
+  let credentials: grpc.ChannelCredentials;
   try {
-    return grpc.credentials.createSsl(ca, key, cert);
+    // Node warns on stderr (DEP0123) when the TLS server name is an IP address, which RFC 6066
+    // forbids: an IP target sends a host name instead, and its certificate is still checked
+    // against the IP, as it would have been.
+    credentials = grpc.credentials.createSsl(
+      ca,
+      key,
+      cert,
+      ip === undefined ? {} : { checkServerIdentity: (_, c) => checkServerIdentity(ip, c) },
+    );
   } catch (err) {
     // OpenSSL's message ("PEM routines::no start line") names neither the flag nor the file.
     throw new UsageError(
       `--cert-file and --key-file: not a PEM certificate and its key (${err instanceof Error ? err.message : String(err)})`,
     );
   }
+  return { credentials, options: ip === undefined ? {} : { 'grpc.ssl_target_name_override': 'localhost' } };
 }
 
 function readFlagFile(flag: string, path: string): Buffer {
@@ -43,8 +63,8 @@ function readFlagFile(flag: string, path: string): Buffer {
 }
 
 export function connect(options: CliOptions): Connection {
-  const credentials = channelCredentials(options);
-  const chat = new ChatServiceClient(options.addr, credentials);
+  const { credentials, options: channelOptions } = channelSettings(options.addr, options);
+  const chat = new ChatServiceClient(options.addr, credentials, channelOptions);
   // One channel for all three clients: the later ones reuse the first one's.
   const channelOverride = chat.getChannel();
   const models = new ModelServiceClient(options.addr, credentials, { channelOverride });

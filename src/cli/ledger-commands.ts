@@ -4,7 +4,7 @@ import { AttemptOutcome, attemptOutcomeToJSON } from '../gen/orchestrator/v1/com
 import { codeToJSON } from '../gen/google/rpc/code.js';
 import { GetUsageResponse, ListCallsResponse, UsageGroup, UsageServiceClient, type UsageFilter } from '../gen/orchestrator/v1/usage.js';
 import { apiKeyOption, COMMON_OPTIONS, DEFAULT_ADDR, LEDGER_COMMANDS, OPTIONS, parseDuration, tlsOptions, UsageError } from './args.js';
-import { channelCredentials, isServiceError } from './connection.js';
+import { type ChannelSettings, channelSettings, isServiceError } from './connection.js';
 import { describeError } from './errors.js';
 
 /**
@@ -75,15 +75,16 @@ export async function runLedgerCommand(
     return 2;
   }
   const v = parsed.values;
+  const addr = v.addr ?? (env['LLMO_ADDR'] || DEFAULT_ADDR);
   let filter: UsageFilter;
   let groups: UsageGroup[];
   let limit: number;
   let timeoutMs: number;
-  let credentials: grpc.ChannelCredentials;
+  let channel: ChannelSettings;
   let apiKey: string | undefined;
   try {
     apiKey = apiKeyOption(v['api-key'], env);
-    credentials = channelCredentials(tlsOptions(v));
+    channel = channelSettings(addr, tlsOptions(v));
     const since = v.since === undefined ? undefined : Date.now() - parseDuration(v.since, '--since');
     filter = {
       startTime: since === undefined ? undefined : { seconds: Math.floor(since / 1000), nanos: 0 },
@@ -107,7 +108,7 @@ export async function runLedgerCommand(
     err(`llm-orchestrator: ${e instanceof Error ? e.message : String(e)}\n`);
     return 2;
   }
-  const client = new UsageServiceClient(v.addr ?? (env['LLMO_ADDR'] || DEFAULT_ADDR), credentials);
+  const client = new UsageServiceClient(addr, channel.credentials, channel.options);
   const metadata = new grpc.Metadata();
   if (apiKey) metadata.set('authorization', `Bearer ${apiKey}`);
   const options = { deadline: Date.now() + timeoutMs };

@@ -3,8 +3,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** A throwaway CA, a server certificate for 127.0.0.1/localhost and a client certificate (openssl). */
-export function makeCertificates(): {
+/**
+ * A throwaway CA, a server certificate for 127.0.0.1/localhost (or the names `serverNames` gives,
+ * as openssl's subjectAltName writes them) and a client certificate (openssl).
+ */
+export function makeCertificates(serverNames = 'DNS:localhost,IP:127.0.0.1'): {
   dir: string;
   ca: string;
   serverCert: string;
@@ -37,7 +40,7 @@ export function makeCertificates(): {
       p(`${name}.ext`),
     ]);
   };
-  issue('server', '/CN=localhost', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+  issue('server', '/CN=localhost', `subjectAltName=${serverNames}\nextendedKeyUsage=serverAuth\n`);
   issue('client', '/CN=test-client', 'extendedKeyUsage=clientAuth\n');
   return {
     dir,

@@ -387,6 +387,55 @@ describe('llm-orchestrator CLI against a gateway that requires client certificat
   });
 });
 
+describe('llm-orchestrator CLI over TLS to an IP address', () => {
+  // One gateway whose certificate names only the IP, one whose certificate names only localhost.
+  let byIp: Harness;
+  let byName: Harness;
+  let ipCerts: ReturnType<typeof makeCertificates>;
+  let nameCerts: ReturnType<typeof makeCertificates>;
+  beforeAll(async () => {
+    ipCerts = makeCertificates('IP:127.0.0.1');
+    nameCerts = makeCertificates('DNS:localhost');
+    [byIp, byName] = await Promise.all([
+      startHarness({ latencyScale: 0, env: { TLS_CERT_FILE: ipCerts.serverCert, TLS_KEY_FILE: ipCerts.serverKey } }),
+      startHarness({ latencyScale: 0, env: { TLS_CERT_FILE: nameCerts.serverCert, TLS_KEY_FILE: nameCerts.serverKey } }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([byIp?.close(), byName?.close()]);
+  });
+
+  it('checks the certificate against the IP, without a warning on stderr, for every command', async () => {
+    const ip = ['--addr', `127.0.0.1:${byIp.app.port}`, '--ca-file', ipCerts.ca];
+    const [chat, calls] = await Promise.all([cli(['chat', 'hi', '-m', 'gpt-4o-mini', '-q', ...ip]), cli(['calls', '--limit', '1', ...ip])]);
+    expect([chat.code, chat.stderr]).toEqual([0, '']);
+    expect([calls.code, calls.stderr]).toEqual([0, '']);
+  });
+
+  it('refuses a certificate that does not name the IP, even one that names localhost', async () => {
+    const wrong = ['--addr', `127.0.0.1:${byName.app.port}`, '--ca-file', nameCerts.ca];
+    const [chat, calls] = await Promise.all([cli(['chat', 'hi', '-m', 'gpt-4o-mini', ...wrong]), cli(['calls', ...wrong])]);
+    expect([chat.code, chat.stdout]).toEqual([1, '']);
+    expect(chat.stderr).toContain('error: UNAVAILABLE (code 14): ');
+    expect(chat.stderr).toContain("IP: 127.0.0.1 is not in the cert's list");
+    expect([calls.code, calls.stdout]).toEqual([1, '']);
+    expect(calls.stderr).toContain('error: UNAVAILABLE (code 14): ');
+    // By its name, the same gateway is trusted.
+    const byHostName = await cli([
+      'chat',
+      'hi',
+      '-m',
+      'gpt-4o-mini',
+      '-q',
+      '--addr',
+      `localhost:${byName.app.port}`,
+      '--ca-file',
+      nameCerts.ca,
+    ]);
+    expect([byHostName.code, byHostName.stderr]).toEqual([0, '']);
+  });
+});
+
 describe('the built bin (package.json "bin", compiled into dist/)', () => {
   const bin = (JSON.parse(readFileSync('package.json', 'utf8')) as { bin: Record<string, string> }).bin['llm-orchestrator'] ?? '';
   beforeAll(async () => {
