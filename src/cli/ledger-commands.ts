@@ -189,7 +189,7 @@ function callsTable(res: ListCallsResponse): string {
     c.method.split('/').pop() ?? c.method,
     c.keyName || '-',
     c.model || c.requestedModel || '-',
-    codeToJSON(c.code) + (c.reason ? ` ${c.reason}` : ''),
+    codeAndReason(codeToJSON(c.code), c.reason),
     String(c.usage?.totalTokens ?? 0),
     c.costUsd.toFixed(6),
     ms(c.latencyMs),
@@ -203,6 +203,8 @@ function callsTable(res: ListCallsResponse): string {
   return table(head, rows) + (res.nextPageToken ? '(more: raise --limit or narrow the filters)\n' : '');
 }
 
+/** CANCELLED and DEADLINE_EXCEEDED are reasons named after their code: printed twice, they read as a stutter. */
+const codeAndReason = (code: string, reason: string): string => (reason && reason !== code ? `${code} ${reason}` : code);
 const ms = (n: number | undefined): string => (n === undefined ? '-' : n.toFixed(1));
 const pct = (n: number): string => `${(n * 100).toFixed(1)}%`;
 

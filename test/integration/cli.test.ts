@@ -313,6 +313,18 @@ describe('llm-orchestrator CLI', () => {
     }
   });
 
+  it('calls: a reason that is the code itself is printed once', async () => {
+    harness.upstream.injectFault({ kind: 'hang', model: 'gpt-4o-mini', times: 1 });
+    const late = await cli(['chat', 'hi', '-m', 'gpt-4o-mini', '--timeout', '300ms', '--request-id', 'cli-late-1']);
+    expect(late.stderr).toContain('error: DEADLINE_EXCEEDED');
+    await harness.app.ledger.store?.flush();
+    const calls = await cli(['calls', '--request-id', 'cli-late-1']);
+    expect(calls.code).toBe(0);
+    const row = calls.stdout.split('\n').find((l) => l.includes('cli-late-1')) ?? '';
+    expect(row.match(/DEADLINE_EXCEEDED/g)).toHaveLength(1);
+    expect(row).toMatch(/ {2}gpt-4o-mini {2}DEADLINE_EXCEEDED {2}/);
+  });
+
   it('--version prints the package version and exits 0', async () => {
     const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     const result = await cli(['--version']);
