@@ -7,7 +7,8 @@ export const LEDGER_COMMANDS = ['usage', 'calls'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export const DEFAULT_ADDR = '127.0.0.1:50051';
-const DEFAULT_TIMEOUT_MS = 60_000;
+/** Every command's deadline, the ledger's too, unless --timeout says otherwise. */
+export const DEFAULT_TIMEOUT_MS = 60_000;
 
 export const USAGE = `usage: llm-orchestrator <command> [options] [PROMPT...]
 

@@ -3,7 +3,17 @@ import * as grpc from '@grpc/grpc-js';
 import { AttemptOutcome, attemptOutcomeToJSON } from '../gen/orchestrator/v1/common.js';
 import { codeToJSON } from '../gen/google/rpc/code.js';
 import { GetUsageResponse, ListCallsResponse, UsageGroup, UsageServiceClient, type UsageFilter } from '../gen/orchestrator/v1/usage.js';
-import { apiKeyOption, COMMON_OPTIONS, DEFAULT_ADDR, LEDGER_COMMANDS, OPTIONS, parseDuration, tlsOptions, UsageError } from './args.js';
+import {
+  apiKeyOption,
+  COMMON_OPTIONS,
+  DEFAULT_ADDR,
+  DEFAULT_TIMEOUT_MS,
+  LEDGER_COMMANDS,
+  OPTIONS,
+  parseDuration,
+  tlsOptions,
+  UsageError,
+} from './args.js';
 import { type ChannelSettings, channelSettings, isServiceError } from './connection.js';
 import { describeError } from './errors.js';
 
@@ -19,7 +29,7 @@ export const LEDGER_USAGE = `usage: llm-orchestrator usage [--group-by key,model
 Filters: --since DURATION (e.g. 24h, 7d; default: everything), --key NAME, --model ID,
          --provider NAME, --method PATH
 Options: --addr HOST:PORT (env LLMO_ADDR), --api-key KEY (env LLMO_API_KEY), --tls, --ca-file PATH,
-         --cert-file PATH --key-file PATH (mTLS), --json, --timeout DURATION`;
+         --cert-file PATH --key-file PATH (mTLS), --json, --timeout DURATION (default 60s)`;
 
 const GROUPS: Readonly<Record<string, UsageGroup>> = {
   key: UsageGroup.USAGE_GROUP_KEY,
@@ -103,7 +113,7 @@ export async function runLedgerCommand(
       });
     limit = Number(v.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError('--limit: a whole number from 1 to 500');
-    timeoutMs = v.timeout === undefined ? 30_000 : parseDuration(v.timeout);
+    timeoutMs = v.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(v.timeout);
   } catch (e) {
     err(`llm-orchestrator: ${e instanceof Error ? e.message : String(e)}\n`);
     return 2;

@@ -301,6 +301,14 @@ describe('llm-orchestrator CLI', () => {
     expect(JSON.parse(calls.stdout)).toHaveProperty('calls');
   });
 
+  it('usage and calls: their help and docs/ledger.md give the --timeout default, the one every command has', async () => {
+    const [main, usage, calls] = await Promise.all([cli(['--help']), cli(['usage', '--help']), cli(['calls', '--help'])]);
+    expect(main.stdout).toMatch(/--timeout DURATION .*\(default 60s\)/);
+    expect(usage.stdout).toContain('--timeout DURATION (default 60s)');
+    expect(calls.stdout).toContain('--timeout DURATION (default 60s)');
+    expect(readFileSync('docs/ledger.md', 'utf8')).toContain('`--timeout` (default 60s, as for every command)');
+  });
+
   it('usage and calls into a reader that went away (| head) exit 0 without an error', async () => {
     for (const command of ['usage', 'calls']) {
       const child = spawn(process.execPath, [...CLI, command], { env: { ...process.env, LLMO_ADDR: address } });
