@@ -2,6 +2,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { AttemptOutcome, attemptOutcomeToJSON } from '../gen/orchestrator/v1/common.js';
 import { codeToJSON } from '../gen/google/rpc/code.js';
+import { ChatServiceService } from '../gen/orchestrator/v1/chat.js';
+import { EmbeddingServiceService } from '../gen/orchestrator/v1/embedding.js';
 import { GetUsageResponse, ListCallsResponse, UsageGroup, UsageServiceClient, type UsageFilter } from '../gen/orchestrator/v1/usage.js';
 import {
   apiKeyOption,
@@ -16,6 +18,7 @@ import {
 } from './args.js';
 import { type ChannelSettings, channelSettings, isServiceError } from './connection.js';
 import { describeError } from './errors.js';
+import { CHAT_COMPLETIONS_PATH, CHAT_COMPLETIONS_STREAM_PATH } from '../http/routes/chat-paths.js';
 
 /**
  * `llm-orchestrator usage` and `llm-orchestrator calls`: the ledger (UsageService) as tables.
@@ -27,7 +30,7 @@ export const LEDGER_USAGE = `usage: llm-orchestrator usage [--group-by key,model
        llm-orchestrator calls [--limit N] [--request-id ID] [--failed] [filters]
 
 Filters: --since DURATION (e.g. 24h, 7d; default: everything), --key NAME, --model ID,
-         --provider NAME, --method PATH
+         --provider NAME, --method NAME (as calls shows it: Chat, Embed, ...; or its full path)
 Options: --addr HOST:PORT (env LLMO_ADDR), --api-key KEY (env LLMO_API_KEY), --tls, --ca-file PATH,
          --cert-file PATH --key-file PATH (mTLS), --json, --timeout DURATION (default 60s)`;
 
@@ -101,7 +104,7 @@ export async function runLedgerCommand(
       keyName: v.key,
       model: v.model,
       provider: v.provider,
-      method: v.method,
+      method: methodPath(v.method),
     };
     groups = v['group-by']
       .split(',')
@@ -143,6 +146,30 @@ export async function runLedgerCommand(
   } finally {
     client.close();
   }
+}
+
+/** The methods the ledger records: the chat calls, through either door, and Embed. */
+const LEDGER_METHODS: readonly string[] = [
+  ...Object.values(ChatServiceService).map((m) => m.path),
+  CHAT_COMPLETIONS_PATH,
+  CHAT_COMPLETIONS_STREAM_PATH,
+  ...Object.values(EmbeddingServiceService).map((m) => m.path),
+];
+const methodName = (path: string): string => path.slice(path.lastIndexOf('/') + 1);
+
+/**
+ * --method as the filter's full path. The server compares paths exactly, so a name it would not
+ * know ("Chat") would list no call at all rather than fail: a name is looked up, in any case,
+ * and one of no method refused. A full path goes as is, a newer gateway's methods included.
+ */
+function methodPath(text: string): string {
+  if (text === '' || text.startsWith('/')) return text;
+  const path = LEDGER_METHODS.find((p) => methodName(p).toLowerCase() === text.toLowerCase());
+  if (path === undefined)
+    throw new UsageError(
+      `--method: "${text}" is not a method the ledger records (one of: ${LEDGER_METHODS.map(methodName).join(', ')}; or a full path such as ${LEDGER_METHODS[0]})`,
+    );
+  return path;
 }
 
 function usageTable(res: GetUsageResponse, groups: readonly UsageGroup[]): string {
@@ -196,7 +223,7 @@ function callsTable(res: ListCallsResponse): string {
   const rows = res.calls.map((c) => [
     c.time ? new Date(c.time.seconds * 1000 + c.time.nanos / 1e6).toISOString().replace('T', ' ').slice(0, 23) : '-',
     c.requestId,
-    c.method.split('/').pop() ?? c.method,
+    methodName(c.method),
     c.keyName || '-',
     c.model || c.requestedModel || '-',
     codeAndReason(codeToJSON(c.code), c.reason),

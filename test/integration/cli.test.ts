@@ -309,6 +309,28 @@ describe('llm-orchestrator CLI', () => {
     expect(readFileSync('docs/ledger.md', 'utf8')).toContain('`--timeout` (default 60s, as for every command)');
   });
 
+  it('usage and calls: --method takes the name the calls table shows; a name of no method is bad usage', async () => {
+    await cli(['chat', 'hi', '-m', 'gpt-4o-mini', '-q', '--request-id', 'cli-method-1']);
+    await harness.app.ledger.store?.flush();
+    const [short, lower, full, usageShort, usageFull, unknown] = await Promise.all([
+      cli(['calls', '--method', 'Chat', '--request-id', 'cli-method-1']),
+      cli(['calls', '--method', 'chat', '--request-id', 'cli-method-1']),
+      cli(['calls', '--method', '/orchestrator.v1.ChatService/Chat', '--request-id', 'cli-method-1']),
+      cli(['usage', '--method', 'Chat', '--json']),
+      cli(['usage', '--method', '/orchestrator.v1.ChatService/Chat', '--json']),
+      cli(['calls', '--method', 'Chatt']),
+    ]);
+    for (const found of [short, lower, full]) {
+      expect(found.code).toBe(0);
+      expect(found.stdout).toMatch(/\n\S+ \S+ +cli-method-1 +Chat +/);
+    }
+    const requests = (r: Result) => (JSON.parse(r.stdout) as { rows: { requests?: number }[] }).rows[0]?.requests;
+    expect(requests(usageShort)).toBeGreaterThan(0);
+    expect(requests(usageShort)).toBe(requests(usageFull));
+    expect([unknown.code, unknown.stdout]).toEqual([2, '']);
+    expect(unknown.stderr).toContain('--method: "Chatt" is not a method the ledger records (one of: Chat, StreamChat,');
+  });
+
   it('usage and calls into a reader that went away (| head) exit 0 without an error', async () => {
     for (const command of ['usage', 'calls']) {
       const child = spawn(process.execPath, [...CLI, command], { env: { ...process.env, LLMO_ADDR: address } });

@@ -4,11 +4,8 @@ import { callRoute, routeHandler, type HttpCallDeps, type RouteInfo } from '../c
 import { parseChatRequest, type ChatLimits } from '../chat-request.js';
 import { encodeCompletion } from '../encode.js';
 import { completeChat, streamChat } from '../engine-calls.js';
+import { CHAT_COMPLETIONS_PATH, CHAT_COMPLETIONS_STREAM_PATH } from './chat-paths.js';
 import { relayStream } from '../sse.js';
-
-/** The names stats and metrics count chat completions under (ChatService, next to Chat and StreamChat). */
-export const CHAT_COMPLETIONS_PATH = '/orchestrator.v1.ChatService/ChatCompletions';
-export const CHAT_COMPLETIONS_STREAM_PATH = '/orchestrator.v1.ChatService/ChatCompletionsStream';
 
 export function chatRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: Engine, limits: ChatLimits): void {
   const unaryRoute: RouteInfo = { path: CHAT_COMPLETIONS_PATH, kind: 'unary' };
