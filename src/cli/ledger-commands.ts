@@ -29,7 +29,7 @@ import { CHAT_COMPLETIONS_PATH, CHAT_COMPLETIONS_STREAM_PATH } from '../http/rou
 export const LEDGER_USAGE = `usage: llm-orchestrator usage [--group-by key,model,provider,method,day,hour] [filters]
        llm-orchestrator calls [--limit N] [--request-id ID] [--failed] [filters]
 
-Filters: --since DURATION (e.g. 24h, 7d; default: everything), --key NAME, --model ID,
+Filters: --since DURATION (e.g. 24h, 7d; default: everything), --key NAME, -m, --model ID,
          --provider NAME, --method NAME (as calls shows it: Chat, Embed, ...; or its full path)
 Options: --addr HOST:PORT (env LLMO_ADDR), --api-key KEY (env LLMO_API_KEY), --tls, --ca-file PATH,
          --cert-file PATH --key-file PATH (mTLS), --json, --timeout DURATION (default 60s)`;
@@ -60,7 +60,7 @@ export const LEDGER_OPTIONS = {
   'group-by': { type: 'string', default: '' },
   since: { type: 'string' },
   key: { type: 'string', default: '' },
-  model: { type: 'string', default: '' },
+  model: { type: 'string', short: 'm', default: '' },
   provider: { type: 'string', default: '' },
   method: { type: 'string', default: '' },
   limit: { type: 'string', default: '20' },

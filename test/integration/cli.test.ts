@@ -331,6 +331,22 @@ describe('llm-orchestrator CLI', () => {
     expect(unknown.stderr).toContain('--method: "Chatt" is not a method the ledger records (one of: Chat, StreamChat,');
   });
 
+  it('usage and calls take -m for --model, as the other commands do', async () => {
+    await cli(['chat', 'hi', '-m', 'gpt-4o-mini', '-q']);
+    await harness.app.ledger.store?.flush();
+    const [short, long, calls, help] = await Promise.all([
+      cli(['usage', '-m', 'gpt-4o-mini', '--json']),
+      cli(['usage', '--model', 'gpt-4o-mini', '--json']),
+      cli(['calls', '-m', 'gpt-4o-mini', '--limit', '1']),
+      cli(['usage', '--help']),
+    ]);
+    expect([short.code, short.stderr]).toEqual([0, '']);
+    expect(short.stdout).toBe(long.stdout);
+    expect([calls.code, calls.stderr]).toEqual([0, '']);
+    expect(calls.stdout).toMatch(/\n.* gpt-4o-mini +OK +/);
+    expect(help.stdout).toContain('-m, --model ID');
+  });
+
   it('usage and calls into a reader that went away (| head) exit 0 without an error', async () => {
     for (const command of ['usage', 'calls']) {
       const child = spawn(process.execPath, [...CLI, command], { env: { ...process.env, LLMO_ADDR: address } });
