@@ -18,6 +18,10 @@ export interface EmbeddingModelDefinition extends ModelDefinition {
 
 export type EmbeddingCatalogModel = CatalogModel & EmbeddingModelDefinition;
 
+export function isEmbeddingModel(model: CatalogModel): model is EmbeddingCatalogModel {
+  return (model as Partial<EmbeddingCatalogModel>).kind === 'embedding';
+}
+
 function embeddingModel(
   id: string,
   options: { price: number; dimensions: number; shortenable: boolean; quality: number },

@@ -125,14 +125,29 @@ export class Engine {
     return this.options.catalog;
   }
 
-  /** The circuit breaker of the model's endpoint in this process. */
   /** Each provider's requests in flight and waiting under its cap (the providers called so far). */
   inFlight(): InFlightReading[] {
     return this.gates.readings();
   }
 
+  /**
+   * Every model a caller can name, chat and embedding, sorted by id: what ListModels and
+   * GET /v1/models show (OpenAI lists its embedding models there too).
+   */
+  listedModels(): readonly CatalogModel[] {
+    const embeddings = this.options.embeddings?.models ?? [];
+    if (embeddings.length === 0) return this.options.catalog.models;
+    return [...this.options.catalog.models, ...embeddings].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** A chat or embedding model by id or alias; chat first, as a chat call resolves names. */
+  findListedModel(name: string): CatalogModel | undefined {
+    return this.options.catalog.find(name) ?? this.options.embeddings?.find(name);
+  }
+
+  /** The circuit breaker of the model's endpoint in this process. */
   breakerState(modelId: string): BreakerState {
-    const model = this.options.catalog.find(modelId);
+    const model = this.findListedModel(modelId);
     return model ? this.deps.runner.breakerState(model) : 'closed';
   }
 

@@ -3,6 +3,7 @@ import type { AttemptRecord, FinishReason, TokenUsage } from '../domain/chat.js'
 import type { ToolCall } from '../domain/tools.js';
 import { round3 } from '../domain/latency.js';
 import type { CatalogModel } from '../catalog/catalog.js';
+import { isEmbeddingModel } from '../catalog/embedding-models.js';
 import type { Answer, BreakerState } from '../engine/index.js';
 import type { RouteDecision } from '../engine/index.js';
 import type { CompletionAnswer } from './engine-calls.js';
@@ -118,6 +119,7 @@ export function encodeDecision(decision: RouteDecision) {
 
 /** A catalog model in OpenAI's model shape; our catalog fields under `x_orchestrator`. */
 export function encodeModel(m: CatalogModel, breaker: BreakerState) {
+  const embedding = isEmbeddingModel(m);
   return {
     id: m.id,
     object: 'model',
@@ -125,6 +127,9 @@ export function encodeModel(m: CatalogModel, breaker: BreakerState) {
     created: 0,
     owned_by: m.servedBy ?? m.provider,
     x_orchestrator: {
+      // chat: /v1/chat/completions; embedding: /v1/embeddings, vectors of `dimensions` floats.
+      kind: embedding ? 'embedding' : 'chat',
+      dimensions: embedding ? m.dimensions : null,
       provider: m.servedBy ?? m.provider,
       aliases: [...m.aliases],
       family: m.family,

@@ -99,11 +99,11 @@ export function rankModels(
 }
 
 export function catalogModels(engine: Engine): readonly CatalogModel[] {
-  return engine.catalog.models;
+  return engine.listedModels();
 }
 
 export function findModel(engine: Engine, name: string): CatalogModel | undefined {
-  return engine.catalog.find(name);
+  return engine.findListedModel(name);
 }
 
 export function breakerState(engine: Engine, modelId: string): BreakerState {

@@ -1,4 +1,5 @@
 import type { CatalogModel } from '../catalog/catalog.js';
+import { isEmbeddingModel } from '../catalog/embedding-models.js';
 import type { RuntimeModelInput } from '../catalog/runtime-models.js';
 import type { ModelTier as DomainTier } from '../catalog/models.js';
 import { originOf, REPORTED_FIELDS, type FieldSource } from '../catalog/provenance.js';
@@ -6,6 +7,7 @@ import type { CatalogSourceName, SyncReport as DomainReport } from '../catalog/s
 import type { CircuitState } from '../gen/orchestrator/v1/common.js';
 import {
   CatalogSource,
+  ModelKind,
   ModelTier,
   type ModelFieldChange,
   type ModelInfo,
@@ -73,6 +75,8 @@ export function encodeModel(m: CatalogModel, breakerState: CircuitState): ModelI
         ...(origin.fetchedAt ? { fetchedAt: timestamp(origin.fetchedAt.getTime()) } : {}),
       };
     }),
+    kind: isEmbeddingModel(m) ? ModelKind.MODEL_KIND_EMBEDDING : ModelKind.MODEL_KIND_CHAT,
+    dimensions: isEmbeddingModel(m) ? m.dimensions : 0,
   };
 }
 

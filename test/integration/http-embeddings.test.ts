@@ -98,3 +98,31 @@ describe('POST /v1/embeddings', () => {
     expect(stats).toContain('"Embed"');
   });
 });
+
+describe('embedding models in the model list', () => {
+  it('lists and retrieves them as OpenAI does, saying what kind of model each is, its price and vector length', async () => {
+    const listed = await client.models.list();
+    const ids = listed.data.map((m) => m.id);
+    for (const id of ['text-embedding-3-small', 'text-embedding-3-large', 'text-embedding-ada-002', 'gpt-4o-mini'])
+      expect(ids).toContain(id);
+    expect(ids).toEqual([...ids].sort((a, b) => a.localeCompare(b)));
+    const small = (await client.models.retrieve('text-embedding-3-small')) as unknown as {
+      id: string;
+      object: string;
+      x_orchestrator: Record<string, unknown>;
+    };
+    expect(small.id).toBe('text-embedding-3-small');
+    expect(small.object).toBe('model');
+    expect(small.x_orchestrator).toMatchObject({
+      kind: 'embedding',
+      provider: 'openai',
+      dimensions: 1536,
+      input_price_per_million: 0.02,
+      output_price_per_million: 0,
+      available: true,
+      breaker_state: 'closed',
+    });
+    const chat = (await client.models.retrieve('gpt-4o-mini')) as unknown as { x_orchestrator: Record<string, unknown> };
+    expect(chat.x_orchestrator).toMatchObject({ kind: 'chat', dimensions: null });
+  });
+});

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HealthCheckResponse_ServingStatus } from '../../src/gen/grpc/health/v1/health.js';
 import { EmbeddingServiceClient } from '../../src/gen/orchestrator/v1/embedding.js';
-import { ModelTier } from '../../src/gen/orchestrator/v1/models.js';
+import { ModelKind, ModelTier } from '../../src/gen/orchestrator/v1/models.js';
 import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
 import { writeConfigFile } from '../helpers/config-file.js';
 import { callUnary, collectStream, unaryError } from '../helpers/grpc-client.js';
@@ -108,6 +108,20 @@ describe('ModelService.ListModels', () => {
     });
     const filtered = await callUnary(h.clients.models.listModels.bind(h.clients.models), { provider: 'nobody', availableOnly: false });
     expect(filtered.response.models).toHaveLength(0);
+  });
+
+  it('lists the embedding models Embed serves, by kind, with their vector length and price', async () => {
+    const { response } = await callUnary(h.clients.models.listModels.bind(h.clients.models), { provider: 'openai', availableOnly: true });
+    const ids = response.models.map((m) => m.id);
+    expect(ids).toEqual([...ids].sort((a, b) => a.localeCompare(b)));
+    expect(response.models.find((m) => m.id === 'text-embedding-3-large')).toMatchObject({
+      kind: ModelKind.MODEL_KIND_EMBEDDING,
+      dimensions: 3072,
+      inputPricePerMillion: 0.13,
+      outputPricePerMillion: 0,
+      available: true,
+    });
+    expect(response.models.find((m) => m.id === 'gpt-4o')).toMatchObject({ kind: ModelKind.MODEL_KIND_CHAT, dimensions: 0 });
   });
 });
 

@@ -14,14 +14,15 @@ export interface ModelAdmin {
 }
 
 export function modelService(deps: CallDeps, engine: Engine, limits: ValidationLimits, admin?: ModelAdmin): ModelServiceServer {
-  const catalog = engine.catalog;
   return {
     listModels: unary(deps, async (req) => {
       const provider = req.provider.trim().toLowerCase();
-      const models = catalog.models.filter(
-        (m) =>
-          (provider === '' || (m.servedBy ?? m.provider).toLowerCase() === provider) && (!req.availableOnly || m.servedBy !== undefined),
-      );
+      const models = engine
+        .listedModels()
+        .filter(
+          (m) =>
+            (provider === '' || (m.servedBy ?? m.provider).toLowerCase() === provider) && (!req.availableOnly || m.servedBy !== undefined),
+        );
       return { models: models.map((m) => encodeModel(m, encodeCircuit(engine.breakerState(m.id)))) };
     }),
 

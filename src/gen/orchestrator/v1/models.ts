@@ -86,6 +86,49 @@ export function modelTierToJSON(object: ModelTier): string {
   }
 }
 
+/** What a model is called for. */
+export enum ModelKind {
+  /** MODEL_KIND_UNSPECIFIED - Not set (a server that predates this field lists chat models only). */
+  MODEL_KIND_UNSPECIFIED = 0,
+  /** MODEL_KIND_CHAT - Answers ChatService calls and POST /v1/chat/completions. */
+  MODEL_KIND_CHAT = 1,
+  /** MODEL_KIND_EMBEDDING - Answers EmbeddingService.Embed and POST /v1/embeddings; never picked by chat routing. */
+  MODEL_KIND_EMBEDDING = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function modelKindFromJSON(object: any): ModelKind {
+  switch (object) {
+    case 0:
+    case "MODEL_KIND_UNSPECIFIED":
+      return ModelKind.MODEL_KIND_UNSPECIFIED;
+    case 1:
+    case "MODEL_KIND_CHAT":
+      return ModelKind.MODEL_KIND_CHAT;
+    case 2:
+    case "MODEL_KIND_EMBEDDING":
+      return ModelKind.MODEL_KIND_EMBEDDING;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ModelKind.UNRECOGNIZED;
+  }
+}
+
+export function modelKindToJSON(object: ModelKind): string {
+  switch (object) {
+    case ModelKind.MODEL_KIND_UNSPECIFIED:
+      return "MODEL_KIND_UNSPECIFIED";
+    case ModelKind.MODEL_KIND_CHAT:
+      return "MODEL_KIND_CHAT";
+    case ModelKind.MODEL_KIND_EMBEDDING:
+      return "MODEL_KIND_EMBEDDING";
+    case ModelKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /**
  * Where a catalog value came from. Precedence, highest first: config file, runtime model,
  * synced data, built-in (prices: a provider's own list wins over OpenRouter's resale price).
@@ -245,6 +288,10 @@ export interface ModelInfo {
     | undefined;
   /** Where each field's value came from and how fresh it is, one entry per field, in a stable order. */
   provenance: FieldProvenance[];
+  /** Chat or embedding. */
+  kind: ModelKind;
+  /** Embedding models: the length of the vectors they return when a call asks for none; 0 for chat models. */
+  dimensions: number;
 }
 
 /** What a model accepts beyond plain text. */
@@ -777,6 +824,8 @@ function createBaseModelInfo(): ModelInfo {
     quality: 0,
     capabilities: undefined,
     provenance: [],
+    kind: 0,
+    dimensions: 0,
   };
 }
 
@@ -835,6 +884,12 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     }
     for (const v of message.provenance) {
       FieldProvenance.encode(v!, writer.uint32(146).fork()).join();
+    }
+    if (message.kind !== 0) {
+      writer.uint32(152).int32(message.kind);
+    }
+    if (message.dimensions !== 0) {
+      writer.uint32(160).int32(message.dimensions);
     }
     return writer;
   },
@@ -996,6 +1051,22 @@ export const ModelInfo: MessageFns<ModelInfo> = {
             message.provenance.push(FieldProvenance.decode(reader, reader.uint32()));
             continue;
           }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.dimensions = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1060,6 +1131,8 @@ export const ModelInfo: MessageFns<ModelInfo> = {
       provenance: globalThis.Array.isArray(object?.provenance)
         ? object.provenance.map((e: any) => FieldProvenance.fromJSON(e))
         : [],
+      kind: isSet(object.kind) ? modelKindFromJSON(object.kind) : 0,
+      dimensions: isSet(object.dimensions) ? globalThis.Number(object.dimensions) : 0,
     };
   },
 
@@ -1118,6 +1191,12 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     }
     if (message.provenance?.length) {
       obj.provenance = message.provenance.map((e) => FieldProvenance.toJSON(e));
+    }
+    if (message.kind !== 0) {
+      obj.kind = modelKindToJSON(message.kind);
+    }
+    if (message.dimensions !== 0) {
+      obj.dimensions = Math.round(message.dimensions);
     }
     return obj;
   },

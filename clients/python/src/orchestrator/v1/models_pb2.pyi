@@ -14,6 +14,9 @@ CATALOG_SOURCE_OPENROUTER: CatalogSource
 CATALOG_SOURCE_RUNTIME: CatalogSource
 CATALOG_SOURCE_UNSPECIFIED: CatalogSource
 DESCRIPTOR: _descriptor.FileDescriptor
+MODEL_KIND_CHAT: ModelKind
+MODEL_KIND_EMBEDDING: ModelKind
+MODEL_KIND_UNSPECIFIED: ModelKind
 MODEL_TIER_LARGE: ModelTier
 MODEL_TIER_MEDIUM: ModelTier
 MODEL_TIER_SMALL: ModelTier
@@ -108,17 +111,19 @@ class ModelFieldChange(_message.Message):
     def __init__(self, model: _Optional[str] = ..., field: _Optional[str] = ..., old_value: _Optional[str] = ..., new_value: _Optional[str] = ..., source: _Optional[_Union[CatalogSource, str]] = ..., changed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ["aliases", "available", "breaker_state", "cached_input_price_per_million", "capabilities", "context_window", "fallbacks", "family", "id", "input_price_per_million", "max_output_tokens", "output_price_per_million", "provenance", "provider", "quality", "simulated", "supports_streaming", "tier"]
+    __slots__ = ["aliases", "available", "breaker_state", "cached_input_price_per_million", "capabilities", "context_window", "dimensions", "fallbacks", "family", "id", "input_price_per_million", "kind", "max_output_tokens", "output_price_per_million", "provenance", "provider", "quality", "simulated", "supports_streaming", "tier"]
     ALIASES_FIELD_NUMBER: _ClassVar[int]
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     BREAKER_STATE_FIELD_NUMBER: _ClassVar[int]
     CACHED_INPUT_PRICE_PER_MILLION_FIELD_NUMBER: _ClassVar[int]
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_WINDOW_FIELD_NUMBER: _ClassVar[int]
+    DIMENSIONS_FIELD_NUMBER: _ClassVar[int]
     FALLBACKS_FIELD_NUMBER: _ClassVar[int]
     FAMILY_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
     INPUT_PRICE_PER_MILLION_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
     MAX_OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_PRICE_PER_MILLION_FIELD_NUMBER: _ClassVar[int]
     PROVENANCE_FIELD_NUMBER: _ClassVar[int]
@@ -133,10 +138,12 @@ class ModelInfo(_message.Message):
     cached_input_price_per_million: float
     capabilities: ModelCapabilities
     context_window: int
+    dimensions: int
     fallbacks: _containers.RepeatedScalarFieldContainer[str]
     family: str
     id: str
     input_price_per_million: float
+    kind: ModelKind
     max_output_tokens: int
     output_price_per_million: float
     provenance: _containers.RepeatedCompositeFieldContainer[FieldProvenance]
@@ -145,7 +152,7 @@ class ModelInfo(_message.Message):
     simulated: bool
     supports_streaming: bool
     tier: ModelTier
-    def __init__(self, id: _Optional[str] = ..., provider: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., context_window: _Optional[int] = ..., max_output_tokens: _Optional[int] = ..., supports_streaming: bool = ..., input_price_per_million: _Optional[float] = ..., output_price_per_million: _Optional[float] = ..., cached_input_price_per_million: _Optional[float] = ..., family: _Optional[str] = ..., tier: _Optional[_Union[ModelTier, str]] = ..., fallbacks: _Optional[_Iterable[str]] = ..., available: bool = ..., simulated: bool = ..., breaker_state: _Optional[_Union[_common_pb2.CircuitState, str]] = ..., quality: _Optional[float] = ..., capabilities: _Optional[_Union[ModelCapabilities, _Mapping]] = ..., provenance: _Optional[_Iterable[_Union[FieldProvenance, _Mapping]]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., provider: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., context_window: _Optional[int] = ..., max_output_tokens: _Optional[int] = ..., supports_streaming: bool = ..., input_price_per_million: _Optional[float] = ..., output_price_per_million: _Optional[float] = ..., cached_input_price_per_million: _Optional[float] = ..., family: _Optional[str] = ..., tier: _Optional[_Union[ModelTier, str]] = ..., fallbacks: _Optional[_Iterable[str]] = ..., available: bool = ..., simulated: bool = ..., breaker_state: _Optional[_Union[_common_pb2.CircuitState, str]] = ..., quality: _Optional[float] = ..., capabilities: _Optional[_Union[ModelCapabilities, _Mapping]] = ..., provenance: _Optional[_Iterable[_Union[FieldProvenance, _Mapping]]] = ..., kind: _Optional[_Union[ModelKind, str]] = ..., dimensions: _Optional[int] = ...) -> None: ...
 
 class NameMatch(_message.Message):
     __slots__ = ["catalog_id", "confidence", "external_id", "rule"]
@@ -256,6 +263,9 @@ class UpdateModelResponse(_message.Message):
     def __init__(self, model: _Optional[_Union[ModelInfo, _Mapping]] = ...) -> None: ...
 
 class ModelTier(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class ModelKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class CatalogSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
