@@ -45,6 +45,9 @@ export function addUsage(into: TokenUsage, u: TokenUsage): void {
 /** What gpt-4o bills a 1024x1024 image at high detail, and about what a small image costs at Anthropic: an estimate for any image. */
 export const IMAGE_TOKEN_ESTIMATE = 765;
 
+/** The characters a token is taken for wherever no upstream count exists. */
+export const CHARS_PER_TOKEN = 4;
+
 /**
  * About four characters a token, plus 3 per message: the estimate wherever no upstream count
  * exists. Tool calls count by their name and arguments, each image as IMAGE_TOKEN_ESTIMATE.
@@ -55,7 +58,7 @@ export function estimatePromptTokens(messages: readonly (Pick<ChatMessage, 'cont
     if (m.toolCalls) for (const call of m.toolCalls) chars += toolCallChars(call);
     let images = 0;
     for (const part of m.parts ?? []) if (part.type === 'image') images++;
-    return n + Math.ceil(chars / 4) + 3 + images * IMAGE_TOKEN_ESTIMATE;
+    return n + Math.ceil(chars / CHARS_PER_TOKEN) + 3 + images * IMAGE_TOKEN_ESTIMATE;
   }, 0);
 }
 
@@ -64,7 +67,7 @@ export function estimateToolingTokens(tooling: Tooling | undefined): number {
   if (!tooling) return 0;
   const format = tooling.responseFormat?.type === 'json_schema' ? tooling.responseFormat : undefined;
   if (!tooling.tools && !format) return 0;
-  return Math.ceil(JSON.stringify([tooling.tools ?? [], format ?? null]).length / 4);
+  return Math.ceil(JSON.stringify([tooling.tools ?? [], format ?? null]).length / CHARS_PER_TOKEN);
 }
 
 /** What a request sends as its prompt: the messages, the tools' definitions and the answer's schema. */
@@ -81,7 +84,7 @@ export function estimateRequestTokens(prompt: PromptParts): number {
 /** Usage estimated from the prompt and the text generated, for an upstream that reported none. */
 export function estimateUsage(prompt: PromptParts, generated: string | number): TokenUsage {
   const promptTokens = estimateRequestTokens(prompt);
-  const completionTokens = Math.ceil((typeof generated === 'number' ? generated : generated.length) / 4);
+  const completionTokens = Math.ceil((typeof generated === 'number' ? generated : generated.length) / CHARS_PER_TOKEN);
   return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, cachedTokens: 0 };
 }
 

@@ -68,10 +68,16 @@ export interface Provider {
   close?(): Promise<void>;
 }
 
+/**
+ * What is embedded: texts, or token ids (one array per input, ids of the model's tokenizer, as
+ * OpenAI's API takes them and LangChain sends them). One request holds one kind.
+ */
+export type EmbeddingInputs = readonly string[] | readonly (readonly number[])[];
+
 /** One embeddings call: inputs in order, already resolved to the provider's model id. */
 export interface EmbeddingRequest {
   readonly upstreamModel: string;
-  readonly inputs: readonly string[];
+  readonly inputs: EmbeddingInputs;
   /** Shorter vectors than the model's native length; undefined: native. */
   readonly dimensions?: number | undefined;
   readonly signal: AbortSignal;

@@ -19,14 +19,16 @@ const NATIVE_DIMENSIONS: Readonly<Record<string, number>> = {
 const MAX_INPUTS = 2048;
 
 /**
- * A deterministic unit vector for (model, text): the same input always embeds the same, two
- * different inputs almost surely differ. Values come from SHA-256 in counter mode, mapped
- * to [-1, 1], then normalised to length 1 as OpenAI's vectors are.
+ * A deterministic unit vector for (model, input), the input a text or token ids: the same input
+ * always embeds the same, two different inputs almost surely differ. Values come from SHA-256
+ * in counter mode, mapped to [-1, 1], then normalised to length 1 as OpenAI's vectors are.
  */
-export function simulatedVector(model: string, text: string, dimensions: number): number[] {
+export function simulatedVector(model: string, input: string | readonly number[], dimensions: number): number[] {
+  // Token ids hash as their JSON, which no text's own bytes can be mistaken for: a text is hashed after a NUL.
+  const text = typeof input === 'string' ? `\0${input}` : JSON.stringify(input);
   const values: number[] = [];
   for (let block = 0; values.length < dimensions; block++) {
-    const digest = createHash('sha256').update(`${model}\0${block}\0${text}`).digest();
+    const digest = createHash('sha256').update(`${model}\0${block}${text}`).digest();
     for (let i = 0; i + 4 <= digest.length && values.length < dimensions; i += 4) {
       values.push(digest.readUInt32LE(i) / 0x7fffffff - 1);
     }
@@ -37,6 +39,10 @@ export function simulatedVector(model: string, text: string, dimensions: number)
 
 function invalid(res: ServerResponse, message: string, param: string): void {
   sendJson(res, 400, errorBody(message, { type: 'invalid_request_error', code: 'invalid_value', param }));
+}
+
+function isTokenInputs(inputs: readonly unknown[]): inputs is number[][] {
+  return inputs.every((ids) => Array.isArray(ids) && ids.length > 0 && ids.every((id) => Number.isInteger(id) && id >= 0));
 }
 
 /** What POST /v1/embeddings shares with the chat endpoints: the fault rules and the request log. */
@@ -65,8 +71,11 @@ export async function handleEmbeddings(req: IncomingMessage, res: ServerResponse
   if (!Array.isArray(inputs) || inputs.length === 0 || inputs.length > MAX_INPUTS) {
     return invalid(res, `input must be a string or 1 to ${MAX_INPUTS} strings`, 'input');
   }
-  if (!inputs.every((s): s is string => typeof s === 'string' && s !== ''))
-    return invalid(res, 'every input must be a non-empty string', 'input');
+  if (!(inputs.every((s) => typeof s === 'string' && s !== '') || isTokenInputs(inputs) || isTokenInputs([inputs]))) {
+    return invalid(res, 'input must be non-empty strings, or arrays of token ids', 'input');
+  }
+  // One array of ids is one input, as OpenAI reads it.
+  const items: readonly (string | readonly number[])[] = isTokenInputs([inputs]) ? [inputs as number[]] : inputs;
   const native = NATIVE_DIMENSIONS[model] ?? 1536;
   if (
     dimensions !== undefined &&
@@ -76,7 +85,7 @@ export async function handleEmbeddings(req: IncomingMessage, res: ServerResponse
   }
   if (format !== 'float' && format !== 'base64') return invalid(res, 'encoding_format must be float or base64', 'encoding_format');
   const length = typeof dimensions === 'number' ? dimensions : native;
-  const promptTokens = inputs.reduce((sum, s) => sum + Math.max(1, Math.ceil(s.length / 4)), 0);
+  const promptTokens = items.reduce<number>((sum, s) => sum + (typeof s === 'string' ? Math.max(1, Math.ceil(s.length / 4)) : s.length), 0);
   const fault = endpoint.faults.take(model);
   const record = endpoint.log.begin({ model, stream: false, body: parsed, headers: req.headers, fault: fault?.kind });
   const watch = watchResponse(req, res, { record, log: endpoint.log });
@@ -86,8 +95,8 @@ export async function handleEmbeddings(req: IncomingMessage, res: ServerResponse
   const answer = {
     object: 'list',
     model,
-    data: inputs.map((text, index) => {
-      const vector = simulatedVector(model, text, length);
+    data: items.map((input, index) => {
+      const vector = simulatedVector(model, input, length);
       const embedding = format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
       return { object: 'embedding', index, embedding };
     }),

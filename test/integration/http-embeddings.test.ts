@@ -69,8 +69,6 @@ describe('POST /v1/embeddings', () => {
     const unknown = await post({ model: 'text-embedding-3-small', input: 'x', extra: 1 });
     expect(unknown.status).toBe(400);
     expect(JSON.stringify(await unknown.json())).toContain('extra');
-    const tokens = await post({ model: 'text-embedding-3-small', input: [[1, 2, 3]] });
-    expect(tokens.status).toBe(400);
     const chat = await post({ model: 'gpt-4o-mini', input: 'x' });
     expect(chat.status).toBe(400);
     expect(JSON.stringify(await chat.json())).toContain('chat model');
@@ -124,5 +122,70 @@ describe('embedding models in the model list', () => {
     });
     const chat = (await client.models.retrieve('gpt-4o-mini')) as unknown as { x_orchestrator: Record<string, unknown> };
     expect(chat.x_orchestrator).toMatchObject({ kind: 'chat', dimensions: null });
+  });
+});
+
+// LangChain's OpenAIEmbeddings (check_embedding_ctx_length, on by default) sends each text as
+// tiktoken ids: input is an array of token-id arrays, or one array for a single text.
+describe('POST /v1/embeddings with token ids', () => {
+  const upstreamInputs = () => h.upstream.requests.map((r) => (r.body as { input?: unknown }).input).filter((input) => input !== undefined);
+
+  it('forwards token arrays as they came, one vector per array, and charges their tokens', async () => {
+    const before = upstreamInputs().length;
+    const data = await client.embeddings.create({
+      model: 'text-embedding-3-small',
+      input: [
+        [9906, 1917],
+        [15339, 1070, 2],
+      ],
+      dimensions: 8,
+    });
+    expect(data.data.map((d) => d.index)).toEqual([0, 1]);
+    expect(data.data[1]?.embedding).toEqual(simulatedVector('text-embedding-3-small', [15339, 1070, 2], 8));
+    expect(data.usage).toEqual({ prompt_tokens: 5, total_tokens: 5 });
+    const single = await client.embeddings.create({ model: 'text-embedding-3-small', input: [9906, 1917], dimensions: 8 });
+    expect(single.data).toHaveLength(1);
+    expect(single.data[0]?.embedding).toEqual(data.data[0]?.embedding);
+    expect(upstreamInputs().slice(before)).toEqual([
+      [
+        [9906, 1917],
+        [15339, 1070, 2],
+      ],
+      [[9906, 1917]],
+    ]);
+    // Text and its token ids are different requests to the cache: the text is not looked up as numbers.
+    const text = (await (await post({ model: 'text-embedding-3-small', input: '[9906,1917]', dimensions: 8 })).json()) as {
+      data: { embedding: number[] }[];
+    };
+    expect(text.data[0]?.embedding).not.toEqual(data.data[0]?.embedding);
+  });
+
+  it('sends token inputs past 300,000 tokens upstream as several requests, in order', async () => {
+    const before = upstreamInputs().length;
+    const input = Array.from({ length: 40 }, (_, i) => Array.from({ length: 8000 }, () => i + 1));
+    const res = await post({ model: 'text-embedding-3-small', input, dimensions: 4, encoding_format: 'float' });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { data: { index: number; embedding: number[] }[]; usage: { prompt_tokens: number } };
+    expect(body.data.map((d) => d.index)).toEqual(input.map((_, i) => i));
+    expect(body.data[39]?.embedding).toEqual(simulatedVector('text-embedding-3-small', input[39] ?? [], 4));
+    expect(body.usage.prompt_tokens).toBe(320_000);
+    const sent = upstreamInputs().slice(before) as number[][][];
+    expect(sent.map((batch) => batch.reduce((n, ids) => n + ids.length, 0))).toEqual([296_000, 24_000]);
+  });
+
+  it('refuses token ids it cannot send with a 400 naming the input', async () => {
+    const refused = async (input: unknown) => {
+      const res = await post({ model: 'text-embedding-3-small', input });
+      expect(res.status, JSON.stringify(input).slice(0, 80)).toBe(400);
+      return ((await res.json()) as { error: { param: string; message: string } }).error;
+    };
+    expect(await refused([[1, 2], []])).toMatchObject({ param: 'input[1]' });
+    expect((await refused([[1, 2], Array.from({ length: 8192 }, () => 1)])).message).toContain('at most 8191 tokens');
+    expect(await refused([[1, -2]])).toMatchObject({ param: 'input[0]' });
+    expect(await refused([[1, 2.5]])).toMatchObject({ param: 'input[0]' });
+    expect(await refused([1, '2'])).toMatchObject({ param: 'input' });
+    expect(await refused(['text', [1, 2]])).toMatchObject({ param: 'input' });
+    expect((await refused(Array.from({ length: 257 }, () => [1]))).message).toContain('at most 256 inputs');
+    expect((await refused(Array.from({ length: 8192 }, () => 1))).message).toContain('at most 8191 tokens');
   });
 });

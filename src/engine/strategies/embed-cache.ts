@@ -3,14 +3,16 @@ import type { EmbeddingCatalogModel } from '../../catalog/embedding-models.js';
 import type { Answer } from '../answer.js';
 import type { EventSink } from '../events.js';
 import type { AnswerCache } from '../ports.js';
+import type { EmbeddingInputs } from '../../providers/types.js';
 import type { EmbedAnswer } from './embed.js';
 
 /**
  * Embeddings share the response cache with chat answers: an entry's text is the vectors as
  * JSON, under a key of its own domain ("embed", model, inputs, dimensions), so a chat request
- * can never meet one. Embedding models are deterministic: every request is cacheable.
+ * can never meet one (token ids are JSON arrays there, a text a JSON string: never the same key).
+ * Embedding models are deterministic: every request is cacheable.
  */
-export function embedCacheKey(model: string, inputs: readonly string[], dimensions: number | undefined): string {
+export function embedCacheKey(model: string, inputs: EmbeddingInputs, dimensions: number | undefined): string {
   return createHash('sha256')
     .update(JSON.stringify(['embed', model, inputs, dimensions ?? 0]))
     .digest('hex');

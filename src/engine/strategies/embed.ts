@@ -2,10 +2,18 @@ import { performance } from 'node:perf_hooks';
 import type { EmbeddingCatalog, EmbeddingCatalogModel } from '../../catalog/embedding-models.js';
 import { DEFAULT_EMBEDDING_MODEL } from '../../catalog/embedding-models.js';
 import type { Catalog, CatalogModel } from '../../catalog/catalog.js';
-import { addUsage, totalCost, ZERO_USAGE, type AttemptRecord, type TokenUsage } from '../../domain/chat.js';
+import {
+  addUsage,
+  CHARS_PER_TOKEN,
+  totalCost,
+  ZERO_USAGE,
+  type AttemptRecord,
+  type ChatMessage,
+  type TokenUsage,
+} from '../../domain/chat.js';
 import { noEmbeddingsApi } from '../../domain/embedding-errors.js';
 import { CHECKED_PAST_LIMIT, invalidArgument, modelNotFound, type FieldViolation } from '../../domain/errors.js';
-import { canEmbed, type EmbeddingResult } from '../../providers/types.js';
+import { canEmbed, type EmbeddingInputs, type EmbeddingResult } from '../../providers/types.js';
 import type { Admission } from '../admission.js';
 import { aggregateFailure } from '../aggregate.js';
 import type { AttemptRunner, AttemptSpec } from '../attempt.js';
@@ -22,7 +30,8 @@ export interface EmbedCall {
   readonly ctx: CallContext;
   /** Model id or alias; empty: text-embedding-3-small. */
   readonly model: string;
-  readonly inputs: readonly string[];
+  /** Texts, or token ids, each input at most the model's context window of tokens. */
+  readonly inputs: EmbeddingInputs;
   /** 0 or undefined: the model's native length. */
   readonly dimensions?: number | undefined;
 }
@@ -62,8 +71,11 @@ export function resolveEmbedModel(
   if (overCount) {
     violations.push({ field: 'inputs', description: `at most ${MAX_EMBED_INPUTS} inputs per call, got ${req.inputs.length}` });
   }
-  (overCount ? req.inputs.slice(0, CHECKED_PAST_LIMIT) : req.inputs).forEach((input, i) => {
-    if (input.trim().length === 0) violations.push({ field: `inputs[${i}]`, description: 'must not be empty' });
+  const checked: readonly (string | readonly number[])[] = overCount ? req.inputs.slice(0, CHECKED_PAST_LIMIT) : req.inputs;
+  checked.forEach((input, i) => {
+    if (typeof input !== 'string') {
+      if (input.length === 0) violations.push({ field: `inputs[${i}]`, description: 'must not be empty' });
+    } else if (input.trim().length === 0) violations.push({ field: `inputs[${i}]`, description: 'must not be empty' });
     else if (input.length > MAX_EMBED_INPUT_CHARS) {
       violations.push({ field: `inputs[${i}]`, description: `at most ${MAX_EMBED_INPUT_CHARS} characters, got ${input.length}` });
     }
@@ -88,6 +100,12 @@ export function resolveEmbedModel(
     throw modelNotFound(name, 'model');
   }
   const dimensions = req.dimensions ?? 0;
+  // A text past the window is the upstream's to refuse; token ids are counted here.
+  checked.forEach((input, i) => {
+    if (typeof input !== 'string' && input.length > model.contextWindow) {
+      violations.push({ field: `inputs[${i}]`, description: `at most ${model.contextWindow} tokens for ${model.id}, got ${input.length}` });
+    }
+  });
   if (dimensions < 0 || dimensions > model.dimensions) {
     violations.push({ field: 'dimensions', description: `must be between 1 and ${model.dimensions} for ${model.id}, got ${dimensions}` });
   } else if (dimensions > 0 && dimensions !== model.dimensions && !model.shortenable) {
@@ -100,39 +118,57 @@ export function resolveEmbedModel(
 /**
  * OpenAI takes at most 300,000 tokens in one embeddings request, its inputs together. A token is
  * at least one byte of UTF-8, so a request whose inputs stay within that many bytes never passes
- * it; a call past it goes upstream as several requests, in input order.
+ * it (token ids count as themselves); a call past it goes upstream as several requests, in input order.
  */
-const MAX_REQUEST_BYTES = 300_000;
+const MAX_REQUEST_TOKENS = 300_000;
 
 /** A UTF-16 code unit is at most 3 bytes of UTF-8. */
 const MAX_UTF8_BYTES_PER_CHAR = 3;
 
+/** The most tokens an input can be: its token ids, or its text's UTF-8 bytes. */
+function tokenBound(input: string | readonly number[]): number {
+  return typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.length;
+}
+
 /** The inputs in the requests they go upstream in. */
-function requestBatches(inputs: readonly string[]): (readonly string[])[] {
+function requestBatches<I extends string | readonly number[]>(inputs: readonly I[]): (readonly I[])[] {
   // Most calls fit in one request by their length alone: no byte counting for them.
-  let chars = 0;
-  for (const input of inputs) chars += input.length;
-  if (chars * MAX_UTF8_BYTES_PER_CHAR <= MAX_REQUEST_BYTES) return [inputs];
-  const batches: string[][] = [];
-  let batch: string[] = [];
-  let bytes = 0;
+  let size = 0;
+  for (const input of inputs) size += typeof input === 'string' ? input.length * MAX_UTF8_BYTES_PER_CHAR : input.length;
+  if (size <= MAX_REQUEST_TOKENS) return [inputs];
+  const batches: I[][] = [];
+  let batch: I[] = [];
+  let tokens = 0;
   for (const input of inputs) {
-    const size = Buffer.byteLength(input, 'utf8');
-    if (batch.length > 0 && bytes + size > MAX_REQUEST_BYTES) {
+    const bound = tokenBound(input);
+    if (batch.length > 0 && tokens + bound > MAX_REQUEST_TOKENS) {
       batches.push(batch);
       batch = [];
-      bytes = 0;
+      tokens = 0;
     }
     batch.push(input);
-    bytes += size;
+    tokens += bound;
   }
   if (batch.length > 0) batches.push(batch);
   return batches;
 }
 
+/**
+ * The inputs as the messages the token estimate reads (usage checks, an attempt cut short):
+ * a text as it is, token ids as the text the estimate counts as that many tokens.
+ */
+function estimatedAs(input: string | readonly number[]): ChatMessage {
+  return { role: 'user', content: typeof input === 'string' ? input : ' '.repeat(input.length * CHARS_PER_TOKEN) };
+}
+
+/** What the call's record keeps of an input: the text, or the token ids as JSON. */
+function recordedAs(input: string | readonly number[]): string {
+  return typeof input === 'string' ? input : JSON.stringify(input);
+}
+
 /** An embeddings attempt's spec: the inputs and the vector length asked for. */
 interface EmbedSpec extends AttemptSpec {
-  readonly inputs: readonly string[];
+  readonly inputs: EmbeddingInputs;
   readonly dimensions: number | undefined;
 }
 
@@ -167,8 +203,12 @@ export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAn
   );
   const dimensions = req.dimensions && req.dimensions !== model.dimensions ? req.dimensions : undefined;
   // What the call asked and got, for the record of the call (the ledger), as chat calls tell theirs.
-  req.ctx.upstream?.requested?.({ model: req.model || undefined, prompt: req.inputs.join('\n'), raced: false });
-  const estimatedTokens = req.inputs.reduce((sum, s) => sum + Math.ceil(s.length / 4), 0);
+  const inputs: readonly (string | readonly number[])[] = req.inputs;
+  req.ctx.upstream?.requested?.({ model: req.model || undefined, prompt: inputs.map(recordedAs).join('\n'), raced: false });
+  const estimatedTokens = inputs.reduce<number>(
+    (sum, s) => sum + (typeof s === 'string' ? Math.ceil(s.length / CHARS_PER_TOKEN) : s.length),
+    0,
+  );
   // Embedding prices are not in the chat catalog the budget hold reads: hold the inputs at this model's price.
   const maxCostUsd = (estimatedTokens * model.inputPricePerMillion) / 1e6;
   const admitted = await deps.admission.admitDemand(req.ctx, { models: [model.id], estimatedTokens, maxCostUsd });
@@ -183,11 +223,11 @@ export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAn
     const records: AttemptRecord[] = [];
     const usage: TokenUsage = { ...ZERO_USAGE };
     let answeredBy = '';
-    for (const inputs of requestBatches(req.inputs)) {
+    for (const inputs of batchesOf(req.inputs)) {
       const spec: EmbedSpec = {
         model,
         // Only the token estimate of an attempt that never reports usage reads these.
-        messages: inputs.map((content) => ({ role: 'user', content })),
+        messages: (inputs as readonly (string | readonly number[])[]).map(estimatedAs),
         temperature: 0,
         maxTokens: 0,
         signal: ctx.signal,
@@ -224,6 +264,15 @@ export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAn
   } finally {
     admitted.release();
   }
+}
+
+/** Each batch holds one kind of input, as the call did. */
+function batchesOf(inputs: EmbeddingInputs): EmbeddingInputs[] {
+  return isTokens(inputs) ? requestBatches(inputs) : requestBatches(inputs as readonly string[]);
+}
+
+function isTokens(inputs: EmbeddingInputs): inputs is readonly (readonly number[])[] {
+  return typeof inputs[0] !== 'string';
 }
 
 function told(ctx: CallContext, answer: EmbedAnswer): EmbedAnswer {

@@ -2,13 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
 import { round3 } from '../../domain/latency.js';
 import type { Engine } from '../../engine/index.js';
+import type { EmbeddingInputs } from '../../providers/types.js';
 import { callRoute, routeHandler, type HttpCallDeps, type RouteInfo } from '../call.js';
 import { encodeAttempt } from '../errors.js';
 
 const KNOWN_FIELDS = new Set(['model', 'input', 'dimensions', 'encoding_format', 'user']);
 
 /** OpenAI's request shape -> Embed's fields; anything we cannot honour is a 400, never dropped. */
-function parseEmbeddingsBody(body: unknown): { model: string; inputs: string[]; dimensions: number | undefined; base64: boolean } {
+function parseEmbeddingsBody(body: unknown): { model: string; inputs: EmbeddingInputs; dimensions: number | undefined; base64: boolean } {
   const violations: FieldViolation[] = [];
   const b = (body ?? {}) as Record<string, unknown>;
   if (typeof body !== 'object' || body === null || Array.isArray(body))
@@ -18,10 +19,7 @@ function parseEmbeddingsBody(body: unknown): { model: string; inputs: string[]; 
     if (!KNOWN_FIELDS.has(key) && b[key] !== null) violations.push({ field: key, description: 'is not supported by this gateway' });
   const model = b.model ?? '';
   if (typeof model !== 'string') violations.push({ field: 'model', description: 'must be a string' });
-  let inputs: string[] = [];
-  if (typeof b.input === 'string') inputs = [b.input];
-  else if (Array.isArray(b.input) && b.input.every((s) => typeof s === 'string')) inputs = b.input as string[];
-  else violations.push({ field: 'input', description: 'must be a string or an array of strings (token arrays are not supported)' });
+  const inputs = parseInput(b.input, violations);
   const dimensions = b.dimensions ?? undefined;
   if (dimensions !== undefined && !(typeof dimensions === 'number' && Number.isInteger(dimensions) && dimensions >= 1)) {
     violations.push({ field: 'dimensions', description: 'must be a whole number, at least 1' });
@@ -31,6 +29,28 @@ function parseEmbeddingsBody(body: unknown): { model: string; inputs: string[]; 
   if (b.user != null && typeof b.user !== 'string') violations.push({ field: 'user', description: 'must be a string' });
   if (violations.length > 0) throw invalidArgument(violations);
   return { model: model as string, inputs, dimensions: dimensions as number | undefined, base64: format === 'base64' };
+}
+
+const INPUT_SHAPE = 'must be a string, an array of strings, an array of token ids or an array of arrays of token ids';
+
+/** OpenAI's four shapes of `input`; one array of numbers is one input of token ids. */
+function parseInput(input: unknown, violations: FieldViolation[]): EmbeddingInputs {
+  if (typeof input === 'string') return [input];
+  if (!Array.isArray(input)) {
+    violations.push({ field: 'input', description: INPUT_SHAPE });
+    return [];
+  }
+  if (input.every((s) => typeof s === 'string')) return input as string[];
+  const lists: unknown[] = input.every((s) => typeof s === 'number') ? [input] : input;
+  if (!lists.every((ids) => Array.isArray(ids) && ids.every((id) => typeof id === 'number'))) {
+    violations.push({ field: 'input', description: INPUT_SHAPE });
+    return [];
+  }
+  const tokens = lists as number[][];
+  // The engine counts inputs and tokens; an id is checked here, where the JSON is read.
+  const bad = tokens.findIndex((ids) => !ids.every((id) => Number.isSafeInteger(id) && id >= 0));
+  if (bad >= 0) violations.push({ field: `input[${bad}]`, description: 'token ids must be whole numbers, at least 0' });
+  return tokens;
 }
 
 /** Little-endian float32, as OpenAI encodes `encoding_format: base64`. */

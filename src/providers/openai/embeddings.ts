@@ -26,7 +26,8 @@ export async function embedThroughOpenAI(
     response = await client.embeddings.create(
       {
         model: request.upstreamModel,
-        input: [...request.inputs],
+        // Token ids go as they came: an OpenAI-compatible upstream takes either kind.
+        input: request.inputs as string[] | number[][],
         encoding_format: 'float',
         ...(request.dimensions !== undefined ? { dimensions: request.dimensions } : {}),
       },
