@@ -9,7 +9,7 @@ import {
   type RouteDecision,
   type Usage,
 } from '../gen/orchestrator/v1/common.js';
-import type { ModelInfo } from '../gen/orchestrator/v1/models.js';
+import { type ModelInfo, ModelKind } from '../gen/orchestrator/v1/models.js';
 import type { GetStatsResponse, LatencySummary, UpstreamStats } from '../gen/orchestrator/v1/stats.js';
 
 /** What every answer (Chat, Race, Fallback, a completed stream) reports after its text. */
@@ -65,15 +65,17 @@ export function modelsTable(models: readonly ModelInfo[]): string {
   const rows = models.map((m) => [
     m.id,
     m.provider,
+    m.kind === ModelKind.MODEL_KIND_EMBEDDING ? 'embedding' : 'chat',
     String(m.contextWindow),
-    String(m.maxOutputTokens),
+    // An embedding model answers with a vector, never with output tokens.
+    m.kind === ModelKind.MODEL_KIND_EMBEDDING ? '-' : String(m.maxOutputTokens),
     m.inputPricePerMillion.toFixed(2),
     m.outputPricePerMillion.toFixed(2),
     m.available ? (m.simulated ? 'simulated' : 'yes') : 'no',
     enumName(circuitStateToJSON(m.breakerState), 'CIRCUIT_STATE_'),
     m.aliases.join(','),
   ]);
-  return table(['MODEL', 'PROVIDER', 'CONTEXT', 'MAX OUT', 'IN $/M', 'OUT $/M', 'AVAILABLE', 'BREAKER', 'ALIASES'], rows);
+  return table(['MODEL', 'PROVIDER', 'KIND', 'CONTEXT', 'MAX OUT', 'IN $/M', 'OUT $/M', 'AVAILABLE', 'BREAKER', 'ALIASES'], rows);
 }
 
 export function statsText(s: GetStatsResponse): string {

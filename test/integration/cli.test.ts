@@ -160,8 +160,9 @@ describe('llm-orchestrator CLI', () => {
     const [result, jsonResult] = await Promise.all([cli(['models']), cli(['models', '--json'])]);
     expect(result.code).toBe(0);
     const lines = result.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(/^MODEL\s+PROVIDER\s+CONTEXT/);
-    expect(lines.find((l) => l.startsWith('gpt-4o '))).toMatch(/^gpt-4o\s+openai\s+128000\s/);
+    expect(lines[0]).toMatch(/^MODEL\s+PROVIDER\s+KIND\s+CONTEXT\s+MAX OUT/);
+    expect(lines.find((l) => l.startsWith('gpt-4o '))).toMatch(/^gpt-4o\s+openai\s+chat\s+128000\s+16384\s/);
+    expect(lines.find((l) => l.startsWith('text-embedding-3-small '))).toMatch(/^text-embedding-3-small\s+openai\s+embedding\s+8191\s+-\s/);
     const json = JSON.parse(jsonResult.stdout) as { models: { id: string }[] };
     expect(json.models.map((m) => m.id)).toContain('gpt-4o');
   });
