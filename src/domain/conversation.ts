@@ -166,10 +166,11 @@ function saysBase64(url: string): boolean {
 /**
  * Whether every character of the payload went into the decoded bytes. The usual case costs no
  * pass of its own: as many bytes as the length promises and no lone character at the end. Only a
- * payload that decoded short (line breaks in it, or damage) is read again.
+ * payload that decoded short (line breaks in it, or damage) is read again, and one a character
+ * past whole groups: a lone base64 character there is damage, one white space character is not.
  */
 function wholeBase64(payload: string, decoded: number): boolean {
-  if (decoded === Buffer.byteLength(payload, 'base64')) return payload.length % 4 !== 1;
+  if (decoded === Buffer.byteLength(payload, 'base64') && payload.length % 4 !== 1) return true;
   const compact = payload.replace(/\s+/g, '');
   return compact.length % 4 !== 1 && /^[A-Za-z0-9+/_-]*={0,2}$/.test(compact);
 }
