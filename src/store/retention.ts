@@ -63,20 +63,21 @@ export class RetentionJob {
     const database = this.options.database();
     const none = { calls: 0, attempts: 0, decisions: 0, syncRuns: 0, skipped: false };
     if (!database || this.options.days <= 0) return none;
-    const keepFrom = this.options.keepFrom?.(now);
-    const cutoff = Math.min(now - this.options.days * 86_400_000, keepFrom ?? Number.POSITIVE_INFINITY);
+    const olderThan = now - this.options.days * 86_400_000;
+    // What budgets read back are calls: catalog sync runs go by the retention alone.
+    const cutoff = Math.min(olderThan, this.options.keepFrom?.(now) ?? Number.POSITIVE_INFINITY);
     const result =
       database.dialect === 'postgres'
         ? await database.db.connection().execute(async (conn) => {
             const lock = await sql<{ ok: boolean }>`select pg_try_advisory_lock(${RETENTION_LOCK_KEY}) as ok`.execute(conn);
             if (!lock.rows[0]?.ok) return { ...none, skipped: true };
             try {
-              return await this.prune({ ...database, db: conn }, cutoff);
+              return await this.prune({ ...database, db: conn }, cutoff, olderThan);
             } finally {
               await sql`select pg_advisory_unlock(${RETENTION_LOCK_KEY})`.execute(conn);
             }
           })
-        : await this.prune(database, cutoff);
+        : await this.prune(database, cutoff, olderThan);
     if (result.calls > 0 || result.syncRuns > 0 || result.skipped) {
       this.options.log.info(
         { ...result, olderThan: new Date(cutoff).toISOString() },
@@ -86,7 +87,7 @@ export class RetentionJob {
     return result;
   }
 
-  private async prune(database: LedgerDatabase, cutoff: number): Promise<RetentionResult> {
+  private async prune(database: LedgerDatabase, cutoff: number, syncRunsCutoff: number): Promise<RetentionResult> {
     const batch = this.options.batchSize ?? 1_000;
     let calls = 0;
     let attempts = 0;
@@ -109,7 +110,7 @@ export class RetentionJob {
     const catalog = new CatalogStore(() => database);
     let syncRuns = 0;
     await inBatches(batch, async () => {
-      const removed = await catalog.deleteOldSyncRuns(cutoff, batch);
+      const removed = await catalog.deleteOldSyncRuns(syncRunsCutoff, batch);
       syncRuns += removed;
       return removed;
     });

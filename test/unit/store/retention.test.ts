@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { CatalogStore } from '../../../src/store/catalog-store.js';
 import { LedgerStore } from '../../../src/store/ledger-store.js';
 import { RetentionJob } from '../../../src/store/retention.js';
 import { callRecord } from '../../helpers/call-record.js';
@@ -62,6 +63,21 @@ describe('the retention job on a SQLite file', () => {
       store.recordCall(callRecord('this-month', monthStart + 2 * DAY));
       store.recordCall(callRecord('this-week', now - DAY));
       await store.flush();
+      // Catalog sync runs are not what budgets read: the retention alone decides for them.
+      const catalog = new CatalogStore(() => store.db);
+      for (const daysAgo of [10, 0]) {
+        const at = now - daysAgo * DAY;
+        await catalog.recordSync({
+          source: 'openrouter',
+          startedAt: new Date(at),
+          finishedAt: new Date(at + 60_000),
+          ok: false,
+          error: 'timed out after 30000 ms',
+          models: [],
+          matched: [],
+          unmatched: [],
+        });
+      }
       let budgeted = true;
       const job = new RetentionJob({
         database: () => store.db,
@@ -70,7 +86,7 @@ describe('the retention job on a SQLite file', () => {
         log,
         keepFrom: (at) => (budgeted ? monthStartOf(at) : undefined),
       });
-      expect(await job.runOnce(now)).toMatchObject({ calls: 1 });
+      expect(await job.runOnce(now)).toMatchObject({ calls: 1, syncRuns: 1 });
       const ids = async () => (await store.db?.db.selectFrom('ledger_calls').select('id').orderBy('id').execute())?.map((r) => r.id);
       expect(await ids()).toEqual(['this-month', 'this-week']);
       // No monthly budget to read back: the retention alone decides.
