@@ -10,6 +10,7 @@ import { invalidArgument, type OrchestratorError } from '../domain/errors.js';
 import type { CatalogFingerprint, CatalogStore, FieldChange } from '../store/catalog-store.js';
 import { CatalogSnapshot, type Catalog, type CatalogModel, type CatalogOptions, modelNameKey } from './catalog.js';
 import { composeCatalog, type ComposedCatalog, type RuntimeModel, type SyncedValues } from './layers.js';
+import { EMBEDDING_MODELS } from './embedding-models.js';
 import type { ModelDefinition } from './models.js';
 import { checkRuntimeModel, type RuntimeModelInput } from './runtime-models.js';
 import type { CatalogSourceName, SyncReport } from './sync/types.js';
@@ -219,6 +220,7 @@ export class LiveCatalog {
     checkRuntimeModel(input, {
       providers: this.options.providers,
       fixed: [...this.options.builtin, ...this.options.config],
+      embedding: EMBEDDING_MODELS,
       runtime: others,
       resolves: (name) => this.catalog.find(name) !== undefined || others.some((m) => m.id === name),
       synced: (name) => this.catalog.find(name)?.origins.base.source === 'openrouter' && !others.some((m) => m.id === name),

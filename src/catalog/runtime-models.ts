@@ -10,6 +10,8 @@ export interface RuntimeModelRules {
   readonly providers: ReadonlySet<string>;
   /** Built-in and config-file models: their ids and aliases are taken. */
   readonly fixed: readonly ModelDefinition[];
+  /** The embedding models, listed under their names next to the chat models: taken too. */
+  readonly embedding?: readonly ModelDefinition[];
   /** The other runtime models (the one being updated left out). */
   readonly runtime: readonly RuntimeModel[];
   /** Resolves a fallback name against the catalog in use. */
@@ -57,6 +59,8 @@ export function runtimeModelViolations(model: RuntimeModelInput, rules: RuntimeM
   const taken = new Map<string, string>();
   for (const def of rules.fixed)
     for (const n of [def.id, ...def.aliases]) taken.set(n.toLowerCase(), `built-in or config-file model "${def.id}"`);
+  for (const def of rules.embedding ?? [])
+    for (const n of [def.id, ...def.aliases]) taken.set(n.toLowerCase(), `embedding model "${def.id}"`);
   for (const m of rules.runtime) for (const n of [m.id, ...m.aliases]) taken.set(n.toLowerCase(), `runtime model "${m.id}"`);
   const owner = taken.get(model.id.toLowerCase());
   if (model.id.length > 0 && owner) bad('id', `"${model.id}" is already the name of the ${owner}`);

@@ -243,6 +243,19 @@ describe('runtime models created and deleted over time', () => {
   const remove = (id: string) => callUnary(h.clients.models.deleteModel.bind(h.clients.models), { id });
   const chat = (model: string) => callUnary(h.clients.chat.chat.bind(h.clients.chat), { model, prompt: 'hello', messages: [] });
 
+  it('refuses a runtime model named as an embedding model, which ListModels and GET /v1/models list under that name', async () => {
+    const taken = await unaryError(h.clients.models.createModel.bind(h.clients.models), {
+      model: spec({ id: 'text-embedding-3-small', aliases: ['text-embedding-3-large'], fallbacks: [] }),
+    });
+    expect(taken.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(taken.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['model.id', 'model.aliases[0]']);
+    expect(taken.details).toMatch(/embedding model "text-embedding-3-small"/);
+    const ids = (
+      await callUnary(h.clients.models.listModels.bind(h.clients.models), { provider: '', availableOnly: false })
+    ).response.models.map((m) => m.id);
+    expect(ids.filter((id) => id === 'text-embedding-3-small')).toHaveLength(1);
+  });
+
   it('a deleted model leaves GetStats and /metrics, while its calls stay in the totals', async () => {
     const ids = Array.from({ length: 20 }, (_, i) => `churn-${i}`);
     for (const id of ids) {
