@@ -1,3 +1,4 @@
+import { EMBEDDING_MODELS } from './embedding-models.js';
 import type { ModelCapabilities, ModelDefinition, ModelTier } from './models.js';
 import type { FieldOrigin, ModelField, ModelOrigins } from './provenance.js';
 import type { CatalogSourceName } from './sync/types.js';
@@ -125,6 +126,7 @@ export function composeCatalog(layers: CatalogLayers): ComposedCatalog {
     const draft = drafts.get(model.id);
     if (draft) applyRuntime(draft, model);
   }
+  refuseEmbeddingNames(layers.config);
   for (const def of layers.config) {
     const draft = drafts.get(def.id);
     if (!draft) {
@@ -263,5 +265,17 @@ function addOpenRouterOnly(layers: CatalogLayers, drafts: Map<string, ModelDraft
         { source: 'openrouter', fetchedAt: values.fetchedAt },
       ),
     );
+  }
+}
+
+/** ListModels lists the embedding models under their names too: a config-file model may not take one (runtime models are refused the same). */
+function refuseEmbeddingNames(config: readonly ModelDefinition[]): void {
+  const embedding = new Map<string, string>();
+  for (const def of EMBEDDING_MODELS) for (const name of [def.id, ...def.aliases]) embedding.set(name.toLowerCase(), def.id);
+  for (const def of config) {
+    for (const name of [def.id, ...def.aliases]) {
+      const owner = embedding.get(name.toLowerCase());
+      if (owner) throw new Error(`catalog: ${def.id}: "${name}" is the name of the embedding model "${owner}"`);
+    }
   }
 }

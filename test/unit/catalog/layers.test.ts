@@ -199,3 +199,18 @@ describe('a runtime model stored with spaces around its names', () => {
     expect(c.model('house')).toMatchObject({ upstreamId: 'gpt-4o-mini', aliases: ['home'], fallbacks: ['gpt-4o-mini'] });
   });
 });
+
+describe('config-file models and the embedding models', () => {
+  it('refuses a config-file model named, or aliased, as an embedding model: ListModels lists both under that name', () => {
+    const named = { ...builtin, id: 'text-embedding-3-small', aliases: [] };
+    expect(() => compose({ config: [named] })).toThrow(
+      /"text-embedding-3-small" is the name of the embedding model "text-embedding-3-small"/,
+    );
+    const aliased = { ...builtin, id: 'house', aliases: ['Text-Embedding-3-Large'] };
+    expect(() => compose({ config: [aliased] })).toThrow(
+      /house: "Text-Embedding-3-Large" is the name of the embedding model "text-embedding-3-large"/,
+    );
+    // Overriding a built-in chat model's fields is not naming a new model.
+    expect(compose({ config: [{ ...builtin, quality: 0.9 }] }).model('gpt-4o-mini').quality).toBe(0.9);
+  });
+});
