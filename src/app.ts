@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Catalog, type CatalogOptions } from './catalog/catalog.js';
+import { Catalog, type CatalogModel, type CatalogOptions } from './catalog/catalog.js';
 import { composeCatalog, type ComposedCatalog } from './catalog/layers.js';
 import type { LiveCatalog } from './catalog/live.js';
 import { startLiveCatalog } from './catalog/start-sync.js';
@@ -186,7 +186,7 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
     routing: { weights: routingWeights(file), fallbackDepth: file?.routing.fallbackDepth ?? 3 },
     batch: { globalConcurrency: config.batch.globalConcurrency },
   });
-  metrics?.watchBreakers(() => breakerReadings(catalog, engine));
+  metrics?.watchBreakers(() => breakerReadings([...catalog.models, ...embeddings.models], engine));
   metrics?.watchInFlight(() => engine.inFlight());
   // Loads OpenTelemetry only when OTEL_EXPORTER_OTLP_ENDPOINT is set; then the GenAI client metrics listen on the event port too.
   const tracer = await createTracer(config.tracing, engine.events, log);
@@ -347,10 +347,9 @@ function urlHost(host: string): string {
 }
 
 /** Every served catalog model's breaker, read at each scrape. */
-function breakerReadings(catalog: Catalog, engine: Engine): BreakerReading[] {
-  return catalog.models.flatMap((m) =>
-    m.servedBy === undefined ? [] : [{ provider: m.servedBy, model: m.id, state: engine.breakerState(m.id) }],
-  );
+/** Every listed model's breaker, the embedding models' included (Embed calls go through them as chat calls do). */
+function breakerReadings(models: readonly CatalogModel[], engine: Engine): BreakerReading[] {
+  return models.flatMap((m) => (m.servedBy === undefined ? [] : [{ provider: m.servedBy, model: m.id, state: engine.breakerState(m.id) }]));
 }
 
 /**

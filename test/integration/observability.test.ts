@@ -161,6 +161,7 @@ describe('/metrics of a running server', () => {
     expect(sample(text, 'llm_orchestrator_tokens_total', { model: 'gpt-4o', type: 'output' })).toBe(response.usage?.completionTokens);
     expect(sample(text, 'llm_orchestrator_cost_usd_total', { model: 'gpt-4o' })).toBeCloseTo(response.costUsd, 10);
     expect(sample(text, 'llm_orchestrator_circuit_breaker_state', { model: 'gpt-4o' })).toBe(0);
+    expect(sample(text, 'llm_orchestrator_circuit_breaker_state', { model: 'text-embedding-3-small' })).toBe(0);
     expect(sample(text, 'llm_orchestrator_gateway_overhead_seconds_count', { grpc_method: 'Chat' })).toBe(1);
     expect(sample(text, 'llm_orchestrator_gateway_overhead_seconds_sum', { grpc_method: 'Chat' })).toBeLessThan(0.05);
     expect(sample(text, 'llm_orchestrator_time_to_first_token_seconds_count', { model: 'gpt-4o-mini' })).toBe(1);
