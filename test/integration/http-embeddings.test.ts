@@ -181,8 +181,15 @@ describe('POST /v1/embeddings with token ids', () => {
     };
     expect(await refused([[1, 2], []])).toMatchObject({ param: 'input[1]' });
     expect((await refused([[1, 2], Array.from({ length: 8192 }, () => 1)])).message).toContain('at most 8191 tokens');
-    expect(await refused([[1, -2]])).toMatchObject({ param: 'input[0]' });
-    expect(await refused([[1, 2.5]])).toMatchObject({ param: 'input[0]' });
+    // The id itself is named, as the caller's JSON holds it.
+    expect(
+      await refused([
+        [1, 2],
+        [1, -2],
+      ]),
+    ).toMatchObject({ param: 'input[1][1]' });
+    expect(await refused([[1, 2.5]])).toMatchObject({ param: 'input[0][1]' });
+    expect(await refused([7, 8, 2.5])).toMatchObject({ param: 'input[2]' });
     expect(await refused([1, '2'])).toMatchObject({ param: 'input' });
     expect(await refused(['text', [1, 2]])).toMatchObject({ param: 'input' });
     expect((await refused(Array.from({ length: 257 }, () => [1]))).message).toContain('at most 256 inputs');

@@ -47,9 +47,15 @@ function parseInput(input: unknown, violations: FieldViolation[]): EmbeddingInpu
     return [];
   }
   const tokens = lists as number[][];
-  // The engine counts inputs and tokens; an id is checked here, where the JSON is read.
-  const bad = tokens.findIndex((ids) => !ids.every((id) => Number.isSafeInteger(id) && id >= 0));
-  if (bad >= 0) violations.push({ field: `input[${bad}]`, description: 'token ids must be whole numbers, at least 0' });
+  // The engine counts inputs and tokens; an id is checked here, where the JSON is read, and named
+  // where the caller's JSON holds it (one flat list is the single input).
+  const isId = (id: number) => Number.isSafeInteger(id) && id >= 0;
+  const bad = tokens.findIndex((ids) => !ids.every(isId));
+  if (bad >= 0) {
+    const at = (tokens[bad] as number[]).findIndex((id) => !isId(id));
+    const field = lists === input ? `input[${bad}][${at}]` : `input[${at}]`;
+    violations.push({ field, description: 'token ids must be whole numbers, at least 0' });
+  }
   return tokens;
 }
 
