@@ -5,7 +5,7 @@ import type { Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent
 
 /** What a scripted model does on its next call. */
 export type Script =
-  | { kind: 'answer'; content: string; delayMs?: number; tokenDelayMs?: number; usage?: TokenUsage }
+  | { kind: 'answer'; content: string; delayMs?: number; tokenDelayMs?: number; endDelayMs?: number; usage?: TokenUsage }
   | { kind: 'fail'; error: OrchestratorError; delayMs?: number }
   | { kind: 'hang' }
   | { kind: 'cut'; afterTokens: number };
@@ -60,6 +60,7 @@ export class ScriptedProvider implements Provider {
         if (step.kind === 'answer' && step.tokenDelayMs) await sleep(step.tokenDelayMs, undefined, { signal: request.signal });
         yield { type: 'delta', content: i === 0 ? word : ` ${word}` };
       }
+      if (step.kind === 'answer' && step.endDelayMs) await sleep(step.endDelayMs, undefined, { signal: request.signal });
       const content = words.join(' ');
       yield { type: 'end', finishReason: 'stop', usage: (step.kind === 'answer' ? step.usage : undefined) ?? usageFor(content) };
     } catch (err) {
