@@ -8,7 +8,8 @@ export interface Harness {
   app: App;
   upstream: Simulator;
   clients: Clients;
-  close(): Promise<void>;
+  /** Stops the server with `graceMs` (200 unless given), then the upstream. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /**
@@ -63,9 +64,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     app,
     upstream,
     clients,
-    async close() {
+    async close(graceMs = 200) {
       clients.close();
-      await app.stop(200);
+      await app.stop(graceMs);
       await upstream.close();
     },
   };

@@ -281,7 +281,10 @@ describe('shutdown', () => {
     const chat = first.clients.chat.chat.bind(first.clients.chat);
     for (let i = 0; i < 3; i += 1) await callUnary(chat, { model: 'gpt-4o-mini', prompt: `q${i}`, messages: [] });
     expect(first.app.ledger.store?.queued).toBe(3);
-    await first.close();
+    // The flush at stop is the ledger's first write: it starts the writer thread, from source under
+    // tsx here, which takes about a second on a busy machine. A grace period well past that, and
+    // still far short of the 60 s flush; stop returns once the queue is written.
+    await first.close(10_000);
     const second = await startHarness({ env });
     try {
       const rows = await second.app.ledger.database()?.db.selectFrom('ledger_calls').select('id').execute();
