@@ -31,6 +31,15 @@ function start(env: Record<string, string>) {
   return { child, exit, listening, out: () => out, err: () => err };
 }
 
+/**
+ * Resolves once process `pid` listens for SIGHUP (bit 0 of SigCgt): the entry's first act, before
+ * it loads the program. How long that takes depends on the machine's load, not on the gateway.
+ */
+async function listensForSighup(pid: number): Promise<void> {
+  const caught = (): bigint => BigInt(`0x${/SigCgt:\s*([0-9a-f]+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '0'}`);
+  for (const until = Date.now() + 20_000; (caught() & 1n) === 0n && Date.now() < until; ) await new Promise((r) => setTimeout(r, 25));
+}
+
 describe('a SIGHUP while the gateway starts', () => {
   // A Redis that does not answer holds start-up for 3 s (the gateway then serves without it):
   // a window to send the signal in, after the entry listens for it and before the gateway serves.
@@ -38,7 +47,7 @@ describe('a SIGHUP while the gateway starts', () => {
 
   it('is kept for when it serves, not the end of the process (one process)', async () => {
     const p = start(SLOW_START);
-    await new Promise((r) => setTimeout(r, 2_000));
+    await listensForSighup(p.child.pid!);
     p.child.kill('SIGHUP');
     expect(await p.listening(/"msg":"llm-orchestrator listening"/)).toBeDefined();
     // And it was not lost: the config file's keys were read again once the gateway served.
@@ -49,7 +58,7 @@ describe('a SIGHUP while the gateway starts', () => {
 
   it('reaches workers once they serve, and stops none of them (WORKERS=2)', async () => {
     const p = start({ ...SLOW_START, WORKERS: '2' });
-    await new Promise((r) => setTimeout(r, 2_000));
+    await listensForSighup(p.child.pid!);
     p.child.kill('SIGHUP');
     expect(await p.listening(/"msg":"llm-orchestrator listening \(cluster\)"/)).toBeDefined();
     // The primary took it: workers that serve reload, those still starting once they serve, and
@@ -79,10 +88,8 @@ describe('a SIGTERM while the gateway starts, as PID 1 of a container', () => {
         pid = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/)[0]) || undefined;
         if (!pid) await new Promise((r) => setTimeout(r, 50));
       }
-      // Once the entry listens for signals (SIGHUP caught: bit 0 of SigCgt), and within the 3 s
-      // an unanswering Redis then holds start-up.
-      const caught = (): bigint => BigInt(`0x${/SigCgt:\s*([0-9a-f]+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '0'}`);
-      for (let i = 0; i < 400 && (caught() & 1n) === 0n; i++) await new Promise((r) => setTimeout(r, 25));
+      // Once the entry listens for signals, and within the 3 s an unanswering Redis then holds start-up.
+      await listensForSighup(pid!);
       await new Promise((r) => setTimeout(r, 200));
       expect(out).not.toContain('"msg":"llm-orchestrator listening"');
       process.kill(pid!, 'SIGTERM');
