@@ -35,9 +35,13 @@ async function startCluster(env: Record<string, string> = {}): Promise<Cluster> 
   return { ...main, metricsUrl: main.listening['metrics'] as string };
 }
 
+/**
+ * The exit code once the process has exited and its output is all read: at 'exit' the last lines
+ * (the workers' too, which share the pipe) can still be in the pipe, and a loaded machine reads them later.
+ */
 async function exitCode(child: ChildProcessWithoutNullStreams): Promise<number | null> {
-  if (child.exitCode !== null) return child.exitCode;
-  const [code] = (await once(child, 'exit')) as [number | null];
+  if (child.exitCode !== null && child.stdout.closed && child.stderr.closed) return child.exitCode;
+  const [code] = (await once(child, 'close')) as [number | null];
   return code;
 }
 
