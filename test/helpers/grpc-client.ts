@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { ChatServiceClient, type StreamChatRequest } from '../../src/gen/orchestrator/v1/chat.js';
+import { ChatServiceClient, type StreamChatRequest, type StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
+import { type Message, Role } from '../../src/gen/orchestrator/v1/common.js';
 import { ModelServiceClient } from '../../src/gen/orchestrator/v1/models.js';
 import { StatsServiceClient } from '../../src/gen/orchestrator/v1/stats.js';
 import { HealthClient } from '../../src/gen/grpc/health/v1/health.js';
@@ -121,4 +122,22 @@ export function collectStream<Res>(call: grpc.ClientReadableStream<Res>): Promis
 /** A StreamChatRequest with every field the test does not care about left at its default. */
 export function streamRequest(fields: Partial<StreamChatRequest>): StreamChatRequest {
   return { model: '', prompt: '', messages: [], strategy: 0, models: [], restartOnFailure: false, ...fields };
+}
+
+/** A conversation message with every field the test does not set at its default (a user turn). */
+export function chatMessage(fields: Partial<Message>): Message {
+  return { role: Role.ROLE_USER, content: '', parts: [], toolCalls: [], toolCallId: '', ...fields };
+}
+
+/** Cancels the StreamChat once its first content delta arrives; resolves then. */
+export function cancelAtFirstDelta(call: grpc.ClientReadableStream<StreamChatResponse>): Promise<void> {
+  call.on('error', () => undefined);
+  return new Promise<void>((resolve) => {
+    call.on('data', (m: StreamChatResponse) => {
+      if (m.event?.$case === 'delta') {
+        call.cancel();
+        resolve();
+      }
+    });
+  });
 }

@@ -7,11 +7,18 @@ import { createUndiciFetch } from '../../src/providers/http/undici-fetch.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { writeConfigFile } from '../helpers/config-file.js';
-import { callUnary, type Clients, clientsFor, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
+import {
+  callUnary,
+  type Clients,
+  clientsFor,
+  collectStream,
+  streamRequest,
+  unaryError,
+  cancelAtFirstDelta,
+} from '../helpers/grpc-client.js';
 import { type ForwardProxy, startForwardProxy } from '../helpers/forward-proxy.js';
 import { type SourceServer, startSourceServer } from '../helpers/source-server.js';
 import { CatalogSource } from '../../src/gen/orchestrator/v1/models.js';
-import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
 
 /**
  * Upstreams reached through a company's forward proxy (HTTPS_PROXY / HTTP_PROXY / NO_PROXY). The
@@ -118,16 +125,7 @@ catalog:
       const before = proxy.connections();
       const cancels = 5;
       for (let i = 0; i < cancels; i++) {
-        const call = clients.chat.streamChat(streamRequest({ ...ask('alpha-chat'), prompt: `cancel ${i}` }));
-        call.on('error', () => undefined);
-        await new Promise<void>((resolve) => {
-          call.on('data', (m: StreamChatResponse) => {
-            if (m.event?.$case === 'delta') {
-              call.cancel();
-              resolve();
-            }
-          });
-        });
+        await cancelAtFirstDelta(clients.chat.streamChat(streamRequest({ ...ask('alpha-chat'), prompt: `cancel ${i}` })));
         await openai.waitForIdle(5_000);
       }
       // Give a stray reconnect time to show up.

@@ -7,7 +7,7 @@ import { CacheMode, type ChatRequest, type StreamChatResponse, type ToolOptions 
 import * as grpc from '@grpc/grpc-js';
 import { type Message, Role } from '../../src/gen/orchestrator/v1/common.js';
 import { UsageServiceClient } from '../../src/gen/orchestrator/v1/usage.js';
-import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
+import { callUnary, collectStream, streamRequest, chatMessage } from '../helpers/grpc-client.js';
 import { eventually } from '../helpers/eventually.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -130,14 +130,7 @@ describe('LEDGER_CONTENT=full', () => {
   it("records the tool calls of a conversation as it records an answer's, alike through both doors, hashed with them", async () => {
     const weather = { type: 'object', properties: { city: { type: 'string' } } };
     const call = { id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' };
-    const message = (role: Role, content: string, extra: Partial<Message> = {}): Message => ({
-      role,
-      content,
-      parts: [],
-      toolCalls: [],
-      toolCallId: '',
-      ...extra,
-    });
+    const message = (role: Role, content: string, extra: Partial<Message> = {}): Message => chatMessage({ role, content, ...extra });
     const overGrpc = await callUnary(h.clients.chat.chat.bind(h.clients.chat), {
       model: 'gpt-4o-mini',
       prompt: '',

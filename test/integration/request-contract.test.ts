@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChatRequest, ResponseFormatType } from '../../src/gen/orchestrator/v1/chat.js';
 import { type Message, Role, RoutingProfile, StreamStrategy } from '../../src/gen/orchestrator/v1/common.js';
 import { ChatRequest as ChatRequestCodec } from '../../src/gen/orchestrator/v1/chat.js';
-import { collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
+import { collectStream, streamRequest, unaryError, chatMessage } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { fastestMs, loopHeldMs, unaryBytes } from '../helpers/loop-delay.js';
 
@@ -76,13 +76,7 @@ describe('the gRPC door', () => {
 
   it('holds text sent as parts to MAX_CONTENT_CHARS, as text sent as content', async () => {
     const before = h.upstream.requests.length;
-    const message = {
-      role: Role.ROLE_USER,
-      content: '',
-      parts: [{ part: { $case: 'text' as const, text: 'a'.repeat(60_000) } }],
-      toolCalls: [],
-      toolCallId: '',
-    };
+    const message = chatMessage({ parts: [{ part: { $case: 'text' as const, text: 'a'.repeat(60_000) } }] });
     const err = await unaryError(chat(), req({ messages: [message] }));
     expect(grpc.status[err.code]).toBe('INVALID_ARGUMENT');
     expect(fields(err)).toEqual(['messages[0].parts']);
@@ -90,14 +84,7 @@ describe('the gRPC door', () => {
   });
 
   it('refuses empty content except on an assistant message with tool_calls and on a tool message, as Message.content says', async () => {
-    const msg = (role: Role, content: string, extra: Partial<Message> = {}): Message => ({
-      role,
-      content,
-      parts: [],
-      toolCalls: [],
-      toolCallId: '',
-      ...extra,
-    });
+    const msg = (role: Role, content: string, extra: Partial<Message> = {}): Message => chatMessage({ role, content, ...extra });
     const call = msg(Role.ROLE_ASSISTANT, '', { toolCalls: [{ id: 'call_1', name: 'lookup', arguments: '{}' }] });
     const result = msg(Role.ROLE_TOOL, '', { toolCallId: 'call_1' });
     const err = await unaryError(chat(), req({ messages: [msg(Role.ROLE_SYSTEM, ' '), msg(Role.ROLE_USER, ''), call, result] }));
@@ -155,13 +142,10 @@ describe('the gRPC door', () => {
       'an assistant turn of 300,000 tool calls without ids',
       req({
         messages: [
-          {
+          chatMessage({
             role: Role.ROLE_ASSISTANT,
-            content: '',
-            parts: [],
             toolCalls: Array.from({ length: 300_000 }, () => ({ id: '', name: 'f', arguments: '' })),
-            toolCallId: '',
-          },
+          }),
         ],
       }),
     ],

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
-import { streamRequest } from '../helpers/grpc-client.js';
+import { streamRequest, cancelAtFirstDelta } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 /**
@@ -19,16 +18,7 @@ describe('cancelled streams and upstream connections', () => {
     const before = h.upstream.connections().accepted;
     const cancels = 10;
     for (let i = 0; i < cancels; i++) {
-      const call = h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o', prompt: `cancel ${i}` }));
-      call.on('error', () => undefined);
-      await new Promise<void>((resolve) => {
-        call.on('data', (m: StreamChatResponse) => {
-          if (m.event?.$case === 'delta') {
-            call.cancel();
-            resolve();
-          }
-        });
-      });
+      await cancelAtFirstDelta(h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o', prompt: `cancel ${i}` })));
       await h.upstream.waitForIdle(2_000);
     }
     // Give a stray reconnect time to show up.

@@ -13,7 +13,7 @@ import { FinishReason, type Message, Role, StreamStrategy, type ToolCall } from 
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { writeConfigFile } from '../helpers/config-file.js';
-import { callUnary, clientsFor, collectStream, streamRequest, unaryError, type Clients } from '../helpers/grpc-client.js';
+import { callUnary, clientsFor, collectStream, streamRequest, unaryError, type Clients, chatMessage } from '../helpers/grpc-client.js';
 
 /** Tools through every ChatService method, against recording upstreams (OpenAI- and Anthropic-shaped). */
 let openai: Simulator;
@@ -69,14 +69,7 @@ const tooling = (fields: Partial<ToolOptions> = {}): ToolOptions => ({
   ],
   ...fields,
 });
-const msg = (fields: Partial<Message>): Message => ({
-  role: Role.ROLE_USER,
-  content: '',
-  parts: [],
-  toolCalls: [],
-  toolCallId: '',
-  ...fields,
-});
+const msg = (fields: Partial<Message>): Message => chatMessage(fields);
 const chat = (req: Partial<ChatRequest>) =>
   callUnary(clients.chat.chat.bind(clients.chat), { model: 'alpha-chat', prompt: '', messages: [], ...req });
 const chatError = (req: Partial<ChatRequest>) =>
