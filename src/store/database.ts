@@ -60,11 +60,9 @@ export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): Ledge
     if (target.file !== SQLITE_MEMORY) mkdirSync(dirname(target.file), { recursive: true });
     const Database = require('better-sqlite3') as typeof BetterSqlite3;
     const sqlite = new Database(target.file);
-    // First: switching to WAL needs a moment of exclusive access, which another process opening
-    // the same file may hold; without a busy timeout that fails at once instead of waiting.
-    sqlite.pragma('busy_timeout = 5000');
+    sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_WAIT_MS}`);
     // WAL lets readers (GetUsage) run while a batch is written; several worker processes may share the file.
-    sqlite.pragma('journal_mode = WAL');
+    switchToWal(sqlite);
     sqlite.pragma('synchronous = NORMAL');
     const db = new Kysely<LedgerSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
     // An in-memory database exists only on this connection: its writes stay on it.
@@ -87,6 +85,29 @@ export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): Ledge
   pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<LedgerSchema>({ dialect: new PostgresDialect({ pool }) });
   return { db, reads: db, dialect: 'postgres', pgPool: pool, close: () => db.destroy() };
+}
+
+/** How long a SQLite connection waits for another's lock, in the busy handler or in `switchToWal`. */
+const SQLITE_BUSY_WAIT_MS = 5_000;
+
+/**
+ * Switching a file to WAL takes its write lock while holding a read lock, and there SQLite
+ * returns SQLITE_BUSY at once instead of calling the busy handler (waiting could deadlock): a
+ * process opening a new file that another process is migrating meets that. So this retries, as
+ * the busy handler would have waited (blocking, as it does; it happens once, at start-up).
+ */
+function switchToWal(sqlite: BetterSqlite3.Database): void {
+  const deadline = Date.now() + SQLITE_BUSY_WAIT_MS;
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    try {
+      sqlite.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+      Atomics.wait(sleeper, 0, 0, pause);
+    }
+  }
 }
 
 /**
