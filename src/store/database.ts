@@ -2,7 +2,18 @@ import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvider } from 'kysely';
+import {
+  CompiledQuery,
+  Kysely,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  SqliteDriver,
+  type DatabaseConnection,
+  type Driver,
+  type MigrationProvider,
+  type SqliteDialectConfig,
+} from 'kysely';
 import type * as Pg from 'pg';
 import { MIGRATIONS } from './migrations.js';
 import type { LedgerSchema } from './schema.js';
@@ -64,7 +75,7 @@ export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): Ledge
     // WAL lets readers (GetUsage) run while a batch is written; several worker processes may share the file.
     switchToWal(sqlite);
     sqlite.pragma('synchronous = NORMAL');
-    const db = new Kysely<LedgerSchema>({ dialect: new SqliteDialect({ database: sqlite }) });
+    const db = new Kysely<LedgerSchema>({ dialect: new WriteFirstSqliteDialect({ database: sqlite }) });
     // An in-memory database exists only on this connection: its writes stay on it.
     if (target.file === SQLITE_MEMORY) return { db, reads: db, dialect: 'sqlite', sqlite, close: () => db.destroy() };
     const sqliteWriter = new SqliteWriter(target.file);
@@ -107,6 +118,28 @@ function switchToWal(sqlite: BetterSqlite3.Database): void {
       if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
       Atomics.wait(sleeper, 0, 0, pause);
     }
+  }
+}
+
+/**
+ * kysely begins SQLite transactions deferred: one that reads before it writes (retention, a
+ * runtime model's create) then asks for the write lock while holding a read lock, and SQLite
+ * answers SQLITE_BUSY at once, without the busy timeout, whenever another connection writes
+ * (the ledger's writer thread, another worker process). Beginning with the write lock waits.
+ */
+class WriteFirstSqliteDialect extends SqliteDialect {
+  constructor(private readonly settings: SqliteDialectConfig) {
+    super(settings);
+  }
+
+  override createDriver(): Driver {
+    return new WriteFirstSqliteDriver(this.settings);
+  }
+}
+
+class WriteFirstSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
   }
 }
 
