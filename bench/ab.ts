@@ -3,12 +3,7 @@
  * drifts and other processes on a shared machine hit both sides alike. Each side is a
  * built checkout (dist/main.js), for example the tree before and after a change.
  *
- *   npx tsx bench/ab.ts --a DIR --b DIR [--rounds 3] [--seconds 6] [--scenario unary|streams|rate|alloc|idle]
- *     [--quiet-wait S]  (seconds each round waits for a quiet machine, default 30)
- *     [--streams N]     (streams scenario: concurrent streams, default 1,000)
- *     [--env-a NAME=VALUE ...] [--env-b NAME=VALUE ...]
- *     [--pin]           (the gateway on CPU 0, everything else this bench starts on CPU 1)
- *     [--rate N]        (unary: an open load of N req/s instead of as fast as the gateway answers)
+ * Options: USAGE below (`--help` prints it).
  *
  * Two commits: extract each into a folder (`git archive C | tar -x -C DIR`), give it the
  * dependencies (`cp -al node_modules DIR/`, hard links, no copy) and `npm run build` there.
@@ -38,6 +33,7 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type ArgSpec, checkArgs } from './lib/args.js';
 import { GrpcH2Client } from './lib/grpc-h2.js';
 import { ensureH2load, runH2load } from './lib/h2load.js';
 import { affinityOfProgram, pinProcess } from './lib/pin.js';
@@ -51,6 +47,19 @@ import { fixedRate } from './scenarios/throughput.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
+const USAGE = `usage: npx tsx bench/ab.ts --a DIR --b DIR [--rounds 3] [--seconds 6] [--scenario unary|streams|rate|alloc|idle]
+  [--quiet-wait S]  (seconds each round waits for a quiet machine, default 30)
+  [--streams N]     (streams scenario: concurrent streams, default 1,000)
+  [--calls N]       (alloc scenario: calls measured, default 3,000)
+  [--env-a NAME=VALUE ...] [--env-b NAME=VALUE ...]
+  [--pin]           (the gateway on CPU 0, everything else this bench starts on CPU 1)
+  [--rate N]        (unary: an open load of N req/s instead of as fast as the gateway answers)
+`;
+const ARGS: ArgSpec = {
+  flags: ['pin'],
+  values: ['a', 'b', 'rounds', 'seconds', 'scenario', 'quiet-wait', 'streams', 'calls', 'env-a', 'env-b', 'rate'],
+};
+
 interface Sample {
   readonly side: 'A' | 'B';
   readonly value: number;
@@ -59,14 +68,17 @@ interface Sample {
 }
 
 async function main(): Promise<void> {
+  checkArgs(USAGE, ARGS);
   const arg = (name: string): string | undefined => {
     const at = process.argv.indexOf(`--${name}`);
     return at >= 0 ? process.argv[at + 1] : undefined;
   };
   const a = arg('a');
   const b = arg('b');
-  if (!a || !b)
-    throw new Error('usage: tsx bench/ab.ts --a DIR --b DIR [--rounds 3] [--seconds 6] [--scenario unary|streams|rate|alloc|idle]');
+  if (!a || !b) {
+    process.stderr.write(`--a and --b name the two builds\n${USAGE}`);
+    process.exit(2);
+  }
   const rounds = Number(arg('rounds') ?? 3);
   const seconds = Number(arg('seconds') ?? 6);
   const scenario = arg('scenario') ?? 'unary';

@@ -3,16 +3,22 @@
  * heap profiler on (objects collected since included), bytes per call by area (a package, node
  * internals, our src/ folders) and by function.
  *
- *   npx tsx bench/alloc-profile.ts [--gateway-dir DIR] [--calls 3000] [--top 25]
+ * Options: USAGE below (`--help` prints it).
  *
  * The gateway is DIR's dist/main.js (default: this checkout; build it first).
  */
 import { resolve } from 'node:path';
 import { ROOT, log, startGateway, startUpstream } from './fleet.js';
+import { type ArgSpec, checkArgs } from './lib/args.js';
 import { heapProfileRows } from './lib/cpuprofile.js';
 import { allocProbeArgs, allocationScenario } from './scenarios/allocation.js';
 
+const USAGE = `usage: npx tsx bench/alloc-profile.ts [--gateway-dir DIR] [--calls 3000] [--top 25]
+`;
+const ARGS: ArgSpec = { values: ['gateway-dir', 'calls', 'top'] };
+
 async function main(): Promise<void> {
+  checkArgs(USAGE, ARGS);
   const arg = (name: string): string | undefined => {
     const at = process.argv.indexOf(`--${name}`);
     return at >= 0 ? process.argv[at + 1] : undefined;

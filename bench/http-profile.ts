@@ -7,10 +7,7 @@
  * area and function (bench/lib/cpuprofile.ts). Load: h2load --h1 against POST
  * /v1/chat/completions, the bench's JSON body, the bench upstream answering at once.
  *
- *   npx tsx bench/http-profile.ts [--gateway-dir DIR] [--stream] [--requests 5000] [--warmup 8000]
- *                                 [--concurrency 64] [--rounds 3] [--cpu-prof] [--heap-prof [--heap-survivors]] [--top 30]
- *                                 [--entry dist/main.js]
- *                                 [--env K=V ...] [--node-arg FLAG ...] [--floor node|fastify|proxy] [--promises]
+ * Options: USAGE below (`--help` prints it).
  *
  * The gateway is DIR's dist/main.js (build it first), or `--entry src/main.ts` (run with tsx).
  * `--floor MODE` measures bench/http-floor-server.ts instead, with the gateway's Node flags: the
@@ -29,11 +26,22 @@
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BENCH_DIR, ROOT, jsonBody, log, portFrom, startFlags, startGateway, startUpstream } from './fleet.js';
+import { type ArgSpec, checkArgs } from './lib/args.js';
 import { formatProfile, heapProfileRows, summariseProfile } from './lib/cpuprofile.js';
 import { spawn } from 'node:child_process';
 import { ensureH2load } from './lib/h2load.js';
 import { procCpu, runIfMain, startProcess, threadCpuMs, type Started } from './lib/proc.js';
 import { allocProbeArgs, probe, type Counted } from './scenarios/allocation.js';
+
+const USAGE = `usage: npx tsx bench/http-profile.ts [--gateway-dir DIR] [--stream] [--requests 5000] [--warmup 8000]
+                              [--concurrency 64] [--rounds 3] [--cpu-prof] [--heap-prof [--heap-survivors]] [--top 30]
+                              [--entry dist/main.js]
+                              [--env K=V ...] [--node-arg FLAG ...] [--floor node|fastify|proxy] [--promises]
+`;
+const ARGS: ArgSpec = {
+  flags: ['stream', 'cpu-prof', 'heap-prof', 'heap-survivors', 'promises'],
+  values: ['gateway-dir', 'requests', 'warmup', 'concurrency', 'rounds', 'top', 'entry', 'env', 'node-arg', 'floor'],
+};
 
 export interface HttpCostRound {
   readonly requests: number;
@@ -50,6 +58,7 @@ export interface HttpCostRound {
 }
 
 async function main(): Promise<void> {
+  checkArgs(USAGE, ARGS);
   const arg = (name: string): string | undefined => {
     const at = process.argv.indexOf(`--${name}`);
     return at >= 0 ? process.argv[at + 1] : undefined;

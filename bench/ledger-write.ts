@@ -5,7 +5,7 @@
  * costs its own host. Records look like a successful unary Chat's (one attempt, no routing
  * decision, no prompt kept), written in batches as the ledger's queue hands them over.
  *
- *   DATABASE_URL=postgres://... npx tsx bench/ledger-write.ts [--dir DIR] [--calls 60000] [--batch 750] [--rounds 3]
+ * Options: USAGE below (`--help` prints it).
  *
  * --dir: a built checkout whose dist/ is measured (default: this one; `npm run build` first), so
  * two versions of the write path can be compared on one database.
@@ -15,8 +15,13 @@ import { pathToFileURL } from 'node:url';
 import type { LedgerDatabase } from '../src/store/database.js';
 import type { CallRecord } from '../src/store/records.js';
 import type { DatabaseTarget } from '../src/store/url.js';
+import { type ArgSpec, checkArgs } from './lib/args.js';
 import { runIfMain, threadCpuMs } from './lib/proc.js';
 import { median } from './lib/stats.js';
+
+const USAGE = `usage: DATABASE_URL=postgres://... npx tsx bench/ledger-write.ts [--dir DIR] [--calls 60000] [--batch 750] [--rounds 3]
+`;
+const ARGS: ArgSpec = { values: ['dir', 'calls', 'batch', 'rounds'] };
 
 interface WritePath {
   connect(target: DatabaseTarget): LedgerDatabase;
@@ -74,6 +79,7 @@ function record(run: string, i: number, ts: number): CallRecord {
 }
 
 async function main(): Promise<void> {
+  checkArgs(USAGE, ARGS);
   const arg = (name: string): string | undefined => {
     const at = process.argv.indexOf(`--${name}`);
     return at >= 0 ? process.argv[at + 1] : undefined;

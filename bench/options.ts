@@ -1,6 +1,7 @@
 /** The bench's command line and, by mode, every knob of the run. */
 import { join, resolve } from 'node:path';
 import { BENCH_DIR, ROOT } from './fleet.js';
+import type { ArgSpec } from './lib/args.js';
 
 export const USAGE = `npm run bench: one run, one machine, every number in one table (and bench/results/latest.json).
 
@@ -20,8 +21,13 @@ export const USAGE = `npm run bench: one run, one machine, every number in one t
            --help               this text
 `;
 
+/** The options USAGE lists; any other is refused before the run starts. */
+export const ARGS: ArgSpec = {
+  flags: ['quick', 'no-peer', 'no-build', 'transport', 'profile', 'http-only', 'no-http'],
+  values: ['gateway-dir', 'log-level', 'out', 'workers'],
+};
+
 export interface Options {
-  readonly help: boolean;
   readonly quick: boolean;
   readonly peer: boolean;
   readonly build: boolean;
@@ -44,7 +50,6 @@ export function parseOptions(argv: readonly string[]): Options {
     return at >= 0 ? argv[at + 1] : undefined;
   };
   return {
-    help: argv.includes('--help') || argv.includes('-h'),
     quick: argv.includes('--quick'),
     peer: !argv.includes('--no-peer'),
     build: !argv.includes('--no-build'),

@@ -4,7 +4,7 @@
  * and by function (bench/lib/cpuprofile.ts). The .cpuprofile opens in Chrome DevTools or
  * speedscope for a flame graph.
  *
- *   npx tsx bench/profile.ts [--gateway-dir DIR] [--seconds 8] [--concurrency 64] [--stream | --paced]
+ * Options: USAGE below (`--help` prints it).
  *
  * The gateway inherits this process's environment: `DATABASE_URL=... npx tsx bench/profile.ts`
  * profiles it with that ledger.
@@ -16,10 +16,15 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ChatRequest, StreamChatRequest } from '../src/gen/orchestrator/v1/chat.js';
+import { type ArgSpec, checkArgs } from './lib/args.js';
 import { formatProfile, summariseProfile, type ProfileSummary } from './lib/cpuprofile.js';
 import { grpcFrame } from './lib/grpc-h2.js';
 import { ensureH2load, runH2load } from './lib/h2load.js';
 import { runIfMain, type Started } from './lib/proc.js';
+
+const USAGE = `usage: npx tsx bench/profile.ts [--gateway-dir DIR] [--seconds 8] [--concurrency 64] [--stream | --paced]
+`;
+const ARGS: ArgSpec = { flags: ['stream', 'paced'], values: ['gateway-dir', 'seconds', 'concurrency'] };
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
@@ -111,6 +116,7 @@ export async function profileGateway(options: {
 }
 
 async function main(): Promise<void> {
+  checkArgs(USAGE, ARGS);
   const arg = (name: string): string | undefined => {
     const at = process.argv.indexOf(`--${name}`);
     return at >= 0 ? process.argv[at + 1] : undefined;

@@ -4,7 +4,7 @@
  * gateway reports, second by second, its own time per call, event-loop delay and collections
  * (bench/lib/rate-probe.mjs), next to the client's P50/P99 and the gateway's CPU.
  *
- *   npx tsx bench/rate-probe.ts [--rounds 2] [--seconds 8] [--burst 4] [--env-a K=V ...] [--env-b K=V ...]
+ * Options: USAGE below (`--help` prints it).
  *
  * With --env-a / --env-b the rounds alternate A, B, A, B (one build, two settings, e.g.
  * --env-a V8_PRETENURING=on --env-b V8_PRETENURING=off). The gateway is this checkout's dist/
@@ -12,12 +12,17 @@
  */
 import { join } from 'node:path';
 import { BENCH_DIR, CHAT, RATE_RPS, ROOT, chatFrame, log, startGateway, startUpstream, writeFiles } from './fleet.js';
+import { type ArgSpec, checkArgs } from './lib/args.js';
 import { GrpcH2Client } from './lib/grpc-h2.js';
 import { ensureH2load, runH2load } from './lib/h2load.js';
 import { CpuMeter, waitForQuiet } from './lib/proc.js';
 import { median } from './lib/stats.js';
 import { fmt, table } from './lib/table.js';
 import { fixedRate } from './scenarios/throughput.js';
+
+const USAGE = `usage: npx tsx bench/rate-probe.ts [--rounds 2] [--seconds 8] [--burst 4] [--env-a K=V ...] [--env-b K=V ...]
+`;
+const ARGS: ArgSpec = { values: ['rounds', 'seconds', 'burst', 'env-a', 'env-b'] };
 
 interface Probe {
   readonly calls: number;
@@ -81,6 +86,7 @@ async function round(h2load: string, env: Record<string, string>, seconds: numbe
 }
 
 async function main(): Promise<void> {
+  checkArgs(USAGE, ARGS);
   const argv = process.argv.slice(2);
   const num = (name: string, d: number): number => {
     const at = argv.indexOf(`--${name}`);

@@ -22,9 +22,10 @@ import {
   tsxArgs,
   type Fleet,
 } from './fleet.js';
+import { checkArgs } from './lib/args.js';
 import { ensureH2load } from './lib/h2load.js';
 import { startProcess, type Started } from './lib/proc.js';
-import { parseOptions, plan, USAGE, type Options, type Plan } from './options.js';
+import { ARGS, parseOptions, plan, USAGE, type Options, type Plan } from './options.js';
 import { profileGateway } from './profile.js';
 import { httpTargetsOf, meta, render, targetsOf, type Report } from './report.js';
 import { httpScenarios } from './scenarios/http.js';
@@ -35,11 +36,8 @@ import { throughputScenario } from './scenarios/throughput.js';
 import { runTransportBench } from './transport.js';
 
 async function main(): Promise<void> {
+  checkArgs(USAGE, ARGS);
   const options = parseOptions(process.argv.slice(2));
-  if (options.help) {
-    process.stdout.write(USAGE);
-    return;
-  }
   const p = plan(options.quick);
   const t0 = Date.now();
   const h2load = ensureH2load(log);

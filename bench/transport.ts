@@ -3,7 +3,7 @@
  * upstream (a separate process): CPU microseconds per call (process.cpuUsage) and calls/s at a
  * fixed concurrency. This is where a gateway built on the openai SDK spends its time.
  *
- *   npx tsx bench/transport.ts [--calls 20000] [--concurrency 64] [--rounds 3] [--json out.json]
+ * Options: USAGE below (`--help` prints it).
  *
  * Variants: undici.request (the floor), global fetch, undici.fetch, our undici-fetch on its
  * own, and the openai SDK with each fetch; then SSE streams (20 chunks) through the SDK.
@@ -13,7 +13,12 @@ import OpenAI from 'openai';
 import { Agent, fetch as undiciPackageFetch, request } from 'undici';
 import { LeanOpenAI } from '../src/providers/openai/lean-openai.js';
 import { createUndiciFetch } from '../src/providers/http/undici-fetch.js';
+import { type ArgSpec, checkArgs } from './lib/args.js';
 import { runIfMain, startProcess } from './lib/proc.js';
+
+const USAGE = `usage: npx tsx bench/transport.ts [--calls 20000] [--concurrency 64] [--rounds 3] [--only VARIANT] [--json out.json]
+`;
+const ARGS: ArgSpec = { values: ['calls', 'concurrency', 'rounds', 'only', 'json'] };
 
 interface Variant {
   readonly name: string;
@@ -225,6 +230,7 @@ export function formatTransportRows(rows: readonly TransportRow[]): string {
 }
 
 async function main(): Promise<void> {
+  checkArgs(USAGE, ARGS);
   const upstream = await startProcess({
     name: 'upstream',
     command: process.execPath,

@@ -4,18 +4,24 @@
  * against the bench upstream, then the table: RSS after the warm-up and at the end, open upstream
  * requests and open gRPC calls once the load has stopped, calls by RPC and status.
  *
- *   --minutes N      load duration (default 30); --seconds S for a short check
- *   --rate R         calls per second from the mix (default 200)
- *   --streams S      paced streams kept open (250 tokens at 50 tokens/s each; default 100)
- *   --warmup S       seconds before the RSS baseline (default 300; shortened for runs under 10 minutes)
- *   --from-source    run src/main.ts with tsx instead of building dist/
- *   --no-build       run the existing dist/main.js
+ * Options: USAGE below (`--help` prints it).
  */
 import { ROOT, buildGateway, log, startGateway, startUpstream } from '../bench/fleet.js';
+import { type ArgSpec, checkArgs } from '../bench/lib/args.js';
 import { GrpcH2Client } from '../bench/lib/grpc-h2.js';
 import { freePort, procMemory, sleep } from '../bench/lib/proc.js';
 import { table } from '../bench/lib/table.js';
 import { SoakLoad } from './soak-load.js';
+
+const USAGE = `usage: npm run soak -- [--minutes N] [options]
+  --minutes N      load duration (default 30); --seconds S for a short check
+  --rate R         calls per second from the mix (default 200)
+  --streams S      paced streams kept open (250 tokens at 50 tokens/s each; default 100)
+  --warmup S       seconds before the RSS baseline (default 300; shortened for runs under 10 minutes)
+  --from-source    run src/main.ts with tsx instead of building dist/
+  --no-build       run the existing dist/main.js
+`;
+const ARGS: ArgSpec = { flags: ['from-source', 'no-build'], values: ['minutes', 'seconds', 'rate', 'streams', 'warmup'] };
 
 /** Calls in flight beyond which the load skips a send (counted: the gateway is behind the rate). */
 const MAX_IN_FLIGHT = 2_000;
@@ -88,6 +94,7 @@ async function leftovers(upstreamPort: number, metricsPort: number): Promise<Lef
 const clean = (l: Leftovers): boolean => l.upstreamOpen === 0 && l.inFlightCalls === 0 && l.openStreams === 0;
 
 async function main(): Promise<void> {
+  checkArgs(USAGE, ARGS);
   const o = parse(process.argv.slice(2));
   if (o.build) buildGateway(ROOT);
   const upstream = await startUpstream();

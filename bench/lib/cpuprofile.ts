@@ -6,6 +6,7 @@
  *   npx tsx bench/lib/cpuprofile.ts FILE.cpuprofile [--top 30]
  */
 import { readFileSync } from 'node:fs';
+import { checkArgs } from './args.js';
 
 interface CallFrame {
   readonly functionName: string;
@@ -126,9 +127,11 @@ export function formatProfile(summary: ProfileSummary, title: string): string {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const file = process.argv[2];
+  const usage = 'usage: npx tsx bench/lib/cpuprofile.ts FILE.cpuprofile [--top N]\n';
+  checkArgs(usage, { values: ['top'], positional: 1 });
+  const file = process.argv.slice(2).find((arg, i, all) => !arg.startsWith('-') && all[i - 1] !== '--top');
   if (!file) {
-    process.stderr.write('usage: tsx bench/lib/cpuprofile.ts FILE.cpuprofile [--top N]\n');
+    process.stderr.write(usage);
     process.exit(2);
   }
   const topAt = process.argv.indexOf('--top');
