@@ -33,7 +33,7 @@ export {
   type GatewayListener,
   type StartedCall,
 } from './events.js';
-export { MAX_EMBED_INPUTS, type EmbedAnswer, type EmbedCall } from './strategies/embed.js';
+export { BAD_TOKEN_ID, firstBadTokenId, MAX_EMBED_INPUTS, type EmbedAnswer, type EmbedCall } from './strategies/embed.js';
 export type { EngineStreamEvent } from './strategies/stream.js';
 export type { BatchEvent, BatchWork } from './strategies/batch.js';
 export type {

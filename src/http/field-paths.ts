@@ -2,13 +2,15 @@
  * A field's path as the OpenAI request spells it, from the path the engine and the providers
  * name (the gRPC request's): content[j] for parts[j], an image's image_url (a data: URL carries
  * the bytes and the type), a tool's or a tool call's name, parameters and arguments under
- * `function`, an embedding request's input for EmbedRequest's inputs, and the sampling fields
+ * `function`, an embedding request's input for EmbedRequest's inputs and token_inputs
+ * (input[i][j] for token_inputs[i].ids[j]), and the sampling fields
  * at the top of the body (`seed` for `sampling.seed`), a route's candidates under `orchestrator`. A path already spelled
  * so stays as it is.
  */
 export function httpField(field: string): string {
   return field
-    .replace(/^inputs(?=\[|$)/, 'input')
+    .replace(/^token_inputs(\[\d+\])\.ids(\[\d+\])$/, 'input$1$2')
+    .replace(/^(token_)?inputs(?=\[|$)/, 'input')
     .replace(/^route\.candidates$/, 'orchestrator.route.candidates')
     .replace(/^sampling\./, '')
     .replace(/\.parts\[/g, '.content[')

@@ -32,7 +32,7 @@ async function startRecorder(): Promise<Recorder> {
     let text = '';
     req.on('data', (chunk: Buffer) => (text += chunk.toString()));
     req.on('end', () => {
-      const body = JSON.parse(text) as { input: string[]; dimensions?: number };
+      const body = JSON.parse(text) as { input: (string | number[])[]; dimensions?: number };
       bodies.push(body as unknown as Record<string, unknown>);
       if (state.hangNext > 0) {
         state.hangNext--;
@@ -41,7 +41,7 @@ async function startRecorder(): Promise<Recorder> {
       const status = state.failNext.shift();
       res.setHeader('content-type', 'application/json');
       // OpenAI's limit on the tokens of one request, all inputs together; the texts of these tests are a token a word.
-      const requested = body.input.reduce((sum, text) => sum + text.split(' ').length, 0);
+      const requested = body.input.reduce((sum, input) => sum + (typeof input === 'string' ? input.split(' ').length : input.length), 0);
       if (requested > 300_000) {
         res.statusCode = 400;
         res.end(
@@ -152,7 +152,7 @@ afterAll(async () => {
   await Promise.all([recorder?.close(), anthropic?.close()]);
 });
 
-const request = (req: Partial<EmbedRequest>): EmbedRequest => ({ model: '', inputs: [], dimensions: 0, ...req });
+const request = (req: Partial<EmbedRequest>): EmbedRequest => ({ model: '', inputs: [], dimensions: 0, tokenInputs: [], ...req });
 const embed = (c: EmbeddingServiceClient, req: Partial<EmbedRequest>) => callUnary(c.embed.bind(c), request(req));
 const embedError = (req: Partial<EmbedRequest>) => unaryError(client.embed.bind(client), request(req));
 
@@ -285,6 +285,44 @@ describe('Embed through the OpenAI provider', () => {
     expect(err && grpc.status[err.code]).toBe('INVALID_ARGUMENT');
     expect(err?.details.startsWith('invalid request: inputs: at most 256 inputs per call, got 1000000')).toBe(true);
     expect(held).toBeLessThan(3 * decodeMs + 150);
+  });
+});
+
+// As POST /v1/embeddings takes them: the same bounds, through the same checks, named by EmbedRequest's fields.
+describe('Embed with token ids', () => {
+  it('sends the ids upstream as they came, one vector per input, in input order', async () => {
+    const tokenInputs = [{ ids: [9906, 1917] }, { ids: [15339, 1070, 2] }];
+    const { response } = await embed(client, { model: 'text-embedding-3-small', tokenInputs, dimensions: 4 });
+    expect(recorder.bodies.at(-1)).toEqual({
+      model: 'text-embedding-3-small',
+      input: [
+        [9906, 1917],
+        [15339, 1070, 2],
+      ],
+      encoding_format: 'float',
+      dimensions: 4,
+    });
+    expect(response.embeddings.map((e) => e.index)).toEqual([0, 1]);
+    expect(response.usage).toMatchObject({ promptTokens: 20, totalTokens: 20 });
+  });
+
+  it('refuses ids it cannot send, naming the input or the id', async () => {
+    const refused = async (req: Partial<EmbedRequest>) => {
+      const err = await embedError({ model: 'text-embedding-3-small', ...req });
+      expect(err.code, JSON.stringify(req).slice(0, 80)).toBe(grpc.status.INVALID_ARGUMENT);
+      return { fields: err.decoded.badRequest?.fieldViolations.map((v) => v.field), details: err.details };
+    };
+    expect((await refused({ tokenInputs: [{ ids: [1, 2] }, { ids: [] }] })).fields).toEqual(['token_inputs[1]']);
+    expect((await refused({ tokenInputs: [{ ids: [1, 2] }, { ids: [1, -2] }] })).fields).toEqual(['token_inputs[1].ids[1]']);
+    const long = await refused({ tokenInputs: [{ ids: [1] }, { ids: Array.from({ length: 8192 }, () => 1) }] });
+    expect(long.fields).toEqual(['token_inputs[1]']);
+    expect(long.details).toContain('at most 8191 tokens');
+    const many = await refused({ tokenInputs: Array.from({ length: 257 }, () => ({ ids: [1] })) });
+    expect(many.fields).toEqual(['token_inputs']);
+    expect(many.details).toContain('at most 256 inputs');
+    expect((await refused({ inputs: ['text'], tokenInputs: [{ ids: [1] }] })).fields).toEqual(['token_inputs']);
+    // Past 2^53 an id cannot be read as a number: refused as bad input, as POST /v1/embeddings refuses it.
+    expect((await refused({ tokenInputs: [{ ids: [2 ** 60] }] })).details).toContain('53 bits');
   });
 });
 

@@ -267,7 +267,7 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT on a running server', () => {
     h = await startHarness({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint } });
     const embed = new EmbeddingServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
     try {
-      await callUnary(embed.embed.bind(embed), { model: 'text-embedding-3-small', inputs: ['embed me'], dimensions: 0 });
+      await callUnary(embed.embed.bind(embed), { model: 'text-embedding-3-small', inputs: ['embed me'], dimensions: 0, tokenInputs: [] });
     } finally {
       embed.close();
     }

@@ -72,7 +72,7 @@ describe('StatsService.GetStats', () => {
   it('counts Embed as a request, as ChatService calls are, and no call of the other services', async () => {
     const before = (await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {})).response;
     const embed = new EmbeddingServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
-    await callUnary(embed.embed.bind(embed), { model: '', inputs: ['one'], dimensions: 0 });
+    await callUnary(embed.embed.bind(embed), { model: '', inputs: ['one'], dimensions: 0, tokenInputs: [] });
     embed.close();
     await callUnary(h.clients.models.listModels.bind(h.clients.models), { provider: '', availableOnly: false });
     const { response: s } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {});

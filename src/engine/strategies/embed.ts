@@ -60,24 +60,39 @@ export interface EmbedDeps {
   readonly cache?: EmbedCacheDeps | undefined;
 }
 
-/** Checks the request against the catalog; the field paths are those of EmbedRequest. */
+export const BAD_TOKEN_ID = 'token ids must be whole numbers, at least 0';
+
+/** Where the first id that is no token id is: [input, position in it]. */
+export function firstBadTokenId(inputs: readonly (readonly number[])[]): [number, number] | undefined {
+  const isId = (id: number) => Number.isSafeInteger(id) && id >= 0;
+  const input = inputs.findIndex((ids) => !ids.every(isId));
+  return input < 0 ? undefined : [input, (inputs[input] as readonly number[]).findIndex((id) => !isId(id))];
+}
+
+/**
+ * Checks the request against the catalog; the field paths are those of EmbedRequest: texts are
+ * its inputs, token ids its token_inputs.
+ */
 export function resolveEmbedModel(
   deps: Pick<EmbedDeps, 'embeddings' | 'chatCatalog'> & { readonly embeds?: (model: CatalogModel) => string | undefined },
   req: Omit<EmbedCall, 'ctx'>,
 ): EmbeddingCatalogModel {
   const violations: FieldViolation[] = [];
-  if (req.inputs.length === 0) violations.push({ field: 'inputs', description: 'at least one input is required' });
+  const field = req.inputs.length > 0 && isTokens(req.inputs) ? 'token_inputs' : 'inputs';
+  if (req.inputs.length === 0) violations.push({ field, description: 'at least one input is required' });
   const overCount = req.inputs.length > MAX_EMBED_INPUTS;
   if (overCount) {
-    violations.push({ field: 'inputs', description: `at most ${MAX_EMBED_INPUTS} inputs per call, got ${req.inputs.length}` });
+    violations.push({ field, description: `at most ${MAX_EMBED_INPUTS} inputs per call, got ${req.inputs.length}` });
   }
   const checked: readonly (string | readonly number[])[] = overCount ? req.inputs.slice(0, CHECKED_PAST_LIMIT) : req.inputs;
   checked.forEach((input, i) => {
     if (typeof input !== 'string') {
-      if (input.length === 0) violations.push({ field: `inputs[${i}]`, description: 'must not be empty' });
-    } else if (input.trim().length === 0) violations.push({ field: `inputs[${i}]`, description: 'must not be empty' });
+      if (input.length === 0) violations.push({ field: `${field}[${i}]`, description: 'must not be empty' });
+      const bad = firstBadTokenId([input]);
+      if (bad) violations.push({ field: `${field}[${i}].ids[${bad[1]}]`, description: BAD_TOKEN_ID });
+    } else if (input.trim().length === 0) violations.push({ field: `${field}[${i}]`, description: 'must not be empty' });
     else if (input.length > MAX_EMBED_INPUT_CHARS) {
-      violations.push({ field: `inputs[${i}]`, description: `at most ${MAX_EMBED_INPUT_CHARS} characters, got ${input.length}` });
+      violations.push({ field: `${field}[${i}]`, description: `at most ${MAX_EMBED_INPUT_CHARS} characters, got ${input.length}` });
     }
   });
   const name = req.model.trim() || DEFAULT_EMBEDDING_MODEL;
@@ -103,7 +118,10 @@ export function resolveEmbedModel(
   // A text past the window is the upstream's to refuse; token ids are counted here.
   checked.forEach((input, i) => {
     if (typeof input !== 'string' && input.length > model.contextWindow) {
-      violations.push({ field: `inputs[${i}]`, description: `at most ${model.contextWindow} tokens for ${model.id}, got ${input.length}` });
+      violations.push({
+        field: `${field}[${i}]`,
+        description: `at most ${model.contextWindow} tokens for ${model.id}, got ${input.length}`,
+      });
     }
   });
   if (dimensions < 0 || dimensions > model.dimensions) {

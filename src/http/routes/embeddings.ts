@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
 import { round3 } from '../../domain/latency.js';
-import type { Engine } from '../../engine/index.js';
+import { BAD_TOKEN_ID, firstBadTokenId, type Engine } from '../../engine/index.js';
 import type { EmbeddingInputs } from '../../providers/types.js';
 import { callRoute, routeHandler, type HttpCallDeps, type RouteInfo } from '../call.js';
 import { encodeAttempt } from '../errors.js';
@@ -47,15 +47,10 @@ function parseInput(input: unknown, violations: FieldViolation[]): EmbeddingInpu
     return [];
   }
   const tokens = lists as number[][];
-  // The engine counts inputs and tokens; an id is checked here, where the JSON is read, and named
-  // where the caller's JSON holds it (one flat list is the single input).
-  const isId = (id: number) => Number.isSafeInteger(id) && id >= 0;
-  const bad = tokens.findIndex((ids) => !ids.every(isId));
-  if (bad >= 0) {
-    const at = (tokens[bad] as number[]).findIndex((id) => !isId(id));
-    const field = lists === input ? `input[${bad}][${at}]` : `input[${at}]`;
-    violations.push({ field, description: 'token ids must be whole numbers, at least 0' });
-  }
+  // The engine checks the ids too, but names them by EmbedRequest's nesting; one flat list is the
+  // single input, and a bad id in it is named where the caller's JSON holds it.
+  const bad = lists === input ? undefined : firstBadTokenId(tokens);
+  if (bad) violations.push({ field: `input[${bad[1]}]`, description: BAD_TOKEN_ID });
   return tokens;
 }
 

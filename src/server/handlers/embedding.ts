@@ -2,13 +2,19 @@ import type { Engine } from '../../engine/index.js';
 import type { EmbeddingServiceServer } from '../../gen/orchestrator/v1/embedding.js';
 import { unary, type CallDeps } from '../call.js';
 import { encodeAttempt, encodeUsage } from '../encode.js';
+import { invalidArgument } from '../../domain/errors.js';
 import { round3 } from '../../domain/latency.js';
 
 /** EmbeddingService: the engine checks the request (field paths of EmbedRequest) and embeds. */
 export function embeddingService(deps: CallDeps, engine: Engine): EmbeddingServiceServer {
   return {
     embed: unary(deps, async (req, ctx) => {
-      const answer = await engine.embed({ ctx, model: req.model, inputs: req.inputs, dimensions: req.dimensions });
+      const tokens = req.tokenInputs.length > 0;
+      if (tokens && req.inputs.length > 0) {
+        throw invalidArgument([{ field: 'token_inputs', description: 'set inputs or token_inputs, not both' }]);
+      }
+      const inputs = tokens ? req.tokenInputs.map((t) => t.ids) : req.inputs;
+      const answer = await engine.embed({ ctx, model: req.model, inputs, dimensions: req.dimensions });
       return {
         embeddings: answer.vectors.map((values, index) => ({ index, values: [...values] })),
         model: answer.model,

@@ -25,20 +25,36 @@ export const protobufPackage = "orchestrator.v1";
 
 export const protobufFileName = "orchestrator/v1/embedding.proto";
 
-/** A request to embed texts. */
+/** A request to embed texts, or token ids. */
 export interface EmbedRequest {
   /**
    * Embedding model id or alias (case-insensitive), for example text-embedding-3-small.
    * Empty means text-embedding-3-small. Chat models are refused with INVALID_ARGUMENT.
    */
   model: string;
-  /** The texts to embed: 1 to 256 inputs, each not empty and at most 50,000 characters. */
+  /**
+   * The texts to embed: 1 to 256 inputs, each not empty and at most 50,000 characters.
+   * Leave it empty when token_inputs is set.
+   */
   inputs: string[];
   /**
    * Length of each vector; 0 means the model's native length. Only models that can shorten
    * their vectors (text-embedding-3-*) accept it, from 1 up to the native length.
    */
   dimensions: number;
+  /**
+   * The inputs as token ids of the model's tokenizer (cl100k_base for the text-embedding-* models),
+   * instead of texts: 1 to 256 inputs, each 1 to the model's context window of ids (8,191 for
+   * text-embedding-*), each id a whole number from 0 below 2^53. They go upstream as they came.
+   * Set inputs or token_inputs, not both.
+   */
+  tokenInputs: TokenIds[];
+}
+
+/** One input given as token ids. */
+export interface TokenIds {
+  /** The ids, in order. */
+  ids: number[];
 }
 
 /** One input's vector. */
@@ -80,7 +96,7 @@ export interface EmbedResponse {
 }
 
 function createBaseEmbedRequest(): EmbedRequest {
-  return { model: "", inputs: [], dimensions: 0 };
+  return { model: "", inputs: [], dimensions: 0, tokenInputs: [] };
 }
 
 export const EmbedRequest: MessageFns<EmbedRequest> = {
@@ -93,6 +109,9 @@ export const EmbedRequest: MessageFns<EmbedRequest> = {
     }
     if (message.dimensions !== 0) {
       writer.uint32(24).int32(message.dimensions);
+    }
+    for (const v of message.tokenInputs) {
+      TokenIds.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -134,6 +153,14 @@ export const EmbedRequest: MessageFns<EmbedRequest> = {
             message.dimensions = reader.int32();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.tokenInputs.push(TokenIds.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -151,6 +178,11 @@ export const EmbedRequest: MessageFns<EmbedRequest> = {
       model: isSet(object.model) ? globalThis.String(object.model) : "",
       inputs: globalThis.Array.isArray(object?.inputs) ? object.inputs.map((e: any) => globalThis.String(e)) : [],
       dimensions: isSet(object.dimensions) ? globalThis.Number(object.dimensions) : 0,
+      tokenInputs: globalThis.Array.isArray(object?.tokenInputs)
+        ? object.tokenInputs.map((e: any) => TokenIds.fromJSON(e))
+        : globalThis.Array.isArray(object?.token_inputs)
+        ? object.token_inputs.map((e: any) => TokenIds.fromJSON(e))
+        : [],
     };
   },
 
@@ -164,6 +196,81 @@ export const EmbedRequest: MessageFns<EmbedRequest> = {
     }
     if (message.dimensions !== 0) {
       obj.dimensions = Math.round(message.dimensions);
+    }
+    if (message.tokenInputs?.length) {
+      obj.tokenInputs = message.tokenInputs.map((e) => TokenIds.toJSON(e));
+    }
+    return obj;
+  },
+};
+
+function createBaseTokenIds(): TokenIds {
+  return { ids: [] };
+}
+
+export const TokenIds: MessageFns<TokenIds> = {
+  encode(message: TokenIds, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ids.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.ids) {
+        writer.int64(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TokenIds {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTokenIds();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.ids.push(longToNumber(reader.int64()));
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.ids.push(longToNumber(reader.int64()));
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TokenIds {
+    return { ids: globalThis.Array.isArray(object?.ids) ? object.ids.map((e: any) => globalThis.Number(e)) : [] };
+  },
+
+  toJSON(message: TokenIds): unknown {
+    const obj: any = {};
+    if (message.ids?.length) {
+      obj.ids = message.ids.map((e) => Math.round(e));
     }
     return obj;
   },
@@ -549,6 +656,17 @@ export const EmbeddingServiceClient = makeGenericClientConstructor(
 
 function floatToJson(value: number | null | undefined): number | string | null | undefined {
   return typeof value === "number" && !globalThis.Number.isFinite(value) ? globalThis.String(value) : value;
+}
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
 }
 
 function isSet(value: any): boolean {

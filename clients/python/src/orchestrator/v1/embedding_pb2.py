@@ -15,7 +15,7 @@ from orchestrator.v1 import chat_pb2 as orchestrator_dot_v1_dot_chat__pb2
 from orchestrator.v1 import common_pb2 as orchestrator_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1forchestrator/v1/embedding.proto\x12\x0forchestrator.v1\x1a\x1aorchestrator/v1/chat.proto\x1a\x1corchestrator/v1/common.proto\"A\n\x0c\x45mbedRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06inputs\x18\x02 \x03(\t\x12\x12\n\ndimensions\x18\x03 \x01(\x05\"*\n\tEmbedding\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0e\n\x06values\x18\x02 \x03(\x02\"\xbf\x02\n\rEmbedResponse\x12.\n\nembeddings\x18\x01 \x03(\x0b\x32\x1a.orchestrator.v1.Embedding\x12\r\n\x05model\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12%\n\x05usage\x18\x04 \x01(\x0b\x32\x16.orchestrator.v1.Usage\x12\x10\n\x08\x63ost_usd\x18\x05 \x01(\x01\x12\x12\n\nlatency_ms\x18\x06 \x01(\x01\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12*\n\x08\x61ttempts\x18\x08 \x03(\x0b\x32\x18.orchestrator.v1.Attempt\x12)\n\x05\x63\x61\x63he\x18\t \x01(\x0b\x32\x1a.orchestrator.v1.CacheInfo\x12\x11\n\tsimulated\x18\n \x01(\x08\x12\x12\n\ndimensions\x18\x0b \x01(\x05\x32Z\n\x10\x45mbeddingService\x12\x46\n\x05\x45mbed\x12\x1d.orchestrator.v1.EmbedRequest\x1a\x1e.orchestrator.v1.EmbedResponseBXZVgithub.com/llm-orchestrator/llm-orchestrator/clients/go/orchestrator/v1;orchestratorv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1forchestrator/v1/embedding.proto\x12\x0forchestrator.v1\x1a\x1aorchestrator/v1/chat.proto\x1a\x1corchestrator/v1/common.proto\"r\n\x0c\x45mbedRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0e\n\x06inputs\x18\x02 \x03(\t\x12\x12\n\ndimensions\x18\x03 \x01(\x05\x12/\n\x0ctoken_inputs\x18\x04 \x03(\x0b\x32\x19.orchestrator.v1.TokenIds\"\x17\n\x08TokenIds\x12\x0b\n\x03ids\x18\x01 \x03(\x03\"*\n\tEmbedding\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0e\n\x06values\x18\x02 \x03(\x02\"\xbf\x02\n\rEmbedResponse\x12.\n\nembeddings\x18\x01 \x03(\x0b\x32\x1a.orchestrator.v1.Embedding\x12\r\n\x05model\x18\x02 \x01(\t\x12\x10\n\x08provider\x18\x03 \x01(\t\x12%\n\x05usage\x18\x04 \x01(\x0b\x32\x16.orchestrator.v1.Usage\x12\x10\n\x08\x63ost_usd\x18\x05 \x01(\x01\x12\x12\n\nlatency_ms\x18\x06 \x01(\x01\x12\x12\n\nrequest_id\x18\x07 \x01(\t\x12*\n\x08\x61ttempts\x18\x08 \x03(\x0b\x32\x18.orchestrator.v1.Attempt\x12)\n\x05\x63\x61\x63he\x18\t \x01(\x0b\x32\x1a.orchestrator.v1.CacheInfo\x12\x11\n\tsimulated\x18\n \x01(\x08\x12\x12\n\ndimensions\x18\x0b \x01(\x05\x32Z\n\x10\x45mbeddingService\x12\x46\n\x05\x45mbed\x12\x1d.orchestrator.v1.EmbedRequest\x1a\x1e.orchestrator.v1.EmbedResponseBXZVgithub.com/llm-orchestrator/llm-orchestrator/clients/go/orchestrator/v1;orchestratorv1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'orchestrator.v1.embedding_pb2', globals())
@@ -24,11 +24,13 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'ZVgithub.com/llm-orchestrator/llm-orchestrator/clients/go/orchestrator/v1;orchestratorv1'
   _EMBEDREQUEST._serialized_start=110
-  _EMBEDREQUEST._serialized_end=175
-  _EMBEDDING._serialized_start=177
-  _EMBEDDING._serialized_end=219
-  _EMBEDRESPONSE._serialized_start=222
-  _EMBEDRESPONSE._serialized_end=541
-  _EMBEDDINGSERVICE._serialized_start=543
-  _EMBEDDINGSERVICE._serialized_end=633
+  _EMBEDREQUEST._serialized_end=224
+  _TOKENIDS._serialized_start=226
+  _TOKENIDS._serialized_end=249
+  _EMBEDDING._serialized_start=251
+  _EMBEDDING._serialized_end=293
+  _EMBEDRESPONSE._serialized_start=296
+  _EMBEDRESPONSE._serialized_end=615
+  _EMBEDDINGSERVICE._serialized_start=617
+  _EMBEDDINGSERVICE._serialized_end=707
 # @@protoc_insertion_point(module_scope)

@@ -8,14 +8,16 @@ from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Map
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class EmbedRequest(_message.Message):
-    __slots__ = ["dimensions", "inputs", "model"]
+    __slots__ = ["dimensions", "inputs", "model", "token_inputs"]
     DIMENSIONS_FIELD_NUMBER: _ClassVar[int]
     INPUTS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_INPUTS_FIELD_NUMBER: _ClassVar[int]
     dimensions: int
     inputs: _containers.RepeatedScalarFieldContainer[str]
     model: str
-    def __init__(self, model: _Optional[str] = ..., inputs: _Optional[_Iterable[str]] = ..., dimensions: _Optional[int] = ...) -> None: ...
+    token_inputs: _containers.RepeatedCompositeFieldContainer[TokenIds]
+    def __init__(self, model: _Optional[str] = ..., inputs: _Optional[_Iterable[str]] = ..., dimensions: _Optional[int] = ..., token_inputs: _Optional[_Iterable[_Union[TokenIds, _Mapping]]] = ...) -> None: ...
 
 class EmbedResponse(_message.Message):
     __slots__ = ["attempts", "cache", "cost_usd", "dimensions", "embeddings", "latency_ms", "model", "provider", "request_id", "simulated", "usage"]
@@ -50,3 +52,9 @@ class Embedding(_message.Message):
     index: int
     values: _containers.RepeatedScalarFieldContainer[float]
     def __init__(self, index: _Optional[int] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
+
+class TokenIds(_message.Message):
+    __slots__ = ["ids"]
+    IDS_FIELD_NUMBER: _ClassVar[int]
+    ids: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, ids: _Optional[_Iterable[int]] = ...) -> None: ...
