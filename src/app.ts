@@ -3,7 +3,7 @@ import { Catalog, type CatalogModel, type CatalogOptions } from './catalog/catal
 import { composeCatalog, type ComposedCatalog } from './catalog/layers.js';
 import type { LiveCatalog } from './catalog/live.js';
 import { startLiveCatalog } from './catalog/start-sync.js';
-import { EmbeddingCatalog } from './catalog/embedding-models.js';
+import { DEFAULT_EMBEDDING_MODEL, EmbeddingCatalog } from './catalog/embedding-models.js';
 import { BUILTIN_MODELS } from './catalog/models.js';
 import { syncMetrics } from './catalog/sync-metrics.js';
 import type { SyncRunner } from './catalog/sync/types.js';
@@ -236,7 +236,12 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
   // Problems only the database shows: stored keys workers cannot share; a DEFAULT_MODEL that is a runtime model is found only now.
   const runtimeKeys = keys.all().flatMap((k) => (k.source === 'runtime' ? [k.spec] : []));
   const storedProblems = storedKeyProblems(config, runtimeKeys);
-  if (!catalog.find(config.defaults.model))
+  const defaultEmbedding = embeddings.find(config.defaults.model);
+  if (defaultEmbedding)
+    storedProblems.push(
+      `DEFAULT_MODEL: "${config.defaults.model}" is the embedding model ${defaultEmbedding.id}, not a chat model: DEFAULT_MODEL answers chat calls that name no model (Embed's default is ${DEFAULT_EMBEDDING_MODEL})`,
+    );
+  else if (!catalog.find(config.defaults.model))
     storedProblems.push(
       `DEFAULT_MODEL: "${config.defaults.model}" is not in the catalog: not a built-in or config-file model, nor a runtime model in the database (ListModels shows the catalog)`,
     );

@@ -59,8 +59,12 @@ export function runtimeModelViolations(model: RuntimeModelInput, rules: RuntimeM
   const taken = new Map<string, string>();
   for (const def of rules.fixed)
     for (const n of [def.id, ...def.aliases]) taken.set(n.toLowerCase(), `built-in or config-file model "${def.id}"`);
+  const embeddingOf = new Map<string, string>();
   for (const def of rules.embedding ?? [])
-    for (const n of [def.id, ...def.aliases]) taken.set(n.toLowerCase(), `embedding model "${def.id}"`);
+    for (const n of [def.id, ...def.aliases]) {
+      taken.set(n.toLowerCase(), `embedding model "${def.id}"`);
+      embeddingOf.set(n.toLowerCase(), def.id);
+    }
   for (const m of rules.runtime) for (const n of [m.id, ...m.aliases]) taken.set(n.toLowerCase(), `runtime model "${m.id}"`);
   const owner = taken.get(model.id.toLowerCase());
   if (model.id.length > 0 && owner) bad('id', `"${model.id}" is already the name of the ${owner}`);
@@ -75,8 +79,16 @@ export function runtimeModelViolations(model: RuntimeModelInput, rules: RuntimeM
   });
   model.fallbacks.forEach((name, i) => {
     if (own.has(name.trim().toLowerCase())) bad(`fallbacks[${i}]`, 'a model cannot fall back to itself');
-    else if (!rules.resolves(name)) bad(`fallbacks[${i}]`, `unknown model "${name}" (ListModels shows the catalog)`);
-    else if (rules.synced?.(name))
+    else if (!rules.resolves(name)) {
+      // ListModels lists the embedding models too: there the name would look like a fine fallback.
+      const embedding = embeddingOf.get(name.trim().toLowerCase());
+      bad(
+        `fallbacks[${i}]`,
+        embedding
+          ? `${embedding} is an embedding model, not a chat model: a model falls back only to chat models`
+          : `unknown model "${name}" (ListModels shows the catalog)`,
+      );
+    } else if (rules.synced?.(name))
       bad(
         `fallbacks[${i}]`,
         `"${name}" is in the catalog only while a sync lists it: fall back to a built-in, config-file or runtime model`,

@@ -256,6 +256,16 @@ describe('runtime models created and deleted over time', () => {
     expect(ids.filter((id) => id === 'text-embedding-3-small')).toHaveLength(1);
   });
 
+  it('refuses a fallback to an embedding model, saying it is one, where ListModels would show it listed', async () => {
+    const err = await unaryError(h.clients.models.createModel.bind(h.clients.models), {
+      model: spec({ id: 'falls-to-vectors', aliases: [], fallbacks: ['gpt-4o-mini', 'Text-Embedding-3-Small'] }),
+    });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['model.fallbacks[1]']);
+    expect(err.details).toContain('text-embedding-3-small is an embedding model');
+    expect(err.details).not.toContain('ListModels');
+  });
+
   it('a deleted model leaves GetStats and /metrics, while its calls stay in the totals', async () => {
     const ids = Array.from({ length: 20 }, (_, i) => `churn-${i}`);
     for (const id of ids) {

@@ -245,6 +245,8 @@ describe('Embed through the OpenAI provider', () => {
     const err = await embedError({ model: 'gpt-4o-mini', inputs: ['x'] });
     expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(err.details).toContain('is a chat model');
+    // Where the caller can send it instead.
+    expect(err.details).toContain('ChatService.Chat');
   });
 
   it('refuses an embedding model asked to chat, naming Embed, without calling it', async () => {

@@ -71,7 +71,9 @@ describe('POST /v1/embeddings', () => {
     expect(JSON.stringify(await unknown.json())).toContain('extra');
     const chat = await post({ model: 'gpt-4o-mini', input: 'x' });
     expect(chat.status).toBe(400);
-    expect(JSON.stringify(await chat.json())).toContain('chat model');
+    const chatRefused = JSON.stringify(await chat.json());
+    expect(chatRefused).toContain('chat model');
+    expect(chatRefused).toContain('POST /v1/chat/completions');
     const asChat = await fetch(`${base}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

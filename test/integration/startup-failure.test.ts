@@ -114,3 +114,16 @@ describe('a start-up that fails part way', () => {
     }
   }, 60_000);
 });
+
+describe('a DEFAULT_MODEL that is not a chat model', () => {
+  // ListModels lists the embedding models too: pointing there would show the very name refused.
+  it('says it is an embedding model, not that it is missing from the catalog', async () => {
+    const env = { HOST: '127.0.0.1', PORT: '0', HTTP_PORT: '0', METRICS_PORT: '0', SIMULATOR: 'on', DATABASE_URL: 'sqlite::memory:' };
+    const failed = await startApp(loadConfig({ ...env, DEFAULT_MODEL: 'Text-Embedding-3-Small' }), createLogger('silent'), {}).catch(
+      (err: unknown) => err as Error,
+    );
+    expect(failed).toBeInstanceOf(Error);
+    expect((failed as Error).message).toMatch(/DEFAULT_MODEL: "Text-Embedding-3-Small" is the embedding model text-embedding-3-small/);
+    expect((failed as Error).message).not.toContain('ListModels');
+  }, 30_000);
+});

@@ -108,7 +108,7 @@ export function resolveEmbedModel(
       throw invalidArgument([
         {
           field: 'model',
-          description: `"${name}" is a chat model, not an embedding model (embedding models: ${deps.embeddings.models.map((m) => m.id).join(', ')})`,
+          description: `"${name}" is a chat model, not an embedding model: call ChatService.Chat (POST /v1/chat/completions) for it (embedding models: ${deps.embeddings.models.map((m) => m.id).join(', ')})`,
         },
       ]);
     }
