@@ -150,11 +150,25 @@ export function imageOfDataUrl(url: string): ImageBytes | undefined {
   const header = url.slice('data:'.length, comma).split(';');
   const mediaType = (header[0] ?? '').toLowerCase();
   if (header.length < 2 || header.at(-1)?.toLowerCase() !== 'base64' || !mediaType.startsWith('image/')) return undefined;
-  const payload = url.slice(comma + 1);
+  const payload = percentDecoded(url.slice(comma + 1));
+  if (payload === undefined) return undefined;
   const data = Buffer.from(payload, 'base64');
   // Node's decoder skips what is not base64 and a piece left over at the end: a damaged image
   // would go upstream as other bytes, and fail there, or worse, not.
   return wholeBase64(payload, data.length) ? { data, mediaType } : undefined;
+}
+
+/**
+ * RFC 2397 lets the data be URL-encoded (`%2B` for `+`), and browsers percent-decode it before the
+ * base64 (the Fetch Standard's data: URL processor); a broken escape is damage, undefined.
+ */
+function percentDecoded(payload: string): string | undefined {
+  if (!payload.includes('%')) return payload;
+  try {
+    return decodeURIComponent(payload);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A data: URL whose header ends in ;base64 (its payload then failed to decode). */

@@ -409,6 +409,16 @@ describe('tools on the Anthropic provider', () => {
     expect(lastBody(anthropic).messages).toEqual([
       { role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: png.toString('base64') } }] },
     ]);
+    // Its data URL-encoded, as RFC 2397 allows: the upstream gets the plain base64 of the same bytes.
+    const plus = Buffer.from([0xfb, 0xff, 0xbf, 0x89, 0x50]);
+    await chat({
+      model: 'beta-claude',
+      messages: [msg({ parts: [part(`data:image/png;base64,${encodeURIComponent(plus.toString('base64'))}`)] })],
+      cache: BYPASS,
+    });
+    expect(lastBody(anthropic).messages).toEqual([
+      { role: 'user', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: plus.toString('base64') } }] },
+    ]);
     for (const url of [
       `data:image/png;foo=bar;base64,${Buffer.alloc(65).toString('base64')}`,
       `data:image/svg+xml;charset=utf-8;base64,${png.toString('base64')}`,
@@ -416,6 +426,7 @@ describe('tools on the Anthropic provider', () => {
       // Damaged in transit: characters base64 does not have, or a piece missing from the end.
       `data:image/png;base64,${png.toString('base64').slice(0, 4)}*!${png.toString('base64').slice(4)}`,
       `data:image/png;base64,${png.toString('base64').replace(/=+$/, '')}AB`,
+      `data:image/png;base64,${png.toString('base64')}%2`,
     ]) {
       const err = await chatError({ model: 'beta-claude', messages: [msg({ parts: [part(url)] })] });
       expect(err.code, url).toBe(grpc.status.INVALID_ARGUMENT);

@@ -30,6 +30,29 @@ describe('imageOfDataUrl', () => {
     expect(imageOfDataUrl(`data:image/png;base64,${odd.toString('base64').replace(/=+$/, '')}`)?.data).toEqual(odd);
   });
 
+  // RFC 2397 lets the data be URL-encoded, and browsers percent-decode it before the base64 (the
+  // Fetch Standard's data: URL processor): a URL built with encodeURIComponent is an image too.
+  it('reads base64 whose characters are percent-encoded', () => {
+    const odd = Buffer.from([0xfb, 0xff, 0xbf, 0x01, 0xfe]);
+    expect(odd.toString('base64')).toMatch(/[+/=]/);
+    expect(imageOfDataUrl(`data:image/png;base64,${encodeURIComponent(odd.toString('base64'))}`)?.data).toEqual(odd);
+    expect(decoded(encodeURIComponent(base64))).toEqual(image);
+    expect(decoded(`${base64.slice(0, 20)}%0A${base64.slice(20)}`)).toEqual(image);
+    expect(decoded(base64.replace(/A/g, '%41'))).toEqual(image);
+  });
+
+  it('refuses a percent-escape that is damaged, or stands for a character base64 does not have', () => {
+    for (const payload of [
+      `${base64}%`,
+      `${base64.slice(0, 20)}%2${base64.slice(20)}`,
+      `%ZZ${base64}`,
+      `${base64}%21`,
+      `%E2%82%AC${base64}`,
+    ]) {
+      expect(decoded(payload), payload).toBeUndefined();
+    }
+  });
+
   it('refuses base64 with a character it does not have, or a lone character at the end', () => {
     for (const payload of [`${base64}*`, `*${base64}`, `${base64.slice(0, 20)}#${base64.slice(20)}`, `${base64}A`]) {
       expect(decoded(payload), payload).toBeUndefined();
