@@ -286,14 +286,10 @@ export class LiveCatalog {
   private notRuntime(id: string, field: string): OrchestratorError {
     // Named as every lookup names a model: any case.
     const fixed = [...this.options.builtin, ...this.options.config].find((m) => sameName(m.id, id));
-    if (fixed) {
-      return invalidArgument([
-        {
-          field,
-          description: `"${fixed.id}" is a built-in or config-file model; only runtime models can be changed at runtime`,
-        },
-      ]);
-    }
+    // ListModels lists the embedding models too: "no runtime model" would contradict it.
+    const embedding = fixed ? undefined : EMBEDDING_MODELS.find((m) => [m.id, ...m.aliases].some((n) => sameName(n, id)));
+    const owner = fixed ? `"${fixed.id}" is a built-in or config-file model` : embedding && `"${embedding.id}" is an embedding model`;
+    if (owner) return invalidArgument([{ field, description: `${owner}; only runtime models can be changed at runtime` }]);
     return runtimeModelNotFound(id);
   }
 

@@ -331,6 +331,17 @@ describe('runtime model ids', () => {
       expect(remove.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['id']);
     }
   });
+
+  it('name an embedding model, which ListModels lists: it cannot be changed at runtime, not "no runtime model"', async () => {
+    const update = await unaryError(h.clients.models.updateModel.bind(h.clients.models), { model: spec({ id: 'Text-Embedding-3-Small' }) });
+    expect([update.code, update.details]).toEqual([
+      grpc.status.INVALID_ARGUMENT,
+      expect.stringMatching(/text-embedding-3-small" is an embedding model/),
+    ]);
+    const remove = await unaryError(h.clients.models.deleteModel.bind(h.clients.models), { id: 'text-embedding-3-small' });
+    expect([remove.code, remove.details]).toEqual([grpc.status.INVALID_ARGUMENT, expect.stringMatching(/is an embedding model/)]);
+    expect(remove.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['id']);
+  });
 });
 
 describe('synced data without a database (DATABASE_URL=off)', () => {
