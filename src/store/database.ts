@@ -231,13 +231,21 @@ const NETWORK_CODES = new Set([
 
 /**
  * Whether a query failed because the database is away (not answering, shutting down or starting
- * up, its connection lost) rather than for the query: a reader may retry it shortly.
+ * up, its connection lost, a SQLite file another process kept locked past the busy timeout)
+ * rather than for the query: a reader may retry it shortly.
  */
 export function isDatabaseAway(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  // PostgreSQL's connection exceptions (class 08), shutdown and start-up (57P01-57P03), too many connections.
+  // PostgreSQL's connection exceptions (class 08), shutdown and start-up (57P01-57P03), too many
+  // connections; SQLite's SQLITE_BUSY and its extended codes (SQLITE_BUSY_SNAPSHOT, ...).
   if (typeof code === 'string')
-    return NETWORK_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || /^57P0[1-3]$/.test(code) || code === '53300';
+    return (
+      NETWORK_CODES.has(code) ||
+      /^08[0-9A-Z]{3}$/.test(code) ||
+      /^57P0[1-3]$/.test(code) ||
+      code === '53300' ||
+      /^SQLITE_BUSY(_|$)/.test(code)
+    );
   // pg's own errors for a connection it lost or could not open carry no code.
   return err instanceof Error && /^Connection terminated|timeout exceeded when trying to connect|not queryable/.test(err.message);
 }
