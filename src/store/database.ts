@@ -71,11 +71,13 @@ export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): Ledge
     if (target.file !== SQLITE_MEMORY) mkdirSync(dirname(target.file), { recursive: true });
     const Database = require('better-sqlite3') as typeof BetterSqlite3;
     const sqlite = new Database(target.file);
-    sqlite.pragma(`busy_timeout = ${SQLITE_BUSY_WAIT_MS}`);
+    // No busy handler: it sleeps on the thread that waits, here the event loop, and every call
+    // would wait with it. This connection's statements wait for another's lock in `whenUnlocked`.
+    sqlite.pragma('busy_timeout = 0');
     // WAL lets readers (GetUsage) run while a batch is written; several worker processes may share the file.
     switchToWal(sqlite);
     sqlite.pragma('synchronous = NORMAL');
-    const db = new Kysely<LedgerSchema>({ dialect: new WriteFirstSqliteDialect({ database: sqlite }) });
+    const db = new Kysely<LedgerSchema>({ dialect: new WriteFirstSqliteDialect(sqlite) });
     // An in-memory database exists only on this connection: its writes stay on it.
     if (target.file === SQLITE_MEMORY) return { db, reads: db, dialect: 'sqlite', sqlite, close: () => db.destroy() };
     const sqliteWriter = new SqliteWriter(target.file);
@@ -98,7 +100,7 @@ export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): Ledge
   return { db, reads: db, dialect: 'postgres', pgPool: pool, close: () => db.destroy() };
 }
 
-/** How long a SQLite connection waits for another's lock, in the busy handler or in `switchToWal`. */
+/** How long a SQLite connection waits for another's lock: the threads' busy handler, `switchToWal`, `whenUnlocked`. */
 const SQLITE_BUSY_WAIT_MS = 5_000;
 
 /**
@@ -126,22 +128,58 @@ function switchToWal(sqlite: BetterSqlite3.Database): void {
  * runtime model's create) then asks for the write lock while holding a read lock, and SQLite
  * answers SQLITE_BUSY at once, without the busy timeout, whenever another connection writes
  * (the ledger's writer thread, another worker process). Beginning with the write lock waits.
+ * A statement that meets another connection's lock outside a transaction (`begin immediate`
+ * itself, a lone write) is run again once the lock may be free, without holding the event loop.
  */
 class WriteFirstSqliteDialect extends SqliteDialect {
-  constructor(private readonly settings: SqliteDialectConfig) {
-    super(settings);
+  constructor(private readonly sqlite: BetterSqlite3.Database) {
+    super({ database: sqlite });
   }
 
   override createDriver(): Driver {
-    return new WriteFirstSqliteDriver(this.settings);
+    return new WriteFirstSqliteDriver({ database: this.sqlite }, this.sqlite);
   }
 }
 
 class WriteFirstSqliteDriver extends SqliteDriver {
+  constructor(
+    settings: SqliteDialectConfig,
+    private readonly sqlite: BetterSqlite3.Database,
+  ) {
+    super(settings);
+  }
+
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    const connection = await super.acquireConnection();
+    return {
+      executeQuery: (query) => whenUnlocked(this.sqlite, SQLITE_BUSY_WAIT_MS, () => connection.executeQuery(query)),
+      streamQuery: (query, chunkSize) => connection.streamQuery(query, chunkSize),
+    };
+  }
+
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
   }
 }
+
+/**
+ * Runs `statement`, again and again while another connection holds the lock it needs, for up to
+ * `waitMs`, pausing on timers in between. Not inside a transaction: one that holds the write lock
+ * does not meet it, and a statement of a deferred one would only meet it again.
+ */
+async function whenUnlocked<T>(sqlite: BetterSqlite3.Database, waitMs: number, statement: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + waitMs;
+  for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+    try {
+      return await statement();
+    } catch (err) {
+      if (!isBusy(err) || sqlite.inTransaction || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
+}
+
+const isBusy = (err: unknown): boolean => /^SQLITE_BUSY(_|$)/.test(String((err as { code?: unknown } | null)?.code));
 
 /**
  * Applies pending migrations, each once however many replicas start together: on PostgreSQL
@@ -160,24 +198,9 @@ export async function migrate(database: LedgerDatabase): Promise<readonly string
 const MIGRATION_LOCK_WAIT_MS = 120_000;
 
 async function withWriteLock<T>(sqlite: BetterSqlite3.Database, run: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + MIGRATION_LOCK_WAIT_MS;
-  // Waited for here, not in SQLite's busy handler: that blocks the thread, and the process
+  // Waited for on timers, not in SQLite's busy handler: that blocks the thread, and the process
   // holding the lock may be this one (two ledgers on one file) with work left on this loop.
-  const busyTimeout = sqlite.pragma('busy_timeout', { simple: true }) as number;
-  sqlite.pragma('busy_timeout = 0');
-  try {
-    for (;;) {
-      try {
-        sqlite.exec('BEGIN IMMEDIATE');
-        break;
-      } catch (err) {
-        if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    }
-  } finally {
-    sqlite.pragma(`busy_timeout = ${busyTimeout}`);
-  }
+  await whenUnlocked(sqlite, MIGRATION_LOCK_WAIT_MS, async () => sqlite.exec('BEGIN IMMEDIATE'));
   try {
     const result = await run();
     sqlite.exec('COMMIT');
@@ -239,13 +262,7 @@ export function isDatabaseAway(err: unknown): boolean {
   // PostgreSQL's connection exceptions (class 08), shutdown and start-up (57P01-57P03), too many
   // connections; SQLite's SQLITE_BUSY and its extended codes (SQLITE_BUSY_SNAPSHOT, ...).
   if (typeof code === 'string')
-    return (
-      NETWORK_CODES.has(code) ||
-      /^08[0-9A-Z]{3}$/.test(code) ||
-      /^57P0[1-3]$/.test(code) ||
-      code === '53300' ||
-      /^SQLITE_BUSY(_|$)/.test(code)
-    );
+    return NETWORK_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || /^57P0[1-3]$/.test(code) || code === '53300' || isBusy(err);
   // pg's own errors for a connection it lost or could not open carry no code.
   return err instanceof Error && /^Connection terminated|timeout exceeded when trying to connect|not queryable/.test(err.message);
 }

@@ -16,6 +16,24 @@ const DAY = 86_400_000;
  * lock, and SQLite answers that at once with SQLITE_BUSY when another connection writes (the
  * ledger's own writer thread, another worker process), whatever the busy timeout.
  */
+/** The longest the event loop went without turning while `run` ran, in ms (a block at its very end included). */
+async function loopHeldMs(run: () => Promise<unknown>): Promise<number> {
+  let last = performance.now();
+  let longest = 0;
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, 5);
+  try {
+    await run();
+    await new Promise((r) => setTimeout(r, 20));
+  } finally {
+    clearInterval(ticker);
+  }
+  return longest;
+}
+
 describe('SQLite transactions that read, then write, while another connection writes', () => {
   const open = async (): Promise<{ store: LedgerStore; file: string; done: () => Promise<void> }> => {
     const dir = mkdtempSync(join(tmpdir(), 'llmo-write-lock-'));
@@ -59,6 +77,33 @@ describe('SQLite transactions that read, then write, while another connection wr
       const at = new Date();
       const model = { id: 'house', provider: 'openai', aliases: [], fallbacks: [], inputPricePerMillion: 1, createdAt: at, updatedAt: at };
       await expect(catalog.putRuntimeModel(model, 'create')).resolves.toBe(true);
+      await lock.released;
+    } finally {
+      await done();
+    }
+  });
+
+  /**
+   * The gateway's own connection runs on the event loop: SQLite's busy handler sleeps on the
+   * thread that waits, so waiting there would hold every call for as long as the other writer.
+   */
+  it('waiting for the other writer does not hold the event loop', async () => {
+    const { store, file, done } = await open();
+    try {
+      const catalog = new CatalogStore(() => store.db);
+      const job = new RetentionJob({ database: () => store.db, days: 30, cron: '0 0 * * *', log: pino({ level: 'silent' }) });
+      const at = new Date();
+      const model = { id: 'house', provider: 'openai', aliases: [], fallbacks: [], inputPricePerMillion: 1, createdAt: at, updatedAt: at };
+      let lock = await holdWriteLock(file, 1_500);
+      // A transaction (begin immediate).
+      expect(await loopHeldMs(() => catalog.putRuntimeModel(model, 'create'))).toBeLessThan(500);
+      await lock.released;
+      lock = await holdWriteLock(file, 1_500);
+      expect(await loopHeldMs(() => job.runOnce())).toBeLessThan(500);
+      await lock.released;
+      lock = await holdWriteLock(file, 1_500);
+      // A write outside a transaction.
+      expect(await loopHeldMs(() => catalog.deleteRuntimeModel('house'))).toBeLessThan(500);
       await lock.released;
     } finally {
       await done();
