@@ -18,38 +18,42 @@ export function postgresSyncLock(pool: Pool): PostgresSyncLock {
   return {
     async acquire(source) {
       const client: PoolClient = await pool.connect();
-      try {
-        const res = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, $2) as ok', [NAMESPACE, keyOf(source)]);
-        if (!res.rows[0]?.ok) {
-          client.release();
-          return null;
-        }
-      } catch (err) {
-        client.release(err instanceof Error ? err : true);
-        throw err;
-      }
-      // A connection lost mid-run (database restart) must not crash the process: the lock is gone
-      // with it, and release then just hands the broken client back.
+      // A connection lost while it is checked out (a database restart, the network) is told to the
+      // client as an 'error' event, which neither pg-pool nor a query in flight listens to: unheard,
+      // it would end the process. Heard from the first query to the release; the lock goes with it.
       let lost: Error | undefined;
       const onError = (err: Error) => {
         lost = err;
       };
       client.on('error', onError);
+      const giveBack = (err?: Error | true): void => {
+        client.off('error', onError);
+        client.release(err);
+      };
+      try {
+        const res = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1, $2) as ok', [NAMESPACE, keyOf(source)]);
+        if (!res.rows[0]?.ok) {
+          giveBack();
+          return null;
+        }
+      } catch (err) {
+        giveBack(err instanceof Error ? err : true);
+        throw err;
+      }
       let released = false;
       return async () => {
         if (released) return;
         released = true;
-        client.off('error', onError);
         if (lost) {
-          client.release(lost);
+          giveBack(lost);
           return;
         }
         try {
           await client.query('select pg_advisory_unlock($1, $2)', [NAMESPACE, keyOf(source)]);
-          client.release();
+          giveBack();
         } catch (err) {
           // A connection that cannot unlock is closed instead, which frees the lock just the same.
-          client.release(err instanceof Error ? err : true);
+          giveBack(err instanceof Error ? err : true);
         }
       };
     },

@@ -7,6 +7,7 @@ import { CatalogSource } from '../../src/gen/orchestrator/v1/models.js';
 import { postgresSyncLock } from '../../src/store/sync-lock.js';
 import { sha } from '../helpers/access-file.js';
 import { writeConfigFile } from '../helpers/config-file.js';
+import { faultyProxy } from '../helpers/faulty-proxy.js';
 import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { type PostgresProcess, startPostgres } from '../helpers/postgres.js';
@@ -74,6 +75,32 @@ describe('catalog sync lock on PostgreSQL', () => {
     await later?.();
     // The holder's own release after the loss neither throws nor crashes.
     await expect(held?.()).resolves.toBeUndefined();
+  });
+
+  /**
+   * A pooled client that loses its connection emits 'error' on itself, which neither pg-pool nor
+   * the query listens to: unheard, that error ends the process.
+   */
+  it('a connection cut while taking or letting go of the lock fails that step, and the process goes on', async () => {
+    const proxy = await faultyProxy(postgres.port);
+    try {
+      const pool = new pg.Pool({ connectionString: `postgres://postgres@127.0.0.1:${proxy.port}/postgres`, max: 2 });
+      pools.push(pool);
+      const lock = postgresSyncLock(pool);
+      proxy.cutOn('pg_try_advisory_lock');
+      await expect(lock.acquire('openrouter')).rejects.toThrow(/Connection terminated/);
+      const release = await lock.acquire('openrouter');
+      expect(release).toBeTypeOf('function');
+      proxy.cutOn('pg_advisory_unlock');
+      await expect(release?.()).resolves.toBeUndefined();
+      // The connection that could not unlock is gone, and the lock with it.
+      const again = await postgresSyncLock(replicaPool()).acquire('openrouter');
+      for (const end = Date.now() + 10_000; again === null && Date.now() < end; ) await new Promise((r) => setTimeout(r, 50));
+      expect(again).toBeTypeOf('function');
+      await again?.();
+    } finally {
+      proxy.close();
+    }
   });
 
   it('with two schedulers on two pools, a run on demand happens on one of them only', async () => {
