@@ -60,8 +60,20 @@ export async function startCatalogSync(options: {
   let pool: { end(): Promise<void> } | undefined;
   let lock: SyncLock | undefined;
   if (options.database.kind === 'postgres') {
-    const [{ default: pg }, { postgresSyncLock }] = await Promise.all([import('pg'), import('../store/sync-lock.js')]);
-    const created = new pg.Pool({ connectionString: options.database.url, max: CATALOG_SOURCES.length });
+    const [{ default: pg }, { postgresSyncLock }, { PG_CONNECT_MS }] = await Promise.all([
+      import('pg'),
+      import('../store/sync-lock.js'),
+      import('../store/database.js'),
+    ]);
+    // Bounded like the ledger's pool: a database that stopped answering fails the lock (the run
+    // is skipped, SyncCatalog answers UNAVAILABLE) rather than holding it, and shutdown, for good.
+    // Its queries only take and let go of the lock, which never waits.
+    const created = new pg.Pool({
+      connectionString: options.database.url,
+      max: CATALOG_SOURCES.length,
+      connectionTimeoutMillis: PG_CONNECT_MS,
+      query_timeout: PG_CONNECT_MS,
+    });
     created.on('error', (err) => log.warn({ err }, 'catalog sync lock: database connection lost'));
     pool = created;
     lock = postgresSyncLock(created);

@@ -90,7 +90,7 @@ export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): Ledge
     return { db, reads, dialect: 'sqlite', sqlite, sqliteWriter, close };
   }
   const pg = require('pg') as typeof Pg;
-  const pool = new pg.Pool({ connectionString: target.url, max: 4, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 30_000 });
+  const pool = new pg.Pool({ connectionString: target.url, max: 4, connectionTimeoutMillis: PG_CONNECT_MS, idleTimeoutMillis: 30_000 });
   // A client whose server went away emits 'error': an idle one on the pool, a checked-out one
   // (a COPY or a query in progress, which fails with the same error) on itself, where neither
   // pg-pool nor kysely listens. Without a listener either would crash the process.
@@ -99,6 +99,13 @@ export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): Ledge
   const db = new Kysely<LedgerSchema>({ dialect: new PostgresDialect({ pool }) });
   return { db, reads: db, dialect: 'postgres', pgPool: pool, close: () => db.destroy() };
 }
+
+/**
+ * How long a PostgreSQL connection may take to open. Without a bound, a server that accepts the
+ * connection and never answers (stopped, its network gone) holds whoever waits for it, and a
+ * pool's end, for good.
+ */
+export const PG_CONNECT_MS = 3_000;
 
 /** How long a SQLite connection waits for another's lock: the threads' busy handler, `switchToWal`, `whenUnlocked`. */
 const SQLITE_BUSY_WAIT_MS = 5_000;

@@ -1,7 +1,9 @@
 import * as grpc from '@grpc/grpc-js';
 import pg from 'pg';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SyncScheduler } from '../../src/catalog/sync/scheduler.js';
+import { startCatalogSync } from '../../src/catalog/start-sync.js';
+import { SyncLockUnavailable, SyncScheduler } from '../../src/catalog/sync/scheduler.js';
 import type { SyncReport, SyncRunner } from '../../src/catalog/sync/types.js';
 import { CatalogSource } from '../../src/gen/orchestrator/v1/models.js';
 import { postgresSyncLock } from '../../src/store/sync-lock.js';
@@ -11,6 +13,7 @@ import { faultyProxy } from '../helpers/faulty-proxy.js';
 import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { type PostgresProcess, startPostgres } from '../helpers/postgres.js';
+import { ScriptedRunner } from '../helpers/scripted-sync-runner.js';
 import { fixture, startSourceServer, type SourceServer } from '../helpers/source-server.js';
 
 let postgres: PostgresProcess;
@@ -102,6 +105,43 @@ describe('catalog sync lock on PostgreSQL', () => {
       proxy.close();
     }
   });
+
+  it('a database that stopped answering refuses a run on demand within seconds, as one that is down does', async () => {
+    const proxy = await faultyProxy(postgres.port);
+    const wiring = await startCatalogSync({
+      config: undefined,
+      runner: new ScriptedRunner(),
+      catalog: () => {
+        throw new Error('not read by this runner');
+      },
+      apply: () => Promise.resolve(),
+      database: { kind: 'postgres', url: `postgres://postgres@127.0.0.1:${proxy.port}/postgres` },
+      log: pino({ level: 'silent' }),
+    });
+    const runNow = () =>
+      Promise.race([
+        wiring?.scheduler.runNow('openrouter').then(
+          () => 'ran',
+          (err: unknown) => err,
+        ),
+        new Promise((r) => setTimeout(() => r('still waiting'), 15_000)),
+      ]);
+    try {
+      // A run leaves its connection idle in the pool: the next run asks for the lock on it.
+      expect(await runNow()).toBe('ran');
+      proxy.freeze();
+      let started = Date.now();
+      expect(await runNow()).toBeInstanceOf(SyncLockUnavailable);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      // That connection is dropped: the next run connects anew.
+      started = Date.now();
+      expect(await runNow()).toBeInstanceOf(SyncLockUnavailable);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await wiring?.stop();
+      proxy.close();
+    }
+  }, 60_000);
 
   it('with two schedulers on two pools, a run on demand happens on one of them only', async () => {
     let release!: () => void;
