@@ -150,34 +150,47 @@ def chat(stub: chat_pb2_grpc.ChatServiceStub, args: argparse.Namespace, metadata
 def stream(stub: chat_pb2_grpc.ChatServiceStub, args: argparse.Namespace, metadata) -> None:
     request = chat_pb2.StreamChatRequest(model=args.model, prompt=args.prompt, **sampling(args))
     completed = False
-    # Each event is handled as soon as it arrives: the iterator yields while the call runs.
-    for event in stub.StreamChat(request, timeout=args.timeout, metadata=metadata):
-        if args.json:
-            print(to_json(event, indent=None), flush=True)
+    mid_line = False
+    try:
+        # Each event is handled as soon as it arrives: the iterator yields while the call runs.
+        for event in stub.StreamChat(request, timeout=args.timeout, metadata=metadata):
+            if args.json:
+                print(to_json(event, indent=None), flush=True)
+            else:
+                mid_line = print_event(event)
             completed = completed or event.WhichOneof("event") == "completed"
-            continue
-        kind = event.WhichOneof("event")
-        if kind == "started":
-            s = event.started
-            print(f"started: model={s.model} provider={s.provider} request_id={s.request_id}", flush=True)
-        elif kind == "delta":
-            sys.stdout.write(event.delta.content)
-            sys.stdout.flush()
-        elif kind == "restarted":
-            r = event.restarted
-            # Everything printed so far came from a model that failed: a real UI would erase it.
-            print(f"\nrestarted: {r.failed_model} failed ({r.reason}); {r.next_model} starts over", flush=True)
-        elif kind == "completed":
-            c = event.completed
-            completed = True
-            print()
-            print(f"completed: model={c.model} provider={c.provider} time_to_first_token_ms={c.time_to_first_token_ms:.1f}")
-            print_summary(c.usage, c.cost_usd, c.latency_ms, c.finish_reason)
-            print_attempts(c.attempts)
+    except grpc.RpcError:
+        # The tokens so far end their line, so the error (on stderr) does not continue it.
+        if mid_line:
+            print(flush=True)
+        raise
     if not completed:
         # Cannot happen with this server (a cut stream ends with an error status), but a client
         # must never treat a stream without `completed` as a full answer.
         raise SystemExit("stream ended without a completed event")
+
+
+def print_event(event) -> bool:
+    """Prints one stream event as text; answers whether the output is now mid-line."""
+    kind = event.WhichOneof("event")
+    if kind == "started":
+        s = event.started
+        print(f"started: model={s.model} provider={s.provider} request_id={s.request_id}", flush=True)
+    elif kind == "delta":
+        sys.stdout.write(event.delta.content)
+        sys.stdout.flush()
+        return True
+    elif kind == "restarted":
+        r = event.restarted
+        # Everything printed so far came from a model that failed: a real UI would erase it.
+        print(f"\nrestarted: {r.failed_model} failed ({r.reason}); {r.next_model} starts over", flush=True)
+    elif kind == "completed":
+        c = event.completed
+        print()
+        print(f"completed: model={c.model} provider={c.provider} time_to_first_token_ms={c.time_to_first_token_ms:.1f}")
+        print_summary(c.usage, c.cost_usd, c.latency_ms, c.finish_reason)
+        print_attempts(c.attempts)
+    return False
 
 
 def race(stub: chat_pb2_grpc.ChatServiceStub, args: argparse.Namespace, metadata) -> None:

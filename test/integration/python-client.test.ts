@@ -234,6 +234,19 @@ describe('the Python example client', () => {
     expect((completedAt ?? 0) - (firstTokenAt ?? 0)).toBeGreaterThan(50);
   });
 
+  it('stream: a deadline mid-answer ends the line of tokens before the error, and exits 1', async () => {
+    requirePython();
+    // Five tokens a second: the first comes at once, the answer would take seconds.
+    harness.upstream.injectFault({ kind: 'slow', tokensPerSecond: 5, model: 'gpt-4-turbo', times: 1 });
+    const result = await client(['stream', 'Tell me a story', '--model', 'gpt-4-turbo', '--timeout', '1.5']);
+    expect(result.code).toBe(1);
+    const [started, tokens, ...rest] = result.stdout.split('\n');
+    expect(started).toMatch(/^started: model=gpt-4-turbo /);
+    expect(tokens).toMatch(/^Simulated/);
+    expect(rest).toEqual(['']);
+    expect(result.stderr).toMatch(/^error: DEADLINE_EXCEEDED: /);
+  });
+
   it('race: the fast model wins and the slow one is cancelled', async () => {
     requirePython();
     const result = await client(['race', 'hi', '--models', 'o3,gpt-4o-mini']);
