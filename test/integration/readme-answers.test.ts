@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
-import { ChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
+import { ChatResponse, FallbackRequest, FallbackResponse } from '../../src/gen/orchestrator/v1/chat.js';
 import { callUnary, clientsFor, type Clients } from '../helpers/grpc-client.js';
 
 /**
@@ -12,11 +12,11 @@ import { callUnary, clientsFor, type Clients } from '../helpers/grpc-client.js';
  */
 const README = readFileSync('README.md', 'utf8');
 
-/** The JSON block that follows `marker` in the README. */
-function sample(marker: string): Record<string, unknown> {
-  const from = README.indexOf(marker);
-  const block = /```json\n([\s\S]*?)```/.exec(README.slice(from));
-  if (from < 0 || !block?.[1]) throw new Error(`no JSON block after "${marker}" in README.md`);
+/** The JSON block that follows `marker` in `text` (README.md unless given). */
+function sample(marker: string, text = README): Record<string, unknown> {
+  const from = text.indexOf(marker);
+  const block = /```json\n([\s\S]*?)```/.exec(text.slice(from));
+  if (from < 0 || !block?.[1]) throw new Error(`no JSON block after "${marker}"`);
   return JSON.parse(block[1]) as Record<string, unknown>;
 }
 
@@ -67,5 +67,19 @@ describe("the README's first calls", () => {
     expect(line).toContain('"simulated":true');
     expect(body.id).toMatch(UUID7);
     expect(line).toMatch(new RegExp(`"id":"${UUID7.source.slice(1)}`));
+  });
+});
+
+describe('the image Fallback example of docs/tools-and-structured-output.md', () => {
+  it('shows the fields the call answers with', async () => {
+    const page = readFileSync('docs/tools-and-structured-output.md', 'utf8');
+    const marker = 'a Fallback chain whose first model takes no images skips it';
+    const command = /-d '([^']+)'/.exec(page.slice(page.indexOf(marker)))?.[1] ?? '';
+    const shown = sample(marker, page);
+    const request = FallbackRequest.fromJSON(JSON.parse(command));
+    const { response } = await callUnary(clients.chat.fallback.bind(clients.chat), request);
+    const printed = FallbackResponse.toJSON(response) as Record<string, unknown>;
+    expect(Object.keys(shown).sort()).toEqual(Object.keys(printed).sort());
+    expect(shown).toMatchObject({ modelUsed: printed.modelUsed, fallbackTriggered: true });
   });
 });
