@@ -207,15 +207,20 @@ export class LedgerStore implements Ledger {
     return this.writing;
   }
 
+  /**
+   * close() counts a batch still in flight as not written: whatever becomes of it afterwards (the
+   * writer ended under it, the pool gone, or a late commit) changes no count and is not retried.
+   */
   private async write(database: LedgerDatabase, batch: CallRecord[]): Promise<void> {
     try {
       await writeBatch(database, batch);
     } catch (err) {
+      if (this.closed) return;
       if (rowProblem(err) === undefined) this.requeue(batch, err);
       else await this.writeEach(database, batch);
       return;
     }
-    this.wrote(batch.length);
+    if (!this.closed) this.wrote(batch.length);
   }
 
   /**
@@ -228,20 +233,23 @@ export class LedgerStore implements Ledger {
   private async writeEach(database: LedgerDatabase, batch: CallRecord[]): Promise<void> {
     for (let i = 0; i < batch.length; i++) {
       const record = batch[i]!;
+      let refusal: { readonly err: unknown } | undefined;
       try {
         await writeBatch(database, [record]);
       } catch (err) {
+        if (this.closed) return;
         const problem = rowProblem(err);
         if (problem === undefined) {
           this.requeue(batch.slice(i), err);
           return;
         }
-        if (problem === 'refused') {
-          this.refused(record, err);
-          continue;
-        }
+        if (problem === 'refused') refusal = { err };
       }
-      this.wrote(1);
+      if (this.closed) return;
+      // What close() counts as not written is only what this loop has not settled yet.
+      this.inFlight -= 1;
+      if (refusal) this.refused(record, refusal.err);
+      else this.wrote(1);
     }
   }
 

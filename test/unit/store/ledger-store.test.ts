@@ -1,20 +1,23 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { LedgerStore } from '../../../src/store/ledger-store.js';
 import type { CallRecord } from '../../../src/store/records.js';
 import { callRecord } from '../../helpers/call-record.js';
+import { holdWriteLock } from '../../helpers/sqlite-lock.js';
 
 const record = (id: string): CallRecord => callRecord(id, Date.now(), { attempts: [] });
 
-/** A store on a new SQLite file; the test closes it. */
-async function sqliteStore(flushMs: number): Promise<LedgerStore> {
-  const file = join(mkdtempSync(join(tmpdir(), 'llmo-ledger-')), 'ledger.db');
+const newFile = (): string => join(mkdtempSync(join(tmpdir(), 'llmo-ledger-')), 'ledger.db');
+
+/** A store on a new SQLite file (or `file`); the test closes it. */
+async function sqliteStore(flushMs: number, file = newFile(), log = pino({ level: 'silent' })): Promise<LedgerStore> {
   const store = new LedgerStore({
     target: { kind: 'sqlite', file },
-    log: pino({ level: 'silent' }),
+    log,
     maxQueue: 500,
     flushMs,
     batchSize: 100,
@@ -104,5 +107,38 @@ describe('a batch the database refuses for its rows', () => {
     } finally {
       await store.close(1_000);
     }
+  });
+});
+
+describe('a batch still being written when the store closes', () => {
+  it('is counted once as not written, and is neither put back in the queue nor retried', async () => {
+    const messages: string[] = [];
+    const log = pino(
+      { level: 'info' },
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          messages.push((JSON.parse(chunk.toString()) as { msg: string }).msg);
+          done();
+        },
+      }),
+    );
+    const file = newFile();
+    const store = await sqliteStore(10, file, log);
+    store.recordCall(record('first'));
+    await store.flush();
+    // Another process's write lock holds the writer thread inside the batch past the grace period,
+    // so closing ends the thread mid-write.
+    const lock = await holdWriteLock(file, 2_000);
+    store.recordCall(record('held-1'));
+    store.recordCall(record('held-2'));
+    await store.close(200);
+    expect(store.dropped).toBe(2);
+    await lock.released;
+    await new Promise((r) => setTimeout(r, 300));
+    expect(store.queued).toBe(0);
+    expect(store.dropped).toBe(2);
+    expect(store.written).toBe(1);
+    expect(messages).toContain('ledger: records not written before shutdown');
+    expect(messages).not.toContain('ledger: write failed; keeping the batch and retrying');
   });
 });
