@@ -38,6 +38,7 @@ export class LedgerStore implements Ledger {
   private writing: Promise<void> | undefined;
   private inFlight = 0;
   private connecting: Promise<void> | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private failures = 0;
   private droppedSinceWarning = 0;
@@ -117,6 +118,7 @@ export class LedgerStore implements Ledger {
     await settleWithin(this.database ? this.flush(deadline) : this.writing, deadline - Date.now());
     this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.reconnectTimer);
     // A batch still being written when time ran out is not written either, as far as anyone can tell.
     const unwritten = this.queued;
     if (unwritten > 0) {
@@ -127,7 +129,9 @@ export class LedgerStore implements Ledger {
     const database = this.database;
     this.database = undefined;
     // The pool ends only once its connections are back: one held by a write that never returns is not.
-    await settleWithin(database?.close(), Math.max(deadline - Date.now(), CLOSE_MS));
+    // A reconnect under way closes what it opens (open()); waited for alike, so that when close()
+    // returns nothing of the store is left open, as far as the time allows.
+    await settleWithin(Promise.all([database?.close(), this.connecting]), Math.max(deadline - Date.now(), CLOSE_MS));
   }
 
   private async open(): Promise<void> {
@@ -139,6 +143,11 @@ export class LedgerStore implements Ledger {
       await database.close().catch(() => undefined);
       throw err;
     }
+    // Closed meanwhile (a reconnect, or start() itself, still under way): nothing is written any more.
+    if (this.closed) {
+      await database.close().catch(() => undefined);
+      return;
+    }
     this.database = database;
     this.failures = 0;
     this.options.log.info({ database: describeTarget(this.options.target) }, 'ledger: recording calls');
@@ -149,7 +158,9 @@ export class LedgerStore implements Ledger {
     if (this.closed || this.connecting) return;
     const wait = this.backoffMs();
     this.failures += 1;
-    const timer = setTimeout(() => {
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.closed) return;
       this.connecting = this.open().then(
         () => {
           this.connecting = undefined;
@@ -161,7 +172,7 @@ export class LedgerStore implements Ledger {
         },
       );
     }, wait);
-    timer.unref();
+    this.reconnectTimer.unref();
   }
 
   private schedule(delayMs: number): void {

@@ -89,6 +89,67 @@ describe('the PostgreSQL ledger when the connection breaks', () => {
   }, 30_000);
 });
 
+describe('the PostgreSQL ledger closed while it reconnects', () => {
+  /** A store through `proxy` whose connections carry `name`; its first connection is cut, so it starts reconnecting. */
+  async function reconnecting(proxy: { port: number; cutOn: (text: string) => void }, name: string): Promise<LedgerStore> {
+    const store = new LedgerStore({
+      target: { kind: 'postgres', url: `postgres://postgres@127.0.0.1:${proxy.port}/postgres?application_name=${name}` },
+      log: pino({ level: 'silent' }),
+      maxQueue: 1_000,
+      flushMs: 20,
+      batchSize: 10,
+      retryMs: 50,
+    });
+    proxy.cutOn(name);
+    await store.start();
+    expect(store.db).toBeUndefined();
+    return store;
+  }
+
+  const connections = async (name: string): Promise<number> => {
+    const { rows } = await direct.pgPool!.query<{ n: string }>('select count(*) as n from pg_stat_activity where application_name = $1', [
+      name,
+    ]);
+    return Number(rows[0]?.n);
+  };
+
+  it('a reconnect still waiting for its turn never connects', async () => {
+    const proxy = await faultyProxy(pg.port);
+    try {
+      const store = await reconnecting(proxy, 'closed-before-reconnect');
+      await store.close(1_000);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(store.db).toBeUndefined();
+      expect(await connections('closed-before-reconnect')).toBe(0);
+    } finally {
+      proxy.close();
+    }
+  }, 30_000);
+
+  it('a reconnect under way closes what it opened once it finishes', async () => {
+    const proxy = await faultyProxy(pg.port);
+    // kysely's migration lock (its fixed advisory lock id), held here, keeps the reconnect inside
+    // its migration run until the store is closed.
+    const holder = await direct.pgPool!.connect();
+    try {
+      await holder.query('select pg_advisory_lock(3853314791062309107)');
+      const store = await reconnecting(proxy, 'closed-during-reconnect');
+      const waiting = async () =>
+        Number(
+          (await holder.query<{ n: string }>("select count(*) as n from pg_locks where locktype = 'advisory' and not granted")).rows[0]?.n,
+        );
+      await expect.poll(waiting, { timeout: 10_000 }).toBe(1);
+      await store.close(100);
+      await holder.query('select pg_advisory_unlock(3853314791062309107)');
+      await expect.poll(() => connections('closed-during-reconnect'), { timeout: 10_000 }).toBe(0);
+      expect(store.db).toBeUndefined();
+    } finally {
+      holder.release();
+      proxy.close();
+    }
+  }, 30_000);
+});
+
 describe('the PostgreSQL ledger at shutdown when the database stopped answering', () => {
   it('the process still exits 0 before its exit watchdog, saying how many records were not written', async () => {
     const proxy = await faultyProxy(pg.port);
