@@ -1,12 +1,18 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 
+const RESOLUTION_MS = 10;
+
 /** The longest the event loop was held while `run` ran, in ms. */
 export async function loopHeldMs(run: () => Promise<unknown>): Promise<number> {
-  const delay = monitorEventLoopDelay({ resolution: 10 });
+  const delay = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   delay.enable();
   try {
     await run();
+    // The monitor samples on a timer, so a block just before `run` settled shows only in the
+    // sample after it: stopping at once would miss it.
+    const samples = delay.count;
+    while (delay.count === samples) await new Promise((r) => setTimeout(r, RESOLUTION_MS));
   } finally {
     delay.disable();
   }

@@ -7,6 +7,7 @@ import { CatalogStore } from '../../../src/store/catalog-store.js';
 import { LedgerStore } from '../../../src/store/ledger-store.js';
 import { RetentionJob } from '../../../src/store/retention.js';
 import { callRecord } from '../../helpers/call-record.js';
+import { loopHeldMs } from '../../helpers/loop-delay.js';
 import { holdWriteLock } from '../../helpers/sqlite-lock.js';
 
 const DAY = 86_400_000;
@@ -16,24 +17,6 @@ const DAY = 86_400_000;
  * lock, and SQLite answers that at once with SQLITE_BUSY when another connection writes (the
  * ledger's own writer thread, another worker process), whatever the busy timeout.
  */
-/** The longest the event loop went without turning while `run` ran, in ms (a block at its very end included). */
-async function loopHeldMs(run: () => Promise<unknown>): Promise<number> {
-  let last = performance.now();
-  let longest = 0;
-  const ticker = setInterval(() => {
-    const now = performance.now();
-    longest = Math.max(longest, now - last);
-    last = now;
-  }, 5);
-  try {
-    await run();
-    await new Promise((r) => setTimeout(r, 20));
-  } finally {
-    clearInterval(ticker);
-  }
-  return longest;
-}
-
 describe('SQLite transactions that read, then write, while another connection writes', () => {
   const open = async (): Promise<{ store: LedgerStore; file: string; done: () => Promise<void> }> => {
     const dir = mkdtempSync(join(tmpdir(), 'llmo-write-lock-'));
