@@ -41,6 +41,7 @@ const RETENTION_LOCK_KEY = 0x4c4c4d52; // "LLMR"
  */
 export class RetentionJob {
   private job: Cron | undefined;
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: RetentionOptions) {}
 
@@ -50,13 +51,17 @@ export class RetentionJob {
       try {
         await this.runOnce();
       } catch (err) {
+        // Stopped: the ledger's database closed under a batch, and there is no next run.
+        if (this.stopping.signal.aborted) return;
         this.options.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'ledger retention failed; next run retries');
       }
     });
   }
 
+  /** No more runs; one under way stops after its current batch (the ledger's database closes next). */
   stop(): void {
     this.job?.stop();
+    this.stopping.abort();
   }
 
   async runOnce(now = Date.now()): Promise<RetentionResult> {
@@ -92,7 +97,8 @@ export class RetentionJob {
     let calls = 0;
     let attempts = 0;
     let decisions = 0;
-    await inBatches(batch, async () => {
+    const { signal } = this.stopping;
+    await inBatches(batch, signal, async () => {
       const removed = await database.db.transaction().execute(async (trx) => {
         const ids = (await trx.selectFrom('ledger_calls').select('id').where('ts', '<', cutoff).limit(batch).execute()).map((r) => r.id);
         if (ids.length === 0) return { calls: 0, attempts: 0, decisions: 0 };
@@ -109,7 +115,7 @@ export class RetentionJob {
     // A scheduled catalog sync records a run every few minutes: kept forever, they would outgrow the ledger.
     const catalog = new CatalogStore(() => database);
     let syncRuns = 0;
-    await inBatches(batch, async () => {
+    await inBatches(batch, signal, async () => {
       const removed = await catalog.deleteOldSyncRuns(syncRunsCutoff, batch);
       syncRuns += removed;
       return removed;
@@ -118,9 +124,9 @@ export class RetentionJob {
   }
 }
 
-/** Runs `step` (which deletes up to `batch` rows and says how many) until a step deletes fewer. */
-async function inBatches(batch: number, step: () => Promise<number>): Promise<void> {
-  while ((await step()) >= batch) {
+/** Runs `step` (which deletes up to `batch` rows and says how many) until a step deletes fewer, or `signal` aborts. */
+async function inBatches(batch: number, signal: AbortSignal, step: () => Promise<number>): Promise<void> {
+  while (!signal.aborted && (await step()) >= batch) {
     // SQLite's statements run synchronously on the event loop, and awaiting them never lets it
     // turn: without this pause a run over a large backlog would hold every call until it ends.
     await nextTurn();

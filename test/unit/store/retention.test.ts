@@ -45,6 +45,36 @@ describe('the retention job on a SQLite file', () => {
     }
   }, 60_000);
 
+  it('a run under way when the ledger closes stops at its next batch, instead of failing on the closed database', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmo-retention-'));
+    const log = pino({ level: 'silent' });
+    const store = new LedgerStore({
+      target: { kind: 'sqlite', file: join(dir, 'ledger.db') },
+      log,
+      maxQueue: 10_000,
+      flushMs: 10,
+      batchSize: 1_000,
+    });
+    await store.start();
+    try {
+      const now = Date.now();
+      for (let i = 0; i < 3_000; i += 1) store.recordCall(callRecord(`old-${i}`, now - 40 * DAY + i));
+      await store.flush();
+      const job = new RetentionJob({ database: () => store.db, days: 30, cron: '0 0 * * *', log, batchSize: 10 });
+      const run = job.runOnce(now);
+      await new Promise((r) => setTimeout(r, 30));
+      // What closing the ledger does (src/store/index.ts).
+      job.stop();
+      await store.close(1_000);
+      const result = await run;
+      expect(result.calls).toBeGreaterThan(0);
+      expect(result.calls).toBeLessThan(3_000);
+    } finally {
+      await store.close(1_000);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('keeps the calls a monthly budget reads back after a restart, however short the retention', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmo-retention-'));
     const log = pino({ level: 'silent' });
