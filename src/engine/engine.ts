@@ -317,8 +317,8 @@ export class Engine {
         req.refuseStale ?? false,
         admitted,
         () => runFallbackChain(this.deps, plan, { linkTimeoutMs: req.attemptTimeoutMs, defaultMessage }, admitted),
-        // An old answer is worth more than the default message; the default's cost stays counted.
-        (stale, failed) => ({ ...stale, costUsd: failed?.costUsd ?? 0, fallbackTriggered: true, isDefaultMessage: false }),
+        // An old answer is worth more than the default message; it costs what the failed attempts did.
+        (stale) => ({ ...stale, fallbackTriggered: true, isDefaultMessage: false }),
         (answer) => answer.isDefaultMessage,
       ),
     );

@@ -78,6 +78,28 @@ describe('CACHE_OFFLINE_FALLBACK=on', () => {
     expect(refused.response.cache).toBeUndefined();
   });
 
+  it('charges a Fallback served a cached answer for its failed attempts, with or without the default message', async () => {
+    const fallback = h.clients.chat.fallback.bind(h.clients.chat);
+    const request = {
+      model: '',
+      prompt: 'fallback offline cost',
+      messages: [],
+      temperature: 0,
+      models: ['gpt-4o', 'gpt-4o-mini'],
+      disableDefaultMessage: true,
+    };
+    await callUnary(fallback, request);
+    // Attempts cut by their time budget are charged for their prompts (an estimate).
+    h.upstream.injectFault({ kind: 'hang' });
+    for (const disableDefaultMessage of [true, false]) {
+      const { response } = await callUnary(fallback, { ...request, attemptTimeoutMs: 150, disableDefaultMessage });
+      expect(response.cache).toMatchObject({ hit: true, stale: true });
+      const charged = response.attempts.reduce((usd, a) => usd + a.costUsd, 0);
+      expect(charged).toBeGreaterThan(0);
+      expect(response.costUsd).toBeCloseTo(charged, 12);
+    }
+  });
+
   it('replays a cached answer as a StreamChat, marked stale in started, when every model fails before its first token', async () => {
     const request = { model: 'gpt-4o', prompt: 'stream offline', messages: [], temperature: 0 };
     const fresh = await callUnary(chat(), request);
