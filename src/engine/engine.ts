@@ -28,7 +28,7 @@ import { LiveModelStats } from './routing/live-stats.js';
 import { DEFAULT_PROFILE_WEIGHTS, type ProfileWeights, type RoutingProfileName } from './routing/profiles.js';
 import { routeCandidates, Router, type RouteDecision } from './routing/router.js';
 import { runBatch, type BatchEvent } from './strategies/batch.js';
-import { answerOffline, answerThroughCache, offlineAnswer, type OfflineDeps } from './strategies/cached.js';
+import { answerOffline, answerThroughCache, offlineAnswer, staleAnswer, type OfflineDeps } from './strategies/cached.js';
 import { fallbackStream, runFallbackChain } from './strategies/fallback.js';
 import { raceModels, raceStream } from './strategies/race.js';
 import { runSingle } from './strategies/single.js';
@@ -310,16 +310,27 @@ export class Engine {
   private async answerFallback(req: FallbackCall): Promise<FallbackAnswer> {
     const plan = this.planner.plan(this.planner.expand(req.model, req.chain, req.ctx), req.input, { capMaxTokens: true });
     const defaultMessage = req.disableDefaultMessage ? undefined : (req.defaultMessage ?? this.options.defaults.fallbackMessage);
+    const offline = this.offline();
+    const refuseStale = req.refuseStale ?? false;
     return this.admission.run(req.ctx, plan, (admitted) =>
       answerOffline(
-        this.offline(),
+        offline,
         plan,
-        req.refuseStale ?? false,
+        refuseStale,
         admitted,
-        () => runFallbackChain(this.deps, plan, { linkTimeoutMs: req.attemptTimeoutMs, defaultMessage }, admitted),
-        // An old answer is worth more than the default message; it costs what the failed attempts did.
+        () =>
+          runFallbackChain(
+            this.deps,
+            plan,
+            {
+              linkTimeoutMs: req.attemptTimeoutMs,
+              defaultMessage,
+              // An old answer is worth more than the default message; it costs what the failed attempts did.
+              insteadOfDefault: (attempts) => staleAnswer(offline, plan, refuseStale, admitted, attempts),
+            },
+            admitted,
+          ),
         (stale) => ({ ...stale, fallbackTriggered: true, isDefaultMessage: false }),
-        (answer) => answer.isDefaultMessage,
       ),
     );
   }

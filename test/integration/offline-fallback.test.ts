@@ -78,6 +78,38 @@ describe('CACHE_OFFLINE_FALLBACK=on', () => {
     expect(refused.response.cache).toBeUndefined();
   });
 
+  it('counts a Fallback answered with a cached answer as fallen back, not as served the default message', async () => {
+    const fallback = h.clients.chat.fallback.bind(h.clients.chat);
+    const stats = async () => (await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {})).response;
+    const request = {
+      model: '',
+      prompt: 'fallback offline counted',
+      messages: [],
+      temperature: 0,
+      models: ['gpt-4o', 'gpt-4o-mini'],
+      disableDefaultMessage: false,
+    };
+    await callUnary(fallback, request);
+    h.upstream.injectFault({ kind: 'http_error', status: 500 });
+    const metric = async () => {
+      const text = await (await fetch(h.app.metricsServer?.url ?? '')).text();
+      return Number(/^llm_orchestrator_fallback_calls_total\{result="default_message"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    const before = await stats();
+    const metricBefore = await metric();
+    const offline = await callUnary(fallback, request);
+    expect(offline.response).toMatchObject({ isDefaultMessage: false, fallbackTriggered: true, cache: { stale: true } });
+    const afterStale = await stats();
+    expect(afterStale.defaultMessagesServed - before.defaultMessagesServed).toBe(0);
+    expect(afterStale.fallbacksTriggered - before.fallbacksTriggered).toBe(1);
+    expect(afterStale.cacheStaleServed - before.cacheStaleServed).toBe(1);
+    expect((await metric()) - metricBefore).toBe(0);
+
+    const refused = await callUnary(fallback, { ...request, refuseStale: true });
+    expect(refused.response.isDefaultMessage).toBe(true);
+    expect((await stats()).defaultMessagesServed - afterStale.defaultMessagesServed).toBe(1);
+  });
+
   it('charges a Fallback served a cached answer for its failed attempts, with or without the default message', async () => {
     const fallback = h.clients.chat.fallback.bind(h.clients.chat);
     const request = {

@@ -108,8 +108,8 @@ export interface OfflineDeps {
 /**
  * Race and Fallback under the offline policy: a deterministic winner refreshes the cache under
  * its model's key (the key Chat uses), and when every model failed upstream the first model of
- * the plan with a cached answer answers instead, marked stale. `failed` says which answers count
- * as a failure although they are not errors (the Fallback default message).
+ * the plan with a cached answer answers instead, marked stale (a Fallback that would serve its
+ * default message asks `staleAnswer` itself, before it does).
  */
 export async function answerOffline<A extends Answer>(
   deps: OfflineDeps,
@@ -117,8 +117,7 @@ export async function answerOffline<A extends Answer>(
   refuseStale: boolean,
   ctx: CallContext,
   run: () => Promise<A>,
-  onStale: (stale: Answer, failed: A | undefined) => A,
-  failed: (answer: A) => boolean = () => false,
+  onStale: (stale: Answer) => A,
 ): Promise<A> {
   const { cache } = deps;
   if (!cache) return run();
@@ -126,33 +125,37 @@ export async function answerOffline<A extends Answer>(
   try {
     answer = await run();
   } catch (err) {
-    const stale =
-      deps.offlineFallback && !refuseStale && err instanceof OrchestratorError && err.attempts.length > 0
-        ? await staleFor(deps, plan, err.attempts, ctx)
-        : undefined;
+    const stale = await offlineAnswer(deps, plan, refuseStale, ctx, err);
     if (!stale) throw err;
-    return onStale(stale, undefined);
+    return onStale(stale);
   }
-  if (failed(answer)) {
-    const stale =
-      deps.offlineFallback && !refuseStale && answer.attempts.length > 0 ? await staleFor(deps, plan, answer.attempts, ctx) : undefined;
-    return stale ? onStale(stale, answer) : answer;
-  }
-  const winner = plan.models.find((m) => m.id === answer.model);
+  // A cached answer already served (in place of a default message) is not stored again as fresh.
+  const winner = answer.cache ? undefined : plan.models.find((m) => m.id === answer.model);
   if (winner && plan.temperature === 0) await cache.set(keyFor(plan, winner), answer);
   return answer;
 }
 
 /** A stale answer for a call none of whose models produced anything, when the policy allows it. */
-export async function offlineAnswer(
+export function offlineAnswer(
   deps: OfflineDeps,
   plan: Plan,
   refuseStale: boolean,
   ctx: CallContext,
   err: unknown,
 ): Promise<Answer | undefined> {
-  if (!deps.offlineFallback || refuseStale || !(err instanceof OrchestratorError) || err.attempts.length === 0) return undefined;
-  return staleFor(deps, plan, err.attempts, ctx);
+  return err instanceof OrchestratorError ? staleAnswer(deps, plan, refuseStale, ctx, err.attempts) : Promise.resolve(undefined);
+}
+
+/** A stale answer after these failed upstream attempts (none: the gateway refused), when the policy allows it. */
+export async function staleAnswer(
+  deps: OfflineDeps,
+  plan: Plan,
+  refuseStale: boolean,
+  ctx: CallContext,
+  attempts: readonly AttemptRecord[],
+): Promise<Answer | undefined> {
+  if (!deps.offlineFallback || refuseStale || attempts.length === 0) return undefined;
+  return staleFor(deps, plan, attempts, ctx);
 }
 
 async function staleFor(deps: OfflineDeps, plan: Plan, attempts: readonly AttemptRecord[], ctx: CallContext): Promise<Answer | undefined> {

@@ -5,7 +5,7 @@ import { totalCost, ZERO_USAGE } from '../../domain/chat.js';
 import { linkTimedOut } from '../../domain/call-errors.js';
 import type { AttemptRunner } from '../attempt.js';
 import { aggregateFailure } from '../aggregate.js';
-import { answerFrom, maxTokensFor, type FallbackAnswer, type Plan } from '../answer.js';
+import { answerFrom, maxTokensFor, type Answer, type FallbackAnswer, type Plan } from '../answer.js';
 import type { CallContext } from '../context.js';
 import type { EventSink } from '../events.js';
 import { timedLink, type SignalLink } from '../signals.js';
@@ -16,6 +16,8 @@ export interface FallbackOptions {
   readonly linkTimeoutMs: number | undefined;
   /** The text served when every link failed; undefined means fail with the aggregate error. */
   readonly defaultMessage: string | undefined;
+  /** Asked before the default message is served: an answer worth more (a stale cached one), served in its place. */
+  readonly insteadOfDefault?: ((attempts: readonly AttemptRecord[]) => Promise<Answer | undefined>) | undefined;
 }
 
 /**
@@ -91,6 +93,11 @@ export async function runFallbackChain(
   if (options.defaultMessage === undefined || ctx.signal.aborted) {
     deps.events.emit({ type: 'fallback', triggered: plan.models.length > 1, defaultMessage: false });
     throw aggregateFailure(attempts, ctx.signal);
+  }
+  const instead = await options.insteadOfDefault?.(attempts);
+  if (instead) {
+    deps.events.emit({ type: 'fallback', triggered: true, defaultMessage: false });
+    return { ...instead, fallbackTriggered: true, isDefaultMessage: false };
   }
   deps.events.emit({ type: 'fallback', triggered: true, defaultMessage: true });
   ctx.log.warn({ attempts: attempts.map((a) => `${a.model}:${a.outcome}`) }, 'every model failed; serving the default message');
