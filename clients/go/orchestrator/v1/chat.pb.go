@@ -146,7 +146,9 @@ type ChatRequest struct {
 	// Let the gateway pick the model by profile (then `model` must be empty). On failure the
 	// next-ranked model answers.
 	Route *RouteTarget `protobuf:"bytes,6,opt,name=route,proto3" json:"route,omitempty"`
-	// How the response cache is used (default: deterministic requests only, no stale answers).
+	// How the response cache is used (default: deterministic requests only; stale answers only
+	// under CACHE_OFFLINE_FALLBACK=on). A routed request never reads the cache: CACHE_MODE_USE and
+	// allow_stale are then refused with INVALID_ARGUMENT.
 	Cache *CacheOptions `protobuf:"bytes,7,opt,name=cache,proto3" json:"cache,omitempty"`
 	// Sampling controls beyond temperature (top_p, stop, seed, penalties, user). Unset: the
 	// provider's defaults.
@@ -395,7 +397,8 @@ func (*CacheOptions) XXX_OneofWrappers() []interface{} {
 
 // Whether an answer came from the response cache.
 type CacheInfo struct {
-	// The answer was served from the cache (no upstream call, cost 0).
+	// The answer was served from the cache. A fresh one (stale false) made no upstream call and
+	// costs 0; a stale one costs what the failed attempts before it did.
 	Hit bool `protobuf:"varint,1,opt,name=hit,proto3" json:"hit,omitempty"`
 	// The cached answer was past its TTL, served because every upstream attempt failed.
 	Stale bool `protobuf:"varint,2,opt,name=stale,proto3" json:"stale,omitempty"`

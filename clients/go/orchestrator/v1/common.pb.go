@@ -236,11 +236,12 @@ type Complexity int32
 const (
 	// Not classified.
 	Complexity_COMPLEXITY_UNSPECIFIED Complexity = 0
-	// Short, single question: small models are preferred.
+	// Under 300 prompt tokens and none of the signals below: small models are preferred.
 	Complexity_COMPLEXITY_SIMPLE Complexity = 1
-	// Neither simple nor complex.
+	// Neither simple nor complex: one signal, or 300 prompt tokens or more.
 	Complexity_COMPLEXITY_MODERATE Complexity = 2
-	// Long, code, math, multi-step or long output: large models are preferred.
+	// Two or more signals (a prompt over 1,500 tokens; code; math; several steps; a long answer:
+	// asked for, or max_tokens over 1,500), or a prompt over 4,000 tokens: large models are preferred.
 	Complexity_COMPLEXITY_COMPLEX Complexity = 3
 )
 
@@ -308,7 +309,7 @@ func (StreamStrategy) EnumDescriptor() ([]byte, []int) {
 type Message struct {
 	// Who wrote it; must be set.
 	Role Role `protobuf:"varint,1,opt,name=role,proto3,enum=orchestrator.v1.Role" json:"role,omitempty"`
-	// The text; at most 50,000 characters. Not empty, except on an assistant message that carries
+	// The text; at most MAX_CONTENT_CHARS characters (default 50,000). Not empty, except on an assistant message that carries
 	// tool_calls, on a tool message (a function that returns nothing), or when `parts` is set
 	// (then content must be empty).
 	Content string `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
@@ -910,7 +911,8 @@ type ModelScore struct {
 	EstimatedCostUsd float64 `protobuf:"fixed64,8,opt,name=estimated_cost_usd,json=estimatedCostUsd,proto3" json:"estimated_cost_usd,omitempty"`
 	// Expected latency of this request on this model, in milliseconds.
 	ExpectedLatencyMs float64 `protobuf:"fixed64,9,opt,name=expected_latency_ms,json=expectedLatencyMs,proto3" json:"expected_latency_ms,omitempty"`
-	// False when the model cannot take the request (window too small, breaker open, no provider).
+	// False when the model cannot take the request (window too small, breaker open, no provider,
+	// it lacks a capability the request uses, or the caller's API key may not call it).
 	Eligible bool `protobuf:"varint,10,opt,name=eligible,proto3" json:"eligible,omitempty"`
 	// Why it is not eligible; empty when it is.
 	ExcludedReason string `protobuf:"bytes,11,opt,name=excluded_reason,json=excludedReason,proto3" json:"excluded_reason,omitempty"`

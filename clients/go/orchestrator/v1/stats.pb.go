@@ -537,7 +537,7 @@ type GetStatsResponse struct {
 	ErrorRate float64 `protobuf:"fixed64,6,opt,name=error_rate,json=errorRate,proto3" json:"error_rate,omitempty"`
 	// Latency of the calls total_requests counts.
 	Latency *LatencySummary `protobuf:"bytes,7,opt,name=latency,proto3" json:"latency,omitempty"`
-	// Time to first token of StreamChat calls.
+	// Time to first token of streamed calls (StreamChat, and the HTTP API's streamed completions).
 	TimeToFirstToken *LatencySummary `protobuf:"bytes,8,opt,name=time_to_first_token,json=timeToFirstToken,proto3" json:"time_to_first_token,omitempty"`
 	// Prompt tokens over all upstream attempts.
 	PromptTokens int64 `protobuf:"varint,9,opt,name=prompt_tokens,json=promptTokens,proto3" json:"prompt_tokens,omitempty"`
@@ -545,7 +545,7 @@ type GetStatsResponse struct {
 	CompletionTokens int64 `protobuf:"varint,10,opt,name=completion_tokens,json=completionTokens,proto3" json:"completion_tokens,omitempty"`
 	// US dollars over all upstream attempts.
 	TotalCostUsd float64 `protobuf:"fixed64,11,opt,name=total_cost_usd,json=totalCostUsd,proto3" json:"total_cost_usd,omitempty"`
-	// Race calls that produced a winner.
+	// Race calls, and StreamChat calls with STREAM_STRATEGY_RACE, that produced a winner.
 	RaceWins int64 `protobuf:"varint,12,opt,name=race_wins,json=raceWins,proto3" json:"race_wins,omitempty"`
 	// Fallback calls, and routed Chat calls (the ranking is their chain), in which the first model
 	// did not answer. StreamChat's chains are not counted.
@@ -566,9 +566,9 @@ type GetStatsResponse struct {
 	StreamRestarts int64 `protobuf:"varint,20,opt,name=stream_restarts,json=streamRestarts,proto3" json:"stream_restarts,omitempty"`
 	// Routing decisions, per profile and chosen model.
 	Routing []*RoutingStats `protobuf:"bytes,21,rep,name=routing,proto3" json:"routing,omitempty"`
-	// Chat answers served from the response cache.
+	// Chat and Embed answers served from the response cache (the HTTP API's included).
 	CacheHits int64 `protobuf:"varint,22,opt,name=cache_hits,json=cacheHits,proto3" json:"cache_hits,omitempty"`
-	// Cacheable requests that were not in the cache.
+	// Cacheable Chat and Embed requests that were not in the cache.
 	CacheMisses int64 `protobuf:"varint,23,opt,name=cache_misses,json=cacheMisses,proto3" json:"cache_misses,omitempty"`
 	// Stale cached answers served because every upstream attempt failed.
 	CacheStaleServed int64 `protobuf:"varint,24,opt,name=cache_stale_served,json=cacheStaleServed,proto3" json:"cache_stale_served,omitempty"`

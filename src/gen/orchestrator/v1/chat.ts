@@ -213,7 +213,11 @@ export interface ChatRequest {
   route?:
     | RouteTarget
     | undefined;
-  /** How the response cache is used (default: deterministic requests only, no stale answers). */
+  /**
+   * How the response cache is used (default: deterministic requests only; stale answers only
+   * under CACHE_OFFLINE_FALLBACK=on). A routed request never reads the cache: CACHE_MODE_USE and
+   * allow_stale are then refused with INVALID_ARGUMENT.
+   */
   cache?:
     | CacheOptions
     | undefined;
@@ -257,7 +261,10 @@ export interface CacheOptions {
 
 /** Whether an answer came from the response cache. */
 export interface CacheInfo {
-  /** The answer was served from the cache (no upstream call, cost 0). */
+  /**
+   * The answer was served from the cache. A fresh one (stale false) made no upstream call and
+   * costs 0; a stale one costs what the failed attempts before it did.
+   */
   hit: boolean;
   /** The cached answer was past its TTL, served because every upstream attempt failed. */
   stale: boolean;

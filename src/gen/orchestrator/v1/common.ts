@@ -318,11 +318,14 @@ export function routingProfileToJSON(object: RoutingProfile): string {
 export enum Complexity {
   /** COMPLEXITY_UNSPECIFIED - Not classified. */
   COMPLEXITY_UNSPECIFIED = 0,
-  /** COMPLEXITY_SIMPLE - Short, single question: small models are preferred. */
+  /** COMPLEXITY_SIMPLE - Under 300 prompt tokens and none of the signals below: small models are preferred. */
   COMPLEXITY_SIMPLE = 1,
-  /** COMPLEXITY_MODERATE - Neither simple nor complex. */
+  /** COMPLEXITY_MODERATE - Neither simple nor complex: one signal, or 300 prompt tokens or more. */
   COMPLEXITY_MODERATE = 2,
-  /** COMPLEXITY_COMPLEX - Long, code, math, multi-step or long output: large models are preferred. */
+  /**
+   * COMPLEXITY_COMPLEX - Two or more signals (a prompt over 1,500 tokens; code; math; several steps; a long answer:
+   * asked for, or max_tokens over 1,500), or a prompt over 4,000 tokens: large models are preferred.
+   */
   COMPLEXITY_COMPLEX = 3,
   UNRECOGNIZED = -1,
 }
@@ -425,7 +428,7 @@ export interface Message {
   /** Who wrote it; must be set. */
   role: Role;
   /**
-   * The text; at most 50,000 characters. Not empty, except on an assistant message that carries
+   * The text; at most MAX_CONTENT_CHARS characters (default 50,000). Not empty, except on an assistant message that carries
    * tool_calls, on a tool message (a function that returns nothing), or when `parts` is set
    * (then content must be empty).
    */
@@ -462,7 +465,10 @@ export interface ImagePart {
   /** Where the image is; exactly one must be set. */
   source?:
     | //
-    /** An https (or data:) URL the provider fetches. */
+    /**
+     * An http(s) URL the provider fetches, or a base64 data: URL of an image
+     * (data:image/png;base64,...), held to the same rules as data.
+     */
     { $case: "url"; url: string }
     | //
     /** The image itself, at most IMAGE_MAX_BYTES (default 5 MiB); media_type is then required. */
@@ -560,7 +566,10 @@ export interface ModelScore {
   estimatedCostUsd: number;
   /** Expected latency of this request on this model, in milliseconds. */
   expectedLatencyMs: number;
-  /** False when the model cannot take the request (window too small, breaker open, no provider). */
+  /**
+   * False when the model cannot take the request (window too small, breaker open, no provider,
+   * it lacks a capability the request uses, or the caller's API key may not call it).
+   */
   eligible: boolean;
   /** Why it is not eligible; empty when it is. */
   excludedReason: string;

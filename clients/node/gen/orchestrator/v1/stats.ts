@@ -149,7 +149,7 @@ export interface GetStatsResponse {
   latency?:
     | LatencySummary
     | undefined;
-  /** Time to first token of StreamChat calls. */
+  /** Time to first token of streamed calls (StreamChat, and the HTTP API's streamed completions). */
   timeToFirstToken?:
     | LatencySummary
     | undefined;
@@ -159,7 +159,7 @@ export interface GetStatsResponse {
   completionTokens: number;
   /** US dollars over all upstream attempts. */
   totalCostUsd: number;
-  /** Race calls that produced a winner. */
+  /** Race calls, and StreamChat calls with STREAM_STRATEGY_RACE, that produced a winner. */
   raceWins: number;
   /**
    * Fallback calls, and routed Chat calls (the ranking is their chain), in which the first model
@@ -182,9 +182,9 @@ export interface GetStatsResponse {
   streamRestarts: number;
   /** Routing decisions, per profile and chosen model. */
   routing: RoutingStats[];
-  /** Chat answers served from the response cache. */
+  /** Chat and Embed answers served from the response cache (the HTTP API's included). */
   cacheHits: number;
-  /** Cacheable requests that were not in the cache. */
+  /** Cacheable Chat and Embed requests that were not in the cache. */
   cacheMisses: number;
   /** Stale cached answers served because every upstream attempt failed. */
   cacheStaleServed: number;
