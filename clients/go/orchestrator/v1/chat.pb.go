@@ -144,7 +144,8 @@ type ChatRequest struct {
 	//	*ChatRequest_MaxTokens
 	XMaxTokens isChatRequest_XMaxTokens `protobuf_oneof:"_max_tokens"`
 	// Let the gateway pick the model by profile (then `model` must be empty). On failure the
-	// next-ranked model answers.
+	// next-ranked model answers: the first routing.fallback_depth eligible models of the ranking
+	// (config file; default 3) are tried in order.
 	Route *RouteTarget `protobuf:"bytes,6,opt,name=route,proto3" json:"route,omitempty"`
 	// How the response cache is used (default: deterministic requests only; stale answers only
 	// under CACHE_OFFLINE_FALLBACK=on). A routed request never reads the cache: CACHE_MODE_USE and

@@ -208,7 +208,8 @@ export interface ChatRequest {
     | undefined;
   /**
    * Let the gateway pick the model by profile (then `model` must be empty). On failure the
-   * next-ranked model answers.
+   * next-ranked model answers: the first routing.fallback_depth eligible models of the ranking
+   * (config file; default 3) are tried in order.
    */
   route?:
     | RouteTarget
@@ -691,8 +692,8 @@ export interface FallbackRequest {
   /** The chain, in order: model ids or aliases, distinct, at most 8. */
   models: string[];
   /**
-   * Time budget of one attempt in milliseconds. Unset: the remaining deadline shared evenly
-   * among the attempts still to run.
+   * Time budget of each model of the chain in milliseconds, its retries included. Unset: the
+   * remaining deadline shared evenly among the models still to try (the last one has what is left).
    */
   attemptTimeoutMs?:
     | number
