@@ -1,4 +1,4 @@
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
@@ -65,7 +65,7 @@ export async function startMain(
       logs.push(chunk.toString());
       stderr.push(chunk.toString());
     });
-    child.on('exit', (code) => reject(new Error(`exited early with ${code}: ${logs.join('\n')}`)));
+    child.on('close', (code) => reject(new Error(`exited early with ${code}: ${logs.join('\n')}`)));
     if (options.timeoutMs !== undefined) {
       timer = setTimeout(() => {
         child.kill('SIGKILL');
@@ -76,9 +76,19 @@ export async function startMain(
   return { child, port: Number(listening.port), listening, logs, lines, stderr };
 }
 
-/** The exit code of a started process, once it has exited. */
+/**
+ * How a child process ended, once its output is all read too: 'exit' can come while its last lines
+ * (a cluster's workers' too, which share the pipes) are still in the pipes, and a loaded machine
+ * reads them later; 'close' waits for both.
+ */
+export async function ended(child: ChildProcess): Promise<[number | null, NodeJS.Signals | null]> {
+  const drained = [child.stdout, child.stderr].every((stream) => stream === null || stream.closed);
+  if ((child.exitCode !== null || child.signalCode !== null) && drained) return [child.exitCode, child.signalCode];
+  return (await once(child, 'close')) as [number | null, NodeJS.Signals | null];
+}
+
+/** The exit code of a started process, once it has exited and its output is all read. */
 export async function exitCodeOf(main: Pick<MainProcess, 'child'>): Promise<number | null> {
-  if (main.child.exitCode !== null) return main.child.exitCode;
-  const [code] = (await once(main.child, 'exit')) as [number | null];
+  const [code] = await ended(main.child);
   return code;
 }

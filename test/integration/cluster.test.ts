@@ -1,5 +1,4 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +11,7 @@ import { CatalogSource } from '../../src/gen/orchestrator/v1/models.js';
 import { sha } from '../helpers/access-file.js';
 import { eventually } from '../helpers/eventually.js';
 import { callUnary, clientsFor, unaryError } from '../helpers/grpc-client.js';
-import { MAIN, startMain, TSX } from '../helpers/main-process.js';
+import { exitCodeOf, MAIN, startMain, TSX } from '../helpers/main-process.js';
 import { startPostgres, type PostgresProcess } from '../helpers/postgres.js';
 import { insertApiKey } from '../../src/store/api-keys.js';
 import { connect as connectLedger } from '../../src/store/database.js';
@@ -33,16 +32,6 @@ async function startCluster(env: Record<string, string> = {}): Promise<Cluster> 
     { ready: 'llm-orchestrator listening (cluster)' },
   );
   return { ...main, metricsUrl: main.listening['metrics'] as string };
-}
-
-/**
- * The exit code once the process has exited and its output is all read: at 'exit' the last lines
- * (the workers' too, which share the pipe) can still be in the pipe, and a loaded machine reads them later.
- */
-async function exitCode(child: ChildProcessWithoutNullStreams): Promise<number | null> {
-  if (child.exitCode !== null && child.stdout.closed && child.stderr.closed) return child.exitCode;
-  const [code] = (await once(child, 'close')) as [number | null];
-  return code;
 }
 
 /** The worker processes of a cluster's primary, by pid. */
@@ -167,7 +156,7 @@ describe('WORKERS=2: two processes serve one port', () => {
 
   it('drains both workers on SIGTERM and exits 0', async () => {
     cluster.child.kill('SIGTERM');
-    expect(await exitCode(cluster.child)).toBe(0);
+    expect(await exitCodeOf(cluster)).toBe(0);
     // The two serving workers (one of them the replacement) stopped.
     expect(cluster.lines.filter((l) => l['msg'] === 'stopped' && l['worker'] !== undefined)).toHaveLength(2);
     // Nothing is left listening.
@@ -240,7 +229,7 @@ describe('WORKERS > 1 refuses settings the workers cannot share', () => {
     });
     const stderr: string[] = [];
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
-    expect(await exitCode(child)).toBe(2);
+    expect(await exitCodeOf({ child })).toBe(2);
     const text = stderr.join('');
     expect(text).toContain('config error: WORKERS: 2 workers would each enforce the rate limits and budgets on their own; set REDIS_URL');
     expect(text).toContain('config error: LOG_FILE: 2 workers would each write and rotate the same file');
@@ -253,7 +242,7 @@ describe('WORKERS > 1 refuses settings the workers cannot share', () => {
     });
     const stderr: string[] = [];
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
-    expect(await exitCode(child)).toBe(2);
+    expect(await exitCodeOf({ child })).toBe(2);
     expect(stderr.join('')).toContain('config error: DATABASE_URL: 2 workers would each keep a ledger of their own calls in memory');
   });
 });
@@ -271,7 +260,7 @@ describe('WORKERS=2 with runtime API keys in PostgreSQL and no Redis', () => {
   afterAll(async () => {
     if (cluster?.child.exitCode === null) {
       cluster.child.kill('SIGTERM');
-      await exitCode(cluster.child);
+      await exitCodeOf(cluster);
     }
     await pg?.destroy();
   });
@@ -351,7 +340,7 @@ describe('WORKERS=2 without Redis, on a database that already holds a runtime ke
       } finally {
         keys.close();
         single.child.kill('SIGTERM');
-        await exitCode(single.child);
+        await exitCodeOf(single);
       }
       const child = spawn(process.execPath, ['--import', TSX, MAIN], {
         env: {
@@ -378,7 +367,7 @@ describe('WORKERS=2 without Redis, on a database that already holds a runtime ke
       const started = await listening;
       if (started) child.kill('SIGTERM');
       expect(started).toBe(false);
-      expect(await exitCode(child)).toBe(2);
+      expect(await exitCodeOf({ child })).toBe(2);
       expect(stderr.join('')).toContain('config error: WORKERS: runtime API key limited has limits or budgets');
     } finally {
       await pg.destroy();
@@ -426,7 +415,7 @@ describe('WORKERS=2 without Redis, reloading the config file (SIGHUP)', () => {
       expect(codes).toEqual([16, 16, 16, 16].map(() => grpc.status.UNAUTHENTICATED));
     } finally {
       cluster.child.kill('SIGTERM');
-      await exitCode(cluster.child);
+      await exitCodeOf(cluster);
     }
   }, 60_000);
 });
@@ -474,7 +463,7 @@ describe('WORKERS=2 with DATABASE_URL=off: SyncCatalog', () => {
       expect(workersSection).toContain('`SyncCatalog` with `DATABASE_URL=off`');
     } finally {
       cluster.child.kill('SIGTERM');
-      await exitCode(cluster.child);
+      await exitCodeOf(cluster);
     }
   }, 60_000);
 });
@@ -534,7 +523,7 @@ describe('WORKERS=2 with GRPC_MAX_CONNECTIONS', () => {
     } finally {
       for (const s of sockets) s.destroy();
       cluster.child.kill('SIGTERM');
-      await exitCode(cluster.child);
+      await exitCodeOf(cluster);
     }
   }, 60_000);
 });

@@ -35,7 +35,8 @@ process.send(rows.length);
             let stderr = '';
             child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
             child.once('message', (m) => resolve(Number(m)));
-            child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`exit ${code}: ${stderr}`))));
+            // 'close': stderr read to its end, for the message.
+            child.once('close', (code) => (code === 0 ? undefined : reject(new Error(`exit ${code}: ${stderr}`))));
           }),
       ),
     );

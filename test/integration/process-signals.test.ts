@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { accessFile } from '../helpers/access-file.js';
-import { MAIN, MAIN_ENV, TSX } from '../helpers/main-process.js';
+import { ended, MAIN, MAIN_ENV, TSX } from '../helpers/main-process.js';
 
 /** src/main.ts as `npm start` runs it, on free ports with the simulator: signals and exit codes. */
 const BASE = { ...MAIN_ENV, DATABASE_URL: 'off', SIMULATOR_LATENCY_SCALE: '0', LOG_LEVEL: 'info' };
@@ -18,7 +18,7 @@ function start(env: Record<string, string>) {
   child.stderr.on('data', (c: Buffer) => {
     err += c.toString();
   });
-  const exit = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  const exit = ended(child);
   /** Resolves with the start-up line once it is written, or undefined if the process ends first. */
   const listening = async (msg: RegExp): Promise<string | undefined> => {
     for (let i = 0; i < 300 && child.exitCode === null && child.signalCode === null; i++) {

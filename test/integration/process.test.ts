@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HealthCheckResponse_ServingStatus } from '../../src/gen/grpc/health/v1/health.js';
 import { callUnary, clientsFor, type Clients, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
 import { Reason } from '../../src/domain/errors.js';
-import { exitCodeOf, MAIN, MAIN_ENV, type MainProcess, startMain, TSX } from '../helpers/main-process.js';
+import { ended, exitCodeOf, MAIN, MAIN_ENV, type MainProcess, startMain, TSX } from '../helpers/main-process.js';
 
 const run = promisify(execFile);
 const BUF = 'node_modules/.bin/buf';
@@ -271,7 +271,7 @@ describe('start-up with bad configuration', () => {
     });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const [code] = (await once(child, 'exit')) as [number | null];
+    const [code] = await ended(child);
     expect(code).toBe(2);
     const lines = stderr.trim().split('\n');
     expect(lines).toHaveLength(3);
@@ -293,7 +293,7 @@ describe('start-up with HTTP_PORT in use', () => {
       let stderr = '';
       child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
       child.stdout.resume();
-      const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+      const exited = ended(child);
       let timer: NodeJS.Timeout | undefined;
       const lingering = new Promise<'still running after 20 s'>((resolve) => {
         timer = setTimeout(resolve, 20_000, 'still running after 20 s');
@@ -326,7 +326,7 @@ describe('start-up with a LOG_FILE that cannot be written', () => {
         let stderr = '';
         child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
         child.stdout.resume();
-        const [exit] = (await once(child, 'exit')) as [number | null];
+        const [exit] = await ended(child);
         expect(stderr).toBe(`config error: LOG_FILE: cannot write ${path}: ${code}\n`);
         expect(exit).toBe(2);
       } finally {
@@ -355,7 +355,7 @@ describe('a second start while a port is taken', () => {
         let stderr = '';
         child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
         child.stdout.resume();
-        const [code] = (await once(child, 'exit')) as [number | null];
+        const [code] = await ended(child);
         expect(code).toBe(1);
         expect(stderr).toContain(`llm-orchestrator failed to start: ${what} 127.0.0.1:${port} is already in use (EADDRINUSE): ${advice}\n`);
       } finally {
@@ -387,7 +387,7 @@ describe('a deployment with no provider configured', () => {
       stdout += c.toString();
       if (stdout.includes('llm-orchestrator listening')) child.kill('SIGTERM');
     });
-    const [code] = (await once(child, 'exit')) as [number | null];
+    const [code] = await ended(child);
     return { code, stderr, stdout };
   }
 

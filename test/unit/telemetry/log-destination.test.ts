@@ -157,7 +157,8 @@ burst();
     child.stdout.pause();
     await new Promise((r) => setTimeout(r, 1_500));
     child.stdout.resume();
-    await once(child, 'exit');
+    // Not 'exit': the last lines can still be in the pipe then.
+    await once(child, 'close');
     const lines = Buffer.concat(chunks)
       .toString()
       .split('\n')
