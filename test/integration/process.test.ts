@@ -165,7 +165,8 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('%s with a stream in flight', (sig
       const done = collectStream(call);
       await new Promise<void>((resolve) => call.once('data', () => resolve()));
       main.child.kill(signal);
-      await new Promise((r) => setTimeout(r, 100));
+      // Health goes NOT_SERVING in the same turn as this line is logged; a loaded machine may take a while to get there.
+      await expect.poll(() => main.logs.some((l) => l.includes('shutting down')), { timeout: 10_000 }).toBe(true);
       const health = await callUnary(clients.health.check.bind(clients.health), { service: 'orchestrator.v1.ChatService' });
       expect(health.response.status).toBe(HealthCheckResponse_ServingStatus.NOT_SERVING);
       const refused = await unaryError(clients.chat.chat.bind(clients.chat), { model: 'gpt-4o-mini', prompt: 'late', messages: [] });
