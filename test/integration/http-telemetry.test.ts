@@ -5,6 +5,7 @@ import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
+import { eventually } from '../helpers/eventually.js';
 
 /** The cross-cutting behaviour of a gRPC call, for an HTTP call: log line, trace, stats, metrics. */
 
@@ -41,6 +42,13 @@ afterAll(async () => {
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 
+/** The first line that matches, once written: an HTTP call's line comes after its response is sent. */
+const logged = (match: (line: Record<string, unknown>) => boolean) =>
+  eventually(
+    async () => lines.find(match),
+    (line) => line !== undefined,
+  );
+
 describe('HTTP calls share the gRPC call telemetry', () => {
   it('logs the port it picked for HTTP_PORT=0', () => {
     const started = lines.find((l) => l.msg === 'llm-orchestrator listening');
@@ -56,8 +64,7 @@ describe('HTTP calls share the gRPC call telemetry', () => {
         { headers: { 'x-request-id': 'http-log-1', traceparent: `00-${TRACE}-00f067aa0ba902b7-01` } },
       )
       .withResponse();
-    await new Promise((r) => setTimeout(r, 20));
-    const line = lines.find((l) => l.msg === 'call' && l.requestId === 'http-log-1');
+    const line = await logged((l) => l.msg === 'call' && l.requestId === 'http-log-1');
     expect(line).toMatchObject({
       protocol: 'http',
       method: 'POST /v1/chat/completions',
@@ -78,8 +85,7 @@ describe('HTTP calls share the gRPC call telemetry', () => {
     await client.chat.completions
       .create({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }, { headers: { 'x-request-id': 'http-log-2' } })
       .catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 20));
-    expect(lines.find((l) => l.msg === 'call' && l.requestId === 'http-log-2')).toMatchObject({
+    expect(await logged((l) => l.msg === 'call' && l.requestId === 'http-log-2')).toMatchObject({
       level: 'warn',
       status: 404,
       code: 'NOT_FOUND',
@@ -94,8 +100,7 @@ describe('HTTP calls share the gRPC call telemetry', () => {
     });
     expect(res.status).toBe(400);
     expect(res.headers.get('x-request-id')).toBe('http-log-bad-json');
-    await new Promise((r) => setTimeout(r, 20));
-    expect(lines.find((l) => l.requestId === 'http-log-bad-json')).toMatchObject({ level: 'warn', status: 400, protocol: 'http' });
+    expect(await logged((l) => l.requestId === 'http-log-bad-json')).toMatchObject({ level: 'warn', status: 400, protocol: 'http' });
   });
 
   it('logs a stream that failed after its first chunk as a warning with the details, as gRPC does', async () => {
@@ -107,8 +112,7 @@ describe('HTTP calls share the gRPC call telemetry', () => {
     });
     expect(res.status).toBe(200);
     expect(await res.text()).toContain('event: error');
-    await new Promise((r) => setTimeout(r, 20));
-    const line = lines.find((l) => l.msg === 'call' && l.requestId === 'http-log-cut');
+    const line = await logged((l) => l.msg === 'call' && l.requestId === 'http-log-cut');
     expect(line).toMatchObject({ level: 'warn', status: 200, code: 'UNAVAILABLE' });
     expect(line?.details).toMatch(/ended early/);
   });
