@@ -164,7 +164,13 @@ describe('/metrics of a running server', () => {
     expect(sample(text, 'llm_orchestrator_circuit_breaker_state', { model: 'gpt-4o' })).toBe(0);
     expect(sample(text, 'llm_orchestrator_circuit_breaker_state', { model: 'text-embedding-3-small' })).toBe(0);
     expect(sample(text, 'llm_orchestrator_gateway_overhead_seconds_count', { grpc_method: 'Chat' })).toBe(1);
-    expect(sample(text, 'llm_orchestrator_gateway_overhead_seconds_sum', { grpc_method: 'Chat' })).toBeLessThan(0.05);
+    // In seconds, and a part of the call's duration. How small it is depends on the machine's load (the bench measures it).
+    const overhead = sample(text, 'llm_orchestrator_gateway_overhead_seconds_sum', { grpc_method: 'Chat' });
+    expect(overhead).toBeGreaterThan(0);
+    expect(overhead).toBeLessThan(1);
+    expect(overhead).toBeLessThanOrEqual(
+      sample(text, 'llm_orchestrator_call_duration_seconds_sum', { grpc_method: 'Chat', model: 'gpt-4o' }) ?? 0,
+    );
     expect(sample(text, 'llm_orchestrator_time_to_first_token_seconds_count', { model: 'gpt-4o-mini' })).toBe(1);
     expect(sample(text, 'llm_orchestrator_call_duration_seconds_count', { grpc_method: 'Chat', model: 'gpt-4o' })).toBe(1);
     expect(sample(text, 'llm_orchestrator_call_duration_seconds_count', { grpc_method: 'StreamChat', model: 'gpt-4o-mini' })).toBe(1);
