@@ -32,10 +32,16 @@ async function slowestHealthCheck(h: Harness, until: Promise<unknown>): Promise<
 }
 
 /**
+ * The most a call may add to a health check. Before classification was bounded these calls
+ * stalled the server for seconds to minutes; a quarter second stays well below that, and above
+ * what a busy machine's noise alone moves a health check between trials (tens of milliseconds).
+ */
+const STALL_MS = 250;
+
+/**
  * How much slower the slowest health check is while `call` runs than just before it, in the
  * best of three trials: a stall caused by the call happens in every trial, a pause of this
- * busy machine does not. Before classification was bounded these calls stalled the server for
- * seconds; 50 ms leaves room for relaying the call itself on a loaded machine.
+ * busy machine does not.
  */
 async function addedHealthLatencyMs<T>(h: Harness, call: () => Promise<T>): Promise<{ addedMs: number; result: T }> {
   let addedMs = Number.POSITIVE_INFINITY;
@@ -85,8 +91,8 @@ describe('a large routed request does not stall the server', () => {
     const routed = await addedHealthLatencyMs(h, chat(messages, true));
     const plain = await addedHealthLatencyMs(h, chat(messages, false));
     expect(routed.result.response.routeDecision?.promptTokens).toBeGreaterThan(10_000);
-    // Relaying the call costs what it costs with or without a route; routing adds milliseconds at most.
-    expect(routed.addedMs).toBeLessThan(Math.max(plain.addedMs, 0) + 20);
+    // Relaying the call costs what it costs with or without a route; routing adds no stall.
+    expect(routed.addedMs).toBeLessThan(Math.max(plain.addedMs, 0) + STALL_MS);
   });
 
   it('a health check sent during RankModels of a 500 KB prompt answers within milliseconds', async () => {
@@ -99,7 +105,7 @@ describe('a large routed request does not stall the server', () => {
       });
     const { addedMs, result } = await addedHealthLatencyMs(h, rank);
     expect(result.response.decision?.promptTokens).toBeGreaterThan(50_000);
-    expect(addedMs).toBeLessThan(50);
+    expect(addedMs).toBeLessThan(STALL_MS);
   });
 
   it('RankModels takes a prompt longer than a chat message may be, or only its size', async () => {
