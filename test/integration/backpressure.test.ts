@@ -48,7 +48,10 @@ function firstDelta(call: grpc.ClientReadableStream<StreamChatResponse>): Promis
 }
 
 describe('StreamChat backpressure', () => {
-  it('stops reading the upstream while the client does not read, and loses nothing', { timeout: 60_000 }, async () => {
+  // About 15 s on an idle machine: some 30,000 tokens fill the buffers (most of it the loopback
+  // sockets'), and all 60,000 then go through one process, client and gateway alike. A machine
+  // busy with other tests can take four times that.
+  it('stops reading the upstream while the client does not read, and loses nothing', { timeout: 180_000 }, async () => {
     const call = h.clients.chat.streamChat(streamRequest({ model: 'o3', prompt: 'write a long essay', messages: [], maxTokens: TOKENS }));
     let deltas = 0;
     let text = '';
