@@ -20,7 +20,8 @@ interface Result {
 async function cli(args: string[], env: Record<string, string> = {}, entry: string[] = CLI): Promise<Result> {
   try {
     const { stdout, stderr } = await run(process.execPath, [...entry, ...args], {
-      timeout: 9_000,
+      // Each run compiles the CLI through tsx: a second or two alone, several on a busy machine.
+      timeout: 30_000,
       env: { ...process.env, LLMO_ADDR: address, ...env },
     });
     return { code: 0, stdout, stderr };
@@ -52,7 +53,7 @@ afterAll(async () => {
   await harness?.close();
 });
 
-describe('llm-orchestrator CLI', () => {
+describe('llm-orchestrator CLI', { timeout: 60_000 }, () => {
   it('chat: the answer on stdout; model, usage, cost and attempts on stderr', async () => {
     const result = await cli(['chat', 'hello', 'there', '--model', 'gpt-4o-mini', '--request-id', 'cli-chat-1', '--max-tokens', '100']);
     expect(result.code).toBe(0);
@@ -380,7 +381,7 @@ describe('llm-orchestrator CLI', () => {
   });
 });
 
-describe('llm-orchestrator CLI over TLS with API keys', () => {
+describe('llm-orchestrator CLI over TLS with API keys', { timeout: 60_000 }, () => {
   let secured: Harness;
   let certs: ReturnType<typeof makeCertificates>;
   beforeAll(async () => {
@@ -407,7 +408,7 @@ describe('llm-orchestrator CLI over TLS with API keys', () => {
   });
 });
 
-describe('llm-orchestrator CLI against a gateway that requires client certificates (mTLS)', () => {
+describe('llm-orchestrator CLI against a gateway that requires client certificates (mTLS)', { timeout: 60_000 }, () => {
   let mtls: Harness;
   let certs: ReturnType<typeof makeCertificates>;
   beforeAll(async () => {
@@ -446,7 +447,7 @@ describe('llm-orchestrator CLI against a gateway that requires client certificat
   });
 });
 
-describe('llm-orchestrator CLI over TLS to an IP address', () => {
+describe('llm-orchestrator CLI over TLS to an IP address', { timeout: 60_000 }, () => {
   // One gateway whose certificate names only the IP, one whose certificate names only localhost.
   let byIp: Harness;
   let byName: Harness;
