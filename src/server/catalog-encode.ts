@@ -1,4 +1,5 @@
 import type { CatalogModel } from '../catalog/catalog.js';
+import { invalidArgument } from '../domain/errors.js';
 import { isEmbeddingModel } from '../catalog/embedding-models.js';
 import type { RuntimeModelInput } from '../catalog/runtime-models.js';
 import type { ModelTier as DomainTier } from '../catalog/models.js';
@@ -86,7 +87,14 @@ const DOMAIN_TIER: Readonly<Partial<Record<ModelTier, DomainTier>>> = {
   [ModelTier.MODEL_TIER_LARGE]: 'large',
 };
 
+/** An unknown tier (a newer client's, say) is refused like any unknown enum value, not read as medium. */
 export function decodeRuntimeModel(spec: RuntimeModelSpec): RuntimeModelInput {
+  const tier = DOMAIN_TIER[spec.tier];
+  if (!tier && spec.tier !== ModelTier.MODEL_TIER_UNSPECIFIED) {
+    throw invalidArgument([
+      { field: 'model.tier', description: 'must be MODEL_TIER_UNSPECIFIED, MODEL_TIER_SMALL, MODEL_TIER_MEDIUM or MODEL_TIER_LARGE' },
+    ]);
+  }
   return {
     id: spec.id.trim(),
     provider: spec.provider.trim(),
@@ -101,7 +109,7 @@ export function decodeRuntimeModel(spec: RuntimeModelSpec): RuntimeModelInput {
     capabilities: spec.capabilities ? { ...spec.capabilities } : undefined,
     fallbacks: spec.fallbacks,
     family: spec.family.trim() === '' ? undefined : spec.family.trim(),
-    tier: DOMAIN_TIER[spec.tier],
+    tier,
   };
 }
 

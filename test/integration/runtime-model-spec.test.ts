@@ -1,0 +1,55 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModelTier, type RuntimeModelSpec } from '../../src/gen/orchestrator/v1/models.js';
+import { callUnary, unaryError } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+function spec(overrides: Partial<RuntimeModelSpec> = {}): RuntimeModelSpec {
+  return {
+    id: 'spec-model',
+    provider: 'openai',
+    upstreamId: 'gpt-4o-mini',
+    aliases: [],
+    fallbacks: [],
+    family: '',
+    tier: ModelTier.MODEL_TIER_UNSPECIFIED,
+    ...overrides,
+  };
+}
+
+describe('a RuntimeModelSpec as CreateModel and UpdateModel read it', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(() => h.close());
+  const create = () => h.clients.models.createModel.bind(h.clients.models);
+  const update = () => h.clients.models.updateModel.bind(h.clients.models);
+  const listed = async (id: string) =>
+    (await callUnary(h.clients.models.listModels.bind(h.clients.models), { provider: '', availableOnly: false })).response.models.find(
+      (m) => m.id === id,
+    );
+
+  it('an unknown tier (a number the proto does not define) is refused with INVALID_ARGUMENT naming model.tier, not read as medium', async () => {
+    const unknown = 42 as ModelTier;
+    const err = await unaryError(create(), { model: spec({ id: 'odd-tier', tier: unknown }) });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const violation = err.decoded.badRequest?.fieldViolations.find((v) => v.field === 'model.tier');
+    expect(violation?.description).toMatch(/MODEL_TIER_SMALL/);
+    expect(await listed('odd-tier')).toBeUndefined();
+
+    await callUnary(create(), { model: spec({ id: 'odd-tier', tier: ModelTier.MODEL_TIER_LARGE }) });
+    const refused = await unaryError(update(), { model: spec({ id: 'odd-tier', tier: unknown }) });
+    expect(refused.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(refused.decoded.badRequest?.fieldViolations.map((v) => v.field)).toContain('model.tier');
+    expect((await listed('odd-tier'))?.tier).toBe(ModelTier.MODEL_TIER_LARGE);
+  });
+
+  it('every known tier is still taken, unspecified as medium', async () => {
+    const tiers = [ModelTier.MODEL_TIER_UNSPECIFIED, ModelTier.MODEL_TIER_SMALL, ModelTier.MODEL_TIER_MEDIUM, ModelTier.MODEL_TIER_LARGE];
+    for (const tier of tiers) {
+      const model = (await callUnary(create(), { model: spec({ id: `tier-${tier}`, tier }) })).response.model;
+      expect(model?.tier).toBe(tier === ModelTier.MODEL_TIER_UNSPECIFIED ? ModelTier.MODEL_TIER_MEDIUM : tier);
+    }
+  });
+});
