@@ -139,6 +139,7 @@ export function composeCatalog(layers: CatalogLayers): ComposedCatalog {
     }
   }
   dropDanglingRuntimeFallbacks(drafts);
+  for (const draft of drafts.values()) capDefaultOutput(draft);
   const origins = new Map<string, ModelOrigins>();
   const models: ModelDefinition[] = [];
   for (const [id, draft] of drafts) {
@@ -166,6 +167,15 @@ function runtimeBase(model: RuntimeModel): Draft {
     typicalTtftMs: MODEL_DEFAULTS.typicalTtftMs,
     tokensPerSecond: MODEL_DEFAULTS.tokensPerSecond,
   };
+}
+
+/**
+ * The default maximum output is no larger than the window a layer set: an answer that could not
+ * fit would pass the max_tokens check and be refused upstream. A maximum a layer set is kept as is.
+ */
+function capDefaultOutput(draft: ModelDraft): void {
+  if (draft.fields.maxOutputTokens !== undefined || draft.base.source === 'builtin' || draft.base.source === 'config') return;
+  draft.def.maxOutputTokens = Math.min(draft.def.maxOutputTokens, draft.def.contextWindow);
 }
 
 /**

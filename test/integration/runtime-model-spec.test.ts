@@ -52,4 +52,31 @@ describe('a RuntimeModelSpec as CreateModel and UpdateModel read it', () => {
       expect(model?.tier).toBe(tier === ModelTier.MODEL_TIER_UNSPECIFIED ? ModelTier.MODEL_TIER_MEDIUM : tier);
     }
   });
+
+  it('a context_window under 4,096 with no max_output_tokens caps the default maximum output at the window: a max_tokens past it is refused, not sent upstream', async () => {
+    const model = (await callUnary(create(), { model: spec({ id: 'small-window', contextWindow: 2_048 }) })).response.model;
+    expect(model?.contextWindow).toBe(2_048);
+    expect(model?.maxOutputTokens).toBe(2_048);
+    const sent = h.upstream.requests.length;
+    const err = await unaryError(h.clients.chat.chat.bind(h.clients.chat), {
+      model: 'small-window',
+      prompt: 'hello',
+      messages: [],
+      maxTokens: 3_000,
+    });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.decoded.badRequest?.fieldViolations.map((v) => [v.field, v.description])).toEqual([
+      ['max_tokens', 'must be at most 2048 for small-window (got 3000)'],
+    ]);
+    expect(h.upstream.requests).toHaveLength(sent);
+    const answer = (
+      await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'small-window', prompt: 'hello', messages: [], maxTokens: 2_048 })
+    ).response;
+    expect(answer.model).toBe('small-window');
+  });
+
+  it('a context_window of 4,096 or more with no max_output_tokens keeps the default maximum output of 4,096', async () => {
+    const model = (await callUnary(create(), { model: spec({ id: 'wide-window', contextWindow: 16_000 }) })).response.model;
+    expect(model?.maxOutputTokens).toBe(4_096);
+  });
 });

@@ -138,6 +138,14 @@ describe('models only OpenRouter lists', () => {
     expect(c.composed.models.map((m) => m.id)).toEqual(['gpt-4o-mini']);
     expect(c.model('gpt-4o-mini').inputPricePerMillion).toBe(0.15);
   });
+
+  it('with a window under 4,096 and no maximum output, take the window as their maximum output, not the larger default', () => {
+    const small = synced({ source: 'openrouter', externalId: 'tiny/model', contextWindow: 2_048 });
+    const capped = synced({ source: 'openrouter', externalId: 'tiny/capped', contextWindow: 2_048, maxOutputTokens: 1_000 });
+    const c = compose({ synced: [small, capped], openRouterProvider: 'openrouter' });
+    expect(c.model('tiny/model').maxOutputTokens).toBe(2_048);
+    expect(c.model('tiny/capped').maxOutputTokens).toBe(1_000);
+  });
 });
 
 describe('Catalog.replace', () => {

@@ -727,7 +727,8 @@ func (m *FieldProvenance) GetFetchedAt() *timestamp.Timestamp {
 }
 
 // A model defined at runtime. Optional fields left out come from synced data, then defaults
-// (context window 8192, 4096 output tokens, prices 0, quality 0.5, tier medium).
+// (context window 8192, 4096 output tokens or the context window if smaller, prices 0, quality
+// 0.5, tier medium).
 type RuntimeModelSpec struct {
 	// Canonical id: letters, digits and . _ : / -, up to 128 characters.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`

@@ -316,7 +316,8 @@ export interface FieldProvenance {
 
 /**
  * A model defined at runtime. Optional fields left out come from synced data, then defaults
- * (context window 8192, 4096 output tokens, prices 0, quality 0.5, tier medium).
+ * (context window 8192, 4096 output tokens or the context window if smaller, prices 0, quality
+ * 0.5, tier medium).
  */
 export interface RuntimeModelSpec {
   /** Canonical id: letters, digits and . _ : / -, up to 128 characters. */
