@@ -97,6 +97,21 @@ describe('the ledger records calls through both doors', () => {
     expect(calls).toHaveLength(1);
     expect(calls[0]).toMatchObject({ protocol: 'http', code: 5, reason: 'MODEL_NOT_FOUND', requestedModel: 'no-such-model' });
   });
+
+  it('an HTTP request whose body cannot be read never reached the service: not recorded', async () => {
+    const rows = async () => {
+      await h.app.ledger.store?.flush();
+      return (await h.app.ledger.database()?.db.selectFrom('ledger_calls').select('request_id').execute())?.length;
+    };
+    const before = await rows();
+    const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"model": "gpt-4o-mini", "messages": [',
+    });
+    expect(res.status).toBe(400);
+    expect(await rows()).toBe(before);
+  });
 });
 
 describe('a call refused for its API key', () => {

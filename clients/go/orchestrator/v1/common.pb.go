@@ -1066,7 +1066,11 @@ type RouteDecision struct {
 	Profile RoutingProfile `protobuf:"varint,1,opt,name=profile,proto3,enum=orchestrator.v1.RoutingProfile" json:"profile,omitempty"`
 	// The prompt's complexity.
 	Complexity Complexity `protobuf:"varint,2,opt,name=complexity,proto3,enum=orchestrator.v1.Complexity" json:"complexity,omitempty"`
-	// Prompt tokens, counted with the o200k tokenizer.
+	// Prompt tokens as routing estimates them: the messages' text by the o200k tokenizer, counted
+	// exactly up to 2,048 characters (fewer for CJK and other costly text) and estimated from a
+	// sample past that, plus 3 a message; RankModels' prompt_tokens in place of that count when
+	// larger; plus the tool definitions and the JSON Schema of a Chat, at 4 characters a token.
+	// Not the upstream's count (Usage.prompt_tokens).
 	PromptTokens int32 `protobuf:"varint,3,opt,name=prompt_tokens,json=promptTokens,proto3" json:"prompt_tokens,omitempty"`
 	// The model that was tried first.
 	ChosenModel string `protobuf:"bytes,4,opt,name=chosen_model,json=chosenModel,proto3" json:"chosen_model,omitempty"`

@@ -730,7 +730,9 @@ func (m *FieldProvenance) GetFetchedAt() *timestamp.Timestamp {
 // (context window 8192, 4096 output tokens or the context window if smaller, prices 0, quality
 // 0.5, tier medium).
 type RuntimeModelSpec struct {
-	// Canonical id: letters, digits and . _ : / -, up to 128 characters.
+	// Canonical id: 1 to 128 characters, ASCII letters, digits and . _ : / -, the first a letter or
+	// a digit (spaces around it are dropped). Not the id or an alias of a built-in, config-file,
+	// embedding or other runtime model, in any case.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// The configured provider that serves it ("openai", or a provider of the config file).
 	Provider string `protobuf:"bytes,2,opt,name=provider,proto3" json:"provider,omitempty"`

@@ -592,7 +592,13 @@ export interface RouteDecision {
   profile: RoutingProfile;
   /** The prompt's complexity. */
   complexity: Complexity;
-  /** Prompt tokens, counted with the o200k tokenizer. */
+  /**
+   * Prompt tokens as routing estimates them: the messages' text by the o200k tokenizer, counted
+   * exactly up to 2,048 characters (fewer for CJK and other costly text) and estimated from a
+   * sample past that, plus 3 a message; RankModels' prompt_tokens in place of that count when
+   * larger; plus the tool definitions and the JSON Schema of a Chat, at 4 characters a token.
+   * Not the upstream's count (Usage.prompt_tokens).
+   */
   promptTokens: number;
   /** The model that was tried first. */
   chosenModel: string;

@@ -320,7 +320,11 @@ export interface FieldProvenance {
  * 0.5, tier medium).
  */
 export interface RuntimeModelSpec {
-  /** Canonical id: letters, digits and . _ : / -, up to 128 characters. */
+  /**
+   * Canonical id: 1 to 128 characters, ASCII letters, digits and . _ : / -, the first a letter or
+   * a digit (spaces around it are dropped). Not the id or an alias of a built-in, config-file,
+   * embedding or other runtime model, in any case.
+   */
   id: string;
   /** The configured provider that serves it ("openai", or a provider of the config file). */
   provider: string;

@@ -2664,10 +2664,13 @@ export const GetRoutingAnalyticsResponse: MessageFns<GetRoutingAnalyticsResponse
 };
 
 /**
- * The ledger: every chat call, its upstream attempts and its routing decision, kept in the
- * database (DATABASE_URL) for LEDGER_RETENTION_DAYS. A key sees only its own calls; a key with
- * the `admin` scope sees every key's. With no API keys configured, only callers on the loopback
- * interface may read it. UNAVAILABLE while the database is unreachable or DATABASE_URL=off.
+ * The ledger: every call of ChatService (Chat, StreamChat, Race, Fallback, Batch) and of
+ * EmbeddingService.Embed, and of the HTTP API's POST /v1/chat/completions and POST
+ * /v1/embeddings, failed and refused ones included, but not a call without a valid API key
+ * (UNAUTHENTICATED) nor an HTTP request whose body could not be read; with its upstream attempts
+ * and routing decisions, kept in the database (DATABASE_URL) for LEDGER_RETENTION_DAYS. A key
+ * sees only its own calls; a key with the `admin` scope sees every key's. With no API keys
+ * configured, only callers on the loopback interface may read it. UNAVAILABLE while the database is unreachable or DATABASE_URL=off.
  */
 export type UsageServiceService = typeof UsageServiceService;
 export const UsageServiceService = {

@@ -6,10 +6,13 @@ from orchestrator.v1 import usage_pb2 as orchestrator_dot_v1_dot_usage__pb2
 
 
 class UsageServiceStub(object):
-    """The ledger: every chat call, its upstream attempts and its routing decision, kept in the
-    database (DATABASE_URL) for LEDGER_RETENTION_DAYS. A key sees only its own calls; a key with
-    the `admin` scope sees every key's. With no API keys configured, only callers on the loopback
-    interface may read it. UNAVAILABLE while the database is unreachable or DATABASE_URL=off.
+    """The ledger: every call of ChatService (Chat, StreamChat, Race, Fallback, Batch) and of
+    EmbeddingService.Embed, and of the HTTP API's POST /v1/chat/completions and POST
+    /v1/embeddings, failed and refused ones included, but not a call without a valid API key
+    (UNAUTHENTICATED) nor an HTTP request whose body could not be read; with its upstream attempts
+    and routing decisions, kept in the database (DATABASE_URL) for LEDGER_RETENTION_DAYS. A key
+    sees only its own calls; a key with the `admin` scope sees every key's. With no API keys
+    configured, only callers on the loopback interface may read it. UNAVAILABLE while the database is unreachable or DATABASE_URL=off.
     """
 
     def __init__(self, channel):
@@ -36,10 +39,13 @@ class UsageServiceStub(object):
 
 
 class UsageServiceServicer(object):
-    """The ledger: every chat call, its upstream attempts and its routing decision, kept in the
-    database (DATABASE_URL) for LEDGER_RETENTION_DAYS. A key sees only its own calls; a key with
-    the `admin` scope sees every key's. With no API keys configured, only callers on the loopback
-    interface may read it. UNAVAILABLE while the database is unreachable or DATABASE_URL=off.
+    """The ledger: every call of ChatService (Chat, StreamChat, Race, Fallback, Batch) and of
+    EmbeddingService.Embed, and of the HTTP API's POST /v1/chat/completions and POST
+    /v1/embeddings, failed and refused ones included, but not a call without a valid API key
+    (UNAUTHENTICATED) nor an HTTP request whose body could not be read; with its upstream attempts
+    and routing decisions, kept in the database (DATABASE_URL) for LEDGER_RETENTION_DAYS. A key
+    sees only its own calls; a key with the `admin` scope sees every key's. With no API keys
+    configured, only callers on the loopback interface may read it. UNAVAILABLE while the database is unreachable or DATABASE_URL=off.
     """
 
     def GetUsage(self, request, context):
@@ -89,10 +95,13 @@ def add_UsageServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class UsageService(object):
-    """The ledger: every chat call, its upstream attempts and its routing decision, kept in the
-    database (DATABASE_URL) for LEDGER_RETENTION_DAYS. A key sees only its own calls; a key with
-    the `admin` scope sees every key's. With no API keys configured, only callers on the loopback
-    interface may read it. UNAVAILABLE while the database is unreachable or DATABASE_URL=off.
+    """The ledger: every call of ChatService (Chat, StreamChat, Race, Fallback, Batch) and of
+    EmbeddingService.Embed, and of the HTTP API's POST /v1/chat/completions and POST
+    /v1/embeddings, failed and refused ones included, but not a call without a valid API key
+    (UNAUTHENTICATED) nor an HTTP request whose body could not be read; with its upstream attempts
+    and routing decisions, kept in the database (DATABASE_URL) for LEDGER_RETENTION_DAYS. A key
+    sees only its own calls; a key with the `admin` scope sees every key's. With no API keys
+    configured, only callers on the loopback interface may read it. UNAVAILABLE while the database is unreachable or DATABASE_URL=off.
     """
 
     @staticmethod
