@@ -17,6 +17,7 @@ import {
 import type * as Pg from 'pg';
 import { MIGRATIONS } from './migrations.js';
 import type { LedgerSchema } from './schema.js';
+import { identityOf } from './sqlite-file.js';
 import { sqliteReadDialect } from './sqlite-reader.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import { SQLITE_MEMORY, type DatabaseTarget } from './url.js';
@@ -80,7 +81,7 @@ export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): Ledge
     const db = new Kysely<LedgerSchema>({ dialect: new WriteFirstSqliteDialect(sqlite) });
     // An in-memory database exists only on this connection: its writes stay on it.
     if (target.file === SQLITE_MEMORY) return { db, reads: db, dialect: 'sqlite', sqlite, close: () => db.destroy() };
-    const sqliteWriter = new SqliteWriter(target.file);
+    const sqliteWriter = new SqliteWriter(target.file, identityOf(target.file));
     const reads = new Kysely<LedgerSchema>({ dialect: sqliteReadDialect(target.file) });
     const close = async (): Promise<void> => {
       await reads.destroy();

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { settleWithin } from '../domain/timers.js';
 import { connect, migrate, SchemaTooNewError, type LedgerDatabase } from './database.js';
 import type { CallRecord, Ledger } from './records.js';
+import { isFileReplaced } from './sqlite-file.js';
 import { describeTarget, type DatabaseTarget } from './url.js';
 import { writeBatch } from './write-batch.js';
 
@@ -98,6 +99,12 @@ export class LedgerStore implements Ledger {
     // A batch already taken from the queue may still be in flight: it counts as not written yet.
     await this.writing;
     while (this.queue.length > 0 && Date.now() < deadline) {
+      if (!this.database) {
+        // A SQLite file deleted under the ledger is being opened again; a database away is not waited for.
+        if (!this.connecting) break;
+        await settleWithin(this.connecting, deadline - Date.now());
+        continue;
+      }
       await this.writeOnce();
       if (this.failures > 0) {
         if (Date.now() + this.backoffMs() >= deadline) break;
@@ -160,19 +167,46 @@ export class LedgerStore implements Ledger {
     this.failures += 1;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
-      if (this.closed) return;
-      this.connecting = this.open().then(
-        () => {
-          this.connecting = undefined;
-        },
-        (err: unknown) => {
-          this.connecting = undefined;
-          if (err instanceof SchemaTooNewError) this.options.log.error({ err: err.message }, 'ledger: database refused');
-          this.scheduleReconnect();
-        },
-      );
+      if (!this.closed) this.reconnect(() => this.open());
     }, wait);
     this.reconnectTimer.unref();
+  }
+
+  private reconnect(open: () => Promise<void>): void {
+    this.connecting = open().then(
+      () => {
+        this.connecting = undefined;
+      },
+      (err: unknown) => {
+        this.connecting = undefined;
+        if (err instanceof SchemaTooNewError) this.options.log.error({ err: err.message }, 'ledger: database refused');
+        this.scheduleReconnect();
+      },
+    );
+  }
+
+  /**
+   * The SQLite file was deleted or replaced under the open database: what was written to it is
+   * gone with it. Its connections are closed and the path opened again (created and migrated
+   * when nothing is there), and the batch that found out goes to the new file.
+   */
+  private reopen(gone: LedgerDatabase): void {
+    const { target, log } = this.options;
+    if (this.database !== gone || this.closed || target.kind !== 'sqlite') return;
+    this.database = undefined;
+    log.error(
+      { file: target.file },
+      'ledger: the SQLite file was deleted or replaced while open; opening the path again, later calls are written there',
+    );
+    this.reconnect(async () => {
+      await gone.close().catch(() => undefined);
+      try {
+        await this.open();
+      } catch (err) {
+        log.warn({ file: target.file, err: messageOf(err) }, 'ledger: cannot open the SQLite file again; retrying');
+        throw err;
+      }
+    });
   }
 
   private schedule(delayMs: number): void {
@@ -227,7 +261,7 @@ export class LedgerStore implements Ledger {
       await writeBatch(database, batch);
     } catch (err) {
       if (this.closed) return;
-      if (rowProblem(err) === undefined) this.requeue(batch, err);
+      if (rowProblem(err) === undefined) this.requeue(batch, err, database);
       else await this.writeEach(database, batch);
       return;
     }
@@ -251,7 +285,7 @@ export class LedgerStore implements Ledger {
         if (this.closed) return;
         const problem = rowProblem(err);
         if (problem === undefined) {
-          this.requeue(batch.slice(i), err);
+          this.requeue(batch.slice(i), err, database);
           return;
         }
         if (problem === 'refused') refusal = { err };
@@ -271,9 +305,9 @@ export class LedgerStore implements Ledger {
     this.failures = 0;
   }
 
-  private requeue(batch: readonly CallRecord[], err: unknown): void {
-    this.failures += 1;
-    if (this.failures === 1) this.options.log.warn({ err: messageOf(err) }, 'ledger: write failed; keeping the batch and retrying');
+  private requeue(batch: readonly CallRecord[], err: unknown, database: LedgerDatabase): void {
+    if (isFileReplaced(err)) this.reopen(database);
+    else if (++this.failures === 1) this.options.log.warn({ err: messageOf(err) }, 'ledger: write failed; keeping the batch and retrying');
     const room = this.options.maxQueue - this.queue.length;
     const kept = batch.slice(0, Math.max(0, room));
     this.queue.unshift(...kept);

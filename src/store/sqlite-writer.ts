@@ -1,3 +1,4 @@
+import type { FileIdentity } from './sqlite-file.js';
 import type { WriteMessage } from './sqlite-writer-worker.js';
 import { LedgerThread } from './worker-thread.js';
 
@@ -8,13 +9,14 @@ import { LedgerThread } from './worker-thread.js';
  * (about 1-3 us per call). The thread opens its own connection (the file is in WAL mode, so the
  * gateway's reads go on while a batch is written) on the first write, after the migrations have
  * run; a thread that dies fails the batches it held (the ledger queue retries them) and the next
- * write starts another.
+ * write starts another. `identity` is the file the migrations ran on: a batch written anywhere
+ * else fails with FILE_REPLACED (sqlite-file.ts).
  */
 export class SqliteWriter {
   readonly #thread: LedgerThread<Omit<WriteMessage, 'id'>, undefined>;
 
-  constructor(file: string) {
-    this.#thread = new LedgerThread('sqlite-writer-worker', { file }, 'writer');
+  constructor(file: string, identity: FileIdentity) {
+    this.#thread = new LedgerThread('sqlite-writer-worker', { file, identity }, 'writer');
   }
 
   /** One transaction: every row of every table, or none. */

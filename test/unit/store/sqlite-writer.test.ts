@@ -1,9 +1,10 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FILE_REPLACED, identityOf } from '../../../src/store/sqlite-file.js';
 import { SqliteWriter } from '../../../src/store/sqlite-writer.js';
 
 const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
@@ -28,7 +29,7 @@ afterEach(async () => {
 describe('the SQLite ledger writer thread', () => {
   it('writes every row of a batch, and the gateway connection reads them once the write resolves', async () => {
     const { file, db } = ledgerFile();
-    const writer = new SqliteWriter(file);
+    const writer = new SqliteWriter(file, identityOf(file));
     writers.push(writer);
     await writer.write([rows(...Array.from({ length: 250 }, (_, i) => [`r${i}`, i] as const))]);
     expect(db.prepare('select count(*) as c, sum(n) as s from t').get()).toEqual({ c: 250, s: (249 * 250) / 2 });
@@ -36,7 +37,7 @@ describe('the SQLite ledger writer thread', () => {
 
   it('a batch is one transaction: a failing row rejects the write with SQLite’s message and leaves nothing, and the next batch is written', async () => {
     const { file, db } = ledgerFile();
-    const writer = new SqliteWriter(file);
+    const writer = new SqliteWriter(file, identityOf(file));
     writers.push(writer);
     await expect(writer.write([rows(['a', 1]), rows(['b', 2], ['a', 3])])).rejects.toThrow(/UNIQUE constraint failed: t.id/);
     expect(db.prepare('select count(*) as c from t').get()).toEqual({ c: 0 });
@@ -46,11 +47,31 @@ describe('the SQLite ledger writer thread', () => {
 
   it('close() ends the thread; a write after it starts a new one', async () => {
     const { file, db } = ledgerFile();
-    const writer = new SqliteWriter(file);
+    const writer = new SqliteWriter(file, identityOf(file));
     writers.push(writer);
     await writer.write([rows(['x', 1])]);
     await writer.close();
     await writer.write([rows(['y', 2])]);
     expect(db.prepare('select id from t order by id').all()).toEqual([{ id: 'x' }, { id: 'y' }]);
+  });
+
+  it('a file deleted before the thread starts: the thread creates none and answers FILE_REPLACED', async () => {
+    const { file, db } = ledgerFile();
+    const identity = identityOf(file);
+    db.close();
+    rmSync(file);
+    const writer = new SqliteWriter(file, identity);
+    writers.push(writer);
+    await expect(writer.write([rows(['a', 1])])).rejects.toMatchObject({ code: FILE_REPLACED });
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('a batch committed after the file was deleted under the thread fails with FILE_REPLACED, not as written', async () => {
+    const { file } = ledgerFile();
+    const writer = new SqliteWriter(file, identityOf(file));
+    writers.push(writer);
+    await writer.write([rows(['a', 1])]);
+    rmSync(file);
+    await expect(writer.write([rows(['b', 2])])).rejects.toMatchObject({ code: FILE_REPLACED });
   });
 });

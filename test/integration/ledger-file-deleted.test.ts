@@ -1,0 +1,58 @@
+import * as grpc from '@grpc/grpc-js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UsageServiceClient } from '../../src/gen/orchestrator/v1/usage.js';
+import { eventually } from '../helpers/eventually.js';
+import { callUnary } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+
+describe('the SQLite ledger directory deleted while the gateway serves', () => {
+  let h: Harness;
+  let usage: UsageServiceClient;
+  let dir: string;
+  let file: string;
+  beforeAll(async () => {
+    dir = join(mkdtempSync(join(tmpdir(), 'llmo-ledger-gone-')), 'data');
+    file = join(dir, 'orchestrator.db');
+    h = await startHarness({ env: { DATABASE_URL: `sqlite:${file}`, LEDGER_FLUSH_MS: '20' } });
+    usage = new UsageServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+  });
+  afterAll(async () => {
+    usage?.close();
+    await h?.close();
+  });
+
+  it('GetUsage and the file after a restart hold the calls made since, and only those', async () => {
+    const chat = h.clients.chat.chat.bind(h.clients.chat);
+    // While the file is opened again the ledger answers UNAVAILABLE, as for any database away: read as -1.
+    const requests = (): Promise<number> =>
+      callUnary(usage.getUsage.bind(usage), { groupBy: [] }).then(
+        ({ response }) => Number(response.rows[0]?.requests ?? 0),
+        (err: { code?: number }) => {
+          if (err.code !== grpc.status.UNAVAILABLE) throw err;
+          return -1;
+        },
+      );
+    for (const prompt of ['one', 'two']) await callUnary(chat, { model: 'gpt-4o-mini', prompt, messages: [] });
+    expect(await eventually(requests, (n) => n === 2)).toBe(2);
+
+    rmSync(dir, { recursive: true, force: true });
+    await callUnary(chat, { model: 'gpt-4o-mini', prompt: 'three', messages: [] });
+    expect(await eventually(requests, (n) => n === 1, 10_000)).toBe(1);
+    expect(h.app.ledger.store?.written).toBe(3);
+
+    await h.close();
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      expect(db.prepare('select count(*) as n from ledger_calls').get()).toEqual({ n: 1 });
+    } finally {
+      db.close();
+    }
+  });
+});
