@@ -17,7 +17,7 @@ import {
 import type * as Pg from 'pg';
 import { MIGRATIONS } from './migrations.js';
 import type { LedgerSchema } from './schema.js';
-import { identityOf } from './sqlite-file.js';
+import { identityOf, type FileIdentity } from './sqlite-file.js';
 import { sqliteReadDialect } from './sqlite-reader.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import { SQLITE_MEMORY, type DatabaseTarget } from './url.js';
@@ -38,6 +38,8 @@ export interface LedgerDatabase {
   readonly sqlite?: BetterSqlite3.Database;
   /** A SQLite file's ledger writes, on a thread of their own (sqlite-writer.ts). */
   readonly sqliteWriter?: SqliteWriter;
+  /** Which file a SQLite path named when it was opened and migrated (sqlite-file.ts). */
+  readonly fileIdentity?: FileIdentity;
   /** PostgreSQL's connection pool (the one kysely uses), for the ledger's COPY (pg-copy.ts). */
   readonly pgPool?: Pg.Pool;
   close(): Promise<void>;
@@ -81,14 +83,15 @@ export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): Ledge
     const db = new Kysely<LedgerSchema>({ dialect: new WriteFirstSqliteDialect(sqlite) });
     // An in-memory database exists only on this connection: its writes stay on it.
     if (target.file === SQLITE_MEMORY) return { db, reads: db, dialect: 'sqlite', sqlite, close: () => db.destroy() };
-    const sqliteWriter = new SqliteWriter(target.file, identityOf(target.file));
+    const fileIdentity = identityOf(target.file);
+    const sqliteWriter = new SqliteWriter(target.file, fileIdentity);
     const reads = new Kysely<LedgerSchema>({ dialect: sqliteReadDialect(target.file) });
     const close = async (): Promise<void> => {
       await reads.destroy();
       await sqliteWriter.close();
       await db.destroy();
     };
-    return { db, reads, dialect: 'sqlite', sqlite, sqliteWriter, close };
+    return { db, reads, dialect: 'sqlite', sqlite, sqliteWriter, fileIdentity, close };
   }
   const pg = require('pg') as typeof Pg;
   const pool = new pg.Pool({ connectionString: target.url, max: 4, connectionTimeoutMillis: PG_CONNECT_MS, idleTimeoutMillis: 30_000 });

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { settleWithin } from '../domain/timers.js';
 import { connect, migrate, SchemaTooNewError, type LedgerDatabase } from './database.js';
 import type { CallRecord, Ledger } from './records.js';
-import { isFileReplaced } from './sqlite-file.js';
+import { isFileReplaced, watchFile } from './sqlite-file.js';
 import { describeTarget, type DatabaseTarget } from './url.js';
 import { writeBatch } from './write-batch.js';
 
@@ -40,6 +40,7 @@ export class LedgerStore implements Ledger {
   private inFlight = 0;
   private connecting: Promise<void> | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  private unwatch: (() => void) | undefined;
   private closed = false;
   private failures = 0;
   private droppedSinceWarning = 0;
@@ -126,6 +127,7 @@ export class LedgerStore implements Ledger {
     this.closed = true;
     clearTimeout(this.timer);
     clearTimeout(this.reconnectTimer);
+    this.unwatch?.();
     // A batch still being written when time ran out is not written either, as far as anyone can tell.
     const unwritten = this.queued;
     if (unwritten > 0) {
@@ -156,6 +158,9 @@ export class LedgerStore implements Ledger {
       return;
     }
     this.database = database;
+    const { target } = this.options;
+    if (target.kind === 'sqlite' && database.fileIdentity)
+      this.unwatch = watchFile(target.file, database.fileIdentity, () => this.reopen(database));
     this.failures = 0;
     this.options.log.info({ database: describeTarget(this.options.target) }, 'ledger: recording calls');
     if (this.queue.length > 0) this.schedule(0);
@@ -186,19 +191,23 @@ export class LedgerStore implements Ledger {
   }
 
   /**
-   * The SQLite file was deleted or replaced under the open database: what was written to it is
-   * gone with it. Its connections are closed and the path opened again (created and migrated
-   * when nothing is there), and the batch that found out goes to the new file.
+   * The SQLite file was deleted or replaced under the open database (found by the writer thread
+   * after a batch, or by watchFile): what was written to it is gone with it. Its connections are
+   * closed and the path opened again (created and migrated when nothing is there), and a batch
+   * that found out goes to the new file.
    */
   private reopen(gone: LedgerDatabase): void {
     const { target, log } = this.options;
     if (this.database !== gone || this.closed || target.kind !== 'sqlite') return;
     this.database = undefined;
+    this.unwatch?.();
     log.error(
       { file: target.file },
       'ledger: the SQLite file was deleted or replaced while open; opening the path again, later calls are written there',
     );
     this.reconnect(async () => {
+      // A batch in flight is settled first (written before the file went, or sent back to the queue).
+      await this.writing;
       await gone.close().catch(() => undefined);
       try {
         await this.open();

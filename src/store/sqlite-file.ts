@@ -1,4 +1,5 @@
-import { statSync } from 'node:fs';
+import { statSync, type BigIntStats } from 'node:fs';
+import { stat } from 'node:fs/promises';
 
 /**
  * Which file a path named when the ledger opened it. In WAL mode SQLite goes on writing to a file
@@ -18,10 +19,45 @@ export function identityOf(file: string): FileIdentity {
   return { dev, ino };
 }
 
+const same = (now: BigIntStats | undefined, identity: FileIdentity): boolean =>
+  now !== undefined && now.dev === identity.dev && now.ino === identity.ino;
+
 /** Whether `file` still names the file `identity` was taken from. */
 export function namesFile(file: string, identity: FileIdentity): boolean {
-  const now = statSync(file, { bigint: true, throwIfNoEntry: false });
-  return now !== undefined && now.dev === identity.dev && now.ino === identity.ino;
+  return same(statSync(file, { bigint: true, throwIfNoEntry: false }), identity);
+}
+
+/** How often a gateway with no ledger writes looks at its file. */
+export const FILE_CHECK_MS = 1_000;
+
+/**
+ * Calls `onGone` once `file` no longer names the file `identity` was taken from, looking every
+ * FILE_CHECK_MS off the event loop; returns what stops it. The writer thread finds it at its next
+ * batch; this finds it on a gateway with no calls, whose reads and runtime keys would otherwise
+ * stay on the deleted file.
+ */
+export function watchFile(file: string, identity: FileIdentity, onGone: () => void): () => void {
+  let looking = false;
+  let stopped = false;
+  const timer = setInterval(() => {
+    if (looking) return;
+    looking = true;
+    void stat(file, { bigint: true })
+      .then(
+        (now) => same(now, identity),
+        // Another error (a permission, a volume not answering) says nothing of which file is there.
+        (err: unknown) => (err as { code?: unknown }).code !== 'ENOENT',
+      )
+      .then((named) => {
+        looking = false;
+        if (!named && !stopped) onGone();
+      });
+  }, FILE_CHECK_MS);
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
 }
 
 export function fileReplaced(file: string): Error {

@@ -129,6 +129,21 @@ describe('a SQLite ledger file deleted or replaced while the gateway runs', () =
     expect(idsIn(file)).toEqual(['a-backed-up', 'c-after']);
   });
 
+  it('deleted while no call comes: found within seconds, reads and the keys table are on the new file before the next call', async () => {
+    const { store, dir, file, logs } = await storeOnFile();
+    store.recordCall(record('a-before'));
+    await store.flush();
+    const old = store.db;
+    rmSync(dir, { recursive: true, force: true });
+    await expect.poll(() => store.db !== undefined && store.db !== old, { timeout: 5_000 }).toBe(true);
+    expect(existsSync(file)).toBe(true);
+    expect(logs.filter((l) => l.level >= 50)).toMatchObject([{ file }]);
+    const calls = await store.db?.reads.selectFrom('ledger_calls').select('request_id').execute();
+    expect(calls).toEqual([]);
+    const keys = await store.db?.db.selectFrom('api_keys').select('name').execute();
+    expect(keys).toEqual([]);
+  });
+
   it('a file left where it was is not opened again', async () => {
     const { store, file, logs } = await storeOnFile();
     const database = store.db;
