@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -270,6 +270,34 @@ describe('the ledger on a SQLite file', () => {
       () => undefined,
     );
     expect(denied).toBe(1);
+  });
+});
+
+describe('UsageService with the database off (DATABASE_URL=off)', () => {
+  let h: Harness;
+  let client: UsageServiceClient;
+  beforeAll(async () => {
+    h = await startHarness({ env: { DATABASE_URL: 'off' } });
+    client = new UsageServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+  });
+  afterAll(async () => {
+    client?.close();
+    await h?.close();
+  });
+
+  it('answers FAILED_PRECONDITION (LEDGER_UNAVAILABLE), not retryable, as the service comment says', async () => {
+    for (const call of [
+      () => unaryError(client.getUsage.bind(client), { groupBy: [] }),
+      () => unaryError(client.listCalls.bind(client), { requestId: '', pageSize: 0, pageToken: '' }),
+    ]) {
+      const err = await call();
+      expect(err.code).toBe(grpc.status.FAILED_PRECONDITION);
+      expect(err.decoded.errorInfo?.reason).toBe('LEDGER_UNAVAILABLE');
+    }
+    const proto = readFileSync('proto/orchestrator/v1/usage.proto', 'utf8');
+    const comment = proto.slice(0, proto.indexOf('service UsageService')).split('\n// The ledger:')[1] ?? '';
+    expect(comment).not.toMatch(/UNAVAILABLE while[^.]*DATABASE_URL=off/);
+    expect(comment).toMatch(/FAILED_PRECONDITION[^.]*DATABASE_URL=off/);
   });
 });
 

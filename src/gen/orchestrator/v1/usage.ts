@@ -2670,7 +2670,9 @@ export const GetRoutingAnalyticsResponse: MessageFns<GetRoutingAnalyticsResponse
  * (UNAUTHENTICATED) nor an HTTP request whose body could not be read; with its upstream attempts
  * and routing decisions, kept in the database (DATABASE_URL) for LEDGER_RETENTION_DAYS. A key
  * sees only its own calls; a key with the `admin` scope sees every key's. With no API keys
- * configured, only callers on the loopback interface may read it. UNAVAILABLE while the database is unreachable or DATABASE_URL=off.
+ * configured, only callers on the loopback interface may read it. UNAVAILABLE (retryable) while
+ * the database is unreachable; FAILED_PRECONDITION with DATABASE_URL=off. Both with reason
+ * LEDGER_UNAVAILABLE.
  */
 export type UsageServiceService = typeof UsageServiceService;
 export const UsageServiceService = {
