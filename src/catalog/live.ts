@@ -6,7 +6,7 @@ import {
   runtimeModelInUse,
   runtimeModelNotFound,
 } from '../domain/catalog-errors.js';
-import { invalidArgument, type OrchestratorError } from '../domain/errors.js';
+import { invalidArgument, type FieldViolation, type OrchestratorError } from '../domain/errors.js';
 import type { CatalogFingerprint, CatalogStore, FieldChange } from '../store/catalog-store.js';
 import { CatalogSnapshot, type Catalog, type CatalogModel, type CatalogOptions, modelNameKey } from './catalog.js';
 import { composeCatalog, type ComposedCatalog, type RuntimeModel, type SyncedValues } from './layers.js';
@@ -97,11 +97,12 @@ export class LiveCatalog {
     });
   }
 
-  async createModel(input: RuntimeModelInput): Promise<CatalogModel> {
+  /** `violations`: what the request's encoding already showed wrong, refused with the rest. */
+  async createModel(input: RuntimeModelInput, violations: readonly FieldViolation[] = []): Promise<CatalogModel> {
     const store = this.requireStore();
     return this.serial(async () => {
       const others = await store.runtimeModels();
-      this.check(input, others);
+      this.check(input, others, violations);
       const now = new Date();
       const created = await store.putRuntimeModel({ ...input, createdAt: now, updatedAt: now }, 'create');
       if (!created)
@@ -111,7 +112,7 @@ export class LiveCatalog {
   }
 
   /** Replaces a runtime model's definition (every field; leave one out to let synced data or defaults fill it). */
-  async updateModel(input: RuntimeModelInput): Promise<CatalogModel> {
+  async updateModel(input: RuntimeModelInput, violations: readonly FieldViolation[] = []): Promise<CatalogModel> {
     const store = this.requireStore();
     return this.serial(async () => {
       const all = await store.runtimeModels();
@@ -122,6 +123,7 @@ export class LiveCatalog {
       this.check(
         model,
         all.filter((m) => m.id !== existing.id),
+        violations,
       );
       await store.putRuntimeModel({ ...model, createdAt: existing.createdAt, updatedAt: new Date() }, 'update');
       return this.reload(existing.id);
@@ -216,8 +218,8 @@ export class LiveCatalog {
     return this.requireStore().history(modelId, field, limit);
   }
 
-  private check(input: RuntimeModelInput, others: readonly RuntimeModel[]): void {
-    checkRuntimeModel(input, {
+  private check(input: RuntimeModelInput, others: readonly RuntimeModel[], violations: readonly FieldViolation[]): void {
+    checkRuntimeModel(input, violations, {
       providers: this.options.providers,
       fixed: [...this.options.builtin, ...this.options.config],
       embedding: EMBEDDING_MODELS,

@@ -97,7 +97,8 @@ export function runtimeModelViolations(model: RuntimeModelInput, rules: RuntimeM
   return out;
 }
 
-export function checkRuntimeModel(model: RuntimeModelInput, rules: RuntimeModelRules): void {
-  const violations = runtimeModelViolations(model, rules);
+/** Refuses the model with every problem it has, `known` (found before it was read) among them. */
+export function checkRuntimeModel(model: RuntimeModelInput, known: readonly FieldViolation[], rules: RuntimeModelRules): void {
+  const violations = [...runtimeModelViolations(model, rules), ...known];
   if (violations.length > 0) throw invalidArgument(violations);
 }

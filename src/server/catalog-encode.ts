@@ -1,5 +1,5 @@
 import type { CatalogModel } from '../catalog/catalog.js';
-import { invalidArgument } from '../domain/errors.js';
+import type { FieldViolation } from '../domain/errors.js';
 import { isEmbeddingModel } from '../catalog/embedding-models.js';
 import type { RuntimeModelInput } from '../catalog/runtime-models.js';
 import type { ModelTier as DomainTier } from '../catalog/models.js';
@@ -87,15 +87,18 @@ const DOMAIN_TIER: Readonly<Partial<Record<ModelTier, DomainTier>>> = {
   [ModelTier.MODEL_TIER_LARGE]: 'large',
 };
 
-/** An unknown tier (a newer client's, say) is refused like any unknown enum value, not read as medium. */
-export function decodeRuntimeModel(spec: RuntimeModelSpec): RuntimeModelInput {
+/**
+ * A RuntimeModelSpec as the catalog reads it, and what only its encoding shows wrong: an unknown
+ * tier (a newer client's, say) is refused like any unknown enum value, not read as medium, and
+ * listed with the spec's other problems.
+ */
+export function decodeRuntimeModel(spec: RuntimeModelSpec): { readonly input: RuntimeModelInput; readonly violations: FieldViolation[] } {
   const tier = DOMAIN_TIER[spec.tier];
-  if (!tier && spec.tier !== ModelTier.MODEL_TIER_UNSPECIFIED) {
-    throw invalidArgument([
-      { field: 'model.tier', description: 'must be MODEL_TIER_UNSPECIFIED, MODEL_TIER_SMALL, MODEL_TIER_MEDIUM or MODEL_TIER_LARGE' },
-    ]);
-  }
-  return {
+  const violations: FieldViolation[] =
+    !tier && spec.tier !== ModelTier.MODEL_TIER_UNSPECIFIED
+      ? [{ field: 'model.tier', description: 'must be MODEL_TIER_UNSPECIFIED, MODEL_TIER_SMALL, MODEL_TIER_MEDIUM or MODEL_TIER_LARGE' }]
+      : [];
+  const input: RuntimeModelInput = {
     id: spec.id.trim(),
     provider: spec.provider.trim(),
     upstreamId: spec.upstreamId === '' ? undefined : spec.upstreamId,
@@ -111,6 +114,7 @@ export function decodeRuntimeModel(spec: RuntimeModelSpec): RuntimeModelInput {
     family: spec.family.trim() === '' ? undefined : spec.family.trim(),
     tier,
   };
+  return { input, violations };
 }
 
 export function encodeReport(r: DomainReport): SyncReport {

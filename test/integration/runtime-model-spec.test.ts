@@ -45,6 +45,13 @@ describe('a RuntimeModelSpec as CreateModel and UpdateModel read it', () => {
     expect((await listed('odd-tier'))?.tier).toBe(ModelTier.MODEL_TIER_LARGE);
   });
 
+  it("an unknown tier is listed with the spec's other problems, as every problem of a runtime model is", async () => {
+    const unknown = 42 as ModelTier;
+    const err = await unaryError(create(), { model: spec({ id: 'odd-tier-2', provider: 'nowhere', quality: 2, tier: unknown }) });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.decoded.badRequest?.fieldViolations.map((v) => v.field).sort()).toEqual(['model.provider', 'model.quality', 'model.tier']);
+  });
+
   it('every known tier is still taken, unspecified as medium', async () => {
     const tiers = [ModelTier.MODEL_TIER_UNSPECIFIED, ModelTier.MODEL_TIER_SMALL, ModelTier.MODEL_TIER_MEDIUM, ModelTier.MODEL_TIER_LARGE];
     for (const tier of tiers) {

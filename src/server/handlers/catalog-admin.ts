@@ -30,12 +30,14 @@ export function catalogAdmin(deps: CallDeps, engine: Engine, live: LiveCatalog, 
   return {
     createModel: admin(async (req) => {
       if (!req.model) throw invalidArgument([{ field: 'model', description: 'required' }]);
-      const model = await live.createModel(decodeRuntimeModel(req.model));
+      const { input, violations } = decodeRuntimeModel(req.model);
+      const model = await live.createModel(input, violations);
       return { model: info(model.id) };
     }),
     updateModel: admin(async (req) => {
       if (!req.model) throw invalidArgument([{ field: 'model', description: 'required' }]);
-      const model = await live.updateModel(decodeRuntimeModel(req.model));
+      const { input, violations } = decodeRuntimeModel(req.model);
+      const model = await live.updateModel(input, violations);
       return { model: info(model.id) };
     }),
     deleteModel: admin(async (req) => {
