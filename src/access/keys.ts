@@ -24,7 +24,11 @@ export interface KeyEntry extends Principal {
 export class ApiKeyStore {
   private configured: readonly KeyEntry[] = [];
   private runtime: readonly KeyEntry[] = [];
-  /** A runtime key was ever created (revoked ones count): the service stays closed once its last key is revoked. */
+  /**
+   * The database held a key since start-up (revoked ones count): the service stays closed once its
+   * last key is revoked, and when the database comes back without them (a SQLite file deleted and
+   * created again, a database restored from before the first key).
+   */
   private runtimeIssued = false;
   /** The config file gave a key since start-up: a reload that leaves none (a file emptied, or caught half written) must not open the service. */
   private configIssued = false;
@@ -50,7 +54,7 @@ export class ApiKeyStore {
    */
   setRuntimeKeys(specs: readonly ApiKeySpec[], issued = false): void {
     this.runtime = specs.map((spec) => entryOf(spec, 'runtime'));
-    this.runtimeIssued = issued || specs.length > 0;
+    this.runtimeIssued ||= issued || specs.length > 0;
     this.rebuild();
   }
 

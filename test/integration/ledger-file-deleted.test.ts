@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiKeyServiceClient } from '../../src/gen/orchestrator/v1/keys.js';
 import { UsageServiceClient } from '../../src/gen/orchestrator/v1/usage.js';
 import { eventually } from '../helpers/eventually.js';
 import { callUnary } from '../helpers/grpc-client.js';
@@ -54,5 +55,44 @@ describe('the SQLite ledger directory deleted while the gateway serves', () => {
     } finally {
       db.close();
     }
+  });
+});
+
+describe('the SQLite ledger file deleted on a service closed by runtime API keys alone', () => {
+  let h: Harness;
+  let keys: ApiKeyServiceClient;
+  let dir: string;
+  beforeAll(async () => {
+    dir = join(mkdtempSync(join(tmpdir(), 'llmo-ledger-gone-keys-')), 'data');
+    h = await startHarness({ env: { DATABASE_URL: `sqlite:${join(dir, 'orchestrator.db')}`, KEYS_REFRESH_MS: '100' } });
+    keys = new ApiKeyServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+  });
+  afterAll(async () => {
+    keys?.close();
+    await h?.close();
+  });
+
+  it('stays closed: the new file holds no key, and that must not let every caller in', async () => {
+    const chat = h.clients.chat.chat.bind(h.clients.chat);
+    const anonymous = (): Promise<number> =>
+      callUnary(chat, { model: 'gpt-4o-mini', prompt: 'hi', messages: [] }).then(
+        () => grpc.status.OK,
+        (err: grpc.ServiceError) => err.code,
+      );
+    const { key } = (await callUnary(keys.createApiKey.bind(keys), { name: 'ops', scopes: { scopes: ['admin'] } })).response;
+    expect(await anonymous()).toBe(grpc.status.UNAUTHENTICATED);
+
+    rmSync(dir, { recursive: true, force: true });
+    // The file is opened again (within a second) and the keys read from it (every 100 ms): none.
+    await eventually(
+      () =>
+        callUnary(keys.listApiKeys.bind(keys), { includeRevoked: true }, { metadata: { authorization: `Bearer ${key}` } }).then(
+          () => 'listed',
+          (err: grpc.ServiceError) => String(err.code),
+        ),
+      (outcome) => outcome === String(grpc.status.UNAUTHENTICATED),
+      10_000,
+    );
+    expect(await anonymous()).toBe(grpc.status.UNAUTHENTICATED);
   });
 });
