@@ -128,7 +128,7 @@ function switchToWal(sqlite: BetterSqlite3.Database): void {
       sqlite.pragma('journal_mode = WAL');
       return;
     } catch (err) {
-      if ((err as { code?: unknown }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+      if (!isBusy(err) || Date.now() > deadline) throw err;
       Atomics.wait(sleeper, 0, 0, pause);
     }
   }
