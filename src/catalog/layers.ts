@@ -139,7 +139,10 @@ export function composeCatalog(layers: CatalogLayers): ComposedCatalog {
     }
   }
   dropDanglingRuntimeFallbacks(drafts);
-  for (const draft of drafts.values()) capDefaultOutput(draft);
+  for (const draft of drafts.values()) {
+    capDefaultOutput(draft);
+    raiseDefaultWindow(draft);
+  }
   const origins = new Map<string, ModelOrigins>();
   const models: ModelDefinition[] = [];
   for (const [id, draft] of drafts) {
@@ -176,6 +179,16 @@ function runtimeBase(model: RuntimeModel): Draft {
 function capDefaultOutput(draft: ModelDraft): void {
   if (draft.fields.maxOutputTokens !== undefined || draft.base.source === 'builtin' || draft.base.source === 'config') return;
   draft.def.maxOutputTokens = Math.min(draft.def.maxOutputTokens, draft.def.contextWindow);
+}
+
+/**
+ * The default window is no smaller than the maximum output a layer set: ListModels would show a
+ * window the answer alone overflows, and routing would pass the model over for max_tokens it takes.
+ * A window a layer set is kept as is.
+ */
+function raiseDefaultWindow(draft: ModelDraft): void {
+  if (draft.fields.contextWindow !== undefined || draft.base.source === 'builtin' || draft.base.source === 'config') return;
+  draft.def.contextWindow = Math.max(draft.def.contextWindow, draft.def.maxOutputTokens);
 }
 
 /**

@@ -86,4 +86,12 @@ describe('a RuntimeModelSpec as CreateModel and UpdateModel read it', () => {
     const model = (await callUnary(create(), { model: spec({ id: 'wide-window', contextWindow: 16_000 }) })).response.model;
     expect(model?.maxOutputTokens).toBe(4_096);
   });
+
+  it('a max_output_tokens past 8,192 with no context_window widens the default window to it: ListModels never shows a window smaller than the maximum output', async () => {
+    const model = (await callUnary(create(), { model: spec({ id: 'long-answers', maxOutputTokens: 10_000 }) })).response.model;
+    expect(model?.maxOutputTokens).toBe(10_000);
+    expect(model?.contextWindow).toBe(10_000);
+    const shown = await listed('long-answers');
+    expect([shown?.contextWindow, shown?.maxOutputTokens]).toEqual([10_000, 10_000]);
+  });
 });

@@ -148,6 +148,28 @@ describe('models only OpenRouter lists', () => {
   });
 });
 
+describe('a maximum output past the default window', () => {
+  it('widens the default window to it when no layer sets one; a window a layer sets is kept', () => {
+    const c = compose({
+      runtime: [
+        runtime({ id: 'long-answers', provider: 'openai', maxOutputTokens: 10_000 }),
+        runtime({ id: 'or-long', provider: 'openrouter', maxOutputTokens: 10_000 }),
+        runtime({ id: 'or-set', provider: 'openrouter', contextWindow: 12_000, maxOutputTokens: 10_000 }),
+      ],
+      synced: [
+        synced({ source: 'openrouter', externalId: 'or-long', contextWindow: 32_000 }),
+        synced({ source: 'openrouter', externalId: 'vendor/long', maxOutputTokens: 20_000 }),
+      ],
+      openRouterProvider: 'openrouter',
+    });
+    expect(c.model('long-answers').contextWindow).toBe(10_000);
+    expect(c.model('long-answers').maxOutputTokens).toBe(10_000);
+    expect(c.model('or-long').contextWindow).toBe(32_000);
+    expect(c.model('or-set').contextWindow).toBe(12_000);
+    expect(c.model('vendor/long').contextWindow).toBe(20_000);
+  });
+});
+
 describe('Catalog.replace', () => {
   it('swaps the whole catalog while a call keeps the model and the price it resolved', () => {
     const providers = new Map([['openai', 'openai']]);
