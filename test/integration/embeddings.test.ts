@@ -328,6 +328,10 @@ describe('Embed with token ids', () => {
     expect(many.fields).toEqual(['token_inputs']);
     expect(many.details).toContain('at most 256 inputs');
     expect((await refused({ inputs: ['text'], tokenInputs: [{ ids: [1] }] })).fields).toEqual(['token_inputs']);
+    // Listed with the request's other problems, as every refusal of a field is.
+    const both = await refused({ model: 'text-embedding-ada-002', inputs: ['text', ' '], tokenInputs: [{ ids: [1] }], dimensions: 256 });
+    expect(both.fields).toEqual(['token_inputs', 'inputs[1]', 'dimensions']);
+    expect(both.details).toContain('set inputs or token_inputs, not both');
     // Past 2^53 an id cannot be read as a number: refused as bad input, as POST /v1/embeddings refuses it.
     expect((await refused({ tokenInputs: [{ ids: [2 ** 60] }] })).details).toContain('53 bits');
   });

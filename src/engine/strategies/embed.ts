@@ -34,6 +34,8 @@ export interface EmbedCall {
   readonly inputs: EmbeddingInputs;
   /** 0 or undefined: the model's native length. */
   readonly dimensions?: number | undefined;
+  /** Problems the request's decoding found (both kinds of input set): listed first, with the rest. */
+  readonly known?: readonly FieldViolation[] | undefined;
 }
 
 export interface EmbedAnswer {
@@ -77,7 +79,7 @@ export function resolveEmbedModel(
   deps: Pick<EmbedDeps, 'embeddings' | 'chatCatalog'> & { readonly embeds?: (model: CatalogModel) => string | undefined },
   req: Omit<EmbedCall, 'ctx'>,
 ): EmbeddingCatalogModel {
-  const violations: FieldViolation[] = [];
+  const violations: FieldViolation[] = [...(req.known ?? [])];
   const field = req.inputs.length > 0 && isTokens(req.inputs) ? 'token_inputs' : 'inputs';
   if (req.inputs.length === 0) violations.push({ field, description: 'at least one input is required' });
   const overCount = req.inputs.length > MAX_EMBED_INPUTS;

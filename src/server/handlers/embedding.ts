@@ -2,19 +2,17 @@ import type { Engine } from '../../engine/index.js';
 import type { EmbeddingServiceServer } from '../../gen/orchestrator/v1/embedding.js';
 import { unary, type CallDeps } from '../call.js';
 import { encodeAttempt, encodeUsage } from '../encode.js';
-import { invalidArgument } from '../../domain/errors.js';
 import { round3 } from '../../domain/latency.js';
 
 /** EmbeddingService: the engine checks the request (field paths of EmbedRequest) and embeds. */
 export function embeddingService(deps: CallDeps, engine: Engine): EmbeddingServiceServer {
   return {
     embed: unary(deps, async (req, ctx) => {
-      const tokens = req.tokenInputs.length > 0;
-      if (tokens && req.inputs.length > 0) {
-        throw invalidArgument([{ field: 'token_inputs', description: 'set inputs or token_inputs, not both' }]);
-      }
-      const inputs = tokens ? req.tokenInputs.map((t) => t.ids) : req.inputs;
-      const answer = await engine.embed({ ctx, model: req.model, inputs, dimensions: req.dimensions });
+      // With both set, the texts are checked and the clash is listed with their problems.
+      const both = req.tokenInputs.length > 0 && req.inputs.length > 0;
+      const known = both ? [{ field: 'token_inputs', description: 'set inputs or token_inputs, not both' }] : [];
+      const inputs = req.inputs.length > 0 ? req.inputs : req.tokenInputs.map((t) => t.ids);
+      const answer = await engine.embed({ ctx, model: req.model, inputs, dimensions: req.dimensions, known });
       return {
         embeddings: answer.vectors.map((values, index) => ({ index, values: [...values] })),
         model: answer.model,
