@@ -200,6 +200,10 @@ describe('POST /v1/embeddings with token ids', () => {
     expect(await refused([1, '2'])).toMatchObject({ param: 'input' });
     expect(await refused(['text', [1, 2]])).toMatchObject({ param: 'input' });
     expect((await refused(Array.from({ length: 257 }, () => [1]))).message).toContain('at most 256 inputs');
-    expect((await refused(Array.from({ length: 8192 }, () => 1))).message).toContain('at most 8191 tokens');
+    // One flat list of ids is the one input: the caller's JSON names it `input`, as it names its ids input[j].
+    const flat = await refused(Array.from({ length: 8192 }, () => 1));
+    expect(flat).toMatchObject({ param: 'input' });
+    expect(flat.message).toContain('input: at most 8191 tokens');
+    expect(await refused([])).toMatchObject({ param: 'input' });
   });
 });

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
+import { invalidArgument, isOrchestratorError, Reason, type FieldViolation } from '../../domain/errors.js';
 import { round3 } from '../../domain/latency.js';
 import { BAD_TOKEN_ID, firstBadTokenId, type Engine } from '../../engine/index.js';
 import type { EmbeddingInputs } from '../../providers/types.js';
@@ -9,7 +9,16 @@ import { encodeAttempt } from '../errors.js';
 const KNOWN_FIELDS = new Set(['model', 'input', 'dimensions', 'encoding_format', 'user']);
 
 /** OpenAI's request shape -> Embed's fields; anything we cannot honour is a 400, never dropped. */
-function parseEmbeddingsBody(body: unknown): { model: string; inputs: EmbeddingInputs; dimensions: number | undefined; base64: boolean } {
+interface EmbeddingsBody {
+  readonly model: string;
+  readonly inputs: EmbeddingInputs;
+  /** `input` was one flat list of token ids: the one input is `input` itself. */
+  readonly flat: boolean;
+  readonly dimensions: number | undefined;
+  readonly base64: boolean;
+}
+
+function parseEmbeddingsBody(body: unknown): EmbeddingsBody {
   const violations: FieldViolation[] = [];
   const b = (body ?? {}) as Record<string, unknown>;
   if (typeof body !== 'object' || body === null || Array.isArray(body))
@@ -19,7 +28,7 @@ function parseEmbeddingsBody(body: unknown): { model: string; inputs: EmbeddingI
     if (!KNOWN_FIELDS.has(key) && b[key] !== null) violations.push({ field: key, description: 'is not supported by this gateway' });
   const model = b.model ?? '';
   if (typeof model !== 'string') violations.push({ field: 'model', description: 'must be a string' });
-  const inputs = parseInput(b.input, violations);
+  const { inputs, flat } = parseInput(b.input, violations);
   const dimensions = b.dimensions ?? undefined;
   if (dimensions !== undefined && !(typeof dimensions === 'number' && Number.isInteger(dimensions) && dimensions >= 1)) {
     violations.push({ field: 'dimensions', description: 'must be a whole number, at least 1' });
@@ -28,30 +37,38 @@ function parseEmbeddingsBody(body: unknown): { model: string; inputs: EmbeddingI
   if (format !== 'float' && format !== 'base64') violations.push({ field: 'encoding_format', description: 'must be float or base64' });
   if (b.user != null && typeof b.user !== 'string') violations.push({ field: 'user', description: 'must be a string' });
   if (violations.length > 0) throw invalidArgument(violations);
-  return { model: model as string, inputs, dimensions: dimensions as number | undefined, base64: format === 'base64' };
+  return { model: model as string, inputs, flat, dimensions: dimensions as number | undefined, base64: format === 'base64' };
 }
 
 const INPUT_SHAPE = 'must be a string, an array of strings, an array of token ids or an array of arrays of token ids';
 
 /** OpenAI's four shapes of `input`; one array of numbers is one input of token ids. */
-function parseInput(input: unknown, violations: FieldViolation[]): EmbeddingInputs {
-  if (typeof input === 'string') return [input];
+function parseInput(input: unknown, violations: FieldViolation[]): { inputs: EmbeddingInputs; flat: boolean } {
+  if (typeof input === 'string') return { inputs: [input], flat: false };
   if (!Array.isArray(input)) {
     violations.push({ field: 'input', description: INPUT_SHAPE });
-    return [];
+    return { inputs: [], flat: false };
   }
-  if (input.every((s) => typeof s === 'string')) return input as string[];
+  if (input.every((s) => typeof s === 'string')) return { inputs: input as string[], flat: false };
   const lists: unknown[] = input.every((s) => typeof s === 'number') ? [input] : input;
   if (!lists.every((ids) => Array.isArray(ids) && ids.every((id) => typeof id === 'number'))) {
     violations.push({ field: 'input', description: INPUT_SHAPE });
-    return [];
+    return { inputs: [], flat: false };
   }
   const tokens = lists as number[][];
   // The engine checks the ids too, but names them by EmbedRequest's nesting; one flat list is the
   // single input, and a bad id in it is named where the caller's JSON holds it.
   const bad = lists === input ? undefined : firstBadTokenId(tokens);
   if (bad) violations.push({ field: `input[${bad[1]}]`, description: BAD_TOKEN_ID });
-  return tokens;
+  return { inputs: tokens, flat: lists !== input };
+}
+
+/** The engine names the one input of a flat list token_inputs[0]: here it is `input`, its ids input[j]. */
+function asFlatInput(err: unknown): unknown {
+  if (!isOrchestratorError(err) || err.reason !== Reason.INVALID_REQUEST) return err;
+  const fields = err.fieldViolations.map((v) => v.field.replace(/^token_inputs\[0\](?:\.ids(\[\d+\]))?$/, 'input$1'));
+  if (fields.every((f, i) => f === err.fieldViolations[i]?.field)) return err;
+  return invalidArgument(err.fieldViolations.map((v, i) => ({ field: fields[i] as string, description: v.description })));
 }
 
 /** Little-endian float32, as OpenAI encodes `encoding_format: base64`. */
@@ -67,7 +84,9 @@ export function embeddingRoutes(app: FastifyInstance, deps: HttpCallDeps, engine
     callRoute(route),
     routeHandler(deps, route, async (request, _reply, ctx) => {
       const req = parseEmbeddingsBody(request.body);
-      const answer = await engine.embed({ ctx, model: req.model, inputs: req.inputs, dimensions: req.dimensions });
+      const answer = await engine.embed({ ctx, model: req.model, inputs: req.inputs, dimensions: req.dimensions }).catch((err: unknown) => {
+        throw req.flat ? asFlatInput(err) : err;
+      });
       return {
         json: {
           object: 'list',
