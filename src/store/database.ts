@@ -17,7 +17,7 @@ import {
 import type * as Pg from 'pg';
 import { MIGRATIONS } from './migrations.js';
 import type { LedgerSchema } from './schema.js';
-import { identityOf, type FileIdentity } from './sqlite-file.js';
+import { FILE_REPLACED, identityOf, type FileIdentity } from './sqlite-file.js';
 import { sqliteReadDialect } from './sqlite-reader.js';
 import { SqliteWriter } from './sqlite-writer.js';
 import { SQLITE_MEMORY, type DatabaseTarget } from './url.js';
@@ -85,7 +85,7 @@ export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): Ledge
     if (target.file === SQLITE_MEMORY) return { db, reads: db, dialect: 'sqlite', sqlite, close: () => db.destroy() };
     const fileIdentity = identityOf(target.file);
     const sqliteWriter = new SqliteWriter(target.file, fileIdentity);
-    const reads = new Kysely<LedgerSchema>({ dialect: sqliteReadDialect(target.file) });
+    const reads = new Kysely<LedgerSchema>({ dialect: sqliteReadDialect(target.file, fileIdentity) });
     const close = async (): Promise<void> => {
       await reads.destroy();
       await sqliteWriter.close();
@@ -265,15 +265,23 @@ const NETWORK_CODES = new Set([
 
 /**
  * Whether a query failed because the database is away (not answering, shutting down or starting
- * up, its connection lost, a SQLite file another process kept locked past the busy timeout)
- * rather than for the query: a reader may retry it shortly.
+ * up, its connection lost, a SQLite file another process kept locked past the busy timeout or
+ * deleted under the gateway, which opens the path again) rather than for the query: a reader may
+ * retry it shortly.
  */
 export function isDatabaseAway(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   // PostgreSQL's connection exceptions (class 08), shutdown and start-up (57P01-57P03), too many
   // connections; SQLite's SQLITE_BUSY and its extended codes (SQLITE_BUSY_SNAPSHOT, ...).
   if (typeof code === 'string')
-    return NETWORK_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code) || /^57P0[1-3]$/.test(code) || code === '53300' || isBusy(err);
+    return (
+      NETWORK_CODES.has(code) ||
+      /^08[0-9A-Z]{3}$/.test(code) ||
+      /^57P0[1-3]$/.test(code) ||
+      code === '53300' ||
+      isBusy(err) ||
+      code === FILE_REPLACED
+    );
   // pg's own errors for a connection it lost or could not open carry no code.
   return err instanceof Error && /^Connection terminated|timeout exceeded when trying to connect|not queryable/.test(err.message);
 }

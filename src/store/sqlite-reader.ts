@@ -7,6 +7,7 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from 'kysely';
+import type { FileIdentity } from './sqlite-file.js';
 import type { ReadMessage } from './sqlite-reader-worker.js';
 import { LedgerThread } from './worker-thread.js';
 
@@ -18,10 +19,10 @@ import { LedgerThread } from './worker-thread.js';
  * WAL mode, so it reads while the writer thread writes). Queries are the same Kysely queries as
  * on PostgreSQL; they aggregate in the database, so the rows that come back are few.
  */
-export function sqliteReadDialect(file: string): Dialect {
+export function sqliteReadDialect(file: string, identity: FileIdentity): Dialect {
   return {
     createAdapter: () => new SqliteAdapter(),
-    createDriver: () => new ReadDriver(file),
+    createDriver: () => new ReadDriver(file, identity),
     createQueryCompiler: () => new SqliteQueryCompiler(),
     createIntrospector: (db) => new SqliteIntrospector(db),
   };
@@ -31,8 +32,8 @@ class ReadDriver implements Driver {
   readonly #thread: LedgerThread<Omit<ReadMessage, 'id'>, unknown[]>;
   readonly #connection: DatabaseConnection;
 
-  constructor(file: string) {
-    const thread = new LedgerThread<Omit<ReadMessage, 'id'>, unknown[]>('sqlite-reader-worker', { file }, 'reader');
+  constructor(file: string, identity: FileIdentity) {
+    const thread = new LedgerThread<Omit<ReadMessage, 'id'>, unknown[]>('sqlite-reader-worker', { file, identity }, 'reader');
     this.#thread = thread;
     // One connection for every query: the thread runs them one after another, none holds it between queries.
     this.#connection = {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKeyServiceClient } from '../../src/gen/orchestrator/v1/keys.js';
 import { UsageServiceClient } from '../../src/gen/orchestrator/v1/usage.js';
 import { eventually } from '../helpers/eventually.js';
-import { callUnary } from '../helpers/grpc-client.js';
+import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
@@ -55,6 +55,45 @@ describe('the SQLite ledger directory deleted while the gateway serves', () => {
     } finally {
       db.close();
     }
+  });
+});
+
+describe('UsageService on a SQLite ledger file deleted before its reader thread started', () => {
+  let h: Harness;
+  let usage: UsageServiceClient;
+  let file: string;
+  beforeAll(async () => {
+    file = join(mkdtempSync(join(tmpdir(), 'llmo-reader-gone-')), 'orchestrator.db');
+    h = await startHarness({ env: { DATABASE_URL: `sqlite:${file}`, LEDGER_FLUSH_MS: '20' } });
+    usage = new UsageServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+  });
+  afterAll(async () => {
+    usage?.close();
+    await h?.close();
+  });
+
+  it('GetUsage and ListCalls answer UNAVAILABLE (LEDGER_UNAVAILABLE) until the path is opened again, then read the new file', async () => {
+    // The second before the gateway looks at the path again, held open: only the next write finds the file gone.
+    (h.app.ledger.store as unknown as { unwatch?: () => void }).unwatch?.();
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
+    for (const err of [
+      await unaryError(usage.getUsage.bind(usage), { groupBy: [] }),
+      await unaryError(usage.listCalls.bind(usage), { pageSize: 10, requestId: '', pageToken: '' }),
+    ]) {
+      expect(err.code).toBe(grpc.status.UNAVAILABLE);
+      expect(err.decoded.errorInfo?.reason).toBe('LEDGER_UNAVAILABLE');
+    }
+    await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o-mini', prompt: 'after', messages: [] });
+    const requests = await eventually(
+      () =>
+        callUnary(usage.getUsage.bind(usage), { groupBy: [] }).then(
+          ({ response }) => Number(response.rows[0]?.requests ?? 0),
+          () => -1,
+        ),
+      (n) => n === 1,
+      10_000,
+    );
+    expect(requests).toBe(1);
   });
 });
 
