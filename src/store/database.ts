@@ -18,8 +18,9 @@ import type * as Pg from 'pg';
 import { MIGRATIONS } from './migrations.js';
 import type { LedgerSchema } from './schema.js';
 import { FILE_REPLACED, identityOf, type FileIdentity } from './sqlite-file.js';
-import { sqliteReadDialect } from './sqlite-reader.js';
+import { sqliteReader } from './sqlite-reader.js';
 import { SqliteWriter } from './sqlite-writer.js';
+import { THREAD_CLOSED } from './worker-thread.js';
 import { SQLITE_MEMORY, type DatabaseTarget } from './url.js';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -85,9 +86,12 @@ export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): Ledge
     if (target.file === SQLITE_MEMORY) return { db, reads: db, dialect: 'sqlite', sqlite, close: () => db.destroy() };
     const fileIdentity = identityOf(target.file);
     const sqliteWriter = new SqliteWriter(target.file, fileIdentity);
-    const reads = new Kysely<LedgerSchema>({ dialect: sqliteReadDialect(target.file, fileIdentity) });
+    const reader = sqliteReader(target.file, fileIdentity);
+    const reads = new Kysely<LedgerSchema>({ dialect: reader.dialect });
     const close = async (): Promise<void> => {
-      await reads.destroy();
+      // Not reads.destroy(): a read after it (a ListCalls between its queries when the file is
+      // opened again) would meet kysely's own error, which says nothing of the database away.
+      await reader.close();
       await sqliteWriter.close();
       await db.destroy();
     };
@@ -266,8 +270,8 @@ const NETWORK_CODES = new Set([
 /**
  * Whether a query failed because the database is away (not answering, shutting down or starting
  * up, its connection lost, a SQLite file another process kept locked past the busy timeout or
- * deleted under the gateway, which opens the path again) rather than for the query: a reader may
- * retry it shortly.
+ * deleted under the gateway, which opens the path again and closes the old file's threads) rather
+ * than for the query: a reader may retry it shortly.
  */
 export function isDatabaseAway(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
@@ -280,7 +284,8 @@ export function isDatabaseAway(err: unknown): boolean {
       /^57P0[1-3]$/.test(code) ||
       code === '53300' ||
       isBusy(err) ||
-      code === FILE_REPLACED
+      code === FILE_REPLACED ||
+      code === THREAD_CLOSED
     );
   // pg's own errors for a connection it lost or could not open carry no code.
   return err instanceof Error && /^Connection terminated|timeout exceeded when trying to connect|not queryable/.test(err.message);

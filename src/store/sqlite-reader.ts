@@ -19,21 +19,23 @@ import { LedgerThread } from './worker-thread.js';
  * WAL mode, so it reads while the writer thread writes). Queries are the same Kysely queries as
  * on PostgreSQL; they aggregate in the database, so the rows that come back are few.
  */
-export function sqliteReadDialect(file: string, identity: FileIdentity): Dialect {
-  return {
+export function sqliteReader(file: string, identity: FileIdentity): { readonly dialect: Dialect; close(): Promise<void> } {
+  const thread = new LedgerThread<Omit<ReadMessage, 'id'>, unknown[]>('sqlite-reader-worker', { file, identity }, 'reader');
+  const dialect: Dialect = {
     createAdapter: () => new SqliteAdapter(),
-    createDriver: () => new ReadDriver(file, identity),
+    createDriver: () => new ReadDriver(thread),
     createQueryCompiler: () => new SqliteQueryCompiler(),
     createIntrospector: (db) => new SqliteIntrospector(db),
   };
+  // Closed, the thread fails the reads in flight and those after as the database away (THREAD_CLOSED).
+  return { dialect, close: () => thread.close() };
 }
 
 class ReadDriver implements Driver {
   readonly #thread: LedgerThread<Omit<ReadMessage, 'id'>, unknown[]>;
   readonly #connection: DatabaseConnection;
 
-  constructor(file: string, identity: FileIdentity) {
-    const thread = new LedgerThread<Omit<ReadMessage, 'id'>, unknown[]>('sqlite-reader-worker', { file, identity }, 'reader');
+  constructor(thread: LedgerThread<Omit<ReadMessage, 'id'>, unknown[]>) {
     this.#thread = thread;
     // One connection for every query: the thread runs them one after another, none holds it between queries.
     this.#connection = {

@@ -10,13 +10,20 @@ export interface ThreadAnswer<R> {
 }
 
 /**
+ * The code of a request to a thread closed with its database (shutdown, or a SQLite file opened
+ * again): the database is away for it, and the one now open is asked instead.
+ */
+export const THREAD_CLOSED = 'LEDGER_THREAD_CLOSED';
+
+/**
  * A thread of the ledger's own (the SQLite writer, the SQLite reader), asked one request at a
  * time by id. It starts on the first request (after the migrations have run), keeps the process
  * alive only while a request is in flight, and one that dies fails the requests it held; the next
- * request starts another.
+ * request starts another, until the thread is closed for good.
  */
 export class LedgerThread<Q, R> {
   #worker: Worker | undefined;
+  #closed = false;
   #next = 0;
   readonly #pending = new Map<number, { resolve: (result: R) => void; reject: (err: Error) => void }>();
 
@@ -28,6 +35,8 @@ export class LedgerThread<Q, R> {
   ) {}
 
   request(message: Q): Promise<R> {
+    // Started again, a thread would hold the closed database's file open for the life of the process.
+    if (this.#closed) return Promise.reject(this.#closedError());
     const worker = this.#worker ?? this.#start();
     const id = ++this.#next;
     return new Promise<R>((resolve, reject) => {
@@ -39,10 +48,16 @@ export class LedgerThread<Q, R> {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     const worker = this.#worker;
     this.#worker = undefined;
+    // Before the thread ends: its exit would fail them as a thread that died.
+    this.#fail(this.#closedError());
     if (worker) await worker.terminate();
-    this.#fail(new Error(`the ledger ${this.name} was closed`));
+  }
+
+  #closedError(): Error {
+    return Object.assign(new Error(`the ledger ${this.name} was closed`), { code: THREAD_CLOSED });
   }
 
   #start(): Worker {

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isDatabaseAway } from '../../../src/store/database.js';
@@ -56,5 +57,37 @@ describe('the SQLite ledger reader thread when its file is gone', () => {
     const outcome = await readOutcome(store);
     expect(outcome).toBeInstanceOf(Error);
     expect(isDatabaseAway(outcome)).toBe(true);
+  });
+
+  it('a read in flight when the store opens the path again, or one after on the old connections, fails as a database away; the next read is on the new file', async () => {
+    const { store, file } = await storeOnFile();
+    const old = store.db!;
+    expect(await readOutcome(store)).toBe('read');
+    // Seconds of work on the reader thread: still running when the store finds the file gone.
+    const long = sql<{
+      n: number;
+    }>`with recursive c(n) as (select 1 union all select n + 1 from c where n < 20000000) select count(*) as n from c`
+      .execute(old.reads)
+      .then(
+        () => 'read',
+        (err: unknown) => err,
+      );
+    await new Promise((r) => setTimeout(r, 100));
+    deleteFile(file);
+    await expect.poll(() => store.db !== undefined && store.db !== old, { timeout: 10_000 }).toBe(true);
+    const outcome = await long;
+    expect(outcome).toBeInstanceOf(Error);
+    expect(isDatabaseAway(outcome)).toBe(true);
+    // A ListCalls between its queries when the old file's connections closed: its next query is on them.
+    const late = await old.reads
+      .selectFrom('ledger_calls')
+      .select('request_id')
+      .execute()
+      .then(
+        () => 'read',
+        (err: unknown) => err,
+      );
+    expect(isDatabaseAway(late)).toBe(true);
+    expect(await readOutcome(store)).toBe('read');
   });
 });

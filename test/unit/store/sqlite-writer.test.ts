@@ -6,6 +6,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FILE_REPLACED, identityOf } from '../../../src/store/sqlite-file.js';
 import { SqliteWriter } from '../../../src/store/sqlite-writer.js';
+import { THREAD_CLOSED } from '../../../src/store/worker-thread.js';
 
 const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
 
@@ -45,14 +46,14 @@ describe('the SQLite ledger writer thread', () => {
     expect(db.prepare('select id from t').all()).toEqual([{ id: 'c' }]);
   });
 
-  it('close() ends the thread; a write after it starts a new one', async () => {
+  it('close() ends the thread for good; a write after it fails as the database away and writes nothing', async () => {
     const { file, db } = ledgerFile();
     const writer = new SqliteWriter(file, identityOf(file));
     writers.push(writer);
     await writer.write([rows(['x', 1])]);
     await writer.close();
-    await writer.write([rows(['y', 2])]);
-    expect(db.prepare('select id from t order by id').all()).toEqual([{ id: 'x' }, { id: 'y' }]);
+    await expect(writer.write([rows(['y', 2])])).rejects.toMatchObject({ code: THREAD_CLOSED });
+    expect(db.prepare('select id from t order by id').all()).toEqual([{ id: 'x' }]);
   });
 
   it('a file deleted before the thread starts: the thread creates none and answers FILE_REPLACED', async () => {
