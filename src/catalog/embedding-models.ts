@@ -1,4 +1,4 @@
-import { Catalog, type CatalogModel, type CatalogOptions } from './catalog.js';
+import { Catalog, modelNameKey, type CatalogModel, type CatalogOptions } from './catalog.js';
 import type { ModelDefinition } from './models.js';
 
 /**
@@ -56,6 +56,12 @@ export const EMBEDDING_MODELS: readonly EmbeddingModelDefinition[] = [
 ];
 
 export const DEFAULT_EMBEDDING_MODEL = 'text-embedding-3-small';
+
+/** The built-in embedding model a name (its id or an alias, in any case) belongs to. */
+export function embeddingModelNamed(name: string): EmbeddingModelDefinition | undefined {
+  const key = modelNameKey(name);
+  return EMBEDDING_MODELS.find((m) => [m.id, ...m.aliases].some((n) => modelNameKey(n) === key));
+}
 
 /** The embedding models bound to the providers of this process, looked up like chat models. */
 export class EmbeddingCatalog {

@@ -1,4 +1,4 @@
-import { EMBEDDING_MODELS } from './embedding-models.js';
+import { embeddingModelNamed } from './embedding-models.js';
 import type { ModelCapabilities, ModelDefinition, ModelTier } from './models.js';
 import type { FieldOrigin, ModelField, ModelOrigins } from './provenance.js';
 import type { CatalogSourceName } from './sync/types.js';
@@ -293,12 +293,10 @@ function addOpenRouterOnly(layers: CatalogLayers, drafts: Map<string, ModelDraft
 
 /** ListModels lists the embedding models under their names too: a config-file model may not take one (runtime models are refused the same). */
 function refuseEmbeddingNames(config: readonly ModelDefinition[]): void {
-  const embedding = new Map<string, string>();
-  for (const def of EMBEDDING_MODELS) for (const name of [def.id, ...def.aliases]) embedding.set(name.toLowerCase(), def.id);
   for (const def of config) {
     for (const name of [def.id, ...def.aliases]) {
-      const owner = embedding.get(name.toLowerCase());
-      if (owner) throw new Error(`catalog: ${def.id}: "${name}" is the name of the embedding model "${owner}"`);
+      const owner = embeddingModelNamed(name);
+      if (owner) throw new Error(`catalog: ${def.id}: "${name}" is the name of the embedding model "${owner.id}"`);
     }
   }
 }

@@ -10,7 +10,7 @@ import { invalidArgument, type FieldViolation, type OrchestratorError } from '..
 import type { CatalogFingerprint, CatalogStore, FieldChange } from '../store/catalog-store.js';
 import { CatalogSnapshot, type Catalog, type CatalogModel, type CatalogOptions, modelNameKey } from './catalog.js';
 import { composeCatalog, type ComposedCatalog, type RuntimeModel, type SyncedValues } from './layers.js';
-import { EMBEDDING_MODELS } from './embedding-models.js';
+import { EMBEDDING_MODELS, embeddingModelNamed } from './embedding-models.js';
 import type { ModelDefinition } from './models.js';
 import { checkRuntimeModel, type RuntimeModelInput } from './runtime-models.js';
 import type { CatalogSourceName, SyncReport } from './sync/types.js';
@@ -289,7 +289,7 @@ export class LiveCatalog {
     // Named as every lookup names a model: any case.
     const fixed = [...this.options.builtin, ...this.options.config].find((m) => sameName(m.id, id));
     // ListModels lists the embedding models too: "no runtime model" would contradict it.
-    const embedding = fixed ? undefined : EMBEDDING_MODELS.find((m) => [m.id, ...m.aliases].some((n) => sameName(n, id)));
+    const embedding = fixed ? undefined : embeddingModelNamed(id);
     const owner = fixed ? `"${fixed.id}" is a built-in or config-file model` : embedding && `"${embedding.id}" is an embedding model`;
     if (owner) return invalidArgument([{ field, description: `${owner}; only runtime models can be changed at runtime` }]);
     return runtimeModelNotFound(id);
