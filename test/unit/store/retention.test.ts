@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { CatalogStore } from '../../../src/store/catalog-store.js';
 import { LedgerStore } from '../../../src/store/ledger-store.js';
@@ -10,20 +10,20 @@ import { callRecord } from '../../helpers/call-record.js';
 import { checkSyncRunRetention } from '../../helpers/sync-runs.js';
 
 const DAY = 86_400_000;
+/** A SQLite ledger in `dir`, started, its queue and batches `maxQueue` and `batchSize` records. */
+async function startedStore(dir: string, log: Logger, maxQueue: number, batchSize: number): Promise<LedgerStore> {
+  const store = new LedgerStore({ target: { kind: 'sqlite', file: join(dir, 'ledger.db') }, log, maxQueue, flushMs: 10, batchSize });
+  await store.start();
+  return store;
+}
+
 const monthStartOf = (at: number): number => Date.UTC(new Date(at).getUTCFullYear(), new Date(at).getUTCMonth(), 1);
 
 describe('the retention job on a SQLite file', () => {
   it('deletes old calls batch by batch, letting the gateway serve between batches', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmo-retention-'));
     const log = pino({ level: 'silent' });
-    const store = new LedgerStore({
-      target: { kind: 'sqlite', file: join(dir, 'ledger.db') },
-      log,
-      maxQueue: 10_000,
-      flushMs: 10,
-      batchSize: 1_000,
-    });
-    await store.start();
+    const store = await startedStore(dir, log, 10_000, 1_000);
     try {
       const now = Date.now();
       for (let i = 0; i < 5_000; i += 1) store.recordCall(callRecord(`old-${i}`, now - 40 * DAY + i));
@@ -48,14 +48,7 @@ describe('the retention job on a SQLite file', () => {
   it('a run under way when the ledger closes stops at its next batch, instead of failing on the closed database', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmo-retention-'));
     const log = pino({ level: 'silent' });
-    const store = new LedgerStore({
-      target: { kind: 'sqlite', file: join(dir, 'ledger.db') },
-      log,
-      maxQueue: 10_000,
-      flushMs: 10,
-      batchSize: 1_000,
-    });
-    await store.start();
+    const store = await startedStore(dir, log, 10_000, 1_000);
     try {
       const now = Date.now();
       for (let i = 0; i < 3_000; i += 1) store.recordCall(callRecord(`old-${i}`, now - 40 * DAY + i));
@@ -78,14 +71,7 @@ describe('the retention job on a SQLite file', () => {
   it('keeps the calls a monthly budget reads back after a restart, however short the retention', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmo-retention-'));
     const log = pino({ level: 'silent' });
-    const store = new LedgerStore({
-      target: { kind: 'sqlite', file: join(dir, 'ledger.db') },
-      log,
-      maxQueue: 100,
-      flushMs: 10,
-      batchSize: 50,
-    });
-    await store.start();
+    const store = await startedStore(dir, log, 100, 50);
     try {
       const now = Date.UTC(2026, 11, 20, 12);
       const monthStart = Date.UTC(2026, 11, 1);
@@ -132,14 +118,7 @@ describe('the retention job on a SQLite file', () => {
   it('deletes old catalog sync runs too, keeping the runs model history names and the newest run of each source', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmo-retention-'));
     const log = pino({ level: 'silent' });
-    const store = new LedgerStore({
-      target: { kind: 'sqlite', file: join(dir, 'ledger.db') },
-      log,
-      maxQueue: 100,
-      flushMs: 10,
-      batchSize: 50,
-    });
-    await store.start();
+    const store = await startedStore(dir, log, 100, 50);
     try {
       const database = store.db;
       if (!database) throw new Error('the ledger database is not open');
