@@ -1,3 +1,4 @@
+import { characterCount, longerThan } from './characters.js';
 import { CHECKED_PAST_LIMIT } from './errors.js';
 import { sumUsd } from './money.js';
 import { type ContentPart, type ToolCall, toolCallChars, type Tooling } from './tools.js';
@@ -193,17 +194,17 @@ export function checkSampling(raw: Sampling, at: (name: string) => string): { sa
   // A list over the count has its first entries checked, not all: a million empty ones took seconds of the event loop to refuse one by one.
   (overCount ? stop.slice(0, CHECKED_PAST_LIMIT) : stop).forEach((s, i) => {
     if (s.length === 0) violations.push({ field: `${at('stop')}[${i}]`, description: 'must not be empty' });
-    else if (s.length > SAMPLING_LIMITS.maxStopChars) {
+    else if (longerThan(s, SAMPLING_LIMITS.maxStopChars)) {
       violations.push({
         field: `${at('stop')}[${i}]`,
-        description: `must be at most ${SAMPLING_LIMITS.maxStopChars} characters (got ${s.length})`,
+        description: `must be at most ${SAMPLING_LIMITS.maxStopChars} characters (got ${characterCount(s)})`,
       });
     }
   });
-  if (raw.user !== undefined && raw.user.length > SAMPLING_LIMITS.maxUserChars) {
+  if (raw.user !== undefined && longerThan(raw.user, SAMPLING_LIMITS.maxUserChars)) {
     violations.push({
       field: at('user'),
-      description: `must be at most ${SAMPLING_LIMITS.maxUserChars} characters (got ${raw.user.length})`,
+      description: `must be at most ${SAMPLING_LIMITS.maxUserChars} characters (got ${characterCount(raw.user)})`,
     });
   }
   const sampling = definedSampling({ ...raw, stop: stop.length > 0 && !overCount ? [...stop] : undefined, user: raw.user || undefined });
@@ -224,9 +225,9 @@ export function checkTags(
   if (overCount) violations.push({ field, description: `at most ${TAG_LIMITS.maxKeys} keys (got ${keys.length})` });
   const entries = (overCount ? keys.slice(0, CHECKED_PAST_LIMIT) : keys).map((key): [string, string] => [key, tags[key] as string]);
   for (const [key, value] of entries) {
-    if (key.length === 0 || key.length > TAG_LIMITS.maxKeyChars) {
-      violations.push({ field, description: `keys must be 1 to ${TAG_LIMITS.maxKeyChars} characters (got one of ${key.length})` });
-    } else if (typeof value !== 'string' || value.length > TAG_LIMITS.maxValueChars) {
+    if (key.length === 0 || longerThan(key, TAG_LIMITS.maxKeyChars)) {
+      violations.push({ field, description: `keys must be 1 to ${TAG_LIMITS.maxKeyChars} characters (got one of ${characterCount(key)})` });
+    } else if (typeof value !== 'string' || longerThan(value, TAG_LIMITS.maxValueChars)) {
       violations.push({ field: `${field}[${key}]`, description: `must be a string of at most ${TAG_LIMITS.maxValueChars} characters` });
     }
   }

@@ -1,4 +1,5 @@
 import type { ChatMessage, ChatRole } from '../domain/chat.js';
+import { characterCount, longerThan } from '../domain/characters.js';
 import { checkConversation, DEFAULT_IMAGE_MAX_BYTES, imageOfDataUrl, messagesToCheck, textOfParts } from '../domain/conversation.js';
 import type { ContentPart, ToolCall } from '../domain/tools.js';
 import { isObject, shown, type Violations } from './body-fields.js';
@@ -75,8 +76,8 @@ export function parseMessages(raw: unknown, limits: MessageLimits, v: Violations
     const onlyCalls = toolCalls !== undefined && (m.content === null || m.content === undefined || m.content === '');
     // A tool's result may be empty (a function that returns nothing), as OpenAI takes it.
     if (!parts && !onlyCalls && role !== 'tool' && content.trim() === '') v.add(`${at}.content`, 'must not be empty or only whitespace');
-    else if (content.length > limits.maxContentChars)
-      v.add(`${at}.content`, `must be at most ${limits.maxContentChars} characters (got ${content.length})`);
+    else if (longerThan(content, limits.maxContentChars))
+      v.add(`${at}.content`, `must be at most ${limits.maxContentChars} characters (got ${characterCount(content)})`);
     const toolCallId = role === 'tool' ? (typeof m.tool_call_id === 'string' ? m.tool_call_id : '') : undefined;
     return {
       role: role ?? 'user',

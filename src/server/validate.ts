@@ -1,4 +1,5 @@
 import { checkSampling, checkTags, type ChatInput, type ChatMessage, type RequestTags, type Sampling } from '../domain/chat.js';
+import { characterCount, longerThan } from '../domain/characters.js';
 import { checkConversation, DEFAULT_IMAGE_MAX_BYTES, messagesToCheck } from '../domain/conversation.js';
 import { decodeMessage, decodeTooling } from './decode-tooling.js';
 import type { ResponseFormat, ToolOptions } from '../gen/orchestrator/v1/chat.js';
@@ -173,8 +174,8 @@ export class RequestValidator {
       // Parts are checked one by one (their text together within the limit, as the HTTP door
       // counts it); an assistant message that only calls tools has no text.
       if (decoded.parts) {
-        const chars = decoded.content.length;
-        if (chars > this.limits.maxContentChars) {
+        if (longerThan(decoded.content, this.limits.maxContentChars)) {
+          const chars = characterCount(decoded.content);
           this.add(`messages[${i}].parts`, `text must be at most ${this.limits.maxContentChars} characters in all (got ${chars})`);
         }
       } else if (!(decoded.role === 'assistant' && decoded.toolCalls && message.content === '')) {
@@ -190,8 +191,8 @@ export class RequestValidator {
 
   private content(field: string, content: string, mayBeEmpty = false): void {
     if (!mayBeEmpty && content.trim() === '') this.add(field, 'must not be empty or only whitespace');
-    else if (content.length > this.limits.maxContentChars) {
-      this.add(field, `must be at most ${this.limits.maxContentChars} characters (got ${content.length})`);
+    else if (longerThan(content, this.limits.maxContentChars)) {
+      this.add(field, `must be at most ${this.limits.maxContentChars} characters (got ${characterCount(content)})`);
     }
   }
 }

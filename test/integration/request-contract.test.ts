@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ChatRequest, ResponseFormatType } from '../../src/gen/orchestrator/v1/chat.js';
 import { type Message, Role, RoutingProfile, StreamStrategy } from '../../src/gen/orchestrator/v1/common.js';
 import { ChatRequest as ChatRequestCodec } from '../../src/gen/orchestrator/v1/chat.js';
-import { collectStream, streamRequest, unaryError, chatMessage } from '../helpers/grpc-client.js';
+import { callUnary, collectStream, streamRequest, unaryError, chatMessage } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { calmestMs, fastestMs, loopHeldMs, unaryBytes } from '../helpers/loop-delay.js';
 
@@ -81,6 +81,27 @@ describe('the gRPC door', () => {
     expect(grpc.status[err.code]).toBe('INVALID_ARGUMENT');
     expect(fields(err)).toEqual(['messages[0].parts']);
     expect(h.upstream.requests.length).toBe(before);
+  });
+
+  it('counts MAX_CONTENT_CHARS in characters, an emoji one (not its two UTF-16 units), on both doors', async () => {
+    const emoji = (n: number) => '😀'.repeat(n);
+    const { response } = await callUnary(chat(), req({ prompt: emoji(30_000), maxTokens: 5 }));
+    expect(response.content).not.toBe('');
+    const err = await unaryError(chat(), req({ prompt: emoji(50_001) }));
+    expect(err.details).toBe('invalid request: prompt: must be at most 50000 characters (got 50001)');
+
+    const post = (content: string) =>
+      fetch(`${h.app.http!.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', max_tokens: 5, messages: [{ role: 'user', content }] }),
+      });
+    expect((await post(emoji(30_000))).status).toBe(200);
+    const refused = await post(emoji(50_001));
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toBe(
+      'invalid request: messages[0].content: must be at most 50000 characters (got 50001)',
+    );
   });
 
   it('refuses empty content except on an assistant message with tool_calls and on a tool message, as Message.content says', async () => {

@@ -11,6 +11,7 @@ import {
   type ChatMessage,
   type TokenUsage,
 } from '../../domain/chat.js';
+import { characterCount, longerThan } from '../../domain/characters.js';
 import { noEmbeddingsApi } from '../../domain/embedding-errors.js';
 import { CHECKED_PAST_LIMIT, invalidArgument, modelNotFound, type FieldViolation } from '../../domain/errors.js';
 import { canEmbed, type EmbeddingInputs, type EmbeddingResult } from '../../providers/types.js';
@@ -93,8 +94,11 @@ export function resolveEmbedModel(
       const bad = firstBadTokenId([input]);
       if (bad) violations.push({ field: `${field}[${i}].ids[${bad[1]}]`, description: BAD_TOKEN_ID });
     } else if (input.trim().length === 0) violations.push({ field: `${field}[${i}]`, description: 'must not be empty' });
-    else if (input.length > MAX_EMBED_INPUT_CHARS) {
-      violations.push({ field: `${field}[${i}]`, description: `at most ${MAX_EMBED_INPUT_CHARS} characters, got ${input.length}` });
+    else if (longerThan(input, MAX_EMBED_INPUT_CHARS)) {
+      violations.push({
+        field: `${field}[${i}]`,
+        description: `at most ${MAX_EMBED_INPUT_CHARS} characters, got ${characterCount(input)}`,
+      });
     }
   });
   const name = req.model.trim() || DEFAULT_EMBEDDING_MODEL;

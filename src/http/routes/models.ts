@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../../engine/index.js';
 import { invalidArgument, modelNotFound, type FieldViolation } from '../../domain/errors.js';
+import { longerThan } from '../../domain/characters.js';
 import { profileSpelling, ROUTING_PROFILES } from '../../engine/index.js';
 import { routeHandler, type HttpCallDeps } from '../call.js';
 import type { ChatLimits } from '../chat-request.js';
@@ -30,7 +31,7 @@ export function modelRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: En
           description: `must be one of ${ROUTING_PROFILES.join(', ')} (got ${JSON.stringify(profileRaw)})`,
         });
       const prompt = one(query.prompt) ?? '';
-      if (prompt.length > limits.maxContentChars)
+      if (longerThan(prompt, limits.maxContentChars))
         violations.push({ field: 'prompt', description: `must be at most ${limits.maxContentChars} characters` });
       const maxRaw = one(query.max_tokens);
       const maxTokens = maxRaw === undefined ? undefined : Number(maxRaw);
