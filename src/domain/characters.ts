@@ -7,10 +7,7 @@
 export function characterCount(text: string): number {
   let count = text.length;
   for (let i = 0; i < text.length - 1; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0xd800 || c > 0xdbff) continue;
-    const next = text.charCodeAt(i + 1);
-    if (next >= 0xdc00 && next <= 0xdfff) {
+    if (isHighSurrogate(text.charCodeAt(i)) && isLowSurrogate(text.charCodeAt(i + 1))) {
       count--;
       i++;
     }
@@ -22,3 +19,8 @@ export function characterCount(text: string): number {
 export function longerThan(text: string, max: number): boolean {
   return text.length > max && characterCount(text) > max;
 }
+
+/** The first half of a UTF-16 surrogate pair: text cut after it holds half a character. */
+export const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;
+
+export const isLowSurrogate = (code: number): boolean => code >= 0xdc00 && code <= 0xdfff;

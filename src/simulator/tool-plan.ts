@@ -1,3 +1,4 @@
+import { isHighSurrogate } from '../domain/characters.js';
 import type { SimChatRequest } from './chat-request.js';
 import { exampleFor } from './schema-example.js';
 import { fnv1a32 } from './text.js';
@@ -33,7 +34,13 @@ export function plannedToolCalls(request: SimChatRequest): SimToolCall[] | undef
   return chosen.map((tool, i) => {
     const args = JSON.stringify(exampleFor(tool.parameters ?? { type: 'object', properties: {} }));
     const fragments: string[] = [];
-    for (let at = 0; at < args.length; at += FRAGMENT_CHARS) fragments.push(args.slice(at, at + FRAGMENT_CHARS));
+    for (let at = 0; at < args.length; ) {
+      let end = Math.min(at + FRAGMENT_CHARS, args.length);
+      // Never between the halves of a surrogate pair: each half alone is no text, sent as a `\ud83d` escape.
+      if (end < args.length && isHighSurrogate(args.charCodeAt(end - 1))) end++;
+      fragments.push(args.slice(at, end));
+      at = end;
+    }
     const id = `call_${fnv1a32(`${tool.name}#${i}`, conversation).toString(16).padStart(8, '0')}`;
     return { id, name: tool.name, arguments: args, fragments };
   });

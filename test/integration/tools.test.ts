@@ -177,6 +177,21 @@ describe('tools on the OpenAI provider', () => {
     expect(completed.completed.toolCalls).toEqual(unary.response.toolCalls);
   });
 
+  it('streams arguments of characters past the BMP in pieces that are each whole text, never half an emoji', async () => {
+    // '{"m":"a' is 7 units: the first emoji's two halves fall on each side of the simulator's 8-unit pieces.
+    const parameters = { type: 'object', properties: { m: { type: 'string', enum: ['a😀😀😀😀 𠀀𠀀'] } } };
+    const emojiTooling: ToolOptions = { tools: [{ name: 'mood', description: 'Mood', parameters, strict: false }] };
+    const streamed = await collectStream(
+      clients.chat.streamChat(streamRequest({ model: 'alpha-chat', prompt: 'Mood?', tooling: emojiTooling })),
+    );
+    expect(streamed.error).toBeUndefined();
+    const pieces = streamed.messages.flatMap((m) => (m.event?.$case === 'delta' ? m.event.delta.toolCalls : []));
+    expect(pieces.map((p) => p.arguments).join('')).toBe('{"m":"a😀😀😀😀 𠀀𠀀"}');
+    // Cut off by max_tokens after its first piece, the call's arguments still end on whole text.
+    const cut = await chat({ prompt: 'Mood?', tooling: emojiTooling, maxTokens: 1, cache: BYPASS });
+    expect(cut.response.toolCalls[0]?.arguments).toBe('{"m":"a😀');
+  });
+
   it('Race, Fallback and Batch carry the tools upstream and the calls back', async () => {
     const race = await callUnary(clients.chat.race.bind(clients.chat), {
       model: '',

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { ChatMessage } from '../../domain/chat.js';
+import { isHighSurrogate, isLowSurrogate } from '../../domain/characters.js';
 
 export type Complexity = 'simple' | 'moderate' | 'complex';
 
@@ -216,6 +217,3 @@ function unitsOf(piece: string): number {
   for (let i = 0; i < piece.length; i++) units += piece.charCodeAt(i) < 0x800 ? 1 : WIDE_CHAR_UNITS;
   return units;
 }
-
-const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;
-const isLowSurrogate = (code: number): boolean => code >= 0xdc00 && code <= 0xdfff;

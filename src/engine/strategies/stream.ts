@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { CatalogModel } from '../../catalog/catalog.js';
 import { totalCost, type AttemptRecord, type FinishReason, type TokenUsage } from '../../domain/chat.js';
+import { isHighSurrogate } from '../../domain/characters.js';
 import type { ToolCall, ToolCallDelta } from '../../domain/tools.js';
 import { OrchestratorError, Reason } from '../../domain/errors.js';
 import type { AttemptSpec, OpenedStream } from '../attempt.js';
@@ -296,10 +297,6 @@ function* replay(answer: Answer, attempts: readonly AttemptRecord[], prepared: P
     fallbackTriggered: prepared.staleIsFallback ?? false,
     decision: prepared.decision,
   };
-}
-
-function isHighSurrogate(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff;
 }
 
 /**
