@@ -68,11 +68,12 @@ function stringFor(schema: Schema, name: string): string {
     case 'uuid':
       return '00000000-0000-4000-8000-000000000000';
   }
-  let text = `example ${name}`;
+  // JSON Schema's lengths count code points: an emoji in a property's name is one, and is never cut in two.
+  const chars = [...`example ${name}`];
   const min = typeof schema.minLength === 'number' ? schema.minLength : 0;
   const max = typeof schema.maxLength === 'number' ? schema.maxLength : Number.POSITIVE_INFINITY;
-  while (text.length < min) text += 'x';
-  return text.slice(0, max);
+  while (chars.length < min) chars.push('x');
+  return chars.slice(0, max).join('');
 }
 
 function numberFor(schema: Schema, integer: boolean): number {

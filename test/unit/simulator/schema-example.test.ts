@@ -28,6 +28,14 @@ describe('exampleFor', () => {
     expect(exampleFor(schema)).toEqual(value);
   });
 
+  it('bounds a string by characters, as JSON Schema counts them, never cutting one in two', () => {
+    const schema = { type: 'object', properties: { '😀😀': { type: 'string', maxLength: 10 }, 天: { type: 'string', minLength: 12 } } };
+    const value = exampleFor(schema) as Record<string, string>;
+    // 'example 😀😀': 10 code points, 12 UTF-16 units.
+    expect(value['😀😀']).toBe('example 😀😀');
+    expect(value['天']).toBe('example 天xxx');
+  });
+
   it('follows local $ref, anyOf and allOf', () => {
     const schema = {
       $defs: { point: { type: 'object', properties: { x: { type: 'number' } } } },
