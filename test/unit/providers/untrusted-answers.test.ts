@@ -475,6 +475,17 @@ describe('a stream whose upstream keeps the response open after its end marker',
 
 describe('usage reports', () => {
   const request = { messages: [{ role: 'user' as const, content: 'write a long story' }], maxTokens: 10_000 };
+  it('from an OpenAI-compatible upstream keep the cached prompt tokens it names, unary and streamed', async () => {
+    // Cached prompt tokens are priced at the cached rate: read as none, the call would be charged the full input price.
+    const usage = { prompt_tokens: 1200, completion_tokens: 3, total_tokens: 1203, prompt_tokens_details: { cached_tokens: 1024 } };
+    const expected = { promptTokens: 1200, completionTokens: 3, totalTokens: 1203, cachedTokens: 1024 };
+    reply = json({ ...message({ content: 'ok' }), usage });
+    const unary = await openai().complete(req());
+    expect([unary.usage, unary.usageEstimated]).toEqual([expected, undefined]);
+    reply = sse(`${chunk({ content: 'ok' }, 'stop')}data: ${JSON.stringify({ id: 'c', choices: [], usage })}\n\ndata: [DONE]\n\n`);
+    const end = (await collect(openai().stream(req()))).at(-1);
+    expect(end?.type === 'end' && [end.usage, end.usageEstimated]).toEqual([expected, undefined]);
+  });
   it('of no completion tokens for an answer with text are refused, and the estimate charged', () => {
     const checked = checkUsage({ promptTokens: 5, completionTokens: 0, totalTokens: 5, cachedTokens: 0 }, request, 20_000);
     expect(checked.refused).toMatch(/completion_tokens 0/);
