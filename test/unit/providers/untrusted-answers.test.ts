@@ -555,3 +555,38 @@ describe('the SSE decoder', () => {
     expect(events).toEqual([{ event: null, data: 'a\nb' }]);
   });
 });
+
+describe('Anthropic stop reasons', () => {
+  it.each([
+    ['end_turn', 'stop'],
+    ['stop_sequence', 'stop'],
+    ['max_tokens', 'length'],
+    ['model_context_window_exceeded', 'length'],
+    ['tool_use', 'tool_calls'],
+    ['refusal', 'content_filter'],
+    ['pause_turn', 'unknown'],
+  ])('%s ends the answer as %s, unary and streamed', async (stopReason, finishReason) => {
+    const usage = { input_tokens: 10, output_tokens: 1 };
+    reply = json({
+      id: 'm1',
+      type: 'message',
+      role: 'assistant',
+      model: 'c',
+      content: [{ type: 'text', text: 'hi' }],
+      stop_reason: stopReason,
+      usage,
+    });
+    expect((await anthropic().complete(req())).finishReason).toBe(finishReason);
+    const text = { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'hi' } };
+    reply = sse(
+      anthropicEvents([
+        start(),
+        text,
+        { type: 'message_delta', delta: { stop_reason: stopReason }, usage: { output_tokens: 1 } },
+        { type: 'message_stop' },
+      ]),
+    );
+    const end = (await collect(anthropic().stream(req()))).at(-1);
+    expect(end?.type === 'end' && end.finishReason).toBe(finishReason);
+  });
+});
