@@ -66,7 +66,8 @@ export class ApiKeySync {
       if (this.failing) this.options.log.info('API keys readable again from the database');
       this.failing = false;
       const issued = stored.length > 0;
-      const signature = JSON.stringify([issued, live.map((k) => [k.name, k.sha256, k.updatedAt])]);
+      // Every field, not updated_at alone: two changes within one millisecond (or after the clock stepped back) share it.
+      const signature = JSON.stringify([issued, live]);
       if (signature === this.last) return;
       this.last = signature;
       this.options.apply(live, issued);

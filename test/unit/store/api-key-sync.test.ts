@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiKeySync } from '../../../src/store/api-key-sync.js';
-import { insertApiKey, type StoredApiKey } from '../../../src/store/api-keys.js';
+import { insertApiKey, updateApiKey, type StoredApiKey } from '../../../src/store/api-keys.js';
 import { connect, migrate, type LedgerDatabase } from '../../../src/store/database.js';
 import type { LedgerSchema } from '../../../src/store/schema.js';
 
@@ -67,5 +67,25 @@ describe('ApiKeySync', () => {
     open();
     await Promise.all([periodic, afterWrite]);
     expect(applied.at(-1)).toEqual(['ops']);
+  });
+
+  it('applies a change made within the millisecond of the one before it (the same updated_at)', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'llmo-keys-')), 'ledger.db');
+    database = connect({ kind: 'sqlite', file });
+    await migrate(database);
+    expect(await insertApiKey(database.db, key('ops'))).toBe(true);
+    const applied: (readonly string[])[] = [];
+    const sync = new ApiKeySync({
+      database: () => database?.db,
+      intervalMs: 60_000,
+      apply: (live) => applied.push(live.flatMap((k) => k.allowedModels)),
+      log: pino({ level: 'silent' }),
+    });
+    await sync.start();
+    sync.stop();
+    // UpdateApiKey right after CreateApiKey, in the same millisecond: updated_at does not move.
+    await updateApiKey(database.db, 'ops', { allowedModels: ['gpt-4o-mini'] }, key('ops').updatedAt);
+    await sync.refresh();
+    expect(applied.at(-1)).toEqual(['gpt-4o-mini']);
   });
 });
