@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LedgerStore } from '../../../src/store/ledger-store.js';
+import { listCalls } from '../../../src/store/call-queries.js';
 import { usageTotals } from '../../../src/store/queries.js';
 import type { CallRecord } from '../../../src/store/records.js';
 import { callRecord } from '../../helpers/call-record.js';
@@ -73,5 +74,104 @@ describe('usage totals', () => {
       [DAY_START + DAY, 'gpt-4o'],
       [DAY_START + DAY, 'gpt-4o-mini'],
     ]);
+  });
+
+  it('cover calls from start_time up to, not including, end_time', async () => {
+    const db = await ledgerOf([0, 1, 2].map((h) => callRecord(`call-${h}`, DAY_START + h * HOUR)));
+    const within = await usageTotals(db, { from: DAY_START + HOUR, to: DAY_START + 2 * HOUR }, []);
+    expect(within.map((r) => r.requests)).toEqual([1]);
+  });
+
+  it('grouped by day put every hour of a day in one row', async () => {
+    const db = await ledgerOf([0, 5, 23].map((h) => callRecord(`call-${h}`, DAY_START + h * HOUR + 5)));
+    const rows = await usageTotals(db, {}, ['day']);
+    expect(rows.map((r) => [r.group.periodStart, r.requests])).toEqual([[DAY_START, 3]]);
+  });
+
+  it('grouped by provider and by method, and filtered by model and provider, go by those columns', async () => {
+    const chat = '/orchestrator.v1.ChatService/Chat';
+    const race = '/orchestrator.v1.ChatService/Race';
+    const db = await ledgerOf([
+      callRecord('a', DAY_START + 1, { model: 'gpt-4o', provider: 'openai', method: chat, keyName: 'amy' }),
+      callRecord('b', DAY_START + 2, { model: 'gpt-4o', provider: 'azure', method: race, keyName: 'amy' }),
+      callRecord('c', DAY_START + 3, { model: 'claude-3-haiku', provider: 'anthropic', method: race, keyName: 'amy' }),
+    ]);
+    const byProvider = await usageTotals(db, {}, ['provider']);
+    expect(byProvider.map((r) => [r.group.provider, r.requests])).toEqual([
+      ['anthropic', 1],
+      ['azure', 1],
+      ['openai', 1],
+    ]);
+    const byMethod = await usageTotals(db, {}, ['method']);
+    expect(byMethod.map((r) => [r.group.method, r.requests])).toEqual([
+      [chat, 1],
+      [race, 2],
+    ]);
+    expect((await usageTotals(db, { model: 'gpt-4o' }, [])).map((r) => r.requests)).toEqual([2]);
+    expect((await usageTotals(db, { provider: 'azure' }, [])).map((r) => r.requests)).toEqual([1]);
+    expect((await usageTotals(db, { method: race }, [])).map((r) => r.requests)).toEqual([2]);
+  });
+
+  it('count successes and errors by code, and keep the fallback rate, cache-hit rate and cost saved apart', async () => {
+    const db = await ledgerOf([
+      callRecord('fell-back', DAY_START + 1, { fallbackTriggered: true, costUsd: 0.004 }),
+      callRecord('hit-1', DAY_START + 2, { cacheHit: true, costUsd: 0, costSavedUsd: 0.002, attempts: [] }),
+      callRecord('hit-2', DAY_START + 3, { cacheHit: true, costUsd: 0, costSavedUsd: 0.002, attempts: [] }),
+      callRecord('limited', DAY_START + 4, { outcome: 'error', code: 'RESOURCE_EXHAUSTED', costUsd: 0, attempts: [] }),
+      callRecord('failed', DAY_START + 5, { outcome: 'error', code: 'UNAVAILABLE', costUsd: 0.001 }),
+    ]);
+    const [total] = await usageTotals(db, {}, []);
+    expect(total).toMatchObject({
+      requests: 5,
+      successful: 3,
+      errorsByCode: { RESOURCE_EXHAUSTED: 1, UNAVAILABLE: 1 },
+      costUsd: 0.005,
+      costSavedUsd: 0.004,
+      fallbackRate: 1 / 5,
+      cacheHitRate: 2 / 5,
+    });
+  });
+
+  it('give nearest-rank p50, p95 and p99 latencies', async () => {
+    // 1 ms to 100 ms: nearest rank picks the 50th, 95th and 99th.
+    const db = await ledgerOf(Array.from({ length: 100 }, (_, i) => callRecord(`call-${i}`, DAY_START + i, { latencyMs: i + 1 })));
+    const [total] = await usageTotals(db, {}, []);
+    expect(total?.latency).toEqual({ p50: 50, p95: 95, p99: 99 });
+  });
+});
+
+describe('listed calls', () => {
+  it('come newest first, page after page, each call once, with no next page after the last (calls at the same ms too)', async () => {
+    // Six calls, four of them in the same millisecond: the id orders those.
+    const db = await ledgerOf([
+      callRecord('call-0', DAY_START),
+      ...['call-1', 'call-2', 'call-3', 'call-4'].map((id) => callRecord(id, DAY_START + 1)),
+      callRecord('call-5', DAY_START + 2),
+    ]);
+    const seen: string[][] = [];
+    let after: { ts: number; id: string } | undefined;
+    do {
+      const page = await listCalls(db, { filter: {}, pageSize: 2, after });
+      seen.push(page.calls.map((c) => c.call.id));
+      after = page.next;
+    } while (after && seen.length < 10);
+    expect(seen).toEqual([
+      ['call-5', 'call-4'],
+      ['call-3', 'call-2'],
+      ['call-1', 'call-0'],
+    ]);
+  });
+
+  it('filtered by outcome and by request id hold only those calls', async () => {
+    const db = await ledgerOf([
+      callRecord('ok-1', DAY_START + 1),
+      callRecord('failed', DAY_START + 2, { outcome: 'error', code: 'UNAVAILABLE' }),
+      callRecord('ok-2', DAY_START + 3),
+    ]);
+    const ids = async (q: { successful?: boolean; requestId?: string }) =>
+      (await listCalls(db, { filter: {}, pageSize: 10, ...q })).calls.map((c) => c.call.id);
+    expect(await ids({ successful: true })).toEqual(['ok-2', 'ok-1']);
+    expect(await ids({ successful: false })).toEqual(['failed']);
+    expect(await ids({ requestId: 'ok-1' })).toEqual(['ok-1']);
   });
 });
