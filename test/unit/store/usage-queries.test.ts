@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LedgerStore } from '../../../src/store/ledger-store.js';
+import { ledgerSpend } from '../../../src/store/budget-spend.js';
 import { listCalls } from '../../../src/store/call-queries.js';
 import { usageTotals } from '../../../src/store/queries.js';
 import type { CallRecord } from '../../../src/store/records.js';
@@ -173,5 +174,23 @@ describe('listed calls', () => {
     expect(await ids({ successful: true })).toEqual(['ok-2', 'ok-1']);
     expect(await ids({ successful: false })).toEqual(['failed']);
     expect(await ids({ requestId: 'ok-1' })).toEqual(['ok-1']);
+  });
+});
+
+describe('spend read back for budgets', () => {
+  it("is the key's own, today's and this month's, up to the moment the process started", async () => {
+    const monthStart = DAY_START;
+    const dayStart = DAY_START + 9 * 24 * HOUR;
+    const started = dayStart + 12 * HOUR;
+    const spent = (id: string, ts: number, keyName: string, costUsd: number) => callRecord(id, ts, { keyName, costUsd });
+    const db = await ledgerOf([
+      spent('last-month', monthStart - 1, 'amy', 1),
+      spent('this-month', monthStart + HOUR, 'amy', 0.5),
+      spent('today', dayStart + HOUR, 'amy', 0.25),
+      spent('since-start', started, 'amy', 4),
+      spent('other-key', dayStart + HOUR, 'zed', 8),
+    ]);
+    const spend = await ledgerSpend(db, 'amy', { dayStartMs: dayStart, monthStartMs: monthStart }, started);
+    expect(spend).toEqual({ day: 0.25, month: 0.75 });
   });
 });
