@@ -28,6 +28,10 @@ describe('the retention job on a SQLite file', () => {
       const now = Date.now();
       for (let i = 0; i < 5_000; i += 1) store.recordCall(callRecord(`old-${i}`, now - 40 * DAY + i));
       for (let i = 0; i < 3; i += 1) store.recordCall(callRecord(`kept-${i}`, now - 29 * DAY + i));
+      // A routed call's decision goes with it; a kept call keeps its own.
+      const decision = { profile: 'balanced', complexity: 'simple', promptTokens: 1, chosenModel: 'gpt-4o-mini', candidates: [] };
+      store.recordCall(callRecord('old-routed', now - 40 * DAY, { decision }));
+      store.recordCall(callRecord('kept-routed', now - 29 * DAY, { decision }));
       await store.flush();
       const job = new RetentionJob({ database: () => store.db, days: 30, cron: '0 0 * * *', log, batchSize: 100 });
       // better-sqlite3 runs every statement synchronously: only a pause between batches lets timers
@@ -35,10 +39,14 @@ describe('the retention job on a SQLite file', () => {
       let ticks = 0;
       const timer = setInterval(() => (ticks += 1), 1);
       const result = await job.runOnce(now).finally(() => clearInterval(timer));
-      expect(result).toMatchObject({ calls: 5_000, attempts: 5_000, skipped: false });
+      expect(result).toMatchObject({ calls: 5_001, attempts: 5_001, decisions: 1, skipped: false });
       expect(ticks).toBeGreaterThanOrEqual(5);
       const left = await store.db?.db.selectFrom('ledger_calls').select('id').orderBy('id').execute();
-      expect(left?.map((r) => r.id)).toEqual(['kept-0', 'kept-1', 'kept-2']);
+      expect(left?.map((r) => r.id)).toEqual(['kept-0', 'kept-1', 'kept-2', 'kept-routed']);
+      const attempts = await store.db?.db.selectFrom('ledger_attempts').select('call_id').orderBy('call_id').execute();
+      expect(attempts?.map((r) => r.call_id)).toEqual(['kept-0', 'kept-1', 'kept-2', 'kept-routed']);
+      const decisions = await store.db?.db.selectFrom('ledger_decisions').select('call_id').execute();
+      expect(decisions?.map((r) => r.call_id)).toEqual(['kept-routed']);
     } finally {
       await store.close(1_000);
       rmSync(dir, { recursive: true, force: true });
