@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LedgerStore } from '../../../src/store/ledger-store.js';
 import { ledgerSpend } from '../../../src/store/budget-spend.js';
-import { listCalls } from '../../../src/store/call-queries.js';
+import { listCalls, routingAnalytics } from '../../../src/store/call-queries.js';
 import { usageTotals } from '../../../src/store/queries.js';
 import type { CallRecord } from '../../../src/store/records.js';
 import { callRecord } from '../../helpers/call-record.js';
@@ -192,5 +192,28 @@ describe('spend read back for budgets', () => {
     ]);
     const spend = await ledgerSpend(db, 'amy', { dayStartMs: dayStart, monthStartMs: monthStart }, started);
     expect(spend).toEqual({ day: 0.25, month: 0.75 });
+  });
+});
+
+describe('routing analytics', () => {
+  it("give a Batch's routed items their own latencies, not the whole Batch's", async () => {
+    const decision = { profile: 'balanced', complexity: 'simple', promptTokens: 1, chosenModel: 'gpt-4o-mini', candidates: [] };
+    const item = (index: number, latencyMs: number) => ({
+      ...decision,
+      index,
+      outcome: 'success' as const,
+      model: 'gpt-4o-mini',
+      latencyMs,
+      fallbackTriggered: false,
+    });
+    const db = await ledgerOf([
+      callRecord('batch', DAY_START, {
+        method: '/orchestrator.v1.ChatService/Batch',
+        latencyMs: 500,
+        itemDecisions: [item(0, 10), item(1, 20)],
+      }),
+    ]);
+    const [balanced] = await routingAnalytics(db, {});
+    expect(balanced?.models.map((m) => [m.model, m.chosen, m.latency])).toEqual([['gpt-4o-mini', 2, { p50: 10, p95: 20, p99: 20 }]]);
   });
 });
