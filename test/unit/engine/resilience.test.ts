@@ -130,6 +130,20 @@ describe('retries', () => {
       expect(answer.content).toBe('ok');
       expect(answer.attempts[1]?.backoffMs).toBe(50);
     });
+
+    it('doubles the wait at each retry, up to RETRY_MAX_BACKOFF_MS', async () => {
+      // Full jitter at 0.99 of the ceiling: 100 ms, then 200 ms capped at 150 ms.
+      vi.spyOn(Math, 'random').mockReturnValue(0.99);
+      const { engine, provider } = engineFixture({ env: { ...RETRIES, RETRY_INITIAL_BACKOFF_MS: '100', RETRY_MAX_BACKOFF_MS: '150' } });
+      provider.script(
+        'gpt-4o',
+        { kind: 'fail', error: upstreamFailure('a') },
+        { kind: 'fail', error: upstreamFailure('b') },
+        { kind: 'answer', content: 'ok' },
+      );
+      const answer = await engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() });
+      expect(answer.attempts.map((a) => a.backoffMs)).toEqual([0, 99, 148]);
+    });
   });
 
   it('stops retrying when the retry budget runs low (gRFC A6 throttling)', async () => {
@@ -139,6 +153,41 @@ describe('retries', () => {
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('down') });
     for (let i = 0; i < 5; i++) await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
     // Without the budget: 5 calls x 3 attempts = 15. With 4 tokens: 2 + 1 + 1 + 1 + 1.
+    expect(provider.calls).toHaveLength(6);
+    expect(stats.snapshot().retriesThrottled).toBe(5);
+  });
+
+  it('retries again once successes, of Chat calls and streams alike, refill the retry budget', async () => {
+    const { engine, provider } = engineFixture({
+      env: { ...RETRIES, RETRY_BUDGET_MAX_TOKENS: '4', RETRY_BUDGET_TOKEN_RATIO: '1', BREAKER_CONSECUTIVE_FAILURES: '1000' },
+    });
+    const down = { kind: 'fail', error: upstreamFailure('down') } as const;
+    const ok = { kind: 'answer', content: 'ok' } as const;
+    provider.script('gpt-4o', down, down, ok, ok, down, ok);
+    // Two failures leave 2 of 4 tokens: the retry is refused.
+    expect((await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }))).attempts).toHaveLength(2);
+    await engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() });
+    const streamed = await collect(
+      eventsOf(engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() })),
+    );
+    expect(streamed.error).toBeUndefined();
+    // A Chat and a stream that succeeded gave the tokens back: the next failure is retried.
+    const answer = await engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() });
+    expect(answer.attempts.map((a) => a.outcome)).toEqual(['failure', 'success']);
+  });
+
+  it('throttles the retries of streams that fail before their first token as it does unary calls', async () => {
+    const { engine, provider, stats } = engineFixture({
+      env: { ...RETRIES, RETRY_BUDGET_MAX_TOKENS: '4', BREAKER_CONSECUTIVE_FAILURES: '1000' },
+    });
+    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('down') });
+    for (let i = 0; i < 5; i++) {
+      const { error } = await collect(
+        eventsOf(engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() })),
+      );
+      expect(error?.reason).toBe(Reason.UPSTREAM_ERROR);
+    }
+    // As for Chat: 2 + 1 + 1 + 1 + 1 upstream calls, not 5 x 3.
     expect(provider.calls).toHaveLength(6);
     expect(stats.snapshot().retriesThrottled).toBe(5);
   });
