@@ -263,6 +263,17 @@ describe('circuit breaker', () => {
     expect(engine.breakerState('gpt-4o')).toBe('closed');
   });
 
+  it('counts attempt timeouts (ATTEMPT_TIMEOUT_MS) against the model: a hanging model opens its breaker', async () => {
+    const { engine, provider } = engineFixture({ env: { ...env, ATTEMPT_TIMEOUT_MS: '30' } });
+    provider.script('gpt-4o', { kind: 'hang' });
+    for (let i = 0; i < 3; i++) {
+      expect((await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }))).reason).toBe(Reason.UPSTREAM_TIMEOUT);
+    }
+    expect(engine.breakerState('gpt-4o')).toBe('open');
+    expect((await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }))).reason).toBe(Reason.CIRCUIT_OPEN);
+    expect(provider.calls).toHaveLength(3);
+  });
+
   it('does not count a rejected request or a cancel against the model', async () => {
     const { engine, provider } = engineFixture({ env });
     provider.script('gpt-4o', { kind: 'fail', error: rejected });
@@ -311,6 +322,10 @@ describe('circuit breaker', () => {
     expect(engine.breakerState('gpt-4o')).toBe('half_open');
     const meanwhile = await failureOf(engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() }));
     expect(meanwhile.reason).toBe(Reason.CIRCUIT_OPEN);
+    const streamedMeanwhile = await collect(
+      eventsOf(engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context() })),
+    );
+    expect(streamedMeanwhile.error?.reason).toBe(Reason.CIRCUIT_OPEN);
     expect(provider.calls).toHaveLength(4);
 
     const rest = await collect({ [Symbol.asyncIterator]: () => probe });
