@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OrchestratorError, Reason } from '../../../src/domain/errors.js';
+import { OrchestratorError, Reason, cancelled } from '../../../src/domain/errors.js';
 import type { EngineStreamEvent } from '../../../src/engine/index.js';
 import { context, engineFixture, input, ref, eventsOf } from '../../helpers/engine-fixture.js';
 import { upstreamFailure } from '../../helpers/scripted-provider.js';
@@ -258,6 +258,37 @@ describe('Engine.fallback', () => {
       expect(latencies[1]).toBeLessThan(1_300);
       expect(reasons).toEqual([Reason.UPSTREAM_TIMEOUT, Reason.UPSTREAM_TIMEOUT, undefined]);
     }
+  });
+
+  it('does not retry a link past its share of the deadline: a Retry-After beyond it moves on at once', async () => {
+    const { engine, provider } = engineFixture({ env: { RETRY_MAX_ATTEMPTS: '3' } });
+    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('429', 2_000) }, { kind: 'answer', content: 'too late' });
+    provider.script('gpt-4o-mini', { kind: 'answer', content: 'next' });
+    const started = Date.now();
+    // 3 s over two links: the first has 1.5 s, its 2 s Retry-After fits the call's deadline but not its share.
+    const answer = await engine.fallback({
+      model: ref(''),
+      ...target(['gpt-4o', 'gpt-4o-mini']),
+      input: input(),
+      ctx: context({ timeoutMs: 3_000 }),
+    });
+    expect(answer.content).toBe('next');
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(answer.attempts.map((a) => `${a.model}:${a.outcome}`)).toEqual(['gpt-4o:failure', 'gpt-4o-mini:success']);
+  });
+
+  it('serves no default message to a caller that cancelled', async () => {
+    const { engine, provider, stats } = engineFixture({ fallbackMessage: 'sorry' });
+    provider.script('gpt-4o', { kind: 'hang' });
+    provider.script('gpt-4o-mini', { kind: 'hang' });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(cancelled('the caller went away')), 50);
+    const err = await failureOf(
+      engine.fallback({ model: ref(''), ...target(['gpt-4o', 'gpt-4o-mini']), input: input(), ctx: context({ controller }) }),
+    );
+    expect(err.kind).toBe('cancelled');
+    expect(provider.calls.map((c) => c.model)).toEqual(['gpt-4o']);
+    expect(stats.snapshot().defaultMessagesServed).toBe(0);
   });
 
   it('serves the default message when every link fails', async () => {

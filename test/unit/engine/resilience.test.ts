@@ -105,6 +105,29 @@ describe('retries', () => {
     expect(err.retryAfterMs).toBe(5_000);
   });
 
+  it('holds Race and StreamChat retries to the deadline as Chat: a Retry-After past it fails at once', async () => {
+    const { engine, provider } = engineFixture({ env: RETRIES });
+    provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('429', 5_000) });
+    provider.script('gpt-4o-mini', { kind: 'fail', error: upstreamFailure('429', 5_000) });
+    const started = Date.now();
+    const raced = await failureOf(
+      engine.race({
+        model: ref(''),
+        racers: [ref('gpt-4o'), ref('gpt-4o-mini')],
+        hedgeDelayMs: undefined,
+        input: input(),
+        ctx: context({ timeoutMs: 1_000 }),
+      }),
+    );
+    expect(raced.attempts.map((a) => a.outcome)).toEqual(['failure', 'failure']);
+    const streamed = await collect(
+      eventsOf(engine.stream({ model: ref('gpt-4o'), target: target('single', []), input: input(), ctx: context({ timeoutMs: 1_000 }) })),
+    );
+    expect(streamed.error?.retryAfterMs).toBe(5_000);
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(provider.calls).toHaveLength(3);
+  });
+
   describe('a jittered backoff against the deadline', () => {
     const SLOW_BACKOFF = { ...RETRIES, RETRY_INITIAL_BACKOFF_MS: '5000', RETRY_MAX_BACKOFF_MS: '5000' };
     afterEach(() => vi.restoreAllMocks());
