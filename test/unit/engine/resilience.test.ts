@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { OrchestratorError, Reason } from '../../../src/domain/errors.js';
+import { OrchestratorError, Reason, cancelled } from '../../../src/domain/errors.js';
 import { parseRetryAfter } from '../../../src/providers/upstream-errors.js';
 import type { EngineStreamEvent, FallbackCall, StreamTarget } from '../../../src/engine/index.js';
 import { context, engineFixture, input, ref, eventsOf } from '../../helpers/engine-fixture.js';
@@ -583,6 +583,67 @@ describe('hedged race', () => {
     expect(answer.attempts.map((a) => a.outcome)).toEqual(['cancelled', 'success']);
   });
 
+  it('starts the hedge after the delay, not later', async () => {
+    const { engine, provider } = engineFixture();
+    provider.script('gpt-4o', { kind: 'hang' });
+    provider.script('gpt-4o-mini', { kind: 'answer', content: 'hedge' });
+    const started = Date.now();
+    const answer = await engine.race({
+      model: ref(''),
+      racers: [ref('gpt-4o'), ref('gpt-4o-mini')],
+      hedgeDelayMs: 500,
+      input: input(),
+      ctx: context(),
+    });
+    const elapsed = Date.now() - started;
+    expect(answer.content).toBe('hedge');
+    expect(elapsed).toBeGreaterThanOrEqual(490);
+    expect(elapsed).toBeLessThan(850);
+  });
+
+  it('starts the next model at once when a hedge fails while an earlier racer still runs', async () => {
+    const { engine, provider } = engineFixture();
+    provider.script('gpt-4o', { kind: 'hang' });
+    provider.script('gpt-4o-mini', { kind: 'fail', error: upstreamFailure('x'), delayMs: 5 });
+    provider.script('gpt-3.5-turbo', { kind: 'answer', content: 'third' });
+    const started = Date.now();
+    const answer = await engine.race({
+      model: ref(''),
+      racers: [ref('gpt-4o'), ref('gpt-4o-mini'), ref('gpt-3.5-turbo')],
+      hedgeDelayMs: 600,
+      input: input(),
+      ctx: context(),
+    });
+    // The second racer starts after one delay and fails: the third starts then, not a delay later.
+    expect(answer.content).toBe('third');
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(answer.attempts.map((a) => `${a.model}:${a.outcome}`)).toEqual([
+      'gpt-4o:cancelled',
+      'gpt-4o-mini:failure',
+      'gpt-3.5-turbo:success',
+    ]);
+  });
+
+  it('calls no model the hedge would have started next once the caller cancels', async () => {
+    const { engine, provider } = engineFixture();
+    for (const model of ['gpt-4o', 'gpt-4o-mini', 'gpt-3.5-turbo']) provider.script(model, { kind: 'hang' });
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(cancelled('the caller went away')), 50);
+    const err = await failureOf(
+      engine.race({
+        model: ref(''),
+        racers: [ref('gpt-4o'), ref('gpt-4o-mini'), ref('gpt-3.5-turbo')],
+        hedgeDelayMs: 1_000,
+        input: input(),
+        ctx: context({ controller }),
+      }),
+    );
+    expect(err.kind).toBe('cancelled');
+    // Only the model called before the cancel is listed, and charged.
+    expect(provider.calls.map((c) => c.model)).toEqual(['gpt-4o']);
+    expect(err.attempts.map((a) => a.model)).toEqual(['gpt-4o']);
+  });
+
   it('starts the next model at once when the first fails', async () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'fail', error: upstreamFailure('x'), delayMs: 5 });
@@ -678,6 +739,27 @@ describe('streaming strategies', () => {
       'gpt-4o-mini:success',
       'gpt-4o:cancelled',
     ]);
+  });
+
+  it('starts the winner of a streamed race at once, however long a loser would take to answer', async () => {
+    const { engine, provider } = engineFixture();
+    provider.script('gpt-4o', { kind: 'hang' });
+    provider.script('gpt-4o-mini', { kind: 'answer', content: 'fast one', delayMs: 10 });
+    const started = Date.now();
+    const { events, error } = await collect(
+      eventsOf(
+        engine.stream({
+          model: ref(''),
+          target: target('race', ['gpt-4o', 'gpt-4o-mini']),
+          input: input(),
+          ctx: context({ timeoutMs: 60_000 }),
+        }),
+      ),
+    );
+    expect(error).toBeUndefined();
+    expect(events[0]).toMatchObject({ type: 'started', model: 'gpt-4o-mini' });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(provider.calls.find((c) => c.model === 'gpt-4o')?.aborted).toBe(true);
   });
 
   it('gives up on a model that sends no first token in time, and falls back', async () => {
