@@ -69,6 +69,22 @@ describe('Engine.chat', () => {
     expect(stats.snapshot().models.find((m) => m.name === 'gpt-4o')?.errors).toBe(1);
   });
 
+  it('tries the top three eligible models of a routed request, no more', async () => {
+    const { engine, provider } = engineFixture();
+    const candidates = ['gpt-4o', 'gpt-4o-mini', 'gpt-4.1', 'gpt-4.1-mini', 'gpt-4.1-nano'];
+    for (const model of candidates) provider.script(model, { kind: 'fail', error: upstreamFailure(model) });
+    const err = await failureOf(
+      engine.chat({
+        model: ref(''),
+        route: { profile: 'balanced', candidates: candidates.map((name) => ref(name, 'route.candidates')) },
+        input: input(),
+        ctx: context(),
+      }),
+    );
+    expect(err.attempts).toHaveLength(3);
+    expect(provider.calls).toHaveLength(3);
+  });
+
   it('aborts the upstream call when the caller cancels', async () => {
     const { engine, provider } = engineFixture();
     provider.script('gpt-4o', { kind: 'hang' });
