@@ -11,6 +11,7 @@ import type { CallContext } from '../context.js';
 import type { EventSink } from '../events.js';
 import type { SignalLink } from '../signals.js';
 import type { RouteDecision } from '../routing/router.js';
+import { SurrogateJoiner } from '../surrogate-joiner.js';
 
 export type EngineStreamEvent =
   | {
@@ -135,8 +136,9 @@ export function streamSpec(
  *
  * Events are handed out in groups, one per pull: the deltas one upstream read completed (the
  * provider's grouping), `started` or `restarted` with their model's first ones, `completed`
- * alone. A door writes a group in one go; a pull per event cost a promise and an iterator result
- * each, for every token of every stream.
+ * alone; so is what a model's deltas left waiting (half a character, see SurrogateJoiner), once
+ * its stream is over. A door writes a group in one go; a pull per event cost a promise and an
+ * iterator result each, for every token of every stream.
  */
 export async function* relayStream(
   deps: RelayDeps,
@@ -186,6 +188,7 @@ export async function* relayStream(
       let end: { finishReason: FinishReason; usage: TokenUsage; toolCalls?: readonly ToolCall[] | undefined } | undefined;
       let failure: unknown;
       let drained = false;
+      const halves = new SurrogateJoiner();
       unrelayed = undefined;
       try {
         let events = stream.first;
@@ -199,8 +202,9 @@ export async function* relayStream(
                 firstTokenAt = performance.now();
                 deps.events.emit({ type: 'first_token', model: stream.model.id, ms: firstTokenAt - ctx.startedAt });
               }
-              // The provider's delta has the engine's shape: relayed as it is, not copied.
-              group.push(out(event));
+              // The provider's delta has the engine's shape: relayed as it is, not copied, unless it ends in half a character.
+              const delta = halves.pass(event);
+              if (delta) group.push(out(delta));
             }
           }
           if (group.length > 0) {
@@ -220,6 +224,8 @@ export async function* relayStream(
         // Also runs when the consumer stops: returning the generator aborts the upstream request.
         await close(live, drained);
       }
+      const held = halves.flush();
+      if (held.length > 0 && !ctx.signal.aborted) yield held.map(out);
       if (end) {
         const finishedAt = performance.now();
         // With earlier attempts the time since the call began is not this model's alone.
