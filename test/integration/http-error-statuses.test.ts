@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+/**
+ * What a plain HTTP client reads from the OpenAI-compatible API when a call fails: the status,
+ * the error's type and code, and when to come back (Retry-After in seconds, retry-after-ms,
+ * retry_after_ms in the body), row by row of docs/openai-api.md "Errors".
+ */
+interface ErrorBody {
+  readonly error: { type: string; code: string; reason: string; param: string | null; retry_after_ms?: number };
+}
+
+describe('HTTP error statuses and when to retry', () => {
+  let h: Harness;
+  let base: string;
+  const post = async (body: Record<string, unknown>) => {
+    const res = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 8, ...body }),
+    });
+    return { status: res.status, headers: res.headers, body: (await res.json()) as ErrorBody };
+  };
+  beforeAll(async () => {
+    // One failure opens a breaker, and it stays open for the whole file.
+    h = await startHarness({ env: { BREAKER_CONSECUTIVE_FAILURES: '1', BREAKER_HALF_OPEN_AFTER_MS: '60000', BREAKER_FAILURE_RATE: '1' } });
+    base = h.app.http!.url;
+  });
+  afterAll(async () => h.close());
+  beforeEach(() => h.upstream.clearFaults());
+
+  it("502 with the provider's Retry-After when the provider rate limits the gateway", async () => {
+    h.upstream.injectFault({ kind: 'rate_limit', retryAfter: '30', model: 'gpt-4.1-nano' });
+    const { status, headers, body } = await post({ model: 'gpt-4.1-nano' });
+    expect(status).toBe(502);
+    expect(body.error).toMatchObject({ type: 'upstream_error', reason: 'UPSTREAM_RATE_LIMITED', retry_after_ms: 30_000 });
+    expect(headers.get('retry-after')).toBe('30');
+    expect(headers.get('retry-after-ms')).toBe('30000');
+  });
+
+  it('503 with the breaker cool-down left once a model fails, rounded up to whole seconds', async () => {
+    h.upstream.injectFault({ kind: 'http_error', status: 500, model: 'gpt-4o', times: 1 });
+    expect((await post({ model: 'gpt-4o' })).status).toBe(502);
+    const { status, headers, body } = await post({ model: 'gpt-4o' });
+    expect(status).toBe(503);
+    expect(body.error).toMatchObject({ type: 'service_unavailable_error', reason: 'CIRCUIT_OPEN', code: 'circuit_open' });
+    const ms = Number(headers.get('retry-after-ms'));
+    expect(ms).toBeGreaterThan(50_000);
+    expect(ms).toBeLessThanOrEqual(60_000);
+    expect(body.error.retry_after_ms).toBe(ms);
+    expect(headers.get('retry-after')).toBe(String(Math.ceil(ms / 1000)));
+  });
+
+  it('503 with Retry-After for a route none of whose candidates can take the call', async () => {
+    const { status, headers, body } = await post({ model: 'route:speed', orchestrator: { route: { candidates: ['gpt-4o'] } } });
+    expect(status).toBe(503);
+    expect(body.error).toMatchObject({ type: 'service_unavailable_error', reason: 'NO_ELIGIBLE_MODEL' });
+    expect(Number(headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it("400 with OpenAI's context_length_exceeded for a prompt no candidate's window holds", async () => {
+    const { status, body } = await post({
+      model: 'route:long_context',
+      messages: [{ role: 'user', content: 'x '.repeat(20_000) }],
+      max_tokens: 4_000,
+      orchestrator: { route: { candidates: ['gpt-3.5-turbo'] } },
+    });
+    expect(status).toBe(400);
+    expect(body.error).toMatchObject({ type: 'invalid_request_error', reason: 'PROMPT_TOO_LONG', code: 'context_length_exceeded' });
+  });
+});
+
+describe('HTTP error status with no provider for the model', () => {
+  it('503, not a 500 bug, for a model no configured provider serves', async () => {
+    const h = await startHarness({ noOpenAiShorthand: true });
+    try {
+      const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] }),
+      });
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as ErrorBody).error).toMatchObject({ type: 'service_unavailable_error', reason: 'MODEL_NOT_AVAILABLE' });
+    } finally {
+      await h.close();
+    }
+  });
+});
