@@ -66,6 +66,33 @@ describe('POST /v1/chat/completions with the openai SDK', () => {
     expect(sent.messages[0]?.content).toBe('Say hello');
   });
 
+  it('keeps the caller x-request-id on a stream: its header and every chunk id', async () => {
+    const { data, response } = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: hello, stream: true }, { headers: { 'x-request-id': 'stream-abc-1' } })
+      .withResponse();
+    expect(response.headers.get('x-request-id')).toBe('stream-abc-1');
+    const ids = new Set<string>();
+    for await (const chunk of data) ids.add(chunk.id);
+    expect([...ids]).toEqual(['stream-abc-1']);
+  });
+
+  it('answers a stream that fails before its first token with a plain HTTP error and its status, not an event', async () => {
+    const post = (model: string) =>
+      fetch(`${base}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model, messages: hello, stream: true }),
+      });
+    const unknown = await post('no-such-model');
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('model_not_found');
+    h.upstream.injectFault({ kind: 'http_error', status: 500, times: 1 });
+    const failed = await post('gpt-4o-mini');
+    expect(failed.status).toBe(502);
+    expect(((await failed.json()) as { error: { reason: string } }).error.reason).toBe('UPSTREAM_ERROR');
+  });
+
   it('streams chunks to the end, with a usage chunk when asked, and the same text as unary', async () => {
     const unary = await client.chat.completions.create({ model: 'gpt-4o', messages: hello, temperature: 0 });
     const stream = await client.chat.completions.create({
@@ -347,6 +374,43 @@ print(json.dumps({"text": text, "done": done}))
       body: json,
     });
     expect(plain.status).toBe(200);
+  });
+
+  it("names the call's request id in the error of a call a route refused, the caller's or a fresh one", async () => {
+    const post = (headers: Record<string, string>) =>
+      fetch(`${base}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ model: 'no-such-model', messages: hello }),
+      });
+    const given = await post({ 'x-request-id': 'refused-2' });
+    expect(given.status).toBe(404);
+    expect(((await given.json()) as { error: { request_id: string } }).error.request_id).toBe('refused-2');
+    const made = await post({});
+    expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(((await made.json()) as { error: { request_id: string } }).error.request_id).toBe(made.headers.get('x-request-id'));
+  });
+
+  it('refuses an x-request-timeout-ms that is not a whole number of milliseconds from 1, naming the header', async () => {
+    for (const timeout of ['0', 'soon', '1.5']) {
+      const res = await fetch(`${base}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-timeout-ms': timeout },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: hello }),
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { param: string } }).error.param).toBe('x-request-timeout-ms');
+    }
+  });
+
+  it('refuses a fallback chain given both in x-orchestrator-fallbacks and in the body, naming the header', async () => {
+    const res = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-orchestrator-fallbacks': 'gpt-4.1-nano' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: hello, orchestrator: { strategy: 'fallback', models: ['gpt-4.1-mini'] } }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { param: string } }).error.param).toBe('x-orchestrator-fallbacks');
   });
 
   it("answers a request refused before any route runs with its request id, the caller's or a fresh one", async () => {
