@@ -137,3 +137,17 @@ describe('WatchStats and shutdown', () => {
     }
   });
 });
+
+describe('WatchStats and the default deadline', () => {
+  it('runs past DEFAULT_TIMEOUT: a watch without a deadline of its own has none', async () => {
+    const own = await startHarness({ env: { DEFAULT_TIMEOUT: '0.3' } });
+    try {
+      const w = watch(own, { intervalMs: 100 });
+      const first = await Promise.race([w.until(8).then(() => 'still running'), w.ended.then((status) => grpc.status[status.code])]);
+      expect(first).toBe('still running');
+      w.call.cancel();
+    } finally {
+      await own.close();
+    }
+  });
+});
