@@ -160,6 +160,7 @@ describe('Health and draining', () => {
     const statuses: HealthCheckResponse_ServingStatus[] = [];
     watch.on('data', (m: { status: HealthCheckResponse_ServingStatus }) => statuses.push(m.status));
     watch.on('error', () => undefined);
+    const watchEnd = new Promise<grpc.StatusObject>((resolve) => watch.on('status', resolve));
 
     // A stream in flight when shutdown starts finishes within the grace period.
     const inflight = collectStream(h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o-mini', prompt: 'keep going', messages: [] })));
@@ -174,6 +175,8 @@ describe('Health and draining', () => {
     expect(finished.messages.at(-1)?.event?.$case).toBe('completed');
     await stopping;
     expect(statuses).toEqual([HealthCheckResponse_ServingStatus.SERVING, HealthCheckResponse_ServingStatus.NOT_SERVING]);
+    // Never a clean end: a watcher that reconnects on UNAVAILABLE finds another replica.
+    expect((await watchEnd).code).toBe(grpc.status.UNAVAILABLE);
   });
 });
 
