@@ -99,8 +99,20 @@ const WITH_RETRY_AFTER: ReadonlySet<number> = new Set([503]);
 const DEFAULT_RETRY_AFTER_S = 1;
 
 export function httpStatusOf(err: OrchestratorError): number {
-  if (err.kind === 'unavailable' && SERVICE_UNAVAILABLE.has(err.reason)) return 503;
+  if (err.kind === 'unavailable' && (SERVICE_UNAVAILABLE.has(err.reason) || gatewayRefusedEvery(err))) return 503;
   return BY_KIND[err.kind].status;
+}
+
+/** Several models failed, each refused by the gateway itself (its breaker open): no upstream failed. */
+function gatewayRefusedEvery(err: OrchestratorError): boolean {
+  if (err.reason !== Reason.ALL_ATTEMPTS_FAILED) return false;
+  let refused = 0;
+  for (const attempt of err.attempts) {
+    if (attempt.error === undefined) continue;
+    if (!SERVICE_UNAVAILABLE.has(attempt.error.reason)) return false;
+    refused++;
+  }
+  return refused > 0;
 }
 
 export function toHttpError(thrown: unknown, requestId: string): HttpError {

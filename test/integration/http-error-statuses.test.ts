@@ -51,6 +51,34 @@ describe('HTTP error statuses and when to retry', () => {
     expect(headers.get('retry-after')).toBe(String(Math.ceil(ms / 1000)));
   });
 
+  it('503, not 502, for a fallback chain every model of which has its breaker open', async () => {
+    for (const model of ['gpt-4o-mini', 'gpt-4.1-mini']) {
+      h.upstream.injectFault({ kind: 'http_error', status: 500, model, times: 1 });
+      expect((await post({ model })).status).toBe(502);
+    }
+    const before = h.upstream.requests.length;
+    const { status, headers, body } = await post({
+      model: 'gpt-4o-mini',
+      orchestrator: { strategy: 'fallback', models: ['gpt-4.1-mini'], disable_default_message: true },
+    });
+    expect(status).toBe(503);
+    expect(body.error).toMatchObject({ type: 'service_unavailable_error', reason: 'ALL_ATTEMPTS_FAILED' });
+    expect(Number(headers.get('retry-after'))).toBeGreaterThan(50);
+    expect(h.upstream.requests.length).toBe(before);
+  });
+
+  it('502 for a fallback chain where an upstream failed beside an open breaker', async () => {
+    h.upstream.injectFault({ kind: 'http_error', status: 500, model: 'gpt-4.1', times: 1 });
+    expect((await post({ model: 'gpt-4.1' })).status).toBe(502);
+    h.upstream.injectFault({ kind: 'http_error', status: 500, model: 'gpt-4-turbo', times: 1 });
+    const { status, body } = await post({
+      model: 'gpt-4.1',
+      orchestrator: { strategy: 'fallback', models: ['gpt-4-turbo'], disable_default_message: true },
+    });
+    expect(status).toBe(502);
+    expect(body.error).toMatchObject({ type: 'upstream_error', reason: 'ALL_ATTEMPTS_FAILED' });
+  });
+
   it('503 with Retry-After for a route none of whose candidates can take the call', async () => {
     const { status, headers, body } = await post({ model: 'route:speed', orchestrator: { route: { candidates: ['gpt-4o'] } } });
     expect(status).toBe(503);
