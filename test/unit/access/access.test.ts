@@ -111,6 +111,17 @@ describe('tokens per minute, settled from actual usage', () => {
     expect(await outcome(access.admit({ principal, models: ['m'], estimatedTokens: 11 }))).toBe('RATE_LIMITED');
     expect(await outcome(access.admit({ principal, models: ['m'], estimatedTokens: 10 }))).toBe('OK');
   });
+
+  it('counts the prompt tokens of actual usage, not only the completion', async () => {
+    const access = controller();
+    const ticket = await access.admit({ principal, models: ['m'], estimatedTokens: 50 });
+    ticket.record({ ...usage(0), usage: { promptTokens: 60, completionTokens: 20, totalTokens: 80, cachedTokens: 0 } });
+    ticket.close();
+    await settled();
+    // 80 used: 70 tokens left.
+    expect(await outcome(access.admit({ principal, models: ['m'], estimatedTokens: 71 }))).toBe('RATE_LIMITED');
+    expect(await outcome(access.admit({ principal, models: ['m'], estimatedTokens: 70 }))).toBe('OK');
+  });
 });
 
 describe('a call whose estimate alone exceeds a tokens per minute limit', () => {
