@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Budgets, periodsOf } from '../../../src/access/budgets.js';
 import { AccessController, type PriceList } from '../../../src/access/controller.js';
@@ -112,6 +113,45 @@ describe('a burst of parallel calls against a small budget', () => {
   });
 });
 
+describe('a call a rate limit refuses', () => {
+  it('leaves no budget held behind it, so the key can still spend its budget', async () => {
+    const store = { redis: undefined, failurePolicy: 'local' as const };
+    const keys = new ApiKeyStore([{ ...keySpecs[0]!, limits: { requestsPerMinute: undefined, tokensPerMinute: 100 } }]);
+    const access = new AccessController(keys, new RateLimits(store, NO_LIMITS, keys.all()), new Budgets(store), prices);
+    // Its hold ($0.0015) would cover the whole budget: it is taken before the limits refuse the call.
+    const tooLarge = await access.admit({ principal, models: ['m'], estimatedTokens: 150 }).catch((err: unknown) => err);
+    expect(tooLarge).toMatchObject({ reason: 'RATE_LIMITED' });
+    expect(await call(access)).toBe('OK');
+  });
+});
+
+/** A key whose budget for `period` is spent to the cent is refused until that budget resets. */
+async function spentToTheCent(store: LimiterStore, period: 'day' | 'month'): Promise<void> {
+  const name = `exact-${period}-${randomUUID()}`;
+  const limits = { usdPerDay: period === 'day' ? BUDGET : undefined, usdPerMonth: period === 'month' ? BUDGET : undefined };
+  const keys = new ApiKeyStore([{ ...keySpecs[0]!, name, budgets: limits }]);
+  const budgets = new Budgets(store);
+  const access = new AccessController(keys, new RateLimits(store, NO_LIMITS, keys.all()), budgets, prices);
+  await budgets.add(name, BUDGET);
+  const refused = await access
+    .admit({ principal: { name, allowedModels: ['*'] }, models: ['m'], estimatedTokens: ESTIMATED_TOKENS })
+    .catch((err: unknown) => err);
+  expect(refused).toBeInstanceOf(OrchestratorError);
+  const err = refused as OrchestratorError;
+  expect(err.reason).toBe('BUDGET_EXHAUSTED');
+  expect(err.metadata).toMatchObject({ quota_description: `budget usd_per_${period} ${BUDGET}`, spent_usd: String(BUDGET) });
+  const periods = periodsOf(new Date());
+  const reset = period === 'day' ? periods.msToNextDay : periods.msToNextMonth;
+  expect(Math.abs((err.retryAfterMs ?? 0) - reset)).toBeLessThan(60_000);
+}
+
+describe('a budget spent to the cent', () => {
+  for (const period of ['day', 'month'] as const) {
+    it(`in memory: the ${period === 'day' ? 'daily' : 'monthly'} budget admits no more calls and waits for its reset`, () =>
+      spentToTheCent({ redis: undefined, failurePolicy: 'local' }, period));
+  }
+});
+
 describe('a burst across two replicas sharing a real Redis', () => {
   let redis: RedisProcess;
   let clients: Redis[] = [];
@@ -136,6 +176,11 @@ describe('a burst across two replicas sharing a real Redis', () => {
     // Every hold was released once its call was charged.
     expect(await clients[0]!.hlen('llmo:budget:k:held')).toBe(0);
   });
+
+  for (const period of ['day', 'month'] as const) {
+    it(`the ${period === 'day' ? 'daily' : 'monthly'} budget spent to the cent admits no more calls and waits for its reset`, () =>
+      spentToTheCent({ redis: clients[0], failurePolicy: 'closed' }, period));
+  }
 
   it('drops a hold whose replica never released it once it expires', async () => {
     const budgets = new Budgets({ redis: clients[0], failurePolicy: 'closed' });
