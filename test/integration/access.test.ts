@@ -455,6 +455,17 @@ describe('response cache', () => {
     expect(stats.cacheMisses).toBeGreaterThanOrEqual(1);
   });
 
+  it('keys an answer by its model and max_tokens: the same prompt to another model, or with another max_tokens, is answered afresh', async () => {
+    const request = { model: 'gpt-4o', prompt: 'one cache entry per model', messages: [], temperature: 0, maxTokens: 8 };
+    await callUnary(chat(), request);
+    const other = await callUnary(chat(), { ...request, model: 'gpt-4o-mini' });
+    expect(other.response.cache?.hit).toBe(false);
+    expect(other.response.model).toBe('gpt-4o-mini');
+    const longer = await callUnary(chat(), { ...request, maxTokens: 16 });
+    expect(longer.response.cache?.hit).toBe(false);
+    expect((await callUnary(chat(), request)).response.cache?.hit).toBe(true);
+  });
+
   it('does not cache sampled requests unless asked, and can be bypassed', async () => {
     const sampled = { model: 'gpt-4o', prompt: 'sampled', messages: [], temperature: 0.7 };
     await callUnary(chat(), sampled);
