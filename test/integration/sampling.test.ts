@@ -259,6 +259,17 @@ describe('the response cache', () => {
     expect(again.response.cache?.hit).toBe(true);
     expect(other.response.cache?.hit).toBe(false);
   });
+
+  it('keys on every sampling field: each one changed alone is a different answer', async () => {
+    const base = { topP: 0.5, seed: 7, presencePenalty: 0.1, frequencyPenalty: 0.2, user: 'u-1' };
+    const ask = (fields: Partial<SamplingOptions>) =>
+      chat({ prompt: 'each field keys the cache', temperature: 0, sampling: sampled({ ...base, ...fields }) });
+    await ask({});
+    expect((await ask({})).response.cache?.hit).toBe(true);
+    for (const changed of [{ topP: 0.6 }, { seed: 8 }, { presencePenalty: 0.3 }, { frequencyPenalty: 0.4 }, { user: 'u-2' }]) {
+      expect({ changed, hit: (await ask(changed)).response.cache?.hit }).toEqual({ changed, hit: false });
+    }
+  });
 });
 
 describe('request tags', () => {
