@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { costOf } from '../../../src/catalog/catalog.js';
+import { BUILTIN_MODELS } from '../../../src/catalog/models.js';
+
+const gpt4o = BUILTIN_MODELS.find((m) => m.id === 'gpt-4o');
+if (!gpt4o) throw new Error('gpt-4o is a built-in model');
+
+describe('the cost of an answer', () => {
+  it('prices prompt tokens at the input price and completion tokens at the output price', () => {
+    // gpt-4o: $2.50 per million input tokens, $10 per million output tokens.
+    expect(costOf(gpt4o, { promptTokens: 1000, completionTokens: 100, totalTokens: 1100, cachedTokens: 0 })).toBe(0.0035);
+  });
+
+  it('prices cached prompt tokens at the cached input price, and never more of them than the prompt has', () => {
+    // 600 uncached at $2.50, 400 cached at $1.25, 100 completion at $10 per million.
+    expect(costOf(gpt4o, { promptTokens: 1000, completionTokens: 100, totalTokens: 1100, cachedTokens: 400 })).toBe(0.003);
+    expect(costOf(gpt4o, { promptTokens: 1000, completionTokens: 0, totalTokens: 1000, cachedTokens: 5000 })).toBe(0.00125);
+  });
+});
