@@ -84,3 +84,29 @@ describe('checkUsage with text in scripts of several bytes a character', () => {
     expect(checkUsage(usage(bytes * 2), { messages, maxTokens: 100 }, 40).refused).toContain(`prompt_tokens ${bytes * 2}`);
   });
 });
+
+describe('checkUsage of the counts themselves', () => {
+  const request = { messages: question, maxTokens: 100 };
+  const report = (fields: Partial<TokenUsage>): TokenUsage => ({ ...usage(12), ...fields });
+
+  it('charges the sum of prompt and completion tokens, whatever total the upstream claims', () => {
+    const checked = checkUsage(report({ totalTokens: 1 }), request, 40);
+    expect(checked.refused).toBeUndefined();
+    expect(checked.usage).toEqual({ promptTokens: 12, completionTokens: 10, totalTokens: 22, cachedTokens: 0 });
+  });
+
+  it('refuses more completion tokens than max_tokens allows past a little slack, and charges the estimate', () => {
+    // The slack covers providers that count their end marker; 64 tokens past max_tokens is more than any does.
+    expect(checkUsage(report({ completionTokens: 110 }), request, 40).refused).toBeUndefined();
+    const checked = checkUsage(report({ completionTokens: 165 }), request, 40);
+    expect(checked.refused).toBe('completion_tokens 165 exceeds max_tokens 100');
+    expect(checked.usage.completionTokens).toBeLessThanOrEqual(100);
+  });
+
+  it('refuses more cached tokens than prompt tokens, and counts, as none are cached in the estimate', () => {
+    const checked = checkUsage(report({ cachedTokens: 13 }), request, 40);
+    expect(checked.refused).toBe('cached_tokens 13 exceeds prompt_tokens 12');
+    expect(checked.usage.cachedTokens).toBe(0);
+    expect(checkUsage(report({ cachedTokens: 1.5 }), request, 40).refused).toBe('cached_tokens 1.5 is not a non-negative integer');
+  });
+});
