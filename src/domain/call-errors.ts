@@ -25,8 +25,17 @@ export function linkTimedOut(model: string, ms: number, fixed: boolean): Orchest
     reason: Reason.UPSTREAM_TIMEOUT,
     message: `${model} did not answer within ${fixed ? 'attempt_timeout_ms' : 'its share of the deadline'} (${Math.round(ms)} ms)`,
     retryable: true,
-    metadata: { model, timeout_ms: String(Math.round(ms)) },
+    metadata: { model, timeout_ms: String(Math.round(ms)), limit: fixed ? 'attempt_timeout_ms' : 'deadline_share' },
   });
+}
+
+/**
+ * Whether a timeout was the caller's own limit (a fallback link's attempt_timeout_ms or share of
+ * the deadline), not the model's: one caller's tight limit says nothing of the model's health,
+ * and must not open its breaker for every other caller.
+ */
+export function isCallersLimit(err: OrchestratorError): boolean {
+  return err.metadata['limit'] !== undefined && err.reason === Reason.UPSTREAM_TIMEOUT;
 }
 
 /** A stream went silent before its first token or between tokens for `ms`. */

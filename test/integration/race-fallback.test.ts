@@ -224,3 +224,35 @@ describe('Fallback', () => {
     expect(err.decoded.errorInfo?.metadata).toMatchObject({ last_attempt_reason: 'UPSTREAM_ERROR', last_attempt_model: 'gpt-3.5-turbo' });
   });
 });
+
+describe("a fallback link cut by the caller's own time limit", () => {
+  // One counted failure opens a breaker here, so a single cut link would show.
+  let own: Harness;
+  beforeAll(async () => {
+    own = await startHarness({ env: { BREAKER_CONSECUTIVE_FAILURES: '1', BREAKER_HALF_OPEN_AFTER_MS: '60000' } });
+  });
+  afterAll(async () => own.close());
+
+  it("does not count against the model's breaker: another caller's Chat still reaches it", async () => {
+    own.upstream.injectFault({ kind: 'delay', delayMs: 600, model: 'gpt-4o', times: 2 });
+    const ownFallback = own.clients.chat.fallback.bind(own.clients.chat);
+    // attempt_timeout_ms, then a share of the deadline: both the caller's choice, not the model's health.
+    const fixed = await callUnary(ownFallback, {
+      model: '',
+      prompt: 'hi',
+      messages: [],
+      models: ['gpt-4o', 'gpt-4o-mini'],
+      attemptTimeoutMs: 100,
+      disableDefaultMessage: true,
+    });
+    expect(fixed.response.attempts[0]).toMatchObject({ model: 'gpt-4o', reason: 'UPSTREAM_TIMEOUT' });
+    const shared = await callUnary(
+      ownFallback,
+      { model: '', prompt: 'hi', messages: [], models: ['gpt-4o', 'gpt-4o-mini'], disableDefaultMessage: true },
+      { deadlineMs: 400 },
+    );
+    expect(shared.response.attempts[0]).toMatchObject({ model: 'gpt-4o', reason: 'UPSTREAM_TIMEOUT' });
+    const { response } = await callUnary(own.clients.chat.chat.bind(own.clients.chat), { model: 'gpt-4o', prompt: 'hi', messages: [] });
+    expect(response.model).toBe('gpt-4o');
+  });
+});

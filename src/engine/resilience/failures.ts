@@ -1,3 +1,4 @@
+import { isCallersLimit } from '../../domain/call-errors.js';
 import { OrchestratorError, Reason } from '../../domain/errors.js';
 
 /**
@@ -13,11 +14,13 @@ export function isRetryable(err: unknown): err is OrchestratorError {
 
 /**
  * Counts against the model's breaker: failures that say the model endpoint is unhealthy.
- * A caller's cancel, a lost race, our deadline or a request the upstream rejected do not.
+ * A caller's cancel, a lost race, our deadline, a caller's own time limit on a fallback link or
+ * a request the upstream rejected do not.
  */
 export function countsAgainstBreaker(err: unknown): boolean {
   if (!(err instanceof OrchestratorError)) return false;
   if (err.reason === Reason.CIRCUIT_OPEN || err.reason === Reason.DRAINING) return false;
   if (err.kind === 'unavailable') return true;
+  if (isCallersLimit(err)) return false;
   return err.reason === Reason.UPSTREAM_TIMEOUT || err.reason === Reason.STREAM_STALLED;
 }
