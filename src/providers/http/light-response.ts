@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { withinErrorBodyWait } from './error-body.js';
 import { UpstreamTooLargeError } from './too-large.js';
 
 /**
@@ -118,7 +119,15 @@ export class LightResponse {
     return this.#used;
   }
 
+  /** An error status's body for ERROR_BODY_WAIT_MS at most; past that it is closed and the read fails as a body cut short. */
   async text(): Promise<string> {
+    if (this.ok) return this.#text();
+    const text = await withinErrorBodyWait(this.#text(), () => this.body?.destroy());
+    if (text === undefined) throw new TypeError('terminated', { cause: new Error('the error body did not finish in time') });
+    return text;
+  }
+
+  async #text(): Promise<string> {
     const body = this.body as (Readable & { text?: () => Promise<string> }) | null;
     try {
       if (body !== null && typeof body.text === 'function' && !this.#used && this.#announced() !== undefined) {

@@ -1,5 +1,6 @@
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import type { Dispatcher } from 'undici';
+import { ERROR_BODY_WAIT_MS } from './error-body.js';
 import { UpstreamTooLargeError } from './too-large.js';
 
 /** A whole response, read: its status, the headers it came with, its body as text. */
@@ -32,7 +33,8 @@ export interface TextRequest {
  * that closes in the middle of the body with `TypeError('terminated')`; a body over the limit (as
  * announced by content-length, or as read) aborts the request, which closes the connection, and
  * rejects with UpstreamTooLargeError. A compressed body (nothing asks for one) is decoded within
- * the same limit.
+ * the same limit. An error status's body is read for ERROR_BODY_WAIT_MS at most: past that the
+ * request is aborted (closing the connection) and the answer resolves with what came by then.
  */
 export function postForText(dispatcher: Dispatcher, request: TextRequest): Promise<TextResponse> {
   return new Promise<TextResponse>((resolve, reject) => {
@@ -70,6 +72,7 @@ class TextHandler implements Dispatcher.DispatchHandler {
   #chunks: Buffer[] = [];
   #bytes = 0;
   #settled = false;
+  #late: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly maxBodyBytes: number,
@@ -96,6 +99,7 @@ class TextHandler implements Dispatcher.DispatchHandler {
       this.#abort?.(new UpstreamTooLargeError('body', this.maxBodyBytes));
       return false;
     }
+    if (statusCode >= 300) this.#late = setTimeout(() => this.#cutShort(), ERROR_BODY_WAIT_MS);
     return true;
   }
 
@@ -113,12 +117,33 @@ class TextHandler implements Dispatcher.DispatchHandler {
     if (this.#settled) return;
     let text: string;
     try {
-      const body = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#bytes);
-      text = decoded(body, headerOf(this.#raw, 'content-encoding'), this.maxBodyBytes).toString('utf8');
+      text = this.#text();
     } catch (err) {
       this.onError(err as Error);
       return;
     }
+    this.#resolveWith(text);
+  }
+
+  /** An error status's body still unfinished after ERROR_BODY_WAIT_MS: answered with what came. */
+  #cutShort(): void {
+    if (this.#settled) return;
+    let text = '';
+    try {
+      text = this.#text();
+    } catch {
+      // A compressed body cut short does not decode: the status alone answers.
+    }
+    this.#resolveWith(text);
+    this.#abort?.(new Error('the error body did not finish in time'));
+  }
+
+  #text(): string {
+    const body = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#bytes);
+    return decoded(body, headerOf(this.#raw, 'content-encoding'), this.maxBodyBytes).toString('utf8');
+  }
+
+  #resolveWith(text: string): void {
     this.#done();
     const raw = this.#raw;
     this.resolve({ status: this.#status, headers: { get: (name) => headerOf(raw, name.toLowerCase()) }, text });
@@ -134,6 +159,7 @@ class TextHandler implements Dispatcher.DispatchHandler {
 
   #done(): void {
     this.#settled = true;
+    clearTimeout(this.#late);
     this.signal.removeEventListener('abort', this);
   }
 }

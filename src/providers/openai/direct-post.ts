@@ -1,5 +1,6 @@
 import { Aborter } from '../../domain/abort.js';
 import type { UndiciFetch } from '../http/undici-fetch.js';
+import { withinErrorBodyWait } from '../http/error-body.js';
 import { postForStream, type StreamResponse } from '../http/undici-stream.js';
 import { postForText } from '../http/undici-text.js';
 import { errorForUpstreamStatus, parseRetryAfter, upstreamTimeout } from '../upstream-errors.js';
@@ -50,8 +51,8 @@ export class DirectPost {
 
   /**
    * POSTs `body` and resolves with a 2xx answer, its body unread, for a stream; an error status
-   * is read to its end (so the connection is reused, up to the body limit) and rejects as an
-   * OrchestratorError.
+   * is read to its end (so the connection is reused, up to the body limit and ERROR_BODY_WAIT_MS)
+   * and rejects as an OrchestratorError.
    */
   async send(
     endpoint: Endpoint,
@@ -67,7 +68,10 @@ export class DirectPost {
     };
     const response = await this.timed(signal, (s) => postForStream(this.fetch.dispatcher, { ...request, signal: s }));
     if (response.status >= 200 && response.status < 300) return response;
-    await drain(response.body, this.maxBodyBytes).catch(() => undefined);
+    await withinErrorBodyWait(
+      drain(response.body, this.maxBodyBytes).catch(() => undefined),
+      () => response.body.destroy(),
+    );
     throw errorForUpstreamStatus({ provider: this.provider, status: response.status, retryAfterMs: parseRetryAfter(response.headers) });
   }
 
