@@ -33,8 +33,9 @@ export interface TextRequest {
  * that closes in the middle of the body with `TypeError('terminated')`; a body over the limit (as
  * announced by content-length, or as read) aborts the request, which closes the connection, and
  * rejects with UpstreamTooLargeError. A compressed body (nothing asks for one) is decoded within
- * the same limit. An error status's body is read for ERROR_BODY_WAIT_MS at most: past that the
- * request is aborted (closing the connection) and the answer resolves with what came by then.
+ * the same limit. An error status's body is read for ERROR_BODY_WAIT_MS and up to the limit at
+ * most: past either the request is aborted (closing the connection) and the answer resolves,
+ * its status deciding the failure, with what came by then.
  */
 export function postForText(dispatcher: Dispatcher, request: TextRequest): Promise<TextResponse> {
   return new Promise<TextResponse>((resolve, reject) => {
@@ -94,27 +95,35 @@ class TextHandler implements Dispatcher.DispatchHandler {
   onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
     this.#status = statusCode;
     this.#raw = rawHeaders;
+    if (statusCode >= 300) {
+      this.#late = setTimeout(() => this.#cutShort(), ERROR_BODY_WAIT_MS);
+      return true;
+    }
     const announced = headerOf(rawHeaders, 'content-length');
     if (announced !== null && headerOf(rawHeaders, 'content-encoding') === null && Number(announced) > this.maxBodyBytes) {
       this.#abort?.(new UpstreamTooLargeError('body', this.maxBodyBytes));
       return false;
     }
-    if (statusCode >= 300) this.#late = setTimeout(() => this.#cutShort(), ERROR_BODY_WAIT_MS);
     return true;
   }
 
   onData(chunk: Buffer): boolean {
-    this.#bytes += chunk.length;
-    if (this.#bytes > this.maxBodyBytes) {
-      this.#abort?.(new UpstreamTooLargeError('body', this.maxBodyBytes));
+    if (this.#bytes + chunk.length > this.maxBodyBytes) {
+      if (this.#status >= 300) this.#cutShort();
+      else this.#abort?.(new UpstreamTooLargeError('body', this.maxBodyBytes));
       return false;
     }
+    this.#bytes += chunk.length;
     this.#chunks.push(chunk);
     return true;
   }
 
   onComplete(): void {
     if (this.#settled) return;
+    if (this.#status >= 300) {
+      this.#resolveWith(this.#errorText());
+      return;
+    }
     let text: string;
     try {
       text = this.#text();
@@ -125,17 +134,23 @@ class TextHandler implements Dispatcher.DispatchHandler {
     this.#resolveWith(text);
   }
 
-  /** An error status's body still unfinished after ERROR_BODY_WAIT_MS: answered with what came. */
+  /**
+   * An error status's body unfinished after ERROR_BODY_WAIT_MS, or past the body limit: the
+   * status decides the failure, so the answer is what came, and the connection is closed.
+   */
   #cutShort(): void {
     if (this.#settled) return;
-    let text = '';
+    this.#resolveWith(this.#errorText());
+    this.#abort?.(new Error('the error body was cut short'));
+  }
+
+  /** An error status's body, as far as it came and decodes: only detail, never the failure. */
+  #errorText(): string {
     try {
-      text = this.#text();
+      return this.#text();
     } catch {
-      // A compressed body cut short does not decode: the status alone answers.
+      return '';
     }
-    this.#resolveWith(text);
-    this.#abort?.(new Error('the error body did not finish in time'));
   }
 
   #text(): string {
