@@ -39,7 +39,8 @@ import { contentCoding } from './undici-text.js';
  * directly and bound each event instead (fast-sse.ts).
  *
  * Timeouts: undici's own headers/body timeouts (300 s by default) are switched off; the
- * caller's AbortSignal carries the deadline, as with the engine's child signals.
+ * caller's AbortSignal carries the deadline, as with the engine's child signals, and an error
+ * answer's body gets ERROR_BODY_WAIT_MS at most (error-body.ts).
  */
 
 export interface UndiciFetchOptions {
