@@ -163,8 +163,11 @@ describe('Health and draining', () => {
     const watchEnd = new Promise<grpc.StatusObject>((resolve) => watch.on('status', resolve));
 
     // A stream in flight when shutdown starts finishes within the grace period.
-    const inflight = collectStream(h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o-mini', prompt: 'keep going', messages: [] })));
-    await new Promise((r) => setTimeout(r, 30));
+    const call = h.clients.chat.streamChat(streamRequest({ model: 'gpt-4o-mini', prompt: 'keep going', messages: [] }));
+    const begun = new Promise((resolve) => call.once('data', resolve));
+    const inflight = collectStream(call);
+    // In flight for sure (a fixed pause let a loaded machine start the shutdown before the call arrived).
+    await begun;
     const stopping = h.app.server.shutdown(3_000);
     await new Promise((r) => setTimeout(r, 20));
     const refused = await unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: '', prompt: 'late', messages: [] });
