@@ -276,6 +276,52 @@ describe('tools on the OpenAI provider', () => {
     expect(again.response.toolCalls).toEqual(first.response.toolCalls);
     expect(other.response.cache?.hit).toBe(false);
   });
+
+  it('keys the response cache on each message whole: its role, image parts, tool calls and the call a tool result answers', async () => {
+    const text = { part: { $case: 'text' as const, text: 'What is this?' } };
+    const url = (href: string, detail = '') => ({
+      part: { $case: 'image' as const, image: { source: { $case: 'url' as const, url: href }, mediaType: '', detail } },
+    });
+    const bytes = (last: number) => ({
+      part: {
+        $case: 'image' as const,
+        image: { source: { $case: 'data' as const, data: Buffer.from([0x89, 0x50, 0x4e, last]) }, mediaType: 'image/png', detail: '' },
+      },
+    });
+    const calls = [
+      { id: 'call_a', name: 'get_weather', arguments: '{"city":"Paris","unit":"celsius"}' },
+      { id: 'call_b', name: 'get_time', arguments: '{"city":"Paris"}' },
+    ];
+    const results = (ids: string[]) => [
+      msg({ content: 'Weather and time in Paris?' }),
+      msg({ role: Role.ROLE_ASSISTANT, toolCalls: calls }),
+      msg({ role: Role.ROLE_TOOL, toolCallId: ids[0], content: '{"result":"first"}' }),
+      msg({ role: Role.ROLE_TOOL, toolCallId: ids[1], content: '{"result":"second"}' }),
+    ];
+    // Each differs from the one before it in one thing only; the same text throughout.
+    const conversations: Message[][] = [
+      [msg({ role: Role.ROLE_SYSTEM, content: 'Answer briefly.' }), msg({ content: 'Who are you?' })],
+      [msg({ content: 'Answer briefly.' }), msg({ content: 'Who are you?' })],
+      [msg({ parts: [text, url('https://example.com/a.png')] })],
+      [msg({ parts: [text, url('https://example.com/b.png')] })],
+      [msg({ parts: [text, url('https://example.com/b.png', 'low')] })],
+      [msg({ parts: [text, bytes(0x47)] })],
+      [msg({ parts: [text, bytes(0x48)] })],
+      results(['call_a', 'call_b']),
+      results(['call_b', 'call_a']),
+      [msg({ content: 'Weather and time in Paris?' }), msg({ role: Role.ROLE_ASSISTANT, toolCalls: calls.slice(0, 1) })],
+      [msg({ content: 'Weather and time in Paris?' }), msg({ role: Role.ROLE_ASSISTANT, toolCalls: calls.slice(1) })],
+    ];
+    const before = openai.requests.length;
+    for (const messages of conversations) {
+      const { response } = await chat({ messages, temperature: 0, tooling: tooling() });
+      expect(response.cache?.hit, JSON.stringify(messages)).toBe(false);
+    }
+    expect(openai.requests.length - before).toBe(conversations.length);
+    for (const messages of conversations) {
+      expect((await chat({ messages, temperature: 0, tooling: tooling() })).response.cache?.hit).toBe(true);
+    }
+  });
 });
 
 describe('tools on the Anthropic provider', () => {
