@@ -480,6 +480,14 @@ describe('response cache', () => {
     expect(h.upstream.requests.length).toBe(before + 1);
   });
 
+  it('stores what a request that bypassed the cache got, for the next request to read', async () => {
+    const request = { model: 'gpt-4o', prompt: 'stored by a bypass', messages: [], temperature: 0 };
+    const bypassed = await callUnary(chat(), { ...request, cache: { mode: CacheMode.CACHE_MODE_BYPASS, allowStale: false } });
+    const next = await callUnary(chat(), request);
+    expect(next.response.cache).toMatchObject({ hit: true, stale: false });
+    expect(next.response.content).toBe(bypassed.response.content);
+  });
+
   it('expires entries after the TTL, and serves them stale only when every upstream fails and the caller allows it', async () => {
     const request = { model: 'gpt-4o-mini', prompt: 'remember me', messages: [], temperature: 0 };
     const fresh = await callUnary(chat(), request);
