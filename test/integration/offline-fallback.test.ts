@@ -78,6 +78,31 @@ describe('CACHE_OFFLINE_FALLBACK=on', () => {
     expect(refused.response.cache).toBeUndefined();
   });
 
+  it('stores no sampled Race or Fallback answer, so none answers for them when every model fails', async () => {
+    const race = h.clients.chat.race.bind(h.clients.chat);
+    const fallback = h.clients.chat.fallback.bind(h.clients.chat);
+    const request = { model: '', prompt: 'sampled offline', messages: [], temperature: 0.7, models: ['gpt-4.1', 'gpt-4.1-nano'] };
+    await callUnary(race, request);
+    await callUnary(fallback, { ...request, disableDefaultMessage: true });
+    h.upstream.injectFault({ kind: 'http_error', status: 500 });
+    expect((await unaryError(race, request)).code).toBe(grpc.status.UNAVAILABLE);
+    expect((await unaryError(fallback, { ...request, disableDefaultMessage: true })).code).toBe(grpc.status.UNAVAILABLE);
+  });
+
+  it('does not store the expired answer a Fallback served as fresh: once the model is back, it answers afresh', async () => {
+    const fallback = h.clients.chat.fallback.bind(h.clients.chat);
+    // A model no other test here fails, so its breaker is closed.
+    const request = { model: '', prompt: 'stale not refreshed', messages: [], temperature: 0, models: ['gpt-3.5-turbo'] };
+    await callUnary(fallback, { ...request, disableDefaultMessage: false });
+    await sleep(1_100);
+    h.upstream.injectFault({ kind: 'http_error', status: 500 });
+    const offline = await callUnary(fallback, { ...request, disableDefaultMessage: false });
+    expect(offline.response.cache).toMatchObject({ hit: true, stale: true });
+    h.upstream.clearFaults();
+    const back = await callUnary(chat(), { model: 'gpt-3.5-turbo', prompt: request.prompt, messages: [], temperature: 0 });
+    expect(back.response.cache).toMatchObject({ hit: false });
+  });
+
   it('counts a Fallback answered with a cached answer as fallen back, not as served the default message', async () => {
     const fallback = h.clients.chat.fallback.bind(h.clients.chat);
     const stats = async () => (await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {})).response;
