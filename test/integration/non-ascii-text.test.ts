@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeConfigFile } from '../helpers/config-file.js';
 import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { answerBody } from '../helpers/upstream-bodies.js';
 
 /** Characters of 2, 3 and 4 bytes, and a family emoji (four code points joined by ZWJ). */
 const TEXT = 'é中😀👨\u200d👩\u200d👧!';
@@ -14,45 +15,8 @@ const TEXT = 'é中😀👨\u200d👩\u200d👧!';
  * Nth byte of TEXT in the body), so the cut falls inside a character on a real socket.
  */
 function body(path: string, stream: boolean): string {
-  const anthropic = path.endsWith('/messages');
-  if (!stream) {
-    return anthropic
-      ? JSON.stringify({
-          id: 'msg',
-          type: 'message',
-          role: 'assistant',
-          model: 'm-1',
-          content: [{ type: 'text', text: TEXT }],
-          stop_reason: 'end_turn',
-          usage: { input_tokens: 5, output_tokens: 5 },
-        })
-      : JSON.stringify({
-          id: 'c',
-          object: 'chat.completion',
-          created: 1,
-          model: 'm-1',
-          choices: [{ index: 0, message: { role: 'assistant', content: TEXT }, finish_reason: 'stop' }],
-          usage: { prompt_tokens: 5, completion_tokens: 5, total_tokens: 10 },
-        });
-  }
-  if (anthropic) {
-    const event = (type: string, data: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
-    return (
-      event('message_start', {
-        message: { id: 'msg', type: 'message', role: 'assistant', model: 'm-1', content: [], usage: { input_tokens: 5, output_tokens: 1 } },
-      }) +
-      event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) +
-      event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'say ' } }) +
-      event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: TEXT } }) +
-      event('content_block_stop', { index: 0 }) +
-      event('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 5 } }) +
-      event('message_stop', {})
-    );
-  }
-  const chunk = (delta: object, finish: string | null) =>
-    `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm-1', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
   // The first text chunk teaches the provider the chunk's shape: TEXT's chunk is then read by it.
-  return `${chunk({ role: 'assistant', content: 'say ' }, null)}${chunk({ content: TEXT }, null)}${chunk({}, 'stop')}data: [DONE]\n\n`;
+  return answerBody(path.endsWith('/messages'), stream, { model: 'm-1', content: TEXT, deltas: ['say ', TEXT], outputTokens: 5 });
 }
 
 describe('text of several bytes a character, cut between two upstream writes', () => {

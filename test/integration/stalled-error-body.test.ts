@@ -6,6 +6,7 @@ import { writeConfigFile } from '../helpers/config-file.js';
 import { StreamStrategy } from '../../src/gen/orchestrator/v1/common.js';
 import { callUnary, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { answerBody } from '../helpers/upstream-bodies.js';
 
 /**
  * An upstream (OpenAI-compatible at /v1, the Messages API at /v1/messages) that, for the
@@ -15,44 +16,8 @@ import { startHarness, type Harness } from '../helpers/harness.js';
  */
 const DEADLINE_MS = 6_000;
 
-function answer(anthropic: boolean, stream: boolean): string {
-  if (!stream) {
-    return anthropic
-      ? JSON.stringify({
-          id: 'msg',
-          type: 'message',
-          role: 'assistant',
-          model: 'ok',
-          content: [{ type: 'text', text: 'fine' }],
-          stop_reason: 'end_turn',
-          usage: { input_tokens: 5, output_tokens: 1 },
-        })
-      : JSON.stringify({
-          id: 'c',
-          object: 'chat.completion',
-          created: 1,
-          model: 'ok',
-          choices: [{ index: 0, message: { role: 'assistant', content: 'fine' }, finish_reason: 'stop' }],
-          usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6 },
-        });
-  }
-  if (anthropic) {
-    const event = (type: string, data: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
-    return (
-      event('message_start', {
-        message: { id: 'msg', type: 'message', role: 'assistant', model: 'ok', content: [], usage: { input_tokens: 5, output_tokens: 1 } },
-      }) +
-      event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) +
-      event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'fine' } }) +
-      event('content_block_stop', { index: 0 }) +
-      event('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 1 } }) +
-      event('message_stop', {})
-    );
-  }
-  const chunk = (delta: object, finish: string | null) =>
-    `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'ok', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
-  return `${chunk({ role: 'assistant', content: 'fine' }, null)}${chunk({}, 'stop')}data: [DONE]\n\n`;
-}
+const answer = (anthropic: boolean, stream: boolean): string =>
+  answerBody(anthropic, stream, { model: 'ok', content: 'fine', deltas: ['fine'], outputTokens: 1 });
 
 describe('an upstream error status whose body never finishes', () => {
   let server: http.Server;
