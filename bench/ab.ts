@@ -24,6 +24,9 @@
  * and so spends more per call: `--rate` offers both sides the same load (below what either
  * carries), so the CPU per call compares like with like.
  *
+ * Rounds run A B, then B A, and so on; the report ends with B against A round by round and their
+ * median, which the machine's drift from minute to minute moves less than the medians' ratio.
+ *
  * unary:   h2load, unary Chat at concurrency 64: req/s, P99, gateway cores and CPU µs per call
  * streams: 1,000 (--streams) concurrent StreamChat at 50 tokens/s: tokens/s, TTFT P50, peak RSS, CPU per token
  * rate:    open-loop 1,000 req/s: P50 / P99
@@ -118,10 +121,12 @@ async function main(): Promise<void> {
   const samples: Sample[] = [];
   try {
     for (let r = 0; r < rounds; r++) {
-      for (const [side, dir] of [
+      // A B, then B A: a machine whose speed drifts through a round favours neither side.
+      const order = [
         ['A', a],
         ['B', b],
-      ] as const) {
+      ] as const;
+      for (const [side, dir] of r % 2 === 0 ? order : [...order].reverse()) {
         const probe = await allocProbeArgs();
         const gateway =
           scenario === 'alloc'
@@ -257,6 +262,14 @@ async function main(): Promise<void> {
     ];
   });
   const keys = Object.keys(samples[0]?.extra ?? {});
+  // Each round's two sides ran back to back: their ratio is steadier than the ratio of the
+  // medians when the machine's speed changes from minute to minute.
+  const ratios = Array.from({ length: rounds }, (_, r) => {
+    const ofRound = (side: 'A' | 'B'): number => samples.filter((s) => s.side === side)[r]?.value ?? NaN;
+    return ofRound('B') / ofRound('A');
+  });
+  const percent = (ratio: number): string => `${ratio >= 1 ? '+' : ''}${((ratio - 1) * 100).toFixed(1)} %`;
+  process.stdout.write(`B against A, round by round: ${ratios.map(percent).join(', ')}; median ${percent(median(ratios))}\n`);
   process.stdout.write(
     `${scenario}: median of ${rounds} interleaved rounds${pin ? ' (gateway pinned to CPU 0, the rest to CPU 1)' : ''}${rate === undefined ? '' : `, offered ${rate} req/s`}\n${table(['side', unit, 'rounds', ...keys, 'others cores'], rows)}\n`,
   );
