@@ -155,6 +155,18 @@ describe('tools on the OpenAI provider', () => {
     expect(sent.slice(2).map((m) => m.tool_call_id)).toEqual(ids);
   });
 
+  it('shortens a tool call id at a whole character: an emoji across the cut is dropped whole, never halved', async () => {
+    // 'call_' and 25 x: the emoji's two UTF-16 halves are units 30 and 31, on each side of the 31 kept.
+    const id = `call_${'x'.repeat(25)}😀${'y'.repeat(20)}`;
+    const calls = [{ id, name: 'get_weather', arguments: '{"city":"Paris","unit":"celsius"}' }];
+    await chat({ messages: answered('Weather in Paris?', calls), tooling: tooling(), cache: BYPASS });
+    const sent = lastBody(openai).messages as { tool_calls?: { id: string }[]; tool_call_id?: string }[];
+    const shortened = sent[1]!.tool_calls![0]!.id;
+    expect(shortened.length).toBeLessThanOrEqual(40);
+    expect(shortened.startsWith(`call_${'x'.repeat(25)}_`)).toBe(true);
+    expect(sent[2]!.tool_call_id).toBe(shortened);
+  });
+
   it('streams tool-call pieces in order; reassembled they equal the unary answer and the completed event', async () => {
     const unary = await chat({ prompt: 'Time in Oslo?', tooling: tooling(), cache: BYPASS });
     const streamed = await collectStream(

@@ -7,6 +7,7 @@ import type {
 } from 'openai/resources/chat/completions';
 import type { ChatMessage } from '../../domain/chat.js';
 import type { ContentPart, ToolCall, ToolChoice, Tooling } from '../../domain/tools.js';
+import { isHighSurrogate } from '../../domain/characters.js';
 import { ID_DIGEST_CHARS, withIdDigest } from '../tool-call-ids.js';
 
 /** Our conversation as the Chat Completions API wants it: roles, parts, tool calls and results map one to one. */
@@ -47,7 +48,10 @@ const MAX_TOOL_CALL_ID = 40;
  */
 function toolCallId(id: string): string {
   if (id.length <= MAX_TOOL_CALL_ID) return id;
-  return withIdDigest(id.slice(0, MAX_TOOL_CALL_ID - ID_DIGEST_CHARS), id);
+  let keep = MAX_TOOL_CALL_ID - ID_DIGEST_CHARS;
+  // Half an emoji would go out as a lone surrogate, which is not text at all.
+  if (isHighSurrogate(id.charCodeAt(keep - 1))) keep--;
+  return withIdDigest(id.slice(0, keep), id);
 }
 
 function partOf(part: ContentPart): ChatCompletionContentPart {
