@@ -12,9 +12,14 @@ export function streamError(provider: string, data: string): OrchestratorError {
     // Not JSON: an unknown error type.
   }
   const status = statusOfErrorType(type);
-  if (status === undefined) return truncated(provider, `the stream reported an error${type ? ` (${type})` : ''}`);
+  // The type is the upstream's text: named only when it has the shape of a type, since a relay may
+  // put its own message there (one that quotes the provider key, or any length of it).
+  const named = type !== null && ERROR_TYPE.test(type) ? ` (${type})` : '';
+  if (status === undefined) return truncated(provider, `the stream reported an error${named}`);
   return errorForUpstreamStatus({ provider, status, retryAfterMs: undefined });
 }
+
+const ERROR_TYPE = /^[a-z][a-z0-9_]{0,63}$/;
 
 /** The HTTP status the API answers each error type with, for errors that arrive mid-stream. */
 export function statusOfErrorType(type: string | null): number | undefined {

@@ -504,6 +504,33 @@ describe('AnthropicProvider, other upstreams', () => {
     });
   });
 
+  it("names an unknown error event's type only when it looks like one: the upstream's text never reaches the caller", async () => {
+    const errorEvents = [
+      // A relay that put its own message, echoing the provider key, where the type goes.
+      '{"type":"error","error":{"type":"invalid x-api-key sk-ant-api03-leaked-provider-key"}}',
+      `{"type":"error","error":{"type":"${'x'.repeat(5_000)}"}}`,
+      '{"type":"error","error":{"type":"brand_new_error"}}',
+    ];
+    let served = 0;
+    const url = await serve((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.end(`event: error\ndata: ${errorEvents[served++]}\n\n`);
+      });
+    });
+    const provider = new AnthropicProvider({ name: 'anthropic', baseURL: url, apiKey: 'x' });
+    const messages: string[] = [];
+    for (let i = 0; i < errorEvents.length; i++) {
+      const { error } = await collect(provider.stream(requestOf(PROMPT)));
+      expect(error).toMatchObject({ reason: Reason.STREAM_TRUNCATED });
+      messages.push((error as OrchestratorError).message);
+    }
+    expect(messages[0]).not.toContain('sk-ant');
+    expect(messages[1]?.length).toBeLessThan(200);
+    expect(messages[2]).toContain('(brand_new_error)');
+  });
+
   it('on an API version that takes sampling parameters, sends top_p without the default temperature, which current models refuse together', async () => {
     const { url, bodies } = await strictMessagesApi();
     const legacy = new AnthropicProvider({ name: 'anthropic', baseURL: url, apiKey: 'x', anthropicVersion: '2023-06-01' });
