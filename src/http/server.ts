@@ -13,6 +13,7 @@ import type { CallObserver } from '../telemetry/call-observer.js';
 import type { Tracer } from '../telemetry/tracing.js';
 import { assignRequestId, countRefused, REQUEST_ID_HEADER, type HttpCallDeps } from './call.js';
 import { INTERNAL_MESSAGE } from './errors.js';
+import { clientErrorHandler } from './client-errors.js';
 import { chatRoutes } from './routes/chat.js';
 import { modelRoutes } from './routes/models.js';
 import { embeddingRoutes } from './routes/embeddings.js';
@@ -69,6 +70,7 @@ export class HttpGateway {
       return503OnClosing: false,
       forceCloseConnections: 'idle',
       requestTimeout,
+      clientErrorHandler: clientErrorHandler(config.http.requestTimeoutMs),
       ...(tls
         ? {
             https: {

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { accessFile, sha } from '../helpers/access-file.js';
@@ -119,6 +121,29 @@ describe('OpenAI error classes from the gateway', () => {
     expect(error.message).toBe('invalid request: messages[0].content: must not be empty or only whitespace (and 9999 more)');
     expect(error.field_violations).toHaveLength(100);
     expect(error.field_violations[99]?.field).toBe('messages[99].content');
+  });
+
+  it('BadRequestError (431) in the OpenAI shape for headers over the 16 KiB Node reads, as for a request line it cannot parse (400)', async () => {
+    const client = new OpenAI({
+      baseURL: `${base}/v1`,
+      apiKey: 'erin-secret',
+      maxRetries: 0,
+      defaultHeaders: { 'x-note': 'n'.repeat(20_000) },
+    });
+    const err = await failure(client.chat.completions.create({ model: 'gpt-4o-mini', messages: hello }));
+    expect(err.status).toBe(431);
+    expect(err.error).toMatchObject({ type: 'invalid_request_error', code: 'request_header_fields_too_large', reason: 'INVALID_REQUEST' });
+    expect(err.message).toMatch(/headers are over 16384 bytes/);
+    const { port } = new URL(base);
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    let text = '';
+    socket.on('data', (b: Buffer) => (text += b.toString()));
+    socket.write('NOT A REQUEST\r\n\r\n');
+    await once(socket, 'close');
+    expect(text).toMatch(/^HTTP\/1\.1 400 /);
+    const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as { error: Record<string, unknown> };
+    expect(body.error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_request', reason: 'INVALID_REQUEST', param: null });
   });
 
   it('502 when the upstream fails, listing the attempts', async () => {

@@ -43,6 +43,10 @@ describe('an HTTP request that never finishes arriving', () => {
     expect(closed).toBe(true);
     expect(text).toMatch(/^HTTP\/1\.1 408 /);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    // In the OpenAI shape, as every other error of the HTTP door.
+    const body = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as { error: Record<string, unknown> };
+    expect(body.error).toMatchObject({ type: 'invalid_request_error', code: 'request_timeout', reason: 'DEADLINE_EXCEEDED' });
+    expect(body.error.message).toMatch(/HTTP_REQUEST_TIMEOUT_MS/);
   }, 20_000);
 
   it('with its headers trickled a byte at a time is cut the same way', async () => {
