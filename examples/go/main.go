@@ -142,12 +142,17 @@ func stream(client orchestratorv1.ChatServiceClient, opts options, prompt string
 		return err
 	}
 	completed := false
+	midLine := false
 	for {
 		event, err := events.Recv()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
+			// The tokens so far end their line, so the error (on stderr) does not continue it.
+			if midLine {
+				fmt.Println()
+			}
 			// A cut stream, an expired deadline or a cancel: the status says which.
 			return err
 		}
@@ -155,8 +160,12 @@ func stream(client orchestratorv1.ChatServiceClient, opts options, prompt string
 		case *orchestratorv1.StreamChatResponse_Started:
 			fmt.Printf("started: model=%s provider=%s request_id=%s\n", e.Started.GetModel(), e.Started.GetProvider(), e.Started.GetRequestId())
 		case *orchestratorv1.StreamChatResponse_Delta:
-			fmt.Print(e.Delta.GetContent())
+			if content := e.Delta.GetContent(); content != "" {
+				fmt.Print(content)
+				midLine = true
+			}
 		case *orchestratorv1.StreamChatResponse_Restarted:
+			midLine = false
 			fmt.Printf("\nrestarted: %s failed (%s); %s starts over\n", e.Restarted.GetFailedModel(), e.Restarted.GetReason(), e.Restarted.GetNextModel())
 		case *orchestratorv1.StreamChatResponse_Completed:
 			c := e.Completed

@@ -125,6 +125,18 @@ describe('the Go example client', () => {
     expect(result.stderr).toMatch(/^error: DEADLINE_EXCEEDED: /);
   });
 
+  it('stream: a deadline mid-answer ends the line of tokens before the error', async () => {
+    // Five tokens a second: the first comes at once, the answer would take seconds.
+    harness.upstream.injectFault({ kind: 'slow', tokensPerSecond: 5, model: 'gpt-4-turbo', times: 1 });
+    const result = await client(['-model', 'gpt-4-turbo', '-timeout', '1500ms', address, 'stream', 'Tell me a story']);
+    expect(result.code).toBe(1);
+    const [started, tokens, ...rest] = result.stdout.split('\n');
+    expect(started).toMatch(/^started: model=gpt-4-turbo /);
+    expect(tokens).toMatch(/^Simulated/);
+    expect(rest).toEqual(['']);
+    expect(result.stderr).toMatch(/^error: DEADLINE_EXCEEDED: /);
+  });
+
   it('an error: exit 1 with the code and the decoded ErrorInfo', async () => {
     const result = await client(['-model', 'no-such-model', '-request-id', 'go-err-1', address, 'chat', 'hi']);
     expect(result.code).toBe(1);
