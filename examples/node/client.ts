@@ -117,39 +117,51 @@ async function stream(): Promise<void> {
   const request = { model: args.model, prompt, messages: [], strategy: 0, models: [], restartOnFailure: false, ...sampling };
   const call = client.streamChat(request, metadata, options());
   let completed = false;
-  // A server stream is an async iterable; an error status rejects the loop.
-  for await (const message of call as AsyncIterable<StreamChatResponse>) {
-    const event = message.event;
-    switch (event?.$case) {
-      case 'started':
-        process.stdout.write(
-          `started: model=${event.started.model} provider=${event.started.provider} request_id=${event.started.requestId}\n`,
-        );
-        break;
-      case 'delta':
-        process.stdout.write(event.delta.content);
-        break;
-      case 'restarted':
-        process.stdout.write(
-          `\nrestarted: ${event.restarted.failedModel} failed (${event.restarted.reason}); ${event.restarted.nextModel} starts over\n`,
-        );
-        break;
-      case 'completed': {
-        const c = event.completed;
-        completed = true;
-        process.stdout.write(
-          `\ncompleted: model=${c.model} provider=${c.provider} time_to_first_token_ms=${c.timeToFirstTokenMs.toFixed(1)}\n`,
-        );
-        printSummary(c.usage, c.costUsd, c.latencyMs, finishReasonToJSON(c.finishReason));
-        printAttempts(c.attempts);
-        break;
-      }
-      case undefined:
-        break;
+  let midLine = false;
+  try {
+    // A server stream is an async iterable; an error status rejects the loop.
+    for await (const message of call as AsyncIterable<StreamChatResponse>) {
+      completed ||= message.event?.$case === 'completed';
+      midLine = printEvent(message, midLine);
     }
+  } catch (err) {
+    // The tokens so far end their line, so the error (on stderr) does not continue it.
+    if (midLine) process.stdout.write('\n');
+    throw err;
   }
   // A stream that ends without `completed` is never a full answer.
   if (!completed) throw new Error('stream ended without a completed event');
+}
+
+/** Prints one stream event as text; answers whether the output is then mid-line. */
+function printEvent(message: StreamChatResponse, midLine: boolean): boolean {
+  const event = message.event;
+  switch (event?.$case) {
+    case 'started':
+      process.stdout.write(
+        `started: model=${event.started.model} provider=${event.started.provider} request_id=${event.started.requestId}\n`,
+      );
+      return false;
+    case 'delta':
+      process.stdout.write(event.delta.content);
+      return midLine || event.delta.content !== '';
+    case 'restarted':
+      process.stdout.write(
+        `\nrestarted: ${event.restarted.failedModel} failed (${event.restarted.reason}); ${event.restarted.nextModel} starts over\n`,
+      );
+      return false;
+    case 'completed': {
+      const c = event.completed;
+      process.stdout.write(
+        `\ncompleted: model=${c.model} provider=${c.provider} time_to_first_token_ms=${c.timeToFirstTokenMs.toFixed(1)}\n`,
+      );
+      printSummary(c.usage, c.costUsd, c.latencyMs, finishReasonToJSON(c.finishReason));
+      printAttempts(c.attempts);
+      return false;
+    }
+    case undefined:
+      return midLine;
+  }
 }
 
 function printAnswer(label: 'model' | 'winner', r: ChatResponse | RaceResponse): void {

@@ -95,6 +95,18 @@ describe('the Node example client', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('error: DEADLINE_EXCEEDED: ');
   });
+
+  it('stream: a deadline mid-answer ends the line of tokens before the error', async () => {
+    // Five tokens a second: the first comes at once, the answer would take seconds.
+    harness.upstream.injectFault({ kind: 'slow', tokensPerSecond: 5, model: 'gpt-4-turbo', times: 1 });
+    const result = await client(['stream', 'Tell me a story', '--model', 'gpt-4-turbo', '--timeout-ms', '1500']);
+    expect(result.code).toBe(1);
+    const [started, tokens, ...rest] = result.stdout.split('\n');
+    expect(started).toMatch(/^started: model=gpt-4-turbo /);
+    expect(tokens).toMatch(/^Simulated/);
+    expect(rest).toEqual(['']);
+    expect(result.stderr).toMatch(/^error: DEADLINE_EXCEEDED: /);
+  });
 });
 
 describe('@llm-orchestrator/client, as docs/clients/node.md says', () => {
