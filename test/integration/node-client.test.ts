@@ -138,6 +138,8 @@ describe('@llm-orchestrator/client, as docs/clients/node.md says', () => {
   it('call.cancel() ends a stream and its upstream request; client.close() lets a call already started run to its end', async () => {
     const cancelling = new ChatServiceClient(address, credentials.createInsecure());
     const before = harness.upstream.requests.length;
+    // Paced: at the harness's speed the whole answer could arrive before the cancel does.
+    harness.upstream.injectFault({ kind: 'slow', tokensPerSecond: 20, model: 'gpt-4-turbo', times: 1 });
     const cancelled = cancelling.streamChat(story, new Metadata(), { deadline: Date.now() + 20_000 });
     const ended = await read(cancelled, () => cancelled.cancel());
     cancelling.close();
