@@ -138,12 +138,20 @@ function endpointKey(model: CatalogModel): string {
   return `${model.servedBy ?? ''}\u0000${model.id}\u0000${model.upstreamId}`;
 }
 
+/**
+ * What a prompt token written to the provider's cache costs, as a multiple of the input price:
+ * Anthropic bills its (five-minute) cache writes at 1.25 times it, and only Anthropic reports them.
+ */
+export const CACHE_WRITE_PRICE_FACTOR = 1.25;
+
 /** US dollars for the given usage at the model's catalog prices. */
 export function costOf(model: ModelDefinition, usage: TokenUsage): number {
   const cached = Math.min(usage.cachedTokens, usage.promptTokens);
-  const uncached = usage.promptTokens - cached;
+  const written = Math.min(usage.cacheWriteTokens ?? 0, usage.promptTokens - cached);
+  const uncached = usage.promptTokens - cached - written;
   const dollars =
     uncached * model.inputPricePerMillion +
+    written * model.inputPricePerMillion * CACHE_WRITE_PRICE_FACTOR +
     cached * model.cachedInputPricePerMillion +
     usage.completionTokens * model.outputPricePerMillion;
   // Prices are per million tokens; rounded to 1e-10 USD so float noise does not show in answers.

@@ -26,6 +26,8 @@ export interface TokenUsage {
   completionTokens: number;
   totalTokens: number;
   cachedTokens: number;
+  /** Prompt tokens written to the provider's prompt cache (only Anthropic reports them); unset: none. */
+  cacheWriteTokens?: number;
 }
 
 export const ZERO_USAGE: Readonly<TokenUsage> = Object.freeze({
@@ -41,6 +43,7 @@ export function addUsage(into: TokenUsage, u: TokenUsage): void {
   into.completionTokens += u.completionTokens;
   into.totalTokens += u.totalTokens;
   into.cachedTokens += u.cachedTokens;
+  if (u.cacheWriteTokens) into.cacheWriteTokens = (into.cacheWriteTokens ?? 0) + u.cacheWriteTokens;
 }
 
 /** What gpt-4o bills a 1024x1024 image at high detail, and about what a small image costs at Anthropic: an estimate for any image. */

@@ -55,7 +55,8 @@ function usageProblem(u: TokenUsage, request: Checked, generatedChars: number): 
   const counts =
     notCount('prompt_tokens', u.promptTokens) ??
     notCount('completion_tokens', u.completionTokens) ??
-    notCount('cached_tokens', u.cachedTokens);
+    notCount('cached_tokens', u.cachedTokens) ??
+    notCount('cache_write_tokens', u.cacheWriteTokens ?? 0);
   if (counts) return counts;
   let images = 0;
   for (const m of request.messages) for (const part of m.parts ?? []) if (part.type === 'image') images++;
@@ -73,6 +74,8 @@ function usageProblem(u: TokenUsage, request: Checked, generatedChars: number): 
   if (u.completionTokens > request.maxTokens + SLACK)
     return `completion_tokens ${u.completionTokens} exceeds max_tokens ${request.maxTokens}`;
   if (u.cachedTokens > u.promptTokens) return `cached_tokens ${u.cachedTokens} exceeds prompt_tokens ${u.promptTokens}`;
+  if (u.cachedTokens + (u.cacheWriteTokens ?? 0) > u.promptTokens)
+    return `cache_write_tokens ${u.cacheWriteTokens} and cached_tokens ${u.cachedTokens} exceed prompt_tokens ${u.promptTokens}`;
   // Any answer is at least one token: a report of none for text or a tool call that was relayed would charge it nothing.
   if (u.completionTokens === 0 && generatedChars > 0) return `completion_tokens 0 for an answer of ${generatedChars} characters`;
   return undefined;

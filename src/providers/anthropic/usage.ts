@@ -36,7 +36,8 @@ export function withDelta(start: UsageCounts | undefined, delta: MessageDeltaUsa
 
 /**
  * Prompt tokens are all of the prompt: uncached input, cache reads and cache writes. Cache
- * reads are also `cachedTokens`, priced at the cached rate; cache writes at the input rate.
+ * reads are also `cachedTokens`, priced at the cached rate; cache writes `cacheWriteTokens`,
+ * priced above the input rate (costOf).
  */
 export function tokenUsageOf(counts: UsageCounts): TokenUsage {
   // Each count is checked, not only their sum: a negative one beside a larger one would pass as a
@@ -49,6 +50,7 @@ export function tokenUsageOf(counts: UsageCounts): TokenUsage {
     completionTokens: counts.output,
     totalTokens: promptTokens + counts.output,
     cachedTokens: counts.cacheRead,
+    ...(counts.cacheCreation > 0 ? { cacheWriteTokens: counts.cacheCreation } : {}),
   };
 }
 

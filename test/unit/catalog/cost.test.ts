@@ -16,4 +16,10 @@ describe('the cost of an answer', () => {
     expect(costOf(gpt4o, { promptTokens: 1000, completionTokens: 100, totalTokens: 1100, cachedTokens: 400 })).toBe(0.003);
     expect(costOf(gpt4o, { promptTokens: 1000, completionTokens: 0, totalTokens: 1000, cachedTokens: 5000 })).toBe(0.00125);
   });
+
+  it('prices prompt tokens written to the cache at 1.25 times the input price', () => {
+    // 300 uncached at $2.50, 400 cached at $1.25, 300 written at $3.125 per million.
+    const usage = { promptTokens: 1000, completionTokens: 0, totalTokens: 1000, cachedTokens: 400, cacheWriteTokens: 300 };
+    expect(costOf(gpt4o, usage)).toBe(0.0021875);
+  });
 });

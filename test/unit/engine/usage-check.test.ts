@@ -109,4 +109,11 @@ describe('checkUsage of the counts themselves', () => {
     expect(checked.usage.cachedTokens).toBe(0);
     expect(checkUsage(report({ cachedTokens: 1.5 }), request, 40).refused).toBe('cached_tokens 1.5 is not a non-negative integer');
   });
+
+  it('refuses more cache reads and writes together than prompt tokens', () => {
+    const checked = checkUsage(report({ cachedTokens: 6, cacheWriteTokens: 7 }), request, 40);
+    expect(checked.refused).toBe('cache_write_tokens 7 and cached_tokens 6 exceed prompt_tokens 12');
+    expect(checked.usage.cacheWriteTokens).toBeUndefined();
+    expect(checkUsage(report({ cachedTokens: 6, cacheWriteTokens: 6 }), request, 40).refused).toBeUndefined();
+  });
 });

@@ -565,7 +565,7 @@ describe('AnthropicProvider, other upstreams', () => {
     expect(await provider.complete(requestOf(PROMPT))).toEqual({
       content: 'Hi.',
       finishReason: 'content_filter',
-      usage: { promptTokens: 160, completionTokens: 2, totalTokens: 162, cachedTokens: 100 },
+      usage: { promptTokens: 160, completionTokens: 2, totalTokens: 162, cachedTokens: 100, cacheWriteTokens: 50 },
     });
   });
 

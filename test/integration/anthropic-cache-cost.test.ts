@@ -1,0 +1,95 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeConfigFile } from '../helpers/config-file.js';
+import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+/** 100 uncached prompt tokens, 100 read from Anthropic's prompt cache, 100 written to it; 5 out. */
+const USAGE = { input_tokens: 100, cache_read_input_tokens: 100, cache_creation_input_tokens: 100 };
+const OUTPUT = 5;
+/**
+ * At $1 input, $0.1 cached, $2 output per million: 100 x 1 + 100 x 0.1 + 100 x 1.25 (a cache write
+ * is billed at 1.25 times the input price) + 5 x 2.
+ */
+const EXPECTED = (100 * 1 + 100 * 0.1 + 100 * 1.25 + OUTPUT * 2) / 1e6;
+
+function messagesBody(stream: boolean): string {
+  if (!stream) {
+    return JSON.stringify({
+      id: 'msg',
+      type: 'message',
+      role: 'assistant',
+      model: 'm-1',
+      content: [{ type: 'text', text: 'cached answer' }],
+      stop_reason: 'end_turn',
+      usage: { ...USAGE, output_tokens: OUTPUT },
+    });
+  }
+  const event = (type: string, data: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+  return (
+    event('message_start', {
+      message: { id: 'msg', type: 'message', role: 'assistant', model: 'm-1', content: [], usage: { ...USAGE, output_tokens: 1 } },
+    }) +
+    event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) +
+    event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'cached answer' } }) +
+    event('content_block_stop', { index: 0 }) +
+    event('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { output_tokens: OUTPUT } }) +
+    event('message_stop', {})
+  );
+}
+
+describe("Anthropic's prompt cache in a call's cost", () => {
+  let server: http.Server;
+  let h: Harness;
+  // Long enough for 300 prompt tokens to pass the usage check.
+  const prompt = 'a long system prompt that the provider caches '.repeat(10);
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const stream = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { stream?: boolean }).stream === true;
+        res.writeHead(200, { 'content-type': stream ? 'text/event-stream' : 'application/json' });
+        res.end(messagesBody(stream));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const file = writeConfigFile(`providers:
+  - { name: an, kind: anthropic, base_url: "${origin}", api_key_env: UP_KEY }
+include_builtin_models: false
+models:
+  - { id: claude-test, provider: an, upstream_id: "m-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, cached_input_price_per_million: 0.1, output_price_per_million: 2, family: c, tier: small, quality: 0.5 }
+`);
+    h = await startHarness({
+      noOpenAiShorthand: true,
+      env: { CONFIG_FILE: file, DEFAULT_MODEL: 'claude-test' },
+      processEnv: { UP_KEY: 'k' },
+    });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await new Promise<void>((resolve) => server?.close(() => resolve()));
+  });
+
+  it('prices cache writes at 1.25 times the input price: Chat and StreamChat, GetStats and the ledger agree', async () => {
+    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'claude-test', prompt, messages: [] });
+    expect(response.usage?.promptTokens).toBe(300);
+    expect(response.usage?.cachedTokens).toBe(100);
+    expect(response.costUsd).toBeCloseTo(EXPECTED, 12);
+
+    const streamed = await collectStream(h.clients.chat.streamChat(streamRequest({ model: 'claude-test', prompt })));
+    expect(streamed.error).toBeUndefined();
+    const completed = streamed.messages.at(-1)?.event;
+    if (completed?.$case !== 'completed') throw new Error('no completed event');
+    expect(completed.completed.costUsd).toBeCloseTo(EXPECTED, 12);
+
+    const { response: stats } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {});
+    expect(stats.totalCostUsd).toBeCloseTo(2 * EXPECTED, 12);
+
+    await h.app.ledger.store?.flush();
+    const rows = await h.app.ledger.database()!.db.selectFrom('ledger_calls').select(['cost_usd']).execute();
+    expect(rows.map((r) => Number(r.cost_usd))).toEqual([expect.closeTo(EXPECTED, 12), expect.closeTo(EXPECTED, 12)]);
+  });
+});
