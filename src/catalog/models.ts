@@ -51,6 +51,21 @@ const TOOLS_ONLY: ModelCapabilities = { tools: true, images: false, jsonSchema: 
 /** No capability at all: what a model without `capabilities` takes (plain text). */
 export const TEXT_ONLY: ModelCapabilities = { tools: false, images: false, jsonSchema: false };
 
+/**
+ * A model's answer and prompt share its context window: a maximum output larger than the window
+ * would let requests through that the provider refuses. Says what is wrong, or nothing; a field
+ * left unset (a runtime model's, filled in later) is not checked.
+ */
+export function outputPastWindow(model: {
+  readonly id: string;
+  readonly contextWindow?: number | undefined;
+  readonly maxOutputTokens?: number | undefined;
+}): string | undefined {
+  const { id, contextWindow, maxOutputTokens } = model;
+  if (contextWindow === undefined || maxOutputTokens === undefined || maxOutputTokens <= contextWindow) return undefined;
+  return `model "${id}": max_output_tokens (${maxOutputTokens}) exceeds context_window (${contextWindow})`;
+}
+
 export const BUILTIN_MODELS: readonly ModelDefinition[] = [
   {
     id: 'gpt-4o',

@@ -1,6 +1,6 @@
 import { invalidArgument, type FieldViolation } from '../domain/errors.js';
 import type { RuntimeModel } from './layers.js';
-import type { ModelDefinition } from './models.js';
+import { type ModelDefinition, outputPastWindow } from './models.js';
 
 /** What CreateModel and UpdateModel carry: a runtime model without its timestamps. */
 export type RuntimeModelInput = Omit<RuntimeModel, 'createdAt' | 'updatedAt'>;
@@ -49,8 +49,8 @@ export function runtimeModelViolations(model: RuntimeModelInput, rules: RuntimeM
   for (const [field, value] of positive) {
     if (value !== undefined && !(Number.isInteger(value) && value > 0)) bad(field, 'must be a whole number of tokens above 0');
   }
-  if (model.contextWindow !== undefined && model.maxOutputTokens !== undefined && model.maxOutputTokens > model.contextWindow)
-    bad('max_output_tokens', `must not exceed context_window (${model.contextWindow})`);
+  const pastWindow = outputPastWindow(model);
+  if (pastWindow) bad('max_output_tokens', pastWindow);
   if (model.quality !== undefined && !(Number.isFinite(model.quality) && model.quality >= 0 && model.quality <= 1))
     bad('quality', 'must be between 0 and 1');
   if (model.upstreamId !== undefined && model.upstreamId.trim() === '')

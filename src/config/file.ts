@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import type { ModelDefinition } from '../catalog/models.js';
+import { type ModelDefinition, outputPastWindow } from '../catalog/models.js';
 import { type CatalogSyncConfig, catalogSectionSchema, catalogSyncOf } from './catalog-sync.js';
 import { checkProviderUrl } from './ssrf.js';
 import { timerMs } from './env-values.js';
@@ -250,6 +250,8 @@ export function loadConfigFile(path: string): FileConfig {
   file.models.forEach((m, i) => {
     if (!known.has(m.provider))
       problems.push(`models[${i}].provider: unknown provider "${m.provider}" (declared: ${[...providerNames].join(', ') || 'none'})`);
+    const pastWindow = outputPastWindow({ id: m.id, contextWindow: m.context_window, maxOutputTokens: m.max_output_tokens });
+    if (pastWindow) problems.push(`models[${i}].max_output_tokens: ${pastWindow}`);
   });
   const keyNames = new Set<string>();
   // A presented key matches the first entry with its digest: a second entry would never apply.

@@ -52,6 +52,20 @@ describe('a RuntimeModelSpec as CreateModel and UpdateModel read it', () => {
     expect(err.decoded.badRequest?.fieldViolations.map((v) => v.field).sort()).toEqual(['model.provider', 'model.quality', 'model.tier']);
   });
 
+  it('a max_output_tokens above the context_window is refused on CreateModel and UpdateModel, naming the model and both fields', async () => {
+    const message = 'model "narrow": max_output_tokens (16000) exceeds context_window (8000)';
+    const err = await unaryError(create(), { model: spec({ id: 'narrow', contextWindow: 8_000, maxOutputTokens: 16_000 }) });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.decoded.badRequest?.fieldViolations).toEqual([{ field: 'model.max_output_tokens', description: message, reason: '' }]);
+    expect(await listed('narrow')).toBeUndefined();
+
+    await callUnary(create(), { model: spec({ id: 'narrow', contextWindow: 8_000, maxOutputTokens: 8_000 }) });
+    const refused = await unaryError(update(), { model: spec({ id: 'narrow', contextWindow: 8_000, maxOutputTokens: 16_000 }) });
+    expect(refused.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(refused.decoded.badRequest?.fieldViolations.map((v) => v.description)).toEqual([message]);
+    expect((await listed('narrow'))?.maxOutputTokens).toBe(8_000);
+  });
+
   it('every known tier is still taken, unspecified as medium', async () => {
     const tiers = [ModelTier.MODEL_TIER_UNSPECIFIED, ModelTier.MODEL_TIER_SMALL, ModelTier.MODEL_TIER_MEDIUM, ModelTier.MODEL_TIER_LARGE];
     for (const tier of tiers) {

@@ -127,6 +127,22 @@ include_builtin_models: false
     ]);
   });
 
+  it('refuses a model whose maximum output is larger than its context window, naming the model and both fields', () => {
+    const path = file(
+      'window.yaml',
+      `providers:
+  - { name: a, kind: openai, base_url: "http://127.0.0.1:1/v1" }
+models:
+  - { id: small-window, provider: a, context_window: 8000, max_output_tokens: 16000, input_price_per_million: 0, output_price_per_million: 0, family: f, tier: small, quality: 0.5 }
+  - { id: even, provider: a, context_window: 8000, max_output_tokens: 8000, input_price_per_million: 0, output_price_per_million: 0, family: f, tier: small, quality: 0.5 }
+include_builtin_models: false
+`,
+    );
+    expect(problemsOf(path)).toEqual([
+      'models[0].max_output_tokens: model "small-window": max_output_tokens (16000) exceeds context_window (8000)',
+    ]);
+  });
+
   it('refuses two API keys with the same digest, which would leave the second one never matched', () => {
     const digest = 'd48fce52832c460238fb82e9f6c57be593ad27ea6ddb5e15d74d1fb4245a76cd';
     const path = file(
