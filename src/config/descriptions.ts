@@ -132,7 +132,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
     'Forward proxy (`http://[user:password@]host:port`; without a scheme, `http://` is meant) for upstream calls and catalog sync to `https://` addresses; unset: they are reached directly, whatever `HTTP_PROXY` says (as curl and Go read it). The lower-case `https_proxy` is read too and wins. See [DEPLOYMENT.md](DEPLOYMENT.md#behind-a-forward-proxy).',
   HTTP_PROXY: 'Forward proxy for `http://` addresses only; `http_proxy` wins.',
   NO_PROXY:
-    'Hosts reached directly: comma-separated names (a name covers its subdomains; `.example.com` too), `host:port`, IP addresses (IPv6 bare or in brackets), or `*` for all; no address ranges (`10.0.0.0/8`). `localhost`, `127.0.0.1` and `[::1]` are always direct. `no_proxy` wins.',
+    'Hosts reached directly: comma-separated names (a name covers its subdomains; `.example.com` too), `host:port`, IP addresses (IPv6 bare or in brackets), or `*` for all (alone or in the list); no address ranges (`10.0.0.0/8`). `localhost`, `127.0.0.1` and `[::1]` are always direct. `no_proxy` wins.',
   METRICS_HOST: 'Address of the `/metrics` HTTP server.',
   METRICS_PORT: 'Its port; `0` picks a free one (logged).',
   OTEL_EXPORTER_OTLP_ENDPOINT:

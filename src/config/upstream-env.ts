@@ -61,9 +61,11 @@ export function egressProxy(e: {
 }): EgressProxy | undefined {
   const httpProxy = e.HTTP_PROXY ?? '';
   const httpsProxy = e.HTTPS_PROXY ?? '';
-  // `*` alone means every host directly (undici reads it only as the whole value, not in a list).
-  if ((httpProxy === '' && httpsProxy === '') || e.NO_PROXY === '*') return undefined;
-  return { httpsProxy, httpProxy, noProxy: [...noProxyEntries(e.NO_PROXY), 'localhost', '127.0.0.1', '[::1]'].join(',') };
+  const entries = noProxyEntries(e.NO_PROXY);
+  // `*` means every host directly, in a list too, as Go reads it: undici reads it only as the whole
+  // value, which the loopback entries added below would never leave it.
+  if ((httpProxy === '' && httpsProxy === '') || entries.includes('*')) return undefined;
+  return { httpsProxy, httpProxy, noProxy: [...entries, 'localhost', '127.0.0.1', '[::1]'].join(',') };
 }
 
 /**

@@ -1,8 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { loadConfigFile } from '../../src/config/file.js';
+import { fetchText } from '../../src/catalog/sync/fetch-source.js';
 import { createUndiciFetch } from '../../src/providers/http/undici-fetch.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
@@ -299,6 +302,32 @@ ${model('direct-chat', 'direct')}
     expect(message).toMatch(/providers\[0\]\.proxy/);
     expect(message).not.toContain('own-s3cret');
   });
+});
+
+describe('NO_PROXY with *', () => {
+  it.each(['*', ' * ', 'internal.example, *', '*,.corp.example'])(
+    'NO_PROXY=%j reaches every host directly, for upstream calls and catalog sync alike',
+    async (noProxy) => {
+      // 127.0.0.2 is no name the loopback rule covers: only NO_PROXY keeps it from the proxy, which is down.
+      const upstream = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"data":[]}'));
+      await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.2', resolve));
+      const url = `http://127.0.0.2:${(upstream.address() as AddressInfo).port}/v1/models`;
+      const proxy = loadConfig({ HTTP_PROXY: 'http://127.0.0.1:1', HTTPS_PROXY: 'http://127.0.0.1:1', NO_PROXY: noProxy }).upstream.proxy;
+      const fetch = createUndiciFetch({ proxy });
+      try {
+        const status = await fetch(url).then(
+          (res) => res.status,
+          (err: Error) => String(err.cause ?? err),
+        );
+        expect(status).toBe(200);
+        const text = await fetchText(url, { signal: AbortSignal.timeout(5_000), timeoutMs: 5_000, maxBytes: 1_000, proxy }).catch(String);
+        expect(text).toBe('{"data":[]}');
+      } finally {
+        await fetch.close();
+        await new Promise<void>((resolve) => upstream.close(() => resolve()));
+      }
+    },
+  );
 });
 
 describe('NO_PROXY with an IPv6 address', () => {
