@@ -116,6 +116,8 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
     "Ledger rows and [catalog sync runs](catalog-sync.md#the-runs-in-the-database) older than this are deleted by the retention job; `0` keeps everything. Without Redis, the current month's calls stay while a key has a monthly budget ([why](ledger.md#retention)).",
   KEYS_REFRESH_MS:
     'How often each replica reloads the API keys managed at runtime (ApiKeyService) from the database: a revoked key is refused everywhere within about this long.',
+  LEDGER_QUERY_TIMEOUT_MS:
+    "PostgreSQL ledger only: the longest a query waits for the database's answer. Past it the query fails as the database away (UsageService answers `UNAVAILABLE`, the ledger keeps the batch and writes it later) and its connection is closed.",
   LEDGER_RETENTION_CRON:
     'When the retention job runs (cron syntax, UTC; a pattern that does not parse stops start-up); with several replicas on PostgreSQL one of them runs it.',
   CATALOG_POLL_MS:

@@ -1,6 +1,6 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
-import { emptyAsUndefined, number } from './env-values.js';
+import { emptyAsUndefined, number, timerMs } from './env-values.js';
 import { parseDatabaseUrl, type DatabaseTarget } from '../store/url.js';
 
 /** The ledger's settings (src/store): DATABASE_URL and LEDGER_*, with their defaults. */
@@ -21,7 +21,16 @@ export interface LedgerConfig {
   readonly retentionCron: string;
   /** How often each replica reloads the runtime API keys (ApiKeyService) from the database. */
   readonly keysRefreshMs: number;
+  /** The longest a PostgreSQL query waits for its answer before the database counts as away. */
+  readonly queryTimeoutMs: number;
 }
+
+/**
+ * LEDGER_QUERY_TIMEOUT_MS's default: far past any query the ledger makes on a healthy database
+ * (its writes are batches of at most LEDGER_BATCH_SIZE calls, retention deletes in batches too),
+ * and short enough that a read answers well before a usual client deadline passes.
+ */
+export const DEFAULT_LEDGER_QUERY_TIMEOUT_MS = 30_000;
 
 export function ledgerEnv() {
   return {
@@ -53,6 +62,7 @@ export function ledgerEnv() {
       }
     }),
     KEYS_REFRESH_MS: number(z.number().int().min(100).max(600_000), 5_000),
+    LEDGER_QUERY_TIMEOUT_MS: number(timerMs(100), DEFAULT_LEDGER_QUERY_TIMEOUT_MS),
   };
 }
 
@@ -65,6 +75,7 @@ export function ledgerConfig(e: {
   LEDGER_RETENTION_DAYS: number;
   LEDGER_RETENTION_CRON: string;
   KEYS_REFRESH_MS: number;
+  LEDGER_QUERY_TIMEOUT_MS: number;
 }): LedgerConfig {
   return {
     target: parseDatabaseUrl(e.DATABASE_URL),
@@ -75,5 +86,6 @@ export function ledgerConfig(e: {
     retentionDays: e.LEDGER_RETENTION_DAYS,
     retentionCron: e.LEDGER_RETENTION_CRON,
     keysRefreshMs: e.KEYS_REFRESH_MS,
+    queryTimeoutMs: e.LEDGER_QUERY_TIMEOUT_MS,
   };
 }

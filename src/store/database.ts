@@ -7,6 +7,10 @@ import {
   Kysely,
   Migrator,
   PostgresDialect,
+  type PostgresCursor,
+  type PostgresPool,
+  type PostgresPoolClient,
+  type PostgresQueryResult,
   SqliteDialect,
   SqliteDriver,
   type DatabaseConnection,
@@ -15,6 +19,7 @@ import {
   type SqliteDialectConfig,
 } from 'kysely';
 import type * as Pg from 'pg';
+import { DEFAULT_LEDGER_QUERY_TIMEOUT_MS } from '../config/ledger-env.js';
 import { MIGRATIONS } from './migrations.js';
 import type { LedgerSchema } from './schema.js';
 import { FILE_REPLACED, identityOf, type FileIdentity } from './sqlite-file.js';
@@ -69,8 +74,13 @@ const require = createRequire(import.meta.url);
 
 const provider: MigrationProvider = { getMigrations: () => Promise.resolve({ ...MIGRATIONS }) };
 
+export interface ConnectOptions {
+  /** PostgreSQL: the longest a query waits for its answer (LEDGER_QUERY_TIMEOUT_MS); unset: its default. */
+  readonly queryTimeoutMs?: number | undefined;
+}
+
 /** Connects without migrating (kept apart so a start-up retry can reuse it). */
-export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): LedgerDatabase {
+export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>, options: ConnectOptions = {}): LedgerDatabase {
   if (target.kind === 'sqlite') {
     if (target.file !== SQLITE_MEMORY) mkdirSync(dirname(target.file), { recursive: true });
     const Database = require('better-sqlite3') as typeof BetterSqlite3;
@@ -98,14 +108,60 @@ export function connect(target: Exclude<DatabaseTarget, { kind: 'off' }>): Ledge
     return { db, reads, dialect: 'sqlite', sqlite, sqliteWriter, fileIdentity, close };
   }
   const pg = require('pg') as typeof Pg;
-  const pool = new pg.Pool({ connectionString: target.url, max: 4, connectionTimeoutMillis: PG_CONNECT_MS, idleTimeoutMillis: 30_000 });
+  const pool = new pg.Pool({
+    connectionString: target.url,
+    max: 4,
+    connectionTimeoutMillis: PG_CONNECT_MS,
+    idleTimeoutMillis: 30_000,
+    // A server that took the connection and stopped answering would otherwise hold a flush, a
+    // read or a start-up migration for good.
+    query_timeout: options.queryTimeoutMs ?? DEFAULT_LEDGER_QUERY_TIMEOUT_MS,
+  });
   // A client whose server went away emits 'error': an idle one on the pool, a checked-out one
   // (a COPY or a query in progress, which fails with the same error) on itself, where neither
   // pg-pool nor kysely listens. Without a listener either would crash the process.
   pool.on('error', () => undefined);
   pool.on('connect', (client) => client.on('error', () => undefined));
-  const db = new Kysely<LedgerSchema>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<LedgerSchema>({ dialect: new PostgresDialect({ pool: closingTimedOut(pool) }) });
   return { db, reads: db, dialect: 'postgres', pgPool: pool, close: () => db.destroy() };
+}
+
+/** pg's error for a query that got no answer within `query_timeout`. */
+export function isQueryTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === 'Query read timeout';
+}
+
+/**
+ * The pool as kysely takes it, but a client whose query timed out is closed when it is given
+ * back: pg keeps that query as the connection's current one, so each later query on it would
+ * wait behind it and time out too, and a pool that hands out its last-used client first would
+ * keep such a connection busy, never idle long enough to be closed.
+ */
+function closingTimedOut(pool: Pg.Pool): PostgresPool {
+  return {
+    async connect(): Promise<PostgresPoolClient> {
+      const client = await pool.connect();
+      let timedOut = false;
+      function query<R>(sql: string, parameters: readonly unknown[]): Promise<PostgresQueryResult<R>>;
+      function query<R>(cursor: PostgresCursor<R>): PostgresCursor<R>;
+      function query<R>(
+        sql: string | PostgresCursor<R>,
+        parameters: readonly unknown[] = [],
+      ): Promise<PostgresQueryResult<R>> | PostgresCursor<R> {
+        // kysely's other form, a cursor, is only for streamed reads, which the ledger never makes.
+        if (typeof sql !== 'string') throw new Error('ledger: streamed queries are not supported');
+        return client.query<R & Pg.QueryResultRow>(sql, [...parameters]).then(
+          (r) => ({ command: r.command as PostgresQueryResult<R>['command'], rowCount: r.rowCount ?? 0, rows: r.rows }),
+          (err: unknown) => {
+            if (isQueryTimeout(err)) timedOut = true;
+            throw err;
+          },
+        );
+      }
+      return { query, release: (destroy) => client.release(destroy || timedOut) };
+    },
+    end: () => pool.end(),
+  };
 }
 
 /**
@@ -287,6 +343,9 @@ export function isDatabaseAway(err: unknown): boolean {
       code === FILE_REPLACED ||
       code === THREAD_CLOSED
     );
-  // pg's own errors for a connection it lost or could not open carry no code.
-  return err instanceof Error && /^Connection terminated|timeout exceeded when trying to connect|not queryable/.test(err.message);
+  // pg's own errors for a connection it lost or could not open, or a query it gave up waiting for, carry no code.
+  return (
+    isQueryTimeout(err) ||
+    (err instanceof Error && /^Connection terminated|timeout exceeded when trying to connect|not queryable/.test(err.message))
+  );
 }

@@ -64,6 +64,7 @@ export async function startLedger(options: StartLedgerOptions): Promise<RunningL
     maxQueue: config.queueMax,
     flushMs: config.flushMs,
     batchSize: config.batchSize,
+    queryTimeoutMs: config.queryTimeoutMs,
     onDropped: (n) => dropped?.inc(n),
   });
   try {

@@ -19,6 +19,8 @@ export interface LedgerStoreOptions {
   readonly onDropped?: (count: number) => void;
   /** First wait between connection attempts when the database is unreachable; doubles up to 10 s. */
   readonly retryMs?: number;
+  /** PostgreSQL: the longest a query waits for its answer (LEDGER_QUERY_TIMEOUT_MS). */
+  readonly queryTimeoutMs?: number;
 }
 
 const WARN_EVERY_MS = 60_000;
@@ -144,7 +146,7 @@ export class LedgerStore implements Ledger {
   }
 
   private async open(): Promise<void> {
-    const database = connect(this.options.target);
+    const database = connect(this.options.target, { queryTimeoutMs: this.options.queryTimeoutMs });
     try {
       const applied = await migrate(database);
       if (applied.length > 0) this.options.log.info({ migrations: applied }, 'ledger: database migrated');

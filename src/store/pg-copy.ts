@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module';
 import type * as Pg from 'pg';
 import type * as CopyStreams from 'pg-copy-streams';
+import { isQueryTimeout } from './database.js';
 import { storableText } from './text.js';
 
 /** Loaded with the first PostgreSQL batch, as `pg` itself is (database.ts): a SQLite ledger never loads it. */
@@ -31,6 +32,11 @@ export async function copyBatch(pool: Pg.Pool, tables: readonly CopyTable[]): Pr
       for (const t of tables) if (t.text.length > 0) await copyIn(client, t);
       await client.query('commit');
     } catch (err) {
+      // The query still waits on this connection: a rollback would wait behind it, then time out too.
+      if (isQueryTimeout(err)) {
+        broken = err as Error;
+        throw err;
+      }
       await client.query('rollback').catch((rollbackErr: unknown) => {
         // A connection that cannot even roll back is not given back to the pool.
         broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));

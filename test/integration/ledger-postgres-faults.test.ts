@@ -69,6 +69,32 @@ describe('the PostgreSQL ledger when the connection breaks', () => {
     }
   }, 30_000);
 
+  it('a database that stops answering fails a read as away after the query timeout, and the batch waits in the queue', async () => {
+    const proxy = await faultyProxy(pg.port);
+    const store = new LedgerStore({
+      target: { kind: 'postgres', url: `postgres://postgres@127.0.0.1:${proxy.port}/postgres` },
+      log: pino({ level: 'silent' }),
+      maxQueue: 1_000,
+      flushMs: 20,
+      batchSize: 10,
+      retryMs: 50,
+      queryTimeoutMs: 500,
+    });
+    await store.start();
+    try {
+      proxy.freeze();
+      await expect(usageTotals(store.db!.reads, {}, [])).rejects.toSatisfy(isDatabaseAway);
+      store.recordCall(callRecord('frozen-batch'));
+      const started = Date.now();
+      await store.flush(Date.now() + 2_000);
+      expect(Date.now() - started).toBeLessThan(4_000);
+      expect([store.queued, store.written, store.dropped]).toEqual([1, 0, 0]);
+    } finally {
+      await store.close(200);
+      proxy.close();
+    }
+  }, 30_000);
+
   it('a batch committed whose answer was lost is not written twice, and the calls after it are written', async () => {
     const proxy = await faultyProxy(pg.port);
     const store = storeThrough(proxy.port);
