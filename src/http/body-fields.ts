@@ -31,7 +31,23 @@ export function isObject(value: unknown): value is Json {
 export function header(headers: Readonly<Record<string, string | string[] | undefined>>, name: string): string | undefined {
   const value = headers[name];
   const joined = Array.isArray(value) ? value.join(',') : value;
-  return joined === undefined || joined.trim() === '' ? undefined : joined.trim();
+  return joined === undefined || joined.trim() === '' ? undefined : headerText(joined.trim());
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Node reads each byte of a header value as one Latin-1 character. curl, and most clients, send
+ * text beyond ASCII as UTF-8: bytes that are valid UTF-8 are read as such, so such a value is
+ * found (a model alias) and quoted as it was written; other bytes stay Latin-1.
+ */
+function headerText(value: string): string {
+  if (!/[\u0080-\u00ff]/.test(value)) return value;
+  try {
+    return UTF8.decode(Buffer.from(value, 'latin1'));
+  } catch {
+    return value;
+  }
 }
 
 export function numberIn(v: Violations, field: string, value: unknown, min: number, max: number): number | undefined {
