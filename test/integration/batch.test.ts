@@ -44,6 +44,36 @@ describe('Batch', () => {
     expect(summary.summary.costUsd).toBeGreaterThan(0);
   });
 
+  // Holding every result until the last item ended, in the order they ended, passed the test
+  // above: what it checks (order, completedAt) does not say when the messages reached the caller.
+  it('sends a fast item to the caller while a slow one is still running', async () => {
+    h.upstream.injectFault({ kind: 'delay', delayMs: 600, model: 'gpt-4-turbo' });
+    const call = h.clients.chat.batch({ items: [item('slow', { model: 'gpt-4-turbo' }), item('fast')], concurrency: 2 });
+    const arrived = new Map<string, number>();
+    call.on('data', (m: BatchResponse) => {
+      if (m.event?.$case === 'item') arrived.set(m.event.item.requestId, Date.now());
+    });
+    const { error } = await collectStream<BatchResponse>(call);
+    expect(error).toBeUndefined();
+    expect(arrived.get('slow')! - arrived.get('fast')!).toBeGreaterThanOrEqual(300);
+  });
+
+  it('names an item sent without a request id <call request id>/<index> on its answer', async () => {
+    const metadata = new grpc.Metadata();
+    metadata.set('x-request-id', 'batch-call-7');
+    const { messages, error } = await collectStream<BatchResponse>(
+      h.clients.chat.batch({ items: [item('named'), item('')], concurrency: 2 }, metadata),
+    );
+    expect(error).toBeUndefined();
+    const byIndex = new Map(itemsOf(messages).map((r) => [r.index, r]));
+    const answerOf = (i: number) => {
+      const outcome = byIndex.get(i)?.outcome;
+      return outcome?.$case === 'response' ? outcome.response : undefined;
+    };
+    expect(answerOf(0)?.requestId).toBe('named');
+    expect(answerOf(1)?.requestId).toBe('batch-call-7/1');
+  });
+
   it("reports a failing item as that item's error and carries on", async () => {
     h.upstream.injectFault({ kind: 'http_error', status: 500, model: 'gpt-4o' });
     const { messages, error } = await batch([
