@@ -116,9 +116,10 @@ describe('Metrics', () => {
     metrics.on({ type: 'first_token', ms: 120, model: 'gpt-4o' });
     metrics.on({ type: 'first_token', ms: 80, model: 'gpt-4o-mini' });
     metrics.on({ type: 'race_won', model: 'gpt-4o' });
+    // One, two and three of each result: a result counted under another's label shows.
     metrics.on({ type: 'fallback', triggered: false, defaultMessage: false });
-    metrics.on({ type: 'fallback', triggered: true, defaultMessage: false });
-    metrics.on({ type: 'fallback', triggered: true, defaultMessage: true });
+    for (let i = 0; i < 2; i += 1) metrics.on({ type: 'fallback', triggered: true, defaultMessage: false });
+    for (let i = 0; i < 3; i += 1) metrics.on({ type: 'fallback', triggered: true, defaultMessage: true });
     metrics.on({ type: 'stream_restarted' });
     metrics.on({ type: 'routed', profile: 'speed', model: 'gpt-4o-mini' });
     metrics.on({ type: 'cache_lookup', outcome: 'hit' });
@@ -129,8 +130,12 @@ describe('Metrics', () => {
     expect(value(text, 'llm_orchestrator_time_to_first_token_seconds_sum{model="gpt-4o"}')).toBeCloseTo(0.12);
     expect(value(text, 'llm_orchestrator_time_to_first_token_seconds_count{model="gpt-4o-mini"}')).toBe(1);
     expect(value(text, 'llm_orchestrator_race_wins_total{model="gpt-4o"}')).toBe(1);
-    for (const result of ['primary', 'fallback', 'default_message']) {
-      expect(value(text, `llm_orchestrator_fallback_calls_total{result="${result}"}`)).toBe(1);
+    for (const [result, count] of [
+      ['primary', 1],
+      ['fallback', 2],
+      ['default_message', 3],
+    ] as const) {
+      expect(value(text, `llm_orchestrator_fallback_calls_total{result="${result}"}`)).toBe(count);
     }
     expect(value(text, 'llm_orchestrator_stream_restarts_total')).toBe(1);
     expect(value(text, 'llm_orchestrator_routing_decisions_total{profile="speed",model="gpt-4o-mini"}')).toBe(1);
