@@ -2,7 +2,8 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { FinishedCall } from '../../../src/telemetry/call-observer.js';
-import { endCall } from '../../../src/telemetry/call-log.js';
+import { callLevel, endCall } from '../../../src/telemetry/call-log.js';
+import { attemptRecord } from '../../helpers/attempt-record.js';
 import { CallSummary } from '../../../src/telemetry/call-summary.js';
 import type { CallEnd, CallTrace } from '../../../src/telemetry/tracing.js';
 
@@ -86,6 +87,46 @@ describe('endCall: the one per-call line for every protocol', () => {
     expect(ends).toEqual([
       { code: 0, codeName: 'OK', httpStatus: undefined, details: undefined, keyName: 'team-a' },
       { code: 5, codeName: 'NOT_FOUND', httpStatus: 404, details: 'no such model', keyName: undefined },
+    ]);
+  });
+
+  it('logs OK and a client cancel at info, a bug of ours (INTERNAL, UNKNOWN) at error, any other failure at warn', () => {
+    expect(['OK', 'CANCELLED'].map(callLevel)).toEqual(['info', 'info']);
+    expect(['INTERNAL', 'UNKNOWN'].map(callLevel)).toEqual(['error', 'error']);
+    expect(['NOT_FOUND', 'UNAVAILABLE', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUSTED'].map(callLevel)).toEqual([
+      'warn',
+      'warn',
+      'warn',
+      'warn',
+    ]);
+  });
+
+  it('records a call two models answered (a Batch) under no answering model, one model answered under that model', () => {
+    const { log } = capture();
+    const calls: FinishedCall[] = [];
+    const observer = { recordCall: (c: FinishedCall) => void calls.push(c) };
+    const ending = (models: string[]) => {
+      const summary = new CallSummary(recordingTrace([]));
+      for (const model of models) summary.requestStarted({ model, provider: 'openai', retry: 0 }).ended(attemptRecord({ model }));
+      return {
+        protocol: 'grpc' as const,
+        path: '/orchestrator.v1.ChatService/Batch',
+        method: '/orchestrator.v1.ChatService/Batch',
+        kind: 'server_stream' as const,
+        requestId: 'r2',
+        startedAt: 0,
+        summary,
+        code: 0,
+        codeName: 'OK',
+        level: 'info' as const,
+        peer: () => '127.0.0.1:1',
+      };
+    };
+    endCall(log, observer, ending(['gpt-4o', 'gpt-4o-mini']));
+    endCall(log, observer, ending(['gpt-4o-mini', 'gpt-4o-mini']));
+    expect(calls.map((c) => [c.upstreamRequests, c.model])).toEqual([
+      [2, undefined],
+      [2, 'gpt-4o-mini'],
     ]);
   });
 });
