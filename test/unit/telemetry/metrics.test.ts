@@ -341,6 +341,25 @@ describe('CallSummary', () => {
     expect(summary.usage()?.severalModels).toBe(true);
   });
 
+  // The call's record (the ledger row) reads these: a Batch's items each tell their own.
+  it("keeps the first request and the first failure told, and at most 16 tag keys, a held key's newer value", () => {
+    const summary = new CallSummary(
+      new PropagationTracer().startCall({ path: '/x/Y', requestId: 'r', traceparent: undefined, tracestate: undefined }),
+    );
+    summary.requested({ model: 'gpt-4o', prompt: 'one', raced: false });
+    summary.requested({ model: 'gpt-4o-mini', prompt: 'two', raced: false });
+    const first = new Error('first');
+    summary.failed(first);
+    summary.failed(new Error('second'));
+    expect(summary.outcome()).toMatchObject({ request: { model: 'gpt-4o', prompt: 'one' }, error: first });
+    summary.tag(Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`k${i}`, 'a'])));
+    summary.tag({ k0: 'b', k15: 'a', k16: 'a' });
+    const tags = summary.tags() ?? {};
+    expect(Object.keys(tags)).toHaveLength(16);
+    expect(tags).toMatchObject({ k0: 'b', k15: 'a' });
+    expect(tags).not.toHaveProperty('k16');
+  });
+
   it('hands each upstream request its own traceparent in the call trace', () => {
     const summary = new CallSummary(
       new PropagationTracer().startCall({
