@@ -268,6 +268,19 @@ describe('the event port', () => {
     ).toBe(1);
   });
 
+  it("StatsStore counts a model's attempts by outcome: its error rate leaves cancels out, skips are not requests, its cost outlives it", () => {
+    const stats = new StatsStore();
+    for (const outcome of ['success', 'failure', 'cancelled', 'skipped'] as const) {
+      stats.on({ type: 'attempt', record: attemptRecord({ outcome, costUsd: outcome === 'success' ? 0.002 : 0 }) });
+    }
+    // The first model did not answer and nobody did: a fallback that served the default message.
+    stats.on({ type: 'fallback', triggered: true, defaultMessage: true });
+    expect(stats.snapshot().models[0]).toMatchObject({ requests: 3, successes: 1, errors: 1, cancelled: 1, skipped: 1, errorRate: 0.5 });
+    expect(stats.snapshot()).toMatchObject({ fallbacksTriggered: 1, defaultMessagesServed: 1 });
+    stats.on({ type: 'model_removed', model: 'gpt-4o' });
+    expect(stats.snapshot()).toMatchObject({ models: [], totalCostUsd: 0.002 });
+  });
+
   it('StatsStore counts only ChatService calls, OK as success', () => {
     const stats = new StatsStore();
     const calls: FinishedCall[] = [
