@@ -68,6 +68,17 @@ export const LEDGER_OPTIONS = {
   failed: { type: 'boolean', default: false },
 } satisfies NonNullable<ParseArgsConfig['options']>;
 
+/**
+ * The options only one of the two commands sends. The other refuses them rather than ignore them:
+ * `usage --failed`, ignored, would print the totals of every call, failed or not, to a caller who asked for the failures.
+ */
+const COMMAND_OF: Readonly<Record<string, (typeof LEDGER_COMMANDS)[number] | undefined>> = {
+  'group-by': 'usage',
+  limit: 'calls',
+  'request-id': 'calls',
+  failed: 'calls',
+};
+
 /** Runs `usage` or `calls`; resolves with the exit status (0 ok, 1 call failed, 2 bad usage). */
 export async function runLedgerCommand(
   argv: readonly string[],
@@ -75,14 +86,20 @@ export async function runLedgerCommand(
   out: (text: string) => void,
   err: (text: string) => void,
 ): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: typeof LEDGER_OPTIONS }>>;
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; tokens: true; options: typeof LEDGER_OPTIONS }>>;
   try {
-    parsed = parseArgs({ args: [...argv], allowPositionals: true, options: LEDGER_OPTIONS });
+    parsed = parseArgs({ args: [...argv], allowPositionals: true, tokens: true, options: LEDGER_OPTIONS });
     if (parsed.values.help) {
       out(`${LEDGER_USAGE}\n`);
       return 0;
     }
-    if (parsed.positionals.length !== 1) throw new UsageError(`${parsed.positionals[0]} takes no other words`);
+    const command = parsed.positionals[0];
+    if (parsed.positionals.length !== 1) throw new UsageError(`${command} takes no other words`);
+    for (const token of parsed.tokens) {
+      if (token.kind !== 'option') continue;
+      const taker = COMMAND_OF[token.name];
+      if (taker && taker !== command) throw new UsageError(`--${token.name} does not apply to ${command} (only to ${taker})`);
+    }
   } catch (e) {
     err(`llm-orchestrator: ${e instanceof Error ? e.message : String(e)}\n\n${LEDGER_USAGE}\n`);
     return 2;

@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runLedgerCommand } from '../../../src/cli/ledger-commands.js';
+import {
+  GetUsageResponse,
+  type GetUsageRequest,
+  ListCallsResponse,
+  type ListCallsRequest,
+  UsageGroup,
+  UsageServiceService,
+  type UsageServiceServer,
+} from '../../../src/gen/orchestrator/v1/usage.js';
+import { startScriptedGateway, type ScriptedGateway } from '../../helpers/scripted-gateway.js';
+
+/** `usage` and `calls` against a scripted UsageService: what they send, and how they print what comes back. */
+let gateway: ScriptedGateway;
+const received: { usage: GetUsageRequest[]; calls: ListCallsRequest[] } = { usage: [], calls: [] };
+
+const PERIOD_START = '2026-03-04T05:06:07Z';
+
+beforeAll(async () => {
+  const impl: UsageServiceServer = {
+    getUsage: (call, callback) => {
+      received.usage.push(call.request);
+      callback(
+        null,
+        GetUsageResponse.fromJSON({
+          rows: [{ periodStart: PERIOD_START, model: 'gpt-4o', requests: 3, totalTokens: 42, costUsd: 0.5 }],
+        }),
+      );
+    },
+    listCalls: (call, callback) => {
+      received.calls.push(call.request);
+      callback(null, ListCallsResponse.fromJSON({}));
+    },
+    getRoutingAnalytics: (_call, callback) => callback(null, { profiles: [] }),
+  };
+  gateway = await startScriptedGateway([[UsageServiceService, impl]]);
+});
+
+afterAll(async () => {
+  await gateway?.close();
+});
+
+async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runLedgerCommand(
+    argv,
+    { LLMO_ADDR: gateway.address },
+    (t) => (out += t),
+    (t) => (err += t),
+  );
+  return { code, out, err };
+}
+
+describe('llm-orchestrator usage and calls', () => {
+  it('calls --failed asks for the failed calls only; without it, for every call', async () => {
+    received.calls.length = 0;
+    expect((await run('calls', '--failed')).code).toBe(0);
+    expect((await run('calls')).code).toBe(0);
+    expect(received.calls.map((r) => r.successful)).toEqual([false, undefined]);
+  });
+
+  it('--since counts back from now', async () => {
+    received.calls.length = 0;
+    const before = Math.floor(Date.now() / 1000);
+    expect((await run('calls', '--since', '2h')).code).toBe(0);
+    const start = received.calls[0]?.filter?.startTime?.seconds ?? 0;
+    expect(start).toBeGreaterThanOrEqual(before - 7_200 - 1);
+    expect(start).toBeLessThanOrEqual(before - 7_200 + 2);
+  });
+
+  it('sends each filter in its own field', async () => {
+    received.usage.length = 0;
+    const result = await run('usage', '--key', 'alice', '-m', 'gpt-4o', '--provider', 'openai', '--method', 'Race');
+    expect(result.code).toBe(0);
+    expect(received.usage[0]?.filter).toMatchObject({
+      keyName: 'alice',
+      model: 'gpt-4o',
+      provider: 'openai',
+      method: '/orchestrator.v1.ChatService/Race',
+    });
+  });
+
+  it('calls --limit takes 1 to 500 and sends it as the page size', async () => {
+    received.calls.length = 0;
+    expect((await run('calls', '--limit', '500')).code).toBe(0);
+    expect(received.calls[0]?.pageSize).toBe(500);
+    for (const limit of ['0', '501', '2.5']) {
+      const refused = await run('calls', '--limit', limit);
+      expect([limit, refused.code, refused.out]).toEqual([limit, 2, '']);
+      expect(refused.err).toContain('--limit: a whole number from 1 to 500');
+    }
+    expect(received.calls).toHaveLength(1);
+  });
+
+  it('usage --group-by day,model prints the day and the model of each row', async () => {
+    received.usage.length = 0;
+    const result = await run('usage', '--group-by', 'day,model');
+    expect(result.code).toBe(0);
+    expect(received.usage[0]?.groupBy).toEqual([UsageGroup.USAGE_GROUP_DAY, UsageGroup.USAGE_GROUP_MODEL]);
+    const [head, row] = result.out.trim().split('\n');
+    expect(head).toMatch(/^day {9}model {3}requests {2}errors {2}tokens {2}cost_usd/);
+    expect(row).toMatch(/^2026-03-04 {2}gpt-4o {2}3 {9}0 {7}42 {6}0\.500000 /);
+    const hourly = await run('usage', '--group-by', 'hour');
+    expect(hourly.out.trim().split('\n')[1]).toMatch(/^2026-03-04 05h {2}3 /);
+  });
+
+  it('refuses an option of the other command rather than ignore it', async () => {
+    received.usage.length = 0;
+    received.calls.length = 0;
+    const cases = [
+      [['usage', '--failed'], '--failed does not apply to usage (only to calls)'],
+      [['usage', '--limit', '5'], '--limit does not apply to usage (only to calls)'],
+      [['usage', '--request-id', 'r1'], '--request-id does not apply to usage (only to calls)'],
+      [['calls', '--group-by', 'model'], '--group-by does not apply to calls (only to usage)'],
+    ] as const;
+    for (const [argv, message] of cases) {
+      const result = await run(...argv);
+      expect([argv, result.code, result.out]).toEqual([argv, 2, '']);
+      expect(result.err).toContain(message);
+    }
+    expect([received.usage, received.calls]).toEqual([[], []]);
+  });
+});
