@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { type CliOptions, parseCommandLine, UsageError } from '../../../src/cli/args.js';
+import { RoutingProfile, StreamStrategy } from '../../../src/gen/orchestrator/v1/common.js';
+
+/** The command line as each command sends it: every flag lands in its own field. */
+function parse(argv: string[], env: NodeJS.ProcessEnv = {}): CliOptions {
+  const parsed = parseCommandLine(argv, env);
+  if (typeof parsed === 'string') throw new Error(`expected options, got ${parsed}`);
+  return parsed;
+}
+
+function refusal(argv: string[]): string {
+  try {
+    parseCommandLine(argv, {});
+  } catch (err) {
+    if (err instanceof UsageError) return err.message;
+    throw err;
+  }
+  throw new Error(`expected a UsageError for ${argv.join(' ')}`);
+}
+
+describe('the command line', () => {
+  it('puts each chat flag in its own field', () => {
+    expect(parse(['chat', 'hi', 'there', '-m', 'gpt-4o-mini', '-t', '0.5', '--max-tokens', '12', '--request-id', 'r1'])).toMatchObject({
+      command: 'chat',
+      prompt: 'hi there',
+      model: 'gpt-4o-mini',
+      temperature: 0.5,
+      maxTokens: 12,
+      requestId: 'r1',
+    });
+  });
+
+  it('reads race and fallback models, the hedge delay and --no-default-message', () => {
+    expect(parse(['race', 'hi', '--models', 'gpt-4o, gpt-4o-mini', '--hedge-ms', '25'])).toMatchObject({
+      models: ['gpt-4o', 'gpt-4o-mini'],
+      hedgeMs: 25,
+    });
+    expect(parse(['fallback', 'hi', '--no-default-message']).noDefaultMessage).toBe(true);
+    expect(parse(['fallback', 'hi']).noDefaultMessage).toBe(false);
+  });
+
+  it('maps each --strategy and --route name to its own enum value', () => {
+    expect(['single', 'fallback', 'race'].map((s) => parse(['stream', 'hi', '--strategy', s]).strategy)).toEqual([
+      StreamStrategy.STREAM_STRATEGY_SINGLE,
+      StreamStrategy.STREAM_STRATEGY_FALLBACK,
+      StreamStrategy.STREAM_STRATEGY_RACE,
+    ]);
+    expect(['quality', 'balanced', 'speed', 'budget', 'long_context'].map((p) => parse(['chat', 'hi', '--route', p]).route)).toEqual([
+      RoutingProfile.ROUTING_PROFILE_QUALITY,
+      RoutingProfile.ROUTING_PROFILE_BALANCED,
+      RoutingProfile.ROUTING_PROFILE_SPEED,
+      RoutingProfile.ROUTING_PROFILE_BUDGET,
+      RoutingProfile.ROUTING_PROFILE_LONG_CONTEXT,
+    ]);
+  });
+
+  it('reads the models filters', () => {
+    expect(parse(['models', '--provider', 'anthropic', '--available'])).toMatchObject({ provider: 'anthropic', availableOnly: true });
+    expect(parse(['models'])).toMatchObject({ provider: '', availableOnly: false });
+  });
+
+  it('takes --addr over LLMO_ADDR over the default', () => {
+    expect(parse(['stats', '--addr', 'a:1'], { LLMO_ADDR: 'b:2' }).addr).toBe('a:1');
+    expect(parse(['stats'], { LLMO_ADDR: 'b:2' }).addr).toBe('b:2');
+    expect(parse(['stats']).addr).toBe('127.0.0.1:50051');
+  });
+
+  it('refuses a blank PROMPT, and a PROMPT for models and stats', () => {
+    expect(refusal(['chat', '  '])).toBe('chat needs a PROMPT');
+    expect(refusal(['stats', 'now'])).toBe('stats takes no PROMPT (got "now")');
+    expect(refusal(['models', 'gpt'])).toBe('models takes no PROMPT (got "gpt")');
+  });
+
+  it('refuses an option the command does not send', () => {
+    expect(refusal(['chat', 'hi', '--hedge-ms', '5'])).toBe('--hedge-ms does not apply to chat (only to race, stream)');
+    expect(refusal(['race', 'hi', '--no-default-message'])).toBe('--no-default-message does not apply to race (only to fallback)');
+    expect(refusal(['chat', 'hi', '--provider', 'openai'])).toBe('--provider does not apply to chat (only to models)');
+    expect(refusal(['stats', '--temperature', '1'])).toMatch(/^--temperature does not apply to stats/);
+  });
+
+  it('refuses --max-tokens 0 and takes --hedge-ms 0', () => {
+    expect(refusal(['chat', 'hi', '--max-tokens', '0'])).toBe('--max-tokens: "0" is not a whole number from 1 to 2147483647');
+    expect(parse(['race', 'hi', '--hedge-ms', '0']).hedgeMs).toBe(0);
+  });
+});
