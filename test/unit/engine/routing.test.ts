@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Catalog, type CatalogModel } from '../../../src/catalog/catalog.js';
-import { BUILTIN_MODELS } from '../../../src/catalog/models.js';
-import type { AttemptRecord, ChatMessage } from '../../../src/domain/chat.js';
+import { BUILTIN_MODELS, type ModelDefinition } from '../../../src/catalog/models.js';
+import { estimateToolingTokens, type AttemptRecord, type ChatMessage } from '../../../src/domain/chat.js';
 import { deadlineExceeded } from '../../../src/domain/errors.js';
 import { upstreamFailed, upstreamRejected } from '../../../src/domain/upstream-errors.js';
 import {
@@ -65,6 +65,20 @@ describe('complexity classifier', () => {
   it('treats a long requested answer as a signal', () => {
     expect(classifyComplexity(user('Write a detailed essay about rivers'), 300).signals).toContain('long_output');
     expect(classifyComplexity(user('Summarise rivers'), 4_000).signals).toContain('long_output');
+  });
+
+  it('draws the documented lines: long_prompt past 1,500 tokens, long_output past 1,500 max_tokens, simple under 300, complex past 4,000 or at two signals', () => {
+    const sized = (promptTokens: number) => [{ role: 'user' as const, content: 'hi', promptTokens }];
+    expect(classifyComplexity(sized(299), 100).complexity).toBe('simple');
+    expect(classifyComplexity(sized(300), 100)).toMatchObject({ complexity: 'moderate', signals: [] });
+    expect(classifyComplexity(sized(1_500), 100).signals).toEqual([]);
+    expect(classifyComplexity(sized(1_501), 100).signals).toEqual(['long_prompt']);
+    expect(classifyComplexity(sized(4_000), 100).complexity).toBe('moderate');
+    expect(classifyComplexity(sized(4_001), 100).complexity).toBe('complex');
+    expect(classifyComplexity(user('Summarise rivers'), 1_500).signals).toEqual([]);
+    expect(classifyComplexity(user('Summarise rivers'), 1_501).signals).toEqual(['long_output']);
+    const two = classifyComplexity(user('Write a function:\n```\nconst x = 1;\n```'), 2_000);
+    expect(two).toMatchObject({ complexity: 'complex', signals: ['code', 'long_output'] });
   });
 });
 
@@ -166,6 +180,46 @@ describe('routing profiles', () => {
     expect(reliability()).toBeLessThan(before);
   });
 
+  it('halve the reliability of a model whose breaker is half-open', () => {
+    const { router: r } = router({ o3: 'half_open' });
+    const decision = r.rank({ profile: 'quality', messages: user('hi'), maxTokens: 100, candidates: [] });
+    expect(decision.ranking.find((s) => s.model.id === 'o3')).toMatchObject({ reliability: 0.5, excluded: undefined });
+    expect(decision.ranking.find((s) => s.model.id === 'gpt-5')?.reliability).toBe(1);
+  });
+
+  it('count context headroom up to 32 times the tokens needed: two windows both past it score the same', () => {
+    const { router: r } = router();
+    const decision = r.rank({
+      profile: 'long_context',
+      messages: user('hi'),
+      maxTokens: 100,
+      candidates: [catalog.find('gpt-4.1')!, catalog.find('gpt-4o')!, catalog.find('gpt-3.5-turbo')!],
+    });
+    const byId = new Map(decision.ranking.map((s) => [s.model.id, s]));
+    expect(byId.get('gpt-4.1')!.contextHeadroom).toBeGreaterThan(byId.get('gpt-4o')!.contextHeadroom * 5);
+    expect(byId.get('gpt-4o')!.contextHeadroom).toBeGreaterThan(32);
+    expect(byId.get('gpt-4.1')!.context).toBe(1);
+    expect(byId.get('gpt-4o')!.context).toBe(1);
+  });
+
+  it('count the tool definitions and the JSON Schema in the prompt tokens, as the upstream reads them', () => {
+    const { router: r } = router();
+    const messages = user('What is the weather in Paris?');
+    const plain = r.rank({ profile: 'balanced', messages, maxTokens: 100, candidates: [] });
+    const tooling = {
+      tools: [
+        {
+          name: 'get_weather',
+          description: 'The weather in a city',
+          parameters: { type: 'object', properties: { city: { type: 'string' } } },
+        },
+      ],
+    };
+    const withTools = r.rank({ profile: 'balanced', messages, maxTokens: 100, candidates: [], tooling });
+    expect(withTools.promptTokens).toBe(plain.promptTokens + estimateToolingTokens(tooling));
+    expect(withTools.promptTokens).toBeGreaterThan(plain.promptTokens + 10);
+  });
+
   it('ranks only the candidates when given', () => {
     const { router: r } = router();
     const decision = r.rank({
@@ -202,5 +256,38 @@ describe('live model statistics', () => {
     live.recordTimeToFirstToken(nano.id, Number.NaN);
     live.recordTimeToFirstToken(nano.id, -5);
     expect(live.expectedTtftMs(nano)).toBe(nano.typicalTtftMs);
+  });
+});
+
+describe('eligibility by context window', () => {
+  const base = BUILTIN_MODELS.find((m) => m.id === 'gpt-4o-mini')!;
+  const sized = (id: string, contextWindow: number, maxOutputTokens = 16_384): ModelDefinition => ({
+    ...base,
+    id,
+    aliases: [],
+    fallbacks: [],
+    contextWindow,
+    maxOutputTokens,
+  });
+  const rankOn = (models: ModelDefinition[], maxTokens: number) => {
+    const small = new Catalog({ models, providers: new Map([['openai', 'openai']]) });
+    const live = new LiveModelStats((id) => small.find(id));
+    const r = new Router({ catalog: small, live, weights: DEFAULT_PROFILE_WEIGHTS, breakerState: () => 'closed' });
+    const decision = r.rank({ profile: 'balanced', messages: user('hi'), maxTokens, candidates: [] });
+    return { decision, excluded: (id: string) => decision.ranking.find((s) => s.model.id === id)?.excluded };
+  };
+
+  it('takes a model whose window holds the prompt plus max_tokens exactly, and not one a token smaller', () => {
+    const promptTokens = rankOn([sized('probe', 100_000)], 100).decision.promptTokens;
+    const { excluded } = rankOn([sized('exact', promptTokens + 100), sized('short', promptTokens + 99)], 100);
+    expect(excluded('exact')).toBeUndefined();
+    expect(excluded('short')).toBe(`context window ${promptTokens + 99} < ${promptTokens + 100} tokens needed`);
+  });
+
+  it("counts max_tokens capped at the model's output limit, since no answer is longer", () => {
+    const promptTokens = rankOn([sized('probe', 100_000)], 100).decision.promptTokens;
+    const { excluded } = rankOn([sized('capped', promptTokens + 1_000, 1_000), sized('uncapped', promptTokens + 1_000, 16_384)], 5_000);
+    expect(excluded('capped')).toBeUndefined();
+    expect(excluded('uncapped')).toBe(`context window ${promptTokens + 1_000} < ${promptTokens + 5_000} tokens needed`);
   });
 });
