@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -403,5 +403,18 @@ catalog:
     expect(r?.ok).toBe(true);
     expect((await find(h, 'gpt-4.1-mini'))?.contextWindow).toBe(32768);
     expect((await find(h, 'gpt-4o-mini'))?.contextWindow).toBe(131072);
+  });
+
+  it('keeps the last good values when a run fails, as with a database', async () => {
+    const good = readFileSync(orFile, 'utf8');
+    expect((await sync(h))[0]?.ok).toBe(true);
+    writeFileSync(orFile, '{"data": "not a list"}');
+    try {
+      const [failed] = await sync(h);
+      expect(failed?.ok).toBe(false);
+      expect((await find(h, MISTRAL))?.inputPricePerMillion).toBe(2);
+    } finally {
+      writeFileSync(orFile, good);
+    }
   });
 });

@@ -82,6 +82,52 @@ describe('catalog precedence: config file > runtime models > synced data > built
     expect(c.origin('gpt-4o-mini', 'quality').source).toBe('config');
     expect(c.composed.models.filter((m) => m.id === 'gpt-4o-mini')).toHaveLength(1);
   });
+
+  it('the config file beats a runtime model of the same id (a later file taking its id)', () => {
+    const fromFile: ModelDefinition = { ...builtin, id: 'local-llama', quality: 0.42, contextWindow: 64_000, inputPricePerMillion: 9 };
+    const c = compose({
+      config: [fromFile],
+      runtime: [runtime({ id: 'local-llama', provider: 'openai', quality: 0.6, contextWindow: 32_000, inputPricePerMillion: 1 })],
+    });
+    const m = c.model('local-llama');
+    expect([m.quality, m.contextWindow, m.inputPricePerMillion]).toEqual([0.42, 64_000, 9]);
+    expect(c.origin('local-llama', 'contextWindow').source).toBe('config');
+  });
+
+  it('OpenRouter beats the Hugging Face Hub where both give the context window, whichever reported first', () => {
+    const hub = synced({ source: 'huggingface', externalId: 'openai/gpt-4o-mini', catalogId: 'gpt-4o-mini', contextWindow: 100_000 });
+    const openRouter = synced({ source: 'openrouter', externalId: 'openai/gpt-4o-mini', catalogId: 'gpt-4o-mini', contextWindow: 64_000 });
+    for (const order of [
+      [hub, openRouter],
+      [openRouter, hub],
+    ]) {
+      const c = compose({ synced: order });
+      expect(c.model('gpt-4o-mini').contextWindow).toBe(64_000);
+      expect(c.origin('gpt-4o-mini', 'contextWindow').source).toBe('openrouter');
+    }
+  });
+
+  it('a runtime model that names a prompt price and no cached price is charged its prompt price for cached tokens', () => {
+    const c = compose({ runtime: [runtime({ id: 'local-llama', provider: 'openai', inputPricePerMillion: 2, outputPricePerMillion: 6 })] });
+    expect(c.model('local-llama').cachedInputPricePerMillion).toBe(2);
+    expect(c.origin('local-llama', 'cachedInputPricePerMillion').source).toBe('runtime');
+  });
+
+  it("the Hub's capabilities change only what it says: a model's JSON Schema output stays", () => {
+    const c = compose({
+      synced: [
+        synced({
+          source: 'huggingface',
+          externalId: 'openai/gpt-4o-mini',
+          catalogId: 'gpt-4o-mini',
+          capabilities: { tools: false, images: true },
+        }),
+      ],
+    });
+    expect(builtin.capabilities?.jsonSchema).toBe(true);
+    expect(c.model('gpt-4o-mini').capabilities).toEqual({ tools: false, images: true, jsonSchema: true });
+    expect(c.origin('gpt-4o-mini', 'capabilities').source).toBe('huggingface');
+  });
 });
 
 describe("prices: a provider's own price list beats OpenRouter's resale price", () => {
@@ -194,6 +240,13 @@ describe('Catalog.replace', () => {
     catalog.replace({ models: [{ ...builtin, provider: 'other', inputPricePerMillion: 1 }], providers });
     catalog.replace({ models: [{ ...builtin, provider: 'other', upstreamId: 'gpt-4o-mini-2024-07-18' }], providers });
     expect(told).toEqual([['openai/gpt-4o-mini', 'openai/house'], ['other/gpt-4o-mini']]);
+  });
+
+  it("gives a model's fallback chain each model once, however its fallbacks name them", () => {
+    const mini: ModelDefinition = { ...builtin, aliases: ['4o-mini'], fallbacks: ['gpt-4o-mini', 'gpt-4.1-nano', 'GPT-4.1-NANO', 'nano'] };
+    const nano = BUILTIN_MODELS.find((m) => m.id === 'gpt-4.1-nano') as ModelDefinition;
+    const catalog = new Catalog({ models: [mini, { ...nano, aliases: ['nano'], fallbacks: [] }], providers: new Map() });
+    expect(catalog.chainFrom(catalog.find('4o-mini')!).map((m) => m.id)).toEqual(['gpt-4o-mini', 'gpt-4.1-nano']);
   });
 
   it('keeps the current catalog when the next one cannot be built', () => {
