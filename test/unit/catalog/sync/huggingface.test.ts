@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SyncError } from '../../../../src/catalog/sync/errors.js';
-import { createHuggingFaceSource } from '../../../../src/catalog/sync/huggingface.js';
+import { createHuggingFaceSource, normaliseHubModel } from '../../../../src/catalog/sync/huggingface.js';
 import type { SourceModel } from '../../../../src/catalog/sync/types.js';
 import { startForwardProxy } from '../../../helpers/forward-proxy.js';
 import { FIXTURES, type SourceServer, fixture, startSourceServer } from '../../../helpers/source-server.js';
@@ -36,6 +36,13 @@ describe('Hugging Face Hub source', () => {
     // The Hub cannot tell whether the serving engine has a JSON Schema mode.
     expect(byId(models, 'Qwen/Qwen2.5-VL-7B-Instruct')?.capabilities).not.toHaveProperty('jsonSchema');
     expect(server.requests.find((r) => r.path.startsWith('/api/models/meta-llama'))?.headers.authorization).toBe('Bearer hf_test');
+  });
+
+  it("takes the window from max_position_embeddings first and the tokenizer's model_max_length last", () => {
+    const window = (config: Record<string, number>) => normaliseHubModel({ id: 'org/model', tags: [], config }).contextWindow;
+    expect(window({ model_max_length: 1_000_000, seq_length: 4_096, max_position_embeddings: 32_768 })).toBe(32_768);
+    expect(window({ model_max_length: 1_000_000, seq_length: 4_096 })).toBe(4_096);
+    expect(window({ model_max_length: 1_000_000 })).toBe(1_000_000);
   });
 
   it('reads every model of a run through the same connections to a forward proxy, not one per model', async () => {

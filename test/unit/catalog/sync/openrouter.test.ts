@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SyncError } from '../../../../src/catalog/sync/errors.js';
-import { createOpenRouterSource } from '../../../../src/catalog/sync/openrouter.js';
+import { createOpenRouterSource, normaliseOpenRouterModel } from '../../../../src/catalog/sync/openrouter.js';
 import type { SourceModel } from '../../../../src/catalog/sync/types.js';
 import { FIXTURES, type SourceServer, fixture, startSourceServer } from '../../../helpers/source-server.js';
 
@@ -46,6 +46,13 @@ describe('OpenRouter source', () => {
     // The auto router's "-1" means the price depends on the model it picks: no price at all.
     expect(byId(models, 'openrouter/auto')?.inputPricePerMillion).toBeUndefined();
     expect(byId(models, 'openai/gpt-4o')?.raw).toMatchObject({ pricing: { prompt: '0.0000025' } });
+  });
+
+  it("takes the model's context_length as its window, and top_provider's only when the model gives none", () => {
+    const both = normaliseOpenRouterModel({ id: 'vendor/both', context_length: 128_000, top_provider: { context_length: 32_000 } });
+    const providerOnly = normaliseOpenRouterModel({ id: 'vendor/provider-only', top_provider: { context_length: 32_000 } });
+    expect(both.contextWindow).toBe(128_000);
+    expect(providerOnly.contextWindow).toBe(32_000);
   });
 
   it('sees a changed price, a new model and a removed one on the next load', async () => {

@@ -168,6 +168,17 @@ describe('entity resolution', () => {
     expect(taken).toEqual([]);
   });
 
+  it("matches a model's own id before another model's alias or upstream id", () => {
+    const known = [
+      { id: 'gpt-4o-mini', aliases: [] },
+      { id: 'house-mini', aliases: ['mini'], upstreamId: 'gpt-4o-mini' },
+    ];
+    expect(resolveNames(['gpt-4o-mini', 'MINI'], { known }).matched).toEqual([
+      { externalId: 'gpt-4o-mini', catalogId: 'gpt-4o-mini', rule: 'exact', confidence: 1 },
+      { externalId: 'MINI', catalogId: 'house-mini', rule: 'alias', confidence: 1 },
+    ]);
+  });
+
   it('says what it could not match', () => {
     const r = resolveNames(['openai/gpt-4o', 'x-ai/grok-3', 'openai/o3-mini'], { known: KNOWN });
     expect(r.matched.map((m) => m.catalogId)).toEqual(['gpt-4o']);
