@@ -190,6 +190,40 @@ catalog:
     ]);
   });
 
+  it("hands each provider's timeout_ms to its calls, and leaves it unset where the file does", () => {
+    const path = file(
+      'provider-timeout.yaml',
+      `providers:
+  - { name: slow, kind: openai, base_url: "http://127.0.0.1:1/v1", timeout_ms: 1500 }
+  - { name: plain, kind: anthropic, base_url: "http://127.0.0.1:2" }
+`,
+    );
+    expect(loadConfigFile(path).providers.map((p) => [p.name, p.timeoutMs])).toEqual([
+      ['slow', 1500],
+      ['plain', undefined],
+    ]);
+  });
+
+  it('prices cached prompt tokens at the input price when a model gives no cached price, and at its own when it does', () => {
+    const model = (id: string, extra: string) =>
+      `  - { id: ${id}, provider: openai, context_window: 1000, max_output_tokens: 100, input_price_per_million: 2.5, output_price_per_million: 10, family: f, tier: small, quality: 0.5${extra} }`;
+    const path = file(
+      'cached-price.yaml',
+      `models:\n${model('plain', '')}\n${model('cached', ', cached_input_price_per_million: 1.25')}\n`,
+    );
+    expect(loadConfigFile(path).models.map((m) => [m.id, m.cachedInputPricePerMillion])).toEqual([
+      ['plain', 2.5],
+      ['cached', 1.25],
+    ]);
+  });
+
+  it('takes a routing.fallback_depth from 1 to 8, as documented, and refuses 0 and 9', () => {
+    const depth = (n: number) => file(`depth-${n}.yaml`, `routing: { fallback_depth: ${n} }\n`);
+    expect([1, 8].map((n) => loadConfigFile(depth(n)).routing.fallbackDepth)).toEqual([1, 8]);
+    expect(problemsOf(depth(9))).toEqual([expect.stringMatching(/^routing\.fallback_depth: .*8/)]);
+    expect(problemsOf(depth(0))).toEqual([expect.stringMatching(/^routing\.fallback_depth: .*1/)]);
+  });
+
   it('reports unreadable and unparsable files', () => {
     expect(problemsOf(join(dir, 'missing.yaml'))[0]).toMatch(/cannot read the file: ENOENT/);
     expect(problemsOf(file('broken.yaml', 'providers: [ {'))[0]).toMatch(/not valid YAML/);
