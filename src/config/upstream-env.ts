@@ -39,9 +39,9 @@ export interface EgressProxy {
 const PROXY_NAMES = ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY'] as const;
 
 /**
- * The lower-case spellings (`https_proxy`) that curl, Go and Python read too: one set wins over
- * the upper-case one, as in those tools, so a machine that sets both to different values behaves
- * as its other tools do.
+ * The lower-case spellings (`https_proxy`) that curl, Go and Python read too. Each one set wins
+ * over its upper-case one, as in curl and Python (Go reads the upper-case one first), so a
+ * machine that sets both to different values behaves as most of its other tools do.
  */
 export function withLowerCaseProxyNames(env: Readonly<Record<string, string | undefined>>): Readonly<Record<string, string | undefined>> {
   const given = (name: string): string | undefined => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type EgressProxy, egressProxy, providerProxy, proxyFor } from '../../../src/config/upstream-env.js';
+import { type EgressProxy, egressProxy, providerProxy, proxyFor, withLowerCaseProxyNames } from '../../../src/config/upstream-env.js';
 
 describe('providerProxy', () => {
   const env: EgressProxy = { httpsProxy: 'http://env:3128', httpProxy: 'http://env:3128', noProxy: 'example.com,localhost' };
@@ -55,5 +55,35 @@ describe('proxyFor', () => {
     expect(proxyFor(httpOnly, 'https://api.example.com/v1')).toBeUndefined();
     expect(proxyFor(both, 'file:///srv/models.json')).toBeUndefined();
     expect(proxyFor(undefined, 'https://api.example.com/v1')).toBeUndefined();
+  });
+});
+
+describe('withLowerCaseProxyNames', () => {
+  const proxyNames = (env: Record<string, string>) => {
+    const out = withLowerCaseProxyNames(env);
+    return { HTTPS_PROXY: out['HTTPS_PROXY'], HTTP_PROXY: out['HTTP_PROXY'], NO_PROXY: out['NO_PROXY'] };
+  };
+
+  it('takes each lower-case spelling over its upper-case one, as curl and Python do', () => {
+    expect(
+      proxyNames({
+        HTTPS_PROXY: 'http://upper-s:3128',
+        https_proxy: 'http://lower-s:3128',
+        HTTP_PROXY: 'http://upper-p:3128',
+        http_proxy: 'http://lower-p:3128',
+        NO_PROXY: 'upper.example',
+        no_proxy: 'lower.example',
+      }),
+    ).toEqual({ HTTPS_PROXY: 'http://lower-s:3128', HTTP_PROXY: 'http://lower-p:3128', NO_PROXY: 'lower.example' });
+  });
+
+  it('keeps an upper-case setting whose lower-case spelling is unset or blank', () => {
+    expect(
+      proxyNames({ HTTP_PROXY: 'http://upper-p:3128', https_proxy: 'http://lower-s:3128', no_proxy: ' ', NO_PROXY: 'a.example' }),
+    ).toEqual({
+      HTTPS_PROXY: 'http://lower-s:3128',
+      HTTP_PROXY: 'http://upper-p:3128',
+      NO_PROXY: 'a.example',
+    });
   });
 });
