@@ -166,6 +166,9 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   }
   if (command === 'chat' && values.route === undefined && values.models !== '')
     throw new UsageError('chat: --models names the candidates of --route (race, fallback and stream take a list of models)');
+  const strategy =
+    values.strategy === undefined ? StreamStrategy.STREAM_STRATEGY_UNSPECIFIED : lookup('--strategy', STRATEGIES, values.strategy);
+  if (command === 'stream') streamFlagsFit(values, strategy);
   const needsPrompt = command !== 'models' && command !== 'stats';
   const prompt = words.join(' ');
   if (needsPrompt && prompt.trim() === '') throw new UsageError(`${command} needs a PROMPT`);
@@ -188,8 +191,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     timeoutMs: values.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(values.timeout),
     requestId: printableHeader(values['request-id'], (v) => `--request-id: "${v}" must be printable ASCII`),
     route: values.route === undefined ? undefined : lookup('--route', PROFILES, values.route),
-    strategy:
-      values.strategy === undefined ? StreamStrategy.STREAM_STRATEGY_UNSPECIFIED : lookup('--strategy', STRATEGIES, values.strategy),
+    strategy,
     hedgeMs: optionalInt32('--hedge-ms', values['hedge-ms'], 0),
     noDefaultMessage: values['no-default-message'],
     provider: values.provider,
@@ -197,6 +199,29 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     apiKey: apiKeyOption(values['api-key'], env),
     ...tlsOptions(values),
   };
+}
+
+/**
+ * The stream's flags that only fit together, refused here: sent, the call would fail naming
+ * proto fields (`models`, `hedge_delay_ms`, `route`) the command line never shows.
+ */
+function streamFlagsFit(
+  values: {
+    readonly route?: string | undefined;
+    readonly strategy?: string | undefined;
+    readonly models: string;
+    readonly 'hedge-ms'?: string | undefined;
+  },
+  strategy: StreamStrategy,
+): void {
+  const { STREAM_STRATEGY_UNSPECIFIED: UNSET, STREAM_STRATEGY_FALLBACK: FALLBACK, STREAM_STRATEGY_RACE: RACE } = StreamStrategy;
+  if (values.route !== undefined) {
+    if (strategy !== UNSET && strategy !== FALLBACK)
+      throw new UsageError(`stream: --route tries the ranked models in order: leave --strategy out (or fallback), not ${values.strategy}`);
+  } else if (values.models !== '' && strategy !== FALLBACK && strategy !== RACE) {
+    throw new UsageError('stream: --models needs --strategy fallback or race (or --route, of which they are the candidates)');
+  }
+  if (values['hedge-ms'] !== undefined && strategy !== RACE) throw new UsageError('stream: --hedge-ms needs --strategy race');
 }
 
 /** --api-key, else LLMO_API_KEY; never echoed in an error, being a secret. */

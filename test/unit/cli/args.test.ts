@@ -79,6 +79,33 @@ describe('the command line', () => {
     expect(refusal(['stats', '--temperature', '1'])).toMatch(/^--temperature does not apply to stats/);
   });
 
+  it('refuses stream flags that do not fit together, naming the flags, and takes those that do', () => {
+    expect(refusal(['stream', 'hi', '--models', 'gpt-4o,gpt-4o-mini'])).toBe(
+      'stream: --models needs --strategy fallback or race (or --route, of which they are the candidates)',
+    );
+    expect(refusal(['stream', 'hi', '--strategy', 'single', '--models', 'gpt-4o'])).toMatch(/^stream: --models needs --strategy/);
+    expect(refusal(['stream', 'hi', '--strategy', 'fallback', '--models', 'gpt-4o,gpt-4o-mini', '--hedge-ms', '50'])).toBe(
+      'stream: --hedge-ms needs --strategy race',
+    );
+    expect(refusal(['stream', 'hi', '--hedge-ms', '50'])).toBe('stream: --hedge-ms needs --strategy race');
+    expect(refusal(['stream', 'hi', '--route', 'speed', '--strategy', 'race'])).toBe(
+      'stream: --route tries the ranked models in order: leave --strategy out (or fallback), not race',
+    );
+    expect(refusal(['stream', 'hi', '--route', 'speed', '--strategy', 'single'])).toMatch(/^stream: --route tries the ranked models/);
+    // An unknown strategy is named as such, not as a misfit.
+    expect(refusal(['stream', 'hi', '--models', 'a,b', '--strategy', 'racee'])).toBe(
+      '--strategy: "racee" is not one of single, fallback, race',
+    );
+    const taken = [
+      ['stream', 'hi', '--strategy', 'race', '--models', 'gpt-4o,gpt-4o-mini', '--hedge-ms', '50'],
+      ['stream', 'hi', '--strategy', 'FALLBACK', '--models', 'gpt-4o,gpt-4o-mini'],
+      ['stream', 'hi', '--route', 'speed', '--models', 'gpt-4o,gpt-4o-mini'],
+      ['stream', 'hi', '--route', 'speed', '--strategy', 'fallback'],
+      ['stream', 'hi', '--strategy', 'single', '-m', 'gpt-4o'],
+    ];
+    expect(taken.map((argv) => parse(argv).command)).toEqual(taken.map(() => 'stream'));
+  });
+
   it('refuses --max-tokens 0 and takes --hedge-ms 0', () => {
     expect(refusal(['chat', 'hi', '--max-tokens', '0'])).toBe('--max-tokens: "0" is not a whole number from 1 to 2147483647');
     expect(parse(['race', 'hi', '--hedge-ms', '0']).hedgeMs).toBe(0);

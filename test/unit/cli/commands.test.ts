@@ -167,4 +167,17 @@ describe('llm-orchestrator as a process', { timeout: 60_000 }, () => {
     expect(result.stdout).toBe('Half an ans\n');
     expect(result.stderr).toContain('error: the stream ended without a completed event: the answer is incomplete\n');
   });
+
+  it('stream: flags that do not fit together exit 2 naming the flags, and nothing is sent', async () => {
+    const results = await Promise.all([
+      cli('stream', 'hi', '--models', 'gpt-4o,gpt-4o-mini'),
+      cli('stream', 'hi', '--hedge-ms', '50'),
+      cli('stream', 'hi', '--route', 'speed', '--strategy', 'race'),
+    ]);
+    expect(results.map((r) => [r.code, r.stdout])).toEqual(results.map(() => [2, '']));
+    expect(results[0]?.stderr).toContain('stream: --models needs --strategy fallback or race');
+    expect(results[1]?.stderr).toContain('stream: --hedge-ms needs --strategy race');
+    expect(results[2]?.stderr).toContain('stream: --route tries the ranked models in order: leave --strategy out (or fallback), not race');
+    expect(received.stream).toEqual([]);
+  });
 });
