@@ -26,7 +26,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
     'For requests with an empty `model` (and no route); must be in the catalog at start-up: a built-in or config-file model, or a runtime model in the database (`DATABASE_URL`).',
   DEFAULT_TEMPERATURE: '0–2.',
   DEFAULT_MAX_TOKENS: "When `max_tokens` is unset; capped at each model's output limit. Also routing's answer length.",
-  DEFAULT_TIMEOUT: 'Seconds; the deadline of calls that arrive without one.',
+  DEFAULT_TIMEOUT: 'Seconds, more than 0 and at most 3600 (fractions taken); the deadline of calls that arrive without one.',
   FALLBACK_DEFAULT_MESSAGE: "Fallback's answer when every model failed.",
   MAX_CONTENT_CHARS: 'Longest `prompt` or message `content`, in characters (Unicode code points: an emoji is one).',
   IMAGE_MAX_BYTES:
@@ -108,20 +108,20 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
     'Where the [ledger](ledger.md) is kept: unset, a SQLite file at `./data/orchestrator.db` (created on first start); `sqlite:<path>`; `sqlite::memory:` for throwaway runs; `postgres://user:pass@host:5432/db` for a ledger several replicas share; `off` for none.',
   LEDGER_CONTENT:
     "`none` (or `off`): no message content is recorded; `hash`: a SHA-256 of the prompt; `full`: prompt and answer (sensitive: treat the database like the logs of your users' text).",
-  LEDGER_FLUSH_MS: 'The longest a ledger record waits in the queue; a full batch (`LEDGER_BATCH_SIZE`) is written at once.',
+  LEDGER_FLUSH_MS: 'The longest a ledger record waits in the queue (10–60000 ms); a full batch (`LEDGER_BATCH_SIZE`) is written at once.',
   LEDGER_QUEUE_MAX:
-    'Ledger rows waiting to be written; past it new rows are dropped and counted (`llm_orchestrator_ledger_records_dropped_total`), never blocking a call.',
-  LEDGER_BATCH_SIZE: 'Ledger records per transaction; a full batch is written at once.',
+    'Ledger rows waiting to be written (1–1000000); past it new rows are dropped and counted (`llm_orchestrator_ledger_records_dropped_total`), never blocking a call.',
+  LEDGER_BATCH_SIZE: 'Ledger records per transaction (1–5000); a full batch is written at once.',
   LEDGER_RETENTION_DAYS:
-    "Ledger rows and [catalog sync runs](catalog-sync.md#the-runs-in-the-database) older than this are deleted by the retention job; `0` keeps everything. Without Redis, the current month's calls stay while a key has a monthly budget ([why](ledger.md#retention)).",
+    "Ledger rows and [catalog sync runs](catalog-sync.md#the-runs-in-the-database) older than this many days (0–36500) are deleted by the retention job; `0` keeps everything. Without Redis, the current month's calls stay while a key has a monthly budget ([why](ledger.md#retention)).",
   KEYS_REFRESH_MS:
-    'How often each replica reloads the API keys managed at runtime (ApiKeyService) from the database: a revoked key is refused everywhere within about this long.',
+    'How often (100–600000 ms) each replica reloads the API keys managed at runtime (ApiKeyService) from the database: a revoked key is refused everywhere within about this long.',
   LEDGER_QUERY_TIMEOUT_MS:
-    "PostgreSQL ledger only: the longest a query waits for the database's answer. Past it the query fails as the database away (UsageService answers `UNAVAILABLE`, the ledger keeps the batch and writes it later) and its connection is closed.",
+    "PostgreSQL ledger only: the longest a query waits for the database's answer (100–2147483647 ms). Past it the query fails as the database away (UsageService answers `UNAVAILABLE`, the ledger keeps the batch and writes it later) and its connection is closed.",
   LEDGER_RETENTION_CRON:
     'When the retention job runs (cron syntax, UTC; a pattern that does not parse stops start-up); with several replicas on PostgreSQL one of them runs it.',
   CATALOG_POLL_MS:
-    'How often (ms) each replica looks in the database for [runtime models](catalog.md#runtime-models) and synced catalog data another replica wrote; a change is served within this time.',
+    'How often (100–600000 ms) each replica looks in the database for [runtime models](catalog.md#runtime-models) and synced catalog data another replica wrote; a change is served within this time.',
   UPSTREAM_MAX_BODY_BYTES:
     'Largest upstream response body read whole (JSON answers, error bodies); past it the connection is closed and the attempt fails with `UPSTREAM_MALFORMED_RESPONSE`, or, for an error status, with the reason of that status. See [security.md](security.md).',
   UPSTREAM_MAX_EVENT_BYTES:
