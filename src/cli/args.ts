@@ -166,6 +166,8 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   }
   if (command === 'chat' && values.route === undefined && values.models !== '')
     throw new UsageError('chat: --models names the candidates of --route (race, fallback and stream take a list of models)');
+  if (values.route !== undefined && values.model !== '')
+    throw new UsageError(`${command}: --route picks the model: leave out --model (--models names the candidates)`);
   const strategy =
     values.strategy === undefined ? StreamStrategy.STREAM_STRATEGY_UNSPECIFIED : lookup('--strategy', STRATEGIES, values.strategy);
   if (command === 'stream') streamFlagsFit(values, strategy);

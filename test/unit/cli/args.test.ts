@@ -106,6 +106,14 @@ describe('the command line', () => {
     expect(taken.map((argv) => parse(argv).command)).toEqual(taken.map(() => 'stream'));
   });
 
+  it('refuses --model with --route, which picks the model, for chat and stream', () => {
+    expect(refusal(['chat', 'hi', '--route', 'speed', '--model', 'gpt-4o'])).toBe(
+      'chat: --route picks the model: leave out --model (--models names the candidates)',
+    );
+    expect(refusal(['stream', 'hi', '--route', 'budget', '-m', 'gpt-4o'])).toMatch(/^stream: --route picks the model: leave out --model/);
+    expect(parse(['chat', 'hi', '--route', 'speed', '--models', 'gpt-4o,gpt-4o-mini']).models).toEqual(['gpt-4o', 'gpt-4o-mini']);
+  });
+
   it('refuses --max-tokens 0 and takes --hedge-ms 0', () => {
     expect(refusal(['chat', 'hi', '--max-tokens', '0'])).toBe('--max-tokens: "0" is not a whole number from 1 to 2147483647');
     expect(parse(['race', 'hi', '--hedge-ms', '0']).hedgeMs).toBe(0);
