@@ -9,6 +9,7 @@ export { COMPAT_ALIASES, type CompatAlias } from './compat.js';
 import { HTTP_ENV, httpConfig, type HttpConfig } from './http-env.js';
 import { egressProxy, type EgressProxy, UPSTREAM_ENV, withLowerCaseProxyNames } from './upstream-env.js';
 import { RUNTIME_ENV } from './runtime-env.js';
+import { GRPC_ENV, grpcConfig, type GrpcConfig } from './grpc-env.js';
 export type { HttpConfig } from './http-env.js';
 import { ledgerConfig, ledgerEnv, type LedgerConfig } from './ledger-env.js';
 import { maskUrlPassword } from '../domain/url-password.js';
@@ -93,21 +94,7 @@ export const envSchema = z.object({
   SHUTDOWN_GRACE_MS: milliseconds(0, 10_000),
   /** After SIGTERM, keep accepting calls this long while health says NOT_SERVING, so load balancers move away first. */
   DRAIN_DELAY_MS: milliseconds(0, 0),
-  /** gRFC A8/A9 connection management; 0 leaves grpc-js's default. */
-  GRPC_KEEPALIVE_TIME_MS: milliseconds(0, 0),
-  GRPC_KEEPALIVE_TIMEOUT_MS: milliseconds(0, 0),
-  GRPC_MAX_CONNECTION_AGE_MS: milliseconds(0, 0),
-  GRPC_MAX_CONNECTION_AGE_GRACE_MS: milliseconds(0, 0),
-  GRPC_MAX_SEND_MESSAGE_BYTES: number(z.number().int().min(0), 0),
-  /** Connection limits (docs/operations.md): a connection with no call open this long is closed (GOAWAY); 0 keeps idle connections. */
-  GRPC_MAX_CONNECTION_IDLE_MS: milliseconds(0, 300_000),
-  /** Calls one connection may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); clients queue past it. 0: no limit. */
-  // HTTP/2 settings are 32-bit: node:http2 throws on a larger one at each new connection.
-  GRPC_MAX_CONCURRENT_STREAMS: number(z.number().int().min(0).max(4_294_967_295), 1_000),
-  /** A call whose request message has not arrived this long after its headers ends with DEADLINE_EXCEEDED. 0: no limit. */
-  GRPC_REQUEST_MESSAGE_TIMEOUT_MS: milliseconds(0, 10_000),
-  /** Connections each bound address accepts at once; past it a new connection is closed at once. 0: no limit. */
-  GRPC_MAX_CONNECTIONS: number(z.number().int().min(0), 10_000),
+  ...GRPC_ENV,
   /** YAML or JSON file declaring providers, models and routing weights. */
   CONFIG_FILE: text(),
   BATCH_MAX_ITEMS: number(z.number().int().min(1).max(10_000), 100),
@@ -171,7 +158,7 @@ export const envSchema = z.object({
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export interface Config {
+export interface Config extends GrpcConfig {
   readonly host: string;
   readonly port: number;
   /** Worker processes sharing the port (WORKERS); 1: this process serves. */
@@ -214,12 +201,6 @@ export interface Config {
   };
   readonly shutdownGraceMs: number;
   readonly drainDelayMs: number;
-  /** grpc-js channel options, only those set. */
-  readonly grpcServerOptions: Readonly<Record<string, number>>;
-  /** GRPC_REQUEST_MESSAGE_TIMEOUT_MS. */
-  readonly requestMessageTimeoutMs: number;
-  /** GRPC_MAX_CONNECTIONS; 0: no limit. */
-  readonly maxConnections: number;
   /** Path of the providers/models/routing file, when set. */
   readonly configFile: string | undefined;
   readonly redis: { readonly url: string | undefined; readonly failurePolicy: 'local' | 'closed' };
@@ -339,21 +320,7 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
     limits: { maxContentChars: e.MAX_CONTENT_CHARS, maxModelsPerCall: 8, maxImageBytes: e.IMAGE_MAX_BYTES },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     drainDelayMs: e.DRAIN_DELAY_MS,
-    requestMessageTimeoutMs: e.GRPC_REQUEST_MESSAGE_TIMEOUT_MS,
-    maxConnections: e.GRPC_MAX_CONNECTIONS,
-    grpcServerOptions: Object.fromEntries(
-      (
-        [
-          ['grpc.keepalive_time_ms', e.GRPC_KEEPALIVE_TIME_MS],
-          ['grpc.keepalive_timeout_ms', e.GRPC_KEEPALIVE_TIMEOUT_MS],
-          ['grpc.max_connection_age_ms', e.GRPC_MAX_CONNECTION_AGE_MS],
-          ['grpc.max_connection_age_grace_ms', e.GRPC_MAX_CONNECTION_AGE_GRACE_MS],
-          ['grpc.max_send_message_length', e.GRPC_MAX_SEND_MESSAGE_BYTES],
-          ['grpc.max_connection_idle_ms', e.GRPC_MAX_CONNECTION_IDLE_MS],
-          ['grpc.max_concurrent_streams', e.GRPC_MAX_CONCURRENT_STREAMS],
-        ] as const
-      ).filter(([, value]) => value > 0),
-    ),
+    ...grpcConfig(e),
     configFile: e.CONFIG_FILE,
     redis: { url: e.REDIS_URL, failurePolicy: e.REDIS_FAILURE_POLICY },
     globalRequestWindow:

@@ -59,6 +59,8 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
     'Calls one connection may have open at once (`SETTINGS_MAX_CONCURRENT_STREAMS`, at most 4294967295); a client past it queues. `0`: no limit.',
   GRPC_MAX_CONNECTIONS:
     'Connections each bound address accepts at once (per worker with `WORKERS` > 1); a connection past it is closed as soon as it is accepted (clients see UNAVAILABLE and retry). `0`: no limit. See [Connection limits](operations.md#connection-limits).',
+  GRPC_MAX_METADATA_BYTES:
+    'Largest request metadata of a call, its HTTP/2 header list counted as HPACK counts it (name, value and 32 bytes an entry; ≥ 1024), advertised as `SETTINGS_MAX_HEADER_LIST_SIZE`: a call over it gets RESOURCE_EXHAUSTED before any handler runs. 16 KiB, as the HTTP port takes and gRPC C-core refuses past. `0`: no limit but HPACK (64 KiB a value). See [Connection limits](operations.md#connection-limits).',
   GRPC_REQUEST_MESSAGE_TIMEOUT_MS:
     "Time from a call's headers to its whole request (for unary and server-streaming methods, the message and the end of the request); a half-open stream past it ends with DEADLINE_EXCEEDED. `0`: no limit.",
   GRPC_MAX_CONNECTION_AGE_MS:

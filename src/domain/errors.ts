@@ -67,6 +67,8 @@ export const Reason = {
   API_KEY_READ_ONLY: 'API_KEY_READ_ONLY',
   /** SyncCatalog: another replica is syncing that source now; retry after RetryInfo's delay. */
   CATALOG_SYNC_RUNNING: 'CATALOG_SYNC_RUNNING',
+  /** The call's request metadata is over GRPC_MAX_METADATA_BYTES. */
+  METADATA_TOO_LARGE: 'METADATA_TOO_LARGE',
   INTERNAL: 'INTERNAL',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
@@ -185,6 +187,16 @@ export function defaultModelNotFound(model: string, field: string): Orchestrator
 
 export function deadlineExceeded(message = 'deadline exceeded'): OrchestratorError {
   return new OrchestratorError({ kind: 'deadline_exceeded', reason: Reason.DEADLINE_EXCEEDED, message });
+}
+
+/** Request metadata over its limit, counted as HTTP/2 counts a header list (name, value and 32 bytes an entry). */
+export function metadataTooLarge(bytes: number, maxBytes: number): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'resource_exhausted',
+    reason: Reason.METADATA_TOO_LARGE,
+    message: `request metadata is ${bytes} bytes, over the ${maxBytes}-byte limit (GRPC_MAX_METADATA_BYTES)`,
+    metadata: { metadata_bytes: String(bytes), limit_bytes: String(maxBytes) },
+  });
 }
 
 export function cancelled(message = 'cancelled by the caller'): OrchestratorError {

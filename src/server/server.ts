@@ -28,6 +28,7 @@ import type { RunningLedger } from '../store/index.js';
 import { UsageServiceService } from '../gen/orchestrator/v1/usage.js';
 import { usageService } from './handlers/usage.js';
 import { capConnections } from './connection-cap.js';
+import { limitMetadata } from './metadata-limit.js';
 import { ApiKeyServiceService } from '../gen/orchestrator/v1/keys.js';
 import { apiKeyService } from './handlers/keys.js';
 import { unsharedLimits } from '../cluster/checks.js';
@@ -100,6 +101,7 @@ export class GatewayServer {
           defaultTimeoutMs: config.defaults.timeoutMs,
           openEnded: new Set([StatsServiceService.watchStats.path]),
           requestMessageTimeoutMs: config.requestMessageTimeoutMs,
+          maxMetadataBytes: config.maxMetadataBytes,
           ...(tracer ? { tracer } : {}),
         }),
       ],
@@ -157,6 +159,7 @@ export class GatewayServer {
       this.server.bindAsync(address, credentialsOf(this.tls), (err, bound) => {
         if (err) return reject(listenError(err, { what: 'gRPC port', host, port, portSetting: 'PORT', hostSetting: 'HOST' }));
         try {
+          limitMetadata(this.server, this.config.maxMetadataBytes);
           capConnections(this.server, this.config.maxConnections);
         } catch (capError) {
           this.server.forceShutdown();

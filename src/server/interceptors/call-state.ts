@@ -3,7 +3,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { ApiKeyStore } from '../../access/keys.js';
 import type { CallState } from '../../domain/call-state.js';
-import { deadlineExceeded } from '../../domain/errors.js';
+import { deadlineExceeded, metadataTooLarge } from '../../domain/errors.js';
+import { metadataBytes } from '../metadata-limit.js';
 import { PropagationTracer, type Tracer } from '../../telemetry/tracing.js';
 import { toGrpcStatus } from '../errors.js';
 import { authenticate } from './auth.js';
@@ -23,6 +24,8 @@ export interface CallInterceptorOptions {
   readonly tracer?: Tracer;
   /** How long a call may wait for its request message after its headers; 0: no limit. */
   readonly requestMessageTimeoutMs?: number;
+  /** GRPC_MAX_METADATA_BYTES; 0: no limit. */
+  readonly maxMetadataBytes?: number;
 }
 
 /**
@@ -49,6 +52,7 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
   const tracer = options.tracer ?? new PropagationTracer();
   const deadlineOf = deadlinePolicy(options.defaultTimeoutMs, options.openEnded);
   const messageTimeoutMs = options.requestMessageTimeoutMs ?? 0;
+  const maxMetadataBytes = options.maxMetadataBytes ?? 0;
   return (method, call) => {
     const startedAt = performance.now();
     let requestId = '';
@@ -66,7 +70,11 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
         // Read now: once the client has cancelled, grpc-js no longer knows the stream's socket ("unknown").
         const peer = call.getPeer();
         callLog = startCallLog(log, observer, tracer, { method, requestId, startedAt, metadata, peer: () => peer });
-        const auth = authenticate(keys, method.path, metadata);
+        const bytes = maxMetadataBytes > 0 ? metadataBytes(metadata) : 0;
+        const auth =
+          bytes > maxMetadataBytes
+            ? { ok: false as const, error: metadataTooLarge(bytes, maxMetadataBytes) }
+            : authenticate(keys, method.path, metadata);
         if (!auth.ok) {
           const { code, details, metadata: trailers } = toGrpcStatus(auth.error);
           call.sendStatus({ code, details, metadata: trailers });

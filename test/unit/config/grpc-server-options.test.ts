@@ -50,4 +50,12 @@ describe('gRPC server options from the environment', () => {
       expect(() => loadConfig({ [name]: value }), `${name}=${value}`).toThrow(name);
     }
   });
+
+  it('bounds request metadata to 16 KiB by default; 0 lifts the bound, and a bound too small for any call is refused', () => {
+    expect(loadConfig({}).maxMetadataBytes).toBe(16_384);
+    expect(loadConfig({ GRPC_MAX_METADATA_BYTES: '65536' }).maxMetadataBytes).toBe(65_536);
+    expect(loadConfig({ GRPC_MAX_METADATA_BYTES: '0' }).maxMetadataBytes).toBe(0);
+    for (const value of ['100', '-1', '5000000000'])
+      expect(() => loadConfig({ GRPC_MAX_METADATA_BYTES: value }), value).toThrow('GRPC_MAX_METADATA_BYTES');
+  });
 });
