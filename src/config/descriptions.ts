@@ -28,7 +28,8 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   DEFAULT_MAX_TOKENS: "When `max_tokens` is unset; capped at each model's output limit. Also routing's answer length.",
   DEFAULT_TIMEOUT: 'Seconds, more than 0 and at most 3600 (fractions taken); the deadline of calls that arrive without one.',
   FALLBACK_DEFAULT_MESSAGE: "Fallback's answer when every model failed.",
-  MAX_CONTENT_CHARS: 'Longest `prompt` or message `content`, in characters (Unicode code points: an emoji is one).',
+  MAX_CONTENT_CHARS:
+    'Longest `prompt`, message `content`, tool call `arguments` or Fallback `default_message`, in characters (Unicode code points: an emoji is one).',
   IMAGE_MAX_BYTES:
     'Largest image sent as bytes in a message part (gRPC `image.data`, HTTP `data:` URL). The request holding it must also fit `MAX_MESSAGE_BYTES` (4 MiB by default), where a `data:` URL takes 4/3 of its image: raise both for larger images.',
   RETRY_MAX_ATTEMPTS: 'Calls per model per request, the first included (1–10); `1`: no retries.',

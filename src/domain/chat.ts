@@ -214,6 +214,12 @@ export function checkSampling(raw: Sampling, at: (name: string) => string): { sa
   return { sampling, violations };
 }
 
+/** Fallback's default_message, the answer when every model failed: a text the caller sends, held to MAX_CONTENT_CHARS as the others are. */
+export function checkDefaultMessage(text: string | undefined, field: string, maxContentChars: number): Violation[] {
+  if (text === undefined || !longerThan(text, maxContentChars)) return [];
+  return [{ field, description: `must be at most ${maxContentChars} characters (got ${characterCount(text)})` }];
+}
+
 /** Request tags bounded by TAG_LIMITS; undefined when there are none. */
 export function checkTags(
   tags: Readonly<Record<string, string>> | undefined,

@@ -1,3 +1,4 @@
+import { characterCount, longerThan } from './characters.js';
 import type { ChatMessage } from './chat.js';
 import { CHECKED_PAST_LIMIT, type FieldViolation } from './errors.js';
 import {
@@ -18,6 +19,19 @@ import {
  * costs a few milliseconds.
  */
 export const MESSAGE_LIMITS = { maxMessages: 10_000, maxParts: 10_000, maxToolCalls: 10_000 } as const;
+
+/**
+ * A tool call's id, and a tool message's `tool_call_id`: providers make ids of a few dozen
+ * characters (OpenAI's `call_` and 24 more), and 256 is the bound the contract's other names have.
+ */
+export const MAX_TOOL_CALL_ID_CHARS = 256;
+
+/** What a conversation is held to beyond the message counts. */
+export interface ConversationLimits {
+  readonly maxImageBytes: number;
+  /** MAX_CONTENT_CHARS: a tool call's arguments are text the model reads, as a message's content is. */
+  readonly maxContentChars: number;
+}
 
 /** How many content parts and tool calls a message of a door's own shape holds (counted, not read). */
 export type ItemCounts<T> = (message: T) => { readonly parts: number; readonly toolCalls: number };
@@ -60,18 +74,22 @@ export const DEFAULT_IMAGE_MAX_BYTES = 5 * 1024 * 1024;
 
 /**
  * The rules a conversation keeps whichever door it came through: a tool message answers a call
- * an earlier assistant message made, tool calls only on assistant messages, parts not empty,
- * images only from the user, by URL or as bytes of a known image type within the size limit.
- * `at(i)` spells message i's field path as the door does (`messages[2]`).
+ * an earlier assistant message made, tool calls only on assistant messages, their ids and
+ * arguments bounded, parts not empty, images only from the user, by URL or as bytes of a known
+ * image type within the size limit. `at(i)` spells message i's field path as the door does
+ * (`messages[2]`).
  */
 export function checkConversation(
   messages: readonly ChatMessage[],
   at: (index: number) => string,
-  limits: { readonly maxImageBytes: number },
+  limits: ConversationLimits,
 ): FieldViolation[] {
   const violations: FieldViolation[] = [];
   const add = (field: string, description: string): void => {
     violations.push({ field, description });
+  };
+  const bounded = (field: string, text: string, max: number): void => {
+    if (longerThan(text, max)) add(field, `must be at most ${max} characters (got ${characterCount(text)})`);
   };
   const calls = new Set<string>();
   messages.forEach((m, i) => {
@@ -80,7 +98,9 @@ export function checkConversation(
       if (m.role !== 'assistant') add(`${field}.tool_calls`, 'only on assistant messages');
       m.toolCalls.forEach((call, j) => {
         if (call.id === '') add(`${field}.tool_calls[${j}].id`, 'must not be empty');
+        else if (longerThan(call.id, MAX_TOOL_CALL_ID_CHARS)) bounded(`${field}.tool_calls[${j}].id`, call.id, MAX_TOOL_CALL_ID_CHARS);
         else if (calls.has(call.id)) add(`${field}.tool_calls[${j}].id`, `"${call.id}" is used by an earlier tool call`);
+        bounded(`${field}.tool_calls[${j}].arguments`, call.arguments, limits.maxContentChars);
         if (call.name === '') add(`${field}.tool_calls[${j}].name`, 'must not be empty');
         else if (!isToolName(call.name)) add(`${field}.tool_calls[${j}].name`, 'must be 1 to 64 letters, digits, underscores or dashes');
         calls.add(call.id);
@@ -88,6 +108,7 @@ export function checkConversation(
     }
     if (m.role === 'tool') {
       if (!m.toolCallId) add(`${field}.tool_call_id`, 'required on a tool message: the id of the call it answers');
+      else if (longerThan(m.toolCallId, MAX_TOOL_CALL_ID_CHARS)) bounded(`${field}.tool_call_id`, m.toolCallId, MAX_TOOL_CALL_ID_CHARS);
       else if (!calls.has(m.toolCallId))
         add(`${field}.tool_call_id`, `"${m.toolCallId}" is not the id of a tool call of an earlier assistant message`);
     } else if (m.toolCallId) add(`${field}.tool_call_id`, 'only on tool messages');
@@ -100,7 +121,7 @@ function checkPart(
   part: ContentPart,
   field: string,
   role: ChatMessage['role'],
-  limits: { readonly maxImageBytes: number },
+  limits: ConversationLimits,
   add: (field: string, description: string) => void,
 ): void {
   if (part.type === 'text') {

@@ -1,4 +1,4 @@
-import type { ChatInput, RequestTags } from '../domain/chat.js';
+import { checkDefaultMessage, type ChatInput, type RequestTags } from '../domain/chat.js';
 import { parseMessages } from './message-fields.js';
 import { parseToolingFields } from './tool-fields.js';
 import type { CachePolicy, ModelRef, RouteRequest } from '../engine/index.js';
@@ -194,6 +194,8 @@ export function parseChatRequest(
     v.add('orchestrator.restart_on_failure', 'only for a streamed fallback chain or route: the next model restarts the answer');
   }
   const defaultMessage = stringField(v, 'orchestrator.default_message', ext.default_message);
+  for (const { field, description } of checkDefaultMessage(defaultMessage, 'orchestrator.default_message', limits.maxContentChars))
+    v.add(field, description);
   const disableDefaultMessage = booleanField(v, 'orchestrator.disable_default_message', ext.disable_default_message) ?? false;
   if ((defaultMessage !== undefined || disableDefaultMessage) && (finalStrategy !== 'fallback' || route || stream)) {
     v.add('orchestrator.default_message', 'only with strategy "fallback" on a non-streamed request');

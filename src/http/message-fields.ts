@@ -89,7 +89,10 @@ export function parseMessages(raw: unknown, limits: MessageLimits, v: Violations
   });
   checkToolResultNames(checked, messages, v);
   const maxImageBytes = limits.maxImageBytes ?? DEFAULT_IMAGE_MAX_BYTES;
-  for (const violation of checkConversation(messages, (i) => `messages[${i}]`, { maxImageBytes })) {
+  for (const violation of checkConversation(messages, (i) => `messages[${i}]`, {
+    maxImageBytes,
+    maxContentChars: limits.maxContentChars,
+  })) {
     v.add(violation.field, violation.description);
   }
   return messages;

@@ -1,4 +1,12 @@
-import { checkSampling, checkTags, type ChatInput, type ChatMessage, type RequestTags, type Sampling } from '../domain/chat.js';
+import {
+  checkDefaultMessage,
+  checkSampling,
+  checkTags,
+  type ChatInput,
+  type ChatMessage,
+  type RequestTags,
+  type Sampling,
+} from '../domain/chat.js';
 import { characterCount, longerThan } from '../domain/characters.js';
 import { checkConversation, DEFAULT_IMAGE_MAX_BYTES, messagesToCheck } from '../domain/conversation.js';
 import { decodeMessage, decodeTooling } from './decode-tooling.js';
@@ -80,6 +88,12 @@ export class RequestValidator {
     const checked = checkTags(tags, field);
     this.addAll(checked.violations);
     return checked.tags;
+  }
+
+  /** Fallback's default_message, as it came (unset: the configured one). */
+  defaultMessage(text: string | undefined): string | undefined {
+    this.addAll(checkDefaultMessage(text, 'default_message', this.limits.maxContentChars));
+    return text;
   }
 
   model(name: string, field = 'model'): ModelRef {
@@ -184,7 +198,7 @@ export class RequestValidator {
       }
       return decoded;
     });
-    const limits = { maxImageBytes: this.limits.maxImageBytes ?? DEFAULT_IMAGE_MAX_BYTES };
+    const limits = { maxImageBytes: this.limits.maxImageBytes ?? DEFAULT_IMAGE_MAX_BYTES, maxContentChars: this.limits.maxContentChars };
     this.addAll(checkConversation(messages, (i) => `messages[${i}]`, limits));
     return messages;
   }

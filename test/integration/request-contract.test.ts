@@ -328,3 +328,117 @@ describe('a conversation of hundreds of thousands of messages', () => {
     expect(fields(err)).toEqual(['messages', 'messages[0].content']);
   }, 60_000);
 });
+
+// These texts were bounded only by MAX_MESSAGE_BYTES: a 3 MB default_message or tool-call
+// arguments went through, and the arguments upstream.
+describe('default_message and the tool calls in a conversation', () => {
+  const big = 'a'.repeat(50_001);
+  const longId = `call_${'a'.repeat(252)}`;
+  const post = async (body: unknown) => {
+    const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as { error: { message: string; param: string } } };
+  };
+
+  it('gRPC: holds default_message to MAX_CONTENT_CHARS', async () => {
+    const fallback = h.clients.chat.fallback.bind(h.clients.chat);
+    const err = await unaryError(fallback, {
+      model: 'gpt-4o-mini',
+      prompt: 'hi',
+      messages: [],
+      models: [],
+      defaultMessage: big,
+      disableDefaultMessage: false,
+    });
+    expect(grpc.status[err.code]).toBe('INVALID_ARGUMENT');
+    expect(err.details).toBe('invalid request: default_message: must be at most 50000 characters (got 50001)');
+  });
+
+  it('HTTP: holds orchestrator.default_message to MAX_CONTENT_CHARS', async () => {
+    const refused = await post({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+      orchestrator: { strategy: 'fallback', default_message: big },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatchObject({
+      message: 'invalid request: orchestrator.default_message: must be at most 50000 characters (got 50001)',
+      param: 'orchestrator.default_message',
+    });
+  });
+
+  it('gRPC: holds tool-call arguments to MAX_CONTENT_CHARS and tool-call ids to 256 characters', async () => {
+    const before = h.upstream.requests.length;
+    const err = await unaryError(
+      chat(),
+      req({
+        messages: [
+          chatMessage({ role: Role.ROLE_USER, content: 'hi' }),
+          chatMessage({ role: Role.ROLE_ASSISTANT, toolCalls: [{ id: 'call_1', name: 'f', arguments: big }] }),
+          chatMessage({ role: Role.ROLE_TOOL, content: '1', toolCallId: 'call_1' }),
+          chatMessage({ role: Role.ROLE_ASSISTANT, toolCalls: [{ id: longId, name: 'f', arguments: '{}' }] }),
+          chatMessage({ role: Role.ROLE_TOOL, content: '2', toolCallId: longId }),
+        ],
+      }),
+    );
+    expect(grpc.status[err.code]).toBe('INVALID_ARGUMENT');
+    expect(err.decoded.badRequest?.fieldViolations.map(({ field, description }) => ({ field, description }))).toEqual([
+      { field: 'messages[1].tool_calls[0].arguments', description: 'must be at most 50000 characters (got 50001)' },
+      { field: 'messages[3].tool_calls[0].id', description: 'must be at most 256 characters (got 257)' },
+      { field: 'messages[4].tool_call_id', description: 'must be at most 256 characters (got 257)' },
+    ]);
+    expect(h.upstream.requests.length).toBe(before);
+  });
+
+  it('HTTP: holds tool-call arguments to MAX_CONTENT_CHARS and tool-call ids to 256 characters', async () => {
+    const call = (id: string, args: string) => ({ id, type: 'function', function: { name: 'f', arguments: args } });
+    const refused = await post({
+      model: 'gpt-4o-mini',
+      messages: [
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', tool_calls: [call('call_1', big)] },
+        { role: 'tool', content: '1', tool_call_id: 'call_1' },
+      ],
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error).toMatchObject({
+      message: 'invalid request: messages[1].tool_calls[0].function.arguments: must be at most 50000 characters (got 50001)',
+      param: 'messages[1].tool_calls[0].function.arguments',
+    });
+    const ids = await post({
+      model: 'gpt-4o-mini',
+      messages: [
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', tool_calls: [call(longId, '{}')] },
+        { role: 'tool', content: '1', tool_call_id: longId },
+      ],
+    });
+    expect(ids.status).toBe(400);
+    expect(ids.body.error.message).toBe(
+      'invalid request: messages[1].tool_calls[0].id: must be at most 256 characters (got 257) (and 1 more)',
+    );
+    expect((ids.body.error as unknown as { field_violations: { field: string }[] }).field_violations.map((v) => v.field)).toEqual([
+      'messages[1].tool_calls[0].id',
+      'messages[2].tool_call_id',
+    ]);
+  });
+
+  it('takes them at the limits', async () => {
+    const id = `call_${'a'.repeat(251)}`;
+    const { response } = await callUnary(
+      chat(),
+      req({
+        maxTokens: 5,
+        messages: [
+          chatMessage({ role: Role.ROLE_USER, content: 'hi' }),
+          chatMessage({ role: Role.ROLE_ASSISTANT, toolCalls: [{ id, name: 'f', arguments: 'a'.repeat(50_000) }] }),
+          chatMessage({ role: Role.ROLE_TOOL, content: '1', toolCallId: id }),
+        ],
+      }),
+    );
+    expect(response.model).toBe('gpt-4o-mini');
+  });
+});

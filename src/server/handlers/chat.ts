@@ -55,6 +55,7 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
       const primary = v.model(req.model);
       const chain = v.models(req.models);
       v.positive('attempt_timeout_ms', req.attemptTimeoutMs);
+      const defaultMessage = v.defaultMessage(req.defaultMessage);
       const tags = v.tags(req.metadata?.tags);
       v.check();
       if (tags) ctx.tag?.(tags);
@@ -62,7 +63,7 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
         model: primary,
         chain,
         attemptTimeoutMs: req.attemptTimeoutMs,
-        defaultMessage: req.defaultMessage,
+        defaultMessage,
         disableDefaultMessage: req.disableDefaultMessage,
         input,
         ctx,

@@ -61,7 +61,7 @@ describe('checkConversation', () => {
         { role: 'tool', content: 'r', toolCallId: 'c1' },
       ],
       (i) => `messages[${i}]`,
-      { maxImageBytes: 10 },
+      { maxImageBytes: 10, maxContentChars: 100 },
     );
     expect(ok).toEqual([]);
     const early = checkConversation(
@@ -70,7 +70,7 @@ describe('checkConversation', () => {
         { role: 'assistant', content: '', toolCalls: [call] },
       ],
       (i) => `messages[${i}]`,
-      { maxImageBytes: 10 },
+      { maxImageBytes: 10, maxContentChars: 100 },
     );
     expect(early.map((v) => v.field)).toEqual(['messages[0].tool_call_id']);
   });
