@@ -75,6 +75,14 @@ export interface EventSink {
 }
 
 /**
+ * The call waited in its provider's queue: one refused because the queue was full, or because its
+ * deadline was too near to queue at all, did not, and counts as a refusal only.
+ */
+export function waitedForSlot(event: Extract<GatewayEvent, { readonly type: 'upstream_queue' }>): boolean {
+  return event.outcome !== 'rejected' || event.waitedMs > 0;
+}
+
+/**
  * Synchronous fan-out to the subscribed listeners, in order, on the caller's path: a listener
  * must be quick, never block and never throw (a ledger queues and writes off the call's path).
  */

@@ -32,6 +32,7 @@ export {
   type GatewayEvent,
   type GatewayListener,
   type StartedCall,
+  waitedForSlot,
 } from './events.js';
 export { BAD_TOKEN_ID, firstBadTokenId, MAX_EMBED_INPUTS, type EmbedAnswer, type EmbedCall } from './strategies/embed.js';
 export type { EngineStreamEvent } from './strategies/stream.js';

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { GatewayEvent, InFlightReading } from '../engine/index.js';
+import { type GatewayEvent, type InFlightReading, waitedForSlot } from '../engine/index.js';
 
 type QueueEvent = Extract<GatewayEvent, { type: 'upstream_queue' }>;
 
@@ -52,7 +52,7 @@ export class InFlightMetrics {
 
   on(event: QueueEvent): void {
     const provider = this.label(event.provider);
-    this.waits.observe({ provider, outcome: event.outcome }, event.waitedMs / 1000);
+    if (waitedForSlot(event)) this.waits.observe({ provider, outcome: event.outcome }, event.waitedMs / 1000);
     if (event.outcome === 'rejected') this.rejected.inc({ provider });
   }
 

@@ -1,6 +1,6 @@
 import type { AttemptRecord } from '../domain/chat.js';
 import { roundUsd, sumUsd } from '../domain/money.js';
-import type { FinishedCall, GatewayEvent } from '../engine/index.js';
+import { type FinishedCall, type GatewayEvent, waitedForSlot } from '../engine/index.js';
 import { LatencyHistogram, type LatencySummary } from './histogram.js';
 
 export interface UpstreamCounters {
@@ -213,7 +213,7 @@ export class StatsStore {
       case 'upstream_queue': {
         const provider = upstream(this.providers, event.provider);
         if (event.outcome === 'rejected') provider.queueRejections += 1;
-        if (event.waitedMs > 0 || event.outcome !== 'rejected') provider.queueWaits += 1;
+        if (waitedForSlot(event)) provider.queueWaits += 1;
         return;
       }
       case 'race_won':
