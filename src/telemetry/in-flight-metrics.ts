@@ -61,9 +61,10 @@ export class InFlightMetrics {
     this.inFlight.reset();
     this.queued.reset();
     for (const reading of this.source()) {
+      // Added, not set: providers past the label cap share the "other" series.
       const provider = this.label(reading.provider);
-      this.inFlight.set({ provider }, reading.inFlight);
-      this.queued.set({ provider }, reading.queued);
+      this.inFlight.inc({ provider }, reading.inFlight);
+      this.queued.inc({ provider }, reading.queued);
     }
   }
 }

@@ -46,6 +46,16 @@ describe('the cap on upstream requests in flight, on /metrics and in GetStats', 
     expect(value(text, 'llm_orchestrator_upstream_queued{provider="openai"}')).toBe(0);
   });
 
+  it('adds up the providers past the label cap under "other", as their other series are', async () => {
+    const metrics = new Metrics({ processMetrics: false });
+    const readings = Array.from({ length: 103 }, (_, i) => reading(`p${i}`, 1, 2));
+    metrics.watchInFlight(() => readings);
+    const text = (await metrics.exposition()).body;
+    expect(value(text, 'llm_orchestrator_upstream_in_flight{provider="p99"}')).toBe(1);
+    expect(value(text, 'llm_orchestrator_upstream_in_flight{provider="other"}')).toBe(3);
+    expect(value(text, 'llm_orchestrator_upstream_queued{provider="other"}')).toBe(6);
+  });
+
   it('measures the waits in seconds by how they ended, and counts a refusal without a wait as a refusal only', async () => {
     const metrics = new Metrics({ processMetrics: false });
     const stats = new StatsStore();
