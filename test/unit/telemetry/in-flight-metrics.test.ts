@@ -50,7 +50,10 @@ describe('the cap on upstream requests in flight, on /metrics and in GetStats', 
     const metrics = new Metrics({ processMetrics: false });
     const readings = Array.from({ length: 103 }, (_, i) => reading(`p${i}`, 1, 2));
     metrics.watchInFlight(() => readings);
+    await metrics.exposition();
+    metrics.on({ type: 'upstream_queue', provider: 'p102', outcome: 'rejected', waitedMs: 0 });
     const text = (await metrics.exposition()).body;
+    expect(value(text, 'llm_orchestrator_upstream_rejected_total{provider="other"}')).toBe(1);
     expect(value(text, 'llm_orchestrator_upstream_in_flight{provider="p99"}')).toBe(1);
     expect(value(text, 'llm_orchestrator_upstream_in_flight{provider="other"}')).toBe(3);
     expect(value(text, 'llm_orchestrator_upstream_queued{provider="other"}')).toBe(6);
