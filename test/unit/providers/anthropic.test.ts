@@ -62,6 +62,17 @@ function postMessages(sim: Simulator, body: unknown, headers: Record<string, str
   });
 }
 
+/** A Messages API stream as its named events, each with its parsed data. */
+function eventsOf(body: string): { name: string | undefined; data: unknown }[] {
+  return body
+    .split('\n\n')
+    .filter((block) => block.length > 0)
+    .map((block) => {
+      const [eventLine, dataLine] = block.split('\n');
+      return { name: eventLine?.replace(/^event: /, ''), data: JSON.parse(dataLine?.replace(/^data: /, '') ?? '') as unknown };
+    });
+}
+
 interface WireMessage {
   content: { type: string; text: string }[];
   stop_reason: string | null;
@@ -209,13 +220,7 @@ describe('AnthropicProvider against the simulator', () => {
   it('frames the stream as named SSE events in the Anthropic order', async () => {
     const raw = await postMessages(sim, { model: MODEL, max_tokens: 5, messages: PROMPT, stream: true });
     expect(raw.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    const events = (await raw.text())
-      .split('\n\n')
-      .filter((block) => block.length > 0)
-      .map((block) => {
-        const [eventLine, dataLine] = block.split('\n');
-        return { name: eventLine?.replace(/^event: /, ''), data: JSON.parse(dataLine?.replace(/^data: /, '') ?? '') as unknown };
-      });
+    const events = eventsOf(await raw.text());
     expect(events.map((e) => e.name)).toEqual([
       'message_start',
       'content_block_start',
@@ -280,6 +285,28 @@ describe('AnthropicProvider against the simulator', () => {
     expect(answered.content).toMatch(/^The tools answered \{"temperature":18\}\. Simulated /);
   });
 
+  it('streams each tool call as its own content block, numbered from 0 with no text block before them', async () => {
+    const tools = [WEATHER, CLOCK].map((t) => ({ name: t.name, input_schema: t.parameters }));
+    const raw = await postMessages(sim, { model: MODEL, max_tokens: 256, messages: PROMPT, tools, stream: true });
+    const events = eventsOf(await raw.text());
+    const blocks = events
+      .filter((e) => e.name?.startsWith('content_block_'))
+      .map((e) => {
+        const data = e.data as { index: number; content_block?: { type: string; name?: string } };
+        return `${e.name?.replace('content_block_', '')} ${data.index}${data.content_block ? ` ${data.content_block.type} ${data.content_block.name}` : ''}`;
+      });
+    // Deltas folded: each block's start, its input_json_delta pieces, its stop.
+    const folded = blocks.filter((b, i) => !(b.startsWith('delta') && blocks[i + 1]?.startsWith('delta')));
+    expect(folded).toEqual(['start 0 tool_use get_weather', 'delta 0', 'stop 0', 'start 1 tool_use get_time', 'delta 1', 'stop 1']);
+    expect(events.map((e) => e.name).filter((n) => !n?.startsWith('content_block_'))).toEqual([
+      'message_start',
+      'ping',
+      'message_delta',
+      'message_stop',
+    ]);
+    expect(events.at(-2)?.data).toMatchObject({ delta: { stop_reason: 'tool_use', stop_sequence: null } });
+  });
+
   it('answers a JSON Schema request (output_config.format) with JSON that follows the schema', async () => {
     const schema = { type: 'object', properties: { name: { type: 'string' }, age: { type: 'integer' } }, required: ['name', 'age'] };
     const request = requestOf(PROMPT, { tooling: { responseFormat: { type: 'json_schema', name: 'person', schema } } });
@@ -310,6 +337,9 @@ describe('AnthropicProvider against the simulator', () => {
     const noMaxTokens = await postMessages(sim, { model: MODEL, messages: PROMPT });
     expect(noMaxTokens.status).toBe(400);
     expect(await noMaxTokens.json()).toMatchObject({ error: { message: 'max_tokens: Field required' } });
+    const negative = await postMessages(sim, { model: MODEL, max_tokens: -1, messages: PROMPT });
+    expect(negative.status).toBe(400);
+    expect(await negative.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
   });
 
   it('429 with Retry-After: retryable UPSTREAM_RATE_LIMITED with retryAfterMs', async () => {
@@ -323,6 +353,11 @@ describe('AnthropicProvider against the simulator', () => {
       metadata: { provider: 'anthropic', upstream_status: '429' },
     });
     expect(sim.requests.at(-1)).toMatchObject({ model: MODEL, outcome: 'fault', fault: 'rate_limit' });
+    sim.injectFault({ kind: 'rate_limit', times: 1 });
+    const raw = await postMessages(sim, { model: MODEL, max_tokens: 8, messages: PROMPT });
+    expect(raw.status).toBe(429);
+    expect(raw.headers.get('retry-after')).toBe('1');
+    expect(await raw.json()).toEqual({ type: 'error', error: { type: 'rate_limit_error', message: expect.any(String) } });
   });
 
   it('500 and 529 overloaded: retryable UPSTREAM_ERROR', async () => {

@@ -300,6 +300,9 @@ describe('simulator (latencyScale 0)', () => {
     expect(seen.finishReasons).toEqual([]);
     const completion = await client.chat.completions.create({ model: 'gpt-4o', messages: PROMPT });
     expect(completion.choices[0]?.finish_reason).toBeNull();
+    // The usage counts the tokens the body carries, not the answer it was cut from.
+    expect(tokenize(completion.choices[0]?.message.content ?? '')).toHaveLength(3);
+    expect(completion.usage?.completion_tokens).toBe(3);
     expect(sim.requests.at(-1)).toMatchObject({ outcome: 'fault', fault: 'truncate' });
   });
 
@@ -333,6 +336,31 @@ describe('simulator (latencyScale 0)', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(100);
     expect(completion.choices[0]?.finish_reason).toBe('stop');
     expect(sim.requests.at(-1)).toMatchObject({ outcome: 'fault', fault: 'delay' });
+  });
+
+  it('delay: holds the first byte for 1000 ms when delayMs is not given', async () => {
+    sim.injectFault({ kind: 'delay', times: 1 });
+    const started = performance.now();
+    await client.chat.completions.create({ model: 'gpt-4o', messages: PROMPT });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(950);
+  });
+
+  it('http_error with delayMs: the error comes after the wait', async () => {
+    sim.injectFault({ kind: 'http_error', status: 503, delayMs: 200, times: 1 });
+    const started = performance.now();
+    expect((await postChat(sim, { model: 'gpt-4o', messages: PROMPT })).status).toBe(503);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(180);
+  });
+
+  it('refuses a rule for no request at all (times 0) and a status HTTP does not have', async () => {
+    for (const rule of [
+      { kind: 'http_error', times: 0 },
+      { kind: 'http_error', status: 600 },
+    ]) {
+      const bad = await fetch(`${sim.url}/_sim/faults`, { method: 'POST', body: JSON.stringify(rule) });
+      expect(bad.status).toBe(400);
+    }
+    expect((await postChat(sim, { model: 'gpt-4o', messages: PROMPT })).status).toBe(200);
   });
 
   it('honours times and model, first matching rule first', async () => {
@@ -438,6 +466,18 @@ describe('simulator options', () => {
     const [mini, full] = await Promise.all([firstToken('gpt-4o-mini'), firstToken('gpt-4o')]);
     expect(mini).toBeLessThan(full);
     expect(full).toBeGreaterThanOrEqual(140);
+  });
+
+  it('latencyScale 0 answers at once, however slow the model', async () => {
+    const sim = await start({ latencyScale: 0, profiles: [{ id: 'slowpoke', ttftMs: 5_000, tokensPerSecond: 1, quality: 0.5 }] });
+    const client = clientFor(sim);
+    const started = performance.now();
+    await client.chat.completions.create({ model: 'slowpoke', messages: PROMPT });
+    const stream = await client.chat.completions.create({ model: 'slowpoke', messages: PROMPT, stream: true });
+    const seen = await drain(stream);
+    expect(seen.finishReasons).toEqual(['stop']);
+    // Unscaled, each call would take 5 s to its first token and 12 s or more to its last.
+    expect(performance.now() - started).toBeLessThan(2_500);
   });
 
   it('refuses a negative latencyScale', async () => {
