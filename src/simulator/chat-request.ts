@@ -77,6 +77,11 @@ export function parseChatRequest(body: unknown): ChatRequestParse {
   if (typeof maxTokens === 'string') {
     return fail(`Invalid '${maxTokens}': expected an integer of at least 1.`, maxTokens);
   }
+  // The API answers n choices; one choice where n were asked would pass for an answer, so n is refused.
+  const n = body['n'];
+  if (n !== undefined && n !== null && n !== 1) {
+    return fail(`Invalid 'n': the simulator answers one choice only (n 1), got ${JSON.stringify(n)}.`, 'n');
+  }
   const stop = parseStop(body['stop']);
   if (stop === false) return fail("Invalid 'stop': expected a string or an array of at most 4 strings.", 'stop');
   const tooling = parseTooling(body);

@@ -199,6 +199,14 @@ describe('simulator (latencyScale 0)', () => {
     expect(events.at(-2)).toContain('"finish_reason":"length"');
   });
 
+  it('refuses n other than 1 by name instead of answering one choice where n were asked', async () => {
+    const two = await postChat(sim, { model: 'gpt-4o', messages: PROMPT, n: 2 });
+    expect(two.status).toBe(400);
+    expect(await two.json()).toMatchObject({ error: { type: 'invalid_request_error', param: 'n' } });
+    expect((await postChat(sim, { model: 'gpt-4o', messages: PROMPT, n: 1 })).status).toBe(200);
+    expect((await postChat(sim, { model: 'gpt-4o', messages: PROMPT, n: null })).status).toBe(200);
+  });
+
   it('lists every profile under /v1/models', async () => {
     const ids: string[] = [];
     for await (const model of client.models.list()) ids.push(model.id);
