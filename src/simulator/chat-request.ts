@@ -86,6 +86,10 @@ export function parseChatRequest(body: unknown): ChatRequestParse {
   if (stop === false) return fail("Invalid 'stop': expected a string or an array of at most 4 strings.", 'stop');
   const tooling = parseTooling(body);
   if (typeof tooling === 'string') return fail(`Invalid '${tooling}'.`, tooling);
+  // The API's own guard against a model told to write JSON it was never asked for in words.
+  if (tooling.responseFormat?.type === 'json_object' && !messages.some((m) => /json/i.test(m.content))) {
+    return fail("'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.", 'messages');
+  }
   const streamOptions = body['stream_options'];
   return {
     ok: true,

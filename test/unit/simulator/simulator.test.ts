@@ -207,6 +207,28 @@ describe('simulator (latencyScale 0)', () => {
     expect((await postChat(sim, { model: 'gpt-4o', messages: PROMPT, n: null })).status).toBe(200);
   });
 
+  it('refuses json_object when no message says JSON, as the API does, and answers a JSON object when one does', async () => {
+    const format = { response_format: { type: 'json_object' } };
+    const silent = await postChat(sim, { model: 'gpt-4o', messages: PROMPT, ...format });
+    expect(silent.status).toBe(400);
+    expect(await silent.json()).toEqual({
+      error: {
+        message: "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
+        type: 'invalid_request_error',
+        param: 'messages',
+        code: null,
+      },
+    });
+    const asked = await postChat(sim, {
+      model: 'gpt-4o',
+      messages: [{ role: 'system', content: 'Answer in Json.' }, ...PROMPT],
+      ...format,
+    });
+    expect(asked.status).toBe(200);
+    const body = (await asked.json()) as { choices: { message: { content: string } }[] };
+    expect(JSON.parse(body.choices[0]?.message.content ?? '')).toEqual({ answer: expect.any(String) });
+  });
+
   it('lists every profile under /v1/models', async () => {
     const ids: string[] = [];
     for await (const model of client.models.list()) ids.push(model.id);
