@@ -6,13 +6,17 @@ import { fileURLToPath } from 'node:url';
 export const TSX = import.meta.resolve('tsx');
 export const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
-/** Free loopback ports and no provider key: simulated models. */
+/**
+ * Free loopback ports, no provider key (simulated models) and no ledger: the default file
+ * (./data/orchestrator.db in the checkout) would be shared with every other test doing the same.
+ */
 export const MAIN_ENV = {
   PORT: '0',
   HOST: '127.0.0.1',
   METRICS_PORT: '0',
   HTTP_PORT: '0',
   OPENAI_API_KEY: '',
+  DATABASE_URL: 'off',
 };
 
 export interface MainProcess {

@@ -375,6 +375,9 @@ describe('a deployment with no provider configured', () => {
         PORT: '0',
         HOST: '127.0.0.1',
         METRICS_PORT: '0',
+        // Not the defaults (8080, ./data/orchestrator.db): another test may hold them at the same time.
+        HTTP_PORT: '0',
+        DATABASE_URL: 'off',
         OPENAI_API_KEY: '',
         SIMULATOR: '',
         LOG_LEVEL: 'info',
@@ -408,8 +411,8 @@ describe('a deployment with no provider configured', () => {
   it('serves simulated models there when SIMULATOR=on says so, and in development without asking', async () => {
     const envs: Record<string, string>[] = [{ ENVIRONMENT: 'production', SIMULATOR: 'on' }, { ENVIRONMENT: 'development' }];
     for (const env of envs) {
-      const { code, stdout } = await startWith(env);
-      expect(code).toBe(0);
+      const { code, stdout, stderr } = await startWith(env);
+      expect(code, stderr).toBe(0);
       expect(stdout).toContain('SIMULATED');
     }
   }, 60_000);
