@@ -157,6 +157,7 @@ describe('the running app (before the engine wiring)', () => {
     const config = loadConfig({
       HOST: '127.0.0.1',
       PORT: '0',
+      DATABASE_URL: 'sqlite::memory:',
       OPENAI_API_KEY: 'k',
       OPENAI_BASE_URL: upstream.baseURL,
       SIMULATOR: 'off',

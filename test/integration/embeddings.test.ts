@@ -125,6 +125,7 @@ models:
     HTTP_PORT: '0',
     RETRY_INITIAL_BACKOFF_MS: '5',
     RETRY_MAX_BACKOFF_MS: '20',
+    DATABASE_URL: 'sqlite::memory:',
   };
   app = await startApp(
     loadConfig({
@@ -133,7 +134,6 @@ models:
       SIMULATOR: 'off',
       RETRY_MAX_ATTEMPTS: '3',
       ATTEMPT_TIMEOUT_MS: '1000',
-      DATABASE_URL: 'sqlite::memory:',
     }),
     pino({ level: 'silent' }),
     { OPENAI_KEY: 'k', BETA_KEY: 'b' },

@@ -25,6 +25,7 @@ beforeAll(async () => {
   const config = loadConfig({
     HOST: '127.0.0.1',
     PORT: '0',
+    DATABASE_URL: 'sqlite::memory:',
     HTTP_PORT: '0',
     METRICS_PORT: '0',
     OPENAI_API_KEY: 'k',
@@ -211,6 +212,7 @@ describe('HTTP settings', () => {
     const config = loadConfig({
       HOST: '127.0.0.1',
       PORT: '0',
+      DATABASE_URL: 'sqlite::memory:',
       METRICS: 'off',
       HTTP_ENABLED: 'false',
       OPENAI_API_KEY: 'k',

@@ -14,6 +14,7 @@ async function serve(upstream: Simulator, env: Record<string, string>): Promise<
   const config = loadConfig({
     HOST: '127.0.0.1',
     PORT: '0',
+    DATABASE_URL: 'sqlite::memory:',
     HTTP_PORT: '0',
     METRICS_PORT: '0',
     OPENAI_API_KEY: 'k',

@@ -28,6 +28,7 @@ beforeAll(async () => {
   const config = loadConfig({
     HOST: '127.0.0.1',
     PORT: '0',
+    DATABASE_URL: 'sqlite::memory:',
     OPENAI_API_KEY: UPSTREAM_KEY,
     OPENAI_BASE_URL: upstream.baseURL,
     SIMULATOR: 'off',

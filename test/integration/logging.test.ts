@@ -30,6 +30,7 @@ beforeAll(async () => {
   const config = loadConfig({
     HOST: '127.0.0.1',
     PORT: '0',
+    DATABASE_URL: 'sqlite::memory:',
     OPENAI_API_KEY: 'k',
     OPENAI_BASE_URL: upstream.baseURL,
     SIMULATOR: 'off',
@@ -135,6 +136,7 @@ describe('logging interceptor at LOG_LEVEL=warn', () => {
     const config = loadConfig({
       HOST: '127.0.0.1',
       PORT: '0',
+      DATABASE_URL: 'sqlite::memory:',
       OPENAI_API_KEY: 'k',
       OPENAI_BASE_URL: upstream.baseURL,
       SIMULATOR: 'off',

@@ -217,6 +217,7 @@ describe('the call log line after the engine wiring', () => {
     const config = loadConfig({
       HOST: '127.0.0.1',
       PORT: '0',
+      DATABASE_URL: 'sqlite::memory:',
       METRICS_PORT: '0',
       HTTP_PORT: '0',
       OPENAI_API_KEY: 'k',

@@ -37,6 +37,7 @@ models:
   const config = loadConfig({
     HOST: '127.0.0.1',
     PORT: '0',
+    DATABASE_URL: 'sqlite::memory:',
     CONFIG_FILE: file,
     DEFAULT_MODEL: 'alpha-chat',
     SIMULATOR: 'off',

@@ -21,6 +21,7 @@ async function serve(upstream: Simulator, env: Record<string, string>): Promise<
   const config = loadConfig({
     HOST: '127.0.0.1',
     PORT: '0',
+    DATABASE_URL: 'sqlite::memory:',
     OPENAI_API_KEY: 'k',
     OPENAI_BASE_URL: upstream.baseURL,
     SIMULATOR: 'off',

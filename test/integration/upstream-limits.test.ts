@@ -46,6 +46,7 @@ beforeAll(async () => {
   const config = loadConfig({
     HOST: '127.0.0.1',
     PORT: '0',
+    DATABASE_URL: 'sqlite::memory:',
     HTTP_PORT: '0',
     LOG_LEVEL: 'silent',
     OPENAI_API_KEY: 'k',

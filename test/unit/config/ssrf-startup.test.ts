@@ -14,6 +14,7 @@ async function startupError(env: Record<string, string>, processEnv: Record<stri
   const config = loadConfig({
     HOST: '127.0.0.1',
     PORT: '0',
+    DATABASE_URL: 'sqlite::memory:',
     LOG_LEVEL: 'silent',
     SIMULATOR: 'off',
     METRICS: 'off',
