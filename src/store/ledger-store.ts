@@ -124,8 +124,10 @@ export class LedgerStore implements Ledger {
   async close(graceMs: number): Promise<void> {
     const deadline = Date.now() + graceMs;
     clearTimeout(this.timer);
-    // What a write does after the deadline is no longer waited for.
-    await settleWithin(this.database ? this.flush(deadline) : this.writing, deadline - Date.now());
+    // What a write does after the deadline is no longer waited for. A connection being opened
+    // (a SQLite file opened again, a PostgreSQL reconnect under way) may come up within the grace:
+    // flush() waits for it, as it does not for a reconnect only scheduled.
+    await settleWithin(this.database || this.connecting ? this.flush(deadline) : this.writing, deadline - Date.now());
     this.closed = true;
     clearTimeout(this.timer);
     clearTimeout(this.reconnectTimer);

@@ -174,6 +174,32 @@ describe('the PostgreSQL ledger closed while it reconnects', () => {
       proxy.close();
     }
   }, 30_000);
+
+  it('a reconnect under way that comes up within the grace period writes the queue: nothing counted as dropped', async () => {
+    const proxy = await faultyProxy(pg.port);
+    const holder = await direct.pgPool!.connect();
+    try {
+      await holder.query('select pg_advisory_lock(3853314791062309107)');
+      const store = await reconnecting(proxy, 'reconnected-at-shutdown');
+      store.recordCall(callRecord('shutdown-1'));
+      store.recordCall(callRecord('shutdown-2'));
+      const waiting = async () =>
+        Number(
+          (await holder.query<{ n: string }>("select count(*) as n from pg_locks where locktype = 'advisory' and not granted")).rows[0]?.n,
+        );
+      await expect.poll(waiting, { timeout: 10_000 }).toBe(1);
+      const closed = store.close(5_000);
+      await new Promise((r) => setTimeout(r, 300));
+      await holder.query('select pg_advisory_unlock(3853314791062309107)');
+      await closed;
+      expect([store.written, store.dropped, store.queued]).toEqual([2, 0, 0]);
+      expect(await ids('shutdown-')).toEqual(['shutdown-1', 'shutdown-2']);
+      expect(await connections('reconnected-at-shutdown')).toBe(0);
+    } finally {
+      holder.release();
+      proxy.close();
+    }
+  }, 30_000);
 });
 
 describe('the PostgreSQL ledger at shutdown when the database stopped answering', () => {

@@ -144,6 +144,20 @@ describe('a SQLite ledger file deleted or replaced while the gateway runs', () =
     expect(keys).toEqual([]);
   });
 
+  it('shut down while the path is being opened again: the queued calls are written to the new file within the grace period, none dropped', async () => {
+    const { store, file } = await storeOnFile();
+    const old = store.db;
+    deleteFile(file);
+    store.recordCall(record('queued-at-shutdown'));
+    // The batch finds the file gone and goes back to the queue while the path is opened again.
+    while (store.db === old) await new Promise((r) => setImmediate(r));
+    expect(store.db).toBeUndefined();
+    await store.close(5_000);
+    expect(store.dropped).toBe(0);
+    expect(store.written).toBe(1);
+    expect(idsIn(file)).toEqual(['queued-at-shutdown']);
+  });
+
   it('a file left where it was is not opened again', async () => {
     const { store, file, logs } = await storeOnFile();
     const database = store.db;
