@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
-import { callUnary, streamRequest, unaryError } from '../helpers/grpc-client.js';
+import { callUnary, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 /**
@@ -111,6 +111,36 @@ describe('one slot, no queue', () => {
     await waitFor(async () => (await providerRow(h))?.inFlight === 0);
     const { response } = await chat(h, 'after the stream');
     expect(response.content.length).toBeGreaterThan(0);
+  });
+});
+
+describe('one slot, a queue of three', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { UPSTREAM_MAX_IN_FLIGHT: '1', UPSTREAM_QUEUE_MAX: '3' } });
+  });
+  afterAll(async () => h.close());
+
+  it("a cancelled Batch's items waiting for the slot leave the queue at once: a later call gets the queue place and the next slot", async () => {
+    // GetStats has a provider row once a call to it has ended.
+    await chat(h, 'first');
+    h.upstream.injectFault({ kind: 'delay', delayMs: 3_000, times: 1 });
+    const before = h.upstream.requests.length;
+    const holder = chat(h, 'holds the slot');
+    await waitFor(() => h.upstream.openRequests() === 1);
+    const items = [0, 1, 2].map((i) => ({ requestId: `queued-${i}`, request: { model: 'gpt-4o', messages: [], prompt: `queued ${i}` } }));
+    const call = h.clients.chat.batch({ items, concurrency: 3 });
+    const ended = collectStream(call);
+    await waitFor(async () => (await providerRow(h))?.queued === 3);
+    call.cancel();
+    expect((await ended).error?.code).toBe(grpc.status.CANCELLED);
+    await waitFor(async () => (await providerRow(h))?.queued === 0);
+    // Had the cancelled items kept their places, the queue would be full and this call refused (PROVIDER_BUSY).
+    const later = await chat(h, 'comes later');
+    expect(later.response.content.length).toBeGreaterThan(0);
+    await holder;
+    const prompts = h.upstream.requests.slice(before).map((r) => (r.body as { messages: { content: string }[] }).messages.at(-1)?.content);
+    expect(prompts).toEqual(['holds the slot', 'comes later']);
   });
 });
 
