@@ -1,31 +1,26 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrchestratorError } from '../../../src/domain/errors.js';
 import { OpenAIProvider } from '../../../src/providers/openai/provider.js';
 import type { ProviderRequest } from '../../../src/providers/types.js';
+import { type RecordingUpstream, startRecordingUpstream } from '../../helpers/recording-upstream.js';
 
 /**
  * Each HTTP status an upstream answers with, as the caller and the retry policy see it: its
  * reason, its kind (the gRPC code), and the upstream's Retry-After. docs/errors.md lists them.
  */
 let status = 500;
-let server: http.Server;
+let upstream: RecordingUpstream;
 let provider: OpenAIProvider;
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(status, { 'content-type': 'application/json', 'retry-after': '7' });
-      res.end('{"error":{"message":"no"}}');
-    });
+  upstream = await startRecordingUpstream((_body, res) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'retry-after': '7' });
+    res.end('{"error":{"message":"no"}}');
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  provider = new OpenAIProvider({ name: 'up', baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, apiKey: 'k' });
+  provider = new OpenAIProvider({ name: 'up', baseURL: upstream.baseURL, apiKey: 'k' });
 });
 afterAll(async () => {
   await provider.close();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await upstream.close();
 });
 
 const request = (): ProviderRequest => ({

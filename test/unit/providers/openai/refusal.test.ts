@@ -1,42 +1,35 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpenAIProvider } from '../../../../src/providers/openai/provider.js';
 import type { ProviderRequest, ProviderStreamEvent } from '../../../../src/providers/types.js';
 import { sendChatCompletion } from '../../../helpers/chat-completion.js';
+import { type RecordingUpstream, startRecordingUpstream } from '../../../helpers/recording-upstream.js';
 
 /**
  * OpenAI's structured output refusal: `message.refusal` with content null (unary), `delta.refusal`
  * pieces (streamed), finish reason stop. The refusal is the answer, not a broken response.
  */
 const REFUSAL = "I'm sorry, I can't help with that.";
-let server: http.Server;
+let upstream: RecordingUpstream;
 let provider: OpenAIProvider;
 
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c: Buffer) => (raw += c.toString()));
-    req.on('end', () => {
-      const body = JSON.parse(raw) as { stream?: boolean };
-      if (!body.stream) {
-        sendChatCompletion(res, { role: 'assistant', content: null, refusal: REFUSAL }, { usage: { prompt: 12, completion: 9 } });
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      const chunk = (delta: object, finish: string | null) =>
-        `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
-      res.write(chunk({ role: 'assistant', content: null, refusal: '' }, null));
-      for (const piece of ["I'm sorry, ", "I can't help ", 'with that.']) res.write(chunk({ refusal: piece }, null));
-      res.end(`${chunk({}, 'stop')}data: [DONE]\n\n`);
-    });
+  upstream = await startRecordingUpstream((body, res) => {
+    if (!body.stream) {
+      sendChatCompletion(res, { role: 'assistant', content: null, refusal: REFUSAL }, { usage: { prompt: 12, completion: 9 } });
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const chunk = (delta: object, finish: string | null) =>
+      `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
+    res.write(chunk({ role: 'assistant', content: null, refusal: '' }, null));
+    for (const piece of ["I'm sorry, ", "I can't help ", 'with that.']) res.write(chunk({ refusal: piece }, null));
+    res.end(`${chunk({}, 'stop')}data: [DONE]\n\n`);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  provider = new OpenAIProvider({ name: 'openai', baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, apiKey: 'k' });
+  provider = new OpenAIProvider({ name: 'openai', baseURL: upstream.baseURL, apiKey: 'k' });
 });
 afterAll(async () => {
   await provider.close();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await upstream.close();
 });
 
 const request = (): ProviderRequest => ({

@@ -1,8 +1,7 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpenAIProvider, type OpenAIProviderOptions } from '../../../../src/providers/openai/provider.js';
 import { sendChatCompletion } from '../../../helpers/chat-completion.js';
+import { type RecordingUpstream, startRecordingUpstream } from '../../../helpers/recording-upstream.js';
 
 /**
  * The answer's length limit goes out under the name the upstream knows: `max_tokens` for the
@@ -10,39 +9,29 @@ import { sendChatCompletion } from '../../../helpers/chat-completion.js';
  * `max_tokens_field` asks for it (OpenAI's reasoning models refuse `max_tokens`). The other name is
  * never sent beside it.
  */
-const bodies: Record<string, unknown>[] = [];
-let server: http.Server;
-let baseURL = '';
+let upstream: RecordingUpstream;
 
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c: Buffer) => (raw += c.toString()));
-    req.on('end', () => {
-      const body = JSON.parse(raw) as Record<string, unknown>;
-      bodies.push(body);
-      if (body.stream !== true) {
-        sendChatCompletion(res, { role: 'assistant', content: 'ok' }, { usage: { prompt: 1, completion: 1 } });
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      const chunk = {
-        id: 'c',
-        object: 'chat.completion.chunk',
-        created: 1,
-        model: 'm',
-        choices: [{ index: 0, delta: { content: 'ok' }, finish_reason: 'stop' }],
-      };
-      res.end(`data: ${JSON.stringify(chunk)}\n\ndata: [DONE]\n\n`);
-    });
+  upstream = await startRecordingUpstream((body, res) => {
+    if (body.stream !== true) {
+      sendChatCompletion(res, { role: 'assistant', content: 'ok' }, { usage: { prompt: 1, completion: 1 } });
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const chunk = {
+      id: 'c',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'm',
+      choices: [{ index: 0, delta: { content: 'ok' }, finish_reason: 'stop' }],
+    };
+    res.end(`data: ${JSON.stringify(chunk)}\n\ndata: [DONE]\n\n`);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => upstream.close());
 
 async function sentWith(options: Partial<OpenAIProviderOptions>, stream = false): Promise<Record<string, unknown>> {
-  const provider = new OpenAIProvider({ name: 'p', baseURL, apiKey: 'k', ...options });
+  const provider = new OpenAIProvider({ name: 'p', baseURL: upstream.baseURL, apiKey: 'k', ...options });
   const request = {
     upstreamModel: 'm',
     messages: [{ role: 'user' as const, content: 'hi' }],
@@ -56,7 +45,7 @@ async function sentWith(options: Partial<OpenAIProviderOptions>, stream = false)
   } finally {
     await provider.close();
   }
-  return bodies.at(-1)!;
+  return upstream.bodies.at(-1)!;
 }
 
 describe('the length limit sent to an OpenAI-compatible upstream', () => {

@@ -1,8 +1,7 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OpenAIProvider } from '../../../../src/providers/openai/provider.js';
 import { sendChatCompletion } from '../../../helpers/chat-completion.js';
+import { type RecordingUpstream, startRecordingUpstream } from '../../../helpers/recording-upstream.js';
 
 /**
  * OpenAI's reasoning models (o1, o3, o4-mini, gpt-5, gpt-5-mini, gpt-5-nano) take no
@@ -10,26 +9,18 @@ import { sendChatCompletion } from '../../../helpers/chat-completion.js';
  * does not support 0.7 with this model"). Every request carries one (DEFAULT_TEMPERATURE when
  * the caller sets none), so it is not sent to them.
  */
-const bodies: Record<string, unknown>[] = [];
-let server: http.Server;
+let upstream: RecordingUpstream;
 let provider: OpenAIProvider;
 
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    let raw = '';
-    req.on('data', (c: Buffer) => (raw += c.toString()));
-    req.on('end', () => {
-      const body = JSON.parse(raw) as Record<string, unknown>;
-      bodies.push(body);
-      sendChatCompletion(res, { role: 'assistant', content: 'ok' }, { model: body.model, usage: { prompt: 1, completion: 1 } });
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  provider = new OpenAIProvider({ name: 'openai', baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, apiKey: 'k' });
+  upstream = await startRecordingUpstream((body, res) =>
+    sendChatCompletion(res, { role: 'assistant', content: 'ok' }, { model: body.model, usage: { prompt: 1, completion: 1 } }),
+  );
+  provider = new OpenAIProvider({ name: 'openai', baseURL: upstream.baseURL, apiKey: 'k' });
 });
 afterAll(async () => {
   await provider.close();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await upstream.close();
 });
 
 const sentFor = async (upstreamModel: string) => {
@@ -40,7 +31,7 @@ const sentFor = async (upstreamModel: string) => {
     maxTokens: 10,
     signal: new AbortController().signal,
   });
-  return bodies.at(-1)!;
+  return upstream.bodies.at(-1)!;
 };
 
 describe('temperature to OpenAI models', () => {
