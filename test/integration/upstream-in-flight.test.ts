@@ -122,8 +122,6 @@ describe('one slot, a queue of three', () => {
   afterAll(async () => h.close());
 
   it("a cancelled Batch's items waiting for the slot leave the queue at once: a later call gets the queue place and the next slot", async () => {
-    // GetStats has a provider row once a call to it has ended.
-    await chat(h, 'first');
     h.upstream.injectFault({ kind: 'delay', delayMs: 3_000, times: 1 });
     const before = h.upstream.requests.length;
     const holder = chat(h, 'holds the slot');
@@ -141,6 +139,30 @@ describe('one slot, a queue of three', () => {
     await holder;
     const prompts = h.upstream.requests.slice(before).map((r) => (r.body as { messages: { content: string }[] }).messages.at(-1)?.content);
     expect(prompts).toEqual(['holds the slot', 'comes later']);
+  });
+});
+
+describe('a fresh gateway whose first calls are all still running', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { UPSTREAM_MAX_IN_FLIGHT: '1', UPSTREAM_QUEUE_MAX: '2' } });
+  });
+  afterAll(async () => h.close());
+
+  it('shows the provider in GetStats and GET /v1/stats with its requests in flight and queued, before any has ended', async () => {
+    h.upstream.injectFault({ kind: 'delay', delayMs: 1_500, times: 1 });
+    const calls = [chat(h, 'first of all'), chat(h, 'queued behind it')];
+    await waitFor(async () => (await providerRow(h))?.queued === 1);
+    const row = await providerRow(h);
+    expect(row?.inFlight).toBe(1);
+    expect(row?.requests).toBe(0);
+    const stats = (await (await fetch(`${h.app.http?.url}/v1/stats`)).json()) as {
+      providers: { name: string; in_flight: number; queued: number; requests: number }[];
+    };
+    expect(stats.providers.find((p) => p.name === 'openai')).toMatchObject({ in_flight: 1, queued: 1, requests: 0 });
+    await Promise.all(calls);
+    await waitFor(async () => (await providerRow(h))?.requests === 2);
+    expect(await providerRow(h)).toMatchObject({ inFlight: 0, queued: 0 });
   });
 });
 

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { providerRows } from '../../telemetry/provider-rows.js';
 import type { StatsSnapshot } from '../../telemetry/stats.js';
 import type { Engine } from '../../engine/index.js';
 import { routeHandler, type HttpCallDeps } from '../call.js';
@@ -24,11 +25,7 @@ export function opsRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: Engi
       // Breaker states are live, not counters: read at each request, as GetStats does.
       const models = (json.models as Record<string, unknown>[]).map((m) => ({ ...m, breaker_state: breakerState(engine, String(m.name)) }));
       // So are the provider rows' slots under the cap on requests in flight (this process's, as GetStats has them).
-      const slots = new Map(engine.inFlight().map((r) => [r.provider, r]));
-      const providers = (json.providers as Record<string, unknown>[]).map((p) => {
-        const slot = slots.get(String(p.name));
-        return { ...p, in_flight: slot?.inFlight ?? 0, queued: slot?.queued ?? 0 };
-      });
+      const providers = snakeCase(providerRows(snapshot.providers, engine.inFlight()));
       return { json: { object: 'stats', ...json, providers, models } };
     }),
   );

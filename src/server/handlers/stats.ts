@@ -1,6 +1,7 @@
 import { draining, invalidArgument } from '../../domain/errors.js';
 import type { GetStatsResponse, StatsServiceServer, WatchStatsRequest, WatchStatsResponse } from '../../gen/orchestrator/v1/stats.js';
 import type { LatencySummary } from '../../telemetry/histogram.js';
+import { providerRows } from '../../telemetry/provider-rows.js';
 import type { StatsSnapshot, UpstreamCounters } from '../../telemetry/stats.js';
 import { serverStream, unary, type CallDeps } from '../call.js';
 import type { Engine, RoutingProfileName } from '../../engine/index.js';
@@ -35,7 +36,6 @@ export function statsService(deps: CallDeps, stats: StatsSource, engine: Engine)
 /** A StatsStore snapshot as GetStats (and each WatchStats message) carries it. */
 export function encodeSnapshot(s: StatsSnapshot, engine: Pick<Engine, 'breakerState' | 'inFlight'>): GetStatsResponse {
   const ms = s.startedAt.getTime();
-  const slots = new Map(engine.inFlight().map((r) => [r.provider, r]));
   return {
     startedAt: timestamp(ms),
     uptimeSeconds: s.uptimeSeconds,
@@ -59,11 +59,9 @@ export function encodeSnapshot(s: StatsSnapshot, engine: Pick<Engine, 'breakerSt
     cacheMisses: s.cache.misses,
     cacheStaleServed: s.cache.staleServed,
     accessRejections: { ...s.accessRejections },
-    providers: s.providers.map((p) => ({
+    providers: providerRows(s.providers, engine.inFlight()).map((p) => ({
       ...upstream(p),
       breakerState: CircuitState.CIRCUIT_STATE_UNSPECIFIED,
-      inFlight: slots.get(p.name)?.inFlight ?? 0,
-      queued: slots.get(p.name)?.queued ?? 0,
     })),
     models: s.models.map((m) => ({ ...upstream(m), breakerState: encodeCircuit(engine.breakerState(m.name)), inFlight: 0, queued: 0 })),
     methods: s.methods.map((m) => ({ ...m, latency: latency(m.latency) })),
@@ -105,6 +103,6 @@ function latency(l: LatencySummary) {
   return { count: l.count, avgMs: l.avgMs, p50Ms: l.p50Ms, p95Ms: l.p95Ms, p99Ms: l.p99Ms, maxMs: l.maxMs };
 }
 
-function upstream(u: UpstreamCounters) {
+function upstream<T extends UpstreamCounters>(u: T) {
   return { ...u, latency: latency(u.latency) };
 }
