@@ -90,13 +90,17 @@ export function parseChatRequest(body: unknown): ChatRequestParse {
   if (tooling.responseFormat?.type === 'json_object' && !messages.some((m) => /json/i.test(m.content))) {
     return fail("'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.", 'messages');
   }
+  const stream = body['stream'] === true;
   const streamOptions = body['stream_options'];
+  if (streamOptions !== undefined && streamOptions !== null && !stream) {
+    return fail("The 'stream_options' parameter is only allowed when 'stream' is enabled.", 'stream_options');
+  }
   return {
     ok: true,
     request: {
       model,
       messages,
-      stream: body['stream'] === true,
+      stream,
       includeUsage: isRecord(streamOptions) && streamOptions['include_usage'] === true,
       maxTokens,
       ...(stop ? { stop } : {}),

@@ -133,6 +133,16 @@ describe('POST /v1/chat/completions with the openai SDK', () => {
     expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('stream_options.include_obfuscation');
   });
 
+  it('refuses stream_options on a unary call by name, as OpenAI does, and sends nothing upstream', async () => {
+    const before = h.upstream.requests.length;
+    const err = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: hello, stream_options: { include_usage: true } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('stream_options');
+    expect(h.upstream.requests.length).toBe(before);
+  });
+
   it('sends no usage chunk unless asked', async () => {
     const stream = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: hello, stream: true });
     const chunks = [];

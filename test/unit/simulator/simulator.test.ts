@@ -229,6 +229,26 @@ describe('simulator (latencyScale 0)', () => {
     expect(JSON.parse(body.choices[0]?.message.content ?? '')).toEqual({ answer: expect.any(String) });
   });
 
+  it('refuses stream_options without stream: true, as the API does, and takes it with a stream', async () => {
+    const options = { stream_options: { include_usage: true } };
+    for (const stream of [{}, { stream: false }]) {
+      const unary = await postChat(sim, { model: 'gpt-4o', messages: PROMPT, ...stream, ...options });
+      expect(unary.status).toBe(400);
+      expect(await unary.json()).toEqual({
+        error: {
+          message: "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+          type: 'invalid_request_error',
+          param: 'stream_options',
+          code: null,
+        },
+      });
+    }
+    expect((await postChat(sim, { model: 'gpt-4o', messages: PROMPT, stream_options: null })).status).toBe(200);
+    const streamed = await postChat(sim, { model: 'gpt-4o', messages: PROMPT, stream: true, ...options });
+    expect(streamed.status).toBe(200);
+    await streamed.text();
+  });
+
   it('lists every profile under /v1/models', async () => {
     const ids: string[] = [];
     for await (const model of client.models.list()) ids.push(model.id);
