@@ -86,6 +86,8 @@ export function parseChatRequest(body: unknown): ChatRequestParse {
   if (stop === false) return fail("Invalid 'stop': expected a string or an array of at most 4 strings.", 'stop');
   const tooling = parseTooling(body);
   if (typeof tooling === 'string') return fail(`Invalid '${tooling}'.`, tooling);
+  const choiceProblem = toolChoiceProblem(tooling);
+  if (choiceProblem !== undefined) return fail(choiceProblem, 'tool_choice');
   // The API's own guard against a model told to write JSON it was never asked for in words.
   if (tooling.responseFormat?.type === 'json_object' && !messages.some((m) => /json/i.test(m.content))) {
     return fail("'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.", 'messages');
@@ -145,6 +147,18 @@ function parseTooling(body: Record<string, unknown>): Tooling | string {
     } else if (format['type'] !== 'text') return 'response_format.type';
   } else if (format !== undefined) return 'response_format';
   return out;
+}
+
+/** The API's refusal of a tool_choice with no tools to choose from, or naming a function not among them. */
+function toolChoiceProblem({ tools, toolChoice }: Tooling): string | undefined {
+  if (toolChoice === undefined) return undefined;
+  if (tools === undefined || tools.length === 0) {
+    return "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.";
+  }
+  if (typeof toolChoice === 'object' && !tools.some((tool) => tool.name === toolChoice.name)) {
+    return `Invalid value for 'tool_choice': function '${toolChoice.name}' is not among 'tools'.`;
+  }
+  return undefined;
 }
 
 /** OpenAI's `stop`: a string or up to 4 strings; false when malformed. */

@@ -110,6 +110,25 @@ describe('tool results named as LangChain names them', () => {
 });
 
 describe('tool validation over HTTP', () => {
+  it('refuses a tool_choice naming a function the tools do not define, by its field, before any upstream call', async () => {
+    const before = h.upstream.requests.length;
+    const err = await client.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: ask, tools: TOOLS, tool_choice: { type: 'function', function: { name: 'get_time' } } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('tool_choice');
+    expect((err as Error).message).toMatch(/get_time/);
+    expect(h.upstream.requests.length).toBe(before);
+  });
+
+  it('answers tool_choice auto or none with no tools, which OpenAI refuses, by leaving it out upstream', async () => {
+    for (const tool_choice of ['auto', 'none'] as const) {
+      const data = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: ask, tool_choice, ...NO_CACHE });
+      expect(data.choices[0]?.finish_reason).toBe('stop');
+      expect(sent()).not.toHaveProperty('tool_choice');
+    }
+  });
+
   it('names a bad function name by its field in the OpenAI request: tools[i].function.name, tool_calls[j].function.name', async () => {
     const err = await client.chat.completions
       .create({

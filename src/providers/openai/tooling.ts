@@ -76,7 +76,9 @@ export function applyTooling(params: ChatCompletionCreateParamsBase, tooling: To
       },
     }));
   }
-  if (tooling.toolChoice) params.tool_choice = toolChoiceOf(tooling.toolChoice);
+  // The API refuses any tool_choice without tools. The doors take auto and none without tools, and
+  // with none to call they ask for nothing more: they are left out.
+  if (tooling.toolChoice && params.tools?.length) params.tool_choice = toolChoiceOf(tooling.toolChoice);
   if (tooling.parallelToolCalls !== undefined) params.parallel_tool_calls = tooling.parallelToolCalls;
   const format = tooling.responseFormat;
   if (format?.type === 'json_object') params.response_format = { type: 'json_object' };

@@ -249,6 +249,32 @@ describe('simulator (latencyScale 0)', () => {
     await streamed.text();
   });
 
+  it('refuses a tool_choice without tools or naming a function the tools do not define, as the API does', async () => {
+    const weather = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: {} } } };
+    const named = (name: string) => ({ type: 'function', function: { name } });
+    for (const tool_choice of ['auto', 'none', 'required', named('get_weather')]) {
+      const bare = await postChat(sim, { model: 'gpt-4o', messages: PROMPT, tool_choice });
+      expect(bare.status).toBe(400);
+      expect(await bare.json()).toEqual({
+        error: {
+          message: "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
+          type: 'invalid_request_error',
+          param: 'tool_choice',
+          code: null,
+        },
+      });
+    }
+    const unknown = await postChat(sim, { model: 'gpt-4o', messages: PROMPT, tools: [weather], tool_choice: named('get_time') });
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toMatchObject({
+      error: { message: expect.stringContaining("'get_time'"), type: 'invalid_request_error', param: 'tool_choice' },
+    });
+    const forced = await postChat(sim, { model: 'gpt-4o', messages: PROMPT, tools: [weather], tool_choice: named('get_weather') });
+    expect(forced.status).toBe(200);
+    const body = (await forced.json()) as { choices: { message: { tool_calls: { function: { name: string } }[] } }[] };
+    expect(body.choices[0]?.message.tool_calls.map((c) => c.function.name)).toEqual(['get_weather']);
+  });
+
   it('lists every profile under /v1/models', async () => {
     const ids: string[] = [];
     for await (const model of client.models.list()) ids.push(model.id);
