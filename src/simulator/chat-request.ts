@@ -1,3 +1,4 @@
+import { takesTemperature } from '../providers/openai/reasoning.js';
 import type { SimMessage } from './text.js';
 
 /** The parts of an OpenAI chat completion request that the simulator acts on. */
@@ -25,7 +26,7 @@ export interface SimTool {
 
 export type ChatRequestParse =
   | { readonly ok: true; readonly request: SimChatRequest }
-  | { readonly ok: false; readonly message: string; readonly param: string | null };
+  | { readonly ok: false; readonly message: string; readonly param: string | null; readonly code?: string };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -52,8 +53,8 @@ function parseMaxTokens(body: Record<string, unknown>): number | undefined | str
   return undefined;
 }
 
-function fail(message: string, param: string | null): ChatRequestParse {
-  return { ok: false, message, param };
+function fail(message: string, param: string | null, code?: string): ChatRequestParse {
+  return { ok: false, message, param, ...(code ? { code } : {}) };
 }
 
 export function parseChatRequest(body: unknown): ChatRequestParse {
@@ -81,6 +82,12 @@ export function parseChatRequest(body: unknown): ChatRequestParse {
   const n = body['n'];
   if (n !== undefined && n !== null && n !== 1) {
     return fail(`Invalid 'n': the simulator answers one choice only (n 1), got ${JSON.stringify(n)}.`, 'n');
+  }
+  // OpenAI's reasoning models run at their own temperature and refuse any other.
+  const temperature = body['temperature'];
+  if (typeof temperature === 'number' && temperature !== 1 && !takesTemperature(model)) {
+    const message = `Unsupported value: 'temperature' does not support ${temperature} with this model. Only the default (1) value is supported.`;
+    return fail(message, 'temperature', 'unsupported_value');
   }
   const stop = parseStop(body['stop']);
   if (stop === false) return fail("Invalid 'stop': expected a string or an array of at most 4 strings.", 'stop');

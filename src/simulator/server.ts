@@ -66,8 +66,8 @@ interface SimulatorState {
   readonly apiKey: string | undefined;
 }
 
-function invalidRequest(res: ServerResponse, message: string, param: string | null = null): void {
-  sendJson(res, 400, errorBody(message, { type: 'invalid_request_error', param }));
+function invalidRequest(res: ServerResponse, message: string, param: string | null = null, code: string | null = null): void {
+  sendJson(res, 400, errorBody(message, { type: 'invalid_request_error', param, code }));
 }
 
 function isAuthorized(req: IncomingMessage, state: SimulatorState): boolean {
@@ -95,7 +95,7 @@ async function handleChat(req: IncomingMessage, res: ServerResponse, state: Simu
   if (body === undefined) return;
   const parsed = parseChatRequest(body.value);
   if (!parsed.ok) {
-    invalidRequest(res, parsed.message, parsed.param);
+    invalidRequest(res, parsed.message, parsed.param, parsed.code);
     return;
   }
   const { request } = parsed;

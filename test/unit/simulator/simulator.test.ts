@@ -275,6 +275,28 @@ describe('simulator (latencyScale 0)', () => {
     expect(body.choices[0]?.message.tool_calls.map((c) => c.function.name)).toEqual(['get_weather']);
   });
 
+  it('refuses a temperature other than 1 on reasoning models, as the API does, and takes any on the others', async () => {
+    for (const [model, temperature] of [
+      ['o3', 0.2],
+      ['gpt-5-mini', 0],
+      ['o4-mini-2025-04-16', 1.5],
+    ] as const) {
+      const refused = await postChat(sim, { model, messages: PROMPT, temperature });
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toEqual({
+        error: {
+          message: `Unsupported value: 'temperature' does not support ${temperature} with this model. Only the default (1) value is supported.`,
+          type: 'invalid_request_error',
+          param: 'temperature',
+          code: 'unsupported_value',
+        },
+      });
+    }
+    expect((await postChat(sim, { model: 'o3', messages: PROMPT, temperature: 1 })).status).toBe(200);
+    expect((await postChat(sim, { model: 'gpt-5', messages: PROMPT })).status).toBe(200);
+    expect((await postChat(sim, { model: 'gpt-4o', messages: PROMPT, temperature: 0.2 })).status).toBe(200);
+  });
+
   it('lists every profile under /v1/models', async () => {
     const ids: string[] = [];
     for await (const model of client.models.list()) ids.push(model.id);
