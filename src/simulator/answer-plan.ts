@@ -61,6 +61,11 @@ export function faultDelayMs(fault: FaultRule | undefined): number {
   return fault?.delayMs ?? (fault?.kind === 'delay' ? DEFAULT_DELAY_FAULT_MS : 0);
 }
 
+/** The time a slow rule puts between tokens, or undefined for any other rule. */
+export function slowTokenIntervalMs(fault: FaultRule | undefined): number | undefined {
+  return fault?.kind === 'slow' ? 1000 / (fault.tokensPerSecond ?? DEFAULT_SLOW_TOKENS_PER_SECOND) : undefined;
+}
+
 /** Fault timings are wall-clock on purpose: they must still bite at latencyScale 0. */
 export function planAnswer(input: PlanInput): AnswerPlan {
   const { request, profile, latencyScale, fault, answerLength } = input;
@@ -73,10 +78,7 @@ export function planAnswer(input: PlanInput): AnswerPlan {
   const toolCalls = planned && capped ? keepFragments(planned, tokens.length) : planned;
   const ending = endingOf(fault);
   const faultDelay = faultDelayMs(fault);
-  const tokenIntervalMs =
-    fault?.kind === 'slow'
-      ? 1000 / (fault.tokensPerSecond ?? DEFAULT_SLOW_TOKENS_PER_SECOND)
-      : (1000 / profile.tokensPerSecond) * latencyScale;
+  const tokenIntervalMs = slowTokenIntervalMs(fault) ?? (1000 / profile.tokensPerSecond) * latencyScale;
   return {
     tokens,
     ...(toolCalls ? { toolCalls } : {}),

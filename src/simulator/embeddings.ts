@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { endingOf, faultDelayMs } from './answer-plan.js';
+import { endingOf, faultDelayMs, slowTokenIntervalMs } from './answer-plan.js';
 import { openAiFaultError } from './chat-exchange.js';
 import { answerEarlyFault } from './early-fault.js';
 import type { FaultBook } from './faults.js';
@@ -53,7 +53,8 @@ export interface EmbeddingsEndpoint {
 
 /**
  * POST /v1/embeddings: OpenAI's request and answer shapes, floats or base64 float32. Fault
- * rules apply as to chat: errors, hang and delay as there; cut and malformed break the body.
+ * rules apply as to chat: errors, hang and delay as there; cut and malformed break the body;
+ * truncate answers fewer vectors than inputs; slow reads the input at its token rate.
  */
 export async function handleEmbeddings(req: IncomingMessage, res: ServerResponse, endpoint: EmbeddingsEndpoint): Promise<void> {
   const body = await readBody(req);
@@ -91,11 +92,14 @@ export async function handleEmbeddings(req: IncomingMessage, res: ServerResponse
   const watch = watchResponse(req, res, { record, log: endpoint.log });
   const requestId = { 'x-request-id': `sim-${record.id}` };
   if (await answerEarlyFault(res, fault, model, watch, requestId, openAiFaultError)) return;
-  if (!(await sleep(faultDelayMs(fault), watch.signal))) return;
+  const readMs = promptTokens * (slowTokenIntervalMs(fault) ?? 0);
+  if (!(await sleep(faultDelayMs(fault) + readMs, watch.signal))) return;
+  // Always short, even of a single input: a list as long as the inputs would be no fault at all.
+  const kept = fault?.kind === 'truncate' ? Math.min(fault.afterTokens ?? Number.POSITIVE_INFINITY, items.length - 1) : items.length;
   const answer = {
     object: 'list',
     model,
-    data: items.map((input, index) => {
+    data: items.slice(0, kept).map((input, index) => {
       const vector = simulatedVector(model, input, length);
       const embedding = format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
       return { object: 'embedding', index, embedding };

@@ -63,4 +63,36 @@ describe('POST /v1/embeddings and fault rules', () => {
     const broken = await embed();
     await expect(broken.json()).rejects.toThrow(SyntaxError);
   });
+
+  const embedMany = async (input: string | string[]): Promise<{ status: number; vectors: number; ms: number }> => {
+    const started = performance.now();
+    const res = await fetch(`${sim.baseURL}/embeddings`, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'text-embedding-3-small', input, dimensions: 4 }),
+    });
+    const body = (await res.json()) as { data: unknown[] };
+    return { status: res.status, vectors: body.data.length, ms: performance.now() - started };
+  };
+
+  it('truncate: the list of vectors ends early, afterTokens long (all but the last by default), never whole', async () => {
+    const three = ['a', 'b', 'c'];
+    sim.injectFault({ kind: 'truncate', times: 1 });
+    expect(await embedMany(three)).toMatchObject({ status: 200, vectors: 2 });
+    sim.injectFault({ kind: 'truncate', afterTokens: 1, times: 1 });
+    expect(await embedMany(three)).toMatchObject({ status: 200, vectors: 1 });
+    sim.injectFault({ kind: 'truncate', afterTokens: 10, times: 1 });
+    expect(await embedMany(three)).toMatchObject({ status: 200, vectors: 2 });
+    sim.injectFault({ kind: 'truncate', times: 1 });
+    expect(await embedMany('a')).toMatchObject({ status: 200, vectors: 0 });
+    expect(await embedMany(three)).toMatchObject({ status: 200, vectors: 3 });
+  });
+
+  it('slow: the answer waits for the input read at tokensPerSecond', async () => {
+    sim.injectFault({ kind: 'slow', tokensPerSecond: 20, times: 1 });
+    // 40 characters: 10 tokens, half a second at 20 a second.
+    const slow = await embedMany('x'.repeat(40));
+    expect(slow).toMatchObject({ status: 200, vectors: 1 });
+    expect(slow.ms).toBeGreaterThanOrEqual(450);
+    expect((await embedMany('x'.repeat(40))).ms).toBeLessThan(400);
+  });
 });
