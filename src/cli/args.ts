@@ -183,10 +183,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     json: values.json,
     quiet: values.quiet,
     model: values.model,
-    models: values.models
-      .split(',')
-      .map((m) => m.trim())
-      .filter((m) => m !== ''),
+    models: listOption('--models', values.models, 'model (A,B,...)'),
     // The server checks the range (and says so in a BadRequest); here only that it is a number.
     temperature: optionalNumber('--temperature', values.temperature, () => true),
     maxTokens: optionalInt32('--max-tokens', values['max-tokens'], 1),
@@ -266,8 +263,22 @@ export function parseDuration(text: string, flag = '--timeout'): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
   if (!match?.[1]) throw new UsageError(`${flag}: "${text}" is not a duration (500ms, 30s, 2m, 24h, 7d)`);
   const ms = Number(match[1]) * (UNIT_MS[match[2] ?? 's'] ?? 1_000);
-  if (ms <= 0) throw new UsageError(`${flag} must be positive`);
+  // A deadline under a millisecond has passed before the call is sent: it could only fail.
+  if (ms < 1) throw new UsageError(`${flag} must be at least 1ms (got "${text}")`);
   return ms;
+}
+
+/**
+ * A comma-separated list, blanks between commas dropped. A flag given only commas is refused:
+ * read as empty, it would mean the flag was never given (`race --models ,` racing the defaults).
+ */
+export function listOption(flag: string, text: string, what: string): string[] {
+  const items = text
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+  if (items.length === 0 && text !== '') throw new UsageError(`${flag}: "${text}" names no ${what}`);
+  return items;
 }
 
 /** A whole number for an int32 field: a larger one would fail in the client's encoder, reported as an INTERNAL status. */

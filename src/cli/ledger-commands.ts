@@ -12,6 +12,7 @@ import {
   DEFAULT_TIMEOUT_MS,
   LEDGER_COMMANDS,
   OPTIONS,
+  listOption,
   parseDuration,
   tlsOptions,
   UsageError,
@@ -123,14 +124,11 @@ export async function runLedgerCommand(
       provider: v.provider,
       method: methodPath(v.method),
     };
-    groups = v['group-by']
-      .split(',')
-      .filter((g) => g.trim() !== '')
-      .map((g) => {
-        const group = GROUPS[g.trim().toLowerCase()];
-        if (group === undefined) throw new UsageError(`--group-by: unknown "${g}" (one of: ${Object.keys(GROUPS).join(', ')})`);
-        return group;
-      });
+    groups = listOption('--group-by', v['group-by'], 'group (key,model,...)').map((g) => {
+      const group = GROUPS[g.toLowerCase()];
+      if (group === undefined) throw new UsageError(`--group-by: unknown "${g}" (one of: ${Object.keys(GROUPS).join(', ')})`);
+      return group;
+    });
     limit = Number(v.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError('--limit: a whole number from 1 to 500');
     timeoutMs = v.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(v.timeout);

@@ -114,6 +114,22 @@ describe('the command line', () => {
     expect(parse(['chat', 'hi', '--route', 'speed', '--models', 'gpt-4o,gpt-4o-mini']).models).toEqual(['gpt-4o', 'gpt-4o-mini']);
   });
 
+  it('refuses a --models of only separators, which names no model, instead of sending the default chain', () => {
+    for (const command of ['race', 'fallback']) {
+      expect(refusal([command, 'hi', '--models', ' , '])).toBe('--models: " , " names no model (A,B,...)');
+    }
+    expect(refusal(['stream', 'hi', '--strategy', 'race', '--models', ','])).toBe('--models: "," names no model (A,B,...)');
+    expect(refusal(['chat', 'hi', '--route', 'speed', '--models', ' ,, '])).toBe('--models: " ,, " names no model (A,B,...)');
+    expect(parse(['race', 'hi', '--models', 'gpt-4o,,gpt-4o-mini,']).models).toEqual(['gpt-4o', 'gpt-4o-mini']);
+  });
+
+  it('refuses a --timeout under a millisecond, which the deadline would take as no time at all', () => {
+    expect(refusal(['chat', 'hi', '--timeout', '0.0001ms'])).toBe('--timeout must be at least 1ms (got "0.0001ms")');
+    expect(refusal(['chat', 'hi', '--timeout', '0.0004s'])).toBe('--timeout must be at least 1ms (got "0.0004s")');
+    expect(parse(['chat', 'hi', '--timeout', '1ms']).timeoutMs).toBe(1);
+    expect(parse(['chat', 'hi', '--timeout', '0.5']).timeoutMs).toBe(500);
+  });
+
   it('refuses --max-tokens 0 and takes --hedge-ms 0', () => {
     expect(refusal(['chat', 'hi', '--max-tokens', '0'])).toBe('--max-tokens: "0" is not a whole number from 1 to 2147483647');
     expect(parse(['race', 'hi', '--hedge-ms', '0']).hedgeMs).toBe(0);

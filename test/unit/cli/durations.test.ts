@@ -12,6 +12,7 @@ describe('CLI durations (--timeout, --since)', () => {
 
   it('name the flag a bad value came from', () => {
     expect(() => parseDuration('soon', '--since')).toThrow(/^--since: "soon" is not a duration/);
-    expect(() => parseDuration('0s')).toThrow(/^--timeout must be positive/);
+    expect(() => parseDuration('0s')).toThrow('--timeout must be at least 1ms (got "0s")');
+    expect(() => parseDuration('0.0001ms', '--since')).toThrow('--since must be at least 1ms (got "0.0001ms")');
   });
 });

@@ -114,6 +114,8 @@ describe('llm-orchestrator usage and calls', () => {
       [['usage', '--limit', '5'], '--limit does not apply to usage (only to calls)'],
       [['usage', '--request-id', 'r1'], '--request-id does not apply to usage (only to calls)'],
       [['calls', '--group-by', 'model'], '--group-by does not apply to calls (only to usage)'],
+      [['usage', '--group-by', ' , '], '--group-by: " , " names no group (key,model,...)'],
+      [['usage', '--timeout', '0.0001ms'], '--timeout must be at least 1ms (got "0.0001ms")'],
     ] as const;
     for (const [argv, message] of cases) {
       const result = await run(...argv);
