@@ -114,4 +114,10 @@ describe('OpenRouter source', () => {
     const missing = await failure(createOpenRouterSource({ url: `${url}.missing` }).load(signal()));
     expect(missing.message).toMatch(/cannot read .*ENOENT/);
   });
+
+  it('holds a file: URL to the same size limit', async () => {
+    const url = pathToFileURL(resolve(FIXTURES, 'openrouter-models.json')).href;
+    const err = await failure(createOpenRouterSource({ url, maxBytes: 1_000 }).load(signal()));
+    expect(err).toMatchObject({ kind: 'too_large', message: expect.stringMatching(/over the limit of 1000 bytes/) });
+  });
 });
