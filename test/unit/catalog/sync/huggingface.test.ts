@@ -45,6 +45,20 @@ describe('Hugging Face Hub source', () => {
     expect(window({ model_max_length: 1_000_000 })).toBe(1_000_000);
   });
 
+  it('reads the window of a multimodal or GGUF model, the license from a tag, and tools from any tool tag', () => {
+    const vision = normaliseHubModel({
+      id: 'org/vision',
+      tags: ['license:gemma'],
+      config: { text_config: { max_position_embeddings: 131_072 } },
+    });
+    expect(vision).toMatchObject({ contextWindow: 131_072, license: 'gemma' });
+    const gguf = normaliseHubModel({ id: 'org/model-GGUF', tags: ['gguf'], gguf: { context_length: 8_192 } });
+    expect(gguf.contextWindow).toBe(8_192);
+    for (const tag of ['function-calling', 'tool-use', 'tool-calling']) {
+      expect(normaliseHubModel({ id: 'org/model', tags: [tag] }).capabilities).toEqual({ tools: true, images: false });
+    }
+  });
+
   it('reads every model of a run through the same connections to a forward proxy, not one per model', async () => {
     const proxy = await startForwardProxy({ hosts: { 'hub.invalid': '127.0.0.1' } });
     const ids = [...MODELS, 'meta-llama/Llama-3.1-8B-Instruct-copy', 'Qwen/Qwen2.5-VL-7B-Instruct-copy'];
