@@ -34,6 +34,8 @@ describe('Arena source', () => {
     const gpt4o = byId(models, 'GPT-4o-2024-05-13');
     expect(gpt4o?.quality).toBeCloseTo(1 / (1 + 10 ** ((1272 - 1285) / 400)), 4);
     expect(gpt4o?.raw).toMatchObject({ score: 1285, ciLower: 1283, ciUpper: 1287, votes: 117_745, Organization: 'OpenAI' });
+    // "+5/-6": five above the score, six below.
+    expect(byId(models, 'GPT-4.1-2025-04-14')?.raw).toMatchObject({ score: 1366, ciLower: 1360, ciUpper: 1371 });
     expect(byId(models, 'Meta-Llama-3.1-8B-Instruct')?.license).toBe('Llama 3.1 Community');
     // Order is kept: a higher score is always a higher quality.
     const sorted = [...models].sort((a, b) => (b.raw.score as number) - (a.raw.score as number));
