@@ -212,6 +212,23 @@ describe('catalog sync scheduler', () => {
     replicaB.stop();
   });
 
+  it("runs every tick when its own last run started a little after the previous tick (a lock wait): only a run within half an interval counts as this tick's", async () => {
+    const clock = new FakeClock();
+    let lastRunAt: number | undefined;
+    const onReport = (r: SyncReport) => {
+      lastRunAt = r.startedAt.getTime();
+    };
+    // Each run starts a minute after its tick, as when the lock or the database was slow to answer.
+    const late = () => report('openrouter', true, { startedAt: new Date(clock.now() + MIN) });
+    const { runner, calls } = scriptedRunner(clock, [late, late, late]);
+    const scheduler = new SyncScheduler({ runner, schedules: { openrouter: every('1h') }, onReport, clock, lastRunAt: () => lastRunAt });
+    scheduler.start();
+    await clock.advance(3 * HOUR);
+    expect(calls).toEqual([HOUR, 2 * HOUR, 3 * HOUR]);
+    expect(scheduler.stats().openrouter?.skippedFresh).toBe(0);
+    scheduler.stop();
+  });
+
   it('holds the lock until the report is recorded: a replica ticking while it is written neither runs nor overlaps', async () => {
     const clock = new FakeClock();
     const lock = inProcessSyncLock();
