@@ -209,6 +209,20 @@ describe('API keys managed at runtime (SQLite file)', () => {
     expect((await chatWith(h, 'frank-secret')).response.content.length).toBeGreaterThan(0);
     expect((await chatError(h, 'alice-secret')).code).toBe(grpc.status.UNAUTHENTICATED);
   });
+
+  it('keeps the keys it has when the reloaded file does not parse or does not validate', async () => {
+    const good = readFileSync(configFile, 'utf8');
+    try {
+      for (const bad of ['access:\n  api_keys: [ { name: frank\n', 'access:\n  api_keys:\n    - { name: frank, sha256: not-a-digest }\n']) {
+        writeFileSync(configFile, bad);
+        h.app.reloadKeys();
+        expect((await chatWith(h, 'frank-secret')).response.content.length).toBeGreaterThan(0);
+        expect((await chatError(h, 'alice-secret')).code).toBe(grpc.status.UNAUTHENTICATED);
+      }
+    } finally {
+      writeFileSync(configFile, good);
+    }
+  });
 });
 
 describe('an open service (no keys configured)', () => {
