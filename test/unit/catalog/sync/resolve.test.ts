@@ -194,6 +194,15 @@ describe('entity resolution', () => {
     ]);
     expect(r.ignored).toEqual(['openai/gpt-4o']);
     expect(r.unmatched).toEqual([]);
+    // The file's spelling of the name need not be the source's case.
+    const mixed = resolveNames(['meta-llama-3.1-8b-instruct', 'OpenAI/ChatGPT-4o-Latest'], {
+      known: KNOWN,
+      overrides: { 'Meta-Llama-3.1-8B-Instruct': 'llama3.1-70b', 'openai/chatgpt-4o-latest': null },
+    });
+    expect(mixed.matched).toEqual([
+      { externalId: 'meta-llama-3.1-8b-instruct', catalogId: 'llama3.1-70b', rule: 'override', confidence: 1 },
+    ]);
+    expect(mixed.ignored).toEqual(['OpenAI/ChatGPT-4o-Latest']);
   });
 
   it('gives a catalog id one name per run: the undated name over dated snapshots', () => {
@@ -210,6 +219,35 @@ describe('entity resolution', () => {
     expect(r.matched[0]?.confidence).toBeGreaterThan(0.85);
     expect(r.matched[0]?.confidence).toBeLessThan(1);
     expect(resolveNames(['llamma-3.1-70b'], { known: KNOWN, fuzzyThreshold: 0.99 }).unmatched).toEqual(['llamma-3.1-70b']);
+  });
+
+  it('leaves a fuzzy name unmatched when another model is nearly as close (within 0.05)', () => {
+    const known = [
+      { id: 'codestral-mamba-large', aliases: [] },
+      { id: 'codestral-mambo-large', aliases: [] },
+    ];
+    // 0.955 against 0.909, and a tie: neither is clearly closer, so the name is ambiguous.
+    expect(resolveNames(['codestrall-mamba-large', 'codestral-mamb-large'], { known })).toMatchObject({
+      matched: [],
+      unmatched: ['codestrall-mamba-large', 'codestral-mamb-large'],
+    });
+  });
+
+  it("never matches an OpenRouter variant by its likeness, however long the name: ':free' is another offer", () => {
+    const known = [{ id: 'llama-3.1-nemotron-ultra-253b-v1', aliases: [] }];
+    // Without the variant check the names would be 0.87 alike, over the fuzzy threshold.
+    expect(resolveNames(['nvidia/llama-3.1-nemotron-ultra-253b-v1:free'], { known })).toMatchObject({
+      matched: [],
+      unmatched: ['nvidia/llama-3.1-nemotron-ultra-253b-v1:free'],
+    });
+  });
+
+  it('matches nothing by a key two catalog models share', () => {
+    const known = [
+      { id: 'acme/widget-1', aliases: [] },
+      { id: 'other/widget-1', aliases: [] },
+    ];
+    expect(resolveNames(['vendor/Widget-1'], { known })).toMatchObject({ matched: [], unmatched: ['vendor/Widget-1'] });
   });
 
   it('keys names by what tells models apart', () => {
