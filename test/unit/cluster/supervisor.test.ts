@@ -1,0 +1,157 @@
+import cluster, { type Worker } from 'node:cluster';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { isClusterMessage } from '../../../src/cluster/messages.js';
+import { Supervisor } from '../../../src/cluster/supervisor.js';
+
+/**
+ * A worker as small as the supervisor sees one: `serve` says it serves and exits with the code
+ * the test sends it; `fail <code>` exits before it serves, as one with a config error does.
+ */
+const WORKER = `
+const [mode, code] = process.argv.slice(2);
+if (mode === 'fail') process.exit(Number(code));
+process.on('message', (m) => { if (typeof m?.die === 'number') process.exit(m.die); });
+process.on('SIGTERM', () => process.exit(0));
+process.send({ llmo: 'ready', port: 1 });
+`;
+
+const dir = mkdtempSync(join(tmpdir(), 'llmo-supervisor-'));
+const script = join(dir, 'worker.cjs');
+
+beforeAll(() => writeFileSync(script, WORKER));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Run {
+  supervisor: Supervisor;
+  lines: Record<string, unknown>[];
+  up: Promise<void>;
+  /** Called for every worker that says it serves, after the supervisor knows. */
+  onReady: (worker: Worker) => void;
+}
+
+let current: Run | undefined;
+
+function run(workers: number, args: string[]): Run {
+  cluster.setupPrimary({ exec: script, args, execArgv: [], silent: true });
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      done();
+    },
+  });
+  let markUp: () => void = () => undefined;
+  const up = new Promise<void>((resolve) => {
+    markUp = resolve;
+  });
+  const r: Run = {
+    lines,
+    up,
+    onReady: () => undefined,
+    supervisor: new Supervisor(workers, pino({ level: 'info' }, stream), {
+      up: () => markUp(),
+      message: (worker, message) => {
+        if (!isClusterMessage(message) || message.llmo !== 'ready') return;
+        r.supervisor.markReady(worker, message.port);
+        r.onReady(worker);
+      },
+      exited: () => undefined,
+    }),
+  };
+  current = r;
+  r.supervisor.start();
+  return r;
+}
+
+/** `done`'s code, or 'running' if the supervisor has not finished within `ms`. */
+function outcome(supervisor: Supervisor, ms: number): Promise<number | 'running'> {
+  return Promise.race([supervisor.done, new Promise<'running'>((r) => setTimeout(() => r('running'), ms))]);
+}
+
+function messages(lines: Record<string, unknown>[], msg: string): Record<string, unknown>[] {
+  return lines.filter((l) => l.msg === msg);
+}
+
+afterEach(async () => {
+  // Every Supervisor listens on the one `cluster`: the next test must not see this one's exits.
+  if (current && !current.supervisor.isStopping) current.supervisor.stopAll(0);
+  if (current) await outcome(current.supervisor, 3_000);
+  current = undefined;
+  cluster.removeAllListeners('exit');
+});
+
+describe('Supervisor (WORKERS > 1)', () => {
+  it('replaces a worker that dies after start-up and keeps running', async () => {
+    const r = run(2, ['serve']);
+    await r.up;
+    const replaced = new Promise<Worker>((resolve) => {
+      r.onReady = resolve;
+    });
+    const [victim] = r.supervisor.serving();
+    victim?.send({ die: 1 });
+    const replacement = await replaced;
+    expect(replacement.id).not.toBe(victim?.id);
+    expect(await outcome(r.supervisor, 100)).toBe('running');
+    expect(r.supervisor.serving()).toHaveLength(2);
+    expect(messages(r.lines, 'a worker died; starting another')).toMatchObject([{ worker: victim?.id, code: 1, served: true }]);
+    expect(messages(r.lines, 'replacement worker serving')).toMatchObject([{ worker: replacement.id }]);
+
+    r.supervisor.stopAll(0);
+    expect(await r.supervisor.done).toBe(0);
+  });
+
+  it('stops the service with 1 on the sixth death within a minute, the other workers drained', async () => {
+    const r = run(2, ['serve']);
+    await r.up;
+    const [steady, first] = r.supervisor.serving();
+    // Every replacement dies as soon as it serves, as one with a fault it meets at once does.
+    r.onReady = (w) => w.send({ die: 1 });
+    first?.send({ die: 1 });
+
+    expect(await outcome(r.supervisor, 5_000)).toBe(1);
+    expect(messages(r.lines, 'a worker died; starting another')).toHaveLength(5);
+    expect(messages(r.lines, 'workers keep dying; stopping')).toMatchObject([{ code: 1 }]);
+    expect(steady?.isDead()).toBe(true);
+    expect(Object.keys(cluster.workers ?? {})).toEqual([]);
+  });
+
+  it('counts only the deaths of the last minute', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const r = run(2, ['serve']);
+      await r.up;
+      const [, first] = r.supervisor.serving();
+      r.onReady = (w) => {
+        // Five deaths, then a minute passes before the next: those five no longer count.
+        if (messages(r.lines, 'a worker died; starting another').length === 5) vi.setSystemTime(Date.now() + 61_000);
+        w.send({ die: 1 });
+      };
+      first?.send({ die: 1 });
+
+      expect(await outcome(r.supervisor, 8_000)).toBe(1);
+      expect(messages(r.lines, 'a worker died; starting another')).toHaveLength(10);
+      expect(messages(r.lines, 'workers keep dying; stopping')).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('stops with the code of a first worker that cannot start, forking no replacement', async () => {
+    const forked: Worker[] = [];
+    cluster.on('fork', (w) => forked.push(w));
+    try {
+      const r = run(2, ['fail', '2']);
+      expect(await outcome(r.supervisor, 5_000)).toBe(2);
+      expect(forked).toHaveLength(2);
+      expect(messages(r.lines, 'a worker failed to start; stopping')).toMatchObject([{ code: 2 }]);
+      expect(messages(r.lines, 'a worker died; starting another')).toEqual([]);
+    } finally {
+      cluster.removeAllListeners('fork');
+    }
+  });
+});
