@@ -1,0 +1,88 @@
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RateLimits, type LimiterStore } from '../../../src/access/limits.js';
+import { connectRedis } from '../../../src/access/redis.js';
+import type { RateLimitSpec } from '../../../src/config/file.js';
+import { OrchestratorError } from '../../../src/domain/errors.js';
+import { startRedis, type RedisProcess } from '../../helpers/redis.js';
+
+const limitsOf = (requestsPerMinute?: number): RateLimitSpec => ({ requestsPerMinute, tokensPerMinute: undefined });
+const keyWith = (name: string, requestsPerMinute: number) => ({ name, spec: { limits: limitsOf(requestsPerMinute) } });
+
+/** 'OK', or the limit that refused (its subject and description). */
+async function outcome(limits: RateLimits, key: string | undefined): Promise<string> {
+  try {
+    await limits.admit(key, 1);
+    return 'OK';
+  } catch (err) {
+    if (!(err instanceof OrchestratorError)) throw err;
+    return `${err.metadata['quota_subject']}: ${err.metadata['quota_description']}`;
+  }
+}
+
+describe('rate limits in memory', () => {
+  it('keep what a key used when another key is created, changed or revoked', async () => {
+    const limits = new RateLimits({ redis: undefined, failurePolicy: 'local' }, limitsOf(), [keyWith('k', 2)]);
+    expect([await outcome(limits, 'k'), await outcome(limits, 'k')]).toEqual(['OK', 'OK']);
+    limits.setKeys([keyWith('k', 2), keyWith('new', 5)]);
+    expect(await outcome(limits, 'k')).toBe('key:k: 2 requests per minute');
+  });
+});
+
+describe('rate limits two replicas keep in one real Redis', () => {
+  let redis: RedisProcess;
+  let clients: Redis[] = [];
+  let stores: LimiterStore[] = [];
+  beforeAll(async () => {
+    redis = await startRedis();
+    clients = await Promise.all([connectRedis(redis.url, pino({ level: 'silent' })), connectRedis(redis.url, pino({ level: 'silent' }))]);
+    stores = clients.map((c) => ({ redis: c, failurePolicy: 'closed' }));
+  }, 20_000);
+  afterAll(async () => {
+    for (const c of clients) c.disconnect();
+    await redis?.stop();
+  });
+
+  it('count each key on its own, and every key together for global, whatever the keys are called', async () => {
+    // "all" is what the global limit counts under: a key of that name must not share its count.
+    const keys = [keyWith('all', 2), keyWith('x', 2)];
+    const [a, b] = stores.map((store) => new RateLimits(store, limitsOf(4), keys)) as [RateLimits, RateLimits];
+    const seen = [];
+    for (const [replica, key] of [
+      [a, 'all'],
+      [b, 'all'],
+      [a, 'all'],
+      [b, 'x'],
+      [a, 'x'],
+      [b, 'x'],
+      [a, undefined],
+    ] as const) {
+      seen.push(await outcome(replica, key));
+    }
+    expect(seen).toEqual([
+      'OK',
+      'OK',
+      'key:all: 2 requests per minute',
+      'OK',
+      'OK',
+      'key:x: 2 requests per minute',
+      'global: 4 requests per minute',
+    ]);
+    // Each counter lives in Redis for at most its one-minute window.
+    const counters = await clients[0]!.keys('llmo:rl:*');
+    expect(counters.sort()).toEqual(['llmo:rl:rpm:global:all', 'llmo:rl:rpm:key:all:all', 'llmo:rl:rpm:key:x:x']);
+    for (const counter of counters) {
+      const ttl = await clients[0]!.pttl(counter);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(60_000);
+    }
+  });
+
+  it('count what a key used in the window against its changed limits, on every replica', async () => {
+    const [a, b] = stores.map((store) => new RateLimits(store, limitsOf(), [keyWith('grow', 2)])) as [RateLimits, RateLimits];
+    expect([await outcome(a, 'grow'), await outcome(b, 'grow')]).toEqual(['OK', 'OK']);
+    for (const replica of [a, b]) replica.setKeys([keyWith('grow', 3)]);
+    expect([await outcome(b, 'grow'), await outcome(a, 'grow')]).toEqual(['OK', 'key:grow: 3 requests per minute']);
+  });
+});
