@@ -57,7 +57,8 @@ export async function startRedis(): Promise<RedisProcess> {
     thaw: () => child?.kill('SIGCONT'),
     async stop() {
       child?.kill('SIGCONT');
-      if (!child || child.exitCode !== null) return;
+      // A process killed by a signal has no exit code, only its signal: stopped twice, it must not wait for a second exit.
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, 'exit');
       child.kill('SIGKILL');
       await exited;
