@@ -53,6 +53,30 @@ describe('budget periods', () => {
     expect(p).toEqual({ day: '2026-11-22', month: '2026-11', msToNextDay: 3_600_000, msToNextMonth: 8 * 86_400_000 + 3_600_000 });
   });
 
+  it('are UTC whatever time zone the machine is in', () => {
+    const zone = process.env.TZ;
+    try {
+      // 14 hours ahead of UTC, then 8 behind: local dates differ from the UTC ones at these moments.
+      process.env.TZ = 'Pacific/Kiritimati';
+      expect(periodsOf(new Date('2026-11-30T23:00:00Z'))).toEqual({
+        day: '2026-11-30',
+        month: '2026-11',
+        msToNextDay: 3_600_000,
+        msToNextMonth: 3_600_000,
+      });
+      process.env.TZ = 'America/Los_Angeles';
+      expect(periodsOf(new Date('2026-12-01T02:00:00Z'))).toEqual({
+        day: '2026-12-01',
+        month: '2026-12',
+        msToNextDay: 22 * 3_600_000,
+        msToNextMonth: 30 * 86_400_000 + 22 * 3_600_000,
+      });
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+
   it('end a month on the 1st of the next one, across the year too', () => {
     expect(periodsOf(new Date('2026-12-31T12:00:00Z')).msToNextMonth).toBe(12 * 3_600_000);
     expect(periodsOf(new Date('2027-02-28T00:00:00Z')).msToNextMonth).toBe(86_400_000);
