@@ -6,7 +6,8 @@ type Amounts = readonly (readonly [redisKey: string, usd: number])[];
 
 const DAY_TTL_S = 2 * 86_400;
 const MONTH_TTL_S = 32 * 86_400;
-const ttlOf = (redisKey: string): number => (redisKey.includes(':d:') ? DAY_TTL_S : MONTH_TTL_S);
+// The period is the counter name's last but one part: a key may itself be called "d" (llmo:budget:d:m:<month>).
+const ttlOf = (redisKey: string): number => (/:d:[^:]*$/.test(redisKey) ? DAY_TTL_S : MONTH_TTL_S);
 
 /**
  * Adds a write's amounts unless a write with its id already ran, so a write sent again after its

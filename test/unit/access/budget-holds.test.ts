@@ -261,17 +261,19 @@ describe('a burst across two replicas sharing a real Redis', () => {
     }
   });
 
-  it('keeps a day of spend in Redis for two days and a month of it for 32 days', async () => {
+  it('keeps a day of spend in Redis for two days and a month of it for 32 days, whatever the key is called', async () => {
     const budgets = new Budgets({ redis: clients[0], failurePolicy: 'closed' });
     const { day, month } = periodsOf(new Date());
-    const name = 'kept';
-    await budgets.add(name, 0.1);
-    const dayTtl = await clients[1]!.ttl(`llmo:budget:${name}:d:${day}`);
-    const monthTtl = await clients[1]!.ttl(`llmo:budget:${name}:m:${month}`);
-    expect(dayTtl).toBeGreaterThan(2 * 86_400 - 60);
-    expect(dayTtl).toBeLessThanOrEqual(2 * 86_400);
-    expect(monthTtl).toBeGreaterThan(32 * 86_400 - 60);
-    expect(monthTtl).toBeLessThanOrEqual(32 * 86_400);
+    // "d" and "m" are also what tells a day's counter from a month's in its name.
+    for (const name of ['kept', 'd', 'm']) {
+      await budgets.add(name, 0.1);
+      const dayTtl = await clients[1]!.ttl(`llmo:budget:${name}:d:${day}`);
+      const monthTtl = await clients[1]!.ttl(`llmo:budget:${name}:m:${month}`);
+      expect(dayTtl, name).toBeGreaterThan(2 * 86_400 - 60);
+      expect(dayTtl, name).toBeLessThanOrEqual(2 * 86_400);
+      expect(monthTtl, name).toBeGreaterThan(32 * 86_400 - 60);
+      expect(monthTtl, name).toBeLessThanOrEqual(32 * 86_400);
+    }
   });
 
   it('charges spend once when Redis ran a charge only after it was given up on', async () => {
