@@ -276,6 +276,28 @@ describe('a burst across two replicas sharing a real Redis', () => {
     }
   });
 
+  it('writes what a replica spent while its connection was down as soon as it is back, with no further call', async () => {
+    const client = await connectRedis(redis.url, pino({ level: 'silent' }));
+    try {
+      const budgets = new Budgets({ redis: client, failurePolicy: 'local' });
+      const id = (await client.client('ID')) as number;
+      await clients[0]!.client('KILL', 'ID', String(id));
+      await eventually(
+        async () => client.status,
+        (status) => status !== 'ready',
+      );
+      await budgets.add('offline', 0.5);
+      // The other replica reads Redis: it sees the spend once this one reconnects, without another charge to carry it.
+      const seen = await eventually(
+        async () => Number(await clients[1]!.get(`llmo:budget:offline:d:${periodsOf(new Date()).day}`)),
+        (usd) => usd > 0,
+      );
+      expect(seen).toBeCloseTo(0.5, 12);
+    } finally {
+      client.disconnect();
+    }
+  });
+
   it('charges spend once when Redis ran a charge only after it was given up on', async () => {
     const budgets = new Budgets({ redis: clients[0], failurePolicy: 'local' });
     await budgets.add('late', 0.25);
