@@ -85,4 +85,12 @@ describe('rate limits two replicas keep in one real Redis', () => {
     for (const replica of [a, b]) replica.setKeys([keyWith('grow', 3)]);
     expect([await outcome(b, 'grow'), await outcome(a, 'grow')]).toEqual(['OK', 'key:grow: 3 requests per minute']);
   });
+
+  it('count what all keys used in the window against a changed global limit (a reload), on every replica', async () => {
+    await clients[0]!.del('llmo:rl:rpm:global:all');
+    const [a, b] = stores.map((store) => new RateLimits(store, limitsOf(2), [])) as [RateLimits, RateLimits];
+    expect([await outcome(a, undefined), await outcome(b, undefined)]).toEqual(['OK', 'OK']);
+    for (const replica of [a, b]) replica.setGlobal(limitsOf(3));
+    expect([await outcome(b, undefined), await outcome(a, undefined)]).toEqual(['OK', 'global: 3 requests per minute']);
+  });
 });
