@@ -192,6 +192,47 @@ describe('a burst across two replicas sharing a real Redis', () => {
     expect((await budgets.reserve('lost', limits, 0.5, 100)).admitted).toBe(true);
   });
 
+  it('drops an expired hold while a longer one keeps the holds alive', async () => {
+    const budgets = new Budgets({ redis: clients[0], failurePolicy: 'closed' });
+    const limits = { usdPerDay: 1, usdPerMonth: undefined };
+    expect((await budgets.reserve('outlived', limits, 0.96, 100)).admitted).toBe(true);
+    expect((await budgets.reserve('outlived', limits, 0.05, 60_000)).admitted).toBe(true);
+    await sleep(150);
+    const after = await budgets.reserve('outlived', limits, 0.5, 60_000);
+    expect(after).toMatchObject({ admitted: true });
+    expect(after.heldUsd).toBeCloseTo(0.05, 12);
+  });
+
+  it('counts what calls in flight on another replica hold against a monthly budget', async () => {
+    const [a, b] = clients.map((c) => new Budgets({ redis: c, failurePolicy: 'closed' })) as [Budgets, Budgets];
+    const limits = { usdPerDay: undefined, usdPerMonth: 1 };
+    // Admitted while anything is left: the first call may hold the whole budget.
+    expect((await a.reserve('monthly', limits, 1, 60_000)).admitted).toBe(true);
+    const refused = await b.reserve('monthly', limits, 0.01, 60_000);
+    expect(refused).toMatchObject({ admitted: false, over: 'month', spend: { month: 0 } });
+    expect(refused.heldUsd).toBe(1);
+  });
+
+  it('counts spend Redis refused to take (maxmemory reached) against the budget: a spent key is refused as spent', async () => {
+    const budgets = new Budgets({ redis: clients[0], failurePolicy: 'closed' });
+    const limits = { usdPerDay: 1, usdPerMonth: undefined };
+    // Spent earlier, by another replica.
+    await clients[1]!.incrbyfloat(`llmo:budget:unconfirmed:d:${periodsOf(new Date()).day}`, 0.2);
+    await clients[1]!.eval("redis.call('SET', KEYS[1], string.rep('x', 3000000)) return 1", 1, 'filler');
+    await clients[1]!.config('SET', 'maxmemory', '1mb');
+    try {
+      // Refused by Redis (this replica's first write, so its script writes nothing before the
+      // refused one: Redis lets a script that has already written go on): kept, and counted meanwhile.
+      await budgets.add('unconfirmed', 0.9);
+      const refused = await budgets.reserve('unconfirmed', limits, 0.01, 60_000);
+      expect(refused).toMatchObject({ admitted: false, over: 'day' });
+      expect(refused.spend.day).toBeCloseTo(1.1, 12);
+    } finally {
+      await clients[1]!.config('SET', 'maxmemory', '0');
+      await clients[1]!.del('filler');
+    }
+  });
+
   it("holds a call's budget as long as its deadline allows, past the default hold, and a shorter hold never shortens it", async () => {
     const store: LimiterStore = { redis: clients[1], failurePolicy: 'closed' };
     const keys = new ApiKeyStore([{ ...keySpecs[0]!, name: 'slow', budgets: { usdPerDay: 1, usdPerMonth: undefined } }]);
