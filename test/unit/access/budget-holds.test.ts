@@ -339,6 +339,19 @@ describe('a burst across two replicas sharing a real Redis', () => {
     }
   });
 
+  it("forgets each charge's id once Redis has answered it: a busy replica's ids do not pile up in Redis", async () => {
+    const ids = async (): Promise<number> => {
+      let n = 0;
+      for (const key of await clients[1]!.keys('llmo:budget:writes:*')) n += await clients[1]!.hlen(key);
+      return n;
+    };
+    const before = await ids();
+    const budgets = new Budgets({ redis: clients[0], failurePolicy: 'closed' });
+    for (let i = 0; i < 50; i++) await budgets.add('busy', 0.001);
+    // The last id is forgotten with the next charge.
+    expect((await ids()) - before).toBeLessThanOrEqual(1);
+  });
+
   it('charges spend once when Redis ran a charge only after it was given up on', async () => {
     const budgets = new Budgets({ redis: clients[0], failurePolicy: 'local' });
     await budgets.add('late', 0.25);
