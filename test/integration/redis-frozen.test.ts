@@ -86,3 +86,38 @@ describe('the Redis connection to a Redis that stops answering', () => {
     }
   }, 40_000);
 });
+
+describe('the Redis connection through two outages', () => {
+  it('logs each outage once and each return once', async () => {
+    const redis = await startRedis();
+    const messages: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void messages.push(String(JSON.parse(line).msg)) });
+    const client = await connectRedis(redis.url, log);
+    const count = (prefix: string) => messages.filter((m) => m.startsWith(prefix)).length;
+    const answers = () =>
+      client.set('up', '1').then(
+        () => true,
+        () => false,
+      );
+    try {
+      for (const outage of [1, 2]) {
+        await redis.stop();
+        await eventually(
+          async () => count('redis unreachable'),
+          (n) => n === outage,
+          5_000,
+        );
+        await redis.start();
+        await eventually(answers, (ok) => ok, 10_000);
+        expect({ outage, unreachable: count('redis unreachable'), back: count('redis reachable again') }).toEqual({
+          outage,
+          unreachable: outage,
+          back: outage,
+        });
+      }
+    } finally {
+      client.disconnect();
+      await redis.stop();
+    }
+  }, 40_000);
+});
