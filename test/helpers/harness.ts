@@ -84,6 +84,8 @@ export async function startWithSimulator(env: Record<string, string> = {}): Prom
     METRICS_PORT: '0',
     SIMULATOR: 'auto',
     SIMULATOR_LATENCY_SCALE: '0.2',
+    // In memory, as in startHarness: the default file would be shared by parallel test files and left behind.
+    DATABASE_URL: 'sqlite::memory:',
     ...env,
   });
   return startApp(config, pino({ level: 'silent' }), {});
