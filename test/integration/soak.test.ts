@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -14,11 +16,14 @@ function row(out: string, check: string): { measured: string; result: string } |
 
 describe('npm run soak', () => {
   it('runs the mixed load for a few seconds and prints its table, with nothing left open at the end', () => {
+    // The gateway keeps its ledger in a file as by default, but not in ./data, which other test files' runs would share.
+    const dir = mkdtempSync(join(tmpdir(), 'soak-ledger-'));
     const r = spawnSync(
       process.execPath,
       ['--import', 'tsx', 'scripts/soak.ts', '--seconds', '3', '--rate', '60', '--streams', '10', '--from-source'],
-      { cwd: ROOT, encoding: 'utf8', timeout: 120_000 },
+      { cwd: ROOT, encoding: 'utf8', timeout: 120_000, env: { ...process.env, DATABASE_URL: `sqlite:${join(dir, 'ledger.db')}` } },
     );
+    rmSync(dir, { recursive: true, force: true });
     expect(r.status, r.stderr).toBe(0);
     const out = r.stdout;
     expect(out).toContain('warm-up shortened');
