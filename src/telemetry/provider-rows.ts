@@ -1,31 +1,9 @@
 import type { InFlightReading } from '../engine/index.js';
-import type { UpstreamCounters } from './stats.js';
+import { Upstream, type UpstreamCounters } from './stats.js';
 
 export interface ProviderRow extends UpstreamCounters {
   readonly inFlight: number;
   readonly queued: number;
-}
-
-const NO_LATENCY = { count: 0, avgMs: 0, p50Ms: 0, p95Ms: 0, p99Ms: 0, maxMs: 0 } as const;
-
-function uncounted(name: string): UpstreamCounters {
-  return {
-    name,
-    requests: 0,
-    successes: 0,
-    errors: 0,
-    cancelled: 0,
-    errorRate: 0,
-    latency: NO_LATENCY,
-    promptTokens: 0,
-    completionTokens: 0,
-    costUsd: 0,
-    raceWins: 0,
-    retries: 0,
-    skipped: 0,
-    queueWaits: 0,
-    queueRejections: 0,
-  };
 }
 
 /**
@@ -44,7 +22,7 @@ export function providerRows(counted: readonly UpstreamCounters[], slots: readon
   const named = new Set(counted.map((p) => p.name));
   for (const r of slots) {
     if (named.has(r.provider) || (r.inFlight === 0 && r.queued === 0)) continue;
-    rows.push({ ...uncounted(r.provider), inFlight: r.inFlight, queued: r.queued });
+    rows.push({ ...new Upstream(r.provider).snapshot(), inFlight: r.inFlight, queued: r.queued });
   }
   return rows.sort((a, b) => a.name.localeCompare(b.name));
 }

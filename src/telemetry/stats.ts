@@ -103,7 +103,7 @@ const UPSTREAM_COUNTS = [
 ] as const;
 type UpstreamCount = (typeof UPSTREAM_COUNTS)[number];
 
-class Upstream {
+export class Upstream {
   requests = 0;
   successes = 0;
   errors = 0;
