@@ -3,7 +3,8 @@
  * the Portkey peer), the requests it sends them and the clients it sends them with.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ChatRequest, FallbackRequest, RaceRequest, StreamChatRequest } from '../src/gen/orchestrator/v1/chat.js';
@@ -137,15 +138,28 @@ export async function startGateway(
 ): Promise<Gateway> {
   const port = await freePort();
   const httpPort = await freePort();
-  const gateway = await startProcess({
-    name: 'gateway',
-    command: process.execPath,
-    args: [...startFlags(gatewayDir), ...nodeArgs, join(gatewayDir, entry)],
-    cwd: gatewayDir,
-    env: { ...gatewayEnv(upstreamPort, port, logLevel, httpPort), ...extraEnv },
-    port,
-    onLine: countCallLine,
-  });
+  // The default ledger (SQLite), in a new file per gateway: every run starts from the same empty
+  // ledger, and none grows in the checkout's ./data from run to run. A DATABASE_URL given wins.
+  const ledgerDir = extraEnv.DATABASE_URL || process.env.DATABASE_URL ? undefined : mkdtempSync(join(tmpdir(), 'bench-ledger-'));
+  const ledgerEnv: Record<string, string> = ledgerDir ? { DATABASE_URL: `sqlite:${join(ledgerDir, 'orchestrator.db')}` } : {};
+  const removeLedger = (): void => {
+    if (ledgerDir) rmSync(ledgerDir, { recursive: true, force: true });
+  };
+  let gateway: Started;
+  try {
+    gateway = await startProcess({
+      name: 'gateway',
+      command: process.execPath,
+      args: [...startFlags(gatewayDir), ...nodeArgs, join(gatewayDir, entry)],
+      cwd: gatewayDir,
+      env: { ...gatewayEnv(upstreamPort, port, logLevel, httpPort), ...ledgerEnv, ...extraEnv },
+      port,
+      onLine: countCallLine,
+    });
+  } catch (err) {
+    removeLedger();
+    throw err;
+  }
   // Listening is not serving: wait for a successful GetStats.
   const client = new GrpcH2Client(`http://127.0.0.1:${port}`);
   try {
@@ -158,7 +172,15 @@ export async function startGateway(
   } finally {
     client.close();
   }
-  return { ...gateway, httpPort };
+  const stop = gateway.stop;
+  return {
+    ...gateway,
+    httpPort,
+    stop: async () => {
+      await stop();
+      removeLedger();
+    },
+  };
 }
 
 /**
