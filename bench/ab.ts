@@ -9,7 +9,7 @@
  * dependencies (`cp -al node_modules DIR/`, hard links, no copy) and `npm run build` there.
  * --env-a / --env-b (repeatable) set environment variables for one side only, so one build can
  * be compared with itself under two settings, e.g. the ledger's cost on unary throughput:
- *   --a . --b . --env-a DATABASE_URL=off --env-b DATABASE_URL=sqlite:/tmp/bench-ledger.db
+ *   --a . --b . --env-a DATABASE_URL=off   (side B: the default SQLite ledger, a new file per gateway)
  *   --a . --b . --env-a DATABASE_URL=off --env-b DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres
  *
  * --pin: on a 2-core machine a database server, the upstream and h2load compete with the
