@@ -120,8 +120,11 @@ export class Supervisor {
     this.restarts.push(now);
     while (this.restarts.length > 0 && (this.restarts[0] ?? now) < now - 60_000) this.restarts.shift();
     if (this.restarts.length > MAX_RESTARTS_PER_MINUTE) {
-      this.log.error({ worker: worker.id, code, signal }, 'workers keep dying; stopping');
-      this.stopAll(1);
+      this.log.error({ worker: worker.id, code, signal, served }, 'workers keep dying; stopping');
+      // A replacement that could not start says why with its code (2: the config file changed
+      // into one with an error), as a first worker's does: the service stops with it, so that a
+      // service manager sees a config error rather than a crash to restart.
+      this.stopAll(!served && code ? code : 1);
       return;
     }
     this.log.error({ worker: worker.id, code, signal, served }, 'a worker died; starting another');

@@ -141,6 +141,20 @@ describe('Supervisor (WORKERS > 1)', () => {
     }
   });
 
+  it('stops with the code of replacements that cannot start once they reach the cap (2 for a config error)', async () => {
+    const r = run(2, ['serve']);
+    await r.up;
+    // The config changed on disk since the first workers started: every replacement finds an error in it.
+    cluster.setupPrimary({ exec: script, args: ['fail', '2'], execArgv: [], silent: true });
+    const [steady, first] = r.supervisor.serving();
+    first?.send({ die: 1 });
+
+    expect(await outcome(r.supervisor, 8_000)).toBe(2);
+    expect(messages(r.lines, 'a worker died; starting another')).toHaveLength(5);
+    expect(messages(r.lines, 'workers keep dying; stopping')).toMatchObject([{ code: 2, served: false }]);
+    expect(steady?.isDead()).toBe(true);
+  });
+
   it('stops with the code of a first worker that cannot start, forking no replacement', async () => {
     const forked: Worker[] = [];
     cluster.on('fork', (w) => forked.push(w));
