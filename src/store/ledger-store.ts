@@ -124,9 +124,16 @@ export class LedgerStore implements Ledger {
   async close(graceMs: number): Promise<void> {
     const deadline = Date.now() + graceMs;
     clearTimeout(this.timer);
+    // A reconnect waiting out its backoff would come after the process is gone: with records to
+    // write, the grace period is theirs, so the attempt is made now rather than never.
+    if (this.reconnectTimer && this.queue.length > 0) {
+      clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = undefined;
+      this.reconnect(() => this.open());
+    }
     // What a write does after the deadline is no longer waited for. A connection being opened
     // (a SQLite file opened again, a PostgreSQL reconnect under way) may come up within the grace:
-    // flush() waits for it, as it does not for a reconnect only scheduled.
+    // flush() waits for it, and one that fails is not tried again.
     await settleWithin(this.database || this.connecting ? this.flush(deadline) : this.writing, deadline - Date.now());
     this.closed = true;
     clearTimeout(this.timer);

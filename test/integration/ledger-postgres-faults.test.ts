@@ -139,7 +139,7 @@ describe('the PostgreSQL ledger closed while it reconnects', () => {
     return Number(rows[0]?.n);
   };
 
-  it('a reconnect still waiting for its turn never connects', async () => {
+  it('a reconnect still waiting for its turn, with nothing queued, never connects', async () => {
     const proxy = await faultyProxy(pg.port);
     try {
       const store = await reconnecting(proxy, 'closed-before-reconnect');
@@ -197,6 +197,63 @@ describe('the PostgreSQL ledger closed while it reconnects', () => {
       expect(await connections('reconnected-at-shutdown')).toBe(0);
     } finally {
       holder.release();
+      proxy.close();
+    }
+  }, 30_000);
+});
+
+describe('the PostgreSQL ledger closed while a reconnect waits out its backoff', () => {
+  it('tries once more within the grace period: a database back by then gets the queue, nothing counted as dropped', async () => {
+    const proxy = await faultyProxy(pg.port);
+    try {
+      const name = 'reconnect-backoff-at-shutdown';
+      const store = new LedgerStore({
+        target: { kind: 'postgres', url: `postgres://postgres@127.0.0.1:${proxy.port}/postgres?application_name=${name}` },
+        log: pino({ level: 'silent' }),
+        maxQueue: 1_000,
+        flushMs: 20,
+        batchSize: 10,
+        // The next attempt is 10 s away: well past the grace period below.
+        retryMs: 10_000,
+      });
+      proxy.cutOn(name);
+      await store.start();
+      expect(store.db).toBeUndefined();
+      store.recordCall(callRecord('backoff-1'));
+      store.recordCall(callRecord('backoff-2'));
+      const started = Date.now();
+      await store.close(3_000);
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect([store.written, store.dropped, store.queued]).toEqual([2, 0, 0]);
+      expect(await ids('backoff-')).toEqual(['backoff-1', 'backoff-2']);
+      expect(store.db).toBeUndefined();
+    } finally {
+      proxy.close();
+    }
+  }, 30_000);
+
+  it('a database that does not answer by then: the records are counted as dropped, close() bounded by the grace period', async () => {
+    const proxy = await faultyProxy(pg.port);
+    try {
+      const name = 'reconnect-backoff-frozen';
+      const store = new LedgerStore({
+        target: { kind: 'postgres', url: `postgres://postgres@127.0.0.1:${proxy.port}/postgres?application_name=${name}` },
+        log: pino({ level: 'silent' }),
+        maxQueue: 1_000,
+        flushMs: 20,
+        batchSize: 10,
+        retryMs: 10_000,
+      });
+      proxy.cutOn(name);
+      await store.start();
+      store.recordCall(callRecord('frozen-backoff-1'));
+      proxy.freeze();
+      const started = Date.now();
+      await store.close(500);
+      // The grace period, and at most a second for closing what the attempt opened.
+      expect(Date.now() - started).toBeLessThan(1_700);
+      expect([store.written, store.dropped, store.queued]).toEqual([0, 1, 0]);
+    } finally {
       proxy.close();
     }
   }, 30_000);
