@@ -63,6 +63,12 @@ export class Collector {
   }
 }
 
+/**
+ * A worker that has just died still looks connected until the primary reads the end of its
+ * channel, and a write to it then fails (EPIPE). Without a callback that failure is an 'error'
+ * event nobody handles, which would end the primary and with it every worker; the message is not
+ * needed (its exit takes the worker out of the round).
+ */
 export function send(worker: Worker, message: ClusterMessage): void {
-  if (worker.isConnected()) worker.send(message);
+  if (worker.isConnected()) worker.send(message, undefined, undefined, () => undefined);
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { Collector } from '../../../src/cluster/collector.js';
 import { isClusterMessage } from '../../../src/cluster/messages.js';
 import { Supervisor } from '../../../src/cluster/supervisor.js';
 
@@ -167,5 +168,25 @@ describe('Supervisor (WORKERS > 1)', () => {
     } finally {
       cluster.removeAllListeners('fork');
     }
+  });
+});
+
+describe('the primary asking workers for their counters', () => {
+  it('survives asking a worker that has just died, before it learnt of the death, and the round finishes without it', async () => {
+    const r = run(2, ['serve']);
+    await r.up;
+    const [steady, victim] = r.supervisor.serving();
+    const collector = new Collector(() => r.supervisor.serving(), 1_000);
+    cluster.on('exit', (w) => collector.forget(w.id));
+    victim?.process.kill('SIGKILL');
+    // The worker is gone and its end of the channel closed, but this event loop has not run yet:
+    // the worker still looks connected, and a message to it fails on the write (EPIPE).
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+    expect(victim?.isConnected()).toBe(true);
+    const round = new Promise<number>((resolve) => collector.collect('stats', (_answers, missing) => resolve(missing)));
+    // This small worker never answers: the round ends at its timeout, short of it alone.
+    expect(await round).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(steady?.isConnected()).toBe(true);
   });
 });
