@@ -14,6 +14,8 @@ export interface Route {
   hang?: boolean;
   /** Answer once this settles (a slow source the test lets go of). */
   hold?: Promise<unknown>;
+  /** Send the status, headers and body, then keep the answer open (a body that never finishes). */
+  stall?: boolean;
 }
 
 export interface SourceRequest {
@@ -53,7 +55,11 @@ export async function startSourceServer(): Promise<SourceServer> {
       return;
     }
     if (route.hang) return;
-    const answer = () => res.writeHead(route.status ?? 200, { 'content-type': 'application/json', ...route.headers }).end(route.body ?? '');
+    const answer = () => {
+      res.writeHead(route.status ?? 200, { 'content-type': 'application/json', ...route.headers });
+      if (route.stall) res.write(route.body ?? '');
+      else res.end(route.body ?? '');
+    };
     if (route.hold) void route.hold.then(answer, answer);
     else answer();
   });
