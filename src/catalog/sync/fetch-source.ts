@@ -119,7 +119,7 @@ export async function fetchText(url: string, options: FetchOptions): Promise<str
       }
       chunks.push(chunk as Buffer);
     }
-    return Buffer.concat(chunks).toString('utf8');
+    return decode(Buffer.concat(chunks));
   } catch (err) {
     if (err instanceof SyncError) throw err;
     if (timeout.aborted && !options.signal.aborted)
@@ -185,11 +185,19 @@ async function readLocal(url: URL, maxBytes: number): Promise<string> {
   try {
     const info = await stat(path);
     if (info.size > maxBytes) throw tooLarge(path, maxBytes);
-    return await readFile(path, 'utf8');
+    return decode(await readFile(path));
   } catch (err) {
     if (err instanceof SyncError) throw err;
     throw new SyncError('unreachable', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
+}
+
+/**
+ * UTF-8 without a leading byte order mark: files saved by Windows tools start with one, and
+ * JSON.parse refuses it where the CSV reader would skip it.
+ */
+function decode(bytes: Uint8Array): string {
+  return new TextDecoder('utf-8').decode(bytes);
 }
 
 /** Closes a body we will not read; the abort it causes is expected, not an error to report. */

@@ -1,4 +1,6 @@
-import { resolve } from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SyncError } from '../../../../src/catalog/sync/errors.js';
@@ -113,6 +115,18 @@ describe('OpenRouter source', () => {
     expect(byId(models, 'openai/gpt-4o')?.inputPricePerMillion).toBe(2.5);
     const missing = await failure(createOpenRouterSource({ url: `${url}.missing` }).load(signal()));
     expect(missing.message).toMatch(/cannot read .*ENOENT/);
+  });
+
+  it('reads a document saved with a UTF-8 byte order mark, over HTTP and from a file', async () => {
+    const body = `\uFEFF${fixture('openrouter-models.json')}`;
+    server.set('/bom', { body });
+    expect(byId(await createOpenRouterSource({ url: `${server.url}/bom` }).load(signal()), 'openai/gpt-4o')?.inputPricePerMillion).toBe(
+      2.5,
+    );
+    const file = join(mkdtempSync(join(tmpdir(), 'catalog-bom-')), 'openrouter-models.json');
+    writeFileSync(file, body);
+    const fromFile = await createOpenRouterSource({ url: pathToFileURL(file).href }).load(signal());
+    expect(byId(fromFile, 'openai/gpt-4o')?.inputPricePerMillion).toBe(2.5);
   });
 
   it('holds a file: URL to the same size limit', async () => {
