@@ -10,8 +10,17 @@ import { pricePerMillion } from '../../domain/money.js';
  */
 export const OPENROUTER_MODELS_URL = 'https://openrouter.ai/api/v1/models';
 
+/**
+ * Far above any model's price (the dearest cost thousandths of a dollar per token), and low enough
+ * that a price per million tokens and the cost of any call stay finite: a larger price (a source's
+ * garbage, "1e300") would be kept as no price at all, so the model's tokens would be free.
+ */
+const MAX_PRICE_PER_TOKEN = 1000;
+
 /** A price per token: a decimal string (OpenRouter's form) or a number; "-1" means "varies" (routers). */
-const price = z.union([z.string().regex(/^-?\d+(\.\d+)?(e-?\d+)?$/i, 'a decimal number'), z.number()]);
+const price = z
+  .union([z.string().regex(/^-?\d+(\.\d+)?(e-?\d+)?$/i, 'a decimal number'), z.number()])
+  .refine((p) => Number(p) <= MAX_PRICE_PER_TOKEN, `a price up to ${MAX_PRICE_PER_TOKEN} US dollars per token`);
 const count = tokenCount.nullish();
 
 const modelSchema = z.looseObject({

@@ -82,6 +82,28 @@ describe('OpenRouter source', () => {
     expect((await failure(createOpenRouterSource({ url: `${server.url}/nodata` }).load(signal()))).message).toMatch(/at \$\.data: /);
   });
 
+  it('refuses a price beyond any real one rather than storing it as no price (free)', async () => {
+    // "1e300" per token is Infinity per million, "1e400" Infinity already: both were kept as no price.
+    for (const [pricing, field] of [
+      ['"prompt":"1e300","completion":"0.000001"', 'prompt'],
+      ['"prompt":"0.000001","completion":"1e400"', 'completion'],
+      ['"prompt":"1001","completion":"0.000001"', 'prompt'],
+    ] as const) {
+      server.set('/absurd', { body: `{"data":[{"id":"a/b","pricing":{${pricing}}}]}` });
+      const err = await failure(createOpenRouterSource({ url: `${server.url}/absurd` }).load(signal()));
+      expect(err.message).toBe(
+        `OpenRouter models: unexpected shape at $.data[0].pricing.${field}: a price up to 1000 US dollars per token`,
+      );
+    }
+    // The most a model costs today is far below the bound, and the auto router's "-1" is still no price.
+    server.set('/dear', {
+      body: '{"data":[{"id":"a/b","pricing":{"prompt":"0.00015","completion":"1000"}},{"id":"a/auto","pricing":{"prompt":"-1","completion":"-1"}}]}',
+    });
+    const [dear, auto] = await createOpenRouterSource({ url: `${server.url}/dear` }).load(signal());
+    expect(dear).toMatchObject({ inputPricePerMillion: 150, outputPricePerMillion: 1e9 });
+    expect(auto?.inputPricePerMillion).toBeUndefined();
+  });
+
   it('gives up on a source that does not answer in time', async () => {
     server.set('/hang', { hang: true });
     const started = Date.now();
