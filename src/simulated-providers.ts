@@ -29,8 +29,17 @@ export async function startSimulatedProviders(config: ResolvedConfig, registry: 
   const simulator = await startSimulator({ host: SIMULATOR_HOST, port, latencyScale }).catch((err: unknown): never => {
     throw listenError(err, where);
   });
-  // The same provider code path as a real endpoint: the openai SDK over real HTTP and SSE.
-  registry.register(new OpenAIProvider({ ...config.upstream, name: SIMULATOR_PROVIDER, baseURL: simulator.baseURL, apiKey: 'simulator' }));
+  // The same provider code path as a real endpoint: the openai SDK over real HTTP and SSE. The
+  // simulator answers as api.openai.com does, whose reasoning models refuse max_tokens.
+  registry.register(
+    new OpenAIProvider({
+      ...config.upstream,
+      name: SIMULATOR_PROVIDER,
+      baseURL: simulator.baseURL,
+      apiKey: 'simulator',
+      maxTokensField: 'max_completion_tokens',
+    }),
+  );
   registry.register(
     new AnthropicProvider({ ...config.upstream, name: SIMULATOR_ANTHROPIC_PROVIDER, baseURL: simulator.url, apiKey: 'simulator' }),
   );

@@ -1,4 +1,4 @@
-import { takesTemperature } from '../providers/openai/reasoning.js';
+import { isReasoningModel } from '../providers/openai/reasoning.js';
 import type { SimMessage } from './text.js';
 
 /** The parts of an OpenAI chat completion request that the simulator acts on. */
@@ -74,6 +74,11 @@ export function parseChatRequest(body: unknown): ChatRequestParse {
     }
     messages.push({ role: raw['role'], content: contentText(raw['content']) });
   }
+  // The old name is refused by the API's reasoning models rather than read as the new one.
+  if (body['max_tokens'] !== undefined && body['max_tokens'] !== null && isReasoningModel(model)) {
+    const message = "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.";
+    return fail(message, 'max_tokens', 'unsupported_parameter');
+  }
   const maxTokens = parseMaxTokens(body);
   if (typeof maxTokens === 'string') {
     return fail(`Invalid '${maxTokens}': expected an integer of at least 1.`, maxTokens);
@@ -85,7 +90,7 @@ export function parseChatRequest(body: unknown): ChatRequestParse {
   }
   // OpenAI's reasoning models run at their own temperature and refuse any other.
   const temperature = body['temperature'];
-  if (typeof temperature === 'number' && temperature !== 1 && !takesTemperature(model)) {
+  if (typeof temperature === 'number' && temperature !== 1 && isReasoningModel(model)) {
     const message = `Unsupported value: 'temperature' does not support ${temperature} with this model. Only the default (1) value is supported.`;
     return fail(message, 'temperature', 'unsupported_value');
   }

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { startApp, type App, type StartOptions } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
+import { completeConfig, type ResolvedConfig } from '../../src/config/resolve.js';
 import { startSimulator, type AnswerLength, type Simulator } from '../../src/simulator/index.js';
 import { clientsFor, type Clients } from './grpc-client.js';
 
@@ -54,7 +55,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     ...options.env,
   });
   const app = await startApp(
-    config,
+    asOpenAI(completeConfig(config, options.processEnv ?? {})),
     pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     options.processEnv ?? {},
     options.startOptions,
@@ -70,6 +71,17 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       await upstream.close();
     },
   };
+}
+
+/**
+ * The OPENAI_* shorthand as it is for api.openai.com: the simulator refuses `max_tokens` on
+ * reasoning models as that API does, and a loopback base URL would otherwise be sent it.
+ */
+function asOpenAI(config: ResolvedConfig): ResolvedConfig {
+  const providers = config.providers.map((p) =>
+    p.source === 'OPENAI_BASE_URL' ? { ...p, spec: { ...p.spec, maxTokensField: 'max_completion_tokens' as const } } : p,
+  );
+  return { ...config, providers };
 }
 
 /**

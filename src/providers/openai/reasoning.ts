@@ -1,21 +1,26 @@
 /**
  * OpenAI's reasoning models (o1, o3, o4-mini, gpt-5, gpt-5-mini, gpt-5-nano and their dated
  * snapshots) answer any temperature but their fixed default with HTTP 400 ("Unsupported value:
- * 'temperature' does not support 0.7 with this model"). A request always carries one
- * (DEFAULT_TEMPERATURE when the caller set none), so it is not sent to them. An upstream id may
- * carry a vendor prefix (openai/gpt-5 on OpenRouter): the name after the last slash decides.
+ * 'temperature' does not support 0.7 with this model"), and `max_tokens` with HTTP 400 too (they
+ * take `max_completion_tokens`). A request always carries a temperature (DEFAULT_TEMPERATURE when
+ * the caller set none), so it is not sent to them. An upstream id may carry a vendor prefix
+ * (openai/gpt-5 on OpenRouter): the name after the last slash decides.
  */
-const FIXED_TEMPERATURE = /^(o[134](-mini|-pro|-preview)?|gpt-5(-mini|-nano|-pro)?)(-\d{4}-\d{2}-\d{2})?$/;
+const REASONING = /^(o[134](-mini|-pro|-preview)?|gpt-5(-mini|-nano|-pro)?)(-\d{4}-\d{2}-\d{2})?$/;
 
 /** Per upstream model, answered once: a provider serves a handful of models, and every request asks. */
 const answers = new Map<string, boolean>();
 
-export function takesTemperature(upstreamModel: string): boolean {
-  let takes = answers.get(upstreamModel);
-  if (takes === undefined) {
-    takes = !FIXED_TEMPERATURE.test(upstreamModel.slice(upstreamModel.lastIndexOf('/') + 1).toLowerCase());
+export function isReasoningModel(upstreamModel: string): boolean {
+  let reasoning = answers.get(upstreamModel);
+  if (reasoning === undefined) {
+    reasoning = REASONING.test(upstreamModel.slice(upstreamModel.lastIndexOf('/') + 1).toLowerCase());
     // Bounded: upstream ids come from the catalog, but a runaway list must not grow without end.
-    if (answers.size < 1_000) answers.set(upstreamModel, takes);
+    if (answers.size < 1_000) answers.set(upstreamModel, reasoning);
   }
-  return takes;
+  return reasoning;
+}
+
+export function takesTemperature(upstreamModel: string): boolean {
+  return !isReasoningModel(upstreamModel);
 }

@@ -297,6 +297,25 @@ describe('simulator (latencyScale 0)', () => {
     expect((await postChat(sim, { model: 'gpt-4o', messages: PROMPT, temperature: 0.2 })).status).toBe(200);
   });
 
+  it('refuses max_tokens on reasoning models, as the API does, and takes max_completion_tokens there', async () => {
+    for (const model of ['o3', 'gpt-5-mini', 'o4-mini-2025-04-16', 'o1']) {
+      const refused = await postChat(sim, { model, messages: PROMPT, max_tokens: 50 });
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toEqual({
+        error: {
+          message: "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+          type: 'invalid_request_error',
+          param: 'max_tokens',
+          code: 'unsupported_parameter',
+        },
+      });
+    }
+    const capped = await client.chat.completions.create({ model: 'o3', messages: PROMPT, max_completion_tokens: 3 });
+    expect(capped.usage?.completion_tokens).toBe(3);
+    expect((await postChat(sim, { model: 'o3', messages: PROMPT, max_tokens: null })).status).toBe(200);
+    expect((await postChat(sim, { model: 'gpt-4o', messages: PROMPT, max_tokens: 50 })).status).toBe(200);
+  });
+
   it('lists every profile under /v1/models', async () => {
     const ids: string[] = [];
     for await (const model of client.models.list()) ids.push(model.id);
