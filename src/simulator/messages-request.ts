@@ -131,6 +131,12 @@ function parseTooling(body: Record<string, unknown>): Tooling | string {
     else if (type === 'any') out.toolChoice = 'required';
     else if (type === 'tool' && typeof choice['name'] === 'string') out.toolChoice = { name: choice['name'] };
     else return "tool_choice: Input tag does not match any of the expected tags: 'auto', 'any', 'tool', 'none'";
+    // The API refuses a choice with nothing to choose from, or naming a tool it was not given.
+    if (!out.tools?.length) return `tool_choice.${type} may only be specified while providing tools`;
+    const { toolChoice } = out;
+    if (typeof toolChoice === 'object' && !out.tools.some((tool) => tool.name === toolChoice.name)) {
+      return `Tool '${toolChoice.name}' not found in provided tools`;
+    }
     if (choice['disable_parallel_tool_use'] === true) out.parallelToolCalls = false;
   }
   const config = body['output_config'];

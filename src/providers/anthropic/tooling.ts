@@ -196,7 +196,9 @@ export function applyTooling(body: ToolingBody, tooling: Tooling, where: { provi
       ...(tool.strict ? { strict: true } : {}),
     }));
   }
-  const choice = tooling.toolChoice;
+  // The API refuses any tool_choice without tools. The doors take auto and none without tools, and
+  // with none to call they ask for nothing more: they are left out.
+  const choice = body.tools?.length ? tooling.toolChoice : undefined;
   const serial = tooling.parallelToolCalls === false ? { disable_parallel_tool_use: true } : {};
   if (choice?.type === 'none') body.tool_choice = { type: 'none' };
   else if (choice?.type === 'required') body.tool_choice = { type: 'any', ...serial };

@@ -269,6 +269,11 @@ describe('AnthropicProvider against the simulator', () => {
     const none = await provider.complete(requestOf(PROMPT, { tooling: { tools: [WEATHER], toolChoice: { type: 'none' } } }));
     expect(none.finishReason).toBe('stop');
     expect(none.toolCalls).toBeUndefined();
+    // The doors take auto and none with no tools; the API refuses any tool_choice without them.
+    for (const type of ['auto', 'none'] as const) {
+      const plain = await provider.complete(requestOf(PROMPT, { tooling: { toolChoice: { type } } }));
+      expect(plain.finishReason).toBe('stop');
+    }
 
     const call = serial.toolCalls?.[0];
     const answered = await provider.complete(
@@ -340,6 +345,37 @@ describe('AnthropicProvider against the simulator', () => {
     const negative = await postMessages(sim, { model: MODEL, max_tokens: -1, messages: PROMPT });
     expect(negative.status).toBe(400);
     expect(await negative.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+  });
+
+  it('refuses a tool_choice without tools, or naming a tool they do not define, as the Messages API does', async () => {
+    const weather = { name: 'get_weather', input_schema: { type: 'object', properties: {} } };
+    const refusal = async (body: Record<string, unknown>): Promise<unknown> => {
+      const response = await postMessages(sim, { model: MODEL, max_tokens: 64, messages: PROMPT, ...body });
+      expect(response.status).toBe(400);
+      return response.json();
+    };
+    for (const type of ['auto', 'any', 'none']) {
+      expect(await refusal({ tool_choice: { type } })).toEqual({
+        type: 'error',
+        error: { type: 'invalid_request_error', message: `tool_choice.${type} may only be specified while providing tools` },
+      });
+    }
+    expect(await refusal({ tools: [], tool_choice: { type: 'tool', name: 'get_weather' } })).toMatchObject({
+      error: { message: 'tool_choice.tool may only be specified while providing tools' },
+    });
+    expect(await refusal({ tools: [weather], tool_choice: { type: 'tool', name: 'get_time' } })).toEqual({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: "Tool 'get_time' not found in provided tools" },
+    });
+    const forced = await postMessages(sim, {
+      model: MODEL,
+      max_tokens: 64,
+      messages: PROMPT,
+      tools: [weather],
+      tool_choice: { type: 'tool', name: 'get_weather' },
+    });
+    expect(forced.status).toBe(200);
+    expect(await forced.json()).toMatchObject({ stop_reason: 'tool_use', content: [{ type: 'tool_use', name: 'get_weather' }] });
   });
 
   it('429 with Retry-After: retryable UPSTREAM_RATE_LIMITED with retryAfterMs', async () => {
