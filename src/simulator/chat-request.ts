@@ -98,8 +98,8 @@ export function parseChatRequest(body: unknown): ChatRequestParse {
   if (stop === false) return fail("Invalid 'stop': expected a string or an array of at most 4 strings.", 'stop');
   const tooling = parseTooling(body);
   if (typeof tooling === 'string') return fail(`Invalid '${tooling}'.`, tooling);
-  const choiceProblem = toolChoiceProblem(tooling);
-  if (choiceProblem !== undefined) return fail(choiceProblem, 'tool_choice');
+  const toolingRefusal = toolingProblem(tooling);
+  if (toolingRefusal !== undefined) return toolingRefusal;
   // The API's own guard against a model told to write JSON it was never asked for in words.
   if (tooling.responseFormat?.type === 'json_object' && !messages.some((m) => /json/i.test(m.content))) {
     return fail("'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.", 'messages');
@@ -161,14 +161,28 @@ function parseTooling(body: Record<string, unknown>): Tooling | string {
   return out;
 }
 
-/** The API's refusal of a tool_choice with no tools to choose from, or naming a function not among them. */
-function toolChoiceProblem({ tools, toolChoice }: Tooling): string | undefined {
-  if (toolChoice === undefined) return undefined;
-  if (tools === undefined || tools.length === 0) {
-    return "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.";
+/**
+ * The API's refusals of an empty tools array, of tool_choice or parallel_tool_calls with no tools,
+ * and of a tool_choice naming a function not among them.
+ */
+function toolingProblem({ tools, toolChoice, parallelToolCalls }: Tooling): ChatRequestParse | undefined {
+  if (tools?.length === 0) {
+    return fail(
+      "Invalid 'tools': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+      'tools',
+      'empty_array',
+    );
   }
-  if (typeof toolChoice === 'object' && !tools.some((tool) => tool.name === toolChoice.name)) {
-    return `Invalid value for 'tool_choice': function '${toolChoice.name}' is not among 'tools'.`;
+  for (const [param, value] of [
+    ['tool_choice', toolChoice],
+    ['parallel_tool_calls', parallelToolCalls],
+  ] as const) {
+    if (value !== undefined && tools === undefined) {
+      return fail(`Invalid value for '${param}': '${param}' is only allowed when 'tools' are specified.`, param);
+    }
+  }
+  if (typeof toolChoice === 'object' && !tools?.some((tool) => tool.name === toolChoice.name)) {
+    return fail(`Invalid value for 'tool_choice': function '${toolChoice.name}' is not among 'tools'.`, 'tool_choice');
   }
   return undefined;
 }

@@ -275,6 +275,33 @@ describe('simulator (latencyScale 0)', () => {
     expect(body.choices[0]?.message.tool_calls.map((c) => c.function.name)).toEqual(['get_weather']);
   });
 
+  it('refuses an empty tools array, and parallel_tool_calls without tools, as the API does', async () => {
+    const empty = await postChat(sim, { model: 'gpt-4o', messages: PROMPT, tools: [] });
+    expect(empty.status).toBe(400);
+    expect(await empty.json()).toEqual({
+      error: {
+        message: "Invalid 'tools': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+        type: 'invalid_request_error',
+        param: 'tools',
+        code: 'empty_array',
+      },
+    });
+    for (const parallel_tool_calls of [true, false]) {
+      const bare = await postChat(sim, { model: 'gpt-4o', messages: PROMPT, parallel_tool_calls });
+      expect(bare.status).toBe(400);
+      expect(await bare.json()).toEqual({
+        error: {
+          message: "Invalid value for 'parallel_tool_calls': 'parallel_tool_calls' is only allowed when 'tools' are specified.",
+          type: 'invalid_request_error',
+          param: 'parallel_tool_calls',
+          code: null,
+        },
+      });
+    }
+    const weather = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: {} } } };
+    expect((await postChat(sim, { model: 'gpt-4o', messages: PROMPT, tools: [weather], parallel_tool_calls: false })).status).toBe(200);
+  });
+
   it('refuses a temperature other than 1 on reasoning models, as the API does, and takes any on the others', async () => {
     for (const [model, temperature] of [
       ['o3', 0.2],
