@@ -16,6 +16,8 @@ const NATIVE_DIMENSIONS: Readonly<Record<string, number>> = {
   'text-embedding-3-large': 3072,
   'text-embedding-ada-002': 1536,
 };
+/** Models that answer their native length only: the API refuses `dimensions` on them, whatever its value. */
+const FIXED_DIMENSIONS: ReadonlySet<string> = new Set(['text-embedding-ada-002']);
 const MAX_INPUTS = 2048;
 
 /**
@@ -78,6 +80,9 @@ export async function handleEmbeddings(req: IncomingMessage, res: ServerResponse
   // One array of ids is one input, as OpenAI reads it.
   const items: readonly (string | readonly number[])[] = isTokenInputs([inputs]) ? [inputs as number[]] : inputs;
   const native = NATIVE_DIMENSIONS[model] ?? 1536;
+  if (dimensions !== undefined && dimensions !== null && FIXED_DIMENSIONS.has(model)) {
+    return sendJson(res, 400, errorBody('This model does not support specifying dimensions.', { type: 'invalid_request_error' }));
+  }
   if (
     dimensions !== undefined &&
     (typeof dimensions !== 'number' || !Number.isInteger(dimensions) || dimensions < 1 || dimensions > native)

@@ -49,6 +49,20 @@ describe('POST /v1/embeddings and fault rules', () => {
     ]);
   });
 
+  it('refuses dimensions on text-embedding-ada-002, which cannot shorten its vectors, as the API does', async () => {
+    const post = (model: string, dimensions: number): Promise<Response> =>
+      fetch(`${sim.baseURL}/embeddings`, { method: 'POST', body: JSON.stringify({ model, input: 'hello', dimensions }) });
+    for (const dimensions of [256, 1536]) {
+      const refused = await post('text-embedding-ada-002', dimensions);
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toEqual({
+        error: { message: 'This model does not support specifying dimensions.', type: 'invalid_request_error', param: null, code: null },
+      });
+    }
+    const shortened = await post('text-embedding-3-small', 256);
+    expect(((await shortened.json()) as { data: { embedding: number[] }[] }).data[0]?.embedding).toHaveLength(256);
+  });
+
   it('hangs until the client leaves, and sends a broken body for malformed', async () => {
     sim.injectFault({ kind: 'hang', times: 1 });
     const hung = fetch(`${sim.baseURL}/embeddings`, {
