@@ -351,6 +351,7 @@ describe('simulator (latencyScale 0)', () => {
   });
 
   it('rejects bad requests the OpenAI way', async () => {
+    const recorded = sim.requests.length;
     const invalidJson = await postChat(sim, '{"model":');
     expect(invalidJson.status).toBe(400);
     expect(await invalidJson.json()).toEqual({
@@ -364,6 +365,8 @@ describe('simulator (latencyScale 0)', () => {
     const unknown = await fetch(`${sim.url}/v2/nothing`);
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ error: { message: expect.any(String) } });
+    // /_sim/requests lists accepted requests only, as docs/calling.md says.
+    expect(sim.requests.length).toBe(recorded);
   });
 
   it('http_error: the SDK sees the status; Retry-After passes through', async () => {
