@@ -17,10 +17,17 @@ export const OPENROUTER_MODELS_URL = 'https://openrouter.ai/api/v1/models';
  */
 const MAX_PRICE_PER_TOKEN = 1000;
 
-/** A price per token: a decimal string (OpenRouter's form) or a number; "-1" means "varies" (routers). */
+/** OpenRouter's price for "depends on the routed model" (openrouter/auto): no price of its own. */
+const VARIES = -1;
+
+/**
+ * A price per token: a decimal string (OpenRouter's form) or a number. Any other negative price is
+ * garbage, not "varies": kept as no price, it would make the model's tokens free.
+ */
 const price = z
   .union([z.string().regex(/^-?\d+(\.\d+)?(e-?\d+)?$/i, 'a decimal number'), z.number()])
-  .refine((p) => Number(p) <= MAX_PRICE_PER_TOKEN, `a price up to ${MAX_PRICE_PER_TOKEN} US dollars per token`);
+  .refine((p) => Number(p) <= MAX_PRICE_PER_TOKEN, `a price up to ${MAX_PRICE_PER_TOKEN} US dollars per token`)
+  .refine((p) => Number(p) >= 0 || Number(p) === VARIES, `a price from 0 US dollars per token, or ${VARIES} (varies)`);
 const count = tokenCount.nullish();
 
 const modelSchema = z.looseObject({
@@ -85,7 +92,6 @@ function modalitiesOf(modality: string | null | undefined): string[] {
 
 function perMillion(key: 'inputPricePerMillion' | 'outputPricePerMillion', text: string | number | undefined): Partial<SourceModel> {
   const perToken = text === undefined ? undefined : Number(text);
-  // A negative price is OpenRouter's "depends on the routed model" (openrouter/auto): no price.
-  if (perToken === undefined || perToken < 0 || !Number.isFinite(perToken)) return {};
+  if (perToken === undefined || perToken === VARIES || !Number.isFinite(perToken)) return {};
   return { [key]: pricePerMillion(perToken) };
 }

@@ -104,6 +104,25 @@ describe('OpenRouter source', () => {
     expect(auto?.inputPricePerMillion).toBeUndefined();
   });
 
+  it('reads only -1 as "varies": any other negative price fails the run, naming its path', async () => {
+    // A negative price was read as no price, so a model only OpenRouter lists was charged nothing.
+    for (const [pricing, field] of [
+      ['"prompt":"-0.000003","completion":"0.000001"', 'prompt'],
+      ['"prompt":"0.000001","completion":-2', 'completion'],
+      ['"prompt":"-1.5","completion":"0.000001"', 'prompt'],
+    ] as const) {
+      server.set('/negative', { body: `{"data":[{"id":"a/b","pricing":{${pricing}}}]}` });
+      const err = await failure(createOpenRouterSource({ url: `${server.url}/negative` }).load(signal()));
+      expect(err.message).toBe(
+        `OpenRouter models: unexpected shape at $.data[0].pricing.${field}: a price from 0 US dollars per token, or -1 (varies)`,
+      );
+    }
+    server.set('/varies', { body: '{"data":[{"id":"a/auto","pricing":{"prompt":-1,"completion":"-1.0"}}]}' });
+    const [auto] = await createOpenRouterSource({ url: `${server.url}/varies` }).load(signal());
+    expect(auto).not.toHaveProperty('inputPricePerMillion');
+    expect(auto).not.toHaveProperty('outputPricePerMillion');
+  });
+
   it('gives up on a source that does not answer in time', async () => {
     server.set('/hang', { hang: true });
     const started = Date.now();
