@@ -48,7 +48,7 @@ export function createSyncRunner(options: SyncRunnerOptions): SyncRunner {
       if (!source) return failed(new SyncError('not_configured', `catalog source ${name} is not configured`));
       let models: readonly SourceModel[];
       try {
-        models = await source.load(signal ?? new AbortController().signal, notes);
+        models = distinct(await source.load(signal ?? new AbortController().signal, notes), notes.warn);
       } catch (err) {
         return failed(err);
       }
@@ -79,4 +79,21 @@ export function createSyncRunner(options: SyncRunnerOptions): SyncRunner {
       }
     },
   };
+}
+
+/**
+ * One model per name. A source that lists a name twice would be counted twice and applied twice:
+ * the database keeps the first entry, a gateway without one the last. The first is kept, and the
+ * name is warned about once per run.
+ */
+function distinct(models: readonly SourceModel[], warn: (message: string) => void): readonly SourceModel[] {
+  const times = new Map<string, number>();
+  const kept: SourceModel[] = [];
+  for (const model of models) {
+    const seen = times.get(model.externalId) ?? 0;
+    times.set(model.externalId, seen + 1);
+    if (seen === 0) kept.push(model);
+  }
+  for (const [name, n] of times) if (n > 1) warn(`${name} is listed ${n} times: the first entry is used`);
+  return kept;
 }

@@ -63,6 +63,22 @@ describe('catalog sync runner', () => {
     expect(report).toMatchObject({ ok: false, error: 'TypeError: cannot read properties of undefined' });
   });
 
+  it('keeps the first of a name a source lists more than once, counts it once and warns once', async () => {
+    const entry = (id: string, prompt: string) => `{"id":"${id}","pricing":{"prompt":"${prompt}","completion":"0.00001"}}`;
+    server.set('/twice', {
+      body: `{"data":[${entry('openai/gpt-4o', '0.0000025')},${entry('vendor/other', '0.000001')},${entry('openai/gpt-4o', '0.000005')},${entry('openai/gpt-4o', '0.000009')}]}`,
+    });
+    const config = parseCatalogSync({ sync: { openrouter: { url: `${server.url}/twice` } } });
+    const { runner } = createCatalogSync(config, { known, onReport: () => {} });
+    const report = await runner.run('openrouter');
+    expect(report.ok).toBe(true);
+    expect(report.models.map((m) => [m.externalId, m.inputPricePerMillion])).toEqual([
+      ['openai/gpt-4o', 2.5],
+      ['vendor/other', 1],
+    ]);
+    expect(report.warnings).toEqual(['openai/gpt-4o is listed 3 times: the first entry is used']);
+  });
+
   it('hands every report of a run on demand to onReport', async () => {
     server.set('/models', { body: fixture('openrouter-models-changed.json') });
     const reports: SyncReport[] = [];
