@@ -16,6 +16,8 @@ export interface Route {
   hold?: Promise<unknown>;
   /** Send the status, headers and body, then keep the answer open (a body that never finishes). */
   stall?: boolean;
+  /** Answer this long after each request arrives (a slow source that does answer). */
+  delayMs?: number;
 }
 
 export interface SourceRequest {
@@ -61,7 +63,10 @@ export async function startSourceServer(): Promise<SourceServer> {
       else res.end(route.body ?? '');
     };
     if (route.hold) void route.hold.then(answer, answer);
-    else answer();
+    else if (route.delayMs !== undefined) {
+      const timer = setTimeout(answer, route.delayMs);
+      res.on('close', () => clearTimeout(timer));
+    } else answer();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -12,8 +12,13 @@ import { SyncError } from './errors.js';
  */
 export interface FetchOptions {
   readonly signal: AbortSignal;
-  /** Whole request, connect to last byte. */
+  /** Whole request, connect to last byte; with `deadline`, the whole run's, which it carries. */
   readonly timeoutMs: number;
+  /**
+   * The run's time limit, shared by all its fetches, so a source that reads many documents (the
+   * Hub, one per model) is bounded by timeoutMs as a whole, not timeoutMs per document.
+   */
+  readonly deadline?: AbortSignal;
   readonly maxBytes: number;
   readonly headers?: Readonly<Record<string, string>>;
   /** HTTPS_PROXY / HTTP_PROXY / NO_PROXY, as upstream calls go. */
@@ -52,11 +57,13 @@ export interface SourceLimits {
   readonly proxy?: EgressProxy | undefined;
 }
 
-/** A source's fetch options for one run. */
+/** A source's fetch options for one run: its time limit starts now. */
 export function fetchOptions(limits: SourceLimits, signal: AbortSignal, headers?: Readonly<Record<string, string>>): FetchOptions {
+  const timeoutMs = limits.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
   return {
     signal,
-    timeoutMs: limits.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS,
+    timeoutMs,
+    deadline: AbortSignal.timeout(timeoutMs),
     maxBytes: limits.maxBytes ?? DEFAULT_MAX_BODY_BYTES,
     ...(headers ? { headers } : {}),
     ...(limits.proxy ? { proxy: limits.proxy } : {}),
@@ -74,7 +81,7 @@ export async function fetchText(url: string, options: FetchOptions): Promise<str
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new SyncError('not_configured', `${url}: only http, https and file URLs are supported`);
   }
-  const timeout = AbortSignal.timeout(options.timeoutMs);
+  const timeout = options.deadline ?? AbortSignal.timeout(options.timeoutMs);
   const signal = AbortSignal.any([options.signal, timeout]);
   const where = redact(parsed);
   // A run every few minutes at most: an agent of its own (or its run's), closed after, keeps no state between runs.

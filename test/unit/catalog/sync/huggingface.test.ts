@@ -113,6 +113,24 @@ describe('Hugging Face Hub source', () => {
     expect(busy).toMatchObject({ kind: 'rate_limited', retryAfterMs: 60_000 });
   });
 
+  it('bounds the whole run by timeout_ms, not each model document by it', async () => {
+    // Each document answers well within the limit; together they take twice as long.
+    const ids = ['org/one', 'org/two', 'org/three', 'org/four'];
+    for (const id of ids) server.set(`/sluggish/${id}`, { delayMs: 150, body: JSON.stringify({ id }) });
+    const started = Date.now();
+    const err = await createHuggingFaceSource({ url: `${server.url}/sluggish`, models: ids, timeoutMs: 300 })
+      .load(signal())
+      .catch((e: unknown) => e);
+    const took = Date.now() - started;
+    expect(err).toBeInstanceOf(SyncError);
+    expect(err).toMatchObject({ kind: 'timeout' });
+    expect((err as SyncError).message).toMatch(/did not answer within 300 ms/);
+    expect(took).toBeLessThan(550);
+    // One model alone still fits.
+    const [one] = await createHuggingFaceSource({ url: `${server.url}/sluggish`, models: ['org/one'], timeoutMs: 300 }).load(signal());
+    expect(one?.externalId).toBe('org/one');
+  });
+
   it('reads file: URLs: a folder laid out as <org>/<name>.json, or one file holding them all', async () => {
     const dir = pathToFileURL(resolve(FIXTURES, 'hf')).href;
     const fromDir = await createHuggingFaceSource({ url: dir, models: MODELS }).load(signal());
