@@ -120,6 +120,10 @@ function jsonRows(text: string): unknown {
 }
 
 function csvRows(text: string): unknown {
+  // A mirror's error or login page answered 200: no CSV starts with a tag, and read as one it would
+  // fail as a table without the columns it needs, which sends the operator after the wrong problem.
+  if (/^\s*</.test(text))
+    throw new SyncError('malformed', 'Arena leaderboard: not a CSV or JSON table: the answer looks like an HTML page');
   try {
     return parseCsv(text, { columns: true, skip_empty_lines: true, trim: true, bom: true, relax_column_count: true });
   } catch (err) {

@@ -99,6 +99,17 @@ describe('Arena source', () => {
     expect((await failure(createArenaSource({ url: `${server.url}/obj.json` }).load(signal()))).kind).toBe('malformed');
   });
 
+  it('says an HTML page is not a table, rather than a table without its columns', async () => {
+    // A mirror's login or error page answered 200: read as CSV, it failed as a table without a model or score column.
+    const page = '\n<!DOCTYPE html>\n<html><head><title>Sign in</title></head>\n<body><p>Model, Arena Score</p></body></html>\n';
+    server.set('/page', { body: page, headers: { 'content-type': 'text/html' } });
+    for (const format of ['auto', 'csv'] as const) {
+      const err = await failure(createArenaSource({ url: `${server.url}/page`, format }).load(signal()));
+      expect(err).toMatchObject({ kind: 'malformed' });
+      expect(err.message).toBe('Arena leaderboard: not a CSV or JSON table: the answer looks like an HTML page');
+    }
+  });
+
   it('fails on a timeout and a 429, with the Retry-After kept', async () => {
     server.set('/slow', { hang: true });
     expect((await failure(createArenaSource({ url: `${server.url}/slow`, timeoutMs: 150 }).load(signal()))).kind).toBe('timeout');
