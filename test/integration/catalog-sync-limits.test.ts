@@ -1,12 +1,10 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type App, startApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config/config.js';
 import { CatalogSource, type ModelInfo, type SyncReport } from '../../src/gen/orchestrator/v1/models.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { writeConfigFile } from '../helpers/config-file.js';
-import { callUnary, type Clients, clientsFor } from '../helpers/grpc-client.js';
+import { callUnary, type Clients } from '../helpers/grpc-client.js';
 import { startSourceServer, type SourceServer } from '../helpers/source-server.js';
+import { type SyncGateway, startSyncGateway } from '../helpers/sync-gateway.js';
 
 /**
  * A source's answer is bounded before it is parsed: by size (`max_body_bytes`) and by time
@@ -33,9 +31,9 @@ function listing(perMillion: number): string {
 describe('a catalog source whose answer is over a bound', () => {
   let source: SourceServer;
   let openrouter: Simulator;
-  let app: App;
+  let gateway: SyncGateway<LogLine>;
   let clients: Clients;
-  const logs: LogLine[] = [];
+  let logs: LogLine[] = [];
 
   beforeAll(async () => {
     source = await startSourceServer();
@@ -48,23 +46,11 @@ catalog:
     timeout_ms: 10000
     openrouter: { url: "${source.url}${PATH}" }
 `);
-    const config = loadConfig({
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      SIMULATOR: 'off',
-      METRICS: 'off',
-      HTTP_PORT: '0',
-      DATABASE_URL: 'sqlite::memory:',
-      CONFIG_FILE: file,
-    });
-    const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
-    app = await startApp(config, log, { OPENROUTER_API_KEY: 'or-key' });
-    clients = clientsFor(app.port);
+    gateway = await startSyncGateway<LogLine>(file);
+    ({ clients, logs } = gateway);
   });
   afterAll(async () => {
-    clients?.close();
-    await app?.stop(200);
+    await gateway?.close();
     await openrouter?.close();
     await source?.close();
   });

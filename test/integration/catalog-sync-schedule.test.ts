@@ -1,13 +1,12 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type App, startApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config/config.js';
+import type { App } from '../../src/app.js';
 import { CatalogSource, type ModelInfo } from '../../src/gen/orchestrator/v1/models.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { sha } from '../helpers/access-file.js';
 import { writeConfigFile } from '../helpers/config-file.js';
-import { callUnary, type Clients, clientsFor } from '../helpers/grpc-client.js';
+import { callUnary, type Clients } from '../helpers/grpc-client.js';
 import { startSourceServer, type SourceServer } from '../helpers/source-server.js';
+import { type SyncGateway, startSyncGateway } from '../helpers/sync-gateway.js';
 
 /**
  * The schedule end to end: a real server whose config file schedules OpenRouter every second
@@ -55,9 +54,10 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined> |
 describe('a scheduled catalog sync that fails keeps the last good data', () => {
   let source: SourceServer;
   let openrouter: Simulator;
+  let gateway: SyncGateway<LogLine>;
   let app: App;
   let clients: Clients;
-  const logs: LogLine[] = [];
+  let logs: LogLine[] = [];
 
   beforeAll(async () => {
     source = await startSourceServer();
@@ -72,24 +72,11 @@ catalog:
   sync:
     openrouter: { url: "${source.url}${PATH}", interval: "* * * * * *" }
 `);
-    const config = loadConfig({
-      HOST: '127.0.0.1',
-      PORT: '0',
-      LOG_LEVEL: 'info',
-      SIMULATOR: 'off',
-      METRICS: 'on',
-      METRICS_PORT: '0',
-      HTTP_PORT: '0',
-      DATABASE_URL: 'sqlite::memory:',
-      CONFIG_FILE: file,
-    });
-    const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as LogLine) });
-    app = await startApp(config, log, { OPENROUTER_API_KEY: 'or-key' });
-    clients = clientsFor(app.port);
+    gateway = await startSyncGateway<LogLine>(file, { METRICS: 'on', METRICS_PORT: '0' });
+    ({ app, clients, logs } = gateway);
   });
   afterAll(async () => {
-    clients?.close();
-    await app?.stop(200);
+    await gateway?.close();
     await openrouter?.close();
     await source?.close();
   });
