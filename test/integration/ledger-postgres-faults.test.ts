@@ -202,20 +202,24 @@ describe('the PostgreSQL ledger closed while it reconnects', () => {
   }, 30_000);
 });
 
+/** A store whose next reconnect is 10 s away once its first connection is cut: well past the grace periods below. */
+function backingOffStore(port: number, name: string): LedgerStore {
+  return new LedgerStore({
+    target: { kind: 'postgres', url: `postgres://postgres@127.0.0.1:${port}/postgres?application_name=${name}` },
+    log: pino({ level: 'silent' }),
+    maxQueue: 1_000,
+    flushMs: 20,
+    batchSize: 10,
+    retryMs: 10_000,
+  });
+}
+
 describe('the PostgreSQL ledger closed while a reconnect waits out its backoff', () => {
   it('tries once more within the grace period: a database back by then gets the queue, nothing counted as dropped', async () => {
     const proxy = await faultyProxy(pg.port);
     try {
       const name = 'reconnect-backoff-at-shutdown';
-      const store = new LedgerStore({
-        target: { kind: 'postgres', url: `postgres://postgres@127.0.0.1:${proxy.port}/postgres?application_name=${name}` },
-        log: pino({ level: 'silent' }),
-        maxQueue: 1_000,
-        flushMs: 20,
-        batchSize: 10,
-        // The next attempt is 10 s away: well past the grace period below.
-        retryMs: 10_000,
-      });
+      const store = backingOffStore(proxy.port, name);
       proxy.cutOn(name);
       await store.start();
       expect(store.db).toBeUndefined();
@@ -236,14 +240,7 @@ describe('the PostgreSQL ledger closed while a reconnect waits out its backoff',
     const proxy = await faultyProxy(pg.port);
     try {
       const name = 'reconnect-backoff-frozen';
-      const store = new LedgerStore({
-        target: { kind: 'postgres', url: `postgres://postgres@127.0.0.1:${proxy.port}/postgres?application_name=${name}` },
-        log: pino({ level: 'silent' }),
-        maxQueue: 1_000,
-        flushMs: 20,
-        batchSize: 10,
-        retryMs: 10_000,
-      });
+      const store = backingOffStore(proxy.port, name);
       proxy.cutOn(name);
       await store.start();
       store.recordCall(callRecord('frozen-backoff-1'));
