@@ -3,6 +3,7 @@ import { TEXT_ONLY } from '../catalog/models.js';
 import type { ChatInput } from '../domain/chat.js';
 import { requiredCapabilities } from '../domain/conversation.js';
 import type { FieldViolation } from '../domain/errors.js';
+import { refusedSamplingOf, takesSamplingParameters } from '../domain/reasoning-models.js';
 import type { RequiredCapabilities } from '../domain/tools.js';
 import type { ModelRef } from './requests.js';
 
@@ -12,21 +13,28 @@ const NAMES: Readonly<Record<keyof RequiredCapabilities, string>> = {
   jsonSchema: 'JSON Schema output',
 };
 
-/** What a request uses that only some models take. */
-export function capabilitiesOf(input: ChatInput): RequiredCapabilities {
-  return requiredCapabilities(input.messages, input.tooling);
+/** What a request uses that only some models take: capabilities, and sampling parameters some models refuse. */
+export interface Requirements extends RequiredCapabilities {
+  /** By their API names (top_p...); empty when the request sets none. */
+  readonly samplingParameters: readonly string[];
 }
 
-/** The capabilities the request uses that the model lacks (a model without `capabilities` takes text only). */
-export function lacking(model: CatalogModel, required: RequiredCapabilities): string[] {
+export function capabilitiesOf(input: ChatInput): Requirements {
+  return { ...requiredCapabilities(input.messages, input.tooling), samplingParameters: refusedSamplingOf(input.sampling) };
+}
+
+/** What the request uses that the model lacks (a model without `capabilities` takes text only). */
+export function lacking(model: CatalogModel, required: Requirements): string[] {
   const has = model.capabilities ?? TEXT_ONLY;
-  return (Object.keys(NAMES) as (keyof RequiredCapabilities)[]).filter((k) => required[k] && !has[k]).map((k) => NAMES[k]);
+  const missing = (Object.keys(NAMES) as (keyof RequiredCapabilities)[]).filter((k) => required[k] && !has[k]).map((k) => NAMES[k]);
+  if (required.samplingParameters.length > 0 && !takesSamplingParameters(model.upstreamId)) missing.push(...required.samplingParameters);
+  return missing;
 }
 
 const LACKS = 'does not take ';
 
 /** Why routing leaves a model out: the reason shown in the ranking. */
-export function lackingReason(model: CatalogModel, required: RequiredCapabilities): string | undefined {
+export function lackingReason(model: CatalogModel, required: Requirements): string | undefined {
   const missing = lacking(model, required);
   return missing.length > 0 ? `${LACKS}${missing.join(', ')}` : undefined;
 }
@@ -42,7 +50,7 @@ export function isLackingReason(reason: string | undefined): boolean {
  */
 export function usableModels(
   pairs: readonly { model: CatalogModel; ref: ModelRef }[],
-  required: RequiredCapabilities,
+  required: Requirements,
 ): { usable: { model: CatalogModel; ref: ModelRef }[]; violations: FieldViolation[] } {
   const usable = pairs.filter((p) => lacking(p.model, required).length === 0);
   if (usable.length > 0 || pairs.length === 0) return { usable, violations: [] };

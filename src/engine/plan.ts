@@ -10,8 +10,7 @@ import type { AccessControl } from './ports.js';
 import type { ModelRef, RouteRequest } from './requests.js';
 import { loadTokenizer } from './routing/complexity.js';
 import { TOO_SMALL, type RouteDecision, type Router, type ScoredModel } from './routing/router.js';
-import { capabilitiesOf, isLackingReason, lackingReason, usableModels } from './capabilities.js';
-import type { RequiredCapabilities } from '../domain/tools.js';
+import { capabilitiesOf, isLackingReason, lackingReason, type Requirements, usableModels } from './capabilities.js';
 
 export interface PlannerOptions {
   readonly catalog: Catalog;
@@ -69,7 +68,7 @@ export class Planner {
    * Routing never picks a model that lacks what the request uses, nor one the caller's key may
    * not call: they stay in the ranking (so the answer explains the choice), excluded, with the reason.
    */
-  private exclusionFor(required: RequiredCapabilities, principal: Principal | undefined): (model: CatalogModel) => string | undefined {
+  private exclusionFor(required: Requirements, principal: Principal | undefined): (model: CatalogModel) => string | undefined {
     const access = this.options.access;
     return (model) =>
       lackingReason(model, required) ?? (access && principal && !access.allows(principal, model.id) ? NOT_ALLOWED_FOR_KEY : undefined);
@@ -93,7 +92,7 @@ export class Planner {
    * fallback chain where it is capped per model; unset means the default, capped per model.
    */
   plan(allRefs: readonly ModelRef[], input: ChatInput, options: { capMaxTokens?: boolean } = {}): Plan {
-    // Models that lack what the request uses (tools, images, a JSON Schema) are skipped; none left is the caller's error.
+    // Models that lack what the request uses (tools, images, a JSON Schema, top_p on a reasoning model) are skipped; none left is the caller's error.
     const resolved = this.resolve(allRefs);
     const taking = usableModels(
       resolved.map((model, i) => ({ model, ref: allRefs[i] ?? { name: model.id, field: 'model' } })),

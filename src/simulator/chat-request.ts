@@ -1,4 +1,4 @@
-import { isReasoningModel } from '../providers/openai/reasoning.js';
+import { isReasoningModel, REFUSED_SAMPLING } from '../domain/reasoning-models.js';
 import type { SimMessage } from './text.js';
 
 /** The parts of an OpenAI chat completion request that the simulator acts on. */
@@ -93,6 +93,10 @@ export function parseChatRequest(body: unknown): ChatRequestParse {
   if (typeof temperature === 'number' && temperature !== 1 && isReasoningModel(model)) {
     const message = `Unsupported value: 'temperature' does not support ${temperature} with this model. Only the default (1) value is supported.`;
     return fail(message, 'temperature', 'unsupported_value');
+  }
+  const refused = Object.values(REFUSED_SAMPLING).find((name) => body[name] !== undefined && body[name] !== null);
+  if (refused !== undefined && isReasoningModel(model)) {
+    return fail(`Unsupported parameter: '${refused}' is not supported with this model.`, refused, 'unsupported_parameter');
   }
   const stop = parseStop(body['stop']);
   if (stop === false) return fail("Invalid 'stop': expected a string or an array of at most 4 strings.", 'stop');

@@ -15,7 +15,7 @@ import { isKeepAlive, SseDecoder } from '../http/fast-sse.js';
 import { readOnAfterEnd } from '../http/after-end.js';
 import { ChunkTemplate } from './chunk-template.js';
 import { LeanOpenAI } from './lean-openai.js';
-import { takesTemperature } from './reasoning.js';
+import { takesTemperature } from '../../domain/reasoning-models.js';
 import { DirectPost } from './direct-post.js';
 import { createUndiciFetch, type UndiciFetch } from '../http/undici-fetch.js';
 import { upstreamHttpOptions, type UpstreamHttpOptions } from '../http/upstream-http.js';

@@ -343,6 +343,27 @@ describe('simulator (latencyScale 0)', () => {
     expect((await postChat(sim, { model: 'gpt-4o', messages: PROMPT, max_tokens: 50 })).status).toBe(200);
   });
 
+  it('refuses top_p and the penalties on reasoning models, as the API does, and takes seed and stop there', async () => {
+    for (const [model, param] of [
+      ['o3', 'top_p'],
+      ['gpt-5', 'presence_penalty'],
+      ['o4-mini-2025-04-16', 'frequency_penalty'],
+    ] as const) {
+      const refused = await postChat(sim, { model, messages: PROMPT, [param]: 0.5 });
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toEqual({
+        error: {
+          message: `Unsupported parameter: '${param}' is not supported with this model.`,
+          type: 'invalid_request_error',
+          param,
+          code: 'unsupported_parameter',
+        },
+      });
+    }
+    expect((await postChat(sim, { model: 'o3', messages: PROMPT, seed: 1, stop: ['zz'], top_p: null })).status).toBe(200);
+    expect((await postChat(sim, { model: 'gpt-4o', messages: PROMPT, top_p: 0.5, presence_penalty: 1 })).status).toBe(200);
+  });
+
   it('lists every profile under /v1/models', async () => {
     const ids: string[] = [];
     for await (const model of client.models.list()) ids.push(model.id);

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { CatalogSnapshot } from '../../../src/catalog/catalog.js';
+import { BUILTIN_MODELS } from '../../../src/catalog/models.js';
+import type { ChatInput, Sampling } from '../../../src/domain/chat.js';
+import { capabilitiesOf, lacking, lackingReason, usableModels } from '../../../src/engine/capabilities.js';
+
+const catalog = new CatalogSnapshot({
+  models: [
+    ...BUILTIN_MODELS,
+    { ...BUILTIN_MODELS.find((m) => m.id === 'gpt-4o-mini')!, id: 'routed-o3', aliases: [], upstreamId: 'openai/o3' },
+  ],
+  providers: new Map([['openai', 'openai']]),
+});
+const model = (id: string) => catalog.find(id)!;
+const input = (sampling?: Sampling): ChatInput => ({
+  messages: [{ role: 'user', content: 'hi' }],
+  temperature: 0.7,
+  maxTokens: undefined,
+  sampling,
+});
+
+describe('sampling parameters on reasoning models', () => {
+  it.each(['o3', 'o4-mini', 'gpt-5', 'gpt-5-nano', 'routed-o3'])('%s lacks them only when a refused field is set', (id) => {
+    expect(lacking(model(id), capabilitiesOf(input()))).toEqual([]);
+    expect(lacking(model(id), capabilitiesOf(input({ seed: 1, stop: ['x'], user: 'u' })))).toEqual([]);
+    expect(lacking(model(id), capabilitiesOf(input({ topP: 0.5 })))).toEqual(['top_p']);
+    expect(lackingReason(model(id), capabilitiesOf(input({ presencePenalty: 0.1, frequencyPenalty: 0 })))).toBe(
+      'does not take presence_penalty, frequency_penalty',
+    );
+  });
+
+  it('other models take them', () => {
+    const all = capabilitiesOf(input({ topP: 0.5, presencePenalty: 1, frequencyPenalty: -1 }));
+    expect(lacking(model('gpt-4o-mini'), all)).toEqual([]);
+    expect(lacking(model('gpt-4.1'), all)).toEqual([]);
+  });
+
+  it('a chain keeps the models that take them; a chain of none is refused by each field', () => {
+    const required = capabilitiesOf(input({ topP: 0.5 }));
+    const pair = (id: string, field: string) => ({ model: model(id), ref: { name: id, field } });
+    const kept = usableModels([pair('o3', 'models[0]'), pair('gpt-4o-mini', 'models[1]')], required);
+    expect(kept.usable.map((p) => p.model.id)).toEqual(['gpt-4o-mini']);
+    expect(kept.violations).toEqual([]);
+    const refused = usableModels([pair('o3', 'model')], required);
+    expect(refused.violations).toEqual([
+      { field: 'model', description: 'o3 does not take top_p, which this request uses: choose a model that does' },
+    ]);
+  });
+});
