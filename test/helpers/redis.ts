@@ -1,6 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import type { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
+import { connectRedis } from '../../src/access/redis.js';
 
 /** A real redis-server on a free loopback port, for tests that share state between replicas. */
 export interface RedisProcess {
@@ -64,4 +68,32 @@ export async function startRedis(): Promise<RedisProcess> {
       await exited;
     },
   };
+}
+
+/** A real Redis shared by replicas: its URL and one client per replica. */
+export interface RedisReplicas {
+  url: string;
+  clients: Redis[];
+  /** As RedisProcess's: the server hangs (SIGSTOP) until thawed. */
+  freeze(): void;
+  thaw(): void;
+}
+
+/**
+ * A real Redis for the describe block this is called in, and `count` clients of it (one per
+ * replica), connected before its tests and closed after; the fields are set once they run.
+ */
+export function redisReplicas(count = 2): RedisReplicas {
+  let redis: RedisProcess | undefined;
+  const shared: RedisReplicas = { url: '', clients: [], freeze: () => redis?.freeze(), thaw: () => redis?.thaw() };
+  beforeAll(async () => {
+    redis = await startRedis();
+    shared.url = redis.url;
+    shared.clients = await Promise.all(Array.from({ length: count }, () => connectRedis(shared.url, pino({ level: 'silent' }))));
+  }, 20_000);
+  afterAll(async () => {
+    for (const c of shared.clients) c.disconnect();
+    await redis?.stop();
+  });
+  return shared;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Budgets, periodsOf } from '../../../src/access/budgets.js';
 import { AccessController, type PriceList } from '../../../src/access/controller.js';
 import { ApiKeyStore } from '../../../src/access/keys.js';
@@ -9,9 +9,8 @@ import type { AttemptRecord } from '../../../src/domain/chat.js';
 import { OrchestratorError } from '../../../src/domain/errors.js';
 import { sha } from '../../helpers/access-file.js';
 import { eventually } from '../../helpers/eventually.js';
-import { startRedis, type RedisProcess } from '../../helpers/redis.js';
+import { redisReplicas } from '../../helpers/redis.js';
 import { pino } from 'pino';
-import type { Redis } from 'ioredis';
 
 const NO_LIMITS = { requestsPerMinute: undefined, tokensPerMinute: undefined };
 const BUDGET = 0.001;
@@ -153,19 +152,10 @@ describe('a budget spent to the cent', () => {
 });
 
 describe('a burst across two replicas sharing a real Redis', () => {
-  let redis: RedisProcess;
-  let clients: Redis[] = [];
-  beforeAll(async () => {
-    redis = await startRedis();
-    clients = await Promise.all([connectRedis(redis.url, pino({ level: 'silent' })), connectRedis(redis.url, pino({ level: 'silent' }))]);
-  }, 20_000);
-  afterAll(async () => {
-    for (const c of clients) c.disconnect();
-    await redis?.stop();
-  });
+  const redis = redisReplicas();
 
   it('stops once the holds of both replicas cover what is left', async () => {
-    const replicas = clients.map((c) => controller({ redis: c, failurePolicy: 'closed' }));
+    const replicas = redis.clients.map((c) => controller({ redis: c, failurePolicy: 'closed' }));
     const outcomes = await Promise.all(Array.from({ length: 200 }, (_, i) => call(replicas[i % 2]!.access)));
     await settled();
     const spent = (await replicas[0]!.budgets.spent('k')).day;
@@ -174,16 +164,16 @@ describe('a burst across two replicas sharing a real Redis', () => {
     expect(spent).toBeCloseTo(passed * ACTUAL_COST, 9);
     expect(spent).toBeLessThanOrEqual(BUDGET + MAX_COST);
     // Every hold was released once its call was charged.
-    expect(await clients[0]!.hlen('llmo:budget:k:held')).toBe(0);
+    expect(await redis.clients[0]!.hlen('llmo:budget:k:held')).toBe(0);
   });
 
   for (const period of ['day', 'month'] as const) {
     it(`the ${period === 'day' ? 'daily' : 'monthly'} budget spent to the cent admits no more calls and waits for its reset`, () =>
-      spentToTheCent({ redis: clients[0], failurePolicy: 'closed' }, period));
+      spentToTheCent({ redis: redis.clients[0], failurePolicy: 'closed' }, period));
   }
 
   it('drops a hold whose replica never released it once it expires', async () => {
-    const budgets = new Budgets({ redis: clients[0], failurePolicy: 'closed' });
+    const budgets = new Budgets({ redis: redis.clients[0], failurePolicy: 'closed' });
     const limits = { usdPerDay: 1, usdPerMonth: undefined };
     const lost = await budgets.reserve('lost', limits, 1, 100);
     expect(lost.admitted).toBe(true);
@@ -193,7 +183,7 @@ describe('a burst across two replicas sharing a real Redis', () => {
   });
 
   it('drops an expired hold while a longer one keeps the holds alive', async () => {
-    const budgets = new Budgets({ redis: clients[0], failurePolicy: 'closed' });
+    const budgets = new Budgets({ redis: redis.clients[0], failurePolicy: 'closed' });
     const limits = { usdPerDay: 1, usdPerMonth: undefined };
     expect((await budgets.reserve('outlived', limits, 0.96, 100)).admitted).toBe(true);
     expect((await budgets.reserve('outlived', limits, 0.05, 60_000)).admitted).toBe(true);
@@ -204,7 +194,7 @@ describe('a burst across two replicas sharing a real Redis', () => {
   });
 
   it('counts what calls in flight on another replica hold against a monthly budget', async () => {
-    const [a, b] = clients.map((c) => new Budgets({ redis: c, failurePolicy: 'closed' })) as [Budgets, Budgets];
+    const [a, b] = redis.clients.map((c) => new Budgets({ redis: c, failurePolicy: 'closed' })) as [Budgets, Budgets];
     const limits = { usdPerDay: undefined, usdPerMonth: 1 };
     // Admitted while anything is left: the first call may hold the whole budget.
     expect((await a.reserve('monthly', limits, 1, 60_000)).admitted).toBe(true);
@@ -214,12 +204,12 @@ describe('a burst across two replicas sharing a real Redis', () => {
   });
 
   it('counts spend Redis refused to take (maxmemory reached) against the budget: a spent key is refused as spent', async () => {
-    const budgets = new Budgets({ redis: clients[0], failurePolicy: 'closed' });
+    const budgets = new Budgets({ redis: redis.clients[0], failurePolicy: 'closed' });
     const limits = { usdPerDay: 1, usdPerMonth: undefined };
     // Spent earlier, by another replica.
-    await clients[1]!.incrbyfloat(`llmo:budget:unconfirmed:d:${periodsOf(new Date()).day}`, 0.2);
-    await clients[1]!.eval("redis.call('SET', KEYS[1], string.rep('x', 3000000)) return 1", 1, 'filler');
-    await clients[1]!.config('SET', 'maxmemory', '1mb');
+    await redis.clients[1]!.incrbyfloat(`llmo:budget:unconfirmed:d:${periodsOf(new Date()).day}`, 0.2);
+    await redis.clients[1]!.eval("redis.call('SET', KEYS[1], string.rep('x', 3000000)) return 1", 1, 'filler');
+    await redis.clients[1]!.config('SET', 'maxmemory', '1mb');
     try {
       // Refused by Redis (this replica's first write, so its script writes nothing before the
       // refused one: Redis lets a script that has already written go on): kept, and counted meanwhile.
@@ -228,25 +218,25 @@ describe('a burst across two replicas sharing a real Redis', () => {
       expect(refused).toMatchObject({ admitted: false, over: 'day' });
       expect(refused.spend.day).toBeCloseTo(1.1, 12);
     } finally {
-      await clients[1]!.config('SET', 'maxmemory', '0');
-      await clients[1]!.del('filler');
+      await redis.clients[1]!.config('SET', 'maxmemory', '0');
+      await redis.clients[1]!.del('filler');
     }
   });
 
   it("holds a call's budget as long as its deadline allows, past the default hold, and a shorter hold never shortens it", async () => {
-    const store: LimiterStore = { redis: clients[1], failurePolicy: 'closed' };
+    const store: LimiterStore = { redis: redis.clients[1], failurePolicy: 'closed' };
     const keys = new ApiKeyStore([{ ...keySpecs[0]!, name: 'slow', budgets: { usdPerDay: 1, usdPerMonth: undefined } }]);
     const access = new AccessController(keys, new RateLimits(store, NO_LIMITS, keys.all()), new Budgets(store), prices);
     const principal = { name: 'slow', allowedModels: ['*'] };
     const key = 'llmo:budget:slow:held';
     const hour = 60 * 60_000;
     const long = await access.admit({ principal, models: ['m'], estimatedTokens: ESTIMATED_TOKENS, deadline: Date.now() + hour });
-    const [entry] = Object.values(await clients[1]!.hgetall(key));
+    const [entry] = Object.values(await redis.clients[1]!.hgetall(key));
     const expiresAt = Number(entry?.split(' ')[1]);
     expect(expiresAt).toBeGreaterThanOrEqual(Date.now() + hour - 1_000);
     // A call without a deadline of its own holds for the default 15 minutes: the hash keeps the longer life.
     const short = await access.admit({ principal, models: ['m'], estimatedTokens: ESTIMATED_TOKENS });
-    expect(await clients[1]!.pttl(key)).toBeGreaterThan(hour - 60_000);
+    expect(await redis.clients[1]!.pttl(key)).toBeGreaterThan(hour - 60_000);
     for (const ticket of [long, short]) ticket.close();
     await settled();
   });
@@ -260,14 +250,14 @@ describe('a burst across two replicas sharing a real Redis', () => {
       expect(held.admitted).toBe(true);
       // The connection drops (Redis itself keeps its data) just as the call ends.
       const id = (await client.client('ID')) as number;
-      await clients[0]!.client('KILL', 'ID', String(id));
+      await redis.clients[0]!.client('KILL', 'ID', String(id));
       await eventually(
         async () => client.status,
         (status) => status !== 'ready',
       );
       if (held.admitted) await held.release();
       const holds = await eventually(
-        () => clients[0]!.hlen('llmo:budget:blip:held'),
+        () => redis.clients[0]!.hlen('llmo:budget:blip:held'),
         (n) => n === 0,
       );
       expect(holds).toBe(0);
@@ -286,14 +276,14 @@ describe('a burst across two replicas sharing a real Redis', () => {
         ['blip-a', 'blip-a', 'blip-a', 'blip-b', 'blip-b'].map((k) => budgets.reserve(k, limits, 0.1, 60_000)),
       );
       const id = (await client.client('ID')) as number;
-      await clients[0]!.client('KILL', 'ID', String(id));
+      await redis.clients[0]!.client('KILL', 'ID', String(id));
       await eventually(
         async () => client.status,
         (status) => status !== 'ready',
       );
       for (const held of holds) if (held.admitted) await held.release();
       const left = await eventually(
-        async () => (await clients[0]!.hlen('llmo:budget:blip-a:held')) + (await clients[0]!.hlen('llmo:budget:blip-b:held')),
+        async () => (await redis.clients[0]!.hlen('llmo:budget:blip-a:held')) + (await redis.clients[0]!.hlen('llmo:budget:blip-b:held')),
         (n) => n === 0,
       );
       expect(left).toBe(0);
@@ -303,13 +293,13 @@ describe('a burst across two replicas sharing a real Redis', () => {
   });
 
   it('keeps a day of spend in Redis for two days and a month of it for 32 days, whatever the key is called', async () => {
-    const budgets = new Budgets({ redis: clients[0], failurePolicy: 'closed' });
+    const budgets = new Budgets({ redis: redis.clients[0], failurePolicy: 'closed' });
     const { day, month } = periodsOf(new Date());
     // "d" and "m" are also what tells a day's counter from a month's in its name.
     for (const name of ['kept', 'd', 'm']) {
       await budgets.add(name, 0.1);
-      const dayTtl = await clients[1]!.ttl(`llmo:budget:${name}:d:${day}`);
-      const monthTtl = await clients[1]!.ttl(`llmo:budget:${name}:m:${month}`);
+      const dayTtl = await redis.clients[1]!.ttl(`llmo:budget:${name}:d:${day}`);
+      const monthTtl = await redis.clients[1]!.ttl(`llmo:budget:${name}:m:${month}`);
       expect(dayTtl, name).toBeGreaterThan(2 * 86_400 - 60);
       expect(dayTtl, name).toBeLessThanOrEqual(2 * 86_400);
       expect(monthTtl, name).toBeGreaterThan(32 * 86_400 - 60);
@@ -322,7 +312,7 @@ describe('a burst across two replicas sharing a real Redis', () => {
     try {
       const budgets = new Budgets({ redis: client, failurePolicy: 'local' });
       const id = (await client.client('ID')) as number;
-      await clients[0]!.client('KILL', 'ID', String(id));
+      await redis.clients[0]!.client('KILL', 'ID', String(id));
       await eventually(
         async () => client.status,
         (status) => status !== 'ready',
@@ -330,7 +320,7 @@ describe('a burst across two replicas sharing a real Redis', () => {
       await budgets.add('offline', 0.5);
       // The other replica reads Redis: it sees the spend once this one reconnects, without another charge to carry it.
       const seen = await eventually(
-        async () => Number(await clients[1]!.get(`llmo:budget:offline:d:${periodsOf(new Date()).day}`)),
+        async () => Number(await redis.clients[1]!.get(`llmo:budget:offline:d:${periodsOf(new Date()).day}`)),
         (usd) => usd > 0,
       );
       expect(seen).toBeCloseTo(0.5, 12);
@@ -342,30 +332,30 @@ describe('a burst across two replicas sharing a real Redis', () => {
   it("forgets each charge's id once Redis has answered it: a busy replica's ids do not pile up in Redis", async () => {
     const ids = async (): Promise<number> => {
       let n = 0;
-      for (const key of await clients[1]!.keys('llmo:budget:writes:*')) n += await clients[1]!.hlen(key);
+      for (const key of await redis.clients[1]!.keys('llmo:budget:writes:*')) n += await redis.clients[1]!.hlen(key);
       return n;
     };
     const before = await ids();
-    const budgets = new Budgets({ redis: clients[0], failurePolicy: 'closed' });
+    const budgets = new Budgets({ redis: redis.clients[0], failurePolicy: 'closed' });
     for (let i = 0; i < 50; i++) await budgets.add('busy', 0.001);
     // The last id is forgotten with the next charge.
     expect((await ids()) - before).toBeLessThanOrEqual(1);
   });
 
   it('charges spend once when Redis ran a charge only after it was given up on', async () => {
-    const budgets = new Budgets({ redis: clients[0], failurePolicy: 'local' });
+    const budgets = new Budgets({ redis: redis.clients[0], failurePolicy: 'local' });
     await budgets.add('late', 0.25);
     redis.freeze();
     // Given up on after the command timeout, kept to be sent again; Redis runs it when it answers.
     await budgets.add('late', 0.5).finally(() => redis.thaw());
     await budgets.add('late', 0.125);
     await budgets.flush();
-    expect(Number(await clients[1]!.get(`llmo:budget:late:d:${periodsOf(new Date()).day}`))).toBeCloseTo(0.875, 12);
+    expect(Number(await redis.clients[1]!.get(`llmo:budget:late:d:${periodsOf(new Date()).day}`))).toBeCloseTo(0.875, 12);
     expect((await budgets.spent('late')).day).toBeCloseTo(0.875, 12);
   });
 
   it('leaves no hold behind for a reservation Redis took too long to answer', async () => {
-    const budgets = new Budgets({ redis: clients[0], failurePolicy: 'local' });
+    const budgets = new Budgets({ redis: redis.clients[0], failurePolicy: 'local' });
     const limits = { usdPerDay: 1, usdPerMonth: undefined };
     redis.freeze();
     // Given up on after the command timeout: admitted against this process's own spend.
@@ -374,7 +364,7 @@ describe('a burst across two replicas sharing a real Redis', () => {
     if (reservation.admitted) await reservation.release();
     // Redis ran the reservation once it answered again; the call is long over.
     const holds = await eventually(
-      () => clients[1]!.hlen('llmo:budget:slow:held'),
+      () => redis.clients[1]!.hlen('llmo:budget:slow:held'),
       (n) => n === 0,
     );
     expect(holds).toBe(0);

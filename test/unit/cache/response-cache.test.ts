@@ -1,12 +1,12 @@
 import type { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connectRedis } from '../../../src/access/redis.js';
 import { ResponseCache } from '../../../src/cache/response-cache.js';
 import { ZERO_USAGE } from '../../../src/domain/chat.js';
 import type { Answer } from '../../../src/engine/index.js';
 import { eventually } from '../../helpers/eventually.js';
-import { startRedis, type RedisProcess } from '../../helpers/redis.js';
+import { redisReplicas } from '../../helpers/redis.js';
 
 const MIB = 1024 * 1024;
 
@@ -59,24 +59,15 @@ describe('the in-memory response cache', () => {
 });
 
 describe('the response cache in a real Redis', () => {
-  let redis: RedisProcess;
-  let clients: Redis[] = [];
-  beforeAll(async () => {
-    redis = await startRedis();
-    clients = await Promise.all([connectRedis(redis.url, pino({ level: 'silent' })), connectRedis(redis.url, pino({ level: 'silent' }))]);
-  }, 20_000);
-  afterAll(async () => {
-    for (const c of clients) c.disconnect();
-    await redis?.stop();
-  });
+  const redis = redisReplicas();
   const shared = (client: Redis, ttlMs = 60_000, staleTtlMs = 600_000) =>
     new ResponseCache({ ttlMs, staleTtlMs, maxEntries: 10_000, maxBytes: 64 * MIB, redis: client });
 
   it('answers every replica, fresh within the TTL and stale after it, and leaves Redis at the stale TTL', async () => {
-    const [a, b] = clients.map((c) => shared(c, 100)) as [ResponseCache, ResponseCache];
+    const [a, b] = redis.clients.map((c) => shared(c, 100)) as [ResponseCache, ResponseCache];
     await a.set('k1', answer('from a'));
     expect(await b.get('k1')).toMatchObject({ answer: { content: 'from a' }, stale: false });
-    const ttl = await clients[1]!.pttl('llmo:cache:k1');
+    const ttl = await redis.clients[1]!.pttl('llmo:cache:k1');
     expect(ttl).toBeGreaterThan(600_000 - 5_000);
     expect(ttl).toBeLessThanOrEqual(600_000);
     await new Promise((r) => setTimeout(r, 120));
@@ -84,9 +75,9 @@ describe('the response cache in a real Redis', () => {
   });
 
   it('keeps nothing in the replica: an entry gone from Redis is gone for every replica, the one that stored it included', async () => {
-    const a = shared(clients[0]!);
+    const a = shared(redis.clients[0]!);
     await a.set('k2', answer('evicted'));
-    await clients[1]!.del('llmo:cache:k2');
+    await redis.clients[1]!.del('llmo:cache:k2');
     expect(await a.get('k2')).toBeUndefined();
   });
 
@@ -96,7 +87,7 @@ describe('the response cache in a real Redis', () => {
       const a = shared(client);
       await a.set('k3', answer('before'));
       const id = (await client.client('ID')) as number;
-      await clients[1]!.client('KILL', 'ID', String(id));
+      await redis.clients[1]!.client('KILL', 'ID', String(id));
       await eventually(
         async () => client.status,
         (status) => status !== 'ready',
