@@ -43,7 +43,3 @@ export function refusedSamplingOf(sampling: Sampling | undefined): string[] {
     .filter((k) => sampling[k] !== undefined)
     .map((k) => REFUSED_SAMPLING[k]);
 }
-
-export function takesSamplingParameters(upstreamModel: string): boolean {
-  return !isReasoningModel(upstreamModel);
-}

@@ -3,7 +3,7 @@ import { TEXT_ONLY } from '../catalog/models.js';
 import type { ChatInput } from '../domain/chat.js';
 import { requiredCapabilities } from '../domain/conversation.js';
 import type { FieldViolation } from '../domain/errors.js';
-import { refusedSamplingOf, takesSamplingParameters } from '../domain/reasoning-models.js';
+import { isReasoningModel, refusedSamplingOf } from '../domain/reasoning-models.js';
 import type { RequiredCapabilities } from '../domain/tools.js';
 import type { ModelRef } from './requests.js';
 
@@ -27,7 +27,7 @@ export function capabilitiesOf(input: ChatInput): Requirements {
 export function lacking(model: CatalogModel, required: Requirements): string[] {
   const has = model.capabilities ?? TEXT_ONLY;
   const missing = (Object.keys(NAMES) as (keyof RequiredCapabilities)[]).filter((k) => required[k] && !has[k]).map((k) => NAMES[k]);
-  if (required.samplingParameters.length > 0 && !takesSamplingParameters(model.upstreamId)) missing.push(...required.samplingParameters);
+  if (required.samplingParameters.length > 0 && isReasoningModel(model.upstreamId)) missing.push(...required.samplingParameters);
   return missing;
 }
 
