@@ -36,10 +36,20 @@ export const REFUSED_SAMPLING = {
   frequencyPenalty: 'frequency_penalty',
 } as const satisfies Partial<Record<keyof Sampling, string>>;
 
-/** The refused sampling parameters a request sets, by their API names; empty when it sets none. */
-export function refusedSamplingOf(sampling: Sampling | undefined): string[] {
-  if (!sampling) return [];
-  return (Object.keys(REFUSED_SAMPLING) as (keyof typeof REFUSED_SAMPLING)[])
-    .filter((k) => sampling[k] !== undefined)
-    .map((k) => REFUSED_SAMPLING[k]);
+const REFUSED_KEYS = Object.keys(REFUSED_SAMPLING) as (keyof typeof REFUSED_SAMPLING)[];
+const NONE: readonly string[] = [];
+
+/**
+ * The refused sampling parameters a request sets, by their API names; empty when it sets none.
+ * Every call asks, and nearly none sets one: that answer makes no array.
+ */
+export function refusedSamplingOf(sampling: Sampling | undefined): readonly string[] {
+  if (!sampling) return NONE;
+  let set: string[] | undefined;
+  for (const k of REFUSED_KEYS) {
+    if (sampling[k] === undefined) continue;
+    set ??= [];
+    set.push(REFUSED_SAMPLING[k]);
+  }
+  return set ?? NONE;
 }
