@@ -1,7 +1,7 @@
 import { type SyncInterval, nextRunAt } from './interval.js';
 import { type SyncLock, inProcessSyncLock } from './lock.js';
 import { CATALOG_SOURCES, type CatalogSourceName, type SyncReport, type SyncRunner } from './types.js';
-import { timerDelay } from '../../domain/timers.js';
+import { MAX_TIMER_MS, timerDelay } from '../../domain/timers.js';
 
 /** A run on demand could not take the sync lock (its database is unreachable): nothing ran. */
 export class SyncLockUnavailable extends Error {
@@ -83,9 +83,14 @@ export const DEFAULT_SYNC_RETRY: SyncRetryPolicy = { maxAttempts: 4, initialBack
 export const systemClock: SyncClock = {
   now: () => Date.now(),
   setTimer(ms, fn) {
-    // A longer wait wakes up early (timerDelay) and lets the caller re-check.
-    const t = setTimeout(fn, timerDelay(ms));
-    t.unref();
+    // A Node timer holds MAX_TIMER_MS at most: a longer wait (a long interval, a source's
+    // Retry-After) is a chain of timers, so no caller wakes up before its time.
+    let t: NodeJS.Timeout;
+    const wait = (left: number) => {
+      t = setTimeout(left > MAX_TIMER_MS ? () => wait(left - MAX_TIMER_MS) : fn, timerDelay(left));
+      t.unref();
+    };
+    wait(ms);
     return () => clearTimeout(t);
   },
 };

@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseInterval } from '../../../../src/catalog/sync/interval.js';
 import { inProcessSyncLock } from '../../../../src/catalog/sync/lock.js';
-import { type SyncClock, SyncLockUnavailable, SyncScheduler } from '../../../../src/catalog/sync/scheduler.js';
+import { type SyncClock, SyncLockUnavailable, SyncScheduler, systemClock } from '../../../../src/catalog/sync/scheduler.js';
 import type { CatalogSourceName, SyncReport, SyncRunner } from '../../../../src/catalog/sync/types.js';
+import { MAX_TIMER_MS } from '../../../../src/domain/timers.js';
 
 const T0 = Date.UTC(2026, 0, 1, 0, 0, 0);
 const MIN = 60_000;
@@ -437,5 +438,54 @@ describe('catalog sync scheduler', () => {
     expect(parseInterval('0 3 * * *')).toEqual({ kind: 'cron', pattern: '0 3 * * *' });
     expect(parseInterval('10s')).toMatch(/at least 1m/);
     expect(parseInterval('every tuesday')).toMatch(/neither off/);
+  });
+});
+
+describe('catalog sync scheduler on the system clock', () => {
+  const DAY = 24 * HOUR;
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("waits a delay longer than a Node timer holds (about 24.8 days) in full, neither at once nor at the timer's limit", () => {
+    vi.useFakeTimers();
+    const fired: number[] = [];
+    const started = Date.now();
+    systemClock.setTimer(MAX_TIMER_MS * 2 + 5, () => void fired.push(Date.now() - started));
+    vi.advanceTimersByTime(MAX_TIMER_MS * 2);
+    expect(fired).toEqual([]);
+    vi.advanceTimersByTime(5);
+    expect(fired).toEqual([MAX_TIMER_MS * 2 + 5]);
+  });
+
+  it('cancels a long delay in any of its legs', () => {
+    vi.useFakeTimers();
+    const fn = vi.fn();
+    const cancel = systemClock.setTimer(MAX_TIMER_MS + 1_000, fn);
+    vi.advanceTimersByTime(MAX_TIMER_MS + 1);
+    cancel();
+    vi.advanceTimersByTime(2 * MAX_TIMER_MS);
+    expect(fn).not.toHaveBeenCalled();
+  });
+
+  it("retries after a source's Retry-After of 30 days, not after 24.8 days", async () => {
+    vi.useFakeTimers();
+    const started = Date.now();
+    const calls: number[] = [];
+    const runner: SyncRunner = {
+      async run(source) {
+        calls.push(Date.now() - started);
+        return calls.length === 1 ? report(source, false, { retryAfterMs: 30 * DAY }) : report(source, true);
+      },
+    };
+    const scheduler = new SyncScheduler({ runner, schedules: { arena: every('60d') }, onReport: () => {}, random: () => 0 });
+    scheduler.start();
+    await vi.advanceTimersByTimeAsync(60 * DAY);
+    expect(calls).toEqual([60 * DAY]);
+    await vi.advanceTimersByTimeAsync(30 * DAY - 1);
+    expect(calls).toEqual([60 * DAY]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls).toEqual([60 * DAY, 90 * DAY]);
+    scheduler.stop();
   });
 });
