@@ -77,12 +77,12 @@ export async function fetchText(url: string, options: FetchOptions): Promise<str
   } catch {
     throw new SyncError('not_configured', `"${url}" is not a URL`);
   }
-  if (parsed.protocol === 'file:') return readLocal(parsed, options.maxBytes);
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+  if (parsed.protocol !== 'file:' && parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new SyncError('not_configured', `${url}: only http, https and file URLs are supported`);
   }
   const timeout = options.deadline ?? AbortSignal.timeout(options.timeoutMs);
   const signal = AbortSignal.any([options.signal, timeout]);
+  if (parsed.protocol === 'file:') return readLocal(parsed, options, { signal, timeout });
   const where = redact(parsed);
   // A run every few minutes at most: an agent of its own (or its run's), closed after, keeps no state between runs.
   const proxy = proxyFor(options.proxy, parsed.href);
@@ -129,9 +129,8 @@ export async function fetchText(url: string, options: FetchOptions): Promise<str
     return decode(Buffer.concat(chunks));
   } catch (err) {
     if (err instanceof SyncError) throw err;
-    if (timeout.aborted && !options.signal.aborted)
-      throw new SyncError('timeout', `${where} did not answer within ${options.timeoutMs} ms`);
-    if (options.signal.aborted) throw new SyncError('timeout', `${where}: the run was cancelled`);
+    const ended = endedError(where, options, timeout);
+    if (ended) throw ended;
     const cause = err instanceof Error ? ((err as { code?: string }).code ?? err.message) : String(err);
     throw new SyncError('unreachable', `${where} could not be reached: ${cause}`);
   } finally {
@@ -187,16 +186,67 @@ export function validate<T>(raw: unknown, schema: z.ZodType<T>, where: string): 
   throw new SyncError('malformed', `${where}: unexpected shape at ${path ? `$${path}` : 'the top level'}: ${issue?.message ?? 'invalid'}`);
 }
 
-async function readLocal(url: URL, maxBytes: number): Promise<string> {
+/** A fetch that ended by its time limit or its run's cancellation, as the error to report; undefined otherwise. */
+function endedError(where: string, options: FetchOptions, timeout: AbortSignal): SyncError | undefined {
+  if (timeout.aborted && !options.signal.aborted) return new SyncError('timeout', `${where} did not answer within ${options.timeoutMs} ms`);
+  if (options.signal.aborted) return new SyncError('timeout', `${where}: the run was cancelled`);
+  return undefined;
+}
+
+/**
+ * Paths whose read has not returned yet. A file system call that hangs (a network mount gone)
+ * holds one of libuv's pool threads (4 by default, which DNS lookups share) until it returns, and
+ * its run cannot cancel it, only leave it: a later run of the same path fails at once rather than
+ * hold another thread, so a hung mount cannot take the pool from the rest of the process.
+ */
+const unreturned = new Set<string>();
+
+/**
+ * A local file, under the same time limit as an HTTP document: a file on a network mount that
+ * stopped answering holds its read for good, so the run stops waiting for it at its deadline.
+ */
+async function readLocal(
+  url: URL,
+  options: FetchOptions,
+  ends: { readonly signal: AbortSignal; readonly timeout: AbortSignal },
+): Promise<string> {
   const path = fileURLToPath(url);
+  if (unreturned.has(path)) throw new SyncError('timeout', `${path}: an earlier read of it has not returned yet`);
+  unreturned.add(path);
+  const read = readRegular(path, options.maxBytes, ends.signal);
+  read.then(
+    () => unreturned.delete(path),
+    () => unreturned.delete(path),
+  );
   try {
-    const info = await stat(path);
-    if (info.size > maxBytes) throw tooLarge(path, maxBytes);
-    return decode(await readFile(path));
+    return decode(await untilAborted(read, ends.signal));
   } catch (err) {
     if (err instanceof SyncError) throw err;
+    const ended = endedError(path, options, ends.timeout);
+    if (ended) throw ended;
     throw new SyncError('unreachable', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
+}
+
+/**
+ * Only a regular file is read: a FIFO would hold a pool thread until someone writes it, and a
+ * device (/dev/zero) has no size to check the limit against.
+ */
+async function readRegular(path: string, maxBytes: number, signal: AbortSignal): Promise<Buffer> {
+  const info = await stat(path);
+  if (!info.isFile()) throw new SyncError('unreachable', `cannot read ${path}: not a regular file`);
+  if (info.size > maxBytes) throw tooLarge(path, maxBytes);
+  return readFile(path, { signal });
+}
+
+/** What `work` settles to, or a rejection as soon as `signal` aborts: a stuck file system call cannot be cancelled, only left. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /**
