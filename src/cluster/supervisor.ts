@@ -4,6 +4,12 @@ import type { Logger } from 'pino';
 /** Workers that die this often within a minute are not replaced any more: something is wrong. */
 const MAX_RESTARTS_PER_MINUTE = 5;
 
+/**
+ * What a stop sends (SIGTERM from stopAll, SIGINT from a terminal to the whole group): a worker
+ * ended by one before it set its handlers stopped as asked.
+ */
+const STOP_SIGNALS: ReadonlySet<string> = new Set(['SIGTERM', 'SIGINT']);
+
 export interface SupervisorEvents {
   /** The first `workers` workers all serve. */
   up(port: number): void;
@@ -103,9 +109,11 @@ export class Supervisor {
     const served = this.ready.delete(worker.id);
     this.events.exited(worker);
     if (this.stopping) {
-      // A clean stop in which a worker failed ends in failure; a stop for a failure keeps that
-      // failure's code (every worker exiting 2 on the same config error is still a 2).
-      if (code !== 0 && code !== null && this.exitCode === 0) this.exitCode = 1;
+      // A clean stop in which a worker failed (a non-zero exit, or killed by a signal other than
+      // the stop's own: a drain ended by SIGKILL, a crash) ends in failure; a stop for a failure
+      // keeps that failure's code (every worker exiting 2 on the same config error is still a 2).
+      const failed = (code !== 0 && code !== null) || (signal !== null && !STOP_SIGNALS.has(signal));
+      if (failed && this.exitCode === 0) this.exitCode = 1;
       if (this.alive.size === 0) this.finished(this.exitCode);
       return;
     }

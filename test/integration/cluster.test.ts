@@ -212,6 +212,24 @@ describe('WORKERS=2 when the primary is killed during a drain delay', () => {
   }, 60_000);
 });
 
+describe('WORKERS=2 when a worker is killed during a clean stop', () => {
+  it('the primary exits 1, not 0: a service manager must not read a crash while draining as a clean stop', async () => {
+    const cluster = await startCluster({ DRAIN_DELAY_MS: '2000' });
+    const [victim, other] = workersOf(cluster);
+    cluster.child.kill('SIGTERM');
+    for (
+      let i = 0;
+      i < 100 && cluster.lines.filter((l) => l['msg'] === 'shutting down: health NOT_SERVING, draining calls').length < 2;
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 50));
+    process.kill(victim as number, 'SIGKILL');
+    expect(await exitCodeOf(cluster)).toBe(1);
+    expect(await stillRunning([other as number], 100)).toEqual([]);
+    expect(cluster.lines.some((l) => l['msg'] === 'stopped after a failure' && l['code'] === 1)).toBe(true);
+  }, 60_000);
+});
+
 describe('WORKERS > 1 refuses settings the workers cannot share', () => {
   it('names LOG_FILE, limits held in memory and a SQLite ledger file, and exits 2', async () => {
     const child = spawn(process.execPath, ['--import', TSX, MAIN], {

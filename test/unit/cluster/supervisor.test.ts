@@ -11,13 +11,16 @@ import { Supervisor } from '../../../src/cluster/supervisor.js';
 
 /**
  * A worker as small as the supervisor sees one: `serve` says it serves and exits with the code
- * the test sends it; `fail <code>` exits before it serves, as one with a config error does.
+ * the test sends it; `fail <code>` exits before it serves, as one with a config error does;
+ * `hold` serves and never ends its drain; `bare` serves and dies by SIGTERM itself, as one that
+ * has not yet set its handlers does.
  */
 const WORKER = `
 const [mode, code] = process.argv.slice(2);
 if (mode === 'fail') process.exit(Number(code));
 process.on('message', (m) => { if (typeof m?.die === 'number') process.exit(m.die); });
-process.on('SIGTERM', () => process.exit(0));
+if (mode === 'hold') process.on('SIGTERM', () => undefined);
+else if (mode !== 'bare') process.on('SIGTERM', () => process.exit(0));
 process.send({ llmo: 'ready', port: 1 });
 `;
 
@@ -154,6 +157,23 @@ describe('Supervisor (WORKERS > 1)', () => {
     expect(messages(r.lines, 'a worker died; starting another')).toHaveLength(5);
     expect(messages(r.lines, 'workers keep dying; stopping')).toMatchObject([{ code: 2, served: false }]);
     expect(steady?.isDead()).toBe(true);
+  });
+
+  it('stops with 1 when a worker is killed by a signal during a clean stop, as for a worker that exits non-zero', async () => {
+    const r = run(2, ['hold']);
+    await r.up;
+    const workers = r.supervisor.serving();
+    r.supervisor.stopAll(0);
+    // A drain that hangs, ended by a service manager's SIGKILL, or a crash while draining.
+    for (const w of workers) w.process.kill('SIGKILL');
+    expect(await outcome(r.supervisor, 5_000)).toBe(1);
+  });
+
+  it('stops with 0 when the workers end by the SIGTERM of the stop itself', async () => {
+    const r = run(2, ['bare']);
+    await r.up;
+    r.supervisor.stopAll(0);
+    expect(await outcome(r.supervisor, 5_000)).toBe(0);
   });
 
   it('stops with the code of a first worker that cannot start, forking no replacement', async () => {
