@@ -35,9 +35,14 @@ export class Supervisor {
   private wasUp = false;
   private stopping = false;
   private exitCode = 0;
+  private readonly exitListener = (worker: Worker, code: number | null, signal: string | null): void => this.onExit(worker, code, signal);
   private finished: (code: number) => void = () => undefined;
   readonly done = new Promise<number>((resolve) => {
-    this.finished = resolve;
+    this.finished = (code) => {
+      // `cluster` is one per process: a supervisor that is done must not handle a later one's exits.
+      cluster.off('exit', this.exitListener);
+      resolve(code);
+    };
   });
 
   constructor(
@@ -45,7 +50,7 @@ export class Supervisor {
     private readonly log: Logger,
     private readonly events: SupervisorEvents,
   ) {
-    cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
+    cluster.on('exit', this.exitListener);
   }
 
   start(): void {

@@ -82,7 +82,7 @@ function messages(lines: Record<string, unknown>[], msg: string): Record<string,
 }
 
 afterEach(async () => {
-  // Every Supervisor listens on the one `cluster`: the next test must not see this one's exits.
+  // A supervisor that did not finish, and a test's own listeners on the one `cluster`, must not see the next test's exits.
   if (current && !current.supervisor.isStopping) current.supervisor.stopAll(0);
   if (current) await outcome(current.supervisor, 3_000);
   current = undefined;
@@ -174,6 +174,16 @@ describe('Supervisor (WORKERS > 1)', () => {
     await r.up;
     r.supervisor.stopAll(0);
     expect(await outcome(r.supervisor, 5_000)).toBe(0);
+  });
+
+  it('stops listening to the cluster once it is done', async () => {
+    const before = cluster.listenerCount('exit');
+    const r = run(1, ['serve']);
+    await r.up;
+    expect(cluster.listenerCount('exit')).toBe(before + 1);
+    r.supervisor.stopAll(0);
+    expect(await r.supervisor.done).toBe(0);
+    expect(cluster.listenerCount('exit')).toBe(before);
   });
 
   it('stops with the code of a first worker that cannot start, forking no replacement', async () => {
