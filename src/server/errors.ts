@@ -71,12 +71,18 @@ export function codeForKind(kind: ErrorKind): grpc.status {
  * 8 KiB by default, grpc-js at 64 KiB): over the cap the client never sees the status and waits
  * for its deadline. So the status lists the first problems of a request only (its message
  * counts them all) within a text budget, and cuts long texts (a name the caller sent) short.
+ * Texts are measured in UTF-8 bytes, as they are sent: a CJK character is 3 bytes in the
+ * details and 9 in the percent-encoded message, and a budget of characters let such a status
+ * grow past the cap.
  */
-const TRAILER_LIMITS = { violations: 20, violationChars: 2_000, text: 200, message: 512 } as const;
+const TRAILER_LIMITS = { violations: 20, violationBytes: 2_000, textBytes: 200, messageBytes: 512 } as const;
+
+/** What `…`, the mark of a cut, takes in UTF-8. */
+const ELLIPSIS_BYTES = 3;
 
 export function toGrpcStatus(err: unknown): GrpcErrorStatus {
   const { status, internal } = rpcStatus(err, true);
-  const result = statusWith(status.code, clipped(status.message, TRAILER_LIMITS.message), status.details, internal);
+  const result = statusWith(status.code, clipped(status.message, TRAILER_LIMITS.messageBytes), status.details, internal);
   // gRFC A6 server pushback: gRPC clients with a retry policy wait this long before retrying. It
   // is an int32, and clients wait on a timer: past the longest a timer holds (a monthly budget
   // refused with more than about 24.8 days left) grpc-js would retry after 1 ms. The longest
@@ -192,24 +198,32 @@ function detailsFor(err: OrchestratorError, inTrailers: boolean): Any[] {
   return details;
 }
 
-/** The first violations, each cut to TRAILER_LIMITS.text, while they fit the trailer's budget (the first always does). */
+/** The first violations, each cut to TRAILER_LIMITS.textBytes, while they fit the trailer's budget (the first always does). */
 function trailerViolations(violations: readonly FieldViolation[]): FieldViolation[] {
   const listed: FieldViolation[] = [];
-  let chars = 0;
+  let bytes = 0;
   for (const v of violations) {
-    const field = clipped(v.field, TRAILER_LIMITS.text);
-    const description = clipped(v.description, TRAILER_LIMITS.text);
-    chars += field.length + description.length;
-    if (listed.length > 0 && (listed.length === TRAILER_LIMITS.violations || chars > TRAILER_LIMITS.violationChars)) break;
+    const field = clipped(v.field, TRAILER_LIMITS.textBytes);
+    const description = clipped(v.description, TRAILER_LIMITS.textBytes);
+    bytes += Buffer.byteLength(field) + Buffer.byteLength(description);
+    if (listed.length > 0 && (listed.length === TRAILER_LIMITS.violations || bytes > TRAILER_LIMITS.violationBytes)) break;
     listed.push({ field, description });
   }
   return listed;
 }
 
-function clipped(text: string, max: number): string {
-  if (text.length <= max) return text;
-  // Never between the halves of a surrogate pair: grpc-js percent-encodes the message, and a lone half cannot be.
-  const end = /[\uD800-\uDBFF]/.test(text.charAt(max - 2)) ? max - 2 : max - 1;
+/** `text` cut to at most `maxBytes` of UTF-8, `…` included. */
+function clipped(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  let room = maxBytes - ELLIPSIS_BYTES;
+  let end = 0;
+  // By code point, never between the halves of a surrogate pair: grpc-js percent-encodes the
+  // message, and a lone half cannot be.
+  for (const char of text) {
+    room -= Buffer.byteLength(char);
+    if (room < 0) break;
+    end += char.length;
+  }
   return `${text.slice(0, end)}…`;
 }
 

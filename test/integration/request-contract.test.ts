@@ -155,6 +155,22 @@ describe('the gRPC door', () => {
     expect(err.metadata.get('grpc-status-details-bin')[0]?.length ?? 0).toBeLessThan(4096);
   });
 
+  // A budget of characters let a status of CJK text (3 bytes of UTF-8 each, 9 once
+  // percent-encoded in grpc-message) reach 14 KiB on the wire: Python's grpcio (the C core)
+  // then reported RESOURCE_EXHAUSTED "received initial metadata size exceeds limit".
+  it('keeps a status that quotes non-ASCII text within the 8 KiB trailer cap, counted as sent', async () => {
+    const id = '漢'.repeat(200);
+    const items = Array.from({ length: 30 }, () => ({ requestId: id, request: req({ prompt: 'hi' }) }));
+    const { error } = await collectStream(h.clients.chat.batch({ items }));
+    expect(error && grpc.status[error.code]).toBe('INVALID_ARGUMENT');
+    expect(error?.decoded.badRequest?.fieldViolations[0]?.field).toBe('items[1].request_id');
+    expect(error?.details).toMatch(/^invalid request: items\[1\]\.request_id: "漢+/);
+    // As sent: grpc-js percent-encodes the message, and a -bin value travels in base64.
+    const details = error?.metadata.get('grpc-status-details-bin')[0];
+    const sent = encodeURI(error?.details ?? '').length + (Buffer.isBuffer(details) ? details.toString('base64').length : 0);
+    expect(sent).toBeLessThan(6 * 1024);
+  });
+
   // Problems were gathered by spreading each check's list into one call's arguments, which
   // overflows the stack past about a hundred thousand: the caller got INTERNAL.
   it.each([
