@@ -101,6 +101,12 @@ export function toRpcStatus(err: unknown): Status {
   return rpcStatus(err, false).status;
 }
 
+/** Whether the client gets only the generic message for `err`: whoever sends its status logs it. */
+export function isInternal(err: unknown): boolean {
+  // An `internal` kind is still our failure: its message may quote a cause, so it stays private.
+  return !isOrchestratorError(err) || err.kind === 'internal';
+}
+
 function rpcStatus(err: unknown, inTrailers: boolean): { status: Status; internal: boolean } {
   if (!isOrchestratorError(err)) {
     return {
@@ -108,8 +114,7 @@ function rpcStatus(err: unknown, inTrailers: boolean): { status: Status; interna
       internal: true,
     };
   }
-  // An `internal` kind is still our failure: its message may quote a cause, so it stays private.
-  const internal = err.kind === 'internal';
+  const internal = isInternal(err);
   const message = internal ? INTERNAL_MESSAGE : err.message;
   return { status: { code: CODE_BY_KIND[err.kind], message, details: detailsFor(err, inTrailers) }, internal };
 }

@@ -6,7 +6,7 @@ import type { BatchItemResult, BatchRequest, BatchResponse, ChatResponse } from 
 type BatchItemOutcome = BatchItemResult['outcome'];
 import { encodeUsage, timestamp } from '../encode.js';
 import { round3 } from '../../domain/latency.js';
-import { toRpcStatus } from '../errors.js';
+import { isInternal, toRpcStatus } from '../errors.js';
 import type { ValidationLimits } from '../validate.js';
 import { answerChat } from './chat-answer.js';
 
@@ -41,7 +41,14 @@ export function batchHandler(deps: CallDeps, engine: Engine, limits: ValidationL
       }));
       return singly(engine.batch({ items, concurrency, ctx }));
     },
-    encodeBatchEvent,
+    (event, ctx) => {
+      // The item's status says only "internal error", and the Batch itself ends OK: this is the
+      // one place the cause can be told.
+      if ('error' in event && isInternal(event.error)) {
+        ctx.log.error({ err: event.error, index: event.index, itemRequestId: event.requestId }, 'internal error');
+      }
+      return encodeBatchEvent(event);
+    },
   );
 }
 
