@@ -75,7 +75,7 @@ export function codeForKind(kind: ErrorKind): grpc.status {
  * details and 9 in the percent-encoded message, and a budget of characters let such a status
  * grow past the cap.
  */
-const TRAILER_LIMITS = { violations: 20, violationBytes: 2_000, textBytes: 200, messageBytes: 512 } as const;
+const TRAILER_LIMITS = { violations: 20, violationBytes: 2_000, attemptBytes: 2_000, textBytes: 200, messageBytes: 512 } as const;
 
 /** What `…`, the mark of a cut, takes in UTF-8. */
 const ELLIPSIS_BYTES = 3;
@@ -134,21 +134,44 @@ export function grpcErrorFor(err: unknown): grpc.StatusObject {
  * client that only reads ErrorInfo still sees what was tried and why each attempt failed.
  */
 export function summarizeAttempts(attempts: readonly AttemptRecord[]): string {
-  return attempts
-    .map((attempt) => {
-      if (attempt.error) {
-        const codeName = grpc.status[CODE_BY_KIND[attempt.error.kind]];
-        return `${attempt.model}:${codeName}:${attempt.error.reason}`;
-      }
-      return `${attempt.model}:${attempt.outcome === 'success' ? 'OK' : attempt.outcome.toUpperCase()}`;
-    })
-    .join(',');
+  return attempts.map(attemptEntry).join(',');
+}
+
+function attemptEntry(attempt: AttemptRecord): string {
+  if (attempt.error) {
+    const codeName = grpc.status[CODE_BY_KIND[attempt.error.kind]];
+    return `${attempt.model}:${codeName}:${attempt.error.reason}`;
+  }
+  return `${attempt.model}:${attempt.outcome === 'success' ? 'OK' : attempt.outcome.toUpperCase()}`;
+}
+
+/**
+ * The first entries of summarizeAttempts, each cut to TRAILER_LIMITS.textBytes, while they fit
+ * the trailer's budget (the first always does): 10 retries of 8 models with long ids took over
+ * 8 KiB on their own.
+ */
+function trailerAttempts(attempts: readonly AttemptRecord[]): string[] {
+  const listed: string[] = [];
+  let bytes = 0;
+  for (const attempt of attempts) {
+    const entry = clipped(attemptEntry(attempt), TRAILER_LIMITS.textBytes);
+    bytes += Buffer.byteLength(entry) + (listed.length > 0 ? 1 : 0);
+    if (listed.length > 0 && bytes > TRAILER_LIMITS.attemptBytes) break;
+    listed.push(entry);
+  }
+  return listed;
 }
 
 function detailsFor(err: OrchestratorError, inTrailers: boolean): Any[] {
   const metadata: Record<string, string> = { ...err.metadata };
   if (err.attempts.length > 0) {
-    metadata['attempts'] = summarizeAttempts(err.attempts);
+    if (inTrailers) {
+      const listed = trailerAttempts(err.attempts);
+      metadata['attempts'] = listed.join(',');
+      if (listed.length < err.attempts.length) metadata['attempts_omitted'] = String(err.attempts.length - listed.length);
+    } else {
+      metadata['attempts'] = summarizeAttempts(err.attempts);
+    }
     // What the failed call still used and costs (a stream cut after some tokens, say).
     const used = err.attempts.reduce(
       (sum, a) => ({
