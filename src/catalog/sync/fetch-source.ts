@@ -1,4 +1,4 @@
-import { readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
 import { z } from 'zod';
@@ -228,15 +228,35 @@ async function readLocal(
   }
 }
 
+/** How much of a local file one read asks for. */
+const FILE_CHUNK_BYTES = 64 * 1024;
+
 /**
  * Only a regular file is read: a FIFO would hold a pool thread until someone writes it, and a
- * device (/dev/zero) has no size to check the limit against.
+ * device (/dev/zero) has no size to check the limit against. The size it had when checked is no
+ * bound on what the read finds (a file still being written), so the read counts too, and stops
+ * one byte past the limit.
  */
 async function readRegular(path: string, maxBytes: number, signal: AbortSignal): Promise<Buffer> {
   const info = await stat(path);
   if (!info.isFile()) throw new SyncError('unreachable', `cannot read ${path}: not a regular file`);
   if (info.size > maxBytes) throw tooLarge(path, maxBytes);
-  return readFile(path, { signal });
+  const handle = await open(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for (;;) {
+      signal.throwIfAborted();
+      const chunk = Buffer.allocUnsafe(Math.min(FILE_CHUNK_BYTES, maxBytes + 1 - size));
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) return Buffer.concat(chunks, size);
+      size += bytesRead;
+      if (size > maxBytes) throw tooLarge(path, maxBytes);
+      chunks.push(chunk.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 /** What `work` settles to, or a rejection as soon as `signal` aborts: a stuck file system call cannot be cancelled, only left. */

@@ -7,11 +7,16 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createOpenRouterSource } from '../../../../src/catalog/sync/openrouter.js';
 import { createSyncRunner } from '../../../../src/catalog/sync/runner.js';
 
-// A file on a network mount that stopped answering: stat never returns.
+// A file on a network mount that stopped answering: stat never returns. A file that grows after
+// it was checked: stat sees it as it was, 10 bytes.
 vi.mock('node:fs/promises', async (importOriginal) => {
   const fs = await importOriginal<typeof import('node:fs/promises')>();
-  const stat: typeof fs.stat = ((path: Parameters<typeof fs.stat>[0], ...rest: []) =>
-    String(path).includes('hung-mount') ? new Promise(() => undefined) : fs.stat(path, ...rest)) as typeof fs.stat;
+  const stat: typeof fs.stat = (async (path: Parameters<typeof fs.stat>[0], ...rest: []) => {
+    if (String(path).includes('hung-mount')) return new Promise(() => undefined);
+    const info = await fs.stat(path, ...rest);
+    if (String(path).includes('growing')) Object.defineProperty(info, 'size', { value: 10 });
+    return info;
+  }) as typeof fs.stat;
   return { ...fs, stat };
 });
 
@@ -66,6 +71,21 @@ describe('file: catalog sources', () => {
     const loading = createOpenRouterSource({ url: 'file:///mnt/hung-mount/cancelled.json' }).load(controller.signal);
     controller.abort();
     await expect(loading).rejects.toThrow('/mnt/hung-mount/cancelled.json: the run was cancelled');
+  });
+
+  it('fail a run whose file grew past max_body_bytes after its size was checked', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'catalog-file-')), 'growing.json');
+    writeFileSync(file, `{"data":[${'{"id":"a/b"},'.repeat(20_000)}{"id":"a/c"}]}`);
+    const run = (maxBytes: number) =>
+      createSyncRunner({
+        sources: [createOpenRouterSource({ url: pathToFileURL(file).href, timeoutMs: 1_000, maxBytes })],
+        known: () => [],
+      }).run('openrouter');
+    const report = await run(1_000);
+    expect(report).toMatchObject({ source: 'openrouter', ok: false });
+    expect(report.error).toBe(`${file}: the answer is over the limit of 1000 bytes`);
+    // Within the limit, the whole of it is read, however it grew.
+    expect(await run(1_000_000)).toMatchObject({ ok: true, models: [{ externalId: 'a/b' }, { externalId: 'a/c' }] });
   });
 
   it('still read a regular file', async () => {
