@@ -75,7 +75,15 @@ export function codeForKind(kind: ErrorKind): grpc.status {
  * details and 9 in the percent-encoded message, and a budget of characters let such a status
  * grow past the cap.
  */
-const TRAILER_LIMITS = { violations: 20, violationBytes: 2_000, attemptBytes: 2_000, textBytes: 200, messageBytes: 512 } as const;
+const TRAILER_LIMITS = {
+  violations: 20,
+  violationBytes: 2_000,
+  attemptBytes: 2_000,
+  /** Each other ErrorInfo value: the models a route over a catalog of hundreds refused took 13 KB. */
+  metadataBytes: 1_000,
+  textBytes: 200,
+  messageBytes: 512,
+} as const;
 
 /** What `…`, the mark of a cut, takes in UTF-8. */
 const ELLIPSIS_BYTES = 3;
@@ -163,7 +171,10 @@ function trailerAttempts(attempts: readonly AttemptRecord[]): string[] {
 }
 
 function detailsFor(err: OrchestratorError, inTrailers: boolean): Any[] {
-  const metadata: Record<string, string> = { ...err.metadata };
+  const metadata: Record<string, string> = {};
+  for (const [key, value] of Object.entries(err.metadata)) {
+    metadata[key] = inTrailers ? clipped(value, TRAILER_LIMITS.metadataBytes) : value;
+  }
   if (err.attempts.length > 0) {
     if (inTrailers) {
       const listed = trailerAttempts(err.attempts);
