@@ -140,7 +140,9 @@ export const envSchema = z.object({
     z.enum(['daily', 'off']).default('daily'),
   ),
   /** Rotated log files older than this are deleted; 0 keeps them all. */
-  LOG_RETENTION_DAYS: number(z.number().int().min(0), 14),
+  // A century at most, as LEDGER_RETENTION_DAYS: further back, the cut-off day is a year of fewer
+  // than four digits (or NaN), which sorts after every rolled file's date and so deleted them all.
+  LOG_RETENTION_DAYS: number(z.number().int().min(0).max(36_500), 14),
   /** Prometheus /metrics on its own port (0: a free one). */
   METRICS: z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v), z.enum(['on', 'off']).default('on')),
   /** Unset: HOST, so a gateway kept on loopback does not publish its metrics on every interface. */

@@ -97,7 +97,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   TLS_CLIENT_CA_FILE: 'With TLS: require client certificates signed by this CA (mTLS).',
   LOG_FILE: 'Also write the log lines to this file (e.g. `logs/app.log`), rolled daily; see [Logs](operations.md#logs).',
   LOG_ROTATE: '`daily`: roll `LOG_FILE` at local midnight (UTC in the container) to `app-YYYY-MM-DD.log`; `off`: one growing file.',
-  LOG_RETENTION_DAYS: 'Rolled files kept; `0` keeps them all.',
+  LOG_RETENTION_DAYS: 'Days rolled files are kept (0–36500); `0` keeps them all.',
   METRICS: '`off` disables the Prometheus endpoint.',
   HTTP_ENABLED:
     '`false` (or `off`, `0`) serves gRPC only; otherwise the [OpenAI-compatible HTTP API](openai-api.md) runs in the same process on the same engine.',

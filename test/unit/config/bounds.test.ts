@@ -25,6 +25,9 @@ describe('setting bounds, at their edges', () => {
     ['DEFAULT_MAX_TOKENS', '1', '0'],
     ['SIMULATOR_LATENCY_SCALE', '100', '101'],
     ['RETRY_MAX_ATTEMPTS', '10', '11'],
+    // Past about 100 years the cut-off day reads as a year of fewer than four digits, or none,
+    // which sorts after every rolled file's name: every rolled log file would be deleted.
+    ['LOG_RETENTION_DAYS', '36500', '36501'],
   ];
 
   it.each(EDGES)('%s takes %s and refuses %s, naming the setting', (name, taken, refused) => {
