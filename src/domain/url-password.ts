@@ -6,12 +6,12 @@
  * the URL unparseable, and it must not be shown then either. A text with no `scheme://` is
  * masked from its start (`user:secret@proxy:3128`, the spelling curl and Go take for a proxy);
  * a password there cannot begin with `/`, so a path holding an `@` (`sqlite:/srv/a@b.db`) is left.
+ * A `password` query parameter is masked too: node-postgres and ioredis read a password there.
  */
 export function maskUrlPassword(text: string): string {
-  return text.replace(
-    /(\/\/[^/:@\s]*:)\S*@|^(?![a-z][a-z\d+.-]*:\/\/)([^/:@\s]*:)(?!\/)\S*@/i,
-    (_match, withScheme?: string, bare?: string) => {
+  return text
+    .replace(/(\/\/[^/:@\s]*:)\S*@|^(?![a-z][a-z\d+.-]*:\/\/)([^/:@\s]*:)(?!\/)\S*@/i, (_match, withScheme?: string, bare?: string) => {
       return `${withScheme ?? bare ?? ''}***@`;
-    },
-  );
+    })
+    .replace(/([?&]password=)[^&#\s]*/gi, '$1***');
 }

@@ -54,4 +54,12 @@ describe('DATABASE_URL and LEDGER_*', () => {
     expect(problems({ LEDGER_CONTENT: 'everything' })[0]).toMatch(/^LEDGER_CONTENT: /);
     expect(problems({ LEDGER_FLUSH_MS: '0' })[0]).toMatch(/^LEDGER_FLUSH_MS: /);
   });
+
+  it('shows a password given as a query parameter, which node-postgres reads, nowhere', () => {
+    const url = 'postgres://llmo@db:5432/llmo?sslmode=require&password=s3cret&application_name=gw';
+    expect(describeTarget(loadConfig({ DATABASE_URL: url }).ledger.target)).toBe(
+      'postgres://llmo@db:5432/llmo?sslmode=require&password=***&application_name=gw',
+    );
+    expect(problems({ DATABASE_URL: 'postgres://llmo@db:99999/llmo?password=s3cret' })).toEqual([expect.not.stringContaining('s3cret')]);
+  });
 });

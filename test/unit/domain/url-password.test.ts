@@ -9,14 +9,23 @@ describe('maskUrlPassword', () => {
     // The spelling curl and Go accept for a proxy, without its scheme.
     ['corp:s3cret@proxy:3128', 'corp:***@proxy:3128'],
     ['corp:s3cret@pro xy:3128', 'corp:***@pro xy:3128'],
+    // libpq's and node-postgres's other place for it.
+    ['postgres://app@db/ledger?password=s3cret', 'postgres://app@db/ledger?password=***'],
+    ['postgres://app@db/ledger?sslmode=require&PASSWORD=s3cret#x', 'postgres://app@db/ledger?sslmode=require&PASSWORD=***#x'],
+    ['postgres://app:one@db/ledger?password=two', 'postgres://app:***@db/ledger?password=***'],
   ])('masks the password of %s', (given, shown) => {
     expect(maskUrlPassword(given)).toBe(shown);
   });
 
-  it.each(['sqlite:./data/orchestrator.db', 'sqlite::memory:', 'http://proxy:3128', 'proxy:3128', 'sqlite:/srv/a@b.db'])(
-    'leaves %s as it is',
-    (given) => {
-      expect(maskUrlPassword(given)).toBe(given);
-    },
-  );
+  it.each([
+    'sqlite:./data/orchestrator.db',
+    'postgres://db/ledger?application_name=password',
+    'sqlite:./password=x.db',
+    'sqlite::memory:',
+    'http://proxy:3128',
+    'proxy:3128',
+    'sqlite:/srv/a@b.db',
+  ])('leaves %s as it is', (given) => {
+    expect(maskUrlPassword(given)).toBe(given);
+  });
 });
