@@ -285,7 +285,7 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
   );
   warnIfOpen();
   const port = await server.listen(config.host, config.port);
-  const httpPort = await httpGateway?.listen(config.http.host, config.http.port);
+  const httpPort = await httpGateway?.listen(config.http);
   logListening(config, log, {
     port,
     httpPort,

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { COMPAT_ALIASES, withCompatAliases } from './compat.js';
-import { crossSettingProblems } from './cross-checks.js';
+import { crossSettingProblems, type MetricsConfig, metricsConfig } from './cross-checks.js';
 import { emptyAsUndefined, milliseconds, number, text } from './env-values.js';
 
 export { COMPAT_ALIASES, type CompatAlias } from './compat.js';
@@ -170,7 +170,7 @@ export interface Config extends GrpcConfig {
   readonly environment: string | undefined;
   /** Undefined: logs go to stdout only. */
   readonly logFile: { readonly path: string; readonly rotate: 'daily' | 'off'; readonly retentionDays: number } | undefined;
-  readonly metrics: { readonly enabled: boolean; readonly host: string; readonly port: number };
+  readonly metrics: MetricsConfig;
   /** V8_PRETENURING=on: V8's allocation-site pretenuring stays on (runtime-env.ts says why it is off). */
   readonly v8Pretenuring: boolean;
   readonly tracing: { readonly otlpEndpoint: string | undefined; readonly serviceName: string; readonly environment: string | undefined };
@@ -287,7 +287,7 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
     logLevel: e.LOG_LEVEL,
     environment: e.ENVIRONMENT,
     logFile: e.LOG_FILE ? { path: e.LOG_FILE, rotate: e.LOG_ROTATE, retentionDays: e.LOG_RETENTION_DAYS } : undefined,
-    metrics: { enabled: e.METRICS === 'on', host: e.METRICS_HOST ?? e.HOST, port: e.METRICS_PORT },
+    metrics: metricsConfig(e),
     v8Pretenuring: e.V8_PRETENURING === 'on',
     tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME, environment: e.ENVIRONMENT },
     openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL, organization: e.OPENAI_ORGANIZATION },

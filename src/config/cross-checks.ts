@@ -21,6 +21,24 @@ interface Settings {
   readonly BATCH_MAX_CONCURRENCY: number;
 }
 
+/** The /metrics endpoint's listener (METRICS, METRICS_HOST, METRICS_PORT). */
+export interface MetricsConfig {
+  readonly enabled: boolean;
+  readonly host: string;
+  /** The setting `host` came from, for a bind error to name: HOST when METRICS_HOST is unset. */
+  readonly hostSetting: 'METRICS_HOST' | 'HOST';
+  readonly port: number;
+}
+
+export function metricsConfig(e: Pick<Settings, 'HOST' | 'METRICS' | 'METRICS_HOST' | 'METRICS_PORT'>): MetricsConfig {
+  return {
+    enabled: e.METRICS === 'on',
+    host: e.METRICS_HOST ?? e.HOST,
+    hostSetting: e.METRICS_HOST === undefined ? 'HOST' : 'METRICS_HOST',
+    port: e.METRICS_PORT,
+  };
+}
+
 /** A port the process listens on, by the setting that moves it. */
 interface Listener {
   readonly name: string;
@@ -45,7 +63,7 @@ export function crossSettingProblems(e: Settings, given: Readonly<Record<string,
     host: e.HOST,
     port: e.PORT,
     http: httpConfig(e, e.HOST),
-    metrics: { enabled: e.METRICS === 'on', host: e.METRICS_HOST ?? e.HOST, port: e.METRICS_PORT },
+    metrics: metricsConfig(e),
   });
   const byDefault = (name: string): boolean => emptyAsUndefined(given[name]) === undefined;
   return [...clashes(listeners, byDefault), ...batchProblems(e, byDefault)];

@@ -138,7 +138,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   HTTP_PROXY: 'Forward proxy for `http://` addresses only; `http_proxy` wins.',
   NO_PROXY:
     'Hosts reached directly: comma-separated names (a name covers its subdomains; `.example.com` too), `host:port`, IP addresses (IPv6 bare or in brackets), or `*` for all (alone or in the list); no address ranges (`10.0.0.0/8`). `localhost`, `127.0.0.1` and `[::1]` are always direct. `no_proxy` wins.',
-  METRICS_HOST: 'Address of the `/metrics` HTTP server.',
+  METRICS_HOST: 'Address of the `/metrics` HTTP server; unset: `HOST`.',
   METRICS_PORT: 'Its port; `0` picks a free one (logged).',
   OTEL_EXPORTER_OTLP_ENDPOINT:
     'OTLP/HTTP collector (e.g. `http://otel-collector:4318`): export a span per call and per upstream attempt. Unset: no OpenTelemetry code is loaded.',

@@ -21,6 +21,8 @@ export const HTTP_ENV = {
 export interface HttpConfig {
   readonly enabled: boolean;
   readonly host: string;
+  /** The setting `host` came from, for a bind error to name: HOST when HTTP_HOST is unset. */
+  readonly hostSetting: 'HTTP_HOST' | 'HOST';
   readonly port: number;
   /** From a request's first byte to its whole body (headers included); 0: no limit. */
   readonly requestTimeoutMs: number;
@@ -41,6 +43,7 @@ export function httpConfig(
   return {
     enabled: ['true', 'on', '1'].includes(e.HTTP_ENABLED),
     host: e.HTTP_HOST ?? host,
+    hostSetting: e.HTTP_HOST === undefined ? 'HOST' : 'HTTP_HOST',
     port: e.HTTP_PORT,
     requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
     maxConnections: e.HTTP_MAX_CONNECTIONS,

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { ApiKeyStore } from '../access/keys.js';
-import type { Config } from '../config/config.js';
+import type { Config, HttpConfig } from '../config/config.js';
 import { capNetConnections } from '../domain/connection-cap.js';
 import { listenError } from '../config/listen-error.js';
 import type { TlsFiles } from '../config/tls-files.js';
@@ -136,11 +136,11 @@ export class HttpGateway {
    * the loop is busy overflowed it, and each dropped connection waited a SYN retransmit (1 s,
    * then 3 s) before its first byte.
    */
-  async listen(host: string, port: number): Promise<number> {
+  async listen({ host, port, hostSetting }: Pick<HttpConfig, 'host' | 'port' | 'hostSetting'>): Promise<number> {
     try {
       await this.app.listen({ host, port, backlog: LISTEN_BACKLOG });
     } catch (err) {
-      const listener = { what: 'HTTP port', host, port, portSetting: 'HTTP_PORT', hostSetting: 'HTTP_HOST' };
+      const listener = { what: 'HTTP port', host, port, portSetting: 'HTTP_PORT', hostSetting };
       throw listenError(err, { ...listener, orElse: 'HTTP_ENABLED=false' });
     }
     return (this.app.server.address() as AddressInfo).port;

@@ -21,7 +21,7 @@ export interface MetricsServer {
  */
 export function startMetricsServer(
   source: MetricsSource,
-  options: { readonly host: string; readonly port: number },
+  options: { readonly host: string; readonly port: number; readonly hostSetting?: string },
 ): Promise<MetricsServer> {
   const server = createServer((req, res) => {
     handle(source, req, res).catch(() => {
@@ -33,10 +33,11 @@ export function startMetricsServer(
     server.once('error', (err) =>
       reject(
         listenError(err, {
-          ...options,
+          host: options.host,
+          port: options.port,
           what: 'metrics port',
           portSetting: 'METRICS_PORT',
-          hostSetting: 'METRICS_HOST',
+          hostSetting: options.hostSetting ?? 'METRICS_HOST',
           orElse: 'METRICS=off',
         }),
       ),

@@ -191,6 +191,7 @@ describe('HTTP settings', () => {
     expect(loadConfig({ HOST: '10.1.2.3' }).http).toEqual({
       enabled: true,
       host: '10.1.2.3',
+      hostSetting: 'HOST',
       port: 8080,
       requestTimeoutMs: 30_000,
       maxConnections: 10_000,
@@ -198,6 +199,7 @@ describe('HTTP settings', () => {
     expect(loadConfig({ HOST: '10.1.2.3', HTTP_HOST: '127.0.0.1', HTTP_PORT: '9000', HTTP_REQUEST_TIMEOUT_MS: '0' }).http).toEqual({
       enabled: true,
       host: '127.0.0.1',
+      hostSetting: 'HTTP_HOST',
       port: 9000,
       requestTimeoutMs: 0,
       maxConnections: 10_000,

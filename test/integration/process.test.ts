@@ -367,6 +367,28 @@ describe('a second start while a port is taken', () => {
   );
 });
 
+describe('start-up with an address that is not this machine', () => {
+  // 192.0.2.1 is TEST-NET-1 (RFC 5737): never an address of this machine.
+  it.each([
+    ['HOST alone, which the metrics endpoint binds first', { HOST: '192.0.2.1' }, 'HOST'],
+    ['METRICS_HOST', { METRICS_HOST: '192.0.2.1' }, 'METRICS_HOST'],
+  ])(
+    'names the setting the address came from: %s',
+    async (_what, env, setting) => {
+      const child = spawn(process.execPath, ['--import', TSX, MAIN], { env: { ...process.env, ...MAIN_ENV, ...env } });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.stdout.resume();
+      const [code] = await ended(child);
+      expect(code).toBe(1);
+      expect(stderr).toContain(
+        `llm-orchestrator failed to start: ${setting} 192.0.2.1 is not an address of this machine (EADDRNOTAVAIL)\n`,
+      );
+    },
+    30_000,
+  );
+});
+
 describe('a deployment with no provider configured', () => {
   async function startWith(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
     const child = spawn(process.execPath, ['--import', TSX, MAIN], {
