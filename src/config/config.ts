@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { COMPAT_ALIASES, withCompatAliases } from './compat.js';
 import { crossSettingProblems, type MetricsConfig, metricsConfig } from './cross-checks.js';
-import { emptyAsUndefined, milliseconds, number, text } from './env-values.js';
+import { bindHost, emptyAsUndefined, milliseconds, number, text } from './env-values.js';
 
 export { COMPAT_ALIASES, type CompatAlias } from './compat.js';
 import { HTTP_ENV, httpConfig, type HttpConfig } from './http-env.js';
@@ -27,7 +27,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 const PYTHON_LOG_LEVELS: Readonly<Record<string, string>> = { warning: 'warn', critical: 'fatal' };
 
 export const envSchema = z.object({
-  HOST: z.preprocess(emptyAsUndefined, z.string().default('0.0.0.0')),
+  HOST: z.preprocess(emptyAsUndefined, bindHost().default('0.0.0.0')),
   /** Processes serving the port (node:cluster); `auto`: one per CPU, up to the maximum (a larger machine is no mistake). */
   WORKERS: z.preprocess(
     (v) => (typeof v === 'string' && v.trim().toLowerCase() === 'auto' ? Math.min(availableParallelism(), 64) : (emptyAsUndefined(v) ?? 1)),
@@ -146,7 +146,7 @@ export const envSchema = z.object({
   /** Prometheus /metrics on its own port (0: a free one). */
   METRICS: z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v), z.enum(['on', 'off']).default('on')),
   /** Unset: HOST, so a gateway kept on loopback does not publish its metrics on every interface. */
-  METRICS_HOST: z.preprocess(emptyAsUndefined, z.string().optional()),
+  METRICS_HOST: z.preprocess(emptyAsUndefined, bindHost().optional()),
   METRICS_PORT: number(z.number().int().min(0).max(65535), 9464),
   /** OTLP/HTTP collector base URL; spans go to <url>/v1/traces. Unset: no spans (traceparent still propagates). */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),

@@ -6,7 +6,7 @@ import type { EnvName } from './schema-info.js';
  * schema without a line here fails test/unit/docs-config.test.ts. Links are relative to docs/.
  */
 export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
-  HOST: 'Address to bind: IPv4 or IPv6 (`::` takes both; with no API keys, admin RPCs still answer only loopback callers).',
+  HOST: 'Address to bind: IPv4, IPv6 without brackets (`::` takes both; with no API keys, admin RPCs still answer only loopback callers) or a host name; no scheme or port (that is `PORT`).',
   WORKERS:
     "Processes serving the port (`node:cluster`), 1–64, or `auto` (one per CPU the process may run on, at most 64; a container's CPU quota is not seen, so set a number there). See [Several workers](operations.md#several-workers-on-one-machine-workers).",
   PORT: 'gRPC port; `0` picks a free one (logged).',

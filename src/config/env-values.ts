@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { MAX_TIMER_MS } from '../domain/timers.js';
 
@@ -7,6 +8,23 @@ export const emptyAsUndefined = (value: unknown): unknown => (typeof value === '
 /** A number from a string; empty or unset means `fallback`. */
 export const number = (schema: z.ZodNumber, fallback: number) =>
   z.preprocess((v) => emptyAsUndefined(v) ?? fallback, z.coerce.number().pipe(schema));
+/** A DNS name: labels of letters, digits, `-` and `_`, dot-separated, an optional final dot. */
+const HOST_NAME = /^(?=.{1,253}\.?$)[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i;
+
+/**
+ * An address to listen on (HOST, HTTP_HOST, METRICS_HOST): an IP address or a host name. The
+ * bind resolves whatever it is given, so a port, a scheme or IPv6 brackets failed only there, as
+ * a name that does not resolve (`getaddrinfo ENOTFOUND 0.0.0.0:50051`) naming no setting.
+ */
+export const bindHost = () =>
+  z
+    .string()
+    .trim()
+    .refine(
+      (value) => isIP(value) !== 0 || HOST_NAME.test(value),
+      'an IP address (IPv6 without brackets) or a host name, without a scheme or port',
+    );
+
 /** An optional trimmed string setting. */
 export const text = () => z.preprocess(emptyAsUndefined, z.string().trim().optional());
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { milliseconds, number, text } from './env-values.js';
+import { bindHost, emptyAsUndefined, milliseconds, number } from './env-values.js';
 
 // The OpenAI-compatible HTTP API (src/http): same process, same engine, its own port.
 export const HTTP_ENV = {
@@ -9,7 +9,7 @@ export const HTTP_ENV = {
     z.enum(['true', 'false', 'on', 'off', '1', '0']).default('true'),
   ),
   /** Unset: HOST. */
-  HTTP_HOST: text(),
+  HTTP_HOST: z.preprocess(emptyAsUndefined, bindHost().optional()),
   /** 0: a free port, logged at start-up. */
   HTTP_PORT: number(z.number().int().min(0).max(65535), 8080),
   /** 0: no limit. */

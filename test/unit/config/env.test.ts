@@ -218,3 +218,26 @@ describe('configuration errors', () => {
     expect(pg).not.toContain('s3/cr');
   });
 });
+
+describe('addresses to bind (HOST, HTTP_HOST, METRICS_HOST)', () => {
+  it.each(['0.0.0.0', '::', '::1', '127.0.0.1', 'localhost', 'gateway.internal', 'fd00::5'])('takes %s', (host) => {
+    const config = loadConfig({ HOST: host, HTTP_HOST: host, METRICS_HOST: host, METRICS_PORT: '0', HTTP_PORT: '0', PORT: '0' });
+    expect([config.host, config.http.host, config.metrics.host]).toEqual([host, host, host]);
+  });
+
+  // Each failed at the bind with "getaddrinfo ENOTFOUND <value>", exit code 1, naming no setting.
+  it.each([
+    ['HOST', '0.0.0.0:50051'],
+    ['HOST', 'localhost:50051'],
+    ['HOST', '[::1]'],
+    ['HOST', 'http://0.0.0.0'],
+    ['HTTP_HOST', 'localhost:8080'],
+    ['HTTP_HOST', 'https://gateway.internal/'],
+    ['METRICS_HOST', '127.0.0.1:9464'],
+    ['METRICS_HOST', 'metrics host'],
+  ])('refuses %s=%s at start-up, naming it', (name, value) => {
+    expect(problemsOf({ [name]: value })).toEqual([
+      `${name}: an IP address (IPv6 without brackets) or a host name, without a scheme or port (got ${JSON.stringify(value)})`,
+    ]);
+  });
+});
