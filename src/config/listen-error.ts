@@ -10,13 +10,19 @@ export interface Listener {
   readonly orElse?: string | undefined;
 }
 
-/** grpc-js reports a failed bind as a message ("... [listen EADDRINUSE: ...]") without a code. */
+/**
+ * grpc-js reports a failed bind as a message ("... [listen EADDRINUSE: ...]") without a code, and a
+ * host name that does not resolve as "Name resolution failed for target ..." (UNRESOLVED).
+ */
 function errnoOf(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string') return code;
   const message = err instanceof Error ? err.message : String(err);
+  if (/^Name resolution failed for target /.test(message)) return UNRESOLVED;
   return /\b(EADDRINUSE|EACCES|EADDRNOTAVAIL)\b/.exec(message)?.[1];
 }
+
+const UNRESOLVED = 'unresolved';
 
 /**
  * A bind failure as a start-up error naming the setting to change: the bare EADDRINUSE names
@@ -25,7 +31,8 @@ function errnoOf(err: unknown): string | undefined {
 export function listenError(err: unknown, listener: Listener): Error {
   const where = `${listener.host}:${listener.port}`;
   const cause = { cause: err };
-  switch (errnoOf(err)) {
+  const errno = errnoOf(err);
+  switch (errno) {
     case 'EADDRINUSE': {
       const orElse = listener.orElse ? ` or ${listener.orElse}` : '';
       const advice = `set ${listener.portSetting} to a free port (0 picks one)${orElse}`;
@@ -35,6 +42,12 @@ export function listenError(err: unknown, listener: Listener): Error {
       return new Error(`${listener.what} ${where} needs privileges (EACCES): set ${listener.portSetting} above 1023`, cause);
     case 'EADDRNOTAVAIL':
       return new Error(`${listener.hostSetting} ${listener.host} is not an address of this machine (EADDRNOTAVAIL)`, cause);
+    // Node's listen() resolves a host name first; the bare getaddrinfo error names no setting.
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new Error(`${listener.hostSetting} ${listener.host} does not resolve to an address (${errno})`, cause);
+    case UNRESOLVED:
+      return new Error(`${listener.hostSetting} ${listener.host} does not resolve to an address`, cause);
     default:
       return err instanceof Error ? err : new Error(String(err));
   }
