@@ -64,7 +64,9 @@ export const envSchema = z.object({
   DEFAULT_TEMPERATURE: number(z.number().min(0).max(2), 0.7),
   DEFAULT_MAX_TOKENS: number(z.number().int().min(1), 500),
   /** Seconds; the deadline given to calls that arrive without one. */
-  DEFAULT_TIMEOUT: number(z.number().positive().max(3600), 30),
+  // A millisecond at least: it is kept in whole milliseconds, and less rounded to 0, a deadline
+  // every call without one would have passed on arrival.
+  DEFAULT_TIMEOUT: number(z.number().min(0.001).max(3600), 30),
   FALLBACK_DEFAULT_MESSAGE: z.preprocess(
     emptyAsUndefined,
     z.string().default("I'm sorry, I can't answer right now. Please try again in a moment."),

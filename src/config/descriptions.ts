@@ -26,7 +26,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
     'For requests with an empty `model` (and no route); must be in the catalog at start-up: a built-in or config-file model, or a runtime model in the database (`DATABASE_URL`).',
   DEFAULT_TEMPERATURE: '0–2.',
   DEFAULT_MAX_TOKENS: "When `max_tokens` is unset; capped at each model's output limit. Also routing's answer length.",
-  DEFAULT_TIMEOUT: 'Seconds, more than 0 and at most 3600 (fractions taken); the deadline of calls that arrive without one.',
+  DEFAULT_TIMEOUT: 'Seconds, 0.001 to 3600 (fractions taken); the deadline of calls that arrive without one.',
   FALLBACK_DEFAULT_MESSAGE: "Fallback's answer when every model failed.",
   MAX_CONTENT_CHARS:
     'Longest `prompt`, message `content`, tool call `arguments` or Fallback `default_message`, in characters (Unicode code points: an emoji is one).',

@@ -22,6 +22,8 @@ describe('setting bounds, at their edges', () => {
     ['DEFAULT_TIMEOUT', '3600', '3600.5'],
     ['DEFAULT_TIMEOUT', '0.001', '0'],
     ['DEFAULT_TIMEOUT', '0.001', '-1'],
+    // Less than half a millisecond rounded to a deadline of 0: every call without one failed at once.
+    ['DEFAULT_TIMEOUT', '0.001', '0.0004'],
     ['DEFAULT_MAX_TOKENS', '1', '0'],
     ['SIMULATOR_LATENCY_SCALE', '100', '101'],
     ['RETRY_MAX_ATTEMPTS', '10', '11'],
