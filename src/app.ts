@@ -119,9 +119,13 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
   const simulator = await startSimulatedProviders(config, registry);
   started.add(() => simulator?.close());
   const kindOf = new Map((file?.providers ?? []).map((p) => [p.name, p.kind]));
-  const builtin = file?.includeBuiltinModels === false ? [] : BUILTIN_MODELS;
-  const configModels = file?.models ?? [];
-  const openRouterProvider = openRouterProviderOf(file, configured);
+  // What a file adds to the catalog; a SIGHUP checks a changed file's as start-up checks this one's.
+  const fileLayers = (f: FileConfig | undefined) => ({
+    builtin: f?.includeBuiltinModels === false ? [] : BUILTIN_MODELS,
+    config: f?.models ?? [],
+    openRouterProvider: openRouterProviderOf(f, configured),
+  });
+  const { builtin, config: configModels, openRouterProvider } = fileLayers(file);
   const bind = (composed: ComposedCatalog): CatalogOptions => ({
     models: composed.models,
     origins: composed.origins,
@@ -133,10 +137,9 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
         }
       : {}),
   });
-  const catalog = catalogOrConfigError(
-    config,
-    () => new Catalog(bind(composeCatalog({ builtin, config: configModels, runtime: [], synced: [], openRouterProvider }))),
-  );
+  const fileCatalog = (f: FileConfig | undefined): Catalog =>
+    catalogOrConfigError(config, () => new Catalog(bind(composeCatalog({ ...fileLayers(f), runtime: [], synced: [] }))));
+  const catalog = fileCatalog(file);
   const keys = new ApiKeyStore(file?.access.apiKeys ?? []);
   const redis = config.redis.url ? await connectRedis(config.redis.url, log) : undefined;
   started.add(() => redis?.disconnect());
@@ -317,10 +320,12 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
         // Limits several workers cannot share are refused here as they are at start-up.
         const problems = clusterProblems(config, reloaded);
         if (problems.length > 0) throw new ConfigError(problems);
+        const sections = changedStartUpSections(file, reloaded);
+        // A file the next start-up would refuse (a fallback to an unknown model, a name used twice) is not applied in part.
+        if (sections.length > 0) fileCatalog(reloaded);
         keys.setConfigKeys(reloaded.access.apiKeys);
         limits.setGlobal(reloaded.access.global);
         log.info({ configFile: config.configFile, keys: keys.all().length }, 'API keys reloaded from the config file');
-        const sections = changedStartUpSections(file, reloaded);
         if (sections.length > 0) {
           log.warn(
             { configFile: config.configFile, sections },

@@ -4,7 +4,7 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp } from '../../src/app.js';
+import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { type BatchResponse, ChatServiceClient } from '../../src/gen/orchestrator/v1/chat.js';
 import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
@@ -348,12 +348,13 @@ describe('a SIGHUP that leaves no key at all', () => {
 });
 
 describe('a SIGHUP after a section other than access changed', () => {
-  // Only `access` is read again: a new model or provider would otherwise look applied, the reload saying only that keys were read.
-  it('says which changes wait for a restart', async () => {
-    const lines: { level: string; msg: string; sections?: string[] }[] = [];
+  type Line = { level: string; msg: string; sections?: string[]; err?: { message: string } };
+  /** A gateway on the config file of test keys, its log lines kept. */
+  async function startOnAccessFile(): Promise<{ app: App; configFile: string; lines: Line[]; stop(): Promise<void> }> {
+    const lines: Line[] = [];
     const sink = new Writable({
       write(chunk: Buffer, _encoding, done) {
-        for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as (typeof lines)[number]);
+        for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Line);
         done();
       },
     });
@@ -371,14 +372,27 @@ describe('a SIGHUP after a section other than access changed', () => {
       CONFIG_FILE: configFile,
     });
     const app = await startApp(config, createLogger('info', sink), {});
+    return {
+      app,
+      configFile,
+      lines,
+      async stop() {
+        await app.stop(100);
+        await upstream.close();
+      },
+    };
+  }
+  const extraModel = (fields = '') =>
+    `  - { id: extra, provider: openai, context_window: 1000, max_output_tokens: 100, input_price_per_million: 1, output_price_per_million: 1, family: x, tier: small, quality: 0.5${fields} }\n`;
+
+  // Only `access` is read again: a new model or provider would otherwise look applied, the reload saying only that keys were read.
+  it('says which changes wait for a restart', async () => {
+    const { app, configFile, lines, stop } = await startOnAccessFile();
     const restartNeeded = () => lines.filter((l) => l.msg.includes('take a restart'));
     try {
       app.reloadKeys();
       expect(restartNeeded()).toEqual([]);
-      writeFileSync(
-        configFile,
-        `${readFileSync(configFile, 'utf8')}routing: { fallback_depth: 2 }\nmodels:\n  - { id: extra, provider: openai, context_window: 1000, max_output_tokens: 100, input_price_per_million: 1, output_price_per_million: 1, family: x, tier: small, quality: 0.5 }\n`,
-      );
+      writeFileSync(configFile, `${readFileSync(configFile, 'utf8')}routing: { fallback_depth: 2 }\nmodels:\n${extraModel()}`);
       app.reloadKeys();
       expect(restartNeeded()).toMatchObject([
         {
@@ -388,8 +402,36 @@ describe('a SIGHUP after a section other than access changed', () => {
         },
       ]);
     } finally {
-      await app.stop(100);
-      await upstream.close();
+      await stop();
+    }
+  });
+
+  // Its access section applied, it looked reloaded, and the next restart stopped with exit code 2.
+  it('keeps the keys it has when the file would not start again, saying why', async () => {
+    const { app, configFile, lines, stop } = await startOnAccessFile();
+    try {
+      const client = new ChatServiceClient(`127.0.0.1:${app.port}`, grpc.credentials.createInsecure());
+      const chat = (key: string) => callUnary(client.chat.bind(client), { model: 'gpt-4o-mini', prompt: 'hi', messages: [] }, bearer(key));
+      try {
+        writeFileSync(
+          configFile,
+          `access:\n  api_keys:\n    - { name: frank, sha256: ${sha('frank-secret')} }\nmodels:\n${extraModel(', fallbacks: [no-such-model]')}`,
+        );
+        app.reloadKeys();
+        expect((await chat('erin-secret')).response.content.length).toBeGreaterThan(0);
+        await expect(chat('frank-secret')).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+      } finally {
+        client.close();
+      }
+      expect(lines.filter((l) => l.msg.includes('reloaded'))).toMatchObject([
+        {
+          level: 'error',
+          msg: 'config file not reloaded: its API keys stay as they were',
+          err: { message: expect.stringContaining(`${configFile}: models: extra falls back to unknown model "no-such-model"`) },
+        },
+      ]);
+    } finally {
+      await stop();
     }
   });
 });
