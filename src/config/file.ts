@@ -214,7 +214,9 @@ export function loadConfigFile(path: string): FileConfig {
   try {
     raw = /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new ConfigFileError(path, [`not valid ${/\.json$/i.test(path) ? 'JSON' : 'YAML'}: ${(err as Error).message.split('\n')[0]}`]);
+    // V8 quotes the text around a JSON fault, which may be the end of a header's token.
+    const message = (err as Error).message.replace(/, (?:\.\.\.)?"[\s\S]*"(?:\.\.\.)? is not valid JSON$/, '').split('\n')[0];
+    throw new ConfigFileError(path, [`not valid ${/\.json$/i.test(path) ? 'JSON' : 'YAML'}: ${message}`]);
   }
   const parsed = fileSchema.safeParse(raw ?? {});
   if (!parsed.success) {

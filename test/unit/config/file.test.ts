@@ -228,6 +228,16 @@ catalog:
     expect(problemsOf(join(dir, 'missing.yaml'))[0]).toMatch(/cannot read the file: ENOENT/);
     expect(problemsOf(file('broken.yaml', 'providers: [ {'))[0]).toMatch(/not valid YAML/);
   });
+
+  // V8 quotes the text around the fault ('..."123456"}},]}" is not valid JSON'): the end of a header's token here.
+  it('says why JSON does not parse without quoting the file, whose headers may hold a token', () => {
+    const json = '{"providers": [{"name": "p", "headers": {"Authorization": "Bearer sk-live-abcdef123456"}},]}';
+    expect(problemsOf(file('broken.json', json))).toEqual(["not valid JSON: Unexpected token ']'"]);
+    expect(problemsOf(file('broken-lines.json', '{"token":\n tok-abcdef123456}'))).toEqual(["not valid JSON: Unexpected token 'o'"]);
+    expect(problemsOf(file('broken2.json', '{"headers": {"X-Token": "tok-abcdef123456"} x}'))).toEqual([
+      "not valid JSON: Expected ',' or '}' after property value in JSON at position 44",
+    ]);
+  });
 });
 
 /** Every key path of a zod object schema ("providers[].base_url"), through optionals, defaults and arrays. */
