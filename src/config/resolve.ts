@@ -105,5 +105,6 @@ function keyOf(spec: ProviderSpec, config: Config, env: Env): string | undefined
   if (spec.apiKeyEnv === undefined) return 'none';
   // OPENAI_API_KEY was parsed with the settings (it may come from .env or a test's settings).
   if (spec.apiKeyEnv === 'OPENAI_API_KEY' && config.openai.apiKey) return config.openai.apiKey;
-  return env[spec.apiKeyEnv];
+  // Read as the settings are: a blank value is unset, and a Secret mounted from a file keeps its newline.
+  return env[spec.apiKeyEnv]?.trim() || undefined;
 }

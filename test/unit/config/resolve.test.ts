@@ -46,6 +46,18 @@ describe('resolveConfig', () => {
     ]);
   });
 
+  // As OPENAI_API_KEY is read: a Secret mounted from a file often ends in a newline, and a blank value is no key.
+  it('reads a key variable trimmed, and a blank one as unset', () => {
+    const config = resolveConfig({ CONFIG_FILE: file('t.yaml', PROVIDERS), ROUTER_KEY: ' rk\n' });
+    expect(config.providers[0]?.apiKey).toBe('rk');
+    expect(resolveConfig({ CONFIG_FILE: file('t.yaml', PROVIDERS), ROUTER_KEY: '  ' }).providers[0]?.apiKey).toBeUndefined();
+    const openai = file(
+      't2.yaml',
+      'providers:\n  - { name: openai, kind: openai, base_url: "https://example.com/v1", api_key_env: OPENAI_API_KEY }\n',
+    );
+    expect(resolveConfig({ CONFIG_FILE: openai, OPENAI_API_KEY: ' \t' }).providers[0]?.apiKey).toBeUndefined();
+  });
+
   it('lets a file provider named openai replace the shorthand and read OPENAI_API_KEY from the settings', () => {
     const path = file(
       'o.yaml',
