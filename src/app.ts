@@ -244,10 +244,7 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
     storedProblems.push(
       `DEFAULT_MODEL: "${config.defaults.model}" is the embedding model ${defaultEmbedding.id}, not a chat model: DEFAULT_MODEL answers chat calls that name no model (Embed's default is ${DEFAULT_EMBEDDING_MODEL})`,
     );
-  else if (!catalog.find(config.defaults.model))
-    storedProblems.push(
-      `DEFAULT_MODEL: "${config.defaults.model}" is not in the catalog: not a built-in or config-file model, nor a runtime model in the database (ListModels shows the catalog)`,
-    );
+  else if (!catalog.find(config.defaults.model)) storedProblems.push(defaultModelMissing(config.defaults.model));
   if (storedProblems.length > 0) throw new ConfigError(storedProblems);
   keys.onChange(unsharedKeyWarner(config, log));
   // Fastify is loaded only when the HTTP API is on.
@@ -321,8 +318,11 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
         const problems = clusterProblems(config, reloaded);
         if (problems.length > 0) throw new ConfigError(problems);
         const sections = changedStartUpSections(file, reloaded);
-        // A file the next start-up would refuse (a fallback to an unknown model, a name used twice) is not applied in part.
-        if (sections.length > 0) fileCatalog(reloaded);
+        // A file the next start-up would refuse (a fallback to an unknown model, a name used twice,
+        // DEFAULT_MODEL left out) is not applied in part. A runtime model stays in the database.
+        const model = config.defaults.model;
+        const inDatabase = catalogRuntime.live.catalog.find(model)?.origins.base.source === 'runtime';
+        if (sections.length > 0 && !fileCatalog(reloaded).find(model) && !inDatabase) throw new ConfigError([defaultModelMissing(model)]);
         keys.setConfigKeys(reloaded.access.apiKeys);
         limits.setGlobal(reloaded.access.global);
         log.info({ configFile: config.configFile, keys: keys.all().length }, 'API keys reloaded from the config file');
@@ -369,6 +369,10 @@ function breakerReadings(models: readonly CatalogModel[], engine: Engine): Break
 function openRouterProviderOf(file: FileConfig | undefined, configured: ReadonlyMap<string, string>): string | undefined {
   if (configured.has('openrouter')) return 'openrouter';
   return file?.providers.find((p) => configured.has(p.name) && /^https?:\/\/([^/]*\.)?openrouter\.ai(\/|$)/i.test(p.baseURL))?.name;
+}
+
+function defaultModelMissing(model: string): string {
+  return `DEFAULT_MODEL: "${model}" is not in the catalog: not a built-in or config-file model, nor a runtime model in the database (ListModels shows the catalog)`;
 }
 
 /** Catalog problems (duplicate names, unknown fallbacks) are configuration errors: exit 2, naming the file. */

@@ -434,4 +434,21 @@ describe('a SIGHUP after a section other than access changed', () => {
       await stop();
     }
   });
+
+  it('keeps the keys it has when the file leaves DEFAULT_MODEL out of the catalog', async () => {
+    const { app, configFile, lines, stop } = await startOnAccessFile();
+    try {
+      writeFileSync(configFile, `${readFileSync(configFile, 'utf8')}include_builtin_models: false\nmodels:\n${extraModel()}`);
+      app.reloadKeys();
+      expect(lines.filter((l) => l.msg.includes('reloaded'))).toMatchObject([
+        {
+          level: 'error',
+          msg: 'config file not reloaded: its API keys stay as they were',
+          err: { message: expect.stringContaining('DEFAULT_MODEL: "gpt-4o" is not in the catalog') },
+        },
+      ]);
+    } finally {
+      await stop();
+    }
+  });
 });
