@@ -104,7 +104,10 @@ export interface OrchestratorErrorOptions {
   readonly message: string;
   /** Worth trying again (the same or another model): 429, 5xx, unreachable, timeouts. */
   readonly retryable?: boolean;
-  /** From an upstream Retry-After, or our own estimate. */
+  /**
+   * From an upstream Retry-After, or our own estimate. A resource_exhausted error without one
+   * says no wait lets the same request pass (it is over a limit by itself).
+   */
   readonly retryAfterMs?: number;
   readonly metadata?: Readonly<Record<string, string>>;
   readonly fieldViolations?: readonly FieldViolation[];

@@ -91,14 +91,23 @@ const ELLIPSIS_BYTES = 3;
 export function toGrpcStatus(err: unknown): GrpcErrorStatus {
   const { status, internal } = rpcStatus(err, true);
   const result = statusWith(status.code, clipped(status.message, TRAILER_LIMITS.messageBytes), status.details, internal);
-  // gRFC A6 server pushback: gRPC clients with a retry policy wait this long before retrying. It
-  // is an int32, and clients wait on a timer: past the longest a timer holds (a monthly budget
-  // refused with more than about 24.8 days left) grpc-js would retry after 1 ms. The longest
-  // still tells them to wait past any deadline.
-  if (isOrchestratorError(err) && err.retryAfterMs !== undefined && (err.kind === 'resource_exhausted' || err.kind === 'unavailable')) {
-    result.metadata.set('grpc-retry-pushback-ms', String(timerDelay(Math.round(err.retryAfterMs))));
-  }
+  const pushback = isOrchestratorError(err) ? pushbackMs(err) : undefined;
+  if (pushback !== undefined) result.metadata.set('grpc-retry-pushback-ms', String(pushback));
   return result;
+}
+
+/**
+ * gRFC A6 server pushback: gRPC clients with a retry policy wait this long before retrying. It
+ * is an int32, and clients wait on a timer: past the longest a timer holds (a monthly budget
+ * refused with more than about 24.8 days left) grpc-js would retry after 1 ms. The longest
+ * still tells them to wait past any deadline. A refusal of our own limits with no time to retry
+ * at is one no wait cures (the request alone is over a limit): a negative pushback stops a
+ * client's retries at once, where without one it would spend its attempts on the same refusal.
+ */
+function pushbackMs(err: OrchestratorError): number | undefined {
+  if (err.kind !== 'resource_exhausted' && err.kind !== 'unavailable') return undefined;
+  if (err.retryAfterMs !== undefined) return timerDelay(Math.round(err.retryAfterMs));
+  return err.kind === 'resource_exhausted' ? -1 : undefined;
 }
 
 /**

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HealthCheckResponse_ServingStatus } from '../../src/gen/grpc/health/v1/health.js';
-import { CacheMode } from '../../src/gen/orchestrator/v1/chat.js';
+import { CacheMode, ChatServiceClient } from '../../src/gen/orchestrator/v1/chat.js';
 import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
 import { callUnary, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -212,6 +212,7 @@ describe('rate limits and budgets', () => {
       `    - { name: hank, sha256: ${sha('hank-secret')}, budgets: { usd_per_month: 0.00001 } }`,
       `    - { name: bess, sha256: ${sha('bess-secret')}, budgets: { usd_per_day: 0.001 } }`,
       `    - { name: kyle, sha256: ${sha('kyle-secret')}, allowed_models: ["gpt-4o-mini"], limits: { requests_per_minute: 2 } }`,
+      `    - { name: nora, sha256: ${sha('nora-secret')}, limits: { tokens_per_minute: 100 } }`,
     ].join('\n');
     h = await startHarness({ env: { CONFIG_FILE: accessFile(`${extra}\n`) }, latencyScale: 0 });
   });
@@ -267,7 +268,7 @@ describe('rate limits and budgets', () => {
     // No minute admits it: no time to retry at, which a retrying client would wait for in vain.
     expect(big.message).toContain('request of an estimated 5005 tokens exceeds 1000 tokens per minute for key:gina');
     expect(big.decoded.retryInfo).toBeUndefined();
-    expect(big.metadata.get('grpc-retry-pushback-ms')).toEqual([]);
+    expect(big.metadata.get('grpc-retry-pushback-ms')).toEqual(['-1']);
     for (let i = 0; i < 2; i++) {
       const { response } = await callUnary(
         chat(),
@@ -282,6 +283,49 @@ describe('rate limits and budgets', () => {
       { metadata: bearer('gina-secret') },
     );
     expect(third.decoded.quotaFailure?.violations[0]?.description).toBe('2 requests per minute');
+  });
+
+  it('tells a gRPC client with a retry policy not to retry a request no minute admits', async () => {
+    const refusedChats = async (): Promise<number> => {
+      const text = await (await fetch(h.app.metricsServer?.url ?? '')).text();
+      const line =
+        /grpc_server_handled_total\{grpc_service="orchestrator\.v1\.ChatService",grpc_method="Chat",[^}]*grpc_code="RESOURCE_EXHAUSTED"[^}]*\} (\d+)/.exec(
+          text,
+        );
+      return Number(line?.[1] ?? 0);
+    };
+    const retrying = {
+      methodConfig: [
+        {
+          name: [{ service: 'orchestrator.v1.ChatService' }],
+          retryPolicy: {
+            maxAttempts: 4,
+            initialBackoff: '0.01s',
+            maxBackoff: '0.01s',
+            backoffMultiplier: 1,
+            retryableStatusCodes: ['RESOURCE_EXHAUSTED'],
+          },
+        },
+      ],
+    };
+    const client = new ChatServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure(), {
+      'grpc.use_local_subchannel_pool': 1,
+      'grpc.service_config': JSON.stringify(retrying),
+    });
+    try {
+      const before = await refusedChats();
+      const big = await unaryError(
+        client.chat.bind(client),
+        { model: 'gpt-4o-mini', prompt: 'too big', messages: [], maxTokens: 500 },
+        { metadata: bearer('nora-secret') },
+      );
+      expect(big.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect(big.decoded.errorInfo?.metadata['estimated_tokens']).toBeDefined();
+      expect((await refusedChats()) - before).toBe(1);
+      expect(big.metadata.get('grpc-retry-pushback-ms')).toEqual(['-1']);
+    } finally {
+      client.close();
+    }
   });
 
   it('counts tokens per minute from actual usage, not from the estimate', async () => {

@@ -2,7 +2,17 @@ import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import type { AttemptRecord } from '../../../src/domain/chat.js';
 import { ZERO_USAGE } from '../../../src/domain/chat.js';
-import { type ErrorKind, OrchestratorError, Reason, budgetExhausted, invalidArgument, modelNotFound } from '../../../src/domain/errors.js';
+import {
+  type ErrorKind,
+  OrchestratorError,
+  Reason,
+  budgetExhausted,
+  draining,
+  invalidArgument,
+  metadataTooLarge,
+  modelNotFound,
+  rateLimited,
+} from '../../../src/domain/errors.js';
 import {
   ERROR_DOMAIN,
   INTERNAL_MESSAGE,
@@ -137,6 +147,20 @@ describe('toGrpcStatus', () => {
       client.close();
       server.forceShutdown();
     }
+  });
+
+  it('sends a negative pushback and no RetryInfo for a refusal no wait cures, so retry policies stop at once', () => {
+    const pushback = (err: OrchestratorError) => toGrpcStatus(err).metadata.get('grpc-retry-pushback-ms');
+    for (const hopeless of [
+      rateLimited({ what: '100 tokens per minute', subject: 'key:k', estimatedTokens: 505 }),
+      metadataTooLarge(20_000, 16_384),
+    ]) {
+      expect(pushback(hopeless)).toEqual(['-1']);
+      expect(decodeStatusDetails(toGrpcStatus(hopeless).metadata).retryInfo).toBeUndefined();
+    }
+    expect(pushback(rateLimited({ what: '2 requests per minute', subject: 'key:k', retryAfterMs: 1_500 }))).toEqual(['1500']);
+    // UNAVAILABLE without a delay leaves the wait to the client's own backoff.
+    expect(pushback(draining())).toEqual([]);
   });
 
   it('adds a RetryInfo when retryAfterMs is set, rounding to whole milliseconds', () => {
