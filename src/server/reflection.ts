@@ -14,6 +14,8 @@
  * and every call's messages go through the library's own codecs and handler.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
@@ -31,6 +33,9 @@ const CANDIDATES = ['../gen/descriptor.binpb', '../../src/gen/descriptor.binpb']
 /** The two reflection services, as the library names them (v1alpha is the same protocol). */
 const SERVICES = ['grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'] as const;
 const METHOD = 'ServerReflectionInfo';
+
+/** The library's own protos of those services, which it ships and loads to serve them. */
+const REFLECTION_PROTOS = ['grpc/reflection/v1/reflection.proto', 'grpc/reflection/v1alpha/reflection.proto'];
 
 /** The descriptor set's path in this layout; throws, naming every path tried, if it is missing. */
 export function descriptorPath(): string {
@@ -93,7 +98,7 @@ export function addReflection(server: grpc.Server, path: string = descriptorPath
 const passThrough = (bytes: Buffer): Buffer => bytes;
 
 async function loadReflection(path: string): Promise<ReadonlyMap<string, LoadedMethod>> {
-  const { ReflectionService } = await import('@grpc/reflection');
+  const [{ ReflectionService }, { loadSync }] = await Promise.all([import('@grpc/reflection'), import('@grpc/proto-loader')]);
   const methods = new Map<string, LoadedMethod>();
   // The library registers its services itself; this server stand-in keeps what it registers.
   const collector: Pick<grpc.Server, 'addService'> = {
@@ -103,7 +108,13 @@ async function loadReflection(path: string): Promise<ReadonlyMap<string, LoadedM
       }
     },
   };
-  new ReflectionService(packageDefinitionOf(readFileSync(path))).addToServer(collector);
+  // The library lists only the services of the descriptors it is given, and the image does not
+  // hold reflection's own: without them ListServices left out the reflection services this
+  // server answers on (grpc-go and grpc-java list them), and clients could not describe them.
+  // Each has one file without imports, so proto-loader's one-file-per-package form loses nothing.
+  const protoDir = join(dirname(createRequire(import.meta.url).resolve('@grpc/reflection/package.json')), 'build', 'proto');
+  const reflectionFiles = loadSync(REFLECTION_PROTOS, { includeDirs: [protoDir] });
+  new ReflectionService({ ...packageDefinitionOf(readFileSync(path)), ...reflectionFiles }).addToServer(collector);
   return methods;
 }
 

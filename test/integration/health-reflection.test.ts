@@ -495,6 +495,23 @@ describe('reflection', () => {
     );
   });
 
+  it.each(['grpc-v1', 'grpc-v1alpha'] as const)('lists and describes the reflection services themselves over %s', async (protocol) => {
+    const reflection = ['grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
+    expect(await listServices(main!.address, protocol)).toEqual(expect.arrayContaining(reflection));
+    // Listing methods resolves each listed service through reflection: a service without its file fails it.
+    const { stdout } = await run(BUF, [
+      'curl',
+      '--protocol',
+      'grpc',
+      '--http2-prior-knowledge',
+      '--reflect-protocol',
+      protocol,
+      '--list-methods',
+      `http://${main?.address}`,
+    ]);
+    expect(stdout.split('\n')).toEqual(expect.arrayContaining(reflection.map((service) => `${service}/ServerReflectionInfo`)));
+  });
+
   it('answers requests sent before the library has loaded, in order, and refuses an undecodable one', async () => {
     // A server of its own: the library loads on its first reflection call, so this one's first
     // messages arrive while it is still loading.
