@@ -206,6 +206,14 @@ export function cancelled(message = 'cancelled by the caller'): OrchestratorErro
   return new OrchestratorError({ kind: 'cancelled', reason: Reason.CANCELLED, message });
 }
 
+/**
+ * A refusal of the gateway's own limits that no wait cures: the request alone is over a limit
+ * (a resource_exhausted error with no time to retry at). Each door tells clients not to retry it.
+ */
+export function noWaitCures(err: OrchestratorError): boolean {
+  return err.kind === 'resource_exhausted' && err.retryAfterMs === undefined;
+}
+
 export function isOrchestratorError(err: unknown): err is OrchestratorError {
   return err instanceof OrchestratorError;
 }

@@ -8,7 +8,15 @@
  * else is a bug and leaves as a bare 500, so no internal message or upstream text reaches a client.
  */
 import type { AttemptRecord } from '../domain/chat.js';
-import { firstViolations, invalidArgument, isOrchestratorError, Reason, type ErrorKind, type OrchestratorError } from '../domain/errors.js';
+import {
+  firstViolations,
+  invalidArgument,
+  isOrchestratorError,
+  noWaitCures,
+  Reason,
+  type ErrorKind,
+  type OrchestratorError,
+} from '../domain/errors.js';
 import { round3 } from '../domain/latency.js';
 import { httpField } from './field-paths.js';
 
@@ -145,6 +153,9 @@ export function toHttpError(thrown: unknown, requestId: string): HttpError {
     // The openai SDKs read this one first: millisecond precision.
     if (retryAfterMs !== undefined) headers['retry-after-ms'] = String(retryAfterMs);
   }
+  // The openai SDKs retry a 429 twice by default; this header, which they read first, stops them
+  // sending the same request into the same refusal.
+  if (noWaitCures(err)) headers['x-should-retry'] = 'false';
   const first = err.fieldViolations[0];
   const param = first?.field ?? err.metadata['field'] ?? null;
   return {

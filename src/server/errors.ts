@@ -17,7 +17,14 @@ import * as grpc from '@grpc/grpc-js';
 import type { AttemptRecord } from '../domain/chat.js';
 import { roundUsd } from '../domain/money.js';
 import { timerDelay } from '../domain/timers.js';
-import { firstViolations, isOrchestratorError, type ErrorKind, type FieldViolation, type OrchestratorError } from '../domain/errors.js';
+import {
+  firstViolations,
+  isOrchestratorError,
+  noWaitCures,
+  type ErrorKind,
+  type FieldViolation,
+  type OrchestratorError,
+} from '../domain/errors.js';
 import type { Any } from '../gen/google/protobuf/any.js';
 import { BadRequest, ErrorInfo, QuotaFailure, RetryInfo } from '../gen/google/rpc/error_details.js';
 import { Status } from '../gen/google/rpc/status.js';
@@ -107,7 +114,7 @@ export function toGrpcStatus(err: unknown): GrpcErrorStatus {
 function pushbackMs(err: OrchestratorError): number | undefined {
   if (err.kind !== 'resource_exhausted' && err.kind !== 'unavailable') return undefined;
   if (err.retryAfterMs !== undefined) return timerDelay(Math.round(err.retryAfterMs));
-  return err.kind === 'resource_exhausted' ? -1 : undefined;
+  return noWaitCures(err) ? -1 : undefined;
 }
 
 /**

@@ -90,6 +90,31 @@ describe('OpenAI error classes from the gateway', () => {
     expect(err.headers?.get('retry-after-ms')).toBeNull();
   });
 
+  it('a 429 no wait cures tells the SDKs not to retry it: one request where they would send three', async () => {
+    let sent = 0;
+    const counting: typeof fetch = (input, init) => {
+      sent++;
+      return fetch(input, init);
+    };
+    // The SDK's default: two retries of a 429, after a backoff, unless the answer says not to.
+    const tina = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'tina-secret', fetch: counting });
+    const err = await failure(tina.chat.completions.create({ model: 'gpt-4o-mini', messages: hello, max_tokens: 100 }));
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(err.headers?.get('x-should-retry')).toBe('false');
+    expect(sent).toBe(1);
+    // A limit that a wait cures leaves the SDK's retries alone.
+    const frank = as('frank-secret');
+    let limited: unknown;
+    for (let i = 0; i < 3 && limited === undefined; i++) {
+      limited = await frank.chat.completions.create({ model: 'gpt-4o-mini', messages: hello }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    }
+    expect(limited).toBeInstanceOf(OpenAI.RateLimitError);
+    expect((limited as ApiError).headers?.get('x-should-retry')).toBeNull();
+  });
+
   it('RateLimitError (429) with code insufficient_quota when the budget is spent', async () => {
     const carol = as('carol-secret');
     await carol.chat.completions.create({ model: 'gpt-4o-mini', messages: hello });
