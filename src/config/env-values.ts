@@ -5,6 +5,14 @@ import { MAX_TIMER_MS } from '../domain/timers.js';
 /** Empty or blank environment values mean unset, as in most `.env` loaders. */
 export const emptyAsUndefined = (value: unknown): unknown => (typeof value === 'string' && value.trim() === '' ? undefined : value);
 
+/**
+ * A key or token read from the variable a config file names (providers[].api_key_env,
+ * catalog.sync.huggingface.token_env), read as the settings are: trimmed, so a Secret mounted from
+ * a file loses its newline, and a blank value is unset.
+ */
+export const secretFromEnv = (env: Readonly<Record<string, string | undefined>>, name: string): string | undefined =>
+  env[name]?.trim() || undefined;
+
 /** A number from a string; empty or unset means `fallback`. */
 export const number = (schema: z.ZodNumber, fallback: number) =>
   z.preprocess((v) => emptyAsUndefined(v) ?? fallback, z.coerce.number().pipe(schema));

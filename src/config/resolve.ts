@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { simulatorPortProblems } from './cross-checks.js';
+import { secretFromEnv } from './env-values.js';
 import { ConfigFileError, loadConfigFile, type FileConfig, type ProviderSpec } from './file.js';
 import { checkProviderUrl } from './ssrf.js';
 import { readTlsFiles, type TlsFiles } from './tls-files.js';
@@ -105,6 +106,5 @@ function keyOf(spec: ProviderSpec, config: Config, env: Env): string | undefined
   if (spec.apiKeyEnv === undefined) return 'none';
   // OPENAI_API_KEY was parsed with the settings (it may come from .env or a test's settings).
   if (spec.apiKeyEnv === 'OPENAI_API_KEY' && config.openai.apiKey) return config.openai.apiKey;
-  // Read as the settings are: a blank value is unset, and a Secret mounted from a file keeps its newline.
-  return env[spec.apiKeyEnv]?.trim() || undefined;
+  return secretFromEnv(env, spec.apiKeyEnv);
 }

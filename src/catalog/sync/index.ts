@@ -1,4 +1,5 @@
 import type { CatalogSyncConfig } from '../../config/catalog-sync.js';
+import { secretFromEnv } from '../../config/env-values.js';
 import { createArenaSource } from './arena.js';
 import { createHuggingFaceSource } from './huggingface.js';
 import type { SyncLock } from './lock.js';
@@ -58,7 +59,7 @@ export function createCatalogSync(config: CatalogSyncConfig, deps: CatalogSyncDe
     if (config.arena.interval) schedules.arena = config.arena.interval;
   }
   if (config.huggingface.models.length > 0) {
-    const token = config.huggingface.tokenEnv ? (deps.env ?? process.env)[config.huggingface.tokenEnv] : undefined;
+    const token = config.huggingface.tokenEnv ? secretFromEnv(deps.env ?? process.env, config.huggingface.tokenEnv) : undefined;
     sources.push(
       createHuggingFaceSource({ url: config.huggingface.url, models: config.huggingface.models, ...(token ? { token } : {}), ...limits }),
     );

@@ -89,4 +89,20 @@ describe('catalog sync runner', () => {
     expect(report?.matched.map((m) => m.catalogId).sort()).toEqual(['gpt-4.1', 'gpt-4o', 'gpt-4o-mini']);
     expect(report?.models.find((m) => m.externalId === 'openai/gpt-4o')?.inputPricePerMillion).toBe(2);
   });
+
+  it('reads the Hub token of token_env trimmed, a blank one as no token', async () => {
+    server.set('/hub/meta-llama/Llama-3.1-8B-Instruct', { body: fixture('hf/meta-llama/Llama-3.1-8B-Instruct.json') });
+    const config = parseCatalogSync({
+      sync: { huggingface: { url: `${server.url}/hub`, models: ['meta-llama/Llama-3.1-8B-Instruct'], token_env: 'HUB_TOKEN' } },
+    });
+    const authorizationWith = async (token: string) => {
+      const { runner } = createCatalogSync(config, { known, onReport: () => {}, env: { HUB_TOKEN: token } });
+      const from = server.requests.length;
+      expect(await runner.run('huggingface')).toMatchObject({ ok: true });
+      return server.requests.slice(from).map((r) => r.headers.authorization);
+    };
+    // A Secret mounted from a file ends with a newline.
+    expect(await authorizationWith(' hf_test\n')).toEqual(['Bearer hf_test']);
+    expect(await authorizationWith('  ')).toEqual([undefined]);
+  });
 });
