@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { validateHeaderName, validateHeaderValue } from 'node:http';
+import { isDeepStrictEqual } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { type ModelDefinition, outputPastWindow } from '../catalog/models.js';
@@ -330,9 +331,13 @@ const START_UP_SECTIONS: readonly (readonly [string, (file: FileConfig) => unkno
   ['catalog', (f) => f.catalogSync],
 ];
 
-/** The sections, other than `access`, whose content differs between two readings of the file. */
+/**
+ * The sections, other than `access`, whose content differs between two readings of the file. Key
+ * order does not count: the keys of `headers` or `catalog.sync.overrides` written in another order
+ * change nothing.
+ */
 export function changedStartUpSections(before: FileConfig | undefined, after: FileConfig): string[] {
-  return START_UP_SECTIONS.filter(([, of]) => JSON.stringify(before && of(before)) !== JSON.stringify(of(after))).map(([name]) => name);
+  return START_UP_SECTIONS.filter(([, of]) => !isDeepStrictEqual(before && of(before), of(after))).map(([name]) => name);
 }
 
 function isValid(check: () => void): boolean {

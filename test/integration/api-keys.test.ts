@@ -350,7 +350,7 @@ describe('a SIGHUP that leaves no key at all', () => {
 describe('a SIGHUP after a section other than access changed', () => {
   type Line = { level: string; msg: string; sections?: string[]; err?: { message: string } };
   /** A gateway on the config file of test keys, its log lines kept. */
-  async function startOnAccessFile(): Promise<{ app: App; configFile: string; lines: Line[]; stop(): Promise<void> }> {
+  async function startOnAccessFile(extra = ''): Promise<{ app: App; configFile: string; lines: Line[]; stop(): Promise<void> }> {
     const lines: Line[] = [];
     const sink = new Writable({
       write(chunk: Buffer, _encoding, done) {
@@ -359,7 +359,7 @@ describe('a SIGHUP after a section other than access changed', () => {
       },
     });
     const upstream = await startSimulator({ latencyScale: 0 });
-    const configFile = accessFile();
+    const configFile = accessFile(extra);
     const config = loadConfig({
       HOST: '127.0.0.1',
       PORT: '0',
@@ -401,6 +401,26 @@ describe('a SIGHUP after a section other than access changed', () => {
           msg: 'config file reloaded for its access section only: changes to models, routing take a restart',
         },
       ]);
+    } finally {
+      await stop();
+    }
+  });
+
+  it('does not count keys written in another order as a change', async () => {
+    const sections = (headers: string, overrides: string) =>
+      `providers:\n  - { name: local, kind: openai, base_url: "http://127.0.0.1:9/v1", headers: { ${headers} } }\n` +
+      `catalog:\n  sync:\n    overrides: { ${overrides} }\n`;
+    const { app, configFile, lines, stop } = await startOnAccessFile(sections('X-A: "1", X-B: "2"', 'vendor/a: gpt-4o, vendor/b: null'));
+    const access = readFileSync(configFile, 'utf8').split('providers:')[0];
+    const restartNeeded = () => lines.filter((l) => l.msg.includes('take a restart'));
+    try {
+      writeFileSync(configFile, `${access}${sections('X-B: "2", X-A: "1"', 'vendor/b: null, vendor/a: gpt-4o')}`);
+      app.reloadKeys();
+      expect(lines.filter((l) => l.msg === 'API keys reloaded from the config file')).toHaveLength(1);
+      expect(restartNeeded()).toEqual([]);
+      writeFileSync(configFile, `${access}${sections('X-B: "3", X-A: "1"', 'vendor/b: null, vendor/a: gpt-4o')}`);
+      app.reloadKeys();
+      expect(restartNeeded()).toMatchObject([{ level: 'warn', sections: ['providers'] }]);
     } finally {
       await stop();
     }
