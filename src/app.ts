@@ -29,14 +29,14 @@ import { ResponseCache } from './cache/response-cache.js';
 import { ApiKeyStore } from './access/keys.js';
 import { RateLimits } from './access/limits.js';
 import { connectRedis } from './access/redis.js';
-import { clusterProblems, storedKeyProblems, unsharedKeyWarner } from './cluster/checks.js';
+import { storedKeyProblems, unsharedKeyWarner } from './cluster/checks.js';
 import { ClusterStats } from './cluster/worker.js';
 import type { HttpGateway } from './http/server.js';
 import { callObserverOf } from './telemetry/call-observer.js';
 import { costOf } from './catalog/catalog.js';
 import { startLedger, type RunningLedger } from './store/index.js';
 import { budgetedCallsFrom, ledgerSpendRecord, startKeySync } from './store/access-wiring.js';
-import { changedStartUpSections, loadConfigFile } from './config/file.js';
+import { configReloader } from './config-reload.js';
 import { logListening } from './startup-log.js';
 import { StartedResources } from './started-resources.js';
 
@@ -310,33 +310,19 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
     simulator,
     ledger,
     catalog: catalogRuntime.live,
-    reloadKeys() {
-      if (!config.configFile) return;
-      try {
-        const reloaded = loadConfigFile(config.configFile);
-        // Limits several workers cannot share are refused here as they are at start-up.
-        const problems = clusterProblems(config, reloaded);
-        if (problems.length > 0) throw new ConfigError(problems);
-        const sections = changedStartUpSections(file, reloaded);
-        // A file the next start-up would refuse (a fallback to an unknown model, a name used twice,
-        // DEFAULT_MODEL left out) is not applied in part. A runtime model stays in the database.
+    reloadKeys: configReloader({
+      config,
+      log,
+      keys,
+      limits,
+      warnIfOpen,
+      // As start-up checks it: fileCatalog throws for a fallback to an unknown model or a name two models use; DEFAULT_MODEL may be a runtime model.
+      checkCatalog: (reloaded) => {
         const model = config.defaults.model;
         const inDatabase = catalogRuntime.live.catalog.find(model)?.origins.base.source === 'runtime';
-        if (sections.length > 0 && !fileCatalog(reloaded).find(model) && !inDatabase) throw new ConfigError([defaultModelMissing(model)]);
-        keys.setConfigKeys(reloaded.access.apiKeys);
-        limits.setGlobal(reloaded.access.global);
-        log.info({ configFile: config.configFile, keys: keys.all().length }, 'API keys reloaded from the config file');
-        if (sections.length > 0) {
-          log.warn(
-            { configFile: config.configFile, sections },
-            `config file reloaded for its access section only: changes to ${sections.join(', ')} take a restart`,
-          );
-        }
-        warnIfOpen();
-      } catch (err) {
-        log.error({ err, configFile: config.configFile }, 'config file not reloaded: its API keys stay as they were');
-      }
-    },
+        if (!fileCatalog(reloaded).find(model) && !inDatabase) throw new ConfigError([defaultModelMissing(model)]);
+      },
+    }),
     stop(graceMs?: number) {
       // The ledger writes within the same grace period as the calls (and at least a second after
       // them), not a grace of its own after it: serve.ts ends the process at drain delay + grace + 5 s.

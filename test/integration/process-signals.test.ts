@@ -69,6 +69,19 @@ describe('a SIGHUP while the gateway starts', () => {
   }, 40_000);
 });
 
+describe('a SIGHUP without a config file', () => {
+  // Nothing to reload, but the operator who sent it learns that it came.
+  it('says there is no config file to reload', async () => {
+    const p = start({ CONFIG_FILE: '' });
+    expect(await p.listening(/"msg":"llm-orchestrator listening"/)).toBeDefined();
+    p.child.kill('SIGHUP');
+    const line = await p.listening(/no config file to reload/);
+    p.child.kill('SIGTERM');
+    expect((await p.exit)[0]).toBe(0);
+    expect(JSON.parse(line ?? '{}')).toMatchObject({ level: 'info', msg: 'SIGHUP: no config file to reload (CONFIG_FILE is not set)' });
+  }, 40_000);
+});
+
 describe('a SIGTERM while the gateway starts, as PID 1 of a container', () => {
   // PID 1 gets only the signals it listens for: one that comes before the gateway listens is lost.
   // unshare (util-linux) starts it as PID 1 of its own PID namespace, inside a user namespace so no root is needed.
