@@ -316,11 +316,12 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
       keys,
       limits,
       warnIfOpen,
-      // As start-up checks it: fileCatalog throws for a fallback to an unknown model or a name two models use; DEFAULT_MODEL may be a runtime model.
+      // As start-up checks it: fileCatalog throws for a fallback to an unknown model or a name two
+      // models use; start-up finds DEFAULT_MODEL in the database too (a runtime model, a synced list's).
       checkCatalog: (reloaded) => {
         const model = config.defaults.model;
-        const inDatabase = catalogRuntime.live.catalog.find(model)?.origins.base.source === 'runtime';
-        if (!fileCatalog(reloaded).find(model) && !inDatabase) throw new ConfigError([defaultModelMissing(model)]);
+        const found = fileCatalog(reloaded).find(model) ?? catalogRuntime.live.findWithFile(fileLayers(reloaded), model);
+        if (!found) throw new ConfigError([defaultModelMissing(model)]);
       },
     }),
     stop(graceMs?: number) {

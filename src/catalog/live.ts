@@ -9,7 +9,7 @@ import {
 import { invalidArgument, type FieldViolation, type OrchestratorError } from '../domain/errors.js';
 import type { CatalogFingerprint, CatalogStore, FieldChange } from '../store/catalog-store.js';
 import { CatalogSnapshot, type Catalog, type CatalogModel, type CatalogOptions, modelNameKey } from './catalog.js';
-import { composeCatalog, type ComposedCatalog, type RuntimeModel, type SyncedValues } from './layers.js';
+import { type CatalogLayers, composeCatalog, type ComposedCatalog, type RuntimeModel, type SyncedValues } from './layers.js';
 import { EMBEDDING_MODELS, embeddingModelNamed } from './embedding-models.js';
 import type { ModelDefinition } from './models.js';
 import { checkRuntimeModel, type RuntimeModelInput } from './runtime-models.js';
@@ -212,6 +212,19 @@ export class LiveCatalog {
       reports.push(report);
     }
     return reports;
+  }
+
+  /**
+   * `name` as a start-up on a config file with these layers would find it: they, under what the
+   * database holds now (runtime models, synced lists). Undefined when that catalog does not build,
+   * as start-up then serves the file's catalog alone.
+   */
+  findWithFile(file: Omit<CatalogLayers, 'runtime' | 'synced'>, name: string): CatalogModel | undefined {
+    try {
+      return new CatalogSnapshot(this.options.bind(composeCatalog({ ...file, runtime: this.runtime, synced: this.synced }))).find(name);
+    } catch {
+      return undefined;
+    }
   }
 
   history(modelId: string | undefined, field: string | undefined, limit: number): Promise<FieldChange[]> {

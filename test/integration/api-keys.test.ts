@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { type BatchResponse, ChatServiceClient } from '../../src/gen/orchestrator/v1/chat.js';
 import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
 import { ApiKeySource, ApiKeyServiceClient } from '../../src/gen/orchestrator/v1/keys.js';
+import type { SyncReport } from '../../src/catalog/sync/types.js';
 import { startSimulator } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { accessFile, sha } from '../helpers/access-file.js';
@@ -469,6 +470,62 @@ describe('a SIGHUP after a section other than access changed', () => {
       ]);
     } finally {
       await stop();
+    }
+  });
+});
+
+describe('a SIGHUP and the models the database holds', () => {
+  type Line = { level: string; msg: string; err?: { message: string } };
+  const MISTRAL = 'mistralai/mistral-large';
+  /** A synced OpenRouter list holding a model only OpenRouter serves. */
+  const openRouterReport = (): SyncReport => ({
+    source: 'openrouter',
+    startedAt: new Date('2026-11-01T09:59:59Z'),
+    finishedAt: new Date('2026-11-01T10:00:00Z'),
+    ok: true,
+    models: [
+      { source: 'openrouter', externalId: MISTRAL, contextWindow: 128_000, inputPricePerMillion: 2, outputPricePerMillion: 6, raw: {} },
+    ],
+    matched: [],
+    unmatched: [MISTRAL],
+  });
+
+  // Start-up takes a DEFAULT_MODEL that OpenRouter's synced list brought into the catalog: a reload
+  // of a file that keeps its provider must take it too, or the file is applied only by a restart.
+  it('reloads a file whose DEFAULT_MODEL is an OpenRouter-only model synced into the database', async () => {
+    const openrouter = await startSimulator({ latencyScale: 0 });
+    const database = `sqlite:${join(mkdtempSync(join(tmpdir(), 'llmo-reload-')), 'ledger.db')}`;
+    const configFile = accessFile(
+      `providers:\n  - { name: openrouter, kind: openai, base_url: "${openrouter.baseURL}", api_key_env: OPENROUTER_API_KEY }\n`,
+    );
+    const env = { HOST: '127.0.0.1', PORT: '0', HTTP_ENABLED: 'false', METRICS: 'off', SIMULATOR: 'off', DATABASE_URL: database };
+    const processEnv = { OPENROUTER_API_KEY: 'or-key' };
+    const lines: Line[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Line);
+        done();
+      },
+    });
+    try {
+      const first = await startApp(loadConfig({ ...env, CONFIG_FILE: configFile }), createLogger('silent'), processEnv);
+      await first.catalog.applyReport(openRouterReport());
+      await first.stop(100);
+      const app = await startApp(
+        loadConfig({ ...env, CONFIG_FILE: configFile, DEFAULT_MODEL: MISTRAL }),
+        createLogger('info', sink),
+        processEnv,
+      );
+      try {
+        writeFileSync(configFile, `${readFileSync(configFile, 'utf8')}routing: { fallback_depth: 2 }\n`);
+        app.reloadKeys();
+        expect(lines.filter((l) => l.level === 'error')).toEqual([]);
+        expect(lines.map((l) => l.msg)).toContain('API keys reloaded from the config file');
+      } finally {
+        await app.stop(100);
+      }
+    } finally {
+      await openrouter.close();
     }
   });
 });
