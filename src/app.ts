@@ -359,7 +359,7 @@ function openRouterProviderOf(file: FileConfig | undefined, configured: Readonly
 }
 
 function defaultModelMissing(model: string): string {
-  return `DEFAULT_MODEL: "${model}" is not in the catalog: not a built-in or config-file model, nor a runtime model in the database (ListModels shows the catalog)`;
+  return `DEFAULT_MODEL: "${model}" is not in the catalog: not a built-in or config-file model, nor a runtime or synced model in the database (ListModels shows the catalog)`;
 }
 
 /** Catalog problems (duplicate names, unknown fallbacks) are configuration errors: exit 2, naming the file. */

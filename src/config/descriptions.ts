@@ -23,7 +23,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   SIMULATOR_LATENCY_SCALE: 'Multiplies simulated time to first token and token delays (0–100); `0`: as fast as possible.',
   SIMULATOR_PORT: 'Simulator port on 127.0.0.1; `0`: a free one (logged). Pin it to script faults (`$SIM` in [calling.md](calling.md)).',
   DEFAULT_MODEL:
-    'For requests with an empty `model` (and no route); must be in the catalog at start-up: a built-in or config-file model, or a runtime model in the database (`DATABASE_URL`).',
+    'For requests with an empty `model` (and no route); must be in the catalog at start-up: a built-in or config-file model, or one the database (`DATABASE_URL`) holds: a runtime model, or a model only a synced OpenRouter list has (once a sync stored it).',
   DEFAULT_TEMPERATURE: '0–2.',
   DEFAULT_MAX_TOKENS: "When `max_tokens` is unset; capped at each model's output limit. Also routing's answer length.",
   DEFAULT_TIMEOUT: 'Seconds, 0.001 to 3600 (fractions taken); the deadline of calls that arrive without one.',
