@@ -59,3 +59,13 @@ export const ref = (name: string, field = 'model') => ({ name, field });
 export async function* eventsOf<Event>(groups: AsyncIterable<readonly Event[]>): AsyncGenerator<Event> {
   for await (const group of groups) yield* group;
 }
+
+/** The request limits a ChatService built over the fixture validates with: the server's defaults. */
+export const SERVER_LIMITS = {
+  maxContentChars: 100_000,
+  maxModelsPerCall: 8,
+  defaultTemperature: 0.7,
+  batchMaxItems: 100,
+  batchDefaultConcurrency: 4,
+  batchMaxConcurrency: 16,
+};

@@ -28,7 +28,7 @@ import { ERROR_DOMAIN, grpcErrorFor, INTERNAL_MESSAGE } from '../../src/server/e
 import { decodeStatusDetails } from '../../src/cli/status-details.js';
 import { HealthRegistry } from '../../src/server/health.js';
 import { addReflection, descriptorPath } from '../../src/server/reflection.js';
-import { BUF, listServices } from '../helpers/buf-curl.js';
+import { BUF, listMethods, listServices } from '../helpers/buf-curl.js';
 
 const run = promisify(execFile);
 
@@ -499,17 +499,9 @@ describe('reflection', () => {
     const reflection = ['grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
     expect(await listServices(main!.address, protocol)).toEqual(expect.arrayContaining(reflection));
     // Listing methods resolves each listed service through reflection: a service without its file fails it.
-    const { stdout } = await run(BUF, [
-      'curl',
-      '--protocol',
-      'grpc',
-      '--http2-prior-knowledge',
-      '--reflect-protocol',
-      protocol,
-      '--list-methods',
-      `http://${main?.address}`,
-    ]);
-    expect(stdout.split('\n')).toEqual(expect.arrayContaining(reflection.map((service) => `${service}/ServerReflectionInfo`)));
+    expect(await listMethods(main!.address, protocol)).toEqual(
+      expect.arrayContaining(reflection.map((service) => `${service}/ServerReflectionInfo`)),
+    );
   });
 
   it('answers requests sent before the library has loaded, in order, and refuses an undecodable one', async () => {

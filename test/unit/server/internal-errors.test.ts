@@ -7,16 +7,8 @@ import type { BatchRequest, BatchResponse } from '../../../src/gen/orchestrator/
 import { chatService } from '../../../src/server/handlers/chat.js';
 import { Lifecycle } from '../../../src/server/lifecycle.js';
 import { engineFixture } from '../../helpers/engine-fixture.js';
+import { SERVER_LIMITS as LIMITS } from '../../helpers/engine-fixture.js';
 import { fakeStreamCall, within } from '../../helpers/fake-stream-call.js';
-
-const LIMITS = {
-  maxContentChars: 100_000,
-  maxModelsPerCall: 8,
-  defaultTemperature: 0.7,
-  batchMaxItems: 100,
-  batchDefaultConcurrency: 4,
-  batchMaxConcurrency: 16,
-};
 
 /** ChatService over a scripted engine whose gpt-4o-mini attempts hit a bug of the gateway's own code, logging to `lines`. */
 function service() {

@@ -7,17 +7,9 @@ import type { BatchRequest, BatchResponse, StreamChatRequest, StreamChatResponse
 import { chatService } from '../../../src/server/handlers/chat.js';
 import { Lifecycle } from '../../../src/server/lifecycle.js';
 import { engineFixture } from '../../helpers/engine-fixture.js';
+import { SERVER_LIMITS as LIMITS } from '../../helpers/engine-fixture.js';
 import { type EndStatus, fakeStreamCall, within } from '../../helpers/fake-stream-call.js';
 import { streamRequest } from '../../helpers/grpc-client.js';
-
-const LIMITS = {
-  maxContentChars: 100_000,
-  maxModelsPerCall: 8,
-  defaultTemperature: 0.7,
-  batchMaxItems: 100,
-  batchDefaultConcurrency: 4,
-  batchMaxConcurrency: 16,
-};
 
 /** ChatService over a scripted engine, and the Lifecycle shutdown would drive. */
 function service() {
