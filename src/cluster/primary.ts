@@ -58,6 +58,11 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   // Each worker reloads the config file's API keys itself; SIGHUP must not end the primary (Node's
   // default). A worker still starting gets it once it serves.
   hangups.handleWith(() => {
+    // The workers share the primary's environment: none has a file to reload either.
+    if (!config.configFile) {
+      log.info('SIGHUP: no config file to reload (CONFIG_FILE is not set)');
+      return;
+    }
     log.info({ workers: supervisor.live().length }, 'SIGHUP: every worker reloads the config file');
     supervisor.reloadAll();
   });
