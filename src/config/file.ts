@@ -211,13 +211,21 @@ export function loadConfigFile(path: string): FileConfig {
   } catch (err) {
     throw new ConfigFileError(path, [`cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`]);
   }
+  const json = /\.json$/i.test(path);
   let raw: unknown;
   try {
-    raw = /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text);
+    // JSON.parse keeps the syntax JSON (no comments or other YAML in a .json file) but takes the last
+    // of a repeated key; JSON being YAML 1.2, the YAML parser then refuses the repetition as in YAML.
+    raw = json ? JSON.parse(text) : parseYaml(text);
+    if (json) parseYaml(text, { schema: 'json' });
   } catch (err) {
-    // V8 quotes the text around a JSON fault, which may be the end of a header's token.
-    const message = (err as Error).message.replace(/, (?:\.\.\.)?"[\s\S]*"(?:\.\.\.)? is not valid JSON$/, '').split('\n')[0];
-    throw new ConfigFileError(path, [`not valid ${/\.json$/i.test(path) ? 'JSON' : 'YAML'}: ${message}`]);
+    // V8 quotes the text around a JSON fault, and YAML shows the lines after `line n, column m:`:
+    // either may be the end of a header's token.
+    const message = (err as Error).message
+      .replace(/, (?:\.\.\.)?"[\s\S]*"(?:\.\.\.)? is not valid JSON$/, '')
+      .split('\n')[0]
+      ?.replace(/:$/, '');
+    throw new ConfigFileError(path, [`not valid ${json ? 'JSON' : 'YAML'}: ${message}`]);
   }
   const parsed = fileSchema.safeParse(raw ?? {});
   if (!parsed.success) {

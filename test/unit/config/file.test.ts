@@ -238,6 +238,22 @@ catalog:
       "not valid JSON: Expected ',' or '}' after property value in JSON at position 44",
     ]);
   });
+
+  // JSON.parse keeps a repeated key's last value: the corrected spelling of a key and its first try, say.
+  it('refuses a key written twice in JSON as in YAML, by line and column, without quoting the file', () => {
+    const json =
+      '{"providers": [{"name": "p", "kind": "openai", "base_url": "http://127.0.0.1:8080/v1",\n  "headers": {"Authorization": "Bearer sk-old-abcdef", "Authorization": "Bearer sk-live-abcdef123456"}}]}';
+    expect(problemsOf(file('twice.json', json))).toEqual(['not valid JSON: Map keys must be unique at line 2, column 56']);
+    const yaml =
+      'providers:\n  - name: p\n    headers: { Authorization: Bearer sk-old-abcdef, Authorization: Bearer sk-live-abcdef123456 }\n';
+    expect(problemsOf(file('twice.yaml', yaml))).toEqual(['not valid YAML: Map keys must be unique at line 3, column 53']);
+  });
+
+  it('keeps a .json file to JSON: YAML-only syntax is refused there', () => {
+    expect(problemsOf(file('yaml-in.json', 'include_builtin_models: false\n'))[0]).toMatch(/^not valid JSON: /);
+    expect(problemsOf(file('comment.json', '{"include_builtin_models": false # off\n}'))[0]).toMatch(/^not valid JSON: /);
+    expect(problemsOf(file('empty.json', ''))[0]).toMatch(/^not valid JSON: /);
+  });
 });
 
 /** Every key path of a zod object schema ("providers[].base_url"), through optionals, defaults and arrays. */
