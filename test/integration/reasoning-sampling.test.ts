@@ -18,7 +18,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-const sampled = (fields: Partial<SamplingOptions>): SamplingOptions => ({ stop: [], user: '', ...fields });
+const sampled = (fields: Partial<SamplingOptions>): SamplingOptions => ({ stop: [], user: '', reasoningEffort: 0, ...fields });
 const base = { prompt: 'Tell me about rivers', messages: [] };
 const callsTo = (model: string) => h.upstream.requests.filter((r) => (r.body as { model?: string } | undefined)?.model === model).length;
 const BYPASS = { mode: 2, allowStale: false };

@@ -20,13 +20,13 @@ const fields = (err: Awaited<ReturnType<typeof unaryError>>) => err.decoded.badR
 
 describe('the gRPC door', () => {
   it('refuses an int64 past 2^53 (sampling.seed) as bad input, on Chat and StreamChat', async () => {
-    const err = await unaryError(chat(), req({ prompt: 'hi', sampling: { stop: [], user: '', seed: 2 ** 60 } }));
+    const err = await unaryError(chat(), req({ prompt: 'hi', sampling: { stop: [], user: '', seed: 2 ** 60, reasoningEffort: 0 } }));
     expect(grpc.status[err.code]).toBe('INVALID_ARGUMENT');
     expect(err.decoded.errorInfo?.reason).toBe('INVALID_REQUEST');
     expect(fields(err)).toEqual(['request']);
     expect(err.details).toMatch(/integers must fit in 53 bits/);
     const streamed = await collectStream(
-      h.clients.chat.streamChat(streamRequest({ prompt: 'hi', sampling: { stop: [], user: '', seed: 2 ** 60 } })),
+      h.clients.chat.streamChat(streamRequest({ prompt: 'hi', sampling: { stop: [], user: '', seed: 2 ** 60, reasoningEffort: 0 } })),
     );
     expect(streamed.error && grpc.status[streamed.error.code]).toBe('INVALID_ARGUMENT');
   });
@@ -174,7 +174,10 @@ describe('the gRPC door', () => {
   // Problems were gathered by spreading each check's list into one call's arguments, which
   // overflows the stack past about a hundred thousand: the caller got INTERNAL.
   it.each([
-    ['a million empty stop sequences', req({ prompt: 'hi', sampling: { stop: Array.from({ length: 1_000_000 }, () => ''), user: '' } })],
+    [
+      'a million empty stop sequences',
+      req({ prompt: 'hi', sampling: { stop: Array.from({ length: 1_000_000 }, () => ''), user: '', reasoningEffort: 0 } }),
+    ],
     [
       'an assistant turn of 300,000 tool calls without ids',
       req({

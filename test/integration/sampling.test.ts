@@ -59,7 +59,7 @@ const chat = (req: Partial<ChatRequest>, metadata?: Record<string, string>) =>
 const chatError = (req: Partial<ChatRequest>) =>
   unaryError(clients.chat.chat.bind(clients.chat), { model: 'alpha-chat', prompt: '', messages: [], ...req });
 /** Sampling options with the fields a test does not care about at their defaults. */
-const sampled = (fields: Partial<SamplingOptions>): SamplingOptions => ({ stop: [], user: '', ...fields });
+const sampled = (fields: Partial<SamplingOptions>): SamplingOptions => ({ stop: [], user: '', reasoningEffort: 0, ...fields });
 const lastBody = (sim: Simulator) => sim.requests.at(-1)?.body as Record<string, unknown>;
 const callLines = () => lines.filter((l) => l.msg === 'call');
 

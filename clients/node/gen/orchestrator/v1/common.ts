@@ -423,6 +423,88 @@ export function streamStrategyToJSON(object: StreamStrategy): string {
   }
 }
 
+/**
+ * How much a reasoning model thinks before it answers: less is faster and spends fewer
+ * reasoning tokens (billed as completion tokens), more suits harder problems. The levels of
+ * OpenAI's Chat Completions `reasoning_effort`; not every model takes every level.
+ */
+export enum ReasoningEffort {
+  /** REASONING_EFFORT_UNSPECIFIED - Not set: the model's default. */
+  REASONING_EFFORT_UNSPECIFIED = 0,
+  /** REASONING_EFFORT_NONE - No reasoning. */
+  REASONING_EFFORT_NONE = 1,
+  /** REASONING_EFFORT_MINIMAL - Very little reasoning. */
+  REASONING_EFFORT_MINIMAL = 2,
+  /** REASONING_EFFORT_LOW - Little reasoning. */
+  REASONING_EFFORT_LOW = 3,
+  /** REASONING_EFFORT_MEDIUM - The usual amount. */
+  REASONING_EFFORT_MEDIUM = 4,
+  /** REASONING_EFFORT_HIGH - Much reasoning. */
+  REASONING_EFFORT_HIGH = 5,
+  /** REASONING_EFFORT_XHIGH - More than high. */
+  REASONING_EFFORT_XHIGH = 6,
+  /** REASONING_EFFORT_MAX - As much as the model can. */
+  REASONING_EFFORT_MAX = 7,
+  UNRECOGNIZED = -1,
+}
+
+export function reasoningEffortFromJSON(object: any): ReasoningEffort {
+  switch (object) {
+    case 0:
+    case "REASONING_EFFORT_UNSPECIFIED":
+      return ReasoningEffort.REASONING_EFFORT_UNSPECIFIED;
+    case 1:
+    case "REASONING_EFFORT_NONE":
+      return ReasoningEffort.REASONING_EFFORT_NONE;
+    case 2:
+    case "REASONING_EFFORT_MINIMAL":
+      return ReasoningEffort.REASONING_EFFORT_MINIMAL;
+    case 3:
+    case "REASONING_EFFORT_LOW":
+      return ReasoningEffort.REASONING_EFFORT_LOW;
+    case 4:
+    case "REASONING_EFFORT_MEDIUM":
+      return ReasoningEffort.REASONING_EFFORT_MEDIUM;
+    case 5:
+    case "REASONING_EFFORT_HIGH":
+      return ReasoningEffort.REASONING_EFFORT_HIGH;
+    case 6:
+    case "REASONING_EFFORT_XHIGH":
+      return ReasoningEffort.REASONING_EFFORT_XHIGH;
+    case 7:
+    case "REASONING_EFFORT_MAX":
+      return ReasoningEffort.REASONING_EFFORT_MAX;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ReasoningEffort.UNRECOGNIZED;
+  }
+}
+
+export function reasoningEffortToJSON(object: ReasoningEffort): string {
+  switch (object) {
+    case ReasoningEffort.REASONING_EFFORT_UNSPECIFIED:
+      return "REASONING_EFFORT_UNSPECIFIED";
+    case ReasoningEffort.REASONING_EFFORT_NONE:
+      return "REASONING_EFFORT_NONE";
+    case ReasoningEffort.REASONING_EFFORT_MINIMAL:
+      return "REASONING_EFFORT_MINIMAL";
+    case ReasoningEffort.REASONING_EFFORT_LOW:
+      return "REASONING_EFFORT_LOW";
+    case ReasoningEffort.REASONING_EFFORT_MEDIUM:
+      return "REASONING_EFFORT_MEDIUM";
+    case ReasoningEffort.REASONING_EFFORT_HIGH:
+      return "REASONING_EFFORT_HIGH";
+    case ReasoningEffort.REASONING_EFFORT_XHIGH:
+      return "REASONING_EFFORT_XHIGH";
+    case ReasoningEffort.REASONING_EFFORT_MAX:
+      return "REASONING_EFFORT_MAX";
+    case ReasoningEffort.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** One turn of a conversation. */
 export interface Message {
   /** Who wrote it; must be set. */
@@ -641,6 +723,14 @@ export interface SamplingOptions {
    * abuse monitoring (OpenAI `user`, Anthropic `metadata.user_id`).
    */
   user: string;
+  /**
+   * How much an OpenAI reasoning model (o1, o3, o4-mini, gpt-5 and their variants) thinks before
+   * it answers, sent as `reasoning_effort`; unset means the model's default. Only those models
+   * take it: naming another model with it set is INVALID_ARGUMENT on the model, and Fallback,
+   * Race and routing skip the others. Which levels a model takes is the model's (o3: low, medium,
+   * high); one it does not take is the upstream's refusal (UPSTREAM_REJECTED_REQUEST).
+   */
+  reasoningEffort: ReasoningEffort;
 }
 
 /**
@@ -1961,6 +2051,7 @@ function createBaseSamplingOptions(): SamplingOptions {
     presencePenalty: undefined,
     frequencyPenalty: undefined,
     user: "",
+    reasoningEffort: 0,
   };
 }
 
@@ -1983,6 +2074,9 @@ export const SamplingOptions: MessageFns<SamplingOptions> = {
     }
     if (message.user !== "") {
       writer.uint32(50).string(message.user);
+    }
+    if (message.reasoningEffort !== 0) {
+      writer.uint32(56).int32(message.reasoningEffort);
     }
     return writer;
   },
@@ -2048,6 +2142,14 @@ export const SamplingOptions: MessageFns<SamplingOptions> = {
             message.user = reader.string();
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.reasoningEffort = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2080,6 +2182,11 @@ export const SamplingOptions: MessageFns<SamplingOptions> = {
         ? globalThis.Number(object.frequency_penalty)
         : undefined,
       user: isSet(object.user) ? globalThis.String(object.user) : "",
+      reasoningEffort: isSet(object.reasoningEffort)
+        ? reasoningEffortFromJSON(object.reasoningEffort)
+        : isSet(object.reasoning_effort)
+        ? reasoningEffortFromJSON(object.reasoning_effort)
+        : 0,
     };
   },
 
@@ -2102,6 +2209,9 @@ export const SamplingOptions: MessageFns<SamplingOptions> = {
     }
     if (message.user !== "") {
       obj.user = message.user;
+    }
+    if (message.reasoningEffort !== 0) {
+      obj.reasoningEffort = reasoningEffortToJSON(message.reasoningEffort);
     }
     return obj;
   },

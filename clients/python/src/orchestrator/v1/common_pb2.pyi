@@ -25,6 +25,14 @@ FINISH_REASON_LENGTH: FinishReason
 FINISH_REASON_STOP: FinishReason
 FINISH_REASON_TOOL_CALLS: FinishReason
 FINISH_REASON_UNSPECIFIED: FinishReason
+REASONING_EFFORT_HIGH: ReasoningEffort
+REASONING_EFFORT_LOW: ReasoningEffort
+REASONING_EFFORT_MAX: ReasoningEffort
+REASONING_EFFORT_MEDIUM: ReasoningEffort
+REASONING_EFFORT_MINIMAL: ReasoningEffort
+REASONING_EFFORT_NONE: ReasoningEffort
+REASONING_EFFORT_UNSPECIFIED: ReasoningEffort
+REASONING_EFFORT_XHIGH: ReasoningEffort
 ROLE_ASSISTANT: Role
 ROLE_DEVELOPER: Role
 ROLE_SYSTEM: Role
@@ -174,20 +182,22 @@ class RouteTarget(_message.Message):
     def __init__(self, profile: _Optional[_Union[RoutingProfile, str]] = ..., candidates: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SamplingOptions(_message.Message):
-    __slots__ = ["frequency_penalty", "presence_penalty", "seed", "stop", "top_p", "user"]
+    __slots__ = ["frequency_penalty", "presence_penalty", "reasoning_effort", "seed", "stop", "top_p", "user"]
     FREQUENCY_PENALTY_FIELD_NUMBER: _ClassVar[int]
     PRESENCE_PENALTY_FIELD_NUMBER: _ClassVar[int]
+    REASONING_EFFORT_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     STOP_FIELD_NUMBER: _ClassVar[int]
     TOP_P_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
     frequency_penalty: float
     presence_penalty: float
+    reasoning_effort: ReasoningEffort
     seed: int
     stop: _containers.RepeatedScalarFieldContainer[str]
     top_p: float
     user: str
-    def __init__(self, top_p: _Optional[float] = ..., stop: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ..., presence_penalty: _Optional[float] = ..., frequency_penalty: _Optional[float] = ..., user: _Optional[str] = ...) -> None: ...
+    def __init__(self, top_p: _Optional[float] = ..., stop: _Optional[_Iterable[str]] = ..., seed: _Optional[int] = ..., presence_penalty: _Optional[float] = ..., frequency_penalty: _Optional[float] = ..., user: _Optional[str] = ..., reasoning_effort: _Optional[_Union[ReasoningEffort, str]] = ...) -> None: ...
 
 class ToolCall(_message.Message):
     __slots__ = ["arguments", "id", "name"]
@@ -230,4 +240,7 @@ class Complexity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class StreamStrategy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class ReasoningEffort(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
