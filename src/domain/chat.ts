@@ -1,6 +1,7 @@
 import { characterCount, longerThan } from './characters.js';
 import { CHECKED_PAST_LIMIT } from './errors.js';
 import { sumUsd } from './money.js';
+import type { ReasoningEffort } from './reasoning-models.js';
 import { type ContentPart, type ToolCall, toolCallChars, type Tooling } from './tools.js';
 
 /** Provider-neutral shapes shared by providers, engine and server. */
@@ -105,6 +106,8 @@ export interface Sampling {
   readonly frequencyPenalty?: number | undefined;
   /** The end user the request is made for (abuse monitoring upstream). */
   readonly user?: string | undefined;
+  /** How much a reasoning model thinks; only OpenAI's reasoning models take it. */
+  readonly reasoningEffort?: ReasoningEffort | undefined;
 }
 
 /** Request tags: attribution only, carried to the log line and the trace, never to metric labels. */

@@ -36,20 +36,48 @@ export const REFUSED_SAMPLING = {
   frequencyPenalty: 'frequency_penalty',
 } as const satisfies Partial<Record<keyof Sampling, string>>;
 
-const REFUSED_KEYS = Object.keys(REFUSED_SAMPLING) as (keyof typeof REFUSED_SAMPLING)[];
+/**
+ * The levels of the Chat Completions `reasoning_effort`, as the openai SDK types them. Not every
+ * reasoning model takes every level; which one a model takes is the upstream's to say.
+ */
+export const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max'] as const;
+
+export type ReasoningEffort = (typeof REASONING_EFFORTS)[number];
+
+export function isReasoningEffort(value: unknown): value is ReasoningEffort {
+  return (REASONING_EFFORTS as readonly unknown[]).includes(value);
+}
+
+/** The sampling parameters only reasoning models take (the others answer them with HTTP 400, unsupported_parameter). */
+export const REASONING_ONLY_SAMPLING = {
+  reasoningEffort: 'reasoning_effort',
+} as const satisfies Partial<Record<keyof Sampling, string>>;
+
+type Names = Readonly<Partial<Record<keyof Sampling, string>>>;
+
 const NONE: readonly string[] = [];
 
 /**
- * The refused sampling parameters a request sets, by their API names; empty when it sets none.
+ * The parameters of `names` a request sets, by their API names; empty when it sets none.
  * Every call asks, and nearly none sets one: that answer makes no array.
  */
-export function refusedSamplingOf(sampling: Sampling | undefined): readonly string[] {
+function setOf(sampling: Sampling | undefined, names: Names): readonly string[] {
   if (!sampling) return NONE;
   let set: string[] | undefined;
-  for (const k of REFUSED_KEYS) {
-    if (sampling[k] === undefined) continue;
+  for (const k in names) {
+    if (sampling[k as keyof Sampling] === undefined) continue;
     set ??= [];
-    set.push(REFUSED_SAMPLING[k]);
+    set.push(names[k as keyof Sampling] as string);
   }
   return set ?? NONE;
+}
+
+/** The sampling parameters reasoning models refuse that a request sets. */
+export function refusedSamplingOf(sampling: Sampling | undefined): readonly string[] {
+  return setOf(sampling, REFUSED_SAMPLING);
+}
+
+/** The sampling parameters only reasoning models take that a request sets. */
+export function reasoningSamplingOf(sampling: Sampling | undefined): readonly string[] {
+  return setOf(sampling, REASONING_ONLY_SAMPLING);
 }

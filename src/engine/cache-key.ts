@@ -21,6 +21,8 @@ export function cacheKey(request: {
   const sampling = s
     ? [s.topP ?? null, s.stop ?? null, s.seed ?? null, s.presencePenalty ?? null, s.frequencyPenalty ?? null, s.user ?? null]
     : [];
+  // Only when set: the requests that do not set it keep the keys their answers are cached under.
+  if (s?.reasoningEffort !== undefined) sampling.push(s.reasoningEffort);
   const t = request.tooling;
   const tooling = t ? [t.tools ?? null, t.toolChoice ?? null, t.parallelToolCalls ?? null, t.responseFormat ?? null] : [];
   const { id, servedBy, upstreamId } = request.model;

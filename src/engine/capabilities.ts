@@ -3,7 +3,7 @@ import { TEXT_ONLY } from '../catalog/models.js';
 import type { ChatInput } from '../domain/chat.js';
 import { requiredCapabilities } from '../domain/conversation.js';
 import type { FieldViolation } from '../domain/errors.js';
-import { isReasoningModel, refusedSamplingOf } from '../domain/reasoning-models.js';
+import { isReasoningModel, reasoningSamplingOf, refusedSamplingOf } from '../domain/reasoning-models.js';
 import type { RequiredCapabilities } from '../domain/tools.js';
 import type { ModelRef } from './requests.js';
 
@@ -15,12 +15,18 @@ const NAMES: Readonly<Record<keyof RequiredCapabilities, string>> = {
 
 /** What a request uses that only some models take: capabilities, and sampling parameters some models refuse. */
 export interface Requirements extends RequiredCapabilities {
-  /** By their API names (top_p...); empty when the request sets none. */
+  /** Those reasoning models refuse, by their API names (top_p...); empty when the request sets none. */
   readonly samplingParameters: readonly string[];
+  /** Those only reasoning models take (reasoning_effort); empty when the request sets none. */
+  readonly reasoningParameters: readonly string[];
 }
 
 export function capabilitiesOf(input: ChatInput): Requirements {
-  return { ...requiredCapabilities(input.messages, input.tooling), samplingParameters: refusedSamplingOf(input.sampling) };
+  return {
+    ...requiredCapabilities(input.messages, input.tooling),
+    samplingParameters: refusedSamplingOf(input.sampling),
+    reasoningParameters: reasoningSamplingOf(input.sampling),
+  };
 }
 
 /** What the request uses that the model lacks (a model without `capabilities` takes text only). */
@@ -28,6 +34,7 @@ export function lacking(model: CatalogModel, required: Requirements): string[] {
   const has = model.capabilities ?? TEXT_ONLY;
   const missing = (Object.keys(NAMES) as (keyof RequiredCapabilities)[]).filter((k) => required[k] && !has[k]).map((k) => NAMES[k]);
   if (required.samplingParameters.length > 0 && isReasoningModel(model.upstreamId)) missing.push(...required.samplingParameters);
+  if (required.reasoningParameters.length > 0 && !isReasoningModel(model.upstreamId)) missing.push(...required.reasoningParameters);
   return missing;
 }
 

@@ -1,13 +1,14 @@
 import { checkSampling, checkTags, SAMPLING_LIMITS, type RequestTags, type Sampling } from '../domain/chat.js';
+import { isReasoningEffort, REASONING_EFFORTS, type ReasoningEffort } from '../domain/reasoning-models.js';
 
 import { shown } from './body-fields.js';
 
 type Add = (field: string, description: string) => void;
 
 /**
- * The OpenAI sampling fields (top_p, stop, seed, presence_penalty, frequency_penalty, user) and
- * `metadata` (our request tags, with OpenAI's own bounds), spelled as the OpenAI body spells
- * them; the ranges are the ones the gRPC API checks.
+ * The OpenAI sampling fields (top_p, stop, seed, presence_penalty, frequency_penalty, user,
+ * reasoning_effort) and `metadata` (our request tags, with OpenAI's own bounds), spelled as the
+ * OpenAI body spells them; the ranges are the ones the gRPC API checks.
  */
 export function parseSamplingFields(
   body: Readonly<Record<string, unknown>>,
@@ -20,6 +21,7 @@ export function parseSamplingFields(
     presencePenalty: numberField(add, 'presence_penalty', body.presence_penalty),
     frequencyPenalty: numberField(add, 'frequency_penalty', body.frequency_penalty),
     user: stringField(add, 'user', body.user),
+    reasoningEffort: effortField(add, body.reasoning_effort),
   };
   const checked = checkSampling(raw, (name) => name);
   const tags = checkTags(tagsField(add, body.metadata), 'metadata');
@@ -50,6 +52,14 @@ function stringField(add: Add, field: string, value: unknown): string | undefine
   if (isAbsent(value)) return undefined;
   if (typeof value === 'string') return value;
   add(field, 'must be a string');
+  return undefined;
+}
+
+/** Spelled exactly as the API spells it: the API refuses "LOW". */
+function effortField(add: Add, value: unknown): ReasoningEffort | undefined {
+  if (isAbsent(value)) return undefined;
+  if (isReasoningEffort(value)) return value;
+  add('reasoning_effort', `must be one of ${REASONING_EFFORTS.join(', ')} (got ${shown(value)})`);
   return undefined;
 }
 

@@ -9,11 +9,12 @@ import {
 } from '../domain/chat.js';
 import { characterCount, longerThan } from '../domain/characters.js';
 import { checkConversation, DEFAULT_IMAGE_MAX_BYTES, messagesToCheck } from '../domain/conversation.js';
+import type { ReasoningEffort as Effort } from '../domain/reasoning-models.js';
 import { decodeMessage, decodeTooling } from './decode-tooling.js';
 import type { ResponseFormat, ToolOptions } from '../gen/orchestrator/v1/chat.js';
 import { invalidArgument, type FieldViolation } from '../domain/errors.js';
 import type { ModelRef, RouteRequest, RoutingProfileName, SizedMessage } from '../engine/index.js';
-import { RoutingProfile, type Message, type RouteTarget, type SamplingOptions } from '../gen/orchestrator/v1/common.js';
+import { ReasoningEffort, RoutingProfile, type Message, type RouteTarget, type SamplingOptions } from '../gen/orchestrator/v1/common.js';
 import type { RankModelsRequest } from '../gen/orchestrator/v1/models.js';
 
 /** The fields every chat-like request shares (ChatRequest, StreamChatRequest, RaceRequest, ...). */
@@ -47,6 +48,18 @@ const PROFILES: ReadonlyMap<RoutingProfile, RoutingProfileName> = new Map([
   [RoutingProfile.ROUTING_PROFILE_LONG_CONTEXT, 'long_context'],
 ]);
 
+/** UNSPECIFIED is absent: the model's default. */
+const EFFORTS: ReadonlyMap<ReasoningEffort, Effort | undefined> = new Map([
+  [ReasoningEffort.REASONING_EFFORT_UNSPECIFIED, undefined],
+  [ReasoningEffort.REASONING_EFFORT_NONE, 'none'],
+  [ReasoningEffort.REASONING_EFFORT_MINIMAL, 'minimal'],
+  [ReasoningEffort.REASONING_EFFORT_LOW, 'low'],
+  [ReasoningEffort.REASONING_EFFORT_MEDIUM, 'medium'],
+  [ReasoningEffort.REASONING_EFFORT_HIGH, 'high'],
+  [ReasoningEffort.REASONING_EFFORT_XHIGH, 'xhigh'],
+  [ReasoningEffort.REASONING_EFFORT_MAX, 'max'],
+]);
+
 /**
  * Checks a request (at least one message, roles set, content present and
  * bounded, temperature 0..2, max_tokens >= 1) and collects every violation, so the caller
@@ -78,8 +91,17 @@ export class RequestValidator {
 
   /** The sampling fields, checked against the ranges the providers document. */
   sampling(req: SamplingOptions, field = 'sampling'): Sampling | undefined {
-    const { sampling, violations } = checkSampling(req, (name) => `${field}.${name}`);
+    const { sampling, violations } = checkSampling(
+      { ...req, reasoningEffort: EFFORTS.get(req.reasoningEffort) },
+      (name) => `${field}.${name}`,
+    );
     this.addAll(violations);
+    if (!EFFORTS.has(req.reasoningEffort)) {
+      this.add(
+        `${field}.reasoning_effort`,
+        `must be one of REASONING_EFFORT_UNSPECIFIED, NONE, MINIMAL, LOW, MEDIUM, HIGH, XHIGH, MAX (got ${req.reasoningEffort})`,
+      );
+    }
     return sampling;
   }
 

@@ -1,4 +1,10 @@
-import { isReasoningModel, REFUSED_SAMPLING } from '../domain/reasoning-models.js';
+import {
+  isReasoningEffort,
+  isReasoningModel,
+  REASONING_EFFORTS,
+  REASONING_ONLY_SAMPLING,
+  REFUSED_SAMPLING,
+} from '../domain/reasoning-models.js';
 import type { SimMessage } from './text.js';
 
 /** The parts of an OpenAI chat completion request that the simulator acts on. */
@@ -98,6 +104,8 @@ export function parseChatRequest(body: unknown): ChatRequestParse {
   if (refused !== undefined && isReasoningModel(model)) {
     return fail(`Unsupported parameter: '${refused}' is not supported with this model.`, refused, 'unsupported_parameter');
   }
+  const reasoningRefusal = reasoningProblem(body, model);
+  if (reasoningRefusal !== undefined) return reasoningRefusal;
   const stop = parseStop(body['stop']);
   if (stop === false) return fail("Invalid 'stop': expected a string or an array of at most 4 strings.", 'stop');
   const tooling = parseTooling(body);
@@ -125,6 +133,20 @@ export function parseChatRequest(body: unknown): ChatRequestParse {
       ...tooling,
     },
   };
+}
+
+/** The API's refusals of reasoning_effort: by any model but a reasoning one, and at a level it does not define. */
+function reasoningProblem(body: Record<string, unknown>, model: string): ChatRequestParse | undefined {
+  const param = REASONING_ONLY_SAMPLING.reasoningEffort;
+  const effort = body[param];
+  if (effort === undefined || effort === null) return undefined;
+  if (!isReasoningModel(model))
+    return fail(`Unsupported parameter: '${param}' is not supported with this model.`, param, 'unsupported_parameter');
+  if (isReasoningEffort(effort)) return undefined;
+  const levels = REASONING_EFFORTS.map((level) => `'${level}'`);
+  const listed = `${levels.slice(0, -1).join(', ')}, and ${levels.at(-1)}`;
+  const given = typeof effort === 'string' ? `'${effort}'` : JSON.stringify(effort);
+  return fail(`Invalid value: ${given}. Supported values are: ${listed}.`, param, 'invalid_value');
 }
 
 type Tooling = Pick<SimChatRequest, 'tools' | 'toolChoice' | 'parallelToolCalls' | 'responseFormat'>;

@@ -62,7 +62,6 @@ describe('docs/openai-api.md', () => {
       'messages[0].name',
       '`name`',
     ],
-    [{ reasoning_effort: 'low' }, 'reasoning_effort', '`reasoning_effort`'],
     [{ service_tier: 'auto' }, 'service_tier', '`service_tier`'],
     [{ store: true }, 'store', '`store`'],
     [{ logit_bias: { '50256': -100 } }, 'logit_bias', '`logit_bias`'],

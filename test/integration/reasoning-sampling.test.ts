@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatRequest } from '../../src/gen/orchestrator/v1/chat.js';
-import type { SamplingOptions } from '../../src/gen/orchestrator/v1/common.js';
+import { ReasoningEffort, type SamplingOptions } from '../../src/gen/orchestrator/v1/common.js';
 import { callUnary, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -92,5 +92,151 @@ describe('sampling parameters on reasoning models', () => {
     const body = (await res.json()) as { error: { param: string; message: string } };
     expect(body.error.param).toBe('model');
     expect(body.error.message).toContain('o4-mini does not take top_p');
+  });
+});
+
+describe('reasoning_effort', () => {
+  const lastBodyFor = (model: string) =>
+    h.upstream.requests.filter((r) => (r.body as { model?: string } | undefined)?.model === model).at(-1)?.body as
+      | Record<string, unknown>
+      | undefined;
+  const post = (body: unknown) =>
+    fetch(`${h.app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+
+  it('reaches the reasoning model upstream from Chat and StreamChat', async () => {
+    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), {
+      ...base,
+      model: 'o3',
+      sampling: sampled({ reasoningEffort: ReasoningEffort.REASONING_EFFORT_LOW }),
+      cache: BYPASS,
+    } as ChatRequest);
+    expect(response.model).toBe('o3');
+    expect(lastBodyFor('o3')).toMatchObject({ reasoning_effort: 'low' });
+    const streamed = await collectStream(
+      h.clients.chat.streamChat(
+        streamRequest({ model: 'gpt-5', prompt: 'hi', sampling: sampled({ reasoningEffort: ReasoningEffort.REASONING_EFFORT_MINIMAL }) }),
+      ),
+    );
+    expect(streamed.error).toBeUndefined();
+    expect(lastBodyFor('gpt-5')).toMatchObject({ reasoning_effort: 'minimal', stream: true });
+  });
+
+  it('reaches it from the HTTP API, streamed or not', async () => {
+    for (const stream of [false, true]) {
+      const res = await post({ model: 'o4-mini', messages: [{ role: 'user', content: 'hi' }], reasoning_effort: 'high', stream });
+      expect(res.status).toBe(200);
+      await res.text();
+      expect(lastBodyFor('o4-mini')).toMatchObject({ reasoning_effort: 'high', stream });
+    }
+  });
+
+  it('a Fallback chain skips the model that is not a reasoning model, with no upstream call to it', async () => {
+    const before = callsTo('gpt-4o-mini');
+    const { response } = await callUnary(h.clients.chat.fallback.bind(h.clients.chat), {
+      ...base,
+      model: 'gpt-4o-mini',
+      models: ['gpt-4o-mini', 'o3'],
+      disableDefaultMessage: true,
+      sampling: sampled({ reasoningEffort: ReasoningEffort.REASONING_EFFORT_HIGH }),
+    });
+    expect(response.modelUsed).toBe('o3');
+    expect(response.attempts.map((a) => a.model)).toEqual(['o3']);
+    expect(callsTo('gpt-4o-mini')).toBe(before);
+    expect(lastBodyFor('o3')).toMatchObject({ reasoning_effort: 'high' });
+  });
+
+  it('a Race leaves out the model that is not a reasoning model, calling only the others', async () => {
+    const before = h.upstream.requests.length;
+    const { response } = await callUnary(h.clients.chat.race.bind(h.clients.chat), {
+      ...base,
+      model: '',
+      models: ['gpt-4o', 'o4-mini'],
+      sampling: sampled({ reasoningEffort: ReasoningEffort.REASONING_EFFORT_LOW }),
+    });
+    expect(response.model).toBe('o4-mini');
+    expect(h.upstream.requests.slice(before).map((r) => r.model)).toEqual(['o4-mini']);
+  });
+
+  it('the HTTP API skips it in a fallback list too', async () => {
+    const res = await post({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'hi' }],
+      reasoning_effort: 'low',
+      orchestrator: { strategy: 'fallback', models: ['o4-mini'] },
+    });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { model: string }).model).toBe('o4-mini');
+  });
+
+  it('Chat naming a model that is not a reasoning model is INVALID_ARGUMENT on model, before any upstream call', async () => {
+    const before = h.upstream.requests.length;
+    const err = await unaryError(h.clients.chat.chat.bind(h.clients.chat), {
+      ...base,
+      model: 'gpt-4o-mini',
+      sampling: sampled({ reasoningEffort: ReasoningEffort.REASONING_EFFORT_LOW }),
+    } as ChatRequest);
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.decoded.badRequest?.fieldViolations).toEqual([
+      expect.objectContaining({
+        field: 'model',
+        description: 'gpt-4o-mini does not take reasoning_effort, which this request uses: choose a model that does',
+      }),
+    ]);
+    const res = await post({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }], reasoning_effort: 'low' });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { param: string; message: string } };
+    expect(body.error.param).toBe('model');
+    expect(body.error.message).toContain('gpt-4o does not take reasoning_effort');
+    expect(h.upstream.requests.length).toBe(before);
+  });
+
+  it('a wrong value is refused by both doors, naming the field and the values', async () => {
+    const err = await unaryError(h.clients.chat.chat.bind(h.clients.chat), {
+      ...base,
+      model: 'o3',
+      sampling: sampled({ reasoningEffort: 42 as ReasoningEffort }),
+    } as ChatRequest);
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['sampling.reasoning_effort']);
+    const res = await post({ model: 'o3', messages: [{ role: 'user', content: 'hi' }], reasoning_effort: 'extreme' });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { param: string; message: string } };
+    expect(body.error.param).toBe('reasoning_effort');
+    expect(body.error.message).toContain('none, minimal, low, medium, high, xhigh, max');
+  });
+
+  it('routing leaves out the models that are not reasoning models, with the reason in the ranking', async () => {
+    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), {
+      ...base,
+      model: '',
+      route: { profile: 1, candidates: ['gpt-4o-mini', 'o4-mini'] },
+      sampling: sampled({ reasoningEffort: ReasoningEffort.REASONING_EFFORT_MEDIUM }),
+      cache: BYPASS,
+    } as ChatRequest);
+    expect(response.model).toBe('o4-mini');
+    const mini = response.routeDecision?.ranking.find((r) => r.model === 'gpt-4o-mini');
+    expect(mini?.eligible).toBe(false);
+    expect(mini?.excludedReason).toBe('does not take reasoning_effort');
+  });
+
+  it('keys the response cache: another effort is another answer', async () => {
+    const ask = (reasoningEffort: ReasoningEffort) =>
+      callUnary(h.clients.chat.chat.bind(h.clients.chat), {
+        ...base,
+        prompt: 'cache the effort',
+        model: 'o3',
+        temperature: 0,
+        sampling: sampled({ reasoningEffort }),
+      } as ChatRequest);
+    expect((await ask(ReasoningEffort.REASONING_EFFORT_LOW)).response.cache?.hit).toBe(false);
+    expect((await ask(ReasoningEffort.REASONING_EFFORT_LOW)).response.cache?.hit).toBe(true);
+    const before = callsTo('o3');
+    expect((await ask(ReasoningEffort.REASONING_EFFORT_HIGH)).response.cache?.hit).toBe(false);
+    expect(callsTo('o3')).toBe(before + 1);
+    expect(lastBodyFor('o3')).toMatchObject({ reasoning_effort: 'high' });
   });
 });

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { ChatRequest } from '../../src/gen/orchestrator/v1/chat.js';
-import type { SamplingOptions } from '../../src/gen/orchestrator/v1/common.js';
+import { ReasoningEffort, type SamplingOptions } from '../../src/gen/orchestrator/v1/common.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { writeConfigFile } from '../helpers/config-file.js';
@@ -132,6 +132,20 @@ describe('sampling controls on the Anthropic provider', () => {
     const violations = err.decoded.badRequest?.fieldViolations ?? [];
     expect(violations.map((v) => v.field)).toEqual(['sampling.stop[1]']);
     expect(violations[0]?.description).toContain('provider beta');
+    expect(anthropic.requests.length).toBe(before);
+  });
+
+  it('refuses reasoning_effort on model, an Anthropic model not being an OpenAI reasoning model, without calling upstream', async () => {
+    const before = anthropic.requests.length;
+    const err = await chatError({
+      model: 'beta-claude',
+      prompt: 'hi',
+      sampling: sampled({ reasoningEffort: ReasoningEffort.REASONING_EFFORT_LOW }),
+    });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.decoded.badRequest?.fieldViolations).toEqual([
+      expect.objectContaining({ field: 'model', description: expect.stringContaining('beta-claude does not take reasoning_effort') }),
+    ]);
     expect(anthropic.requests.length).toBe(before);
   });
 

@@ -10,9 +10,9 @@ export interface SamplingBody {
 
 /**
  * The Messages API's share of the sampling controls: top_p, stop_sequences, and the end user as
- * metadata.user_id. It has no seed and no penalties, API versions without sampling
- * parameters refuse top_p, and it refuses stop sequences of only whitespace: a request that
- * sets them is refused, naming field and provider,
+ * metadata.user_id. It has no seed, no penalties and no reasoning_effort, API versions without
+ * sampling parameters refuse top_p, and it refuses stop sequences of only whitespace: a request
+ * that sets them is refused, naming field and provider,
  * rather than answered as if they had been honoured. Fields are named by their gRPC path
  * (`sampling.seed`); the HTTP door spells them as the OpenAI body does.
  */
@@ -26,6 +26,8 @@ export function applySampling(
     ['presence_penalty', sampling.presencePenalty],
     ['frequency_penalty', sampling.frequencyPenalty],
     ['top_p', where.takesTopP ? undefined : sampling.topP],
+    // Its thinking budget is another API, with no level that maps onto these.
+    ['reasoning_effort', sampling.reasoningEffort],
   ];
   const violations = refused
     .filter(([, value]) => value !== undefined)

@@ -292,6 +292,7 @@ export class OpenAIProvider implements Provider {
       if (s.presencePenalty !== undefined) params.presence_penalty = s.presencePenalty;
       if (s.frequencyPenalty !== undefined) params.frequency_penalty = s.frequencyPenalty;
       if (s.user !== undefined) params.user = s.user;
+      if (s.reasoningEffort !== undefined) params.reasoning_effort = s.reasoningEffort;
     }
     if (request.tooling) applyTooling(params, request.tooling);
     params.stream = stream;

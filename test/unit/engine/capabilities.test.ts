@@ -8,6 +8,7 @@ const catalog = new CatalogSnapshot({
   models: [
     ...BUILTIN_MODELS,
     { ...BUILTIN_MODELS.find((m) => m.id === 'gpt-4o-mini')!, id: 'routed-o3', aliases: [], upstreamId: 'openai/o3' },
+    { ...BUILTIN_MODELS.find((m) => m.id === 'gpt-4o-mini')!, id: 'claude-test', aliases: [], upstreamId: 'claude-sonnet-4-5' },
   ],
   providers: new Map([['openai', 'openai']]),
 });
@@ -44,6 +45,29 @@ describe('sampling parameters on reasoning models', () => {
     const refused = usableModels([pair('o3', 'model')], required);
     expect(refused.violations).toEqual([
       { field: 'model', description: 'o3 does not take top_p, which this request uses: choose a model that does' },
+    ]);
+  });
+});
+
+describe('reasoning_effort', () => {
+  const effort = capabilitiesOf(input({ reasoningEffort: 'low' }));
+
+  it.each(['o3', 'o4-mini', 'gpt-5', 'gpt-5-nano', 'routed-o3'])('%s, a reasoning model, takes it', (id) => {
+    expect(lacking(model(id), effort)).toEqual([]);
+  });
+
+  it.each(['gpt-4o-mini', 'gpt-4.1', 'claude-test'])('%s lacks it, and only when it is set', (id) => {
+    expect(lacking(model(id), capabilitiesOf(input({ seed: 1 })))).toEqual([]);
+    expect(lacking(model(id), effort)).toEqual(['reasoning_effort']);
+    expect(lackingReason(model(id), effort)).toBe('does not take reasoning_effort');
+  });
+
+  it('a chain keeps the reasoning models; a chain of none is refused by each field', () => {
+    const pair = (id: string, field: string) => ({ model: model(id), ref: { name: id, field } });
+    const kept = usableModels([pair('gpt-4o-mini', 'models[0]'), pair('o3', 'models[1]')], effort);
+    expect(kept.usable.map((p) => p.model.id)).toEqual(['o3']);
+    expect(usableModels([pair('gpt-4o-mini', 'model')], effort).violations).toEqual([
+      { field: 'model', description: 'gpt-4o-mini does not take reasoning_effort, which this request uses: choose a model that does' },
     ]);
   });
 });

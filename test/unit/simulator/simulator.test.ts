@@ -364,6 +364,32 @@ describe('simulator (latencyScale 0)', () => {
     expect((await postChat(sim, { model: 'gpt-4o', messages: PROMPT, top_p: 0.5, presence_penalty: 1 })).status).toBe(200);
   });
 
+  it('takes reasoning_effort on reasoning models only, as the API does, and refuses a level it does not define', async () => {
+    expect((await postChat(sim, { model: 'o3', messages: PROMPT, reasoning_effort: 'high' })).status).toBe(200);
+    expect((await postChat(sim, { model: 'gpt-5', messages: PROMPT, reasoning_effort: 'minimal' })).status).toBe(200);
+    expect((await postChat(sim, { model: 'gpt-4o', messages: PROMPT, reasoning_effort: null })).status).toBe(200);
+    const refused = await postChat(sim, { model: 'gpt-4o', messages: PROMPT, reasoning_effort: 'low' });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toEqual({
+      error: {
+        message: "Unsupported parameter: 'reasoning_effort' is not supported with this model.",
+        type: 'invalid_request_error',
+        param: 'reasoning_effort',
+        code: 'unsupported_parameter',
+      },
+    });
+    const invalid = await postChat(sim, { model: 'o3', messages: PROMPT, reasoning_effort: 'extreme' });
+    expect(invalid.status).toBe(400);
+    expect(await invalid.json()).toEqual({
+      error: {
+        message: "Invalid value: 'extreme'. Supported values are: 'none', 'minimal', 'low', 'medium', 'high', 'xhigh', and 'max'.",
+        type: 'invalid_request_error',
+        param: 'reasoning_effort',
+        code: 'invalid_value',
+      },
+    });
+  });
+
   it('lists every profile under /v1/models', async () => {
     const ids: string[] = [];
     for await (const model of client.models.list()) ids.push(model.id);

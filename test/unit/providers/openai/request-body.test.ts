@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Sampling } from '../../../../src/domain/chat.js';
 import { OpenAIProvider, type OpenAIProviderOptions } from '../../../../src/providers/openai/provider.js';
 import { sendChatCompletion } from '../../../helpers/chat-completion.js';
 import { type RecordingUpstream, startRecordingUpstream } from '../../../helpers/recording-upstream.js';
@@ -70,5 +71,30 @@ describe('a streamed request to an OpenAI-compatible upstream', () => {
     const unary = await sentWith({});
     expect(unary.stream).toBe(false);
     expect(unary).not.toHaveProperty('stream_options');
+  });
+});
+
+describe('reasoning_effort sent to an OpenAI-compatible upstream', () => {
+  it.each([false, true])('goes out by its Chat Completions name (stream %s), and not at all when unset', async (stream) => {
+    const provider = new OpenAIProvider({ name: 'p', baseURL: upstream.baseURL, apiKey: 'k' });
+    const request = (sampling?: Sampling) => ({
+      upstreamModel: 'o3',
+      messages: [{ role: 'user' as const, content: 'hi' }],
+      temperature: 1,
+      maxTokens: 37,
+      signal: new AbortController().signal,
+      sampling,
+    });
+    try {
+      for (const sampling of [{ reasoningEffort: 'minimal' as const }, undefined]) {
+        if (stream) for await (const _ of provider.stream(request(sampling)));
+        else await provider.complete(request(sampling));
+        const body = upstream.bodies.at(-1)!;
+        if (sampling) expect(body.reasoning_effort).toBe('minimal');
+        else expect(body).not.toHaveProperty('reasoning_effort');
+      }
+    } finally {
+      await provider.close();
+    }
   });
 });
