@@ -12,21 +12,42 @@ import type { Sampling } from './chat.js';
  */
 const REASONING = /^(o[134](-mini|-pro|-preview)?|gpt-5(-mini|-nano|-pro)?)(-\d{4}-\d{2}-\d{2})?$/;
 
-/** Per upstream model, answered once: a provider serves a handful of models, and every request asks. */
-const answers = new Map<string, boolean>();
+/**
+ * The GPT-5 versions after gpt-5 (gpt-5.1, gpt-5.2, their -mini, -nano and -pro) reason only when
+ * asked: with reasoning_effort unset or `none`, their default, they take a temperature as other
+ * models do; with a higher level they refuse it as the reasoning models do.
+ */
+const ADAPTIVE = /^gpt-5\.\d+(-mini|-nano|-pro)?(-\d{4}-\d{2}-\d{2})?$/;
 
-export function isReasoningModel(upstreamModel: string): boolean {
-  let reasoning = answers.get(upstreamModel);
-  if (reasoning === undefined) {
-    reasoning = REASONING.test(upstreamModel.slice(upstreamModel.lastIndexOf('/') + 1).toLowerCase());
+type Kind = 'reasoning' | 'adaptive' | 'plain';
+
+/** Per upstream model, answered once: a provider serves a handful of models, and every request asks. */
+const kinds = new Map<string, Kind>();
+
+function kindOf(upstreamModel: string): Kind {
+  let kind = kinds.get(upstreamModel);
+  if (kind === undefined) {
+    const name = upstreamModel.slice(upstreamModel.lastIndexOf('/') + 1).toLowerCase();
+    kind = REASONING.test(name) ? 'reasoning' : ADAPTIVE.test(name) ? 'adaptive' : 'plain';
     // Bounded: upstream ids come from the catalog, but a runaway list must not grow without end.
-    if (answers.size < 1_000) answers.set(upstreamModel, reasoning);
+    if (kinds.size < 1_000) kinds.set(upstreamModel, kind);
   }
-  return reasoning;
+  return kind;
 }
 
-export function takesTemperature(upstreamModel: string): boolean {
-  return !isReasoningModel(upstreamModel);
+export function isReasoningModel(upstreamModel: string): boolean {
+  return kindOf(upstreamModel) === 'reasoning';
+}
+
+/** Whether the model takes reasoning_effort: the reasoning models, and the GPT-5 versions that reason when asked. */
+export function takesReasoningEffort(upstreamModel: string): boolean {
+  return kindOf(upstreamModel) !== 'plain';
+}
+
+/** Whether a temperature may go with a request to the model at this reasoning effort. */
+export function takesTemperature(upstreamModel: string, effort?: ReasoningEffort): boolean {
+  const kind = kindOf(upstreamModel);
+  return kind === 'plain' || (kind === 'adaptive' && (effort === undefined || effort === 'none'));
 }
 
 /** The sampling parameters reasoning models refuse, by the Chat Completions names callers and the API use. */

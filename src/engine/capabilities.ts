@@ -3,7 +3,7 @@ import { TEXT_ONLY } from '../catalog/models.js';
 import type { ChatInput } from '../domain/chat.js';
 import { requiredCapabilities } from '../domain/conversation.js';
 import type { FieldViolation } from '../domain/errors.js';
-import { isReasoningModel, reasoningSamplingOf, refusedSamplingOf } from '../domain/reasoning-models.js';
+import { isReasoningModel, reasoningSamplingOf, refusedSamplingOf, takesReasoningEffort } from '../domain/reasoning-models.js';
 import type { RequiredCapabilities } from '../domain/tools.js';
 import type { ModelRef } from './requests.js';
 
@@ -34,7 +34,7 @@ export function lacking(model: CatalogModel, required: Requirements): string[] {
   const has = model.capabilities ?? TEXT_ONLY;
   const missing = (Object.keys(NAMES) as (keyof RequiredCapabilities)[]).filter((k) => required[k] && !has[k]).map((k) => NAMES[k]);
   if (required.samplingParameters.length > 0 && isReasoningModel(model.upstreamId)) missing.push(...required.samplingParameters);
-  if (required.reasoningParameters.length > 0 && !isReasoningModel(model.upstreamId)) missing.push(...required.reasoningParameters);
+  if (required.reasoningParameters.length > 0 && !takesReasoningEffort(model.upstreamId)) missing.push(...required.reasoningParameters);
   return missing;
 }
 

@@ -4,6 +4,8 @@ import {
   REASONING_EFFORTS,
   REASONING_ONLY_SAMPLING,
   REFUSED_SAMPLING,
+  takesReasoningEffort,
+  takesTemperature,
 } from '../domain/reasoning-models.js';
 import type { SimMessage } from './text.js';
 
@@ -94,9 +96,11 @@ export function parseChatRequest(body: unknown): ChatRequestParse {
   if (n !== undefined && n !== null && n !== 1) {
     return fail(`Invalid 'n': the simulator answers one choice only (n 1), got ${JSON.stringify(n)}.`, 'n');
   }
-  // OpenAI's reasoning models run at their own temperature and refuse any other.
+  // OpenAI's reasoning models run at their own temperature and refuse any other; the later GPT-5
+  // versions do so while they reason (reasoning_effort above none).
   const temperature = body['temperature'];
-  if (typeof temperature === 'number' && temperature !== 1 && isReasoningModel(model)) {
+  const effort = body[REASONING_ONLY_SAMPLING.reasoningEffort];
+  if (typeof temperature === 'number' && temperature !== 1 && !takesTemperature(model, isReasoningEffort(effort) ? effort : undefined)) {
     const message = `Unsupported value: 'temperature' does not support ${temperature} with this model. Only the default (1) value is supported.`;
     return fail(message, 'temperature', 'unsupported_value');
   }
@@ -140,7 +144,7 @@ function reasoningProblem(body: Record<string, unknown>, model: string): ChatReq
   const param = REASONING_ONLY_SAMPLING.reasoningEffort;
   const effort = body[param];
   if (effort === undefined || effort === null) return undefined;
-  if (!isReasoningModel(model))
+  if (!takesReasoningEffort(model))
     return fail(`Unsupported parameter: '${param}' is not supported with this model.`, param, 'unsupported_parameter');
   if (isReasoningEffort(effort)) return undefined;
   const levels = REASONING_EFFORTS.map((level) => `'${level}'`);

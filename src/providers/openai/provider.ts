@@ -282,7 +282,7 @@ export class OpenAIProvider implements Provider {
       model: request.upstreamModel,
       messages: toOpenAIMessages(request.messages),
     };
-    if (takesTemperature(request.upstreamModel)) params.temperature = request.temperature;
+    if (takesTemperature(request.upstreamModel, request.sampling?.reasoningEffort)) params.temperature = request.temperature;
     params[this.maxTokensField] = request.maxTokens;
     const s = request.sampling;
     if (s) {

@@ -9,6 +9,9 @@ const catalog = new CatalogSnapshot({
     ...BUILTIN_MODELS,
     { ...BUILTIN_MODELS.find((m) => m.id === 'gpt-4o-mini')!, id: 'routed-o3', aliases: [], upstreamId: 'openai/o3' },
     { ...BUILTIN_MODELS.find((m) => m.id === 'gpt-4o-mini')!, id: 'claude-test', aliases: [], upstreamId: 'claude-sonnet-4-5' },
+    { ...BUILTIN_MODELS.find((m) => m.id === 'gpt-4o-mini')!, id: 'gpt-5.1-test', aliases: [], upstreamId: 'gpt-5.1' },
+    { ...BUILTIN_MODELS.find((m) => m.id === 'gpt-4o-mini')!, id: 'gpt-5.2-mini-test', aliases: [], upstreamId: 'openai/gpt-5.2-mini' },
+    { ...BUILTIN_MODELS.find((m) => m.id === 'gpt-4o-mini')!, id: 'chat-latest-test', aliases: [], upstreamId: 'gpt-5.1-chat-latest' },
   ],
   providers: new Map([['openai', 'openai']]),
 });
@@ -56,7 +59,15 @@ describe('reasoning_effort', () => {
     expect(lacking(model(id), effort)).toEqual([]);
   });
 
-  it.each(['gpt-4o-mini', 'gpt-4.1', 'claude-test'])('%s lacks it, and only when it is set', (id) => {
+  it.each(['gpt-5.1-test', 'gpt-5.2-mini-test'])(
+    '%s, a GPT-5 version that reasons when asked, takes it and the sampling parameters',
+    (id) => {
+      expect(lacking(model(id), effort)).toEqual([]);
+      expect(lacking(model(id), capabilitiesOf(input({ topP: 0.5 })))).toEqual([]);
+    },
+  );
+
+  it.each(['gpt-4o-mini', 'gpt-4.1', 'claude-test', 'chat-latest-test'])('%s lacks it, and only when it is set', (id) => {
     expect(lacking(model(id), capabilitiesOf(input({ seed: 1 })))).toEqual([]);
     expect(lacking(model(id), effort)).toEqual(['reasoning_effort']);
     expect(lackingReason(model(id), effort)).toBe('does not take reasoning_effort');

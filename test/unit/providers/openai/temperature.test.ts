@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ReasoningEffort } from '../../../../src/domain/reasoning-models.js';
 import { OpenAIProvider } from '../../../../src/providers/openai/provider.js';
 import { sendChatCompletion } from '../../../helpers/chat-completion.js';
 import { type RecordingUpstream, startRecordingUpstream } from '../../../helpers/recording-upstream.js';
@@ -23,12 +24,13 @@ afterAll(async () => {
   await upstream.close();
 });
 
-const sentFor = async (upstreamModel: string) => {
+const sentFor = async (upstreamModel: string, reasoningEffort?: ReasoningEffort) => {
   await provider.complete({
     upstreamModel,
     messages: [{ role: 'user', content: 'hi' }],
     temperature: 0.7,
     maxTokens: 10,
+    ...(reasoningEffort ? { sampling: { reasoningEffort } } : {}),
     signal: new AbortController().signal,
   });
   return upstream.bodies.at(-1)!;
@@ -52,5 +54,19 @@ describe('temperature to OpenAI models', () => {
 
   it.each(['gpt-4o-mini', 'gpt-4.1', 'gpt-5-chat-latest', 'llama3.1:8b', 'o3ish'])('is sent to %s', async (model) => {
     expect(await sentFor(model)).toMatchObject({ temperature: 0.7 });
+  });
+
+  // The GPT-5 versions after gpt-5 reason only when asked: at reasoning_effort none (their
+  // default) they take a temperature, above it they refuse one as the reasoning models do.
+  it.each(['gpt-5.1', 'gpt-5.2-mini', 'openai/gpt-5.1'])('is sent to %s unless it is asked to reason', async (model) => {
+    expect(await sentFor(model)).toMatchObject({ temperature: 0.7 });
+    expect(await sentFor(model, 'none')).toMatchObject({ temperature: 0.7, reasoning_effort: 'none' });
+    const reasoning = await sentFor(model, 'low');
+    expect(reasoning).toMatchObject({ reasoning_effort: 'low' });
+    expect(reasoning).not.toHaveProperty('temperature');
+  });
+
+  it('is not sent to a reasoning model at reasoning_effort none either', async () => {
+    expect(await sentFor('gpt-5', 'none')).not.toHaveProperty('temperature');
   });
 });
