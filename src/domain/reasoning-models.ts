@@ -10,14 +10,15 @@ import type { Sampling } from './chat.js';
  * request that sets one needs another model. An upstream id may carry a vendor prefix
  * (openai/gpt-5 on OpenRouter): the name after the last slash decides.
  */
-const REASONING = /^(o[134](-mini|-pro|-preview)?|gpt-5(-mini|-nano|-pro)?)(-\d{4}-\d{2}-\d{2})?$/;
+const REASONING = /^(o[134](-mini|-pro|-preview)?|gpt-5(-mini|-nano)?|gpt-5(\.\d+)?-pro)(-\d{4}-\d{2}-\d{2})?$/;
 
 /**
- * The GPT-5 versions after gpt-5 (gpt-5.1, gpt-5.2, their -mini, -nano and -pro) reason only when
- * asked: with reasoning_effort unset or `none`, their default, they take a temperature as other
- * models do; with a higher level they refuse it as the reasoning models do.
+ * The GPT-5 versions after gpt-5 (gpt-5.1, gpt-5.2, their -mini and -nano; the -pro ones always
+ * reason) reason only when asked: with reasoning_effort unset or `none`, their default, they take
+ * a temperature, top_p and the penalties as other models do; with a higher level they refuse them
+ * as the reasoning models do.
  */
-const ADAPTIVE = /^gpt-5\.\d+(-mini|-nano|-pro)?(-\d{4}-\d{2}-\d{2})?$/;
+const ADAPTIVE = /^gpt-5\.\d+(-mini|-nano)?(-\d{4}-\d{2}-\d{2})?$/;
 
 type Kind = 'reasoning' | 'adaptive' | 'plain';
 
@@ -44,8 +45,11 @@ export function takesReasoningEffort(upstreamModel: string): boolean {
   return kindOf(upstreamModel) !== 'plain';
 }
 
-/** Whether a temperature may go with a request to the model at this reasoning effort. */
-export function takesTemperature(upstreamModel: string, effort?: ReasoningEffort): boolean {
+/**
+ * Whether the model samples as asked at this reasoning effort: takes a temperature (else it is
+ * left out) and the parameters of REFUSED_SAMPLING (else a request setting one needs another model).
+ */
+export function takesSampling(upstreamModel: string, effort?: ReasoningEffort): boolean {
   const kind = kindOf(upstreamModel);
   return kind === 'plain' || (kind === 'adaptive' && (effort === undefined || effort === 'none'));
 }

@@ -3,7 +3,13 @@ import { TEXT_ONLY } from '../catalog/models.js';
 import type { ChatInput } from '../domain/chat.js';
 import { requiredCapabilities } from '../domain/conversation.js';
 import type { FieldViolation } from '../domain/errors.js';
-import { isReasoningModel, reasoningSamplingOf, refusedSamplingOf, takesReasoningEffort } from '../domain/reasoning-models.js';
+import {
+  type ReasoningEffort,
+  reasoningSamplingOf,
+  refusedSamplingOf,
+  takesReasoningEffort,
+  takesSampling,
+} from '../domain/reasoning-models.js';
 import type { RequiredCapabilities } from '../domain/tools.js';
 import type { ModelRef } from './requests.js';
 
@@ -19,6 +25,8 @@ export interface Requirements extends RequiredCapabilities {
   readonly samplingParameters: readonly string[];
   /** Those only reasoning models take (reasoning_effort); empty when the request sets none. */
   readonly reasoningParameters: readonly string[];
+  /** The level asked for: a model that reasons only when asked refuses samplingParameters above `none`. */
+  readonly reasoningEffort: ReasoningEffort | undefined;
 }
 
 export function capabilitiesOf(input: ChatInput): Requirements {
@@ -26,6 +34,7 @@ export function capabilitiesOf(input: ChatInput): Requirements {
     ...requiredCapabilities(input.messages, input.tooling),
     samplingParameters: refusedSamplingOf(input.sampling),
     reasoningParameters: reasoningSamplingOf(input.sampling),
+    reasoningEffort: input.sampling?.reasoningEffort,
   };
 }
 
@@ -33,7 +42,8 @@ export function capabilitiesOf(input: ChatInput): Requirements {
 export function lacking(model: CatalogModel, required: Requirements): string[] {
   const has = model.capabilities ?? TEXT_ONLY;
   const missing = (Object.keys(NAMES) as (keyof RequiredCapabilities)[]).filter((k) => required[k] && !has[k]).map((k) => NAMES[k]);
-  if (required.samplingParameters.length > 0 && isReasoningModel(model.upstreamId)) missing.push(...required.samplingParameters);
+  if (required.samplingParameters.length > 0 && !takesSampling(model.upstreamId, required.reasoningEffort))
+    missing.push(...required.samplingParameters);
   if (required.reasoningParameters.length > 0 && !takesReasoningEffort(model.upstreamId)) missing.push(...required.reasoningParameters);
   return missing;
 }

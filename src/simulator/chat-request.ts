@@ -5,7 +5,7 @@ import {
   REASONING_ONLY_SAMPLING,
   REFUSED_SAMPLING,
   takesReasoningEffort,
-  takesTemperature,
+  takesSampling,
 } from '../domain/reasoning-models.js';
 import type { SimMessage } from './text.js';
 
@@ -96,16 +96,17 @@ export function parseChatRequest(body: unknown): ChatRequestParse {
   if (n !== undefined && n !== null && n !== 1) {
     return fail(`Invalid 'n': the simulator answers one choice only (n 1), got ${JSON.stringify(n)}.`, 'n');
   }
-  // OpenAI's reasoning models run at their own temperature and refuse any other; the later GPT-5
-  // versions do so while they reason (reasoning_effort above none).
+  // OpenAI's reasoning models run at their own temperature and refuse any other, and top_p and the
+  // penalties; the later GPT-5 versions do so while they reason (reasoning_effort above none).
   const temperature = body['temperature'];
   const effort = body[REASONING_ONLY_SAMPLING.reasoningEffort];
-  if (typeof temperature === 'number' && temperature !== 1 && !takesTemperature(model, isReasoningEffort(effort) ? effort : undefined)) {
+  const samples = takesSampling(model, isReasoningEffort(effort) ? effort : undefined);
+  if (typeof temperature === 'number' && temperature !== 1 && !samples) {
     const message = `Unsupported value: 'temperature' does not support ${temperature} with this model. Only the default (1) value is supported.`;
     return fail(message, 'temperature', 'unsupported_value');
   }
   const refused = Object.values(REFUSED_SAMPLING).find((name) => body[name] !== undefined && body[name] !== null);
-  if (refused !== undefined && isReasoningModel(model)) {
+  if (refused !== undefined && !samples) {
     return fail(`Unsupported parameter: '${refused}' is not supported with this model.`, refused, 'unsupported_parameter');
   }
   const reasoningRefusal = reasoningProblem(body, model);

@@ -15,7 +15,7 @@ import { isKeepAlive, SseDecoder } from '../http/fast-sse.js';
 import { readOnAfterEnd } from '../http/after-end.js';
 import { ChunkTemplate } from './chunk-template.js';
 import { LeanOpenAI } from './lean-openai.js';
-import { takesTemperature } from '../../domain/reasoning-models.js';
+import { takesSampling } from '../../domain/reasoning-models.js';
 import { DirectPost } from './direct-post.js';
 import { createUndiciFetch, type UndiciFetch } from '../http/undici-fetch.js';
 import { upstreamHttpOptions, type UpstreamHttpOptions } from '../http/upstream-http.js';
@@ -282,7 +282,7 @@ export class OpenAIProvider implements Provider {
       model: request.upstreamModel,
       messages: toOpenAIMessages(request.messages),
     };
-    if (takesTemperature(request.upstreamModel, request.sampling?.reasoningEffort)) params.temperature = request.temperature;
+    if (takesSampling(request.upstreamModel, request.sampling?.reasoningEffort)) params.temperature = request.temperature;
     params[this.maxTokensField] = request.maxTokens;
     const s = request.sampling;
     if (s) {

@@ -12,6 +12,7 @@ const catalog = new CatalogSnapshot({
     { ...BUILTIN_MODELS.find((m) => m.id === 'gpt-4o-mini')!, id: 'gpt-5.1-test', aliases: [], upstreamId: 'gpt-5.1' },
     { ...BUILTIN_MODELS.find((m) => m.id === 'gpt-4o-mini')!, id: 'gpt-5.2-mini-test', aliases: [], upstreamId: 'openai/gpt-5.2-mini' },
     { ...BUILTIN_MODELS.find((m) => m.id === 'gpt-4o-mini')!, id: 'chat-latest-test', aliases: [], upstreamId: 'gpt-5.1-chat-latest' },
+    { ...BUILTIN_MODELS.find((m) => m.id === 'gpt-4o-mini')!, id: 'gpt-5.2-pro-test', aliases: [], upstreamId: 'gpt-5.2-pro' },
   ],
   providers: new Map([['openai', 'openai']]),
 });
@@ -60,12 +61,22 @@ describe('reasoning_effort', () => {
   });
 
   it.each(['gpt-5.1-test', 'gpt-5.2-mini-test'])(
-    '%s, a GPT-5 version that reasons when asked, takes it and the sampling parameters',
+    '%s, a GPT-5 version that reasons when asked, takes it, and the sampling parameters unless it reasons',
     (id) => {
       expect(lacking(model(id), effort)).toEqual([]);
       expect(lacking(model(id), capabilitiesOf(input({ topP: 0.5 })))).toEqual([]);
+      expect(lacking(model(id), capabilitiesOf(input({ topP: 0.5, presencePenalty: 1, reasoningEffort: 'none' })))).toEqual([]);
+      expect(lacking(model(id), capabilitiesOf(input({ topP: 0.5, presencePenalty: 1, reasoningEffort: 'low' })))).toEqual([
+        'top_p',
+        'presence_penalty',
+      ]);
     },
   );
+
+  it('a -pro GPT-5 version always reasons: it takes reasoning_effort and never the sampling parameters', () => {
+    expect(lacking(model('gpt-5.2-pro-test'), effort)).toEqual([]);
+    expect(lacking(model('gpt-5.2-pro-test'), capabilitiesOf(input({ topP: 0.5 })))).toEqual(['top_p']);
+  });
 
   it.each(['gpt-4o-mini', 'gpt-4.1', 'claude-test', 'chat-latest-test'])('%s lacks it, and only when it is set', (id) => {
     expect(lacking(model(id), capabilitiesOf(input({ seed: 1 })))).toEqual([]);

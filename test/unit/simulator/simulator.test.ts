@@ -343,6 +343,16 @@ describe('simulator (latencyScale 0)', () => {
     expect((await postChat(sim, { model: 'gpt-4o', messages: PROMPT, max_tokens: 50 })).status).toBe(200);
   });
 
+  it('takes top_p and a temperature on gpt-5.1 until it is asked to reason, then refuses them', async () => {
+    expect((await postChat(sim, { model: 'gpt-5.1', messages: PROMPT, top_p: 0.5, temperature: 0.2 })).status).toBe(200);
+    expect((await postChat(sim, { model: 'gpt-5.1', messages: PROMPT, top_p: 0.5, reasoning_effort: 'none' })).status).toBe(200);
+    const refused = await postChat(sim, { model: 'gpt-5.1', messages: PROMPT, top_p: 0.5, reasoning_effort: 'low' });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: { param: string } }).error.param).toBe('top_p');
+    const warm = await postChat(sim, { model: 'gpt-5.1', messages: PROMPT, temperature: 0.2, reasoning_effort: 'high' });
+    expect(((await warm.json()) as { error: { param: string } }).error.param).toBe('temperature');
+  });
+
   it('refuses top_p and the penalties on reasoning models, as the API does, and takes seed and stop there', async () => {
     for (const [model, param] of [
       ['o3', 'top_p'],

@@ -1221,11 +1221,13 @@ type SamplingOptions struct {
 	// The end user the request is made for (at most 256 characters), passed to the provider for
 	// abuse monitoring (OpenAI `user`, Anthropic `metadata.user_id`).
 	User string `protobuf:"bytes,6,opt,name=user,proto3" json:"user,omitempty"`
-	// How much an OpenAI reasoning model (o1, o3, o4-mini, gpt-5 and their variants) thinks before
-	// it answers, sent as `reasoning_effort`; unset means the model's default. Only those models
-	// take it: naming another model with it set is INVALID_ARGUMENT on the model, and Fallback,
-	// Race and routing skip the others. Which levels a model takes is the model's (o3: low, medium,
-	// high); one it does not take is the upstream's refusal (UPSTREAM_REJECTED_REQUEST).
+	// How much an OpenAI reasoning model (o1, o3, o4-mini, gpt-5 and their variants; gpt-5.1 and
+	// later, which reason only when asked) thinks before it answers, sent as `reasoning_effort`;
+	// unset means the model's default. Only those models take it: naming another model with it set
+	// is INVALID_ARGUMENT on the model, and Fallback, Race and routing skip the others. Above NONE,
+	// gpt-5.1 and later refuse top_p and the penalties as the reasoning models do. Which levels a
+	// model takes is the model's (o3: low, medium, high); one it does not take is the upstream's
+	// refusal (UPSTREAM_REJECTED_REQUEST).
 	ReasoningEffort      ReasoningEffort `protobuf:"varint,7,opt,name=reasoning_effort,json=reasoningEffort,proto3,enum=orchestrator.v1.ReasoningEffort" json:"reasoning_effort,omitempty"`
 	XXX_NoUnkeyedLiteral struct{}        `json:"-"`
 	XXX_unrecognized     []byte          `json:"-"`

@@ -66,7 +66,9 @@ describe('temperature to OpenAI models', () => {
     expect(reasoning).not.toHaveProperty('temperature');
   });
 
-  it('is not sent to a reasoning model at reasoning_effort none either', async () => {
+  it('is not sent to a reasoning model at reasoning_effort none either, nor to a -pro GPT-5 version', async () => {
     expect(await sentFor('gpt-5', 'none')).not.toHaveProperty('temperature');
+    expect(await sentFor('gpt-5.2-pro')).not.toHaveProperty('temperature');
+    expect(await sentFor('gpt-5.1-pro', 'none')).not.toHaveProperty('temperature');
   });
 });
