@@ -171,19 +171,12 @@ function attemptEntry(attempt: AttemptRecord): string {
 
 /**
  * The first entries of summarizeAttempts, each cut to TRAILER_LIMITS.textBytes, while they fit
- * the trailer's budget (the first always does): 10 retries of 8 models with long ids took over
- * 8 KiB on their own.
+ * the trailer's budget: 10 retries of 8 models with long ids took over 8 KiB on their own. Each
+ * entry counts the comma before it; the first has none, which the budget's extra byte makes up.
  */
 function trailerAttempts(attempts: readonly AttemptRecord[]): string[] {
-  const listed: string[] = [];
-  let bytes = 0;
-  for (const attempt of attempts) {
-    const entry = clipped(attemptEntry(attempt), TRAILER_LIMITS.textBytes);
-    bytes += Buffer.byteLength(entry) + (listed.length > 0 ? 1 : 0);
-    if (listed.length > 0 && bytes > TRAILER_LIMITS.attemptBytes) break;
-    listed.push(entry);
-  }
-  return listed;
+  const entry = (attempt: AttemptRecord): string => clipped(attemptEntry(attempt), TRAILER_LIMITS.textBytes);
+  return firstWithin(attempts, entry, (e) => Buffer.byteLength(e) + 1, TRAILER_LIMITS.attemptBytes + 1);
 }
 
 function detailsFor(err: OrchestratorError, inTrailers: boolean): Any[] {
@@ -253,16 +246,31 @@ function detailsFor(err: OrchestratorError, inTrailers: boolean): Any[] {
   return details;
 }
 
-/** The first violations, each cut to TRAILER_LIMITS.textBytes, while they fit the trailer's budget (the first always does). */
+/** The first violations, each cut to TRAILER_LIMITS.textBytes, while they fit the trailer's budget. */
 function trailerViolations(violations: readonly FieldViolation[]): FieldViolation[] {
-  const listed: FieldViolation[] = [];
+  const cut = (v: FieldViolation): FieldViolation => ({
+    field: clipped(v.field, TRAILER_LIMITS.textBytes),
+    description: clipped(v.description, TRAILER_LIMITS.textBytes),
+  });
+  const bytesOf = (v: FieldViolation): number => Buffer.byteLength(v.field) + Buffer.byteLength(v.description);
+  return firstWithin(violations, cut, bytesOf, TRAILER_LIMITS.violationBytes, TRAILER_LIMITS.violations);
+}
+
+/** The first items, each made an entry, while their bytes together fit `budget` and they are at most `max` (the first always goes). */
+function firstWithin<T, Entry>(
+  items: readonly T[],
+  entryOf: (item: T) => Entry,
+  bytesOf: (entry: Entry) => number,
+  budget: number,
+  max = Number.POSITIVE_INFINITY,
+): Entry[] {
+  const listed: Entry[] = [];
   let bytes = 0;
-  for (const v of violations) {
-    const field = clipped(v.field, TRAILER_LIMITS.textBytes);
-    const description = clipped(v.description, TRAILER_LIMITS.textBytes);
-    bytes += Buffer.byteLength(field) + Buffer.byteLength(description);
-    if (listed.length > 0 && (listed.length === TRAILER_LIMITS.violations || bytes > TRAILER_LIMITS.violationBytes)) break;
-    listed.push({ field, description });
+  for (const item of items) {
+    const entry = entryOf(item);
+    bytes += bytesOf(entry);
+    if (listed.length > 0 && (listed.length === max || bytes > budget)) break;
+    listed.push(entry);
   }
   return listed;
 }
