@@ -22,27 +22,68 @@ const ADAPTIVE = /^gpt-5\.\d+(-mini|-nano)?(-\d{4}-\d{2}-\d{2})?$/;
 
 type Kind = 'reasoning' | 'adaptive' | 'plain';
 
+/**
+ * The reasoning_effort levels OpenAI documents for its models (by name without a snapshot date):
+ * it answers any other level with HTTP 400 (unsupported_value). Models before gpt-5.1 take no
+ * `none`, `minimal` came with gpt-5, `xhigh` after gpt-5.1-codex-max and `max` later still. A
+ * model not listed here takes every level: which ones it refuses is its upstream's to say.
+ */
+const DOCUMENTED_EFFORTS: readonly (readonly [RegExp, readonly ReasoningEffort[]])[] = [
+  [/^o[134](-mini|-pro|-preview)?$/, ['low', 'medium', 'high']],
+  [/^gpt-5(-mini|-nano)?$/, ['minimal', 'low', 'medium', 'high']],
+  [/^gpt-5-pro$/, ['high']],
+  [/^gpt-5\.1$/, ['none', 'low', 'medium', 'high']],
+  [/^gpt-5\.2$/, ['none', 'low', 'medium', 'high', 'xhigh']],
+];
+
+const SNAPSHOT_DATE = /-\d{4}-\d{2}-\d{2}$/;
+
+interface Traits {
+  readonly kind: Kind;
+  /** The reasoning_effort levels it takes; none for a plain model. */
+  readonly efforts: readonly ReasoningEffort[];
+}
+
 /** Per upstream model, answered once: a provider serves a handful of models, and every request asks. */
-const kinds = new Map<string, Kind>();
+const traits = new Map<string, Traits>();
+
+function traitsOf(upstreamModel: string): Traits {
+  let found = traits.get(upstreamModel);
+  if (found === undefined) {
+    const slash = upstreamModel.lastIndexOf('/');
+    const name = upstreamModel.slice(slash + 1).toLowerCase();
+    const kind: Kind = REASONING.test(name) ? 'reasoning' : ADAPTIVE.test(name) ? 'adaptive' : 'plain';
+    // A vendor prefix (openai/o1) is an aggregator's name: OpenRouter maps every level onto one
+    // the model takes, so only OpenAI's own names are held to OpenAI's levels.
+    const bare = name.replace(SNAPSHOT_DATE, '');
+    const documented = slash < 0 ? DOCUMENTED_EFFORTS.find(([pattern]) => pattern.test(bare))?.[1] : undefined;
+    found = { kind, efforts: kind === 'plain' ? [] : (documented ?? REASONING_EFFORTS) };
+    // Bounded: upstream ids come from the catalog, but a runaway list must not grow without end.
+    if (traits.size < 1_000) traits.set(upstreamModel, found);
+  }
+  return found;
+}
 
 function kindOf(upstreamModel: string): Kind {
-  let kind = kinds.get(upstreamModel);
-  if (kind === undefined) {
-    const name = upstreamModel.slice(upstreamModel.lastIndexOf('/') + 1).toLowerCase();
-    kind = REASONING.test(name) ? 'reasoning' : ADAPTIVE.test(name) ? 'adaptive' : 'plain';
-    // Bounded: upstream ids come from the catalog, but a runaway list must not grow without end.
-    if (kinds.size < 1_000) kinds.set(upstreamModel, kind);
-  }
-  return kind;
+  return traitsOf(upstreamModel).kind;
 }
 
 export function isReasoningModel(upstreamModel: string): boolean {
   return kindOf(upstreamModel) === 'reasoning';
 }
 
-/** Whether the model takes reasoning_effort: the reasoning models, and the GPT-5 versions that reason when asked. */
-export function takesReasoningEffort(upstreamModel: string): boolean {
-  return kindOf(upstreamModel) !== 'plain';
+/** The reasoning_effort levels the model takes: none for a model that does not reason, every level when OpenAI documents none. */
+export function reasoningEffortsOf(upstreamModel: string): readonly ReasoningEffort[] {
+  return traitsOf(upstreamModel).efforts;
+}
+
+/**
+ * Whether the model takes reasoning_effort (the reasoning models, and the GPT-5 versions that
+ * reason when asked), and at `effort` when given, that level.
+ */
+export function takesReasoningEffort(upstreamModel: string, effort?: ReasoningEffort): boolean {
+  const efforts = reasoningEffortsOf(upstreamModel);
+  return effort === undefined ? efforts.length > 0 : efforts.includes(effort);
 }
 
 /**
@@ -63,7 +104,7 @@ export const REFUSED_SAMPLING = {
 
 /**
  * The levels of the Chat Completions `reasoning_effort`, as the openai SDK types them. Not every
- * reasoning model takes every level; which one a model takes is the upstream's to say.
+ * reasoning model takes every level: reasoningEffortsOf says which one does.
  */
 export const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max'] as const;
 

@@ -4,7 +4,9 @@ import type { ChatInput } from '../domain/chat.js';
 import { requiredCapabilities } from '../domain/conversation.js';
 import type { FieldViolation } from '../domain/errors.js';
 import {
+  REASONING_ONLY_SAMPLING,
   type ReasoningEffort,
+  reasoningEffortsOf,
   reasoningSamplingOf,
   refusedSamplingOf,
   takesReasoningEffort,
@@ -45,6 +47,10 @@ export function lacking(model: CatalogModel, required: Requirements): string[] {
   if (required.samplingParameters.length > 0 && !takesSampling(model.upstreamId, required.reasoningEffort))
     missing.push(...required.samplingParameters);
   if (required.reasoningParameters.length > 0 && !takesReasoningEffort(model.upstreamId)) missing.push(...required.reasoningParameters);
+  else if (required.reasoningEffort !== undefined && !takesReasoningEffort(model.upstreamId, required.reasoningEffort))
+    missing.push(
+      `${REASONING_ONLY_SAMPLING.reasoningEffort} ${required.reasoningEffort} (it takes ${reasoningEffortsOf(model.upstreamId).join(', ')})`,
+    );
   return missing;
 }
 

@@ -3,6 +3,7 @@ import {
   isReasoningModel,
   REASONING_EFFORTS,
   REASONING_ONLY_SAMPLING,
+  reasoningEffortsOf,
   REFUSED_SAMPLING,
   takesReasoningEffort,
   takesSampling,
@@ -140,18 +141,29 @@ export function parseChatRequest(body: unknown): ChatRequestParse {
   };
 }
 
-/** The API's refusals of reasoning_effort: by any model but a reasoning one, and at a level it does not define. */
+/**
+ * The API's refusals of reasoning_effort: by any model but a reasoning one, at a level it does not
+ * define, and at a level the model does not take.
+ */
 function reasoningProblem(body: Record<string, unknown>, model: string): ChatRequestParse | undefined {
   const param = REASONING_ONLY_SAMPLING.reasoningEffort;
   const effort = body[param];
   if (effort === undefined || effort === null) return undefined;
   if (!takesReasoningEffort(model))
     return fail(`Unsupported parameter: '${param}' is not supported with this model.`, param, 'unsupported_parameter');
-  if (isReasoningEffort(effort)) return undefined;
-  const levels = REASONING_EFFORTS.map((level) => `'${level}'`);
-  const listed = `${levels.slice(0, -1).join(', ')}, and ${levels.at(-1)}`;
-  const given = typeof effort === 'string' ? `'${effort}'` : JSON.stringify(effort);
-  return fail(`Invalid value: ${given}. Supported values are: ${listed}.`, param, 'invalid_value');
+  if (!isReasoningEffort(effort)) {
+    const given = typeof effort === 'string' ? `'${effort}'` : JSON.stringify(effort);
+    return fail(`Invalid value: ${given}. Supported values are: ${quotedList(REASONING_EFFORTS)}.`, param, 'invalid_value');
+  }
+  if (takesReasoningEffort(model, effort)) return undefined;
+  const message = `Unsupported value: '${effort}' is not supported with the '${model}' model. Supported values are: ${quotedList(reasoningEffortsOf(model))}.`;
+  return fail(message, param, 'unsupported_value');
+}
+
+/** 'a', 'b', and 'c', as the API lists values. */
+function quotedList(values: readonly string[]): string {
+  const quoted = values.map((value) => `'${value}'`);
+  return quoted.length < 2 ? quoted.join('') : `${quoted.slice(0, -1).join(', ')}, and ${quoted.at(-1)}`;
 }
 
 type Tooling = Pick<SimChatRequest, 'tools' | 'toolChoice' | 'parallelToolCalls' | 'responseFormat'>;

@@ -240,3 +240,68 @@ describe('reasoning_effort', () => {
     expect(lastBodyFor('o3')).toMatchObject({ reasoning_effort: 'high' });
   });
 });
+
+describe('reasoning_effort levels', () => {
+  const post = (body: unknown) =>
+    fetch(`${h.app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+
+  it('Chat at a level the model does not take is INVALID_ARGUMENT on model, naming the levels it takes, before any upstream call', async () => {
+    const before = h.upstream.requests.length;
+    const err = await unaryError(h.clients.chat.chat.bind(h.clients.chat), {
+      ...base,
+      model: 'o3',
+      sampling: sampled({ reasoningEffort: ReasoningEffort.REASONING_EFFORT_MINIMAL }),
+    } as ChatRequest);
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.decoded.badRequest?.fieldViolations).toEqual([
+      expect.objectContaining({
+        field: 'model',
+        description:
+          'o3 does not take reasoning_effort minimal (it takes low, medium, high), which this request uses: choose a model that does',
+      }),
+    ]);
+    expect(h.upstream.requests.length).toBe(before);
+  });
+
+  it('the HTTP API refuses it with a 400 on the model, before any upstream call', async () => {
+    const before = h.upstream.requests.length;
+    const res = await post({ model: 'gpt-5', messages: [{ role: 'user', content: 'hi' }], reasoning_effort: 'none' });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { param: string; message: string } };
+    expect(body.error.param).toBe('model');
+    expect(body.error.message).toContain('gpt-5 does not take reasoning_effort none (it takes minimal, low, medium, high)');
+    expect(h.upstream.requests.length).toBe(before);
+  });
+
+  it('a Fallback chain skips the model that does not take the level, with no upstream call to it', async () => {
+    const before = callsTo('o3');
+    const { response } = await callUnary(h.clients.chat.fallback.bind(h.clients.chat), {
+      ...base,
+      model: 'o3',
+      models: ['o3', 'gpt-5-mini'],
+      disableDefaultMessage: true,
+      sampling: sampled({ reasoningEffort: ReasoningEffort.REASONING_EFFORT_MINIMAL }),
+    });
+    expect(response.modelUsed).toBe('gpt-5-mini');
+    expect(response.attempts.map((a) => a.model)).toEqual(['gpt-5-mini']);
+    expect(callsTo('o3')).toBe(before);
+  });
+
+  it('routing leaves it out, with the reason in the ranking', async () => {
+    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), {
+      ...base,
+      model: '',
+      route: { profile: 1, candidates: ['o4-mini', 'gpt-5-nano'] },
+      sampling: sampled({ reasoningEffort: ReasoningEffort.REASONING_EFFORT_MINIMAL }),
+      cache: BYPASS,
+    } as ChatRequest);
+    expect(response.model).toBe('gpt-5-nano');
+    const o4 = response.routeDecision?.ranking.find((r) => r.model === 'o4-mini');
+    expect(o4?.eligible).toBe(false);
+    expect(o4?.excludedReason).toBe('does not take reasoning_effort minimal (it takes low, medium, high)');
+  });
+});

@@ -93,3 +93,33 @@ describe('reasoning_effort', () => {
     ]);
   });
 });
+
+describe('reasoning_effort levels', () => {
+  const at = (reasoningEffort: Sampling['reasoningEffort']) => capabilitiesOf(input({ reasoningEffort }));
+
+  it('a model lacks a level it does not take, named with the levels it takes', () => {
+    expect(lacking(model('o3'), at('minimal'))).toEqual(['reasoning_effort minimal (it takes low, medium, high)']);
+    expect(lackingReason(model('gpt-5'), at('none'))).toBe('does not take reasoning_effort none (it takes minimal, low, medium, high)');
+    expect(lacking(model('gpt-5.1-test'), at('xhigh'))).toEqual(['reasoning_effort xhigh (it takes none, low, medium, high)']);
+    expect(lacking(model('o3'), at('high'))).toEqual([]);
+    expect(lacking(model('gpt-5'), at('minimal'))).toEqual([]);
+  });
+
+  it('a model reached through an aggregator, or whose levels are not documented, takes every level', () => {
+    expect(lacking(model('routed-o3'), at('xhigh'))).toEqual([]);
+    expect(lacking(model('gpt-5.2-pro-test'), at('max'))).toEqual([]);
+  });
+
+  it('a chain keeps the models that take the level; a chain of none is refused by each field', () => {
+    const pair = (id: string, field: string) => ({ model: model(id), ref: { name: id, field } });
+    const kept = usableModels([pair('o3', 'models[0]'), pair('gpt-5', 'models[1]')], at('minimal'));
+    expect(kept.usable.map((p) => p.model.id)).toEqual(['gpt-5']);
+    expect(usableModels([pair('o4-mini', 'model')], at('none')).violations).toEqual([
+      {
+        field: 'model',
+        description:
+          'o4-mini does not take reasoning_effort none (it takes low, medium, high), which this request uses: choose a model that does',
+      },
+    ]);
+  });
+});

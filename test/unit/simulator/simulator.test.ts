@@ -400,6 +400,27 @@ describe('simulator (latencyScale 0)', () => {
     });
   });
 
+  it('refuses a reasoning_effort level the model does not take, as the API does', async () => {
+    for (const [model, effort, supported] of [
+      ['o3', 'minimal', "'low', 'medium', and 'high'"],
+      ['gpt-5', 'none', "'minimal', 'low', 'medium', and 'high'"],
+      ['gpt-5.1', 'minimal', "'none', 'low', 'medium', and 'high'"],
+      ['gpt-5-pro', 'low', "'high'"],
+    ] as const) {
+      const refused = await postChat(sim, { model, messages: PROMPT, reasoning_effort: effort });
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toEqual({
+        error: {
+          message: `Unsupported value: '${effort}' is not supported with the '${model}' model. Supported values are: ${supported}.`,
+          type: 'invalid_request_error',
+          param: 'reasoning_effort',
+          code: 'unsupported_value',
+        },
+      });
+    }
+    expect((await postChat(sim, { model: 'gpt-5.2', messages: PROMPT, reasoning_effort: 'xhigh' })).status).toBe(200);
+  });
+
   it('lists every profile under /v1/models', async () => {
     const ids: string[] = [];
     for await (const model of client.models.list()) ids.push(model.id);

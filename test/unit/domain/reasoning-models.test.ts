@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { REASONING_EFFORTS, reasoningEffortsOf, takesReasoningEffort } from '../../../src/domain/reasoning-models.js';
+
+/**
+ * OpenAI documents which reasoning_effort levels some models take: o1, o3 and o4-mini low to high;
+ * gpt-5 (-mini, -nano) minimal to high; gpt-5-pro high only; gpt-5.1 none to high; gpt-5.2 none to
+ * xhigh. Any other level is an HTTP 400 there. A model whose levels nobody documents takes any level.
+ */
+describe('the reasoning_effort levels a model takes', () => {
+  it.each([
+    ['o1', ['low', 'medium', 'high']],
+    ['o3', ['low', 'medium', 'high']],
+    ['o3-mini', ['low', 'medium', 'high']],
+    ['o4-mini', ['low', 'medium', 'high']],
+    ['o4-mini-2025-04-16', ['low', 'medium', 'high']],
+    ['gpt-5', ['minimal', 'low', 'medium', 'high']],
+    ['gpt-5-mini', ['minimal', 'low', 'medium', 'high']],
+    ['gpt-5-nano-2025-08-07', ['minimal', 'low', 'medium', 'high']],
+    ['gpt-5-pro', ['high']],
+    ['gpt-5.1', ['none', 'low', 'medium', 'high']],
+    ['GPT-5.1-2025-11-13', ['none', 'low', 'medium', 'high']],
+    ['gpt-5.2', ['none', 'low', 'medium', 'high', 'xhigh']],
+  ])('%s takes %j', (model, levels) => {
+    expect(reasoningEffortsOf(model)).toEqual(levels);
+    for (const level of REASONING_EFFORTS) expect(takesReasoningEffort(model, level)).toBe(levels.includes(level));
+    expect(takesReasoningEffort(model)).toBe(true);
+  });
+
+  it.each(['gpt-5.2-pro', 'gpt-5.2-mini', 'gpt-5.4', 'gpt-5.6'])('%s, whose levels are not documented, takes any', (model) => {
+    expect(reasoningEffortsOf(model)).toEqual(REASONING_EFFORTS);
+    for (const level of REASONING_EFFORTS) expect(takesReasoningEffort(model, level)).toBe(true);
+  });
+
+  // A vendor prefix means an aggregator (OpenRouter), which maps every level onto what the model takes.
+  it.each(['openai/o1', 'openai/gpt-5', 'openai/gpt-5.1'])('%s, reached through an aggregator, takes any', (model) => {
+    expect(reasoningEffortsOf(model)).toEqual(REASONING_EFFORTS);
+    expect(takesReasoningEffort(model, 'xhigh')).toBe(true);
+  });
+
+  it.each(['gpt-4o', 'gpt-5-chat-latest', 'openai/gpt-4o'])('%s takes none', (model) => {
+    expect(reasoningEffortsOf(model)).toEqual([]);
+    expect(takesReasoningEffort(model)).toBe(false);
+    expect(takesReasoningEffort(model, 'low')).toBe(false);
+  });
+});
