@@ -29,6 +29,8 @@ type Kind = 'reasoning' | 'adaptive' | 'plain';
  * model not listed here takes every level: which ones it refuses is its upstream's to say.
  */
 const DOCUMENTED_EFFORTS: readonly (readonly [RegExp, readonly ReasoningEffort[]])[] = [
+  // Older than reasoning_effort itself: OpenAI answers it there with "Unknown parameter".
+  [/^o1-(mini|preview)$/, []],
   [/^o[134](-mini|-pro|-preview)?$/, ['low', 'medium', 'high']],
   [/^gpt-5(-mini|-nano)?$/, ['minimal', 'low', 'medium', 'high']],
   [/^gpt-5-pro$/, ['high']],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { REASONING_EFFORTS, reasoningEffortsOf, takesReasoningEffort } from '../../../src/domain/reasoning-models.js';
+import { isReasoningModel, REASONING_EFFORTS, reasoningEffortsOf, takesReasoningEffort } from '../../../src/domain/reasoning-models.js';
 
 /**
  * OpenAI documents which reasoning_effort levels some models take: o1, o3 and o4-mini low to high;
@@ -41,5 +41,12 @@ describe('the reasoning_effort levels a model takes', () => {
     expect(reasoningEffortsOf(model)).toEqual([]);
     expect(takesReasoningEffort(model)).toBe(false);
     expect(takesReasoningEffort(model, 'low')).toBe(false);
+  });
+
+  // They came before reasoning_effort: OpenAI answers it with "Unknown parameter" there.
+  it.each(['o1-mini', 'o1-mini-2024-09-12', 'o1-preview'])('%s, a reasoning model, takes none', (model) => {
+    expect(isReasoningModel(model)).toBe(true);
+    expect(reasoningEffortsOf(model)).toEqual([]);
+    expect(takesReasoningEffort(model)).toBe(false);
   });
 });
