@@ -25,23 +25,24 @@ export function upstreamRateLimited(
 
 /**
  * HTTP 401/403: our credentials for the provider are wrong; HTTP 402: its account cannot pay
- * (OpenRouter's answer when the credits run out; Anthropic says so with a 400, `cannotPay` then).
- * Retrying cannot help, but another provider can: the gateway's account, not the caller's
- * request, is at fault.
+ * (OpenRouter's answer when the credits run out). A provider that says so with another status
+ * (Anthropic: a 400 for credits run out, a 400 or 429 for a spend limit reached) passes what it
+ * said of the account as `accountRefused`. Retrying cannot help, but another provider can: the
+ * gateway's account, not the caller's request, is at fault.
  */
 export function upstreamAuthFailed(
   provider: string,
   status: number,
   metadata: Record<string, string>,
-  cannotPay = status === 402,
+  accountRefused: string | undefined = status === 402 ? 'payment required' : undefined,
 ): OrchestratorError {
-  const said = status === 402 ? 'HTTP 402 payment required' : `HTTP ${status}: its credit balance is too low`;
   return new OrchestratorError({
     kind: 'unavailable',
     reason: Reason.UPSTREAM_AUTH_FAILED,
-    message: cannotPay
-      ? `${provider} refused to serve our account (${said}); check its credits or billing`
-      : `${provider} refused our credentials (HTTP ${status}); check the provider's API key`,
+    message:
+      accountRefused !== undefined
+        ? `${provider} refused to serve our account (HTTP ${status}: ${accountRefused}); check its credits or billing`
+        : `${provider} refused our credentials (HTTP ${status}); check the provider's API key`,
     metadata,
   });
 }

@@ -62,11 +62,29 @@ export function eventShapeProblem(event: unknown): string | undefined {
 }
 
 /**
- * The API tells an account out of credits with a 400 invalid_request_error ("Your credit balance
- * is too low to access the Anthropic API..."), not a 402: the gateway's account is at fault, not
- * the caller's request, so it fails as a 402 does. Undefined for any other answer.
+ * The API's answers that refuse the gateway's account whatever the request, with another status
+ * than 402: out of credits (a 400 invalid_request_error, "Your credit balance is too low to
+ * access the Anthropic API..."), a spend limit set on the organization or a workspace reached (a
+ * 400, "You have reached your specified [workspace] API usage limits..."), and the tier's or the
+ * contract's monthly spend limit reached (a 429 whose error_code says so, without retry-after:
+ * retries fail until the month ends). The caller's request is not at fault and no retry helps:
+ * each fails as a 402 does. Undefined for any other answer.
  */
-export function outOfCredits(provider: string, status: number, apiMessage: unknown): OrchestratorError | undefined {
-  if (status !== 400 || typeof apiMessage !== 'string' || !/credit balance is too low/i.test(apiMessage)) return undefined;
-  return upstreamAuthFailed(provider, status, { provider, upstream_status: String(status) }, true);
+export function accountRefused(
+  provider: string,
+  answer: { readonly status: number; readonly apiMessage: unknown; readonly errorCode: unknown },
+): OrchestratorError | undefined {
+  const said = accountRefusal(answer);
+  if (said === undefined) return undefined;
+  return upstreamAuthFailed(provider, answer.status, { provider, upstream_status: String(answer.status) }, said);
+}
+
+function accountRefusal({ status, apiMessage, errorCode }: Parameters<typeof accountRefused>[1]): string | undefined {
+  if (status === 429 && (errorCode === 'enforced_spend_limit_reached' || errorCode === 'contract_spend_limit_reached')) {
+    return 'its spend limit is reached';
+  }
+  if (status !== 400 || typeof apiMessage !== 'string') return undefined;
+  if (/credit balance is too low/i.test(apiMessage)) return 'its credit balance is too low';
+  if (/reached your specified (?:workspace )?API usage limits/i.test(apiMessage)) return 'its spend limit is reached';
+  return undefined;
 }

@@ -12,7 +12,7 @@ import { applyTooling, checkImageDetail, toAnthropicConversation, toolCallsOf, t
 import { countsOf, estimatedUsage, tokenUsageOf, withDelta, type UsageCounts } from './usage.js';
 import { OrchestratorError } from '../../domain/errors.js';
 import { acceptsSampling } from './versions.js';
-import { eventShapeProblem, outOfCredits, statusOfErrorType, streamError } from './errors.js';
+import { accountRefused, eventShapeProblem, statusOfErrorType, streamError } from './errors.js';
 import { applySampling } from './sampling.js';
 import { isKeepAlive, SseDecoder } from '../http/fast-sse.js';
 import { readOnAfterEnd } from '../http/after-end.js';
@@ -332,8 +332,8 @@ export class AnthropicProvider implements Provider {
       // An `event: error` inside a 200 stream (e.g. overloaded_error) has a type, not a status.
       const status = typeof err.status === 'number' ? err.status : statusOfErrorType(err.type);
       if (status !== undefined) {
-        const billing = outOfCredits(this.name, status, err.apiMessage);
-        if (billing) return billing;
+        const refused = accountRefused(this.name, { status, apiMessage: err.apiMessage, errorCode: err.errorCode });
+        if (refused) return refused;
         return errorForUpstreamStatus({ provider: this.name, status, retryAfterMs: parseRetryAfter(err.headers) });
       }
     }

@@ -832,6 +832,77 @@ describe('AnthropicProvider, other upstreams', () => {
     }
   });
 
+  // Spend limits refuse every request until the limit is raised or the month ends: the gateway's
+  // account, not the request, is at fault, and retrying the same account cannot help.
+  for (const { what, status, error } of [
+    {
+      what: 'a 400 saying a spend limit set on the organization is reached',
+      status: 400,
+      error: {
+        type: 'invalid_request_error',
+        message: 'You have reached your specified API usage limits. You will regain access on 2026-12-01 at 00:00 UTC.',
+      },
+    },
+    {
+      what: 'a 400 saying a spend limit set on the workspace is reached',
+      status: 400,
+      error: {
+        type: 'invalid_request_error',
+        message: 'You have reached your specified workspace API usage limits. You will regain access on 2026-12-01 at 00:00 UTC.',
+      },
+    },
+    {
+      what: "a 429 saying the tier's monthly spend limit is reached",
+      status: 429,
+      error: { type: 'rate_limit_error', message: 'Spend limit reached.', details: { error_code: 'enforced_spend_limit_reached' } },
+    },
+    {
+      what: "a 429 saying the contract's spend limit is reached",
+      status: 429,
+      error: { type: 'rate_limit_error', message: 'Spend limit reached.', details: { error_code: 'contract_spend_limit_reached' } },
+    },
+  ]) {
+    it(`${what}: UNAVAILABLE UPSTREAM_AUTH_FAILED, not retried, as a 402`, async () => {
+      const url = await serve((req, res) => {
+        req.resume();
+        req.on('end', () => {
+          res.writeHead(status, { 'content-type': 'application/json', 'request-id': 'req_1' });
+          res.end(JSON.stringify({ type: 'error', error, request_id: 'req_1' }));
+        });
+      });
+      const provider = new AnthropicProvider({ name: 'anthropic', baseURL: url, apiKey: 'x' });
+      for (const failure of [
+        await failureOf(provider.complete(requestOf(PROMPT))),
+        (await collect(provider.stream(requestOf(PROMPT)))).error as OrchestratorError,
+      ]) {
+        expect(failure).toMatchObject({
+          kind: 'unavailable',
+          reason: Reason.UPSTREAM_AUTH_FAILED,
+          retryable: false,
+          metadata: { provider: 'anthropic', upstream_status: String(status) },
+        });
+        expect(failure.message).toMatch(/spend limit is reached\); check its credits or billing/);
+      }
+    });
+  }
+
+  it('a 429 of a ramp limit (usage growing too fast) is a rate limit still, retried after its retry-after', async () => {
+    const url = await serve((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '7' });
+        const error = { type: 'rate_limit_error', message: 'Ramp limit exceeded.', details: { error_code: 'ramp_limit_exceeded' } };
+        res.end(JSON.stringify({ type: 'error', error }));
+      });
+    });
+    const provider = new AnthropicProvider({ name: 'anthropic', baseURL: url, apiKey: 'x' });
+    expect(await failureOf(provider.complete(requestOf(PROMPT)))).toMatchObject({
+      reason: Reason.UPSTREAM_RATE_LIMITED,
+      retryable: true,
+      retryAfterMs: 7000,
+    });
+  });
+
   it('a tool result of only whitespace (a command that printed a newline) goes without content, as an empty one does', async () => {
     const api = await strictMessagesApi();
     const provider = new AnthropicProvider({ name: 'anthropic', baseURL: api.url, apiKey: 'x' });
