@@ -3,15 +3,16 @@
  * name (the gRPC request's): content[j] for parts[j], an image's image_url (a data: URL carries
  * the bytes and the type), a tool's or a tool call's name, parameters and arguments under
  * `function`, an embedding request's input for EmbedRequest's inputs and token_inputs
- * (input[i][j] for token_inputs[i].ids[j]), and the sampling fields
- * at the top of the body (`seed` for `sampling.seed`), a route's candidates under `orchestrator`. A path already spelled
- * so stays as it is.
+ * (input[i][j] for token_inputs[i].ids[j]), the sampling fields at the top of the body (`seed`
+ * for `sampling.seed`), the tools there too (`tools[i]` for `tooling.tools[i]`), a route's
+ * candidates under `orchestrator`. A path already spelled so stays as it is.
  */
 export function httpField(field: string): string {
   return field
     .replace(/^token_inputs(\[\d+\])\.ids(\[\d+\])$/, 'input$1$2')
     .replace(/^(token_)?inputs(?=\[|$)/, 'input')
     .replace(/^route\.candidates$/, 'orchestrator.route.candidates')
+    .replace(/^tooling\.(?=tools\[)/, '')
     .replace(/^sampling\./, '')
     .replace(/\.parts\[/g, '.content[')
     .replace(/\.image\.(url|data|media_type)$/, '.image_url.url')

@@ -187,14 +187,18 @@ export function applyTooling(body: ToolingBody, tooling: Tooling, where: { provi
     throw invalidArgument([{ field, description: `provider ${where.provider} (model ${where.model}) cannot honour ${what}: ${ADVICE}` }]);
   };
   if (tooling.tools) {
-    body.tools = tooling.tools.map((tool) => ({
-      name: tool.name,
-      ...(tool.description ? { description: tool.description } : {}),
+    body.tools = tooling.tools.map((tool, i) => {
       // The API refuses a schema without type object, which OpenAI takes (`parameters: {}` for no
       // arguments); the door lets through no other type.
-      input_schema: (tool.parameters ? { ...tool.parameters, type: 'object' } : { type: 'object', properties: {} }) as Tool['input_schema'],
-      ...(tool.strict ? { strict: true } : {}),
-    }));
+      const schema: JsonObject = tool.parameters ? { ...tool.parameters, type: 'object' } : { type: 'object', properties: {} };
+      return {
+        name: tool.name,
+        ...(tool.description ? { description: tool.description } : {}),
+        // A strict tool's schema is held to what the API's structured outputs take, as an answer's is.
+        input_schema: (tool.strict ? messagesApiSchema(schema, `tooling.tools[${i}].parameters`, where) : schema) as Tool['input_schema'],
+        ...(tool.strict ? { strict: true } : {}),
+      };
+    });
   }
   // The API refuses any tool_choice without tools. The doors take auto and none without tools, and
   // with none to call they ask for nothing more: they are left out.
@@ -209,24 +213,27 @@ export function applyTooling(body: ToolingBody, tooling: Tooling, where: { provi
   if (format?.type === 'json_schema') {
     const schema =
       format.description && format.schema.description === undefined ? { ...format.schema, description: format.description } : format.schema;
-    body.output_config = { format: { type: 'json_schema', schema: messagesApiSchema(schema, where) } };
+    body.output_config = {
+      format: { type: 'json_schema', schema: messagesApiSchema(schema, 'response_format.json_schema.schema', where) },
+    };
   }
 }
 
 /**
- * The Messages API answers 400 to a schema with an object not closed (additionalProperties
- * false) or a constraint it does not enforce (minimum, maxLength, minItems above 1...). The
- * schema goes as Anthropic's SDK shapes it for its own structured output helpers: each object
- * closed, those constraints written into the description the model reads. One it cannot shape
- * (a property without a type) is refused here rather than upstream.
+ * The Messages API answers 400 to a JSON Schema answer's or a strict tool's schema with an object
+ * not closed (additionalProperties false) or a constraint it does not enforce (minimum,
+ * maxLength, minItems above 1...). The schema goes as Anthropic's SDK shapes it for its own
+ * structured output helpers: each object closed, those constraints written into the description
+ * the model reads. One it cannot shape (a property without a type) is refused here, as `field`,
+ * rather than upstream.
  */
-function messagesApiSchema(schema: JsonObject, where: { provider: string; model: string }): JsonObject {
+function messagesApiSchema(schema: JsonObject, field: string, where: { provider: string; model: string }): JsonObject {
   try {
     return transformJSONSchema(schema) as JsonObject;
   } catch (err) {
     throw invalidArgument([
       {
-        field: 'response_format.json_schema.schema',
+        field,
         description: `provider ${where.provider} (model ${where.model}) cannot honour this schema (${(err as Error).message}): ${ADVICE}`,
       },
     ]);

@@ -657,18 +657,23 @@ describe('AnthropicProvider, other upstreams', () => {
       req.on('end', () => {
         const body = JSON.parse(text) as {
           messages: { role: string; content: string | { type: string; text?: string }[] }[];
-          tools?: { name: string; input_schema: { type?: unknown } }[];
+          tools?: { name: string; input_schema: { type?: unknown }; strict?: boolean }[];
           temperature?: number;
           top_p?: number;
         };
         bodies.push(body);
         const untyped = body.tools?.findIndex((tool) => tool.input_schema.type !== 'object') ?? -1;
+        const strictRefusal = body.tools
+          ?.map((tool, i) => (tool.strict ? strictSchemaRefusal(tool.input_schema, `tools.${i}.custom`) : undefined))
+          .find((refusal) => refusal !== undefined);
         const refusal =
           untyped >= 0
             ? `tools.${untyped}.custom.input_schema.type: Field required`
-            : body.temperature !== undefined && body.top_p !== undefined
-              ? '`temperature` and `top_p` cannot both be specified for this model. Please use only one.'
-              : conversationRefusal(body.messages);
+            : strictRefusal !== undefined
+              ? strictRefusal
+              : body.temperature !== undefined && body.top_p !== undefined
+                ? '`temperature` and `top_p` cannot both be specified for this model. Please use only one.'
+                : conversationRefusal(body.messages);
         if (refusal !== undefined) {
           res.writeHead(400, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ type: 'error', error: { type: 'invalid_request_error', message: refusal } }));
@@ -690,6 +695,22 @@ describe('AnthropicProvider, other upstreams', () => {
       });
     });
     return { url, bodies };
+  }
+
+  /** What the API says of a strict tool's schema it cannot enforce: an object left open, or a constraint such as minimum. */
+  function strictSchemaRefusal(schema: unknown, at: string): string | undefined {
+    if (schema === null || typeof schema !== 'object') return undefined;
+    const node = schema as Record<string, unknown>;
+    if (node['type'] === 'object' && node['additionalProperties'] !== false)
+      return `${at}: For 'object' type, 'additionalProperties' must be explicitly set to false`;
+    for (const key of ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf', 'minLength', 'maxLength', 'maxItems']) {
+      if (key in node) return `${at}: For '${String(node['type'])}' type, property '${key}' is not supported`;
+    }
+    for (const child of Object.values(node)) {
+      const refusal = strictSchemaRefusal(child, at);
+      if (refusal !== undefined) return refusal;
+    }
+    return undefined;
   }
 
   function conversationRefusal(messages: { role: string; content: string | { type: string; text?: string }[] }[]): string | undefined {
@@ -901,6 +922,61 @@ describe('AnthropicProvider, other upstreams', () => {
       retryable: true,
       retryAfterMs: 7000,
     });
+  });
+
+  // Strict tools are held to the schema subset the API's structured outputs take, as an answer's
+  // JSON Schema is; OpenAI's strict mode takes minimum, maxLength and the like.
+  it('a strict tool goes with its schema shaped as the API takes it: objects closed, constraints it refuses described', async () => {
+    const api = await strictMessagesApi();
+    const provider = new AnthropicProvider({ name: 'anthropic', baseURL: api.url, apiKey: 'x' });
+    const parameters = {
+      type: 'object',
+      properties: {
+        guests: { type: 'integer', minimum: 1, maximum: 12 },
+        name: { type: 'string', maxLength: 40 },
+        extras: { type: 'object', properties: { vegan: { type: 'boolean' } } },
+      },
+      required: ['guests', 'name'],
+      additionalProperties: false,
+    };
+    const tooling: Tooling = { tools: [{ name: 'book', parameters, strict: true }] };
+    expect((await provider.complete(requestOf(PROMPT, { tooling }))).content).toBe('Paris.');
+    expect(api.bodies.at(-1)?.tools).toEqual([
+      {
+        name: 'book',
+        strict: true,
+        input_schema: {
+          type: 'object',
+          properties: {
+            guests: { type: 'integer', description: '{minimum: 1, maximum: 12}' },
+            name: { type: 'string', description: '{maxLength: 40}' },
+            extras: { type: 'object', properties: { vegan: { type: 'boolean' } }, additionalProperties: false },
+          },
+          required: ['guests', 'name'],
+          additionalProperties: false,
+        },
+      },
+    ]);
+    // A tool that is not strict goes as it was written: the API takes any schema there.
+    await provider.complete(requestOf(PROMPT, { tooling: { tools: [{ name: 'book', parameters }] } }));
+    expect(api.bodies.at(-1)?.tools).toEqual([{ name: 'book', input_schema: parameters }]);
+  });
+
+  it('a strict tool whose schema the API cannot enforce (a property without a type) is refused by its field, without a call', async () => {
+    const api = await strictMessagesApi();
+    const provider = new AnthropicProvider({ name: 'anthropic', baseURL: api.url, apiKey: 'x' });
+    const tooling: Tooling = {
+      tools: [
+        { name: 'now', parameters: { type: 'object', properties: {} }, strict: true },
+        { name: 'note', parameters: { type: 'object', properties: { anything: {} } }, strict: true },
+      ],
+    };
+    const failure = await failureOf(provider.complete(requestOf(PROMPT, { tooling })));
+    expect(failure.kind).toBe('invalid_argument');
+    expect(failure.fieldViolations).toEqual([
+      { field: 'tooling.tools[1].parameters', description: expect.stringContaining('provider anthropic') as unknown },
+    ]);
+    expect(api.bodies).toHaveLength(0);
   });
 
   it('a tool result of only whitespace (a command that printed a newline) goes without content, as an empty one does', async () => {
