@@ -175,8 +175,8 @@ export class AnthropicProvider implements Provider {
     const calls = new ToolCallAssembler();
     // Content block index -> tool call index: tool_use blocks are numbered among themselves.
     const toolBlocks = new Map<number, number>();
-    // Tool calls (by their index) whose input text has not begun.
-    const emptyInput = new Set<number>();
+    // Tool calls (by their index) whose input text has not begun -> their arguments if none comes.
+    const emptyInput = new Map<number, string>();
     const reader = body[Symbol.asyncIterator]();
     try {
       for (;;) {
@@ -211,7 +211,9 @@ export class AnthropicProvider implements Provider {
                 if (event.content_block.type === 'tool_use') {
                   const toolCall = { index: toolBlocks.size, id: event.content_block.id, name: event.content_block.name, arguments: '' };
                   toolBlocks.set(event.index, toolCall.index);
-                  emptyInput.add(toolCall.index);
+                  // The API starts every call with input {}; a server that puts the whole input
+                  // here and streams no input_json_delta is read as the SDK reads it.
+                  emptyInput.set(toolCall.index, JSON.stringify(event.content_block.input ?? {}));
                   calls.add(toolCall);
                   generated += toolCall.name;
                   out.push({ type: 'delta', content: '', toolCall });
@@ -243,10 +245,13 @@ export class AnthropicProvider implements Provider {
                 break;
               case 'content_block_stop': {
                 // A tool called without input streams no input text; its arguments are {} (as
-                // unary reads them), sent as a piece so the pieces add up to the call.
+                // unary reads them), or the input its start carried, sent as a piece so the
+                // pieces add up to the call.
                 const index = toolBlocks.get(event.index);
-                if (index === undefined || !emptyInput.delete(index)) break;
-                const toolCall = { index, arguments: '{}' };
+                const input = index === undefined ? undefined : emptyInput.get(index);
+                if (index === undefined || input === undefined) break;
+                emptyInput.delete(index);
+                const toolCall = { index, arguments: input };
                 calls.add(toolCall);
                 generated += toolCall.arguments;
                 out.push({ type: 'delta', content: '', toolCall });

@@ -55,6 +55,27 @@ const NO_INPUT_STREAM = sse([
   ['message_stop', { type: 'message_stop' }],
 ]);
 
+/**
+ * Some Anthropic-compatible servers (adapters in front of other APIs) put a call's whole input on
+ * its content_block_start and stream no input_json_delta; the SDK's own stream reader keeps it.
+ */
+const START_INPUT_STREAM = sse([
+  [
+    'message_start',
+    {
+      type: 'message_start',
+      message: { id: 'm3', type: 'message', role: 'assistant', content: [], model: 'c', usage: { input_tokens: 10, output_tokens: 1 } },
+    },
+  ],
+  [
+    'content_block_start',
+    { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: 'toolu_5', name: 'get_weather', input: ARGS } },
+  ],
+  ['content_block_stop', { type: 'content_block_stop', index: 0 }],
+  ['message_delta', { type: 'message_delta', delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 20 } }],
+  ['message_stop', { type: 'message_stop' }],
+]);
+
 const UNARY = {
   id: 'm1',
   type: 'message',
@@ -78,7 +99,7 @@ beforeAll(async () => {
       const body = JSON.parse(raw) as { stream?: boolean; model?: string };
       if (body.stream) {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
-        res.end(body.model === 'no-input' ? NO_INPUT_STREAM : STREAM);
+        res.end(body.model === 'no-input' ? NO_INPUT_STREAM : body.model === 'start-input' ? START_INPUT_STREAM : STREAM);
       } else {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify(UNARY));
@@ -133,5 +154,16 @@ describe('Anthropic tool_use answers', () => {
     const end = events.at(-1);
     expect(end?.type === 'end' ? end.toolCalls : undefined).toEqual([{ id: 'toolu_7', name: 'now', arguments: '{}' }]);
     expect(pieces.map((p) => p.arguments).join('')).toBe('{}');
+  });
+
+  it('streamed: a call whose input comes whole on its content_block_start, with no input_json_delta, keeps that input', async () => {
+    const events: ProviderStreamEvent[] = [];
+    for await (const event of provider.stream({ ...request(), upstreamModel: 'start-input' })) events.push(event);
+    const pieces = events.flatMap((e) => (e.type === 'delta' && e.toolCall ? [e.toolCall] : []));
+    const end = events.at(-1);
+    expect(end?.type === 'end' ? end.toolCalls : undefined).toEqual([
+      { id: 'toolu_5', name: 'get_weather', arguments: JSON.stringify(ARGS) },
+    ]);
+    expect(pieces.map((p) => p.arguments).join('')).toBe(JSON.stringify(ARGS));
   });
 });
