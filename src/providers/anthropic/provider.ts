@@ -217,6 +217,14 @@ export class AnthropicProvider implements Provider {
                   calls.add(toolCall);
                   generated += toolCall.name;
                   out.push({ type: 'delta', content: '', toolCall });
+                } else if (
+                  event.content_block.type === 'text' &&
+                  typeof event.content_block.text === 'string' &&
+                  event.content_block.text
+                ) {
+                  // The API starts every text block empty; a server that starts one with text is read as the SDK reads it.
+                  generated += event.content_block.text;
+                  out.push({ type: 'delta', content: event.content_block.text });
                 }
                 break;
               case 'content_block_delta':

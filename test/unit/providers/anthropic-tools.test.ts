@@ -57,7 +57,8 @@ const NO_INPUT_STREAM = sse([
 
 /**
  * Some Anthropic-compatible servers (adapters in front of other APIs) put a call's whole input on
- * its content_block_start and stream no input_json_delta; the SDK's own stream reader keeps it.
+ * its content_block_start and stream no input_json_delta, or a text block's first text on its
+ * start; the SDK's own stream reader keeps both.
  */
 const START_INPUT_STREAM = sse([
   [
@@ -67,11 +68,14 @@ const START_INPUT_STREAM = sse([
       message: { id: 'm3', type: 'message', role: 'assistant', content: [], model: 'c', usage: { input_tokens: 10, output_tokens: 1 } },
     },
   ],
+  ['content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: 'Let me ' } }],
+  ['content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'check.' } }],
+  ['content_block_stop', { type: 'content_block_stop', index: 0 }],
   [
     'content_block_start',
-    { type: 'content_block_start', index: 0, content_block: { type: 'tool_use', id: 'toolu_5', name: 'get_weather', input: ARGS } },
+    { type: 'content_block_start', index: 1, content_block: { type: 'tool_use', id: 'toolu_5', name: 'get_weather', input: ARGS } },
   ],
-  ['content_block_stop', { type: 'content_block_stop', index: 0 }],
+  ['content_block_stop', { type: 'content_block_stop', index: 1 }],
   ['message_delta', { type: 'message_delta', delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 20 } }],
   ['message_stop', { type: 'message_stop' }],
 ]);
@@ -159,6 +163,8 @@ describe('Anthropic tool_use answers', () => {
   it('streamed: a call whose input comes whole on its content_block_start, with no input_json_delta, keeps that input', async () => {
     const events: ProviderStreamEvent[] = [];
     for await (const event of provider.stream({ ...request(), upstreamModel: 'start-input' })) events.push(event);
+    // So does text a text block starts with.
+    expect(events.flatMap((e) => (e.type === 'delta' ? [e.content] : [])).join('')).toBe('Let me check.');
     const pieces = events.flatMap((e) => (e.type === 'delta' && e.toolCall ? [e.toolCall] : []));
     const end = events.at(-1);
     expect(end?.type === 'end' ? end.toolCalls : undefined).toEqual([
