@@ -10,7 +10,8 @@
 // chat makes one Chat call. stream reads a StreamChat to its end (io.EOF) under the call's
 // deadline and fails when no completed event came. retry makes Chat calls until one succeeds
 // or -attempts run out, waiting between them what the server asked for: the RetryInfo detail,
-// else the grpc-retry-pushback-ms trailer, else a jittered backoff.
+// else the grpc-retry-pushback-ms trailer, else a jittered backoff. A negative pushback (no wait
+// cures the refusal) ends the retries at once.
 //
 // Exit status: 0 on success, 1 when the call failed (the gRPC code, message and decoded
 // google.rpc details on stderr), 2 for a usage error.
@@ -205,6 +206,9 @@ func retry(client orchestratorv1.ChatServiceClient, opts options, prompt string)
 			return err
 		}
 		wait, source := retryDelay(st, trailer)
+		if source == noRetry {
+			return err
+		}
 		if wait < 0 {
 			// No pushback: exponential backoff with full jitter.
 			wait, source = time.Duration(rand.Int63n(int64(backoff))), "backoff"
@@ -215,8 +219,12 @@ func retry(client orchestratorv1.ChatServiceClient, opts options, prompt string)
 	}
 }
 
+// noRetry is retryDelay's source when the server said that no wait cures the refusal.
+const noRetry = "no retry"
+
 // retryDelay is what the server asked the caller to wait: RetryInfo first, then the gRFC A6
-// pushback trailer; negative when it asked nothing.
+// pushback trailer; negative when it asked nothing. A negative pushback means "do not retry"
+// (gRFC A6), not "no pushback": retrying a request that is over a limit by itself never succeeds.
 func retryDelay(st *status.Status, trailer metadata.MD) (time.Duration, string) {
 	for _, detail := range st.Details() {
 		if info, ok := detail.(*errdetails.RetryInfo); ok {
@@ -226,7 +234,10 @@ func retryDelay(st *status.Status, trailer metadata.MD) (time.Duration, string) 
 		}
 	}
 	if values := trailer.Get("grpc-retry-pushback-ms"); len(values) > 0 {
-		if ms, err := strconv.Atoi(values[0]); err == nil && ms >= 0 {
+		if ms, err := strconv.Atoi(values[0]); err == nil {
+			if ms < 0 {
+				return -1, noRetry
+			}
 			return time.Duration(ms) * time.Millisecond, "grpc-retry-pushback-ms"
 		}
 	}

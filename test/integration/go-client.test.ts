@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeConfigFile } from '../helpers/config-file.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 /**
@@ -24,6 +25,8 @@ interface Result {
 
 let harness: Harness;
 let address: string;
+/** A gateway whose global tokens-per-minute limit is below any request's estimate. */
+let tiny: Harness;
 let work: string;
 let binary: string;
 /** Set when the Go toolchain or packages are missing: every test then fails with it (none is skipped). */
@@ -72,10 +75,12 @@ beforeAll(async () => {
   }
   harness = await startHarness({ latencyScale: 0.2 });
   address = `127.0.0.1:${harness.app.port}`;
+  tiny = await startHarness({ env: { CONFIG_FILE: writeConfigFile('access:\n  global: { tokens_per_minute: 1 }\n') } });
 }, 300_000);
 
 afterAll(async () => {
   await harness?.close();
+  await tiny?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
 
@@ -162,5 +167,12 @@ describe('the Go example client', () => {
     expect(result.stderr).toContain('retry: UNAVAILABLE after attempt 1; waiting 1s (RetryInfo)');
     expect(result.stderr).toMatch(/\nerror: UNAVAILABLE: .*\n/);
     expect(result.stderr).toContain('retry after: 1.000s');
+  });
+
+  it('retry: stops at once on a refusal whose pushback is negative (no wait cures it)', async () => {
+    const result = await client(['-attempts', '3', `127.0.0.1:${tiny.app.port}`, 'retry', 'hello']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).not.toContain('retry:');
+    expect(result.stderr).toMatch(/^error: RESOURCE_EXHAUSTED: request of an estimated \d+ tokens exceeds 1 tokens per minute/);
   });
 });
