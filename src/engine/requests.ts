@@ -24,7 +24,7 @@ export interface RouteRequest {
 
 /** How Chat uses the response cache. */
 export interface CachePolicy {
-  /** auto: only deterministic requests (temperature 0); use: this request too; bypass: do not read, refresh. */
+  /** auto: only deterministic requests (temperature 0, sent to the model); use: this request too; bypass: do not read, refresh. */
   readonly mode: 'auto' | 'use' | 'bypass';
   /** When every upstream attempt fails, serve an expired cached answer, marked stale. */
   readonly allowStale: boolean;

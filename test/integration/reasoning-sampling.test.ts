@@ -22,6 +22,7 @@ const sampled = (fields: Partial<SamplingOptions>): SamplingOptions => ({ stop: 
 const base = { prompt: 'Tell me about rivers', messages: [] };
 const callsTo = (model: string) => h.upstream.requests.filter((r) => (r.body as { model?: string } | undefined)?.model === model).length;
 const BYPASS = { mode: 2, allowStale: false };
+const USE = { mode: 1, allowStale: false };
 
 describe('sampling parameters on reasoning models', () => {
   it('a Fallback chain skips the reasoning model and answers from the next, with no upstream call to the first', async () => {
@@ -231,6 +232,7 @@ describe('reasoning_effort', () => {
         model: 'o3',
         temperature: 0,
         sampling: sampled({ reasoningEffort }),
+        cache: USE,
       } as ChatRequest);
     expect((await ask(ReasoningEffort.REASONING_EFFORT_LOW)).response.cache?.hit).toBe(false);
     expect((await ask(ReasoningEffort.REASONING_EFFORT_LOW)).response.cache?.hit).toBe(true);
@@ -303,5 +305,41 @@ describe('reasoning_effort levels', () => {
     const o4 = response.routeDecision?.ranking.find((r) => r.model === 'o4-mini');
     expect(o4?.eligible).toBe(false);
     expect(o4?.excludedReason).toBe('does not take reasoning_effort minimal (it takes low, medium, high)');
+  });
+});
+
+describe('the default cache mode and models that take no temperature', () => {
+  const chat = (model: string, prompt: string, extra: Partial<ChatRequest> = {}) =>
+    callUnary(h.clients.chat.chat.bind(h.clients.chat), { ...base, model, prompt, temperature: 0, ...extra } as ChatRequest);
+
+  it('does not cache a reasoning model at temperature 0: it is never sent the temperature, so its answers vary', async () => {
+    const before = callsTo('o3');
+    const first = await chat('o3', 'not deterministic');
+    const again = await chat('o3', 'not deterministic');
+    expect(first.response.cache).toBeUndefined();
+    expect(again.response.cache).toBeUndefined();
+    expect(callsTo('o3')).toBe(before + 2);
+  });
+
+  it('still caches a plain model at temperature 0, and a reasoning model when the caller asks', async () => {
+    expect((await chat('gpt-4o-mini', 'deterministic')).response.cache?.hit).toBe(false);
+    expect((await chat('gpt-4o-mini', 'deterministic')).response.cache?.hit).toBe(true);
+    expect((await chat('o3', 'asked to cache', { cache: USE })).response.cache?.hit).toBe(false);
+    expect((await chat('o3', 'asked to cache', { cache: USE })).response.cache?.hit).toBe(true);
+  });
+
+  it('does not store a Fallback answer from a reasoning model at temperature 0 under its key', async () => {
+    const fallback = h.clients.chat.fallback.bind(h.clients.chat);
+    const prompt = 'fallback not deterministic';
+    const { response } = await callUnary(fallback, {
+      ...base,
+      prompt,
+      model: 'o3',
+      models: ['o3'],
+      temperature: 0,
+      disableDefaultMessage: true,
+    });
+    expect(response.modelUsed).toBe('o3');
+    expect((await chat('o3', prompt, { cache: USE })).response.cache?.hit).toBe(false);
   });
 });
