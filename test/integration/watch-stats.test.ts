@@ -151,3 +151,28 @@ describe('WatchStats and the default deadline', () => {
     }
   });
 });
+
+describe('a watch whose deadline passed before it started', () => {
+  // The deadline travels as the grpc-timeout header alone: a client whose own timer has not
+  // discarded the call yet (or that keeps none) sees whatever the server sends.
+  const expired = () => {
+    const metadata = new grpc.Metadata();
+    metadata.set('grpc-timeout', '0m');
+    return metadata;
+  };
+
+  it('WatchStats: DEADLINE_EXCEEDED and no snapshot', async () => {
+    for (let i = 0; i < 5; i++) {
+      const result = await collectStream(h.clients.stats.watchStats({ intervalMs: 1000 }, expired()));
+      expect({ messages: result.messages.length, code: result.status.code }).toEqual({ messages: 0, code: grpc.status.DEADLINE_EXCEEDED });
+      expect(result.error?.decoded.errorInfo?.reason).toBe('DEADLINE_EXCEEDED');
+    }
+  });
+
+  it('grpc.health.v1.Health/Watch: DEADLINE_EXCEEDED and no status', async () => {
+    for (let i = 0; i < 5; i++) {
+      const result = await collectStream(h.clients.health.watch({ service: '' }, expired()));
+      expect({ messages: result.messages.length, code: result.status.code }).toEqual({ messages: 0, code: grpc.status.DEADLINE_EXCEEDED });
+    }
+  });
+});

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { ApiKeyStore } from '../../access/keys.js';
 import type { CallState } from '../../domain/call-state.js';
 import { deadlineExceeded, metadataTooLarge } from '../../domain/errors.js';
+import { callDeadlinePassed } from '../../domain/timers.js';
 import { metadataBytes } from '../metadata-limit.js';
 import { PropagationTracer, type Tracer } from '../../telemetry/tracing.js';
 import { toGrpcStatus } from '../errors.js';
@@ -109,6 +110,15 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
       })
       .withOnReceiveHalfClose((next) => {
         clearTimeout(waitingForMessage);
+        // grpc-js starts a unary or server-streaming handler here, before its own timer ends a
+        // call whose deadline has already passed (a timeout of 0, or spent in transit): a watch
+        // would take and send a snapshot, and the client see it, ahead of DEADLINE_EXCEEDED.
+        if (!method.requestStream && callerDeadline(call.getDeadline()) <= Date.now()) {
+          const { code, details, metadata: trailers } = toGrpcStatus(callDeadlinePassed());
+          callLog?.finish(code, details);
+          call.sendStatus({ code, details, metadata: trailers });
+          return;
+        }
         next();
       })
       .withOnCancel(() => {
