@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeConfigFile } from '../helpers/config-file.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 /**
@@ -23,9 +24,9 @@ interface Result {
 }
 
 /** Runs the client without blocking the event loop (the server runs in this process). */
-async function client(args: string[]): Promise<Result> {
+async function client(args: string[], at = address): Promise<Result> {
   try {
-    const { stdout, stderr } = await run(PYTHON, [CLIENT, address, ...args], { timeout: 8_000 });
+    const { stdout, stderr } = await run(PYTHON, [CLIENT, at, ...args], { timeout: 8_000 });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: unknown; stdout?: string; stderr?: string };
@@ -278,6 +279,20 @@ describe('the Python example client', () => {
     expect(result.stderr).toBe('retry: UNAVAILABLE after attempt 1; waiting 1.000s (RetryInfo)\n');
     expect(field(result.stdout, 'content')).toMatch(/^Simulated gpt-4o-mini answer/);
     expect(performance.now() - started).toBeGreaterThanOrEqual(1_000);
+  });
+
+  it('--retries: stops at once on a refusal whose pushback is negative (no wait cures it)', async () => {
+    requirePython();
+    // Every request's estimate is over a global limit of 1 token a minute: pushback -1, no RetryInfo.
+    const tiny = await startHarness({ env: { CONFIG_FILE: writeConfigFile('access:\n  global: { tokens_per_minute: 1 }\n') } });
+    try {
+      const result = await client(['chat', 'hello', '--retries', '2'], `127.0.0.1:${tiny.app.port}`);
+      expect(result.code).toBe(1);
+      expect(result.stderr).not.toContain('retry:');
+      expect(result.stderr).toMatch(/^error: RESOURCE_EXHAUSTED: request of an estimated \d+ tokens exceeds 1 tokens per minute/);
+    } finally {
+      await tiny.close();
+    }
   });
 
   it('a validation error lists the field violation from BadRequest', async () => {
