@@ -3,7 +3,7 @@ import { parseMessages } from './message-fields.js';
 import { parseToolingFields } from './tool-fields.js';
 import type { CachePolicy, ModelRef, RouteRequest } from '../engine/index.js';
 import { profileSpelling, ROUTING_PROFILES } from '../engine/index.js';
-import { invalidArgument } from '../domain/errors.js';
+import { invalidArgument, isOrchestratorError, Reason } from '../domain/errors.js';
 import { parseSamplingFields } from './sampling-fields.js';
 import {
   Violations,
@@ -34,12 +34,15 @@ export interface ChatLimits {
 }
 
 export type Strategy = 'single' | 'fallback' | 'race';
+type MaxTokensField = 'max_tokens' | 'max_completion_tokens';
 
 export interface ChatCompletionRequest {
   readonly input: ChatInput;
   readonly model: ModelRef;
   readonly stream: boolean;
   readonly includeUsage: boolean;
+  /** The name the output cap came under: errors about it use that name, not gRPC's `max_tokens`. */
+  readonly maxTokensField: MaxTokensField;
   readonly strategy: Strategy;
   /** Fallback chain or racers in order, `model` first; empty: `model` and its configured fallbacks. */
   readonly models: readonly ModelRef[];
@@ -235,6 +238,8 @@ export function parseChatRequest(
     model: { name: route ? '' : model, field: 'model' },
     stream,
     includeUsage,
+    maxTokensField:
+      body.max_completion_tokens === undefined || body.max_completion_tokens === null ? 'max_tokens' : 'max_completion_tokens',
     strategy: finalStrategy,
     models: others.length > 0 ? [{ name: model, field: 'model' }, ...chained] : [],
     hedgeDelayMs,
@@ -255,6 +260,17 @@ function maxTokens(body: Json, v: Violations): number | undefined {
   const b = integerIn(v, 'max_completion_tokens', body.max_completion_tokens, 1);
   if (a !== undefined && b !== undefined && a !== b) v.add('max_completion_tokens', 'differs from max_tokens: send one of them');
   return b ?? a;
+}
+
+/**
+ * The engine names the output cap `max_tokens`, as gRPC spells it (a cap over a model's output
+ * limit); a request that sent it as `max_completion_tokens` hears of the field it sent.
+ */
+export function inRequestFields(err: unknown, req: ChatCompletionRequest): unknown {
+  if (req.maxTokensField === 'max_tokens' || !isOrchestratorError(err) || err.reason !== Reason.INVALID_REQUEST) return err;
+  const violations = err.fieldViolations;
+  if (!violations.some((v) => v.field === 'max_tokens')) return err;
+  return invalidArgument(violations.map((v) => (v.field === 'max_tokens' ? { field: req.maxTokensField, description: v.description } : v)));
 }
 
 function streamOptions(raw: unknown, stream: boolean, v: Violations): boolean {

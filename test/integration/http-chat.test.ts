@@ -316,6 +316,23 @@ print(json.dumps({"text": text, "done": done}))
     }
   });
 
+  it("names a cap over the model's output limit by the field the request sent it in, unary or streamed", async () => {
+    for (const [cap, stream] of [
+      ['max_completion_tokens', false],
+      ['max_completion_tokens', true],
+      ['max_tokens', false],
+    ] as const) {
+      const err = await client.chat.completions
+        .create({ model: 'gpt-4o-mini', messages: hello, [cap]: 1_000_000, stream } as never)
+        .catch((e: unknown) => e);
+      expect(err, `${cap} ${stream}`).toBeInstanceOf(OpenAI.BadRequestError);
+      const bad = err as InstanceType<typeof OpenAI.BadRequestError>;
+      expect(bad.param, `${cap} ${stream}`).toBe(cap);
+      expect(bad.message).toBe(`400 invalid request: ${cap}: must be at most 16384 for gpt-4o-mini (got 1000000)`);
+      expect((bad.error as { field_violations: { field: string }[] }).field_violations.map((v) => v.field)).toEqual([cap]);
+    }
+  });
+
   it('refuses a field holding a value nested 10,000 levels deep with 400 naming it, not a 500', async () => {
     const deep = `${'['.repeat(10_000)}${']'.repeat(10_000)}`;
     const hi = '[{"role":"user","content":"hi"}]';
