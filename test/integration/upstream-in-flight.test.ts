@@ -112,6 +112,23 @@ describe('one slot, no queue', () => {
     const { response } = await chat(h, 'after the stream');
     expect(response.content.length).toBeGreaterThan(0);
   });
+
+  it('refuses a chat completion while the slot is taken with 429, code provider_busy and when to come back', async () => {
+    h.upstream.injectFault({ kind: 'delay', delayMs: 1_000, times: 1 });
+    const holder = chat(h, 'holds the slot');
+    await waitFor(() => h.upstream.openRequests() === 1);
+    const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'while it is taken' }] }),
+    });
+    expect(res.status).toBe(429);
+    const { error } = (await res.json()) as { error: Record<string, unknown> };
+    expect(error).toMatchObject({ type: 'rate_limit_error', code: 'provider_busy', reason: 'PROVIDER_BUSY' });
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(Number(res.headers.get('retry-after-ms'))).toBe(error.retry_after_ms);
+    await holder;
+  });
 });
 
 describe('one slot, a queue of three', () => {
