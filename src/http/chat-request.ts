@@ -5,6 +5,7 @@ import type { CachePolicy, ModelRef, RouteRequest } from '../engine/index.js';
 import { profileSpelling, ROUTING_PROFILES } from '../engine/index.js';
 import { invalidArgument, isOrchestratorError, Reason } from '../domain/errors.js';
 import { parseSamplingFields } from './sampling-fields.js';
+import { httpField, sentField, type RequestSpelling } from './field-paths.js';
 import {
   Violations,
   isObject,
@@ -34,15 +35,14 @@ export interface ChatLimits {
 }
 
 export type Strategy = 'single' | 'fallback' | 'race';
-type MaxTokensField = 'max_tokens' | 'max_completion_tokens';
 
 export interface ChatCompletionRequest {
   readonly input: ChatInput;
   readonly model: ModelRef;
   readonly stream: boolean;
   readonly includeUsage: boolean;
-  /** The name the output cap came under: errors about it use that name, not gRPC's `max_tokens`. */
-  readonly maxTokensField: MaxTokensField;
+  /** Errors name the fields as the body spelled them. */
+  readonly spelling: RequestSpelling;
   readonly strategy: Strategy;
   /** Fallback chain or racers in order, `model` first; empty: `model` and its configured fallbacks. */
   readonly models: readonly ModelRef[];
@@ -153,7 +153,11 @@ export function parseChatRequest(
   else if (model.length > 256) v.add('model', 'must be at most 256 characters');
   const n = body.n;
   if (n !== undefined && n !== null && n !== 1) v.add('n', `only 1 is supported (got ${shown(n)})`);
-  const { sampling, tags } = parseSamplingFields(body, (field, description) => v.add(field, description));
+  const spelling: RequestSpelling = {
+    maxTokens: body.max_completion_tokens === undefined || body.max_completion_tokens === null ? 'max_tokens' : 'max_completion_tokens',
+    oneStop: typeof body.stop === 'string',
+  };
+  const { sampling, tags } = parseSamplingFields(body, (field, description) => v.add(sentField(field, spelling), description));
   const tooling = parseToolingFields(body, v);
   const input: ChatInput = {
     messages: parseMessages(body.messages, limits, v),
@@ -238,8 +242,7 @@ export function parseChatRequest(
     model: { name: route ? '' : model, field: 'model' },
     stream,
     includeUsage,
-    maxTokensField:
-      body.max_completion_tokens === undefined || body.max_completion_tokens === null ? 'max_tokens' : 'max_completion_tokens',
+    spelling,
     strategy: finalStrategy,
     models: others.length > 0 ? [{ name: model, field: 'model' }, ...chained] : [],
     hedgeDelayMs,
@@ -263,14 +266,15 @@ function maxTokens(body: Json, v: Violations): number | undefined {
 }
 
 /**
- * The engine names the output cap `max_tokens`, as gRPC spells it (a cap over a model's output
- * limit); a request that sent it as `max_completion_tokens` hears of the field it sent.
+ * The engine and the providers name the fields as gRPC does (`max_tokens`, `stop` a list): a
+ * refusal of this request names them as the request spelled them.
  */
 export function inRequestFields(err: unknown, req: ChatCompletionRequest): unknown {
-  if (req.maxTokensField === 'max_tokens' || !isOrchestratorError(err) || err.reason !== Reason.INVALID_REQUEST) return err;
+  if (!isOrchestratorError(err) || err.reason !== Reason.INVALID_REQUEST) return err;
   const violations = err.fieldViolations;
-  if (!violations.some((v) => v.field === 'max_tokens')) return err;
-  return invalidArgument(violations.map((v) => (v.field === 'max_tokens' ? { field: req.maxTokensField, description: v.description } : v)));
+  const fields = violations.map((v) => sentField(v.field, req.spelling));
+  if (fields.every((f, i) => f === httpField(violations[i]!.field))) return err;
+  return invalidArgument(violations.map((v, i) => ({ field: fields[i]!, description: v.description })));
 }
 
 function streamOptions(raw: unknown, stream: boolean, v: Violations): boolean {

@@ -20,3 +20,16 @@ export function httpField(field: string): string {
     .replace(/(\.tool_calls\[\d+\])\.(name|arguments)$/, '$1.function.$2')
     .replace(/^(tools\[\d+\])\.(name|parameters)$/, '$1.function.$2');
 }
+
+/** What only a chat completion's own body tells apart: the name its output cap came under, and `stop` sent as one string. */
+export interface RequestSpelling {
+  readonly maxTokens: 'max_tokens' | 'max_completion_tokens';
+  readonly oneStop: boolean;
+}
+
+/** A field's path as this request spelled it: `max_completion_tokens` when it sent that, `stop` for a lone stop string. */
+export function sentField(field: string, spelling: RequestSpelling): string {
+  const path = httpField(field);
+  if (path === 'max_tokens') return spelling.maxTokens;
+  return spelling.oneStop && path === 'stop[0]' ? 'stop' : path;
+}

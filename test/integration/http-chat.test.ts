@@ -283,6 +283,9 @@ print(json.dumps({"text": text, "done": done}))
       [{ messages: [{ role: 'tool', content: 'x', tool_call_id: 'nope' }] }, 'messages[0].tool_call_id'],
       // stop is carried now; more than four sequences is still refused by name.
       [{ stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
+      // One stop string is named as sent, not as the first of a list the request did not send.
+      [{ stop: 'x'.repeat(300) }, 'stop'],
+      [{ stop: ['a', 'x'.repeat(300)] }, 'stop[1]'],
       [{ top_p: 1.5 }, 'top_p'],
       [{ orchestrator: { strategy: 'hedge' } }, 'orchestrator.strategy'],
       [{ orchestrator: { models: ['gpt-4o'] } }, 'orchestrator.models'],

@@ -381,4 +381,13 @@ describe('the HTTP API', () => {
     expect(body.error.param).toBe('frequency_penalty');
     expect(body.error.field_violations.map((v) => v.field)).toEqual(['frequency_penalty', 'stop[1]']);
   });
+
+  it('names a lone stop string as stop, the field the request sent, not stop[0]', async () => {
+    const res = await post({ model: 'beta-claude', messages: [{ role: 'user', content: 'hi' }], stop: '\n' });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { message: string; param: string; field_violations: { field: string }[] } };
+    expect(body.error.param).toBe('stop');
+    expect(body.error.message).toMatch(/^invalid request: stop: provider beta/);
+    expect(body.error.field_violations.map((v) => v.field)).toEqual(['stop']);
+  });
 });
