@@ -24,7 +24,8 @@ describe('OpenAI error classes from the gateway', () => {
   beforeAll(async () => {
     const frank = `    - { name: frank, sha256: ${sha('frank-secret')}, allowed_models: ["gpt-4o-mini"], limits: { requests_per_minute: 2 } }\n`;
     const tina = `    - { name: tina, sha256: ${sha('tina-secret')}, limits: { tokens_per_minute: 50 } }\n`;
-    h = await startHarness({ env: { CONFIG_FILE: accessFile(frank + tina) } });
+    const mona = `    - { name: mona, sha256: ${sha('mona-secret')}, budgets: { usd_per_month: 0.00001 } }\n`;
+    h = await startHarness({ env: { CONFIG_FILE: accessFile(frank + tina + mona) } });
     base = h.app.http!.url;
   });
   afterAll(async () => h.close());
@@ -113,6 +114,31 @@ describe('OpenAI error classes from the gateway', () => {
     }
     expect(limited).toBeInstanceOf(OpenAI.RateLimitError);
     expect((limited as ApiError).headers?.get('x-should-retry')).toBeNull();
+  });
+
+  // The Node SDK sleeps whatever wait it is told inside the call (a spent budget's days); the
+  // Python SDK sleeps at most a minute and past that retries after a second or so, into the same refusal.
+  it('a 429 whose wait is over a minute tells the SDKs not to retry it, and still says when to come back', async () => {
+    await as('mona-secret').chat.completions.create({ model: 'gpt-4o-mini', messages: hello });
+    const raw = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer mona-secret' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: hello }),
+    });
+    expect(raw.status).toBe(429);
+    expect(Number(raw.headers.get('retry-after-ms'))).toBeGreaterThan(60_000);
+    expect(raw.headers.get('x-should-retry')).toBe('false');
+    let sent = 0;
+    const counting: typeof fetch = (input, init) => {
+      sent++;
+      return fetch(input, init);
+    };
+    const mona = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'mona-secret', fetch: counting });
+    const err = await failure(mona.chat.completions.create({ model: 'gpt-4o-mini', messages: hello }));
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(err.code).toBe('insufficient_quota');
+    expect(Number(err.headers?.get('retry-after'))).toBeGreaterThan(60);
+    expect(sent).toBe(1);
   });
 
   it('RateLimitError (429) with code insufficient_quota when the budget is spent', async () => {
