@@ -224,8 +224,15 @@ const noRetry = "no retry"
 
 // retryDelay is what the server asked the caller to wait: RetryInfo first, then the gRFC A6
 // pushback trailer; negative when it asked nothing. A negative pushback means "do not retry"
-// (gRFC A6), not "no pushback": retrying a request that is over a limit by itself never succeeds.
+// (gRFC A6), not "no pushback", and is read first: retrying a request that is over a limit by
+// itself never succeeds, and a wait longer than a call should sit out (a spent budget: RetryInfo
+// says until midnight) is the caller's to schedule, not a sleep inside this one.
 func retryDelay(st *status.Status, trailer metadata.MD) (time.Duration, string) {
+	if values := trailer.Get("grpc-retry-pushback-ms"); len(values) > 0 {
+		if ms, err := strconv.Atoi(values[0]); err == nil && ms < 0 {
+			return -1, noRetry
+		}
+	}
 	for _, detail := range st.Details() {
 		if info, ok := detail.(*errdetails.RetryInfo); ok {
 			if d, err := ptypes.Duration(info.GetRetryDelay()); err == nil {
@@ -235,9 +242,6 @@ func retryDelay(st *status.Status, trailer metadata.MD) (time.Duration, string) 
 	}
 	if values := trailer.Get("grpc-retry-pushback-ms"); len(values) > 0 {
 		if ms, err := strconv.Atoi(values[0]); err == nil {
-			if ms < 0 {
-				return -1, noRetry
-			}
 			return time.Duration(ms) * time.Millisecond, "grpc-retry-pushback-ms"
 		}
 	}

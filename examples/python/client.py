@@ -100,14 +100,20 @@ RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
 
 
 def retry_delay(err: grpc.RpcError) -> float | None:
-    """Seconds the server asked to wait: RetryInfo, else the grpc-retry-pushback-ms trailer."""
+    """Seconds the server asked to wait: RetryInfo, else the grpc-retry-pushback-ms trailer.
+
+    None when it asked nothing, or asked not to retry within the call (a negative pushback, gRFC
+    A6): a request over a limit by itself, or a wait too long to sit out (a spent budget).
+    """
     trailers = dict(err.trailing_metadata() or ())  # type: ignore[attr-defined]
+    pushback = trailers.get("grpc-retry-pushback-ms")
+    if pushback and pushback.startswith("-"):
+        return None
     if STATUS_DETAILS_KEY in trailers:
         for detail in status_pb2.Status.FromString(trailers[STATUS_DETAILS_KEY]).details:
             retry = error_details_pb2.RetryInfo()
             if detail.Unpack(retry):
                 return retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9
-    pushback = trailers.get("grpc-retry-pushback-ms")
     return int(pushback) / 1000 if pushback and pushback.isdigit() else None
 
 

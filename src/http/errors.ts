@@ -12,7 +12,7 @@ import {
   firstViolations,
   invalidArgument,
   isOrchestratorError,
-  noWaitCures,
+  noRetryWithinCall,
   Reason,
   type ErrorKind,
   type OrchestratorError,
@@ -106,13 +106,6 @@ const WITH_RETRY_AFTER: ReadonlySet<number> = new Set([503]);
 /** Seconds sent in Retry-After when the error itself does not know (draining: another replica is ready now). */
 const DEFAULT_RETRY_AFTER_S = 1;
 
-/**
- * The longest wait the openai SDKs are left to sit out themselves. Past it the Node SDK would
- * still sleep it inside the call (a spent daily budget: hours before the call returns), and the
- * Python SDK would retry after its own second-long backoff, into the same refusal.
- */
-const SDK_RETRY_WAIT_MAX_MS = 60_000;
-
 export function httpStatusOf(err: OrchestratorError): number {
   if (err.kind === 'unavailable' && (SERVICE_UNAVAILABLE.has(err.reason) || gatewayRefusedEvery(err))) return 503;
   return BY_KIND[err.kind].status;
@@ -162,7 +155,7 @@ export function toHttpError(thrown: unknown, requestId: string): HttpError {
   }
   // The openai SDKs retry a 429 twice by default; this header, which they read first, stops them
   // sending the same request into the same refusal, or waiting longer than a call should.
-  if (noWaitCures(err) || (retryAfterMs !== undefined && retryAfterMs > SDK_RETRY_WAIT_MAX_MS)) headers['x-should-retry'] = 'false';
+  if (noRetryWithinCall(err)) headers['x-should-retry'] = 'false';
   const first = err.fieldViolations[0];
   const param = first?.field ?? err.metadata['field'] ?? null;
   return {

@@ -20,7 +20,7 @@ import { timerDelay } from '../domain/timers.js';
 import {
   firstViolations,
   isOrchestratorError,
-  noWaitCures,
+  noRetryWithinCall,
   type ErrorKind,
   type FieldViolation,
   type OrchestratorError,
@@ -104,17 +104,16 @@ export function toGrpcStatus(err: unknown): GrpcErrorStatus {
 }
 
 /**
- * gRFC A6 server pushback: gRPC clients with a retry policy wait this long before retrying. It
- * is an int32, and clients wait on a timer: past the longest a timer holds (a monthly budget
- * refused with more than about 24.8 days left) grpc-js would retry after 1 ms. The longest
- * still tells them to wait past any deadline. A refusal of our own limits with no time to retry
- * at is one no wait cures (the request alone is over a limit): a negative pushback stops a
- * client's retries at once, where without one it would spend its attempts on the same refusal.
+ * gRFC A6 server pushback: gRPC clients with a retry policy wait this long before retrying (an
+ * int32, waited on a timer). A negative pushback stops a client's retries at once: for a refusal
+ * no wait cures (the request alone is over a limit), where it would spend its attempts on the
+ * same refusal, and for a wait longer than a call should sit out, which it would wait out inside
+ * the call until its deadline ended it as DEADLINE_EXCEEDED; RetryInfo still tells when.
  */
 function pushbackMs(err: OrchestratorError): number | undefined {
   if (err.kind !== 'resource_exhausted' && err.kind !== 'unavailable') return undefined;
-  if (err.retryAfterMs !== undefined) return timerDelay(Math.round(err.retryAfterMs));
-  return noWaitCures(err) ? -1 : undefined;
+  if (noRetryWithinCall(err)) return -1;
+  return err.retryAfterMs === undefined ? undefined : timerDelay(Math.round(err.retryAfterMs));
 }
 
 /**

@@ -160,6 +160,16 @@ describe('the Go example client', () => {
     expect(result.ms).toBeGreaterThanOrEqual(1_000);
   });
 
+  it('retry: does not sleep out a wait longer than a call should (pushback -1 beside a RetryInfo of minutes)', async () => {
+    harness.upstream.injectFault({ kind: 'rate_limit', retryAfter: '600', times: 1, model: 'gpt-4o-mini' });
+    const result = await client(['-model', 'gpt-4o-mini', '-attempts', '3', address, 'retry', 'hello']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).not.toContain('retry:');
+    expect(result.stderr).toMatch(/^error: UNAVAILABLE: /);
+    expect(result.stderr).toMatch(/retry after: (599|600)\.\d{3}s/);
+    expect(result.ms).toBeLessThan(20_000);
+  });
+
   it('retry: gives up after -attempts and prints the last error with its RetryInfo', async () => {
     harness.upstream.injectFault({ kind: 'rate_limit', retryAfter: '1', times: 2, model: 'gpt-4o' });
     const result = await client(['-model', 'gpt-4o', '-attempts', '2', address, 'retry', 'hello']);

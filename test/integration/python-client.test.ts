@@ -281,6 +281,17 @@ describe('the Python example client', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(1_000);
   });
 
+  it('--retries: does not sleep out a wait longer than a call should (pushback -1 beside a RetryInfo of minutes)', async () => {
+    requirePython();
+    harness.upstream.injectFault({ kind: 'rate_limit', retryAfter: '600', times: 1, model: 'gpt-4o-mini' });
+    const started = performance.now();
+    const result = await client(['chat', 'hello', '--model', 'gpt-4o-mini', '--retries', '2']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).not.toContain('retry:');
+    expect(result.stderr).toMatch(/^error: UNAVAILABLE: /);
+    expect(performance.now() - started).toBeLessThan(20_000);
+  });
+
   it('--retries: stops at once on a refusal whose pushback is negative (no wait cures it)', async () => {
     requirePython();
     // Every request's estimate is over a global limit of 1 token a minute: pushback -1, no RetryInfo.

@@ -78,7 +78,8 @@ describe('retries over the wire', () => {
     expect(err.decoded.errorInfo?.reason).toBe('UPSTREAM_RATE_LIMITED');
     // 2^31 - 1 ms, about 24.8 days.
     expect(Number(err.decoded.retryInfo?.retryDelay?.seconds)).toBe(2_147_483);
-    expect(err.metadata.get('grpc-retry-pushback-ms')).toEqual(['2147483647']);
+    // Longer than a call should wait: retry policies stop rather than sit it out.
+    expect(err.metadata.get('grpc-retry-pushback-ms')).toEqual(['-1']);
     const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'still here', messages: [] });
     expect(response.model).toBe('gpt-4o');
   });

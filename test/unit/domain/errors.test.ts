@@ -95,11 +95,13 @@ describe('toGrpcStatus', () => {
     });
   });
 
-  it('sends a pushback a gRPC client can wait on: a wait past the int32 milliseconds gRFC A6 allows is sent as the longest one', async () => {
+  it('stops a gRPC client retry policy at once when the wait is longer than a call should sit out, RetryInfo still telling when', async () => {
     // A monthly budget spent early in a 31-day month: about 30 days until it resets.
     const refusal = budgetExhausted({ keyName: 'k', what: 'budget usd_per_month 1', spentUsd: 2, retryAfterMs: 30 * 86_400_000 });
-    expect(Number(toGrpcStatus(refusal).metadata.get('grpc-retry-pushback-ms')[0])).toBe(2 ** 31 - 1);
-    // A grpc-js client whose retry policy covers RESOURCE_EXHAUSTED waits the pushback: it must not come straight back.
+    expect(toGrpcStatus(refusal).metadata.get('grpc-retry-pushback-ms')).toEqual(['-1']);
+    expect(Number(decodeStatusDetails(toGrpcStatus(refusal).metadata).retryInfo?.retryDelay?.seconds)).toBe(30 * 86_400);
+    // A grpc-js client whose retry policy covers RESOURCE_EXHAUSTED would otherwise wait the pushback inside the
+    // call, to end in DEADLINE_EXCEEDED (or hang without a deadline): it gets the refusal itself, after one call.
     const server = new grpc.Server();
     let calls = 0;
     server.addService(ECHO, {
@@ -142,7 +144,7 @@ describe('toGrpcStatus', () => {
         ),
       );
       expect(calls).toBe(1);
-      expect(code).toBe(grpc.status.DEADLINE_EXCEEDED);
+      expect(code).toBe(grpc.status.RESOURCE_EXHAUSTED);
     } finally {
       client.close();
       server.forceShutdown();
@@ -159,6 +161,8 @@ describe('toGrpcStatus', () => {
       expect(decodeStatusDetails(toGrpcStatus(hopeless).metadata).retryInfo).toBeUndefined();
     }
     expect(pushback(rateLimited({ what: '2 requests per minute', subject: 'key:k', retryAfterMs: 1_500 }))).toEqual(['1500']);
+    expect(pushback(rateLimited({ what: '2 requests per minute', subject: 'key:k', retryAfterMs: 60_000 }))).toEqual(['60000']);
+    expect(pushback(rateLimited({ what: '2 requests per hour', subject: 'key:k', retryAfterMs: 60_001 }))).toEqual(['-1']);
     // UNAVAILABLE without a delay leaves the wait to the client's own backoff.
     expect(pushback(draining())).toEqual([]);
   });
