@@ -139,19 +139,24 @@ function endpointKey(model: CatalogModel): string {
 }
 
 /**
- * What a prompt token written to the provider's cache costs, as a multiple of the input price:
- * Anthropic bills its (five-minute) cache writes at 1.25 times it, and only Anthropic reports them.
+ * What a prompt token written to the provider's cache costs, as a multiple of the input price.
+ * Only Anthropic reports writes, and bills them by how long the entry lives: 1.25 times it for
+ * five minutes (the default, and what a write the usage does not split is taken for), twice it
+ * for an hour.
  */
 export const CACHE_WRITE_PRICE_FACTOR = 1.25;
+export const CACHE_WRITE_1H_PRICE_FACTOR = 2;
 
 /** US dollars for the given usage at the model's catalog prices. */
 export function costOf(model: ModelDefinition, usage: TokenUsage): number {
   const cached = Math.min(usage.cachedTokens, usage.promptTokens);
   const written = Math.min(usage.cacheWriteTokens ?? 0, usage.promptTokens - cached);
+  const writtenForHour = Math.min(usage.cacheWrite1hTokens ?? 0, written);
   const uncached = usage.promptTokens - cached - written;
   const dollars =
     uncached * model.inputPricePerMillion +
-    written * model.inputPricePerMillion * CACHE_WRITE_PRICE_FACTOR +
+    (written - writtenForHour) * model.inputPricePerMillion * CACHE_WRITE_PRICE_FACTOR +
+    writtenForHour * model.inputPricePerMillion * CACHE_WRITE_1H_PRICE_FACTOR +
     cached * model.cachedInputPricePerMillion +
     usage.completionTokens * model.outputPricePerMillion;
   // Prices are per million tokens; rounded to 1e-10 USD so float noise does not show in answers.

@@ -29,6 +29,8 @@ export interface TokenUsage {
   cachedTokens: number;
   /** Prompt tokens written to the provider's prompt cache (only Anthropic reports them); unset: none. */
   cacheWriteTokens?: number;
+  /** Of `cacheWriteTokens`, those the provider says it wrote for an hour (Anthropic's `ttl: 1h`); unset: none, or no split reported. */
+  cacheWrite1hTokens?: number;
 }
 
 export const ZERO_USAGE: Readonly<TokenUsage> = Object.freeze({
@@ -45,6 +47,7 @@ export function addUsage(into: TokenUsage, u: TokenUsage): void {
   into.totalTokens += u.totalTokens;
   into.cachedTokens += u.cachedTokens;
   if (u.cacheWriteTokens) into.cacheWriteTokens = (into.cacheWriteTokens ?? 0) + u.cacheWriteTokens;
+  if (u.cacheWrite1hTokens) into.cacheWrite1hTokens = (into.cacheWrite1hTokens ?? 0) + u.cacheWrite1hTokens;
 }
 
 /** What gpt-4o bills a 1024x1024 image at high detail, and about what a small image costs at Anthropic: an estimate for any image. */

@@ -56,7 +56,8 @@ function usageProblem(u: TokenUsage, request: Checked, generatedChars: number): 
     notCount('prompt_tokens', u.promptTokens) ??
     notCount('completion_tokens', u.completionTokens) ??
     notCount('cached_tokens', u.cachedTokens) ??
-    notCount('cache_write_tokens', u.cacheWriteTokens ?? 0);
+    notCount('cache_write_tokens', u.cacheWriteTokens ?? 0) ??
+    notCount('cache_write_1h_tokens', u.cacheWrite1hTokens ?? 0);
   if (counts) return counts;
   let images = 0;
   for (const m of request.messages) for (const part of m.parts ?? []) if (part.type === 'image') images++;
@@ -76,6 +77,8 @@ function usageProblem(u: TokenUsage, request: Checked, generatedChars: number): 
   if (u.cachedTokens > u.promptTokens) return `cached_tokens ${u.cachedTokens} exceeds prompt_tokens ${u.promptTokens}`;
   if (u.cachedTokens + (u.cacheWriteTokens ?? 0) > u.promptTokens)
     return `cache_write_tokens ${u.cacheWriteTokens} and cached_tokens ${u.cachedTokens} exceed prompt_tokens ${u.promptTokens}`;
+  if ((u.cacheWrite1hTokens ?? 0) > (u.cacheWriteTokens ?? 0))
+    return `cache_write_1h_tokens ${u.cacheWrite1hTokens} exceeds cache_write_tokens ${u.cacheWriteTokens ?? 0}`;
   // Any answer is at least one token: a report of none for text or a tool call that was relayed would charge it nothing.
   if (u.completionTokens === 0 && generatedChars > 0) return `completion_tokens 0 for an answer of ${generatedChars} characters`;
   return undefined;

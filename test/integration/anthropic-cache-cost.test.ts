@@ -13,8 +13,13 @@ const OUTPUT = 5;
  * is billed at 1.25 times the input price) + 5 x 2.
  */
 const EXPECTED = (100 * 1 + 100 * 0.1 + 100 * 1.25 + OUTPUT * 2) / 1e6;
+/** The same write split as Anthropic reports it: 40 tokens for five minutes, 60 for an hour. */
+const SPLIT = { ephemeral_5m_input_tokens: 40, ephemeral_1h_input_tokens: 60 };
+/** A write to the one-hour cache is billed at twice the input price. */
+const EXPECTED_1H = (100 * 1 + 100 * 0.1 + 40 * 1.25 + 60 * 2 + OUTPUT * 2) / 1e6;
 
-function messagesBody(stream: boolean): string {
+function messagesBody(stream: boolean, upstreamModel: string): string {
+  const usage = upstreamModel === 'm-1h' ? { ...USAGE, cache_creation: SPLIT } : USAGE;
   if (!stream) {
     return JSON.stringify({
       id: 'msg',
@@ -23,13 +28,13 @@ function messagesBody(stream: boolean): string {
       model: 'm-1',
       content: [{ type: 'text', text: 'cached answer' }],
       stop_reason: 'end_turn',
-      usage: { ...USAGE, output_tokens: OUTPUT },
+      usage: { ...usage, output_tokens: OUTPUT },
     });
   }
   const event = (type: string, data: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
   return (
     event('message_start', {
-      message: { id: 'msg', type: 'message', role: 'assistant', model: 'm-1', content: [], usage: { ...USAGE, output_tokens: 1 } },
+      message: { id: 'msg', type: 'message', role: 'assistant', model: 'm-1', content: [], usage: { ...usage, output_tokens: 1 } },
     }) +
     event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) +
     event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'cached answer' } }) +
@@ -49,9 +54,10 @@ describe("Anthropic's prompt cache in a call's cost", () => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const stream = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { stream?: boolean }).stream === true;
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { stream?: boolean; model: string };
+        const stream = body.stream === true;
         res.writeHead(200, { 'content-type': stream ? 'text/event-stream' : 'application/json' });
-        res.end(messagesBody(stream));
+        res.end(messagesBody(stream, body.model));
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -61,6 +67,7 @@ describe("Anthropic's prompt cache in a call's cost", () => {
 include_builtin_models: false
 models:
   - { id: claude-test, provider: an, upstream_id: "m-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, cached_input_price_per_million: 0.1, output_price_per_million: 2, family: c, tier: small, quality: 0.5 }
+  - { id: claude-1h, provider: an, upstream_id: "m-1h", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, cached_input_price_per_million: 0.1, output_price_per_million: 2, family: c, tier: small, quality: 0.5 }
 `);
     h = await startHarness({
       noOpenAiShorthand: true,
@@ -91,5 +98,17 @@ models:
     await h.app.ledger.store?.flush();
     const rows = await h.app.ledger.database()!.db.selectFrom('ledger_calls').select(['cost_usd']).execute();
     expect(rows.map((r) => Number(r.cost_usd))).toEqual([expect.closeTo(EXPECTED, 12), expect.closeTo(EXPECTED, 12)]);
+  });
+
+  it('prices writes the usage reports as one-hour ones at twice the input price, in Chat and StreamChat', async () => {
+    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'claude-1h', prompt, messages: [] });
+    expect(response.usage?.promptTokens).toBe(300);
+    expect(response.costUsd).toBeCloseTo(EXPECTED_1H, 12);
+
+    const streamed = await collectStream(h.clients.chat.streamChat(streamRequest({ model: 'claude-1h', prompt })));
+    expect(streamed.error).toBeUndefined();
+    const completed = streamed.messages.at(-1)?.event;
+    if (completed?.$case !== 'completed') throw new Error('no completed event');
+    expect(completed.completed.costUsd).toBeCloseTo(EXPECTED_1H, 12);
   });
 });

@@ -1,4 +1,4 @@
-import type { MessageDeltaUsage, Usage } from '@anthropic-ai/sdk/resources/messages';
+import type { CacheCreation, MessageDeltaUsage, Usage } from '@anthropic-ai/sdk/resources/messages';
 import { estimateUsage, type TokenUsage } from '../../domain/chat.js';
 import type { ProviderRequest } from '../types.js';
 
@@ -7,22 +7,28 @@ export interface UsageCounts {
   readonly input: number;
   readonly cacheRead: number;
   readonly cacheCreation: number;
+  /** Of `cacheCreation`, the tokens written for an hour (`cache_creation.ephemeral_1h_input_tokens`), billed above a five-minute write. */
+  readonly cacheCreation1h: number;
   readonly output: number;
 }
 
-type UsageFields = 'input_tokens' | 'output_tokens' | 'cache_read_input_tokens' | 'cache_creation_input_tokens';
+type UsageFields = 'input_tokens' | 'output_tokens' | 'cache_read_input_tokens' | 'cache_creation_input_tokens' | 'cache_creation';
 
 export function countsOf(usage: Pick<Usage, UsageFields>): UsageCounts {
   return {
     input: usage.input_tokens ?? 0,
     cacheRead: usage.cache_read_input_tokens ?? 0,
     cacheCreation: usage.cache_creation_input_tokens ?? 0,
+    cacheCreation1h: usage.cache_creation?.ephemeral_1h_input_tokens ?? 0,
     output: usage.output_tokens ?? 0,
   };
 }
 
+/** The API sends the write split in message_delta too, though the SDK's type leaves it out. */
+type DeltaUsage = MessageDeltaUsage & { readonly cache_creation?: CacheCreation | null };
+
 /** message_delta's usage is cumulative; its input counts, when present, replace message_start's. */
-export function withDelta(start: UsageCounts | undefined, delta: MessageDeltaUsage | null | undefined): UsageCounts | undefined {
+export function withDelta(start: UsageCounts | undefined, delta: DeltaUsage | null | undefined): UsageCounts | undefined {
   if (!delta) return start;
   // Without message_start's counts, a delta that lacks the input count is no whole report: the prompt would be charged as none.
   if (!start && (delta.input_tokens === null || delta.input_tokens === undefined)) return undefined;
@@ -30,6 +36,7 @@ export function withDelta(start: UsageCounts | undefined, delta: MessageDeltaUsa
     input: delta.input_tokens ?? start?.input ?? 0,
     cacheRead: delta.cache_read_input_tokens ?? start?.cacheRead ?? 0,
     cacheCreation: delta.cache_creation_input_tokens ?? start?.cacheCreation ?? 0,
+    cacheCreation1h: delta.cache_creation?.ephemeral_1h_input_tokens ?? start?.cacheCreation1h ?? 0,
     output: delta.output_tokens ?? start?.output ?? 0,
   };
 }
@@ -37,12 +44,14 @@ export function withDelta(start: UsageCounts | undefined, delta: MessageDeltaUsa
 /**
  * Prompt tokens are all of the prompt: uncached input, cache reads and cache writes. Cache
  * reads are also `cachedTokens`, priced at the cached rate; cache writes `cacheWriteTokens`,
- * priced above the input rate (costOf).
+ * priced above the input rate, the more so for those written for an hour (costOf).
  */
 export function tokenUsageOf(counts: UsageCounts): TokenUsage {
   // Each count is checked, not only their sum: a negative one beside a larger one would pass as a
   // sum. NaN makes the usage check refuse the report and charge the estimate.
-  const valid = [counts.input, counts.cacheRead, counts.cacheCreation, counts.output].every((n) => Number.isSafeInteger(n) && n >= 0);
+  const valid = [counts.input, counts.cacheRead, counts.cacheCreation, counts.cacheCreation1h, counts.output].every(
+    (n) => Number.isSafeInteger(n) && n >= 0,
+  );
   if (!valid) return { promptTokens: Number.NaN, completionTokens: Number.NaN, totalTokens: Number.NaN, cachedTokens: Number.NaN };
   const promptTokens = counts.input + counts.cacheRead + counts.cacheCreation;
   return {
@@ -51,6 +60,7 @@ export function tokenUsageOf(counts: UsageCounts): TokenUsage {
     totalTokens: promptTokens + counts.output,
     cachedTokens: counts.cacheRead,
     ...(counts.cacheCreation > 0 ? { cacheWriteTokens: counts.cacheCreation } : {}),
+    ...(counts.cacheCreation1h > 0 ? { cacheWrite1hTokens: counts.cacheCreation1h } : {}),
   };
 }
 

@@ -22,4 +22,19 @@ describe('the cost of an answer', () => {
     const usage = { promptTokens: 1000, completionTokens: 0, totalTokens: 1000, cachedTokens: 400, cacheWriteTokens: 300 };
     expect(costOf(gpt4o, usage)).toBe(0.0021875);
   });
+
+  it('prices writes to the one-hour cache at twice the input price, and the rest of the writes at 1.25 times it', () => {
+    // 300 uncached at $2.50, 400 cached at $1.25, 100 written for five minutes at $3.125, 200 for an hour at $5 per million.
+    const usage = {
+      promptTokens: 1000,
+      completionTokens: 0,
+      totalTokens: 1000,
+      cachedTokens: 400,
+      cacheWriteTokens: 300,
+      cacheWrite1hTokens: 200,
+    };
+    expect(costOf(gpt4o, usage)).toBe(0.0025625);
+    // Never more one-hour writes than writes.
+    expect(costOf(gpt4o, { ...usage, cacheWrite1hTokens: 900 })).toBe(0.00275);
+  });
 });

@@ -116,4 +116,16 @@ describe('checkUsage of the counts themselves', () => {
     expect(checked.usage.cacheWriteTokens).toBeUndefined();
     expect(checkUsage(report({ cachedTokens: 6, cacheWriteTokens: 6 }), request, 40).refused).toBeUndefined();
   });
+
+  it('refuses more one-hour cache writes than cache writes, or a count that is none', () => {
+    const checked = checkUsage(report({ cacheWriteTokens: 4, cacheWrite1hTokens: 5 }), request, 40);
+    expect(checked.refused).toBe('cache_write_1h_tokens 5 exceeds cache_write_tokens 4');
+    expect(checked.usage.cacheWrite1hTokens).toBeUndefined();
+    expect(checkUsage(report({ cacheWriteTokens: 4, cacheWrite1hTokens: -1 }), request, 40).refused).toBe(
+      'cache_write_1h_tokens -1 is not a non-negative integer',
+    );
+    const taken = checkUsage(report({ cacheWriteTokens: 4, cacheWrite1hTokens: 4 }), request, 40);
+    expect(taken.refused).toBeUndefined();
+    expect(taken.usage.cacheWrite1hTokens).toBe(4);
+  });
 });
