@@ -233,7 +233,10 @@ export class OpenAIProvider implements Provider {
             }
             for (const piece of toolPieces(choice?.delta?.tool_calls)) {
               if (piece === undefined)
-                throw malformed(this.name, 'stream chunk (a tool call piece without its index or with arguments that are not text)');
+                throw malformed(
+                  this.name,
+                  'stream chunk (a tool call piece whose index is not a whole number or whose arguments are not text)',
+                );
               const index = indexes.of(piece);
               const toolCall = { index, id: piece.id, name: piece.function?.name, arguments: piece.function?.arguments ?? '' };
               calls.add(toolCall);

@@ -120,11 +120,12 @@ export function toolCallsOf(message: ChatCompletionMessage): ToolCall[] | undefi
   return calls.length > 0 ? calls : undefined;
 }
 
-type ToolPiece = { index: number; id?: string; function?: { name?: string; arguments?: string } };
+type ToolPiece = { index: number | undefined; id?: string; function?: { name?: string; arguments?: string } };
 
 /**
  * A chunk's tool call pieces, each checked: an index (a whole number, which joins the pieces of
- * one call) and text or nothing for the id, name and arguments. A piece that is not is undefined.
+ * one call; absent or null from upstreams that leave it out) and text or nothing for the id, name
+ * and arguments. A piece that is not is undefined.
  */
 export function toolPieces(given: unknown): (ToolPiece | undefined)[] {
   if (given === undefined || given === null) return [];
@@ -132,12 +133,14 @@ export function toolPieces(given: unknown): (ToolPiece | undefined)[] {
   const text = (v: unknown): boolean => v === undefined || v === null || typeof v === 'string';
   return given.map((p: unknown) => {
     const piece = p as { index?: unknown; id?: unknown; function?: { name?: unknown; arguments?: unknown } | null } | null;
-    if (piece === null || typeof piece !== 'object' || !Number.isSafeInteger(piece.index) || (piece.index as number) < 0) return undefined;
+    if (piece === null || typeof piece !== 'object') return undefined;
+    const unindexed = piece.index === undefined || piece.index === null;
+    if (!unindexed && (!Number.isSafeInteger(piece.index) || (piece.index as number) < 0)) return undefined;
     const fn = piece.function;
     if (!text(piece.id) || (fn !== undefined && fn !== null && (typeof fn !== 'object' || !text(fn.name) || !text(fn.arguments))))
       return undefined;
     return {
-      index: piece.index as number,
+      index: unindexed ? undefined : (piece.index as number),
       ...(typeof piece.id === 'string' ? { id: piece.id } : {}),
       ...(fn
         ? {
@@ -155,20 +158,38 @@ export function toolPieces(given: unknown): (ToolPiece | undefined)[] {
  * Our index of a streamed call from the upstream's. The index joins a call's pieces, but Ollama
  * streams each call of an answer whole and every one at index 0 (its issue 15457): a piece with
  * an id other than the one its index already holds is a call of its own, at the next index.
- * Pieces without an id, or with the same one, join the call their index holds.
+ * Pieces without an id, or with the same one, join the call their index holds. A piece without
+ * an index (Gemini, Ollama before 0.4.7) is read by its id: the call that has it, or a new one;
+ * without an id it joins the call opened last, as OpenAI sends an id with a call's first piece.
  */
 export class ToolCallIndexes {
   private readonly byUpstream = new Map<number, { id: string | undefined; index: number }>();
+  private readonly byId = new Map<string, number>();
   private calls = 0;
 
   of(piece: Pick<ToolPiece, 'index' | 'id'>): number {
+    if (piece.index === undefined) return this.unindexed(piece.id || undefined);
     const known = this.byUpstream.get(piece.index);
     if (known && (!piece.id || !known.id || piece.id === known.id)) {
-      known.id ??= piece.id || undefined;
+      if (!known.id && piece.id) {
+        known.id = piece.id;
+        this.byId.set(piece.id, known.index);
+      }
       return known.index;
     }
-    const index = this.calls++;
+    const index = this.open(piece.id || undefined);
     this.byUpstream.set(piece.index, { id: piece.id || undefined, index });
+    return index;
+  }
+
+  private unindexed(id: string | undefined): number {
+    const known = id === undefined ? (this.calls > 0 ? this.calls - 1 : undefined) : this.byId.get(id);
+    return known ?? this.open(id);
+  }
+
+  private open(id: string | undefined): number {
+    const index = this.calls++;
+    if (id !== undefined) this.byId.set(id, index);
     return index;
   }
 }

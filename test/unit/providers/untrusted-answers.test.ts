@@ -118,8 +118,8 @@ describe('a stream event of another shape', () => {
   const openaiStreams: [string, string][] = [
     ['content a number', `${chunk({ content: 'a' })}${chunk({ content: 123 })}${chunk({}, 'stop')}data: [DONE]\n\n`],
     [
-      'a tool call piece without its index',
-      `${chunk({ tool_calls: [{ id: 't', function: { name: 'f', arguments: '' } }] })}${chunk({}, 'tool_calls')}data: [DONE]\n\n`,
+      'a tool call piece whose index is not a whole number',
+      `${chunk({ tool_calls: [{ index: '0', id: 't', function: { name: 'f', arguments: '' } }] })}${chunk({}, 'tool_calls')}data: [DONE]\n\n`,
     ],
     [
       'arguments an object',
@@ -385,6 +385,46 @@ describe('parallel tool calls an OpenAI-compatible upstream streams all at index
     );
     const end = (await collect(openai().stream(req({ tooling: { tools: [{ name: 'f' }] } })))).at(-1);
     expect(end?.type === 'end' && end.toolCalls).toEqual([{ id: 'call_a', name: 'f', arguments: '{"a":1}' }]);
+  });
+});
+
+// Gemini's OpenAI-compatible endpoint, Ollama before 0.4.7, Xinference and mistral.rs stream tool
+// calls without `index`: each call's first piece carries its id, the pieces after it only arguments.
+describe('tool calls an OpenAI-compatible upstream streams without their index', () => {
+  const tools = { tools: [{ name: 'f' }, { name: 'g' }] };
+  it('are read by their ids: several calls in one chunk, or one chunk each, stay separate calls', async () => {
+    const a = { id: 'call_a', type: 'function', function: { name: 'f', arguments: '{"a":1}' } };
+    const b = { id: 'call_b', type: 'function', function: { name: 'g', arguments: '{"b":2}' } };
+    const expected = [
+      { id: 'call_a', name: 'f', arguments: '{"a":1}' },
+      { id: 'call_b', name: 'g', arguments: '{"b":2}' },
+    ];
+    for (const body of [chunk({ tool_calls: [a, b] }), `${chunk({ tool_calls: [a] })}${chunk({ tool_calls: [b] })}`]) {
+      reply = sse(`${body}${chunk({}, 'tool_calls')}data: [DONE]\n\n`);
+      const events = await collect(openai().stream(req({ tooling: tools })));
+      const pieces = events.flatMap((e) => (e.type === 'delta' && e.toolCall ? [e.toolCall] : []));
+      expect(pieces.map((p) => [p.index, p.id])).toEqual([
+        [0, 'call_a'],
+        [1, 'call_b'],
+      ]);
+      const end = events.at(-1);
+      expect(end?.type === 'end' && [end.finishReason, end.toolCalls]).toEqual(['tool_calls', expected]);
+    }
+  });
+
+  it('join the call before them when they carry arguments only, or the id of a call already open', async () => {
+    reply = sse(
+      `${chunk({ tool_calls: [{ id: 'call_a', type: 'function', function: { name: 'f', arguments: '{"a"' } }] })}` +
+        `${chunk({ tool_calls: [{ function: { arguments: ':1' } }] })}` +
+        `${chunk({ tool_calls: [{ id: 'call_b', type: 'function', function: { name: 'g', arguments: '{' } }] })}` +
+        `${chunk({ tool_calls: [{ function: { arguments: '}' } }] })}` +
+        `${chunk({ tool_calls: [{ id: 'call_a', function: { arguments: '}' } }] })}${chunk({}, 'tool_calls')}data: [DONE]\n\n`,
+    );
+    const end = (await collect(openai().stream(req({ tooling: tools })))).at(-1);
+    expect(end?.type === 'end' && end.toolCalls).toEqual([
+      { id: 'call_a', name: 'f', arguments: '{"a":1}' },
+      { id: 'call_b', name: 'g', arguments: '{}' },
+    ]);
   });
 });
 
