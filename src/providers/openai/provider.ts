@@ -16,7 +16,8 @@ import { readOnAfterEnd } from '../http/after-end.js';
 import { ChunkTemplate } from './chunk-template.js';
 import { LeanOpenAI } from './lean-openai.js';
 import { takesSampling } from '../../domain/reasoning-models.js';
-import { DirectPost } from './direct-post.js';
+import { DirectPost, type Endpoint } from './direct-post.js';
+import { StreamOptionsSupport } from './stream-options.js';
 import { createUndiciFetch, type UndiciFetch } from '../http/undici-fetch.js';
 import { upstreamHttpOptions, type UpstreamHttpOptions } from '../http/upstream-http.js';
 import type { EmbeddingRequest, EmbeddingResult, Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent } from '../types.js';
@@ -68,6 +69,7 @@ export class OpenAIProvider implements Provider {
   private readonly http: UndiciFetch;
   private readonly timeoutMs: number | undefined;
   private readonly maxEventBytes: number;
+  private readonly streamOptions = new StreamOptionsSupport();
 
   constructor(options: OpenAIProviderOptions) {
     this.name = options.name;
@@ -164,11 +166,7 @@ export class OpenAIProvider implements Provider {
     let response: StreamAnswer;
     try {
       const shape = await this.chat.shape();
-      response = shape
-        ? await this.chat.send(shape, this.params(request, true), request.signal, request.headers)
-        : ((await this.client.chat.completions
-            .create(this.params(request, true), { signal: request.signal, headers: request.headers })
-            .asResponse()) as unknown as StreamAnswer);
+      response = await this.streamOptions.open((withOptions) => this.openStream(shape, request, withOptions));
     } catch (err) {
       throw this.translate(err, request.signal, 'response');
     }
@@ -275,6 +273,21 @@ export class OpenAIProvider implements Provider {
     const reported = usage ? { usage } : { usage: usageOf(undefined, request, generated), usageEstimated: true };
     const reason = refused ? 'content_filter' : withCalls(finishReason, calls.size > 0);
     yield [{ type: 'end', finishReason: reason, ...reported, ...toolCalls }];
+  }
+
+  /** A stream's response, its headers in; a failure is ours already, for StreamOptionsSupport to read. */
+  private async openStream(shape: Endpoint | undefined, request: ProviderRequest, withOptions: boolean): Promise<StreamAnswer> {
+    const params = this.params(request, true);
+    if (!withOptions) delete params.stream_options;
+    try {
+      return shape
+        ? await this.chat.send(shape, params, request.signal, request.headers)
+        : ((await this.client.chat.completions
+            .create(params, { signal: request.signal, headers: request.headers })
+            .asResponse()) as unknown as StreamAnswer);
+    } catch (err) {
+      throw this.translate(err, request.signal, 'response');
+    }
   }
 
   /** The request body, built in one object (its keys in wire order: the request, then `stream`). */

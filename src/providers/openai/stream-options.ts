@@ -1,0 +1,36 @@
+import { OrchestratorError, Reason } from '../../domain/errors.js';
+
+/**
+ * Whether an upstream takes `stream_options`, which a stream sends to get its usage chunk. Servers
+ * that refuse fields they do not know (vLLM before 0.4.3, Fireworks and Azure's older API
+ * versions) answer a stream that has them with a 400 or 422, which would fail every stream they
+ * serve. Their error bodies name the field in as many ways as there are servers, so the request
+ * itself is the test: refused with them, it is sent once more without; answered then, the upstream
+ * is known to refuse them and later streams go without (their usage estimated). Until a stream
+ * with them is answered, each refused one costs that second request; after, none does.
+ */
+export class StreamOptionsSupport {
+  #known: 'taken' | 'refused' | undefined;
+
+  /** Opens a stream through `send`, told whether to include `stream_options`. */
+  async open<T>(send: (withOptions: boolean) => Promise<T>): Promise<T> {
+    if (this.#known === 'refused') return send(false);
+    try {
+      const response = await send(true);
+      this.#known = 'taken';
+      return response;
+    } catch (err) {
+      if (this.#known === 'taken' || !refusedAsInvalid(err)) throw err;
+    }
+    // Refused without them too, the request itself is at fault, and that answer says so.
+    const response = await send(false);
+    this.#known = 'refused';
+    return response;
+  }
+}
+
+function refusedAsInvalid(err: unknown): boolean {
+  if (!(err instanceof OrchestratorError) || err.reason !== Reason.UPSTREAM_REJECTED_REQUEST) return false;
+  const status = err.metadata.upstream_status;
+  return status === '400' || status === '422';
+}
