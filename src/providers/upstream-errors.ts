@@ -46,6 +46,21 @@ export function errorInAnswer(provider: string, error: unknown, phase: 'response
     : upstreamMalformed(provider, 'response (an error instead of the answer)');
 }
 
+/**
+ * An OpenAI-compatible stream's `error` event (`event: error`, or llama.cpp's `error:` line): its
+ * data is the error object, or holds it as `error`; text that is no JSON is a report without a code.
+ */
+export function errorEvent(provider: string, data: string): OrchestratorError {
+  let parsed: unknown = data;
+  try {
+    parsed = JSON.parse(data);
+  } catch {
+    // Not JSON: the upstream's word all the same.
+  }
+  const nested: unknown = parsed !== null && typeof parsed === 'object' ? (parsed as { error?: unknown }).error : undefined;
+  return errorInAnswer(provider, nested !== null && typeof nested === 'object' ? nested : parsed, 'stream');
+}
+
 // The providers' names for the transport failures they raise themselves.
 export {
   streamTruncated as truncated,

@@ -19,7 +19,7 @@ const NO_EVENTS: readonly SseEvent[] = Object.freeze([]);
  * The wire rules are the SSE spec's and the SDK's (test/unit/fast-sse.test.ts compares the two
  * over many bodies and chunkings): lines end with LF, CRLF or CR; a blank line dispatches; fields
  * `event` and `data` (one leading space stripped, data lines joined with "\n"), comments and
- * other fields ignored; an event with neither data nor an event name is not dispatched; a
+ * other fields ignored, but for `error` (llama.cpp's server, see #field): an `error` event, its value the data; an event with neither data nor an event name is not dispatched; a
  * leading byte-order mark is dropped; an event not closed by a blank line is never dispatched.
  *
  * Bounded: one event (its lines so far plus the unfinished line) may hold at most `maxEventBytes`;
@@ -120,11 +120,17 @@ export class SseDecoder {
     if (text.charCodeAt(0) === 0x3a /* ":" comment */) return;
     const colon = text.indexOf(':');
     const name = colon < 0 ? text : text.slice(0, colon);
-    if (name !== 'data' && name !== 'event') return;
+    if (name !== 'data' && name !== 'event' && name !== 'error') return;
     let value = colon < 0 ? '' : text.slice(colon + 1);
     if (value.charCodeAt(0) === 0x20) value = value.slice(1);
     if (name === 'data') this.#addData(value);
-    else this.#event = value;
+    else if (name === 'event') this.#event = value;
+    else {
+      // llama.cpp's server sends a failure after the headers as an `error:` line; dropped as the
+      // spec says, its stream would only seem to end early.
+      this.#event = 'error';
+      this.#addData(value);
+    }
   }
 
   #dispatch(): SseEvent | undefined {

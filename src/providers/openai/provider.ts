@@ -24,6 +24,7 @@ import type { EmbeddingRequest, EmbeddingResult, Provider, ProviderCompletion, P
 import { embedThroughOpenAI } from './embeddings.js';
 import {
   abortError,
+  errorEvent,
   errorForUpstreamStatus,
   errorInAnswer,
   malformed,
@@ -201,6 +202,7 @@ export class OpenAIProvider implements Provider {
               done = true;
               break;
             }
+            if (event.event === 'error') throw errorEvent(this.name, event.data);
             if (isKeepAlive(event.data)) continue;
             // A token's chunk repeats the last learned one but for its text: read without parsing.
             const known = template.content(event.data);

@@ -90,6 +90,18 @@ describe('SseDecoder', () => {
     });
   }
 
+  // The one rule of our own: llama.cpp's server sends a failure as an `error:` line, which the SDK drops.
+  it('reads an `error:` line as an error event, its value the data', () => {
+    const text = 'data: {"a":1}\n\nerror: {"code":400,"message":"too long"}\n\ndata: [DONE]\n\n';
+    for (const chunks of [[new TextEncoder().encode(text)], split(new TextEncoder().encode(text), 7)]) {
+      expect(decoded(chunks)).toEqual([
+        { event: null, data: '{"a":1}' },
+        { event: 'error', data: '{"code":400,"message":"too long"}' },
+        { event: null, data: '[DONE]' },
+      ]);
+    }
+  });
+
   it('refuses an event over the limit, counting its lines and the unfinished one', () => {
     const line = `data: ${'x'.repeat(100)}\n`;
     // Many data lines and no blank line: the event only grows.

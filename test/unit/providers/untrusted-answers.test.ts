@@ -191,6 +191,29 @@ describe('an error object in a 200 answer from an OpenAI-compatible upstream (Op
   });
 });
 
+// llama.cpp's server writes a failure after the stream's headers as an `error:` line, a field no
+// SSE reader knows, then [DONE]: read as data-less, the stream ended with no finish_reason.
+describe('an error an OpenAI-compatible stream sends as an `error:` line (llama.cpp server)', () => {
+  it('fails the stream as the HTTP status its code names, not as a stream cut short', async () => {
+    const context =
+      '{"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error"}';
+    reply = sse(`error: ${context}\n\ndata: [DONE]\n\n`);
+    const rejected = await failure(collect(openai().stream(req())));
+    expect([rejected.kind, rejected.reason, rejected.retryable]).toEqual(['invalid_argument', 'UPSTREAM_REJECTED_REQUEST', false]);
+    reply = sse(`${chunk({ content: 'hey' })}error: {"code":500,"message":"slot failed","type":"server_error"}\n\ndata: [DONE]\n\n`);
+    const failed = await failure(collect(openai().stream(req())));
+    expect([failed.reason, failed.metadata.upstream_status]).toEqual(['UPSTREAM_ERROR', '500']);
+  });
+
+  it('and as `event: error`, its data the error: the same, and without a code the upstream reported an error', async () => {
+    reply = sse(`event: error\ndata: {"error":{"message":"Rate limit exceeded","code":429}}\n\n`);
+    expect((await failure(collect(openai().stream(req())))).reason).toBe('UPSTREAM_RATE_LIMITED');
+    reply = sse(`${chunk({ content: 'hey' })}event: error\ndata: {"message":"boom"}\n\n`);
+    const reported = await failure(collect(openai().stream(req())));
+    expect([reported.reason, reported.message]).toEqual(['STREAM_TRUNCATED', 'o stream ended early: the stream reported an error']);
+  });
+});
+
 describe('a failure that is not the transport failing', () => {
   const ours = (err: OrchestratorError, cause: new (...args: never[]) => Error) => {
     expect([err.kind, err.reason, err.retryable, countsAgainstBreaker(err)]).toEqual(['internal', 'INTERNAL', false, false]);
