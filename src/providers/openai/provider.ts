@@ -167,7 +167,10 @@ export class OpenAIProvider implements Provider {
     let response: StreamAnswer;
     try {
       const shape = await this.chat.shape();
-      response = await this.streamOptions.open((withOptions) => this.openStream(shape, request, withOptions));
+      response = await this.streamOptions.open(
+        (withOptions) => this.openStream(shape, request, withOptions),
+        (err) => this.translate(err, request.signal, 'response'),
+      );
     } catch (err) {
       throw this.translate(err, request.signal, 'response');
     }
@@ -277,19 +280,15 @@ export class OpenAIProvider implements Provider {
     yield [{ type: 'end', finishReason: reason, ...reported, ...toolCalls }];
   }
 
-  /** A stream's response, its headers in; a failure is ours already, for StreamOptionsSupport to read. */
-  private async openStream(shape: Endpoint | undefined, request: ProviderRequest, withOptions: boolean): Promise<StreamAnswer> {
+  /** A stream's response, its headers in. */
+  private openStream(shape: Endpoint | undefined, request: ProviderRequest, withOptions: boolean): Promise<StreamAnswer> {
     const params = this.params(request, true);
     if (!withOptions) delete params.stream_options;
-    try {
-      return shape
-        ? await this.chat.send(shape, params, request.signal, request.headers)
-        : ((await this.client.chat.completions
-            .create(params, { signal: request.signal, headers: request.headers })
-            .asResponse()) as unknown as StreamAnswer);
-    } catch (err) {
-      throw this.translate(err, request.signal, 'response');
-    }
+    return shape
+      ? this.chat.send(shape, params, request.signal, request.headers)
+      : (this.client.chat.completions
+          .create(params, { signal: request.signal, headers: request.headers })
+          .asResponse() as unknown as Promise<StreamAnswer>);
   }
 
   /** The request body, built in one object (its keys in wire order: the request, then `stream`). */

@@ -12,15 +12,24 @@ import { OrchestratorError, Reason } from '../../domain/errors.js';
 export class StreamOptionsSupport {
   #known: 'taken' | 'refused' | undefined;
 
-  /** Opens a stream through `send`, told whether to include `stream_options`. */
-  async open<T>(send: (withOptions: boolean) => Promise<T>): Promise<T> {
-    if (this.#known === 'refused') return send(false);
+  /**
+   * Opens a stream through `send`, told whether to include `stream_options`; `translate` makes a
+   * failure the gateway's error, read only while the answer is not known. Once it is, the stream
+   * is sent as is: no wrapper on every stream's way.
+   */
+  open<T>(send: (withOptions: boolean) => Promise<T>, translate: (err: unknown) => unknown): Promise<T> {
+    if (this.#known !== undefined) return send(this.#known === 'taken');
+    return this.#probe(send, translate);
+  }
+
+  async #probe<T>(send: (withOptions: boolean) => Promise<T>, translate: (err: unknown) => unknown): Promise<T> {
     try {
       const response = await send(true);
       this.#known = 'taken';
       return response;
     } catch (err) {
-      if (this.#known === 'taken' || !refusedAsInvalid(err)) throw err;
+      const ours = translate(err);
+      if (this.#known === 'taken' || !refusedAsInvalid(ours)) throw ours;
     }
     // Refused without them too, the request itself is at fault, and that answer says so.
     const response = await send(false);
