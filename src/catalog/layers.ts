@@ -45,6 +45,7 @@ export interface SyncedValues {
   readonly maxOutputTokens?: number | undefined;
   readonly inputPricePerMillion?: number | undefined;
   readonly outputPricePerMillion?: number | undefined;
+  readonly cachedInputPricePerMillion?: number | undefined;
   readonly quality?: number | undefined;
   readonly capabilities?: Partial<ModelCapabilities> | undefined;
 }
@@ -244,9 +245,12 @@ function applySynced(draft: ModelDraft, values: SyncedValues, openRouterProvider
   draft.set('maxOutputTokens', values.maxOutputTokens, origin);
   if (mayPrice('inputPricePerMillion')) {
     draft.set('inputPricePerMillion', values.inputPricePerMillion, origin);
-    // Sources list no cached price: the cached price follows the prompt price (a runtime model or
-    // the config file that names one applies after this and wins).
-    draft.set('cachedInputPricePerMillion', values.inputPricePerMillion, origin);
+    // The cached price comes with the prompt price it discounts, never beside another layer's:
+    // the source's own where it lists one, else the prompt price (a runtime model or the config
+    // file that names one applies after this and wins).
+    const cached =
+      values.inputPricePerMillion === undefined ? undefined : (values.cachedInputPricePerMillion ?? values.inputPricePerMillion);
+    draft.set('cachedInputPricePerMillion', cached, origin);
   }
   if (mayPrice('outputPricePerMillion')) draft.set('outputPricePerMillion', values.outputPricePerMillion, origin);
   draft.set('quality', values.quality, origin);

@@ -340,6 +340,7 @@ function inMemory(report: SyncReport): SyncedValues[] {
       maxOutputTokens: m.maxOutputTokens,
       inputPricePerMillion: m.inputPricePerMillion,
       outputPricePerMillion: m.outputPricePerMillion,
+      cachedInputPricePerMillion: m.cachedInputPricePerMillion,
       quality: m.quality,
       capabilities: m.capabilities,
     }));

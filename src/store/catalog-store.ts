@@ -33,6 +33,7 @@ const VALUE_FIELDS = [
   'maxOutputTokens',
   'inputPricePerMillion',
   'outputPricePerMillion',
+  'cachedInputPricePerMillion',
   'quality',
   'capabilities',
 ] as const;

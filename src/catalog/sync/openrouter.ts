@@ -34,7 +34,9 @@ const modelSchema = z.looseObject({
   id: sourceName,
   name: z.string().optional(),
   context_length: count,
-  pricing: z.looseObject({ prompt: price, completion: price }).optional(),
+  // input_cache_read: a prompt token read from the provider's prompt cache, listed for the models
+  // that cache prompts.
+  pricing: z.looseObject({ prompt: price, completion: price, input_cache_read: price.nullish() }).optional(),
   top_provider: z.looseObject({ context_length: count, max_completion_tokens: count }).nullish(),
   architecture: z.looseObject({ input_modalities: z.array(z.string()).nullish(), modality: z.string().nullish() }).nullish(),
   supported_parameters: z.array(z.string()).nullish(),
@@ -74,6 +76,7 @@ export function normaliseOpenRouterModel(model: OpenRouterModel): SourceModel {
     ...(maxOutput ? { maxOutputTokens: maxOutput } : {}),
     ...perMillion('inputPricePerMillion', model.pricing?.prompt),
     ...perMillion('outputPricePerMillion', model.pricing?.completion),
+    ...perMillion('cachedInputPricePerMillion', model.pricing?.input_cache_read ?? undefined),
     capabilities: {
       tools: params.has('tools'),
       images: inputs.includes('image'),
@@ -90,7 +93,10 @@ function modalitiesOf(modality: string | null | undefined): string[] {
   return (modality?.split('->')[0] ?? '').split('+').filter(Boolean);
 }
 
-function perMillion(key: 'inputPricePerMillion' | 'outputPricePerMillion', text: string | number | undefined): Partial<SourceModel> {
+function perMillion(
+  key: 'inputPricePerMillion' | 'outputPricePerMillion' | 'cachedInputPricePerMillion',
+  text: string | number | undefined,
+): Partial<SourceModel> {
   const perToken = text === undefined ? undefined : Number(text);
   if (perToken === undefined || perToken === VARIES || !Number.isFinite(perToken)) return {};
   return { [key]: pricePerMillion(perToken) };

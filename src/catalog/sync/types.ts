@@ -19,6 +19,8 @@ export interface SourceModel {
   /** US dollars per million tokens. */
   readonly inputPricePerMillion?: number;
   readonly outputPricePerMillion?: number;
+  /** A prompt token read from the provider's prompt cache; absent where the source lists none. */
+  readonly cachedInputPricePerMillion?: number;
   /** 0..1, comparable across models (see the source's normalisation). */
   readonly quality?: number;
   readonly capabilities?: Partial<ModelCapabilities>;

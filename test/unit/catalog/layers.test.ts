@@ -156,6 +156,64 @@ describe("prices: a provider's own price list beats OpenRouter's resale price", 
   });
 });
 
+describe('the cached-prompt price OpenRouter lists (input_cache_read)', () => {
+  const listed = synced({
+    source: 'openrouter',
+    externalId: 'openai/gpt-4o-mini',
+    catalogId: 'gpt-4o-mini',
+    inputPricePerMillion: 0.9,
+    outputPricePerMillion: 3.6,
+    cachedInputPricePerMillion: 0.45,
+  });
+
+  it('is the cached price of a model OpenRouter serves, from the same layer as its prompt price', () => {
+    const c = compose({ builtin: [{ ...builtin, provider: 'openrouter' }], synced: [listed], openRouterProvider: 'openrouter' });
+    expect(c.model('gpt-4o-mini').cachedInputPricePerMillion).toBe(0.45);
+    expect(c.origin('gpt-4o-mini', 'cachedInputPricePerMillion')).toEqual({ source: 'openrouter', fetchedAt });
+  });
+
+  it('never sits beside a built-in prompt price: a model another provider serves keeps its own cached price', () => {
+    const c = compose({ synced: [{ ...listed, cachedInputPricePerMillion: 0.01 }], openRouterProvider: 'openrouter' });
+    expect(c.model('gpt-4o-mini').cachedInputPricePerMillion).toBe(0.075);
+    expect(c.origin('gpt-4o-mini', 'cachedInputPricePerMillion').source).toBe('builtin');
+  });
+
+  it('prices the cached tokens of a model only OpenRouter lists', () => {
+    const only = synced({
+      source: 'openrouter',
+      externalId: 'anthropic/claude-3.5-sonnet',
+      inputPricePerMillion: 3,
+      cachedInputPricePerMillion: 0.3,
+    });
+    const c = compose({ synced: [only], openRouterProvider: 'openrouter' });
+    const m = c.model('anthropic/claude-3.5-sonnet');
+    expect([m.inputPricePerMillion, m.cachedInputPricePerMillion]).toEqual([3, 0.3]);
+    const usage = { promptTokens: 1_000_000, completionTokens: 0, totalTokens: 1_000_000, cachedTokens: 900_000 };
+    expect(costOf(m, usage)).toBeCloseTo(0.3 + 0.27, 10);
+  });
+
+  it("is a runtime model's when it names no prices, and follows a prompt price it names", () => {
+    const row = { ...listed, catalogId: 'local-llama' };
+    const unpriced = compose({ runtime: [runtime({ id: 'local-llama', provider: 'openai' })], synced: [row] });
+    expect(unpriced.model('local-llama').cachedInputPricePerMillion).toBe(0.45);
+    const priced = compose({ runtime: [runtime({ id: 'local-llama', provider: 'openai', inputPricePerMillion: 2 })], synced: [row] });
+    expect(priced.model('local-llama').cachedInputPricePerMillion).toBe(2);
+    expect(priced.origin('local-llama', 'cachedInputPricePerMillion').source).toBe('runtime');
+  });
+
+  it('is not taken without a prompt price beside it (the auto router: varies)', () => {
+    const noPrompt = synced({ source: 'openrouter', externalId: 'vendor/odd', cachedInputPricePerMillion: 0.5 });
+    const c = compose({ synced: [noPrompt], openRouterProvider: 'openrouter' });
+    expect(c.model('vendor/odd')).toMatchObject({ inputPricePerMillion: 0, cachedInputPricePerMillion: 0 });
+  });
+
+  it('where OpenRouter lists none, the cached price follows its prompt price as before', () => {
+    const { cachedInputPricePerMillion: _, ...unlisted } = listed;
+    const c = compose({ builtin: [{ ...builtin, provider: 'openrouter' }], synced: [unlisted], openRouterProvider: 'openrouter' });
+    expect(c.model('gpt-4o-mini').cachedInputPricePerMillion).toBe(0.9);
+  });
+});
+
 describe('models only OpenRouter lists', () => {
   const only = synced({
     source: 'openrouter',

@@ -54,6 +54,19 @@ describe('synced catalog rows', () => {
     expect((await store.history('gpt-4o', 'inputPricePerMillion', 10)).map((c) => c.newValue)).toEqual(['2.5']);
   });
 
+  it('keep the cached-prompt price a source lists, and its changes in the history', async () => {
+    const cached = (price: number): SourceModel => ({ ...model('anthropic/claude-3.5-sonnet', 3), cachedInputPricePerMillion: price });
+    await store.recordSync(report(1, [cached(0.3)]));
+    expect((await store.currentSynced())[0]).toMatchObject({ inputPricePerMillion: 3, cachedInputPricePerMillion: 0.3 });
+    await store.recordSync(report(2, [cached(0.25)]));
+    expect((await store.currentSynced())[0]?.cachedInputPricePerMillion).toBe(0.25);
+    const history = await store.history('anthropic/claude-3.5-sonnet', 'cachedInputPricePerMillion', 10);
+    expect(history.map((c) => [c.oldValue, c.newValue])).toEqual([
+      ['0.3', '0.25'],
+      ['', '0.3'],
+    ]);
+  });
+
   it("a source's run stamped before another source's last run (a replica's clock behind) changes the fingerprint", async () => {
     const arena = (day: number, quality: number): SyncReport => ({
       ...report(day, []),

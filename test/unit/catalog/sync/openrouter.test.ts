@@ -50,6 +50,37 @@ describe('OpenRouter source', () => {
     expect(byId(models, 'openai/gpt-4o')?.raw).toMatchObject({ pricing: { prompt: '0.0000025' } });
   });
 
+  it('takes input_cache_read as the cached-prompt price, and lists none where OpenRouter lists none', async () => {
+    server.set('/cached', { body: fixture('openrouter-models.json') });
+    const models = await createOpenRouterSource({ url: `${server.url}/cached` }).load(signal());
+    // Anthropic's reads are a tenth of its prompt price, OpenAI's (gpt-4o) half of it.
+    expect(byId(models, 'anthropic/claude-3.5-sonnet')).toMatchObject({ inputPricePerMillion: 3, cachedInputPricePerMillion: 0.3 });
+    expect(byId(models, 'openai/gpt-4o')).toMatchObject({ inputPricePerMillion: 2.5, cachedInputPricePerMillion: 1.25 });
+    expect(byId(models, 'openai/gpt-4o-mini')).not.toHaveProperty('cachedInputPricePerMillion');
+    expect(byId(models, 'openrouter/auto')).not.toHaveProperty('cachedInputPricePerMillion');
+    const varies = normaliseOpenRouterModel({ id: 'a/auto', pricing: { prompt: '-1', completion: '-1', input_cache_read: '-1' } });
+    expect(varies).not.toHaveProperty('cachedInputPricePerMillion');
+    const numeric = normaliseOpenRouterModel({
+      id: 'a/b',
+      pricing: { prompt: 0.000002, completion: 0.000004, input_cache_read: 0.0000005 },
+    });
+    expect(numeric.cachedInputPricePerMillion).toBe(0.5);
+  });
+
+  it('holds input_cache_read to the bounds of the other prices, naming its path', async () => {
+    for (const [cached, reason] of [
+      ['"-0.0000003"', 'a price from 0 US dollars per token, or -1 (varies)'],
+      ['"1e300"', 'a price up to 1000 US dollars per token'],
+      ['"cheap"', 'a decimal number'],
+    ] as const) {
+      server.set('/cached-bad', {
+        body: `{"data":[{"id":"a/b","pricing":{"prompt":"0.000003","completion":"0.000015","input_cache_read":${cached}}}]}`,
+      });
+      const err = await failure(createOpenRouterSource({ url: `${server.url}/cached-bad` }).load(signal()));
+      expect(err.message).toMatch(`OpenRouter models: unexpected shape at $.data[0].pricing.input_cache_read: ${reason}`);
+    }
+  });
+
   it("takes the model's context_length as its window, and top_provider's only when the model gives none", () => {
     const both = normaliseOpenRouterModel({ id: 'vendor/both', context_length: 128_000, top_provider: { context_length: 32_000 } });
     const providerOnly = normaliseOpenRouterModel({ id: 'vendor/provider-only', top_provider: { context_length: 32_000 } });
