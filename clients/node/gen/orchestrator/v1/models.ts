@@ -348,7 +348,10 @@ export interface RuntimeModelSpec {
   outputPricePerMillion?:
     | number
     | undefined;
-  /** US dollars per million cached prompt tokens; unset: the prompt price. */
+  /**
+   * US dollars per million cached prompt tokens; unset: the prompt price this spec names, or with
+   * no prices named, OpenRouter's cached and prompt prices as synced.
+   */
   cachedInputPricePerMillion?:
     | number
     | undefined;
