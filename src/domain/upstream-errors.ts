@@ -23,25 +23,34 @@ export function upstreamRateLimited(
   });
 }
 
+/** What a provider said of the gateway's account when it refused it, and what lifts the refusal. */
+export interface AccountRefusal {
+  readonly said: string;
+  readonly remedy: string;
+}
+
+/** The remedy of an account that cannot pay: out of credits, a spend limit reached. */
+export const CHECK_BILLING = 'check its credits or billing';
+
 /**
  * HTTP 401/403: our credentials for the provider are wrong; HTTP 402: its account cannot pay
  * (OpenRouter's answer when the credits run out). A provider that says so with another status
- * (Anthropic: a 400 for credits run out, a 400 or 429 for a spend limit reached) passes what it
- * said of the account as `accountRefused`. Retrying cannot help, but another provider can: the
- * gateway's account, not the caller's request, is at fault.
+ * (Anthropic: a 400 for credits run out or an organization on hold, a 400 or 429 for a spend
+ * limit reached) passes what it said of the account as `accountRefused`. Retrying cannot help,
+ * but another provider can: the gateway's account, not the caller's request, is at fault.
  */
 export function upstreamAuthFailed(
   provider: string,
   status: number,
   metadata: Record<string, string>,
-  accountRefused: string | undefined = status === 402 ? 'payment required' : undefined,
+  accountRefused: AccountRefusal | undefined = status === 402 ? { said: 'payment required', remedy: CHECK_BILLING } : undefined,
 ): OrchestratorError {
   return new OrchestratorError({
     kind: 'unavailable',
     reason: Reason.UPSTREAM_AUTH_FAILED,
     message:
       accountRefused !== undefined
-        ? `${provider} refused to serve our account (HTTP ${status}: ${accountRefused}); check its credits or billing`
+        ? `${provider} refused to serve our account (HTTP ${status}: ${accountRefused.said}); ${accountRefused.remedy}`
         : `${provider} refused our credentials (HTTP ${status}); check the provider's API key`,
     metadata,
   });

@@ -1,5 +1,5 @@
 import type { OrchestratorError } from '../../domain/errors.js';
-import { upstreamAuthFailed } from '../../domain/upstream-errors.js';
+import { type AccountRefusal, CHECK_BILLING, upstreamAuthFailed } from '../../domain/upstream-errors.js';
 import { errorForUpstreamStatus, truncated } from '../upstream-errors.js';
 
 /** An `event: error` inside a 200 stream (e.g. overloaded_error): classified by its type, as its HTTP status would be. */
@@ -65,26 +65,34 @@ export function eventShapeProblem(event: unknown): string | undefined {
  * The API's answers that refuse the gateway's account whatever the request, with another status
  * than 402: out of credits (a 400 invalid_request_error, "Your credit balance is too low to
  * access the Anthropic API..."), a spend limit set on the organization or a workspace reached (a
- * 400, "You have reached your specified [workspace] API usage limits..."), and the tier's or the
+ * 400, "You have reached your specified [workspace] API usage limits..."), the tier's or the
  * contract's monthly spend limit reached (a 429 whose error_code says so, without retry-after:
- * retries fail until the month ends). The caller's request is not at fault and no retry helps:
- * each fails as a 402 does. Undefined for any other answer.
+ * retries fail until the month ends), and the organization put on hold by the provider (a 400
+ * whose error_code is organization_on_hold: no credits or billing change lifts it). The caller's
+ * request is not at fault and no retry helps: each fails as a 402 does. Undefined for any other
+ * answer.
  */
 export function accountRefused(
   provider: string,
   answer: { readonly status: number; readonly apiMessage: unknown; readonly errorCode: unknown },
 ): OrchestratorError | undefined {
-  const said = accountRefusal(answer);
-  if (said === undefined) return undefined;
-  return upstreamAuthFailed(provider, answer.status, { provider, upstream_status: String(answer.status) }, said);
+  const refusal = accountRefusal(answer);
+  if (refusal === undefined) return undefined;
+  return upstreamAuthFailed(provider, answer.status, { provider, upstream_status: String(answer.status) }, refusal);
 }
 
-function accountRefusal({ status, apiMessage, errorCode }: Parameters<typeof accountRefused>[1]): string | undefined {
+const SPEND_LIMIT: AccountRefusal = { said: 'its spend limit is reached', remedy: CHECK_BILLING };
+
+function accountRefusal({ status, apiMessage, errorCode }: Parameters<typeof accountRefused>[1]): AccountRefusal | undefined {
   if (status === 429 && (errorCode === 'enforced_spend_limit_reached' || errorCode === 'contract_spend_limit_reached')) {
-    return 'its spend limit is reached';
+    return SPEND_LIMIT;
   }
-  if (status !== 400 || typeof apiMessage !== 'string') return undefined;
-  if (/credit balance is too low/i.test(apiMessage)) return 'its credit balance is too low';
-  if (/reached your specified (?:workspace )?API usage limits/i.test(apiMessage)) return 'its spend limit is reached';
+  if (status !== 400) return undefined;
+  if (errorCode === 'organization_on_hold') {
+    return { said: 'its organization is on hold', remedy: 'contact the provider: only it can lift the hold' };
+  }
+  if (typeof apiMessage !== 'string') return undefined;
+  if (/credit balance is too low/i.test(apiMessage)) return { said: 'its credit balance is too low', remedy: CHECK_BILLING };
+  if (/reached your specified (?:workspace )?API usage limits/i.test(apiMessage)) return SPEND_LIMIT;
   return undefined;
 }

@@ -907,6 +907,38 @@ describe('AnthropicProvider, other upstreams', () => {
     });
   }
 
+  // The organization disabled by the provider refuses every request, whatever it asks: no credits
+  // or billing change lifts it, only the provider can.
+  it('a 400 whose error_code says the organization is on hold: UNAVAILABLE UPSTREAM_AUTH_FAILED, contact the provider', async () => {
+    const url = await serve((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(400, { 'content-type': 'application/json', 'request-id': 'req_1' });
+        const error = {
+          type: 'invalid_request_error',
+          message: 'This organization has been disabled.',
+          details: { error_code: 'organization_on_hold', appeal_url: 'https://example.com/appeal' },
+        };
+        res.end(JSON.stringify({ type: 'error', error, request_id: 'req_1' }));
+      });
+    });
+    const provider = new AnthropicProvider({ name: 'anthropic', baseURL: url, apiKey: 'x' });
+    for (const failure of [
+      await failureOf(provider.complete(requestOf(PROMPT))),
+      (await collect(provider.stream(requestOf(PROMPT)))).error as OrchestratorError,
+    ]) {
+      expect(failure).toMatchObject({
+        kind: 'unavailable',
+        reason: Reason.UPSTREAM_AUTH_FAILED,
+        retryable: false,
+        metadata: { provider: 'anthropic', upstream_status: '400' },
+      });
+      expect(failure.message).toBe(
+        'anthropic refused to serve our account (HTTP 400: its organization is on hold); contact the provider: only it can lift the hold',
+      );
+    }
+  });
+
   it('a 429 of a ramp limit (usage growing too fast) is a rate limit still, retried after its retry-after', async () => {
     const url = await serve((req, res) => {
       req.resume();
