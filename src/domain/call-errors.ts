@@ -1,5 +1,6 @@
 import type { AttemptRecord } from './chat.js';
 import { type ErrorKind, OrchestratorError, Reason } from './errors.js';
+import { failedRequestOf } from './upstream-errors.js';
 
 /*
  * What stops a call inside the engine, one factory per situation: a model too slow, stalled,
@@ -110,13 +111,18 @@ export function allAttemptsFailed(options: {
   const last = failed[failed.length - 1];
   const retryAfters = failed.map((a) => a.error?.retryAfterMs).filter((ms): ms is number => ms !== undefined);
   const summary = failed.map((a) => `${a.model}: ${a.error?.message ?? a.outcome}`).join('; ');
+  // Each failure's request as its upstream names it, for the provider's support.
+  const requests = failed.map(failedRequestOf).filter((r): r is string => r !== undefined);
   return new OrchestratorError({
     kind,
     reason: Reason.ALL_ATTEMPTS_FAILED,
     message: `all ${failed.length} attempts failed: ${summary}`,
     retryable: failed.some((a) => a.error?.retryable === true),
     retryAfterMs: retryAfters.length > 0 ? Math.min(...retryAfters) : undefined,
-    metadata: last?.error ? { last_attempt_reason: last.error.reason, last_attempt_model: last.model } : {},
+    metadata: {
+      ...(last?.error ? { last_attempt_reason: last.error.reason, last_attempt_model: last.model } : {}),
+      ...(requests.length > 0 ? { upstream_request_ids: requests.join(',') } : {}),
+    },
     attempts,
   });
 }

@@ -141,6 +141,11 @@ export class OrchestratorError extends Error {
     return new OrchestratorError({ ...this.options(), attempts });
   }
 
+  /** A copy whose metadata also has `extra` (what was learned of the failure after it was made). */
+  withMetadata(extra: Readonly<Record<string, string>>): OrchestratorError {
+    return new OrchestratorError({ ...this.options(), metadata: { ...this.metadata, ...extra } });
+  }
+
   private options(): OrchestratorErrorOptions {
     return {
       kind: this.kind,

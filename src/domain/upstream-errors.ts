@@ -1,3 +1,4 @@
+import type { AttemptRecord } from './chat.js';
 import { OrchestratorError, Reason } from './errors.js';
 
 /*
@@ -6,6 +7,18 @@ import { OrchestratorError, Reason } from './errors.js';
  * decides which situation an HTTP status or a transport failure is. Messages are ours: an
  * upstream's body never reaches a caller (it may echo prompts or name internal hosts).
  */
+
+/**
+ * The ErrorInfo metadata key of the upstream's own id of the request that failed, which the
+ * provider's support can look up (providers/upstream-request-id.ts reads it from the response).
+ */
+export const UPSTREAM_REQUEST_ID = 'upstream_request_id';
+
+/** `model:id` of an attempt that failed naming the upstream's id of its request; undefined for others. */
+export function failedRequestOf(attempt: AttemptRecord): string | undefined {
+  const id = attempt.error?.metadata[UPSTREAM_REQUEST_ID];
+  return id === undefined ? undefined : `${attempt.model}:${id}`;
+}
 
 /** HTTP 429 from the provider: retryable, after its Retry-After when it sent one. */
 export function upstreamRateLimited(

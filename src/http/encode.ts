@@ -2,6 +2,7 @@ import { isSimulatedProvider } from '../domain/simulated.js';
 import type { AttemptRecord, FinishReason, TokenUsage } from '../domain/chat.js';
 import type { ToolCall } from '../domain/tools.js';
 import { round3 } from '../domain/latency.js';
+import { UPSTREAM_REQUEST_ID } from '../domain/upstream-errors.js';
 import type { CatalogModel } from '../catalog/catalog.js';
 import { isEmbeddingModel } from '../catalog/embedding-models.js';
 import type { Answer, BreakerState } from '../engine/index.js';
@@ -37,10 +38,12 @@ export function attemptsText(attempts: readonly AttemptRecord[]): string {
   for (let i = 0; i < attempts.length; i++) {
     const a = attempts[i]!;
     const reason = a.error?.reason;
+    const upstreamRequestId = a.error?.metadata[UPSTREAM_REQUEST_ID];
     text +=
       `${i === 0 ? '' : ','}{"model":${JSON.stringify(a.model)},"provider":${JSON.stringify(a.provider)},` +
       `"outcome":${JSON.stringify(a.outcome)},"reason":${reason === undefined ? 'null' : JSON.stringify(reason)},` +
-      `"latency_ms":${encodeNumber(round3(a.latencyMs))},"cost_usd":${encodeNumber(a.costUsd)},"retry":${encodeNumber(a.retry)}}`;
+      `"latency_ms":${encodeNumber(round3(a.latencyMs))},"cost_usd":${encodeNumber(a.costUsd)},"retry":${encodeNumber(a.retry)}` +
+      `${upstreamRequestId === undefined ? '' : `,"upstream_request_id":${JSON.stringify(upstreamRequestId)}`}}`;
   }
   return `${text}]`;
 }

@@ -18,6 +18,7 @@ import {
   type OrchestratorError,
 } from '../domain/errors.js';
 import { round3 } from '../domain/latency.js';
+import { UPSTREAM_REQUEST_ID } from '../domain/upstream-errors.js';
 import { httpField } from './field-paths.js';
 
 export interface HttpErrorBody {
@@ -43,6 +44,8 @@ export interface EncodedAttempt {
   readonly latency_ms: number;
   readonly cost_usd: number;
   readonly retry: number;
+  /** A failed attempt's request as its upstream names it (its `x-request-id` or `request-id`), when it sent one. */
+  readonly upstream_request_id?: string;
 }
 
 export interface HttpError {
@@ -195,6 +198,7 @@ function withHttpFields(err: OrchestratorError): OrchestratorError {
 }
 
 export function encodeAttempt(a: AttemptRecord): EncodedAttempt {
+  const upstreamRequestId = a.error?.metadata[UPSTREAM_REQUEST_ID];
   return {
     model: a.model,
     provider: a.provider,
@@ -203,5 +207,6 @@ export function encodeAttempt(a: AttemptRecord): EncodedAttempt {
     latency_ms: round3(a.latencyMs),
     cost_usd: a.costUsd,
     retry: a.retry,
+    ...(upstreamRequestId !== undefined ? { upstream_request_id: upstreamRequestId } : {}),
   };
 }

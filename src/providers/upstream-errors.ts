@@ -11,6 +11,7 @@ import {
   upstreamRejected,
   upstreamTooLarge,
   upstreamUnreachable,
+  UPSTREAM_REQUEST_ID,
 } from '../domain/upstream-errors.js';
 import { findCause } from './http/causes.js';
 import { RefusedAddressError } from './http/connector.js';
@@ -19,17 +20,30 @@ import { MAX_TIMER_MS } from '../domain/timers.js';
 
 /**
  * Classifies an HTTP status from any provider. Messages are ours: the upstream body is
- * never passed through to callers (it may echo prompts or name internal hosts).
+ * never passed through to callers (it may echo prompts or name internal hosts). `requestId`:
+ * the upstream's own id of the request (upstream-request-id.ts), when it sent one.
  */
-export function errorForUpstreamStatus(options: { provider: string; status: number; retryAfterMs: number | undefined }): OrchestratorError {
-  const { provider, status, retryAfterMs } = options;
-  const metadata = { provider, upstream_status: String(status) };
+export function errorForUpstreamStatus(options: {
+  provider: string;
+  status: number;
+  retryAfterMs: number | undefined;
+  requestId?: string | undefined;
+}): OrchestratorError {
+  const { provider, status, retryAfterMs, requestId } = options;
+  const metadata = statusMetadata(provider, status, requestId);
   if (status === 429) return upstreamRateLimited(provider, retryAfterMs, metadata);
   if (status === 401 || status === 402 || status === 403) return upstreamAuthFailed(provider, status, metadata);
   if (status === 404) return upstreamModelMissing(provider, metadata);
   if (status >= 300 && status < 400) return upstreamRedirect(provider, status, metadata);
   if (status === 408 || status >= 500) return upstreamFailed(provider, status, retryAfterMs, metadata);
   return upstreamRejected(provider, status, metadata);
+}
+
+/** What every error from an upstream's HTTP status names. */
+export function statusMetadata(provider: string, status: number, requestId: string | undefined): Record<string, string> {
+  const metadata: Record<string, string> = { provider, upstream_status: String(status) };
+  if (requestId !== undefined) metadata[UPSTREAM_REQUEST_ID] = requestId;
+  return metadata;
 }
 
 /**

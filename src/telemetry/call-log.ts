@@ -74,6 +74,7 @@ export function endCall(log: Logger, observer: CallObserver, c: CallEnding): voi
   // Building the line is most of this function's cost; skip it when the level is off.
   if (!log.isLevelEnabled(c.level)) return;
   const tags = c.summary.tags();
+  const upstreamRequestIds = c.summary.upstreamRequestIds();
   const line = {
     protocol: c.protocol,
     method: c.method,
@@ -96,6 +97,7 @@ export function endCall(log: Logger, observer: CallObserver, c: CallEnding): voi
           overheadMs: round3(Math.max(0, latencyMs - upstreamMs)),
         }
       : {}),
+    ...(upstreamRequestIds ? { upstreamRequestIds } : {}),
   };
   if (c.level === 'info') log.info(line, 'call');
   else log[c.level]({ ...line, details: c.details }, 'call');

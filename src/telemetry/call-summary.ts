@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
-import { TAG_LIMITS } from '../domain/chat.js';
+import { type AttemptRecord, TAG_LIMITS } from '../domain/chat.js';
 import { roundUsd } from '../domain/money.js';
+import { failedRequestOf } from '../domain/upstream-errors.js';
 import type {
   CallAnswer,
   CallRequestFacts,
@@ -25,6 +26,12 @@ export interface CallUsage {
   readonly completionTokens: number;
   readonly costUsd: number;
 }
+
+/**
+ * Failed upstream requests a call's log line names (a Batch of 100 items retried 10 times
+ * each would make a line of 1,000): the first ones, where a failure started.
+ */
+const LOGGED_FAILED_REQUESTS = 20;
 
 /**
  * Per-call telemetry that the engine feeds through the CallContext (as its upstream observer)
@@ -55,6 +62,7 @@ export class CallSummary implements UpstreamObserver {
   private error: unknown;
   private decision: RouteDecision | undefined;
   private relayedSoFar: (() => RelayedSoFar) | undefined;
+  private failedRequests: string[] | undefined;
   /** A handler is at work on the call; `afterRun` waits for it. */
   private running = false;
   private whenSettled: (() => void) | undefined;
@@ -85,10 +93,22 @@ export class CallSummary implements UpstreamObserver {
           if (this.model !== undefined && this.model !== record.model) this.severalModels = true;
           this.model = record.model;
           this.provider = record.provider;
-        }
+        } else if (record.error !== undefined) this.failedRequest(record);
         span.end(record);
       },
     };
+  }
+
+  private failedRequest(record: AttemptRecord): void {
+    const named = failedRequestOf(record);
+    if (named === undefined) return;
+    this.failedRequests ??= [];
+    if (this.failedRequests.length < LOGGED_FAILED_REQUESTS) this.failedRequests.push(named);
+  }
+
+  /** `model:id` of the call's failed upstream requests, by the upstream's own ids (the first LOGGED_FAILED_REQUESTS); undefined: none. */
+  upstreamRequestIds(): readonly string[] | undefined {
+    return this.failedRequests;
   }
 
   /** The first request told counts (a Batch's items each tell theirs). */

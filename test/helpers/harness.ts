@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { startApp, type App, type StartOptions } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { completeConfig, type ResolvedConfig } from '../../src/config/resolve.js';
@@ -28,6 +28,8 @@ export interface HarnessOptions {
   noOpenAiShorthand?: boolean;
   /** Passed to startApp (an injected catalog SyncRunner). */
   startOptions?: StartOptions;
+  /** The server's logger; default: silent (TEST_LOG_LEVEL to see it). */
+  log?: Logger;
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
@@ -56,7 +58,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   });
   const app = await startApp(
     asOpenAI(completeConfig(config, options.processEnv ?? {})),
-    pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    options.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     options.processEnv ?? {},
     options.startOptions,
   );

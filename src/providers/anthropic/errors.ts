@@ -1,6 +1,6 @@
 import type { OrchestratorError } from '../../domain/errors.js';
 import { type AccountRefusal, CHECK_BILLING, upstreamAuthFailed } from '../../domain/upstream-errors.js';
-import { errorForUpstreamStatus, truncated } from '../upstream-errors.js';
+import { errorForUpstreamStatus, statusMetadata, truncated } from '../upstream-errors.js';
 
 /** An `event: error` inside a 200 stream (e.g. overloaded_error): classified by its type, as its HTTP status would be. */
 export function streamError(provider: string, data: string): OrchestratorError {
@@ -74,11 +74,11 @@ export function eventShapeProblem(event: unknown): string | undefined {
  */
 export function accountRefused(
   provider: string,
-  answer: { readonly status: number; readonly apiMessage: unknown; readonly errorCode: unknown },
+  answer: { readonly status: number; readonly apiMessage: unknown; readonly errorCode: unknown; readonly requestId?: string | undefined },
 ): OrchestratorError | undefined {
   const refusal = accountRefusal(answer);
   if (refusal === undefined) return undefined;
-  return upstreamAuthFailed(provider, answer.status, { provider, upstream_status: String(answer.status) }, refusal);
+  return upstreamAuthFailed(provider, answer.status, statusMetadata(provider, answer.status, answer.requestId), refusal);
 }
 
 const SPEND_LIMIT: AccountRefusal = { said: 'its spend limit is reached', remedy: CHECK_BILLING };

@@ -1,14 +1,8 @@
 import type { default as Anthropic, ClientOptions } from '@anthropic-ai/sdk';
-import type {
-  ContentBlock,
-  Message,
-  MessageCreateParamsBase,
-  RawMessageStreamEvent,
-  StopReason,
-} from '@anthropic-ai/sdk/resources/messages';
-import type { FinishReason } from '../../domain/chat.js';
+import type { Message, MessageCreateParamsBase, RawMessageStreamEvent, StopReason } from '@anthropic-ai/sdk/resources/messages';
 import { ToolCallAssembler } from '../../domain/tools.js';
-import { applyTooling, checkImageDetail, toAnthropicConversation, toolCallsOf, type ToolingBody } from './tooling.js';
+import { completionOf, finishReasonOf } from './answer.js';
+import { applyTooling, checkImageDetail, toAnthropicConversation, type ToolingBody } from './tooling.js';
 import { countsOf, estimatedUsage, tokenUsageOf, withDelta, type UsageCounts } from './usage.js';
 import { OrchestratorError } from '../../domain/errors.js';
 import { acceptsSampling } from './versions.js';
@@ -30,6 +24,7 @@ import {
   unrecognised,
   upstreamTimeout,
 } from '../upstream-errors.js';
+import { REQUEST_ID_HEADER, upstreamRequestIdOf, withUpstreamRequestId } from '../upstream-request-id.js';
 
 export interface AnthropicProviderOptions extends UpstreamHttpOptions {
   /** Name shown in answers and stats. */
@@ -116,39 +111,19 @@ export class AnthropicProvider implements Provider {
   }
 
   async complete(request: ProviderRequest): Promise<ProviderCompletion> {
-    let message: Message;
+    let answer: { data: Message; response: Response };
     try {
-      message = await (await this.sdkClient()).messages.create(
-        { ...this.body(request), stream: false },
-        { signal: request.signal, headers: request.headers },
-      );
+      answer = await (await this.sdkClient()).messages
+        .create({ ...this.body(request), stream: false }, { signal: request.signal, headers: request.headers })
+        .withResponse();
     } catch (err) {
       throw this.translate(err, request.signal, 'response');
     }
-    if (message === null || typeof message !== 'object' || !Array.isArray(message.content)) {
-      throw malformed(this.name, 'response (no content array)');
-    }
-    if (message.stop_reason === null || message.stop_reason === undefined) {
-      throw truncated(this.name, 'the response has no stop_reason');
-    }
-    let content: string;
-    let toolCalls: ReturnType<typeof toolCallsOf>;
     try {
-      content = textOf(message.content);
-      toolCalls = toolCallsOf(message.content);
+      return completionOf(this.name, answer.data, request);
     } catch (err) {
-      // The upstream's answer is input: a block of another shape than the API's is refused.
-      throw malformed(this.name, `response (${(err as Error).message})`);
+      throw this.named(err, answer.response.headers, request.signal);
     }
-    const usage = message.usage ? countsOf(message.usage) : undefined;
-    // Thinking is billed as output tokens: counted when the estimate stands in for the upstream's report.
-    const generated = content + (toolCalls?.map((c) => c.name + c.arguments).join('') ?? '') + thinkingOf(message.content);
-    return {
-      content,
-      finishReason: finishReasonOf(message.stop_reason),
-      ...(usage ? { usage: tokenUsageOf(usage) } : { usage: estimatedUsage(request, generated), usageEstimated: true }),
-      ...(toolCalls ? { toolCalls } : {}),
-    };
   }
 
   async *stream(request: ProviderRequest): AsyncGenerator<ProviderStreamEvent> {
@@ -289,7 +264,7 @@ export class AnthropicProvider implements Provider {
     } catch (err) {
       // After message_stop the answer is whole; a connection lost on the way out costs nothing.
       if (!stopped || stopReason === null || request.signal.aborted) {
-        throw this.translate(err, request.signal, 'stream');
+        throw this.named(this.translate(err, request.signal, 'stream'), response.headers, request.signal);
       }
     } finally {
       // After message_stop the rest is read in the background, so the keep-alive connection is
@@ -298,7 +273,10 @@ export class AnthropicProvider implements Provider {
       else if (!ended) body.destroy?.();
     }
     if (request.signal.aborted) throw abortError(request.signal);
-    if (!stopped || stopReason === null) throw truncated(this.name, 'no message_stop before the end of the stream');
+    if (!stopped || stopReason === null) {
+      const cut = truncated(this.name, 'no message_stop before the end of the stream');
+      throw this.named(cut, response.headers, request.signal);
+    }
     yield [
       {
         type: 'end',
@@ -332,6 +310,11 @@ export class AnthropicProvider implements Provider {
     return body;
   }
 
+  /** `err` naming the upstream's id of the request whose response came with `headers`. */
+  private named(err: unknown, headers: { get(name: string): string | null }, signal: AbortSignal): unknown {
+    return withUpstreamRequestId(err, { headers, header: REQUEST_ID_HEADER.anthropic, signal });
+  }
+
   private translate(err: unknown, signal: AbortSignal, phase: 'response' | 'stream'): OrchestratorError {
     if (err instanceof OrchestratorError) return err;
     if (signal.aborted) return abortError(signal);
@@ -345,9 +328,10 @@ export class AnthropicProvider implements Provider {
       // An `event: error` inside a 200 stream (e.g. overloaded_error) has a type, not a status.
       const status = typeof err.status === 'number' ? err.status : statusOfErrorType(err.type);
       if (status !== undefined) {
-        const refused = accountRefused(this.name, { status, apiMessage: err.apiMessage, errorCode: err.errorCode });
+        const requestId = upstreamRequestIdOf(err.headers, REQUEST_ID_HEADER.anthropic);
+        const refused = accountRefused(this.name, { status, apiMessage: err.apiMessage, errorCode: err.errorCode, requestId });
         if (refused) return refused;
-        return errorForUpstreamStatus({ provider: this.name, status, retryAfterMs: parseRetryAfter(err.headers) });
+        return errorForUpstreamStatus({ provider: this.name, status, retryAfterMs: parseRetryAfter(err.headers), requestId });
       }
     }
     if (err instanceof SyntaxError || (sdk && err instanceof sdk.AnthropicError && /JSON/i.test(err.message))) {
@@ -355,40 +339,4 @@ export class AnthropicProvider implements Provider {
     }
     return unrecognised(this.name, err, phase);
   }
-}
-
-function finishReasonOf(reason: StopReason | string): FinishReason {
-  switch (reason) {
-    case 'end_turn':
-    case 'stop_sequence':
-      return 'stop';
-    case 'max_tokens':
-    case 'model_context_window_exceeded':
-      return 'length';
-    case 'tool_use':
-      return 'tool_calls';
-    case 'refusal':
-      return 'content_filter';
-    default:
-      // pause_turn (a server tool turn to be continued) and reasons newer than this code.
-      return 'unknown';
-  }
-}
-
-function textOf(blocks: readonly ContentBlock[]): string {
-  let text = '';
-  for (const block of blocks as readonly (ContentBlock | null)[]) {
-    if (block === null || typeof block !== 'object') throw new TypeError('a content block is not an object');
-    if (block.type !== 'text') continue;
-    if (typeof block.text !== 'string') throw new TypeError('a text block without text');
-    text += block.text;
-  }
-  return text;
-}
-
-/** The answer's thinking blocks' text (not relayed, but billed). */
-function thinkingOf(blocks: readonly ContentBlock[]): string {
-  let thinking = '';
-  for (const block of blocks) if (block.type === 'thinking' && typeof block.thinking === 'string') thinking += block.thinking;
-  return thinking;
 }

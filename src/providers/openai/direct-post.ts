@@ -1,9 +1,11 @@
 import { Aborter } from '../../domain/abort.js';
+import type { OrchestratorError } from '../../domain/errors.js';
 import type { UndiciFetch } from '../http/undici-fetch.js';
 import { withinErrorBodyWait } from '../http/error-body.js';
 import { postForStream, type StreamResponse } from '../http/undici-stream.js';
 import { postForText } from '../http/undici-text.js';
-import { errorForUpstreamStatus, parseRetryAfter, upstreamTimeout } from '../upstream-errors.js';
+import { errorForUpstreamStatus, malformed, parseRetryAfter, upstreamTimeout } from '../upstream-errors.js';
+import { REQUEST_ID_HEADER, upstreamRequestIdOf, withUpstreamRequestId } from '../upstream-request-id.js';
 import { withRequestHeaders, type LeanOpenAI, type PostShape } from './lean-openai.js';
 
 /** An endpoint's shape with its URL split for the dispatcher. */
@@ -72,11 +74,20 @@ export class DirectPost {
       drain(response.body, this.maxBodyBytes).catch(() => undefined),
       () => response.body.destroy(),
     );
-    throw errorForUpstreamStatus({ provider: this.provider, status: response.status, retryAfterMs: parseRetryAfter(response.headers) });
+    throw this.statusError(response);
   }
 
-  /** POSTs `body` and resolves with the 2xx answer's parsed JSON; an error status rejects as an OrchestratorError. */
-  async json(endpoint: Endpoint, body: unknown, signal: AbortSignal, extraHeaders?: Readonly<Record<string, string>>): Promise<unknown> {
+  /**
+   * POSTs `body` and resolves with the 2xx answer's parsed JSON and its headers (which name the
+   * request, should the answer turn out broken); an error status, or a body that is not JSON,
+   * rejects as an OrchestratorError.
+   */
+  async json(
+    endpoint: Endpoint,
+    body: unknown,
+    signal: AbortSignal,
+    extraHeaders?: Readonly<Record<string, string>>,
+  ): Promise<{ value: unknown; headers: StreamResponse['headers'] }> {
     const request = {
       origin: endpoint.origin,
       path: endpoint.path,
@@ -85,8 +96,19 @@ export class DirectPost {
       maxBodyBytes: this.maxBodyBytes,
     };
     const response = await this.timed(signal, (s) => postForText(this.fetch.dispatcher, { ...request, signal: s }));
-    if (response.status >= 200 && response.status < 300) return JSON.parse(response.text) as unknown;
-    throw errorForUpstreamStatus({ provider: this.provider, status: response.status, retryAfterMs: parseRetryAfter(response.headers) });
+    if (response.status < 200 || response.status >= 300) throw this.statusError(response);
+    try {
+      return { value: JSON.parse(response.text) as unknown, headers: response.headers };
+    } catch (err) {
+      const broken = malformed(this.provider, 'response body', err);
+      throw withUpstreamRequestId(broken, { headers: response.headers, header: REQUEST_ID_HEADER.openai, signal });
+    }
+  }
+
+  private statusError(response: Pick<StreamResponse, 'status' | 'headers'>): OrchestratorError {
+    const { status, headers } = response;
+    const requestId = upstreamRequestIdOf(headers, REQUEST_ID_HEADER.openai);
+    return errorForUpstreamStatus({ provider: this.provider, status, retryAfterMs: parseRetryAfter(headers), requestId });
   }
 
   private headers(endpoint: Endpoint, extra: Readonly<Record<string, string>> | undefined): Readonly<Record<string, string>> {

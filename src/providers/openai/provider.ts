@@ -35,6 +35,7 @@ import {
   unrecognised,
   upstreamTimeout,
 } from '../upstream-errors.js';
+import { REQUEST_ID_HEADER, upstreamRequestIdOf, withUpstreamRequestId } from '../upstream-request-id.js';
 
 export interface OpenAIProviderOptions extends UpstreamHttpOptions {
   /** Name shown in answers and stats. */
@@ -104,16 +105,23 @@ export class OpenAIProvider implements Provider {
   }
 
   async complete(request: ProviderRequest): Promise<ProviderCompletion> {
-    let completion: ChatCompletion;
+    let answer: { value: unknown; headers: StreamAnswer['headers'] };
     try {
       const shape = await this.chat.shape();
-      completion = shape
-        ? ((await this.chat.json(shape, this.params(request, false), request.signal, request.headers)) as ChatCompletion)
-        : await this.client.chat.completions.create(this.params(request, false), { signal: request.signal, headers: request.headers });
+      if (shape) answer = await this.chat.json(shape, this.params(request, false), request.signal, request.headers);
+      else {
+        const options = { signal: request.signal, headers: request.headers };
+        const { data, response } = await this.client.chat.completions.create(this.params(request, false), options).withResponse();
+        answer = { value: data, headers: response.headers };
+      }
     } catch (err) {
       throw this.translate(err, request.signal, 'response');
     }
-    return this.answerOf(completion, request);
+    try {
+      return this.answerOf(answer.value as ChatCompletion, request);
+    } catch (err) {
+      throw this.named(err, answer.headers, request.signal);
+    }
   }
 
   /** The answer read from a parsed response, whose shape is the upstream's word: checked, not trusted. */
@@ -266,14 +274,16 @@ export class OpenAIProvider implements Provider {
         if (done) break;
       }
     } catch (err) {
-      throw this.translate(err, request.signal, 'stream');
+      throw this.named(this.translate(err, request.signal, 'stream'), response.headers, request.signal);
     } finally {
       // Left early (the consumer stopped, an error, a limit): closing the body closes the connection.
       if (!done) body.destroy?.();
       else readOnAfterEnd(reader, () => body.destroy?.(), { maxBytes: this.maxEventBytes });
     }
     if (request.signal.aborted) throw abortError(request.signal);
-    if (finishReason === undefined) throw truncated(this.name, 'no finish_reason before the end of the stream');
+    if (finishReason === undefined) {
+      throw this.named(truncated(this.name, 'no finish_reason before the end of the stream'), response.headers, request.signal);
+    }
     const toolCalls = calls.size > 0 ? { toolCalls: calls.result() } : {};
     const reported = usage ? { usage } : { usage: usageOf(undefined, request, generated), usageEstimated: true };
     const reason = refused ? 'content_filter' : withCalls(finishReason, calls.size > 0);
@@ -317,6 +327,11 @@ export class OpenAIProvider implements Provider {
     return params;
   }
 
+  /** `err` naming the upstream's id of the request whose response came with `headers`. */
+  private named(err: unknown, headers: { get(name: string): string | null }, signal: AbortSignal): unknown {
+    return withUpstreamRequestId(err, { headers, header: REQUEST_ID_HEADER.openai, signal });
+  }
+
   private translate(err: unknown, signal: AbortSignal, phase: 'response' | 'stream'): OrchestratorError {
     if (err instanceof OrchestratorError) return err;
     if (signal.aborted) return abortError(signal);
@@ -329,6 +344,7 @@ export class OpenAIProvider implements Provider {
         provider: this.name,
         status: err.status,
         retryAfterMs: parseRetryAfter(err.headers),
+        requestId: upstreamRequestIdOf(err.headers, REQUEST_ID_HEADER.openai),
       });
     }
     if (err instanceof SyntaxError || (err instanceof OpenAI.OpenAIError && /JSON/i.test(err.message))) {

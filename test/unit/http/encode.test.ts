@@ -137,9 +137,13 @@ describe('the text encoders of usage and attempts', () => {
       costUsd: 1e-7,
       retry: 2,
     };
-    for (const attempts of [[], [success], [failed, success]]) {
+    // A failure the upstream named carries its id (the header's printable ASCII, quotes included).
+    const named: AttemptRecord = { ...failed, error: deadlineExceeded('slow').withMetadata({ upstream_request_id: 'req_"1\\' }) };
+    for (const attempts of [[], [success], [failed, success], [named, success]]) {
       expect(attemptsText(attempts)).toBe(JSON.stringify(attempts.map(encodeAttempt)));
     }
+    expect(JSON.parse(attemptsText([named, success]))).toMatchObject([{ upstream_request_id: 'req_"1\\' }, { reason: null }]);
+    expect(JSON.parse(attemptsText([named, success]))[1]).not.toHaveProperty('upstream_request_id');
     expect(attemptsText([{ ...success, costUsd: Number.NaN }])).toBe(JSON.stringify([encodeAttempt({ ...success, costUsd: Number.NaN })]));
     expect(usageText(usage)).toBe(
       JSON.stringify({ prompt_tokens: 12, completion_tokens: 3, total_tokens: 15, prompt_tokens_details: { cached_tokens: 4 } }),

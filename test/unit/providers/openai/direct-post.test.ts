@@ -83,7 +83,7 @@ describe('DirectPost', () => {
     const post = new DirectPost(new LeanOpenAI(options), f, 'test', '/chat/completions', undefined, 1 << 20);
     const endpoint = await post.shape();
     expect(endpoint).toBeDefined();
-    expect(await post.json(endpoint!, PARAMS, new AbortController().signal)).toEqual(COMPLETION);
+    expect((await post.json(endpoint!, PARAMS, new AbortController().signal)).value).toEqual(COMPLETION);
     const response = await post.send(endpoint!, PARAMS, new AbortController().signal);
     const chunks: Buffer[] = [];
     for await (const chunk of response.body) chunks.push(chunk);
