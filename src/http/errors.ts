@@ -8,15 +8,8 @@
  * else is a bug and leaves as a bare 500, so no internal message or upstream text reaches a client.
  */
 import type { AttemptRecord } from '../domain/chat.js';
-import {
-  firstViolations,
-  invalidArgument,
-  isOrchestratorError,
-  noRetryWithinCall,
-  Reason,
-  type ErrorKind,
-  type OrchestratorError,
-} from '../domain/errors.js';
+import { firstViolations, invalidArgument, isOrchestratorError, Reason, type ErrorKind, type OrchestratorError } from '../domain/errors.js';
+import { noRetryWithinCall } from '../domain/retry-advice.js';
 import { round3 } from '../domain/latency.js';
 import { UPSTREAM_REQUEST_ID } from '../domain/upstream-errors.js';
 import { httpField } from './field-paths.js';

@@ -17,14 +17,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { AttemptRecord } from '../domain/chat.js';
 import { roundUsd } from '../domain/money.js';
 import { timerDelay } from '../domain/timers.js';
-import {
-  firstViolations,
-  isOrchestratorError,
-  noRetryWithinCall,
-  type ErrorKind,
-  type FieldViolation,
-  type OrchestratorError,
-} from '../domain/errors.js';
+import { firstViolations, isOrchestratorError, type ErrorKind, type FieldViolation, type OrchestratorError } from '../domain/errors.js';
+import { noRetryWithinCall } from '../domain/retry-advice.js';
 import type { Any } from '../gen/google/protobuf/any.js';
 import { BadRequest, ErrorInfo, QuotaFailure, RetryInfo } from '../gen/google/rpc/error_details.js';
 import { Status } from '../gen/google/rpc/status.js';

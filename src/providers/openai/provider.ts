@@ -17,6 +17,7 @@ import { ChunkTemplate } from './chunk-template.js';
 import { LeanOpenAI } from './lean-openai.js';
 import { takesSampling } from '../../domain/reasoning-models.js';
 import { DirectPost, type Endpoint } from './direct-post.js';
+import { failedFinish, finishReasonOf, isText, reasoningOf, withCalls } from './answer-fields.js';
 import { StreamOptionsSupport } from './stream-options.js';
 import { createUndiciFetch, type UndiciFetch } from '../http/undici-fetch.js';
 import { upstreamHttpOptions, type UpstreamHttpOptions } from '../http/upstream-http.js';
@@ -359,46 +360,6 @@ type StreamBody = AsyncIterable<Uint8Array> & { destroy?: () => void };
 
 /** A streamed answer whose headers arrived: ours (undici-stream.ts) or the SDK's Response. */
 type StreamAnswer = { readonly headers: { get(name: string): string | null }; readonly body: StreamBody | null };
-
-/** OpenRouter's "error" (the provider failed mid-answer) and vLLM's "abort": the answer is cut, not whole. */
-const failedFinish = (reason: unknown): boolean => reason === 'error' || reason === 'abort';
-
-function finishReasonOf(reason: string): FinishReason {
-  switch (reason) {
-    case 'stop':
-    case 'length':
-    case 'content_filter':
-    case 'tool_calls':
-      return reason;
-    case 'function_call':
-      return 'tool_calls';
-    // Together's, TGI's and Mistral's names for the same ends.
-    case 'eos':
-    case 'eos_token':
-    case 'stop_sequence':
-      return 'stop';
-    case 'model_length':
-      return 'length';
-    default:
-      return 'unknown';
-  }
-}
-
-/**
- * An answer that calls tools asks for them to be run, whatever reason ended it normally: OpenAI
- * (a forced tool_choice), vLLM and older Ollama end such answers with "stop", Anthropic with tool_use.
- */
-function withCalls(reason: FinishReason, called: boolean): FinishReason {
-  return called && (reason === 'stop' || reason === 'unknown') ? 'tool_calls' : reason;
-}
-
-const isText = (v: unknown): v is string => typeof v === 'string' && v !== '';
-
-/** A message's or delta's thinking: vLLM's `reasoning_content`, Ollama's and OpenRouter's `reasoning`. */
-function reasoningOf(message: object | null | undefined): unknown {
-  const m = message as { reasoning_content?: unknown; reasoning?: unknown } | null | undefined;
-  return isText(m?.reasoning_content) ? m?.reasoning_content : m?.reasoning;
-}
 
 /** Upstream usage when reported; otherwise an estimate (about four characters a token). */
 function usageOf(usage: OpenAI.CompletionUsage | undefined | null, request: ProviderRequest, generated: string | number): TokenUsage {
