@@ -5,10 +5,11 @@ import type { Sampling } from './chat.js';
  * snapshots) answer any temperature but their fixed default with HTTP 400 ("Unsupported value:
  * 'temperature' does not support 0.7 with this model"), `max_tokens` with HTTP 400 too (they
  * take `max_completion_tokens`), and the sampling parameters of REFUSED_SAMPLING with HTTP 400
- * (unsupported_parameter). A request always carries a temperature (DEFAULT_TEMPERATURE when the
- * caller set none), so it is not sent to them; the sampling parameters are the caller's, so a
- * request that sets one needs another model. An upstream id may carry a vendor prefix
- * (openai/gpt-5 on OpenRouter): the name after the last slash decides.
+ * (unsupported_parameter), as all but o1 and o3-mini do `stop` (TAKES_STOP). A request always
+ * carries a temperature (DEFAULT_TEMPERATURE when the caller set none), so it is not sent to
+ * them; the sampling parameters are the caller's, so a request that sets one needs another
+ * model. An upstream id may carry a vendor prefix (openai/gpt-5 on OpenRouter): the name after
+ * the last slash decides.
  */
 const REASONING = /^(o[134](-mini|-pro|-preview)?|gpt-5(-mini|-nano)?|gpt-5(\.\d+)?-pro)(-\d{4}-\d{2}-\d{2})?$/;
 
@@ -38,12 +39,20 @@ const DOCUMENTED_EFFORTS: readonly (readonly [RegExp, readonly ReasoningEffort[]
   [/^gpt-5\.2$/, ['none', 'low', 'medium', 'high', 'xhigh']],
 ];
 
+/**
+ * The reasoning models that take `stop` (by name without a snapshot date): o1 and o3-mini. The
+ * others (o3 and its variants, o4-mini, every GPT-5 model, at any reasoning effort) answer it
+ * with HTTP 400 (unsupported_parameter); a plain model takes it, or its upstream says otherwise.
+ */
+const TAKES_STOP = /^(o1(-mini|-pro|-preview)?|o3-mini)$/;
+
 const SNAPSHOT_DATE = /-\d{4}-\d{2}-\d{2}$/;
 
 interface Traits {
   readonly kind: Kind;
   /** The reasoning_effort levels it takes; none for a plain model. */
   readonly efforts: readonly ReasoningEffort[];
+  readonly takesStop: boolean;
 }
 
 /** Per upstream model, answered once: a provider serves a handful of models, and every request asks. */
@@ -59,7 +68,11 @@ function traitsOf(upstreamModel: string): Traits {
     // the model takes, so only OpenAI's own names are held to OpenAI's levels.
     const bare = name.replace(SNAPSHOT_DATE, '');
     const documented = slash < 0 ? DOCUMENTED_EFFORTS.find(([pattern]) => pattern.test(bare))?.[1] : undefined;
-    found = { kind, efforts: kind === 'plain' ? [] : (documented ?? REASONING_EFFORTS) };
+    found = {
+      kind,
+      efforts: kind === 'plain' ? [] : (documented ?? REASONING_EFFORTS),
+      takesStop: kind === 'plain' || TAKES_STOP.test(bare),
+    };
     // Bounded: upstream ids come from the catalog, but a runaway list must not grow without end.
     if (traits.size < 1_000) traits.set(upstreamModel, found);
   }
@@ -97,11 +110,21 @@ export function takesSampling(upstreamModel: string, effort?: ReasoningEffort): 
   return kind === 'plain' || (kind === 'adaptive' && (effort === undefined || effort === 'none'));
 }
 
+/** Whether the model takes `stop` (else a request setting it needs another model), whatever the reasoning effort. */
+export function takesStop(upstreamModel: string): boolean {
+  return traitsOf(upstreamModel).takesStop;
+}
+
 /** The sampling parameters reasoning models refuse, by the Chat Completions names callers and the API use. */
 export const REFUSED_SAMPLING = {
   topP: 'top_p',
   presencePenalty: 'presence_penalty',
   frequencyPenalty: 'frequency_penalty',
+} as const satisfies Partial<Record<keyof Sampling, string>>;
+
+/** The stop sequences, refused by the models takesStop says no for, by their Chat Completions name. */
+export const REFUSED_STOP = {
+  stop: 'stop',
 } as const satisfies Partial<Record<keyof Sampling, string>>;
 
 /**
@@ -143,6 +166,11 @@ function setOf(sampling: Sampling | undefined, names: Names): readonly string[] 
 /** The sampling parameters reasoning models refuse that a request sets. */
 export function refusedSamplingOf(sampling: Sampling | undefined): readonly string[] {
   return setOf(sampling, REFUSED_SAMPLING);
+}
+
+/** `stop`, when a request sets it. */
+export function refusedStopOf(sampling: Sampling | undefined): readonly string[] {
+  return setOf(sampling, REFUSED_STOP);
 }
 
 /** The sampling parameters only reasoning models take that a request sets. */

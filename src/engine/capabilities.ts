@@ -9,8 +9,10 @@ import {
   reasoningEffortsOf,
   reasoningSamplingOf,
   refusedSamplingOf,
+  refusedStopOf,
   takesReasoningEffort,
   takesSampling,
+  takesStop,
 } from '../domain/reasoning-models.js';
 import type { RequiredCapabilities } from '../domain/tools.js';
 import type { ModelRef } from './requests.js';
@@ -25,6 +27,8 @@ const NAMES: Readonly<Record<keyof RequiredCapabilities, string>> = {
 export interface Requirements extends RequiredCapabilities {
   /** Those reasoning models refuse, by their API names (top_p...); empty when the request sets none. */
   readonly samplingParameters: readonly string[];
+  /** `stop`, which o3, o4-mini and the GPT-5 models refuse at any effort; empty when the request sets none. */
+  readonly stopParameters: readonly string[];
   /** Those only reasoning models take (reasoning_effort); empty when the request sets none. */
   readonly reasoningParameters: readonly string[];
   /** The level asked for: a model that reasons only when asked refuses samplingParameters above `none`. */
@@ -35,6 +39,7 @@ export function capabilitiesOf(input: ChatInput): Requirements {
   return {
     ...requiredCapabilities(input.messages, input.tooling),
     samplingParameters: refusedSamplingOf(input.sampling),
+    stopParameters: refusedStopOf(input.sampling),
     reasoningParameters: reasoningSamplingOf(input.sampling),
     reasoningEffort: input.sampling?.reasoningEffort,
   };
@@ -46,6 +51,7 @@ export function lacking(model: CatalogModel, required: Requirements): string[] {
   const missing = (Object.keys(NAMES) as (keyof RequiredCapabilities)[]).filter((k) => required[k] && !has[k]).map((k) => NAMES[k]);
   if (required.samplingParameters.length > 0 && !takesSampling(model.upstreamId, required.reasoningEffort))
     missing.push(...required.samplingParameters);
+  if (required.stopParameters.length > 0 && !takesStop(model.upstreamId)) missing.push(...required.stopParameters);
   if (required.reasoningParameters.length > 0 && !takesReasoningEffort(model.upstreamId)) missing.push(...required.reasoningParameters);
   else if (required.reasoningEffort !== undefined && !takesReasoningEffort(model.upstreamId, required.reasoningEffort))
     missing.push(

@@ -5,8 +5,10 @@ import {
   REASONING_ONLY_SAMPLING,
   reasoningEffortsOf,
   REFUSED_SAMPLING,
+  REFUSED_STOP,
   takesReasoningEffort,
   takesSampling,
+  takesStop,
 } from '../domain/reasoning-models.js';
 import type { SimMessage } from './text.js';
 
@@ -106,8 +108,12 @@ export function parseChatRequest(body: unknown): ChatRequestParse {
     const message = `Unsupported value: 'temperature' does not support ${temperature} with this model. Only the default (1) value is supported.`;
     return fail(message, 'temperature', 'unsupported_value');
   }
-  const refused = Object.values(REFUSED_SAMPLING).find((name) => body[name] !== undefined && body[name] !== null);
-  if (refused !== undefined && !samples) {
+  const isSet = (name: string): boolean => body[name] !== undefined && body[name] !== null;
+  // o3, o4-mini and every GPT-5 model refuse stop too, at any reasoning effort.
+  const refused =
+    (samples ? undefined : Object.values(REFUSED_SAMPLING).find(isSet)) ??
+    (takesStop(model) ? undefined : Object.values(REFUSED_STOP).find(isSet));
+  if (refused !== undefined) {
     return fail(`Unsupported parameter: '${refused}' is not supported with this model.`, refused, 'unsupported_parameter');
   }
   const reasoningRefusal = reasoningProblem(body, model);

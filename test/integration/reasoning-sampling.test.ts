@@ -60,11 +60,11 @@ describe('sampling parameters on reasoning models', () => {
     expect(h.upstream.requests.length).toBe(before);
   });
 
-  it('the same model without those parameters answers, seed and stop included', async () => {
+  it('the same model without those parameters answers, seed included', async () => {
     const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), {
       ...base,
       model: 'o3',
-      sampling: sampled({ seed: 3, stop: ['zz'] }),
+      sampling: sampled({ seed: 3 }),
     } as ChatRequest);
     expect(response.model).toBe('o3');
   });
@@ -93,6 +93,89 @@ describe('sampling parameters on reasoning models', () => {
     const body = (await res.json()) as { error: { param: string; message: string } };
     expect(body.error.param).toBe('model');
     expect(body.error.message).toContain('o4-mini does not take top_p');
+  });
+});
+
+/** OpenAI answers `stop` on o3, o4-mini and the GPT-5 models with a 400 (unsupported_parameter) too. */
+describe('stop on reasoning models', () => {
+  it('Chat naming one with stop is INVALID_ARGUMENT on model, before any upstream call', async () => {
+    const before = h.upstream.requests.length;
+    const err = await unaryError(h.clients.chat.chat.bind(h.clients.chat), {
+      ...base,
+      model: 'o3',
+      sampling: sampled({ stop: ['END'] }),
+    } as ChatRequest);
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.decoded.badRequest?.fieldViolations).toEqual([
+      expect.objectContaining({
+        field: 'model',
+        description: 'o3 does not take stop, which this request uses: choose a model that does',
+      }),
+    ]);
+    const streamed = await collectStream(
+      h.clients.chat.streamChat(
+        streamRequest({
+          model: 'gpt-5-mini',
+          prompt: 'hi',
+          sampling: sampled({ stop: ['END'], reasoningEffort: ReasoningEffort.REASONING_EFFORT_MINIMAL }),
+        }),
+      ),
+    );
+    expect(streamed.error?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(h.upstream.requests.length).toBe(before);
+  });
+
+  it('a Fallback chain skips o3 and answers from gpt-4o-mini, which gets the stop sequences', async () => {
+    const before = callsTo('o3');
+    const { response } = await callUnary(h.clients.chat.fallback.bind(h.clients.chat), {
+      ...base,
+      model: 'o3',
+      models: ['o3', 'gpt-4o-mini'],
+      disableDefaultMessage: true,
+      sampling: sampled({ stop: ['END'] }),
+    });
+    expect(response.modelUsed).toBe('gpt-4o-mini');
+    expect(response.attempts.map((a) => a.model)).toEqual(['gpt-4o-mini']);
+    expect(callsTo('o3')).toBe(before);
+    const sent = h.upstream.requests.filter((r) => r.model === 'gpt-4o-mini').at(-1)?.body as Record<string, unknown> | undefined;
+    expect(sent?.stop).toEqual(['END']);
+  });
+
+  it('a Race and routing leave them out, with the reason in the ranking', async () => {
+    const before = h.upstream.requests.length;
+    const raced = await callUnary(h.clients.chat.race.bind(h.clients.chat), {
+      ...base,
+      model: '',
+      models: ['o4-mini', 'gpt-4o'],
+      sampling: sampled({ stop: ['END'] }),
+    });
+    expect(raced.response.model).toBe('gpt-4o');
+    expect(h.upstream.requests.slice(before).map((r) => r.model)).toEqual(['gpt-4o']);
+    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), {
+      ...base,
+      model: '',
+      route: { profile: 1, candidates: ['gpt-5', 'o3', 'gpt-4o-mini'] },
+      sampling: sampled({ stop: ['END'] }),
+      cache: BYPASS,
+    } as ChatRequest);
+    expect(response.model).toBe('gpt-4o-mini');
+    expect(response.routeDecision?.ranking.find((r) => r.model === 'gpt-5')?.excludedReason).toBe('does not take stop');
+  });
+
+  it('the HTTP API refuses it with a 400 on the model, a lone string as a list, before any upstream call', async () => {
+    const before = h.upstream.requests.length;
+    for (const stop of ['END', ['END', 'STOP']]) {
+      const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-5', messages: [{ role: 'user', content: 'hi' }], stop }),
+      });
+      expect(res.status).toBe(400);
+      const body = (await res.json()) as { error: { param: string; message: string } };
+      expect(body.error.param).toBe('model');
+      expect(body.error.message).toContain('gpt-5 does not take stop, which this request uses');
+    }
+    expect(h.upstream.requests.length).toBe(before);
   });
 });
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { isReasoningModel, REASONING_EFFORTS, reasoningEffortsOf, takesReasoningEffort } from '../../../src/domain/reasoning-models.js';
+import {
+  isReasoningModel,
+  REASONING_EFFORTS,
+  reasoningEffortsOf,
+  refusedStopOf,
+  takesReasoningEffort,
+  takesStop,
+} from '../../../src/domain/reasoning-models.js';
 
 /**
  * OpenAI documents which reasoning_effort levels some models take: o1, o3 and o4-mini low to high;
@@ -48,5 +55,58 @@ describe('the reasoning_effort levels a model takes', () => {
     expect(isReasoningModel(model)).toBe(true);
     expect(reasoningEffortsOf(model)).toEqual([]);
     expect(takesReasoningEffort(model)).toBe(false);
+  });
+});
+
+/**
+ * OpenAI answers `stop` on o3 (not o3-mini), o4-mini and every GPT-5 model with HTTP 400
+ * (unsupported_parameter), whatever the reasoning effort; o1 and o3-mini take it. A model nobody
+ * says refuses it takes it: its upstream decides.
+ */
+describe('the models that take stop', () => {
+  it.each([
+    'o3',
+    'o3-2025-04-16',
+    'o3-pro',
+    'o3-pro-2025-06-10',
+    'o4-mini',
+    'O4-MINI-2025-04-16',
+    'gpt-5',
+    'gpt-5-mini',
+    'gpt-5-nano-2025-08-07',
+    'gpt-5-pro',
+    'gpt-5.1',
+    'gpt-5.1-2025-11-13',
+    'gpt-5.2',
+    'gpt-5.2-pro',
+    'gpt-5.4-mini',
+    'gpt-5.4-nano',
+    'openai/o3',
+    'openai/gpt-5.1',
+  ])('%s refuses it', (model) => {
+    expect(takesStop(model)).toBe(false);
+  });
+
+  it.each([
+    'o1',
+    'o1-2024-12-17',
+    'o1-mini',
+    'o1-preview',
+    'o3-mini',
+    'o3-mini-2025-01-31',
+    'openai/o3-mini',
+    'gpt-4o',
+    'gpt-4.1-nano',
+    'gpt-5-chat-latest',
+    'claude-sonnet-4-5',
+    'llama3.1:8b',
+  ])('%s takes it', (model) => {
+    expect(takesStop(model)).toBe(true);
+  });
+
+  it('is asked of a request by its API name, and only when set', () => {
+    expect(refusedStopOf(undefined)).toEqual([]);
+    expect(refusedStopOf({ seed: 1, topP: 0.5 })).toEqual([]);
+    expect(refusedStopOf({ stop: ['END'] })).toEqual(['stop']);
   });
 });

@@ -13,6 +13,8 @@ const catalog = new CatalogSnapshot({
     { ...BUILTIN_MODELS.find((m) => m.id === 'gpt-4o-mini')!, id: 'gpt-5.2-mini-test', aliases: [], upstreamId: 'openai/gpt-5.2-mini' },
     { ...BUILTIN_MODELS.find((m) => m.id === 'gpt-4o-mini')!, id: 'chat-latest-test', aliases: [], upstreamId: 'gpt-5.1-chat-latest' },
     { ...BUILTIN_MODELS.find((m) => m.id === 'gpt-4o-mini')!, id: 'gpt-5.2-pro-test', aliases: [], upstreamId: 'gpt-5.2-pro' },
+    { ...BUILTIN_MODELS.find((m) => m.id === 'gpt-4o-mini')!, id: 'o3-mini-test', aliases: [], upstreamId: 'o3-mini-2025-01-31' },
+    { ...BUILTIN_MODELS.find((m) => m.id === 'gpt-4o-mini')!, id: 'o1-test', aliases: [], upstreamId: 'o1' },
   ],
   providers: new Map([['openai', 'openai']]),
 });
@@ -27,7 +29,7 @@ const input = (sampling?: Sampling): ChatInput => ({
 describe('sampling parameters on reasoning models', () => {
   it.each(['o3', 'o4-mini', 'gpt-5', 'gpt-5-nano', 'routed-o3'])('%s lacks them only when a refused field is set', (id) => {
     expect(lacking(model(id), capabilitiesOf(input()))).toEqual([]);
-    expect(lacking(model(id), capabilitiesOf(input({ seed: 1, stop: ['x'], user: 'u' })))).toEqual([]);
+    expect(lacking(model(id), capabilitiesOf(input({ seed: 1, user: 'u' })))).toEqual([]);
     expect(lacking(model(id), capabilitiesOf(input({ topP: 0.5 })))).toEqual(['top_p']);
     expect(lackingReason(model(id), capabilitiesOf(input({ presencePenalty: 0.1, frequencyPenalty: 0 })))).toBe(
       'does not take presence_penalty, frequency_penalty',
@@ -49,6 +51,32 @@ describe('sampling parameters on reasoning models', () => {
     const refused = usableModels([pair('o3', 'model')], required);
     expect(refused.violations).toEqual([
       { field: 'model', description: 'o3 does not take top_p, which this request uses: choose a model that does' },
+    ]);
+  });
+});
+
+describe('stop on reasoning models', () => {
+  const stop = capabilitiesOf(input({ stop: ['END'] }));
+
+  it.each(['o3', 'o4-mini', 'gpt-5', 'gpt-5-nano', 'routed-o3', 'gpt-5.1-test', 'gpt-5.2-mini-test', 'gpt-5.2-pro-test'])(
+    '%s lacks it, whatever the reasoning effort',
+    (id) => {
+      expect(lacking(model(id), stop)).toEqual(['stop']);
+      expect(lacking(model(id), capabilitiesOf(input({ stop: ['END'], reasoningEffort: 'none' })))).toContain('stop');
+      expect(lackingReason(model(id), capabilitiesOf(input({ stop: ['END'], topP: 0.5 })))).toMatch(/^does not take (top_p, )?stop$/);
+    },
+  );
+
+  it.each(['gpt-4o-mini', 'gpt-4.1', 'claude-test', 'chat-latest-test', 'o3-mini-test', 'o1-test'])('%s takes it', (id) => {
+    expect(lacking(model(id), stop)).toEqual([]);
+  });
+
+  it('a chain keeps the models that take it; a chain of none is refused by each field', () => {
+    const pair = (id: string, field: string) => ({ model: model(id), ref: { name: id, field } });
+    const kept = usableModels([pair('o3', 'models[0]'), pair('gpt-4o-mini', 'models[1]')], stop);
+    expect(kept.usable.map((p) => p.model.id)).toEqual(['gpt-4o-mini']);
+    expect(usableModels([pair('gpt-5', 'model')], stop).violations).toEqual([
+      { field: 'model', description: 'gpt-5 does not take stop, which this request uses: choose a model that does' },
     ]);
   });
 });

@@ -353,7 +353,7 @@ describe('simulator (latencyScale 0)', () => {
     expect(((await warm.json()) as { error: { param: string } }).error.param).toBe('temperature');
   });
 
-  it('refuses top_p and the penalties on reasoning models, as the API does, and takes seed and stop there', async () => {
+  it('refuses top_p and the penalties on reasoning models, as the API does, and takes seed there', async () => {
     for (const [model, param] of [
       ['o3', 'top_p'],
       ['gpt-5', 'presence_penalty'],
@@ -370,8 +370,33 @@ describe('simulator (latencyScale 0)', () => {
         },
       });
     }
-    expect((await postChat(sim, { model: 'o3', messages: PROMPT, seed: 1, stop: ['zz'], top_p: null })).status).toBe(200);
+    expect((await postChat(sim, { model: 'o3', messages: PROMPT, seed: 1, top_p: null })).status).toBe(200);
     expect((await postChat(sim, { model: 'gpt-4o', messages: PROMPT, top_p: 0.5, presence_penalty: 1 })).status).toBe(200);
+  });
+
+  it('refuses stop on o3, o4-mini and the GPT-5 models whatever the effort, as the API does, and takes it on o1 and o3-mini', async () => {
+    for (const [model, extra] of [
+      ['o3', {}],
+      ['o4-mini-2025-04-16', {}],
+      ['gpt-5-nano', {}],
+      ['gpt-5.1', { reasoning_effort: 'none' }],
+      ['openai/o3', {}],
+    ] as const) {
+      const refused = await postChat(sim, { model, messages: PROMPT, stop: 'END', ...extra });
+      expect(refused.status, model).toBe(400);
+      expect(await refused.json()).toEqual({
+        error: {
+          message: "Unsupported parameter: 'stop' is not supported with this model.",
+          type: 'invalid_request_error',
+          param: 'stop',
+          code: 'unsupported_parameter',
+        },
+      });
+    }
+    for (const model of ['o1', 'o3-mini', 'o3-mini-2025-01-31', 'gpt-4o']) {
+      expect((await postChat(sim, { model, messages: PROMPT, stop: ['zz'] })).status, model).toBe(200);
+    }
+    expect((await postChat(sim, { model: 'o3', messages: PROMPT, stop: null })).status).toBe(200);
   });
 
   it('takes reasoning_effort on reasoning models only, as the API does, and refuses a level it does not define', async () => {
