@@ -12,6 +12,7 @@ import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { AttemptRecord } from '../domain/chat.js';
+import { UPSTREAM_REQUEST_ID } from '../domain/upstream-errors.js';
 import { parseTraceparent, sanitizeTracestate } from './trace-context.js';
 import type { UpstreamAttempt } from '../engine/index.js';
 import { traceHeaders, type AttemptSpan, type CallEnd, type CallStart, type CallTrace, type Tracer } from './tracing.js';
@@ -125,6 +126,9 @@ function endAttempt(span: Span, record: AttemptRecord): void {
     // error.type: a low-cardinality class of the failure (our ErrorInfo reason), never a message.
     const type = record.error?.reason ?? record.outcome;
     span.setAttribute('error.type', type);
+    // The upstream's own id of the request, for its support: bounded and printable where it is read.
+    const upstreamRequestId = record.error?.metadata[UPSTREAM_REQUEST_ID];
+    if (upstreamRequestId !== undefined) span.setAttribute('orchestrator.upstream_request_id', upstreamRequestId);
     span.setStatus({ code: SpanStatusCode.ERROR, message: type });
   }
   span.end();

@@ -162,6 +162,9 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT on a running server', () => {
     expect(strings(ok, 'gen_ai.response.finish_reasons')).toEqual(['stop']);
     expect(strings(failed, 'gen_ai.response.finish_reasons')).toBeUndefined();
     expect(attribute(failed, 'error.type')).toMatch(/^[A-Z_]+$/);
+    // The upstream's own id of the failed request, to hand to its support.
+    expect(attribute(failed, 'orchestrator.upstream_request_id')).toMatch(/^\S+$/);
+    expect(attribute(ok, 'orchestrator.upstream_request_id')).toBeUndefined();
     expect(attribute(failed, 'gen_ai.response.model')).toBeUndefined();
     expect(attribute(server, 'error.type')).toBeUndefined();
   }, 30_000);
