@@ -25,13 +25,22 @@ export interface AnswerFacts {
   readonly routeDecision?: RouteDecision | undefined;
 }
 
+/** The counts that are part of the prompt's or the completion's, as a note after the usage line; none set: nothing. */
+function usageParts(u: Usage | undefined): string {
+  const parts = [
+    u?.cachedTokens ? `${u.cachedTokens} cached` : '',
+    u?.cacheWriteTokens ? `${u.cacheWriteTokens} written to cache` : '',
+    u?.reasoningTokens ? `${u.reasoningTokens} reasoning` : '',
+  ].filter((p) => p !== '');
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
+}
+
 /** The lines printed after an answer: who answered, usage, cost, latency, attempts. */
 export function answerSummary(facts: AnswerFacts, options: { label?: string; extra?: readonly string[] } = {}): string {
   const u = facts.usage;
   const lines = [
     `${options.label ?? 'model'}: ${facts.model} (${facts.provider})`,
-    `usage: ${u?.promptTokens ?? 0} prompt + ${u?.completionTokens ?? 0} completion = ${u?.totalTokens ?? 0} tokens` +
-      (u?.cachedTokens ? ` (${u.cachedTokens} cached)` : ''),
+    `usage: ${u?.promptTokens ?? 0} prompt + ${u?.completionTokens ?? 0} completion = ${u?.totalTokens ?? 0} tokens` + usageParts(u),
     `cost: ${usd(facts.costUsd)}`,
     `latency: ${ms(facts.latencyMs)}`,
     `finish: ${enumName(finishReasonToJSON(facts.finishReason), 'FINISH_REASON_')}`,

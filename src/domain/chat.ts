@@ -27,6 +27,8 @@ export interface TokenUsage {
   completionTokens: number;
   totalTokens: number;
   cachedTokens: number;
+  /** Of `completionTokens`, those a reasoning model spent thinking (OpenAI reports them); unset: none, or not reported. */
+  reasoningTokens?: number;
   /** Prompt tokens written to the provider's prompt cache (only Anthropic reports them); unset: none. */
   cacheWriteTokens?: number;
   /** Of `cacheWriteTokens`, those the provider says it wrote for an hour (Anthropic's `ttl: 1h`); unset: none, or no split reported. */
@@ -46,6 +48,7 @@ export function addUsage(into: TokenUsage, u: TokenUsage): void {
   into.completionTokens += u.completionTokens;
   into.totalTokens += u.totalTokens;
   into.cachedTokens += u.cachedTokens;
+  if (u.reasoningTokens) into.reasoningTokens = (into.reasoningTokens ?? 0) + u.reasoningTokens;
   if (u.cacheWriteTokens) into.cacheWriteTokens = (into.cacheWriteTokens ?? 0) + u.cacheWriteTokens;
   if (u.cacheWrite1hTokens) into.cacheWrite1hTokens = (into.cacheWrite1hTokens ?? 0) + u.cacheWrite1hTokens;
 }

@@ -56,6 +56,7 @@ function usageProblem(u: TokenUsage, request: Checked, generatedChars: number): 
     notCount('prompt_tokens', u.promptTokens) ??
     notCount('completion_tokens', u.completionTokens) ??
     notCount('cached_tokens', u.cachedTokens) ??
+    notCount('reasoning_tokens', u.reasoningTokens ?? 0) ??
     notCount('cache_write_tokens', u.cacheWriteTokens ?? 0) ??
     notCount('cache_write_1h_tokens', u.cacheWrite1hTokens ?? 0);
   if (counts) return counts;
@@ -74,6 +75,8 @@ function usageProblem(u: TokenUsage, request: Checked, generatedChars: number): 
   }
   if (u.completionTokens > request.maxTokens + SLACK)
     return `completion_tokens ${u.completionTokens} exceeds max_tokens ${request.maxTokens}`;
+  if ((u.reasoningTokens ?? 0) > u.completionTokens)
+    return `reasoning_tokens ${u.reasoningTokens} exceeds completion_tokens ${u.completionTokens}`;
   if (u.cachedTokens > u.promptTokens) return `cached_tokens ${u.cachedTokens} exceeds prompt_tokens ${u.promptTokens}`;
   if (u.cachedTokens + (u.cacheWriteTokens ?? 0) > u.promptTokens)
     return `cache_write_tokens ${u.cacheWriteTokens} and cached_tokens ${u.cachedTokens} exceed prompt_tokens ${u.promptTokens}`;

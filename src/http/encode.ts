@@ -24,11 +24,17 @@ export function encodeFinish(reason: FinishReason): string {
   return FINISH[reason];
 }
 
-/** OpenAI's `usage` object as JSON text (only the counts a gateway knows; the SDKs read these). */
+/**
+ * OpenAI's `usage` object as JSON text (only the counts a gateway knows; the SDKs read these).
+ * OpenAI has no name for cache writes: they go where OpenRouter puts them, `cache_write_tokens`
+ * beside `cached_tokens`.
+ */
 export function usageText(usage: TokenUsage): string {
   return (
     `{"prompt_tokens":${encodeNumber(usage.promptTokens)},"completion_tokens":${encodeNumber(usage.completionTokens)},` +
-    `"total_tokens":${encodeNumber(usage.totalTokens)},"prompt_tokens_details":{"cached_tokens":${encodeNumber(usage.cachedTokens)}}}`
+    `"total_tokens":${encodeNumber(usage.totalTokens)},"prompt_tokens_details":{"cached_tokens":${encodeNumber(usage.cachedTokens)},` +
+    `"cache_write_tokens":${encodeNumber(usage.cacheWriteTokens ?? 0)}},` +
+    `"completion_tokens_details":{"reasoning_tokens":${encodeNumber(usage.reasoningTokens ?? 0)}}}`
   );
 }
 

@@ -46,6 +46,8 @@ export function encodeUsage(usage: TokenUsage): Usage {
     completionTokens: usage.completionTokens,
     totalTokens: usage.totalTokens,
     cachedTokens: usage.cachedTokens,
+    reasoningTokens: usage.reasoningTokens ?? 0,
+    cacheWriteTokens: usage.cacheWriteTokens ?? 0,
   };
 }
 

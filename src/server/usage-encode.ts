@@ -8,6 +8,7 @@ import {
   routingProfileFromJSON,
   RoutingProfile,
   type RouteDecision,
+  type Usage,
 } from '../gen/orchestrator/v1/common.js';
 import { UsageGroup, type LedgerCall, type UsageRow } from '../gen/orchestrator/v1/usage.js';
 import type { ListedCall } from '../store/call-queries.js';
@@ -47,7 +48,15 @@ export function encodeUsageRow(t: UsageTotals): UsageRow {
   };
 }
 
-const usage = (p: number, c: number, total: number) => ({ promptTokens: p, completionTokens: c, totalTokens: total, cachedTokens: 0 });
+/** The ledger keeps three counts of a call's usage; the others are not recorded. */
+const usage = (p: number, c: number, total: number): Usage => ({
+  promptTokens: p,
+  completionTokens: c,
+  totalTokens: total,
+  cachedTokens: 0,
+  reasoningTokens: 0,
+  cacheWriteTokens: 0,
+});
 function code(name: string | null): Code {
   if (!name) return Code.OK;
   try {

@@ -1,3 +1,4 @@
+import { type ReasoningEffort, takesSampling } from '../domain/reasoning-models.js';
 import type { SimChatRequest } from './chat-request.js';
 import type { SimFinishReason } from './chat-wire.js';
 import type { FaultRule } from './faults.js';
@@ -18,6 +19,8 @@ export interface AnswerPlan {
   /** The stop sequence the answer ended at (finish reason stop); the Messages API names it. */
   readonly stopSequence?: string | undefined;
   readonly promptTokens: number;
+  /** Tokens a reasoning model thought before answering: never sent, counted in completion_tokens (OpenAI's API only). */
+  readonly reasoningTokens: number;
   /** Wait before the first byte: fault delay, plus the scaled time to first token. */
   readonly firstByteDelayMs: number;
   /** Time between tokens; 0 means as fast as backpressure allows. */
@@ -85,11 +88,37 @@ export function planAnswer(input: PlanInput): AnswerPlan {
     finishReason: capped ? 'length' : toolCalls ? 'tool_calls' : 'stop',
     ...(cut?.stopSequence !== undefined && !capped ? { stopSequence: cut.stopSequence } : {}),
     promptTokens: countPromptTokens(request.messages),
+    reasoningTokens: reasoningTokensOf(request, tokens.length),
     firstByteDelayMs: faultDelay + profile.ttftMs * latencyScale,
     tokenIntervalMs,
     ending,
     tokensBeforeFault: Math.min(tokens.length, fault?.afterTokens ?? DEFAULT_AFTER_TOKENS[ending]),
   };
+}
+
+/**
+ * How long a reasoning model thinks at each reasoning_effort (medium when unset), in tokens: a
+ * rough shape of OpenAI's, more effort, more thinking.
+ */
+const REASONING_TOKENS: Readonly<Record<ReasoningEffort, number>> = {
+  none: 0,
+  minimal: 16,
+  low: 64,
+  medium: 192,
+  high: 512,
+  xhigh: 1024,
+  max: 2048,
+};
+
+/**
+ * A model thinks where it runs at its own sampling (a reasoning model, or a GPT-5 version asked to
+ * reason). Its thinking counts against max_completion_tokens as OpenAI's does; here it takes only
+ * what the answer leaves, so the answer's text stays the same whatever the model.
+ */
+function reasoningTokensOf(request: SimChatRequest, answerTokens: number): number {
+  if (takesSampling(request.model, request.reasoningEffort)) return 0;
+  const planned = REASONING_TOKENS[request.reasoningEffort ?? 'medium'];
+  return request.maxTokens === undefined ? planned : Math.max(0, Math.min(planned, request.maxTokens - answerTokens));
 }
 
 /**

@@ -1,6 +1,7 @@
 import {
   isReasoningEffort,
   isReasoningModel,
+  type ReasoningEffort,
   REASONING_EFFORTS,
   REASONING_ONLY_SAMPLING,
   reasoningEffortsOf,
@@ -20,6 +21,8 @@ export interface SimChatRequest {
   readonly includeUsage: boolean;
   /** max_completion_tokens, else max_tokens; undefined = no cap. */
   readonly maxTokens: number | undefined;
+  /** reasoning_effort as asked (a level the model takes); unset: the model's default. */
+  readonly reasoningEffort?: ReasoningEffort | undefined;
   /** The answer ends before the first of these it would contain (finish reason stop). */
   readonly stop?: readonly string[] | undefined;
   /** Function tools offered: their names and parameter schemas. */
@@ -141,6 +144,7 @@ export function parseChatRequest(body: unknown): ChatRequestParse {
       stream,
       includeUsage: isRecord(streamOptions) && streamOptions['include_usage'] === true,
       maxTokens,
+      ...(isReasoningEffort(effort) ? { reasoningEffort: effort } : {}),
       ...(stop ? { stop } : {}),
       ...tooling,
     },

@@ -7,6 +7,8 @@ export interface SimUsage {
   readonly completion_tokens: number;
   readonly total_tokens: number;
   readonly prompt_tokens_details: { readonly cached_tokens: number };
+  /** Of completion_tokens, the reasoning model's thinking (0 for a model that does not reason, as OpenAI sends it). */
+  readonly completion_tokens_details: { readonly reasoning_tokens: number };
 }
 
 export interface CompletionIdentity {
@@ -18,12 +20,15 @@ export interface CompletionIdentity {
   readonly model: string;
 }
 
-export function usageOf(promptTokens: number, completionTokens: number): SimUsage {
+/** `answerTokens` sent and `reasoningTokens` thought: both are completion tokens. */
+export function usageOf(promptTokens: number, answerTokens: number, reasoningTokens: number): SimUsage {
+  const completionTokens = answerTokens + reasoningTokens;
   return {
     prompt_tokens: promptTokens,
     completion_tokens: completionTokens,
     total_tokens: promptTokens + completionTokens,
     prompt_tokens_details: { cached_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: reasoningTokens },
   };
 }
 

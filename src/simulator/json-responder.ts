@@ -43,7 +43,7 @@ export async function respondJson(answer: JsonAnswer): Promise<void> {
       completionBody(identity, {
         content: content.text,
         finishReason: content.finishReason,
-        usage: usageOf(content.promptTokens, content.completionTokens),
+        usage: usageOf(content.promptTokens, content.completionTokens, answer.plan.reasoningTokens),
         toolCalls: answer.plan.toolCalls,
       }),
   });

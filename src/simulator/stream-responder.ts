@@ -79,7 +79,7 @@ export async function respondStream(answer: StreamAnswer): Promise<void> {
   switch (plan.ending) {
     case 'normal': {
       let trailer = encoder.finish(plan.finishReason);
-      if (answer.includeUsage) trailer += encoder.usage(usageOf(plan.promptTokens, plan.tokens.length));
+      if (answer.includeUsage) trailer += encoder.usage(usageOf(plan.promptTokens, plan.tokens.length, plan.reasoningTokens));
       res.end(trailer + SSE_DONE);
       return;
     }

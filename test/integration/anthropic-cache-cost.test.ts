@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeConfigFile } from '../helpers/config-file.js';
 import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
@@ -98,6 +99,39 @@ models:
     await h.app.ledger.store?.flush();
     const rows = await h.app.ledger.database()!.db.selectFrom('ledger_calls').select(['cost_usd']).execute();
     expect(rows.map((r) => Number(r.cost_usd))).toEqual([expect.closeTo(EXPECTED, 12), expect.closeTo(EXPECTED, 12)]);
+  });
+
+  it('shows the cache writes in the usage of Chat, StreamChat and the OpenAI-compatible API, as part of the prompt tokens', async () => {
+    const shown = { promptTokens: 300, completionTokens: OUTPUT, totalTokens: 300 + OUTPUT, cachedTokens: 100, cacheWriteTokens: 100 };
+    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'claude-test', prompt, messages: [] });
+    expect(response.usage).toEqual({ ...shown, reasoningTokens: 0 });
+    expect(response.attempts[0]?.usage?.cacheWriteTokens).toBe(100);
+
+    const streamed = await collectStream(h.clients.chat.streamChat(streamRequest({ model: 'claude-test', prompt })));
+    const completed = streamed.messages.at(-1)?.event;
+    if (completed?.$case !== 'completed') throw new Error('no completed event');
+    expect(completed.completed.usage).toEqual({ ...shown, reasoningTokens: 0 });
+
+    // OpenAI has no field for cache writes: they go where OpenRouter puts them.
+    const client = new OpenAI({ baseURL: `${h.app.http!.url}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const messages = [{ role: 'user' as const, content: prompt }];
+    const wire = {
+      prompt_tokens: 300,
+      completion_tokens: OUTPUT,
+      total_tokens: 300 + OUTPUT,
+      prompt_tokens_details: { cached_tokens: 100, cache_write_tokens: 100 },
+      completion_tokens_details: { reasoning_tokens: 0 },
+    };
+    expect((await client.chat.completions.create({ model: 'claude-test', messages })).usage).toEqual(wire);
+    const stream = await client.chat.completions.create({
+      model: 'claude-test',
+      messages,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
+    expect(usage).toEqual(wire);
   });
 
   it('prices writes the usage reports as one-hour ones at twice the input price, in Chat and StreamChat', async () => {

@@ -7,7 +7,6 @@ import type {
   ChatCompletionCreateParamsStreaming,
 } from 'openai/resources/chat/completions';
 import type { FinishReason, TokenUsage } from '../../domain/chat.js';
-import { estimateUsage } from '../../domain/chat.js';
 import { type ToolCall, ToolCallAssembler, toolCallChars } from '../../domain/tools.js';
 import { applyTooling, ToolCallIndexes, toOpenAIMessages, toolCallsOf, toolPieces } from './tooling.js';
 import { OrchestratorError } from '../../domain/errors.js';
@@ -23,6 +22,7 @@ import { createUndiciFetch, type UndiciFetch } from '../http/undici-fetch.js';
 import { upstreamHttpOptions, type UpstreamHttpOptions } from '../http/upstream-http.js';
 import type { EmbeddingRequest, EmbeddingResult, Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent } from '../types.js';
 import { embedThroughOpenAI } from './embeddings.js';
+import { usageOf } from './usage.js';
 import {
   abortError,
   errorEvent,
@@ -360,16 +360,3 @@ type StreamBody = AsyncIterable<Uint8Array> & { destroy?: () => void };
 
 /** A streamed answer whose headers arrived: ours (undici-stream.ts) or the SDK's Response. */
 type StreamAnswer = { readonly headers: { get(name: string): string | null }; readonly body: StreamBody | null };
-
-/** Upstream usage when reported; otherwise an estimate (about four characters a token). */
-function usageOf(usage: OpenAI.CompletionUsage | undefined | null, request: ProviderRequest, generated: string | number): TokenUsage {
-  if (usage) {
-    return {
-      promptTokens: usage.prompt_tokens,
-      completionTokens: usage.completion_tokens,
-      totalTokens: usage.total_tokens,
-      cachedTokens: usage.prompt_tokens_details?.cached_tokens ?? 0,
-    };
-  }
-  return estimateUsage(request, generated);
-}

@@ -115,6 +115,8 @@ function answerOf(response: ChatResponse): Answer {
       completionTokens: response.usage?.completionTokens ?? 0,
       totalTokens: response.usage?.totalTokens ?? 0,
       cachedTokens: response.usage?.cachedTokens ?? 0,
+      reasoningTokens: response.usage?.reasoningTokens ?? 0,
+      cacheWriteTokens: response.usage?.cacheWriteTokens ?? 0,
     },
     costUsd: response.costUsd,
     latencyMs: response.latencyMs,

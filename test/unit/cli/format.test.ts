@@ -35,7 +35,7 @@ describe('the CLI output', () => {
     const summary = answerSummary({
       model: 'm',
       provider: 'p',
-      usage: { promptTokens: 7, completionTokens: 30, totalTokens: 37, cachedTokens: 0 },
+      usage: { promptTokens: 7, completionTokens: 30, totalTokens: 37, cachedTokens: 0, reasoningTokens: 0, cacheWriteTokens: 0 },
       costUsd: 0,
       latencyMs: 1,
       finishReason: FinishReason.FINISH_REASON_STOP,
@@ -43,6 +43,19 @@ describe('the CLI output', () => {
     });
     expect(summary).toContain('\nusage: 7 prompt + 30 completion = 37 tokens\n');
     expect(summary).toContain('\n  1. m SUCCESS 5.0 ms (retry 2)\n');
+  });
+
+  it("an answer: the prompt's cache reads and writes and the completion's reasoning, where the usage names them", () => {
+    const summary = answerSummary({
+      model: 'm',
+      provider: 'p',
+      usage: { promptTokens: 300, completionTokens: 210, totalTokens: 510, cachedTokens: 100, reasoningTokens: 192, cacheWriteTokens: 50 },
+      costUsd: 0,
+      latencyMs: 1,
+      finishReason: FinishReason.FINISH_REASON_STOP,
+      attempts: [],
+    });
+    expect(summary).toContain('\nusage: 300 prompt + 210 completion = 510 tokens (100 cached, 50 written to cache, 192 reasoning)\n');
   });
 
   it('stats: successes and failures each in their place', () => {

@@ -128,4 +128,15 @@ describe('checkUsage of the counts themselves', () => {
     expect(taken.refused).toBeUndefined();
     expect(taken.usage.cacheWrite1hTokens).toBe(4);
   });
+
+  it('keeps reasoning tokens within the completion, and refuses more than the completion or a count that is none', () => {
+    const taken = checkUsage(report({ completionTokens: 10, reasoningTokens: 10 }), request, 40);
+    expect(taken.refused).toBeUndefined();
+    expect(taken.usage.reasoningTokens).toBe(10);
+    const checked = checkUsage(report({ completionTokens: 10, reasoningTokens: 11 }), request, 40);
+    expect(checked.refused).toBe('reasoning_tokens 11 exceeds completion_tokens 10');
+    expect(checked.usage.reasoningTokens).toBeUndefined();
+    expect(checkUsage(report({ reasoningTokens: 2.5 }), request, 40).refused).toBe('reasoning_tokens 2.5 is not a non-negative integer');
+    expect(checkUsage(report({ reasoningTokens: -1 }), request, 40).refused).toBe('reasoning_tokens -1 is not a non-negative integer');
+  });
 });

@@ -62,7 +62,13 @@ function expected(a: Answer, c: { fallback?: boolean; defaultMessage?: boolean }
         finish_reason: a.finishReason === 'unknown' ? 'stop' : a.finishReason,
       },
     ],
-    usage: { prompt_tokens: 12, completion_tokens: 3, total_tokens: 15, prompt_tokens_details: { cached_tokens: 4 } },
+    usage: {
+      prompt_tokens: 12,
+      completion_tokens: 3,
+      total_tokens: 15,
+      prompt_tokens_details: { cached_tokens: 4, cache_write_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0 },
+    },
     x_orchestrator: {
       request_id: 'req-1',
       provider: a.provider,
@@ -146,7 +152,33 @@ describe('the text encoders of usage and attempts', () => {
     expect(JSON.parse(attemptsText([named, success]))[1]).not.toHaveProperty('upstream_request_id');
     expect(attemptsText([{ ...success, costUsd: Number.NaN }])).toBe(JSON.stringify([encodeAttempt({ ...success, costUsd: Number.NaN })]));
     expect(usageText(usage)).toBe(
-      JSON.stringify({ prompt_tokens: 12, completion_tokens: 3, total_tokens: 15, prompt_tokens_details: { cached_tokens: 4 } }),
+      JSON.stringify({
+        prompt_tokens: 12,
+        completion_tokens: 3,
+        total_tokens: 15,
+        prompt_tokens_details: { cached_tokens: 4, cache_write_tokens: 0 },
+        completion_tokens_details: { reasoning_tokens: 0 },
+      }),
     );
+  });
+
+  // OpenAI's reasoning models name their thinking in completion_tokens_details; OpenRouter names
+  // Anthropic's cache writes in prompt_tokens_details: each is part of the count beside it.
+  it("write a reasoning model's reasoning tokens and the prompt's cache writes where the SDKs and OpenRouter put them", () => {
+    const detailed = {
+      promptTokens: 300,
+      completionTokens: 210,
+      totalTokens: 510,
+      cachedTokens: 100,
+      cacheWriteTokens: 100,
+      reasoningTokens: 192,
+    };
+    expect(JSON.parse(usageText(detailed))).toEqual({
+      prompt_tokens: 300,
+      completion_tokens: 210,
+      total_tokens: 510,
+      prompt_tokens_details: { cached_tokens: 100, cache_write_tokens: 100 },
+      completion_tokens_details: { reasoning_tokens: 192 },
+    });
   });
 });

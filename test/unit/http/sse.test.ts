@@ -93,7 +93,13 @@ describe('SSE content deltas written from a prefix', () => {
         })}\n\n`,
       );
       if (includeUsage) {
-        const wire = { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8, prompt_tokens_details: { cached_tokens: 1 } };
+        const wire = {
+          prompt_tokens: 3,
+          completion_tokens: 5,
+          total_tokens: 8,
+          prompt_tokens_details: { cached_tokens: 1, cache_write_tokens: 0 },
+          completion_tokens_details: { reasoning_tokens: 0 },
+        };
         expect(`${lines[1]}\n\n`).toBe(`data: ${JSON.stringify({ ...head, choices: [], usage: wire })}\n\n`);
       }
     });

@@ -549,6 +549,26 @@ describe('usage reports', () => {
     const end = (await collect(openai().stream(req()))).at(-1);
     expect(end?.type === 'end' && [end.usage, end.usageEstimated]).toEqual([expected, undefined]);
   });
+  it("from an OpenAI-compatible upstream keep a reasoning model's reasoning tokens, unary and streamed", async () => {
+    // Billed as completion tokens but never shown: without the count a short answer's cost is unexplained.
+    const usage = {
+      prompt_tokens: 12,
+      completion_tokens: 210,
+      total_tokens: 222,
+      prompt_tokens_details: { cached_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 192, audio_tokens: 0 },
+    };
+    const expected = { promptTokens: 12, completionTokens: 210, totalTokens: 222, cachedTokens: 0, reasoningTokens: 192 };
+    reply = json({ ...message({ content: 'ok' }), usage });
+    expect((await openai().complete(req())).usage).toEqual(expected);
+    reply = sse(`${chunk({ content: 'ok' }, 'stop')}data: ${JSON.stringify({ id: 'c', choices: [], usage })}\n\ndata: [DONE]\n\n`);
+    const end = (await collect(openai().stream(req()))).at(-1);
+    expect(end?.type === 'end' && end.usage).toEqual(expected);
+    // A count that is not one is handed on as it came: the usage check refuses the report.
+    reply = json({ ...message({ content: 'ok' }), usage: { ...usage, completion_tokens_details: { reasoning_tokens: '192' } } });
+    const odd = (await openai().complete(req())).usage;
+    expect(checkUsage(odd, { messages: req().messages, maxTokens: 1000 }, 2).refused).toMatch(/reasoning_tokens/);
+  });
   it('of no completion tokens for an answer with text are refused, and the estimate charged', () => {
     const checked = checkUsage({ promptTokens: 5, completionTokens: 0, totalTokens: 5, cachedTokens: 0 }, request, 20_000);
     expect(checked.refused).toMatch(/completion_tokens 0/);

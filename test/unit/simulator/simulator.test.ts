@@ -99,6 +99,7 @@ describe('simulator (latencyScale 0)', () => {
       completion_tokens: completionTokens,
       total_tokens: prompt + completionTokens,
       prompt_tokens_details: { cached_tokens: 0 },
+      completion_tokens_details: { reasoning_tokens: 0 },
     });
     const record = sim.requests.at(-1);
     expect(record).toMatchObject({ model: 'gpt-4o', stream: false, outcome: 'completed', tokensSent: completionTokens });

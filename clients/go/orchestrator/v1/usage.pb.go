@@ -576,12 +576,13 @@ type LedgerAttempt struct {
 	Provider string         `protobuf:"bytes,2,opt,name=provider,proto3" json:"provider,omitempty"`
 	Outcome  AttemptOutcome `protobuf:"varint,3,opt,name=outcome,proto3,enum=orchestrator.v1.AttemptOutcome" json:"outcome,omitempty"`
 	// Set for failed attempts.
-	Code           code.Code `protobuf:"varint,4,opt,name=code,proto3,enum=google.rpc.Code" json:"code,omitempty"`
-	Reason         string    `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
-	LatencyMs      float64   `protobuf:"fixed64,6,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
-	Usage          *Usage    `protobuf:"bytes,7,opt,name=usage,proto3" json:"usage,omitempty"`
-	UsageEstimated bool      `protobuf:"varint,8,opt,name=usage_estimated,json=usageEstimated,proto3" json:"usage_estimated,omitempty"`
-	CostUsd        float64   `protobuf:"fixed64,9,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
+	Code      code.Code `protobuf:"varint,4,opt,name=code,proto3,enum=google.rpc.Code" json:"code,omitempty"`
+	Reason    string    `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	LatencyMs float64   `protobuf:"fixed64,6,opt,name=latency_ms,json=latencyMs,proto3" json:"latency_ms,omitempty"`
+	// Prompt, completion and total tokens; the ledger does not record the rest (0).
+	Usage          *Usage  `protobuf:"bytes,7,opt,name=usage,proto3" json:"usage,omitempty"`
+	UsageEstimated bool    `protobuf:"varint,8,opt,name=usage_estimated,json=usageEstimated,proto3" json:"usage_estimated,omitempty"`
+	CostUsd        float64 `protobuf:"fixed64,9,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
 	// 0 for the first request to this model within the call, then 1, 2... for retries.
 	Retry int32 `protobuf:"varint,10,opt,name=retry,proto3" json:"retry,omitempty"`
 	// Sent in parallel with another attempt (race, hedge).
@@ -716,7 +717,8 @@ type LedgerCall struct {
 	Provider       string    `protobuf:"bytes,8,opt,name=provider,proto3" json:"provider,omitempty"`
 	Code           code.Code `protobuf:"varint,9,opt,name=code,proto3,enum=google.rpc.Code" json:"code,omitempty"`
 	// ErrorInfo reason of a failed call.
-	Reason         string  `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Prompt, completion and total tokens; the ledger does not record the rest (0).
 	Usage          *Usage  `protobuf:"bytes,11,opt,name=usage,proto3" json:"usage,omitempty"`
 	UsageEstimated bool    `protobuf:"varint,12,opt,name=usage_estimated,json=usageEstimated,proto3" json:"usage_estimated,omitempty"`
 	CostUsd        float64 `protobuf:"fixed64,13,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`

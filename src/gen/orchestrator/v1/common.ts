@@ -585,6 +585,18 @@ export interface Usage {
   totalTokens: number;
   /** Prompt tokens the provider served from its prompt cache (billed at the cached price). */
   cachedTokens: number;
+  /**
+   * Of completion_tokens, those a reasoning model spent thinking before it answered (OpenAI's
+   * completion_tokens_details.reasoning_tokens): billed as completion tokens, never shown in the
+   * answer. 0 when the model does not reason or its provider does not say.
+   */
+  reasoningTokens: number;
+  /**
+   * Of prompt_tokens, those the provider wrote to its prompt cache (Anthropic's
+   * cache_creation_input_tokens): billed above the prompt price. 0 when none were written or the
+   * provider does not say.
+   */
+  cacheWriteTokens: number;
 }
 
 /** One call to one upstream model, as part of answering a request. */
@@ -1160,7 +1172,14 @@ export const ToolCall: MessageFns<ToolCall> = {
 };
 
 function createBaseUsage(): Usage {
-  return { promptTokens: 0, completionTokens: 0, totalTokens: 0, cachedTokens: 0 };
+  return {
+    promptTokens: 0,
+    completionTokens: 0,
+    totalTokens: 0,
+    cachedTokens: 0,
+    reasoningTokens: 0,
+    cacheWriteTokens: 0,
+  };
 }
 
 export const Usage: MessageFns<Usage> = {
@@ -1176,6 +1195,12 @@ export const Usage: MessageFns<Usage> = {
     }
     if (message.cachedTokens !== 0) {
       writer.uint32(32).int32(message.cachedTokens);
+    }
+    if (message.reasoningTokens !== 0) {
+      writer.uint32(40).int32(message.reasoningTokens);
+    }
+    if (message.cacheWriteTokens !== 0) {
+      writer.uint32(48).int32(message.cacheWriteTokens);
     }
     return writer;
   },
@@ -1225,6 +1250,22 @@ export const Usage: MessageFns<Usage> = {
             message.cachedTokens = reader.int32();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.reasoningTokens = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.cacheWriteTokens = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1259,6 +1300,16 @@ export const Usage: MessageFns<Usage> = {
         : isSet(object.cached_tokens)
         ? globalThis.Number(object.cached_tokens)
         : 0,
+      reasoningTokens: isSet(object.reasoningTokens)
+        ? globalThis.Number(object.reasoningTokens)
+        : isSet(object.reasoning_tokens)
+        ? globalThis.Number(object.reasoning_tokens)
+        : 0,
+      cacheWriteTokens: isSet(object.cacheWriteTokens)
+        ? globalThis.Number(object.cacheWriteTokens)
+        : isSet(object.cache_write_tokens)
+        ? globalThis.Number(object.cache_write_tokens)
+        : 0,
     };
   },
 
@@ -1275,6 +1326,12 @@ export const Usage: MessageFns<Usage> = {
     }
     if (message.cachedTokens !== 0) {
       obj.cachedTokens = Math.round(message.cachedTokens);
+    }
+    if (message.reasoningTokens !== 0) {
+      obj.reasoningTokens = Math.round(message.reasoningTokens);
+    }
+    if (message.cacheWriteTokens !== 0) {
+      obj.cacheWriteTokens = Math.round(message.cacheWriteTokens);
     }
     return obj;
   },

@@ -209,6 +209,7 @@ export interface LedgerAttempt {
   code: Code;
   reason: string;
   latencyMs: number;
+  /** Prompt, completion and total tokens; the ledger does not record the rest (0). */
   usage?: Usage | undefined;
   usageEstimated: boolean;
   costUsd: number;
@@ -235,6 +236,7 @@ export interface LedgerCall {
   code: Code;
   /** ErrorInfo reason of a failed call. */
   reason: string;
+  /** Prompt, completion and total tokens; the ledger does not record the rest (0). */
   usage?: Usage | undefined;
   usageEstimated: boolean;
   costUsd: number;

@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from google.rpc import code_pb2 as google_dot_rpc_dot_code__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1corchestrator/v1/common.proto\x12\x0forchestrator.v1\x1a\x15google/rpc/code.proto\"\xb1\x01\n\x07Message\x12#\n\x04role\x18\x01 \x01(\x0e\x32\x15.orchestrator.v1.Role\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12+\n\x05parts\x18\x03 \x03(\x0b\x32\x1c.orchestrator.v1.ContentPart\x12-\n\ntool_calls\x18\x04 \x03(\x0b\x32\x19.orchestrator.v1.ToolCall\x12\x14\n\x0ctool_call_id\x18\x05 \x01(\t\"R\n\x0b\x43ontentPart\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12+\n\x05image\x18\x02 \x01(\x0b\x32\x1a.orchestrator.v1.ImagePartH\x00\x42\x06\n\x04part\"X\n\tImagePart\x12\r\n\x03url\x18\x01 \x01(\tH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x12\x12\n\nmedia_type\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\tB\x08\n\x06source\"7\n\x08ToolCall\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\targuments\x18\x03 \x01(\t\"f\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\x05\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\x05\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\x05\x12\x15\n\rcached_tokens\x18\x04 \x01(\x05\"\xa6\x02\n\x07\x41ttempt\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x30\n\x07outcome\x18\x03 \x01(\x0e\x32\x1f.orchestrator.v1.AttemptOutcome\x12\x1e\n\x04\x63ode\x18\x04 \x01(\x0e\x32\x10.google.rpc.Code\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x12\n\nlatency_ms\x18\x07 \x01(\x01\x12%\n\x05usage\x18\x08 \x01(\x0b\x32\x16.orchestrator.v1.Usage\x12\x10\n\x08\x63ost_usd\x18\t \x01(\x01\x12\r\n\x05retry\x18\n \x01(\x05\x12\x12\n\nbackoff_ms\x18\x0b \x01(\x01\x12\x17\n\x0fusage_estimated\x18\x0c \x01(\x08\"S\n\x0bRouteTarget\x12\x30\n\x07profile\x18\x01 \x01(\x0e\x32\x1f.orchestrator.v1.RoutingProfile\x12\x12\n\ncandidates\x18\x02 \x03(\t\"\xb8\x02\n\nModelScore\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x0f\n\x07quality\x18\x04 \x01(\x01\x12\x0f\n\x07latency\x18\x05 \x01(\x01\x12\x0c\n\x04\x63ost\x18\x06 \x01(\x01\x12\x13\n\x0breliability\x18\x07 \x01(\x01\x12\x1a\n\x12\x65stimated_cost_usd\x18\x08 \x01(\x01\x12\x1b\n\x13\x65xpected_latency_ms\x18\t \x01(\x01\x12\x10\n\x08\x65ligible\x18\n \x01(\x08\x12\x17\n\x0f\x65xcluded_reason\x18\x0b \x01(\t\x12\x0c\n\x04ttft\x18\x0c \x01(\x01\x12\x0f\n\x07\x63ontext\x18\r \x01(\x01\x12\x18\n\x10\x65xpected_ttft_ms\x18\x0e \x01(\x01\x12\x18\n\x10\x63ontext_headroom\x18\x0f \x01(\x01\"\xcd\x01\n\rRouteDecision\x12\x30\n\x07profile\x18\x01 \x01(\x0e\x32\x1f.orchestrator.v1.RoutingProfile\x12/\n\ncomplexity\x18\x02 \x01(\x0e\x32\x1b.orchestrator.v1.Complexity\x12\x15\n\rprompt_tokens\x18\x03 \x01(\x05\x12\x14\n\x0c\x63hosen_model\x18\x04 \x01(\t\x12,\n\x07ranking\x18\x05 \x03(\x0b\x32\x1b.orchestrator.v1.ModelScore\"\x8d\x02\n\x0fSamplingOptions\x12\x12\n\x05top_p\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x0c\n\x04stop\x18\x02 \x03(\t\x12\x11\n\x04seed\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\x1d\n\x10presence_penalty\x18\x04 \x01(\x01H\x02\x88\x01\x01\x12\x1e\n\x11\x66requency_penalty\x18\x05 \x01(\x01H\x03\x88\x01\x01\x12\x0c\n\x04user\x18\x06 \x01(\t\x12:\n\x10reasoning_effort\x18\x07 \x01(\x0e\x32 .orchestrator.v1.ReasoningEffortB\x08\n\x06_top_pB\x07\n\x05_seedB\x13\n\x11_presence_penaltyB\x14\n\x12_frequency_penalty\"x\n\x0fRequestMetadata\x12\x38\n\x04tags\x18\x01 \x03(\x0b\x32*.orchestrator.v1.RequestMetadata.TagsEntry\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*s\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bROLE_SYSTEM\x10\x01\x12\r\n\tROLE_USER\x10\x02\x12\x12\n\x0eROLE_ASSISTANT\x10\x03\x12\x12\n\x0eROLE_DEVELOPER\x10\x04\x12\r\n\tROLE_TOOL\x10\x05*\x9f\x01\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x01\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x02\x12 \n\x1c\x46INISH_REASON_CONTENT_FILTER\x10\x03\x12\x1c\n\x18\x46INISH_REASON_TOOL_CALLS\x10\x04*\xc4\x01\n\x0e\x41ttemptOutcome\x12\x1f\n\x1b\x41TTEMPT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41TTEMPT_OUTCOME_SUCCESS\x10\x01\x12\x1b\n\x17\x41TTEMPT_OUTCOME_FAILURE\x10\x02\x12\x1b\n\x17\x41TTEMPT_OUTCOME_TIMEOUT\x10\x03\x12\x1d\n\x19\x41TTEMPT_OUTCOME_CANCELLED\x10\x04\x12\x1b\n\x17\x41TTEMPT_OUTCOME_SKIPPED\x10\x05*|\n\x0c\x43ircuitState\x12\x1d\n\x19\x43IRCUIT_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43IRCUIT_STATE_CLOSED\x10\x01\x12\x16\n\x12\x43IRCUIT_STATE_OPEN\x10\x02\x12\x1b\n\x17\x43IRCUIT_STATE_HALF_OPEN\x10\x03*\xc5\x01\n\x0eRoutingProfile\x12\x1f\n\x1bROUTING_PROFILE_UNSPECIFIED\x10\x00\x12\x1b\n\x17ROUTING_PROFILE_QUALITY\x10\x01\x12\x1c\n\x18ROUTING_PROFILE_BALANCED\x10\x02\x12\x19\n\x15ROUTING_PROFILE_SPEED\x10\x03\x12\x1a\n\x16ROUTING_PROFILE_BUDGET\x10\x04\x12 \n\x1cROUTING_PROFILE_LONG_CONTEXT\x10\x05*p\n\nComplexity\x12\x1a\n\x16\x43OMPLEXITY_UNSPECIFIED\x10\x00\x12\x15\n\x11\x43OMPLEXITY_SIMPLE\x10\x01\x12\x17\n\x13\x43OMPLEXITY_MODERATE\x10\x02\x12\x16\n\x12\x43OMPLEXITY_COMPLEX\x10\x03*\x85\x01\n\x0eStreamStrategy\x12\x1f\n\x1bSTREAM_STRATEGY_UNSPECIFIED\x10\x00\x12\x1a\n\x16STREAM_STRATEGY_SINGLE\x10\x01\x12\x1c\n\x18STREAM_STRATEGY_FALLBACK\x10\x02\x12\x18\n\x14STREAM_STRATEGY_RACE\x10\x03*\xf4\x01\n\x0fReasoningEffort\x12 \n\x1cREASONING_EFFORT_UNSPECIFIED\x10\x00\x12\x19\n\x15REASONING_EFFORT_NONE\x10\x01\x12\x1c\n\x18REASONING_EFFORT_MINIMAL\x10\x02\x12\x18\n\x14REASONING_EFFORT_LOW\x10\x03\x12\x1b\n\x17REASONING_EFFORT_MEDIUM\x10\x04\x12\x19\n\x15REASONING_EFFORT_HIGH\x10\x05\x12\x1a\n\x16REASONING_EFFORT_XHIGH\x10\x06\x12\x18\n\x14REASONING_EFFORT_MAX\x10\x07\x42XZVgithub.com/llm-orchestrator/llm-orchestrator/clients/go/orchestrator/v1;orchestratorv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1corchestrator/v1/common.proto\x12\x0forchestrator.v1\x1a\x15google/rpc/code.proto\"\xb1\x01\n\x07Message\x12#\n\x04role\x18\x01 \x01(\x0e\x32\x15.orchestrator.v1.Role\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\x12+\n\x05parts\x18\x03 \x03(\x0b\x32\x1c.orchestrator.v1.ContentPart\x12-\n\ntool_calls\x18\x04 \x03(\x0b\x32\x19.orchestrator.v1.ToolCall\x12\x14\n\x0ctool_call_id\x18\x05 \x01(\t\"R\n\x0b\x43ontentPart\x12\x0e\n\x04text\x18\x01 \x01(\tH\x00\x12+\n\x05image\x18\x02 \x01(\x0b\x32\x1a.orchestrator.v1.ImagePartH\x00\x42\x06\n\x04part\"X\n\tImagePart\x12\r\n\x03url\x18\x01 \x01(\tH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x12\x12\n\nmedia_type\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\tB\x08\n\x06source\"7\n\x08ToolCall\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\targuments\x18\x03 \x01(\t\"\x9c\x01\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\x05\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\x05\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\x05\x12\x15\n\rcached_tokens\x18\x04 \x01(\x05\x12\x18\n\x10reasoning_tokens\x18\x05 \x01(\x05\x12\x1a\n\x12\x63\x61\x63he_write_tokens\x18\x06 \x01(\x05\"\xa6\x02\n\x07\x41ttempt\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x30\n\x07outcome\x18\x03 \x01(\x0e\x32\x1f.orchestrator.v1.AttemptOutcome\x12\x1e\n\x04\x63ode\x18\x04 \x01(\x0e\x32\x10.google.rpc.Code\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12\x12\n\nlatency_ms\x18\x07 \x01(\x01\x12%\n\x05usage\x18\x08 \x01(\x0b\x32\x16.orchestrator.v1.Usage\x12\x10\n\x08\x63ost_usd\x18\t \x01(\x01\x12\r\n\x05retry\x18\n \x01(\x05\x12\x12\n\nbackoff_ms\x18\x0b \x01(\x01\x12\x17\n\x0fusage_estimated\x18\x0c \x01(\x08\"S\n\x0bRouteTarget\x12\x30\n\x07profile\x18\x01 \x01(\x0e\x32\x1f.orchestrator.v1.RoutingProfile\x12\x12\n\ncandidates\x18\x02 \x03(\t\"\xb8\x02\n\nModelScore\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x01\x12\x0f\n\x07quality\x18\x04 \x01(\x01\x12\x0f\n\x07latency\x18\x05 \x01(\x01\x12\x0c\n\x04\x63ost\x18\x06 \x01(\x01\x12\x13\n\x0breliability\x18\x07 \x01(\x01\x12\x1a\n\x12\x65stimated_cost_usd\x18\x08 \x01(\x01\x12\x1b\n\x13\x65xpected_latency_ms\x18\t \x01(\x01\x12\x10\n\x08\x65ligible\x18\n \x01(\x08\x12\x17\n\x0f\x65xcluded_reason\x18\x0b \x01(\t\x12\x0c\n\x04ttft\x18\x0c \x01(\x01\x12\x0f\n\x07\x63ontext\x18\r \x01(\x01\x12\x18\n\x10\x65xpected_ttft_ms\x18\x0e \x01(\x01\x12\x18\n\x10\x63ontext_headroom\x18\x0f \x01(\x01\"\xcd\x01\n\rRouteDecision\x12\x30\n\x07profile\x18\x01 \x01(\x0e\x32\x1f.orchestrator.v1.RoutingProfile\x12/\n\ncomplexity\x18\x02 \x01(\x0e\x32\x1b.orchestrator.v1.Complexity\x12\x15\n\rprompt_tokens\x18\x03 \x01(\x05\x12\x14\n\x0c\x63hosen_model\x18\x04 \x01(\t\x12,\n\x07ranking\x18\x05 \x03(\x0b\x32\x1b.orchestrator.v1.ModelScore\"\x8d\x02\n\x0fSamplingOptions\x12\x12\n\x05top_p\x18\x01 \x01(\x01H\x00\x88\x01\x01\x12\x0c\n\x04stop\x18\x02 \x03(\t\x12\x11\n\x04seed\x18\x03 \x01(\x03H\x01\x88\x01\x01\x12\x1d\n\x10presence_penalty\x18\x04 \x01(\x01H\x02\x88\x01\x01\x12\x1e\n\x11\x66requency_penalty\x18\x05 \x01(\x01H\x03\x88\x01\x01\x12\x0c\n\x04user\x18\x06 \x01(\t\x12:\n\x10reasoning_effort\x18\x07 \x01(\x0e\x32 .orchestrator.v1.ReasoningEffortB\x08\n\x06_top_pB\x07\n\x05_seedB\x13\n\x11_presence_penaltyB\x14\n\x12_frequency_penalty\"x\n\x0fRequestMetadata\x12\x38\n\x04tags\x18\x01 \x03(\x0b\x32*.orchestrator.v1.RequestMetadata.TagsEntry\x1a+\n\tTagsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*s\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bROLE_SYSTEM\x10\x01\x12\r\n\tROLE_USER\x10\x02\x12\x12\n\x0eROLE_ASSISTANT\x10\x03\x12\x12\n\x0eROLE_DEVELOPER\x10\x04\x12\r\n\tROLE_TOOL\x10\x05*\x9f\x01\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46INISH_REASON_STOP\x10\x01\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x02\x12 \n\x1c\x46INISH_REASON_CONTENT_FILTER\x10\x03\x12\x1c\n\x18\x46INISH_REASON_TOOL_CALLS\x10\x04*\xc4\x01\n\x0e\x41ttemptOutcome\x12\x1f\n\x1b\x41TTEMPT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41TTEMPT_OUTCOME_SUCCESS\x10\x01\x12\x1b\n\x17\x41TTEMPT_OUTCOME_FAILURE\x10\x02\x12\x1b\n\x17\x41TTEMPT_OUTCOME_TIMEOUT\x10\x03\x12\x1d\n\x19\x41TTEMPT_OUTCOME_CANCELLED\x10\x04\x12\x1b\n\x17\x41TTEMPT_OUTCOME_SKIPPED\x10\x05*|\n\x0c\x43ircuitState\x12\x1d\n\x19\x43IRCUIT_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43IRCUIT_STATE_CLOSED\x10\x01\x12\x16\n\x12\x43IRCUIT_STATE_OPEN\x10\x02\x12\x1b\n\x17\x43IRCUIT_STATE_HALF_OPEN\x10\x03*\xc5\x01\n\x0eRoutingProfile\x12\x1f\n\x1bROUTING_PROFILE_UNSPECIFIED\x10\x00\x12\x1b\n\x17ROUTING_PROFILE_QUALITY\x10\x01\x12\x1c\n\x18ROUTING_PROFILE_BALANCED\x10\x02\x12\x19\n\x15ROUTING_PROFILE_SPEED\x10\x03\x12\x1a\n\x16ROUTING_PROFILE_BUDGET\x10\x04\x12 \n\x1cROUTING_PROFILE_LONG_CONTEXT\x10\x05*p\n\nComplexity\x12\x1a\n\x16\x43OMPLEXITY_UNSPECIFIED\x10\x00\x12\x15\n\x11\x43OMPLEXITY_SIMPLE\x10\x01\x12\x17\n\x13\x43OMPLEXITY_MODERATE\x10\x02\x12\x16\n\x12\x43OMPLEXITY_COMPLEX\x10\x03*\x85\x01\n\x0eStreamStrategy\x12\x1f\n\x1bSTREAM_STRATEGY_UNSPECIFIED\x10\x00\x12\x1a\n\x16STREAM_STRATEGY_SINGLE\x10\x01\x12\x1c\n\x18STREAM_STRATEGY_FALLBACK\x10\x02\x12\x18\n\x14STREAM_STRATEGY_RACE\x10\x03*\xf4\x01\n\x0fReasoningEffort\x12 \n\x1cREASONING_EFFORT_UNSPECIFIED\x10\x00\x12\x19\n\x15REASONING_EFFORT_NONE\x10\x01\x12\x1c\n\x18REASONING_EFFORT_MINIMAL\x10\x02\x12\x18\n\x14REASONING_EFFORT_LOW\x10\x03\x12\x1b\n\x17REASONING_EFFORT_MEDIUM\x10\x04\x12\x19\n\x15REASONING_EFFORT_HIGH\x10\x05\x12\x1a\n\x16REASONING_EFFORT_XHIGH\x10\x06\x12\x18\n\x14REASONING_EFFORT_MAX\x10\x07\x42XZVgithub.com/llm-orchestrator/llm-orchestrator/clients/go/orchestrator/v1;orchestratorv1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'orchestrator.v1.common_pb2', globals())
@@ -24,22 +24,22 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   DESCRIPTOR._serialized_options = b'ZVgithub.com/llm-orchestrator/llm-orchestrator/clients/go/orchestrator/v1;orchestratorv1'
   _REQUESTMETADATA_TAGSENTRY._options = None
   _REQUESTMETADATA_TAGSENTRY._serialized_options = b'8\001'
-  _ROLE._serialized_start=1886
-  _ROLE._serialized_end=2001
-  _FINISHREASON._serialized_start=2004
-  _FINISHREASON._serialized_end=2163
-  _ATTEMPTOUTCOME._serialized_start=2166
-  _ATTEMPTOUTCOME._serialized_end=2362
-  _CIRCUITSTATE._serialized_start=2364
-  _CIRCUITSTATE._serialized_end=2488
-  _ROUTINGPROFILE._serialized_start=2491
-  _ROUTINGPROFILE._serialized_end=2688
-  _COMPLEXITY._serialized_start=2690
-  _COMPLEXITY._serialized_end=2802
-  _STREAMSTRATEGY._serialized_start=2805
-  _STREAMSTRATEGY._serialized_end=2938
-  _REASONINGEFFORT._serialized_start=2941
-  _REASONINGEFFORT._serialized_end=3185
+  _ROLE._serialized_start=1941
+  _ROLE._serialized_end=2056
+  _FINISHREASON._serialized_start=2059
+  _FINISHREASON._serialized_end=2218
+  _ATTEMPTOUTCOME._serialized_start=2221
+  _ATTEMPTOUTCOME._serialized_end=2417
+  _CIRCUITSTATE._serialized_start=2419
+  _CIRCUITSTATE._serialized_end=2543
+  _ROUTINGPROFILE._serialized_start=2546
+  _ROUTINGPROFILE._serialized_end=2743
+  _COMPLEXITY._serialized_start=2745
+  _COMPLEXITY._serialized_end=2857
+  _STREAMSTRATEGY._serialized_start=2860
+  _STREAMSTRATEGY._serialized_end=2993
+  _REASONINGEFFORT._serialized_start=2996
+  _REASONINGEFFORT._serialized_end=3240
   _MESSAGE._serialized_start=73
   _MESSAGE._serialized_end=250
   _CONTENTPART._serialized_start=252
@@ -48,20 +48,20 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _IMAGEPART._serialized_end=424
   _TOOLCALL._serialized_start=426
   _TOOLCALL._serialized_end=481
-  _USAGE._serialized_start=483
-  _USAGE._serialized_end=585
-  _ATTEMPT._serialized_start=588
-  _ATTEMPT._serialized_end=882
-  _ROUTETARGET._serialized_start=884
-  _ROUTETARGET._serialized_end=967
-  _MODELSCORE._serialized_start=970
-  _MODELSCORE._serialized_end=1282
-  _ROUTEDECISION._serialized_start=1285
-  _ROUTEDECISION._serialized_end=1490
-  _SAMPLINGOPTIONS._serialized_start=1493
-  _SAMPLINGOPTIONS._serialized_end=1762
-  _REQUESTMETADATA._serialized_start=1764
-  _REQUESTMETADATA._serialized_end=1884
-  _REQUESTMETADATA_TAGSENTRY._serialized_start=1841
-  _REQUESTMETADATA_TAGSENTRY._serialized_end=1884
+  _USAGE._serialized_start=484
+  _USAGE._serialized_end=640
+  _ATTEMPT._serialized_start=643
+  _ATTEMPT._serialized_end=937
+  _ROUTETARGET._serialized_start=939
+  _ROUTETARGET._serialized_end=1022
+  _MODELSCORE._serialized_start=1025
+  _MODELSCORE._serialized_end=1337
+  _ROUTEDECISION._serialized_start=1340
+  _ROUTEDECISION._serialized_end=1545
+  _SAMPLINGOPTIONS._serialized_start=1548
+  _SAMPLINGOPTIONS._serialized_end=1817
+  _REQUESTMETADATA._serialized_start=1819
+  _REQUESTMETADATA._serialized_end=1939
+  _REQUESTMETADATA_TAGSENTRY._serialized_start=1896
+  _REQUESTMETADATA_TAGSENTRY._serialized_end=1939
 # @@protoc_insertion_point(module_scope)

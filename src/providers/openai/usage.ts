@@ -1,0 +1,20 @@
+import type OpenAI from 'openai';
+import { estimateUsage, type PromptParts, type TokenUsage } from '../../domain/chat.js';
+
+/**
+ * Upstream usage when reported; otherwise an estimate (about four characters a token). The
+ * counts are taken as they came, whatever their type: the usage check refuses a report whose
+ * counts are not counts.
+ */
+export function usageOf(usage: OpenAI.CompletionUsage | undefined | null, request: PromptParts, generated: string | number): TokenUsage {
+  if (!usage) return estimateUsage(request, generated);
+  // A reasoning model's thinking: part of completion_tokens, never in the answer's text.
+  const reasoning = usage.completion_tokens_details?.reasoning_tokens;
+  return {
+    promptTokens: usage.prompt_tokens,
+    completionTokens: usage.completion_tokens,
+    totalTokens: usage.total_tokens,
+    cachedTokens: usage.prompt_tokens_details?.cached_tokens ?? 0,
+    ...(reasoning !== undefined && reasoning !== null && reasoning !== 0 ? { reasoningTokens: reasoning } : {}),
+  };
+}
