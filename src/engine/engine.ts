@@ -79,6 +79,7 @@ export class Engine {
   private readonly admission: Admission;
   private readonly batchSlots: BatchSlots;
   private readonly gates: InFlightGates;
+  private readonly offlineDeps: OfflineDeps;
 
   constructor(private readonly options: EngineOptions) {
     const { resilience } = options;
@@ -101,6 +102,12 @@ export class Engine {
       gates: this.gates,
     });
     this.deps = { runner, events, onModelTimeToFirstToken: (model, ms) => live.recordTimeToFirstToken(model, ms) };
+    this.offlineDeps = {
+      cache: options.cache,
+      events,
+      offlineFallback: options.cacheOfflineFallback ?? false,
+      providerOf: (model) => runner.providerOf(model),
+    };
     const router = new Router({
       catalog: options.catalog,
       live,
@@ -211,13 +218,7 @@ export class Engine {
     }
     const plan = this.planner.plan([req.model], input);
     return this.admission.run(ctx, plan, (admitted) =>
-      answerThroughCache(
-        { cache: this.options.cache, events: this.events, offlineFallback: this.options.cacheOfflineFallback ?? false },
-        plan,
-        req.cache ?? DEFAULT_CACHE_POLICY,
-        ctx,
-        () => runSingle(this.deps.runner, plan, admitted),
-      ),
+      answerThroughCache(this.offline(), plan, req.cache ?? DEFAULT_CACHE_POLICY, ctx, () => runSingle(this.deps.runner, plan, admitted)),
     );
   }
 
@@ -336,7 +337,7 @@ export class Engine {
   }
 
   private offline(): OfflineDeps {
-    return { cache: this.options.cache, events: this.events, offlineFallback: this.options.cacheOfflineFallback ?? false };
+    return this.offlineDeps;
   }
 
   /** Embed: vectors from an embedding model, with chat's admission, retries, breakers and records. */

@@ -65,6 +65,12 @@ export interface Provider {
    * provider has it: one pass through its layers per read instead of one per event.
    */
   streamReads?(request: ProviderRequest): AsyncIterable<readonly ProviderStreamEvent[]>;
+  /**
+   * Whether a request's temperature reaches the model. Where it does not (a reasoning model, an
+   * API version without sampling parameters), the model samples at its own and answers the same
+   * request differently each time. Unset: it always does.
+   */
+  sendsTemperature?(upstreamModel: string, sampling: Sampling | undefined): boolean;
   close?(): Promise<void>;
 }
 

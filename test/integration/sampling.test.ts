@@ -29,10 +29,12 @@ beforeAll(async () => {
   const file = writeConfigFile(`providers:
   - { name: alpha, kind: openai, base_url: "${openai.baseURL}", api_key_env: ALPHA_KEY }
   - { name: beta, kind: anthropic, base_url: "${anthropic.url}", api_key_env: BETA_KEY }
+  - { name: gamma, kind: anthropic, base_url: "${anthropic.url}", api_key_env: BETA_KEY, anthropic_version: "2023-06-01" }
 include_builtin_models: false
 models:
   - { id: alpha-chat, provider: alpha, upstream_id: "alpha/chat-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 0.1, output_price_per_million: 0.2, family: a, tier: small, quality: 0.5 }
   - { id: beta-claude, provider: beta, upstream_id: claude-test, context_window: 8000, max_output_tokens: 1000, input_price_per_million: 3, output_price_per_million: 15, family: b, tier: large, quality: 0.9 }
+  - { id: gamma-claude, provider: gamma, upstream_id: claude-older, context_window: 8000, max_output_tokens: 1000, input_price_per_million: 3, output_price_per_million: 15, family: b, tier: large, quality: 0.9 }
 `);
   const config = loadConfig({
     HOST: '127.0.0.1',
@@ -153,6 +155,33 @@ describe('sampling controls on the Anthropic provider', () => {
     const err = await chatError({ model: 'beta-claude', prompt: 'hi', sampling: sampled({ topP: 0.9, stop: [] }) });
     expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(err.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['sampling.top_p']);
+  });
+});
+
+describe('the default cache mode and an Anthropic provider', () => {
+  const twice = async (req: Partial<ChatRequest>) => {
+    const before = anthropic.requests.length;
+    const first = await chat({ temperature: 0, ...req });
+    const again = await chat({ temperature: 0, ...req });
+    return { hits: [first.response.cache?.hit, again.response.cache?.hit], calls: anthropic.requests.length - before };
+  };
+
+  it('does not cache a model on the API version that is sent no temperature: its answers vary at temperature 0', async () => {
+    expect(await twice({ model: 'beta-claude', prompt: 'cache me, version without sampling' })).toEqual({
+      hits: [undefined, undefined],
+      calls: 2,
+    });
+    expect(lastBody(anthropic)).not.toHaveProperty('temperature');
+  });
+
+  it('caches one on an API version that is sent the temperature, but not when top_p takes its place', async () => {
+    expect(await twice({ model: 'gamma-claude', prompt: 'cache me, older version' })).toEqual({ hits: [false, true], calls: 1 });
+    expect(lastBody(anthropic)).toMatchObject({ temperature: 0 });
+    expect(await twice({ model: 'gamma-claude', prompt: 'cache me, with top_p', sampling: sampled({ topP: 1 }) })).toEqual({
+      hits: [undefined, undefined],
+      calls: 2,
+    });
+    expect(lastBody(anthropic)).not.toHaveProperty('temperature');
   });
 });
 

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { totalCost, type AttemptRecord } from '../../domain/chat.js';
 import { OrchestratorError } from '../../domain/errors.js';
-import { takesSampling } from '../../domain/reasoning-models.js';
+import type { Provider } from '../../providers/types.js';
 import { maxTokensFor, type Answer, type Plan } from '../answer.js';
 import { cacheKey } from '../cache-key.js';
 import type { CallContext } from '../context.js';
@@ -25,7 +25,7 @@ export function answerThroughCache(
   const { cache } = deps;
   const only = plan.models[0];
   // Not through an async function when the cache stays out of it: one promise less per call.
-  if (!cache || !only || (policy.mode === 'auto' && !deterministic(plan, only))) return run();
+  if (!cache || !only || (policy.mode === 'auto' && !deterministic(deps, plan, only))) return run();
   const key = cacheKey({
     model: only,
     messages: plan.messages,
@@ -104,6 +104,8 @@ export interface OfflineDeps {
   readonly events: EventSink;
   /** CACHE_OFFLINE_FALLBACK: serve a stale answer when every model failed upstream. */
   readonly offlineFallback: boolean;
+  /** The provider that serves a model, which knows whether it sends the model a temperature. */
+  readonly providerOf: (model: Plan['models'][number]) => Provider | undefined;
 }
 
 /**
@@ -132,17 +134,19 @@ export async function answerOffline<A extends Answer>(
   }
   // A cached answer already served (in place of a default message) is not stored again as fresh.
   const winner = answer.cache ? undefined : plan.models.find((m) => m.id === answer.model);
-  if (winner && deterministic(plan, winner)) await cache.set(keyFor(plan, winner), answer);
+  if (winner && deterministic(deps, plan, winner)) await cache.set(keyFor(plan, winner), answer);
   return answer;
 }
 
 /**
  * Whether the model answers this plan the same way every time, so that the default cache mode
- * may keep its answer: temperature 0, sent to the model. A model that samples at its own fixed
- * temperature (a reasoning model) is not sent one, so its answers vary whatever the caller set.
+ * may keep its answer: temperature 0, sent to the model. A model its provider sends no
+ * temperature (a reasoning model, an Anthropic API version without sampling parameters) samples
+ * at its own, so its answers vary whatever the caller set.
  */
-function deterministic(plan: Plan, model: Plan['models'][number]): boolean {
-  return plan.temperature === 0 && takesSampling(model.upstreamId, plan.sampling?.reasoningEffort);
+function deterministic(deps: OfflineDeps, plan: Plan, model: Plan['models'][number]): boolean {
+  if (plan.temperature !== 0) return false;
+  return deps.providerOf(model)?.sendsTemperature?.(model.upstreamId, plan.sampling) ?? true;
 }
 
 /** A stale answer for a call none of whose models produced anything, when the policy allows it. */

@@ -1,5 +1,6 @@
 import type { default as Anthropic, ClientOptions } from '@anthropic-ai/sdk';
 import type { Message, MessageCreateParamsBase, RawMessageStreamEvent, StopReason } from '@anthropic-ai/sdk/resources/messages';
+import type { Sampling } from '../../domain/chat.js';
 import { ToolCallAssembler } from '../../domain/tools.js';
 import { completionOf, finishReasonOf } from './answer.js';
 import { applyTooling, checkImageDetail, toAnthropicConversation, type ToolingBody } from './tooling.js';
@@ -64,7 +65,8 @@ export class AnthropicProvider implements Provider {
   private readonly clientOptions: ClientOptions;
   private client: Promise<Anthropic> | undefined;
   private sdk: typeof Anthropic | undefined;
-  private readonly sendsTemperature: boolean;
+  /** The configured API version takes sampling parameters (temperature, top_p). */
+  private readonly takesSampling: boolean;
   private readonly timeoutMs: number | undefined;
   private readonly http: UndiciFetch;
   private readonly maxEventBytes: number;
@@ -76,7 +78,7 @@ export class AnthropicProvider implements Provider {
     this.maxEventBytes = http.maxEventBytes;
     this.http = createUndiciFetch(http.fetch);
     const version = options.anthropicVersion;
-    this.sendsTemperature = version !== undefined && acceptsSampling(version);
+    this.takesSampling = version !== undefined && acceptsSampling(version);
     this.clientOptions = {
       // An explicit key also stops the SDK from looking for credentials in the environment and in profile files.
       apiKey: options.apiKey,
@@ -300,14 +302,20 @@ export class AnthropicProvider implements Provider {
     };
     if (conversation.system !== undefined) body.system = conversation.system;
     // Anthropic's temperature range is 0..1 (ours, OpenAI's, is 0..2): values above 1 are
-    // clamped to 1, the most random the API allows. Only sent to API versions that take it, and
-    // not beside top_p: current models refuse the two together (400), and a request always
-    // carries a temperature (the default when the caller set none) but top_p only when asked for.
-    const topP = request.sampling?.topP !== undefined;
-    if (this.sendsTemperature && !topP) body.temperature = Math.min(Math.max(request.temperature, 0), 1);
-    if (request.sampling) applySampling(body, request.sampling, { ...where, takesTopP: this.sendsTemperature });
+    // clamped to 1, the most random the API allows.
+    if (this.sendsTemperature(request.upstreamModel, request.sampling)) body.temperature = Math.min(Math.max(request.temperature, 0), 1);
+    if (request.sampling) applySampling(body, request.sampling, { ...where, takesTopP: this.takesSampling });
     if (request.tooling) applyTooling(body, request.tooling, where);
     return body;
+  }
+
+  /**
+   * Only to API versions that take it, and not beside top_p: current models refuse the two
+   * together (400), and a request always carries a temperature (the default when the caller set
+   * none) but top_p only when asked for.
+   */
+  sendsTemperature(_upstreamModel: string, sampling: Sampling | undefined): boolean {
+    return this.takesSampling && sampling?.topP === undefined;
   }
 
   /** `err` naming the upstream's id of the request whose response came with `headers`. */

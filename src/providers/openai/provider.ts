@@ -6,7 +6,7 @@ import type {
   ChatCompletionCreateParamsNonStreaming,
   ChatCompletionCreateParamsStreaming,
 } from 'openai/resources/chat/completions';
-import type { FinishReason, TokenUsage } from '../../domain/chat.js';
+import type { FinishReason, Sampling, TokenUsage } from '../../domain/chat.js';
 import { type ToolCall, ToolCallAssembler, toolCallChars } from '../../domain/tools.js';
 import { applyTooling, ToolCallIndexes, toOpenAIMessages, toolCallsOf, toolPieces } from './tooling.js';
 import { OrchestratorError } from '../../domain/errors.js';
@@ -302,6 +302,11 @@ export class OpenAIProvider implements Provider {
           .asResponse() as unknown as Promise<StreamAnswer>);
   }
 
+  /** Reasoning models take no temperature but their fixed default: it is left out for them. */
+  sendsTemperature(upstreamModel: string, sampling: Sampling | undefined): boolean {
+    return takesSampling(upstreamModel, sampling?.reasoningEffort);
+  }
+
   /** The request body, built in one object (its keys in wire order: the request, then `stream`). */
   private params(request: ProviderRequest, stream: false): ChatCompletionCreateParamsNonStreaming;
   private params(request: ProviderRequest, stream: true): ChatCompletionCreateParamsStreaming;
@@ -310,7 +315,7 @@ export class OpenAIProvider implements Provider {
       model: request.upstreamModel,
       messages: toOpenAIMessages(request.messages),
     };
-    if (takesSampling(request.upstreamModel, request.sampling?.reasoningEffort)) params.temperature = request.temperature;
+    if (this.sendsTemperature(request.upstreamModel, request.sampling)) params.temperature = request.temperature;
     params[this.maxTokensField] = request.maxTokens;
     const s = request.sampling;
     if (s) {
