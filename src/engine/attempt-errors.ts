@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { costOf, type CatalogModel } from '../catalog/catalog.js';
 import type { UpstreamRequest } from './context.js';
-import type { AttemptOutcome, AttemptRecord, FinishReason, PromptParts, TokenUsage, UpstreamOperation } from '../domain/chat.js';
+import type { AttemptOutcome, AttemptRecord, FinishReason, TokenUsage, UpstreamOperation } from '../domain/chat.js';
 import type { Provider } from '../providers/types.js';
 import { estimateUsage, ZERO_USAGE } from '../domain/chat.js';
+import { checkUsage, type UsageRequest, type UsageSource } from './usage-check.js';
 import { circuitOpen as circuitOpenError, modelNotServed, modelTimedOut, streamStalled } from '../domain/call-errors.js';
 import { OrchestratorError, Reason, cancelled, internal } from '../domain/errors.js';
 
@@ -48,24 +49,46 @@ export function asOrchestratorError(err: unknown, signal: AbortSignal): Orchestr
   return internal(err, 'internal error while calling the upstream');
 }
 
+/** What a call that did not finish had done when it ended. */
+export interface SoFar {
+  /** Characters of the answer (text, tool calls, thinking) received. */
+  readonly generatedChars: number;
+  /** We aborted it (cancel, deadline, lost race or hedge, attempt timeout, stall, consumer gone). */
+  readonly aborted: boolean;
+  readonly error: OrchestratorError | undefined;
+  /** The prompt's usage as the upstream reported it when it began to answer (ProviderRequest.onPromptUsage). */
+  readonly reportedPrompt?: TokenUsage | undefined;
+  /** Where a refused report is logged. */
+  readonly source?: UsageSource | undefined;
+}
+
 /**
- * Usage of a call that did not finish, estimated at about four characters a token: the prompt,
- * and the text relayed so far. A call we aborted (caller's cancel or deadline, a lost race or
- * hedge, an attempt timeout, a stalled stream) had its prompt sent and processed upstream, and
- * so had one whose answer had begun when it broke off (STREAM_TRUNCATED: the connection cut or
- * the answer ended without a finish reason, unary or streamed, whatever had been relayed): its
- * prompt is charged even when nothing came back. A call the upstream failed on its own with
- * nothing generated (an HTTP error, say) is not billed by providers and counts nothing.
+ * Usage of a call that did not finish. A call we aborted (caller's cancel or deadline, a lost
+ * race or hedge, an attempt timeout, a stalled stream) had its prompt sent and processed
+ * upstream, and so had one whose answer had begun when it broke off (STREAM_TRUNCATED: the
+ * connection cut or the answer ended without a finish reason, unary or streamed, whatever had
+ * been relayed): its prompt is charged even when nothing came back. A call the upstream failed on
+ * its own with nothing generated (an HTTP error, say) is not billed by providers and counts
+ * nothing. The prompt is charged as the upstream reported it before the break (Anthropic's
+ * message_start, which it bills however the stream ends: cache reads and writes at their own
+ * prices), a report the usage check takes, else at about four characters a token; the answer
+ * received so far always at four characters a token.
  */
-export function usageSoFar(
-  prompt: PromptParts,
-  generatedChars: number,
-  aborted: boolean,
-  error: OrchestratorError | undefined,
-): { usage: TokenUsage; estimated: boolean } {
+export function usageSoFar(request: UsageRequest, soFar: SoFar): { usage: TokenUsage; estimated: boolean } {
+  const { generatedChars, aborted, error, reportedPrompt } = soFar;
+  const estimate = estimateUsage(request, generatedChars);
+  // No prompt is empty: a report of none is a compatible server that counts it only at the end.
+  if (reportedPrompt && reportedPrompt.promptTokens > 0) {
+    const checked = checkUsage({ ...reportedPrompt, completionTokens: 0 }, request, 0, soFar.source);
+    if (checked.refused === undefined) {
+      const { completionTokens } = estimate;
+      const usage = { ...checked.usage, completionTokens, totalTokens: checked.usage.promptTokens + completionTokens };
+      return { usage, estimated: true };
+    }
+  }
   const answering = error?.reason === Reason.STREAM_TRUNCATED;
   if (generatedChars === 0 && !aborted && !answering) return { usage: ZERO_USAGE, estimated: false };
-  return { usage: estimateUsage(prompt, generatedChars), estimated: true };
+  return { usage: estimate, estimated: true };
 }
 
 /** A model the attempt did not call (no provider, open breaker): nothing sent, nothing charged. */

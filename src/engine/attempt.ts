@@ -3,9 +3,9 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { BrokenCircuitError, type CircuitBreakerPolicy, type RetryPolicy } from 'cockatiel';
 import type { CatalogModel } from '../catalog/catalog.js';
-import type { AttemptRecord, ChatMessage, FinishReason, Sampling, TokenUsage } from '../domain/chat.js';
+import type { AttemptRecord, ChatMessage, Sampling } from '../domain/chat.js';
 import { type OrchestratorError, cancelled } from '../domain/errors.js';
-import { toolCallChars, type Tooling } from '../domain/tools.js';
+import type { Tooling } from '../domain/tools.js';
 import { providerRequest } from './provider-request.js';
 import { COMPLETION, type UpstreamCall } from './upstream-call.js';
 import type { Provider, ProviderStreamEvent } from '../providers/types.js';
@@ -19,9 +19,9 @@ import type { RetryBudgets } from './resilience/retry-budget.js';
 import { childSignal } from './signals.js';
 import { StallWatchdog } from './stall-watchdog.js';
 import { readsOf } from './stream-reads.js';
+import { StreamUsage } from './stream-usage.js';
 import { abortReason, asOrchestratorError, circuitOpen, notServed, stalled, timeoutOf, usageSoFar } from './attempt-errors.js';
 import { throughBreaker, unaryThroughBreaker, type Guarded } from './resilience/guard.js';
-import { checkUsage } from './usage-check.js';
 import type { InFlightGates, Release } from './resilience/in-flight.js';
 
 /** Calls to one model for one request. Every strategy goes through AttemptRunner. */
@@ -272,7 +272,7 @@ export class AttemptRunner {
           provider: provider.name,
           started,
           info,
-          ...usageSoFar(spec, 0, signal.aborted, error),
+          ...usageSoFar(spec, { generatedChars: 0, aborted: signal.aborted, error }),
           error,
           operation,
           upstream,
@@ -302,30 +302,14 @@ export class AttemptRunner {
     const child = childSignal(spec.signal);
     const budget = this.options.budgets.for(endpointOf(provider, spec.model));
     const watchdog = new StallWatchdog((phase, ms) => child.abort(stalled(spec.model, phase, ms)));
-    let generatedChars = 0;
-    let usage: TokenUsage | undefined;
-    let finishReason: FinishReason | undefined;
-    let usageEstimated = false;
+    const tally = new StreamUsage(spec, { log: spec.log, model: spec.model.id, provider: provider.name });
     let error: OrchestratorError | undefined;
     try {
       watchdog.wait(spec.firstTokenTimeoutMs, 'first_token');
-      const progress = (): void => watchdog.progress();
-      for await (const events of readsOf(provider, providerRequest(spec, child.signal, upstream?.headers, progress))) {
+      const hooks = { onProgress: (): void => watchdog.progress(), onPromptUsage: tally.onPromptUsage };
+      for await (const events of readsOf(provider, providerRequest(spec, child.signal, upstream?.headers, hooks))) {
         watchdog.hold();
-        let relayed = events;
-        for (let i = 0; i < events.length; i++) {
-          const event = events[i]!;
-          if (event.type === 'delta') {
-            generatedChars += event.content.length + (event.toolCall ? toolCallChars(event.toolCall) : 0);
-          } else {
-            const checked = checkUsage(event.usage, spec, generatedChars, { log: spec.log, model: spec.model.id, provider: provider.name });
-            usage = checked.usage;
-            usageEstimated = checked.refused !== undefined || event.usageEstimated === true;
-            finishReason = event.finishReason;
-            relayed = relayed.with(i, { ...event, usage });
-          }
-        }
-        yield relayed;
+        yield tally.count(events);
         watchdog.wait(spec.interTokenTimeoutMs, 'inter_token');
       }
       budget.onSuccess();
@@ -335,7 +319,7 @@ export class AttemptRunner {
       throw error;
     } finally {
       watchdog.stop();
-      if (!usage && !error) {
+      if (!tally.ended && !error) {
         // The consumer stopped pulling: make sure the upstream request closes too.
         child.abort(cancelled('stream abandoned'));
         error = asOrchestratorError(child.signal.reason, child.signal);
@@ -348,7 +332,7 @@ export class AttemptRunner {
           provider: provider.name,
           started,
           info,
-          ...(usage ? { usage, estimated: usageEstimated, finishReason } : usageSoFar(spec, generatedChars, child.signal.aborted, error)),
+          ...tally.charged(child.signal.aborted, error),
           ...(error ? { error } : {}),
           upstream,
         }),

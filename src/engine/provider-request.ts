@@ -18,7 +18,7 @@ export function providerRequest(
   spec: RequestSpec,
   signal: AbortSignal,
   headers: Readonly<Record<string, string>> | undefined,
-  onProgress?: () => void,
+  hooks?: Pick<ProviderRequest, 'onProgress' | 'onPromptUsage'>,
 ): ProviderRequest {
   return {
     upstreamModel: spec.model.upstreamId,
@@ -29,6 +29,6 @@ export function providerRequest(
     ...(spec.tooling ? { tooling: spec.tooling } : {}),
     signal,
     headers,
-    ...(onProgress ? { onProgress } : {}),
+    ...hooks,
   };
 }

@@ -34,14 +34,17 @@ const TOKENS_PER_IMAGE_BOUND = 50_000;
  */
 const TOOL_USE_PROMPT_BOUND = 1_000;
 
-type Checked = { readonly messages: readonly ChatMessage[]; readonly maxTokens: number; readonly tooling?: Tooling | undefined };
+/** The request a report is checked against. */
+export type UsageRequest = {
+  readonly messages: readonly ChatMessage[];
+  readonly maxTokens: number;
+  readonly tooling?: Tooling | undefined;
+};
 
-export function checkUsage(
-  reported: TokenUsage,
-  request: Checked,
-  generatedChars: number,
-  source?: { readonly log?: Logger | undefined; readonly model: string; readonly provider: string },
-): CheckedUsage {
+/** Where a refused report came from, and the logger it is logged to. */
+export type UsageSource = { readonly log?: Logger | undefined; readonly model: string; readonly provider: string };
+
+export function checkUsage(reported: TokenUsage, request: UsageRequest, generatedChars: number, source?: UsageSource): CheckedUsage {
   const problem = usageProblem(reported, request, generatedChars);
   if (!problem) return { usage: { ...reported, totalTokens: reported.promptTokens + reported.completionTokens } };
   source?.log?.warn(
@@ -51,7 +54,7 @@ export function checkUsage(
   return { usage: estimateUsage(request, generatedChars), refused: problem };
 }
 
-function usageProblem(u: TokenUsage, request: Checked, generatedChars: number): string | undefined {
+function usageProblem(u: TokenUsage, request: UsageRequest, generatedChars: number): string | undefined {
   const counts =
     notCount('prompt_tokens', u.promptTokens) ??
     notCount('completion_tokens', u.completionTokens) ??
@@ -91,7 +94,7 @@ const chars = (text: string): number => text.length;
 const utf8Bytes = (text: string): number => Buffer.byteLength(text, 'utf8');
 
 /** The prompt's text, tool definitions and tool calls, measured by `size`. */
-function promptSize(request: Checked, size: (text: string) => number): number {
+function promptSize(request: UsageRequest, size: (text: string) => number): number {
   let total = request.tooling ? size(JSON.stringify(request.tooling)) : 0;
   for (const m of request.messages) {
     total += size(m.content);

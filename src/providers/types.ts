@@ -21,6 +21,12 @@ export interface ProviderRequest {
    * model is generating, so the stall watchdog must not give it up as silent.
    */
   readonly onProgress?: (() => void) | undefined;
+  /**
+   * Streams only: told when the upstream reports the prompt's usage as it begins to answer
+   * (Anthropic's message_start: uncached, cache-read and cache-write counts; completion 0). It
+   * bills that prompt however the stream ends, so a stream that breaks later is charged it.
+   */
+  readonly onPromptUsage?: ((usage: TokenUsage) => void) | undefined;
 }
 
 export interface ProviderCompletion {

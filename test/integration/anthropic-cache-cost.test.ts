@@ -19,6 +19,26 @@ const SPLIT = { ephemeral_5m_input_tokens: 40, ephemeral_1h_input_tokens: 60 };
 /** A write to the one-hour cache is billed at twice the input price. */
 const EXPECTED_1H = (100 * 1 + 100 * 0.1 + 40 * 1.25 + 60 * 2 + OUTPUT * 2) / 1e6;
 
+/** What the cut stream relayed before its connection was lost: 13 characters, 4 tokens at four a token. */
+const RELAYED = 'cached answer';
+/** The prompt as message_start reported it, priced as the other answers' prompts are, and the text relayed, estimated. */
+const EXPECTED_CUT = (100 * 1 + 100 * 0.1 + 100 * 1.25 + 4 * 2) / 1e6;
+
+const event = (type: string, data: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+
+/** message_start with the prompt's usage, then some text, and no more: the connection is lost. */
+function cutStream(res: http.ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  res.write(
+    event('message_start', {
+      message: { id: 'msg', type: 'message', role: 'assistant', model: 'm-cut', content: [], usage: { ...USAGE, output_tokens: 1 } },
+    }) +
+      event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) +
+      event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: RELAYED } }),
+  );
+  setTimeout(() => res.destroy(), 50);
+}
+
 function messagesBody(stream: boolean, upstreamModel: string): string {
   const usage = upstreamModel === 'm-1h' ? { ...USAGE, cache_creation: SPLIT } : USAGE;
   if (!stream) {
@@ -32,7 +52,6 @@ function messagesBody(stream: boolean, upstreamModel: string): string {
       usage: { ...usage, output_tokens: OUTPUT },
     });
   }
-  const event = (type: string, data: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
   return (
     event('message_start', {
       message: { id: 'msg', type: 'message', role: 'assistant', model: 'm-1', content: [], usage: { ...usage, output_tokens: 1 } },
@@ -57,6 +76,7 @@ describe("Anthropic's prompt cache in a call's cost", () => {
       req.on('end', () => {
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { stream?: boolean; model: string };
         const stream = body.stream === true;
+        if (stream && body.model === 'm-cut') return cutStream(res);
         res.writeHead(200, { 'content-type': stream ? 'text/event-stream' : 'application/json' });
         res.end(messagesBody(stream, body.model));
       });
@@ -68,6 +88,7 @@ describe("Anthropic's prompt cache in a call's cost", () => {
 include_builtin_models: false
 models:
   - { id: claude-test, provider: an, upstream_id: "m-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, cached_input_price_per_million: 0.1, output_price_per_million: 2, family: c, tier: small, quality: 0.5 }
+  - { id: claude-cut, provider: an, upstream_id: "m-cut", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, cached_input_price_per_million: 0.1, output_price_per_million: 2, family: c, tier: small, quality: 0.5 }
   - { id: claude-1h, provider: an, upstream_id: "m-1h", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, cached_input_price_per_million: 0.1, output_price_per_million: 2, family: c, tier: small, quality: 0.5 }
 `);
     h = await startHarness({
@@ -144,5 +165,25 @@ models:
     const completed = streamed.messages.at(-1)?.event;
     if (completed?.$case !== 'completed') throw new Error('no completed event');
     expect(completed.completed.costUsd).toBeCloseTo(EXPECTED_1H, 12);
+  });
+
+  it("charges a stream cut after message_start the upstream's prompt counts, cached and written, and the text relayed, estimated", async () => {
+    const streamed = await collectStream(h.clients.chat.streamChat(streamRequest({ model: 'claude-cut', prompt })));
+    expect(streamed.error?.decoded.errorInfo?.reason).toBe('STREAM_TRUNCATED');
+    const metadata = streamed.error?.decoded.errorInfo?.metadata ?? {};
+    expect(metadata['prompt_tokens']).toBe('300');
+    expect(metadata['completion_tokens']).toBe('4');
+    expect(Number(metadata['cost_usd'])).toBeCloseTo(EXPECTED_CUT, 12);
+
+    await h.app.ledger.store?.flush();
+    const attempts = await h.app.ledger
+      .database()!
+      .db.selectFrom('ledger_attempts')
+      .select(['prompt_tokens', 'completion_tokens', 'usage_estimated', 'cost_usd'])
+      .where('model', '=', 'claude-cut')
+      .execute();
+    expect(attempts).toEqual([
+      { prompt_tokens: 300, completion_tokens: 4, usage_estimated: 1, cost_usd: expect.closeTo(EXPECTED_CUT, 12) },
+    ]);
   });
 });

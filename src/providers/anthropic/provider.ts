@@ -182,6 +182,7 @@ export class AnthropicProvider implements Provider {
                 // Anthropic-compatible servers may report no usage: the estimate is charged then, as for a unary answer.
                 const reported = event.message?.usage;
                 usage = reported ? countsOf(reported) : undefined;
+                if (usage) request.onPromptUsage?.(tokenUsageOf({ ...usage, output: 0 }));
                 break;
               }
               case 'content_block_start':

@@ -640,6 +640,37 @@ describe('AnthropicProvider, other upstreams', () => {
     });
   });
 
+  it("tells the prompt usage of a stream's message_start as it arrives, before the stream breaks", async () => {
+    const event = (type: string, data: object): string => `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+    const usage = {
+      input_tokens: 10,
+      output_tokens: 1,
+      cache_read_input_tokens: 100,
+      cache_creation_input_tokens: 50,
+      cache_creation: { ephemeral_5m_input_tokens: 20, ephemeral_1h_input_tokens: 30 },
+    };
+    const url = await serve((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        res.write(
+          event('message_start', { message: { id: 'm', type: 'message', role: 'assistant', model: MODEL, content: [], usage } }) +
+            event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) +
+            event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hel' } }),
+        );
+        setTimeout(() => res.destroy(), 20);
+      });
+    });
+    const provider = new AnthropicProvider({ name: 'anthropic', baseURL: url, apiKey: 'x' });
+    const told: unknown[] = [];
+    const seen = await collect(provider.stream(requestOf(PROMPT, { onPromptUsage: (u) => told.push(u) })));
+    expect(seen.error).toMatchObject({ reason: Reason.STREAM_TRUNCATED });
+    expect(seen.deltas).toEqual(['Hel']);
+    expect(told).toEqual([
+      { promptTokens: 160, completionTokens: 0, totalTokens: 160, cachedTokens: 100, cacheWriteTokens: 50, cacheWrite1hTokens: 30 },
+    ]);
+  });
+
   /**
    * Answers like the Messages API, refusing with its 400 what it refuses in a conversation: a
    * last assistant turn (a prefill) ending in whitespace, and a turn after tool_use blocks that
