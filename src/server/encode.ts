@@ -17,6 +17,7 @@ import type { ToolCall } from '../domain/tools.js';
 import { codeForKind } from './errors.js';
 import { isSimulatedProvider } from '../domain/simulated.js';
 import { round3 } from '../domain/latency.js';
+import { UPSTREAM_REQUEST_ID } from '../domain/upstream-errors.js';
 
 /** Domain values -> generated message types. Pure functions, no logic beyond the mapping. */
 
@@ -65,6 +66,7 @@ export function encodeAttempt(record: AttemptRecord): Attempt {
     retry: record.retry,
     backoffMs: round3(record.backoffMs),
     usageEstimated: record.usageEstimated === true,
+    upstreamRequestId: record.error?.metadata[UPSTREAM_REQUEST_ID] ?? '',
   };
 }
 

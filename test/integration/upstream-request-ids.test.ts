@@ -5,7 +5,7 @@ import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { writeConfigFile } from '../helpers/config-file.js';
 import { eventually } from '../helpers/eventually.js';
-import { collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
+import { callUnary, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 /**
@@ -132,6 +132,21 @@ describe("a failed call names the upstream's own request id", () => {
       ),
     );
     expect(await callLine('then-fine')).toMatchObject({ code: 'OK', model: 'claude-test', upstreamRequestIds: [`gpt-4o:${openaiId()}`] });
+  });
+
+  it("a gRPC answer names it on the failed attempt, as the HTTP API's attempts do", async () => {
+    h.upstream.injectFault({ kind: 'http_error', status: 500, model: 'gpt-4o' });
+    const { response } = await callUnary(fallback(), {
+      model: '',
+      prompt: 'hi',
+      messages: [],
+      models: ['gpt-4o', 'claude-test'],
+      disableDefaultMessage: true,
+    });
+    expect(response.attempts.map((a) => [a.model, a.upstreamRequestId])).toEqual([
+      ['gpt-4o', openaiId()],
+      ['claude-test', ''],
+    ]);
   });
 
   it("the HTTP API's error body names it on each attempt", async () => {

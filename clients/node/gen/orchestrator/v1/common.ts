@@ -593,8 +593,8 @@ export interface Usage {
   reasoningTokens: number;
   /**
    * Of prompt_tokens, those the provider wrote to its prompt cache (Anthropic's
-   * cache_creation_input_tokens): billed above the prompt price. 0 when none were written or the
-   * provider does not say.
+   * cache_creation_input_tokens, OpenRouter's prompt_tokens_details.cache_write_tokens): billed
+   * above the prompt price. 0 when none were written or the provider does not say.
    */
   cacheWriteTokens: number;
 }
@@ -630,6 +630,12 @@ export interface Attempt {
    * finish, so the upstream never reported it: an aborted call's prompt, a cut stream's text.
    */
   usageEstimated: boolean;
+  /**
+   * The upstream's own id of a failed request (OpenAI's x-request-id, Anthropic's request-id),
+   * which its support asks for; printable ASCII, at most 128 characters. Empty on success, and
+   * when the upstream named none or the gateway itself ended the request.
+   */
+  upstreamRequestId: string;
 }
 
 /** Let the gateway pick the model. */
@@ -1351,6 +1357,7 @@ function createBaseAttempt(): Attempt {
     retry: 0,
     backoffMs: 0,
     usageEstimated: false,
+    upstreamRequestId: "",
   };
 }
 
@@ -1391,6 +1398,9 @@ export const Attempt: MessageFns<Attempt> = {
     }
     if (message.usageEstimated !== false) {
       writer.uint32(96).bool(message.usageEstimated);
+    }
+    if (message.upstreamRequestId !== "") {
+      writer.uint32(106).string(message.upstreamRequestId);
     }
     return writer;
   },
@@ -1504,6 +1514,14 @@ export const Attempt: MessageFns<Attempt> = {
             message.usageEstimated = reader.bool();
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.upstreamRequestId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1546,6 +1564,11 @@ export const Attempt: MessageFns<Attempt> = {
         : isSet(object.usage_estimated)
         ? globalThis.Boolean(object.usage_estimated)
         : false,
+      upstreamRequestId: isSet(object.upstreamRequestId)
+        ? globalThis.String(object.upstreamRequestId)
+        : isSet(object.upstream_request_id)
+        ? globalThis.String(object.upstream_request_id)
+        : "",
     };
   },
 
@@ -1586,6 +1609,9 @@ export const Attempt: MessageFns<Attempt> = {
     }
     if (message.usageEstimated !== false) {
       obj.usageEstimated = message.usageEstimated;
+    }
+    if (message.upstreamRequestId !== "") {
+      obj.upstreamRequestId = message.upstreamRequestId;
     }
     return obj;
   },

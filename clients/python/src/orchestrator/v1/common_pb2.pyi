@@ -51,7 +51,7 @@ STREAM_STRATEGY_SINGLE: StreamStrategy
 STREAM_STRATEGY_UNSPECIFIED: StreamStrategy
 
 class Attempt(_message.Message):
-    __slots__ = ["backoff_ms", "code", "cost_usd", "latency_ms", "message", "model", "outcome", "provider", "reason", "retry", "usage", "usage_estimated"]
+    __slots__ = ["backoff_ms", "code", "cost_usd", "latency_ms", "message", "model", "outcome", "provider", "reason", "retry", "upstream_request_id", "usage", "usage_estimated"]
     BACKOFF_MS_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     COST_USD_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +62,7 @@ class Attempt(_message.Message):
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     RETRY_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     USAGE_ESTIMATED_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     backoff_ms: float
@@ -74,9 +75,10 @@ class Attempt(_message.Message):
     provider: str
     reason: str
     retry: int
+    upstream_request_id: str
     usage: Usage
     usage_estimated: bool
-    def __init__(self, model: _Optional[str] = ..., provider: _Optional[str] = ..., outcome: _Optional[_Union[AttemptOutcome, str]] = ..., code: _Optional[_Union[_code_pb2.Code, str]] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., latency_ms: _Optional[float] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., retry: _Optional[int] = ..., backoff_ms: _Optional[float] = ..., usage_estimated: bool = ...) -> None: ...
+    def __init__(self, model: _Optional[str] = ..., provider: _Optional[str] = ..., outcome: _Optional[_Union[AttemptOutcome, str]] = ..., code: _Optional[_Union[_code_pb2.Code, str]] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., latency_ms: _Optional[float] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., retry: _Optional[int] = ..., backoff_ms: _Optional[float] = ..., usage_estimated: bool = ..., upstream_request_id: _Optional[str] = ...) -> None: ...
 
 class ContentPart(_message.Message):
     __slots__ = ["image", "text"]
