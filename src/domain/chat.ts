@@ -29,7 +29,7 @@ export interface TokenUsage {
   cachedTokens: number;
   /** Of `completionTokens`, those a reasoning model spent thinking (OpenAI reports them); unset: none, or not reported. */
   reasoningTokens?: number;
-  /** Prompt tokens written to the provider's prompt cache (only Anthropic reports them); unset: none. */
+  /** Prompt tokens written to the provider's prompt cache (Anthropic and OpenRouter report them); unset: none. */
   cacheWriteTokens?: number;
   /** Of `cacheWriteTokens`, those the provider says it wrote for an hour (Anthropic's `ttl: 1h`); unset: none, or no split reported. */
   cacheWrite1hTokens?: number;

@@ -569,6 +569,40 @@ describe('usage reports', () => {
     const odd = (await openai().complete(req())).usage;
     expect(checkUsage(odd, { messages: req().messages, maxTokens: 1000 }, 2).refused).toMatch(/reasoning_tokens/);
   });
+  it('from an OpenAI-compatible upstream keep the prompt tokens OpenRouter says were written to the cache, unary and streamed', async () => {
+    // OpenRouter puts cache writes beside cached_tokens; read as none, they would be charged at the plain prompt price.
+    const usage = {
+      prompt_tokens: 1200,
+      completion_tokens: 3,
+      total_tokens: 1203,
+      prompt_tokens_details: { cached_tokens: 200, cache_write_tokens: 900, audio_tokens: 0 },
+    };
+    const expected = { promptTokens: 1200, completionTokens: 3, totalTokens: 1203, cachedTokens: 200, cacheWriteTokens: 900 };
+    reply = json({ ...message({ content: 'ok' }), usage });
+    expect((await openai().complete(req())).usage).toEqual(expected);
+    reply = sse(`${chunk({ content: 'ok' }, 'stop')}data: ${JSON.stringify({ id: 'c', choices: [], usage })}\n\ndata: [DONE]\n\n`);
+    const end = (await collect(openai().stream(req()))).at(-1);
+    expect(end?.type === 'end' && end.usage).toEqual(expected);
+    // None written (OpenRouter says 0; others say nothing): no count, as before.
+    const none = { promptTokens: 1200, completionTokens: 3, totalTokens: 1203, cachedTokens: 200 };
+    for (const written of [0, null, undefined]) {
+      reply = json({
+        ...message({ content: 'ok' }),
+        usage: { ...usage, prompt_tokens_details: { cached_tokens: 200, cache_write_tokens: written } },
+      });
+      expect((await openai().complete(req())).usage).toEqual(none);
+    }
+    // A count that is not one, or more than the prompt holds beside the cached tokens, is refused by the usage check.
+    const check = (u: typeof expected) => checkUsage(u, { messages: [{ role: 'user', content: 'x'.repeat(5000) }], maxTokens: 1000 }, 2);
+    expect(check(expected).refused).toBeUndefined();
+    for (const written of ['900', 1.5, 1001]) {
+      reply = json({
+        ...message({ content: 'ok' }),
+        usage: { ...usage, prompt_tokens_details: { cached_tokens: 200, cache_write_tokens: written } },
+      });
+      expect(check((await openai().complete(req())).usage as typeof expected).refused).toMatch(/cache_write_tokens/);
+    }
+  });
   it('of no completion tokens for an answer with text are refused, and the estimate charged', () => {
     const checked = checkUsage({ promptTokens: 5, completionTokens: 0, totalTokens: 5, cachedTokens: 0 }, request, 20_000);
     expect(checked.refused).toMatch(/completion_tokens 0/);

@@ -1,0 +1,106 @@
+import { resolve } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CatalogSource } from '../../src/gen/orchestrator/v1/models.js';
+import { sha } from '../helpers/access-file.js';
+import { writeConfigFile } from '../helpers/config-file.js';
+import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { type RecordingUpstream, startRecordingUpstream } from '../helpers/recording-upstream.js';
+
+/**
+ * Claude served by OpenRouter, which reports prompt tokens written to the prompt cache as
+ * `prompt_tokens_details.cache_write_tokens` beside `cached_tokens`. The fixture lists
+ * anthropic/claude-3.5-sonnet at $3 a million prompt tokens, $0.30 read from the cache
+ * (input_cache_read), $3.75 written to it (input_cache_write) and $15 completion.
+ */
+const CLAUDE = 'anthropic/claude-3.5-sonnet';
+const PROMPT = 400;
+const CACHED = 100;
+const WRITTEN = 250;
+const COMPLETION = 5;
+const EXPECTED = ((PROMPT - CACHED - WRITTEN) * 3 + CACHED * 0.3 + WRITTEN * 3.75 + COMPLETION * 15) / 1e6;
+const USAGE = {
+  prompt_tokens: PROMPT,
+  completion_tokens: COMPLETION,
+  total_tokens: PROMPT + COMPLETION,
+  prompt_tokens_details: { cached_tokens: CACHED, cache_write_tokens: WRITTEN, audio_tokens: 0 },
+  completion_tokens_details: { reasoning_tokens: 0 },
+};
+const SHOWN = {
+  promptTokens: PROMPT,
+  completionTokens: COMPLETION,
+  totalTokens: PROMPT + COMPLETION,
+  cachedTokens: CACHED,
+  cacheWriteTokens: WRITTEN,
+  reasoningTokens: 0,
+};
+const admin = { metadata: { authorization: 'Bearer root-secret' } };
+const adminMetadata = (): grpc.Metadata => {
+  const md = new grpc.Metadata();
+  md.set('authorization', admin.metadata.authorization);
+  return md;
+};
+const prompt = 'a long system prompt that the provider caches '.repeat(12);
+
+describe("prompt-cache writes OpenRouter reports, in a synced model's usage and cost", () => {
+  let openrouter: RecordingUpstream;
+  let h: Harness;
+
+  beforeAll(async () => {
+    openrouter = await startRecordingUpstream((body, res) => {
+      const head = { id: 'c', created: 1, model: CLAUDE };
+      if (body.stream !== true) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const message = { role: 'assistant', content: 'written to the cache' };
+        res.end(
+          JSON.stringify({ ...head, object: 'chat.completion', choices: [{ index: 0, message, finish_reason: 'stop' }], usage: USAGE }),
+        );
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const chunk = (fields: object) => `data: ${JSON.stringify({ ...head, object: 'chat.completion.chunk', ...fields })}\n\n`;
+      res.end(
+        chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: 'written to the cache' }, finish_reason: null }] }) +
+          chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }) +
+          chunk({ choices: [], usage: USAGE }) +
+          'data: [DONE]\n\n',
+      );
+    });
+    const fixture = pathToFileURL(resolve('test/fixtures/catalog-sync/openrouter-models.json')).href;
+    const configFile = writeConfigFile(`access:
+  api_keys:
+    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }
+providers:
+  - { name: openrouter, kind: openai, base_url: "${openrouter.baseURL}", api_key_env: OPENROUTER_API_KEY }
+catalog:
+  sync:
+    openrouter: { url: "${fixture}" }
+`);
+    h = await startHarness({ env: { CONFIG_FILE: configFile, DATABASE_URL: 'off' }, processEnv: { OPENROUTER_API_KEY: 'or-key' } });
+    const { response } = await callUnary(
+      h.clients.models.syncCatalog.bind(h.clients.models),
+      { source: CatalogSource.CATALOG_SOURCE_OPENROUTER },
+      admin,
+    );
+    expect(response.reports[0]?.ok).toBe(true);
+  });
+  afterAll(async () => {
+    await h?.close();
+    await openrouter?.close();
+  });
+
+  it('shows the writes in the usage of Chat and StreamChat, and charges them at the cache-write price', async () => {
+    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: CLAUDE, prompt, messages: [] }, admin);
+    expect(response.usage).toEqual(SHOWN);
+    expect(response.costUsd).toBeCloseTo(EXPECTED, 12);
+
+    const streamed = await collectStream(h.clients.chat.streamChat(streamRequest({ model: CLAUDE, prompt }), adminMetadata()));
+    expect(streamed.error).toBeUndefined();
+    const completed = streamed.messages.at(-1)?.event;
+    if (completed?.$case !== 'completed') throw new Error('no completed event');
+    expect(completed.completed.usage).toEqual(SHOWN);
+    expect(completed.completed.costUsd).toBeCloseTo(EXPECTED, 12);
+  });
+});
