@@ -139,10 +139,10 @@ function endpointKey(model: CatalogModel): string {
 }
 
 /**
- * What a prompt token written to the provider's cache costs, as a multiple of the input price.
- * Only Anthropic reports writes, and bills them by how long the entry lives: 1.25 times it for
- * five minutes (the default, and what a write the usage does not split is taken for), twice it
- * for an hour.
+ * What a prompt token written to the provider's cache costs, as a multiple of the input price,
+ * for a model with no cache-write price of its own: Anthropic bills writes by how long the entry
+ * lives, 1.25 times it for five minutes (the default, and what a write the usage does not split
+ * is taken for), twice it for an hour. Only Anthropic's own API reports that split.
  */
 export const CACHE_WRITE_PRICE_FACTOR = 1.25;
 export const CACHE_WRITE_1H_PRICE_FACTOR = 2;
@@ -153,9 +153,10 @@ export function costOf(model: ModelDefinition, usage: TokenUsage): number {
   const written = Math.min(usage.cacheWriteTokens ?? 0, usage.promptTokens - cached);
   const writtenForHour = Math.min(usage.cacheWrite1hTokens ?? 0, written);
   const uncached = usage.promptTokens - cached - written;
+  const writePrice = model.cacheWritePricePerMillion ?? model.inputPricePerMillion * CACHE_WRITE_PRICE_FACTOR;
   const dollars =
     uncached * model.inputPricePerMillion +
-    (written - writtenForHour) * model.inputPricePerMillion * CACHE_WRITE_PRICE_FACTOR +
+    (written - writtenForHour) * writePrice +
     writtenForHour * model.inputPricePerMillion * CACHE_WRITE_1H_PRICE_FACTOR +
     cached * model.cachedInputPricePerMillion +
     usage.completionTokens * model.outputPricePerMillion;

@@ -46,6 +46,7 @@ export interface SyncedValues {
   readonly inputPricePerMillion?: number | undefined;
   readonly outputPricePerMillion?: number | undefined;
   readonly cachedInputPricePerMillion?: number | undefined;
+  readonly cacheWritePricePerMillion?: number | undefined;
   readonly quality?: number | undefined;
   readonly capabilities?: Partial<ModelCapabilities> | undefined;
 }
@@ -98,6 +99,19 @@ class ModelDraft {
   originOf(field: ModelField): FieldOrigin {
     return this.fields[field] ?? this.base;
   }
+
+  /**
+   * The cache-write price marks up the prompt price a layer set beside it: a layer that sets a
+   * prompt price sets its own write price, or none (the default markup on that prompt price).
+   */
+  setWritePrice(value: number | undefined, origin: FieldOrigin): void {
+    if (value !== undefined) {
+      this.set('cacheWritePricePerMillion', value, origin);
+      return;
+    }
+    delete this.def.cacheWritePricePerMillion;
+    delete this.fields.cacheWritePricePerMillion;
+  }
 }
 
 export function composeCatalog(layers: CatalogLayers): ComposedCatalog {
@@ -138,6 +152,7 @@ export function composeCatalog(layers: CatalogLayers): ComposedCatalog {
     for (const field of Object.keys(def) as (keyof ModelDefinition)[]) {
       if (field !== 'id') draft.set(field, def[field], origin);
     }
+    draft.setWritePrice(def.cacheWritePricePerMillion, origin);
   }
   dropDanglingRuntimeFallbacks(drafts);
   for (const draft of drafts.values()) {
@@ -224,6 +239,7 @@ function applyRuntime(draft: ModelDraft, model: RuntimeModel): void {
   draft.set('inputPricePerMillion', model.inputPricePerMillion, origin);
   draft.set('outputPricePerMillion', model.outputPricePerMillion, origin);
   draft.set('cachedInputPricePerMillion', model.cachedInputPricePerMillion ?? model.inputPricePerMillion, origin);
+  if (model.inputPricePerMillion !== undefined) draft.setWritePrice(undefined, origin);
   draft.set('quality', model.quality, origin);
   draft.set('capabilities', model.capabilities, origin);
   draft.set(
@@ -251,6 +267,7 @@ function applySynced(draft: ModelDraft, values: SyncedValues, openRouterProvider
     const cached =
       values.inputPricePerMillion === undefined ? undefined : (values.cachedInputPricePerMillion ?? values.inputPricePerMillion);
     draft.set('cachedInputPricePerMillion', cached, origin);
+    if (values.inputPricePerMillion !== undefined) draft.setWritePrice(values.cacheWritePricePerMillion, origin);
   }
   if (mayPrice('outputPricePerMillion')) draft.set('outputPricePerMillion', values.outputPricePerMillion, origin);
   draft.set('quality', values.quality, origin);

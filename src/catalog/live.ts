@@ -341,6 +341,7 @@ function inMemory(report: SyncReport): SyncedValues[] {
       inputPricePerMillion: m.inputPricePerMillion,
       outputPricePerMillion: m.outputPricePerMillion,
       cachedInputPricePerMillion: m.cachedInputPricePerMillion,
+      cacheWritePricePerMillion: m.cacheWritePricePerMillion,
       quality: m.quality,
       capabilities: m.capabilities,
     }));

@@ -29,6 +29,11 @@ export interface ModelDefinition {
   readonly inputPricePerMillion: number;
   readonly outputPricePerMillion: number;
   readonly cachedInputPricePerMillion: number;
+  /**
+   * A prompt token written to the provider's prompt cache, where a source lists what the vendor
+   * bills for it (OpenRouter's input_cache_write); unset: Anthropic's markup on the input price.
+   */
+  readonly cacheWritePricePerMillion?: number;
   readonly family: string;
   readonly tier: ModelTier;
   /** Default fallback chain after this model, smaller models of the family first in line. */

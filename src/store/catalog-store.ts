@@ -34,6 +34,7 @@ const VALUE_FIELDS = [
   'inputPricePerMillion',
   'outputPricePerMillion',
   'cachedInputPricePerMillion',
+  'cacheWritePricePerMillion',
   'quality',
   'capabilities',
 ] as const;

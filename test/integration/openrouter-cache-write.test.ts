@@ -1,7 +1,9 @@
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CatalogSource } from '../../src/gen/orchestrator/v1/models.js';
 import { sha } from '../helpers/access-file.js';
 import { writeConfigFile } from '../helpers/config-file.js';
@@ -20,7 +22,9 @@ const PROMPT = 400;
 const CACHED = 100;
 const WRITTEN = 250;
 const COMPLETION = 5;
-const EXPECTED = ((PROMPT - CACHED - WRITTEN) * 3 + CACHED * 0.3 + WRITTEN * 3.75 + COMPLETION * 15) / 1e6;
+const costAt = (writePrice: number): number =>
+  ((PROMPT - CACHED - WRITTEN) * 3 + CACHED * 0.3 + WRITTEN * writePrice + COMPLETION * 15) / 1e6;
+const EXPECTED = costAt(3.75);
 const USAGE = {
   prompt_tokens: PROMPT,
   completion_tokens: COMPLETION,
@@ -46,7 +50,33 @@ const prompt = 'a long system prompt that the provider caches '.repeat(12);
 
 describe("prompt-cache writes OpenRouter reports, in a synced model's usage and cost", () => {
   let openrouter: RecordingUpstream;
-  let h: Harness;
+  let h: Harness | undefined;
+  const fixture = resolve('test/fixtures/catalog-sync/openrouter-models.json');
+  const dir = mkdtempSync(join(tmpdir(), 'openrouter-cache-write-'));
+  const configFor = (models: string): string =>
+    writeConfigFile(`access:
+  api_keys:
+    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }
+providers:
+  - { name: openrouter, kind: openai, base_url: "${openrouter.baseURL}", api_key_env: OPENROUTER_API_KEY }
+catalog:
+  sync:
+    openrouter: { url: "${pathToFileURL(models).href}" }
+`);
+  const start = async (configFile: string, databaseUrl: string): Promise<Harness> => {
+    h = await startHarness({ env: { CONFIG_FILE: configFile, DATABASE_URL: databaseUrl }, processEnv: { OPENROUTER_API_KEY: 'or-key' } });
+    return h;
+  };
+  const sync = async (harness: Harness) => {
+    const { response } = await callUnary(
+      harness.clients.models.syncCatalog.bind(harness.clients.models),
+      { source: CatalogSource.CATALOG_SOURCE_OPENROUTER },
+      admin,
+    );
+    expect(response.reports[0]?.ok).toBe(true);
+  };
+  const chat = async (harness: Harness) =>
+    (await callUnary(harness.clients.chat.chat.bind(harness.clients.chat), { model: CLAUDE, prompt, messages: [] }, admin)).response;
 
   beforeAll(async () => {
     openrouter = await startRecordingUpstream((body, res) => {
@@ -68,39 +98,46 @@ describe("prompt-cache writes OpenRouter reports, in a synced model's usage and 
           'data: [DONE]\n\n',
       );
     });
-    const fixture = pathToFileURL(resolve('test/fixtures/catalog-sync/openrouter-models.json')).href;
-    const configFile = writeConfigFile(`access:
-  api_keys:
-    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }
-providers:
-  - { name: openrouter, kind: openai, base_url: "${openrouter.baseURL}", api_key_env: OPENROUTER_API_KEY }
-catalog:
-  sync:
-    openrouter: { url: "${fixture}" }
-`);
-    h = await startHarness({ env: { CONFIG_FILE: configFile, DATABASE_URL: 'off' }, processEnv: { OPENROUTER_API_KEY: 'or-key' } });
-    const { response } = await callUnary(
-      h.clients.models.syncCatalog.bind(h.clients.models),
-      { source: CatalogSource.CATALOG_SOURCE_OPENROUTER },
-      admin,
-    );
-    expect(response.reports[0]?.ok).toBe(true);
   });
-  afterAll(async () => {
+  afterEach(async () => {
     await h?.close();
-    await openrouter?.close();
+    h = undefined;
   });
+  afterAll(async () => openrouter?.close());
 
   it('shows the writes in the usage of Chat and StreamChat, and charges them at the cache-write price', async () => {
-    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: CLAUDE, prompt, messages: [] }, admin);
+    const harness = await start(configFor(fixture), 'off');
+    await sync(harness);
+    const response = await chat(harness);
     expect(response.usage).toEqual(SHOWN);
     expect(response.costUsd).toBeCloseTo(EXPECTED, 12);
 
-    const streamed = await collectStream(h.clients.chat.streamChat(streamRequest({ model: CLAUDE, prompt }), adminMetadata()));
+    const streamed = await collectStream(harness.clients.chat.streamChat(streamRequest({ model: CLAUDE, prompt }), adminMetadata()));
     expect(streamed.error).toBeUndefined();
     const completed = streamed.messages.at(-1)?.event;
     if (completed?.$case !== 'completed') throw new Error('no completed event');
     expect(completed.completed.usage).toEqual(SHOWN);
     expect(completed.completed.costUsd).toBeCloseTo(EXPECTED, 12);
+  });
+
+  it('charges writes at the price OpenRouter lists, whatever it is, and keeps that price over a restart', async () => {
+    // The same list with Claude's writes at $6 a million (twice the prompt price), not 1.25 times it.
+    const listed = JSON.parse(readFileSync(fixture, 'utf8')) as { data: { id: string; pricing: Record<string, string> }[] };
+    const claude = listed.data.find((m) => m.id === CLAUDE);
+    if (!claude) throw new Error('the fixture lists Claude');
+    claude.pricing.input_cache_write = '0.000006';
+    const models = join(dir, 'models.json');
+    writeFileSync(models, JSON.stringify(listed));
+    const configFile = configFor(models);
+    const database = `sqlite:${join(dir, 'ledger.db')}`;
+
+    const first = await start(configFile, database);
+    await sync(first);
+    expect((await chat(first)).costUsd).toBeCloseTo(costAt(6), 12);
+    await first.close();
+    h = undefined;
+
+    // No run after the restart: the price comes from the rows the database kept.
+    expect((await chat(await start(configFile, database))).costUsd).toBeCloseTo(costAt(6), 12);
   });
 });

@@ -34,9 +34,11 @@ const modelSchema = z.looseObject({
   id: sourceName,
   name: z.string().optional(),
   context_length: count,
-  // input_cache_read: a prompt token read from the provider's prompt cache, listed for the models
-  // that cache prompts.
-  pricing: z.looseObject({ prompt: price, completion: price, input_cache_read: price.nullish() }).optional(),
+  // input_cache_read and input_cache_write: a prompt token read from and written to the provider's
+  // prompt cache, listed for the models that cache prompts (a write only where the vendor bills it).
+  pricing: z
+    .looseObject({ prompt: price, completion: price, input_cache_read: price.nullish(), input_cache_write: price.nullish() })
+    .optional(),
   top_provider: z.looseObject({ context_length: count, max_completion_tokens: count }).nullish(),
   architecture: z.looseObject({ input_modalities: z.array(z.string()).nullish(), modality: z.string().nullish() }).nullish(),
   supported_parameters: z.array(z.string()).nullish(),
@@ -77,6 +79,7 @@ export function normaliseOpenRouterModel(model: OpenRouterModel): SourceModel {
     ...perMillion('inputPricePerMillion', model.pricing?.prompt),
     ...perMillion('outputPricePerMillion', model.pricing?.completion),
     ...perMillion('cachedInputPricePerMillion', model.pricing?.input_cache_read ?? undefined),
+    ...perMillion('cacheWritePricePerMillion', model.pricing?.input_cache_write ?? undefined),
     capabilities: {
       tools: params.has('tools'),
       images: inputs.includes('image'),
@@ -94,7 +97,7 @@ function modalitiesOf(modality: string | null | undefined): string[] {
 }
 
 function perMillion(
-  key: 'inputPricePerMillion' | 'outputPricePerMillion' | 'cachedInputPricePerMillion',
+  key: 'inputPricePerMillion' | 'outputPricePerMillion' | 'cachedInputPricePerMillion' | 'cacheWritePricePerMillion',
   text: string | number | undefined,
 ): Partial<SourceModel> {
   const perToken = text === undefined ? undefined : Number(text);

@@ -21,6 +21,8 @@ export interface SourceModel {
   readonly outputPricePerMillion?: number;
   /** A prompt token read from the provider's prompt cache; absent where the source lists none. */
   readonly cachedInputPricePerMillion?: number;
+  /** A prompt token written to the provider's prompt cache; absent where the source lists none. */
+  readonly cacheWritePricePerMillion?: number;
   /** 0..1, comparable across models (see the source's normalisation). */
   readonly quality?: number;
   readonly capabilities?: Partial<ModelCapabilities>;

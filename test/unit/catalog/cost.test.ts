@@ -37,4 +37,16 @@ describe('the cost of an answer', () => {
     // Never more one-hour writes than writes.
     expect(costOf(gpt4o, { ...usage, cacheWrite1hTokens: 900 })).toBe(0.00275);
   });
+
+  it("prices writes at the model's cache-write price where it has one, and one-hour writes still at twice the input price", () => {
+    // OpenRouter lists what each vendor bills a write: here $2 a million, not 1.25 times $2.50.
+    const listed = { ...gpt4o, cacheWritePricePerMillion: 2 };
+    // 300 uncached at $2.50, 400 cached at $1.25, 300 written at $2 per million.
+    const usage = { promptTokens: 1000, completionTokens: 0, totalTokens: 1000, cachedTokens: 400, cacheWriteTokens: 300 };
+    expect(costOf(listed, usage)).toBe(0.00185);
+    // 100 written for five minutes at $2, 200 for an hour at $5 per million.
+    expect(costOf(listed, { ...usage, cacheWrite1hTokens: 200 })).toBe(0.00245);
+    // A price of 0 is a price: the writes are free.
+    expect(costOf({ ...gpt4o, cacheWritePricePerMillion: 0 }, usage)).toBe(0.00125);
+  });
 });

@@ -214,6 +214,69 @@ describe('the cached-prompt price OpenRouter lists (input_cache_read)', () => {
   });
 });
 
+describe('the cache-write price OpenRouter lists (input_cache_write)', () => {
+  const listed = synced({
+    source: 'openrouter',
+    externalId: 'openai/gpt-4o-mini',
+    catalogId: 'gpt-4o-mini',
+    inputPricePerMillion: 0.9,
+    outputPricePerMillion: 3.6,
+    cacheWritePricePerMillion: 1.8,
+  });
+  const served = { ...builtin, provider: 'openrouter' };
+
+  it('is the cache-write price of a model OpenRouter serves, from the same layer as its prompt price', () => {
+    const c = compose({ builtin: [served], synced: [listed], openRouterProvider: 'openrouter' });
+    expect(c.model('gpt-4o-mini').cacheWritePricePerMillion).toBe(1.8);
+    expect(c.origin('gpt-4o-mini', 'cacheWritePricePerMillion')).toEqual({ source: 'openrouter', fetchedAt });
+  });
+
+  it('never sits beside a built-in prompt price: a model another provider serves has none', () => {
+    const c = compose({ synced: [listed], openRouterProvider: 'openrouter' });
+    expect(c.model('gpt-4o-mini').cacheWritePricePerMillion).toBeUndefined();
+  });
+
+  it('prices the cache writes of a model only OpenRouter lists', () => {
+    const only = synced({
+      source: 'openrouter',
+      externalId: 'google/gemini-2.5-pro',
+      inputPricePerMillion: 1.25,
+      cachedInputPricePerMillion: 0.31,
+      cacheWritePricePerMillion: 1.625,
+    });
+    const m = compose({ synced: [only], openRouterProvider: 'openrouter' }).model('google/gemini-2.5-pro');
+    expect(m.cacheWritePricePerMillion).toBe(1.625);
+    const usage = { promptTokens: 1_000_000, completionTokens: 0, totalTokens: 1_000_000, cachedTokens: 0, cacheWriteTokens: 1_000_000 };
+    expect(costOf(m, usage)).toBeCloseTo(1.625, 10);
+  });
+
+  it('is dropped by a runtime model or a config-file model that names its own prompt price', () => {
+    const row = { ...listed, catalogId: 'local-llama' };
+    const unpriced = compose({ runtime: [runtime({ id: 'local-llama', provider: 'openai' })], synced: [row] });
+    expect(unpriced.model('local-llama').cacheWritePricePerMillion).toBe(1.8);
+    const priced = compose({ runtime: [runtime({ id: 'local-llama', provider: 'openai', inputPricePerMillion: 2 })], synced: [row] });
+    expect(priced.model('local-llama').cacheWritePricePerMillion).toBeUndefined();
+    const fromFile = compose({
+      builtin: [served],
+      config: [{ ...served, inputPricePerMillion: 5 }],
+      synced: [listed],
+      openRouterProvider: 'openrouter',
+    });
+    expect(fromFile.model('gpt-4o-mini')).toMatchObject({ inputPricePerMillion: 5 });
+    expect(fromFile.model('gpt-4o-mini').cacheWritePricePerMillion).toBeUndefined();
+  });
+
+  it('is not taken without a prompt price beside it, and a later row that lists none takes it away', () => {
+    const noPrompt = synced({ source: 'openrouter', externalId: 'vendor/odd', cacheWritePricePerMillion: 0.5 });
+    expect(compose({ synced: [noPrompt], openRouterProvider: 'openrouter' }).model('vendor/odd').cacheWritePricePerMillion).toBeUndefined();
+    const { cacheWritePricePerMillion: _, ...unlisted } = listed;
+    const dated = { ...unlisted, externalId: 'openai/gpt-4o-mini-2024-07-18', inputPricePerMillion: 0.8 };
+    const c = compose({ builtin: [served], synced: [listed, dated], openRouterProvider: 'openrouter' });
+    expect(c.model('gpt-4o-mini')).toMatchObject({ inputPricePerMillion: 0.8 });
+    expect(c.model('gpt-4o-mini').cacheWritePricePerMillion).toBeUndefined();
+  });
+});
+
 describe('models only OpenRouter lists', () => {
   const only = synced({
     source: 'openrouter',

@@ -67,6 +67,19 @@ describe('synced catalog rows', () => {
     ]);
   });
 
+  it('keep the cache-write price a source lists, and its changes in the history', async () => {
+    const written = (price: number): SourceModel => ({ ...model('anthropic/claude-3.5-sonnet', 3), cacheWritePricePerMillion: price });
+    await store.recordSync(report(1, [written(3.75)]));
+    expect((await store.currentSynced())[0]).toMatchObject({ inputPricePerMillion: 3, cacheWritePricePerMillion: 3.75 });
+    await store.recordSync(report(2, [written(4)]));
+    expect((await store.currentSynced())[0]?.cacheWritePricePerMillion).toBe(4);
+    const history = await store.history('anthropic/claude-3.5-sonnet', 'cacheWritePricePerMillion', 10);
+    expect(history.map((c) => [c.oldValue, c.newValue])).toEqual([
+      ['3.75', '4'],
+      ['', '3.75'],
+    ]);
+  });
+
   it("a source's run stamped before another source's last run (a replica's clock behind) changes the fingerprint", async () => {
     const arena = (day: number, quality: number): SyncReport => ({
       ...report(day, []),

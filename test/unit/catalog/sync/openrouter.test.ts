@@ -81,6 +81,40 @@ describe('OpenRouter source', () => {
     }
   });
 
+  it('takes input_cache_write as the cache-write price, and lists none where OpenRouter lists none', async () => {
+    server.set('/cache-write', { body: fixture('openrouter-models.json') });
+    const models = await createOpenRouterSource({ url: `${server.url}/cache-write` }).load(signal());
+    expect(byId(models, 'anthropic/claude-3.5-sonnet')).toMatchObject({ inputPricePerMillion: 3, cacheWritePricePerMillion: 3.75 });
+    expect(byId(models, 'openai/gpt-4o')).not.toHaveProperty('cacheWritePricePerMillion');
+    expect(byId(models, 'openrouter/auto')).not.toHaveProperty('cacheWritePricePerMillion');
+    const varies = normaliseOpenRouterModel({ id: 'a/auto', pricing: { prompt: '-1', completion: '-1', input_cache_write: '-1' } });
+    expect(varies).not.toHaveProperty('cacheWritePricePerMillion');
+    const numeric = normaliseOpenRouterModel({
+      id: 'a/b',
+      pricing: { prompt: 0.000002, completion: 0.000004, input_cache_write: 0.0000025 },
+    });
+    expect(numeric.cacheWritePricePerMillion).toBe(2.5);
+    const nulled = normaliseOpenRouterModel({
+      id: 'a/c',
+      pricing: { prompt: '0.000002', completion: '0.000004', input_cache_write: null },
+    });
+    expect(nulled).not.toHaveProperty('cacheWritePricePerMillion');
+  });
+
+  it('holds input_cache_write to the bounds of the other prices, naming its path', async () => {
+    for (const [written, reason] of [
+      ['"-0.0000003"', 'a price from 0 US dollars per token, or -1 (varies)'],
+      ['"1e300"', 'a price up to 1000 US dollars per token'],
+      ['"dear"', 'a decimal number'],
+    ] as const) {
+      server.set('/cache-write-bad', {
+        body: `{"data":[{"id":"a/b","pricing":{"prompt":"0.000003","completion":"0.000015","input_cache_write":${written}}}]}`,
+      });
+      const err = await failure(createOpenRouterSource({ url: `${server.url}/cache-write-bad` }).load(signal()));
+      expect(err.message).toMatch(`OpenRouter models: unexpected shape at $.data[0].pricing.input_cache_write: ${reason}`);
+    }
+  });
+
   it("takes the model's context_length as its window, and top_provider's only when the model gives none", () => {
     const both = normaliseOpenRouterModel({ id: 'vendor/both', context_length: 128_000, top_provider: { context_length: 32_000 } });
     const providerOnly = normaliseOpenRouterModel({ id: 'vendor/provider-only', top_provider: { context_length: 32_000 } });
