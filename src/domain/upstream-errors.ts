@@ -49,8 +49,9 @@ export const CHECK_BILLING = 'check its credits or billing';
  * HTTP 401/403: our credentials for the provider are wrong; HTTP 402: its account cannot pay
  * (OpenRouter's answer when the credits run out). A provider that says so with another status
  * (Anthropic: a 400 for credits run out or an organization on hold, a 400 or 429 for a spend
- * limit reached) passes what it said of the account as `accountRefused`. Retrying cannot help,
- * but another provider can: the gateway's account, not the caller's request, is at fault.
+ * limit reached; OpenAI: a 429 insufficient_quota) passes what it said of the account as
+ * `accountRefused`. Retrying cannot help, but another provider can: the gateway's account, not
+ * the caller's request, is at fault.
  */
 export function upstreamAuthFailed(
   provider: string,

@@ -6,6 +6,7 @@ import { postForStream, type StreamResponse } from '../http/undici-stream.js';
 import { postForText } from '../http/undici-text.js';
 import { errorForUpstreamStatus, malformed, parseRetryAfter, upstreamTimeout } from '../upstream-errors.js';
 import { REQUEST_ID_HEADER, upstreamRequestIdOf, withUpstreamRequestId } from '../upstream-request-id.js';
+import { accountRefusedIn } from './errors.js';
 import { withRequestHeaders, type LeanOpenAI, type PostShape } from './lean-openai.js';
 
 /** An endpoint's shape with its URL split for the dispatcher. */
@@ -53,8 +54,9 @@ export class DirectPost {
 
   /**
    * POSTs `body` and resolves with a 2xx answer, its body unread, for a stream; an error status
-   * is read to its end (so the connection is reused, up to the body limit and ERROR_BODY_WAIT_MS)
-   * and rejects as an OrchestratorError.
+   * is read to its end (so the connection is reused, and the body can tell an account out of
+   * quota from a rate limit; up to the body limit and ERROR_BODY_WAIT_MS) and rejects as an
+   * OrchestratorError.
    */
   async send(
     endpoint: Endpoint,
@@ -70,11 +72,12 @@ export class DirectPost {
     };
     const response = await this.timed(signal, (s) => postForStream(this.fetch.dispatcher, { ...request, signal: s }));
     if (response.status >= 200 && response.status < 300) return response;
+    const read: Uint8Array[] = [];
     await withinErrorBodyWait(
-      drain(response.body, this.maxBodyBytes).catch(() => undefined),
+      readErrorBody(response.body, this.maxBodyBytes, read).catch(() => undefined),
       () => response.body.destroy(),
     );
-    throw this.statusError(response);
+    throw this.statusError(response, Buffer.concat(read).toString('utf8'));
   }
 
   /**
@@ -96,7 +99,7 @@ export class DirectPost {
       maxBodyBytes: this.maxBodyBytes,
     };
     const response = await this.timed(signal, (s) => postForText(this.fetch.dispatcher, { ...request, signal: s }));
-    if (response.status < 200 || response.status >= 300) throw this.statusError(response);
+    if (response.status < 200 || response.status >= 300) throw this.statusError(response, response.text);
     try {
       return { value: JSON.parse(response.text) as unknown, headers: response.headers };
     } catch (err) {
@@ -105,10 +108,14 @@ export class DirectPost {
     }
   }
 
-  private statusError(response: Pick<StreamResponse, 'status' | 'headers'>): OrchestratorError {
+  /** An error status, told apart by its body (`text`, as far as it was read) where the status alone is not enough. */
+  private statusError(response: Pick<StreamResponse, 'status' | 'headers'>, text: string | undefined): OrchestratorError {
     const { status, headers } = response;
     const requestId = upstreamRequestIdOf(headers, REQUEST_ID_HEADER.openai);
-    return errorForUpstreamStatus({ provider: this.provider, status, retryAfterMs: parseRetryAfter(headers), requestId });
+    return (
+      accountRefusedIn(this.provider, { status, text, requestId }) ??
+      errorForUpstreamStatus({ provider: this.provider, status, retryAfterMs: parseRetryAfter(headers), requestId })
+    );
   }
 
   private headers(endpoint: Endpoint, extra: Readonly<Record<string, string>> | undefined): Readonly<Record<string, string>> {
@@ -148,11 +155,15 @@ export class DirectPost {
   }
 }
 
-/** Reads an error answer's body to its end, or closes it past `maxBytes`. */
-async function drain(body: StreamResponse['body'], maxBytes: number): Promise<void> {
+/**
+ * Reads an error answer's body to its end into `chunks`, or closes it past `maxBytes`: what came
+ * within the limit is kept, as the unary path keeps it (undici-text.ts), also when the read is cut.
+ */
+async function readErrorBody(body: StreamResponse['body'], maxBytes: number, chunks: Uint8Array[]): Promise<void> {
   let bytes = 0;
   for await (const chunk of body) {
     bytes += chunk.length;
     if (bytes > maxBytes) break;
+    chunks.push(chunk);
   }
 }

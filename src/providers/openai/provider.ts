@@ -22,6 +22,7 @@ import { createUndiciFetch, type UndiciFetch } from '../http/undici-fetch.js';
 import { upstreamHttpOptions, type UpstreamHttpOptions } from '../http/upstream-http.js';
 import type { EmbeddingRequest, EmbeddingResult, Provider, ProviderCompletion, ProviderRequest, ProviderStreamEvent } from '../types.js';
 import { embedThroughOpenAI } from './embeddings.js';
+import { accountRefused } from './errors.js';
 import { usageOf } from './usage.js';
 import {
   abortError,
@@ -346,12 +347,12 @@ export class OpenAIProvider implements Provider {
     if (err instanceof OpenAI.APIUserAbortError) return abortError(signal);
     if (err instanceof OpenAI.APIConnectionTimeoutError) return upstreamTimeout(this.name, this.timeoutMs ?? SDK_GUARD_TIMEOUT_MS, err);
     if (err instanceof OpenAI.APIError && typeof err.status === 'number') {
-      return errorForUpstreamStatus({
-        provider: this.name,
-        status: err.status,
-        retryAfterMs: parseRetryAfter(err.headers),
-        requestId: upstreamRequestIdOf(err.headers, REQUEST_ID_HEADER.openai),
-      });
+      const { status, code, type } = err;
+      const requestId = upstreamRequestIdOf(err.headers, REQUEST_ID_HEADER.openai);
+      return (
+        accountRefused(this.name, { status, code, type, requestId }) ??
+        errorForUpstreamStatus({ provider: this.name, status, retryAfterMs: parseRetryAfter(err.headers), requestId })
+      );
     }
     if (err instanceof SyntaxError || (err instanceof OpenAI.OpenAIError && /JSON/i.test(err.message))) {
       return malformed(this.name, phase === 'stream' ? 'stream chunk' : 'response body', err);
