@@ -38,6 +38,7 @@ export const REPORTED_FIELDS: readonly ModelField[] = [
   'inputPricePerMillion',
   'outputPricePerMillion',
   'cachedInputPricePerMillion',
+  'cacheWritePricePerMillion',
   'family',
   'tier',
   'fallbacks',

@@ -149,6 +149,8 @@ export function encodeModel(m: CatalogModel, breaker: BreakerState) {
       input_price_per_million: m.inputPricePerMillion,
       output_price_per_million: m.outputPricePerMillion,
       cached_input_price_per_million: m.cachedInputPricePerMillion,
+      // null: writes cost the documented multiple of the input price.
+      cache_write_price_per_million: m.cacheWritePricePerMillion ?? null,
       fallbacks: [...m.fallbacks],
       available: m.servedBy !== undefined,
       simulated: m.simulated,

@@ -60,6 +60,7 @@ export function encodeModel(m: CatalogModel, breakerState: CircuitState): ModelI
     inputPricePerMillion: m.inputPricePerMillion,
     outputPricePerMillion: m.outputPricePerMillion,
     cachedInputPricePerMillion: m.cachedInputPricePerMillion,
+    cacheWritePricePerMillion: m.cacheWritePricePerMillion,
     family: m.family,
     tier: TIER[m.tier],
     fallbacks: [...m.fallbacks],

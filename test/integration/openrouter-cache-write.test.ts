@@ -120,6 +120,32 @@ catalog:
     expect(completed.completed.costUsd).toBeCloseTo(EXPECTED, 12);
   });
 
+  it('lists the write price in ListModels and GET /v1/models; a model without one shows none', async () => {
+    const harness = await start(configFor(fixture), 'off');
+    await sync(harness);
+    const { response } = await callUnary(
+      harness.clients.models.listModels.bind(harness.clients.models),
+      { provider: '', availableOnly: false },
+      admin,
+    );
+    const claude = response.models.find((m) => m.id === CLAUDE);
+    expect(claude).toMatchObject({ inputPricePerMillion: 3, cachedInputPricePerMillion: 0.3, cacheWritePricePerMillion: 3.75 });
+    expect(claude?.provenance.find((p) => p.field === 'cache_write_price_per_million')?.source).toBe(
+      CatalogSource.CATALOG_SOURCE_OPENROUTER,
+    );
+    // gpt-4o keeps its built-in prices, which name no write price.
+    expect(response.models.find((m) => m.id === 'gpt-4o')?.cacheWritePricePerMillion).toBeUndefined();
+
+    const res = await fetch(`${harness.app.http?.url}/v1/models`, { headers: { authorization: admin.metadata.authorization } });
+    type Listed = { id: string; x_orchestrator: Record<string, unknown> };
+    const listed = ((await res.json()) as { data: Listed[] }).data;
+    expect(listed.find((m) => m.id === CLAUDE)?.x_orchestrator).toMatchObject({
+      cached_input_price_per_million: 0.3,
+      cache_write_price_per_million: 3.75,
+    });
+    expect(listed.find((m) => m.id === 'gpt-4o')?.x_orchestrator['cache_write_price_per_million']).toBeNull();
+  });
+
   it('charges writes at the price OpenRouter lists, whatever it is, and keeps that price over a restart', async () => {
     // The same list with Claude's writes at $6 a million (twice the prompt price), not 1.25 times it.
     const listed = JSON.parse(readFileSync(fixture, 'utf8')) as { data: { id: string; pricing: Record<string, string> }[] };

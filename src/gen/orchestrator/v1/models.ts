@@ -292,6 +292,13 @@ export interface ModelInfo {
   kind: ModelKind;
   /** Embedding models: the length of the vectors they return when a call asks for none; 0 for chat models. */
   dimensions: number;
+  /**
+   * US dollars per million prompt tokens written to the prompt cache (for five minutes, or for a
+   * time the usage does not say). Unset: the model has none, and such a write costs 1.25 times
+   * input_price_per_million. A one-hour write Anthropic reports costs twice input_price_per_million
+   * either way.
+   */
+  cacheWritePricePerMillion?: number | undefined;
 }
 
 /** What a model accepts beyond plain text. */
@@ -834,6 +841,7 @@ function createBaseModelInfo(): ModelInfo {
     provenance: [],
     kind: 0,
     dimensions: 0,
+    cacheWritePricePerMillion: undefined,
   };
 }
 
@@ -898,6 +906,9 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     }
     if (message.dimensions !== 0) {
       writer.uint32(160).int32(message.dimensions);
+    }
+    if (message.cacheWritePricePerMillion !== undefined) {
+      writer.uint32(169).double(message.cacheWritePricePerMillion);
     }
     return writer;
   },
@@ -1075,6 +1086,14 @@ export const ModelInfo: MessageFns<ModelInfo> = {
             message.dimensions = reader.int32();
             continue;
           }
+          case 21: {
+            if (tag !== 169) {
+              break;
+            }
+
+            message.cacheWritePricePerMillion = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1141,6 +1160,11 @@ export const ModelInfo: MessageFns<ModelInfo> = {
         : [],
       kind: isSet(object.kind) ? modelKindFromJSON(object.kind) : 0,
       dimensions: isSet(object.dimensions) ? globalThis.Number(object.dimensions) : 0,
+      cacheWritePricePerMillion: isSet(object.cacheWritePricePerMillion)
+        ? globalThis.Number(object.cacheWritePricePerMillion)
+        : isSet(object.cache_write_price_per_million)
+        ? globalThis.Number(object.cache_write_price_per_million)
+        : undefined,
     };
   },
 
@@ -1205,6 +1229,9 @@ export const ModelInfo: MessageFns<ModelInfo> = {
     }
     if (message.dimensions !== 0) {
       obj.dimensions = Math.round(message.dimensions);
+    }
+    if (message.cacheWritePricePerMillion !== undefined) {
+      obj.cacheWritePricePerMillion = floatToJson(message.cacheWritePricePerMillion);
     }
     return obj;
   },

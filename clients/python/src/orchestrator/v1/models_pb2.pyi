@@ -111,11 +111,12 @@ class ModelFieldChange(_message.Message):
     def __init__(self, model: _Optional[str] = ..., field: _Optional[str] = ..., old_value: _Optional[str] = ..., new_value: _Optional[str] = ..., source: _Optional[_Union[CatalogSource, str]] = ..., changed_at: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ["aliases", "available", "breaker_state", "cached_input_price_per_million", "capabilities", "context_window", "dimensions", "fallbacks", "family", "id", "input_price_per_million", "kind", "max_output_tokens", "output_price_per_million", "provenance", "provider", "quality", "simulated", "supports_streaming", "tier"]
+    __slots__ = ["aliases", "available", "breaker_state", "cache_write_price_per_million", "cached_input_price_per_million", "capabilities", "context_window", "dimensions", "fallbacks", "family", "id", "input_price_per_million", "kind", "max_output_tokens", "output_price_per_million", "provenance", "provider", "quality", "simulated", "supports_streaming", "tier"]
     ALIASES_FIELD_NUMBER: _ClassVar[int]
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     BREAKER_STATE_FIELD_NUMBER: _ClassVar[int]
     CACHED_INPUT_PRICE_PER_MILLION_FIELD_NUMBER: _ClassVar[int]
+    CACHE_WRITE_PRICE_PER_MILLION_FIELD_NUMBER: _ClassVar[int]
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_WINDOW_FIELD_NUMBER: _ClassVar[int]
     DIMENSIONS_FIELD_NUMBER: _ClassVar[int]
@@ -135,6 +136,7 @@ class ModelInfo(_message.Message):
     aliases: _containers.RepeatedScalarFieldContainer[str]
     available: bool
     breaker_state: _common_pb2.CircuitState
+    cache_write_price_per_million: float
     cached_input_price_per_million: float
     capabilities: ModelCapabilities
     context_window: int
@@ -152,7 +154,7 @@ class ModelInfo(_message.Message):
     simulated: bool
     supports_streaming: bool
     tier: ModelTier
-    def __init__(self, id: _Optional[str] = ..., provider: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., context_window: _Optional[int] = ..., max_output_tokens: _Optional[int] = ..., supports_streaming: bool = ..., input_price_per_million: _Optional[float] = ..., output_price_per_million: _Optional[float] = ..., cached_input_price_per_million: _Optional[float] = ..., family: _Optional[str] = ..., tier: _Optional[_Union[ModelTier, str]] = ..., fallbacks: _Optional[_Iterable[str]] = ..., available: bool = ..., simulated: bool = ..., breaker_state: _Optional[_Union[_common_pb2.CircuitState, str]] = ..., quality: _Optional[float] = ..., capabilities: _Optional[_Union[ModelCapabilities, _Mapping]] = ..., provenance: _Optional[_Iterable[_Union[FieldProvenance, _Mapping]]] = ..., kind: _Optional[_Union[ModelKind, str]] = ..., dimensions: _Optional[int] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., provider: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., context_window: _Optional[int] = ..., max_output_tokens: _Optional[int] = ..., supports_streaming: bool = ..., input_price_per_million: _Optional[float] = ..., output_price_per_million: _Optional[float] = ..., cached_input_price_per_million: _Optional[float] = ..., family: _Optional[str] = ..., tier: _Optional[_Union[ModelTier, str]] = ..., fallbacks: _Optional[_Iterable[str]] = ..., available: bool = ..., simulated: bool = ..., breaker_state: _Optional[_Union[_common_pb2.CircuitState, str]] = ..., quality: _Optional[float] = ..., capabilities: _Optional[_Union[ModelCapabilities, _Mapping]] = ..., provenance: _Optional[_Iterable[_Union[FieldProvenance, _Mapping]]] = ..., kind: _Optional[_Union[ModelKind, str]] = ..., dimensions: _Optional[int] = ..., cache_write_price_per_million: _Optional[float] = ...) -> None: ...
 
 class NameMatch(_message.Message):
     __slots__ = ["catalog_id", "confidence", "external_id", "rule"]
