@@ -60,6 +60,8 @@ const modelSchema = z
     input_price_per_million: z.number().min(0),
     output_price_per_million: z.number().min(0),
     cached_input_price_per_million: z.number().min(0).optional(),
+    /** Unset: writes cost the documented multiple of input_price_per_million (costOf). */
+    cache_write_price_per_million: z.number().min(0).optional(),
     family: z.string().min(1),
     tier: z.enum(['small', 'medium', 'large']),
     fallbacks: z.array(z.string().min(1)).default([]),
@@ -313,6 +315,7 @@ export function loadConfigFile(path: string): FileConfig {
       inputPricePerMillion: m.input_price_per_million,
       outputPricePerMillion: m.output_price_per_million,
       cachedInputPricePerMillion: m.cached_input_price_per_million ?? m.input_price_per_million,
+      ...(m.cache_write_price_per_million === undefined ? {} : { cacheWritePricePerMillion: m.cache_write_price_per_million }),
       family: m.family,
       tier: m.tier,
       fallbacks: m.fallbacks,

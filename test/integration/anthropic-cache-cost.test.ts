@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CatalogSource } from '../../src/gen/orchestrator/v1/models.js';
 import { writeConfigFile } from '../helpers/config-file.js';
 import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -18,6 +19,11 @@ const EXPECTED = (100 * 1 + 100 * 0.1 + 100 * 1.25 + OUTPUT * 2) / 1e6;
 const SPLIT = { ephemeral_5m_input_tokens: 40, ephemeral_1h_input_tokens: 60 };
 /** A write to the one-hour cache is billed at twice the input price. */
 const EXPECTED_1H = (100 * 1 + 100 * 0.1 + 40 * 1.25 + 60 * 2 + OUTPUT * 2) / 1e6;
+
+/** A model whose config entry names its own write price, $3 a million: five-minute (and unsplit) writes cost that. */
+const EXPECTED_WRITE_PRICED = (100 * 1 + 100 * 0.1 + 100 * 3 + OUTPUT * 2) / 1e6;
+/** Its one-hour writes still cost twice the input price, as Anthropic bills them. */
+const EXPECTED_WRITE_PRICED_1H = (100 * 1 + 100 * 0.1 + 40 * 3 + 60 * 2 + OUTPUT * 2) / 1e6;
 
 /** What the cut stream relayed before its connection was lost: 13 characters, 4 tokens at four a token. */
 const RELAYED = 'cached answer';
@@ -90,6 +96,8 @@ models:
   - { id: claude-test, provider: an, upstream_id: "m-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, cached_input_price_per_million: 0.1, output_price_per_million: 2, family: c, tier: small, quality: 0.5 }
   - { id: claude-cut, provider: an, upstream_id: "m-cut", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, cached_input_price_per_million: 0.1, output_price_per_million: 2, family: c, tier: small, quality: 0.5 }
   - { id: claude-1h, provider: an, upstream_id: "m-1h", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, cached_input_price_per_million: 0.1, output_price_per_million: 2, family: c, tier: small, quality: 0.5 }
+  - { id: claude-priced, provider: an, upstream_id: "m-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, cached_input_price_per_million: 0.1, cache_write_price_per_million: 3, output_price_per_million: 2, family: c, tier: small, quality: 0.5 }
+  - { id: claude-priced-1h, provider: an, upstream_id: "m-1h", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, cached_input_price_per_million: 0.1, cache_write_price_per_million: 3, output_price_per_million: 2, family: c, tier: small, quality: 0.5 }
 `);
     h = await startHarness({
       noOpenAiShorthand: true,
@@ -165,6 +173,26 @@ models:
     const completed = streamed.messages.at(-1)?.event;
     if (completed?.$case !== 'completed') throw new Error('no completed event');
     expect(completed.completed.costUsd).toBeCloseTo(EXPECTED_1H, 12);
+  });
+
+  it("prices writes at a config-file model's cache_write_price_per_million, in Chat and StreamChat, and lists that price", async () => {
+    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'claude-priced', prompt, messages: [] });
+    expect(response.usage?.cacheWriteTokens).toBe(100);
+    expect(response.costUsd).toBeCloseTo(EXPECTED_WRITE_PRICED, 12);
+
+    const streamed = await collectStream(h.clients.chat.streamChat(streamRequest({ model: 'claude-priced', prompt })));
+    const completed = streamed.messages.at(-1)?.event;
+    if (completed?.$case !== 'completed') throw new Error('no completed event');
+    expect(completed.completed.costUsd).toBeCloseTo(EXPECTED_WRITE_PRICED, 12);
+
+    const split = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'claude-priced-1h', prompt, messages: [] });
+    expect(split.response.costUsd).toBeCloseTo(EXPECTED_WRITE_PRICED_1H, 12);
+
+    const { response: list } = await callUnary(h.clients.models.listModels.bind(h.clients.models), { provider: '', availableOnly: false });
+    const priced = list.models.find((m) => m.id === 'claude-priced');
+    expect(priced?.cacheWritePricePerMillion).toBe(3);
+    expect(priced?.provenance.find((p) => p.field === 'cache_write_price_per_million')?.source).toBe(CatalogSource.CATALOG_SOURCE_CONFIG);
+    expect(list.models.find((m) => m.id === 'claude-test')?.cacheWritePricePerMillion).toBeUndefined();
   });
 
   it("charges a stream cut after message_start the upstream's prompt counts, cached and written, and the text relayed, estimated", async () => {

@@ -217,6 +217,19 @@ catalog:
     ]);
   });
 
+  it("takes a cache_write_price_per_million as the model's write price, none when left out, and refuses a negative one", () => {
+    const model = (id: string, extra: string) =>
+      `  - { id: ${id}, provider: openai, context_window: 1000, max_output_tokens: 100, input_price_per_million: 2, output_price_per_million: 10, family: f, tier: small, quality: 0.5${extra} }`;
+    const path = file('write-price.yaml', `models:\n${model('plain', '')}\n${model('written', ', cache_write_price_per_million: 4')}\n`);
+    expect(loadConfigFile(path).models.map((m) => [m.id, m.cacheWritePricePerMillion])).toEqual([
+      ['plain', undefined],
+      ['written', 4],
+    ]);
+    expect(loadConfigFile(path).models[0]).not.toHaveProperty('cacheWritePricePerMillion');
+    const negative = file('write-price-negative.yaml', `models:\n${model('bad', ', cache_write_price_per_million: -1')}\n`);
+    expect(problemsOf(negative)).toEqual([expect.stringMatching(/^models\[0\]\.cache_write_price_per_million: /)]);
+  });
+
   it('takes a routing.fallback_depth from 1 to 8, as documented, and refuses 0 and 9', () => {
     const depth = (n: number) => file(`depth-${n}.yaml`, `routing: { fallback_depth: ${n} }\n`);
     expect([1, 8].map((n) => loadConfigFile(depth(n)).routing.fallbackDepth)).toEqual([1, 8]);
