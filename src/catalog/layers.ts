@@ -25,6 +25,7 @@ export interface RuntimeModel {
   readonly inputPricePerMillion?: number | undefined;
   readonly outputPricePerMillion?: number | undefined;
   readonly cachedInputPricePerMillion?: number | undefined;
+  readonly cacheWritePricePerMillion?: number | undefined;
   readonly quality?: number | undefined;
   readonly capabilities?: ModelCapabilities | undefined;
   readonly fallbacks: readonly string[];
@@ -239,7 +240,9 @@ function applyRuntime(draft: ModelDraft, model: RuntimeModel): void {
   draft.set('inputPricePerMillion', model.inputPricePerMillion, origin);
   draft.set('outputPricePerMillion', model.outputPricePerMillion, origin);
   draft.set('cachedInputPricePerMillion', model.cachedInputPricePerMillion ?? model.inputPricePerMillion, origin);
-  if (model.inputPricePerMillion !== undefined) draft.setWritePrice(undefined, origin);
+  // Named alone, the write price is the runtime model's over OpenRouter's prompt price, as its cached price is.
+  if (model.inputPricePerMillion !== undefined || model.cacheWritePricePerMillion !== undefined)
+    draft.setWritePrice(model.cacheWritePricePerMillion, origin);
   draft.set('quality', model.quality, origin);
   draft.set('capabilities', model.capabilities, origin);
   draft.set(

@@ -38,6 +38,7 @@ export function runtimeModelViolations(model: RuntimeModelInput, rules: RuntimeM
     ['input_price_per_million', model.inputPricePerMillion],
     ['output_price_per_million', model.outputPricePerMillion],
     ['cached_input_price_per_million', model.cachedInputPricePerMillion],
+    ['cache_write_price_per_million', model.cacheWritePricePerMillion],
   ];
   for (const [field, value] of nonNegative) {
     if (value !== undefined && !(Number.isFinite(value) && value >= 0)) bad(field, 'must be a finite number of US dollars, 0 or more');

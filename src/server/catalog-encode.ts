@@ -109,6 +109,7 @@ export function decodeRuntimeModel(spec: RuntimeModelSpec): { readonly input: Ru
     inputPricePerMillion: spec.inputPricePerMillion,
     outputPricePerMillion: spec.outputPricePerMillion,
     cachedInputPricePerMillion: spec.cachedInputPricePerMillion,
+    cacheWritePricePerMillion: spec.cacheWritePricePerMillion,
     quality: spec.quality,
     capabilities: spec.capabilities ? { ...spec.capabilities } : undefined,
     fallbacks: spec.fallbacks,

@@ -4,10 +4,10 @@ import { join, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CatalogSource } from '../../src/gen/orchestrator/v1/models.js';
+import { CatalogSource, ModelTier } from '../../src/gen/orchestrator/v1/models.js';
 import { sha } from '../helpers/access-file.js';
 import { writeConfigFile } from '../helpers/config-file.js';
-import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
+import { callUnary, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { type RecordingUpstream, startRecordingUpstream } from '../helpers/recording-upstream.js';
 
@@ -165,5 +165,81 @@ catalog:
 
     // No run after the restart: the price comes from the rows the database kept.
     expect((await chat(await start(configFile, database))).costUsd).toBeCloseTo(costAt(6), 12);
+  });
+
+  it("charges writes at a runtime model's cache_write_price_per_million, kept over a restart; UpdateModel without one drops it", async () => {
+    const configFile = configFor(fixture);
+    const database = `sqlite:${join(dir, 'runtime.db')}`;
+    const spec = {
+      id: 'house-claude',
+      provider: 'openrouter',
+      upstreamId: CLAUDE,
+      aliases: [],
+      inputPricePerMillion: 3,
+      cachedInputPricePerMillion: 0.3,
+      outputPricePerMillion: 15,
+      fallbacks: [],
+      family: '',
+      tier: ModelTier.MODEL_TIER_UNSPECIFIED,
+    };
+    const ask = async (harness: Harness) =>
+      (await callUnary(harness.clients.chat.chat.bind(harness.clients.chat), { model: 'house-claude', prompt, messages: [] }, admin))
+        .response;
+    const listed = async (harness: Harness) =>
+      (
+        await callUnary(harness.clients.models.listModels.bind(harness.clients.models), { provider: '', availableOnly: false }, admin)
+      ).response.models.find((m) => m.id === 'house-claude');
+
+    const first = await start(configFile, database);
+    const { response: created } = await callUnary(
+      first.clients.models.createModel.bind(first.clients.models),
+      { model: { ...spec, cacheWritePricePerMillion: 5 } },
+      admin,
+    );
+    expect(created.model?.cacheWritePricePerMillion).toBe(5);
+    expect(created.model?.provenance.find((p) => p.field === 'cache_write_price_per_million')?.source).toBe(
+      CatalogSource.CATALOG_SOURCE_RUNTIME,
+    );
+    expect((await ask(first)).costUsd).toBeCloseTo(costAt(5), 12);
+    await first.close();
+    h = undefined;
+
+    const second = await start(configFile, database);
+    expect((await listed(second))?.cacheWritePricePerMillion).toBe(5);
+    expect((await ask(second)).costUsd).toBeCloseTo(costAt(5), 12);
+
+    const { response: updated } = await callUnary(second.clients.models.updateModel.bind(second.clients.models), { model: spec }, admin);
+    expect(updated.model?.cacheWritePricePerMillion).toBeUndefined();
+    // 1.25 times the $3 prompt price.
+    expect((await ask(second)).costUsd).toBeCloseTo(costAt(3.75), 12);
+
+    const { response: history } = await callUnary(
+      second.clients.models.listModelHistory.bind(second.clients.models),
+      { model: 'house-claude', field: 'cache_write_price_per_million', limit: 10 },
+      admin,
+    );
+    expect(history.changes.map((c) => [c.oldValue, c.newValue])).toEqual(expect.arrayContaining([['5', '']]));
+  });
+
+  it('refuses a negative runtime cache_write_price_per_million naming the field', async () => {
+    const harness = await start(configFor(fixture), 'sqlite::memory:');
+    const err = await unaryError(
+      harness.clients.models.createModel.bind(harness.clients.models),
+      {
+        model: {
+          id: 'bad-write',
+          provider: 'openrouter',
+          upstreamId: '',
+          aliases: [],
+          fallbacks: [],
+          family: '',
+          tier: 0,
+          cacheWritePricePerMillion: -1,
+        },
+      },
+      admin,
+    );
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['model.cache_write_price_per_million']);
   });
 });

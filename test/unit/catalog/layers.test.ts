@@ -266,6 +266,19 @@ describe('the cache-write price OpenRouter lists (input_cache_write)', () => {
     expect(fromFile.model('gpt-4o-mini').cacheWritePricePerMillion).toBeUndefined();
   });
 
+  it("is replaced by a runtime model's own, named with or without a prompt price", () => {
+    const row = { ...listed, catalogId: 'local-llama' };
+    const own = compose({
+      runtime: [runtime({ id: 'local-llama', provider: 'openai', inputPricePerMillion: 2, cacheWritePricePerMillion: 4 })],
+      synced: [row],
+    });
+    expect(own.model('local-llama').cacheWritePricePerMillion).toBe(4);
+    expect(own.origin('local-llama', 'cacheWritePricePerMillion').source).toBe('runtime');
+    const alone = compose({ runtime: [runtime({ id: 'local-llama', provider: 'openai', cacheWritePricePerMillion: 2.5 })], synced: [row] });
+    expect(alone.model('local-llama')).toMatchObject({ inputPricePerMillion: 0.9, cacheWritePricePerMillion: 2.5 });
+    expect(alone.origin('local-llama', 'cacheWritePricePerMillion').source).toBe('runtime');
+  });
+
   it('is not taken without a prompt price beside it, and a later row that lists none takes it away', () => {
     const noPrompt = synced({ source: 'openrouter', externalId: 'vendor/odd', cacheWritePricePerMillion: 0.5 });
     expect(compose({ synced: [noPrompt], openRouterProvider: 'openrouter' }).model('vendor/odd').cacheWritePricePerMillion).toBeUndefined();

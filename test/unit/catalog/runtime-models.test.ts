@@ -32,4 +32,11 @@ describe('runtime model definitions', () => {
     expect(refused({ contextWindow: 8_000, maxOutputTokens: 8_000 })).toEqual([]);
     expect(refused({ contextWindow: 8_000, maxOutputTokens: 8_001 })).toEqual(['model.max_output_tokens']);
   });
+
+  it('take a cache-write price of 0 or more, and refuse a negative or non-finite one as the other prices', () => {
+    expect(refused({ cacheWritePricePerMillion: 0 })).toEqual([]);
+    expect(refused({ cacheWritePricePerMillion: 3.75 })).toEqual([]);
+    expect(refused({ cacheWritePricePerMillion: -1 })).toEqual(['model.cache_write_price_per_million']);
+    expect(refused({ cacheWritePricePerMillion: Number.POSITIVE_INFINITY })).toEqual(['model.cache_write_price_per_million']);
+  });
 });

@@ -376,6 +376,13 @@ export interface RuntimeModelSpec {
   family: string;
   /** Size class; unspecified: medium. */
   tier: ModelTier;
+  /**
+   * US dollars per million prompt tokens written to the prompt cache (for five minutes, or for a
+   * time the usage does not say). Unset: none of its own when this spec names a prompt price
+   * (writes cost 1.25 times it), else OpenRouter's as synced. A one-hour write Anthropic reports
+   * costs twice the prompt price either way.
+   */
+  cacheWritePricePerMillion?: number | undefined;
 }
 
 /** A model to add. */
@@ -1441,6 +1448,7 @@ function createBaseRuntimeModelSpec(): RuntimeModelSpec {
     fallbacks: [],
     family: "",
     tier: 0,
+    cacheWritePricePerMillion: undefined,
   };
 }
 
@@ -1487,6 +1495,9 @@ export const RuntimeModelSpec: MessageFns<RuntimeModelSpec> = {
     }
     if (message.tier !== 0) {
       writer.uint32(112).int32(message.tier);
+    }
+    if (message.cacheWritePricePerMillion !== undefined) {
+      writer.uint32(121).double(message.cacheWritePricePerMillion);
     }
     return writer;
   },
@@ -1616,6 +1627,14 @@ export const RuntimeModelSpec: MessageFns<RuntimeModelSpec> = {
             message.tier = reader.int32() as any;
             continue;
           }
+          case 15: {
+            if (tag !== 121) {
+              break;
+            }
+
+            message.cacheWritePricePerMillion = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1670,6 +1689,11 @@ export const RuntimeModelSpec: MessageFns<RuntimeModelSpec> = {
         : [],
       family: isSet(object.family) ? globalThis.String(object.family) : "",
       tier: isSet(object.tier) ? modelTierFromJSON(object.tier) : 0,
+      cacheWritePricePerMillion: isSet(object.cacheWritePricePerMillion)
+        ? globalThis.Number(object.cacheWritePricePerMillion)
+        : isSet(object.cache_write_price_per_million)
+        ? globalThis.Number(object.cache_write_price_per_million)
+        : undefined,
     };
   },
 
@@ -1716,6 +1740,9 @@ export const RuntimeModelSpec: MessageFns<RuntimeModelSpec> = {
     }
     if (message.tier !== 0) {
       obj.tier = modelTierToJSON(message.tier);
+    }
+    if (message.cacheWritePricePerMillion !== undefined) {
+      obj.cacheWritePricePerMillion = floatToJson(message.cacheWritePricePerMillion);
     }
     return obj;
   },

@@ -15,7 +15,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from orchestrator.v1 import common_pb2 as orchestrator_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1corchestrator/v1/models.proto\x12\x0forchestrator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1corchestrator/v1/common.proto\"\xbf\x01\n\x11RankModelsRequest\x12\x30\n\x07profile\x18\x01 \x01(\x0e\x32\x1f.orchestrator.v1.RoutingProfile\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12\x12\n\ncandidates\x18\x03 \x03(\t\x12\x17\n\nmax_tokens\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x1a\n\rprompt_tokens\x18\x05 \x01(\x05H\x01\x88\x01\x01\x42\r\n\x0b_max_tokensB\x10\n\x0e_prompt_tokens\"F\n\x12RankModelsResponse\x12\x30\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1e.orchestrator.v1.RouteDecision\"=\n\x11ListModelsRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x16\n\x0e\x61vailable_only\x18\x02 \x01(\x08\"@\n\x12ListModelsResponse\x12*\n\x06models\x18\x01 \x03(\x0b\x32\x1a.orchestrator.v1.ModelInfo\"\xaa\x05\n\tModelInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x0f\n\x07\x61liases\x18\x03 \x03(\t\x12\x16\n\x0e\x63ontext_window\x18\x04 \x01(\x05\x12\x19\n\x11max_output_tokens\x18\x05 \x01(\x05\x12\x1a\n\x12supports_streaming\x18\x06 \x01(\x08\x12\x1f\n\x17input_price_per_million\x18\x07 \x01(\x01\x12 \n\x18output_price_per_million\x18\x08 \x01(\x01\x12&\n\x1e\x63\x61\x63hed_input_price_per_million\x18\t \x01(\x01\x12\x0e\n\x06\x66\x61mily\x18\n \x01(\t\x12(\n\x04tier\x18\x0b \x01(\x0e\x32\x1a.orchestrator.v1.ModelTier\x12\x11\n\tfallbacks\x18\x0c \x03(\t\x12\x11\n\tavailable\x18\r \x01(\x08\x12\x11\n\tsimulated\x18\x0e \x01(\x08\x12\x34\n\rbreaker_state\x18\x0f \x01(\x0e\x32\x1d.orchestrator.v1.CircuitState\x12\x0f\n\x07quality\x18\x10 \x01(\x01\x12\x38\n\x0c\x63\x61pabilities\x18\x11 \x01(\x0b\x32\".orchestrator.v1.ModelCapabilities\x12\x34\n\nprovenance\x18\x12 \x03(\x0b\x32 .orchestrator.v1.FieldProvenance\x12(\n\x04kind\x18\x13 \x01(\x0e\x32\x1a.orchestrator.v1.ModelKind\x12\x12\n\ndimensions\x18\x14 \x01(\x05\x12*\n\x1d\x63\x61\x63he_write_price_per_million\x18\x15 \x01(\x01H\x00\x88\x01\x01\x42 \n\x1e_cache_write_price_per_million\"G\n\x11ModelCapabilities\x12\r\n\x05tools\x18\x01 \x01(\x08\x12\x0e\n\x06images\x18\x02 \x01(\x08\x12\x13\n\x0bjson_schema\x18\x03 \x01(\x08\"\x80\x01\n\x0f\x46ieldProvenance\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12.\n\x06source\x18\x02 \x01(\x0e\x32\x1e.orchestrator.v1.CatalogSource\x12.\n\nfetched_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbb\x04\n\x10RuntimeModelSpec\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x13\n\x0bupstream_id\x18\x03 \x01(\t\x12\x0f\n\x07\x61liases\x18\x04 \x03(\t\x12\x1b\n\x0e\x63ontext_window\x18\x05 \x01(\x05H\x00\x88\x01\x01\x12\x1e\n\x11max_output_tokens\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12$\n\x17input_price_per_million\x18\x07 \x01(\x01H\x02\x88\x01\x01\x12%\n\x18output_price_per_million\x18\x08 \x01(\x01H\x03\x88\x01\x01\x12+\n\x1e\x63\x61\x63hed_input_price_per_million\x18\t \x01(\x01H\x04\x88\x01\x01\x12\x14\n\x07quality\x18\n \x01(\x01H\x05\x88\x01\x01\x12\x38\n\x0c\x63\x61pabilities\x18\x0b \x01(\x0b\x32\".orchestrator.v1.ModelCapabilities\x12\x11\n\tfallbacks\x18\x0c \x03(\t\x12\x0e\n\x06\x66\x61mily\x18\r \x01(\t\x12(\n\x04tier\x18\x0e \x01(\x0e\x32\x1a.orchestrator.v1.ModelTierB\x11\n\x0f_context_windowB\x14\n\x12_max_output_tokensB\x1a\n\x18_input_price_per_millionB\x1b\n\x19_output_price_per_millionB!\n\x1f_cached_input_price_per_millionB\n\n\x08_quality\"F\n\x12\x43reateModelRequest\x12\x30\n\x05model\x18\x01 \x01(\x0b\x32!.orchestrator.v1.RuntimeModelSpec\"@\n\x13\x43reateModelResponse\x12)\n\x05model\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.ModelInfo\"F\n\x12UpdateModelRequest\x12\x30\n\x05model\x18\x01 \x01(\x0b\x32!.orchestrator.v1.RuntimeModelSpec\"@\n\x13UpdateModelResponse\x12)\n\x05model\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.ModelInfo\" \n\x12\x44\x65leteModelRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteModelResponse\"D\n\x12SyncCatalogRequest\x12.\n\x06source\x18\x01 \x01(\x0e\x32\x1e.orchestrator.v1.CatalogSource\"C\n\x13SyncCatalogResponse\x12,\n\x07reports\x18\x01 \x03(\x0b\x32\x1b.orchestrator.v1.SyncReport\"\x88\x02\n\nSyncReport\x12.\n\x06source\x18\x01 \x01(\x0e\x32\x1e.orchestrator.v1.CatalogSource\x12.\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\n\n\x02ok\x18\x04 \x01(\x08\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x0e\n\x06models\x18\x06 \x01(\x05\x12+\n\x07matched\x18\x07 \x03(\x0b\x32\x1a.orchestrator.v1.NameMatch\x12\x11\n\tunmatched\x18\x08 \x03(\t\"V\n\tNameMatch\x12\x13\n\x0b\x65xternal_id\x18\x01 \x01(\t\x12\x12\n\ncatalog_id\x18\x02 \x01(\t\x12\x0c\n\x04rule\x18\x03 \x01(\t\x12\x12\n\nconfidence\x18\x04 \x01(\x01\"F\n\x17ListModelHistoryRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"N\n\x18ListModelHistoryResponse\x12\x32\n\x07\x63hanges\x18\x01 \x03(\x0b\x32!.orchestrator.v1.ModelFieldChange\"\xb6\x01\n\x10ModelFieldChange\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x11\n\told_value\x18\x03 \x01(\t\x12\x11\n\tnew_value\x18\x04 \x01(\t\x12.\n\x06source\x18\x05 \x01(\x0e\x32\x1e.orchestrator.v1.CatalogSource\x12.\n\nchanged_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*j\n\tModelTier\x12\x1a\n\x16MODEL_TIER_UNSPECIFIED\x10\x00\x12\x14\n\x10MODEL_TIER_SMALL\x10\x01\x12\x15\n\x11MODEL_TIER_MEDIUM\x10\x02\x12\x14\n\x10MODEL_TIER_LARGE\x10\x03*V\n\tModelKind\x12\x1a\n\x16MODEL_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fMODEL_KIND_CHAT\x10\x01\x12\x18\n\x14MODEL_KIND_EMBEDDING\x10\x02*\xdb\x01\n\rCatalogSource\x12\x1e\n\x1a\x43\x41TALOG_SOURCE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43\x41TALOG_SOURCE_BUILTIN\x10\x01\x12\x19\n\x15\x43\x41TALOG_SOURCE_CONFIG\x10\x02\x12\x1a\n\x16\x43\x41TALOG_SOURCE_RUNTIME\x10\x03\x12\x1d\n\x19\x43\x41TALOG_SOURCE_OPENROUTER\x10\x04\x12\x18\n\x14\x43\x41TALOG_SOURCE_ARENA\x10\x05\x12\x1e\n\x1a\x43\x41TALOG_SOURCE_HUGGINGFACE\x10\x06\x32\x8d\x05\n\x0cModelService\x12U\n\nListModels\x12\".orchestrator.v1.ListModelsRequest\x1a#.orchestrator.v1.ListModelsResponse\x12U\n\nRankModels\x12\".orchestrator.v1.RankModelsRequest\x1a#.orchestrator.v1.RankModelsResponse\x12X\n\x0b\x43reateModel\x12#.orchestrator.v1.CreateModelRequest\x1a$.orchestrator.v1.CreateModelResponse\x12X\n\x0bUpdateModel\x12#.orchestrator.v1.UpdateModelRequest\x1a$.orchestrator.v1.UpdateModelResponse\x12X\n\x0b\x44\x65leteModel\x12#.orchestrator.v1.DeleteModelRequest\x1a$.orchestrator.v1.DeleteModelResponse\x12X\n\x0bSyncCatalog\x12#.orchestrator.v1.SyncCatalogRequest\x1a$.orchestrator.v1.SyncCatalogResponse\x12g\n\x10ListModelHistory\x12(.orchestrator.v1.ListModelHistoryRequest\x1a).orchestrator.v1.ListModelHistoryResponseBXZVgithub.com/llm-orchestrator/llm-orchestrator/clients/go/orchestrator/v1;orchestratorv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1corchestrator/v1/models.proto\x12\x0forchestrator.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1corchestrator/v1/common.proto\"\xbf\x01\n\x11RankModelsRequest\x12\x30\n\x07profile\x18\x01 \x01(\x0e\x32\x1f.orchestrator.v1.RoutingProfile\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12\x12\n\ncandidates\x18\x03 \x03(\t\x12\x17\n\nmax_tokens\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x1a\n\rprompt_tokens\x18\x05 \x01(\x05H\x01\x88\x01\x01\x42\r\n\x0b_max_tokensB\x10\n\x0e_prompt_tokens\"F\n\x12RankModelsResponse\x12\x30\n\x08\x64\x65\x63ision\x18\x01 \x01(\x0b\x32\x1e.orchestrator.v1.RouteDecision\"=\n\x11ListModelsRequest\x12\x10\n\x08provider\x18\x01 \x01(\t\x12\x16\n\x0e\x61vailable_only\x18\x02 \x01(\x08\"@\n\x12ListModelsResponse\x12*\n\x06models\x18\x01 \x03(\x0b\x32\x1a.orchestrator.v1.ModelInfo\"\xaa\x05\n\tModelInfo\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x0f\n\x07\x61liases\x18\x03 \x03(\t\x12\x16\n\x0e\x63ontext_window\x18\x04 \x01(\x05\x12\x19\n\x11max_output_tokens\x18\x05 \x01(\x05\x12\x1a\n\x12supports_streaming\x18\x06 \x01(\x08\x12\x1f\n\x17input_price_per_million\x18\x07 \x01(\x01\x12 \n\x18output_price_per_million\x18\x08 \x01(\x01\x12&\n\x1e\x63\x61\x63hed_input_price_per_million\x18\t \x01(\x01\x12\x0e\n\x06\x66\x61mily\x18\n \x01(\t\x12(\n\x04tier\x18\x0b \x01(\x0e\x32\x1a.orchestrator.v1.ModelTier\x12\x11\n\tfallbacks\x18\x0c \x03(\t\x12\x11\n\tavailable\x18\r \x01(\x08\x12\x11\n\tsimulated\x18\x0e \x01(\x08\x12\x34\n\rbreaker_state\x18\x0f \x01(\x0e\x32\x1d.orchestrator.v1.CircuitState\x12\x0f\n\x07quality\x18\x10 \x01(\x01\x12\x38\n\x0c\x63\x61pabilities\x18\x11 \x01(\x0b\x32\".orchestrator.v1.ModelCapabilities\x12\x34\n\nprovenance\x18\x12 \x03(\x0b\x32 .orchestrator.v1.FieldProvenance\x12(\n\x04kind\x18\x13 \x01(\x0e\x32\x1a.orchestrator.v1.ModelKind\x12\x12\n\ndimensions\x18\x14 \x01(\x05\x12*\n\x1d\x63\x61\x63he_write_price_per_million\x18\x15 \x01(\x01H\x00\x88\x01\x01\x42 \n\x1e_cache_write_price_per_million\"G\n\x11ModelCapabilities\x12\r\n\x05tools\x18\x01 \x01(\x08\x12\x0e\n\x06images\x18\x02 \x01(\x08\x12\x13\n\x0bjson_schema\x18\x03 \x01(\x08\"\x80\x01\n\x0f\x46ieldProvenance\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12.\n\x06source\x18\x02 \x01(\x0e\x32\x1e.orchestrator.v1.CatalogSource\x12.\n\nfetched_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x89\x05\n\x10RuntimeModelSpec\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x13\n\x0bupstream_id\x18\x03 \x01(\t\x12\x0f\n\x07\x61liases\x18\x04 \x03(\t\x12\x1b\n\x0e\x63ontext_window\x18\x05 \x01(\x05H\x00\x88\x01\x01\x12\x1e\n\x11max_output_tokens\x18\x06 \x01(\x05H\x01\x88\x01\x01\x12$\n\x17input_price_per_million\x18\x07 \x01(\x01H\x02\x88\x01\x01\x12%\n\x18output_price_per_million\x18\x08 \x01(\x01H\x03\x88\x01\x01\x12+\n\x1e\x63\x61\x63hed_input_price_per_million\x18\t \x01(\x01H\x04\x88\x01\x01\x12\x14\n\x07quality\x18\n \x01(\x01H\x05\x88\x01\x01\x12\x38\n\x0c\x63\x61pabilities\x18\x0b \x01(\x0b\x32\".orchestrator.v1.ModelCapabilities\x12\x11\n\tfallbacks\x18\x0c \x03(\t\x12\x0e\n\x06\x66\x61mily\x18\r \x01(\t\x12(\n\x04tier\x18\x0e \x01(\x0e\x32\x1a.orchestrator.v1.ModelTier\x12*\n\x1d\x63\x61\x63he_write_price_per_million\x18\x0f \x01(\x01H\x06\x88\x01\x01\x42\x11\n\x0f_context_windowB\x14\n\x12_max_output_tokensB\x1a\n\x18_input_price_per_millionB\x1b\n\x19_output_price_per_millionB!\n\x1f_cached_input_price_per_millionB\n\n\x08_qualityB \n\x1e_cache_write_price_per_million\"F\n\x12\x43reateModelRequest\x12\x30\n\x05model\x18\x01 \x01(\x0b\x32!.orchestrator.v1.RuntimeModelSpec\"@\n\x13\x43reateModelResponse\x12)\n\x05model\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.ModelInfo\"F\n\x12UpdateModelRequest\x12\x30\n\x05model\x18\x01 \x01(\x0b\x32!.orchestrator.v1.RuntimeModelSpec\"@\n\x13UpdateModelResponse\x12)\n\x05model\x18\x01 \x01(\x0b\x32\x1a.orchestrator.v1.ModelInfo\" \n\x12\x44\x65leteModelRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x15\n\x13\x44\x65leteModelResponse\"D\n\x12SyncCatalogRequest\x12.\n\x06source\x18\x01 \x01(\x0e\x32\x1e.orchestrator.v1.CatalogSource\"C\n\x13SyncCatalogResponse\x12,\n\x07reports\x18\x01 \x03(\x0b\x32\x1b.orchestrator.v1.SyncReport\"\x88\x02\n\nSyncReport\x12.\n\x06source\x18\x01 \x01(\x0e\x32\x1e.orchestrator.v1.CatalogSource\x12.\n\nstarted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\n\n\x02ok\x18\x04 \x01(\x08\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12\x0e\n\x06models\x18\x06 \x01(\x05\x12+\n\x07matched\x18\x07 \x03(\x0b\x32\x1a.orchestrator.v1.NameMatch\x12\x11\n\tunmatched\x18\x08 \x03(\t\"V\n\tNameMatch\x12\x13\n\x0b\x65xternal_id\x18\x01 \x01(\t\x12\x12\n\ncatalog_id\x18\x02 \x01(\t\x12\x0c\n\x04rule\x18\x03 \x01(\t\x12\x12\n\nconfidence\x18\x04 \x01(\x01\"F\n\x17ListModelHistoryRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"N\n\x18ListModelHistoryResponse\x12\x32\n\x07\x63hanges\x18\x01 \x03(\x0b\x32!.orchestrator.v1.ModelFieldChange\"\xb6\x01\n\x10ModelFieldChange\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x11\n\told_value\x18\x03 \x01(\t\x12\x11\n\tnew_value\x18\x04 \x01(\t\x12.\n\x06source\x18\x05 \x01(\x0e\x32\x1e.orchestrator.v1.CatalogSource\x12.\n\nchanged_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*j\n\tModelTier\x12\x1a\n\x16MODEL_TIER_UNSPECIFIED\x10\x00\x12\x14\n\x10MODEL_TIER_SMALL\x10\x01\x12\x15\n\x11MODEL_TIER_MEDIUM\x10\x02\x12\x14\n\x10MODEL_TIER_LARGE\x10\x03*V\n\tModelKind\x12\x1a\n\x16MODEL_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0fMODEL_KIND_CHAT\x10\x01\x12\x18\n\x14MODEL_KIND_EMBEDDING\x10\x02*\xdb\x01\n\rCatalogSource\x12\x1e\n\x1a\x43\x41TALOG_SOURCE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x43\x41TALOG_SOURCE_BUILTIN\x10\x01\x12\x19\n\x15\x43\x41TALOG_SOURCE_CONFIG\x10\x02\x12\x1a\n\x16\x43\x41TALOG_SOURCE_RUNTIME\x10\x03\x12\x1d\n\x19\x43\x41TALOG_SOURCE_OPENROUTER\x10\x04\x12\x18\n\x14\x43\x41TALOG_SOURCE_ARENA\x10\x05\x12\x1e\n\x1a\x43\x41TALOG_SOURCE_HUGGINGFACE\x10\x06\x32\x8d\x05\n\x0cModelService\x12U\n\nListModels\x12\".orchestrator.v1.ListModelsRequest\x1a#.orchestrator.v1.ListModelsResponse\x12U\n\nRankModels\x12\".orchestrator.v1.RankModelsRequest\x1a#.orchestrator.v1.RankModelsResponse\x12X\n\x0b\x43reateModel\x12#.orchestrator.v1.CreateModelRequest\x1a$.orchestrator.v1.CreateModelResponse\x12X\n\x0bUpdateModel\x12#.orchestrator.v1.UpdateModelRequest\x1a$.orchestrator.v1.UpdateModelResponse\x12X\n\x0b\x44\x65leteModel\x12#.orchestrator.v1.DeleteModelRequest\x1a$.orchestrator.v1.DeleteModelResponse\x12X\n\x0bSyncCatalog\x12#.orchestrator.v1.SyncCatalogRequest\x1a$.orchestrator.v1.SyncCatalogResponse\x12g\n\x10ListModelHistory\x12(.orchestrator.v1.ListModelHistoryRequest\x1a).orchestrator.v1.ListModelHistoryResponseBXZVgithub.com/llm-orchestrator/llm-orchestrator/clients/go/orchestrator/v1;orchestratorv1b\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'orchestrator.v1.models_pb2', globals())
@@ -23,12 +23,12 @@ if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
   DESCRIPTOR._serialized_options = b'ZVgithub.com/llm-orchestrator/llm-orchestrator/clients/go/orchestrator/v1;orchestratorv1'
-  _MODELTIER._serialized_start=3134
-  _MODELTIER._serialized_end=3240
-  _MODELKIND._serialized_start=3242
-  _MODELKIND._serialized_end=3328
-  _CATALOGSOURCE._serialized_start=3331
-  _CATALOGSOURCE._serialized_end=3550
+  _MODELTIER._serialized_start=3212
+  _MODELTIER._serialized_end=3318
+  _MODELKIND._serialized_start=3320
+  _MODELKIND._serialized_end=3406
+  _CATALOGSOURCE._serialized_start=3409
+  _CATALOGSOURCE._serialized_end=3628
   _RANKMODELSREQUEST._serialized_start=113
   _RANKMODELSREQUEST._serialized_end=304
   _RANKMODELSRESPONSE._serialized_start=306
@@ -44,33 +44,33 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _FIELDPROVENANCE._serialized_start=1266
   _FIELDPROVENANCE._serialized_end=1394
   _RUNTIMEMODELSPEC._serialized_start=1397
-  _RUNTIMEMODELSPEC._serialized_end=1968
-  _CREATEMODELREQUEST._serialized_start=1970
-  _CREATEMODELREQUEST._serialized_end=2040
-  _CREATEMODELRESPONSE._serialized_start=2042
-  _CREATEMODELRESPONSE._serialized_end=2106
-  _UPDATEMODELREQUEST._serialized_start=2108
-  _UPDATEMODELREQUEST._serialized_end=2178
-  _UPDATEMODELRESPONSE._serialized_start=2180
-  _UPDATEMODELRESPONSE._serialized_end=2244
-  _DELETEMODELREQUEST._serialized_start=2246
-  _DELETEMODELREQUEST._serialized_end=2278
-  _DELETEMODELRESPONSE._serialized_start=2280
-  _DELETEMODELRESPONSE._serialized_end=2301
-  _SYNCCATALOGREQUEST._serialized_start=2303
-  _SYNCCATALOGREQUEST._serialized_end=2371
-  _SYNCCATALOGRESPONSE._serialized_start=2373
-  _SYNCCATALOGRESPONSE._serialized_end=2440
-  _SYNCREPORT._serialized_start=2443
-  _SYNCREPORT._serialized_end=2707
-  _NAMEMATCH._serialized_start=2709
-  _NAMEMATCH._serialized_end=2795
-  _LISTMODELHISTORYREQUEST._serialized_start=2797
-  _LISTMODELHISTORYREQUEST._serialized_end=2867
-  _LISTMODELHISTORYRESPONSE._serialized_start=2869
-  _LISTMODELHISTORYRESPONSE._serialized_end=2947
-  _MODELFIELDCHANGE._serialized_start=2950
-  _MODELFIELDCHANGE._serialized_end=3132
-  _MODELSERVICE._serialized_start=3553
-  _MODELSERVICE._serialized_end=4206
+  _RUNTIMEMODELSPEC._serialized_end=2046
+  _CREATEMODELREQUEST._serialized_start=2048
+  _CREATEMODELREQUEST._serialized_end=2118
+  _CREATEMODELRESPONSE._serialized_start=2120
+  _CREATEMODELRESPONSE._serialized_end=2184
+  _UPDATEMODELREQUEST._serialized_start=2186
+  _UPDATEMODELREQUEST._serialized_end=2256
+  _UPDATEMODELRESPONSE._serialized_start=2258
+  _UPDATEMODELRESPONSE._serialized_end=2322
+  _DELETEMODELREQUEST._serialized_start=2324
+  _DELETEMODELREQUEST._serialized_end=2356
+  _DELETEMODELRESPONSE._serialized_start=2358
+  _DELETEMODELRESPONSE._serialized_end=2379
+  _SYNCCATALOGREQUEST._serialized_start=2381
+  _SYNCCATALOGREQUEST._serialized_end=2449
+  _SYNCCATALOGRESPONSE._serialized_start=2451
+  _SYNCCATALOGRESPONSE._serialized_end=2518
+  _SYNCREPORT._serialized_start=2521
+  _SYNCREPORT._serialized_end=2785
+  _NAMEMATCH._serialized_start=2787
+  _NAMEMATCH._serialized_end=2873
+  _LISTMODELHISTORYREQUEST._serialized_start=2875
+  _LISTMODELHISTORYREQUEST._serialized_end=2945
+  _LISTMODELHISTORYRESPONSE._serialized_start=2947
+  _LISTMODELHISTORYRESPONSE._serialized_end=3025
+  _MODELFIELDCHANGE._serialized_start=3028
+  _MODELFIELDCHANGE._serialized_end=3210
+  _MODELSERVICE._serialized_start=3631
+  _MODELSERVICE._serialized_end=4284
 # @@protoc_insertion_point(module_scope)

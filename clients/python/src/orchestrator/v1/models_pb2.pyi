@@ -189,9 +189,10 @@ class RankModelsResponse(_message.Message):
     def __init__(self, decision: _Optional[_Union[_common_pb2.RouteDecision, _Mapping]] = ...) -> None: ...
 
 class RuntimeModelSpec(_message.Message):
-    __slots__ = ["aliases", "cached_input_price_per_million", "capabilities", "context_window", "fallbacks", "family", "id", "input_price_per_million", "max_output_tokens", "output_price_per_million", "provider", "quality", "tier", "upstream_id"]
+    __slots__ = ["aliases", "cache_write_price_per_million", "cached_input_price_per_million", "capabilities", "context_window", "fallbacks", "family", "id", "input_price_per_million", "max_output_tokens", "output_price_per_million", "provider", "quality", "tier", "upstream_id"]
     ALIASES_FIELD_NUMBER: _ClassVar[int]
     CACHED_INPUT_PRICE_PER_MILLION_FIELD_NUMBER: _ClassVar[int]
+    CACHE_WRITE_PRICE_PER_MILLION_FIELD_NUMBER: _ClassVar[int]
     CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_WINDOW_FIELD_NUMBER: _ClassVar[int]
     FALLBACKS_FIELD_NUMBER: _ClassVar[int]
@@ -205,6 +206,7 @@ class RuntimeModelSpec(_message.Message):
     TIER_FIELD_NUMBER: _ClassVar[int]
     UPSTREAM_ID_FIELD_NUMBER: _ClassVar[int]
     aliases: _containers.RepeatedScalarFieldContainer[str]
+    cache_write_price_per_million: float
     cached_input_price_per_million: float
     capabilities: ModelCapabilities
     context_window: int
@@ -218,7 +220,7 @@ class RuntimeModelSpec(_message.Message):
     quality: float
     tier: ModelTier
     upstream_id: str
-    def __init__(self, id: _Optional[str] = ..., provider: _Optional[str] = ..., upstream_id: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., context_window: _Optional[int] = ..., max_output_tokens: _Optional[int] = ..., input_price_per_million: _Optional[float] = ..., output_price_per_million: _Optional[float] = ..., cached_input_price_per_million: _Optional[float] = ..., quality: _Optional[float] = ..., capabilities: _Optional[_Union[ModelCapabilities, _Mapping]] = ..., fallbacks: _Optional[_Iterable[str]] = ..., family: _Optional[str] = ..., tier: _Optional[_Union[ModelTier, str]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., provider: _Optional[str] = ..., upstream_id: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., context_window: _Optional[int] = ..., max_output_tokens: _Optional[int] = ..., input_price_per_million: _Optional[float] = ..., output_price_per_million: _Optional[float] = ..., cached_input_price_per_million: _Optional[float] = ..., quality: _Optional[float] = ..., capabilities: _Optional[_Union[ModelCapabilities, _Mapping]] = ..., fallbacks: _Optional[_Iterable[str]] = ..., family: _Optional[str] = ..., tier: _Optional[_Union[ModelTier, str]] = ..., cache_write_price_per_million: _Optional[float] = ...) -> None: ...
 
 class SyncCatalogRequest(_message.Message):
     __slots__ = ["source"]
