@@ -103,15 +103,13 @@ class ModelDraft {
 
   /**
    * The cache-write price marks up the prompt price a layer set beside it: a layer that sets a
-   * prompt price sets its own write price, or none (the default markup on that prompt price).
+   * prompt price sets its own write price, or none (the default markup on that prompt price), and
+   * either way is its origin.
    */
   setWritePrice(value: number | undefined, origin: FieldOrigin): void {
-    if (value !== undefined) {
-      this.set('cacheWritePricePerMillion', value, origin);
-      return;
-    }
-    delete this.def.cacheWritePricePerMillion;
-    delete this.fields.cacheWritePricePerMillion;
+    if (value === undefined) delete this.def.cacheWritePricePerMillion;
+    else this.def.cacheWritePricePerMillion = value;
+    this.fields.cacheWritePricePerMillion = origin;
   }
 }
 

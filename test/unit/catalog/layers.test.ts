@@ -266,6 +266,22 @@ describe('the cache-write price OpenRouter lists (input_cache_write)', () => {
     expect(fromFile.model('gpt-4o-mini').cacheWritePricePerMillion).toBeUndefined();
   });
 
+  it('names the layer that dropped it as the origin of a model with none, not the built-in list', () => {
+    const row = { ...listed, catalogId: 'local-llama' };
+    const priced = compose({ runtime: [runtime({ id: 'local-llama', provider: 'openai', inputPricePerMillion: 2 })], synced: [row] });
+    expect(priced.origin('local-llama', 'cacheWritePricePerMillion').source).toBe('runtime');
+    const fromFile = compose({
+      builtin: [served],
+      config: [{ ...served, inputPricePerMillion: 5 }],
+      synced: [listed],
+      openRouterProvider: 'openrouter',
+    });
+    expect(fromFile.origin('gpt-4o-mini', 'cacheWritePricePerMillion').source).toBe('config');
+    const { cacheWritePricePerMillion: _, ...unlisted } = listed;
+    const relisted = compose({ builtin: [served], synced: [unlisted], openRouterProvider: 'openrouter' });
+    expect(relisted.origin('gpt-4o-mini', 'cacheWritePricePerMillion')).toEqual({ source: 'openrouter', fetchedAt });
+  });
+
   it("is replaced by a runtime model's own, named with or without a prompt price", () => {
     const row = { ...listed, catalogId: 'local-llama' };
     const own = compose({
