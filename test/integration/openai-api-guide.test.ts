@@ -108,6 +108,19 @@ function shownChunks(): Record<string, unknown>[] {
 const keysOf = (chunk: Record<string, unknown> | undefined, field?: string): string[] =>
   Object.keys((field ? (chunk?.[field] as Record<string, unknown> | undefined) : chunk) ?? {});
 
+/** Every key path of a JSON value (`prompt_tokens_details.cached_tokens`), objects only: the shape a page shows. */
+function shapeOf(value: unknown, at = ''): string[] {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return [];
+  return Object.entries(value).flatMap(([k, v]) => [`${at}${k}`, ...shapeOf(v, `${at}${k}.`)]);
+}
+
+/** The `"usage":{...}` the page's unary curl example prints, parsed (the line around it elides other fields). */
+function shownUnaryUsage(): unknown {
+  const block = /\$ curl -s http:\/\/localhost:8080\/v1\/chat\/completions [\s\S]*?\n\n/.exec(page)?.[0] ?? '';
+  const line = /"usage":(\{.*\}),\n/.exec(block)?.[1];
+  return line === undefined ? undefined : JSON.parse(line);
+}
+
 describe('docs/openai-api.md, the streamed completion', () => {
   it('shows the first, last and usage chunks with the fields the gateway sends', async () => {
     const shown = shownChunks();
@@ -132,5 +145,20 @@ describe('docs/openai-api.md, the streamed completion', () => {
     for (const [i, chunk] of [first, delta, last, usage].entries()) expect(keysOf(chunk)).toEqual(keysOf(real[i]));
     expect(keysOf(first, 'x_orchestrator')).toEqual(keysOf(real[0], 'x_orchestrator'));
     expect(keysOf(last, 'x_orchestrator')).toEqual(keysOf(real[2], 'x_orchestrator'));
+    expect(shapeOf(usage?.['usage'])).toEqual(shapeOf(real[3]?.['usage']));
+  });
+});
+
+describe('docs/openai-api.md, the unary completion', () => {
+  it('shows the usage the gateway sends, its token details included', async () => {
+    const shown = shownUnaryUsage();
+    expect(shapeOf(shown)).toContain('completion_tokens_details.reasoning_tokens');
+    const res = await fetch(`${app.http?.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }], max_tokens: 30 }),
+    });
+    const sent = (await res.json()) as { usage: unknown };
+    expect(shapeOf(shown)).toEqual(shapeOf(sent.usage));
   });
 });
