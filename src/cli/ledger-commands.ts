@@ -4,7 +4,14 @@ import { AttemptOutcome, attemptOutcomeToJSON } from '../gen/orchestrator/v1/com
 import { codeToJSON } from '../gen/google/rpc/code.js';
 import { ChatServiceService } from '../gen/orchestrator/v1/chat.js';
 import { EmbeddingServiceService } from '../gen/orchestrator/v1/embedding.js';
-import { GetUsageResponse, ListCallsResponse, UsageGroup, UsageServiceClient, type UsageFilter } from '../gen/orchestrator/v1/usage.js';
+import {
+  GetUsageResponse,
+  ListCallsResponse,
+  UsageGroup,
+  UsageServiceClient,
+  type UsageFilter,
+  type UsageRow,
+} from '../gen/orchestrator/v1/usage.js';
 import {
   apiKeyOption,
   COMMON_OPTIONS,
@@ -192,7 +199,7 @@ function usageTable(res: GetUsageResponse, groups: readonly UsageGroup[]): strin
     ...groups.map((g) => Object.keys(GROUPS).find((k) => GROUPS[k] === g) ?? '?'),
     'requests',
     'errors',
-    'tokens',
+    ...TOKEN_COLUMNS,
     'cost_usd',
     'p50_ms',
     'p95_ms',
@@ -221,7 +228,7 @@ function usageTable(res: GetUsageResponse, groups: readonly UsageGroup[]): strin
     Object.entries(r.errorsByCode)
       .map(([code, n]) => `${code}:${n}`)
       .join(' ') || '0',
-    String(r.totalTokens),
+    ...tokenCells(r),
     r.costUsd.toFixed(6),
     ms(r.latency?.p50Ms),
     ms(r.latency?.p95Ms),
@@ -234,7 +241,7 @@ function usageTable(res: GetUsageResponse, groups: readonly UsageGroup[]): strin
 }
 
 function callsTable(res: ListCallsResponse): string {
-  const head = ['time', 'request_id', 'method', 'key', 'model', 'code', 'tokens', 'cost_usd', 'latency_ms', 'attempts'];
+  const head = ['time', 'request_id', 'method', 'key', 'model', 'code', ...TOKEN_COLUMNS, 'cost_usd', 'latency_ms', 'attempts'];
   const rows = res.calls.map((c) => [
     c.time ? new Date(c.time.seconds * 1000 + c.time.nanos / 1e6).toISOString().replace('T', ' ').slice(0, 23) : '-',
     c.requestId,
@@ -242,7 +249,7 @@ function callsTable(res: ListCallsResponse): string {
     c.keyName || '-',
     c.model || c.requestedModel || '-',
     codeAndReason(codeToJSON(c.code), c.reason),
-    String(c.usage?.totalTokens ?? 0),
+    ...tokenCells(c.usage),
     c.costUsd.toFixed(6),
     ms(c.latencyMs),
     c.attempts
@@ -254,6 +261,12 @@ function callsTable(res: ListCallsResponse): string {
   ]);
   return table(head, rows) + (res.nextPageToken ? '(more: raise --limit or narrow the filters)\n' : '');
 }
+
+/** Every token, then those of them the prompt cache served and took, and those spent reasoning. */
+const TOKEN_COLUMNS = ['tokens', 'cached', 'cache_write', 'reasoning'] as const;
+type TokenCounts = Pick<UsageRow, 'totalTokens' | 'cachedTokens' | 'cacheWriteTokens' | 'reasoningTokens'>;
+const tokenCells = (u: TokenCounts | undefined): string[] =>
+  [u?.totalTokens, u?.cachedTokens, u?.cacheWriteTokens, u?.reasoningTokens].map((n) => String(n ?? 0));
 
 /** CANCELLED and DEADLINE_EXCEEDED are reasons named after their code: printed twice, they read as a stutter. */
 const codeAndReason = (code: string, reason: string): string => (reason && reason !== code ? `${code} ${reason}` : code);

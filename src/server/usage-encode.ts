@@ -14,7 +14,7 @@ import { UsageGroup, type LedgerCall, type UsageRow } from '../gen/orchestrator/
 import type { ListedCall } from '../store/call-queries.js';
 import type { UsageDimension, UsageTotals } from '../store/queries.js';
 import type { CandidateEntry } from '../store/records.js';
-import type { DecisionsTable } from '../store/schema.js';
+import type { CallsTable, DecisionsTable } from '../store/schema.js';
 
 /** Ledger rows as UsageService messages. */
 
@@ -40,6 +40,9 @@ export function encodeUsageRow(t: UsageTotals): UsageRow {
     promptTokens: t.promptTokens,
     completionTokens: t.completionTokens,
     totalTokens: t.totalTokens,
+    cachedTokens: t.cachedTokens,
+    cacheWriteTokens: t.cacheWriteTokens,
+    reasoningTokens: t.reasoningTokens,
     costUsd: t.costUsd,
     latency: { p50Ms: t.latency.p50, p95Ms: t.latency.p95, p99Ms: t.latency.p99 },
     fallbackRate: t.fallbackRate,
@@ -48,14 +51,19 @@ export function encodeUsageRow(t: UsageTotals): UsageRow {
   };
 }
 
-/** The ledger keeps three counts of a call's usage; the others are not recorded. */
-const usage = (p: number, c: number, total: number): Usage => ({
-  promptTokens: p,
-  completionTokens: c,
-  totalTokens: total,
-  cachedTokens: 0,
-  reasoningTokens: 0,
-  cacheWriteTokens: 0,
+type UsageColumns = Pick<
+  Selectable<CallsTable>,
+  'prompt_tokens' | 'completion_tokens' | 'total_tokens' | 'cached_tokens' | 'cache_write_tokens' | 'reasoning_tokens'
+>;
+
+/** A call's or an attempt's usage, from its columns (a call's and an attempt's have the same names). */
+const usage = (row: UsageColumns): Usage => ({
+  promptTokens: row.prompt_tokens,
+  completionTokens: row.completion_tokens,
+  totalTokens: row.total_tokens,
+  cachedTokens: row.cached_tokens,
+  reasoningTokens: row.reasoning_tokens,
+  cacheWriteTokens: row.cache_write_tokens,
 });
 function code(name: string | null): Code {
   if (!name) return Code.OK;
@@ -78,7 +86,7 @@ export function encodeCall({ call: c, attempts, decision, itemDecisions }: Liste
     provider: c.provider ?? '',
     code: code(c.code),
     reason: c.reason ?? '',
-    usage: usage(c.prompt_tokens, c.completion_tokens, c.total_tokens),
+    usage: usage(c),
     usageEstimated: Number(c.usage_estimated) === 1,
     costUsd: Number(c.cost_usd),
     costSavedUsd: Number(c.cost_saved_usd),
@@ -95,7 +103,7 @@ export function encodeCall({ call: c, attempts, decision, itemDecisions }: Liste
       code: a.code ? code(a.code) : Code.OK,
       reason: a.reason ?? '',
       latencyMs: round3(Number(a.latency_ms)),
-      usage: usage(a.prompt_tokens, a.completion_tokens, a.total_tokens),
+      usage: usage(a),
       usageEstimated: Number(a.usage_estimated) === 1,
       costUsd: Number(a.cost_usd),
       retry: a.retry,

@@ -172,17 +172,30 @@ function codeName(a: AttemptRecord): string {
 }
 
 function counts(u: TokenUsage): UsageCounts {
-  return { promptTokens: u.promptTokens, completionTokens: u.completionTokens, totalTokens: u.totalTokens };
+  return {
+    promptTokens: u.promptTokens,
+    completionTokens: u.completionTokens,
+    totalTokens: u.totalTokens,
+    cachedTokens: u.cachedTokens,
+    cacheWriteTokens: u.cacheWriteTokens ?? 0,
+    reasoningTokens: u.reasoningTokens ?? 0,
+  };
 }
 
 function summed(attempts: readonly AttemptRecord[]): UsageCounts {
   let promptTokens = 0;
   let completionTokens = 0;
+  let cachedTokens = 0;
+  let cacheWriteTokens = 0;
+  let reasoningTokens = 0;
   for (const a of attempts) {
     promptTokens += a.usage.promptTokens;
     completionTokens += a.usage.completionTokens;
+    cachedTokens += a.usage.cachedTokens;
+    cacheWriteTokens += a.usage.cacheWriteTokens ?? 0;
+    reasoningTokens += a.usage.reasoningTokens ?? 0;
   }
-  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens };
+  return { promptTokens, completionTokens, totalTokens: promptTokens + completionTokens, cachedTokens, cacheWriteTokens, reasoningTokens };
 }
 
 function decisionEntry(d: RouteDecision): DecisionEntry {

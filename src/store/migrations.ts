@@ -125,4 +125,20 @@ export const MIGRATIONS: Readonly<Record<string, Migration>> = {
       await db.schema.alterTable('ledger_decisions_0005').renameTo('ledger_decisions').execute();
     },
   },
+  // Calls and attempts keep the usage detail an answer carries: prompt tokens the provider's cache
+  // served and those it wrote to it, completion tokens spent reasoning. Rows from before read 0
+  // (nothing was recorded). A constant default is metadata only in PostgreSQL (11 and later) and
+  // in SQLite: no table is rewritten, however large. SQLite adds one column per statement.
+  '0006_ledger_token_detail': {
+    async up(db: Kysely<unknown>) {
+      for (const table of ['ledger_calls', 'ledger_attempts']) {
+        for (const column of ['cached_tokens', 'cache_write_tokens', 'reasoning_tokens']) {
+          await db.schema
+            .alterTable(table)
+            .addColumn(column, 'integer', (c) => c.notNull().defaultTo(0))
+            .execute();
+        }
+      }
+    },
+  },
 };

@@ -25,6 +25,12 @@ export interface UsageTotals {
   readonly promptTokens: number;
   readonly completionTokens: number;
   readonly totalTokens: number;
+  /** Of promptTokens, those the provider's prompt cache served. */
+  readonly cachedTokens: number;
+  /** Of promptTokens, those written to the provider's prompt cache. */
+  readonly cacheWriteTokens: number;
+  /** Of completionTokens, those spent reasoning. */
+  readonly reasoningTokens: number;
   readonly costUsd: number;
   readonly latency: Percentiles;
   readonly fallbackRate: number;
@@ -97,6 +103,9 @@ export async function usageTotals(
       eb.fn.sum<number | string>('prompt_tokens').as('prompt_tokens'),
       eb.fn.sum<number | string>('completion_tokens').as('completion_tokens'),
       eb.fn.sum<number | string>('total_tokens').as('total_tokens'),
+      eb.fn.sum<number | string>('cached_tokens').as('cached_tokens'),
+      eb.fn.sum<number | string>('cache_write_tokens').as('cache_write_tokens'),
+      eb.fn.sum<number | string>('reasoning_tokens').as('reasoning_tokens'),
       eb.fn.sum<number | string>('cost_usd').as('cost_usd'),
       eb.fn.sum<number | string>('cost_saved_usd').as('cost_saved_usd'),
       eb.fn.sum<number | string>('fallback_triggered').as('fallbacks'),
@@ -129,6 +138,9 @@ export async function usageTotals(
     t.promptTokens += Number(raw['prompt_tokens'] ?? 0);
     t.completionTokens += Number(raw['completion_tokens'] ?? 0);
     t.totalTokens += Number(raw['total_tokens'] ?? 0);
+    t.cachedTokens += Number(raw['cached_tokens'] ?? 0);
+    t.cacheWriteTokens += Number(raw['cache_write_tokens'] ?? 0);
+    t.reasoningTokens += Number(raw['reasoning_tokens'] ?? 0);
     t.costUsd += Number(raw['cost_usd'] ?? 0);
     t.costSavedUsd += Number(raw['cost_saved_usd'] ?? 0);
     t.fallbacks += Number(raw['fallbacks'] ?? 0);
@@ -150,6 +162,9 @@ export async function usageTotals(
       promptTokens: t.promptTokens,
       completionTokens: t.completionTokens,
       totalTokens: t.totalTokens,
+      cachedTokens: t.cachedTokens,
+      cacheWriteTokens: t.cacheWriteTokens,
+      reasoningTokens: t.reasoningTokens,
       costUsd: roundUsd(t.costUsd),
       latency: latencies.get(key) ?? percentiles([]),
       fallbackRate: t.requests === 0 ? 0 : t.fallbacks / t.requests,
@@ -168,6 +183,9 @@ interface Mutable {
   promptTokens: number;
   completionTokens: number;
   totalTokens: number;
+  cachedTokens: number;
+  cacheWriteTokens: number;
+  reasoningTokens: number;
   costUsd: number;
   costSavedUsd: number;
   fallbacks: number;
@@ -184,6 +202,9 @@ function emptyTotals(): Mutable {
     promptTokens: 0,
     completionTokens: 0,
     totalTokens: 0,
+    cachedTokens: 0,
+    cacheWriteTokens: 0,
+    reasoningTokens: 0,
     costUsd: 0,
     costSavedUsd: 0,
     fallbacks: 0,

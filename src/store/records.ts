@@ -4,6 +4,12 @@ export interface UsageCounts {
   readonly promptTokens: number;
   readonly completionTokens: number;
   readonly totalTokens: number;
+  /** Of promptTokens, those the provider's prompt cache served. */
+  readonly cachedTokens: number;
+  /** Of promptTokens, those the provider wrote to its prompt cache. */
+  readonly cacheWriteTokens: number;
+  /** Of completionTokens, those a reasoning model spent thinking. */
+  readonly reasoningTokens: number;
 }
 
 export interface AttemptEntry {

@@ -20,6 +20,9 @@ export interface CallsTable {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  cached_tokens: number;
+  cache_write_tokens: number;
+  reasoning_tokens: number;
   usage_estimated: number;
   cost_usd: number;
   cost_saved_usd: number;
@@ -50,6 +53,9 @@ export interface AttemptsTable {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  cached_tokens: number;
+  cache_write_tokens: number;
+  reasoning_tokens: number;
   usage_estimated: number;
   cost_usd: number;
   retry: number;

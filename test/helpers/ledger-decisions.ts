@@ -88,7 +88,7 @@ export async function checkDecisionsUpgrade(database: LedgerDatabase): Promise<v
   await sql`insert into ledger_decisions (call_id, ts, profile, complexity, prompt_tokens, chosen_model, candidates)
     values ('old-call', ${ts}, 'balanced', 'simple', 10, 'gpt-4o-mini', '[]')`.execute(db);
 
-  expect(await migrate(database)).toEqual(['0005_batch_item_decisions']);
+  expect(await migrate(database)).toEqual(['0005_batch_item_decisions', '0006_ledger_token_detail']);
 
   const { calls } = await listCalls(database.db, { filter: {}, pageSize: 10 });
   expect(calls.map((c) => [c.call.id, c.decision?.chosen_model, c.decision?.seq, c.itemDecisions.length])).toEqual([

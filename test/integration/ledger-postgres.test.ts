@@ -11,6 +11,7 @@ import type { CallRecord } from '../../src/store/records.js';
 import { callRecord } from '../helpers/call-record.js';
 import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { checkBatchDecisions, checkDecisionsUpgrade } from '../helpers/ledger-decisions.js';
+import { checkTokenDetail, checkTokenDetailUpgrade, startDetailGateway, startDetailUpstream } from '../helpers/ledger-token-detail.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { startPostgres, type PostgresProcess } from '../helpers/postgres.js';
 import { checkSyncRunRetention } from '../helpers/sync-runs.js';
@@ -243,6 +244,34 @@ describe('the ledger on PostgreSQL', () => {
     const database = connect({ kind: 'postgres', url: urlOf('decisions_upgrade') });
     try {
       await checkDecisionsUpgrade(database);
+    } finally {
+      await database.close();
+    }
+  }, 60_000);
+
+  it('cached, cache-write and reasoning tokens are recorded, listed and summed; an older ledger upgrades with 0 for them', async () => {
+    const admin = new Pg.Client({ connectionString: pg.url });
+    await admin.connect();
+    try {
+      await admin.query('create database token_detail');
+      await admin.query('create database token_detail_upgrade');
+    } finally {
+      await admin.end();
+    }
+    const urlOf = (name: string) => pg.url.replace(/\/postgres$/, `/${name}`);
+    const upstream = await startDetailUpstream();
+    const h = await startDetailGateway(upstream, urlOf('token_detail'));
+    const client = new UsageServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+    try {
+      await checkTokenDetail(h, client);
+    } finally {
+      client.close();
+      await h.close();
+      await upstream.close();
+    }
+    const database = connect({ kind: 'postgres', url: urlOf('token_detail_upgrade') });
+    try {
+      await checkTokenDetailUpgrade(database);
     } finally {
       await database.close();
     }

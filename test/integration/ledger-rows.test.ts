@@ -57,7 +57,14 @@ function record(i: number): CallRecord {
     outcome: i % 4 === 0 ? 'error' : 'success',
     code: i % 4 === 0 ? 'UNAVAILABLE' : 'OK',
     reason: i % 4 === 0 ? `UPSTREAM_ERROR ${text}` : undefined,
-    usage: { promptTokens: i, completionTokens: 2 * i, totalTokens: 3 * i },
+    usage: {
+      promptTokens: i,
+      completionTokens: 2 * i,
+      totalTokens: 3 * i,
+      cachedTokens: i >> 1,
+      cacheWriteTokens: i % 5,
+      reasoningTokens: i,
+    },
     usageEstimated: i % 3 === 1,
     costUsd: i * 0.1 + 0.2,
     costSavedUsd: i % 7 === 0 ? 1e-7 * i : 0,
@@ -77,7 +84,14 @@ function record(i: number): CallRecord {
       code: seq === 0 && i % 3 === 2 ? 'UNAVAILABLE' : undefined,
       reason: seq === 0 && i % 3 === 2 ? text : undefined,
       latencyMs: seq + i / 7,
-      usage: { promptTokens: seq, completionTokens: i, totalTokens: seq + i },
+      usage: {
+        promptTokens: seq,
+        completionTokens: i,
+        totalTokens: seq + i,
+        cachedTokens: seq,
+        cacheWriteTokens: 0,
+        reasoningTokens: i % 2,
+      },
       usageEstimated: seq === 1,
       costUsd: (seq + 1) * 0.000123 * i,
       retry: seq,
@@ -173,6 +187,9 @@ describe('the rows the ledger writes', () => {
       cost_usd: r.costUsd,
       latency_ms: r.latencyMs,
       ttft_ms: r.ttftMs,
+      cached_tokens: 6,
+      cache_write_tokens: 3,
+      reasoning_tokens: 13,
       usage_estimated: 1,
       cache_hit: 0,
       answer: null,
@@ -185,7 +202,14 @@ describe('the rows the ledger writes', () => {
     const attempts = fromPostgres.attempts.filter((a) => a.call_id === 'call-0014');
     expect(attempts).toEqual([
       expect.objectContaining({ seq: 0, outcome: 'error', code: 'UNAVAILABLE', reason: 'line\nbreak\ttab', cost_usd: 0.000123 * 14 }),
-      expect.objectContaining({ seq: 1, outcome: 'success', code: null, usage_estimated: 1, cost_usd: 2 * 0.000123 * 14 }),
+      expect.objectContaining({
+        seq: 1,
+        outcome: 'success',
+        code: null,
+        usage_estimated: 1,
+        cost_usd: 2 * 0.000123 * 14,
+        cached_tokens: 1,
+      }),
     ]);
   });
 

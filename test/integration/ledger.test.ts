@@ -255,7 +255,7 @@ describe('the ledger on a SQLite file', () => {
     const usageRun = await run('usage', '--group-by', 'key');
     expect(usageRun.code).toBe(0);
     const lines = usageRun.out.trim().split('\n');
-    expect(lines[0]).toMatch(/^key\s+requests\s+errors\s+tokens\s+cost_usd\s+p50_ms/);
+    expect(lines[0]).toMatch(/^key\s+requests\s+errors\s+tokens\s+cached\s+cache_write\s+reasoning\s+cost_usd\s+p50_ms/);
     expect(lines.find((l) => l.startsWith('alice'))).toMatch(/^alice\s+6\s+RESOURCE_EXHAUSTED:1\s/);
     const callsRun = await run('calls', '--limit', '2', '--key', 'alice');
     expect(callsRun.code).toBe(0);

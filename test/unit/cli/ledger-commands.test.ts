@@ -24,13 +24,33 @@ beforeAll(async () => {
       callback(
         null,
         GetUsageResponse.fromJSON({
-          rows: [{ periodStart: PERIOD_START, model: 'gpt-4o', requests: 3, totalTokens: 42, costUsd: 0.5 }],
+          rows: [
+            {
+              periodStart: PERIOD_START,
+              model: 'gpt-4o',
+              requests: 3,
+              totalTokens: 42,
+              cachedTokens: 30,
+              cacheWriteTokens: 5,
+              reasoningTokens: 7,
+              costUsd: 0.5,
+            },
+          ],
         }),
       );
     },
     listCalls: (call, callback) => {
       received.calls.push(call.request);
-      callback(null, ListCallsResponse.fromJSON({}));
+      const detailed = {
+        requestId: 'r-detail',
+        time: PERIOD_START,
+        method: '/orchestrator.v1.ChatService/Chat',
+        model: 'o3',
+        usage: { promptTokens: 400, completionTokens: 20, totalTokens: 420, cachedTokens: 100, cacheWriteTokens: 250, reasoningTokens: 8 },
+        costUsd: 0.25,
+        latencyMs: 12,
+      };
+      callback(null, ListCallsResponse.fromJSON(call.request.requestId === 'r-detail' ? { calls: [detailed] } : {}));
     },
     getRoutingAnalytics: (_call, callback) => callback(null, { profiles: [] }),
   };
@@ -100,10 +120,18 @@ describe('llm-orchestrator usage and calls', () => {
     expect(result.code).toBe(0);
     expect(received.usage[0]?.groupBy).toEqual([UsageGroup.USAGE_GROUP_DAY, UsageGroup.USAGE_GROUP_MODEL]);
     const [head, row] = result.out.trim().split('\n');
-    expect(head).toMatch(/^day {9}model {3}requests {2}errors {2}tokens {2}cost_usd/);
-    expect(row).toMatch(/^2026-03-04 {2}gpt-4o {2}3 {9}0 {7}42 {6}0\.500000 /);
+    expect(head).toMatch(/^day {9}model {3}requests {2}errors {2}tokens {2}cached {2}cache_write {2}reasoning {2}cost_usd/);
+    expect(row).toMatch(/^2026-03-04 {2}gpt-4o {2}3 {9}0 {7}42 {6}30 {6}5 {12}7 {10}0\.500000 /);
     const hourly = await run('usage', '--group-by', 'hour');
     expect(hourly.out.trim().split('\n')[1]).toMatch(/^2026-03-04 05h {2}3 /);
+  });
+
+  it("calls prints a call's cached, cache-write and reasoning tokens beside its tokens", async () => {
+    const result = await run('calls', '--request-id', 'r-detail');
+    expect(result.code).toBe(0);
+    const [head, row] = result.out.trim().split('\n');
+    expect(head).toMatch(/ code {2}tokens {2}cached {2}cache_write {2}reasoning {2}cost_usd /);
+    expect(row).toMatch(/ OK {4}420 {5}100 {5}250 {10}8 {10}0\.250000 /);
   });
 
   it('refuses an option of the other command rather than ignore it', async () => {

@@ -117,6 +117,42 @@ describe('what the ledger keeps of a call', () => {
     expect(r.model).toBeUndefined();
   });
 
+  it("keeps each attempt's cached, cache-write and reasoning tokens, and adds them up for the call as it does the others", () => {
+    const attempt = (usage: AttemptRecord['usage']): AttemptRecord => ({
+      model: 'o3',
+      provider: 'openai',
+      outcome: 'success',
+      latencyMs: 5,
+      usage,
+      costUsd: 0.001,
+      retry: 0,
+      backoffMs: 0,
+    });
+    // A retry after a cut: the first attempt read the prompt from the cache and thought a while before it was cut.
+    const first = attempt({ promptTokens: 400, completionTokens: 30, totalTokens: 430, cachedTokens: 300, reasoningTokens: 30 });
+    const second = attempt({
+      promptTokens: 400,
+      completionTokens: 50,
+      totalTokens: 450,
+      cachedTokens: 100,
+      cacheWriteTokens: 250,
+      reasoningTokens: 20,
+    });
+    const r = toCallRecord(call({ answers: [{ ...answer, cache: undefined, attempts: [first, second] }] }), { content: 'none', priceOf });
+    expect(r.attempts.map((a) => a.usage)).toEqual([
+      { promptTokens: 400, completionTokens: 30, totalTokens: 430, cachedTokens: 300, cacheWriteTokens: 0, reasoningTokens: 30 },
+      { promptTokens: 400, completionTokens: 50, totalTokens: 450, cachedTokens: 100, cacheWriteTokens: 250, reasoningTokens: 20 },
+    ]);
+    expect(r.usage).toEqual({
+      promptTokens: 800,
+      completionTokens: 80,
+      totalTokens: 880,
+      cachedTokens: 400,
+      cacheWriteTokens: 250,
+      reasoningTokens: 50,
+    });
+  });
+
   it('records the door the call came through', () => {
     expect(toCallRecord({ ...call(), protocol: 'http' }, { content: 'none', priceOf }).protocol).toBe('http');
   });

@@ -171,6 +171,22 @@ export interface UsageRow {
   cacheHitRate: number;
   /** What the cache hits would have cost upstream, in US dollars. */
   costSavedUsd: number;
+  /**
+   * Of prompt_tokens, those the provider served from its prompt cache (billed at the cached
+   * price): cached_tokens / prompt_tokens is how much of the prompts the cache served. Calls
+   * recorded before the ledger kept it count 0.
+   */
+  cachedTokens: number;
+  /**
+   * Of prompt_tokens, those the provider wrote to its prompt cache (billed above the prompt
+   * price). Calls recorded before the ledger kept it count 0.
+   */
+  cacheWriteTokens: number;
+  /**
+   * Of completion_tokens, those a reasoning model spent thinking. Calls recorded before the
+   * ledger kept it count 0.
+   */
+  reasoningTokens: number;
 }
 
 export interface UsageRow_ErrorsByCodeEntry {
@@ -209,7 +225,10 @@ export interface LedgerAttempt {
   code: Code;
   reason: string;
   latencyMs: number;
-  /** Prompt, completion and total tokens; the ledger does not record the rest (0). */
+  /**
+   * The attempt's usage as its answer reported it (cached, cache-write and reasoning tokens are 0
+   * for attempts recorded before the ledger kept them).
+   */
   usage?: Usage | undefined;
   usageEstimated: boolean;
   costUsd: number;
@@ -236,7 +255,10 @@ export interface LedgerCall {
   code: Code;
   /** ErrorInfo reason of a failed call. */
   reason: string;
-  /** Prompt, completion and total tokens; the ledger does not record the rest (0). */
+  /**
+   * Every attempt's usage added up (cached, cache-write and reasoning tokens are 0 for calls
+   * recorded before the ledger kept them).
+   */
   usage?: Usage | undefined;
   usageEstimated: boolean;
   costUsd: number;
@@ -686,6 +708,9 @@ function createBaseUsageRow(): UsageRow {
     fallbackRate: 0,
     cacheHitRate: 0,
     costSavedUsd: 0,
+    cachedTokens: 0,
+    cacheWriteTokens: 0,
+    reasoningTokens: 0,
   };
 }
 
@@ -738,6 +763,15 @@ export const UsageRow: MessageFns<UsageRow> = {
     }
     if (message.costSavedUsd !== 0) {
       writer.uint32(129).double(message.costSavedUsd);
+    }
+    if (message.cachedTokens !== 0) {
+      writer.uint32(136).int64(message.cachedTokens);
+    }
+    if (message.cacheWriteTokens !== 0) {
+      writer.uint32(144).int64(message.cacheWriteTokens);
+    }
+    if (message.reasoningTokens !== 0) {
+      writer.uint32(152).int64(message.reasoningTokens);
     }
     return writer;
   },
@@ -886,6 +920,30 @@ export const UsageRow: MessageFns<UsageRow> = {
             message.costSavedUsd = reader.double();
             continue;
           }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.cachedTokens = longToNumber(reader.int64());
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.cacheWriteTokens = longToNumber(reader.int64());
+            continue;
+          }
+          case 19: {
+            if (tag !== 152) {
+              break;
+            }
+
+            message.reasoningTokens = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -978,6 +1036,21 @@ export const UsageRow: MessageFns<UsageRow> = {
         : isSet(object.cost_saved_usd)
         ? globalThis.Number(object.cost_saved_usd)
         : 0,
+      cachedTokens: isSet(object.cachedTokens)
+        ? globalThis.Number(object.cachedTokens)
+        : isSet(object.cached_tokens)
+        ? globalThis.Number(object.cached_tokens)
+        : 0,
+      cacheWriteTokens: isSet(object.cacheWriteTokens)
+        ? globalThis.Number(object.cacheWriteTokens)
+        : isSet(object.cache_write_tokens)
+        ? globalThis.Number(object.cache_write_tokens)
+        : 0,
+      reasoningTokens: isSet(object.reasoningTokens)
+        ? globalThis.Number(object.reasoningTokens)
+        : isSet(object.reasoning_tokens)
+        ? globalThis.Number(object.reasoning_tokens)
+        : 0,
     };
   },
 
@@ -1036,6 +1109,15 @@ export const UsageRow: MessageFns<UsageRow> = {
     }
     if (message.costSavedUsd !== 0) {
       obj.costSavedUsd = floatToJson(message.costSavedUsd);
+    }
+    if (message.cachedTokens !== 0) {
+      obj.cachedTokens = Math.round(message.cachedTokens);
+    }
+    if (message.cacheWriteTokens !== 0) {
+      obj.cacheWriteTokens = Math.round(message.cacheWriteTokens);
+    }
+    if (message.reasoningTokens !== 0) {
+      obj.reasoningTokens = Math.round(message.reasoningTokens);
     }
     return obj;
   },

@@ -217,7 +217,7 @@ class UsageFilter(_message.Message):
     def __init__(self, start_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., key_name: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., method: _Optional[str] = ...) -> None: ...
 
 class UsageRow(_message.Message):
-    __slots__ = ["cache_hit_rate", "completion_tokens", "cost_saved_usd", "cost_usd", "errors_by_code", "fallback_rate", "key_name", "latency", "method", "model", "period_start", "prompt_tokens", "provider", "requests", "successful", "total_tokens"]
+    __slots__ = ["cache_hit_rate", "cache_write_tokens", "cached_tokens", "completion_tokens", "cost_saved_usd", "cost_usd", "errors_by_code", "fallback_rate", "key_name", "latency", "method", "model", "period_start", "prompt_tokens", "provider", "reasoning_tokens", "requests", "successful", "total_tokens"]
     class ErrorsByCodeEntry(_message.Message):
         __slots__ = ["key", "value"]
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -225,7 +225,9 @@ class UsageRow(_message.Message):
         key: str
         value: int
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    CACHED_TOKENS_FIELD_NUMBER: _ClassVar[int]
     CACHE_HIT_RATE_FIELD_NUMBER: _ClassVar[int]
+    CACHE_WRITE_TOKENS_FIELD_NUMBER: _ClassVar[int]
     COMPLETION_TOKENS_FIELD_NUMBER: _ClassVar[int]
     COST_SAVED_USD_FIELD_NUMBER: _ClassVar[int]
     COST_USD_FIELD_NUMBER: _ClassVar[int]
@@ -238,10 +240,13 @@ class UsageRow(_message.Message):
     PERIOD_START_FIELD_NUMBER: _ClassVar[int]
     PROMPT_TOKENS_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    REASONING_TOKENS_FIELD_NUMBER: _ClassVar[int]
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
     SUCCESSFUL_FIELD_NUMBER: _ClassVar[int]
     TOTAL_TOKENS_FIELD_NUMBER: _ClassVar[int]
     cache_hit_rate: float
+    cache_write_tokens: int
+    cached_tokens: int
     completion_tokens: int
     cost_saved_usd: float
     cost_usd: float
@@ -254,10 +259,11 @@ class UsageRow(_message.Message):
     period_start: _timestamp_pb2.Timestamp
     prompt_tokens: int
     provider: str
+    reasoning_tokens: int
     requests: int
     successful: int
     total_tokens: int
-    def __init__(self, key_name: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., method: _Optional[str] = ..., period_start: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., requests: _Optional[int] = ..., successful: _Optional[int] = ..., errors_by_code: _Optional[_Mapping[str, int]] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., total_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., latency: _Optional[_Union[LatencyPercentiles, _Mapping]] = ..., fallback_rate: _Optional[float] = ..., cache_hit_rate: _Optional[float] = ..., cost_saved_usd: _Optional[float] = ...) -> None: ...
+    def __init__(self, key_name: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., method: _Optional[str] = ..., period_start: _Optional[_Union[_timestamp_pb2.Timestamp, _Mapping]] = ..., requests: _Optional[int] = ..., successful: _Optional[int] = ..., errors_by_code: _Optional[_Mapping[str, int]] = ..., prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., total_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ..., latency: _Optional[_Union[LatencyPercentiles, _Mapping]] = ..., fallback_rate: _Optional[float] = ..., cache_hit_rate: _Optional[float] = ..., cost_saved_usd: _Optional[float] = ..., cached_tokens: _Optional[int] = ..., cache_write_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ...) -> None: ...
 
 class UsageGroup(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
