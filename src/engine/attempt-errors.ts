@@ -76,19 +76,19 @@ export interface SoFar {
  */
 export function usageSoFar(request: UsageRequest, soFar: SoFar): { usage: TokenUsage; estimated: boolean } {
   const { generatedChars, aborted, error, reportedPrompt } = soFar;
-  const estimate = estimateUsage(request, generatedChars);
   // No prompt is empty: a report of none is a compatible server that counts it only at the end.
   if (reportedPrompt && reportedPrompt.promptTokens > 0) {
     const checked = checkUsage({ ...reportedPrompt, completionTokens: 0 }, request, 0, soFar.source);
     if (checked.refused === undefined) {
-      const { completionTokens } = estimate;
+      const { completionTokens } = estimateUsage(request, generatedChars);
       const usage = { ...checked.usage, completionTokens, totalTokens: checked.usage.promptTokens + completionTokens };
       return { usage, estimated: true };
     }
   }
   const answering = error?.reason === Reason.STREAM_TRUNCATED;
+  // Estimated only when charged: a failure nothing was sent for must not measure the whole prompt.
   if (generatedChars === 0 && !aborted && !answering) return { usage: ZERO_USAGE, estimated: false };
-  return { usage: estimate, estimated: true };
+  return { usage: estimateUsage(request, generatedChars), estimated: true };
 }
 
 /** A model the attempt did not call (no provider, open breaker): nothing sent, nothing charged. */
