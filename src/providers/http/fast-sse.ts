@@ -19,7 +19,8 @@ const NO_EVENTS: readonly SseEvent[] = Object.freeze([]);
  * The wire rules are the SSE spec's and the SDK's (test/unit/fast-sse.test.ts compares the two
  * over many bodies and chunkings): lines end with LF, CRLF or CR; a blank line dispatches; fields
  * `event` and `data` (one leading space stripped, data lines joined with "\n"), comments and
- * other fields ignored, but for `error` (llama.cpp's server, see #field): an `error` event, its value the data; an event with neither data nor an event name is not dispatched; a
+ * other fields ignored but `error` (llama.cpp's server, see #field), read as an `error` event
+ * whose data is its value; an event with neither data nor an event name is not dispatched; a
  * leading byte-order mark is dropped; an event not closed by a blank line is never dispatched.
  *
  * Bounded: one event (its lines so far plus the unfinished line) may hold at most `maxEventBytes`;
