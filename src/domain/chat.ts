@@ -2,6 +2,7 @@ import { characterCount, longerThan } from './characters.js';
 import { CHECKED_PAST_LIMIT } from './errors.js';
 import { sumUsd } from './money.js';
 import type { ReasoningEffort } from './reasoning-models.js';
+import type { PromptCache } from './prompt-cache.js';
 import { type ContentPart, type ToolCall, toolCallChars, type Tooling } from './tools.js';
 
 /** Provider-neutral shapes shared by providers, engine and server. */
@@ -18,6 +19,15 @@ export interface ChatMessage {
   readonly toolCalls?: readonly ToolCall[] | undefined;
   /** Tool messages: the call this one answers. */
   readonly toolCallId?: string | undefined;
+  /** A prompt cache breakpoint at the end of the message (on its last block). */
+  readonly cache?: PromptCache | undefined;
+  /**
+   * Set by a door that reads text-only parts as their joined text (the HTTP API): `parts` are
+   * then kept only for the prompt cache markers on them, and what places no marker (the
+   * response cache's key, OpenAI-compatible providers) reads `content`, as for the same
+   * message unmarked.
+   */
+  readonly joinedParts?: true | undefined;
 }
 
 export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | 'unknown';

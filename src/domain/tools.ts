@@ -1,4 +1,5 @@
 import type { FieldViolation } from './errors.js';
+import type { PromptCache } from './prompt-cache.js';
 
 /** Tools, structured output and content parts: the provider-neutral shapes both doors fill. */
 
@@ -36,6 +37,8 @@ export interface ToolDefinition {
   readonly parameters?: JsonObject | undefined;
   /** OpenAI's strict argument adherence. */
   readonly strict?: boolean | undefined;
+  /** A prompt cache breakpoint after this definition (Anthropic sends tools before the system prompt). */
+  readonly cache?: PromptCache | undefined;
 }
 
 export type ToolChoice =
@@ -77,9 +80,15 @@ export interface ImageBytes {
  */
 export type ImageSource = { readonly url: string; readonly inline?: ImageBytes | undefined } | ImageBytes;
 
+/** `cache`: a prompt cache breakpoint after this part. */
 export type ContentPart =
-  | { readonly type: 'text'; readonly text: string }
-  | { readonly type: 'image'; readonly image: ImageSource; readonly detail?: 'auto' | 'low' | 'high' | undefined };
+  | { readonly type: 'text'; readonly text: string; readonly cache?: PromptCache | undefined }
+  | {
+      readonly type: 'image';
+      readonly image: ImageSource;
+      readonly detail?: 'auto' | 'low' | 'high' | undefined;
+      readonly cache?: PromptCache | undefined;
+    };
 
 /** What a request uses that not every model takes (the catalog's ModelCapabilities). */
 export interface RequiredCapabilities {

@@ -10,7 +10,14 @@ import {
   type Tooling,
 } from '../domain/tools.js';
 import { ResponseFormatType, ToolChoiceMode, type ResponseFormat, type ToolChoice, type ToolOptions } from '../gen/orchestrator/v1/chat.js';
-import { Role, type ContentPart as PartMessage, type Message } from '../gen/orchestrator/v1/common.js';
+import type { PromptCache } from '../domain/prompt-cache.js';
+import {
+  PromptCacheTtl,
+  Role,
+  type ContentPart as PartMessage,
+  type Message,
+  type PromptCache as PromptCacheMessage,
+} from '../gen/orchestrator/v1/common.js';
 
 type Add = (field: string, description: string) => void;
 
@@ -40,7 +47,22 @@ export function decodeMessage(message: Message, field: string, add: Add): ChatMe
       ? { toolCalls: message.toolCalls.map((c) => ({ id: c.id, name: c.name, arguments: c.arguments })) }
       : {}),
     ...(message.toolCallId !== '' ? { toolCallId: message.toolCallId } : {}),
+    ...cacheOf(message.cache, `${field}.cache`, add),
   };
+}
+
+const TTLS: ReadonlyMap<PromptCacheTtl, PromptCache['ttl']> = new Map([
+  [PromptCacheTtl.PROMPT_CACHE_TTL_UNSPECIFIED, '5m'],
+  [PromptCacheTtl.PROMPT_CACHE_TTL_FIVE_MINUTES, '5m'],
+  [PromptCacheTtl.PROMPT_CACHE_TTL_ONE_HOUR, '1h'],
+]);
+
+/** A prompt cache marker as a field to spread: none when unset. */
+function cacheOf(cache: PromptCacheMessage | undefined, field: string, add: Add): { cache?: PromptCache } {
+  if (!cache) return {};
+  const ttl = TTLS.get(cache.ttl);
+  if (!ttl) add(`${field}.ttl`, 'must be PROMPT_CACHE_TTL_FIVE_MINUTES or PROMPT_CACHE_TTL_ONE_HOUR (or unset: five minutes)');
+  return { cache: { ttl: ttl ?? '5m' } };
 }
 
 const DETAILS = new Set(['auto', 'low', 'high']);
@@ -51,7 +73,8 @@ function decodePart(part: PartMessage, field: string, add: Add): ContentPart {
     add(field, 'set text or image');
     return { type: 'text', text: '' };
   }
-  if (value.$case === 'text') return { type: 'text', text: value.text };
+  const cache = cacheOf(part.cache, `${field}.cache`, add);
+  if (value.$case === 'text') return { type: 'text', text: value.text, ...cache };
   const image = value.image;
   if (image.detail !== '' && !DETAILS.has(image.detail)) add(`${field}.image.detail`, 'must be auto, low or high');
   const detail = image.detail === '' ? {} : { detail: image.detail as 'auto' | 'low' | 'high' };
@@ -60,20 +83,21 @@ function decodePart(part: PartMessage, field: string, add: Add): ContentPart {
     add(`${field}.image`, 'set url or data');
     return { type: 'image', image: { url: '' } };
   }
-  if (source.$case === 'url') return { type: 'image', image: imageOfUrl(source.url), ...detail };
+  if (source.$case === 'url') return { type: 'image', image: imageOfUrl(source.url), ...detail, ...cache };
   if (image.mediaType === '') add(`${field}.image.media_type`, 'required with data');
   // Media types are case-insensitive (RFC 9110), as the HTTP door reads them; providers want lower case.
-  return { type: 'image', image: { data: source.data, mediaType: image.mediaType.toLowerCase() }, ...detail };
+  return { type: 'image', image: { data: source.data, mediaType: image.mediaType.toLowerCase() }, ...detail, ...cache };
 }
 
 /** tooling and response_format, checked (checkTooling); undefined when the request sets neither. */
 export function decodeTooling(tooling: ToolOptions | undefined, format: ResponseFormat | undefined, add: Add): Tooling | undefined {
   const decoded: Tooling = {
-    tools: tooling?.tools.map((t) => ({
+    tools: tooling?.tools.map((t, i) => ({
       name: t.name,
       ...(t.description ? { description: t.description } : {}),
       ...(t.parameters ? { parameters: t.parameters as JsonObject } : {}),
       ...(t.strict ? { strict: true } : {}),
+      ...cacheOf(t.cache, `tooling.tools[${i}].cache`, add),
     })),
     toolChoice: tooling?.toolChoice ? decodeChoice(tooling.toolChoice, add) : undefined,
     parallelToolCalls: tooling?.parallelToolCalls,

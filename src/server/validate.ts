@@ -9,6 +9,7 @@ import {
 } from '../domain/chat.js';
 import { characterCount, longerThan } from '../domain/characters.js';
 import { checkConversation, DEFAULT_IMAGE_MAX_BYTES, messagesToCheck } from '../domain/conversation.js';
+import { checkPromptCacheMarkers } from '../domain/prompt-cache.js';
 import type { ReasoningEffort as Effort } from '../domain/reasoning-models.js';
 import { decodeMessage, decodeTooling } from './decode-tooling.js';
 import type { ResponseFormat, ToolOptions } from '../gen/orchestrator/v1/chat.js';
@@ -80,6 +81,13 @@ export class RequestValidator {
     }
     const sampling = req.sampling ? this.sampling(req.sampling) : undefined;
     const tooling = decodeTooling(req.tooling, req.responseFormat, (field, description) => this.add(field, description));
+    this.addAll(
+      checkPromptCacheMarkers(messages, tooling, {
+        message: (i) => `messages[${i}].cache`,
+        part: (i, j) => `messages[${i}].parts[${j}].cache`,
+        tool: (k) => `tooling.tools[${k}].cache`,
+      }),
+    );
     return {
       messages,
       temperature: req.temperature ?? this.limits.defaultTemperature,

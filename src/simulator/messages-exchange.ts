@@ -7,6 +7,7 @@ import { respondJsonWire } from './json-responder.js';
 import { parseMessagesRequest, type SimMessagesRequest } from './messages-request.js';
 import { respondMessageStream } from './messages-stream-responder.js';
 import { anthropicErrorBody, anthropicErrorType, anthropicUsage, messageBody, stopOf } from './messages-wire.js';
+import type { PromptCacheBook } from './prompt-cache.js';
 import type { SimulatedModelProfile } from './profiles.js';
 import type { MutableRecord, RequestLog } from './records.js';
 import { watchResponse } from './response-watch.js';
@@ -21,6 +22,8 @@ export interface MessagesEndpoint {
   readonly answerLength: AnswerLength;
   /** When set, requests must carry it as `x-api-key` or as `Authorization: Bearer`. */
   readonly apiKey: string | undefined;
+  /** The prompt prefixes requests asked to cache (`cache_control`). */
+  readonly promptCache: PromptCacheBook;
 }
 
 /** The Anthropic shape names no rate limit apart: its type follows the status alone. */
@@ -113,8 +116,9 @@ async function runMessagesExchange(exchange: MessagesExchange): Promise<void> {
     fault,
   });
   const identity = { id: `msg_sim_${record.id}`, model: request.model };
+  const cache = endpoint.promptCache.use(request.breakpoints, plan.promptTokens);
   if (request.stream) {
-    await respondMessageStream({ res, plan, identity, record, watch });
+    await respondMessageStream({ res, plan, identity, record, watch, cache });
     return;
   }
   await respondJsonWire({
@@ -128,7 +132,7 @@ async function runMessagesExchange(exchange: MessagesExchange): Promise<void> {
         text: content.text,
         toolCalls: plan.toolCalls,
         stop: content.finishReason === null ? null : stopOf(plan),
-        usage: anthropicUsage(content.promptTokens, content.completionTokens),
+        usage: anthropicUsage(content.promptTokens, content.completionTokens, cache),
       }),
   });
 }

@@ -1,5 +1,6 @@
 import { acceptsSampling } from '../providers/anthropic/versions.js';
 import { parseStop, type SimChatRequest, type SimTool } from './chat-request.js';
+import { breakpointsOf, type CacheBreakpoint } from './prompt-cache.js';
 import type { SimMessage } from './text.js';
 
 const SAMPLING_PARAMS = ['temperature', 'top_p', 'top_k'] as const;
@@ -23,6 +24,8 @@ export interface SimMessagesRequest extends Tooling {
   readonly maxTokens: number;
   /** stop_sequences: the answer ends before the first of these it would contain. */
   readonly stop?: readonly string[] | undefined;
+  /** The prefixes its `cache_control` markers ask to cache, in order; empty when it has none. */
+  readonly breakpoints: readonly CacheBreakpoint[];
 }
 
 export type MessagesRequestParse =
@@ -105,7 +108,15 @@ export function parseMessagesRequest(body: unknown, version: string): MessagesRe
     return fail('stop_sequences: Input should be a valid list of non-empty strings');
   return {
     ok: true,
-    request: { model, messages, stream: body['stream'] === true, maxTokens, ...(stop ? { stop } : {}), ...tooling },
+    request: {
+      model,
+      messages,
+      stream: body['stream'] === true,
+      maxTokens,
+      ...(stop ? { stop } : {}),
+      ...tooling,
+      breakpoints: breakpointsOf(body, model),
+    },
   };
 }
 

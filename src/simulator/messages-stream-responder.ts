@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { AnswerPlan } from './answer-plan.js';
 import { MessageEventEncoder, stopOf, type MessageIdentity } from './messages-wire.js';
+import type { PromptCacheUsage } from './prompt-cache.js';
 import type { MutableRecord } from './records.js';
 import type { ResponseWatch } from './response-watch.js';
 import { writeTokens, type TokenEncoder } from './stream-responder.js';
@@ -15,6 +16,8 @@ export interface MessageStreamAnswer {
   readonly identity: MessageIdentity;
   readonly record: MutableRecord;
   readonly watch: ResponseWatch;
+  /** How the prompt divides between the prompt cache and the input. */
+  readonly cache: PromptCacheUsage;
 }
 
 /**
@@ -23,7 +26,7 @@ export interface MessageStreamAnswer {
  * Token timing and backpressure are the OpenAI stream's (`writeTokens`).
  */
 export async function respondMessageStream(answer: MessageStreamAnswer): Promise<void> {
-  const { res, plan, identity, record, watch } = answer;
+  const { res, plan, identity, record, watch, cache } = answer;
   if (!(await sleep(plan.firstByteDelayMs, watch.signal))) return;
   const encoder = new MessageEventEncoder(identity);
   res.writeHead(200, {
@@ -32,7 +35,7 @@ export async function respondMessageStream(answer: MessageStreamAnswer): Promise
     'request-id': `req_sim_${record.id}`,
   });
   const calls = plan.toolCalls;
-  res.write(encoder.head(plan.promptTokens, !calls));
+  res.write(encoder.head(plan.promptTokens, !calls, cache));
   // Tool calls go out as their blocks' events, already encoded, written on the tokens' schedule.
   const events = calls?.flatMap((call, i) => encoder.toolUse(i, call));
   const stream = events ? { ...answer, plan: { ...plan, tokens: events } } : answer;

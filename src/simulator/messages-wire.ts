@@ -1,6 +1,7 @@
 /** Anthropic Messages API wire shapes, JSON and SSE, as @anthropic-ai/sdk decodes them. */
 
 import type { SimFinishReason } from './chat-wire.js';
+import { NO_CACHE_USE, type PromptCacheUsage } from './prompt-cache.js';
 import type { SimToolCall } from './tool-plan.js';
 
 export type AnthropicStopReason = 'end_turn' | 'max_tokens' | 'tool_use' | 'stop_sequence';
@@ -75,14 +76,18 @@ export interface AnthropicUsage {
   readonly output_tokens: number;
   readonly cache_read_input_tokens: number;
   readonly cache_creation_input_tokens: number;
+  readonly cache_creation?: { readonly ephemeral_5m_input_tokens: number; readonly ephemeral_1h_input_tokens: number };
 }
 
-export function anthropicUsage(inputTokens: number, outputTokens: number): AnthropicUsage {
+/** The prompt's tokens as the API splits them: `input_tokens` are those neither read from the cache nor written to it. */
+export function anthropicUsage(promptTokens: number, outputTokens: number, cache: PromptCacheUsage = NO_CACHE_USE): AnthropicUsage {
+  const written = cache.written5m + cache.written1h;
   return {
-    input_tokens: inputTokens,
+    input_tokens: promptTokens - cache.read - written,
     output_tokens: outputTokens,
-    cache_read_input_tokens: 0,
-    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: cache.read,
+    cache_creation_input_tokens: written,
+    ...(written > 0 ? { cache_creation: { ephemeral_5m_input_tokens: cache.written5m, ephemeral_1h_input_tokens: cache.written1h } } : {}),
   };
 }
 
@@ -136,7 +141,7 @@ export class MessageEventEncoder {
    * message_start (input usage, output_tokens 1 as the API reports it), the text block's start
    * (none when the answer is tool calls: each brings its own block), a ping.
    */
-  head(inputTokens: number, textBlock = true): string {
+  head(promptTokens: number, textBlock = true, cache: PromptCacheUsage = NO_CACHE_USE): string {
     const message = {
       id: this.#identity.id,
       type: 'message',
@@ -145,7 +150,7 @@ export class MessageEventEncoder {
       content: [],
       stop_reason: null,
       stop_sequence: null,
-      usage: anthropicUsage(inputTokens, 1),
+      usage: anthropicUsage(promptTokens, 1, cache),
     };
     return (
       event('message_start', JSON.stringify({ type: 'message_start', message })) +

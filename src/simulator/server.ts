@@ -6,6 +6,7 @@ import { parseChatRequest } from './chat-request.js';
 import { FaultBook, parseFaultRule, type FaultRule } from './faults.js';
 import { errorBody, readBody, sendJson } from './http-io.js';
 import { handleMessages } from './messages-exchange.js';
+import { PromptCacheBook } from './prompt-cache.js';
 import { handleEmbeddings } from './embeddings.js';
 import { createProfileLookup, DEFAULT_SIM_PROFILES, type SimulatedModelProfile } from './profiles.js';
 import { RequestLog, type SimRequestListener, type SimRequestRecord } from './records.js';
@@ -64,6 +65,7 @@ interface SimulatorState {
   readonly latencyScale: number;
   readonly answerLength: AnswerLength;
   readonly apiKey: string | undefined;
+  readonly promptCache: PromptCacheBook;
 }
 
 function invalidRequest(res: ServerResponse, message: string, param: string | null = null, code: string | null = null): void {
@@ -207,6 +209,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Si
     latencyScale,
     answerLength: options.answerLength ?? DEFAULT_ANSWER_LENGTH,
     apiKey: options.apiKey,
+    promptCache: new PromptCacheBook(),
   };
 
   const sockets = new Set<Socket>();

@@ -1,13 +1,16 @@
 import type {
+  CacheControlEphemeral,
   ContentBlock,
   ContentBlockParam,
   ImageBlockParam,
   MessageParam,
   OutputConfig,
+  TextBlockParam,
   Tool,
   ToolChoice as AnthropicToolChoice,
 } from '@anthropic-ai/sdk/resources/messages';
 import type { ChatMessage } from '../../domain/chat.js';
+import type { PromptCache } from '../../domain/prompt-cache.js';
 import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
 import type { ContentPart, JsonObject, ToolCall, Tooling } from '../../domain/tools.js';
 import { transformJSONSchema } from '@anthropic-ai/sdk/lib/transform-json-schema';
@@ -15,8 +18,11 @@ import { withIdDigest } from '../tool-call-ids.js';
 
 /** Our conversation as the Messages API wants it. */
 export interface AnthropicConversation {
-  /** Every system (and developer) message, in order, joined by blank lines; undefined when there is none. */
-  readonly system: string | undefined;
+  /**
+   * Every system (and developer) message, in order, joined by blank lines; undefined when there
+   * is none. Blocks, the same text, when one of them carries a prompt cache marker.
+   */
+  readonly system: string | TextBlockParam[] | undefined;
   readonly messages: MessageParam[];
 }
 
@@ -32,15 +38,17 @@ export interface AnthropicConversation {
  * - a last assistant turn (a prefill) goes without trailing whitespace;
  * - nothing is invented: a conversation that starts with an assistant turn (or has no user
  *   turn) is sent as it is, and if the model refuses it, the upstream 400 comes back as
- *   INVALID_ARGUMENT / UPSTREAM_REJECTED_REQUEST.
+ *   INVALID_ARGUMENT / UPSTREAM_REJECTED_REQUEST;
+ * - a prompt cache marker is the `cache_control` of its part's block, or of its message's last
+ *   block; a turn or a system prompt with one stays blocks, since a joined text has no place for it.
  */
 export function toAnthropicConversation(messages: readonly ChatMessage[], provider = 'anthropic'): AnthropicConversation {
-  const system: string[] = [];
+  const system: ChatMessage[] = [];
   const turns: { role: 'user' | 'assistant'; blocks: ContentBlockParam[] }[] = [];
   const violations: FieldViolation[] = [];
   for (const [index, message] of messages.entries()) {
     if (message.role === 'system' || message.role === 'developer') {
-      system.push(message.content);
+      system.push(message);
       continue;
     }
     const role = message.role === 'assistant' ? 'assistant' : 'user';
@@ -54,12 +62,36 @@ export function toAnthropicConversation(messages: readonly ChatMessage[], provid
   const last = turns.at(-1);
   if (last?.role === 'assistant') trimPrefill(last.blocks);
   return {
-    system: system.length > 0 ? system.join('\n\n') : undefined,
+    system: systemPrompt(system),
     messages: turns.map((turn): MessageParam => {
-      const texts = turn.blocks.every((b) => b.type === 'text') ? turn.blocks.map((b) => (b.type === 'text' ? b.text : '')) : undefined;
+      const texts = turn.blocks.every((b) => b.type === 'text' && !b.cache_control)
+        ? turn.blocks.map((b) => (b.type === 'text' ? b.text : ''))
+        : undefined;
       return { role: turn.role, content: texts ? texts.join('\n\n') : turn.role === 'user' ? resultsFirst(turn.blocks) : turn.blocks };
     }),
   };
+}
+
+/** The system messages blank-line joined; as text blocks reading the same when one carries a marker. */
+function systemPrompt(messages: readonly ChatMessage[]): AnthropicConversation['system'] {
+  if (messages.length === 0) return undefined;
+  if (!messages.some((m) => m.cache || m.parts?.some((p) => p.cache))) return messages.map((m) => m.content).join('\n\n');
+  return messages.flatMap((m, i) => {
+    const parts = m.parts?.filter((p) => p.type === 'text') ?? [{ type: 'text', text: m.content }];
+    const blocks = parts.map((p, j): TextBlockParam => {
+      const text = i > 0 && j === 0 ? `\n\n${p.text}` : p.text;
+      return { type: 'text', text, ...cacheControl(p.cache) };
+    });
+    const last = blocks.at(-1);
+    if (last && m.cache) last.cache_control = cacheControl(m.cache).cache_control;
+    return blocks;
+  });
+}
+
+/** A marker as the API spells it; five minutes is its default, so only an hour is said. */
+export function cacheControl(cache: PromptCache | undefined): { cache_control?: CacheControlEphemeral } {
+  if (!cache) return {};
+  return { cache_control: cache.ttl === '1h' ? { type: 'ephemeral', ttl: '1h' } : { type: 'ephemeral' } };
 }
 
 /**
@@ -93,6 +125,7 @@ function blocksOf(message: ChatMessage, index: number, provider: string, violati
         type: 'tool_result',
         tool_use_id: toolUseId(message.toolCallId ?? ''),
         ...(message.content.trim() === '' ? {} : { content: message.content }),
+        ...cacheControl(message.cache),
       },
     ];
   const blocks: ContentBlockParam[] = message.parts
@@ -111,6 +144,8 @@ function blocksOf(message: ChatMessage, index: number, provider: string, violati
     }
     blocks.push({ type: 'tool_use', id: toolUseId(call.id), name: call.name, input });
   }
+  const last = blocks.at(-1);
+  if (last && message.cache) Object.assign(last, cacheControl(message.cache));
   return blocks;
 }
 
@@ -138,7 +173,7 @@ function argumentsObject(call: ToolCall): Record<string, unknown> | undefined {
 }
 
 function partOf(part: ContentPart): ContentBlockParam {
-  if (part.type === 'text') return { type: 'text', text: part.text };
+  if (part.type === 'text') return { type: 'text', text: part.text, ...cacheControl(part.cache) };
   // The Messages API fetches a url source; an image inside a data: URL goes as its bytes.
   const image = ('url' in part.image ? part.image.inline : undefined) ?? part.image;
   const source: ImageBlockParam['source'] =
@@ -149,7 +184,7 @@ function partOf(part: ContentPart): ContentBlockParam {
           media_type: mediaTypeOf(image.data) ?? (image.mediaType as ImageMediaType),
           data: Buffer.from(image.data).toString('base64'),
         };
-  return { type: 'image', source };
+  return { type: 'image', source, ...cacheControl(part.cache) };
 }
 
 type ImageMediaType = 'image/png' | 'image/jpeg' | 'image/gif' | 'image/webp';
@@ -197,6 +232,7 @@ export function applyTooling(body: ToolingBody, tooling: Tooling, where: { provi
         // A strict tool's schema is held to what the API's structured outputs take, as an answer's is.
         input_schema: (tool.strict ? messagesApiSchema(schema, `tooling.tools[${i}].parameters`, where) : schema) as Tool['input_schema'],
         ...(tool.strict ? { strict: true } : {}),
+        ...cacheControl(tool.cache),
       };
     });
   }

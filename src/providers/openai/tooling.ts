@@ -10,7 +10,11 @@ import type { ContentPart, ToolCall, ToolChoice, Tooling } from '../../domain/to
 import { isHighSurrogate } from '../../domain/characters.js';
 import { ID_DIGEST_CHARS, withIdDigest } from '../tool-call-ids.js';
 
-/** Our conversation as the Chat Completions API wants it: roles, parts, tool calls and results map one to one. */
+/**
+ * Our conversation as the Chat Completions API wants it: roles, parts, tool calls and results
+ * map one to one. Prompt cache markers are left out: OpenAI caches prefixes on its own and
+ * defines no such field.
+ */
 export function toOpenAIMessages(messages: readonly ChatMessage[]): ChatCompletionMessageParam[] {
   return messages.map((m): ChatCompletionMessageParam => {
     switch (m.role) {
@@ -28,7 +32,8 @@ export function toOpenAIMessages(messages: readonly ChatMessage[]): ChatCompleti
           })),
         };
       case 'user':
-        return m.parts ? { role: 'user', content: m.parts.map(partOf) } : { role: 'user', content: m.content };
+        // Parts kept only for their prompt cache markers go as the text they join to: markers are not sent here.
+        return m.parts && !m.joinedParts ? { role: 'user', content: m.parts.map(partOf) } : { role: 'user', content: m.content };
       case 'developer':
         // The same instruction slot: OpenAI reads system as developer on the models that have it, and
         // OpenAI-compatible servers (Ollama, vLLM) know only system.

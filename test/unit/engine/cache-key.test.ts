@@ -24,3 +24,56 @@ describe('the cache key and reasoning_effort', () => {
     expect(keyOf({ seed: 1, reasoningEffort: undefined })).toBe(before);
   });
 });
+
+describe('the cache key and prompt cache markers', () => {
+  const key = (
+    messages: Parameters<typeof cacheKey>[0]['messages'],
+    tools?: NonNullable<Parameters<typeof cacheKey>[0]['tooling']>['tools'],
+  ) =>
+    cacheKey({
+      model: { id: 'claude', servedBy: 'anthropic', upstreamId: 'claude-1' },
+      messages,
+      temperature: 0,
+      maxTokens: 100,
+      ...(tools ? { tooling: { tools } } : {}),
+    });
+  const hour = { ttl: '1h' } as const;
+
+  it('is the same with a marker or without one: on a message, a part, a tool', () => {
+    expect(
+      key([
+        { role: 'system', content: 'doc', cache: hour },
+        { role: 'user', content: 'q' },
+      ]),
+    ).toBe(
+      key([
+        { role: 'system', content: 'doc' },
+        { role: 'user', content: 'q' },
+      ]),
+    );
+    const parts = [
+      { type: 'text', text: 'a' },
+      { type: 'text', text: 'b' },
+    ] as const;
+    expect(key([{ role: 'user', content: 'ab', parts: [{ ...parts[0], cache: hour }, parts[1]] }])).toBe(
+      key([{ role: 'user', content: 'ab', parts: [...parts] }]),
+    );
+    const tool = { name: 'f', description: 'does f' };
+    expect(key([{ role: 'user', content: 'q' }], [{ ...tool, cache: hour }])).toBe(key([{ role: 'user', content: 'q' }], [tool]));
+  });
+
+  it('reads text parts a door kept only for their markers as the text they join to, as that door reads them unmarked', () => {
+    const marked = key([
+      {
+        role: 'user',
+        content: 'ab',
+        parts: [
+          { type: 'text', text: 'a', cache: { ttl: '5m' } },
+          { type: 'text', text: 'b' },
+        ],
+        joinedParts: true,
+      },
+    ]);
+    expect(marked).toBe(key([{ role: 'user', content: 'ab' }]));
+  });
+});

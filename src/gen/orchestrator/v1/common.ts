@@ -76,6 +76,49 @@ export function roleToJSON(object: Role): string {
   }
 }
 
+/** How long a cached prompt prefix lives after its last use. */
+export enum PromptCacheTtl {
+  /** PROMPT_CACHE_TTL_UNSPECIFIED - Not set: five minutes, the provider's default. */
+  PROMPT_CACHE_TTL_UNSPECIFIED = 0,
+  /** PROMPT_CACHE_TTL_FIVE_MINUTES - Five minutes; a write is billed at 1.25 times the input price. */
+  PROMPT_CACHE_TTL_FIVE_MINUTES = 1,
+  /** PROMPT_CACHE_TTL_ONE_HOUR - One hour; a write is billed at twice the input price. */
+  PROMPT_CACHE_TTL_ONE_HOUR = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function promptCacheTtlFromJSON(object: any): PromptCacheTtl {
+  switch (object) {
+    case 0:
+    case "PROMPT_CACHE_TTL_UNSPECIFIED":
+      return PromptCacheTtl.PROMPT_CACHE_TTL_UNSPECIFIED;
+    case 1:
+    case "PROMPT_CACHE_TTL_FIVE_MINUTES":
+      return PromptCacheTtl.PROMPT_CACHE_TTL_FIVE_MINUTES;
+    case 2:
+    case "PROMPT_CACHE_TTL_ONE_HOUR":
+      return PromptCacheTtl.PROMPT_CACHE_TTL_ONE_HOUR;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PromptCacheTtl.UNRECOGNIZED;
+  }
+}
+
+export function promptCacheTtlToJSON(object: PromptCacheTtl): string {
+  switch (object) {
+    case PromptCacheTtl.PROMPT_CACHE_TTL_UNSPECIFIED:
+      return "PROMPT_CACHE_TTL_UNSPECIFIED";
+    case PromptCacheTtl.PROMPT_CACHE_TTL_FIVE_MINUTES:
+      return "PROMPT_CACHE_TTL_FIVE_MINUTES";
+    case PromptCacheTtl.PROMPT_CACHE_TTL_ONE_HOUR:
+      return "PROMPT_CACHE_TTL_ONE_HOUR";
+    case PromptCacheTtl.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Why the model stopped producing tokens. */
 export enum FinishReason {
   /** FINISH_REASON_UNSPECIFIED - The upstream did not say. */
@@ -527,6 +570,25 @@ export interface Message {
    * which must be one of an earlier assistant message's tool_calls.
    */
   toolCallId: string;
+  /**
+   * Caches the prompt up to the end of this message with Anthropic (a breakpoint on its last
+   * block); see PromptCache. At most 4 markers in a request, parts and tools included.
+   */
+  cache?: PromptCache | undefined;
+}
+
+/**
+ * Asks the provider to cache the prompt up to and including what carries it: a later request
+ * that begins with the same prefix reads it at the cached price (Usage.cached_tokens) instead
+ * of the input price; the first one writes it, billed above the input price
+ * (Usage.cache_write_tokens). Anthropic models only cache where a request says so; OpenAI and
+ * OpenAI-compatible providers cache on their own, so the marker is not sent to them. It does not
+ * change the answer, so the response cache and the ledger read a request the same with it or
+ * without it.
+ */
+export interface PromptCache {
+  /** How long the provider keeps the prefix after its last use. */
+  ttl: PromptCacheTtl;
 }
 
 /** One part of a message's content. */
@@ -540,6 +602,8 @@ export interface ContentPart {
     /** An image. */
     { $case: "image"; image: ImagePart }
     | undefined;
+  /** Caches the prompt up to and including this part with Anthropic; see PromptCache. */
+  cache?: PromptCache | undefined;
 }
 
 /** An image, by URL or by its bytes. */
@@ -768,7 +832,7 @@ export interface RequestMetadata_TagsEntry {
 }
 
 function createBaseMessage(): Message {
-  return { role: 0, content: "", parts: [], toolCalls: [], toolCallId: "" };
+  return { role: 0, content: "", parts: [], toolCalls: [], toolCallId: "", cache: undefined };
 }
 
 export const Message: MessageFns<Message> = {
@@ -787,6 +851,9 @@ export const Message: MessageFns<Message> = {
     }
     if (message.toolCallId !== "") {
       writer.uint32(42).string(message.toolCallId);
+    }
+    if (message.cache !== undefined) {
+      PromptCache.encode(message.cache, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -844,6 +911,14 @@ export const Message: MessageFns<Message> = {
             message.toolCallId = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.cache = PromptCache.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -871,6 +946,7 @@ export const Message: MessageFns<Message> = {
         : isSet(object.tool_call_id)
         ? globalThis.String(object.tool_call_id)
         : "",
+      cache: isSet(object.cache) ? PromptCache.fromJSON(object.cache) : undefined,
     };
   },
 
@@ -891,12 +967,73 @@ export const Message: MessageFns<Message> = {
     if (message.toolCallId !== "") {
       obj.toolCallId = message.toolCallId;
     }
+    if (message.cache !== undefined) {
+      obj.cache = PromptCache.toJSON(message.cache);
+    }
+    return obj;
+  },
+};
+
+function createBasePromptCache(): PromptCache {
+  return { ttl: 0 };
+}
+
+export const PromptCache: MessageFns<PromptCache> = {
+  encode(message: PromptCache, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.ttl !== 0) {
+      writer.uint32(8).int32(message.ttl);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PromptCache {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePromptCache();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.ttl = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PromptCache {
+    return { ttl: isSet(object.ttl) ? promptCacheTtlFromJSON(object.ttl) : 0 };
+  },
+
+  toJSON(message: PromptCache): unknown {
+    const obj: any = {};
+    if (message.ttl !== 0) {
+      obj.ttl = promptCacheTtlToJSON(message.ttl);
+    }
     return obj;
   },
 };
 
 function createBaseContentPart(): ContentPart {
-  return { part: undefined };
+  return { part: undefined, cache: undefined };
 }
 
 export const ContentPart: MessageFns<ContentPart> = {
@@ -908,6 +1045,9 @@ export const ContentPart: MessageFns<ContentPart> = {
       case "image":
         ImagePart.encode(message.part.image, writer.uint32(18).fork()).join();
         break;
+    }
+    if (message.cache !== undefined) {
+      PromptCache.encode(message.cache, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -941,6 +1081,14 @@ export const ContentPart: MessageFns<ContentPart> = {
             message.part = { $case: "image", image: ImagePart.decode(reader, reader.uint32()) };
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.cache = PromptCache.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -960,6 +1108,7 @@ export const ContentPart: MessageFns<ContentPart> = {
         : isSet(object.image)
         ? { $case: "image", image: ImagePart.fromJSON(object.image) }
         : undefined,
+      cache: isSet(object.cache) ? PromptCache.fromJSON(object.cache) : undefined,
     };
   },
 
@@ -969,6 +1118,9 @@ export const ContentPart: MessageFns<ContentPart> = {
       obj.text = message.part.text;
     } else if (message.part?.$case === "image") {
       obj.image = ImagePart.toJSON(message.part.image);
+    }
+    if (message.cache !== undefined) {
+      obj.cache = PromptCache.toJSON(message.cache);
     }
     return obj;
   },

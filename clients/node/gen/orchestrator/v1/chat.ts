@@ -29,6 +29,7 @@ import {
   finishReasonFromJSON,
   finishReasonToJSON,
   Message,
+  PromptCache,
   RequestMetadata,
   RouteDecision,
   RouteTarget,
@@ -503,6 +504,11 @@ export interface Tool {
     | undefined;
   /** OpenAI's strict schema adherence for the arguments (refused by providers without it). */
   strict: boolean;
+  /**
+   * Caches the tool definitions up to and including this one with Anthropic (which puts tools
+   * before the system prompt); see PromptCache.
+   */
+  cache?: PromptCache | undefined;
 }
 
 /** Which tools the model may or must call. */
@@ -2534,7 +2540,7 @@ export const ToolOptions: MessageFns<ToolOptions> = {
 };
 
 function createBaseTool(): Tool {
-  return { name: "", description: "", parameters: undefined, strict: false };
+  return { name: "", description: "", parameters: undefined, strict: false, cache: undefined };
 }
 
 export const Tool: MessageFns<Tool> = {
@@ -2550,6 +2556,9 @@ export const Tool: MessageFns<Tool> = {
     }
     if (message.strict !== false) {
       writer.uint32(32).bool(message.strict);
+    }
+    if (message.cache !== undefined) {
+      PromptCache.encode(message.cache, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -2599,6 +2608,14 @@ export const Tool: MessageFns<Tool> = {
             message.strict = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.cache = PromptCache.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2617,6 +2634,7 @@ export const Tool: MessageFns<Tool> = {
       description: isSet(object.description) ? globalThis.String(object.description) : "",
       parameters: isObject(object.parameters) ? object.parameters : undefined,
       strict: isSet(object.strict) ? globalThis.Boolean(object.strict) : false,
+      cache: isSet(object.cache) ? PromptCache.fromJSON(object.cache) : undefined,
     };
   },
 
@@ -2633,6 +2651,9 @@ export const Tool: MessageFns<Tool> = {
     }
     if (message.strict !== false) {
       obj.strict = message.strict;
+    }
+    if (message.cache !== undefined) {
+      obj.cache = PromptCache.toJSON(message.cache);
     }
     return obj;
   },

@@ -25,6 +25,9 @@ FINISH_REASON_LENGTH: FinishReason
 FINISH_REASON_STOP: FinishReason
 FINISH_REASON_TOOL_CALLS: FinishReason
 FINISH_REASON_UNSPECIFIED: FinishReason
+PROMPT_CACHE_TTL_FIVE_MINUTES: PromptCacheTtl
+PROMPT_CACHE_TTL_ONE_HOUR: PromptCacheTtl
+PROMPT_CACHE_TTL_UNSPECIFIED: PromptCacheTtl
 REASONING_EFFORT_HIGH: ReasoningEffort
 REASONING_EFFORT_LOW: ReasoningEffort
 REASONING_EFFORT_MAX: ReasoningEffort
@@ -81,12 +84,14 @@ class Attempt(_message.Message):
     def __init__(self, model: _Optional[str] = ..., provider: _Optional[str] = ..., outcome: _Optional[_Union[AttemptOutcome, str]] = ..., code: _Optional[_Union[_code_pb2.Code, str]] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ..., latency_ms: _Optional[float] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., retry: _Optional[int] = ..., backoff_ms: _Optional[float] = ..., usage_estimated: bool = ..., upstream_request_id: _Optional[str] = ...) -> None: ...
 
 class ContentPart(_message.Message):
-    __slots__ = ["image", "text"]
+    __slots__ = ["cache", "image", "text"]
+    CACHE_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    cache: PromptCache
     image: ImagePart
     text: str
-    def __init__(self, text: _Optional[str] = ..., image: _Optional[_Union[ImagePart, _Mapping]] = ...) -> None: ...
+    def __init__(self, text: _Optional[str] = ..., image: _Optional[_Union[ImagePart, _Mapping]] = ..., cache: _Optional[_Union[PromptCache, _Mapping]] = ...) -> None: ...
 
 class ImagePart(_message.Message):
     __slots__ = ["data", "detail", "media_type", "url"]
@@ -101,18 +106,20 @@ class ImagePart(_message.Message):
     def __init__(self, url: _Optional[str] = ..., data: _Optional[bytes] = ..., media_type: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class Message(_message.Message):
-    __slots__ = ["content", "parts", "role", "tool_call_id", "tool_calls"]
+    __slots__ = ["cache", "content", "parts", "role", "tool_call_id", "tool_calls"]
+    CACHE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     PARTS_FIELD_NUMBER: _ClassVar[int]
     ROLE_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALL_ID_FIELD_NUMBER: _ClassVar[int]
+    cache: PromptCache
     content: str
     parts: _containers.RepeatedCompositeFieldContainer[ContentPart]
     role: Role
     tool_call_id: str
     tool_calls: _containers.RepeatedCompositeFieldContainer[ToolCall]
-    def __init__(self, role: _Optional[_Union[Role, str]] = ..., content: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[ContentPart, _Mapping]]] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCall, _Mapping]]] = ..., tool_call_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, role: _Optional[_Union[Role, str]] = ..., content: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[ContentPart, _Mapping]]] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCall, _Mapping]]] = ..., tool_call_id: _Optional[str] = ..., cache: _Optional[_Union[PromptCache, _Mapping]] = ...) -> None: ...
 
 class ModelScore(_message.Message):
     __slots__ = ["context", "context_headroom", "cost", "eligible", "estimated_cost_usd", "excluded_reason", "expected_latency_ms", "expected_ttft_ms", "latency", "model", "provider", "quality", "reliability", "score", "ttft"]
@@ -147,6 +154,12 @@ class ModelScore(_message.Message):
     score: float
     ttft: float
     def __init__(self, model: _Optional[str] = ..., provider: _Optional[str] = ..., score: _Optional[float] = ..., quality: _Optional[float] = ..., latency: _Optional[float] = ..., cost: _Optional[float] = ..., reliability: _Optional[float] = ..., estimated_cost_usd: _Optional[float] = ..., expected_latency_ms: _Optional[float] = ..., eligible: bool = ..., excluded_reason: _Optional[str] = ..., ttft: _Optional[float] = ..., context: _Optional[float] = ..., expected_ttft_ms: _Optional[float] = ..., context_headroom: _Optional[float] = ...) -> None: ...
+
+class PromptCache(_message.Message):
+    __slots__ = ["ttl"]
+    TTL_FIELD_NUMBER: _ClassVar[int]
+    ttl: PromptCacheTtl
+    def __init__(self, ttl: _Optional[_Union[PromptCacheTtl, str]] = ...) -> None: ...
 
 class RequestMetadata(_message.Message):
     __slots__ = ["tags"]
@@ -228,6 +241,9 @@ class Usage(_message.Message):
     def __init__(self, prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., total_tokens: _Optional[int] = ..., cached_tokens: _Optional[int] = ..., reasoning_tokens: _Optional[int] = ..., cache_write_tokens: _Optional[int] = ...) -> None: ...
 
 class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class PromptCacheTtl(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class FinishReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import type { OrchestratorError } from '../../../src/domain/errors.js';
+import type { ToolOptions } from '../../../src/gen/orchestrator/v1/chat.js';
+import { type Message, PromptCacheTtl, Role } from '../../../src/gen/orchestrator/v1/common.js';
+import { RequestValidator } from '../../../src/server/validate.js';
+import { chatMessage } from '../../helpers/grpc-client.js';
+
+const LIMITS = { maxContentChars: 50_000, maxModelsPerCall: 5, defaultTemperature: 0.7 };
+const FIVE = { ttl: PromptCacheTtl.PROMPT_CACHE_TTL_UNSPECIFIED };
+const HOUR = { ttl: PromptCacheTtl.PROMPT_CACHE_TTL_ONE_HOUR };
+
+function decode(messages: Message[], tooling?: ToolOptions) {
+  const v = new RequestValidator(LIMITS);
+  const input = v.conversation({ model: 'claude', prompt: '', messages, tooling });
+  try {
+    v.check();
+  } catch (err) {
+    return { violations: (err as OrchestratorError).fieldViolations };
+  }
+  return { input };
+}
+
+describe('prompt cache markers on the gRPC door', () => {
+  it('reads them on a message, a part and a tool; unset ttl is five minutes', () => {
+    const { input } = decode(
+      [
+        chatMessage({ role: Role.ROLE_SYSTEM, content: 'doc', cache: HOUR }),
+        chatMessage({ parts: [{ part: { $case: 'text', text: 'a' }, cache: FIVE }, { part: { $case: 'text', text: 'b' } }] }),
+      ],
+      { tools: [{ name: 'f', description: '', strict: false, cache: FIVE }] },
+    );
+    expect(input?.messages[0]?.cache).toEqual({ ttl: '1h' });
+    expect(input?.messages[1]?.parts).toEqual([
+      { type: 'text', text: 'a', cache: { ttl: '5m' } },
+      { type: 'text', text: 'b' },
+    ]);
+    expect(input?.tooling?.tools?.[0]?.cache).toEqual({ ttl: '5m' });
+  });
+
+  it('refuses a fifth marker, naming each one past four where the request holds it', () => {
+    const marked = (text: string) => chatMessage({ content: text, cache: FIVE });
+    const { violations } = decode(
+      [marked('a'), marked('b'), chatMessage({ parts: [{ part: { $case: 'text', text: 'c' }, cache: FIVE }] }), marked('d')],
+      { tools: [{ name: 'f', description: '', strict: false, cache: FIVE }] },
+    );
+    expect(violations).toEqual([
+      {
+        field: 'messages[3].cache',
+        description: 'at most 4 prompt cache markers in a request, tools, messages and parts together (got 5)',
+      },
+    ]);
+  });
+
+  it('refuses a ttl the contract does not define', () => {
+    const { violations } = decode([chatMessage({ content: 'a', cache: { ttl: 9 as PromptCacheTtl } })]);
+    expect(violations?.map((v) => v.field)).toEqual(['messages[0].cache.ttl']);
+  });
+});
