@@ -3,6 +3,7 @@ import { characterCount, longerThan } from '../domain/characters.js';
 import { checkConversation, DEFAULT_IMAGE_MAX_BYTES, imageOfDataUrl, messagesToCheck, textOfParts } from '../domain/conversation.js';
 import type { ContentPart, ToolCall } from '../domain/tools.js';
 import { isObject, shown, type Violations } from './body-fields.js';
+import { parseCacheControl } from './cache-control-fields.js';
 
 /** The limits messages are held to on the HTTP door. */
 export interface MessageLimits {
@@ -18,15 +19,18 @@ const ROLES: ReadonlyMap<string, ChatRole> = new Map([
   ['tool', 'tool'],
 ]);
 
-/** Fields a message may carry, per role; anything else is refused by name. */
+/**
+ * Fields a message may carry, per role; anything else is refused by name. `cache_control` on a
+ * message (LiteLLM's convention) marks its last block, as on its last part.
+ */
 const FIELDS: Readonly<Record<ChatRole, ReadonlySet<string>>> = {
-  system: new Set(['role', 'content']),
-  developer: new Set(['role', 'content']),
-  user: new Set(['role', 'content']),
-  assistant: new Set(['role', 'content', 'tool_calls']),
+  system: new Set(['role', 'content', 'cache_control']),
+  developer: new Set(['role', 'content', 'cache_control']),
+  user: new Set(['role', 'content', 'cache_control']),
+  assistant: new Set(['role', 'content', 'tool_calls', 'cache_control']),
   // A tool result's name (langchain-openai sends it, LangGraph sets it to the function's) repeats
   // the name of the call it answers: taken when it does, and not sent on.
-  tool: new Set(['role', 'content', 'tool_call_id', 'name']),
+  tool: new Set(['role', 'content', 'tool_call_id', 'name', 'cache_control']),
 };
 
 const DETAILS = new Set(['auto', 'low', 'high']);
@@ -68,8 +72,11 @@ export function parseMessages(raw: unknown, limits: MessageLimits, v: Violations
     }
     const toolCalls = role === 'assistant' ? parseToolCalls(m.tool_calls, `${at}.tool_calls`, v) : undefined;
     const allParts = Array.isArray(m.content) ? parseParts(m.content, `${at}.content`, v) : undefined;
-    // Text-only parts are plain text joined, as before images existed.
-    const parts = allParts?.some((p) => p.type === 'image') ? allParts : undefined;
+    // Text-only parts are plain text joined, as before images existed; kept beside it only for the
+    // prompt cache markers on them, which need the caller's split.
+    const images = allParts?.some((p) => p.type === 'image') ?? false;
+    const joinedParts = !images && (allParts?.some((p) => p.cache) ?? false);
+    const parts = images || joinedParts ? allParts : undefined;
     const content = allParts ? textOfParts(allParts) : typeof m.content === 'string' ? m.content : '';
     if (!allParts && m.content !== undefined && m.content !== null && typeof m.content !== 'string')
       v.add(`${at}.content`, 'must be a string or an array of content parts');
@@ -85,6 +92,8 @@ export function parseMessages(raw: unknown, limits: MessageLimits, v: Violations
       ...(parts ? { parts } : {}),
       ...(toolCalls ? { toolCalls } : {}),
       ...(toolCallId !== undefined ? { toolCallId } : {}),
+      ...parseCacheControl(m.cache_control, `${at}.cache_control`, v),
+      ...(joinedParts ? { joinedParts: true as const } : {}),
     };
   });
   checkToolResultNames(checked, messages, v);
@@ -147,8 +156,9 @@ function parseParts(raw: unknown[], at: string, v: Violations): ContentPart[] {
   return raw.map((part: unknown, j): ContentPart => {
     const field = `${at}[${j}]`;
     const type = isObject(part) ? part.type : undefined;
+    const cache = isObject(part) ? parseCacheControl(part.cache_control, `${field}.cache_control`, v) : {};
     if (isObject(part) && type === 'text') {
-      if (typeof part.text === 'string') return { type: 'text', text: part.text };
+      if (typeof part.text === 'string') return { type: 'text', text: part.text, ...cache };
       v.add(`${field}.text`, `must be a string (got ${shown(part.text)})`);
     } else if (isObject(part) && type === 'image_url') {
       const image = part.image_url;
@@ -157,7 +167,7 @@ function parseParts(raw: unknown[], at: string, v: Violations): ContentPart[] {
         if (detail !== undefined && detail !== null && !(typeof detail === 'string' && DETAILS.has(detail)))
           v.add(`${field}.image_url.detail`, 'must be auto, low or high');
         const level = typeof detail === 'string' && DETAILS.has(detail) ? { detail: detail as 'auto' | 'low' | 'high' } : {};
-        return { type: 'image', image: imageOfDataUrl(url) ?? { url }, ...level };
+        return { type: 'image', image: imageOfDataUrl(url) ?? { url }, ...level, ...cache };
       }
       if (isObject(image)) v.add(`${field}.image_url.url`, `must be a string: an http(s) or data: URL (got ${shown(image.url)})`);
       else v.add(`${field}.image_url`, `must be an object with a url: { "url": "https://..." } (got ${shown(image)})`);

@@ -1,5 +1,6 @@
 import { checkTooling, definedTooling, type JsonObject, type ResponseFormat, type ToolChoice, type Tooling } from '../domain/tools.js';
 import { booleanField, isObject, type Violations } from './body-fields.js';
+import { parseCacheControl } from './cache-control-fields.js';
 
 /** tools, tool_choice, parallel_tool_calls and response_format, as the Chat Completions API spells them. */
 export function parseToolingFields(body: Record<string, unknown>, v: Violations): Tooling | undefined {
@@ -39,6 +40,8 @@ function tools(raw: unknown, v: Violations): Tooling['tools'] {
       ...(typeof fn.description === 'string' ? { description: fn.description } : {}),
       ...(isObject(fn.parameters) ? { parameters: fn.parameters as JsonObject } : {}),
       ...(booleanField(v, `tools[${i}].function.strict`, fn.strict) ? { strict: true } : {}),
+      // Beside `function`, as LiteLLM and OpenRouter take it.
+      ...parseCacheControl(tool.cache_control, `tools[${i}].cache_control`, v),
     };
   });
 }

@@ -13,6 +13,7 @@ let openai: Simulator;
 let anthropic: Simulator;
 let app: App;
 let clients: Clients;
+let http: string;
 beforeAll(async () => {
   [openai, anthropic] = await Promise.all([startSimulator({ latencyScale: 0 }), startSimulator({ latencyScale: 0 })]);
   const file = writeConfigFile(`providers:
@@ -36,6 +37,7 @@ models:
   });
   app = await startApp(config, createLogger('silent'), { ALPHA_KEY: 'a', BETA_KEY: 'b' });
   clients = clientsFor(app.port);
+  http = `${app.http!.url}/v1/chat/completions`;
 });
 afterAll(async () => {
   clients?.close();
@@ -61,6 +63,18 @@ function markedRequest(n: number, question: string, ttl = PromptCacheTtl.PROMPT_
 
 const chat = (req: Partial<ChatRequest>) =>
   callUnary(clients.chat.chat.bind(clients.chat), { model: 'beta-claude', prompt: '', messages: [], ...req }).then((r) => r.response);
+
+/** The parts of an answer or an error these tests read. */
+interface Answer {
+  usage: { prompt_tokens_details: { cached_tokens: number; cache_write_tokens: number } };
+  x_orchestrator: { cost_usd: number; cache: { hit: boolean } | null };
+  error: { param: string; message: string; field_violations: { field: string }[] };
+}
+
+async function post(body: object): Promise<{ status: number; json: Answer }> {
+  const res = await fetch(http, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, json: (await res.json()) as Answer };
+}
 
 describe('prompt caching over gRPC', () => {
   it('Chat: the first call writes the marked prefix, a repeat reads it and costs less', async () => {
@@ -96,5 +110,108 @@ describe('prompt caching over gRPC', () => {
   it('an OpenAI-compatible model is sent no marker', async () => {
     await chat({ ...markedRequest(3, 'hi'), model: 'alpha-chat' });
     expect(JSON.stringify(lastBody(openai))).not.toContain('cache_control');
+  });
+});
+
+describe('prompt caching over the HTTP API', () => {
+  const body = (n: number, question: string, extra: object = {}) => ({
+    model: 'beta-claude',
+    messages: [
+      { role: 'system', content: [{ type: 'text', text: manual(n), cache_control: { type: 'ephemeral' } }] },
+      { role: 'user', content: question },
+    ],
+    orchestrator: { cache: { mode: 'bypass' } },
+    ...extra,
+  });
+
+  it('a first call reports cache_write_tokens, a repeat cached_tokens, and costs less', async () => {
+    const first = await post(body(4, 'How does it retry?'));
+    expect(first.status).toBe(200);
+    expect(lastBody(anthropic).system).toEqual([{ type: 'text', text: manual(4), cache_control: { type: 'ephemeral' } }]);
+    const written = first.json.usage.prompt_tokens_details.cache_write_tokens;
+    expect(written).toBeGreaterThan(200);
+    const repeat = await post(body(4, 'And how does it race?'));
+    expect(repeat.json.usage.prompt_tokens_details.cached_tokens).toBe(written);
+    expect(repeat.json.x_orchestrator.cost_usd).toBeLessThan(first.json.x_orchestrator.cost_usd / 2);
+  });
+
+  it('takes cache_control on a message with string content, with a ttl, and on a tool', async () => {
+    const res = await post({
+      model: 'beta-claude',
+      messages: [
+        { role: 'system', content: manual(5), cache_control: { type: 'ephemeral', ttl: '1h' } },
+        { role: 'user', content: 'hi' },
+      ],
+      tools: [{ type: 'function', function: { name: 'lookup' }, cache_control: { type: 'ephemeral' } }],
+    });
+    expect(res.status).toBe(200);
+    const sent = lastBody(anthropic);
+    expect(sent.system).toEqual([{ type: 'text', text: manual(5), cache_control: { type: 'ephemeral', ttl: '1h' } }]);
+    expect((sent.tools as unknown[])[0]).toMatchObject({ name: 'lookup', cache_control: { type: 'ephemeral' } });
+  });
+
+  it('sends an OpenAI-compatible model the text, as without the marker', async () => {
+    const res = await post({ ...body(6, 'hi'), model: 'alpha-chat' });
+    expect(res.status).toBe(200);
+    expect((lastBody(openai).messages as unknown[])[0]).toEqual({ role: 'system', content: manual(6) });
+    await post({
+      model: 'alpha-chat',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'a' },
+            { type: 'text', text: 'b', cache_control: { type: 'ephemeral' } },
+          ],
+        },
+      ],
+    });
+    expect((lastBody(openai).messages as unknown[])[0]).toEqual({ role: 'user', content: 'ab' });
+  });
+
+  it('refuses a marker of another type or ttl, and a fifth marker, naming each field', async () => {
+    const part = (text: string, control: object = { type: 'ephemeral' }) => ({ type: 'text', text, cache_control: control });
+    const bad = await post({
+      model: 'beta-claude',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            part('a', { type: 'persistent' }),
+            part('b', { type: 'ephemeral', ttl: '2h' }),
+            part('c', { type: 'ephemeral', size: 1 }),
+          ],
+        },
+      ],
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.field_violations.map((v) => v.field)).toEqual([
+      'messages[0].content[0].cache_control.type',
+      'messages[0].content[1].cache_control.ttl',
+      'messages[0].content[2].cache_control.size',
+    ]);
+    const five = await post({
+      model: 'beta-claude',
+      messages: [{ role: 'user', content: [part('a'), part('b'), part('c'), part('d'), part('e')] }],
+    });
+    expect(five.status).toBe(400);
+    expect(five.json.error.param).toBe('messages[0].content[4].cache_control');
+    expect(five.json.error.message).toContain('at most 4 prompt cache markers');
+  });
+
+  it('the response cache answers the same request with or without a marker', async () => {
+    // Anthropic's default API version takes no temperature, so its answers are cached only when asked.
+    const plain = {
+      model: 'beta-claude',
+      orchestrator: { cache: { mode: 'use' } },
+      messages: [{ role: 'user', content: 'cache me once' }],
+    };
+    const first = await post(plain);
+    expect(first.json.x_orchestrator.cache?.hit ?? false).toBe(false);
+    const marked = await post({
+      ...plain,
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'cache me once', cache_control: { type: 'ephemeral' } }] }],
+    });
+    expect(marked.json.x_orchestrator.cache).toMatchObject({ hit: true });
   });
 });
