@@ -38,21 +38,27 @@ export function checkPromptCacheMarkers(
   tooling: Tooling | undefined,
   fields: MarkerFields,
 ): FieldViolation[] {
+  // Every request passes here and almost none carries a marker: counted before anything is named.
+  if (markerCount(messages, tooling) <= MAX_PROMPT_CACHE_MARKERS) return [];
   const marked: string[] = [];
   for (const [k, tool] of (tooling?.tools ?? []).entries()) if (tool.cache) marked.push(fields.tool(k));
   for (const [i, m] of messages.entries()) {
     for (const [j, part] of (m.parts ?? []).entries()) if (part.cache) marked.push(fields.part(i, j));
     if (m.cache) marked.push(fields.message(i));
   }
-  if (marked.length <= MAX_PROMPT_CACHE_MARKERS) return [];
   const description = `at most ${MAX_PROMPT_CACHE_MARKERS} prompt cache markers in a request, tools, messages and parts together (got ${marked.length})`;
   return marked.slice(MAX_PROMPT_CACHE_MARKERS).map((field) => ({ field, description }));
 }
 
-/** Whether anything in the request carries a marker (most requests carry none, and are sent as before). */
-export function hasPromptCacheMarkers(messages: readonly ChatMessage[], tooling: Tooling | undefined): boolean {
-  return (
-    (tooling?.tools?.some((t) => t.cache !== undefined) ?? false) ||
-    messages.some((m) => m.cache !== undefined || (m.parts?.some((p) => p.cache !== undefined) ?? false))
-  );
+function markerCount(messages: readonly ChatMessage[], tooling: Tooling | undefined): number {
+  let count = 0;
+  const tools = tooling?.tools;
+  if (tools) for (let k = 0; k < tools.length; k++) if (tools[k]!.cache) count++;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    if (m.cache) count++;
+    const parts = m.parts;
+    if (parts) for (let j = 0; j < parts.length; j++) if (parts[j]!.cache) count++;
+  }
+  return count;
 }

@@ -1,5 +1,5 @@
 import { checkDefaultMessage, type ChatInput, type RequestTags } from '../domain/chat.js';
-import { checkPromptCacheMarkers } from '../domain/prompt-cache.js';
+import { checkPromptCacheMarkers, type MarkerFields } from '../domain/prompt-cache.js';
 import { parseMessages } from './message-fields.js';
 import { parseToolingFields } from './tool-fields.js';
 import type { CachePolicy, ModelRef, RouteRequest } from '../engine/index.js';
@@ -36,6 +36,13 @@ export interface ChatLimits {
 }
 
 export type Strategy = 'single' | 'fallback' | 'race';
+
+/** Where a chat completion's body holds its prompt cache markers. */
+const MARKER_FIELDS: MarkerFields = {
+  message: (i) => `messages[${i}].cache_control`,
+  part: (i, j) => `messages[${i}].content[${j}].cache_control`,
+  tool: (k) => `tools[${k}].cache_control`,
+};
 
 export interface ChatCompletionRequest {
   readonly input: ChatInput;
@@ -167,12 +174,7 @@ export function parseChatRequest(
     ...(sampling ? { sampling } : {}),
     ...(tooling ? { tooling } : {}),
   };
-  for (const { field, description } of checkPromptCacheMarkers(input.messages, tooling, {
-    message: (i) => `messages[${i}].cache_control`,
-    part: (i, j) => `messages[${i}].content[${j}].cache_control`,
-    tool: (k) => `tools[${k}].cache_control`,
-  }))
-    v.add(field, description);
+  for (const { field, description } of checkPromptCacheMarkers(input.messages, tooling, MARKER_FIELDS)) v.add(field, description);
   const stream = booleanField(v, 'stream', body.stream) ?? false;
   const includeUsage = streamOptions(body.stream_options, stream, v);
   const ext = isObject(body.orchestrator) ? body.orchestrator : {};

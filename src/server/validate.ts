@@ -9,7 +9,7 @@ import {
 } from '../domain/chat.js';
 import { characterCount, longerThan } from '../domain/characters.js';
 import { checkConversation, DEFAULT_IMAGE_MAX_BYTES, messagesToCheck } from '../domain/conversation.js';
-import { checkPromptCacheMarkers } from '../domain/prompt-cache.js';
+import { checkPromptCacheMarkers, type MarkerFields } from '../domain/prompt-cache.js';
 import type { ReasoningEffort as Effort } from '../domain/reasoning-models.js';
 import { decodeMessage, decodeTooling } from './decode-tooling.js';
 import type { ResponseFormat, ToolOptions } from '../gen/orchestrator/v1/chat.js';
@@ -17,6 +17,13 @@ import { invalidArgument, type FieldViolation } from '../domain/errors.js';
 import type { ModelRef, RouteRequest, RoutingProfileName, SizedMessage } from '../engine/index.js';
 import { ReasoningEffort, RoutingProfile, type Message, type RouteTarget, type SamplingOptions } from '../gen/orchestrator/v1/common.js';
 import type { RankModelsRequest } from '../gen/orchestrator/v1/models.js';
+
+/** Where a gRPC request holds its prompt cache markers. */
+const MARKER_FIELDS: MarkerFields = {
+  message: (i) => `messages[${i}].cache`,
+  part: (i, j) => `messages[${i}].parts[${j}].cache`,
+  tool: (k) => `tooling.tools[${k}].cache`,
+};
 
 /** The fields every chat-like request shares (ChatRequest, StreamChatRequest, RaceRequest, ...). */
 export interface ConversationFields {
@@ -81,13 +88,7 @@ export class RequestValidator {
     }
     const sampling = req.sampling ? this.sampling(req.sampling) : undefined;
     const tooling = decodeTooling(req.tooling, req.responseFormat, (field, description) => this.add(field, description));
-    this.addAll(
-      checkPromptCacheMarkers(messages, tooling, {
-        message: (i) => `messages[${i}].cache`,
-        part: (i, j) => `messages[${i}].parts[${j}].cache`,
-        tool: (k) => `tooling.tools[${k}].cache`,
-      }),
-    );
+    this.addAll(checkPromptCacheMarkers(messages, tooling, MARKER_FIELDS));
     return {
       messages,
       temperature: req.temperature ?? this.limits.defaultTemperature,
