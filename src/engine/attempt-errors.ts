@@ -58,6 +58,8 @@ export interface SoFar {
   readonly error: OrchestratorError | undefined;
   /** The prompt's usage as the upstream reported it when it began to answer (ProviderRequest.onPromptUsage). */
   readonly reportedPrompt?: TokenUsage | undefined;
+  /** The whole usage as the upstream reported it before the end (ProviderRequest.onAnswerUsage). */
+  readonly reportedAnswer?: TokenUsage | undefined;
   /** Where a refused report is logged. */
   readonly source?: UsageSource | undefined;
 }
@@ -72,10 +74,16 @@ export interface SoFar {
  * nothing. The prompt is charged as the upstream reported it before the break (Anthropic's
  * message_start, which it bills however the stream ends: cache reads and writes at their own
  * prices), a report the usage check takes, else at about four characters a token; the answer
- * received so far always at four characters a token.
+ * received so far at four characters a token, unless the upstream reported the answer's usage
+ * before the break (Anthropic's message_delta, sent just before message_stop): then both counts
+ * are the upstream's and nothing is estimated.
  */
 export function usageSoFar(request: UsageRequest, soFar: SoFar): { usage: TokenUsage; estimated: boolean } {
-  const { generatedChars, aborted, error, reportedPrompt } = soFar;
+  const { generatedChars, aborted, error, reportedPrompt, reportedAnswer } = soFar;
+  if (reportedAnswer) {
+    const checked = checkUsage(reportedAnswer, request, generatedChars, soFar.source);
+    if (checked.refused === undefined) return { usage: checked.usage, estimated: false };
+  }
   // No prompt is empty: a report of none is a compatible server that counts it only at the end.
   if (reportedPrompt && reportedPrompt.promptTokens > 0) {
     const checked = checkUsage({ ...reportedPrompt, completionTokens: 0 }, request, 0, soFar.source);

@@ -18,7 +18,7 @@ export function providerRequest(
   spec: RequestSpec,
   signal: AbortSignal,
   headers: Readonly<Record<string, string>> | undefined,
-  hooks?: Pick<ProviderRequest, 'onProgress' | 'onPromptUsage'>,
+  hooks?: Pick<ProviderRequest, 'onProgress' | 'onPromptUsage' | 'onAnswerUsage'>,
 ): ProviderRequest {
   return {
     upstreamModel: spec.model.upstreamId,

@@ -9,13 +9,15 @@ type Charged = { readonly usage: TokenUsage; readonly estimated: boolean; readon
 
 /**
  * The usage of one streamed attempt as it goes: the size of the answer received, the prompt's
- * usage if the upstream reported it as it began (ProviderRequest.onPromptUsage), and the usage
+ * usage if the upstream reported it as it began (ProviderRequest.onPromptUsage), the answer's if
+ * it reported that before the end (onAnswerUsage), and the usage
  * its end reported, checked. Once the stream is over, `charged` is what the attempt costs: the
  * end's usage, or, for a stream that never got there, usageSoFar's.
  */
 export class StreamUsage {
   #generatedChars = 0;
   #reportedPrompt: TokenUsage | undefined;
+  #reportedAnswer: TokenUsage | undefined;
   #end: Charged | undefined;
 
   constructor(
@@ -25,6 +27,10 @@ export class StreamUsage {
 
   readonly onPromptUsage = (usage: TokenUsage): void => {
     this.#reportedPrompt = usage;
+  };
+
+  readonly onAnswerUsage = (usage: TokenUsage): void => {
+    this.#reportedAnswer = usage;
   };
 
   /** The stream's end arrived, with its usage. */
@@ -51,7 +57,13 @@ export class StreamUsage {
 
   charged(aborted: boolean, error: OrchestratorError | undefined): Charged {
     if (this.#end) return this.#end;
-    const soFar = { generatedChars: this.#generatedChars, aborted, error, reportedPrompt: this.#reportedPrompt };
-    return usageSoFar(this.request, { ...soFar, source: this.source });
+    return usageSoFar(this.request, {
+      generatedChars: this.#generatedChars,
+      aborted,
+      error,
+      reportedPrompt: this.#reportedPrompt,
+      reportedAnswer: this.#reportedAnswer,
+      source: this.source,
+    });
   }
 }

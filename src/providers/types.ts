@@ -27,6 +27,12 @@ export interface ProviderRequest {
    * bills that prompt however the stream ends, so a stream that breaks later is charged it.
    */
   readonly onPromptUsage?: ((usage: TokenUsage) => void) | undefined;
+  /**
+   * Streams only: told when the upstream reports the answer's usage before the stream's end
+   * (Anthropic's message_delta, before message_stop: prompt and completion counts). A stream that
+   * breaks after it is charged those counts, not an estimate of the text received.
+   */
+  readonly onAnswerUsage?: ((usage: TokenUsage) => void) | undefined;
 }
 
 export interface ProviderCompletion {

@@ -45,6 +45,21 @@ function cutStream(res: http.ServerResponse): void {
   setTimeout(() => res.destroy(), 50);
 }
 
+/** The same, but the connection is lost after message_delta, which reported the answer's tokens, and before message_stop. */
+function cutAfterDelta(res: http.ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream' });
+  res.write(
+    event('message_start', {
+      message: { id: 'msg', type: 'message', role: 'assistant', model: 'm-cut-late', content: [], usage: { ...USAGE, output_tokens: 1 } },
+    }) +
+      event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }) +
+      event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: RELAYED } }) +
+      event('content_block_stop', { index: 0 }) +
+      event('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { output_tokens: OUTPUT } }),
+  );
+  setTimeout(() => res.destroy(), 50);
+}
+
 function messagesBody(stream: boolean, upstreamModel: string): string {
   const usage = upstreamModel === 'm-1h' ? { ...USAGE, cache_creation: SPLIT } : USAGE;
   if (!stream) {
@@ -83,6 +98,7 @@ describe("Anthropic's prompt cache in a call's cost", () => {
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { stream?: boolean; model: string };
         const stream = body.stream === true;
         if (stream && body.model === 'm-cut') return cutStream(res);
+        if (stream && body.model === 'm-cut-late') return cutAfterDelta(res);
         res.writeHead(200, { 'content-type': stream ? 'text/event-stream' : 'application/json' });
         res.end(messagesBody(stream, body.model));
       });
@@ -95,6 +111,7 @@ include_builtin_models: false
 models:
   - { id: claude-test, provider: an, upstream_id: "m-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, cached_input_price_per_million: 0.1, output_price_per_million: 2, family: c, tier: small, quality: 0.5 }
   - { id: claude-cut, provider: an, upstream_id: "m-cut", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, cached_input_price_per_million: 0.1, output_price_per_million: 2, family: c, tier: small, quality: 0.5 }
+  - { id: claude-cut-late, provider: an, upstream_id: "m-cut-late", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, cached_input_price_per_million: 0.1, output_price_per_million: 2, family: c, tier: small, quality: 0.5 }
   - { id: claude-1h, provider: an, upstream_id: "m-1h", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, cached_input_price_per_million: 0.1, output_price_per_million: 2, family: c, tier: small, quality: 0.5 }
   - { id: claude-priced, provider: an, upstream_id: "m-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, cached_input_price_per_million: 0.1, cache_write_price_per_million: 3, output_price_per_million: 2, family: c, tier: small, quality: 0.5 }
   - { id: claude-priced-1h, provider: an, upstream_id: "m-1h", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, cached_input_price_per_million: 0.1, cache_write_price_per_million: 3, output_price_per_million: 2, family: c, tier: small, quality: 0.5 }
@@ -212,6 +229,26 @@ models:
       .execute();
     expect(attempts).toEqual([
       { prompt_tokens: 300, completion_tokens: 4, usage_estimated: 1, cost_usd: expect.closeTo(EXPECTED_CUT, 12) },
+    ]);
+  });
+
+  it("charges a stream cut after message_delta the upstream's counts of the prompt and of the answer, not an estimate", async () => {
+    const streamed = await collectStream(h.clients.chat.streamChat(streamRequest({ model: 'claude-cut-late', prompt })));
+    expect(streamed.error?.decoded.errorInfo?.reason).toBe('STREAM_TRUNCATED');
+    const metadata = streamed.error?.decoded.errorInfo?.metadata ?? {};
+    expect(metadata['prompt_tokens']).toBe('300');
+    expect(metadata['completion_tokens']).toBe(String(OUTPUT));
+    expect(Number(metadata['cost_usd'])).toBeCloseTo(EXPECTED, 12);
+
+    await h.app.ledger.store?.flush();
+    const attempts = await h.app.ledger
+      .database()!
+      .db.selectFrom('ledger_attempts')
+      .select(['prompt_tokens', 'completion_tokens', 'usage_estimated', 'cost_usd'])
+      .where('model', '=', 'claude-cut-late')
+      .execute();
+    expect(attempts).toEqual([
+      { prompt_tokens: 300, completion_tokens: OUTPUT, usage_estimated: 0, cost_usd: expect.closeTo(EXPECTED, 12) },
     ]);
   });
 });

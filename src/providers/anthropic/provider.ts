@@ -246,6 +246,7 @@ export class AnthropicProvider implements Provider {
               case 'message_delta':
                 stopReason = event.delta.stop_reason;
                 usage = withDelta(usage, event.usage);
+                if (usage) request.onAnswerUsage?.(tokenUsageOf(usage));
                 break;
               case 'message_stop':
                 stopped = true;

@@ -65,3 +65,24 @@ describe('the usage of a stream that broke after the upstream reported its promp
     });
   });
 });
+
+describe('the usage of a stream that broke after the upstream reported its answer', () => {
+  const answer: TokenUsage = { ...REPORTED, completionTokens: 7, totalTokens: 207 };
+
+  it("charges the upstream's counts of the prompt and of the answer, not estimated", () => {
+    const charged = usageSoFar(request, {
+      generatedChars: 41,
+      aborted: false,
+      error: cut,
+      reportedPrompt: REPORTED,
+      reportedAnswer: answer,
+    });
+    expect(charged).toEqual({ usage: answer, estimated: false });
+  });
+
+  it('falls back to the reported prompt and the estimated text when the usage check refuses the answer report', () => {
+    const none = { ...REPORTED, completionTokens: 0 };
+    const charged = usageSoFar(request, { generatedChars: 41, aborted: false, error: cut, reportedPrompt: REPORTED, reportedAnswer: none });
+    expect(charged).toEqual({ usage: { ...REPORTED, completionTokens: 11, totalTokens: 211 }, estimated: true });
+  });
+});
