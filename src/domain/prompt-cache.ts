@@ -30,24 +30,52 @@ export interface MarkerFields {
 }
 
 /**
- * At most MAX_PROMPT_CACHE_MARKERS markers in a request, counted over the tools, the messages
- * and their parts; each one past the limit is named, so the caller sees which to drop.
+ * The rules Anthropic refuses a request for (400), checked up front so that a chain or a race
+ * does not spend its attempts on them: at most MAX_PROMPT_CACHE_MARKERS markers, and no one-hour
+ * marker after a five-minute one, counted over the tools, the system messages and the other
+ * messages, in that order (the order the Messages API reads a request in), each message's parts
+ * before its own marker (which goes on its last block). Each marker past the limit, and each
+ * one-hour marker out of order, is named, so the caller sees which to drop or move.
  */
 export function checkPromptCacheMarkers(
   messages: readonly ChatMessage[],
   tooling: Tooling | undefined,
   fields: MarkerFields,
 ): FieldViolation[] {
-  // Every request passes here and almost none carries a marker: counted before anything is named.
-  if (markerCount(messages, tooling) <= MAX_PROMPT_CACHE_MARKERS) return [];
-  const marked: string[] = [];
-  for (const [k, tool] of (tooling?.tools ?? []).entries()) if (tool.cache) marked.push(fields.tool(k));
-  for (const [i, m] of messages.entries()) {
-    for (const [j, part] of (m.parts ?? []).entries()) if (part.cache) marked.push(fields.part(i, j));
-    if (m.cache) marked.push(fields.message(i));
+  // Every request passes here and almost none carries two markers: counted before anything is named.
+  if (markerCount(messages, tooling) < 2) return [];
+  const marked = markersInOrder(messages, tooling, fields);
+  const violations: FieldViolation[] = [];
+  if (marked.length > MAX_PROMPT_CACHE_MARKERS) {
+    const description = `at most ${MAX_PROMPT_CACHE_MARKERS} prompt cache markers in a request, tools, messages and parts together (got ${marked.length})`;
+    for (const { field } of marked.slice(MAX_PROMPT_CACHE_MARKERS)) violations.push({ field, description });
   }
-  const description = `at most ${MAX_PROMPT_CACHE_MARKERS} prompt cache markers in a request, tools, messages and parts together (got ${marked.length})`;
-  return marked.slice(MAX_PROMPT_CACHE_MARKERS).map((field) => ({ field, description }));
+  const firstShort = marked.findIndex((m) => m.ttl === '5m');
+  if (firstShort >= 0) {
+    const description = `a one-hour prompt cache marker must come before every five-minute one (tools, then system messages, then the others); the five-minute marker at ${marked[firstShort]!.field} comes first`;
+    for (const { field, ttl } of marked.slice(firstShort + 1)) if (ttl === '1h') violations.push({ field, description });
+  }
+  return violations;
+}
+
+interface Marker {
+  readonly field: string;
+  readonly ttl: PromptCacheTtl;
+}
+
+/** System and developer messages make Anthropic's system prompt, read before every other message wherever they stand. */
+const isSystem = (m: ChatMessage): boolean => m.role === 'system' || m.role === 'developer';
+
+function markersInOrder(messages: readonly ChatMessage[], tooling: Tooling | undefined, fields: MarkerFields): Marker[] {
+  const marked: Marker[] = [];
+  for (const [k, tool] of (tooling?.tools ?? []).entries()) if (tool.cache) marked.push({ field: fields.tool(k), ttl: tool.cache.ttl });
+  const add = (m: ChatMessage, i: number): void => {
+    for (const [j, part] of (m.parts ?? []).entries()) if (part.cache) marked.push({ field: fields.part(i, j), ttl: part.cache.ttl });
+    if (m.cache) marked.push({ field: fields.message(i), ttl: m.cache.ttl });
+  };
+  for (const [i, m] of messages.entries()) if (isSystem(m)) add(m, i);
+  for (const [i, m] of messages.entries()) if (!isSystem(m)) add(m, i);
+  return marked;
 }
 
 function markerCount(messages: readonly ChatMessage[], tooling: Tooling | undefined): number {

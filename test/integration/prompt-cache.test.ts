@@ -107,6 +107,24 @@ describe('prompt caching over gRPC', () => {
     expect(repeat.costUsd).toBeLessThan(first.costUsd / 2);
   });
 
+  it('Chat refuses a one-hour marker after a five-minute one as INVALID_ARGUMENT naming its field', async () => {
+    const sent = anthropic.requests.length;
+    const refused = await callUnary(clients.chat.chat.bind(clients.chat), {
+      model: 'beta-claude',
+      prompt: '',
+      messages: [
+        chatMessage({ role: Role.ROLE_SYSTEM, content: manual(8), cache: { ttl: PromptCacheTtl.PROMPT_CACHE_TTL_UNSPECIFIED } }),
+        chatMessage({ role: Role.ROLE_USER, content: 'q', cache: { ttl: PromptCacheTtl.PROMPT_CACHE_TTL_ONE_HOUR } }),
+      ],
+    }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(refused).toMatchObject({ code: 3 });
+    expect(String((refused as Error).message)).toContain('messages[1].cache');
+    expect(anthropic.requests.length).toBe(sent);
+  });
+
   it('an OpenAI-compatible model is sent no marker', async () => {
     await chat({ ...markedRequest(3, 'hi'), model: 'alpha-chat' });
     expect(JSON.stringify(lastBody(openai))).not.toContain('cache_control');
@@ -140,14 +158,17 @@ describe('prompt caching over the HTTP API', () => {
       model: 'beta-claude',
       messages: [
         { role: 'system', content: manual(5), cache_control: { type: 'ephemeral', ttl: '1h' } },
-        { role: 'user', content: 'hi' },
+        { role: 'user', content: 'hi', cache_control: { type: 'ephemeral' } },
       ],
-      tools: [{ type: 'function', function: { name: 'lookup' }, cache_control: { type: 'ephemeral' } }],
+      tools: [{ type: 'function', function: { name: 'lookup' }, cache_control: { type: 'ephemeral', ttl: '1h' } }],
     });
     expect(res.status).toBe(200);
     const sent = lastBody(anthropic);
     expect(sent.system).toEqual([{ type: 'text', text: manual(5), cache_control: { type: 'ephemeral', ttl: '1h' } }]);
-    expect((sent.tools as unknown[])[0]).toMatchObject({ name: 'lookup', cache_control: { type: 'ephemeral' } });
+    expect((sent.tools as unknown[])[0]).toMatchObject({ name: 'lookup', cache_control: { type: 'ephemeral', ttl: '1h' } });
+    expect((sent.messages as { content: unknown }[])[0]?.content).toEqual([
+      { type: 'text', text: 'hi', cache_control: { type: 'ephemeral' } },
+    ]);
   });
 
   it('sends an OpenAI-compatible model the text, as without the marker', async () => {
@@ -197,6 +218,21 @@ describe('prompt caching over the HTTP API', () => {
     expect(five.status).toBe(400);
     expect(five.json.error.param).toBe('messages[0].content[4].cache_control');
     expect(five.json.error.message).toContain('at most 4 prompt cache markers');
+  });
+
+  it('refuses a one-hour marker after a five-minute one, as Anthropic would, before any upstream call', async () => {
+    const sent = anthropic.requests.length;
+    const late = await post({
+      model: 'beta-claude',
+      messages: [
+        { role: 'system', content: manual(7), cache_control: { type: 'ephemeral' } },
+        { role: 'user', content: [{ type: 'text', text: 'q', cache_control: { type: 'ephemeral', ttl: '1h' } }] },
+      ],
+    });
+    expect(late.status).toBe(400);
+    expect(late.json.error.param).toBe('messages[1].content[0].cache_control');
+    expect(late.json.error.message).toContain('a one-hour prompt cache marker must come before every five-minute one');
+    expect(anthropic.requests.length).toBe(sent);
   });
 
   it('the response cache answers the same request with or without a marker', async () => {

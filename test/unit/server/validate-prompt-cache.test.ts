@@ -27,14 +27,14 @@ describe('prompt cache markers on the gRPC door', () => {
         chatMessage({ role: Role.ROLE_SYSTEM, content: 'doc', cache: HOUR }),
         chatMessage({ parts: [{ part: { $case: 'text', text: 'a' }, cache: FIVE }, { part: { $case: 'text', text: 'b' } }] }),
       ],
-      { tools: [{ name: 'f', description: '', strict: false, cache: FIVE }] },
+      { tools: [{ name: 'f', description: '', strict: false, cache: HOUR }] },
     );
     expect(input?.messages[0]?.cache).toEqual({ ttl: '1h' });
     expect(input?.messages[1]?.parts).toEqual([
       { type: 'text', text: 'a', cache: { ttl: '5m' } },
       { type: 'text', text: 'b' },
     ]);
-    expect(input?.tooling?.tools?.[0]?.cache).toEqual({ ttl: '5m' });
+    expect(input?.tooling?.tools?.[0]?.cache).toEqual({ ttl: '1h' });
   });
 
   it('refuses a fifth marker, naming each one past four where the request holds it', () => {
@@ -49,6 +49,30 @@ describe('prompt cache markers on the gRPC door', () => {
         description: 'at most 4 prompt cache markers in a request, tools, messages and parts together (got 5)',
       },
     ]);
+  });
+
+  it("refuses a one-hour marker after a five-minute one in Anthropic's order (tools, system, messages), naming it", () => {
+    const description =
+      'a one-hour prompt cache marker must come before every five-minute one (tools, then system messages, then the others); the five-minute marker at messages[0].cache comes first';
+    const late = decode([
+      chatMessage({ role: Role.ROLE_SYSTEM, content: 'doc', cache: FIVE }),
+      chatMessage({ parts: [{ part: { $case: 'text', text: 'a' }, cache: HOUR }] }),
+    ]);
+    expect(late.violations).toEqual([{ field: 'messages[1].parts[0].cache', description }]);
+    // A system message comes before the others wherever it stands, and tools before both.
+    const hoisted = decode(
+      [chatMessage({ content: 'q', cache: HOUR }), chatMessage({ role: Role.ROLE_SYSTEM, content: 'doc', cache: HOUR })],
+      { tools: [{ name: 'f', description: '', strict: false, cache: FIVE }] },
+    );
+    expect(hoisted.violations?.map((v) => v.field)).toEqual(['messages[1].cache', 'messages[0].cache']);
+  });
+
+  it('takes one-hour markers before five-minute ones', () => {
+    const { input } = decode(
+      [chatMessage({ content: 'q', cache: FIVE }), chatMessage({ role: Role.ROLE_SYSTEM, content: 'doc', cache: HOUR })],
+      { tools: [{ name: 'f', description: '', strict: false, cache: HOUR }] },
+    );
+    expect(input?.messages).toHaveLength(2);
   });
 
   it('refuses a ttl the contract does not define', () => {
