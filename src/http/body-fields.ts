@@ -24,6 +24,18 @@ export function shown(value: unknown): string {
   return typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value));
 }
 
+/**
+ * Names each field of an object in the body that `allowed` lacks, at `at.field`; a null one counts
+ * as absent, as everywhere in the body. Dropped in silence, a misspelt or unsupported field would
+ * change the answer without a word (a schema left out, a cache breakpoint ignored).
+ */
+export function refuseOtherFields(v: Violations, value: Json, allowed: ReadonlySet<string>, at: string, description: string): void {
+  for (const field in value) {
+    const set = value[field];
+    if (!allowed.has(field) && set !== null && set !== undefined) v.add(`${at}.${field}`, description);
+  }
+}
+
 export function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -2,7 +2,7 @@ import type { ChatMessage, ChatRole } from '../domain/chat.js';
 import { characterCount, longerThan } from '../domain/characters.js';
 import { checkConversation, DEFAULT_IMAGE_MAX_BYTES, imageOfDataUrl, messagesToCheck, textOfParts } from '../domain/conversation.js';
 import type { ContentPart, ToolCall } from '../domain/tools.js';
-import { isObject, shown, type Violations } from './body-fields.js';
+import { isObject, refuseOtherFields, shown, type Violations } from './body-fields.js';
 import { parseCacheControl } from './cache-control-fields.js';
 
 /** The limits messages are held to on the HTTP door. */
@@ -33,6 +33,11 @@ const FIELDS: Readonly<Record<ChatRole, ReadonlySet<string>>> = {
   tool: new Set(['role', 'content', 'tool_call_id', 'name', 'cache_control']),
 };
 
+/** Fields a content part may carry, per type (OpenAI's `prompt_cache_breakpoint` among those refused). */
+const TEXT_PART_FIELDS: ReadonlySet<string> = new Set(['type', 'text', 'cache_control']);
+const IMAGE_PART_FIELDS: ReadonlySet<string> = new Set(['type', 'image_url', 'cache_control']);
+const IMAGE_URL_FIELDS: ReadonlySet<string> = new Set(['url', 'detail']);
+
 const DETAILS = new Set(['auto', 'low', 'high']);
 const NO_ITEMS = { parts: 0, toolCalls: 0 } as const;
 
@@ -60,16 +65,15 @@ export function parseMessages(raw: unknown, limits: MessageLimits, v: Violations
     }
     const role = typeof m.role === 'string' ? ROLES.get(m.role) : undefined;
     if (!role) v.add(`${at}.role`, `must be system, developer, user, assistant or tool (got ${shown(m.role)})`);
-    for (const field in m) {
-      const value = m[field];
-      if (!FIELDS[role ?? 'user'].has(field) && value !== null && value !== undefined)
-        v.add(
-          `${at}.${field}`,
-          role
-            ? `is not supported on ${role === 'assistant' ? 'an' : 'a'} ${role} message by this gateway`
-            : 'is not supported by this gateway',
-        );
-    }
+    refuseOtherFields(
+      v,
+      m,
+      FIELDS[role ?? 'user'],
+      at,
+      role
+        ? `is not supported on ${role === 'assistant' ? 'an' : 'a'} ${role} message by this gateway`
+        : 'is not supported by this gateway',
+    );
     const toolCalls = role === 'assistant' ? parseToolCalls(m.tool_calls, `${at}.tool_calls`, v) : undefined;
     const allParts = Array.isArray(m.content) ? parseParts(m.content, `${at}.content`, v) : undefined;
     // Text-only parts are plain text joined, as before images existed; kept beside it only for the
@@ -158,10 +162,13 @@ function parseParts(raw: unknown[], at: string, v: Violations): ContentPart[] {
     const type = isObject(part) ? part.type : undefined;
     const cache = isObject(part) ? parseCacheControl(part.cache_control, `${field}.cache_control`, v) : {};
     if (isObject(part) && type === 'text') {
+      refuseOtherFields(v, part, TEXT_PART_FIELDS, field, 'is not supported on a text part by this gateway');
       if (typeof part.text === 'string') return { type: 'text', text: part.text, ...cache };
       v.add(`${field}.text`, `must be a string (got ${shown(part.text)})`);
     } else if (isObject(part) && type === 'image_url') {
+      refuseOtherFields(v, part, IMAGE_PART_FIELDS, field, 'is not supported on an image_url part by this gateway');
       const image = part.image_url;
+      if (isObject(image)) refuseOtherFields(v, image, IMAGE_URL_FIELDS, `${field}.image_url`, 'is not an image_url field');
       if (isObject(image) && typeof image.url === 'string') {
         const { url, detail } = image;
         if (detail !== undefined && detail !== null && !(typeof detail === 'string' && DETAILS.has(detail)))

@@ -1,5 +1,5 @@
 import { checkTooling, definedTooling, type JsonObject, type ResponseFormat, type ToolChoice, type Tooling } from '../domain/tools.js';
-import { booleanField, isObject, type Violations } from './body-fields.js';
+import { booleanField, isObject, refuseOtherFields, type Violations } from './body-fields.js';
 import { parseCacheControl } from './cache-control-fields.js';
 
 /** tools, tool_choice, parallel_tool_calls and response_format, as the Chat Completions API spells them. */
@@ -13,6 +13,12 @@ export function parseToolingFields(body: Record<string, unknown>, v: Violations)
   for (const violation of checkTooling(tooling, (name) => name)) v.add(violation.field, violation.description);
   return definedTooling(tooling);
 }
+
+const TOOL_FIELDS: ReadonlySet<string> = new Set(['type', 'function', 'cache_control']);
+const FUNCTION_FIELDS: ReadonlySet<string> = new Set(['name', 'description', 'parameters', 'strict']);
+const FORMAT_FIELDS: ReadonlySet<string> = new Set(['type']);
+const SCHEMA_FORMAT_FIELDS: ReadonlySet<string> = new Set(['type', 'json_schema']);
+const JSON_SCHEMA_FIELDS: ReadonlySet<string> = new Set(['name', 'description', 'schema', 'strict']);
 
 function tools(raw: unknown, v: Violations): Tooling['tools'] {
   if (raw === undefined || raw === null) return undefined;
@@ -30,9 +36,8 @@ function tools(raw: unknown, v: Violations): Tooling['tools'] {
       return { name: 'invalid' };
     }
     // A null field is an absent one, as in the rest of the body (pydantic and LangChain send unset fields so).
-    for (const key of Object.keys(fn))
-      if (!['name', 'description', 'parameters', 'strict'].includes(key) && fn[key] !== null)
-        v.add(`tools[${i}].function.${key}`, 'is not a function tool field');
+    refuseOtherFields(v, tool, TOOL_FIELDS, `tools[${i}]`, 'is not a tool field (a function tool takes its settings under function)');
+    refuseOtherFields(v, fn, FUNCTION_FIELDS, `tools[${i}].function`, 'is not a function tool field');
     if (fn.parameters != null && !isObject(fn.parameters)) v.add(`tools[${i}].function.parameters`, 'must be a JSON Schema object');
     if (fn.description != null && typeof fn.description !== 'string') v.add(`tools[${i}].function.description`, 'must be a string');
     return {
@@ -61,17 +66,25 @@ function responseFormat(raw: unknown, v: Violations): ResponseFormat | undefined
     v.add('response_format', 'must be an object: { "type": "text" | "json_object" | "json_schema" }');
     return undefined;
   }
-  if (raw.type === 'text') return { type: 'text' };
-  if (raw.type === 'json_object') return { type: 'json_object' };
-  if (raw.type !== 'json_schema') {
+  if (raw.type !== 'text' && raw.type !== 'json_object' && raw.type !== 'json_schema') {
     v.add('response_format.type', 'must be text, json_object or json_schema');
     return undefined;
   }
+  const type = raw.type;
+  refuseOtherFields(
+    v,
+    raw,
+    type === 'json_schema' ? SCHEMA_FORMAT_FIELDS : FORMAT_FIELDS,
+    'response_format',
+    `is not a ${type} response_format field`,
+  );
+  if (type !== 'json_schema') return { type };
   const spec = raw.json_schema;
   if (!isObject(spec)) {
     v.add('response_format.json_schema', 'is required with type json_schema: { "name", "schema", "strict" }');
     return undefined;
   }
+  refuseOtherFields(v, spec, JSON_SCHEMA_FIELDS, 'response_format.json_schema', 'is not a json_schema field');
   if (spec.schema != null && !isObject(spec.schema)) v.add('response_format.json_schema.schema', 'must be a JSON Schema object');
   return {
     type: 'json_schema',

@@ -273,6 +273,54 @@ describe('structured output and images over HTTP', () => {
     }
   });
 
+  it('refuses a field a part, an image, a tool or a response format does not take, by its path, before any upstream call', async () => {
+    const before = h.upstream.requests.length;
+    // The SDK's own explicit cache breakpoint on a text part: dropped, the prompt would silently go uncached.
+    const breakpoint = await client.chat.completions
+      .create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: [{ type: 'text', text: 'hi', prompt_cache_breakpoint: { mode: 'explicit' } }] }],
+      })
+      .catch((err: unknown) => err);
+    expect(breakpoint).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((breakpoint as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('messages[0].content[0].prompt_cache_breakpoint');
+    const image = { type: 'image_url', image_url: { url: 'https://example.com/a.png' } };
+    const cases: [Record<string, unknown>, string][] = [
+      [
+        { messages: [{ role: 'user', content: [{ ...image, prompt_cache_breakpoint: { mode: 'explicit' } }] }] },
+        'messages[0].content[0].prompt_cache_breakpoint',
+      ],
+      [
+        { messages: [{ role: 'user', content: [{ ...image, image_url: { ...image.image_url, detial: 'low' } }] }] },
+        'messages[0].content[0].image_url.detial',
+      ],
+      [{ tools: [{ type: 'function', function: { name: 'get_weather' }, strict: true }] }, 'tools[0].strict'],
+      [
+        { response_format: { type: 'json_schema', json_schema: { name: 'r', schemma: { type: 'object' } } } },
+        'response_format.json_schema.schemma',
+      ],
+      [{ response_format: { type: 'json_object', json_schema: { name: 'r', schema: { type: 'object' } } } }, 'response_format.json_schema'],
+    ];
+    for (const [fields, param] of cases) {
+      const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: ask, ...fields }),
+      });
+      expect(res.status, param).toBe(400);
+      expect(((await res.json()) as { error: { param: string } }).error.param).toBe(param);
+    }
+    expect(h.upstream.requests.length).toBe(before);
+    // A null one is absent, as everywhere in the body.
+    const nulls = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'hi', prompt_cache_breakpoint: null }] }],
+      response_format: { type: 'text', json_schema: null },
+      ...NO_CACHE,
+    } as never);
+    expect((nulls as OpenAI.ChatCompletion).choices[0]?.finish_reason).toBe('stop');
+  });
+
   it('refuses a response schema nested 10,000 levels deep with 400 naming it, not a 500', async () => {
     const depth = 10_000;
     const schema = `${'{"type":"object","x":'.repeat(depth)}1${'}'.repeat(depth)}`;
