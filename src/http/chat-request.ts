@@ -122,7 +122,10 @@ const NOT_YET = new Set([
   'web_search_options',
   'verbosity',
   'prompt_cache_key',
+  'prompt_cache_options',
+  'prompt_cache_retention',
   'safety_identifier',
+  'moderation',
 ]);
 
 const ORCHESTRATOR_FIELDS = new Set([
