@@ -105,7 +105,8 @@ export class HttpGateway {
       const path = request.url.split('?')[0] ?? '';
       const allowed = ROUTES[path] ?? (path.startsWith('/v1/models/') ? 'GET' : undefined);
       if (allowed) {
-        void reply.header('allow', allowed);
+        // Fastify answers HEAD wherever GET is served, so Allow lists it too (RFC 9110: every method the path takes).
+        void reply.header('allow', allowed === 'GET' ? 'GET, HEAD' : allowed);
         return sendError(
           reply,
           405,

@@ -33,12 +33,16 @@ describe('the HTTP API routes', () => {
     for (const [path, allow] of [
       ['/v1/embeddings', 'POST'],
       ['/v1/chat/completions', 'POST'],
-      ['/v1/models/gpt-4o', 'GET'],
+      ['/v1/models/gpt-4o', 'GET, HEAD'],
+      ['/v1/models', 'GET, HEAD'],
+      ['/health', 'GET, HEAD'],
     ] as const) {
       const res = await fetch(`${base}${path}`, { method: allow === 'POST' ? 'GET' : 'DELETE' });
       expect(res.status, path).toBe(405);
       expect(res.headers.get('allow'), path).toBe(allow);
       expect(((await res.json()) as ErrorBody).error.code).toBe('method_not_allowed');
+      // Allow lists every method the path answers (RFC 9110): HEAD is served wherever GET is.
+      if (allow !== 'POST') expect((await fetch(`${base}${path}`, { method: 'HEAD' })).status, path).toBe(200);
     }
   });
 
