@@ -107,6 +107,8 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
   };
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const started = performance.now();
+    // Read now: once the client has gone, its socket no longer knows the address.
+    const peer = { ip: request.ip, port: request.socket.remotePort };
     const requestId = assignRequestId(request, reply);
     const { line: method, span } = routeOf(request);
     deps.observer.callStarted?.({ path: route.path, protocol: 'http', kind: route.kind });
@@ -179,7 +181,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
       res.removeListener('close', onClose);
       inFlight?.leave();
     }
-    finish(deps, route, { request, method, requestId, started, summary, principalName, ...outcome });
+    finish(deps, route, { peer, method, requestId, started, summary, principalName, ...outcome });
   };
 }
 
@@ -236,7 +238,7 @@ function callerDeadline(request: FastifyRequest): number {
 }
 
 interface Finished {
-  readonly request: FastifyRequest;
+  readonly peer: { readonly ip: string; readonly port: number | undefined };
   readonly method: string;
   readonly requestId: string;
   readonly started: number;
@@ -262,7 +264,7 @@ function finish(deps: HttpCallDeps, route: RouteInfo, f: Finished): void {
     httpStatus: f.status,
     details: f.details,
     level: callLevel(f.grpcCode),
-    peer: () => `${f.request.ip}:${f.request.socket.remotePort ?? ''}`,
+    peer: () => `${f.peer.ip}:${f.peer.port ?? ''}`,
     keyName: f.principalName,
   });
 }

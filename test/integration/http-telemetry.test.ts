@@ -118,6 +118,22 @@ describe('HTTP calls share the gRPC call telemetry', () => {
     expect(line?.details).toMatch(/ended early/);
   });
 
+  it('names the peer of a client that went away mid-stream, as of a call that ended normally', async () => {
+    upstream.injectFault({ kind: 'slow', tokensPerSecond: 5, times: 1 });
+    const aborter = new AbortController();
+    const res = await fetch(`${app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      signal: aborter.signal,
+      headers: { 'content-type': 'application/json', 'x-request-id': 'http-log-gone' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', stream: true, messages: [{ role: 'user', content: 'leave me' }] }),
+    });
+    await res.body?.getReader().read();
+    aborter.abort();
+    const line = await logged((l) => l.msg === 'call' && l.requestId === 'http-log-gone');
+    expect(line).toMatchObject({ code: 'CANCELLED' });
+    expect(line?.peer).toMatch(/^(127\.0\.0\.1|::ffff:127\.0\.0\.1):\d+$/);
+  });
+
   it('counts requests refused before any route ran in the Prometheus metrics, as gRPC counts its unreadable ones', async () => {
     const handled = async (method: string, code: string): Promise<number> => {
       const metrics = await (await fetch(app.metricsServer!.url)).text();
