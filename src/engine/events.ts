@@ -43,8 +43,11 @@ export type GatewayEvent =
    */
   | { readonly type: 'attempt'; readonly record: AttemptRecord }
   | { readonly type: 'race_won'; readonly model: string }
-  /** A Fallback call ended: who answered (the first link, a later one, the default message). */
-  | { readonly type: 'fallback'; readonly triggered: boolean; readonly defaultMessage: boolean }
+  /**
+   * A Fallback call ended: who answered (the first link, a later one, the default message), or
+   * nobody (`failed`: every link failed, or the caller went away, and no default message was served).
+   */
+  | { readonly type: 'fallback'; readonly triggered: boolean; readonly defaultMessage: boolean; readonly failed?: boolean }
   /** StreamChat relayed its first token, `ms` after the call arrived. */
   | { readonly type: 'first_token'; readonly model: string; readonly ms: number }
   /** A retry the retry budget refused. */

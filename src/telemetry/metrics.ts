@@ -149,7 +149,7 @@ export class Metrics {
   private readonly raceWins = this.counter('llm_orchestrator_race_wins_total', 'Races won, by model.', ['model']);
   private readonly fallbacks = this.counter(
     'llm_orchestrator_fallback_calls_total',
-    'Fallback calls and routed Chat calls (the ranking is their chain), by who answered: primary, fallback, default_message.',
+    'Fallback calls and routed Chat calls (the ranking is their chain), by who answered: primary, fallback, default_message; failed: nobody.',
     ['result'],
   );
   private readonly streamRestarts = this.counter(
@@ -265,7 +265,7 @@ export class Metrics {
         this.raceWins.inc({ model: this.models.of(event.model) });
         return;
       case 'fallback':
-        this.fallbacks.inc({ result: event.defaultMessage ? 'default_message' : event.triggered ? 'fallback' : 'primary' });
+        this.fallbacks.inc({ result: fallbackResult(event) });
         return;
       case 'first_token':
         this.ttft.observe(this.ttft.cell({ model: this.models.of(event.model) }), event.ms / 1000);
@@ -364,4 +364,11 @@ export class Metrics {
   private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
     return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
+}
+
+/** Who answered a Fallback call, as its counter's `result` label. */
+function fallbackResult(event: Extract<GatewayEvent, { type: 'fallback' }>): string {
+  if (event.failed) return 'failed';
+  if (event.defaultMessage) return 'default_message';
+  return event.triggered ? 'fallback' : 'primary';
 }

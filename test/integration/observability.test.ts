@@ -10,7 +10,7 @@ import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { parseTraceparent } from '../../src/telemetry/trace-context.js';
 import { eventually } from '../helpers/eventually.js';
-import { callUnary, clientsFor, collectStream, streamRequest, type Clients } from '../helpers/grpc-client.js';
+import { callUnary, clientsFor, collectStream, streamRequest, unaryError, type Clients } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -198,6 +198,33 @@ describe('/metrics of a running server', () => {
     } finally {
       await off.close();
     }
+  });
+});
+
+describe('the Fallback counter', () => {
+  // Its own server: failing every model here would open breakers the other tests need closed.
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('counts a chain no model answered as failed, not as answered by the primary or a fallback', async () => {
+    const fallback = h.clients.chat.fallback.bind(h.clients.chat);
+    const request = { model: '', prompt: 'count me', messages: [], disableDefaultMessage: true };
+    await callUnary(fallback, { ...request, models: ['gpt-4o'] });
+    h.upstream.injectFault({ kind: 'http_error', status: 500, times: 3 });
+    await unaryError(fallback, { ...request, models: ['gpt-4o'] });
+    await unaryError(fallback, { ...request, models: ['gpt-4o', 'gpt-4o-mini'] });
+    const text = await scrape(h.app);
+    const counted = (result: string) => sample(text, 'llm_orchestrator_fallback_calls_total', { result });
+    expect({ primary: counted('primary'), fallback: counted('fallback'), failed: counted('failed') }).toEqual({
+      primary: 1,
+      fallback: undefined,
+      failed: 2,
+    });
   });
 });
 

@@ -91,7 +91,7 @@ export async function runFallbackChain(
   }
   // A caller that went away gets no default message: there is nobody to read it.
   if (options.defaultMessage === undefined || ctx.signal.aborted) {
-    deps.events.emit({ type: 'fallback', triggered: plan.models.length > 1, defaultMessage: false });
+    deps.events.emit({ type: 'fallback', triggered: plan.models.length > 1, defaultMessage: false, failed: true });
     throw aggregateFailure(attempts, ctx.signal);
   }
   const instead = await options.insteadOfDefault?.(attempts);
