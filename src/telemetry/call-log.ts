@@ -50,6 +50,8 @@ export function endCall(log: Logger, observer: CallObserver, c: CallEnding): voi
   const upstreamMs = c.summary.upstreamMs();
   const usage = c.summary.usage();
   const { request, answers, error, decision, relayed } = c.summary.outcome();
+  // A Batch answered by several models has no one answering model: its tokens and cost are all of theirs.
+  const answeredBy = usage?.severalModels ? undefined : usage?.model;
   observer.recordCall({
     path: c.path,
     protocol: c.protocol,
@@ -58,7 +60,7 @@ export function endCall(log: Logger, observer: CallObserver, c: CallEnding): voi
     latencyMs,
     upstreamMs,
     upstreamRequests: usage?.attempts ?? 0,
-    model: usage?.severalModels ? undefined : usage?.model,
+    model: answeredBy,
     detail: {
       requestId: c.requestId,
       keyName: c.keyName,
@@ -88,7 +90,7 @@ export function endCall(log: Logger, observer: CallObserver, c: CallEnding): voi
     ...(tags ? { tags } : {}),
     ...(usage
       ? {
-          ...(usage.model ? { model: usage.model, provider: usage.provider } : {}),
+          ...(answeredBy ? { model: answeredBy, provider: usage.provider } : {}),
           attempts: usage.attempts,
           promptTokens: usage.promptTokens,
           completionTokens: usage.completionTokens,

@@ -101,8 +101,8 @@ describe('endCall: the one per-call line for every protocol', () => {
     ]);
   });
 
-  it('records a call two models answered (a Batch) under no answering model, one model answered under that model', () => {
-    const { log } = capture();
+  it('records and logs a call two models answered (a Batch) under no answering model, one model answered under that model', () => {
+    const { log, lines } = capture();
     const calls: FinishedCall[] = [];
     const observer = { recordCall: (c: FinishedCall) => void calls.push(c) };
     const ending = (models: string[]) => {
@@ -127,6 +127,11 @@ describe('endCall: the one per-call line for every protocol', () => {
     expect(calls.map((c) => [c.upstreamRequests, c.model])).toEqual([
       [2, undefined],
       [2, 'gpt-4o-mini'],
+    ]);
+    // The line's tokens and cost are the whole Batch's: naming one of its models would charge them all to it.
+    expect(lines.map((l) => [l.attempts, l.model, l.provider])).toEqual([
+      [2, undefined, undefined],
+      [2, 'gpt-4o-mini', 'openai'],
     ]);
   });
 });
