@@ -102,7 +102,7 @@ export class HttpGateway {
     this.app.setErrorHandler((err: FastifyError, request, reply) => this.refuse(err, request, reply));
     this.app.setNotFoundHandler((request, reply) => {
       assignRequestId(request, reply);
-      const path = request.url.split('?')[0] ?? '';
+      const path = pathOf(request);
       const allowed = ROUTES[path] ?? (path.startsWith('/v1/models/') ? 'GET' : undefined);
       if (allowed) {
         // Fastify answers HEAD wherever GET is served, so Allow lists it too (RFC 9110: every method the path takes).
@@ -175,7 +175,7 @@ export class HttpGateway {
     const requestId = assignRequestId(request, reply);
     const status = err.statusCode ?? 500;
     if (status >= 500) {
-      this.options.log.error({ err, url: request.url, requestId }, 'internal error');
+      this.options.log.error({ err, url: pathOf(request), requestId }, 'internal error');
       countRefused(this.options.observer, request, reply, 'INTERNAL');
       return sendError(reply, 500, 'server_error', 'internal', INTERNAL_MESSAGE, null);
     }
@@ -188,7 +188,7 @@ export class HttpGateway {
     const refused =
       REFUSALS[err.code] ?? (err instanceof SyntaxError ? { status: 400, code: 'invalid_json' } : { status, code: 'invalid_request' });
     this.options.log.warn(
-      { protocol: 'http', method: `${request.method} ${request.url}`, status: refused.status, code: err.code, requestId },
+      { protocol: 'http', method: `${request.method} ${pathOf(request)}`, status: refused.status, code: err.code, requestId },
       'request refused',
     );
     // 413 is the HTTP face of gRPC's RESOURCE_EXHAUSTED for a message over MAX_MESSAGE_BYTES.
@@ -196,6 +196,11 @@ export class HttpGateway {
     if (err.code === UNSUPPORTED_ENCODING) void reply.header('accept-encoding', 'identity');
     return sendError(reply, refused.status, 'invalid_request_error', refused.code, refused.message ?? err.message, 'body');
   }
+}
+
+/** The request's path without its query string, which a client may have put a key or a token in: what logs show. */
+function pathOf(request: FastifyRequest): string {
+  return request.url.split('?')[0] ?? '';
 }
 
 const UNSUPPORTED_ENCODING = 'UNSUPPORTED_CONTENT_ENCODING';

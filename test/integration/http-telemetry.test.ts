@@ -104,6 +104,18 @@ describe('HTTP calls share the gRPC call telemetry', () => {
     expect(await logged((l) => l.requestId === 'http-log-bad-json')).toMatchObject({ level: 'warn', status: 400, protocol: 'http' });
   });
 
+  it('leaves the query string, where a client may have put a key, out of the line of a refused body', async () => {
+    const res = await fetch(`${app.http!.url}/v1/chat/completions?api_key=sk-in-the-url`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'http-log-query' },
+      body: '{"model":',
+    });
+    expect(res.status).toBe(400);
+    const line = await logged((l) => l.requestId === 'http-log-query');
+    expect(line).toMatchObject({ method: 'POST /v1/chat/completions', status: 400 });
+    expect(JSON.stringify(lines)).not.toContain('sk-in-the-url');
+  });
+
   it('logs a stream that failed after its first chunk as a warning with the details, as gRPC does', async () => {
     upstream.injectFault({ kind: 'cut', afterTokens: 2, times: 1 });
     const res = await fetch(`${app.http!.url}/v1/chat/completions`, {
