@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -179,6 +179,21 @@ describe('/metrics of a running server', () => {
     // The GetStats counters agree.
     const stats = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {});
     expect(stats.response.totalRequests).toBe(2);
+  });
+
+  it("lists every metric family it exports in the operations guide's table, with its type", async () => {
+    const guide = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+    const documented = new Map<string, string>();
+    for (const row of guide.split('\n').filter((l) => l.startsWith('| `'))) {
+      const [names = '', type = ''] = row.split('|').slice(1, 3);
+      for (const [, name] of names.matchAll(/`([a-z_]+)`/g)) documented.set(name ?? '', type.trim());
+    }
+    const exported = [...(await scrape(h.app)).matchAll(/^# TYPE ((?:llm_orchestrator|grpc_server)_[a-z_]+) (\w+)$/gm)];
+    expect(exported.length).toBeGreaterThan(10);
+    const undocumented = exported
+      .filter(([, name, type]) => documented.get(name ?? '') !== type)
+      .map(([, name, type]) => `${name} ${type}`);
+    expect(undocumented).toEqual([]);
   });
 
   it('shows an open stream while it runs', async () => {
