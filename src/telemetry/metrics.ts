@@ -143,7 +143,7 @@ export class Metrics {
   private readonly ttft = new HistogramCells(
     this.registry,
     'llm_orchestrator_time_to_first_token_seconds',
-    'StreamChat: call arrival to the first token relayed.',
+    'Streamed calls (StreamChat, HTTP stream: true): call arrival to the first token relayed.',
     TTFT_BUCKETS,
   );
   private readonly raceWins = this.counter('llm_orchestrator_race_wins_total', 'Races won, by model.', ['model']);
