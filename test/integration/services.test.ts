@@ -7,6 +7,7 @@ import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
 import { writeConfigFile } from '../helpers/config-file.js';
 import { callUnary, collectStream, unaryError } from '../helpers/grpc-client.js';
 import { streamRequest } from '../helpers/grpc-client.js';
+import { eventually } from '../helpers/eventually.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 describe('StatsService.GetStats', () => {
@@ -67,6 +68,34 @@ describe('StatsService.GetStats', () => {
     });
     expect(routed.response.attempts).toHaveLength(2);
     expect((await read()).fallbacksTriggered).toBe(before.fallbacksTriggered + 1);
+  });
+
+  it('does not count a Fallback that ended within its first model (the client cancelled) in fallbacks_triggered', async () => {
+    const read = async () => (await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {})).response;
+    const fallbacks = (s: Awaited<ReturnType<typeof read>>) => s.methods.find((m) => m.method === 'Fallback')?.requests ?? 0;
+    const fellBack = async () => {
+      const text = await (await fetch(h.app.metricsServer?.url ?? '')).text();
+      return Number(/^llm_orchestrator_fallback_calls_total\{result="fallback"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    };
+    const before = await read();
+    const fellBackBefore = await fellBack();
+    const sent = h.upstream.requests.length;
+    h.upstream.injectFault({ kind: 'hang', times: 1, model: 'gpt-4o' });
+    const chat = h.clients.chat;
+    const call = chat.fallback(
+      { model: '', prompt: 'cancel me', messages: [], models: ['gpt-4o', 'gpt-4o-mini'], disableDefaultMessage: false },
+      () => undefined,
+    );
+    await eventually(
+      async () => h.upstream.requests.length,
+      (n) => n > sent,
+    );
+    call.cancel();
+    const after = await eventually(read, (s) => fallbacks(s) > fallbacks(before));
+    expect(fallbacks(after)).toBe(fallbacks(before) + 1);
+    expect(h.upstream.requests.slice(sent).map((r) => r.model)).toEqual(['gpt-4o']);
+    expect(after.fallbacksTriggered).toBe(before.fallbacksTriggered);
+    expect(await fellBack()).toBe(fellBackBefore);
   });
 
   it('counts Embed as a request, as ChatService calls are, and no call of the other services', async () => {

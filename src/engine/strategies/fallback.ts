@@ -57,8 +57,11 @@ export async function runFallbackChain(
   ctx: CallContext,
 ): Promise<FallbackAnswer> {
   const attempts: AttemptRecord[] = [];
+  // Links started: a call that ended (cancelled, past its deadline) within its first link never fell back.
+  let started = 0;
   for (const [index, model] of plan.models.entries()) {
     if (ctx.signal.aborted) break;
+    started += 1;
     const budget = linkBudget({ deadline: ctx.deadline, fixedMs: options.linkTimeoutMs, index, links: plan.models.length });
     const link = linkSignal(ctx, model, budget, options.linkTimeoutMs !== undefined);
     try {
@@ -91,7 +94,7 @@ export async function runFallbackChain(
   }
   // A caller that went away gets no default message: there is nobody to read it.
   if (options.defaultMessage === undefined || ctx.signal.aborted) {
-    deps.events.emit({ type: 'fallback', triggered: plan.models.length > 1, defaultMessage: false, failed: true });
+    deps.events.emit({ type: 'fallback', triggered: started > 1, defaultMessage: false, failed: true });
     throw aggregateFailure(attempts, ctx.signal);
   }
   const instead = await options.insteadOfDefault?.(attempts);
