@@ -173,6 +173,13 @@ export class HttpGateway {
   /** Requests Fastify refuses before a route runs: bad JSON, too big, wrong content type. */
   private refuse(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
     const requestId = assignRequestId(request, reply);
+    // The client went away while its body was arriving (Node's "aborted"): nothing was refused and
+    // nobody is left to answer; a cancel, as gRPC counts a call cancelled before its message.
+    if (err.code === 'ECONNRESET') {
+      this.options.log.info({ protocol: 'http', method: `${request.method} ${request.url}`, status: 499, requestId }, 'request cancelled');
+      countRefused(this.options.observer, request, reply, 'CANCELLED');
+      return reply.code(499).send();
+    }
     const status = err.statusCode ?? 500;
     if (status >= 500) {
       this.options.log.error({ err, url: pathOf(request), requestId }, 'internal error');

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -187,6 +189,39 @@ describe('HTTP calls share the gRPC call telemetry', () => {
       tooLarge: (await handled('ChatCompletions', 'RESOURCE_EXHAUSTED')) - before.tooLarge,
       embed: (await handled('Embed', 'INVALID_ARGUMENT')) - before.embed,
     }).toEqual({ invalid: 3, tooLarge: 1, embed: 1 });
+  });
+
+  it('counts a request whose client went away while its body was arriving as CANCELLED, not as a refusal', async () => {
+    const handled = async (code: string): Promise<number> => {
+      const metrics = await (await fetch(app.metricsServer!.url)).text();
+      const line = metrics
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('grpc_server_handled_total{') && l.includes('grpc_method="ChatCompletions"') && l.includes(`grpc_code="${code}"`),
+        );
+      return line ? Number(line.split(' ').at(-1)) : 0;
+    };
+    const before = { cancelled: await handled('CANCELLED'), invalid: await handled('INVALID_ARGUMENT') };
+    const url = new URL(app.http!.url);
+    const socket = connect(Number(url.port), url.hostname);
+    await once(socket, 'connect');
+    socket.write(
+      'POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nX-Request-Id: http-gone-mid-body\r\n' +
+        'Content-Length: 1000\r\n\r\n{"model":"gpt-4o-mini",',
+    );
+    // The headers are read and the route chosen before the client leaves.
+    await new Promise((r) => setTimeout(r, 100));
+    socket.destroy();
+    const counted = await eventually(
+      async () => ({
+        cancelled: (await handled('CANCELLED')) - before.cancelled,
+        invalid: (await handled('INVALID_ARGUMENT')) - before.invalid,
+      }),
+      (c) => c.cancelled + c.invalid > 0,
+    );
+    expect(counted).toEqual({ cancelled: 1, invalid: 0 });
+    expect(lines.find((l) => l.requestId === 'http-gone-mid-body')).toMatchObject({ level: 'info', protocol: 'http' });
   });
 
   it('counts completions in /v1/stats and in the Prometheus metrics', async () => {
