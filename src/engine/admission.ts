@@ -5,7 +5,8 @@ import { routeNotAllowed } from '../domain/call-errors.js';
 import { OrchestratorError } from '../domain/errors.js';
 import { maxTokensFor, type Plan } from './answer.js';
 import type { CallContext, UpstreamObserver } from './context.js';
-import type { AccessControl } from './ports.js';
+import { abortReason } from './attempt-errors.js';
+import type { AccessControl, AccessTicket } from './ports.js';
 
 /** An admitted call: its context charges usage to the ticket; `release` settles it, once. */
 export interface Admitted {
@@ -80,11 +81,13 @@ export class Admission {
   ): Promise<Admitted> {
     const access = this.access;
     if (!access) return { ctx, release: () => undefined };
-    let ticket: Awaited<ReturnType<AccessControl['admit']>>;
+    const admitting = access.admit({ principal: ctx.principal, deadline: ctx.deadline, ...demand });
+    let ticket: AccessTicket;
     try {
-      ticket = await access.admit({ principal: ctx.principal, deadline: ctx.deadline, ...demand });
+      ticket = await untilAborted(admitting, ctx.signal);
     } catch (err) {
-      if (err instanceof OrchestratorError) this.onRejected(err.reason);
+      // A call that ended while its checks waited (on Redis) was not refused by them.
+      if (err instanceof OrchestratorError && !ctx.signal.aborted) this.onRejected(err.reason);
       throw err;
     }
     let released = false;
@@ -121,6 +124,34 @@ export class Admission {
       admitted.release();
     }
   }
+}
+
+/**
+ * The ticket, or the call's abort reason if the call ends first: limits and budgets may wait on
+ * Redis (up to its command timeout per command), which must not keep a call past its deadline.
+ * A ticket that comes after is closed at once: its budget hold released, its token estimate given back.
+ */
+function untilAborted(admitting: Promise<AccessTicket>, signal: AbortSignal): Promise<AccessTicket> {
+  return new Promise((resolve, reject) => {
+    let abandoned = false;
+    const onAbort = (): void => {
+      abandoned = true;
+      reject(abortReason(signal));
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    admitting.then(
+      (ticket) => {
+        signal.removeEventListener('abort', onAbort);
+        if (abandoned) ticket.close();
+        else resolve(ticket);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});

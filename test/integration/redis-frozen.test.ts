@@ -43,6 +43,38 @@ describe('a Redis that stops answering', () => {
   }, 30_000);
 });
 
+describe('a call whose deadline passes while Redis does not answer', () => {
+  let redis: RedisProcess;
+  let h: Harness;
+  beforeAll(async () => {
+    redis = await startRedis();
+    const rosa = `    - { name: rosa, sha256: ${sha('rosa-secret')}, limits: { requests_per_minute: 100 }, budgets: { usd_per_day: 1 } }\n`;
+    h = await startHarness({ env: { CONFIG_FILE: accessFile(rosa), REDIS_URL: redis.url, REDIS_FAILURE_POLICY: 'local' } });
+  }, 20_000);
+  afterAll(async () => {
+    redis?.thaw();
+    await h?.close();
+    await redis?.stop();
+  });
+
+  it('ends at its deadline (504 on HTTP), not once the limit and budget checks give up on Redis', async () => {
+    const post = () =>
+      fetch(`${h.app.http?.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer rosa-secret', 'x-request-timeout-ms': '150' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+      });
+    expect((await post()).status).toBe(200);
+    redis.freeze();
+    const started = Date.now();
+    const res = await post();
+    const took = Date.now() - started;
+    expect(res.status).toBe(504);
+    // The budget's script alone waits the 500 ms command timeout, and the limit's command after it.
+    expect(took).toBeLessThan(450);
+  }, 20_000);
+});
+
 describe('the Redis connection to a Redis that stops answering', () => {
   it('is dropped and logged once: the commands waiting on it are let go, later ones fail at once, and it is made again when Redis answers', async () => {
     const redis = await startRedis();

@@ -81,3 +81,27 @@ describe('admission comes before any classification', () => {
     expect((await refusalOf(engine.rank({ route: ROUTE, input: input('hello'), ctx: context() }))).reason).toBe(Reason.RATE_LIMITED);
   });
 });
+
+describe('admission that outlasts the call', () => {
+  it('ends the call with its abort reason, and closes the ticket that comes after', async () => {
+    let admit: (() => void) | undefined;
+    let closed = 0;
+    const access: AccessControl = {
+      allows: () => true,
+      admit: () =>
+        new Promise((resolve) => {
+          admit = () => resolve({ record: () => undefined, close: () => void closed++ });
+        }),
+    };
+    const { engine, provider } = engineFixture({ access });
+    const controller = new AbortController();
+    const chat = engine.chat({ model: { name: 'gpt-4o-mini', field: 'model' }, input: input('hello'), ctx: context({ controller }) });
+    const late = new OrchestratorError({ kind: 'deadline_exceeded', reason: Reason.DEADLINE_EXCEEDED, message: 'deadline passed' });
+    controller.abort(late);
+    expect(await refusalOf(chat)).toBe(late);
+    admit?.();
+    await new Promise((r) => setImmediate(r));
+    expect(closed).toBe(1);
+    expect(provider.calls).toHaveLength(0);
+  });
+});
