@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { LRUCache } from 'lru-cache';
+import { unlessAborted } from '../domain/abort.js';
 import type { Answer, AnswerCache, CachedAnswer } from '../engine/index.js';
 
 interface Entry {
@@ -48,8 +49,8 @@ export class ResponseCache implements AnswerCache {
     });
   }
 
-  async get(key: string): Promise<CachedAnswer | undefined> {
-    const entry = await this.read(key);
+  async get(key: string, signal: AbortSignal): Promise<CachedAnswer | undefined> {
+    const entry = await this.read(key, signal);
     if (!entry) return undefined;
     return { answer: entry.answer, storedAt: entry.storedAt, stale: Date.now() - entry.storedAt >= this.options.ttlMs };
   }
@@ -58,8 +59,11 @@ export class ResponseCache implements AnswerCache {
     const entry: Entry = { answer, storedAt: Date.now() };
     const redis = this.options.redis;
     if (redis) {
-      // A cache that cannot be written is only a missed optimisation.
-      await redis
+      // A cache that cannot be written is only a missed optimisation, and the answer is ready: it
+      // does not wait for Redis to confirm (a Redis that hangs would hold it up to the command
+      // timeout, past the call's deadline). One connection runs its commands in order, so this
+      // replica's next lookup still finds it.
+      void redis
         .set(`llmo:cache:${key}`, JSON.stringify(entry), 'PX', Math.max(this.options.staleTtlMs, this.options.ttlMs, 1))
         .catch(() => undefined);
       return;
@@ -67,10 +71,14 @@ export class ResponseCache implements AnswerCache {
     this.memory.set(key, entry);
   }
 
-  private async read(key: string): Promise<Entry | undefined> {
+  private async read(key: string, signal: AbortSignal): Promise<Entry | undefined> {
     const redis = this.options.redis;
     if (!redis) return this.memory.get(key);
-    const raw = await redis.get(`llmo:cache:${key}`).catch(() => null);
+    const raw = await unlessAborted(
+      redis.get(`llmo:cache:${key}`).catch(() => null),
+      signal,
+      null,
+    );
     return raw === null ? undefined : (JSON.parse(raw) as Entry);
   }
 }

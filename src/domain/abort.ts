@@ -61,3 +61,26 @@ class CallSignal extends EventTarget implements AbortSignal {
     return 'AbortSignal';
   }
 }
+
+/**
+ * What `work` settles to, or `aborted` once `signal` aborts first (at once when it already has):
+ * for what a call waits on that does not take its signal (a Redis command). The work goes on;
+ * what it settles to after that is no longer awaited here.
+ */
+export function unlessAborted<T, A>(work: Promise<T>, signal: AbortSignal, aborted: A): Promise<T | A> {
+  if (signal.aborted) return Promise.resolve(aborted);
+  return new Promise<T | A>((resolve, reject) => {
+    const onAbort = (): void => resolve(aborted);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}

@@ -2,6 +2,7 @@ import type { CatalogModel } from '../catalog/catalog.js';
 import type { AttemptRecord, ChatInput } from '../domain/chat.js';
 import { estimateRequestTokens } from '../domain/chat.js';
 import { routeNotAllowed } from '../domain/call-errors.js';
+import { unlessAborted } from '../domain/abort.js';
 import { OrchestratorError } from '../domain/errors.js';
 import { maxTokensFor, type Plan } from './answer.js';
 import type { CallContext, UpstreamObserver } from './context.js';
@@ -82,13 +83,21 @@ export class Admission {
     const access = this.access;
     if (!access) return { ctx, release: () => undefined };
     const admitting = access.admit({ principal: ctx.principal, deadline: ctx.deadline, ...demand });
-    let ticket: AccessTicket;
+    let ticket: AccessTicket | undefined;
     try {
-      ticket = await untilAborted(admitting, ctx.signal);
+      // Limits and budgets may wait on Redis (its command timeout, per command): not past the call's end.
+      ticket = await unlessAborted(admitting, ctx.signal, undefined);
     } catch (err) {
-      // A call that ended while its checks waited (on Redis) was not refused by them.
-      if (err instanceof OrchestratorError && !ctx.signal.aborted) this.onRejected(err.reason);
+      if (err instanceof OrchestratorError) this.onRejected(err.reason);
       throw err;
+    }
+    if (!ticket) {
+      // What the checks hand out later is given back at once: the budget hold, the token estimate.
+      admitting.then(
+        (late) => late.close(),
+        () => undefined,
+      );
+      throw abortReason(ctx.signal);
     }
     let released = false;
     return {
@@ -124,34 +133,6 @@ export class Admission {
       admitted.release();
     }
   }
-}
-
-/**
- * The ticket, or the call's abort reason if the call ends first: limits and budgets may wait on
- * Redis (up to its command timeout per command), which must not keep a call past its deadline.
- * A ticket that comes after is closed at once: its budget hold released, its token estimate given back.
- */
-function untilAborted(admitting: Promise<AccessTicket>, signal: AbortSignal): Promise<AccessTicket> {
-  return new Promise((resolve, reject) => {
-    let abandoned = false;
-    const onAbort = (): void => {
-      abandoned = true;
-      reject(abortReason(signal));
-    };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    admitting.then(
-      (ticket) => {
-        signal.removeEventListener('abort', onAbort);
-        if (abandoned) ticket.close();
-        else resolve(ticket);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
 }
 
 const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});

@@ -46,6 +46,8 @@ export interface CachedAnswer {
 
 /** Exact-match answers for deterministic requests (src/cache/response-cache.ts). */
 export interface AnswerCache {
-  get(key: string): Promise<CachedAnswer | undefined>;
+  /** A miss once `signal` aborts: a lookup is never worth more than the call waiting on it. */
+  get(key: string, signal: AbortSignal): Promise<CachedAnswer | undefined>;
+  /** Resolves once the entry is handed over, not when a shared store confirms it: the answer does not wait. */
   set(key: string, answer: Answer): Promise<void>;
 }

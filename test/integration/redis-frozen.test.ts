@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { connectRedis } from '../../src/access/redis.js';
 import { accessFile, sha } from '../helpers/access-file.js';
 import { eventually } from '../helpers/eventually.js';
@@ -71,6 +71,50 @@ describe('a call whose deadline passes while Redis does not answer', () => {
     const took = Date.now() - started;
     expect(res.status).toBe(504);
     // The budget's script alone waits the 500 ms command timeout, and the limit's command after it.
+    expect(took).toBeLessThan(450);
+  }, 20_000);
+});
+
+describe('the response cache on a Redis that stops answering', () => {
+  let redis: RedisProcess;
+  let h: Harness;
+  beforeEach(async () => {
+    redis = await startRedis();
+    h = await startHarness({ env: { CONFIG_FILE: accessFile(), REDIS_URL: redis.url } });
+  }, 20_000);
+  afterEach(async () => {
+    redis?.thaw();
+    await h?.close();
+    await redis?.stop();
+  });
+
+  it('does not hold an answer for its write: the call still gets it within its deadline', async () => {
+    h.upstream.injectFault({ kind: 'delay', delayMs: 300 });
+    // Frozen while the upstream answers: the lookup went through, the write after the answer waits.
+    const freezing = setTimeout(() => redis.freeze(), 100);
+    const chat = h.clients.chat.chat.bind(h.clients.chat);
+    const outcome = await callUnary(
+      chat,
+      { model: 'gpt-4o-mini', prompt: 'cached later', messages: [], temperature: 0 },
+      { metadata: bearer('erin-secret'), deadlineMs: 700 },
+    ).then(
+      () => 'OK',
+      (err: grpc.ServiceError) => grpc.status[err.code],
+    );
+    clearTimeout(freezing);
+    expect(outcome).toBe('OK');
+  }, 20_000);
+
+  it('does not hold a call past its deadline for its lookup', async () => {
+    redis.freeze();
+    const started = Date.now();
+    const res = await fetch(`${h.app.http?.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer erin-secret', 'x-request-timeout-ms': '150' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], temperature: 0 }),
+    });
+    const took = Date.now() - started;
+    expect(res.status).toBe(504);
     expect(took).toBeLessThan(450);
   }, 20_000);
 });

@@ -46,7 +46,7 @@ async function throughCache(
 ): Promise<Answer> {
   const { cache, key } = entry;
   if (policy.mode !== 'bypass') {
-    const cached = await cache.get(key);
+    const cached = await cache.get(key, ctx.signal);
     if (cached && !cached.stale) {
       deps.events.emit({ type: 'cache_lookup', outcome: 'hit' });
       return fromCache(cached, [], ctx);
@@ -58,7 +58,7 @@ async function throughCache(
     await cache.set(key, answer);
     return { ...answer, cache: { hit: false, stale: false, ageMs: 0 } };
   } catch (err) {
-    const stale = staleAllowed(policy, deps.offlineFallback, err) && !ctx.signal.aborted ? await cache.get(key) : undefined;
+    const stale = staleAllowed(policy, deps.offlineFallback, err) && !ctx.signal.aborted ? await cache.get(key, ctx.signal) : undefined;
     if (!stale) throw err;
     deps.events.emit({ type: 'cache_lookup', outcome: 'stale' });
     ctx.log.warn({ model: entry.model }, 'every upstream attempt failed; serving a stale cached answer');
@@ -175,7 +175,7 @@ export async function staleAnswer(
 async function staleFor(deps: OfflineDeps, plan: Plan, attempts: readonly AttemptRecord[], ctx: CallContext): Promise<Answer | undefined> {
   if (ctx.signal.aborted || !deps.cache) return undefined;
   for (const model of plan.models) {
-    const cached = await deps.cache.get(keyFor(plan, model));
+    const cached = await deps.cache.get(keyFor(plan, model), ctx.signal);
     if (!cached) continue;
     deps.events.emit({ type: 'cache_lookup', outcome: 'stale' });
     ctx.log.warn({ model: model.id }, 'every model failed upstream; serving a cached answer');

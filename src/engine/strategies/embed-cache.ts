@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { EmbeddingCatalogModel } from '../../catalog/embedding-models.js';
 import type { Answer } from '../answer.js';
+import type { CallContext } from '../context.js';
 import type { EventSink } from '../events.js';
 import type { AnswerCache } from '../ports.js';
 import type { EmbeddingInputs } from '../../providers/types.js';
@@ -28,10 +30,10 @@ export async function cachedEmbedding(
   deps: EmbedCacheDeps,
   key: string,
   model: EmbeddingCatalogModel,
-  latencyMs: () => number,
+  ctx: Pick<CallContext, 'signal' | 'startedAt'>,
 ): Promise<EmbedAnswer | undefined> {
   if (!deps.cache) return undefined;
-  const entry = await deps.cache.get(key).catch(() => undefined);
+  const entry = await deps.cache.get(key, ctx.signal).catch(() => undefined);
   const vectors = entry && !entry.stale ? parseVectors(entry.answer.content) : undefined;
   deps.events.emit({ type: 'cache_lookup', outcome: vectors ? 'hit' : 'miss' });
   if (!entry || !vectors) return undefined;
@@ -42,7 +44,7 @@ export async function cachedEmbedding(
     dimensions: vectors[0]?.length ?? model.dimensions,
     usage: entry.answer.usage,
     costUsd: 0,
-    latencyMs: latencyMs(),
+    latencyMs: performance.now() - ctx.startedAt,
     attempts: [],
     simulated: model.simulated,
     cache: { hit: true, ageMs: Date.now() - entry.storedAt },

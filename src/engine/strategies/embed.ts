@@ -239,7 +239,7 @@ export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAn
   try {
     const ctx = admitted.ctx;
     const key = embedCacheKey(model.id, req.inputs, dimensions);
-    const hit = deps.cache ? await cachedEmbedding(deps.cache, key, model, () => performance.now() - ctx.startedAt) : undefined;
+    const hit = deps.cache ? await cachedEmbedding(deps.cache, key, model, ctx) : undefined;
     if (hit) return told(req.ctx, hit);
     const provider = deps.runner.providerOf(model);
     if (provider && !canEmbed(provider)) throw noEmbeddingsApi(provider.name, model.id);

@@ -9,6 +9,8 @@ import { eventually } from '../../helpers/eventually.js';
 import { redisReplicas } from '../../helpers/redis.js';
 
 const MIB = 1024 * 1024;
+/** The signal of a call that goes on. */
+const live = new AbortController().signal;
 
 function answer(content: string): Answer {
   return {
@@ -33,19 +35,19 @@ describe('the in-memory response cache', () => {
     // 200,000 characters weigh about 400 KB each: two fit in 1 MiB, three do not.
     await c.set('a', answer('a'.repeat(200_000)));
     await c.set('b', answer('b'.repeat(200_000)));
-    await c.get('a');
+    await c.get('a', live);
     await c.set('c', answer('c'.repeat(200_000)));
-    expect(await c.get('b')).toBeUndefined();
-    expect((await c.get('a'))?.answer.content).toHaveLength(200_000);
-    expect((await c.get('c'))?.answer.content).toHaveLength(200_000);
+    expect(await c.get('b', live)).toBeUndefined();
+    expect((await c.get('a', live))?.answer.content).toHaveLength(200_000);
+    expect((await c.get('c', live))?.answer.content).toHaveLength(200_000);
   });
 
   it('does not store an answer larger than CACHE_MAX_BYTES, and keeps what it had', async () => {
     const c = cache(MIB);
     await c.set('small', answer('hello'));
     await c.set('huge', answer('x'.repeat(600_000)));
-    expect(await c.get('huge')).toBeUndefined();
-    expect((await c.get('small'))?.answer.content).toBe('hello');
+    expect(await c.get('huge', live)).toBeUndefined();
+    expect((await c.get('small', live))?.answer.content).toBe('hello');
   });
 
   it('still bounds the count by CACHE_MAX_ENTRIES', async () => {
@@ -53,8 +55,8 @@ describe('the in-memory response cache', () => {
     await c.set('1', answer('one'));
     await c.set('2', answer('two'));
     await c.set('3', answer('three'));
-    expect(await c.get('1')).toBeUndefined();
-    expect((await c.get('3'))?.answer.content).toBe('three');
+    expect(await c.get('1', live)).toBeUndefined();
+    expect((await c.get('3', live))?.answer.content).toBe('three');
   });
 });
 
@@ -66,19 +68,26 @@ describe('the response cache in a real Redis', () => {
   it('answers every replica, fresh within the TTL and stale after it, and leaves Redis at the stale TTL', async () => {
     const [a, b] = redis.clients.map((c) => shared(c, 100)) as [ResponseCache, ResponseCache];
     await a.set('k1', answer('from a'));
-    expect(await b.get('k1')).toMatchObject({ answer: { content: 'from a' }, stale: false });
+    // Sent, not confirmed: another connection may ask before Redis ran it.
+    const read = await eventually(
+      () => b.get('k1', live),
+      (entry) => entry !== undefined,
+    );
+    expect(read).toMatchObject({ answer: { content: 'from a' }, stale: false });
     const ttl = await redis.clients[1]!.pttl('llmo:cache:k1');
     expect(ttl).toBeGreaterThan(600_000 - 5_000);
     expect(ttl).toBeLessThanOrEqual(600_000);
     await new Promise((r) => setTimeout(r, 120));
-    expect(await b.get('k1')).toMatchObject({ answer: { content: 'from a' }, stale: true });
+    expect(await b.get('k1', live)).toMatchObject({ answer: { content: 'from a' }, stale: true });
   });
 
   it('keeps nothing in the replica: an entry gone from Redis is gone for every replica, the one that stored it included', async () => {
     const a = shared(redis.clients[0]!);
     await a.set('k2', answer('evicted'));
+    // Its own connection runs commands in order: once this answers, the write has run.
+    await redis.clients[0]!.exists('llmo:cache:k2');
     await redis.clients[1]!.del('llmo:cache:k2');
-    expect(await a.get('k2')).toBeUndefined();
+    expect(await a.get('k2', live)).toBeUndefined();
   });
 
   it('is skipped while Redis is unreachable: nothing is stored and every lookup misses', async () => {
@@ -93,8 +102,8 @@ describe('the response cache in a real Redis', () => {
         (status) => status !== 'ready',
       );
       await a.set('k4', answer('while down'));
-      expect(await a.get('k3')).toBeUndefined();
-      expect(await a.get('k4')).toBeUndefined();
+      expect(await a.get('k3', live)).toBeUndefined();
+      expect(await a.get('k4', live)).toBeUndefined();
     } finally {
       client.disconnect();
     }
