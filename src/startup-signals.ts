@@ -36,9 +36,11 @@ export const hangups = {
 export const stops = {
   /** From now on SIGTERM and SIGINT call `handler` (a drain) instead of ending the process at once. */
   handleWith(handler: (signal: NodeJS.Signals) => void): void {
-    process.off('SIGTERM', exitWhileStarting);
-    process.off('SIGINT', exitWhileStarting);
+    // Added before the start-up listeners go: a signal's last listener removed closes Node's watch
+    // on it, and a signal that came while start-up's last stretch ran, not yet delivered, is lost.
     process.on('SIGTERM', handler);
     process.on('SIGINT', handler);
+    process.off('SIGTERM', exitWhileStarting);
+    process.off('SIGINT', exitWhileStarting);
   },
 };
