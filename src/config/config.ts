@@ -105,7 +105,18 @@ export const envSchema = z.object({
   /** Batch items running at once over all batches; interactive calls never wait for these slots. */
   BATCH_GLOBAL_CONCURRENCY: number(z.number().int().min(1), 32),
   /** Shared state for several replicas (rate limits, budgets, response cache). */
-  REDIS_URL: z.preprocess(emptyAsUndefined, z.url({ protocol: /^rediss?$/ }).optional()),
+  REDIS_URL: z.preprocess(
+    emptyAsUndefined,
+    z
+      .url({ protocol: /^rediss?$/ })
+      // The client would send any other path to SELECT, which Redis refuses, and use database 0 instead.
+      .refine(
+        // A URL that does not parse is z.url's to report, once.
+        (url) => !URL.canParse(url) || /^\/?\d*$/.test(new URL(url).pathname),
+        'the database after the host is a number (redis://host:6379/2), or left out for 0',
+      )
+      .optional(),
+  ),
   /** When Redis is unreachable: local (each replica enforces limits and budgets alone) or closed (refuse calls). */
   REDIS_FAILURE_POLICY: z.preprocess(
     (v) => (typeof v === 'string' ? v.trim().toLowerCase() || undefined : v),

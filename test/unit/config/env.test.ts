@@ -209,6 +209,16 @@ describe('configuration errors', () => {
     expect(pg).not.toContain('ss-word');
   });
 
+  it('refuse a REDIS_URL whose database is not a number, which Redis would not select', () => {
+    expect(messageOf({ REDIS_URL: 'redis://redis.internal:6379/limits' })).toMatch(
+      /^REDIS_URL: the database after the host is a number \(redis:\/\/host:6379\/2\).* \(got "redis:\/\/redis.internal:6379\/limits"\)$/,
+    );
+    expect(messageOf({ REDIS_URL: 'redis://:pw@redis.internal:6379/0/x' })).toContain('REDIS_URL: the database after the host');
+    for (const fine of ['redis://redis.internal', 'redis://redis.internal/', 'rediss://:pw@redis.internal:6380/15']) {
+      expect(messageOf({ REDIS_URL: fine })).toBe('');
+    }
+  });
+
   it('mask a password with "/" in it, as generated passwords often have, that was not percent-encoded', () => {
     const redis = messageOf({ REDIS_URL: 'redis://:Zm9v/YmFy+cXV4@redis.internal:6379' });
     expect(redis).toContain('redis://:***@redis.internal:6379');
