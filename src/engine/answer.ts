@@ -8,6 +8,8 @@ import type { CallContext } from './context.js';
 /** What every strategy returns. */
 export interface Answer {
   readonly content: string;
+  /** The model's words declining to answer, apart from `content` (ProviderCompletion.refusal). */
+  readonly refusal?: string | undefined;
   readonly model: string;
   readonly provider: string;
   readonly finishReason: FinishReason;
@@ -54,6 +56,7 @@ export function answerFrom(options: {
   const { completion, winner, attempts, ctx } = options;
   return {
     content: completion.content,
+    ...(completion.refusal !== undefined ? { refusal: completion.refusal } : {}),
     model: winner.model,
     provider: winner.provider,
     finishReason: completion.finishReason,

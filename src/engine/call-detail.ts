@@ -26,6 +26,8 @@ export interface CallRequestFacts {
 /** One answer the call produced (a Batch produces one per item). */
 export interface CallAnswer {
   readonly content: string;
+  /** The model's words declining to answer, when it refused with words. */
+  readonly refusal?: string | undefined;
   /** The tools the model asked to call, when it called any. */
   readonly toolCalls?: readonly ToolCall[] | undefined;
   readonly model: string;
@@ -75,7 +77,7 @@ export interface CallDetail {
 
 /** What a stream sent its client so far. */
 export interface RelayedSoFar {
-  /** The text (of the last model, after a restart). */
+  /** The text, and a refusal's words as answerRecord writes them (of the last model, after a restart). */
   readonly text: string;
   /** From the call's arrival to its first delta; undefined before one. */
   readonly timeToFirstTokenMs: number | undefined;
@@ -108,6 +110,16 @@ export function withToolCalls(content: string, calls: readonly ToolCall[] | unde
   return content === '' ? listed : `${content}\n${listed}`;
 }
 
+/**
+ * An answer as a record keeps it: its text, then a line `refusal: ` with the words the model
+ * declined with (a refusal has no text), then its tool calls as withToolCalls writes them.
+ */
+export function answerRecord(answer: Pick<CallAnswer, 'content' | 'refusal' | 'toolCalls'>): string {
+  const { content, refusal } = answer;
+  const text = refusal === undefined ? content : content === '' ? `refusal: ${refusal}` : `${content}\nrefusal: ${refusal}`;
+  return withToolCalls(text, answer.toolCalls);
+}
+
 /** The answer as a record shows it, told to the call's observer; returns the answer unchanged. */
 export function told<A extends Answer & { decision?: RouteDecision | undefined; fallbackTriggered?: boolean; isDefaultMessage?: boolean }>(
   ctx: CallContext,
@@ -115,6 +127,7 @@ export function told<A extends Answer & { decision?: RouteDecision | undefined; 
 ): A {
   ctx.upstream?.answered?.({
     content: answer.content,
+    refusal: answer.refusal,
     toolCalls: answer.toolCalls,
     model: answer.model,
     provider: answer.provider,
@@ -139,6 +152,7 @@ export function streamTeller(ctx: CallContext): ((event: EngineStreamEvent) => v
   const answered = upstream?.answered;
   if (!answered) return undefined;
   let content = '';
+  let refusal: string | undefined;
   let firstDeltaMs: number | undefined;
   let cache: CallAnswer['cache'];
   let model: string | undefined;
@@ -146,11 +160,12 @@ export function streamTeller(ctx: CallContext): ((event: EngineStreamEvent) => v
   upstream.relaying?.(() =>
     firstDeltaMs === undefined
       ? { text: content, timeToFirstTokenMs: undefined }
-      : { text: content, timeToFirstTokenMs: firstDeltaMs, model, provider },
+      : { text: answerRecord({ content, refusal }), timeToFirstTokenMs: firstDeltaMs, model, provider },
   );
   return (event) => {
     if (event.type === 'delta') {
       content += event.content;
+      if (event.refusal !== undefined) refusal = (refusal ?? '') + event.refusal;
       firstDeltaMs ??= performance.now() - ctx.startedAt;
     } else if (event.type === 'started') {
       cache = event.cache;
@@ -160,11 +175,13 @@ export function streamTeller(ctx: CallContext): ((event: EngineStreamEvent) => v
     // The answer starts over on the next model: what came before it is not part of the answer.
     else if (event.type === 'restarted') {
       content = '';
+      refusal = undefined;
       model = event.nextModel;
       provider = event.nextProvider;
     } else if (event.type === 'completed') {
       answered.call(upstream, {
         content,
+        refusal,
         toolCalls: event.toolCalls,
         model: event.model,
         provider: event.provider,

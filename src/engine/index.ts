@@ -22,7 +22,7 @@ export {
 } from './requests.js';
 export type { Answer, FallbackAnswer } from './answer.js';
 export type { BatchItemFacts, CallAnswer, CallDetail, CallRequestFacts, RelayedSoFar } from './call-detail.js';
-export { withToolCalls } from './call-detail.js';
+export { answerRecord } from './call-detail.js';
 export type { CallContext, UpstreamAttempt, UpstreamObserver, UpstreamRequest } from './context.js';
 export {
   EventBus,

@@ -44,7 +44,7 @@ export class StreamUsage {
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
       if (event.type === 'delta') {
-        this.#generatedChars += event.content.length + (event.toolCall ? toolCallChars(event.toolCall) : 0);
+        this.#generatedChars += event.content.length + (event.toolCall ? toolCallChars(event.toolCall) : 0) + (event.refusal?.length ?? 0);
       } else {
         const checked = checkUsage(event.usage, this.request, this.#generatedChars, this.source);
         const estimated = checked.refused !== undefined || event.usageEstimated === true;

@@ -36,7 +36,7 @@ export interface UpstreamCall<S extends CallSpec, R> {
 export const COMPLETION: UpstreamCall<CallSpec, ProviderCompletion> = {
   send: (spec, provider, signal, headers) => provider.complete(providerRequest(spec, signal, headers)),
   settle(spec, provider, completion) {
-    let generatedChars = completion.content.length;
+    let generatedChars = completion.content.length + (completion.refusal?.length ?? 0);
     if (completion.toolCalls) for (const call of completion.toolCalls) generatedChars += toolCallChars(call);
     const checked = checkUsage(completion.usage, spec, generatedChars, {
       log: spec.log,

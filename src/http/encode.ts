@@ -20,8 +20,13 @@ const FINISH: Readonly<Record<FinishReason, string>> = {
   unknown: 'stop',
 };
 
-export function encodeFinish(reason: FinishReason): string {
-  return FINISH[reason];
+/**
+ * OpenAI ends a structured output refusal (`message.refusal`) with `stop`: the SDKs' parse()
+ * returns the refusal then, and throws on `content_filter`. A refusal without words (Anthropic's)
+ * stays `content_filter`.
+ */
+export function encodeFinish(reason: FinishReason, refused = false): string {
+  return refused ? 'stop' : FINISH[reason];
 }
 
 /**
@@ -67,14 +72,16 @@ export function nowSeconds(): number {
 export function encodeCompletion(completion: CompletionAnswer, requestId: string): string {
   const { answer, decision } = completion;
   const id = JSON.stringify(requestId);
-  // OpenAI sends null content beside tool calls when there is no text.
-  const content = answer.toolCalls && answer.content === '' ? 'null' : JSON.stringify(answer.content);
+  // OpenAI sends null content beside tool calls or a refusal when there is no text.
+  const refused = answer.refusal !== undefined;
+  const content = (answer.toolCalls || refused) && answer.content === '' ? 'null' : JSON.stringify(answer.content);
+  const refusal = refused ? JSON.stringify(answer.refusal) : 'null';
   const toolCalls = answer.toolCalls ? `,"tool_calls":${JSON.stringify(answer.toolCalls.map(encodeToolCall))}` : '';
   const cache = cacheText(answer.cache);
   return (
     `{"id":${id},"object":"chat.completion","created":${nowSeconds()},"model":${JSON.stringify(answer.model)},` +
-    `"choices":[{"index":0,"message":{"role":"assistant","content":${content},"refusal":null${toolCalls}},` +
-    `"logprobs":null,"finish_reason":"${encodeFinish(answer.finishReason)}"}],` +
+    `"choices":[{"index":0,"message":{"role":"assistant","content":${content},"refusal":${refusal}${toolCalls}},` +
+    `"logprobs":null,"finish_reason":"${encodeFinish(answer.finishReason, refused)}"}],` +
     `"usage":${usageText(answer.usage)},` +
     `"x_orchestrator":{"request_id":${id},"provider":${JSON.stringify(answer.provider)},` +
     // Made-up text from the embedded simulator, not a real model.

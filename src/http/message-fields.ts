@@ -27,7 +27,8 @@ const FIELDS: Readonly<Record<ChatRole, ReadonlySet<string>>> = {
   system: new Set(['role', 'content', 'cache_control']),
   developer: new Set(['role', 'content', 'cache_control']),
   user: new Set(['role', 'content', 'cache_control']),
-  assistant: new Set(['role', 'content', 'tool_calls', 'cache_control']),
+  // A refused answer handed back as the SDKs return it: its `refusal` is taken as its text.
+  assistant: new Set(['role', 'content', 'tool_calls', 'cache_control', 'refusal']),
   // A tool result's name (langchain-openai sends it, LangGraph sets it to the function's) repeats
   // the name of the call it answers: taken when it does, and not sent on.
   tool: new Set(['role', 'content', 'tool_call_id', 'name', 'cache_control']),
@@ -81,9 +82,14 @@ export function parseMessages(raw: unknown, limits: MessageLimits, v: Violations
     const images = allParts?.some((p) => p.type === 'image') ?? false;
     const joinedParts = !images && (allParts?.some((p) => p.cache) ?? false);
     const parts = images || joinedParts ? allParts : undefined;
-    const content = allParts ? textOfParts(allParts) : typeof m.content === 'string' ? m.content : '';
+    const text = allParts ? textOfParts(allParts) : typeof m.content === 'string' ? m.content : '';
     if (!allParts && m.content !== undefined && m.content !== null && typeof m.content !== 'string')
       v.add(`${at}.content`, 'must be a string or an array of content parts');
+    const refusal = role === 'assistant' ? refusalOf(m.refusal, `${at}.refusal`, v) : undefined;
+    // A model that refused wrote no content (OpenAI's answers never have both): one text, not two to join.
+    if (refusal !== undefined && (allParts !== undefined || text !== ''))
+      v.add(`${at}.refusal`, 'must be null beside content: an assistant message has either');
+    const content = refusal ?? text;
     const onlyCalls = toolCalls !== undefined && (m.content === null || m.content === undefined || m.content === '');
     // A tool's result may be empty (a function that returns nothing), as OpenAI takes it.
     if (!parts && !onlyCalls && role !== 'tool' && content.trim() === '') v.add(`${at}.content`, 'must not be empty or only whitespace');
@@ -133,6 +139,14 @@ function checkToolResultNames(raw: readonly unknown[], messages: readonly ChatMe
     if (called !== undefined && name !== called)
       v.add(`messages[${i}].name`, `must be the name of the function the call it answers named ("${called}"), or absent`);
   }
+}
+
+/** An assistant message's refusal (OpenAI's answers carry one, null when the model did not refuse). */
+function refusalOf(raw: unknown, at: string, v: Violations): string | undefined {
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  if (typeof raw === 'string') return raw;
+  v.add(at, `must be a string or null (got ${shown(raw)})`);
+  return undefined;
 }
 
 function parseToolCalls(raw: unknown, at: string, v: Violations): ToolCall[] | undefined {

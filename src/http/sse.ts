@@ -161,6 +161,8 @@ export class ChunkEncoder {
   private deltaPrefix = '';
   /** `x_orchestrator.cache` of the last chunk: null unless the stream replays a cached answer. */
   private cache = 'null';
+  /** The answer being streamed is a refusal with words: it finishes as `stop`, as OpenAI's does (encodeFinish). */
+  private refused = false;
 
   constructor(
     private readonly id: string,
@@ -182,6 +184,10 @@ export class ChunkEncoder {
         );
       case 'delta': {
         const call = event.toolCall;
+        if (event.refusal !== undefined) {
+          this.refused = true;
+          return this.data(this.chunk([{ index: 0, delta: { refusal: event.refusal }, logprobs: null, finish_reason: null }]));
+        }
         if (!call) {
           if (this.deltaPrefix === '') this.setModel(this.model);
           return `${this.deltaPrefix}${JSON.stringify(event.content)}},"logprobs":null,"finish_reason":null}]${this.usageNull}}\n\n`;
@@ -201,6 +207,7 @@ export class ChunkEncoder {
       case 'restarted':
         // The answer starts over on the next model: clients drop what they have so far.
         this.setModel(event.nextModel);
+        this.refused = false;
         return this.data(
           this.chunk([], {
             restarted: {
@@ -216,7 +223,7 @@ export class ChunkEncoder {
         // Written from the head as the deltas are (only strings and the nested lists go through
         // JSON.stringify): the same bytes as JSON.stringify of the chunk object.
         const last =
-          `${this.head}[{"index":0,"delta":{},"logprobs":null,"finish_reason":"${encodeFinish(event.finishReason)}"}]${this.usageNull},` +
+          `${this.head}[{"index":0,"delta":{},"logprobs":null,"finish_reason":"${encodeFinish(event.finishReason, this.refused)}"}]${this.usageNull},` +
           `"x_orchestrator":{"provider":${JSON.stringify(event.provider)},"simulated":${isSimulatedProvider(event.provider)},` +
           `"cost_usd":${encodeNumber(event.costUsd)},"latency_ms":${encodeNumber(round3(event.latencyMs))},` +
           `"time_to_first_token_ms":${encodeNumber(round3(event.timeToFirstTokenMs))},` +

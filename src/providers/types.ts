@@ -37,6 +37,12 @@ export interface ProviderRequest {
 
 export interface ProviderCompletion {
   readonly content: string;
+  /**
+   * The model's words declining to answer (OpenAI's structured output refusal), apart from the
+   * content; the finish reason is then content_filter. Absent when the model did not refuse, or
+   * refused without words (Anthropic's stop reason `refusal`).
+   */
+  readonly refusal?: string | undefined;
   readonly finishReason: FinishReason;
   readonly usage: TokenUsage;
   /** Set when the upstream reported no usage and `usage` is our estimate (about four characters a token). */
@@ -50,8 +56,13 @@ export interface ProviderCompletion {
  * finish reason, usage and the assembled tool calls. A stream that stops without `end` must throw instead (STREAM_TRUNCATED).
  */
 export type ProviderStreamEvent =
-  /** Text (content), or a piece of a tool call (toolCall, with content ''). */
-  | { readonly type: 'delta'; readonly content: string; readonly toolCall?: ToolCallDelta | undefined }
+  /** Text (content), a piece of a tool call (toolCall, with content '') or of a refusal (refusal, with content ''). */
+  | {
+      readonly type: 'delta';
+      readonly content: string;
+      readonly toolCall?: ToolCallDelta | undefined;
+      readonly refusal?: string | undefined;
+    }
   | {
       readonly type: 'end';
       readonly finishReason: FinishReason;

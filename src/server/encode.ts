@@ -94,6 +94,7 @@ export function encodeAnswer(answer: Answer, requestId: string) {
     finishReason: encodeFinish(answer.finishReason),
     simulated: isSimulatedProvider(answer.provider),
     toolCalls: encodeToolCalls(answer.toolCalls),
+    refusal: answer.refusal ?? '',
   };
 }
 

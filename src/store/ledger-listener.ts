@@ -10,7 +10,7 @@ import {
   type FinishedCall,
   type GatewayListener,
   type RouteDecision,
-  withToolCalls,
+  answerRecord,
 } from '../engine/index.js';
 import type { AttemptEntry, CallRecord, DecisionEntry, ItemDecisionEntry, Ledger, UsageCounts } from './records.js';
 
@@ -122,7 +122,7 @@ function itemDecisions(answers: readonly CallAnswer[]): ItemDecisionEntry[] {
 
 /** The answer; a stream that failed or was cancelled midway has none, but what its client was sent. */
 function storedText(answer: CallAnswer | undefined, relayed: string | undefined): string | undefined {
-  return answer ? withToolCalls(answer.content, answer.toolCalls) : relayed || undefined;
+  return answer ? answerRecord(answer) : relayed || undefined;
 }
 
 /** What the answers the cache gave would have cost upstream: each of a Batch's items counts, not only a lone answer. */

@@ -98,7 +98,7 @@ const failingChat: ChatServiceServer = {
   chat: (call, callback) => callback(grpcErrorFor(failure(call.request.model))),
   streamChat: (call) => {
     // One message first, to show the status still arrives after data already sent.
-    call.write({ event: { $case: 'delta', delta: { content: 'partial', toolCalls: [] } } } satisfies StreamChatResponse);
+    call.write({ event: { $case: 'delta', delta: { content: 'partial', toolCalls: [], refusal: '' } } } satisfies StreamChatResponse);
     call.emit('error', grpcErrorFor(failure(call.request.model)));
   },
   race: (_call, callback) => callback({ code: grpc.status.UNIMPLEMENTED }),

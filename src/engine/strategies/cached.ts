@@ -84,9 +84,10 @@ function staleAllowed(policy: CachePolicy, offlineFallback: boolean, err: unknow
  * Fallback stored also carries what that call did (fell back), which is not this call's.
  */
 function fromCache(cached: CachedAnswer, attempts: readonly AttemptRecord[], ctx: CallContext): Answer {
-  const { content, model, provider, finishReason, toolCalls, usage } = cached.answer;
+  const { content, refusal, model, provider, finishReason, toolCalls, usage } = cached.answer;
   return {
     content,
+    ...(refusal !== undefined ? { refusal } : {}),
     model,
     provider,
     finishReason,

@@ -21,8 +21,13 @@ export type EngineStreamEvent =
       /** Set when the stream replays a cached answer instead of a live model. */
       readonly cache?: Answer['cache'];
     }
-  /** Text, or (with content '') a piece of a tool call. */
-  | { readonly type: 'delta'; readonly content: string; readonly toolCall?: ToolCallDelta | undefined }
+  /** Text, or (with content '') a piece of a tool call or of a refusal. */
+  | {
+      readonly type: 'delta';
+      readonly content: string;
+      readonly toolCall?: ToolCallDelta | undefined;
+      readonly refusal?: string | undefined;
+    }
   | {
       readonly type: 'restarted';
       readonly failedModel: string;
@@ -278,14 +283,8 @@ const REPLAY_CHUNK = 256;
 /** A cached answer as a stream: `started` says it is stale, the text follows as deltas. */
 function* replay(answer: Answer, attempts: readonly AttemptRecord[], prepared: PreparedStream): Generator<EngineStreamEvent> {
   yield { type: 'started', model: answer.model, provider: answer.provider, cache: answer.cache };
-  const text = answer.content;
-  for (let i = 0; i < text.length; ) {
-    let end = Math.min(i + REPLAY_CHUNK, text.length);
-    // Never between the two halves of a surrogate pair: a lone half is no text, and gRPC's UTF-8 makes it U+FFFD.
-    if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end++;
-    yield { type: 'delta', content: text.slice(i, end) };
-    i = end;
-  }
+  for (const piece of chunksOf(answer.content)) yield { type: 'delta', content: piece };
+  for (const piece of chunksOf(answer.refusal ?? '')) yield { type: 'delta', content: '', refusal: piece };
   for (const [index, call] of (answer.toolCalls ?? []).entries()) {
     yield { type: 'delta', content: '', toolCall: { index, id: call.id, name: call.name, arguments: call.arguments } };
   }
@@ -303,6 +302,16 @@ function* replay(answer: Answer, attempts: readonly AttemptRecord[], prepared: P
     fallbackTriggered: prepared.staleIsFallback ?? false,
     decision: prepared.decision,
   };
+}
+
+/** Text in replay chunks, never split between the two halves of a surrogate pair: a lone half is no text, and gRPC's UTF-8 makes it U+FFFD. */
+function* chunksOf(text: string): Generator<string> {
+  for (let i = 0; i < text.length; ) {
+    let end = Math.min(i + REPLAY_CHUNK, text.length);
+    if (end < text.length && isHighSurrogate(text.charCodeAt(end - 1))) end++;
+    yield text.slice(i, end);
+    i = end;
+  }
 }
 
 /**

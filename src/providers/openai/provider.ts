@@ -143,7 +143,7 @@ export class OpenAIProvider implements Provider {
       throw malformed(this.name, `response (${(err as Error).message})`);
     }
     const given: unknown = choice.message.content;
-    // A structured output refusal comes as `refusal`, content null: the refusal is the answer.
+    // A structured output refusal comes as `refusal`, content null.
     const refusal: unknown = choice.message.refusal;
     const refused = typeof refusal === 'string' && refusal !== '';
     // A reasoning model that spent max_tokens thinking has no content (vLLM: null beside reasoning_content).
@@ -156,11 +156,13 @@ export class OpenAIProvider implements Provider {
       throw truncated(this.name, 'the response has no finish_reason');
     }
     if (failedFinish(choice.finish_reason)) throw truncated(this.name, `finish_reason "${choice.finish_reason}"`);
-    const content = (choice.message.content ?? '') + (refused ? refusal : '');
+    const content = choice.message.content ?? '';
     // Thinking is billed as completion tokens: counted when the estimate stands in for the upstream's report.
-    const generated = content + (toolCalls?.map((c) => c.name + c.arguments).join('') ?? '') + (thought ? thinking : '');
+    const generated =
+      content + (refused ? refusal : '') + (toolCalls?.map((c) => c.name + c.arguments).join('') ?? '') + (thought ? thinking : '');
     const answer: { -readonly [K in keyof ProviderCompletion]: ProviderCompletion[K] } = {
       content,
+      ...(refused ? { refusal } : {}),
       finishReason: refused ? 'content_filter' : withCalls(finishReasonOf(choice.finish_reason), toolCalls !== undefined),
       usage: usageOf(completion.usage, request, generated),
     };
@@ -196,7 +198,7 @@ export class OpenAIProvider implements Provider {
     const indexes = new ToolCallIndexes();
     const template = new ChunkTemplate();
     let done = false;
-    // A structured output refusal streams as `delta.refusal` pieces: relayed as the text, and the answer ends as content_filter.
+    // A structured output refusal streams as `delta.refusal` pieces, and the answer ends as content_filter.
     let refused = false;
     const reader = body[Symbol.asyncIterator]();
     try {
@@ -242,7 +244,7 @@ export class OpenAIProvider implements Provider {
             if (typeof refusal === 'string' && refusal !== '') {
               refused = true;
               generated += refusal.length;
-              out.push({ type: 'delta', content: refusal });
+              out.push({ type: 'delta', content: '', refusal });
             }
             for (const piece of toolPieces(choice?.delta?.tool_calls)) {
               if (piece === undefined)

@@ -150,6 +150,7 @@ function encodeStreamEvent(event: EngineStreamEvent, requestId: string): StreamC
                   },
                 ]
               : [],
+            refusal: event.refusal ?? '',
           },
         },
       };

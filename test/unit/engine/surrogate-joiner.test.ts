@@ -8,6 +8,8 @@ const args = (index: number, piece: string, first?: { id: string; name: string }
   toolCall: { index, ...first, arguments: piece },
 });
 
+const refusal = (piece: string): TextDelta => ({ type: 'delta', content: '', refusal: piece });
+
 function relay(joiner: SurrogateJoiner, deltas: readonly TextDelta[]): TextDelta[] {
   return [...deltas.flatMap((d) => joiner.pass(d) ?? []), ...joiner.flush()];
 }
@@ -35,6 +37,11 @@ describe('SurrogateJoiner', () => {
       args(1, '\ude03"'),
     ]);
     expect(out).toEqual([args(0, '', { id: 'c0', name: 'f' }), args(1, '"'), args(0, '😀'), args(1, '😃"')]);
+  });
+
+  it('rejoins a refusal split between its pieces, apart from the text, and flushes a half it held', () => {
+    const out = relay(new SurrogateJoiner(), [refusal('no \ud83d'), text('a\ud83d'), refusal('\ude00 sorry'), refusal('\ud83d')]);
+    expect(out).toEqual([refusal('no '), text('a'), refusal('😀 sorry'), text('\ud83d'), refusal('\ud83d')]);
   });
 
   it('flushes what nothing completed as it came, and then holds nothing', () => {

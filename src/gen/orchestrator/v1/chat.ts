@@ -311,6 +311,12 @@ export interface ChatResponse {
   simulated: boolean;
   /** The tools the model asked to call (finish reason TOOL_CALLS), in its order. */
   toolCalls: ToolCall[];
+  /**
+   * Set when the model declined to answer in the requested format and said why (OpenAI's
+   * structured output refusal): its words, with content empty and finish reason CONTENT_FILTER.
+   * A refusal the provider gives no words for (Anthropic's) has content and no refusal.
+   */
+  refusal: string;
 }
 
 /** A request to stream one model's answer token by token. */
@@ -463,6 +469,11 @@ export interface StreamDelta {
    * pieces carry the same index and more of its arguments. StreamCompleted carries them assembled.
    */
   toolCalls: ToolCallDelta[];
+  /**
+   * Refusal text to append to what came before (see ChatResponse.refusal): a refusal streams
+   * in these pieces, with no content, and the stream completes with finish reason CONTENT_FILTER.
+   */
+  refusal: string;
 }
 
 /** A piece of one tool call in a stream. */
@@ -674,6 +685,8 @@ export interface RaceResponse {
     | undefined;
   /** The tools the model asked to call (finish reason TOOL_CALLS), in its order. */
   toolCalls: ToolCall[];
+  /** The winner's refusal, as ChatResponse.refusal. */
+  refusal: string;
 }
 
 /** Try models in order until one answers. */
@@ -786,6 +799,8 @@ export interface FallbackResponse {
     | undefined;
   /** The tools the model asked to call (finish reason TOOL_CALLS), in its order. */
   toolCalls: ToolCall[];
+  /** The answering model's refusal, as ChatResponse.refusal. */
+  refusal: string;
 }
 
 /** Many chat requests, answered with bounded concurrency. */
@@ -1296,6 +1311,7 @@ function createBaseChatResponse(): ChatResponse {
     cache: undefined,
     simulated: false,
     toolCalls: [],
+    refusal: "",
   };
 }
 
@@ -1339,6 +1355,9 @@ export const ChatResponse: MessageFns<ChatResponse> = {
     }
     for (const v of message.toolCalls) {
       ToolCall.encode(v!, writer.uint32(106).fork()).join();
+    }
+    if (message.refusal !== "") {
+      writer.uint32(114).string(message.refusal);
     }
     return writer;
   },
@@ -1460,6 +1479,14 @@ export const ChatResponse: MessageFns<ChatResponse> = {
             message.toolCalls.push(ToolCall.decode(reader, reader.uint32()));
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.refusal = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1513,6 +1540,7 @@ export const ChatResponse: MessageFns<ChatResponse> = {
         : globalThis.Array.isArray(object?.tool_calls)
         ? object.tool_calls.map((e: any) => ToolCall.fromJSON(e))
         : [],
+      refusal: isSet(object.refusal) ? globalThis.String(object.refusal) : "",
     };
   },
 
@@ -1556,6 +1584,9 @@ export const ChatResponse: MessageFns<ChatResponse> = {
     }
     if (message.toolCalls?.length) {
       obj.toolCalls = message.toolCalls.map((e) => ToolCall.toJSON(e));
+    }
+    if (message.refusal !== "") {
+      obj.refusal = message.refusal;
     }
     return obj;
   },
@@ -2258,7 +2289,7 @@ export const StreamStarted: MessageFns<StreamStarted> = {
 };
 
 function createBaseStreamDelta(): StreamDelta {
-  return { content: "", toolCalls: [] };
+  return { content: "", toolCalls: [], refusal: "" };
 }
 
 export const StreamDelta: MessageFns<StreamDelta> = {
@@ -2268,6 +2299,9 @@ export const StreamDelta: MessageFns<StreamDelta> = {
     }
     for (const v of message.toolCalls) {
       ToolCallDelta.encode(v!, writer.uint32(18).fork()).join();
+    }
+    if (message.refusal !== "") {
+      writer.uint32(26).string(message.refusal);
     }
     return writer;
   },
@@ -2301,6 +2335,14 @@ export const StreamDelta: MessageFns<StreamDelta> = {
             message.toolCalls.push(ToolCallDelta.decode(reader, reader.uint32()));
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.refusal = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2321,6 +2363,7 @@ export const StreamDelta: MessageFns<StreamDelta> = {
         : globalThis.Array.isArray(object?.tool_calls)
         ? object.tool_calls.map((e: any) => ToolCallDelta.fromJSON(e))
         : [],
+      refusal: isSet(object.refusal) ? globalThis.String(object.refusal) : "",
     };
   },
 
@@ -2331,6 +2374,9 @@ export const StreamDelta: MessageFns<StreamDelta> = {
     }
     if (message.toolCalls?.length) {
       obj.toolCalls = message.toolCalls.map((e) => ToolCallDelta.toJSON(e));
+    }
+    if (message.refusal !== "") {
+      obj.refusal = message.refusal;
     }
     return obj;
   },
@@ -3462,6 +3508,7 @@ function createBaseRaceResponse(): RaceResponse {
     simulated: false,
     cache: undefined,
     toolCalls: [],
+    refusal: "",
   };
 }
 
@@ -3502,6 +3549,9 @@ export const RaceResponse: MessageFns<RaceResponse> = {
     }
     for (const v of message.toolCalls) {
       ToolCall.encode(v!, writer.uint32(98).fork()).join();
+    }
+    if (message.refusal !== "") {
+      writer.uint32(106).string(message.refusal);
     }
     return writer;
   },
@@ -3615,6 +3665,14 @@ export const RaceResponse: MessageFns<RaceResponse> = {
             message.toolCalls.push(ToolCall.decode(reader, reader.uint32()));
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.refusal = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3663,6 +3721,7 @@ export const RaceResponse: MessageFns<RaceResponse> = {
         : globalThis.Array.isArray(object?.tool_calls)
         ? object.tool_calls.map((e: any) => ToolCall.fromJSON(e))
         : [],
+      refusal: isSet(object.refusal) ? globalThis.String(object.refusal) : "",
     };
   },
 
@@ -3703,6 +3762,9 @@ export const RaceResponse: MessageFns<RaceResponse> = {
     }
     if (message.toolCalls?.length) {
       obj.toolCalls = message.toolCalls.map((e) => ToolCall.toJSON(e));
+    }
+    if (message.refusal !== "") {
+      obj.refusal = message.refusal;
     }
     return obj;
   },
@@ -4020,6 +4082,7 @@ function createBaseFallbackResponse(): FallbackResponse {
     simulated: false,
     cache: undefined,
     toolCalls: [],
+    refusal: "",
   };
 }
 
@@ -4072,6 +4135,9 @@ export const FallbackResponse: MessageFns<FallbackResponse> = {
     }
     for (const v of message.toolCalls) {
       ToolCall.encode(v!, writer.uint32(130).fork()).join();
+    }
+    if (message.refusal !== "") {
+      writer.uint32(138).string(message.refusal);
     }
     return writer;
   },
@@ -4217,6 +4283,14 @@ export const FallbackResponse: MessageFns<FallbackResponse> = {
             message.toolCalls.push(ToolCall.decode(reader, reader.uint32()));
             continue;
           }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.refusal = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4285,6 +4359,7 @@ export const FallbackResponse: MessageFns<FallbackResponse> = {
         : globalThis.Array.isArray(object?.tool_calls)
         ? object.tool_calls.map((e: any) => ToolCall.fromJSON(e))
         : [],
+      refusal: isSet(object.refusal) ? globalThis.String(object.refusal) : "",
     };
   },
 
@@ -4337,6 +4412,9 @@ export const FallbackResponse: MessageFns<FallbackResponse> = {
     }
     if (message.toolCalls?.length) {
       obj.toolCalls = message.toolCalls.map((e) => ToolCall.toJSON(e));
+    }
+    if (message.refusal !== "") {
+      obj.refusal = message.refusal;
     }
     return obj;
   },

@@ -6,7 +6,7 @@ import { type RecordingUpstream, startRecordingUpstream } from '../../../helpers
 
 /**
  * OpenAI's structured output refusal: `message.refusal` with content null (unary), `delta.refusal`
- * pieces (streamed), finish reason stop. The refusal is the answer, not a broken response.
+ * pieces (streamed), finish reason stop. The refusal is the answer's refusal, apart from its content, not a broken response.
  */
 const REFUSAL = "I'm sorry, I can't help with that.";
 let upstream: RecordingUpstream;
@@ -42,16 +42,17 @@ const request = (): ProviderRequest => ({
 });
 
 describe('an OpenAI refusal', () => {
-  it('unary: answers the refusal text with finish reason content_filter', async () => {
+  it('unary: answers the refusal apart from the (empty) content, with finish reason content_filter', async () => {
     const answer = await provider.complete(request());
-    expect(answer).toMatchObject({ content: REFUSAL, finishReason: 'content_filter', usage: { completionTokens: 9 } });
+    expect(answer).toMatchObject({ content: '', refusal: REFUSAL, finishReason: 'content_filter', usage: { completionTokens: 9 } });
   });
 
-  it('streamed: relays the refusal pieces as text and ends with finish reason content_filter', async () => {
+  it('streamed: relays the refusal pieces as refusal deltas, no text, and ends with finish reason content_filter', async () => {
     const events: ProviderStreamEvent[] = [];
     for await (const event of provider.stream(request())) events.push(event);
-    const text = events.map((e) => (e.type === 'delta' ? e.content : '')).join('');
-    expect(text).toBe(REFUSAL);
+    const deltas = events.flatMap((e) => (e.type === 'delta' ? [e] : []));
+    expect(deltas.map((e) => e.content).join('')).toBe('');
+    expect(deltas.map((e) => e.refusal).join('')).toBe(REFUSAL);
     const end = events.at(-1);
     expect(end?.type === 'end' && end.finishReason).toBe('content_filter');
   });

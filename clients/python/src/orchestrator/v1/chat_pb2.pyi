@@ -124,7 +124,7 @@ class ChatRequest(_message.Message):
     def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., route: _Optional[_Union[_common_pb2.RouteTarget, _Mapping]] = ..., cache: _Optional[_Union[CacheOptions, _Mapping]] = ..., sampling: _Optional[_Union[_common_pb2.SamplingOptions, _Mapping]] = ..., metadata: _Optional[_Union[_common_pb2.RequestMetadata, _Mapping]] = ..., tooling: _Optional[_Union[ToolOptions, _Mapping]] = ..., response_format: _Optional[_Union[ResponseFormat, _Mapping]] = ...) -> None: ...
 
 class ChatResponse(_message.Message):
-    __slots__ = ["attempts", "cache", "content", "cost_usd", "finish_reason", "latency_ms", "model", "provider", "request_id", "route_decision", "simulated", "tool_calls", "usage"]
+    __slots__ = ["attempts", "cache", "content", "cost_usd", "finish_reason", "latency_ms", "model", "provider", "refusal", "request_id", "route_decision", "simulated", "tool_calls", "usage"]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     CACHE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +133,7 @@ class ChatResponse(_message.Message):
     LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    REFUSAL_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     ROUTE_DECISION_FIELD_NUMBER: _ClassVar[int]
     SIMULATED_FIELD_NUMBER: _ClassVar[int]
@@ -146,12 +147,13 @@ class ChatResponse(_message.Message):
     latency_ms: float
     model: str
     provider: str
+    refusal: str
     request_id: str
     route_decision: _common_pb2.RouteDecision
     simulated: bool
     tool_calls: _containers.RepeatedCompositeFieldContainer[_common_pb2.ToolCall]
     usage: _common_pb2.Usage
-    def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., route_decision: _Optional[_Union[_common_pb2.RouteDecision, _Mapping]] = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ..., simulated: bool = ..., tool_calls: _Optional[_Iterable[_Union[_common_pb2.ToolCall, _Mapping]]] = ...) -> None: ...
+    def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., route_decision: _Optional[_Union[_common_pb2.RouteDecision, _Mapping]] = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ..., simulated: bool = ..., tool_calls: _Optional[_Iterable[_Union[_common_pb2.ToolCall, _Mapping]]] = ..., refusal: _Optional[str] = ...) -> None: ...
 
 class FallbackRequest(_message.Message):
     __slots__ = ["attempt_timeout_ms", "default_message", "disable_default_message", "max_tokens", "messages", "metadata", "model", "models", "prompt", "refuse_stale", "response_format", "sampling", "temperature", "tooling"]
@@ -186,7 +188,7 @@ class FallbackRequest(_message.Message):
     def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., attempt_timeout_ms: _Optional[int] = ..., default_message: _Optional[str] = ..., disable_default_message: bool = ..., sampling: _Optional[_Union[_common_pb2.SamplingOptions, _Mapping]] = ..., metadata: _Optional[_Union[_common_pb2.RequestMetadata, _Mapping]] = ..., refuse_stale: bool = ..., tooling: _Optional[_Union[ToolOptions, _Mapping]] = ..., response_format: _Optional[_Union[ResponseFormat, _Mapping]] = ...) -> None: ...
 
 class FallbackResponse(_message.Message):
-    __slots__ = ["attempts", "cache", "content", "cost_usd", "fallback_triggered", "finish_reason", "is_default_message", "latency_ms", "model", "model_used", "provider", "provider_used", "request_id", "simulated", "tool_calls", "usage"]
+    __slots__ = ["attempts", "cache", "content", "cost_usd", "fallback_triggered", "finish_reason", "is_default_message", "latency_ms", "model", "model_used", "provider", "provider_used", "refusal", "request_id", "simulated", "tool_calls", "usage"]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     CACHE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
@@ -199,6 +201,7 @@ class FallbackResponse(_message.Message):
     MODEL_USED_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_USED_FIELD_NUMBER: _ClassVar[int]
+    REFUSAL_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SIMULATED_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
@@ -215,11 +218,12 @@ class FallbackResponse(_message.Message):
     model_used: str
     provider: str
     provider_used: str
+    refusal: str
     request_id: str
     simulated: bool
     tool_calls: _containers.RepeatedCompositeFieldContainer[_common_pb2.ToolCall]
     usage: _common_pb2.Usage
-    def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., provider_used: _Optional[str] = ..., model_used: _Optional[str] = ..., fallback_triggered: bool = ..., is_default_message: bool = ..., simulated: bool = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ..., tool_calls: _Optional[_Iterable[_Union[_common_pb2.ToolCall, _Mapping]]] = ...) -> None: ...
+    def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., provider_used: _Optional[str] = ..., model_used: _Optional[str] = ..., fallback_triggered: bool = ..., is_default_message: bool = ..., simulated: bool = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ..., tool_calls: _Optional[_Iterable[_Union[_common_pb2.ToolCall, _Mapping]]] = ..., refusal: _Optional[str] = ...) -> None: ...
 
 class JsonSchemaFormat(_message.Message):
     __slots__ = ["description", "name", "schema", "strict"]
@@ -262,7 +266,7 @@ class RaceRequest(_message.Message):
     def __init__(self, model: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., prompt: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., models: _Optional[_Iterable[str]] = ..., hedge_delay_ms: _Optional[int] = ..., sampling: _Optional[_Union[_common_pb2.SamplingOptions, _Mapping]] = ..., metadata: _Optional[_Union[_common_pb2.RequestMetadata, _Mapping]] = ..., refuse_stale: bool = ..., tooling: _Optional[_Union[ToolOptions, _Mapping]] = ..., response_format: _Optional[_Union[ResponseFormat, _Mapping]] = ...) -> None: ...
 
 class RaceResponse(_message.Message):
-    __slots__ = ["attempts", "cache", "content", "cost_usd", "finish_reason", "latency_ms", "model", "provider", "request_id", "simulated", "tool_calls", "usage"]
+    __slots__ = ["attempts", "cache", "content", "cost_usd", "finish_reason", "latency_ms", "model", "provider", "refusal", "request_id", "simulated", "tool_calls", "usage"]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     CACHE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
@@ -271,6 +275,7 @@ class RaceResponse(_message.Message):
     LATENCY_MS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    REFUSAL_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SIMULATED_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
@@ -283,11 +288,12 @@ class RaceResponse(_message.Message):
     latency_ms: float
     model: str
     provider: str
+    refusal: str
     request_id: str
     simulated: bool
     tool_calls: _containers.RepeatedCompositeFieldContainer[_common_pb2.ToolCall]
     usage: _common_pb2.Usage
-    def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., simulated: bool = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ..., tool_calls: _Optional[_Iterable[_Union[_common_pb2.ToolCall, _Mapping]]] = ...) -> None: ...
+    def __init__(self, content: _Optional[str] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., request_id: _Optional[str] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., simulated: bool = ..., cache: _Optional[_Union[CacheInfo, _Mapping]] = ..., tool_calls: _Optional[_Iterable[_Union[_common_pb2.ToolCall, _Mapping]]] = ..., refusal: _Optional[str] = ...) -> None: ...
 
 class ResponseFormat(_message.Message):
     __slots__ = ["json_schema", "type"]
@@ -376,12 +382,14 @@ class StreamCompleted(_message.Message):
     def __init__(self, finish_reason: _Optional[_Union[_common_pb2.FinishReason, str]] = ..., usage: _Optional[_Union[_common_pb2.Usage, _Mapping]] = ..., cost_usd: _Optional[float] = ..., latency_ms: _Optional[float] = ..., time_to_first_token_ms: _Optional[float] = ..., attempts: _Optional[_Iterable[_Union[_common_pb2.Attempt, _Mapping]]] = ..., model: _Optional[str] = ..., provider: _Optional[str] = ..., fallback_triggered: bool = ..., route_decision: _Optional[_Union[_common_pb2.RouteDecision, _Mapping]] = ..., request_id: _Optional[str] = ..., tool_calls: _Optional[_Iterable[_Union[_common_pb2.ToolCall, _Mapping]]] = ...) -> None: ...
 
 class StreamDelta(_message.Message):
-    __slots__ = ["content", "tool_calls"]
+    __slots__ = ["content", "refusal", "tool_calls"]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
+    REFUSAL_FIELD_NUMBER: _ClassVar[int]
     TOOL_CALLS_FIELD_NUMBER: _ClassVar[int]
     content: str
+    refusal: str
     tool_calls: _containers.RepeatedCompositeFieldContainer[ToolCallDelta]
-    def __init__(self, content: _Optional[str] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCallDelta, _Mapping]]] = ...) -> None: ...
+    def __init__(self, content: _Optional[str] = ..., tool_calls: _Optional[_Iterable[_Union[ToolCallDelta, _Mapping]]] = ..., refusal: _Optional[str] = ...) -> None: ...
 
 class StreamRestarted(_message.Message):
     __slots__ = ["failed_model", "next_model", "next_provider", "reason"]
