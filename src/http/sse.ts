@@ -50,7 +50,7 @@ export async function relayStream(
     while (!next.done) {
       const group = next.value;
       let text = '';
-      for (let i = 0; i < group.length; i++) text += chunks.of(group[i]!);
+      for (let i = 0; i < group.length; i++) text += chunks.of(group[i]!, group[i + 1]);
       const waiting = out.write(text);
       if (waiting) await waiting;
       next = await events.next();
@@ -171,17 +171,25 @@ export class ChunkEncoder {
     this.usageNull = includeUsage ? ',"usage":null' : '';
   }
 
-  of(event: EngineStreamEvent): string {
+  /**
+   * `next`: the event after this one in its group. `started` comes grouped with the model's first
+   * delta, which says whether the answer opens with text: OpenAI's first chunk has content `""`
+   * before text and `null` before tool calls or a refusal, and clients that accumulate the deltas
+   * (the Python SDK's stream helpers) end with what it said when no text follows.
+   */
+  of(event: EngineStreamEvent, next?: EngineStreamEvent): string {
     switch (event.type) {
-      case 'started':
+      case 'started': {
         this.setModel(event.model);
         // A replayed cached answer says so from its first chunk, as gRPC's `started` does.
         this.cache = cacheText(event.cache);
+        const noText = next?.type === 'delta' && (next.toolCall !== undefined || next.refusal !== undefined);
         return (
-          `${this.head}[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]${this.usageNull},` +
+          `${this.head}[{"index":0,"delta":{"role":"assistant","content":${noText ? 'null' : '""'}},"logprobs":null,"finish_reason":null}]${this.usageNull},` +
           `"x_orchestrator":{"provider":${JSON.stringify(event.provider)},"simulated":${isSimulatedProvider(event.provider)}` +
           `${event.cache ? `,"cache":${this.cache}` : ''}}}\n\n`
         );
+      }
       case 'delta': {
         const call = event.toolCall;
         if (event.refusal !== undefined) {

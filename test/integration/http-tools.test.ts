@@ -58,6 +58,21 @@ describe('tools over HTTP', () => {
     expect(final.choices[0]?.message.tool_calls).toEqual(unary.choices[0]?.message.tool_calls);
   });
 
+  it('opens a streamed answer with content null when it calls tools, as OpenAI does, and with "" when it writes text', async () => {
+    const firstDelta = async (body: object) => {
+      const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: ask, stream: true, ...NO_CACHE, ...body }),
+      });
+      const first = (await res.text()).split('\n').find((l) => l.startsWith('data: {'));
+      return (JSON.parse(first!.slice(6)) as { choices: { delta: object }[] }).choices[0]?.delta;
+    };
+    // A client that accumulates the deltas (the Python SDK's stream helpers) keeps what the first one says.
+    expect(await firstDelta({ tools: TOOLS, tool_choice: 'required' })).toEqual({ role: 'assistant', content: null });
+    expect(await firstDelta({})).toEqual({ role: 'assistant', content: '' });
+  });
+
   it('runs a tool loop: assistant tool_calls and tool results go upstream, the model answers in text', async () => {
     const first = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: ask, tools: TOOLS, ...NO_CACHE });
     const calls = first.choices[0]!.message.tool_calls!;

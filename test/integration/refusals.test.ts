@@ -166,9 +166,12 @@ describe('the HTTP API', () => {
     const deltas = (await res.text())
       .split('\n')
       .filter((l) => l.startsWith('data: {'))
-      .map((l) => (JSON.parse(l.slice(6)) as { choices: { delta: Record<string, unknown> }[] }).choices[0]?.delta)
-      .filter((d) => d !== undefined && d.role === undefined && Object.keys(d).length > 0);
-    expect(deltas).toEqual(PIECES.map((refusal) => ({ refusal })));
+      .map((l) => (JSON.parse(l.slice(6)) as { choices: { delta: Record<string, unknown> }[] }).choices[0]?.delta);
+    // No text follows: content null from the first chunk, as OpenAI opens a refusal.
+    expect(deltas[0]).toEqual({ role: 'assistant', content: null });
+    expect(deltas.filter((d) => d !== undefined && d.role === undefined && Object.keys(d).length > 0)).toEqual(
+      PIECES.map((refusal) => ({ refusal })),
+    );
   });
 
   it('takes the refused answer back in the conversation, as the SDK hands it: its refusal is the assistant’s text', async () => {
