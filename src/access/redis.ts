@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { ConfigError } from '../config/config.js';
 import { settleWithin } from '../domain/timers.js';
 import { maskUrlPassword } from '../domain/url-password.js';
 
@@ -41,8 +42,29 @@ export async function connectRedis(url: string, log: Logger): Promise<Redis> {
     if (down) log.info('redis reachable again: shared state restored');
     down = false;
   });
-  watchRefusals(client, log);
-  await settleWithin(new Promise<void>((resolve) => client.once('ready', () => resolve())), 3_000);
+  let refusedDatabase: string | undefined;
+  let settle: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => {
+    settle = resolve;
+    client.once('ready', () => resolve());
+  });
+  watchRefusals(client, log, (reason) => {
+    if (refusedDatabase !== undefined) return;
+    refusedDatabase = reason;
+    log.error(
+      { err: reason, url: maskUrlPassword(url) },
+      'redis refuses the database REDIS_URL names (above its `databases` setting): shared state is off until REDIS_URL or the server is fixed and the gateway restarted; limits, budgets and cache fall back per REDIS_FAILURE_POLICY',
+    );
+    // ioredis goes on to "ready" on database 0, where another deployment's keys may live: not used at all.
+    client.disconnect(false);
+    settle();
+  });
+  await settleWithin(ready, 3_000);
+  if (refusedDatabase !== undefined) {
+    throw new ConfigError([
+      `REDIS_URL: ${maskUrlPassword(url)} names a database this Redis does not have (${refusedDatabase}); use /0 to /N-1 for a server with N databases`,
+    ]);
+  }
   if (client.status !== 'ready') log.warn({ url: maskUrlPassword(url) }, 'redis not reachable at start-up; will keep trying');
   else log.info({ url: maskUrlPassword(url) }, 'redis connected: limits, budgets and cache are shared');
   return client;
@@ -57,7 +79,7 @@ const REFUSAL_LOG_MS = 60_000;
  * budgets and cache fall back per REDIS_FAILURE_POLICY without a word. Every command passes
  * through `sendCommand`, the one place such a refusal can be seen for all of them.
  */
-function watchRefusals(client: Redis, log: Logger): void {
+function watchRefusals(client: Redis, log: Logger, onDatabaseRefused: (reason: string) => void): void {
   let loggedAt = Number.NEGATIVE_INFINITY;
   const onFailure = (err: unknown): void => {
     // NOSCRIPT is the client's own cue to send a script's text after a Redis restart, not a refusal.
@@ -72,6 +94,12 @@ function watchRefusals(client: Redis, log: Logger): void {
     const handshake = client.status !== 'ready';
     const result = send(command, stream);
     if (!handshake) command.promise.catch(onFailure);
+    else if (command.name === 'select') {
+      // A refused SELECT (a database number past the server's `databases`) leaves the connection on database 0.
+      command.promise.catch((err: unknown) => {
+        if (err instanceof Error && err.name === 'ReplyError') onDatabaseRefused(err.message);
+      });
+    }
     return result;
   };
 }

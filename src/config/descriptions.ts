@@ -77,7 +77,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   BATCH_MAX_CONCURRENCY: 'Largest `concurrency` a batch may ask for.',
   BATCH_GLOBAL_CONCURRENCY: 'Batch items running at once over all batches; interactive calls never wait for these slots.',
   REDIS_URL:
-    '`redis://` or `rediss://`, with a database number after the host (`/2`) or none for 0 (a password in the URL is redacted in logs and in configuration errors); shares rate limits, budgets and the response cache between replicas. See [Several replicas](operations.md#several-replicas-with-redis).',
+    '`redis://` or `rediss://`, with a database number after the host (`/2`) or none for 0 (one the server has, below its `databases` setting: another is a configuration error at start-up, exit code 2, and, on a server restarted with fewer, stops using Redis (REDIS_FAILURE_POLICY applies) until the gateway restarts; a password in the URL is redacted in logs and in configuration errors); shares rate limits, budgets and the response cache between replicas. See [Several replicas](operations.md#several-replicas-with-redis).',
   REDIS_FAILURE_POLICY:
     'Redis unreachable (or not answering a command within 500 ms, or refusing it: `maxmemory` reached under `noeviction`, a read-only replica): `local` (keep serving; each replica enforces limits and budgets alone) or `closed` (calls that need a limit or budget check get UNAVAILABLE `SHARED_STATE_UNAVAILABLE`).',
   RATE_LIMIT_REQUESTS:

@@ -50,3 +50,49 @@ describe('a Redis that refuses writes (maxmemory reached)', () => {
     }
   });
 });
+
+/**
+ * A REDIS_URL naming a database past the server's `databases` setting (16 by default): Redis
+ * refuses the SELECT, and the client would go on, on database 0, sharing state with whatever
+ * else lives there.
+ */
+describe('a REDIS_URL naming a database the server does not have', () => {
+  let redis: RedisProcess;
+  let admin: Redis;
+  beforeAll(async () => {
+    redis = await startRedis();
+    admin = new Redis(redis.url);
+  }, 20_000);
+  afterAll(async () => {
+    admin?.disconnect();
+    await redis?.stop();
+  });
+
+  it('is a configuration error at start-up, and nothing is written to database 0', async () => {
+    const lines: { level: number; msg: string }[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const connecting = connectRedis(`${redis.url}/99`, log);
+    await expect(connecting).rejects.toMatchObject({
+      name: 'ConfigError',
+      problems: [
+        expect.stringMatching(
+          /^REDIS_URL: redis:\/\/127\.0\.0\.1:\d+\/99 names a database this Redis does not have \(ERR DB index is out of range\)/,
+        ),
+      ],
+    });
+    expect(lines.some((l) => l.level === 50 && l.msg.includes('REDIS_FAILURE_POLICY'))).toBe(true);
+    expect(await admin.dbsize()).toBe(0);
+  });
+
+  it('a database the server has connects as before', async () => {
+    const client = await connectRedis(`${redis.url}/15`, pino({ level: 'silent' }));
+    try {
+      await client.set('on-15', '1');
+      expect(await admin.dbsize()).toBe(0);
+      await admin.select(15);
+      expect(await admin.get('on-15')).toBe('1');
+    } finally {
+      client.disconnect();
+    }
+  });
+});
