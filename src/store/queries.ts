@@ -1,6 +1,6 @@
 import { sql, type AliasableExpression, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
 import { round3 } from '../domain/latency.js';
-import { roundUsd } from '../domain/money.js';
+import { USD_PRECISION } from '../domain/money.js';
 import type { LedgerSchema } from './schema.js';
 
 /** Which calls a query covers; undefined fields do not restrict. */
@@ -106,8 +106,8 @@ export async function usageTotals(
       eb.fn.sum<number | string>('cached_tokens').as('cached_tokens'),
       eb.fn.sum<number | string>('cache_write_tokens').as('cache_write_tokens'),
       eb.fn.sum<number | string>('reasoning_tokens').as('reasoning_tokens'),
-      eb.fn.sum<number | string>('cost_usd').as('cost_usd'),
-      eb.fn.sum<number | string>('cost_saved_usd').as('cost_saved_usd'),
+      usdUnits('cost_usd').as('cost_units'),
+      usdUnits('cost_saved_usd').as('cost_saved_units'),
       eb.fn.sum<number | string>('fallback_triggered').as('fallbacks'),
       eb.fn.sum<number | string>('cache_hit').as('cache_hits'),
     ])
@@ -141,39 +141,53 @@ export async function usageTotals(
     t.cachedTokens += Number(raw['cached_tokens'] ?? 0);
     t.cacheWriteTokens += Number(raw['cache_write_tokens'] ?? 0);
     t.reasoningTokens += Number(raw['reasoning_tokens'] ?? 0);
-    t.costUsd += Number(raw['cost_usd'] ?? 0);
-    t.costSavedUsd += Number(raw['cost_saved_usd'] ?? 0);
+    t.costUnits += Number(raw['cost_units'] ?? 0);
+    t.costSavedUnits += Number(raw['cost_saved_units'] ?? 0);
     t.fallbacks += Number(raw['fallbacks'] ?? 0);
     t.cacheHits += Number(raw['cache_hits'] ?? 0);
   }
   const out: UsageTotals[] = [];
-  for (const [key, { row, totals: t }] of groups) {
+  for (const [key, { row, totals }] of groups) {
     const group: UsageTotals['group'] = {};
     dims.forEach((d, i) => {
       const value = row[alias(i)];
       if (d === 'day' || d === 'hour') group.periodStart = Number(value);
       else group[d] = value === null || value === undefined ? '' : String(value);
     });
-    out.push({
-      group,
-      requests: t.requests,
-      successful: t.successful,
-      errorsByCode: t.errorsByCode,
-      promptTokens: t.promptTokens,
-      completionTokens: t.completionTokens,
-      totalTokens: t.totalTokens,
-      cachedTokens: t.cachedTokens,
-      cacheWriteTokens: t.cacheWriteTokens,
-      reasoningTokens: t.reasoningTokens,
-      costUsd: roundUsd(t.costUsd),
-      latency: latencies.get(key) ?? percentiles([]),
-      fallbackRate: t.requests === 0 ? 0 : t.fallbacks / t.requests,
-      cacheHitRate: t.requests === 0 ? 0 : t.cacheHits / t.requests,
-      costSavedUsd: roundUsd(t.costSavedUsd),
-    });
+    out.push(finished(group, totals, latencies.get(key) ?? percentiles([])));
   }
-  if (out.length === 0 && dims.length === 0) out.push({ ...emptyTotals(), group: {}, latency: percentiles([]) });
+  if (out.length === 0 && dims.length === 0) out.push(finished({}, emptyTotals(), percentiles([])));
   return out.sort((a, b) => compareGroups(dims, a.group, b.group));
+}
+
+/**
+ * The sum of a column of USD amounts, in whole 1e-10 USD (the grid every recorded amount is
+ * rounded to): integers add up exactly in any order. Summed as doubles, PostgreSQL adds them
+ * as they come and SQLite compensates for the rounding, and over a busy month their totals
+ * parted in the tenth decimal.
+ */
+function usdUnits(column: 'cost_usd' | 'cost_saved_usd') {
+  return sql<number | string>`sum(cast(round(${sql.ref(column)} * ${sql.lit(USD_PRECISION)}) as bigint))`;
+}
+
+function finished(group: UsageTotals['group'], t: Mutable, latency: Percentiles): UsageTotals {
+  return {
+    group,
+    requests: t.requests,
+    successful: t.successful,
+    errorsByCode: t.errorsByCode,
+    promptTokens: t.promptTokens,
+    completionTokens: t.completionTokens,
+    totalTokens: t.totalTokens,
+    cachedTokens: t.cachedTokens,
+    cacheWriteTokens: t.cacheWriteTokens,
+    reasoningTokens: t.reasoningTokens,
+    costUsd: t.costUnits / USD_PRECISION,
+    latency,
+    fallbackRate: t.requests === 0 ? 0 : t.fallbacks / t.requests,
+    cacheHitRate: t.requests === 0 ? 0 : t.cacheHits / t.requests,
+    costSavedUsd: t.costSavedUnits / USD_PRECISION,
+  };
 }
 
 interface Mutable {
@@ -186,12 +200,11 @@ interface Mutable {
   cachedTokens: number;
   cacheWriteTokens: number;
   reasoningTokens: number;
-  costUsd: number;
-  costSavedUsd: number;
+  /** In 1e-10 USD (usdUnits). */
+  costUnits: number;
+  costSavedUnits: number;
   fallbacks: number;
   cacheHits: number;
-  fallbackRate: number;
-  cacheHitRate: number;
 }
 
 function emptyTotals(): Mutable {
@@ -205,12 +218,10 @@ function emptyTotals(): Mutable {
     cachedTokens: 0,
     cacheWriteTokens: 0,
     reasoningTokens: 0,
-    costUsd: 0,
-    costSavedUsd: 0,
+    costUnits: 0,
+    costSavedUnits: 0,
     fallbacks: 0,
     cacheHits: 0,
-    fallbackRate: 0,
-    cacheHitRate: 0,
   };
 }
 
