@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import { groupKey, latencyPercentiles, percentiles, where, type LedgerFilter, type Percentiles } from './queries.js';
 import type { AttemptsTable, CallsTable, DecisionsTable, LedgerSchema } from './schema.js';
+import { storableText } from './text.js';
 
 export interface CallListQuery {
   readonly filter: LedgerFilter;
@@ -30,7 +31,7 @@ export async function listCalls(
       .selectAll()
       .where((eb) => {
         const conditions = [where(eb, q.filter)];
-        if (q.requestId !== undefined) conditions.push(eb('request_id', '=', q.requestId));
+        if (q.requestId !== undefined) conditions.push(eb('request_id', '=', storableText(q.requestId)));
         if (q.successful !== undefined) conditions.push(eb('outcome', '=', q.successful ? 'success' : 'error'));
         if (q.after) conditions.push(eb.or([eb('ts', '<', q.after.ts), eb.and([eb('ts', '=', q.after.ts), eb('id', '<', q.after.id)])]));
         return eb.and(conditions);

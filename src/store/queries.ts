@@ -2,6 +2,7 @@ import { sql, type AliasableExpression, type Expression, type ExpressionBuilder,
 import { round3 } from '../domain/latency.js';
 import { USD_PRECISION } from '../domain/money.js';
 import type { LedgerSchema } from './schema.js';
+import { storableText } from './text.js';
 
 /** Which calls a query covers; undefined fields do not restrict. */
 export interface LedgerFilter {
@@ -67,15 +68,19 @@ function dimension(eb: Calls, d: UsageDimension): AliasableExpression<unknown> {
   }
 }
 
-/** Columns named with their table: the same filter serves queries that join another table with a `ts`. */
+/**
+ * Columns named with their table: the same filter serves queries that join another table with a `ts`.
+ * Text is compared as the ledger stored it (storableText): PostgreSQL refuses a parameter with a
+ * NUL, and the read failed there where SQLite answered.
+ */
 export function where(eb: Calls, f: LedgerFilter): Expression<SqlBool> {
   const conditions: Expression<SqlBool>[] = [];
   if (f.from !== undefined) conditions.push(eb('ledger_calls.ts', '>=', f.from));
   if (f.to !== undefined) conditions.push(eb('ledger_calls.ts', '<', f.to));
-  if (f.keyName !== undefined) conditions.push(eb('ledger_calls.key_name', '=', f.keyName));
-  if (f.model !== undefined) conditions.push(eb('ledger_calls.model', '=', f.model));
-  if (f.provider !== undefined) conditions.push(eb('ledger_calls.provider', '=', f.provider));
-  if (f.method !== undefined) conditions.push(eb('ledger_calls.method', '=', f.method));
+  if (f.keyName !== undefined) conditions.push(eb('ledger_calls.key_name', '=', storableText(f.keyName)));
+  if (f.model !== undefined) conditions.push(eb('ledger_calls.model', '=', storableText(f.model)));
+  if (f.provider !== undefined) conditions.push(eb('ledger_calls.provider', '=', storableText(f.provider)));
+  if (f.method !== undefined) conditions.push(eb('ledger_calls.method', '=', storableText(f.method)));
   return eb.and(conditions);
 }
 

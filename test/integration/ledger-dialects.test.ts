@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, migrate, type LedgerDatabase } from '../../src/store/database.js';
+import { listCalls, routingAnalytics } from '../../src/store/call-queries.js';
 import { usageTotals } from '../../src/store/queries.js';
 import { writeBatch } from '../../src/store/write-batch.js';
 import { callRecord } from '../helpers/call-record.js';
@@ -60,4 +61,23 @@ describe('GetUsage on PostgreSQL and SQLite', () => {
       expect([database.dialect, { costUsd: total?.costUsd, costSavedUsd: total?.costSavedUsd }]).toEqual([database.dialect, expected]);
     }
   }, 60_000);
+
+  it('take a filter with a NUL character as the text the ledger stored for it (U+FFFD), where PostgreSQL failed the read', async () => {
+    const decision = { profile: 'balanced', complexity: 'simple', promptTokens: 1, chosenModel: 'gpt-4o', candidates: [] };
+    const odd = callRecord('nul-1', START - 1_000, { keyName: 'nul\u0000key', model: 'gpt\u0000x', requestId: 'req\u0000nul', decision });
+    await writeBatch(postgres, [odd]);
+    await writeBatch(sqlite, [odd]);
+    const filter = { keyName: 'nul\u0000key', model: 'gpt\u0000x', provider: 'openai', method: odd.method };
+    for (const database of [postgres, sqlite]) {
+      const [total] = await usageTotals(database.reads, filter, []);
+      const listed = await listCalls(database.reads, { filter, requestId: 'req\u0000nul', pageSize: 10 });
+      const [routed] = await routingAnalytics(database.reads, filter);
+      expect([database.dialect, total?.requests, listed.calls.map((c) => c.call.key_name), routed?.decisions]).toEqual([
+        database.dialect,
+        1,
+        ['nul\uFFFDkey'],
+        1,
+      ]);
+    }
+  });
 });
