@@ -180,7 +180,9 @@ function finished(group: UsageTotals['group'], t: Mutable, latency: Percentiles)
     group,
     requests: t.requests,
     successful: t.successful,
-    errorsByCode: t.errorsByCode,
+    // In the order of the code names: the rows come in the database's order, which PostgreSQL's
+    // hashing makes its own, and a map's order is what the CLI and JSON show.
+    errorsByCode: Object.fromEntries(Object.entries(t.errorsByCode).sort(([a], [b]) => (a < b ? -1 : 1))),
     promptTokens: t.promptTokens,
     completionTokens: t.completionTokens,
     totalTokens: t.totalTokens,

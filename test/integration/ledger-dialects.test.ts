@@ -80,4 +80,33 @@ describe('GetUsage on PostgreSQL and SQLite', () => {
       ]);
     }
   });
+
+  it('list errors_by_code in the order of the code names, alike in both (the CLI prints them in that order)', async () => {
+    const codes = ['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'RESOURCE_EXHAUSTED', 'INVALID_ARGUMENT', 'CANCELLED', 'OK'];
+    const calls = codes.flatMap((code, i) =>
+      Array.from({ length: 200 }, (_, n) =>
+        callRecord(`codes-${i}-${n}`, START - 10_000_000 + i * 1_000 + n, {
+          keyName: 'codes',
+          outcome: code === 'OK' ? 'success' : 'error',
+          code,
+        }),
+      ),
+    );
+    await writeBatch(postgres, calls);
+    await writeBatch(sqlite, calls);
+    for (const database of [postgres, sqlite]) {
+      // The whole ledger: PostgreSQL hashes its groups, in an order of its own.
+      const [total] = await usageTotals(database.reads, {}, []);
+      expect([database.dialect, Object.entries(total?.errorsByCode ?? {})]).toEqual([
+        database.dialect,
+        [
+          ['CANCELLED', 200],
+          ['DEADLINE_EXCEEDED', 200],
+          ['INVALID_ARGUMENT', 200],
+          ['RESOURCE_EXHAUSTED', 200],
+          ['UNAVAILABLE', 200],
+        ],
+      ]);
+    }
+  });
 });
