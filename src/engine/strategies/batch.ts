@@ -101,24 +101,52 @@ export async function* runBatch<A extends Answer>(
     }
   };
 
+  // A worker starts its next item only while fewer than `concurrency` results wait for the
+  // reader: a reader that stops reading stops the batch (its slots, its upstream spend, the
+  // results held for it) instead of every item running to a result nobody takes.
+  const waitingForRoom: (() => void)[] = [];
+  let closed = false;
+  const makeRoom = (): void => {
+    for (let resume = waitingForRoom.shift(); resume; resume = waitingForRoom.shift()) resume();
+  };
+  const roomForResult = async (): Promise<void> => {
+    while (done.length >= options.concurrency && !ctx.signal.aborted && !closed) {
+      await new Promise<void>((resolve) => waitingForRoom.push(resolve));
+    }
+  };
+  ctx.signal.addEventListener('abort', makeRoom, { once: true });
+
   const queue = [...items];
   const worker = async (): Promise<void> => {
-    for (let work = queue.shift(); work; work = queue.shift()) await runItem(work);
+    for (;;) {
+      await roomForResult();
+      const work = closed ? undefined : queue.shift();
+      if (!work) return;
+      await runItem(work);
+    }
   };
   const workers = Promise.all(Array.from({ length: Math.min(options.concurrency, items.length) }, worker));
 
   let emitted = 0;
-  while (emitted < items.length) {
-    if (done.length === 0) {
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-      });
-      wake = undefined;
+  try {
+    while (emitted < items.length) {
+      if (done.length === 0) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
+      }
+      for (let event = done.shift(); event; event = done.shift()) {
+        emitted += 1;
+        makeRoom();
+        yield event;
+      }
     }
-    for (let event = done.shift(); event; event = done.shift()) {
-      emitted += 1;
-      yield event;
-    }
+  } finally {
+    // A reader that leaves early takes nothing more: no item starts for it.
+    closed = true;
+    makeRoom();
+    ctx.signal.removeEventListener('abort', makeRoom);
   }
   await workers;
   const totalLatencyMs = performance.now() - ctx.startedAt;
