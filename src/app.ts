@@ -257,7 +257,7 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
         log,
         keys,
         tracer,
-        observer: callObserverOf(engine.events),
+        observer: callObserverOf(engine.events, ledger.keepsAnswerText),
       })
     : undefined;
   const server = new GatewayServer({

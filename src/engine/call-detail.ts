@@ -151,6 +151,7 @@ export function streamTeller(ctx: CallContext): ((event: EngineStreamEvent) => v
   const upstream = ctx.upstream;
   const answered = upstream?.answered;
   if (!answered) return undefined;
+  const keepsText = upstream.keepsAnswerText === true;
   let content = '';
   let refusal: string | undefined;
   let firstDeltaMs: number | undefined;
@@ -164,8 +165,10 @@ export function streamTeller(ctx: CallContext): ((event: EngineStreamEvent) => v
   );
   return (event) => {
     if (event.type === 'delta') {
-      content += event.content;
-      if (event.refusal !== undefined) refusal = (refusal ?? '') + event.refusal;
+      if (keepsText) {
+        content += event.content;
+        if (event.refusal !== undefined) refusal = (refusal ?? '') + event.refusal;
+      }
       firstDeltaMs ??= performance.now() - ctx.startedAt;
     } else if (event.type === 'started') {
       cache = event.cache;

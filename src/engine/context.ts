@@ -47,6 +47,12 @@ export interface UpstreamObserver {
   /** An answer the call produced (a Batch: one per item). */
   answered?(answer: CallAnswer): void;
   /**
+   * Whether the call's record keeps the answer's text (LEDGER_CONTENT=full): only then does a
+   * stream collect the text it relays for `answered` and `relaying`, which is otherwise a copy of
+   * the whole answer held for the length of the stream.
+   */
+  readonly keepsAnswerText?: boolean;
+  /**
    * What a stream relayed so far, read when the call ends: a stream cancelled or cut midway has
    * no answer, but its client was sent this.
    */

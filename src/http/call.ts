@@ -120,6 +120,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
         tracestate: joined(request.headers.tracestate),
         http: span,
       }),
+      { keepsAnswerText: deps.observer.keepsAnswerText },
     );
     const controller = new Aborter();
     const call = { abort: (reason: unknown) => controller.abort(reason) };

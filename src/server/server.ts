@@ -84,7 +84,7 @@ export class GatewayServer {
 
   constructor(options: GatewayServerOptions) {
     const { config, engine, stats, log, keys, tracer, statsSource, ledger } = options;
-    const observer = callObserverOf(engine.events);
+    const observer = callObserverOf(engine.events, ledger?.keepsAnswerText);
     this.log = log;
     this.config = config;
     this.tls = options.tls;

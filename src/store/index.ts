@@ -19,6 +19,8 @@ export interface RunningLedger {
   database(): LedgerDatabase | undefined;
   /** Subscribed to the event port: every finished chat call, through either door, is recorded. */
   readonly listener: GatewayListener;
+  /** Records keep answers' text (LEDGER_CONTENT=full): the calls must collect it. */
+  readonly keepsAnswerText: boolean;
   readonly retention: RetentionJob | undefined;
   /** Writes what is queued within `graceMs`, then closes the database. */
   close(graceMs: number): Promise<void>;
@@ -47,6 +49,7 @@ export async function startLedger(options: StartLedgerOptions): Promise<RunningL
       store: undefined,
       database: () => undefined,
       listener: () => undefined,
+      keepsAnswerText: false,
       retention: undefined,
       close: () => Promise.resolve(),
     };
@@ -88,6 +91,7 @@ export async function startLedger(options: StartLedgerOptions): Promise<RunningL
     store,
     database: () => store.db,
     listener: ledgerListener(store, { content: config.content, priceOf: options.priceOf }),
+    keepsAnswerText: config.content === 'full',
     retention,
     async close(graceMs) {
       retention.stop();

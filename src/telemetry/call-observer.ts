@@ -7,12 +7,15 @@ export type { CallKind, FinishedCall, StartedCall } from '../engine/index.js';
 export interface CallObserver {
   callStarted?(call: StartedCall): void;
   recordCall(call: FinishedCall): void;
+  /** The records of calls keep their answers' text (UpstreamObserver.keepsAnswerText). */
+  readonly keepsAnswerText?: boolean;
 }
 
 /** The interceptor's observer as events on the port, where stats and metrics listen. */
-export function callObserverOf(events: EventSink): CallObserver {
+export function callObserverOf(events: EventSink, keepsAnswerText = false): CallObserver {
   return {
     callStarted: (call) => events.emit({ type: 'call_started', call }),
     recordCall: (call) => events.emit({ type: 'call_finished', call }),
+    keepsAnswerText,
   };
 }

@@ -67,10 +67,16 @@ export class CallSummary implements UpstreamObserver {
   private running = false;
   private whenSettled: (() => void) | undefined;
 
+  readonly keepsAnswerText: boolean;
+  private readonly now: () => number;
+
   constructor(
     readonly trace: CallTrace,
-    private readonly now: () => number = () => performance.now(),
-  ) {}
+    options: { readonly keepsAnswerText?: boolean | undefined; readonly now?: (() => number) | undefined } = {},
+  ) {
+    this.keepsAnswerText = options.keepsAnswerText ?? false;
+    this.now = options.now ?? (() => performance.now());
+  }
 
   /** An upstream request is about to be sent (the engine's upstream observer hook). */
   requestStarted(info: UpstreamAttempt): UpstreamRequest {

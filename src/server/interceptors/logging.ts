@@ -35,6 +35,7 @@ export function startCallLog(log: Logger, observer: CallObserver, tracer: Tracer
       traceparent: single(metadata, 'traceparent'),
       tracestate: joined(metadata, 'tracestate'),
     }),
+    { keepsAnswerText: observer.keepsAnswerText },
   );
   let done = false;
   const callLog: CallLog = {

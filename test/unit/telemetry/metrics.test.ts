@@ -305,7 +305,7 @@ describe('CallSummary', () => {
     let now = 0;
     const summary = new CallSummary(
       new PropagationTracer().startCall({ path: '/x/Y', requestId: 'r', traceparent: undefined, tracestate: undefined }),
-      () => now,
+      { now: () => now },
     );
     expect(summary.usage()).toBeUndefined();
     // 0..100 first request; 50..150 a parallel one; 150..200 nothing (backoff); 200..260 a retry.
