@@ -19,11 +19,20 @@ export type StreamRequest = Omit<TextRequest, 'maxBodyBytes'>;
 const HIGH_WATER_BYTES = 64 * 1024;
 
 /**
+ * Queued bytes below which a paused socket reads on. Not just under the high-water mark: each
+ * resume makes undici copy what the socket holds (up to a buffer's worth) into its parser again,
+ * and resumed at each small chunk the reader takes (an SSE event is often its own HTTP chunk),
+ * a fast upstream streaming to a slow reader cost such a copy per token.
+ */
+const LOW_WATER_BYTES = HIGH_WATER_BYTES / 4;
+
+/**
  * A POST whose answer is read as it arrives (a server-sent event stream), straight from undici's
  * dispatcher: the handler queues each body chunk for one async iterator, with no Readable
  * stream, no stream-to-iterator adapter and no headers object between the socket and the reader
  * (what `request()` puts there for every stream). Backpressure is the dispatcher's own: past
- * 64 KB queued and unread the handler pauses the socket, and the reader's next pull resumes it.
+ * 64 KB queued and unread the handler pauses the socket, and the reader's pull that leaves 16 KB
+ * or less resumes it.
  *
  * Failures as fetch reports them, as postForText's: an abort rejects with the signal's reason
  * (before the headers, the returned promise; after them, the reader's next pull), a connection
@@ -80,7 +89,7 @@ export class ChunkStream implements AsyncIterable<Buffer>, AsyncIterator<Buffer>
     const chunk = this.#chunks.shift();
     if (chunk !== undefined) {
       this.#queuedBytes -= chunk.length;
-      if (this.#queuedBytes < HIGH_WATER_BYTES) {
+      if (this.#queuedBytes <= LOW_WATER_BYTES) {
         this.#decoder?.resume();
         this.#wake();
       }

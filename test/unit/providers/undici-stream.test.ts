@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from '../../../src/providers/http/undici-core.js';
-import { postForStream, type StreamResponse } from '../../../src/providers/http/undici-stream.js';
+import { ChunkStream, postForStream, type StreamResponse } from '../../../src/providers/http/undici-stream.js';
 
 /**
  * A streamed answer read straight from the dispatcher: the chunks in order, the socket paused
@@ -192,5 +192,35 @@ describe('postForStream', () => {
       signal: new AbortController().signal,
     });
     await expect(refused).rejects.toThrow('fetch failed');
+  });
+});
+
+describe('ChunkStream', () => {
+  // Each resume makes undici copy what the socket holds (up to a buffer's worth) into its parser
+  // again: resumed at each small chunk the reader takes, a fast upstream's stream to a slow
+  // reader cost a 64 KB copy per token.
+  it('resumes a paused socket once the reader has taken much of the queue, not at each small chunk it takes', async () => {
+    const body = new ChunkStream(new AbortController().signal);
+    const piece = Buffer.alloc(170, 'x');
+    const total = 20_000;
+    let parsed = 0;
+    let resumes = 0;
+    // What undici's parser does: hand on chunks until the handler asks it to pause; a resume goes on.
+    const parse = (): void => {
+      while (parsed < total) {
+        parsed += 1;
+        if (!body.data(piece)) return;
+      }
+      body.complete();
+    };
+    body.started(() => {
+      resumes += 1;
+      parse();
+    }, undefined);
+    parse();
+    let read = 0;
+    for await (const chunk of body) read += chunk.length;
+    expect(read).toBe(total * piece.length);
+    expect(resumes).toBeLessThan((total * piece.length) / (16 * 1024));
   });
 });
