@@ -101,7 +101,7 @@ function heapUsed(): number {
   return process.memoryUsage().heapUsed;
 }
 
-describe.each(['long-completions'])('a long answer streamed from %s', (model) => {
+describe.each(['long-completions', 'long-messages'])('a long answer streamed from %s', (model) => {
   it('is relayed without the gateway keeping the text it relayed', { timeout: 120_000 }, async () => {
     const call = h.clients.chat.streamChat(streamRequest({ model, prompt: 'write at length', maxTokens: 1_000_000 }));
     const ended = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));

@@ -148,7 +148,9 @@ export class AnthropicProvider implements Provider {
     let stopReason: StopReason | null = null;
     let stopped = false;
     let ended = false;
-    let generated = '';
+    // Characters generated, for the usage estimate when the upstream reports none: a count, not the
+    // text, so a long stream does not keep every token it relayed (or every thought it did not).
+    let generated = 0;
     const calls = new ToolCallAssembler();
     // Content block index -> tool call index: tool_use blocks are numbered among themselves.
     const toolBlocks = new Map<number, number>();
@@ -193,7 +195,7 @@ export class AnthropicProvider implements Provider {
                   // here and streams no input_json_delta is read as the SDK reads it.
                   emptyInput.set(toolCall.index, JSON.stringify(event.content_block.input ?? {}));
                   calls.add(toolCall);
-                  generated += toolCall.name;
+                  generated += toolCall.name.length;
                   out.push({ type: 'delta', content: '', toolCall });
                 } else if (
                   event.content_block.type === 'text' &&
@@ -201,7 +203,7 @@ export class AnthropicProvider implements Provider {
                   event.content_block.text
                 ) {
                   // The API starts every text block empty; a server that starts one with text is read as the SDK reads it.
-                  generated += event.content_block.text;
+                  generated += event.content_block.text.length;
                   out.push({ type: 'delta', content: event.content_block.text });
                 }
                 break;
@@ -209,13 +211,13 @@ export class AnthropicProvider implements Provider {
                 if (event.delta.type === 'text_delta') {
                   if (typeof event.delta.text !== 'string') throw malformed(this.name, 'stream event (text_delta without text)');
                   if (!event.delta.text) break;
-                  generated += event.delta.text;
+                  generated += event.delta.text.length;
                   out.push({ type: 'delta', content: event.delta.text });
                 } else if (event.delta.type === 'thinking_delta') {
                   // Not relayed, but the model is generating: progress for the stall watchdog, and
                   // output tokens the estimate counts when the upstream reports no usage.
                   thought = true;
-                  if (typeof event.delta.thinking === 'string') generated += event.delta.thinking;
+                  if (typeof event.delta.thinking === 'string') generated += event.delta.thinking.length;
                 } else if (event.delta.type === 'input_json_delta') {
                   if (typeof event.delta.partial_json !== 'string')
                     throw malformed(this.name, 'stream event (input_json_delta without text)');
@@ -225,7 +227,7 @@ export class AnthropicProvider implements Provider {
                   emptyInput.delete(index);
                   const toolCall = { index, arguments: event.delta.partial_json };
                   calls.add(toolCall);
-                  generated += toolCall.arguments;
+                  generated += toolCall.arguments.length;
                   out.push({ type: 'delta', content: '', toolCall });
                 }
                 break;
@@ -239,7 +241,7 @@ export class AnthropicProvider implements Provider {
                 emptyInput.delete(index);
                 const toolCall = { index, arguments: input };
                 calls.add(toolCall);
-                generated += toolCall.arguments;
+                generated += toolCall.arguments.length;
                 out.push({ type: 'delta', content: '', toolCall });
                 break;
               }

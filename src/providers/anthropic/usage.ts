@@ -65,6 +65,6 @@ export function tokenUsageOf(counts: UsageCounts): TokenUsage {
 }
 
 /** When an Anthropic-compatible server reports no usage: about four characters a token. */
-export function estimatedUsage(request: ProviderRequest, generated: string): TokenUsage {
+export function estimatedUsage(request: ProviderRequest, generated: string | number): TokenUsage {
   return estimateUsage(request, generated);
 }
