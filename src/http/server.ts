@@ -14,6 +14,7 @@ import type { Tracer } from '../telemetry/tracing.js';
 import { assignRequestId, countRefused, REQUEST_ID_HEADER, type HttpCallDeps } from './call.js';
 import { INTERNAL_MESSAGE } from './errors.js';
 import { clientErrorHandler } from './client-errors.js';
+import { IdleConnections } from './idle-connections.js';
 import { chatRoutes } from './routes/chat.js';
 import { modelRoutes } from './routes/models.js';
 import { embeddingRoutes } from './routes/embeddings.js';
@@ -55,6 +56,7 @@ export class HttpGateway {
   readonly lifecycle = new Lifecycle();
   private readonly app: FastifyInstance;
   private readonly health: HealthState = { serving: true };
+  private readonly connections: IdleConnections;
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly options: HttpGatewayOptions) {
@@ -83,6 +85,7 @@ export class HttpGateway {
         : { http: arrival }),
     }) as unknown as FastifyInstance;
     capNetConnections(this.app.server, config.http.maxConnections);
+    this.connections = new IdleConnections(this.app.server);
     const deps: HttpCallDeps = {
       log,
       defaultTimeoutMs: config.defaults.timeoutMs,
@@ -166,8 +169,14 @@ export class HttpGateway {
       this.lifecycle.endAll(draining());
     }
     const force = setTimeout(() => this.app.server.closeAllConnections(), 2_000);
-    await this.app.close();
-    clearTimeout(force);
+    const closed = this.app.close();
+    const stopSweeping = this.connections.closeAsIdle();
+    try {
+      await closed;
+    } finally {
+      stopSweeping();
+      clearTimeout(force);
+    }
   }
 
   /** Requests Fastify refuses before a route runs: bad JSON, too big, wrong content type. */

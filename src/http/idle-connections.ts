@@ -1,0 +1,44 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
+
+/** Published by node:http as each response finishes, before its connection is free again. */
+const RESPONSE_FINISH = 'http.server.response.finish';
+
+/**
+ * Closes the connections of a closing server as soon as they are idle. `server.close()` ends only
+ * the keep-alive connections idle at that moment: not one that never sent a request (a pooled
+ * connection a client opened and left, as Node's fetch does after an aborted request), nor one
+ * whose request was still arriving or whose response was still going out (a call cut at the end
+ * of the grace period); each of those held the close until the force-close.
+ */
+export class IdleConnections {
+  private readonly open = new Set<Socket>();
+
+  constructor(private readonly server: Server) {
+    // An HTTPS server hands its requests the TLS socket, whose bytesRead counts what HTTP read.
+    const event = server instanceof TlsServer ? 'secureConnection' : 'connection';
+    server.on(event, (socket: Socket) => {
+      this.open.add(socket);
+      socket.once('close', () => this.open.delete(socket));
+    });
+  }
+
+  /** Closes the idle connections now and each one as it becomes idle, until the returned function is called. */
+  closeAsIdle(): () => void {
+    const onFinish = (message: unknown): void => {
+      // Published before the response lets go of its connection: swept once it has.
+      if ((message as { server?: unknown }).server === this.server) setImmediate(this.sweep);
+    };
+    subscribe(RESPONSE_FINISH, onFinish);
+    this.sweep();
+    return () => unsubscribe(RESPONSE_FINISH, onFinish);
+  }
+
+  private readonly sweep = (): void => {
+    this.server.closeIdleConnections();
+    // Never read a byte: no request was begun on it, nothing to answer.
+    for (const socket of this.open) if (socket.bytesRead === 0) socket.destroy();
+  };
+}
