@@ -56,7 +56,7 @@ export function callRoute(route: RouteInfo): { readonly config: { readonly call:
  * in stats and metrics under the route's call, as gRPC counts a request it could not decode.
  * Not in the ledger: the call never reached the service (no key was checked).
  */
-export function countRefused(observer: CallObserver, request: FastifyRequest, reply: FastifyReply, grpcCode: string): void {
+export function countRefused(observer: CallObserver, request: FastifyRequest, grpcCode: string): void {
   const route = request.routeOptions.config.call;
   if (route === undefined) return;
   observer.callStarted?.({ path: route.path, protocol: 'http', kind: route.kind });
@@ -65,10 +65,25 @@ export function countRefused(observer: CallObserver, request: FastifyRequest, re
     protocol: 'http',
     kind: route.kind,
     code: grpcCode,
-    latencyMs: reply.elapsedTime,
+    latencyMs: performance.now() - arrivedAt(request),
     upstreamMs: 0,
     upstreamRequests: 0,
   });
+}
+
+/**
+ * Fastify's `genReqId`, asked once per request as it arrives, before its body is read: the id is
+ * that moment (`performance.now()`), which a request refused while its body was read is timed
+ * from. Fastify makes an id per request anyway (and measures no time without a logger or hooks);
+ * callers know a request by `x-request-id` (assignRequestId), never by this.
+ */
+export function arrivalStamp(): string {
+  return String(performance.now());
+}
+
+function arrivedAt(request: FastifyRequest): number {
+  const at = Number(request.id);
+  return Number.isFinite(at) ? at : performance.now();
 }
 
 /** What a handler gives back: a JSON body (a value, or its text already encoded), or "I wrote the response myself" (a stream). */

@@ -11,7 +11,7 @@ import type { Engine } from '../engine/index.js';
 import { Lifecycle } from '../server/lifecycle.js';
 import type { CallObserver } from '../telemetry/call-observer.js';
 import type { Tracer } from '../telemetry/tracing.js';
-import { assignRequestId, countRefused, REQUEST_ID_HEADER, type HttpCallDeps } from './call.js';
+import { arrivalStamp, assignRequestId, countRefused, REQUEST_ID_HEADER, type HttpCallDeps } from './call.js';
 import { INTERNAL_MESSAGE } from './errors.js';
 import { clientErrorHandler } from './client-errors.js';
 import { IdleConnections } from './idle-connections.js';
@@ -67,6 +67,7 @@ export class HttpGateway {
     this.app = Fastify({
       // One line per call, written by call.ts with the gRPC line's fields; Fastify's own request logs would double it.
       logger: false,
+      genReqId: arrivalStamp,
       bodyLimit: config.maxMessageBytes,
       // Draining is ours: 503 with Retry-After in the OpenAI error shape, after DRAIN_DELAY_MS.
       return503OnClosing: false,
@@ -186,13 +187,13 @@ export class HttpGateway {
     // nobody is left to answer; a cancel, as gRPC counts a call cancelled before its message.
     if (err.code === 'ECONNRESET') {
       this.options.log.info({ protocol: 'http', method: `${request.method} ${request.url}`, status: 499, requestId }, 'request cancelled');
-      countRefused(this.options.observer, request, reply, 'CANCELLED');
+      countRefused(this.options.observer, request, 'CANCELLED');
       return reply.code(499).send();
     }
     const status = err.statusCode ?? 500;
     if (status >= 500) {
       this.options.log.error({ err, url: pathOf(request), requestId }, 'internal error');
-      countRefused(this.options.observer, request, reply, 'INTERNAL');
+      countRefused(this.options.observer, request, 'INTERNAL');
       return sendError(reply, 500, 'server_error', 'internal', INTERNAL_MESSAGE, null);
     }
     // Fastify parses the bytes as sent, so a compressed body fails as JSON: named instead (RFC 9110: 415).
@@ -208,7 +209,7 @@ export class HttpGateway {
       'request refused',
     );
     // 413 is the HTTP face of gRPC's RESOURCE_EXHAUSTED for a message over MAX_MESSAGE_BYTES.
-    countRefused(this.options.observer, request, reply, refused.status === 413 ? 'RESOURCE_EXHAUSTED' : 'INVALID_ARGUMENT');
+    countRefused(this.options.observer, request, refused.status === 413 ? 'RESOURCE_EXHAUSTED' : 'INVALID_ARGUMENT');
     if (err.code === UNSUPPORTED_ENCODING) void reply.header('accept-encoding', 'identity');
     return sendError(reply, refused.status, 'invalid_request_error', refused.code, refused.message ?? err.message, 'body');
   }

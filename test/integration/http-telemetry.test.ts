@@ -191,6 +191,35 @@ describe('HTTP calls share the gRPC call telemetry', () => {
     }).toEqual({ invalid: 3, tooLarge: 1, embed: 1 });
   });
 
+  it('times a refused request from its arrival, its body read included, as gRPC times a call from its arrival', async () => {
+    const handlingSum = async (): Promise<number> => {
+      const metrics = await (await fetch(app.metricsServer!.url)).text();
+      const line = metrics
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('grpc_server_handling_seconds_sum{') &&
+            l.includes('grpc_method="ChatCompletions"') &&
+            l.includes('protocol="http"'),
+        );
+      return line ? Number(line.split(' ').at(-1)) : 0;
+    };
+    const before = await handlingSum();
+    const url = new URL(app.http!.url);
+    const socket = connect(Number(url.port), url.hostname);
+    await once(socket, 'connect');
+    const body = '{"model":"gpt-4o-mini",';
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nX-Request-Id: http-slow-bad-json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    socket.end(body.slice(5));
+    const line = await logged((l) => l.requestId === 'http-slow-bad-json');
+    socket.destroy();
+    expect(line?.status).toBe(400);
+    expect((await handlingSum()) - before).toBeGreaterThanOrEqual(0.25);
+  });
+
   it('counts a request whose client went away while its body was arriving as CANCELLED, not as a refusal', async () => {
     const handled = async (code: string): Promise<number> => {
       const metrics = await (await fetch(app.metricsServer!.url)).text();
