@@ -104,31 +104,7 @@ export class HttpGateway {
     // JSON only: a text body is a client mistake to name (415), not a string to misread.
     this.app.removeContentTypeParser('text/plain');
     this.app.setErrorHandler((err: FastifyError, request, reply) => this.refuse(err, request, reply));
-    this.app.setNotFoundHandler((request, reply) => {
-      assignRequestId(request, reply);
-      const path = pathOf(request);
-      const allowed = ROUTES[path] ?? (path.startsWith('/v1/models/') ? 'GET' : undefined);
-      if (allowed) {
-        // Fastify answers HEAD wherever GET is served, so Allow lists it too (RFC 9110: every method the path takes).
-        void reply.header('allow', allowed === 'GET' ? 'GET, HEAD' : allowed);
-        return sendError(
-          reply,
-          405,
-          'invalid_request_error',
-          'method_not_allowed',
-          `${request.method} is not allowed on ${path}; use ${allowed}`,
-          null,
-        );
-      }
-      return sendError(
-        reply,
-        404,
-        'invalid_request_error',
-        'unknown_url',
-        `no route for ${request.method} ${path}: see /v1/chat/completions, /v1/embeddings, /v1/models, /health`,
-        null,
-      );
-    });
+    this.app.setNotFoundHandler((request, reply) => unrouted(request, reply));
     chatRoutes(this.app, deps, engine, limits);
     modelRoutes(this.app, deps, engine, limits);
     embeddingRoutes(this.app, deps, engine);
@@ -182,6 +158,9 @@ export class HttpGateway {
 
   /** Requests Fastify refuses before a route runs: bad JSON, too big, wrong content type. */
   private refuse(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    // Fastify reads the body of a request no route takes (PUT, DELETE) before its not-found
+    // handler runs: the method or path is what is wrong with it, whatever the body holds.
+    if (request.is404) return unrouted(request, reply);
     const requestId = assignRequestId(request, reply);
     // The client went away while its body was arriving (Node's "aborted"): nothing was refused and
     // nobody is left to answer; a cancel, as gRPC counts a call cancelled before its message.
@@ -213,6 +192,33 @@ export class HttpGateway {
     if (err.code === UNSUPPORTED_ENCODING) void reply.header('accept-encoding', 'identity');
     return sendError(reply, refused.status, 'invalid_request_error', refused.code, refused.message ?? err.message, 'body');
   }
+}
+
+/** A path no route serves (404), or a served path asked with another method (405, with Allow). */
+function unrouted(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  assignRequestId(request, reply);
+  const path = pathOf(request);
+  const allowed = ROUTES[path] ?? (path.startsWith('/v1/models/') ? 'GET' : undefined);
+  if (allowed) {
+    // Fastify answers HEAD wherever GET is served, so Allow lists it too (RFC 9110: every method the path takes).
+    void reply.header('allow', allowed === 'GET' ? 'GET, HEAD' : allowed);
+    return sendError(
+      reply,
+      405,
+      'invalid_request_error',
+      'method_not_allowed',
+      `${request.method} is not allowed on ${path}; use ${allowed}`,
+      null,
+    );
+  }
+  return sendError(
+    reply,
+    404,
+    'invalid_request_error',
+    'unknown_url',
+    `no route for ${request.method} ${path}: see /v1/chat/completions, /v1/embeddings, /v1/models, /health`,
+    null,
+  );
 }
 
 /** The request's path without its query string, which a client may have put a key or a token in: what logs show. */

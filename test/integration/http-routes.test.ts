@@ -46,6 +46,21 @@ describe('the HTTP API routes', () => {
     }
   });
 
+  it('answers a wrong method with 405 whatever its body, one that is not JSON or of another type included', async () => {
+    for (const [method, type, body] of [
+      ['PUT', 'application/json', '{"model":'],
+      ['DELETE', 'application/json', '{"model":'],
+      ['PATCH', 'text/plain', 'hello'],
+    ] as const) {
+      const res = await fetch(`${base}/v1/chat/completions`, { method, headers: { 'content-type': type }, body });
+      expect(res.status, method).toBe(405);
+      expect(res.headers.get('allow'), method).toBe('POST');
+      expect(((await res.json()) as ErrorBody).error.code, method).toBe('method_not_allowed');
+    }
+    const unknown = await fetch(`${base}/v1/nowhere`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
+    expect(unknown.status).toBe(404);
+  });
+
   it('gives a fallback its models whole under a far deadline (x-request-timeout-ms past what a Node timer holds)', async () => {
     const res = await fetch(`${base}/v1/chat/completions`, {
       method: 'POST',
