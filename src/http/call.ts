@@ -51,24 +51,51 @@ export function callRoute(route: RouteInfo): { readonly config: { readonly call:
   return { config: { call: route } };
 }
 
+/** How a request Fastify refused before its route's handler ran was answered. */
+export interface Refusal {
+  readonly status: number;
+  readonly grpcCode: string;
+  readonly details: string;
+}
+
 /**
- * A request Fastify refused before the route's handler ran (a body it could not read): counted
- * in stats and metrics under the route's call, as gRPC counts a request it could not decode.
- * Not in the ledger: the call never reached the service (no key was checked).
+ * A request Fastify refused before the route's handler ran (a body it could not read): the
+ * route's call, ended as any other with its line, stats and metrics, and trace, as gRPC ends a
+ * request it could not decode. Not in the ledger (`unread`): no key was checked.
  */
-export function countRefused(observer: CallObserver, request: FastifyRequest, grpcCode: string): void {
+export function endRefused(deps: HttpCallDeps, request: FastifyRequest, reply: FastifyReply, refusal: Refusal): void {
   const route = request.routeOptions.config.call;
   if (route === undefined) return;
-  observer.callStarted?.({ path: route.path, protocol: 'http', kind: route.kind });
-  observer.recordCall({
-    path: route.path,
-    protocol: 'http',
-    kind: route.kind,
-    code: grpcCode,
-    latencyMs: performance.now() - arrivedAt(request),
-    upstreamMs: 0,
-    upstreamRequests: 0,
+  const requestId = assignRequestId(request, reply);
+  const pattern = request.routeOptions.url ?? pathOf(request);
+  deps.observer.callStarted?.({ path: route.path, protocol: 'http', kind: route.kind });
+  const summary = new CallSummary(
+    deps.tracer.startCall({
+      path: route.path,
+      requestId,
+      traceparent: single(request.headers.traceparent),
+      tracestate: joined(request.headers.tracestate),
+      http: { method: request.method, route: pattern },
+    }),
+  );
+  finish(deps, route, {
+    // A client gone while its body was arriving may have left no address to read.
+    peer: { ip: request.ip ?? 'unknown', port: request.socket.remotePort },
+    method: `${request.method} ${pattern}`,
+    requestId,
+    started: arrivedAt(request),
+    summary,
+    principalName: undefined,
+    status: refusal.status,
+    grpcCode: refusal.grpcCode,
+    details: refusal.details,
+    unread: true,
   });
+}
+
+/** The request's path without its query string, which a client may have put a key or a token in: what logs show. */
+export function pathOf(request: FastifyRequest): string {
+  return request.url.split('?')[0] ?? '';
 }
 
 /**
@@ -263,6 +290,7 @@ interface Finished {
   readonly status: number;
   readonly grpcCode: string;
   readonly details?: string | undefined;
+  readonly unread?: boolean;
 }
 
 /** The per-call log line, stats/metrics record and span end: the same function as a gRPC call's. */
@@ -280,8 +308,9 @@ function finish(deps: HttpCallDeps, route: RouteInfo, f: Finished): void {
     httpStatus: f.status,
     details: f.details,
     level: callLevel(f.grpcCode),
-    peer: () => `${f.peer.ip}:${f.peer.port ?? ''}`,
+    peer: () => (f.peer.port === undefined ? f.peer.ip : `${f.peer.ip}:${f.peer.port}`),
     keyName: f.principalName,
+    unread: f.unread,
   });
 }
 

@@ -11,7 +11,7 @@ import type { Engine } from '../engine/index.js';
 import { Lifecycle } from '../server/lifecycle.js';
 import type { CallObserver } from '../telemetry/call-observer.js';
 import type { Tracer } from '../telemetry/tracing.js';
-import { arrivalStamp, assignRequestId, countRefused, REQUEST_ID_HEADER, type HttpCallDeps } from './call.js';
+import { arrivalStamp, assignRequestId, endRefused, pathOf, REQUEST_ID_HEADER, type HttpCallDeps, type Refusal } from './call.js';
 import { INTERNAL_MESSAGE } from './errors.js';
 import { clientErrorHandler } from './client-errors.js';
 import { IdleConnections } from './idle-connections.js';
@@ -57,6 +57,7 @@ export class HttpGateway {
   private readonly app: FastifyInstance;
   private readonly health: HealthState = { serving: true };
   private readonly connections: IdleConnections;
+  private readonly deps: HttpCallDeps;
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly options: HttpGatewayOptions) {
@@ -95,6 +96,7 @@ export class HttpGateway {
       observer,
       lifecycle: this.lifecycle,
     };
+    this.deps = deps;
     const limits = {
       maxContentChars: config.limits.maxContentChars,
       maxModelsPerCall: config.limits.maxModelsPerCall,
@@ -165,15 +167,17 @@ export class HttpGateway {
     // The client went away while its body was arriving (Node's "aborted"): nothing was refused and
     // nobody is left to answer; a cancel, as gRPC counts a call cancelled before its message.
     if (err.code === 'ECONNRESET') {
-      this.options.log.info({ protocol: 'http', method: `${request.method} ${request.url}`, status: 499, requestId }, 'request cancelled');
-      countRefused(this.options.observer, request, 'CANCELLED');
-      return reply.code(499).send();
+      return this.answered(request, reply.code(499).send(), {
+        status: 499,
+        grpcCode: 'CANCELLED',
+        details: 'the client closed the connection',
+      });
     }
     const status = err.statusCode ?? 500;
     if (status >= 500) {
       this.options.log.error({ err, url: pathOf(request), requestId }, 'internal error');
-      countRefused(this.options.observer, request, 'INTERNAL');
-      return sendError(reply, 500, 'server_error', 'internal', INTERNAL_MESSAGE, null);
+      const sent = sendError(reply, 500, 'server_error', 'internal', INTERNAL_MESSAGE, null);
+      return this.answered(request, sent, { status: 500, grpcCode: 'INTERNAL', details: INTERNAL_MESSAGE });
     }
     // Fastify parses the bytes as sent, so a compressed body fails as JSON: named instead (RFC 9110: 415).
     // Here rather than in a hook, which every request would pass through.
@@ -183,14 +187,18 @@ export class HttpGateway {
     }
     const refused =
       REFUSALS[err.code] ?? (err instanceof SyntaxError ? { status: 400, code: 'invalid_json' } : { status, code: 'invalid_request' });
-    this.options.log.warn(
-      { protocol: 'http', method: `${request.method} ${pathOf(request)}`, status: refused.status, code: err.code, requestId },
-      'request refused',
-    );
-    // 413 is the HTTP face of gRPC's RESOURCE_EXHAUSTED for a message over MAX_MESSAGE_BYTES.
-    countRefused(this.options.observer, request, refused.status === 413 ? 'RESOURCE_EXHAUSTED' : 'INVALID_ARGUMENT');
     if (err.code === UNSUPPORTED_ENCODING) void reply.header('accept-encoding', 'identity');
-    return sendError(reply, refused.status, 'invalid_request_error', refused.code, refused.message ?? err.message, 'body');
+    const details = refused.message ?? err.message;
+    const sent = sendError(reply, refused.status, 'invalid_request_error', refused.code, details, 'body');
+    // 413 is the HTTP face of gRPC's RESOURCE_EXHAUSTED for a message over MAX_MESSAGE_BYTES.
+    const grpcCode = refused.status === 413 ? 'RESOURCE_EXHAUSTED' : 'INVALID_ARGUMENT';
+    return this.answered(request, sent, { status: refused.status, grpcCode, details });
+  }
+
+  /** A refused request's call line, stats and metrics, once its answer is sent. */
+  private answered(request: FastifyRequest, reply: FastifyReply, refusal: Refusal): FastifyReply {
+    endRefused(this.deps, request, reply, refusal);
+    return reply;
   }
 }
 
@@ -219,11 +227,6 @@ function unrouted(request: FastifyRequest, reply: FastifyReply): FastifyReply {
     `no route for ${request.method} ${path}: see /v1/chat/completions, /v1/embeddings, /v1/models, /health`,
     null,
   );
-}
-
-/** The request's path without its query string, which a client may have put a key or a token in: what logs show. */
-function pathOf(request: FastifyRequest): string {
-  return request.url.split('?')[0] ?? '';
 }
 
 const UNSUPPORTED_ENCODING = 'UNSUPPORTED_CONTENT_ENCODING';

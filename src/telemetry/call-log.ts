@@ -32,6 +32,11 @@ export interface CallEnding {
   readonly peer: () => string;
   /** The API key's name, once the key was accepted. */
   readonly keyName?: string | undefined;
+  /**
+   * Refused before its request was read (an HTTP body Fastify could not take): no key was
+   * checked, so it leaves no record for the ledger, which anyone could fill with them.
+   */
+  readonly unread?: boolean;
 }
 
 /**
@@ -61,16 +66,18 @@ export function endCall(log: Logger, observer: CallObserver, c: CallEnding): voi
     upstreamMs,
     upstreamRequests: usage?.attempts ?? 0,
     model: answeredBy,
-    detail: {
-      requestId: c.requestId,
-      keyName: c.keyName,
-      startedAtMs: Date.now() - latencyMs,
-      request,
-      answers,
-      error,
-      decision,
-      relayed,
-    },
+    detail: c.unread
+      ? undefined
+      : {
+          requestId: c.requestId,
+          keyName: c.keyName,
+          startedAtMs: Date.now() - latencyMs,
+          request,
+          answers,
+          error,
+          decision,
+          relayed,
+        },
   });
   c.summary.trace.end({ code: c.code, codeName: c.codeName, httpStatus: c.httpStatus, details: c.details, keyName: c.keyName });
   // Building the line is most of this function's cost; skip it when the level is off.

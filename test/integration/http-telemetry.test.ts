@@ -103,7 +103,35 @@ describe('HTTP calls share the gRPC call telemetry', () => {
     });
     expect(res.status).toBe(400);
     expect(res.headers.get('x-request-id')).toBe('http-log-bad-json');
-    expect(await logged((l) => l.requestId === 'http-log-bad-json')).toMatchObject({ level: 'warn', status: 400, protocol: 'http' });
+    const line = await logged((l) => l.requestId === 'http-log-bad-json');
+    // A call line like any other call's: the gRPC status name, the duration, the peer and the trace.
+    expect(line).toMatchObject({
+      msg: 'call',
+      level: 'warn',
+      protocol: 'http',
+      method: 'POST /v1/chat/completions',
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+    });
+    expect(line?.durationMs).toBeGreaterThan(0);
+    expect(line?.peer).toMatch(/^(127\.0\.0\.1|::ffff:127\.0\.0\.1):\d+$/);
+    expect(line?.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(line?.details).toMatch(/JSON/);
+  });
+
+  it('writes the call line of a body over MAX_MESSAGE_BYTES with RESOURCE_EXHAUSTED, the code metrics count it as', async () => {
+    const res = await fetch(`${app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'http-log-too-large' },
+      body: JSON.stringify({ pad: 'x'.repeat(5 * 1024 * 1024) }),
+    });
+    expect(res.status).toBe(413);
+    expect(await logged((l) => l.requestId === 'http-log-too-large')).toMatchObject({
+      msg: 'call',
+      level: 'warn',
+      status: 413,
+      code: 'RESOURCE_EXHAUSTED',
+    });
   });
 
   it('leaves the query string, where a client may have put a key, out of the line of a refused body', async () => {
@@ -250,7 +278,13 @@ describe('HTTP calls share the gRPC call telemetry', () => {
       (c) => c.cancelled + c.invalid > 0,
     );
     expect(counted).toEqual({ cancelled: 1, invalid: 0 });
-    expect(lines.find((l) => l.requestId === 'http-gone-mid-body')).toMatchObject({ level: 'info', protocol: 'http' });
+    expect(lines.find((l) => l.requestId === 'http-gone-mid-body')).toMatchObject({
+      msg: 'call',
+      level: 'info',
+      protocol: 'http',
+      method: 'POST /v1/chat/completions',
+      code: 'CANCELLED',
+    });
   });
 
   it('counts completions in /v1/stats and in the Prometheus metrics', async () => {

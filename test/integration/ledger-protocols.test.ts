@@ -33,6 +33,13 @@ describe('the ledger records calls through both doors', () => {
     });
     expect(res.status).toBe(200);
     const overHttp = (await res.json()) as { usage: { total_tokens: number }; x_orchestrator: { cost_usd: number } };
+    // A body refused before its route ran reached no service and had no key checked: no row.
+    const unread = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"model":',
+    });
+    expect(unread.status).toBe(400);
     await h.app.ledger.store?.flush();
 
     const list = usage.listCalls.bind(usage);
