@@ -60,6 +60,8 @@ describe('two slots and a queue of one', () => {
 
     const row = await providerRow(h);
     expect(row?.queueRejections).toBe(1);
+    // An attempt refused a slot was never sent: GetStats counts it as skipped, as its answer lists it.
+    expect(row?.skipped).toBe(1);
     expect(row?.queueWaits).toBe(1);
     expect(row?.inFlight).toBe(0);
     expect(row?.queued).toBe(0);

@@ -273,7 +273,10 @@ type UpstreamStats struct {
 	RaceWins int64 `protobuf:"varint,11,opt,name=race_wins,json=raceWins,proto3" json:"race_wins,omitempty"`
 	// Calls that were retries of a failed call.
 	Retries int64 `protobuf:"varint,12,opt,name=retries,proto3" json:"retries,omitempty"`
-	// Calls skipped because the model's circuit breaker was open (a provider row sums its models').
+	// Attempts never sent upstream (outcome SKIPPED): the model's circuit breaker was open
+	// (CIRCUIT_OPEN), or no slot came under the provider's cap on requests in flight: refused with
+	// PROVIDER_BUSY (also in queue_rejections), or its caller cancelled or ran out of time while
+	// it waited. A provider row sums its models'.
 	Skipped int64 `protobuf:"varint,13,opt,name=skipped,proto3" json:"skipped,omitempty"`
 	// The model's circuit breaker (model rows only).
 	BreakerState CircuitState `protobuf:"varint,14,opt,name=breaker_state,json=breakerState,proto3,enum=orchestrator.v1.CircuitState" json:"breaker_state,omitempty"`

@@ -94,7 +94,12 @@ export interface UpstreamStats {
   raceWins: number;
   /** Calls that were retries of a failed call. */
   retries: number;
-  /** Calls skipped because the model's circuit breaker was open (a provider row sums its models'). */
+  /**
+   * Attempts never sent upstream (outcome SKIPPED): the model's circuit breaker was open
+   * (CIRCUIT_OPEN), or no slot came under the provider's cap on requests in flight: refused with
+   * PROVIDER_BUSY (also in queue_rejections), or its caller cancelled or ran out of time while
+   * it waited. A provider row sums its models'.
+   */
   skipped: number;
   /** The model's circuit breaker (model rows only). */
   breakerState: CircuitState;
