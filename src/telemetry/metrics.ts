@@ -169,7 +169,7 @@ export class Metrics {
   );
   private readonly accessRejections = this.counter(
     'llm_orchestrator_access_rejections_total',
-    'Calls refused by access control, by ErrorInfo reason.',
+    "Calls a valid API key made that its limits, budgets or models refused, by ErrorInfo reason (a missing or unknown key is grpc_server_handled_total's UNAUTHENTICATED).",
     ['reason'],
   );
 

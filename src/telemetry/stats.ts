@@ -49,7 +49,7 @@ export interface StatsSnapshot {
   readonly retriesThrottled: number;
   readonly streamRestarts: number;
   readonly cache: { readonly hits: number; readonly misses: number; readonly staleServed: number };
-  /** Calls refused by access control, by ErrorInfo reason. */
+  /** Calls a valid key made that its limits, budgets or models refused, by ErrorInfo reason (not missing or unknown keys). */
   readonly accessRejections: Readonly<Record<string, number>>;
   readonly routing: readonly { readonly profile: string; readonly model: string; readonly decisions: number }[];
   readonly providers: readonly UpstreamCounters[];

@@ -59,6 +59,32 @@ describe('API keys', () => {
     expect(models.code).toBe(grpc.status.UNAUTHENTICATED);
   });
 
+  it('counts missing and unknown keys as UNAUTHENTICATED calls of their method on both doors, not as access rejections', async () => {
+    const handled = async (protocol: string): Promise<number> => {
+      const metrics = await (await fetch(h.app.metricsServer!.url)).text();
+      return metrics
+        .split('\n')
+        .filter(
+          (l) =>
+            l.startsWith('grpc_server_handled_total{') && l.includes('grpc_code="UNAUTHENTICATED"') && l.includes(`protocol="${protocol}"`),
+        )
+        .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+    };
+    const before = { grpc: await handled('grpc'), http: await handled('http') };
+    await unaryError(chat(), { model: 'gpt-4o', prompt: 'hi', messages: [] }, { metadata: bearer('mallory') });
+    const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer mallory' },
+      body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(401);
+    expect({ grpc: (await handled('grpc')) - before.grpc, http: (await handled('http')) - before.http }).toEqual({ grpc: 1, http: 1 });
+    const metrics = await (await fetch(h.app.metricsServer!.url)).text();
+    expect(metrics).not.toMatch(/llm_orchestrator_access_rejections_total\{reason="API_KEY_INVALID"\}/);
+    const { response: stats } = await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {}, { metadata: bearer('erin-secret') });
+    expect(stats.accessRejections['API_KEY_INVALID']).toBeUndefined();
+  });
+
   it('leaves health checks open', async () => {
     const { response } = await callUnary(h.clients.health.check.bind(h.clients.health), { service: '' });
     expect(response.status).toBe(HealthCheckResponse_ServingStatus.SERVING);

@@ -575,7 +575,9 @@ type GetStatsResponse struct {
 	CacheMisses int64 `protobuf:"varint,23,opt,name=cache_misses,json=cacheMisses,proto3" json:"cache_misses,omitempty"`
 	// Stale cached answers served because every upstream attempt failed.
 	CacheStaleServed int64 `protobuf:"varint,24,opt,name=cache_stale_served,json=cacheStaleServed,proto3" json:"cache_stale_served,omitempty"`
-	// Calls refused by access control, by ErrorInfo reason (RATE_LIMITED, BUDGET_EXHAUSTED, ...).
+	// Calls a valid API key made that its limits, budgets or models refused, by ErrorInfo reason
+	// (RATE_LIMITED, BUDGET_EXHAUSTED, ...). A missing or unknown key is not counted here: it is
+	// an UNAUTHENTICATED call in its method's counters.
 	AccessRejections     map[string]int64 `protobuf:"bytes,25,rep,name=access_rejections,json=accessRejections,proto3" json:"access_rejections,omitempty" protobuf_key:"bytes,1,opt,name=key,proto3" protobuf_val:"varint,2,opt,name=value,proto3"`
 	XXX_NoUnkeyedLiteral struct{}         `json:"-"`
 	XXX_unrecognized     []byte           `json:"-"`

@@ -193,7 +193,11 @@ export interface GetStatsResponse {
   cacheMisses: number;
   /** Stale cached answers served because every upstream attempt failed. */
   cacheStaleServed: number;
-  /** Calls refused by access control, by ErrorInfo reason (RATE_LIMITED, BUDGET_EXHAUSTED, ...). */
+  /**
+   * Calls a valid API key made that its limits, budgets or models refused, by ErrorInfo reason
+   * (RATE_LIMITED, BUDGET_EXHAUSTED, ...). A missing or unknown key is not counted here: it is
+   * an UNAUTHENTICATED call in its method's counters.
+   */
   accessRejections: { [key: string]: number };
 }
 
