@@ -138,6 +138,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
   // One route per handler: its `METHOD /pattern` (the log line's) and its span's method and route
   // are made once per method (GET also answers HEAD), not at each call.
   const methods = new Map<string, HttpRoute>();
+  const summaryOptions = { keepsAnswerText: deps.observer.keepsAnswerText };
   const routeOf = (request: FastifyRequest): HttpRoute => {
     let known = methods.get(request.method);
     if (known === undefined) {
@@ -162,7 +163,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
         tracestate: joined(request.headers.tracestate),
         http: span,
       }),
-      { keepsAnswerText: deps.observer.keepsAnswerText },
+      summaryOptions,
     );
     const controller = new Aborter();
     const call = { abort: (reason: unknown) => controller.abort(reason) };

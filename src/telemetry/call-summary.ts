@@ -33,6 +33,9 @@ export interface CallUsage {
  */
 const LOGGED_FAILED_REQUESTS = 20;
 
+/** The default clock, one function for every call rather than a closure made per call. */
+const performanceNow = (): number => performance.now();
+
 /**
  * Per-call telemetry that the engine feeds through the CallContext (as its upstream observer)
  * and the logging interceptor reads when the call ends: the trace, the usage summed over every
@@ -75,7 +78,7 @@ export class CallSummary implements UpstreamObserver {
     options: { readonly keepsAnswerText?: boolean | undefined; readonly now?: (() => number) | undefined } = {},
   ) {
     this.keepsAnswerText = options.keepsAnswerText ?? false;
-    this.now = options.now ?? (() => performance.now());
+    this.now = options.now ?? performanceNow;
   }
 
   /** An upstream request is about to be sent (the engine's upstream observer hook). */
