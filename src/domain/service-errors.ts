@@ -32,12 +32,12 @@ export function databaseUnreachable(): OrchestratorError {
   });
 }
 
-/** Runtime API keys are stored in the ledger database, which is off or not reachable (UNAVAILABLE). */
+/** Runtime API keys are stored in the ledger database, which is not reachable (UNAVAILABLE, retryable). */
 export function runtimeKeysUnavailable(): OrchestratorError {
   return new OrchestratorError({
     kind: 'unavailable',
     reason: Reason.LEDGER_UNAVAILABLE,
-    message: 'runtime API keys live in the ledger database, which is off (DATABASE_URL=off) or not reachable',
+    message: 'runtime API keys live in the ledger database, which is not reachable; retry shortly',
     retryable: true,
   });
 }

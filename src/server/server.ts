@@ -141,7 +141,14 @@ export class GatewayServer {
       const refresh = options.refreshKeys ?? (() => Promise.resolve());
       this.server.addService(
         tolerantRequests(ApiKeyServiceService),
-        apiKeyService(deps, { keys, access, database: () => ledger.database()?.db, refresh, unsharedLimits: unsharedLimits(config) }),
+        apiKeyService(deps, {
+          keys,
+          access,
+          database: () => ledger.database()?.db,
+          databaseOff: ledger.store === undefined,
+          refresh,
+          unsharedLimits: unsharedLimits(config),
+        }),
       );
       this.health.setStatus('orchestrator.v1.ApiKeyService', 'SERVING');
     }

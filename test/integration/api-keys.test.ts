@@ -529,3 +529,34 @@ describe('a SIGHUP and the models the database holds', () => {
     }
   });
 });
+
+describe('ApiKeyService with the database off (DATABASE_URL=off)', () => {
+  let h: Harness;
+  let keys: ApiKeyServiceClient;
+  beforeAll(async () => {
+    const configFile = accessFile(`    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }\n`);
+    h = await startHarness({ env: { CONFIG_FILE: configFile, DATABASE_URL: 'off' } });
+    keys = new ApiKeyServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+  });
+  afterAll(async () => {
+    keys?.close();
+    await h?.close();
+  });
+
+  // No retry can help until the gateway is configured with a database: UNAVAILABLE would have clients retry forever.
+  it('answers FAILED_PRECONDITION saying to set DATABASE_URL, as UsageService and the runtime models do', async () => {
+    for (const call of [
+      () => unaryError(keys.createApiKey.bind(keys), { name: 'app' }, ROOT),
+      () => unaryError(keys.listApiKeys.bind(keys), { includeRevoked: false }, ROOT),
+      () => unaryError(keys.updateApiKey.bind(keys), { name: 'app' }, ROOT),
+      () => unaryError(keys.revokeApiKey.bind(keys), { name: 'app' }, ROOT),
+    ]) {
+      const refused = await call();
+      expect({ code: refused.code, reason: refused.decoded.errorInfo?.reason, message: refused.details }).toEqual({
+        code: grpc.status.FAILED_PRECONDITION,
+        reason: 'LEDGER_UNAVAILABLE',
+        message: 'runtime API keys are kept in the database, and it is off (DATABASE_URL=off): set DATABASE_URL',
+      });
+    }
+  });
+});

@@ -2,7 +2,14 @@ import type { Kysely } from 'kysely';
 import { newApiKey } from '../../access/key-material.js';
 import type { ApiKeyStore } from '../../access/keys.js';
 import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
-import { apiKeyExists, apiKeyNotFound, apiKeyReadOnly, limitsNotShared, runtimeKeysUnavailable } from '../../domain/service-errors.js';
+import {
+  apiKeyExists,
+  apiKeyNotFound,
+  apiKeyReadOnly,
+  databaseOff,
+  limitsNotShared,
+  runtimeKeysUnavailable,
+} from '../../domain/service-errors.js';
 import type { ApiKeyBudgets, ApiKeyLimits, ApiKeyModels, ApiKeyScopes, ApiKeyServiceServer } from '../../gen/orchestrator/v1/keys.js';
 import { findApiKey, insertApiKey, listApiKeys, revokeApiKey, updateApiKey, type StoredApiKey } from '../../store/api-keys.js';
 import type { LedgerSchema } from '../../store/schema.js';
@@ -15,6 +22,8 @@ export interface KeyAdminDeps {
   readonly access: AdminAccess;
   /** The ledger database; undefined while unreachable or with DATABASE_URL=off. */
   readonly database: () => Kysely<LedgerSchema> | undefined;
+  /** DATABASE_URL=off: no retry helps, unlike a database not reachable yet. */
+  readonly databaseOff: boolean;
   /** Re-reads the runtime keys now, so this replica applies a change at once (the others at their next refresh). */
   readonly refresh: () => Promise<void>;
   /** Why a key's limits and budgets would not be enforced as set (several workers without Redis); undefined when they would. */
@@ -29,7 +38,7 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
   const db = (): Kysely<LedgerSchema> => {
     const open = admin.database();
     if (open) return open;
-    throw runtimeKeysUnavailable();
+    throw admin.databaseOff ? databaseOff('runtime API keys') : runtimeKeysUnavailable();
   };
 
   /** A runtime key that may be changed: not the config file's, existing, not revoked. */

@@ -1345,7 +1345,7 @@ export const RevokeApiKeyResponse: MessageFns<RevokeApiKeyResponse> = {
  * too, read-only: updating or revoking one is FAILED_PRECONDITION (edit the file and send
  * SIGHUP). Every RPC needs a key with the `admin` scope; with no API keys at all (an open
  * service), only callers on the loopback interface. UNAVAILABLE while the database is
- * unreachable or DATABASE_URL=off.
+ * unreachable; FAILED_PRECONDITION with DATABASE_URL=off.
  */
 export type ApiKeyServiceService = typeof ApiKeyServiceService;
 export const ApiKeyServiceService = {

@@ -12,7 +12,7 @@ class ApiKeyServiceStub(object):
     too, read-only: updating or revoking one is FAILED_PRECONDITION (edit the file and send
     SIGHUP). Every RPC needs a key with the `admin` scope; with no API keys at all (an open
     service), only callers on the loopback interface. UNAVAILABLE while the database is
-    unreachable or DATABASE_URL=off.
+    unreachable; FAILED_PRECONDITION with DATABASE_URL=off.
     """
 
     def __init__(self, channel):
@@ -50,7 +50,7 @@ class ApiKeyServiceServicer(object):
     too, read-only: updating or revoking one is FAILED_PRECONDITION (edit the file and send
     SIGHUP). Every RPC needs a key with the `admin` scope; with no API keys at all (an open
     service), only callers on the loopback interface. UNAVAILABLE while the database is
-    unreachable or DATABASE_URL=off.
+    unreachable; FAILED_PRECONDITION with DATABASE_URL=off.
     """
 
     def CreateApiKey(self, request, context):
@@ -118,7 +118,7 @@ class ApiKeyService(object):
     too, read-only: updating or revoking one is FAILED_PRECONDITION (edit the file and send
     SIGHUP). Every RPC needs a key with the `admin` scope; with no API keys at all (an open
     service), only callers on the loopback interface. UNAVAILABLE while the database is
-    unreachable or DATABASE_URL=off.
+    unreachable; FAILED_PRECONDITION with DATABASE_URL=off.
     """
 
     @staticmethod
