@@ -560,3 +560,42 @@ describe('ApiKeyService with the database off (DATABASE_URL=off)', () => {
     }
   });
 });
+
+describe('a runtime key whose name a reloaded config file also gives', () => {
+  let h: Harness;
+  let keys: ApiKeyServiceClient;
+  let configFile: string;
+  const root = `    - { name: root, sha256: ${sha('root-secret')}, scopes: [admin] }\n`;
+  const writeKeys = (extra = '') => writeFileSync(configFile, `access:\n  api_keys:\n${root}${extra}`);
+  beforeAll(async () => {
+    configFile = accessFile(root);
+    const file = join(mkdtempSync(join(tmpdir(), 'llmo-keys-')), 'ledger.db');
+    h = await startHarness({ env: { CONFIG_FILE: configFile, DATABASE_URL: `sqlite:${file}`, KEYS_REFRESH_MS: '200' } });
+    keys = new ApiKeyServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+  });
+  afterAll(async () => {
+    keys?.close();
+    await h?.close();
+  });
+
+  // Shadowed by the file, the runtime key still exists: once the file drops the name it works again,
+  // so a leaked one must be revocable while the file's entry is in force.
+  it('can be revoked while the file gives the name, and stays refused once the file drops it', async () => {
+    const { key } = (await callUnary(keys.createApiKey.bind(keys), { name: 'ci' }, ROOT)).response;
+    writeKeys(`    - { name: ci, sha256: ${sha('ci-file-secret')} }\n`);
+    h.app.reloadKeys();
+    expect((await chatWith(h, 'ci-file-secret')).response.content.length).toBeGreaterThan(0);
+
+    const revoked = (await callUnary(keys.revokeApiKey.bind(keys), { name: 'ci' }, ROOT)).response.apiKey;
+    expect(revoked).toMatchObject({ name: 'ci', source: ApiKeySource.API_KEY_SOURCE_RUNTIME });
+    expect(revoked?.revokeTime).toBeDefined();
+    // The file's key is not the runtime one: it stays in force, and stays read-only.
+    expect((await chatWith(h, 'ci-file-secret')).response.content.length).toBeGreaterThan(0);
+    const again = await unaryError(keys.revokeApiKey.bind(keys), { name: 'ci' }, ROOT);
+    expect(again.decoded.errorInfo?.reason).toBe('API_KEY_READ_ONLY');
+
+    writeKeys();
+    h.app.reloadKeys();
+    expect((await chatError(h, key)).code).toBe(grpc.status.UNAUTHENTICATED);
+  });
+});

@@ -41,14 +41,16 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
     throw admin.databaseOff ? databaseOff('runtime API keys') : runtimeKeysUnavailable();
   };
 
-  /** A runtime key that may be changed: not the config file's, existing, not revoked. */
-  const changeable = async (name: string): Promise<StoredApiKey> => {
-    if (admin.keys.byKeyName(name)?.source === 'config') {
-      throw apiKeyReadOnly(name);
-    }
+  /**
+   * A runtime key that may be changed: existing, not revoked, and (unless `shadowed` is allowed)
+   * not a name the config file gives too, whose entry is the one in force.
+   */
+  const changeable = async (name: string, shadowed: 'refused' | 'allowed'): Promise<StoredApiKey> => {
+    const configured = admin.keys.byKeyName(name)?.source === 'config';
+    if (configured && shadowed === 'refused') throw apiKeyReadOnly(name);
     const stored = name ? await findApiKey(db(), name) : undefined;
     if (!stored || stored.revokedAt !== undefined) {
-      throw apiKeyNotFound(name, stored !== undefined);
+      throw configured ? apiKeyReadOnly(name) : apiKeyNotFound(name, stored !== undefined);
     }
     return stored;
   };
@@ -103,7 +105,7 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
       const parts = decodeParts(req, v);
       if (v.length > 0) throw invalidArgument(v);
       enforceable(parts);
-      await changeable(req.name);
+      await changeable(req.name, 'refused');
       const updated = await updateApiKey(db(), req.name, parts, Date.now());
       await admin.refresh();
       ctx.log.info({ keyName: req.name, by: ctx.principal?.name }, 'API key updated');
@@ -112,7 +114,8 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
 
     revokeApiKey: withDatabase(deps, runtimeKeysUnavailable, async (req, ctx, peer) => {
       requireAdmin(admin.access, ctx, peer);
-      await changeable(req.name);
+      // A runtime key the config file's entry hides comes back when the file drops the name: it can be revoked meanwhile.
+      await changeable(req.name, 'allowed');
       const revoked = await revokeApiKey(db(), req.name, Date.now());
       await admin.refresh();
       ctx.log.info({ keyName: req.name, by: ctx.principal?.name }, 'API key revoked');
