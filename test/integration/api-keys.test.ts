@@ -123,6 +123,17 @@ describe('API keys managed at runtime (SQLite file)', () => {
     expect((await unaryError(keys.revokeApiKey.bind(keys), { name: 'nobody' }, ROOT)).code).toBe(grpc.status.NOT_FOUND);
   });
 
+  it('UpdateApiKey and RevokeApiKey without a name are INVALID_ARGUMENT naming the field, not NOT_FOUND', async () => {
+    for (const call of [
+      () => unaryError(keys.updateApiKey.bind(keys), { name: '', limits: { requestsPerMinute: 5 } }, ROOT),
+      () => unaryError(keys.revokeApiKey.bind(keys), { name: '' }, ROOT),
+    ]) {
+      const refused = await call();
+      expect(refused.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(refused.decoded.badRequest?.fieldViolations).toEqual([expect.objectContaining({ field: 'name', description: 'required' })]);
+    }
+  });
+
   it('UpdateApiKey replaces what it sets: models, limits, budgets, scopes', async () => {
     const updated = (
       await callUnary(

@@ -45,6 +45,12 @@ describe('a RuntimeModelSpec as CreateModel and UpdateModel read it', () => {
     expect((await listed('odd-tier'))?.tier).toBe(ModelTier.MODEL_TIER_LARGE);
   });
 
+  it('UpdateModel without an id is INVALID_ARGUMENT naming model.id, as DeleteModel without one is, not NOT_FOUND', async () => {
+    const err = await unaryError(update(), { model: spec({ id: '  ' }) });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.decoded.badRequest?.fieldViolations).toEqual([expect.objectContaining({ field: 'model.id', description: 'required' })]);
+  });
+
   it("an unknown tier is listed with the spec's other problems, as every problem of a runtime model is", async () => {
     const unknown = 42 as ModelTier;
     const err = await unaryError(create(), { model: spec({ id: 'odd-tier-2', provider: 'nowhere', quality: 2, tier: unknown }) });

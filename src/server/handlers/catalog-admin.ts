@@ -37,6 +37,8 @@ export function catalogAdmin(deps: CallDeps, engine: Engine, live: LiveCatalog, 
     updateModel: admin(async (req) => {
       if (!req.model) throw invalidArgument([{ field: 'model', description: 'required' }]);
       const { input, violations } = decodeRuntimeModel(req.model);
+      // The id names the model to change: without one there is nothing to look up.
+      if (input.id === '') throw invalidArgument([{ field: 'model.id', description: 'required' }]);
       const model = await live.updateModel(input, violations);
       return { model: info(model.id) };
     }),

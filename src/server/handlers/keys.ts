@@ -32,6 +32,7 @@ export interface KeyAdminDeps {
 
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 const SCOPES = new Set(['admin']);
+const NAME_REQUIRED: FieldViolation = { field: 'name', description: 'required' };
 
 /** ApiKeyService: runtime keys in the database; the config file's keys listed, read-only. */
 export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServiceServer {
@@ -48,7 +49,7 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
   const changeable = async (name: string, shadowed: 'refused' | 'allowed'): Promise<StoredApiKey> => {
     const configured = admin.keys.byKeyName(name)?.source === 'config';
     if (configured && shadowed === 'refused') throw apiKeyReadOnly(name);
-    const stored = name ? await findApiKey(db(), name) : undefined;
+    const stored = await findApiKey(db(), name);
     if (!stored || stored.revokedAt !== undefined) {
       throw configured ? apiKeyReadOnly(name) : apiKeyNotFound(name, stored !== undefined);
     }
@@ -101,7 +102,7 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
 
     updateApiKey: withDatabase(deps, runtimeKeysUnavailable, async (req, ctx, peer) => {
       requireAdmin(admin.access, ctx, peer);
-      const v: FieldViolation[] = [];
+      const v: FieldViolation[] = req.name === '' ? [NAME_REQUIRED] : [];
       const parts = decodeParts(req, v);
       if (v.length > 0) throw invalidArgument(v);
       enforceable(parts);
@@ -114,6 +115,7 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
 
     revokeApiKey: withDatabase(deps, runtimeKeysUnavailable, async (req, ctx, peer) => {
       requireAdmin(admin.access, ctx, peer);
+      if (req.name === '') throw invalidArgument([NAME_REQUIRED]);
       // A runtime key the config file's entry hides comes back when the file drops the name: it can be revoked meanwhile.
       await changeable(req.name, 'allowed');
       const revoked = await revokeApiKey(db(), req.name, Date.now());
