@@ -30,8 +30,9 @@ type Db = Kysely<LedgerSchema>;
 
 /** Every runtime key, revoked ones included, by name. */
 export async function listApiKeys(db: Db): Promise<StoredApiKey[]> {
-  const rows = await db.selectFrom('api_keys').selectAll().orderBy('name').execute();
-  return rows.map(fromRow);
+  const rows = await db.selectFrom('api_keys').selectAll().execute();
+  // Sorted here, not by ORDER BY: PostgreSQL's order is the database's collation, SQLite's the bytes'.
+  return rows.map(fromRow).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 export async function findApiKey(db: Db, name: string): Promise<StoredApiKey | undefined> {
