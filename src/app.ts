@@ -275,7 +275,11 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
     refreshKeys: () => keySync?.refresh() ?? Promise.resolve(),
   });
   const warnIfOpen = (): void => {
-    if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see docs/access-and-limits.md)');
+    if (keys.runtimeKeysUnread)
+      log.warn(
+        'the API keys in the database are not read yet (it is not reachable): calls without a config-file key are refused until they are',
+      );
+    else if (!keys.enabled) log.warn('no API keys are configured: the service is open to every caller (see docs/access-and-limits.md)');
     else if (keys.all().length === 0)
       log.error('no API key is left: every call is refused until one is added (a restart without keys opens the service)');
   };

@@ -1,6 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { ApiKeySpec } from '../config/file.js';
+import { apiKeyInvalid, type OrchestratorError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
+import { apiKeysUnread } from '../domain/service-errors.js';
 import { modelPattern } from './patterns.js';
 
 /** Where a key is defined: the config file (read-only at runtime) or the database (ApiKeyService). */
@@ -32,6 +34,11 @@ export class ApiKeyStore {
   private runtimeIssued = false;
   /** The config file gave a key since start-up: a reload that leaves none (a file emptied, or caught half written) must not open the service. */
   private configIssued = false;
+  /**
+   * A database may hold keys and has not been read yet (not reachable since start-up): "no key read"
+   * is not "no key at all", and the service stays closed until it is read.
+   */
+  private runtimeUnread = false;
   private entries: readonly KeyEntry[] = [];
   private byName: ReadonlyMap<string, KeyEntry> = new Map();
   private listeners: ((entries: readonly KeyEntry[]) => void)[] = [];
@@ -53,6 +60,7 @@ export class ApiKeyStore {
    * open the service again, where every caller (the revoked key too) would be let in.
    */
   setRuntimeKeys(specs: readonly ApiKeySpec[], issued = false): void {
+    this.runtimeUnread = false;
     this.runtime = specs.map((spec) => entryOf(spec, 'runtime'));
     this.runtimeIssued ||= issued || specs.length > 0;
     this.rebuild();
@@ -63,7 +71,31 @@ export class ApiKeyStore {
     this.listeners.push(listener);
   }
 
+  /** A database holds the runtime keys: until it is first read (setRuntimeKeys), the service is closed. */
+  awaitRuntimeKeys(): void {
+    this.runtimeUnread = true;
+  }
+
+  /** The database's keys are not read yet: a caller without a known key may hold one of them. */
+  get runtimeKeysUnread(): boolean {
+    return this.runtimeUnread;
+  }
+
   get enabled(): boolean {
+    return this.keyed || this.runtimeUnread;
+  }
+
+  /**
+   * Why a caller whose key matched no entry is refused: the key is unknown or missing
+   * (UNAUTHENTICATED), or, while the database's keys are not read yet, it may be one of them, or the
+   * service may turn out open (UNAVAILABLE, retryable).
+   */
+  refusal(presented: boolean, header?: string): OrchestratorError {
+    return this.runtimeUnread && (presented || !this.keyed) ? apiKeysUnread() : apiKeyInvalid(presented, header);
+  }
+
+  /** Closed whatever the database holds. */
+  private get keyed(): boolean {
     return this.entries.length > 0 || this.runtimeIssued || this.configIssued;
   }
 

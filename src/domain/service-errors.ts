@@ -32,6 +32,16 @@ export function databaseUnreachable(): OrchestratorError {
   });
 }
 
+/** A caller's key cannot be checked: the database holding the runtime keys has not been read since start-up. */
+export function apiKeysUnread(): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.LEDGER_UNAVAILABLE,
+    message: 'API keys cannot be checked yet: the database that holds them has not been reachable since start-up; retry shortly',
+    retryable: true,
+  });
+}
+
 /** Runtime API keys are stored in the ledger database, which is not reachable (UNAVAILABLE, retryable). */
 export function runtimeKeysUnavailable(): OrchestratorError {
   return new OrchestratorError({

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { presentedKey, type ApiKeyStore } from '../access/keys.js';
 import { Aborter } from '../domain/abort.js';
-import { apiKeyInvalid, cancelled, invalidArgument } from '../domain/errors.js';
+import { cancelled, invalidArgument } from '../domain/errors.js';
 import { acceptableRequestId, effectiveDeadline, type CallState } from '../domain/call-state.js';
 import type { CallContext } from '../engine/index.js';
 import type { InFlight, Lifecycle } from '../server/lifecycle.js';
@@ -248,7 +248,7 @@ function authenticate(keys: ApiKeyStore, request: FastifyRequest) {
   const key = presentedKey(single(request.headers.authorization), single(request.headers['x-api-key']));
   const entry = key === undefined ? undefined : keys.authenticate(key);
   if (!entry) {
-    throw apiKeyInvalid(key !== undefined, 'Authorization');
+    throw keys.refusal(key !== undefined, 'Authorization');
   }
   return entry;
 }

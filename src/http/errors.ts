@@ -73,12 +73,13 @@ const BY_KIND: Readonly<Record<ErrorKind, { readonly status: number; readonly ty
 
 /**
  * UNAVAILABLE is "the upstream failed" (502) except where the gateway itself cannot take the
- * call now: draining, shared state down, every candidate's breaker open. Those are 503, which
- * clients retry after Retry-After.
+ * call now: draining, shared state down, its database's API keys not read yet, every candidate's
+ * breaker open. Those are 503, which clients retry after Retry-After.
  */
 const SERVICE_UNAVAILABLE: ReadonlySet<string> = new Set([
   Reason.DRAINING,
   Reason.SHARED_STATE_UNAVAILABLE,
+  Reason.LEDGER_UNAVAILABLE,
   Reason.NO_ELIGIBLE_MODEL,
   Reason.CIRCUIT_OPEN,
 ]);

@@ -48,6 +48,7 @@ export async function startKeySync(
   log: Logger,
 ): Promise<ApiKeySync | undefined> {
   if (!ledger.store) return undefined;
+  keys.awaitRuntimeKeys();
   const sync = new ApiKeySync({
     database: () => ledger.database()?.db,
     intervalMs,

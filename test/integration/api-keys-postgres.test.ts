@@ -65,3 +65,57 @@ describe('runtime API keys shared by replicas (PostgreSQL)', () => {
     expect(Date.now() - revokedAt).toBeLessThan(3_000);
   }, 60_000);
 });
+
+/**
+ * Keys that live only in the database are unknown to a replica that starts while it is down: the
+ * replica must not take "no key read" for "no key at all" and serve every caller.
+ */
+describe('a replica that starts while the PostgreSQL holding its only keys is down', () => {
+  let pg: PostgresProcess;
+  beforeAll(async () => {
+    pg = await startPostgres();
+  }, 90_000);
+  afterAll(async () => pg?.destroy());
+
+  it('refuses callers without a key, on both doors, with a retryable UNAVAILABLE until it reads the keys; then the keys apply', async () => {
+    const first = await startHarness({ env: { DATABASE_URL: pg.url } });
+    const keys = new ApiKeyServiceClient(`127.0.0.1:${first.app.port}`, grpc.credentials.createInsecure());
+    let key = '';
+    try {
+      key = (await callUnary(keys.createApiKey.bind(keys), { name: 'ops', scopes: { scopes: ['admin'] } })).response.key;
+    } finally {
+      keys.close();
+      await first.close();
+    }
+    await pg.stop();
+    const h = await startHarness({ env: { DATABASE_URL: pg.url, KEYS_REFRESH_MS: '200' } });
+    try {
+      const call = (metadata?: Record<string, string>) =>
+        unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o-mini', prompt: 'hi', messages: [] }, { metadata });
+      for (const refused of [await call(), await call({ authorization: `Bearer ${key}` })]) {
+        expect({ code: refused.code, reason: refused.decoded.errorInfo?.reason }).toEqual({
+          code: grpc.status.UNAVAILABLE,
+          reason: 'LEDGER_UNAVAILABLE',
+        });
+      }
+      const http = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 }),
+      });
+      expect(http.status).toBe(503);
+      const admin = new ApiKeyServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
+      try {
+        expect((await unaryError(admin.createApiKey.bind(admin), { name: 'intruder' })).code).toBe(grpc.status.UNAVAILABLE);
+      } finally {
+        admin.close();
+      }
+
+      await pg.start();
+      await expect.poll(async () => (await chat(h, key).then(() => 'ok')) as string, { timeout: 20_000, interval: 200 }).toBe('ok');
+      expect((await call()).code).toBe(grpc.status.UNAUTHENTICATED);
+    } finally {
+      await h.close();
+    }
+  }, 90_000);
+});

@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import { apiKeyInvalid, type OrchestratorError } from '../../domain/errors.js';
+import type { OrchestratorError } from '../../domain/errors.js';
 import type { Principal } from '../../domain/principal.js';
 import type { ApiKeyStore } from '../../access/keys.js';
 import { presentedKey } from '../../access/keys.js';
@@ -22,7 +22,7 @@ export function authenticate(keys: ApiKeyStore, path: string, metadata: grpc.Met
   metadata.remove('authorization');
   metadata.remove('x-api-key');
   const entry = key === undefined ? undefined : keys.authenticate(key);
-  return entry ? { ok: true, principal: entry } : { ok: false, error: apiKeyInvalid(key !== undefined) };
+  return entry ? { ok: true, principal: entry } : { ok: false, error: keys.refusal(key !== undefined) };
 }
 
 function header(metadata: grpc.Metadata, name: string): string | undefined {
