@@ -168,6 +168,9 @@ function asItemError(err: unknown, signal: AbortSignal): OrchestratorError {
   return internal(err);
 }
 
+/** An item's answer as the call's record keeps it without LEDGER_CONTENT=full: no text. */
+const NO_TEXT = { content: '', refusal: undefined, toolCalls: undefined } as const;
+
 /**
  * A Batch item's view of the call's observer. The item's routing decision and answer are held
  * until the item ends, then told as one answer with how the item went: each routed item is a
@@ -194,7 +197,9 @@ function itemObserver(
     },
     ended(item, attempts) {
       const told = item.ok ? answer : attempts.length > 0 || decision ? failedItemAnswer(attempts) : undefined;
-      if (told) inner.answered?.({ ...told, decision: told.decision ?? decision, item });
+      // Held by the call until the Batch ends: without the text the record does not keep, a Batch
+      // would hold every item's answer long after its client took it.
+      if (told) inner.answered?.({ ...told, ...(inner.keepsAnswerText ? {} : NO_TEXT), decision: told.decision ?? decision, item });
     },
   };
 }
