@@ -33,6 +33,12 @@ export interface CallUsage {
  */
 const LOGGED_FAILED_REQUESTS = 20;
 
+/** Made once per door (or route), not per call. */
+export interface CallSummaryOptions {
+  readonly keepsAnswerText?: boolean | undefined;
+  readonly now?: (() => number) | undefined;
+}
+
 /** The default clock, one function for every call rather than a closure made per call. */
 const performanceNow = (): number => performance.now();
 
@@ -75,7 +81,7 @@ export class CallSummary implements UpstreamObserver {
 
   constructor(
     readonly trace: CallTrace,
-    options: { readonly keepsAnswerText?: boolean | undefined; readonly now?: (() => number) | undefined } = {},
+    options: CallSummaryOptions = {},
   ) {
     this.keepsAnswerText = options.keepsAnswerText ?? false;
     this.now = options.now ?? performanceNow;

@@ -54,6 +54,7 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
   const deadlineOf = deadlinePolicy(options.defaultTimeoutMs, options.openEnded);
   const messageTimeoutMs = options.requestMessageTimeoutMs ?? 0;
   const maxMetadataBytes = options.maxMetadataBytes ?? 0;
+  const summaryOptions = { keepsAnswerText: observer.keepsAnswerText };
   return (method, call) => {
     const startedAt = performance.now();
     let requestId = '';
@@ -70,7 +71,7 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
         stampEveryStatus(call, requestId);
         // Read now: once the client has cancelled, grpc-js no longer knows the stream's socket ("unknown").
         const peer = call.getPeer();
-        callLog = startCallLog(log, observer, tracer, { method, requestId, startedAt, metadata, peer: () => peer });
+        callLog = startCallLog(log, observer, tracer, { method, requestId, startedAt, metadata, peer: () => peer, summaryOptions });
         const bytes = maxMetadataBytes > 0 ? metadataBytes(metadata) : 0;
         const auth =
           bytes > maxMetadataBytes

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { CallKind, CallObserver } from '../../telemetry/call-observer.js';
 import { callLevel, endCall } from '../../telemetry/call-log.js';
-import { CallSummary } from '../../telemetry/call-summary.js';
+import { CallSummary, type CallSummaryOptions } from '../../telemetry/call-summary.js';
 import type { Tracer } from '../../telemetry/tracing.js';
 
 export type { CallObserver } from '../../telemetry/call-observer.js';
@@ -21,6 +21,8 @@ export interface CallLogStart {
   readonly startedAt: number;
   readonly metadata: grpc.Metadata;
   readonly peer: () => string;
+  /** The interceptor's, one object for all its calls. */
+  readonly summaryOptions: CallSummaryOptions;
 }
 
 /** The gRPC side of the per-call telemetry; the line itself is telemetry's endCall, shared with HTTP. */
@@ -35,7 +37,7 @@ export function startCallLog(log: Logger, observer: CallObserver, tracer: Tracer
       traceparent: single(metadata, 'traceparent'),
       tracestate: joined(metadata, 'tracestate'),
     }),
-    { keepsAnswerText: observer.keepsAnswerText },
+    start.summaryOptions,
   );
   let done = false;
   const callLog: CallLog = {
