@@ -68,6 +68,7 @@ export function endRefused(deps: HttpCallDeps, request: FastifyRequest, reply: F
   if (route === undefined) return;
   const requestId = assignRequestId(request, reply);
   const pattern = request.routeOptions.url ?? pathOf(request);
+  const started = arrivedAt(request);
   deps.observer.callStarted?.({ path: route.path, protocol: 'http', kind: route.kind });
   const summary = new CallSummary(
     deps.tracer.startCall({
@@ -76,6 +77,7 @@ export function endRefused(deps: HttpCallDeps, request: FastifyRequest, reply: F
       traceparent: single(request.headers.traceparent),
       tracestate: joined(request.headers.tracestate),
       http: { method: request.method, route: pattern },
+      arrivedAt: started,
     }),
   );
   finish(deps, route, {
@@ -83,7 +85,7 @@ export function endRefused(deps: HttpCallDeps, request: FastifyRequest, reply: F
     peer: { ip: request.ip ?? 'unknown', port: request.socket.remotePort },
     method: `${request.method} ${pattern}`,
     requestId,
-    started: arrivedAt(request),
+    started,
     summary,
     principalName: undefined,
     status: refusal.status,

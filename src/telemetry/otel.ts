@@ -66,7 +66,11 @@ export class OtelTracer implements Tracer {
           ...(tracestate ? { traceState: createTraceState(tracestate) } : {}),
         })
       : ROOT_CONTEXT;
-    const span = this.tracer.startSpan(serverSpanName(call), { kind: SpanKind.SERVER, attributes: serverAttributes(call) }, parentContext);
+    const span = this.tracer.startSpan(
+      serverSpanName(call),
+      { kind: SpanKind.SERVER, attributes: serverAttributes(call), startTime: call.arrivedAt },
+      parentContext,
+    );
     const callContext = trace.setSpan(parentContext, span);
     const traceId = span.spanContext().traceId;
     return {

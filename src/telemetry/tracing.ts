@@ -22,6 +22,11 @@ export interface CallStart {
   readonly tracestate: string | undefined;
   /** An HTTP API request's method and route: its span follows HTTP's conventions, not gRPC's. */
   readonly http?: { readonly method: string; readonly route: string } | undefined;
+  /**
+   * When the call arrived (performance.now()), if that was before its span is started: an HTTP
+   * request refused once its body was read is timed from its arrival. Unset: now.
+   */
+  readonly arrivedAt?: number | undefined;
 }
 
 export interface CallEnd {

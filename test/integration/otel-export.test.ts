@@ -1,5 +1,6 @@
+import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EmbeddingServiceClient } from '../../src/gen/orchestrator/v1/embedding.js';
@@ -204,6 +205,33 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT on a running server', () => {
     expect(attribute(server, 'http.response.status_code')).toBe(200);
     expect(attribute(server, 'rpc.system')).toBeUndefined();
     expect(attribute(server, 'rpc.grpc.status_code')).toBeUndefined();
+  }, 30_000);
+
+  it('an HTTP request refused once its body arrived is a SERVER span from its arrival, as its metrics and log line time it', async () => {
+    collector = await startCollector();
+    h = await startHarness({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, HTTP_PORT: '0' } });
+    const url = new URL(h.app.http?.url ?? '');
+    const socket = connect(Number(url.port), url.hostname);
+    await once(socket, 'connect');
+    const body = '{"model":"gpt-4o-mini",';
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\ntraceparent: 00-${TRACE}-${PARENT}-01\r\n` +
+        `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, 5)}`,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    socket.end(body.slice(5));
+    let answer = '';
+    for await (const chunk of socket) answer += String(chunk);
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    await h.close();
+    h = undefined;
+    const server = collector.spans().find((s) => s.kind === SPAN_KIND_SERVER) as
+      | (OtlpSpan & { startTimeUnixNano: string; endTimeUnixNano: string })
+      | undefined;
+    expect(server).toMatchObject({ name: 'POST /v1/chat/completions', traceId: TRACE });
+    expect(attribute(server, 'http.response.status_code')).toBe(400);
+    const ms = (Number(BigInt(server?.endTimeUnixNano ?? 0) - BigInt(server?.startTimeUnixNano ?? 0)) / 1e6) | 0;
+    expect(ms).toBeGreaterThanOrEqual(250);
   }, 30_000);
 
   it('a call with no traceparent starts a sampled trace of its own, exported the same way', async () => {
