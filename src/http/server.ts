@@ -231,8 +231,12 @@ function unrouted(request: FastifyRequest, reply: FastifyReply): FastifyReply {
 
 const UNSUPPORTED_ENCODING = 'UNSUPPORTED_CONTENT_ENCODING';
 
+/** What of a Content-Encoding a refusal names: a header may be kilobytes long, and the message reaches the call line. */
+const ENCODING_SHOWN_CHARS = 64;
+
 function unsupportedEncoding(encoding: string): FastifyError {
-  const err = new Error(`content-encoding ${encoding} is not supported: send the body uncompressed`);
+  const shown = encoding.length > ENCODING_SHOWN_CHARS ? `${encoding.slice(0, ENCODING_SHOWN_CHARS)}...` : encoding;
+  const err = new Error(`content-encoding ${shown} is not supported: send the body uncompressed`);
   return Object.assign(err, { code: UNSUPPORTED_ENCODING, statusCode: 415 });
 }
 

@@ -406,6 +406,20 @@ print(json.dumps({"text": text, "done": done}))
     expect(plain.status).toBe(200);
   });
 
+  it('names a long content-encoding in its 415 cut to a length, not whole', async () => {
+    const encoding = `x-${'a'.repeat(8_000)}`;
+    const refused = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+      body: gzipSync('{}'),
+    });
+    expect(refused.status).toBe(415);
+    const { error } = (await refused.json()) as { error: { code: string; message: string } };
+    expect(error.code).toBe('unsupported_content_encoding');
+    expect(error.message).toContain('x-aaaa');
+    expect(error.message.length).toBeLessThan(200);
+  });
+
   it("names the call's request id in the error of a call a route refused, the caller's or a fresh one", async () => {
     const post = (headers: Record<string, string>) =>
       fetch(`${base}/v1/chat/completions`, {
