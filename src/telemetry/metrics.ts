@@ -104,7 +104,7 @@ export class Metrics {
   private readonly upstreamAttempts = this.valueCells(
     'counter',
     'llm_orchestrator_upstream_attempts_total',
-    'Upstream requests, by outcome (skipped: circuit open, nothing sent).',
+    "Upstream requests, by outcome (skipped: nothing sent, for an open circuit breaker, no provider, or no slot under the provider's cap: PROVIDER_BUSY or the caller gone while waiting).",
     ['provider', 'model', 'outcome'],
   );
   private readonly upstreamLatency = new HistogramCells(

@@ -68,6 +68,10 @@ describe('two slots and a queue of one', () => {
     const metrics = await (await fetch(`${h.app.metricsServer?.url}`)).text();
     expect(metrics).toMatch(/llm_orchestrator_upstream_rejected_total\{provider="openai"\} 1/);
     expect(metrics).toMatch(/llm_orchestrator_upstream_queue_wait_seconds_count\{provider="openai",outcome="admitted"\} 1/);
+    // The attempts counter counts the refusal as skipped too, and its help says what such a skip is.
+    expect(metrics).toMatch(/llm_orchestrator_upstream_attempts_total\{provider="openai",model="gpt-4o",outcome="skipped"\} 1/);
+    const help = metrics.split('\n').find((l) => l.startsWith('# HELP llm_orchestrator_upstream_attempts_total '));
+    expect(help).toContain('PROVIDER_BUSY');
   });
 
   it('refuses a queued call whose deadline comes before a slot, before the deadline', async () => {
