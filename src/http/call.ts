@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -81,7 +82,7 @@ export function endRefused(deps: HttpCallDeps, request: FastifyRequest, reply: F
     }),
   );
   finish(deps, route, {
-    // A client gone while its body was arriving may have left no address to read.
+    // Read as the request arrived (arrivalStamp); 'unknown' only if the socket had none even then.
     peer: { ip: request.ip ?? 'unknown', port: request.socket.remotePort },
     method: `${request.method} ${pattern}`,
     requestId,
@@ -106,7 +107,10 @@ export function pathOf(request: FastifyRequest): string {
  * from. Fastify makes an id per request anyway (and measures no time without a logger or hooks);
  * callers know a request by `x-request-id` (assignRequestId), never by this.
  */
-export function arrivalStamp(): string {
+export function arrivalStamp(raw: IncomingMessage): string {
+  // Node reads a socket's peer only when asked and keeps it once read; a socket already destroyed
+  // (a client gone while its body was arriving) has none left to read for its call line.
+  void raw.socket.remoteAddress;
   return String(performance.now());
 }
 

@@ -269,6 +269,7 @@ describe('HTTP calls share the gRPC call telemetry', () => {
     );
     // The headers are read and the route chosen before the client leaves.
     await new Promise((r) => setTimeout(r, 100));
+    const peer = `${socket.localAddress}:${socket.localPort}`;
     socket.destroy();
     const counted = await eventually(
       async () => ({
@@ -284,6 +285,8 @@ describe('HTTP calls share the gRPC call telemetry', () => {
       protocol: 'http',
       method: 'POST /v1/chat/completions',
       code: 'CANCELLED',
+      // Who went away, as every call line says who called.
+      peer,
     });
   });
 
