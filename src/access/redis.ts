@@ -34,7 +34,11 @@ export async function connectRedis(url: string, log: Logger): Promise<Redis> {
     retryStrategy: (attempt) => Math.min(100 * attempt, 2_000),
   });
   let down = false;
+  let refusedDatabase: string | undefined;
   client.on('error', (err: Error) => {
+    // Once Redis refused the database the client is closed for good: what it reports then (the
+    // refused SELECT, commands of its handshake cut short) is that refusal, logged as such, not an outage.
+    if (refusedDatabase !== undefined) return;
     if (!down) log.warn({ err: err.message }, 'redis unreachable: shared limits, budgets and cache fall back per REDIS_FAILURE_POLICY');
     down = true;
   });
@@ -42,7 +46,7 @@ export async function connectRedis(url: string, log: Logger): Promise<Redis> {
     if (down) log.info('redis reachable again: shared state restored');
     down = false;
   });
-  let refusedDatabase: string | undefined;
+  let started = false;
   let settle: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => {
     settle = resolve;
@@ -51,15 +55,19 @@ export async function connectRedis(url: string, log: Logger): Promise<Redis> {
   watchRefusals(client, log, (reason) => {
     if (refusedDatabase !== undefined) return;
     refusedDatabase = reason;
-    log.error(
-      { err: reason, url: maskUrlPassword(url) },
-      'redis refuses the database REDIS_URL names (above its `databases` setting): shared state is off until REDIS_URL or the server is fixed and the gateway restarted; limits, budgets and cache fall back per REDIS_FAILURE_POLICY',
-    );
+    // At start-up the gateway does not serve on: the configuration error below says why.
+    if (started) {
+      log.error(
+        { err: reason, url: maskUrlPassword(url) },
+        'redis refuses the database REDIS_URL names (above its `databases` setting): shared state is off until REDIS_URL or the server is fixed and the gateway restarted; limits, budgets and cache fall back per REDIS_FAILURE_POLICY',
+      );
+    }
     // ioredis goes on to "ready" on database 0, where another deployment's keys may live: not used at all.
     client.disconnect(false);
     settle();
   });
   await settleWithin(ready, 3_000);
+  started = true;
   if (refusedDatabase !== undefined) {
     throw new ConfigError([
       `REDIS_URL: ${maskUrlPassword(url)} names a database this Redis does not have (${refusedDatabase}); use /0 to /N-1 for a server with N databases`,

@@ -11,8 +11,8 @@ export interface RedisProcess {
   readonly port: number;
   readonly url: string;
   stop(): Promise<void>;
-  /** Starts it again on the same port (after stop), as a restarted Redis would come back. */
-  start(): Promise<void>;
+  /** Starts it again on the same port (after stop), as a restarted Redis would come back, with any more server arguments. */
+  start(args?: readonly string[]): Promise<void>;
   /** Stops the server without closing its connections (SIGSTOP), as a hung host or a network dropping packets looks. */
   freeze(): void;
   /** Lets a frozen server run again (SIGCONT). */
@@ -33,8 +33,8 @@ async function freePort(): Promise<number> {
 export async function startRedis(): Promise<RedisProcess> {
   const port = await freePort();
   let child: ChildProcess | undefined;
-  const start = async (): Promise<void> => {
-    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+  const start = async (args: readonly string[] = []): Promise<void> => {
+    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child = proc;

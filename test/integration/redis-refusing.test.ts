@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '../../src/access/redis.js';
+import { eventually } from '../helpers/eventually.js';
 import { startRedis, type RedisProcess } from '../helpers/redis.js';
 
 /**
@@ -80,8 +81,32 @@ describe('a REDIS_URL naming a database the server does not have', () => {
         ),
       ],
     });
-    expect(lines.some((l) => l.level === 50 && l.msg.includes('REDIS_FAILURE_POLICY'))).toBe(true);
+    // The gateway stops: no line says Redis is away or that it serves on under REDIS_FAILURE_POLICY.
+    expect(lines.filter((l) => l.level >= 40)).toEqual([]);
     expect(await admin.dbsize()).toBe(0);
+  });
+
+  it('a server restarted with fewer databases is an error of its own, and is not used until the gateway restarts', async () => {
+    const lines: { level: number; msg: string; err?: string }[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const client = await connectRedis(`${redis.url}/3`, log);
+    try {
+      admin.disconnect();
+      await redis.stop();
+      await redis.start(['--databases', '2']);
+      const refused = await eventually(
+        async () => lines.find((l) => l.level === 50),
+        (line) => line !== undefined,
+      );
+      expect(refused?.msg).toContain('REDIS_FAILURE_POLICY');
+      expect(refused?.err).toContain('DB index is out of range');
+      expect(client.status).not.toBe('ready');
+    } finally {
+      client.disconnect();
+      await redis.stop();
+      await redis.start();
+      admin = new Redis(redis.url);
+    }
   });
 
   it('a database the server has connects as before', async () => {
