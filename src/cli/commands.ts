@@ -63,7 +63,7 @@ async function chat(conn: Connection, options: CliOptions, io: Io): Promise<void
   const request: ChatRequest = { ...ChatRequest.fromJSON({}), ...common(options), ...route(options) };
   const response = await unary<ChatResponse>((cb) => conn.chat.chat(request, conn.metadata(), conn.callOptions(), cb), io.track);
   if (options.json) return io.out(json(ChatResponse.toJSON(response)));
-  io.out(`${response.content}\n`);
+  io.out(`${answerText(response)}\n`);
   if (!options.quiet) io.info(answerSummary(response));
 }
 
@@ -76,7 +76,7 @@ async function race(conn: Connection, options: CliOptions, io: Io): Promise<void
   };
   const response = await unary<RaceResponse>((cb) => conn.chat.race(request, conn.metadata(), conn.callOptions(), cb), io.track);
   if (options.json) return io.out(json(RaceResponse.toJSON(response)));
-  io.out(`${response.content}\n`);
+  io.out(`${answerText(response)}\n`);
   if (!options.quiet) io.info(answerSummary(response, { label: 'winner' }));
 }
 
@@ -89,7 +89,7 @@ async function fallback(conn: Connection, options: CliOptions, io: Io): Promise<
   };
   const response = await unary<FallbackResponse>((cb) => conn.chat.fallback(request, conn.metadata(), conn.callOptions(), cb), io.track);
   if (options.json) return io.out(json(FallbackResponse.toJSON(response)));
-  io.out(`${response.content}\n`);
+  io.out(`${answerText(response)}\n`);
   if (options.quiet) return;
   if (response.isDefaultMessage) {
     // Not a model's answer: every model of the chain failed.
@@ -114,6 +114,7 @@ async function stream(conn: Connection, options: CliOptions, io: Io): Promise<vo
   const call = conn.chat.streamChat(request, conn.metadata(), conn.callOptions());
   io.track(call);
   let completed = false;
+  let refused = false;
   for await (const message of call as AsyncIterable<StreamChatResponse>) {
     if (options.json) {
       io.out(`${JSON.stringify(StreamChatResponse.toJSON(message))}\n`);
@@ -126,10 +127,15 @@ async function stream(conn: Connection, options: CliOptions, io: Io): Promise<vo
         if (!options.quiet) io.info(`started: ${event.started.model} (${event.started.provider}), request id ${event.started.requestId}\n`);
         break;
       case 'delta':
-        io.out(event.delta.content);
+        if (event.delta.refusal !== '') {
+          // The model's words declining to answer, told apart from an answer as the unary commands do.
+          io.out(refused ? event.delta.refusal : `${REFUSED}${event.delta.refusal}`);
+          refused = true;
+        } else io.out(event.delta.content);
         break;
       case 'restarted':
         // What was printed came from a model that failed; the next one starts from the beginning.
+        refused = false;
         io.out('\n');
         io.info(
           `[restarted: ${event.restarted.failedModel} failed (${event.restarted.reason}); ${event.restarted.nextModel} starts over]\n`,
@@ -168,6 +174,13 @@ async function stats(conn: Connection, options: CliOptions, io: Io): Promise<voi
   const request: GetStatsRequest = GetStatsRequest.fromJSON({});
   const response = await unary<GetStatsResponse>((cb) => conn.stats.getStats(request, conn.metadata(), conn.callOptions(), cb), io.track);
   io.out(options.json ? json(GetStatsResponse.toJSON(response)) : statsText(response));
+}
+
+/** Marks a refusal (the model's words declining to answer, apart from its content) on stdout. */
+const REFUSED = '[refused] ';
+
+function answerText(answer: { readonly content: string; readonly refusal: string }): string {
+  return answer.refusal === '' ? answer.content : `${answer.content}${REFUSED}${answer.refusal}`;
 }
 
 function json(value: unknown): string {

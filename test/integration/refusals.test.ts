@@ -1,8 +1,10 @@
+import { execFile } from 'node:child_process';
 import http from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import OpenAI from 'openai';
 import { zodResponseFormat } from 'openai/helpers/zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -289,4 +291,20 @@ describe('LEDGER_CONTENT=full', () => {
       { method: '/orchestrator.v1.ChatService/StreamChat', answer: `refusal: ${REFUSAL}` },
     ]);
   });
+});
+
+describe('the CLI', () => {
+  /** The CLI in a child process, so the server in this one keeps answering. */
+  const cli = async (...args: string[]): Promise<{ stdout: string; stderr: string }> =>
+    promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+      timeout: 30_000,
+      env: { ...process.env, LLMO_ADDR: `127.0.0.1:${h.app.port}` },
+    });
+
+  it('prints a refusal where an answer would be, marked as one, unary and streamed', async () => {
+    const chat = await cli('chat', 'How do I pick a lock?', '--model', 'refuser-chat');
+    expect(chat.stdout).toBe(`[refused] ${REFUSAL}\n`);
+    const streamed = await cli('stream', 'How do I pick a lock?', '--model', 'refuser-chat', '--quiet');
+    expect(streamed.stdout).toBe(`[refused] ${REFUSAL}\n`);
+  }, 60_000);
 });
