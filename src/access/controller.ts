@@ -47,6 +47,11 @@ export class AccessController implements AccessControl {
     private readonly prices?: PriceList,
   ) {}
 
+  /** Limits and budgets in Redis: `admit` may wait on its commands. */
+  get waits(): boolean {
+    return this.limits.shared;
+  }
+
   allows(principal: Principal | undefined, modelId: string): boolean {
     if (!principal) return true;
     const entry = this.keys.byKeyName(principal.name);

@@ -31,6 +31,11 @@ interface Limiter {
  * (atomic, so a limit holds exactly however many replicas share it).
  */
 export class RateLimits {
+  /** Its counts live in Redis: a check waits on a command (up to its timeout), not only on this process. */
+  get shared(): boolean {
+    return this.store.redis !== undefined;
+  }
+
   private perKey = new Map<string, { rpm?: Limiter; tpm?: Limiter; spec: string }>();
   private global: { rpm?: Limiter; tpm?: Limiter; spec: string };
   private readonly globalWindow: Limiter | undefined;

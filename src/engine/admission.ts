@@ -85,8 +85,9 @@ export class Admission {
     const admitting = access.admit({ principal: ctx.principal, deadline: ctx.deadline, ...demand });
     let ticket: AccessTicket | undefined;
     try {
-      // Limits and budgets may wait on Redis (its command timeout, per command): not past the call's end.
-      ticket = await unlessAborted(admitting, ctx.signal, undefined);
+      // Limits and budgets may wait on Redis (its command timeout, per command): not past the call's
+      // end. Without one nothing waits, and the race (a promise and an abort listener) is not run.
+      ticket = access.waits === true ? await unlessAborted(admitting, ctx.signal, undefined) : await admitting;
     } catch (err) {
       if (err instanceof OrchestratorError) this.onRejected(err.reason);
       throw err;

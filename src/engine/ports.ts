@@ -27,6 +27,11 @@ export interface AccessControl {
   }): Promise<AccessTicket>;
   /** Whether the principal may call this model at all. */
   allows(principal: Principal | undefined, modelId: string): boolean;
+  /**
+   * `admit` may wait on a shared store (Redis: its command timeout, per command), so a call races
+   * it against its own end; otherwise it answers at once and is simply awaited.
+   */
+  readonly waits?: boolean;
 }
 
 export interface AccessTicket {

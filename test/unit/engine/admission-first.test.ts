@@ -88,6 +88,7 @@ describe('admission that outlasts the call', () => {
     let closed = 0;
     const access: AccessControl = {
       allows: () => true,
+      waits: true,
       admit: () =>
         new Promise((resolve) => {
           admit = () => resolve({ record: () => undefined, close: () => void closed++ });
