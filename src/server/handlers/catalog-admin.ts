@@ -1,4 +1,5 @@
 import type { LiveCatalog } from '../../catalog/live.js';
+import { unlessAborted } from '../../domain/abort.js';
 import { invalidArgument } from '../../domain/errors.js';
 import { databaseUnreachable } from '../../domain/service-errors.js';
 import type { CallContext, Engine } from '../../engine/index.js';
@@ -70,22 +71,12 @@ export function catalogAdmin(deps: CallDeps, engine: Engine, live: LiveCatalog, 
  * The sync's reports, or the call's abort reason as soon as it fires (DRAINING when the grace
  * period is over, a cancel, the deadline). The run belongs to the scheduler, not to the call: it
  * goes on until the catalog sync stops, so the call does not wait for it, and an outcome that
- * comes after the call ended is dropped here rather than left unhandled.
+ * comes after the call ended is dropped (unlessAborted) rather than left unhandled.
  */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
+async function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  const result = await unlessAborted(work, signal, ABORTED);
+  if (result === ABORTED) throw signal.reason;
+  return result;
 }
+
+const ABORTED: unique symbol = Symbol('aborted');
