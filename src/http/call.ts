@@ -70,17 +70,7 @@ export function endRefused(deps: HttpCallDeps, request: FastifyRequest, reply: F
   const requestId = assignRequestId(request, reply);
   const pattern = request.routeOptions.url ?? pathOf(request);
   const started = arrivedAt(request);
-  deps.observer.callStarted?.({ path: route.path, protocol: 'http', kind: route.kind });
-  const summary = new CallSummary(
-    deps.tracer.startCall({
-      path: route.path,
-      requestId,
-      traceparent: single(request.headers.traceparent),
-      tracestate: joined(request.headers.tracestate),
-      http: { method: request.method, route: pattern },
-      arrivedAt: started,
-    }),
-  );
+  const summary = startSummary(deps, route, request, requestId, { method: request.method, route: pattern }, undefined, started);
   finish(deps, route, {
     // Read as the request arrived (arrivalStamp); 'unknown' only if the socket had none even then.
     peer: { ip: request.ip ?? 'unknown', port: request.socket.remotePort },
@@ -94,6 +84,30 @@ export function endRefused(deps: HttpCallDeps, request: FastifyRequest, reply: F
     details: refusal.details,
     unread: true,
   });
+}
+
+/** A call begins: counted as started, its trace opened (from `arrivedAt` when it began before its handler). */
+function startSummary(
+  deps: HttpCallDeps,
+  route: RouteInfo,
+  request: FastifyRequest,
+  requestId: string,
+  http: HttpRoute['span'],
+  options: ConstructorParameters<typeof CallSummary>[1],
+  arrivedAt?: number,
+): CallSummary {
+  deps.observer.callStarted?.({ path: route.path, protocol: 'http', kind: route.kind });
+  return new CallSummary(
+    deps.tracer.startCall({
+      path: route.path,
+      requestId,
+      traceparent: single(request.headers.traceparent),
+      tracestate: joined(request.headers.tracestate),
+      http,
+      arrivedAt,
+    }),
+    options,
+  );
 }
 
 /** The request's path without its query string, which a client may have put a key or a token in: what logs show. */
@@ -160,17 +174,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
     const peer = { ip: request.ip, port: request.socket.remotePort };
     const requestId = assignRequestId(request, reply);
     const { line: method, span } = routeOf(request);
-    deps.observer.callStarted?.({ path: route.path, protocol: 'http', kind: route.kind });
-    const summary = new CallSummary(
-      deps.tracer.startCall({
-        path: route.path,
-        requestId,
-        traceparent: single(request.headers.traceparent),
-        tracestate: joined(request.headers.tracestate),
-        http: span,
-      }),
-      summaryOptions,
-    );
+    const summary = startSummary(deps, route, request, requestId, span, summaryOptions);
     const controller = new Aborter();
     const call = { abort: (reason: unknown) => controller.abort(reason) };
     let disarm: (() => void) | undefined;
