@@ -101,28 +101,33 @@ export async function* runBatch<A extends Answer>(
     }
   };
 
-  // A worker starts its next item only while fewer than `concurrency` results wait for the
-  // reader: a reader that stops reading stops the batch (its slots, its upstream spend, the
-  // results held for it) instead of every item running to a result nobody takes.
+  // A worker starts its next item only while the results waiting for the reader and the items
+  // still running (each a result to come) are fewer than `concurrency`: a reader that stops
+  // reading stops the batch (its slots, its upstream spend, the results held for it) instead of
+  // every item running to a result nobody takes. Counting only the waiting results would let
+  // every worker woken by one taken result start an item, close to twice as many held.
   const waitingForRoom: (() => void)[] = [];
   let closed = false;
+  let running = 0;
   const makeRoom = (): void => {
     for (let resume = waitingForRoom.shift(); resume; resume = waitingForRoom.shift()) resume();
   };
-  const roomForResult = async (): Promise<void> => {
-    while (done.length >= options.concurrency && !ctx.signal.aborted && !closed) {
-      await new Promise<void>((resolve) => waitingForRoom.push(resolve));
-    }
-  };
+  const noRoom = (): boolean => done.length + running >= options.concurrency && !ctx.signal.aborted && !closed;
   ctx.signal.addEventListener('abort', makeRoom, { once: true });
 
   const queue = [...items];
   const worker = async (): Promise<void> => {
     for (;;) {
-      await roomForResult();
+      // Checked and taken in one step: workers woken together each see the others' items.
+      while (noRoom()) await new Promise<void>((resolve) => waitingForRoom.push(resolve));
       const work = closed ? undefined : queue.shift();
       if (!work) return;
-      await runItem(work);
+      running += 1;
+      try {
+        await runItem(work);
+      } finally {
+        running -= 1;
+      }
     }
   };
   const workers = Promise.all(Array.from({ length: Math.min(options.concurrency, items.length) }, worker));
