@@ -36,8 +36,11 @@ export interface Requirements extends RequiredCapabilities {
 }
 
 export function capabilitiesOf(input: ChatInput): Requirements {
+  const required = requiredCapabilities(input.messages, input.tooling);
   return {
-    ...requiredCapabilities(input.messages, input.tooling),
+    tools: required.tools,
+    images: required.images,
+    jsonSchema: required.jsonSchema,
     samplingParameters: refusedSamplingOf(input.sampling),
     stopParameters: refusedStopOf(input.sampling),
     reasoningParameters: reasoningSamplingOf(input.sampling),

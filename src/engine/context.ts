@@ -22,6 +22,27 @@ export interface CallContext {
   readonly tag?: ((tags: Readonly<Record<string, string>>) => void) | undefined;
 }
 
+/**
+ * A context for the same call with some of its fields replaced (a Batch item's id and clock, an
+ * admitted call's upstream observer). Written out field by field, where `{ ...ctx, upstream }`
+ * would do: Node 20's optimised code gives an object that opens with a spread and then gains a
+ * key a new hidden class each time, and a context is read all along a call. The mapped type
+ * makes a field added to CallContext a compile error here until it is carried.
+ */
+export function contextWith(ctx: CallContext, changes: Partial<Pick<CallContext, 'requestId' | 'startedAt' | 'upstream'>>): CallContext {
+  const next: { [K in keyof Required<CallContext>]: CallContext[K] } = {
+    requestId: changes.requestId ?? ctx.requestId,
+    signal: ctx.signal,
+    deadline: ctx.deadline,
+    log: ctx.log,
+    startedAt: changes.startedAt ?? ctx.startedAt,
+    principal: ctx.principal,
+    upstream: 'upstream' in changes ? changes.upstream : ctx.upstream,
+    tag: ctx.tag,
+  };
+  return next;
+}
+
 /** The upstream request an attempt is about to send. */
 export interface UpstreamAttempt {
   readonly model: string;

@@ -8,6 +8,7 @@ import { errorForUpstreamStatus, malformed, parseRetryAfter, upstreamTimeout } f
 import { REQUEST_ID_HEADER, upstreamRequestIdOf, withUpstreamRequestId } from '../upstream-request-id.js';
 import { accountRefusedIn } from './errors.js';
 import { withRequestHeaders, type LeanOpenAI, type PostShape } from './lean-openai.js';
+import { extend } from '../../domain/extend.js';
 
 /** An endpoint's shape with its URL split for the dispatcher. */
 export interface Endpoint extends PostShape {
@@ -47,7 +48,7 @@ export class DirectPost {
     this.#endpoint ??= this.client.postShape(this.path).then((shape) => {
       if (!shape) return undefined;
       const url = new URL(shape.url);
-      return { ...shape, origin: url.origin, path: `${url.pathname}${url.search}` };
+      return extend(shape, { origin: url.origin, path: `${url.pathname}${url.search}` });
     });
     return this.#endpoint;
   }
@@ -64,13 +65,11 @@ export class DirectPost {
     signal: AbortSignal,
     extraHeaders?: Readonly<Record<string, string>>,
   ): Promise<StreamResponse> {
-    const request = {
-      origin: endpoint.origin,
-      path: endpoint.path,
-      headers: this.headers(endpoint, extraHeaders),
-      body: JSON.stringify(body),
-    };
-    const response = await this.timed(signal, (s) => postForStream(this.fetch.dispatcher, { ...request, signal: s }));
+    const headers = this.headers(endpoint, extraHeaders);
+    const text = JSON.stringify(body);
+    const response = await this.timed(signal, (s) =>
+      postForStream(this.fetch.dispatcher, { origin: endpoint.origin, path: endpoint.path, headers, body: text, signal: s }),
+    );
     if (response.status >= 200 && response.status < 300) return response;
     const read: Uint8Array[] = [];
     await withinErrorBodyWait(
@@ -91,14 +90,12 @@ export class DirectPost {
     signal: AbortSignal,
     extraHeaders?: Readonly<Record<string, string>>,
   ): Promise<{ value: unknown; headers: StreamResponse['headers'] }> {
-    const request = {
-      origin: endpoint.origin,
-      path: endpoint.path,
-      headers: this.headers(endpoint, extraHeaders),
-      body: JSON.stringify(body),
-      maxBodyBytes: this.maxBodyBytes,
-    };
-    const response = await this.timed(signal, (s) => postForText(this.fetch.dispatcher, { ...request, signal: s }));
+    const headers = this.headers(endpoint, extraHeaders);
+    const text = JSON.stringify(body);
+    const maxBodyBytes = this.maxBodyBytes;
+    const response = await this.timed(signal, (s) =>
+      postForText(this.fetch.dispatcher, { origin: endpoint.origin, path: endpoint.path, headers, body: text, maxBodyBytes, signal: s }),
+    );
     if (response.status < 200 || response.status >= 300) throw this.statusError(response, response.text);
     try {
       return { value: JSON.parse(response.text) as unknown, headers: response.headers };
