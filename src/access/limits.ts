@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { RateLimitSpec } from '../config/file.js';
 import { rateLimited, sharedStateUnavailable } from '../domain/errors.js';
+import { extend } from '../domain/extend.js';
 
 /** Every limit counts per minute, in fixed windows. */
 const WINDOW_S = 60;
@@ -46,7 +47,7 @@ export class RateLimits {
     keys: readonly { readonly name: string; readonly spec: { readonly limits: RateLimitSpec } }[],
     window?: WindowLimitSpec,
   ) {
-    this.global = { ...this.pair('global', global), spec: specOf(global) };
+    this.global = extend(this.pair('global', global), { spec: specOf(global) });
     this.globalWindow = window
       ? this.limiter(
           'global',
@@ -62,7 +63,7 @@ export class RateLimits {
   /** The config file's `access.global` after SIGHUP: an unchanged limit keeps its limiter and what it counted. */
   setGlobal(global: RateLimitSpec): void {
     const spec = specOf(global);
-    if (spec !== this.global.spec) this.global = { ...this.pair('global', global), spec };
+    if (spec !== this.global.spec) this.global = extend(this.pair('global', global), { spec });
   }
 
   /**
@@ -74,7 +75,7 @@ export class RateLimits {
     for (const key of keys) {
       const spec = specOf(key.spec.limits);
       const kept = this.perKey.get(key.name);
-      next.set(key.name, kept?.spec === spec ? kept : { ...this.pair(`key:${key.name}`, key.spec.limits), spec });
+      next.set(key.name, kept?.spec === spec ? kept : extend(this.pair(`key:${key.name}`, key.spec.limits), { spec }));
     }
     this.perKey = next;
   }
@@ -159,14 +160,12 @@ export class RateLimits {
   }
 
   private pair(subject: string, spec: RateLimitSpec): { rpm?: Limiter; tpm?: Limiter } {
-    return {
-      ...(spec.requestsPerMinute
+    return extend(
+      spec.requestsPerMinute
         ? { rpm: this.limiter(subject, 'rpm', spec.requestsPerMinute, `${spec.requestsPerMinute} requests per minute`) }
-        : {}),
-      ...(spec.tokensPerMinute
-        ? { tpm: this.limiter(subject, 'tpm', spec.tokensPerMinute, `${spec.tokensPerMinute} tokens per minute`) }
-        : {}),
-    };
+        : {},
+      spec.tokensPerMinute ? { tpm: this.limiter(subject, 'tpm', spec.tokensPerMinute, `${spec.tokensPerMinute} tokens per minute`) } : {},
+    );
   }
 
   private limiter(subject: string, unit: string, points: number, what: string, duration = WINDOW_S): Limiter {

@@ -113,16 +113,19 @@ export function allAttemptsFailed(options: {
   const summary = failed.map((a) => `${a.model}: ${a.error?.message ?? a.outcome}`).join('; ');
   // Each failure's request as its upstream names it, for the provider's support.
   const requests = failed.map(failedRequestOf).filter((r): r is string => r !== undefined);
+  const metadata: Record<string, string> = {};
+  if (last?.error) {
+    metadata.last_attempt_reason = last.error.reason;
+    metadata.last_attempt_model = last.model;
+  }
+  if (requests.length > 0) metadata.upstream_request_ids = requests.join(',');
   return new OrchestratorError({
     kind,
     reason: Reason.ALL_ATTEMPTS_FAILED,
     message: `all ${failed.length} attempts failed: ${summary}`,
     retryable: failed.some((a) => a.error?.retryable === true),
     retryAfterMs: retryAfters.length > 0 ? Math.min(...retryAfters) : undefined,
-    metadata: {
-      ...(last?.error ? { last_attempt_reason: last.error.reason, last_attempt_model: last.model } : {}),
-      ...(requests.length > 0 ? { upstream_request_ids: requests.join(',') } : {}),
-    },
+    metadata,
     attempts,
   });
 }

@@ -4,6 +4,7 @@ import { sumUsd } from './money.js';
 import type { ReasoningEffort } from './reasoning-models.js';
 import type { PromptCache } from './prompt-cache.js';
 import { type ContentPart, type ToolCall, toolCallChars, type Tooling } from './tools.js';
+import { extend } from './extend.js';
 
 /** Provider-neutral shapes shared by providers, engine and server. */
 
@@ -51,6 +52,14 @@ export const ZERO_USAGE: Readonly<TokenUsage> = Object.freeze({
   totalTokens: 0,
   cachedTokens: 0,
 });
+
+/**
+ * A running total for addUsage to add to. A literal, not a copy of ZERO_USAGE: the fields addUsage
+ * may add then follow shapes every total shares (see src/domain/extend.ts).
+ */
+export function usageTotal(): TokenUsage {
+  return { promptTokens: 0, completionTokens: 0, totalTokens: 0, cachedTokens: 0 };
+}
 
 /** Adds `u` to the running total `into` (a Batch's items, a call's attempts). */
 export function addUsage(into: TokenUsage, u: TokenUsage): void {
@@ -229,7 +238,9 @@ export function checkSampling(raw: Sampling, at: (name: string) => string): { sa
       description: `must be at most ${SAMPLING_LIMITS.maxUserChars} characters (got ${characterCount(raw.user)})`,
     });
   }
-  const sampling = definedSampling({ ...raw, stop: stop.length > 0 && !overCount ? [...stop] : undefined, user: raw.user || undefined });
+  const sampling = definedSampling(
+    extend(raw, { stop: stop.length > 0 && !overCount ? [...stop] : undefined, user: raw.user || undefined }),
+  );
   return { sampling, violations };
 }
 

@@ -1,4 +1,5 @@
 import type { AttemptRecord } from './chat.js';
+import { extend } from './extend.js';
 
 /**
  * The one error taxonomy. Providers and the engine throw OrchestratorError; only
@@ -138,12 +139,12 @@ export class OrchestratorError extends Error {
 
   /** A copy that also lists the attempts made, for the aggregate error a strategy throws. */
   withAttempts(attempts: readonly AttemptRecord[]): OrchestratorError {
-    return new OrchestratorError({ ...this.options(), attempts });
+    return new OrchestratorError(extend(this.options(), { attempts }));
   }
 
   /** A copy whose metadata also has `extra` (what was learned of the failure after it was made). */
   withMetadata(extra: Readonly<Record<string, string>>): OrchestratorError {
-    return new OrchestratorError({ ...this.options(), metadata: { ...this.metadata, ...extra } });
+    return new OrchestratorError(extend(this.options(), { metadata: extend(this.metadata, extra) }));
   }
 
   private options(): OrchestratorErrorOptions {

@@ -5,7 +5,7 @@ import { routeNotAllowed } from '../domain/call-errors.js';
 import { unlessAborted } from '../domain/abort.js';
 import { OrchestratorError } from '../domain/errors.js';
 import { maxTokensFor, type Plan } from './answer.js';
-import type { CallContext, UpstreamObserver } from './context.js';
+import { type CallContext, contextWith, type UpstreamObserver } from './context.js';
 import { abortReason } from './attempt-errors.js';
 import type { AccessControl, AccessTicket } from './ports.js';
 
@@ -102,7 +102,7 @@ export class Admission {
     }
     let released = false;
     return {
-      ctx: { ...ctx, upstream: charging(ctx.upstream, (r) => ticket.record(r)) },
+      ctx: contextWith(ctx, { upstream: charging(ctx.upstream, (r) => ticket.record(r)) }),
       release: () => {
         if (released) return;
         released = true;

@@ -7,6 +7,7 @@ import { estimateUsage, ZERO_USAGE } from '../domain/chat.js';
 import { checkUsage, type UsageRequest, type UsageSource } from './usage-check.js';
 import { circuitOpen as circuitOpenError, modelNotServed, modelTimedOut, streamStalled } from '../domain/call-errors.js';
 import { OrchestratorError, Reason, cancelled, internal } from '../domain/errors.js';
+import { extend } from '../domain/extend.js';
 
 /** The errors and estimates of the attempt runner: what a failed, stalled or skipped call becomes. */
 
@@ -86,10 +87,10 @@ export function usageSoFar(request: UsageRequest, soFar: SoFar): { usage: TokenU
   }
   // No prompt is empty: a report of none is a compatible server that counts it only at the end.
   if (reportedPrompt && reportedPrompt.promptTokens > 0) {
-    const checked = checkUsage({ ...reportedPrompt, completionTokens: 0 }, request, 0, soFar.source);
+    const checked = checkUsage(extend(reportedPrompt, { completionTokens: 0 }), request, 0, soFar.source);
     if (checked.refused === undefined) {
       const { completionTokens } = estimateUsage(request, generatedChars);
-      const usage = { ...checked.usage, completionTokens, totalTokens: checked.usage.promptTokens + completionTokens };
+      const usage = extend(checked.usage, { completionTokens, totalTokens: checked.usage.promptTokens + completionTokens });
       return { usage, estimated: true };
     }
   }

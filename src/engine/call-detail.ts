@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { addUsage, totalCost, type AttemptRecord, type TokenUsage, ZERO_USAGE } from '../domain/chat.js';
+import { addUsage, totalCost, type AttemptRecord, type TokenUsage, usageTotal } from '../domain/chat.js';
 import type { ToolCall } from '../domain/tools.js';
 import type { Answer } from './answer.js';
 import type { CallContext } from './context.js';
@@ -55,7 +55,7 @@ export interface BatchItemFacts {
 
 /** A Batch item that failed after calling upstream: its attempts, their usage and cost, no text and no model. */
 export function failedItemAnswer(attempts: readonly AttemptRecord[]): CallAnswer {
-  const usage = { ...ZERO_USAGE };
+  const usage = usageTotal();
   for (const a of attempts) addUsage(usage, a.usage);
   return { content: '', model: '', provider: '', usage, costUsd: totalCost(attempts), attempts };
 }

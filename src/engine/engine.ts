@@ -35,6 +35,7 @@ import { runSingle } from './strategies/single.js';
 import { runEmbed, type EmbedAnswer, type EmbedCall } from './strategies/embed.js';
 import { EmbeddingCatalog } from '../catalog/embedding-models.js';
 import { relayStream, type EngineStreamEvent, type PreparedStream } from './strategies/stream.js';
+import { extend } from '../domain/extend.js';
 
 export interface EngineOptions {
   readonly catalog: Catalog;
@@ -209,10 +210,9 @@ export class Engine {
           const { decision, chain } = await this.planner.routeChain(route, input, admitted);
           ctx.upstream?.routed?.(decision);
           const plan = this.planner.plan(chain, input, { capMaxTokens: true });
-          return {
-            ...(await runFallbackChain(this.deps, plan, { linkTimeoutMs: undefined, defaultMessage: undefined }, admitted)),
+          return extend(await runFallbackChain(this.deps, plan, { linkTimeoutMs: undefined, defaultMessage: undefined }, admitted), {
             decision,
-          };
+          });
         },
       );
     }
@@ -331,7 +331,7 @@ export class Engine {
             },
             admitted,
           ),
-        (stale) => ({ ...stale, fallbackTriggered: true, isDefaultMessage: false }),
+        (stale) => extend(stale, { fallbackTriggered: true, isDefaultMessage: false }),
       ),
     );
   }
@@ -345,7 +345,7 @@ export class Engine {
     const embeddings = this.options.embeddings ?? new EmbeddingCatalog({ providers: new Map() });
     const deps = { runner: this.deps.runner, admission: this.admission, embeddings, chatCatalog: this.options.catalog };
     const cache = { cache: this.options.cache, events: this.events };
-    return runEmbed({ ...deps, cache, attemptTimeoutMs: this.options.resilience.attemptTimeoutMs }, req);
+    return runEmbed(extend(deps, { cache, attemptTimeoutMs: this.options.resilience.attemptTimeoutMs }), req);
   }
 
   /** Each item runs its own call (usually `chat`); items share this batch's and the process's slots. */

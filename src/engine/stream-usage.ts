@@ -4,6 +4,7 @@ import { toolCallChars } from '../domain/tools.js';
 import type { ProviderStreamEvent } from '../providers/types.js';
 import { usageSoFar } from './attempt-errors.js';
 import { checkUsage, type UsageRequest, type UsageSource } from './usage-check.js';
+import { extend } from '../domain/extend.js';
 
 type Charged = { readonly usage: TokenUsage; readonly estimated: boolean; readonly finishReason?: FinishReason | undefined };
 
@@ -49,7 +50,7 @@ export class StreamUsage {
         const checked = checkUsage(event.usage, this.request, this.#generatedChars, this.source);
         const estimated = checked.refused !== undefined || event.usageEstimated === true;
         this.#end = { usage: checked.usage, estimated, finishReason: event.finishReason };
-        relayed = relayed.with(i, { ...event, usage: checked.usage });
+        relayed = relayed.with(i, extend(event, { usage: checked.usage }));
       }
     }
     return relayed;

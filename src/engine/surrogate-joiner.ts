@@ -1,5 +1,6 @@
 import { isHighSurrogate } from '../domain/characters.js';
 import type { ToolCallDelta } from '../domain/tools.js';
+import { extend } from '../domain/extend.js';
 
 /** A streamed delta: text, or (with content '') a piece of a tool call or of a refusal. */
 export interface TextDelta {
@@ -70,7 +71,7 @@ export class SurrogateJoiner {
     if (held === undefined && args === call.arguments) return delta;
     // A call's first piece (its id and name) goes out even with no arguments yet.
     if (args === '' && !call.id && !call.name) return undefined;
-    return { type: 'delta', content: delta.content, toolCall: { ...call, arguments: args } };
+    return { type: 'delta', content: delta.content, toolCall: extend(call, { arguments: args }) };
   }
 }
 

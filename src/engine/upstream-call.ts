@@ -4,6 +4,7 @@ import { toolCallChars } from '../domain/tools.js';
 import type { Provider, ProviderCompletion } from '../providers/types.js';
 import { providerRequest, type RequestSpec } from './provider-request.js';
 import { checkUsage } from './usage-check.js';
+import { extend } from '../domain/extend.js';
 
 /** What an upstream request needs of its attempt's spec: the request, and where a refused usage report is logged. */
 export interface CallSpec extends RequestSpec {
@@ -44,7 +45,7 @@ export const COMPLETION: UpstreamCall<CallSpec, ProviderCompletion> = {
       provider: provider.name,
     });
     return {
-      value: { ...completion, usage: checked.usage },
+      value: extend(completion, { usage: checked.usage }),
       usage: checked.usage,
       estimated: checked.refused !== undefined || completion.usageEstimated === true,
       finishReason: completion.finishReason,

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ChatMessage, TokenUsage } from '../domain/chat.js';
 import type { Tooling } from '../domain/tools.js';
 import { estimateUsage } from '../domain/chat.js';
+import { extend } from '../domain/extend.js';
 
 /**
  * Usage an upstream reports is input like any other: it sets the caller's cost, the key's
@@ -46,7 +47,7 @@ export type UsageSource = { readonly log?: Logger | undefined; readonly model: s
 
 export function checkUsage(reported: TokenUsage, request: UsageRequest, generatedChars: number, source?: UsageSource): CheckedUsage {
   const problem = usageProblem(reported, request, generatedChars);
-  if (!problem) return { usage: { ...reported, totalTokens: reported.promptTokens + reported.completionTokens } };
+  if (!problem) return { usage: extend(reported, { totalTokens: reported.promptTokens + reported.completionTokens }) };
   source?.log?.warn(
     { model: source.model, provider: source.provider, reported, problem },
     'upstream usage report refused; charging an estimate instead',

@@ -19,6 +19,7 @@ import { chatRoutes } from './routes/chat.js';
 import { modelRoutes } from './routes/models.js';
 import { embeddingRoutes } from './routes/embeddings.js';
 import { opsRoutes, type HealthState, type StatsReader } from './routes/ops.js';
+import { extend } from '../domain/extend.js';
 
 /** Asked of listen(); the kernel caps it at net.core.somaxconn. */
 const LISTEN_BACKLOG = 65_535;
@@ -124,7 +125,7 @@ export class HttpGateway {
       await this.app.listen({ host, port, backlog: LISTEN_BACKLOG });
     } catch (err) {
       const listener = { what: 'HTTP port', host, port, portSetting: 'HTTP_PORT', hostSetting };
-      throw listenError(err, { ...listener, orElse: 'HTTP_ENABLED=false' });
+      throw listenError(err, extend(listener, { orElse: 'HTTP_ENABLED=false' }));
     }
     return (this.app.server.address() as AddressInfo).port;
   }

@@ -8,6 +8,7 @@ import { attemptsText, cacheText, encodeDecision, encodeFinish, encodeNumber, no
 import { round3 } from '../domain/latency.js';
 import type { HandlerResult } from './call.js';
 import { REQUEST_ID_HEADER } from './call.js';
+import { extend } from '../domain/extend.js';
 
 /**
  * A chat completion as server-sent events, the way the OpenAI SDKs read it: one
@@ -206,7 +207,7 @@ export class ChunkEncoder {
             {
               index: call.index,
               ...(call.id ? { id: call.id, type: 'function' } : {}),
-              function: { ...(call.name ? { name: call.name } : {}), arguments: call.arguments },
+              function: extend(call.name ? { name: call.name } : {}, { arguments: call.arguments }),
             },
           ],
         };

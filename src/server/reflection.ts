@@ -21,6 +21,7 @@ import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition, PackageDefinition } from '@grpc/proto-loader';
 import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
+import { extend } from '../domain/extend.js';
 
 /**
  * Where descriptor.binpb sits, relative to this module, in each layout we run from:
@@ -114,7 +115,7 @@ async function loadReflection(path: string): Promise<ReadonlyMap<string, LoadedM
   // Each has one file without imports, so proto-loader's one-file-per-package form loses nothing.
   const protoDir = join(dirname(createRequire(import.meta.url).resolve('@grpc/reflection/package.json')), 'build', 'proto');
   const reflectionFiles = loadSync(REFLECTION_PROTOS, { includeDirs: [protoDir] });
-  new ReflectionService({ ...packageDefinitionOf(readFileSync(path)), ...reflectionFiles }).addToServer(collector);
+  new ReflectionService(extend(packageDefinitionOf(readFileSync(path)), reflectionFiles)).addToServer(collector);
   return methods;
 }
 

@@ -1,5 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import { invalidArgument, type OrchestratorError } from '../domain/errors.js';
+import { extend } from '../domain/extend.js';
 
 /**
  * A request message that arrived but could not be decoded into our types: an int64 past 2^53
@@ -15,8 +16,7 @@ export class Undecodable {
 export function tolerantRequests<D extends grpc.ServiceDefinition>(definition: D): D {
   const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   for (const [name, method] of Object.entries(definition) as [string, grpc.MethodDefinition<unknown, unknown>][]) {
-    out[name] = {
-      ...method,
+    out[name] = extend(method, {
       requestDeserialize: (bytes: Buffer) => {
         try {
           return method.requestDeserialize(bytes);
@@ -24,7 +24,7 @@ export function tolerantRequests<D extends grpc.ServiceDefinition>(definition: D
           return new Undecodable(err instanceof Error ? err.message : String(err));
         }
       },
-    };
+    });
   }
   return out as D;
 }

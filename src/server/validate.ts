@@ -17,6 +17,7 @@ import { invalidArgument, type FieldViolation } from '../domain/errors.js';
 import type { ModelRef, RouteRequest, RoutingProfileName, SizedMessage } from '../engine/index.js';
 import { ReasoningEffort, RoutingProfile, type Message, type RouteTarget, type SamplingOptions } from '../gen/orchestrator/v1/common.js';
 import type { RankModelsRequest } from '../gen/orchestrator/v1/models.js';
+import { extend } from '../domain/extend.js';
 
 /** Where a gRPC request holds its prompt cache markers. */
 const MARKER_FIELDS: MarkerFields = {
@@ -101,7 +102,7 @@ export class RequestValidator {
   /** The sampling fields, checked against the ranges the providers document. */
   sampling(req: SamplingOptions, field = 'sampling'): Sampling | undefined {
     const { sampling, violations } = checkSampling(
-      { ...req, reasoningEffort: EFFORTS.get(req.reasoningEffort) },
+      extend(req, { reasoningEffort: EFFORTS.get(req.reasoningEffort) }),
       (name) => `${field}.${name}`,
     );
     this.addAll(violations);

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Selectable } from 'kysely';
 import { groupKey, latencyPercentiles, percentiles, where, type LedgerFilter, type Percentiles } from './queries.js';
 import type { AttemptsTable, CallsTable, DecisionsTable, LedgerSchema } from './schema.js';
 import { storableText } from './text.js';
+import { extend } from '../domain/extend.js';
 
 export interface CallListQuery {
   readonly filter: LedgerFilter;
@@ -40,7 +41,7 @@ export async function listCalls(
       .orderBy('id', 'desc')
       .limit(q.pageSize + 1)
       .execute()
-  ).map((c) => ({ ...c, ts: Number(c.ts) }));
+  ).map((c) => extend(c, { ts: Number(c.ts) }));
   const page = rows.slice(0, q.pageSize);
   const ids = page.map((c) => c.id);
   const attempts =

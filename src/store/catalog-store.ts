@@ -6,6 +6,7 @@ import type { FieldSource } from '../catalog/provenance.js';
 import type { CatalogSourceName, SourceModel, SyncReport } from '../catalog/sync/types.js';
 import type { CatalogSchema, SyncedModelsTable } from './catalog-schema.js';
 import type { LedgerDatabase } from './database.js';
+import { extend } from '../domain/extend.js';
 
 /** One change of one field of one model, as ListModelHistory shows it. */
 export interface FieldChange {
@@ -74,12 +75,13 @@ export class CatalogStore {
 
   async runtimeModels(): Promise<RuntimeModel[]> {
     const rows = await this.db().selectFrom('catalog_runtime_models').selectAll().orderBy('id').execute();
-    return rows.map((r) => ({
-      ...(JSON.parse(r.definition) as StoredRuntime),
-      id: r.id,
-      createdAt: new Date(Number(r.created_at)),
-      updatedAt: new Date(Number(r.updated_at)),
-    }));
+    return rows.map((r) =>
+      extend(JSON.parse(r.definition) as StoredRuntime, {
+        id: r.id,
+        createdAt: new Date(Number(r.created_at)),
+        updatedAt: new Date(Number(r.updated_at)),
+      }),
+    );
   }
 
   async runtimeModel(id: string): Promise<RuntimeModel | undefined> {
@@ -157,13 +159,14 @@ export class CatalogStore {
   /** The values each source gives now (its newest run's rows). */
   async currentSynced(): Promise<SyncedValues[]> {
     const rows = await this.db().selectFrom('catalog_synced_models').selectAll().where('current', '=', 1).execute();
-    return rows.map((r) => ({
-      ...(JSON.parse(r.values_json) as Values),
-      source: r.source as CatalogSourceName,
-      externalId: r.external_id,
-      catalogId: r.catalog_id ?? undefined,
-      fetchedAt: new Date(Number(r.fetched_at)),
-    }));
+    return rows.map((r) =>
+      extend(JSON.parse(r.values_json) as Values, {
+        source: r.source as CatalogSourceName,
+        externalId: r.external_id,
+        catalogId: r.catalog_id ?? undefined,
+        fetchedAt: new Date(Number(r.fetched_at)),
+      }),
+    );
   }
 
   /** When any replica last started a run of this source (epoch ms): the scheduler skips a tick another replica already ran. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { addUsage, totalCost, type AttemptRecord, type TokenUsage, ZERO_USAGE } from '../domain/chat.js';
+import { addUsage, totalCost, type AttemptRecord, type TokenUsage, usageTotal } from '../domain/chat.js';
 import { isLostRace, isOrchestratorError } from '../domain/errors.js';
 import { timeOrderedId } from '../domain/ids.js';
 import { round3 } from '../domain/latency.js';
@@ -13,6 +13,7 @@ import {
   answerRecord,
 } from '../engine/index.js';
 import type { AttemptEntry, CallRecord, DecisionEntry, ItemDecisionEntry, Ledger, UsageCounts } from './records.js';
+import { extend } from '../domain/extend.js';
 
 /**
  * The ledger's ear on the event port: every finished chat call, through either door, becomes
@@ -108,14 +109,15 @@ function itemDecisions(answers: readonly CallAnswer[]): ItemDecisionEntry[] {
   const out: ItemDecisionEntry[] = [];
   for (const a of answers) {
     if (!a.decision || !a.item) continue;
-    out.push({
-      ...decisionEntry(a.decision),
-      index: a.item.index,
-      outcome: a.item.ok ? 'success' : 'error',
-      model: a.model || undefined,
-      latencyMs: a.item.latencyMs,
-      fallbackTriggered: a.fallbackTriggered ?? false,
-    });
+    out.push(
+      extend(decisionEntry(a.decision), {
+        index: a.item.index,
+        outcome: a.item.ok ? 'success' : 'error',
+        model: a.model || undefined,
+        latencyMs: a.item.latencyMs,
+        fallbackTriggered: a.fallbackTriggered ?? false,
+      }),
+    );
   }
   return out;
 }
@@ -135,7 +137,7 @@ function combined(answers: readonly CallAnswer[]): CallAnswer | undefined {
   if (answers.length <= 1) return answers[0];
   const models = new Set(answers.map((a) => a.model));
   const only = models.size === 1 ? answers[0] : undefined;
-  const usage = { ...ZERO_USAGE };
+  const usage = usageTotal();
   for (const a of answers) addUsage(usage, a.usage);
   return {
     content: '',

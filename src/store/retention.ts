@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import { CatalogStore } from './catalog-store.js';
 import type { LedgerDatabase } from './database.js';
+import { extend } from '../domain/extend.js';
 
 export interface RetentionOptions {
   readonly database: () => LedgerDatabase | undefined;
@@ -75,9 +76,9 @@ export class RetentionJob {
       database.dialect === 'postgres'
         ? await database.db.connection().execute(async (conn) => {
             const lock = await sql<{ ok: boolean }>`select pg_try_advisory_lock(${RETENTION_LOCK_KEY}) as ok`.execute(conn);
-            if (!lock.rows[0]?.ok) return { ...none, skipped: true };
+            if (!lock.rows[0]?.ok) return extend(none, { skipped: true });
             try {
-              return await this.prune({ ...database, db: conn }, cutoff, olderThan);
+              return await this.prune(extend(database, { db: conn }), cutoff, olderThan);
             } finally {
               await sql`select pg_advisory_unlock(${RETENTION_LOCK_KEY})`.execute(conn);
             }
@@ -85,7 +86,7 @@ export class RetentionJob {
         : await this.prune(database, cutoff, olderThan);
     if (result.calls > 0 || result.syncRuns > 0 || result.skipped) {
       this.options.log.info(
-        { ...result, olderThan: new Date(cutoff).toISOString() },
+        extend(result, { olderThan: new Date(cutoff).toISOString() }),
         result.skipped ? 'ledger retention: another replica is pruning' : 'ledger retention: old rows deleted',
       );
     }

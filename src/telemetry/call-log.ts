@@ -4,6 +4,7 @@ import type { CallProtocol } from '../domain/call-state.js';
 import { round3 } from '../domain/latency.js';
 import type { CallKind, CallObserver } from './call-observer.js';
 import type { CallSummary } from './call-summary.js';
+import { extend } from '../domain/extend.js';
 
 /**
  * The end of every call, whichever front door it came through: the stats/metrics record, the
@@ -96,18 +97,17 @@ export function endCall(log: Logger, observer: CallObserver, c: CallEnding): voi
     ...(c.keyName ? { key: c.keyName } : {}),
     ...(tags ? { tags } : {}),
     ...(usage
-      ? {
-          ...(answeredBy ? { model: answeredBy, provider: usage.provider } : {}),
+      ? extend(answeredBy ? { model: answeredBy, provider: usage.provider } : {}, {
           attempts: usage.attempts,
           promptTokens: usage.promptTokens,
           completionTokens: usage.completionTokens,
           costUsd: usage.costUsd,
           upstreamMs: round3(upstreamMs),
           overheadMs: round3(Math.max(0, latencyMs - upstreamMs)),
-        }
+        })
       : {}),
     ...(upstreamRequestIds ? { upstreamRequestIds } : {}),
   };
   if (c.level === 'info') log.info(line, 'call');
-  else log[c.level]({ ...line, details: c.details }, 'call');
+  else log[c.level](extend(line, { details: c.details }), 'call');
 }

@@ -1,5 +1,6 @@
 import type { StartedCall } from '../engine/index.js';
 import type { HistogramCells, HistogramCell, ValueCells, ValueCell } from './metric-cells.js';
+import { extend } from '../domain/extend.js';
 
 /** Keeps the first `max` distinct values of a label; any further value is reported as "other". */
 export class BoundedLabel {
@@ -115,15 +116,15 @@ export class AttemptSeries {
     private readonly labels: { provider: string; model: string },
   ) {
     this.retries = metrics.retries.cell(labels);
-    this.input = metrics.tokens.cell({ ...labels, type: 'input' });
-    this.output = metrics.tokens.cell({ ...labels, type: 'output' });
+    this.input = metrics.tokens.cell(extend(labels, { type: 'input' }));
+    this.output = metrics.tokens.cell(extend(labels, { type: 'output' }));
     this.cost = metrics.cost.cell(labels);
   }
 
   outcome(outcome: string): { count: ValueCell; latency: HistogramCell } {
     let cells = this.byOutcome.get(outcome);
     if (!cells) {
-      const labels = { ...this.labels, outcome };
+      const labels = extend(this.labels, { outcome });
       cells = { count: this.metrics.attempts.cell(labels), latency: this.metrics.attemptLatency.cell(labels) };
       this.byOutcome.set(outcome, cells);
     }

@@ -6,6 +6,7 @@ import { JsonMetricsSerializer, MetricsExporterMetricsHelper } from '@openteleme
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { GatewayEvent, GatewayListener } from '../engine/index.js';
+import { extend } from '../domain/extend.js';
 
 /**
  * The OpenTelemetry GenAI client metrics (semantic conventions, gen-ai-metrics): one
@@ -75,13 +76,13 @@ export class GenAiMetrics {
       'gen_ai.request.model': record.model,
     };
     if (record.outcome === 'success') {
-      const answered = { ...attributes, 'gen_ai.response.model': record.model };
+      const answered = extend(attributes, { 'gen_ai.response.model': record.model });
       this.duration.record(record.latencyMs / 1000, answered);
-      this.tokens.record(record.usage.promptTokens, { ...answered, 'gen_ai.token.type': 'input' });
-      this.tokens.record(record.usage.completionTokens, { ...answered, 'gen_ai.token.type': 'output' });
+      this.tokens.record(record.usage.promptTokens, extend(answered, { 'gen_ai.token.type': 'input' }));
+      this.tokens.record(record.usage.completionTokens, extend(answered, { 'gen_ai.token.type': 'output' }));
     } else {
       // error.type: a low-cardinality class of the failure (our ErrorInfo reason), as on the span.
-      this.duration.record(record.latencyMs / 1000, { ...attributes, 'error.type': record.error?.reason ?? record.outcome });
+      this.duration.record(record.latencyMs / 1000, extend(attributes, { 'error.type': record.error?.reason ?? record.outcome }));
     }
   };
 

@@ -1,6 +1,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, write, writeSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import type { pino } from 'pino';
+import { extend } from '../domain/extend.js';
 
 /**
  * Where log lines go: stdout always, plus an optional file rotated daily
@@ -271,7 +272,7 @@ export interface LogOutput {
 export function openLogOutput(options: LogOutputOptions = {}): LogOutput {
   const stdout: pino.DestinationStream & { flushSync?: () => void } =
     options.stdout ?? new PipeDestination(1, undefined, options.shared ? PIPE_BUF : undefined);
-  const file = options.file ? new RotatingFileDestination({ ...options.file, ...(options.now ? { now: options.now } : {}) }) : undefined;
+  const file = options.file ? new RotatingFileDestination(extend(options.file, options.now ? { now: options.now } : {})) : undefined;
   const flushSync = (): void => {
     file?.flushSync();
     stdout.flushSync?.();

@@ -1,4 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { extend } from '../domain/extend.js';
 
 /**
  * Metrics whose hot path is plain arithmetic on a cell the caller keeps, one cell per label
@@ -183,7 +184,9 @@ export class HistogramCells {
   /** As prom-client's Histogram.get(): the shared labels laid into each value's own (cluster aggregation reads this). */
   get(): { name: string; help: string; type: string; values: HistogramValue[]; aggregator: string } {
     const data = this.getForPromString();
-    data.values = data.values.map(({ sharedLabels, labels, ...rest }) => ({ ...rest, labels: { ...labels, ...sharedLabels } }));
+    data.values = data.values.map(({ sharedLabels, labels, ...rest }) =>
+      extend(rest, { labels: extend(labels ?? {}, sharedLabels ?? {}) }),
+    );
     return data;
   }
 }

@@ -5,6 +5,7 @@ import { AttemptSeries, BoundedLabel, CallSeries, type AttemptMetrics, type Call
 import { InFlightMetrics } from './in-flight-metrics.js';
 import { HistogramCells, ValueCells } from './metric-cells.js';
 import { roundUsd } from '../domain/money.js';
+import { extend } from '../domain/extend.js';
 
 /**
  * Prometheus metrics in a registry of their own (not prom-client's global one, so several
@@ -316,7 +317,7 @@ export class Metrics {
     for (const reading of this.breakerSource()) {
       const labels = { provider: this.providers.of(reading.provider), model: this.models.of(reading.model) };
       this.breakers.set(labels, BREAKER_VALUE[reading.state]);
-      for (const state of BREAKER_STATES) this.breakerStates.set({ ...labels, state }, state === reading.state ? 1 : 0);
+      for (const state of BREAKER_STATES) this.breakerStates.set(extend(labels, { state }), state === reading.state ? 1 : 0);
     }
   }
 

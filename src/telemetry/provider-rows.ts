@@ -1,5 +1,6 @@
 import type { InFlightReading } from '../engine/index.js';
 import { Upstream, type UpstreamCounters } from './stats.js';
+import { extend } from '../domain/extend.js';
 
 export interface ProviderRow extends UpstreamCounters {
   readonly inFlight: number;
@@ -14,15 +15,16 @@ export interface ProviderRow extends UpstreamCounters {
  */
 export function providerRows(counted: readonly UpstreamCounters[], slots: readonly InFlightReading[]): ProviderRow[] {
   const live = new Map(slots.map((r) => [r.provider, r]));
-  const rows: ProviderRow[] = counted.map((p) => ({
-    ...p,
-    inFlight: live.get(p.name)?.inFlight ?? 0,
-    queued: live.get(p.name)?.queued ?? 0,
-  }));
+  const rows: ProviderRow[] = counted.map((p) =>
+    extend(p, {
+      inFlight: live.get(p.name)?.inFlight ?? 0,
+      queued: live.get(p.name)?.queued ?? 0,
+    }),
+  );
   const named = new Set(counted.map((p) => p.name));
   for (const r of slots) {
     if (named.has(r.provider) || (r.inFlight === 0 && r.queued === 0)) continue;
-    rows.push({ ...new Upstream(r.provider).snapshot(), inFlight: r.inFlight, queued: r.queued });
+    rows.push(extend(new Upstream(r.provider).snapshot(), { inFlight: r.inFlight, queued: r.queued }));
   }
   return rows.sort((a, b) => a.name.localeCompare(b.name));
 }

@@ -1,3 +1,4 @@
+import { extend } from '../../domain/extend.js';
 export type RoutingProfileName = 'quality' | 'balanced' | 'speed' | 'budget' | 'long_context';
 
 export const ROUTING_PROFILES: readonly RoutingProfileName[] = ['quality', 'balanced', 'speed', 'budget', 'long_context'];
@@ -44,5 +45,5 @@ export const DEFAULT_PROFILE_WEIGHTS: Readonly<Record<RoutingProfileName, Profil
 export function effectiveWeights(weights: ProfileWeights, streaming: boolean): ProfileWeights {
   if (!streaming) return weights;
   const moved = weights.latency / 2;
-  return { ...weights, latency: weights.latency - moved, ttft: weights.ttft + moved };
+  return extend(weights, { latency: weights.latency - moved, ttft: weights.ttft + moved });
 }

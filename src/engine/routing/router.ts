@@ -5,6 +5,7 @@ import type { BreakerState } from '../resilience/breakers.js';
 import { classifyComplexity, type Complexity } from './complexity.js';
 import type { LiveModelStats } from './live-stats.js';
 import { effectiveWeights, type ProfileWeights, type RoutingProfileName } from './profiles.js';
+import { extend } from '../../domain/extend.js';
 
 export interface ScoredModel {
   readonly model: CatalogModel;
@@ -149,7 +150,7 @@ export class Router {
         weights.reliability * r.reliability +
         weights.context * dims.context +
         TIER_FIT[report.complexity][r.model.tier];
-      return { ...r, ...dims, score: round4(score) };
+      return extend(r, extend(dims, { score: round4(score) }));
     });
     scored.sort((a, b) => (a.excluded === undefined ? 0 : 1) - (b.excluded === undefined ? 0 : 1) || b.score - a.score);
     return { profile, complexity: report.complexity, promptTokens, ranking: scored };

@@ -3,10 +3,11 @@ import { addUsage, type AttemptRecord, type TokenUsage } from '../../domain/chat
 import { OrchestratorError, cancelled, internal } from '../../domain/errors.js';
 import { roundUsd } from '../../domain/money.js';
 import type { Answer } from '../answer.js';
-import type { CallContext, UpstreamObserver } from '../context.js';
+import { type CallContext, contextWith, type UpstreamObserver } from '../context.js';
 import { failedItemAnswer, type BatchItemFacts, type CallAnswer } from '../call-detail.js';
 import type { BatchSlots } from '../resilience/batch-slots.js';
 import type { RouteDecision } from '../routing/router.js';
+import { extend } from '../../domain/extend.js';
 
 /** One item of a batch: its answer is produced by `run`, or it was invalid from the start. */
 /** `A`: what an item's run answers; the summary reads its usage and cost, the caller the rest. */
@@ -78,7 +79,9 @@ export async function* runBatch<A extends Answer>(
     try {
       const answer = await options.global.run(() => {
         began = performance.now();
-        return run({ ...ctx, startedAt: started, requestId: work.requestId || `${ctx.requestId}/${work.index}`, upstream: item?.upstream });
+        return run(
+          contextWith(ctx, { startedAt: started, requestId: work.requestId || `${ctx.requestId}/${work.index}`, upstream: item?.upstream }),
+        );
       }, ctx.signal);
       const ended = performance.now();
       latencies.push(ended - started);
@@ -204,7 +207,7 @@ function itemObserver(
       const told = item.ok ? answer : attempts.length > 0 || decision ? failedItemAnswer(attempts) : undefined;
       // Held by the call until the Batch ends: without the text the record does not keep, a Batch
       // would hold every item's answer long after its client took it.
-      if (told) inner.answered?.({ ...told, ...(inner.keepsAnswerText ? {} : NO_TEXT), decision: told.decision ?? decision, item });
+      if (told) inner.answered?.(extend(told, extend(inner.keepsAnswerText ? {} : NO_TEXT, { decision: told.decision ?? decision, item })));
     },
   };
 }

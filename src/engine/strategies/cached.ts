@@ -8,6 +8,7 @@ import type { CallContext } from '../context.js';
 import type { EventSink } from '../events.js';
 import type { AnswerCache, CachedAnswer } from '../ports.js';
 import type { CachePolicy } from '../requests.js';
+import { extend } from '../../domain/extend.js';
 
 /**
  * Chat through the response cache: deterministic requests (or any, when the caller asks) are
@@ -56,7 +57,7 @@ async function throughCache(
   try {
     const answer = await run();
     await cache.set(key, answer);
-    return { ...answer, cache: { hit: false, stale: false, ageMs: 0 } };
+    return extend(answer, { cache: { hit: false, stale: false, ageMs: 0 } });
   } catch (err) {
     const stale = staleAllowed(policy, deps.offlineFallback, err) && !ctx.signal.aborted ? await cache.get(key, ctx.signal) : undefined;
     if (!stale) throw err;
@@ -180,7 +181,7 @@ async function staleFor(deps: OfflineDeps, plan: Plan, attempts: readonly Attemp
     if (!cached) continue;
     deps.events.emit({ type: 'cache_lookup', outcome: 'stale' });
     ctx.log.warn({ model: model.id }, 'every model failed upstream; serving a cached answer');
-    return fromCache({ ...cached, stale: true }, attempts, ctx);
+    return fromCache(extend(cached, { stale: true }), attempts, ctx);
   }
   return undefined;
 }

@@ -6,7 +6,7 @@ import {
   addUsage,
   CHARS_PER_TOKEN,
   totalCost,
-  ZERO_USAGE,
+  usageTotal,
   type AttemptRecord,
   type ChatMessage,
   type TokenUsage,
@@ -22,6 +22,7 @@ import type { CallContext } from '../context.js';
 import { cachedEmbedding, embedCacheKey, storeEmbedding, type EmbedCacheDeps } from './embed-cache.js';
 import type { UpstreamCall } from '../upstream-call.js';
 import { checkUsage } from '../usage-check.js';
+import { extend } from '../../domain/extend.js';
 
 /** Inputs one Embed call may carry, and the characters of each. */
 export const MAX_EMBED_INPUTS = 256;
@@ -215,16 +216,11 @@ const EMBEDDING: UpstreamCall<EmbedSpec, EmbeddingResult> = {
 
 /** Embed: one model with the chat calls' admission, retries, breaker, deadline and attempt records. */
 export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAnswer> {
-  const model = resolveEmbedModel(
-    {
-      ...deps,
-      embeds: (chat) => {
-        const provider = deps.runner.providerOf(chat);
-        return provider && !canEmbed(provider) ? provider.name : undefined;
-      },
-    },
-    req,
-  );
+  const embeds = (chat: CatalogModel): string | undefined => {
+    const provider = deps.runner.providerOf(chat);
+    return provider && !canEmbed(provider) ? provider.name : undefined;
+  };
+  const model = resolveEmbedModel(extend(deps, { embeds }), req);
   const dimensions = req.dimensions && req.dimensions !== model.dimensions ? req.dimensions : undefined;
   // What the call asked and got, for the record of the call (the ledger), as chat calls tell theirs.
   const inputs: readonly (string | readonly number[])[] = req.inputs;
@@ -245,7 +241,7 @@ export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAn
     if (provider && !canEmbed(provider)) throw noEmbeddingsApi(provider.name, model.id);
     const vectors: (readonly number[])[] = [];
     const records: AttemptRecord[] = [];
-    const usage: TokenUsage = { ...ZERO_USAGE };
+    const usage: TokenUsage = usageTotal();
     let answeredBy = '';
     for (const inputs of batchesOf(req.inputs)) {
       const spec: EmbedSpec = {

@@ -10,6 +10,7 @@ import type { CallContext } from '../context.js';
 import type { EventSink } from '../events.js';
 import { timedLink, type SignalLink } from '../signals.js';
 import { streamSpec, type StreamPolicy, type StreamTimeouts } from './stream.js';
+import { extend } from '../../domain/extend.js';
 
 export interface FallbackOptions {
   /** Fixed budget per link; otherwise the remaining deadline shared by the links left. */
@@ -82,11 +83,10 @@ export async function runFallbackChain(
       if (result.ok) {
         const triggered = fellBack(plan, model.id);
         deps.events.emit({ type: 'fallback', triggered, defaultMessage: false });
-        return {
-          ...answerFrom({ completion: result.value, winner: result.record, attempts, ctx }),
+        return extend(answerFrom({ completion: result.value, winner: result.record, attempts, ctx }), {
           fallbackTriggered: triggered,
           isDefaultMessage: false,
-        };
+        });
       }
     } finally {
       link.dispose();
@@ -100,7 +100,7 @@ export async function runFallbackChain(
   const instead = await options.insteadOfDefault?.(attempts);
   if (instead) {
     deps.events.emit({ type: 'fallback', triggered: true, defaultMessage: false });
-    return { ...instead, fallbackTriggered: true, isDefaultMessage: false };
+    return extend(instead, { fallbackTriggered: true, isDefaultMessage: false });
   }
   deps.events.emit({ type: 'fallback', triggered: true, defaultMessage: true });
   ctx.log.warn({ attempts: attempts.map((a) => `${a.model}:${a.outcome}`) }, 'every model failed; serving the default message');

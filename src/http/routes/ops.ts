@@ -4,6 +4,7 @@ import type { StatsSnapshot } from '../../telemetry/stats.js';
 import type { Engine } from '../../engine/index.js';
 import { routeHandler, type HttpCallDeps } from '../call.js';
 import { breakerState } from '../engine-calls.js';
+import { extend } from '../../domain/extend.js';
 
 export interface StatsReader {
   snapshot(): StatsSnapshot | Promise<StatsSnapshot>;
@@ -23,7 +24,9 @@ export function opsRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: Engi
       const snapshot = await stats.snapshot();
       const json = snakeCase(snapshot) as Record<string, unknown>;
       // Breaker states are live, not counters: read at each request, as GetStats does.
-      const models = (json.models as Record<string, unknown>[]).map((m) => ({ ...m, breaker_state: breakerState(engine, String(m.name)) }));
+      const models = (json.models as Record<string, unknown>[]).map((m) =>
+        extend(m, { breaker_state: breakerState(engine, String(m.name)) }),
+      );
       // So are the provider rows' slots under the cap on requests in flight (this process's, as GetStats has them).
       const providers = snakeCase(providerRows(snapshot.providers, engine.inFlight()));
       return { json: { object: 'stats', ...json, providers, models } };

@@ -26,6 +26,7 @@ import {
   upstreamTimeout,
 } from '../upstream-errors.js';
 import { REQUEST_ID_HEADER, upstreamRequestIdOf, withUpstreamRequestId } from '../upstream-request-id.js';
+import { extend } from '../../domain/extend.js';
 
 export interface AnthropicProviderOptions extends UpstreamHttpOptions {
   /** Name shown in answers and stats. */
@@ -91,10 +92,7 @@ export class AnthropicProvider implements Provider {
       // Our AbortSignal carries the real deadline; this only guards against a lost signal. Set
       // explicitly, it also keeps the SDK from refusing large non-streamed max_tokens.
       timeout: options.timeoutMs ?? SDK_GUARD_TIMEOUT_MS,
-      defaultHeaders: {
-        ...options.defaultHeaders,
-        ...(version !== undefined ? { 'anthropic-version': version } : {}),
-      },
+      defaultHeaders: extend(options.defaultHeaders ?? {}, version !== undefined ? { 'anthropic-version': version } : {}),
       fetch: this.http,
     };
   }
@@ -116,7 +114,7 @@ export class AnthropicProvider implements Provider {
     let answer: { data: Message; response: Response };
     try {
       answer = await (await this.sdkClient()).messages
-        .create({ ...this.body(request), stream: false }, { signal: request.signal, headers: request.headers })
+        .create(extend(this.body(request), { stream: false }), { signal: request.signal, headers: request.headers })
         .withResponse();
     } catch (err) {
       throw this.translate(err, request.signal, 'response');
@@ -136,7 +134,7 @@ export class AnthropicProvider implements Provider {
     let response: Response;
     try {
       response = await (await this.sdkClient()).messages
-        .create({ ...this.body(request), stream: true }, { signal: request.signal, headers: request.headers })
+        .create(extend(this.body(request), { stream: true }), { signal: request.signal, headers: request.headers })
         .asResponse();
     } catch (err) {
       throw this.translate(err, request.signal, 'response');
@@ -184,7 +182,7 @@ export class AnthropicProvider implements Provider {
                 // Anthropic-compatible servers may report no usage: the estimate is charged then, as for a unary answer.
                 const reported = event.message?.usage;
                 usage = reported ? countsOf(reported) : undefined;
-                if (usage) request.onPromptUsage?.(tokenUsageOf({ ...usage, output: 0 }));
+                if (usage) request.onPromptUsage?.(tokenUsageOf(extend(usage, { output: 0 })));
                 break;
               }
               case 'content_block_start':
@@ -289,7 +287,7 @@ export class AnthropicProvider implements Provider {
         finishReason: finishReasonOf(stopReason),
         ...(usage ? { usage: tokenUsageOf(usage) } : { usage: estimatedUsage(request, generated), usageEstimated: true }),
         // A tool called without input streams no input deltas: its arguments are {}, as unary reads them.
-        ...(calls.size > 0 ? { toolCalls: calls.result().map((c) => (c.arguments === '' ? { ...c, arguments: '{}' } : c)) } : {}),
+        ...(calls.size > 0 ? { toolCalls: calls.result().map((c) => (c.arguments === '' ? extend(c, { arguments: '{}' }) : c)) } : {}),
       },
     ];
   }
@@ -308,7 +306,7 @@ export class AnthropicProvider implements Provider {
     // Anthropic's temperature range is 0..1 (ours, OpenAI's, is 0..2): values above 1 are
     // clamped to 1, the most random the API allows.
     if (this.sendsTemperature(request.upstreamModel, request.sampling)) body.temperature = Math.min(Math.max(request.temperature, 0), 1);
-    if (request.sampling) applySampling(body, request.sampling, { ...where, takesTopP: this.takesSampling });
+    if (request.sampling) applySampling(body, request.sampling, extend(where, { takesTopP: this.takesSampling }));
     if (request.tooling) applyTooling(body, request.tooling, where);
     return body;
   }

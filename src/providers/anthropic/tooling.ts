@@ -15,6 +15,7 @@ import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
 import type { ContentPart, JsonObject, ToolCall, Tooling } from '../../domain/tools.js';
 import { transformJSONSchema } from '@anthropic-ai/sdk/lib/transform-json-schema';
 import { withIdDigest } from '../tool-call-ids.js';
+import { extend } from '../../domain/extend.js';
 
 /** Our conversation as the Messages API wants it. */
 export interface AnthropicConversation {
@@ -225,7 +226,7 @@ export function applyTooling(body: ToolingBody, tooling: Tooling, where: { provi
     body.tools = tooling.tools.map((tool, i) => {
       // The API refuses a schema without type object, which OpenAI takes (`parameters: {}` for no
       // arguments); the door lets through no other type.
-      const schema: JsonObject = tool.parameters ? { ...tool.parameters, type: 'object' } : { type: 'object', properties: {} };
+      const schema: JsonObject = tool.parameters ? extend(tool.parameters, { type: 'object' }) : { type: 'object', properties: {} };
       return {
         name: tool.name,
         ...(tool.description ? { description: tool.description } : {}),
@@ -248,7 +249,9 @@ export function applyTooling(body: ToolingBody, tooling: Tooling, where: { provi
   if (format?.type === 'json_object') refuse('response_format', 'json_object (it has no "any JSON" mode; use json_schema)');
   if (format?.type === 'json_schema') {
     const schema =
-      format.description && format.schema.description === undefined ? { ...format.schema, description: format.description } : format.schema;
+      format.description && format.schema.description === undefined
+        ? extend(format.schema, { description: format.description })
+        : format.schema;
     body.output_config = {
       format: { type: 'json_schema', schema: messagesApiSchema(schema, 'response_format.json_schema.schema', where) },
     };

@@ -2,6 +2,7 @@ import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'nod
 import { isIP, type Socket } from 'node:net';
 import type { buildConnector as BuildConnector } from 'undici';
 import { buildConnector, errors } from './undici-core.js';
+import { extend } from '../../domain/extend.js';
 
 /** Why an address may not be connected to, or undefined when it may (config/ssrf.ts's rule). */
 export type AddressPolicy = (address: string) => string | undefined;
@@ -126,7 +127,7 @@ function guardedLookup(policy: AddressPolicy, resolve: ResolveAll | undefined) {
     const answers: Promise<readonly LookupAddress[]> = resolve
       ? resolve(hostname, family)
       : new Promise((ok, fail) => {
-          dnsLookup(hostname, { ...lookupOptions, all: true }, (err, addresses) => (err ? fail(err) : ok(addresses)));
+          dnsLookup(hostname, extend(lookupOptions, { all: true as const }), (err, addresses) => (err ? fail(err) : ok(addresses)));
         });
     answers.then(
       (addresses) => {

@@ -7,6 +7,7 @@ import { LightHeaders, LightResponse, type RawHeaders } from './light-response.j
 import { type EgressProxy, proxyAgentOptions } from '../../config/upstream-env.js';
 import { Agent, envHttpProxyAgent, originPool, request } from './undici-core.js';
 import { contentCoding } from './undici-text.js';
+import { extend } from '../../domain/extend.js';
 
 /**
  * A fetch-compatible function for the openai SDK (its `fetch` option) built on undici's
@@ -136,21 +137,19 @@ interface Target {
 
 /** A keep-alive Agent per provider; with a forward proxy, undici's agent that picks it or the Agent by NO_PROXY. */
 function ownAgent(options: UndiciFetchOptions): Dispatcher {
-  const pool = {
-    ...(options.connections !== undefined ? { connections: options.connections } : {}),
+  const pool = extend(options.connections !== undefined ? { connections: options.connections } : {}, {
     keepAliveTimeout: options.keepAliveTimeoutMs ?? 60_000,
     keepAliveMaxTimeout: options.keepAliveMaxTimeoutMs ?? 600_000,
     headersTimeout: 0,
     bodyTimeout: 0,
-  };
-  const agent = {
-    ...pool,
+  });
+  const agent = extend(pool, {
     connect: guardedConnector({
       timeoutMs: options.connectTimeoutMs ?? 10_000,
       ...(options.addressPolicy ? { policy: options.addressPolicy } : {}),
       ...(options.resolve ? { resolve: options.resolve } : {}),
     }),
-  };
+  });
   const { proxy } = options;
   if (!proxy) return new Agent(agent);
   // undici's proxy agent opens its tunnels with a connector of its own, past guardedConnector:
@@ -159,11 +158,11 @@ function ownAgent(options: UndiciFetchOptions): Dispatcher {
   // it is given the keep-alive, the limits and the timeouts of the others.
   const factory = (origin: string | URL, opts: object): Dispatcher => {
     const { connect } = opts as { connect?: unknown };
-    const own = { ...pool, ...opts };
-    return originPool(origin, typeof connect === 'function' ? { ...own, connect: tunnelConnector(connect as Connector) } : own);
+    const own = extend(pool, opts);
+    return originPool(origin, typeof connect === 'function' ? extend(own, { connect: tunnelConnector(connect as Connector) }) : own);
   };
   const EnvHttpProxyAgent = envHttpProxyAgent();
-  return new EnvHttpProxyAgent({ ...agent, factory, ...proxyAgentOptions(proxy) });
+  return new EnvHttpProxyAgent(extend(agent, { factory, ...proxyAgentOptions(proxy) }));
 }
 
 /** Splits an absolute URL without `new URL()` when it is a plain string (the SDK's case). */

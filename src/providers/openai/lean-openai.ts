@@ -1,4 +1,5 @@
 import OpenAI from 'openai';
+import { extend } from '../../domain/extend.js';
 
 type BuildRequestOptions = Parameters<OpenAI['buildRequest']>[0];
 type BuiltRequest = Awaited<ReturnType<OpenAI['buildRequest']>>;
@@ -83,7 +84,7 @@ export class LeanOpenAI extends OpenAI {
     let url = this.#urls.get(options.path);
     if (template === undefined || url === undefined) {
       // The SDK's own request without the per-request headers: the template for this shape.
-      const built = await super.buildRequest({ ...options, headers: undefined }, extra);
+      const built = await super.buildRequest(extend(options, { headers: undefined }), extra);
       const plain: Record<string, string> = {};
       for (const [name, value] of built.req.headers) plain[name] = value;
       template = Object.freeze(plain);
@@ -104,7 +105,8 @@ export function withRequestHeaders(
   template: Readonly<Record<string, string>>,
   own: Iterable<readonly [string, string | null | undefined]>,
 ): Record<string, string> {
-  const merged: Record<string, string> = { ...template };
+  // Object.assign, not a spread copy: the headers added below then follow shared shapes (src/domain/extend.ts).
+  const merged: Record<string, string> = Object.assign({}, template);
   for (const [name, value] of own) {
     if (value === undefined) continue;
     if (value === null) delete merged[name.toLowerCase()];

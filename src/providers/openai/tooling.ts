@@ -9,6 +9,7 @@ import type { ChatMessage } from '../../domain/chat.js';
 import type { ContentPart, ToolCall, ToolChoice, Tooling } from '../../domain/tools.js';
 import { isHighSurrogate } from '../../domain/characters.js';
 import { ID_DIGEST_CHARS, withIdDigest } from '../tool-call-ids.js';
+import { extend } from '../../domain/extend.js';
 
 /**
  * Our conversation as the Chat Completions API wants it: roles, parts, tool calls and results
@@ -149,10 +150,10 @@ export function toolPieces(given: unknown): (ToolPiece | undefined)[] {
       ...(typeof piece.id === 'string' ? { id: piece.id } : {}),
       ...(fn
         ? {
-            function: {
-              ...(typeof fn.name === 'string' ? { name: fn.name } : {}),
-              ...(typeof fn.arguments === 'string' ? { arguments: fn.arguments } : {}),
-            },
+            function: extend(
+              typeof fn.name === 'string' ? { name: fn.name } : {},
+              typeof fn.arguments === 'string' ? { arguments: fn.arguments } : {},
+            ),
           }
         : {}),
     };

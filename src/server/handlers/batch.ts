@@ -9,6 +9,7 @@ import { round3 } from '../../domain/latency.js';
 import { isInternal, toRpcStatus } from '../errors.js';
 import type { ValidationLimits } from '../validate.js';
 import { answerChat } from './chat-answer.js';
+import { extend } from '../../domain/extend.js';
 
 export interface BatchLimits {
   readonly batchMaxItems: number;
@@ -36,7 +37,7 @@ export function batchHandler(deps: CallDeps, engine: Engine, limits: ValidationL
         error: undefined,
         run: async (itemCtx: CallContext): Promise<ItemAnswer> => {
           const response = await answerChat(engine, limits, item.request ?? emptyRequest(), itemCtx);
-          return { ...answerOf(response), response };
+          return extend(answerOf(response), { response });
         },
       }));
       return singly(engine.batch({ items, concurrency, ctx }));

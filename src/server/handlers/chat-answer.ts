@@ -3,6 +3,7 @@ import { CacheMode, type CacheOptions } from '../../gen/orchestrator/v1/chat.js'
 import type { ChatRequest, ChatResponse } from '../../gen/orchestrator/v1/chat.js';
 import { encodeAnswer, encodeCacheInfo, encodeDecision } from '../encode.js';
 import { RequestValidator, type ValidationLimits } from '../validate.js';
+import { extend } from '../../domain/extend.js';
 
 /** A Chat request, one model or routed; shared by Chat and each Batch item. */
 export async function answerChat(engine: Engine, limits: ValidationLimits, req: ChatRequest, ctx: CallContext): Promise<ChatResponse> {
@@ -15,11 +16,10 @@ export async function answerChat(engine: Engine, limits: ValidationLimits, req: 
   v.check();
   if (tags) ctx.tag?.(tags);
   const answer = await engine.chat({ model, route, input, ctx, cache });
-  return {
-    ...encodeAnswer(answer, ctx.requestId),
-    ...(answer.decision ? { routeDecision: encodeDecision(answer.decision) } : {}),
-    ...encodeCacheInfo(answer),
-  };
+  return extend(
+    encodeAnswer(answer, ctx.requestId),
+    extend(answer.decision ? { routeDecision: encodeDecision(answer.decision) } : {}, encodeCacheInfo(answer)),
+  );
 }
 
 const MODES: ReadonlyMap<CacheMode, CachePolicy['mode']> = new Map([

@@ -8,6 +8,7 @@ import { RequestValidator, type ValidationLimits } from '../validate.js';
 import { batchHandler, type BatchLimits } from './batch.js';
 import { answerChat } from './chat-answer.js';
 import { isSimulatedProvider } from '../../domain/simulated.js';
+import { extend } from '../../domain/extend.js';
 
 /** ChatService: decode and validate, call the engine with the call's signal, encode. */
 export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLimits & BatchLimits): ChatServiceServer {
@@ -46,7 +47,7 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
         ctx,
         refuseStale: req.refuseStale ?? false,
       });
-      return { ...encodeAnswer(answer, ctx.requestId), ...encodeCacheInfo(answer) };
+      return extend(encodeAnswer(answer, ctx.requestId), encodeCacheInfo(answer));
     }),
 
     fallback: unary(deps, async (req, ctx) => {
@@ -69,14 +70,13 @@ export function chatService(deps: CallDeps, engine: Engine, limits: ValidationLi
         ctx,
         refuseStale: req.refuseStale ?? false,
       });
-      return {
-        ...encodeAnswer(answer, ctx.requestId),
+      return extend(encodeAnswer(answer, ctx.requestId), {
         providerUsed: answer.provider,
         modelUsed: answer.model,
         fallbackTriggered: answer.fallbackTriggered,
         isDefaultMessage: answer.isDefaultMessage,
         ...encodeCacheInfo(answer),
-      };
+      });
     }),
 
     batch: batchHandler(deps, engine, limits),

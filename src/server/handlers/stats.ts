@@ -7,6 +7,7 @@ import { serverStream, unary, type CallDeps } from '../call.js';
 import type { Engine, RoutingProfileName } from '../../engine/index.js';
 import { CircuitState } from '../../gen/orchestrator/v1/common.js';
 import { encodeCircuit, encodeProfile, timestamp } from '../encode.js';
+import { extend } from '../../domain/extend.js';
 
 /** This process's StatsStore, or with WORKERS > 1 the sum of every worker's (ClusterStats). */
 export interface StatsSource {
@@ -59,12 +60,13 @@ export function encodeSnapshot(s: StatsSnapshot, engine: Pick<Engine, 'breakerSt
     cacheMisses: s.cache.misses,
     cacheStaleServed: s.cache.staleServed,
     accessRejections: { ...s.accessRejections },
-    providers: providerRows(s.providers, engine.inFlight()).map((p) => ({
-      ...upstream(p),
-      breakerState: CircuitState.CIRCUIT_STATE_UNSPECIFIED,
-    })),
-    models: s.models.map((m) => ({ ...upstream(m), breakerState: encodeCircuit(engine.breakerState(m.name)), inFlight: 0, queued: 0 })),
-    methods: s.methods.map((m) => ({ ...m, latency: latency(m.latency) })),
+    providers: providerRows(s.providers, engine.inFlight()).map((p) =>
+      extend(upstream(p), {
+        breakerState: CircuitState.CIRCUIT_STATE_UNSPECIFIED,
+      }),
+    ),
+    models: s.models.map((m) => extend(upstream(m), { breakerState: encodeCircuit(engine.breakerState(m.name)), inFlight: 0, queued: 0 })),
+    methods: s.methods.map((m) => extend(m, { latency: latency(m.latency) })),
   };
 }
 
@@ -104,5 +106,5 @@ function latency(l: LatencySummary) {
 }
 
 function upstream<T extends UpstreamCounters>(u: T) {
-  return { ...u, latency: latency(u.latency) };
+  return extend(u, { latency: latency(u.latency) });
 }

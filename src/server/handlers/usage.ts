@@ -11,6 +11,7 @@ import type { CallDeps } from '../call.js';
 import { isLoopback, withDatabase, type AdminAccess } from '../admin.js';
 import { millis } from '../encode.js';
 import { DIMENSION_OF, encodeCall, encodeUsageRow, routingProfileOf } from '../usage-encode.js';
+import { extend } from '../../domain/extend.js';
 
 /** API keys are configured (otherwise only loopback callers may read the ledger); who is an admin. */
 export type UsageAccess = AdminAccess;
@@ -37,7 +38,7 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
     if (name !== undefined && access.isAdmin(name)) return filter;
     if (filter.keyName !== undefined && filter.keyName !== name)
       throw adminRequired("only a key with the admin scope may read another key's usage");
-    return { ...filter, keyName: name ?? '' };
+    return extend(filter, { keyName: name ?? '' });
   };
 
   return {
@@ -75,7 +76,7 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
         profiles: profiles.map((p) => ({
           profile: routingProfileOf(p.profile),
           decisions: p.decisions,
-          models: p.models.map((m) => ({ ...m, latency: { p50Ms: m.latency.p50, p95Ms: m.latency.p95, p99Ms: m.latency.p99 } })),
+          models: p.models.map((m) => extend(m, { latency: { p50Ms: m.latency.p50, p95Ms: m.latency.p95, p99Ms: m.latency.p99 } })),
         })),
       };
     }),

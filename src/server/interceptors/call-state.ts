@@ -12,6 +12,7 @@ import { authenticate } from './auth.js';
 import { callerDeadline, deadlinePolicy, endedByDeadline } from './deadline.js';
 import { startCallLog, type CallLog, type CallObserver } from './logging.js';
 import { requestIdOf, stampRequestId } from './request-id.js';
+import { extend } from '../../domain/extend.js';
 
 export interface CallInterceptorOptions {
   readonly log: Logger;
@@ -158,7 +159,7 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
  */
 function stampEveryStatus(call: grpc.ServerInterceptingCallInterface, requestId: string): void {
   const send = call.sendStatus.bind(call);
-  call.sendStatus = (status) => send({ ...status, metadata: stampRequestId(status.metadata ?? new grpc.Metadata(), requestId) });
+  call.sendStatus = (status) => send(extend(status, { metadata: stampRequestId(status.metadata ?? new grpc.Metadata(), requestId) }));
 }
 
 /**
