@@ -216,6 +216,39 @@ describe('the ledger on a SQLite file', () => {
     expect(bad.code).toBe(grpc.status.INVALID_ARGUMENT);
   });
 
+  it("ListCalls refuses a page token with another filter than its page's, and takes another page size", async () => {
+    const list = usage.listCalls.bind(usage);
+    const erin = filter({ keyName: 'erin' });
+    const first = (await callUnary(list, { requestId: '', pageSize: 2, pageToken: '', filter: erin }, bearer('root-secret'))).response;
+    const token = first.nextPageToken;
+    expect(token).not.toBe('');
+    const resized = (await callUnary(list, { requestId: '', pageSize: 50, pageToken: token, filter: erin }, bearer('root-secret')))
+      .response;
+    expect(resized.calls.length).toBeGreaterThan(0);
+    expect(resized.calls.every((c) => c.keyName === 'erin')).toBe(true);
+    const others: { filter?: UsageFilter; successful?: boolean; requestId?: string }[] = [
+      { filter: filter({ keyName: 'alice' }) },
+      { filter: filter({}) },
+      { filter: filter({ keyName: 'erin', model: 'gpt-4o-mini' }) },
+      { filter: { ...erin, startTime: { seconds: Math.floor(Date.now() / 1000) - 3600, nanos: 0 } } },
+      { filter: erin, successful: true },
+      { filter: erin, requestId: 'some-id' },
+    ];
+    for (const other of others) {
+      const err = await unaryError(list, { requestId: '', pageSize: 2, pageToken: token, filter: erin, ...other }, bearer('root-secret'));
+      expect(err.code, JSON.stringify(other)).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(err.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['page_token']);
+    }
+    // A key's own listing is bound to its key: another key cannot page on from it.
+    const mine = (await callUnary(list, { requestId: '', pageSize: 2, pageToken: '' }, bearer('alice-secret'))).response;
+    expect(mine.nextPageToken).not.toBe('');
+    expect(
+      (await callUnary(list, { requestId: '', pageSize: 2, pageToken: mine.nextPageToken }, bearer('alice-secret'))).response.calls,
+    ).not.toEqual([]);
+    const theirs = await unaryError(list, { requestId: '', pageSize: 2, pageToken: mine.nextPageToken }, bearer('erin-secret'));
+    expect(theirs.code).toBe(grpc.status.INVALID_ARGUMENT);
+  });
+
   it('GetRoutingAnalytics: the routed call under its profile, over a time range too', async () => {
     const analytics = async (f: Partial<UsageFilter>) =>
       (await callUnary(usage.getRoutingAnalytics.bind(usage), { filter: filter(f) }, bearer('root-secret'))).response.profiles;

@@ -10,6 +10,7 @@ import type { LedgerSchema } from '../../store/schema.js';
 import type { CallDeps } from '../call.js';
 import { isLoopback, withDatabase, type AdminAccess } from '../admin.js';
 import { millis } from '../encode.js';
+import { decodePageToken, encodePageToken } from '../page-token.js';
 import { DIMENSION_OF, encodeCall, encodeUsageRow, routingProfileOf } from '../usage-encode.js';
 import { extend } from '../../domain/extend.js';
 
@@ -56,17 +57,12 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
       if (req.pageSize < 0 || req.pageSize > MAX_PAGE)
         throw invalidArgument([{ field: 'page_size', description: `from 1 to ${MAX_PAGE} (0: ${DEFAULT_PAGE})` }]);
       const filter = scope(req.filter, ctx, peer);
+      const selection = { filter, requestId: req.requestId || undefined, successful: req.successful };
       // The page token is checked before the database is asked for.
-      const query = {
-        filter,
-        requestId: req.requestId || undefined,
-        successful: req.successful,
-        pageSize: req.pageSize || DEFAULT_PAGE,
-        after: decodePageToken(req.pageToken),
-      };
+      const query = { ...selection, pageSize: req.pageSize || DEFAULT_PAGE, after: decodePageToken(req.pageToken, selection) };
       const page = await listCalls(database(), query);
       const { calls, next } = withinClientLimit(page.calls, page.next);
-      return { calls, nextPageToken: next ? Buffer.from(`${next.ts}:${next.id}`).toString('base64url') : '' };
+      return { calls, nextPageToken: next ? encodePageToken(next, selection) : '' };
     }),
 
     getRoutingAnalytics: withDatabase(deps, databaseUnreachable, async (req, ctx, peer) => {
@@ -122,14 +118,4 @@ function decodeFilter(f: UsageFilter | undefined): LedgerFilter {
     provider: f?.provider || undefined,
     method: f?.method || undefined,
   };
-}
-
-function decodePageToken(token: string): { ts: number; id: string } | undefined {
-  if (!token) return undefined;
-  const match = /^(\d+):([\w-]+)$/.exec(Buffer.from(token, 'base64url').toString());
-  const ts = Number(match?.[1]);
-  // A time no call has (past 53 bits) is no token of ours, and PostgreSQL's bigint refuses it.
-  if (!match?.[2] || !Number.isSafeInteger(ts))
-    throw invalidArgument([{ field: 'page_token', description: 'not a next_page_token from ListCalls' }]);
-  return { ts, id: match[2] };
 }
