@@ -100,6 +100,17 @@ describe('Batch', () => {
     expect(summary?.$case === 'summary' && summary.summary).toMatchObject({ total: 4, successful: 1, failed: 3 });
   });
 
+  it('averages the latency over the items that ran, not the items refused before any attempt', async () => {
+    h.upstream.injectFault({ kind: 'delay', delayMs: 300, model: 'gpt-4o-mini' });
+    const { messages, error } = await batch([item('ok'), item('unknown', { model: 'gpt-nine' }), item('empty', { prompt: '' })], 3);
+    expect(error).toBeUndefined();
+    const summary = messages.at(-1)?.event;
+    if (summary?.$case !== 'summary') throw new Error('no summary last');
+    expect(summary.summary).toMatchObject({ total: 3, successful: 1, failed: 2 });
+    expect(summary.summary.averageLatencyMs).toBeGreaterThanOrEqual(300);
+    expect(summary.summary.averageLatencyMs).toBeLessThanOrEqual(summary.summary.totalLatencyMs);
+  });
+
   // An item's status travels inside a stream message, every problem listed: 300,000 empty
   // messages made one of 20 MB, past what gRPC clients take (4 MB), and the whole stream failed.
   // The 10,000 a request may hold still make about 700 KB of problems.

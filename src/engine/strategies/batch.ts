@@ -91,11 +91,14 @@ export async function* runBatch<A extends Answer>(
       publish({ type: 'item', index: work.index, requestId: work.requestId, completedAt: Date.now(), answer });
     } catch (err) {
       const ended = performance.now();
-      latencies.push(ended - started);
       // A failed item's upstream calls were paid for too: the summary covers every item, and so
       // does the call's record (the ledger), told the item's attempts as an answer without text.
       const attempts = err instanceof OrchestratorError ? err.attempts : [];
       if (attempts.length > 0) {
+        // An item refused before any attempt (invalid, unknown model, rate-limited, cancelled
+        // while queued) took next to no time: averaged in, it would pull the mean below what the
+        // items that ran took.
+        latencies.push(ended - started);
         const failed = failedItemAnswer(attempts);
         charge(failed.usage, failed.costUsd);
       }
