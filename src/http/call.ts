@@ -86,7 +86,7 @@ export function endRefused(deps: HttpCallDeps, request: FastifyRequest, reply: F
   });
 }
 
-/** A call begins: counted as started, its trace opened (from `arrivedAt` when it began before its handler). */
+/** A call begins: counted as started, its trace opened from the request's arrival (`arrivedAt`). */
 function startSummary(
   deps: HttpCallDeps,
   route: RouteInfo,
@@ -94,7 +94,7 @@ function startSummary(
   requestId: string,
   http: HttpRoute['span'],
   options: ConstructorParameters<typeof CallSummary>[1],
-  arrivedAt?: number,
+  arrivedAt: number,
 ): CallSummary {
   deps.observer.callStarted?.({ path: route.path, protocol: 'http', kind: route.kind });
   return new CallSummary(
@@ -117,9 +117,10 @@ export function pathOf(request: FastifyRequest): string {
 
 /**
  * Fastify's `genReqId`, asked once per request as it arrives, before its body is read: the id is
- * that moment (`performance.now()`), which a request refused while its body was read is timed
- * from. Fastify makes an id per request anyway (and measures no time without a logger or hooks);
- * callers know a request by `x-request-id` (assignRequestId), never by this.
+ * that moment (`performance.now()`), which every call is timed from, its body's reading
+ * included, as gRPC times a call from its headers. Fastify makes an id per request anyway (and
+ * measures no time without a logger or hooks); callers know a request by `x-request-id`
+ * (assignRequestId), never by this.
  */
 export function arrivalStamp(raw: IncomingMessage): string {
   // Node reads a socket's peer only when asked and keeps it once read; a socket already destroyed
@@ -169,12 +170,13 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
     return known;
   };
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const started = performance.now();
+    // From the request's arrival, not from now (its body read): as a refused request and a gRPC call are timed.
+    const started = arrivedAt(request);
     // Read now: once the client has gone, its socket no longer knows the address.
     const peer = { ip: request.ip, port: request.socket.remotePort };
     const requestId = assignRequestId(request, reply);
     const { line: method, span } = routeOf(request);
-    const summary = startSummary(deps, route, request, requestId, span, summaryOptions);
+    const summary = startSummary(deps, route, request, requestId, span, summaryOptions, started);
     const controller = new Aborter();
     const call = { abort: (reason: unknown) => controller.abort(reason) };
     let disarm: (() => void) | undefined;

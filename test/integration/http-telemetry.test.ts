@@ -248,6 +248,26 @@ describe('HTTP calls share the gRPC call telemetry', () => {
     expect((await handlingSum()) - before).toBeGreaterThanOrEqual(0.25);
   });
 
+  it('times an accepted call from its arrival too, its body read included', async () => {
+    const url = new URL(app.http!.url);
+    const socket = connect(Number(url.port), url.hostname);
+    await once(socket, 'connect');
+    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'trickled' }] });
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nX-Request-Id: http-slow-good-json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 5)}`,
+    );
+    for (const part of [body.slice(5, 20), body.slice(20, 30)]) {
+      await new Promise((r) => setTimeout(r, 100));
+      socket.write(part);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    socket.write(body.slice(30));
+    const line = await logged((l) => l.msg === 'call' && l.requestId === 'http-slow-good-json');
+    socket.destroy();
+    expect(line?.status).toBe(200);
+    expect(line?.durationMs).toBeGreaterThanOrEqual(280);
+  });
+
   it('counts a request whose client went away while its body was arriving as CANCELLED, not as a refusal', async () => {
     const handled = async (code: string): Promise<number> => {
       const metrics = await (await fetch(app.metricsServer!.url)).text();
