@@ -145,14 +145,16 @@ export function toHttpError(thrown: unknown, requestId: string): HttpError {
   const headers: Record<string, string> = {};
   const retryAfterMs =
     err.retryAfterMs !== undefined && Number.isFinite(err.retryAfterMs) ? Math.max(0, Math.round(err.retryAfterMs)) : undefined;
-  if (retryAfterMs !== undefined || WITH_RETRY_AFTER.has(status)) {
+  const noRetry = noRetryWithinCall(err);
+  // A 503 no retry mends (no provider for the model) gives no time to come back at.
+  if (retryAfterMs !== undefined || (WITH_RETRY_AFTER.has(status) && !noRetry)) {
     headers['retry-after'] = String(retryAfterMs === undefined ? DEFAULT_RETRY_AFTER_S : Math.ceil(retryAfterMs / 1000));
     // The openai SDKs read this one first: millisecond precision.
     if (retryAfterMs !== undefined) headers['retry-after-ms'] = String(retryAfterMs);
   }
-  // The openai SDKs retry a 429 twice by default; this header, which they read first, stops them
-  // sending the same request into the same refusal, or waiting longer than a call should.
-  if (noRetryWithinCall(err)) headers['x-should-retry'] = 'false';
+  // The openai SDKs retry a 429 or a 5xx twice by default; this header, which they read first,
+  // stops them sending the same request into the same refusal, or waiting longer than a call should.
+  if (noRetry) headers['x-should-retry'] = 'false';
   const first = err.fieldViolations[0];
   const param = first?.field ?? err.metadata['field'] ?? null;
   return {

@@ -209,6 +209,31 @@ describe('OpenAI error classes from the gateway', () => {
     });
   });
 
+  // The openai SDKs retry every 5xx twice unless told not to: against a provider key that is
+  // refused, each retry is another call refused the same way.
+  it('a 502 no retry mends (the provider refused our key) tells the SDKs not to retry it; one a retry may mend does not', async () => {
+    let sent = 0;
+    const counting: typeof fetch = (input, init) => {
+      sent++;
+      return fetch(input, init);
+    };
+    const sdk = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'erin-secret', fetch: counting });
+    h.upstream.injectFault({ kind: 'http_error', status: 401 });
+    const upstreamBefore = h.upstream.requests.length;
+    const err = await failure(sdk.chat.completions.create({ model: 'gpt-4o-mini', messages: hello }));
+    expect(err.status).toBe(502);
+    expect((err.error as { reason: string }).reason).toBe('UPSTREAM_AUTH_FAILED');
+    expect(err.headers?.get('x-should-retry')).toBe('false');
+    expect(sent).toBe(1);
+    expect(h.upstream.requests.length - upstreamBefore).toBe(1);
+
+    h.upstream.clearFaults();
+    h.upstream.injectFault({ kind: 'http_error', status: 500 });
+    const failed = await failure(as('erin-secret').chat.completions.create({ model: 'gpt-4o-mini', messages: hello }));
+    expect(failed.status).toBe(502);
+    expect(failed.headers?.get('x-should-retry')).toBeNull();
+  });
+
   it('504 when the x-request-timeout-ms deadline passes, and the upstream request is closed', async () => {
     h.upstream.injectFault({ kind: 'hang', times: 1 });
     const before = h.upstream.requests.length;

@@ -13,6 +13,8 @@ import {
   modelNotFound,
   rateLimited,
 } from '../../../src/domain/errors.js';
+import { allAttemptsFailed, circuitOpen } from '../../../src/domain/call-errors.js';
+import { upstreamAuthFailed, upstreamFailed, upstreamModelMissing } from '../../../src/domain/upstream-errors.js';
 import {
   ERROR_DOMAIN,
   INTERNAL_MESSAGE,
@@ -165,6 +167,22 @@ describe('toGrpcStatus', () => {
     expect(pushback(rateLimited({ what: '2 requests per hour', subject: 'key:k', retryAfterMs: 60_001 }))).toEqual(['-1']);
     // UNAVAILABLE without a delay leaves the wait to the client's own backoff.
     expect(pushback(draining())).toEqual([]);
+  });
+
+  it('sends a negative pushback for an upstream failure no retry mends, and none for one a wait may mend', () => {
+    const pushback = (err: OrchestratorError) => toGrpcStatus(err).metadata.get('grpc-retry-pushback-ms');
+    const refusedKey = upstreamAuthFailed('openai', 401, {});
+    expect(pushback(refusedKey)).toEqual(['-1']);
+    expect(pushback(upstreamModelMissing('openai', {}))).toEqual(['-1']);
+    expect(pushback(upstreamFailed('openai', 500, undefined, {}))).toEqual([]);
+    expect(pushback(circuitOpen('gpt-4o', undefined))).toEqual([]);
+    const every = (...errors: OrchestratorError[]) => {
+      const failed = errors.map((e) => attempt('m', 'failure', e));
+      return allAttemptsFailed({ kind: 'unavailable', failed, attempts: failed });
+    };
+    expect(pushback(every(refusedKey, upstreamModelMissing('openai', {})))).toEqual(['-1']);
+    expect(pushback(every(refusedKey, upstreamFailed('openai', 500, undefined, {})))).toEqual([]);
+    expect(pushback(every(refusedKey, circuitOpen('gpt-4o', undefined)))).toEqual([]);
   });
 
   it('adds a RetryInfo when retryAfterMs is set, rounding to whole milliseconds', () => {
