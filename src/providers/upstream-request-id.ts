@@ -18,12 +18,15 @@ type HeaderReader = { get(name: string): string | null };
 /**
  * The upstream's id of a request, from its response headers. A header is the upstream's input
  * and the id goes into log lines and gRPC trailers: only its printable ASCII is kept, at most
- * MAX_ID_CHARS of it; undefined when nothing is left.
+ * MAX_ID_CHARS of it; undefined when nothing is left. Only what comes before a comma: a header
+ * sent twice (a proxy on the way adding its own) reads as `a, b`, and a comma separates the
+ * entries of ALL_ATTEMPTS_FAILED's `upstream_request_ids`, which an id holding one would split.
  */
 export function upstreamRequestIdOf(headers: HeaderReader | null | undefined, name: string): string | undefined {
   const raw = headers?.get(name);
   if (raw === null || raw === undefined) return undefined;
-  const id = raw.replace(UNPRINTABLE, '').trim().slice(0, MAX_ID_CHARS);
+  const comma = raw.indexOf(',');
+  const id = (comma < 0 ? raw : raw.slice(0, comma)).replace(UNPRINTABLE, '').trim().slice(0, MAX_ID_CHARS);
   return id === '' ? undefined : id;
 }
 

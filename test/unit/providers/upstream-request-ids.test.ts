@@ -106,6 +106,19 @@ describe('OpenAI-compatible upstreams: x-request-id', () => {
     reply = json(500, { 'x-request-id': '\u00e9\u00e9' }, {});
     expect((await failure(provider, false)).metadata).not.toHaveProperty('upstream_request_id');
   });
+
+  it('keeps the first id of a header sent twice (a proxy adding its own): a comma would split the ids list', async () => {
+    const provider = new OpenAIProvider({ name: 'up', baseURL: upstream.baseURL, apiKey: 'k' });
+    reply = (res) => {
+      res.writeHead(500, [
+        ['content-type', 'application/json'],
+        ['x-request-id', 'req_first'],
+        ['x-request-id', 'proxy-2'],
+      ]);
+      res.end('{}');
+    };
+    expect((await failure(provider, false)).metadata.upstream_request_id).toBe('req_first');
+  });
 });
 
 describe('Anthropic: request-id', () => {
@@ -155,5 +168,12 @@ describe('upstreamRequestIdOf', () => {
     expect(upstreamRequestIdOf(headers('  req_1\u0000\u001b[31m\u2028  '), 'x-request-id')).toBe('req_1[31m');
     expect(upstreamRequestIdOf(headers(null), 'x-request-id')).toBeUndefined();
     expect(upstreamRequestIdOf(undefined, 'x-request-id')).toBeUndefined();
+  });
+
+  it('never has a comma, the separator of upstream_request_ids: the first value of a list, nothing of a list of none', () => {
+    expect(upstreamRequestIdOf(headers('req_a, req_b'), 'x-request-id')).toBe('req_a');
+    expect(upstreamRequestIdOf(headers('req,a'), 'x-request-id')).toBe('req');
+    expect(upstreamRequestIdOf(headers(' , req_b'), 'x-request-id')).toBeUndefined();
+    expect(upstreamRequestIdOf(headers(','), 'x-request-id')).toBeUndefined();
   });
 });
