@@ -44,8 +44,8 @@ export function checkPromptCacheMarkers(
 ): FieldViolation[] {
   // Every request passes here and almost none carries two markers: counted before anything is named.
   if (markerCount(messages, tooling) < 2) return [];
-  const marked = markersInOrder(messages, tooling, fields);
   const violations: FieldViolation[] = [];
+  const marked = markersInOrder(messages, tooling, fields, violations);
   if (marked.length > MAX_PROMPT_CACHE_MARKERS) {
     const description = `at most ${MAX_PROMPT_CACHE_MARKERS} prompt cache markers in a request, tools, messages and parts together (got ${marked.length})`;
     for (const { field } of marked.slice(MAX_PROMPT_CACHE_MARKERS)) violations.push({ field, description });
@@ -66,12 +66,31 @@ interface Marker {
 /** System and developer messages make Anthropic's system prompt, read before every other message wherever they stand. */
 const isSystem = (m: ChatMessage): boolean => m.role === 'system' || m.role === 'developer';
 
-function markersInOrder(messages: readonly ChatMessage[], tooling: Tooling | undefined, fields: MarkerFields): Marker[] {
+/**
+ * The markers as Anthropic reads them. A message's marker goes on its last block, which is its
+ * last part's when that part ends it (no tool call after it; a tool result is a block of its
+ * own): the same ttl there is one breakpoint, counted once; another ttl cannot be both, and
+ * neither is kept silently: the message's is named in `violations`.
+ */
+function markersInOrder(
+  messages: readonly ChatMessage[],
+  tooling: Tooling | undefined,
+  fields: MarkerFields,
+  violations: FieldViolation[],
+): Marker[] {
   const marked: Marker[] = [];
   for (const [k, tool] of (tooling?.tools ?? []).entries()) if (tool.cache) marked.push({ field: fields.tool(k), ttl: tool.cache.ttl });
   const add = (m: ChatMessage, i: number): void => {
     for (const [j, part] of (m.parts ?? []).entries()) if (part.cache) marked.push({ field: fields.part(i, j), ttl: part.cache.ttl });
-    if (m.cache) marked.push({ field: fields.message(i), ttl: m.cache.ttl });
+    if (!m.cache) return;
+    const last = m.parts?.length ?? 0;
+    const shared = m.role !== 'tool' && !m.toolCalls?.length && last > 0 ? m.parts?.[last - 1]?.cache : undefined;
+    if (shared === undefined) marked.push({ field: fields.message(i), ttl: m.cache.ttl });
+    else if (shared.ttl !== m.cache.ttl)
+      violations.push({
+        field: fields.message(i),
+        description: `falls on the block of ${fields.part(i, last - 1)} (a message's marker goes on its last block) with another ttl: drop one, or give both the same`,
+      });
   };
   for (const [i, m] of messages.entries()) if (isSystem(m)) add(m, i);
   for (const [i, m] of messages.entries()) if (!isSystem(m)) add(m, i);

@@ -235,6 +235,39 @@ describe('prompt caching over the HTTP API', () => {
     expect(anthropic.requests.length).toBe(sent);
   });
 
+  it("refuses a message's marker of another ttl than its last part's, which would have replaced it, naming the message's", async () => {
+    const sent = anthropic.requests.length;
+    const both = await post({
+      model: 'beta-claude',
+      messages: [
+        {
+          role: 'user',
+          content: [{ type: 'text', text: manual(8), cache_control: { type: 'ephemeral', ttl: '1h' } }],
+          cache_control: { type: 'ephemeral' },
+        },
+      ],
+    });
+    expect(both.status).toBe(400);
+    expect(both.json.error.param).toBe('messages[0].cache_control');
+    expect(both.json.error.message).toContain('falls on the block of messages[0].content[0].cache_control');
+    expect(anthropic.requests.length).toBe(sent);
+  });
+
+  it("sends a tool result's marked parts with their markers", async () => {
+    const answer = await post({
+      model: 'beta-claude',
+      messages: [
+        { role: 'user', content: 'weather?' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'call_1', content: [{ type: 'text', text: manual(9), cache_control: { type: 'ephemeral' } }] },
+      ],
+      tools: [{ type: 'function', function: { name: 'get', parameters: { type: 'object', properties: {} } } }],
+    });
+    expect(answer.status).toBe(200);
+    const turns = lastBody(anthropic).messages as { content: { type: string; content?: unknown }[] }[];
+    expect(turns.at(-1)?.content[0]?.content).toEqual([{ type: 'text', text: manual(9), cache_control: { type: 'ephemeral' } }]);
+  });
+
   it('the response cache answers the same request with or without a marker', async () => {
     // Anthropic's default API version takes no temperature, so its answers are cached only when asked.
     const plain = {

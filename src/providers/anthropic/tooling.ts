@@ -120,15 +120,19 @@ function resultsFirst(blocks: ContentBlockParam[]): ContentBlockParam[] {
 
 function blocksOf(message: ChatMessage, index: number, provider: string, violations: FieldViolation[]): ContentBlockParam[] {
   // An empty result goes without content: Anthropic refuses text that is empty or only whitespace.
-  if (message.role === 'tool')
+  // Its parts go as text blocks only when one carries a marker, which joined text has no place for.
+  if (message.role === 'tool') {
+    const parts = message.parts?.some((p) => p.cache) ? message.parts : undefined;
+    const content = parts ? parts.map(partOf) : message.content;
     return [
       {
         type: 'tool_result',
         tool_use_id: toolUseId(message.toolCallId ?? ''),
-        ...(message.content.trim() === '' ? {} : { content: message.content }),
+        ...(parts || message.content.trim() !== '' ? { content } : {}),
         ...cacheControl(message.cache),
       },
     ];
+  }
   const blocks: ContentBlockParam[] = message.parts
     ? message.parts.map(partOf)
     : message.content !== '' || !message.toolCalls
@@ -173,7 +177,7 @@ function argumentsObject(call: ToolCall): Record<string, unknown> | undefined {
   }
 }
 
-function partOf(part: ContentPart): ContentBlockParam {
+function partOf(part: ContentPart): TextBlockParam | ImageBlockParam {
   if (part.type === 'text') return { type: 'text', text: part.text, ...cacheControl(part.cache) };
   // The Messages API fetches a url source; an image inside a data: URL goes as its bytes.
   const image = ('url' in part.image ? part.image.inline : undefined) ?? part.image;

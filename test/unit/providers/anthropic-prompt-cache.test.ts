@@ -71,6 +71,37 @@ describe('prompt cache markers in the Messages API request', () => {
     ]);
   });
 
+  it("a tool result's marked parts keep their markers, on the result's text blocks, beside the message's own", () => {
+    const sent = toAnthropicConversation([
+      { role: 'assistant', content: '', toolCalls: [{ id: 'call_1', name: 'get', arguments: '{}' }] },
+      {
+        role: 'tool',
+        content: 'a long reportsunny',
+        parts: [
+          { type: 'text', text: 'a long report', cache: HOUR },
+          { type: 'text', text: 'sunny' },
+        ],
+        joinedParts: true,
+        toolCallId: 'call_1',
+        cache: FIVE,
+      },
+    ]);
+    expect(sent.messages[1]).toEqual({
+      role: 'user',
+      content: [
+        {
+          type: 'tool_result',
+          tool_use_id: 'call_1',
+          content: [
+            { type: 'text', text: 'a long report', cache_control: { type: 'ephemeral', ttl: '1h' } },
+            { type: 'text', text: 'sunny' },
+          ],
+          cache_control: EPHEMERAL,
+        },
+      ],
+    });
+  });
+
   it('a marked tool definition carries it; the others do not', () => {
     const body: ToolingBody = {};
     applyTooling(body, { tools: [{ name: 'a' }, { name: 'b', cache: FIVE }] }, { provider: 'anthropic', model: 'claude' });

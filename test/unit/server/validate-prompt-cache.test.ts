@@ -67,6 +67,42 @@ describe('prompt cache markers on the gRPC door', () => {
     expect(hoisted.violations?.map((v) => v.field)).toEqual(['messages[1].cache', 'messages[0].cache']);
   });
 
+  it("refuses a message's marker of another ttl than its last part's, the block both would go on, naming the message's", () => {
+    const parts = (cache: typeof FIVE) => [
+      { part: { $case: 'text' as const, text: 'doc' } },
+      { part: { $case: 'text' as const, text: 'q' }, cache },
+    ];
+    const description =
+      "falls on the block of messages[0].parts[1].cache (a message's marker goes on its last block) with another ttl: drop one, or give both the same";
+    for (const [message, part] of [
+      [FIVE, HOUR],
+      [HOUR, FIVE],
+    ] as const) {
+      expect(decode([chatMessage({ parts: parts(part), cache: message })]).violations).toEqual([
+        { field: 'messages[0].cache', description },
+      ]);
+      expect(decode([chatMessage({ role: Role.ROLE_SYSTEM, parts: parts(part), cache: message })]).violations).toEqual([
+        { field: 'messages[0].cache', description },
+      ]);
+    }
+  });
+
+  it("counts a message's marker and its last part's of the same ttl once: one block, one breakpoint", () => {
+    const marked = (text: string) => chatMessage({ content: text, cache: FIVE });
+    const both = chatMessage({
+      parts: [{ part: { $case: 'text', text: 'a' } }, { part: { $case: 'text', text: 'b' }, cache: FIVE }],
+      cache: FIVE,
+    });
+    const { input } = decode([marked('x'), marked('y'), marked('z'), both]);
+    expect(input?.messages).toHaveLength(4);
+    // A marked part that is not the message's last block is a breakpoint of its own.
+    const apart = chatMessage({
+      parts: [{ part: { $case: 'text', text: 'a' }, cache: FIVE }, { part: { $case: 'text', text: 'b' } }],
+      cache: FIVE,
+    });
+    expect(decode([marked('x'), marked('y'), marked('z'), apart]).violations?.map((v) => v.field)).toEqual(['messages[3].cache']);
+  });
+
   it('takes one-hour markers before five-minute ones', () => {
     const { input } = decode(
       [chatMessage({ content: 'q', cache: FIVE }), chatMessage({ role: Role.ROLE_SYSTEM, content: 'doc', cache: HOUR })],
