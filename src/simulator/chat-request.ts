@@ -181,7 +181,9 @@ type Tooling = Pick<SimChatRequest, 'tools' | 'toolChoice' | 'parallelToolCalls'
 /** tools, tool_choice, parallel_tool_calls and response_format as OpenAI takes them; the name of a malformed one. */
 function parseTooling(body: Record<string, unknown>): Tooling | string {
   const out: { -readonly [K in keyof Tooling]: Tooling[K] } = {};
-  const tools = body['tools'];
+  // null is unset, as the API takes it (pydantic and LangChain send unset fields so).
+  const field = (key: string): unknown => body[key] ?? undefined;
+  const tools = field('tools');
   if (tools !== undefined) {
     if (!Array.isArray(tools)) return 'tools';
     const parsed: SimTool[] = [];
@@ -192,17 +194,17 @@ function parseTooling(body: Record<string, unknown>): Tooling | string {
     }
     out.tools = parsed;
   }
-  const choice = body['tool_choice'];
+  const choice = field('tool_choice');
   if (choice === 'auto' || choice === 'none' || choice === 'required') out.toolChoice = choice;
   else if (isRecord(choice)) {
     const fn = choice['function'];
     if (!isRecord(fn) || typeof fn['name'] !== 'string') return 'tool_choice';
     out.toolChoice = { name: fn['name'] };
   } else if (choice !== undefined) return 'tool_choice';
-  const parallel = body['parallel_tool_calls'];
+  const parallel = field('parallel_tool_calls');
   if (typeof parallel === 'boolean') out.parallelToolCalls = parallel;
   else if (parallel !== undefined) return 'parallel_tool_calls';
-  const format = body['response_format'];
+  const format = field('response_format');
   if (isRecord(format)) {
     if (format['type'] === 'json_object') out.responseFormat = { type: 'json_object' };
     else if (format['type'] === 'json_schema') {

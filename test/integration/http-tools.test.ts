@@ -186,6 +186,20 @@ describe('nulls in tool definitions and formats over HTTP', () => {
     expect(sent().tools).toEqual([{ type: 'function', function: { name: 'get_weather' } }]);
     expect(sent().response_format).toEqual({ type: 'json_schema', json_schema: { name: 'reply', schema: { type: 'object' } } });
   });
+
+  it('reads a null tool_choice and parallel_tool_calls as unset: the model chooses, nothing of them is sent', async () => {
+    const answer = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: ask,
+      tools: TOOLS,
+      tool_choice: null,
+      parallel_tool_calls: null,
+      ...NO_CACHE,
+    } as never);
+    expect((answer as OpenAI.ChatCompletion).choices[0]?.finish_reason).toBe('tool_calls');
+    expect(sent()).not.toHaveProperty('tool_choice');
+    expect(sent()).not.toHaveProperty('parallel_tool_calls');
+  });
 });
 
 describe('structured output and images over HTTP', () => {

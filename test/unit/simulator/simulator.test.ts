@@ -276,6 +276,18 @@ describe('simulator (latencyScale 0)', () => {
     expect(body.choices[0]?.message.tool_calls.map((c) => c.function.name)).toEqual(['get_weather']);
   });
 
+  it('takes null tools, tool_choice, parallel_tool_calls and response_format as unset, as the API does', async () => {
+    const weather = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: {} } } };
+    const unset = { tool_choice: null, parallel_tool_calls: null, response_format: null };
+    const bare = await postChat(sim, { model: 'gpt-4o', messages: PROMPT, tools: null, ...unset });
+    expect(bare.status).toBe(200);
+    expect(((await bare.json()) as { choices: { message: { content: string } }[] }).choices[0]?.message.content).toContain('Simulated');
+    const offered = await postChat(sim, { model: 'gpt-4o', messages: PROMPT, tools: [weather], ...unset });
+    expect(offered.status).toBe(200);
+    const body = (await offered.json()) as { choices: { message: { tool_calls: { function: { name: string } }[] } }[] };
+    expect(body.choices[0]?.message.tool_calls.map((c) => c.function.name)).toEqual(['get_weather']);
+  });
+
   it('refuses an empty tools array, and parallel_tool_calls without tools, as the API does', async () => {
     const empty = await postChat(sim, { model: 'gpt-4o', messages: PROMPT, tools: [] });
     expect(empty.status).toBe(400);
