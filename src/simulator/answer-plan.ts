@@ -15,6 +15,8 @@ export interface AnswerPlan {
   readonly tokens: readonly string[];
   /** Set when the model answers with tool calls (finish reason tool_calls) instead of text. */
   readonly toolCalls?: readonly SimToolCall[] | undefined;
+  /** Set when the tokens are a refusal (a `refusal` rule) rather than the answer. */
+  readonly refusal?: true | undefined;
   readonly finishReason: SimFinishReason;
   /** The stop sequence the answer ended at (finish reason stop); the Messages API names it. */
   readonly stopSequence?: string | undefined;
@@ -31,6 +33,8 @@ export interface AnswerPlan {
 }
 
 const DEFAULT_DELAY_FAULT_MS = 1000;
+/** What a model told to refuse says, whatever was asked. */
+export const REFUSAL_TEXT = "I'm sorry, but I can't help with that request.";
 const DEFAULT_SLOW_TOKENS_PER_SECOND = 2;
 const DEFAULT_AFTER_TOKENS: Readonly<Record<AnswerEnding, number>> = {
   normal: 0,
@@ -72,9 +76,11 @@ export function slowTokenIntervalMs(fault: FaultRule | undefined): number | unde
 /** Fault timings are wall-clock on purpose: they must still bite at latencyScale 0. */
 export function planAnswer(input: PlanInput): AnswerPlan {
   const { request, profile, latencyScale, fault, answerLength } = input;
-  const planned = plannedToolCalls(request);
+  const refusal = fault?.kind === 'refusal';
+  const planned = refusal ? undefined : plannedToolCalls(request);
   const text = () => toolResultPreface(request) + generateText(request.model, request.messages, answerLength);
-  const cut = planned ? undefined : cutAtStop(formattedText(request, text) ?? text(), request.stop);
+  const answer = () => (refusal ? REFUSAL_TEXT : (formattedText(request, text) ?? text()));
+  const cut = planned ? undefined : cutAtStop(answer(), request.stop);
   const all = planned ? planned.flatMap((c) => c.fragments) : tokenize(cut?.text ?? '');
   const capped = request.maxTokens !== undefined && all.length > request.maxTokens;
   const tokens = capped ? all.slice(0, request.maxTokens) : all;
@@ -85,6 +91,7 @@ export function planAnswer(input: PlanInput): AnswerPlan {
   return {
     tokens,
     ...(toolCalls ? { toolCalls } : {}),
+    ...(refusal ? { refusal } : {}),
     finishReason: capped ? 'length' : toolCalls ? 'tool_calls' : 'stop',
     ...(cut?.stopSequence !== undefined && !capped ? { stopSequence: cut.stopSequence } : {}),
     promptTokens: countPromptTokens(request.messages),

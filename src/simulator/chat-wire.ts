@@ -39,6 +39,8 @@ export interface CompletionContent {
   readonly usage: SimUsage;
   /** Set for an answer that calls tools: content is then null, as OpenAI sends it. */
   readonly toolCalls?: readonly { readonly id: string; readonly name: string; readonly arguments: string }[] | undefined;
+  /** Set when `content` is a refusal: it goes as `refusal`, content null, as OpenAI sends one. */
+  readonly refusal?: true | undefined;
 }
 
 export function completionBody(identity: CompletionIdentity, answer: CompletionContent): unknown {
@@ -50,7 +52,9 @@ export function completionBody(identity: CompletionIdentity, answer: CompletionC
         tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })),
         refusal: null,
       }
-    : { role: 'assistant', content: answer.content, refusal: null };
+    : answer.refusal
+      ? { role: 'assistant', content: null, refusal: answer.content }
+      : { role: 'assistant', content: answer.content, refusal: null };
   return {
     id: identity.id,
     object: 'chat.completion',
@@ -90,6 +94,15 @@ export class ChunkEncoder {
 
   role(): string {
     return this.#choice('{"role":"assistant","content":""}', null);
+  }
+
+  /** The first chunk of a refusal: no content, an empty refusal that the pieces add to, as OpenAI opens one. */
+  refusalRole(): string {
+    return this.#choice('{"role":"assistant","content":null,"refusal":""}', null);
+  }
+
+  refusal(text: string): string {
+    return this.#choice(JSON.stringify({ refusal: text }), null);
   }
 
   token(text: string): string {

@@ -1,9 +1,10 @@
-export const FAULT_KINDS = ['http_error', 'rate_limit', 'hang', 'cut', 'truncate', 'malformed', 'slow', 'delay'] as const;
+export const FAULT_KINDS = ['http_error', 'rate_limit', 'hang', 'cut', 'truncate', 'malformed', 'slow', 'delay', 'refusal'] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /**
- * One injected misbehaviour. Fault timings (`delayMs`, `tokensPerSecond`) are wall-clock
+ * One injected misbehaviour (`refusal`: the model declines, as OpenAI's structured output
+ * refusals and Anthropic's `stop_reason: refusal` do, so a caller can see one without a key). Fault timings (`delayMs`, `tokensPerSecond`) are wall-clock
  * and NOT multiplied by latencyScale, so they still bite in tests that run at scale 0.
  */
 export interface FaultRule {

@@ -45,6 +45,7 @@ export async function respondJson(answer: JsonAnswer): Promise<void> {
         finishReason: content.finishReason,
         usage: usageOf(content.promptTokens, content.completionTokens, answer.plan.reasoningTokens),
         toolCalls: answer.plan.toolCalls,
+        refusal: answer.plan.refusal,
       }),
   });
 }

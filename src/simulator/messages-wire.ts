@@ -4,7 +4,7 @@ import type { SimFinishReason } from './chat-wire.js';
 import { NO_CACHE_USE, type PromptCacheUsage } from './prompt-cache.js';
 import type { SimToolCall } from './tool-plan.js';
 
-export type AnthropicStopReason = 'end_turn' | 'max_tokens' | 'tool_use' | 'stop_sequence';
+export type AnthropicStopReason = 'end_turn' | 'max_tokens' | 'tool_use' | 'stop_sequence' | 'refusal';
 
 /** How the API says an answer ended: `stop_sequence` (and which one) when it ended at one. */
 export interface AnthropicStop {
@@ -12,8 +12,14 @@ export interface AnthropicStop {
   readonly sequence: string | null;
 }
 
-export function stopOf(plan: { readonly finishReason: SimFinishReason; readonly stopSequence?: string | undefined }): AnthropicStop {
+export function stopOf(plan: {
+  readonly finishReason: SimFinishReason;
+  readonly stopSequence?: string | undefined;
+  readonly refusal?: true | undefined;
+}): AnthropicStop {
   if (plan.stopSequence !== undefined) return { reason: 'stop_sequence', sequence: plan.stopSequence };
+  // The API's refusals stop so, their words (if any) as the answer's text.
+  if (plan.refusal && plan.finishReason === 'stop') return { reason: 'refusal', sequence: null };
   const reason = plan.finishReason === 'tool_calls' ? 'tool_use' : plan.finishReason === 'length' ? 'max_tokens' : 'end_turn';
   return { reason, sequence: null };
 }

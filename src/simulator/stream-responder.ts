@@ -67,12 +67,13 @@ export async function respondStream(answer: StreamAnswer): Promise<void> {
     'cache-control': 'no-cache',
     'x-request-id': `sim-${record.id}`,
   });
-  res.write(encoder.role());
+  res.write(plan.refusal ? encoder.refusalRole() : encoder.role());
   // Tool calls go out as pieces: each call's first chunk (id, name), then its argument fragments.
-  const chunks = plan.toolCalls?.flatMap((call, i) => [
-    encoder.toolCall(i, call, ''),
-    ...call.fragments.map((f) => encoder.toolCall(i, undefined, f)),
-  ]);
+  const chunks =
+    plan.toolCalls?.flatMap((call, i) => [
+      encoder.toolCall(i, call, ''),
+      ...call.fragments.map((f) => encoder.toolCall(i, undefined, f)),
+    ]) ?? (plan.refusal ? plan.tokens.map((t) => encoder.refusal(t)) : undefined);
   const stream = chunks ? { ...answer, plan: { ...plan, tokens: chunks } } : answer;
   const count = plan.ending === 'normal' ? stream.plan.tokens.length : plan.tokensBeforeFault;
   if (!(await writeTokens(stream, chunks ? RAW : encoder, count))) return;

@@ -601,6 +601,24 @@ describe('simulator (latencyScale 0)', () => {
     expect(sim.requests.at(-1)).toMatchObject({ outcome: 'fault', fault: 'delay' });
   });
 
+  it('refusal: content null and message.refusal; streamed, a first chunk of content null and refusal "", then refusal pieces', async () => {
+    const said = "I'm sorry, but I can't help with that request.";
+    sim.injectFault({ kind: 'refusal', times: 2 });
+    const completion = await client.chat.completions.create({ model: 'gpt-4o', messages: PROMPT });
+    expect(completion.choices[0]).toMatchObject({ message: { role: 'assistant', content: null, refusal: said }, finish_reason: 'stop' });
+    const raw = await (await postChat(sim, { model: 'gpt-4o', messages: PROMPT, stream: true })).text();
+    const deltas = raw
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: {'))
+      .map((e) => (JSON.parse(e.slice(6)) as { choices: { delta: { refusal?: string } }[] }).choices[0]?.delta);
+    expect(deltas[0]).toEqual({ role: 'assistant', content: null, refusal: '' });
+    expect(deltas.map((d) => d?.refusal ?? '').join('')).toBe(said);
+    expect(deltas.slice(1).some((d) => d && 'content' in d)).toBe(false);
+    // Once the rule is spent, the model answers again.
+    const after = await client.chat.completions.create({ model: 'gpt-4o', messages: PROMPT });
+    expect(after.choices[0]?.message.refusal).toBeNull();
+  });
+
   it('delay: holds the first byte for 1000 ms when delayMs is not given', async () => {
     sim.injectFault({ kind: 'delay', times: 1 });
     const started = performance.now();
