@@ -59,7 +59,7 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
       const filter = scope(req.filter, ctx, peer);
       const selection = { filter, requestId: req.requestId || undefined, successful: req.successful };
       // The page token is checked before the database is asked for.
-      const query = { ...selection, pageSize: req.pageSize || DEFAULT_PAGE, after: decodePageToken(req.pageToken, selection) };
+      const query = extend(selection, { pageSize: req.pageSize || DEFAULT_PAGE, after: decodePageToken(req.pageToken, selection) });
       const page = await listCalls(database(), query);
       const { calls, next } = withinClientLimit(page.calls, page.next);
       return { calls, nextPageToken: next ? encodePageToken(next, selection) : '' };
