@@ -4,8 +4,9 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /**
  * One injected misbehaviour (`refusal`: the model declines, as OpenAI's structured output
- * refusals and Anthropic's `stop_reason: refusal` do, so a caller can see one without a key). Fault timings (`delayMs`, `tokensPerSecond`) are wall-clock
- * and NOT multiplied by latencyScale, so they still bite in tests that run at scale 0.
+ * refusals and Anthropic's `stop_reason: refusal` do, so a caller can see one without a key).
+ * Fault timings (`delayMs`, `tokensPerSecond`) are wall-clock and NOT multiplied by
+ * latencyScale, so they still bite in tests that run at scale 0.
  */
 export interface FaultRule {
   readonly kind: FaultKind;
