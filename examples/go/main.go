@@ -11,7 +11,7 @@
 // deadline and fails when no completed event came. retry makes Chat calls until one succeeds
 // or -attempts run out, waiting between them what the server asked for: the RetryInfo detail,
 // else the grpc-retry-pushback-ms trailer, else a jittered backoff. A negative pushback (no wait
-// cures the refusal) ends the retries at once.
+// cures the refusal, or no retry mends the failure) ends the retries at once.
 //
 // Exit status: 0 on success, 1 when the call failed (the gRPC code, message and decoded
 // google.rpc details on stderr), 2 for a usage error.

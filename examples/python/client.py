@@ -103,7 +103,8 @@ def retry_delay(err: grpc.RpcError) -> float | None:
     """Seconds the server asked to wait: RetryInfo, else the grpc-retry-pushback-ms trailer.
 
     None when it asked nothing, or asked not to retry within the call (a negative pushback, gRFC
-    A6): a request over a limit by itself, or a wait too long to sit out (a spent budget).
+    A6): a request over a limit by itself, a wait too long to sit out (a spent budget), or an
+    UNAVAILABLE no retry mends (the provider refused the gateway's key).
     """
     trailers = dict(err.trailing_metadata() or ())  # type: ignore[attr-defined]
     pushback = trailers.get("grpc-retry-pushback-ms")
