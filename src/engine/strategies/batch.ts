@@ -95,10 +95,10 @@ export async function* runBatch<A extends Answer>(
       // does the call's record (the ledger), told the item's attempts as an answer without text.
       const attempts = err instanceof OrchestratorError ? err.attempts : [];
       if (attempts.length > 0) {
-        // An item refused before any attempt (invalid, unknown model, rate-limited, cancelled
-        // while queued) took next to no time: averaged in, it would pull the mean below what the
-        // items that ran took.
-        latencies.push(ended - started);
+        // An item refused before any upstream request (invalid, unknown model, rate-limited,
+        // cancelled while queued, its every model skipped for an open breaker or no provider)
+        // took next to no time: averaged in, it would pull the mean below what the items that ran took.
+        if (attempts.some((a) => a.outcome !== 'skipped')) latencies.push(ended - started);
         const failed = failedItemAnswer(attempts);
         charge(failed.usage, failed.costUsd);
       }

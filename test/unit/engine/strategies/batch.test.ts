@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { circuitOpen } from '../../../../src/domain/call-errors.js';
+import type { AttemptRecord } from '../../../../src/domain/chat.js';
 import type { Answer } from '../../../../src/engine/answer.js';
 import { BatchSlots } from '../../../../src/engine/resilience/batch-slots.js';
 import { runBatch, type BatchWork } from '../../../../src/engine/strategies/batch.js';
@@ -69,5 +71,41 @@ describe('runBatch with a reader that keeps up', () => {
         .map((e) => (e.type === 'item' ? e.index : -1))
         .sort((a, b) => a - b),
     ).toEqual(items.map((item) => item.index));
+  });
+});
+
+describe('runBatch summary', () => {
+  it('averages the latency over the items that called upstream, not those whose every model was skipped', async () => {
+    const skipped = circuitOpen('m', undefined);
+    const attempt: AttemptRecord = {
+      model: 'm',
+      provider: 'p',
+      outcome: 'skipped',
+      error: skipped,
+      latencyMs: 0,
+      usage: { promptTokens: 0, completionTokens: 0, totalTokens: 0, cachedTokens: 0 },
+      costUsd: 0,
+      retry: 0,
+      backoffMs: 0,
+    };
+    const items: BatchWork[] = [
+      {
+        index: 0,
+        requestId: 'slow',
+        error: undefined,
+        run: async () => {
+          await sleep(200);
+          return answer;
+        },
+      },
+      { index: 1, requestId: 'open', error: undefined, run: async () => Promise.reject(skipped.withAttempts([attempt])) },
+      { index: 2, requestId: 'open-too', error: undefined, run: async () => Promise.reject(skipped.withAttempts([attempt])) },
+    ];
+    const events = [];
+    for await (const event of runBatch(items, { concurrency: 3, global: new BatchSlots(100) }, context())) events.push(event);
+    const summary = events.at(-1);
+    if (summary?.type !== 'summary') throw new Error('no summary last');
+    expect(summary).toMatchObject({ total: 3, successful: 1, failed: 2 });
+    expect(summary.averageLatencyMs).toBeGreaterThanOrEqual(190);
   });
 });
