@@ -2997,7 +2997,10 @@ type BatchSummary struct {
 	Failed int32 `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
 	// Time from receiving the batch to its last item, in milliseconds.
 	TotalLatencyMs float64 `protobuf:"fixed64,4,opt,name=total_latency_ms,json=totalLatencyMs,proto3" json:"total_latency_ms,omitempty"`
-	// Mean latency of the items, in milliseconds.
+	// Mean latency, in milliseconds, of the items that answered or made at least one upstream
+	// attempt; items refused before any (invalid, unknown model, rate-limited, still queued when
+	// the batch was cancelled) are left out, and it is 0 when no item ran. An item's latency counts
+	// from when its batch slot freed, the wait for a process-wide slot included.
 	AverageLatencyMs float64 `protobuf:"fixed64,5,opt,name=average_latency_ms,json=averageLatencyMs,proto3" json:"average_latency_ms,omitempty"`
 	// Tokens over all items.
 	Usage *Usage `protobuf:"bytes,6,opt,name=usage,proto3" json:"usage,omitempty"`

@@ -864,7 +864,12 @@ export interface BatchSummary {
   failed: number;
   /** Time from receiving the batch to its last item, in milliseconds. */
   totalLatencyMs: number;
-  /** Mean latency of the items, in milliseconds. */
+  /**
+   * Mean latency, in milliseconds, of the items that answered or made at least one upstream
+   * attempt; items refused before any (invalid, unknown model, rate-limited, still queued when
+   * the batch was cancelled) are left out, and it is 0 when no item ran. An item's latency counts
+   * from when its batch slot freed, the wait for a process-wide slot included.
+   */
   averageLatencyMs: number;
   /** Tokens over all items. */
   usage?:
