@@ -197,7 +197,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
         method,
         requestId,
         startedAt: started,
-        deadline: effectiveDeadline(callerDeadline(request), deps.defaultTimeoutMs),
+        deadline: callDeadline(request, started, deps.defaultTimeoutMs),
         principal,
         summary,
       };
@@ -280,17 +280,23 @@ function contextOf(state: CallState, signal: AbortSignal, log: Logger): CallCont
   };
 }
 
-/** `x-request-timeout-ms`: the caller's deadline (epoch ms), like a gRPC deadline; Infinity when it sent none. */
-function callerDeadline(request: FastifyRequest): number {
+/**
+ * The call's deadline (epoch ms): `x-request-timeout-ms`, or `defaultTimeoutMs`, counted from the
+ * request's arrival (`arrivedAt`, a `performance.now()` reading), as grpc-timeout counts from a
+ * call's headers: time the body took to arrive is spent, and a request whose time ran out while
+ * it arrived ends with the deadline error before it goes upstream (armDeadline).
+ */
+function callDeadline(request: FastifyRequest, arrivedAt: number, defaultTimeoutMs: number): number {
+  const arrival = Date.now() - (performance.now() - arrivedAt);
   const raw = request.headers[TIMEOUT_HEADER];
-  if (raw === undefined) return Infinity;
+  if (raw === undefined) return effectiveDeadline(Infinity, defaultTimeoutMs, arrival);
   const value = typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
   if (!(value >= 1)) {
     throw invalidArgument([
       { field: TIMEOUT_HEADER, description: `must be a whole number of milliseconds, at least 1 (got ${JSON.stringify(raw)})` },
     ]);
   }
-  return Date.now() + value;
+  return arrival + value;
 }
 
 interface Finished {

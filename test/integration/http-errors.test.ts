@@ -245,6 +245,47 @@ describe('OpenAI error classes from the gateway', () => {
     await h.upstream.waitForIdle(2_000);
     expect(h.upstream.requests[before]?.outcome).toBe('client_closed');
   });
+
+  /** Sends a completion's body in pieces `pauseMs` apart over a raw socket; resolves with the response's status line and when it came. */
+  async function trickled(headers: string, pieces: number, pauseMs: number): Promise<{ statusLine: string; at: number }> {
+    const url = new URL(base);
+    const socket = connect(Number(url.port), url.hostname);
+    await once(socket, 'connect');
+    const body = JSON.stringify({ model: 'gpt-4o-mini', messages: hello });
+    const size = Math.ceil(body.length / pieces);
+    const response = new Promise<{ statusLine: string; at: number }>((resolve) => {
+      socket.once('data', (chunk: Buffer) => resolve({ statusLine: chunk.toString().split('\r\n')[0] ?? '', at: performance.now() }));
+    });
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer erin-secret\r\nContent-Type: application/json\r\n${headers}Content-Length: ${body.length}\r\n\r\n`,
+    );
+    for (let i = 0; i < pieces; i += 1) {
+      if (i > 0) await new Promise((r) => setTimeout(r, pauseMs));
+      if (!socket.destroyed) socket.write(body.slice(i * size, (i + 1) * size));
+    }
+    try {
+      return await response;
+    } finally {
+      socket.destroy();
+    }
+  }
+
+  it("counts x-request-timeout-ms from the request's arrival: a body that took longer is a 504 with no upstream call", async () => {
+    const before = h.upstream.requests.length;
+    const { statusLine } = await trickled('x-request-timeout-ms: 300\r\n', 4, 150);
+    expect(statusLine).toBe('HTTP/1.1 504 Gateway Timeout');
+    expect(h.upstream.requests.length).toBe(before);
+  });
+
+  it('leaves the upstream only what is left of x-request-timeout-ms once the body has arrived', async () => {
+    h.upstream.injectFault({ kind: 'hang', times: 1 });
+    const sent = performance.now();
+    const { statusLine, at } = await trickled('x-request-timeout-ms: 900\r\n', 3, 250);
+    expect(statusLine).toBe('HTTP/1.1 504 Gateway Timeout');
+    // The body took 500 ms: counted from the handler, the deadline would come at 1,400 ms.
+    expect(at - sent).toBeLessThan(1_250);
+    await h.upstream.waitForIdle(2_000);
+  });
 });
 
 describe('draining', () => {
