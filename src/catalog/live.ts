@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import {
   catalogSyncLockUnavailable,
   catalogSyncRunning,
+  modelNameTaken,
   noCatalogSource,
   runtimeModelInUse,
   runtimeModelNotFound,
@@ -106,7 +107,9 @@ export class LiveCatalog {
       const now = new Date();
       const created = await store.putRuntimeModel({ ...input, createdAt: now, updatedAt: now }, 'create');
       if (!created)
-        throw invalidArgument([{ field: 'model.id', description: `"${input.id}" is already the name of the runtime model "${input.id}"` }]);
+        throw modelNameTaken([
+          { field: 'model.id', description: `"${input.id}" is already the name of the runtime model "${input.id}"`, name: input.id },
+        ]);
       return this.reload(input.id);
     });
   }

@@ -1,3 +1,4 @@
+import { modelNameTaken } from '../domain/catalog-errors.js';
 import { invalidArgument, type FieldViolation } from '../domain/errors.js';
 import type { RuntimeModel } from './layers.js';
 import { type ModelDefinition, outputPastWindow } from './models.js';
@@ -22,11 +23,19 @@ export interface RuntimeModelRules {
 
 const ID = /^[a-z0-9][a-z0-9._:/-]*$/i;
 
+/** A problem of a runtime model; `taken`: a name another model has, the one kind that is not malformed input. */
+export interface RuntimeModelViolation extends FieldViolation {
+  readonly taken?: string;
+}
+
 /** Every problem of a runtime model, each under its request field path (`model.input_price_per_million`). */
-export function runtimeModelViolations(model: RuntimeModelInput, rules: RuntimeModelRules, prefix = 'model'): FieldViolation[] {
-  const out: FieldViolation[] = [];
+export function runtimeModelViolations(model: RuntimeModelInput, rules: RuntimeModelRules, prefix = 'model'): RuntimeModelViolation[] {
+  const out: RuntimeModelViolation[] = [];
   const bad = (field: string, description: string): void => {
     out.push({ field: `${prefix}.${field}`, description });
+  };
+  const clash = (field: string, name: string, owner: string): void => {
+    out.push({ field: `${prefix}.${field}`, description: `"${name}" is already the name of the ${owner}`, taken: name });
   };
   if (model.id.length === 0) bad('id', 'required');
   else if (model.id.length > 128 || !ID.test(model.id))
@@ -68,13 +77,13 @@ export function runtimeModelViolations(model: RuntimeModelInput, rules: RuntimeM
     }
   for (const m of rules.runtime) for (const n of [m.id, ...m.aliases]) taken.set(n.toLowerCase(), `runtime model "${m.id}"`);
   const owner = taken.get(model.id.toLowerCase());
-  if (model.id.length > 0 && owner) bad('id', `"${model.id}" is already the name of the ${owner}`);
+  if (model.id.length > 0 && owner) clash('id', model.id, owner);
   const own = new Set<string>([model.id.toLowerCase()]);
   model.aliases.forEach((alias, i) => {
     const key = alias.trim().toLowerCase();
     const user = taken.get(key);
     if (key === '') bad(`aliases[${i}]`, 'must not be blank');
-    else if (user) bad(`aliases[${i}]`, `"${alias}" is already the name of the ${user}`);
+    else if (user) clash(`aliases[${i}]`, alias, user);
     else if (own.has(key)) bad(`aliases[${i}]`, `"${alias}" is given twice`);
     else own.add(key);
   });
@@ -98,8 +107,16 @@ export function runtimeModelViolations(model: RuntimeModelInput, rules: RuntimeM
   return out;
 }
 
-/** Refuses the model with every problem it has, `known` (found before it was read) among them. */
+/**
+ * Refuses the model with every problem it has, `known` (found before it was read) among them:
+ * INVALID_ARGUMENT while any is malformed input, else ALREADY_EXISTS for the names other models
+ * have, as a request is checked before the state it meets.
+ */
 export function checkRuntimeModel(model: RuntimeModelInput, known: readonly FieldViolation[], rules: RuntimeModelRules): void {
-  const violations = [...runtimeModelViolations(model, rules), ...known];
-  if (violations.length > 0) throw invalidArgument(violations);
+  const found = runtimeModelViolations(model, rules);
+  if (found.length + known.length === 0) return;
+  const taken = found.flatMap(({ field, description, taken: name }) => (name === undefined ? [] : [{ field, description, name }]));
+  const [first, ...rest] = taken;
+  if (first && known.length === 0 && taken.length === found.length) throw modelNameTaken([first, ...rest]);
+  throw invalidArgument([...found, ...known].map(({ field, description }) => ({ field, description })));
 }

@@ -1,4 +1,4 @@
-import { OrchestratorError, Reason } from './errors.js';
+import { type FieldViolation, OrchestratorError, Reason } from './errors.js';
 
 /*
  * What stops a change to the catalog or a sync on demand, one factory per situation: runtime models
@@ -45,6 +45,28 @@ export function runtimeModelInUse(id: string, users: readonly string[]): Orchest
     message: `"${id}" is a fallback of ${users.map((u) => `"${u}"`).join(', ')}: update those first`,
     fieldViolations: [{ field: 'id', description: `still a fallback of ${users.join(', ')}` }],
   });
+}
+
+/**
+ * CreateModel, UpdateModel: names another model already answers to (ALREADY_EXISTS), each under
+ * its field (`model.id`, `model.aliases[0]`); the first name and its field are in ErrorInfo's
+ * `model` and `field`.
+ */
+export function modelNameTaken(taken: readonly [TakenName, ...TakenName[]]): OrchestratorError {
+  const [first] = taken;
+  const more = taken.length > 1 ? ` (and ${taken.length - 1} more)` : '';
+  return new OrchestratorError({
+    kind: 'already_exists',
+    reason: Reason.MODEL_EXISTS,
+    message: `${first.field}: ${first.description}${more}`,
+    metadata: { model: first.name, field: first.field },
+    fieldViolations: taken.map(({ field, description }) => ({ field, description })),
+  });
+}
+
+/** A name a request gives a model that another model already answers to. */
+export interface TakenName extends FieldViolation {
+  readonly name: string;
 }
 
 /** UpdateModel, DeleteModel: no runtime model has this id. */

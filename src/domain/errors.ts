@@ -62,6 +62,8 @@ export const Reason = {
   LEDGER_UNAVAILABLE: 'LEDGER_UNAVAILABLE',
   /** CreateApiKey: a key (config file or runtime, revoked included) already has this name. */
   API_KEY_EXISTS: 'API_KEY_EXISTS',
+  /** CreateModel, UpdateModel: an id or alias another model (built-in, config-file, embedding or runtime) already has. */
+  MODEL_EXISTS: 'MODEL_EXISTS',
   /** UpdateApiKey, RevokeApiKey: no key has this name. */
   API_KEY_NOT_FOUND: 'API_KEY_NOT_FOUND',
   /** UpdateApiKey, RevokeApiKey: a config-file key is changed in the file (then SIGHUP), not here. */

@@ -114,9 +114,18 @@ function runtimeModelsOn(name: string, databaseUrl: () => string) {
       expect(fields).toEqual(
         expect.arrayContaining(['model.id', 'model.provider', 'model.input_price_per_million', 'model.aliases[0]', 'model.fallbacks[0]']),
       );
+      // Well-formed but named as a model that exists: ALREADY_EXISTS, the name and its field named.
       const duplicate = await unaryError(create, { model: spec({ aliases: [] }) });
-      expect(duplicate.code).toBe(grpc.status.INVALID_ARGUMENT);
-      expect(duplicate.decoded.badRequest?.fieldViolations[0]?.field).toBe('model.id');
+      expect(duplicate.code).toBe(grpc.status.ALREADY_EXISTS);
+      expect(duplicate.decoded.errorInfo?.reason).toBe('MODEL_EXISTS');
+      expect(duplicate.decoded.errorInfo?.metadata).toMatchObject({ model: 'house-llama', field: 'model.id' });
+      expect(duplicate.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['model.id']);
+      const builtinAlias = await unaryError(create, { model: spec({ id: 'house-other', aliases: ['4o-mini'] }) });
+      expect(builtinAlias.code).toBe(grpc.status.ALREADY_EXISTS);
+      expect(builtinAlias.details).toMatch(/^model\.aliases\[0\]: "4o-mini" is already the name of the built-in or config-file model/);
+      const aliasTaken = await unaryError(a.clients.models.updateModel.bind(a.clients.models), { model: spec({ aliases: ['4o-mini'] }) });
+      expect(aliasTaken.code).toBe(grpc.status.ALREADY_EXISTS);
+      expect(aliasTaken.decoded.errorInfo?.metadata).toMatchObject({ model: '4o-mini', field: 'model.aliases[0]' });
       const builtin = await unaryError(a.clients.models.updateModel.bind(a.clients.models), { model: spec({ id: 'gpt-4o' }) });
       expect(builtin.code).toBe(grpc.status.INVALID_ARGUMENT);
       expect(builtin.details).toMatch(/built-in or config-file model/);
@@ -130,7 +139,7 @@ function runtimeModelsOn(name: string, databaseUrl: () => string) {
       );
       expect(both.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
       const refused = both.find((r) => r.status === 'rejected');
-      expect((refused as PromiseRejectedResult).reason.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect((refused as PromiseRejectedResult).reason.code).toBe(grpc.status.ALREADY_EXISTS);
       await callUnary(a.clients.models.deleteModel.bind(a.clients.models), { id: 'twin' });
     });
 
@@ -247,7 +256,7 @@ describe('runtime models created and deleted over time', () => {
     const taken = await unaryError(h.clients.models.createModel.bind(h.clients.models), {
       model: spec({ id: 'text-embedding-3-small', aliases: ['text-embedding-3-large'], fallbacks: [] }),
     });
-    expect(taken.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(taken.code).toBe(grpc.status.ALREADY_EXISTS);
     expect(taken.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['model.id', 'model.aliases[0]']);
     expect(taken.details).toMatch(/embedding model "text-embedding-3-small"/);
     const ids = (
