@@ -2,6 +2,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
+import { TlsHandshakes } from '../domain/tls-handshakes.js';
 
 /** Published by node:http as each response finishes, before its connection is free again. */
 const RESPONSE_FINISH = 'http.server.response.finish';
@@ -11,18 +12,21 @@ const RESPONSE_FINISH = 'http.server.response.finish';
  * the keep-alive connections idle at that moment: not one that never sent a request (a pooled
  * connection a client opened and left, as Node's fetch does after an aborted request), nor one
  * whose request was still arriving or whose response was still going out (a call cut at the end
- * of the grace period); each of those held the close until the force-close.
+ * of the grace period); each of those held the close until the force-close. One still in its TLS
+ * handshake held it longer, past the force-close (TlsHandshakes).
  */
 export class IdleConnections {
   private readonly open = new Set<Socket>();
+  private readonly handshakes: TlsHandshakes | undefined;
 
   constructor(private readonly server: Server) {
     // An HTTPS server hands its requests the TLS socket, whose bytesRead counts what HTTP read.
-    const event = server instanceof TlsServer ? 'secureConnection' : 'connection';
-    server.on(event, (socket: Socket) => {
+    const tls = server instanceof TlsServer;
+    server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => {
       this.open.add(socket);
       socket.once('close', () => this.open.delete(socket));
     });
+    this.handshakes = tls ? new TlsHandshakes(server) : undefined;
   }
 
   /** Closes the idle connections now and each one as it becomes idle, until the returned function is called. */
@@ -40,5 +44,6 @@ export class IdleConnections {
     this.server.closeIdleConnections();
     // Never read a byte: no request was begun on it, nothing to answer.
     for (const socket of this.open) if (socket.bytesRead === 0) socket.destroy();
+    this.handshakes?.closeAll();
   };
 }

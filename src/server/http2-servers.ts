@@ -7,12 +7,18 @@ import type * as grpc from '@grpc/grpc-js';
  * `off`) rather than the limit quietly disappearing.
  */
 export function boundHttp2Servers(server: grpc.Server, setting: string, off: string): unknown[] {
-  const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
-  if (!(servers instanceof Map) || servers.size === 0) {
+  const servers = knownHttp2Servers(server);
+  if (servers.length === 0) {
     throw new Error(
       `${setting} cannot be applied: this grpc-js version does not keep its bound HTTP/2 servers ` +
         `where expected (grpc.Server#http2Servers). Set ${off} to start without the limit.`,
     );
   }
-  return [...servers.keys()];
+  return servers;
+}
+
+/** The same servers, or none where grpc-js no longer keeps them there: for what can do without them. */
+export function knownHttp2Servers(server: grpc.Server): unknown[] {
+  const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  return servers instanceof Map ? [...servers.keys()] : [];
 }

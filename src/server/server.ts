@@ -35,6 +35,9 @@ import { unsharedLimits } from '../cluster/checks.js';
 import { tolerantRequests } from './undecodable.js';
 import { listenError } from '../config/listen-error.js';
 import type { TlsFiles } from '../config/tls-files.js';
+import { Server as TlsServer } from 'node:tls';
+import { TlsHandshakes } from '../domain/tls-handshakes.js';
+import { knownHttp2Servers } from './http2-servers.js';
 
 /** TLS when TLS_CERT_FILE/TLS_KEY_FILE are set; with TLS_CLIENT_CA_FILE clients must present a certificate it signed. */
 function credentialsOf(tls: TlsFiles | undefined): grpc.ServerCredentials {
@@ -80,6 +83,8 @@ export class GatewayServer {
   private readonly log: Logger;
   private readonly config: Config;
   private readonly tls: TlsFiles | undefined;
+  /** With TLS: each bound port's connections still in their handshake, which a stop closes. */
+  private readonly handshakes: TlsHandshakes[] = [];
   private stopping: Promise<void> | undefined;
 
   constructor(options: GatewayServerOptions) {
@@ -168,6 +173,10 @@ export class GatewayServer {
         try {
           limitMetadata(this.server, this.config.maxMetadataBytes);
           capConnections(this.server, this.config.maxConnections);
+          if (this.tls) {
+            for (const bound of knownHttp2Servers(this.server))
+              if (bound instanceof TlsServer) this.handshakes.push(new TlsHandshakes(bound));
+          }
         } catch (capError) {
           this.server.forceShutdown();
           return reject(capError instanceof Error ? capError : new Error(String(capError)));
@@ -208,6 +217,8 @@ export class GatewayServer {
         clearTimeout(force);
         resolve();
       });
+      // The ports no longer accept: no handshake starts after these.
+      for (const pending of this.handshakes) pending.closeAll();
     });
   }
 }

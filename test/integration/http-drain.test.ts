@@ -74,3 +74,16 @@ it('over TLS too: a connection that finished its handshake but sent no request i
   expect(await timedStop(h)).toBeLessThan(PROMPT_MS);
   await closed;
 });
+
+it('over TLS, a connection that never began or never finished its handshake is closed at once, not left to hold the stop', async () => {
+  const certs = makeCertificates();
+  h = await startHarness({ env: { DRAIN_DELAY_MS: '0', TLS_CERT_FILE: certs.serverCert, TLS_KEY_FILE: certs.serverKey } });
+  const silent = await rawConnection(h.app.http!.url);
+  const halfway = await rawConnection(h.app.http!.url);
+  // The first bytes of a ClientHello's record header, and no more.
+  halfway.write(Buffer.from([0x16, 0x03, 0x01]));
+  await new Promise((r) => setTimeout(r, 50));
+  const closed = Promise.all([once(silent, 'close'), once(halfway, 'close')]);
+  expect(await timedStop(h)).toBeLessThan(PROMPT_MS);
+  await closed;
+});

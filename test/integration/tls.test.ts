@@ -1,4 +1,6 @@
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
@@ -76,5 +78,33 @@ describe('TLS and mTLS', () => {
   it('refuses half a TLS configuration at start-up', () => {
     expect(() => loadConfig({ TLS_CERT_FILE: certs.serverCert })).toThrow(/set both/);
     expect(() => loadConfig({ TLS_CLIENT_CA_FILE: certs.ca })).toThrow(/mTLS needs/);
+  });
+});
+
+describe('a stop with TLS', () => {
+  it('closes a connection that never began or never finished its handshake at once, not at the force-close', async () => {
+    const upstream = await startSimulator({ latencyScale: 0 });
+    const app = await serve(upstream, { DRAIN_DELAY_MS: '0', HTTP_ENABLED: 'false' });
+    const sockets: Socket[] = [];
+    try {
+      for (let i = 0; i < 2; i += 1) {
+        const socket = connect(app.port, '127.0.0.1');
+        sockets.push(socket);
+        await once(socket, 'connect');
+      }
+      // The first bytes of a ClientHello's record header, and no more.
+      sockets[1]!.write(Buffer.from([0x16, 0x03, 0x01]));
+      await new Promise((r) => setTimeout(r, 50));
+      const closed = Promise.all(sockets.map((s) => once(s, 'close')));
+      const started = performance.now();
+      await app.server.shutdown(100, 0);
+      // The force-close comes 2 s after the close begins.
+      expect(performance.now() - started).toBeLessThan(1_500);
+      await closed;
+    } finally {
+      for (const s of sockets) s.destroy();
+      await app.stop(100);
+      await upstream.close();
+    }
   });
 });
