@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { endingOf, faultDelayMs, slowTokenIntervalMs } from './answer-plan.js';
 import { openAiFaultError } from './chat-exchange.js';
 import { answerEarlyFault } from './early-fault.js';
-import type { FaultBook } from './faults.js';
+import type { FaultBook, FaultKind } from './faults.js';
 import { errorBody, readBody, sendJson } from './http-io.js';
 import { sendJsonEnding } from './json-responder.js';
 import type { RequestLog } from './records.js';
@@ -19,6 +19,8 @@ const NATIVE_DIMENSIONS: Readonly<Record<string, number>> = {
 /** Models that answer their native length only: the API refuses `dimensions` on them, whatever its value. */
 const FIXED_DIMENSIONS: ReadonlySet<string> = new Set(['text-embedding-ada-002']);
 const MAX_INPUTS = 2048;
+/** A model declines a question, not a list of texts to embed: the vectors are answered. */
+const NOT_FOR_VECTORS: readonly FaultKind[] = ['refusal'];
 
 /**
  * A deterministic unit vector for (model, input), the input a text or token ids: the same input
@@ -92,7 +94,7 @@ export async function handleEmbeddings(req: IncomingMessage, res: ServerResponse
   if (format !== 'float' && format !== 'base64') return invalid(res, 'encoding_format must be float or base64', 'encoding_format');
   const length = typeof dimensions === 'number' ? dimensions : native;
   const promptTokens = items.reduce<number>((sum, s) => sum + (typeof s === 'string' ? Math.max(1, Math.ceil(s.length / 4)) : s.length), 0);
-  const fault = endpoint.faults.take(model);
+  const fault = endpoint.faults.take(model, NOT_FOR_VECTORS);
   const record = endpoint.log.begin({ model, stream: false, body: parsed, headers: req.headers, fault: fault?.kind });
   const watch = watchResponse(req, res, { record, log: endpoint.log });
   const requestId = { 'x-request-id': `sim-${record.id}` };

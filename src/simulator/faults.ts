@@ -100,11 +100,16 @@ export class FaultBook {
     this.#rules = [];
   }
 
-  /** Picks the rule for one request and uses up one of its `times`. */
-  take(model: string): FaultRule | undefined {
+  /**
+   * Picks the rule for one request and uses up one of its `times`. A rule of a kind in `inapplicable`
+   * is passed over, not used up: it stays for the requests it can change.
+   */
+  take(model: string, inapplicable: readonly FaultKind[] = []): FaultRule | undefined {
     if (this.#rules.length === 0) return undefined;
     const wanted = model.toLowerCase();
-    const index = this.#rules.findIndex((active) => active.model === undefined || active.model === wanted);
+    const index = this.#rules.findIndex(
+      (active) => (active.model === undefined || active.model === wanted) && !inapplicable.includes(active.rule.kind),
+    );
     const active = this.#rules[index];
     if (active === undefined) return undefined;
     active.remaining -= 1;

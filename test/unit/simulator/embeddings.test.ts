@@ -49,6 +49,26 @@ describe('POST /v1/embeddings and fault rules', () => {
     ]);
   });
 
+  it('leaves a refusal rule, which does not apply to vectors, to the chat request it was set for', async () => {
+    sim.injectFault({ kind: 'refusal', times: 1 });
+    sim.injectFault({ kind: 'http_error', status: 503, model: 'text-embedding-3-small', times: 1 });
+    expect((await embed()).status).toBe(503);
+    expect((await embed()).status).toBe(200);
+    const chat = await fetch(`${sim.baseURL}/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    const answer = (await chat.json()) as { choices: { message: { content: string | null; refusal: string | null } }[] };
+    expect(answer.choices[0]?.message).toMatchObject({ content: null, refusal: expect.any(String) });
+    await sim.waitForIdle();
+    expect(sim.requests.slice(-3).map((r) => [r.model, r.fault, r.outcome])).toEqual([
+      ['text-embedding-3-small', 'http_error', 'fault'],
+      ['text-embedding-3-small', undefined, 'completed'],
+      ['gpt-4o-mini', 'refusal', 'fault'],
+    ]);
+  });
+
   it('refuses dimensions on text-embedding-ada-002, which cannot shorten its vectors, as the API does', async () => {
     const post = (model: string, dimensions: number): Promise<Response> =>
       fetch(`${sim.baseURL}/embeddings`, { method: 'POST', body: JSON.stringify({ model, input: 'hello', dimensions }) });
