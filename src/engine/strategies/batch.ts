@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { addUsage, type AttemptRecord, type TokenUsage } from '../../domain/chat.js';
+import { addUsage, type AttemptRecord, type TokenUsage, usageTotal } from '../../domain/chat.js';
 import { OrchestratorError, cancelled, internal } from '../../domain/errors.js';
 import { roundUsd } from '../../domain/money.js';
 import type { Answer } from '../answer.js';
@@ -58,7 +58,7 @@ export async function* runBatch<A extends Answer>(
     wake?.();
   };
   const latencies: number[] = [];
-  const usage: TokenUsage = { promptTokens: 0, completionTokens: 0, totalTokens: 0, cachedTokens: 0 };
+  const usage: TokenUsage = usageTotal();
   let costUsd = 0;
   let successful = 0;
 
