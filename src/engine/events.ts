@@ -24,6 +24,11 @@ export interface FinishedCall extends StartedCall {
   readonly latencyMs: number;
   /** Wall time during which an upstream request of this call was open (CallSummary). */
   readonly upstreamMs: number;
+  /**
+   * Of `latencyMs`, the time the request took to arrive in full after its headers (an HTTP body
+   * trickled by its client): the client's, so the gateway's overhead leaves it out. 0 when unknown.
+   */
+  readonly receivingMs?: number | undefined;
   /** Upstream requests the call sent (0: answered without the upstream, or refused). */
   readonly upstreamRequests: number;
   /** Canonical id of the model that answered, when one did. */

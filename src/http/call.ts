@@ -172,6 +172,8 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
     // From the request's arrival, not from now (its body read): as a refused request and a gRPC call are timed.
     const started = arrivedAt(request);
+    // A body trickled by its client is the client's time: the call's duration holds it, the gateway's overhead must not.
+    const receivingMs = performance.now() - started;
     // Read now: once the client has gone, its socket no longer knows the address.
     const peer = { ip: request.ip, port: request.socket.remotePort };
     const requestId = assignRequestId(request, reply);
@@ -237,7 +239,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
       res.removeListener('close', onClose);
       inFlight?.leave();
     }
-    finish(deps, route, { peer, method, requestId, started, summary, principalName, ...outcome });
+    finish(deps, route, { peer, method, requestId, started, receivingMs, summary, principalName, ...outcome });
   };
 }
 
@@ -304,6 +306,7 @@ interface Finished {
   readonly method: string;
   readonly requestId: string;
   readonly started: number;
+  readonly receivingMs?: number;
   readonly summary: CallSummary;
   readonly principalName: string | undefined;
   readonly status: number;
@@ -321,6 +324,7 @@ function finish(deps: HttpCallDeps, route: RouteInfo, f: Finished): void {
     method: f.method,
     requestId: f.requestId,
     startedAt: f.started,
+    receivingMs: f.receivingMs,
     summary: f.summary,
     code: GRPC_CODE_NUMBERS[f.grpcCode] ?? 2,
     codeName: f.grpcCode,

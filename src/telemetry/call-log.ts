@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { CallProtocol } from '../domain/call-state.js';
-import { round3 } from '../domain/latency.js';
+import { overheadMs, round3 } from '../domain/latency.js';
 import type { CallKind, CallObserver } from './call-observer.js';
 import type { CallSummary } from './call-summary.js';
 import { extend } from '../domain/extend.js';
@@ -22,6 +22,8 @@ export interface CallEnding {
   readonly requestId: string;
   /** performance.now() when the call arrived. */
   readonly startedAt: number;
+  /** FinishedCall.receivingMs: part of the duration, not of the gateway's overhead. */
+  readonly receivingMs?: number | undefined;
   readonly summary: CallSummary;
   /** gRPC status code number and name (an HTTP call's: the code its status maps to). */
   readonly code: number;
@@ -54,6 +56,7 @@ export function callLevel(codeName: string): CallEnding['level'] {
 export function endCall(log: Logger, observer: CallObserver, c: CallEnding): void {
   const latencyMs = performance.now() - c.startedAt;
   const upstreamMs = c.summary.upstreamMs();
+  const receivingMs = c.receivingMs ?? 0;
   const usage = c.summary.usage();
   const { request, answers, error, decision, relayed } = c.summary.outcome();
   // A Batch answered by several models has no one answering model: its tokens and cost are all of theirs.
@@ -65,6 +68,7 @@ export function endCall(log: Logger, observer: CallObserver, c: CallEnding): voi
     code: c.codeName,
     latencyMs,
     upstreamMs,
+    receivingMs,
     upstreamRequests: usage?.attempts ?? 0,
     model: answeredBy,
     detail: c.unread
@@ -103,7 +107,7 @@ export function endCall(log: Logger, observer: CallObserver, c: CallEnding): voi
           completionTokens: usage.completionTokens,
           costUsd: usage.costUsd,
           upstreamMs: round3(upstreamMs),
-          overheadMs: round3(Math.max(0, latencyMs - upstreamMs)),
+          overheadMs: round3(overheadMs(latencyMs, upstreamMs, receivingMs)),
         })
       : {}),
     ...(upstreamRequestIds ? { upstreamRequestIds } : {}),

@@ -4,6 +4,7 @@ import { buildInfo, type BuildInfo } from './build-info.js';
 import { AttemptSeries, BoundedLabel, CallSeries, type AttemptMetrics, type CallMetrics } from './call-series.js';
 import { InFlightMetrics } from './in-flight-metrics.js';
 import { HistogramCells, ValueCells } from './metric-cells.js';
+import { overheadMs } from '../domain/latency.js';
 import { roundUsd } from '../domain/money.js';
 import { extend } from '../domain/extend.js';
 
@@ -94,7 +95,7 @@ export class Metrics {
     overhead: new HistogramCells(
       this.registry,
       'llm_orchestrator_gateway_overhead_seconds',
-      'Calls that went upstream: duration minus the wall time during which an upstream request of the call was open.',
+      'Calls that went upstream: duration minus the wall time during which an upstream request of the call was open, and minus the time an HTTP body took to arrive.',
       OVERHEAD_BUCKETS,
     ),
   };
@@ -242,7 +243,7 @@ export class Metrics {
         if (call.model) this.calls.handlingByModel.observe(series.byModelAs(this.models.of(call.model)), call.latencyMs / 1000);
         // Only calls that went upstream: the question is what the gateway adds on top of the model.
         if (call.upstreamRequests > 0) {
-          this.calls.overhead.observe(series.overhead, Math.max(0, call.latencyMs - call.upstreamMs) / 1000);
+          this.calls.overhead.observe(series.overhead, overheadMs(call.latencyMs, call.upstreamMs, call.receivingMs) / 1000);
         }
         this.calls.inFlight.add(series.inFlight, -1);
         if (call.kind !== 'unary') this.calls.openStreams.add(series.openStreams, -1);

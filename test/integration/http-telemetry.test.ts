@@ -268,6 +268,51 @@ describe('HTTP calls share the gRPC call telemetry', () => {
     expect(line?.durationMs).toBeGreaterThanOrEqual(280);
   });
 
+  it("leaves the time a body took to arrive out of the gateway's overhead and the model's routing latency", async () => {
+    const model = 'gpt-3.5-turbo';
+    const overhead = async (): Promise<{ sum: number; count: number }> => {
+      const metrics = (await (await fetch(app.metricsServer!.url)).text()).split('\n');
+      const value = (name: string): number => {
+        const line = metrics.find(
+          (l) => l.startsWith(`${name}{`) && l.includes('grpc_method="ChatCompletions"') && l.includes('protocol="http"'),
+        );
+        return line ? Number(line.split(' ').at(-1)) : 0;
+      };
+      return {
+        sum: value('llm_orchestrator_gateway_overhead_seconds_sum'),
+        count: value('llm_orchestrator_gateway_overhead_seconds_count'),
+      };
+    };
+    const expectedLatencyMs = async (): Promise<number> => {
+      const ranking = (await (await fetch(`${app.http!.url}/v1/models/rankings?candidates=${model}`)).json()) as {
+        ranking: { model: string; expected_latency_ms: number }[];
+      };
+      return ranking.ranking.find((c) => c.model === model)!.expected_latency_ms;
+    };
+    // Quick answers first, so the model's live figure sits near what the upstream takes.
+    for (let i = 0; i < 5; i++) await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'quick' }] });
+    const before = { overhead: await overhead(), latencyMs: await expectedLatencyMs() };
+    const url = new URL(app.http!.url);
+    const socket = connect(Number(url.port), url.hostname);
+    await once(socket, 'connect');
+    const body = JSON.stringify({ model, messages: [{ role: 'user', content: 'trickled' }] });
+    socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nX-Request-Id: http-slow-overhead\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    socket.write(body.slice(10));
+    const line = await logged((l) => l.msg === 'call' && l.requestId === 'http-slow-overhead');
+    socket.destroy();
+    // The call itself is timed from its arrival, as before.
+    expect(line?.status).toBe(200);
+    expect(line?.durationMs).toBeGreaterThanOrEqual(280);
+    expect(line?.overheadMs).toBeLessThan(150);
+    const after = await overhead();
+    expect(after.count - before.overhead.count).toBe(1);
+    expect(after.sum - before.overhead.sum).toBeLessThan(0.15);
+    expect((await expectedLatencyMs()) - before.latencyMs).toBeLessThan(50);
+  });
+
   it('counts a request whose client went away while its body was arriving as CANCELLED, not as a refusal', async () => {
     const handled = async (code: string): Promise<number> => {
       const metrics = await (await fetch(app.metricsServer!.url)).text();
