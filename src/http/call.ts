@@ -13,6 +13,7 @@ import { callLevel, endCall } from '../telemetry/call-log.js';
 import { CallSummary } from '../telemetry/call-summary.js';
 import type { CallStart, Tracer } from '../telemetry/tracing.js';
 import { toHttpError } from './errors.js';
+import { refuseEncodedBody } from './content-encoding.js';
 import { timeOrderedId } from '../domain/ids.js';
 import { armDeadline } from '../domain/timers.js';
 
@@ -47,9 +48,15 @@ declare module 'fastify' {
   }
 }
 
-/** Route options naming the call the route serves, so a request refused before its handler still counts. */
-export function callRoute(route: RouteInfo): { readonly config: { readonly call: RouteInfo } } {
-  return { config: { call: route } };
+/**
+ * Options of a route that takes a body: the call it serves, so a request refused before its
+ * handler still counts, and the refusal of a body in a content coding.
+ */
+export function callRoute(route: RouteInfo): {
+  readonly config: { readonly call: RouteInfo };
+  readonly preParsing: typeof refuseEncodedBody;
+} {
+  return { config: { call: route }, preParsing: refuseEncodedBody };
 }
 
 /** How a request Fastify refused before its route's handler ran was answered. */

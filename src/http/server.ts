@@ -13,6 +13,7 @@ import type { CallObserver } from '../telemetry/call-observer.js';
 import type { Tracer } from '../telemetry/tracing.js';
 import { arrivalStamp, assignRequestId, endRefused, pathOf, REQUEST_ID_HEADER, type HttpCallDeps, type Refusal } from './call.js';
 import { INTERNAL_MESSAGE } from './errors.js';
+import { UNSUPPORTED_ENCODING } from './content-encoding.js';
 import { clientErrorHandler } from './client-errors.js';
 import { IdleConnections } from './idle-connections.js';
 import { chatRoutes } from './routes/chat.js';
@@ -180,12 +181,6 @@ export class HttpGateway {
       const sent = sendError(reply, 500, 'server_error', 'internal', INTERNAL_MESSAGE, null);
       return this.answered(request, sent, { status: 500, grpcCode: 'INTERNAL', details: INTERNAL_MESSAGE });
     }
-    // Fastify parses the bytes as sent, so a compressed body fails as JSON: named instead (RFC 9110: 415).
-    // Here rather than in a hook, which every request would pass through.
-    const encoding = compressedWith(request);
-    if (encoding !== undefined && (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError)) {
-      err = unsupportedEncoding(encoding);
-    }
     const refused =
       REFUSALS[err.code] ?? (err instanceof SyntaxError ? { status: 400, code: 'invalid_json' } : { status, code: 'invalid_request' });
     if (err.code === UNSUPPORTED_ENCODING) void reply.header('accept-encoding', 'identity');
@@ -228,23 +223,6 @@ function unrouted(request: FastifyRequest, reply: FastifyReply): FastifyReply {
     `no route for ${request.method} ${path}: see /v1/chat/completions, /v1/embeddings, /v1/models, /health`,
     null,
   );
-}
-
-const UNSUPPORTED_ENCODING = 'UNSUPPORTED_CONTENT_ENCODING';
-
-/** What of a Content-Encoding a refusal names: a header may be kilobytes long, and the message reaches the call line. */
-const ENCODING_SHOWN_CHARS = 64;
-
-function unsupportedEncoding(encoding: string): FastifyError {
-  const shown = encoding.length > ENCODING_SHOWN_CHARS ? `${encoding.slice(0, ENCODING_SHOWN_CHARS)}...` : encoding;
-  const err = new Error(`content-encoding ${shown} is not supported: send the body uncompressed`);
-  return Object.assign(err, { code: UNSUPPORTED_ENCODING, statusCode: 415 });
-}
-
-/** The request's content coding when it is not `identity`; undefined for a plain body. */
-function compressedWith(request: FastifyRequest): string | undefined {
-  const encoding = request.headers['content-encoding']?.trim().toLowerCase();
-  return encoding && encoding !== 'identity' ? encoding : undefined;
 }
 
 const REFUSALS: Readonly<Record<string, { status: number; code: string; message?: string }>> = {

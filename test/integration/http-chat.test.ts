@@ -406,6 +406,28 @@ print(json.dumps({"text": text, "done": done}))
     expect(plain.status).toBe(200);
   });
 
+  it('refuses a body labelled with a content-encoding even when it reads as plain JSON, never taking it as sent', async () => {
+    const json = JSON.stringify({ model: 'gpt-4o-mini', messages: hello, max_tokens: 2 });
+    for (const encoding of ['gzip', 'deflate', 'br', 'x-custom']) {
+      const res = await fetch(`${base}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+        body: json,
+      });
+      expect(res.status, encoding).toBe(415);
+      const { error } = (await res.json()) as { error: { code: string; message: string } };
+      expect(error.code).toBe('unsupported_content_encoding');
+      expect(error.message).toContain(encoding);
+      expect(res.headers.get('accept-encoding')).toBe('identity');
+    }
+    const embedded = await fetch(`${base}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: JSON.stringify({ model: 'text-embedding-3-small', input: 'hi' }),
+    });
+    expect(embedded.status).toBe(415);
+  });
+
   it('names a long content-encoding in its 415 cut to a length, not whole', async () => {
     const encoding = `x-${'a'.repeat(8_000)}`;
     const refused = await fetch(`${base}/v1/chat/completions`, {
