@@ -38,45 +38,65 @@ function blocksOf(content: unknown): unknown[] {
   return Array.isArray(content) ? content : [];
 }
 
-/** The text a block adds to the prompt as the simulator counts it (text, and a tool result's text). */
+/** The text a block adds to the prompt as the simulator counts it. */
 function textOf(block: unknown): string {
-  if (!isRecord(block)) return '';
-  if (block.type === 'text' && typeof block.text === 'string') return block.text;
-  if (block.type === 'tool_result') return blocksOf(block.content).map(textOf).join('');
-  return '';
+  return isRecord(block) && block.type === 'text' && typeof block.text === 'string' ? block.text : '';
 }
 
+const isMarked = (block: unknown): boolean => isRecord(block) && isRecord(block.cache_control);
+
+/** A tool result's own marker or one on a block of its content, where the gateway puts a marked result part. */
+const holdsMarker = (block: unknown): boolean =>
+  isMarked(block) || (isRecord(block) && block.type === 'tool_result' && blocksOf(block.content).some(isMarked));
+
 /**
- * The breakpoints of a Messages API body, in the API's order: tools, system, messages. Tokens
- * count as the simulator counts a prompt: text at four characters a token, 3 per message (the
- * system prompt is one); tools count none. Empty when no block is marked.
+ * The breakpoints of a Messages API body, in the API's order: tools, system, messages, and
+ * inside a tool_result its content blocks, then the result itself. Each covers the prompt up to
+ * and including its block. Tokens count as the simulator counts a prompt: text at four
+ * characters a token, 3 per message (the system prompt is one, and so is each tool result,
+ * apart from its turn's text); tools count none. Empty when no block is marked.
  */
 export function breakpointsOf(body: Record<string, unknown>, model: string): CacheBreakpoint[] {
-  const marked = (block: unknown): boolean => isRecord(block) && isRecord(block.cache_control);
   const tools = Array.isArray(body.tools) ? body.tools : [];
   const turns: { role: string; blocks: unknown[] }[] = [];
   if (body.system !== undefined) turns.push({ role: 'system', blocks: blocksOf(body.system) });
   for (const m of Array.isArray(body.messages) ? body.messages : [])
     if (isRecord(m)) turns.push({ role: String(m.role), blocks: blocksOf(m.content) });
-  if (!tools.some(marked) && !turns.some((t) => t.blocks.some(marked))) return [];
+  if (!tools.some(isMarked) && !turns.some((t) => t.blocks.some(holdsMarker))) return [];
 
   const hash: Hash = createHash('sha256').update(model);
   const points: CacheBreakpoint[] = [];
-  const add = (block: unknown, role: string, tokens: number): void => {
+  // The marker is no part of the prefix: the same blocks marked elsewhere are the same prefix.
+  const add = (block: unknown, where: string, tokens: number): void => {
     const { cache_control: control, ...rest } = isRecord(block) ? block : { value: block };
-    hash.update(`\0${role}\0${JSON.stringify(rest)}`);
+    hash.update(`\0${where}\0${JSON.stringify(rest)}`);
     if (isRecord(control)) points.push({ key: hash.copy().digest('hex'), tokens, hour: control.ttl === '1h' });
   };
   for (const tool of tools) add(tool, 'tool', 0);
   let before = 0;
   for (const turn of turns) {
-    const whole = estimateTokens(turn.blocks.map(textOf).join('')) + 3;
-    let chars = 0;
+    let results = 0;
+    let text = '';
+    // A turn's text is a message of its own unless the turn is only tool results.
+    const textTokens = (): number => (text !== '' || results === 0 ? estimateTokens(text) + 3 : 0);
     for (const block of turn.blocks) {
-      chars += textOf(block).length;
-      add(block, turn.role, before + Math.min(Math.ceil(chars / 4) + 3, whole));
+      if (!isRecord(block) || block.type !== 'tool_result') {
+        text += textOf(block);
+        add(block, turn.role, before + textTokens());
+        continue;
+      }
+      const { content, cache_control: control, ...head } = block;
+      add(head, turn.role, before);
+      let inner = '';
+      for (const part of blocksOf(content)) {
+        inner += textOf(part);
+        add(part, 'tool_result', before + estimateTokens(inner) + 3 + (text === '' ? 0 : textTokens()));
+      }
+      before += estimateTokens(inner) + 3;
+      results += 1;
+      add({ end: 'tool_result', cache_control: control }, turn.role, before + (text === '' ? 0 : textTokens()));
     }
-    before += whole;
+    before += textTokens();
   }
   return points;
 }

@@ -268,6 +268,34 @@ describe('prompt caching over the HTTP API', () => {
     expect(turns.at(-1)?.content[0]?.content).toEqual([{ type: 'text', text: manual(9), cache_control: { type: 'ephemeral' } }]);
   });
 
+  it("a tool result's marked part is written on the first call and read by the next with that prefix", async () => {
+    const conversation = (more: object[]) => ({
+      model: 'beta-claude',
+      orchestrator: { cache: { mode: 'bypass' } },
+      messages: [
+        { role: 'user', content: 'What does the manual say?' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_2', type: 'function', function: { name: 'read', arguments: '{}' } }] },
+        { role: 'tool', tool_call_id: 'call_2', content: [{ type: 'text', text: manual(10), cache_control: { type: 'ephemeral' } }] },
+        ...more,
+      ],
+      tools: [{ type: 'function', function: { name: 'read', parameters: { type: 'object', properties: {} } } }],
+    });
+    const first = await post(conversation([]));
+    expect(first.status).toBe(200);
+    const written = first.json.usage.prompt_tokens_details.cache_write_tokens;
+    expect(written).toBeGreaterThan(200);
+    expect(first.json.usage.prompt_tokens_details.cached_tokens).toBe(0);
+    const next = await post(
+      conversation([
+        { role: 'assistant', content: 'It retries, races and falls back.' },
+        { role: 'user', content: 'And what is a breaker?' },
+      ]),
+    );
+    expect(next.json.usage.prompt_tokens_details.cached_tokens).toBe(written);
+    expect(next.json.usage.prompt_tokens_details.cache_write_tokens).toBe(0);
+    expect(next.json.x_orchestrator.cost_usd).toBeLessThan(first.json.x_orchestrator.cost_usd / 2);
+  });
+
   it('the response cache answers the same request with or without a marker', async () => {
     // Anthropic's default API version takes no temperature, so its answers are cached only when asked.
     const plain = {

@@ -43,3 +43,85 @@ describe("the simulator's prompt cache", () => {
     expect(book.use(b, 20, 0).read).toBe(0);
   });
 });
+
+describe("the simulator's prompt cache at each place the gateway puts a marker", () => {
+  const MARK = { type: 'ephemeral' };
+  const TOOL = { name: 'get', description: DOC, input_schema: { type: 'object', properties: {} } };
+  const call = { type: 'tool_use', id: 'call_1', name: 'get', input: {} };
+  /** A tool call and its result, then (for the later request) one more exchange after it. */
+  const conversation =
+    (marked: { tool?: object; system?: object; part?: object; call?: object; result?: object; resultPart?: object }) =>
+    (later: boolean) => ({
+      tools: [{ ...TOOL, ...marked.tool }],
+      system: [{ type: 'text', text: DOC, ...marked.system }],
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: DOC, ...marked.part }] },
+        { role: 'assistant', content: [{ ...call, ...marked.call }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'tool_result', tool_use_id: 'call_1', content: [{ type: 'text', text: DOC, ...marked.resultPart }], ...marked.result },
+          ],
+        },
+        ...(later
+          ? [
+              { role: 'assistant', content: 'Sunny.' },
+              { role: 'user', content: 'And tomorrow?' },
+            ]
+          : []),
+      ],
+    });
+
+  it.each([
+    ['a system block', { system: { cache_control: MARK } }],
+    ["a message's content part", { part: { cache_control: MARK } }],
+    ["a message's last block (its tool call)", { call: { cache_control: MARK } }],
+    ['a tool_result block', { result: { cache_control: MARK } }],
+    ["a tool_result's content part", { resultPart: { cache_control: MARK } }],
+  ])('a marker on %s: the first request writes the prefix, the next with that prefix reads it', (_where, marked) => {
+    const book = new PromptCacheBook();
+    const request = conversation(marked);
+    const first = book.use(breakpointsOf(request(false), 'm'), 10_000, 0);
+    expect(first.read).toBe(0);
+    expect(first.written5m).toBeGreaterThan(90);
+    expect(book.use(breakpointsOf(request(true), 'm'), 10_000, 1000)).toEqual({ read: first.written5m, written5m: 0, written1h: 0 });
+  });
+
+  it("counts a tool_result's marked part as the prefix up to and including it", () => {
+    const result = (parts: object[]) => ({
+      messages: [
+        { role: 'user', content: 'q' },
+        { role: 'assistant', content: [call] },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_1', content: parts }] },
+      ],
+    });
+    const [point] = breakpointsOf(
+      result([
+        { type: 'text', text: DOC, cache_control: MARK },
+        { type: 'text', text: DOC },
+      ]),
+      'm',
+    );
+    const [whole] = breakpointsOf(
+      result([
+        { type: 'text', text: DOC },
+        { type: 'text', text: DOC, cache_control: MARK },
+      ]),
+      'm',
+    );
+    // Before it: 'q' (1 + 3) and the call's turn (1 + 3); then 100 tokens of text and the result's 3.
+    expect(point?.tokens).toBe(8 + 103);
+    expect(whole?.tokens).toBe(8 + 203);
+    // Where the marker stands is no part of the prefix: the same blocks unmarked read what it wrote.
+    const book = new PromptCacheBook();
+    book.use([point!], 10_000, 0);
+    const [again] = breakpointsOf(
+      result([
+        { type: 'text', text: DOC, cache_control: MARK },
+        { type: 'text', text: 'other', cache_control: MARK },
+      ]),
+      'm',
+    );
+    expect(again?.key).toBe(point?.key);
+  });
+});
