@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extend } from '../domain/extend.js';
 import { planAnswer } from './answer-plan.js';
 import { answerEarlyFault, type FaultErrorBody } from './early-fault.js';
 import type { FaultBook, FaultRule } from './faults.js';
@@ -108,13 +109,15 @@ async function runMessagesExchange(exchange: MessagesExchange): Promise<void> {
 
   if (await answerEarlyFault(res, fault, request.model, watch, requestId, anthropicError)) return;
 
-  const plan = planAnswer({
+  const answer = planAnswer({
     request: { ...request, includeUsage: true },
     profile: endpoint.profileOf(request.model),
     latencyScale: endpoint.latencyScale,
     answerLength: endpoint.answerLength,
     fault,
   });
+  // The API counts the tools in the prompt, so that a marked tool has a prefix to cache.
+  const plan = extend(answer, { promptTokens: answer.promptTokens + request.toolTokens });
   const identity = { id: `msg_sim_${record.id}`, model: request.model };
   const cache = endpoint.promptCache.use(request.breakpoints, plan.promptTokens);
   if (request.stream) {

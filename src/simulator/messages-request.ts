@@ -1,6 +1,6 @@
 import { acceptsSampling } from '../providers/anthropic/versions.js';
 import { parseStop, type SimChatRequest, type SimTool } from './chat-request.js';
-import { breakpointsOf, type CacheBreakpoint } from './prompt-cache.js';
+import { breakpointsOf, type CacheBreakpoint, toolTokensOf } from './prompt-cache.js';
 import type { SimMessage } from './text.js';
 
 const SAMPLING_PARAMS = ['temperature', 'top_p', 'top_k'] as const;
@@ -26,6 +26,8 @@ export interface SimMessagesRequest extends Tooling {
   readonly stop?: readonly string[] | undefined;
   /** The prefixes its `cache_control` markers ask to cache, in order; empty when it has none. */
   readonly breakpoints: readonly CacheBreakpoint[];
+  /** What its tool definitions add to the prompt's tokens, before the system prompt. */
+  readonly toolTokens: number;
 }
 
 export type MessagesRequestParse =
@@ -116,6 +118,7 @@ export function parseMessagesRequest(body: unknown, version: string): MessagesRe
       ...(stop ? { stop } : {}),
       ...tooling,
       breakpoints: breakpointsOf(body, model),
+      toolTokens: toolTokensOf(body['tools']),
     },
   };
 }

@@ -50,11 +50,24 @@ const holdsMarker = (block: unknown): boolean =>
   isMarked(block) || (isRecord(block) && block.type === 'tool_result' && blocksOf(block.content).some(isMarked));
 
 /**
+ * What tool definitions add to the prompt: their JSON at four characters a token, as the API
+ * counts the tools in `input_tokens` (and in the prefix a marked tool ends); a marker adds none.
+ */
+export function toolTokensOf(tools: unknown): number {
+  let tokens = 0;
+  for (const tool of Array.isArray(tools) ? (tools as unknown[]) : []) {
+    const { cache_control: _marker, ...definition }: Record<string, unknown> = isRecord(tool) ? tool : { value: tool };
+    tokens += estimateTokens(JSON.stringify(definition));
+  }
+  return tokens;
+}
+
+/**
  * The breakpoints of a Messages API body, in the API's order: tools, system, messages, and
  * inside a tool_result its content blocks, then the result itself. Each covers the prompt up to
  * and including its block. Tokens count as the simulator counts a prompt: text at four
  * characters a token, 3 per message (the system prompt is one, and so is each tool result,
- * apart from its turn's text); tools count none. Empty when no block is marked.
+ * apart from its turn's text), a tool its JSON (`toolTokensOf`). Empty when no block is marked.
  */
 export function breakpointsOf(body: Record<string, unknown>, model: string): CacheBreakpoint[] {
   const tools = Array.isArray(body.tools) ? body.tools : [];
@@ -72,8 +85,11 @@ export function breakpointsOf(body: Record<string, unknown>, model: string): Cac
     hash.update(`\0${where}\0${JSON.stringify(rest)}`);
     if (isRecord(control)) points.push({ key: hash.copy().digest('hex'), tokens, hour: control.ttl === '1h' });
   };
-  for (const tool of tools) add(tool, 'tool', 0);
   let before = 0;
+  for (const tool of tools) {
+    before += toolTokensOf([tool]);
+    add(tool, 'tool', before);
+  }
   for (const turn of turns) {
     let results = 0;
     let text = '';

@@ -296,6 +296,23 @@ describe('prompt caching over the HTTP API', () => {
     expect(next.json.x_orchestrator.cost_usd).toBeLessThan(first.json.x_orchestrator.cost_usd / 2);
   });
 
+  it('a marked tool is written on the first call and read by the next with the same tools', async () => {
+    const ask = (question: string) =>
+      post({
+        model: 'beta-claude',
+        orchestrator: { cache: { mode: 'bypass' } },
+        messages: [{ role: 'user', content: question }],
+        tools: [{ type: 'function', function: { name: 'search', description: manual(11) }, cache_control: { type: 'ephemeral' } }],
+      });
+    const first = await ask('Where is the retry section?');
+    expect(first.status).toBe(200);
+    const written = first.json.usage.prompt_tokens_details.cache_write_tokens;
+    expect(written).toBeGreaterThan(200);
+    const next = await ask('Where is the race section?');
+    expect(next.json.usage.prompt_tokens_details.cached_tokens).toBe(written);
+    expect(next.json.usage.prompt_tokens_details.cache_write_tokens).toBe(0);
+  });
+
   it('the response cache answers the same request with or without a marker', async () => {
     // Anthropic's default API version takes no temperature, so its answers are cached only when asked.
     const plain = {

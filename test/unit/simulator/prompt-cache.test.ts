@@ -73,6 +73,7 @@ describe("the simulator's prompt cache at each place the gateway puts a marker",
     });
 
   it.each([
+    ['a tool', { tool: { cache_control: MARK } }],
     ['a system block', { system: { cache_control: MARK } }],
     ["a message's content part", { part: { cache_control: MARK } }],
     ["a message's last block (its tool call)", { call: { cache_control: MARK } }],
