@@ -6,15 +6,21 @@ import { estimateTokens } from './text.js';
  * `cache_control` writes the prompt up to each marked block, and a later request for the same
  * model that begins with a prefix written before (and not expired) reads it. The usage splits
  * the prompt as the API does: read, written (five minutes or an hour), the rest as input.
- * Simplified: no minimum prefix length, and only the longest cached prefix of a request's own
- * breakpoints is found (the API also looks a few blocks back from each).
+ * A read is found at each breakpoint or at any of the 20 block boundaries before it, as the
+ * API looks back, so a conversation that moves its marker to its newest turn reads what the
+ * previous call wrote. Simplified: no minimum prefix length.
  */
 
-/** A marked prefix: its identity (model and every block up to the marker), its tokens, its lifetime. */
-export interface CacheBreakpoint {
+/** A prefix ending at a block boundary: its identity (model and every block up to it) and its tokens. */
+export interface CachePrefix {
   readonly key: string;
   readonly tokens: number;
+}
+
+/** A marked prefix, its lifetime, and the prefixes of the boundaries before it that a read may find. */
+export interface CacheBreakpoint extends CachePrefix {
   readonly hour: boolean;
+  readonly earlier: readonly CachePrefix[];
 }
 
 export interface PromptCacheUsage {
@@ -27,6 +33,8 @@ export const NO_CACHE_USE: PromptCacheUsage = { read: 0, written5m: 0, written1h
 
 const FIVE_MINUTES_MS = 5 * 60_000;
 const HOUR_MS = 60 * 60_000;
+/** How many block boundaries before a breakpoint the API checks for a prefix written before. */
+const LOOKBACK_BLOCKS = 20;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -79,11 +87,16 @@ export function breakpointsOf(body: Record<string, unknown>, model: string): Cac
 
   const hash: Hash = createHash('sha256').update(model);
   const points: CacheBreakpoint[] = [];
+  const recent: CachePrefix[] = [];
   // The marker is no part of the prefix: the same blocks marked elsewhere are the same prefix.
-  const add = (block: unknown, where: string, tokens: number): void => {
+  const add = (block: unknown, where: string, tokens: number, boundary = true): void => {
     const { cache_control: control, ...rest } = isRecord(block) ? block : { value: block };
     hash.update(`\0${where}\0${JSON.stringify(rest)}`);
-    if (isRecord(control)) points.push({ key: hash.copy().digest('hex'), tokens, hour: control.ttl === '1h' });
+    if (!boundary) return;
+    const key = hash.copy().digest('hex');
+    if (isRecord(control)) points.push({ key, tokens, hour: control.ttl === '1h', earlier: recent.slice() });
+    recent.push({ key, tokens });
+    if (recent.length > LOOKBACK_BLOCKS) recent.shift();
   };
   let before = 0;
   for (const tool of tools) {
@@ -102,7 +115,8 @@ export function breakpointsOf(body: Record<string, unknown>, model: string): Cac
         continue;
       }
       const { content, cache_control: control, ...head } = block;
-      add(head, turn.role, before);
+      // A result's opening is no boundary: its content blocks and its end are.
+      add(head, turn.role, before, false);
       let inner = '';
       for (const part of blocksOf(content)) {
         inner += textOf(part);
@@ -117,9 +131,9 @@ export function breakpointsOf(body: Record<string, unknown>, model: string): Cac
   return points;
 }
 
-/** Prefixes written, by key, with when each expires; the oldest go first past `max`. */
+/** Prefixes written, by key, with when each expires and for how long a read keeps it; the oldest go first past `max`. */
 export class PromptCacheBook {
-  readonly #entries = new Map<string, number>();
+  readonly #entries = new Map<string, { expires: number; lifetimeMs: number }>();
 
   constructor(private readonly max = 1024) {}
 
@@ -128,8 +142,13 @@ export class PromptCacheBook {
     if (points.length === 0) return NO_CACHE_USE;
     let read = 0;
     for (const p of points) {
-      const expires = this.#entries.get(p.key);
-      if (expires !== undefined && expires > now) read = Math.max(read, Math.min(p.tokens, promptTokens));
+      for (const prefix of [p, ...p.earlier]) {
+        const entry = this.#entries.get(prefix.key);
+        if (entry === undefined || entry.expires <= now) continue;
+        read = Math.max(read, Math.min(prefix.tokens, promptTokens));
+        // A read keeps a prefix for another lifetime, as a write does.
+        this.#keep(prefix.key, now + entry.lifetimeMs, entry.lifetimeMs);
+      }
     }
     let written5m = 0;
     let written1h = 0;
@@ -141,10 +160,16 @@ export class PromptCacheBook {
         else written5m += end - covered;
         covered = end;
       }
-      this.#entries.delete(p.key);
-      this.#entries.set(p.key, now + (p.hour ? HOUR_MS : FIVE_MINUTES_MS));
+      const lifetimeMs = p.hour ? HOUR_MS : FIVE_MINUTES_MS;
+      this.#keep(p.key, now + lifetimeMs, lifetimeMs);
     }
     while (this.#entries.size > this.max) this.#entries.delete(this.#entries.keys().next().value as string);
     return { read, written5m, written1h };
+  }
+
+  /** Moved to the newest end, so the least recently used go first. */
+  #keep(key: string, expires: number, lifetimeMs: number): void {
+    this.#entries.delete(key);
+    this.#entries.set(key, { expires, lifetimeMs });
   }
 }

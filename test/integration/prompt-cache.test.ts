@@ -296,6 +296,32 @@ describe('prompt caching over the HTTP API', () => {
     expect(next.json.x_orchestrator.cost_usd).toBeLessThan(first.json.x_orchestrator.cost_usd / 2);
   });
 
+  it('a tool loop that marks only its newest result reads what the call before wrote', async () => {
+    const call = (n: number) => ({
+      role: 'assistant',
+      content: null,
+      tool_calls: [{ id: `call_${n}`, type: 'function', function: { name: 'page', arguments: '{}' } }],
+    });
+    const result = (n: number, marked: boolean) => ({
+      role: 'tool',
+      tool_call_id: `call_${n}`,
+      content: [{ type: 'text', text: manual(20 + n), ...(marked ? { cache_control: { type: 'ephemeral' } } : {}) }],
+    });
+    const loop = (messages: object[]) =>
+      post({
+        model: 'beta-claude',
+        orchestrator: { cache: { mode: 'bypass' } },
+        messages: [{ role: 'user', content: 'Read the manual, page by page.' }, ...messages],
+        tools: [{ type: 'function', function: { name: 'page', parameters: { type: 'object', properties: {} } } }],
+      });
+    const first = await loop([call(1), result(1, true)]);
+    const written = first.json.usage.prompt_tokens_details.cache_write_tokens;
+    expect(written).toBeGreaterThan(200);
+    const next = await loop([call(1), result(1, false), call(2), result(2, true)]);
+    expect(next.json.usage.prompt_tokens_details.cached_tokens).toBe(written);
+    expect(next.json.usage.prompt_tokens_details.cache_write_tokens).toBeGreaterThan(200);
+  });
+
   it('a marked tool is written on the first call and read by the next with the same tools', async () => {
     const ask = (question: string) =>
       post({

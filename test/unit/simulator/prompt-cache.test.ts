@@ -15,7 +15,7 @@ describe("the simulator's prompt cache", () => {
   it('writes a marked prefix, then reads it for the same model until it expires', () => {
     const book = new PromptCacheBook();
     const points = breakpointsOf(body(DOC, 'a'), 'm');
-    expect(points).toEqual([{ key: expect.any(String), tokens: 103, hour: false }]);
+    expect(points).toEqual([{ key: expect.any(String), tokens: 103, hour: false, earlier: [] }]);
     expect(book.use(points, 110, 0)).toEqual({ read: 0, written5m: 103, written1h: 0 });
     expect(book.use(breakpointsOf(body(DOC, 'another question'), 'm'), 112, 60_000)).toEqual({ read: 103, written5m: 0, written1h: 0 });
     expect(book.use(breakpointsOf(body(DOC, 'a'), 'other-model'), 110, 60_000).read).toBe(0);
@@ -124,5 +124,55 @@ describe("the simulator's prompt cache at each place the gateway puts a marker",
       'm',
     );
     expect(again?.key).toBe(point?.key);
+  });
+});
+
+describe("the simulator's prompt cache reads back from a request's markers", () => {
+  const MARK = { type: 'ephemeral' };
+  const exchange = (n: number, marked: boolean) => [
+    { role: 'assistant', content: [{ type: 'tool_use', id: `call_${n}`, name: 'get', input: {} }] },
+    {
+      role: 'user',
+      content: [
+        {
+          type: 'tool_result',
+          tool_use_id: `call_${n}`,
+          content: [{ type: 'text', text: DOC, ...(marked ? { cache_control: MARK } : {}) }],
+        },
+      ],
+    },
+  ];
+
+  it('reads a prefix written at an earlier marker when the marker has moved to the newest tool result', () => {
+    const book = new PromptCacheBook();
+    const first = book.use(breakpointsOf({ messages: [{ role: 'user', content: 'q' }, ...exchange(1, true)] }, 'm'), 10_000, 0);
+    const second = book.use(
+      breakpointsOf({ messages: [{ role: 'user', content: 'q' }, ...exchange(1, false), ...exchange(2, true)] }, 'm'),
+      10_000,
+      1000,
+    );
+    expect(second.read).toBe(first.written5m);
+    // What follows the prefix read, up to the new marker: the second call's turn (4) and its result (103).
+    expect(second.written5m).toBe(107);
+  });
+
+  it('looks no further back than 20 blocks', () => {
+    const book = new PromptCacheBook();
+    const start = [{ role: 'user', content: 'q' }, ...exchange(1, true)];
+    book.use(breakpointsOf({ messages: start }, 'm'), 10_000, 0);
+    const blocks = (n: number) => Array.from({ length: n }, (_, i) => ({ type: 'text', text: `note ${i}` }));
+    const later = (n: number) => ({
+      messages: [
+        ...start.slice(0, 1),
+        ...exchange(1, false),
+        { role: 'assistant', content: 'Sunny.' },
+        { role: 'user', content: [...blocks(n - 1), { type: 'text', text: 'last', cache_control: MARK }] },
+      ],
+    });
+    // Back from the marker: n - 1 notes, 'Sunny.', the result's end, then its marked part, n + 2 blocks back.
+    expect(book.use(breakpointsOf(later(18), 'm'), 10_000, 1000).read).toBeGreaterThan(100);
+    expect(new PromptCacheBook().use(breakpointsOf(later(18), 'm'), 10_000, 1000).read).toBe(0);
+    book.use(breakpointsOf({ messages: start }, 'm'), 10_000, 2000);
+    expect(book.use(breakpointsOf(later(19), 'm'), 10_000, 3000).read).toBe(0);
   });
 });
