@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { invalidArgument } from '../../domain/errors.js';
+import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
 import { adminRequired, databaseOff, databaseUnreachable } from '../../domain/service-errors.js';
 import { LedgerCall, type UsageFilter, type UsageServiceServer } from '../../gen/orchestrator/v1/usage.js';
 import type { CallContext } from '../../engine/index.js';
@@ -29,8 +29,8 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
     throw ledger.store ? databaseUnreachable() : databaseOff('usage records');
   };
 
-  const scope = (given: UsageFilter | undefined, ctx: CallContext, peer: string): LedgerFilter => {
-    const filter = decodeFilter(given);
+  // Called once the request's fields are valid (see `checked`).
+  const scope = (filter: LedgerFilter, ctx: CallContext, peer: string): LedgerFilter => {
     if (!access.keysEnabled()) {
       if (!isLoopback(peer)) throw adminRequired('with no API keys configured, the ledger answers only callers on this machine (loopback)');
       return filter;
@@ -44,19 +44,21 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
 
   return {
     getUsage: withDatabase(deps, databaseUnreachable, async (req, ctx, peer) => {
-      const groups = req.groupBy.map((g, i): UsageDimension => {
+      const violations: FieldViolation[] = [];
+      const groups = req.groupBy.flatMap((g, i): UsageDimension[] => {
         const d = DIMENSION_OF[g];
-        if (!d) throw invalidArgument([{ field: `group_by[${i}]`, description: 'unknown or unspecified group' }]);
-        return d;
+        if (!d) violations.push({ field: `group_by[${i}]`, description: 'unknown or unspecified group' });
+        return d ? [d] : [];
       });
-      const filter = scope(req.filter, ctx, peer);
+      const filter = scope(checked(violations, req.filter), ctx, peer);
       return { rows: (await usageTotals(database(), filter, groups)).map(encodeUsageRow) };
     }),
 
     listCalls: withDatabase(deps, databaseUnreachable, async (req, ctx, peer) => {
+      const violations: FieldViolation[] = [];
       if (req.pageSize < 0 || req.pageSize > MAX_PAGE)
-        throw invalidArgument([{ field: 'page_size', description: `from 1 to ${MAX_PAGE} (0: ${DEFAULT_PAGE})` }]);
-      const filter = scope(req.filter, ctx, peer);
+        violations.push({ field: 'page_size', description: `from 1 to ${MAX_PAGE} (0: ${DEFAULT_PAGE})` });
+      const filter = scope(checked(violations, req.filter), ctx, peer);
       const selection = { filter, requestId: req.requestId || undefined, successful: req.successful };
       // The page token is checked before the database is asked for.
       const query = extend(selection, { pageSize: req.pageSize || DEFAULT_PAGE, after: decodePageToken(req.pageToken, selection) });
@@ -66,7 +68,7 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
     }),
 
     getRoutingAnalytics: withDatabase(deps, databaseUnreachable, async (req, ctx, peer) => {
-      const filter = scope(req.filter, ctx, peer);
+      const filter = scope(checked([], req.filter), ctx, peer);
       const profiles = await routingAnalytics(database(), filter);
       return {
         profiles: profiles.map((p) => ({
@@ -105,11 +107,16 @@ function withinClientLimit(
   return { calls, next };
 }
 
-function decodeFilter(f: UsageFilter | undefined): LedgerFilter {
+/**
+ * The filter, once every problem of the request is known: `violations` (the request's other
+ * fields') and the filter's own are refused together, so a client fixes them in one round.
+ */
+function checked(violations: readonly FieldViolation[], f: UsageFilter | undefined): LedgerFilter {
   const from = millis(f?.startTime);
   const to = millis(f?.endTime);
-  if (from !== undefined && to !== undefined && to <= from)
-    throw invalidArgument([{ field: 'filter.end_time', description: 'must be after start_time' }]);
+  const all = [...violations];
+  if (from !== undefined && to !== undefined && to <= from) all.push({ field: 'filter.end_time', description: 'must be after start_time' });
+  if (all.length > 0) throw invalidArgument(all);
   return {
     from,
     to,
