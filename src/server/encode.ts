@@ -160,8 +160,3 @@ function round4(value: number): number {
 export function timestamp(ms: number): Timestamp {
   return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
 }
-
-/** A google.protobuf.Timestamp as epoch milliseconds (undefined when absent). */
-export function millis(t: Timestamp | undefined): number | undefined {
-  return t === undefined ? undefined : t.seconds * 1000 + Math.floor(t.nanos / 1_000_000);
-}

@@ -1,7 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageGroup, UsageServiceClient, type UsageFilter } from '../../src/gen/orchestrator/v1/usage.js';
-import { unaryError } from '../helpers/grpc-client.js';
+import { callRecord } from '../helpers/call-record.js';
+import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 /** What UsageService refuses in a request, and how it reads the time range (an open service: this test is on loopback). */
@@ -36,5 +37,24 @@ describe('UsageService requests', () => {
     const req = { filter: filter({ startTime: at(T), endTime: at(T) }), requestId: '', pageSize: 501, pageToken: '' };
     const e = await unaryError(usage.listCalls.bind(usage), req);
     expect([e.code, fields(e)]).toEqual([grpc.status.INVALID_ARGUMENT, ['page_size', 'filter.end_time']]);
+  });
+
+  it('reads start_time and end_time to the nanosecond: a call in the millisecond of either end is in the range only if it is', async () => {
+    // Calls are recorded to the millisecond: one at T + 1 ms arrived before T + 1.5 ms and after T + 0.5 ms.
+    h.app.ledger.store?.recordCall(callRecord('in-the-ms', T * 1000 + 1));
+    await h.app.ledger.store?.flush();
+    const requests = async (startTime: { seconds: number; nanos: number }, endTime: { seconds: number; nanos: number }) =>
+      (await callUnary(usage.getUsage.bind(usage), { filter: filter({ startTime, endTime }), groupBy: [] })).response.rows[0]?.requests;
+    expect(await requests(at(T, 1_500_000), at(T + 1))).toBe(0);
+    expect(await requests(at(T, 500_000), at(T, 1_500_000))).toBe(1);
+    expect(await requests(at(T), at(T, 1_000_000))).toBe(0);
+    // Within one millisecond, after its start: a range, only one no call can be in.
+    expect(await requests(at(T, 1_200_000), at(T, 1_700_000))).toBe(0);
+  });
+
+  it('refuses a time that is no Timestamp (nanos outside 0 to 999,999,999)', async () => {
+    const req = { filter: filter({ startTime: at(T, -1), endTime: at(T + 1, 1_000_000_000) }), groupBy: [] };
+    const e = await unaryError(usage.getUsage.bind(usage), req);
+    expect([e.code, fields(e)]).toEqual([grpc.status.INVALID_ARGUMENT, ['filter.start_time', 'filter.end_time']]);
   });
 });

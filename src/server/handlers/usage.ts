@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { invalidArgument, type FieldViolation } from '../../domain/errors.js';
 import { adminRequired, databaseOff, databaseUnreachable } from '../../domain/service-errors.js';
+import type { Timestamp } from '../../gen/google/protobuf/timestamp.js';
 import { LedgerCall, type UsageFilter, type UsageServiceServer } from '../../gen/orchestrator/v1/usage.js';
 import type { CallContext } from '../../engine/index.js';
 import { listCalls, routingAnalytics, type ListedCall } from '../../store/call-queries.js';
@@ -9,7 +10,6 @@ import { usageTotals, type LedgerFilter, type UsageDimension } from '../../store
 import type { LedgerSchema } from '../../store/schema.js';
 import type { CallDeps } from '../call.js';
 import { isLoopback, withDatabase, type AdminAccess } from '../admin.js';
-import { millis } from '../encode.js';
 import { decodePageToken, encodePageToken } from '../page-token.js';
 import { DIMENSION_OF, encodeCall, encodeUsageRow, routingProfileOf } from '../usage-encode.js';
 import { extend } from '../../domain/extend.js';
@@ -112,11 +112,17 @@ function withinClientLimit(
  * fields') and the filter's own are refused together, so a client fixes them in one round.
  */
 function checked(violations: readonly FieldViolation[], f: UsageFilter | undefined): LedgerFilter {
-  const from = millis(f?.startTime);
-  const to = millis(f?.endTime);
   const all = [...violations];
-  if (from !== undefined && to !== undefined && to <= from) all.push({ field: 'filter.end_time', description: 'must be after start_time' });
+  const start = validTime(f?.startTime, 'filter.start_time', all);
+  const end = validTime(f?.endTime, 'filter.end_time', all);
+  if (start && end && (end.seconds < start.seconds || (end.seconds === start.seconds && end.nanos <= start.nanos)))
+    all.push({ field: 'filter.end_time', description: 'must be after start_time' });
   if (all.length > 0) throw invalidArgument(all);
+  // Calls are recorded to the millisecond: one at ms t arrived at or after a time s, and before a
+  // time e, when t >= ceil(s) and t < ceil(e). Cut to the millisecond below, both ends took in the
+  // millisecond they fall in, a call that arrived before start_time or not before end_time.
+  const from = start && start.seconds * 1000 + Math.ceil(start.nanos / 1_000_000);
+  const to = end && end.seconds * 1000 + Math.ceil(end.nanos / 1_000_000);
   return {
     from,
     to,
@@ -125,4 +131,15 @@ function checked(violations: readonly FieldViolation[], f: UsageFilter | undefin
     provider: f?.provider || undefined,
     method: f?.method || undefined,
   };
+}
+
+/** google.protobuf.Timestamp's own range: 0001-01-01 to 9999-12-31 UTC, nanos 0 to 999,999,999. */
+const MIN_SECONDS = -62_135_596_800;
+const MAX_SECONDS = 253_402_300_799;
+
+function validTime(t: Timestamp | undefined, field: string, violations: FieldViolation[]): Timestamp | undefined {
+  if (t === undefined) return undefined;
+  if (t.seconds >= MIN_SECONDS && t.seconds <= MAX_SECONDS && t.nanos >= 0 && t.nanos <= 999_999_999) return t;
+  violations.push({ field, description: 'not a valid Timestamp (0001-01-01 to 9999-12-31 UTC, nanos 0 to 999,999,999)' });
+  return undefined;
 }
