@@ -123,9 +123,11 @@ export async function runLedgerCommand(
   try {
     apiKey = apiKeyOption(v['api-key'], env);
     channel = channelSettings(addr, tlsOptions(v));
-    const since = v.since === undefined ? undefined : Date.now() - parseDuration(v.since, '--since');
+    // Calls are recorded to the millisecond: the first one not before the moment counted back to.
+    const since = v.since === undefined ? undefined : Math.ceil(Date.now() - parseDuration(v.since, '--since'));
     filter = {
-      startTime: since === undefined ? undefined : { seconds: Math.floor(since / 1000), nanos: 0 },
+      startTime:
+        since === undefined ? undefined : { seconds: Math.floor(since / 1000), nanos: (((since % 1000) + 1000) % 1000) * 1_000_000 },
       keyName: v.key,
       model: v.model,
       provider: v.provider,

@@ -90,6 +90,17 @@ describe('llm-orchestrator usage and calls', () => {
     expect(start).toBeLessThanOrEqual(before - 7_200 + 2);
   });
 
+  it('--since keeps the milliseconds of the moment it counts back to', async () => {
+    received.usage.length = 0;
+    const before = Date.now();
+    expect((await run('usage', '--since', '1500ms')).code).toBe(0);
+    const after = Date.now();
+    const sent = received.usage[0]?.filter?.startTime;
+    const start = (sent?.seconds ?? 0) * 1000 + (sent?.nanos ?? 0) / 1e6;
+    expect(start).toBeGreaterThanOrEqual(before - 1_500);
+    expect(start).toBeLessThanOrEqual(after - 1_500);
+  });
+
   it('sends each filter in its own field', async () => {
     received.usage.length = 0;
     const result = await run('usage', '--key', 'alice', '-m', 'gpt-4o', '--provider', 'openai', '--method', 'Race');
