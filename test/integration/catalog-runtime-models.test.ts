@@ -275,6 +275,30 @@ describe('runtime models created and deleted over time', () => {
     expect(err.details).not.toContain('ListModels');
   });
 
+  it('UpdateModel giving a model an alias or id another runtime model answers to is ALREADY_EXISTS (MODEL_EXISTS), and the model keeps its names', async () => {
+    await callUnary(h.clients.models.createModel.bind(h.clients.models), {
+      model: spec({ id: 'owner-model', aliases: ['owner-alias'], fallbacks: [] }),
+    });
+    await callUnary(h.clients.models.createModel.bind(h.clients.models), {
+      model: spec({ id: 'renamed-model', aliases: ['own-alias'], fallbacks: [] }),
+    });
+    const update = h.clients.models.updateModel.bind(h.clients.models);
+    const taken = await unaryError(update, {
+      model: spec({ id: 'renamed-model', aliases: ['own-alias', 'Owner-Alias', 'owner-model'], fallbacks: [] }),
+    });
+    expect(taken.code).toBe(grpc.status.ALREADY_EXISTS);
+    expect(taken.decoded.errorInfo?.reason).toBe('MODEL_EXISTS');
+    expect(taken.decoded.errorInfo?.metadata).toMatchObject({ model: 'Owner-Alias', field: 'model.aliases[1]' });
+    expect(taken.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['model.aliases[1]', 'model.aliases[2]']);
+    expect(taken.details).toMatch(
+      /^model\.aliases\[1\]: "Owner-Alias" is already the name of the runtime model "owner-model" \(and 1 more\)$/,
+    );
+    expect((await find(h, 'renamed-model'))?.aliases).toEqual(['own-alias']);
+    expect((await chat('owner-alias')).response.model).toBe('owner-model');
+    await remove('renamed-model');
+    await remove('owner-model');
+  });
+
   it('a deleted model leaves GetStats and /metrics, while its calls stay in the totals', async () => {
     const ids = Array.from({ length: 20 }, (_, i) => `churn-${i}`);
     for (const id of ids) {

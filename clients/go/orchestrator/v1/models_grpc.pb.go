@@ -22,10 +22,15 @@ type ModelServiceClient interface {
 	// How a routing profile ranks the models, for a prompt or in general.
 	RankModels(ctx context.Context, in *RankModelsRequest, opts ...grpc.CallOption) (*RankModelsResponse, error)
 	// Adds a model at runtime (admin). Persisted in the database and picked up by every replica
-	// within CATALOG_POLL_MS. Its id and aliases must not name a built-in or config-file model.
+	// within CATALOG_POLL_MS. An id or alias that a built-in, config-file, embedding or other runtime
+	// model already answers to is ALREADY_EXISTS (reason MODEL_EXISTS), or INVALID_ARGUMENT listing
+	// it among the request's other problems.
 	CreateModel(ctx context.Context, in *CreateModelRequest, opts ...grpc.CallOption) (*CreateModelResponse, error)
 	// Replaces a runtime model's definition (admin); fields left out fall back to synced data, then
-	// defaults. Built-in and config-file models cannot be changed at runtime.
+	// defaults. Built-in and config-file models cannot be changed at runtime (INVALID_ARGUMENT); an
+	// id no runtime model has is NOT_FOUND. An id or alias that a built-in, config-file, embedding or
+	// other runtime model already answers to is ALREADY_EXISTS (reason MODEL_EXISTS), or
+	// INVALID_ARGUMENT listing it among the request's other problems.
 	UpdateModel(ctx context.Context, in *UpdateModelRequest, opts ...grpc.CallOption) (*UpdateModelResponse, error)
 	// Removes a runtime model (admin). Calls that already resolved it finish with it.
 	DeleteModel(ctx context.Context, in *DeleteModelRequest, opts ...grpc.CallOption) (*DeleteModelResponse, error)
@@ -117,10 +122,15 @@ type ModelServiceServer interface {
 	// How a routing profile ranks the models, for a prompt or in general.
 	RankModels(context.Context, *RankModelsRequest) (*RankModelsResponse, error)
 	// Adds a model at runtime (admin). Persisted in the database and picked up by every replica
-	// within CATALOG_POLL_MS. Its id and aliases must not name a built-in or config-file model.
+	// within CATALOG_POLL_MS. An id or alias that a built-in, config-file, embedding or other runtime
+	// model already answers to is ALREADY_EXISTS (reason MODEL_EXISTS), or INVALID_ARGUMENT listing
+	// it among the request's other problems.
 	CreateModel(context.Context, *CreateModelRequest) (*CreateModelResponse, error)
 	// Replaces a runtime model's definition (admin); fields left out fall back to synced data, then
-	// defaults. Built-in and config-file models cannot be changed at runtime.
+	// defaults. Built-in and config-file models cannot be changed at runtime (INVALID_ARGUMENT); an
+	// id no runtime model has is NOT_FOUND. An id or alias that a built-in, config-file, embedding or
+	// other runtime model already answers to is ALREADY_EXISTS (reason MODEL_EXISTS), or
+	// INVALID_ARGUMENT listing it among the request's other problems.
 	UpdateModel(context.Context, *UpdateModelRequest) (*UpdateModelResponse, error)
 	// Removes a runtime model (admin). Calls that already resolved it finish with it.
 	DeleteModel(context.Context, *DeleteModelRequest) (*DeleteModelResponse, error)

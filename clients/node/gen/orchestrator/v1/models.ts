@@ -2821,7 +2821,9 @@ export const ModelServiceService = {
   },
   /**
    * Adds a model at runtime (admin). Persisted in the database and picked up by every replica
-   * within CATALOG_POLL_MS. Its id and aliases must not name a built-in or config-file model.
+   * within CATALOG_POLL_MS. An id or alias that a built-in, config-file, embedding or other runtime
+   * model already answers to is ALREADY_EXISTS (reason MODEL_EXISTS), or INVALID_ARGUMENT listing
+   * it among the request's other problems.
    */
   createModel: {
     path: "/orchestrator.v1.ModelService/CreateModel" as const,
@@ -2834,7 +2836,10 @@ export const ModelServiceService = {
   },
   /**
    * Replaces a runtime model's definition (admin); fields left out fall back to synced data, then
-   * defaults. Built-in and config-file models cannot be changed at runtime.
+   * defaults. Built-in and config-file models cannot be changed at runtime (INVALID_ARGUMENT); an
+   * id no runtime model has is NOT_FOUND. An id or alias that a built-in, config-file, embedding or
+   * other runtime model already answers to is ALREADY_EXISTS (reason MODEL_EXISTS), or
+   * INVALID_ARGUMENT listing it among the request's other problems.
    */
   updateModel: {
     path: "/orchestrator.v1.ModelService/UpdateModel" as const,
@@ -2892,12 +2897,17 @@ export interface ModelServiceServer extends UntypedServiceImplementation {
   rankModels: handleUnaryCall<RankModelsRequest, RankModelsResponse>;
   /**
    * Adds a model at runtime (admin). Persisted in the database and picked up by every replica
-   * within CATALOG_POLL_MS. Its id and aliases must not name a built-in or config-file model.
+   * within CATALOG_POLL_MS. An id or alias that a built-in, config-file, embedding or other runtime
+   * model already answers to is ALREADY_EXISTS (reason MODEL_EXISTS), or INVALID_ARGUMENT listing
+   * it among the request's other problems.
    */
   createModel: handleUnaryCall<CreateModelRequest, CreateModelResponse>;
   /**
    * Replaces a runtime model's definition (admin); fields left out fall back to synced data, then
-   * defaults. Built-in and config-file models cannot be changed at runtime.
+   * defaults. Built-in and config-file models cannot be changed at runtime (INVALID_ARGUMENT); an
+   * id no runtime model has is NOT_FOUND. An id or alias that a built-in, config-file, embedding or
+   * other runtime model already answers to is ALREADY_EXISTS (reason MODEL_EXISTS), or
+   * INVALID_ARGUMENT listing it among the request's other problems.
    */
   updateModel: handleUnaryCall<UpdateModelRequest, UpdateModelResponse>;
   /** Removes a runtime model (admin). Calls that already resolved it finish with it. */
@@ -2949,7 +2959,9 @@ export interface ModelServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Adds a model at runtime (admin). Persisted in the database and picked up by every replica
-   * within CATALOG_POLL_MS. Its id and aliases must not name a built-in or config-file model.
+   * within CATALOG_POLL_MS. An id or alias that a built-in, config-file, embedding or other runtime
+   * model already answers to is ALREADY_EXISTS (reason MODEL_EXISTS), or INVALID_ARGUMENT listing
+   * it among the request's other problems.
    */
   createModel(
     request: CreateModelRequest,
@@ -2968,7 +2980,10 @@ export interface ModelServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Replaces a runtime model's definition (admin); fields left out fall back to synced data, then
-   * defaults. Built-in and config-file models cannot be changed at runtime.
+   * defaults. Built-in and config-file models cannot be changed at runtime (INVALID_ARGUMENT); an
+   * id no runtime model has is NOT_FOUND. An id or alias that a built-in, config-file, embedding or
+   * other runtime model already answers to is ALREADY_EXISTS (reason MODEL_EXISTS), or
+   * INVALID_ARGUMENT listing it among the request's other problems.
    */
   updateModel(
     request: UpdateModelRequest,

@@ -72,7 +72,9 @@ class ModelServiceServicer(object):
 
     def CreateModel(self, request, context):
         """Adds a model at runtime (admin). Persisted in the database and picked up by every replica
-        within CATALOG_POLL_MS. Its id and aliases must not name a built-in or config-file model.
+        within CATALOG_POLL_MS. An id or alias that a built-in, config-file, embedding or other runtime
+        model already answers to is ALREADY_EXISTS (reason MODEL_EXISTS), or INVALID_ARGUMENT listing
+        it among the request's other problems.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -80,7 +82,10 @@ class ModelServiceServicer(object):
 
     def UpdateModel(self, request, context):
         """Replaces a runtime model's definition (admin); fields left out fall back to synced data, then
-        defaults. Built-in and config-file models cannot be changed at runtime.
+        defaults. Built-in and config-file models cannot be changed at runtime (INVALID_ARGUMENT); an
+        id no runtime model has is NOT_FOUND. An id or alias that a built-in, config-file, embedding or
+        other runtime model already answers to is ALREADY_EXISTS (reason MODEL_EXISTS), or
+        INVALID_ARGUMENT listing it among the request's other problems.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
