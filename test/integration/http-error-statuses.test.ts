@@ -1,4 +1,7 @@
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
+import { unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 /**
@@ -51,7 +54,7 @@ describe('HTTP error statuses and when to retry', () => {
     expect(headers.get('retry-after')).toBe(String(Math.ceil(ms / 1000)));
   });
 
-  it('503, not 502, for a fallback chain every model of which has its breaker open', async () => {
+  it('503, not 502, for a fallback chain every model of which has its breaker open, with the shortest cool-down left as Retry-After', async () => {
     for (const model of ['gpt-4o-mini', 'gpt-4.1-mini']) {
       h.upstream.injectFault({ kind: 'http_error', status: 500, model, times: 1 });
       expect((await post({ model })).status).toBe(502);
@@ -63,8 +66,27 @@ describe('HTTP error statuses and when to retry', () => {
     });
     expect(status).toBe(503);
     expect(body.error).toMatchObject({ type: 'service_unavailable_error', reason: 'ALL_ATTEMPTS_FAILED' });
-    expect(Number(headers.get('retry-after'))).toBeGreaterThan(50);
+    // The wait is known: the shortest cool-down left, as for one open breaker, not a default second.
+    const ms = Number(headers.get('retry-after-ms'));
+    expect(ms).toBeGreaterThan(50_000);
+    expect(ms).toBeLessThanOrEqual(60_000);
+    expect(body.error.retry_after_ms).toBe(ms);
+    expect(headers.get('retry-after')).toBe(String(Math.ceil(ms / 1000)));
+    expect(headers.get('x-should-retry')).toBeNull();
     expect(h.upstream.requests.length).toBe(before);
+    // The gRPC door pushes back by the same cool-down.
+    const refused = await unaryError(h.clients.chat.fallback.bind(h.clients.chat), {
+      model: 'gpt-4o-mini',
+      prompt: 'Say hello',
+      messages: [],
+      models: ['gpt-4.1-mini'],
+      disableDefaultMessage: true,
+    });
+    expect(refused.code).toBe(grpc.status.UNAVAILABLE);
+    const pushback = Number(refused.metadata.get('grpc-retry-pushback-ms')[0]);
+    expect(pushback).toBeGreaterThan(50_000);
+    expect(pushback).toBeLessThanOrEqual(ms);
+    expect(refused.decoded.retryInfo?.retryDelay).toBeDefined();
   });
 
   it('502 for a fallback chain where an upstream failed beside an open breaker', async () => {
@@ -79,11 +101,23 @@ describe('HTTP error statuses and when to retry', () => {
     expect(body.error).toMatchObject({ type: 'upstream_error', reason: 'ALL_ATTEMPTS_FAILED' });
   });
 
-  it('503 with Retry-After for a route none of whose candidates can take the call', async () => {
+  it('503 with Retry-After: 1 alone for a route none of whose candidates can take the call, as no wait is known', async () => {
     const { status, headers, body } = await post({ model: 'route:speed', orchestrator: { route: { candidates: ['gpt-4o'] } } });
     expect(status).toBe(503);
     expect(body.error).toMatchObject({ type: 'service_unavailable_error', reason: 'NO_ELIGIBLE_MODEL' });
-    expect(Number(headers.get('retry-after'))).toBeGreaterThan(0);
+    // No wait is known (the gRPC door sends no pushback): one second, and no retry-after-ms.
+    expect(headers.get('retry-after')).toBe('1');
+    expect(headers.get('retry-after-ms')).toBeNull();
+    expect(body.error.retry_after_ms).toBeUndefined();
+    const refused = await unaryError(h.clients.chat.chat.bind(h.clients.chat), {
+      model: '',
+      prompt: 'Say hello',
+      messages: [],
+      route: { profile: RoutingProfile.ROUTING_PROFILE_SPEED, candidates: ['gpt-4o'] },
+    });
+    expect(refused.code).toBe(grpc.status.UNAVAILABLE);
+    expect(refused.decoded.errorInfo?.reason).toBe('NO_ELIGIBLE_MODEL');
+    expect(refused.metadata.get('grpc-retry-pushback-ms')).toEqual([]);
   });
 
   it("400 with OpenAI's context_length_exceeded for a prompt no candidate's window holds", async () => {
