@@ -302,8 +302,9 @@ export class LiveCatalog {
 
   /** `field`: where the request names the model (UpdateModel's `model.id`, DeleteModel's `id`). */
   private notRuntime(id: string, field: string): OrchestratorError {
-    // Named as every lookup names a model: any case.
-    const fixed = [...this.options.builtin, ...this.options.config].find((m) => sameName(m.id, id));
+    // Named as every lookup names a model: any case, by an alias too ("no runtime model" would
+    // contradict ListModels, which lists the model under that alias).
+    const fixed = [...this.options.builtin, ...this.options.config].find((m) => [m.id, ...m.aliases].some((n) => sameName(n, id)));
     // ListModels lists the embedding models too: "no runtime model" would contradict it.
     const embedding = fixed ? undefined : embeddingModelNamed(id);
     const owner = fixed ? `"${fixed.id}" is a built-in or config-file model` : embedding && `"${embedding.id}" is an embedding model`;

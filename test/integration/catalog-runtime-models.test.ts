@@ -299,6 +299,20 @@ describe('runtime models created and deleted over time', () => {
     await remove('owner-model');
   });
 
+  it('UpdateModel and DeleteModel naming a built-in model by its alias are INVALID_ARGUMENT, as by its id, not NOT_FOUND', async () => {
+    const updated = await unaryError(h.clients.models.updateModel.bind(h.clients.models), {
+      model: spec({ id: '4O-Mini', aliases: [], fallbacks: [] }),
+    });
+    expect(updated.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(updated.decoded.badRequest?.fieldViolations).toMatchObject([
+      { field: 'model.id', description: '"gpt-4o-mini" is a built-in or config-file model; only runtime models can be changed at runtime' },
+    ]);
+    const deleted = await unaryError(h.clients.models.deleteModel.bind(h.clients.models), { id: '4o-mini' });
+    expect(deleted.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(deleted.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['id']);
+    expect(deleted.details).toMatch(/"gpt-4o-mini" is a built-in or config-file model/);
+  });
+
   it('a deleted model leaves GetStats and /metrics, while its calls stay in the totals', async () => {
     const ids = Array.from({ length: 20 }, (_, i) => `churn-${i}`);
     for (const id of ids) {
