@@ -309,7 +309,7 @@ export class LiveCatalog {
     const embedding = fixed ? undefined : embeddingModelNamed(id);
     const owner = fixed ? `"${fixed.id}" is a built-in or config-file model` : embedding && `"${embedding.id}" is an embedding model`;
     if (owner) return invalidArgument([{ field, description: `${owner}; only runtime models can be changed at runtime` }]);
-    return runtimeModelNotFound(id);
+    return runtimeModelNotFound(id, field);
   }
 
   private serial<T>(task: () => Promise<T>): Promise<T> {

@@ -69,13 +69,16 @@ export interface TakenName extends FieldViolation {
   readonly name: string;
 }
 
-/** UpdateModel, DeleteModel: no runtime model has this id. */
-export function runtimeModelNotFound(id: string): OrchestratorError {
+/**
+ * UpdateModel, DeleteModel: no runtime model has this id. `field` names where the request gave it
+ * (`model.id`, `id`), as every other MODEL_NOT_FOUND does.
+ */
+export function runtimeModelNotFound(id: string, field: string): OrchestratorError {
   return new OrchestratorError({
     kind: 'not_found',
     reason: Reason.MODEL_NOT_FOUND,
     message: `no runtime model "${id}"`,
-    metadata: { model: id },
+    metadata: { model: id, field },
   });
 }
 

@@ -313,6 +313,18 @@ describe('runtime models created and deleted over time', () => {
     expect(deleted.details).toMatch(/"gpt-4o-mini" is a built-in or config-file model/);
   });
 
+  it('UpdateModel and DeleteModel of an id no model has are NOT_FOUND (MODEL_NOT_FOUND) naming the model and the field, as every unknown model is', async () => {
+    const updated = await unaryError(h.clients.models.updateModel.bind(h.clients.models), {
+      model: spec({ id: 'never-made', aliases: [], fallbacks: [] }),
+    });
+    expect(updated.code).toBe(grpc.status.NOT_FOUND);
+    expect(updated.decoded.errorInfo?.reason).toBe('MODEL_NOT_FOUND');
+    expect(updated.decoded.errorInfo?.metadata).toEqual({ model: 'never-made', field: 'model.id' });
+    const deleted = await unaryError(h.clients.models.deleteModel.bind(h.clients.models), { id: 'never-made' });
+    expect(deleted.code).toBe(grpc.status.NOT_FOUND);
+    expect(deleted.decoded.errorInfo?.metadata).toEqual({ model: 'never-made', field: 'id' });
+  });
+
   it('a deleted model leaves GetStats and /metrics, while its calls stay in the totals', async () => {
     const ids = Array.from({ length: 20 }, (_, i) => `churn-${i}`);
     for (const id of ids) {

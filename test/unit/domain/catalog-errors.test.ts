@@ -49,11 +49,11 @@ describe('catalog errors', () => {
       message: '"house" is a fallback of "a", "b": update those first',
       violations: [{ field: 'id', description: 'still a fallback of a, b' }],
     });
-    expect(seen(runtimeModelNotFound('house'))).toMatchObject({
+    expect(seen(runtimeModelNotFound('house', 'id'))).toMatchObject({
       code: grpc.status.NOT_FOUND,
       reason: 'MODEL_NOT_FOUND',
       message: 'no runtime model "house"',
-      metadata: { model: 'house' },
+      metadata: { model: 'house', field: 'id' },
     });
     expect(seen(noCatalogSource())).toMatchObject({ code: grpc.status.FAILED_PRECONDITION, reason: 'INVALID_REQUEST' });
     expect(seen(databaseOff('runtime models and catalog history'))).toMatchObject({
