@@ -128,7 +128,12 @@ export class LiveCatalog {
         all.filter((m) => m.id !== existing.id),
         violations,
       );
-      await store.putRuntimeModel({ ...model, createdAt: existing.createdAt, updatedAt: new Date() }, 'update');
+      const written = await store.putRuntimeModel({ ...model, createdAt: existing.createdAt, updatedAt: new Date() }, 'update');
+      if (!written) {
+        // Another replica deleted it since it was read: serve that deletion now, as the poll would.
+        await this.reloadNow();
+        throw runtimeModelNotFound(existing.id, 'model.id');
+      }
       return this.reload(existing.id);
     });
   }

@@ -9,6 +9,7 @@ import { eventually as eventuallyHolds } from '../helpers/eventually.js';
 import { callUnary, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { startPostgres, type PostgresProcess } from '../helpers/postgres.js';
+import { CatalogStore } from '../../src/store/catalog-store.js';
 
 const POLL_MS = '200';
 
@@ -323,6 +324,30 @@ describe('runtime models created and deleted over time', () => {
     const deleted = await unaryError(h.clients.models.deleteModel.bind(h.clients.models), { id: 'never-made' });
     expect(deleted.code).toBe(grpc.status.NOT_FOUND);
     expect(deleted.decoded.errorInfo?.metadata).toEqual({ model: 'never-made', field: 'id' });
+  });
+
+  it('UpdateModel of a model another replica deletes before the update is written is NOT_FOUND, not an internal error', async () => {
+    await create('churn-gone');
+    const put = CatalogStore.prototype.putRuntimeModel;
+    // Another replica's DeleteModel commits between this replica's read and its write.
+    const raced = vi.spyOn(CatalogStore.prototype, 'putRuntimeModel').mockImplementationOnce(async function (
+      this: CatalogStore,
+      ...args: Parameters<CatalogStore['putRuntimeModel']>
+    ) {
+      await this.deleteRuntimeModel(args[0].id);
+      return put.apply(this, args);
+    });
+    try {
+      const refused = await unaryError(h.clients.models.updateModel.bind(h.clients.models), {
+        model: spec({ id: 'churn-gone', aliases: [], fallbacks: [], inputPricePerMillion: 9 }),
+      });
+      expect(refused.code).toBe(grpc.status.NOT_FOUND);
+      expect(refused.decoded.errorInfo).toMatchObject({ reason: 'MODEL_NOT_FOUND', metadata: { model: 'churn-gone', field: 'model.id' } });
+    } finally {
+      raced.mockRestore();
+    }
+    // This replica serves the deletion at once, not only after its next poll.
+    expect(await find(h, 'churn-gone')).toBeUndefined();
   });
 
   it('a deleted model leaves GetStats and /metrics, while its calls stay in the totals', async () => {
