@@ -121,7 +121,7 @@ export class LiveCatalog {
       const all = await store.runtimeModels();
       // Named as every other lookup names a model: any case.
       const existing = all.find((m) => sameName(m.id, input.id));
-      if (!existing) throw this.notRuntime(input.id, 'model.id');
+      if (!existing) throw this.notRuntime(input.id, 'model.id', all);
       const model = { ...input, id: existing.id };
       this.check(
         model,
@@ -143,7 +143,7 @@ export class LiveCatalog {
     await this.serial(async () => {
       const all = await store.runtimeModels();
       const found = all.find((m) => sameName(m.id, id));
-      if (!found) throw this.notRuntime(id, 'id');
+      if (!found) throw this.notRuntime(id, 'id', all);
       id = found.id;
       const users = all.filter((m) => m.id !== id && m.fallbacks.some((f) => this.catalog.find(f)?.id === id));
       if (users.length > 0) {
@@ -306,7 +306,15 @@ export class LiveCatalog {
   }
 
   /** `field`: where the request names the model (UpdateModel's `model.id`, DeleteModel's `id`). */
-  private notRuntime(id: string, field: string): OrchestratorError {
+  private notRuntime(id: string, field: string, runtime: readonly RuntimeModel[]): OrchestratorError {
+    // A change names its model by id: an alias may move to another model between two calls, and
+    // "no runtime model" would contradict ListModels, which lists the model under that alias.
+    const aliased = runtime.find((m) => m.aliases.some((a) => sameName(a, id)));
+    if (aliased) {
+      return invalidArgument([
+        { field, description: `"${id}" is an alias of the runtime model "${aliased.id}": name the model by its id` },
+      ]);
+    }
     // Named as every lookup names a model: any case, by an alias too ("no runtime model" would
     // contradict ListModels, which lists the model under that alias).
     const fixed = [...this.options.builtin, ...this.options.config].find((m) => [m.id, ...m.aliases].some((n) => sameName(n, id)));

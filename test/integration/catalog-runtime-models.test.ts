@@ -300,6 +300,24 @@ describe('runtime models created and deleted over time', () => {
     await remove('owner-model');
   });
 
+  it('UpdateModel and DeleteModel naming a runtime model by its alias are INVALID_ARGUMENT naming its id, and the model stays', async () => {
+    await callUnary(h.clients.models.createModel.bind(h.clients.models), {
+      model: spec({ id: 'aliased-model', aliases: ['aliased-short'], fallbacks: [] }),
+    });
+    const updated = await unaryError(h.clients.models.updateModel.bind(h.clients.models), {
+      model: spec({ id: 'Aliased-Short', aliases: [], fallbacks: [] }),
+    });
+    expect(updated.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(updated.decoded.badRequest?.fieldViolations).toMatchObject([
+      { field: 'model.id', description: '"Aliased-Short" is an alias of the runtime model "aliased-model": name the model by its id' },
+    ]);
+    const deleted = await unaryError(h.clients.models.deleteModel.bind(h.clients.models), { id: 'aliased-short' });
+    expect(deleted.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(deleted.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['id']);
+    expect((await find(h, 'aliased-model'))?.aliases).toEqual(['aliased-short']);
+    await remove('aliased-model');
+  });
+
   it('UpdateModel and DeleteModel naming a built-in model by its alias are INVALID_ARGUMENT, as by its id, not NOT_FOUND', async () => {
     const updated = await unaryError(h.clients.models.updateModel.bind(h.clients.models), {
       model: spec({ id: '4O-Mini', aliases: [], fallbacks: [] }),

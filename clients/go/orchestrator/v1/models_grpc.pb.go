@@ -27,12 +27,15 @@ type ModelServiceClient interface {
 	// it among the request's other problems.
 	CreateModel(ctx context.Context, in *CreateModelRequest, opts ...grpc.CallOption) (*CreateModelResponse, error)
 	// Replaces a runtime model's definition (admin); fields left out fall back to synced data, then
-	// defaults. Built-in and config-file models cannot be changed at runtime (INVALID_ARGUMENT); an
-	// id no runtime model has is NOT_FOUND. An id or alias that a built-in, config-file, embedding or
+	// defaults. Built-in and config-file models cannot be changed at runtime (INVALID_ARGUMENT), and a
+	// runtime model named by an alias is INVALID_ARGUMENT naming its id; an id no runtime model has
+	// is NOT_FOUND. An id or alias that a built-in, config-file, embedding or
 	// other runtime model already answers to is ALREADY_EXISTS (reason MODEL_EXISTS), or
 	// INVALID_ARGUMENT listing it among the request's other problems.
 	UpdateModel(ctx context.Context, in *UpdateModelRequest, opts ...grpc.CallOption) (*UpdateModelResponse, error)
-	// Removes a runtime model (admin). Calls that already resolved it finish with it.
+	// Removes a runtime model (admin), named by its id (an alias is INVALID_ARGUMENT naming the id;
+	// a built-in or config-file model, INVALID_ARGUMENT; an id no runtime model has, NOT_FOUND).
+	// Calls that already resolved it finish with it.
 	DeleteModel(ctx context.Context, in *DeleteModelRequest, opts ...grpc.CallOption) (*DeleteModelResponse, error)
 	// Runs one catalog source now, or all of them (admin), applies what it returns and answers
 	// with the report. A failed run is reported and keeps the last good data in use.
@@ -127,12 +130,15 @@ type ModelServiceServer interface {
 	// it among the request's other problems.
 	CreateModel(context.Context, *CreateModelRequest) (*CreateModelResponse, error)
 	// Replaces a runtime model's definition (admin); fields left out fall back to synced data, then
-	// defaults. Built-in and config-file models cannot be changed at runtime (INVALID_ARGUMENT); an
-	// id no runtime model has is NOT_FOUND. An id or alias that a built-in, config-file, embedding or
+	// defaults. Built-in and config-file models cannot be changed at runtime (INVALID_ARGUMENT), and a
+	// runtime model named by an alias is INVALID_ARGUMENT naming its id; an id no runtime model has
+	// is NOT_FOUND. An id or alias that a built-in, config-file, embedding or
 	// other runtime model already answers to is ALREADY_EXISTS (reason MODEL_EXISTS), or
 	// INVALID_ARGUMENT listing it among the request's other problems.
 	UpdateModel(context.Context, *UpdateModelRequest) (*UpdateModelResponse, error)
-	// Removes a runtime model (admin). Calls that already resolved it finish with it.
+	// Removes a runtime model (admin), named by its id (an alias is INVALID_ARGUMENT naming the id;
+	// a built-in or config-file model, INVALID_ARGUMENT; an id no runtime model has, NOT_FOUND).
+	// Calls that already resolved it finish with it.
 	DeleteModel(context.Context, *DeleteModelRequest) (*DeleteModelResponse, error)
 	// Runs one catalog source now, or all of them (admin), applies what it returns and answers
 	// with the report. A failed run is reported and keeps the last good data in use.

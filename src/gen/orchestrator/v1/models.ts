@@ -2836,8 +2836,9 @@ export const ModelServiceService = {
   },
   /**
    * Replaces a runtime model's definition (admin); fields left out fall back to synced data, then
-   * defaults. Built-in and config-file models cannot be changed at runtime (INVALID_ARGUMENT); an
-   * id no runtime model has is NOT_FOUND. An id or alias that a built-in, config-file, embedding or
+   * defaults. Built-in and config-file models cannot be changed at runtime (INVALID_ARGUMENT), and a
+   * runtime model named by an alias is INVALID_ARGUMENT naming its id; an id no runtime model has
+   * is NOT_FOUND. An id or alias that a built-in, config-file, embedding or
    * other runtime model already answers to is ALREADY_EXISTS (reason MODEL_EXISTS), or
    * INVALID_ARGUMENT listing it among the request's other problems.
    */
@@ -2850,7 +2851,11 @@ export const ModelServiceService = {
     responseSerialize: (value: UpdateModelResponse): Buffer => Buffer.from(UpdateModelResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): UpdateModelResponse => UpdateModelResponse.decode(value),
   },
-  /** Removes a runtime model (admin). Calls that already resolved it finish with it. */
+  /**
+   * Removes a runtime model (admin), named by its id (an alias is INVALID_ARGUMENT naming the id;
+   * a built-in or config-file model, INVALID_ARGUMENT; an id no runtime model has, NOT_FOUND).
+   * Calls that already resolved it finish with it.
+   */
   deleteModel: {
     path: "/orchestrator.v1.ModelService/DeleteModel" as const,
     requestStream: false as const,
@@ -2904,13 +2909,18 @@ export interface ModelServiceServer extends UntypedServiceImplementation {
   createModel: handleUnaryCall<CreateModelRequest, CreateModelResponse>;
   /**
    * Replaces a runtime model's definition (admin); fields left out fall back to synced data, then
-   * defaults. Built-in and config-file models cannot be changed at runtime (INVALID_ARGUMENT); an
-   * id no runtime model has is NOT_FOUND. An id or alias that a built-in, config-file, embedding or
+   * defaults. Built-in and config-file models cannot be changed at runtime (INVALID_ARGUMENT), and a
+   * runtime model named by an alias is INVALID_ARGUMENT naming its id; an id no runtime model has
+   * is NOT_FOUND. An id or alias that a built-in, config-file, embedding or
    * other runtime model already answers to is ALREADY_EXISTS (reason MODEL_EXISTS), or
    * INVALID_ARGUMENT listing it among the request's other problems.
    */
   updateModel: handleUnaryCall<UpdateModelRequest, UpdateModelResponse>;
-  /** Removes a runtime model (admin). Calls that already resolved it finish with it. */
+  /**
+   * Removes a runtime model (admin), named by its id (an alias is INVALID_ARGUMENT naming the id;
+   * a built-in or config-file model, INVALID_ARGUMENT; an id no runtime model has, NOT_FOUND).
+   * Calls that already resolved it finish with it.
+   */
   deleteModel: handleUnaryCall<DeleteModelRequest, DeleteModelResponse>;
   /**
    * Runs one catalog source now, or all of them (admin), applies what it returns and answers
@@ -2980,8 +2990,9 @@ export interface ModelServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Replaces a runtime model's definition (admin); fields left out fall back to synced data, then
-   * defaults. Built-in and config-file models cannot be changed at runtime (INVALID_ARGUMENT); an
-   * id no runtime model has is NOT_FOUND. An id or alias that a built-in, config-file, embedding or
+   * defaults. Built-in and config-file models cannot be changed at runtime (INVALID_ARGUMENT), and a
+   * runtime model named by an alias is INVALID_ARGUMENT naming its id; an id no runtime model has
+   * is NOT_FOUND. An id or alias that a built-in, config-file, embedding or
    * other runtime model already answers to is ALREADY_EXISTS (reason MODEL_EXISTS), or
    * INVALID_ARGUMENT listing it among the request's other problems.
    */
@@ -3000,7 +3011,11 @@ export interface ModelServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UpdateModelResponse) => void,
   ): ClientUnaryCall;
-  /** Removes a runtime model (admin). Calls that already resolved it finish with it. */
+  /**
+   * Removes a runtime model (admin), named by its id (an alias is INVALID_ARGUMENT naming the id;
+   * a built-in or config-file model, INVALID_ARGUMENT; an id no runtime model has, NOT_FOUND).
+   * Calls that already resolved it finish with it.
+   */
   deleteModel(
     request: DeleteModelRequest,
     callback: (error: ServiceError | null, response: DeleteModelResponse) => void,

@@ -82,8 +82,9 @@ class ModelServiceServicer(object):
 
     def UpdateModel(self, request, context):
         """Replaces a runtime model's definition (admin); fields left out fall back to synced data, then
-        defaults. Built-in and config-file models cannot be changed at runtime (INVALID_ARGUMENT); an
-        id no runtime model has is NOT_FOUND. An id or alias that a built-in, config-file, embedding or
+        defaults. Built-in and config-file models cannot be changed at runtime (INVALID_ARGUMENT), and a
+        runtime model named by an alias is INVALID_ARGUMENT naming its id; an id no runtime model has
+        is NOT_FOUND. An id or alias that a built-in, config-file, embedding or
         other runtime model already answers to is ALREADY_EXISTS (reason MODEL_EXISTS), or
         INVALID_ARGUMENT listing it among the request's other problems.
         """
@@ -92,7 +93,9 @@ class ModelServiceServicer(object):
         raise NotImplementedError('Method not implemented!')
 
     def DeleteModel(self, request, context):
-        """Removes a runtime model (admin). Calls that already resolved it finish with it.
+        """Removes a runtime model (admin), named by its id (an alias is INVALID_ARGUMENT naming the id;
+        a built-in or config-file model, INVALID_ARGUMENT; an id no runtime model has, NOT_FOUND).
+        Calls that already resolved it finish with it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
