@@ -25,8 +25,9 @@ export interface FinishedCall extends StartedCall {
   /** Wall time during which an upstream request of this call was open (CallSummary). */
   readonly upstreamMs: number;
   /**
-   * Of `latencyMs`, the time the request took to arrive in full after its headers (an HTTP body
-   * trickled by its client): the client's, so the gateway's overhead leaves it out. 0 when unknown.
+   * Of `latencyMs`, the time the request took to arrive in full after its headers (an HTTP body or
+   * a gRPC request message trickled by its client): the client's, so the gateway's overhead leaves
+   * it out. 0 when unknown.
    */
   readonly receivingMs?: number | undefined;
   /** Upstream requests the call sent (0: answered without the upstream, or refused). */

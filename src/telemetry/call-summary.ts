@@ -52,7 +52,8 @@ const performanceNow = (): number => performance.now();
  * written (answer received, stream ended, failed, timed out or aborted). Parallel requests
  * (race, hedging, batch items) count once; backoff sleeps between retries do not count; a
  * stream counts until its upstream response ends, including time spent waiting on our own
- * slow reader. Gateway overhead = call duration - upstream time - the time an HTTP body took to arrive.
+ * slow reader. Gateway overhead = call duration - upstream time - the time the request (an HTTP
+ * body, a gRPC request message) took to arrive after its headers.
  */
 export class CallSummary implements UpstreamObserver {
   private open = 0;

@@ -95,7 +95,7 @@ export class Metrics {
     overhead: new HistogramCells(
       this.registry,
       'llm_orchestrator_gateway_overhead_seconds',
-      'Calls that went upstream: duration minus the wall time during which an upstream request of the call was open, and minus the time an HTTP body took to arrive.',
+      'Calls that went upstream: duration minus the wall time during which an upstream request of the call was open, and minus the time the request took to arrive after its headers.',
       OVERHEAD_BUCKETS,
     ),
   };

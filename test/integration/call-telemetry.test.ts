@@ -122,7 +122,9 @@ describe('logging interceptor, call summary, metrics and spans on a real grpc-js
     expect(upstreamMs).toBeGreaterThanOrEqual(75);
     expect(upstreamMs).toBeLessThan(durationMs);
     expect(overheadMs).toBeGreaterThanOrEqual(15);
-    expect(overheadMs).toBeCloseTo(durationMs - upstreamMs, 2);
+    // Less the time the request message took to arrive once its headers were handled: next to nothing here.
+    expect(overheadMs).toBeLessThanOrEqual(durationMs - upstreamMs + 0.002);
+    expect(overheadMs).toBeGreaterThan(durationMs - upstreamMs - 5);
   });
 
   it("carries the caller's trace to the upstream request, under the attempt span", () => {

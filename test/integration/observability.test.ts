@@ -1,10 +1,13 @@
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect as connectHttp2 } from 'node:http2';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
+import { ChatRequest, StreamChatRequest } from '../../src/gen/orchestrator/v1/chat.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
@@ -296,7 +299,59 @@ describe('the call log line after the engine wiring', () => {
       costUsd: response.costUsd,
     });
     expect(Number(line?.upstreamMs)).toBeGreaterThan(0);
-    expect(Number(line?.upstreamMs) + Number(line?.overheadMs)).toBeCloseTo(Number(line?.durationMs), 1);
+    // The rest of the duration is the time the request message took to arrive: next to nothing here.
+    const accounted = Number(line?.upstreamMs) + Number(line?.overheadMs);
+    expect(accounted).toBeLessThanOrEqual(Number(line?.durationMs) + 0.002);
+    expect(accounted).toBeGreaterThan(Number(line?.durationMs) - 5);
+  });
+
+  it.each([
+    ['Chat', ChatRequest.encode(ChatRequest.fromJSON({ model: 'gpt-4o', prompt: 'trickled' })).finish()],
+    ['StreamChat', StreamChatRequest.encode(StreamChatRequest.fromJSON({ model: 'gpt-4o', prompt: 'trickled' })).finish()],
+  ])("leaves the time a %s request message took to arrive out of the gateway's overhead", async (method, message) => {
+    const overhead = async (): Promise<{ sum: number; count: number }> => {
+      const text = await scrape(app);
+      const labels = { grpc_method: method, protocol: 'grpc' };
+      return {
+        sum: sample(text, 'llm_orchestrator_gateway_overhead_seconds_sum', labels) ?? 0,
+        count: sample(text, 'llm_orchestrator_gateway_overhead_seconds_count', labels) ?? 0,
+      };
+    };
+    const before = await overhead();
+    const frame = Buffer.alloc(5 + message.length);
+    frame.writeUInt32BE(message.length, 1);
+    frame.set(message, 5);
+    const requestId = `grpc-slow-overhead-${method}`;
+    const session = connectHttp2(`http://127.0.0.1:${app.port}`);
+    session.on('error', () => undefined);
+    await once(session, 'connect');
+    try {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': `/orchestrator.v1.ChatService/${method}`,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        'x-request-id': requestId,
+      });
+      stream.on('error', () => undefined);
+      stream.resume();
+      // The headers and part of the message now, the rest of it 300 ms later.
+      stream.write(frame.subarray(0, 8));
+      await new Promise((r) => setTimeout(r, 300));
+      stream.end(frame.subarray(8));
+      const status = await new Promise<string>((resolve) => stream.on('trailers', (t) => resolve(String(t['grpc-status']))));
+      expect(status).toBe('0');
+    } finally {
+      session.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 30));
+    const line = lines.find((l) => l.msg === 'call' && l.requestId === requestId);
+    // The call itself is timed from its headers, as before.
+    expect(Number(line?.durationMs)).toBeGreaterThanOrEqual(280);
+    expect(Number(line?.overheadMs)).toBeLessThan(150);
+    const after = await overhead();
+    expect(after.count - before.count).toBe(1);
+    expect(after.sum - before.sum).toBeLessThan(0.15);
   });
 });
 

@@ -104,6 +104,7 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
           principal: auth.principal,
           summary: callLog.summary,
         });
+        if (!method.requestStream) timeMessageArrival(call, callLog);
         next(metadata);
       })
       .withOnReceiveMessage((message, next) => {
@@ -149,6 +150,25 @@ export function callInterceptor(options: CallInterceptorOptions): grpc.ServerInt
       .build();
     return new grpc.ServerInterceptingCall(call, responder);
   };
+}
+
+/**
+ * A unary or server-streaming handler waits for its request message: the time the message took
+ * to arrive after the call's headers were handled is the client's, in the call's duration but not
+ * in the gateway's overhead. Timed from the HTTP/2 stream's bytes rather than from the handler's
+ * start, which would count grpc-js decoding the message (a tenth of a millisecond warm, several
+ * cold) as the client's too. The stream is paused until the handler asks for the message, so a
+ * message already in is read at once and counts next to nothing. Only the innermost interceptor
+ * holds grpc-js's base call, and with it the stream.
+ */
+function timeMessageArrival(call: grpc.ServerInterceptingCallInterface, callLog: CallLog): void {
+  const stream = (call as { readonly stream?: NodeJS.EventEmitter }).stream;
+  if (!stream) return;
+  const readFrom = performance.now();
+  // Before grpc-js's own listener, so its decoding is not in the time; adding it does not resume the paused stream.
+  stream.prependListener('data', () => {
+    callLog.receivingMs = performance.now() - readFrom;
+  });
 }
 
 /**

@@ -11,6 +11,11 @@ export interface CallLog {
   readonly summary: CallSummary;
   /** The API key's name once the key is accepted: on the log line and the span. */
   keyName: string | undefined;
+  /**
+   * Of the call's duration, the time its request took to arrive in full after its headers: the
+   * client's, so the gateway's overhead leaves it out. Set as the request message's bytes arrive.
+   */
+  receivingMs: number | undefined;
   /** The call is over with this status; only the first report counts. */
   finish(code: grpc.status, details: string | undefined): void;
 }
@@ -43,6 +48,7 @@ export function startCallLog(log: Logger, observer: CallObserver, tracer: Tracer
   const callLog: CallLog = {
     summary,
     keyName: undefined,
+    receivingMs: undefined,
     finish: (code, details) => {
       if (done) return;
       done = true;
@@ -54,6 +60,7 @@ export function startCallLog(log: Logger, observer: CallObserver, tracer: Tracer
         method: method.path,
         requestId,
         startedAt,
+        receivingMs: callLog.receivingMs,
         summary,
         code,
         codeName,
