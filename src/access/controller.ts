@@ -35,9 +35,10 @@ function holdMsFor(deadline: number | undefined, now: number): number {
  * streamed, cut and cancelled calls are paid for too.
  *
  * Budgets are checked against spend plus what the key's calls in flight hold: each admitted
- * call holds its estimated maximum cost (the estimated tokens at the dearest of its models'
- * prices) until it ends and its actual cost is charged. A burst of parallel calls then stops
- * once the holds cover what is left, instead of all passing a check made before any spent.
+ * call holds its estimated maximum cost (its prompt at a model's input price plus max_tokens at
+ * its output price, for the dearest of its models) until it ends and its actual cost is charged.
+ * A burst of parallel calls then stops once the holds cover what is left, instead of all passing
+ * a check made before any spent.
  */
 export class AccessController implements AccessControl {
   constructor(
@@ -94,14 +95,21 @@ export class AccessController implements AccessControl {
     return (models ?? []).filter((m) => this.allows(principal, m));
   }
 
-  /** The estimated tokens at the dearest price of any model the call may use. */
-  private maxCostUsd(models: readonly string[], estimatedTokens: number): number {
-    let perMillion = 0;
+  /**
+   * The most one answer can cost: the prompt at a model's input price plus max_tokens at its
+   * output price, for the dearest such sum among the models the call may use. Pricing the prompt at
+   * the output price too would hold several times what a call can spend, and refuse a key the
+   * budget it has left.
+   */
+  private maxCostUsd(models: readonly string[], demand: Parameters<AccessControl['admit']>[0]): number {
+    const output = Math.max(0, demand.outputTokens);
+    const input = Math.max(0, Math.max(1, demand.estimatedTokens) - output);
+    let dollars = 0;
     for (const id of models) {
       const price = this.prices?.find(id);
-      if (price) perMillion = Math.max(perMillion, price.inputPricePerMillion, price.outputPricePerMillion);
+      if (price) dollars = Math.max(dollars, input * price.inputPricePerMillion + output * price.outputPricePerMillion);
     }
-    return (Math.max(1, estimatedTokens) * perMillion) / 1e6;
+    return dollars / 1e6;
   }
 
   /**
@@ -115,9 +123,8 @@ export class AccessController implements AccessControl {
     const keyName = principal.name;
     const budgets = this.keys.byKeyName(keyName)?.spec.budgets;
     if (!budgets || (budgets.usdPerDay === undefined && budgets.usdPerMonth === undefined)) return undefined;
-    const { models, estimatedTokens } = demand;
-    const usd =
-      demand.maxCostUsd ?? this.maxCostUsd(models.length > 0 ? models : this.callable(principal, demand.priceModels), estimatedTokens);
+    const { models } = demand;
+    const usd = demand.maxCostUsd ?? this.maxCostUsd(models.length > 0 ? models : this.callable(principal, demand.priceModels), demand);
     const now = new Date();
     const reservation = await this.budgets.reserve(keyName, budgets, usd, holdMsFor(demand.deadline, now.getTime()), now);
     if (reservation.admitted) return reservation.release;

@@ -31,6 +31,7 @@ export class Admission {
     return this.admitDemand(ctx, {
       models: plan.models.map((m) => m.id),
       estimatedTokens: estimateRequestTokens(plan) + outputTokens,
+      outputTokens,
     });
   }
 
@@ -68,6 +69,7 @@ export class Admission {
       // A model no provider serves is never the answer: its price would only hold budget for nothing.
       priceModels: candidates && models.filter((m) => m.servedBy !== undefined).map((m) => m.id),
       estimatedTokens: estimateRequestTokens(input) + outputTokens,
+      outputTokens,
     });
   }
 
@@ -76,6 +78,7 @@ export class Admission {
     demand: {
       models: readonly string[];
       estimatedTokens: number;
+      outputTokens: number;
       maxCostUsd?: number | undefined;
       priceModels?: readonly string[] | undefined;
     },

@@ -13,7 +13,10 @@ export interface AccessControl {
   admit(request: {
     readonly principal: Principal | undefined;
     readonly models: readonly string[];
+    /** Prompt and answer: what the tokens-per-minute limits count. */
     readonly estimatedTokens: number;
+    /** Of `estimatedTokens`, the answer's part (max_tokens): a budget hold prices it at the output price, the rest at the input price. */
+    readonly outputTokens: number;
     /** The most the call can cost, when the caller knows it better than the chat prices do (embeddings). */
     readonly maxCostUsd?: number | undefined;
     /**

@@ -231,7 +231,7 @@ export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAn
   );
   // Embedding prices are not in the chat catalog the budget hold reads: hold the inputs at this model's price.
   const maxCostUsd = (estimatedTokens * model.inputPricePerMillion) / 1e6;
-  const admitted = await deps.admission.admitDemand(req.ctx, { models: [model.id], estimatedTokens, maxCostUsd });
+  const admitted = await deps.admission.admitDemand(req.ctx, { models: [model.id], estimatedTokens, outputTokens: 0, maxCostUsd });
   try {
     const ctx = admitted.ctx;
     const key = embedCacheKey(model.id, req.inputs, dimensions);

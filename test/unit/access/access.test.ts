@@ -113,38 +113,38 @@ describe('tokens per minute, settled from actual usage', () => {
 
   it('gives back what the estimate took beyond actual usage', async () => {
     const access = controller();
-    const ticket = await access.admit({ principal, models: ['m'], estimatedTokens: 100 });
+    const ticket = await access.admit({ principal, models: ['m'], estimatedTokens: 100, outputTokens: 0 });
     ticket.record(usage(10));
     ticket.close();
     await settled();
     // 10 used + 100 estimated fits in 150 only because 90 of the first estimate came back.
-    expect(await outcome(access.admit({ principal, models: ['m'], estimatedTokens: 100 }))).toBe('OK');
+    expect(await outcome(access.admit({ principal, models: ['m'], estimatedTokens: 100, outputTokens: 0 }))).toBe('OK');
     // 110 held now: 41 more does not fit, 40 does.
-    expect(await outcome(access.admit({ principal, models: ['m'], estimatedTokens: 41 }))).toBe('RATE_LIMITED');
-    expect(await outcome(access.admit({ principal, models: ['m'], estimatedTokens: 40 }))).toBe('OK');
+    expect(await outcome(access.admit({ principal, models: ['m'], estimatedTokens: 41, outputTokens: 0 }))).toBe('RATE_LIMITED');
+    expect(await outcome(access.admit({ principal, models: ['m'], estimatedTokens: 40, outputTokens: 0 }))).toBe('OK');
   });
 
   it('charges actual usage beyond the estimate, over every attempt', async () => {
     const access = controller();
-    const ticket = await access.admit({ principal, models: ['m'], estimatedTokens: 50 });
+    const ticket = await access.admit({ principal, models: ['m'], estimatedTokens: 50, outputTokens: 0 });
     ticket.record(usage(60));
     ticket.record(usage(80));
     ticket.close();
     await settled();
     // 140 used: 10 tokens left.
-    expect(await outcome(access.admit({ principal, models: ['m'], estimatedTokens: 11 }))).toBe('RATE_LIMITED');
-    expect(await outcome(access.admit({ principal, models: ['m'], estimatedTokens: 10 }))).toBe('OK');
+    expect(await outcome(access.admit({ principal, models: ['m'], estimatedTokens: 11, outputTokens: 0 }))).toBe('RATE_LIMITED');
+    expect(await outcome(access.admit({ principal, models: ['m'], estimatedTokens: 10, outputTokens: 0 }))).toBe('OK');
   });
 
   it('counts the prompt tokens of actual usage, not only the completion', async () => {
     const access = controller();
-    const ticket = await access.admit({ principal, models: ['m'], estimatedTokens: 50 });
+    const ticket = await access.admit({ principal, models: ['m'], estimatedTokens: 50, outputTokens: 0 });
     ticket.record({ ...usage(0), usage: { promptTokens: 60, completionTokens: 20, totalTokens: 80, cachedTokens: 0 } });
     ticket.close();
     await settled();
     // 80 used: 70 tokens left.
-    expect(await outcome(access.admit({ principal, models: ['m'], estimatedTokens: 71 }))).toBe('RATE_LIMITED');
-    expect(await outcome(access.admit({ principal, models: ['m'], estimatedTokens: 70 }))).toBe('OK');
+    expect(await outcome(access.admit({ principal, models: ['m'], estimatedTokens: 71, outputTokens: 0 }))).toBe('RATE_LIMITED');
+    expect(await outcome(access.admit({ principal, models: ['m'], estimatedTokens: 70, outputTokens: 0 }))).toBe('OK');
   });
 });
 
@@ -187,7 +187,7 @@ describe('budget refusals', () => {
     const access = new AccessController(keys, new RateLimits(store, NO_LIMITS, keys.all()), budgets);
     await budgets.add('k', 2);
     const refusal = await access
-      .admit({ principal: { name: 'k', allowedModels: ['*'] }, models: ['m'], estimatedTokens: 1 })
+      .admit({ principal: { name: 'k', allowedModels: ['*'] }, models: ['m'], estimatedTokens: 1, outputTokens: 0 })
       .catch((err: unknown) => err);
     expect(refusal).toBeInstanceOf(OrchestratorError);
     const err = refusal as OrchestratorError;

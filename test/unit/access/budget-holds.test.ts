@@ -18,7 +18,7 @@ const keySpecs = [
   { name: 'k', sha256: sha('secret-k'), allowedModels: ['*'], limits: NO_LIMITS, budgets: { usdPerDay: BUDGET, usdPerMonth: undefined } },
 ];
 const principal = { name: 'k', allowedModels: ['*'] };
-/** $10 per million output tokens: 40 estimated tokens hold $0.0004. */
+/** $10 per million output tokens: a call of 40 answer tokens (max_tokens) holds $0.0004. */
 const prices: PriceList = { find: () => ({ inputPricePerMillion: 2.5, outputPricePerMillion: 10 }) };
 const ESTIMATED_TOKENS = 40;
 const MAX_COST = (ESTIMATED_TOKENS * 10) / 1e6;
@@ -47,7 +47,7 @@ function controller(store: LimiterStore): { access: AccessController; budgets: B
 /** One call: admitted, answers after a few ms, is charged its actual cost, ends. */
 async function call(access: AccessController): Promise<'OK' | string> {
   try {
-    const ticket = await access.admit({ principal, models: ['m'], estimatedTokens: ESTIMATED_TOKENS });
+    const ticket = await access.admit({ principal, models: ['m'], estimatedTokens: ESTIMATED_TOKENS, outputTokens: ESTIMATED_TOKENS });
     await sleep(5 + Math.random() * 15);
     ticket.record(record(ACTUAL_COST));
     ticket.close();
@@ -90,8 +90,16 @@ describe('a burst of parallel calls against a small budget', () => {
 
   it('holds the maximum cost the call gives instead of the chat prices (embeddings know their own)', async () => {
     const { access } = controller({ redis: undefined, failurePolicy: 'local' });
-    const first = await access.admit({ principal, models: ['m'], estimatedTokens: ESTIMATED_TOKENS, maxCostUsd: BUDGET });
-    const second = await access.admit({ principal, models: ['m'], estimatedTokens: ESTIMATED_TOKENS }).catch((err: unknown) => err);
+    const first = await access.admit({
+      principal,
+      models: ['m'],
+      estimatedTokens: ESTIMATED_TOKENS,
+      outputTokens: ESTIMATED_TOKENS,
+      maxCostUsd: BUDGET,
+    });
+    const second = await access
+      .admit({ principal, models: ['m'], estimatedTokens: ESTIMATED_TOKENS, outputTokens: ESTIMATED_TOKENS })
+      .catch((err: unknown) => err);
     expect(second).toMatchObject({ reason: 'BUDGET_EXHAUSTED' });
     first.close();
   });
@@ -99,8 +107,11 @@ describe('a burst of parallel calls against a small budget', () => {
   it('says when only holds of calls in flight stand in the way, and to retry soon', async () => {
     const { access } = controller({ redis: undefined, failurePolicy: 'local' });
     const tickets = [];
-    for (let i = 0; i < 3; i++) tickets.push(await access.admit({ principal, models: ['m'], estimatedTokens: ESTIMATED_TOKENS }));
-    const refused = await access.admit({ principal, models: ['m'], estimatedTokens: ESTIMATED_TOKENS }).catch((err: unknown) => err);
+    for (let i = 0; i < 3; i++)
+      tickets.push(await access.admit({ principal, models: ['m'], estimatedTokens: ESTIMATED_TOKENS, outputTokens: ESTIMATED_TOKENS }));
+    const refused = await access
+      .admit({ principal, models: ['m'], estimatedTokens: ESTIMATED_TOKENS, outputTokens: ESTIMATED_TOKENS })
+      .catch((err: unknown) => err);
     expect(refused).toBeInstanceOf(OrchestratorError);
     const err = refused as OrchestratorError;
     expect(err.reason).toBe('BUDGET_EXHAUSTED');
@@ -112,13 +123,55 @@ describe('a burst of parallel calls against a small budget', () => {
   });
 });
 
+describe('what a call in flight holds', () => {
+  /** Output five times as dear as input, as most models price it. */
+  const split: PriceList = { find: () => ({ inputPricePerMillion: 1, outputPricePerMillion: 5 }) };
+  /** 100 prompt tokens and max_tokens 60: at most 100 x $1 + 60 x $5 per million = $0.0004. */
+  const demand = { principal, models: ['m'], estimatedTokens: 160, outputTokens: 60 };
+  const TRUE_MAX = 0.0004;
+
+  function splitPriced(): AccessController {
+    const store = { redis: undefined, failurePolicy: 'local' as const };
+    const keys = new ApiKeyStore(keySpecs);
+    return new AccessController(keys, new RateLimits(store, NO_LIMITS, keys.all()), new Budgets(store), split);
+  }
+
+  it('prices the prompt at the input price and max_tokens at the output price, so calls that fit the budget are admitted', async () => {
+    const access = splitPriced();
+    // Two calls hold $0.0008 of the $0.001 budget (priced all at the output price, $0.0016: the third was refused).
+    const tickets = [await access.admit(demand), await access.admit(demand)];
+    const third = access.admit(demand);
+    await expect(third).resolves.toBeDefined();
+    for (const t of [...tickets, await third]) t.close();
+  });
+
+  it('still refuses a call once the true maxima of the calls in flight cover the budget, with the same details', async () => {
+    const access = splitPriced();
+    const tickets = [await access.admit(demand), await access.admit(demand), await access.admit(demand)];
+    const refused = await access.admit(demand).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(OrchestratorError);
+    const err = refused as OrchestratorError;
+    expect(err.reason).toBe('BUDGET_EXHAUSTED');
+    expect(err.kind).toBe('resource_exhausted');
+    expect(err.message).toBe('budget usd_per_day 0.001 reached for key "k" (spent $0.000000, $0.001200 held by calls in flight)');
+    expect(err.metadata).toEqual({
+      quota_subject: 'key:k',
+      quota_description: 'budget usd_per_day 0.001',
+      spent_usd: '0',
+      held_usd: String(3 * TRUE_MAX),
+    });
+    expect(err.retryAfterMs).toBe(1_000);
+    for (const t of tickets) t.close();
+  });
+});
+
 describe('a call a rate limit refuses', () => {
   it('leaves no budget held behind it, so the key can still spend its budget', async () => {
     const store = { redis: undefined, failurePolicy: 'local' as const };
     const keys = new ApiKeyStore([{ ...keySpecs[0]!, limits: { requestsPerMinute: undefined, tokensPerMinute: 100 } }]);
     const access = new AccessController(keys, new RateLimits(store, NO_LIMITS, keys.all()), new Budgets(store), prices);
     // Its hold ($0.0015) would cover the whole budget: it is taken before the limits refuse the call.
-    const tooLarge = await access.admit({ principal, models: ['m'], estimatedTokens: 150 }).catch((err: unknown) => err);
+    const tooLarge = await access.admit({ principal, models: ['m'], estimatedTokens: 150, outputTokens: 150 }).catch((err: unknown) => err);
     expect(tooLarge).toMatchObject({ reason: 'RATE_LIMITED' });
     expect(await call(access)).toBe('OK');
   });
@@ -133,7 +186,7 @@ async function spentToTheCent(store: LimiterStore, period: 'day' | 'month'): Pro
   const access = new AccessController(keys, new RateLimits(store, NO_LIMITS, keys.all()), budgets, prices);
   await budgets.add(name, BUDGET);
   const refused = await access
-    .admit({ principal: { name, allowedModels: ['*'] }, models: ['m'], estimatedTokens: ESTIMATED_TOKENS })
+    .admit({ principal: { name, allowedModels: ['*'] }, models: ['m'], estimatedTokens: ESTIMATED_TOKENS, outputTokens: ESTIMATED_TOKENS })
     .catch((err: unknown) => err);
   expect(refused).toBeInstanceOf(OrchestratorError);
   const err = refused as OrchestratorError;
@@ -230,12 +283,18 @@ describe('a burst across two replicas sharing a real Redis', () => {
     const principal = { name: 'slow', allowedModels: ['*'] };
     const key = 'llmo:budget:slow:held';
     const hour = 60 * 60_000;
-    const long = await access.admit({ principal, models: ['m'], estimatedTokens: ESTIMATED_TOKENS, deadline: Date.now() + hour });
+    const long = await access.admit({
+      principal,
+      models: ['m'],
+      estimatedTokens: ESTIMATED_TOKENS,
+      outputTokens: ESTIMATED_TOKENS,
+      deadline: Date.now() + hour,
+    });
     const [entry] = Object.values(await redis.clients[1]!.hgetall(key));
     const expiresAt = Number(entry?.split(' ')[1]);
     expect(expiresAt).toBeGreaterThanOrEqual(Date.now() + hour - 1_000);
     // A call without a deadline of its own holds for the default 15 minutes: the hash keeps the longer life.
-    const short = await access.admit({ principal, models: ['m'], estimatedTokens: ESTIMATED_TOKENS });
+    const short = await access.admit({ principal, models: ['m'], estimatedTokens: ESTIMATED_TOKENS, outputTokens: ESTIMATED_TOKENS });
     expect(await redis.clients[1]!.pttl(key)).toBeGreaterThan(hour - 60_000);
     for (const ticket of [long, short]) ticket.close();
     await settled();

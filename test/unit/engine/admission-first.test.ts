@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { estimateRequestTokens } from '../../../src/domain/chat.js';
 import { OrchestratorError, Reason } from '../../../src/domain/errors.js';
 import { tokenizerLoaded, type AccessControl, type StreamTarget } from '../../../src/engine/index.js';
 import { context, engineFixture, input } from '../../helpers/engine-fixture.js';
@@ -104,5 +105,28 @@ describe('admission that outlasts the call', () => {
     await new Promise((r) => setImmediate(r));
     expect(closed).toBe(1);
     expect(provider.calls).toHaveLength(0);
+  });
+});
+
+describe('what admission asks of access control', () => {
+  it("names the answer's part of the estimate (max_tokens) apart from the prompt, and counts both for the token limits", async () => {
+    const demands: Parameters<AccessControl['admit']>[0][] = [];
+    const { access } = countingAccess(Number.POSITIVE_INFINITY);
+    const recording: AccessControl = {
+      allows: access.allows,
+      admit: (demand) => {
+        demands.push(demand);
+        return access.admit(demand);
+      },
+    };
+    const { engine } = engineFixture({ access: recording });
+    const prompt = input('x'.repeat(400), 300);
+    await engine.chat({ model: { name: 'gpt-4o-mini', field: 'model' }, input: prompt, ctx: context() }).catch(() => undefined);
+    await engine.rank({ route: ROUTE, input: prompt, ctx: context() });
+    expect(demands).toHaveLength(2);
+    for (const demand of demands) {
+      expect(demand.outputTokens).toBe(300);
+      expect(demand.estimatedTokens).toBe(estimateRequestTokens(prompt) + 300);
+    }
   });
 });
