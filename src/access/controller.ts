@@ -1,6 +1,7 @@
 import type { AttemptRecord } from '../domain/chat.js';
 import { apiKeyGone, budgetExhausted as exhausted, modelNotAllowed, type OrchestratorError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
+import { dearestPromptPrice } from '../domain/prompt-cache.js';
 import type { AccessControl, AccessTicket } from '../engine/index.js';
 import type { Budgets } from './budgets.js';
 import { periodsOf } from './budgets.js';
@@ -11,7 +12,15 @@ import { allowsModel } from './patterns.js';
 
 /** Prices per million tokens, by model id (the catalog). */
 export interface PriceList {
-  find(modelId: string): { readonly inputPricePerMillion: number; readonly outputPricePerMillion: number } | undefined;
+  find(
+    modelId: string,
+  ):
+    | {
+        readonly inputPricePerMillion: number;
+        readonly outputPricePerMillion: number;
+        readonly cacheWritePricePerMillion?: number | undefined;
+      }
+    | undefined;
 }
 
 /**
@@ -96,10 +105,10 @@ export class AccessController implements AccessControl {
   }
 
   /**
-   * The most one answer can cost: the prompt at a model's input price plus max_tokens at its
-   * output price, for the dearest such sum among the models the call may use. Pricing the prompt at
-   * the output price too would hold several times what a call can spend, and refuse a key the
-   * budget it has left.
+   * The most one answer can cost: the prompt at a model's input price (its cache write price when
+   * the request marks a prefix for the provider's cache) plus max_tokens at its output price, for
+   * the dearest such sum among the models the call may use. Pricing the prompt at the output price
+   * too would hold several times what a call can spend, and refuse a key the budget it has left.
    */
   private maxCostUsd(models: readonly string[], demand: Parameters<AccessControl['admit']>[0]): number {
     const output = Math.max(0, demand.outputTokens);
@@ -107,7 +116,7 @@ export class AccessController implements AccessControl {
     let dollars = 0;
     for (const id of models) {
       const price = this.prices?.find(id);
-      if (price) dollars = Math.max(dollars, input * price.inputPricePerMillion + output * price.outputPricePerMillion);
+      if (price) dollars = Math.max(dollars, input * dearestPromptPrice(price, demand.cacheWrite) + output * price.outputPricePerMillion);
     }
     return dollars / 1e6;
   }

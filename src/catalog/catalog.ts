@@ -1,5 +1,6 @@
 import type { TokenUsage } from '../domain/chat.js';
 import { perMillionUsd } from '../domain/money.js';
+import { CACHE_WRITE_1H_PRICE_FACTOR, CACHE_WRITE_PRICE_FACTOR } from '../domain/prompt-cache.js';
 import type { ModelDefinition } from './models.js';
 import { everyFieldFrom, type ModelOrigins } from './provenance.js';
 
@@ -137,15 +138,6 @@ export class Catalog {
 function endpointKey(model: CatalogModel): string {
   return `${model.servedBy ?? ''}\u0000${model.id}\u0000${model.upstreamId}`;
 }
-
-/**
- * What a prompt token written to the provider's cache costs, as a multiple of the input price,
- * for a model with no cache-write price of its own: Anthropic bills writes by how long the entry
- * lives, 1.25 times it for five minutes (the default, and what a write the usage does not split
- * is taken for), twice it for an hour. Only Anthropic's own API reports that split.
- */
-export const CACHE_WRITE_PRICE_FACTOR = 1.25;
-export const CACHE_WRITE_1H_PRICE_FACTOR = 2;
 
 /** US dollars for the given usage at the model's catalog prices. */
 export function costOf(model: ModelDefinition, usage: TokenUsage): number {

@@ -19,6 +19,47 @@ export type PromptCacheTtl = '5m' | '1h';
 
 export const PROMPT_CACHE_TTLS: readonly PromptCacheTtl[] = ['5m', '1h'];
 
+/**
+ * What a prompt token written to the provider's cache costs, as a multiple of the input price,
+ * for a model with no cache-write price of its own: Anthropic bills writes by how long the entry
+ * lives, 1.25 times it for five minutes (the default, and what a write the usage does not split
+ * is taken for), twice it for an hour. Only Anthropic's own API reports that split.
+ */
+export const CACHE_WRITE_PRICE_FACTOR = 1.25;
+export const CACHE_WRITE_1H_PRICE_FACTOR = 2;
+
+/**
+ * The most a prompt token can cost per million at `price` when the request's longest marker is
+ * `longest` (undefined: none, so no token is written to the cache): what a budget hold prices a
+ * prompt at.
+ */
+export function dearestPromptPrice(
+  price: { readonly inputPricePerMillion: number; readonly cacheWritePricePerMillion?: number | undefined },
+  longest: PromptCacheTtl | undefined,
+): number {
+  const input = price.inputPricePerMillion;
+  if (longest === undefined) return input;
+  const fiveMinutes = price.cacheWritePricePerMillion ?? input * CACHE_WRITE_PRICE_FACTOR;
+  return Math.max(input, fiveMinutes, longest === '1h' ? input * CACHE_WRITE_1H_PRICE_FACTOR : 0);
+}
+
+/** The longest-lived prompt cache marker of a request: '1h', '5m', or undefined for none. */
+export function longestMarker(messages: readonly ChatMessage[], tooling: Tooling | undefined): PromptCacheTtl | undefined {
+  let longest: PromptCacheTtl | undefined;
+  const see = (cache: PromptCache | undefined): void => {
+    if (cache && longest !== '1h') longest = cache.ttl;
+  };
+  const tools = tooling?.tools;
+  if (tools) for (let k = 0; k < tools.length; k++) see(tools[k]!.cache);
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    see(m.cache);
+    const parts = m.parts;
+    if (parts) for (let j = 0; j < parts.length; j++) see(parts[j]!.cache);
+  }
+  return longest;
+}
+
 /** Anthropic refuses a request with more breakpoints than this. */
 export const MAX_PROMPT_CACHE_MARKERS = 4;
 

@@ -1,6 +1,7 @@
 import type { CatalogModel } from '../catalog/catalog.js';
 import type { AttemptRecord, ChatInput } from '../domain/chat.js';
 import { estimateRequestTokens } from '../domain/chat.js';
+import { longestMarker, type PromptCacheTtl } from '../domain/prompt-cache.js';
 import { routeNotAllowed } from '../domain/call-errors.js';
 import { unlessAborted } from '../domain/abort.js';
 import { OrchestratorError } from '../domain/errors.js';
@@ -32,6 +33,7 @@ export class Admission {
       models: plan.models.map((m) => m.id),
       estimatedTokens: estimateRequestTokens(plan) + outputTokens,
       outputTokens,
+      cacheWrite: longestMarker(plan.messages, plan.tooling),
     });
   }
 
@@ -70,6 +72,7 @@ export class Admission {
       priceModels: candidates && models.filter((m) => m.servedBy !== undefined).map((m) => m.id),
       estimatedTokens: estimateRequestTokens(input) + outputTokens,
       outputTokens,
+      cacheWrite: longestMarker(input.messages, input.tooling),
     });
   }
 
@@ -79,6 +82,7 @@ export class Admission {
       models: readonly string[];
       estimatedTokens: number;
       outputTokens: number;
+      cacheWrite?: PromptCacheTtl | undefined;
       maxCostUsd?: number | undefined;
       priceModels?: readonly string[] | undefined;
     },

@@ -163,6 +163,36 @@ describe('what a call in flight holds', () => {
     expect(err.retryAfterMs).toBe(1_000);
     for (const t of tickets) t.close();
   });
+
+  it('holds a prompt marked for the provider cache at the cache write price: twice the input price for one hour', async () => {
+    const access = splitPriced();
+    // 100 prompt tokens written for an hour at $2 plus 60 x $5 per million: $0.0005, two calls fill the budget.
+    const marked = { ...demand, cacheWrite: '1h' as const };
+    const tickets = [await access.admit(marked), await access.admit(marked)];
+    const refused = (await access.admit(marked).catch((err: unknown) => err)) as OrchestratorError;
+    expect(refused.reason).toBe('BUDGET_EXHAUSTED');
+    expect(refused.metadata?.held_usd).toBe(String(2 * 0.0005));
+    for (const t of tickets) t.close();
+  });
+
+  it("holds a five-minute cache write at the model's own write price, or 1.25 times the input price", async () => {
+    const store = { redis: undefined, failurePolicy: 'local' as const };
+    const keys = new ApiKeyStore(keySpecs);
+    const ownPrice: PriceList = { find: () => ({ inputPricePerMillion: 1, outputPricePerMillion: 5, cacheWritePricePerMillion: 3 }) };
+    const own = new AccessController(keys, new RateLimits(store, NO_LIMITS, keys.all()), new Budgets(store), ownPrice);
+    const marked = { ...demand, cacheWrite: '5m' as const };
+    // 100 x $3 + 60 x $5 per million: $0.0006; two calls hold $0.0012, and a third is refused.
+    const held = [await own.admit(marked), await own.admit(marked)];
+    const third = (await own.admit(marked).catch((err: unknown) => err)) as OrchestratorError;
+    expect(third.metadata?.held_usd).toBe('0.0012');
+    for (const t of held) t.close();
+    const access = splitPriced();
+    // 100 x $1.25 + 60 x $5 per million: $0.000425; three calls hold $0.001275.
+    const tickets = [await access.admit(marked), await access.admit(marked), await access.admit(marked)];
+    const refused = (await access.admit(marked).catch((err: unknown) => err)) as OrchestratorError;
+    expect(Number(refused.metadata?.held_usd)).toBeCloseTo(3 * 0.000425, 12);
+    for (const t of tickets) t.close();
+  });
 });
 
 describe('a call a rate limit refuses', () => {

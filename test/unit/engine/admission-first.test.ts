@@ -127,6 +127,30 @@ describe('what admission asks of access control', () => {
     for (const demand of demands) {
       expect(demand.outputTokens).toBe(300);
       expect(demand.estimatedTokens).toBe(estimateRequestTokens(prompt) + 300);
+      expect(demand.cacheWrite).toBeUndefined();
     }
+  });
+
+  it('names the longest prompt cache marker, so a budget hold prices the prompt as a cache write', async () => {
+    const demands: Parameters<AccessControl['admit']>[0][] = [];
+    const { access } = countingAccess(Number.POSITIVE_INFINITY);
+    const recording: AccessControl = {
+      allows: access.allows,
+      admit: (demand) => {
+        demands.push(demand);
+        return access.admit(demand);
+      },
+    };
+    const { engine } = engineFixture({ access: recording });
+    const plain = input('a long shared document', 300);
+    const marked = {
+      ...plain,
+      messages: [
+        { role: 'system' as const, content: 'rules', cache: { ttl: '1h' as const } },
+        { ...plain.messages[0]!, cache: { ttl: '5m' as const } },
+      ],
+    };
+    await engine.chat({ model: { name: 'gpt-4o-mini', field: 'model' }, input: marked, ctx: context() }).catch(() => undefined);
+    expect(demands.map((d) => d.cacheWrite)).toEqual(['1h']);
   });
 });
