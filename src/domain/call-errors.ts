@@ -91,13 +91,17 @@ export function promptTooLong(promptTokens: number, reasons: string): Orchestrat
   });
 }
 
-/** No candidate can take the request now (breakers, providers, limits): retryable. */
-export function noEligibleModel(reasons: string): OrchestratorError {
+/**
+ * No candidate can take the request now (breakers, providers, limits): retryable, after
+ * `retryAfterMs` when open breakers say when.
+ */
+export function noEligibleModel(reasons: string, retryAfterMs?: number): OrchestratorError {
   return new OrchestratorError({
     kind: 'unavailable',
     reason: Reason.NO_ELIGIBLE_MODEL,
     message: `no model can take this request now: ${reasons || 'no candidates'}`,
     retryable: true,
+    retryAfterMs,
   });
 }
 

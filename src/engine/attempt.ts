@@ -85,6 +85,12 @@ export class AttemptRunner {
     return provider ? this.options.breakers.state(endpointOf(provider, model)) : 'closed';
   }
 
+  /** Milliseconds until the model's open breaker admits a probe; 0 when it is not open. */
+  coolDownLeftMs(model: CatalogModel): number {
+    const provider = this.providerOf(model);
+    return provider ? this.options.breakers.coolDownLeftMs(endpointOf(provider, model)) : 0;
+  }
+
   /** A chat completion from one model, with its retries. */
   run(spec: AttemptSpec): Promise<AttemptResult> {
     return this.call(spec, COMPLETION);

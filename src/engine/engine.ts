@@ -123,6 +123,7 @@ export class Engine {
       defaults: options.defaults,
       attemptTimeoutMs: resilience.attemptTimeoutMs,
       fallbackDepth: options.routing?.fallbackDepth ?? 3,
+      coolDownLeftMs: (model) => runner.coolDownLeftMs(model),
       onRouted: (profile, model) => events.emit({ type: 'routed', profile, model }),
     });
     this.admission = new Admission(options.access, (reason) => events.emit({ type: 'access_rejected', reason }));

@@ -9,7 +9,7 @@ import type { CallContext } from './context.js';
 import type { AccessControl } from './ports.js';
 import type { ModelRef, RouteRequest } from './requests.js';
 import { loadTokenizer } from './routing/complexity.js';
-import { TOO_SMALL, type RouteDecision, type Router, type ScoredModel } from './routing/router.js';
+import { BREAKER_OPEN, TOO_SMALL, type RouteDecision, type Router, type ScoredModel } from './routing/router.js';
 import { capabilitiesOf, isLackingReason, lackingReason, type Requirements, usableModels } from './capabilities.js';
 
 export interface PlannerOptions {
@@ -23,6 +23,8 @@ export interface PlannerOptions {
   readonly attemptTimeoutMs: number;
   /** How many ranked models a routed request may try, best first. */
   readonly fallbackDepth: number;
+  /** Milliseconds until a model's open breaker admits a probe; 0 when it is not open. */
+  readonly coolDownLeftMs: (model: CatalogModel) => number;
   /** Told about every routed request and the model ranked first. */
   readonly onRouted: (profile: string, model: string) => void;
 }
@@ -59,7 +61,9 @@ export class Planner {
     const decision = await this.rank(route, input, ctx.principal, streaming);
     const eligible = decision.ranking.filter((r) => r.excluded === undefined);
     const first = eligible[0];
-    if (!first) throw noEligibleModel(decision, ctx.principal, (model) => this.candidateField(route, model));
+    if (!first) {
+      throw noEligibleModel(decision, ctx.principal, (model) => this.candidateField(route, model), this.options.coolDownLeftMs);
+    }
     this.options.onRouted(route.profile, first.model.id);
     return { decision, chain: eligible.slice(0, this.options.fallbackDepth).map((r) => ({ name: r.model.id, field: 'route' })) };
   }
@@ -175,6 +179,7 @@ function noEligibleModel(
   decision: RouteDecision,
   principal: Principal | undefined,
   fieldOf: (model: CatalogModel) => string,
+  coolDownLeftMs: (model: CatalogModel) => number,
 ): OrchestratorError {
   const reasons = decision.ranking.map((r) => `${r.model.id}: ${r.excluded ?? 'eligible'}`).join('; ');
   const denied = decision.ranking.filter((r) => r.excluded === NOT_ALLOWED_FOR_KEY).map((r) => r.model.id);
@@ -205,5 +210,16 @@ function noEligibleModel(
       })),
     );
   }
-  return noModelNow(reasons);
+  return noModelNow(reasons, soonestCoolDown(callable, coolDownLeftMs));
+}
+
+/**
+ * When open breakers alone keep the key's candidates out, the route can take the call again once
+ * the first of them admits a probe: the same wait a fallback chain over those models gives. Any
+ * other exclusion knows no time, so then none is given.
+ */
+function soonestCoolDown(callable: readonly ScoredModel[], coolDownLeftMs: (model: CatalogModel) => number): number | undefined {
+  if (callable.length === 0 || !callable.every((r) => r.excluded === BREAKER_OPEN)) return undefined;
+  const left = callable.map((r) => coolDownLeftMs(r.model)).filter((ms) => ms > 0);
+  return left.length > 0 ? Math.min(...left) : undefined;
 }

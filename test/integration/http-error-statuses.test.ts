@@ -101,23 +101,51 @@ describe('HTTP error statuses and when to retry', () => {
     expect(body.error).toMatchObject({ type: 'upstream_error', reason: 'ALL_ATTEMPTS_FAILED' });
   });
 
-  it('503 with Retry-After: 1 alone for a route none of whose candidates can take the call, as no wait is known', async () => {
-    const { status, headers, body } = await post({ model: 'route:speed', orchestrator: { route: { candidates: ['gpt-4o'] } } });
+  it("503 with the shortest cool-down left for a route whose every candidate's breaker is open", async () => {
+    for (const model of ['gpt-4o', 'o4-mini']) {
+      h.upstream.injectFault({ kind: 'http_error', status: 500, model, times: 1 });
+      await post({ model });
+    }
+    const before = h.upstream.requests.length;
+    const { status, headers, body } = await post({ model: 'route:speed', orchestrator: { route: { candidates: ['gpt-4o', 'o4-mini'] } } });
     expect(status).toBe(503);
     expect(body.error).toMatchObject({ type: 'service_unavailable_error', reason: 'NO_ELIGIBLE_MODEL' });
-    // No wait is known (the gRPC door sends no pushback): one second, and no retry-after-ms.
-    expect(headers.get('retry-after')).toBe('1');
-    expect(headers.get('retry-after-ms')).toBeNull();
-    expect(body.error.retry_after_ms).toBeUndefined();
+    // The breakers say when: the same wait as a fallback chain over the same models, not a default second.
+    const ms = Number(headers.get('retry-after-ms'));
+    expect(ms).toBeGreaterThan(50_000);
+    expect(ms).toBeLessThanOrEqual(60_000);
+    expect(body.error.retry_after_ms).toBe(ms);
+    expect(headers.get('retry-after')).toBe(String(Math.ceil(ms / 1000)));
+    expect(headers.get('x-should-retry')).toBeNull();
+    expect(h.upstream.requests.length).toBe(before);
     const refused = await unaryError(h.clients.chat.chat.bind(h.clients.chat), {
       model: '',
       prompt: 'Say hello',
       messages: [],
-      route: { profile: RoutingProfile.ROUTING_PROFILE_SPEED, candidates: ['gpt-4o'] },
+      route: { profile: RoutingProfile.ROUTING_PROFILE_SPEED, candidates: ['gpt-4o', 'o4-mini'] },
     });
     expect(refused.code).toBe(grpc.status.UNAVAILABLE);
     expect(refused.decoded.errorInfo?.reason).toBe('NO_ELIGIBLE_MODEL');
-    expect(refused.metadata.get('grpc-retry-pushback-ms')).toEqual([]);
+    const pushback = Number(refused.metadata.get('grpc-retry-pushback-ms')[0]);
+    expect(pushback).toBeGreaterThan(50_000);
+    expect(pushback).toBeLessThanOrEqual(ms);
+    expect(refused.decoded.retryInfo?.retryDelay).toBeDefined();
+  });
+
+  it('503 with Retry-After: 1 alone for a route whose open breaker sits beside a candidate the request cannot use, as no wait is known', async () => {
+    h.upstream.injectFault({ kind: 'http_error', status: 500, model: 'gpt-4o', times: 1 });
+    await post({ model: 'gpt-4o' });
+    const { status, headers, body } = await post({
+      model: 'route:long_context',
+      messages: [{ role: 'user', content: 'x '.repeat(20_000) }],
+      max_tokens: 4_000,
+      orchestrator: { route: { candidates: ['gpt-4o', 'gpt-3.5-turbo'] } },
+    });
+    expect(status).toBe(503);
+    expect(body.error).toMatchObject({ type: 'service_unavailable_error', reason: 'NO_ELIGIBLE_MODEL' });
+    expect(headers.get('retry-after')).toBe('1');
+    expect(headers.get('retry-after-ms')).toBeNull();
+    expect(body.error.retry_after_ms).toBeUndefined();
   });
 
   it("400 with OpenAI's context_length_exceeded for a prompt no candidate's window holds", async () => {

@@ -55,6 +55,9 @@ export interface RankRequest {
 /** How a model whose window cannot hold the request is excluded: the start of its reason. */
 export const TOO_SMALL = 'context window ';
 
+/** How a model kept out by its open circuit breaker is excluded. */
+export const BREAKER_OPEN = 'circuit breaker open';
+
 /** Headroom beyond this many times the needed tokens earns nothing more. */
 const MAX_USEFUL_HEADROOM = 32;
 
@@ -158,7 +161,7 @@ export class Router {
 
   private exclusion(model: CatalogModel, promptTokens: number, maxTokens: number, breaker: BreakerState): string | undefined {
     if (!model.servedBy) return 'no provider configured';
-    if (breaker === 'open') return 'circuit breaker open';
+    if (breaker === 'open') return BREAKER_OPEN;
     const needed = promptTokens + Math.min(maxTokens, model.maxOutputTokens);
     if (needed > model.contextWindow) return `${TOO_SMALL}${model.contextWindow} < ${needed} tokens needed`;
     return undefined;
