@@ -151,9 +151,17 @@ export async function runLedgerCommand(
   const options = { deadline: Date.now() + timeoutMs };
   try {
     if (parsed.positionals[0] === 'usage') {
-      const res = await new Promise<GetUsageResponse>((resolve, reject) =>
-        client.getUsage({ filter, groupBy: groups }, metadata, options, (e, r) => (e ? reject(e) : resolve(r))),
-      );
+      // Every page, so the table and --json hold every group as before GetUsage paged.
+      const res: GetUsageResponse = { rows: [], nextPageToken: '' };
+      let pageToken = '';
+      do {
+        const request = { filter, groupBy: groups, pageSize: 0, pageToken };
+        const page = await new Promise<GetUsageResponse>((resolve, reject) =>
+          client.getUsage(request, metadata, options, (e, r) => (e ? reject(e) : resolve(r))),
+        );
+        res.rows.push(...page.rows);
+        pageToken = page.nextPageToken;
+      } while (pageToken);
       out(v.json ? `${JSON.stringify(GetUsageResponse.toJSON(res), null, 2)}\n` : usageTable(res, groups));
     } else {
       const request = { filter, requestId: v['request-id'], pageSize: limit, pageToken: '', ...(v.failed ? { successful: false } : {}) };

@@ -18,6 +18,9 @@ export interface LedgerFilter {
 
 export type UsageDimension = 'key' | 'model' | 'provider' | 'method' | 'day' | 'hour';
 
+/** A row's group as its values, in the order of its dimensions: what GetUsage sorts and pages by. */
+export type GroupValues = readonly (string | number)[];
+
 export interface UsageTotals {
   readonly group: { key?: string; model?: string; provider?: string; method?: string; periodStart?: number };
   readonly requests: number;
@@ -50,15 +53,20 @@ type Calls = ExpressionBuilder<LedgerSchema, 'ledger_calls'>;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
-/** The SQL for each dimension: plain columns, or the period's start in epoch ms (integer division works alike in both dialects). */
+/**
+ * The SQL for each dimension: columns, or the period's start in epoch ms (integer division works
+ * alike in both dialects). A null name (a call no model answered) and an empty one (a Batch whose
+ * items had several models) are one group, "", as the row shows them: two rows of the same values
+ * could not be told apart, nor paged past one at a time.
+ */
 function dimension(eb: Calls, d: UsageDimension): AliasableExpression<unknown> {
   switch (d) {
     case 'key':
-      return eb.ref('key_name');
+      return eb.fn.coalesce('key_name', sql.lit(''));
     case 'model':
-      return eb.ref('model');
+      return eb.fn.coalesce('model', sql.lit(''));
     case 'provider':
-      return eb.ref('provider');
+      return eb.fn.coalesce('provider', sql.lit(''));
     case 'method':
       return eb.ref('method');
     case 'day':
@@ -94,9 +102,7 @@ export async function usageTotals(
   filter: LedgerFilter,
   groupBy: readonly UsageDimension[],
 ): Promise<UsageTotals[]> {
-  // A row has one period_start: grouped by hour and day, the hour (within its day) is the group,
-  // whichever order they were named in; it sorts where the first of the two was named.
-  const dims = [...new Set(groupBy.map((d) => (d === 'day' && groupBy.includes('hour') ? 'hour' : d)))];
+  const dims = usageDimensions(groupBy);
   const alias = (i: number) => `g${i}`;
   const sums = await db
     .selectFrom('ledger_calls')
@@ -232,10 +238,25 @@ function emptyTotals(): Mutable {
   };
 }
 
+/**
+ * The dimensions a row is grouped by, each once. A row has one period_start: grouped by hour and
+ * day, the hour (within its day) is the group, whichever order they were named in; it sorts where
+ * the first of the two was named.
+ */
+export function usageDimensions(groupBy: readonly UsageDimension[]): UsageDimension[] {
+  return [...new Set(groupBy.map((d) => (d === 'day' && groupBy.includes('hour') ? 'hour' : d)))];
+}
+
+export function groupValues(dims: readonly UsageDimension[], g: UsageTotals['group']): GroupValues {
+  return dims.map((d) => (d === 'day' || d === 'hour' ? (g.periodStart ?? 0) : (g[d] ?? '')));
+}
+
 /** Rows in the order of their group values, taken in the order group_by named them. */
 function compareGroups(dims: readonly UsageDimension[], a: UsageTotals['group'], b: UsageTotals['group']): number {
-  const values = (g: UsageTotals['group']) => dims.map((d) => (d === 'day' || d === 'hour' ? (g.periodStart ?? 0) : (g[d] ?? '')));
-  const [x, y] = [values(a), values(b)];
+  return compareValues(groupValues(dims, a), groupValues(dims, b));
+}
+
+export function compareValues(x: GroupValues, y: GroupValues): number {
   for (let i = 0; i < x.length; i += 1) {
     const [p, q] = [x[i], y[i]];
     if (p === q) continue;

@@ -95,7 +95,7 @@ export async function checkTokenDetail(h: Harness, usage: UsageServiceClient): P
     expect(call.usage).toEqual(DETAILED_USAGE);
     expect(call.attempts.map((a) => a.usage)).toEqual([DETAILED_USAGE]);
   }
-  const { rows } = (await callUnary(usage.getUsage.bind(usage), { filter, groupBy: [] })).response;
+  const { rows } = (await callUnary(usage.getUsage.bind(usage), { filter, groupBy: [], pageSize: 0, pageToken: '' })).response;
   expect(rows).toEqual([
     expect.objectContaining({
       requests: 2,

@@ -133,7 +133,7 @@ describe("a call's tokens", () => {
     await h.app.ledger.store?.flush();
     const usage = new UsageServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
     try {
-      const total = (await callUnary(usage.getUsage.bind(usage), { groupBy: [] })).response.rows[0];
+      const total = (await callUnary(usage.getUsage.bind(usage), { groupBy: [], pageSize: 0, pageToken: '' })).response.rows[0];
       const stats = (await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {})).response;
       const [prompt, completion] = tokens(attempts);
       expect([stats.promptTokens, stats.completionTokens]).toEqual([prompt, completion]);

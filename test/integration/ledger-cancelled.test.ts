@@ -32,7 +32,8 @@ async function charged(h: Harness, before: number) {
     const row = await eventually(
       async () => {
         await h.app.ledger.store?.flush();
-        return (await callUnary(usage.getUsage.bind(usage), { groupBy: [] }, bearer('erin-secret'))).response.rows[0];
+        return (await callUnary(usage.getUsage.bind(usage), { groupBy: [], pageSize: 0, pageToken: '' }, bearer('erin-secret'))).response
+          .rows[0];
       },
       (r) => (r?.requests ?? 0) >= 1 && (r?.costUsd ?? 0) > 0,
     );

@@ -33,7 +33,7 @@ describe('the SQLite ledger directory deleted while the gateway serves', () => {
     const chat = h.clients.chat.chat.bind(h.clients.chat);
     // While the file is opened again the ledger answers UNAVAILABLE, as for any database away: read as -1.
     const requests = (): Promise<number> =>
-      callUnary(usage.getUsage.bind(usage), { groupBy: [] }).then(
+      callUnary(usage.getUsage.bind(usage), { groupBy: [], pageSize: 0, pageToken: '' }).then(
         ({ response }) => Number(response.rows[0]?.requests ?? 0),
         (err: { code?: number }) => {
           if (err.code !== grpc.status.UNAVAILABLE) throw err;
@@ -77,7 +77,7 @@ describe('UsageService on a SQLite ledger file deleted before its reader thread 
     (h.app.ledger.store as unknown as { unwatch?: () => void }).unwatch?.();
     for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
     for (const err of [
-      await unaryError(usage.getUsage.bind(usage), { groupBy: [] }),
+      await unaryError(usage.getUsage.bind(usage), { groupBy: [], pageSize: 0, pageToken: '' }),
       await unaryError(usage.listCalls.bind(usage), { pageSize: 10, requestId: '', pageToken: '' }),
     ]) {
       expect(err.code).toBe(grpc.status.UNAVAILABLE);
@@ -86,7 +86,7 @@ describe('UsageService on a SQLite ledger file deleted before its reader thread 
     await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o-mini', prompt: 'after', messages: [] });
     const requests = await eventually(
       () =>
-        callUnary(usage.getUsage.bind(usage), { groupBy: [] }).then(
+        callUnary(usage.getUsage.bind(usage), { groupBy: [], pageSize: 0, pageToken: '' }).then(
           ({ response }) => Number(response.rows[0]?.requests ?? 0),
           () => -1,
         ),

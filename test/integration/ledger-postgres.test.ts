@@ -29,7 +29,7 @@ const chatOnce = (h: Harness, prompt: string) =>
 async function usageOf(h: Harness): Promise<GetUsageResponse> {
   const client = new UsageServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
   try {
-    return (await callUnary(client.getUsage.bind(client), { groupBy: [] })).response;
+    return (await callUnary(client.getUsage.bind(client), { groupBy: [], pageSize: 0, pageToken: '' })).response;
   } finally {
     client.close();
   }
@@ -94,7 +94,7 @@ describe('the ledger on PostgreSQL', () => {
       await h.app.ledger.store?.flush();
       await pg.stop();
       const seen = [
-        await unaryError(client.getUsage.bind(client), { groupBy: [] }),
+        await unaryError(client.getUsage.bind(client), { groupBy: [], pageSize: 0, pageToken: '' }),
         await unaryError(client.listCalls.bind(client), { requestId: '', pageSize: 1, pageToken: '' }),
         await unaryError(client.getRoutingAnalytics.bind(client), {}),
         await unaryError(keys.listApiKeys.bind(keys), { includeRevoked: false }),
@@ -167,7 +167,11 @@ describe('the ledger on PostgreSQL', () => {
       );
       expect(answer.content.length).toBeGreaterThan(0);
       const client = new UsageServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
-      const err = await unaryError(client.getUsage.bind(client), { groupBy: [] }, { metadata: { authorization: 'Bearer erin-secret' } });
+      const err = await unaryError(
+        client.getUsage.bind(client),
+        { groupBy: [], pageSize: 0, pageToken: '' },
+        { metadata: { authorization: 'Bearer erin-secret' } },
+      );
       client.close();
       expect(err.code).toBe(grpc.status.UNAVAILABLE);
       await pg.start();

@@ -56,7 +56,8 @@ describe('the ledger records calls through both doors', () => {
     expect(grpcRow?.costUsd).toBeCloseTo(overGrpc.costUsd, 10);
     expect(grpcRow?.requestId).toBe(overGrpc.requestId);
 
-    const byMethod = (await callUnary(usage.getUsage.bind(usage), { groupBy: [UsageGroup.USAGE_GROUP_METHOD] })).response.rows;
+    const byMethod = (await callUnary(usage.getUsage.bind(usage), { groupBy: [UsageGroup.USAGE_GROUP_METHOD], pageSize: 0, pageToken: '' }))
+      .response.rows;
     const row = (m: string) => byMethod.find((r) => r.method === `/orchestrator.v1.ChatService/${m}`);
     expect(row('ChatCompletions')).toMatchObject({ requests: 1, successful: 1 });
     expect(row('ChatCompletions')?.costUsd).toBeCloseTo(overHttp.x_orchestrator.cost_usd, 10);

@@ -153,14 +153,23 @@ describe('the ledger on a SQLite file', () => {
   it("GetUsage totals are the answers' own, per key for a key, for everyone for an admin", async () => {
     await h.app.ledger.store?.flush();
     const getUsage = usage.getUsage.bind(usage);
-    const mine = (await callUnary(getUsage, { groupBy: [] }, bearer('alice-secret'))).response.rows;
+    const mine = (await callUnary(getUsage, { groupBy: [], pageSize: 0, pageToken: '' }, bearer('alice-secret'))).response.rows;
     expect(mine).toHaveLength(1);
     expect(mine[0]).toMatchObject({ requests: 6, successful: 5, errorsByCode: { RESOURCE_EXHAUSTED: 1 } });
-    const refused = await unaryError(getUsage, { groupBy: [], filter: filter({ keyName: 'erin' }) }, bearer('alice-secret'));
+    const refused = await unaryError(
+      getUsage,
+      { groupBy: [], pageSize: 0, pageToken: '', filter: filter({ keyName: 'erin' }) },
+      bearer('alice-secret'),
+    );
     expect(refused.code).toBe(grpc.status.PERMISSION_DENIED);
 
-    const all = (await callUnary(getUsage, { groupBy: [UsageGroup.USAGE_GROUP_KEY, UsageGroup.USAGE_GROUP_MODEL] }, bearer('root-secret')))
-      .response.rows;
+    const all = (
+      await callUnary(
+        getUsage,
+        { groupBy: [UsageGroup.USAGE_GROUP_KEY, UsageGroup.USAGE_GROUP_MODEL], pageSize: 0, pageToken: '' },
+        bearer('root-secret'),
+      )
+    ).response.rows;
     const { calls } = await ledgerRows(h);
     expect(all.reduce((n, r) => n + r.requests, 0)).toBe(calls.length);
     expect(all.reduce((n, r) => n + r.costUsd, 0)).toBeCloseTo(
@@ -171,7 +180,7 @@ describe('the ledger on a SQLite file', () => {
     expect(erinMini?.cacheHitRate).toBeGreaterThan(0);
     expect(erinMini?.costSavedUsd).toBeGreaterThan(0);
     expect(erinMini?.latency?.p99Ms).toBeGreaterThanOrEqual(erinMini?.latency?.p50Ms ?? Infinity);
-    const total = (await callUnary(getUsage, { groupBy: [] }, bearer('root-secret'))).response.rows[0];
+    const total = (await callUnary(getUsage, { groupBy: [], pageSize: 0, pageToken: '' }, bearer('root-secret'))).response.rows[0];
     totalsSeen.requests = total?.requests ?? -1;
     totalsSeen.costUsd = total?.costUsd ?? -1;
     totalsSeen.totalTokens = total?.totalTokens ?? -1;
@@ -268,7 +277,8 @@ describe('the ledger on a SQLite file', () => {
     await h.close();
     h = await startHarness({ latencyScale: 1, env });
     usage = new UsageServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure());
-    const total = (await callUnary(usage.getUsage.bind(usage), { groupBy: [] }, bearer('root-secret'))).response.rows[0];
+    const total = (await callUnary(usage.getUsage.bind(usage), { groupBy: [], pageSize: 0, pageToken: '' }, bearer('root-secret'))).response
+      .rows[0];
     expect(total).toMatchObject({ requests: totalsSeen.requests, totalTokens: totalsSeen.totalTokens });
     expect(total?.costUsd).toBeCloseTo(totalsSeen.costUsd, 10);
   });
@@ -320,7 +330,7 @@ describe('UsageService with the database off (DATABASE_URL=off)', () => {
 
   it('answers FAILED_PRECONDITION (LEDGER_UNAVAILABLE), not retryable, as the service comment says', async () => {
     for (const call of [
-      () => unaryError(client.getUsage.bind(client), { groupBy: [] }),
+      () => unaryError(client.getUsage.bind(client), { groupBy: [], pageSize: 0, pageToken: '' }),
       () => unaryError(client.listCalls.bind(client), { requestId: '', pageSize: 0, pageToken: '' }),
     ]) {
       const err = await call();
@@ -428,7 +438,7 @@ describe('reading a large SQLite ledger', () => {
     await callUnary(usage.listCalls.bind(usage), { requestId: '', pageSize: 1, pageToken: '' });
     let rows: GetUsageResponse['rows'] = [];
     const usageStall = await longestStall(async () => {
-      rows = (await callUnary(getUsage, { groupBy: [UsageGroup.USAGE_GROUP_KEY] })).response.rows;
+      rows = (await callUnary(getUsage, { groupBy: [UsageGroup.USAGE_GROUP_KEY], pageSize: 0, pageToken: '' })).response.rows;
     });
     expect(rows.map((r) => [r.requests, r.latency?.p50Ms, r.latency?.p99Ms])).toEqual(expected);
     let decisions = 0;

@@ -28,6 +28,8 @@ describe('UsageService requests', () => {
     const req = {
       filter: filter({ startTime: at(T + 60), endTime: at(T) }),
       groupBy: [UsageGroup.USAGE_GROUP_MODEL, UsageGroup.USAGE_GROUP_UNSPECIFIED, 99 as UsageGroup],
+      pageSize: 0,
+      pageToken: '',
     };
     const e = await unaryError(usage.getUsage.bind(usage), req);
     expect([e.code, fields(e)]).toEqual([grpc.status.INVALID_ARGUMENT, ['group_by[1]', 'group_by[2]', 'filter.end_time']]);
@@ -44,7 +46,8 @@ describe('UsageService requests', () => {
     h.app.ledger.store?.recordCall(callRecord('in-the-ms', T * 1000 + 1));
     await h.app.ledger.store?.flush();
     const requests = async (startTime: { seconds: number; nanos: number }, endTime: { seconds: number; nanos: number }) =>
-      (await callUnary(usage.getUsage.bind(usage), { filter: filter({ startTime, endTime }), groupBy: [] })).response.rows[0]?.requests;
+      (await callUnary(usage.getUsage.bind(usage), { filter: filter({ startTime, endTime }), groupBy: [], pageSize: 0, pageToken: '' }))
+        .response.rows[0]?.requests;
     expect(await requests(at(T, 1_500_000), at(T + 1))).toBe(0);
     expect(await requests(at(T, 500_000), at(T, 1_500_000))).toBe(1);
     expect(await requests(at(T), at(T, 1_000_000))).toBe(0);
@@ -53,8 +56,38 @@ describe('UsageService requests', () => {
   });
 
   it('refuses a time that is no Timestamp (nanos outside 0 to 999,999,999)', async () => {
-    const req = { filter: filter({ startTime: at(T, -1), endTime: at(T + 1, 1_000_000_000) }), groupBy: [] };
+    const req = { filter: filter({ startTime: at(T, -1), endTime: at(T + 1, 1_000_000_000) }), groupBy: [], pageSize: 0, pageToken: '' };
     const e = await unaryError(usage.getUsage.bind(usage), req);
     expect([e.code, fields(e)]).toEqual([grpc.status.INVALID_ARGUMENT, ['filter.start_time', 'filter.end_time']]);
+  });
+
+  it('GetUsage pages its rows in group order: page_size 2 over 5 groups is 2, 2 and 1 rows, those of one unpaged call', async () => {
+    const P = Date.UTC(2025, 5, 1);
+    for (const [i, model] of ['m-e', 'm-a', 'm-d', 'm-b', 'm-c'].entries())
+      h.app.ledger.store?.recordCall(callRecord(`paged-${i}`, P + i, { model }));
+    await h.app.ledger.store?.flush();
+    const range = filter({ startTime: at(P / 1000), endTime: at(P / 1000 + 1) });
+    const get = async (pageSize: number, pageToken: string, f = range) =>
+      (await callUnary(usage.getUsage.bind(usage), { filter: f, groupBy: [UsageGroup.USAGE_GROUP_MODEL], pageSize, pageToken })).response;
+    const whole = await get(0, '');
+    expect([whole.rows.map((r) => r.model), whole.nextPageToken]).toEqual([['m-a', 'm-b', 'm-c', 'm-d', 'm-e'], '']);
+    const pages = [await get(2, '')];
+    while (pages.at(-1)?.nextPageToken) pages.push(await get(2, pages.at(-1)?.nextPageToken ?? ''));
+    expect(pages.map((p) => p.rows.length)).toEqual([2, 2, 1]);
+    expect(pages.map((p) => p.nextPageToken !== '')).toEqual([true, true, false]);
+    expect(pages.flatMap((p) => p.rows)).toEqual(whole.rows);
+
+    const token = pages[0]?.nextPageToken ?? '';
+    for (const other of [
+      { f: filter({ startTime: at(P / 1000), endTime: at(P / 1000 + 2) }), groupBy: [UsageGroup.USAGE_GROUP_MODEL] },
+      { f: range, groupBy: [UsageGroup.USAGE_GROUP_MODEL, UsageGroup.USAGE_GROUP_DAY] },
+    ]) {
+      const e = await unaryError(usage.getUsage.bind(usage), { filter: other.f, groupBy: other.groupBy, pageSize: 2, pageToken: token });
+      expect([e.code, fields(e)]).toEqual([grpc.status.INVALID_ARGUMENT, ['page_token']]);
+    }
+    const garbage = await unaryError(usage.getUsage.bind(usage), { filter: range, groupBy: [], pageSize: 2, pageToken: 'nope' });
+    expect([garbage.code, fields(garbage)]).toEqual([grpc.status.INVALID_ARGUMENT, ['page_token']]);
+    const big = await unaryError(usage.getUsage.bind(usage), { filter: range, groupBy: [], pageSize: 1001, pageToken: '' });
+    expect([big.code, fields(big)]).toEqual([grpc.status.INVALID_ARGUMENT, ['page_size']]);
   });
 });

@@ -6,11 +6,11 @@ import { LedgerCall, type UsageFilter, type UsageServiceServer } from '../../gen
 import type { CallContext } from '../../engine/index.js';
 import { listCalls, routingAnalytics, type ListedCall } from '../../store/call-queries.js';
 import type { RunningLedger } from '../../store/index.js';
-import { usageTotals, type LedgerFilter, type UsageDimension } from '../../store/queries.js';
+import { compareValues, groupValues, usageDimensions, usageTotals, type LedgerFilter, type UsageDimension } from '../../store/queries.js';
 import type { LedgerSchema } from '../../store/schema.js';
 import type { CallDeps } from '../call.js';
 import { isLoopback, withDatabase, type AdminAccess } from '../admin.js';
-import { decodePageToken, encodePageToken } from '../page-token.js';
+import { decodePageToken, decodeUsagePageToken, encodePageToken, encodeUsagePageToken } from '../page-token.js';
 import { DIMENSION_OF, encodeCall, encodeUsageRow, routingProfileOf } from '../usage-encode.js';
 import { extend } from '../../domain/extend.js';
 
@@ -19,6 +19,12 @@ export type UsageAccess = AdminAccess;
 
 const MAX_PAGE = 500;
 const DEFAULT_PAGE = 50;
+/**
+ * GetUsage rows per page, and the default: a row's text is cut to its columns (at most 1.5 KiB
+ * of UTF-8 over key, model, provider and method) and its numbers and error codes take under
+ * 1 KiB, so a page stays well under the 4 MiB a gRPC client takes by default.
+ */
+const MAX_USAGE_PAGE = 1000;
 
 /** UsageService: reads of the ledger, scoped to the caller's own key unless it is an admin. */
 export function usageService(deps: CallDeps, ledger: RunningLedger, access: UsageAccess): UsageServiceServer {
@@ -50,8 +56,21 @@ export function usageService(deps: CallDeps, ledger: RunningLedger, access: Usag
         if (!d) violations.push({ field: `group_by[${i}]`, description: 'unknown or unspecified group' });
         return d ? [d] : [];
       });
-      const filter = scope(checked(violations, req.filter), ctx, peer);
-      return { rows: (await usageTotals(database(), filter, groups)).map(encodeUsageRow) };
+      if (req.pageSize < 0 || req.pageSize > MAX_USAGE_PAGE)
+        violations.push({ field: 'page_size', description: `from 1 to ${MAX_USAGE_PAGE} (0: ${MAX_USAGE_PAGE})` });
+      const selection = { filter: scope(checked(violations, req.filter), ctx, peer), groups: usageDimensions(groups) };
+      // The page token is checked before the database is asked for.
+      const after = decodeUsagePageToken(req.pageToken, selection);
+      const rows = await usageTotals(database(), selection.filter, selection.groups);
+      const found = after === undefined ? 0 : rows.findIndex((r) => compareValues(groupValues(selection.groups, r.group), after) > 0);
+      const start = found < 0 ? rows.length : found;
+      const page = rows.slice(start, start + (req.pageSize || MAX_USAGE_PAGE));
+      const last = page.at(-1);
+      const more = last !== undefined && start + page.length < rows.length;
+      return {
+        rows: page.map(encodeUsageRow),
+        nextPageToken: more ? encodeUsagePageToken(groupValues(selection.groups, last.group), selection) : '',
+      };
     }),
 
     listCalls: withDatabase(deps, databaseUnreachable, async (req, ctx, peer) => {

@@ -21,6 +21,15 @@ beforeAll(async () => {
   const impl: UsageServiceServer = {
     getUsage: (call, callback) => {
       received.usage.push(call.request);
+      // Grouped by provider, the rows come in two pages.
+      if (call.request.groupBy.includes(UsageGroup.USAGE_GROUP_PROVIDER)) {
+        const second = call.request.pageToken === 'after-a';
+        const page = second
+          ? { rows: [{ provider: 'b', requests: 2 }] }
+          : { rows: [{ provider: 'a', requests: 1 }], nextPageToken: 'after-a' };
+        callback(null, GetUsageResponse.fromJSON(page));
+        return;
+      }
       callback(
         null,
         GetUsageResponse.fromJSON({
@@ -135,6 +144,25 @@ describe('llm-orchestrator usage and calls', () => {
     expect(row).toMatch(/^2026-03-04 {2}gpt-4o {2}3 {9}0 {7}42 {6}30 {6}5 {12}7 {10}0\.500000 /);
     const hourly = await run('usage', '--group-by', 'hour');
     expect(hourly.out.trim().split('\n')[1]).toMatch(/^2026-03-04 05h {2}3 /);
+  });
+
+  it('usage follows next_page_token and prints the rows of every page, as a table and as JSON', async () => {
+    received.usage.length = 0;
+    const result = await run('usage', '--group-by', 'provider');
+    expect(received.usage.map((r) => r.pageToken)).toEqual(['', 'after-a']);
+    expect(
+      result.out
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(/ +/).slice(0, 2)),
+    ).toEqual([
+      ['a', '1'],
+      ['b', '2'],
+    ]);
+    const json = await run('usage', '--group-by', 'provider', '--json');
+    expect(JSON.parse(json.out)).toMatchObject({ rows: [{ provider: 'a' }, { provider: 'b' }] });
+    expect(JSON.parse(json.out).nextPageToken).toBeUndefined();
   });
 
   it("calls prints a call's cached, cache-write and reasoning tokens beside its tokens", async () => {

@@ -46,6 +46,19 @@ describe('usage totals', () => {
     }
   });
 
+  it('count a call no model answered and a Batch of several models in one row under ""', async () => {
+    const db = await ledgerOf([
+      callRecord('failed', DAY_START + 1, { model: undefined, provider: undefined, outcome: 'error', code: 'UNAVAILABLE', attempts: [] }),
+      callRecord('batch', DAY_START + 2, { method: '/orchestrator.v1.ChatService/Batch', model: '', provider: '' }),
+      callRecord('one', DAY_START + 3),
+    ]);
+    const rows = await usageTotals(db, {}, ['model', 'provider']);
+    expect(rows.map((r) => [r.group.model, r.group.provider, r.requests, r.latency.p50])).toEqual([
+      ['', '', 2, 5],
+      ['gpt-4o-mini', 'openai', 1, 5],
+    ]);
+  });
+
   it('are ordered by the group values in the order group_by names them', async () => {
     const DAY = 24 * HOUR;
     const db = await ledgerOf([

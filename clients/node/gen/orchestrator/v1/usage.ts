@@ -128,6 +128,13 @@ export interface GetUsageRequest {
     | undefined;
   /** Dimensions to group by; empty: one row for everything. */
   groupBy: UsageGroup[];
+  /**
+   * Rows per page, 1 to 1000; default 1000 (1000 rows stay well under the 4 MiB a gRPC client
+   * takes by default).
+   */
+  pageSize: number;
+  /** next_page_token of the previous page; filter and group_by as for the first page. */
+  pageToken: string;
 }
 
 /** Latency percentiles in milliseconds, from the arrival of a call to its status. */
@@ -194,9 +201,15 @@ export interface UsageRow_ErrorsByCodeEntry {
   value: number;
 }
 
-/** The totals, one row per group, ordered by the group values. */
+/**
+ * A page of totals, one row per group, ordered by the group values in the order group_by
+ * names them: periods oldest first, names by code unit (UTF-16, as JavaScript's < compares
+ * strings; the same on every replica and for both databases), "" first.
+ */
 export interface GetUsageResponse {
   rows: UsageRow[];
+  /** Pass as page_token for the next page; empty on the last. */
+  nextPageToken: string;
 }
 
 /** Which calls to list. */
@@ -496,7 +509,7 @@ export const UsageFilter: MessageFns<UsageFilter> = {
 };
 
 function createBaseGetUsageRequest(): GetUsageRequest {
-  return { filter: undefined, groupBy: [] };
+  return { filter: undefined, groupBy: [], pageSize: 0, pageToken: "" };
 }
 
 export const GetUsageRequest: MessageFns<GetUsageRequest> = {
@@ -510,6 +523,12 @@ export const GetUsageRequest: MessageFns<GetUsageRequest> = {
         writer.int32(v);
       }
       writer.join();
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(24).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(34).string(message.pageToken);
     }
     return writer;
   },
@@ -553,6 +572,22 @@ export const GetUsageRequest: MessageFns<GetUsageRequest> = {
 
             break;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -573,6 +608,16 @@ export const GetUsageRequest: MessageFns<GetUsageRequest> = {
         : globalThis.Array.isArray(object?.group_by)
         ? object.group_by.map((e: any) => usageGroupFromJSON(e))
         : [],
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
     };
   },
 
@@ -583,6 +628,12 @@ export const GetUsageRequest: MessageFns<GetUsageRequest> = {
     }
     if (message.groupBy?.length) {
       obj.groupBy = message.groupBy.map((e) => usageGroupToJSON(e));
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
     }
     return obj;
   },
@@ -1199,13 +1250,16 @@ export const UsageRow_ErrorsByCodeEntry: MessageFns<UsageRow_ErrorsByCodeEntry> 
 };
 
 function createBaseGetUsageResponse(): GetUsageResponse {
-  return { rows: [] };
+  return { rows: [], nextPageToken: "" };
 }
 
 export const GetUsageResponse: MessageFns<GetUsageResponse> = {
   encode(message: GetUsageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     for (const v of message.rows) {
       UsageRow.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
     }
     return writer;
   },
@@ -1231,6 +1285,14 @@ export const GetUsageResponse: MessageFns<GetUsageResponse> = {
             message.rows.push(UsageRow.decode(reader, reader.uint32()));
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1244,13 +1306,23 @@ export const GetUsageResponse: MessageFns<GetUsageResponse> = {
   },
 
   fromJSON(object: any): GetUsageResponse {
-    return { rows: globalThis.Array.isArray(object?.rows) ? object.rows.map((e: any) => UsageRow.fromJSON(e)) : [] };
+    return {
+      rows: globalThis.Array.isArray(object?.rows) ? object.rows.map((e: any) => UsageRow.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
   },
 
   toJSON(message: GetUsageResponse): unknown {
     const obj: any = {};
     if (message.rows?.length) {
       obj.rows = message.rows.map((e) => UsageRow.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
     }
     return obj;
   },

@@ -29,18 +29,24 @@ class GetRoutingAnalyticsResponse(_message.Message):
     def __init__(self, profiles: _Optional[_Iterable[_Union[RoutingProfileStats, _Mapping]]] = ...) -> None: ...
 
 class GetUsageRequest(_message.Message):
-    __slots__ = ["filter", "group_by"]
+    __slots__ = ["filter", "group_by", "page_size", "page_token"]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     GROUP_BY_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     filter: UsageFilter
     group_by: _containers.RepeatedScalarFieldContainer[UsageGroup]
-    def __init__(self, filter: _Optional[_Union[UsageFilter, _Mapping]] = ..., group_by: _Optional[_Iterable[_Union[UsageGroup, str]]] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, filter: _Optional[_Union[UsageFilter, _Mapping]] = ..., group_by: _Optional[_Iterable[_Union[UsageGroup, str]]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class GetUsageResponse(_message.Message):
-    __slots__ = ["rows"]
+    __slots__ = ["next_page_token", "rows"]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
+    next_page_token: str
     rows: _containers.RepeatedCompositeFieldContainer[UsageRow]
-    def __init__(self, rows: _Optional[_Iterable[_Union[UsageRow, _Mapping]]] = ...) -> None: ...
+    def __init__(self, rows: _Optional[_Iterable[_Union[UsageRow, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class LatencyPercentiles(_message.Message):
     __slots__ = ["p50_ms", "p95_ms", "p99_ms"]
