@@ -260,7 +260,10 @@ export function compareValues(x: GroupValues, y: GroupValues): number {
   for (let i = 0; i < x.length; i += 1) {
     const [p, q] = [x[i], y[i]];
     if (p === q) continue;
-    return typeof p === 'number' && typeof q === 'number' ? p - q : String(p).localeCompare(String(q));
+    if (typeof p === 'number' && typeof q === 'number') return p - q;
+    // By code unit, not localeCompare: the order (and the page a row falls on) must not depend
+    // on the locale of the replica that answers.
+    return String(p) < String(q) ? -1 : 1;
   }
   return 0;
 }

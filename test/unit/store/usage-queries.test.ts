@@ -59,6 +59,13 @@ describe('usage totals', () => {
     ]);
   });
 
+  it("order names by code unit, whatever the server's locale: uppercase before lowercase, accents after z", async () => {
+    const names = ['b', 'é', 'B', 'z', 'a', 'Z'];
+    const db = await ledgerOf(names.map((keyName, i) => callRecord(`k-${i}`, DAY_START + i, { keyName })));
+    const rows = await usageTotals(db, {}, ['key']);
+    expect(rows.map((r) => r.group.key)).toEqual(['B', 'Z', 'a', 'b', 'z', 'é']);
+  });
+
   it('are ordered by the group values in the order group_by names them', async () => {
     const DAY = 24 * HOUR;
     const db = await ledgerOf([
