@@ -279,9 +279,11 @@ func (m *LatencyPercentiles) GetP99Ms() float64 {
 type UsageRow struct {
 	// Set when grouped by key (empty: calls without a key).
 	KeyName string `protobuf:"bytes,1,opt,name=key_name,json=keyName,proto3" json:"key_name,omitempty"`
-	// Set when grouped by model (empty: calls no model answered).
+	// Set when grouped by model. Empty: calls no model answered, and Batches whose items were
+	// answered by several models (a Batch is one call; its items' models are in ListCalls).
 	Model string `protobuf:"bytes,2,opt,name=model,proto3" json:"model,omitempty"`
-	// Set when grouped by provider.
+	// Set when grouped by provider. Empty: calls no provider answered, and Batches whose items
+	// were answered by several providers.
 	Provider string `protobuf:"bytes,3,opt,name=provider,proto3" json:"provider,omitempty"`
 	// Set when grouped by method.
 	Method string `protobuf:"bytes,4,opt,name=method,proto3" json:"method,omitempty"`

@@ -148,9 +148,15 @@ export interface LatencyPercentiles {
 export interface UsageRow {
   /** Set when grouped by key (empty: calls without a key). */
   keyName: string;
-  /** Set when grouped by model (empty: calls no model answered). */
+  /**
+   * Set when grouped by model. Empty: calls no model answered, and Batches whose items were
+   * answered by several models (a Batch is one call; its items' models are in ListCalls).
+   */
   model: string;
-  /** Set when grouped by provider. */
+  /**
+   * Set when grouped by provider. Empty: calls no provider answered, and Batches whose items
+   * were answered by several providers.
+   */
   provider: string;
   /** Set when grouped by method. */
   method: string;
