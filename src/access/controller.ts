@@ -12,9 +12,7 @@ import { allowsModel } from './patterns.js';
 
 /** Prices per million tokens, by model id (the catalog). */
 export interface PriceList {
-  find(
-    modelId: string,
-  ):
+  find(modelId: string):
     | {
         readonly inputPricePerMillion: number;
         readonly outputPricePerMillion: number;
