@@ -3,6 +3,7 @@ import { perMillionUsd } from '../domain/money.js';
 import { CACHE_WRITE_1H_PRICE_FACTOR, CACHE_WRITE_PRICE_FACTOR } from '../domain/prompt-cache.js';
 import type { ModelDefinition } from './models.js';
 import { everyFieldFrom, type ModelOrigins } from './provenance.js';
+import { byCodeUnit } from '../domain/order.js';
 
 /**
  * The key a model name is looked up by: trimmed, in any case (Unicode case, as JavaScript folds
@@ -60,7 +61,7 @@ export class CatalogSnapshot {
         this.byName.set(key, model);
       }
     }
-    this.models = Object.freeze(models.sort((a, b) => a.id.localeCompare(b.id)));
+    this.models = Object.freeze(models.sort((a, b) => byCodeUnit(a.id, b.id)));
     for (const model of this.models) {
       for (const next of model.fallbacks) {
         if (!this.byName.has(next.toLowerCase())) {

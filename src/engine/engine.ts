@@ -36,6 +36,7 @@ import { runEmbed, type EmbedAnswer, type EmbedCall } from './strategies/embed.j
 import { EmbeddingCatalog } from '../catalog/embedding-models.js';
 import { relayStream, type EngineStreamEvent, type PreparedStream } from './strategies/stream.js';
 import { extend } from '../domain/extend.js';
+import { byCodeUnit } from '../domain/order.js';
 
 export interface EngineOptions {
   readonly catalog: Catalog;
@@ -146,7 +147,7 @@ export class Engine {
   listedModels(): readonly CatalogModel[] {
     const embeddings = this.options.embeddings?.models ?? [];
     if (embeddings.length === 0) return this.options.catalog.models;
-    return [...this.options.catalog.models, ...embeddings].sort((a, b) => a.id.localeCompare(b.id));
+    return [...this.options.catalog.models, ...embeddings].sort((a, b) => byCodeUnit(a.id, b.id));
   }
 
   /** A chat or embedding model by id or alias; chat first, as a chat call resolves names. */

@@ -3,6 +3,7 @@ import { groupKey, latencyPercentiles, percentiles, where, type LedgerFilter, ty
 import type { AttemptsTable, CallsTable, DecisionsTable, LedgerSchema } from './schema.js';
 import { storableText } from './text.js';
 import { extend } from '../domain/extend.js';
+import { byCodeUnit } from '../domain/order.js';
 
 export interface CallListQuery {
   readonly filter: LedgerFilter;
@@ -147,8 +148,8 @@ export async function routingAnalytics(db: Kysely<LedgerSchema>, filter: LedgerF
             latency: m.latency,
             fallbackRate: m.fellBack / m.chosen,
           }))
-          .sort((a, b) => b.chosen - a.chosen || a.model.localeCompare(b.model)),
+          .sort((a, b) => b.chosen - a.chosen || byCodeUnit(a.model, b.model)),
       };
     })
-    .sort((a, b) => a.profile.localeCompare(b.profile));
+    .sort((a, b) => byCodeUnit(a.profile, b.profile));
 }

@@ -3,6 +3,7 @@ import { round3 } from '../domain/latency.js';
 import { USD_PRECISION } from '../domain/money.js';
 import type { LedgerSchema } from './schema.js';
 import { storableText } from './text.js';
+import { byCodeUnit } from '../domain/order.js';
 
 /** Which calls a query covers; undefined fields do not restrict. */
 export interface LedgerFilter {
@@ -261,9 +262,8 @@ export function compareValues(x: GroupValues, y: GroupValues): number {
     const [p, q] = [x[i], y[i]];
     if (p === q) continue;
     if (typeof p === 'number' && typeof q === 'number') return p - q;
-    // By code unit, not localeCompare: the order (and the page a row falls on) must not depend
-    // on the locale of the replica that answers.
-    return String(p) < String(q) ? -1 : 1;
+    // The page a row falls on must not depend on the locale of the replica that answers.
+    return byCodeUnit(String(p), String(q));
   }
   return 0;
 }

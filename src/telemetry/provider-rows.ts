@@ -1,6 +1,7 @@
 import type { InFlightReading } from '../engine/index.js';
 import { Upstream, type UpstreamCounters } from './stats.js';
 import { extend } from '../domain/extend.js';
+import { byCodeUnit } from '../domain/order.js';
 
 export interface ProviderRow extends UpstreamCounters {
   readonly inFlight: number;
@@ -26,5 +27,5 @@ export function providerRows(counted: readonly UpstreamCounters[], slots: readon
     if (named.has(r.provider) || (r.inFlight === 0 && r.queued === 0)) continue;
     rows.push(extend(new Upstream(r.provider).snapshot(), { inFlight: r.inFlight, queued: r.queued }));
   }
-  return rows.sort((a, b) => a.name.localeCompare(b.name));
+  return rows.sort((a, b) => byCodeUnit(a.name, b.name));
 }

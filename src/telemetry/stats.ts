@@ -2,6 +2,7 @@ import type { AttemptRecord } from '../domain/chat.js';
 import { roundUsd, sumUsd } from '../domain/money.js';
 import { type FinishedCall, type GatewayEvent, waitedForSlot } from '../engine/index.js';
 import { LatencyHistogram, type LatencySummary } from './histogram.js';
+import { byCodeUnit } from '../domain/order.js';
 
 export interface UpstreamCounters {
   readonly name: string;
@@ -366,7 +367,7 @@ export class StatsStore {
           const [profile = '', model = ''] = key.split('\u0000');
           return { profile, model, decisions };
         })
-        .sort((a, b) => a.profile.localeCompare(b.profile) || a.model.localeCompare(b.model)),
+        .sort((a, b) => byCodeUnit(a.profile, b.profile) || byCodeUnit(a.model, b.model)),
       providers: sorted(providers),
       models: sorted(models),
       methods: methods
@@ -377,7 +378,7 @@ export class StatsStore {
           errors: m.errors,
           latency: m.latency.summary(),
         }))
-        .sort((a, b) => a.method.localeCompare(b.method)),
+        .sort((a, b) => byCodeUnit(a.method, b.method)),
     };
   }
 }
@@ -392,5 +393,5 @@ function upstream(map: Map<string, Upstream>, name: string): Upstream {
 }
 
 function sorted(rows: UpstreamCounters[]): UpstreamCounters[] {
-  return rows.sort((a, b) => a.name.localeCompare(b.name));
+  return rows.sort((a, b) => byCodeUnit(a.name, b.name));
 }
