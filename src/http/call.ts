@@ -180,7 +180,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
     // From the request's arrival, not from now (its body read): as a refused request and a gRPC call are timed.
     const started = arrivedAt(request);
     // A body trickled by its client is the client's time: the call's duration holds it, the gateway's overhead must not.
-    const receivingMs = performance.now() - started;
+    const receivingMs = request.bodyArrivedAt > 0 ? request.bodyArrivedAt - started : 0;
     // Read now: once the client has gone, its socket no longer knows the address.
     const peer = { ip: request.ip, port: request.socket.remotePort };
     const requestId = assignRequestId(request, reply);

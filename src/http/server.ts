@@ -14,6 +14,7 @@ import type { Tracer } from '../telemetry/tracing.js';
 import { arrivalStamp, assignRequestId, endRefused, pathOf, REQUEST_ID_HEADER, type HttpCallDeps, type Refusal } from './call.js';
 import { INTERNAL_MESSAGE } from './errors.js';
 import { UNSUPPORTED_ENCODING } from './content-encoding.js';
+import { timeBodyArrival } from './body-arrival.js';
 import { clientErrorHandler } from './client-errors.js';
 import { IdleConnections } from './idle-connections.js';
 import { chatRoutes } from './routes/chat.js';
@@ -107,6 +108,7 @@ export class HttpGateway {
     };
     // JSON only: a text body is a client mistake to name (415), not a string to misread.
     this.app.removeContentTypeParser('text/plain');
+    timeBodyArrival(this.app);
     this.app.setErrorHandler((err: FastifyError, request, reply) => this.refuse(err, request, reply));
     this.app.setNotFoundHandler((request, reply) => unrouted(request, reply));
     chatRoutes(this.app, deps, engine, limits);
