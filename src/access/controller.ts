@@ -1,7 +1,7 @@
 import type { AttemptRecord } from '../domain/chat.js';
 import { apiKeyGone, budgetExhausted as exhausted, modelNotAllowed, type OrchestratorError } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
-import { dearestPromptPrice } from '../domain/prompt-cache.js';
+import { dearestPromptPrice, longestMarker } from '../domain/prompt-cache.js';
 import type { AccessControl, AccessTicket } from '../engine/index.js';
 import type { Budgets } from './budgets.js';
 import { periodsOf } from './budgets.js';
@@ -111,10 +111,11 @@ export class AccessController implements AccessControl {
   private maxCostUsd(models: readonly string[], demand: Parameters<AccessControl['admit']>[0]): number {
     const output = Math.max(0, demand.outputTokens);
     const input = Math.max(0, Math.max(1, demand.estimatedTokens) - output);
+    const cacheWrite = demand.prompt && longestMarker(demand.prompt.messages, demand.prompt.tooling);
     let dollars = 0;
     for (const id of models) {
       const price = this.prices?.find(id);
-      if (price) dollars = Math.max(dollars, input * dearestPromptPrice(price, demand.cacheWrite) + output * price.outputPricePerMillion);
+      if (price) dollars = Math.max(dollars, input * dearestPromptPrice(price, cacheWrite) + output * price.outputPricePerMillion);
     }
     return dollars / 1e6;
   }

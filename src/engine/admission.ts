@@ -1,7 +1,6 @@
 import type { CatalogModel } from '../catalog/catalog.js';
 import type { AttemptRecord, ChatInput } from '../domain/chat.js';
 import { estimateRequestTokens } from '../domain/chat.js';
-import { longestMarker, type PromptCacheTtl } from '../domain/prompt-cache.js';
 import { routeNotAllowed } from '../domain/call-errors.js';
 import { unlessAborted } from '../domain/abort.js';
 import { OrchestratorError } from '../domain/errors.js';
@@ -33,7 +32,7 @@ export class Admission {
       models: plan.models.map((m) => m.id),
       estimatedTokens: estimateRequestTokens(plan) + outputTokens,
       outputTokens,
-      cacheWrite: longestMarker(plan.messages, plan.tooling),
+      prompt: plan,
     });
   }
 
@@ -72,7 +71,7 @@ export class Admission {
       priceModels: candidates && models.filter((m) => m.servedBy !== undefined).map((m) => m.id),
       estimatedTokens: estimateRequestTokens(input) + outputTokens,
       outputTokens,
-      cacheWrite: longestMarker(input.messages, input.tooling),
+      prompt: input,
     });
   }
 
@@ -82,7 +81,7 @@ export class Admission {
       models: readonly string[];
       estimatedTokens: number;
       outputTokens: number;
-      cacheWrite?: PromptCacheTtl | undefined;
+      prompt?: Pick<ChatInput, 'messages' | 'tooling'> | undefined;
       maxCostUsd?: number | undefined;
       priceModels?: readonly string[] | undefined;
     },

@@ -1,6 +1,5 @@
-import type { AttemptRecord } from '../domain/chat.js';
+import type { AttemptRecord, ChatInput } from '../domain/chat.js';
 import type { Principal } from '../domain/principal.js';
-import type { PromptCacheTtl } from '../domain/prompt-cache.js';
 import type { Answer } from './answer.js';
 import type { Provider } from '../providers/types.js';
 
@@ -18,8 +17,12 @@ export interface AccessControl {
     readonly estimatedTokens: number;
     /** Of `estimatedTokens`, the answer's part (max_tokens): a budget hold prices it at the output price, the rest at the input price. */
     readonly outputTokens: number;
-    /** The request's longest prompt cache marker: its prompt may be written to the cache, at the cache write price. */
-    readonly cacheWrite?: PromptCacheTtl | undefined;
+    /**
+     * The request, whose prompt cache markers may have its prompt written to the cache at the
+     * cache write price: read by a budget hold only, so a call whose key has no budget never
+     * looks for them.
+     */
+    readonly prompt?: Pick<ChatInput, 'messages' | 'tooling'> | undefined;
     /** The most the call can cost, when the caller knows it better than the chat prices do (embeddings). */
     readonly maxCostUsd?: number | undefined;
     /**

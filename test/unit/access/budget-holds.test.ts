@@ -128,6 +128,13 @@ describe('what a call in flight holds', () => {
   const split: PriceList = { find: () => ({ inputPricePerMillion: 1, outputPricePerMillion: 5 }) };
   /** 100 prompt tokens and max_tokens 60: at most 100 x $1 + 60 x $5 per million = $0.0004. */
   const demand = { principal, models: ['m'], estimatedTokens: 160, outputTokens: 60 };
+  // The request a hold reads its prompt cache markers from, only when its key has a budget.
+  const markedPrompt = (ttl: '5m' | '1h') => ({
+    messages: [
+      { role: 'system' as const, content: 'rules', cache: { ttl: '5m' as const } },
+      { role: 'user' as const, content: 'a long shared document', cache: { ttl } },
+    ],
+  });
   const TRUE_MAX = 0.0004;
 
   function splitPriced(): AccessController {
@@ -167,7 +174,7 @@ describe('what a call in flight holds', () => {
   it('holds a prompt marked for the provider cache at the cache write price: twice the input price for one hour', async () => {
     const access = splitPriced();
     // 100 prompt tokens written for an hour at $2 plus 60 x $5 per million: $0.0005, two calls fill the budget.
-    const marked = { ...demand, cacheWrite: '1h' as const };
+    const marked = { ...demand, prompt: markedPrompt('1h') };
     const tickets = [await access.admit(marked), await access.admit(marked)];
     const refused = (await access.admit(marked).catch((err: unknown) => err)) as OrchestratorError;
     expect(refused.reason).toBe('BUDGET_EXHAUSTED');
@@ -180,7 +187,7 @@ describe('what a call in flight holds', () => {
     const keys = new ApiKeyStore(keySpecs);
     const ownPrice: PriceList = { find: () => ({ inputPricePerMillion: 1, outputPricePerMillion: 5, cacheWritePricePerMillion: 3 }) };
     const own = new AccessController(keys, new RateLimits(store, NO_LIMITS, keys.all()), new Budgets(store), ownPrice);
-    const marked = { ...demand, cacheWrite: '5m' as const };
+    const marked = { ...demand, prompt: markedPrompt('5m') };
     // 100 x $3 + 60 x $5 per million: $0.0006; two calls hold $0.0012, and a third is refused.
     const held = [await own.admit(marked), await own.admit(marked)];
     const third = (await own.admit(marked).catch((err: unknown) => err)) as OrchestratorError;

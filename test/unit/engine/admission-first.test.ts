@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { estimateRequestTokens } from '../../../src/domain/chat.js';
 import { OrchestratorError, Reason } from '../../../src/domain/errors.js';
+import { longestMarker } from '../../../src/domain/prompt-cache.js';
 import { tokenizerLoaded, type AccessControl, type StreamTarget } from '../../../src/engine/index.js';
 import { context, engineFixture, input } from '../../helpers/engine-fixture.js';
 
@@ -127,11 +128,11 @@ describe('what admission asks of access control', () => {
     for (const demand of demands) {
       expect(demand.outputTokens).toBe(300);
       expect(demand.estimatedTokens).toBe(estimateRequestTokens(prompt) + 300);
-      expect(demand.cacheWrite).toBeUndefined();
+      expect(demand.prompt?.messages).toEqual(prompt.messages);
     }
   });
 
-  it('names the longest prompt cache marker, so a budget hold prices the prompt as a cache write', async () => {
+  it('hands over the request, whose prompt cache markers a budget hold prices as a cache write', async () => {
     const demands: Parameters<AccessControl['admit']>[0][] = [];
     const { access } = countingAccess(Number.POSITIVE_INFINITY);
     const recording: AccessControl = {
@@ -151,6 +152,6 @@ describe('what admission asks of access control', () => {
       ],
     };
     await engine.chat({ model: { name: 'gpt-4o-mini', field: 'model' }, input: marked, ctx: context() }).catch(() => undefined);
-    expect(demands.map((d) => d.cacheWrite)).toEqual(['1h']);
+    expect(demands.map((d) => d.prompt && longestMarker(d.prompt.messages, d.prompt.tooling))).toEqual(['1h']);
   });
 });
