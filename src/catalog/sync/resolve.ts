@@ -1,6 +1,7 @@
 import { distance } from 'fastest-levenshtein';
 import { type NameKey, nameKey } from './names.js';
 import type { MatchRule, NameMatch } from './types.js';
+import { byCodeUnit } from '../../domain/order.js';
 
 /**
  * Resolves the names a source uses to catalog ids, in this order (the first rule that matches wins):
@@ -194,12 +195,16 @@ export function similarity(a: string, b: string): number {
   return longer === 0 ? 1 : 1 - distance(a, b) / longer;
 }
 
-/** Best rule first, then an undated name, then the later-sorting name (newer snapshot dates sort last). */
+/**
+ * Best rule first, then an undated name, then the later-sorting name (newer snapshot dates sort
+ * last) by code unit: in the process's locale, replicas under different LANG settings could take
+ * a model's synced data from different names.
+ */
 function better(a: Candidate, b: Candidate): number {
   return (
     RANK[a.match.rule] - RANK[b.match.rule] ||
     Number(a.dated) - Number(b.dated) ||
     b.match.confidence - a.match.confidence ||
-    b.match.externalId.localeCompare(a.match.externalId)
+    byCodeUnit(b.match.externalId, a.match.externalId)
   );
 }

@@ -168,6 +168,19 @@ describe('entity resolution', () => {
     expect(taken).toEqual([]);
   });
 
+  it('picks between two names equally good for one model by code unit, whatever the locale', () => {
+    // Two sources spelling one id in two cases: the later-sorting name wins on every replica
+    // ('g' after 'G' by code unit, where a locale's collation puts uppercase after lowercase).
+    for (const names of [
+      ['GPT-4o', 'gpt-4o'],
+      ['gpt-4o', 'GPT-4o'],
+    ]) {
+      const { matched, superseded } = resolveNames(names, { known: KNOWN });
+      expect(matched.filter((m) => m.catalogId === 'gpt-4o').map((m) => m.externalId)).toEqual(['gpt-4o']);
+      expect(superseded.map((m) => m.externalId)).toEqual(['GPT-4o']);
+    }
+  });
+
   it("matches a model's own id before another model's alias or upstream id", () => {
     const known = [
       { id: 'gpt-4o-mini', aliases: [] },
