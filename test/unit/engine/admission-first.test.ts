@@ -109,18 +109,23 @@ describe('admission that outlasts the call', () => {
   });
 });
 
+/** An engine whose access control admits everything and keeps what each admission asked for. */
+function recordingDemands(): { engine: ReturnType<typeof engineFixture>['engine']; demands: Parameters<AccessControl['admit']>[0][] } {
+  const demands: Parameters<AccessControl['admit']>[0][] = [];
+  const { access } = countingAccess(Number.POSITIVE_INFINITY);
+  const recording: AccessControl = {
+    allows: access.allows,
+    admit: (demand) => {
+      demands.push(demand);
+      return access.admit(demand);
+    },
+  };
+  return { engine: engineFixture({ access: recording }).engine, demands };
+}
+
 describe('what admission asks of access control', () => {
   it("names the answer's part of the estimate (max_tokens) apart from the prompt, and counts both for the token limits", async () => {
-    const demands: Parameters<AccessControl['admit']>[0][] = [];
-    const { access } = countingAccess(Number.POSITIVE_INFINITY);
-    const recording: AccessControl = {
-      allows: access.allows,
-      admit: (demand) => {
-        demands.push(demand);
-        return access.admit(demand);
-      },
-    };
-    const { engine } = engineFixture({ access: recording });
+    const { engine, demands } = recordingDemands();
     const prompt = input('x'.repeat(400), 300);
     await engine.chat({ model: { name: 'gpt-4o-mini', field: 'model' }, input: prompt, ctx: context() }).catch(() => undefined);
     await engine.rank({ route: ROUTE, input: prompt, ctx: context() });
@@ -133,16 +138,7 @@ describe('what admission asks of access control', () => {
   });
 
   it('hands over the request, whose prompt cache markers a budget hold prices as a cache write', async () => {
-    const demands: Parameters<AccessControl['admit']>[0][] = [];
-    const { access } = countingAccess(Number.POSITIVE_INFINITY);
-    const recording: AccessControl = {
-      allows: access.allows,
-      admit: (demand) => {
-        demands.push(demand);
-        return access.admit(demand);
-      },
-    };
-    const { engine } = engineFixture({ access: recording });
+    const { engine, demands } = recordingDemands();
     const plain = input('a long shared document', 300);
     const marked = {
       ...plain,
