@@ -13,6 +13,25 @@ interface ErrorBody {
   readonly error: { type: string; code: string; reason: string; param: string | null; retry_after_ms?: number };
 }
 
+/** A breaker's cool-down left (of a minute, opened moments ago) as the HTTP door says it: ms, body and Retry-After agree. */
+function expectCoolDownLeft(headers: Headers, body: ErrorBody): number {
+  const ms = Number(headers.get('retry-after-ms'));
+  expect(ms).toBeGreaterThan(50_000);
+  expect(ms).toBeLessThanOrEqual(60_000);
+  expect(body.error.retry_after_ms).toBe(ms);
+  expect(headers.get('retry-after')).toBe(String(Math.ceil(ms / 1000)));
+  expect(headers.get('x-should-retry')).toBeNull();
+  return ms;
+}
+
+/** The gRPC door's pushback for the same refusal: no longer than the HTTP door's wait, and a RetryInfo. */
+function expectPushback(refused: Awaited<ReturnType<typeof unaryError>>, ms: number): void {
+  const pushback = Number(refused.metadata.get('grpc-retry-pushback-ms')[0]);
+  expect(pushback).toBeGreaterThan(50_000);
+  expect(pushback).toBeLessThanOrEqual(ms);
+  expect(refused.decoded.retryInfo?.retryDelay).toBeDefined();
+}
+
 describe('HTTP error statuses and when to retry', () => {
   let h: Harness;
   let base: string;
@@ -67,12 +86,7 @@ describe('HTTP error statuses and when to retry', () => {
     expect(status).toBe(503);
     expect(body.error).toMatchObject({ type: 'service_unavailable_error', reason: 'ALL_ATTEMPTS_FAILED' });
     // The wait is known: the shortest cool-down left, as for one open breaker, not a default second.
-    const ms = Number(headers.get('retry-after-ms'));
-    expect(ms).toBeGreaterThan(50_000);
-    expect(ms).toBeLessThanOrEqual(60_000);
-    expect(body.error.retry_after_ms).toBe(ms);
-    expect(headers.get('retry-after')).toBe(String(Math.ceil(ms / 1000)));
-    expect(headers.get('x-should-retry')).toBeNull();
+    const ms = expectCoolDownLeft(headers, body);
     expect(h.upstream.requests.length).toBe(before);
     // The gRPC door pushes back by the same cool-down.
     const refused = await unaryError(h.clients.chat.fallback.bind(h.clients.chat), {
@@ -83,10 +97,7 @@ describe('HTTP error statuses and when to retry', () => {
       disableDefaultMessage: true,
     });
     expect(refused.code).toBe(grpc.status.UNAVAILABLE);
-    const pushback = Number(refused.metadata.get('grpc-retry-pushback-ms')[0]);
-    expect(pushback).toBeGreaterThan(50_000);
-    expect(pushback).toBeLessThanOrEqual(ms);
-    expect(refused.decoded.retryInfo?.retryDelay).toBeDefined();
+    expectPushback(refused, ms);
   });
 
   it('502 for a fallback chain where an upstream failed beside an open breaker', async () => {
@@ -111,12 +122,7 @@ describe('HTTP error statuses and when to retry', () => {
     expect(status).toBe(503);
     expect(body.error).toMatchObject({ type: 'service_unavailable_error', reason: 'NO_ELIGIBLE_MODEL' });
     // The breakers say when: the same wait as a fallback chain over the same models, not a default second.
-    const ms = Number(headers.get('retry-after-ms'));
-    expect(ms).toBeGreaterThan(50_000);
-    expect(ms).toBeLessThanOrEqual(60_000);
-    expect(body.error.retry_after_ms).toBe(ms);
-    expect(headers.get('retry-after')).toBe(String(Math.ceil(ms / 1000)));
-    expect(headers.get('x-should-retry')).toBeNull();
+    const ms = expectCoolDownLeft(headers, body);
     expect(h.upstream.requests.length).toBe(before);
     const refused = await unaryError(h.clients.chat.chat.bind(h.clients.chat), {
       model: '',
@@ -126,10 +132,7 @@ describe('HTTP error statuses and when to retry', () => {
     });
     expect(refused.code).toBe(grpc.status.UNAVAILABLE);
     expect(refused.decoded.errorInfo?.reason).toBe('NO_ELIGIBLE_MODEL');
-    const pushback = Number(refused.metadata.get('grpc-retry-pushback-ms')[0]);
-    expect(pushback).toBeGreaterThan(50_000);
-    expect(pushback).toBeLessThanOrEqual(ms);
-    expect(refused.decoded.retryInfo?.retryDelay).toBeDefined();
+    expectPushback(refused, ms);
   });
 
   it('503 with Retry-After: 1 alone for a route whose open breaker sits beside a candidate the request cannot use, as no wait is known', async () => {
