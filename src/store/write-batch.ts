@@ -1,7 +1,7 @@
 import { CompiledQuery } from 'kysely';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { LedgerDatabase } from './database.js';
-import { copyBatch, copyLine, type CopyTable } from './pg-copy.js';
+import { copyBatch, copyRows, type CopyTable } from './pg-copy.js';
 import { storableText } from './text.js';
 import type { AttemptEntry, CallRecord, DecisionEntry, ItemDecisionEntry } from './records.js';
 import type { AttemptsTable, CallsTable, DecisionsTable } from './schema.js';
@@ -256,8 +256,5 @@ function insert<Row>(t: Table<Row>, rows: readonly Row[]): CompiledQuery {
 
 /** A table's rows in COPY's text format. */
 function copyTable<Row>(t: Table<Row>, rows: readonly Row[]): CopyTable {
-  const values = valuesOf(t);
-  let text = '';
-  for (const row of rows) text += copyLine(values(row));
-  return { name: t.name, columns: t.columns, text };
+  return { name: t.name, columns: t.columns, text: copyRows(rows, t.values) };
 }

@@ -272,6 +272,31 @@ describe('the rows the ledger writes', () => {
     expect(await ledgerIndexes(postgres)).toEqual(expected);
   });
 
+  it('leave no row of a batch PostgreSQL refuses in a later table (a COPY query also opens or commits the batch), and write the next', async () => {
+    const base = record(1);
+    const tooLarge = 2 ** 31;
+    const refused: CallRecord[] = [
+      { ...base, id: 'call-refused-attempt', attempts: [{ ...base.attempts[0]!, usage: { ...base.usage, promptTokens: tooLarge } }] },
+      { ...base, id: 'call-refused-decision', decision: { ...base.decision!, promptTokens: tooLarge } },
+    ];
+    const rowsOf = async (id: string): Promise<number[]> =>
+      Promise.all(
+        (['ledger_calls', 'ledger_attempts', 'ledger_decisions'] as const).map(async (table) => {
+          const column = table === 'ledger_calls' ? 'id' : 'call_id';
+          const { rows } = await sql<{ n: string }>`select count(*) as n from ${sql.table(table)} where ${sql.ref(column)} = ${id}`.execute(
+            postgres.db,
+          );
+          return Number(rows[0]?.n);
+        }),
+      );
+    for (const r of refused) {
+      await expect(writeBatch(postgres, [r])).rejects.toMatchObject({ code: '22003' });
+      expect(await rowsOf(r.id)).toEqual([0, 0, 0]);
+    }
+    await writeBatch(postgres, [{ ...base, id: 'call-after-refusal' }]);
+    expect(await rowsOf('call-after-refusal')).toEqual([1, 1, 1]);
+  });
+
   it('hold text PostgreSQL cannot (a NUL, a lone surrogate) as U+FFFD, and text longer than its column cut to it, alike in both', async () => {
     const long = 'm'.repeat(200);
     const r = {

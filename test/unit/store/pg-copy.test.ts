@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { copyLine, copyValue } from '../../../src/store/pg-copy.js';
+import { copyRows, copyValue } from '../../../src/store/pg-copy.js';
 
 describe("COPY's text format", () => {
   it('writes null, numbers and plain text as they are, tab-separated, one line per row', () => {
-    expect(copyLine(['abc', 12, null, 0.30000000000000004, 1e-7, undefined])).toBe('abc\t12\t\\N\t0.30000000000000004\t1e-7\t\\N\n');
+    const row = ['abc', 12, null, 0.30000000000000004, 1e-7, undefined] as const;
+    const columns = row.map((_, i) => (r: typeof row) => r[i]);
+    expect(copyRows([row, row], columns)).toBe('abc\t12\t\\N\t0.30000000000000004\t1e-7\t\\N\n'.repeat(2));
   });
 
   it('escapes the characters COPY reads as separators or escapes', () => {
