@@ -214,12 +214,16 @@ function noEligibleModel(
 }
 
 /**
- * When open breakers alone keep the key's candidates out, the route can take the call again once
- * the first of them admits a probe: the same wait a fallback chain over those models gives. Any
- * other exclusion knows no time, so then none is given.
+ * An open breaker is a model's exclusion only when nothing lasting excludes it (router.ts): once
+ * the first such model admits a probe the route can take the call again, the same wait a
+ * fallback chain over those models gives. The other candidates' exclusions (no provider, the
+ * request's size or what it uses) would keep them out however long the caller waited; with no
+ * open breaker no wait is known, and none is given.
  */
 function soonestCoolDown(callable: readonly ScoredModel[], coolDownLeftMs: (model: CatalogModel) => number): number | undefined {
-  if (callable.length === 0 || !callable.every((r) => r.excluded === BREAKER_OPEN)) return undefined;
-  const left = callable.map((r) => coolDownLeftMs(r.model)).filter((ms) => ms > 0);
+  const left = callable
+    .filter((r) => r.excluded === BREAKER_OPEN)
+    .map((r) => coolDownLeftMs(r.model))
+    .filter((ms) => ms > 0);
   return left.length > 0 ? Math.min(...left) : undefined;
 }

@@ -10,7 +10,7 @@ import { startHarness, type Harness } from '../helpers/harness.js';
  * retry_after_ms in the body), row by row of docs/openai-api.md "Errors".
  */
 interface ErrorBody {
-  readonly error: { type: string; code: string; reason: string; param: string | null; retry_after_ms?: number };
+  readonly error: { type: string; message: string; code: string; reason: string; param: string | null; retry_after_ms?: number };
 }
 
 /** A breaker's cool-down left (of a minute, opened moments ago) as the HTTP door says it: ms, body and Retry-After agree. */
@@ -135,20 +135,24 @@ describe('HTTP error statuses and when to retry', () => {
     expectPushback(refused, ms);
   });
 
-  it('503 with Retry-After: 1 alone for a route whose open breaker sits beside a candidate the request cannot use, as no wait is known', async () => {
+  it("503 with the open breaker's cool-down left for a route whose other candidate's window cannot hold the request: only that wait can help", async () => {
     h.upstream.injectFault({ kind: 'http_error', status: 500, model: 'gpt-4o', times: 1 });
     await post({ model: 'gpt-4o' });
-    const { status, headers, body } = await post({
+    const request = {
       model: 'route:long_context',
       messages: [{ role: 'user', content: 'x '.repeat(20_000) }],
       max_tokens: 4_000,
       orchestrator: { route: { candidates: ['gpt-4o', 'gpt-3.5-turbo'] } },
-    });
+    };
+    const { status, headers, body } = await post(request);
     expect(status).toBe(503);
     expect(body.error).toMatchObject({ type: 'service_unavailable_error', reason: 'NO_ELIGIBLE_MODEL' });
-    expect(headers.get('retry-after')).toBe('1');
-    expect(headers.get('retry-after-ms')).toBeNull();
-    expect(body.error.retry_after_ms).toBeUndefined();
+    expect(body.error.message).toMatch(/gpt-4o: circuit breaker open; gpt-3\.5-turbo: context window 16385 </);
+    expectCoolDownLeft(headers, body);
+    // The breaker's model is refused for its window too once that is too small: no wait helps then.
+    const tooLong = await post({ ...request, messages: Array.from({ length: 7 }, () => ({ role: 'user', content: 'x '.repeat(20_000) })) });
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.error).toMatchObject({ reason: 'PROMPT_TOO_LONG', code: 'context_length_exceeded' });
   });
 
   it("400 with OpenAI's context_length_exceeded for a prompt no candidate's window holds", async () => {

@@ -110,7 +110,7 @@ export class Router {
         expectedTtftMs: this.options.live.expectedTtftMs(model),
         contextHeadroom: model.contextWindow / (promptTokens + outputTokens),
         reliability,
-        excluded: this.exclusion(model, promptTokens, maxTokens, breaker) ?? request.exclude?.(model),
+        excluded: this.exclusion(model, promptTokens, maxTokens, breaker, request.exclude),
       };
     });
     const eligible = raw.filter((r) => r.excluded === undefined);
@@ -159,11 +159,23 @@ export class Router {
     return { profile, complexity: report.complexity, promptTokens, ranking: scored };
   }
 
-  private exclusion(model: CatalogModel, promptTokens: number, maxTokens: number, breaker: BreakerState): string | undefined {
+  /**
+   * One reason per model, an open breaker's last: it is the only one that passes, so a model it
+   * names could take the request once the breaker admits a probe (the wait a refusal gives).
+   */
+  private exclusion(
+    model: CatalogModel,
+    promptTokens: number,
+    maxTokens: number,
+    breaker: BreakerState,
+    exclude: RankRequest['exclude'],
+  ): string | undefined {
     if (!model.servedBy) return 'no provider configured';
-    if (breaker === 'open') return BREAKER_OPEN;
+    const excluded = exclude?.(model);
+    if (excluded !== undefined) return excluded;
     const needed = promptTokens + Math.min(maxTokens, model.maxOutputTokens);
     if (needed > model.contextWindow) return `${TOO_SMALL}${model.contextWindow} < ${needed} tokens needed`;
+    if (breaker === 'open') return BREAKER_OPEN;
     return undefined;
   }
 }

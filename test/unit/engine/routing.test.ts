@@ -180,6 +180,19 @@ describe('routing profiles', () => {
     expect(reliability()).toBeLessThan(before);
   });
 
+  it('name a lasting reason over an open breaker: the window, what the request uses, the key; the breaker only where nothing else excludes', () => {
+    const { router: r } = router({ 'gpt-3.5-turbo': 'open', 'gpt-4o': 'open', 'gpt-4o-mini': 'open', 'gpt-4.1': 'open' });
+    const exclude = (model: CatalogModel): string | undefined =>
+      model.id === 'gpt-4o' ? 'does not take images' : model.id === 'gpt-4o-mini' ? 'not allowed for this API key' : undefined;
+    const candidates = ['gpt-3.5-turbo', 'gpt-4o', 'gpt-4o-mini', 'gpt-4.1'].map((id) => catalog.find(id)!);
+    const decision = r.rank({ profile: 'long_context', messages: user('word '.repeat(20_000)), maxTokens: 4_000, candidates, exclude });
+    const reason = (id: string) => decision.ranking.find((s) => s.model.id === id)?.excluded;
+    expect(reason('gpt-3.5-turbo')).toMatch(/^context window 16385 < \d+ tokens needed$/);
+    expect(reason('gpt-4o')).toBe('does not take images');
+    expect(reason('gpt-4o-mini')).toBe('not allowed for this API key');
+    expect(reason('gpt-4.1')).toBe('circuit breaker open');
+  });
+
   it('halve the reliability of a model whose breaker is half-open', () => {
     const { router: r } = router({ o3: 'half_open' });
     const decision = r.rank({ profile: 'quality', messages: user('hi'), maxTokens: 100, candidates: [] });
