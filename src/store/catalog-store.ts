@@ -112,7 +112,7 @@ export class CatalogStore {
         }
         await tx
           .insertInto('catalog_runtime_history')
-          .values({ id: randomUUID(), model_id: id, at: updatedAt.getTime(), definition })
+          .values({ id: randomUUID(), model_id: id, at: await historyTime(tx, id, updatedAt.getTime()), definition })
           .execute();
         return true;
       });
@@ -133,7 +133,7 @@ export class CatalogStore {
         if (Number(result.numDeletedRows) === 0) return false;
         await tx
           .insertInto('catalog_runtime_history')
-          .values({ id: randomUUID(), model_id: id, at: at.getTime(), definition: '' })
+          .values({ id: randomUUID(), model_id: id, at: await historyTime(tx, id, at.getTime()), definition: '' })
           .execute();
         return true;
       });
@@ -346,6 +346,22 @@ export class CatalogStore {
       return listed !== undefined && Number(row.fetched_at) > listed;
     };
   }
+}
+
+/**
+ * When a change of `modelId` goes into its history: `at`, or just after the model's last change.
+ * History is read in time order, each definition against the one before: a change stamped in
+ * the same millisecond as the one before it (CreateModel then UpdateModel), or stamped earlier by
+ * a replica whose clock is behind, would otherwise be read before the change it follows. Asked
+ * after the model's own row is written, whose lock orders two replicas' changes of it.
+ */
+async function historyTime(tx: Kysely<CatalogSchema>, modelId: string, at: number): Promise<number> {
+  const last = await tx
+    .selectFrom('catalog_runtime_history')
+    .select((eb) => eb.fn.max('at').as('at'))
+    .where('model_id', '=', modelId)
+    .executeTakeFirst();
+  return last?.at === null || last?.at === undefined ? at : Math.max(at, Number(last.at) + 1);
 }
 
 function valuesOf(model: SourceModel): Values {

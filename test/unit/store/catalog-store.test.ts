@@ -147,3 +147,46 @@ describe('runtime model rows', () => {
     ]);
   });
 });
+
+describe('runtime model history', () => {
+  it('keeps the order changes were written in, whatever time each was stamped with', async () => {
+    const at = Date.UTC(2026, 10, 1);
+    const m = (id: string, price: number, stamp: number) => ({
+      id,
+      provider: 'openai',
+      aliases: [],
+      fallbacks: [],
+      inputPricePerMillion: price,
+      createdAt: new Date(at),
+      updatedAt: new Date(stamp),
+    });
+    // CreateModel then UpdateModel within one millisecond: the history rows share their time.
+    const ids = Array.from({ length: 20 }, (_, i) => `same-ms-${i}`);
+    for (const id of ids) {
+      expect(await store.putRuntimeModel(m(id, 1, at), 'create')).toBe(true);
+      expect(await store.putRuntimeModel(m(id, 2, at), 'update')).toBe(true);
+    }
+    // Two replicas' updates, the later one written by a replica whose clock is behind.
+    expect(await store.putRuntimeModel(m('skewed', 1, at), 'create')).toBe(true);
+    expect(await store.putRuntimeModel(m('skewed', 2, at + 5_000), 'update')).toBe(true);
+    expect(await store.putRuntimeModel(m('skewed', 3, at + 1_000), 'update')).toBe(true);
+    expect((await store.runtimeModel('skewed'))?.inputPricePerMillion).toBe(3);
+
+    for (const id of ids) {
+      const history = await store.history(id, 'inputPricePerMillion', 10);
+      expect(
+        history.map((c) => [c.oldValue, c.newValue]),
+        id,
+      ).toEqual([
+        ['1', '2'],
+        ['', '1'],
+      ]);
+    }
+    const skewed = await store.history('skewed', 'inputPricePerMillion', 10);
+    expect(skewed.map((c) => [c.oldValue, c.newValue])).toEqual([
+      ['2', '3'],
+      ['1', '2'],
+      ['', '1'],
+    ]);
+  });
+});
