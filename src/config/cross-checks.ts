@@ -1,6 +1,7 @@
 import type { Config } from './config.js';
 import { emptyAsUndefined } from './env-values.js';
 import { httpConfig } from './http-env.js';
+import { retentionProblems } from './ledger-env.js';
 
 /** The parsed settings whose problems show only together. */
 interface Settings {
@@ -19,6 +20,8 @@ interface Settings {
   readonly TLS_CLIENT_CA_FILE?: string | undefined;
   readonly BATCH_DEFAULT_CONCURRENCY: number;
   readonly BATCH_MAX_CONCURRENCY: number;
+  readonly LEDGER_RETENTION_DAYS: number;
+  readonly LEDGER_RETENTION_CRON: string;
 }
 
 /** The /metrics endpoint's listener (METRICS, METRICS_HOST, METRICS_PORT). */
@@ -66,7 +69,7 @@ export function crossSettingProblems(e: Settings, given: Readonly<Record<string,
     metrics: metricsConfig(e),
   });
   const byDefault = (name: string): boolean => emptyAsUndefined(given[name]) === undefined;
-  return [...clashes(listeners, byDefault), ...batchProblems(e, byDefault)];
+  return [...clashes(listeners, byDefault), ...batchProblems(e, byDefault), ...retentionProblems(e)];
 }
 
 /** A Batch that sets no concurrency gets the default, and is refused when that is above the maximum. */

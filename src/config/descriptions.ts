@@ -122,7 +122,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   LEDGER_QUERY_TIMEOUT_MS:
     "PostgreSQL ledger only: the longest a query waits for the database's answer (100–2147483647 ms). Past it the query fails as the database away (UsageService answers `UNAVAILABLE`, the ledger keeps the batch and writes it later) and its connection is closed.",
   LEDGER_RETENTION_CRON:
-    'When the retention job runs (cron syntax, UTC; a pattern that does not parse stops start-up); with several replicas on PostgreSQL one of them runs it.',
+    'When the retention job runs (cron syntax, UTC; a pattern that does not parse, or that no date matches, stops start-up); with several replicas on PostgreSQL one of them runs it.',
   CATALOG_POLL_MS:
     'How often (100–600000 ms) each replica looks in the database for [runtime models](catalog.md#runtime-models) and synced catalog data another replica wrote; a change is served within this time.',
   UPSTREAM_MAX_BODY_BYTES:

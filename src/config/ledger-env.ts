@@ -66,6 +66,22 @@ export function ledgerEnv() {
   };
 }
 
+/**
+ * A schedule that parses but names no time to come ("0 3 30 2 *", a year gone by) would leave the
+ * retention job never running, every row kept whatever LEDGER_RETENTION_DAYS says, and nothing
+ * logged; with 0 days the job never runs anyway.
+ */
+export function retentionProblems(e: { LEDGER_RETENTION_DAYS: number; LEDGER_RETENTION_CRON: string }): string[] {
+  if (e.LEDGER_RETENTION_DAYS === 0) return [];
+  const cron = new Cron(e.LEDGER_RETENTION_CRON, { paused: true, timezone: 'UTC' });
+  const next = cron.nextRun();
+  cron.stop();
+  if (next) return [];
+  return [
+    `LEDGER_RETENTION_CRON: "${e.LEDGER_RETENTION_CRON}" names no time to come (no date matches it), so the retention job would never run; set LEDGER_RETENTION_DAYS=0 to keep every row`,
+  ];
+}
+
 export function ledgerConfig(e: {
   DATABASE_URL?: string | undefined;
   LEDGER_CONTENT: 'none' | 'hash' | 'full';

@@ -45,6 +45,15 @@ describe('DATABASE_URL and LEDGER_*', () => {
     expect(loadConfig({ LEDGER_RETENTION_CRON: '5 3 * * *' }).ledger.retentionCron).toBe('5 3 * * *');
   });
 
+  it('names a retention schedule that never comes, which would keep every row whatever LEDGER_RETENTION_DAYS says', () => {
+    expect(problems({ LEDGER_RETENTION_CRON: '0 3 30 2 *' })).toEqual([
+      'LEDGER_RETENTION_CRON: "0 3 30 2 *" names no time to come (no date matches it), so the retention job would never run; set LEDGER_RETENTION_DAYS=0 to keep every row',
+    ]);
+    expect(problems({ LEDGER_RETENTION_CRON: '0 0 0 1 1 * 2020' })[0]).toMatch(/^LEDGER_RETENTION_CRON: .*never run/);
+    // Never running is what 0 days asks for: the schedule is not read then.
+    expect(loadConfig({ LEDGER_RETENTION_DAYS: '0', LEDGER_RETENTION_CRON: '0 3 30 2 *' }).ledger.retentionDays).toBe(0);
+  });
+
   it('names a malformed DATABASE_URL and what it expects', () => {
     expect(problems({ DATABASE_URL: 'mysql://db/x' })).toEqual([
       'DATABASE_URL: expected off, sqlite::memory:, sqlite:<file>, or postgres://user:password@host:5432/database (got "mysql://db/x")',
