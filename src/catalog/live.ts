@@ -105,7 +105,7 @@ export class LiveCatalog {
       const others = await store.runtimeModels();
       this.check(input, others, violations);
       const now = new Date();
-      const created = await store.putRuntimeModel({ ...input, createdAt: now, updatedAt: now }, 'create');
+      const created = await this.put(store, { ...input, createdAt: now, updatedAt: now }, 'create', violations);
       if (!created)
         throw modelNameTaken([
           { field: 'model.id', description: `"${input.id}" is already the name of the runtime model "${input.id}"`, name: input.id },
@@ -128,7 +128,7 @@ export class LiveCatalog {
         all.filter((m) => m.id !== existing.id),
         violations,
       );
-      const written = await store.putRuntimeModel({ ...model, createdAt: existing.createdAt, updatedAt: new Date() }, 'update');
+      const written = await this.put(store, { ...model, createdAt: existing.createdAt, updatedAt: new Date() }, 'update', violations);
       if (!written) {
         // Another replica deleted it since it was read: serve that deletion now, as the poll would.
         await this.reloadNow();
@@ -254,6 +254,25 @@ export class LiveCatalog {
       this.bindAndBuild([...others, { ...input, createdAt: new Date(), updatedAt: new Date() }], this.synced, true);
     } catch (err) {
       throw invalidArgument([{ field: 'model', description: err instanceof Error ? err.message.replace(/^catalog: /, '') : String(err) }]);
+    }
+  }
+
+  /**
+   * Writes with the check made again on the other models as the write finds them. Refused there,
+   * another replica wrote a name meanwhile: this replica serves it now, as the refusal names it.
+   */
+  private async put(store: CatalogStore, model: RuntimeModel, mode: 'create' | 'update', violations: readonly FieldViolation[]) {
+    let raced = false;
+    try {
+      return await store.putRuntimeModel(model, mode, (current) => {
+        raced = true;
+        this.check(model, current, violations);
+        raced = false;
+      });
+    } catch (err) {
+      // A reload that fails leaves it to the next poll; the refusal is the answer either way.
+      if (raced) await this.reloadNow().catch(() => undefined);
+      throw err;
     }
   }
 

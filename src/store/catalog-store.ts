@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { modelNameKey } from '../catalog/catalog.js';
 import type { RuntimeModel, SyncedValues } from '../catalog/layers.js';
 import type { FieldSource } from '../catalog/provenance.js';
@@ -7,6 +7,7 @@ import type { CatalogSourceName, SourceModel, SyncReport } from '../catalog/sync
 import type { CatalogSchema, SyncedModelsTable } from './catalog-schema.js';
 import type { LedgerDatabase } from './database.js';
 import { extend } from '../domain/extend.js';
+import { historyTime, RUNTIME_MODELS_LOCK_KEY, runtimeModelOf } from './runtime-model-rows.js';
 
 /** One change of one field of one model, as ListModelHistory shows it. */
 export interface FieldChange {
@@ -27,7 +28,6 @@ export type CatalogFingerprint = string;
 const HISTORY_COLUMNS = ['source', 'external_id', 'catalog_id', 'run_id', 'first_seen_at', 'fetched_at', 'current', 'values_json'] as const;
 type HistoryRow = Pick<SyncedModelsTable, (typeof HISTORY_COLUMNS)[number]>;
 
-type StoredRuntime = Omit<RuntimeModel, 'id' | 'createdAt' | 'updatedAt'>;
 type Values = Omit<SourceModel, 'source' | 'externalId' | 'raw' | 'license'>;
 const VALUE_FIELDS = [
   'contextWindow',
@@ -75,26 +75,36 @@ export class CatalogStore {
 
   async runtimeModels(): Promise<RuntimeModel[]> {
     const rows = await this.db().selectFrom('catalog_runtime_models').selectAll().orderBy('id').execute();
-    return rows.map((r) =>
-      extend(JSON.parse(r.definition) as StoredRuntime, {
-        id: r.id,
-        createdAt: new Date(Number(r.created_at)),
-        updatedAt: new Date(Number(r.updated_at)),
-      }),
-    );
+    return rows.map(runtimeModelOf);
   }
 
   async runtimeModel(id: string): Promise<RuntimeModel | undefined> {
     return (await this.runtimeModels()).find((m) => m.id === id);
   }
 
-  /** Inserts (`create`: false when the id exists) or replaces (`update`: false when it does not); each change is kept in the history. */
-  async putRuntimeModel(model: RuntimeModel, mode: 'create' | 'update'): Promise<boolean> {
+  /**
+   * Inserts (`create`: false when the id exists) or replaces (`update`: false when it does not); each change is kept in the history.
+   * `check` is given the other runtime models as the write finds them, and throws to refuse it: one
+   * replica's check before the write cannot see a name another replica writes meanwhile, and two
+   * models answering to one name would leave every replica's catalog unable to take any change.
+   */
+  async putRuntimeModel(
+    model: RuntimeModel,
+    mode: 'create' | 'update',
+    check?: (others: readonly RuntimeModel[]) => void,
+  ): Promise<boolean> {
     const { id, createdAt, updatedAt, ...rest } = model;
     const definition = JSON.stringify(rest);
+    const dialect = this.database()?.dialect;
     const write = this.db()
       .transaction()
       .execute(async (tx) => {
+        if (check) {
+          // SQLite's transactions already take the write lock first (database.ts); PostgreSQL's do not.
+          if (dialect === 'postgres') await sql`select pg_advisory_xact_lock(${RUNTIME_MODELS_LOCK_KEY})`.execute(tx);
+          const rows = await tx.selectFrom('catalog_runtime_models').selectAll().where('id', '!=', id).orderBy('id').execute();
+          check(rows.map(runtimeModelOf));
+        }
         if (mode === 'create') {
           const existing = await tx.selectFrom('catalog_runtime_models').select('id').where('id', '=', id).executeTakeFirst();
           if (existing) return false;
@@ -346,22 +356,6 @@ export class CatalogStore {
       return listed !== undefined && Number(row.fetched_at) > listed;
     };
   }
-}
-
-/**
- * When a change of `modelId` goes into its history: `at`, or just after the model's last change.
- * History is read in time order, each definition against the one before: a change stamped in
- * the same millisecond as the one before it (CreateModel then UpdateModel), or stamped earlier by
- * a replica whose clock is behind, would otherwise be read before the change it follows. Asked
- * after the model's own row is written, whose lock orders two replicas' changes of it.
- */
-async function historyTime(tx: Kysely<CatalogSchema>, modelId: string, at: number): Promise<number> {
-  const last = await tx
-    .selectFrom('catalog_runtime_history')
-    .select((eb) => eb.fn.max('at').as('at'))
-    .where('model_id', '=', modelId)
-    .executeTakeFirst();
-  return last?.at === null || last?.at === undefined ? at : Math.max(at, Number(last.at) + 1);
 }
 
 function valuesOf(model: SourceModel): Values {
