@@ -32,9 +32,10 @@ export function ledgerSpendRecord(db: () => Kysely<LedgerSchema> | undefined, lo
  * monthly budget, the current month's calls (from 00:00 UTC on the 1st), or a restart would
  * forget spend that LEDGER_RETENTION_DAYS shorter than the month had already deleted.
  */
-export function budgetedCallsFrom(keys: Pick<ApiKeyStore, 'all'>): (now: number) => number | undefined {
+export function budgetedCallsFrom(keys: Pick<ApiKeyStore, 'all' | 'runtimeKeysUnread'>): (now: number) => number | undefined {
   return (now) => {
-    if (!keys.all().some((k) => k.spec.budgets.usdPerMonth !== undefined)) return undefined;
+    // Runtime keys not read yet (the database was away at start-up) may have monthly budgets.
+    if (!keys.runtimeKeysUnread && !keys.all().some((k) => k.spec.budgets.usdPerMonth !== undefined)) return undefined;
     const at = new Date(now);
     return Date.UTC(at.getUTCFullYear(), at.getUTCMonth(), 1);
   };

@@ -24,4 +24,15 @@ describe('the calls retention keeps for budgets read from the ledger', () => {
     keys.setRuntimeKeys([], true);
     expect(keepFrom(now)).toBeUndefined();
   });
+
+  it('are the current month’s while the runtime keys are not read yet, which may hold a monthly budget', () => {
+    const keys = new ApiKeyStore([key('daily-only', undefined)]);
+    const keepFrom = budgetedCallsFrom(keys);
+    const now = Date.UTC(2026, 4, 17, 0, 17);
+    // A database that was not reachable at start-up: its keys are unknown until the next read.
+    keys.awaitRuntimeKeys();
+    expect(keepFrom(now)).toBe(Date.UTC(2026, 4, 1));
+    keys.setRuntimeKeys([key('daily-too', undefined)]);
+    expect(keepFrom(now)).toBeUndefined();
+  });
 });
