@@ -40,6 +40,8 @@ export class RotatingFileDestination {
   private buffer = '';
   private scheduled: NodeJS.Immediate | undefined;
   private closed = false;
+  /** Lines a failed write lost (a full disk): counted and dropped, as stdout's are when its reader is gone. */
+  dropped = 0;
   private readonly onExit = (): void => this.flushSync();
 
   constructor(options: RotatingFileOptions) {
@@ -96,7 +98,14 @@ export class RotatingFileDestination {
     const data = Buffer.from(this.buffer);
     this.buffer = '';
     let offset = 0;
-    while (offset < data.length) offset += writeSync(this.fd, data, offset);
+    try {
+      while (offset < data.length) offset += writeSync(this.fd, data, offset);
+    } catch {
+      // Thrown from here, a full disk (ENOSPC) or a failing one ended the process from the
+      // flush's setImmediate, or failed the call whose log line filled the buffer. The batch is
+      // lost; the next one is tried again, so the file resumes once there is room.
+      this.dropped += linesIn(data.subarray(offset));
+    }
   }
 
   close(): void {
@@ -294,6 +303,13 @@ export function openLogOutput(options: LogOutputOptions = {}): LogOutput {
       stdout.flushSync?.();
     },
   };
+}
+
+/** Lines begun in `data` (its last may lack its newline: a partial write cut it). */
+function linesIn(data: Buffer): number {
+  let lines = 0;
+  for (let at = data.indexOf(10); at !== -1; at = data.indexOf(10, at + 1)) lines += 1;
+  return data.length > 0 && data[data.length - 1] !== 10 ? lines + 1 : lines;
 }
 
 /** YYYY-MM-DD in local time. */

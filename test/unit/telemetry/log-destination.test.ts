@@ -97,6 +97,28 @@ describe('RotatingFileDestination', () => {
     expect(read('app.log')).toBe('earlier today\nlater today\n');
   });
 
+  it('drops the lines a full disk refuses, counted, instead of throwing into the caller or the event loop', async () => {
+    // /dev/full refuses every write with ENOSPC, as a full disk does.
+    const file = new RotatingFileDestination({ path: '/dev/full', rotate: 'off', retentionDays: 0 });
+    const crashes: unknown[] = [];
+    const onUncaught = (err: unknown): void => {
+      crashes.push(err);
+    };
+    process.prependListener('uncaughtException', onUncaught);
+    try {
+      file.write('{"msg":"one"}\n{"msg":"two"}\n');
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(() => file.write(`${'x'.repeat(70 * 1024)}\n`)).not.toThrow();
+      expect(() => file.flushSync()).not.toThrow();
+      expect(crashes).toEqual([]);
+      expect(file.dropped).toBe(3);
+    } finally {
+      process.removeListener('uncaughtException', onUncaught);
+      file.close();
+    }
+  });
+
   it('formats local days', () => {
     expect(localDay(at(1, 0))).toBe('2025-12-01');
     expect(localDay(new Date(2026, 0, 9, 23, 59))).toBe('2026-01-09');
