@@ -65,14 +65,7 @@ export class RotatingFileDestination {
     if (this.closed) return;
     if (this.rotate === 'daily') {
       const day = localDay(this.now());
-      if (day !== this.day) {
-        this.flushSync();
-        closeSync(this.fd);
-        this.rollTo(this.day);
-        this.fd = openSync(this.path, 'a');
-        this.day = day;
-        this.prune();
-      }
+      if (day !== this.day) this.rollOver(day);
     }
     this.buffer += line;
     if (this.buffer.length >= FLUSH_AT_CHARS) this.flushSync();
@@ -97,6 +90,10 @@ export class RotatingFileDestination {
     if (this.buffer === '' || this.closed) return;
     const data = Buffer.from(this.buffer);
     this.buffer = '';
+    if (this.fd < 0 && !this.reopen()) {
+      this.dropped += linesIn(data);
+      return;
+    }
     let offset = 0;
     try {
       while (offset < data.length) offset += writeSync(this.fd, data, offset);
@@ -112,8 +109,40 @@ export class RotatingFileDestination {
     if (this.closed) return;
     this.flushSync();
     this.closed = true;
-    closeSync(this.fd);
+    if (this.fd >= 0) closeSync(this.fd);
     process.removeListener('exit', this.onExit);
+  }
+
+  /**
+   * Midnight: the active file is renamed after the day it holds and a new one opened. A failure
+   * here (the log directory removed while the gateway ran, a volume gone read-only) threw into
+   * every later log call, the calls whose lines they were included; now the day's lines go to a
+   * recreated directory, or are dropped and counted while no file can be opened.
+   */
+  private rollOver(day: string): void {
+    this.flushSync();
+    const held = this.day;
+    this.day = day;
+    if (this.fd >= 0) closeSync(this.fd);
+    // Never written through once closed: the number may be reused by a socket or another file.
+    this.fd = -1;
+    try {
+      this.rollTo(held);
+    } catch {
+      // Kept under its name: the new day's lines are appended to it.
+    }
+    if (this.reopen()) this.prune();
+  }
+
+  /** Opens the active file, its directory made again if it was removed; false when it cannot be. */
+  private reopen(): boolean {
+    try {
+      mkdirSync(dirname(this.path), { recursive: true });
+      this.fd = openSync(this.path, 'a');
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** `app.log` -> `app-<day>.log`, or `app-<day>.1.log`, ... when that name is taken. */

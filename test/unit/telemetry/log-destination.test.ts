@@ -119,6 +119,20 @@ describe('RotatingFileDestination', () => {
     }
   });
 
+  it('rolls over at midnight into a log directory removed while it ran, without throwing into the caller', () => {
+    let now = at(21, 23, 59);
+    const logs = join(dir, 'logs');
+    const file = new RotatingFileDestination({ path: join(logs, 'app.log'), rotate: 'daily', retentionDays: 0, now: () => now });
+    file.write('{"msg":"evening"}\n');
+    file.flushSync();
+    rmSync(logs, { recursive: true });
+    now = at(22, 0, 1);
+    expect(() => file.write('{"msg":"after midnight"}\n')).not.toThrow();
+    expect(() => file.write('{"msg":"and after"}\n')).not.toThrow();
+    file.close();
+    expect(readFileSync(join(logs, 'app.log'), 'utf8')).toBe('{"msg":"after midnight"}\n{"msg":"and after"}\n');
+  });
+
   it('formats local days', () => {
     expect(localDay(at(1, 0))).toBe('2025-12-01');
     expect(localDay(new Date(2026, 0, 9, 23, 59))).toBe('2026-01-09');
