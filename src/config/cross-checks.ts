@@ -22,6 +22,7 @@ interface Settings {
   readonly BATCH_MAX_CONCURRENCY: number;
   readonly LEDGER_RETENTION_DAYS: number;
   readonly LEDGER_RETENTION_CRON: string;
+  readonly OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined;
 }
 
 /** The /metrics endpoint's listener (METRICS, METRICS_HOST, METRICS_PORT). */
@@ -69,7 +70,24 @@ export function crossSettingProblems(e: Settings, given: Readonly<Record<string,
     metrics: metricsConfig(e),
   });
   const byDefault = (name: string): boolean => emptyAsUndefined(given[name]) === undefined;
-  return [...clashes(listeners, byDefault), ...batchProblems(e, byDefault), ...retentionProblems(e)];
+  return [...clashes(listeners, byDefault), ...batchProblems(e, byDefault), ...retentionProblems(e), ...otlpProblems(e, given)];
+}
+
+/** OpenTelemetry's settings of the protocol its exporters speak: all of them, and per signal. */
+const OTLP_PROTOCOLS = ['OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL'];
+
+/**
+ * The exporters post OTLP/HTTP, whatever these say; with `grpc` (the collector's port 4317, as
+ * other services' SDKs are often set up) every export failed and spans and metrics were lost
+ * without a word while the gateway ran. Not checked while nothing is exported: a shared
+ * environment may set them for other services.
+ */
+function otlpProblems(e: Settings, given: Readonly<Record<string, string | undefined>>): string[] {
+  if (e.OTEL_EXPORTER_OTLP_ENDPOINT === undefined) return [];
+  return OTLP_PROTOCOLS.filter((name) => given[name]?.trim().toLowerCase() === 'grpc').map(
+    (name) =>
+      `${name}: grpc is not supported: spans and metrics go over OTLP/HTTP; set OTEL_EXPORTER_OTLP_ENDPOINT to the collector's OTLP/HTTP port (4318) and ${name} to http/protobuf, or unset it`,
+  );
 }
 
 /** A Batch that sets no concurrency gets the default, and is refused when that is above the maximum. */

@@ -182,6 +182,29 @@ describe('batch concurrency', () => {
   });
 });
 
+describe('OpenTelemetry export', () => {
+  const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector:4317' };
+
+  it('refuses OTLP/gRPC, which its OTLP/HTTP exporters would send every span and metric to in vain', () => {
+    for (const name of ['OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL']) {
+      const [problem, ...more] = problemsOf({ ...endpoint, [name]: ' GRPC ' });
+      expect(more).toEqual([]);
+      expect(problem).toMatch(new RegExp(`^${name}: grpc is not supported`));
+      expect(problem).toContain('4318');
+    }
+  });
+
+  it('takes the OTLP/HTTP protocols, and any protocol while nothing is exported', () => {
+    for (const protocol of ['http/protobuf', 'http/json', '']) {
+      expect(loadConfig({ ...endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: protocol }).tracing.otlpEndpoint).toBe(
+        endpoint.OTEL_EXPORTER_OTLP_ENDPOINT,
+      );
+    }
+    // Set for other services of a shared environment: this gateway exports nothing, so it does not matter.
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }).tracing.otlpEndpoint).toBeUndefined();
+  });
+});
+
 describe('configuration errors', () => {
   const messageOf = (env: Record<string, string>): string => {
     try {
