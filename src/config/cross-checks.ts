@@ -84,10 +84,37 @@ const OTLP_PROTOCOLS = ['OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACE
  */
 function otlpProblems(e: Settings, given: Readonly<Record<string, string | undefined>>): string[] {
   if (e.OTEL_EXPORTER_OTLP_ENDPOINT === undefined) return [];
-  return OTLP_PROTOCOLS.filter((name) => given[name]?.trim().toLowerCase() === 'grpc').map(
-    (name) =>
-      `${name}: grpc is not supported: spans and metrics go over OTLP/HTTP; set OTEL_EXPORTER_OTLP_ENDPOINT to the collector's OTLP/HTTP port (4318) and ${name} to http/protobuf, or unset it`,
-  );
+  return [
+    ...OTLP_PROTOCOLS.filter((name) => given[name]?.trim().toLowerCase() === 'grpc').map(
+      (name) =>
+        `${name}: grpc is not supported: spans and metrics go over OTLP/HTTP; set OTEL_EXPORTER_OTLP_ENDPOINT to the collector's OTLP/HTTP port (4318) and ${name} to http/protobuf, or unset it`,
+    ),
+    ...samplerProblems(given),
+  ];
+}
+
+/** The samplers OpenTelemetry's tracer provider builds from OTEL_TRACES_SAMPLER, spelled as it compares them. */
+const SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'];
+
+/**
+ * The tracer provider reads these itself, and puts "sample every trace" in place of a name it
+ * does not know (`TraceIdRatio`) or a ratio outside 0 to 1 (`10%`), saying so only to a
+ * diagnostic logger nobody installed: a gateway set to keep one trace in ten exported them all.
+ */
+function samplerProblems(given: Readonly<Record<string, string | undefined>>): string[] {
+  const sampler = emptyAsUndefined(given.OTEL_TRACES_SAMPLER);
+  if (typeof sampler !== 'string') return [];
+  if (!SAMPLERS.includes(sampler)) {
+    return [`OTEL_TRACES_SAMPLER: "${sampler}" is not one of ${SAMPLERS.join(', ')}; OpenTelemetry would sample every trace`];
+  }
+  const arg = emptyAsUndefined(given.OTEL_TRACES_SAMPLER_ARG);
+  if (!sampler.endsWith('traceidratio') || typeof arg !== 'string') return [];
+  const ratio = Number(arg);
+  return ratio >= 0 && ratio <= 1
+    ? []
+    : [
+        `OTEL_TRACES_SAMPLER_ARG: the share of traces ${sampler} keeps, a number from 0 to 1 (0.1: one in ten); OpenTelemetry would sample every trace (got ${JSON.stringify(arg)})`,
+      ];
 }
 
 /** A Batch that sets no concurrency gets the default, and is refused when that is above the maximum. */

@@ -194,6 +194,28 @@ describe('OpenTelemetry export', () => {
     }
   });
 
+  it('refuses a sampler OpenTelemetry does not know, or a ratio outside 0 to 1, which it would replace by sampling every trace', () => {
+    expect(problemsOf({ ...endpoint, OTEL_TRACES_SAMPLER: 'TraceIdRatio', OTEL_TRACES_SAMPLER_ARG: '0.1' })).toEqual([
+      expect.stringMatching(/^OTEL_TRACES_SAMPLER: "TraceIdRatio" is not one of always_on, .*parentbased_traceidratio/),
+    ]);
+    for (const arg of ['10%', '5', '-0.1']) {
+      expect(problemsOf({ ...endpoint, OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: arg })).toEqual([
+        expect.stringMatching(new RegExp(`^OTEL_TRACES_SAMPLER_ARG: .*from 0 to 1 .*\\(got "${arg}"\\)`)),
+      ]);
+    }
+    for (const [sampler, arg] of [
+      ['traceidratio', '0.1'],
+      ['parentbased_traceidratio', ''],
+      ['always_off', 'anything'],
+      ['', ''],
+    ]) {
+      expect(
+        loadConfig({ ...endpoint, OTEL_TRACES_SAMPLER: sampler ?? '', OTEL_TRACES_SAMPLER_ARG: arg ?? '' }).tracing.otlpEndpoint,
+      ).toBeDefined();
+    }
+    expect(loadConfig({ OTEL_TRACES_SAMPLER: 'bogus' }).tracing.otlpEndpoint).toBeUndefined();
+  });
+
   it('takes the OTLP/HTTP protocols, and any protocol while nothing is exported', () => {
     for (const protocol of ['http/protobuf', 'http/json', '']) {
       expect(loadConfig({ ...endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: protocol }).tracing.otlpEndpoint).toBe(
