@@ -1,4 +1,5 @@
 import type { Config } from './config.js';
+import { maskUrlPassword } from '../domain/url-password.js';
 import { emptyAsUndefined } from './env-values.js';
 import { httpConfig } from './http-env.js';
 import { retentionProblems } from './ledger-env.js';
@@ -85,11 +86,24 @@ const OTLP_PROTOCOLS = ['OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACE
 function otlpProblems(e: Settings, given: Readonly<Record<string, string | undefined>>): string[] {
   if (e.OTEL_EXPORTER_OTLP_ENDPOINT === undefined) return [];
   return [
+    ...signalPathProblems(e.OTEL_EXPORTER_OTLP_ENDPOINT),
     ...OTLP_PROTOCOLS.filter((name) => given[name]?.trim().toLowerCase() === 'grpc').map(
       (name) =>
         `${name}: grpc is not supported: spans and metrics go over OTLP/HTTP; set OTEL_EXPORTER_OTLP_ENDPOINT to the collector's OTLP/HTTP port (4318) and ${name} to http/protobuf, or unset it`,
     ),
     ...samplerProblems(given),
+  ];
+}
+
+/**
+ * The endpoint is a base URL that `/v1/traces` and `/v1/metrics` are added to; given a signal's
+ * own URL (a collector's `.../v1/traces`, as other tools take it), every export went to
+ * `.../v1/traces/v1/traces`, which collectors answer 404, and was lost without a word.
+ */
+function signalPathProblems(endpoint: string): string[] {
+  if (!/\/v1\/(traces|metrics|logs)\/*$/.test(new URL(endpoint).pathname)) return [];
+  return [
+    `OTEL_EXPORTER_OTLP_ENDPOINT: the collector's base URL, without /v1/traces: spans go to <endpoint>/v1/traces and metrics to <endpoint>/v1/metrics (got ${JSON.stringify(maskUrlPassword(endpoint))})`,
   ];
 }
 

@@ -141,6 +141,6 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   METRICS_HOST: 'Address of the `/metrics` HTTP server; unset: `HOST`.',
   METRICS_PORT: 'Its port; `0` picks a free one (logged).',
   OTEL_EXPORTER_OTLP_ENDPOINT:
-    'OTLP/HTTP collector (e.g. `http://otel-collector:4318`): export a span per call and per upstream attempt. Unset: no OpenTelemetry code is loaded. OTLP/gRPC is not spoken: with this set, `OTEL_EXPORTER_OTLP_PROTOCOL` (or its `_TRACES_`/`_METRICS_` form) `grpc` is a configuration error.',
+    "OTLP/HTTP collector's base URL (e.g. `http://otel-collector:4318`; `/v1/traces` and `/v1/metrics` are added to it, so one already ending in such a path is refused): export a span per call and per upstream attempt. Unset: no OpenTelemetry code is loaded. OTLP/gRPC is not spoken: with this set, `OTEL_EXPORTER_OTLP_PROTOCOL` (or its `_TRACES_`/`_METRICS_` form) `grpc` is a configuration error.",
   OTEL_SERVICE_NAME: '`service.name` of those spans.',
 };

@@ -216,6 +216,18 @@ describe('OpenTelemetry export', () => {
     expect(loadConfig({ OTEL_TRACES_SAMPLER: 'bogus' }).tracing.otlpEndpoint).toBeUndefined();
   });
 
+  it("refuses an endpoint that already ends in a signal's path, which spans and metrics would be posted under again", () => {
+    for (const url of ['http://otel-collector:4318/v1/traces', 'https://u:secret@otlp.example.com/otlp/v1/metrics/']) {
+      const [problem, ...more] = problemsOf({ OTEL_EXPORTER_OTLP_ENDPOINT: url });
+      expect(more).toEqual([]);
+      expect(problem).toMatch(/^OTEL_EXPORTER_OTLP_ENDPOINT: .*base URL.*\/v1\/traces/);
+      expect(problem).not.toContain('secret');
+    }
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'https://otlp.example.com/otlp/' }).tracing.otlpEndpoint).toBe(
+      'https://otlp.example.com/otlp/',
+    );
+  });
+
   it('takes the OTLP/HTTP protocols, and any protocol while nothing is exported', () => {
     for (const protocol of ['http/protobuf', 'http/json', '']) {
       expect(loadConfig({ ...endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: protocol }).tracing.otlpEndpoint).toBe(
