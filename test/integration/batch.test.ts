@@ -152,6 +152,21 @@ describe('Batch', () => {
     ]);
   });
 
+  it('refuses a request id a log or a header could not carry as one word, as x-request-id would be', async () => {
+    const { messages, error } = await batch([item('ok-1'), item('two words'), item('x'.repeat(129)), item('line\nbreak'), item('é')]);
+    expect(messages).toHaveLength(0);
+    expect(error?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(error?.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual([
+      'items[1].request_id',
+      'items[2].request_id',
+      'items[3].request_id',
+      'items[4].request_id',
+    ]);
+    expect(error?.decoded.badRequest?.fieldViolations[0]?.description).toBe(
+      'must be 1 to 128 visible ASCII characters, without spaces (as x-request-id), or empty',
+    );
+  });
+
   it('enforces the item limit and the concurrency range', async () => {
     const tooMany = await batch(Array.from({ length: 11 }, (_, i) => item(`i${i}`)));
     expect(tooMany.error?.code).toBe(grpc.status.INVALID_ARGUMENT);

@@ -1,6 +1,7 @@
 import type { Answer, BatchEvent, BatchWork, CallContext, Engine } from '../../engine/index.js';
 import { serverStream, singly, type CallDeps } from '../call.js';
 import { CHECKED_PAST_LIMIT, invalidArgument, type FieldViolation } from '../../domain/errors.js';
+import { acceptableRequestId } from '../../domain/call-state.js';
 import type { BatchItemResult, BatchRequest, BatchResponse, ChatResponse } from '../../gen/orchestrator/v1/chat.js';
 
 type BatchItemOutcome = BatchItemResult['outcome'];
@@ -77,6 +78,8 @@ function encodeBatchEvent(event: BatchEvent<ItemAnswer>): BatchResponse {
   };
 }
 
+const BAD_ID = 'must be 1 to 128 visible ASCII characters, without spaces (as x-request-id), or empty';
+
 function checkBatch(req: BatchRequest, limits: BatchLimits): number {
   const violations: FieldViolation[] = [];
   if (req.items.length === 0) violations.push({ field: 'items', description: 'at least one item is required' });
@@ -88,6 +91,11 @@ function checkBatch(req: BatchRequest, limits: BatchLimits): number {
   const checked = req.items.length > limits.batchMaxItems ? req.items.slice(0, CHECKED_PAST_LIMIT) : req.items;
   checked.forEach((item, index) => {
     if (item.requestId === '') return;
+    // It names the item's call as x-request-id names a call: in its log line, the ledger and the answer.
+    if (acceptableRequestId(item.requestId) === undefined) {
+      violations.push({ field: `items[${index}].request_id`, description: BAD_ID });
+      return;
+    }
     const first = firstIndex.get(item.requestId);
     if (first === undefined) firstIndex.set(item.requestId, index);
     else violations.push({ field: `items[${index}].request_id`, description: `"${item.requestId}" is already used by items[${first}]` });

@@ -2744,7 +2744,8 @@ func (*BatchRequest) XXX_OneofWrappers() []interface{} {
 
 // One request of a batch.
 type BatchItem struct {
-	// The caller's id for this item; optional, unique within the batch when set.
+	// The caller's id for this item; optional, unique within the batch when set, and like
+	// x-request-id 1 to 128 visible ASCII characters without spaces.
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The request, exactly as Chat takes it (one model or a route).
 	Request              *ChatRequest `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`

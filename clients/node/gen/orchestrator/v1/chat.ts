@@ -816,7 +816,10 @@ export interface BatchRequest {
 
 /** One request of a batch. */
 export interface BatchItem {
-  /** The caller's id for this item; optional, unique within the batch when set. */
+  /**
+   * The caller's id for this item; optional, unique within the batch when set, and like
+   * x-request-id 1 to 128 visible ASCII characters without spaces.
+   */
   requestId: string;
   /** The request, exactly as Chat takes it (one model or a route). */
   request?: ChatRequest | undefined;
