@@ -35,8 +35,9 @@ async function main(): Promise<void> {
   let config: ResolvedConfig;
   try {
     config = resolveConfig();
-    // Before anything is opened (the log file): what several workers cannot share.
-    if (config.workers > 1 && cluster.isPrimary) {
+    // Before anything is opened (the log file): what several workers cannot share. Each worker
+    // checks again: a replacement reads the config file as it is now, not as the primary saw it.
+    if (config.workers > 1) {
       const problems = clusterProblems(config, config.file);
       if (problems.length > 0) throw new ConfigError(problems);
     }

@@ -442,6 +442,34 @@ describe('WORKERS=2 without Redis, reloading the config file (SIGHUP)', () => {
   }, 60_000);
 });
 
+describe('WORKERS=2 without Redis, a worker replaced after the config file changed', () => {
+  it('refuses the limits each worker would enforce on its own, as start-up does, instead of serving them in the replacement', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'llmo-cluster-replaced-'));
+    const file = join(dir, 'access.yaml');
+    writeFileSync(file, `access:\n  api_keys:\n    - { name: root, sha256: ${sha('root-secret')} }\n`);
+    const cluster = await startCluster({ CONFIG_FILE: file, REDIS_URL: '' });
+    try {
+      writeFileSync(
+        file,
+        `access:\n  api_keys:\n    - { name: root, sha256: ${sha('root-secret')} }\n    - { name: limited, sha256: ${sha('limited-secret')}, limits: { requests_per_minute: 2 } }\n`,
+      );
+      process.kill(workersOf(cluster)[0]!, 'SIGKILL');
+      // Until a replacement serves or the service stops.
+      await eventually(
+        async () => cluster.lines.some((l) => l['msg'] === 'replacement worker serving'),
+        (serving) => serving || cluster.child.exitCode !== null,
+        50_000,
+      );
+      expect(cluster.lines.some((l) => l['msg'] === 'replacement worker serving')).toBe(false);
+      expect(cluster.stderr.join('')).toContain('config error: WORKERS: 2 workers would each enforce the rate limits and budgets');
+      // Every replacement refuses it: the service stops with the config error's code.
+      expect(await exitCodeOf(cluster)).toBe(2);
+    } finally {
+      if (cluster.child.exitCode === null) cluster.child.kill('SIGKILL');
+    }
+  }, 60_000);
+});
+
 describe('WORKERS=2 with DATABASE_URL=off: SyncCatalog', () => {
   it('changes the catalog of the worker that ran it alone: the other has no database to read it from', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmo-cluster-sync-'));
