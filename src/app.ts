@@ -72,6 +72,12 @@ export interface StartOptions {
    * counters, and the primary serves /metrics (this worker's registry is collected from it).
    */
   readonly clusterWorker?: boolean;
+  /**
+   * A worker started to replace one that died: the runtime keys' limits and budgets that several
+   * workers cannot share are applied with a warning, as the running workers apply them, rather
+   * than refused, which would make every replacement fail and stop the service.
+   */
+  readonly replacesWorker?: boolean;
   /** Runs catalog sources for ModelService.SyncCatalog; without one, SyncCatalog says no source is configured. */
   readonly catalogSync?: SyncRunner;
 }
@@ -238,7 +244,7 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
   started.add(() => catalogRuntime.stop());
   // Problems only the database shows: stored keys workers cannot share; a DEFAULT_MODEL that is a runtime model is found only now.
   const runtimeKeys = keys.all().flatMap((k) => (k.source === 'runtime' ? [k.spec] : []));
-  const storedProblems = storedKeyProblems(config, runtimeKeys);
+  const storedProblems = options.replacesWorker ? [] : storedKeyProblems(config, runtimeKeys);
   const defaultEmbedding = embeddings.find(config.defaults.model);
   if (defaultEmbedding)
     storedProblems.push(
@@ -246,7 +252,10 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
     );
   else if (!catalog.find(config.defaults.model)) storedProblems.push(defaultModelMissing(config.defaults.model));
   if (storedProblems.length > 0) throw new ConfigError(storedProblems);
-  keys.onChange(unsharedKeyWarner(config, log));
+  const warnUnshared = unsharedKeyWarner(config, log);
+  keys.onChange(warnUnshared);
+  // The keys already read are no change: told once here, as the first workers' checks told them.
+  if (options.replacesWorker) warnUnshared(keys.all());
   // Fastify is loaded only when the HTTP API is on.
   const httpGateway = config.http.enabled
     ? new (await import('./http/server.js')).HttpGateway({

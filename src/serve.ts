@@ -62,7 +62,9 @@ async function main(): Promise<void> {
       await runPrimary(config, log);
       return;
     }
-    app = await startApp(config, log, process.env, { clusterWorker: worker });
+    // The primary forks the first workers first: node:cluster numbers workers from 1 in fork order.
+    const replacesWorker = worker && (cluster.worker?.id ?? 0) > config.workers;
+    app = await startApp(config, log, process.env, { clusterWorker: worker, replacesWorker });
   } catch (err) {
     exitOnConfigError(err, () => log.flush());
   }

@@ -341,6 +341,45 @@ describe('WORKERS=2 with runtime API keys in PostgreSQL and no Redis', () => {
     ).toEqual([1, 2]);
     expect(String(warnings()[0]?.['msg'])).toContain('REDIS_URL');
   });
+
+  it('replaces a worker that dies while a key holds limits from another replica, applying them as the others do', async () => {
+    const other = connectLedger({ kind: 'postgres', url: pg.url });
+    try {
+      const now = Date.now();
+      await insertApiKey(other.db, {
+        name: 'budgeted',
+        sha256: sha('budgeted-secret'),
+        keyPrefix: 'llmo_budget',
+        allowedModels: ['*'],
+        limits: { requestsPerMinute: undefined, tokensPerMinute: undefined },
+        budgets: { usdPerDay: 5, usdPerMonth: undefined },
+        scopes: [],
+        createdAt: now,
+        updatedAt: now,
+        revokedAt: undefined,
+      });
+    } finally {
+      await other.close();
+    }
+    const warned = () => cluster.lines.filter((l) => l['level'] === 'warn' && l['keyName'] === 'budgeted').map((l) => l['worker']);
+    await eventually(
+      () => Promise.resolve(warned().length),
+      (n) => n >= 2,
+      10_000,
+    );
+    process.kill(workersOf(cluster)[0]!, 'SIGKILL');
+    // Until a replacement serves or the service stops.
+    await eventually(
+      async () => cluster.lines.some((l) => l['msg'] === 'replacement worker serving'),
+      (serving) => serving || cluster.child.exitCode !== null,
+      50_000,
+    );
+    expect(cluster.stderr.join('')).not.toContain('config error');
+    expect(cluster.lines.some((l) => l['msg'] === 'replacement worker serving')).toBe(true);
+    expect(cluster.child.exitCode).toBeNull();
+    // The replacement says it enforces them on its own, as the first workers did.
+    expect(warned().filter((w) => w !== 1 && w !== 2)).toHaveLength(1);
+  }, 60_000);
 });
 
 describe('WORKERS=2 without Redis, on a database that already holds a runtime key with limits', () => {
