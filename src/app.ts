@@ -73,9 +73,9 @@ export interface StartOptions {
    */
   readonly clusterWorker?: boolean;
   /**
-   * A worker started to replace one that died: the runtime keys' limits and budgets that several
-   * workers cannot share are applied with a warning, as the running workers apply them, rather
-   * than refused, which would make every replacement fail and stop the service.
+   * A worker replacing one that died: what the database came to hold while the workers served (keys'
+   * limits they cannot share, a runtime DEFAULT_MODEL deleted) is served with a warning as they serve
+   * it: refused, every replacement would fail and stop the service.
    */
   readonly replacesWorker?: boolean;
   /** Runs catalog sources for ModelService.SyncCatalog; without one, SyncCatalog says no source is configured. */
@@ -251,7 +251,11 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
       `DEFAULT_MODEL: "${config.defaults.model}" is the embedding model ${defaultEmbedding.id}, not a chat model: DEFAULT_MODEL answers chat calls that name no model (Embed's default is ${DEFAULT_EMBEDDING_MODEL})`,
     );
   else if (!catalog.find(config.defaults.model)) storedProblems.push(defaultModelMissing(config.defaults.model));
-  if (storedProblems.length > 0) throw new ConfigError(storedProblems);
+  if (storedProblems.length > 0) {
+    if (!options.replacesWorker) throw new ConfigError(storedProblems);
+    // The database changed while the workers served (a runtime DEFAULT_MODEL deleted): they serve on, refusing only the calls it breaks.
+    log.warn({ problems: storedProblems }, 'start-up would refuse what the database holds now: serving as the other workers do');
+  }
   const warnUnshared = unsharedKeyWarner(config, log);
   keys.onChange(warnUnshared);
   // The keys already read are no change: told once here, as the first workers' checks told them.

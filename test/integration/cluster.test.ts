@@ -509,6 +509,61 @@ describe('WORKERS=2 without Redis, a worker replaced after the config file chang
   }, 60_000);
 });
 
+describe('WORKERS=2 with DEFAULT_MODEL a runtime model, deleted while the workers serve', () => {
+  it('replaces a worker that dies, as the running workers serve on without that model, instead of stopping the service', async () => {
+    const pg = await startPostgres();
+    try {
+      const house = {
+        id: 'house-default',
+        provider: 'openai',
+        upstreamId: 'gpt-4o-mini',
+        aliases: [],
+        contextWindow: 32_000,
+        inputPricePerMillion: 1,
+        outputPricePerMillion: 2,
+        quality: 0.6,
+        capabilities: { tools: true, images: false, jsonSchema: false },
+        fallbacks: [],
+        family: '',
+        tier: 0,
+      };
+      const single = await startMain({ DATABASE_URL: pg.url, SIMULATOR_LATENCY_SCALE: '0' });
+      const first = clientsFor(single.port);
+      try {
+        await callUnary(first.models.createModel.bind(first.models), { model: house });
+      } finally {
+        first.close();
+        single.child.kill('SIGTERM');
+        await exitCodeOf(single);
+      }
+      const cluster = await startCluster({ DATABASE_URL: pg.url, DEFAULT_MODEL: 'house-default' });
+      try {
+        const clients = clientsFor(cluster.port);
+        try {
+          await callUnary(clients.models.deleteModel.bind(clients.models), { id: 'house-default' });
+        } finally {
+          clients.close();
+        }
+        process.kill(workersOf(cluster)[0]!, 'SIGKILL');
+        // Until a replacement serves or the service stops.
+        await eventually(
+          async () => cluster.lines.some((l) => l['msg'] === 'replacement worker serving'),
+          (serving) => serving || cluster.child.exitCode !== null,
+          50_000,
+        );
+        expect(cluster.stderr.join('')).not.toContain('config error');
+        expect(cluster.lines.some((l) => l['msg'] === 'replacement worker serving')).toBe(true);
+        expect(cluster.child.exitCode).toBeNull();
+      } finally {
+        cluster.child.kill('SIGTERM');
+        await exitCodeOf(cluster);
+      }
+    } finally {
+      await pg.destroy();
+    }
+  }, 120_000);
+});
+
 describe('WORKERS=2 with DATABASE_URL=off: SyncCatalog', () => {
   it('changes the catalog of the worker that ran it alone: the other has no database to read it from', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmo-cluster-sync-'));
