@@ -256,3 +256,25 @@ describe('CACHE_OFFLINE_FALLBACK off (the default)', () => {
 function chat(h: Harness) {
   return h.clients.chat.chat.bind(h.clients.chat);
 }
+
+describe('an entry still fresh, served because every attempt failed', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => h.close());
+
+  it('is marked stale, as every answer served in place of an upstream failure is, not as a hit that made no call', async () => {
+    const request = { model: 'gpt-4o-mini', prompt: 'bypassed, then down', messages: [], temperature: 0 };
+    const fresh = await callUnary(chat(h), request);
+    expect(fresh.response.cache).toMatchObject({ hit: false });
+    h.upstream.injectFault({ kind: 'http_error', status: 503, model: 'gpt-4o-mini' });
+    const before = (await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {})).response;
+    const served = await callUnary(chat(h), { ...request, cache: { mode: CacheMode.CACHE_MODE_BYPASS, allowStale: true } });
+    expect(served.response.content).toBe(fresh.response.content);
+    expect(served.response.attempts.length).toBeGreaterThan(0);
+    expect(served.response.cache).toMatchObject({ hit: true, stale: true });
+    const after = (await callUnary(h.clients.stats.getStats.bind(h.clients.stats), {})).response;
+    expect([after.cacheHits - before.cacheHits, after.cacheStaleServed - before.cacheStaleServed]).toEqual([0, 1]);
+  });
+});

@@ -63,7 +63,9 @@ async function throughCache(
     if (!stale) throw err;
     deps.events.emit({ type: 'cache_lookup', outcome: 'stale' });
     ctx.log.warn({ model: entry.model }, 'every upstream attempt failed; serving a stale cached answer');
-    return fromCache(stale, err instanceof OrchestratorError ? err.attempts : [], ctx);
+    // Stale whatever its age (one another call stored meanwhile, or one a bypass did not read is
+    // still fresh): it answers in place of the failure, after upstream calls that cost.
+    return fromCache(extend(stale, { stale: true }), err instanceof OrchestratorError ? err.attempts : [], ctx);
   }
 }
 

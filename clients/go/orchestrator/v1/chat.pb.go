@@ -401,7 +401,8 @@ type CacheInfo struct {
 	// The answer was served from the cache. A fresh one (stale false) made no upstream call and
 	// costs 0; a stale one costs what the failed attempts before it did.
 	Hit bool `protobuf:"varint,1,opt,name=hit,proto3" json:"hit,omitempty"`
-	// The cached answer was past its TTL, served because every upstream attempt failed.
+	// Served because every upstream attempt failed, in place of their error: usually past its TTL,
+	// and so even when it is not (a bypass that did not read it, one stored meanwhile).
 	Stale bool `protobuf:"varint,2,opt,name=stale,proto3" json:"stale,omitempty"`
 	// How old the cached answer is.
 	AgeSeconds           float64  `protobuf:"fixed64,3,opt,name=age_seconds,json=ageSeconds,proto3" json:"age_seconds,omitempty"`

@@ -268,7 +268,10 @@ export interface CacheInfo {
    * costs 0; a stale one costs what the failed attempts before it did.
    */
   hit: boolean;
-  /** The cached answer was past its TTL, served because every upstream attempt failed. */
+  /**
+   * Served because every upstream attempt failed, in place of their error: usually past its TTL,
+   * and so even when it is not (a bypass that did not read it, one stored meanwhile).
+   */
   stale: boolean;
   /** How old the cached answer is. */
   ageSeconds: number;
