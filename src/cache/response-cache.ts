@@ -21,7 +21,8 @@ export interface CacheOptions {
 /** An entry's weight: its texts at two bytes a character (V8's widest strings), plus its records. */
 function entryBytes(entry: Entry): number {
   const answer = entry.answer;
-  let chars = answer.content.length;
+  // A refusal is text the entry holds as well: a refused answer's content is often empty.
+  let chars = answer.content.length + (answer.refusal?.length ?? 0);
   for (const call of answer.toolCalls ?? []) chars += call.name.length + call.arguments.length + call.id.length;
   return 2 * chars + ENTRY_OVERHEAD_BYTES + ATTEMPT_BYTES * answer.attempts.length;
 }

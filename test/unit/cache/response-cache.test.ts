@@ -50,6 +50,17 @@ describe('the in-memory response cache', () => {
     expect((await c.get('small', live))?.answer.content).toBe('hello');
   });
 
+  it('weighs a refusal as it weighs the text: refused answers hold no more than CACHE_MAX_BYTES either', async () => {
+    const c = cache(MIB);
+    const refused = (words: string): Answer => ({ ...answer(''), refusal: words });
+    await c.set('a', refused('a'.repeat(200_000)));
+    await c.set('b', refused('b'.repeat(200_000)));
+    await c.set('c', refused('c'.repeat(200_000)));
+    expect(await c.get('a', live)).toBeUndefined();
+    await c.set('huge', refused('x'.repeat(600_000)));
+    expect(await c.get('huge', live)).toBeUndefined();
+  });
+
   it('still bounds the count by CACHE_MAX_ENTRIES', async () => {
     const c = cache(64 * MIB, 2);
     await c.set('1', answer('one'));
