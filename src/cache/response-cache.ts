@@ -53,7 +53,10 @@ export class ResponseCache implements AnswerCache {
   async get(key: string, signal: AbortSignal): Promise<CachedAnswer | undefined> {
     const entry = await this.read(key, signal);
     if (!entry) return undefined;
-    return { answer: entry.answer, storedAt: entry.storedAt, stale: Date.now() - entry.storedAt >= this.options.ttlMs };
+    const now = Date.now();
+    // Stored by a replica whose clock is ahead of this one's: stored now, not in the future (an age below zero).
+    const storedAt = Math.min(entry.storedAt, now);
+    return { answer: entry.answer, storedAt, stale: now - storedAt >= this.options.ttlMs };
   }
 
   async set(key: string, answer: Answer): Promise<void> {
@@ -80,6 +83,25 @@ export class ResponseCache implements AnswerCache {
       signal,
       null,
     );
-    return raw === null ? undefined : (JSON.parse(raw) as Entry);
+    return raw === null ? undefined : entryOf(raw);
   }
+}
+
+/**
+ * A Redis value as an entry, or undefined (a miss) when it is not one: a cache key is shared by
+ * every replica and anything with access to the Redis, and a value this version cannot read
+ * (written by another, or by hand) must not fail the call that looked it up.
+ */
+function entryOf(raw: string): Entry | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { answer, storedAt } = value as { answer?: unknown; storedAt?: unknown };
+  if (typeof storedAt !== 'number' || !Number.isFinite(storedAt)) return undefined;
+  if (typeof answer !== 'object' || answer === null || typeof (answer as { content?: unknown }).content !== 'string') return undefined;
+  return { answer: answer as Answer, storedAt };
 }

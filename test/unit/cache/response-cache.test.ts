@@ -101,6 +101,18 @@ describe('the response cache in a real Redis', () => {
     expect(await a.get('k2', live)).toBeUndefined();
   });
 
+  it('misses on a value it cannot read, and never reports an age below zero for an entry a replica ahead of this clock stored', async () => {
+    const a = shared(redis.clients[0]!);
+    for (const raw of ['not json', '{"storedAt": 1}', '{"answer": {"content": "x"}}', 'null', '[1]']) {
+      await redis.clients[1]!.set('llmo:cache:odd', raw);
+      expect(await a.get('odd', live)).toBeUndefined();
+    }
+    await redis.clients[1]!.set('llmo:cache:ahead', JSON.stringify({ answer: answer('ahead'), storedAt: Date.now() + 60_000 }));
+    const ahead = await a.get('ahead', live);
+    expect(ahead).toMatchObject({ answer: { content: 'ahead' }, stale: false });
+    expect(ahead!.storedAt).toBeLessThanOrEqual(Date.now());
+  });
+
   it('is skipped while Redis is unreachable: nothing is stored and every lookup misses', async () => {
     const client = await connectRedis(redis.url, pino({ level: 'silent' }));
     try {
