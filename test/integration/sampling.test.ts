@@ -156,6 +156,48 @@ describe('sampling controls on the Anthropic provider', () => {
     expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(err.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['sampling.top_p']);
   });
+
+  it('fails a Fallback every model of which cannot honour a field with INVALID_ARGUMENT, not the default message', async () => {
+    const before = anthropic.requests.length;
+    const fallback = (models: string[]) =>
+      unaryError(clients.chat.fallback.bind(clients.chat), {
+        model: '',
+        prompt: 'hi',
+        messages: [],
+        models,
+        disableDefaultMessage: false,
+        sampling: sampled({ seed: 1 }),
+      });
+    const one = await fallback(['beta-claude']);
+    expect(one.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(one.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['sampling.seed']);
+    const both = await fallback(['beta-claude', 'gamma-claude']);
+    expect(both.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(both.details).toContain('cannot honour seed');
+    const res = await fetch(`${app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'beta-claude',
+        seed: 1,
+        messages: [{ role: 'user', content: 'hi' }],
+        orchestrator: { strategy: 'fallback', models: ['gamma-claude'] },
+      }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('cannot honour seed');
+    expect(anthropic.requests.length).toBe(before);
+    // A model that can take it still answers after one that cannot.
+    const { response } = await callUnary(clients.chat.fallback.bind(clients.chat), {
+      model: '',
+      prompt: 'hi',
+      messages: [],
+      models: ['beta-claude', 'alpha-chat'],
+      disableDefaultMessage: false,
+      sampling: sampled({ seed: 1 }),
+    });
+    expect(response).toMatchObject({ modelUsed: 'alpha-chat', isDefaultMessage: false, fallbackTriggered: true });
+  });
 });
 
 describe('the default cache mode and an Anthropic provider', () => {

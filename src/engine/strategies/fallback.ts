@@ -3,6 +3,7 @@ import type { CatalogModel } from '../../catalog/catalog.js';
 import type { AttemptRecord } from '../../domain/chat.js';
 import { totalCost, ZERO_USAGE } from '../../domain/chat.js';
 import { linkTimedOut } from '../../domain/call-errors.js';
+import { Reason } from '../../domain/errors.js';
 import type { AttemptRunner } from '../attempt.js';
 import { aggregateFailure } from '../aggregate.js';
 import { answerFrom, maxTokensFor, type Answer, type FallbackAnswer, type Plan } from '../answer.js';
@@ -44,6 +45,11 @@ function linkSignal(ctx: CallContext, model: CatalogModel, budgetMs: number, fix
 /** Whether the model that answered is not the one the caller named first: the call fell back. */
 function fellBack(plan: Plan, model: string): boolean {
   return model !== (plan.primary ?? plan.models[0])?.id;
+}
+
+/** Every attempt failed as an invalid request the gateway itself refused, nothing sent upstream. */
+function refusedByEvery(attempts: readonly AttemptRecord[]): boolean {
+  return attempts.length > 0 && attempts.every((a) => a.error?.reason === Reason.INVALID_REQUEST);
 }
 
 /**
@@ -92,8 +98,10 @@ export async function runFallbackChain(
       link.dispose();
     }
   }
-  // A caller that went away gets no default message: there is nobody to read it.
-  if (options.defaultMessage === undefined || ctx.signal.aborted) {
+  // A caller that went away gets no default message: there is nobody to read it. Nor does a
+  // request every model refused before sending it (a field no provider of the chain can honour):
+  // "try again in a moment" would fail the same way, and the error says what to change.
+  if (options.defaultMessage === undefined || ctx.signal.aborted || refusedByEvery(attempts)) {
     deps.events.emit({ type: 'fallback', triggered: started > 1, defaultMessage: false, failed: true });
     throw aggregateFailure(attempts, ctx.signal);
   }
