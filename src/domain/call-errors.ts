@@ -123,6 +123,8 @@ export function allAttemptsFailed(options: {
     metadata.last_attempt_model = last.model;
   }
   if (requests.length > 0) metadata.upstream_request_ids = requests.join(',');
+  // A request every model refused as invalid names its fields as one model's refusal does (BadRequest, HTTP `param`).
+  const violations = kind === 'invalid_argument' ? failed.flatMap((a) => a.error?.fieldViolations ?? []) : [];
   return new OrchestratorError({
     kind,
     reason: Reason.ALL_ATTEMPTS_FAILED,
@@ -130,6 +132,7 @@ export function allAttemptsFailed(options: {
     retryable: failed.some((a) => a.error?.retryable === true),
     retryAfterMs: retryAfters.length > 0 ? Math.min(...retryAfters) : undefined,
     metadata,
+    fieldViolations: violations,
     attempts,
   });
 }

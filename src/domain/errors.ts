@@ -149,6 +149,11 @@ export class OrchestratorError extends Error {
     return new OrchestratorError(extend(this.options(), { metadata: extend(this.metadata, extra) }));
   }
 
+  /** A copy whose field violations are these (a door's own spelling of the fields). */
+  withFieldViolations(fieldViolations: readonly FieldViolation[]): OrchestratorError {
+    return new OrchestratorError(extend(this.options(), { fieldViolations }));
+  }
+
   private options(): OrchestratorErrorOptions {
     return {
       kind: this.kind,

@@ -182,15 +182,16 @@ export function toHttpError(thrown: unknown, requestId: string): HttpError {
 
 /** The engine and the providers name the request's fields by their gRPC paths: spelled here as this door's request has them. */
 function withHttpFields(err: OrchestratorError): OrchestratorError {
-  if (err.kind !== 'invalid_argument' || err.reason !== Reason.INVALID_REQUEST) return err;
+  if (err.kind !== 'invalid_argument') return err;
+  // Every model of a chain or race refusing the request: its fields, not its reason or attempts, are respelled.
+  const aggregate = err.reason === Reason.ALL_ATTEMPTS_FAILED;
+  if (err.reason !== Reason.INVALID_REQUEST && !aggregate) return err;
   const all = err.fieldViolations;
   const listed = firstViolations(all);
   const fields = listed.map((v) => httpField(v.field));
   if (listed === all && fields.every((f, i) => f === all[i]?.field)) return err;
-  return invalidArgument(
-    listed.map((v, i) => ({ field: fields[i]!, description: v.description })),
-    all.length,
-  );
+  const violations = listed.map((v, i) => ({ field: fields[i]!, description: v.description }));
+  return aggregate ? err.withFieldViolations(violations) : invalidArgument(violations, all.length);
 }
 
 export function encodeAttempt(a: AttemptRecord): EncodedAttempt {

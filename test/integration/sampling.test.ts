@@ -198,6 +198,35 @@ describe('sampling controls on the Anthropic provider', () => {
     });
     expect(response).toMatchObject({ modelUsed: 'alpha-chat', isDefaultMessage: false, fallbackTriggered: true });
   });
+
+  it('names the field in BadRequest when no racer of a Race can honour it, as for one model', async () => {
+    const err = await unaryError(clients.chat.race.bind(clients.chat), {
+      model: '',
+      prompt: 'hi',
+      messages: [],
+      models: ['beta-claude', 'gamma-claude'],
+      sampling: sampled({ seed: 1 }),
+    });
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const violations = err.decoded.badRequest?.fieldViolations ?? [];
+    expect(violations.map((v) => v.field)).toEqual(['sampling.seed', 'sampling.seed']);
+    expect(violations.map((v) => v.description)).toEqual([
+      expect.stringContaining('provider beta'),
+      expect.stringContaining('provider gamma'),
+    ]);
+    const res = await fetch(`${app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'beta-claude',
+        seed: 1,
+        messages: [{ role: 'user', content: 'hi' }],
+        orchestrator: { strategy: 'race', models: ['gamma-claude'] },
+      }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { param: string | null } }).error.param).toBe('seed');
+  });
 });
 
 describe('the default cache mode and an Anthropic provider', () => {
