@@ -14,7 +14,7 @@ import type { UpstreamObserver } from './context.js';
 import type { ProviderLookup } from './ports.js';
 import { CallRetries, RetryLater, sharedRetryPolicy, unwrapRetry } from './resilience/retry.js';
 import type { BreakerRegistry, BreakerState } from './resilience/breakers.js';
-import { isRetryable } from './resilience/failures.js';
+import { spendsRetryBudget } from './resilience/failures.js';
 import type { RetryBudgets } from './resilience/retry-budget.js';
 import { childSignal } from './signals.js';
 import { StallWatchdog } from './stall-watchdog.js';
@@ -269,7 +269,7 @@ export class AttemptRunner {
       };
     } catch (err) {
       const error = asOrchestratorError(err, signal);
-      if (isRetryable(error)) budget.onFailure();
+      if (spendsRetryBudget(error)) budget.onFailure();
       return {
         ok: false,
         error,
@@ -321,7 +321,7 @@ export class AttemptRunner {
       budget.onSuccess();
     } catch (err) {
       error = asOrchestratorError(err, child.signal);
-      if (isRetryable(error)) budget.onFailure();
+      if (spendsRetryBudget(error)) budget.onFailure();
       throw error;
     } finally {
       watchdog.stop();

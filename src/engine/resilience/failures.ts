@@ -13,6 +13,14 @@ export function isRetryable(err: unknown): err is OrchestratorError {
 }
 
 /**
+ * Spends a token of the model's retry budget: a retryable failure of the model, not a caller's
+ * own time limit on a fallback link, which says nothing of the model's health (as for the breaker).
+ */
+export function spendsRetryBudget(err: unknown): boolean {
+  return isRetryable(err) && !isCallersLimit(err);
+}
+
+/**
  * Counts against the model's breaker: failures that say the model endpoint is unhealthy.
  * A caller's cancel, a lost race, our deadline, a caller's own time limit on a fallback link or
  * a request the upstream rejected do not.

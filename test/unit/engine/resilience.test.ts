@@ -485,6 +485,28 @@ describe('the retry budget', () => {
     expect(answer.content).toBe('healthy');
     expect(answer.attempts.map((a) => a.outcome)).toEqual(['failure', 'success']);
   });
+
+  it("is not spent by Fallback links cut by their caller's own time limit: another caller's Chat is still retried", async () => {
+    const { engine, provider, stats } = engineFixture({ env: { ...RETRIES, RETRY_BUDGET_MAX_TOKENS: '4' } });
+    const hang = { kind: 'hang' } as const;
+    provider.script(
+      'gpt-4o',
+      hang,
+      hang,
+      hang,
+      hang,
+      hang,
+      { kind: 'fail', error: upstreamFailure('HTTP 503') },
+      { kind: 'answer', content: 'ok' },
+    );
+    for (let i = 0; i < 5; i++) {
+      const err = await failureOf(engine.fallback({ ...fallbackCall('gpt-4o', ['gpt-4o']), attemptTimeoutMs: 20 }));
+      expect(err.metadata['limit']).toBe('attempt_timeout_ms');
+    }
+    const answer = await engine.chat({ model: ref('gpt-4o'), input: input(), ctx: context() });
+    expect(answer.attempts.map((a) => a.outcome)).toEqual(['failure', 'success']);
+    expect(stats.snapshot().retriesThrottled).toBe(0);
+  });
 });
 
 describe('a stream the consumer leaves between events', () => {
