@@ -720,7 +720,10 @@ export interface FallbackRequest {
   attemptTimeoutMs?:
     | number
     | undefined;
-  /** Text returned when every model failed. Unset: the configured FALLBACK_DEFAULT_MESSAGE. */
+  /**
+   * Text returned when every model failed. Unset: the configured FALLBACK_DEFAULT_MESSAGE. Not
+   * when every model refused a field of the request itself: that is INVALID_ARGUMENT naming it.
+   */
   defaultMessage?:
     | string
     | undefined;
