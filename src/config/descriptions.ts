@@ -89,7 +89,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   CACHE_MAX_BYTES:
     'Memory the in-memory cache (without Redis) may hold, counted as the text of its answers and vectors (≥ 1048576, default 64 MiB); the least recently used answers leave first, and an answer larger than this is not cached.',
   CACHE_OFFLINE_FALLBACK:
-    '`on`: when every model of a Chat, Race, Fallback or StreamChat call fails upstream, answer with an expired cached answer, marked stale, unless the request sets `refuse_stale`.',
+    '`on`: when every model of a Chat, Race, Fallback or StreamChat call fails upstream, answer with an expired cached answer, marked stale, unless the request sets `refuse_stale` or is routed.',
   MAX_MESSAGE_BYTES: 'Largest request message (≥ 1024); bigger ones get RESOURCE_EXHAUSTED before any handler runs.',
   TLS_CERT_FILE:
     'PEM certificate chain: serve TLS (set `TLS_KEY_FILE` too, or neither). See [TLS and mTLS](access-and-limits.md#tls-and-mtls).',

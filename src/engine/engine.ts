@@ -281,7 +281,8 @@ export class Engine {
       restartOnFailure: target.restartOnFailure,
       decision,
       release: admitted.release,
-      offline: (err) => offlineAnswer(this.offline(), plan, req.refuseStale ?? false, admitted.ctx, err),
+      // A routed stream is not answered from the cache, as a routed Chat is not: no entry stands for a route.
+      offline: decision ? undefined : (err) => offlineAnswer(this.offline(), plan, req.refuseStale ?? false, admitted.ctx, err),
       staleIsFallback: mode === 'fallback',
     };
   }

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CacheMode, ResponseFormatType } from '../../src/gen/orchestrator/v1/chat.js';
+import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
 import type { StreamChatResponse } from '../../src/gen/orchestrator/v1/chat.js';
 import { callUnary, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -176,6 +177,22 @@ describe('CACHE_OFFLINE_FALLBACK=on', () => {
     const refused = await collectStream<StreamChatResponse>(h.clients.chat.streamChat(streamRequest({ ...request, refuseStale: true })));
     expect(refused.error?.code).toBe(grpc.status.UNAVAILABLE);
     expect(refused.messages).toHaveLength(0);
+  });
+
+  it('answers no routed call from the cache, streamed as unary: the route picks its model, no entry stands for it', async () => {
+    const request = { model: 'gpt-4.1-mini', prompt: 'routed offline', messages: [], temperature: 0 };
+    const fresh = await callUnary(chat(), request);
+    expect(fresh.response.cache).toMatchObject({ hit: false });
+    await sleep(1_100);
+    h.upstream.injectFault({ kind: 'http_error', status: 500 });
+    const route = { profile: RoutingProfile.ROUTING_PROFILE_SPEED, candidates: ['gpt-4.1-mini'] };
+    const unary = await unaryError(chat(), { ...request, model: '', route });
+    expect(unary.code).toBe(grpc.status.UNAVAILABLE);
+    const streamed = await collectStream<StreamChatResponse>(h.clients.chat.streamChat(streamRequest({ ...request, model: '', route })));
+    expect(streamed.error?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(streamed.messages).toHaveLength(0);
+    // The model named alone is answered from its entry, as above.
+    expect((await callUnary(chat(), request)).response.cache).toMatchObject({ hit: true, stale: true });
   });
 
   it('replays a cached answer with characters outside the BMP intact, wherever the replay splits its text', async () => {
