@@ -187,7 +187,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     // The server checks the range (and says so in a BadRequest); here only that it is a number.
     temperature: optionalNumber('--temperature', values.temperature, () => true),
     maxTokens: optionalInt32('--max-tokens', values['max-tokens'], 1),
-    timeoutMs: values.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(values.timeout),
+    timeoutMs: values.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseTimeout(values.timeout),
     requestId: printableHeader(values['request-id'], (v) => `--request-id: "${v}" must be printable ASCII`),
     route: values.route === undefined ? undefined : lookup('--route', PROFILES, values.route),
     strategy,
@@ -265,6 +265,18 @@ export function parseDuration(text: string, flag = '--timeout'): number {
   const ms = Number(match[1]) * (UNIT_MS[match[2] ?? 's'] ?? 1_000);
   // A deadline under a millisecond has passed before the call is sent: it could only fail.
   if (ms < 1) throw new UsageError(`${flag} must be at least 1ms (got "${text}")`);
+  return ms;
+}
+
+/** grpc-timeout carries at most 8 digits of its largest unit, hours; grpc-js throws past it, mid-call. */
+const MAX_TIMEOUT_HOURS = 99_999_999;
+const MAX_TIMEOUT_MS = MAX_TIMEOUT_HOURS * 3_600_000;
+
+/** --timeout: a duration that a gRPC deadline can carry. */
+export function parseTimeout(text: string): number {
+  const ms = parseDuration(text);
+  if (ms > MAX_TIMEOUT_MS)
+    throw new UsageError(`--timeout: "${text}" is longer than the longest deadline gRPC can send (${MAX_TIMEOUT_HOURS}h)`);
   return ms;
 }
 

@@ -21,6 +21,7 @@ import {
   OPTIONS,
   listOption,
   parseDuration,
+  parseTimeout,
   tlsOptions,
   UsageError,
 } from './args.js';
@@ -140,7 +141,7 @@ export async function runLedgerCommand(
     });
     limit = Number(v.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 500) throw new UsageError('--limit: a whole number from 1 to 500');
-    timeoutMs = v.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseDuration(v.timeout);
+    timeoutMs = v.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseTimeout(v.timeout);
   } catch (e) {
     err(`llm-orchestrator: ${e instanceof Error ? e.message : String(e)}\n`);
     return 2;
