@@ -284,7 +284,15 @@ const codeAndReason = (code: string, reason: string): string => (reason && reaso
 const ms = (n: number | undefined): string => (n === undefined ? '-' : n.toFixed(1));
 const pct = (n: number): string => `${(n * 100).toFixed(1)}%`;
 
-function table(head: readonly string[], rows: readonly (readonly string[])[]): string {
+const ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+const CONTROL = /\p{Cc}/gu;
+
+/** A caller's text (the model a failed call asked for, as sent) could break a row or hold escape sequences the terminal would obey. */
+const printable = (text: string): string =>
+  text.replace(CONTROL, (c) => ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+
+function table(head: readonly string[], raw: readonly (readonly string[])[]): string {
+  const rows = raw.map((r) => r.map(printable));
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
     cells

@@ -59,7 +59,12 @@ beforeAll(async () => {
         costUsd: 0.25,
         latencyMs: 12,
       };
-      callback(null, ListCallsResponse.fromJSON(call.request.requestId === 'r-detail' ? { calls: [detailed] } : {}));
+      const scripted: Record<string, object> = {
+        'r-detail': { calls: [detailed] },
+        // Any caller names the model it asks for: a failed call keeps the name as sent.
+        'r-controls': { calls: [{ requestId: 'r-controls', time: PERIOD_START, requestedModel: 'bad\nmodel\u001b[31mred\u009b' }] },
+      };
+      callback(null, ListCallsResponse.fromJSON(scripted[call.request.requestId] ?? {}));
     },
     getRoutingAnalytics: (_call, callback) => callback(null, { profiles: [] }),
   };
@@ -171,6 +176,15 @@ describe('llm-orchestrator usage and calls', () => {
     const [head, row] = result.out.trim().split('\n');
     expect(head).toMatch(/ code {2}tokens {2}cached {2}cache_write {2}reasoning {2}cost_usd /);
     expect(row).toMatch(/ OK {4}420 {5}100 {5}250 {10}8 {10}0\.250000 /);
+  });
+
+  it("calls prints a model name's control characters escaped: one line per call, nothing the terminal would obey", async () => {
+    const result = await run('calls', '--request-id', 'r-controls');
+    expect(result.code).toBe(0);
+    const lines = result.out.trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain('  bad\\nmodel\\x1b[31mred\\x9b  ');
+    expect(result.out.replaceAll('\n', '')).not.toMatch(/\p{Cc}/u);
   });
 
   it('refuses an option of the other command rather than ignore it', async () => {
