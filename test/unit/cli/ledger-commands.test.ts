@@ -62,6 +62,12 @@ beforeAll(async () => {
       const scripted: Record<string, object> = {
         'r-detail': { calls: [detailed] },
         // Any caller names the model it asks for: a failed call keeps the name as sent.
+        'r-wide': {
+          calls: [
+            { requestId: 'r-wide', time: PERIOD_START, requestedModel: '日本語モデル', code: 'NOT_FOUND' },
+            { requestId: 'r-wide', time: PERIOD_START, model: 'gpt-4o-mini' },
+          ],
+        },
         'r-controls': { calls: [{ requestId: 'r-controls', time: PERIOD_START, requestedModel: 'bad\nmodel\u001b[31mred\u009b' }] },
       };
       callback(null, ListCallsResponse.fromJSON(scripted[call.request.requestId] ?? {}));
@@ -185,6 +191,15 @@ describe('llm-orchestrator usage and calls', () => {
     expect(lines).toHaveLength(2);
     expect(lines[1]).toContain('  bad\\nmodel\\x1b[31mred\\x9b  ');
     expect(result.out.replaceAll('\n', '')).not.toMatch(/\p{Cc}/u);
+  });
+
+  it('calls lines its columns up under wide characters, each taking two columns of the terminal', async () => {
+    const result = await run('calls', '--request-id', 'r-wide');
+    const [head, wide, narrow] = result.out.trimEnd().split('\n');
+    // 日本語モデル is as wide as 12 ASCII characters, a column wider than gpt-4o-mini.
+    expect(head).toMatch(/ {2}model {9}code /);
+    expect(wide).toContain('  日本語モデル  NOT_FOUND ');
+    expect(narrow).toContain('  gpt-4o-mini   OK ');
   });
 
   it('refuses an option of the other command rather than ignore it', async () => {
