@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { acceptableRequestId } from '../domain/call-state.js';
 import { RoutingProfile, StreamStrategy } from '../gen/orchestrator/v1/common.js';
 
 export const COMMANDS = ['chat', 'stream', 'race', 'fallback', 'models', 'stats'] as const;
@@ -36,7 +37,7 @@ Options:
   -t, --temperature T     0 to 2
   --max-tokens N          most tokens to generate
   --timeout DURATION      call deadline: 30s, 500ms, 2m or seconds (default 60s)
-  --request-id ID         sent as x-request-id (the server makes one otherwise)
+  --request-id ID         sent as x-request-id (1 to 128 printable ASCII, no spaces; the server makes one otherwise)
   --route PROFILE         chat, stream: quality|balanced|speed|budget|long_context: the gateway picks the model
   --strategy NAME         stream: single|fallback|race
   --hedge-ms N            race and stream race: start the next racer only after N ms
@@ -188,7 +189,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     temperature: optionalNumber('--temperature', values.temperature, () => true),
     maxTokens: optionalInt32('--max-tokens', values['max-tokens'], 1),
     timeoutMs: values.timeout === undefined ? DEFAULT_TIMEOUT_MS : parseTimeout(values.timeout),
-    requestId: printableHeader(values['request-id'], (v) => `--request-id: "${v}" must be printable ASCII`),
+    requestId: requestIdOption(values['request-id']),
     route: values.route === undefined ? undefined : lookup('--route', PROFILES, values.route),
     strategy,
     hedgeMs: optionalInt32('--hedge-ms', values['hedge-ms'], 0),
@@ -221,6 +222,18 @@ function streamFlagsFit(
     throw new UsageError('stream: --models needs --strategy fallback or race (or --route, of which they are the candidates)');
   }
   if (values['hedge-ms'] !== undefined && strategy !== RACE) throw new UsageError('stream: --hedge-ms needs --strategy race');
+}
+
+/**
+ * Refused unless the gateway keeps it: it would answer, log and record the call under an id of its
+ * own, and a caller looking for theirs would find nothing.
+ */
+function requestIdOption(value: string | undefined): string | undefined {
+  if (value !== undefined && acceptableRequestId(value) === undefined)
+    throw new UsageError(
+      `--request-id: "${value}" must be printable ASCII, 1 to 128 characters without spaces (the gateway replaces any other id with its own)`,
+    );
+  return value;
 }
 
 /** --api-key, else LLMO_API_KEY; never echoed in an error, being a secret. */

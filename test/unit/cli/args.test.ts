@@ -130,6 +130,13 @@ describe('the command line', () => {
     expect(parse(['chat', 'hi', '--timeout', '0.5']).timeoutMs).toBe(500);
   });
 
+  it('refuses a --request-id the gateway would replace with one of its own, rather than show the caller another id', () => {
+    const rule = 'must be printable ASCII, 1 to 128 characters without spaces (the gateway replaces any other id with its own)';
+    for (const id of ['deploy 42', '', 'x'.repeat(129), 'héllo'])
+      expect([id, refusal(['chat', 'hi', '--request-id', id])]).toEqual([id, `--request-id: "${id}" ${rule}`]);
+    expect(parse(['chat', 'hi', '--request-id', 'x'.repeat(128)]).requestId).toBe('x'.repeat(128));
+  });
+
   it('refuses --max-tokens 0 and takes --hedge-ms 0', () => {
     expect(refusal(['chat', 'hi', '--max-tokens', '0'])).toBe('--max-tokens: "0" is not a whole number from 1 to 2147483647');
     expect(parse(['race', 'hi', '--hedge-ms', '0']).hedgeMs).toBe(0);
