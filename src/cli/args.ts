@@ -180,7 +180,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   return {
     command,
     prompt,
-    addr: values.addr ?? (env['LLMO_ADDR'] || DEFAULT_ADDR),
+    addr: addrOption(values.addr, env),
     json: values.json,
     quiet: values.quiet,
     model: values.model,
@@ -234,6 +234,12 @@ function requestIdOption(value: string | undefined): string | undefined {
       `--request-id: "${value}" must be printable ASCII, 1 to 128 characters without spaces (the gateway replaces any other id with its own)`,
     );
   return value;
+}
+
+/** --addr, else LLMO_ADDR, else the default. An empty --addr names no server: grpc-js throws on it, a failed call rather than bad usage. */
+export function addrOption(flag: string | undefined, env: NodeJS.ProcessEnv): string {
+  if (flag === '') throw new UsageError(`--addr: empty: give HOST:PORT (default ${DEFAULT_ADDR})`);
+  return flag ?? (env['LLMO_ADDR'] || DEFAULT_ADDR);
 }
 
 /** --api-key, else LLMO_API_KEY; never echoed in an error, being a secret. */

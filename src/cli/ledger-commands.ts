@@ -13,9 +13,9 @@ import {
   type UsageRow,
 } from '../gen/orchestrator/v1/usage.js';
 import {
+  addrOption,
   apiKeyOption,
   COMMON_OPTIONS,
-  DEFAULT_ADDR,
   DEFAULT_TIMEOUT_MS,
   LEDGER_COMMANDS,
   OPTIONS,
@@ -114,7 +114,7 @@ export async function runLedgerCommand(
     return 2;
   }
   const v = parsed.values;
-  const addr = v.addr ?? (env['LLMO_ADDR'] || DEFAULT_ADDR);
+  let addr: string;
   let filter: UsageFilter;
   let groups: UsageGroup[];
   let limit: number;
@@ -122,6 +122,7 @@ export async function runLedgerCommand(
   let channel: ChannelSettings;
   let apiKey: string | undefined;
   try {
+    addr = addrOption(v.addr, env);
     apiKey = apiKeyOption(v['api-key'], env);
     channel = channelSettings(addr, tlsOptions(v));
     // Calls are recorded to the millisecond: the first one not before the moment counted back to.

@@ -137,6 +137,11 @@ describe('the command line', () => {
     expect(parse(['chat', 'hi', '--request-id', 'x'.repeat(128)]).requestId).toBe('x'.repeat(128));
   });
 
+  it('refuses an empty --addr, which names no server, as bad usage', () => {
+    expect(refusal(['chat', 'hi', '--addr', ''])).toBe('--addr: empty: give HOST:PORT (default 127.0.0.1:50051)');
+    expect(parse(['chat', 'hi'], { LLMO_ADDR: '' }).addr).toBe('127.0.0.1:50051');
+  });
+
   it('refuses --max-tokens 0 and takes --hedge-ms 0', () => {
     expect(refusal(['chat', 'hi', '--max-tokens', '0'])).toBe('--max-tokens: "0" is not a whole number from 1 to 2147483647');
     expect(parse(['race', 'hi', '--hedge-ms', '0']).hedgeMs).toBe(0);

@@ -212,6 +212,7 @@ describe('llm-orchestrator usage and calls', () => {
       [['calls', '--group-by', 'model'], '--group-by does not apply to calls (only to usage)'],
       [['usage', '--group-by', ' , '], '--group-by: " , " names no group (key,model,...)'],
       [['usage', '--timeout', '0.0001ms'], '--timeout must be at least 1ms (got "0.0001ms")'],
+      [['calls', '--addr', ''], '--addr: empty: give HOST:PORT (default 127.0.0.1:50051)'],
     ] as const;
     for (const [argv, message] of cases) {
       const result = await run(...argv);
