@@ -29,6 +29,10 @@ async function main(argv: readonly string[]): Promise<number> {
     if (err.code === 'EPIPE') process.exit(EXIT_OK);
     throw err;
   });
+  // `2>&1 | head`, `2>&1 >answer.txt | head`: the summary's reader went away, not the answer's.
+  process.stderr.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
   if (isLedgerCommand(argv))
     return runLedgerCommand(
       argv,

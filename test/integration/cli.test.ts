@@ -361,6 +361,19 @@ describe('llm-orchestrator CLI', { timeout: 60_000 }, () => {
     }
   });
 
+  it('chat and stream whose summary reader went away (2>&1 | head) exit 0, the answer printed', async () => {
+    for (const command of ['chat', 'stream']) {
+      const child = spawn(process.execPath, [...CLI, command, 'hi', '-m', 'gpt-4o-mini'], { env: { ...process.env, LLMO_ADDR: address } });
+      // The reader is gone before the summary is written, as when `head` has read the answer's first line.
+      child.stderr.destroy();
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect([command, code]).toEqual([command, 0]);
+      expect(stdout).toMatch(/^Simulated gpt-4o-mini answer/);
+    }
+  });
+
   it('calls: a reason that is the code itself is printed once', async () => {
     harness.upstream.injectFault({ kind: 'hang', model: 'gpt-4o-mini', times: 1 });
     const late = await cli(['chat', 'hi', '-m', 'gpt-4o-mini', '--timeout', '300ms', '--request-id', 'cli-late-1']);
