@@ -1,5 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Server as TlsServer } from 'node:tls';
 import { TlsHandshakes } from '../domain/tls-handshakes.js';
@@ -27,6 +27,19 @@ export class IdleConnections {
       socket.once('close', () => this.open.delete(socket));
     });
     this.handshakes = tls ? new TlsHandshakes(server) : undefined;
+  }
+
+  /**
+   * From now on each request gets its answer with `Connection: close` and its connection closes after
+   * it: a kept-alive client reaches another replica only over a new connection, and left open, its
+   * pooled connection brought every retry back here to be refused again until the server closed.
+   * Not during the drain delay: calls are served then, and a cluster worker whose primary is gone
+   * can be reached over the connections it has, not over a new one.
+   */
+  closeAfterEachAnswer(): void {
+    this.server.prependListener('request', (_request: IncomingMessage, response: ServerResponse) => {
+      response.shouldKeepAlive = false;
+    });
   }
 
   /** Closes the idle connections now and each one as it becomes idle, until the returned function is called. */

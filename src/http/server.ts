@@ -147,6 +147,7 @@ export class HttpGateway {
     this.health.serving = false;
     if (drainDelayMs > 0) await new Promise((r) => setTimeout(r, drainDelayMs));
     this.lifecycle.startDraining();
+    this.connections.closeAfterEachAnswer();
     if (!(await this.lifecycle.waitForIdle(graceMs))) {
       this.options.log.warn({ inFlight: this.lifecycle.active, protocol: 'http' }, 'grace period over; ending the calls still running');
       this.lifecycle.endAll(draining());

@@ -87,3 +87,28 @@ it('over TLS, a connection that never began or never finished its handshake is c
   expect(await timedStop(h)).toBeLessThan(PROMPT_MS);
   await closed;
 });
+
+it('while draining, an answer on a kept-alive connection says Connection: close and closes it, so the client retries on a new one', async () => {
+  h = await startHarness({ env: { DRAIN_DELAY_MS: '0', SHUTDOWN_GRACE_MS: '10000' } });
+  const base = h.app.http!.url;
+  const socket = await rawConnection(base);
+  socket.write('GET /health HTTP/1.1\r\nHost: gateway\r\nConnection: keep-alive\r\n\r\n');
+  await once(socket, 'data');
+  // A call still running holds the drain in its grace period.
+  h.upstream.injectFault({ kind: 'delay', delayMs: 3_000, times: 1 });
+  const body = JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+  const running = fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  await new Promise((r) => setTimeout(r, 200));
+  const stopping = h.app.http!.gateway.shutdown(10_000, 0);
+  socket.write(
+    `POST /v1/chat/completions HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+  );
+  const [head] = (await once(socket, 'data')) as [Buffer];
+  expect(head.toString()).toMatch(/^HTTP\/1\.1 503/);
+  expect(head.toString()).toMatch(/\r\nconnection: close\r\n/i);
+  const started = performance.now();
+  await once(socket, 'close');
+  expect(performance.now() - started).toBeLessThan(PROMPT_MS);
+  expect((await running).status).toBe(200);
+  await stopping;
+});
