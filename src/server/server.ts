@@ -37,7 +37,7 @@ import { listenError } from '../config/listen-error.js';
 import type { TlsFiles } from '../config/tls-files.js';
 import { Server as TlsServer } from 'node:tls';
 import { TlsHandshakes } from '../domain/tls-handshakes.js';
-import { knownHttp2Servers } from './http2-servers.js';
+import { closeConnectionsAfterCalls, knownHttp2Servers } from './http2-servers.js';
 
 /** TLS when TLS_CERT_FILE/TLS_KEY_FILE are set; with TLS_CLIENT_CA_FILE clients must present a certificate it signed. */
 function credentialsOf(tls: TlsFiles | undefined): grpc.ServerCredentials {
@@ -202,6 +202,7 @@ export class GatewayServer {
     // Load balancers watching health need a moment to move traffic elsewhere.
     if (drainDelayMs > 0) await new Promise((r) => setTimeout(r, drainDelayMs));
     this.lifecycle.startDraining();
+    closeConnectionsAfterCalls(this.server);
     const idle = await this.lifecycle.waitForIdle(graceMs);
     if (!idle) {
       this.log.warn({ inFlight: this.lifecycle.active }, 'grace period over; ending the calls still running');

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HealthCheckResponse_ServingStatus } from '../../src/gen/grpc/health/v1/health.js';
 import { EmbeddingServiceClient } from '../../src/gen/orchestrator/v1/embedding.js';
+import { ChatServiceClient } from '../../src/gen/orchestrator/v1/chat.js';
 import { ModelKind, ModelTier } from '../../src/gen/orchestrator/v1/models.js';
 import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
 import { writeConfigFile } from '../helpers/config-file.js';
@@ -229,5 +230,35 @@ describe('drain delay', () => {
     const after = await unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o', prompt: 'too late', messages: [] });
     expect(after.code).toBe(grpc.status.UNAVAILABLE);
     await stopping;
+  });
+});
+
+describe('a connection during the drain', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ env: { DRAIN_DELAY_MS: '0' } });
+  });
+  afterAll(async () => h.close());
+
+  it('gets a GOAWAY with its DRAINING answer, so the client makes its next call over a new connection', async () => {
+    const own = new ChatServiceClient(`127.0.0.1:${h.app.port}`, grpc.credentials.createInsecure(), {
+      'grpc.use_local_subchannel_pool': 1,
+    });
+    try {
+      await callUnary(own.chat.bind(own), { model: 'gpt-4o-mini', prompt: 'hello', messages: [] });
+      expect(own.getChannel().getConnectivityState(false)).toBe(grpc.connectivityState.READY);
+      // A call still running holds the drain in its grace period.
+      h.upstream.injectFault({ kind: 'delay', delayMs: 2_000, times: 1 });
+      const running = callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o-mini', prompt: 'slow', messages: [] });
+      await new Promise((r) => setTimeout(r, 200));
+      const stopping = h.app.server.shutdown(10_000, 0);
+      const refused = await unaryError(own.chat.bind(own), { model: 'gpt-4o-mini', prompt: 'late', messages: [] });
+      expect(refused.decoded.errorInfo?.reason).toBe('DRAINING');
+      await expect.poll(() => own.getChannel().getConnectivityState(false), { timeout: 1_000 }).not.toBe(grpc.connectivityState.READY);
+      expect((await running).response.content.length).toBeGreaterThan(0);
+      await stopping;
+    } finally {
+      own.close();
+    }
   });
 });
