@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
+import stringWidth from 'string-width';
 import { AttemptOutcome, attemptOutcomeToJSON } from '../gen/orchestrator/v1/common.js';
 import { codeToJSON } from '../gen/google/rpc/code.js';
 import { ChatServiceService } from '../gen/orchestrator/v1/chat.js';
@@ -292,25 +293,12 @@ const CONTROL = /\p{Cc}/gu;
 const printable = (text: string): string =>
   text.replace(CONTROL, (c) => ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
-/** East Asian wide and fullwidth characters, and emoji shown as such: two columns of a terminal. */
-const WIDE =
-  /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{20000}-\u{3fffd}]|\p{Emoji_Presentation}/u;
-/** Combining marks and joiners: drawn over the character before them, no column of their own. */
-const ZERO_WIDTH = /[\p{Mn}\p{Me}\u200b-\u200f\u2060\ufeff]/u;
-
-/** Columns a terminal gives the text: a cell's length in UTF-16 units lines up ASCII only (a caller's model name may be any text). */
-function displayWidth(text: string): number {
-  let width = 0;
-  for (const c of text) width += ZERO_WIDTH.test(c) ? 0 : WIDE.test(c) ? 2 : 1;
-  return width;
-}
-
 function table(head: readonly string[], raw: readonly (readonly string[])[]): string {
   const rows = raw.map((r) => r.map(printable));
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => displayWidth(r[i] ?? ''))));
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => stringWidth(r[i] ?? ''))));
   const line = (cells: readonly string[]) =>
     cells
-      .map((c, i) => c + ' '.repeat(Math.max(0, (widths[i] ?? 0) - displayWidth(c))))
+      .map((c, i) => c + ' '.repeat(Math.max(0, (widths[i] ?? 0) - stringWidth(c))))
       .join('  ')
       .trimEnd();
   return [line(head), ...rows.map(line)].join('\n') + '\n';
