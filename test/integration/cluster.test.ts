@@ -56,6 +56,17 @@ async function stillRunning(workers: readonly number[], tries: number): Promise<
 }
 
 /** The workers that logged `msg`, in order. */
+/** Whether a worker started to replace a dead one came to serve, waiting until it does or the service stops. */
+async function replacementServes(cluster: Cluster): Promise<boolean> {
+  const serving = (): boolean => cluster.lines.some((l) => l['msg'] === 'replacement worker serving');
+  await eventually(
+    async () => serving(),
+    (yes) => yes || cluster.child.exitCode !== null,
+    50_000,
+  );
+  return serving();
+}
+
 function workersLogging(lines: readonly Record<string, unknown>[], msg: string): unknown[] {
   return lines
     .filter((l) => l['msg'] === msg)
@@ -130,13 +141,8 @@ describe('WORKERS=2: two processes serve one port', () => {
       clients.close();
     }
     // A replacement starts as the first workers did (beforeAll gives them a minute on a busy machine).
-    await eventually(
-      async () => cluster.lines.some((l) => l['msg'] === 'replacement worker serving'),
-      (serving) => serving,
-      50_000,
-    );
+    expect(await replacementServes(cluster)).toBe(true);
     expect(cluster.lines.some((l) => l['msg'] === 'a worker died; starting another' && l['signal'] === 'SIGKILL')).toBe(true);
-    expect(cluster.lines.some((l) => l['msg'] === 'replacement worker serving')).toBe(true);
     expect(cluster.child.exitCode).toBeNull();
   }, 60_000);
 
@@ -368,14 +374,8 @@ describe('WORKERS=2 with runtime API keys in PostgreSQL and no Redis', () => {
       10_000,
     );
     process.kill(workersOf(cluster)[0]!, 'SIGKILL');
-    // Until a replacement serves or the service stops.
-    await eventually(
-      async () => cluster.lines.some((l) => l['msg'] === 'replacement worker serving'),
-      (serving) => serving || cluster.child.exitCode !== null,
-      50_000,
-    );
+    expect(await replacementServes(cluster)).toBe(true);
     expect(cluster.stderr.join('')).not.toContain('config error');
-    expect(cluster.lines.some((l) => l['msg'] === 'replacement worker serving')).toBe(true);
     expect(cluster.child.exitCode).toBeNull();
     // The replacement says it enforces them on its own, as the first workers did.
     expect(warned().filter((w) => w !== 1 && w !== 2)).toHaveLength(1);
@@ -493,13 +493,7 @@ describe('WORKERS=2 without Redis, a worker replaced after the config file chang
         `access:\n  api_keys:\n    - { name: root, sha256: ${sha('root-secret')} }\n    - { name: limited, sha256: ${sha('limited-secret')}, limits: { requests_per_minute: 2 } }\n`,
       );
       process.kill(workersOf(cluster)[0]!, 'SIGKILL');
-      // Until a replacement serves or the service stops.
-      await eventually(
-        async () => cluster.lines.some((l) => l['msg'] === 'replacement worker serving'),
-        (serving) => serving || cluster.child.exitCode !== null,
-        50_000,
-      );
-      expect(cluster.lines.some((l) => l['msg'] === 'replacement worker serving')).toBe(false);
+      expect(await replacementServes(cluster)).toBe(false);
       expect(cluster.stderr.join('')).toContain('config error: WORKERS: 2 workers would each enforce the rate limits and budgets');
       // Every replacement refuses it: the service stops with the config error's code.
       expect(await exitCodeOf(cluster)).toBe(2);
@@ -545,14 +539,8 @@ describe('WORKERS=2 with DEFAULT_MODEL a runtime model, deleted while the worker
           clients.close();
         }
         process.kill(workersOf(cluster)[0]!, 'SIGKILL');
-        // Until a replacement serves or the service stops.
-        await eventually(
-          async () => cluster.lines.some((l) => l['msg'] === 'replacement worker serving'),
-          (serving) => serving || cluster.child.exitCode !== null,
-          50_000,
-        );
+        expect(await replacementServes(cluster)).toBe(true);
         expect(cluster.stderr.join('')).not.toContain('config error');
-        expect(cluster.lines.some((l) => l['msg'] === 'replacement worker serving')).toBe(true);
         expect(cluster.child.exitCode).toBeNull();
       } finally {
         cluster.child.kill('SIGTERM');

@@ -65,6 +65,19 @@ const sampled = (fields: Partial<SamplingOptions>): SamplingOptions => ({ stop: 
 const lastBody = (sim: Simulator) => sim.requests.at(-1)?.body as Record<string, unknown>;
 const callLines = () => lines.filter((l) => l.msg === 'call');
 
+/** A seeded request over the HTTP API to two Anthropic models (neither takes a seed), as a chain or a race. */
+const seededOverHttp = (strategy: 'fallback' | 'race'): Promise<Response> =>
+  fetch(`${app.http!.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      model: 'beta-claude',
+      seed: 1,
+      messages: [{ role: 'user', content: 'hi' }],
+      orchestrator: { strategy, models: ['gamma-claude'] },
+    }),
+  });
+
 describe('sampling controls on the OpenAI provider', () => {
   it('sends every field, by its Chat Completions name, in the upstream body', async () => {
     await chat({
@@ -174,16 +187,7 @@ describe('sampling controls on the Anthropic provider', () => {
     const both = await fallback(['beta-claude', 'gamma-claude']);
     expect(both.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(both.details).toContain('cannot honour seed');
-    const res = await fetch(`${app.http!.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        model: 'beta-claude',
-        seed: 1,
-        messages: [{ role: 'user', content: 'hi' }],
-        orchestrator: { strategy: 'fallback', models: ['gamma-claude'] },
-      }),
-    });
+    const res = await seededOverHttp('fallback');
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { message: string } }).error.message).toContain('cannot honour seed');
     expect(anthropic.requests.length).toBe(before);
@@ -214,16 +218,7 @@ describe('sampling controls on the Anthropic provider', () => {
       expect.stringContaining('provider beta'),
       expect.stringContaining('provider gamma'),
     ]);
-    const res = await fetch(`${app.http!.url}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        model: 'beta-claude',
-        seed: 1,
-        messages: [{ role: 'user', content: 'hi' }],
-        orchestrator: { strategy: 'race', models: ['gamma-claude'] },
-      }),
-    });
+    const res = await seededOverHttp('race');
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { param: string | null } }).error.param).toBe('seed');
   });
