@@ -163,7 +163,7 @@ describe('Batch', () => {
       'items[4].request_id',
     ]);
     expect(error?.decoded.badRequest?.fieldViolations[0]?.description).toBe(
-      'must be 1 to 128 visible ASCII characters, without spaces (as x-request-id), or empty',
+      '"two words" is not 1 to 128 visible ASCII characters without spaces (as x-request-id); set one that is, or none',
     );
   });
 

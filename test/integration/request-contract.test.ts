@@ -163,8 +163,8 @@ describe('the gRPC door', () => {
     const items = Array.from({ length: 30 }, () => ({ requestId: id, request: req({ prompt: 'hi' }) }));
     const { error } = await collectStream(h.clients.chat.batch({ items }));
     expect(error && grpc.status[error.code]).toBe('INVALID_ARGUMENT');
-    expect(error?.decoded.badRequest?.fieldViolations[0]?.field).toBe('items[1].request_id');
-    expect(error?.details).toMatch(/^invalid request: items\[1\]\.request_id: "漢+/);
+    expect(error?.decoded.badRequest?.fieldViolations[0]?.field).toBe('items[0].request_id');
+    expect(error?.details).toMatch(/^invalid request: items\[0\]\.request_id: "漢+/);
     // As sent: grpc-js percent-encodes the message, and a -bin value travels in base64.
     const details = error?.metadata.get('grpc-status-details-bin')[0];
     const sent = encodeURI(error?.details ?? '').length + (Buffer.isBuffer(details) ? details.toString('base64').length : 0);

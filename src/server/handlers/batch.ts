@@ -78,7 +78,8 @@ function encodeBatchEvent(event: BatchEvent<ItemAnswer>): BatchResponse {
   };
 }
 
-const BAD_ID = 'must be 1 to 128 visible ASCII characters, without spaces (as x-request-id), or empty';
+const badId = (id: string): string =>
+  `"${id}" is not 1 to 128 visible ASCII characters without spaces (as x-request-id); set one that is, or none`;
 
 function checkBatch(req: BatchRequest, limits: BatchLimits): number {
   const violations: FieldViolation[] = [];
@@ -93,7 +94,7 @@ function checkBatch(req: BatchRequest, limits: BatchLimits): number {
     if (item.requestId === '') return;
     // It names the item's call as x-request-id names a call: in its log line, the ledger and the answer.
     if (acceptableRequestId(item.requestId) === undefined) {
-      violations.push({ field: `items[${index}].request_id`, description: BAD_ID });
+      violations.push({ field: `items[${index}].request_id`, description: badId(item.requestId) });
       return;
     }
     const first = firstIndex.get(item.requestId);
