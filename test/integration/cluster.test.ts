@@ -436,17 +436,18 @@ describe('WORKERS=2 without Redis, on a database that already holds a runtime ke
   }, 120_000);
 });
 
+/** A config file's keys: an open root key; then beside it a key with limits each worker would enforce on its own. */
+const ROOT_ONLY = `access:\n  api_keys:\n    - { name: root, sha256: ${sha('root-secret')} }\n`;
+const WITH_LIMITED_KEY = `access:\n  api_keys:\n    - { name: root, sha256: ${sha('root-secret')} }\n    - { name: limited, sha256: ${sha('limited-secret')}, limits: { requests_per_minute: 2 } }\n`;
+
 describe('WORKERS=2 without Redis, reloading the config file (SIGHUP)', () => {
   it('keeps the keys it had when the file now gives a key limits each worker would enforce on its own', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmo-cluster-reload-'));
     const file = join(dir, 'access.yaml');
-    writeFileSync(file, `access:\n  api_keys:\n    - { name: root, sha256: ${sha('root-secret')} }\n`);
+    writeFileSync(file, ROOT_ONLY);
     const cluster = await startCluster({ CONFIG_FILE: file, REDIS_URL: '' });
     try {
-      writeFileSync(
-        file,
-        `access:\n  api_keys:\n    - { name: root, sha256: ${sha('root-secret')} }\n    - { name: limited, sha256: ${sha('limited-secret')}, limits: { requests_per_minute: 2 } }\n`,
-      );
+      writeFileSync(file, WITH_LIMITED_KEY);
       const outcomes = () =>
         cluster.lines.filter(
           (l) => String(l['msg']).startsWith('API keys reloaded') || String(l['msg']).startsWith('config file not reloaded'),
@@ -485,13 +486,10 @@ describe('WORKERS=2 without Redis, a worker replaced after the config file chang
   it('refuses the limits each worker would enforce on its own, as start-up does, instead of serving them in the replacement', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'llmo-cluster-replaced-'));
     const file = join(dir, 'access.yaml');
-    writeFileSync(file, `access:\n  api_keys:\n    - { name: root, sha256: ${sha('root-secret')} }\n`);
+    writeFileSync(file, ROOT_ONLY);
     const cluster = await startCluster({ CONFIG_FILE: file, REDIS_URL: '' });
     try {
-      writeFileSync(
-        file,
-        `access:\n  api_keys:\n    - { name: root, sha256: ${sha('root-secret')} }\n    - { name: limited, sha256: ${sha('limited-secret')}, limits: { requests_per_minute: 2 } }\n`,
-      );
+      writeFileSync(file, WITH_LIMITED_KEY);
       process.kill(workersOf(cluster)[0]!, 'SIGKILL');
       expect(await replacementServes(cluster)).toBe(false);
       expect(cluster.stderr.join('')).toContain('config error: WORKERS: 2 workers would each enforce the rate limits and budgets');
