@@ -268,6 +268,11 @@ function firstWithin<T, Entry>(
   return listed;
 }
 
+/** A name the caller sent, cut as the statuses built here cut it, for a status built elsewhere (health's NOT_FOUND). */
+export function quotedName(text: string): string {
+  return clipped(text, TRAILER_LIMITS.textBytes);
+}
+
 /** `text` cut to at most `maxBytes` of UTF-8, `…` included. */
 function clipped(text: string, maxBytes: number): string {
   if (Buffer.byteLength(text) <= maxBytes) return text;

@@ -15,7 +15,7 @@ import {
   HealthService,
   type HealthServer,
 } from '../gen/grpc/health/v1/health.js';
-import { toGrpcStatus } from './errors.js';
+import { quotedName, toGrpcStatus } from './errors.js';
 import { tolerantRequests, undecodableError } from './undecodable.js';
 
 export type ServingStatus = 'SERVING' | 'NOT_SERVING';
@@ -56,8 +56,9 @@ export class HealthRegistry {
       }
       const status = this.statuses.get(call.request.service);
       if (status === undefined) {
-        // Health is a protocol of its own: NOT_FOUND here is its contract, not a domain error.
-        callback({ code: grpc.status.NOT_FOUND, details: `unknown service "${call.request.service}"` });
+        // Health is a protocol of its own: NOT_FOUND here is its contract, not a domain error. The
+        // name is cut short: a status over the client's cap on trailers never reaches it.
+        callback({ code: grpc.status.NOT_FOUND, details: `unknown service "${quotedName(call.request.service)}"` });
         return;
       }
       callback(null, { status: WIRE[status] });

@@ -340,6 +340,15 @@ describe('health', () => {
     await expect(check(health, 'nope.v1.Nope')).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
   });
 
+  it('Check answers NOT_FOUND for an unknown name of any length, quoting it cut short so the status fits the trailers', async () => {
+    const started = Date.now();
+    const err = (await check(health, `nope.${'x'.repeat(100_000)}`).catch((e: unknown) => e)) as grpc.ServiceError;
+    expect(err.code).toBe(grpc.status.NOT_FOUND);
+    expect(Date.now() - started).toBeLessThan(4_000);
+    expect(err.details).toMatch(/^unknown service "nope\.x+…"$/);
+    expect(Buffer.byteLength(err.details)).toBeLessThanOrEqual(512);
+  });
+
   it('List returns every status', async () => {
     const local = new HealthRegistry({ '': 'SERVING', a: 'NOT_SERVING' });
     const running = await start((server) => server.addService(HealthService, local.implementation));
