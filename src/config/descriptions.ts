@@ -27,7 +27,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   DEFAULT_TEMPERATURE: '0–2.',
   DEFAULT_MAX_TOKENS: "When `max_tokens` is unset; capped at each model's output limit. Also routing's answer length.",
   DEFAULT_TIMEOUT: 'Seconds, 0.001 to 3600 (fractions taken); the deadline of calls that arrive without one.',
-  FALLBACK_DEFAULT_MESSAGE: "Fallback's answer when every model failed.",
+  FALLBACK_DEFAULT_MESSAGE: "Fallback's answer when every model failed, one at least for an outage ([Fallback](calling.md#fallback)).",
   MAX_CONTENT_CHARS:
     'Longest `prompt`, message `content`, tool call `arguments` or Fallback `default_message`, in characters (Unicode code points: an emoji is one).',
   IMAGE_MAX_BYTES:

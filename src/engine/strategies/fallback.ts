@@ -3,7 +3,6 @@ import type { CatalogModel } from '../../catalog/catalog.js';
 import type { AttemptRecord } from '../../domain/chat.js';
 import { totalCost, ZERO_USAGE } from '../../domain/chat.js';
 import { linkTimedOut } from '../../domain/call-errors.js';
-import { Reason } from '../../domain/errors.js';
 import type { AttemptRunner } from '../attempt.js';
 import { aggregateFailure } from '../aggregate.js';
 import { answerFrom, maxTokensFor, type Answer, type FallbackAnswer, type Plan } from '../answer.js';
@@ -47,9 +46,13 @@ function fellBack(plan: Plan, model: string): boolean {
   return model !== (plan.primary ?? plan.models[0])?.id;
 }
 
-/** Every attempt failed as an invalid request the gateway itself refused, nothing sent upstream. */
+/**
+ * Every attempt failed in a way no later try mends: the request refused (by the gateway before
+ * sending it, or by the upstream as sent: INVALID_ARGUMENT) or no provider configured for the
+ * model (FAILED_PRECONDITION). The default message stands in for an outage, not for these.
+ */
 function refusedByEvery(attempts: readonly AttemptRecord[]): boolean {
-  return attempts.length > 0 && attempts.every((a) => a.error?.reason === Reason.INVALID_REQUEST);
+  return attempts.length > 0 && attempts.every((a) => a.error?.kind === 'invalid_argument' || a.error?.kind === 'failed_precondition');
 }
 
 /**
@@ -99,8 +102,8 @@ export async function runFallbackChain(
     }
   }
   // A caller that went away gets no default message: there is nobody to read it. Nor does a
-  // request every model refused before sending it (a field no provider of the chain can honour):
-  // "try again in a moment" would fail the same way, and the error says what to change.
+  // chain every model of which refused the request or has no provider: "try again in a moment"
+  // would fail the same way, and the error says what to change.
   if (options.defaultMessage === undefined || ctx.signal.aborted || refusedByEvery(attempts)) {
     deps.events.emit({ type: 'fallback', triggered: started > 1, defaultMessage: false, failed: true });
     throw aggregateFailure(attempts, ctx.signal);

@@ -722,7 +722,8 @@ export interface FallbackRequest {
     | undefined;
   /**
    * Text returned when every model failed. Unset: the configured FALLBACK_DEFAULT_MESSAGE. Not
-   * when every model refused a field of the request itself: that is INVALID_ARGUMENT naming it.
+   * when no failure was an outage (every model refused the request itself, before or upstream,
+   * or has no provider configured): that is the error, INVALID_ARGUMENT or FAILED_PRECONDITION.
    */
   defaultMessage?:
     | string
