@@ -91,6 +91,11 @@ export class AttemptRunner {
     return provider ? this.options.breakers.coolDownLeftMs(endpointOf(provider, model)) : 0;
   }
 
+  /** Whether an attempt would be skipped now without calling anything: no provider, or an open breaker. */
+  skipsNow(model: CatalogModel): boolean {
+    return !this.providerOf(model) || this.breakerState(model) === 'open';
+  }
+
   /** A chat completion from one model, with its retries. */
   run(spec: AttemptSpec): Promise<AttemptResult> {
     return this.call(spec, COMPLETION);

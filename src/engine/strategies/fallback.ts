@@ -23,17 +23,27 @@ export interface FallbackOptions {
 
 /**
  * A link's budget, the same for a unary answer and a stream: a fixed budget when the caller
- * set one, otherwise an equal share of what is left of the deadline among the links left, so
- * a hanging first model cannot use up the time of the others. A unary link must answer within
- * it; a streamed link must produce its first event within it (after that the stream is live,
- * the client has it, and only the call's deadline bounds it).
+ * set one, otherwise an equal share of what is left of the deadline among `links` (this one and
+ * the later ones that would be called, `linksSharing`), so a hanging first model cannot use up
+ * the time of the others. A unary link must answer within it; a streamed link must produce its
+ * first event within it (after that the stream is live, the client has it, and only the call's
+ * deadline bounds it).
  */
-export function linkBudget(options: { deadline: number; fixedMs: number | undefined; index: number; links: number; now?: number }): number {
+export function linkBudget(options: { deadline: number; fixedMs: number | undefined; links: number; now?: number }): number {
   if (options.fixedMs !== undefined) return options.fixedMs;
   // The last link has what is left: the call's own deadline bounds it, no timer of its own.
-  if (options.index >= options.links - 1) return Number.POSITIVE_INFINITY;
+  if (options.links <= 1) return Number.POSITIVE_INFINITY;
   const now = options.now ?? Date.now();
-  return (options.deadline - now) / (options.links - options.index);
+  return (options.deadline - now) / options.links;
+}
+
+/**
+ * The links that share what is left of the deadline: this one and the later ones that would be
+ * called now. A model without a provider or with an open breaker is skipped at once, so a share
+ * kept for it would only cut the links that do run short and leave its time unused.
+ */
+function linksSharing(runner: AttemptRunner, models: readonly CatalogModel[], index: number): number {
+  return 1 + models.slice(index + 1).filter((m) => !runner.skipsNow(m)).length;
 }
 
 /** A link's signal: follows the call's and aborts when the link's budget runs out. */
@@ -72,7 +82,11 @@ export async function runFallbackChain(
   for (const [index, model] of plan.models.entries()) {
     if (ctx.signal.aborted) break;
     started += 1;
-    const budget = linkBudget({ deadline: ctx.deadline, fixedMs: options.linkTimeoutMs, index, links: plan.models.length });
+    const budget = linkBudget({
+      deadline: ctx.deadline,
+      fixedMs: options.linkTimeoutMs,
+      links: linksSharing(deps.runner, plan.models, index),
+    });
     const link = linkSignal(ctx, model, budget, options.linkTimeoutMs !== undefined);
     try {
       const result = await deps.runner.run({
@@ -149,7 +163,7 @@ export function fallbackStream(
         const index = nextIndex++;
         const model = plan.models[index];
         if (!model) break;
-        const budget = linkBudget({ deadline: ctx.deadline, fixedMs: undefined, index, links: plan.models.length });
+        const budget = linkBudget({ deadline: ctx.deadline, fixedMs: undefined, links: linksSharing(deps.runner, plan.models, index) });
         const link = linkSignal(ctx, model, budget, false);
         const deadline = Math.min(ctx.deadline, Date.now() + budget);
         const opened = await deps.runner.openStream(streamSpec(plan, model, timeouts, ctx, link.signal, deadline), onRecord);

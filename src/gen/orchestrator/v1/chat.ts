@@ -715,7 +715,8 @@ export interface FallbackRequest {
   models: string[];
   /**
    * Time budget of each model of the chain in milliseconds, its retries included. Unset: the
-   * remaining deadline shared evenly among the models still to try (the last one has what is left).
+   * remaining deadline shared evenly among the models still to try (the last one has what is left),
+   * not counting those skipped at once (no provider configured, an open breaker).
    */
   attemptTimeoutMs?:
     | number
