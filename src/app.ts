@@ -285,7 +285,7 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
     tracer,
     ledger,
     catalog: catalogRuntime.live,
-    refreshKeys: () => keySync?.refresh() ?? Promise.resolve(),
+    keysWritten: (row) => keySync?.wrote(row) ?? Promise.resolve(),
   });
   const warnIfOpen = (): void => {
     if (keys.runtimeKeysUnread)

@@ -25,6 +25,7 @@ import { callObserverOf } from '../telemetry/call-observer.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import type { Tracer } from '../telemetry/tracing.js';
 import type { RunningLedger } from '../store/index.js';
+import type { StoredApiKey } from '../store/api-keys.js';
 import { UsageServiceService } from '../gen/orchestrator/v1/usage.js';
 import { usageService } from './handlers/usage.js';
 import { capConnections } from './connection-cap.js';
@@ -71,8 +72,8 @@ export interface GatewayServerOptions {
   readonly ledger?: RunningLedger | undefined;
   /** The catalog as it changes at runtime: ModelService's CreateModel, SyncCatalog and the rest. */
   readonly catalog?: LiveCatalog | undefined;
-  /** Re-reads the runtime API keys from the database (after an ApiKeyService change). */
-  readonly refreshKeys?: (() => Promise<void>) | undefined;
+  /** Applies a runtime API key row an ApiKeyService change wrote, then re-reads the keys from the database. */
+  readonly keysWritten?: ((row: StoredApiKey) => Promise<void>) | undefined;
 }
 
 /** The grpc-js server with our services, health, reflection and interceptors. */
@@ -143,7 +144,7 @@ export class GatewayServer {
     if (ledger) {
       this.server.addService(tolerantRequests(UsageServiceService), usageService(deps, ledger, access));
       this.health.setStatus('orchestrator.v1.UsageService', 'SERVING');
-      const refresh = options.refreshKeys ?? (() => Promise.resolve());
+      const wrote = options.keysWritten ?? (() => Promise.resolve());
       this.server.addService(
         tolerantRequests(ApiKeyServiceService),
         apiKeyService(deps, {
@@ -151,7 +152,7 @@ export class GatewayServer {
           access,
           database: () => ledger.database()?.db,
           databaseOff: ledger.store === undefined,
-          refresh,
+          wrote,
           unsharedLimits: unsharedLimits(config),
         }),
       );

@@ -24,8 +24,11 @@ export interface KeyAdminDeps {
   readonly database: () => Kysely<LedgerSchema> | undefined;
   /** DATABASE_URL=off: no retry helps, unlike a database not reachable yet. */
   readonly databaseOff: boolean;
-  /** Re-reads the runtime keys now, so this replica applies a change at once (the others at their next refresh). */
-  readonly refresh: () => Promise<void>;
+  /**
+   * Applies a row just written to this replica's keys at once, then re-reads the table (the other
+   * replicas apply it at their next refresh).
+   */
+  readonly wrote: (row: StoredApiKey) => Promise<void>;
   /** Why a key's limits and budgets would not be enforced as set (several workers without Redis); undefined when they would. */
   readonly unsharedLimits?: string | undefined;
 }
@@ -85,7 +88,7 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
         revokedAt: undefined,
       };
       if (!(await insertApiKey(db(), stored))) throw apiKeyExists(req.name);
-      await admin.refresh();
+      await admin.wrote(stored);
       ctx.log.info({ keyName: stored.name, by: ctx.principal?.name }, 'API key created');
       return { apiKey: encodeRuntimeKey(stored), key: material.key };
     }),
@@ -108,7 +111,7 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
       enforceable(parts);
       await changeable(req.name, 'refused');
       const updated = await updateApiKey(db(), req.name, parts, Date.now());
-      await admin.refresh();
+      if (updated) await admin.wrote(updated);
       ctx.log.info({ keyName: req.name, by: ctx.principal?.name }, 'API key updated');
       return { apiKey: updated ? encodeRuntimeKey(updated) : undefined };
     }),
@@ -119,7 +122,7 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
       // A runtime key the config file's entry hides comes back when the file drops the name: it can be revoked meanwhile.
       await changeable(req.name, 'allowed');
       const revoked = await revokeApiKey(db(), req.name, Date.now());
-      await admin.refresh();
+      if (revoked) await admin.wrote(revoked);
       ctx.log.info({ keyName: req.name, by: ctx.principal?.name }, 'API key revoked');
       return { apiKey: revoked ? encodeRuntimeKey(revoked) : undefined };
     }),

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiKeySync } from '../../../src/store/api-key-sync.js';
-import { insertApiKey, updateApiKey, type StoredApiKey } from '../../../src/store/api-keys.js';
+import { findApiKey, insertApiKey, revokeApiKey, updateApiKey, type StoredApiKey } from '../../../src/store/api-keys.js';
 import { connect, migrate, type LedgerDatabase } from '../../../src/store/database.js';
 import type { LedgerSchema } from '../../../src/store/schema.js';
 
@@ -87,5 +87,48 @@ describe('ApiKeySync', () => {
     await updateApiKey(database.db, 'ops', { allowedModels: ['gpt-4o-mini'] }, key('ops').updatedAt);
     await sync.refresh();
     expect(applied.at(-1)).toEqual(['gpt-4o-mini']);
+  });
+
+  it('a key this replica revoked stays refused when a read that began before the revoke ends after it and the next read fails', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'llmo-keys-')), 'ledger.db');
+    database = connect({ kind: 'sqlite', file });
+    await migrate(database);
+    expect(await insertApiKey(database.db, key('ops'))).toBe(true);
+    let open = (): void => undefined;
+    let gate: Promise<void> = Promise.resolve();
+    let reads = 0;
+    const held: KyselyPlugin = {
+      transformQuery: (args) => args.node,
+      transformResult: async (args) => {
+        await gate;
+        reads += 1;
+        if (reads > 2) throw new Error('connection lost');
+        return args.result;
+      },
+    };
+    reader = new Kysely<LedgerSchema>({ dialect: new SqliteDialect({ database: new Database(file) }) });
+    const gated = reader.withPlugin(held);
+    const applied: string[][] = [];
+    const sync = new ApiKeySync({
+      database: () => gated,
+      intervalMs: 60_000,
+      apply: (live) => applied.push(live.map((k) => k.name)),
+      log: pino({ level: 'silent' }),
+    });
+    await sync.start();
+    sync.stop();
+    expect(applied.at(-1)).toEqual(['ops']);
+    gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    const periodic = sync.refresh();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await revokeApiKey(database.db, 'ops', 2);
+    const revoked = await findApiKey(database.db, 'ops');
+    const afterWrite = sync.wrote(revoked!);
+    expect(applied.at(-1)).toEqual([]);
+    open();
+    await Promise.all([periodic, afterWrite]);
+    expect(applied.at(-1)).toEqual([]);
   });
 });
