@@ -53,6 +53,7 @@ export async function insertApiKey(db: Db, key: StoredApiKey): Promise<boolean> 
   }
 }
 
+/** The key as the update left it; undefined when it is revoked (or unknown), which is left as it is. */
 export async function updateApiKey(db: Db, name: string, changes: ApiKeyChanges, now: number): Promise<StoredApiKey | undefined> {
   const set: Partial<Selectable<ApiKeysTable>> = { updated_at: now };
   if (changes.allowedModels) set.allowed_models = JSON.stringify(changes.allowedModels);
@@ -65,8 +66,16 @@ export async function updateApiKey(db: Db, name: string, changes: ApiKeyChanges,
     set.usd_per_day = changes.budgets.usdPerDay ?? null;
     set.usd_per_month = changes.budgets.usdPerMonth ?? null;
   }
-  await db.updateTable('api_keys').set(set).where('name', '=', name).execute();
-  return findApiKey(db, name);
+  // One statement: a revoke by another call or replica since the caller found the key live is not
+  // overwritten, and the answer is the row this update wrote, not one revoked after it.
+  const row = await db
+    .updateTable('api_keys')
+    .set(set)
+    .where('name', '=', name)
+    .where('revoked_at', 'is', null)
+    .returningAll()
+    .executeTakeFirst();
+  return row ? fromRow(row) : undefined;
 }
 
 /** Revokes once: a second revoke keeps the first time. */

@@ -9,9 +9,10 @@ export interface HeldLock {
 /**
  * Holds a SQLite file's write lock from another thread for `ms`, as another process's writer
  * would: a thread, so that the lock is let go even while this thread blocks inside SQLite.
- * `setup` runs first on the holder's connection (to give a new file a table, say).
+ * `setup` runs first on the holder's connection (to give a new file a table, say); `during`, in
+ * its transaction, so others see it only once the lock is let go (another replica's write).
  */
-export async function holdWriteLock(file: string, ms: number, setup = ''): Promise<HeldLock> {
+export async function holdWriteLock(file: string, ms: number, setup = '', during = ''): Promise<HeldLock> {
   const betterSqlite = createRequire(import.meta.url).resolve('better-sqlite3');
   const holder = new Worker(
     `const Database = require(${JSON.stringify(betterSqlite)});
@@ -19,9 +20,10 @@ const { parentPort, workerData } = require('node:worker_threads');
 const db = new Database(workerData.file);
 if (workerData.setup) db.exec(workerData.setup);
 db.exec('BEGIN IMMEDIATE');
+if (workerData.during) db.exec(workerData.during);
 parentPort.postMessage('held');
 setTimeout(() => { db.exec('COMMIT'); db.close(); }, workerData.ms);`,
-    { eval: true, workerData: { file, ms, setup } },
+    { eval: true, workerData: { file, ms, setup, during } },
   );
   const released = new Promise<void>((resolve, reject) => {
     holder.once('error', reject);

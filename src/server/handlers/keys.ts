@@ -111,9 +111,11 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
       enforceable(parts);
       await changeable(req.name, 'refused');
       const updated = await updateApiKey(db(), req.name, parts, Date.now());
-      if (updated) await admin.wrote(updated);
+      // Revoked since `changeable` found it live (by another call or replica).
+      if (!updated) throw apiKeyNotFound(req.name, true);
+      await admin.wrote(updated);
       ctx.log.info({ keyName: req.name, by: ctx.principal?.name }, 'API key updated');
-      return { apiKey: updated ? encodeRuntimeKey(updated) : undefined };
+      return { apiKey: encodeRuntimeKey(updated) };
     }),
 
     revokeApiKey: withDatabase(deps, runtimeKeysUnavailable, async (req, ctx, peer) => {
