@@ -16,7 +16,8 @@ describe('budgets', () => {
   beforeAll(async () => {
     file = accessFile(
       `    - { name: rita, sha256: ${sha('rita-secret')}, budgets: { usd_per_day: 0.001 } }\n` +
-        `    - { name: dora, sha256: ${sha('dora-secret')}, budgets: { usd_per_day: 0.0001 } }\n`,
+        `    - { name: dora, sha256: ${sha('dora-secret')}, budgets: { usd_per_day: 0.0001 } }\n` +
+        `    - { name: cora, sha256: ${sha('cora-secret')}, budgets: { usd_per_day: 0.00001 } }\n`,
     );
     h = await startHarness({ env: { CONFIG_FILE: file }, latencyScale: 0 });
   });
@@ -43,6 +44,20 @@ describe('budgets', () => {
     expect(outcomes.filter((o) => typeof o !== 'number').every((o) => o === 'BUDGET_EXHAUSTED')).toBe(true);
     expect(costs.length).toBeGreaterThanOrEqual(1);
     expect(costs.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(0.001 + maxCost);
+  });
+
+  it('refuse a key whose budget is spent even when the cache holds the answer: the check comes before the cache is read', async () => {
+    const request = { model: 'gpt-4o', prompt: 'cached for cora', messages: [], temperature: 0, maxTokens: 20 };
+    const first = await callUnary(chat(), request, { metadata: bearer('cora-secret') });
+    expect(first.response.costUsd).toBeGreaterThan(0.00001);
+    const refused = await callUnary(chat(), request, { metadata: bearer('cora-secret') }).then(
+      () => undefined,
+      (err: grpc.ServiceError) => decodeStatusDetails(err.metadata).errorInfo?.reason,
+    );
+    expect(refused).toBe('BUDGET_EXHAUSTED');
+    // The answer is in the cache: a key with budget left gets it at no cost.
+    const hit = await callUnary(chat(), request, { metadata: bearer('erin-secret') });
+    expect(hit.response.cache).toMatchObject({ hit: true });
   });
 
   it('refused with the daily budget spent wait until midnight UTC, even when the monthly check refused for holds', async () => {
