@@ -78,15 +78,16 @@ export async function updateApiKey(db: Db, name: string, changes: ApiKeyChanges,
   return row ? fromRow(row) : undefined;
 }
 
-/** Revokes once: a second revoke keeps the first time. */
+/** The key as this revoke left it; undefined when it was revoked already (or is unknown), which keeps its first time. */
 export async function revokeApiKey(db: Db, name: string, now: number): Promise<StoredApiKey | undefined> {
-  await db
+  const row = await db
     .updateTable('api_keys')
     .set({ revoked_at: now, updated_at: now })
     .where('name', '=', name)
     .where('revoked_at', 'is', null)
-    .execute();
-  return findApiKey(db, name);
+    .returningAll()
+    .executeTakeFirst();
+  return row ? fromRow(row) : undefined;
 }
 
 function toRow(k: StoredApiKey): Selectable<ApiKeysTable> {

@@ -11,7 +11,7 @@ import { holdWriteLock } from '../helpers/sqlite-lock.js';
 
 const ROOT = { metadata: { authorization: 'Bearer root-secret' } };
 
-describe('UpdateApiKey of a key another replica revokes meanwhile', () => {
+describe('UpdateApiKey and RevokeApiKey of a key another replica revokes meanwhile', () => {
   let h: Harness;
   let keys: ApiKeyServiceClient;
   let file: string;
@@ -38,5 +38,17 @@ describe('UpdateApiKey of a key another replica revokes meanwhile', () => {
     });
     const row = await h.app.ledger.database()!.db.selectFrom('api_keys').selectAll().where('name', '=', 'raced').executeTakeFirstOrThrow();
     expect(row.requests_per_minute).toBe(5);
+  });
+
+  it('RevokeApiKey is NOT_FOUND (revoked), not OK with the other revoke as its own', async () => {
+    await callUnary(keys.createApiKey.bind(keys), { name: 'twice' }, ROOT);
+    const lock = await holdWriteLock(file, 400, '', "UPDATE api_keys SET revoked_at = 1, updated_at = 1 WHERE name = 'twice'");
+    const refused = await unaryError(keys.revokeApiKey.bind(keys), { name: 'twice' }, ROOT);
+    await lock.released;
+    expect({ code: refused.code, reason: refused.decoded.errorInfo?.reason, message: refused.details }).toEqual({
+      code: grpc.status.NOT_FOUND,
+      reason: 'API_KEY_NOT_FOUND',
+      message: 'API key "twice" is revoked',
+    });
   });
 });

@@ -124,9 +124,11 @@ export function apiKeyService(deps: CallDeps, admin: KeyAdminDeps): ApiKeyServic
       // A runtime key the config file's entry hides comes back when the file drops the name: it can be revoked meanwhile.
       await changeable(req.name, 'allowed');
       const revoked = await revokeApiKey(db(), req.name, Date.now());
-      if (revoked) await admin.wrote(revoked);
+      // Revoked since `changeable` found it live: that revoke is the one that happened, not this.
+      if (!revoked) throw apiKeyNotFound(req.name, true);
+      await admin.wrote(revoked);
       ctx.log.info({ keyName: req.name, by: ctx.principal?.name }, 'API key revoked');
-      return { apiKey: revoked ? encodeRuntimeKey(revoked) : undefined };
+      return { apiKey: encodeRuntimeKey(revoked) };
     }),
   };
 }
