@@ -187,12 +187,24 @@ export function definedTooling(tooling: Tooling): Tooling | undefined {
 export class ToolCallAssembler {
   private readonly calls = new Map<number, { id: string; name: string; arguments: string }>();
 
-  add(delta: ToolCallDelta): void {
+  /**
+   * Adds a piece, and returns it as it is relayed: its id and name only where they are new to
+   * the call. Some upstreams (Fireworks, MiniMax on NVIDIA NIM) repeat them on every piece, and
+   * clients that join the pieces (OpenAI's Python SDK) would join them too: `ff` for `f`.
+   */
+  add(delta: ToolCallDelta): ToolCallDelta {
     const call = this.calls.get(delta.index) ?? { id: '', name: '', arguments: '' };
-    if (delta.id) call.id = delta.id;
-    if (delta.name && call.name === '') call.name = delta.name;
+    const id = delta.id && delta.id !== call.id ? delta.id : undefined;
+    const name = delta.name && call.name === '' ? delta.name : undefined;
+    if (id) call.id = id;
+    if (name) call.name = name;
     call.arguments += delta.arguments;
     this.calls.set(delta.index, call);
+    if (id === delta.id && name === delta.name) return delta;
+    const relayed: { -readonly [K in keyof ToolCallDelta]: ToolCallDelta[K] } = { index: delta.index, arguments: delta.arguments };
+    if (id) relayed.id = id;
+    if (name) relayed.name = name;
+    return relayed;
   }
 
   get size(): number {

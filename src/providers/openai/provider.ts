@@ -253,8 +253,7 @@ export class OpenAIProvider implements Provider {
                   'stream chunk (a tool call piece whose index is not a whole number or whose arguments are not text)',
                 );
               const index = indexes.of(piece);
-              const toolCall = { index, id: piece.id, name: piece.function?.name, arguments: piece.function?.arguments ?? '' };
-              calls.add(toolCall);
+              const toolCall = calls.add({ index, id: piece.id, name: piece.function?.name, arguments: piece.function?.arguments ?? '' });
               generated += toolCallChars(toolCall);
               out.push({ type: 'delta', content: '', toolCall });
             }

@@ -411,6 +411,36 @@ describe('parallel tool calls an OpenAI-compatible upstream streams all at index
   });
 });
 
+describe('tool calls an OpenAI-compatible upstream streams with their id, type and name on every piece (Fireworks, MiniMax on NVIDIA NIM)', () => {
+  it('are relayed with the id and name on the first piece of each call only, as clients that join the pieces expect', async () => {
+    const piece = (index: number, id: string, name: string, args: string) => ({
+      index,
+      id,
+      type: 'function',
+      function: { name, arguments: args },
+    });
+    reply = sse(
+      `${chunk({ tool_calls: [piece(0, 'call_a', 'f', '')] })}${chunk({ tool_calls: [piece(0, 'call_a', 'f', '{"a"')] })}` +
+        `${chunk({ tool_calls: [piece(0, 'call_a', 'f', ':1}')] })}${chunk({ tool_calls: [piece(1, 'call_b', 'g', '{}')] })}` +
+        `${chunk({ tool_calls: [piece(1, 'call_b', 'g', '')] })}${chunk({}, 'tool_calls')}data: [DONE]\n\n`,
+    );
+    const events = await collect(openai().stream(req({ tooling: { tools: [{ name: 'f' }, { name: 'g' }] } })));
+    const pieces = events.flatMap((e) => (e.type === 'delta' && e.toolCall ? [e.toolCall] : []));
+    expect(pieces.map((p) => [p.index, p.id, p.name, p.arguments])).toEqual([
+      [0, 'call_a', 'f', ''],
+      [0, undefined, undefined, '{"a"'],
+      [0, undefined, undefined, ':1}'],
+      [1, 'call_b', 'g', '{}'],
+      [1, undefined, undefined, ''],
+    ]);
+    const end = events.at(-1);
+    expect(end?.type === 'end' && end.toolCalls).toEqual([
+      { id: 'call_a', name: 'f', arguments: '{"a":1}' },
+      { id: 'call_b', name: 'g', arguments: '{}' },
+    ]);
+  });
+});
+
 // Gemini's OpenAI-compatible endpoint, Ollama before 0.4.7, Xinference and mistral.rs stream tool
 // calls without `index`: each call's first piece carries its id, the pieces after it only arguments.
 describe('tool calls an OpenAI-compatible upstream streams without their index', () => {
