@@ -46,6 +46,13 @@ const DOCUMENTED_EFFORTS: readonly (readonly [RegExp, readonly ReasoningEffort[]
  */
 const TAKES_STOP = /^(o1(-mini|-pro|-preview)?|o3-mini)$/;
 
+/**
+ * The o-series (o1, o3, o4-mini and their variants, by name without a snapshot date) answer
+ * `parallel_tool_calls`, true or false, with HTTP 400 (unsupported_parameter); the GPT-5 models
+ * take it.
+ */
+const REFUSES_PARALLEL_TOOL_CALLS = /^o[134](-mini|-pro|-preview)?$/;
+
 const SNAPSHOT_DATE = /-\d{4}-\d{2}-\d{2}$/;
 
 interface Traits {
@@ -53,6 +60,7 @@ interface Traits {
   /** The reasoning_effort levels it takes; none for a plain model. */
   readonly efforts: readonly ReasoningEffort[];
   readonly takesStop: boolean;
+  readonly takesParallelToolCalls: boolean;
 }
 
 /** Per upstream model, answered once: a provider serves a handful of models, and every request asks. */
@@ -72,6 +80,7 @@ function traitsOf(upstreamModel: string): Traits {
       kind,
       efforts: kind === 'plain' ? [] : (documented ?? REASONING_EFFORTS),
       takesStop: kind === 'plain' || TAKES_STOP.test(bare),
+      takesParallelToolCalls: kind !== 'reasoning' || !REFUSES_PARALLEL_TOOL_CALLS.test(bare),
     };
     // Bounded: upstream ids come from the catalog, but a runaway list must not grow without end.
     if (traits.size < 1_000) traits.set(upstreamModel, found);
@@ -113,6 +122,11 @@ export function takesSampling(upstreamModel: string, effort?: ReasoningEffort): 
 /** Whether the model takes `stop` (else a request setting it needs another model), whatever the reasoning effort. */
 export function takesStop(upstreamModel: string): boolean {
   return traitsOf(upstreamModel).takesStop;
+}
+
+/** Whether the model takes `parallel_tool_calls` (else a request setting it, to either value, needs another model). */
+export function takesParallelToolCalls(upstreamModel: string): boolean {
+  return traitsOf(upstreamModel).takesParallelToolCalls;
 }
 
 /** The sampling parameters reasoning models refuse, by the Chat Completions names callers and the API use. */

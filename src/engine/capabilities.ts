@@ -12,6 +12,7 @@ import {
   refusedStopOf,
   takesReasoningEffort,
   takesSampling,
+  takesParallelToolCalls,
   takesStop,
 } from '../domain/reasoning-models.js';
 import type { RequiredCapabilities } from '../domain/tools.js';
@@ -29,11 +30,15 @@ export interface Requirements extends RequiredCapabilities {
   readonly samplingParameters: readonly string[];
   /** `stop`, which o3, o4-mini and the GPT-5 models refuse at any effort; empty when the request sets none. */
   readonly stopParameters: readonly string[];
+  /** `parallel_tool_calls`, which the o-series models refuse at either value; empty when the request leaves it unset. */
+  readonly toolParameters: readonly string[];
   /** Those only reasoning models take (reasoning_effort); empty when the request sets none. */
   readonly reasoningParameters: readonly string[];
   /** The level asked for: a model that reasons only when asked refuses samplingParameters above `none`. */
   readonly reasoningEffort: ReasoningEffort | undefined;
 }
+
+const PARALLEL_TOOL_CALLS = 'parallel_tool_calls';
 
 export function capabilitiesOf(input: ChatInput): Requirements {
   const required = requiredCapabilities(input.messages, input.tooling);
@@ -43,6 +48,7 @@ export function capabilitiesOf(input: ChatInput): Requirements {
     jsonSchema: required.jsonSchema,
     samplingParameters: refusedSamplingOf(input.sampling),
     stopParameters: refusedStopOf(input.sampling),
+    toolParameters: input.tooling?.parallelToolCalls === undefined ? [] : [PARALLEL_TOOL_CALLS],
     reasoningParameters: reasoningSamplingOf(input.sampling),
     reasoningEffort: input.sampling?.reasoningEffort,
   };
@@ -55,6 +61,7 @@ export function lacking(model: CatalogModel, required: Requirements): string[] {
   if (required.samplingParameters.length > 0 && !takesSampling(model.upstreamId, required.reasoningEffort))
     missing.push(...required.samplingParameters);
   if (required.stopParameters.length > 0 && !takesStop(model.upstreamId)) missing.push(...required.stopParameters);
+  if (required.toolParameters.length > 0 && !takesParallelToolCalls(model.upstreamId)) missing.push(...required.toolParameters);
   if (required.reasoningParameters.length > 0 && !takesReasoningEffort(model.upstreamId)) missing.push(...required.reasoningParameters);
   else if (required.reasoningEffort !== undefined && !takesReasoningEffort(model.upstreamId, required.reasoningEffort))
     missing.push(

@@ -179,6 +179,57 @@ describe('stop on reasoning models', () => {
   });
 });
 
+/** o1, o3, o3-mini and o4-mini answer parallel_tool_calls, at either value, with a 400 (unsupported_parameter); the GPT-5 models take it. */
+describe('parallel_tool_calls on the o-series models', () => {
+  const tooling = (parallelToolCalls: boolean) => ({
+    tools: [{ name: 'get_weather', description: '', strict: false }],
+    parallelToolCalls,
+  });
+
+  it('Chat naming one with it is INVALID_ARGUMENT on model, before any upstream call; a Fallback chain skips it', async () => {
+    const before = h.upstream.requests.length;
+    const err = await unaryError(h.clients.chat.chat.bind(h.clients.chat), {
+      ...base,
+      model: 'o4-mini',
+      tooling: tooling(false),
+    } as ChatRequest);
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.decoded.badRequest?.fieldViolations).toEqual([
+      expect.objectContaining({
+        field: 'model',
+        description: 'o4-mini does not take parallel_tool_calls, which this request uses: choose a model that does',
+      }),
+    ]);
+    expect(h.upstream.requests.length).toBe(before);
+    const { response } = await callUnary(h.clients.chat.fallback.bind(h.clients.chat), {
+      ...base,
+      model: 'o3',
+      models: ['o3', 'gpt-5'],
+      disableDefaultMessage: true,
+      tooling: tooling(true),
+    });
+    expect(response.modelUsed).toBe('gpt-5');
+    expect(h.upstream.requests.slice(before).map((r) => r.model)).toEqual(['gpt-5']);
+  });
+
+  it('the HTTP API refuses it with a 400 on the model', async () => {
+    const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'o3',
+        messages: [{ role: 'user', content: 'hi' }],
+        tools: [{ type: 'function', function: { name: 'get_weather' } }],
+        parallel_tool_calls: false,
+      }),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { param: string; message: string } };
+    expect(body.error.param).toBe('model');
+    expect(body.error.message).toContain('o3 does not take parallel_tool_calls');
+  });
+});
+
 describe('reasoning_effort', () => {
   const lastBodyFor = (model: string) =>
     h.upstream.requests.filter((r) => (r.body as { model?: string } | undefined)?.model === model).at(-1)?.body as
