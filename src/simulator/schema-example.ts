@@ -10,22 +10,50 @@ type Schema = { readonly [key: string]: unknown };
 
 const MAX_DEPTH = 8;
 
-export function exampleFor(schema: unknown, root: unknown = schema, name = 'value', depth = 0): Json {
-  if (!isSchema(schema) || depth > MAX_DEPTH) return null;
+/**
+ * About how many characters an example holds at most. A schema can ask for more than any answer
+ * (minItems 1e9, nested arrays of a thousand items each): writing it whole would hold the event
+ * loop the in-process simulator shares with the gateway for seconds, or run it out of memory. A
+ * model's output limit cuts an answer far shorter (128K tokens is about 512K characters), and
+ * the answer is cut at max_tokens after this; past the budget, arrays end, strings stop and
+ * what is left is null.
+ */
+const MAX_EXAMPLE_CHARS = 1_000_000;
+
+/**
+ * Schemas visited at most, about a tenth of a second of work: allOf of many $refs back to its own
+ * definition writes little but branches at every level.
+ */
+const MAX_VISITS = 100_000;
+
+/** What one example walk shares: the schema $refs resolve against, the characters left to write and the visits left. */
+interface Walk {
+  readonly root: unknown;
+  left: number;
+  visits: number;
+}
+
+export function exampleFor(schema: unknown): Json {
+  return example(schema, { root: schema, left: MAX_EXAMPLE_CHARS, visits: MAX_VISITS }, 'value', 0);
+}
+
+function example(schema: unknown, walk: Walk, name: string, depth: number): Json {
+  if (!isSchema(schema) || depth > MAX_DEPTH || walk.left <= 0 || walk.visits <= 0) return null;
+  walk.visits--;
   if ('const' in schema) return schema.const as Json;
   if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0] as Json;
-  if (typeof schema.$ref === 'string') return exampleFor(resolveRef(schema.$ref, root), root, name, depth + 1);
+  if (typeof schema.$ref === 'string') return example(resolveRef(schema.$ref, walk.root), walk, name, depth + 1);
   for (const key of ['anyOf', 'oneOf'] as const) {
     const options = schema[key];
     if (Array.isArray(options)) {
       const first = options.find((o) => !(isSchema(o) && o.type === 'null')) ?? options[0];
-      return exampleFor(first, root, name, depth + 1);
+      return example(first, walk, name, depth + 1);
     }
   }
   if (Array.isArray(schema.allOf)) {
     const merged: Record<string, Json> = {};
     for (const part of schema.allOf) {
-      const value = exampleFor(part, root, name, depth + 1);
+      const value = example(part, walk, name, depth + 1);
       if (value && typeof value === 'object' && !Array.isArray(value)) Object.assign(merged, value);
     }
     return merged;
@@ -35,16 +63,27 @@ export function exampleFor(schema: unknown, root: unknown = schema, name = 'valu
     case 'object': {
       const out: Record<string, Json> = {};
       const properties = isSchema(schema.properties) ? schema.properties : {};
-      for (const [key, sub] of Object.entries(properties)) out[key] = exampleFor(sub, root, key, depth + 1);
+      for (const [key, sub] of Object.entries(properties)) {
+        walk.left -= key.length;
+        out[key] = example(sub, walk, key, depth + 1);
+      }
       return out;
     }
     case 'array': {
       const count = Math.max(typeof schema.minItems === 'number' ? schema.minItems : 1, 1);
       const capped = typeof schema.maxItems === 'number' ? Math.min(count, schema.maxItems) : count;
-      return Array.from({ length: capped }, (_, i) => exampleFor(schema.items, root, `${name}_${i + 1}`, depth + 1));
+      const items: Json[] = [];
+      for (let i = 0; i < capped && walk.left > 0; i++) {
+        walk.left--;
+        items.push(example(schema.items, walk, `${name}_${i + 1}`, depth + 1));
+      }
+      return items;
     }
-    case 'string':
-      return stringFor(schema, name);
+    case 'string': {
+      const text = stringFor(schema, name, Math.max(walk.left, 0));
+      walk.left -= text.length;
+      return text;
+    }
     case 'integer':
     case 'number':
       return numberFor(schema, type === 'integer');
@@ -55,7 +94,7 @@ export function exampleFor(schema: unknown, root: unknown = schema, name = 'valu
   }
 }
 
-function stringFor(schema: Schema, name: string): string {
+function stringFor(schema: Schema, name: string, budget: number): string {
   switch (schema.format) {
     case 'date-time':
       return '2025-01-01T00:00:00Z';
@@ -70,7 +109,7 @@ function stringFor(schema: Schema, name: string): string {
   }
   // JSON Schema's lengths count code points: an emoji in a property's name is one, and is never cut in two.
   const chars = [...`example ${name}`];
-  const min = typeof schema.minLength === 'number' ? schema.minLength : 0;
+  const min = Math.min(typeof schema.minLength === 'number' ? schema.minLength : 0, budget);
   const max = typeof schema.maxLength === 'number' ? schema.maxLength : Number.POSITIVE_INFINITY;
   while (chars.length < min) chars.push('x');
   return chars.slice(0, max).join('');

@@ -53,4 +53,14 @@ describe('exampleFor', () => {
     };
     expect(exampleFor(schema)).toEqual({ at: { x: 1 }, either: 3, both: { a: true, b: 'example b' } });
   });
+
+  it('writes at most about a million characters, however many items and characters the schema asks for', () => {
+    const started = performance.now();
+    const rows = { type: 'array', minItems: 1000, items: { type: 'array', minItems: 1000, items: { type: 'string', minLength: 50 } } };
+    const value = exampleFor({ type: 'object', properties: { rows, note: { type: 'string', minLength: 1e9 } } });
+    expect(JSON.stringify(value).length).toBeLessThan(1_200_000);
+    const refs = Array.from({ length: 200 }, () => ({ $ref: '#/$defs/x' }));
+    expect(exampleFor({ type: 'object', properties: { a: { $ref: '#/$defs/x' } }, $defs: { x: { allOf: refs } } })).toEqual({ a: {} });
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
 });
