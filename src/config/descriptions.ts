@@ -126,7 +126,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   CATALOG_POLL_MS:
     'How often (100–600000 ms) each replica looks in the database for [runtime models](catalog.md#runtime-models) and synced catalog data another replica wrote; a change is served within this time.',
   UPSTREAM_MAX_BODY_BYTES:
-    'Largest upstream response body read whole (JSON answers, error bodies); past it the connection is closed and the attempt fails with `UPSTREAM_MALFORMED_RESPONSE`, or, for an error status, with the reason of that status. See [security.md](security.md).',
+    'Largest upstream response body read whole (JSON answers, error bodies); an embeddings answer may take what its vectors need when that is more (48 bytes a value, 1 KiB a vector). Past it the connection is closed and the attempt fails with `UPSTREAM_MALFORMED_RESPONSE`, or, for an error status, with the reason of that status. See [security.md](security.md).',
   UPSTREAM_MAX_EVENT_BYTES:
     'Largest single server-sent event from an upstream stream; past it the stream is cut and the attempt fails the same way.',
   UPSTREAM_MAX_IN_FLIGHT:

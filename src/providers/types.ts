@@ -109,6 +109,8 @@ export interface EmbeddingRequest {
   readonly inputs: EmbeddingInputs;
   /** Shorter vectors than the model's native length; undefined: native. */
   readonly dimensions?: number | undefined;
+  /** The model's native vector length (the catalog's): with the inputs, it bounds the answer's size. */
+  readonly nativeDimensions?: number | undefined;
   readonly signal: AbortSignal;
   readonly headers?: Readonly<Record<string, string>> | undefined;
 }

@@ -385,4 +385,13 @@ describe('Embed against the simulator', () => {
     expect(again.embeddings[0]?.values).toEqual(a);
     expect(b).not.toEqual(a);
   });
+
+  // The answer to the most a call may ask (256 inputs of 3,072 values) is some 16 MB of JSON
+  // floats: it was refused as over UPSTREAM_MAX_BODY_BYTES (4 MiB), a 502 for a valid request.
+  it('answers as many vectors as a call may ask for, at the longest native length', async () => {
+    const inputs = Array.from({ length: 256 }, (_, i) => `text number ${i}`);
+    const { response } = await embed(simClient, { model: 'text-embedding-3-large', inputs });
+    expect(response.embeddings).toHaveLength(256);
+    expect(response.embeddings[255]?.values).toHaveLength(3072);
+  });
 });

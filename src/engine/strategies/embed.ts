@@ -195,6 +195,7 @@ function recordedAs(input: string | readonly number[]): string {
 interface EmbedSpec extends AttemptSpec {
   readonly inputs: EmbeddingInputs;
   readonly dimensions: number | undefined;
+  readonly nativeDimensions: number;
 }
 
 /**
@@ -205,7 +206,14 @@ const EMBEDDING: UpstreamCall<EmbedSpec, EmbeddingResult> = {
   operation: 'embeddings',
   send(spec, provider, signal, headers) {
     if (!canEmbed(provider)) return Promise.reject(noEmbeddingsApi(provider.name, spec.model.id));
-    return provider.embed({ upstreamModel: spec.model.upstreamId, inputs: spec.inputs, dimensions: spec.dimensions, signal, headers });
+    return provider.embed({
+      upstreamModel: spec.model.upstreamId,
+      inputs: spec.inputs,
+      dimensions: spec.dimensions,
+      nativeDimensions: spec.nativeDimensions,
+      signal,
+      headers,
+    });
   },
   settle(spec, provider, value) {
     const reported = { promptTokens: value.promptTokens, completionTokens: 0, totalTokens: value.promptTokens, cachedTokens: 0 };
@@ -257,6 +265,7 @@ export async function runEmbed(deps: EmbedDeps, req: EmbedCall): Promise<EmbedAn
         log: ctx.log,
         inputs,
         dimensions,
+        nativeDimensions: model.dimensions,
       };
       // The provider's cap on requests in flight, its breaker, retries and records: as a chat attempt's.
       const attempt = await deps.runner.call(spec, EMBEDDING);

@@ -75,6 +75,15 @@ export interface UndiciFetchOptions {
   readonly proxy?: EgressProxy | undefined;
 }
 
+/**
+ * A request's init with a body limit of its own for a 2xx answer, whose legitimate size the
+ * caller knows (an embeddings answer grows with the vectors asked for); passed through the SDK's
+ * `fetchOptions`.
+ */
+export interface BoundedRequestInit {
+  readonly maxBodyBytes?: number;
+}
+
 /** The fetch signature the openai SDK expects, plus `close()` for the keep-alive pool. */
 export interface UndiciFetch {
   (input: string | URL | Request, init?: RequestInit): Promise<Response>;
@@ -110,7 +119,10 @@ export function createUndiciFetch(options: UndiciFetchOptions = {}): UndiciFetch
       throw new TypeError('fetch failed', { cause: err });
     }
     const body = decoded(data.body, data.headers);
-    return new LightResponse(data.statusCode, new LightHeaders(data.headers), body, target.url, maxBodyBytes) as unknown as Response;
+    // Only an answer may be as large as its request allows; an error body stays within the setting.
+    const ok = data.statusCode >= 200 && data.statusCode < 300;
+    const limit = (ok ? (init as (RequestInit & BoundedRequestInit) | undefined)?.maxBodyBytes : undefined) ?? maxBodyBytes;
+    return new LightResponse(data.statusCode, new LightHeaders(data.headers), body, target.url, limit) as unknown as Response;
   };
 
   return Object.assign(undiciFetch, {

@@ -1,9 +1,31 @@
 import type OpenAI from 'openai';
+import type { BoundedRequestInit } from '../http/undici-fetch.js';
 import type { EmbeddingRequest, EmbeddingResult } from '../types.js';
 import { malformed } from '../upstream-errors.js';
 
 /** No embedding model returns longer vectors; anything longer is a broken upstream, not data. */
 export const MAX_EMBEDDING_DIMENSIONS = 16_384;
+
+/**
+ * The most a float takes in an answer: up to 24 characters ("-1.2345678901234567e-308"), its
+ * comma, and the newline and indent of a pretty-printed answer (api.openai.com's).
+ */
+const MAX_BYTES_PER_VALUE = 48;
+/** A vector's object around its values: `object`, `index`, brackets and indent. */
+const MAX_BYTES_PER_VECTOR = 1024;
+
+/**
+ * The body limit of one embeddings answer: UPSTREAM_MAX_BODY_BYTES, or what the vectors asked
+ * for can take when that is more (256 inputs of 3,072 floats are some 16 MB of JSON): a valid
+ * answer is never refused as too large, and an answer is still bounded by the request.
+ */
+export function embeddingsBodyLimit(request: EmbeddingRequest, maxBodyBytes: number): number {
+  const length = request.dimensions ?? request.nativeDimensions;
+  if (length === undefined) return maxBodyBytes;
+  return Math.max(maxBodyBytes, request.inputs.length * (length * MAX_BYTES_PER_VALUE + MAX_BYTES_PER_VECTOR));
+}
+
+type SdkFetchOptions = NonNullable<NonNullable<Parameters<OpenAI['embeddings']['create']>[1]>['fetchOptions']>;
 
 interface WireEmbedding {
   readonly index?: unknown;
@@ -19,9 +41,10 @@ export async function embedThroughOpenAI(
   client: OpenAI,
   provider: string,
   request: EmbeddingRequest,
-  translate: (err: unknown) => Error,
+  options: { readonly maxBodyBytes: number; readonly translate: (err: unknown) => Error },
 ): Promise<EmbeddingResult> {
   let response: OpenAI.CreateEmbeddingResponse;
+  const fetchOptions: SdkFetchOptions & BoundedRequestInit = { maxBodyBytes: embeddingsBodyLimit(request, options.maxBodyBytes) };
   try {
     response = await client.embeddings.create(
       {
@@ -31,10 +54,10 @@ export async function embedThroughOpenAI(
         encoding_format: 'float',
         ...(request.dimensions !== undefined ? { dimensions: request.dimensions } : {}),
       },
-      { signal: request.signal, headers: request.headers },
+      { signal: request.signal, headers: request.headers, fetchOptions },
     );
   } catch (err) {
-    throw translate(err);
+    throw options.translate(err);
   }
   return checkEmbeddingResponse(provider, request, response);
 }

@@ -73,6 +73,7 @@ export class OpenAIProvider implements Provider {
   private readonly http: UndiciFetch;
   private readonly timeoutMs: number | undefined;
   private readonly maxEventBytes: number;
+  private readonly maxBodyBytes: number;
   private readonly streamOptions = new StreamOptionsSupport();
 
   constructor(options: OpenAIProviderOptions) {
@@ -82,6 +83,7 @@ export class OpenAIProvider implements Provider {
       options.maxTokensField ?? (new URL(options.baseURL).hostname === 'api.openai.com' ? 'max_completion_tokens' : 'max_tokens');
     const http = upstreamHttpOptions(options);
     this.maxEventBytes = http.maxEventBytes;
+    this.maxBodyBytes = http.maxBodyBytes;
     this.http = createUndiciFetch(http.fetch);
     this.client = new LeanOpenAI({
       apiKey: options.apiKey,
@@ -103,7 +105,10 @@ export class OpenAIProvider implements Provider {
   }
 
   embed(request: EmbeddingRequest): Promise<EmbeddingResult> {
-    return embedThroughOpenAI(this.client, this.name, request, (err) => this.translate(err, request.signal, 'response'));
+    return embedThroughOpenAI(this.client, this.name, request, {
+      maxBodyBytes: this.maxBodyBytes,
+      translate: (err) => this.translate(err, request.signal, 'response'),
+    });
   }
 
   async complete(request: ProviderRequest): Promise<ProviderCompletion> {

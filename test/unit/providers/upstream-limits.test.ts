@@ -70,6 +70,12 @@ beforeAll(async () => {
       } else if (model === 'huge-json-announced') {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(TOTAL + 100) });
         pump(res, '{"choices":[{"index":0,"message":{"role":"assistant","content":"', () => 'x'.repeat(PIECE), '"}}]}', record);
+      } else if (model === 'endless-embedding') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        pump(res, '{"data":[{"object":"embedding","index":0,"embedding":[0.1', () => ', 0.1'.repeat(PIECE / 5), ']}]}', record);
+      } else if (model === 'endless-embedding-error') {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        pump(res, '{"error":{"message":"', () => 'z'.repeat(PIECE), '"}}', record);
       } else if (model === 'no-blank-line') {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         const line = `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'never dispatched' } }] })}\n`;
@@ -181,6 +187,26 @@ describe('upstream size limits', () => {
     const { error } = await measured(() => provider.complete(requestFor('huge-json-announced')));
     expectLimitError(error, 'UPSTREAM_MAX_BODY_BYTES');
     await expectCut();
+  });
+
+  it('an embeddings answer may be as large as the vectors asked for, and no larger', async () => {
+    // 64 inputs of 1,536 values may take more than the body limit as JSON; an endless vector still fails.
+    const inputs = Array.from({ length: 64 }, () => 'hi');
+    const request = { upstreamModel: 'endless-embedding', inputs, nativeDimensions: 1536, signal: new AbortController().signal };
+    const { error } = await measured(() => provider.embed(request));
+    expectLimitError(error, 'UPSTREAM_MAX_BODY_BYTES');
+    await expectCut();
+    expect(served.at(-1)!.written).toBeGreaterThan(LIMITS.maxBodyBytes);
+  });
+
+  it("an embeddings call's error body stays within UPSTREAM_MAX_BODY_BYTES, whatever the vectors asked for", async () => {
+    // 256 inputs of 3,072 values may take some 38 MB as an answer; an error body may not.
+    const inputs = Array.from({ length: 256 }, () => 'hi');
+    const request = { upstreamModel: 'endless-embedding-error', inputs, nativeDimensions: 3072, signal: new AbortController().signal };
+    const { error } = await measured(() => provider.embed(request));
+    expect(error).toBeInstanceOf(OrchestratorError);
+    await expectCut();
+    expect(served.at(-1)!.written).toBeLessThan(6 * LIMITS.maxBodyBytes);
   });
 
   it('SSE data with no blank line fails at UPSTREAM_MAX_EVENT_BYTES and closes the connection', async () => {
