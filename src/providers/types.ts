@@ -118,7 +118,8 @@ export interface EmbeddingRequest {
 export interface EmbeddingResult {
   /** One vector per input, in input order. */
   readonly vectors: readonly (readonly number[])[];
-  readonly promptTokens: number;
+  /** As the upstream reported it; undefined: it reported none. */
+  readonly promptTokens: number | undefined;
 }
 
 /** A provider that can embed text (OpenAI-compatible ones); others have no `embed`. */

@@ -20,14 +20,14 @@ interface Recorder {
   failNext: number[];
   /** How many of the next calls get no answer at all (the gateway's attempt timeout cuts them). */
   hangNext: number;
-  /** prompt_tokens the next answer reports, instead of 10 per input. */
-  usageNext: number | undefined;
+  /** prompt_tokens the next answer reports, instead of 10 per input; 'none': no usage at all. */
+  usageNext: number | 'none' | undefined;
   close(): Promise<void>;
 }
 
 async function startRecorder(): Promise<Recorder> {
   const bodies: Record<string, unknown>[] = [];
-  const state = { failNext: [] as number[], hangNext: 0, usageNext: undefined as number | undefined };
+  const state = { failNext: [] as number[], hangNext: 0, usageNext: undefined as number | 'none' | undefined };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let text = '';
     req.on('data', (chunk: Buffer) => (text += chunk.toString()));
@@ -66,7 +66,7 @@ async function startRecorder(): Promise<Recorder> {
           data: body.input
             .map((_, index) => ({ object: 'embedding', index, embedding: Array.from({ length: dims }, (_, j) => index + j / 10) }))
             .reverse(),
-          usage: { prompt_tokens: tokens, total_tokens: tokens },
+          usage: tokens === 'none' ? undefined : { prompt_tokens: tokens, total_tokens: tokens },
         }),
       );
     });
@@ -91,7 +91,7 @@ async function startRecorder(): Promise<Recorder> {
     get usageNext() {
       return state.usageNext;
     },
-    set usageNext(n: number | undefined) {
+    set usageNext(n: number | 'none' | undefined) {
       state.usageNext = n;
     },
     close: () =>
@@ -216,6 +216,20 @@ describe('Embed through the OpenAI provider', () => {
     expect(response.usage?.promptTokens).toBeLessThan(100);
     expect(response.attempts[0]?.usageEstimated).toBe(true);
     expect(response.costUsd).toBeLessThan(0.00001);
+  });
+
+  // Many local OpenAI-compatible servers report no usage: the vectors were refused as a malformed
+  // answer (a 502 after every retry) where a chat answer is charged the estimate.
+  it('answers vectors whose upstream reports no usage, or counts that are no counts, charging the estimate', async () => {
+    for (const usage of ['none', -5] as const) {
+      recorder.usageNext = usage;
+      const { response } = await embed(client, { model: 'text-embedding-3-large', inputs: [`no usage ${usage}`] });
+      expect(response.embeddings).toHaveLength(1);
+      expect(response.attempts).toHaveLength(1);
+      expect(response.attempts[0]?.usageEstimated).toBe(true);
+      expect(response.usage?.promptTokens).toBeGreaterThan(0);
+      expect(response.costUsd).toBeGreaterThan(0);
+    }
   });
 
   it('serves a repeated request from the response cache, without an upstream call or a cost', async () => {

@@ -5,6 +5,7 @@ import type { Catalog, CatalogModel } from '../../catalog/catalog.js';
 import {
   addUsage,
   CHARS_PER_TOKEN,
+  estimateUsage,
   totalCost,
   usageTotal,
   type AttemptRecord,
@@ -216,6 +217,8 @@ const EMBEDDING: UpstreamCall<EmbedSpec, EmbeddingResult> = {
     });
   },
   settle(spec, provider, value) {
+    // No report at all is charged the estimate, as a chat answer without usage is.
+    if (value.promptTokens === undefined) return { value, usage: estimateUsage(spec, 0), estimated: true };
     const reported = { promptTokens: value.promptTokens, completionTokens: 0, totalTokens: value.promptTokens, cachedTokens: 0 };
     const checked = checkUsage(reported, spec, 0, { log: spec.log, model: spec.model.id, provider: provider.name });
     return { value, usage: checked.usage, estimated: checked.refused !== undefined };

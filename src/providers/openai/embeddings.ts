@@ -35,7 +35,7 @@ interface WireEmbedding {
 /**
  * POST /v1/embeddings with float encoding. The answer is checked before anyone sees it: one
  * vector per input (each index once), every vector the same length (the requested one when
- * `dimensions` was sent), finite numbers, and a usage report that is a plausible count.
+ * `dimensions` was sent), finite numbers; the usage report is the engine's to check.
  */
 export async function embedThroughOpenAI(
   client: OpenAI,
@@ -88,9 +88,8 @@ export function checkEmbeddingResponse(provider: string, request: EmbeddingReque
     }
     vectors[index] = vector as number[];
   }
-  const promptTokens = body?.usage?.prompt_tokens;
-  if (typeof promptTokens !== 'number' || !Number.isInteger(promptTokens) || promptTokens < 0) {
-    throw malformed(provider, 'embeddings response (usage.prompt_tokens missing or not a count)');
-  }
-  return { vectors: vectors as (readonly number[])[], promptTokens };
+  // Taken as it came, whatever its type: the usage check charges the estimate for a count that is
+  // no count, and for none at all (many local OpenAI-compatible servers report no usage), as for chat.
+  const promptTokens = body?.usage?.prompt_tokens ?? undefined;
+  return { vectors: vectors as (readonly number[])[], promptTokens: promptTokens as number | undefined };
 }
