@@ -83,8 +83,9 @@ export function checkEmbeddingResponse(provider: string, request: EmbeddingReque
     length ??= vector.length;
     if (vector.length !== length)
       throw malformed(provider, `embeddings response (a vector of ${vector.length} dimensions, expected ${length})`);
-    if (!vector.every((v) => typeof v === 'number' && Number.isFinite(v))) {
-      throw malformed(provider, 'embeddings response (a vector with a value that is not a finite number)');
+    // Vectors go out as float32 (EmbedResponse's values, base64): a value past its range would be Infinity there.
+    if (!vector.every((v) => typeof v === 'number' && Number.isFinite(Math.fround(v)))) {
+      throw malformed(provider, 'embeddings response (a vector with a value that is not a finite float)');
     }
     vectors[index] = vector as number[];
   }

@@ -50,6 +50,17 @@ describe('checkEmbeddingResponse', () => {
     expect(refusal({ data: [item(0, 'base64=='), item(1, [1])], usage })).toContain('list of floats');
   });
 
+  // A vector is floats (EmbedResponse's values, base64 float32): 1e39 reached a gRPC caller as Infinity.
+  it('refuses a value no float can hold', () => {
+    expect(refusal({ data: [item(0, [1e39, 0]), item(1, [1, 0])], usage })).toContain('float');
+    expect(refusal({ data: [item(0, [-1e39, 0]), item(1, [1, 0])], usage })).toContain('float');
+    const largest = 3.4028234663852886e38;
+    expect(checkEmbeddingResponse('up', request(['a', 'b']), { data: [item(0, [largest]), item(1, [-largest])], usage }).vectors).toEqual([
+      [largest],
+      [-largest],
+    ]);
+  });
+
   it('passes a usage report on as it came, or none, for the engine to check (the vectors are fine)', () => {
     const data = [item(0, [1]), item(1, [1])];
     expect(checkEmbeddingResponse('up', request(['a', 'b']), { data }).promptTokens).toBeUndefined();
