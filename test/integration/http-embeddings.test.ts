@@ -96,6 +96,14 @@ describe('POST /v1/embeddings', () => {
     expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('input[1]');
     const none = await post({ model: 'text-embedding-3-small', input: [] });
     expect(((await none.json()) as { error: { param: string } }).error.param).toBe('input');
+    // One string is the one input: the caller's JSON has no input[0] to point at.
+    for (const input of ['', ' ', 'x'.repeat(50_001)]) {
+      const res = await post({ model: 'text-embedding-3-small', input });
+      const error = ((await res.json()) as { error: { param: string; message: string; field_violations: { field: string }[] } }).error;
+      expect(error.param).toBe('input');
+      expect(error.field_violations.map((v) => v.field)).toEqual(['input']);
+      expect(error.message).toMatch(/^invalid request: input: /);
+    }
   });
 
   it('counts Embed calls in the service stats as the method Embed', async () => {

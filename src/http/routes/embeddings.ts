@@ -12,7 +12,7 @@ const KNOWN_FIELDS = new Set(['model', 'input', 'dimensions', 'encoding_format',
 interface EmbeddingsBody {
   readonly model: string;
   readonly inputs: EmbeddingInputs;
-  /** `input` was one flat list of token ids: the one input is `input` itself. */
+  /** `input` was one string or one flat list of token ids: the one input is `input` itself. */
   readonly flat: boolean;
   readonly dimensions: number | undefined;
   readonly base64: boolean;
@@ -44,7 +44,7 @@ const INPUT_SHAPE = 'must be a string, an array of strings, an array of token id
 
 /** OpenAI's four shapes of `input`; one array of numbers is one input of token ids. */
 function parseInput(input: unknown, violations: FieldViolation[]): { inputs: EmbeddingInputs; flat: boolean } {
-  if (typeof input === 'string') return { inputs: [input], flat: false };
+  if (typeof input === 'string') return { inputs: [input], flat: true };
   if (!Array.isArray(input)) {
     violations.push({ field: 'input', description: INPUT_SHAPE });
     return { inputs: [], flat: false };
@@ -63,10 +63,13 @@ function parseInput(input: unknown, violations: FieldViolation[]): { inputs: Emb
   return { inputs: tokens, flat: lists !== input };
 }
 
-/** The engine names the one input of a flat list token_inputs[0]: here it is `input`, its ids input[j]. */
+/**
+ * The engine names the one input of a string inputs[0], of a flat list token_inputs[0]: here it
+ * is `input`, the list's ids input[j].
+ */
 function asFlatInput(err: unknown): unknown {
   if (!isOrchestratorError(err) || err.reason !== Reason.INVALID_REQUEST) return err;
-  const fields = err.fieldViolations.map((v) => v.field.replace(/^token_inputs\[0\](?:\.ids(\[\d+\]))?$/, 'input$1'));
+  const fields = err.fieldViolations.map((v) => v.field.replace(/^(?:token_)?inputs\[0\](?:\.ids(\[\d+\]))?$/, 'input$1'));
   if (fields.every((f, i) => f === err.fieldViolations[i]?.field)) return err;
   return invalidArgument(err.fieldViolations.map((v, i) => ({ field: fields[i] as string, description: v.description })));
 }
