@@ -27,18 +27,27 @@ export function countsOf(usage: Pick<Usage, UsageFields>): UsageCounts {
 /** The API sends the write split in message_delta too, though the SDK's type leaves it out. */
 type DeltaUsage = MessageDeltaUsage & { readonly cache_creation?: CacheCreation | null };
 
-/** message_delta's usage is cumulative; its input counts, when present, replace message_start's. */
+/**
+ * message_delta's usage is cumulative; its input counts, when present, replace message_start's,
+ * but for a zero beside a count message_start gave: some compatible servers (SGLang) put 0 there
+ * for "reported at the start", and a cumulative count never falls to none.
+ */
 export function withDelta(start: UsageCounts | undefined, delta: DeltaUsage | null | undefined): UsageCounts | undefined {
   if (!delta) return start;
   // Without message_start's counts, a delta that lacks the input count is no whole report: the prompt would be charged as none.
   if (!start && (delta.input_tokens === null || delta.input_tokens === undefined)) return undefined;
   return {
-    input: delta.input_tokens ?? start?.input ?? 0,
-    cacheRead: delta.cache_read_input_tokens ?? start?.cacheRead ?? 0,
-    cacheCreation: delta.cache_creation_input_tokens ?? start?.cacheCreation ?? 0,
-    cacheCreation1h: delta.cache_creation?.ephemeral_1h_input_tokens ?? start?.cacheCreation1h ?? 0,
+    input: inputCount(delta.input_tokens, start?.input),
+    cacheRead: inputCount(delta.cache_read_input_tokens, start?.cacheRead),
+    cacheCreation: inputCount(delta.cache_creation_input_tokens, start?.cacheCreation),
+    cacheCreation1h: inputCount(delta.cache_creation?.ephemeral_1h_input_tokens, start?.cacheCreation1h),
     output: delta.output_tokens ?? start?.output ?? 0,
   };
+}
+
+function inputCount(delta: number | null | undefined, start: number | undefined): number {
+  if (delta === null || delta === undefined || (delta === 0 && start !== undefined)) return start ?? 0;
+  return delta;
 }
 
 /**
