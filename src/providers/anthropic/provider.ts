@@ -277,8 +277,11 @@ export class AnthropicProvider implements Provider {
       else if (!ended) body.destroy?.();
     }
     if (request.signal.aborted) throw abortError(request.signal);
-    if (!stopped || stopReason === null) {
-      const cut = truncated(this.name, 'no message_stop before the end of the stream');
+    // Here the stream reached message_stop or a clean end (a cut connection threw above). The stop
+    // reason ends the answer, as the SDK reads it: some compatible gateways close the response
+    // after message_delta without message_stop, and that answer is whole.
+    if (stopReason === null) {
+      const cut = truncated(this.name, `no stop_reason before ${stopped ? 'message_stop' : 'the end of the stream'}`);
       throw this.named(cut, response.headers, request.signal);
     }
     yield [
