@@ -176,6 +176,8 @@ export class AnthropicProvider implements Provider {
             const parsed: unknown = JSON.parse(sse.data);
             const problem = eventShapeProblem(parsed);
             if (problem !== undefined) throw malformed(this.name, `stream event (${problem})`);
+            // A proxy that leaves out the event lines sends an error event as its data alone.
+            if ((parsed as { type?: unknown }).type === 'error') throw streamError(this.name, sse.data);
             const event = parsed as RawMessageStreamEvent;
             switch (event.type) {
               case 'message_start': {
