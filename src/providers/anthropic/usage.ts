@@ -36,13 +36,15 @@ export function withDelta(start: UsageCounts | undefined, delta: DeltaUsage | nu
   if (!delta) return start;
   // Without message_start's counts, a delta that lacks the input count is no whole report: the prompt would be charged as none.
   if (!start && (delta.input_tokens === null || delta.input_tokens === undefined)) return undefined;
-  return {
+  const counts: UsageCounts = {
     input: inputCount(delta.input_tokens, start?.input),
     cacheRead: inputCount(delta.cache_read_input_tokens, start?.cacheRead),
     cacheCreation: inputCount(delta.cache_creation_input_tokens, start?.cacheCreation),
     cacheCreation1h: inputCount(delta.cache_creation?.ephemeral_1h_input_tokens, start?.cacheCreation1h),
     output: delta.output_tokens ?? start?.output ?? 0,
   };
+  // No prompt is empty: a server that says 0 at message_start and gives no count after never counted it.
+  return counts.input + counts.cacheRead + counts.cacheCreation !== 0 ? counts : undefined;
 }
 
 function inputCount(delta: number | null | undefined, start: number | undefined): number {

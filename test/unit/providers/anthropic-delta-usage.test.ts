@@ -82,3 +82,15 @@ describe("a stream's message_delta usage", () => {
     expect((await endOf(provider.stream(request()))).usage.promptTokens).toBe(9);
   });
 });
+
+describe('an Anthropic-compatible report that counts no prompt tokens', () => {
+  it('streamed (message_start says 0 and message_delta adds no input count) is no report: the estimate is charged', async () => {
+    events = [start({ input_tokens: 0, output_tokens: 0 }), ...text, ...stop({ output_tokens: 3 })];
+    const told: unknown[] = [];
+    const provider = new AnthropicProvider({ name: 'a', baseURL: base, apiKey: 'k' });
+    const end = await endOf(provider.stream(request({ onAnswerUsage: (u) => told.push(u) })));
+    expect(end.usageEstimated).toBe(true);
+    expect(end.usage.promptTokens).toBeGreaterThan(0);
+    expect(told).toEqual([]);
+  });
+});
