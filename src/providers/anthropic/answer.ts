@@ -1,6 +1,7 @@
 import type { ContentBlock, Message, StopReason } from '@anthropic-ai/sdk/resources/messages';
 import type { FinishReason } from '../../domain/chat.js';
 import type { ProviderCompletion, ProviderRequest } from '../types.js';
+import { withCalls } from '../openai/answer-fields.js';
 import { malformed, truncated } from '../upstream-errors.js';
 import { toolCallsOf } from './tooling.js';
 import { countsOf, estimatedUsage, tokenUsageOf } from './usage.js';
@@ -27,7 +28,8 @@ export function completionOf(provider: string, message: Message, request: Provid
   const generated = content + (toolCalls?.map((c) => c.name + c.arguments).join('') ?? '') + thinkingOf(message.content);
   return {
     content,
-    finishReason: finishReasonOf(message.stop_reason),
+    // A compatible server in front of an engine that ends tool calls with "stop" (vLLM) says end_turn.
+    finishReason: withCalls(finishReasonOf(message.stop_reason), toolCalls !== undefined),
     ...(usage ? { usage: tokenUsageOf(usage) } : { usage: estimatedUsage(request, generated), usageEstimated: true }),
     ...(toolCalls ? { toolCalls } : {}),
   };

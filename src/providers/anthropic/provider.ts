@@ -3,6 +3,7 @@ import type { Message, MessageCreateParamsBase, RawMessageStreamEvent, StopReaso
 import type { Sampling } from '../../domain/chat.js';
 import { ToolCallAssembler } from '../../domain/tools.js';
 import { completionOf, finishReasonOf } from './answer.js';
+import { withCalls } from '../openai/answer-fields.js';
 import { applyTooling, checkImageDetail, toAnthropicConversation, type ToolingBody } from './tooling.js';
 import { countsOf, estimatedUsage, tokenUsageOf, withDelta, type UsageCounts } from './usage.js';
 import { OrchestratorError } from '../../domain/errors.js';
@@ -289,7 +290,7 @@ export class AnthropicProvider implements Provider {
     yield [
       {
         type: 'end',
-        finishReason: finishReasonOf(stopReason),
+        finishReason: withCalls(finishReasonOf(stopReason), calls.size > 0),
         ...(usage ? { usage: tokenUsageOf(usage) } : { usage: estimatedUsage(request, generated), usageEstimated: true }),
         // A tool called without input streams no input deltas: its arguments are {}, as unary reads them.
         ...(calls.size > 0 ? { toolCalls: calls.result().map((c) => (c.arguments === '' ? extend(c, { arguments: '{}' }) : c)) } : {}),
