@@ -1,7 +1,11 @@
 import type { FinishReason } from '../../domain/chat.js';
 
-/** OpenRouter's "error" (the provider failed mid-answer) and vLLM's "abort": the answer is cut, not whole. */
-export const failedFinish = (reason: unknown): boolean => reason === 'error' || reason === 'abort';
+/**
+ * OpenRouter's "error" (the provider failed mid-answer), vLLM's "abort" and DeepSeek's
+ * "insufficient_system_resource" (the request interrupted for lack of capacity): the answer is cut, not whole.
+ */
+export const failedFinish = (reason: unknown): boolean =>
+  reason === 'error' || reason === 'abort' || reason === 'insufficient_system_resource';
 
 export function finishReasonOf(reason: string): FinishReason {
   switch (reason) {

@@ -350,9 +350,9 @@ describe("finish reasons an OpenAI-compatible upstream names its own way (Togeth
   });
 });
 
-describe('an answer an OpenAI-compatible upstream ends with finish_reason error (OpenRouter) or abort (vLLM)', () => {
+describe('an answer an OpenAI-compatible upstream ends with finish_reason error (OpenRouter), abort (vLLM) or insufficient_system_resource (DeepSeek)', () => {
   it('is a failure, not a whole answer, unary and streamed', async () => {
-    for (const given of ['error', 'abort']) {
+    for (const given of ['error', 'abort', 'insufficient_system_resource']) {
       reply = sse(`${chunk({ content: 'The first half' })}${chunk({}, given)}data: [DONE]\n\n`);
       const events: ProviderStreamEvent[] = [];
       const streamed = await (async () => {
