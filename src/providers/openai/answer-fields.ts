@@ -23,6 +23,11 @@ export function finishReasonOf(reason: string): FinishReason {
       return 'stop';
     case 'model_length':
       return 'length';
+    // Anthropic's stop reasons, which gateways in front of Bedrock pass through (a tool_use end has calls: withCalls reads it).
+    case 'end_turn':
+      return 'stop';
+    case 'max_tokens':
+      return 'length';
     default:
       return 'unknown';
   }

@@ -329,13 +329,15 @@ describe('tool calls an OpenAI-compatible upstream ends with finish_reason stop 
   });
 });
 
-describe("finish reasons an OpenAI-compatible upstream names its own way (Together's eos, TGI's eos_token and stop_sequence, Mistral's model_length)", () => {
+describe("finish reasons an OpenAI-compatible upstream names its own way (Together's eos, TGI's eos_token and stop_sequence, Mistral's model_length, a Bedrock gateway's Anthropic stop reasons)", () => {
   it('are the reason they mean, unary and streamed', async () => {
     const cases: [string, string][] = [
       ['eos', 'stop'],
       ['eos_token', 'stop'],
       ['stop_sequence', 'stop'],
       ['model_length', 'length'],
+      ['end_turn', 'stop'],
+      ['max_tokens', 'length'],
     ];
     for (const [given, meant] of cases) {
       reply = (body, res) =>
