@@ -317,7 +317,11 @@ export class AttemptRunner {
     let error: OrchestratorError | undefined;
     try {
       watchdog.wait(spec.firstTokenTimeoutMs, 'first_token');
-      const hooks = { onProgress: (): void => watchdog.progress(), onPromptUsage: tally.onPromptUsage, onAnswerUsage: tally.onAnswerUsage };
+      const onProgress = (thoughtChars: number): void => {
+        watchdog.progress();
+        tally.onThought(thoughtChars);
+      };
+      const hooks = { onProgress, onPromptUsage: tally.onPromptUsage, onAnswerUsage: tally.onAnswerUsage };
       for await (const events of readsOf(provider, providerRequest(spec, child.signal, upstream?.headers, hooks))) {
         watchdog.hold();
         yield tally.count(events);

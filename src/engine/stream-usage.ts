@@ -34,6 +34,11 @@ export class StreamUsage {
     this.#reportedAnswer = usage;
   };
 
+  /** Thinking the upstream streamed and bills as output, though it is not relayed: counted as generated. */
+  readonly onThought = (chars: number): void => {
+    this.#generatedChars += chars;
+  };
+
   /** The stream's end arrived, with its usage. */
   get ended(): boolean {
     return this.#end !== undefined;

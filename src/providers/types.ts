@@ -17,10 +17,11 @@ export interface ProviderRequest {
   /** Extra HTTP headers for this request only (W3C traceparent/tracestate). */
   readonly headers?: Readonly<Record<string, string>> | undefined;
   /**
-   * Told when a stream read brought work that is not relayed (a reasoning model's thinking): the
-   * model is generating, so the stall watchdog must not give it up as silent.
+   * Told when a stream read brought work that is not relayed (a reasoning model's thinking), with
+   * its length in characters: the model is generating, so the stall watchdog must not give it up
+   * as silent, and the upstream bills it as output, so a stream that breaks later is charged it.
    */
-  readonly onProgress?: (() => void) | undefined;
+  readonly onProgress?: ((thoughtChars: number) => void) | undefined;
   /**
    * Streams only: told when the upstream reports the prompt's usage as it begins to answer
    * (Anthropic's message_start: uncached, cache-read and cache-write counts; completion 0). It

@@ -168,6 +168,7 @@ export class AnthropicProvider implements Provider {
         const out: ProviderStreamEvent[] = [];
         let failure: unknown;
         let thought = false;
+        let thoughtChars = 0;
         try {
           for (let i = 0; i < events.length; i++) {
             const sse = events[i]!;
@@ -218,7 +219,7 @@ export class AnthropicProvider implements Provider {
                   // Not relayed, but the model is generating: progress for the stall watchdog, and
                   // output tokens the estimate counts when the upstream reports no usage.
                   thought = true;
-                  if (typeof event.delta.thinking === 'string') generated += event.delta.thinking.length;
+                  if (typeof event.delta.thinking === 'string') thoughtChars += event.delta.thinking.length;
                 } else if (event.delta.type === 'input_json_delta') {
                   if (typeof event.delta.partial_json !== 'string')
                     throw malformed(this.name, 'stream event (input_json_delta without text)');
@@ -262,8 +263,10 @@ export class AnthropicProvider implements Provider {
         } catch (err) {
           failure = err;
         }
+        // Told before the deltas go out, so a consumer that stops at them does not lose the thinking's count.
+        if (thought) request.onProgress?.(thoughtChars);
+        generated += thoughtChars;
         if (out.length > 0) yield out;
-        else if (thought) request.onProgress?.();
         if (failure !== undefined) throw failure;
         // The answer is whole at message_stop: it ends now, whenever the upstream closes the response.
         if (stopped) break;

@@ -215,6 +215,7 @@ export class OpenAIProvider implements Provider {
         const out: ProviderStreamEvent[] = [];
         let failure: unknown;
         let thought = false;
+        let thoughtChars = 0;
         try {
           for (let i = 0; i < events.length; i++) {
             const event = events[i]!;
@@ -266,7 +267,7 @@ export class OpenAIProvider implements Provider {
             const thinking = reasoningOf(choice?.delta);
             if (isText(thinking)) {
               thought = true;
-              generated += thinking.length;
+              thoughtChars += thinking.length;
             }
             if (failedFinish(choice?.finish_reason)) throw truncated(this.name, `finish_reason "${choice?.finish_reason}"`);
             if (choice?.finish_reason) finishReason = finishReasonOf(choice.finish_reason);
@@ -275,8 +276,10 @@ export class OpenAIProvider implements Provider {
         } catch (err) {
           failure = err;
         }
+        // Told before the deltas go out, so a consumer that stops at them does not lose the thinking's count.
+        if (thought) request.onProgress?.(thoughtChars);
+        generated += thoughtChars;
         if (out.length > 0) yield out;
-        else if (thought) request.onProgress?.();
         if (failure !== undefined) throw failure;
         // The answer is whole at [DONE]: it ends now, whenever the upstream closes the response.
         if (done) break;
