@@ -271,7 +271,9 @@ export class OpenAIProvider implements Provider {
             }
             if (failedFinish(choice?.finish_reason)) throw truncated(this.name, `finish_reason "${choice?.finish_reason}"`);
             if (choice?.finish_reason) finishReason = finishReasonOf(choice.finish_reason);
-            if (chunk.usage) usage = usageOf(chunk.usage, request, generated);
+            // Moonshot puts the usage in the last chunk's choice, beside its finish reason.
+            const reported = chunk.usage ?? (choice as { usage?: ChatCompletionChunk['usage'] } | undefined)?.usage;
+            if (reported) usage = usageOf(reported, request, generated);
           }
         } catch (err) {
           failure = err;
