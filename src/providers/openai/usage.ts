@@ -18,9 +18,12 @@ export function usageOf(usage: OpenAI.CompletionUsage | undefined | null, reques
   // A reasoning model's thinking: part of completion_tokens, never in the answer's text.
   const reasoning = usage.completion_tokens_details?.reasoning_tokens;
   const written = details?.cache_write_tokens;
+  // xAI counts the thinking apart from completion_tokens, in total_tokens only; it is billed as output all the same.
+  const apart =
+    typeof reasoning === 'number' && reasoning > 0 && usage.total_tokens === usage.prompt_tokens + usage.completion_tokens + reasoning;
   return {
     promptTokens: usage.prompt_tokens,
-    completionTokens: usage.completion_tokens,
+    completionTokens: apart ? usage.completion_tokens + reasoning : usage.completion_tokens,
     totalTokens: usage.total_tokens,
     cachedTokens: details?.cached_tokens ?? 0,
     ...(reasoning !== undefined && reasoning !== null && reasoning !== 0 ? { reasoningTokens: reasoning } : {}),
