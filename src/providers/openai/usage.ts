@@ -7,6 +7,9 @@ import { estimateUsage, type PromptParts, type TokenUsage } from '../../domain/c
  */
 type PromptDetails = OpenAI.CompletionUsage.PromptTokensDetails & { readonly cache_write_tokens?: number | null };
 
+/** DeepSeek's name for the prompt tokens read from its context cache, where OpenAI's `cached_tokens` may be missing. */
+type CacheHits = { readonly prompt_cache_hit_tokens?: number | null };
+
 /**
  * Upstream usage when reported; otherwise an estimate (about four characters a token). The
  * counts are taken as they came, whatever their type: the usage check refuses a report whose
@@ -25,7 +28,7 @@ export function usageOf(usage: OpenAI.CompletionUsage | undefined | null, reques
     promptTokens: usage.prompt_tokens,
     completionTokens: apart ? usage.completion_tokens + reasoning : usage.completion_tokens,
     totalTokens: usage.total_tokens,
-    cachedTokens: details?.cached_tokens ?? 0,
+    cachedTokens: details?.cached_tokens ?? (usage as CacheHits).prompt_cache_hit_tokens ?? 0,
     ...(reasoning !== undefined && reasoning !== null && reasoning !== 0 ? { reasoningTokens: reasoning } : {}),
     ...(written !== undefined && written !== null && written !== 0 ? { cacheWriteTokens: written } : {}),
   };
