@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { hangups, stops } from './startup-signals.js';
+import { endsDrain, exitWithoutDrain, hangups, stops } from './startup-signals.js';
 import v8 from 'node:v8';
 import { startApp } from './app.js';
 import { clusterProblems } from './cluster/checks.js';
@@ -68,10 +68,15 @@ async function main(): Promise<void> {
   } catch (err) {
     exitOnConfigError(err, () => log.flush());
   }
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
-    stopping = true;
+    if (stoppingSince !== undefined) {
+      // Ctrl-C pressed again at a terminal: whoever watches does not want to wait out the grace.
+      // A second SIGTERM is not that: service managers send one, then SIGKILL at their own bound.
+      if (endsDrain(signal, stoppingSince)) exitWithoutDrain();
+      return;
+    }
+    stoppingSince = Date.now();
     log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: health NOT_SERVING, draining calls');
     // Whatever a log destination or a lingering connection does, the process ends soon after
     // the drain delay and the grace period (the server's own force-close comes 2 s after them).

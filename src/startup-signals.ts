@@ -44,3 +44,24 @@ export const stops = {
     process.off('SIGINT', exitWhileStarting);
   },
 };
+
+/**
+ * A SIGINT this long after the signal that began a drain is Ctrl-C pressed again. One sooner is the
+ * same Ctrl-C come twice: the terminal sends it to every process of its group, and `npm start`
+ * forwards the one it got to the gateway as well.
+ */
+const PRESSED_AGAIN_AFTER_MS = 1_000;
+
+/** Whether `signal`, during a drain begun at `drainSince` (epoch ms), asks to exit without it (Ctrl-C again). */
+export function endsDrain(signal: NodeJS.Signals, drainSince: number): boolean {
+  return signal === 'SIGINT' && Date.now() - drainSince >= PRESSED_AGAIN_AFTER_MS;
+}
+
+/** 128 + SIGINT's number: what a shell reports for a process that Ctrl-C ended. */
+const INTERRUPTED_EXIT_CODE = 130;
+
+/** A SIGINT during a drain: whatever is still running is cut, and the process ends now. */
+export function exitWithoutDrain(): never {
+  process.stderr.write('SIGINT while draining: exiting without waiting for the calls in flight\n');
+  process.exit(INTERRUPTED_EXIT_CODE);
+}

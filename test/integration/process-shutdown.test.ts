@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { ended, type MainProcess, startMain } from '../helpers/main-process.js';
+
+const DRAINING = 'shutting down: health NOT_SERVING, draining calls';
+
+/** Waits until `count` lines say `msg` (a cluster's workers log theirs apart). */
+async function logged(main: MainProcess, msg: string, count = 1): Promise<void> {
+  for (let i = 0; i < 200 && main.lines.filter((l) => l['msg'] === msg).length < count; i++) await new Promise((r) => setTimeout(r, 50));
+  expect(main.lines.filter((l) => l['msg'] === msg).length).toBeGreaterThanOrEqual(count);
+}
+
+/** How the process ended and how long after `since`, or 'alive' if it still runs `withinMs` later. */
+async function endingWithin(main: MainProcess, since: number, withinMs: number): Promise<{ code: number | null; ms: number } | 'alive'> {
+  const outcome = await Promise.race([ended(main.child), new Promise<'alive'>((r) => setTimeout(() => r('alive'), withinMs))]);
+  return outcome === 'alive' ? outcome : { code: outcome[0], ms: Date.now() - since };
+}
+
+describe('a second signal while the gateway drains', () => {
+  it('SIGINT (Ctrl-C twice) exits at once with 130; a second SIGTERM leaves the drain running', async () => {
+    const main = await startMain({ LOG_LEVEL: 'info', DRAIN_DELAY_MS: '30000', SHUTDOWN_GRACE_MS: '30000' });
+    try {
+      main.child.kill('SIGTERM');
+      await logged(main, DRAINING);
+      main.child.kill('SIGTERM');
+      expect(await endingWithin(main, Date.now(), 1_000)).toBe('alive');
+      const interrupted = Date.now();
+      main.child.kill('SIGINT');
+      const outcome = await endingWithin(main, interrupted, 5_000);
+      expect(outcome).toMatchObject({ code: 130 });
+      expect(main.stderr.join('')).toContain('SIGINT while draining: exiting without waiting for the calls in flight');
+    } finally {
+      if (main.child.exitCode === null) main.child.kill('SIGKILL');
+    }
+  }, 30_000);
+});
+
+describe('one Ctrl-C that comes twice', () => {
+  it('(from the terminal, and forwarded by npm start) drains as one SIGINT does', async () => {
+    const main = await startMain({ LOG_LEVEL: 'info', DRAIN_DELAY_MS: '1500' });
+    try {
+      const interrupted = Date.now();
+      main.child.kill('SIGINT');
+      // npm's copy comes a moment later: sent at once, the kernel would merge the two.
+      await new Promise((r) => setTimeout(r, 200));
+      main.child.kill('SIGINT');
+      const outcome = await endingWithin(main, interrupted, 15_000);
+      expect(outcome).toMatchObject({ code: 0 });
+      expect(outcome === 'alive' ? 0 : outcome.ms).toBeGreaterThanOrEqual(1_400);
+      expect(main.lines.some((l) => l['msg'] === 'stopped')).toBe(true);
+    } finally {
+      if (main.child.exitCode === null) main.child.kill('SIGKILL');
+    }
+  }, 30_000);
+});
