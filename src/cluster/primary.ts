@@ -6,7 +6,7 @@ import { Collector, send } from './collector.js';
 import { workersExposition } from './metrics.js';
 import { isClusterMessage, type WorkerMetrics } from './messages.js';
 import { Supervisor } from './supervisor.js';
-import { hangups, stops } from '../startup-signals.js';
+import { endsDrain, exitWithoutDrain, hangups, stops } from '../startup-signals.js';
 
 /**
  * The primary of WORKERS > 1: forks the workers (each a whole gateway on the shared port,
@@ -49,8 +49,19 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     );
   }
 
+  // Long ago for a stop the primary began itself (a worker that could not start): no Ctrl-C to come twice.
+  let signalledAt = 0;
   const stop = (signal: NodeJS.Signals): void => {
-    if (supervisor.isStopping) return;
+    if (supervisor.isStopping) {
+      // As one process does (serve.ts); sent to the primary alone (kill -INT), a SIGINT reaches
+      // no worker, and a worker that outlived the primary would drain on regardless.
+      if (endsDrain(signal, signalledAt)) {
+        supervisor.killAll();
+        exitWithoutDrain();
+      }
+      return;
+    }
+    signalledAt = Date.now();
     log.info({ signal, workers: supervisor.live().length }, 'shutting down: every worker drains');
     supervisor.stopAll(0);
   };

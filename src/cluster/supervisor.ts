@@ -102,6 +102,11 @@ export class Supervisor {
     if (this.alive.size === 0) this.finished(this.exitCode);
   }
 
+  /** Ends every worker at once (SIGKILL), a draining one or one that no longer answers the primary included. */
+  killAll(): void {
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGKILL');
+  }
+
   private fork(): void {
     const worker = cluster.fork();
     this.alive.add(worker.id);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ended, type MainProcess, startMain } from '../helpers/main-process.js';
 
@@ -13,6 +14,25 @@ async function logged(main: MainProcess, msg: string, count = 1): Promise<void> 
 async function endingWithin(main: MainProcess, since: number, withinMs: number): Promise<{ code: number | null; ms: number } | 'alive'> {
   const outcome = await Promise.race([ended(main.child), new Promise<'alive'>((r) => setTimeout(() => r('alive'), withinMs))]);
   return outcome === 'alive' ? outcome : { code: outcome[0], ms: Date.now() - since };
+}
+
+/** Whether `pid` still runs: a zombie (dead, not yet reaped by whoever inherited it) does not. */
+function alive(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** The processes of `pids` still running after up to a second: a SIGKILL takes a moment to land. */
+async function survivors(pids: readonly number[]): Promise<number[]> {
+  for (let i = 0; i < 20 && pids.some(alive); i++) await new Promise((r) => setTimeout(r, 50));
+  return pids.filter(alive);
+}
+
+function childrenOf(pid: number): number[] {
+  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).map(Number);
 }
 
 describe('a second signal while the gateway drains', () => {
@@ -51,4 +71,29 @@ describe('one Ctrl-C that comes twice', () => {
       if (main.child.exitCode === null) main.child.kill('SIGKILL');
     }
   }, 30_000);
+});
+
+describe('WORKERS=2: a second SIGINT to the primary while the workers drain', () => {
+  it('ends every worker and the primary at once, with 130', async () => {
+    const main = await startMain(
+      { WORKERS: '2', DATABASE_URL: 'off', LOG_LEVEL: 'info', DRAIN_DELAY_MS: '30000', SHUTDOWN_GRACE_MS: '30000' },
+      { ready: 'llm-orchestrator listening (cluster)' },
+    );
+    const workers = childrenOf(main.child.pid as number);
+    try {
+      main.child.kill('SIGINT');
+      await logged(main, DRAINING, 2);
+      // Pressed again, not the same Ctrl-C come twice.
+      await new Promise((r) => setTimeout(r, 1_000));
+      const interrupted = Date.now();
+      main.child.kill('SIGINT');
+      const outcome = await endingWithin(main, interrupted, 5_000);
+      expect(outcome).toMatchObject({ code: 130 });
+      expect(await survivors(workers)).toEqual([]);
+      expect(main.stderr.join('')).toContain('SIGINT while draining: exiting without waiting for the calls in flight');
+    } finally {
+      if (main.child.exitCode === null) main.child.kill('SIGKILL');
+      for (const pid of workers.filter(alive)) process.kill(pid, 'SIGKILL');
+    }
+  }, 60_000);
 });
