@@ -19,21 +19,27 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   let metricsServer: MetricsServer | undefined;
   // Both refer to each other only inside callbacks that run once the workers exist.
   const collector = new Collector(() => supervisor.serving());
-  const supervisor: Supervisor = new Supervisor(config.workers, log, {
-    up: (port) => log.info({ port, workers: config.workers, metrics: metricsServer?.url }, 'llm-orchestrator listening (cluster)'),
-    message: (worker, message) => {
-      if (!isClusterMessage(message)) return;
-      if (message.llmo === 'ready') supervisor.markReady(worker, message.port);
-      else if (message.llmo === 'stats-request') {
-        const askerId = message.id;
-        collector.collect('stats', (answers, missing) =>
-          send(worker, { llmo: 'stats-result', id: askerId, states: answers as StatsState[], missing }),
-        );
-      } else if (message.llmo === 'stats-state') collector.answered(worker, message.id, message.state);
-      else if (message.llmo === 'metrics-state') collector.answered(worker, message.id, message.metrics);
+  const supervisor: Supervisor = new Supervisor(
+    config.workers,
+    log,
+    {
+      up: (port) => log.info({ port, workers: config.workers, metrics: metricsServer?.url }, 'llm-orchestrator listening (cluster)'),
+      message: (worker, message) => {
+        if (!isClusterMessage(message)) return;
+        if (message.llmo === 'ready') supervisor.markReady(worker, message.port);
+        else if (message.llmo === 'stats-request') {
+          const askerId = message.id;
+          collector.collect('stats', (answers, missing) =>
+            send(worker, { llmo: 'stats-result', id: askerId, states: answers as StatsState[], missing }),
+          );
+        } else if (message.llmo === 'stats-state') collector.answered(worker, message.id, message.state);
+        else if (message.llmo === 'metrics-state') collector.answered(worker, message.id, message.metrics);
+      },
+      exited: (worker) => collector.forget(worker.id),
     },
-    exited: (worker) => collector.forget(worker.id),
-  });
+    // Each worker ends itself by then (serve.ts); this bounds the one that cannot.
+    config.drainDelayMs + config.shutdownGraceMs + 5_000,
+  );
 
   if (config.metrics.enabled) {
     metricsServer = await startMetricsServer(

@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
+import { timerDelay } from '../domain/timers.js';
 
 /** Workers that die this often within a minute are not replaced any more: something is wrong. */
 const MAX_RESTARTS_PER_MINUTE = 5;
@@ -35,12 +36,14 @@ export class Supervisor {
   private wasUp = false;
   private stopping = false;
   private exitCode = 0;
+  private overrun: NodeJS.Timeout | undefined;
   private readonly exitListener = (worker: Worker, code: number | null, signal: string | null): void => this.onExit(worker, code, signal);
   private finished: (code: number) => void = () => undefined;
   readonly done = new Promise<number>((resolve) => {
     this.finished = (code) => {
       // `cluster` is one per process: a supervisor that is done must not handle a later one's exits.
       cluster.off('exit', this.exitListener);
+      clearTimeout(this.overrun);
       resolve(code);
     };
   });
@@ -49,6 +52,11 @@ export class Supervisor {
     private readonly workers: number,
     private readonly log: Logger,
     private readonly events: SupervisorEvents,
+    /**
+     * How long a stop may take before the workers still running are killed (SIGKILL); a stop
+     * that does then ends in failure. Undefined: as long as they take.
+     */
+    private readonly stopWithinMs?: number,
   ) {
     cluster.on('exit', this.exitListener);
   }
@@ -98,6 +106,17 @@ export class Supervisor {
   stopAll(code: number): void {
     this.stopping = true;
     this.exitCode = code;
+    // A worker's own exit watchdog cannot fire in one that does not run (an event loop blocked
+    // for good, a stopped process): without this the primary, and the port it hands out, stay.
+    if (this.stopWithinMs !== undefined && this.overrun === undefined) {
+      this.overrun = setTimeout(() => {
+        this.log.error(
+          { workers: this.alive.size, stopWithinMs: this.stopWithinMs },
+          'shutdown overran its grace period; killing the workers still running',
+        );
+        this.killAll();
+      }, timerDelay(this.stopWithinMs));
+    }
     for (const w of this.live()) w.process.kill('SIGTERM');
     if (this.alive.size === 0) this.finished(this.exitCode);
   }

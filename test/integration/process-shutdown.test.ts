@@ -97,3 +97,27 @@ describe('WORKERS=2: a second SIGINT to the primary while the workers drain', ()
     }
   }, 60_000);
 });
+
+describe('WORKERS=2: a worker whose drain never ends', () => {
+  it('is killed by the primary once the stop overruns DRAIN_DELAY_MS + SHUTDOWN_GRACE_MS + 5 s, which exits 1', async () => {
+    const main = await startMain(
+      { WORKERS: '2', DATABASE_URL: 'off', LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: '500' },
+      { ready: 'llm-orchestrator listening (cluster)' },
+    );
+    const workers = childrenOf(main.child.pid as number);
+    const [stuck] = workers;
+    try {
+      // A worker that does not run at all (an event loop blocked for good): its own watchdog cannot fire.
+      process.kill(stuck as number, 'SIGSTOP');
+      const signalled = Date.now();
+      main.child.kill('SIGTERM');
+      const outcome = await endingWithin(main, signalled, 15_000);
+      expect(outcome).toMatchObject({ code: 1 });
+      expect(outcome === 'alive' ? Number.POSITIVE_INFINITY : outcome.ms).toBeLessThan(500 + 5_000 + 1_500);
+      expect(await survivors(workers)).toEqual([]);
+    } finally {
+      if (main.child.exitCode === null) main.child.kill('SIGKILL');
+      for (const pid of workers.filter(alive)) process.kill(pid, 'SIGKILL');
+    }
+  }, 60_000);
+});
