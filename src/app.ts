@@ -20,7 +20,7 @@ import { GatewayServer } from './server/server.js';
 import { StatsStore } from './telemetry/stats.js';
 import { Metrics, type BreakerReading } from './telemetry/metrics.js';
 import { startMetricsServer, type MetricsServer } from './telemetry/metrics-server.js';
-import { createTracer } from './telemetry/create-tracer.js';
+import { createTracer, LAST_EXPORT_BY_MS } from './telemetry/create-tracer.js';
 import { AccessController } from './access/controller.js';
 import { Budgets } from './access/budgets.js';
 import type { Kysely } from 'kysely';
@@ -110,10 +110,12 @@ interface Closing {
   readonly drainDelayMs: number | undefined;
   /** What the ledger gets to write the records still queued. */
   ledgerGraceMs(): number;
+  /** What the last spans and metrics get to reach the collector (after the ledger's writes); undefined: the tracer's own bound. */
+  exportGraceMs(): number | undefined;
 }
 
 /** A start-up that failed let no call in and told no load balancer it serves: nothing to drain or wait for. */
-const FAILED_START: Closing = { graceMs: 0, drainDelayMs: 0, ledgerGraceMs: () => 0 };
+const FAILED_START: Closing = { graceMs: 0, drainDelayMs: 0, ledgerGraceMs: () => 0, exportGraceMs: () => undefined };
 
 async function assemble(config: ResolvedConfig, log: Logger, options: StartOptions, started: StartedResources<Closing>): Promise<App> {
   const file = config.file;
@@ -199,7 +201,7 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
   metrics?.watchInFlight(() => engine.inFlight());
   // Loads OpenTelemetry only when OTEL_EXPORTER_OTLP_ENDPOINT is set; then the GenAI client metrics listen on the event port too.
   const tracer = await createTracer(config.tracing, engine.events, log);
-  started.add(() => tracer.shutdown());
+  started.add((closing) => tracer.shutdown(closing.exportGraceMs()));
   // Opened before the ledger so that a stop closes it after the ledger's last writes.
   const metricsServer = metrics && !options.clusterWorker ? await startMetricsServer(metrics, config.metrics) : undefined;
   started.add(() => metricsServer?.close());
@@ -346,7 +348,8 @@ async function assemble(config: ResolvedConfig, log: Logger, options: StartOptio
       // them), not a grace of its own after it: serve.ts ends the process at drain delay + grace + 5 s.
       const ledgerBy = Date.now() + config.drainDelayMs + (graceMs ?? config.shutdownGraceMs);
       const ledgerGraceMs = () => Math.max(ledgerBy - Date.now(), LEDGER_LAST_FLUSH_MS);
-      return started.closeAll({ graceMs, drainDelayMs: undefined, ledgerGraceMs });
+      const exportGraceMs = () => ledgerBy + LAST_EXPORT_BY_MS - Date.now();
+      return started.closeAll({ graceMs, drainDelayMs: undefined, ledgerGraceMs, exportGraceMs });
     },
   };
 }
@@ -360,7 +363,6 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-/** Every served catalog model's breaker, read at each scrape. */
 /** Every listed model's breaker, the embedding models' included (Embed calls go through them as chat calls do). */
 function breakerReadings(models: readonly CatalogModel[], engine: Engine): BreakerReading[] {
   return models.flatMap((m) => (m.servedBy === undefined ? [] : [{ provider: m.servedBy, model: m.id, state: engine.breakerState(m.id) }]));

@@ -57,8 +57,11 @@ export interface CallTrace {
 
 export interface Tracer {
   startCall(call: CallStart): CallTrace;
-  /** Exports what is buffered and stops; no-op without an exporter. */
-  shutdown(): Promise<void>;
+  /**
+   * Exports what is buffered and stops, waiting for it at most `withinMs` (when given) or its own
+   * bound; no-op without an exporter.
+   */
+  shutdown(withinMs?: number): Promise<void>;
 }
 
 export interface TracingOptions {
