@@ -19,10 +19,10 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   let metricsServer: MetricsServer | undefined;
   // Both refer to each other only inside callbacks that run once the workers exist.
   const collector = new Collector(() => supervisor.serving());
-  const supervisor: Supervisor = new Supervisor(
-    config.workers,
+  const supervisor: Supervisor = new Supervisor({
+    workers: config.workers,
     log,
-    {
+    events: {
       up: (port) => log.info({ port, workers: config.workers, metrics: metricsServer?.url }, 'llm-orchestrator listening (cluster)'),
       message: (worker, message) => {
         if (!isClusterMessage(message)) return;
@@ -38,8 +38,8 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
       exited: (worker) => collector.forget(worker.id),
     },
     // Each worker ends itself by then (serve.ts); this bounds the one that cannot.
-    config.drainDelayMs + config.shutdownGraceMs + 5_000,
-  );
+    stopWithinMs: config.drainDelayMs + config.shutdownGraceMs + 5_000,
+  });
 
   if (config.metrics.enabled) {
     metricsServer = await startMetricsServer(

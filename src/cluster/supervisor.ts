@@ -20,6 +20,17 @@ export interface SupervisorEvents {
   exited(worker: Worker): void;
 }
 
+export interface SupervisorOptions {
+  readonly workers: number;
+  readonly log: Logger;
+  readonly events: SupervisorEvents;
+  /**
+   * How long a stop may take before the workers still running are killed (SIGKILL); a stop
+   * that does then ends in failure. Undefined: as long as they take.
+   */
+  readonly stopWithinMs?: number | undefined;
+}
+
 /**
  * Keeps `workers` workers running: forks them, replaces one that dies after start-up (unless
  * they keep dying), stops everything when a first worker cannot start, and on stop lets every
@@ -48,16 +59,16 @@ export class Supervisor {
     };
   });
 
-  constructor(
-    private readonly workers: number,
-    private readonly log: Logger,
-    private readonly events: SupervisorEvents,
-    /**
-     * How long a stop may take before the workers still running are killed (SIGKILL); a stop
-     * that does then ends in failure. Undefined: as long as they take.
-     */
-    private readonly stopWithinMs?: number,
-  ) {
+  private readonly workers: number;
+  private readonly log: Logger;
+  private readonly events: SupervisorEvents;
+  private readonly stopWithinMs: number | undefined;
+
+  constructor(options: SupervisorOptions) {
+    this.workers = options.workers;
+    this.log = options.log;
+    this.events = options.events;
+    this.stopWithinMs = options.stopWithinMs;
     cluster.on('exit', this.exitListener);
   }
 

@@ -57,14 +57,18 @@ function run(workers: number, args: string[]): Run {
     lines,
     up,
     onReady: () => undefined,
-    supervisor: new Supervisor(workers, pino({ level: 'info' }, stream), {
-      up: () => markUp(),
-      message: (worker, message) => {
-        if (!isClusterMessage(message) || message.llmo !== 'ready') return;
-        r.supervisor.markReady(worker, message.port);
-        r.onReady(worker);
+    supervisor: new Supervisor({
+      workers,
+      log: pino({ level: 'info' }, stream),
+      events: {
+        up: () => markUp(),
+        message: (worker, message) => {
+          if (!isClusterMessage(message) || message.llmo !== 'ready') return;
+          r.supervisor.markReady(worker, message.port);
+          r.onReady(worker);
+        },
+        exited: () => undefined,
       },
-      exited: () => undefined,
     }),
   };
   current = r;
