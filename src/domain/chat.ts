@@ -92,6 +92,21 @@ export function estimatePromptTokens(messages: readonly (Pick<ChatMessage, 'cont
   }, 0);
 }
 
+/**
+ * What the messages send beside their text, as estimatePromptTokens counts it: the tool calls of
+ * assistant turns (name and arguments) and the images. A count of the text alone (the router's
+ * tokenizer) leaves these out, though they take room in the window and are billed as prompt.
+ */
+export function estimateBeyondTextTokens(messages: readonly ChatMessage[]): number {
+  return messages.reduce((n, m) => {
+    let chars = 0;
+    if (m.toolCalls) for (const call of m.toolCalls) chars += toolCallChars(call);
+    let images = 0;
+    for (const part of m.parts ?? []) if (part.type === 'image') images++;
+    return n + Math.ceil(chars / CHARS_PER_TOKEN) + images * IMAGE_TOKEN_ESTIMATE;
+  }, 0);
+}
+
 /** The tools' definitions (names, descriptions, schemas) and the answer's schema, as prompt tokens: their JSON at four characters a token. */
 export function estimateToolingTokens(tooling: Tooling | undefined): number {
   if (!tooling) return 0;

@@ -1,5 +1,5 @@
 import { costOf, type Catalog, type CatalogModel } from '../../catalog/catalog.js';
-import { estimateToolingTokens, type ChatMessage } from '../../domain/chat.js';
+import { estimateBeyondTextTokens, estimateToolingTokens, type ChatMessage } from '../../domain/chat.js';
 import type { Tooling } from '../../domain/tools.js';
 import type { BreakerState } from '../resilience/breakers.js';
 import { classifyComplexity, type Complexity } from './complexity.js';
@@ -28,7 +28,7 @@ export interface ScoredModel {
 export interface RouteDecision {
   readonly profile: RoutingProfileName;
   readonly complexity: Complexity;
-  /** The messages' tokens plus the tool definitions' and schema's, as the upstream reads them. */
+  /** The messages' tokens (their text, tool calls and images) plus the tool definitions' and schema's, as the upstream reads them. */
   readonly promptTokens: number;
   /** Eligible models best first, then the excluded ones. */
   readonly ranking: readonly ScoredModel[];
@@ -90,7 +90,7 @@ export class Router {
   rank(request: RankRequest): RouteDecision {
     const { profile, messages, maxTokens } = request;
     const report = classifyComplexity(messages, maxTokens);
-    const promptTokens = report.promptTokens + estimateToolingTokens(request.tooling);
+    const promptTokens = report.promptTokens + estimateBeyondTextTokens(messages) + estimateToolingTokens(request.tooling);
     const candidates = routeCandidates(this.options.catalog, request.candidates);
     const weights = effectiveWeights(this.options.weights[profile], request.streaming ?? false);
     const raw = candidates.map((model) => {

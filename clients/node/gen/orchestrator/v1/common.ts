@@ -760,7 +760,8 @@ export interface RouteDecision {
    * Prompt tokens as routing estimates them: the messages' text by the o200k tokenizer, counted
    * exactly up to 2,048 characters (fewer for CJK and other costly text) and estimated from a
    * sample past that, plus 3 a message; RankModels' prompt_tokens in place of that count when
-   * larger; plus the tool definitions and the JSON Schema of a Chat, at 4 characters a token.
+   * larger; plus the tool definitions and the JSON Schema of a Chat and the tool calls of its
+   * assistant messages, at 4 characters a token, and 765 tokens an image.
    * Not the upstream's count (Usage.prompt_tokens).
    */
   promptTokens: number;
