@@ -3,7 +3,16 @@
  * becomes the same engine call a gRPC request of the same meaning makes, so both doors give
  * the same answer.
  */
-import type { Answer, BreakerState, CallContext, Engine, EngineStreamEvent, RouteDecision, RoutingProfileName } from '../engine/index.js';
+import type {
+  Answer,
+  BreakerState,
+  CallContext,
+  Engine,
+  EngineStreamEvent,
+  RouteDecision,
+  RoutingProfileName,
+  SizedMessage,
+} from '../engine/index.js';
 import type { CatalogModel } from '../catalog/catalog.js';
 import type { ChatCompletionRequest } from './chat-request.js';
 
@@ -88,12 +97,15 @@ export function rankModels(
     readonly candidates: readonly string[];
     readonly prompt: string;
     readonly maxTokens: number | undefined;
+    /** The prompt's size when larger than its text shows (a prompt too long for a URL). */
+    readonly promptTokens: number | undefined;
   },
   ctx: CallContext,
 ): Promise<RouteDecision> {
+  const message: SizedMessage = { role: 'user', content: request.prompt || 'Hello!', promptTokens: request.promptTokens };
   return engine.rank({
     route: { profile: request.profile, candidates: request.candidates.map((name, i) => ({ name, field: `candidates[${i}]` })) },
-    input: { messages: [{ role: 'user', content: request.prompt || 'Hello!' }], temperature: 0, maxTokens: request.maxTokens },
+    input: { messages: [message], temperature: 0, maxTokens: request.maxTokens },
     ctx,
   });
 }

@@ -33,10 +33,11 @@ export function modelRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: En
       const prompt = one(query.prompt) ?? '';
       if (longerThan(prompt, limits.maxContentChars))
         violations.push({ field: 'prompt', description: `must be at most ${limits.maxContentChars} characters` });
-      const maxRaw = one(query.max_tokens);
-      const maxTokens = maxRaw === undefined ? undefined : Number(maxRaw);
-      if (maxTokens !== undefined && !(Number.isInteger(maxTokens) && maxTokens >= 1))
-        violations.push({ field: 'max_tokens', description: 'must be a whole number, at least 1' });
+      const maxTokens = wholeNumber(query, 'max_tokens', violations);
+      const promptTokens = wholeNumber(query, 'prompt_tokens', violations);
+      // A misspelt or unsupported parameter would otherwise rank as if it were not there.
+      for (const field of Object.keys(query))
+        if (!RANKING_PARAMETERS.has(field)) violations.push({ field, description: 'is not a rankings parameter' });
       const candidates = [query.candidates ?? []]
         .flat()
         .flatMap((c) => c.split(','))
@@ -45,7 +46,7 @@ export function modelRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: En
       if (candidates.length > limits.maxModelsPerCall)
         violations.push({ field: 'candidates', description: `at most ${limits.maxModelsPerCall} models` });
       if (violations.length > 0 || !profile) throw invalidArgument(violations);
-      const decision = await rankModels(engine, { profile, candidates, prompt, maxTokens }, ctx);
+      const decision = await rankModels(engine, { profile, candidates, prompt, maxTokens, promptTokens }, ctx);
       return { json: { object: 'ranking', ...encodeDecision(decision) } };
     }),
   );
@@ -61,6 +62,20 @@ export function modelRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: En
       return { json: encodeModel(model, breakerState(engine, model.id)) };
     }),
   );
+}
+
+const RANKING_PARAMETERS: ReadonlySet<string> = new Set(['profile', 'prompt', 'candidates', 'max_tokens', 'prompt_tokens']);
+
+function wholeNumber(
+  query: Record<string, string | string[] | undefined>,
+  field: string,
+  violations: FieldViolation[],
+): number | undefined {
+  const raw = one(query[field]);
+  const value = raw === undefined ? undefined : Number(raw);
+  if (value !== undefined && !(Number.isInteger(value) && value >= 1))
+    violations.push({ field, description: 'must be a whole number, at least 1' });
+  return value;
 }
 
 function one(value: string | string[] | undefined): string | undefined {
