@@ -71,6 +71,21 @@ export function modelNotServed(model: string, provider: string): OrchestratorErr
   });
 }
 
+/**
+ * No candidate of a route has a provider configured: FAILED_PRECONDITION, as a call naming one of
+ * them is, since no retry finds one until the configuration changes.
+ */
+export function routeNotServed(models: readonly { readonly id: string; readonly provider: string }[]): OrchestratorError {
+  const [only] = models;
+  if (only && models.length === 1) return modelNotServed(only.id, only.provider);
+  return new OrchestratorError({
+    kind: 'failed_precondition',
+    reason: Reason.MODEL_NOT_AVAILABLE,
+    message: `no provider is configured for any candidate of this route (${models.map((m) => `${m.id}: provider "${m.provider}"`).join(', ')}); set their API keys`,
+    metadata: { models: models.map((m) => m.id).join(',') },
+  });
+}
+
 /** Every candidate of a route is outside the API key's allow-list. */
 export function routeNotAllowed(keyName: string, denied: readonly string[]): OrchestratorError {
   return new OrchestratorError({

@@ -1,6 +1,6 @@
 import type { Catalog, CatalogModel } from '../catalog/catalog.js';
 import type { ChatInput } from '../domain/chat.js';
-import { noEligibleModel as noModelNow, promptTooLong, routeNotAllowed } from '../domain/call-errors.js';
+import { noEligibleModel as noModelNow, promptTooLong, routeNotAllowed, routeNotServed } from '../domain/call-errors.js';
 import { embeddingModelAsChat } from '../domain/embedding-errors.js';
 import { defaultModelNotFound, invalidArgument, modelNotFound, type OrchestratorError, type FieldViolation } from '../domain/errors.js';
 import type { Principal } from '../domain/principal.js';
@@ -9,7 +9,7 @@ import type { CallContext } from './context.js';
 import type { AccessControl } from './ports.js';
 import type { ModelRef, RouteRequest } from './requests.js';
 import { loadTokenizer } from './routing/complexity.js';
-import { BREAKER_OPEN, TOO_SMALL, type RouteDecision, type Router, type ScoredModel } from './routing/router.js';
+import { BREAKER_OPEN, NO_PROVIDER, TOO_SMALL, type RouteDecision, type Router, type ScoredModel } from './routing/router.js';
 import { capabilitiesOf, isLackingReason, lackingReason, type Requirements, usableModels } from './capabilities.js';
 
 export interface PlannerOptions {
@@ -184,15 +184,15 @@ function noEligibleModel(
   const reasons = decision.ranking.map((r) => `${r.model.id}: ${r.excluded ?? 'eligible'}`).join('; ');
   const denied = decision.ranking.filter((r) => r.excluded === NOT_ALLOWED_FOR_KEY).map((r) => r.model.id);
   // Nothing the key may call could take it: a permission problem, not a passing outage.
-  if (
-    principal &&
-    denied.length > 0 &&
-    decision.ranking.every((r) => r.excluded === NOT_ALLOWED_FOR_KEY || r.excluded === 'no provider configured')
-  ) {
+  if (principal && denied.length > 0 && decision.ranking.every((r) => r.excluded === NOT_ALLOWED_FOR_KEY || r.excluded === NO_PROVIDER)) {
     return routeNotAllowed(principal.name, denied);
   }
   // The key's models alone, as if they were the only candidates: what the others could take does not matter.
   const callable = decision.ranking.filter((r) => r.excluded !== NOT_ALLOWED_FOR_KEY);
+  // Our configuration, not an outage: UNAVAILABLE would have clients retry what cannot succeed.
+  if (callable.length > 0 && callable.every((r) => r.excluded === NO_PROVIDER)) {
+    return routeNotServed(callable.map((r) => ({ id: r.model.id, provider: r.model.provider })));
+  }
   const tooLong = (r: ScoredModel): boolean => r.excluded?.startsWith(TOO_SMALL) ?? false;
   if (callable.length > 0 && callable.every(tooLong)) {
     return promptTooLong(decision.promptTokens, callable.map((r) => `${r.model.id}: ${r.excluded}`).join('; '));

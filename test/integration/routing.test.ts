@@ -308,6 +308,31 @@ models:
       excludedReason: 'no provider configured',
     });
   });
+
+  it('refuses a route none of whose candidates has a provider as naming that model does: FAILED_PRECONDITION, not a retry', async () => {
+    const chat = h.clients.chat.chat.bind(h.clients.chat);
+    const err = await unaryError(chat, {
+      model: '',
+      prompt: 'hi',
+      messages: [],
+      route: { profile: RoutingProfile.ROUTING_PROFILE_BALANCED, candidates: ['gamma-x'] },
+    });
+    expect(err.code).toBe(grpc.status.FAILED_PRECONDITION);
+    expect(err.decoded.errorInfo?.reason).toBe('MODEL_NOT_AVAILABLE');
+    expect(err.decoded.retryInfo).toBeUndefined();
+    const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'route:balanced',
+        messages: [{ role: 'user', content: 'hi' }],
+        orchestrator: { route: { candidates: ['gamma-x'] } },
+      }),
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('x-should-retry')).toBe('false');
+    expect(((await res.json()) as { error: { reason: string } }).error.reason).toBe('MODEL_NOT_AVAILABLE');
+  });
 });
 
 describe('StreamChat with a route and a strategy', () => {

@@ -55,6 +55,9 @@ export interface RankRequest {
 /** How a model whose window cannot hold the request is excluded: the start of its reason. */
 export const TOO_SMALL = 'context window ';
 
+/** How a model no configured provider serves is excluded. */
+export const NO_PROVIDER = 'no provider configured';
+
 /** How a model kept out by its open circuit breaker is excluded. */
 export const BREAKER_OPEN = 'circuit breaker open';
 
@@ -170,7 +173,7 @@ export class Router {
     breaker: BreakerState,
     exclude: RankRequest['exclude'],
   ): string | undefined {
-    if (!model.servedBy) return 'no provider configured';
+    if (!model.servedBy) return NO_PROVIDER;
     const excluded = exclude?.(model);
     if (excluded !== undefined) return excluded;
     const needed = promptTokens + Math.min(maxTokens, model.maxOutputTokens);

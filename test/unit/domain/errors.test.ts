@@ -13,7 +13,7 @@ import {
   modelNotFound,
   rateLimited,
 } from '../../../src/domain/errors.js';
-import { allAttemptsFailed, circuitOpen } from '../../../src/domain/call-errors.js';
+import { allAttemptsFailed, circuitOpen, routeNotServed } from '../../../src/domain/call-errors.js';
 import { upstreamAuthFailed, upstreamFailed, upstreamModelMissing } from '../../../src/domain/upstream-errors.js';
 import {
   ERROR_DOMAIN,
@@ -292,6 +292,29 @@ describe('grpcErrorFor', () => {
 describe('decodeStatusDetails', () => {
   it('returns nothing for metadata without details', () => {
     expect(decodeStatusDetails(new grpc.Metadata())).toEqual({});
+  });
+});
+
+describe('a route none of whose candidates has a provider', () => {
+  it('is FAILED_PRECONDITION naming each candidate and its provider, not a retryable outage', () => {
+    const one = routeNotServed([{ id: 'gamma-x', provider: 'gamma' }]);
+    expect([one.kind, one.reason, one.retryable, one.metadata]).toEqual([
+      'failed_precondition',
+      Reason.MODEL_NOT_AVAILABLE,
+      false,
+      { model: 'gamma-x', provider: 'gamma' },
+    ]);
+    const two = routeNotServed([
+      { id: 'gamma-x', provider: 'gamma' },
+      { id: 'delta-y', provider: 'delta' },
+    ]);
+    expect([two.kind, two.reason, two.retryable, two.metadata]).toEqual([
+      'failed_precondition',
+      Reason.MODEL_NOT_AVAILABLE,
+      false,
+      { models: 'gamma-x,delta-y' },
+    ]);
+    expect(two.message).toContain('gamma-x: provider "gamma", delta-y: provider "delta"');
   });
 });
 
