@@ -1,34 +1,12 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnthropicProvider } from '../../../src/providers/anthropic/provider.js';
-import type { ProviderRequest, ProviderStreamEvent } from '../../../src/providers/types.js';
+import type { ProviderStreamEvent } from '../../../src/providers/types.js';
+import { anthropicSseUpstream, streamRequest as request, type AnthropicSse } from '../../helpers/anthropic-sse.js';
 
-/** An Anthropic-compatible upstream on a free port, answering every request with `events`. */
-let events: readonly object[] = [];
-let server: http.Server;
-let base = '';
+let upstream: AnthropicSse;
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.end(events.map((e) => `event: ${(e as { type: string }).type}\ndata: ${JSON.stringify(e)}\n\n`).join(''));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  upstream = await anthropicSseUpstream();
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
-
-const request = (extra: Partial<ProviderRequest> = {}): ProviderRequest => ({
-  upstreamModel: 'm',
-  messages: [{ role: 'user', content: 'Name the capital of France, please.' }],
-  temperature: 0,
-  maxTokens: 100,
-  signal: new AbortController().signal,
-  ...extra,
-});
+afterAll(() => upstream.close());
 
 async function endOf(stream: AsyncIterable<ProviderStreamEvent>): Promise<Extract<ProviderStreamEvent, { type: 'end' }>> {
   let end: ProviderStreamEvent | undefined;
@@ -50,13 +28,13 @@ const stop = (usage: object) => [{ type: 'message_delta', delta: { stop_reason: 
 
 describe("a stream's message_delta usage", () => {
   it('of zero input tokens (SGLang sends them so) keeps the prompt counts message_start reported', async () => {
-    events = [
+    upstream.set([
       start({ input_tokens: 12, cache_read_input_tokens: 100, cache_creation_input_tokens: 40, output_tokens: 1 }),
       ...text,
       ...stop({ input_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0, output_tokens: 3 }),
-    ];
+    ]);
     const told: unknown[] = [];
-    const provider = new AnthropicProvider({ name: 'a', baseURL: base, apiKey: 'k' });
+    const provider = upstream.provider();
     const end = await endOf(provider.stream(request({ onAnswerUsage: (u) => told.push(u) })));
     const usage = { promptTokens: 152, completionTokens: 3, totalTokens: 155, cachedTokens: 100, cacheWriteTokens: 40 };
     expect(end.usage).toEqual(usage);
@@ -65,12 +43,12 @@ describe("a stream's message_delta usage", () => {
   });
 
   it('of the cumulative counts the Messages API sends replaces message_start’s, and one of none is taken when message_start said none', async () => {
-    events = [
+    upstream.set([
       start({ input_tokens: 12, output_tokens: 1 }),
       ...text,
       ...stop({ input_tokens: 15, cache_read_input_tokens: 0, output_tokens: 3 }),
-    ];
-    const provider = new AnthropicProvider({ name: 'a', baseURL: base, apiKey: 'k' });
+    ]);
+    const provider = upstream.provider();
     expect((await endOf(provider.stream(request()))).usage).toEqual({
       promptTokens: 15,
       completionTokens: 3,
@@ -78,16 +56,16 @@ describe("a stream's message_delta usage", () => {
       cachedTokens: 0,
     });
     // A server that counts the prompt only at the end.
-    events = [start({ input_tokens: 0, output_tokens: 0 }), ...text, ...stop({ input_tokens: 9, output_tokens: 3 })];
+    upstream.set([start({ input_tokens: 0, output_tokens: 0 }), ...text, ...stop({ input_tokens: 9, output_tokens: 3 })]);
     expect((await endOf(provider.stream(request()))).usage.promptTokens).toBe(9);
   });
 });
 
 describe('an Anthropic-compatible report that counts no prompt tokens', () => {
   it('streamed (message_start says 0 and message_delta adds no input count) is no report: the estimate is charged', async () => {
-    events = [start({ input_tokens: 0, output_tokens: 0 }), ...text, ...stop({ output_tokens: 3 })];
+    upstream.set([start({ input_tokens: 0, output_tokens: 0 }), ...text, ...stop({ output_tokens: 3 })]);
     const told: unknown[] = [];
-    const provider = new AnthropicProvider({ name: 'a', baseURL: base, apiKey: 'k' });
+    const provider = upstream.provider();
     const end = await endOf(provider.stream(request({ onAnswerUsage: (u) => told.push(u) })));
     expect(end.usageEstimated).toBe(true);
     expect(end.usage.promptTokens).toBeGreaterThan(0);

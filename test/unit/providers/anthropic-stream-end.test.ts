@@ -1,47 +1,12 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrchestratorError, Reason } from '../../../src/domain/errors.js';
-import { AnthropicProvider } from '../../../src/providers/anthropic/provider.js';
-import type { ProviderRequest, ProviderStreamEvent } from '../../../src/providers/types.js';
+import { anthropicSseUpstream, readStream, streamRequest, type AnthropicSse } from '../../helpers/anthropic-sse.js';
 
-/** An Anthropic-compatible upstream on a free port: writes `events`, then ends the response cleanly or cuts it. */
-let events: readonly object[] = [];
-let cut = false;
-let server: http.Server;
-let base = '';
+let upstream: AnthropicSse;
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.write(events.map((e) => `event: ${(e as { type: string }).type}\ndata: ${JSON.stringify(e)}\n\n`).join(''));
-      if (cut) setTimeout(() => res.destroy(), 20);
-      else res.end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  upstream = await anthropicSseUpstream();
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
-
-const request = (): ProviderRequest => ({
-  upstreamModel: 'm',
-  messages: [{ role: 'user', content: 'Name the capital of France, please.' }],
-  temperature: 0,
-  maxTokens: 100,
-  signal: new AbortController().signal,
-});
-
-async function read(stream: AsyncIterable<ProviderStreamEvent>): Promise<{ seen: ProviderStreamEvent[]; error: unknown }> {
-  const seen: ProviderStreamEvent[] = [];
-  try {
-    for await (const event of stream) seen.push(event);
-  } catch (error) {
-    return { seen, error };
-  }
-  return { seen, error: undefined };
-}
+afterAll(() => upstream.close());
 
 const answer = (stopReason: string | null) => [
   {
@@ -56,10 +21,8 @@ const answer = (stopReason: string | null) => [
 
 describe('an Anthropic stream that ends without message_stop', () => {
   it('after the stop reason, closed cleanly (as some compatible gateways close it), is the whole answer', async () => {
-    events = answer('end_turn');
-    cut = false;
-    const provider = new AnthropicProvider({ name: 'a', baseURL: base, apiKey: 'k' });
-    const { seen, error } = await read(provider.stream(request()));
+    upstream.set(answer('end_turn'));
+    const { seen, error } = await readStream(upstream.provider().stream(streamRequest()));
     expect(error).toBeUndefined();
     expect(seen).toEqual([
       { type: 'delta', content: 'Paris.' },
@@ -68,14 +31,13 @@ describe('an Anthropic stream that ends without message_stop', () => {
   });
 
   it('without a stop reason, or cut after it, is STREAM_TRUNCATED still', async () => {
-    const provider = new AnthropicProvider({ name: 'a', baseURL: base, apiKey: 'k' });
+    const provider = upstream.provider();
     for (const [stopReason, cutIt] of [
       [null, false],
       ['end_turn', true],
     ] as const) {
-      events = answer(stopReason);
-      cut = cutIt;
-      const { seen, error } = await read(provider.stream(request()));
+      upstream.set(answer(stopReason), { cut: cutIt });
+      const { seen, error } = await readStream(provider.stream(streamRequest()));
       expect(seen.some((e) => e.type === 'end')).toBe(false);
       expect(error).toBeInstanceOf(OrchestratorError);
       expect((error as OrchestratorError).reason).toBe(Reason.STREAM_TRUNCATED);

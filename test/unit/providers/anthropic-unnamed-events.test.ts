@@ -1,44 +1,13 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrchestratorError, Reason } from '../../../src/domain/errors.js';
-import { AnthropicProvider } from '../../../src/providers/anthropic/provider.js';
-import type { ProviderRequest, ProviderStreamEvent } from '../../../src/providers/types.js';
+import { anthropicSseUpstream, readStream, streamRequest, type AnthropicSse } from '../../helpers/anthropic-sse.js';
 
 /** A proxy in front of the Messages API that leaves out the `event:` lines: each event is its data line alone. */
-let events: readonly object[] = [];
-let server: http.Server;
-let base = '';
+let upstream: AnthropicSse;
 beforeAll(async () => {
-  server = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      res.end(events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join(''));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  upstream = await anthropicSseUpstream({ eventLines: false });
 });
-afterAll(() => new Promise<void>((r) => server.close(() => r())));
-
-const request = (): ProviderRequest => ({
-  upstreamModel: 'm',
-  messages: [{ role: 'user', content: 'Name the capital of France, please.' }],
-  temperature: 0,
-  maxTokens: 100,
-  signal: new AbortController().signal,
-});
-
-async function read(stream: AsyncIterable<ProviderStreamEvent>): Promise<{ seen: ProviderStreamEvent[]; error: unknown }> {
-  const seen: ProviderStreamEvent[] = [];
-  try {
-    for await (const event of stream) seen.push(event);
-  } catch (error) {
-    return { seen, error };
-  }
-  return { seen, error: undefined };
-}
+afterAll(() => upstream.close());
 
 const start = {
   type: 'message_start',
@@ -56,8 +25,8 @@ const stop = [
 
 describe('an Anthropic stream without event lines', () => {
   it('is read by the type its data carries', async () => {
-    events = [start, ...text, ...stop];
-    const { seen, error } = await read(new AnthropicProvider({ name: 'a', baseURL: base, apiKey: 'k' }).stream(request()));
+    upstream.set([start, ...text, ...stop]);
+    const { seen, error } = await readStream(upstream.provider().stream(streamRequest()));
     expect(error).toBeUndefined();
     expect(seen.at(-1)).toMatchObject({ type: 'end', finishReason: 'stop', usage: { promptTokens: 12, completionTokens: 3 } });
   });
@@ -69,8 +38,8 @@ describe('an Anthropic stream without event lines', () => {
       ['invalid_request_error', Reason.UPSTREAM_REJECTED_REQUEST, false],
     ];
     for (const [type, reason, retryable] of cases) {
-      events = [start, ...text, { type: 'error', error: { type, message: 'x' } }, ...stop];
-      const { seen, error } = await read(new AnthropicProvider({ name: 'a', baseURL: base, apiKey: 'k' }).stream(request()));
+      upstream.set([start, ...text, { type: 'error', error: { type, message: 'x' } }, ...stop]);
+      const { seen, error } = await readStream(upstream.provider().stream(streamRequest()));
       expect(seen).toEqual([{ type: 'delta', content: 'Paris.' }]);
       expect(error).toBeInstanceOf(OrchestratorError);
       expect(error).toMatchObject({ reason, retryable });
