@@ -39,6 +39,7 @@ import type { TlsFiles } from '../config/tls-files.js';
 import { Server as TlsServer } from 'node:tls';
 import { TlsHandshakes } from '../domain/tls-handshakes.js';
 import { closeConnectionsAfterCalls, knownHttp2Servers } from './http2-servers.js';
+import { answerUnknownMethods } from './unknown-methods.js';
 
 /** TLS when TLS_CERT_FILE/TLS_KEY_FILE are set; with TLS_CLIENT_CA_FILE clients must present a certificate it signed. */
 function credentialsOf(tls: TlsFiles | undefined): grpc.ServerCredentials {
@@ -174,6 +175,7 @@ export class GatewayServer {
         try {
           limitMetadata(this.server, this.config.maxMetadataBytes);
           capConnections(this.server, this.config.maxConnections);
+          answerUnknownMethods(this.server, this.log);
           if (this.tls) {
             for (const bound of knownHttp2Servers(this.server))
               if (bound instanceof TlsServer) this.handshakes.push(new TlsHandshakes(bound));
