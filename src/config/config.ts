@@ -7,6 +7,7 @@ import { bindHost, emptyAsUndefined, milliseconds, number, text } from './env-va
 
 export { COMPAT_ALIASES, type CompatAlias } from './compat.js';
 import { HTTP_ENV, httpConfig, type HttpConfig } from './http-env.js';
+import { OTEL_ENV, tracingConfig, type TracingConfig } from './otel-env.js';
 import { egressProxy, type EgressProxy, UPSTREAM_ENV, withLowerCaseProxyNames } from './upstream-env.js';
 import { RUNTIME_ENV } from './runtime-env.js';
 import { GRPC_ENV, grpcConfig, type GrpcConfig } from './grpc-env.js';
@@ -161,9 +162,7 @@ export const envSchema = z.object({
   /** Unset: HOST, so a gateway kept on loopback does not publish its metrics on every interface. */
   METRICS_HOST: z.preprocess(emptyAsUndefined, bindHost().optional()),
   METRICS_PORT: number(z.number().int().min(0).max(65535), 9464),
-  /** OTLP/HTTP collector base URL; spans go to <url>/v1/traces. Unset: no spans (traceparent still propagates). */
-  OTEL_EXPORTER_OTLP_ENDPOINT: z.preprocess(emptyAsUndefined, z.url({ protocol: /^https?$/ }).optional()),
-  OTEL_SERVICE_NAME: z.preprocess(emptyAsUndefined, z.string().trim().default('llm-orchestrator')),
+  ...OTEL_ENV,
   ...HTTP_ENV,
   ...UPSTREAM_ENV,
   ...RUNTIME_ENV,
@@ -186,7 +185,7 @@ export interface Config extends GrpcConfig {
   readonly metrics: MetricsConfig;
   /** V8_PRETENURING=on: V8's allocation-site pretenuring stays on (runtime-env.ts says why it is off). */
   readonly v8Pretenuring: boolean;
-  readonly tracing: { readonly otlpEndpoint: string | undefined; readonly serviceName: string; readonly environment: string | undefined };
+  readonly tracing: TracingConfig;
   readonly openai: {
     readonly apiKey: string | undefined;
     readonly baseURL: string;
@@ -302,7 +301,7 @@ export function loadConfig(given: Readonly<Record<string, string | undefined>> =
     logFile: e.LOG_FILE ? { path: e.LOG_FILE, rotate: e.LOG_ROTATE, retentionDays: e.LOG_RETENTION_DAYS } : undefined,
     metrics: metricsConfig(e),
     v8Pretenuring: e.V8_PRETENURING === 'on',
-    tracing: { otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: e.OTEL_SERVICE_NAME, environment: e.ENVIRONMENT },
+    tracing: tracingConfig(e),
     openai: { apiKey: e.OPENAI_API_KEY, baseURL: e.OPENAI_BASE_URL, organization: e.OPENAI_ORGANIZATION },
     simulator: { enabled: simulatorEnabled, forced: e.SIMULATOR === 'on', latencyScale: e.SIMULATOR_LATENCY_SCALE, port: e.SIMULATOR_PORT },
     defaults: {

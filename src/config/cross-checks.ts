@@ -24,6 +24,7 @@ interface Settings {
   readonly LEDGER_RETENTION_DAYS: number;
   readonly LEDGER_RETENTION_CRON: string;
   readonly OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined;
+  readonly OTEL_SDK_DISABLED: string;
 }
 
 /** The /metrics endpoint's listener (METRICS, METRICS_HOST, METRICS_PORT). */
@@ -84,7 +85,7 @@ const OTLP_PROTOCOLS = ['OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_TRACE
  * environment may set them for other services.
  */
 function otlpProblems(e: Settings, given: Readonly<Record<string, string | undefined>>): string[] {
-  if (e.OTEL_EXPORTER_OTLP_ENDPOINT === undefined) return [];
+  if (e.OTEL_EXPORTER_OTLP_ENDPOINT === undefined || e.OTEL_SDK_DISABLED === 'true') return [];
   return [
     ...signalPathProblems(e.OTEL_EXPORTER_OTLP_ENDPOINT),
     ...OTLP_PROTOCOLS.filter((name) => given[name]?.trim().toLowerCase() === 'grpc').map(

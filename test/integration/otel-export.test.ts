@@ -249,6 +249,21 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT on a running server', () => {
     expect(client?.parentSpanId).toBe(server?.spanId);
   }, 30_000);
 
+  it('OTEL_SDK_DISABLED=true exports nothing, the endpoint set or not, and the trace still reaches the upstream', async () => {
+    collector = await startCollector();
+    h = await startHarness({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, OTEL_SDK_DISABLED: 'true' } });
+    await callUnary(
+      h.clients.chat.chat.bind(h.clients.chat),
+      { model: 'gpt-4o-mini', prompt: 'no export', messages: [] },
+      { metadata: { traceparent: `00-${TRACE}-${PARENT}-01` } },
+    );
+    const sent = parseTraceparent(headerOf(h.upstream.requests.at(-1)?.headers.traceparent));
+    await h.close();
+    h = undefined;
+    expect(collector.posts).toEqual([]);
+    expect(sent?.traceId).toBe(TRACE);
+  }, 30_000);
+
   it('exports the GenAI client metrics (token usage, operation duration) for Chat and StreamChat to <endpoint>/v1/metrics', async () => {
     collector = await startCollector();
     h = await startHarness({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint, OTEL_SERVICE_NAME: 'gateway-metrics' } });
