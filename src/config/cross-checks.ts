@@ -3,6 +3,7 @@ import { maskUrlPassword } from '../domain/url-password.js';
 import { emptyAsUndefined } from './env-values.js';
 import { httpConfig } from './http-env.js';
 import { retentionProblems } from './ledger-env.js';
+import { resourceAttributeProblems } from './otel-env.js';
 
 /** The parsed settings whose problems show only together. */
 interface Settings {
@@ -25,6 +26,7 @@ interface Settings {
   readonly LEDGER_RETENTION_CRON: string;
   readonly OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined;
   readonly OTEL_SDK_DISABLED: string;
+  readonly OTEL_RESOURCE_ATTRIBUTES?: string | undefined;
 }
 
 /** The /metrics endpoint's listener (METRICS, METRICS_HOST, METRICS_PORT). */
@@ -93,6 +95,7 @@ function otlpProblems(e: Settings, given: Readonly<Record<string, string | undef
         `${name}: grpc is not supported: spans and metrics go over OTLP/HTTP; set OTEL_EXPORTER_OTLP_ENDPOINT to the collector's OTLP/HTTP port (4318) and ${name} to http/protobuf, or unset it`,
     ),
     ...samplerProblems(given),
+    ...resourceAttributeProblems(e),
   ];
 }
 

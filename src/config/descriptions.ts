@@ -142,7 +142,10 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
   METRICS_PORT: 'Its port; `0` picks a free one (logged).',
   OTEL_EXPORTER_OTLP_ENDPOINT:
     "OTLP/HTTP collector's base URL (e.g. `http://otel-collector:4318`; `/v1/traces` and `/v1/metrics` are added to it, so one already ending in such a path is refused): export a span per call and per upstream attempt. Unset: no OpenTelemetry code is loaded. OTLP/gRPC is not spoken: with this set, `OTEL_EXPORTER_OTLP_PROTOCOL` (or its `_TRACES_`/`_METRICS_` form) `grpc` is a configuration error.",
-  OTEL_SERVICE_NAME: '`service.name` of those spans.',
+  OTEL_SERVICE_NAME:
+    '`service.name` of those spans and metrics; unset: the `service.name` of `OTEL_RESOURCE_ATTRIBUTES`, else `llm-orchestrator`.',
+  OTEL_RESOURCE_ATTRIBUTES:
+    'Attributes of the resource spans and metrics are exported under (`service.namespace=ai,k8s.pod.name=gw-0`; `,` and `=` inside a key or value written `%2C` and `%3D`). `OTEL_SERVICE_NAME` and `ENVIRONMENT` win over the `service.name` and `deployment.environment.name` in it. A malformed list is a configuration error while spans are exported.',
   OTEL_SDK_DISABLED:
     "`true`: export no spans and no OTLP metrics, whatever `OTEL_EXPORTER_OTLP_ENDPOINT` says (OpenTelemetry's standard switch); `traceparent` still propagates. Any other value than `true` or `false` is a configuration error.",
 };

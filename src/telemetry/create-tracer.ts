@@ -30,9 +30,10 @@ export async function createTracer(
   if (!options.otlpEndpoint) return new PropagationTracer();
   const { OtelTracer } = await import('./otel.js');
   const serviceName = options.serviceName ?? 'llm-orchestrator';
-  const tracer = new OtelTracer({ otlpEndpoint: options.otlpEndpoint, serviceName, environment: options.environment });
+  const { environment, resourceAttributes } = options;
+  const tracer = new OtelTracer({ otlpEndpoint: options.otlpEndpoint, serviceName, environment, resourceAttributes });
   const { GenAiMetrics } = events ? await import('./genai-metrics.js') : { GenAiMetrics: undefined };
-  const metrics = GenAiMetrics && new GenAiMetrics({ otlpEndpoint: options.otlpEndpoint, serviceName, environment: options.environment });
+  const metrics = GenAiMetrics && new GenAiMetrics({ otlpEndpoint: options.otlpEndpoint, serviceName, environment, resourceAttributes });
   const unsubscribe = metrics && events?.subscribe(metrics.on);
   return {
     startCall: (call) => tracer.startCall(call),

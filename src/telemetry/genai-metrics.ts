@@ -27,6 +27,8 @@ export interface GenAiMetricsOptions {
   readonly otlpEndpoint: string;
   readonly serviceName: string;
   readonly environment?: string | undefined;
+  /** OTEL_RESOURCE_ATTRIBUTES: the rest of the resource. */
+  readonly resourceAttributes?: Readonly<Record<string, string>> | undefined;
   /** How often the recorded points are exported (OpenTelemetry's default: 60 s). */
   readonly exportIntervalMs?: number | undefined;
 }
@@ -38,12 +40,14 @@ export class GenAiMetrics {
 
   constructor(options: GenAiMetricsOptions) {
     this.provider = new MeterProvider({
-      resource: resourceFromAttributes({
-        'service.name': options.serviceName,
-        // Cumulative series from several processes (WORKERS, replicas) must not look like one.
-        'service.instance.id': randomUUID(),
-        ...(options.environment ? { 'deployment.environment.name': options.environment } : {}),
-      }),
+      resource: resourceFromAttributes(options.resourceAttributes ?? {}).merge(
+        resourceFromAttributes({
+          'service.name': options.serviceName,
+          // Cumulative series from several processes (WORKERS, replicas) must not look like one.
+          'service.instance.id': randomUUID(),
+          ...(options.environment ? { 'deployment.environment.name': options.environment } : {}),
+        }),
+      ),
       readers: [
         new PeriodicExportingMetricReader({
           exporter: otlpMetricExporter(`${options.otlpEndpoint.replace(/\/+$/, '')}/v1/metrics`),

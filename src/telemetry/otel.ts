@@ -29,6 +29,8 @@ export interface OtelTracerOptions {
   readonly serviceName: string;
   /** ENVIRONMENT: the `deployment.environment.name` resource attribute. */
   readonly environment?: string | undefined;
+  /** OTEL_RESOURCE_ATTRIBUTES: the rest of the resource. */
+  readonly resourceAttributes?: Readonly<Record<string, string>> | undefined;
   /** OTLP/HTTP base URL; spans are posted to `<endpoint>/v1/traces`. */
   readonly otlpEndpoint?: string;
   /** Replaces the batch processor and OTLP exporter (tests: a SimpleSpanProcessor on an in-memory exporter). */
@@ -45,10 +47,12 @@ export class OtelTracer implements Tracer {
   constructor(options: OtelTracerOptions) {
     const processor = options.spanProcessor ?? new BatchSpanProcessor(new OTLPTraceExporter({ url: tracesUrl(options.otlpEndpoint) }));
     this.provider = new BasicTracerProvider({
-      resource: resourceFromAttributes({
-        'service.name': options.serviceName,
-        ...(options.environment ? { 'deployment.environment.name': options.environment } : {}),
-      }),
+      resource: resourceFromAttributes(options.resourceAttributes ?? {}).merge(
+        resourceFromAttributes({
+          'service.name': options.serviceName,
+          ...(options.environment ? { 'deployment.environment.name': options.environment } : {}),
+        }),
+      ),
       spanProcessors: [processor],
     });
     this.tracer = this.provider.getTracer('llm-orchestrator');

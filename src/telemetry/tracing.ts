@@ -71,6 +71,8 @@ export interface TracingOptions {
   readonly serviceName?: string | undefined;
   /** deployment.environment.name of the exported spans. */
   readonly environment?: string | undefined;
+  /** OTEL_RESOURCE_ATTRIBUTES: the rest of the resource; serviceName and environment win over theirs. */
+  readonly resourceAttributes?: Readonly<Record<string, string>> | undefined;
 }
 
 /** Trace propagation only: no spans are recorded, so new traces are sent as not sampled. */

@@ -20,6 +20,9 @@ interface OtlpSpan {
   kind: number;
   attributes?: { key: string; value: Record<string, unknown> }[];
 }
+interface OtlpResource {
+  attributes?: { key: string; value: Record<string, unknown> }[];
+}
 interface OtlpExport {
   resourceSpans?: { scopeSpans?: { spans?: OtlpSpan[] }[] }[];
 }
@@ -247,6 +250,32 @@ describe('OTEL_EXPORTER_OTLP_ENDPOINT on a running server', () => {
     expect(server?.parentSpanId ?? '').toBe('');
     expect(sent).toMatchObject({ traceId: server?.traceId, parentId: client?.spanId, flags: 1 });
     expect(client?.parentSpanId).toBe(server?.spanId);
+  }, 30_000);
+
+  it('OTEL_RESOURCE_ATTRIBUTES are on the resource of the spans and of the metrics; OTEL_SERVICE_NAME and ENVIRONMENT win over them', async () => {
+    collector = await startCollector();
+    h = await startHarness({
+      env: {
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
+        OTEL_SERVICE_NAME: 'gateway-e2e',
+        ENVIRONMENT: 'test',
+        OTEL_RESOURCE_ATTRIBUTES: 'service.name=ignored,service.namespace=ai,deployment.environment.name=ignored,team=search%2Cranking',
+      },
+    });
+    await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'gpt-4o-mini', prompt: 'resource', messages: [] });
+    await h.close();
+    h = undefined;
+    const resources = collector.posts.flatMap((p) => {
+      const body = JSON.parse(p.body) as { resourceSpans?: { resource?: OtlpResource }[]; resourceMetrics?: { resource?: OtlpResource }[] };
+      return [...(body.resourceSpans ?? []), ...(body.resourceMetrics ?? [])].map((r) => ({ path: p.path, resource: r.resource }));
+    });
+    expect(new Set(resources.map((r) => r.path))).toEqual(new Set(['/v1/traces', '/v1/metrics']));
+    for (const { resource } of resources) {
+      expect(attribute(resource, 'service.name')).toBe('gateway-e2e');
+      expect(attribute(resource, 'service.namespace')).toBe('ai');
+      expect(attribute(resource, 'team')).toBe('search,ranking');
+      expect(attribute(resource, 'deployment.environment.name')).toBe('test');
+    }
   }, 30_000);
 
   it('OTEL_SDK_DISABLED=true exports nothing, the endpoint set or not, and the trace still reaches the upstream', async () => {

@@ -38,3 +38,34 @@ describe('OTEL_SDK_DISABLED', () => {
     ).toBeUndefined();
   });
 });
+describe('OTEL_RESOURCE_ATTRIBUTES', () => {
+  it('adds its attributes to the resource, percent-decoded', () => {
+    const { tracing } = loadConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: ENDPOINT,
+      OTEL_RESOURCE_ATTRIBUTES: 'service.namespace=ai, k8s.pod.name=gw-7f9 ,team=search%2Cranking,note=a%3Db',
+    });
+    expect(tracing.resourceAttributes).toEqual({
+      'service.namespace': 'ai',
+      'k8s.pod.name': 'gw-7f9',
+      team: 'search,ranking',
+      note: 'a=b',
+    });
+  });
+
+  it('names the service when OTEL_SERVICE_NAME does not; OTEL_SERVICE_NAME wins over it', () => {
+    const attributes = { OTEL_EXPORTER_OTLP_ENDPOINT: ENDPOINT, OTEL_RESOURCE_ATTRIBUTES: 'service.name=from-attributes' };
+    expect(loadConfig(attributes).tracing.serviceName).toBe('from-attributes');
+    expect(loadConfig({ ...attributes, OTEL_SERVICE_NAME: 'from-name' }).tracing.serviceName).toBe('from-name');
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: ENDPOINT }).tracing.serviceName).toBe('llm-orchestrator');
+  });
+
+  it('refuses a malformed list when spans are exported, naming the entry; ignores it when they are not', () => {
+    for (const bad of ['team', 'a=b=c', '=x', 'k=%zz']) {
+      const problems = problemsOf({ OTEL_EXPORTER_OTLP_ENDPOINT: ENDPOINT, OTEL_RESOURCE_ATTRIBUTES: `ok=1,${bad}` });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatch(/^OTEL_RESOURCE_ATTRIBUTES: /);
+      expect(problems[0]).toContain(JSON.stringify(bad));
+      expect(loadConfig({ OTEL_RESOURCE_ATTRIBUTES: `ok=1,${bad}` }).tracing.otlpEndpoint).toBeUndefined();
+    }
+  });
+});
