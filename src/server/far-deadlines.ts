@@ -1,3 +1,4 @@
+import * as grpc from '@grpc/grpc-js';
 import { createRequire } from 'node:module';
 import { MAX_TIMER_MS } from '../domain/timers.js';
 
@@ -10,12 +11,18 @@ import { MAX_TIMER_MS } from '../domain/timers.js';
  * which the handlers turn into the engine's, whose timers are clamped) without grpc-js's timer,
  * which could not be set that far anyway; shorter ones go through grpc-js unchanged.
  */
-/** The header's grammar and units, as grpc-js reads them. */
-const TIMEOUT = /(\d{1,8})\s*([HMSmun])/;
+/**
+ * The header's grammar and units, as grpc-js reads them, but for the whole header: grpc-js looks
+ * for the pattern anywhere in it, so `1.5S` was read as 5 s, `-1S` as 1 s and nine digits as
+ * their last eight, a deadline other than the one the caller sent. Those are refused as grpc-js
+ * refuses a header without the pattern.
+ */
+const TIMEOUT = /^(\d{1,8})\s*([HMSmun])$/;
 const UNIT_MS: Readonly<Record<string, number>> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 0.001, n: 0.000_001 };
 
 interface CallWithDeadline {
   deadline: number;
+  sendStatus(status: { code: grpc.status; details: string; metadata: null }): void;
 }
 
 interface TimeoutReader {
@@ -37,14 +44,14 @@ export function acceptFarDeadlines(): boolean {
   if (!proto || typeof original !== 'function') return false;
   proto.handleTimeoutHeader = function (this: CallWithDeadline, header: unknown): void {
     const text = String(header);
-    // Eight digits of m, u or n stay under 2^31 ms (the usual header: grpc-js sends m below 27 hours).
-    const unit = text.charAt(text.length - 1);
-    if (unit === 'm' || unit === 'u' || unit === 'n') {
-      original.call(this, header);
+    const match = TIMEOUT.exec(text);
+    if (!match) {
+      // grpc-js's own answer to a malformed header, sent once the call is set up as it sends it.
+      const status = { code: grpc.status.INTERNAL, details: `Invalid grpc-timeout value "${text}"`, metadata: null };
+      process.nextTick(() => this.sendStatus(status));
       return;
     }
-    const match = TIMEOUT.exec(text);
-    const ms = match ? Number(match[1]) * (UNIT_MS[match[2]!] ?? Number.NaN) : Number.NaN;
+    const ms = Number(match[1]) * (UNIT_MS[match[2]!] ?? Number.NaN);
     if (ms > MAX_TIMER_MS) {
       this.deadline = Date.now() + ms;
       return;

@@ -215,6 +215,21 @@ describe('Chat with a far deadline', () => {
   });
 });
 
+describe('Chat with a grpc-timeout outside its grammar (1 to 8 digits, then one unit)', () => {
+  it.each(['1.5S', '-1S', '+5S', '123456789S', '5SS', '5 S S'])(
+    'refuses %j as grpc-js refuses other malformed ones, instead of reading a part of it',
+    async (timeout) => {
+      const metadata = new grpc.Metadata();
+      metadata.set('grpc-timeout', timeout);
+      const err = await new Promise<grpc.ServiceError | null>((resolve) =>
+        h.clients.chat.chat({ model: 'gpt-4o', prompt: 'a malformed deadline', messages: [] }, metadata, (e) => resolve(e)),
+      );
+      expect(err?.code).toBe(grpc.status.INTERNAL);
+      expect(err?.details).toBe(`Invalid grpc-timeout value "${timeout}"`);
+    },
+  );
+});
+
 describe('Chat with the default deadline', () => {
   let short: Harness;
   beforeAll(async () => {
