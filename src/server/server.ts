@@ -40,6 +40,7 @@ import { Server as TlsServer } from 'node:tls';
 import { TlsHandshakes } from '../domain/tls-handshakes.js';
 import { closeConnectionsAfterCalls, knownHttp2Servers } from './http2-servers.js';
 import { answerUnknownMethods } from './unknown-methods.js';
+import { redactDroppedMetadata } from './grpc-log.js';
 
 /** TLS when TLS_CERT_FILE/TLS_KEY_FILE are set; with TLS_CLIENT_CA_FILE clients must present a certificate it signed. */
 function credentialsOf(tls: TlsFiles | undefined): grpc.ServerCredentials {
@@ -96,6 +97,7 @@ export class GatewayServer {
     this.config = config;
     this.tls = options.tls;
     acceptFarDeadlines();
+    redactDroppedMetadata();
     this.server = new grpc.Server({
       // One layer for request id, log line, API key and deadline: it writes the call's state
       // once, and being the only interceptor it sees every status the client gets.
