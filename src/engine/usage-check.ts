@@ -11,7 +11,7 @@ import { extend } from '../domain/extend.js';
  * the text's UTF-8, so the prompt cannot count more tokens than the prompt has bytes (plus the
  * per-message framing, the tool definitions and calls, the system prompt a provider adds when
  * tools are offered, and a generous allowance per image, whose tokens depend on its size, not
- * its characters); the completion cannot pass max_tokens
+ * its characters), nor be none; the completion cannot pass max_tokens
  * (plus a little slack for providers that count their end marker), nor be none for an answer
  * with text or tool calls (`generatedChars` counts both). Otherwise the attempt's usage is our estimate.
  */
@@ -64,6 +64,9 @@ function usageProblem(u: TokenUsage, request: UsageRequest, generatedChars: numb
     notCount('cache_write_tokens', u.cacheWriteTokens ?? 0) ??
     notCount('cache_write_1h_tokens', u.cacheWrite1hTokens ?? 0);
   if (counts) return counts;
+  // Every message is at least its framing tokens: a report of none for a prompt would charge it nothing.
+  if (u.promptTokens === 0 && request.messages.length > 0)
+    return `prompt_tokens 0 for a prompt of ${request.messages.length} message${request.messages.length === 1 ? '' : 's'}`;
   let images = 0;
   for (const m of request.messages) for (const part of m.parts ?? []) if (part.type === 'image') images++;
   const toolPrompt = (request.tooling?.tools?.length ?? 0) > 0 ? TOOL_USE_PROMPT_BOUND : 0;

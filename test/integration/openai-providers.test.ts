@@ -243,3 +243,64 @@ models:
     });
   }
 });
+
+describe('an OpenAI-compatible upstream that reports no prompt tokens for a prompt', () => {
+  let server: http.Server;
+  let h: Harness;
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      let text = '';
+      req.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      req.on('end', () => {
+        const body = JSON.parse(text) as { stream?: boolean };
+        const head = { id: 'c', created: 1, model: 'local-1' };
+        const usage = { prompt_tokens: 0, completion_tokens: 3, total_tokens: 3 };
+        if (!body.stream) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          const message = { role: 'assistant', content: 'Paris it is' };
+          res.end(JSON.stringify({ ...head, object: 'chat.completion', choices: [{ index: 0, message, finish_reason: 'stop' }], usage }));
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const chunk = (fields: object) => `data: ${JSON.stringify({ ...head, object: 'chat.completion.chunk', ...fields })}\n\n`;
+        res.write(chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: 'Paris it is' }, finish_reason: null }] }));
+        res.write(chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }));
+        res.end(`${chunk({ choices: [], usage })}data: [DONE]\n\n`);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const file = writeConfigFile(`providers:
+  - { name: local, kind: openai, base_url: "http://127.0.0.1:${(server.address() as AddressInfo).port}/v1", api_key_env: LOCAL_KEY }
+include_builtin_models: false
+models:
+  - { id: local-chat, provider: local, upstream_id: "local-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, output_price_per_million: 2, family: l, tier: small, quality: 0.5 }
+`);
+    h = await startHarness({
+      noOpenAiShorthand: true,
+      env: { CONFIG_FILE: file, DEFAULT_MODEL: 'local-chat' },
+      processEnv: { LOCAL_KEY: 'k' },
+    });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await new Promise<void>((resolve) => server?.close(() => resolve()));
+  });
+
+  const prompt = 'Which city is the capital of France? '.repeat(20);
+  // The prompt at four characters a token plus 3 for the message; the answer's 11 characters, 3 tokens.
+  const promptTokens = Math.ceil(prompt.length / 4) + 3;
+  const costUsd = (promptTokens * 1 + 3 * 2) / 1e6;
+
+  it('charges the estimate of the prompt, marked estimated, on Chat and on StreamChat', async () => {
+    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'local-chat', prompt, messages: [] });
+    expect(response.usage).toMatchObject({ promptTokens, completionTokens: 3, totalTokens: promptTokens + 3 });
+    expect(response.attempts[0]?.usageEstimated).toBe(true);
+    expect(response.costUsd).toBeCloseTo(costUsd, 12);
+    const streamed = await collectStream(h.clients.chat.streamChat(streamRequest({ model: 'local-chat', prompt })));
+    const last = streamed.messages.at(-1)?.event;
+    if (last?.$case !== 'completed') throw new Error('no completed event');
+    expect(last.completed.usage).toMatchObject({ promptTokens, completionTokens: 3 });
+    expect(last.completed.attempts[0]?.usageEstimated).toBe(true);
+    expect(last.completed.costUsd).toBeCloseTo(costUsd, 12);
+  });
+});

@@ -95,6 +95,12 @@ describe('checkUsage of the counts themselves', () => {
     expect(checked.usage).toEqual({ promptTokens: 12, completionTokens: 10, totalTokens: 22, cachedTokens: 0 });
   });
 
+  it('refuses a prompt of no tokens, and charges the estimate of the prompt', () => {
+    const checked = checkUsage(report({ promptTokens: 0, totalTokens: 10 }), request, 40);
+    expect(checked.refused).toBe('prompt_tokens 0 for a prompt of 1 message');
+    expect(checked.usage.promptTokens).toBeGreaterThan(0);
+  });
+
   it('refuses more completion tokens than max_tokens allows past a little slack, and charges the estimate', () => {
     // The slack covers providers that count their end marker; 64 tokens past max_tokens is more than any does.
     expect(checkUsage(report({ completionTokens: 110 }), request, 40).refused).toBeUndefined();
