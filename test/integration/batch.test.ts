@@ -46,6 +46,38 @@ describe('Batch', () => {
 
   // Holding every result until the last item ended, in the order they ended, passed the test
   // above: what it checks (order, completedAt) does not say when the messages reached the caller.
+  it("sums in its summary the tokens its items were charged: none for an item the cache answered, as the call's record", async () => {
+    const cached = request({ prompt: 'a batch item the cache already holds', temperature: 0 });
+    const { response: first } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), cached);
+    const { messages, error } = await batch(
+      [{ requestId: 'hit', request: cached }, item('miss', { prompt: 'a batch item not cached yet' })],
+      1,
+    );
+    expect(error).toBeUndefined();
+    const responses = itemsOf(messages).flatMap((r) => (r.outcome?.$case === 'response' ? [r.outcome.response] : []));
+    const hit = responses.find((r) => r.requestId === 'hit');
+    const miss = responses.find((r) => r.requestId === 'miss');
+    expect(hit?.cache?.hit).toBe(true);
+    expect(hit?.costUsd).toBe(0);
+    expect(hit?.usage).toEqual(first.usage);
+    const summary = messages.at(-1)?.event;
+    if (summary?.$case !== 'summary') throw new Error('no summary last');
+    expect(summary.summary.costUsd).toBe(miss?.costUsd);
+    expect(summary.summary.usage).toEqual(miss?.usage);
+    await h.app.ledger.store?.flush();
+    const row = await h.app.ledger
+      .database()!
+      .db.selectFrom('ledger_calls')
+      .select(['method', 'prompt_tokens', 'completion_tokens'])
+      .orderBy('ts', 'desc')
+      .executeTakeFirst();
+    expect(row).toEqual({
+      method: '/orchestrator.v1.ChatService/Batch',
+      prompt_tokens: summary.summary.usage?.promptTokens,
+      completion_tokens: summary.summary.usage?.completionTokens,
+    });
+  });
+
   it('sends a fast item to the caller while a slow one is still running', async () => {
     h.upstream.injectFault({ kind: 'delay', delayMs: 600, model: 'gpt-4-turbo' });
     const call = h.clients.chat.batch({ items: [item('slow', { model: 'gpt-4-turbo' }), item('fast')], concurrency: 2 });

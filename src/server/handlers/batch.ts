@@ -11,6 +11,7 @@ import { isInternal, toRpcStatus } from '../errors.js';
 import type { ValidationLimits } from '../validate.js';
 import { answerChat } from './chat-answer.js';
 import { extend } from '../../domain/extend.js';
+import type { TokenUsage } from '../../domain/chat.js';
 
 export interface BatchLimits {
   readonly batchMaxItems: number;
@@ -113,21 +114,34 @@ function emptyRequest() {
   return { model: '', messages: [], prompt: '' };
 }
 
-/** What the batch summary needs from an item's answer. */
+/**
+ * What the batch summary needs from an item's answer. Its usage is what the item was charged, as
+ * its cost is and the call's record counts it: every attempt's tokens (a Race's losers, a
+ * Fallback's failed links), none for an answer the cache gave, though its `usage` shows them.
+ */
 function answerOf(response: ChatResponse): Answer {
+  const usage: TokenUsage & { reasoningTokens: number; cacheWriteTokens: number } = {
+    promptTokens: 0,
+    completionTokens: 0,
+    totalTokens: 0,
+    cachedTokens: 0,
+    reasoningTokens: 0,
+    cacheWriteTokens: 0,
+  };
+  for (const attempt of response.attempts) {
+    usage.promptTokens += attempt.usage?.promptTokens ?? 0;
+    usage.completionTokens += attempt.usage?.completionTokens ?? 0;
+    usage.totalTokens += attempt.usage?.totalTokens ?? 0;
+    usage.cachedTokens += attempt.usage?.cachedTokens ?? 0;
+    usage.reasoningTokens += attempt.usage?.reasoningTokens ?? 0;
+    usage.cacheWriteTokens += attempt.usage?.cacheWriteTokens ?? 0;
+  }
   return {
     content: response.content,
     model: response.model,
     provider: response.provider,
     finishReason: 'unknown',
-    usage: {
-      promptTokens: response.usage?.promptTokens ?? 0,
-      completionTokens: response.usage?.completionTokens ?? 0,
-      totalTokens: response.usage?.totalTokens ?? 0,
-      cachedTokens: response.usage?.cachedTokens ?? 0,
-      reasoningTokens: response.usage?.reasoningTokens ?? 0,
-      cacheWriteTokens: response.usage?.cacheWriteTokens ?? 0,
-    },
+    usage,
     costUsd: response.costUsd,
     latencyMs: response.latencyMs,
     attempts: [],
