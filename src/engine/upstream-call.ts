@@ -37,7 +37,8 @@ export interface UpstreamCall<S extends CallSpec, R> {
 export const COMPLETION: UpstreamCall<CallSpec, ProviderCompletion> = {
   send: (spec, provider, signal, headers) => provider.complete(providerRequest(spec, signal, headers)),
   settle(spec, provider, completion) {
-    let generatedChars = completion.content.length + (completion.refusal?.length ?? 0);
+    // Thinking is billed as completion tokens, as a stream's is counted (StreamUsage.onThought).
+    let generatedChars = completion.content.length + (completion.refusal?.length ?? 0) + (completion.thoughtChars ?? 0);
     if (completion.toolCalls) for (const call of completion.toolCalls) generatedChars += toolCallChars(call);
     const checked = checkUsage(completion.usage, spec, generatedChars, {
       log: spec.log,

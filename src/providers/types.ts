@@ -50,6 +50,8 @@ export interface ProviderCompletion {
   readonly usageEstimated?: boolean | undefined;
   /** The tools the model asked to call, in its order; absent when it called none. */
   readonly toolCalls?: readonly ToolCall[] | undefined;
+  /** Characters of thinking the answer carried (not relayed, billed as completion tokens); absent: none. */
+  readonly thoughtChars?: number | undefined;
 }
 
 /**

@@ -304,3 +304,66 @@ models:
     expect(last.completed.costUsd).toBeCloseTo(costUsd, 12);
   });
 });
+
+describe('an OpenAI-compatible reasoning model that reports no completion for the thinking it sent', () => {
+  const THINKING = 'Let me weigh each capital in turn before I answer. '.repeat(8);
+  let server: http.Server;
+  let h: Harness;
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      let text = '';
+      req.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      req.on('end', () => {
+        const body = JSON.parse(text) as { stream?: boolean };
+        const head = { id: 'c', created: 1, model: 'local-1' };
+        const usage = { prompt_tokens: 20, completion_tokens: 0, total_tokens: 20 };
+        // vLLM's shape when thinking used up max_tokens: content null beside reasoning_content.
+        if (!body.stream) {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          const message = { role: 'assistant', content: null, reasoning_content: THINKING };
+          res.end(JSON.stringify({ ...head, object: 'chat.completion', choices: [{ index: 0, message, finish_reason: 'length' }], usage }));
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const chunk = (fields: object) => `data: ${JSON.stringify({ ...head, object: 'chat.completion.chunk', ...fields })}\n\n`;
+        res.write(chunk({ choices: [{ index: 0, delta: { role: 'assistant', reasoning_content: THINKING }, finish_reason: null }] }));
+        res.write(chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'length' }] }));
+        res.end(`${chunk({ choices: [], usage })}data: [DONE]\n\n`);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const file = writeConfigFile(`providers:
+  - { name: local, kind: openai, base_url: "http://127.0.0.1:${(server.address() as AddressInfo).port}/v1", api_key_env: LOCAL_KEY }
+include_builtin_models: false
+models:
+  - { id: local-chat, provider: local, upstream_id: "local-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, output_price_per_million: 2, family: l, tier: small, quality: 0.5 }
+`);
+    h = await startHarness({
+      noOpenAiShorthand: true,
+      env: { CONFIG_FILE: file, DEFAULT_MODEL: 'local-chat' },
+      processEnv: { LOCAL_KEY: 'k' },
+    });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await new Promise<void>((resolve) => server?.close(() => resolve()));
+  });
+
+  // The thinking at four characters a token: billed as completion tokens, though no text was answered.
+  const thought = Math.ceil(THINKING.length / 4);
+
+  it("charges the thinking's estimate, on Chat as on StreamChat", async () => {
+    const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), {
+      model: 'local-chat',
+      prompt: 'capital?',
+      messages: [],
+    });
+    expect(response.usage?.completionTokens).toBe(thought);
+    expect(response.attempts[0]?.usageEstimated).toBe(true);
+    const streamed = await collectStream(h.clients.chat.streamChat(streamRequest({ model: 'local-chat', prompt: 'capital?' })));
+    const last = streamed.messages.at(-1)?.event;
+    if (last?.$case !== 'completed') throw new Error('no completed event');
+    expect(last.completed.usage?.completionTokens).toBe(thought);
+    expect(last.completed.costUsd).toBe(response.costUsd);
+  });
+});

@@ -25,13 +25,15 @@ export function completionOf(provider: string, message: Message, request: Provid
   }
   const usage = message.usage ? countsOf(message.usage) : undefined;
   // Thinking is billed as output tokens: counted when the estimate stands in for the upstream's report.
-  const generated = content + (toolCalls?.map((c) => c.name + c.arguments).join('') ?? '') + thinkingOf(message.content);
+  const thinking = thinkingOf(message.content);
+  const generated = content + (toolCalls?.map((c) => c.name + c.arguments).join('') ?? '') + thinking;
   return {
     content,
     // A compatible server in front of an engine that ends tool calls with "stop" (vLLM) says end_turn.
     finishReason: withCalls(finishReasonOf(message.stop_reason), toolCalls !== undefined),
     ...(usage ? { usage: tokenUsageOf(usage) } : { usage: estimatedUsage(request, generated), usageEstimated: true }),
     ...(toolCalls ? { toolCalls } : {}),
+    ...(thinking.length > 0 ? { thoughtChars: thinking.length } : {}),
   };
 }
 

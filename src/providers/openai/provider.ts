@@ -173,6 +173,7 @@ export class OpenAIProvider implements Provider {
     };
     if (!completion.usage) answer.usageEstimated = true;
     if (toolCalls) answer.toolCalls = toolCalls;
+    if (thought && thinking.length > 0) answer.thoughtChars = thinking.length;
     return answer;
   }
 
