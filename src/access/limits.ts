@@ -40,6 +40,12 @@ export class RateLimits {
   private perKey = new Map<string, { rpm?: Limiter; tpm?: Limiter; spec: string }>();
   private global: { rpm?: Limiter; tpm?: Limiter; spec: string };
   private readonly globalWindow: Limiter | undefined;
+  /**
+   * In memory, admissions take their turn one after another: rate-limiter-flexible counts a refused
+   * `consume` until it is given back, a few microtasks later, and a call admitted in between (a
+   * Batch starts its items together) would be refused for points no call holds.
+   */
+  private turn: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly store: LimiterStore,
@@ -98,7 +104,11 @@ export class RateLimits {
       const [entry, points] = tooLarge;
       return Promise.reject(rateLimited({ what: entry.what, subject: entry.subject, estimatedTokens: points }));
     }
-    return this.takeAll(wants, keyName ?? 'anonymous');
+    const key = keyName ?? 'anonymous';
+    if (this.store.redis) return this.takeAll(wants, key);
+    const taking = this.turn.then(() => this.takeAll(wants, key));
+    this.turn = taking.catch(() => undefined);
+    return taking;
   }
 
   private async takeAll(wants: readonly [Limiter, number][], key: string): Promise<void> {
