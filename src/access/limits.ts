@@ -69,7 +69,7 @@ export class RateLimits {
   /** The config file's `access.global` after SIGHUP: an unchanged limit keeps its limiter and what it counted. */
   setGlobal(global: RateLimitSpec): void {
     const spec = specOf(global);
-    if (spec !== this.global.spec) this.global = extend(this.pair('global', global), { spec });
+    if (spec !== this.global.spec) this.global = extend(this.pair('global', global, this.global), { spec });
   }
 
   /**
@@ -81,7 +81,7 @@ export class RateLimits {
     for (const key of keys) {
       const spec = specOf(key.spec.limits);
       const kept = this.perKey.get(key.name);
-      next.set(key.name, kept?.spec === spec ? kept : extend(this.pair(`key:${key.name}`, key.spec.limits), { spec }));
+      next.set(key.name, kept?.spec === spec ? kept : extend(this.pair(`key:${key.name}`, key.spec.limits, kept), { spec }));
     }
     this.perKey = next;
   }
@@ -169,12 +169,16 @@ export class RateLimits {
     return entry.subject === 'global' ? 'all' : keyName;
   }
 
-  private pair(subject: string, spec: RateLimitSpec): { rpm?: Limiter; tpm?: Limiter } {
+  /**
+   * Each limit on its own: one left as it was keeps its limiter and what it counted when the other
+   * changes, so raising a key's tokens per minute does not hand it a fresh minute of requests.
+   */
+  private pair(subject: string, spec: RateLimitSpec, kept?: { rpm?: Limiter; tpm?: Limiter }): { rpm?: Limiter; tpm?: Limiter } {
+    const rpm = spec.requestsPerMinute;
+    const tpm = spec.tokensPerMinute;
     return extend(
-      spec.requestsPerMinute
-        ? { rpm: this.limiter(subject, 'rpm', spec.requestsPerMinute, `${spec.requestsPerMinute} requests per minute`) }
-        : {},
-      spec.tokensPerMinute ? { tpm: this.limiter(subject, 'tpm', spec.tokensPerMinute, `${spec.tokensPerMinute} tokens per minute`) } : {},
+      rpm ? { rpm: kept?.rpm?.limiter.points === rpm ? kept.rpm : this.limiter(subject, 'rpm', rpm, `${rpm} requests per minute`) } : {},
+      tpm ? { tpm: kept?.tpm?.limiter.points === tpm ? kept.tpm : this.limiter(subject, 'tpm', tpm, `${tpm} tokens per minute`) } : {},
     );
   }
 
