@@ -159,7 +159,10 @@ export class RateLimits {
       await entry.limiter.consume(this.keyOf(entry, keyName), points);
     } catch (rejection) {
       if (rejection instanceof RateLimiterRes) {
-        throw rateLimited({ what: entry.what, subject: entry.subject, retryAfterMs: rejection.msBeforeNext });
+        // The memory store dates its windows by the wall clock but ends them on a timer: after the
+        // clock is set back its time left runs past the window, which still ends within it.
+        const retryAfterMs = Math.min(rejection.msBeforeNext, entry.limiter.duration * 1000);
+        throw rateLimited({ what: entry.what, subject: entry.subject, retryAfterMs });
       }
       throw sharedStateUnavailable(rejection);
     }
