@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { RateLimitSpec } from '../config/file.js';
-import { rateLimited, sharedStateUnavailable } from '../domain/errors.js';
+import { type OrchestratorError, rateLimited, sharedStateUnavailable } from '../domain/errors.js';
 import { extend } from '../domain/extend.js';
 
 /** Every limit counts per minute, in fixed windows. */
@@ -112,16 +112,40 @@ export class RateLimits {
   }
 
   private async takeAll(wants: readonly [Limiter, number][], key: string): Promise<void> {
-    const taken: [Limiter, number][] = [];
-    try {
-      for (const want of wants) {
-        taken.push(want);
-        await this.take(want[0], key, want[1]);
+    // Each with when the window that took it ends (a refused one counts too, until given back).
+    const taken: [Limiter, number, number][] = [];
+    let refusal: unknown;
+    for (const [entry, points] of wants) {
+      try {
+        const res = await entry.limiter.consume(this.keyOf(entry, key), points);
+        taken.push([entry, points, Date.now() + res.msBeforeNext]);
+      } catch (rejection) {
+        const counted = rejection instanceof RateLimiterRes;
+        taken.push([entry, points, counted ? Date.now() + rejection.msBeforeNext : Number.POSITIVE_INFINITY]);
+        refusal = this.refusal(entry, rejection);
+        break;
       }
-    } catch (err) {
-      await Promise.all(taken.map(([entry, points]) => entry.limiter.reward(this.keyOf(entry, key), points).catch(() => undefined)));
-      throw err;
     }
+    if (refusal === undefined) return;
+    await Promise.all(
+      taken.map(([entry, points, endsAt]) => this.giveBack(entry, this.keyOf(entry, key), points, endsAt).catch(() => undefined)),
+    );
+    throw refusal;
+  }
+
+  /**
+   * Gives points back to the window that took them, which ends at `endsAt`. One that ended
+   * meanwhile (a refusal at the end of a minute, given back a round trip later) leaves nothing to
+   * give back to: the window begun since never held them, and a refund would lift it above its
+   * limit, so it is taken back. Windows are a whole window apart: half of one tells them apart
+   * whatever the round trip took.
+   */
+  private giveBack(entry: Limiter, id: string, points: number, endsAt: number): Promise<unknown> {
+    const asked = Date.now();
+    return entry.limiter.reward(id, points).then((res) => {
+      const later = asked + res.msBeforeNext - endsAt;
+      return later > entry.limiter.duration * 500 ? entry.limiter.penalty(id, points) : res;
+    });
   }
 
   /**
@@ -154,18 +178,15 @@ export class RateLimits {
     return settling && Promise.all(settling).then(() => undefined);
   }
 
-  private async take(entry: Limiter, keyName: string, points: number): Promise<void> {
-    try {
-      await entry.limiter.consume(this.keyOf(entry, keyName), points);
-    } catch (rejection) {
-      if (rejection instanceof RateLimiterRes) {
-        // The memory store dates its windows by the wall clock but ends them on a timer: after the
-        // clock is set back its time left runs past the window, which still ends within it.
-        const retryAfterMs = Math.min(rejection.msBeforeNext, entry.limiter.duration * 1000);
-        throw rateLimited({ what: entry.what, subject: entry.subject, retryAfterMs });
-      }
-      throw sharedStateUnavailable(rejection);
+  /** Why a `consume` failed: past the limit, or the shared store could not count. */
+  private refusal(entry: Limiter, rejection: unknown): OrchestratorError {
+    if (rejection instanceof RateLimiterRes) {
+      // The memory store dates its windows by the wall clock but ends them on a timer: after the
+      // clock is set back its time left runs past the window, which still ends within it.
+      const retryAfterMs = Math.min(rejection.msBeforeNext, entry.limiter.duration * 1000);
+      return rateLimited({ what: entry.what, subject: entry.subject, retryAfterMs });
     }
+    return sharedStateUnavailable(rejection);
   }
 
   private keyOf(entry: Limiter, keyName: string): string {
