@@ -3,6 +3,7 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAb
 import type { RateLimitSpec } from '../config/file.js';
 import { type OrchestratorError, rateLimited, sharedStateUnavailable } from '../domain/errors.js';
 import { extend } from '../domain/extend.js';
+import { takeShared } from './limit-script.js';
 
 /** Every limit counts per minute, in fixed windows. */
 const WINDOW_S = 60;
@@ -22,6 +23,8 @@ export interface LimiterStore {
 
 interface Limiter {
   readonly limiter: RateLimiterAbstract;
+  /** This process's counts: `limiter` itself without Redis, its insurance with Redis. */
+  readonly memory: RateLimiterMemory;
   readonly subject: string;
   readonly what: string;
 }
@@ -87,9 +90,10 @@ export class RateLimits {
   }
 
   /**
-   * Takes one request and the estimated tokens from every limit that applies, or none: a
-   * refused call gives back what it took (rate-limiter-flexible counts a rejected `consume`
-   * too), so a refusal never shrinks what the caller has left. RESOURCE_EXHAUSTED past a limit.
+   * Takes one request and the estimated tokens from every limit that applies, or none: in Redis
+   * all at once; in memory one by one, a refused call giving back what it took
+   * (rate-limiter-flexible counts a rejected `consume` too), so a refusal never shrinks what the
+   * caller has left. RESOURCE_EXHAUSTED past a limit.
    */
   admit(keyName: string | undefined, estimatedTokens: number): Promise<void> | undefined {
     const mine = keyName === undefined ? undefined : this.perKey.get(keyName);
@@ -105,47 +109,61 @@ export class RateLimits {
       return Promise.reject(rateLimited({ what: entry.what, subject: entry.subject, estimatedTokens: points }));
     }
     const key = keyName ?? 'anonymous';
-    if (this.store.redis) return this.takeAll(wants, key);
+    if (this.store.redis) return this.takeInRedis(this.store.redis, wants, key);
+    return this.inTurn(wants, key);
+  }
+
+  private inTurn(wants: readonly [Limiter, number][], key: string): Promise<void> {
     const taking = this.turn.then(() => this.takeAll(wants, key));
     this.turn = taking.catch(() => undefined);
     return taking;
   }
 
+  /**
+   * In Redis, from every limit at once or from none (limit-script.ts). With Redis unreachable or
+   * refusing: this process's counts under the `local` policy, else a refusal.
+   */
+  private async takeInRedis(redis: Redis, wants: readonly [Limiter, number][], key: string): Promise<void> {
+    let refused: Awaited<ReturnType<typeof takeShared>>;
+    try {
+      refused = await takeShared(
+        redis,
+        wants.map(([entry, points]) => ({
+          counter: entry.limiter.getKey(this.keyOf(entry, key)),
+          points,
+          limit: entry.limiter.points,
+          windowSeconds: entry.limiter.duration,
+        })),
+      );
+    } catch (err) {
+      if (this.store.failurePolicy === 'closed') throw sharedStateUnavailable(err);
+      return this.inTurn(wants, key);
+    }
+    const entry = refused && wants[refused.refusedAt]?.[0];
+    if (refused && entry) throw this.limitReached(entry, refused.msLeft);
+  }
+
+  /** In this process's memory, one limit after another. */
   private async takeAll(wants: readonly [Limiter, number][], key: string): Promise<void> {
     // Each with when the window that took it ends (a refused one counts too, until given back).
-    const taken: [Limiter, number, number][] = [];
+    const taken: [RateLimiterMemory, number, number][] = [];
     let refusal: unknown;
     for (const [entry, points] of wants) {
       try {
-        const res = await entry.limiter.consume(this.keyOf(entry, key), points);
-        taken.push([entry, points, Date.now() + res.msBeforeNext]);
+        const res = await entry.memory.consume(this.keyOf(entry, key), points);
+        taken.push([entry.memory, points, Date.now() + res.msBeforeNext]);
       } catch (rejection) {
         const counted = rejection instanceof RateLimiterRes;
-        taken.push([entry, points, counted ? Date.now() + rejection.msBeforeNext : Number.POSITIVE_INFINITY]);
-        refusal = this.refusal(entry, rejection);
+        taken.push([entry.memory, points, counted ? Date.now() + rejection.msBeforeNext : Number.POSITIVE_INFINITY]);
+        refusal = counted ? this.limitReached(entry, rejection.msBeforeNext) : sharedStateUnavailable(rejection);
         break;
       }
     }
     if (refusal === undefined) return;
     await Promise.all(
-      taken.map(([entry, points, endsAt]) => this.giveBack(entry, this.keyOf(entry, key), points, endsAt).catch(() => undefined)),
+      taken.map(([memory, points, endsAt], i) => giveBack(memory, this.keyOf(wants[i]![0], key), points, endsAt).catch(() => undefined)),
     );
     throw refusal;
-  }
-
-  /**
-   * Gives points back to the window that took them, which ends at `endsAt`. One that ended
-   * meanwhile (a refusal at the end of a minute, given back a round trip later) leaves nothing to
-   * give back to: the window begun since never held them, and a refund would lift it above its
-   * limit, so it is taken back. Windows are a whole window apart: half of one tells them apart
-   * whatever the round trip took.
-   */
-  private giveBack(entry: Limiter, id: string, points: number, endsAt: number): Promise<unknown> {
-    const asked = Date.now();
-    return entry.limiter.reward(id, points).then((res) => {
-      const later = asked + res.msBeforeNext - endsAt;
-      return later > entry.limiter.duration * 500 ? entry.limiter.penalty(id, points) : res;
-    });
   }
 
   /**
@@ -178,15 +196,11 @@ export class RateLimits {
     return settling && Promise.all(settling).then(() => undefined);
   }
 
-  /** Why a `consume` failed: past the limit, or the shared store could not count. */
-  private refusal(entry: Limiter, rejection: unknown): OrchestratorError {
-    if (rejection instanceof RateLimiterRes) {
-      // The memory store dates its windows by the wall clock but ends them on a timer: after the
-      // clock is set back its time left runs past the window, which still ends within it.
-      const retryAfterMs = Math.min(rejection.msBeforeNext, entry.limiter.duration * 1000);
-      return rateLimited({ what: entry.what, subject: entry.subject, retryAfterMs });
-    }
-    return sharedStateUnavailable(rejection);
+  private limitReached(entry: Limiter, msLeft: number): OrchestratorError {
+    // The memory store dates its windows by the wall clock but ends them on a timer: after the
+    // clock is set back its time left runs past the window, which still ends within it.
+    const retryAfterMs = Math.min(msLeft, entry.limiter.duration * 1000);
+    return rateLimited({ what: entry.what, subject: entry.subject, retryAfterMs });
   }
 
   private keyOf(entry: Limiter, keyName: string): string {
@@ -218,8 +232,22 @@ export class RateLimits {
           ...(this.store.failurePolicy === 'local' ? { insuranceLimiter: memory } : {}),
         })
       : memory;
-    return { limiter, subject, what };
+    return { limiter, memory, subject, what };
   }
+}
+
+/**
+ * Gives points back to the window that took them, which ends at `endsAt`. One that ended
+ * meanwhile (a refusal at the end of a minute, given back once the next has begun) leaves nothing
+ * to give back to: the window begun since never held them, and a refund would lift it above its
+ * limit, so it is taken back. Windows are a whole window apart: half of one tells them apart.
+ */
+function giveBack(limiter: RateLimiterAbstract, id: string, points: number, endsAt: number): Promise<unknown> {
+  const asked = Date.now();
+  return limiter.reward(id, points).then((res) => {
+    const later = asked + res.msBeforeNext - endsAt;
+    return later > limiter.duration * 500 ? limiter.penalty(id, points) : res;
+  });
 }
 
 /** What tells one set of limits from another: the same text, the same limiters. */

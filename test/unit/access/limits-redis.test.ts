@@ -86,6 +86,30 @@ describe('rate limits two replicas keep in one real Redis', () => {
     expect([await outcome(b, 'grow'), await outcome(a, 'grow')]).toEqual(['OK', 'key:grow: 3 requests per minute']);
   });
 
+  it('take nothing for a refused call from calls counted at the same moment, on any replica', async () => {
+    const keys = [{ name: 'burst', spec: { limits: { requestsPerMinute: undefined, tokensPerMinute: 1000 } } }];
+    const [a, b] = stores.map((store) => new RateLimits(store, limitsOf(), keys)) as [RateLimits, RateLimits];
+    const outcomes = await Promise.all(
+      [
+        [a, 600],
+        [b, 600],
+        [a, 100],
+        [b, 100],
+      ].map(async ([replica, tokens]) => {
+        try {
+          await (replica as RateLimits).admit('burst', tokens as number);
+          return `OK ${tokens}`;
+        } catch (err) {
+          if (!(err instanceof OrchestratorError)) throw err;
+          return `refused ${tokens}`;
+        }
+      }),
+    );
+    // However they arrive, one 600 does not fit beside the other; both 100s fit with either.
+    expect(outcomes.sort()).toEqual(['OK 100', 'OK 100', 'OK 600', 'refused 600']);
+    expect(await clients[0]!.get('llmo:rl:tpm:key:burst:burst')).toBe('800');
+  });
+
   it('count what all keys used in the window against a changed global limit (a reload), on every replica', async () => {
     await clients[0]!.del('llmo:rl:rpm:global:all');
     const [a, b] = stores.map((store) => new RateLimits(store, limitsOf(2), [])) as [RateLimits, RateLimits];
