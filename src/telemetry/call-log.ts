@@ -113,5 +113,25 @@ export function endCall(log: Logger, observer: CallObserver, c: CallEnding): voi
     ...(upstreamRequestIds ? { upstreamRequestIds } : {}),
   };
   if (c.level === 'info') log.info(line, 'call');
-  else log[c.level](extend(line, { details: c.details }), 'call');
+  else log[c.level](extend(line, { details: c.details === undefined ? undefined : clipped(c.details) }), 'call');
+}
+
+/**
+ * A line's `details` at most, in UTF-8: what a gRPC status message is held to. An HTTP refusal's
+ * message quotes the client's own text (a model name, a role, a field name) unbounded, and one
+ * request must not write a line of its body's size.
+ */
+const DETAILS_MAX_BYTES = 512;
+
+/** `text` cut to DETAILS_MAX_BYTES, `…` included, never between the halves of a surrogate pair. */
+function clipped(text: string): string {
+  if (text.length * 3 <= DETAILS_MAX_BYTES || Buffer.byteLength(text) <= DETAILS_MAX_BYTES) return text;
+  let room = DETAILS_MAX_BYTES - Buffer.byteLength('…');
+  let end = 0;
+  for (const char of text) {
+    room -= Buffer.byteLength(char);
+    if (room < 0) break;
+    end += char.length;
+  }
+  return `${text.slice(0, end)}…`;
 }

@@ -160,6 +160,27 @@ describe('HTTP calls share the gRPC call telemetry', () => {
     expect(line?.details).toMatch(/ended early/);
   });
 
+  it("bounds the details of a refusal that quotes the client's own text, as a gRPC status message is", async () => {
+    const long = 'M'.repeat(100_000);
+    const bodies = [
+      { model: long, input: 'x' },
+      { model: 'gpt-4o-mini', messages: [{ role: long, content: 'x' }] },
+      { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }], [long]: 1 },
+    ];
+    for (const [i, body] of bodies.entries()) {
+      const res = await fetch(`${app.http!.url}/v1/${i === 0 ? 'embeddings' : 'chat/completions'}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': `http-log-long-${i}` },
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      const line = await logged((l) => l.msg === 'call' && l.requestId === `http-log-long-${i}`);
+      expect(line?.level).toBe('warn');
+      expect(Buffer.byteLength(String(line?.details))).toBeLessThanOrEqual(512);
+      expect(line?.details).toMatch(/^(unknown model|invalid request).*…$/);
+    }
+  });
+
   it('names the peer of a client that went away mid-stream, as of a call that ended normally', async () => {
     upstream.injectFault({ kind: 'slow', tokensPerSecond: 5, times: 1 });
     const aborter = new AbortController();
