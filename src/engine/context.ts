@@ -29,12 +29,15 @@ export interface CallContext {
  * key a new hidden class each time, and a context is read all along a call. The mapped type
  * makes a field added to CallContext a compile error here until it is carried.
  */
-export function contextWith(ctx: CallContext, changes: Partial<Pick<CallContext, 'requestId' | 'startedAt' | 'upstream'>>): CallContext {
+export function contextWith(
+  ctx: CallContext,
+  changes: Partial<Pick<CallContext, 'requestId' | 'startedAt' | 'upstream' | 'log'>>,
+): CallContext {
   const next: { [K in keyof Required<CallContext>]: CallContext[K] } = {
     requestId: changes.requestId ?? ctx.requestId,
     signal: ctx.signal,
     deadline: ctx.deadline,
-    log: ctx.log,
+    log: changes.log ?? ctx.log,
     startedAt: changes.startedAt ?? ctx.startedAt,
     principal: ctx.principal,
     upstream: 'upstream' in changes ? changes.upstream : ctx.upstream,

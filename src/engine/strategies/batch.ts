@@ -79,9 +79,11 @@ export async function* runBatch<A extends Answer>(
     try {
       const answer = await options.global.run(() => {
         began = performance.now();
-        return run(
-          contextWith(ctx, { startedAt: started, requestId: work.requestId || `${ctx.requestId}/${work.index}`, upstream: item?.upstream }),
-        );
+        const requestId = work.requestId || `${ctx.requestId}/${work.index}`;
+        // What the item logs (a usage report refused, a cached answer served) names the item by the
+        // id its answer carries, next to the Batch's own `requestId`.
+        const log = ctx.log.child({ itemRequestId: requestId });
+        return run(contextWith(ctx, { startedAt: started, requestId, upstream: item?.upstream, log }));
       }, ctx.signal);
       const ended = performance.now();
       latencies.push(ended - started);
