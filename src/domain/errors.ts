@@ -353,6 +353,21 @@ export function isLostRace(error: unknown): boolean {
   return error instanceof OrchestratorError && lostRaces.has(error);
 }
 
+/**
+ * Causes of bugs the log has already: the attempt runner logs one as its attempt ends. Kept by
+ * cause, which the copies a strategy makes of the error (withAttempts) share.
+ */
+const loggedCauses = new WeakSet<object>();
+
+export function markLogged(error: OrchestratorError): void {
+  if (typeof error.cause === 'object' && error.cause !== null) loggedCauses.add(error.cause);
+}
+
+/** An error whose cause the log has: the door that ends the call with it logs it no second time. */
+export function isLogged(error: unknown): boolean {
+  return error instanceof OrchestratorError && typeof error.cause === 'object' && error.cause !== null && loggedCauses.has(error.cause);
+}
+
 /** A bug: the caller sees a generic message, the cause stays in the log. */
 export function internal(cause: unknown, message = 'internal error'): OrchestratorError {
   return new OrchestratorError({ kind: 'internal', reason: Reason.INTERNAL, message, cause });

@@ -6,7 +6,8 @@ import type { Provider } from '../providers/types.js';
 import { estimateUsage, ZERO_USAGE } from '../domain/chat.js';
 import { checkUsage, type UsageRequest, type UsageSource } from './usage-check.js';
 import { circuitOpen as circuitOpenError, modelNotServed, modelTimedOut, streamStalled } from '../domain/call-errors.js';
-import { OrchestratorError, Reason, cancelled, internal } from '../domain/errors.js';
+import { OrchestratorError, Reason, cancelled, internal, isLogged, markLogged } from '../domain/errors.js';
+import type { Logger } from 'pino';
 import { extend } from '../domain/extend.js';
 
 /** The errors and estimates of the attempt runner: what a failed, stalled or skipped call becomes. */
@@ -121,7 +122,7 @@ export function endpointOf(provider: Pick<Provider, 'name'>, model: Pick<Catalog
 }
 
 export interface FinishOptions {
-  readonly spec: { readonly model: CatalogModel };
+  readonly spec: { readonly model: CatalogModel; readonly log?: Logger | undefined };
   readonly provider: string;
   readonly started: number;
   readonly info: { readonly retry: number; readonly backoffMs: number };
@@ -151,4 +152,16 @@ export function attemptRecord(options: FinishOptions): AttemptRecord {
     retry: info.retry,
     backoffMs: info.backoffMs,
   };
+}
+
+/**
+ * A bug of the gateway's own code behind an attempt, logged with its cause as the attempt ends:
+ * a Fallback or Race that moves on to another model, or ends with all their failures in one
+ * error, reports it nowhere else. Marked, so the door that ends a call with it logs it once.
+ */
+export function logBug(log: Logger | undefined, record: AttemptRecord): void {
+  const error = record.error;
+  if (log === undefined || error?.kind !== 'internal' || isLogged(error)) return;
+  markLogged(error);
+  log.error({ err: error, model: record.model, provider: record.provider }, 'internal error');
 }

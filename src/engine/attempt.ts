@@ -20,7 +20,7 @@ import { childSignal } from './signals.js';
 import { StallWatchdog } from './stall-watchdog.js';
 import { readsOf } from './stream-reads.js';
 import { StreamUsage } from './stream-usage.js';
-import { abortReason, asOrchestratorError, circuitOpen, notServed, stalled, timeoutOf, usageSoFar } from './attempt-errors.js';
+import { abortReason, asOrchestratorError, circuitOpen, logBug, notServed, stalled, timeoutOf, usageSoFar } from './attempt-errors.js';
 import { throughBreaker, unaryThroughBreaker, type Guarded } from './resilience/guard.js';
 import type { InFlightGates, Release } from './resilience/in-flight.js';
 
@@ -390,6 +390,7 @@ export class AttemptRunner {
     // Once for the process (events), once for the call (its upstream request).
     this.options.events.emit({ type: 'attempt', record });
     options.upstream?.ended(record);
+    logBug(options.spec.log, record);
     return record;
   }
 }

@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { presentedKey, type ApiKeyStore } from '../access/keys.js';
 import { Aborter } from '../domain/abort.js';
-import { cancelled, invalidArgument } from '../domain/errors.js';
+import { cancelled, invalidArgument, isLogged } from '../domain/errors.js';
 import { acceptableRequestId, effectiveDeadline, type CallState } from '../domain/call-state.js';
 import type { CallContext } from '../engine/index.js';
 import type { InFlight, Lifecycle } from '../server/lifecycle.js';
@@ -228,7 +228,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
       } else if (result.error !== undefined) {
         summary.failed(result.error);
         const mapped = toHttpError(result.error, requestId);
-        if (mapped.internal) deps.log.error({ err: result.error, requestId }, 'internal error');
+        if (mapped.internal && !isLogged(result.error)) deps.log.error({ err: result.error, requestId }, 'internal error');
         outcome = { status: res.statusCode, grpcCode: mapped.grpcCode, details: mapped.body.error.message };
       } else {
         outcome = { status: res.statusCode, grpcCode: 'OK' };
@@ -236,7 +236,7 @@ export function routeHandler(deps: HttpCallDeps, route: RouteInfo, handler: Hand
     } catch (err) {
       summary.failed(err);
       const mapped = toHttpError(err, requestId);
-      if (mapped.internal) deps.log.error({ err, requestId }, 'internal error');
+      if (mapped.internal && !isLogged(err)) deps.log.error({ err, requestId }, 'internal error');
       if (!reply.sent && !res.headersSent && !res.destroyed) {
         await reply.code(mapped.status).headers(mapped.headers).send(mapped.body);
       }

@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { CallContext } from '../engine/index.js';
+import { isLogged } from '../domain/errors.js';
 import { createCallContext, type ServerCallContext } from './context.js';
 import { toGrpcStatus } from './errors.js';
 import type { InFlight, Lifecycle } from './lifecycle.js';
@@ -120,6 +121,6 @@ function drained<Res>(call: grpc.ServerWritableStream<unknown, Res>, signal: Abo
 function statusFor(err: unknown, ctx: ServerCallContext): Partial<grpc.StatusObject> {
   ctx.upstream?.failed?.(err);
   const status = toGrpcStatus(err);
-  if (status.internal) ctx.log.error({ err }, 'internal error');
+  if (status.internal && !isLogged(err)) ctx.log.error({ err }, 'internal error');
   return { code: status.code, details: status.details, metadata: status.metadata };
 }

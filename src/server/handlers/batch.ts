@@ -1,6 +1,6 @@
 import type { Answer, BatchEvent, BatchWork, CallContext, Engine } from '../../engine/index.js';
 import { serverStream, singly, type CallDeps } from '../call.js';
-import { CHECKED_PAST_LIMIT, invalidArgument, type FieldViolation } from '../../domain/errors.js';
+import { CHECKED_PAST_LIMIT, invalidArgument, isLogged, type FieldViolation } from '../../domain/errors.js';
 import { acceptableRequestId } from '../../domain/call-state.js';
 import type { BatchItemResult, BatchRequest, BatchResponse, ChatResponse } from '../../gen/orchestrator/v1/chat.js';
 
@@ -47,7 +47,7 @@ export function batchHandler(deps: CallDeps, engine: Engine, limits: ValidationL
     (event, ctx) => {
       // The item's status says only "internal error", and the Batch itself ends OK: this is the
       // one place the cause can be told.
-      if ('error' in event && isInternal(event.error)) {
+      if ('error' in event && isInternal(event.error) && !isLogged(event.error)) {
         ctx.log.error({ err: event.error, index: event.index, itemRequestId: event.requestId }, 'internal error');
       }
       return encodeBatchEvent(event);
