@@ -15,6 +15,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { AttemptRecord } from '../domain/chat.js';
+import { clipUtf8 } from '../domain/characters.js';
 import { roundUsd } from '../domain/money.js';
 import { timerDelay } from '../domain/timers.js';
 import { firstViolations, isOrchestratorError, type ErrorKind, type FieldViolation, type OrchestratorError } from '../domain/errors.js';
@@ -86,12 +87,9 @@ const TRAILER_LIMITS = {
   messageBytes: 512,
 } as const;
 
-/** What `…`, the mark of a cut, takes in UTF-8. */
-const ELLIPSIS_BYTES = 3;
-
 export function toGrpcStatus(err: unknown): GrpcErrorStatus {
   const { status, internal } = rpcStatus(err, true);
-  const result = statusWith(status.code, clipped(status.message, TRAILER_LIMITS.messageBytes), status.details, internal);
+  const result = statusWith(status.code, clipUtf8(status.message, TRAILER_LIMITS.messageBytes), status.details, internal);
   const pushback = isOrchestratorError(err) ? pushbackMs(err) : undefined;
   if (pushback !== undefined) result.metadata.set('grpc-retry-pushback-ms', String(pushback));
   return result;
@@ -168,14 +166,14 @@ function attemptEntry(attempt: AttemptRecord): string {
  * entry counts the comma before it; the first has none, which the budget's extra byte makes up.
  */
 function trailerAttempts(attempts: readonly AttemptRecord[]): string[] {
-  const entry = (attempt: AttemptRecord): string => clipped(attemptEntry(attempt), TRAILER_LIMITS.textBytes);
+  const entry = (attempt: AttemptRecord): string => clipUtf8(attemptEntry(attempt), TRAILER_LIMITS.textBytes);
   return firstWithin(attempts, entry, (e) => Buffer.byteLength(e) + 1, TRAILER_LIMITS.attemptBytes + 1);
 }
 
 function detailsFor(err: OrchestratorError, inTrailers: boolean): Any[] {
   const metadata: Record<string, string> = {};
   for (const [key, value] of Object.entries(err.metadata)) {
-    metadata[key] = inTrailers ? clipped(value, TRAILER_LIMITS.metadataBytes) : value;
+    metadata[key] = inTrailers ? clipUtf8(value, TRAILER_LIMITS.metadataBytes) : value;
   }
   if (err.attempts.length > 0) {
     if (inTrailers) {
@@ -242,8 +240,8 @@ function detailsFor(err: OrchestratorError, inTrailers: boolean): Any[] {
 /** The first violations, each cut to TRAILER_LIMITS.textBytes, while they fit the trailer's budget. */
 function trailerViolations(violations: readonly FieldViolation[]): FieldViolation[] {
   const cut = (v: FieldViolation): FieldViolation => ({
-    field: clipped(v.field, TRAILER_LIMITS.textBytes),
-    description: clipped(v.description, TRAILER_LIMITS.textBytes),
+    field: clipUtf8(v.field, TRAILER_LIMITS.textBytes),
+    description: clipUtf8(v.description, TRAILER_LIMITS.textBytes),
   });
   const bytesOf = (v: FieldViolation): number => Buffer.byteLength(v.field) + Buffer.byteLength(v.description);
   return firstWithin(violations, cut, bytesOf, TRAILER_LIMITS.violationBytes, TRAILER_LIMITS.violations);
@@ -270,22 +268,7 @@ function firstWithin<T, Entry>(
 
 /** A name the caller sent, cut as the statuses built here cut it, for a status built elsewhere (health's NOT_FOUND). */
 export function quotedName(text: string): string {
-  return clipped(text, TRAILER_LIMITS.textBytes);
-}
-
-/** `text` cut to at most `maxBytes` of UTF-8, `…` included. */
-function clipped(text: string, maxBytes: number): string {
-  if (Buffer.byteLength(text) <= maxBytes) return text;
-  let room = maxBytes - ELLIPSIS_BYTES;
-  let end = 0;
-  // By code point, never between the halves of a surrogate pair: grpc-js percent-encodes the
-  // message, and a lone half cannot be.
-  for (const char of text) {
-    room -= Buffer.byteLength(char);
-    if (room < 0) break;
-    end += char.length;
-  }
-  return `${text.slice(0, end)}…`;
+  return clipUtf8(text, TRAILER_LIMITS.textBytes);
 }
 
 function errorInfoAny(reason: string, metadata: Record<string, string>): Any {

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { CallProtocol } from '../domain/call-state.js';
+import { clipUtf8 } from '../domain/characters.js';
 import { overheadMs, round3 } from '../domain/latency.js';
 import type { CallKind, CallObserver } from './call-observer.js';
 import type { CallSummary } from './call-summary.js';
@@ -113,7 +114,7 @@ export function endCall(log: Logger, observer: CallObserver, c: CallEnding): voi
     ...(upstreamRequestIds ? { upstreamRequestIds } : {}),
   };
   if (c.level === 'info') log.info(line, 'call');
-  else log[c.level](extend(line, { details: c.details === undefined ? undefined : clipped(c.details) }), 'call');
+  else log[c.level](extend(line, { details: c.details === undefined ? undefined : clipUtf8(c.details, DETAILS_MAX_BYTES) }), 'call');
 }
 
 /**
@@ -122,16 +123,3 @@ export function endCall(log: Logger, observer: CallObserver, c: CallEnding): voi
  * request must not write a line of its body's size.
  */
 const DETAILS_MAX_BYTES = 512;
-
-/** `text` cut to DETAILS_MAX_BYTES, `…` included, never between the halves of a surrogate pair. */
-function clipped(text: string): string {
-  if (text.length * 3 <= DETAILS_MAX_BYTES || Buffer.byteLength(text) <= DETAILS_MAX_BYTES) return text;
-  let room = DETAILS_MAX_BYTES - Buffer.byteLength('…');
-  let end = 0;
-  for (const char of text) {
-    room -= Buffer.byteLength(char);
-    if (room < 0) break;
-    end += char.length;
-  }
-  return `${text.slice(0, end)}…`;
-}
