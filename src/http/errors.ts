@@ -8,6 +8,7 @@
  * else is a bug and leaves as a bare 500, so no internal message or upstream text reaches a client.
  */
 import type { AttemptRecord } from '../domain/chat.js';
+import { clipUtf8 } from '../domain/characters.js';
 import { firstViolations, invalidArgument, isOrchestratorError, Reason, type ErrorKind, type OrchestratorError } from '../domain/errors.js';
 import { noRetryWithinCall } from '../domain/retry-advice.js';
 import { round3 } from '../domain/latency.js';
@@ -120,6 +121,14 @@ function gatewayRefusedEvery(err: OrchestratorError): boolean {
   return refused > 0;
 }
 
+/**
+ * An error's message and each field name or description it quotes at most, in UTF-8: a refusal
+ * quotes the client's own text (a model, a role, a field name), and one request must not make its
+ * answer as large as its body, three times over (message, `param`, field violations).
+ */
+const MESSAGE_MAX_BYTES = 2_048;
+const QUOTED_MAX_BYTES = 512;
+
 export function toHttpError(thrown: unknown, requestId: string): HttpError {
   if (!isOrchestratorError(thrown) || thrown.kind === 'internal') {
     return {
@@ -156,19 +165,25 @@ export function toHttpError(thrown: unknown, requestId: string): HttpError {
   // stops them sending the same request into the same refusal, or waiting longer than a call should.
   if (noRetry) headers['x-should-retry'] = 'false';
   const first = err.fieldViolations[0];
-  const param = first?.field ?? err.metadata['field'] ?? null;
+  const field = first?.field ?? err.metadata['field'];
+  const param = field === undefined ? null : clipUtf8(field, QUOTED_MAX_BYTES);
   return {
     status,
     body: {
       error: {
-        message: err.message,
+        message: clipUtf8(err.message, MESSAGE_MAX_BYTES),
         type: status === 503 ? 'service_unavailable_error' : kind.type,
         param,
         code: OPENAI_CODES[err.reason] ?? err.reason.toLowerCase(),
         reason: err.reason,
         request_id: requestId,
         ...(err.fieldViolations.length > 0
-          ? { field_violations: err.fieldViolations.map((v) => ({ field: v.field, description: v.description })) }
+          ? {
+              field_violations: err.fieldViolations.map((v) => ({
+                field: clipUtf8(v.field, QUOTED_MAX_BYTES),
+                description: clipUtf8(v.description, QUOTED_MAX_BYTES),
+              })),
+            }
           : {}),
         ...(err.attempts.length > 0 ? { attempts: err.attempts.map(encodeAttempt) } : {}),
         ...(retryAfterMs !== undefined ? { retry_after_ms: retryAfterMs } : {}),
