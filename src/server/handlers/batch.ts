@@ -48,7 +48,8 @@ export function batchHandler(deps: CallDeps, engine: Engine, limits: ValidationL
       // The item's status says only "internal error", and the Batch itself ends OK: this is the
       // one place the cause can be told.
       if ('error' in event && isInternal(event.error) && !isLogged(event.error)) {
-        ctx.log.error({ err: event.error, index: event.index, itemRequestId: event.requestId }, 'internal error');
+        const itemRequestId = event.requestId || `${ctx.requestId}/${event.index}`;
+        ctx.log.error({ err: event.error, index: event.index, itemRequestId }, 'internal error');
       }
       return encodeBatchEvent(event);
     },
