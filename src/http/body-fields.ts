@@ -1,4 +1,4 @@
-import { invalidArgument, type FieldViolation } from '../domain/errors.js';
+import { CHECKED_PAST_LIMIT, invalidArgument, type FieldViolation } from '../domain/errors.js';
 
 /** Request body checks shared by the OpenAI-compatible routes: each problem becomes a field violation. */
 type Json = Record<string, unknown>;
@@ -106,12 +106,36 @@ export function enumField<T extends string>(v: Violations, field: string, value:
   return undefined;
 }
 
+/** The longest model name a request may give, as on the gRPC door. */
+export const MAX_MODEL_NAME = 256;
+
+/**
+ * A list of model names, each refused where it stands (`models[1]`), as gRPC names it: a name
+ * past MAX_MODEL_NAME was looked up and answered as an unknown model (404), not a bad request.
+ */
 export function stringList(v: Violations, field: string, value: unknown, max: number): string[] {
   if (value === undefined || value === null) return [];
-  if (!Array.isArray(value) || value.some((s) => typeof s !== 'string' || s.trim() === '')) {
+  if (!Array.isArray(value)) {
     v.add(field, 'must be an array of model ids or aliases');
     return [];
   }
   if (value.length > max) v.add(field, `at most ${max} models per call (got ${value.length})`);
-  return value.map((s: string) => s.trim());
+  // A list over the count has its first entries checked, not all.
+  const checked = value.length > max ? value.slice(0, CHECKED_PAST_LIMIT) : value;
+  let valid = true;
+  checked.forEach((s: unknown, i) => {
+    const problem = modelNameProblem(s);
+    if (problem === undefined) return;
+    v.add(`${field}[${i}]`, problem);
+    valid = false;
+  });
+  return valid ? value.map((s: string) => s.trim()) : [];
+}
+
+/** Why a model name given in a request cannot be one; undefined when it can. */
+export function modelNameProblem(name: unknown): string | undefined {
+  if (typeof name !== 'string') return `must be a model id or alias (got ${shown(name)})`;
+  const trimmed = name.trim();
+  if (trimmed === '') return 'must not be empty';
+  return trimmed.length > MAX_MODEL_NAME ? `must be at most ${MAX_MODEL_NAME} characters` : undefined;
 }

@@ -18,6 +18,8 @@ import {
   enumField,
   stringList,
   shown,
+  MAX_MODEL_NAME,
+  modelNameProblem,
 } from './body-fields.js';
 
 /**
@@ -161,7 +163,7 @@ export function parseChatRequest(
   }
   const model = typeof body.model === 'string' ? body.model.trim() : '';
   if (model === '') v.add('model', 'is required: a model id or alias (GET /v1/models), or "route:<profile>"');
-  else if (model.length > 256) v.add('model', 'must be at most 256 characters');
+  else if (model.length > MAX_MODEL_NAME) v.add('model', `must be at most ${MAX_MODEL_NAME} characters`);
   const n = body.n;
   if (n !== undefined && n !== null && n !== 1) v.add('n', `only 1 is supported (got ${shown(n)})`);
   const spelling: RequestSpelling = {
@@ -199,6 +201,8 @@ export function parseChatRequest(
       .map((s) => s.trim())
       .filter((s) => s !== '');
     if (others.length > limits.maxModelsPerCall) v.add(FALLBACKS_HEADER, `at most ${limits.maxModelsPerCall} models per call`);
+    const problem = others.map(modelNameProblem).find((p) => p !== undefined);
+    if (problem !== undefined) v.add(FALLBACKS_HEADER, `each model ${problem}`);
   }
   const route = routeOf(v, model, ext.route, headerProfile, limits);
   if (route && (strategy === 'race' || others.length > 0)) {

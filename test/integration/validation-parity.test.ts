@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RoutingProfile } from '../../src/gen/orchestrator/v1/common.js';
+import { unaryError } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+/** The same invalid request through both doors: refused alike, naming the same field as each door spells it. */
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => h.close());
+
+interface Refusal {
+  status: number;
+  fields: string[];
+}
+
+async function httpRefusal(body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Refusal> {
+  const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], ...body }),
+  });
+  const json = (await res.json()) as { error?: { field_violations?: { field: string }[] } };
+  return { status: res.status, fields: (json.error?.field_violations ?? []).map((v) => v.field) };
+}
+
+const long = 'm'.repeat(257);
+
+describe('a list of models: each entry is checked where it stands', () => {
+  it.each([
+    ['a name over 256 characters', long],
+    ['an empty name', ''],
+  ])('Fallback and a fallback chat completion refuse %s by its index', async (_, name) => {
+    const grpc = await unaryError(h.clients.chat.fallback.bind(h.clients.chat), {
+      model: '',
+      prompt: 'hi',
+      messages: [],
+      models: ['gpt-4o-mini', name],
+      disableDefaultMessage: false,
+    });
+    expect(grpc.code).toBe(3);
+    expect(grpc.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['models[1]']);
+    const http = await httpRefusal({ orchestrator: { strategy: 'fallback', models: ['gpt-4o', name] } });
+    expect(http).toEqual({ status: 400, fields: ['orchestrator.models[1]'] });
+  });
+
+  it.each([
+    ['a name over 256 characters', long],
+    ['an empty name', ''],
+  ])("a route's candidates refuse %s by its index", async (_, name) => {
+    const grpc = await unaryError(h.clients.chat.chat.bind(h.clients.chat), {
+      model: '',
+      prompt: 'hi',
+      messages: [],
+      route: { profile: RoutingProfile.ROUTING_PROFILE_SPEED, candidates: ['gpt-4o-mini', name] },
+    });
+    expect(grpc.code).toBe(3);
+    expect(grpc.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['route.candidates[1]']);
+    const http = await httpRefusal({ model: 'route:speed', orchestrator: { route: { candidates: ['gpt-4o-mini', name] } } });
+    expect(http).toEqual({ status: 400, fields: ['orchestrator.route.candidates[1]'] });
+  });
+
+  it('the x-orchestrator-fallbacks header refuses a name over 256 characters as a 400', async () => {
+    const http = await httpRefusal({}, { 'x-orchestrator-fallbacks': `gpt-4o,${long}` });
+    expect(http).toEqual({ status: 400, fields: ['x-orchestrator-fallbacks'] });
+  });
+});
