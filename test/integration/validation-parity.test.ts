@@ -67,3 +67,18 @@ describe('a list of models: each entry is checked where it stands', () => {
     expect(http).toEqual({ status: 400, fields: ['x-orchestrator-fallbacks'] });
   });
 });
+
+describe('RankModels and GET /v1/models/rankings', () => {
+  it('refuse a candidate over 256 characters by its index', async () => {
+    const grpc = await unaryError(h.clients.models.rankModels.bind(h.clients.models), {
+      profile: RoutingProfile.ROUTING_PROFILE_SPEED,
+      prompt: 'hi',
+      candidates: ['gpt-4o', long],
+    });
+    expect(grpc.code).toBe(3);
+    expect(grpc.decoded.badRequest?.fieldViolations.map((v) => v.field)).toEqual(['candidates[1]']);
+    const res = await fetch(`${h.app.http!.url}/v1/models/rankings?profile=speed&candidates=gpt-4o,${long}`);
+    const json = (await res.json()) as { error: { param: string } };
+    expect({ status: res.status, param: json.error.param }).toEqual({ status: 400, param: 'candidates[1]' });
+  });
+});

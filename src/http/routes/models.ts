@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Engine } from '../../engine/index.js';
-import { invalidArgument, modelNotFound, type FieldViolation } from '../../domain/errors.js';
+import { CHECKED_PAST_LIMIT, invalidArgument, modelNotFound, type FieldViolation } from '../../domain/errors.js';
+import { modelNameProblem } from '../body-fields.js';
 import { longerThan } from '../../domain/characters.js';
 import { profileSpelling, ROUTING_PROFILES } from '../../engine/index.js';
 import { routeHandler, type HttpCallDeps } from '../call.js';
@@ -45,6 +46,11 @@ export function modelRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: En
         .filter((c) => c !== '');
       if (candidates.length > limits.maxModelsPerCall)
         violations.push({ field: 'candidates', description: `at most ${limits.maxModelsPerCall} models` });
+      // As RankModels refuses it: looked up, such a name was a 404 unknown model.
+      candidates.slice(0, CHECKED_PAST_LIMIT).forEach((name, i) => {
+        const problem = modelNameProblem(name);
+        if (problem !== undefined) violations.push({ field: `candidates[${i}]`, description: problem });
+      });
       if (violations.length > 0 || !profile) throw invalidArgument(violations);
       const decision = await rankModels(engine, { profile, candidates, prompt, maxTokens, promptTokens }, ctx);
       return { json: { object: 'ranking', ...encodeDecision(decision) } };
