@@ -71,10 +71,18 @@ export function numberIn(v: Violations, field: string, value: unknown, min: numb
   return value;
 }
 
+/** The largest value the gRPC fields these mirror (int32) hold. */
+const INT32_MAX = 2 ** 31 - 1;
+
 export function integerIn(v: Violations, field: string, value: unknown, min: number): number | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 2 ** 31 - 1) {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     v.add(field, `must be a whole number, at least ${min} (got ${shown(value)})`);
+    return undefined;
+  }
+  // Said apart: "at least 1 (got 3000000000)" told the caller nothing about what was wrong.
+  if (value > INT32_MAX) {
+    v.add(field, `must be at most ${INT32_MAX} (got ${shown(value)})`);
     return undefined;
   }
   return value;

@@ -82,3 +82,20 @@ describe('RankModels and GET /v1/models/rankings', () => {
     expect({ status: res.status, param: json.error.param }).toEqual({ status: 400, param: 'candidates[1]' });
   });
 });
+
+describe('whole numbers past what the gRPC fields hold (int32)', () => {
+  it.each([
+    ['max_tokens', { max_tokens: 2 ** 31 }],
+    ['orchestrator.hedge_delay_ms', { orchestrator: { strategy: 'race', models: ['gpt-4o'], hedge_delay_ms: 2 ** 31 } }],
+    ['orchestrator.first_token_timeout_ms', { stream: true, orchestrator: { first_token_timeout_ms: 2 ** 31 } }],
+  ])('%s is refused saying its upper bound, not that it is under its lower one', async (field, body) => {
+    const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], ...body }),
+    });
+    const json = (await res.json()) as { error: { field_violations: { field: string; description: string }[] } };
+    expect(res.status).toBe(400);
+    expect(json.error.field_violations).toEqual([{ field, description: 'must be at most 2147483647 (got 2147483648)' }]);
+  });
+});
