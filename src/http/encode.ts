@@ -5,6 +5,7 @@ import { round3 } from '../domain/latency.js';
 import { UPSTREAM_REQUEST_ID } from '../domain/upstream-errors.js';
 import type { CatalogModel } from '../catalog/catalog.js';
 import { isEmbeddingModel } from '../catalog/embedding-models.js';
+import { TEXT_ONLY } from '../catalog/models.js';
 import type { Answer, BreakerState } from '../engine/index.js';
 import type { RouteDecision } from '../engine/index.js';
 import type { CompletionAnswer } from './engine-calls.js';
@@ -159,12 +160,20 @@ export function encodeModel(m: CatalogModel, breaker: BreakerState) {
       // null: writes cost the documented multiple of the input price.
       cache_write_price_per_million: m.cacheWritePricePerMillion ?? null,
       fallbacks: [...m.fallbacks],
+      // What a request may use on it; a fallback, race or route skips a model that lacks it.
+      capabilities: encodeCapabilities(m),
       available: m.servedBy !== undefined,
       simulated: m.simulated,
       breaker_state: breaker,
       quality: m.quality,
     },
   };
+}
+
+/** A model without declared capabilities takes plain text only, as ListModels' unset `capabilities` says. */
+function encodeCapabilities(m: CatalogModel) {
+  const { tools, images, jsonSchema } = m.capabilities ?? TEXT_ONLY;
+  return { tools, images, json_schema: jsonSchema };
 }
 
 function round4(value: number): number {

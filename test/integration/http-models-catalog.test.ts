@@ -1,0 +1,39 @@
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callUnary } from '../helpers/grpc-client.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+let h: Harness;
+let base: string;
+beforeAll(async () => {
+  h = await startHarness();
+  base = h.app.http!.url;
+});
+afterAll(async () => h?.close());
+
+type Listed = { id: string; x_orchestrator: { capabilities: { tools: boolean; images: boolean; json_schema: boolean } } };
+
+describe('GET /v1/models and ListModels', () => {
+  it("show each model's capabilities alike, so an HTTP client can tell which models take tools, images and JSON Schema", async () => {
+    const { response } = await callUnary(h.clients.models.listModels.bind(h.clients.models), { provider: '', availableOnly: false });
+    const listed = (await (await fetch(`${base}/v1/models`)).json()) as { data: Listed[] };
+    expect(listed.data.map((m) => m.id)).toEqual(response.models.map((m) => m.id));
+    for (const [i, model] of response.models.entries()) {
+      const caps = model.capabilities ?? { tools: false, images: false, jsonSchema: false };
+      expect(listed.data[i]?.x_orchestrator.capabilities, model.id).toEqual({
+        tools: caps.tools,
+        images: caps.images,
+        json_schema: caps.jsonSchema,
+      });
+    }
+    const byId = (id: string) => listed.data.find((m) => m.id === id)?.x_orchestrator.capabilities;
+    expect(byId('gpt-4o')).toEqual({ tools: true, images: true, json_schema: true });
+    expect(byId('gpt-3.5-turbo')).toEqual({ tools: true, images: false, json_schema: false });
+    // An embedding model takes none of them: text in, vectors out.
+    expect(byId('text-embedding-3-small')).toEqual({ tools: false, images: false, json_schema: false });
+
+    const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const one = (await client.models.retrieve('gpt-4-turbo')) as unknown as Listed;
+    expect(one.x_orchestrator.capabilities).toEqual({ tools: true, images: true, json_schema: false });
+  });
+});
