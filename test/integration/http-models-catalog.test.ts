@@ -36,4 +36,30 @@ describe('GET /v1/models and ListModels', () => {
     const one = (await client.models.retrieve('gpt-4-turbo')) as unknown as Listed;
     expect(one.x_orchestrator.capabilities).toEqual({ tools: true, images: true, json_schema: false });
   });
+
+  it('serves a catalog id with a slash in it (an OpenRouter-style runtime model), encoded or not, by id or alias in any case', async () => {
+    await callUnary(h.clients.models.createModel.bind(h.clients.models), {
+      model: {
+        id: 'meta-llama/llama-3-8b',
+        provider: 'openai',
+        upstreamId: 'gpt-4o-mini',
+        aliases: ['llama3:8b'],
+        fallbacks: [],
+        family: '',
+        tier: 0,
+      },
+    });
+    for (const path of ['meta-llama/llama-3-8b', 'meta-llama%2Fllama-3-8b', 'META-LLAMA/Llama-3-8B', 'llama3%3A8b']) {
+      const res = await fetch(`${base}/v1/models/${path}`);
+      expect(res.status, path).toBe(200);
+      expect(((await res.json()) as { id: string }).id, path).toBe('meta-llama/llama-3-8b');
+    }
+    const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0 });
+    expect((await client.models.retrieve('meta-llama/llama-3-8b')).id).toBe('meta-llama/llama-3-8b');
+    const ids: string[] = [];
+    for await (const m of client.models.list()) ids.push(m.id);
+    expect(ids).toContain('meta-llama/llama-3-8b');
+    // A slashed name the catalog lacks is still the 404 of any unknown id.
+    await expect(client.models.retrieve('meta-llama/llama-3.3-70b-instruct')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
 });

@@ -14,7 +14,7 @@ type ErrorBody = { error: { code: string; message: string } };
 
 describe('the HTTP API routes', () => {
   it('answers a model path with a slash in it (an upstream id such as OpenRouter names) with 404 model_not_found, as any unknown id', async () => {
-    // Catalog ids hold no slash; a vendor-prefixed name is an upstream id, not ours.
+    // None of these is in this catalog; a slashed id that is is served (http-models-catalog.test.ts).
     for (const path of ['meta-llama/llama-3.3-70b-instruct', 'meta-llama%2Fllama-3.3-70b-instruct', 'no-such-model']) {
       const res = await fetch(`${base}/v1/models/${path}`);
       expect(res.status, path).toBe(404);
