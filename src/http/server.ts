@@ -78,6 +78,8 @@ export class HttpGateway {
       forceCloseConnections: 'idle',
       requestTimeout,
       clientErrorHandler: clientErrorHandler(config.http.requestTimeoutMs),
+      // Without it the router answers a path it cannot decode in its own shape, with no request id.
+      frameworkErrors: (err, request, reply) => undecodablePath(err, request, reply),
       ...(tls
         ? {
             https: {
@@ -226,6 +228,16 @@ function unrouted(request: FastifyRequest, reply: FastifyReply): FastifyReply {
     `no route for ${request.method} ${path}: see /v1/chat/completions, /v1/embeddings, /v1/models, /health`,
     null,
   );
+}
+
+/** A path the router cannot percent-decode (a bare `%`, bytes that are not UTF-8): no route can be chosen for it. */
+function undecodablePath(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  assignRequestId(request, reply);
+  const message =
+    err.code === 'FST_ERR_BAD_URL'
+      ? 'the path is not a valid URL: each % must begin a %XX escape, and the escapes must decode to UTF-8'
+      : 'the path cannot be routed';
+  return sendError(reply, 400, 'invalid_request_error', 'invalid_url', message, null);
 }
 
 const REFUSALS: Readonly<Record<string, { status: number; code: string; message?: string }>> = {

@@ -62,4 +62,23 @@ describe('GET /v1/models and ListModels', () => {
     // A slashed name the catalog lacks is still the 404 of any unknown id.
     await expect(client.models.retrieve('meta-llama/llama-3.3-70b-instruct')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
   });
+
+  it('refuses a path whose percent-encoding does not decode (a bare %, bytes that are not UTF-8) in the OpenAI error shape, with a request id', async () => {
+    for (const path of ['/v1/models/gpt-4o%', '/v1/models/gpt%ZZ', '/v1/models/%E0%A4%A', '/v1/chat/completions%ZZ']) {
+      const res = await fetch(`${base}${path}`);
+      expect(res.status, path).toBe(400);
+      const requestId = res.headers.get('x-request-id');
+      expect(requestId, path).toBeTruthy();
+      const body = (await res.json()) as {
+        error: { type: string; code: string; reason: string; param: string | null; request_id: string };
+      };
+      expect(body.error, path).toMatchObject({
+        type: 'invalid_request_error',
+        code: 'invalid_url',
+        reason: 'INVALID_REQUEST',
+        param: null,
+        request_id: requestId,
+      });
+    }
+  });
 });
