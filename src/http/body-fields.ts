@@ -1,3 +1,4 @@
+import { modelNameTooLong } from '../domain/model-names.js';
 import { CHECKED_PAST_LIMIT, invalidArgument, type FieldViolation } from '../domain/errors.js';
 
 /** Request body checks shared by the OpenAI-compatible routes: each problem becomes a field violation. */
@@ -114,12 +115,9 @@ export function enumField<T extends string>(v: Violations, field: string, value:
   return undefined;
 }
 
-/** The longest model name a request may give, as on the gRPC door. */
-export const MAX_MODEL_NAME = 256;
-
 /**
  * A list of model names, each refused where it stands (`models[1]`), as gRPC names it: a name
- * past MAX_MODEL_NAME was looked up and answered as an unknown model (404), not a bad request.
+ * past MAX_MODEL_NAME_CHARS was looked up and answered as an unknown model (404), not a bad request.
  */
 export function stringList(v: Violations, field: string, value: unknown, max: number): string[] {
   if (value === undefined || value === null) return [];
@@ -145,5 +143,5 @@ export function modelNameProblem(name: unknown): string | undefined {
   if (typeof name !== 'string') return `must be a model id or alias (got ${shown(name)})`;
   const trimmed = name.trim();
   if (trimmed === '') return 'must not be empty';
-  return trimmed.length > MAX_MODEL_NAME ? `must be at most ${MAX_MODEL_NAME} characters` : undefined;
+  return modelNameTooLong(trimmed);
 }

@@ -1,3 +1,4 @@
+import { modelNameTooLong } from '../domain/model-names.js';
 import { checkDefaultMessage, type ChatInput, type RequestTags } from '../domain/chat.js';
 import { checkPromptCacheMarkers, type MarkerFields } from '../domain/prompt-cache.js';
 import { parseMessages } from './message-fields.js';
@@ -18,7 +19,6 @@ import {
   enumField,
   stringList,
   shown,
-  MAX_MODEL_NAME,
   modelNameProblem,
 } from './body-fields.js';
 
@@ -163,7 +163,10 @@ export function parseChatRequest(
   }
   const model = typeof body.model === 'string' ? body.model.trim() : '';
   if (model === '') v.add('model', 'is required: a model id or alias (GET /v1/models), or "route:<profile>"');
-  else if (model.length > MAX_MODEL_NAME) v.add('model', `must be at most ${MAX_MODEL_NAME} characters`);
+  else {
+    const tooLong = modelNameTooLong(model);
+    if (tooLong) v.add('model', tooLong);
+  }
   const n = body.n;
   if (n !== undefined && n !== null && n !== 1) v.add('n', `only 1 is supported (got ${shown(n)})`);
   const spelling: RequestSpelling = {

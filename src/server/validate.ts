@@ -18,6 +18,7 @@ import type { ModelRef, RouteRequest, RoutingProfileName, SizedMessage } from '.
 import { ReasoningEffort, RoutingProfile, type Message, type RouteTarget, type SamplingOptions } from '../gen/orchestrator/v1/common.js';
 import type { RankModelsRequest } from '../gen/orchestrator/v1/models.js';
 import { extend } from '../domain/extend.js';
+import { modelNameTooLong } from '../domain/model-names.js';
 
 /** Where a gRPC request holds its prompt cache markers. */
 const MARKER_FIELDS: MarkerFields = {
@@ -45,8 +46,6 @@ export interface ValidationLimits {
   /** Largest image as bytes (IMAGE_MAX_BYTES); default DEFAULT_IMAGE_MAX_BYTES. */
   readonly maxImageBytes?: number;
 }
-
-const MAX_MODEL_NAME = 256;
 
 const PROFILES: ReadonlyMap<RoutingProfile, RoutingProfileName> = new Map([
   [RoutingProfile.ROUTING_PROFILE_UNSPECIFIED, 'balanced'],
@@ -129,7 +128,8 @@ export class RequestValidator {
   }
 
   model(name: string, field = 'model'): ModelRef {
-    if (name.length > MAX_MODEL_NAME) this.add(field, `must be at most ${MAX_MODEL_NAME} characters`);
+    const tooLong = modelNameTooLong(name);
+    if (tooLong) this.add(field, tooLong);
     return { name, field };
   }
 

@@ -99,3 +99,19 @@ describe('whole numbers past what the gRPC fields hold (int32)', () => {
     expect(json.error.field_violations).toEqual([{ field, description: 'must be at most 2147483647 (got 2147483648)' }]);
   });
 });
+
+describe('the 256-character bound on a model name', () => {
+  it('counts characters, as every contract limit does: 200 emoji are an unknown model on both doors, not too long', async () => {
+    const emoji = '🦜'.repeat(200);
+    const grpc = await unaryError(h.clients.chat.chat.bind(h.clients.chat), { model: emoji, prompt: 'hi', messages: [] });
+    expect(grpc.decoded.errorInfo?.reason).toBe('MODEL_NOT_FOUND');
+    const res = await fetch(`${h.app.http!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: emoji, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    expect(res.status).toBe(404);
+    const fallback = await httpRefusal({ orchestrator: { strategy: 'fallback', models: ['gpt-4o', emoji] } });
+    expect(fallback.status).toBe(404);
+  });
+});
