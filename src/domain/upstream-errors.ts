@@ -181,6 +181,21 @@ export function upstreamTooLarge(options: {
   });
 }
 
+/**
+ * The provider's TLS certificate failed verification (`code` is OpenSSL's or Node's name for
+ * why): the same certificate fails every retry, so none is made. Its issuer is most often a
+ * private CA, which Node trusts through NODE_EXTRA_CA_CERTS.
+ */
+export function upstreamCertificateRefused(provider: string, code: string, cause: unknown): OrchestratorError {
+  return new OrchestratorError({
+    kind: 'unavailable',
+    reason: Reason.UPSTREAM_UNREACHABLE,
+    message: `${provider}'s TLS certificate was refused (${code}); for a private CA, set NODE_EXTRA_CA_CERTS to its PEM file`,
+    metadata: { provider, tls_error: code },
+    cause,
+  });
+}
+
 /** The provider's address is one the SSRF rules refuse: it was never called. */
 export function upstreamAddressRefused(provider: string, why: string, cause: unknown): OrchestratorError {
   return new OrchestratorError({

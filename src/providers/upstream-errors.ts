@@ -3,6 +3,7 @@ import {
   streamTruncated,
   upstreamAddressRefused,
   upstreamAuthFailed,
+  upstreamCertificateRefused,
   upstreamFailed,
   upstreamMalformed,
   upstreamModelMissing,
@@ -84,7 +85,8 @@ export {
 
 /**
  * Failures our HTTP client raises on purpose, found through the SDKs' wrappers: an answer over
- * a size limit, and a connection to an address the SSRF rules refuse. Undefined for others.
+ * a size limit, and a connection to an address the SSRF rules refuse; and a server certificate
+ * that failed verification, which no retry mends. Undefined for others.
  */
 export function transportError(provider: string, err: unknown): OrchestratorError | undefined {
   const tooLarge = tooLargeIn(err);
@@ -93,8 +95,14 @@ export function transportError(provider: string, err: unknown): OrchestratorErro
     return upstreamTooLarge({ provider, part: tooLarge.part, limitBytes: tooLarge.limitBytes, setting, cause: err });
   }
   const refused = findCause(err, (e): e is RefusedAddressError => e instanceof RefusedAddressError);
-  return refused ? upstreamAddressRefused(provider, refused.message, err) : undefined;
+  if (refused) return upstreamAddressRefused(provider, refused.message, err);
+  const untrusted = findCause(err, (e): e is { code: string } => CERTIFICATE_CODE.test(String((e as { code?: unknown }).code)));
+  return untrusted ? upstreamCertificateRefused(provider, untrusted.code, err) : undefined;
 }
+
+/** Why a server's certificate failed verification: OpenSSL's verify results as Node names them, and a name it does not cover. */
+const CERTIFICATE_CODE =
+  /^(?:UNABLE_TO_(?:GET_ISSUER_CERT(?:_LOCALLY)?|VERIFY_LEAF_SIGNATURE|DECRYPT_CERT_SIGNATURE|DECODE_ISSUER_PUBLIC_KEY)|CERT_[A-Z_]+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|INVALID_CA|INVALID_PURPOSE|PATH_LENGTH_EXCEEDED|HOSTNAME_MISMATCH|ERROR_IN_CERT_NOT_(?:BEFORE|AFTER)_FIELD|ERR_TLS_CERT_ALTNAME_INVALID)$/;
 
 /**
  * What is left once a provider's own rules (statuses, timeouts, aborts, malformed answers) have
