@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
@@ -29,6 +30,11 @@ export interface ChannelSettings {
 export function channelSettings(addr: string, options: TlsOptions): ChannelSettings {
   if (!options.tls) return { credentials: grpc.credentials.createInsecure(), options: {} };
   const ca = options.caFile === undefined ? null : readFlagFile('--ca-file', options.caFile);
+  // OpenSSL skips what is not a PEM certificate: the channel would trust nothing, and every call
+  // fail with "unable to verify the first certificate", naming neither the flag nor the file.
+  if (ca !== null && options.caFile !== undefined && !hasPemCertificate(ca)) {
+    throw new UsageError(`--ca-file: no PEM certificate in ${options.caFile}`);
+  }
   const key = options.clientCert === undefined ? null : readFlagFile('--key-file', options.clientCert.keyFile);
   const cert = options.clientCert === undefined ? null : readFlagFile('--cert-file', options.clientCert.certFile);
   const host = grpc.experimental.splitHostPort(addr)?.host;
@@ -51,6 +57,17 @@ export function channelSettings(addr: string, options: TlsOptions): ChannelSetti
     );
   }
   return { credentials, options: ip === undefined ? {} : { 'grpc.ssl_target_name_override': 'localhost' } };
+}
+
+function hasPemCertificate(pem: Buffer): boolean {
+  const start = pem.indexOf('-----BEGIN CERTIFICATE-----');
+  if (start < 0) return false;
+  try {
+    new X509Certificate(pem.subarray(start));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function readFlagFile(flag: string, path: string): Buffer {
