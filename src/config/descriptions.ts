@@ -92,7 +92,7 @@ export const ENV_DESCRIPTIONS: Partial<Record<EnvName, string>> = {
     '`on`: when every model of a Chat, Race, Fallback or StreamChat call fails upstream, answer with an expired cached answer, marked stale, unless the request sets `refuse_stale` or is routed.',
   MAX_MESSAGE_BYTES: 'Largest request message (≥ 1024); bigger ones get RESOURCE_EXHAUSTED before any handler runs.',
   TLS_CERT_FILE:
-    'PEM certificate chain: serve TLS (set `TLS_KEY_FILE` too, or neither). See [TLS and mTLS](access-and-limits.md#tls-and-mtls).',
+    "PEM certificate chain, the server's certificate first: serve TLS (set `TLS_KEY_FILE` too, or neither). See [TLS and mTLS](access-and-limits.md#tls-and-mtls).",
   TLS_KEY_FILE: 'PEM private key of `TLS_CERT_FILE`.',
   TLS_CLIENT_CA_FILE: 'With TLS: require client certificates signed by this CA (mTLS).',
   LOG_FILE: 'Also write the log lines to this file (e.g. `logs/app.log`), rolled daily; see [Logs](operations.md#logs).',

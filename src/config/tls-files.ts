@@ -1,4 +1,4 @@
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { ConfigError, type Config } from './config.js';
@@ -43,7 +43,9 @@ export function readTlsFiles(tls: Config['tls']): TlsFiles | undefined {
     } catch (err) {
       problems.push(
         (err as NodeJS.ErrnoException).code === 'ERR_OSSL_X509_KEY_VALUES_MISMATCH'
-          ? 'TLS_KEY_FILE: not the private key of the certificate in TLS_CERT_FILE'
+          ? laterCertificateOf(key, cert)
+            ? `TLS_CERT_FILE: the certificate of the key in TLS_KEY_FILE is not the first in ${tls.certFile}: put the server's certificate first, then the certificates that signed it`
+            : 'TLS_KEY_FILE: not the private key of the certificate in TLS_CERT_FILE'
           : ENCRYPTED_KEY.test(key.toString('latin1'))
             ? `TLS_KEY_FILE: the private key in ${tls.keyFile} is encrypted (it has a passphrase), which the gateway cannot read: decrypt it with openssl pkey -in ${tls.keyFile} -out <new file>`
             : `TLS_KEY_FILE: no PEM private key in ${tls.keyFile} (${(err as Error).message})`,
@@ -65,6 +67,20 @@ function chainProblem(cert: Buffer): string | undefined {
     return undefined;
   } catch (err) {
     return (err as Error).message;
+  }
+}
+
+/**
+ * Whether the key is that of a certificate past the first in the chain: OpenSSL pairs the key with
+ * the first, so a chain concatenated in the wrong order reads as the wrong key.
+ */
+function laterCertificateOf(key: Buffer, chain: Buffer): boolean {
+  const blocks = chain.toString('latin1').match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  try {
+    const privateKey = createPrivateKey(key);
+    return blocks.slice(1).some((pem) => new X509Certificate(pem).checkPrivateKey(privateKey));
+  } catch {
+    return false;
   }
 }
 

@@ -137,6 +137,18 @@ describe('the TLS files', () => {
     expect(problems[0]).toMatch(new RegExp(`^TLS_CERT_FILE: a certificate in ${chain} cannot be read \\(`));
   });
 
+  it('say a chain that does not start with the key’s certificate is out of order, rather than blame the key', () => {
+    const reversed = file('reversed-chain.crt', `${readFileSync(certs.ca, 'utf8')}${readFileSync(certs.serverCert, 'utf8')}`);
+    expect(problemsOf({ TLS_CERT_FILE: reversed, TLS_KEY_FILE: certs.serverKey })).toEqual([
+      `TLS_CERT_FILE: the certificate of the key in TLS_KEY_FILE is not the first in ${reversed}: put the server's certificate first, then the certificates that signed it`,
+    ]);
+    const chain = file('chain.crt', `${readFileSync(certs.serverCert, 'utf8')}${readFileSync(certs.ca, 'utf8')}`);
+    expect(problemsOf({ TLS_CERT_FILE: chain, TLS_KEY_FILE: certs.serverKey })).toEqual([]);
+    expect(problemsOf({ TLS_CERT_FILE: reversed, TLS_KEY_FILE: certs.clientKey })).toEqual([
+      'TLS_KEY_FILE: not the private key of the certificate in TLS_CERT_FILE',
+    ]);
+  });
+
   it('refuse a client CA file without a certificate, which would refuse every client', () => {
     const tls = { TLS_CERT_FILE: certs.serverCert, TLS_KEY_FILE: certs.serverKey };
     expect(problemsOf({ ...tls, TLS_CLIENT_CA_FILE: join(certs.dir, 'ca.key') })).toEqual([
