@@ -1,3 +1,4 @@
+import type { Principal } from '../domain/principal.js';
 import type { Catalog, CatalogModel } from '../catalog/catalog.js';
 import type { ResilienceConfig } from '../config/config.js';
 import { Admission, type Admitted } from './admission.js';
@@ -144,15 +145,22 @@ export class Engine {
    * Every model a caller can name, chat and embedding, sorted by id: what ListModels and
    * GET /v1/models show (OpenAI lists its embedding models there too).
    */
-  listedModels(): readonly CatalogModel[] {
+  listedModels(principal?: Principal): readonly CatalogModel[] {
     const embeddings = this.options.embeddings?.models ?? [];
-    if (embeddings.length === 0) return this.options.catalog.models;
-    return [...this.options.catalog.models, ...embeddings].sort((a, b) => byCodeUnit(a.id, b.id));
+    const models =
+      embeddings.length === 0
+        ? this.options.catalog.models
+        : [...this.options.catalog.models, ...embeddings].sort((a, b) => byCodeUnit(a.id, b.id));
+    const access = this.options.access;
+    // A key lists what it may call, as OpenAI's /v1/models does: nothing a call would refuse with 403.
+    return access && principal ? models.filter((m) => access.allows(principal, m.id)) : models;
   }
 
-  /** A chat or embedding model by id or alias; chat first, as a chat call resolves names. */
-  findListedModel(name: string): CatalogModel | undefined {
-    return this.options.catalog.find(name) ?? this.options.embeddings?.find(name);
+  /** A chat or embedding model by id or alias; chat first, as a chat call resolves names. Undefined for one `principal` may not call. */
+  findListedModel(name: string, principal?: Principal): CatalogModel | undefined {
+    const model = this.options.catalog.find(name) ?? this.options.embeddings?.find(name);
+    const access = this.options.access;
+    return model && access && principal && !access.allows(principal, model.id) ? undefined : model;
   }
 
   /** The circuit breaker of the model's endpoint in this process. */

@@ -14,6 +14,7 @@ import type {
   SizedMessage,
 } from '../engine/index.js';
 import type { CatalogModel } from '../catalog/catalog.js';
+import type { Principal } from '../domain/principal.js';
 import type { ChatCompletionRequest } from './chat-request.js';
 
 /**
@@ -110,12 +111,14 @@ export function rankModels(
   });
 }
 
-export function catalogModels(engine: Engine): readonly CatalogModel[] {
-  return engine.listedModels();
+/** The models `principal` may call (no key: all). */
+export function catalogModels(engine: Engine, principal: Principal | undefined): readonly CatalogModel[] {
+  return engine.listedModels(principal);
 }
 
-export function findModel(engine: Engine, name: string): CatalogModel | undefined {
-  return engine.findListedModel(name);
+/** A model by id or alias; undefined when `principal` may not call it. */
+export function findModel(engine: Engine, name: string, principal: Principal | undefined): CatalogModel | undefined {
+  return engine.findListedModel(name, principal);
 }
 
 export function breakerState(engine: Engine, modelId: string): BreakerState {

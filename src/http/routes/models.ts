@@ -13,8 +13,8 @@ import { breakerState, catalogModels, findModel, rankModels } from '../engine-ca
 export function modelRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: Engine, limits: ChatLimits): void {
   app.get(
     '/v1/models',
-    routeHandler(deps, { path: '/orchestrator.v1.ModelService/ListModels', kind: 'unary' }, async () => ({
-      json: { object: 'list', data: catalogModels(engine).map((m) => encodeModel(m, breakerState(engine, m.id))) },
+    routeHandler(deps, { path: '/orchestrator.v1.ModelService/ListModels', kind: 'unary' }, async (_request, _reply, ctx) => ({
+      json: { object: 'list', data: catalogModels(engine, ctx.principal).map((m) => encodeModel(m, breakerState(engine, m.id))) },
     })),
   );
 
@@ -61,9 +61,9 @@ export function modelRoutes(app: FastifyInstance, deps: HttpCallDeps, engine: En
   // reach here whether or not the client encoded the slash.
   app.get(
     '/v1/models/*',
-    routeHandler(deps, { path: '/orchestrator.v1.ModelService/ListModels', kind: 'unary' }, async (request) => {
+    routeHandler(deps, { path: '/orchestrator.v1.ModelService/ListModels', kind: 'unary' }, async (request, _reply, ctx) => {
       const id = (request.params as { '*': string })['*'];
-      const model = findModel(engine, id);
+      const model = findModel(engine, id, ctx.principal);
       if (!model) throw modelNotFound(id, 'id');
       return { json: encodeModel(model, breakerState(engine, model.id)) };
     }),

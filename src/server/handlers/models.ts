@@ -15,10 +15,10 @@ export interface ModelAdmin {
 
 export function modelService(deps: CallDeps, engine: Engine, limits: ValidationLimits, admin?: ModelAdmin): ModelServiceServer {
   return {
-    listModels: unary(deps, async (req) => {
+    listModels: unary(deps, async (req, ctx) => {
       const provider = req.provider.trim().toLowerCase();
       const models = engine
-        .listedModels()
+        .listedModels(ctx.principal)
         .filter(
           (m) =>
             (provider === '' || (m.servedBy ?? m.provider).toLowerCase() === provider) && (!req.availableOnly || m.servedBy !== undefined),

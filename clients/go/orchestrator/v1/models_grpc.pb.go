@@ -17,7 +17,8 @@ const _ = grpc.SupportPackageIsVersion7
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 type ModelServiceClient interface {
-	// Every model in the catalog with its limits, prices and availability.
+	// Every model in the catalog with its limits, prices and availability; with an API key, the
+	// models that key may call.
 	ListModels(ctx context.Context, in *ListModelsRequest, opts ...grpc.CallOption) (*ListModelsResponse, error)
 	// How a routing profile ranks the models, for a prompt or in general.
 	RankModels(ctx context.Context, in *RankModelsRequest, opts ...grpc.CallOption) (*RankModelsResponse, error)
@@ -120,7 +121,8 @@ func (c *modelServiceClient) ListModelHistory(ctx context.Context, in *ListModel
 // All implementations must embed UnimplementedModelServiceServer
 // for forward compatibility
 type ModelServiceServer interface {
-	// Every model in the catalog with its limits, prices and availability.
+	// Every model in the catalog with its limits, prices and availability; with an API key, the
+	// models that key may call.
 	ListModels(context.Context, *ListModelsRequest) (*ListModelsResponse, error)
 	// How a routing profile ranks the models, for a prompt or in general.
 	RankModels(context.Context, *RankModelsRequest) (*RankModelsResponse, error)

@@ -2799,7 +2799,10 @@ export const ModelFieldChange: MessageFns<ModelFieldChange> = {
 /** The model catalog: what can be called, where, and at what price. */
 export type ModelServiceService = typeof ModelServiceService;
 export const ModelServiceService = {
-  /** Every model in the catalog with its limits, prices and availability. */
+  /**
+   * Every model in the catalog with its limits, prices and availability; with an API key, the
+   * models that key may call.
+   */
   listModels: {
     path: "/orchestrator.v1.ModelService/ListModels" as const,
     requestStream: false as const,
@@ -2896,7 +2899,10 @@ export const ModelServiceService = {
 } as const;
 
 export interface ModelServiceServer extends UntypedServiceImplementation {
-  /** Every model in the catalog with its limits, prices and availability. */
+  /**
+   * Every model in the catalog with its limits, prices and availability; with an API key, the
+   * models that key may call.
+   */
   listModels: handleUnaryCall<ListModelsRequest, ListModelsResponse>;
   /** How a routing profile ranks the models, for a prompt or in general. */
   rankModels: handleUnaryCall<RankModelsRequest, RankModelsResponse>;
@@ -2935,7 +2941,10 @@ export interface ModelServiceServer extends UntypedServiceImplementation {
 }
 
 export interface ModelServiceClient extends Client {
-  /** Every model in the catalog with its limits, prices and availability. */
+  /**
+   * Every model in the catalog with its limits, prices and availability; with an API key, the
+   * models that key may call.
+   */
   listModels(
     request: ListModelsRequest,
     callback: (error: ServiceError | null, response: ListModelsResponse) => void,

@@ -57,7 +57,8 @@ class ModelServiceServicer(object):
     """
 
     def ListModels(self, request, context):
-        """Every model in the catalog with its limits, prices and availability.
+        """Every model in the catalog with its limits, prices and availability; with an API key, the
+        models that key may call.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
