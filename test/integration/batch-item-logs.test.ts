@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
@@ -9,15 +8,10 @@ import { sendChatCompletion } from '../helpers/chat-completion.js';
 import { eventually } from '../helpers/eventually.js';
 import { clientsFor, collectStream, type Clients } from '../helpers/grpc-client.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../helpers/recording-upstream.js';
+import { captureLines } from '../helpers/log-lines.js';
 
 /** What a Batch item logs while it runs names the item, as its answer's request id does. */
-const lines: Record<string, unknown>[] = [];
-const sink = new Writable({
-  write(chunk: Buffer, _encoding, done) {
-    for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-    done();
-  },
-});
+const { lines, sink } = captureLines();
 
 let app: App;
 let upstream: RecordingUpstream;

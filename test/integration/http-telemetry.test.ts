@@ -1,6 +1,5 @@
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { Writable } from 'node:stream';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
@@ -8,16 +7,11 @@ import { loadConfig } from '../../src/config/config.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { eventually } from '../helpers/eventually.js';
+import { captureLines } from '../helpers/log-lines.js';
 
 /** The cross-cutting behaviour of a gRPC call, for an HTTP call: log line, trace, stats, metrics. */
 
-const lines: Record<string, unknown>[] = [];
-const sink = new Writable({
-  write(chunk: Buffer, _encoding, done) {
-    for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-    done();
-  },
-});
+const { lines, sink } = captureLines();
 
 let app: App;
 let upstream: Simulator;

@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,18 +6,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { eventually } from '../helpers/eventually.js';
 import { callUnary, clientsFor, streamRequest, unaryError, type Clients } from '../helpers/grpc-client.js';
-
-/** A destination that keeps the server's real log lines, parsed. */
-function captureLines(): { readonly lines: Record<string, unknown>[]; readonly sink: Writable } {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { lines, sink };
-}
+import { captureLines } from '../helpers/log-lines.js';
 
 const { lines, sink } = captureLines();
 

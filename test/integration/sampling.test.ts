@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
@@ -10,15 +9,10 @@ import { createLogger } from '../../src/telemetry/logger.js';
 import { writeConfigFile } from '../helpers/config-file.js';
 import { callUnary, clientsFor, collectStream, streamRequest, unaryError, type Clients } from '../helpers/grpc-client.js';
 import { calmestMs, fastestMs, loopHeldMs, unaryBytes } from '../helpers/loop-delay.js';
+import { captureLines } from '../helpers/log-lines.js';
 
 /** Sampling controls and request tags through the gRPC and HTTP doors, against recording upstreams. */
-const lines: Record<string, unknown>[] = [];
-const sink = new Writable({
-  write(chunk: Buffer, _encoding, done) {
-    for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-    done();
-  },
-});
+const { lines, sink } = captureLines();
 
 let openai: Simulator;
 let anthropic: Simulator;

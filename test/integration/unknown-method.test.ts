@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
@@ -6,15 +5,10 @@ import { loadConfig } from '../../src/config/config.js';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { eventually } from '../helpers/eventually.js';
+import { captureLines } from '../helpers/log-lines.js';
 
 /** A call to a method the server does not serve: a stub of another package, a typo, a removed method. */
-const lines: Record<string, unknown>[] = [];
-const sink = new Writable({
-  write(chunk: Buffer, _encoding, done) {
-    for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-    done();
-  },
-});
+const { lines, sink } = captureLines();
 
 let app: App;
 let upstream: Simulator;

@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
@@ -7,6 +6,7 @@ import { writeConfigFile } from '../helpers/config-file.js';
 import { eventually } from '../helpers/eventually.js';
 import { callUnary, collectStream, streamRequest, unaryError } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { captureLines } from '../helpers/log-lines.js';
 
 /**
  * Each upstream names its requests (OpenAI and OpenAI-compatible servers in `x-request-id`,
@@ -14,13 +14,7 @@ import { startHarness, type Harness } from '../helpers/harness.js';
  * so an operator can hand the failure to the provider's support.
  */
 
-const lines: Record<string, unknown>[] = [];
-const sink = new Writable({
-  write(chunk: Buffer, _encoding, done) {
-    for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as Record<string, unknown>);
-    done();
-  },
-});
+const { lines, sink } = captureLines();
 
 let h: Harness;
 let claude: Simulator;
