@@ -1,4 +1,3 @@
-import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { checkServerIdentity } from 'node:tls';
@@ -7,6 +6,7 @@ import { ChatServiceClient } from '../gen/orchestrator/v1/chat.js';
 import { ModelServiceClient } from '../gen/orchestrator/v1/models.js';
 import { StatsServiceClient } from '../gen/orchestrator/v1/stats.js';
 import { type CliOptions, type TlsOptions, UsageError } from './args.js';
+import { hasCertificate } from '../domain/pem.js';
 
 /** The three service clients over one channel, and what every call sends. */
 export interface Connection {
@@ -32,7 +32,7 @@ export function channelSettings(addr: string, options: TlsOptions): ChannelSetti
   const ca = options.caFile === undefined ? null : readFlagFile('--ca-file', options.caFile);
   // OpenSSL skips what is not a PEM certificate: the channel would trust nothing, and every call
   // fail with "unable to verify the first certificate", naming neither the flag nor the file.
-  if (ca !== null && options.caFile !== undefined && !hasPemCertificate(ca)) {
+  if (ca !== null && options.caFile !== undefined && !hasCertificate(ca)) {
     throw new UsageError(`--ca-file: no PEM certificate in ${options.caFile}`);
   }
   const key = options.clientCert === undefined ? null : readFlagFile('--key-file', options.clientCert.keyFile);
@@ -57,17 +57,6 @@ export function channelSettings(addr: string, options: TlsOptions): ChannelSetti
     );
   }
   return { credentials, options: ip === undefined ? {} : { 'grpc.ssl_target_name_override': 'localhost' } };
-}
-
-function hasPemCertificate(pem: Buffer): boolean {
-  const start = pem.indexOf('-----BEGIN CERTIFICATE-----');
-  if (start < 0) return false;
-  try {
-    new X509Certificate(pem.subarray(start));
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function readFlagFile(flag: string, path: string): Buffer {

@@ -2,6 +2,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { ConfigError, type Config } from './config.js';
+import { hasCertificate } from '../domain/pem.js';
 
 /** The TLS files' contents, as the servers serve them. */
 export interface TlsFiles {
@@ -79,17 +80,6 @@ function laterCertificateOf(key: Buffer, chain: Buffer): boolean {
   try {
     const privateKey = createPrivateKey(key);
     return blocks.slice(1).some((pem) => new X509Certificate(pem).checkPrivateKey(privateKey));
-  } catch {
-    return false;
-  }
-}
-
-function hasCertificate(pem: Buffer): boolean {
-  const start = pem.indexOf('-----BEGIN CERTIFICATE-----');
-  if (start < 0) return false;
-  try {
-    new X509Certificate(pem.subarray(start));
-    return true;
   } catch {
     return false;
   }
