@@ -6,27 +6,17 @@ import { connectRedis } from '../../../src/access/redis.js';
 import type { RateLimitSpec } from '../../../src/config/file.js';
 import { OrchestratorError } from '../../../src/domain/errors.js';
 import { startRedis, type RedisProcess } from '../../helpers/redis.js';
+import { limitOutcome } from '../../helpers/limit-outcome.js';
 
 const limitsOf = (requestsPerMinute?: number): RateLimitSpec => ({ requestsPerMinute, tokensPerMinute: undefined });
 const keyWith = (name: string, requestsPerMinute: number) => ({ name, spec: { limits: limitsOf(requestsPerMinute) } });
 
-/** 'OK', or the limit that refused (its subject and description). */
-async function outcome(limits: RateLimits, key: string | undefined): Promise<string> {
-  try {
-    await limits.admit(key, 1);
-    return 'OK';
-  } catch (err) {
-    if (!(err instanceof OrchestratorError)) throw err;
-    return `${err.metadata['quota_subject']}: ${err.metadata['quota_description']}`;
-  }
-}
-
 describe('rate limits in memory', () => {
   it('keep what a key used when another key is created, changed or revoked', async () => {
     const limits = new RateLimits({ redis: undefined, failurePolicy: 'local' }, limitsOf(), [keyWith('k', 2)]);
-    expect([await outcome(limits, 'k'), await outcome(limits, 'k')]).toEqual(['OK', 'OK']);
+    expect([await limitOutcome(limits, 'k'), await limitOutcome(limits, 'k')]).toEqual(['OK', 'OK']);
     limits.setKeys([keyWith('k', 2), keyWith('new', 5)]);
-    expect(await outcome(limits, 'k')).toBe('key:k: 2 requests per minute');
+    expect(await limitOutcome(limits, 'k')).toBe('key:k: 2 requests per minute');
   });
 });
 
@@ -58,7 +48,7 @@ describe('rate limits two replicas keep in one real Redis', () => {
       [b, 'x'],
       [a, undefined],
     ] as const) {
-      seen.push(await outcome(replica, key));
+      seen.push(await limitOutcome(replica, key));
     }
     expect(seen).toEqual([
       'OK',
@@ -81,9 +71,9 @@ describe('rate limits two replicas keep in one real Redis', () => {
 
   it('count what a key used in the window against its changed limits, on every replica', async () => {
     const [a, b] = stores.map((store) => new RateLimits(store, limitsOf(), [keyWith('grow', 2)])) as [RateLimits, RateLimits];
-    expect([await outcome(a, 'grow'), await outcome(b, 'grow')]).toEqual(['OK', 'OK']);
+    expect([await limitOutcome(a, 'grow'), await limitOutcome(b, 'grow')]).toEqual(['OK', 'OK']);
     for (const replica of [a, b]) replica.setKeys([keyWith('grow', 3)]);
-    expect([await outcome(b, 'grow'), await outcome(a, 'grow')]).toEqual(['OK', 'key:grow: 3 requests per minute']);
+    expect([await limitOutcome(b, 'grow'), await limitOutcome(a, 'grow')]).toEqual(['OK', 'key:grow: 3 requests per minute']);
   });
 
   it('take nothing for a refused call from calls counted at the same moment, on any replica', async () => {
@@ -113,8 +103,8 @@ describe('rate limits two replicas keep in one real Redis', () => {
   it('count what all keys used in the window against a changed global limit (a reload), on every replica', async () => {
     await clients[0]!.del('llmo:rl:rpm:global:all');
     const [a, b] = stores.map((store) => new RateLimits(store, limitsOf(2), [])) as [RateLimits, RateLimits];
-    expect([await outcome(a, undefined), await outcome(b, undefined)]).toEqual(['OK', 'OK']);
+    expect([await limitOutcome(a, undefined), await limitOutcome(b, undefined)]).toEqual(['OK', 'OK']);
     for (const replica of [a, b]) replica.setGlobal(limitsOf(3));
-    expect([await outcome(b, undefined), await outcome(a, undefined)]).toEqual(['OK', 'global: 3 requests per minute']);
+    expect([await limitOutcome(b, undefined), await limitOutcome(a, undefined)]).toEqual(['OK', 'global: 3 requests per minute']);
   });
 });
