@@ -1,10 +1,9 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type Simulator } from '../../src/simulator/index.js';
 import { writeConfigFile } from '../helpers/config-file.js';
 import { callUnary, collectStream, streamRequest } from '../helpers/grpc-client.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { localOpenAiGateway } from '../helpers/local-openai.js';
 import { expectAnswerAfterThinking, startThinkingGateway, type ThinkingGateway } from '../helpers/thinking-model.js';
 
 /** Two OpenAI-compatible upstreams at once (think OpenAI and OpenRouter), each with its own key; one adds headers. */
@@ -86,45 +85,17 @@ models:
 });
 
 describe('an OpenAI-compatible upstream that reports no usage', () => {
-  let server: http.Server;
   let h: Harness;
+  let close: () => Promise<void>;
   beforeAll(async () => {
-    server = http.createServer((req, res) => {
-      let text = '';
-      req.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      req.on('end', () => {
-        const body = JSON.parse(text) as { stream?: boolean };
-        const head = { id: 'c', created: 1, model: 'local-1' };
-        if (!body.stream) {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          const message = { role: 'assistant', content: 'Hello from a local model' };
-          res.end(JSON.stringify({ ...head, object: 'chat.completion', choices: [{ index: 0, message, finish_reason: 'stop' }] }));
-          return;
-        }
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        const chunk = (delta: object, finish: string | null) =>
-          `data: ${JSON.stringify({ ...head, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
-        res.write(chunk({ content: 'Hello from ' }, null));
-        res.end(`${chunk({ content: 'a local model' }, 'stop')}data: [DONE]\n\n`);
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const file = writeConfigFile(`providers:
-  - { name: local, kind: openai, base_url: "http://127.0.0.1:${(server.address() as AddressInfo).port}/v1", api_key_env: LOCAL_KEY }
-include_builtin_models: false
-models:
-  - { id: local-chat, provider: local, upstream_id: "local-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, output_price_per_million: 2, family: l, tier: small, quality: 0.5 }
-`);
-    h = await startHarness({
-      noOpenAiShorthand: true,
-      env: { CONFIG_FILE: file, DEFAULT_MODEL: 'local-chat' },
-      processEnv: { LOCAL_KEY: 'k' },
-    });
+    const text = 'Hello from a local model';
+    ({ h, close } = await localOpenAiGateway(() => ({
+      message: { role: 'assistant', content: text },
+      deltas: [{ content: 'Hello from ' }, { content: 'a local model' }],
+      finishReason: 'stop',
+    })));
   });
-  afterAll(async () => {
-    await h?.close();
-    await new Promise<void>((resolve) => server?.close(() => resolve()));
-  });
+  afterAll(async () => close?.());
 
   it('charges our estimate and marks it estimated, on Chat and on StreamChat', async () => {
     const { response } = await callUnary(h.clients.chat.chat.bind(h.clients.chat), { model: 'local-chat', prompt: 'hi', messages: [] });
@@ -170,52 +141,22 @@ describe('an OpenAI-compatible reasoning model that thinks longer than the first
  */
 describe('an OpenAI-compatible upstream that reports no completion for a tool call', () => {
   const ARGUMENTS = JSON.stringify({ city: 'Paris', unit: 'celsius', note: 'x'.repeat(100) });
-  let server: http.Server;
   let h: Harness;
+  let close: () => Promise<void>;
   let completion = 0;
   beforeAll(async () => {
-    server = http.createServer((req, res) => {
-      let text = '';
-      req.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      req.on('end', () => {
-        const body = JSON.parse(text) as { stream?: boolean };
-        const head = { id: 'c', created: 1, model: 'local-1' };
-        const usage = { prompt_tokens: 20, completion_tokens: completion, total_tokens: 20 + completion };
-        const call = { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: ARGUMENTS } };
-        if (!body.stream) {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          const message = { role: 'assistant', content: null, tool_calls: [call] };
-          res.end(
-            JSON.stringify({ ...head, object: 'chat.completion', choices: [{ index: 0, message, finish_reason: 'tool_calls' }], usage }),
-          );
-          return;
-        }
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        const chunk = (fields: object) => `data: ${JSON.stringify({ ...head, object: 'chat.completion.chunk', ...fields })}\n\n`;
-        res.write(
-          chunk({ choices: [{ index: 0, delta: { role: 'assistant', tool_calls: [{ index: 0, ...call }] }, finish_reason: null }] }),
-        );
-        res.write(chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] }));
-        res.end(`${chunk({ choices: [], usage })}data: [DONE]\n\n`);
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const file = writeConfigFile(`providers:
-  - { name: local, kind: openai, base_url: "http://127.0.0.1:${(server.address() as AddressInfo).port}/v1", api_key_env: LOCAL_KEY }
-include_builtin_models: false
-models:
-  - { id: local-chat, provider: local, upstream_id: "local-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, output_price_per_million: 2, family: l, tier: small, quality: 0.5, capabilities: { tools: true } }
-`);
-    h = await startHarness({
-      noOpenAiShorthand: true,
-      env: { CONFIG_FILE: file, DEFAULT_MODEL: 'local-chat' },
-      processEnv: { LOCAL_KEY: 'k' },
-    });
+    const call = { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: ARGUMENTS } };
+    ({ h, close } = await localOpenAiGateway(
+      () => ({
+        message: { role: 'assistant', content: null, tool_calls: [call] },
+        deltas: [{ role: 'assistant', tool_calls: [{ index: 0, ...call }] }],
+        finishReason: 'tool_calls',
+        usage: { prompt_tokens: 20, completion_tokens: completion, total_tokens: 20 + completion },
+      }),
+      'capabilities: { tools: true }',
+    ));
   });
-  afterAll(async () => {
-    await h?.close();
-    await new Promise<void>((resolve) => server?.close(() => resolve()));
-  });
+  afterAll(async () => close?.());
 
   const tooling = { tools: [{ name: 'get_weather', description: 'Weather', parameters: { type: 'object' }, strict: false }] };
   // The call's name and arguments at four characters a token.
@@ -245,46 +186,17 @@ models:
 });
 
 describe('an OpenAI-compatible upstream that reports no prompt tokens for a prompt', () => {
-  let server: http.Server;
   let h: Harness;
+  let close: () => Promise<void>;
   beforeAll(async () => {
-    server = http.createServer((req, res) => {
-      let text = '';
-      req.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      req.on('end', () => {
-        const body = JSON.parse(text) as { stream?: boolean };
-        const head = { id: 'c', created: 1, model: 'local-1' };
-        const usage = { prompt_tokens: 0, completion_tokens: 3, total_tokens: 3 };
-        if (!body.stream) {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          const message = { role: 'assistant', content: 'Paris it is' };
-          res.end(JSON.stringify({ ...head, object: 'chat.completion', choices: [{ index: 0, message, finish_reason: 'stop' }], usage }));
-          return;
-        }
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        const chunk = (fields: object) => `data: ${JSON.stringify({ ...head, object: 'chat.completion.chunk', ...fields })}\n\n`;
-        res.write(chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: 'Paris it is' }, finish_reason: null }] }));
-        res.write(chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] }));
-        res.end(`${chunk({ choices: [], usage })}data: [DONE]\n\n`);
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const file = writeConfigFile(`providers:
-  - { name: local, kind: openai, base_url: "http://127.0.0.1:${(server.address() as AddressInfo).port}/v1", api_key_env: LOCAL_KEY }
-include_builtin_models: false
-models:
-  - { id: local-chat, provider: local, upstream_id: "local-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, output_price_per_million: 2, family: l, tier: small, quality: 0.5 }
-`);
-    h = await startHarness({
-      noOpenAiShorthand: true,
-      env: { CONFIG_FILE: file, DEFAULT_MODEL: 'local-chat' },
-      processEnv: { LOCAL_KEY: 'k' },
-    });
+    ({ h, close } = await localOpenAiGateway(() => ({
+      message: { role: 'assistant', content: 'Paris it is' },
+      deltas: [{ role: 'assistant', content: 'Paris it is' }],
+      finishReason: 'stop',
+      usage: { prompt_tokens: 0, completion_tokens: 3, total_tokens: 3 },
+    })));
   });
-  afterAll(async () => {
-    await h?.close();
-    await new Promise<void>((resolve) => server?.close(() => resolve()));
-  });
+  afterAll(async () => close?.());
 
   const prompt = 'Which city is the capital of France? '.repeat(20);
   // The prompt at four characters a token plus 3 for the message; the answer's 11 characters, 3 tokens.
@@ -307,47 +219,18 @@ models:
 
 describe('an OpenAI-compatible reasoning model that reports no completion for the thinking it sent', () => {
   const THINKING = 'Let me weigh each capital in turn before I answer. '.repeat(8);
-  let server: http.Server;
   let h: Harness;
+  let close: () => Promise<void>;
   beforeAll(async () => {
-    server = http.createServer((req, res) => {
-      let text = '';
-      req.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      req.on('end', () => {
-        const body = JSON.parse(text) as { stream?: boolean };
-        const head = { id: 'c', created: 1, model: 'local-1' };
-        const usage = { prompt_tokens: 20, completion_tokens: 0, total_tokens: 20 };
-        // vLLM's shape when thinking used up max_tokens: content null beside reasoning_content.
-        if (!body.stream) {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          const message = { role: 'assistant', content: null, reasoning_content: THINKING };
-          res.end(JSON.stringify({ ...head, object: 'chat.completion', choices: [{ index: 0, message, finish_reason: 'length' }], usage }));
-          return;
-        }
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        const chunk = (fields: object) => `data: ${JSON.stringify({ ...head, object: 'chat.completion.chunk', ...fields })}\n\n`;
-        res.write(chunk({ choices: [{ index: 0, delta: { role: 'assistant', reasoning_content: THINKING }, finish_reason: null }] }));
-        res.write(chunk({ choices: [{ index: 0, delta: {}, finish_reason: 'length' }] }));
-        res.end(`${chunk({ choices: [], usage })}data: [DONE]\n\n`);
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const file = writeConfigFile(`providers:
-  - { name: local, kind: openai, base_url: "http://127.0.0.1:${(server.address() as AddressInfo).port}/v1", api_key_env: LOCAL_KEY }
-include_builtin_models: false
-models:
-  - { id: local-chat, provider: local, upstream_id: "local-1", context_window: 8000, max_output_tokens: 1000, input_price_per_million: 1, output_price_per_million: 2, family: l, tier: small, quality: 0.5 }
-`);
-    h = await startHarness({
-      noOpenAiShorthand: true,
-      env: { CONFIG_FILE: file, DEFAULT_MODEL: 'local-chat' },
-      processEnv: { LOCAL_KEY: 'k' },
-    });
+    // vLLM's shape when thinking used up max_tokens: content null beside reasoning_content.
+    ({ h, close } = await localOpenAiGateway(() => ({
+      message: { role: 'assistant', content: null, reasoning_content: THINKING },
+      deltas: [{ role: 'assistant', reasoning_content: THINKING }],
+      finishReason: 'length',
+      usage: { prompt_tokens: 20, completion_tokens: 0, total_tokens: 20 },
+    })));
   });
-  afterAll(async () => {
-    await h?.close();
-    await new Promise<void>((resolve) => server?.close(() => resolve()));
-  });
+  afterAll(async () => close?.());
 
   // The thinking at four characters a token: billed as completion tokens, though no text was answered.
   const thought = Math.ceil(THINKING.length / 4);
