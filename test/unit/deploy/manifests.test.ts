@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../../src/config/config.js';
+import { SQLITE_MEMORY } from '../../../src/store/url.js';
 
 /** deploy/: every YAML file parses, and the manifests agree with each other and with the server's defaults. */
 function yamlFiles(dir: string): string[] {
@@ -50,6 +51,8 @@ interface Container {
   startupProbe?: GrpcProbe;
   livenessProbe?: GrpcProbe;
   readinessProbe?: GrpcProbe;
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+  securityContext?: { readOnlyRootFilesystem?: boolean };
 }
 
 const all = yamlFiles('deploy').flatMap(parse);
@@ -105,6 +108,24 @@ describe('deploy/', () => {
     const stopS = preStopS + Number(env.DRAIN_DELAY_MS ?? 0) / 1000 + Number(env.SHUTDOWN_GRACE_MS ?? defaults.shutdownGraceMs) / 1000 + 5;
     const pod = deployment.spec!.template as { spec: { terminationGracePeriodSeconds?: number } };
     expect(pod.spec.terminationGracePeriodSeconds).toBeGreaterThan(stopS);
+  });
+
+  it('gives the read-only container a writable volume where the ConfigMap puts the SQLite ledger', () => {
+    expect(container.securityContext?.readOnlyRootFilesystem).toBe(true);
+    const target = loadConfig(one('ConfigMap', 'llm-orchestrator-env').data ?? {}).ledger.target;
+    if (target.kind !== 'sqlite' || target.file === SQLITE_MEMORY) return;
+    const runtime =
+      readFileSync(join('deploy', 'Dockerfile'), 'utf8')
+        .split(/^FROM /m)
+        .at(-1) ?? '';
+    const workdir = /^WORKDIR (\S+)$/m.exec(runtime)?.[1] ?? '/';
+    const dir = posix.resolve(workdir, posix.dirname(target.file));
+    const mount = container.volumeMounts?.find((m) => dir === m.mountPath || dir.startsWith(`${m.mountPath}/`));
+    expect(mount, `a volume mounted at ${dir}`).toBeDefined();
+    expect(mount?.readOnly).not.toBe(true);
+    const volumes = (podSpec as { volumes?: { name: string; emptyDir?: object; persistentVolumeClaim?: object }[] }).volumes ?? [];
+    const volume = volumes.find((v) => v.name === mount?.name);
+    expect(volume?.emptyDir ?? volume?.persistentVolumeClaim).toBeDefined();
   });
 
   it("a PodDisruptionBudget covers the Deployment's pods and leaves a replica up", () => {

@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, normalize } from 'node:path';
+import { dirname, join, normalize, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../../src/config/config.js';
+import { DEFAULT_SQLITE_FILE } from '../../../src/store/url.js';
 import { buildInfo } from '../../../src/telemetry/build-info.js';
 
 /**
@@ -166,6 +167,17 @@ describe('deploy/Dockerfile', () => {
     const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)?.[1] ?? '[]') as string[];
     expect(cmd).toEqual(start);
     expect(start).toContain('--max-semi-space-size=64');
+  });
+
+  it("lets the image's user create the default SQLite ledger (DATABASE_URL unset) in the root-owned WORKDIR", () => {
+    expect(defaults.ledger.target).toEqual({ kind: 'sqlite', file: DEFAULT_SQLITE_FILE });
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+    const workdir = /^WORKDIR (\S+)$/m.exec(runtime)?.[1] ?? '';
+    const user = /^USER (\S+)$/m.exec(runtime)?.[1] ?? '';
+    const dir = posix.resolve(workdir, posix.dirname(DEFAULT_SQLITE_FILE));
+    const asRoot = runtime.slice(0, runtime.search(/^USER /m));
+    const runs = asRoot.split('\n').filter((line) => line.startsWith('RUN '));
+    expect(runs.some((line) => line.includes(`mkdir -p ${dir}`) && line.includes(`chown ${user} ${dir}`))).toBe(true);
   });
 
   it('has a HEALTHCHECK that runs the copied health check script, which the build context lets through', () => {
