@@ -8,22 +8,26 @@
 import { readFileSync } from 'node:fs';
 import grpc from '@grpc/grpc-js';
 
-const target = process.argv[2] ?? `127.0.0.1:${process.env.PORT ?? '50051'}`;
+// Read as the gateway's config reads them: trimmed, and a blank value is unset. Otherwise a
+// blank TLS_CERT_FILE (the server then plaintext) made this check speak TLS and fail.
+const setting = (name) => process.env[name]?.trim() || undefined;
+const target = process.argv[2] ?? `127.0.0.1:${setting('PORT') ?? '50051'}`;
 const SERVING = Buffer.from([0x08, 0x01]); // HealthCheckResponse { status: SERVING }
 const identity = (b) => b;
 
-function credentials(env) {
-  if (!env.TLS_CERT_FILE) return grpc.credentials.createInsecure();
-  const mutual = Boolean(env.TLS_CLIENT_CA_FILE);
-  const key = mutual ? readFileSync(env.HEALTHCHECK_KEY_FILE || env.TLS_KEY_FILE) : null;
-  const cert = mutual ? readFileSync(env.HEALTHCHECK_CERT_FILE || env.TLS_CERT_FILE) : null;
+function credentials() {
+  const serverCert = setting('TLS_CERT_FILE');
+  if (!serverCert) return grpc.credentials.createInsecure();
+  const mutual = setting('TLS_CLIENT_CA_FILE') !== undefined;
+  const key = mutual ? readFileSync(setting('HEALTHCHECK_KEY_FILE') ?? setting('TLS_KEY_FILE')) : null;
+  const cert = mutual ? readFileSync(setting('HEALTHCHECK_CERT_FILE') ?? serverCert) : null;
   // The server's certificate names the host clients dial, rarely 127.0.0.1, and its CA may not be
   // in the container: this asks the process beside it whether it serves, not who it is.
   return grpc.credentials.createSsl(null, key, cert, { rejectUnauthorized: false });
 }
 
 // An IP address is no TLS server name (RFC 6066; Node warns on stderr): send a host name instead.
-const client = new grpc.Client(target, credentials(process.env), { 'grpc.ssl_target_name_override': 'localhost' });
+const client = new grpc.Client(target, credentials(), { 'grpc.ssl_target_name_override': 'localhost' });
 client.makeUnaryRequest(
   '/grpc.health.v1.Health/Check',
   identity,

@@ -7,10 +7,13 @@ import { makeCertificates } from '../helpers/tls.js';
 /** deploy/healthcheck.mjs, the image's HEALTHCHECK, against a real server. */
 const run = promisify(execFile);
 
-/** `env`: the container's environment, which the HEALTHCHECK shares with the server. */
+/** `env`: the container's environment, which the HEALTHCHECK shares with the server; `target` '': none given. */
 async function healthcheck(target: string, env: Record<string, string> = {}): Promise<{ code: number; stderr: string }> {
   try {
-    await run(process.execPath, ['deploy/healthcheck.mjs', target], { timeout: 10_000, env: { ...process.env, ...env } });
+    await run(process.execPath, ['deploy/healthcheck.mjs', ...(target ? [target] : [])], {
+      timeout: 10_000,
+      env: { ...process.env, ...env },
+    });
     return { code: 0, stderr: '' };
   } catch (err) {
     const e = err as { code?: unknown; stderr?: string };
@@ -32,6 +35,15 @@ describe('deploy/healthcheck.mjs', () => {
     h.app.server.health.setAll('NOT_SERVING');
     expect(await healthcheck(target)).toEqual({ code: 1, stderr: 'unhealthy: not SERVING\n' });
     h.app.server.health.setAll('SERVING');
+  });
+
+  it('reads the environment as the server does: blank TLS settings are unset, values are trimmed', async () => {
+    // A blank value is how a compose file or a ConfigMap leaves a setting out; the server then serves plaintext.
+    expect(await healthcheck(`127.0.0.1:${h.app.port}`, { TLS_CERT_FILE: ' ', TLS_KEY_FILE: ' ', TLS_CLIENT_CA_FILE: '\n' })).toEqual({
+      code: 0,
+      stderr: '',
+    });
+    expect(await healthcheck('', { PORT: ` ${h.app.port}\n` })).toEqual({ code: 0, stderr: '' });
   });
 
   it('exits 1 naming the failure when nothing listens', async () => {
@@ -61,6 +73,16 @@ describe('deploy/healthcheck.mjs with the TLS settings the server uses', () => {
     tlsServer.app.server.health.setAll('NOT_SERVING');
     expect(await healthcheck(`127.0.0.1:${tlsServer.app.port}`, tls)).toEqual({ code: 1, stderr: 'unhealthy: not SERVING\n' });
     tlsServer.app.server.health.setAll('SERVING');
+  });
+
+  it('reads the TLS file paths trimmed, and a blank HEALTHCHECK_CERT_FILE/HEALTHCHECK_KEY_FILE as unset', async () => {
+    const padded = { TLS_CERT_FILE: ` ${certs.serverCert}\n`, TLS_KEY_FILE: ` ${certs.serverKey}\n` };
+    expect(await healthcheck(`127.0.0.1:${tlsServer.app.port}`, padded)).toEqual({ code: 0, stderr: '' });
+    const blankClient = { HEALTHCHECK_CERT_FILE: ' ', HEALTHCHECK_KEY_FILE: ' ' };
+    const result = await healthcheck(`127.0.0.1:${mtlsServer.app.port}`, { ...mtls, ...blankClient });
+    // The server's own pair is no client certificate: refused by the server, not a crash on a path of ' '.
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^unhealthy: /);
   });
 
   it('checks a server that requires client certificates (TLS_CLIENT_CA_FILE) with HEALTHCHECK_CERT_FILE/HEALTHCHECK_KEY_FILE', async () => {
