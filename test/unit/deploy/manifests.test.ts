@@ -128,6 +128,22 @@ describe('deploy/', () => {
     expect(volume?.emptyDir ?? volume?.persistentVolumeClaim).toBeDefined();
   });
 
+  it('exposes the OpenAI-compatible HTTP API port, on by default: container port, its own Service, the ConfigMap, the Dockerfile', () => {
+    expect(defaults.http.enabled).toBe(true);
+    const httpPort = defaults.http.port;
+    expect(portNamed('http')?.containerPort).toBe(httpPort);
+    expect(one('ConfigMap', 'llm-orchestrator-env').data?.HTTP_PORT).toBe(String(httpPort));
+    const services = k8s.filter((m) => m.kind === 'Service' && selects(m.spec?.selector as Record<string, string>));
+    const httpServices = services.filter((s) => (s.spec!.ports as Port[]).some((p) => p.targetPort === 'http'));
+    expect(httpServices).toHaveLength(1);
+    // Apart from the gRPC Services, as the metrics port is.
+    expect((httpServices[0]!.spec!.ports as Port[]).every((p) => p.targetPort === 'http')).toBe(true);
+    const expose = readFileSync(join('deploy', 'Dockerfile'), 'utf8')
+      .match(/^EXPOSE\s+(.+)$/m)?.[1]
+      ?.split(/\s+/);
+    expect(expose).toContain(String(httpPort));
+  });
+
   it("a PodDisruptionBudget covers the Deployment's pods and leaves a replica up", () => {
     const pdb = one('PodDisruptionBudget');
     expect(selects((pdb.spec!.selector as { matchLabels?: Record<string, string> }).matchLabels)).toBe(true);
@@ -151,7 +167,7 @@ describe('deploy/', () => {
       'prometheus.io/path': '/metrics',
     });
     // The gRPC Services carry no HTTP/1.1 port.
-    for (const s of services.filter((x) => x !== service))
+    for (const s of services.filter((x) => x !== service && (x.spec!.ports as Port[]).every((p) => p.targetPort !== 'http')))
       expect((s.spec!.ports as Port[]).every((p) => p.targetPort === 'grpc')).toBe(true);
 
     const monitor = one('ServiceMonitor');
