@@ -59,6 +59,20 @@ describe('HTTPS with the gRPC certificate settings', () => {
     expect(answer.model).toBe('gpt-4o-mini');
   });
 
+  it('answers GET /health over TLS to a client that verifies nothing and presents no certificate, as a kubelet HTTPS probe', async () => {
+    const probe = new Agent({ connect: { rejectUnauthorized: false } });
+    const health = await undiciFetch(`${tls.http!.url}/health`, { dispatcher: probe });
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'serving' });
+    // With TLS_CLIENT_CA_FILE the port wants a client certificate, which such a probe lacks.
+    const refused = await undiciFetch(`${mtls.http!.url}/health`, { dispatcher: probe }).then(
+      () => 'answered',
+      () => 'refused',
+    );
+    expect(refused).toBe('refused');
+    await probe.close();
+  });
+
   it('requires a client certificate signed by TLS_CLIENT_CA_FILE', async () => {
     const refused = await sdk(mtls, { ca })
       .models.list()
