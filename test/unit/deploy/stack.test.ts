@@ -97,6 +97,31 @@ describe('deploy/compose.yaml', () => {
     expect(services['gateway']!.depends_on).toMatchObject({ redis: { condition: 'service_healthy' } });
   });
 
+  it("the ledger profile's PostgreSQL becomes the gateway's ledger with the documented command", () => {
+    const command = read('docs/operations-kit.md')
+      .replace(/\\\n\s*/g, ' ')
+      .split('\n')
+      .find((line) => line.includes('--profile ledger'));
+    const url = /DATABASE_URL=(\S+)/.exec(command ?? '')?.[1];
+    expect(url, command).toBeDefined();
+    const env = Object.fromEntries(
+      Object.entries(services['gateway']!.environment!).map(([k, v]) => [
+        k,
+        v.replace(/\$\{(\w+)[^}]*\}/, (_, name: string) => (name === 'DATABASE_URL' ? url! : '')),
+      ]),
+    );
+    const target = loadConfig(env).ledger.target;
+    expect(target.kind).toBe('postgres');
+    const given = new URL(target.kind === 'postgres' ? target.url : '');
+    const pg = services['postgres']!.environment!;
+    expect([given.hostname, given.username, given.password, given.pathname]).toEqual([
+      'postgres',
+      pg.POSTGRES_USER,
+      pg.POSTGRES_PASSWORD,
+      `/${pg.POSTGRES_DB}`,
+    ]);
+  });
+
   it('pins every image to an exact version', () => {
     for (const [name, svc] of Object.entries(services)) {
       expect(svc.image, name).toMatch(/^[\w./-]+:v?\d+\.\d+(\.\d+)?(-[\w.-]+)?(@sha256:[0-9a-f]{64})?$/);
