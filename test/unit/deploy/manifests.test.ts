@@ -2,7 +2,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { loadConfig } from '../../../src/config/config.js';
+import { envSchema, loadConfig } from '../../../src/config/config.js';
 import { SQLITE_MEMORY } from '../../../src/store/url.js';
 
 /** deploy/: every YAML file parses, and the manifests agree with each other and with the server's defaults. */
@@ -142,6 +142,28 @@ describe('deploy/', () => {
       .match(/^EXPOSE\s+(.+)$/m)?.[1]
       ?.split(/\s+/);
     expect(expose).toContain(String(httpPort));
+  });
+
+  it("sets only settings the gateway has, in values it accepts: the ConfigMap's and the image's environment", () => {
+    const settings = Object.keys(envSchema.shape);
+    const env = one('ConfigMap', 'llm-orchestrator-env').data ?? {};
+    expect(Object.keys(env).filter((name) => !settings.includes(name))).toEqual([]);
+    expect(() => loadConfig(env)).not.toThrow();
+    // The image's ENV: Node's own NODE_ENV and the build's GIT_COMMIT aside, the config's defaults.
+    const runtime =
+      readFileSync(join('deploy', 'Dockerfile'), 'utf8')
+        .split(/^FROM /m)
+        .at(-1) ?? '';
+    const image = Object.fromEntries(
+      runtime
+        .replace(/\\\n\s*/g, ' ')
+        .split('\n')
+        .filter((line) => line.startsWith('ENV '))
+        .flatMap((line) => [...line.matchAll(/\b([A-Z_]+)=(\S*)/g)])
+        .filter(([, name]) => settings.includes(name!))
+        .map(([, name, value]) => [name!, value!]),
+    );
+    expect(image).toEqual({ HOST: defaults.host, PORT: String(defaults.port) });
   });
 
   it("a PodDisruptionBudget covers the Deployment's pods and leaves a replica up", () => {
