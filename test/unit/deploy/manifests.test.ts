@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { envSchema, loadConfig } from '../../../src/config/config.js';
 import { SQLITE_MEMORY } from '../../../src/store/url.js';
+import { clusterProblems } from '../../../src/cluster/checks.js';
+import { completeConfig } from '../../../src/config/resolve.js';
 
 /** deploy/: every YAML file parses, and the manifests agree with each other and with the server's defaults. */
 function yamlFiles(dir: string): string[] {
@@ -164,6 +166,17 @@ describe('deploy/', () => {
         .map(([, name, value]) => [name!, value!]),
     );
     expect(image).toEqual({ HOST: defaults.host, PORT: String(defaults.port) });
+  });
+
+  it("the docs' advice to run WORKERS=N in a pod names the ledger, which the ConfigMap's SQLite default refuses", () => {
+    const { CONFIG_FILE: _file, ...env } = one('ConfigMap', 'llm-orchestrator-env').data ?? {};
+    const workers = completeConfig(loadConfig({ ...env, WORKERS: '2', REDIS_URL: 'redis://redis:6379' }), {});
+    expect(clusterProblems(workers, undefined).filter((p) => p.startsWith('DATABASE_URL:'))).toHaveLength(1);
+    const advice = readFileSync(join('docs', 'DEPLOYMENT.md'), 'utf8')
+      .replace(/\s+/g, ' ')
+      .split(/(?<=\.) /)
+      .find((sentence) => sentence.includes('`WORKERS=N`'));
+    expect(advice).toContain('`DATABASE_URL`');
   });
 
   it("a PodDisruptionBudget covers the Deployment's pods and leaves a replica up", () => {
