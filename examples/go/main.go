@@ -13,6 +13,10 @@
 // else the grpc-retry-pushback-ms trailer, else a jittered backoff. A negative pushback (no wait
 // cures the refusal, or no retry mends the failure) ends the retries at once.
 //
+// TLS: -ca-file trusts that CA (else -tls trusts the system's roots); -cert-file and -key-file
+// present a client certificate (mTLS). -api-key (or LLMO_API_KEY) is sent as
+// "authorization: Bearer KEY" on every call.
+//
 // Exit status: 0 on success, 1 when the call failed (the gRPC code, message and decoded
 // google.rpc details on stderr), 2 for a usage error.
 //
@@ -23,10 +27,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/ioutil"
 	"math/rand"
 	"os"
 	"sort"
@@ -38,6 +45,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -52,6 +60,15 @@ type options struct {
 	timeout   time.Duration
 	requestID string
 	attempts  int
+	apiKey    string
+}
+
+// tlsFlags are the TLS settings; all empty means plaintext.
+type tlsFlags struct {
+	enabled  bool
+	caFile   string
+	certFile string
+	keyFile  string
 }
 
 func main() {
@@ -65,6 +82,12 @@ func run(argv []string) int {
 	fs.DurationVar(&opts.timeout, "timeout", 30*time.Second, "deadline of each call")
 	fs.StringVar(&opts.requestID, "request-id", "", "sent as x-request-id metadata")
 	fs.IntVar(&opts.attempts, "attempts", 3, "retry: most Chat calls in all")
+	fs.StringVar(&opts.apiKey, "api-key", os.Getenv("LLMO_API_KEY"), "API key, sent as authorization: Bearer (default $LLMO_API_KEY)")
+	var tf tlsFlags
+	fs.BoolVar(&tf.enabled, "tls", false, "TLS with the system's root certificates")
+	fs.StringVar(&tf.caFile, "ca-file", "", "TLS: trust this PEM CA certificate (implies -tls)")
+	fs.StringVar(&tf.certFile, "cert-file", "", "mTLS: PEM client certificate (with -key-file; implies -tls)")
+	fs.StringVar(&tf.keyFile, "key-file", "", "mTLS: PEM client key")
 	if err := fs.Parse(argv); err != nil {
 		return 2
 	}
@@ -73,10 +96,14 @@ func run(argv []string) int {
 		return 2
 	}
 	address, command, prompt := fs.Arg(0), fs.Arg(1), fs.Arg(2)
+	security, err := transport(tf)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
 
 	conn, err := grpc.Dial(address,
-		// Plaintext, as the gateway listens by default; see docs/clients/go.md for TLS.
-		grpc.WithInsecure(),
+		security,
 		// Pings only while calls are open, no more often than every 30 s: long streams survive
 		// idle proxies, and a server or proxy that polices pings (too_many_pings) is not provoked.
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
@@ -106,11 +133,44 @@ func run(argv []string) int {
 	return 0
 }
 
-// callContext carries the deadline and the request id of one call.
+// transport is plaintext, as the gateway listens by default, or TLS when any TLS flag is set
+// (the gateway's TLS_CERT_FILE; TLS_CLIENT_CA_FILE asks for a client certificate too).
+func transport(tf tlsFlags) (grpc.DialOption, error) {
+	if !tf.enabled && tf.caFile == "" && tf.certFile == "" && tf.keyFile == "" {
+		return grpc.WithInsecure(), nil
+	}
+	config := &tls.Config{MinVersion: tls.VersionTLS12}
+	if tf.caFile != "" {
+		pem, err := ioutil.ReadFile(tf.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("-ca-file: %v", err)
+		}
+		config.RootCAs = x509.NewCertPool()
+		if !config.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-ca-file: no PEM certificate in %s", tf.caFile)
+		}
+	}
+	if (tf.certFile == "") != (tf.keyFile == "") {
+		return nil, errors.New("-cert-file and -key-file go together")
+	}
+	if tf.certFile != "" {
+		pair, err := tls.LoadX509KeyPair(tf.certFile, tf.keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("-cert-file/-key-file: %v", err)
+		}
+		config.Certificates = []tls.Certificate{pair}
+	}
+	return grpc.WithTransportCredentials(credentials.NewTLS(config)), nil
+}
+
+// callContext carries the deadline, the request id and the API key of one call.
 func callContext(opts options) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), opts.timeout)
 	if opts.requestID != "" {
 		ctx = metadata.AppendToOutgoingContext(ctx, requestIDKey, opts.requestID)
+	}
+	if opts.apiKey != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+opts.apiKey)
 	}
 	return ctx, cancel
 }
