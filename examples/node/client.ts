@@ -50,6 +50,19 @@ function parseCommandLine(): Args {
         'max-tokens': { type: 'string' },
       },
     });
+    // A value that is not a number of its kind would otherwise reach the call: NaN as a deadline
+    // fails at once as DEADLINE_EXCEEDED, 1.5 max tokens as an INTERNAL serialization failure.
+    // Ranges are the server's to check: its BadRequest names the field.
+    const KINDS = {
+      number: { what: 'a number', ok: Number.isFinite },
+      int32: { what: 'an integer', ok: (n: number) => Number.isInteger(n) && Math.abs(n) <= 2 ** 31 - 1 },
+      deadline: { what: 'a positive number of milliseconds', ok: (n: number) => Number.isFinite(n) && n > 0 },
+    } as const;
+    const number = (flag: string, value: string, kind: keyof typeof KINDS): number => {
+      const n = Number(value);
+      if (value.trim() !== '' && KINDS[kind].ok(n)) return n;
+      return usageError(`--${flag}: ${KINDS[kind].what} expected, got ${JSON.stringify(value)}`);
+    };
     const [address, command, prompt] = positionals;
     if (address === undefined || prompt === undefined) return usageError('ADDRESS, command and PROMPT are required');
     if (command !== 'chat' && command !== 'stream' && command !== 'race') return usageError(`unknown command: ${String(command)}`);
@@ -62,11 +75,11 @@ function parseCommandLine(): Args {
         .split(',')
         .map((m) => m.trim())
         .filter((m) => m !== ''),
-      timeoutMs: Number(values['timeout-ms']),
+      timeoutMs: number('timeout-ms', values['timeout-ms'], 'deadline'),
       requestId: values['request-id'] ?? crypto.randomUUID(),
       sampling: {
-        ...(values.temperature === undefined ? {} : { temperature: Number(values.temperature) }),
-        ...(values['max-tokens'] === undefined ? {} : { maxTokens: Number(values['max-tokens']) }),
+        ...(values.temperature === undefined ? {} : { temperature: number('temperature', values.temperature, 'number') }),
+        ...(values['max-tokens'] === undefined ? {} : { maxTokens: number('max-tokens', values['max-tokens'], 'int32') }),
       },
     };
   } catch (err) {

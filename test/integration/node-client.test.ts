@@ -89,6 +89,21 @@ describe('the Node example client', () => {
     expect(result.stderr).toContain('request_id: node-err-1');
   });
 
+  it('a --timeout-ms, --temperature or --max-tokens that is not a number of its kind is a usage error (exit 2), not a call', async () => {
+    for (const bad of [
+      ['--timeout-ms', '5s'],
+      ['--timeout-ms', '0'],
+      ['--temperature', 'hot'],
+      ['--max-tokens', '1.5'],
+    ]) {
+      const result = await client(['chat', 'hi', ...bad]);
+      expect(result.code, bad.join(' ')).toBe(2);
+      expect(result.stderr).toContain(`${bad[0]}: `);
+      expect(result.stderr).toContain('usage: client.ts ');
+      expect(result.stdout).toBe('');
+    }
+  });
+
   it('a deadline too short for the model ends with DEADLINE_EXCEEDED', async () => {
     // o3's first token takes 80 ms here, plus its answer.
     const result = await client(['chat', 'hi', '--model', 'o3', '--timeout-ms', '60']);
