@@ -80,6 +80,26 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def checked(kind, what: str, ok):
+    """An argparse type: a value that cannot be sent as given is a usage error (exit 2), where it
+    would fail the call at once (a deadline already past), raise from protobuf (an int32 out of
+    range) or, for --retries, make no call at all and exit 0."""
+
+    def convert(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"{what} expected, got {text!r}")
+        return value
+
+    return convert
+
+
+INT32_MAX = 2**31 - 1
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="llm-orchestrator Python client example")
     parser.add_argument("address", help="host:port of the gateway, e.g. 127.0.0.1:50051")
@@ -88,10 +108,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--model", default="", help="model id or alias (default: the server's DEFAULT_MODEL)")
     parser.add_argument("--models", default="", help="race: comma-separated racers")
     parser.add_argument("--temperature", type=float)
-    parser.add_argument("--max-tokens", type=int)
-    parser.add_argument("--timeout", type=float, default=30.0, help="deadline in seconds (default 30)")
+    parser.add_argument("--max-tokens", type=checked(int, "an integer", lambda n: abs(n) <= INT32_MAX))
+    parser.add_argument(
+        "--timeout",
+        type=checked(float, "a positive number of seconds", lambda t: 0 < t < float("inf")),
+        default=30.0,
+        help="deadline in seconds (default 30)",
+    )
     parser.add_argument("--request-id", default="")
-    parser.add_argument("--retries", type=int, default=0, help="chat: retries after what RetryInfo asks (default 0)")
+    parser.add_argument("--retries", type=checked(int, "a number of retries, 0 or more", lambda n: n >= 0), default=0, help="chat: retries after what RetryInfo asks (default 0)")
     parser.add_argument("--json", action="store_true", help="print proto JSON")
     return parser.parse_args(argv)
 

@@ -306,6 +306,21 @@ describe('the Python example client', () => {
     }
   });
 
+  it('a --timeout, --retries or --max-tokens that cannot be sent as given is a usage error (exit 2), not a call or a silent exit 0', async () => {
+    requirePython();
+    for (const bad of [
+      ['--timeout', '0'],
+      ['--timeout', '-1'],
+      ['--retries', '-1'],
+      ['--max-tokens', '9999999999'],
+    ]) {
+      const result = await client(['chat', 'hi', ...bad]);
+      expect(result.code, bad.join(' ')).toBe(2);
+      expect(result.stderr).toContain(`argument ${bad[0]}: `);
+      expect(result.stdout).toBe('');
+    }
+  });
+
   it('a validation error lists the field violation from BadRequest', async () => {
     requirePython();
     const result = await client(['chat', 'hi', '--temperature', '5']);
