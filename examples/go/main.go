@@ -91,6 +91,11 @@ func run(argv []string) int {
 	if err := fs.Parse(argv); err != nil {
 		return 2
 	}
+	if opts.timeout <= 0 {
+		// A deadline already past would fail the call at once as DEADLINE_EXCEEDED.
+		fmt.Fprintf(os.Stderr, "-timeout: a positive duration expected, got %s\n", opts.timeout)
+		return 2
+	}
 	if fs.NArg() != 3 {
 		fmt.Fprintln(os.Stderr, "usage: client [flags] ADDRESS chat|stream|retry PROMPT")
 		return 2

@@ -144,6 +144,15 @@ describe('the Go example client', () => {
     expect(result.stderr).toMatch(/^error: DEADLINE_EXCEEDED: /);
   });
 
+  it('a -timeout of 0 or less is a usage error (exit 2), not a call that fails at once as DEADLINE_EXCEEDED', async () => {
+    for (const timeout of ['0s', '-1s']) {
+      const result = await client(['-timeout', timeout, address, 'chat', 'hi']);
+      expect(result.code, timeout).toBe(2);
+      expect(result.stderr).toContain('-timeout: ');
+      expect(result.stdout).toBe('');
+    }
+  });
+
   it('an error: exit 1 with the code and the decoded ErrorInfo', async () => {
     const result = await client(['-model', 'no-such-model', '-request-id', 'go-err-1', address, 'chat', 'hi']);
     expect(result.code).toBe(1);
