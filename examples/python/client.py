@@ -10,6 +10,9 @@ Options for every command: --temperature T, --max-tokens N, --timeout SECONDS (t
 deadline, default 30), --request-id ID (sent as x-request-id metadata; a fresh one otherwise),
 --retries N (chat: retry UNAVAILABLE / RESOURCE_EXHAUSTED after the delay RetryInfo gives),
 --json (print the response as proto JSON; for stream, one JSON object per event and line).
+--api-key KEY (default $LLMO_API_KEY) is sent as "authorization: Bearer KEY". TLS: --ca-file
+trusts that CA (else --tls trusts the system's roots); --cert-file and --key-file present a
+client certificate (mTLS).
 
 Exit status: 0 on success, 1 when the call failed (the gRPC code, message and the
 google.rpc.ErrorInfo reason are printed on stderr), 2 for a usage error.
@@ -59,13 +62,15 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     request_id = args.request_id or str(uuid.uuid4())
     metadata = ((REQUEST_ID_KEY, request_id),)
+    if args.api_key:
+        metadata += (("authorization", f"Bearer {args.api_key}"),)
     # Keepalive pings only while calls are open, at most every 30 s (see docs/clients/python.md).
     options = [
         ("grpc.keepalive_time_ms", 30_000),
         ("grpc.keepalive_timeout_ms", 10_000),
         ("grpc.keepalive_permit_without_calls", 0),
     ]
-    with grpc.insecure_channel(args.address, options=options) as channel:
+    with open_channel(args, options) as channel:
         stub = chat_pb2_grpc.ChatServiceStub(channel)
         try:
             if args.command == "chat":
@@ -100,6 +105,23 @@ def checked(kind, what: str, ok):
 INT32_MAX = 2**31 - 1
 
 
+def open_channel(args: argparse.Namespace, options: list) -> grpc.Channel:
+    """Plaintext, as the gateway listens by default, or TLS when a TLS option is given (the
+    gateway's TLS_CERT_FILE; TLS_CLIENT_CA_FILE asks for a client certificate too)."""
+    if not (args.tls or args.ca_file or args.cert_file or args.key_file):
+        return grpc.insecure_channel(args.address, options=options)
+
+    def read(path: str | None) -> bytes | None:
+        return Path(path).read_bytes() if path else None
+
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=read(args.ca_file),  # None: the system's roots
+        private_key=read(args.key_file),
+        certificate_chain=read(args.cert_file),
+    )
+    return grpc.secure_channel(args.address, credentials, options=options)
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="llm-orchestrator Python client example")
     parser.add_argument("address", help="host:port of the gateway, e.g. 127.0.0.1:50051")
@@ -118,7 +140,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--request-id", default="")
     parser.add_argument("--retries", type=checked(int, "a number of retries, 0 or more", lambda n: n >= 0), default=0, help="chat: retries after what RetryInfo asks (default 0)")
     parser.add_argument("--json", action="store_true", help="print proto JSON")
-    return parser.parse_args(argv)
+    parser.add_argument("--api-key", default=os.environ.get("LLMO_API_KEY", ""), help="sent as authorization: Bearer (default $LLMO_API_KEY)")
+    parser.add_argument("--tls", action="store_true", help="TLS with the system's root certificates")
+    parser.add_argument("--ca-file", help="TLS: trust this PEM CA certificate (implies --tls)")
+    parser.add_argument("--cert-file", help="mTLS: PEM client certificate (with --key-file)")
+    parser.add_argument("--key-file", help="mTLS: PEM client key (with --cert-file)")
+    args = parser.parse_args(argv)
+    if bool(args.cert_file) != bool(args.key_file):
+        parser.error("--cert-file and --key-file go together")
+    for flag in ("ca_file", "cert_file", "key_file"):
+        path = getattr(args, flag)
+        if path and not Path(path).is_file():
+            parser.error(f"--{flag.replace('_', '-')}: no such file: {path}")
+    return args
 
 
 RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)

@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { accessFile } from '../helpers/access-file.js';
 import { writeConfigFile } from '../helpers/config-file.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { makeCertificates } from '../helpers/tls.js';
 
 /**
  * examples/python/client.py against the real server (the simulator upstream behind the "openai"
@@ -327,5 +329,41 @@ describe('the Python example client', () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('error: INVALID_ARGUMENT: ');
     expect(result.stderr).toMatch(/field temperature: /);
+  });
+});
+
+describe('the Python example client against a gateway with TLS, client certificates and API keys', () => {
+  let secured: Harness;
+  let certs: ReturnType<typeof makeCertificates>;
+  beforeAll(async () => {
+    certs = makeCertificates();
+    secured = await startHarness({
+      latencyScale: 0,
+      env: { TLS_CERT_FILE: certs.serverCert, TLS_KEY_FILE: certs.serverKey, TLS_CLIENT_CA_FILE: certs.ca, CONFIG_FILE: accessFile() },
+    });
+  });
+  afterAll(async () => {
+    await secured?.close();
+  });
+
+  const tls = (): string[] => ['--ca-file', certs.ca, '--cert-file', certs.clientCert, '--key-file', certs.clientKey];
+
+  it('--ca-file, --cert-file, --key-file and --api-key: the call goes through', async () => {
+    requirePython();
+    const result = await client(
+      ['chat', 'hi', '--model', 'gpt-4o-mini', ...tls(), '--api-key', 'erin-secret'],
+      `127.0.0.1:${secured.app.port}`,
+    );
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    expect(field(result.stdout, 'model')).toBe('gpt-4o-mini (openai)');
+  });
+
+  it('a wrong API key is UNAUTHENTICATED with its reason', async () => {
+    requirePython();
+    const result = await client(['chat', 'hi', ...tls(), '--api-key', 'wrong'], `127.0.0.1:${secured.app.port}`);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^error: UNAUTHENTICATED: /);
+    expect(result.stderr).toContain('reason: API_KEY_INVALID (domain llm-orchestrator)');
   });
 });
