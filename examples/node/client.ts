@@ -8,8 +8,11 @@
  *   node --import tsx examples/node/client.ts ADDRESS race   PROMPT [--models a,b]
  *
  * Options: --timeout-ms N (deadline, default 30000), --request-id ID, --temperature T,
- * --max-tokens N. Exit status 0 on success, 1 when the call failed, 2 for a usage error.
+ * --max-tokens N, --api-key KEY (default $LLMO_API_KEY; sent as authorization: Bearer KEY), and
+ * for a gateway with TLS --ca-file PEM (or --tls for the system's roots) and --cert-file /
+ * --key-file for a client certificate (mTLS). Exit status 0 on success, 1 when the call failed, 2 for a usage error.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { ErrorInfo, BadRequest, RetryInfo } from '../../src/gen/google/rpc/error_details.js';
@@ -30,6 +33,8 @@ interface Args {
   timeoutMs: number;
   requestId: string;
   sampling: { temperature?: number; maxTokens?: number };
+  apiKey: string;
+  credentials: grpc.ChannelCredentials;
 }
 
 /** The command line, or exit 2 with the usage. */
@@ -48,6 +53,11 @@ function parseCommandLine(): Args {
         'request-id': { type: 'string' },
         temperature: { type: 'string' },
         'max-tokens': { type: 'string' },
+        'api-key': { type: 'string', default: process.env.LLMO_API_KEY ?? '' },
+        tls: { type: 'boolean', default: false },
+        'ca-file': { type: 'string' },
+        'cert-file': { type: 'string' },
+        'key-file': { type: 'string' },
       },
     });
     // A value that is not a number of its kind would otherwise reach the call: NaN as a deadline
@@ -63,6 +73,25 @@ function parseCommandLine(): Args {
       if (value.trim() !== '' && KINDS[kind].ok(n)) return n;
       return usageError(`--${flag}: ${KINDS[kind].what} expected, got ${JSON.stringify(value)}`);
     };
+    const file = (flag: string, path: string | undefined): Buffer | null => {
+      if (path === undefined) return null;
+      try {
+        return readFileSync(path);
+      } catch (err) {
+        return usageError(`--${flag}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    };
+    if ((values['cert-file'] === undefined) !== (values['key-file'] === undefined)) usageError('--cert-file and --key-file go together');
+    // Plaintext, as the gateway listens by default; TLS for a gateway with TLS_CERT_FILE (and a
+    // client certificate for one with TLS_CLIENT_CA_FILE).
+    const secure = values.tls || values['ca-file'] !== undefined || values['cert-file'] !== undefined;
+    const credentials = secure
+      ? grpc.credentials.createSsl(
+          file('ca-file', values['ca-file']),
+          file('key-file', values['key-file']),
+          file('cert-file', values['cert-file']),
+        )
+      : grpc.credentials.createInsecure();
     const [address, command, prompt] = positionals;
     if (address === undefined || prompt === undefined) return usageError('ADDRESS, command and PROMPT are required');
     if (command !== 'chat' && command !== 'stream' && command !== 'race') return usageError(`unknown command: ${String(command)}`);
@@ -77,6 +106,8 @@ function parseCommandLine(): Args {
         .filter((m) => m !== ''),
       timeoutMs: number('timeout-ms', values['timeout-ms'], 'deadline'),
       requestId: values['request-id'] ?? crypto.randomUUID(),
+      apiKey: values['api-key'],
+      credentials,
       sampling: {
         ...(values.temperature === undefined ? {} : { temperature: number('temperature', values.temperature, 'number') }),
         ...(values['max-tokens'] === undefined ? {} : { maxTokens: number('max-tokens', values['max-tokens'], 'int32') }),
@@ -90,9 +121,10 @@ function parseCommandLine(): Args {
 const args = parseCommandLine();
 const { address, command, prompt, sampling, timeoutMs, requestId } = args;
 
-const client = new ChatServiceClient(address, grpc.credentials.createInsecure());
+const client = new ChatServiceClient(address, args.credentials);
 const metadata = new grpc.Metadata();
 metadata.set('x-request-id', requestId);
+if (args.apiKey !== '') metadata.set('authorization', `Bearer ${args.apiKey}`);
 /** grpc-js deadlines are absolute: a Date or epoch milliseconds. */
 const options = (): Partial<grpc.CallOptions> => ({ deadline: Date.now() + timeoutMs });
 

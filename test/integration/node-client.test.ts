@@ -4,8 +4,10 @@ import { promisify } from 'node:util';
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatServiceClient, StreamStrategy, type StreamChatRequest, type StreamChatResponse } from '../../clients/node/index.js';
+import { accessFile } from '../helpers/access-file.js';
 import { eventually } from '../helpers/eventually.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { makeCertificates } from '../helpers/tls.js';
 
 /** examples/node/client.ts, run as its header says, and the npm package's calls as docs/clients/node.md shows them, against the real server. */
 const run = promisify(execFile);
@@ -17,9 +19,9 @@ interface Result {
 }
 
 /** Runs the example without blocking the event loop (the server runs in this process). */
-async function client(args: string[]): Promise<Result> {
+async function client(args: string[], at = address): Promise<Result> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'examples/node/client.ts', address, ...args], {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', 'examples/node/client.ts', at, ...args], {
       timeout: 9_000,
     });
     return { code: 0, stdout, stderr };
@@ -172,5 +174,39 @@ describe('@llm-orchestrator/client, as docs/clients/node.md says', () => {
 
     const guide = readFileSync('docs/clients/node.md', 'utf8');
     expect(guide).toContain('`client.close()` does not end the calls already started');
+  });
+});
+
+describe('the Node example client against a gateway with TLS, client certificates and API keys', () => {
+  let secured: Harness;
+  let certs: ReturnType<typeof makeCertificates>;
+  beforeAll(async () => {
+    certs = makeCertificates();
+    secured = await startHarness({
+      latencyScale: 0,
+      env: { TLS_CERT_FILE: certs.serverCert, TLS_KEY_FILE: certs.serverKey, TLS_CLIENT_CA_FILE: certs.ca, CONFIG_FILE: accessFile() },
+    });
+  });
+  afterAll(async () => {
+    await secured?.close();
+  });
+
+  const tls = (): string[] => ['--ca-file', certs.ca, '--cert-file', certs.clientCert, '--key-file', certs.clientKey];
+
+  it('--ca-file, --cert-file, --key-file and --api-key: the call goes through', async () => {
+    const result = await client(
+      ['chat', 'hi', '--model', 'gpt-4o-mini', ...tls(), '--api-key', 'erin-secret'],
+      `localhost:${secured.app.port}`,
+    );
+    expect(result.stderr).not.toContain('Warning');
+    expect(result.code).toBe(0);
+    expect(field(result.stdout, 'model')).toBe('gpt-4o-mini (openai)');
+  });
+
+  it('a wrong API key is UNAUTHENTICATED with its reason', async () => {
+    const result = await client(['chat', 'hi', ...tls(), '--api-key', 'wrong'], `localhost:${secured.app.port}`);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^error: UNAUTHENTICATED: /m);
+    expect(result.stderr).toContain('reason: API_KEY_INVALID (domain llm-orchestrator)');
   });
 });
